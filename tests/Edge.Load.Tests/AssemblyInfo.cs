@@ -1,0 +1,1 @@
+namespace Edge.Load.Tests;
