@@ -88,7 +88,7 @@ public sealed record RateLimitPolicy
         }
 
         var burst = options.Burst ?? options.Limit;
-        if (burst is < 1 or > MaxLimit)
+        if (options.Burst is not null && burst is < 1 or > MaxLimit)
         {
             errors.Add(location + ":Burst", $"must be between 1 and {MaxLimit} (was {burst})");
         }
