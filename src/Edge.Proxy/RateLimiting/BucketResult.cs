@@ -14,11 +14,14 @@ public readonly record struct BucketResult(int Granted, long Remaining, TimeSpan
         if (granted < min)
         {
             granted = 0;
-            retry = (long)Math.Ceiling((min - available) * emissionTicks);
+            retry = CeilTicks((min - available) * emissionTicks);
         }
 
         var after = available - granted;
-        var reset = (long)Math.Ceiling(Math.Max(0, burst - after) * emissionTicks);
+        var reset = CeilTicks(Math.Max(0, burst - after) * emissionTicks);
         return new BucketResult(granted, (long)Math.Floor(after), TimeSpan.FromTicks(reset), TimeSpan.FromTicks(retry));
     }
+
+    // Rounds up, ignoring floating-point noise far below one tick (0.05 * 2e8 must give 1e7, not 1e7 + 1).
+    private static long CeilTicks(double ticks) => Math.Max(0, (long)Math.Ceiling(ticks - 0.001));
 }

@@ -43,10 +43,10 @@ internal sealed class RedisRateLimitScript
         local retry = 0
         if granted < min then
           granted = 0
-          retry = math.ceil((min - available) * emission)
+          retry = math.ceil((min - available) * emission - 0.001)
         end
         local after = available - granted
-        local reset = math.ceil(math.max(0, burst - after) * emission)
+        local reset = math.max(0, math.ceil((burst - after) * emission - 0.001))
         if granted > 0 then
           local ttl = math.ceil(reset / 1000) + 1000
           if alg == 1 then
