@@ -4,19 +4,24 @@ namespace Edge.Proxy.RateLimiting;
 
 /// <summary>
 /// Stops sending rate-limit decisions to a Redis that failed or missed its deadline <see cref="FailureThreshold"/>
-/// times in a row. While open, decisions go straight to the policy's outage mode. After <see cref="BreakDuration"/>
+/// times in a row over at least <see cref="MinFailureSpan"/>: a short stall (a busy host, a GC pause) makes the calls
+/// in flight miss their deadline together and must not switch every later decision to the outage mode; a real outage
+/// lasts longer. Until the breaker opens each decision still waits at most its deadline. While open, decisions go straight to the policy's outage mode. After <see cref="BreakDuration"/>
 /// one request at a time probes Redis; a success closes the breaker, a failure opens it again. Real time only: this
 /// is about I/O, not about the rate-limit clock.
 /// </summary>
-internal sealed class RedisCircuitBreaker(int failureThreshold, TimeSpan breakDuration)
+internal sealed class RedisCircuitBreaker(int failureThreshold, TimeSpan breakDuration, TimeSpan minFailureSpan)
 {
     private int _consecutiveFailures;
+    private long _firstFailure;
     private long _openUntil;
     private int _probing;
 
     public int FailureThreshold { get; } = failureThreshold;
 
     public TimeSpan BreakDuration { get; } = breakDuration;
+
+    public TimeSpan MinFailureSpan { get; } = minFailureSpan;
 
     public bool IsOpen => Volatile.Read(ref _openUntil) != 0;
 
@@ -76,7 +81,15 @@ internal sealed class RedisCircuitBreaker(int failureThreshold, TimeSpan breakDu
             return true;
         }
 
-        if (Interlocked.Increment(ref _consecutiveFailures) >= FailureThreshold && Volatile.Read(ref _openUntil) == 0)
+        var now = Stopwatch.GetTimestamp();
+        if (Interlocked.Increment(ref _consecutiveFailures) == 1)
+        {
+            Volatile.Write(ref _firstFailure, now);
+        }
+
+        if (Volatile.Read(ref _consecutiveFailures) >= FailureThreshold
+            && Stopwatch.GetElapsedTime(Volatile.Read(ref _firstFailure), now) >= MinFailureSpan
+            && Volatile.Read(ref _openUntil) == 0)
         {
             Open();
             return true;

@@ -11,6 +11,7 @@ internal sealed partial class RedisRateLimitConnection
 {
     public static readonly TimeSpan BreakDuration = TimeSpan.FromMilliseconds(500);
     public const int FailureThreshold = 3;
+    public static readonly TimeSpan MinFailureSpan = TimeSpan.FromMilliseconds(50);
 
     private readonly ILogger _logger;
     private readonly RateLimitMetrics _metrics;
@@ -29,7 +30,7 @@ internal sealed partial class RedisRateLimitConnection
 
     public bool IsConfigured { get; }
 
-    public RedisCircuitBreaker Breaker { get; } = new(FailureThreshold, BreakDuration);
+    public RedisCircuitBreaker Breaker { get; } = new(FailureThreshold, BreakDuration, MinFailureSpan);
 
     /// <summary>The database when connected; null while connecting or disconnected.</summary>
     public IDatabase? Database => Volatile.Read(ref _multiplexer) is { IsConnected: true } multiplexer ? multiplexer.GetDatabase() : null;
