@@ -54,7 +54,7 @@ internal sealed class RateLimitStep(EdgeRateLimiter limiter, TimeProvider time) 
         }
 
         return EdgeStepResult.Deny(new EdgeDenial(StatusCodes.Status429TooManyRequests, LimitedCode, "Too many requests",
-            $"The rate limit '{policy.Name}' is exhausted; retry after {retryHeaders[RateLimitHeaders.RetryAfter]} s.")
+            $"Rate limit {policy.Name} is exhausted; retry after {retryHeaders[RateLimitHeaders.RetryAfter]} s.")
         {
             Reason = decision.IsFallback ? "rate_limited_local_fallback" : LimitedCode,
             Headers = retryHeaders,
