@@ -1,11 +1,12 @@
 using System.Net;
 using Edge.Testing;
 using StackExchange.Redis;
+using Xunit.Abstractions;
 
 namespace Edge.FunctionalTests.RateLimiting;
 
 /// <summary>Two real edges sharing one real redis-server.</summary>
-public sealed class RateLimitRedisTests : IAsyncLifetime
+public sealed class RateLimitRedisTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private RedisServer _redis = null!;
     private Backend _backend = null!;
@@ -51,7 +52,7 @@ public sealed class RateLimitRedisTests : IAsyncLifetime
     {
         const int limit = 200;
         const int maxBatch = 20;
-        var policy = new { Limit = limit, Window = "01:00:00", Mode = "Lease", LeaseMaxBatch = maxBatch, OnRedisUnavailable = "Closed", DecisionDeadline = "00:00:02" };
+        var policy = new { Limit = limit, Window = "01:00:00", Mode = "Lease", LeaseMaxBatch = maxBatch, LeaseDuration = "00:00:30", OnRedisUnavailable = "Closed", DecisionDeadline = "00:00:02" };
         await using var a = await StartEdgeAsync(policy);
         await using var b = await StartEdgeAsync(policy);
         var callsBefore = await ScriptCallsAsync();
@@ -60,6 +61,7 @@ public sealed class RateLimitRedisTests : IAsyncLifetime
 
         var calls = await ScriptCallsAsync() - callsBefore;
         var admitted = responses.Count(r => r.Status == HttpStatusCode.OK);
+        output.WriteLine($"lease: {admitted} admitted of {responses.Count} requests (limit {limit}), {calls} script calls");
         Assert.DoesNotContain(responses, r => r.Status == HttpStatusCode.ServiceUnavailable);
         // Documented bound: no refill during the test, so never more than the limit; at most the unspent lease of
         // each instance (LeaseMaxBatch) is lost.
