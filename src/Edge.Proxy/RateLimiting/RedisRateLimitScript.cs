@@ -8,7 +8,8 @@ namespace Edge.Proxy.RateLimiting;
 /// The one atomic Lua script behind every Redis decision (strict) or lease claim (lease). Time comes from Redis
 /// <c>TIME</c>, so the edges' clocks may be skewed; a stored timestamp never moves backwards; state is written only when
 /// tokens are granted, with a TTL of the time to refill plus one second. Sent with EVALSHA; on NOSCRIPT (a restarted or
-/// flushed server) the script is sent once with EVAL, which caches it again.
+/// flushed server) the script is sent once with EVAL, which caches it again. <c>redis.replicate_commands()</c> lets
+/// Redis 3.2-4 accept a write after <c>TIME</c>; from Redis 5 it is the default and in 7 a no-op.
 /// </summary>
 internal sealed class RedisRateLimitScript
 {
@@ -20,6 +21,7 @@ internal sealed class RedisRateLimitScript
         local emission = tonumber(ARGV[3])
         local want = tonumber(ARGV[4])
         local min = tonumber(ARGV[5])
+        if redis.replicate_commands then redis.replicate_commands() end
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
         local available, tat, last
