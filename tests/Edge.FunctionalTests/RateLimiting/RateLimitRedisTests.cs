@@ -72,7 +72,7 @@ public sealed class RateLimitRedisTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task EdgeRateLimit_Keys_PrefixedHashTaggedPerTenantWithTtl()
     {
-        await using var edge = await StartEdgeAsync(new { Limit = 5, Window = "00:01:00", Key = "{tenant}:{header:X-User}" });
+        await using var edge = await StartEdgeAsync(new { Limit = 5, Window = "00:01:00", Key = "{tenant}:{header:X-User}", DecisionDeadline = "00:00:02" });
 
         (await edge.Client.SendAsync(RateLimitRoutes.Get("acme", "alice"))).Dispose();
         (await edge.Client.SendAsync(RateLimitRoutes.Get("globex", "alice"))).Dispose();
@@ -93,7 +93,7 @@ public sealed class RateLimitRedisTests(ITestOutputHelper output) : IAsyncLifeti
     [InlineData("Closed")]
     public async Task EdgeRateLimit_RedisPaused_OutageModeAppliesWithoutHangingAndRecovers(string mode)
     {
-        await using var edge = await StartEdgeAsync(new { Limit = 4, Window = "01:00:00", OnRedisUnavailable = mode, LocalShare = 0.5, DecisionDeadline = "00:00:00.200" });
+        await using var edge = await StartEdgeAsync(new { Limit = 4, Window = "01:00:00", OnRedisUnavailable = mode, LocalShare = 0.5, DecisionDeadline = "00:00:00.500" });
         using var healthy = await edge.Client.SendAsync(RateLimitRoutes.Get(user: "u1"));
         Assert.Equal(HttpStatusCode.OK, healthy.StatusCode);
         Assert.Equal("3", RateLimitRoutes.Header(healthy, "X-RateLimit-Remaining"));
@@ -134,13 +134,15 @@ public sealed class RateLimitRedisTests(ITestOutputHelper output) : IAsyncLifeti
             () => SendAsync(edge, "u1"),
             r => r.Status == HttpStatusCode.OK && r.Limit == "4" && r.Remaining is not null,
             "shared limiting after Resume");
-        Assert.Equal("2", recovered.Remaining);
+        // 3 were left; a probe abandoned at its deadline may still have been applied by Redis later (a token spent
+        // without an admission, never an extra admission), so at most 2 remain.
+        Assert.InRange(int.Parse(recovered.Remaining!), 0, 2);
     }
 
     [Fact]
     public async Task EdgeRateLimit_RedisKilledThenRestarted_LocalShareThenSharedLimitingResumes()
     {
-        var policy = new { Limit = 4, Window = "01:00:00", OnRedisUnavailable = "Local", LocalShare = 0.5, DecisionDeadline = "00:00:00.200" };
+        var policy = new { Limit = 4, Window = "01:00:00", OnRedisUnavailable = "Local", LocalShare = 0.5, DecisionDeadline = "00:00:01" };
         await using var a = await StartEdgeAsync(policy);
         await using var b = await StartEdgeAsync(policy);
 

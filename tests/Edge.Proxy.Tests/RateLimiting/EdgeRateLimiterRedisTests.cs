@@ -26,7 +26,7 @@ public sealed class EdgeRateLimiterRedisTests(RedisFixture redis) : IClassFixtur
     {
         using var services = new RateLimitTestServices(redis.Server.ConnectionString);
         await services.WaitForRedisAsync();
-        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(new RateLimitPolicyOptions { Limit = 1, Window = TimeSpan.FromHours(1) }, "attempt-cache"));
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(new RateLimitPolicyOptions { Limit = 1, Window = TimeSpan.FromHours(1), DecisionDeadline = TimeSpan.FromSeconds(2) }, "attempt-cache"));
         Assert.True((await limiter.DecideAsync("t:b", 1, CancellationToken.None)).Admitted);
         var refused = await limiter.DecideAsync("t:b", 1, CancellationToken.None);
         var callsAfterRefusal = limiter.RedisCalls;
