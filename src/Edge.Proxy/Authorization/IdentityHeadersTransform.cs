@@ -27,7 +27,12 @@ internal sealed class IdentityHeadersTransform(IdentityHeaderNames names, TimePr
 
         var roles = string.Join(',', identity.Roles);
         Set(context, names.Principal, identity.Principal);
-        Set(context, names.Roles, roles);
+        RemoveHeader(context, names.Roles);
+        if (roles.Length > 0)
+        {
+            context.ProxyRequest.Headers.TryAddWithoutValidation(names.Roles, roles);
+        }
+
         if (request.Items.TryGetValue(EdgeIdentityItems.SigningKey, out var value) && value is byte[] key)
         {
             var timestamp = time.GetUtcNow().ToUnixTimeSeconds();

@@ -132,6 +132,11 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             return Invalid("algorithm", "The token's signing algorithm is not accepted.", claimed);
         }
 
+        if (token.EndsWith("."))
+        {
+            return Invalid("unsigned", "The token has no signature.", claimed);
+        }
+
         TokenValidationParameters parameters;
         try
         {
@@ -166,7 +171,7 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
 
         if (!result.IsValid)
         {
-            return Map(result.Exception, claimed);
+            return Map(result.Exception, claimed, jwt.Kid);
         }
 
         var identity = result.ClaimsIdentity;
@@ -221,13 +226,15 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
         return parameters;
     }
 
-    private EdgeAuthenticationResult Map(Exception? exception, string? claimed) => exception switch
+    private EdgeAuthenticationResult Map(Exception? exception, string? claimed, string? keyId) => exception switch
     {
         SecurityTokenExpiredException => Fail(AuthenticationCodes.TokenExpired, AuthenticationCodes.TokenExpired, "The token has expired.", claimed),
         SecurityTokenNotYetValidException => Fail(AuthenticationCodes.TokenNotYetValid, AuthenticationCodes.TokenNotYetValid, "The token is not valid yet.", claimed),
         SecurityTokenInvalidIssuerException => Fail(AuthenticationCodes.TokenIssuerInvalid, AuthenticationCodes.TokenIssuerInvalid, "The token's issuer is not accepted.", claimed),
         SecurityTokenInvalidAudienceException => Fail(AuthenticationCodes.TokenAudienceInvalid, AuthenticationCodes.TokenAudienceInvalid, "The token's audience is not accepted.", claimed),
         SecurityTokenNoExpirationException => Invalid("no_expiration", "The token has no expiry.", claimed),
+        // Without a kid (or with a single shared secret) a failed match is simply a bad signature.
+        SecurityTokenSignatureKeyNotFoundException when _keys is null || string.IsNullOrEmpty(keyId) => Invalid("signature", "The token's signature is not valid.", claimed),
         SecurityTokenSignatureKeyNotFoundException => Invalid("key_not_found", "The token's signing key is not known.", claimed),
         SecurityTokenInvalidAlgorithmException => Invalid("algorithm", "The token's signing algorithm is not accepted.", claimed),
         SecurityTokenInvalidSignatureException => Invalid("signature", "The token's signature is not valid.", claimed),
