@@ -82,9 +82,12 @@ internal sealed class AuthenticateStep(
 
     private void Fail(EdgeStepContext context, string reason, string? principal, string policy)
     {
-        var ip = context.HttpContext.Connection.RemoteIpAddress?.ToString();
         runtime.Metrics.Failure(routeId, policy, reason);
-        runtime.Failures.RecordFailure(ip, principal);
+        if (reason != AuthenticationCodes.AuthenticationRequired)
+        {
+            // Only presented-and-refused credentials feed the brute-force signal; a caller without one guessed nothing.
+            runtime.Failures.RecordFailure(context.HttpContext.Connection.RemoteIpAddress?.ToString(), principal);
+        }
     }
 
     private static EdgeStepResult Deny(int status, string code, string reason, string detail, string challenge)

@@ -29,7 +29,7 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
     private readonly FrozenSet<string> _algorithms;
     private readonly TokenValidationParameters _parameters;
     private readonly ConfigurationManager<OpenIdConnectConfiguration>? _keys;
-    private (OpenIdConnectConfiguration Configuration, TokenValidationParameters Parameters)? _current;
+    private KeySnapshot? _current;
 
     public JwtCredentialScheme(string policyName, AuthenticationPolicyOptions policy, EdgePermissionResolver permissions, SigningKeyCache keyCache)
     {
@@ -213,16 +213,16 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
         }
 
         var configuration = await _keys.GetConfigurationAsync(cancellationToken);
-        var current = _current;
-        if (current is { } cached && ReferenceEquals(cached.Configuration, configuration))
+        var current = Volatile.Read(ref _current);
+        if (current is not null && ReferenceEquals(current.Configuration, configuration))
         {
-            return cached.Parameters;
+            return current.Parameters;
         }
 
         var parameters = _parameters.Clone();
         parameters.IssuerSigningKeys = configuration.SigningKeys.ToArray();
         parameters.ValidIssuer = _policy.Issuer ?? configuration.Issuer;
-        _current = (configuration, parameters);
+        Volatile.Write(ref _current, new KeySnapshot(configuration, parameters));
         return parameters;
     }
 
@@ -262,4 +262,7 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             return null;
         }
     }
+
+    /// <summary>Validation parameters built for one fetched key set; swapped as a whole when the keys change.</summary>
+    private sealed record KeySnapshot(OpenIdConnectConfiguration Configuration, TokenValidationParameters Parameters);
 }

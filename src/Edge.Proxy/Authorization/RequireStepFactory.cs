@@ -13,7 +13,7 @@ internal sealed class RequireStepFactory : IEdgeStepFactory
     {
         context.RejectUnknownKeys(values, StepName, "Mode");
         AuthorizationStepRules.RequireAuthenticationBefore(context, StepName);
-        if (!TryParse(values, out var permissions, out var mode, out var field, out var error))
+        if (!TryParse(values, out var permissions, out _, out var field, out var error))
         {
             context.AddError(field, error);
             return;
@@ -24,8 +24,6 @@ internal sealed class RequireStepFactory : IEdgeStepFactory
         {
             context.AddWarning(StepName, $"no role in Edge:Roles grants '{permission}'{(grantsAll ? " (only roles with '*')" : "")}");
         }
-
-        _ = mode;
     }
 
     public IEdgeStep Create(EdgeStepBuildContext context, IReadOnlyDictionary<string, string> values)
