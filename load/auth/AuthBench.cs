@@ -38,6 +38,7 @@ var tokens = new Dictionary<string, string>
 var scenarios = new (string Name, string Path, string? Token)[]
 {
     ("no steps (baseline)", "/bench/plain", null),
+    ("no steps, same HS256 token sent (forwarded)", "/bench/plain", tokens["HS256"]),
     ("JWT HS256 + EdgeRequire", "/bench/hs", tokens["HS256"]),
     ("JWT RS256 (JWKS) + EdgeRequire", "/bench/jwks", tokens["RS256"]),
     ("JWT ES256 (JWKS) + EdgeRequire", "/bench/jwks", tokens["ES256"]),

@@ -132,6 +132,17 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TenantClaimSource_TokenTenantClaim_ForwardedAsEdgeTenant()
+    {
+        var token = TestTokens.Create(_tokens.Hs256, "dave", new Dictionary<string, object> { ["tenant_id"] = "initech" });
+
+        using var response = await SendAsync("/ct/1", token: token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("initech", Assert.Single(_backend.Received).RequestMessage!.Headers!["X-Edge-Tenant"].Single());
+    }
+
+    [Fact]
     public async Task Anonymous_NoCredential_ForwardedWithoutIdentity()
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/anon/1");
