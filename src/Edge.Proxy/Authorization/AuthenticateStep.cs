@@ -40,6 +40,8 @@ internal sealed class AuthenticateStep(
         var result = await validator.AuthenticateAsync(http.Request, context.RequestAborted);
         if (!result.Succeeded)
         {
+            // The audit record shows which kind of credential was refused; the principal stays unset (unverified).
+            request.AuthMethod = validator.Method;
             Fail(context, result.FailureReason, result.ClaimedPrincipal, validator.PolicyName);
             return Deny(result.FailureStatus, result.FailureCode, result.FailureReason, result.FailureDetail ?? "Authentication failed.", result.Challenge);
         }
