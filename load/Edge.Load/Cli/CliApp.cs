@@ -16,6 +16,8 @@ public static class CliApp
                         [--warmup 2s] [--report-folder DIR] [--threshold "p99<20ms" ...] [--thresholds-file FILE]
                         [--param key=value ...] [--timeout 10s] [--quiet]
           edge-load list     scenarios and their parameters
+          edge-load token [--key env:EDGE_JWT_HS256_KEY] [--sub user-0] [--tenant acme] [--roles Agent] [--iss https://id.example] [--aud edge] [--lifetime 1h]
+                             prints one HS256 JWT, e.g. for curl
           edge-load help
 
         Simulations (phases run in order; one scenario is either open or closed model):
@@ -50,9 +52,43 @@ public static class CliApp
                 return ExitCodes.Ok;
             case "run":
                 return await RunCommandAsync(args[1..], stdout, stderr, cancellationToken).ConfigureAwait(false);
+            case "token":
+                return await TokenCommandAsync(args[1..], stdout, stderr).ConfigureAwait(false);
             default:
                 await stderr.WriteLineAsync($"Unknown command '{command}'.\n\n{Usage}").ConfigureAwait(false);
                 return ExitCodes.Usage;
+        }
+    }
+
+    private static async Task<int> TokenCommandAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var options = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["--key"] = "env:EDGE_JWT_HS256_KEY", ["--sub"] = "user-0", ["--tenant"] = "acme", ["--roles"] = "Agent",
+            ["--iss"] = "https://id.example", ["--aud"] = "edge", ["--lifetime"] = "1h",
+        };
+        try
+        {
+            for (var i = 0; i < args.Length; i += 2)
+            {
+                if (!options.ContainsKey(args[i]) || i + 1 >= args.Length)
+                {
+                    throw new FormatException($"token: unknown option or missing value '{args[i]}'.");
+                }
+
+                options[args[i]] = args[i + 1];
+            }
+
+            var key = System.Text.Encoding.UTF8.GetBytes(SecretReference.Resolve(options["--key"], "token: HS256 key"));
+            var minter = new JwtMinter(key, options["--iss"], options["--aud"], TimeProvider.System);
+            var roles = options["--roles"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            await stdout.WriteLineAsync(minter.Mint(options["--sub"], options["--tenant"], roles, Simulations.DurationParser.Parse(options["--lifetime"]))).ConfigureAwait(false);
+            return ExitCodes.Ok;
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidOperationException or IOException)
+        {
+            await stderr.WriteLineAsync("error: " + ex.Message).ConfigureAwait(false);
+            return ExitCodes.Usage;
         }
     }
 

@@ -68,4 +68,17 @@ public sealed class CliAppTests
         Assert.Equal(ExitCodes.RunFailed, exit);
         Assert.Contains("EDGE_LOAD_TEST_UNSET_KEY is not set", stderr.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task RunAsync_Token_PrintsAThreePartJwtWithTheGivenTenant()
+    {
+        var stdout = new StringWriter();
+
+        var exit = await CliApp.RunAsync(["token", "--key", TestBackends.SecretFile("a-test-only-hs256-key-of-at-least-32-bytes"), "--tenant", "globex"], stdout, new StringWriter());
+
+        Assert.Equal(ExitCodes.Ok, exit);
+        var parts = stdout.ToString().Trim().Split('.');
+        Assert.Equal(3, parts.Length);
+        Assert.Contains("\"tenant_id\":\"globex\"", System.Text.Encoding.UTF8.GetString(System.Buffers.Text.Base64Url.DecodeFromChars(parts[1])), StringComparison.Ordinal);
+    }
 }
