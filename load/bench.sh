@@ -23,9 +23,10 @@ RATE=1000
 EDGE_CONFIG=load/bench/proxy.full.json
 OUT=load/RESULTS.md
 SMOKE=0
+EDGE_ARGS=()
 ARGS="$*"
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; echo "options: --smoke --paths LIST --rounds N --duration D --warmup D --copies N --rate N --edge-config FILE --out FILE"; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; echo "options: --smoke --paths LIST --rounds N --duration D --warmup D --copies N --rate N --edge-config FILE --edge-arg ARG --out FILE"; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
     --copies) COPIES=$2; shift ;;
     --rate) RATE=$2; shift ;;
     --edge-config) EDGE_CONFIG=$2; shift ;;
+    --edge-arg) EDGE_ARGS+=("$2"); shift ;;
     --out) OUT=$2; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -202,7 +204,7 @@ if has_path edge; then
   with_backend_port "$EDGE_CONFIG" "$WORK/proxy.edge.json"
   start edge "$WORK/edge.log" dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll \
     --urls "http://127.0.0.1:$EDGE_PORT" --Edge:ManagementUrls="http://127.0.0.1:$MGMT_PORT" \
-    --Edge:ProxyConfigPath="$WORK/proxy.edge.json" --Edge:Redis="127.0.0.1:$REDIS_PORT"
+    --Edge:ProxyConfigPath="$WORK/proxy.edge.json" --Edge:Redis="127.0.0.1:$REDIS_PORT" "${EDGE_ARGS[@]}"
   EDGE_PID=$LAST_PID
   wait_http edge "http://127.0.0.1:$MGMT_PORT/readyz" "$EDGE_PID" "$WORK/edge.log"
   # Preflight: one real request through the pipeline must pass every step, or the numbers would measure denials.
@@ -262,7 +264,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "- backend: $BACKEND_NAME; load: edge-load scenario \`jwt-rbac\` (GET /fast with a Bearer HS256 token and X-Tenant-ID on every path)"
   echo "- throughput: closed model, $COPIES copies (\`constant:copies=$COPIES,during=$DURATION\`); latency: open model at $RATE/s (\`inject:rate=$RATE,during=$DURATION\`), measured from the intended send time"
   if has_path nginx; then echo "- nginx: $(nginx -v 2>&1 | sed 's/nginx version: //'), worker_processes auto, upstream keepalive 256, access_log off"; fi
-  if has_path edge; then echo "- edge: \`$EDGE_CONFIG\` on Redis (redis-server on loopback); audit records go to the configured sink"; fi
+  if has_path edge; then echo "- edge: \`$EDGE_CONFIG\` on Redis (redis-server on loopback), extra arguments: ${EDGE_ARGS[*]:-none}; stdout (structured logs, audit records of the logging sink) goes to a file"; fi
   echo "- values are medians over rounds; the order of paths rotates every round"
   echo
   echo "| path | max RPS | p50 ms at max | p99 ms at max | p50 ms at $RATE/s | p99 ms at $RATE/s | failed requests |"

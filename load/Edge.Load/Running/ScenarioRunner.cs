@@ -31,7 +31,7 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
         var elapsed = Stopwatch.GetElapsedTime(started);
         await stopSampling.CancelAsync().ConfigureAwait(false);
         await sampling.ConfigureAwait(false);
-        stats.Sample(elapsed.TotalSeconds);
+        stats.Sample(elapsed.TotalSeconds, minPointSeconds: options.SampleInterval.TotalSeconds / 2);
 
         var cancelled = cancellationToken.IsCancellationRequested;
         var measured = cancelled ? elapsed : plan.Duration;

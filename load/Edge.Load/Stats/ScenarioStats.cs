@@ -64,8 +64,11 @@ internal sealed class ScenarioStats
         }
     }
 
-    /// <summary>Drains every recorder into its total and appends one time-series point. Called from one sampling loop only.</summary>
-    public TimeSeriesPoint Sample(double elapsedSeconds)
+    /// <summary>
+    /// Drains every recorder into its total and appends one time-series point, unless the interval since the last point
+    /// is shorter than <paramref name="minPointSeconds"/> (a tail that short would chart as a spike). Called from one sampling loop only.
+    /// </summary>
+    public TimeSeriesPoint Sample(double elapsedSeconds, double minPointSeconds = 0)
     {
         var ok = Global.Ok.DrainInterval();
         var fail = Global.Fail.DrainInterval();
@@ -76,6 +79,7 @@ internal sealed class ScenarioStats
         }
 
         var seconds = Math.Max(elapsedSeconds - _lastSampleSeconds, 1e-9);
+        var appendPoint = seconds >= minPointSeconds;
         _lastSampleSeconds = elapsedSeconds;
         var point = new TimeSeriesPoint
         {
@@ -89,7 +93,11 @@ internal sealed class ScenarioStats
             MaxMs = ok.TotalCount == 0 ? 0 : HdrHistogram.HistogramExtensions.GetMaxValue(ok) / 1000.0,
             InFlight = InFlight,
         };
-        _series.Add(point);
+        if (appendPoint)
+        {
+            _series.Add(point);
+        }
+
         return point;
     }
 }
