@@ -73,7 +73,34 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
 
     // Open model: invocations start on a fixed schedule whatever the responses do, and latency is measured from the
     // intended send time, so a slow server (or a late generator) shows up in the numbers instead of hiding (no coordinated omission).
+    // The schedule runs on its own thread: an async loop's timer continuations would queue behind response handling on a
+    // busy thread pool, which is exactly when the generator must stay on time.
     private async Task DriveOpenAsync(LoadPlan plan, ScenarioStats stats, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Dispatch(plan, stats, cancellationToken);
+                done.SetResult();
+            }
+            catch (Exception ex)
+            {
+                done.SetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "edge-load dispatcher " + scenario.Name,
+            Priority = ThreadPriority.AboveNormal,
+        };
+        thread.Start();
+        await done.Task.ConfigureAwait(false);
+        await DrainAsync(stats).ConfigureAwait(false);
+    }
+
+    private void Dispatch(LoadPlan plan, ScenarioStats stats, CancellationToken cancellationToken)
     {
         var schedule = plan.CreateSchedule();
         var start = Stopwatch.GetTimestamp();
@@ -83,20 +110,13 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
         {
             var intended = start + (long)(offset * frequency);
 
-            // Timers fire late by up to ~1 ms, and lateness counts against the server (latency is measured from the
-            // intended time). So sleep to just before the intended time and dispatch up to EarlyDispatch early;
-            // an early invocation is measured from its real start.
+            // Sleeps wake late by up to ~1 ms, and lateness counts against the server (latency is measured from the
+            // intended time). So sleep to just before the intended time and dispatch up to EarlyDispatchTicks early;
+            // an early invocation is measured from its real start. Sleeps are capped so cancellation is seen quickly.
             long wait;
             while ((wait = intended - Stopwatch.GetTimestamp()) > EarlyDispatchTicks && !cancellationToken.IsCancellationRequested)
             {
-                try
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, Math.Floor((wait - EarlyDispatchTicks) * 1000 / frequency))), cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
+                Thread.Sleep(TimeSpan.FromMilliseconds(Math.Clamp(Math.Floor((wait - EarlyDispatchTicks) * 1000 / frequency), 1, 50)));
             }
 
             if (cancellationToken.IsCancellationRequested)
@@ -109,8 +129,6 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
             var work = new Invocation(this, stats, intended, invocation++, cancellationToken);
             ThreadPool.UnsafeQueueUserWorkItem(static w => _ = w.RunAsync(), work, preferLocal: false);
         }
-
-        await DrainAsync(stats).ConfigureAwait(false);
     }
 
     // Closed model: a number of copies each loop "invoke, wait for the response, invoke again".
