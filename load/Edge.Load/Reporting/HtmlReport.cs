@@ -42,7 +42,7 @@ internal static class HtmlReport
                 foreach (var (outcome, s) in new[] { ("ok", step.Ok), ("fail", step.Fail) })
                 {
                     html.Append(CultureInfo.InvariantCulture,
-                        $"<tr class=\"{outcome}\"><td class=\"name\">{E(step.Name)}</td><td class=\"name\">{outcome}</td><td>{s.Count}</td><td>{Formatting.Number(s.Rps)}</td><td>{Formatting.Ms(s.MinMs)}</td><td>{Formatting.Ms(s.MeanMs)}</td><td>{Formatting.Ms(s.MaxMs)}</td><td>{Formatting.Ms(s.StdDevMs)}</td><td>{Formatting.Ms(s.P50Ms)}</td><td>{Formatting.Ms(s.P75Ms)}</td><td>{Formatting.Ms(s.P95Ms)}</td><td>{Formatting.Ms(s.P99Ms)}</td><td title=\"{s.Bytes} B\">{E(Formatting.Bytes(s.Bytes))}</td><td class=\"name\">{E(Formatting.StatusCodes(s.StatusCodes))}</td></tr>");
+                        $"<tr class=\"{(outcome == "fail" && s.Count > 0 ? "fail" : outcome + "-outcome")}\"><td class=\"name\">{E(step.Name)}</td><td class=\"name\">{outcome}</td><td>{s.Count}</td><td>{Formatting.Number(s.Rps)}</td><td>{Formatting.Ms(s.MinMs)}</td><td>{Formatting.Ms(s.MeanMs)}</td><td>{Formatting.Ms(s.MaxMs)}</td><td>{Formatting.Ms(s.StdDevMs)}</td><td>{Formatting.Ms(s.P50Ms)}</td><td>{Formatting.Ms(s.P75Ms)}</td><td>{Formatting.Ms(s.P95Ms)}</td><td>{Formatting.Ms(s.P99Ms)}</td><td title=\"{s.Bytes} B\">{E(Formatting.Bytes(s.Bytes))}</td><td class=\"name\">{E(Formatting.StatusCodes(s.StatusCodes))}</td></tr>");
                 }
             }
 

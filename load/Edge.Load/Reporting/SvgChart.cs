@@ -19,7 +19,7 @@ internal static class SvgChart
     public static string Render(string id, string title, string xLabel, string yLabel, IReadOnlyList<Series> series)
     {
         var all = series.SelectMany(static s => s.Points).ToList();
-        var maxX = all.Count == 0 ? 1 : Math.Max(all.Max(static p => p.X), 1e-9);
+        var maxX = NiceCeiling(all.Count == 0 ? 1 : all.Max(static p => p.X));
         var maxY = NiceCeiling(all.Count == 0 ? 1 : all.Max(static p => p.Y));
         var plotWidth = Width - Left - Right;
         var plotHeight = Height - Top - Bottom;

@@ -63,4 +63,20 @@ public sealed class LoadTestTests
         Assert.Contains(result.Global.Fail.StatusCodes, c => c.StatusCode == "exception");
         Assert.Contains(result.Global.Fail.StatusCodes, c => c.StatusCode == "500");
     }
+
+    [Fact]
+    public async Task RunAsync_OpenModelAgainstSlowServer_KeepsSendingOnScheduleInsteadOfWaiting()
+    {
+        // Each response takes 400 ms; a closed model with one copy could send at most 3 in a second. The open model
+        // must send all 20 anyway: the schedule does not wait for responses.
+        using var server = TestBackends.StartWireMock();
+        server.Given(Request.Create().WithPath("/slow").UsingGet()).RespondWith(Response.Create().WithStatusCode(200).WithDelay(TimeSpan.FromMilliseconds(400)));
+        var scenario = Edge.Load.EdgeScenarios.EdgeScenarioCatalog.Find("plain-get")!.Create()
+            .WithLoadSimulations(Simulation.Inject(20, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)));
+
+        var report = await LoadTest.RunAsync([scenario], new LoadTestOptions { Target = new Uri(server.Url!), Parameters = new Dictionary<string, string> { ["path"] = "/slow" } });
+
+        Assert.Equal(20, report.Scenarios[0].Global.Ok.Count);
+        Assert.Equal(20, server.LogEntries.Count());
+    }
 }
