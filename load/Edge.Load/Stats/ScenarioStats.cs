@@ -79,7 +79,7 @@ internal sealed class ScenarioStats
         }
 
         var seconds = Math.Max(elapsedSeconds - _lastSampleSeconds, 1e-9);
-        var appendPoint = seconds >= minPointSeconds;
+        var appendPoint = seconds >= minPointSeconds || _series.Count < 2; // a chart needs two points
         _lastSampleSeconds = elapsedSeconds;
         var point = new TimeSeriesPoint
         {
