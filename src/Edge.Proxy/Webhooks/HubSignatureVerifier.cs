@@ -4,7 +4,7 @@ namespace Edge.Proxy.Webhooks;
 
 /// <summary>
 /// GitHub and Meta/WhatsApp: <c>X-Hub-Signature-256: sha256=&lt;lower-case hex&gt;</c>, an HMAC-SHA256 of the raw body keyed
-/// with the secret's UTF-8 bytes. GitHub deliveries also carry their id in <c>X-GitHub-Delivery</c>.
+/// with the secret's UTF-8 bytes. GitHub deliveries carry their id in <c>X-GitHub-Delivery</c>; for Meta the signature is the id.
 /// </summary>
 internal sealed class HubSignatureVerifier(IReadOnlyList<byte[]> keys, string? deliveryHeader) : IWebhookVerifier
 {
@@ -43,7 +43,8 @@ internal sealed class HubSignatureVerifier(IReadOnlyList<byte[]> keys, string? d
             SignatureBytes.Hmac(HashAlgorithmName.SHA256, key, [], body, expected);
             if (SignatureBytes.FixedTimeEquals(expected, given))
             {
-                var id = deliveryHeader is null ? null : SignatureBytes.Single(headers, deliveryHeader).Value;
+                // Meta sends no delivery id: the verified signature identifies the exact delivery bytes.
+                var id = deliveryHeader is null ? "sha256:" + Convert.ToHexStringLower(given) : SignatureBytes.Single(headers, deliveryHeader).Value;
                 return WebhookVerification.Valid(deliveryId: id);
             }
         }

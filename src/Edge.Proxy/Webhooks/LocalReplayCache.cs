@@ -50,6 +50,8 @@ internal sealed class LocalReplayCache(TimeProvider time, int capacity = LocalRe
         }
     }
 
+    public void Remove(string key) => _expiries.TryRemove(key, out _);
+
     private void Trim(long now)
     {
         lock (_trimLock)

@@ -20,6 +20,7 @@ internal sealed partial class WebhookBodyBufferingMiddleware(
     EdgeConfigState state,
     EdgeMetrics edgeMetrics,
     WebhookMetrics metrics,
+    WebhookReplayStore replay,
     ILogger<WebhookBodyBufferingMiddleware> logger)
 {
     private const int InitialBufferSize = 16 * 1024;
@@ -86,7 +87,24 @@ internal sealed partial class WebhookBodyBufferingMiddleware(
         context.Request.Body = new MemoryStream(buffer, 0, total, writable: false);
         context.Request.ContentLength = total;
         context.Request.Headers.Remove("Transfer-Encoding");
-        await next(context);
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            await ReleaseUnacceptedDeliveryAsync(context, request);
+        }
+    }
+
+    /// <summary>A recorded delivery id is released when the delivery did not get through, so the sender's retry is accepted.</summary>
+    private async Task ReleaseUnacceptedDeliveryAsync(HttpContext context, EdgeRequestContext request)
+    {
+        if (request.Items.TryGetValue(ReplayReservation.ItemKey, out var item) && item is ReplayReservation reservation
+            && (context.Response.StatusCode >= 400 || context.RequestAborted.IsCancellationRequested))
+        {
+            await replay.ReleaseAsync(reservation.Policy, reservation.DeliveryId);
+        }
     }
 
     /// <summary>Reads the whole body; returns a length of -1 as soon as it exceeds <paramref name="cap"/>.</summary>

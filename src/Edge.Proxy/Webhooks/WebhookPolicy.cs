@@ -52,7 +52,7 @@ internal sealed class WebhookPolicy
     /// <summary>Whether a verified delivery must carry an id for the replay check.</summary>
     public bool HasDeliveryId => Options.ReplayProtection && (DeliveryIdPointer is not null || Scheme switch
     {
-        WebhookScheme.GitHub or WebhookScheme.StandardWebhooks or WebhookScheme.Slack => true,
+        WebhookScheme.GitHub or WebhookScheme.Meta or WebhookScheme.StandardWebhooks or WebhookScheme.Slack => true,
         WebhookScheme.Generic => Options.IdHeader is not null,
         _ => false,
     });

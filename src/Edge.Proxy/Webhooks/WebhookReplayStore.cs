@@ -47,6 +47,30 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
         return _local.TryAdd(key, ttl) ? ReplayCheck.First : ReplayCheck.Duplicate;
     }
 
+    /// <summary>
+    /// Forgets a delivery the edge recorded but that was not accepted downstream (backend error, later step denied), so
+    /// the sender's retry of the same delivery is not mistaken for a replay.
+    /// </summary>
+    public async ValueTask ReleaseAsync(string policy, string deliveryId)
+    {
+        var key = Key(policy, deliveryId);
+        _local.Remove(key);
+        if (redis.IsConfigured)
+        {
+            try
+            {
+                if (redis.Multiplexer!.IsConnected)
+                {
+                    await redis.Multiplexer.GetDatabase().KeyDeleteAsync(key);
+                }
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                Log.RedisFailed(logger, policy, ex.GetType().Name);
+            }
+        }
+    }
+
     private static partial class Log
     {
         [LoggerMessage(1, LogLevel.Warning, "Webhook replay check for policy {Policy} could not reach Redis ({Error})")]

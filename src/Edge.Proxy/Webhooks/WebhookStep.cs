@@ -75,6 +75,9 @@ internal sealed partial class WebhookStep(
                         return Fail(request, policy.Options.ReplayStatus, WebhookCodes.ReplayedDelivery, "Replayed delivery", WebhookCodes.ReplayedDelivery);
                     case ReplayCheck.Unavailable:
                         return Fail(request, StatusCodes.Status503ServiceUnavailable, WebhookCodes.ReplayStoreUnavailable, "Replay check unavailable", WebhookCodes.ReplayStoreUnavailable);
+                    default:
+                        request.Items[ReplayReservation.ItemKey] = new ReplayReservation(policy.Name, deliveryId);
+                        break;
                 }
             }
         }
