@@ -113,7 +113,8 @@ internal sealed partial class WebhookBodyBufferingMiddleware(
         // One byte beyond the cap is enough to tell "too large" without holding more than the cap.
         var limit = (int)Math.Min(cap + 1, int.MaxValue);
         var size = context.Request.ContentLength is { } declared ? (int)Math.Min(declared + 1, limit) : Math.Min(InitialBufferSize, limit);
-        var buffer = new byte[Math.Max(size, 1)];
+        // Every byte is overwritten by the read before it is used, so zeroing the (often large) buffer first is wasted work.
+        var buffer = GC.AllocateUninitializedArray<byte>(Math.Max(size, 1));
         var total = 0;
         var body = context.Request.Body;
         while (true)
