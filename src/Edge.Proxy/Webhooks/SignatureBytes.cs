@@ -57,7 +57,7 @@ internal static class SignatureBytes
         return CryptographicOperations.FixedTimeEquals(left, right);
     }
 
-    /// <summary>HMAC over the concatenation of <paramref name="parts"/> without copying the body.</summary>
+    /// <summary>HMAC over <paramref name="prefix"/> followed by <paramref name="body"/>, without copying the body.</summary>
     public static int Hmac(HashAlgorithmName algorithm, byte[] key, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> body, Span<byte> destination)
     {
         using var hmac = IncrementalHash.CreateHMAC(algorithm, key);

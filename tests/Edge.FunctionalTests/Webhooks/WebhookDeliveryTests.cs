@@ -172,6 +172,24 @@ public sealed class WebhookDeliveryTests(WebhookEdgeFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Delivery_WrongSecret_AnswerNeverRevealsExpectedSignatureAndReasonIsCounted()
+    {
+        var forged = fixture.Valid(WebhookSchemes.GitHub, wrongSecret: true);
+        var expected = WebhookSigner.HubSignature(WebhookSchemes.GitHubSecret, forged.Body)["sha256=".Length..];
+
+        using var response = await fixture.Edge.Client.SendAsync(forged.ToRequest());
+        var answer = await response.Content.ReadAsStringAsync() + string.Join("\n", response.Headers.Select(h => h.Key + ": " + string.Join(",", h.Value)));
+        var metrics = await fixture.Edge.Management.GetStringAsync("/metrics");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.DoesNotContain(expected, answer, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(expected, metrics, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(WebhookSchemes.GitHubSecret, metrics, StringComparison.Ordinal);
+        Assert.Contains("result=\"signature_invalid:mismatch\"", metrics, StringComparison.Ordinal);
+        Assert.Contains("scheme=\"GitHub\"", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task MetaHandshake_MatchingVerifyToken_EdgeAnswersChallenge()
     {
         fixture.Backend.Server.ResetLogEntries();
