@@ -32,8 +32,12 @@ public sealed record WebhookPolicyOptions
     /// <summary>JSON pointer into the verified body that identifies a delivery, overriding the scheme's default id.</summary>
     public string? DeliveryIdPointer { get; init; }
 
-    /// <summary>What to do when the configured Redis cannot be reached: <c>Local</c> (in-process cache) or <c>Reject</c> (503).</summary>
-    public string OnRedisUnavailable { get; init; } = "Local";
+    /// <summary>
+    /// What to do when the configured Redis cannot be reached: <c>Reject</c> (503, the default: the sender retries and
+    /// no instance accepts a replay meanwhile) or <c>Local</c> (each instance's own cache: available, but a replay to
+    /// another instance is not caught until Redis is back).
+    /// </summary>
+    public string OnRedisUnavailable { get; init; } = "Reject";
 
     /// <summary>Meta: secret references of the verify tokens accepted by the <c>GET</c> subscribe handshake.</summary>
     public IReadOnlyList<string> VerifyTokens { get; init; } = [];
