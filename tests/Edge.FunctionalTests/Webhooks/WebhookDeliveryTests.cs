@@ -162,31 +162,34 @@ public sealed class WebhookDeliveryTests(WebhookEdgeFixture fixture) : IClassFix
     [Fact]
     public async Task Delivery_Oversized_DenialCountedWithReason()
     {
+        using var recorder = new EdgeCounterRecorder(fixture.Edge);
+
         using var response = await fixture.Edge.Client.SendAsync(SignedGitHub("/hooks/small", 4096).ToRequest());
+
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
-
-        var metrics = await ScrapeUntilAsync("reason=\"body_too_large:content_length\"");
-
-        Assert.Contains("reason=\"body_too_large:content_length\"", metrics, StringComparison.Ordinal);
-        Assert.Contains("step=\"EdgeWebhook\"", metrics, StringComparison.Ordinal);
+        Assert.Contains(recorder.Measurements, m => m.Instrument == "edge.step.decisions"
+            && m.Tags["step"] == "EdgeWebhook" && m.Tags["decision"] == "deny" && m.Tags["reason"] == "body_too_large:content_length");
+        Assert.Contains(recorder.Measurements, m => m.Instrument == "edge.webhook.verifications"
+            && m.Tags["policy"] == "small" && m.Tags["result"] == "body_too_large:content_length");
     }
 
     [Fact]
     public async Task Delivery_WrongSecret_AnswerNeverRevealsExpectedSignatureAndReasonIsCounted()
     {
+        using var recorder = new EdgeCounterRecorder(fixture.Edge);
         var forged = fixture.Valid(WebhookSchemes.GitHub, wrongSecret: true);
         var expected = WebhookSigner.HubSignature(WebhookSchemes.GitHubSecret, forged.Body)["sha256=".Length..];
 
         using var response = await fixture.Edge.Client.SendAsync(forged.ToRequest());
         var answer = await response.Content.ReadAsStringAsync() + string.Join("\n", response.Headers.Select(h => h.Key + ": " + string.Join(",", h.Value)));
-        var metrics = await ScrapeUntilAsync("result=\"signature_invalid:mismatch\"");
+        var metrics = await fixture.Edge.Management.GetStringAsync("/metrics");
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.DoesNotContain(expected, answer, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain(expected, metrics, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain(WebhookSchemes.GitHubSecret, metrics, StringComparison.Ordinal);
-        Assert.Contains("result=\"signature_invalid:mismatch\"", metrics, StringComparison.Ordinal);
-        Assert.Contains("scheme=\"GitHub\"", metrics, StringComparison.Ordinal);
+        Assert.Contains(recorder.Measurements, m => m.Instrument == "edge.webhook.verifications"
+            && m.Tags["scheme"] == "GitHub" && m.Tags["result"] == "signature_invalid:mismatch");
     }
 
     [Fact]
@@ -214,22 +217,6 @@ public sealed class WebhookDeliveryTests(WebhookEdgeFixture fixture) : IClassFix
         using var response = await fixture.Edge.Client.GetAsync($"{WebhookSchemes.Meta.Path}?{query}");
 
         await AssertProblemAsync(response, HttpStatusCode.Forbidden, "subscribe_rejected");
-    }
-
-    /// <summary>The Prometheus exporter caches scrapes briefly, so a fresh counter may need a second look.</summary>
-    private async Task<string> ScrapeUntilAsync(string expected)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (true)
-        {
-            var metrics = await fixture.Edge.Management.GetStringAsync("/metrics");
-            if (metrics.Contains(expected, StringComparison.Ordinal) || DateTime.UtcNow > deadline)
-            {
-                return metrics;
-            }
-
-            await Task.Delay(200);
-        }
     }
 
     private Delivery SignedGitHub(string path, int size)
