@@ -15,6 +15,21 @@ public sealed class ProxyConfigFileValidatorTests
         Assert.DoesNotContain(errors, e => !e.IsWarning);
     }
 
+    [Theory]
+    [InlineData("load/bench/proxy.bare.json")]
+    [InlineData("load/bench/proxy.full.json")]
+    [InlineData("load/bench/proxy.tenant.json")]
+    [InlineData("load/bench/proxy.scenarios.json")]
+    public async Task ValidateAsync_BenchmarkConfigs_NoErrors(string relativePath)
+    {
+        var root = RepositoryRoot();
+        LoadSampleEnvironment(Path.Combine(root, "config", ".env.example"));
+
+        var errors = await ProxyConfigFileValidator.ValidateAsync(Path.Combine(root, relativePath));
+
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
+    }
+
     [Fact]
     public async Task ValidateAsync_UnknownStepAndMissingCluster_ReportsBothWithLocations()
     {
