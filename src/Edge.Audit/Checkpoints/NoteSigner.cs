@@ -43,7 +43,7 @@ public sealed class NoteSigner : IDisposable
             throw new FormatException("A signer key starts with PRIVATE+KEY+.");
         }
 
-        var parts = text[Prefix.Length..].Split('+');
+        var parts = text[Prefix.Length..].Split('+', 3);
         if (parts.Length != 3 || !NoteKeyId.IsValidName(parts[0]))
         {
             throw new FormatException("A signer key is PRIVATE+KEY+<name>+<hex key id>+<base64 key>.");

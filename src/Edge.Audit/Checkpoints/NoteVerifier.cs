@@ -46,7 +46,7 @@ public sealed class NoteVerifier
     public static bool TryParse(string verifierKey, out NoteVerifier? verifier, out string? error)
     {
         verifier = null;
-        var parts = verifierKey.Trim().Split('+');
+        var parts = verifierKey.Trim().Split('+', 3);
         if (parts.Length != 3 || !NoteKeyId.IsValidName(parts[0]))
         {
             error = "A verifier key is <name>+<hex key id>+<base64 key>.";

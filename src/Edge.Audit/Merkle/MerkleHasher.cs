@@ -37,6 +37,17 @@ public static class MerkleHasher
 
     public static void HashChildren(ReadOnlySpan<byte> left, ReadOnlySpan<byte> right, Span<byte> destination)
     {
+        if (left.Length != HashSize || right.Length != HashSize)
+        {
+            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            ReadOnlySpan<byte> prefix = [0x01];
+            sha.AppendData(prefix);
+            sha.AppendData(left);
+            sha.AppendData(right);
+            sha.GetHashAndReset(destination);
+            return;
+        }
+
         Span<byte> buffer = stackalloc byte[1 + HashSize + HashSize];
         buffer[0] = 0x01;
         left.CopyTo(buffer[1..]);
