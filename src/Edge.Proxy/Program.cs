@@ -1,3 +1,4 @@
-var builder = WebApplication.CreateBuilder(args);
-var app = builder.Build();
-app.Run();
+using Edge.Proxy;
+
+var app = EdgeApplication.Create(args);
+await app.RunAsync();

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Starts the demo: a small echo backend, then the edge in front of it with embedded defaults (no Redis).
+# Ctrl+C stops everything this script started.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+for project in src/Edge.DemoBackend src/Edge.Proxy; do
+  dotnet build "$project" -c Release -v q -nologo >/dev/null || { echo "build of $project failed; run: dotnet build $project" >&2; exit 1; }
+done
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+dotnet src/Edge.DemoBackend/bin/Release/net10.0/Edge.DemoBackend.dll --urls http://127.0.0.1:5100 &
+pids+=($!)
+
+dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll --urls http://127.0.0.1:8080 \
+  --Edge:ManagementUrls=http://127.0.0.1:9901 --Edge:ProxyConfigPath=proxy.json "$@" &
+pids+=($!)
+
+echo "edge: http://127.0.0.1:8080  management: http://127.0.0.1:9901  demo backend: http://127.0.0.1:5100 (Ctrl+C stops all)" >&2
+wait -n "${pids[@]}"

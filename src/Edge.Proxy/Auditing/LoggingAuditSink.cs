@@ -1,0 +1,32 @@
+using Edge.Proxy.Pipeline;
+
+namespace Edge.Proxy.Auditing;
+
+/// <summary>
+/// Writes each decision as a structured log event. Used when no audit writer is configured; never contains bodies or
+/// secrets.
+/// </summary>
+internal sealed partial class LoggingAuditSink(ILogger<LoggingAuditSink> logger) : IAuditSink
+{
+    public ValueTask RecordAsync(HttpContext context, EdgeRequestContext request)
+    {
+        Log.Decision(
+            logger,
+            request.RequestId,
+            request.RouteId,
+            request.IsDenied ? "deny" : "allow",
+            context.Response.StatusCode,
+            request.DecidingStep,
+            request.ReasonCode,
+            request.Tenant,
+            context.Request.Method,
+            context.Request.Path.Value);
+        return ValueTask.CompletedTask;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Edge decision {RecordId} route={Route} decision={Decision} status={Status} step={Step} reason={Reason} tenant={Tenant} {Method} {Path}")]
+        public static partial void Decision(ILogger logger, string recordId, string route, string decision, int status, string? step, string? reason, string? tenant, string method, string? path);
+    }
+}

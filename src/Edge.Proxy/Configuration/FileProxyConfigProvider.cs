@@ -1,0 +1,282 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Edge.Proxy.Observability;
+using Yarp.ReverseProxy.Configuration;
+
+namespace Edge.Proxy.Configuration;
+
+/// <summary>
+/// Reads proxy.json itself instead of going through the JSON configuration provider, which turns a missing or broken
+/// file into an empty config that YARP would apply as valid. Every edit is parsed and fully validated first; a bad edit
+/// is refused and the last good config keeps serving.
+/// </summary>
+internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IDisposable
+{
+    private readonly EdgeHostOptions _options;
+    private readonly EdgeConfigValidator _validator;
+    private readonly EdgeConfigState _state;
+    private readonly EdgeMetrics _metrics;
+    private readonly IEnumerable<IConfigEventSink> _events;
+    private readonly TimeProvider _time;
+    private readonly ILogger<FileProxyConfigProvider> _logger;
+    private readonly FileSystemWatcher? _watcher;
+    private readonly ITimer _poll;
+    private readonly SemaphoreSlim _reloadLock = new(1, 1);
+    private string _lastSeenHash;
+    private (DateTime WriteTime, long Length) _lastSeenStamp;
+    private int _disposed;
+
+    public FileProxyConfigProvider(
+        EdgeHostOptions options,
+        EdgeConfigValidator validator,
+        EdgeConfigState state,
+        EdgeMetrics metrics,
+        IEnumerable<IConfigEventSink> events,
+        TimeProvider time,
+        ILogger<FileProxyConfigProvider> logger)
+    {
+        _options = options;
+        _validator = validator;
+        _state = state;
+        _metrics = metrics;
+        _events = events;
+        _time = time;
+        _logger = logger;
+
+        var (config, errors, hash) = LoadCandidateAsync(previous: null).GetAwaiter().GetResult();
+        if (config is null)
+        {
+            foreach (var error in errors)
+            {
+                Log.ConfigError(_logger, _options.ProxyConfigPath, error.Location, error.Message);
+            }
+
+            _metrics.ConfigReload("refused");
+            throw new EdgeConfigException(_options.ProxyConfigPath, errors.Where(e => !e.IsWarning).ToList());
+        }
+
+        Apply(config, errors);
+        _lastSeenHash = hash;
+        _lastSeenStamp = Stamp();
+
+        var directory = Path.GetDirectoryName(_options.ProxyConfigPath)!;
+        try
+        {
+            _watcher = new FileSystemWatcher(directory, Path.GetFileName(_options.ProxyConfigPath))
+            {
+                NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.Size | NotifyFilters.CreationTime,
+            };
+            _watcher.Changed += (_, _) => TriggerReload();
+            _watcher.Created += (_, _) => TriggerReload();
+            _watcher.Renamed += (_, _) => TriggerReload();
+            _watcher.Deleted += (_, _) => TriggerReload();
+            _watcher.EnableRaisingEvents = true;
+        }
+        catch (Exception ex) when (ex is IOException or ArgumentException or PlatformNotSupportedException)
+        {
+            // Polling below still notices edits; notifications only make them faster.
+            Log.WatcherUnavailable(_logger, directory, ex.Message);
+        }
+
+        // Polling covers file systems and editors whose changes raise no notification (network mounts, atomic renames).
+        _poll = _time.CreateTimer(_ => PollForChange(), null, _options.ConfigPollInterval, _options.ConfigPollInterval);
+    }
+
+    public IProxyConfig GetConfig() => _state.Current;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        _watcher?.Dispose();
+        _poll.Dispose();
+    }
+
+    /// <summary>Re-reads proxy.json now; returns true when a new config was applied.</summary>
+    public async Task<bool> ReloadAsync()
+    {
+        await _reloadLock.WaitAsync();
+        try
+        {
+            if (Volatile.Read(ref _disposed) == 1)
+            {
+                return false;
+            }
+
+            _lastSeenStamp = Stamp();
+            var previous = _state.Current;
+            var (config, errors, hash) = await LoadCandidateAsync(previous);
+            if (hash == _lastSeenHash)
+            {
+                return false;
+            }
+
+            _lastSeenHash = hash;
+            if (config is null)
+            {
+                Refuse(errors);
+                return false;
+            }
+
+            if (config.ContentHash == previous.ContentHash)
+            {
+                return false;
+            }
+
+            Apply(config, errors);
+            return true;
+        }
+        finally
+        {
+            _reloadLock.Release();
+        }
+    }
+
+    private void TriggerReload()
+    {
+        // Editors write in several steps; a short pause lets the last one land before the file is read.
+        _ = Task.Run(async () =>
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100), _time);
+            try
+            {
+                await ReloadAsync();
+            }
+            catch (Exception ex)
+            {
+                Log.ReloadFailed(_logger, ex);
+            }
+        });
+    }
+
+    private void PollForChange()
+    {
+        if (Stamp() != _lastSeenStamp)
+        {
+            TriggerReload();
+        }
+    }
+
+    private (DateTime, long) Stamp()
+    {
+        try
+        {
+            var info = new FileInfo(_options.ProxyConfigPath);
+            return info.Exists ? (info.LastWriteTimeUtc, info.Length) : (DateTime.MinValue, -1);
+        }
+        catch (IOException)
+        {
+            return (DateTime.MinValue, -1);
+        }
+    }
+
+    private async Task<(EdgeProxyConfig? Config, IReadOnlyList<ConfigError> Errors, string Hash)> LoadCandidateAsync(EdgeProxyConfig? previous)
+    {
+        var errors = new ConfigErrorList();
+        byte[] bytes;
+        try
+        {
+            bytes = await File.ReadAllBytesAsync(_options.ProxyConfigPath);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            errors.Add("proxy.json", ex is FileNotFoundException or DirectoryNotFoundException
+                ? $"the file '{_options.ProxyConfigPath}' does not exist"
+                : $"the file '{_options.ProxyConfigPath}' cannot be read: {ex.Message}");
+            return (null, errors.Items, "missing");
+        }
+
+        var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        var parsed = ProxyJsonReader.Parse(bytes, errors);
+        if (parsed is null)
+        {
+            return (null, errors.Items, hash);
+        }
+
+        if (parsed.Routes.Count == 0 && previous is { Routes.Count: > 0 })
+        {
+            errors.Add("ReverseProxy:Routes", "the edit removes every route; refusing an empty config while routes are serving");
+        }
+
+        await _validator.ValidateAsync(parsed, errors);
+        if (errors.HasErrors)
+        {
+            return (null, errors.Items, hash);
+        }
+
+        // Routes carry a hash of the Edge section so YARP rebuilds their steps when only a policy changed.
+        var policyHash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(parsed.Edge, ProxyJsonReader.SerializerOptions)))[..16];
+        var routes = parsed.Routes.Select(r => r with
+        {
+            Metadata = new Dictionary<string, string>(r.Metadata ?? new Dictionary<string, string>(), StringComparer.OrdinalIgnoreCase)
+            {
+                ["EdgePolicyHash"] = policyHash,
+            },
+        }).ToList();
+
+        var config = new EdgeProxyConfig(routes, parsed.Clusters, parsed.Edge, parsed.ContentHash, (previous?.Revision ?? 0) + 1);
+        return (config, errors.Items, hash);
+    }
+
+    private void Apply(EdgeProxyConfig config, IReadOnlyList<ConfigError> warnings)
+    {
+        var previous = _state.Current;
+        _state.Applied(config, warnings.Where(w => w.IsWarning).ToList(), _time.GetUtcNow());
+        foreach (var warning in warnings.Where(w => w.IsWarning))
+        {
+            Log.ConfigWarning(_logger, _options.ProxyConfigPath, warning.Location, warning.Message);
+        }
+
+        Log.ConfigApplied(_logger, config.RevisionId, config.Routes.Count, config.Clusters.Count);
+        _metrics.ConfigReload("applied");
+        _metrics.SetConfigRevision(config.Revision);
+        foreach (var sink in _events)
+        {
+            sink.ConfigApplied(config.RevisionId, config.ContentHash);
+        }
+
+        // Signalling the old token tells YARP to fetch the new snapshot; in-flight requests finish on the routes they matched.
+        previous.SignalSuperseded();
+    }
+
+    private void Refuse(IReadOnlyList<ConfigError> errors)
+    {
+        var list = errors.Where(e => !e.IsWarning).ToList();
+        foreach (var error in list)
+        {
+            Log.ConfigError(_logger, _options.ProxyConfigPath, error.Location, error.Message);
+        }
+
+        Log.ConfigRefused(_logger, _options.ProxyConfigPath, list.Count, _state.Current.RevisionId);
+        _state.Refused(list, _time.GetUtcNow());
+        _metrics.ConfigReload("refused");
+        foreach (var sink in _events)
+        {
+            sink.ConfigRefused(list);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Error, "proxy.json '{Path}' invalid at {Location}: {Message}")]
+        public static partial void ConfigError(ILogger logger, string path, string location, string message);
+
+        [LoggerMessage(2, LogLevel.Warning, "proxy.json '{Path}' warning at {Location}: {Message}")]
+        public static partial void ConfigWarning(ILogger logger, string path, string location, string message);
+
+        [LoggerMessage(3, LogLevel.Information, "Applied proxy config revision {Revision} with {RouteCount} routes and {ClusterCount} clusters")]
+        public static partial void ConfigApplied(ILogger logger, string revision, int routeCount, int clusterCount);
+
+        [LoggerMessage(4, LogLevel.Error, "Refused edit of proxy.json '{Path}' ({ErrorCount} errors); still serving revision {Revision}")]
+        public static partial void ConfigRefused(ILogger logger, string path, int errorCount, string revision);
+
+        [LoggerMessage(5, LogLevel.Warning, "Cannot watch {Directory} for changes ({Reason}); falling back to polling")]
+        public static partial void WatcherUnavailable(ILogger logger, string directory, string reason);
+
+        [LoggerMessage(6, LogLevel.Error, "Reloading proxy.json failed unexpectedly")]
+        public static partial void ReloadFailed(ILogger logger, Exception exception);
+    }
+}

@@ -1,0 +1,30 @@
+namespace Edge.Proxy.Configuration;
+
+/// <summary>
+/// The management listener. Requests are told apart from proxy traffic by local port, so the port must be explicit.
+/// </summary>
+public sealed record ManagementUrls(IReadOnlyList<string> Urls, IReadOnlySet<int> Ports)
+{
+    public static ManagementUrls Parse(string value)
+    {
+        var urls = value.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (urls.Length == 0)
+        {
+            throw new InvalidOperationException("Edge:ManagementUrls is empty; set at least one URL such as http://127.0.0.1:9901.");
+        }
+
+        var ports = new HashSet<int>();
+        foreach (var url in urls)
+        {
+            var normalized = url.Replace("://*", "://localhost", StringComparison.Ordinal).Replace("://+", "://localhost", StringComparison.Ordinal);
+            if (!Uri.TryCreate(normalized, UriKind.Absolute, out var uri) || uri.Port <= 0)
+            {
+                throw new InvalidOperationException($"Edge:ManagementUrls entry '{url}' must be an absolute URL with an explicit, non-zero port.");
+            }
+
+            ports.Add(uri.Port);
+        }
+
+        return new ManagementUrls(urls, ports);
+    }
+}

@@ -1,0 +1,48 @@
+using System.Diagnostics.Metrics;
+
+namespace Edge.Proxy.Observability;
+
+/// <summary>
+/// The edge's own instruments. Exported at /metrics as <c>edge_*</c> series next to the ASP.NET Core, Kestrel and
+/// HttpClient (forwarder) meters.
+/// </summary>
+public sealed class EdgeMetrics
+{
+    public const string MeterName = "Edge.Proxy";
+
+    private readonly Counter<long> _stepDecisions;
+    private readonly Counter<long> _requests;
+    private readonly Counter<long> _configReloads;
+    private long _configRevision;
+
+    public EdgeMetrics(IMeterFactory meterFactory)
+    {
+        Meter = meterFactory.Create(MeterName);
+        _stepDecisions = Meter.CreateCounter<long>("edge.step.decisions", description: "Edge step decisions by route, step, decision and reason.");
+        _requests = Meter.CreateCounter<long>("edge.requests", description: "Requests on edge routes by route, decision and status class.");
+        _configReloads = Meter.CreateCounter<long>("edge.config.reloads", description: "proxy.json load attempts by result (applied, refused).");
+        Meter.CreateObservableGauge("edge.config.revision", () => Volatile.Read(ref _configRevision), description: "Revision number of the config being served.");
+    }
+
+    /// <summary>The meter, for capabilities that add their own instruments under the same name.</summary>
+    public Meter Meter { get; }
+
+    public void StepDecision(string route, string step, string decision, string? reason) =>
+        _stepDecisions.Add(1, new("route", route), new("step", step), new("decision", decision), new("reason", reason ?? "none"));
+
+    public void Request(string route, string decision, int status) =>
+        _requests.Add(1, new("route", route), new("decision", decision), new("status_class", StatusClass(status)));
+
+    public void ConfigReload(string result) => _configReloads.Add(1, new KeyValuePair<string, object?>("result", result));
+
+    public void SetConfigRevision(long revision) => Volatile.Write(ref _configRevision, revision);
+
+    private static string StatusClass(int status) => status switch
+    {
+        < 200 => "1xx",
+        < 300 => "2xx",
+        < 400 => "3xx",
+        < 500 => "4xx",
+        _ => "5xx",
+    };
+}

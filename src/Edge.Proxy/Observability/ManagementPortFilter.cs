@@ -1,0 +1,28 @@
+using Edge.Proxy.Configuration;
+
+namespace Edge.Proxy.Observability;
+
+/// <summary>
+/// Keeps the two listeners apart: the management port answers only management endpoints, and proxy routes are never
+/// reachable through it (a route matching /metrics must not expose the backend on the admin port, and vice versa).
+/// </summary>
+internal static class ManagementPortFilter
+{
+    public static void UseEdgeManagementPortFilter(this WebApplication app, EdgeHostOptions options)
+    {
+        var ports = app.Services.GetRequiredService<ManagementUrls>().Ports;
+        app.UseRouting();
+        app.Use(async (context, next) =>
+        {
+            var isManagementPort = ports.Contains(context.Connection.LocalPort);
+            var isManagementEndpoint = context.GetEndpoint()?.Metadata.GetMetadata<ManagementEndpointMarker>() is not null;
+            if (isManagementPort && !isManagementEndpoint)
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return;
+            }
+
+            await next(context);
+        });
+    }
+}

@@ -1,0 +1,34 @@
+using OpenTelemetry.Metrics;
+using Serilog;
+using Serilog.Events;
+using Serilog.Formatting.Compact;
+
+namespace Edge.Proxy.Observability;
+
+internal static class ObservabilityExtensions
+{
+    public static void AddEdgeObservability(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSerilog((services, logger) => logger
+            .MinimumLevel.Information()
+            // YARP and ASP.NET Core log every proxied request at Information; the audit trail and metrics cover that.
+            .MinimumLevel.Override("Yarp", LogEventLevel.Warning)
+            .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
+            .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
+            .MinimumLevel.Override("System.Net.Http.HttpClient", LogEventLevel.Warning)
+            .ReadFrom.Configuration(builder.Configuration)
+            .Enrich.FromLogContext()
+            .WriteTo.Console(new RenderedCompactJsonFormatter()));
+
+        builder.Services.AddSingleton<EdgeMetrics>();
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(EdgeMetrics.MeterName)
+            .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Routing")
+            // YARP forwards through SocketsHttpHandler, whose meter reports backend request duration and connections.
+            .AddMeter("System.Net.Http")
+            .AddPrometheusExporter());
+
+        builder.Services.AddHealthChecks()
+            .AddCheck<ConfigHealthCheck>("config", tags: ["ready"]);
+    }
+}

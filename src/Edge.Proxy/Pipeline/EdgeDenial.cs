@@ -1,0 +1,17 @@
+namespace Edge.Proxy.Pipeline;
+
+/// <summary>
+/// A step's refusal. <see cref="Code"/> is stable and documented (clients and alerts key on it); <see cref="Detail"/> is
+/// safe for the client and never contains internals or secrets. <see cref="Reason"/> is the precise reason for the audit
+/// record and metrics only, and defaults to <see cref="Code"/>.
+/// </summary>
+public sealed record EdgeDenial(int Status, string Code, string Title, string? Detail = null)
+{
+    public string? Reason { get; init; }
+
+    /// <summary>Extra response headers, such as <c>WWW-Authenticate</c> or <c>Retry-After</c>.</summary>
+    public IReadOnlyDictionary<string, string>? Headers { get; init; }
+
+    /// <summary>Writes a body other than problem+json (the Meta subscribe handshake answers with the challenge).</summary>
+    public Func<HttpContext, Task>? WriteBody { get; init; }
+}

@@ -1,0 +1,43 @@
+using Edge.Proxy.Observability;
+using Yarp.ReverseProxy.Transforms;
+
+namespace Edge.Proxy.Pipeline;
+
+/// <summary>
+/// Runs one edge step as a YARP request transform. YARP runs every request transform in order and only then checks
+/// whether a response was set, so a step after a denial must not run.
+/// </summary>
+internal sealed class EdgeStepTransform(string stepName, string routeId, IEdgeStep step, EdgeMetrics metrics) : RequestTransform
+{
+    public string StepName { get; } = stepName;
+
+    public override async ValueTask ApplyAsync(RequestTransformContext context)
+    {
+        var http = context.HttpContext;
+        if (http.Response.StatusCode != StatusCodes.Status200OK || http.Response.HasStarted)
+        {
+            return;
+        }
+
+        var request = http.GetEdgeRequest();
+        if (request is null)
+        {
+            // Defensive: the edge middleware creates this for every proxied request.
+            await ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status500InternalServerError, "edge_pipeline_error", "The edge pipeline is misconfigured.");
+            return;
+        }
+
+        request.StepsRun.Add(StepName);
+        var result = await step.InvokeAsync(new EdgeStepContext(context, request));
+        if (result.Denial is { } denial)
+        {
+            request.DecidingStep = StepName;
+            request.ReasonCode = denial.Reason ?? denial.Code;
+            metrics.StepDecision(routeId, StepName, "deny", request.ReasonCode);
+            await ProblemDetailsWriter.WriteAsync(http, denial);
+            return;
+        }
+
+        metrics.StepDecision(routeId, StepName, "allow", null);
+    }
+}

@@ -1,0 +1,41 @@
+using Edge.Proxy.Configuration;
+using Edge.Proxy.Webhooks;
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Transforms.Builder;
+
+namespace Edge.Proxy.Pipeline;
+
+internal static class PipelineExtensions
+{
+    public static IServiceCollection AddEdgePipeline(this IServiceCollection services)
+    {
+        services.AddSingleton<EdgeStepRegistry>();
+        services.AddSingleton<ITransformFactory, EdgeStepTransformFactory>();
+        return services;
+    }
+
+    public static IServiceCollection AddEdgeProxyConfig(this IServiceCollection services)
+    {
+        services.AddSingleton<EdgeConfigState>();
+        services.AddSingleton<EdgeConfigValidator>();
+        services.AddSingleton<FileProxyConfigProvider>();
+        services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<FileProxyConfigProvider>());
+        services.AddReverseProxy();
+        return services;
+    }
+
+    public static void MapEdgeReverseProxy(this WebApplication app)
+    {
+        // Fail fast: load and validate proxy.json before the listeners open.
+        app.Services.GetRequiredService<FileProxyConfigProvider>();
+
+        app.MapReverseProxy(pipeline =>
+        {
+            pipeline.UseMiddleware<EdgeRequestMiddleware>();
+            pipeline.UseEdgeWebhookBodyBuffering();
+            pipeline.UseSessionAffinity();
+            pipeline.UseLoadBalancing();
+            pipeline.UsePassiveHealthChecks();
+        });
+    }
+}

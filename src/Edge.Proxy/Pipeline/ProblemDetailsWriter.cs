@@ -1,0 +1,60 @@
+using System.Text.Json;
+
+namespace Edge.Proxy.Pipeline;
+
+/// <summary>
+/// Writes RFC 9457 problem+json bodies. The <c>type</c> URI and <c>code</c> are stable; nothing internal is included.
+/// </summary>
+public static class ProblemDetailsWriter
+{
+    public const string ContentType = "application/problem+json";
+    public const string TypePrefix = "urn:edge:problem:";
+
+    public static async Task WriteAsync(HttpContext context, int status, string code, string title, string? detail = null)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = ContentType;
+        context.Response.Headers.CacheControl = "no-store";
+
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("type", TypePrefix + code);
+            json.WriteString("title", title);
+            json.WriteNumber("status", status);
+            if (detail is not null)
+            {
+                json.WriteString("detail", detail);
+            }
+
+            json.WriteString("code", code);
+            json.WriteString("instance", context.Request.Path.Value);
+            json.WriteString("requestId", context.GetEdgeRequest()?.RequestId ?? context.TraceIdentifier);
+            json.WriteEndObject();
+        }
+
+        context.Response.ContentLength = buffer.WrittenCount;
+        await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+    }
+
+    public static async Task WriteAsync(HttpContext context, EdgeDenial denial)
+    {
+        if (denial.Headers is not null)
+        {
+            foreach (var (name, value) in denial.Headers)
+            {
+                context.Response.Headers[name] = value;
+            }
+        }
+
+        if (denial.WriteBody is not null)
+        {
+            context.Response.StatusCode = denial.Status;
+            await denial.WriteBody(context);
+            return;
+        }
+
+        await WriteAsync(context, denial.Status, denial.Code, denial.Title, denial.Detail);
+    }
+}

@@ -1,0 +1,88 @@
+using Edge.Proxy.Pipeline;
+
+namespace Edge.Proxy.Tenancy;
+
+/// <summary>
+/// Extracts the tenant, validates it, puts it on the request state for later steps and forwards it in the header the
+/// edge owns (client-sent copies were already removed with the other identity headers).
+/// </summary>
+internal sealed class TenantStep(TenantStepOptions options, string forwardHeader) : IEdgeStep
+{
+    public const string MissingCode = "tenant_missing";
+    public const string InvalidCode = "tenant_invalid";
+
+    public ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
+    {
+        var raw = Extract(context);
+        if (string.IsNullOrEmpty(raw))
+        {
+            if (!options.Required)
+            {
+                return ValueTask.FromResult(EdgeStepResult.Continue);
+            }
+
+            return ValueTask.FromResult(EdgeStepResult.Deny(StatusCodes.Status400BadRequest, MissingCode, "Tenant missing", Describe() + " is required."));
+        }
+
+        if (!TenantId.IsValid(raw))
+        {
+            return ValueTask.FromResult(EdgeStepResult.Deny(
+                StatusCodes.Status400BadRequest,
+                InvalidCode,
+                "Tenant invalid",
+                $"A tenant id is 1-{TenantId.MaxLength} characters from A-Z, a-z, 0-9, '.', '_' and '-'."));
+        }
+
+        context.Request.Tenant = raw;
+        context.Request.TenantSource = options.Source.ToString();
+        context.Transform.ProxyRequest.Headers.Remove(forwardHeader);
+        context.Transform.ProxyRequest.Headers.TryAddWithoutValidation(forwardHeader, raw);
+        return ValueTask.FromResult(EdgeStepResult.Continue);
+    }
+
+    private string? Extract(EdgeStepContext context)
+    {
+        var http = context.HttpContext;
+        switch (options.Source)
+        {
+            case TenantSource.Header:
+                var values = http.Request.Headers[options.Name!];
+                // Two copies of the header are ambiguous; refuse rather than pick one.
+                return values.Count == 1 ? values[0] : values.Count == 0 ? null : "\0ambiguous";
+            case TenantSource.Host:
+                var host = http.Request.Host.Host;
+                var dot = host.IndexOf('.', StringComparison.Ordinal);
+                return dot > 0 ? host[..dot] : null;
+            case TenantSource.Path when options.RouteValue is not null:
+                return http.Request.RouteValues.TryGetValue(options.RouteValue, out var routeValue) ? routeValue?.ToString() : null;
+            case TenantSource.Path:
+                return PathSegment(http.Request.Path.Value, options.Segment!.Value);
+            case TenantSource.Claim:
+                return (context.Request.User ?? http.User).FindFirst(options.Name!)?.Value;
+            case TenantSource.Static:
+                return options.Value;
+            default:
+                return null;
+        }
+    }
+
+    private static string? PathSegment(string? path, int index)
+    {
+        if (path is null)
+        {
+            return null;
+        }
+
+        var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        return index < segments.Length ? Uri.UnescapeDataString(segments[index]) : null;
+    }
+
+    private string Describe() => options.Source switch
+    {
+        TenantSource.Header => $"The {options.Name} header",
+        TenantSource.Host => "A tenant sub-domain in the Host header",
+        TenantSource.Path => "A tenant path segment",
+        TenantSource.Claim => $"The {options.Name} claim",
+        _ => "A tenant",
+    };
+}

@@ -1,0 +1,159 @@
+using System.Net;
+using System.Text.Json;
+using Edge.Testing;
+
+namespace Edge.FunctionalTests.Configuration;
+
+public sealed class HotReloadTests : IAsyncLifetime
+{
+    private Backend _backend = null!;
+    private EdgeHost _edge = null!;
+    private string _original = null!;
+
+    public async Task InitializeAsync()
+    {
+        _backend = Backend.Start();
+        _original = ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["first"] = ProxyJson.Route("/first/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Static", ["Value"] = "acme" }),
+        });
+        _edge = await EdgeHost.StartAsync(_original);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _edge.DisposeAsync();
+        _backend.Dispose();
+    }
+
+    [Fact]
+    public async Task Reload_RouteAdded_ServesWithinTwoSeconds()
+    {
+        await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["first"] = ProxyJson.Route("/first/{**rest}"),
+            ["second"] = ProxyJson.Route("/second/{**rest}"),
+        }));
+
+        Assert.True(await EventuallyAsync(async () => (await _edge.Client.GetAsync("/second/x")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(2)),
+            "the added route did not serve within 2 s");
+        Assert.Equal(HttpStatusCode.OK, (await _edge.Client.GetAsync("/first/x")).StatusCode);
+        using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+        Assert.StartsWith("2-", status.RootElement.GetProperty("revision").GetString());
+    }
+
+    [Theory]
+    [InlineData("broken-json")]
+    [InlineData("empty-file")]
+    [InlineData("unknown-step")]
+    [InlineData("missing-policy")]
+    [InlineData("zero-routes")]
+    [InlineData("missing-cluster")]
+    [InlineData("unknown-option")]
+    public async Task Reload_BadEdit_RefusedAndOldRoutesKeepServing(string edit)
+    {
+        var content = edit switch
+        {
+            "broken-json" => _original[..(_original.Length / 2)],
+            "empty-file" => "",
+            "unknown-step" => ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+            {
+                ["first"] = ProxyJson.Route("/first/{**rest}"),
+                ["new"] = ProxyJson.Route("/new/{**rest}", new Dictionary<string, string> { ["EdgeTeleport"] = "now" }),
+            }),
+            "missing-policy" => ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+            {
+                ["new"] = ProxyJson.Route("/new/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Sideways" }),
+            }),
+            "zero-routes" => ProxyJson.Create(_backend.Url, new Dictionary<string, object>()),
+            "missing-cluster" => _original.Replace("\"ClusterId\": \"backend\"", "\"ClusterId\": \"nowhere\"", StringComparison.Ordinal),
+            "unknown-option" => _original.Replace("\"Match\"", "\"Matsh\"", StringComparison.Ordinal),
+            _ => throw new ArgumentOutOfRangeException(nameof(edit)),
+        };
+
+        await _edge.WriteConfigAsync(content);
+
+        Assert.True(await EventuallyAsync(async () =>
+        {
+            using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+            return status.RootElement.GetProperty("lastError").ValueKind == JsonValueKind.Object;
+        }, TimeSpan.FromSeconds(5)), "the refusal did not show on /edge/status");
+
+        using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+        Assert.StartsWith("1-", status.RootElement.GetProperty("revision").GetString());
+        var errors = status.RootElement.GetProperty("lastError").GetProperty("errors");
+        Assert.True(errors.GetArrayLength() > 0);
+        Assert.All(errors.EnumerateArray(), e => Assert.False(string.IsNullOrEmpty(e.GetProperty("location").GetString())));
+        Assert.Equal(HttpStatusCode.OK, (await _edge.Client.GetAsync("/first/x")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _edge.Client.GetAsync("/new/x")).StatusCode);
+        var metrics = await _edge.Management.GetStringAsync("/metrics");
+        Assert.Matches("edge_config_reloads_total\\{[^}]*result=\"refused\"", metrics);
+    }
+
+    [Fact]
+    public async Task Reload_UnknownStep_ErrorNamesRouteAndField()
+    {
+        await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["first"] = ProxyJson.Route("/first/{**rest}"),
+            ["new"] = ProxyJson.Route("/new/{**rest}", new Dictionary<string, string> { ["EdgeTeleport"] = "now" }),
+        }));
+
+        string? location = null;
+        Assert.True(await EventuallyAsync(async () =>
+        {
+            using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+            if (status.RootElement.GetProperty("lastError").ValueKind != JsonValueKind.Object)
+            {
+                return false;
+            }
+
+            var error = status.RootElement.GetProperty("lastError").GetProperty("errors")[0];
+            location = error.GetProperty("location").GetString();
+            return error.GetProperty("message").GetString()!.Contains("EdgeTeleport", StringComparison.Ordinal);
+        }, TimeSpan.FromSeconds(5)));
+        Assert.Equal("ReverseProxy:Routes:new:Transforms[0]:EdgeTeleport", location);
+    }
+
+    [Fact]
+    public async Task Reload_FileDeleted_RefusedAndOldRoutesKeepServing()
+    {
+        File.Delete(_edge.ConfigPath);
+
+        Assert.True(await EventuallyAsync(async () =>
+        {
+            using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+            return status.RootElement.GetProperty("lastError").ValueKind == JsonValueKind.Object;
+        }, TimeSpan.FromSeconds(5)));
+        Assert.Equal(HttpStatusCode.OK, (await _edge.Client.GetAsync("/first/x")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Reload_BadEditThenFixed_AppliesTheFix()
+    {
+        await _edge.WriteConfigAsync("{ not json");
+        await Task.Delay(500);
+        await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["fixed"] = ProxyJson.Route("/fixed/{**rest}"),
+        }));
+
+        Assert.True(await EventuallyAsync(async () => (await _edge.Client.GetAsync("/fixed/x")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(3)));
+    }
+
+    private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await condition())
+            {
+                return true;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return await condition();
+    }
+}

@@ -1,0 +1,82 @@
+using System.Net;
+using Edge.Testing;
+
+namespace Edge.FunctionalTests.Observability;
+
+public sealed class ManagementEndpointsTests
+{
+    [Fact]
+    public async Task Metrics_AfterDecisions_ContainsEdgeCounters()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(backend.Url, new Dictionary<string, object>
+        {
+            ["orders"] = ProxyJson.Route("/orders/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" }),
+        }));
+        await edge.Client.GetAsync("/orders/1");
+
+        var metrics = await edge.Management.GetStringAsync("/metrics");
+
+        Assert.Contains("edge_step_decisions_total{", metrics);
+        Assert.Contains("reason=\"tenant_missing\"", metrics);
+        Assert.Contains("edge_requests_total{", metrics);
+        Assert.Matches("edge_config_reloads_total\\{[^}]*result=\"applied\"", metrics);
+    }
+
+    [Fact]
+    public async Task ManagementEndpoints_OnProxyPort_NotServed()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(backend.Url, new Dictionary<string, object>
+        {
+            ["catch-all"] = ProxyJson.Route("/{**rest}"),
+        }));
+
+        using var metricsOnProxy = await edge.Client.GetAsync("/metrics");
+        using var proxiedOnManagement = await edge.Management.GetAsync("/anything");
+
+        // On the proxy port /metrics is just another path of the catch-all route: the backend answers, not the edge.
+        Assert.Equal("backend-ok", await metricsOnProxy.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.NotFound, proxiedOnManagement.StatusCode);
+        Assert.Single(backend.Received);
+    }
+
+    [Fact]
+    public async Task Readyz_ConfiguredRedisUp_Healthy()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}") }),
+            new Dictionary<string, string?> { ["Edge:Redis"] = redis.ConnectionString });
+
+        using var response = await edge.Management.GetAsync("/readyz");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await edge.Management.GetAsync("/healthz")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Readyz_ConfiguredRedisDown_Unhealthy()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}") }),
+            new Dictionary<string, string?> { ["Edge:Redis"] = redis.ConnectionString });
+        Assert.Equal(HttpStatusCode.OK, (await edge.Management.GetAsync("/readyz")).StatusCode);
+
+        redis.Kill();
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        HttpStatusCode status;
+        do
+        {
+            status = (await edge.Management.GetAsync("/readyz")).StatusCode;
+        }
+        while (status == HttpStatusCode.OK && DateTime.UtcNow < deadline && await Task.Delay(100).ContinueWith(_ => true));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Equal(HttpStatusCode.OK, (await edge.Management.GetAsync("/healthz")).StatusCode);
+    }
+}

@@ -1,0 +1,58 @@
+using System.Text;
+using Edge.Proxy.Configuration;
+
+namespace Edge.Proxy.Tests.Configuration;
+
+public sealed class ProxyJsonReaderTests
+{
+    [Fact]
+    public void Parse_ReferenceShape_ReadsRoutesClustersAndPolicies()
+    {
+        var json = """
+        {
+          "ReverseProxy": {
+            "Routes": {
+              "orders": {
+                "ClusterId": "legacy", "Match": { "Path": "/orders/{**rest}" }, "Metadata": { "EdgeAudit": "Required" },
+                "Transforms": [ { "EdgeTenant": "Header", "Name": "X-Tenant-ID", "Required": true }, { "EdgeRateLimit": "per-tenant" } ]
+              }
+            },
+            "Clusters": { "legacy": { "Destinations": { "d1": { "Address": "http://127.0.0.1:9001/" } } } }
+          },
+          "Edge": {
+            "RateLimits": { "per-tenant": { "Limit": 100, "Window": "00:01:00", "Key": "{tenant}" } },
+            "Roles": { "Viewer": [ "orders.read" ] }
+          }
+        }
+        """;
+        var errors = new ConfigErrorList();
+
+        var parsed = ProxyJsonReader.Parse(Encoding.UTF8.GetBytes(json), errors);
+
+        Assert.NotNull(parsed);
+        Assert.False(errors.HasErrors);
+        var route = Assert.Single(parsed.Routes);
+        Assert.Equal("orders", route.RouteId);
+        Assert.Equal("true", route.Transforms![0]["Required"]);
+        Assert.Equal("EdgeTenant", route.Transforms[0].Keys.First());
+        Assert.Equal("legacy", Assert.Single(parsed.Clusters).ClusterId);
+        Assert.Equal(100, parsed.Edge.RateLimits["per-tenant"].Limit);
+        Assert.Equal(["orders.read"], parsed.Edge.Roles["Viewer"]);
+    }
+
+    [Theory]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"ClusterId\": \"c\", \"Matsh\": {} } } } }", "Matsh")]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"ClusterId\": 5 ", "line")]
+    [InlineData("{ \"Edge\": {} }", "ReverseProxy")]
+    [InlineData("   \n", "empty")]
+    public void Parse_BadDocument_PreciseError(string json, string expectedFragment)
+    {
+        var errors = new ConfigErrorList();
+
+        var parsed = ProxyJsonReader.Parse(Encoding.UTF8.GetBytes(json), errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.Contains(expectedFragment, error.Location + " " + error.Message, StringComparison.OrdinalIgnoreCase);
+    }
+}

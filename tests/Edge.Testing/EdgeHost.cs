@@ -1,0 +1,97 @@
+using Edge.Proxy;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Edge.Testing;
+
+/// <summary>
+/// A real edge on real Kestrel listeners (proxy and management ports on loopback), reading its own proxy.json from a
+/// temporary directory that the test may rewrite to exercise hot reload.
+/// </summary>
+public sealed class EdgeHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private EdgeHost(WebApplication app, string directory, string configPath, int proxyPort, int managementPort)
+    {
+        _app = app;
+        Directory = directory;
+        ConfigPath = configPath;
+        ProxyPort = proxyPort;
+        ManagementPort = managementPort;
+        Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{proxyPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        Management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{managementPort}"), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public string Directory { get; }
+
+    public string ConfigPath { get; }
+
+    public int ProxyPort { get; }
+
+    public int ManagementPort { get; }
+
+    public HttpClient Client { get; }
+
+    public HttpClient Management { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>Starts an edge serving <paramref name="proxyJson"/>. Extra host settings are passed as <c>--key=value</c>.</summary>
+    public static async Task<EdgeHost> StartAsync(string proxyJson, IDictionary<string, string?>? settings = null, TimeProvider? timeProvider = null)
+    {
+        var directory = System.IO.Directory.CreateTempSubdirectory("edge-test-").FullName;
+        var configPath = Path.Combine(directory, "proxy.json");
+        await File.WriteAllTextAsync(configPath, proxyJson);
+        var proxyPort = FreePort.Next();
+        var managementPort = FreePort.Next();
+
+        var args = new List<string>
+        {
+            $"--urls=http://127.0.0.1:{proxyPort}",
+            $"--Edge:ManagementUrls=http://127.0.0.1:{managementPort}",
+            $"--Edge:ProxyConfigPath={configPath}",
+            "--Edge:ConfigPollInterval=00:00:00.200",
+            $"--Edge:Audit:SpoolPath={Path.Combine(directory, "spool")}",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            args.Add($"--{key}={value}");
+        }
+
+        var app = EdgeApplication.Create([.. args], builder =>
+        {
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            if (timeProvider is not null)
+            {
+                builder.Services.AddSingleton(timeProvider);
+            }
+        });
+        await app.StartAsync();
+        return new EdgeHost(app, directory, configPath, proxyPort, managementPort);
+    }
+
+    /// <summary>Rewrites proxy.json the way an editor would (write to a temp file, then rename over).</summary>
+    public async Task WriteConfigAsync(string content)
+    {
+        var temp = ConfigPath + ".tmp";
+        await File.WriteAllTextAsync(temp, content);
+        File.Move(temp, ConfigPath, overwrite: true);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        Management.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using StackExchange.Redis;
+
+namespace Edge.Testing;
+
+/// <summary>
+/// A real redis-server process on a free loopback port, started for the test and killed at the end. Never skipped:
+/// when redis-server is missing, the test fails and says how to install it.
+/// </summary>
+public sealed class RedisServer : IAsyncDisposable, IDisposable
+{
+    private Process? _process;
+    private readonly string _directory;
+
+    private RedisServer(int port)
+    {
+        Port = port;
+        _directory = Directory.CreateTempSubdirectory("edge-redis-").FullName;
+    }
+
+    public int Port { get; }
+
+    public string ConnectionString => $"127.0.0.1:{Port},abortConnect=false,connectTimeout=1000,syncTimeout=1000,asyncTimeout=1000";
+
+    public bool IsRunning => _process is { HasExited: false };
+
+    public static async Task<RedisServer> StartAsync(int? port = null)
+    {
+        var server = new RedisServer(port ?? FreePort.Next());
+        await server.StartProcessAsync();
+        return server;
+    }
+
+    public static string FindExecutable()
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/bin").Append("/usr/local/bin").Append("/usr/sbin"))
+        {
+            var candidate = Path.Combine(dir, "redis-server");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new InvalidOperationException(
+            "redis-server was not found on PATH. The Redis tests need a real server: install it with " +
+            "'apt-get update && apt-get install -y redis-server' (.ci/run does this).");
+    }
+
+    /// <summary>Kills the process (like a crash); the port stays reserved for <see cref="RestartAsync"/>.</summary>
+    public void Kill()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit(5000);
+        }
+    }
+
+    /// <summary>Freezes the process with SIGSTOP: connections stay open but nothing answers (a blackhole).</summary>
+    public void Pause() => Signal("STOP");
+
+    public void Resume() => Signal("CONT");
+
+    public async Task RestartAsync()
+    {
+        Kill();
+        await StartProcessAsync();
+    }
+
+    public IConnectionMultiplexer Connect() => ConnectionMultiplexer.Connect(ConnectionString + ",allowAdmin=true");
+
+    public void Dispose()
+    {
+        if (_process is not null)
+        {
+            try
+            {
+                Resume();
+            }
+            catch (InvalidOperationException)
+            {
+            }
+
+            Kill();
+            _process.Dispose();
+            _process = null;
+        }
+
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task StartProcessAsync()
+    {
+        var info = new ProcessStartInfo(FindExecutable())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = _directory,
+        };
+        foreach (var arg in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", _directory })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        _process = Process.Start(info) ?? throw new InvalidOperationException("redis-server did not start");
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"redis-server exited with code {_process.ExitCode} on port {Port}");
+            }
+
+            if (await PingAsync())
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"redis-server on port {Port} did not answer PING within 10 s");
+    }
+
+    private async Task<bool> PingAsync()
+    {
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync("127.0.0.1", Port);
+            var stream = client.GetStream();
+            await stream.WriteAsync("PING\r\n"u8.ToArray());
+            var buffer = new byte[16];
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            var read = await stream.ReadAsync(buffer, cts.Token);
+            return read >= 5 && System.Text.Encoding.ASCII.GetString(buffer, 0, read).StartsWith("+PONG", StringComparison.Ordinal);
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void Signal(string signal)
+    {
+        if (_process is not { HasExited: false } process)
+        {
+            return;
+        }
+
+        using var kill = Process.Start("kill", $"-{signal} {process.Id}");
+        kill.WaitForExit(5000);
+    }
+}
