@@ -86,6 +86,13 @@ public sealed class AuditSpool : IAsyncDisposable
         return pending.Completion.Task;
     }
 
+    /// <summary>The configured size cap.</summary>
+    public long MaxBytes => _options.MaxBytes;
+
+    /// <summary>True when an append of <paramref name="bytes"/> would fit under the cap right now.</summary>
+    public bool HasRoomFor(int bytes) =>
+        !_closed && Interlocked.Read(ref _bytes) + Interlocked.Read(ref _reservedBytes) + SpoolFrame.HeaderSize + bytes <= _options.MaxBytes;
+
     /// <summary>Completes when records after <paramref name="sequence"/> are durable (or the spool closes).</summary>
     public Task WaitForDurableAsync(long sequence, CancellationToken cancellationToken)
     {

@@ -21,11 +21,11 @@ public sealed class SpoolMetrics : IDisposable
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
         BytesProvider = bytes;
         OldestProvider = oldestUnackedSeconds;
-        _meter.CreateObservableGauge("edge_audit_spool_bytes", () => bytes(), unit: null, description: "Bytes held in the audit spool.");
-        _meter.CreateObservableGauge("edge_audit_oldest_unacked_seconds", () => oldestUnackedSeconds(), unit: null,
+        _meter.CreateObservableGauge("edge.audit.spool.bytes", () => bytes(), unit: null, description: "Bytes held in the audit spool.");
+        _meter.CreateObservableGauge("edge.audit.oldest.unacked.seconds", () => oldestUnackedSeconds(), unit: null,
             description: "Age of the oldest spooled record the writer has not acknowledged.");
-        _shipped = _meter.CreateCounter<long>("edge_audit_shipped", description: "Audit records acknowledged by the writer.");
-        _dropped = _meter.CreateCounter<long>("edge_audit_dropped", description: "Audit records refused by the spool (cap reached).");
+        _shipped = _meter.CreateCounter<long>("edge.audit.shipped", description: "Audit records acknowledged by the writer.");
+        _dropped = _meter.CreateCounter<long>("edge.audit.dropped", description: "Audit records refused by the spool (cap reached).");
     }
 
     private Func<long> BytesProvider { get; }
