@@ -21,6 +21,17 @@ public static class MerkleHasher
 
     public static void HashLeaf(ReadOnlySpan<byte> leaf, Span<byte> destination)
     {
+        if (leaf.Length < 8192)
+        {
+            // One-shot hashing of a copied buffer is several times cheaper than an IncrementalHash per leaf.
+            var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(leaf.Length + 1);
+            rented[0] = 0x00;
+            leaf.CopyTo(rented.AsSpan(1));
+            SHA256.HashData(rented.AsSpan(0, leaf.Length + 1), destination);
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            return;
+        }
+
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         ReadOnlySpan<byte> prefix = [0x00];
         sha.AppendData(prefix);
