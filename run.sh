@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-for project in src/Edge.DemoBackend src/Edge.Proxy; do
+for project in src/Edge.DemoBackend src/Edge.AuditWriter src/Edge.Proxy; do
   dotnet build "$project" -c Release -v q -nologo >/dev/null || { echo "build of $project failed; run: dotnet build $project" >&2; exit 1; }
 done
 
@@ -20,9 +20,16 @@ trap cleanup INT TERM EXIT
 dotnet src/Edge.DemoBackend/bin/Release/net10.0/Edge.DemoBackend.dll --urls http://127.0.0.1:5100 &
 pids+=($!)
 
-dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll --urls http://127.0.0.1:8080 \
-  --Edge:ManagementUrls=http://127.0.0.1:9901 --Edge:ProxyConfigPath=proxy.json "$@" &
+# The audit writer is its own process: SQLite store and signing key under data/audit (key generated on first start).
+dotnet src/Edge.AuditWriter/bin/Release/net10.0/Edge.AuditWriter.dll --urls http://127.0.0.1:9902 \
+  --Writer:StorePath=data/audit/audit.db --Writer:KeyPath=data/audit/writer.key --Writer:Origin=edge-demo/audit \
+  --Writer:ProxyConfigPath=proxy.json ${EDGE_AUDIT_AUTHENTICATION:+--Writer:Authentication=$EDGE_AUDIT_AUTHENTICATION} &
 pids+=($!)
 
-echo "edge: http://127.0.0.1:8080  management: http://127.0.0.1:9901  demo backend: http://127.0.0.1:5100 (Ctrl+C stops all)" >&2
+dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll --urls http://127.0.0.1:8080 \
+  --Edge:ManagementUrls=http://127.0.0.1:9901 --Edge:ProxyConfigPath=proxy.json \
+  --Edge:Audit:WriterUrl=http://127.0.0.1:9902 --Edge:Audit:SpoolPath=data/audit-spool "$@" &
+pids+=($!)
+
+echo "edge: http://127.0.0.1:8080  management: http://127.0.0.1:9901  audit writer: http://127.0.0.1:9902  demo backend: http://127.0.0.1:5100 (Ctrl+C stops all)" >&2
 wait -n "${pids[@]}"

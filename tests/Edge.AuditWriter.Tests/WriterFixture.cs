@@ -20,6 +20,8 @@ public sealed class WriterFixture : IAsyncDisposable
     public const string ViewerKey = "viewer-key-0123456789";
 
     private WebApplication? _app;
+    private string? _proxyJson;
+    private string _authentication = "auditors";
 
     private WriterFixture(string directory) => Directory = directory;
 
@@ -32,9 +34,13 @@ public sealed class WriterFixture : IAsyncDisposable
     public Uri BaseAddress { get; private set; } = null!;
 
 
-    public static async Task<WriterFixture> StartAsync(string? directory = null)
+    public static async Task<WriterFixture> StartAsync(string? directory = null, string? proxyJson = null, string authentication = "auditors")
     {
-        var fixture = new WriterFixture(directory ?? System.IO.Directory.CreateTempSubdirectory("edge-writer-").FullName);
+        var fixture = new WriterFixture(directory ?? System.IO.Directory.CreateTempSubdirectory("edge-writer-").FullName)
+        {
+            _proxyJson = proxyJson,
+            _authentication = authentication,
+        };
         await fixture.StartAppAsync();
         return fixture;
     }
@@ -42,7 +48,7 @@ public sealed class WriterFixture : IAsyncDisposable
     public async Task StartAppAsync()
     {
         var proxyConfig = Path.Combine(Directory, "proxy.json");
-        await File.WriteAllTextAsync(proxyConfig, $$"""
+        await File.WriteAllTextAsync(proxyConfig, _proxyJson ?? $$"""
             {
               "Edge": {
                 "Authentication": {
@@ -63,7 +69,7 @@ public sealed class WriterFixture : IAsyncDisposable
             $"--Writer:KeyPath={KeyPath}",
             "--Writer:Origin=test.edge/audit",
             $"--Writer:ProxyConfigPath={proxyConfig}",
-            "--Writer:Authentication=auditors",
+            $"--Writer:Authentication={_authentication}",
             "--Writer:CheckpointInterval=00:00:00.200",
             "--Serilog:MinimumLevel:Default=Warning",
         ]);

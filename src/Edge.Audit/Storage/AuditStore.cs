@@ -25,6 +25,11 @@ public sealed class AuditStore : IDisposable
             leaf_hash BLOB NOT NULL
         );
         CREATE INDEX IF NOT EXISTS ix_records_tenant ON records (tenant, idx);
+        CREATE INDEX IF NOT EXISTS ix_records_tenant_decision ON records (tenant, decision, idx);
+        CREATE INDEX IF NOT EXISTS ix_records_tenant_reason ON records (tenant, reason, idx);
+        CREATE INDEX IF NOT EXISTS ix_records_principal ON records (principal, idx);
+        CREATE INDEX IF NOT EXISTS ix_records_route ON records (route, idx);
+        CREATE INDEX IF NOT EXISTS ix_records_decision ON records (decision, idx);
         CREATE INDEX IF NOT EXISTS ix_records_time ON records (time_ms);
         CREATE TABLE IF NOT EXISTS checkpoints (
             size INTEGER PRIMARY KEY,
