@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+# Secrets referenced by proxy.json (env:NAME). config/.env is yours and git-ignored; the example holds public demo values.
+env_file=config/.env
+[ -f "$env_file" ] || env_file=config/.env.example
+set -a; . "$env_file"; set +a
 for project in src/Edge.DemoBackend src/Edge.AuditWriter src/Edge.Proxy; do
   dotnet build "$project" -c Release -v q -nologo >/dev/null || { echo "build of $project failed; run: dotnet build $project" >&2; exit 1; }
 done

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Edge.Cli.Audit;
+using Edge.Cli.Config;
 using Edge.Cli.Keys;
 
 namespace Edge.Cli;
@@ -9,7 +10,8 @@ public static class CliApp
 {
     public static RootCommand BuildRoot()
     {
-        var root = new RootCommand("Edge operator tool");
+        var root = new RootCommand("edge: operate an Edge deployment");
+        root.Add(new Command("config", "proxy.json tools") { ConfigValidateCommand.Create() });
         root.Add(AuditCommands.Build());
         root.Add(KeyCommands.Build());
         return root;

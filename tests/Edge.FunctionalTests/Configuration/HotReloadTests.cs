@@ -141,6 +141,47 @@ public sealed class HotReloadTests : IAsyncLifetime
         Assert.True(await EventuallyAsync(async () => (await _edge.Client.GetAsync("/fixed/x")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(3)));
     }
 
+    [Fact]
+    public async Task Reload_DuringSlowInFlightRequest_RequestCompletes()
+    {
+        using var slow = WireMock.Server.WireMockServer.Start();
+        slow.Given(WireMock.RequestBuilders.Request.Create().UsingAnyMethod())
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithStatusCode(200).WithBody("slow-ok").WithDelay(TimeSpan.FromSeconds(1.5)));
+        await _edge.WriteConfigAsync(ProxyJson.Create(slow.Urls[0] + "/", new Dictionary<string, object>
+        {
+            ["first"] = ProxyJson.Route("/first/{**rest}"),
+        }));
+        Assert.True(await EventuallyAsync(async () =>
+        {
+            using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+            return status.RootElement.GetProperty("revision").GetString()!.StartsWith("2-", StringComparison.Ordinal);
+        }, TimeSpan.FromSeconds(3)));
+
+        var inFlight = _edge.Client.GetAsync("/first/slow");
+        await Task.Delay(300);
+        await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["other"] = ProxyJson.Route("/other/{**rest}"),
+        }));
+
+        using var response = await inFlight;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("slow-ok", await response.Content.ReadAsStringAsync());
+        Assert.True(await EventuallyAsync(async () => (await _edge.Client.GetAsync("/other/x")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(2)));
+    }
+
+    [Fact]
+    public async Task Start_InvalidConfig_FailsFastWithLocation()
+    {
+        var exception = await Assert.ThrowsAsync<Edge.Proxy.Configuration.EdgeConfigException>(() => EdgeHost.StartAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["bad"] = ProxyJson.Route("/bad/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Header" }),
+        })));
+
+        Assert.Contains(exception.Errors, e => e.Location == "ReverseProxy:Routes:bad:Transforms[0]:Name");
+        Assert.Contains("ReverseProxy:Routes:bad:Transforms[0]:Name", exception.Message);
+    }
+
     private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition, TimeSpan within)
     {
         var deadline = DateTime.UtcNow + within;

@@ -1,1 +1,0 @@
-namespace Edge.Cli.Tests;
