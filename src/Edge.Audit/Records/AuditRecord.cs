@@ -60,6 +60,9 @@ public sealed record AuditRecord
     public string? TraceId { get; init; }
 
     public BodyHash? BodyHash { get; init; }
+
+    /// <summary>Event-specific details of security events (e.g. config revision and content hash); never secrets.</summary>
+    public IReadOnlyDictionary<string, string>? Attributes { get; init; }
 }
 
 public static class AuditEventTypes

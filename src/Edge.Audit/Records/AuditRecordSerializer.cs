@@ -94,6 +94,17 @@ public static class AuditRecordSerializer
             json.WriteEndObject();
         }
 
+        if (record.Attributes is { Count: > 0 } attributes)
+        {
+            json.WriteStartObject("attributes");
+            foreach (var (key, value) in attributes.OrderBy(a => a.Key, StringComparer.Ordinal))
+            {
+                json.WriteString(key, value);
+            }
+
+            json.WriteEndObject();
+        }
+
         json.WriteStartObject("subject");
         json.WriteString("protection", "none");
         WriteOptional(json, "principal", record.Subject.Principal);

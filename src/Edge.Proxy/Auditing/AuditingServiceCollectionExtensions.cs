@@ -1,4 +1,5 @@
 using Edge.Audit.Spool;
+using Edge.Proxy.Configuration;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 
@@ -14,6 +15,7 @@ internal static class AuditingServiceCollectionExtensions
         services.AddSingleton<IAuditSink>(sp => string.IsNullOrEmpty(sp.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl)
             ? sp.GetRequiredService<LoggingAuditSink>()
             : sp.GetRequiredService<SpoolAuditSink>());
+        services.AddSingleton<IConfigEventSink, ConfigAuditEventSink>();
         services.AddSingleton<AuditShippingService>();
         services.AddHostedService(sp => new ConditionalShipping(sp));
         services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(SpoolMetrics.MeterName));

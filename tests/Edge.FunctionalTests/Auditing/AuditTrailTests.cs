@@ -23,7 +23,7 @@ public sealed class AuditTrailTests
     });
 
     [Fact]
-    public async Task EdgeRoute_AllowedAndDeniedRequests_AreStoredByWriterUnderTheirRequestIds()
+    public async Task EdgeRoute_RequestsAndConfigEvent_AreStoredByWriterUnderTheirIds()
     {
         using var backend = Backend.Start();
         await using var writer = await WriterFixture.StartAsync();
@@ -43,10 +43,14 @@ public sealed class AuditTrailTests
         var allowedId = allowed.Headers.GetValues("X-Request-Id").Single();
         var deniedId = denied.Headers.GetValues("X-Request-Id").Single();
 
-        var records = await WaitForRecordsAsync(writer, 2);
+        var records = await WaitForRecordsAsync(writer, 3);
         var allowedRecord = JsonDocument.Parse(records.Single(r => r.Id == allowedId).Leaf).RootElement;
         var deniedRecord = JsonDocument.Parse(records.Single(r => r.Id == deniedId).Leaf).RootElement;
 
+        var configEvent = records.Select(r => JsonDocument.Parse(r.Leaf).RootElement)
+            .Single(r => r.GetProperty("type").GetString() == Edge.Audit.Records.AuditEventTypes.ConfigApplied);
+        Assert.Equal("applied", configEvent.GetProperty("data").GetProperty("decision").GetString());
+        Assert.True(configEvent.GetProperty("data").GetProperty("attributes").TryGetProperty("contentHash", out _));
         Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, denied.StatusCode);
         Assert.Equal("acme", allowedRecord.GetProperty("tenant").GetString());
@@ -92,7 +96,8 @@ public sealed class AuditTrailTests
 
         Assert.All(optionalStatuses, status => Assert.Equal(HttpStatusCode.OK, status));
         Assert.True(sink.Spool.Metrics.Dropped > 0, "optional requests past the cap are counted as dropped");
-        Assert.Equal(80, sink.Spool.DurableSequence + sink.Spool.Metrics.Dropped);
+        // 80 requests plus the config-applied security event at startup, each either spooled or counted as dropped.
+        Assert.Equal(81, sink.Spool.DurableSequence + sink.Spool.Metrics.Dropped);
         Assert.Contains("edge_audit_dropped_total", metrics, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, required.StatusCode);
         Assert.Equal("audit_unavailable", problem.GetProperty("code").GetString());
