@@ -17,6 +17,12 @@ using Microsoft.Data.Sqlite;
 // Audit writer benchmark: ingest records/s (integrated and checkpointed), decision→checkpoint latency,
 // `verify` records/s, and query latency at N stored records. Real Kestrel on loopback, real SQLite on disk.
 // Usage: edge-audit-bench [records=200000] [batch=1000] [queries=2000]
+//        edge-audit-bench edge [seconds=10] [concurrency=32] [rounds=2]   (edge throughput, audit on vs off)
+if (args.Length > 0 && args[0] == "edge")
+{
+    return await Edge.AuditBench.EdgeThroughput.RunAsync(args[1..]);
+}
+
 var records = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 200_000;
 var batchSize = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1_000;
 var queries = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2_000;
