@@ -104,6 +104,31 @@ public sealed class AuditTrailTests
         Assert.Equal(backendCallsBefore, backend.Received.Count);
     }
 
+    [Fact]
+    public async Task GracefulShutdown_RecordsSpooledWhileWriterWasDown_AreDrainedBeforeExit()
+    {
+        using var backend = Backend.Start();
+        await using var writer = await WriterFixture.StartAsync();
+        await writer.StopAppAsync();
+        var edge = await EdgeHost.StartAsync(Config(backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = writer.BaseAddress.ToString(),
+        });
+        var ids = new List<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await edge.Client.GetAsync($"/optional/{i}");
+            ids.Add(response.Headers.GetValues("X-Request-Id").Single());
+        }
+
+        await writer.StartAppAsync();
+        await edge.DisposeAsync();
+
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        var stored = store.Export(new RecordQuery()).Select(r => r.Id).ToHashSet();
+        Assert.All(ids, id => Assert.Contains(id, stored));
+    }
+
     private static async Task<IReadOnlyList<StoredRecord>> WaitForRecordsAsync(WriterFixture writer, int count)
     {
         for (var attempt = 0; attempt < 100; attempt++)
