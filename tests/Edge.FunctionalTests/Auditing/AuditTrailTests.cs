@@ -9,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Edge.FunctionalTests.Auditing;
 
-public sealed class AuditTrailTests
+public sealed class AuditTrailTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static string Config(string backendUrl) => ProxyJson.Create(backendUrl, new Dictionary<string, object>
     {
@@ -77,6 +77,8 @@ public sealed class AuditTrailTests
         {
             ["Edge:Audit:WriterUrl"] = $"http://127.0.0.1:{FreePort.Next()}/",
             ["Edge:Audit:SpoolMaxBytes"] = "24576",
+            // Nothing can be drained to a closed port; do not hold the test's shutdown for the default 10 s.
+            ["Edge:Audit:DrainTimeout"] = "00:00:00.200",
         });
 
         var optionalStatuses = new List<HttpStatusCode>();
@@ -121,8 +123,11 @@ public sealed class AuditTrailTests
             ids.Add(response.Headers.GetValues("X-Request-Id").Single());
         }
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         await writer.StartAppAsync();
+        output.WriteLine($"writer restarted after {clock.ElapsedMilliseconds} ms");
         await edge.DisposeAsync();
+        output.WriteLine($"edge stopped (drained) after {clock.ElapsedMilliseconds} ms");
 
         using var store = AuditStore.OpenReadOnly(writer.StorePath);
         var stored = store.Export(new RecordQuery()).Select(r => r.Id).ToHashSet();
