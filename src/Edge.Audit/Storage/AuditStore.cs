@@ -67,7 +67,7 @@ public sealed class AuditStore : IDisposable
             Execute(_writer, Schema);
         }
 
-        Execute(_writer, "PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
+        Execute(_writer, "PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-65536;");
         _insert = _writer.CreateCommand();
         _insert.CommandText = """
             INSERT INTO records (idx, record_id, time_ms, tenant, principal, route, decision, reason, leaf, leaf_hash)
