@@ -111,6 +111,7 @@ var watcher = Task.Run(async () =>
 });
 
 var sent = new List<(long LastIndex, long Ticks)>();
+var cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
 var total = Stopwatch.StartNew();
 long sequence = 0;
 foreach (var batch in batches)
@@ -141,6 +142,7 @@ while (true)
 }
 
 var checkpointed = total.Elapsed;
+var ingestCpu = Process.GetCurrentProcess().TotalProcessorTime - cpuAtStart;
 await stopWatcher.CancelAsync();
 await watcher;
 
@@ -170,6 +172,7 @@ await app.StopAsync();
 await app.DisposeAsync();
 SqliteConnection.ClearAllPools();
 
+var verifyCpuStart = Process.GetCurrentProcess().TotalProcessorTime;
 var verifyClock = Stopwatch.StartNew();
 VerificationReport report;
 using (var store = AuditStore.OpenReadOnly(storePath))
@@ -178,14 +181,15 @@ using (var store = AuditStore.OpenReadOnly(storePath))
 }
 
 var verifyElapsed = verifyClock.Elapsed;
+var verifyCpu = Process.GetCurrentProcess().TotalProcessorTime - verifyCpuStart;
 double Ms(LongHistogram h, double p) => h.GetValueAtPercentile(p) / 1000.0;
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
     records            {records} in batches of {batchSize}; store {new FileInfo(storePath).Length / (1024 * 1024)} MiB
     ingest (committed) {records / ingested.TotalSeconds:F0} records/s ({ingested.TotalSeconds:F2} s)
-    ingest+checkpoint  {records / checkpointed.TotalSeconds:F0} records/s ({checkpointed.TotalSeconds:F2} s)
+    ingest+checkpoint  {records / checkpointed.TotalSeconds:F0} records/s ({checkpointed.TotalSeconds:F2} s); {records / ingestCpu.TotalSeconds:F0} records per CPU-second (writer and client together)
     batch→checkpoint   p50 {Ms(latency, 50):F1} ms, p99 {Ms(latency, 99):F1} ms, max {latency.GetMaxValue() / 1000.0:F1} ms ({sent.Count} batches)
     query /audit/records p50 {Ms(queryLatency, 50):F2} ms, p99 {Ms(queryLatency, 99):F2} ms ({queries} queries)
-    verify             {(report.Valid ? "OK" : "FAILED " + report.Problem)}: {report.RecordsChecked / verifyElapsed.TotalSeconds:F0} records/s ({verifyElapsed.TotalSeconds:F2} s, {report.CheckpointsChecked} checkpoints)
+    verify             {(report.Valid ? "OK" : "FAILED " + report.Problem)}: {report.RecordsChecked / verifyElapsed.TotalSeconds:F0} records/s ({verifyElapsed.TotalSeconds:F2} s, {report.CheckpointsChecked} checkpoints); {report.RecordsChecked / verifyCpu.TotalSeconds:F0} records per CPU-second
     """));
 Directory.Delete(directory, recursive: true);
 return report.Valid ? 0 : 1;
