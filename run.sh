@@ -28,12 +28,14 @@ pids+=($!)
 # The audit writer is its own process: SQLite store and signing key under data/audit (key generated on first start).
 dotnet src/Edge.AuditWriter/bin/Release/net10.0/Edge.AuditWriter.dll --urls http://127.0.0.1:9902 \
   --Writer:StorePath=data/audit/audit.db --Writer:KeyPath=data/audit/writer.key --Writer:Origin=edge-demo/audit \
-  --Writer:ProxyConfigPath=proxy.json ${EDGE_AUDIT_AUTHENTICATION:+--Writer:Authentication=$EDGE_AUDIT_AUTHENTICATION} &
+  --Writer:ProxyConfigPath=proxy.json ${EDGE_AUDIT_AUTHENTICATION:+--Writer:Authentication=$EDGE_AUDIT_AUTHENTICATION} \
+  ${EDGE_AUDIT_INGEST_TOKEN:+--Writer:IngestToken=env:EDGE_AUDIT_INGEST_TOKEN} &
 pids+=($!)
 
 dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll --urls http://127.0.0.1:8080 \
   --Edge:ManagementUrls=http://127.0.0.1:9901 --Edge:ProxyConfigPath=proxy.json \
-  --Edge:Audit:WriterUrl=http://127.0.0.1:9902 --Edge:Audit:SpoolPath=data/audit-spool "$@" &
+  --Edge:Audit:WriterUrl=http://127.0.0.1:9902 --Edge:Audit:SpoolPath=data/audit-spool \
+  ${EDGE_AUDIT_INGEST_TOKEN:+--Edge:Audit:IngestToken=env:EDGE_AUDIT_INGEST_TOKEN} "$@" &
 pids+=($!)
 
 echo "edge: http://127.0.0.1:8080  management: http://127.0.0.1:9901  audit writer: http://127.0.0.1:9902  demo backend: http://127.0.0.1:5100 (Ctrl+C stops all)" >&2

@@ -22,6 +22,7 @@ public sealed class WriterFixture : IAsyncDisposable
     private WebApplication? _app;
     private string? _proxyJson;
     private string _authentication = "auditors";
+    private IReadOnlyList<string> _extraArgs = [];
 
     private WriterFixture(string directory) => Directory = directory;
 
@@ -34,12 +35,14 @@ public sealed class WriterFixture : IAsyncDisposable
     public Uri BaseAddress { get; private set; } = null!;
 
 
-    public static async Task<WriterFixture> StartAsync(string? directory = null, string? proxyJson = null, string authentication = "auditors")
+    public static async Task<WriterFixture> StartAsync(
+        string? directory = null, string? proxyJson = null, string authentication = "auditors", IReadOnlyList<string>? extraArgs = null)
     {
         var fixture = new WriterFixture(directory ?? System.IO.Directory.CreateTempSubdirectory("edge-writer-").FullName)
         {
             _proxyJson = proxyJson,
             _authentication = authentication,
+            _extraArgs = extraArgs ?? [],
         };
         await fixture.StartAppAsync();
         return fixture;
@@ -72,6 +75,7 @@ public sealed class WriterFixture : IAsyncDisposable
             $"--Writer:Authentication={_authentication}",
             "--Writer:CheckpointInterval=00:00:00.200",
             "--Serilog:MinimumLevel:Default=Warning",
+            .. _extraArgs,
         ]);
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -115,7 +119,7 @@ public sealed class WriterFixture : IAsyncDisposable
             Subject = new AuditSubject { Principal = "user-" + id, ClientIp = "127.0.0.1" },
         });
 
-    public async Task<HttpResponseMessage> IngestAsync(IEnumerable<byte[]> leaves, long lastSequence)
+    public async Task<HttpResponseMessage> IngestAsync(IEnumerable<byte[]> leaves, long lastSequence, string? token = null)
     {
         using var client = Client();
         var body = leaves.SelectMany(l => l.Append((byte)'\n')).ToArray();
@@ -123,6 +127,11 @@ public sealed class WriterFixture : IAsyncDisposable
         content.Headers.ContentType = new MediaTypeHeaderValue(IngestProtocol.ContentType);
         using var request = new HttpRequestMessage(HttpMethod.Post, IngestProtocol.Path) { Content = content };
         request.Headers.Add(IngestProtocol.LastSequenceHeader, lastSequence.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
         return await client.SendAsync(request);
     }
 

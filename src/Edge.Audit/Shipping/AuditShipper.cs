@@ -123,6 +123,10 @@ public sealed partial class AuditShipper : IAsyncDisposable
         content.Headers.ContentType = new MediaTypeHeaderValue(IngestProtocol.ContentType);
         using var request = new HttpRequestMessage(HttpMethod.Post, IngestProtocol.Path) { Content = content };
         request.Headers.Add(IngestProtocol.LastSequenceHeader, last.ToString(CultureInfo.InvariantCulture));
+        if (_options.IngestToken is { Length: > 0 } token)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
         using var response = await _http.SendAsync(request, stopping).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {

@@ -5,6 +5,9 @@ public sealed record ShipperOptions
     /// <summary>The writer's base address (Edge:Audit:WriterUrl).</summary>
     public required Uri WriterUrl { get; init; }
 
+    /// <summary>The writer's ingest bearer token (already resolved from its secret reference), or null.</summary>
+    public string? IngestToken { get; init; }
+
     public int MaxBatchRecords { get; init; } = 2000;
 
     public int MaxBatchBytes { get; init; } = 2 * 1024 * 1024;

@@ -23,6 +23,7 @@ public static class WriterApp
         builder.Services.AddSingleton(sp => new AuditLog(
             sp.GetRequiredService<IOptions<WriterOptions>>().Value, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AuditLog>>()));
         builder.Services.AddSingleton<CallerAuthenticator>();
+        builder.Services.AddSingleton<IngestAuthenticator>();
         builder.Services.AddHostedService<CheckpointService>();
         builder.Services.AddProblemDetails();
 
@@ -32,6 +33,7 @@ public static class WriterApp
         // Open the store, check it against its last checkpoint and load keys before listening.
         app.Services.GetRequiredService<AuditLog>();
         app.Services.GetRequiredService<CallerAuthenticator>();
+        app.Services.GetRequiredService<IngestAuthenticator>();
         IngestEndpoint.Map(app);
         ReadEndpoints.Map(app);
         return app;

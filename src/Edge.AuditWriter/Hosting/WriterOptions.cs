@@ -21,6 +21,12 @@ public sealed record WriterOptions
     /// <summary>The name of the Edge:Authentication entry the read API accepts.</summary>
     public string? Authentication { get; init; }
 
+    /// <summary>
+    /// Secret reference (<c>env:NAME</c> or <c>file:/path</c>) of the bearer token edges must present on ingest.
+    /// Absent: ingest is open to anyone who can reach the port (a warning is logged at start).
+    /// </summary>
+    public string? IngestToken { get; init; }
+
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     public int MaxIngestBytes { get; init; } = 32 * 1024 * 1024;

@@ -17,9 +17,14 @@ internal static class IngestEndpoint
 {
     public static void Map(WebApplication app) => app.MapPost(IngestProtocol.Path, HandleAsync);
 
-    private static async Task<IResult> HandleAsync(HttpContext context, AuditLog log, IOptions<WriterOptions> options)
+    private static async Task<IResult> HandleAsync(HttpContext context, AuditLog log, IOptions<WriterOptions> options, IngestAuthenticator authenticator)
     {
         var request = context.Request;
+        if (!authenticator.IsAllowed(request))
+        {
+            return Problems.Create(StatusCodes.Status401Unauthorized, "ingest_unauthenticated", "Unauthorized", "A valid ingest token is required.");
+        }
+
         if (!long.TryParse(request.Headers[IngestProtocol.LastSequenceHeader], NumberStyles.None, CultureInfo.InvariantCulture, out var lastSequence))
         {
             return Problems.BadRequest("missing_sequence", $"The {IngestProtocol.LastSequenceHeader} header must carry the batch's last spool sequence.");

@@ -1,4 +1,5 @@
 using Edge.Audit.Shipping;
+using Edge.Proxy.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Edge.Proxy.Auditing;
@@ -11,7 +12,13 @@ internal sealed partial class AuditShippingService(SpoolAuditSink sink, IOptions
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _shipper = new AuditShipper(sink.Spool, new ShipperOptions { WriterUrl = new Uri(options.Value.WriterUrl!) }, logger);
+        string? token = null;
+        if (options.Value.IngestToken is { Length: > 0 } reference && !SecretReference.TryResolve(reference, out token, out var error))
+        {
+            throw new InvalidOperationException($"Edge:Audit:IngestToken: {error}");
+        }
+
+        _shipper = new AuditShipper(sink.Spool, new ShipperOptions { WriterUrl = new Uri(options.Value.WriterUrl!), IngestToken = token }, logger);
         _shipper.Start();
         return Task.CompletedTask;
     }

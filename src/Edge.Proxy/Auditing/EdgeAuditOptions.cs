@@ -8,6 +8,9 @@ public sealed record EdgeAuditOptions
     /// <summary>The audit writer's base address. Absent: decisions are only logged (demo/embedded mode).</summary>
     public string? WriterUrl { get; init; }
 
+    /// <summary>Secret reference (<c>env:NAME</c> or <c>file:/path</c>) of the writer's ingest token (Writer:IngestToken).</summary>
+    public string? IngestToken { get; init; }
+
     /// <summary>The spool directory; relative paths resolve against the working directory.</summary>
     public string SpoolPath { get; init; } = "audit-spool";
 

@@ -49,4 +49,23 @@ public sealed class IngestEndpointTests
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("missing_sequence", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Ingest_WithIngestTokenConfigured_RefusesMissingOrWrongTokenAndAcceptsTheRightOne()
+    {
+        var variable = "EDGE_TEST_INGEST_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(variable, "ingest-token-0123456789");
+        await using var writer = await WriterFixture.StartAsync(extraArgs: [$"--Writer:IngestToken=env:{variable}"]);
+
+        using var missing = await writer.IngestAsync([WriterFixture.Leaf("a", "acme")], 1);
+        using var wrong = await writer.IngestAsync([WriterFixture.Leaf("a", "acme")], 1, token: "ingest-token-0123456780");
+        using var right = await writer.IngestAsync([WriterFixture.Leaf("a", "acme")], 1, token: "ingest-token-0123456789");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
+        Assert.Contains("ingest_unauthenticated", await missing.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, right.StatusCode);
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(1, store.Count());
+    }
 }

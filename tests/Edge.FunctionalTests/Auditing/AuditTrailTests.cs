@@ -26,10 +26,13 @@ public sealed class AuditTrailTests(Xunit.Abstractions.ITestOutputHelper output)
     public async Task EdgeRoute_RequestsAndConfigEvent_AreStoredByWriterUnderTheirIds()
     {
         using var backend = Backend.Start();
-        await using var writer = await WriterFixture.StartAsync();
+        var tokenVariable = "EDGE_TEST_INGEST_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(tokenVariable, "func-ingest-token-0123456789");
+        await using var writer = await WriterFixture.StartAsync(extraArgs: [$"--Writer:IngestToken=env:{tokenVariable}"]);
         await using var edge = await EdgeHost.StartAsync(Config(backend.Url), new Dictionary<string, string?>
         {
             ["Edge:Audit:WriterUrl"] = writer.BaseAddress.ToString(),
+            ["Edge:Audit:IngestToken"] = $"env:{tokenVariable}",
             ["Edge:InstanceId"] = "edge-func",
         });
 
