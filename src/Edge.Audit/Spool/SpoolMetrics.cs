@@ -11,8 +11,6 @@ public sealed class SpoolMetrics : IDisposable
     public const string MeterName = "Edge.Audit";
 
     private readonly Meter _meter;
-    private readonly Counter<long> _dropped;
-    private readonly Counter<long> _shipped;
     private long _droppedTotal;
     private long _shippedTotal;
 
@@ -24,8 +22,10 @@ public sealed class SpoolMetrics : IDisposable
         _meter.CreateObservableGauge("edge.audit.spool.bytes", () => bytes(), unit: null, description: "Bytes held in the audit spool.");
         _meter.CreateObservableGauge("edge.audit.oldest.unacked.seconds", () => oldestUnackedSeconds(), unit: null,
             description: "Age of the oldest spooled record the writer has not acknowledged.");
-        _shipped = _meter.CreateCounter<long>("edge.audit.shipped", description: "Audit records acknowledged by the writer.");
-        _dropped = _meter.CreateCounter<long>("edge.audit.dropped", description: "Audit records refused by the spool (cap reached).");
+        // Observable counters, so both series are exported (at 0) from the start and alerts can rely on them.
+        _meter.CreateObservableCounter("edge.audit.shipped", () => Shipped, description: "Audit records acknowledged by the writer.");
+        _meter.CreateObservableCounter("edge.audit.dropped", () => Dropped,
+            description: "Audit records lost because the spool was at its cap (optional routes and security events).");
     }
 
     private Func<long> BytesProvider { get; }
@@ -43,14 +43,12 @@ public sealed class SpoolMetrics : IDisposable
     internal void AddShipped(long count)
     {
         Interlocked.Add(ref _shippedTotal, count);
-        _shipped.Add(count);
     }
 
     /// <summary>A drop that the caller accounts for (an optional route ran unaudited).</summary>
     public void AddDropped()
     {
         Interlocked.Increment(ref _droppedTotal);
-        _dropped.Add(1);
     }
 
     public void Dispose() => _meter.Dispose();

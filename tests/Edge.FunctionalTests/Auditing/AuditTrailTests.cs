@@ -47,6 +47,10 @@ public sealed class AuditTrailTests(Xunit.Abstractions.ITestOutputHelper output)
         var deniedId = denied.Headers.GetValues("X-Request-Id").Single();
 
         var records = await WaitForRecordsAsync(writer, 3);
+        var metrics = await edge.Management.GetStringAsync("/metrics");
+        Assert.Contains("edge_audit_dropped_total", metrics, StringComparison.Ordinal);
+        Assert.Contains("edge_audit_spool_bytes", metrics, StringComparison.Ordinal);
+        Assert.Contains("edge_audit_oldest_unacked_seconds", metrics, StringComparison.Ordinal);
         var allowedRecord = JsonDocument.Parse(records.Single(r => r.Id == allowedId).Leaf).RootElement;
         var deniedRecord = JsonDocument.Parse(records.Single(r => r.Id == deniedId).Leaf).RootElement;
 
