@@ -1,6 +1,26 @@
+using Edge.Proxy.Configuration;
+using Edge.Proxy.Pipeline;
+using Yarp.ReverseProxy.Transforms.Builder;
+
 namespace Edge.Proxy.Authorization;
 
 internal static class AuthorizationServiceCollectionExtensions
 {
-    public static IServiceCollection AddEdgeAuthorization(this IServiceCollection services) => services;
+    public static IServiceCollection AddEdgeAuthorization(this IServiceCollection services)
+    {
+        services.AddSingleton<IEdgeStepFactory, AuthenticateStepFactory>();
+        services.AddSingleton<IEdgeStepFactory, RequireStepFactory>();
+        services.AddSingleton<IEdgeStepFactory, RequireClaimStepFactory>();
+        services.AddSingleton<IEdgeSectionValidator, AuthorizationSectionValidator>();
+        services.AddSingleton<IdentityHeaderNames>();
+        services.AddSingleton<ITransformProvider, IdentityHeadersTransformProvider>();
+
+        // Resolved only when steps are built (never by offline validation, which has no host configuration).
+        services.AddOptions<AuthenticationFailureOptions>().BindConfiguration(AuthenticationFailureOptions.SectionName);
+        services.AddSingleton<SigningKeyCache>();
+        services.AddSingleton<AuthenticationFailureTracker>();
+        services.AddSingleton<AuthenticationMetrics>();
+        services.AddSingleton<AuthenticationRuntime>();
+        return services;
+    }
 }

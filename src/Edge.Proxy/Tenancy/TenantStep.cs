@@ -1,3 +1,4 @@
+using Edge.Proxy.Authorization;
 using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.Tenancy;
@@ -35,6 +36,12 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
 
         context.Request.Tenant = raw;
         context.Request.TenantSource = options.Source.ToString();
+        if (TenantBinding.Check(context.Request) is { } mismatch)
+        {
+            // Authentication ran first and its credential is bound to another tenant.
+            return ValueTask.FromResult(EdgeStepResult.Deny(mismatch));
+        }
+
         context.Transform.ProxyRequest.Headers.Remove(forwardHeader);
         context.Transform.ProxyRequest.Headers.TryAddWithoutValidation(forwardHeader, raw);
         return ValueTask.FromResult(EdgeStepResult.Continue);

@@ -1,0 +1,154 @@
+using System.Globalization;
+using Edge.Load.EdgeScenarios;
+using Edge.Load.Reporting;
+using Edge.Load.Running;
+
+namespace Edge.Load.Cli;
+
+/// <summary><c>edge-load run|list|help</c>. Exit code 0: ok; 1: a threshold failed; 2: bad usage; 3: the run could not start.</summary>
+public static class CliApp
+{
+    public const string Usage = """
+        edge-load: load generator and reports for the edge.
+
+        Usage:
+          edge-load run --scenario NAME [--scenario NAME ...] --target URL --simulation SPEC [--simulation SPEC ...]
+                        [--warmup 2s] [--report-folder DIR] [--threshold "p99<20ms" ...] [--thresholds-file FILE]
+                        [--param key=value ...] [--timeout 10s] [--quiet]
+          edge-load list     scenarios and their parameters
+          edge-load token [--key env:EDGE_JWT_HS256_KEY] [--sub user-0] [--tenant acme] [--roles Agent] [--iss https://id.example] [--aud edge] [--lifetime 1h]
+                             prints one HS256 JWT, e.g. for curl
+          edge-load help
+
+        Simulations (phases run in order; one scenario is either open or closed model):
+          inject:rate=500,interval=1s,during=10s       open model, fixed rate
+          ramp-inject:rate=1000,interval=1s,during=30s open model, rate ramps from the previous phase
+          constant:copies=50,during=10s                closed model, fixed number of looping copies
+          ramp-constant:copies=100,during=30s          closed model, copies ramp from the previous phase
+          pause:5s                                     no load
+        Thresholds: [scenario[/step]:] metric op value, metric one of p50 p75 p95 p99 mean min max stddev (ms),
+          rps, fail%, fail, ok, requests. Example: --threshold "p99 < 20ms" --threshold "jwt-rbac:fail% < 1"
+        Exit codes: 0 ok, 1 threshold failed, 2 usage error, 3 run failed.
+        """;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
+    {
+        var command = args.Length == 0 ? "help" : args[0];
+        switch (command)
+        {
+            case "help" or "--help" or "-h":
+                await stdout.WriteLineAsync(Usage).ConfigureAwait(false);
+                return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Ok;
+            case "list":
+                foreach (var entry in EdgeScenarioCatalog.All)
+                {
+                    await stdout.WriteLineAsync($"{entry.Name}: {entry.Description}").ConfigureAwait(false);
+                    foreach (var parameter in entry.Parameters)
+                    {
+                        await stdout.WriteLineAsync($"    --param {parameter}").ConfigureAwait(false);
+                    }
+                }
+
+                return ExitCodes.Ok;
+            case "run":
+                return await RunCommandAsync(args[1..], stdout, stderr, cancellationToken).ConfigureAwait(false);
+            case "token":
+                return await TokenCommandAsync(args[1..], stdout, stderr).ConfigureAwait(false);
+            default:
+                await stderr.WriteLineAsync($"Unknown command '{command}'.\n\n{Usage}").ConfigureAwait(false);
+                return ExitCodes.Usage;
+        }
+    }
+
+    private static async Task<int> TokenCommandAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var options = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["--key"] = "env:EDGE_JWT_HS256_KEY", ["--sub"] = "user-0", ["--tenant"] = "acme", ["--roles"] = "Agent",
+            ["--iss"] = "https://id.example", ["--aud"] = "edge", ["--lifetime"] = "1h",
+        };
+        try
+        {
+            for (var i = 0; i < args.Length; i += 2)
+            {
+                if (!options.ContainsKey(args[i]) || i + 1 >= args.Length)
+                {
+                    throw new FormatException($"token: unknown option or missing value '{args[i]}'.");
+                }
+
+                options[args[i]] = args[i + 1];
+            }
+
+            var key = System.Text.Encoding.UTF8.GetBytes(SecretReference.Resolve(options["--key"], "token: HS256 key"));
+            var minter = new JwtMinter(key, options["--iss"], options["--aud"], TimeProvider.System);
+            var roles = options["--roles"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            await stdout.WriteLineAsync(minter.Mint(options["--sub"], options["--tenant"], roles, Simulations.DurationParser.Parse(options["--lifetime"]))).ConfigureAwait(false);
+            return ExitCodes.Ok;
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidOperationException or IOException)
+        {
+            await stderr.WriteLineAsync("error: " + ex.Message).ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+    }
+
+    private static async Task<int> RunCommandAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        RunArguments parsed;
+        List<Scenarios.ScenarioDefinition> scenarios = [];
+        try
+        {
+            parsed = RunArguments.Parse(args);
+            foreach (var name in parsed.Scenarios)
+            {
+                var entry = EdgeScenarioCatalog.Find(name) ?? throw new FormatException($"Unknown scenario '{name}'. Known: {string.Join(", ", EdgeScenarioCatalog.All.Select(static e => e.Name))}.");
+                scenarios.Add(entry.Create().WithLoadSimulations([.. parsed.Simulations]).WithWarmUp(parsed.WarmUp));
+            }
+        }
+        catch (Exception ex) when (ex is FormatException or IOException or System.Text.Json.JsonException or UnauthorizedAccessException)
+        {
+            await stderr.WriteLineAsync("error: " + ex.Message).ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        var folder = parsed.ReportFolder ?? Path.Combine("load", "reports", string.Join('+', parsed.Scenarios) + "-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+        var options = new LoadTestOptions
+        {
+            Title = Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)),
+            Target = parsed.Target,
+            Parameters = parsed.Parameters,
+            RequestTimeout = parsed.Timeout,
+            Progress = parsed.Quiet ? null : stdout,
+        };
+
+        RunReport report;
+        try
+        {
+            report = await LoadTest.RunAsync(scenarios, options, parsed.Thresholds, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException or HttpRequestException)
+        {
+            await stderr.WriteLineAsync("error: " + ex.Message).ConfigureAwait(false);
+            return ExitCodes.RunFailed;
+        }
+
+        foreach (var path in ReportWriter.WriteAll(report, folder))
+        {
+            await stdout.WriteLineAsync("report: " + path).ConfigureAwait(false);
+        }
+
+        foreach (var scenario in report.Scenarios)
+        {
+            var g = scenario.Global;
+            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"{scenario.Name}: ok={g.Ok.Count} fail={g.Fail.Count} rps={g.Ok.Rps:0.0} p50={g.Ok.P50Ms:0.000}ms p99={g.Ok.P99Ms:0.000}ms max={g.Ok.MaxMs:0.000}ms")).ConfigureAwait(false);
+        }
+
+        foreach (var threshold in report.Thresholds)
+        {
+            await (threshold.Passed ? stdout : stderr).WriteLineAsync($"threshold {threshold.Scenario}/{threshold.Step}: {threshold.Message}").ConfigureAwait(false);
+        }
+
+        return report.AllThresholdsPassed ? ExitCodes.Ok : ExitCodes.ThresholdFailed;
+    }
+}

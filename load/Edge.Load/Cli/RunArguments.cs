@@ -1,0 +1,102 @@
+using Edge.Load.Simulations;
+using Edge.Load.Thresholds;
+
+namespace Edge.Load.Cli;
+
+/// <summary>The parsed arguments of <c>edge-load run</c>.</summary>
+internal sealed record RunArguments
+{
+    public List<string> Scenarios { get; } = [];
+
+    public Uri? Target { get; set; }
+
+    public List<LoadSimulation> Simulations { get; } = [];
+
+    public TimeSpan WarmUp { get; set; }
+
+    public string? ReportFolder { get; set; }
+
+    public List<Threshold> Thresholds { get; } = [];
+
+    public Dictionary<string, string> Parameters { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    public bool Quiet { get; set; }
+
+    public static RunArguments Parse(IReadOnlyList<string> args)
+    {
+        var result = new RunArguments();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var name = args[i];
+            string Value()
+            {
+                if (i + 1 >= args.Count)
+                {
+                    throw new FormatException($"{name} needs a value.");
+                }
+
+                return args[++i];
+            }
+
+            switch (name)
+            {
+                case "--scenario" or "-s":
+                    result.Scenarios.Add(Value());
+                    break;
+                case "--target" or "-t":
+                    var target = Value();
+                    result.Target = Uri.TryCreate(target, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+                        ? uri
+                        : throw new FormatException($"--target '{target}' is not an http(s) URL.");
+                    break;
+                case "--simulation":
+                    result.Simulations.Add(SimulationParser.Parse(Value()));
+                    break;
+                case "--warmup" or "--warm-up":
+                    result.WarmUp = DurationParser.Parse(Value());
+                    break;
+                case "--report-folder" or "-o":
+                    result.ReportFolder = Value();
+                    break;
+                case "--threshold":
+                    result.Thresholds.Add(Threshold.Parse(Value()));
+                    break;
+                case "--thresholds-file":
+                    result.Thresholds.AddRange(ThresholdFile.Load(Value()));
+                    break;
+                case "--param" or "-p":
+                    var pair = Value();
+                    var eq = pair.IndexOf('=', StringComparison.Ordinal);
+                    if (eq <= 0)
+                    {
+                        throw new FormatException($"--param '{pair}' is not key=value.");
+                    }
+
+                    result.Parameters[pair[..eq]] = pair[(eq + 1)..];
+                    break;
+                case "--timeout":
+                    result.Timeout = DurationParser.Parse(Value());
+                    break;
+                case "--quiet" or "-q":
+                    result.Quiet = true;
+                    break;
+                default:
+                    throw new FormatException($"Unknown option '{name}'. Run 'edge-load help'.");
+            }
+        }
+
+        if (result.Scenarios.Count == 0)
+        {
+            throw new FormatException("--scenario is required (see 'edge-load list').");
+        }
+
+        if (result.Simulations.Count == 0)
+        {
+            throw new FormatException("--simulation is required, e.g. --simulation inject:rate=100,during=10s.");
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Text;
+
+namespace Edge.Load.Reporting;
+
+internal static class MarkdownReport
+{
+    public const string StatsHeader = "| step | outcome | count | RPS | min ms | mean ms | max ms | stddev ms | p50 ms | p75 ms | p95 ms | p99 ms | bytes |";
+
+    public static string Render(RunReport report)
+    {
+        var md = new StringBuilder();
+        md.AppendLine(CultureInfo.InvariantCulture, $"# Load test report: {report.Title}");
+        md.AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"- started: {report.StartedUtc:yyyy-MM-dd HH:mm:ss} UTC, took {report.Duration.TotalSeconds:0.0} s");
+        if (report.Target is not null)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"- target: {report.Target}");
+        }
+
+        md.AppendLine(CultureInfo.InvariantCulture, $"- thresholds: {(report.Thresholds.Count == 0 ? "none" : report.AllThresholdsPassed ? "all passed" : "FAILED")}");
+        md.AppendLine();
+
+        foreach (var scenario in report.Scenarios)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"## Scenario `{scenario.Name}`");
+            md.AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture, $"- simulation: {string.Join(", then ", scenario.Simulations)}");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s; measured: {scenario.Duration.TotalSeconds:0.###} s{(scenario.Cancelled ? " (cancelled)" : "")}");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- generator: max dispatch lag {scenario.MaxDispatchLag.TotalMilliseconds:0.###} ms, {scenario.LateDispatches} dispatches more than 10 ms late");
+            md.AppendLine();
+            md.AppendLine(StatsHeader);
+            md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var step in scenario.Steps)
+            {
+                foreach (var (outcome, s) in new[] { ("ok", step.Ok), ("fail", step.Fail) })
+                {
+                    md.AppendLine(CultureInfo.InvariantCulture,
+                        $"| {step.Name} | {outcome} | {s.Count} | {Formatting.Number(s.Rps)} | {Formatting.Ms(s.MinMs)} | {Formatting.Ms(s.MeanMs)} | {Formatting.Ms(s.MaxMs)} | {Formatting.Ms(s.StdDevMs)} | {Formatting.Ms(s.P50Ms)} | {Formatting.Ms(s.P75Ms)} | {Formatting.Ms(s.P95Ms)} | {Formatting.Ms(s.P99Ms)} | {s.Bytes} |");
+                }
+            }
+
+            md.AppendLine();
+            md.AppendLine("| step | outcome | status code | count |");
+            md.AppendLine("|---|---|---|---:|");
+            foreach (var step in scenario.Steps)
+            {
+                foreach (var (outcome, s) in new[] { ("ok", step.Ok), ("fail", step.Fail) })
+                {
+                    foreach (var code in s.StatusCodes)
+                    {
+                        md.AppendLine(CultureInfo.InvariantCulture, $"| {step.Name} | {outcome} | {code.StatusCode} | {code.Count} |");
+                    }
+                }
+            }
+
+            md.AppendLine();
+        }
+
+        if (report.Thresholds.Count > 0)
+        {
+            md.AppendLine("## Thresholds");
+            md.AppendLine();
+            md.AppendLine("| scenario | step | check | actual | result |");
+            md.AppendLine("|---|---|---|---:|---|");
+            foreach (var t in report.Thresholds)
+            {
+                var actual = t.Actual?.ToString("0.###", CultureInfo.InvariantCulture) ?? "-";
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {t.Scenario} | {t.Step} | `{t.Threshold.Expression}` | {actual} | {(t.Passed ? "passed" : "FAILED")} |");
+            }
+
+            md.AppendLine();
+        }
+
+        return md.ToString();
+    }
+}

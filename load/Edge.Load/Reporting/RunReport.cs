@@ -1,0 +1,114 @@
+using Edge.Load.Thresholds;
+
+namespace Edge.Load.Reporting;
+
+/// <summary>The result of one load-test run: what every report format renders and what thresholds are checked against.</summary>
+public sealed record RunReport
+{
+    public required string Title { get; init; }
+
+    public required DateTimeOffset StartedUtc { get; init; }
+
+    public required TimeSpan Duration { get; init; }
+
+    public string? Target { get; init; }
+
+    public required IReadOnlyList<ScenarioReport> Scenarios { get; init; }
+
+    public IReadOnlyList<ThresholdResult> Thresholds { get; init; } = [];
+
+    public bool AllThresholdsPassed => Thresholds.All(static t => t.Passed);
+}
+
+public sealed record ScenarioReport
+{
+    public required string Name { get; init; }
+
+    /// <summary>The load simulations in order, as text.</summary>
+    public required IReadOnlyList<string> Simulations { get; init; }
+
+    public required TimeSpan WarmUp { get; init; }
+
+    /// <summary>Measured duration (warm-up excluded); RPS is computed over it.</summary>
+    public required TimeSpan Duration { get; init; }
+
+    public bool Cancelled { get; init; }
+
+    /// <summary>The whole scenario first (step name "global"), then each sub-step.</summary>
+    public required IReadOnlyList<StepReport> Steps { get; init; }
+
+    public required IReadOnlyList<TimeSeriesPoint> TimeSeries { get; init; }
+
+    /// <summary>Largest delay between an open-model invocation's intended and actual dispatch; large values mean the generator was the bottleneck.</summary>
+    public TimeSpan MaxDispatchLag { get; init; }
+
+    public long LateDispatches { get; init; }
+
+    public StepReport Global => Steps[0];
+
+    public StepReport? Step(string name) => Steps.FirstOrDefault(s => s.Name == name);
+}
+
+public sealed record StepReport
+{
+    public required string Name { get; init; }
+
+    public required OutcomeReport Ok { get; init; }
+
+    public required OutcomeReport Fail { get; init; }
+
+    public long Requests => Ok.Count + Fail.Count;
+
+    public double FailPercent => Requests == 0 ? 0 : 100.0 * Fail.Count / Requests;
+}
+
+/// <summary>Statistics of one outcome; latencies in milliseconds.</summary>
+public sealed record OutcomeReport
+{
+    public required long Count { get; init; }
+
+    public required double Rps { get; init; }
+
+    public required double MinMs { get; init; }
+
+    public required double MeanMs { get; init; }
+
+    public required double MaxMs { get; init; }
+
+    public required double StdDevMs { get; init; }
+
+    public required double P50Ms { get; init; }
+
+    public required double P75Ms { get; init; }
+
+    public required double P95Ms { get; init; }
+
+    public required double P99Ms { get; init; }
+
+    public required long Bytes { get; init; }
+
+    public required IReadOnlyList<StatusCodeCount> StatusCodes { get; init; }
+}
+
+public sealed record StatusCodeCount(string StatusCode, long Count);
+
+public sealed record TimeSeriesPoint
+{
+    public required double ElapsedSeconds { get; init; }
+
+    public required long OkCount { get; init; }
+
+    public required long FailCount { get; init; }
+
+    public required double OkRps { get; init; }
+
+    public required double FailRps { get; init; }
+
+    public required double P50Ms { get; init; }
+
+    public required double P99Ms { get; init; }
+
+    public required double MaxMs { get; init; }
+
+    public required long InFlight { get; init; }
+}

@@ -1,0 +1,87 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+
+namespace Edge.Load.Reporting;
+
+/// <summary>A hand-drawn line chart in inline SVG: axes, ticks, grid, one polyline per series and a legend. Nothing is fetched.</summary>
+internal static class SvgChart
+{
+    private const int Width = 720;
+    private const int Height = 260;
+    private const int Left = 60;
+    private const int Right = 20;
+    private const int Top = 30;
+    private const int Bottom = 40;
+
+    public sealed record Series(string Name, string Color, IReadOnlyList<(double X, double Y)> Points);
+
+    public static string Render(string id, string title, string xLabel, string yLabel, IReadOnlyList<Series> series)
+    {
+        var all = series.SelectMany(static s => s.Points).ToList();
+        var maxX = NiceCeiling(all.Count == 0 ? 1 : all.Max(static p => p.X));
+        var maxY = NiceCeiling(all.Count == 0 ? 1 : all.Max(static p => p.Y));
+        var plotWidth = Width - Left - Right;
+        var plotHeight = Height - Top - Bottom;
+        double Px(double x) => Left + (x / maxX * plotWidth);
+        double Py(double y) => Top + plotHeight - (y / maxY * plotHeight);
+
+        var svg = new StringBuilder();
+        svg.Append(CultureInfo.InvariantCulture, $"<svg id=\"{id}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{Height}\" viewBox=\"0 0 {Width} {Height}\" role=\"img\" aria-label=\"{Encode(title)}\">");
+        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left}\" y=\"18\" class=\"title\">{Encode(title)}</text>");
+        for (var i = 0; i <= 4; i++)
+        {
+            var y = maxY * i / 4;
+            var py = Py(y);
+            svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{Left}\" y1=\"{py:0.#}\" x2=\"{Width - Right}\" y2=\"{py:0.#}\" class=\"grid\"/>");
+            svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left - 6}\" y=\"{py + 4:0.#}\" text-anchor=\"end\" class=\"tick\">{Tick(y)}</text>");
+            var x = maxX * i / 4;
+            var px = Px(x);
+            svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{px:0.#}\" y=\"{Height - Bottom + 16}\" text-anchor=\"middle\" class=\"tick\">{Tick(x)}</text>");
+        }
+
+        svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{Left}\" y1=\"{Top + plotHeight}\" x2=\"{Width - Right}\" y2=\"{Top + plotHeight}\" class=\"axis\"/>");
+        svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{Left}\" y1=\"{Top}\" x2=\"{Left}\" y2=\"{Top + plotHeight}\" class=\"axis\"/>");
+        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left + (plotWidth / 2)}\" y=\"{Height - 6}\" text-anchor=\"middle\" class=\"label\">{Encode(xLabel)}</text>");
+        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"14\" y=\"{Top + (plotHeight / 2)}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {Top + (plotHeight / 2)})\" class=\"label\">{Encode(yLabel)}</text>");
+
+        var legendX = Width - Right - (series.Count * 110);
+        foreach (var (s, index) in series.Select(static (s, i) => (s, i)))
+        {
+            if (s.Points.Count > 0)
+            {
+                var points = string.Join(' ', s.Points.Select(p => string.Create(CultureInfo.InvariantCulture, $"{Px(p.X):0.#},{Py(p.Y):0.#}")));
+                svg.Append(CultureInfo.InvariantCulture, $"<polyline class=\"series\" data-series=\"{Encode(s.Name)}\" fill=\"none\" stroke=\"{s.Color}\" stroke-width=\"2\" points=\"{points}\"/>");
+            }
+
+            var lx = legendX + (index * 110);
+            svg.Append(CultureInfo.InvariantCulture, $"<rect x=\"{lx}\" y=\"8\" width=\"12\" height=\"12\" fill=\"{s.Color}\"/><text x=\"{lx + 16}\" y=\"18\" class=\"tick\">{Encode(s.Name)}</text>");
+        }
+
+        svg.Append("</svg>");
+        return svg.ToString();
+    }
+
+    private static double NiceCeiling(double value)
+    {
+        if (value <= 0)
+        {
+            return 1;
+        }
+
+        var magnitude = Math.Pow(10, Math.Floor(Math.Log10(value)));
+        foreach (var step in new[] { 1, 2, 2.5, 5, 10 })
+        {
+            if (step * magnitude >= value)
+            {
+                return step * magnitude;
+            }
+        }
+
+        return 10 * magnitude;
+    }
+
+    private static string Tick(double value) => value.ToString(value >= 100 ? "0" : value >= 10 ? "0.#" : "0.##", CultureInfo.InvariantCulture);
+
+    private static string Encode(string text) => WebUtility.HtmlEncode(text);
+}

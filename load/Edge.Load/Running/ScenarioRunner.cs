@@ -1,0 +1,248 @@
+using System.Diagnostics;
+using Edge.Load.Reporting;
+using Edge.Load.Scenarios;
+using Edge.Load.Simulations;
+using Edge.Load.Stats;
+
+namespace Edge.Load.Running;
+
+/// <summary>Drives one scenario through its warm-up and its measured simulations.</summary>
+internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOptions options, ProgressPrinter progress)
+{
+    private static readonly long EarlyDispatchTicks = Stopwatch.Frequency * 3 / 2000;
+
+    public async Task<ScenarioReport> RunAsync(CancellationToken cancellationToken)
+    {
+        var plan = LoadPlan.Create(scenario.Simulations);
+        var warmUp = LoadPlan.WarmUp(scenario.Simulations, scenario.WarmUp);
+        if (warmUp is not null)
+        {
+            progress.Line($"{scenario.Name}: warm-up {DurationParser.Format(scenario.WarmUp)} (not counted)");
+            await DriveAsync(warmUp, new ScenarioStats(), cancellationToken).ConfigureAwait(false);
+        }
+
+        var stats = new ScenarioStats();
+        var started = Stopwatch.GetTimestamp();
+        using var stopSampling = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var sampling = SampleAsync(stats, plan, started, stopSampling.Token);
+
+        await DriveAsync(plan, stats, cancellationToken).ConfigureAwait(false);
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        await stopSampling.CancelAsync().ConfigureAwait(false);
+        await sampling.ConfigureAwait(false);
+        stats.Sample(elapsed.TotalSeconds, minPointSeconds: options.SampleInterval.TotalSeconds / 2);
+
+        var cancelled = cancellationToken.IsCancellationRequested;
+        var measured = cancelled ? elapsed : plan.Duration;
+        var seconds = measured.TotalSeconds;
+        return new ScenarioReport
+        {
+            Name = scenario.Name,
+            Simulations = [.. scenario.Simulations.Select(static s => s.Describe())],
+            WarmUp = warmUp is null ? TimeSpan.Zero : scenario.WarmUp,
+            Duration = measured,
+            Cancelled = cancelled,
+            Steps = [ReportBuilder.Step(stats.Global, seconds), .. stats.SubSteps.Select(s => ReportBuilder.Step(s, seconds))],
+            TimeSeries = [.. stats.Series],
+            MaxDispatchLag = stats.MaxDispatchLag,
+            LateDispatches = stats.LateDispatches,
+        };
+    }
+
+    private async Task SampleAsync(ScenarioStats stats, LoadPlan plan, long started, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(options.SampleInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
+            {
+                var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+                var point = stats.Sample(elapsed);
+                progress.Point(scenario.Name, point, stats, plan.SegmentAt(elapsed)?.Description ?? "draining");
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The run ended; the caller takes the final sample.
+        }
+    }
+
+    private Task DriveAsync(LoadPlan plan, ScenarioStats stats, CancellationToken cancellationToken) =>
+        plan.Model == LoadModel.Open ? DriveOpenAsync(plan, stats, cancellationToken) : DriveClosedAsync(plan, stats, cancellationToken);
+
+    // Open model: invocations start on a fixed schedule whatever the responses do, and latency is measured from the
+    // intended send time, so a slow server (or a late generator) shows up in the numbers instead of hiding (no coordinated omission).
+    // The schedule runs on its own thread: an async loop's timer continuations would queue behind response handling on a
+    // busy thread pool, which is exactly when the generator must stay on time.
+    private async Task DriveOpenAsync(LoadPlan plan, ScenarioStats stats, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Dispatch(plan, stats, cancellationToken);
+                done.SetResult();
+            }
+            catch (Exception ex)
+            {
+                done.SetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "edge-load dispatcher " + scenario.Name,
+            Priority = ThreadPriority.AboveNormal,
+        };
+        thread.Start();
+        await done.Task.ConfigureAwait(false);
+        await DrainAsync(stats).ConfigureAwait(false);
+    }
+
+    private void Dispatch(LoadPlan plan, ScenarioStats stats, CancellationToken cancellationToken)
+    {
+        var schedule = plan.CreateSchedule();
+        var start = Stopwatch.GetTimestamp();
+        var frequency = (double)Stopwatch.Frequency;
+        long invocation = 0;
+        while (!cancellationToken.IsCancellationRequested && schedule.TryNext(out var offset))
+        {
+            var intended = start + (long)(offset * frequency);
+
+            // Sleeps wake late by up to ~1 ms, and lateness counts against the server (latency is measured from the
+            // intended time). So sleep to just before the intended time and dispatch up to EarlyDispatchTicks early;
+            // an early invocation is measured from its real start. Sleeps are capped so cancellation is seen quickly.
+            long wait;
+            while ((wait = intended - Stopwatch.GetTimestamp()) > EarlyDispatchTicks && !cancellationToken.IsCancellationRequested)
+            {
+                Thread.Sleep(TimeSpan.FromMilliseconds(Math.Clamp(Math.Floor((wait - EarlyDispatchTicks) * 1000 / frequency), 1, 50)));
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+
+            stats.DispatchLag(Math.Max(0, Stopwatch.GetTimestamp() - intended));
+            stats.Started(); // counted before queueing, so the drain cannot miss an invocation that has not started yet
+            var work = new Invocation(this, stats, intended, invocation++, cancellationToken);
+            ThreadPool.UnsafeQueueUserWorkItem(static w => _ = w.RunAsync(), work, preferLocal: false);
+        }
+    }
+
+    // Closed model: a number of copies each loop "invoke, wait for the response, invoke again".
+    private async Task DriveClosedAsync(LoadPlan plan, ScenarioStats stats, CancellationToken cancellationToken)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var copies = new List<(Task Task, CancellationTokenSource Stop)>();
+        var retired = new List<(Task Task, CancellationTokenSource Stop)>();
+        long invocation = 0;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var target = plan.CopiesAt(Stopwatch.GetElapsedTime(start).TotalSeconds);
+                if (target is null)
+                {
+                    break;
+                }
+
+                while (copies.Count < target)
+                {
+                    var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    copies.Add((Task.Run(() => CopyLoopAsync(stats, () => Interlocked.Increment(ref invocation) - 1, stop.Token, cancellationToken), CancellationToken.None), stop));
+                }
+
+                while (copies.Count > target)
+                {
+                    var last = copies[^1];
+                    copies.RemoveAt(copies.Count - 1);
+                    retired.Add(last);
+                    await last.Stop.CancelAsync().ConfigureAwait(false);
+                }
+
+                try
+                {
+                    await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            foreach (var copy in copies)
+            {
+                await copy.Stop.CancelAsync().ConfigureAwait(false);
+            }
+
+            copies.AddRange(retired);
+            await Task.WhenAny(Task.WhenAll(copies.Select(static c => c.Task)), Task.Delay(options.DrainTimeout)).ConfigureAwait(false);
+            foreach (var copy in copies)
+            {
+                copy.Stop.Dispose();
+            }
+        }
+    }
+
+    private async Task CopyLoopAsync(ScenarioStats stats, Func<long> nextInvocation, CancellationToken stop, CancellationToken abort)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            stats.Started();
+            try
+            {
+                await InvokeAsync(stats, Stopwatch.GetTimestamp(), nextInvocation(), abort).ConfigureAwait(false);
+            }
+            finally
+            {
+                stats.Finished();
+            }
+        }
+    }
+
+    private async Task InvokeAsync(ScenarioStats stats, long measureFrom, long invocation, CancellationToken cancellationToken)
+    {
+        Response response;
+        try
+        {
+            response = await scenario.Run(new ScenarioContext(scenario.Name, invocation, stats, cancellationToken)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            response = Response.Fail(ex is OperationCanceledException ? "cancelled" : "exception", message: ex.GetType().Name);
+        }
+
+        // Recorded before the caller leaves the in-flight count: the final sample is taken once nothing is in flight.
+        stats.Global.Record(response, Stopwatch.GetTimestamp() - measureFrom);
+    }
+
+    private async Task DrainAsync(ScenarioStats stats)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(options.DrainTimeout.TotalSeconds * Stopwatch.Frequency);
+        while (stats.InFlight > 0 && Stopwatch.GetTimestamp() < deadline)
+        {
+            await Task.Delay(5).ConfigureAwait(false);
+        }
+    }
+
+    private sealed class Invocation(ScenarioRunner runner, ScenarioStats stats, long intended, long number, CancellationToken cancellationToken)
+    {
+        public async Task RunAsync()
+        {
+            // Dispatched slightly early (the timer is ~1 ms grained) measures from the real start; late measures from the intended time.
+            var measureFrom = Math.Min(intended, Stopwatch.GetTimestamp());
+            try
+            {
+                await runner.InvokeAsync(stats, measureFrom, number, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                stats.Finished();
+            }
+        }
+    }
+}

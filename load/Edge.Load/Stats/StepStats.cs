@@ -1,0 +1,20 @@
+using System.Diagnostics;
+using Edge.Load.Scenarios;
+
+namespace Edge.Load.Stats;
+
+/// <summary>Ok and fail statistics of the whole scenario or of one named sub-step.</summary>
+internal sealed class StepStats(string name)
+{
+    public string Name { get; } = name;
+
+    public OutcomeStats Ok { get; } = new();
+
+    public OutcomeStats Fail { get; } = new();
+
+    public void Record(Response response, long elapsedTicks)
+    {
+        var micros = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
+        (response.IsOk ? Ok : Fail).Record(micros, response.SizeBytes, response.StatusCode);
+    }
+}

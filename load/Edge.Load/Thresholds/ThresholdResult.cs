@@ -1,0 +1,17 @@
+namespace Edge.Load.Thresholds;
+
+public sealed record ThresholdResult
+{
+    public required Threshold Threshold { get; init; }
+
+    public required string Scenario { get; init; }
+
+    public required string Step { get; init; }
+
+    /// <summary>The measured value, or null when it could not be measured (e.g. no ok responses for a latency check).</summary>
+    public double? Actual { get; init; }
+
+    public required bool Passed { get; init; }
+
+    public required string Message { get; init; }
+}

@@ -1,0 +1,8 @@
+namespace Edge.Proxy.Authorization;
+
+/// <summary>Whether <c>EdgeRequire</c> needs any one of its permissions or all of them.</summary>
+public enum RequireMode
+{
+    Any,
+    All,
+}

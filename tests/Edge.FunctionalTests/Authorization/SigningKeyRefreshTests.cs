@@ -1,0 +1,62 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Edge.Testing;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
+
+namespace Edge.FunctionalTests.Authorization;
+
+public sealed class SigningKeyRefreshTests
+{
+    [Fact]
+    public async Task Jwks_KeysCachedThenRotated_NewKidAcceptedAfterRefetch()
+    {
+        using var first = new TestTokens();
+        using var rotated = new TestTokens();
+        using var idp = IdentityProvider.Start(first);
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(
+            backend.Url,
+            new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "corp" }) },
+            new
+            {
+                Authentication = new Dictionary<string, object>
+                {
+                    ["corp"] = new { Type = "Jwt", Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, JwksUrl = idp.JwksUrl, RequireHttpsMetadata = false, KeyRefreshMinimumInterval = "00:00:01" },
+                },
+            }));
+
+        for (var i = 0; i < 5; i++)
+        {
+            using var response = await SendAsync(edge, TestTokens.Create(first.Rs256));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Single(idp.Server.LogEntries, e => e.RequestMessage?.Path == "/jwks");
+
+        // The identity provider rotates: the JWKS now only has the new keys.
+        idp.Server.Given(Request.Create().WithPath("/jwks").UsingGet())
+            .AtPriority(0)
+            .RespondWith(Response.Create().WithHeader("Content-Type", "application/json").WithBody(rotated.JwksJson()));
+
+        var status = HttpStatusCode.Unauthorized;
+        for (var attempt = 0; attempt < 40 && status != HttpStatusCode.OK; attempt++)
+        {
+            using var response = await SendAsync(edge, TestTokens.Create(rotated.Es256));
+            status = response.StatusCode;
+            if (status != HttpStatusCode.OK)
+            {
+                await Task.Delay(250);
+            }
+        }
+
+        Assert.Equal(HttpStatusCode.OK, status);
+    }
+
+    private static Task<HttpResponseMessage> SendAsync(EdgeHost edge, string token)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/r/x");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return edge.Client.SendAsync(request);
+    }
+}

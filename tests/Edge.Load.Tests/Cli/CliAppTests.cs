@@ -1,0 +1,84 @@
+using Edge.Load.Cli;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
+
+namespace Edge.Load.Tests.Cli;
+
+public sealed class CliAppTests
+{
+    [Fact]
+    public async Task RunAsync_ThresholdBreached_ReturnsNonZeroExitCode()
+    {
+        using var server = TestBackends.StartWireMock();
+        server.Given(Request.Create().WithPath("/slow").UsingGet()).RespondWith(Response.Create().WithStatusCode(200).WithDelay(TimeSpan.FromMilliseconds(30)));
+        var folder = TestBackends.TempFolder("breach");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync(
+            ["run", "--scenario", "plain-get", "--target", server.Url!, "--param", "path=/slow", "--simulation", "inject:rate=20,during=1s",
+             "--report-folder", folder, "--threshold", "p50 < 1ms", "--threshold", "fail% < 1", "--quiet"],
+            stdout, stderr);
+
+        Assert.Equal(ExitCodes.ThresholdFailed, exit);
+        Assert.Contains("FAILED: p50 < 1ms", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains("passed: fail% < 1", stdout.ToString(), StringComparison.Ordinal);
+        Assert.Contains("| plain-get | global | `p50 < 1ms` |", File.ReadAllText(Path.Combine(folder, "report.md")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_ThresholdsMet_ReturnsZero()
+    {
+        using var server = TestBackends.StartWireMock();
+        server.Given(Request.Create().WithPath("/").UsingGet()).RespondWith(Response.Create().WithStatusCode(200));
+        var thresholds = Path.Combine(TestBackends.TempFolder("file"), "t.json");
+        File.WriteAllText(thresholds, """["fail% < 1", { "Scenario": "plain-get", "Check": "requests >= 10" }]""");
+
+        var exit = await CliApp.RunAsync(
+            ["run", "-s", "plain-get", "-t", server.Url!, "--simulation", "inject:rate=20,during=1s", "-o", TestBackends.TempFolder("ok"), "--thresholds-file", thresholds, "-q"],
+            new StringWriter(), new StringWriter());
+
+        Assert.Equal(ExitCodes.Ok, exit);
+    }
+
+    [Theory]
+    [InlineData("run", "--scenario", "nope", "--simulation", "inject:rate=1,during=1s")]
+    [InlineData("run", "--scenario", "plain-get")]
+    [InlineData("run", "--scenario", "plain-get", "--simulation", "inject:rate=1,during=1s", "--threshold", "p99 20")]
+    [InlineData("frobnicate")]
+    public async Task RunAsync_BadUsage_ReturnsUsageExitCode(params string[] args)
+    {
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync(args, new StringWriter(), stderr);
+
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.NotEmpty(stderr.ToString());
+    }
+
+    [Fact]
+    public async Task RunAsync_MissingSecret_ReturnsRunFailedWithClearMessage()
+    {
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync(
+            ["run", "-s", "jwt-rbac", "-t", "http://127.0.0.1:9", "--simulation", "inject:rate=1,during=1s", "-p", "key=env:EDGE_LOAD_TEST_UNSET_KEY", "-o", TestBackends.TempFolder("nokey")],
+            new StringWriter(), stderr);
+
+        Assert.Equal(ExitCodes.RunFailed, exit);
+        Assert.Contains("EDGE_LOAD_TEST_UNSET_KEY is not set", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_Token_PrintsAThreePartJwtWithTheGivenTenant()
+    {
+        var stdout = new StringWriter();
+
+        var exit = await CliApp.RunAsync(["token", "--key", TestBackends.SecretFile("a-test-only-hs256-key-of-at-least-32-bytes"), "--tenant", "globex"], stdout, new StringWriter());
+
+        Assert.Equal(ExitCodes.Ok, exit);
+        var parts = stdout.ToString().Trim().Split('.');
+        Assert.Equal(3, parts.Length);
+        Assert.Contains("\"tenant_id\":\"globex\"", System.Text.Encoding.UTF8.GetString(System.Buffers.Text.Base64Url.DecodeFromChars(parts[1])), StringComparison.Ordinal);
+    }
+}

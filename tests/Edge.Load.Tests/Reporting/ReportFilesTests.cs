@@ -1,0 +1,98 @@
+using System.Globalization;
+using Edge.Load.Reporting;
+using Microsoft.Playwright;
+
+namespace Edge.Load.Tests.Reporting;
+
+public sealed class ReportFilesTests(ReportRunFixture run) : IClassFixture<ReportRunFixture>
+{
+    [Fact]
+    public void CsvReport_AfterRun_HasTheDocumentedColumnsAndParsableRows()
+    {
+        Assert.Equal(0, run.ExitCode);
+        var lines = File.ReadAllLines(Path.Combine(run.Folder, "report.csv"));
+
+        Assert.Equal(string.Join(',', CsvReport.Columns), lines[0]);
+        var rows = lines.Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.All(rows, r => Assert.Equal(CsvReport.Columns.Length, r.Length));
+        var steps = rows.Select(r => r[1]).Distinct().ToList();
+        Assert.Equal(["global", "jwt-rbac", "plain-get", "webhook"], steps);
+        Assert.All(rows, r => Assert.Contains(r[2], new[] { "ok", "fail" }));
+        foreach (var row in rows)
+        {
+            for (var column = 3; column <= 14; column++)
+            {
+                Assert.True(double.TryParse(row[column], NumberStyles.Float, CultureInfo.InvariantCulture, out _), $"column {CsvReport.Columns[column]} = '{row[column]}'");
+            }
+        }
+
+        var globalOk = rows.Single(r => r[1] == "global" && r[2] == "ok");
+        var stepOk = rows.Where(r => r[1] != "global" && r[2] == "ok").Sum(r => long.Parse(r[3], CultureInfo.InvariantCulture));
+        Assert.Equal(long.Parse(globalOk[3], CultureInfo.InvariantCulture), stepOk);
+        Assert.Equal("inject rate=40/1s during 2s", globalOk[15]);
+
+        var status = File.ReadAllLines(Path.Combine(run.Folder, "status-codes.csv"));
+        Assert.Equal(string.Join(',', CsvReport.StatusColumns), status[0]);
+        Assert.Contains("mixed,global,ok,200," + globalOk[3], status);
+    }
+
+    [Fact]
+    public void MarkdownReport_AfterRun_HasAStatsTableWithARowPerStepAndOutcome()
+    {
+        var lines = File.ReadAllLines(Path.Combine(run.Folder, "report.md"));
+
+        var header = Array.IndexOf(lines, MarkdownReport.StatsHeader);
+        Assert.True(header > 0, "stats table header missing");
+        var columns = MarkdownReport.StatsHeader.Split('|', StringSplitOptions.RemoveEmptyEntries).Length;
+        var rows = lines.Skip(header + 2).TakeWhile(l => l.StartsWith('|')).Select(l => l.Split('|', StringSplitOptions.RemoveEmptyEntries).Select(c => c.Trim()).ToArray()).ToList();
+        Assert.Equal(8, rows.Count);
+        Assert.All(rows, r => Assert.Equal(columns, r.Length));
+        Assert.Contains(rows, r => r[0] == "webhook" && r[1] == "ok" && long.Parse(r[2], CultureInfo.InvariantCulture) > 0);
+        Assert.Contains(lines, l => l == "- simulation: inject rate=40/1s during 2s");
+        Assert.Contains(lines, l => l.StartsWith("| mixed | global | `fail% < 1` |", StringComparison.Ordinal) && l.EndsWith("| passed |", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task HtmlReport_OpensInHeadlessChromium_WithChartsTablesAndNoNetwork()
+    {
+        const string chromium = "/usr/bin/chromium";
+        Assert.True(File.Exists(chromium), $"{chromium} is missing: apt-get install -y chromium");
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = chromium,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        });
+        var page = await browser.NewPageAsync();
+        var requests = new List<string>();
+        var errors = new List<string>();
+        page.Request += (_, request) => requests.Add(request.Url);
+        page.PageError += (_, error) => errors.Add(error);
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error")
+            {
+                errors.Add(message.Text);
+            }
+        };
+
+        await page.GotoAsync(new Uri(Path.Combine(run.Folder, "report.html")).AbsoluteUri);
+
+        Assert.Equal("Load test report: " + Path.GetFileName(run.Folder), await page.TitleAsync());
+        Assert.Equal("all thresholds passed", await page.Locator("#verdict").InnerTextAsync());
+        Assert.Equal(8, await page.Locator("table.stats tbody tr").CountAsync());
+        foreach (var chart in new[] { "#latency-0", "#rps-0" })
+        {
+            var box = await page.Locator(chart).BoundingBoxAsync();
+            Assert.NotNull(box);
+            Assert.True(box.Width > 100 && box.Height > 100, $"{chart} is not rendered");
+        }
+
+        Assert.Equal(5, await page.Locator("svg.chart polyline.series").CountAsync());
+        var okPoints = await page.Locator("#rps-0 polyline[data-series='ok']").GetAttributeAsync("points");
+        Assert.True(okPoints!.Split(' ').Length >= 2, "RPS chart has fewer than two points");
+        Assert.Empty(errors);
+        Assert.All(requests, url => Assert.StartsWith("file:", url, StringComparison.Ordinal));
+    }
+}

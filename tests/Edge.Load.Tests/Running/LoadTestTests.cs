@@ -1,0 +1,82 @@
+using Edge.Load.Running;
+using Edge.Load.Simulations;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
+using LoadResponse = Edge.Load.Scenarios.Response;
+using Scenario = Edge.Load.Scenarios.Scenario;
+
+namespace Edge.Load.Tests.Running;
+
+public sealed class LoadTestTests
+{
+    [Fact]
+    public async Task RunAsync_InjectAtFixedRateAgainstWireMock_SendsExpectedCountWithinTwoPercent()
+    {
+        using var server = TestBackends.StartWireMock();
+        server.Given(Request.Create().WithPath("/ping").UsingGet()).RespondWith(Response.Create().WithStatusCode(200).WithBody("pong"));
+        using var client = new HttpClient();
+        var url = new Uri(server.Url! + "/ping");
+        var scenario = Scenario.Create("ping", async ctx =>
+            {
+                using var response = await client.GetAsync(url, ctx.CancellationToken);
+                var body = await response.Content.ReadAsByteArrayAsync(ctx.CancellationToken);
+                return response.IsSuccessStatusCode ? LoadResponse.Ok("200", body.Length) : LoadResponse.Fail(((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            })
+            .WithLoadSimulations(Simulation.Inject(200, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3)));
+
+        var report = await LoadTest.RunAsync([scenario], new LoadTestOptions());
+
+        const int expected = 600;
+        var received = server.LogEntries.Count(e => e.RequestMessage?.Path == "/ping");
+        Assert.InRange(received, expected * 0.98, expected * 1.02);
+        Assert.Equal(received, report.Scenarios[0].Global.Requests);
+        Assert.Equal(0, report.Scenarios[0].Global.Fail.Count);
+        Assert.Equal(4 * received, report.Scenarios[0].Global.Ok.Bytes);
+    }
+
+    [Fact]
+    public async Task RunAsync_SubStepsAndExceptions_AreMeasuredSeparatelyAndCountedAsFailures()
+    {
+        var scenario = Scenario.Create("steps", async ctx =>
+            {
+                await ctx.Step("login", () => Task.FromResult(LoadResponse.Ok("200", 5)));
+                if (ctx.InvocationNumber % 2 == 0)
+                {
+                    throw new InvalidOperationException("boom");
+                }
+
+                return await ctx.Step("order", () => Task.FromResult(LoadResponse.Fail("500")));
+            })
+            .WithLoadSimulations(Simulation.KeepConstant(2, TimeSpan.FromMilliseconds(300)));
+
+        var report = await LoadTest.RunAsync([scenario], new LoadTestOptions());
+
+        var result = report.Scenarios[0];
+        Assert.Equal(["global", "login", "order"], result.Steps.Select(s => s.Name));
+        var login = result.Step("login")!;
+        var order = result.Step("order")!;
+        Assert.True(login.Ok.Count > 0);
+        Assert.Equal(0, login.Fail.Count);
+        Assert.Equal(5 * login.Ok.Count, login.Ok.Bytes);
+        Assert.Equal(0, order.Ok.Count);
+        Assert.Equal(login.Ok.Count, result.Global.Fail.Count);
+        Assert.Contains(result.Global.Fail.StatusCodes, c => c.StatusCode == "exception");
+        Assert.Contains(result.Global.Fail.StatusCodes, c => c.StatusCode == "500");
+    }
+
+    [Fact]
+    public async Task RunAsync_OpenModelAgainstSlowServer_KeepsSendingOnScheduleInsteadOfWaiting()
+    {
+        // Each response takes 400 ms; a closed model with one copy could send at most 3 in a second. The open model
+        // must send all 20 anyway: the schedule does not wait for responses.
+        using var server = TestBackends.StartWireMock();
+        server.Given(Request.Create().WithPath("/slow").UsingGet()).RespondWith(Response.Create().WithStatusCode(200).WithDelay(TimeSpan.FromMilliseconds(400)));
+        var scenario = Edge.Load.EdgeScenarios.EdgeScenarioCatalog.Find("plain-get")!.Create()
+            .WithLoadSimulations(Simulation.Inject(20, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)));
+
+        var report = await LoadTest.RunAsync([scenario], new LoadTestOptions { Target = new Uri(server.Url!), Parameters = new Dictionary<string, string> { ["path"] = "/slow" } });
+
+        Assert.Equal(20, report.Scenarios[0].Global.Ok.Count);
+        Assert.Equal(20, server.LogEntries.Count());
+    }
+}

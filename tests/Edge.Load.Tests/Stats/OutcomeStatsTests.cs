@@ -1,0 +1,53 @@
+using Edge.Load.Stats;
+
+namespace Edge.Load.Tests.Stats;
+
+public sealed class OutcomeStatsTests
+{
+    [Fact]
+    public void DrainInterval_KnownLatencySet_PercentilesMatch()
+    {
+        // 1..1000 ms, each once: p50 = 500 ms, p75 = 750, p95 = 950, p99 = 990, mean 500.5, stddev sqrt((n^2-1)/12).
+        var stats = new OutcomeStats();
+        for (var ms = 1; ms <= 1000; ms++)
+        {
+            stats.Record(ms * 1000L, bytes: 10, statusCode: "200");
+        }
+
+        stats.DrainInterval();
+        var report = ReportBuilder.Outcome(stats, seconds: 10);
+
+        // HdrHistogram with 3 significant digits is exact to 0.1%.
+        AssertClose(500, report.P50Ms);
+        AssertClose(750, report.P75Ms);
+        AssertClose(950, report.P95Ms);
+        AssertClose(990, report.P99Ms);
+        AssertClose(1000, report.MaxMs);
+        Assert.Equal(1, report.MinMs);
+        AssertClose(500.5, report.MeanMs);
+        AssertClose(Math.Sqrt(((1000.0 * 1000) - 1) / 12), report.StdDevMs);
+        Assert.Equal(1000, report.Count);
+        Assert.Equal(100, report.Rps);
+        Assert.Equal(10_000, report.Bytes);
+        Assert.Equal([new("200", 1000)], report.StatusCodes);
+    }
+
+    [Fact]
+    public void DrainInterval_CalledRepeatedly_AccumulatesTotalsAcrossIntervals()
+    {
+        var stats = new OutcomeStats();
+        stats.Record(1000, 0, "200");
+        var first = stats.DrainInterval().TotalCount;
+        stats.Record(2000, 0, "200");
+        stats.Record(3000, 0, "503");
+        var second = stats.DrainInterval().TotalCount;
+
+        Assert.Equal(1, first);
+        Assert.Equal(2, second);
+        Assert.Equal(3, stats.Total.TotalCount);
+        Assert.Equal([new KeyValuePair<string, long>("200", 2), new KeyValuePair<string, long>("503", 1)], stats.StatusCodes());
+    }
+
+    private static void AssertClose(double expected, double actual) =>
+        Assert.True(Math.Abs(expected - actual) <= expected * 0.001 + 0.001, $"expected {expected} ± 0.1%, got {actual}");
+}
