@@ -30,7 +30,8 @@ var directory = Directory.CreateTempSubdirectory("edge-audit-bench-").FullName;
 var apiKey = "bench-auditor-key-" + Guid.NewGuid().ToString("N");
 var proxyJson = Path.Combine(directory, "proxy.json");
 File.WriteAllText(proxyJson, $$"""
-    { "Edge": {
+    { "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/x" } } }, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:9/" } } } } },
+      "Edge": {
         "Authentication": { "auditors": { "Type": "ApiKey", "Header": "X-Api-Key", "Keys": [
           { "Sha256": "{{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey)))}}", "Principal": "bench", "Tenant": "t0", "Roles": [ "Auditor" ] } ] } },
         "Roles": { "Auditor": [ "audit.read.all" ] } } }

@@ -53,6 +53,7 @@ public sealed class WriterFixture : IAsyncDisposable
         var proxyConfig = Path.Combine(Directory, "proxy.json");
         await File.WriteAllTextAsync(proxyConfig, _proxyJson ?? $$"""
             {
+              "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/x" } } }, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:9/" } } } } },
               "Edge": {
                 "Authentication": {
                   "auditors": { "Type": "ApiKey", "Header": "X-Api-Key", "Keys": [

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using Edge.AuditWriter.Authorization;
+using Edge.Proxy.Configuration;
 using Edge.AuditWriter.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -20,7 +20,12 @@ internal sealed partial class IngestAuthenticator
             return;
         }
 
-        _expectedHash = SHA256.HashData(Encoding.UTF8.GetBytes(SecretReference.Resolve(reference)));
+        if (!SecretReference.TryResolve(reference, out var token, out var error))
+        {
+            throw new InvalidOperationException($"Writer:IngestToken: {error}");
+        }
+
+        _expectedHash = SHA256.HashData(Encoding.UTF8.GetBytes(token));
     }
 
     public bool IsAllowed(HttpRequest request)

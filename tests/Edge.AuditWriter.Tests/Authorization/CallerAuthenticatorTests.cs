@@ -18,7 +18,8 @@ public sealed class CallerAuthenticatorTests
         var variable = "EDGE_TEST_JWT_KEY_" + Guid.NewGuid().ToString("N");
         Environment.SetEnvironmentVariable(variable, SigningKey);
         var proxyJson = $$"""
-            { "Edge": {
+            { "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/x" } } }, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:9/" } } } } },
+              "Edge": {
                 "Authentication": { "corp-hs": { "Type": "Jwt", "Issuer": "https://id.test", "Audience": "edge",
                   "SigningKey": "env:{{variable}}", "Algorithms": [ "HS256" ], "RoleClaim": "roles", "TenantClaim": "tenant_id" } },
                 "Roles": { "TenantAuditor": [ "audit.read" ] } } }
