@@ -8,7 +8,7 @@ internal static class Problems
             statusCode: status,
             title: title,
             detail: detail,
-            type: "https://edge.dev/problems/audit/" + code,
+            type: "urn:edge:problem:" + code,
             extensions: new Dictionary<string, object?> { ["code"] = code });
 
     public static IResult BadRequest(string code, string detail) => Create(StatusCodes.Status400BadRequest, code, "Bad audit request", detail);
