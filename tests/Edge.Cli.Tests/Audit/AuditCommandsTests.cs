@@ -53,21 +53,32 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
-    public async Task Verify_RecordAndItsStoredHashRewritten_FailsAtTheCoveringCheckpoint()
+    public async Task Verify_RecordAndItsStoredHashBothRewritten_FailsAtTheCoveringCheckpoint()
     {
         await using var writer = await WriterWithRecordsAsync(100);
         await writer.StopAppAsync();
-        Tamper(writer.StorePath, """
-            DROP TRIGGER records_no_update;
-            UPDATE records SET leaf = CAST(replace(CAST(leaf AS TEXT), '"decision":"allow"', '"decision":"allaw"') AS BLOB) WHERE idx = 60;
-            UPDATE records SET leaf_hash = sha_placeholder WHERE idx = 60;
-            """.Replace("sha_placeholder", "(SELECT leaf_hash FROM records WHERE idx = 61)", StringComparison.Ordinal));
+        // A careful forger also rewrites the stored leaf hash; only the signed checkpoint roots can catch it then.
+        using (var connection = new SqliteConnection($"Data Source={writer.StorePath};Pooling=False"))
+        {
+            connection.Open();
+            using var read = connection.CreateCommand();
+            read.CommandText = "SELECT leaf FROM records WHERE idx = 60";
+            var leaf = (byte[])read.ExecuteScalar()!;
+            var forged = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(leaf).Replace("\"decision\":\"allow\"", "\"decision\":\"allaw\"", StringComparison.Ordinal));
+            Assert.NotEqual(leaf, forged);
+            using var write = connection.CreateCommand();
+            write.CommandText = "DROP TRIGGER records_no_update; UPDATE records SET leaf = $leaf, leaf_hash = $hash WHERE idx = 60;";
+            write.Parameters.AddWithValue("$leaf", forged);
+            write.Parameters.AddWithValue("$hash", Edge.Audit.Merkle.MerkleHasher.HashLeaf(forged));
+            write.ExecuteNonQuery();
+        }
 
         var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
 
-        // The stored hash no longer matches either, so the record is still pinpointed.
+        // Checkpoints were signed at 25, 50, 75 and 100 records: the forgery lies in [50, 75).
         Assert.Equal(1, exitCode);
-        Assert.Contains("first bad index 60", output, StringComparison.Ordinal);
+        Assert.Contains("first bad index 50", output, StringComparison.Ordinal);
+        Assert.Contains("[50, 75)", output, StringComparison.Ordinal);
     }
 
     [Fact]
