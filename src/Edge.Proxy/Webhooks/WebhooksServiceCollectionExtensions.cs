@@ -1,9 +1,23 @@
+using Edge.Proxy.Configuration;
+using Edge.Proxy.Pipeline;
+
 namespace Edge.Proxy.Webhooks;
 
 internal static class WebhooksServiceCollectionExtensions
 {
-    public static IServiceCollection AddEdgeWebhooks(this IServiceCollection services) => services;
+    public static IServiceCollection AddEdgeWebhooks(this IServiceCollection services)
+    {
+        services.AddSingleton<IEdgeStepFactory, WebhookStepFactory>();
+        services.AddSingleton<IEdgeSectionValidator, WebhooksSectionValidator>();
+        services.AddSingleton<WebhookReplayStore>();
+        services.AddSingleton<WebhookMetrics>();
+        return services;
+    }
 
     /// <summary>Buffers the raw body of signature-checked routes before the forwarder reads it.</summary>
-    public static IReverseProxyApplicationBuilder UseEdgeWebhookBodyBuffering(this IReverseProxyApplicationBuilder pipeline) => pipeline;
+    public static IReverseProxyApplicationBuilder UseEdgeWebhookBodyBuffering(this IReverseProxyApplicationBuilder pipeline)
+    {
+        pipeline.UseMiddleware<WebhookBodyBufferingMiddleware>();
+        return pipeline;
+    }
 }

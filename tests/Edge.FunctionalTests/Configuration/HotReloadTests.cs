@@ -145,17 +145,16 @@ public sealed class HotReloadTests : IAsyncLifetime
     public async Task Reload_DuringSlowInFlightRequest_RequestCompletes()
     {
         using var slow = WireMock.Server.WireMockServer.Start();
-        slow.Given(WireMock.RequestBuilders.Request.Create().UsingAnyMethod())
+        slow.Given(WireMock.RequestBuilders.Request.Create().WithPath("/first/slow").UsingAnyMethod())
             .RespondWith(WireMock.ResponseBuilders.Response.Create().WithStatusCode(200).WithBody("slow-ok").WithDelay(TimeSpan.FromSeconds(1.5)));
+        slow.Given(WireMock.RequestBuilders.Request.Create().WithPath("/first/probe").UsingAnyMethod())
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithStatusCode(200).WithBody("probe-ok"));
         await _edge.WriteConfigAsync(ProxyJson.Create(slow.Urls[0] + "/", new Dictionary<string, object>
         {
             ["first"] = ProxyJson.Route("/first/{**rest}"),
         }));
-        Assert.True(await EventuallyAsync(async () =>
-        {
-            using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
-            return status.RootElement.GetProperty("revision").GetString()!.StartsWith("2-", StringComparison.Ordinal);
-        }, TimeSpan.FromSeconds(3)));
+        // YARP applies a signalled config asynchronously; wait until the new cluster actually answers.
+        Assert.True(await EventuallyAsync(async () => await (await _edge.Client.GetAsync("/first/probe")).Content.ReadAsStringAsync() == "probe-ok", TimeSpan.FromSeconds(3)));
 
         var inFlight = _edge.Client.GetAsync("/first/slow");
         await Task.Delay(300);

@@ -1,0 +1,317 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading.RateLimiting;
+
+namespace Edge.Proxy.RateLimiting;
+
+/// <summary>
+/// One policy as a <see cref="PartitionedRateLimiter{TResource}"/> over resolved partition keys. Without Redis the
+/// in-process buckets decide (exact for one instance). With Redis, strict mode makes one script call per decision and
+/// lease mode spends locally claimed tokens; both refuse without I/O while Redis has said no token exists yet. A
+/// decision never waits longer than the policy's deadline: past it, or while the breaker is open, the outage mode
+/// answers. <see cref="AttemptAcquireCore"/> never performs I/O: when only Redis can answer it returns a refused lease
+/// marked <see cref="EdgeRateLimitLease.RequiresIo"/> and the caller uses AcquireAsync (as ASP.NET Core's middleware does).
+/// </summary>
+internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
+{
+    private const int SweepEvery = 4096;
+    private static readonly long IdleStateTicks = Stopwatch.Frequency * 10;
+
+    private readonly InProcessRateLimitStore _local;
+    private readonly InProcessRateLimitStore _fallback;
+    private readonly RateLimitPolicy _fallbackPolicy;
+    private readonly RedisRateLimitConnection _redis;
+    private readonly RateLimitMetrics _metrics;
+    private readonly ConcurrentDictionary<string, RemoteKeyState> _states = new(StringComparer.Ordinal);
+    private readonly string _modeTag;
+    private int _created;
+    private long _redisCalls;
+    private long _decisions;
+
+    public EdgeRateLimiter(RateLimitPolicy policy, RedisRateLimitConnection redis, RateLimitMetrics metrics, TimeProvider time)
+    {
+        Policy = policy;
+        _redis = redis;
+        _metrics = metrics;
+        _local = new InProcessRateLimitStore(time);
+        _fallback = new InProcessRateLimitStore(time);
+        _fallbackPolicy = policy.LocalShareOf();
+        _modeTag = !redis.IsConfigured ? "in_process" : policy.Mode == RateLimitMode.Lease ? "lease" : "strict";
+    }
+
+    public RateLimitPolicy Policy { get; }
+
+    /// <summary>Redis script calls made by this limiter (benchmarks divide by <see cref="Decisions"/>).</summary>
+    public long RedisCalls => Interlocked.Read(ref _redisCalls);
+
+    public long Decisions => Interlocked.Read(ref _decisions);
+
+    public override RateLimiterStatistics? GetStatistics(string resource) => null;
+
+    public async ValueTask<RateLimitDecision> DecideAsync(string partition, int permits, CancellationToken cancellationToken)
+    {
+        CheckPermits(permits);
+        var decision = TryDecideWithoutIo(partition, permits, out var state) ?? await DecideRemoteAsync(partition, state!, permits, cancellationToken).ConfigureAwait(false);
+        Record(decision);
+        return decision;
+    }
+
+    protected override RateLimitLease AttemptAcquireCore(string resource, int permitCount)
+    {
+        CheckPermits(permitCount);
+        if (TryDecideWithoutIo(resource, permitCount, out _) is { } decision)
+        {
+            Record(decision);
+            return new EdgeRateLimitLease(decision);
+        }
+
+        return EdgeRateLimitLease.Undecided(Policy.Limit);
+    }
+
+    protected override async ValueTask<RateLimitLease> AcquireAsyncCore(string resource, int permitCount, CancellationToken cancellationToken) =>
+        new EdgeRateLimitLease(await DecideAsync(resource, permitCount, cancellationToken).ConfigureAwait(false));
+
+    private void CheckPermits(int permits)
+    {
+        if (permits < 1 || permits > Policy.Burst)
+        {
+            throw new ArgumentOutOfRangeException(nameof(permits), permits, $"must be between 1 and the burst ({Policy.Burst})");
+        }
+    }
+
+    private void Record(in RateLimitDecision decision)
+    {
+        Interlocked.Increment(ref _decisions);
+        _metrics.Decision(Policy, _modeTag, decision);
+    }
+
+    /// <summary>Answers from local state only, or returns null (with the key's state) when Redis must be asked.</summary>
+    private RateLimitDecision? TryDecideWithoutIo(string partition, int permits, out RemoteKeyState? state)
+    {
+        state = null;
+        if (!_redis.IsConfigured)
+        {
+            return RateLimitDecision.From(_local.Take(Policy, partition, permits, permits), RateLimitDecisionSource.InProcess, Policy.Limit);
+        }
+
+        state = GetState(partition);
+        var now = Stopwatch.GetTimestamp();
+        lock (state)
+        {
+            state.LastUsed = now;
+            state.DecisionsSinceClaim++;
+            if (state.RefuseUntil > now)
+            {
+                var retry = Stopwatch.GetElapsedTime(now, state.RefuseUntil);
+                return new RateLimitDecision(false, RateLimitDecisionSource.RefusalCache, Policy.Limit, 0, ResetFor(0), retry);
+            }
+
+            if (Policy.Mode == RateLimitMode.Lease)
+            {
+                if (state.LeaseExpires <= now)
+                {
+                    state.LeaseTokens = 0;
+                }
+
+                if (state.LeaseTokens >= permits)
+                {
+                    state.LeaseTokens -= permits;
+                    var remaining = state.RemoteRemaining + state.LeaseTokens;
+                    return new RateLimitDecision(true, RateLimitDecisionSource.Lease, Policy.Limit, remaining, ResetFor(remaining), TimeSpan.Zero);
+                }
+            }
+        }
+
+        if (_redis.Breaker.IsShortCircuiting)
+        {
+            return Fallback(partition, permits);
+        }
+
+        return null;
+    }
+
+    private async ValueTask<RateLimitDecision> DecideRemoteAsync(string partition, RemoteKeyState state, int permits, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var claimHeld = false;
+        try
+        {
+            if (Policy.Mode == RateLimitMode.Lease)
+            {
+                // One claim per key in flight: the others wait for it, then spend from the refilled lease.
+                claimHeld = await state.Claim.WaitAsync(Policy.DecisionDeadline, cancellationToken).ConfigureAwait(false);
+                if (!claimHeld)
+                {
+                    return Fallback(partition, permits);
+                }
+
+                lock (state)
+                {
+                    if (state.LeaseTokens >= permits && state.LeaseExpires > Stopwatch.GetTimestamp())
+                    {
+                        state.LeaseTokens -= permits;
+                        var remaining = state.RemoteRemaining + state.LeaseTokens;
+                        return new RateLimitDecision(true, RateLimitDecisionSource.Lease, Policy.Limit, remaining, ResetFor(remaining), TimeSpan.Zero);
+                    }
+                }
+            }
+
+            if (!_redis.Breaker.TryEnter(out var isProbe))
+            {
+                return Fallback(partition, permits);
+            }
+
+            var database = _redis.Database;
+            if (database is null)
+            {
+                _metrics.RedisCall(Policy, "unavailable");
+                _redis.OnFailure(isProbe, "not connected");
+                return Fallback(partition, permits);
+            }
+
+            var want = Policy.Mode == RateLimitMode.Lease ? Math.Max(permits, BatchSize(state)) : permits;
+            Interlocked.Increment(ref _redisCalls);
+            var call = RedisRateLimitScript.TakeAsync(database, Policy, partition, want, permits);
+            BucketResult result;
+            try
+            {
+                var budget = Policy.DecisionDeadline - Stopwatch.GetElapsedTime(started);
+                result = call.IsCompleted ? await call.ConfigureAwait(false)
+                    : await call.WaitAsync(budget > TimeSpan.Zero ? budget : TimeSpan.FromTicks(1), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is TimeoutException or StackExchange.Redis.RedisException or ObjectDisposedException)
+            {
+                // The call may still finish or fail later; observe it so it never surfaces as unobserved.
+                _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                var timedOut = ex is TimeoutException or StackExchange.Redis.RedisTimeoutException;
+                _metrics.RedisCall(Policy, timedOut ? "timeout" : "error");
+                _redis.OnFailure(isProbe, timedOut ? "deadline exceeded" : ex.GetType().Name);
+                return Fallback(partition, permits);
+            }
+
+            _metrics.RedisCall(Policy, "ok");
+            _redis.OnSuccess(isProbe);
+            var now = Stopwatch.GetTimestamp();
+            lock (state)
+            {
+                if (result.Granted == 0)
+                {
+                    state.RefuseUntil = now + (long)(result.RetryAfter.TotalSeconds * Stopwatch.Frequency);
+                    return RateLimitDecision.From(result, RateLimitDecisionSource.Redis, Policy.Limit);
+                }
+
+                if (Policy.Mode == RateLimitMode.Lease)
+                {
+                    state.LeaseTokens = (state.LeaseExpires > now ? state.LeaseTokens : 0) + result.Granted - permits;
+                    state.LeaseExpires = now + (long)(Policy.LeaseDuration.TotalSeconds * Stopwatch.Frequency);
+                    state.RemoteRemaining = result.Remaining;
+                    state.LastClaim = now;
+                    state.DecisionsSinceClaim = 0;
+                    var remaining = result.Remaining + state.LeaseTokens;
+                    return new RateLimitDecision(true, RateLimitDecisionSource.Redis, Policy.Limit, remaining, ResetFor(remaining), TimeSpan.Zero);
+                }
+            }
+
+            return RateLimitDecision.From(result, RateLimitDecisionSource.Redis, Policy.Limit);
+        }
+        finally
+        {
+            if (claimHeld)
+            {
+                state.Claim.Release();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sizes a lease claim to the rate observed since the previous claim, so a batch lasts about half the lease
+    /// duration: hot keys claim many tokens, cold keys one (strict behaviour).
+    /// </summary>
+    private int BatchSize(RemoteKeyState state)
+    {
+        lock (state)
+        {
+            if (state.LastClaim == 0)
+            {
+                return 1;
+            }
+
+            var elapsed = Math.Max(Stopwatch.GetElapsedTime(state.LastClaim).TotalSeconds, 0.001);
+            var rate = state.DecisionsSinceClaim / elapsed;
+            var target = (int)Math.Ceiling(rate * Policy.LeaseDuration.TotalSeconds / 2);
+            return Math.Clamp(target, 1, Policy.LeaseMaxBatch);
+        }
+    }
+
+    private RateLimitDecision Fallback(string partition, int permits)
+    {
+        switch (Policy.OnRedisUnavailable)
+        {
+            case RedisOutageMode.Open:
+                return new RateLimitDecision(true, RateLimitDecisionSource.FallbackOpen, Policy.Limit, null, null, TimeSpan.Zero);
+            case RedisOutageMode.Closed:
+                var retry = _redis.Breaker.RemainingOpen();
+                return new RateLimitDecision(false, RateLimitDecisionSource.FallbackClosed, Policy.Limit, null, null, retry > TimeSpan.Zero ? retry : RedisRateLimitConnection.BreakDuration);
+            default:
+                var result = _fallback.Take(_fallbackPolicy, partition, Math.Min(permits, _fallbackPolicy.Burst), Math.Min(permits, _fallbackPolicy.Burst));
+                return new RateLimitDecision(result.Granted > 0, RateLimitDecisionSource.FallbackLocal, _fallbackPolicy.Limit, result.Remaining, result.ResetAfter, result.RetryAfter);
+        }
+    }
+
+    private TimeSpan ResetFor(long remaining) =>
+        TimeSpan.FromTicks((long)Math.Ceiling(Math.Max(0, Policy.Burst - remaining) * Policy.EmissionIntervalTicks));
+
+    private RemoteKeyState GetState(string partition)
+    {
+        if (_states.TryGetValue(partition, out var existing))
+        {
+            return existing;
+        }
+
+        var state = _states.GetOrAdd(partition, static _ => new RemoteKeyState());
+        if (Interlocked.Increment(ref _created) % SweepEvery == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static limiter => limiter.SweepIdleStates(), this, preferLocal: false);
+        }
+
+        return state;
+    }
+
+    /// <summary>Forgets keys idle for 10 s; unspent lease tokens of such keys are dropped (never over-admits).</summary>
+    private void SweepIdleStates()
+    {
+        var now = Stopwatch.GetTimestamp();
+        foreach (var (key, state) in _states)
+        {
+            lock (state)
+            {
+                if (now - state.LastUsed < IdleStateTicks || state.RefuseUntil > now || state.Claim.CurrentCount == 0)
+                {
+                    continue;
+                }
+            }
+
+            _states.TryRemove(new KeyValuePair<string, RemoteKeyState>(key, state));
+        }
+    }
+
+    private sealed class RemoteKeyState
+    {
+        public SemaphoreSlim Claim { get; } = new(1, 1);
+
+        public long LastUsed { get; set; }
+
+        /// <summary>Stopwatch time before which Redis said no token exists: refuse without asking again.</summary>
+        public long RefuseUntil { get; set; }
+
+        public int LeaseTokens { get; set; }
+
+        public long LeaseExpires { get; set; }
+
+        public long RemoteRemaining { get; set; }
+
+        public long LastClaim { get; set; }
+
+        public int DecisionsSinceClaim { get; set; }
+    }
+}

@@ -1,0 +1,7 @@
+namespace Edge.Proxy.RateLimiting;
+
+public enum RateLimitAlgorithm
+{
+    TokenBucket,
+    Gcra,
+}

@@ -1,0 +1,56 @@
+using System.Globalization;
+
+namespace Edge.Proxy.RateLimiting;
+
+/// <summary>
+/// The rate-limit response headers of one decision: legacy <c>X-RateLimit-*</c> and/or the IETF draft's
+/// <c>RateLimit-Policy</c> and <c>RateLimit</c>, plus <c>Retry-After</c> on refusals.
+/// </summary>
+internal static class RateLimitHeaders
+{
+    public const string Limit = "X-RateLimit-Limit";
+    public const string Remaining = "X-RateLimit-Remaining";
+    public const string Reset = "X-RateLimit-Reset";
+    public const string DraftPolicy = "RateLimit-Policy";
+    public const string Draft = "RateLimit";
+    public const string RetryAfter = "Retry-After";
+
+    public static List<KeyValuePair<string, string>> For(RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset now)
+    {
+        var headers = new List<KeyValuePair<string, string>>(5);
+        if (policy.Headers is RateLimitHeaderStyle.Legacy or RateLimitHeaderStyle.Both)
+        {
+            headers.Add(new(Limit, Format(decision.Limit)));
+            if (decision.Remaining is { } remaining)
+            {
+                headers.Add(new(Remaining, Format(remaining)));
+            }
+
+            if (decision.ResetAfter is { } resetAfter)
+            {
+                var reset = policy.ResetFormat == RateLimitResetFormat.Delta
+                    ? CeilSeconds(resetAfter)
+                    : (long)Math.Ceiling((now + resetAfter).ToUnixTimeMilliseconds() / 1000.0);
+                headers.Add(new(Reset, Format(reset)));
+            }
+        }
+
+        if (policy.Headers is RateLimitHeaderStyle.Draft or RateLimitHeaderStyle.Both)
+        {
+            headers.Add(new(DraftPolicy, $"\"{policy.Name}\";q={Format(decision.Limit)};w={Format(Math.Max(1, CeilSeconds(policy.Window)))}"));
+            if (decision.Remaining is { } remaining && decision.ResetAfter is { } resetAfter)
+            {
+                headers.Add(new(Draft, $"\"{policy.Name}\";r={Format(remaining)};t={Format(CeilSeconds(resetAfter))}"));
+            }
+        }
+
+        return headers;
+    }
+
+    /// <summary>Delta seconds, rounded up and never 0 (a client retrying at once would only be refused again).</summary>
+    public static string RetryAfterValue(TimeSpan retryAfter) => Format(Math.Max(1, CeilSeconds(retryAfter)));
+
+    private static long CeilSeconds(TimeSpan value) => (long)Math.Ceiling(Math.Max(0, value.TotalSeconds));
+
+    private static string Format(long value) => value.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,32 @@
+using System.Diagnostics.Metrics;
+using Edge.Proxy.Observability;
+
+namespace Edge.Proxy.RateLimiting;
+
+/// <summary>Rate-limit instruments on the edge meter (exported as <c>edge_ratelimit_*</c>).</summary>
+internal sealed class RateLimitMetrics
+{
+    private readonly Counter<long> _decisions;
+    private readonly Counter<long> _redisCalls;
+    private readonly Counter<long> _breaker;
+
+    public RateLimitMetrics(EdgeMetrics metrics)
+    {
+        _decisions = metrics.Meter.CreateCounter<long>("edge.ratelimit.decisions", description: "Rate-limit decisions by policy, outcome, mode and source.");
+        _redisCalls = metrics.Meter.CreateCounter<long>("edge.ratelimit.redis.calls", description: "Rate-limit Redis script calls by policy and result (ok, timeout, error, unavailable).");
+        _breaker = metrics.Meter.CreateCounter<long>("edge.ratelimit.breaker.transitions", description: "Rate-limit Redis circuit breaker transitions (open, closed).");
+    }
+
+    public void Decision(RateLimitPolicy policy, string mode, in RateLimitDecision decision) =>
+        _decisions.Add(
+            1,
+            new("policy", policy.Name),
+            new("outcome", decision.Outcome),
+            new("mode", mode),
+            new("source", decision.Source.ToString()));
+
+    public void RedisCall(RateLimitPolicy policy, string result) =>
+        _redisCalls.Add(1, new("policy", policy.Name), new("result", result));
+
+    public void Breaker(string state) => _breaker.Add(1, new KeyValuePair<string, object?>("state", state));
+}

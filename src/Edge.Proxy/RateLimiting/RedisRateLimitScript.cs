@@ -1,0 +1,101 @@
+using System.Security.Cryptography;
+using System.Text;
+using StackExchange.Redis;
+
+namespace Edge.Proxy.RateLimiting;
+
+/// <summary>
+/// The one atomic Lua script behind every Redis decision (strict) or lease claim (lease). Time comes from Redis
+/// <c>TIME</c>, so the edges' clocks may be skewed; a stored timestamp never moves backwards; state is written only when
+/// tokens are granted, with a TTL of the time to refill plus one second. Sent with EVALSHA; on NOSCRIPT (a restarted or
+/// flushed server) the script is sent once with EVAL, which caches it again. <c>redis.replicate_commands()</c> lets
+/// Redis 3.2-4 accept a write after <c>TIME</c>; from Redis 5 it is the default and in 7 a no-op.
+/// </summary>
+internal sealed class RedisRateLimitScript
+{
+    // ARGV: 1 algorithm (0 token bucket, 1 GCRA), 2 burst, 3 emission interval in microseconds, 4 tokens wanted,
+    // 5 minimum tokens to grant. Returns {granted, remaining, reset_us, retry_us}.
+    public const string Source = """
+        local alg = tonumber(ARGV[1])
+        local burst = tonumber(ARGV[2])
+        local emission = tonumber(ARGV[3])
+        local want = tonumber(ARGV[4])
+        local min = tonumber(ARGV[5])
+        if redis.replicate_commands then redis.replicate_commands() end
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+        local available, tat, last
+        if alg == 1 then
+          tat = tonumber(redis.call('GET', KEYS[1]) or '') or now
+          available = (burst * emission - math.max(0, tat - now)) / emission
+        else
+          local state = redis.call('HMGET', KEYS[1], 'tk', 'ts')
+          available = tonumber(state[1])
+          last = tonumber(state[2])
+          if available == nil or last == nil then
+            available = burst
+            last = now
+          end
+          if now > last then
+            available = math.min(burst, available + (now - last) / emission)
+            last = now
+          end
+        end
+        local granted = math.min(want, math.floor(available))
+        local retry = 0
+        if granted < min then
+          granted = 0
+          retry = math.ceil((min - available) * emission - 0.001)
+        end
+        local after = available - granted
+        local reset = math.max(0, math.ceil((burst - after) * emission - 0.001))
+        if granted > 0 then
+          local ttl = math.ceil(reset / 1000) + 1000
+          if alg == 1 then
+            redis.call('SET', KEYS[1], string.format('%.0f', math.ceil(math.max(tat, now) + granted * emission)), 'PX', ttl)
+          else
+            redis.call('HSET', KEYS[1], 'tk', string.format('%.6f', after), 'ts', string.format('%.0f', last))
+            redis.call('PEXPIRE', KEYS[1], ttl)
+          end
+        end
+        return {granted, math.floor(after), reset, retry}
+        """;
+
+    private static readonly byte[] Sha1 = SHA1.HashData(Encoding.UTF8.GetBytes(Source));
+
+    public static string Sha1Hex => Convert.ToHexStringLower(Sha1);
+
+    /// <summary>The Redis key of a partition: prefix, algorithm and policy, then the partition as the hash tag.</summary>
+    public static string KeyOf(RateLimitPolicy policy, string partition) =>
+        $"{policy.KeyPrefix}{(policy.Algorithm == RateLimitAlgorithm.Gcra ? "gcra" : "tb")}:{policy.Name}:{{{partition}}}";
+
+    public static async Task<BucketResult> TakeAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, int want, int min)
+    {
+        RedisKey[] keys = [KeyOf(policy, partition)];
+        RedisValue[] values =
+        [
+            policy.Algorithm == RateLimitAlgorithm.Gcra ? 1 : 0,
+            policy.Burst,
+            policy.EmissionIntervalTicks / 10.0,
+            want,
+            min,
+        ];
+
+        RedisResult result;
+        try
+        {
+            result = await database.ScriptEvaluateAsync(Sha1, keys, values).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        {
+            result = await database.ScriptEvaluateAsync(Source, keys, values).ConfigureAwait(false);
+        }
+
+        var items = (RedisResult[])result!;
+        return new BucketResult(
+            (int)(long)items[0],
+            Math.Max(0, (long)items[1]),
+            TimeSpan.FromTicks((long)items[2] * 10),
+            TimeSpan.FromTicks((long)items[3] * 10));
+    }
+}

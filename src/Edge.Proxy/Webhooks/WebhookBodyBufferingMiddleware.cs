@@ -1,0 +1,212 @@
+using System.Runtime.CompilerServices;
+using Edge.Proxy.Configuration;
+using Edge.Proxy.Observability;
+using Edge.Proxy.Pipeline;
+using Microsoft.AspNetCore.Http.Features;
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Model;
+
+namespace Edge.Proxy.Webhooks;
+
+/// <summary>
+/// Buffers the raw body of routes whose steps read it (<see cref="IEdgeBodyRequirement"/>) before the forwarder
+/// captures <c>Request.Body</c>, under the route's own cap. The body is then replaced by a stream over exactly those
+/// bytes with <c>Content-Length</c> set, so the bytes a step verified are the bytes the backend receives, whether the
+/// client sent a length, chunks (HTTP/1.1) or DATA frames (HTTP/2). A body over the cap gets 413 and is never forwarded.
+/// </summary>
+internal sealed partial class WebhookBodyBufferingMiddleware(
+    RequestDelegate next,
+    EdgeStepRegistry registry,
+    EdgeConfigState state,
+    EdgeMetrics edgeMetrics,
+    WebhookMetrics metrics,
+    WebhookReplayStore replay,
+    ILogger<WebhookBodyBufferingMiddleware> logger)
+{
+    private const int InitialBufferSize = 16 * 1024;
+
+    // Plans are per RouteConfig instance: a policy edit produces new RouteConfig objects (they carry the policy hash).
+    private readonly ConditionalWeakTable<RouteConfig, BodyPlan> _plans = new();
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var route = context.GetReverseProxyFeature().Route.Config;
+        var plan = _plans.GetValue(route, CreatePlan);
+        var request = context.GetEdgeRequest();
+        if (!plan.RequiresBody || request is null)
+        {
+            await next(context);
+            return;
+        }
+
+        if (context.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
+        {
+            request.BufferedBody = ReadOnlyMemory<byte>.Empty;
+            await next(context);
+            return;
+        }
+
+        if (context.Request.ContentLength > plan.MaxBodyBytes)
+        {
+            await DenyTooLargeAsync(context, request, plan, "content_length");
+            return;
+        }
+
+        byte[] buffer;
+        int total;
+        try
+        {
+            (buffer, total) = await ReadAsync(context, plan.MaxBodyBytes);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await DenyTooLargeAsync(context, request, plan, "server_limit");
+            return;
+        }
+        catch (BadHttpRequestException)
+        {
+            await DenyAsync(context, request, plan, StatusCodes.Status400BadRequest, WebhookCodes.BodyInvalid, "Body invalid", "The request body is malformed.", WebhookCodes.BodyInvalid + ":malformed_framing");
+            return;
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            // The client went away mid-body: nothing to answer, but the decision is still audited.
+            request.DecidingStep = plan.StepName;
+            request.ReasonCode = WebhookCodes.BodyInvalid + ":client_aborted";
+            edgeMetrics.StepDecision(request.RouteId, plan.StepName, "deny", request.ReasonCode);
+            return;
+        }
+
+        if (total < 0)
+        {
+            await DenyTooLargeAsync(context, request, plan, "streamed");
+            return;
+        }
+
+        request.BufferedBody = new ReadOnlyMemory<byte>(buffer, 0, total);
+        context.Request.Body = new MemoryStream(buffer, 0, total, writable: false);
+        context.Request.ContentLength = total;
+        context.Request.Headers.Remove("Transfer-Encoding");
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            await ReleaseUnacceptedDeliveryAsync(context, request);
+        }
+    }
+
+    /// <summary>A recorded delivery id is released when the delivery did not get through, so the sender's retry is accepted.</summary>
+    private async Task ReleaseUnacceptedDeliveryAsync(HttpContext context, EdgeRequestContext request)
+    {
+        if (request.Items.TryGetValue(ReplayReservation.ItemKey, out var item) && item is ReplayReservation reservation
+            && (context.Response.StatusCode >= 400 || context.RequestAborted.IsCancellationRequested))
+        {
+            await replay.ReleaseAsync(reservation.Policy, reservation.DeliveryId);
+        }
+    }
+
+    /// <summary>Reads the whole body; returns a length of -1 as soon as it exceeds <paramref name="cap"/>.</summary>
+    private static async Task<(byte[] Buffer, int Length)> ReadAsync(HttpContext context, long cap)
+    {
+        // One byte beyond the cap is enough to tell "too large" without holding more than the cap.
+        var limit = (int)Math.Min(cap + 1, int.MaxValue);
+        var size = context.Request.ContentLength is { } declared ? (int)Math.Min(declared + 1, limit) : Math.Min(InitialBufferSize, limit);
+        // Every byte is overwritten by the read before it is used, so zeroing the (often large) buffer first is wasted work.
+        var buffer = GC.AllocateUninitializedArray<byte>(Math.Max(size, 1));
+        var total = 0;
+        var body = context.Request.Body;
+        while (true)
+        {
+            if (total == buffer.Length)
+            {
+                if (buffer.Length >= limit)
+                {
+                    return (buffer, -1);
+                }
+
+                Array.Resize(ref buffer, (int)Math.Min((long)buffer.Length * 2, limit));
+            }
+
+            var read = await body.ReadAsync(buffer.AsMemory(total), context.RequestAborted);
+            if (read == 0)
+            {
+                return (buffer, total);
+            }
+
+            total += read;
+            if (total > cap)
+            {
+                return (buffer, -1);
+            }
+        }
+    }
+
+    private Task DenyTooLargeAsync(HttpContext context, EdgeRequestContext request, BodyPlan plan, string how) =>
+        DenyAsync(context, request, plan, StatusCodes.Status413PayloadTooLarge, WebhookCodes.BodyTooLarge, "Body too large",
+            $"The body exceeds this route's limit of {plan.MaxBodyBytes} bytes.", WebhookCodes.BodyTooLarge + ":" + how);
+
+    private async Task DenyAsync(HttpContext context, EdgeRequestContext request, BodyPlan plan, int status, string code, string title, string detail, string reason)
+    {
+        request.DecidingStep = plan.StepName;
+        request.ReasonCode = reason;
+        if (plan.Scheme is not null)
+        {
+            request.SignatureScheme = plan.Scheme;
+            request.SignatureResult = reason;
+            metrics.Verification(request.RouteId, plan.Policy!, plan.Scheme, reason);
+        }
+
+        edgeMetrics.StepDecision(request.RouteId, plan.StepName, "deny", reason);
+        Log.BodyRefused(logger, request.RouteId, reason);
+        await ProblemDetailsWriter.WriteAsync(context, status, code, title, detail);
+    }
+
+    private BodyPlan CreatePlan(RouteConfig route)
+    {
+        if (route.Transforms is null)
+        {
+            return BodyPlan.None;
+        }
+
+        var edge = state.Current.Edge;
+        string? stepName = null;
+        long? webhookCap = null;
+        string? policy = null;
+        string? scheme = null;
+        foreach (var values in route.Transforms)
+        {
+            if (!EdgeStepRegistry.TryGetStepName(values, out var name) || !registry.TryGet(name, out var factory)
+                || factory is not IEdgeBodyRequirement requirement || !requirement.RequiresBody(values, edge))
+            {
+                continue;
+            }
+
+            if (factory is WebhookStepFactory)
+            {
+                policy = values[name];
+                webhookCap = WebhookStepFactory.MaxBodyBytes(values, edge);
+                scheme = edge.Webhooks.TryGetValue(policy, out var options) ? options.Scheme : null;
+                stepName = factory.Name;
+            }
+
+            stepName ??= factory.Name;
+        }
+
+        return stepName is null
+            ? BodyPlan.None
+            : new BodyPlan(true, stepName, webhookCap ?? WebhookPolicyOptions.DefaultMaxBodyBytes, policy, scheme);
+    }
+
+    private sealed record BodyPlan(bool RequiresBody, string StepName, long MaxBodyBytes, string? Policy, string? Scheme)
+    {
+        public static BodyPlan None { get; } = new(false, "", 0, null, null);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Debug, "Body refused on route {Route}: {Reason}")]
+        public static partial void BodyRefused(ILogger logger, string route, string reason);
+    }
+}

@@ -1,0 +1,79 @@
+using System.Security.Cryptography;
+using System.Text;
+using Edge.Proxy.Redis;
+using StackExchange.Redis;
+
+namespace Edge.Proxy.Webhooks;
+
+/// <summary>
+/// Remembers verified delivery ids. With Redis, an atomic <c>SET key 1 NX PX ttl</c> makes exactly one of several edge
+/// instances accept a delivery; without it, an in-process cache does. A singleton, so the state survives reloads.
+/// </summary>
+internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider time, ILogger<WebhookReplayStore> logger)
+{
+    public const string KeyPrefix = "edge:webhook:";
+
+    private readonly LocalReplayCache _local = new(time);
+
+    /// <summary>Key: prefix, the policy as Redis Cluster hash tag, and a hash of the id (ids are sender-chosen text).</summary>
+    public static string Key(string policy, string deliveryId) =>
+        KeyPrefix + "{" + policy + "}:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(deliveryId)));
+
+    public async ValueTask<ReplayCheck> TryRegisterAsync(string policy, string deliveryId, TimeSpan ttl, bool rejectWhenRedisUnavailable)
+    {
+        var key = Key(policy, deliveryId);
+        if (redis.IsConfigured)
+        {
+            try
+            {
+                var multiplexer = redis.Multiplexer!;
+                if (multiplexer.IsConnected)
+                {
+                    var added = await multiplexer.GetDatabase().StringSetAsync(key, 1, ttl, When.NotExists);
+                    return added ? ReplayCheck.First : ReplayCheck.Duplicate;
+                }
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                Log.RedisFailed(logger, policy, ex.GetType().Name);
+            }
+
+            if (rejectWhenRedisUnavailable)
+            {
+                return ReplayCheck.Unavailable;
+            }
+        }
+
+        return _local.TryAdd(key, ttl) ? ReplayCheck.First : ReplayCheck.Duplicate;
+    }
+
+    /// <summary>
+    /// Forgets a delivery the edge recorded but that was not accepted downstream (backend error, later step denied), so
+    /// the sender's retry of the same delivery is not mistaken for a replay.
+    /// </summary>
+    public async ValueTask ReleaseAsync(string policy, string deliveryId)
+    {
+        var key = Key(policy, deliveryId);
+        _local.Remove(key);
+        if (redis.IsConfigured)
+        {
+            try
+            {
+                if (redis.Multiplexer!.IsConnected)
+                {
+                    await redis.Multiplexer.GetDatabase().KeyDeleteAsync(key);
+                }
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                Log.RedisFailed(logger, policy, ex.GetType().Name);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "Webhook replay check for policy {Policy} could not reach Redis ({Error})")]
+        public static partial void RedisFailed(ILogger logger, string policy, string error);
+    }
+}

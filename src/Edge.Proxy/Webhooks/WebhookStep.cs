@@ -1,0 +1,160 @@
+using System.Text;
+using Edge.Proxy.Pipeline;
+
+namespace Edge.Proxy.Webhooks;
+
+/// <summary>
+/// Verifies a delivery against its policy over the buffered raw body: signature, timestamp window, then an atomic
+/// first-seen check of the delivery id. Only then is the body marked verified, so later body-keyed steps can trust it.
+/// </summary>
+internal sealed partial class WebhookStep(
+    WebhookPolicy policy,
+    string routeId,
+    WebhookReplayStore replay,
+    WebhookMetrics metrics,
+    TimeProvider time,
+    ILogger logger) : IEdgeStep
+{
+    private const int MaxChallengeLength = 256;
+
+    private readonly string _scheme = policy.Scheme.ToString();
+
+    public async ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
+    {
+        var request = context.Request;
+        request.SignatureScheme = _scheme;
+        var http = context.HttpContext;
+
+        if (policy.Scheme == WebhookScheme.Meta && HttpMethods.IsGet(http.Request.Method))
+        {
+            return AnswerSubscribeHandshake(context);
+        }
+
+        if (request.BufferedBody is not { } body)
+        {
+            // The buffering middleware runs for every route with this step; reaching here means the pipeline is miswired.
+            return Fail(request, StatusCodes.Status500InternalServerError, "edge_pipeline_error", "Edge pipeline error", "edge_pipeline_error:body_not_buffered");
+        }
+
+        var outcome = policy.Verifier.Verify(http.Request.Headers, body.Span);
+        if (!outcome.IsValid)
+        {
+            return outcome.Code == WebhookCodes.SignatureMissing
+                ? Fail(request, StatusCodes.Status401Unauthorized, outcome.Code, "Signature missing", outcome.Reason!)
+                : Fail(request, StatusCodes.Status401Unauthorized, outcome.Code!, "Signature invalid", outcome.Reason!);
+        }
+
+        if (policy.HasTimestamp && outcome.Timestamp is { } timestamp)
+        {
+            var now = time.GetUtcNow().ToUnixTimeSeconds();
+            var tolerance = (long)policy.Options.Tolerance.TotalSeconds;
+            if (timestamp < now - tolerance || timestamp > now + tolerance)
+            {
+                var reason = WebhookCodes.TimestampOutOfWindow + (timestamp < now ? ":too_old" : ":in_future");
+                return Fail(request, StatusCodes.Status401Unauthorized, WebhookCodes.TimestampOutOfWindow, "Timestamp out of window", reason);
+            }
+        }
+
+        if (policy.Options.ReplayProtection)
+        {
+            var deliveryId = policy.DeliveryIdPointer is { } pointer ? JsonPointer.ReadScalar(body, pointer) : outcome.DeliveryId;
+            if (deliveryId is null)
+            {
+                if (policy.HasDeliveryId)
+                {
+                    return Fail(request, StatusCodes.Status400BadRequest, WebhookCodes.DeliveryIdMissing, "Delivery id missing", WebhookCodes.DeliveryIdMissing);
+                }
+            }
+            else
+            {
+                request.Items["webhook.delivery_id"] = deliveryId;
+                var reject = string.Equals(policy.Options.OnRedisUnavailable, "Reject", StringComparison.OrdinalIgnoreCase);
+                switch (await replay.TryRegisterAsync(policy.Name, deliveryId, policy.ReplayTtl, reject))
+                {
+                    case ReplayCheck.Duplicate:
+                        return Fail(request, policy.Options.ReplayStatus, WebhookCodes.ReplayedDelivery, "Replayed delivery", WebhookCodes.ReplayedDelivery);
+                    case ReplayCheck.Unavailable:
+                        return Fail(request, StatusCodes.Status503ServiceUnavailable, WebhookCodes.ReplayStoreUnavailable, "Replay check unavailable", WebhookCodes.ReplayStoreUnavailable);
+                    default:
+                        request.Items[ReplayReservation.ItemKey] = new ReplayReservation(policy.Name, deliveryId);
+                        break;
+                }
+            }
+        }
+
+        request.SignatureResult = "valid";
+        request.BodyVerified = true;
+        metrics.Verification(routeId, policy.Name, _scheme, "valid");
+        return EdgeStepResult.Continue;
+    }
+
+    private EdgeStepResult AnswerSubscribeHandshake(EdgeStepContext context)
+    {
+        var query = context.HttpContext.Request.Query;
+        var mode = query["hub.mode"];
+        var token = query["hub.verify_token"];
+        var challenge = query["hub.challenge"];
+        var tokenMatches = false;
+        if (token.Count == 1 && !string.IsNullOrEmpty(token[0]))
+        {
+            foreach (var expected in policy.VerifyTokens)
+            {
+                tokenMatches |= SignatureBytes.TokenEquals(expected, token[0]);
+            }
+        }
+
+        if (mode.Count != 1 || mode[0] != "subscribe" || !tokenMatches || challenge.Count != 1 || !IsSafeChallenge(challenge[0]))
+        {
+            var reason = WebhookCodes.SubscribeRejected + (tokenMatches ? ":bad_request" : ":token_mismatch");
+            return Fail(context.Request, StatusCodes.Status403Forbidden, WebhookCodes.SubscribeRejected, "Subscription not verified", reason);
+        }
+
+        context.Request.SignatureResult = WebhookCodes.SubscribeVerified;
+        metrics.Verification(routeId, policy.Name, _scheme, WebhookCodes.SubscribeVerified);
+        var answer = Encoding.UTF8.GetBytes(challenge[0]!);
+        // The edge answers the handshake itself: a 200 "decision" that never reaches the backend.
+        return EdgeStepResult.Deny(new EdgeDenial(StatusCodes.Status200OK, WebhookCodes.SubscribeVerified, "Subscription verified")
+        {
+            Reason = WebhookCodes.SubscribeVerified,
+            WriteBody = async http =>
+            {
+                http.Response.ContentType = "text/plain; charset=utf-8";
+                http.Response.Headers.XContentTypeOptions = "nosniff";
+                http.Response.Headers.CacheControl = "no-store";
+                http.Response.ContentLength = answer.Length;
+                await http.Response.Body.WriteAsync(answer, http.RequestAborted);
+            },
+        });
+    }
+
+    /// <summary>The challenge is echoed, so only short printable ASCII without markup is accepted.</summary>
+    private static bool IsSafeChallenge(string? challenge) =>
+        challenge is { Length: > 0 and <= MaxChallengeLength } && challenge.All(c => c is > ' ' and < '\x7f' and not '<' and not '>' and not '&' and not '"' and not '\'');
+
+    private EdgeStepResult Fail(EdgeRequestContext request, int status, string code, string title, string reason)
+    {
+        request.SignatureResult = reason;
+        metrics.Verification(routeId, policy.Name, _scheme, reason);
+        Log.Rejected(logger, routeId, policy.Name, reason);
+        return EdgeStepResult.Deny(new EdgeDenial(status, code, title, Detail(code)) { Reason = reason });
+    }
+
+    // Client-facing details are fixed sentences: they never echo the expected signature or any key material.
+    private string Detail(string code) => code switch
+    {
+        WebhookCodes.SignatureMissing => $"The delivery carries no {_scheme} signature.",
+        WebhookCodes.SignatureInvalid => $"The {_scheme} signature does not verify.",
+        WebhookCodes.TimestampOutOfWindow => $"The signed timestamp is more than {(long)policy.Options.Tolerance.TotalSeconds} s away from the edge's clock.",
+        WebhookCodes.ReplayedDelivery => "This delivery was already accepted.",
+        WebhookCodes.DeliveryIdMissing => "The delivery carries no id, so it cannot be checked for replay.",
+        WebhookCodes.ReplayStoreUnavailable => "The replay check is unavailable; retry later.",
+        WebhookCodes.SubscribeRejected => "The subscription request is not verified.",
+        _ => "The delivery was refused.",
+    };
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Debug, "Webhook delivery on route {Route} refused by policy {Policy}: {Reason}")]
+        public static partial void Rejected(ILogger logger, string route, string policy, string reason);
+    }
+}

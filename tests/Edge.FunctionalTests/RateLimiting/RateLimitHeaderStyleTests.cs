@@ -1,0 +1,62 @@
+using System.Net;
+using Edge.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Edge.FunctionalTests.RateLimiting;
+
+public sealed class RateLimitHeaderStyleTests
+{
+    [Fact]
+    public async Task EdgeRateLimit_DraftHeadersAndDeltaReset_MatchTheDecision()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-03-01T12:00:00Z"));
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(
+            RateLimitRoutes.Config(backend.Url, new Dictionary<string, object>
+            {
+                ["orders-api"] = new { Limit = 100, Window = "00:01:00", Headers = "Both", ResetFormat = "Delta" },
+            }, "orders-api"),
+            timeProvider: time);
+
+        using var first = await edge.Client.SendAsync(RateLimitRoutes.Get());
+        using var second = await edge.Client.SendAsync(RateLimitRoutes.Get());
+
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Equal("\"orders-api\";q=100;w=60", RateLimitRoutes.Header(second, "RateLimit-Policy"));
+        Assert.Equal("\"orders-api\";r=98;t=2", RateLimitRoutes.Header(second, "RateLimit")); // 2 tokens * 0.6 s = 1.2 s, rounded up
+        Assert.Equal("98", RateLimitRoutes.Header(second, "X-RateLimit-Remaining"));
+        Assert.Equal("2", RateLimitRoutes.Header(second, "X-RateLimit-Reset"));
+        Assert.Equal("\"orders-api\";r=99;t=1", RateLimitRoutes.Header(first, "RateLimit"));
+    }
+
+    [Fact]
+    public async Task EdgeRateLimit_HeadersNone_NoRateLimitHeadersButStill429()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(RateLimitRoutes.Config(backend.Url, new Dictionary<string, object>
+        {
+            ["p"] = new { Limit = 1, Window = "00:10:00", Headers = "None" },
+        }));
+
+        using var first = await edge.Client.SendAsync(RateLimitRoutes.Get());
+        using var second = await edge.Client.SendAsync(RateLimitRoutes.Get());
+
+        Assert.Null(RateLimitRoutes.Header(first, "X-RateLimit-Limit"));
+        Assert.Null(RateLimitRoutes.Header(first, "RateLimit-Policy"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+        Assert.Equal("600", RateLimitRoutes.Header(second, "Retry-After"));
+    }
+
+    [Fact]
+    public async Task EdgeRateLimit_UnknownPolicy_StartupFailsNamingTheStep()
+    {
+        using var backend = Backend.Start();
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => EdgeHost.StartAsync(RateLimitRoutes.Config(backend.Url, new Dictionary<string, object>
+        {
+            ["p"] = new { Limit = 1 },
+        }, "missing")));
+
+        Assert.Contains("rate-limit policy 'missing' is not defined in Edge:RateLimits", error.ToString(), StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,98 @@
+using System.Net;
+using System.Text;
+using Edge.Proxy.Pipeline;
+using Edge.Proxy.RateLimiting;
+using Microsoft.AspNetCore.Http;
+
+namespace Edge.Proxy.Tests.RateLimiting;
+
+public sealed class RateLimitKeyTemplateTests
+{
+    [Fact]
+    public void Resolve_TenantAndPrincipal_JoinsValues()
+    {
+        var (http, request) = Request(tenant: "acme", principal: "alice");
+
+        Assert.Equal("acme:alice", Template("{tenant}:{principal}").Resolve(http, request));
+    }
+
+    [Fact]
+    public void Resolve_TemplateWithoutTenant_PrefixesTenantSoTenantsNeverShare()
+    {
+        var (httpA, a) = Request(tenant: "acme", ip: IPAddress.Parse("10.0.0.1"));
+        var (httpB, b) = Request(tenant: "globex", ip: IPAddress.Parse("10.0.0.1"));
+        var template = Template("{ip}");
+
+        Assert.Equal("acme:10.0.0.1", template.Resolve(httpA, a));
+        Assert.Equal("globex:10.0.0.1", template.Resolve(httpB, b));
+    }
+
+    [Fact]
+    public void Resolve_IPv6_ColonsReplaced()
+    {
+        var (http, request) = Request(tenant: "t", ip: IPAddress.IPv6Loopback);
+
+        Assert.Equal("t:__1", Template("{tenant}:{ip}").Resolve(http, request));
+    }
+
+    [Fact]
+    public void Resolve_HeaderWithBracesOrColons_IsHashedAndCannotBreakTheHashTag()
+    {
+        var (http, request) = Request(tenant: "acme");
+        http.Request.Headers["X-Client"] = "evil}:{other";
+
+        var key = Template("{tenant}:{header:X-Client}").Resolve(http, request);
+
+        Assert.StartsWith("acme:~", key, StringComparison.Ordinal);
+        Assert.DoesNotContain('{', key);
+        Assert.DoesNotContain('}', key);
+        Assert.Equal(1, key.Count(c => c == ':'));
+    }
+
+    [Fact]
+    public void Resolve_MissingValues_UseMarkerDistinctFromAnyValue()
+    {
+        var (http, request) = Request(tenant: null);
+
+        Assert.Equal("~none:~none:r1", Template("{tenant}:{principal}:{route}").Resolve(http, request));
+    }
+
+    [Fact]
+    public void Resolve_BodyPointer_ReadsBufferedBody()
+    {
+        var (http, request) = Request(tenant: "acme");
+        request.BufferedBody = Encoding.UTF8.GetBytes("""{"sender":{"id":"user-42"},"list":[{"a/b":7}]}""");
+
+        Assert.Equal("acme:user-42", Template("{tenant}:{body:/sender/id}").Resolve(http, request));
+        Assert.Equal("acme:7", Template("{tenant}:{body:/list/0/a~1b}").Resolve(http, request));
+        Assert.Equal("acme:~none", Template("{tenant}:{body:/missing}").Resolve(http, request));
+    }
+
+    [Fact]
+    public void Resolve_BodyNotBuffered_UsesFixedUnverifiedPartition()
+    {
+        var (http, request) = Request(tenant: "acme");
+
+        Assert.Equal("acme:~unverified", Template("{tenant}:{body:/sender/id}").Resolve(http, request));
+    }
+
+    [Fact]
+    public void Resolve_BodyNotJson_UsesMissingMarker()
+    {
+        var (http, request) = Request(tenant: "acme");
+        request.BufferedBody = Encoding.UTF8.GetBytes("not json");
+
+        Assert.Equal("acme:~none", Template("{tenant}:{body:/sender/id}").Resolve(http, request));
+    }
+
+    private static RateLimitKeyTemplate Template(string text) =>
+        RateLimitKeyTemplate.TryParse(text, out var error) ?? throw new InvalidOperationException(error);
+
+    private static (HttpContext Http, EdgeRequestContext Request) Request(string? tenant, string? principal = null, IPAddress? ip = null)
+    {
+        var http = new DefaultHttpContext();
+        http.Connection.RemoteIpAddress = ip;
+        var request = new EdgeRequestContext { RequestId = "r", RouteId = "r1", StartedAt = DateTimeOffset.UnixEpoch, Tenant = tenant, Principal = principal };
+        return (http, request);
+    }
+}

@@ -1,0 +1,56 @@
+using Edge.Proxy.Configuration;
+using Edge.Proxy.Observability;
+using Edge.Proxy.RateLimiting;
+using Edge.Proxy.Redis;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Edge.Proxy.Tests.RateLimiting;
+
+/// <summary>The rate-limiting services as the host registers them, with or without a real Redis.</summary>
+internal sealed class RateLimitTestServices : IDisposable
+{
+    private readonly ServiceProvider _provider;
+
+    public RateLimitTestServices(string? redis = null, TimeProvider? time = null)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
+        services.AddMetrics();
+        services.AddSingleton(time ?? TimeProvider.System);
+        services.AddSingleton(new EdgeRedis(redis));
+        services.AddSingleton<EdgeMetrics>();
+        services.AddSingleton(new EdgeHostOptions());
+        services.AddEdgeRateLimiting();
+        _provider = services.BuildServiceProvider();
+    }
+
+    public RateLimiterRegistry Registry => _provider.GetRequiredService<RateLimiterRegistry>();
+
+    public RedisRateLimitConnection Connection => _provider.GetRequiredService<RedisRateLimitConnection>();
+
+    public RateLimitStepFactory StepFactory => _provider.GetRequiredService<RateLimitStepFactory>();
+
+    public static RateLimitPolicy Policy(RateLimitPolicyOptions options, string name = "p")
+    {
+        var errors = new ConfigErrorList();
+        return RateLimitPolicy.TryCreate(name, options, errors) ?? throw new InvalidOperationException(string.Join("; ", errors.Errors));
+    }
+
+    /// <summary>The connection is made in the background; tests wait for it instead of taking the outage path.</summary>
+    public async Task WaitForRedisAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (Connection.Database is null)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("Redis did not connect within 10 s");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    public void Dispose() => _provider.Dispose();
+}

@@ -1,0 +1,161 @@
+using Edge.Proxy.RateLimiting;
+using Edge.Testing;
+using StackExchange.Redis;
+
+namespace Edge.Proxy.Tests.RateLimiting;
+
+public sealed class RedisRateLimitScriptTests(RedisFixture redis) : IClassFixture<RedisFixture>, IDisposable
+{
+    private readonly IConnectionMultiplexer _connection = redis.Server.Connect();
+
+    public void Dispose() => _connection.Dispose();
+
+    [Theory]
+    [InlineData("TokenBucket")]
+    [InlineData("Gcra")]
+    public async Task TakeAsync_ConcurrentCallsOnOneKey_GrantExactlyTheBurst(string algorithm)
+    {
+        var policy = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Algorithm = algorithm, Limit = 50, Window = TimeSpan.FromHours(1) }, "exact-" + algorithm);
+        var database = _connection.GetDatabase();
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 300).Select(_ => RedisRateLimitScript.TakeAsync(database, policy, "acme:alice", 1, 1)));
+
+        Assert.Equal(50, results.Count(r => r.Granted == 1));
+        Assert.All(results.Where(r => r.Granted == 0), r => Assert.True(r.RetryAfter > TimeSpan.Zero));
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => (long)i).Order(), results.Where(r => r.Granted == 1).Select(r => r.Remaining).Order());
+    }
+
+    [Fact]
+    public async Task TakeAsync_Refused_WritesNoState()
+    {
+        var policy = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Limit = 1, Window = TimeSpan.FromHours(1) }, "nowrite");
+        var database = _connection.GetDatabase();
+        var key = RedisRateLimitScript.KeyOf(policy, "acme:bob");
+        await RedisRateLimitScript.TakeAsync(database, policy, "acme:bob", 1, 1);
+        var before = await database.HashGetAllAsync(key);
+
+        var refused = await RedisRateLimitScript.TakeAsync(database, policy, "acme:bob", 1, 1);
+
+        Assert.Equal(0, refused.Granted);
+        Assert.Equal(before, await database.HashGetAllAsync(key));
+        var neverAdmitted = RedisRateLimitScript.KeyOf(RateLimitTestServices.Policy(new RateLimitPolicyOptions { Limit = 1, Burst = 1 }, "nowrite2"), "acme:carol");
+        Assert.False(await database.KeyExistsAsync(neverAdmitted));
+    }
+
+    [Theory]
+    [InlineData("TokenBucket")]
+    [InlineData("Gcra")]
+    public async Task TakeAsync_Admitted_KeyHasTtlOfRefillTimePlusOneSecond(string algorithm)
+    {
+        var policy = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Algorithm = algorithm, Limit = 10, Window = TimeSpan.FromSeconds(10) }, "ttl-" + algorithm);
+        var database = _connection.GetDatabase();
+
+        await RedisRateLimitScript.TakeAsync(database, policy, "acme:dave", 3, 3);
+
+        var ttl = await database.KeyTimeToLiveAsync(RedisRateLimitScript.KeyOf(policy, "acme:dave"));
+        Assert.NotNull(ttl);
+        Assert.InRange(ttl.Value, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(4));
+    }
+
+    [Fact]
+    public async Task TakeAsync_ShortWindow_RefillsFromRedisTime()
+    {
+        var policy = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Limit = 5, Window = TimeSpan.FromSeconds(2) }, "refill");
+        var database = _connection.GetDatabase();
+        var granted = 0;
+        BucketResult refused = default;
+        for (var i = 0; i < 50 && refused.RetryAfter == TimeSpan.Zero; i++)
+        {
+            var result = await RedisRateLimitScript.TakeAsync(database, policy, "t:refill", 1, 1);
+            granted += result.Granted;
+            refused = result.Granted == 0 ? result : default;
+        }
+
+        await Task.Delay(refused.RetryAfter + TimeSpan.FromMilliseconds(20));
+        var afterRetry = await RedisRateLimitScript.TakeAsync(database, policy, "t:refill", 1, 1);
+
+        // The burst (5) was admitted, plus whatever refilled meanwhile at 400 ms per token; then the wait told by
+        // Retry-After (at most one token interval) is enough for the next one.
+        Assert.InRange(granted, 5, 49);
+        Assert.InRange(refused.RetryAfter, TimeSpan.FromTicks(1), TimeSpan.FromMilliseconds(400));
+        Assert.Equal(1, afterRetry.Granted);
+    }
+
+    [Fact]
+    public async Task TakeAsync_LeaseClaim_GrantsUpToWhatIsLeftAndAtLeastMin()
+    {
+        var policy = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Limit = 10, Window = TimeSpan.FromHours(1) }, "claim");
+        var database = _connection.GetDatabase();
+
+        var first = await RedisRateLimitScript.TakeAsync(database, policy, "t:c", 8, 1);
+        var second = await RedisRateLimitScript.TakeAsync(database, policy, "t:c", 8, 1);
+        var third = await RedisRateLimitScript.TakeAsync(database, policy, "t:c", 8, 1);
+
+        Assert.Equal((8, 2L), (first.Granted, first.Remaining));
+        Assert.Equal((2, 0L), (second.Granted, second.Remaining));
+        Assert.Equal(0, third.Granted);
+    }
+
+    [Fact]
+    public async Task TakeAsync_AfterScriptFlush_ReloadsOnNoScript()
+    {
+        var policy = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Limit = 10 }, "noscript");
+        var database = _connection.GetDatabase();
+        var server = _connection.GetServer(_connection.GetEndPoints()[0]);
+        await RedisRateLimitScript.TakeAsync(database, policy, "t:n", 1, 1);
+
+        await server.ScriptFlushAsync();
+        var afterFlush = await RedisRateLimitScript.TakeAsync(database, policy, "t:n", 1, 1);
+
+        Assert.Equal(1, afterFlush.Granted);
+        Assert.True(await server.ScriptExistsAsync(RedisRateLimitScript.Source));
+    }
+
+    [Fact]
+    public async Task KeyOf_PartitionIsTheHashTag_TenantsLandInTheirOwnKeysAndSlots()
+    {
+        var policy = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Limit = 10, Key = "{tenant}:{principal}" }, "slots");
+        var database = _connection.GetDatabase();
+        var server = _connection.GetServer(_connection.GetEndPoints()[0]);
+
+        await RedisRateLimitScript.TakeAsync(database, policy, "acme:alice", 1, 1);
+        await RedisRateLimitScript.TakeAsync(database, policy, "globex:alice", 1, 1);
+
+        var keys = server.Keys(pattern: "edge:rl:tb:slots:*").Select(k => k.ToString()).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(["edge:rl:tb:slots:{acme:alice}", "edge:rl:tb:slots:{globex:alice}"], keys);
+        foreach (var key in keys)
+        {
+            // CLUSTER KEYSLOT hashes only the hash tag, so every key of a partition lands in one slot.
+            var tag = key[(key.IndexOf('{') + 1)..key.IndexOf('}')];
+            Assert.Equal(HashSlot(tag), HashSlot(key));
+        }
+
+        Assert.NotEqual(HashSlot("acme:alice"), HashSlot("globex:alice"));
+    }
+
+    /// <summary>Redis Cluster's key slot: CRC16 (XMODEM) of the hash tag (or whole key) mod 16384.</summary>
+    private static int HashSlot(string key)
+    {
+        var open = key.IndexOf('{');
+        if (open >= 0)
+        {
+            var close = key.IndexOf('}', open + 1);
+            if (close > open + 1)
+            {
+                key = key[(open + 1)..close];
+            }
+        }
+
+        ushort crc = 0;
+        foreach (var b in System.Text.Encoding.UTF8.GetBytes(key))
+        {
+            crc ^= (ushort)(b << 8);
+            for (var i = 0; i < 8; i++)
+            {
+                crc = (crc & 0x8000) != 0 ? (ushort)((crc << 1) ^ 0x1021) : (ushort)(crc << 1);
+            }
+        }
+
+        return crc % 16384;
+    }
+}

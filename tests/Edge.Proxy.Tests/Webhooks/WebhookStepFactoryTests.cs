@@ -1,0 +1,81 @@
+using Edge.Proxy.Configuration;
+using Edge.Proxy.Pipeline;
+using Edge.Proxy.Webhooks;
+using Yarp.ReverseProxy.Configuration;
+
+namespace Edge.Proxy.Tests.Webhooks;
+
+public sealed class WebhookStepFactoryTests
+{
+    private static readonly EdgeSection Edge = new()
+    {
+        Webhooks = new Dictionary<string, WebhookPolicyOptions> { ["github-main"] = new() { Scheme = "GitHub", Secrets = ["env:X"] } },
+    };
+
+    [Fact]
+    public void Validate_KnownPolicy_NoErrors()
+    {
+        var errors = Validate(new Dictionary<string, string> { ["EdgeWebhook"] = "github-main" });
+
+        Assert.Empty(errors.Items);
+    }
+
+    [Fact]
+    public void Validate_UnknownPolicy_ErrorAtStep()
+    {
+        var errors = Validate(new Dictionary<string, string> { ["EdgeWebhook"] = "gitlab" });
+
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("ReverseProxy:Routes:r:Transforms[0]:EdgeWebhook", error.Location);
+        Assert.Contains("gitlab", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_UnknownOption_Error()
+    {
+        var errors = Validate(new Dictionary<string, string> { ["EdgeWebhook"] = "github-main", ["Secret"] = "x" });
+
+        Assert.Contains(errors.Errors, e => e.Location.EndsWith(":Secret", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Validate_ListedTwice_Error()
+    {
+        var errors = Validate(new Dictionary<string, string> { ["EdgeWebhook"] = "github-main" }, ["EdgeWebhook"]);
+
+        Assert.Single(errors.Errors);
+    }
+
+    [Fact]
+    public void Validate_BodyKeyedRateLimitBefore_Warning()
+    {
+        var edge = Edge with
+        {
+            RateLimits = new Dictionary<string, Edge.Proxy.RateLimiting.RateLimitPolicyOptions> { ["per-sender"] = new() { Limit = 10, Key = "{tenant}:{body:/sender/id}" } },
+        };
+        var limit = new Dictionary<string, string> { ["EdgeRateLimit"] = "per-sender" };
+        var webhook = new Dictionary<string, string> { ["EdgeWebhook"] = "github-main" };
+        var errors = new ConfigErrorList();
+        var route = new RouteConfig { RouteId = "r", ClusterId = "c", Match = new RouteMatch { Path = "/hooks" }, Transforms = [limit, webhook] };
+
+        new WebhookStepFactory().Validate(new EdgeStepValidationContext(route, 1, ["EdgeRateLimit"], edge, errors), webhook);
+
+        var warning = Assert.Single(errors.Warnings);
+        Assert.Contains("per-sender", warning.Message, StringComparison.Ordinal);
+        Assert.False(errors.HasErrors);
+    }
+
+    [Fact]
+    public void RequiresBody_Always_True()
+    {
+        Assert.True(new WebhookStepFactory().RequiresBody(new Dictionary<string, string> { ["EdgeWebhook"] = "github-main" }, Edge));
+    }
+
+    private static ConfigErrorList Validate(Dictionary<string, string> values, string[]? preceding = null)
+    {
+        var errors = new ConfigErrorList();
+        var route = new RouteConfig { RouteId = "r", ClusterId = "c", Match = new RouteMatch { Path = "/hooks" }, Transforms = [values] };
+        new WebhookStepFactory().Validate(new EdgeStepValidationContext(route, 0, preceding ?? [], Edge, errors), values);
+        return errors;
+    }
+}
