@@ -10,7 +10,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 env_file=config/.env
 [ -f "$env_file" ] || env_file=config/.env.example
 set -a; . "$env_file"; set +a
-for project in src/Edge.DemoBackend src/Edge.Proxy; do
+for project in src/Edge.DemoBackend src/Edge.AuditWriter src/Edge.Proxy; do
   dotnet build "$project" -c Release -v q -nologo >/dev/null || { echo "build of $project failed; run: dotnet build $project" >&2; exit 1; }
 done
 
@@ -25,9 +25,18 @@ trap cleanup INT TERM EXIT
 dotnet src/Edge.DemoBackend/bin/Release/net10.0/Edge.DemoBackend.dll --urls http://127.0.0.1:5100 &
 pids+=($!)
 
-dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll --urls http://127.0.0.1:8080 \
-  --Edge:ManagementUrls=http://127.0.0.1:9901 --Edge:ProxyConfigPath=proxy.json "$@" &
+# The audit writer is its own process: SQLite store and signing key under data/audit (key generated on first start).
+dotnet src/Edge.AuditWriter/bin/Release/net10.0/Edge.AuditWriter.dll --urls http://127.0.0.1:9902 \
+  --Writer:StorePath=data/audit/audit.db --Writer:KeyPath=data/audit/writer.key --Writer:Origin=edge-demo/audit \
+  --Writer:ProxyConfigPath=proxy.json --Writer:Authentication="${EDGE_AUDIT_AUTHENTICATION:-demo-keys}" \
+  ${EDGE_AUDIT_INGEST_TOKEN:+--Writer:IngestToken=env:EDGE_AUDIT_INGEST_TOKEN} &
 pids+=($!)
 
-echo "edge: http://127.0.0.1:8080  management: http://127.0.0.1:9901  demo backend: http://127.0.0.1:5100 (Ctrl+C stops all)" >&2
+dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll --urls http://127.0.0.1:8080 \
+  --Edge:ManagementUrls=http://127.0.0.1:9901 --Edge:ProxyConfigPath=proxy.json \
+  --Edge:Audit:WriterUrl=http://127.0.0.1:9902 --Edge:Audit:SpoolPath=data/audit-spool \
+  ${EDGE_AUDIT_INGEST_TOKEN:+--Edge:Audit:IngestToken=env:EDGE_AUDIT_INGEST_TOKEN} "$@" &
+pids+=($!)
+
+echo "edge: http://127.0.0.1:8080  management: http://127.0.0.1:9901  audit writer: http://127.0.0.1:9902  demo backend: http://127.0.0.1:5100 (Ctrl+C stops all)" >&2
 wait -n "${pids[@]}"

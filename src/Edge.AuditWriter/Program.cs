@@ -1,3 +1,4 @@
-var builder = WebApplication.CreateBuilder(args);
-var app = builder.Build();
-app.Run();
+using Edge.AuditWriter.Hosting;
+
+await WriterApp.Build(args).RunAsync().ConfigureAwait(false);
+return 0;

@@ -1,9 +1,3 @@
-using System.CommandLine;
-using Edge.Cli.Config;
+using Edge.Cli;
 
-var root = new RootCommand("edge: operate an Edge deployment")
-{
-    new Command("config", "proxy.json tools") { ConfigValidateCommand.Create() },
-};
-
-return await root.Parse(args).InvokeAsync();
+return await CliApp.RunAsync(args).ConfigureAwait(false);

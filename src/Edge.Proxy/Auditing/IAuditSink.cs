@@ -5,5 +5,15 @@ namespace Edge.Proxy.Auditing;
 /// <summary>Receives the decision of every request on an edge route, allowed or denied.</summary>
 public interface IAuditSink
 {
+    /// <summary>
+    /// Called before any step runs. False means the record could not be written, so the route must not run:
+    /// the request is answered 503 (audit-required routes only; optional routes are always admitted).
+    /// </summary>
+    bool CanAdmit(HttpContext context) => true;
+
+    /// <summary>
+    /// Called exactly once per request, when the response starts (before the client can see it) or, when no
+    /// response was started, at the end. Completes once the record is durable.
+    /// </summary>
     ValueTask RecordAsync(HttpContext context, EdgeRequestContext request);
 }

@@ -34,6 +34,19 @@ internal sealed class EdgeRequestMiddleware(RequestDelegate next, EdgeHostOption
         using (LogContext.PushProperty("RequestId", request.RequestId))
         using (LogContext.PushProperty("Route", routeId))
         {
+            if (!audit.CanAdmit(context))
+            {
+                // An audit-required route never runs unaudited: refuse before any step or backend call.
+                metrics.Request(routeId, "deny", StatusCodes.Status503ServiceUnavailable);
+                await ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "audit_unavailable",
+                    "Audit unavailable", "The audit trail cannot record this request right now; retry later.");
+                return;
+            }
+
+            // The record is made durable when the response starts, so no client sees an answer that is not audited.
+            var recorded = 0;
+            Task RecordOnce() => Interlocked.Exchange(ref recorded, 1) == 0 ? audit.RecordAsync(context, request).AsTask() : Task.CompletedTask;
+            context.Response.OnStarting(RecordOnce);
             try
             {
                 await next(context);
@@ -42,7 +55,7 @@ internal sealed class EdgeRequestMiddleware(RequestDelegate next, EdgeHostOption
             {
                 var decision = request.IsDenied ? "deny" : "allow";
                 metrics.Request(routeId, decision, context.Response.StatusCode);
-                await audit.RecordAsync(context, request);
+                await RecordOnce();
             }
         }
     }

@@ -1,0 +1,74 @@
+namespace Edge.Audit.Records;
+
+/// <summary>
+/// One audited decision or security event. Serialised once, at the edge, into the canonical leaf bytes
+/// (<see cref="AuditRecordSerializer"/>); the writer stores exactly those bytes as the Merkle leaf.
+/// </summary>
+public sealed record AuditRecord
+{
+    /// <summary>Unique record id; for a request it is the request id returned to the client.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>CloudEvents <c>type</c>, e.g. <see cref="AuditEventTypes.Request"/>.</summary>
+    public string Type { get; init; } = AuditEventTypes.Request;
+
+    public required DateTimeOffset Time { get; init; }
+
+    /// <summary>The edge instance name; becomes the CloudEvents <c>source</c> <c>edge://{instance}</c>.</summary>
+    public required string Instance { get; init; }
+
+    public string? Tenant { get; init; }
+
+    /// <summary>Personal fields, kept apart so they can be encrypted per subject (crypto-shredding).</summary>
+    public AuditSubject Subject { get; init; } = AuditSubject.Empty;
+
+    public string? AuthMethod { get; init; }
+
+    public string? Route { get; init; }
+
+    public string? Destination { get; init; }
+
+    public string? Method { get; init; }
+
+    /// <summary>The request path without the query string.</summary>
+    public string? Path { get; init; }
+
+    public int? Status { get; init; }
+
+    /// <summary><c>allow</c>, <c>deny</c> or, for security events, <c>applied</c>/<c>refused</c>.</summary>
+    public required string Decision { get; init; }
+
+    /// <summary>The step that decided (e.g. <c>EdgeRateLimit</c>).</summary>
+    public string? Step { get; init; }
+
+    /// <summary>A stable reason code (e.g. <c>rate_limited</c>).</summary>
+    public string? Reason { get; init; }
+
+    /// <summary>Rate-limit outcome, e.g. <c>allowed</c>, <c>limited</c>, <c>local_fallback</c>.</summary>
+    public string? RateLimit { get; init; }
+
+    public string? SignatureScheme { get; init; }
+
+    public string? SignatureResult { get; init; }
+
+    public long? BytesIn { get; init; }
+
+    public long? BytesOut { get; init; }
+
+    public double? LatencyMs { get; init; }
+
+    public string? TraceId { get; init; }
+
+    public BodyHash? BodyHash { get; init; }
+
+    /// <summary>Event-specific details of security events (e.g. config revision and content hash); never secrets.</summary>
+    public IReadOnlyDictionary<string, string>? Attributes { get; init; }
+}
+
+public static class AuditEventTypes
+{
+    public const string Request = "dev.edge.audit.request.v1";
+    public const string ConfigApplied = "dev.edge.audit.config.applied.v1";
+    public const string ConfigRefused = "dev.edge.audit.config.refused.v1";
+    public const string KeyRotated = "dev.edge.audit.key.rotated.v1";
+}

@@ -1,0 +1,12 @@
+namespace Edge.Audit.Shipping;
+
+/// <summary>The edge→writer ingest contract: POST an NDJSON batch, get <c>{"acked": seq}</c> after the durable commit.</summary>
+public static class IngestProtocol
+{
+    public const string Path = "/audit/ingest";
+
+    public const string ContentType = "application/x-ndjson";
+
+    /// <summary>The spool sequence of the batch's last record; the writer echoes it as the cumulative ack.</summary>
+    public const string LastSequenceHeader = "Edge-Audit-Last-Sequence";
+}

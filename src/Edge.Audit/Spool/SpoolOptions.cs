@@ -1,0 +1,19 @@
+namespace Edge.Audit.Spool;
+
+public sealed record SpoolOptions
+{
+    /// <summary>The spool directory; created when missing.</summary>
+    public required string Directory { get; init; }
+
+    /// <summary>The size cap over all segment files; appends beyond it are refused.</summary>
+    public long MaxBytes { get; init; } = 256L * 1024 * 1024;
+
+    /// <summary>A segment is closed and a new one started past this size; whole segments are deleted once acknowledged.</summary>
+    public long SegmentBytes { get; init; } = 8L * 1024 * 1024;
+
+    /// <summary>
+    /// Group commit window: at most one fsync per interval; every append waits for the fsync that covers it.
+    /// A power cut can lose only appends still waiting (whose responses were therefore not sent yet).
+    /// </summary>
+    public TimeSpan CommitInterval { get; init; } = TimeSpan.FromMilliseconds(2);
+}

@@ -1,0 +1,29 @@
+using Edge.Audit.Merkle;
+using Edge.Audit.Records;
+
+namespace Edge.Audit.Storage;
+
+public sealed record PendingLeaf(byte[] Bytes, LeafSummary Summary)
+{
+    public byte[] Hash { get; } = MerkleHasher.HashLeaf(Bytes);
+}
+
+public sealed record StoredLeaf(long Index, byte[] Bytes, byte[] StoredHash);
+
+public sealed record StoredCheckpoint(long Size, byte[] Root, string Note);
+
+public sealed record StoredRecord(
+    long Index, string Id, DateTimeOffset Time, string? Tenant, string? Principal, string? Route, string? Decision, string? Reason, byte[] Leaf);
+
+public sealed record RecordQuery
+{
+    public string? Tenant { get; init; }
+    public string? Principal { get; init; }
+    public string? Route { get; init; }
+    public string? Decision { get; init; }
+    public string? Reason { get; init; }
+    public DateTimeOffset? From { get; init; }
+    public DateTimeOffset? To { get; init; }
+    public long? Before { get; init; }
+    public int Limit { get; init; } = 100;
+}

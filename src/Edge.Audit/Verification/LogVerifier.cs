@@ -1,0 +1,158 @@
+using Edge.Audit.Checkpoints;
+using Edge.Audit.Merkle;
+using Edge.Audit.Storage;
+
+namespace Edge.Audit.Verification;
+
+/// <summary>
+/// Recomputes the tree from the leaves and checks every checkpoint against it: each signature must verify
+/// with a known key and each checkpoint root must equal the recomputed root at its size. Since every
+/// checkpoint is then a prefix root of the same leaf sequence, successive checkpoints are consistent.
+/// </summary>
+public static class LogVerifier
+{
+    public static VerificationReport VerifyStore(AuditStore store, IReadOnlyCollection<NoteVerifier> verifiers)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var checkpoints = new List<(long Size, byte[] Root)>();
+        foreach (var stored in store.Checkpoints())
+        {
+            var opened = SignedNote.Open(stored.Note, verifiers);
+            if (!opened.Valid)
+            {
+                return VerificationReport.Failure(0, checkpoints.Count, null, $"checkpoint at size {stored.Size}: {opened.ErrorCode}: {opened.Error}");
+            }
+
+            if (opened.Checkpoint!.Size != stored.Size || !opened.Checkpoint.Root.AsSpan().SequenceEqual(stored.Root))
+            {
+                return VerificationReport.Failure(0, checkpoints.Count, null, $"checkpoint at size {stored.Size}: the signed note does not match its stored size/root");
+            }
+
+            checkpoints.Add((stored.Size, stored.Root));
+        }
+
+        return VerifyLeaves(store.ReadLeaves(), checkpoints);
+    }
+
+    /// <summary>Offline: leaves in index order (e.g. an NDJSON export from index 0) against one signed checkpoint.</summary>
+    public static VerificationReport VerifyExport(IEnumerable<byte[]> leaves, string checkpointNote, IReadOnlyCollection<NoteVerifier> verifiers)
+    {
+        ArgumentNullException.ThrowIfNull(leaves);
+        var opened = SignedNote.Open(checkpointNote, verifiers);
+        if (!opened.Valid)
+        {
+            return VerificationReport.Failure(0, 0, null, $"checkpoint: {opened.ErrorCode}: {opened.Error}");
+        }
+
+        var index = 0L;
+        var stored = leaves.Select(leaf => new StoredLeaf(index++, leaf, MerkleHasher.HashLeaf(leaf)));
+        return VerifyLeaves(stored, [(opened.Checkpoint!.Size, opened.Checkpoint.Root)], stopAtLastCheckpoint: true);
+    }
+
+    private static VerificationReport VerifyLeaves(IEnumerable<StoredLeaf> leaves, List<(long Size, byte[] Root)> checkpoints, bool stopAtLastCheckpoint = false)
+    {
+        var range = new CompactRange();
+        var next = 0;
+        var checkedCheckpoints = 0;
+
+        VerificationReport? CheckBoundary()
+        {
+            while (next < checkpoints.Count && checkpoints[next].Size == range.Size)
+            {
+                if (!range.Root().AsSpan().SequenceEqual(checkpoints[next].Root))
+                {
+                    var previous = next == 0 ? 0 : checkpoints[next - 1].Size;
+                    return VerificationReport.Failure(range.Size, checkedCheckpoints, previous,
+                        $"the root at size {range.Size} does not match its signed checkpoint: a record in [{previous}, {range.Size}) was altered");
+                }
+
+                next++;
+                checkedCheckpoints++;
+            }
+
+            return null;
+        }
+
+        if (CheckBoundary() is { } emptyFailure)
+        {
+            return emptyFailure;
+        }
+
+        foreach (var (leaf, hash) in HashInParallel(leaves))
+        {
+            if (stopAtLastCheckpoint && next == checkpoints.Count)
+            {
+                break;
+            }
+
+            if (leaf.Index != range.Size)
+            {
+                return VerificationReport.Failure(range.Size, checkedCheckpoints, range.Size, $"record index {range.Size} is missing");
+            }
+
+            if (!hash.AsSpan().SequenceEqual(leaf.StoredHash))
+            {
+                return VerificationReport.Failure(range.Size, checkedCheckpoints, leaf.Index, $"record {leaf.Index} does not match the leaf hash recorded when it was appended");
+            }
+
+            range.AppendLeafHash(hash);
+            if (CheckBoundary() is { } failure)
+            {
+                return failure;
+            }
+        }
+
+        if (next < checkpoints.Count)
+        {
+            return VerificationReport.Failure(range.Size, checkedCheckpoints, range.Size,
+                $"a checkpoint covers {checkpoints[next].Size} records but only {range.Size} are present");
+        }
+
+        return new VerificationReport(true, range.Size, checkedCheckpoints, null, null);
+    }
+
+    /// <summary>Leaf hashing is the bulk of the work and independent per leaf: hash blocks on all cores, in order.</summary>
+    private static IEnumerable<(StoredLeaf Leaf, byte[] Hash)> HashInParallel(IEnumerable<StoredLeaf> leaves)
+    {
+        const int BlockSize = 4096;
+        var block = new List<StoredLeaf>(BlockSize);
+        var hashes = new byte[BlockSize][];
+        foreach (var leaf in leaves)
+        {
+            block.Add(leaf);
+            if (block.Count == BlockSize)
+            {
+                foreach (var item in Flush())
+                {
+                    yield return item;
+                }
+            }
+        }
+
+        foreach (var item in Flush())
+        {
+            yield return item;
+        }
+
+        IEnumerable<(StoredLeaf, byte[])> Flush()
+        {
+            var count = block.Count;
+            Parallel.For(0, count, i => hashes[i] = MerkleHasher.HashLeaf(block[i].Bytes));
+            var result = new (StoredLeaf, byte[])[count];
+            for (var i = 0; i < count; i++)
+            {
+                result[i] = (block[i], hashes[i]);
+            }
+
+            block.Clear();
+            return result;
+        }
+    }
+}
+
+/// <summary>The outcome of a verification. <see cref="FirstBadIndex"/> is the first record index found bad, when known.</summary>
+public sealed record VerificationReport(bool Valid, long RecordsChecked, int CheckpointsChecked, long? FirstBadIndex, string? Problem)
+{
+    internal static VerificationReport Failure(long records, int checkpoints, long? firstBadIndex, string problem) =>
+        new(false, records, checkpoints, firstBadIndex, problem);
+}

@@ -1,0 +1,47 @@
+using Edge.AuditWriter.Hosting;
+using Edge.Proxy.Authorization;
+using Microsoft.Extensions.Options;
+
+namespace Edge.AuditWriter.Authorization;
+
+/// <summary>
+/// Authenticates read-API callers with the edge's own validator for the proxy.json entry named by
+/// Writer:Authentication (same API-key / JWT / JWKS rules, same Edge:Roles permission mapping).
+/// </summary>
+internal sealed class CallerAuthenticator
+{
+    private readonly EdgeCredentialValidator? _validator;
+
+    public CallerAuthenticator(IOptions<WriterOptions> options)
+    {
+        var writer = options.Value;
+        if (string.IsNullOrEmpty(writer.ProxyConfigPath) || string.IsNullOrEmpty(writer.Authentication))
+        {
+            return;
+        }
+
+        _validator = EdgeAuthenticationConfiguration.CreateValidator(Path.GetFullPath(writer.ProxyConfigPath), writer.Authentication);
+    }
+
+    /// <summary>Null when the request carries no valid credentials.</summary>
+    public async Task<AuditCaller?> AuthenticateAsync(HttpRequest request)
+    {
+        if (_validator is null)
+        {
+            return null;
+        }
+
+        var result = await _validator.AuthenticateAsync(request, request.HttpContext.RequestAborted).ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            return null;
+        }
+
+        var identity = result.Identity;
+        return new AuditCaller(
+            identity.Principal,
+            identity.Tenant,
+            identity.Permissions.Has(AuditCaller.ReadAllPermission),
+            identity.Permissions.Has(AuditCaller.ReadPermission));
+    }
+}

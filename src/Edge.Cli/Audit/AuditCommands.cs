@@ -1,0 +1,247 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Edge.Audit.Checkpoints;
+using Edge.Audit.Storage;
+using Edge.Audit.Verification;
+
+namespace Edge.Cli.Audit;
+
+/// <summary><c>edge audit verify|query|export</c>.</summary>
+internal static class AuditCommands
+{
+    public static Command Build() => new("audit", "Verify and read the audit log") { BuildVerify(), BuildQuery(), BuildExport() };
+
+    private static Command BuildVerify()
+    {
+        var store = new Option<FileInfo?>("--store") { Description = "The writer's SQLite file (recompute the tree, check every stored checkpoint)" };
+        var export = new Option<FileInfo?>("--export") { Description = "Offline: an NDJSON export from index 0 (one leaf per line)" };
+        var checkpoint = new Option<FileInfo?>("--checkpoint") { Description = "Offline: a saved signed checkpoint (GET /audit/checkpoint)" };
+        var key = new Option<string>("--key")
+        {
+            Description = "Trusted verifier key(s): '<name>+<id>+<key>' or a file with one per line (GET /audit/key)",
+            Required = true,
+        };
+        var command = new Command("verify", "Recompute the Merkle tree and check signed checkpoints; reports the first bad index")
+        {
+            store, export, checkpoint, key,
+        };
+        command.SetAction(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            if (!TryLoadVerifiers(parse.GetValue(key)!, out var verifiers, out var keyError))
+            {
+                error.WriteLine($"error: {keyError}");
+                return 2;
+            }
+
+            VerificationReport report;
+            var storeFile = parse.GetValue(store);
+            var exportFile = parse.GetValue(export);
+            if (storeFile is not null && exportFile is null)
+            {
+                if (!storeFile.Exists)
+                {
+                    error.WriteLine($"error: no store at {storeFile.FullName}");
+                    return 2;
+                }
+
+                using var opened = AuditStore.OpenReadOnly(storeFile.FullName);
+                report = LogVerifier.VerifyStore(opened, verifiers);
+            }
+            else if (exportFile is not null && storeFile is null && parse.GetValue(checkpoint) is { } checkpointFile)
+            {
+                report = LogVerifier.VerifyExport(ReadLines(exportFile.FullName), File.ReadAllText(checkpointFile.FullName), verifiers);
+            }
+            else
+            {
+                error.WriteLine("error: give either --store, or --export with --checkpoint.");
+                return 2;
+            }
+
+            if (report.Valid)
+            {
+                output.WriteLine($"OK: {report.RecordsChecked} records, {report.CheckpointsChecked} checkpoints verified");
+                return 0;
+            }
+
+            output.WriteLine(report.FirstBadIndex is { } bad
+                ? $"FAIL: first bad index {bad}: {report.Problem}"
+                : $"FAIL: {report.Problem}");
+            return 1;
+        });
+        return command;
+    }
+
+    private static Command BuildQuery()
+    {
+        var common = new ApiOptions();
+        var filters = new[] { "tenant", "principal", "route", "decision", "reason", "from", "to", "cursor", "limit" }
+            .Select(name => new Option<string?>("--" + name) { Description = $"The {name} filter of GET /audit/records" })
+            .ToArray();
+        var all = new Option<bool>("--all") { Description = "Follow the cursor through every page" };
+        var command = new Command("query", "Query records (newest first) through the writer's API; one JSON object per line");
+        common.AddTo(command);
+        foreach (var filter in filters)
+        {
+            command.Add(filter);
+        }
+
+        command.Add(all);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var client = common.CreateClient(parse);
+            var query = string.Join('&', filters
+                .Where(f => f.Name != "--cursor" && parse.GetValue(f) is not null)
+                .Select(f => $"{f.Name[2..]}={Uri.EscapeDataString(parse.GetValue(f)!)}"));
+            var cursor = parse.GetValue(filters.Single(f => f.Name == "--cursor"));
+            do
+            {
+                var url = "/audit/records?" + query + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}");
+                using var response = await client.GetAsync(url, cancellationToken).ConfigureAwait(false);
+                var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+                if (!response.IsSuccessStatusCode)
+                {
+                    parse.InvocationConfiguration.Error.WriteLine($"error: {(int)response.StatusCode} {body}");
+                    return 1;
+                }
+
+                using var page = JsonDocument.Parse(body);
+                foreach (var record in page.RootElement.GetProperty("records").EnumerateArray())
+                {
+                    parse.InvocationConfiguration.Output.WriteLine(record.GetRawText());
+                }
+
+                var next = page.RootElement.GetProperty("next");
+                cursor = next.ValueKind == JsonValueKind.Null ? null : next.GetString();
+            }
+            while (parse.GetValue(all) && cursor is not null);
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command BuildExport()
+    {
+        var common = new ApiOptions();
+        var format = new Option<string>("--format") { Description = "csv or ndjson", DefaultValueFactory = _ => "ndjson" };
+        format.AcceptOnlyFromAmong("csv", "ndjson");
+        var from = new Option<string?>("--from") { Description = "RFC 3339 start (inclusive)" };
+        var to = new Option<string?>("--to") { Description = "RFC 3339 end (exclusive)" };
+        var output = new Option<FileInfo?>("--out") { Description = "Write to this file instead of standard output" };
+        var command = new Command("export", "Stream a CSV or NDJSON export of a time range through the writer's API") { format, from, to, output };
+        common.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var client = common.CreateClient(parse);
+            var url = $"/audit/export?format={parse.GetValue(format)}"
+                + (parse.GetValue(from) is { } f ? $"&from={Uri.EscapeDataString(f)}" : "")
+                + (parse.GetValue(to) is { } t ? $"&to={Uri.EscapeDataString(t)}" : "");
+            using var response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"error: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)}");
+                return 1;
+            }
+
+            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            if (parse.GetValue(output) is { } file)
+            {
+                await using var target = File.Create(file.FullName);
+                await body.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                using var reader = new StreamReader(body, Encoding.UTF8);
+                var writer = parse.InvocationConfiguration.Output;
+                var buffer = new char[16 * 1024];
+                int read;
+                while ((read = await reader.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    await writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static IEnumerable<byte[]> ReadLines(string path)
+    {
+        // Split on '\n' only: the leaf bytes are exact and must not be re-encoded.
+        var bytes = File.ReadAllBytes(path);
+        var start = 0;
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            if (bytes[i] == (byte)'\n')
+            {
+                yield return bytes[start..i];
+                start = i + 1;
+            }
+        }
+
+        if (start < bytes.Length)
+        {
+            yield return bytes[start..];
+        }
+    }
+
+    private static bool TryLoadVerifiers(string keyOrFile, out List<NoteVerifier> verifiers, out string? error)
+    {
+        verifiers = [];
+        var lines = File.Exists(keyOrFile) ? File.ReadAllLines(keyOrFile) : [keyOrFile];
+        foreach (var line in lines.Where(l => l.Trim().Length > 0))
+        {
+            if (!NoteVerifier.TryParse(line, out var verifier, out error))
+            {
+                return false;
+            }
+
+            verifiers.Add(verifier!);
+        }
+
+        error = verifiers.Count == 0 ? "no verifier key given" : null;
+        return verifiers.Count > 0;
+    }
+
+    /// <summary>--url plus credentials; secrets come from the environment by default, not the command line.</summary>
+    private sealed class ApiOptions
+    {
+        private readonly Option<string> _url = new("--url") { Description = "The writer's base address", Required = true };
+        private readonly Option<string?> _apiKeyHeader = new("--api-key-header") { Description = "API key header", DefaultValueFactory = _ => "X-Api-Key" };
+        private readonly Option<string> _apiKeyEnv = new("--api-key-env") { Description = "Environment variable holding the API key", DefaultValueFactory = _ => "EDGE_AUDIT_API_KEY" };
+        private readonly Option<string> _tokenEnv = new("--token-env") { Description = "Environment variable holding a bearer token", DefaultValueFactory = _ => "EDGE_AUDIT_TOKEN" };
+
+        public void AddTo(Command command)
+        {
+            command.Add(_url);
+            command.Add(_apiKeyHeader);
+            command.Add(_apiKeyEnv);
+            command.Add(_tokenEnv);
+        }
+
+        public HttpClient CreateClient(ParseResult parse)
+        {
+            if (!Uri.TryCreate(parse.GetValue(_url), UriKind.Absolute, out var baseAddress) || baseAddress.Scheme is not ("http" or "https"))
+            {
+                throw new ArgumentException("--url must be an absolute http(s) address.");
+            }
+
+            var client = new HttpClient { BaseAddress = baseAddress, Timeout = Timeout.InfiniteTimeSpan };
+            if (Environment.GetEnvironmentVariable(parse.GetValue(_tokenEnv)!) is { Length: > 0 } token)
+            {
+                client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            }
+            else if (Environment.GetEnvironmentVariable(parse.GetValue(_apiKeyEnv)!) is { Length: > 0 } apiKey)
+            {
+                client.DefaultRequestHeaders.Add(parse.GetValue(_apiKeyHeader) ?? "X-Api-Key", apiKey);
+            }
+
+            return client;
+        }
+    }
+}

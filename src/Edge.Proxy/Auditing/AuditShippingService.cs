@@ -1,0 +1,59 @@
+using Edge.Audit.Shipping;
+using Edge.Proxy.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Edge.Proxy.Auditing;
+
+/// <summary>Runs the shipper from the spool to the writer; on shutdown, drains what is spooled (bounded by DrainTimeout).</summary>
+internal sealed partial class AuditShippingService(SpoolAuditSink sink, IOptions<EdgeAuditOptions> options, ILogger<AuditShipper> logger)
+    : IHostedService, IAsyncDisposable
+{
+    private AuditShipper? _shipper;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        string? token = null;
+        if (options.Value.IngestToken is { Length: > 0 } reference && !SecretReference.TryResolve(reference, out token, out var error))
+        {
+            throw new InvalidOperationException($"Edge:Audit:IngestToken: {error}");
+        }
+
+        _shipper = new AuditShipper(sink.Spool, new ShipperOptions { WriterUrl = new Uri(options.Value.WriterUrl!), IngestToken = token }, logger);
+        _shipper.Start();
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_shipper is null)
+        {
+            return;
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.DrainTimeout);
+        try
+        {
+            await _shipper.DrainAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // What is left stays durable in the spool and is shipped after the next start.
+            Log.DrainIncomplete(logger, sink.Spool.DurableSequence - sink.Spool.AckedSequence);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_shipper is not null)
+        {
+            await _shipper.DisposeAsync();
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "Shutdown before the audit writer acknowledged {Pending} spooled records; they stay in the spool")]
+        public static partial void DrainIncomplete(ILogger logger, long pending);
+    }
+}

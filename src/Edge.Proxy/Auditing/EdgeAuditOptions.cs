@@ -1,0 +1,25 @@
+namespace Edge.Proxy.Auditing;
+
+/// <summary>The <c>Edge:Audit</c> host settings.</summary>
+public sealed record EdgeAuditOptions
+{
+    public const string SectionName = "Edge:Audit";
+
+    /// <summary>The audit writer's base address. Absent: decisions are only logged (demo/embedded mode).</summary>
+    public string? WriterUrl { get; init; }
+
+    /// <summary>Secret reference (<c>env:NAME</c> or <c>file:/path</c>) of the writer's ingest token (Writer:IngestToken).</summary>
+    public string? IngestToken { get; init; }
+
+    /// <summary>The spool directory; relative paths resolve against the working directory.</summary>
+    public string SpoolPath { get; init; } = "audit-spool";
+
+    /// <summary>The spool size cap; at the cap Required routes answer 503 and Optional routes drop (counted, logged).</summary>
+    public long SpoolMaxBytes { get; init; } = 256L * 1024 * 1024;
+
+    /// <summary>Group commit window of the spool's fsync.</summary>
+    public TimeSpan SpoolCommitInterval { get; init; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>How long graceful shutdown waits for the writer to acknowledge the spool.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Edge.Audit.Records;
+using Edge.Audit.Spool;
+using Edge.Proxy.Configuration;
+using Edge.Proxy.Pipeline;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Model;
+
+namespace Edge.Proxy.Auditing;
+
+/// <summary>
+/// Serialises each decision once into its canonical leaf bytes and appends it to the durable spool; the append
+/// completes after the group-commit fsync, and the response only starts after that.
+/// </summary>
+internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
+{
+    // Room kept free for one record when admitting a request on an audit-required route.
+    private const int AdmissionReserve = 16 * 1024;
+
+    private readonly EdgeHostOptions _host;
+    private readonly TimeProvider _time;
+    private readonly ILogger<SpoolAuditSink> _logger;
+
+    public SpoolAuditSink(IOptions<EdgeAuditOptions> options, EdgeHostOptions host, TimeProvider time, IMeterFactory meterFactory, ILogger<SpoolAuditSink> logger)
+    {
+        _host = host;
+        _time = time;
+        _logger = logger;
+        var audit = options.Value;
+        Spool = AuditSpool.Open(
+            new SpoolOptions
+            {
+                Directory = Path.GetFullPath(audit.SpoolPath),
+                MaxBytes = audit.SpoolMaxBytes,
+                CommitInterval = audit.SpoolCommitInterval,
+            },
+            time,
+            meterFactory);
+    }
+
+    public AuditSpool Spool { get; }
+
+    public bool CanAdmit(HttpContext context) => Spool.HasRoomFor(AdmissionReserve) || AuditRequirement.IsOptional(context);
+
+    public async ValueTask RecordAsync(HttpContext context, EdgeRequestContext request)
+    {
+        var leaf = AuditRecordSerializer.Serialize(BuildRecord(context, request));
+        bool appended;
+        try
+        {
+            appended = await Spool.TryAppendAsync(leaf);
+        }
+        catch (IOException exception)
+        {
+            Log.SpoolFailed(_logger, request.RequestId, exception);
+            appended = false;
+        }
+
+        if (appended)
+        {
+            return;
+        }
+
+        if (AuditRequirement.IsOptional(context))
+        {
+            Spool.Metrics.AddDropped();
+            Log.Dropped(_logger, request.RequestId, request.RouteId);
+            return;
+        }
+
+        // Admitted, but the spool filled up meanwhile: the client must not get an unaudited answer.
+        Log.AbortedUnaudited(_logger, request.RequestId, request.RouteId);
+        context.Abort();
+    }
+
+    private AuditRecord BuildRecord(HttpContext context, EdgeRequestContext request)
+    {
+        var proxy = context.Features.Get<IReverseProxyFeature>();
+        var status = context.Response.StatusCode;
+        return new AuditRecord
+        {
+            Id = request.RequestId,
+            Time = request.StartedAt,
+            Instance = _host.InstanceId,
+            Tenant = request.Tenant,
+            Subject = new AuditSubject { Principal = request.Principal, ClientIp = context.Connection.RemoteIpAddress?.ToString() },
+            AuthMethod = request.AuthMethod,
+            Route = request.RouteId,
+            Destination = proxy?.ProxiedDestination?.Model.Config.Address,
+            Method = context.Request.Method,
+            Path = context.Request.Path.Value,
+            Status = status,
+            Decision = request.IsDenied ? "deny" : "allow",
+            Step = request.DecidingStep,
+            Reason = request.ReasonCode,
+            RateLimit = request.RateLimitOutcome,
+            SignatureScheme = request.SignatureScheme,
+            SignatureResult = request.SignatureResult,
+            BytesIn = request.BufferedBody?.Length ?? context.Request.ContentLength,
+            BytesOut = context.Response.ContentLength,
+            LatencyMs = (_time.GetUtcNow() - request.StartedAt).TotalMilliseconds,
+            TraceId = Activity.Current?.TraceId.ToHexString(),
+            BodyHash = request.BufferedBody is { } body ? BodyHash.Compute(body.Span) : null,
+        };
+    }
+
+    public ValueTask DisposeAsync() => Spool.DisposeAsync();
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Error, "Audit record {RecordId} dropped on optional route {Route}: the spool is at its cap")]
+        public static partial void Dropped(ILogger logger, string recordId, string route);
+
+        [LoggerMessage(2, LogLevel.Error, "Request {RecordId} on audit-required route {Route} aborted: its record could not be spooled")]
+        public static partial void AbortedUnaudited(ILogger logger, string recordId, string route);
+
+        [LoggerMessage(3, LogLevel.Error, "Writing audit record {RecordId} to the spool failed")]
+        public static partial void SpoolFailed(ILogger logger, string recordId, Exception exception);
+    }
+}

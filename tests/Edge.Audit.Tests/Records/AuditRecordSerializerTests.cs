@@ -1,0 +1,92 @@
+using System.Text;
+using System.Text.Json;
+using Edge.Audit.Records;
+
+namespace Edge.Audit.Tests.Records;
+
+public sealed class AuditRecordSerializerTests
+{
+    private static AuditRecord Sample() => new()
+    {
+        Id = "req-1",
+        Time = new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero),
+        Instance = "edge-1",
+        Tenant = "acme",
+        Subject = new AuditSubject { Principal = "alice", ClientIp = "10.0.0.1" },
+        Route = "orders",
+        Destination = "http://127.0.0.1:9001/",
+        Method = "POST",
+        Path = "/orders/1",
+        Status = 403,
+        Decision = "deny",
+        Step = "EdgeRequire",
+        Reason = "missing_permission",
+        BodyHash = BodyHash.Compute("{\"a\":1}"u8),
+        BytesIn = 7,
+        BytesOut = 120,
+        LatencyMs = 1.5,
+        TraceId = "4bf92f3577b34da6a3ce929d0e0e4736",
+    };
+
+    [Fact]
+    public void Serialize_Record_IsOneLineCloudEventsEnvelope()
+    {
+        var bytes = AuditRecordSerializer.Serialize(Sample());
+        var text = Encoding.UTF8.GetString(bytes);
+
+        Assert.DoesNotContain('\n', text);
+        using var json = JsonDocument.Parse(bytes);
+        var root = json.RootElement;
+        Assert.Equal("1.0", root.GetProperty("specversion").GetString());
+        Assert.Equal("req-1", root.GetProperty("id").GetString());
+        Assert.Equal("edge://edge-1", root.GetProperty("source").GetString());
+        Assert.Equal(AuditEventTypes.Request, root.GetProperty("type").GetString());
+        Assert.Equal("acme", root.GetProperty("tenant").GetString());
+        Assert.Equal("2026-11-23T12:00:00.0000000Z", root.GetProperty("time").GetString());
+        var data = root.GetProperty("data");
+        Assert.Equal("deny", data.GetProperty("decision").GetString());
+        Assert.Equal("none", data.GetProperty("subject").GetProperty("protection").GetString());
+        Assert.Equal("alice", data.GetProperty("subject").GetProperty("principal").GetString());
+        Assert.Equal(BodyHash.Algorithm, data.GetProperty("bodyHash").GetProperty("alg").GetString());
+        Assert.StartsWith("{\"specversion\":\"1.0\",\"id\":\"req-1\",\"source\":", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Serialize_SameRecordTwice_ProducesIdenticalBytes()
+    {
+        var record = Sample();
+        Assert.Equal(AuditRecordSerializer.Serialize(record), AuditRecordSerializer.Serialize(record));
+    }
+
+    [Fact]
+    public void BodyHash_SameBodyTwice_DiffersBySaltButBothMatch()
+    {
+        var first = BodyHash.Compute("secret body"u8);
+        var second = BodyHash.Compute("secret body"u8);
+
+        Assert.NotEqual(first.Value, second.Value);
+        Assert.True(first.Matches("secret body"u8));
+        Assert.True(second.Matches("secret body"u8));
+        Assert.False(first.Matches("other body"u8));
+    }
+
+    [Fact]
+    public void LeafSummary_SerializedRecord_ExtractsIndexedFields()
+    {
+        var summary = LeafSummary.TryParse(AuditRecordSerializer.Serialize(Sample()), out var error);
+
+        Assert.Null(error);
+        Assert.Equal(new LeafSummary("req-1", Sample().Time, "acme", "alice", "orders", "deny", "missing_permission"), summary);
+    }
+
+    [Theory]
+    [InlineData("not json")]
+    [InlineData("[1,2]")]
+    [InlineData("{\"specversion\":\"0.3\",\"id\":\"a\",\"source\":\"s\",\"type\":\"t\",\"time\":\"2026-01-01T00:00:00Z\"}")]
+    [InlineData("{\"specversion\":\"1.0\",\"source\":\"s\",\"type\":\"t\",\"time\":\"2026-01-01T00:00:00Z\"}")]
+    public void LeafSummary_NotAnEnvelope_ReturnsError(string leaf)
+    {
+        Assert.Null(LeafSummary.TryParse(Encoding.UTF8.GetBytes(leaf), out var error));
+        Assert.NotNull(error);
+    }
+}

@@ -1,0 +1,134 @@
+using System.Text;
+using Edge.Audit.Spool;
+
+namespace Edge.Audit.Tests.Spool;
+
+public sealed class AuditSpoolTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("edge-audit-spool-").FullName;
+
+    private SpoolOptions Options(long maxBytes = 1 << 20, long segmentBytes = 1 << 16) =>
+        new() { Directory = _directory, MaxBytes = maxBytes, SegmentBytes = segmentBytes };
+
+    private static byte[] Record(int i) => Encoding.UTF8.GetBytes($"{{\"id\":\"record-{i:D4}\"}}");
+
+    [Fact]
+    public async Task TryAppendAsync_ThenRead_ReturnsRecordsInOrderAfterDurable()
+    {
+        await using var spool = AuditSpool.Open(Options());
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.True(await spool.TryAppendAsync(Record(i)));
+        }
+
+        using var cursor = spool.CreateCursor();
+        var read = spool.Read(cursor, 1000, 1 << 20);
+
+        Assert.Equal(100, spool.DurableSequence);
+        Assert.Equal(Enumerable.Range(1, 100).Select(i => (long)i), read.Select(r => r.Sequence));
+        Assert.Equal(Record(42), read[42].Payload);
+    }
+
+    [Fact]
+    public async Task TryAppendAsync_AtSizeCap_ReturnsFalseAndKeepsEarlierRecords()
+    {
+        var frame = 24 + Record(0).Length;
+        await using var spool = AuditSpool.Open(Options(maxBytes: frame * 5));
+
+        var results = new List<bool>();
+        for (var i = 0; i < 7; i++)
+        {
+            results.Add(await spool.TryAppendAsync(Record(i)));
+        }
+
+        Assert.Equal([true, true, true, true, true, false, false], results);
+        Assert.Equal(frame * 5, spool.Metrics.Bytes);
+    }
+
+    [Fact]
+    public async Task Acknowledge_FreesSpaceOnlyBelowAckedMark()
+    {
+        var frame = 24 + Record(0).Length;
+        // Segments of 4 frames; a cap of 12 frames.
+        await using var spool = AuditSpool.Open(Options(maxBytes: frame * 12, segmentBytes: frame * 4));
+        for (var i = 0; i < 12; i++)
+        {
+            Assert.True(await spool.TryAppendAsync(Record(i)));
+        }
+
+        Assert.False(await spool.TryAppendAsync(Record(12)));
+        spool.Acknowledge(6);
+        // Only the first segment (1-4) lies wholly below 6; the segment holding 5-8 stays.
+        Assert.Equal(frame * 8, spool.Metrics.Bytes);
+        Assert.Equal(6, spool.Metrics.Shipped);
+        Assert.True(await spool.TryAppendAsync(Record(12)));
+
+        using var cursor = spool.CreateCursor();
+        Assert.Equal(Enumerable.Range(7, 7).Select(i => (long)i), spool.Read(cursor, 100, 1 << 20).Select(r => r.Sequence));
+    }
+
+    [Fact]
+    public async Task Open_AfterRestart_ReplaysOnlyUnackedRecordsAndContinuesSequence()
+    {
+        await using (var spool = AuditSpool.Open(Options(segmentBytes: 256)))
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                Assert.True(await spool.TryAppendAsync(Record(i)));
+            }
+
+            spool.Acknowledge(8);
+        }
+
+        await using var reopened = AuditSpool.Open(Options(segmentBytes: 256));
+        using var cursor = reopened.CreateCursor();
+        var replay = reopened.Read(cursor, 100, 1 << 20);
+
+        Assert.Equal(8, reopened.AckedSequence);
+        Assert.Equal(Enumerable.Range(9, 12).Select(i => (long)i), replay.Select(r => r.Sequence));
+        Assert.Equal(Record(8), replay[0].Payload);
+        Assert.True(await reopened.TryAppendAsync(Record(20)));
+        Assert.Equal(21, reopened.DurableSequence);
+    }
+
+    [Fact]
+    public async Task Open_TornTailAfterCrash_DropsOnlyTheTornFrame()
+    {
+        await using (var spool = AuditSpool.Open(Options()))
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.True(await spool.TryAppendAsync(Record(i)));
+            }
+        }
+
+        var segment = Directory.GetFiles(_directory, "*.seg").Single();
+        await using (var stream = new FileStream(segment, FileMode.Append))
+        {
+            stream.Write(new byte[] { 40, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3 });
+        }
+
+        await using var reopened = AuditSpool.Open(Options());
+        using var cursor = reopened.CreateCursor();
+
+        Assert.Equal(5, reopened.Read(cursor, 100, 1 << 20).Count);
+        Assert.True(await reopened.TryAppendAsync(Record(5)));
+        Assert.Equal(6, reopened.Read(cursor, 100, 1 << 20).Single().Sequence);
+    }
+
+    [Fact]
+    public async Task Metrics_UnackedRecord_ReportsAgeAndBytes()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var spool = AuditSpool.Open(Options() with { CommitInterval = TimeSpan.Zero }, time);
+        Assert.True(await spool.TryAppendAsync(Record(0)));
+        time.Advance(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(30, spool.Metrics.OldestUnackedAge.TotalSeconds, precision: 1);
+        spool.Acknowledge(1);
+        Assert.Equal(TimeSpan.Zero, spool.Metrics.OldestUnackedAge);
+        Assert.Equal(1, spool.Metrics.Shipped);
+    }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+}

@@ -1,0 +1,70 @@
+using Edge.Audit.Records;
+using Edge.Audit.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace Edge.Audit.Tests.Storage;
+
+public sealed class AuditStoreTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("edge-audit-store-").FullName;
+
+    public static PendingLeaf Leaf(string id, string tenant = "acme")
+    {
+        var bytes = AuditRecordSerializer.Serialize(new AuditRecord
+        {
+            Id = id, Time = DateTimeOffset.UtcNow, Instance = "edge-test", Tenant = tenant, Decision = "allow", Route = "orders",
+        });
+        return new PendingLeaf(bytes, LeafSummary.TryParse(bytes, out _)!);
+    }
+
+    [Fact]
+    public void Append_DuplicateRecordId_IsStoredOnce()
+    {
+        using var store = AuditStore.Open(Path.Combine(_directory, "audit.db"));
+
+        var first = store.Append([Leaf("a"), Leaf("b"), Leaf("a")], 0);
+        var second = store.Append([Leaf("b"), Leaf("c")], first.Count);
+
+        Assert.Equal(2, first.Count);
+        Assert.Single(second);
+        Assert.Equal(3, store.Count());
+        Assert.Equal(["c", "b", "a"], store.Query(new RecordQuery()).Select(r => r.Id));
+    }
+
+    [Fact]
+    public void Update_OrDeleteOfRecord_IsRefusedByTrigger()
+    {
+        var path = Path.Combine(_directory, "audit.db");
+        using var store = AuditStore.Open(path);
+        store.Append([Leaf("a")], 0);
+
+        using var connection = new SqliteConnection($"Data Source={path}");
+        connection.Open();
+        using var update = connection.CreateCommand();
+        update.CommandText = "UPDATE records SET decision = 'deny'";
+        Assert.Contains("append-only", Assert.Throws<SqliteException>(() => update.ExecuteNonQuery()).Message, StringComparison.Ordinal);
+        using var delete = connection.CreateCommand();
+        delete.CommandText = "DELETE FROM records";
+        Assert.Contains("append-only", Assert.Throws<SqliteException>(() => delete.ExecuteNonQuery()).Message, StringComparison.Ordinal);
+        Assert.Equal(1, store.Count());
+    }
+
+    [Fact]
+    public void Query_TenantFilterAndCursor_PagesNewestFirst()
+    {
+        using var store = AuditStore.Open(Path.Combine(_directory, "audit.db"));
+        store.Append(Enumerable.Range(0, 10).Select(i => Leaf($"r{i}", i % 2 == 0 ? "acme" : "globex")).ToList(), 0);
+
+        var page1 = store.Query(new RecordQuery { Tenant = "acme", Limit = 3 });
+        var page2 = store.Query(new RecordQuery { Tenant = "acme", Limit = 3, Before = page1[^1].Index });
+
+        Assert.Equal([8L, 6, 4], page1.Select(r => r.Index));
+        Assert.Equal([2L, 0], page2.Select(r => r.Index));
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+}

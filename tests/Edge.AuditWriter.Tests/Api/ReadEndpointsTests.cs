@@ -1,0 +1,153 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Edge.Audit.Checkpoints;
+using Edge.Audit.Merkle;
+using Edge.Audit.Verification;
+
+namespace Edge.AuditWriter.Tests.Api;
+
+public sealed class ReadEndpointsTests
+{
+    private static async Task<WriterFixture> StartWithRecordsAsync(int count)
+    {
+        var writer = await WriterFixture.StartAsync();
+        var leaves = Enumerable.Range(0, count)
+            .Select(i => WriterFixture.Leaf($"r{i}", i % 2 == 0 ? "acme" : "globex", i % 3 == 0 ? "deny" : "allow"))
+            .ToList();
+        using var response = await writer.IngestAsync(leaves, count);
+        response.EnsureSuccessStatusCode();
+        await writer.WaitForCheckpointAsync(count);
+        return writer;
+    }
+
+    [Fact]
+    public async Task Checkpoint_AfterIngest_IsSignedByPublishedKey()
+    {
+        await using var writer = await StartWithRecordsAsync(10);
+        using var client = writer.Client();
+
+        var note = await client.GetStringAsync("/audit/checkpoint");
+        var key = NoteVerifier.Parse((await client.GetStringAsync("/audit/key")).Split('\n')[0]);
+        var opened = SignedNote.Open(note, [key]);
+
+        Assert.True(opened.Valid, opened.Error);
+        Assert.Equal("test.edge/audit", opened.Checkpoint!.Origin);
+        Assert.Equal(10, opened.Checkpoint.Size);
+        Assert.Equal(File.ReadAllText(writer.KeyPath + ".pub").Trim(), key.ToString());
+    }
+
+    [Fact]
+    public async Task Records_TenantAuditor_SeesOnlyOwnTenant()
+    {
+        await using var writer = await StartWithRecordsAsync(20);
+        using var acme = writer.Client(WriterFixture.AcmeAuditorKey);
+
+        var page = JsonDocument.Parse(await acme.GetStringAsync("/audit/records?limit=100")).RootElement;
+        var otherTenant = await acme.GetAsync("/audit/records?tenant=globex");
+
+        var tenants = page.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("tenant").GetString()).ToList();
+        Assert.Equal(10, tenants.Count);
+        Assert.All(tenants, t => Assert.Equal("acme", t));
+        Assert.Equal(HttpStatusCode.Forbidden, otherTenant.StatusCode);
+        Assert.Contains("tenant_forbidden", await otherTenant.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Records_GlobalAuditorWithFiltersAndCursor_PagesNewestFirst()
+    {
+        await using var writer = await StartWithRecordsAsync(20);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        var first = JsonDocument.Parse(await auditor.GetStringAsync("/audit/records?decision=deny&limit=4")).RootElement;
+        var next = first.GetProperty("next").GetString();
+        var second = JsonDocument.Parse(await auditor.GetStringAsync($"/audit/records?decision=deny&limit=4&cursor={next}")).RootElement;
+
+        var indexes = first.GetProperty("records").EnumerateArray().Concat(second.GetProperty("records").EnumerateArray())
+            .Select(r => r.GetProperty("index").GetInt64()).ToList();
+        Assert.Equal([18L, 15, 12, 9, 6, 3, 0], indexes);
+        Assert.Equal(JsonValueKind.Null, second.GetProperty("next").ValueKind);
+        var record = first.GetProperty("records")[0];
+        Assert.Equal("deny", record.GetProperty("decision").GetString());
+        Assert.Equal("orders", record.GetProperty("route").GetString());
+        Assert.Equal(WriterFixture.Leaf("x", "acme").Length > 0, Convert.FromBase64String(record.GetProperty("leaf").GetString()!).Length > 0);
+    }
+
+    [Theory]
+    [InlineData(null, HttpStatusCode.Unauthorized)]
+    [InlineData("wrong-key", HttpStatusCode.Unauthorized)]
+    [InlineData(WriterFixture.ViewerKey, HttpStatusCode.Forbidden)]
+    public async Task Records_WithoutAuditorRole_IsRefusedWithProblem(string? apiKey, HttpStatusCode expected)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var client = writer.Client(apiKey);
+
+        using var response = await client.GetAsync("/audit/records");
+
+        Assert.Equal(expected, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+    }
+
+    [Fact]
+    public async Task Proofs_FromApi_MatchTreeRebuiltFromExport()
+    {
+        await using var writer = await StartWithRecordsAsync(37);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        var leaves = (await auditor.GetStringAsync("/audit/export?format=ndjson")).TrimEnd('\n').Split('\n')
+            .Select(Encoding.UTF8.GetBytes).ToList();
+        var tree = new MerkleTree();
+        leaves.ForEach(l => tree.AppendLeafHash(MerkleHasher.HashLeaf(l)));
+
+        var inclusion = await ProofAsync(auditor, "/audit/proof/inclusion?index=12&size=37");
+        var consistency = await ProofAsync(auditor, "/audit/proof/consistency?from=13&to=37");
+        var badRange = await auditor.GetAsync("/audit/proof/inclusion?index=40&size=37");
+
+        Assert.Equal(tree.InclusionProof(12, 37).Select(Convert.ToBase64String), inclusion);
+        Assert.Equal(tree.ConsistencyProof(13, 37).Select(Convert.ToBase64String), consistency);
+        Assert.Equal(HttpStatusCode.BadRequest, badRange.StatusCode);
+        Assert.Contains("invalid_proof_range", await badRange.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Export_NdjsonRoundTrip_VerifiesOfflineAgainstCheckpoint()
+    {
+        await using var writer = await StartWithRecordsAsync(25);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        using var anonymous = writer.Client();
+
+        var export = await auditor.GetStringAsync("/audit/export?format=ndjson");
+        var note = await anonymous.GetStringAsync("/audit/checkpoint");
+        var key = NoteVerifier.Parse((await anonymous.GetStringAsync("/audit/key")).Split('\n')[0]);
+        var leaves = export.TrimEnd('\n').Split('\n').Select(Encoding.UTF8.GetBytes).ToList();
+
+        var report = LogVerifier.VerifyExport(leaves, note, [key]);
+        leaves[3][^3] ^= 0x01;
+        var tampered = LogVerifier.VerifyExport(leaves, note, [key]);
+
+        Assert.True(report.Valid, report.Problem);
+        Assert.Equal(25, report.RecordsChecked);
+        Assert.False(tampered.Valid);
+    }
+
+    [Fact]
+    public async Task Export_Csv_HasHeaderAndOneRowPerRecordInTimeRange()
+    {
+        await using var writer = await StartWithRecordsAsync(6);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        var from = Uri.EscapeDataString(DateTimeOffset.UtcNow.AddMinutes(-5).ToString("O"));
+
+        var csv = (await auditor.GetStringAsync($"/audit/export?format=csv&from={from}")).TrimEnd('\n').Split('\n');
+        var future = (await auditor.GetStringAsync($"/audit/export?format=csv&from={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddMinutes(5).ToString("O"))}")).TrimEnd('\n').Split('\n');
+        var badFormat = await auditor.GetAsync("/audit/export?format=xml");
+
+        Assert.Equal("index,id,time,tenant,principal,route,decision,reason,leaf", csv[0]);
+        Assert.Equal(7, csv.Length);
+        Assert.StartsWith("0,r0,", csv[1], StringComparison.Ordinal);
+        Assert.Single(future);
+        Assert.Equal(HttpStatusCode.BadRequest, badFormat.StatusCode);
+    }
+
+    private static async Task<List<string>> ProofAsync(HttpClient client, string url) =>
+        JsonDocument.Parse(await client.GetStringAsync(url)).RootElement.GetProperty("proof").EnumerateArray()
+            .Select(h => h.GetString()!).ToList();
+}

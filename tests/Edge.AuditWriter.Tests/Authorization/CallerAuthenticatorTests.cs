@@ -1,0 +1,56 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Claims;
+using System.Text;
+using System.Text.Json;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Edge.AuditWriter.Tests.Authorization;
+
+public sealed class CallerAuthenticatorTests
+{
+    private const string SigningKey = "writer-test-hs256-signing-key-0123456789abcdef";
+
+    [Fact]
+    public async Task Records_Hs256JwtFromProxyJsonEntry_AppliesTenantScopeAndRejectsBadSignature()
+    {
+        var variable = "EDGE_TEST_JWT_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(variable, SigningKey);
+        var proxyJson = $$"""
+            { "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/x" } } }, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:9/" } } } } },
+              "Edge": {
+                "Authentication": { "corp-hs": { "Type": "Jwt", "Issuer": "https://id.test", "Audience": "edge",
+                  "SigningKey": "env:{{variable}}", "Algorithms": [ "HS256" ], "RoleClaim": "roles", "TenantClaim": "tenant_id" } },
+                "Roles": { "TenantAuditor": [ "audit.read" ] } } }
+            """;
+        await using var writer = await WriterFixture.StartAsync(proxyJson: proxyJson, authentication: "corp-hs");
+        using var ingest = await writer.IngestAsync([WriterFixture.Leaf("a1", "acme"), WriterFixture.Leaf("g1", "globex")], 2);
+        ingest.EnsureSuccessStatusCode();
+        using var client = writer.Client();
+
+        var good = await GetAsync(client, Token(SigningKey, "acme"));
+        var forged = await GetAsync(client, Token("another-key-that-is-long-enough-0123456789", "acme"));
+
+        Assert.Equal(HttpStatusCode.OK, good.StatusCode);
+        var records = JsonDocument.Parse(await good.Content.ReadAsStringAsync()).RootElement.GetProperty("records");
+        Assert.Equal("a1", Assert.Single(records.EnumerateArray()).GetProperty("id").GetString());
+        Assert.Equal(HttpStatusCode.Unauthorized, forged.StatusCode);
+    }
+
+    private static async Task<HttpResponseMessage> GetAsync(HttpClient client, string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/audit/records");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return await client.SendAsync(request);
+    }
+
+    private static string Token(string key, string tenant) => new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+    {
+        Issuer = "https://id.test",
+        Audience = "edge",
+        Expires = DateTime.UtcNow.AddMinutes(5),
+        Subject = new ClaimsIdentity([new Claim("sub", "auditor-1"), new Claim("tenant_id", tenant), new Claim("roles", "TenantAuditor")]),
+        SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(key)), SecurityAlgorithms.HmacSha256),
+    });
+}

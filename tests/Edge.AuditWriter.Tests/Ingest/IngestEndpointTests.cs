@@ -1,0 +1,71 @@
+using System.Net;
+using System.Text.Json;
+using Edge.Audit.Storage;
+
+namespace Edge.AuditWriter.Tests.Ingest;
+
+public sealed class IngestEndpointTests
+{
+    [Fact]
+    public async Task Ingest_BatchThenReplay_AcksBothAndStoresEachRecordOnce()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var batch = Enumerable.Range(0, 50).Select(i => WriterFixture.Leaf($"r{i}", "acme")).ToList();
+
+        using var first = await writer.IngestAsync(batch, 50);
+        using var replay = await writer.IngestAsync(batch.Skip(10).Append(WriterFixture.Leaf("r50", "acme")), 51);
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(50, JsonDocument.Parse(await first.Content.ReadAsStringAsync()).RootElement.GetProperty("acked").GetInt64());
+        Assert.Equal(51, JsonDocument.Parse(await replay.Content.ReadAsStringAsync()).RootElement.GetProperty("acked").GetInt64());
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(51, store.Count());
+        Assert.Equal(batch[7], store.ReadLeaves().Single(l => l.Index == 7).Bytes);
+    }
+
+    [Fact]
+    public async Task Ingest_InvalidRecord_Returns400ProblemAndStoresNothing()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+
+        using var response = await writer.IngestAsync([WriterFixture.Leaf("ok", "acme"), "{\"not\":\"an event\"}"u8.ToArray()], 2);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("invalid_record", problem.GetProperty("code").GetString());
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(0, store.Count());
+    }
+
+    [Fact]
+    public async Task Ingest_MissingSequenceHeader_Returns400Problem()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var client = writer.Client();
+
+        using var response = await client.PostAsync(Edge.Audit.Shipping.IngestProtocol.Path, new ByteArrayContent(WriterFixture.Leaf("a", "acme")));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("missing_sequence", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ingest_WithIngestTokenConfigured_RefusesMissingOrWrongTokenAndAcceptsTheRightOne()
+    {
+        var variable = "EDGE_TEST_INGEST_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(variable, "ingest-token-0123456789");
+        await using var writer = await WriterFixture.StartAsync(extraArgs: [$"--Writer:IngestToken=env:{variable}"]);
+
+        using var missing = await writer.IngestAsync([WriterFixture.Leaf("a", "acme")], 1);
+        using var wrong = await writer.IngestAsync([WriterFixture.Leaf("a", "acme")], 1, token: "ingest-token-0123456780");
+        using var right = await writer.IngestAsync([WriterFixture.Leaf("a", "acme")], 1, token: "ingest-token-0123456789");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
+        Assert.Contains("ingest_unauthenticated", await missing.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, right.StatusCode);
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(1, store.Count());
+    }
+}

@@ -1,0 +1,159 @@
+using System.Text.Json;
+using Edge.Audit.Checkpoints;
+using Edge.AuditWriter.Tests;
+using Microsoft.Data.Sqlite;
+
+namespace Edge.Cli.Tests.Audit;
+
+public sealed class AuditCommandsTests
+{
+    private static async Task<WriterFixture> WriterWithRecordsAsync(int count)
+    {
+        var writer = await WriterFixture.StartAsync();
+        for (var batch = 0; batch < count; batch += 25)
+        {
+            var leaves = Enumerable.Range(batch, Math.Min(25, count - batch))
+                .Select(i => WriterFixture.Leaf($"r{i}", i % 2 == 0 ? "acme" : "globex")).ToList();
+            using var response = await writer.IngestAsync(leaves, batch + leaves.Count);
+            response.EnsureSuccessStatusCode();
+            await writer.WaitForCheckpointAsync(batch + leaves.Count);
+        }
+
+        return writer;
+    }
+
+    private static string KeyFile(WriterFixture writer) => writer.KeyPath + ".pub";
+
+    [Fact]
+    public async Task Verify_UntouchedStore_ReportsOk()
+    {
+        await using var writer = await WriterWithRecordsAsync(100);
+        await writer.StopAppAsync();
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+
+        Assert.Equal(0, exitCode);
+        Assert.StartsWith("OK: 100 records", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_OneByteOfOneRecordChangedInSqliteFile_ReportsThatIndex()
+    {
+        await using var writer = await WriterWithRecordsAsync(100);
+        await writer.StopAppAsync();
+        Tamper(writer.StorePath, """
+            DROP TRIGGER records_no_update;
+            UPDATE records SET leaf = CAST(replace(CAST(leaf AS TEXT), '"decision":"allow"', '"decision":"allaw"') AS BLOB) WHERE idx = 42;
+            """);
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("first bad index 42", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_RecordAndItsStoredHashBothRewritten_FailsAtTheCoveringCheckpoint()
+    {
+        await using var writer = await WriterWithRecordsAsync(100);
+        await writer.StopAppAsync();
+        // A careful forger also rewrites the stored leaf hash; only the signed checkpoint roots can catch it then.
+        using (var connection = new SqliteConnection($"Data Source={writer.StorePath};Pooling=False"))
+        {
+            connection.Open();
+            using var read = connection.CreateCommand();
+            read.CommandText = "SELECT leaf FROM records WHERE idx = 60";
+            var leaf = (byte[])read.ExecuteScalar()!;
+            var forged = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(leaf).Replace("\"decision\":\"allow\"", "\"decision\":\"allaw\"", StringComparison.Ordinal));
+            Assert.NotEqual(leaf, forged);
+            using var write = connection.CreateCommand();
+            write.CommandText = "DROP TRIGGER records_no_update; UPDATE records SET leaf = $leaf, leaf_hash = $hash WHERE idx = 60;";
+            write.Parameters.AddWithValue("$leaf", forged);
+            write.Parameters.AddWithValue("$hash", Edge.Audit.Merkle.MerkleHasher.HashLeaf(forged));
+            write.ExecuteNonQuery();
+        }
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+
+        // Checkpoints were signed at 25, 50, 75 and 100 records: the forgery lies in [50, 75).
+        Assert.Equal(1, exitCode);
+        Assert.Contains("first bad index 50", output, StringComparison.Ordinal);
+        Assert.Contains("[50, 75)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_ForgedCheckpointInStore_IsRejected()
+    {
+        await using var writer = await WriterWithRecordsAsync(50);
+        await writer.StopAppAsync();
+        using var forger = NoteSigner.Generate("test.edge/audit");
+        var forged = SignedNote.Sign(new Checkpoint("test.edge/audit", 50, new byte[32]), [forger]);
+        Tamper(writer.StorePath, $"INSERT INTO checkpoints (size, root, note, created_ms) VALUES (51, zeroblob(32), '{forged}', 0);");
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("checkpoint at size 51", output, StringComparison.Ordinal);
+        Assert.Contains("unknown_signer", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ExportThenVerifyOffline_SavedCheckpointAndKey_RoundTrips()
+    {
+        await using var writer = await WriterWithRecordsAsync(75);
+        var directory = writer.Directory;
+        var exportPath = Path.Combine(directory, "export.ndjson");
+        var checkpointPath = Path.Combine(directory, "checkpoint.txt");
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, WriterFixture.GlobalAuditorKey);
+        using (var client = writer.Client())
+        {
+            await File.WriteAllTextAsync(checkpointPath, await client.GetStringAsync("/audit/checkpoint"));
+        }
+
+        var export = await CliRunner.RunAsync("audit", "export", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName,
+            "--format", "ndjson", "--out", exportPath);
+        Assert.True(export.ExitCode == 0, export.Error + export.Output);
+        var verify = await CliRunner.RunAsync("audit", "verify", "--export", exportPath, "--checkpoint", checkpointPath, "--key", KeyFile(writer));
+        var lines = await File.ReadAllLinesAsync(exportPath);
+        lines[10] = lines[10].Replace("acme", "acne", StringComparison.Ordinal);
+        await File.WriteAllLinesAsync(exportPath, lines);
+        var tampered = await CliRunner.RunAsync("audit", "verify", "--export", exportPath, "--checkpoint", checkpointPath, "--key", KeyFile(writer));
+
+        Assert.Equal(0, export.ExitCode);
+        Assert.Equal(75, lines.Length);
+        Assert.Equal(0, verify.ExitCode);
+        Assert.StartsWith("OK: 75 records, 1 checkpoints", verify.Output, StringComparison.Ordinal);
+        Assert.Equal(1, tampered.ExitCode);
+        Assert.Contains("FAIL", tampered.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Query_TenantAuditor_ListsOnlyOwnTenantAcrossPages()
+    {
+        await using var writer = await WriterWithRecordsAsync(30);
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, WriterFixture.AcmeAuditorKey);
+
+        var (exitCode, output, queryError) = await CliRunner.RunAsync("audit", "query", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName,
+            "--limit", "4", "--all");
+        var forbidden = await CliRunner.RunAsync("audit", "query", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName, "--tenant", "globex");
+
+        Assert.True(exitCode == 0, queryError + output);
+        var records = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(0, exitCode);
+        Assert.Equal(15, records.Count);
+        Assert.All(records, r => Assert.Equal("acme", r.GetProperty("tenant").GetString()));
+        Assert.Equal(1, forbidden.ExitCode);
+        Assert.Contains("tenant_forbidden", forbidden.Error, StringComparison.Ordinal);
+    }
+
+    private static void Tamper(string storePath, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={storePath};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}

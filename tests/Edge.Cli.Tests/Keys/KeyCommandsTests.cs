@@ -1,0 +1,28 @@
+using Edge.Audit.Checkpoints;
+
+namespace Edge.Cli.Tests.Keys;
+
+public sealed class KeyCommandsTests
+{
+    [Fact]
+    public async Task Generate_NewPath_WritesPrivateKeyAndPrintsMatchingVerifierKey()
+    {
+        var directory = Directory.CreateTempSubdirectory("edge-cli-keys-").FullName;
+        var path = Path.Combine(directory, "writer.key");
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("keys", "generate", "--name", "audit.example", "--out", path);
+        var again = await CliRunner.RunAsync("keys", "generate", "--name", "audit.example", "--out", path);
+
+        Assert.Equal(0, exitCode);
+        using var signer = NoteSigner.Parse(File.ReadAllText(path));
+        Assert.Equal(signer.Verifier.ToString(), output.Trim());
+        Assert.Equal(output.Trim(), File.ReadAllText(path + ".pub").Trim());
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        }
+
+        Assert.Equal(2, again.ExitCode);
+        Directory.Delete(directory, recursive: true);
+    }
+}

@@ -1,0 +1,162 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Edge.Audit.Storage;
+using Edge.AuditWriter.Tests;
+using Edge.Proxy.Auditing;
+using Edge.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Edge.FunctionalTests.Auditing;
+
+public sealed class AuditTrailTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    private static string Config(string backendUrl) => ProxyJson.Create(backendUrl, new Dictionary<string, object>
+    {
+        ["orders"] = ProxyJson.Route("/orders/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" }),
+        ["optional"] = new Dictionary<string, object>
+        {
+            ["ClusterId"] = "backend",
+            ["Match"] = new { Path = "/optional/{**rest}" },
+            ["Metadata"] = new Dictionary<string, string> { ["EdgeAudit"] = "Optional" },
+        },
+    });
+
+    [Fact]
+    public async Task EdgeRoute_RequestsAndConfigEvent_AreStoredByWriterUnderTheirIds()
+    {
+        using var backend = Backend.Start();
+        var tokenVariable = "EDGE_TEST_INGEST_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(tokenVariable, "func-ingest-token-0123456789");
+        await using var writer = await WriterFixture.StartAsync(extraArgs: [$"--Writer:IngestToken=env:{tokenVariable}"]);
+        await using var edge = await EdgeHost.StartAsync(Config(backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = writer.BaseAddress.ToString(),
+            ["Edge:Audit:IngestToken"] = $"env:{tokenVariable}",
+            ["Edge:InstanceId"] = "edge-func",
+        });
+
+        using var allowedRequest = new HttpRequestMessage(HttpMethod.Post, "/orders/7?secret=query")
+        {
+            Content = new StringContent("{\"qty\":1}", Encoding.UTF8, "application/json"),
+        };
+        allowedRequest.Headers.Add("X-Tenant-ID", "acme");
+        using var allowed = await edge.Client.SendAsync(allowedRequest);
+        using var denied = await edge.Client.GetAsync("/orders/8");
+        var allowedId = allowed.Headers.GetValues("X-Request-Id").Single();
+        var deniedId = denied.Headers.GetValues("X-Request-Id").Single();
+
+        var records = await WaitForRecordsAsync(writer, 3);
+        var metrics = await edge.Management.GetStringAsync("/metrics");
+        Assert.Contains("edge_audit_dropped_total", metrics, StringComparison.Ordinal);
+        Assert.Contains("edge_audit_spool_bytes", metrics, StringComparison.Ordinal);
+        Assert.Contains("edge_audit_oldest_unacked_seconds", metrics, StringComparison.Ordinal);
+        var allowedRecord = JsonDocument.Parse(records.Single(r => r.Id == allowedId).Leaf).RootElement;
+        var deniedRecord = JsonDocument.Parse(records.Single(r => r.Id == deniedId).Leaf).RootElement;
+
+        var configEvent = records.Select(r => JsonDocument.Parse(r.Leaf).RootElement)
+            .Single(r => r.GetProperty("type").GetString() == Edge.Audit.Records.AuditEventTypes.ConfigApplied);
+        Assert.Equal("applied", configEvent.GetProperty("data").GetProperty("decision").GetString());
+        Assert.True(configEvent.GetProperty("data").GetProperty("attributes").TryGetProperty("contentHash", out _));
+        Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, denied.StatusCode);
+        Assert.Equal("acme", allowedRecord.GetProperty("tenant").GetString());
+        Assert.Equal("edge://edge-func", allowedRecord.GetProperty("source").GetString());
+        var data = allowedRecord.GetProperty("data");
+        Assert.Equal("allow", data.GetProperty("decision").GetString());
+        Assert.Equal(200, data.GetProperty("status").GetInt32());
+        Assert.Equal("/orders/7", data.GetProperty("path").GetString());
+        Assert.Equal(backend.Url, data.GetProperty("destination").GetString());
+        Assert.Equal(9, data.GetProperty("bytesIn").GetInt64());
+        var deniedData = deniedRecord.GetProperty("data");
+        Assert.Equal("deny", deniedData.GetProperty("decision").GetString());
+        Assert.Equal("EdgeTenant", deniedData.GetProperty("step").GetString());
+        Assert.Equal("tenant_missing", deniedData.GetProperty("reason").GetString());
+        Assert.Equal(400, deniedData.GetProperty("status").GetInt32());
+    }
+
+    [Fact]
+    public async Task SpoolAtCap_RequiredRouteAnswers503AndOptionalRouteCountsDrops()
+    {
+        using var backend = Backend.Start();
+        // The writer address is a closed port: nothing is acknowledged, so the spool fills up.
+        await using var edge = await EdgeHost.StartAsync(Config(backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = $"http://127.0.0.1:{FreePort.Next()}/",
+            ["Edge:Audit:SpoolMaxBytes"] = "24576",
+            // Nothing can be drained to a closed port; do not hold the test's shutdown for the default 10 s.
+            ["Edge:Audit:DrainTimeout"] = "00:00:00.200",
+        });
+
+        var optionalStatuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 80; i++)
+        {
+            using var response = await edge.Client.GetAsync($"/optional/{i}");
+            optionalStatuses.Add(response.StatusCode);
+        }
+
+        var backendCallsBefore = backend.Received.Count;
+        using var requiredRequest = new HttpRequestMessage(HttpMethod.Get, "/orders/1");
+        requiredRequest.Headers.Add("X-Tenant-ID", "acme");
+        using var required = await edge.Client.SendAsync(requiredRequest);
+        var problem = JsonDocument.Parse(await required.Content.ReadAsStringAsync()).RootElement;
+        var metrics = await edge.Management.GetStringAsync("/metrics");
+        var sink = edge.Services.GetRequiredService<SpoolAuditSink>();
+
+        Assert.All(optionalStatuses, status => Assert.Equal(HttpStatusCode.OK, status));
+        Assert.True(sink.Spool.Metrics.Dropped > 0, "optional requests past the cap are counted as dropped");
+        // 80 requests plus the config-applied security event at startup, each either spooled or counted as dropped.
+        Assert.Equal(81, sink.Spool.DurableSequence + sink.Spool.Metrics.Dropped);
+        Assert.Contains("edge_audit_dropped_total", metrics, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, required.StatusCode);
+        Assert.Equal("audit_unavailable", problem.GetProperty("code").GetString());
+        Assert.Equal(backendCallsBefore, backend.Received.Count);
+    }
+
+    [Fact]
+    public async Task GracefulShutdown_RecordsSpooledWhileWriterWasDown_AreDrainedBeforeExit()
+    {
+        using var backend = Backend.Start();
+        await using var writer = await WriterFixture.StartAsync();
+        await writer.StopAppAsync();
+        var edge = await EdgeHost.StartAsync(Config(backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = writer.BaseAddress.ToString(),
+        });
+        var ids = new List<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await edge.Client.GetAsync($"/optional/{i}");
+            ids.Add(response.Headers.GetValues("X-Request-Id").Single());
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await writer.StartAppAsync();
+        output.WriteLine($"writer restarted after {clock.ElapsedMilliseconds} ms");
+        await edge.DisposeAsync();
+        output.WriteLine($"edge stopped (drained) after {clock.ElapsedMilliseconds} ms");
+
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        var stored = store.Export(new RecordQuery()).Select(r => r.Id).ToHashSet();
+        Assert.All(ids, id => Assert.Contains(id, stored));
+    }
+
+    private static async Task<IReadOnlyList<StoredRecord>> WaitForRecordsAsync(WriterFixture writer, int count)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            using (var store = AuditStore.OpenReadOnly(writer.StorePath))
+            {
+                var records = store.Export(new RecordQuery()).ToList();
+                if (records.Count >= count)
+                {
+                    return records;
+                }
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"The writer did not receive {count} records within 10 s.");
+    }
+}
