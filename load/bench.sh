@@ -202,9 +202,21 @@ if has_path edge; then
   EDGE_PORT=$(free_port 18500)
   MGMT_PORT=$(free_port 18600)
   with_backend_port "$EDGE_CONFIG" "$WORK/proxy.edge.json"
+  # Audit on: a separate writer process, and the edge spooling every decision to it (as run.sh does).
+  AUDIT_ARGS=()
+  if [ "${NO_AUDIT:-0}" != 1 ]; then
+    build src/Edge.AuditWriter
+    WRITER_PORT=$(free_port 18700)
+    start writer "$WORK/writer.log" dotnet src/Edge.AuditWriter/bin/Release/net10.0/Edge.AuditWriter.dll \
+      --urls "http://127.0.0.1:$WRITER_PORT" --Writer:StorePath="$WORK/audit.db" --Writer:KeyPath="$WORK/writer.key" \
+      --Writer:Origin=edge-bench/audit
+    WRITER_PID=$LAST_PID
+    wait_http writer "http://127.0.0.1:$WRITER_PORT/audit/checkpoint" "$WRITER_PID" "$WORK/writer.log"
+    AUDIT_ARGS=(--Edge:Audit:WriterUrl="http://127.0.0.1:$WRITER_PORT" --Edge:Audit:SpoolPath="$WORK/spool")
+  fi
   start edge "$WORK/edge.log" dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll \
     --urls "http://127.0.0.1:$EDGE_PORT" --Edge:ManagementUrls="http://127.0.0.1:$MGMT_PORT" \
-    --Edge:ProxyConfigPath="$WORK/proxy.edge.json" --Edge:Redis="127.0.0.1:$REDIS_PORT" "${EDGE_ARGS[@]}"
+    --Edge:ProxyConfigPath="$WORK/proxy.edge.json" --Edge:Redis="127.0.0.1:$REDIS_PORT" "${AUDIT_ARGS[@]}" "${EDGE_ARGS[@]}"
   EDGE_PID=$LAST_PID
   wait_http edge "http://127.0.0.1:$MGMT_PORT/readyz" "$EDGE_PID" "$WORK/edge.log"
   # Preflight: one real request through the pipeline must pass every step, or the numbers would measure denials.
@@ -264,7 +276,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "- backend: $BACKEND_NAME; load: edge-load scenario \`jwt-rbac\` (GET /fast with a Bearer HS256 token and X-Tenant-ID on every path)"
   echo "- throughput: closed model, $COPIES copies (\`constant:copies=$COPIES,during=$DURATION\`); latency: open model at $RATE/s (\`inject:rate=$RATE,during=$DURATION\`), measured from the intended send time"
   if has_path nginx; then echo "- nginx: $(nginx -v 2>&1 | sed 's/nginx version: //'), worker_processes auto, upstream keepalive 256, access_log off"; fi
-  if has_path edge; then echo "- edge: \`$EDGE_CONFIG\` on Redis (redis-server on loopback), extra arguments: ${EDGE_ARGS[*]:-none}; stdout (structured logs, audit records of the logging sink) goes to a file"; fi
+  if has_path edge; then echo "- edge: \`$EDGE_CONFIG\` on Redis (redis-server on loopback), audit writer: $([ "${NO_AUDIT:-0}" = 1 ] && echo "off (NO_AUDIT=1; decisions go to the logging sink)" || echo "on (separate Edge.AuditWriter process, spool on local disk)"); extra arguments: ${EDGE_ARGS[*]:-none}"; fi
   echo "- values are medians over rounds; the order of paths rotates every round"
   echo
   echo "| path | max RPS | p50 ms at max | p99 ms at max | p50 ms at $RATE/s | p99 ms at $RATE/s | failed requests |"
