@@ -9,8 +9,8 @@ namespace Edge.Audit.Spool;
 
 /// <summary>
 /// The edge's durable, append-only audit spool: segment files of checksummed frames, one group-commit
-/// writer that fsyncs and only then completes the appends it covers, a persisted cumulative ack mark, and
-/// deletion of whole segments only once they lie entirely below that mark.
+/// writer (see <see cref="SpoolDurability"/> for when an append completes), a persisted cumulative ack mark,
+/// and deletion of whole segments only once they lie entirely below that mark.
 /// </summary>
 public sealed class AuditSpool : IAsyncDisposable
 {
@@ -33,6 +33,10 @@ public sealed class AuditSpool : IAsyncDisposable
     private long _ackedSequence;
     private volatile bool _closed;
     private TaskCompletionSource _durableChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private ITimer? _syncTimer;
+    private bool _unsynced;
+
+    private static readonly PendingAppend SyncMarker = new(ReadOnlyMemory<byte>.Empty, new TaskCompletionSource<bool>());
 
     private AuditSpool(SpoolOptions options, TimeProvider time, IMeterFactory? meterFactory)
     {
@@ -59,7 +63,8 @@ public sealed class AuditSpool : IAsyncDisposable
 
     /// <summary>
     /// Appends one record. Returns false at once when the size cap would be exceeded (or the spool is closed);
-    /// otherwise completes with true once the record is fsynced.
+    /// otherwise completes with true once the record is written (<see cref="SpoolDurability.ProcessCrash"/>) or fsynced
+    /// (<see cref="SpoolDurability.PowerLoss"/>).
     /// </summary>
     public Task<bool> TryAppendAsync(ReadOnlyMemory<byte> record)
     {
@@ -212,6 +217,7 @@ public sealed class AuditSpool : IAsyncDisposable
         _closed = true;
         _appends.Writer.TryComplete();
         await _writerLoop.ConfigureAwait(false);
+        _syncTimer?.Dispose();
         Volatile.Read(ref _durableChanged).TrySetResult();
     }
 
@@ -230,19 +236,31 @@ public sealed class AuditSpool : IAsyncDisposable
     {
         var batch = new List<PendingAppend>();
         var header = new byte[SpoolFrame.HeaderSize];
-        var lastCommit = _time.GetTimestamp();
+        var lastSync = _time.GetTimestamp();
+        var waitForSync = _options.Durability == SpoolDurability.PowerLoss;
         while (await _appends.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            var wait = _options.CommitInterval - _time.GetElapsedTime(lastCommit);
-            if (wait > TimeSpan.Zero)
+            if (waitForSync)
             {
-                await Task.Delay(wait, _time).ConfigureAwait(false);
+                var wait = _options.CommitInterval - _time.GetElapsedTime(lastSync);
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, _time).ConfigureAwait(false);
+                }
             }
 
             batch.Clear();
+            var syncRequested = false;
             while (_appends.Reader.TryRead(out var pending))
             {
-                batch.Add(pending);
+                if (ReferenceEquals(pending, SyncMarker))
+                {
+                    syncRequested = true;
+                }
+                else
+                {
+                    batch.Add(pending);
+                }
             }
 
             try
@@ -267,8 +285,19 @@ public sealed class AuditSpool : IAsyncDisposable
                     Interlocked.Add(ref _reservedBytes, -frameBytes);
                 }
 
-                _active!.Flush(flushToDisk: true);
-                lastCommit = _time.GetTimestamp();
+                if (waitForSync || syncRequested || _time.GetElapsedTime(lastSync) >= _options.CommitInterval)
+                {
+                    _active?.Flush(flushToDisk: true);
+                    lastSync = _time.GetTimestamp();
+                    _unsynced = false;
+                }
+                else if (batch.Count > 0)
+                {
+                    // In the page cache: a killed process loses nothing; the sync below bounds what a power cut can take.
+                    _active!.Flush(flushToDisk: false);
+                    ScheduleSync();
+                }
+
                 if (_nextSequence > first)
                 {
                     Interlocked.Exchange(ref _durableSequence, _nextSequence - 1);
@@ -281,7 +310,7 @@ public sealed class AuditSpool : IAsyncDisposable
                     pending.Completion.TrySetResult(true);
                 }
             }
-#pragma warning disable CA1031 // A failed fsync must fail the waiting appends, not the loop.
+#pragma warning disable CA1031 // A failed write or fsync must fail the waiting appends, not the loop.
             catch (Exception exception)
 #pragma warning restore CA1031
             {
@@ -294,6 +323,19 @@ public sealed class AuditSpool : IAsyncDisposable
 
         _active?.Flush(flushToDisk: true);
         _active?.Dispose();
+    }
+
+    /// <summary>Asks the write loop for an fsync one commit interval from now, so a quiet spool still syncs its tail.</summary>
+    private void ScheduleSync()
+    {
+        if (_unsynced)
+        {
+            return;
+        }
+
+        _unsynced = true;
+        _syncTimer ??= _time.CreateTimer(_ => _appends.Writer.TryWrite(SyncMarker), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _syncTimer.Change(_options.CommitInterval, Timeout.InfiniteTimeSpan);
     }
 
     private FileStream ActiveStreamFor(int frameBytes)

@@ -12,8 +12,10 @@ public sealed record SpoolOptions
     public long SegmentBytes { get; init; } = 8L * 1024 * 1024;
 
     /// <summary>
-    /// Group commit window: at most one fsync per interval; every append waits for the fsync that covers it.
-    /// A power cut can lose only appends still waiting (whose responses were therefore not sent yet).
+    /// Group commit window: at most one fsync per interval, and an fsync at most this long after the last append.
     /// </summary>
     public TimeSpan CommitInterval { get; init; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>When an append completes; see <see cref="SpoolDurability"/>.</summary>
+    public SpoolDurability Durability { get; init; } = SpoolDurability.ProcessCrash;
 }

@@ -17,8 +17,14 @@ public sealed record EdgeAuditOptions
     /// <summary>The spool size cap; at the cap Required routes answer 503 and Optional routes drop (counted, logged).</summary>
     public long SpoolMaxBytes { get; init; } = 256L * 1024 * 1024;
 
-    /// <summary>Group commit window of the spool's fsync.</summary>
+    /// <summary>Group commit window of the spool's fsync: the most a power cut can take of answered requests (ProcessCrash).</summary>
     public TimeSpan SpoolCommitInterval { get; init; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>
+    /// <c>ProcessCrash</c> (default): the record is written before the response starts and fsynced within the commit
+    /// interval. <c>PowerLoss</c>: every response also waits for the fsync covering its record.
+    /// </summary>
+    public Edge.Audit.Spool.SpoolDurability SpoolDurability { get; init; } = Edge.Audit.Spool.SpoolDurability.ProcessCrash;
 
     /// <summary>How long graceful shutdown waits for the writer to acknowledge the spool.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);

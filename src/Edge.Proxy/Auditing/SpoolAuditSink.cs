@@ -34,6 +34,7 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
                 Directory = Path.GetFullPath(audit.SpoolPath),
                 MaxBytes = audit.SpoolMaxBytes,
                 CommitInterval = audit.SpoolCommitInterval,
+                Durability = audit.SpoolDurability,
             },
             time,
             meterFactory);
