@@ -35,7 +35,7 @@ public sealed record AuditRecord
 
     public int? Status { get; init; }
 
-    /// <summary><c>allow</c>, <c>deny</c> or, for security events, <c>applied</c>/<c>refused</c>.</summary>
+    /// <summary><c>allow</c>, <c>deny</c> or, for security events, <c>applied</c>/<c>refused</c>/<c>rotated</c>.</summary>
     public required string Decision { get; init; }
 
     /// <summary>The step that decided (e.g. <c>EdgeRateLimit</c>).</summary>

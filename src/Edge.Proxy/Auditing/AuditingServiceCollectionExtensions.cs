@@ -15,6 +15,7 @@ internal static class AuditingServiceCollectionExtensions
         services.AddSingleton<IAuditSink>(sp => string.IsNullOrEmpty(sp.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl)
             ? sp.GetRequiredService<LoggingAuditSink>()
             : sp.GetRequiredService<SpoolAuditSink>());
+        services.AddSingleton<SecretRotationDetector>();
         services.AddSingleton<IConfigEventSink, ConfigAuditEventSink>();
         services.AddSingleton<AuditShippingService>();
         services.AddHostedService(sp => new ConditionalShipping(sp));

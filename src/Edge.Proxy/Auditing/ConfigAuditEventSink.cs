@@ -4,14 +4,28 @@ using Microsoft.Extensions.Options;
 
 namespace Edge.Proxy.Auditing;
 
-/// <summary>Config applied/refused are security events: each one becomes an audit record in the spool.</summary>
+/// <summary>
+/// Config applied/refused and secret or key rotations are security events: each one becomes an audit record in the spool.
+/// </summary>
 internal sealed partial class ConfigAuditEventSink(
-    IServiceProvider services, IOptions<EdgeAuditOptions> options, EdgeHostOptions host, TimeProvider time, ILogger<ConfigAuditEventSink> logger)
+    IServiceProvider services,
+    IOptions<EdgeAuditOptions> options,
+    EdgeHostOptions host,
+    SecretRotationDetector rotations,
+    TimeProvider time,
+    ILogger<ConfigAuditEventSink> logger)
     : IConfigEventSink
 {
-    public void ConfigApplied(string revisionId, string contentHash) =>
+    public void ConfigApplied(string revisionId, string contentHash, EdgeSection? previous, EdgeSection current)
+    {
         Record(AuditEventTypes.ConfigApplied, "applied", null,
             new Dictionary<string, string> { ["revision"] = revisionId, ["contentHash"] = contentHash });
+        foreach (var rotation in rotations.Detect(previous, current))
+        {
+            Log.SecretRotated(logger, rotation.Kind, rotation.Policy, rotation.Added, rotation.Removed, rotation.ValueChanged, revisionId);
+            Record(AuditEventTypes.KeyRotated, "rotated", rotation.Kind, RotationAttributes(rotation, revisionId));
+        }
+    }
 
     public void ConfigRefused(IReadOnlyList<ConfigError> errors)
     {
@@ -21,6 +35,26 @@ internal sealed partial class ConfigAuditEventSink(
             ["errors"] = errors.Count(e => !e.IsWarning).ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["firstLocation"] = first?.Location ?? "",
         });
+    }
+
+    private static Dictionary<string, string> RotationAttributes(SecretRotation rotation, string revisionId)
+    {
+        var attributes = new Dictionary<string, string>
+        {
+            ["kind"] = rotation.Kind,
+            ["policy"] = rotation.Policy,
+            ["revision"] = revisionId,
+            ["added"] = rotation.Added.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["removed"] = rotation.Removed.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["valueChanged"] = rotation.ValueChanged.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        if (rotation.Kind == SecretRotationKinds.ApiKey)
+        {
+            attributes["addedKeys"] = string.Join(',', rotation.AddedKeyPrefixes);
+            attributes["removedKeys"] = string.Join(',', rotation.RemovedKeyPrefixes);
+        }
+
+        return attributes;
     }
 
     private void Record(string type, string decision, string? reason, Dictionary<string, string> attributes)
@@ -54,5 +88,8 @@ internal sealed partial class ConfigAuditEventSink(
     {
         [LoggerMessage(1, LogLevel.Error, "Audit record for security event {Type} dropped: the spool is at its cap")]
         public static partial void Dropped(ILogger logger, string type);
+
+        [LoggerMessage(2, LogLevel.Information, "Config revision {Revision} rotates {Kind} of policy '{Policy}': {Added} added, {Removed} removed, {ValueChanged} values changed")]
+        public static partial void SecretRotated(ILogger logger, string kind, string policy, int added, int removed, int valueChanged, string revision);
     }
 }

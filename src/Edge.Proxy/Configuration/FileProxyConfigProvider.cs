@@ -236,7 +236,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, ID
         _metrics.SetConfigRevision(config.Revision);
         foreach (var sink in _events)
         {
-            sink.ConfigApplied(config.RevisionId, config.ContentHash);
+            sink.ConfigApplied(config.RevisionId, config.ContentHash, previous.Revision == 0 ? null : previous.Edge, config.Edge);
         }
 
         // Signalling the old token tells YARP to fetch the new snapshot; in-flight requests finish on the routes they matched.

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.RateLimiting;
@@ -128,7 +127,7 @@ public sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
                 SegmentKind.Ip => Encode(http.Connection.RemoteIpAddress?.ToString().Replace(':', '_')),
                 SegmentKind.Route => Encode(request.RouteId),
                 SegmentKind.Header => Encode(http.Request.Headers[segment.Argument].FirstOrDefault()),
-                SegmentKind.Body => request.BufferedBody is { } body ? Encode(ReadPointer(body, segment.Argument)) : UnverifiedBody,
+                SegmentKind.Body => request.BufferedBody is { } body ? Encode(JsonPointer.ReadValue(body, segment.Argument)) : UnverifiedBody,
                 _ => throw new InvalidOperationException("unknown segment"),
             });
         }
@@ -159,46 +158,6 @@ public sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
         // '~' is not a safe character, so a hashed value never equals a value used as-is.
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(value));
         return "~" + Convert.ToBase64String(hash, 0, 16).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-    }
-
-    /// <summary>RFC 6901 JSON pointer; strings give their value, other JSON values their raw text.</summary>
-    internal static string? ReadPointer(ReadOnlyMemory<byte> body, string pointer)
-    {
-        try
-        {
-            using var document = JsonDocument.Parse(body);
-            var element = document.RootElement;
-            if (pointer.Length > 0)
-            {
-                foreach (var rawToken in pointer[1..].Split('/'))
-                {
-                    var token = rawToken.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
-                    if (element.ValueKind == JsonValueKind.Object && element.TryGetProperty(token, out var child))
-                    {
-                        element = child;
-                    }
-                    else if (element.ValueKind == JsonValueKind.Array && int.TryParse(token, out var index) && index >= 0 && index < element.GetArrayLength())
-                    {
-                        element = element[index];
-                    }
-                    else
-                    {
-                        return null;
-                    }
-                }
-            }
-
-            return element.ValueKind switch
-            {
-                JsonValueKind.String => element.GetString(),
-                JsonValueKind.Null or JsonValueKind.Undefined => null,
-                _ => element.GetRawText(),
-            };
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
     }
 
     private static Segment? ParsePlaceholder(string placeholder, out string? error)

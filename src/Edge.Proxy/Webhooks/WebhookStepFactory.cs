@@ -8,8 +8,6 @@ internal sealed class WebhookStepFactory : IEdgeStepFactory, IEdgeBodyRequiremen
 {
     public const string StepName = "EdgeWebhook";
 
-    private const string RateLimitStepName = "EdgeRateLimit";
-
     public string Name => StepName;
 
     public void Validate(EdgeStepValidationContext context, IReadOnlyDictionary<string, string> values)
@@ -24,23 +22,6 @@ internal sealed class WebhookStepFactory : IEdgeStepFactory, IEdgeBodyRequiremen
         if (context.PrecedingSteps.Contains(StepName, StringComparer.OrdinalIgnoreCase))
         {
             context.AddError(StepName, "a route verifies one webhook signature; EdgeWebhook is listed twice");
-        }
-
-        WarnAboutBodyKeyedLimitsBefore(context);
-    }
-
-    /// <summary>A limit keyed on an unverified body lets anyone spend another sender's quota by forging its id.</summary>
-    private static void WarnAboutBodyKeyedLimitsBefore(EdgeStepValidationContext context)
-    {
-        var transforms = context.Route.Transforms ?? [];
-        for (var i = 0; i < context.TransformIndex && i < transforms.Count; i++)
-        {
-            if (transforms[i].TryGetValue(RateLimitStepName, out var policy)
-                && context.Edge.RateLimits.TryGetValue(policy, out var limit)
-                && limit.Key.Contains("{body:", StringComparison.OrdinalIgnoreCase))
-            {
-                context.AddWarning(StepName, $"rate limit '{policy}' at Transforms[{i}] is keyed on the body before EdgeWebhook verifies it; list it after EdgeWebhook");
-            }
         }
     }
 

@@ -1,4 +1,4 @@
-using Edge.Proxy.Webhooks;
+using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.Tests.Webhooks;
 
