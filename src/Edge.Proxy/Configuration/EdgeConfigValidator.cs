@@ -1,4 +1,5 @@
 using Edge.Proxy.Pipeline;
+using Edge.Proxy.RateLimiting;
 using Yarp.ReverseProxy.Configuration;
 
 namespace Edge.Proxy.Configuration;
@@ -37,8 +38,9 @@ internal sealed class EdgeConfigValidator(IConfigValidator yarpValidator, EdgeSt
             }
 
             ValidateSteps(route, candidate.Edge, errors);
+            EdgeRouteRateLimiterPolicy.Validate(route, candidate.Edge, errors);
 
-            foreach (var exception in await yarpValidator.ValidateRouteAsync(route))
+            foreach (var exception in await yarpValidator.ValidateRouteAsync(EdgeRouteRateLimiterPolicy.ForYarp(route)))
             {
                 errors.Add(location, exception.Message);
             }

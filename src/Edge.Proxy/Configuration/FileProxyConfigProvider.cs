@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using Edge.Proxy.Observability;
+using Edge.Proxy.RateLimiting;
 using Yarp.ReverseProxy.Configuration;
 
 namespace Edge.Proxy.Configuration;
@@ -209,7 +210,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, ID
 
         // Routes carry a hash of the Edge section so YARP rebuilds their steps when only a policy changed.
         var policyHash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(parsed.Edge, ProxyJsonReader.SerializerOptions)))[..16];
-        var routes = parsed.Routes.Select(r => r with
+        var routes = parsed.Routes.Select(EdgeRouteRateLimiterPolicy.ForYarp).Select(r => r with
         {
             Metadata = new Dictionary<string, string>(r.Metadata ?? new Dictionary<string, string>(), StringComparer.OrdinalIgnoreCase)
             {

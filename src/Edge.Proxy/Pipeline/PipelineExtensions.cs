@@ -1,4 +1,5 @@
 using Edge.Proxy.Configuration;
+using Edge.Proxy.RateLimiting;
 using Edge.Proxy.Webhooks;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Transforms.Builder;
@@ -32,10 +33,14 @@ internal static class PipelineExtensions
         app.MapReverseProxy(pipeline =>
         {
             pipeline.UseMiddleware<EdgeRequestMiddleware>();
+
+            // ASP.NET Core's limiter for routes with a RateLimiterPolicy: inside the proxy pipeline (routing has run)
+            // so a refusal has its request id and is audited; before body buffering so a refused body is never read.
+            pipeline.UseRateLimiter();
             pipeline.UseEdgeWebhookBodyBuffering();
             pipeline.UseSessionAffinity();
             pipeline.UseLoadBalancing();
             pipeline.UsePassiveHealthChecks();
-        });
+        }).ConfigureEndpoints(EdgeRouteRateLimiterPolicy.Apply);
     }
 }

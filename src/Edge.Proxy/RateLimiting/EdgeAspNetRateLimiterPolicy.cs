@@ -8,14 +8,17 @@ namespace Edge.Proxy.RateLimiting;
 
 /// <summary>
 /// An <c>Edge:RateLimits</c> policy as an ASP.NET Core rate limiter policy (what a YARP route's <c>RateLimiterPolicy</c>
-/// names), read from the config being served, so reloads apply. Register with
-/// <c>services.AddRateLimiter(o => o.AddEdgePolicy("per-tenant-user"))</c> and <c>app.UseRateLimiter()</c>. That
+/// names), read from the config being served, so reloads apply. The edge host attaches it to routes itself
+/// (<see cref="EdgeRouteRateLimiterPolicy"/>); a plain ASP.NET Core app registers it with
+/// <c>services.AddRateLimiter(o => o.AddEdgePolicy("per-ip"))</c> and <c>app.UseRateLimiter()</c>. That
 /// middleware runs before the edge steps, so <c>{tenant}</c> and <c>{principal}</c> are only known when the
 /// request state already carries them; headers are written on refusals only (the middleware does not expose
 /// the lease of an admitted request).
 /// </summary>
 internal sealed class EdgeAspNetRateLimiterPolicy(string edgePolicyName) : IRateLimiterPolicy<EdgeRateLimitPartition>
 {
+    public const string DecidingStep = "RateLimiterPolicy";
+
     private static readonly ConditionalWeakTable<RateLimitPolicyOptions, RateLimitPolicy> Compiled = new();
 
     public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected => WriteRejectionAsync;
@@ -26,8 +29,9 @@ internal sealed class EdgeAspNetRateLimiterPolicy(string edgePolicyName) : IRate
         var edge = services.GetRequiredService<EdgeConfigState>().Current.Edge;
         if (!edge.RateLimits.TryGetValue(edgePolicyName, out var options) || options is null)
         {
-            // Validation refuses configs that drop a policy routes use; this only happens for a misnamed registration.
-            throw new InvalidOperationException($"rate-limit policy '{edgePolicyName}' is not defined in Edge:RateLimits");
+            // Validation refuses a config whose routes name a missing policy, so this is only a request still on an
+            // endpoint of the previous config while a reload that removed both the route's field and the policy swaps in.
+            return RateLimitPartition.GetNoLimiter(new EdgeRateLimitPartition(null, edgePolicyName));
         }
 
         var policy = Compiled.GetValue(options, o => RateLimitPolicy.TryCreate(edgePolicyName, o, new ConfigErrorList())
@@ -51,9 +55,13 @@ internal sealed class EdgeAspNetRateLimiterPolicy(string edgePolicyName) : IRate
         }
 
         var http = context.HttpContext;
+        var closed = decision.Source == RateLimitDecisionSource.FallbackClosed;
         if (http.GetEdgeRequest() is { } request)
         {
+            // Audited like a step's denial: the deciding "step" is the route's RateLimiterPolicy.
             request.RateLimitOutcome = decision.Outcome;
+            request.DecidingStep = DecidingStep;
+            request.ReasonCode = closed ? "rate_limit_redis_unavailable" : decision.IsFallback ? "rate_limited_local_fallback" : RateLimitStep.LimitedCode;
         }
 
         var time = http.RequestServices.GetRequiredService<TimeProvider>();
@@ -67,7 +75,7 @@ internal sealed class EdgeAspNetRateLimiterPolicy(string edgePolicyName) : IRate
         }
 
         http.Response.Headers[RateLimitHeaders.RetryAfter] = RateLimitHeaders.RetryAfterValue(decision.RetryAfter);
-        if (decision.Source == RateLimitDecisionSource.FallbackClosed)
+        if (closed)
         {
             await ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, RateLimitStep.UnavailableCode, "Rate limit unavailable",
                 "The rate limit of this route cannot be checked right now; retry later.");

@@ -171,7 +171,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
 
             var want = Policy.Mode == RateLimitMode.Lease ? Math.Max(permits, BatchSize(state)) : permits;
             Interlocked.Increment(ref _redisCalls);
-            var call = RedisRateLimitScript.TakeAsync(database, Policy, partition, want, permits);
+            var call = _redis.TakeAsync(database, Policy, partition, want, permits);
             BucketResult result;
             try
             {

@@ -32,6 +32,7 @@ public sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
         _segments = segments;
         ContainsTenant = segments.Any(s => s.Kind == SegmentKind.Tenant);
         UsesBody = segments.Any(s => s.Kind == SegmentKind.Body);
+        UsesStepState = segments.Any(s => s.Kind is SegmentKind.Tenant or SegmentKind.Principal or SegmentKind.Body);
     }
 
     public string Text { get; }
@@ -39,6 +40,9 @@ public sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
     public bool ContainsTenant { get; }
 
     public bool UsesBody { get; }
+
+    /// <summary>True when a part ({tenant}, {principal}, {body:...}) is only known once the edge steps have run.</summary>
+    public bool UsesStepState { get; }
 
     private enum SegmentKind
     {

@@ -13,6 +13,10 @@ internal static class RateLimitingServiceCollectionExtensions
         services.AddSingleton<RateLimitStepFactory>();
         services.AddSingleton<IEdgeStepFactory>(sp => sp.GetRequiredService<RateLimitStepFactory>());
         services.AddSingleton<IEdgeSectionValidator, RateLimitSectionValidator>();
+
+        // Routes' RateLimiterPolicy: the Edge policy objects are attached per endpoint (EdgeRouteRateLimiterPolicy),
+        // so nothing is registered by name; a refusal's status and body come from the policy's OnRejected.
+        services.AddRateLimiter(options => options.RejectionStatusCode = StatusCodes.Status429TooManyRequests);
         return services;
     }
 }

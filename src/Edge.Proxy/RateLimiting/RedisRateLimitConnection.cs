@@ -17,10 +17,11 @@ internal sealed partial class RedisRateLimitConnection
     private readonly RateLimitMetrics _metrics;
     private IConnectionMultiplexer? _multiplexer;
 
-    public RedisRateLimitConnection(EdgeRedis redis, RateLimitMetrics metrics, ILogger<RedisRateLimitConnection> logger)
+    public RedisRateLimitConnection(EdgeRedis redis, RateLimitMetrics metrics, TimeProvider time, ILogger<RedisRateLimitConnection> logger)
     {
         _logger = logger;
         _metrics = metrics;
+        Clock = new RedisClientClock(time, logger);
         IsConfigured = redis.IsConfigured;
         if (IsConfigured)
         {
@@ -32,8 +33,30 @@ internal sealed partial class RedisRateLimitConnection
 
     public RedisCircuitBreaker Breaker { get; } = new(FailureThreshold, BreakDuration, MinFailureSpan);
 
+    /// <summary>Client time for scripts, used only once the server refused <c>TIME</c> in a script.</summary>
+    public RedisClientClock Clock { get; }
+
     /// <summary>The database when connected; null while connecting or disconnected.</summary>
     public IDatabase? Database => Volatile.Read(ref _multiplexer) is { IsConnected: true } multiplexer ? multiplexer.GetDatabase() : null;
+
+    /// <summary>
+    /// One script call. The first refusal of <c>TIME</c> switches this connection to offset-corrected client time and
+    /// retries once with it; from then on every call passes client time.
+    /// </summary>
+    public async Task<BucketResult> TakeAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, int want, int min)
+    {
+        var clientTime = await Clock.NowAsync(database).ConfigureAwait(false);
+        try
+        {
+            return await RedisRateLimitScript.TakeAsync(database, policy, partition, want, min, clientTime).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (clientTime is null && RedisClientClock.IsTimeRefusal(ex.Message))
+        {
+            Clock.Enable();
+            clientTime = await Clock.NowAsync(database).ConfigureAwait(false);
+            return await RedisRateLimitScript.TakeAsync(database, policy, partition, want, min, clientTime).ConfigureAwait(false);
+        }
+    }
 
     public void OnSuccess(bool isProbe)
     {

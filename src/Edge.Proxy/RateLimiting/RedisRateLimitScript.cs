@@ -9,21 +9,28 @@ namespace Edge.Proxy.RateLimiting;
 /// <c>TIME</c>, so the edges' clocks may be skewed; a stored timestamp never moves backwards; state is written only when
 /// tokens are granted, with a TTL of the time to refill plus one second. Sent with EVALSHA; on NOSCRIPT (a restarted or
 /// flushed server) the script is sent once with EVAL, which caches it again. <c>redis.replicate_commands()</c> lets
-/// Redis 3.2-4 accept a write after <c>TIME</c>; from Redis 5 it is the default and in 7 a no-op.
+/// Redis 3.2-4 accept a write after <c>TIME</c>; from Redis 5 it is the default and in 7 a no-op. A server that still
+/// refuses <c>TIME</c> gets the edge's offset-corrected time as an argument instead (<see cref="RedisClientClock"/>); a
+/// token bucket's stored timestamp only moves forward (<c>now &gt; last</c>) and a GCRA's TAT is <c>max(tat, now)</c>
+/// plus the granted emission, so a clock that jumps back refills nothing and never rewinds state.
 /// </summary>
 internal sealed class RedisRateLimitScript
 {
     // ARGV: 1 algorithm (0 token bucket, 1 GCRA), 2 burst, 3 emission interval in microseconds, 4 tokens wanted,
-    // 5 minimum tokens to grant. Returns {granted, remaining, reset_us, retry_us}.
+    // 5 minimum tokens to grant, 6 (optional) client time in Unix microseconds, used instead of TIME when the server
+    // refuses TIME in scripts. Returns {granted, remaining, reset_us, retry_us}.
     public const string Source = """
         local alg = tonumber(ARGV[1])
         local burst = tonumber(ARGV[2])
         local emission = tonumber(ARGV[3])
         local want = tonumber(ARGV[4])
         local min = tonumber(ARGV[5])
-        if redis.replicate_commands then redis.replicate_commands() end
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+        local now = tonumber(ARGV[6] or '')
+        if now == nil then
+          if redis.replicate_commands then redis.replicate_commands() end
+          local t = redis.call('TIME')
+          now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+        end
         local available, tat, last
         if alg == 1 then
           tat = tonumber(redis.call('GET', KEYS[1]) or '') or now
@@ -69,17 +76,12 @@ internal sealed class RedisRateLimitScript
     public static string KeyOf(RateLimitPolicy policy, string partition) =>
         $"{policy.KeyPrefix}{(policy.Algorithm == RateLimitAlgorithm.Gcra ? "gcra" : "tb")}:{policy.Name}:{{{partition}}}";
 
-    public static async Task<BucketResult> TakeAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, int want, int min)
+    public static async Task<BucketResult> TakeAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, int want, int min, long? clientTimeMicroseconds = null)
     {
         RedisKey[] keys = [KeyOf(policy, partition)];
-        RedisValue[] values =
-        [
-            policy.Algorithm == RateLimitAlgorithm.Gcra ? 1 : 0,
-            policy.Burst,
-            policy.EmissionIntervalTicks / 10.0,
-            want,
-            min,
-        ];
+        RedisValue[] values = clientTimeMicroseconds is { } clientTime
+            ? [policy.Algorithm == RateLimitAlgorithm.Gcra ? 1 : 0, policy.Burst, policy.EmissionIntervalTicks / 10.0, want, min, clientTime]
+            : [policy.Algorithm == RateLimitAlgorithm.Gcra ? 1 : 0, policy.Burst, policy.EmissionIntervalTicks / 10.0, want, min];
 
         RedisResult result;
         try

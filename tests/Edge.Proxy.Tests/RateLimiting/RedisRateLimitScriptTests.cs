@@ -111,6 +111,74 @@ public sealed class RedisRateLimitScriptTests(RedisFixture redis) : IClassFixtur
         Assert.True(await server.ScriptExistsAsync(RedisRateLimitScript.Source));
     }
 
+    [Theory]
+    [InlineData("TokenBucket")]
+    [InlineData("Gcra")]
+    public async Task TakeAsync_ClientTime_RefillsByTheGivenClockNotTheServers(string algorithm)
+    {
+        var policy = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Algorithm = algorithm, Limit = 3, Window = TimeSpan.FromHours(1) }, "client-refill-" + algorithm);
+        var database = _connection.GetDatabase();
+        var start = ServerMicroseconds(await database.ExecuteAsync("TIME"));
+
+        var granted = 0;
+        for (var i = 0; i < 5; i++)
+        {
+            granted += (await RedisRateLimitScript.TakeAsync(database, policy, "t:c", 1, 1, start)).Granted;
+        }
+
+        // An hour later by the client's clock only: the server's TIME would refill nothing.
+        var hourLater = await RedisRateLimitScript.TakeAsync(database, policy, "t:c", 3, 3, start + 3_600_000_000);
+
+        Assert.Equal(3, granted);
+        Assert.Equal(3, hourLater.Granted);
+    }
+
+    [Theory]
+    [InlineData("TokenBucket")]
+    [InlineData("Gcra")]
+    public async Task TakeAsync_ClientClockJumpsBack_StoredTimestampNeverMovesBackwardsAndStaysExact(string algorithm)
+    {
+        var policy = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Algorithm = algorithm, Limit = 4, Window = TimeSpan.FromHours(1) }, "client-back-" + algorithm);
+        var database = _connection.GetDatabase();
+        var key = RedisRateLimitScript.KeyOf(policy, "t:j");
+        var now = ServerMicroseconds(await database.ExecuteAsync("TIME"));
+        await RedisRateLimitScript.TakeAsync(database, policy, "t:j", 1, 1, now);
+        var stored = await StoredTimestampAsync(database, key, algorithm);
+
+        var results = new List<BucketResult>();
+        foreach (var jump in new[] { -600_000_000L, -1_200_000_000L, -5_000_000L, -3_600_000_000L, 0, 0 })
+        {
+            results.Add(await RedisRateLimitScript.TakeAsync(database, policy, "t:j", 1, 1, now + jump));
+            var after = await StoredTimestampAsync(database, key, algorithm);
+            Assert.True(after >= stored, $"stored timestamp moved back from {stored} to {after}");
+            stored = after;
+        }
+
+        // Going back in time refilled nothing: over the whole run exactly the burst of 4 was granted. The token bucket
+        // treats an earlier clock as "no time passed"; GCRA sees a TAT further ahead, so it grants later, never more.
+        Assert.Equal(4, 1 + results.Sum(r => r.Granted));
+        Assert.Equal(0, results[^1].Granted);
+        Assert.True(results[^1].RetryAfter > TimeSpan.Zero);
+        if (algorithm == "TokenBucket")
+        {
+            Assert.Equal([1, 1, 1, 0, 0, 0], results.Select(r => r.Granted));
+            Assert.Equal(now, stored);
+        }
+        else
+        {
+            Assert.Equal([1, 0, 1, 0, 1, 0], results.Select(r => r.Granted));
+        }
+    }
+
+    private static long ServerMicroseconds(RedisResult time)
+    {
+        var parts = (RedisResult[])time!;
+        return (long)parts[0] * 1_000_000 + (long)parts[1];
+    }
+
+    private static async Task<long> StoredTimestampAsync(IDatabase database, RedisKey key, string algorithm) =>
+        (long)(algorithm == "Gcra" ? await database.StringGetAsync(key) : await database.HashGetAsync(key, "ts"));
+
     [Fact]
     public async Task KeyOf_PartitionIsTheHashTag_TenantsLandInTheirOwnKeysAndSlots()
     {

@@ -1,0 +1,163 @@
+using System.Net;
+using System.Text.Json;
+using Edge.Proxy.Configuration;
+using Edge.Testing;
+
+namespace Edge.FunctionalTests.RateLimiting;
+
+/// <summary>A YARP route's RateLimiterPolicy naming an Edge:RateLimits policy, on a real edge host.</summary>
+public sealed class RateLimiterPolicyRouteTests
+{
+    private static string Config(string backendUrl, string routePolicy, object policies) =>
+        ProxyJson.Create(
+            backendUrl,
+            new Dictionary<string, object>
+            {
+                ["public"] = new Dictionary<string, object>
+                {
+                    ["ClusterId"] = "backend",
+                    ["Match"] = new { Path = "/public/{**rest}" },
+                    ["RateLimiterPolicy"] = routePolicy,
+                },
+                ["open"] = ProxyJson.Route("/open/{**rest}"),
+            },
+            new { RateLimits = policies });
+
+    private static object PerIp(int limit) => new Dictionary<string, object>
+    {
+        ["per-ip"] = new { Limit = limit, Window = "01:00:00", Key = "{ip}" },
+        ["per-tenant"] = new { Limit = 100, Window = "00:01:00", Key = "{tenant}" },
+    };
+
+    [Fact]
+    public async Task RateLimiterPolicy_EdgePolicyOnRoute_AdmitsLimitThen429ProblemWithRetryAfter()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Config(backend.Url, "per-ip", PerIp(2)));
+        var forwardedBefore = backend.Received.Count;
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await edge.Client.GetAsync("/public/x");
+            statuses.Add(response.StatusCode);
+        }
+
+        using var refused = await edge.Client.GetAsync("/public/x");
+        using var unlimited = await edge.Client.GetAsync("/open/x");
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        Assert.True(int.Parse(RateLimitRoutes.Header(refused, "Retry-After")!) >= 1);
+        Assert.Equal("2", RateLimitRoutes.Header(refused, "X-RateLimit-Limit"));
+        Assert.Equal("0", RateLimitRoutes.Header(refused, "X-RateLimit-Remaining"));
+        Assert.False(string.IsNullOrEmpty(RateLimitRoutes.Header(refused, "X-Request-Id")));
+        using var problem = JsonDocument.Parse(await refused.Content.ReadAsStringAsync());
+        Assert.Equal("rate_limited", problem.RootElement.GetProperty("code").GetString());
+        Assert.Equal(429, problem.RootElement.GetProperty("status").GetInt32());
+        Assert.Equal(2, backend.Received.Count - forwardedBefore - 1);
+        Assert.Equal(HttpStatusCode.OK, unlimited.StatusCode);
+        var metrics = await edge.Management.GetStringAsync("/metrics");
+        var deniedLine = Assert.Single(metrics.Split('\n'), l => l.StartsWith("edge_requests_total{", StringComparison.Ordinal)
+            && l.Contains("route=\"public\"", StringComparison.Ordinal) && l.Contains("decision=\"deny\"", StringComparison.Ordinal));
+        Assert.Contains("status_class=\"4xx\"", deniedLine, StringComparison.Ordinal);
+        Assert.Equal("2", deniedLine.Split(' ')[1]);
+    }
+
+    [Fact]
+    public async Task Start_RateLimiterPolicyNotInEdgeRateLimits_RefusedWithRouteLocation()
+    {
+        using var backend = Backend.Start();
+
+        var exception = await Assert.ThrowsAsync<EdgeConfigException>(() => EdgeHost.StartAsync(Config(backend.Url, "per-ipp", PerIp(2))));
+
+        var error = Assert.Single(exception.Errors, e => !e.IsWarning);
+        Assert.Equal("ReverseProxy:Routes:public:RateLimiterPolicy", error.Location);
+        Assert.Contains("'per-ipp' is not defined in Edge:RateLimits", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_RateLimiterPolicyKeyedOnTenant_RefusedBecauseItRunsBeforeTheSteps()
+    {
+        using var backend = Backend.Start();
+
+        var exception = await Assert.ThrowsAsync<EdgeConfigException>(() => EdgeHost.StartAsync(Config(backend.Url, "per-tenant", PerIp(2))));
+
+        var error = Assert.Single(exception.Errors, e => !e.IsWarning);
+        Assert.Equal("ReverseProxy:Routes:public:RateLimiterPolicy", error.Location);
+        Assert.Contains("{tenant}", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reload_RateLimiterPolicyUnknownName_RefusedAndOldPolicyKeepsServing()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Config(backend.Url, "per-ip", PerIp(1)));
+        using var first = await edge.Client.GetAsync("/public/x");
+
+        await edge.WriteConfigAsync(Config(backend.Url, "nope", PerIp(1)));
+
+        var location = await RateLimitRoutes.WaitUntilAsync(
+            async () =>
+            {
+                using var status = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/status"));
+                var lastError = status.RootElement.GetProperty("lastError");
+                return lastError.ValueKind == JsonValueKind.Object ? lastError.GetProperty("errors")[0].GetProperty("location").GetString() : null;
+            },
+            l => l is not null,
+            "reload refused");
+        using var afterRefusedReload = await edge.Client.GetAsync("/public/x");
+        Assert.Equal("ReverseProxy:Routes:public:RateLimiterPolicy", location);
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, afterRefusedReload.StatusCode);
+    }
+
+    [Fact]
+    public async Task Reload_RateLimiterPolicyLimitChangedAndPolicyAddedAfterStartup_BothTakeEffect()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Config(backend.Url, "per-ip", PerIp(1)));
+        using var first = await edge.Client.GetAsync("/public/x");
+        using var second = await edge.Client.GetAsync("/public/x");
+
+        await edge.WriteConfigAsync(Config(backend.Url, "per-ip", PerIp(3)));
+        var raised = await RateLimitRoutes.WaitUntilAsync(
+            async () =>
+            {
+                using var response = await edge.Client.GetAsync("/public/x");
+                return (response.StatusCode, Limit: RateLimitRoutes.Header(response, "X-RateLimit-Limit"));
+            },
+            r => r.StatusCode == HttpStatusCode.OK,
+            "raised limit applied");
+
+        // A policy name that did not exist at startup, used by the route on the same reload that defines it.
+        var added = new Dictionary<string, object> { ["added-later"] = new { Limit = 1, Window = "01:00:00", Key = "{route}:{header:X-Client}" } };
+        await edge.WriteConfigAsync(Config(backend.Url, "added-later", added));
+
+        // Only the new policy (Limit 1) refuses with X-RateLimit-Limit 1; until the endpoints swap, per-ip (3) answers.
+        await RateLimitRoutes.WaitUntilAsync(
+            async () =>
+            {
+                using var probe = new HttpRequestMessage(HttpMethod.Get, "/public/x");
+                probe.Headers.Add("X-Client", "probe");
+                using var response = await edge.Client.SendAsync(probe);
+                return RateLimitRoutes.Header(response, "X-RateLimit-Limit");
+            },
+            limit => limit == "1",
+            "policy added after startup applied");
+        var client = new List<HttpStatusCode>();
+        for (var i = 0; i < 2; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/public/x");
+            request.Headers.Add("X-Client", "c1");
+            using var response = await edge.Client.SendAsync(request);
+            client.Add(response.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, raised.StatusCode);
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.TooManyRequests], client);
+    }
+}
