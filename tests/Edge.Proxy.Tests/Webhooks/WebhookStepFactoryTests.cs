@@ -47,25 +47,6 @@ public sealed class WebhookStepFactoryTests
     }
 
     [Fact]
-    public void Validate_BodyKeyedRateLimitBefore_Warning()
-    {
-        var edge = Edge with
-        {
-            RateLimits = new Dictionary<string, Edge.Proxy.RateLimiting.RateLimitPolicyOptions> { ["per-sender"] = new() { Limit = 10, Key = "{tenant}:{body:/sender/id}" } },
-        };
-        var limit = new Dictionary<string, string> { ["EdgeRateLimit"] = "per-sender" };
-        var webhook = new Dictionary<string, string> { ["EdgeWebhook"] = "github-main" };
-        var errors = new ConfigErrorList();
-        var route = new RouteConfig { RouteId = "r", ClusterId = "c", Match = new RouteMatch { Path = "/hooks" }, Transforms = [limit, webhook] };
-
-        new WebhookStepFactory().Validate(new EdgeStepValidationContext(route, 1, ["EdgeRateLimit"], edge, errors), webhook);
-
-        var warning = Assert.Single(errors.Warnings);
-        Assert.Contains("per-sender", warning.Message, StringComparison.Ordinal);
-        Assert.False(errors.HasErrors);
-    }
-
-    [Fact]
     public void RequiresBody_Always_True()
     {
         Assert.True(new WebhookStepFactory().RequiresBody(new Dictionary<string, string> { ["EdgeWebhook"] = "github-main" }, Edge));
