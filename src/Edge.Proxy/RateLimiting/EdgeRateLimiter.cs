@@ -172,17 +172,31 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
             var want = Policy.Mode == RateLimitMode.Lease ? Math.Max(permits, BatchSize(state)) : permits;
             Interlocked.Increment(ref _redisCalls);
             var call = _redis.TakeAsync(database, Policy, partition, want, permits);
+            if (!call.IsCompleted)
+            {
+                // A missed deadline is routine on a saturated host; waiting without throwing keeps a TimeoutException
+                // (and its stack unwinding) off the hot path exactly when the host has no CPU to spare.
+                var budget = Policy.DecisionDeadline - Stopwatch.GetElapsedTime(started);
+                await ((Task)call).WaitAsync(budget > TimeSpan.Zero ? budget : TimeSpan.FromTicks(1), cancellationToken)
+                    .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                cancellationToken.ThrowIfCancellationRequested();
+                if (!call.IsCompleted)
+                {
+                    // The call may still finish or fail later; observe it so it never surfaces as unobserved.
+                    _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    _metrics.RedisCall(Policy, "timeout");
+                    _redis.OnFailure(isProbe, "deadline exceeded");
+                    return Fallback(partition, permits);
+                }
+            }
+
             BucketResult result;
             try
             {
-                var budget = Policy.DecisionDeadline - Stopwatch.GetElapsedTime(started);
-                result = call.IsCompleted ? await call.ConfigureAwait(false)
-                    : await call.WaitAsync(budget > TimeSpan.Zero ? budget : TimeSpan.FromTicks(1), cancellationToken).ConfigureAwait(false);
+                result = await call.ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is TimeoutException or StackExchange.Redis.RedisException or ObjectDisposedException)
             {
-                // The call may still finish or fail later; observe it so it never surfaces as unobserved.
-                _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 var timedOut = ex is TimeoutException or StackExchange.Redis.RedisTimeoutException;
                 _metrics.RedisCall(Policy, timedOut ? "timeout" : "error");
                 _redis.OnFailure(isProbe, timedOut ? "deadline exceeded" : ex.GetType().Name);
