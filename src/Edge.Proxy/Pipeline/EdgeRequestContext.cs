@@ -49,9 +49,6 @@ public sealed class EdgeRequestContext
     /// <summary>True once a step has verified the buffered body's authenticity (body-keyed rate limits rely on it).</summary>
     public bool BodyVerified { get; set; }
 
-    /// <summary>The names of the steps that ran, in order.</summary>
-    public List<string> StepsRun { get; } = [];
-
     /// <summary>Extension slot for steps that need to share state not modelled above.</summary>
     public Dictionary<string, object?> Items { get; } = new(StringComparer.Ordinal);
 

@@ -27,7 +27,6 @@ internal sealed class EdgeStepTransform(string stepName, string routeId, IEdgeSt
             return;
         }
 
-        request.StepsRun.Add(StepName);
         var result = await step.InvokeAsync(new EdgeStepContext(context, request));
         if (result.Denial is { } denial)
         {
