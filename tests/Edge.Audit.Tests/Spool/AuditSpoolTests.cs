@@ -15,7 +15,7 @@ public sealed class AuditSpoolTests : IDisposable
     [Fact]
     public async Task TryAppendAsync_ThenRead_ReturnsRecordsInOrderAfterDurable()
     {
-        await using var spool = AuditSpool.Open(Options());
+        await using var spool = await AuditSpool.OpenAsync(Options());
         for (var i = 0; i < 100; i++)
         {
             Assert.True(await spool.TryAppendAsync(Record(i)));
@@ -33,7 +33,7 @@ public sealed class AuditSpoolTests : IDisposable
     public async Task TryAppendAsync_AtSizeCap_ReturnsFalseAndKeepsEarlierRecords()
     {
         var frame = 24 + Record(0).Length;
-        await using var spool = AuditSpool.Open(Options(maxBytes: frame * 5));
+        await using var spool = await AuditSpool.OpenAsync(Options(maxBytes: frame * 5));
 
         var results = new List<bool>();
         for (var i = 0; i < 7; i++)
@@ -50,7 +50,7 @@ public sealed class AuditSpoolTests : IDisposable
     {
         var frame = 24 + Record(0).Length;
         // Segments of 4 frames; a cap of 12 frames.
-        await using var spool = AuditSpool.Open(Options(maxBytes: frame * 12, segmentBytes: frame * 4));
+        await using var spool = await AuditSpool.OpenAsync(Options(maxBytes: frame * 12, segmentBytes: frame * 4));
         for (var i = 0; i < 12; i++)
         {
             Assert.True(await spool.TryAppendAsync(Record(i)));
@@ -70,7 +70,7 @@ public sealed class AuditSpoolTests : IDisposable
     [Fact]
     public async Task Open_AfterRestart_ReplaysOnlyUnackedRecordsAndContinuesSequence()
     {
-        await using (var spool = AuditSpool.Open(Options(segmentBytes: 256)))
+        await using (var spool = await AuditSpool.OpenAsync(Options(segmentBytes: 256)))
         {
             for (var i = 0; i < 20; i++)
             {
@@ -80,7 +80,7 @@ public sealed class AuditSpoolTests : IDisposable
             spool.Acknowledge(8);
         }
 
-        await using var reopened = AuditSpool.Open(Options(segmentBytes: 256));
+        await using var reopened = await AuditSpool.OpenAsync(Options(segmentBytes: 256));
         using var cursor = reopened.CreateCursor();
         var replay = reopened.Read(cursor, 100, 1 << 20);
 
@@ -94,7 +94,7 @@ public sealed class AuditSpoolTests : IDisposable
     [Fact]
     public async Task Open_TornTailAfterCrash_DropsOnlyTheTornFrame()
     {
-        await using (var spool = AuditSpool.Open(Options()))
+        await using (var spool = await AuditSpool.OpenAsync(Options()))
         {
             for (var i = 0; i < 5; i++)
             {
@@ -108,7 +108,7 @@ public sealed class AuditSpoolTests : IDisposable
             stream.Write(new byte[] { 40, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3 });
         }
 
-        await using var reopened = AuditSpool.Open(Options());
+        await using var reopened = await AuditSpool.OpenAsync(Options());
         using var cursor = reopened.CreateCursor();
 
         Assert.Equal(5, reopened.Read(cursor, 100, 1 << 20).Count);
@@ -120,7 +120,7 @@ public sealed class AuditSpoolTests : IDisposable
     public async Task Metrics_UnackedRecord_ReportsAgeAndBytes()
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var spool = AuditSpool.Open(Options() with { CommitInterval = TimeSpan.Zero }, time);
+        await using var spool = await AuditSpool.OpenAsync(Options() with { CommitInterval = TimeSpan.Zero }, time);
         Assert.True(await spool.TryAppendAsync(Record(0)));
         time.Advance(TimeSpan.FromSeconds(30));
 
