@@ -130,5 +130,62 @@ public sealed class AuditSpoolTests : IDisposable
         Assert.Equal(1, spool.Metrics.Shipped);
     }
 
+    [Fact]
+    public async Task Create_BeforeStart_TouchesNoFile()
+    {
+        var directory = Path.Combine(_directory, "not-yet");
+
+        await using var spool = AuditSpool.Create(Options() with { Directory = directory });
+
+        Assert.False(Directory.Exists(directory));
+        Assert.Throws<InvalidOperationException>(() => spool.CreateCursor());
+        await spool.StartAsync();
+        Assert.True(Directory.Exists(directory));
+    }
+
+    [Fact]
+    public async Task StartAsync_CalledTwice_RecoversOnce()
+    {
+        await using var spool = AuditSpool.Create(Options());
+        var first = spool.StartAsync();
+        var second = spool.StartAsync();
+        await Task.WhenAll(first, second);
+        Assert.True(await spool.TryAppendAsync(Record(0)));
+
+        await spool.StartAsync();
+
+        Assert.Equal(1, spool.DurableSequence);
+        Assert.Equal(24 + Record(0).Length, spool.Metrics.Bytes);
+    }
+
+    [Fact]
+    public async Task TryAppendAsync_BeforeStart_StartsTheSpoolAndContinuesItsSequence()
+    {
+        await using (var spool = await AuditSpool.OpenAsync(Options()))
+        {
+            Assert.True(await spool.TryAppendAsync(Record(0)));
+        }
+
+        await using var reopened = AuditSpool.Create(Options());
+        // Blocking on it must not deadlock: the first config-applied event is written this way during startup.
+#pragma warning disable xUnit1031 // The blocking wait is what this test reproduces.
+        Assert.True(reopened.TryAppendAsync(Record(1)).Wait(TimeSpan.FromSeconds(10)));
+#pragma warning restore xUnit1031
+
+        Assert.Equal(2, reopened.DurableSequence);
+        using var cursor = reopened.CreateCursor();
+        Assert.Equal([1L, 2], reopened.Read(cursor, 100, 1 << 20).Select(r => r.Sequence));
+    }
+
+    [Fact]
+    public async Task TryAppendAsync_ClosedBeforeStart_ReturnsFalse()
+    {
+        var spool = AuditSpool.Create(Options());
+        await spool.DisposeAsync();
+
+        Assert.False(await spool.TryAppendAsync(Record(0)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => spool.StartAsync());
+    }
+
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 }
