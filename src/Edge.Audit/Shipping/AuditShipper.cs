@@ -62,6 +62,8 @@ public sealed partial class AuditShipper : IAsyncDisposable
 
     private async Task RunAsync(CancellationToken stopping)
     {
+        // The cursor starts at the recovered ack mark, so the spool must be open first (a no-op when the host opened it).
+        await _spool.StartAsync(stopping).ConfigureAwait(false);
         using var cursor = _spool.CreateCursor();
         while (!stopping.IsCancellationRequested)
         {

@@ -10,8 +10,10 @@ internal sealed partial class AuditShippingService(SpoolAuditSink sink, IOptions
 {
     private AuditShipper? _shipper;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
+        // Normally already open (lifecycle StartingAsync); the shipper's cursor needs the recovered ack mark.
+        await sink.Spool.StartAsync(cancellationToken);
         string? token = null;
         if (options.Value.IngestToken is { Length: > 0 } reference && !SecretReference.TryResolve(reference, out token, out var error))
         {
@@ -20,7 +22,6 @@ internal sealed partial class AuditShippingService(SpoolAuditSink sink, IOptions
 
         _shipper = new AuditShipper(sink.Spool, new ShipperOptions { WriterUrl = new Uri(options.Value.WriterUrl!), IngestToken = token }, logger);
         _shipper.Start();
-        return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

@@ -23,14 +23,22 @@ internal static class AuditingServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Starts shipping only when a writer is configured (resolving the spool opens and recovers it).</summary>
-    private sealed class ConditionalShipping(IServiceProvider services) : IHostedService
+    /// <summary>
+    /// When a writer is configured: opens the spool (recovery, writer loop) in <see cref="StartingAsync"/>, which the
+    /// host runs before any hosted service's StartAsync and so before Kestrel takes traffic, then starts shipping.
+    /// </summary>
+    private sealed class ConditionalShipping(IServiceProvider services) : IHostedLifecycleService
     {
         private AuditShippingService? _shipping;
 
+        private bool WriterConfigured => !string.IsNullOrEmpty(services.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl);
+
+        public Task StartingAsync(CancellationToken cancellationToken) =>
+            WriterConfigured ? services.GetRequiredService<SpoolAuditSink>().Spool.StartAsync(cancellationToken) : Task.CompletedTask;
+
         public Task StartAsync(CancellationToken cancellationToken)
         {
-            if (string.IsNullOrEmpty(services.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl))
+            if (!WriterConfigured)
             {
                 return Task.CompletedTask;
             }
@@ -39,6 +47,12 @@ internal static class AuditingServiceCollectionExtensions
             return _shipping.StartAsync(cancellationToken);
         }
 
+        public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
         public Task StopAsync(CancellationToken cancellationToken) => _shipping?.StopAsync(cancellationToken) ?? Task.CompletedTask;
+
+        public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

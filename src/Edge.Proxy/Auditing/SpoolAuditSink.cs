@@ -28,7 +28,7 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
         _time = time;
         _logger = logger;
         var audit = options.Value;
-        Spool = AuditSpool.Open(
+        Spool = AuditSpool.Create(
             new SpoolOptions
             {
                 Directory = Path.GetFullPath(audit.SpoolPath),

@@ -15,7 +15,7 @@ public sealed class AuditSpoolTests : IDisposable
     [Fact]
     public async Task TryAppendAsync_ThenRead_ReturnsRecordsInOrderAfterDurable()
     {
-        await using var spool = AuditSpool.Open(Options());
+        await using var spool = await AuditSpool.OpenAsync(Options());
         for (var i = 0; i < 100; i++)
         {
             Assert.True(await spool.TryAppendAsync(Record(i)));
@@ -33,7 +33,7 @@ public sealed class AuditSpoolTests : IDisposable
     public async Task TryAppendAsync_AtSizeCap_ReturnsFalseAndKeepsEarlierRecords()
     {
         var frame = 24 + Record(0).Length;
-        await using var spool = AuditSpool.Open(Options(maxBytes: frame * 5));
+        await using var spool = await AuditSpool.OpenAsync(Options(maxBytes: frame * 5));
 
         var results = new List<bool>();
         for (var i = 0; i < 7; i++)
@@ -50,7 +50,7 @@ public sealed class AuditSpoolTests : IDisposable
     {
         var frame = 24 + Record(0).Length;
         // Segments of 4 frames; a cap of 12 frames.
-        await using var spool = AuditSpool.Open(Options(maxBytes: frame * 12, segmentBytes: frame * 4));
+        await using var spool = await AuditSpool.OpenAsync(Options(maxBytes: frame * 12, segmentBytes: frame * 4));
         for (var i = 0; i < 12; i++)
         {
             Assert.True(await spool.TryAppendAsync(Record(i)));
@@ -70,7 +70,7 @@ public sealed class AuditSpoolTests : IDisposable
     [Fact]
     public async Task Open_AfterRestart_ReplaysOnlyUnackedRecordsAndContinuesSequence()
     {
-        await using (var spool = AuditSpool.Open(Options(segmentBytes: 256)))
+        await using (var spool = await AuditSpool.OpenAsync(Options(segmentBytes: 256)))
         {
             for (var i = 0; i < 20; i++)
             {
@@ -80,7 +80,7 @@ public sealed class AuditSpoolTests : IDisposable
             spool.Acknowledge(8);
         }
 
-        await using var reopened = AuditSpool.Open(Options(segmentBytes: 256));
+        await using var reopened = await AuditSpool.OpenAsync(Options(segmentBytes: 256));
         using var cursor = reopened.CreateCursor();
         var replay = reopened.Read(cursor, 100, 1 << 20);
 
@@ -94,7 +94,7 @@ public sealed class AuditSpoolTests : IDisposable
     [Fact]
     public async Task Open_TornTailAfterCrash_DropsOnlyTheTornFrame()
     {
-        await using (var spool = AuditSpool.Open(Options()))
+        await using (var spool = await AuditSpool.OpenAsync(Options()))
         {
             for (var i = 0; i < 5; i++)
             {
@@ -108,7 +108,7 @@ public sealed class AuditSpoolTests : IDisposable
             stream.Write(new byte[] { 40, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3 });
         }
 
-        await using var reopened = AuditSpool.Open(Options());
+        await using var reopened = await AuditSpool.OpenAsync(Options());
         using var cursor = reopened.CreateCursor();
 
         Assert.Equal(5, reopened.Read(cursor, 100, 1 << 20).Count);
@@ -120,7 +120,7 @@ public sealed class AuditSpoolTests : IDisposable
     public async Task Metrics_UnackedRecord_ReportsAgeAndBytes()
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var spool = AuditSpool.Open(Options() with { CommitInterval = TimeSpan.Zero }, time);
+        await using var spool = await AuditSpool.OpenAsync(Options() with { CommitInterval = TimeSpan.Zero }, time);
         Assert.True(await spool.TryAppendAsync(Record(0)));
         time.Advance(TimeSpan.FromSeconds(30));
 
@@ -128,6 +128,63 @@ public sealed class AuditSpoolTests : IDisposable
         spool.Acknowledge(1);
         Assert.Equal(TimeSpan.Zero, spool.Metrics.OldestUnackedAge);
         Assert.Equal(1, spool.Metrics.Shipped);
+    }
+
+    [Fact]
+    public async Task Create_BeforeStart_TouchesNoFile()
+    {
+        var directory = Path.Combine(_directory, "not-yet");
+
+        await using var spool = AuditSpool.Create(Options() with { Directory = directory });
+
+        Assert.False(Directory.Exists(directory));
+        Assert.Throws<InvalidOperationException>(() => spool.CreateCursor());
+        await spool.StartAsync();
+        Assert.True(Directory.Exists(directory));
+    }
+
+    [Fact]
+    public async Task StartAsync_CalledTwice_RecoversOnce()
+    {
+        await using var spool = AuditSpool.Create(Options());
+        var first = spool.StartAsync();
+        var second = spool.StartAsync();
+        await Task.WhenAll(first, second);
+        Assert.True(await spool.TryAppendAsync(Record(0)));
+
+        await spool.StartAsync();
+
+        Assert.Equal(1, spool.DurableSequence);
+        Assert.Equal(24 + Record(0).Length, spool.Metrics.Bytes);
+    }
+
+    [Fact]
+    public async Task TryAppendAsync_BeforeStart_StartsTheSpoolAndContinuesItsSequence()
+    {
+        await using (var spool = await AuditSpool.OpenAsync(Options()))
+        {
+            Assert.True(await spool.TryAppendAsync(Record(0)));
+        }
+
+        await using var reopened = AuditSpool.Create(Options());
+        // Blocking on it must not deadlock: the first config-applied event is written this way during startup.
+#pragma warning disable xUnit1031 // The blocking wait is what this test reproduces.
+        Assert.True(reopened.TryAppendAsync(Record(1)).Wait(TimeSpan.FromSeconds(10)));
+#pragma warning restore xUnit1031
+
+        Assert.Equal(2, reopened.DurableSequence);
+        using var cursor = reopened.CreateCursor();
+        Assert.Equal([1L, 2], reopened.Read(cursor, 100, 1 << 20).Select(r => r.Sequence));
+    }
+
+    [Fact]
+    public async Task TryAppendAsync_ClosedBeforeStart_ReturnsFalse()
+    {
+        var spool = AuditSpool.Create(Options());
+        await spool.DisposeAsync();
+
+        Assert.False(await spool.TryAppendAsync(Record(0)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => spool.StartAsync());
     }
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);

@@ -12,7 +12,7 @@ public sealed class AuditShipperTests
     {
         await using var writer = await WriterFixture.StartAsync();
         var spoolDirectory = Path.Combine(writer.Directory, "spool");
-        await using var spool = AuditSpool.Open(new SpoolOptions { Directory = spoolDirectory, SegmentBytes = 16 * 1024 });
+        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = spoolDirectory, SegmentBytes = 16 * 1024 });
         await using var shipper = new AuditShipper(spool,
             new ShipperOptions { WriterUrl = writer.BaseAddress, MaxBatchRecords = 50, InitialBackoff = TimeSpan.FromMilliseconds(20) },
             NullLogger.Instance);

@@ -114,6 +114,26 @@ public sealed class AuditTrailTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task EdgeHost_SpoolPathUnusable_RefusesToStart()
+    {
+        using var backend = Backend.Start();
+        var notADirectory = Path.GetTempFileName();
+        try
+        {
+            // Recovery runs before Kestrel listens: an edge that cannot open its spool must not take traffic unaudited.
+            await Assert.ThrowsAnyAsync<IOException>(() => EdgeHost.StartAsync(Config(backend.Url), new Dictionary<string, string?>
+            {
+                ["Edge:Audit:WriterUrl"] = "http://127.0.0.1:9/",
+                ["Edge:Audit:SpoolPath"] = notADirectory,
+            }));
+        }
+        finally
+        {
+            File.Delete(notADirectory);
+        }
+    }
+
+    [Fact]
     public async Task GracefulShutdown_RecordsSpooledWhileWriterWasDown_AreDrainedBeforeExit()
     {
         using var backend = Backend.Start();

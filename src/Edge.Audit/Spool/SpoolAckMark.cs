@@ -1,0 +1,50 @@
+using System.Buffers.Binary;
+
+namespace Edge.Audit.Spool;
+
+/// <summary>
+/// The persisted cumulative ack mark: the highest sequence the writer has acknowledged, kept in an 8-byte file that is
+/// replaced atomically (write a temp file, fsync, rename), so a crash leaves either the old mark or the new one.
+/// </summary>
+internal sealed class SpoolAckMark(string directory)
+{
+    internal const string FileName = "acked";
+
+    private readonly string _path = Path.Combine(directory, FileName);
+    private long _sequence;
+
+    public long Sequence => Interlocked.Read(ref _sequence);
+
+    /// <summary>Reads the mark; a missing file, or one that is not exactly 8 bytes, means nothing is acknowledged.</summary>
+    public async Task<long> LoadAsync(CancellationToken cancellationToken)
+    {
+        long sequence = 0;
+        if (File.Exists(_path) && new FileInfo(_path).Length == 8)
+        {
+            var bytes = await File.ReadAllBytesAsync(_path, cancellationToken).ConfigureAwait(false);
+            if (bytes.Length == 8)
+            {
+                sequence = BinaryPrimitives.ReadInt64LittleEndian(bytes);
+            }
+        }
+
+        Interlocked.Exchange(ref _sequence, sequence);
+        return sequence;
+    }
+
+    /// <summary>Persists <paramref name="sequence"/> durably, then makes it the current mark.</summary>
+    public void Persist(long sequence)
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(bytes, sequence);
+        var temp = _path + ".tmp";
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            stream.Write(bytes);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, _path, overwrite: true);
+        Interlocked.Exchange(ref _sequence, sequence);
+    }
+}

@@ -1,0 +1,102 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Edge.Audit.Spool;
+
+/// <summary>
+/// Rebuilds a spool's state from its directory at start: loads the ack mark, scans every segment frame by frame,
+/// cuts a torn tail off at the last valid frame, and deletes segments the writer already acknowledged.
+/// </summary>
+internal static class SpoolRecovery
+{
+    // Frames are checked in a read-ahead window rather than with two reads each.
+    private const int WindowBytes = 256 * 1024;
+
+    /// <summary>Returns the last sequence found on disk (or the ack mark when the segments hold nothing newer).</summary>
+    public static async Task<long> RecoverAsync(
+        SpoolOptions options, SpoolAckMark ackMark, SpoolSegmentSet segments, SpoolBacklog backlog, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(options.Directory);
+        var acked = await ackMark.LoadAsync(cancellationToken).ConfigureAwait(false);
+        var last = acked;
+        var window = new byte[WindowBytes];
+        foreach (var (path, first) in SpoolSegmentSet.ListFiles(options.Directory))
+        {
+            var (validLength, lastInSegment) = await RecoverSegmentAsync(path, acked, backlog, window, cancellationToken).ConfigureAwait(false);
+            last = Math.Max(last, lastInSegment);
+            segments.AddRecovered(new SpoolSegment(first, path, validLength));
+        }
+
+        segments.DeleteCoveredBy(acked);
+        segments.DeleteMisnamedEmpty(last + 1);
+        return last;
+    }
+
+    /// <summary>Checks one segment; truncates it after its last valid frame and returns that length and the last sequence.</summary>
+    internal static async Task<(long ValidLength, long LastSequence)> RecoverSegmentAsync(
+        string path, long acked, SpoolBacklog backlog, byte[] window, CancellationToken cancellationToken)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+        var reader = new WindowedReader(handle, window);
+        var length = RandomAccess.GetLength(handle);
+        long offset = 0;
+        long last = 0;
+        while (offset + SpoolFrame.HeaderSize <= length)
+        {
+            var header = await reader.ReadAsync(offset, SpoolFrame.HeaderSize, cancellationToken).ConfigureAwait(false);
+            if (header.Length < SpoolFrame.HeaderSize
+                || !SpoolFrame.TryReadHeader(header.Span, out var payloadLength, out var sequence, out var unixMs, out var checksum)
+                || offset + SpoolFrame.HeaderSize + payloadLength > length)
+            {
+                break;
+            }
+
+            var frameBytes = SpoolFrame.HeaderSize + payloadLength;
+            var frame = await reader.ReadAsync(offset, frameBytes, cancellationToken).ConfigureAwait(false);
+            if (frame.Length < frameBytes || SpoolFrame.Checksum(frame.Span[4..20], frame.Span[SpoolFrame.HeaderSize..]) != checksum)
+            {
+                break;
+            }
+
+            if (sequence > acked)
+            {
+                backlog.Add(sequence, unixMs);
+            }
+
+            last = Math.Max(last, sequence);
+            offset += frameBytes;
+        }
+
+        // Anything after the last valid frame is a write torn by a crash: it was never acknowledged durable.
+        if (offset < length)
+        {
+            RandomAccess.SetLength(handle, offset);
+        }
+
+        return (offset, last);
+    }
+
+    private sealed class WindowedReader(SafeFileHandle handle, byte[] window)
+    {
+        private long _start;
+        private int _length;
+
+        public async ValueTask<ReadOnlyMemory<byte>> ReadAsync(long offset, int count, CancellationToken cancellationToken)
+        {
+            if (offset >= _start && offset + count <= _start + _length)
+            {
+                return window.AsMemory((int)(offset - _start), count);
+            }
+
+            if (count > window.Length)
+            {
+                var large = new byte[count];
+                var read = await RandomAccess.ReadAsync(handle, large, offset, cancellationToken).ConfigureAwait(false);
+                return large.AsMemory(0, read);
+            }
+
+            _start = offset;
+            _length = await RandomAccess.ReadAsync(handle, window, offset, cancellationToken).ConfigureAwait(false);
+            return window.AsMemory(0, Math.Min(count, _length));
+        }
+    }
+}

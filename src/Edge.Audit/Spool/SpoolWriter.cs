@@ -1,0 +1,199 @@
+using System.Threading.Channels;
+
+namespace Edge.Audit.Spool;
+
+/// <summary>
+/// The group-commit writer: one loop takes every append queued since its last pass, writes the frames, and completes
+/// them together once written (<see cref="SpoolDurability.ProcessCrash"/>) or fsynced (<see cref="SpoolDurability.PowerLoss"/>),
+/// with at most one fsync per <see cref="SpoolOptions.CommitInterval"/>. It also holds the size cap, so a refused
+/// append costs nothing but two atomic adds.
+/// </summary>
+internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments, SpoolBacklog backlog, TimeProvider time)
+{
+    private static readonly PendingAppend SyncMarker = new(ReadOnlyMemory<byte>.Empty);
+
+    private readonly Channel<PendingAppend> _appends = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
+    private Task _loop = Task.CompletedTask;
+    private long _reservedBytes;
+    private long _nextSequence;
+    private long _durableSequence;
+    private volatile bool _closed;
+    private TaskCompletionSource _durableChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private ITimer? _syncTimer;
+    private bool _unsynced;
+
+    public long DurableSequence => Interlocked.Read(ref _durableSequence);
+
+    public bool IsClosed => _closed;
+
+    /// <summary>Starts the loop; the next frame gets <paramref name="lastSequence"/> + 1.</summary>
+    public void Start(long lastSequence)
+    {
+        _nextSequence = lastSequence + 1;
+        Interlocked.Exchange(ref _durableSequence, lastSequence);
+        Interlocked.Exchange(ref _durableChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        _loop = Task.Run(WriteLoopAsync);
+    }
+
+    /// <summary>
+    /// Queues one frame. Returns false at once when the size cap would be exceeded or the writer is closed.
+    /// The caller has checked the record's length.
+    /// </summary>
+    public Task<bool> TryAppendAsync(ReadOnlyMemory<byte> record)
+    {
+        var frameBytes = SpoolFrame.HeaderSize + record.Length;
+        var reserved = Interlocked.Add(ref _reservedBytes, frameBytes);
+        if (_closed || segments.Bytes + reserved > options.MaxBytes)
+        {
+            Interlocked.Add(ref _reservedBytes, -frameBytes);
+            return Task.FromResult(false);
+        }
+
+        var pending = new PendingAppend(record);
+        if (!_appends.Writer.TryWrite(pending))
+        {
+            Interlocked.Add(ref _reservedBytes, -frameBytes);
+            return Task.FromResult(false);
+        }
+
+        return pending.Task;
+    }
+
+    /// <summary>True when an append of <paramref name="bytes"/> would fit under the cap right now.</summary>
+    public bool HasRoomFor(int bytes) =>
+        !_closed && segments.Bytes + Interlocked.Read(ref _reservedBytes) + SpoolFrame.HeaderSize + bytes <= options.MaxBytes;
+
+    /// <summary>Completes when records after <paramref name="sequence"/> are durable (or the writer closes).</summary>
+    public Task WaitForDurableAsync(long sequence, CancellationToken cancellationToken)
+    {
+        var changed = Volatile.Read(ref _durableChanged);
+        if (DurableSequence > sequence || _closed)
+        {
+            return Task.CompletedTask;
+        }
+
+        return changed.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Refuses further appends at once.</summary>
+    public void Close()
+    {
+        _closed = true;
+        _appends.Writer.TryComplete();
+    }
+
+    /// <summary>Refuses further appends and waits until everything already queued is written and fsynced.</summary>
+    public async Task CloseAsync()
+    {
+        Close();
+        await _loop.ConfigureAwait(false);
+        _syncTimer?.Dispose();
+        Volatile.Read(ref _durableChanged).TrySetResult();
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<PendingAppend>();
+        var header = new byte[SpoolFrame.HeaderSize];
+        var lastSync = time.GetTimestamp();
+        var waitForSync = options.Durability == SpoolDurability.PowerLoss;
+        while (await _appends.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            if (waitForSync)
+            {
+                var wait = options.CommitInterval - time.GetElapsedTime(lastSync);
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, time).ConfigureAwait(false);
+                }
+            }
+
+            batch.Clear();
+            var syncRequested = false;
+            while (_appends.Reader.TryRead(out var pending))
+            {
+                if (ReferenceEquals(pending, SyncMarker))
+                {
+                    syncRequested = true;
+                }
+                else
+                {
+                    batch.Add(pending);
+                }
+            }
+
+            try
+            {
+                var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+                var first = _nextSequence;
+                foreach (var pending in batch)
+                {
+                    var frameBytes = SpoolFrame.HeaderSize + pending.Payload.Length;
+                    var stream = segments.ActiveStreamFor(frameBytes, _nextSequence);
+                    SpoolFrame.WriteHeader(header, _nextSequence, now, pending.Payload.Span);
+                    stream.Write(header);
+                    stream.Write(pending.Payload.Span);
+                    backlog.Add(_nextSequence, now);
+                    _nextSequence++;
+                    segments.Appended(frameBytes);
+                    Interlocked.Add(ref _reservedBytes, -frameBytes);
+                }
+
+                if (waitForSync || syncRequested || time.GetElapsedTime(lastSync) >= options.CommitInterval)
+                {
+                    segments.FlushActive(toDisk: true);
+                    lastSync = time.GetTimestamp();
+                    _unsynced = false;
+                }
+                else if (batch.Count > 0)
+                {
+                    // In the page cache: a killed process loses nothing; the sync below bounds what a power cut can take.
+                    segments.FlushActive(toDisk: false);
+                    ScheduleSync();
+                }
+
+                if (_nextSequence > first)
+                {
+                    Interlocked.Exchange(ref _durableSequence, _nextSequence - 1);
+                }
+
+                var signal = Interlocked.Exchange(ref _durableChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                signal.TrySetResult();
+                foreach (var pending in batch)
+                {
+                    pending.TrySetResult(true);
+                }
+            }
+#pragma warning disable CA1031 // A failed write or fsync must fail the waiting appends, not the loop.
+            catch (Exception exception)
+#pragma warning restore CA1031
+            {
+                foreach (var pending in batch)
+                {
+                    pending.TrySetException(exception);
+                }
+            }
+        }
+
+        segments.CloseActive();
+    }
+
+    /// <summary>Asks the write loop for an fsync one commit interval from now, so a quiet spool still syncs its tail.</summary>
+    private void ScheduleSync()
+    {
+        if (_unsynced)
+        {
+            return;
+        }
+
+        _unsynced = true;
+        _syncTimer ??= time.CreateTimer(_ => _appends.Writer.TryWrite(SyncMarker), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _syncTimer.Change(options.CommitInterval, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>One queued append; it is its own completion, so an append allocates one object besides its task.</summary>
+    private sealed class PendingAppend(ReadOnlyMemory<byte> payload) : TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public ReadOnlyMemory<byte> Payload { get; } = payload;
+    }
+}

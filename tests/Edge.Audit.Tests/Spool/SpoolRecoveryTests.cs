@@ -1,0 +1,118 @@
+using Edge.Audit.Spool;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Edge.Audit.Tests.Spool;
+
+public sealed class SpoolRecoveryTests : IDisposable
+{
+    private readonly SpoolTestDirectory _directory = new();
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_060_000));
+
+    [Fact]
+    public async Task RecoverAsync_MissingDirectory_CreatesItAndReturnsZero()
+    {
+        var options = _directory.Options() with { Directory = Path.Combine(_directory.Path, "nested") };
+
+        var (last, segments, _) = await RecoverAsync(options);
+
+        Assert.True(Directory.Exists(options.Directory));
+        Assert.Equal(0, last);
+        Assert.Equal(0, segments.Count);
+    }
+
+    [Fact]
+    public async Task RecoverAsync_TornTail_TruncatesSegmentToLastValidFrame()
+    {
+        var path = _directory.WriteSegment(1, 3);
+        var valid = new FileInfo(path).Length;
+        await using (var stream = new FileStream(path, FileMode.Append))
+        {
+            stream.Write(SpoolTestDirectory.Frame(4, SpoolTestDirectory.Record(4)).AsSpan(0, 30));
+        }
+
+        var (last, segments, _) = await RecoverAsync(_directory.Options());
+
+        Assert.Equal(3, last);
+        Assert.Equal(valid, new FileInfo(path).Length);
+        Assert.Equal(valid, segments.Bytes);
+    }
+
+    [Fact]
+    public async Task RecoverAsync_ChecksumMismatch_CutsAtTheCorruptFrame()
+    {
+        var path = _directory.WriteSegment(1, 4);
+        var frame = SpoolTestDirectory.FrameBytes(1);
+        var bytes = await File.ReadAllBytesAsync(path);
+        bytes[2 * frame + SpoolFrame.HeaderSize + 3] ^= 0xFF;
+        await File.WriteAllBytesAsync(path, bytes);
+
+        var (last, _, _) = await RecoverAsync(_directory.Options());
+
+        Assert.Equal(2, last);
+        Assert.Equal(2 * frame, new FileInfo(path).Length);
+    }
+
+    [Fact]
+    public async Task RecoverAsync_AckMarkCoversWholeSegments_DeletesThemAndKeepsBacklogOfTheRest()
+    {
+        _directory.WriteSegment(1, 4);
+        _directory.WriteSegment(5, 8);
+        _directory.WriteSegment(9, 10);
+        new SpoolAckMark(_directory.Path).Persist(6);
+
+        var (last, segments, backlog) = await RecoverAsync(_directory.Options());
+
+        Assert.Equal(10, last);
+        Assert.Equal(2, segments.Count);
+        Assert.False(File.Exists(SpoolSegmentSet.PathFor(_directory.Path, 1)));
+        Assert.Equal(6 * SpoolTestDirectory.FrameBytes(1), segments.Bytes);
+        // Frames carry unix ms 1_700_000_000_000; the clock is 60 s later. Only 7..10 are unacked.
+        Assert.Equal(60, backlog.OldestAgeSeconds(), precision: 3);
+        backlog.ReleaseThrough(10);
+        Assert.Equal(0, backlog.OldestAgeSeconds());
+    }
+
+    [Fact]
+    public async Task RecoverAsync_EverythingAckedAndSegmentEmpty_ContinuesAfterAckMark()
+    {
+        File.WriteAllBytes(SpoolSegmentSet.PathFor(_directory.Path, 1), []);
+        new SpoolAckMark(_directory.Path).Persist(20);
+
+        var (last, segments, _) = await RecoverAsync(_directory.Options());
+
+        Assert.Equal(20, last);
+        Assert.Equal(0, segments.Count);
+        Assert.Empty(Directory.GetFiles(_directory.Path, "*.seg"));
+    }
+
+    [Fact]
+    public async Task RecoverAsync_FrameLargerThanReadWindow_IsKept()
+    {
+        var path = SpoolSegmentSet.PathFor(_directory.Path, 1);
+        var large = new byte[600 * 1024];
+        Random.Shared.NextBytes(large);
+        await using (var stream = new FileStream(path, FileMode.Create))
+        {
+            stream.Write(SpoolTestDirectory.Frame(1, SpoolTestDirectory.Record(1)));
+            stream.Write(SpoolTestDirectory.Frame(2, large));
+            stream.Write(SpoolTestDirectory.Frame(3, SpoolTestDirectory.Record(3)));
+        }
+
+        var length = new FileInfo(path).Length;
+        var (last, segments, _) = await RecoverAsync(_directory.Options());
+
+        Assert.Equal(3, last);
+        Assert.Equal(length, segments.Bytes);
+        Assert.Equal(length, new FileInfo(path).Length);
+    }
+
+    private async Task<(long Last, SpoolSegmentSet Segments, SpoolBacklog Backlog)> RecoverAsync(SpoolOptions options)
+    {
+        var segments = new SpoolSegmentSet(options);
+        var backlog = new SpoolBacklog(_time);
+        var last = await SpoolRecovery.RecoverAsync(options, new SpoolAckMark(options.Directory), segments, backlog, CancellationToken.None);
+        return (last, segments, backlog);
+    }
+
+    public void Dispose() => _directory.Dispose();
+}

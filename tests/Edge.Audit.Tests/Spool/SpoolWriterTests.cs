@@ -1,0 +1,128 @@
+using Edge.Audit.Spool;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Edge.Audit.Tests.Spool;
+
+public sealed class SpoolWriterTests : IAsyncDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+
+    private readonly SpoolTestDirectory _directory = new();
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000));
+    private SpoolWriter? _writer;
+
+    [Fact]
+    public async Task TryAppendAsync_ProcessCrash_CompletesOnceWrittenWithoutWaitingForTheCommitInterval()
+    {
+        var (writer, segments) = Start(_directory.Options() with { CommitInterval = TimeSpan.FromHours(1) });
+
+        Assert.True(await writer.TryAppendAsync(SpoolTestDirectory.Record(1)).WaitAsync(Patience));
+
+        Assert.Equal(1, writer.DurableSequence);
+        Assert.Equal(SpoolTestDirectory.FrameBytes(1), segments.Bytes);
+        // Flushed to the OS before completing: another reader of the file sees the frame.
+        Assert.Equal(SpoolTestDirectory.FrameBytes(1), new FileInfo(SpoolSegmentSet.PathFor(_directory.Path, 1)).Length);
+    }
+
+    [Fact]
+    public async Task TryAppendAsync_PowerLoss_CompletesOnlyAfterTheCommitInterval()
+    {
+        var (writer, _) = Start(_directory.Options() with { Durability = SpoolDurability.PowerLoss, CommitInterval = TimeSpan.FromSeconds(1) });
+
+        var append = writer.TryAppendAsync(SpoolTestDirectory.Record(1));
+        await Task.Delay(200);
+        Assert.False(append.IsCompleted);
+        Assert.Equal(0, writer.DurableSequence);
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(await append.WaitAsync(Patience));
+        Assert.Equal(1, writer.DurableSequence);
+    }
+
+    [Fact]
+    public async Task TryAppendAsync_PowerLoss_AppendsWithinOneIntervalShareOneCommit()
+    {
+        var (writer, _) = Start(_directory.Options() with { Durability = SpoolDurability.PowerLoss, CommitInterval = TimeSpan.FromSeconds(1) });
+
+        var appends = Enumerable.Range(1, 20).Select(i => writer.TryAppendAsync(SpoolTestDirectory.Record(i))).ToList();
+        await Task.Delay(200);
+        Assert.DoesNotContain(appends, a => a.IsCompleted);
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.All(await Task.WhenAll(appends).WaitAsync(Patience), Assert.True);
+        Assert.Equal(20, writer.DurableSequence);
+    }
+
+    [Fact]
+    public async Task TryAppendAsync_OverSizeCap_ReturnsFalseAtOnce()
+    {
+        var (writer, segments) = Start(_directory.Options(maxBytes: 2 * SpoolTestDirectory.FrameBytes(1)));
+
+        var first = writer.TryAppendAsync(SpoolTestDirectory.Record(1));
+        var second = writer.TryAppendAsync(SpoolTestDirectory.Record(2));
+        var third = writer.TryAppendAsync(SpoolTestDirectory.Record(3));
+
+        Assert.True(third.IsCompleted);
+        Assert.False(await third);
+        Assert.False(writer.HasRoomFor(1));
+        Assert.True(await first.WaitAsync(Patience));
+        Assert.True(await second.WaitAsync(Patience));
+        Assert.Equal(2 * SpoolTestDirectory.FrameBytes(1), segments.Bytes);
+    }
+
+    [Fact]
+    public async Task CloseAsync_WithQueuedAppends_WritesThemAllThenRefusesMore()
+    {
+        var (writer, _) = Start(_directory.Options());
+        var appends = Enumerable.Range(1, 50).Select(i => writer.TryAppendAsync(SpoolTestDirectory.Record(i))).ToList();
+
+        await writer.CloseAsync().WaitAsync(Patience);
+
+        Assert.All(appends, a => Assert.True(a.IsCompletedSuccessfully && a.Result));
+        Assert.Equal(50, writer.DurableSequence);
+        Assert.Equal(50L * SpoolTestDirectory.FrameBytes(1), new FileInfo(SpoolSegmentSet.PathFor(_directory.Path, 1)).Length);
+        Assert.False(await writer.TryAppendAsync(SpoolTestDirectory.Record(51)));
+    }
+
+    [Fact]
+    public async Task WaitForDurableAsync_RecordAppendedLater_CompletesWhenItIsDurable()
+    {
+        var (writer, _) = Start(_directory.Options());
+        var wait = writer.WaitForDurableAsync(0, CancellationToken.None);
+        Assert.False(wait.IsCompleted);
+
+        Assert.True(await writer.TryAppendAsync(SpoolTestDirectory.Record(1)).WaitAsync(Patience));
+
+        await wait.WaitAsync(Patience);
+        Assert.True(writer.WaitForDurableAsync(0, CancellationToken.None).IsCompleted);
+    }
+
+    [Fact]
+    public async Task Start_AfterRecoveredSequence_NumbersFramesFromTheNextOne()
+    {
+        var (writer, _) = Start(_directory.Options(), lastSequence: 41);
+
+        Assert.True(await writer.TryAppendAsync(SpoolTestDirectory.Record(1)).WaitAsync(Patience));
+
+        Assert.Equal(42, writer.DurableSequence);
+        Assert.True(File.Exists(SpoolSegmentSet.PathFor(_directory.Path, 42)));
+    }
+
+    private (SpoolWriter Writer, SpoolSegmentSet Segments) Start(SpoolOptions options, long lastSequence = 0)
+    {
+        var segments = new SpoolSegmentSet(options);
+        _writer = new SpoolWriter(options, segments, new SpoolBacklog(_time), _time);
+        _writer.Start(lastSequence);
+        return (_writer, segments);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_writer is not null)
+        {
+            await _writer.CloseAsync();
+        }
+
+        _directory.Dispose();
+    }
+}
