@@ -11,6 +11,7 @@ env_file=config/.env
 [ -f "$env_file" ] || env_file=config/.env.example
 set -a; . "$env_file"; set +a
 for project in src/Edge.DemoBackend src/Edge.AuditWriter src/Edge.Proxy; do
+  echo "building ${project#src/} (Release; the first build takes a minute) …" >&2
   dotnet build "$project" -c Release -v q -nologo >/dev/null || { echo "build of $project failed; run: dotnet build $project" >&2; exit 1; }
 done
 
@@ -38,5 +39,17 @@ dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll --urls http://127.0.0.1
   ${EDGE_AUDIT_INGEST_TOKEN:+--Edge:Audit:IngestToken=env:EDGE_AUDIT_INGEST_TOKEN} "$@" &
 pids+=($!)
 
-echo "edge: http://127.0.0.1:8080  management: http://127.0.0.1:9901  audit writer: http://127.0.0.1:9902  demo backend: http://127.0.0.1:5100 (Ctrl+C stops all)" >&2
+# Ready means the edge says so on /readyz (config loaded); until then the URLs would only refuse connections.
+echo "starting: demo backend, audit writer, edge …" >&2
+ready=
+for _ in $(seq 1 300); do
+  if curl -fsS -o /dev/null --max-time 1 http://127.0.0.1:9901/readyz 2>/dev/null; then ready=1; break; fi
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || { echo "a process exited during start-up; its log is above" >&2; exit 1; }
+  done
+  sleep 0.2
+done
+if [ -z "$ready" ]; then echo "the edge did not answer http://127.0.0.1:9901/readyz within 60 s; its log is above" >&2; exit 1; fi
+
+echo "ready: edge http://127.0.0.1:8080  management http://127.0.0.1:9901  audit writer http://127.0.0.1:9902  demo backend http://127.0.0.1:5100 (Ctrl+C stops all)" >&2
 wait -n "${pids[@]}"

@@ -17,9 +17,14 @@ public static class CliApp
         return root;
     }
 
-    public static Task<int> RunAsync(string[] args, TextWriter? output = null, TextWriter? error = null, CancellationToken cancellationToken = default)
+    /// <summary>Exit code of a command line that does not parse (unknown option, missing required option), as in sysexits-style tools.</summary>
+    public const int UsageError = 2;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter? output = null, TextWriter? error = null, CancellationToken cancellationToken = default)
     {
         var configuration = new InvocationConfiguration { Output = output ?? Console.Out, Error = error ?? Console.Error };
-        return BuildRoot().Parse(args).InvokeAsync(configuration, cancellationToken);
+        var parse = BuildRoot().Parse(args);
+        var exitCode = await parse.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
+        return parse.Errors.Count > 0 ? UsageError : exitCode;
     }
 }

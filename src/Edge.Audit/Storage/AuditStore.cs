@@ -228,6 +228,7 @@ public sealed class AuditStore : IDisposable
             }
         }
 
+        Add("record_id", "= $id", query.Id);
         Add("tenant", "= $tenant", query.Tenant);
         Add("principal", "= $principal", query.Principal);
         Add("route", "= $route", query.Route);

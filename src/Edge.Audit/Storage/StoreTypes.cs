@@ -17,6 +17,8 @@ public sealed record StoredRecord(
 
 public sealed record RecordQuery
 {
+    /// <summary>The record id (the X-Request-Id the client got); at most one record matches.</summary>
+    public string? Id { get; init; }
     public string? Tenant { get; init; }
     public string? Principal { get; init; }
     public string? Route { get; init; }

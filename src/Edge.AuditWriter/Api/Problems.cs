@@ -12,4 +12,28 @@ internal static class Problems
             extensions: new Dictionary<string, object?> { ["code"] = code });
 
     public static IResult BadRequest(string code, string detail) => Create(StatusCodes.Status400BadRequest, code, "Bad audit request", detail);
+
+    /// <summary>401 with the <c>WWW-Authenticate</c> challenge RFC 9110 §15.5.2 requires.</summary>
+    public static IResult Unauthorized(string code, string detail, string challenge) =>
+        new ChallengeResult(Create(StatusCodes.Status401Unauthorized, code, "Unauthorized", detail), challenge);
+
+    /// <summary>
+    /// Registered as <c>ProblemDetailsOptions.CustomizeProblemDetails</c>, so every problem the writer sends (its own, the
+    /// exception handler's, status code pages) carries the request path as <c>instance</c> and the id its logs use
+    /// (<c>RequestId</c>, the request's TraceIdentifier) as <c>requestId</c>, like the edge's problems.
+    /// </summary>
+    public static void AddRequestContext(ProblemDetailsContext context)
+    {
+        context.ProblemDetails.Instance ??= context.HttpContext.Request.Path.Value;
+        context.ProblemDetails.Extensions["requestId"] = context.HttpContext.TraceIdentifier;
+    }
+
+    private sealed class ChallengeResult(IResult problem, string challenge) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.WWWAuthenticate = challenge;
+            return problem.ExecuteAsync(httpContext);
+        }
+    }
 }

@@ -74,7 +74,7 @@ internal static class ReadEndpoints
 
     private static async Task<IResult> InclusionAsync(HttpContext context, AuditLog log, CallerAuthenticator authenticator)
     {
-        var (_, denied) = await AuthorizeAsync(context, authenticator).ConfigureAwait(false);
+        var (caller, denied) = await AuthorizeAsync(context, authenticator).ConfigureAwait(false);
         if (denied is not null)
         {
             return denied;
@@ -84,6 +84,13 @@ internal static class ReadEndpoints
         if (!TryLong(context, "index", out var index) || !TryLong(context, "size", out var treeSize) || treeSize > size || index >= treeSize)
         {
             return Problems.BadRequest("invalid_proof_range", $"index and size are integers with 0 <= index < size <= {size}.");
+        }
+
+        // A proof is about one record: it follows the same tenant rule as /audit/records.
+        if (!caller!.CanReadAllTenants
+            && (caller.Tenant is null || log.Store.Query(new RecordQuery { Before = index + 1, Limit = 1 }) is not [{ } record] || record.Index != index || record.Tenant != caller.Tenant))
+        {
+            return TenantForbidden();
         }
 
         return Results.Json(new { proof = log.InclusionProof(index, treeSize).Select(Convert.ToBase64String) });
@@ -170,8 +177,7 @@ internal static class ReadEndpoints
         {
             if (caller.Tenant is null || (tenant is not null && tenant != caller.Tenant))
             {
-                problem = Problems.Create(StatusCodes.Status403Forbidden, "tenant_forbidden", "Forbidden",
-                    "audit.read covers only the caller's own tenant; audit.read.all covers every tenant.");
+                problem = TenantForbidden();
                 return false;
             }
 
@@ -187,6 +193,7 @@ internal static class ReadEndpoints
         query = new RecordQuery
         {
             Tenant = tenant,
+            Id = NullIfEmpty(q["id"]),
             Principal = NullIfEmpty(q["principal"]),
             Route = NullIfEmpty(q["route"]),
             Decision = NullIfEmpty(q["decision"]),
@@ -199,16 +206,20 @@ internal static class ReadEndpoints
 
     private static async Task<(AuditCaller? Caller, IResult? Denied)> AuthorizeAsync(HttpContext context, CallerAuthenticator authenticator)
     {
-        var caller = await authenticator.AuthenticateAsync(context.Request).ConfigureAwait(false);
+        var (caller, challenge) = await authenticator.AuthenticateAsync(context.Request).ConfigureAwait(false);
         if (caller is null)
         {
-            return (null, Problems.Create(StatusCodes.Status401Unauthorized, "unauthenticated", "Unauthorized", "Valid auditor credentials are required."));
+            return (null, Problems.Unauthorized("unauthenticated", "Valid auditor credentials are required.", challenge));
         }
 
         return caller.CanRead
             ? (caller, null)
             : (null, Problems.Create(StatusCodes.Status403Forbidden, "missing_permission", "Forbidden", "The audit.read or audit.read.all permission is required."));
     }
+
+    private static IResult TenantForbidden() =>
+        Problems.Create(StatusCodes.Status403Forbidden, "tenant_forbidden", "Forbidden",
+            "audit.read covers only the caller's own tenant; audit.read.all covers every tenant.");
 
     private static bool TryTime(IQueryCollection q, string name, out DateTimeOffset? value)
     {

@@ -23,25 +23,31 @@ internal sealed class CallerAuthenticator
         _validator = EdgeAuthenticationConfiguration.CreateValidator(Path.GetFullPath(writer.ProxyConfigPath), writer.Authentication);
     }
 
-    /// <summary>Null when the request carries no valid credentials.</summary>
-    public async Task<AuditCaller?> AuthenticateAsync(HttpRequest request)
+    /// <summary>Sent on 401 when no Writer:Authentication entry is configured: nothing can succeed, but RFC 9110 requires a challenge.</summary>
+    public const string UnconfiguredChallenge = "Bearer realm=\"edge-audit\"";
+
+    /// <summary>
+    /// The caller, or null with the <c>WWW-Authenticate</c> challenge of the configured entry when the request
+    /// carries no valid credentials.
+    /// </summary>
+    public async Task<(AuditCaller? Caller, string Challenge)> AuthenticateAsync(HttpRequest request)
     {
         if (_validator is null)
         {
-            return null;
+            return (null, UnconfiguredChallenge);
         }
 
         var result = await _validator.AuthenticateAsync(request, request.HttpContext.RequestAborted).ConfigureAwait(false);
         if (!result.Succeeded)
         {
-            return null;
+            return (null, result.Challenge ?? _validator.Challenge);
         }
 
         var identity = result.Identity;
-        return new AuditCaller(
+        return (new AuditCaller(
             identity.Principal,
             identity.Tenant,
             identity.Permissions.Has(AuditCaller.ReadAllPermission),
-            identity.Permissions.Has(AuditCaller.ReadPermission));
+            identity.Permissions.Has(AuditCaller.ReadPermission)), _validator.Challenge);
     }
 }

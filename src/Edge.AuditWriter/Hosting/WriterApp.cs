@@ -25,7 +25,7 @@ public static class WriterApp
         builder.Services.AddSingleton<CallerAuthenticator>();
         builder.Services.AddSingleton<IngestAuthenticator>();
         builder.Services.AddHostedService<CheckpointService>();
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = Problems.AddRequestContext);
 
         var app = builder.Build();
         app.UseExceptionHandler();

@@ -9,6 +9,9 @@ namespace Edge.AuditWriter.Ingest;
 /// <summary>Checks the edges' shared ingest bearer token (Writer:IngestToken), in constant time.</summary>
 internal sealed partial class IngestAuthenticator
 {
+    /// <summary>The <c>WWW-Authenticate</c> value of a refused ingest (RFC 6750 bearer token).</summary>
+    public const string Challenge = "Bearer realm=\"edge-audit-ingest\"";
+
     private readonly byte[]? _expectedHash;
 
     public IngestAuthenticator(IOptions<WriterOptions> options, ILogger<IngestAuthenticator> logger)

@@ -22,7 +22,7 @@ internal static class IngestEndpoint
         var request = context.Request;
         if (!authenticator.IsAllowed(request))
         {
-            return Problems.Create(StatusCodes.Status401Unauthorized, "ingest_unauthenticated", "Unauthorized", "A valid ingest token is required.");
+            return Problems.Unauthorized("ingest_unauthenticated", "A valid ingest token is required.", IngestAuthenticator.Challenge);
         }
 
         if (!long.TryParse(request.Headers[IngestProtocol.LastSequenceHeader], NumberStyles.None, CultureInfo.InvariantCulture, out var lastSequence))

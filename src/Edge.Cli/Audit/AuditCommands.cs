@@ -5,13 +5,14 @@ using System.Text.Json;
 using Edge.Audit.Checkpoints;
 using Edge.Audit.Storage;
 using Edge.Audit.Verification;
+using Microsoft.Data.Sqlite;
 
 namespace Edge.Cli.Audit;
 
-/// <summary><c>edge audit verify|query|export</c>.</summary>
+/// <summary><c>edge audit verify|prove|query|export</c>.</summary>
 internal static class AuditCommands
 {
-    public static Command Build() => new("audit", "Verify and read the audit log") { BuildVerify(), BuildQuery(), BuildExport() };
+    public static Command Build() => new("audit", "Verify and read the audit log") { BuildVerify(), AuditProveCommand.Create(), BuildQuery(), BuildExport() };
 
     private static Command BuildVerify()
     {
@@ -34,43 +35,57 @@ internal static class AuditCommands
             if (!TryLoadVerifiers(parse.GetValue(key)!, out var verifiers, out var keyError))
             {
                 error.WriteLine($"error: {keyError}");
-                return 2;
+                return AuditExitCodes.UsageError;
+            }
+
+            var storeFile = parse.GetValue(store);
+            var exportFile = parse.GetValue(export);
+            var checkpointFile = parse.GetValue(checkpoint);
+            var inputs = storeFile is not null && exportFile is null && checkpointFile is null ? [storeFile]
+                : exportFile is not null && checkpointFile is not null && storeFile is null ? new[] { exportFile, checkpointFile }
+                : null;
+            if (inputs is null)
+            {
+                error.WriteLine("error: give either --store, or --export with --checkpoint.");
+                return AuditExitCodes.UsageError;
+            }
+
+            if (inputs.FirstOrDefault(f => !f.Exists) is { } missing)
+            {
+                error.WriteLine($"error: no file at {missing.FullName}");
+                return AuditExitCodes.UsageError;
             }
 
             VerificationReport report;
-            var storeFile = parse.GetValue(store);
-            var exportFile = parse.GetValue(export);
-            if (storeFile is not null && exportFile is null)
+            try
             {
-                if (!storeFile.Exists)
+                if (storeFile is not null)
                 {
-                    error.WriteLine($"error: no store at {storeFile.FullName}");
-                    return 2;
+                    using var opened = AuditStore.OpenReadOnly(storeFile.FullName);
+                    report = LogVerifier.VerifyStore(opened, verifiers);
                 }
-
-                using var opened = AuditStore.OpenReadOnly(storeFile.FullName);
-                report = LogVerifier.VerifyStore(opened, verifiers);
+                else
+                {
+                    report = LogVerifier.VerifyExport(ReadLines(exportFile!.FullName), File.ReadAllText(checkpointFile!.FullName), verifiers);
+                }
             }
-            else if (exportFile is not null && storeFile is null && parse.GetValue(checkpoint) is { } checkpointFile)
+            catch (SqliteException ex)
             {
-                report = LogVerifier.VerifyExport(ReadLines(exportFile.FullName), File.ReadAllText(checkpointFile.FullName), verifiers);
-            }
-            else
-            {
-                error.WriteLine("error: give either --store, or --export with --checkpoint.");
-                return 2;
+                // A store SQLite cannot read is not a verified log: report it as a failure, not a usage error.
+                output.WriteLine($"FAIL: the store cannot be read: {ex.Message}");
+                return AuditExitCodes.VerificationFailed;
             }
 
             if (report.Valid)
             {
                 output.WriteLine($"OK: {report.RecordsChecked} records, {report.CheckpointsChecked} checkpoints verified");
-                return 0;
+                return AuditExitCodes.Verified;
             }
 
             output.WriteLine(report.FirstBadIndex is { } bad
                 ? $"FAIL: first bad index {bad}: {report.Problem}"
                 : $"FAIL: {report.Problem}");
-            return 1;
+            return AuditExitCodes.VerificationFailed;
         });
         return command;
     }
@@ -93,6 +108,11 @@ internal static class AuditCommands
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var client = common.CreateClient(parse);
+            if (client is null)
+            {
+                return AuditExitCodes.UsageError;
+            }
+
             var query = string.Join('&', filters
                 .Where(f => f.Name != "--cursor" && parse.GetValue(f) is not null)
                 .Select(f => $"{f.Name[2..]}={Uri.EscapeDataString(parse.GetValue(f)!)}"));
@@ -105,7 +125,7 @@ internal static class AuditCommands
                 if (!response.IsSuccessStatusCode)
                 {
                     parse.InvocationConfiguration.Error.WriteLine($"error: {(int)response.StatusCode} {body}");
-                    return 1;
+                    return AuditExitCodes.ApiError;
                 }
 
                 using var page = JsonDocument.Parse(body);
@@ -119,7 +139,7 @@ internal static class AuditCommands
             }
             while (parse.GetValue(all) && cursor is not null);
 
-            return 0;
+            return AuditExitCodes.Verified;
         });
         return command;
     }
@@ -137,6 +157,11 @@ internal static class AuditCommands
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var client = common.CreateClient(parse);
+            if (client is null)
+            {
+                return AuditExitCodes.UsageError;
+            }
+
             var url = $"/audit/export?format={parse.GetValue(format)}"
                 + (parse.GetValue(from) is { } f ? $"&from={Uri.EscapeDataString(f)}" : "")
                 + (parse.GetValue(to) is { } t ? $"&to={Uri.EscapeDataString(t)}" : "");
@@ -144,7 +169,7 @@ internal static class AuditCommands
             if (!response.IsSuccessStatusCode)
             {
                 parse.InvocationConfiguration.Error.WriteLine($"error: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)}");
-                return 1;
+                return AuditExitCodes.ApiError;
             }
 
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
@@ -165,7 +190,7 @@ internal static class AuditCommands
                 }
             }
 
-            return 0;
+            return AuditExitCodes.Verified;
         });
         return command;
     }
@@ -190,7 +215,7 @@ internal static class AuditCommands
         }
     }
 
-    private static bool TryLoadVerifiers(string keyOrFile, out List<NoteVerifier> verifiers, out string? error)
+    internal static bool TryLoadVerifiers(string keyOrFile, out List<NoteVerifier> verifiers, out string? error)
     {
         verifiers = [];
         var lines = File.Exists(keyOrFile) ? File.ReadAllLines(keyOrFile) : [keyOrFile];
@@ -209,7 +234,7 @@ internal static class AuditCommands
     }
 
     /// <summary>--url plus credentials; secrets come from the environment by default, not the command line.</summary>
-    private sealed class ApiOptions
+    internal sealed class ApiOptions
     {
         private readonly Option<string> _url = new("--url") { Description = "The writer's base address", Required = true };
         private readonly Option<string?> _apiKeyHeader = new("--api-key-header") { Description = "API key header", DefaultValueFactory = _ => "X-Api-Key" };
@@ -224,11 +249,13 @@ internal static class AuditCommands
             command.Add(_tokenEnv);
         }
 
-        public HttpClient CreateClient(ParseResult parse)
+        /// <summary>Null (after writing the reason) when --url is not an absolute http(s) address.</summary>
+        public HttpClient? CreateClient(ParseResult parse)
         {
             if (!Uri.TryCreate(parse.GetValue(_url), UriKind.Absolute, out var baseAddress) || baseAddress.Scheme is not ("http" or "https"))
             {
-                throw new ArgumentException("--url must be an absolute http(s) address.");
+                parse.InvocationConfiguration.Error.WriteLine("error: --url must be an absolute http(s) address.");
+                return null;
             }
 
             var client = new HttpClient { BaseAddress = baseAddress, Timeout = Timeout.InfiniteTimeSpan };

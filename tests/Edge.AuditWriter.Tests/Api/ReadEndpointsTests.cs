@@ -147,6 +147,85 @@ public sealed class ReadEndpointsTests
         Assert.Equal(HttpStatusCode.BadRequest, badFormat.StatusCode);
     }
 
+    [Fact]
+    public async Task InclusionProof_TenantAuditor_OnlyForOwnTenantRecords()
+    {
+        // Record i is acme when i is even, globex when odd.
+        await using var writer = await StartWithRecordsAsync(10);
+        using var acme = writer.Client(WriterFixture.AcmeAuditorKey);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var own = await acme.GetAsync("/audit/proof/inclusion?index=4&size=10");
+        using var other = await acme.GetAsync("/audit/proof/inclusion?index=5&size=10");
+        using var global = await auditor.GetAsync("/audit/proof/inclusion?index=5&size=10");
+
+        Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, other.StatusCode);
+        Assert.Equal("tenant_forbidden", JsonDocument.Parse(await other.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.OK, global.StatusCode);
+    }
+
+    [Fact]
+    public async Task Records_IdFilter_FindsOneRecordWithinTheCallersTenant()
+    {
+        await using var writer = await StartWithRecordsAsync(10);
+        using var acme = writer.Client(WriterFixture.AcmeAuditorKey);
+
+        var own = JsonDocument.Parse(await acme.GetStringAsync("/audit/records?id=r4")).RootElement.GetProperty("records");
+        var other = JsonDocument.Parse(await acme.GetStringAsync("/audit/records?id=r5")).RootElement.GetProperty("records");
+
+        Assert.Equal(4, Assert.Single(own.EnumerateArray()).GetProperty("index").GetInt64());
+        Assert.Equal(0, other.GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData(null, "/audit/records", 401)]
+    [InlineData("wrong-key", "/audit/proof/inclusion?index=0&size=1", 401)]
+    [InlineData(WriterFixture.ViewerKey, "/audit/records", 403)]
+    [InlineData(WriterFixture.GlobalAuditorKey, "/audit/records?limit=0", 400)]
+    public async Task Problems_EveryRefusal_CarriesInstanceRequestIdAndCode(string? apiKey, string url, int expected)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var client = writer.Client(apiKey);
+
+        using var response = await client.GetAsync(url);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(expected, (int)response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal(url.Split('?')[0], problem.GetProperty("instance").GetString());
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("requestId").GetString()));
+        Assert.Equal(expected, problem.GetProperty("status").GetInt32());
+        Assert.StartsWith("urn:edge:problem:", problem.GetProperty("type").GetString(), StringComparison.Ordinal);
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("code").GetString()));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("wrong-key")]
+    public async Task Records_Unauthenticated_ChallengesWithTheApiKeyScheme(string? apiKey)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var client = writer.Client(apiKey);
+
+        using var response = await client.GetAsync("/audit/records");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Contains("X-Api-Key", Assert.Single(response.Headers.WwwAuthenticate).ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Records_NoAuthenticationConfigured_StillChallenges()
+    {
+        await using var writer = await WriterFixture.StartAsync(authentication: "");
+        using var client = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var response = await client.GetAsync("/audit/records");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("Bearer realm=\"edge-audit\"", Assert.Single(response.Headers.WwwAuthenticate).ToString());
+    }
+
     private static async Task<List<string>> ProofAsync(HttpClient client, string url) =>
         JsonDocument.Parse(await client.GetStringAsync(url)).RootElement.GetProperty("proof").EnumerateArray()
             .Select(h => h.GetString()!).ToList();

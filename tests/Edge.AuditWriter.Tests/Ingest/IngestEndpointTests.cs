@@ -63,7 +63,9 @@ public sealed class IngestEndpointTests
 
         Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
         Assert.Contains("ingest_unauthenticated", await missing.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("Bearer realm=\"edge-audit-ingest\"", Assert.Single(missing.Headers.WwwAuthenticate).ToString());
         Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Single(wrong.Headers.WwwAuthenticate);
         Assert.Equal(HttpStatusCode.OK, right.StatusCode);
         using var store = AuditStore.OpenReadOnly(writer.StorePath);
         Assert.Equal(1, store.Count());

@@ -144,8 +144,49 @@ public sealed class AuditCommandsTests
         Assert.Equal(0, exitCode);
         Assert.Equal(15, records.Count);
         Assert.All(records, r => Assert.Equal("acme", r.GetProperty("tenant").GetString()));
-        Assert.Equal(1, forbidden.ExitCode);
+        Assert.Equal(3, forbidden.ExitCode);
         Assert.Contains("tenant_forbidden", forbidden.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_ExitCodes_FollowTheDocumentedTable()
+    {
+        await using var writer = await WriterWithRecordsAsync(25);
+        await writer.StopAppAsync();
+        var missingFile = Path.Combine(writer.Directory, "absent.db");
+        var notSqlite = Path.Combine(writer.Directory, "not-sqlite.db");
+        await File.WriteAllTextAsync(notSqlite, "this is not a SQLite database, it is long enough to have a header of sorts.....");
+
+        var verified = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+        var missingKeyOption = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath);
+        var unknownOption = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer), "--bogus");
+        var malformedKey = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", "not+a+key");
+        var missingStore = await CliRunner.RunAsync("audit", "verify", "--store", missingFile, "--key", KeyFile(writer));
+        var missingExport = await CliRunner.RunAsync("audit", "verify", "--export", missingFile, "--checkpoint", missingFile, "--key", KeyFile(writer));
+        var bothInputs = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--export", writer.StorePath, "--key", KeyFile(writer));
+        var corruptStore = await CliRunner.RunAsync("audit", "verify", "--store", notSqlite, "--key", KeyFile(writer));
+
+        Assert.Equal(0, verified.ExitCode);
+        Assert.Equal(2, missingKeyOption.ExitCode);
+        Assert.Equal(2, unknownOption.ExitCode);
+        Assert.Equal(2, malformedKey.ExitCode);
+        Assert.Equal(2, missingStore.ExitCode);
+        Assert.Contains("no file at", missingStore.Error, StringComparison.Ordinal);
+        Assert.Equal(2, missingExport.ExitCode);
+        Assert.Equal(2, bothInputs.ExitCode);
+        Assert.Equal(1, corruptStore.ExitCode);
+        Assert.StartsWith("FAIL: the store cannot be read", corruptStore.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Query_WriterUnreachableOrBadUrl_ExitsThreeOrTwo()
+    {
+        var unreachable = await CliRunner.RunAsync("audit", "prove", "--url", "http://127.0.0.1:9/", "--id", "r1", "--key", "x+00000000+AQ==");
+        var badUrl = await CliRunner.RunAsync("audit", "query", "--url", "not-a-url");
+
+        Assert.Equal(2, unreachable.ExitCode); // the key is malformed: checked before any network call
+        Assert.Equal(2, badUrl.ExitCode);
+        Assert.Contains("--url", badUrl.Error, StringComparison.Ordinal);
     }
 
     private static void Tamper(string storePath, string sql)

@@ -1,0 +1,229 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Edge.Audit.Checkpoints;
+using Edge.AuditWriter.Tests;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Edge.Cli.Tests.Audit;
+
+public sealed class AuditProveCommandTests
+{
+    private static async Task<WriterFixture> WriterWithRecordsAsync(int count)
+    {
+        var writer = await WriterFixture.StartAsync();
+        var leaves = Enumerable.Range(0, count).Select(i => WriterFixture.Leaf($"r{i}", i % 2 == 0 ? "acme" : "globex")).ToList();
+        using var response = await writer.IngestAsync(leaves, count);
+        response.EnsureSuccessStatusCode();
+        await writer.WaitForCheckpointAsync(count);
+        return writer;
+    }
+
+    private static Task<(int ExitCode, string Output, string Error)> ProveAsync(Uri url, string apiKey, string id, string key)
+    {
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, apiKey);
+        return CliRunner.RunAsync("audit", "prove", "--url", url.ToString(), "--api-key-env", envName, "--id", id, "--key", key);
+    }
+
+    [Fact]
+    public async Task Prove_UntouchedRecord_ExitsZeroAndSaysWhatItChecked()
+    {
+        await using var writer = await WriterWithRecordsAsync(21);
+
+        var (exitCode, output, error) = await ProveAsync(writer.BaseAddress, WriterFixture.GlobalAuditorKey, "r13", writer.KeyPath + ".pub");
+
+        Assert.True(exitCode == 0, error + output);
+        Assert.Contains("size 21", output, StringComparison.Ordinal);
+        Assert.Contains("signature OK", output, StringComparison.Ordinal);
+        Assert.Contains("index 13", output, StringComparison.Ordinal);
+        Assert.Contains("OK: record r13 (index 13) is included in the signed checkpoint of size 21", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Prove_RecordBytesChangedInStore_ExitsOne()
+    {
+        await using var writer = await WriterWithRecordsAsync(21);
+        using (var connection = new SqliteConnection($"Data Source={writer.StorePath};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                DROP TRIGGER records_no_update;
+                UPDATE records SET leaf = CAST(replace(CAST(leaf AS TEXT), '"decision":"allow"', '"decision":"allaw"') AS BLOB) WHERE idx = 13;
+                """;
+            Assert.Equal(1, command.ExecuteNonQuery());
+        }
+
+        var (exitCode, output, _) = await ProveAsync(writer.BaseAddress, WriterFixture.GlobalAuditorKey, "r13", writer.KeyPath + ".pub");
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("FAIL: the root computed from the record", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("flip")]
+    [InlineData("drop")]
+    [InlineData("swap-id")]
+    public async Task Prove_WriterAnswerAlteredInTransit_ExitsOne(string alteration)
+    {
+        await using var writer = await WriterWithRecordsAsync(21);
+        await using var relay = await AlteringRelay.StartAsync(writer.BaseAddress, alteration);
+
+        var (exitCode, output, error) = await ProveAsync(relay.BaseAddress, WriterFixture.GlobalAuditorKey, "r13", writer.KeyPath + ".pub");
+
+        Assert.True(exitCode == 1, error + output);
+        Assert.Contains("FAIL", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Prove_CheckpointSignedByAnotherKey_ExitsOne()
+    {
+        await using var writer = await WriterWithRecordsAsync(5);
+        using var other = NoteSigner.Generate("test.edge/audit");
+
+        var (exitCode, output, _) = await ProveAsync(writer.BaseAddress, WriterFixture.GlobalAuditorKey, "r1", other.Verifier.ToString());
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("FAIL: checkpoint signature", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Prove_TenantAuditor_ProvesOwnRecordButNotAnotherTenants()
+    {
+        await using var writer = await WriterWithRecordsAsync(10);
+
+        var own = await ProveAsync(writer.BaseAddress, WriterFixture.AcmeAuditorKey, "r4", writer.KeyPath + ".pub");
+        var other = await ProveAsync(writer.BaseAddress, WriterFixture.AcmeAuditorKey, "r5", writer.KeyPath + ".pub");
+
+        Assert.True(own.ExitCode == 0, own.Error + own.Output);
+        Assert.Equal(3, other.ExitCode);
+        Assert.Contains("no record with id 'r5' is visible", other.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Prove_UnknownIdOrNoCredentials_ExitsThree()
+    {
+        await using var writer = await WriterWithRecordsAsync(3);
+
+        var unknown = await ProveAsync(writer.BaseAddress, WriterFixture.GlobalAuditorKey, "no-such-id", writer.KeyPath + ".pub");
+        var anonymous = await ProveAsync(writer.BaseAddress, "", "r1", writer.KeyPath + ".pub");
+
+        Assert.Equal(3, unknown.ExitCode);
+        Assert.Equal(3, anonymous.ExitCode);
+        Assert.Contains("401", anonymous.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Prove_WriterUnreachable_ExitsThree()
+    {
+        await using var writer = await WriterWithRecordsAsync(1);
+        var address = writer.BaseAddress;
+        var key = await File.ReadAllTextAsync(writer.KeyPath + ".pub");
+        await writer.StopAppAsync();
+
+        var (exitCode, _, error) = await ProveAsync(address, WriterFixture.GlobalAuditorKey, "r0", key.Trim());
+
+        Assert.Equal(3, exitCode);
+        Assert.Contains("cannot be reached", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Prove_MissingRequiredOption_ExitsTwo()
+    {
+        var (exitCode, _, _) = await CliRunner.RunAsync("audit", "prove", "--url", "http://127.0.0.1:9/", "--key", "k");
+
+        Assert.Equal(2, exitCode);
+    }
+
+    /// <summary>A writer that lies: a real HTTP hop in front of the real writer that alters the proof or the record.</summary>
+    private sealed class AlteringRelay : IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+        private readonly HttpClient _upstream;
+
+        private AlteringRelay(WebApplication app, HttpClient upstream)
+        {
+            _app = app;
+            _upstream = upstream;
+        }
+
+        public Uri BaseAddress { get; private set; } = null!;
+
+        public static async Task<AlteringRelay> StartAsync(Uri writer, string alteration)
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            var app = builder.Build();
+            var upstream = new HttpClient { BaseAddress = writer };
+            app.Run(async context =>
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, context.Request.Path + context.Request.QueryString);
+                foreach (var header in context.Request.Headers.Where(h => h.Key.StartsWith("X-Api-Key", StringComparison.OrdinalIgnoreCase)))
+                {
+                    request.Headers.Add(header.Key, header.Value.ToString());
+                }
+
+                using var response = await upstream.SendAsync(request);
+                var body = await response.Content.ReadAsStringAsync();
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    body = Alter(context.Request.Path, body, alteration);
+                }
+
+                context.Response.StatusCode = (int)response.StatusCode;
+                context.Response.ContentType = response.Content.Headers.ContentType?.ToString();
+                await context.Response.WriteAsync(body);
+            });
+            await app.StartAsync();
+            var relay = new AlteringRelay(app, upstream);
+            relay.BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+            return relay;
+        }
+
+        private static string Alter(string path, string body, string alteration)
+        {
+            if (alteration is "flip" or "drop" && path == "/audit/proof/inclusion")
+            {
+                var proof = JsonNode.Parse(body)!["proof"]!.AsArray();
+                if (alteration == "drop")
+                {
+                    proof.RemoveAt(0);
+                }
+                else
+                {
+                    var hash = Convert.FromBase64String(proof[1]!.GetValue<string>());
+                    hash[0] ^= 0x80;
+                    proof[1] = Convert.ToBase64String(hash);
+                }
+
+                return JsonSerializer.Serialize(new { proof });
+            }
+
+            if (alteration == "swap-id" && path == "/audit/records")
+            {
+                // Serve another record's bytes under the requested id: the leaf is genuine and provable, but not r13.
+                var document = JsonNode.Parse(body)!;
+                var record = document["records"]![0]!;
+                var leaf = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(record["leaf"]!.GetValue<string>()));
+                record["leaf"] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(leaf.Replace("\"r13\"", "\"r12\"", StringComparison.Ordinal)));
+                return document.ToJsonString();
+            }
+
+            return body;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+            _upstream.Dispose();
+        }
+    }
+}
