@@ -142,6 +142,41 @@ public sealed class HotReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Status_BadEditThenGoodEdit_CurrentErrorClearsAndLastRefusalKept()
+    {
+        using (var initial = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status")))
+        {
+            Assert.Equal("ok", initial.RootElement.GetProperty("state").GetString());
+            Assert.Equal(JsonValueKind.Null, initial.RootElement.GetProperty("lastError").ValueKind);
+            Assert.Equal(JsonValueKind.Null, initial.RootElement.GetProperty("lastRefusal").ValueKind);
+        }
+
+        await _edge.WriteConfigAsync("{ not json");
+        Assert.True(await EventuallyAsync(async () => await StateAsync() == "refused-keeping-last-good", TimeSpan.FromSeconds(5)));
+        string refusedAt;
+        using (var refused = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status")))
+        {
+            var root = refused.RootElement;
+            Assert.StartsWith("1-", root.GetProperty("revision").GetString());
+            refusedAt = root.GetProperty("lastRefusal").GetProperty("at").GetString()!;
+            Assert.Equal(refusedAt, root.GetProperty("lastError").GetProperty("at").GetString());
+            Assert.True(root.GetProperty("lastError").GetProperty("errors").GetArrayLength() > 0);
+        }
+
+        await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["fixed"] = ProxyJson.Route("/fixed/{**rest}") }));
+        Assert.True(await EventuallyAsync(async () => await StateAsync() == "ok", TimeSpan.FromSeconds(5)), "the good edit did not clear the refused state");
+
+        using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+        var current = status.RootElement;
+        Assert.StartsWith("2-", current.GetProperty("revision").GetString());
+        Assert.Equal(JsonValueKind.Null, current.GetProperty("lastError").ValueKind);
+        var lastRefusal = current.GetProperty("lastRefusal");
+        Assert.Equal(refusedAt, lastRefusal.GetProperty("at").GetString());
+        Assert.True(lastRefusal.GetProperty("errors").GetArrayLength() > 0);
+        Assert.True(current.GetProperty("loadedAt").GetDateTimeOffset() >= lastRefusal.GetProperty("at").GetDateTimeOffset());
+    }
+
+    [Fact]
     public async Task Reload_DuringSlowInFlightRequest_RequestCompletes()
     {
         using var slow = WireMock.Server.WireMockServer.Start();
@@ -179,6 +214,12 @@ public sealed class HotReloadTests : IAsyncLifetime
 
         Assert.Contains(exception.Errors, e => e.Location == "ReverseProxy:Routes:bad:Transforms[0]:Name");
         Assert.Contains("ReverseProxy:Routes:bad:Transforms[0]:Name", exception.Message);
+    }
+
+    private async Task<string?> StateAsync()
+    {
+        using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+        return status.RootElement.GetProperty("state").GetString();
     }
 
     private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition, TimeSpan within)
