@@ -116,6 +116,32 @@ public sealed class HotReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reload_MalformedJson_LocationInDocumentedForm()
+    {
+        await _edge.WriteConfigAsync("""{ "ReverseProxy": { "Routes": { "first": { "ClusterId": 5 } } } }""");
+
+        string? location = null;
+        Assert.True(await EventuallyAsync(async () =>
+        {
+            using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+            var lastError = status.RootElement.GetProperty("lastError");
+            location = lastError.ValueKind == JsonValueKind.Object ? lastError.GetProperty("errors")[0].GetProperty("location").GetString() : null;
+            return location is not null;
+        }, TimeSpan.FromSeconds(5)));
+        Assert.Equal("ReverseProxy:Routes:first:ClusterId", location);
+    }
+
+    [Fact]
+    public async Task Start_MalformedJson_FailsWithDocumentedLocation()
+    {
+        var exception = await Assert.ThrowsAsync<Edge.Proxy.Configuration.EdgeConfigException>(() =>
+            EdgeHost.StartAsync("""{ "ReverseProxy": { "Routes": { "bad": { "Match": { "Path": [1] } } } } }"""));
+
+        Assert.Contains(exception.Errors, e => e.Location == "ReverseProxy:Routes:bad:Match:Path");
+        Assert.DoesNotContain("$.", exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Reload_FileDeleted_RefusedAndOldRoutesKeepServing()
     {
         File.Delete(_edge.ConfigPath);
