@@ -13,7 +13,8 @@ namespace Edge.Proxy.Authorization;
 /// <summary>
 /// Bearer JWTs validated with <see cref="JsonWebTokenHandler"/> and <see cref="TokenValidationParameters"/> built from
 /// the policy: pinned algorithms (so <c>none</c> and HS/RS confusion cannot pass), issuer, audience, <c>exp</c> and
-/// <c>nbf</c> with the policy's clock skew. HS keys come from a secret reference; RS/ES/PS keys from a cached JWKS.
+/// <c>nbf</c> with the policy's clock skew, and the header rules of <see cref="JwsHeaderRules"/> (<c>crit</c>, duplicate
+/// members, <c>typ</c>) checked before parsing. HS keys come from a secret reference; RS/ES/PS keys from a cached JWKS.
 /// </summary>
 internal sealed class JwtCredentialScheme : ICredentialScheme
 {
@@ -107,6 +108,11 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
         if (token.IsEmpty || token.Count('.') != 2)
         {
             return Invalid("malformed", "The token is not a signed JWT.");
+        }
+
+        if (JwsHeaderRules.Check(token[..token.IndexOf('.')]) is { } headerProblem)
+        {
+            return Invalid(headerProblem.Reason, headerProblem.Detail);
         }
 
         JsonWebToken jwt;

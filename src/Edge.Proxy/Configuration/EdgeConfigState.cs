@@ -1,40 +1,45 @@
 namespace Edge.Proxy.Configuration;
 
 /// <summary>
-/// The config the edge is serving now and the outcome of the last reload attempt; read by steps at build time and by
-/// /edge/status and /readyz.
+/// The config the edge is serving now and the outcome of the reload attempts; read by steps at build time and by
+/// /edge/status and /readyz. The reload outcome is one immutable snapshot, so a reader never sees the time of one
+/// attempt with the errors of another.
 /// </summary>
 internal sealed class EdgeConfigState
 {
     private EdgeProxyConfig _current = new([], [], EdgeSection.Empty, new string('0', 64), 0);
+    private ReloadOutcome _outcome = new(null, null, null, false, []);
 
     public EdgeProxyConfig Current => Volatile.Read(ref _current);
 
-    public bool Loaded { get; private set; }
+    public ReloadOutcome Outcome => Volatile.Read(ref _outcome);
 
-    public DateTimeOffset? LoadedAt { get; private set; }
+    public bool Loaded => Outcome.LoadedAt is not null;
 
-    public DateTimeOffset? LastAttemptAt { get; private set; }
+    public DateTimeOffset? LoadedAt => Outcome.LoadedAt;
 
-    public DateTimeOffset? LastErrorAt { get; private set; }
+    public DateTimeOffset? LastAttemptAt => Outcome.LastAttemptAt;
 
-    public IReadOnlyList<ConfigError> LastErrors { get; private set; } = [];
-
-    public IReadOnlyList<ConfigError> Warnings { get; private set; } = [];
+    public IReadOnlyList<ConfigError> Warnings => Outcome.Warnings;
 
     public void Applied(EdgeProxyConfig config, IReadOnlyList<ConfigError> warnings, DateTimeOffset at)
     {
         Volatile.Write(ref _current, config);
-        Loaded = true;
-        LoadedAt = at;
-        LastAttemptAt = at;
-        Warnings = warnings;
+        // The last refusal is kept for history, but it no longer describes what is served.
+        Volatile.Write(ref _outcome, Outcome with { LoadedAt = at, LastAttemptAt = at, LastAttemptRefused = false, Warnings = warnings });
     }
 
-    public void Refused(IReadOnlyList<ConfigError> errors, DateTimeOffset at)
-    {
-        LastAttemptAt = at;
-        LastErrorAt = at;
-        LastErrors = errors;
-    }
+    public void Refused(IReadOnlyList<ConfigError> errors, DateTimeOffset at) =>
+        Volatile.Write(ref _outcome, Outcome with { LastAttemptAt = at, LastRefusal = new ConfigRefusal(at, errors), LastAttemptRefused = true });
 }
+
+/// <summary>When the served config was applied, how the latest attempt went, and the latest refusal (kept after a later success).</summary>
+internal sealed record ReloadOutcome(
+    DateTimeOffset? LoadedAt,
+    DateTimeOffset? LastAttemptAt,
+    ConfigRefusal? LastRefusal,
+    bool LastAttemptRefused,
+    IReadOnlyList<ConfigError> Warnings);
+
+/// <summary>A refused config attempt: when, and every error with its location.</summary>
+internal sealed record ConfigRefusal(DateTimeOffset At, IReadOnlyList<ConfigError> Errors);

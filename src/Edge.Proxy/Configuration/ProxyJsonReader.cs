@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Yarp.ReverseProxy.Configuration;
@@ -35,7 +36,7 @@ internal static class ProxyJsonReader
         }
         catch (JsonException ex)
         {
-            var where = ex.Path is { Length: > 0 } ? ex.Path : "proxy.json";
+            var where = LocationOf(ex.Path);
             var line = ex.LineNumber is { } l ? $" (line {l + 1}, byte {ex.BytePositionInLine + 1})" : "";
             errors.Add(where, StripPathSuffix(ex.Message) + line);
             return null;
@@ -50,6 +51,64 @@ internal static class ProxyJsonReader
         var routes = (document.ReverseProxy.Routes ?? []).Select(r => r.Value with { RouteId = r.Key }).ToList();
         var clusters = (document.ReverseProxy.Clusters ?? []).Select(c => c.Value with { ClusterId = c.Key }).ToList();
         return new ParsedProxyJson(routes, clusters, document.Edge ?? EdgeSection.Empty, hash);
+    }
+
+    /// <summary>
+    /// A System.Text.Json path (<c>$.ReverseProxy.Routes['my route'].Transforms[0].EdgeX</c>) in the location form every
+    /// other config error uses (<c>ReverseProxy:Routes:my route:Transforms[0]:EdgeX</c>); <c>proxy.json</c> for the root.
+    /// </summary>
+    internal static string LocationOf(string? jsonPath)
+    {
+        if (string.IsNullOrEmpty(jsonPath) || jsonPath[0] != '$')
+        {
+            return string.IsNullOrEmpty(jsonPath) ? "proxy.json" : jsonPath;
+        }
+
+        var location = new StringBuilder(jsonPath.Length);
+        var i = 1;
+        while (i < jsonPath.Length)
+        {
+            if (jsonPath[i] == '.')
+            {
+                var end = jsonPath.IndexOfAny(['.', '['], i + 1);
+                end = end < 0 ? jsonPath.Length : end;
+                AppendName(location, jsonPath.AsSpan(i + 1, end - i - 1));
+                i = end;
+            }
+            else if (jsonPath.AsSpan(i).StartsWith("['", StringComparison.Ordinal))
+            {
+                // Names that are not plain identifiers are quoted; a quote inside is escaped as \'.
+                var end = jsonPath.IndexOf("']", i + 2, StringComparison.Ordinal);
+                end = end < 0 ? jsonPath.Length : end;
+                AppendName(location, jsonPath.AsSpan(i + 2, end - i - 2).ToString().Replace("\\'", "'", StringComparison.Ordinal));
+                i = Math.Min(end + 2, jsonPath.Length);
+            }
+            else if (jsonPath[i] == '[')
+            {
+                // An array index stays attached to its member, as in Transforms[0].
+                var end = jsonPath.IndexOf(']', i);
+                end = end < 0 ? jsonPath.Length - 1 : end;
+                location.Append(jsonPath, i, end - i + 1);
+                i = end + 1;
+            }
+            else
+            {
+                location.Append(jsonPath[i]);
+                i++;
+            }
+        }
+
+        return location.Length == 0 ? "proxy.json" : location.ToString();
+    }
+
+    private static void AppendName(StringBuilder location, ReadOnlySpan<char> name)
+    {
+        if (location.Length > 0)
+        {
+            location.Append(':');
+        }
+
+        location.Append(name);
     }
 
     // System.Text.Json appends "Path: $.x | LineNumber: n | BytePositionInLine: m." which we report in our own words.

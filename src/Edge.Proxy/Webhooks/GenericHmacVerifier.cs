@@ -102,7 +102,8 @@ internal sealed class GenericHmacVerifier(GenericHmacSettings settings, IReadOnl
             hmac.GetHashAndReset(expected);
             if (SignatureBytes.FixedTimeEquals(expected[..size], given[..size]))
             {
-                return WebhookVerification.Valid(timestamp, id);
+                // Without a signed timestamp nothing but the signature distinguishes a replay (the id may be unsigned or absent).
+                return WebhookVerification.Valid(timestamp, id, timestamp is null ? WebhookVerification.SignatureIdOf(given[..size]) : null);
             }
         }
 

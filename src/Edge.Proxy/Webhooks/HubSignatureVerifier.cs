@@ -45,7 +45,9 @@ internal sealed class HubSignatureVerifier(IReadOnlyList<byte[]> keys, string? d
             {
                 // Meta sends no delivery id: the verified signature identifies the exact delivery bytes.
                 var id = deliveryHeader is null ? "sha256:" + Convert.ToHexStringLower(given) : SignatureBytes.Single(headers, deliveryHeader).Value;
-                return WebhookVerification.Valid(deliveryId: id);
+                // X-GitHub-Delivery is not signed, so a captured delivery with a fresh id is caught by its signature.
+                var signatureId = deliveryHeader is null ? null : WebhookVerification.SignatureIdOf(given);
+                return WebhookVerification.Valid(deliveryId: id, signatureId: signatureId);
             }
         }
 

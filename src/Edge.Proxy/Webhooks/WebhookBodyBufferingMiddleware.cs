@@ -103,7 +103,7 @@ internal sealed partial class WebhookBodyBufferingMiddleware(
         if (request.Items.TryGetValue(ReplayReservation.ItemKey, out var item) && item is ReplayReservation reservation
             && (context.Response.StatusCode >= 400 || context.RequestAborted.IsCancellationRequested))
         {
-            await replay.ReleaseAsync(reservation.Policy, reservation.DeliveryId);
+            await replay.ReleaseAsync(reservation);
         }
     }
 

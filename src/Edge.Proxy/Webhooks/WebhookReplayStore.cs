@@ -51,7 +51,20 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
     /// Forgets a delivery the edge recorded but that was not accepted downstream (backend error, later step denied), so
     /// the sender's retry of the same delivery is not mistaken for a replay.
     /// </summary>
-    public async ValueTask ReleaseAsync(string policy, string deliveryId)
+    public async ValueTask ReleaseAsync(ReplayReservation reservation)
+    {
+        if (reservation.DeliveryId is { } deliveryId)
+        {
+            await ReleaseAsync(reservation.Policy, deliveryId);
+        }
+
+        if (reservation.SignatureId is { } signatureId)
+        {
+            await ReleaseAsync(reservation.Policy, signatureId);
+        }
+    }
+
+    private async ValueTask ReleaseAsync(string policy, string deliveryId)
     {
         var key = Key(policy, deliveryId);
         _local.Remove(key);

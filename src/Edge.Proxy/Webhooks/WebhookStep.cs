@@ -58,27 +58,39 @@ internal sealed partial class WebhookStep(
         if (policy.Options.ReplayProtection)
         {
             var deliveryId = policy.DeliveryIdPointer is { } pointer ? JsonPointer.ReadScalar(body, pointer) : outcome.DeliveryId;
-            if (deliveryId is null)
+            if (deliveryId is null && policy.HasDeliveryId)
             {
-                if (policy.HasDeliveryId)
-                {
-                    return Fail(request, StatusCodes.Status400BadRequest, WebhookCodes.DeliveryIdMissing, "Delivery id missing", WebhookCodes.DeliveryIdMissing);
-                }
+                return Fail(request, StatusCodes.Status400BadRequest, WebhookCodes.DeliveryIdMissing, "Delivery id missing", WebhookCodes.DeliveryIdMissing);
             }
-            else
+
+            var reject = string.Equals(policy.Options.OnRedisUnavailable, "Reject", StringComparison.OrdinalIgnoreCase);
+            if (deliveryId is not null)
             {
                 request.Items["webhook.delivery_id"] = deliveryId;
-                var reject = string.Equals(policy.Options.OnRedisUnavailable, "Reject", StringComparison.OrdinalIgnoreCase);
-                switch (await replay.TryRegisterAsync(policy.Name, deliveryId, policy.ReplayTtl, reject))
+                if (await RegisterAsync(request, deliveryId, reject, WebhookCodes.ReplayedDelivery) is { } refused)
                 {
-                    case ReplayCheck.Duplicate:
-                        return Fail(request, policy.Options.ReplayStatus, WebhookCodes.ReplayedDelivery, "Replayed delivery", WebhookCodes.ReplayedDelivery);
-                    case ReplayCheck.Unavailable:
-                        return Fail(request, StatusCodes.Status503ServiceUnavailable, WebhookCodes.ReplayStoreUnavailable, "Replay check unavailable", WebhookCodes.ReplayStoreUnavailable);
-                    default:
-                        request.Items[ReplayReservation.ItemKey] = new ReplayReservation(policy.Name, deliveryId);
-                        break;
+                    return refused;
                 }
+
+                request.Items[ReplayReservation.ItemKey] = new ReplayReservation(policy.Name, deliveryId);
+            }
+
+            // The signature is reserved too when the signed content has no timestamp (GitHub, generic without one): an
+            // unsigned delivery id can be changed by whoever captured the delivery, the signature cannot.
+            if (!policy.HasTimestamp && outcome.SignatureId is { } signatureId && signatureId != deliveryId)
+            {
+                if (await RegisterAsync(request, signatureId, reject, WebhookCodes.ReplayedDelivery + ":signature") is { } refused)
+                {
+                    if (deliveryId is not null)
+                    {
+                        await replay.ReleaseAsync(new ReplayReservation(policy.Name, deliveryId));
+                        request.Items.Remove(ReplayReservation.ItemKey);
+                    }
+
+                    return refused;
+                }
+
+                request.Items[ReplayReservation.ItemKey] = new ReplayReservation(policy.Name, deliveryId, signatureId);
             }
         }
 
@@ -87,6 +99,15 @@ internal sealed partial class WebhookStep(
         metrics.Verification(routeId, policy.Name, _scheme, "valid");
         return EdgeStepResult.Continue;
     }
+
+    /// <summary>Records <paramref name="id"/> as first seen; returns the denial when it was seen before or cannot be checked.</summary>
+    private async ValueTask<EdgeStepResult?> RegisterAsync(EdgeRequestContext request, string id, bool rejectWhenRedisUnavailable, string duplicateReason) =>
+        await replay.TryRegisterAsync(policy.Name, id, policy.ReplayTtl, rejectWhenRedisUnavailable) switch
+        {
+            ReplayCheck.Duplicate => Fail(request, policy.Options.ReplayStatus, WebhookCodes.ReplayedDelivery, "Replayed delivery", duplicateReason),
+            ReplayCheck.Unavailable => Fail(request, StatusCodes.Status503ServiceUnavailable, WebhookCodes.ReplayStoreUnavailable, "Replay check unavailable", WebhookCodes.ReplayStoreUnavailable),
+            _ => null,
+        };
 
     private EdgeStepResult AnswerSubscribeHandshake(EdgeStepContext context)
     {

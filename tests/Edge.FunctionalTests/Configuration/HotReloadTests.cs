@@ -116,6 +116,32 @@ public sealed class HotReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reload_MalformedJson_LocationInDocumentedForm()
+    {
+        await _edge.WriteConfigAsync("""{ "ReverseProxy": { "Routes": { "first": { "ClusterId": 5 } } } }""");
+
+        string? location = null;
+        Assert.True(await EventuallyAsync(async () =>
+        {
+            using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+            var lastError = status.RootElement.GetProperty("lastError");
+            location = lastError.ValueKind == JsonValueKind.Object ? lastError.GetProperty("errors")[0].GetProperty("location").GetString() : null;
+            return location is not null;
+        }, TimeSpan.FromSeconds(5)));
+        Assert.Equal("ReverseProxy:Routes:first:ClusterId", location);
+    }
+
+    [Fact]
+    public async Task Start_MalformedJson_FailsWithDocumentedLocation()
+    {
+        var exception = await Assert.ThrowsAsync<Edge.Proxy.Configuration.EdgeConfigException>(() =>
+            EdgeHost.StartAsync("""{ "ReverseProxy": { "Routes": { "bad": { "Match": { "Path": [1] } } } } }"""));
+
+        Assert.Contains(exception.Errors, e => e.Location == "ReverseProxy:Routes:bad:Match:Path");
+        Assert.DoesNotContain("$.", exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Reload_FileDeleted_RefusedAndOldRoutesKeepServing()
     {
         File.Delete(_edge.ConfigPath);
@@ -139,6 +165,41 @@ public sealed class HotReloadTests : IAsyncLifetime
         }));
 
         Assert.True(await EventuallyAsync(async () => (await _edge.Client.GetAsync("/fixed/x")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(3)));
+    }
+
+    [Fact]
+    public async Task Status_BadEditThenGoodEdit_CurrentErrorClearsAndLastRefusalKept()
+    {
+        using (var initial = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status")))
+        {
+            Assert.Equal("ok", initial.RootElement.GetProperty("state").GetString());
+            Assert.Equal(JsonValueKind.Null, initial.RootElement.GetProperty("lastError").ValueKind);
+            Assert.Equal(JsonValueKind.Null, initial.RootElement.GetProperty("lastRefusal").ValueKind);
+        }
+
+        await _edge.WriteConfigAsync("{ not json");
+        Assert.True(await EventuallyAsync(async () => await StateAsync() == "refused-keeping-last-good", TimeSpan.FromSeconds(5)));
+        string refusedAt;
+        using (var refused = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status")))
+        {
+            var root = refused.RootElement;
+            Assert.StartsWith("1-", root.GetProperty("revision").GetString());
+            refusedAt = root.GetProperty("lastRefusal").GetProperty("at").GetString()!;
+            Assert.Equal(refusedAt, root.GetProperty("lastError").GetProperty("at").GetString());
+            Assert.True(root.GetProperty("lastError").GetProperty("errors").GetArrayLength() > 0);
+        }
+
+        await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["fixed"] = ProxyJson.Route("/fixed/{**rest}") }));
+        Assert.True(await EventuallyAsync(async () => await StateAsync() == "ok", TimeSpan.FromSeconds(5)), "the good edit did not clear the refused state");
+
+        using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+        var current = status.RootElement;
+        Assert.StartsWith("2-", current.GetProperty("revision").GetString());
+        Assert.Equal(JsonValueKind.Null, current.GetProperty("lastError").ValueKind);
+        var lastRefusal = current.GetProperty("lastRefusal");
+        Assert.Equal(refusedAt, lastRefusal.GetProperty("at").GetString());
+        Assert.True(lastRefusal.GetProperty("errors").GetArrayLength() > 0);
+        Assert.True(current.GetProperty("loadedAt").GetDateTimeOffset() >= lastRefusal.GetProperty("at").GetDateTimeOffset());
     }
 
     [Fact]
@@ -179,6 +240,12 @@ public sealed class HotReloadTests : IAsyncLifetime
 
         Assert.Contains(exception.Errors, e => e.Location == "ReverseProxy:Routes:bad:Transforms[0]:Name");
         Assert.Contains("ReverseProxy:Routes:bad:Transforms[0]:Name", exception.Message);
+    }
+
+    private async Task<string?> StateAsync()
+    {
+        using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+        return status.RootElement.GetProperty("state").GetString();
     }
 
     private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition, TimeSpan within)

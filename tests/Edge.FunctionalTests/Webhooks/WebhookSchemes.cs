@@ -142,7 +142,8 @@ internal static class WebhookSchemes
         SignatureHeader = "X-Sig",
         Marker = "",
         Kind = SignatureKind.Base64,
-        HasReplayId = false,
+        // No id and no timestamp: the verified signature itself is the replay id.
+        HasReplayId = true,
         Sign = (_, _, body, wrong) => new Delivery("/hooks/generic512", body,
             [new("X-Sig", WebhookSigner.GenericBase64Sha512(wrong ? WrongSecret : GenericSecret, body))]),
     };

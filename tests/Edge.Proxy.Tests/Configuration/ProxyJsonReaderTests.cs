@@ -55,4 +55,31 @@ public sealed class ProxyJsonReaderTests
         var error = Assert.Single(errors.Errors);
         Assert.Contains(expectedFragment, error.Location + " " + error.Message, StringComparison.OrdinalIgnoreCase);
     }
+
+    [Theory]
+    [InlineData("$.ReverseProxy.Routes.orders.Match", "ReverseProxy:Routes:orders:Match")]
+    [InlineData("$.ReverseProxy.Routes.orders.Transforms[0].EdgeTenant", "ReverseProxy:Routes:orders:Transforms[0]:EdgeTenant")]
+    [InlineData("$.ReverseProxy.Routes['my route'].ClusterId", "ReverseProxy:Routes:my route:ClusterId")]
+    [InlineData("$.Edge.Roles['a.b'][2]", "Edge:Roles:a.b[2]")]
+    [InlineData("$", "proxy.json")]
+    [InlineData(null, "proxy.json")]
+    public void LocationOf_JsonPath_DocumentedLocationForm(string? jsonPath, string expected)
+    {
+        Assert.Equal(expected, ProxyJsonReader.LocationOf(jsonPath));
+    }
+
+    [Theory]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"ClusterId\": 5 } } } }", "ReverseProxy:Routes:a:ClusterId")]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"ClusterId\": \"c\", \"Matsh\": {} } } } }", "ReverseProxy:Routes:a:Matsh")]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"Transforms\": [ { \"EdgeTenant\": [] } ] } } } }", "ReverseProxy:Routes:a:Transforms[0]")]
+    public void Parse_MalformedJson_LocationInDocumentedFormNotJsonPath(string json, string expectedPrefix)
+    {
+        var errors = new ConfigErrorList();
+
+        ProxyJsonReader.Parse(Encoding.UTF8.GetBytes(json), errors);
+
+        var error = Assert.Single(errors.Errors);
+        Assert.StartsWith(expectedPrefix, error.Location, StringComparison.Ordinal);
+        Assert.DoesNotContain("$", error.Location + error.Message, StringComparison.Ordinal);
+    }
 }

@@ -1,0 +1,125 @@
+using System.Net;
+using System.Text.Json;
+using Edge.Testing;
+
+namespace Edge.FunctionalTests.Webhooks;
+
+/// <summary>
+/// A captured delivery whose signed content has no timestamp (GitHub, generic HMAC without one) must not replay with a
+/// fresh, unsigned delivery id: the verified signature is reserved for the replay window too, in process or in Redis.
+/// </summary>
+public sealed class WebhookSignatureReplayTests(RedisFixture redis) : IClassFixture<RedisFixture>, IDisposable
+{
+    private readonly string _secrets = Directory.CreateTempSubdirectory("edge-webhook-sigreplay-").FullName;
+
+    public void Dispose() => Directory.Delete(_secrets, recursive: true);
+
+    [Fact]
+    public async Task GitHub_CapturedDeliveryWithFreshDeliveryId_RefusedAsReplayInProcess()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(ProxyJsonFor(backend));
+        var delivery = Delivery(WebhookSchemes.GitHub);
+
+        using var first = await edge.Client.SendAsync(delivery.ToRequest());
+        using var replayed = await edge.Client.SendAsync(delivery.WithHeader("X-GitHub-Delivery", Guid.NewGuid().ToString()).ToRequest());
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        await AssertReplayAsync(replayed);
+        Assert.Single(backend.Received);
+    }
+
+    [Fact]
+    public async Task Generic_NoTimestampSameSignatureTwice_RefusedAsReplayInProcess()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(ProxyJsonFor(backend));
+        var delivery = Delivery(WebhookSchemes.GenericBase64);
+
+        using var first = await edge.Client.SendAsync(delivery.ToRequest());
+        using var replayed = await edge.Client.SendAsync(delivery.ToRequest());
+        using var other = await edge.Client.SendAsync(Delivery(WebhookSchemes.GenericBase64).ToRequest());
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        await AssertReplayAsync(replayed);
+        Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+        Assert.Equal(2, backend.Received.Count);
+    }
+
+    [Fact]
+    public async Task GitHub_BackendFailedThenReplayWithFreshId_SignatureReleasedSoRetryForwarded()
+    {
+        using var backend = Backend.Start(status: 500);
+        await using var edge = await EdgeHost.StartAsync(ProxyJsonFor(backend));
+        var delivery = Delivery(WebhookSchemes.GitHub);
+
+        using var failed = await edge.Client.SendAsync(delivery.ToRequest());
+        backend.Server.Reset();
+        backend.Server.Given(WireMock.RequestBuilders.Request.Create().UsingAnyMethod()).RespondWith(WireMock.ResponseBuilders.Response.Create().WithStatusCode(200));
+        using var retried = await edge.Client.SendAsync(delivery.WithHeader("X-GitHub-Delivery", Guid.NewGuid().ToString()).ToRequest());
+
+        Assert.Equal(HttpStatusCode.InternalServerError, failed.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
+    }
+
+    [Fact]
+    public async Task GitHub_CapturedDeliveryReplayedAtOtherEdgeWithFreshId_RefusedThroughRedisWithoutRawSignature()
+    {
+        using var backend = Backend.Start();
+        var json = ProxyJsonFor(backend);
+        var settings = new Dictionary<string, string?> { ["Edge:Redis"] = redis.Server.ConnectionString };
+        await using var first = await EdgeHost.StartAsync(json, settings);
+        await using var second = await EdgeHost.StartAsync(json, settings);
+        await WaitUntilReadyAsync(first);
+        await WaitUntilReadyAsync(second);
+        var delivery = Delivery(WebhookSchemes.GitHub);
+
+        using var accepted = await first.Client.SendAsync(delivery.ToRequest());
+        using var replayed = await second.Client.SendAsync(delivery.WithHeader("X-GitHub-Delivery", Guid.NewGuid().ToString()).ToRequest());
+
+        Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+        await AssertReplayAsync(replayed);
+        Assert.Single(backend.Received);
+        var signatureHex = delivery.Header("X-Hub-Signature-256")!["sha256=".Length..];
+        using var connection = redis.Server.Connect();
+        var keys = connection.GetServers()[0].Keys(pattern: "edge:webhook:{github}:*").Select(k => (string)k!).ToList();
+        Assert.True(keys.Count >= 2, "the delivery id and the signature are both reserved");
+        Assert.DoesNotContain(keys, k => k.Contains(signatureHex, StringComparison.Ordinal));
+    }
+
+    private static Delivery Delivery(SchemeUnderTest scheme)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        return scheme.Sign(DateTimeOffset.UtcNow.ToUnixTimeSeconds(), id, SchemeUnderTest.Body(id, 1), false);
+    }
+
+    private string ProxyJsonFor(Backend backend) => WebhookEdgeFixture.CreateProxyJson(backend.Url, (name, value) =>
+    {
+        var path = Path.Combine(_secrets, name);
+        File.WriteAllText(path, value);
+        return "file:" + path;
+    });
+
+    private static async Task AssertReplayAsync(HttpResponseMessage response)
+    {
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("replayed_delivery", problem.RootElement.GetProperty("code").GetString());
+    }
+
+    private static async Task WaitUntilReadyAsync(EdgeHost edge)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            using var response = await edge.Management.GetAsync("/readyz");
+            if (response.IsSuccessStatusCode || DateTime.UtcNow > deadline)
+            {
+                Assert.True(response.IsSuccessStatusCode, "the edge did not become ready with Redis");
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+    }
+}
