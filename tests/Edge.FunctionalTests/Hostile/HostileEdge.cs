@@ -56,10 +56,9 @@ public sealed class HostileEdge : IAsyncLifetime
     public async Task<JsonElement> AuditDataAsync(string requestId) =>
         (await WaitForRecordAsync(r => r.Id == requestId, $"record {requestId}")).GetProperty("data");
 
-    /// <summary>The audit record's <c>data</c> object of the only request on <paramref name="path"/>.</summary>
-    public async Task<JsonElement> AuditDataByPathAsync(string path) =>
-        (await WaitForRecordAsync(r => JsonDocument.Parse(r.Leaf).RootElement.GetProperty("data").TryGetProperty("path", out var p) && p.GetString() == path, $"record for {path}"))
-            .GetProperty("data");
+    /// <summary>The <c>data</c> object of the first audit record that <paramref name="match"/> accepts.</summary>
+    public async Task<JsonElement> AuditDataWhereAsync(Func<JsonElement, bool> match, string what) =>
+        (await WaitForRecordAsync(r => match(JsonDocument.Parse(r.Leaf).RootElement.GetProperty("data")), what)).GetProperty("data");
 
     private async Task<JsonElement> WaitForRecordAsync(Func<StoredRecord, bool> match, string what)
     {
@@ -79,7 +78,14 @@ public sealed class HostileEdge : IAsyncLifetime
             await Task.Delay(100);
         }
 
-        throw new TimeoutException($"The audit writer did not store the {what} within 15 s.");
+        var stored = "";
+        if (File.Exists(Writer.StorePath))
+        {
+            using var store = AuditStore.OpenReadOnly(Writer.StorePath);
+            stored = string.Join("\n", store.Export(new RecordQuery()).Where(r => r.Route is not null).TakeLast(5).Select(r => Encoding.UTF8.GetString(r.Leaf)));
+        }
+
+        throw new TimeoutException($"The audit writer did not store the {what} within 15 s. Last records:\n{stored}");
     }
 
     private string ProxyJsonFor(string backendUrl)
