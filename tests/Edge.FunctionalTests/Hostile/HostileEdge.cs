@@ -11,7 +11,7 @@ namespace Edge.FunctionalTests.Hostile;
 /// One edge in front of a WireMock backend, shipping its audit records to a real audit writer, with a route for each
 /// kind of decision a hostile client can provoke. Tests look records up in the writer's store by request id.
 /// </summary>
-public sealed class HostileEdge : IAsyncLifetime
+public class HostileEdge : IAsyncLifetime
 {
     public const string WebhookPath = "/hooks/github";
     public const string GitHubSecret = "hostile-suite-github-secret";
@@ -32,12 +32,16 @@ public sealed class HostileEdge : IAsyncLifetime
         Environment.SetEnvironmentVariable(_tokenVariable, "hostile-ingest-token-0123456789");
         Backend = Backend.Start();
         Writer = await WriterFixture.StartAsync(extraArgs: [$"--Writer:IngestToken=env:{_tokenVariable}"]);
-        Edge = await EdgeHost.StartAsync(ProxyJsonFor(Backend.Url), new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>(HostSettings)
         {
             ["Edge:Audit:WriterUrl"] = Writer.BaseAddress.ToString(),
             ["Edge:Audit:IngestToken"] = $"env:{_tokenVariable}",
-        });
+        };
+        Edge = await EdgeHost.StartAsync(ProxyJsonFor(Backend.Url), settings);
     }
+
+    /// <summary>Extra host settings (<c>Edge:…</c>) of a variant of this edge.</summary>
+    protected virtual IReadOnlyDictionary<string, string?> HostSettings { get; } = new Dictionary<string, string?>();
 
     public async Task DisposeAsync()
     {
@@ -144,4 +148,11 @@ public sealed class HostileEdge : IAsyncLifetime
     /// <summary>A GitHub signature header value for <paramref name="body"/> with <paramref name="secret"/>.</summary>
     public static string GitHubSignature(byte[] body, string secret = GitHubSecret) =>
         "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), body));
+}
+
+/// <summary>The same edge, trusting loopback and 10.0.0.0/8 as proxies in front of it.</summary>
+public sealed class TrustedProxyEdge : HostileEdge
+{
+    protected override IReadOnlyDictionary<string, string?> HostSettings { get; } =
+        new Dictionary<string, string?> { ["Edge:TrustedProxies"] = "127.0.0.1/32, 10.0.0.0/8" };
 }
