@@ -1,6 +1,7 @@
 using Edge.Proxy.Auditing;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Observability;
+using Microsoft.AspNetCore.Http.Features;
 using Serilog.Context;
 using Yarp.ReverseProxy.Model;
 
@@ -63,7 +64,9 @@ internal sealed class EdgeRequestMiddleware(
             context.Response.OnStarting(RecordOnce);
             try
             {
-                if (MethodPolicy.IsRefused(context.Request.Method, route))
+                // HTTP/2 extended CONNECT (RFC 8441) is a WebSocket handshake, which YARP forwards; plain CONNECT is not.
+                if (MethodPolicy.IsRefused(context.Request.Method, route)
+                    && context.Features.Get<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true })
                 {
                     await RefuseMethodAsync(context, request, route);
                 }
