@@ -85,7 +85,7 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
             Time = request.StartedAt,
             Instance = _host.InstanceId,
             Tenant = request.Tenant,
-            Subject = new AuditSubject { Principal = request.Principal, ClientIp = context.Connection.RemoteIpAddress?.ToString() },
+            Subject = new AuditSubject { Principal = request.Principal, ClientIp = request.ClientIp },
             AuthMethod = request.AuthMethod,
             Route = request.RouteId,
             Destination = proxy?.ProxiedDestination?.Model.Config.Address,

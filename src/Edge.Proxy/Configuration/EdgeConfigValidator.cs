@@ -37,6 +37,7 @@ internal sealed class EdgeConfigValidator(IConfigValidator yarpValidator, EdgeSt
                 errors.Add(location + ":Metadata:EdgeAudit", $"'{audit}' is not valid; use Required or Optional");
             }
 
+            MethodPolicy.Validate(route, location, errors);
             ValidateSteps(route, candidate.Edge, errors);
             EdgeRouteRateLimiterPolicy.Validate(route, candidate.Edge, errors);
 

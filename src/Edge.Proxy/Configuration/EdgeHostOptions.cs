@@ -23,6 +23,12 @@ public sealed record EdgeHostOptions
     /// <summary>Prefix of identity headers the edge owns; client-sent copies are removed before forwarding.</summary>
     public string IdentityHeaderPrefix { get; init; } = "X-Edge-";
 
+    /// <summary>
+    /// Proxies in front of the edge whose forwarding headers are believed: CIDR ranges or addresses separated by ',' or ';'.
+    /// Empty (the default) means the connection's remote address is the client and client-sent forwarding headers are dropped.
+    /// </summary>
+    public string? TrustedProxies { get; init; }
+
     /// <summary>Name of this edge instance in audit records and logs. Defaults to the machine name.</summary>
     public string InstanceId { get; init; } = Environment.MachineName;
 }

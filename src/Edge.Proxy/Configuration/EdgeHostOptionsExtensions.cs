@@ -12,6 +12,8 @@ internal static class EdgeHostOptionsExtensions
         options = options with { ProxyConfigPath = Path.GetFullPath(options.ProxyConfigPath) };
 
         var managementUrls = ManagementUrls.Parse(options.ManagementUrls);
+        // Fail at startup, not on the first request, when a trusted-proxy entry is malformed.
+        _ = Pipeline.ClientAddressResolver.ParseTrustedProxies(options.TrustedProxies);
         var proxyUrls = builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? "http://127.0.0.1:8080";
         builder.WebHost.UseUrls([.. proxyUrls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), .. managementUrls.Urls]);
 

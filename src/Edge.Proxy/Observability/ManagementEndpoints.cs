@@ -4,26 +4,28 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Edge.Proxy.Observability;
 
-/// <summary>/metrics, /healthz, /readyz and /edge/status, served only on the management port.</summary>
+/// <summary>
+/// /metrics, /healthz, /readyz and /edge/status, served only on the management port: every endpoint carrying
+/// <see cref="ManagementEndpointMarker"/> is matched by <see cref="ManagementPortMatcherPolicy"/> on the connection's local port.
+/// </summary>
 internal static class ManagementEndpoints
 {
     public static void MapEdgeManagementEndpoints(this WebApplication app, EdgeHostOptions options)
     {
-        var ports = app.Services.GetRequiredService<ManagementUrls>().Ports.Select(p => $"*:{p}").ToArray();
+        // One group, so an endpoint added here later is a management endpoint without anyone remembering the marker.
+        var management = app.MapGroup("").WithMetadata(ManagementEndpointMarker.Instance);
 
-        app.MapPrometheusScrapingEndpoint("/metrics").RequireHost(ports).WithMetadata(ManagementEndpointMarker.Instance);
+        management.MapPrometheusScrapingEndpoint("/metrics");
 
-        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false })
-            .RequireHost(ports).WithMetadata(ManagementEndpointMarker.Instance);
+        management.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
 
-        app.MapHealthChecks("/readyz", new HealthCheckOptions
+        management.MapHealthChecks("/readyz", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains("ready"),
             ResponseWriter = WriteHealthAsync,
-        }).RequireHost(ports).WithMetadata(ManagementEndpointMarker.Instance);
+        });
 
-        app.MapGet("/edge/status", (EdgeConfigState state) => Results.Json(EdgeStatus.From(state, options)))
-            .RequireHost(ports).WithMetadata(ManagementEndpointMarker.Instance);
+        management.MapGet("/edge/status", (EdgeConfigState state) => Results.Json(EdgeStatus.From(state, options)));
     }
 
     private static Task WriteHealthAsync(HttpContext context, HealthReport report) =>

@@ -14,6 +14,9 @@ public sealed class EdgeRequestContext
 
     public required DateTimeOffset StartedAt { get; init; }
 
+    /// <summary>The client's IP address by the <c>Edge:TrustedProxies</c> rule; the audit record and <c>{ip}</c> use it.</summary>
+    public string? ClientIp { get; init; }
+
     public string? Tenant { get; set; }
 
     /// <summary>Where the tenant came from (<c>Header</c>, <c>Host</c>, <c>Path</c>, <c>Claim</c>, <c>Static</c>).</summary>

@@ -1,6 +1,7 @@
 using Edge.Proxy.Auditing;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Observability;
+using Microsoft.AspNetCore.Http.Features;
 using Serilog.Context;
 using Yarp.ReverseProxy.Model;
 
@@ -8,25 +9,39 @@ namespace Edge.Proxy.Pipeline;
 
 /// <summary>
 /// First middleware of the proxy pipeline: gives the request its id and edge state, removes client-sent identity
-/// headers (only the edge may set them), and after the steps and the forwarder have run, records the decision.
+/// headers (only the edge may set them) and untrusted forwarding headers, refuses methods that cannot be forwarded, and
+/// after the steps and the forwarder have run, records the decision.
 /// </summary>
-internal sealed class EdgeRequestMiddleware(RequestDelegate next, EdgeHostOptions options, EdgeMetrics metrics, IAuditSink audit, TimeProvider time)
+internal sealed class EdgeRequestMiddleware(
+    RequestDelegate next, EdgeHostOptions options, ClientAddressResolver clientAddresses, EdgeMetrics metrics, IAuditSink audit, TimeProvider time)
 {
+    /// <summary>Recorded as the deciding step when the edge itself refuses a request before any configured step.</summary>
+    public const string EdgeStepName = "Edge";
+
     public const string RequestIdHeader = "X-Request-Id";
 
     public async Task InvokeAsync(HttpContext context)
     {
-        var routeId = context.GetReverseProxyFeature().Route.Config.RouteId;
+        var route = context.GetReverseProxyFeature().Route.Config;
+        var routeId = route.RouteId;
+        var client = clientAddresses.Resolve(context);
         var request = new EdgeRequestContext
         {
             RequestId = Guid.CreateVersion7().ToString("N"),
             RouteId = routeId,
             StartedAt = time.GetUtcNow(),
+            ClientIp = client.Ip?.ToString(),
         };
         context.Features.Set(request);
         context.TraceIdentifier = request.RequestId;
 
         StripIdentityHeaders(context.Request.Headers, options.IdentityHeaderPrefix);
+        if (!client.ViaTrustedProxy)
+        {
+            // The edge writes these itself (ForwardingHeadersTransform); a direct client's copies are forgeries.
+            ForwardingHeaders.RemoveFrom(context.Request.Headers);
+        }
+
         // The backend and the client see the same id, and it is the audit record's id.
         context.Request.Headers[RequestIdHeader] = request.RequestId;
         context.Response.Headers[RequestIdHeader] = request.RequestId;
@@ -49,7 +64,16 @@ internal sealed class EdgeRequestMiddleware(RequestDelegate next, EdgeHostOption
             context.Response.OnStarting(RecordOnce);
             try
             {
-                await next(context);
+                // HTTP/2 extended CONNECT (RFC 8441) is a WebSocket handshake, which YARP forwards; plain CONNECT is not.
+                if (MethodPolicy.IsRefused(context.Request.Method, route)
+                    && context.Features.Get<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true })
+                {
+                    await RefuseMethodAsync(context, request, route);
+                }
+                else
+                {
+                    await next(context);
+                }
             }
             finally
             {
@@ -60,12 +84,23 @@ internal sealed class EdgeRequestMiddleware(RequestDelegate next, EdgeHostOption
         }
     }
 
+    private Task RefuseMethodAsync(HttpContext context, EdgeRequestContext request, Yarp.ReverseProxy.Configuration.RouteConfig route)
+    {
+        request.DecidingStep = EdgeStepName;
+        request.ReasonCode = MethodPolicy.ReasonCode;
+        metrics.StepDecision(request.RouteId, EdgeStepName, "deny", MethodPolicy.ReasonCode);
+        context.Response.Headers.Allow = MethodPolicy.AllowHeader(route);
+        return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, MethodPolicy.ReasonCode,
+            "Method not allowed", $"The edge does not forward {context.Request.Method} requests on this route.");
+    }
+
     private static void StripIdentityHeaders(IHeaderDictionary headers, string prefix)
     {
         List<string>? spoofed = null;
         foreach (var name in headers.Keys)
         {
-            if (name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            // '_' counts as '-': backends that map X_Edge_Tenant to X-Edge-Tenant (CGI, some nginx setups) must not see it.
+            if (HeaderName.StartsWith(name, prefix))
             {
                 (spoofed ??= []).Add(name);
             }

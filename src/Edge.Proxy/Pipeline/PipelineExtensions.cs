@@ -12,6 +12,8 @@ internal static class PipelineExtensions
     {
         services.AddSingleton<EdgeStepRegistry>();
         services.AddSingleton<ITransformFactory, EdgeStepTransformFactory>();
+        services.AddSingleton<ClientAddressResolver>();
+        services.AddSingleton<ITransformProvider, ForwardingHeadersTransformProvider>();
         return services;
     }
 

@@ -124,7 +124,7 @@ public sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
                 SegmentKind.Literal => segment.Argument,
                 SegmentKind.Tenant => Encode(request.Tenant),
                 SegmentKind.Principal => Encode(request.Principal),
-                SegmentKind.Ip => Encode(http.Connection.RemoteIpAddress?.ToString().Replace(':', '_')),
+                SegmentKind.Ip => Encode(request.ClientIp?.Replace(':', '_')),
                 SegmentKind.Route => Encode(request.RouteId),
                 SegmentKind.Header => Encode(http.Request.Headers[segment.Argument].FirstOrDefault()),
                 SegmentKind.Body => request.BufferedBody is { } body ? Encode(JsonPointer.ReadValue(body, segment.Argument)) : UnverifiedBody,

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Observability;
 using Edge.Proxy.Pipeline;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Model;
@@ -24,6 +25,13 @@ internal sealed partial class WebhookBodyBufferingMiddleware(
     ILogger<WebhookBodyBufferingMiddleware> logger)
 {
     private const int InitialBufferSize = 16 * 1024;
+
+    /// <summary>Recorded (never sent) when the client disconnected before its body was read.</summary>
+    public const int ClientClosedRequest = 499;
+
+    // Kestrel's text for RequestRejectionReason.UnexpectedEndOfRequestContent (the reason itself is internal; ASP.NET
+    // Core does not localize Kestrel's messages).
+    private const string UnexpectedEndOfRequestContent = "Unexpected end of request content.";
 
     // Plans are per RouteConfig instance: a policy edit produces new RouteConfig objects (they carry the policy hash).
     private readonly ConditionalWeakTable<RouteConfig, BodyPlan> _plans = new();
@@ -63,17 +71,21 @@ internal sealed partial class WebhookBodyBufferingMiddleware(
             await DenyTooLargeAsync(context, request, plan, "server_limit");
             return;
         }
-        catch (BadHttpRequestException)
+        catch (Exception ex) when (IsClientGone(context, ex))
         {
-            await DenyAsync(context, request, plan, StatusCodes.Status400BadRequest, WebhookCodes.BodyInvalid, "Body invalid", "The request body is malformed.", WebhookCodes.BodyInvalid + ":malformed_framing");
-            return;
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException)
-        {
-            // The client went away mid-body: nothing to answer, but the decision is still audited.
+            // The client went away mid-body: nothing can be answered, but the decision is still audited, with the
+            // nginx-style 499 so no record claims a status the client never received.
+            context.Response.StatusCode = ClientClosedRequest;
             request.DecidingStep = plan.StepName;
             request.ReasonCode = WebhookCodes.BodyInvalid + ":client_aborted";
             edgeMetrics.StepDecision(request.RouteId, plan.StepName, "deny", request.ReasonCode);
+            return;
+        }
+        catch (Exception ex) when (ex is BadHttpRequestException or IOException or OperationCanceledException)
+        {
+            // Kestrel reports broken framing (bad chunk size, body shorter than Content-Length) as BadHttpRequestException
+            // or, for some inputs, as a plain IOException, while the connection is still there to receive an answer.
+            await DenyAsync(context, request, plan, StatusCodes.Status400BadRequest, WebhookCodes.BodyInvalid, "Body invalid", "The request body is malformed.", WebhookCodes.BodyInvalid + ":malformed_framing");
             return;
         }
 
@@ -96,6 +108,18 @@ internal sealed partial class WebhookBodyBufferingMiddleware(
             await ReleaseUnacceptedDeliveryAsync(context, request);
         }
     }
+
+    /// <summary>
+    /// True when the client is gone and nothing written would reach it: Kestrel aborted the request, the connection was
+    /// reset, or the connection's input ended before the body did (FIN or RST mid-body; Kestrel closes the connection
+    /// then, and it reports that before <c>RequestAborted</c> fires, so the token alone would race). Anything else Kestrel
+    /// throws while reading a body is broken framing on a live connection, and gets an answer.
+    /// </summary>
+    private static bool IsClientGone(HttpContext context, Exception exception) =>
+        context.RequestAborted.IsCancellationRequested
+        || exception is ConnectionResetException
+        || exception.InnerException is ConnectionResetException
+        || (exception is BadHttpRequestException && string.Equals(exception.Message, UnexpectedEndOfRequestContent, StringComparison.Ordinal));
 
     /// <summary>A recorded delivery id is released when the delivery did not get through, so the sender's retry is accepted.</summary>
     private async Task ReleaseUnacceptedDeliveryAsync(HttpContext context, EdgeRequestContext request)

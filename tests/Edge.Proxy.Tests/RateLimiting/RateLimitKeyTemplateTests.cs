@@ -92,7 +92,11 @@ public sealed class RateLimitKeyTemplateTests
     {
         var http = new DefaultHttpContext();
         http.Connection.RemoteIpAddress = ip;
-        var request = new EdgeRequestContext { RequestId = "r", RouteId = "r1", StartedAt = DateTimeOffset.UnixEpoch, Tenant = tenant, Principal = principal };
+        // {ip} is the client address EdgeRequestMiddleware resolved (Edge:TrustedProxies rule), not the raw connection.
+        var request = new EdgeRequestContext
+        {
+            RequestId = "r", RouteId = "r1", StartedAt = DateTimeOffset.UnixEpoch, Tenant = tenant, Principal = principal, ClientIp = ip?.ToString(),
+        };
         return (http, request);
     }
 }

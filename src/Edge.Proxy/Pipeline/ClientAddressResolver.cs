@@ -1,0 +1,114 @@
+using System.Net;
+using Edge.Proxy.Configuration;
+
+namespace Edge.Proxy.Pipeline;
+
+/// <summary>
+/// The one rule for "who is the client", used by the per-IP rate-limit key <c>{ip}</c>, the audit record's client IP
+/// and the forwarding headers sent to the backend. The client is the connection's remote address, unless that address
+/// is in <c>Edge:TrustedProxies</c>: then <c>X-Forwarded-For</c> is read from the right, skipping trusted hops, and the
+/// first untrusted address is the client (the left-most entries are whatever the original client chose to send).
+/// </summary>
+internal sealed class ClientAddressResolver
+{
+    private readonly IPNetwork[] _trusted;
+
+    public ClientAddressResolver(EdgeHostOptions options)
+    {
+        _trusted = ParseTrustedProxies(options.TrustedProxies);
+    }
+
+    public bool HasTrustedProxies => _trusted.Length > 0;
+
+    public ClientAddress Resolve(HttpContext context)
+    {
+        var remote = Normalize(context.Connection.RemoteIpAddress);
+        if (remote is null || !IsTrusted(remote))
+        {
+            return new ClientAddress(remote, ViaTrustedProxy: false);
+        }
+
+        var client = remote;
+        var forwardedFor = context.Request.Headers[ForwardingHeaders.XForwardedFor];
+        for (var v = forwardedFor.Count - 1; v >= 0; v--)
+        {
+            var entries = (forwardedFor[v] ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            for (var e = entries.Length - 1; e >= 0; e--)
+            {
+                if (!TryParseHop(entries[e], out var hop))
+                {
+                    // A hop nobody can vouch for ends the chain: the last address a trusted proxy reported is used.
+                    return new ClientAddress(client, ViaTrustedProxy: true);
+                }
+
+                client = hop;
+                if (!IsTrusted(hop))
+                {
+                    return new ClientAddress(client, ViaTrustedProxy: true);
+                }
+            }
+        }
+
+        return new ClientAddress(client, ViaTrustedProxy: true);
+    }
+
+    public bool IsTrusted(IPAddress address)
+    {
+        foreach (var network in _trusted)
+        {
+            if (network.Contains(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public static IPAddress? Normalize(IPAddress? address) =>
+        address is { IsIPv4MappedToIPv6: true } ? address.MapToIPv4() : address;
+
+    /// <summary>Parses <c>Edge:TrustedProxies</c>: CIDR ranges or single addresses separated by ',' or ';'.</summary>
+    public static IPNetwork[] ParseTrustedProxies(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return [];
+        }
+
+        var networks = new List<IPNetwork>();
+        foreach (var entry in value.Split([',', ';'], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (IPNetwork.TryParse(entry, out var network))
+            {
+                networks.Add(network);
+            }
+            else if (IPAddress.TryParse(entry, out var single))
+            {
+                single = Normalize(single)!;
+                networks.Add(new IPNetwork(single, single.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128));
+            }
+            else
+            {
+                throw new InvalidOperationException($"Edge:TrustedProxies entry '{entry}' is not a CIDR range (10.0.0.0/8) or an IP address.");
+            }
+        }
+
+        return [.. networks];
+    }
+
+    private static bool TryParseHop(string text, out IPAddress address)
+    {
+        if (IPAddress.TryParse(text, out var parsed) || (IPEndPoint.TryParse(text, out var endPoint) && (parsed = endPoint.Address) is not null))
+        {
+            address = Normalize(parsed)!;
+            return true;
+        }
+
+        address = IPAddress.None;
+        return false;
+    }
+}
+
+/// <summary>The resolved client address, and whether it was taken from a trusted proxy's <c>X-Forwarded-For</c>.</summary>
+internal readonly record struct ClientAddress(IPAddress? Ip, bool ViaTrustedProxy);

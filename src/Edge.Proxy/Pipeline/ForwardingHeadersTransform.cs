@@ -1,0 +1,51 @@
+using Microsoft.Extensions.Primitives;
+using Yarp.ReverseProxy.Transforms;
+
+namespace Edge.Proxy.Pipeline;
+
+/// <summary>
+/// Writes the forwarding headers on the proxy request, replacing YARP's default X-Forwarded transforms (which
+/// <c>Set</c> X-Forwarded-For and so drop a trusted proxy's chain). Runs after the incoming headers were copied; an
+/// untrusted client's copies were already removed by <see cref="EdgeRequestMiddleware"/>.
+/// </summary>
+internal sealed class ForwardingHeadersTransform : RequestTransform
+{
+    public static readonly ForwardingHeadersTransform Instance = new();
+
+    public override ValueTask ApplyAsync(RequestTransformContext context)
+    {
+        var http = context.HttpContext;
+        var remote = ClientAddressResolver.Normalize(http.Connection.RemoteIpAddress)?.ToString();
+
+        var forwardedFor = TakeHeader(context, ForwardingHeaders.XForwardedFor);
+        var chain = remote is null ? forwardedFor : StringValues.Concat(forwardedFor, remote);
+        if (chain.Count > 0)
+        {
+            AddHeader(context, ForwardingHeaders.XForwardedFor, string.Join(", ", chain.ToArray()));
+        }
+
+        SetUnlessPresent(context, ForwardingHeaders.XForwardedProto, http.Request.Scheme);
+        SetUnlessPresent(context, ForwardingHeaders.XForwardedHost, http.Request.Host.Value);
+        SetUnlessPresent(context, ForwardingHeaders.XForwardedPrefix, http.Request.PathBase.Value);
+
+        // X-Real-IP is one address: the resolved client, by the same rule as the audit record and the {ip} key.
+        TakeHeader(context, ForwardingHeaders.XRealIp);
+        var client = http.GetEdgeRequest()?.ClientIp ?? remote;
+        if (client is not null)
+        {
+            AddHeader(context, ForwardingHeaders.XRealIp, client);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private static void SetUnlessPresent(RequestTransformContext context, string name, string? value)
+    {
+        var existing = TakeHeader(context, name);
+        var result = existing.Count > 0 ? existing : (StringValues)value;
+        if (!StringValues.IsNullOrEmpty(result))
+        {
+            AddHeader(context, name, result);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using System.Text.Json;
+using WireMock.Types;
+
+namespace Edge.FunctionalTests.Hostile;
+
+/// <summary>
+/// A direct client cannot choose what the backend, the audit trail or the per-IP rate limit believe its address is:
+/// its forwarding headers are dropped and the edge writes its own. Identity headers are dropped in either spelling.
+/// </summary>
+public sealed class ForwardingHeaderTests(HostileEdge fixture) : IClassFixture<HostileEdge>
+{
+    private const string Spoofs =
+        "X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: 443\r\n"
+        + "X-Forwarded-Prefix: /admin\r\nX_Forwarded_For: 203.0.113.8\r\nX-Real-IP: 203.0.113.9\r\nX_Real_IP: 203.0.113.10\r\n"
+        + "Forwarded: for=203.0.113.11;proto=https\r\n";
+
+    [Fact]
+    public async Task SpoofedForwardingHeaders_UntrustedClient_ReplacedByEdgeValues()
+    {
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, $"GET /open/fwd HTTP/1.1\r\nHost: shop.example\r\n{Spoofs}Connection: close\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        var headers = ForwardedHeaders(fixture, "/open/fwd");
+        Assert.Equal("127.0.0.1", Single(headers, "X-Forwarded-For"));
+        Assert.Equal("http", Single(headers, "X-Forwarded-Proto"));
+        Assert.Equal("shop.example", Single(headers, "X-Forwarded-Host"));
+        Assert.Equal("127.0.0.1", Single(headers, "X-Real-IP"));
+        Assert.DoesNotContain(headers.Keys, k => k.Equals("Forwarded", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(headers.Keys, k => k.Equals("X-Forwarded-Port", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(headers.Keys, k => k.Equals("X-Forwarded-Prefix", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(headers.Keys, k => k.Contains('_', StringComparison.Ordinal));
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+        Assert.Equal("127.0.0.1", audit.GetProperty("subject").GetProperty("clientIp").GetString());
+    }
+
+    [Fact]
+    public async Task IdentityHeaders_UnderscoreAndMixedSpelling_Stripped()
+    {
+        var response = await RawHttp.SendAsync(
+            fixture.Edge.ProxyPort,
+            "GET /open/identity HTTP/1.1\r\nHost: x\r\nX_Edge_Tenant: globex\r\nx_edge_roles: Admin\r\nX-Edge_Principal: root\r\nX-Edge-Tenant: initech\r\nX_Custom: kept\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        var headers = ForwardedHeaders(fixture, "/open/identity");
+        Assert.DoesNotContain(headers.Keys, k => k.Replace('_', '-').StartsWith("X-Edge-", StringComparison.OrdinalIgnoreCase));
+        Assert.Equal("kept", Single(headers, "X_Custom"));
+    }
+
+    [Fact]
+    public async Task PerIpRateLimit_SpoofedForwardedFor_StillOneBucketPerConnectionAddress()
+    {
+        using var first = new HttpRequestMessage(HttpMethod.Get, "/limited/a");
+        first.Headers.Add("X-Forwarded-For", "198.51.100.1");
+        using var second = new HttpRequestMessage(HttpMethod.Get, "/limited/b");
+        second.Headers.Add("X-Forwarded-For", "198.51.100.2");
+
+        using var allowed = await fixture.Edge.Client.SendAsync(first);
+        using var limited = await fixture.Edge.Client.SendAsync(second);
+
+        Assert.Equal(200, (int)allowed.StatusCode);
+        Assert.Equal(429, (int)limited.StatusCode);
+        var audit = await fixture.AuditDataAsync(limited.Headers.GetValues("X-Request-Id").Single());
+        Assert.Equal("127.0.0.1", audit.GetProperty("subject").GetProperty("clientIp").GetString());
+    }
+
+    internal static Dictionary<string, WireMockList<string>> ForwardedHeaders(HostileEdge edge, string path) =>
+        edge.Backend.Received.Last(e => e.RequestMessage?.Path == path).RequestMessage!.Headers!
+            .ToDictionary(h => h.Key, h => h.Value, StringComparer.OrdinalIgnoreCase);
+
+    internal static string Single(Dictionary<string, WireMockList<string>> headers, string name) =>
+        string.Join(", ", headers[name]);
+}
+
+/// <summary>Behind a trusted proxy the chain is kept and extended, and the client is the right-most untrusted hop.</summary>
+public sealed class TrustedProxyForwardingTests(TrustedProxyEdge fixture) : IClassFixture<TrustedProxyEdge>
+{
+    [Fact]
+    public async Task ForwardedChain_FromTrustedProxy_KeptExtendedAndClientIsRightmostUntrusted()
+    {
+        var response = await RawHttp.SendAsync(
+            fixture.Edge.ProxyPort,
+            "GET /open/chain HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 192.0.2.99, 203.0.113.50, 10.1.2.3\r\nX-Forwarded-Proto: https\r\n"
+            + "X-Forwarded-Host: shop.example\r\nX-Real-IP: 192.0.2.99\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        var headers = ForwardingHeaderTests.ForwardedHeaders(fixture, "/open/chain");
+        Assert.Equal("192.0.2.99, 203.0.113.50, 10.1.2.3, 127.0.0.1", ForwardingHeaderTests.Single(headers, "X-Forwarded-For"));
+        Assert.Equal("https", ForwardingHeaderTests.Single(headers, "X-Forwarded-Proto"));
+        Assert.Equal("shop.example", ForwardingHeaderTests.Single(headers, "X-Forwarded-Host"));
+        Assert.Equal("203.0.113.50", ForwardingHeaderTests.Single(headers, "X-Real-IP"));
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+        Assert.Equal("203.0.113.50", audit.GetProperty("subject").GetProperty("clientIp").GetString());
+    }
+
+    [Fact]
+    public async Task PerIpRateLimit_BehindTrustedProxy_OneBucketPerForwardedClient()
+    {
+        async Task<int> SendAsync(string client, string path)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Add("X-Forwarded-For", client);
+            using var response = await fixture.Edge.Client.SendAsync(request);
+            return (int)response.StatusCode;
+        }
+
+        Assert.Equal(200, await SendAsync("198.51.100.1", "/limited/1"));
+        Assert.Equal(200, await SendAsync("198.51.100.2", "/limited/2"));
+        Assert.Equal(429, await SendAsync("198.51.100.1", "/limited/3"));
+    }
+}

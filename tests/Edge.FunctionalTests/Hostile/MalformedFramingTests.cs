@@ -1,0 +1,98 @@
+using System.Net.Sockets;
+using System.Text;
+
+namespace Edge.FunctionalTests.Hostile;
+
+/// <summary>
+/// Broken HTTP/1.1 body framing on a body-buffering (webhook) route: the client gets 400 <c>body_invalid</c>, nothing is
+/// forwarded, and the audit record shows the same status. Only a client that really went away gets no answer.
+/// </summary>
+public sealed class MalformedFramingTests(HostileEdge fixture) : IClassFixture<HostileEdge>
+{
+    public static TheoryData<string, string> MalformedBodies() => new()
+    {
+        { "overflowing chunk size", "Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\nxx\r\n0\r\n\r\n" },
+        { "non-hex chunk size", "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n" },
+        { "chunk data longer than its size", "Transfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n" },
+        { "chunk extension with a bare CR", "Transfer-Encoding: chunked\r\n\r\n5;ext\rgarbage\r\nhello\r\n0\r\n\r\n" },
+        { "negative chunk size", "Transfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedBodies))]
+    public async Task WebhookRoute_MalformedChunkedBody_Returns400BodyInvalidAndAuditsIt(string name, string framing)
+    {
+        var path = HostileEdge.WebhookPath;
+        var calls = fixture.BackendCalls(path);
+
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, $"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\n{framing}");
+
+        Assert.True(response.Status == 400, $"{name}: got {response.Status}");
+        Assert.Equal("body_invalid", response.ProblemCode());
+        Assert.Equal(calls, fixture.BackendCalls(path));
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+        Assert.Equal(400, audit.GetProperty("status").GetInt32());
+        Assert.Equal("deny", audit.GetProperty("decision").GetString());
+        Assert.Equal("body_invalid:malformed_framing", audit.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task WebhookRoute_ClientStopsSendingBeforeContentLength_NoAnswerAndAuditedAs499()
+    {
+        var calls = fixture.BackendCalls(HostileEdge.WebhookPath);
+        var request = Encoding.ASCII.GetBytes($"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n{{\"short\":1}}");
+
+        // The client half-closes with the body incomplete: Kestrel ends the connection, so no answer can be sent, and
+        // the audit must not claim one.
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, request, shutdownSend: true);
+
+        Assert.Equal(0, response.Status);
+        var audit = await fixture.AuditDataWhereAsync(d => d.TryGetProperty("bytesIn", out var b) && b.GetInt64() == 101, "half-closed record");
+        Assert.Equal(calls, fixture.BackendCalls(HostileEdge.WebhookPath));
+        Assert.Equal(499, audit.GetProperty("status").GetInt32());
+        Assert.Equal("body_invalid:client_aborted", audit.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task WebhookRoute_ContentLengthAndChunked_ChunkedFramingWinsAndBodyIsVerified()
+    {
+        // RFC 9112 §6.3: with both, Transfer-Encoding decides and Content-Length is dropped, so the signature is checked
+        // over the de-chunked bytes; a request smuggled in the "Content-Length view" never reaches the backend.
+        var body = "{\"a\":1}";
+        var signature = HostileEdge.GitHubSignature(Encoding.UTF8.GetBytes(body));
+        var calls = fixture.BackendCalls(HostileEdge.WebhookPath);
+
+        var response = await RawHttp.SendAsync(
+            fixture.Edge.ProxyPort,
+            $"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n"
+            + $"X-GitHub-Event: push\r\nX-GitHub-Delivery: {Guid.NewGuid():N}\r\nX-Hub-Signature-256: {signature}\r\nConnection: close\r\n\r\n"
+            + $"{body.Length:x}\r\n{body}\r\n0\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal(calls + 1, fixture.BackendCalls(HostileEdge.WebhookPath));
+        var forwarded = fixture.Backend.Received.Last(e => e.RequestMessage?.Path == HostileEdge.WebhookPath).RequestMessage!;
+        Assert.Equal(body, forwarded.Body);
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+        Assert.Equal(200, audit.GetProperty("status").GetInt32());
+    }
+
+    [Fact]
+    public async Task WebhookRoute_ClientResetsMidBody_NothingForwardedAndAuditedAs499()
+    {
+        var calls = fixture.BackendCalls(HostileEdge.WebhookPath);
+        using (var client = new TcpClient())
+        {
+            await client.ConnectAsync("127.0.0.1", fixture.Edge.ProxyPort);
+            await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{{\"partial\":"));
+            await Task.Delay(300);
+            // Linger 0: close with RST, the way a client that crashed or gave up disappears.
+            client.Client.LingerState = new LingerOption(true, 0);
+        }
+
+        var audit = await fixture.AuditDataWhereAsync(d => d.TryGetProperty("bytesIn", out var b) && b.GetInt64() == 500, "reset record");
+        Assert.Equal(calls, fixture.BackendCalls(HostileEdge.WebhookPath));
+        Assert.Equal(499, audit.GetProperty("status").GetInt32());
+        Assert.Equal("deny", audit.GetProperty("decision").GetString());
+        Assert.Equal("body_invalid:client_aborted", audit.GetProperty("reason").GetString());
+    }
+}
