@@ -61,26 +61,28 @@ public static class CliApp
         --param alg=RS256 --param signing-key=file:DIR/rs256.pem to the jwt-rbac scenario.
         """;
 
+    private static readonly Dictionary<string, string> SubcommandUsage = new(StringComparer.Ordinal)
+    {
+        ["run"] = RunUsage,
+        ["list"] = ListUsage,
+        ["token"] = TokenUsage,
+        ["keys"] = KeysUsage,
+    };
+
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
     {
         var command = args.Length == 0 ? "help" : args[0];
+        if (IsHelp(args) && SubcommandUsage.TryGetValue(command, out var usage))
+        {
+            await stdout.WriteLineAsync(usage).ConfigureAwait(false);
+            return ExitCodes.Ok;
+        }
+
         switch (command)
         {
             case "help" or "--help" or "-h":
                 await stdout.WriteLineAsync(Usage).ConfigureAwait(false);
                 return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Ok;
-            case "list" when IsHelp(args):
-                await stdout.WriteLineAsync(ListUsage).ConfigureAwait(false);
-                return ExitCodes.Ok;
-            case "run" when IsHelp(args):
-                await stdout.WriteLineAsync(RunUsage).ConfigureAwait(false);
-                return ExitCodes.Ok;
-            case "token" when IsHelp(args):
-                await stdout.WriteLineAsync(TokenUsage).ConfigureAwait(false);
-                return ExitCodes.Ok;
-            case "keys" when IsHelp(args):
-                await stdout.WriteLineAsync(KeysUsage).ConfigureAwait(false);
-                return ExitCodes.Ok;
             case "keys":
                 return await KeysCommandAsync(args[1..], stdout, stderr).ConfigureAwait(false);
             case "list" when args.Length > 1:
