@@ -6,28 +6,20 @@ namespace Edge.Testing.Signing;
 /// <summary>A JWS signing key: HS256 (shared secret), RS256 or ES256 (private key with a <c>kid</c> published in a JWKS).</summary>
 public sealed class JwtSigningKey
 {
-    private readonly byte[]? _hmacKey;
-    private readonly RSA? _rsa;
-    private readonly ECDsa? _ecdsa;
+    // The HMAC secret (byte[]), an RSA or an ECDsa key: the algorithm decides which.
+    private readonly object _material;
 
-    private JwtSigningKey(string algorithm, string? keyId, byte[]? hmacKey, RSA? rsa, ECDsa? ecdsa)
-    {
-        Algorithm = algorithm;
-        KeyId = keyId;
-        _hmacKey = hmacKey;
-        _rsa = rsa;
-        _ecdsa = ecdsa;
-    }
+    private JwtSigningKey(string algorithm, string? keyId, object material) => (Algorithm, KeyId, _material) = (algorithm, keyId, material);
 
     public string Algorithm { get; }
 
     public string? KeyId { get; }
 
-    public static JwtSigningKey Hs256(byte[] key) => new("HS256", null, key, null, null);
+    public static JwtSigningKey Hs256(byte[] key) => new("HS256", null, key);
 
-    public static JwtSigningKey Rs256(RSA rsa, string keyId) => new("RS256", keyId, null, rsa, null);
+    public static JwtSigningKey Rs256(RSA rsa, string keyId) => new("RS256", keyId, rsa);
 
-    public static JwtSigningKey Es256(ECDsa ecdsa, string keyId) => new("ES256", keyId, null, null, ecdsa);
+    public static JwtSigningKey Es256(ECDsa ecdsa, string keyId) => new("ES256", keyId, ecdsa);
 
     /// <summary>Reads an RS256 or ES256 private key from PEM (PKCS#8 or the algorithm's own format).</summary>
     public static JwtSigningKey FromPem(string algorithm, string pem, string keyId)
@@ -47,25 +39,25 @@ public sealed class JwtSigningKey
         }
     }
 
-    public byte[] Sign(ReadOnlySpan<byte> signingInput) => Algorithm switch
+    public byte[] Sign(ReadOnlySpan<byte> signingInput) => _material switch
     {
-        "HS256" => HMACSHA256.HashData(_hmacKey!, signingInput),
-        "RS256" => _rsa!.SignData(signingInput.ToArray(), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1),
-        _ => _ecdsa!.SignData(signingInput.ToArray(), HashAlgorithmName.SHA256),
+        byte[] secret => HMACSHA256.HashData(secret, signingInput),
+        RSA rsa => rsa.SignData(signingInput.ToArray(), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1),
+        _ => ((ECDsa)_material).SignData(signingInput.ToArray(), HashAlgorithmName.SHA256),
     };
 
     /// <summary>The public half as a JWK, or null for a shared secret (which is never published).</summary>
     public object? ToPublicJwk()
     {
-        if (_rsa is not null)
+        if (_material is RSA rsa)
         {
-            var p = _rsa.ExportParameters(false);
+            var p = rsa.ExportParameters(false);
             return new { kty = "RSA", kid = KeyId, use = "sig", alg = Algorithm, n = Base64Url.EncodeToString(p.Modulus), e = Base64Url.EncodeToString(p.Exponent) };
         }
 
-        if (_ecdsa is not null)
+        if (_material is ECDsa ecdsa)
         {
-            var p = _ecdsa.ExportParameters(false);
+            var p = ecdsa.ExportParameters(false);
             return new { kty = "EC", kid = KeyId, use = "sig", alg = Algorithm, crv = "P-256", x = Base64Url.EncodeToString(p.Q.X), y = Base64Url.EncodeToString(p.Q.Y) };
         }
 
