@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: the same edge-load scenario against several targets in alternating rounds, each compared
-# with the first one (its baseline) in the same run. See usage() or load/README.md.
+# with the first one (its baseline) in the same run. See usage() or docs/load-testing.md.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

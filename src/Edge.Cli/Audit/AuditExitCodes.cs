@@ -1,7 +1,7 @@
 namespace Edge.Cli.Audit;
 
 /// <summary>
-/// Exit codes of every <c>edge audit</c> command; the table in src/Edge.AuditWriter/README.md documents them, so a
+/// Exit codes of every <c>edge audit</c> command; the table in docs/audit.md (Exit codes) documents them, so a
 /// script can tell a tampered log from a typo or an unreachable writer.
 /// </summary>
 internal static class AuditExitCodes

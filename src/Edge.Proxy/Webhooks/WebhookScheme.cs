@@ -1,6 +1,6 @@
 namespace Edge.Proxy.Webhooks;
 
-/// <summary>The signature schemes the edge verifies (see the README section on <c>EdgeWebhook</c>).</summary>
+/// <summary>The signature schemes the edge verifies (see docs/webhooks.md).</summary>
 public enum WebhookScheme
 {
     GitHub,

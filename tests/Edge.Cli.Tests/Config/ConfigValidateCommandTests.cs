@@ -44,7 +44,7 @@ public sealed class ConfigValidateCommandTests
     [Fact]
     public async Task Validate_ShippedProxyJsonWithExampleEnvFile_ExitsZero()
     {
-        // The README's command, as written, from the repository root.
+        // The command in docs/configuration.md, as written, from the repository root.
         var (exitCode, output, error) = await CliRunner.RunAsync("config", "validate", Path.Combine(RepositoryRoot, "proxy.json"),
             "--env-file", Path.Combine(RepositoryRoot, "config", ".env.example"));
 

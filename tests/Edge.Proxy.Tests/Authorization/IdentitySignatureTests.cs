@@ -11,7 +11,7 @@ public sealed class IdentitySignatureTests
     [Fact]
     public void Compute_DocumentedString_MatchesIndependentHmac()
     {
-        // The exact string documented in the README, built by hand.
+        // The exact string documented in docs/authentication.md, built by hand.
         var documented = "edge-identity-v1\n1700000000\n0192f0c1d2e3\nPOST\nalice\nacme\nAgent,Viewer";
         var expected = "v1=" + Convert.ToHexStringLower(HMACSHA256.HashData(Key, Encoding.UTF8.GetBytes(documented)));
 
