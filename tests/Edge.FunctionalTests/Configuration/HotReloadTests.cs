@@ -172,7 +172,7 @@ public sealed class HotReloadTests : IAsyncLifetime
     [Fact]
     public async Task Start_InvalidConfig_FailsFastWithLocation()
     {
-        var exception = await Assert.ThrowsAsync<Edge.Proxy.Configuration.EdgeConfigException>(() => EdgeHost.StartAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        var exception = await Assert.ThrowsAsync<Edge.Configuration.EdgeConfigException>(() => EdgeHost.StartAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
         {
             ["bad"] = ProxyJson.Route("/bad/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Header" }),
         })));
