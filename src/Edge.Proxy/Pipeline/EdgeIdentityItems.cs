@@ -1,6 +1,4 @@
-using Edge.Proxy.Pipeline;
-
-namespace Edge.Proxy.Authorization;
+namespace Edge.Proxy.Pipeline;
 
 /// <summary>Where authentication leaves its results in <see cref="EdgeRequestContext.Items"/> for later steps.</summary>
 public static class EdgeIdentityItems

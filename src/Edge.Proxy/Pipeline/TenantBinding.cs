@@ -1,6 +1,4 @@
-using Edge.Proxy.Pipeline;
-
-namespace Edge.Proxy.Authorization;
+namespace Edge.Proxy.Pipeline;
 
 /// <summary>
 /// A credential bound to a tenant may only be used for that tenant. Whichever of <c>EdgeAuthenticate</c> and
