@@ -1,4 +1,4 @@
-using Edge.Proxy.Configuration;
+using Edge.Configuration;
 
 namespace Edge.Load.EdgeScenarios;
 

@@ -16,7 +16,12 @@ internal static class AuditingServiceCollectionExtensions
             ? sp.GetRequiredService<LoggingAuditSink>()
             : sp.GetRequiredService<SpoolAuditSink>());
         services.AddSingleton<SecretRotationDetector>();
-        services.AddSingleton<IConfigEventSink, ConfigAuditEventSink>();
+        services.AddSingleton<IConfigEventSink>(sp => new ConfigAuditEventSink(
+            string.IsNullOrEmpty(sp.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl) ? null : sp.GetRequiredService<SpoolAuditSink>().Spool,
+            sp.GetRequiredService<EdgeHostOptions>(),
+            sp.GetRequiredService<SecretRotationDetector>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<ConfigAuditEventSink>>()));
         services.AddSingleton<AuditShippingService>();
         services.AddHostedService(sp => new ConditionalShipping(sp));
         services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(SpoolMetrics.MeterName));

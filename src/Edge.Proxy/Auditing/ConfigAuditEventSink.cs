@@ -1,15 +1,16 @@
 using Edge.Audit.Records;
+using Edge.Audit.Spool;
 using Edge.Proxy.Configuration;
-using Microsoft.Extensions.Options;
 
 namespace Edge.Proxy.Auditing;
 
 /// <summary>
-/// Config applied/refused and secret or key rotations are security events: each one becomes an audit record in the spool.
+/// Config applied/refused and secret or key rotations are security events: each one becomes an audit record in the spool
+/// (<paramref name="spool"/> is null when no audit writer is configured). A reload never waits for the spool: the record
+/// is enqueued in order and the spool's group-commit writer makes it durable like any request record.
 /// </summary>
 internal sealed partial class ConfigAuditEventSink(
-    IServiceProvider services,
-    IOptions<EdgeAuditOptions> options,
+    AuditSpool? spool,
     EdgeHostOptions host,
     SecretRotationDetector rotations,
     TimeProvider time,
@@ -59,7 +60,7 @@ internal sealed partial class ConfigAuditEventSink(
 
     private void Record(string type, string decision, string? reason, Dictionary<string, string> attributes)
     {
-        if (string.IsNullOrEmpty(options.Value.WriterUrl))
+        if (spool is null)
         {
             return;
         }
@@ -75,11 +76,33 @@ internal sealed partial class ConfigAuditEventSink(
             Reason = reason,
             Attributes = attributes,
         };
-        var spool = services.GetRequiredService<SpoolAuditSink>().Spool;
-        // Rare and off the request path: waiting for the fsync here keeps the event as durable as a request record.
-        if (!spool.TryAppendAsync(AuditRecordSerializer.Serialize(record)).GetAwaiter().GetResult())
+        var append = spool.TryAppendAsync(AuditRecordSerializer.Serialize(record));
+        if (append.IsCompletedSuccessfully)
         {
-            spool.Metrics.AddDropped();
+            RecordDroppedIfRefused(spool, append.Result, type);
+            return;
+        }
+
+        _ = ObserveAppendAsync(spool, append, type);
+    }
+
+    private async Task ObserveAppendAsync(AuditSpool target, Task<bool> append, string type)
+    {
+        try
+        {
+            RecordDroppedIfRefused(target, await append.ConfigureAwait(false), type);
+        }
+        catch (Exception ex)
+        {
+            Log.AppendFailed(logger, type, ex);
+        }
+    }
+
+    private void RecordDroppedIfRefused(AuditSpool target, bool appended, string type)
+    {
+        if (!appended)
+        {
+            target.Metrics.AddDropped();
             Log.Dropped(logger, type);
         }
     }
@@ -91,5 +114,8 @@ internal sealed partial class ConfigAuditEventSink(
 
         [LoggerMessage(2, LogLevel.Information, "Config revision {Revision} rotates {Kind} of policy '{Policy}': {Added} added, {Removed} removed, {ValueChanged} values changed")]
         public static partial void SecretRotated(ILogger logger, string kind, string policy, int added, int removed, int valueChanged, string revision);
+
+        [LoggerMessage(3, LogLevel.Error, "Audit record for security event {Type} could not be written to the spool")]
+        public static partial void AppendFailed(ILogger logger, string type, Exception exception);
     }
 }

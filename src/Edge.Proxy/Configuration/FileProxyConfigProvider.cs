@@ -10,25 +10,29 @@ namespace Edge.Proxy.Configuration;
 /// Reads proxy.json itself instead of going through the JSON configuration provider, which turns a missing or broken
 /// file into an empty config that YARP would apply as valid. Every edit is parsed and fully validated first; a bad edit
 /// is refused and the last good config keeps serving.
+/// The first load runs in <see cref="StartingAsync"/>, before Kestrel opens the listeners: an invalid file fails the host
+/// start with <see cref="EdgeConfigException"/>, and nothing blocks on I/O in a constructor.
 /// </summary>
-internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IDisposable
+internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IHostedLifecycleService, IDisposable
 {
     private readonly EdgeHostOptions _options;
+    private readonly ProxyJsonReader _reader;
     private readonly EdgeConfigValidator _validator;
     private readonly EdgeConfigState _state;
     private readonly EdgeMetrics _metrics;
     private readonly IEnumerable<IConfigEventSink> _events;
     private readonly TimeProvider _time;
     private readonly ILogger<FileProxyConfigProvider> _logger;
-    private readonly FileSystemWatcher? _watcher;
-    private readonly ITimer _poll;
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
-    private string _lastSeenHash;
+    private FileSystemWatcher? _watcher;
+    private ITimer? _poll;
+    private string _lastSeenHash = "";
     private (DateTime WriteTime, long Length) _lastSeenStamp;
     private int _disposed;
 
     public FileProxyConfigProvider(
         EdgeHostOptions options,
+        ProxyJsonReader reader,
         EdgeConfigValidator validator,
         EdgeConfigState state,
         EdgeMetrics metrics,
@@ -37,29 +41,59 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, ID
         ILogger<FileProxyConfigProvider> logger)
     {
         _options = options;
+        _reader = reader;
         _validator = validator;
         _state = state;
         _metrics = metrics;
         _events = events;
         _time = time;
         _logger = logger;
+    }
 
-        var (config, errors, hash) = LoadCandidateAsync(previous: null).GetAwaiter().GetResult();
-        if (config is null)
+    /// <summary>Until <see cref="StartingAsync"/> has run this is the empty revision 0; YARP picks up the first load through its change token.</summary>
+    public IProxyConfig GetConfig() => _state.Current;
+
+    public async Task StartingAsync(CancellationToken cancellationToken)
+    {
+        await _reloadLock.WaitAsync(cancellationToken);
+        try
         {
-            foreach (var error in errors)
+            var (config, errors, hash) = await LoadCandidateAsync(previous: null);
+            if (config is null)
             {
-                Log.ConfigError(_logger, _options.ProxyConfigPath, error.Location, error.Message);
+                foreach (var error in errors)
+                {
+                    Log.ConfigError(_logger, _options.ProxyConfigPath, error.Location, error.Message);
+                }
+
+                _metrics.ConfigReload("refused");
+                throw new EdgeConfigException(_options.ProxyConfigPath, errors.Where(e => !e.IsWarning).ToList());
             }
 
-            _metrics.ConfigReload("refused");
-            throw new EdgeConfigException(_options.ProxyConfigPath, errors.Where(e => !e.IsWarning).ToList());
+            Apply(config, errors);
+            _lastSeenHash = hash;
+            _lastSeenStamp = Stamp();
+        }
+        finally
+        {
+            _reloadLock.Release();
         }
 
-        Apply(config, errors);
-        _lastSeenHash = hash;
-        _lastSeenStamp = Stamp();
+        WatchForChanges();
+    }
 
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private void WatchForChanges()
+    {
         var directory = Path.GetDirectoryName(_options.ProxyConfigPath)!;
         try
         {
@@ -83,8 +117,6 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, ID
         _poll = _time.CreateTimer(_ => PollForChange(), null, _options.ConfigPollInterval, _options.ConfigPollInterval);
     }
 
-    public IProxyConfig GetConfig() => _state.Current;
-
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
@@ -93,7 +125,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, ID
         }
 
         _watcher?.Dispose();
-        _poll.Dispose();
+        _poll?.Dispose();
     }
 
     /// <summary>Re-reads proxy.json now; returns true when a new config was applied.</summary>
@@ -191,7 +223,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, ID
         }
 
         var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
-        var parsed = ProxyJsonReader.Parse(bytes, errors);
+        var parsed = _reader.Parse(bytes, errors);
         if (parsed is null)
         {
             return (null, errors.Items, hash);
@@ -209,7 +241,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, ID
         }
 
         // Routes carry a hash of the Edge section so YARP rebuilds their steps when only a policy changed.
-        var policyHash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(parsed.Edge, ProxyJsonReader.SerializerOptions)))[..16];
+        var policyHash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(parsed.Edge, _reader.SerializerOptions)))[..16];
         var routes = parsed.Routes.Select(EdgeRouteRateLimiterPolicy.ForYarp).Select(r => r with
         {
             Metadata = new Dictionary<string, string>(r.Metadata ?? new Dictionary<string, string>(), StringComparer.OrdinalIgnoreCase)

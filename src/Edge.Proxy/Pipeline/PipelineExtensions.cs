@@ -23,15 +23,13 @@ internal static class PipelineExtensions
         services.AddSingleton<EdgeConfigValidator>();
         services.AddSingleton<FileProxyConfigProvider>();
         services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<FileProxyConfigProvider>());
+        services.AddHostedService(sp => sp.GetRequiredService<FileProxyConfigProvider>());
         services.AddReverseProxy();
         return services;
     }
 
     public static void MapEdgeReverseProxy(this WebApplication app)
     {
-        // Fail fast: load and validate proxy.json before the listeners open.
-        app.Services.GetRequiredService<FileProxyConfigProvider>();
-
         app.MapReverseProxy(pipeline =>
         {
             pipeline.UseMiddleware<EdgeRequestMiddleware>();
