@@ -29,6 +29,10 @@ internal sealed class EdgeConfigState
         Volatile.Write(ref _outcome, Outcome with { LoadedAt = at, LastAttemptAt = at, LastAttemptRefused = false, Warnings = warnings });
     }
 
+    /// <summary>The file was read again and equals the config being served: the last attempt is no longer a refusal.</summary>
+    public void Unchanged(DateTimeOffset at) =>
+        Volatile.Write(ref _outcome, Outcome with { LastAttemptAt = at, LastAttemptRefused = false });
+
     public void Refused(IReadOnlyList<ConfigError> errors, DateTimeOffset at) =>
         Volatile.Write(ref _outcome, Outcome with { LastAttemptAt = at, LastRefusal = new ConfigRefusal(at, errors), LastAttemptRefused = true });
 }

@@ -156,6 +156,9 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
 
             if (config.ContentHash == previous.ContentHash)
             {
+                // The file is back to what is serving (the usual way out of a refused edit): nothing to apply, but the
+                // refusal no longer describes the file.
+                _state.Unchanged(_time.GetUtcNow());
                 return false;
             }
 

@@ -203,6 +203,32 @@ public sealed class HotReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Status_BadEditThenLastGoodRestored_StateOkWithoutNewRevision()
+    {
+        var good = ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["kept"] = ProxyJson.Route("/kept/{**rest}") });
+        await _edge.WriteConfigAsync(good);
+        Assert.True(await EventuallyAsync(async () => (await _edge.Client.GetAsync("/kept/x")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(5)));
+        string revision;
+        using (var applied = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status")))
+        {
+            revision = applied.RootElement.GetProperty("revision").GetString()!;
+        }
+
+        await _edge.WriteConfigAsync("{ not json");
+        Assert.True(await EventuallyAsync(async () => await StateAsync() == "refused-keeping-last-good", TimeSpan.FromSeconds(5)));
+
+        // Putting back exactly the file that is serving is the usual way out of a bad edit: nothing new to apply, but
+        // the refused edit is no longer what the file says, so a monitor on lastError must stop firing.
+        await _edge.WriteConfigAsync(good);
+        Assert.True(await EventuallyAsync(async () => await StateAsync() == "ok", TimeSpan.FromSeconds(5)), "restoring the serving config did not clear the refused state");
+
+        using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+        Assert.Equal(revision, status.RootElement.GetProperty("revision").GetString());
+        Assert.Equal(JsonValueKind.Null, status.RootElement.GetProperty("lastError").ValueKind);
+        Assert.Equal(JsonValueKind.Object, status.RootElement.GetProperty("lastRefusal").ValueKind);
+    }
+
+    [Fact]
     public async Task Reload_DuringSlowInFlightRequest_RequestCompletes()
     {
         using var slow = WireMock.Server.WireMockServer.Start();
