@@ -1,11 +1,11 @@
 #:property PublishAot=false
-#:project ../../src/Edge.Proxy/Edge.Proxy.csproj
+#:project ../../src/Edge.Configuration/Edge.Configuration.csproj
 // Single-threaded cost of one HS256 validation: EdgeCredentialValidator (what EdgeAuthenticate calls) next to a bare
 // JsonWebTokenHandler.ValidateTokenAsync with equivalent parameters, to separate the edge's own overhead from the handler's.
 // Usage: dotnet run load/auth/ValidatorMicro.cs -c Release
 using System.Diagnostics;
 using System.Text;
-using Edge.Proxy.Authorization;
+using Edge.Configuration.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;

@@ -1,5 +1,5 @@
 using Edge.AuditWriter.Hosting;
-using Edge.Proxy.Authorization;
+using Edge.Configuration.Authorization;
 using Microsoft.Extensions.Options;
 
 namespace Edge.AuditWriter.Authorization;

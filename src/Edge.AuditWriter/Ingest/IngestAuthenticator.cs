@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using Edge.Proxy.Configuration;
+using Edge.Configuration;
 using Edge.AuditWriter.Hosting;
 using Microsoft.Extensions.Options;
 

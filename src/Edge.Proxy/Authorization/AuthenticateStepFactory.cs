@@ -7,7 +7,7 @@ namespace Edge.Proxy.Authorization;
 internal sealed class AuthenticateStepFactory : IEdgeStepFactory
 {
     public const string StepName = "EdgeAuthenticate";
-    public const string AnonymousPolicy = "Anonymous";
+    public const string AnonymousPolicy = AuthorizationSections.AnonymousPolicy;
 
     private static readonly string[] KnownKeys = ["ForwardAuthorization", "SignIdentity"];
 

@@ -14,6 +14,7 @@ namespace Edge.Proxy.Configuration;
 internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IDisposable
 {
     private readonly EdgeHostOptions _options;
+    private readonly ProxyJsonReader _reader;
     private readonly EdgeConfigValidator _validator;
     private readonly EdgeConfigState _state;
     private readonly EdgeMetrics _metrics;
@@ -29,6 +30,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, ID
 
     public FileProxyConfigProvider(
         EdgeHostOptions options,
+        ProxyJsonReader reader,
         EdgeConfigValidator validator,
         EdgeConfigState state,
         EdgeMetrics metrics,
@@ -37,6 +39,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, ID
         ILogger<FileProxyConfigProvider> logger)
     {
         _options = options;
+        _reader = reader;
         _validator = validator;
         _state = state;
         _metrics = metrics;
@@ -191,7 +194,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, ID
         }
 
         var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
-        var parsed = ProxyJsonReader.Parse(bytes, errors);
+        var parsed = _reader.Parse(bytes, errors);
         if (parsed is null)
         {
             return (null, errors.Items, hash);
@@ -209,7 +212,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, ID
         }
 
         // Routes carry a hash of the Edge section so YARP rebuilds their steps when only a policy changed.
-        var policyHash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(parsed.Edge, ProxyJsonReader.SerializerOptions)))[..16];
+        var policyHash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(parsed.Edge, _reader.SerializerOptions)))[..16];
         var routes = parsed.Routes.Select(EdgeRouteRateLimiterPolicy.ForYarp).Select(r => r with
         {
             Metadata = new Dictionary<string, string>(r.Metadata ?? new Dictionary<string, string>(), StringComparer.OrdinalIgnoreCase)

@@ -29,12 +29,6 @@ public static class ProxyConfigFileValidator
             return errors.Items;
         }
 
-        var parsed = ProxyJsonReader.Parse(bytes, errors);
-        if (parsed is null)
-        {
-            return errors.Items;
-        }
-
         var options = new EdgeHostOptions { ProxyConfigPath = Path.GetFullPath(path) };
         var services = new ServiceCollection();
         services.AddLogging(logging => logging.ClearProviders());
@@ -56,6 +50,12 @@ public static class ProxyConfigFileValidator
         services.AddSingleton<IWebHostEnvironment>(new ValidationEnvironment());
 
         await using var provider = services.BuildServiceProvider();
+        var parsed = provider.GetRequiredService<ProxyJsonReader>().Parse(bytes, errors);
+        if (parsed is null)
+        {
+            return errors.Items;
+        }
+
         await provider.GetRequiredService<EdgeConfigValidator>().ValidateAsync(parsed, errors);
         return errors.Items;
     }

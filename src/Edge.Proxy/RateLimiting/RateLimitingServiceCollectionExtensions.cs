@@ -12,7 +12,7 @@ internal static class RateLimitingServiceCollectionExtensions
         services.AddSingleton<RateLimiterRegistry>();
         services.AddSingleton<RateLimitStepFactory>();
         services.AddSingleton<IEdgeStepFactory>(sp => sp.GetRequiredService<RateLimitStepFactory>());
-        services.AddSingleton<IEdgeSectionValidator, RateLimitSectionValidator>();
+        services.AddEdgeSection<RateLimitSectionValidator>(RateLimitingSection.Descriptor);
 
         // Routes' RateLimiterPolicy: the Edge policy objects are attached per endpoint (EdgeRouteRateLimiterPolicy),
         // so nothing is registered by name; a refusal's status and body come from the policy's OnRejected.

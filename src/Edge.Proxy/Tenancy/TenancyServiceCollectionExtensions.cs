@@ -8,7 +8,7 @@ internal static class TenancyServiceCollectionExtensions
     public static IServiceCollection AddEdgeTenancy(this IServiceCollection services)
     {
         services.AddSingleton<IEdgeStepFactory, TenantStepFactory>();
-        services.AddSingleton<IEdgeSectionValidator, TenancySectionValidator>();
+        services.AddEdgeTenancySection();
         return services;
     }
 }

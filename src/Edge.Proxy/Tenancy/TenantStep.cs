@@ -1,4 +1,3 @@
-using Edge.Proxy.Authorization;
 using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.Tenancy;

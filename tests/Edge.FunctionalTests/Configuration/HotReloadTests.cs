@@ -134,7 +134,7 @@ public sealed class HotReloadTests : IAsyncLifetime
     [Fact]
     public async Task Start_MalformedJson_FailsWithDocumentedLocation()
     {
-        var exception = await Assert.ThrowsAsync<Edge.Proxy.Configuration.EdgeConfigException>(() =>
+        var exception = await Assert.ThrowsAsync<Edge.Configuration.EdgeConfigException>(() =>
             EdgeHost.StartAsync("""{ "ReverseProxy": { "Routes": { "bad": { "Match": { "Path": [1] } } } } }"""));
 
         Assert.Contains(exception.Errors, e => e.Location == "ReverseProxy:Routes:bad:Match:Path");
@@ -233,7 +233,7 @@ public sealed class HotReloadTests : IAsyncLifetime
     [Fact]
     public async Task Start_InvalidConfig_FailsFastWithLocation()
     {
-        var exception = await Assert.ThrowsAsync<Edge.Proxy.Configuration.EdgeConfigException>(() => EdgeHost.StartAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        var exception = await Assert.ThrowsAsync<Edge.Configuration.EdgeConfigException>(() => EdgeHost.StartAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
         {
             ["bad"] = ProxyJson.Route("/bad/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Header" }),
         })));

@@ -30,7 +30,7 @@ public sealed class AspNetRateLimiterPolicyTests
         builder.Services.AddSingleton(new EdgeHostOptions());
         var state = new EdgeConfigState();
         state.Applied(
-            new EdgeProxyConfig([], [], new EdgeSection { RateLimits = new Dictionary<string, RateLimitPolicyOptions> { ["per-user"] = new() { Limit = 2, Window = TimeSpan.FromMinutes(10), Key = "{header:X-User}" } } }, new string('0', 64), 1),
+            new EdgeProxyConfig([], [], EdgeSection.Empty.With(RateLimitingSection.Descriptor, new Dictionary<string, RateLimitPolicyOptions> { ["per-user"] = new() { Limit = 2, Window = TimeSpan.FromMinutes(10), Key = "{header:X-User}" } }), new string('0', 64), 1),
             [],
             DateTimeOffset.UtcNow);
         builder.Services.AddSingleton(state);

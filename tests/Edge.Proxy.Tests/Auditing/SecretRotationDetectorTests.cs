@@ -121,13 +121,10 @@ public sealed class SecretRotationDetectorTests : IDisposable
     {
         var detector = new SecretRotationDetector();
         var before = Section(webhookSecrets: ["env:A", "env:B"]);
-        var after = new EdgeSection
+        var after = EdgeSection.Empty.With(WebhooksSection.Descriptor, new Dictionary<string, WebhookPolicyOptions>
         {
-            Webhooks = new Dictionary<string, WebhookPolicyOptions>
-            {
-                ["stripe"] = new() { Scheme = "Stripe", Secrets = ["env:S"] },
-            },
-        };
+            ["stripe"] = new() { Scheme = "Stripe", Secrets = ["env:S"] },
+        });
         detector.Detect(null, before);
 
         var rotations = detector.Detect(before, after);
@@ -171,6 +168,6 @@ public sealed class SecretRotationDetectorTests : IDisposable
             };
         }
 
-        return new EdgeSection { Webhooks = webhooks, Authentication = authentication };
+        return EdgeSection.Empty.With(WebhooksSection.Descriptor, webhooks).With(AuthorizationSections.Authentication, authentication);
     }
 }

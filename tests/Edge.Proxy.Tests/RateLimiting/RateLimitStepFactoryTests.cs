@@ -7,14 +7,11 @@ namespace Edge.Proxy.Tests.RateLimiting;
 
 public sealed class RateLimitStepFactoryTests
 {
-    private static readonly EdgeSection Edge = new()
+    private static readonly EdgeSection Edge = EdgeSection.Empty.With(RateLimitingSection.Descriptor, new Dictionary<string, RateLimitPolicyOptions>
     {
-        RateLimits = new Dictionary<string, RateLimitPolicyOptions>
-        {
-            ["per-user"] = new() { Limit = 100, Key = "{tenant}:{principal}" },
-            ["per-sender"] = new() { Limit = 10, Key = "{tenant}:{body:/sender/id}" },
-        },
-    };
+        ["per-user"] = new() { Limit = 100, Key = "{tenant}:{principal}" },
+        ["per-sender"] = new() { Limit = 10, Key = "{tenant}:{body:/sender/id}" },
+    });
 
     [Fact]
     public void Validate_UnknownPolicy_ErrorNamesPolicyAndDefinedOnes()

@@ -7,10 +7,9 @@ namespace Edge.Proxy.Tests.Webhooks;
 
 public sealed class WebhookStepFactoryTests
 {
-    private static readonly EdgeSection Edge = new()
-    {
-        Webhooks = new Dictionary<string, WebhookPolicyOptions> { ["github-main"] = new() { Scheme = "GitHub", Secrets = ["env:X"] } },
-    };
+    private static readonly EdgeSection Edge = EdgeSection.Empty.With(
+        WebhooksSection.Descriptor,
+        new Dictionary<string, WebhookPolicyOptions> { ["github-main"] = new() { Scheme = "GitHub", Secrets = ["env:X"] } });
 
     [Fact]
     public void Validate_KnownPolicy_NoErrors()

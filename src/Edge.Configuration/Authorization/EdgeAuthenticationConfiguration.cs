@@ -1,0 +1,52 @@
+using Edge.Configuration;
+
+namespace Edge.Configuration.Authorization;
+
+/// <summary>
+/// Reads <c>Edge:Authentication</c> and <c>Edge:Roles</c> from a proxy.json for hosts other than the edge (the audit
+/// writer's <c>Writer:ProxyConfigPath</c>), with the same parsing and the same policy and role rules the edge applies.
+/// </summary>
+public static class EdgeAuthenticationConfiguration
+{
+    // Only these sections: the rest of the file is the edge's to validate, not this host's.
+    private static readonly ProxyJsonReader Reader = ProxyJsonReader.ForSections(AuthorizationSections.Authentication, AuthorizationSections.Roles);
+
+    /// <summary>The file's Edge section; throws <see cref="EdgeConfigException"/> listing every error when it is unusable.</summary>
+    public static EdgeSection Load(string proxyJsonPath)
+    {
+        var errors = new ConfigErrorList();
+        EdgeSection? edge = null;
+        try
+        {
+            edge = Reader.Parse(File.ReadAllBytes(proxyJsonPath), errors)?.Edge;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            errors.Add("proxy.json", $"the file '{proxyJsonPath}' cannot be read: {ex.GetType().Name}");
+        }
+
+        if (edge is not null)
+        {
+            new AuthorizationSectionValidator(new EdgeHostOptions()).Validate(edge, errors);
+        }
+
+        if (edge is null || errors.HasErrors)
+        {
+            throw new EdgeConfigException(proxyJsonPath, errors.Errors.ToList());
+        }
+
+        return edge;
+    }
+
+    /// <summary>A validator for one named entry of the file; throws <see cref="EdgeConfigException"/> when the file or entry is unusable.</summary>
+    public static EdgeCredentialValidator CreateValidator(string proxyJsonPath, string policyName)
+    {
+        var edge = Load(proxyJsonPath);
+        if (!edge.Authentication.TryGetValue(policyName, out var policy))
+        {
+            throw new EdgeConfigException(proxyJsonPath, [new ConfigError($"Edge:Authentication:{policyName}", "no such authentication policy")]);
+        }
+
+        return EdgeCredentialValidator.Create(policyName, policy, edge.Roles);
+    }
+}

@@ -1,0 +1,25 @@
+using System.Security.Claims;
+
+namespace Edge.Configuration.Authorization;
+
+/// <summary>Who a validated credential belongs to, and what its roles allow.</summary>
+public sealed record EdgeIdentity
+{
+    public required string Principal { get; init; }
+
+    /// <summary>The tenant the credential is bound to, or null when it names none.</summary>
+    public string? Tenant { get; init; }
+
+    /// <summary>Role names from the role claim or the API-key entry (names outside <c>[A-Za-z0-9._:-]</c> are dropped).</summary>
+    public required IReadOnlyList<string> Roles { get; init; }
+
+    public required EdgePermissionSet Permissions { get; init; }
+
+    /// <summary><c>jwt</c> or <c>api-key</c>.</summary>
+    public required string Method { get; init; }
+
+    /// <summary>The name of the <c>Edge:Authentication</c> entry that validated the credential.</summary>
+    public required string Policy { get; init; }
+
+    public required ClaimsPrincipal User { get; init; }
+}

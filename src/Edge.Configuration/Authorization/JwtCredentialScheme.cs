@@ -1,0 +1,274 @@
+using System.Collections.Frozen;
+using System.Security.Claims;
+using System.Text;
+using Edge.Configuration;
+using Edge.Configuration.Tenancy;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Protocols;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Edge.Configuration.Authorization;
+
+/// <summary>
+/// Bearer JWTs validated with <see cref="JsonWebTokenHandler"/> and <see cref="TokenValidationParameters"/> built from
+/// the policy: pinned algorithms (so <c>none</c> and HS/RS confusion cannot pass), issuer, audience, <c>exp</c> and
+/// <c>nbf</c> with the policy's clock skew, and the header rules of <see cref="JwsHeaderRules"/> (<c>crit</c>, duplicate
+/// members, <c>typ</c>) checked before parsing. HS keys come from a secret reference; RS/ES/PS keys from a cached JWKS.
+/// </summary>
+internal sealed class JwtCredentialScheme : ICredentialScheme
+{
+    public const string MethodName = "jwt";
+
+    private const string BearerPrefix = "Bearer ";
+
+    private static readonly JsonWebTokenHandler Handler = new() { MapInboundClaims = false };
+
+    private readonly string _policyName;
+    private readonly AuthenticationPolicyOptions _policy;
+    private readonly EdgePermissionResolver _permissions;
+    private readonly FrozenSet<string> _algorithms;
+    private readonly TokenValidationParameters _parameters;
+    private readonly ConfigurationManager<OpenIdConnectConfiguration>? _keys;
+    private KeySnapshot? _current;
+
+    public JwtCredentialScheme(string policyName, AuthenticationPolicyOptions policy, EdgePermissionResolver permissions, SigningKeyCache keyCache)
+    {
+        _policyName = policyName;
+        _policy = policy;
+        _permissions = permissions;
+        var algorithms = AuthenticationPolicyRules.EffectiveAlgorithms(policy);
+        _algorithms = algorithms.ToFrozenSet(StringComparer.Ordinal);
+        _parameters = new TokenValidationParameters
+        {
+            ValidIssuer = policy.Issuer,
+            ValidateIssuer = true,
+            ValidAudience = policy.Audience,
+            ValidateAudience = true,
+            ValidateLifetime = true,
+            RequireExpirationTime = true,
+            ClockSkew = policy.ClockSkew,
+            RequireSignedTokens = true,
+            ValidAlgorithms = algorithms,
+            ValidateIssuerSigningKey = true,
+            NameClaimType = policy.PrincipalClaim,
+            RoleClaimType = policy.RoleClaim,
+            AuthenticationType = MethodName,
+        };
+
+        if (policy.SigningKey is not null)
+        {
+            if (!SecretReference.TryResolve(policy.SigningKey, out var secret, out var error))
+            {
+                throw new InvalidOperationException($"Edge:Authentication:{policyName}:SigningKey: {error}");
+            }
+
+            _parameters.IssuerSigningKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(secret));
+        }
+        else
+        {
+            _keys = keyCache.Get(policy);
+        }
+
+        Challenge = "Bearer realm=\"edge\"";
+    }
+
+    public string Method => MethodName;
+
+    public string CredentialHeader => "Authorization";
+
+    public string Challenge { get; }
+
+    public bool HasCredential(HttpRequest request)
+    {
+        var values = request.Headers.Authorization;
+        return values.Count > 0 && values[0] is { } value && value.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase);
+    }
+
+    public async ValueTask<EdgeAuthenticationResult> AuthenticateAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        var values = request.Headers.Authorization;
+        if (values.Count == 0 || !HasCredential(request))
+        {
+            return EdgeAuthenticationResult.Fail(AuthenticationCodes.AuthenticationRequired, AuthenticationCodes.AuthenticationRequired, "A bearer token is required.", Challenge);
+        }
+
+        if (values.Count > 1)
+        {
+            return Invalid("multiple_authorization_headers", "Send exactly one Authorization header.");
+        }
+
+        var token = values[0].AsSpan(BearerPrefix.Length).Trim();
+        if (token.Length > _policy.MaxCredentialLength)
+        {
+            return Invalid("too_large", "The token is too long.");
+        }
+
+        // A JWS compact serialization has exactly three parts; JWE (five) and anything else is refused before parsing.
+        if (token.IsEmpty || token.Count('.') != 2)
+        {
+            return Invalid("malformed", "The token is not a signed JWT.");
+        }
+
+        if (JwsHeaderRules.Check(token[..token.IndexOf('.')]) is { } headerProblem)
+        {
+            return Invalid(headerProblem.Reason, headerProblem.Detail);
+        }
+
+        JsonWebToken jwt;
+        try
+        {
+            jwt = new JsonWebToken(token.ToString());
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Untrusted input: whatever the parser throws, the answer is the same 401.
+            return Invalid("malformed", "The token cannot be parsed.");
+        }
+
+        var claimed = TryGetClaim(jwt, _policy.PrincipalClaim);
+        var algorithm = jwt.Alg;
+        if (string.IsNullOrEmpty(algorithm) || string.Equals(algorithm, "none", StringComparison.OrdinalIgnoreCase))
+        {
+            return Invalid("alg_none", "Unsigned tokens are not accepted.", claimed);
+        }
+
+        if (!_algorithms.Contains(algorithm))
+        {
+            return Invalid("algorithm", "The token's signing algorithm is not accepted.", claimed);
+        }
+
+        if (token.EndsWith("."))
+        {
+            return Invalid("unsigned", "The token has no signature.", claimed);
+        }
+
+        TokenValidationParameters parameters;
+        try
+        {
+            parameters = await GetParametersAsync(cancellationToken);
+        }
+        catch (InvalidOperationException)
+        {
+            // No keys were ever fetched (the JWKS or discovery endpoint is down or invalid).
+            return EdgeAuthenticationResult.Fail(
+                AuthenticationCodes.AuthenticationUnavailable,
+                AuthenticationCodes.AuthenticationUnavailable + ":keys_unavailable",
+                "The token signing keys cannot be fetched; try again later.",
+                Challenge,
+                claimed,
+                StatusCodes.Status503ServiceUnavailable);
+        }
+
+        var result = await Handler.ValidateTokenAsync(jwt, parameters);
+        if (!result.IsValid && result.Exception is SecurityTokenSignatureKeyNotFoundException && _keys is not null)
+        {
+            // An unknown kid usually means the identity provider rotated its keys: re-fetch (rate limited by the manager).
+            _keys.RequestRefresh();
+            try
+            {
+                parameters = await GetParametersAsync(cancellationToken);
+                result = await Handler.ValidateTokenAsync(jwt, parameters);
+            }
+            catch (InvalidOperationException)
+            {
+            }
+        }
+
+        if (!result.IsValid)
+        {
+            return Map(result.Exception, claimed, jwt.Kid);
+        }
+
+        var identity = result.ClaimsIdentity;
+        var principal = identity.FindFirst(_policy.PrincipalClaim)?.Value;
+        if (principal is null || !CredentialText.IsValidPrincipal(principal))
+        {
+            return Invalid("principal_invalid", $"The token's {_policy.PrincipalClaim} claim is missing or not printable ASCII of at most {CredentialText.MaxPrincipalLength} characters.");
+        }
+
+        var tenant = identity.FindFirst(_policy.TenantClaim)?.Value;
+        if (tenant is not null && !TenantId.IsValid(tenant))
+        {
+            return Invalid("tenant_claim_invalid", $"The token's {_policy.TenantClaim} claim is not a valid tenant id.", principal);
+        }
+
+        var roles = identity.FindAll(_policy.RoleClaim)
+            .Select(c => c.Value)
+            .Where(r => CredentialText.IsValidRole(r))
+            .Distinct(StringComparer.Ordinal)
+            .ToArray();
+
+        return EdgeAuthenticationResult.Success(new EdgeIdentity
+        {
+            Principal = principal,
+            Tenant = tenant,
+            Roles = roles,
+            Permissions = _permissions.Resolve(roles),
+            Method = MethodName,
+            Policy = _policyName,
+            User = new ClaimsPrincipal(identity),
+        });
+    }
+
+    private async ValueTask<TokenValidationParameters> GetParametersAsync(CancellationToken cancellationToken)
+    {
+        if (_keys is null)
+        {
+            return _parameters;
+        }
+
+        var configuration = await _keys.GetConfigurationAsync(cancellationToken);
+        var current = Volatile.Read(ref _current);
+        if (current is not null && ReferenceEquals(current.Configuration, configuration))
+        {
+            return current.Parameters;
+        }
+
+        var parameters = _parameters.Clone();
+        parameters.IssuerSigningKeys = configuration.SigningKeys.ToArray();
+        parameters.ValidIssuer = _policy.Issuer ?? configuration.Issuer;
+        Volatile.Write(ref _current, new KeySnapshot(configuration, parameters));
+        return parameters;
+    }
+
+    private EdgeAuthenticationResult Map(Exception? exception, string? claimed, string? keyId) => exception switch
+    {
+        SecurityTokenExpiredException => Fail(AuthenticationCodes.TokenExpired, AuthenticationCodes.TokenExpired, "The token has expired.", claimed),
+        SecurityTokenNotYetValidException => Fail(AuthenticationCodes.TokenNotYetValid, AuthenticationCodes.TokenNotYetValid, "The token is not valid yet.", claimed),
+        SecurityTokenInvalidIssuerException => Fail(AuthenticationCodes.TokenIssuerInvalid, AuthenticationCodes.TokenIssuerInvalid, "The token's issuer is not accepted.", claimed),
+        SecurityTokenInvalidAudienceException => Fail(AuthenticationCodes.TokenAudienceInvalid, AuthenticationCodes.TokenAudienceInvalid, "The token's audience is not accepted.", claimed),
+        SecurityTokenNoExpirationException => Invalid("no_expiration", "The token has no expiry.", claimed),
+        // Without a kid (or with a single shared secret) a failed match is simply a bad signature.
+        SecurityTokenSignatureKeyNotFoundException when _keys is null || string.IsNullOrEmpty(keyId) => Invalid("signature", "The token's signature is not valid.", claimed),
+        SecurityTokenSignatureKeyNotFoundException => Invalid("key_not_found", "The token's signing key is not known.", claimed),
+        SecurityTokenInvalidAlgorithmException => Invalid("algorithm", "The token's signing algorithm is not accepted.", claimed),
+        SecurityTokenInvalidSignatureException => Invalid("signature", "The token's signature is not valid.", claimed),
+        SecurityTokenMalformedException or ArgumentException => Invalid("malformed", "The token cannot be parsed.", claimed),
+        _ => Invalid("rejected", "The token is not valid.", claimed),
+    };
+
+    private EdgeAuthenticationResult Fail(string code, string reason, string detail, string? claimed) =>
+        EdgeAuthenticationResult.Fail(code, reason, detail, BearerError(detail), claimed);
+
+    private EdgeAuthenticationResult Invalid(string reason, string detail, string? claimed = null) =>
+        EdgeAuthenticationResult.Fail(AuthenticationCodes.TokenInvalid, AuthenticationCodes.TokenInvalid + ":" + reason, detail, BearerError(detail), claimed);
+
+    // RFC 6750 section 3: error="invalid_token" for every token problem.
+    private string BearerError(string description) => $"{Challenge}, error=\"invalid_token\", error_description=\"{description}\"";
+
+    private static string? TryGetClaim(JsonWebToken jwt, string claim)
+    {
+        try
+        {
+            return jwt.TryGetPayloadValue<string>(claim, out var value) && value is not null && CredentialText.IsValidPrincipal(value) ? value : null;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Validation parameters built for one fetched key set; swapped as a whole when the keys change.</summary>
+    private sealed record KeySnapshot(OpenIdConnectConfiguration Configuration, TokenValidationParameters Parameters);
+}

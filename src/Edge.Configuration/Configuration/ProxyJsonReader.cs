@@ -1,0 +1,164 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+
+namespace Edge.Configuration;
+
+/// <summary>
+/// Parses proxy.json text. Unknown properties are errors: a misspelt option must never silently turn a check off.
+/// The <c>Edge</c> object is bound through the registered <see cref="EdgeSectionDescriptor"/>s, so an unregistered
+/// section is an unknown property too.
+/// </summary>
+public sealed class ProxyJsonReader
+{
+    public ProxyJsonReader(IEnumerable<EdgeSectionDescriptor> sections)
+        : this(sections, skipUnknownSections: false)
+    {
+    }
+
+    private ProxyJsonReader(IEnumerable<EdgeSectionDescriptor> sections, bool skipUnknownSections)
+    {
+        var registered = sections.ToArray();
+        SerializerOptions = new JsonSerializerOptions
+        {
+            PropertyNameCaseInsensitive = true,
+            ReadCommentHandling = JsonCommentHandling.Skip,
+            AllowTrailingCommas = true,
+            UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+            Converters = { new JsonStringEnumConverter(), new StringMapConverter() },
+            TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { typeInfo => BindSections(typeInfo, registered, skipUnknownSections) } },
+        };
+        SerializerOptions.MakeReadOnly();
+    }
+
+    /// <summary>The options proxy.json is read with (and the Edge section hashed with).</summary>
+    public JsonSerializerOptions SerializerOptions { get; }
+
+    /// <summary>
+    /// A reader for hosts that use only some sections of an edge's proxy.json (the audit writer): the other sections
+    /// belong to the edge, which validates them, so they are skipped here instead of refused.
+    /// </summary>
+    public static ProxyJsonReader ForSections(params EdgeSectionDescriptor[] sections) => new(sections, skipUnknownSections: true);
+
+    public ParsedProxyJson? Parse(ReadOnlySpan<byte> utf8, ConfigErrorList errors)
+    {
+        var hash = Convert.ToHexStringLower(SHA256.HashData(utf8));
+        if (utf8.Trim((byte)' ').Trim("\r\n\t"u8).IsEmpty)
+        {
+            errors.Add("proxy.json", "the file is empty");
+            return null;
+        }
+
+        ProxyJsonDocument? document;
+        try
+        {
+            document = JsonSerializer.Deserialize<ProxyJsonDocument>(utf8, SerializerOptions);
+        }
+        catch (JsonException ex)
+        {
+            var where = LocationOf(ex.Path);
+            var line = ex.LineNumber is { } l ? $" (line {l + 1}, byte {ex.BytePositionInLine + 1})" : "";
+            errors.Add(where, StripPathSuffix(ex.Message) + line);
+            return null;
+        }
+
+        if (document?.ReverseProxy is null)
+        {
+            errors.Add("ReverseProxy", "the ReverseProxy section is missing");
+            return null;
+        }
+
+        var routes = (document.ReverseProxy.Routes ?? []).Select(r => r.Value with { RouteId = r.Key }).ToList();
+        var clusters = (document.ReverseProxy.Clusters ?? []).Select(c => c.Value with { ClusterId = c.Key }).ToList();
+        return new ParsedProxyJson(routes, clusters, document.Edge ?? EdgeSection.Empty, hash);
+    }
+
+    private static void BindSections(JsonTypeInfo typeInfo, EdgeSectionDescriptor[] sections, bool skipUnknownSections)
+    {
+        if (typeInfo.Type != typeof(EdgeSection))
+        {
+            return;
+        }
+
+        typeInfo.CreateObject = static () => new EdgeSection();
+        if (skipUnknownSections)
+        {
+            typeInfo.UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip;
+        }
+
+        foreach (var section in sections)
+        {
+            var property = typeInfo.CreateJsonPropertyInfo(section.OptionsType, section.Name);
+            property.Get = edge => ((EdgeSection)edge).GetValue(section);
+            property.Set = (edge, value) => ((EdgeSection)edge).Set(section, value);
+            typeInfo.Properties.Add(property);
+        }
+    }
+
+    /// <summary>
+    /// A System.Text.Json path (<c>$.ReverseProxy.Routes['my route'].Transforms[0].EdgeX</c>) in the location form every
+    /// other config error uses (<c>ReverseProxy:Routes:my route:Transforms[0]:EdgeX</c>); <c>proxy.json</c> for the root.
+    /// </summary>
+    internal static string LocationOf(string? jsonPath)
+    {
+        if (string.IsNullOrEmpty(jsonPath) || jsonPath[0] != '$')
+        {
+            return string.IsNullOrEmpty(jsonPath) ? "proxy.json" : jsonPath;
+        }
+
+        var location = new StringBuilder(jsonPath.Length);
+        var i = 1;
+        while (i < jsonPath.Length)
+        {
+            if (jsonPath[i] == '.')
+            {
+                var end = jsonPath.IndexOfAny(['.', '['], i + 1);
+                end = end < 0 ? jsonPath.Length : end;
+                AppendName(location, jsonPath.AsSpan(i + 1, end - i - 1));
+                i = end;
+            }
+            else if (jsonPath.AsSpan(i).StartsWith("['", StringComparison.Ordinal))
+            {
+                // Names that are not plain identifiers are quoted; a quote inside is escaped as \'.
+                var end = jsonPath.IndexOf("']", i + 2, StringComparison.Ordinal);
+                end = end < 0 ? jsonPath.Length : end;
+                AppendName(location, jsonPath.AsSpan(i + 2, end - i - 2).ToString().Replace("\\'", "'", StringComparison.Ordinal));
+                i = Math.Min(end + 2, jsonPath.Length);
+            }
+            else if (jsonPath[i] == '[')
+            {
+                // An array index stays attached to its member, as in Transforms[0].
+                var end = jsonPath.IndexOf(']', i);
+                end = end < 0 ? jsonPath.Length - 1 : end;
+                location.Append(jsonPath, i, end - i + 1);
+                i = end + 1;
+            }
+            else
+            {
+                location.Append(jsonPath[i]);
+                i++;
+            }
+        }
+
+        return location.Length == 0 ? "proxy.json" : location.ToString();
+    }
+
+    private static void AppendName(StringBuilder location, ReadOnlySpan<char> name)
+    {
+        if (location.Length > 0)
+        {
+            location.Append(':');
+        }
+
+        location.Append(name);
+    }
+
+    // System.Text.Json appends "Path: $.x | LineNumber: n | BytePositionInLine: m." which we report in our own words.
+    private static string StripPathSuffix(string message)
+    {
+        var index = message.IndexOf(" Path: ", StringComparison.Ordinal);
+        return index > 0 ? message[..index] : message;
+    }
+}

@@ -1,0 +1,66 @@
+using System.Text;
+
+namespace Edge.Configuration;
+
+/// <summary>
+/// Resolves secret references. proxy.json only ever holds <c>env:NAME</c> or <c>file:/path</c>; an inline value is refused
+/// so that secrets never land in version control, logs or status output.
+/// </summary>
+public static class SecretReference
+{
+    public static bool IsReference(string? value) =>
+        value is not null && (value.StartsWith("env:", StringComparison.Ordinal) || value.StartsWith("file:", StringComparison.Ordinal));
+
+    /// <summary>Resolves a reference to its UTF-8 text. The error never contains the secret.</summary>
+    public static bool TryResolve(string? reference, out string value, out string error)
+    {
+        value = "";
+        if (string.IsNullOrWhiteSpace(reference))
+        {
+            error = "secret reference is empty; use env:NAME or file:/path";
+            return false;
+        }
+
+        if (reference.StartsWith("env:", StringComparison.Ordinal))
+        {
+            var name = reference[4..];
+            var env = Environment.GetEnvironmentVariable(name);
+            if (string.IsNullOrEmpty(env))
+            {
+                error = $"environment variable '{name}' is not set or empty";
+                return false;
+            }
+
+            value = env;
+            error = "";
+            return true;
+        }
+
+        if (reference.StartsWith("file:", StringComparison.Ordinal))
+        {
+            var path = reference[5..];
+            try
+            {
+                // Secret files conventionally end with a newline (Kubernetes, Docker secrets); it is not part of the secret.
+                value = File.ReadAllText(path, Encoding.UTF8).TrimEnd('\r', '\n');
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                error = $"secret file '{path}' cannot be read: {ex.GetType().Name}";
+                return false;
+            }
+
+            if (value.Length == 0)
+            {
+                error = $"secret file '{path}' is empty";
+                return false;
+            }
+
+            error = "";
+            return true;
+        }
+
+        error = "inline secrets are not allowed in proxy.json; use env:NAME or file:/path";
+        return false;
+    }
+}

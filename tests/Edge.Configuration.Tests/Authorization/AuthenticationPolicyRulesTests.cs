@@ -1,0 +1,86 @@
+using Edge.Configuration.Authorization;
+using Edge.Configuration;
+
+namespace Edge.Configuration.Tests.Authorization;
+
+public sealed class AuthenticationPolicyRulesTests
+{
+    private const string ShortSecretVariable = "EDGE_UNIT_SHORT_SECRET";
+    private const string GoodSecretVariable = "EDGE_UNIT_GOOD_SECRET";
+
+    static AuthenticationPolicyRulesTests()
+    {
+        Environment.SetEnvironmentVariable(ShortSecretVariable, "too-short");
+        Environment.SetEnvironmentVariable(GoodSecretVariable, new string('k', 32));
+    }
+
+    public static TheoryData<string, string> InvalidPolicies() => new()
+    {
+        { "mixed-algorithms", "Edge:Authentication:p:Algorithms" },
+        { "rs-with-secret", "Edge:Authentication:p:Algorithms" },
+        { "hs-with-jwks", "Edge:Authentication:p:Algorithms" },
+        { "none-algorithm", "Edge:Authentication:p:Algorithms" },
+        { "short-secret", "Edge:Authentication:p:SigningKey" },
+        { "inline-secret", "Edge:Authentication:p:SigningKey" },
+        { "two-key-sources", "Edge:Authentication:p" },
+        { "http-jwks", "Edge:Authentication:p:JwksUrl" },
+        { "no-audience", "Edge:Authentication:p:Audience" },
+        { "no-issuer", "Edge:Authentication:p:Issuer" },
+        { "skew-too-large", "Edge:Authentication:p:ClockSkew" },
+        { "bad-hash", "Edge:Authentication:p:Keys[0]:Sha256" },
+        { "bad-tenant", "Edge:Authentication:p:Keys[0]:Tenant" },
+        { "identity-header", "Edge:Authentication:p:Header" },
+        { "unknown-type", "Edge:Authentication:p:Type" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidPolicies))]
+    public void Validate_InvalidPolicy_ReportsLocation(string kind, string location)
+    {
+        var hs = new AuthenticationPolicyOptions { Type = "Jwt", Issuer = "https://id.test", Audience = "edge", SigningKey = "env:" + GoodSecretVariable };
+        var rs = new AuthenticationPolicyOptions { Type = "Jwt", Issuer = "https://id.test", Audience = "edge", JwksUrl = "https://id.test/jwks" };
+        var key = new AuthenticationPolicyOptions { Type = "ApiKey", Keys = [new ApiKeyEntry { Sha256 = new string('a', 64), Principal = "p" }] };
+        var policy = kind switch
+        {
+            "mixed-algorithms" => hs with { Algorithms = ["HS256", "RS256"] },
+            "rs-with-secret" => hs with { Algorithms = ["RS256"] },
+            "hs-with-jwks" => rs with { Algorithms = ["HS256"] },
+            "none-algorithm" => rs with { Algorithms = ["none"] },
+            "short-secret" => hs with { SigningKey = "env:" + ShortSecretVariable },
+            "inline-secret" => hs with { SigningKey = "my-inline-secret-that-is-long-enough-0123" },
+            "two-key-sources" => hs with { JwksUrl = "https://id.test/jwks" },
+            "http-jwks" => rs with { JwksUrl = "http://id.test/jwks" },
+            "no-audience" => rs with { Audience = null },
+            "no-issuer" => rs with { Issuer = null },
+            "skew-too-large" => rs with { ClockSkew = TimeSpan.FromMinutes(10) },
+            "bad-hash" => key with { Keys = [new ApiKeyEntry { Sha256 = "xyz", Principal = "p" }] },
+            "bad-tenant" => key with { Keys = [new ApiKeyEntry { Sha256 = new string('a', 64), Principal = "p", Tenant = "a:b" }] },
+            "identity-header" => key with { Header = "X-Edge-Key" },
+            _ => rs with { Type = "Saml" },
+        };
+        var errors = new ConfigErrorList();
+
+        AuthenticationPolicyRules.Validate("p", policy, errors);
+
+        Assert.Contains(errors.Errors, e => e.Location == location);
+    }
+
+    [Fact]
+    public void Validate_ValidPolicies_NoErrors()
+    {
+        var errors = new ConfigErrorList();
+
+        AuthenticationPolicyRules.Validate("hs", new AuthenticationPolicyOptions { Type = "Jwt", Issuer = "https://id.test", Audience = "edge", SigningKey = "env:" + GoodSecretVariable }, errors);
+        AuthenticationPolicyRules.Validate("oidc", new AuthenticationPolicyOptions { Type = "Jwt", Audience = "edge", Authority = "https://id.test" }, errors);
+        AuthenticationPolicyRules.Validate("keys", new AuthenticationPolicyOptions { Type = "ApiKey", Keys = [new ApiKeyEntry { Sha256 = new string('A', 64), Principal = "p", Tenant = "acme" }] }, errors);
+
+        Assert.Empty(errors.Items);
+    }
+
+    [Fact]
+    public void EffectiveAlgorithms_Defaults_PinnedPerKeySource()
+    {
+        Assert.Equal(["HS256"], AuthenticationPolicyRules.EffectiveAlgorithms(new AuthenticationPolicyOptions { SigningKey = "env:X" }));
+        Assert.Equal(["RS256", "ES256"], AuthenticationPolicyRules.EffectiveAlgorithms(new AuthenticationPolicyOptions { JwksUrl = "https://x" }));
+    }
+}

@@ -1,0 +1,42 @@
+using Edge.Configuration.Authorization;
+using Edge.Configuration;
+using Microsoft.AspNetCore.Http;
+
+namespace Edge.Configuration.Tests.Authorization;
+
+public sealed class EdgeAuthenticationConfigurationTests
+{
+    // The values config/.env.example documents for the demo; set here so the test does not depend on the shell.
+    private const string HsKeyVariable = "EDGE_JWT_HS256_KEY";
+    private const string IdentityKeyVariable = "EDGE_IDENTITY_HMAC_KEY";
+
+    static EdgeAuthenticationConfigurationTests()
+    {
+        Environment.SetEnvironmentVariable(HsKeyVariable, Environment.GetEnvironmentVariable(HsKeyVariable) ?? "demo-hs256-key-change-me-0123456789abcdef");
+        Environment.SetEnvironmentVariable(IdentityKeyVariable, Environment.GetEnvironmentVariable(IdentityKeyVariable) ?? "demo-identity-hmac-key-change-me-0123456789");
+    }
+
+    [Fact]
+    public async Task CreateValidator_ShippedProxyJsonDemoKeys_AuthenticatesDemoKey()
+    {
+        var validator = EdgeAuthenticationConfiguration.CreateValidator(Path.Combine(TestPaths.RepositoryRoot(), "proxy.json"), "demo-keys");
+        var context = new DefaultHttpContext();
+        context.Request.Headers["X-Api-Key"] = "demo-partner-key-acme-0001";
+
+        var result = await validator.AuthenticateAsync(context.Request);
+
+        Assert.True(result.Succeeded);
+        Assert.Equal("partner-a", result.Identity.Principal);
+        Assert.Equal("acme", result.Identity.Tenant);
+        Assert.True(result.Identity.Permissions.Has("orders.write"));
+    }
+
+    [Fact]
+    public void CreateValidator_UnknownPolicy_ThrowsNamingIt()
+    {
+        var error = Assert.Throws<EdgeConfigException>(() =>
+            EdgeAuthenticationConfiguration.CreateValidator(Path.Combine(TestPaths.RepositoryRoot(), "proxy.json"), "nope"));
+
+        Assert.Contains(error.Errors, e => e.Location == "Edge:Authentication:nope");
+    }
+}

@@ -1,0 +1,162 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Edge.Configuration.Authorization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Edge.Configuration.Tests.Authorization;
+
+public sealed class EdgeCredentialValidatorTests : IDisposable
+{
+    private const string Issuer = "https://id.test";
+    private readonly string _secret = Convert.ToBase64String(RandomNumberGenerator.GetBytes(40));
+    private readonly string _variable = "EDGE_UNIT_HS_" + Guid.NewGuid().ToString("N");
+    private readonly Dictionary<string, IReadOnlyList<string>> _roles = new()
+    {
+        ["Admin"] = ["*"],
+        ["Agent"] = ["orders.read", "orders.write"],
+        ["Viewer"] = ["orders.read"],
+    };
+
+    public EdgeCredentialValidatorTests() => Environment.SetEnvironmentVariable(_variable, _secret);
+
+    public void Dispose() => Environment.SetEnvironmentVariable(_variable, null);
+
+    [Fact]
+    public async Task AuthenticateAsync_ValidHs256Token_ReturnsIdentityWithPermissions()
+    {
+        var validator = EdgeCredentialValidator.Create("corp", HsPolicy(), _roles);
+        var token = Token(new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(_secret)), "HS256"), new() { ["roles"] = new[] { "Viewer", "Agent" }, ["tenant_id"] = "acme" });
+
+        var result = await validator.AuthenticateAsync(Request(bearer: token));
+
+        Assert.True(result.Succeeded);
+        Assert.Equal("alice", result.Identity.Principal);
+        Assert.Equal("acme", result.Identity.Tenant);
+        Assert.Equal(["Viewer", "Agent"], result.Identity.Roles);
+        Assert.True(result.Identity.Permissions.Has("orders.write"));
+        Assert.False(result.Identity.Permissions.Has("orders.assign"));
+        Assert.Equal("jwt", result.Identity.Method);
+    }
+
+    [Theory]
+    [InlineData("alg-none", "token_invalid:alg_none")]
+    [InlineData("rs256", "token_invalid:algorithm")]
+    [InlineData("wrong-secret", "token_invalid:signature")]
+    [InlineData("expired", "token_expired")]
+    [InlineData("header-only", "token_invalid:unsigned")]
+    [InlineData("bad-base64", "token_invalid:malformed")]
+    public async Task AuthenticateAsync_BadToken_FailsWithPreciseReason(string kind, string reason)
+    {
+        var validator = EdgeCredentialValidator.Create("corp", HsPolicy(), _roles);
+        using var rsa = RSA.Create(2048);
+        var token = kind switch
+        {
+            "alg-none" => Unsigned(),
+            "rs256" => Token(new SigningCredentials(new RsaSecurityKey(rsa), "RS256")),
+            "wrong-secret" => Token(new SigningCredentials(new SymmetricSecurityKey(new byte[40]), "HS256")),
+            "expired" => Token(new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(_secret)), "HS256"), expires: DateTime.UtcNow.AddMinutes(-10)),
+            "header-only" => "eyJhbGciOiJIUzI1NiJ9..",
+            _ => "!!!.???.***",
+        };
+
+        var result = await validator.AuthenticateAsync(Request(bearer: token));
+
+        Assert.False(result.Succeeded);
+        Assert.Equal(reason, result.FailureReason);
+        Assert.StartsWith("Bearer realm=\"edge\"", result.Challenge, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AuthenticateAsync_ApiKeyRotation_BothKeysMapToPrincipal()
+    {
+        var policy = new AuthenticationPolicyOptions
+        {
+            Type = "ApiKey",
+            Keys =
+            [
+                new ApiKeyEntry { Sha256 = Hash("old"), Principal = "partner-a", Tenant = "acme", Roles = ["Agent"] },
+                new ApiKeyEntry { Sha256 = Hash("new"), Principal = "partner-a", Tenant = "acme", Roles = ["Agent"] },
+            ],
+        };
+        var validator = EdgeCredentialValidator.Create("keys", policy, _roles);
+
+        var old = await validator.AuthenticateAsync(Request(apiKey: "old"));
+        var current = await validator.AuthenticateAsync(Request(apiKey: "new"));
+        var unknown = await validator.AuthenticateAsync(Request(apiKey: "other"));
+        var missing = await validator.AuthenticateAsync(Request());
+
+        Assert.Equal("partner-a", old.Identity?.Principal);
+        Assert.Equal("partner-a", current.Identity?.Principal);
+        Assert.Equal("acme", current.Identity?.User.FindFirst("tenant_id")?.Value);
+        Assert.Equal("api_key_invalid:unknown_key", unknown.FailureReason);
+        Assert.Equal(AuthenticationCodes.AuthenticationRequired, missing.FailureCode);
+    }
+
+    [Fact]
+    public void Create_InvalidPolicy_ThrowsNamingTheField()
+    {
+        var policy = HsPolicy() with { Algorithms = ["HS256", "RS256"] };
+
+        var error = Assert.Throws<InvalidOperationException>(() => EdgeCredentialValidator.Create("corp", policy, _roles));
+
+        Assert.Contains("Edge:Authentication:corp:Algorithms", error.Message, StringComparison.Ordinal);
+    }
+
+    private AuthenticationPolicyOptions HsPolicy() => new()
+    {
+        Type = "Jwt",
+        Issuer = Issuer,
+        Audience = "edge",
+        SigningKey = "env:" + _variable,
+    };
+
+    private static string Token(SigningCredentials credentials, Dictionary<string, object>? claims = null, DateTime? expires = null)
+    {
+        var payload = new Dictionary<string, object> { ["sub"] = "alice" };
+        foreach (var (key, value) in claims ?? [])
+        {
+            payload[key] = value;
+        }
+
+        var exp = expires ?? DateTime.UtcNow.AddMinutes(5);
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = Issuer,
+            Audience = "edge",
+            Claims = payload,
+            NotBefore = exp.AddMinutes(-30),
+            IssuedAt = exp.AddMinutes(-30),
+            Expires = exp,
+            SigningCredentials = credentials,
+        });
+    }
+
+    private static string Unsigned()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var header = Base64UrlEncoder.Encode(JsonSerializer.SerializeToUtf8Bytes(new { alg = "none" }));
+        var payload = Base64UrlEncoder.Encode(JsonSerializer.SerializeToUtf8Bytes(new { sub = "alice", iss = Issuer, aud = "edge", exp = now.AddMinutes(5).ToUnixTimeSeconds() }));
+        return header + "." + payload + ".";
+    }
+
+    private static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    private static HttpRequest Request(string? bearer = null, string? apiKey = null)
+    {
+        var context = new DefaultHttpContext();
+        if (bearer is not null)
+        {
+            context.Request.Headers.Authorization = "Bearer " + bearer;
+        }
+
+        if (apiKey is not null)
+        {
+            context.Request.Headers["X-Api-Key"] = apiKey;
+        }
+
+        return context.Request;
+    }
+}

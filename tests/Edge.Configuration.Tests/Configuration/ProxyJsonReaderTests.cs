@@ -1,0 +1,177 @@
+using System.Text;
+using Edge.Configuration;
+using Edge.Configuration.Authorization;
+using Edge.Configuration.Tenancy;
+
+namespace Edge.Configuration.Tests.Configuration;
+
+public sealed class ProxyJsonReaderTests
+{
+    // A capability outside the library, registered the way Edge.Proxy registers Edge:RateLimits.
+    private static readonly EdgeSectionDescriptor<IReadOnlyDictionary<string, LimitOptions>> Limits =
+        new("RateLimits", new Dictionary<string, LimitOptions>());
+
+    private static readonly ProxyJsonReader Reader =
+        new([TenancySection.Descriptor, Limits, AuthorizationSections.Authentication, AuthorizationSections.Roles]);
+
+    [Fact]
+    public void Parse_ReferenceShape_ReadsRoutesClustersAndPolicies()
+    {
+        var json = """
+        {
+          "ReverseProxy": {
+            "Routes": {
+              "orders": {
+                "ClusterId": "legacy", "Match": { "Path": "/orders/{**rest}" }, "Metadata": { "EdgeAudit": "Required" },
+                "Transforms": [ { "EdgeTenant": "Header", "Name": "X-Tenant-ID", "Required": true }, { "EdgeRateLimit": "per-tenant" } ]
+              }
+            },
+            "Clusters": { "legacy": { "Destinations": { "d1": { "Address": "http://127.0.0.1:9001/" } } } }
+          },
+          "Edge": {
+            "RateLimits": { "per-tenant": { "Limit": 100, "Window": "00:01:00", "Key": "{tenant}" } },
+            "Roles": { "Viewer": [ "orders.read" ] }
+          }
+        }
+        """;
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse(Encoding.UTF8.GetBytes(json), errors);
+
+        Assert.NotNull(parsed);
+        Assert.False(errors.HasErrors);
+        var route = Assert.Single(parsed.Routes);
+        Assert.Equal("orders", route.RouteId);
+        Assert.Equal("true", route.Transforms![0]["Required"]);
+        Assert.Equal("EdgeTenant", route.Transforms[0].Keys.First());
+        Assert.Equal("legacy", Assert.Single(parsed.Clusters).ClusterId);
+        Assert.Equal(100, parsed.Edge.Get(Limits)["per-tenant"].Limit);
+        Assert.Equal(["orders.read"], parsed.Edge.Roles["Viewer"]);
+    }
+
+    [Theory]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"ClusterId\": \"c\", \"Matsh\": {} } } } }", "Matsh")]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"ClusterId\": 5 ", "line")]
+    [InlineData("{ \"Edge\": {} }", "ReverseProxy")]
+    [InlineData("   \n", "empty")]
+    public void Parse_BadDocument_PreciseError(string json, string expectedFragment)
+    {
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse(Encoding.UTF8.GetBytes(json), errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.Contains(expectedFragment, error.Location + " " + error.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Parse_UnregisteredSection_IsUnknownPropertyError()
+    {
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse("""{ "ReverseProxy": {}, "Edge": { "Webhooks": {} } }"""u8, errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("Edge:Webhooks", error.Location);
+        Assert.Contains("could not be mapped", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_UnknownPropertyInsideRegisteredSection_ReportsFullPathAndLine()
+    {
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse("{ \"ReverseProxy\": {},\n \"Edge\": { \"RateLimits\": { \"p\": { \"Limt\": 5 } } } }"u8, errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("Edge:RateLimits:p:Limt", error.Location);
+        Assert.Contains("(line 2,", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_SectionAbsentOrNull_ReadsItsDefault()
+    {
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse("""{ "ReverseProxy": {}, "Edge": { "Roles": null } }"""u8, errors);
+
+        Assert.NotNull(parsed);
+        Assert.Empty(parsed.Edge.Roles);
+        Assert.Same(Limits.Default, parsed.Edge.Get(Limits));
+        Assert.Equal("X-Edge-Tenant", parsed.Edge.Get(TenancySection.Descriptor).ForwardHeader);
+    }
+
+    [Fact]
+    public void Parse_SectionNamesAreCaseInsensitive_LikeEveryOtherProperty()
+    {
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse("""{ "ReverseProxy": {}, "edge": { "roles": { "Viewer": [ "a.read" ] } } }"""u8, errors);
+
+        Assert.NotNull(parsed);
+        Assert.Equal(["a.read"], parsed.Edge.Roles["Viewer"]);
+    }
+
+    [Fact]
+    public void ForSections_OtherHostsSections_AreSkippedNotRefused()
+    {
+        var reader = ProxyJsonReader.ForSections(AuthorizationSections.Roles);
+        var errors = new ConfigErrorList();
+
+        var parsed = reader.Parse("""{ "ReverseProxy": {}, "Edge": { "RateLimits": { "p": { "Anything": 1 } }, "Roles": { "R": [ "x" ] } } }"""u8, errors);
+
+        Assert.NotNull(parsed);
+        Assert.False(errors.HasErrors);
+        Assert.Equal(["x"], parsed.Edge.Roles["R"]);
+    }
+
+    [Fact]
+    public void With_ReplacesOneSection_LeavesOriginalUnchanged()
+    {
+        var roles = new Dictionary<string, IReadOnlyList<string>> { ["R"] = ["x"] };
+
+        var edge = EdgeSection.Empty.With(AuthorizationSections.Roles, roles);
+
+        Assert.Same(roles, edge.Roles);
+        Assert.Empty(EdgeSection.Empty.Roles);
+    }
+
+    [Theory]
+    [InlineData("$.ReverseProxy.Routes.orders.Match", "ReverseProxy:Routes:orders:Match")]
+    [InlineData("$.ReverseProxy.Routes.orders.Transforms[0].EdgeTenant", "ReverseProxy:Routes:orders:Transforms[0]:EdgeTenant")]
+    [InlineData("$.ReverseProxy.Routes['my route'].ClusterId", "ReverseProxy:Routes:my route:ClusterId")]
+    [InlineData("$.Edge.Roles['a.b'][2]", "Edge:Roles:a.b[2]")]
+    [InlineData("$", "proxy.json")]
+    [InlineData(null, "proxy.json")]
+    public void LocationOf_JsonPath_DocumentedLocationForm(string? jsonPath, string expected)
+    {
+        Assert.Equal(expected, ProxyJsonReader.LocationOf(jsonPath));
+    }
+
+    [Theory]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"ClusterId\": 5 } } } }", "ReverseProxy:Routes:a:ClusterId")]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"ClusterId\": \"c\", \"Matsh\": {} } } } }", "ReverseProxy:Routes:a:Matsh")]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"Transforms\": [ { \"EdgeTenant\": [] } ] } } } }", "ReverseProxy:Routes:a:Transforms[0]")]
+    public void Parse_MalformedJson_LocationInDocumentedFormNotJsonPath(string json, string expectedPrefix)
+    {
+        var errors = new ConfigErrorList();
+
+        Reader.Parse(Encoding.UTF8.GetBytes(json), errors);
+
+        var error = Assert.Single(errors.Errors);
+        Assert.StartsWith(expectedPrefix, error.Location, StringComparison.Ordinal);
+        Assert.DoesNotContain("$", error.Location + error.Message, StringComparison.Ordinal);
+    }
+
+    private sealed record LimitOptions
+    {
+        public int Limit { get; init; }
+
+        public TimeSpan Window { get; init; }
+
+        public string Key { get; init; } = "";
+    }
+}
