@@ -1,56 +1,129 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: the same load against four paths to one fast loopback backend, in alternating rounds:
-#   direct  -> backend
-#   nginx   -> Debian nginx, proxy_pass with upstream keepalive (own prefix and config, not the system service)
-#   yarp    -> bare YARP, same route, no Edge steps (load/bench/proxy.bare.json)
-#   edge    -> Edge.Proxy with the full pipeline (load/bench/proxy.full.json: tenant, JWT + RBAC, Redis rate limit, audit)
-# Writes load/RESULTS.md (or, with --smoke, load/reports/bench-smoke.md). Cleans up every process it started.
-#
-#   load/bench.sh                      full run (3 rounds x 10 s per mode and path)
-#   load/bench.sh --smoke              a few seconds, to check the script works
-#   load/bench.sh --paths direct,nginx,yarp --edge-config load/bench/proxy.tenant.json --rounds 5 --duration 15s
+# Side-by-side benchmark: the same edge-load scenario against several targets in alternating rounds, each compared
+# with the first one (its baseline) in the same run. See usage() or load/README.md.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
-PATHS="direct,nginx,yarp,edge"
+usage() {
+  cat <<'EOF'
+Usage: load/bench.sh [--preset NAME] [--smoke] [options]
+
+Runs one edge-load scenario against several targets in alternating rounds (closed model for throughput, open model
+for latency) and writes a table of medians plus every target's ratio to the first target (its baseline).
+
+Presets (each a side-by-side comparison against its own baseline):
+  proxies    direct, nginx, bare YARP and the full edge (load/bench/proxy.full.json), jwt-rbac  -> load/RESULTS.md
+  audit      the edge with the audit writer off vs on (load/bench/proxy.tenant.json), plain-get
+  ratelimit  routes without a limiter, Strict and Lease mode on Redis (load/bench/proxy.ratelimit.json), plain-get;
+             adds Redis script calls per rate-limit decision
+  webhooks   POST to a plain route vs a GitHub-signed route (load/bench/proxy.webhooks.json), webhook;
+             --param body-padding=1048576 for 1 MiB bodies
+  auth       no auth step vs JWT HS256, RS256 and ES256 (JWKS) + EdgeRequire (load/bench/proxy.auth.json), jwt-rbac
+  Every preset other than proxies writes load/reports/bench-<preset>.md.
+
+Options (after a preset, they override it):
+  --smoke              a few seconds per target, to check the script works (writes load/reports/bench-smoke*.md)
+  --paths LIST         targets: direct,nginx,yarp,edge,edge-noaudit (edge-noaudit: a second edge, no audit writer)
+  --route NAME=PATH[,key=value...]
+                       an edge route to measure, repeatable; each is its own row, extra --param values per route
+  --scenario NAME      edge-load scenario (edge-load list)
+  --param key=value    a scenario parameter for every row, repeatable
+  --edge-config FILE   the edge's proxy.json (the backend address http://127.0.0.1:5100/ is rewritten to the real one)
+  --edge-arg ARG       an extra argument for the edge process, repeatable
+  --backend demo|bench src/Edge.DemoBackend (GET /fast only) or the bench host's backend (any method, serves /jwks.json)
+  --rounds N --duration D --warmup D --copies N --rate N
+                       rounds (default 3), measured time per run (10s), uncounted warm-up (2s), closed-model copies (32),
+                       open-model rate per second (1000)
+  --out FILE           where the results go
+  -h, --help           this text
+
+Needs curl, nginx (only for the nginx target; apt-get install -y nginx-light) and redis-server. Every process it
+starts is stopped on exit, Ctrl+C included. Exit codes: 0 done, 1 a run or a preflight failed, 2 usage error.
+
+Examples:
+  load/bench.sh --smoke
+  load/bench.sh --preset ratelimit --rounds 2
+  load/bench.sh --preset webhooks --param body-padding=1048576
+  load/bench.sh --paths yarp,edge --edge-config load/bench/proxy.tenant.json
+EOF
+}
+
+PRESET=proxies
 ROUNDS=3
 DURATION=10s
 WARMUP=2s
 COPIES=32
 RATE=1000
-EDGE_CONFIG=load/bench/proxy.full.json
-OUT=load/RESULTS.md
+OUT=""
 SMOKE=0
 EDGE_ARGS=()
+PARAMS=()
+ROUTES=()
 ARGS="$*"
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; echo "options: --smoke --paths LIST --rounds N --duration D --warmup D --copies N --rate N --edge-config FILE --edge-arg ARG --out FILE"; }
+# The preset sets the defaults first, so any option given on the command line overrides it wherever it appears.
+for ((i = 1; i <= $#; i++)); do
+  if [ "${!i}" = --preset ]; then j=$((i + 1)); PRESET=${!j:-}; fi
+done
+case "$PRESET" in
+  proxies)   PATHS="direct,nginx,yarp,edge"; SCENARIO=jwt-rbac; EDGE_CONFIG=load/bench/proxy.full.json; BACKEND=demo
+             PARAMS=(tenant=acme roles=Agent); ROUTES=("fast=/fast") ;;
+  audit)     PATHS="edge-noaudit,edge"; SCENARIO=plain-get; EDGE_CONFIG=load/bench/proxy.tenant.json; BACKEND=demo
+             PARAMS=(tenant=acme); ROUTES=("fast=/fast") ;;
+  ratelimit) PATHS="edge"; SCENARIO=plain-get; EDGE_CONFIG=load/bench/proxy.ratelimit.json; BACKEND=bench
+             ROUTES=("none=/plain/x" "strict=/strict/x" "lease=/lease/x") ;;
+  webhooks)  PATHS="edge"; SCENARIO=webhook; EDGE_CONFIG=load/bench/proxy.webhooks.json; BACKEND=bench
+             PARAMS=(body-padding=1024); ROUTES=("unsigned=/plain" "signed=/signed") ;;
+  auth)      PATHS="edge"; SCENARIO=jwt-rbac; EDGE_CONFIG=load/bench/proxy.auth.json; BACKEND=bench
+             PARAMS=(roles=Agent)
+             ROUTES=("none=/bench/plain" "hs256=/bench/hs,alg=HS256" "rs256=/bench/jwks,alg=RS256,signing-key=file:{keys}/rs256.pem,kid=rs256"
+                     "es256=/bench/jwks,alg=ES256,signing-key=file:{keys}/es256.pem,kid=es256") ;;
+  *) echo "bench: unknown preset '$PRESET' (proxies, audit, ratelimit, webhooks, auth)" >&2; usage >&2; exit 2 ;;
+esac
+ROUTES_SET=0
 
+need() { [ $# -ge 2 ] || { echo "bench: $1 needs a value" >&2; usage >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smoke) SMOKE=1; ROUNDS=1; DURATION=2s; WARMUP=1s; COPIES=8; RATE=200; OUT=load/reports/bench-smoke.md ;;
-    --paths) PATHS=$2; shift ;;
-    --rounds) ROUNDS=$2; shift ;;
-    --duration) DURATION=$2; shift ;;
-    --warmup) WARMUP=$2; shift ;;
-    --copies) COPIES=$2; shift ;;
-    --rate) RATE=$2; shift ;;
-    --edge-config) EDGE_CONFIG=$2; shift ;;
-    --edge-arg) EDGE_ARGS+=("$2"); shift ;;
-    --out) OUT=$2; shift ;;
+    --preset) need "$@"; shift ;;
+    --smoke) SMOKE=1; ROUNDS=1; DURATION=2s; WARMUP=1s; COPIES=8; RATE=200 ;;
+    --paths) need "$@"; PATHS=$2; shift ;;
+    --route) need "$@"; [ "$ROUTES_SET" -eq 1 ] || ROUTES=(); ROUTES_SET=1; ROUTES+=("$2"); shift ;;
+    --scenario) need "$@"; SCENARIO=$2; shift ;;
+    --param) need "$@"; PARAMS+=("$2"); shift ;;
+    --rounds) need "$@"; ROUNDS=$2; shift ;;
+    --duration) need "$@"; DURATION=$2; shift ;;
+    --warmup) need "$@"; WARMUP=$2; shift ;;
+    --copies) need "$@"; COPIES=$2; shift ;;
+    --rate) need "$@"; RATE=$2; shift ;;
+    --edge-config) need "$@"; EDGE_CONFIG=$2; shift ;;
+    --edge-arg) need "$@"; EDGE_ARGS+=("$2"); shift ;;
+    --backend) need "$@"; BACKEND=$2; shift ;;
+    --out) need "$@"; OUT=$2; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
   shift
 done
+case "$BACKEND" in demo|bench) ;; *) echo "bench: --backend must be demo or bench" >&2; exit 2 ;; esac
+if [ -z "$OUT" ]; then
+  if [ "$SMOKE" -eq 1 ]; then
+    OUT=load/reports/bench-smoke$([ "$PRESET" = proxies ] || echo "-$PRESET").md
+  elif [ "$PRESET" = proxies ]; then OUT=load/RESULTS.md
+  else OUT=load/reports/bench-$PRESET.md; fi
+fi
 
 IFS=',' read -r -a SELECTED <<< "$PATHS"
 for p in "${SELECTED[@]}"; do
-  case "$p" in direct|nginx|yarp|edge) ;; *) echo "bench: unknown path '$p' (direct, nginx, yarp, edge)" >&2; exit 2 ;; esac
+  case "$p" in direct|nginx|yarp|edge|edge-noaudit) ;; *) echo "bench: unknown path '$p' (direct, nginx, yarp, edge, edge-noaudit)" >&2; exit 2 ;; esac
+done
+for r in "${ROUTES[@]}"; do
+  [[ "$r" =~ ^[A-Za-z0-9_-]+=/ ]] || { echo "bench: --route '$r' is not NAME=/path[,key=value...]" >&2; exit 2; }
 done
 has_path() { [[ ",$PATHS," == *",$1,"* ]]; }
+has_edge() { has_path edge || has_path edge-noaudit; }
 
 WORK=$(mktemp -d /tmp/edge-bench.XXXXXX)
 PIDS=()
@@ -114,7 +187,7 @@ start() { # name logfile command...
 
 command -v curl >/dev/null || fail "curl is missing (apt-get install -y curl)"
 if has_path nginx; then command -v nginx >/dev/null || fail "nginx is missing: apt-get update && apt-get install -y nginx-light (or drop it: --paths direct,yarp,edge)"; fi
-if has_path edge; then
+if has_edge; then
   command -v redis-server >/dev/null || fail "redis-server is missing: apt-get update && apt-get install -y redis-server"
   [ -f "$EDGE_CONFIG" ] || fail "edge config $EDGE_CONFIG does not exist"
 fi
@@ -130,18 +203,19 @@ build load/Edge.Load.BenchHost
 LOAD="dotnet load/Edge.Load/bin/Release/net10.0/edge-load.dll"
 BENCH_HOST="dotnet load/Edge.Load.BenchHost/bin/Release/net10.0/edge-bench-host.dll"
 
-# The backend: the demo backend's /fast endpoint when it exists, else the bench host's minimal backend.
+# Keys for the auth preset (RS256/ES256 rows) and a JWKS the bench backend serves; harmless for the others.
+$LOAD keys --out "$WORK/keys" >/dev/null || fail "edge-load keys failed"
+
+# The backend: the demo backend's GET /fast, or the bench host's backend (any method and path, plus /jwks.json).
 BACKEND_PORT=$(free_port 18100)
-if [ -f src/Edge.DemoBackend/Edge.DemoBackend.csproj ] && grep -q '"/fast"' src/Edge.DemoBackend/Program.cs 2>/dev/null; then
+if [ "$BACKEND" = demo ]; then
   build src/Edge.DemoBackend
   BACKEND_NAME="src/Edge.DemoBackend (GET /fast)"
   start backend "$WORK/backend.log" dotnet src/Edge.DemoBackend/bin/Release/net10.0/Edge.DemoBackend.dll --urls "http://127.0.0.1:$BACKEND_PORT"
 else
-  BACKEND_NAME="load/Edge.Load.BenchHost backend"
-  start backend "$WORK/backend.log" $BENCH_HOST backend --urls "http://127.0.0.1:$BACKEND_PORT"
+  BACKEND_NAME="load/Edge.Load.BenchHost backend (any method and path answers 200)"
+  start backend "$WORK/backend.log" $BENCH_HOST backend --jwks "$WORK/keys/jwks.json" --urls "http://127.0.0.1:$BACKEND_PORT"
 fi
-wait_http backend "http://127.0.0.1:$BACKEND_PORT/fast" "$LAST_PID" "$WORK/backend.log"
-
 declare -A URL
 URL[direct]="http://127.0.0.1:$BACKEND_PORT"
 
@@ -188,104 +262,157 @@ if has_path yarp; then
   URL[yarp]="http://127.0.0.1:$YARP_PORT"
 fi
 
-# A throwaway HS256 key for this run only: tokens minted by edge-load, verified by the edge.
+# Throwaway secrets for this run only: tokens and signatures made by edge-load, verified by the edge.
 EDGE_JWT_HS256_KEY=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=' | head -c 48)
-export EDGE_JWT_HS256_KEY
+GITHUB_WEBHOOK_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=' | head -c 40)
+export EDGE_JWT_HS256_KEY GITHUB_WEBHOOK_SECRET
 
-if has_path edge; then
+declare -A MGMT
+EDGES=0
+start_edge() { # name audit(1|0)
+  local name=$1 audit=$2 port mgmt
+  port=$(free_port $(( 18500 + EDGES * 10 )))
+  mgmt=$(free_port $(( 18600 + EDGES * 10 )))
+  EDGES=$(( EDGES + 1 ))
+  local audit_args=()
+  if [ "$audit" = 1 ]; then audit_args=(--Edge:Audit:WriterUrl="http://127.0.0.1:$WRITER_PORT" --Edge:Audit:SpoolPath="$WORK/spool-$name"); fi
+  start "$name" "$WORK/$name.log" dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll \
+    --urls "http://127.0.0.1:$port" --Edge:ManagementUrls="http://127.0.0.1:$mgmt" \
+    --Edge:ProxyConfigPath="$WORK/proxy.edge.json" --Edge:Redis="127.0.0.1:$REDIS_PORT" "${audit_args[@]}" "${EDGE_ARGS[@]}"
+  wait_http "$name" "http://127.0.0.1:$mgmt/readyz" "$LAST_PID" "$WORK/$name.log"
+  URL[$name]="http://127.0.0.1:$port"
+  MGMT[$name]="http://127.0.0.1:$mgmt"
+}
+
+if has_edge; then
   [ -f src/Edge.Proxy/Edge.Proxy.csproj ] || fail "src/Edge.Proxy is missing"
   build src/Edge.Proxy
   REDIS_PORT=$(free_port 18400)
   start redis "$WORK/redis.log" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --daemonize no
   for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
   redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG || fail "redis-server did not answer PING on $REDIS_PORT (see $WORK/redis.log)"
-  EDGE_PORT=$(free_port 18500)
-  MGMT_PORT=$(free_port 18600)
   with_backend_port "$EDGE_CONFIG" "$WORK/proxy.edge.json"
   # Audit on: a separate writer process, and the edge spooling every decision to it (as run.sh does).
-  AUDIT_ARGS=()
-  if [ "${NO_AUDIT:-0}" != 1 ]; then
+  if has_path edge && [ "${NO_AUDIT:-0}" != 1 ]; then
     build src/Edge.AuditWriter
     WRITER_PORT=$(free_port 18700)
     start writer "$WORK/writer.log" dotnet src/Edge.AuditWriter/bin/Release/net10.0/Edge.AuditWriter.dll \
       --urls "http://127.0.0.1:$WRITER_PORT" --Writer:StorePath="$WORK/audit.db" --Writer:KeyPath="$WORK/writer.key" \
       --Writer:Origin=edge-bench/audit
-    WRITER_PID=$LAST_PID
-    wait_http writer "http://127.0.0.1:$WRITER_PORT/audit/checkpoint" "$WRITER_PID" "$WORK/writer.log"
-    AUDIT_ARGS=(--Edge:Audit:WriterUrl="http://127.0.0.1:$WRITER_PORT" --Edge:Audit:SpoolPath="$WORK/spool")
+    wait_http writer "http://127.0.0.1:$WRITER_PORT/audit/checkpoint" "$LAST_PID" "$WORK/writer.log"
+    start_edge edge 1
+  elif has_path edge; then
+    start_edge edge 0
   fi
-  start edge "$WORK/edge.log" dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll \
-    --urls "http://127.0.0.1:$EDGE_PORT" --Edge:ManagementUrls="http://127.0.0.1:$MGMT_PORT" \
-    --Edge:ProxyConfigPath="$WORK/proxy.edge.json" --Edge:Redis="127.0.0.1:$REDIS_PORT" "${AUDIT_ARGS[@]}" "${EDGE_ARGS[@]}"
-  EDGE_PID=$LAST_PID
-  wait_http edge "http://127.0.0.1:$MGMT_PORT/readyz" "$EDGE_PID" "$WORK/edge.log"
-  # Preflight: one real request through the pipeline must pass every step, or the numbers would measure denials.
-  TOKEN=$($LOAD token --key env:EDGE_JWT_HS256_KEY --tenant acme --roles Agent) || fail "edge-load token failed"
-  status=$(curl -s -o "$WORK/preflight.body" -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $TOKEN" -H "X-Tenant-ID: acme" "http://127.0.0.1:$EDGE_PORT/fast" || true)
-  if [ "$status" != 200 ]; then
-    echo "---- preflight response ----" >&2; head -c 600 "$WORK/preflight.body" >&2 || true; echo >&2
-    echo "---- last lines of $WORK/edge.log ----" >&2; tail -n 20 "$WORK/edge.log" >&2 || true
-    fail "the edge answered $status (not 200) through $EDGE_CONFIG; a pipeline step is missing or misconfigured"
-  fi
-  URL[edge]="http://127.0.0.1:$EDGE_PORT"
+  if has_path edge-noaudit; then start_edge edge-noaudit 0; fi
 fi
 
-# One measurement: mode "max" (closed model, $COPIES copies: throughput) or "rate" (open model, $RATE/s: latency).
-measure() { # round path mode
-  local round=$1 path=$2 mode=$3 sim folder
-  if [ "$mode" = max ]; then sim="constant:copies=$COPIES,during=$DURATION"; else sim="inject:rate=$RATE,during=$DURATION"; fi
-  folder="$WORK/reports/r$round-$path-$mode"
-  $LOAD run --scenario jwt-rbac --target "${URL[$path]}" --param path=/fast --param tenant=acme --param roles=Agent \
-    --simulation "$sim" --warmup "$WARMUP" --report-folder "$folder" --quiet >"$folder.log" 2>&1 \
-    || { tail -n 20 "$folder.log" >&2; fail "edge-load failed against $path ($mode)"; }
-  # scenario,step,outcome,count,rps,min,mean,max,stddev,p50,p75,p95,p99,...
-  awk -F, -v r="$round" -v p="$path" -v m="$mode" '
-    $2=="global" && $3=="ok"   { ok=$4; rps=$5; p50=$10; p99=$13 }
-    $2=="global" && $3=="fail" { fail=$4 }
-    END { print r, p, m, rps, p50, p99, ok, fail }' "$folder/report.csv" >> "$WORK/samples.txt"
-  log "round $round $path $mode: $(tail -n 1 "$WORK/samples.txt" | awk '{printf "rps=%s p50=%sms p99=%sms ok=%s fail=%s", $4, $5, $6, $7, $8}')"
+# Rows: every non-edge target gets the first route's path (they have no steps to tell routes apart); every edge
+# target gets one row per route. The first row is the baseline of the ratio columns.
+ROW_LABEL=(); ROW_TARGET=(); ROW_ROUTE=()
+for p in "${SELECTED[@]}"; do
+  if [[ "$p" == edge* ]]; then
+    for r in "${ROUTES[@]}"; do
+      if [ ${#ROUTES[@]} -gt 1 ]; then ROW_LABEL+=("$p:${r%%=*}"); else ROW_LABEL+=("$p"); fi
+      ROW_TARGET+=("$p"); ROW_ROUTE+=("$r")
+    done
+  else
+    ROW_LABEL+=("$p"); ROW_TARGET+=("$p"); ROW_ROUTE+=("${ROUTES[0]}")
+  fi
+done
+
+# The edge-load arguments of a row: its path, the common --param values, then the route's own.
+row_args() { # row index
+  local spec=${ROW_ROUTE[$1]} path extra kv
+  spec=${spec#*=}; path=${spec%%,*}
+  local args=(--scenario "$SCENARIO" --target "${URL[${ROW_TARGET[$1]}]}" --param "path=$path")
+  for kv in "${PARAMS[@]}"; do args+=(--param "$kv"); done
+  if [[ "$spec" == *,* ]]; then
+    IFS=',' read -r -a extra <<< "${spec#*,}"
+    for kv in "${extra[@]}"; do args+=(--param "${kv//\{keys\}/$WORK/keys}"); done
+  fi
+  printf '%s\n' "${args[@]}"
 }
 
+# Rate-limit decisions (the edge's own counter) and Redis script calls (the server's own count) so far.
+decisions() { curl -s --max-time 5 "${MGMT[$1]}/metrics" | awk '/^edge_ratelimit_decisions_total/ { s += $NF } END { printf "%d\n", s }'; }
+redis_calls() {
+  redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' \
+    | awk -F'[=,:]' '/^cmdstat_(evalsha|eval):/ { s += $3 } END { printf "%d\n", s }'
+}
+
+# Preflight: a short run per row must succeed, or the numbers would measure denials (a step missing or misconfigured).
 mkdir -p "$WORK/reports"
+for i in "${!ROW_LABEL[@]}"; do
+  mapfile -t args < <(row_args "$i")
+  folder="$WORK/reports/preflight-$i"
+  if ! $LOAD run "${args[@]}" --simulation "inject:rate=5,during=1s" --threshold "fail% < 1" --threshold "ok >= 1" \
+      --report-folder "$folder" --quiet >"$folder.log" 2>&1; then
+    echo "---- preflight of ${ROW_LABEL[$i]} ----" >&2; tail -n 8 "$folder.log" >&2 || true
+    [ -f "$folder/status-codes.csv" ] && { echo "---- status codes ----" >&2; cat "$folder/status-codes.csv" >&2; }
+    if [[ "${ROW_TARGET[$i]}" == edge* ]]; then echo "---- last lines of $WORK/${ROW_TARGET[$i]}.log ----" >&2; tail -n 20 "$WORK/${ROW_TARGET[$i]}.log" >&2 || true; fi
+    fail "preflight of ${ROW_LABEL[$i]} failed through $EDGE_CONFIG; a pipeline step is missing or misconfigured"
+  fi
+done
+
+# One measurement: mode "max" (closed model, $COPIES copies: throughput) or "rate" (open model, $RATE/s: latency).
+measure() { # round row mode
+  local round=$1 row=$2 mode=$3 sim folder label=${ROW_LABEL[$2]} target=${ROW_TARGET[$2]} d0=0 c0=0 d1=0 c1=0
+  if [ "$mode" = max ]; then sim="constant:copies=$COPIES,during=$DURATION"; else sim="inject:rate=$RATE,during=$DURATION"; fi
+  folder="$WORK/reports/r$round-$row-$mode"
+  mapfile -t args < <(row_args "$row")
+  if [[ "$target" == edge* ]]; then d0=$(decisions "$target"); c0=$(redis_calls); fi
+  $LOAD run "${args[@]}" --simulation "$sim" --warmup "$WARMUP" --report-folder "$folder" --quiet >"$folder.log" 2>&1 \
+    || { tail -n 20 "$folder.log" >&2; fail "edge-load failed against $label ($mode)"; }
+  if [[ "$target" == edge* ]]; then d1=$(decisions "$target"); c1=$(redis_calls); fi
+  # scenario,step,outcome,count,rps,min,mean,max,stddev,p50,p75,p95,p99,...
+  awk -F, -v r="$round" -v p="$label" -v m="$mode" -v d=$((d1 - d0)) -v c=$((c1 - c0)) '
+    $2=="global" && $3=="ok"   { ok=$4; rps=$5; p50=$10; p99=$13 }
+    $2=="global" && $3=="fail" { fail=$4 }
+    END { print r, p, m, rps, p50, p99, ok, fail + 0, d, c }' "$folder/report.csv" >> "$WORK/samples.txt"
+  log "round $round $label $mode: $(tail -n 1 "$WORK/samples.txt" | awk '{printf "rps=%s p50=%sms p99=%sms ok=%s fail=%s decisions=%s redis-calls=%s", $4, $5, $6, $7, $8, $9, $10}')"
+}
+
 : > "$WORK/samples.txt"
 for round in $(seq 1 "$ROUNDS"); do
-  # Rotate the order every round so no path always runs first (warm caches) or last (thermal, noisy neighbours).
-  order=()
-  n=${#SELECTED[@]}
-  for i in $(seq 0 $(( n - 1 ))); do order+=("${SELECTED[$(( (i + round - 1) % n ))]}"); done
-  for path in "${order[@]}"; do
-    measure "$round" "$path" max
-    measure "$round" "$path" rate
+  # Rotate the order every round so no row always runs first (warm caches) or last (thermal, noisy neighbours).
+  n=${#ROW_LABEL[@]}
+  for k in $(seq 0 $(( n - 1 ))); do
+    row=$(( (k + round - 1) % n ))
+    measure "$round" "$row" max
+    measure "$round" "$row" rate
   done
 done
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 stat() { awk -v p="$1" -v m="$2" -v c="$3" '$2==p && $3==m { print $c }' "$WORK/samples.txt" | median; }
 fails() { awk -v p="$1" '$2==p { s += $8 } END { print s + 0 }' "$WORK/samples.txt"; }
+per_decision() { awk -v p="$1" '$2==p { d += $9; c += $10 } END { if (d == 0) print "-"; else printf "%.3f", c / d }' "$WORK/samples.txt"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "" || b == "nan" || a == "nan" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 diff_ms() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan") print "n/a"; else printf "%+.3f", a - b }'; }
 verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { if (v == "n/a") print "not measured"; else if ((op == ">=" && v + 0 >= t + 0) || (op == "<=" && v + 0 <= t + 0)) print "met"; else print "NOT met" }'; }
 
 mkdir -p "$(dirname "$OUT")"
+BASE=${ROW_LABEL[0]}
 {
-  echo "# Side-by-side benchmark results"
+  echo "# Side-by-side benchmark results ($PRESET)"
   echo
   if [ "$SMOKE" -eq 1 ]; then echo "**Smoke run** (a few seconds; numbers are not meaningful)."; echo; fi
-  echo "- command: \`load/bench.sh $ARGS\` with paths $PATHS, $ROUNDS round(s), $DURATION per measurement, $WARMUP uncounted warm-up each"
+  echo "- command: \`load/bench.sh $ARGS\` with targets $PATHS, $ROUNDS round(s), $DURATION per measurement, $WARMUP uncounted warm-up each"
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(nproc) CPU cores shared by the load generator, the backend and every proxy; load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "- backend: $BACKEND_NAME; load: edge-load scenario \`jwt-rbac\` (GET /fast with a Bearer HS256 token and X-Tenant-ID on every path)"
+  echo "- backend: $BACKEND_NAME; load: edge-load scenario \`$SCENARIO\` with ${PARAMS[*]:-no extra parameters}; routes: ${ROUTES[*]}"
   echo "- throughput: closed model, $COPIES copies (\`constant:copies=$COPIES,during=$DURATION\`); latency: open model at $RATE/s (\`inject:rate=$RATE,during=$DURATION\`), measured from the intended send time"
   if has_path nginx; then echo "- nginx: $(nginx -v 2>&1 | sed 's/nginx version: //'), worker_processes auto, upstream keepalive 256, access_log off"; fi
-  if has_path edge; then echo "- edge: \`$EDGE_CONFIG\` on Redis (redis-server on loopback), audit writer: $([ "${NO_AUDIT:-0}" = 1 ] && echo "off (NO_AUDIT=1; decisions go to the logging sink)" || echo "on (separate Edge.AuditWriter process, spool on local disk)"); extra arguments: ${EDGE_ARGS[*]:-none}"; fi
-  echo "- values are medians over rounds; the order of paths rotates every round"
+  if has_edge; then echo "- edge: \`$EDGE_CONFIG\` on Redis (redis-server on loopback); \`edge\`: audit writer $(has_path edge && [ "${NO_AUDIT:-0}" != 1 ] && echo "on (separate Edge.AuditWriter process, spool on local disk)" || echo "off (decisions go to the logging sink)")$(has_path edge-noaudit && echo "; \`edge-noaudit\`: the same edge without an audit writer"); extra arguments: ${EDGE_ARGS[*]:-none}"; fi
+  echo "- values are medians over rounds; the order of rows rotates every round; ratios are to the first row, \`$BASE\`, from the same run"
   echo
-  echo "| path | max RPS | p50 ms at max | p99 ms at max | p50 ms at $RATE/s | p99 ms at $RATE/s | failed requests |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
-  for p in "${SELECTED[@]}"; do
-    echo "| $p | $(stat "$p" max 4) | $(stat "$p" max 5) | $(stat "$p" max 6) | $(stat "$p" rate 5) | $(stat "$p" rate 6) | $(fails "$p") |"
+  echo "| target | max RPS | ratio to $BASE | p50 ms at max | p99 ms at max | p50 ms at $RATE/s | p99 ms at $RATE/s | p99 added at $RATE/s (ms) | failed requests | Redis calls per rate-limit decision |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for label in "${ROW_LABEL[@]}"; do
+    echo "| $label | $(stat "$label" max 4) | $(ratio "$(stat "$label" max 4)" "$(stat "$BASE" max 4)") | $(stat "$label" max 5) | $(stat "$label" max 6) | $(stat "$label" rate 5) | $(stat "$label" rate 6) | $(diff_ms "$(stat "$label" rate 6)" "$(stat "$BASE" rate 6)") | $(fails "$label") | $(per_decision "$label") |"
   done
   echo
-  if has_path edge; then
+  if has_path edge && [ ${#ROUTES[@]} -eq 1 ] && { has_path yarp || has_path nginx; }; then
     edge_rps=$(stat edge max 4); edge_p99=$(stat edge rate 6)
     echo "| ratio | value | target | verdict |"
     echo "|---|---:|---:|---|"
@@ -298,7 +425,7 @@ mkdir -p "$(dirname "$OUT")"
     fi
     echo
   fi
-  echo "Raw samples (round path mode rps p50 p99 ok fail):"
+  echo "Raw samples (round target mode rps p50 p99 ok fail rate-limit-decisions redis-script-calls; the last two include the warm-up):"
   echo
   echo '```'
   cat "$WORK/samples.txt"

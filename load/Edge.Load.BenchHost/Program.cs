@@ -1,6 +1,6 @@
 using Edge.Load.BenchHost;
 
-const string usage = "usage: edge-bench-host backend --urls http://127.0.0.1:PORT | edge-bench-host yarp --config proxy.bare.json --urls http://127.0.0.1:PORT";
+const string usage = "usage: edge-bench-host backend [--jwks jwks.json] --urls http://127.0.0.1:PORT | edge-bench-host yarp --config proxy.bare.json --urls http://127.0.0.1:PORT";
 
 if (args.Length == 0)
 {
@@ -12,7 +12,14 @@ var rest = args[1..];
 switch (args[0])
 {
     case "backend":
-        await BenchBackend.Build(rest).RunAsync();
+        var jwks = Array.IndexOf(rest, "--jwks");
+        if (jwks >= 0 && jwks + 1 >= rest.Length)
+        {
+            await Console.Error.WriteLineAsync(usage);
+            return 2;
+        }
+
+        await (jwks < 0 ? BenchBackend.Build(rest) : BenchBackend.Build([.. rest[..jwks], .. rest[(jwks + 2)..]], rest[jwks + 1])).RunAsync();
         return 0;
     case "yarp":
         var index = Array.IndexOf(rest, "--config");

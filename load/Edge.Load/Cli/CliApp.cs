@@ -18,6 +18,9 @@ public static class CliApp
           edge-load list     scenarios and their parameters
           edge-load token [--key env:EDGE_JWT_HS256_KEY] [--sub user-0] [--tenant acme] [--roles Agent] [--iss https://id.example] [--aud edge] [--lifetime 1h]
                              prints one HS256 JWT, e.g. for curl
+          edge-load keys --out DIR
+                             writes rs256.pem and es256.pem (private, PKCS#8) and jwks.json (their public keys, kid rs256/es256)
+                             for the jwt-rbac scenario's alg=RS256|ES256 and an edge route with JwksUrl
           edge-load help
 
         Simulations (phases run in order; one scenario is either open or closed model):
@@ -31,14 +34,60 @@ public static class CliApp
         Exit codes: 0 ok, 1 threshold failed, 2 usage error, 3 run failed.
         """;
 
+    public const string RunUsage = """
+        Usage: edge-load run --scenario NAME [--scenario NAME ...] --target URL --simulation SPEC [--simulation SPEC ...]
+                             [--warmup 2s] [--report-folder DIR] [--threshold "p99<20ms" ...] [--thresholds-file FILE]
+                             [--param key=value ...] [--timeout 10s] [--quiet]
+        Runs the named scenarios (see 'edge-load list') against --target and writes report.md, report.html and csv files.
+        Exit codes: 0 ok, 1 threshold failed, 2 usage error, 3 run failed.
+        """;
+
+    public const string ListUsage = """
+        Usage: edge-load list
+        Prints every scenario and its --param names with their defaults.
+        """;
+
+    public const string TokenUsage = """
+        Usage: edge-load token [--key env:EDGE_JWT_HS256_KEY] [--sub user-0] [--tenant acme] [--roles Agent]
+                               [--iss https://id.example] [--aud edge] [--lifetime 1h]
+        Prints one HS256 JWT with the claims the edge reads (sub, tenant_id, roles, iss, aud, exp), e.g. for curl.
+        The key is a secret reference: env:NAME or file:/path, never the key itself.
+        """;
+
+    public const string KeysUsage = """
+        Usage: edge-load keys --out DIR
+        Writes a fresh RS256 and ES256 key pair: DIR/rs256.pem and DIR/es256.pem (private, PKCS#8, mode 600) and DIR/jwks.json
+        (public keys, kid "rs256" and "es256"). Serve jwks.json to the edge (JwksUrl) and pass
+        --param alg=RS256 --param signing-key=file:DIR/rs256.pem to the jwt-rbac scenario.
+        """;
+
+    private static readonly Dictionary<string, string> SubcommandUsage = new(StringComparer.Ordinal)
+    {
+        ["run"] = RunUsage,
+        ["list"] = ListUsage,
+        ["token"] = TokenUsage,
+        ["keys"] = KeysUsage,
+    };
+
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
     {
         var command = args.Length == 0 ? "help" : args[0];
+        if (IsHelp(args) && SubcommandUsage.TryGetValue(command, out var usage))
+        {
+            await stdout.WriteLineAsync(usage).ConfigureAwait(false);
+            return ExitCodes.Ok;
+        }
+
         switch (command)
         {
             case "help" or "--help" or "-h":
                 await stdout.WriteLineAsync(Usage).ConfigureAwait(false);
                 return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Ok;
+            case "keys":
+                return await KeysCommandAsync(args[1..], stdout, stderr).ConfigureAwait(false);
+            case "list" when args.Length > 1:
+                await stderr.WriteLineAsync($"list: unknown option '{args[1]}'.\n\n{ListUsage}").ConfigureAwait(false);
+                return ExitCodes.Usage;
             case "list":
                 foreach (var entry in EdgeScenarioCatalog.All)
                 {
@@ -57,6 +106,41 @@ public static class CliApp
             default:
                 await stderr.WriteLineAsync($"Unknown command '{command}'.\n\n{Usage}").ConfigureAwait(false);
                 return ExitCodes.Usage;
+        }
+    }
+
+    /// <summary>
+    /// <c>--help</c> anywhere in a subcommand's arguments asks for its usage (exit 0), the way dotnet and git behave,
+    /// so a half-typed command line plus <c>--help</c> still explains itself instead of failing on the missing parts.
+    /// </summary>
+    private static bool IsHelp(string[] args) => args.Skip(1).Any(static a => a is "--help" or "-h");
+
+    private static async Task<int> KeysCommandAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args is not ["--out", var folder])
+        {
+            await stderr.WriteLineAsync($"keys: expected --out DIR, got '{string.Join(' ', args)}'.\n\n{KeysUsage}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        Directory.CreateDirectory(folder);
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        using var ecdsa = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        await WritePrivateAsync(Path.Combine(folder, "rs256.pem"), rsa.ExportPkcs8PrivateKeyPem()).ConfigureAwait(false);
+        await WritePrivateAsync(Path.Combine(folder, "es256.pem"), ecdsa.ExportPkcs8PrivateKeyPem()).ConfigureAwait(false);
+        var jwks = Edge.Testing.Signing.JwtSigningKey.JwksJson(
+            Edge.Testing.Signing.JwtSigningKey.Rs256(rsa, "rs256"), Edge.Testing.Signing.JwtSigningKey.Es256(ecdsa, "es256"));
+        await File.WriteAllTextAsync(Path.Combine(folder, "jwks.json"), jwks).ConfigureAwait(false);
+        await stdout.WriteLineAsync("wrote " + Path.Combine(folder, "{rs256.pem,es256.pem,jwks.json}")).ConfigureAwait(false);
+        return ExitCodes.Ok;
+    }
+
+    private static async Task WritePrivateAsync(string path, string pem)
+    {
+        await File.WriteAllTextAsync(path, pem).ConfigureAwait(false);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
     }
 
@@ -79,8 +163,8 @@ public static class CliApp
                 options[args[i]] = args[i + 1];
             }
 
-            var key = System.Text.Encoding.UTF8.GetBytes(SecretReference.Resolve(options["--key"], "token: HS256 key"));
-            var minter = new JwtMinter(key, options["--iss"], options["--aud"], TimeProvider.System);
+            var key = System.Text.Encoding.UTF8.GetBytes(LoadSecret.Resolve(options["--key"], "token: HS256 key"));
+            var minter = new Edge.Testing.Signing.JwtMinter(Edge.Testing.Signing.JwtSigningKey.Hs256(key), options["--iss"], options["--aud"], TimeProvider.System);
             var roles = options["--roles"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             await stdout.WriteLineAsync(minter.Mint(options["--sub"], options["--tenant"], roles, Simulations.DurationParser.Parse(options["--lifetime"]))).ConfigureAwait(false);
             return ExitCodes.Ok;

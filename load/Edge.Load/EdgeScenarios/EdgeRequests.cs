@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using Edge.Load.Http;
 using Edge.Load.Scenarios;
+using Edge.Testing.Signing;
 
 namespace Edge.Load.EdgeScenarios;
 
@@ -34,22 +35,35 @@ internal sealed class EdgeRequests
     /// <summary>Mints a pool of tokens up front: real clients reuse a token for its lifetime, and minting stays out of the measured path.</summary>
     public void InitTokens(ScenarioInitContext init, string tenant)
     {
-        var key = Encoding.UTF8.GetBytes(SecretReference.Resolve(init.GetParameter("key", "env:EDGE_JWT_HS256_KEY"), $"scenario {init.ScenarioName}: HS256 signing key"));
-        if (key.Length < 32)
-        {
-            throw new InvalidOperationException($"scenario {init.ScenarioName}: the HS256 key must be at least 32 bytes.");
-        }
-
-        var minter = new JwtMinter(key, init.GetParameter("iss", "https://id.example"), init.GetParameter("aud", "edge"), TimeProvider.System);
+        var minter = new JwtMinter(SigningKey(init), init.GetParameter("iss", "https://id.example"), init.GetParameter("aud", "edge"), TimeProvider.System);
         var roles = init.GetParameter("roles", "Agent").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var lifetime = Simulations.DurationParser.Parse(init.GetParameter("token-lifetime", "1h"));
         _tokens = [.. Enumerable.Range(0, Math.Max(1, init.GetParameter("users", 16)))
             .Select(i => minter.Mint("user-" + i.ToString(CultureInfo.InvariantCulture), tenant, roles, lifetime))];
     }
 
+    /// <summary>HS256 from <c>key=</c>; RS256/ES256 from a PEM private key in <c>signing-key=</c> with its JWKS <c>kid=</c>.</summary>
+    private static JwtSigningKey SigningKey(ScenarioInitContext init)
+    {
+        var algorithm = init.GetParameter("alg", "HS256");
+        if (algorithm == "HS256")
+        {
+            var key = Encoding.UTF8.GetBytes(LoadSecret.Resolve(init.GetParameter("key", "env:EDGE_JWT_HS256_KEY"), $"scenario {init.ScenarioName}: HS256 signing key"));
+            return key.Length >= 32 ? JwtSigningKey.Hs256(key) : throw new InvalidOperationException($"scenario {init.ScenarioName}: the HS256 key must be at least 32 bytes.");
+        }
+
+        if (algorithm is not ("RS256" or "ES256"))
+        {
+            throw new InvalidOperationException($"scenario {init.ScenarioName}: alg must be HS256, RS256 or ES256, not '{algorithm}'.");
+        }
+
+        var pem = LoadSecret.Resolve(init.GetParameter("signing-key", ""), $"scenario {init.ScenarioName}: {algorithm} private key (signing-key=file:/path.pem)");
+        return JwtSigningKey.FromPem(algorithm, pem, init.GetParameter("kid", algorithm.ToLowerInvariant()));
+    }
+
     public void InitWebhook(ScenarioInitContext init)
     {
-        _webhookKey = Encoding.UTF8.GetBytes(SecretReference.Resolve(init.GetParameter("secret", "env:GITHUB_WEBHOOK_SECRET"), $"scenario {init.ScenarioName}: webhook secret"));
+        _webhookKey = Encoding.UTF8.GetBytes(LoadSecret.Resolve(init.GetParameter("secret", "env:GITHUB_WEBHOOK_SECRET"), $"scenario {init.ScenarioName}: webhook secret"));
         _padding = new string('x', Math.Max(0, init.GetParameter("body-padding", 256)));
     }
 
@@ -80,7 +94,7 @@ internal sealed class EdgeRequests
         request.Content.Headers.ContentType = Json;
         request.Headers.TryAddWithoutValidation("X-GitHub-Event", "issues");
         request.Headers.TryAddWithoutValidation("X-GitHub-Delivery", delivery);
-        request.Headers.TryAddWithoutValidation("X-Hub-Signature-256", GitHubWebhookSigner.Sign(_webhookKey, body));
+        request.Headers.TryAddWithoutValidation("X-Hub-Signature-256", WebhookSigner.HubSignature(_webhookKey, body));
         request.Headers.TryAddWithoutValidation("User-Agent", "GitHub-Hookshot/edge-load");
         return request;
     }

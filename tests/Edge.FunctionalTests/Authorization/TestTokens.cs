@@ -98,19 +98,7 @@ internal sealed class TestTokens : IDisposable
         return Create(new SigningCredentials(new SymmetricSecurityKey(pem) { KeyId = RsaKeyId }, SecurityAlgorithms.HmacSha256), subject: "mallory");
     }
 
-    public string JwksJson()
-    {
-        var rsa = Rsa.ExportParameters(false);
-        var ec = EcDsa.ExportParameters(false);
-        return JsonSerializer.Serialize(new
-        {
-            keys = new object[]
-            {
-                new { kty = "RSA", kid = RsaKeyId, use = "sig", alg = "RS256", n = Base64Url(rsa.Modulus!), e = Base64Url(rsa.Exponent!) },
-                new { kty = "EC", kid = EcKeyId, use = "sig", alg = "ES256", crv = "P-256", x = Base64Url(ec.Q.X!), y = Base64Url(ec.Q.Y!) },
-            },
-        });
-    }
+    public string JwksJson() => JwtSigningKey.JwksJson(JwtSigningKey.Rs256(Rsa, RsaKeyId), JwtSigningKey.Es256(EcDsa, EcKeyId));
 
     public static string Base64Url(byte[] bytes) => Base64UrlEncoder.Encode(bytes);
 

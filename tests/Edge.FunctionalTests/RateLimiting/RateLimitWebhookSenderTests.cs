@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using System.Text;
 using Edge.Testing;
 
@@ -63,7 +62,7 @@ public sealed class RateLimitWebhookSenderTests
         var body = Encoding.UTF8.GetBytes($$$"""{"action":"opened","delivery":"{{{id}}}","sender":{"id":{{{senderId}}},"login":"user{{{senderId}}}"}}""");
         var request = new HttpRequestMessage(HttpMethod.Post, "/hooks/github") { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-        request.Headers.Add("X-Hub-Signature-256", "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), body)));
+        request.Headers.Add("X-Hub-Signature-256", WebhookSigner.HubSignature(secret, body));
         request.Headers.Add("X-GitHub-Delivery", id);
         request.Headers.Add("X-GitHub-Event", "pull_request");
         return request;

@@ -42,6 +42,42 @@ public sealed class CliAppTests
     }
 
     [Theory]
+    [InlineData("run", "--help")]
+    [InlineData("run", "-h")]
+    [InlineData("run", "--scenario", "plain-get", "--help")]
+    [InlineData("list", "--help")]
+    [InlineData("token", "--help")]
+    [InlineData("keys", "--help")]
+    [InlineData("help")]
+    [InlineData("--help")]
+    public async Task RunAsync_HelpOnAnyCommand_PrintsUsageAndReturnsZero(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync(args, stdout, stderr);
+
+        Assert.Equal(ExitCodes.Ok, exit);
+        Assert.Contains("Usage:", stdout.ToString(), StringComparison.Ordinal);
+        Assert.Empty(stderr.ToString());
+    }
+
+    [Theory]
+    [InlineData("run", "--scenario", "plain-get", "--simulation", "inject:rate=1,during=1s", "--frobnicate")]
+    [InlineData("list", "--frobnicate")]
+    [InlineData("token", "--frobnicate", "x")]
+    [InlineData("keys", "--frobnicate")]
+    public async Task RunAsync_UnknownOptionOnSubcommand_ReturnsUsageExitCode(params string[] args)
+    {
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync(args, new StringWriter(), stderr);
+
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.Contains("frobnicate", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("run", "--scenario", "nope", "--simulation", "inject:rate=1,during=1s")]
     [InlineData("run", "--scenario", "plain-get")]
     [InlineData("run", "--scenario", "plain-get", "--simulation", "inject:rate=1,during=1s", "--threshold", "p99 20")]
@@ -66,7 +102,7 @@ public sealed class CliAppTests
             new StringWriter(), stderr);
 
         Assert.Equal(ExitCodes.RunFailed, exit);
-        Assert.Contains("EDGE_LOAD_TEST_UNSET_KEY is not set", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains("EDGE_LOAD_TEST_UNSET_KEY' is not set", stderr.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Edge.Load.EdgeScenarios;
 using Edge.Load.Running;
 using Edge.Load.Simulations;
+using Edge.Testing.Signing;
 using Microsoft.Extensions.Time.Testing;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
@@ -19,13 +20,13 @@ public sealed class EdgeScenarioTests
     [Fact]
     public void Sign_GitHubDocumentationVector_Matches() =>
         Assert.Equal("sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-            GitHubWebhookSigner.Sign(Encoding.UTF8.GetBytes(WebhookSecret), "Hello, World!"u8));
+            WebhookSigner.HubSignature(Encoding.UTF8.GetBytes(WebhookSecret), "Hello, World!"u8));
 
     [Fact]
     public void Mint_Hs256_TokenVerifiesAndCarriesEdgeClaims()
     {
         var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
-        var minter = new JwtMinter(Encoding.UTF8.GetBytes(JwtKey), "https://id.example", "edge", time);
+        var minter = new JwtMinter(JwtSigningKey.Hs256(Encoding.UTF8.GetBytes(JwtKey)), "https://id.example", "edge", time);
 
         var token = minter.Mint("user-7", "acme", ["Agent", "Viewer"], TimeSpan.FromMinutes(10));
 
@@ -45,6 +46,41 @@ public sealed class EdgeScenarioTests
         Assert.Equal(1_800_000_600, claims.GetProperty("exp").GetInt64());
     }
 
+    [Theory]
+    [InlineData("RS256")]
+    [InlineData("ES256")]
+    public void Mint_AsymmetricKey_SignatureVerifiesWithThePublishedJwk(string algorithm)
+    {
+        using var rsa = RSA.Create(2048);
+        using var ecdsa = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var key = algorithm == "RS256" ? JwtSigningKey.Rs256(rsa, "k1") : JwtSigningKey.Es256(ecdsa, "k1");
+
+        var token = new JwtMinter(key, "https://id.example", "edge", TimeProvider.System).Mint("user-1", "acme", ["Agent"], TimeSpan.FromMinutes(5));
+
+        var parts = token.Split('.');
+        using var header = JsonDocument.Parse(Base64Url.DecodeFromChars(parts[0]));
+        Assert.Equal(algorithm, header.RootElement.GetProperty("alg").GetString());
+        Assert.Equal("k1", header.RootElement.GetProperty("kid").GetString());
+        using var jwks = JsonDocument.Parse(JwtSigningKey.JwksJson(key));
+        var jwk = jwks.RootElement.GetProperty("keys")[0];
+        var input = Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]);
+        var signature = Base64Url.DecodeFromChars(parts[2]);
+        if (algorithm == "RS256")
+        {
+            using var verifier = RSA.Create(new RSAParameters { Modulus = Base64Url.DecodeFromChars(jwk.GetProperty("n").GetString()), Exponent = Base64Url.DecodeFromChars(jwk.GetProperty("e").GetString()) });
+            Assert.True(verifier.VerifyData(input, signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+        }
+        else
+        {
+            using var verifier = ECDsa.Create(new ECParameters
+            {
+                Curve = ECCurve.NamedCurves.nistP256,
+                Q = new ECPoint { X = Base64Url.DecodeFromChars(jwk.GetProperty("x").GetString()), Y = Base64Url.DecodeFromChars(jwk.GetProperty("y").GetString()) },
+            });
+            Assert.True(verifier.VerifyData(input, signature, HashAlgorithmName.SHA256));
+        }
+    }
+
     [Fact]
     public async Task Webhook_AgainstWireMock_EverySignatureVerifiesOverTheReceivedBytesAndDeliveriesAreUnique()
     {
@@ -60,7 +96,7 @@ public sealed class EdgeScenarioTests
         foreach (var message in entries)
         {
             var signature = message.Headers!["X-Hub-Signature-256"].Single();
-            Assert.Equal(GitHubWebhookSigner.Sign(key, message.BodyAsBytes), signature);
+            Assert.Equal(WebhookSigner.HubSignature(key, message.BodyAsBytes), signature);
         }
 
         var deliveries = entries.Select(m => m.Headers!["X-GitHub-Delivery"].Single()).ToList();

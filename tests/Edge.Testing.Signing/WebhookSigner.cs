@@ -2,13 +2,13 @@ using System.Security.Cryptography;
 using System.Text;
 using NSec.Cryptography;
 
-namespace Edge.FunctionalTests.Webhooks;
+namespace Edge.Testing.Signing;
 
 /// <summary>
 /// Independent sender-side signing for every scheme, written from the providers' documentation (not from the edge's
-/// code), so a shared misunderstanding would show up as a failing vector test.
+/// code), so a shared misunderstanding would show up as a failing vector test. The load tool signs with the same code.
 /// </summary>
-internal static class WebhookSigner
+public static class WebhookSigner
 {
     public static string Hex(byte[] bytes) => Convert.ToHexStringLower(bytes);
 
@@ -16,7 +16,10 @@ internal static class WebhookSigner
 
     public static byte[] Concat(string prefix, byte[] body) => [.. Utf8(prefix), .. body];
 
-    public static string HubSignature(string secret, byte[] body) => "sha256=" + Hex(HMACSHA256.HashData(Utf8(secret), body));
+    public static string HubSignature(string secret, byte[] body) => HubSignature(Utf8(secret), body);
+
+    /// <summary>GitHub's <c>X-Hub-Signature-256</c>: <c>sha256=</c> + lowercase hex HMAC-SHA256 of the raw body, key = secret as UTF-8.</summary>
+    public static string HubSignature(byte[] secretUtf8, ReadOnlySpan<byte> body) => "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(secretUtf8, body));
 
     public static string Stripe(string secret, long timestamp, byte[] body, params string[] extraV1) =>
         $"t={timestamp}," + string.Join(",", extraV1.Select(s => "v1=" + s).Append("v1=" + Hex(HMACSHA256.HashData(Utf8(secret), Concat($"{timestamp}.", body)))));
