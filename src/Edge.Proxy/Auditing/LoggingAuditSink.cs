@@ -8,7 +8,7 @@ namespace Edge.Proxy.Auditing;
 /// </summary>
 internal sealed partial class LoggingAuditSink(ILogger<LoggingAuditSink> logger) : IAuditSink
 {
-    public ValueTask RecordAsync(HttpContext context, EdgeRequestContext request)
+    public ValueTask RecordAsync(HttpContext context, EdgeRequestFeature request)
     {
         Log.Decision(
             logger,
@@ -18,7 +18,7 @@ internal sealed partial class LoggingAuditSink(ILogger<LoggingAuditSink> logger)
             context.Response.StatusCode,
             request.DecidingStep,
             request.ReasonCode,
-            request.Tenant,
+            context.GetTenant()?.Tenant,
             context.Request.Method,
             context.Request.Path.Value);
         return ValueTask.CompletedTask;

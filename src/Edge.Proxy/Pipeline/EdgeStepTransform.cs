@@ -1,4 +1,3 @@
-using Edge.Proxy.Observability;
 using Yarp.ReverseProxy.Transforms;
 
 namespace Edge.Proxy.Pipeline;
@@ -7,7 +6,7 @@ namespace Edge.Proxy.Pipeline;
 /// Runs one edge step as a YARP request transform. YARP runs every request transform in order and only then checks
 /// whether a response was set, so a step after a denial must not run.
 /// </summary>
-internal sealed class EdgeStepTransform(string stepName, string routeId, IEdgeStep step, EdgeMetrics metrics) : RequestTransform
+internal sealed class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDecisions decisions) : RequestTransform
 {
     public string StepName { get; } = stepName;
 
@@ -30,13 +29,10 @@ internal sealed class EdgeStepTransform(string stepName, string routeId, IEdgeSt
         var result = await step.InvokeAsync(new EdgeStepContext(context, request));
         if (result.Denial is { } denial)
         {
-            request.DecidingStep = StepName;
-            request.ReasonCode = denial.Reason ?? denial.Code;
-            metrics.StepDecision(routeId, StepName, "deny", request.ReasonCode);
-            await ProblemDetailsWriter.WriteAsync(http, denial);
+            await decisions.DenyAsync(http, StepName, denial);
             return;
         }
 
-        metrics.StepDecision(routeId, StepName, "allow", null);
+        decisions.Allow(http, StepName);
     }
 }

@@ -12,7 +12,7 @@ public readonly record struct RateLimitDecision(
     /// <summary>True when Redis was unavailable and the outage mode answered.</summary>
     public bool IsFallback => Source is RateLimitDecisionSource.FallbackLocal or RateLimitDecisionSource.FallbackOpen or RateLimitDecisionSource.FallbackClosed;
 
-    /// <summary>The value of <c>EdgeRequestContext.RateLimitOutcome</c> (audited).</summary>
+    /// <summary>The request's audited rate-limit outcome (<c>EdgeRateLimitFeature.Outcome</c>).</summary>
     public string Outcome => Source switch
     {
         RateLimitDecisionSource.FallbackOpen => "redis-unavailable-open",

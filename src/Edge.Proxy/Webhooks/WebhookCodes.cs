@@ -8,8 +8,6 @@ public static class WebhookCodes
     public const string TimestampOutOfWindow = "timestamp_out_of_window";
     public const string ReplayedDelivery = "replayed_delivery";
     public const string DeliveryIdMissing = "delivery_id_missing";
-    public const string BodyTooLarge = "body_too_large";
-    public const string BodyInvalid = "body_invalid";
     public const string ReplayStoreUnavailable = "replay_store_unavailable";
     public const string SubscribeVerified = "subscribe_verified";
     public const string SubscribeRejected = "subscribe_rejected";
