@@ -66,6 +66,26 @@ public sealed class RateLimiterPolicyRouteTests
     }
 
     [Fact]
+    public async Task RateLimiterPolicy_Refusal_RecordedAsStepDecisionLikeTheEdgeRateLimitStep()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Config(backend.Url, "per-ip", PerIp(1)));
+
+        using var admitted = await edge.Client.GetAsync("/public/x");
+        using var first = await edge.Client.GetAsync("/public/x");
+        using var second = await edge.Client.GetAsync("/public/x");
+
+        Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+        var metrics = await edge.Management.GetStringAsync("/metrics");
+        var line = Assert.Single(metrics.Split('\n'), l => l.StartsWith("edge_step_decisions_total{", StringComparison.Ordinal)
+            && l.Contains("route=\"public\"", StringComparison.Ordinal) && l.Contains("step=\"RateLimiterPolicy\"", StringComparison.Ordinal));
+        Assert.Contains("decision=\"deny\"", line, StringComparison.Ordinal);
+        Assert.Contains("reason=\"rate_limited\"", line, StringComparison.Ordinal);
+        Assert.Equal("2", line.Split(' ')[1]);
+    }
+
+    [Fact]
     public async Task Start_RateLimiterPolicyNotInEdgeRateLimits_RefusedWithRouteLocation()
     {
         using var backend = Backend.Start();
