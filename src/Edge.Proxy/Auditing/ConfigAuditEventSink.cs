@@ -86,10 +86,10 @@ internal sealed partial class ConfigAuditEventSink(
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Error, "Audit record for security event {Type} dropped: the spool is at its cap")]
+        [LoggerMessage(1505, LogLevel.Error, "Audit record for security event {Type} dropped: the spool is at its cap")]
         public static partial void Dropped(ILogger logger, string type);
 
-        [LoggerMessage(2, LogLevel.Information, "Config revision {Revision} rotates {Kind} of policy '{Policy}': {Added} added, {Removed} removed, {ValueChanged} values changed")]
+        [LoggerMessage(1506, LogLevel.Information, "Config revision {Revision} rotates {Kind} of policy '{Policy}': {Added} added, {Removed} removed, {ValueChanged} values changed")]
         public static partial void SecretRotated(ILogger logger, string kind, string policy, int added, int removed, int valueChanged, string revision);
     }
 }

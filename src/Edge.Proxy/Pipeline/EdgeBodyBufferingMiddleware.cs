@@ -208,7 +208,7 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
 
     private static partial class Log
     {
-        [LoggerMessage(1001, LogLevel.Debug, "Body refused on route {Route}: {Reason}")]
+        [LoggerMessage(1000, LogLevel.Debug, "Body refused on route {Route}: {Reason}")]
         public static partial void BodyRefused(ILogger logger, string route, string reason);
     }
 }
