@@ -1,7 +1,7 @@
 namespace Edge.Proxy.RateLimiting;
 
 /// <summary>One rate-limit decision with what the response headers report.</summary>
-public readonly record struct RateLimitDecision(
+internal readonly record struct RateLimitDecision(
     bool Admitted,
     RateLimitDecisionSource Source,
     int Limit,

@@ -1,7 +1,7 @@
 namespace Edge.Proxy.Webhooks;
 
 /// <summary>Stable error codes of the webhook step (the <c>code</c> of its problem+json answers).</summary>
-public static class WebhookCodes
+internal static class WebhookCodes
 {
     public const string SignatureMissing = "signature_missing";
     public const string SignatureInvalid = "signature_invalid";

@@ -1,7 +1,7 @@
 namespace Edge.Proxy.Webhooks;
 
 /// <summary>The signature schemes the edge verifies (see the README section on <c>EdgeWebhook</c>).</summary>
-public enum WebhookScheme
+internal enum WebhookScheme
 {
     GitHub,
     Meta,
