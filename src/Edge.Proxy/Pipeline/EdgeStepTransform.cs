@@ -8,6 +8,9 @@ namespace Edge.Proxy.Pipeline;
 /// </summary>
 internal sealed class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDecisions decisions) : RequestTransform
 {
+    private static readonly EdgeDenial PipelineMisconfigured =
+        new(StatusCodes.Status500InternalServerError, "edge_pipeline_error", "The edge pipeline is misconfigured.");
+
     public string StepName { get; } = stepName;
 
     public override async ValueTask ApplyAsync(RequestTransformContext context)
@@ -22,7 +25,7 @@ internal sealed class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDec
         if (request is null)
         {
             // Defensive: the edge middleware creates this for every proxied request.
-            await ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status500InternalServerError, "edge_pipeline_error", "The edge pipeline is misconfigured.");
+            await decisions.DenyAsync(http, StepName, PipelineMisconfigured);
             return;
         }
 
