@@ -85,10 +85,17 @@ internal sealed class EdgeRequestMiddleware(
             }
             finally
             {
-                await request.CleanupAsync(context);
-                var decision = request.IsDenied ? "deny" : "allow";
-                metrics.Request(routeId, decision, context.Response.StatusCode);
-                await RecordOnce();
+                try
+                {
+                    await request.CleanupAsync(context);
+                }
+                finally
+                {
+                    // A failing cleanup must not cost the request its audit record.
+                    var decision = request.IsDenied ? "deny" : "allow";
+                    metrics.Request(routeId, decision, context.Response.StatusCode);
+                    await RecordOnce();
+                }
             }
         }
     }
