@@ -7,15 +7,28 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Edge.Proxy.Tests.Pipeline;
 
-public sealed class EdgeDecisionsTests
+public sealed class EdgeDecisionsTests : IDisposable
 {
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly List<(long Value, Dictionary<string, object?> Tags)> _counted = [];
+    private readonly EdgeMetrics _metrics;
+    private readonly MeterListener _listener;
+
+    public EdgeDecisionsTests()
+    {
+        _metrics = new EdgeMetrics(_services.GetRequiredService<IMeterFactory>());
+        _listener = Listen(_metrics.Meter, _counted);
+    }
+
+    public void Dispose()
+    {
+        _listener.Dispose();
+        _services.Dispose();
+    }
+
     [Fact]
     public async Task DenyAsync_EdgeRequest_RecordsStepReasonMetricAndWritesProblem()
     {
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var metrics = new EdgeMetrics(services.GetRequiredService<IMeterFactory>());
-        var counted = new List<(long Value, Dictionary<string, object?> Tags)>();
-        using var listener = Listen(metrics.Meter, counted);
         var http = Context();
         var denial = new EdgeDenial(StatusCodes.Status403Forbidden, "permission_denied", "Forbidden", "Not allowed.")
         {
@@ -23,7 +36,7 @@ public sealed class EdgeDecisionsTests
             Headers = new Dictionary<string, string> { ["X-Extra"] = "1" },
         };
 
-        await new EdgeDecisions(metrics).DenyAsync(http, "EdgeRequire", denial);
+        await new EdgeDecisions(_metrics).DenyAsync(http, "EdgeRequire", denial);
 
         var request = http.GetEdgeRequest()!;
         Assert.True(request.IsDenied);
@@ -35,7 +48,7 @@ public sealed class EdgeDecisionsTests
         using var problem = JsonDocument.Parse(((MemoryStream)http.Response.Body).ToArray());
         Assert.Equal("permission_denied", problem.RootElement.GetProperty("code").GetString());
         Assert.Equal("req-1", problem.RootElement.GetProperty("requestId").GetString());
-        var (value, tags) = Assert.Single(counted);
+        var (value, tags) = Assert.Single(_counted);
         Assert.Equal(1, value);
         Assert.Equal("r1", tags["route"]);
         Assert.Equal("EdgeRequire", tags["step"]);
@@ -46,26 +59,21 @@ public sealed class EdgeDecisionsTests
     [Fact]
     public async Task DenyAsync_OutsideEdgeRoute_WritesProblemWithoutRecording()
     {
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var metrics = new EdgeMetrics(services.GetRequiredService<IMeterFactory>());
-        var counted = new List<(long Value, Dictionary<string, object?> Tags)>();
-        using var listener = Listen(metrics.Meter, counted);
         var http = new DefaultHttpContext { Response = { Body = new MemoryStream() } };
 
-        await new EdgeDecisions(metrics).DenyAsync(http, "RateLimiterPolicy", new EdgeDenial(429, "rate_limited", "Too many requests"));
+        await new EdgeDecisions(_metrics).DenyAsync(http, "RateLimiterPolicy", new EdgeDenial(429, "rate_limited", "Too many requests"));
 
         Assert.Equal(429, http.Response.StatusCode);
         Assert.Null(http.GetEdgeRequest());
-        Assert.Empty(counted);
+        Assert.Empty(_counted);
     }
 
     [Fact]
     public void DenyUnanswered_ClientGone_RecordsStatusAndReasonWithoutBody()
     {
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var http = Context();
 
-        new EdgeDecisions(new EdgeMetrics(services.GetRequiredService<IMeterFactory>())).DenyUnanswered(http, "EdgeWebhook", 499, "body_invalid:client_aborted");
+        new EdgeDecisions(_metrics).DenyUnanswered(http, "EdgeWebhook", 499, "body_invalid:client_aborted");
 
         Assert.Equal(499, http.Response.StatusCode);
         Assert.Equal("body_invalid:client_aborted", http.GetEdgeRequest()!.ReasonCode);
