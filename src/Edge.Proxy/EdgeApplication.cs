@@ -34,7 +34,29 @@ public static class EdgeApplication
         var app = builder.Build();
         app.UseEdgeManagementPortFilter(host);
         app.MapEdgeManagementEndpoints(host);
-        app.MapEdgeReverseProxy();
+        MapEdgeReverseProxy(app);
         return app;
+    }
+
+    /// <summary>
+    /// The request path of an edge route, in order: <see cref="EdgeRequestMiddleware"/> (id, identity-header stripping,
+    /// method refusal, audit at the end), ASP.NET Core's rate limiter for routes with a <c>RateLimiterPolicy</c>, body
+    /// buffering, YARP's own middleware, then the forwarder, whose request transforms run the ordered edge steps
+    /// (<see cref="EdgeStepTransform"/>) before the backend is called.
+    /// </summary>
+    private static void MapEdgeReverseProxy(WebApplication app)
+    {
+        app.MapReverseProxy(pipeline =>
+        {
+            pipeline.UseMiddleware<EdgeRequestMiddleware>();
+
+            // ASP.NET Core's limiter for routes with a RateLimiterPolicy: inside the proxy pipeline (routing has run)
+            // so a refusal has its request id and is audited; before body buffering so a refused body is never read.
+            pipeline.UseRateLimiter();
+            pipeline.UseEdgeBodyBuffering();
+            pipeline.UseSessionAffinity();
+            pipeline.UseLoadBalancing();
+            pipeline.UsePassiveHealthChecks();
+        }).ConfigureEndpoints(app.Services.GetRequiredService<EdgeRateLimiterPolicies>().Apply);
     }
 }

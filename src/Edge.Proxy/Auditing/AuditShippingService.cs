@@ -54,7 +54,7 @@ internal sealed partial class AuditShippingService(SpoolAuditSink sink, IOptions
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Warning, "Shutdown before the audit writer acknowledged {Pending} spooled records; they stay in the spool")]
+        [LoggerMessage(1504, LogLevel.Warning, "Shutdown before the audit writer acknowledged {Pending} spooled records; they stay in the spool")]
         public static partial void DrainIncomplete(ILogger logger, long pending);
     }
 }

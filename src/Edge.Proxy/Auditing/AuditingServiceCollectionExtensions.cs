@@ -1,5 +1,6 @@
 using Edge.Audit.Spool;
 using Edge.Proxy.Configuration;
+using Edge.Proxy.Pipeline;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 

@@ -109,13 +109,13 @@ internal sealed partial class ConfigAuditEventSink(
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Error, "Audit record for security event {Type} dropped: the spool is at its cap")]
+        [LoggerMessage(1505, LogLevel.Error, "Audit record for security event {Type} dropped: the spool is at its cap")]
         public static partial void Dropped(ILogger logger, string type);
 
-        [LoggerMessage(2, LogLevel.Information, "Config revision {Revision} rotates {Kind} of policy '{Policy}': {Added} added, {Removed} removed, {ValueChanged} values changed")]
+        [LoggerMessage(1506, LogLevel.Information, "Config revision {Revision} rotates {Kind} of policy '{Policy}': {Added} added, {Removed} removed, {ValueChanged} values changed")]
         public static partial void SecretRotated(ILogger logger, string kind, string policy, int added, int removed, int valueChanged, string revision);
 
-        [LoggerMessage(3, LogLevel.Error, "Audit record for security event {Type} could not be written to the spool")]
+        [LoggerMessage(1507, LogLevel.Error, "Audit record for security event {Type} could not be written to the spool")]
         public static partial void AppendFailed(ILogger logger, string type, Exception exception);
     }
 }

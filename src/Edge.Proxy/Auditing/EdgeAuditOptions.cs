@@ -1,7 +1,7 @@
 namespace Edge.Proxy.Auditing;
 
 /// <summary>The <c>Edge:Audit</c> host settings.</summary>
-public sealed record EdgeAuditOptions
+internal sealed record EdgeAuditOptions
 {
     public const string SectionName = "Edge:Audit";
 

@@ -8,7 +8,7 @@ namespace Edge.Proxy.Auditing;
 /// </summary>
 internal sealed partial class LoggingAuditSink(ILogger<LoggingAuditSink> logger) : IAuditSink
 {
-    public ValueTask RecordAsync(HttpContext context, EdgeRequestContext request)
+    public ValueTask RecordAsync(HttpContext context, EdgeRequestFeature request)
     {
         Log.Decision(
             logger,
@@ -18,7 +18,7 @@ internal sealed partial class LoggingAuditSink(ILogger<LoggingAuditSink> logger)
             context.Response.StatusCode,
             request.DecidingStep,
             request.ReasonCode,
-            request.Tenant,
+            context.GetTenant()?.Tenant,
             context.Request.Method,
             context.Request.Path.Value);
         return ValueTask.CompletedTask;
@@ -26,7 +26,7 @@ internal sealed partial class LoggingAuditSink(ILogger<LoggingAuditSink> logger)
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "Edge decision {RecordId} route={Route} decision={Decision} status={Status} step={Step} reason={Reason} tenant={Tenant} {Method} {Path}")]
+        [LoggerMessage(1500, LogLevel.Information, "Edge decision {RecordId} route={Route} decision={Decision} status={Status} step={Step} reason={Reason} tenant={Tenant} {Method} {Path}")]
         public static partial void Decision(ILogger logger, string recordId, string route, string decision, int status, string? step, string? reason, string? tenant, string method, string? path);
     }
 }

@@ -44,7 +44,7 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
 
     public bool CanAdmit(HttpContext context) => Spool.HasRoomFor(AdmissionReserve) || AuditRequirement.IsOptional(context);
 
-    public async ValueTask RecordAsync(HttpContext context, EdgeRequestContext request)
+    public async ValueTask RecordAsync(HttpContext context, EdgeRequestFeature request)
     {
         var leaf = AuditRecordSerializer.Serialize(BuildRecord(context, request));
         bool appended;
@@ -75,18 +75,21 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
         context.Abort();
     }
 
-    private AuditRecord BuildRecord(HttpContext context, EdgeRequestContext request)
+    private AuditRecord BuildRecord(HttpContext context, EdgeRequestFeature request)
     {
         var proxy = context.Features.Get<IReverseProxyFeature>();
         var status = context.Response.StatusCode;
+        var identity = context.GetIdentity();
+        var body = context.GetBody();
+        var signature = context.Features.Get<EdgeSignatureFeature>();
         return new AuditRecord
         {
             Id = request.RequestId,
             Time = request.StartedAt,
             Instance = _host.InstanceId,
-            Tenant = request.Tenant,
-            Subject = new AuditSubject { Principal = request.Principal, ClientIp = request.ClientIp },
-            AuthMethod = request.AuthMethod,
+            Tenant = context.GetTenant()?.Tenant,
+            Subject = new AuditSubject { Principal = identity?.Principal, ClientIp = request.ClientIp },
+            AuthMethod = identity?.Method,
             Route = request.RouteId,
             Destination = proxy?.ProxiedDestination?.Model.Config.Address,
             Method = context.Request.Method,
@@ -95,14 +98,14 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
             Decision = request.IsDenied ? "deny" : "allow",
             Step = request.DecidingStep,
             Reason = request.ReasonCode,
-            RateLimit = request.RateLimitOutcome,
-            SignatureScheme = request.SignatureScheme,
-            SignatureResult = request.SignatureResult,
-            BytesIn = request.BufferedBody?.Length ?? context.Request.ContentLength,
+            RateLimit = context.Features.Get<EdgeRateLimitFeature>()?.Outcome,
+            SignatureScheme = signature?.Scheme,
+            SignatureResult = signature?.Result,
+            BytesIn = body?.Body.Length ?? context.Request.ContentLength,
             BytesOut = context.Response.ContentLength,
             LatencyMs = (_time.GetUtcNow() - request.StartedAt).TotalMilliseconds,
             TraceId = Activity.Current?.TraceId.ToHexString(),
-            BodyHash = request.BufferedBody is { } body ? BodyHash.Compute(body.Span) : null,
+            BodyHash = body is null ? null : BodyHash.Compute(body.Body.Span),
         };
     }
 
@@ -110,13 +113,13 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Error, "Audit record {RecordId} dropped on optional route {Route}: the spool is at its cap")]
+        [LoggerMessage(1501, LogLevel.Error, "Audit record {RecordId} dropped on optional route {Route}: the spool is at its cap")]
         public static partial void Dropped(ILogger logger, string recordId, string route);
 
-        [LoggerMessage(2, LogLevel.Error, "Request {RecordId} on audit-required route {Route} aborted: its record could not be spooled")]
+        [LoggerMessage(1502, LogLevel.Error, "Request {RecordId} on audit-required route {Route} aborted: its record could not be spooled")]
         public static partial void AbortedUnaudited(ILogger logger, string recordId, string route);
 
-        [LoggerMessage(3, LogLevel.Error, "Writing audit record {RecordId} to the spool failed")]
+        [LoggerMessage(1503, LogLevel.Error, "Writing audit record {RecordId} to the spool failed")]
         public static partial void SpoolFailed(ILogger logger, string recordId, Exception exception);
     }
 }

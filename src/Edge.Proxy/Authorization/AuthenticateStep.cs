@@ -24,7 +24,7 @@ internal sealed class AuthenticateStep(
         var http = context.HttpContext;
         if (options.Anonymous)
         {
-            request.AuthMethod = AnonymousMethod;
+            http.Features.Set<IEdgeIdentityFeature>(new AuthenticationFeature(AnonymousMethod, identity: null));
             StripCredentials(context, schemes);
             return EdgeStepResult.Continue;
         }
@@ -41,25 +41,15 @@ internal sealed class AuthenticateStep(
         if (!result.Succeeded)
         {
             // The audit record shows which kind of credential was refused; the principal stays unset (unverified).
-            request.AuthMethod = validator.Method;
+            http.Features.Set<IEdgeIdentityFeature>(new AuthenticationFeature(validator.Method, identity: null));
             Fail(context, result.FailureReason, result.ClaimedPrincipal, validator.PolicyName);
             return Deny(result.FailureStatus, result.FailureCode, result.FailureReason, result.FailureDetail ?? "Authentication failed.", result.Challenge);
         }
 
         var identity = result.Identity;
-        request.Items[EdgeIdentityItems.IdentityKey] = identity;
-        request.Items[EdgeIdentityItems.ChallengeKey] = validator.Challenge;
-        request.User = identity.User;
-        request.Principal = identity.Principal;
-        request.AuthMethod = identity.Method;
-        request.Roles = identity.Roles;
+        http.Features.Set<IEdgeIdentityFeature>(new AuthenticationFeature(identity.Method, identity, validator.Challenge, signingKey));
         http.User = identity.User;
-        if (signingKey is not null)
-        {
-            request.Items[EdgeIdentityItems.SigningKey] = signingKey;
-        }
-
-        if (TenantBinding.Check(request) is { } mismatch)
+        if (TenantBinding.Check(http) is { } mismatch)
         {
             return EdgeStepResult.Deny(mismatch);
         }
@@ -88,7 +78,9 @@ internal sealed class AuthenticateStep(
         if (reason != AuthenticationCodes.AuthenticationRequired)
         {
             // Only presented-and-refused credentials feed the brute-force signal; a caller without one guessed nothing.
-            runtime.Failures.RecordFailure(context.HttpContext.Connection.RemoteIpAddress?.ToString(), principal);
+            // By the resolved client address (Edge:TrustedProxies), like the audit record and {ip}: behind a trusted
+            // proxy every connection comes from the proxy, and one client's failures must not lock out the rest.
+            runtime.Failures.RecordFailure(context.Request.ClientIp, principal);
         }
     }
 

@@ -3,7 +3,7 @@ namespace Edge.Proxy.Authorization;
 /// <summary>
 /// Options of one <c>EdgeAuthenticate</c> entry: <c>{ "EdgeAuthenticate": "corp-jwt,partner-keys", "ForwardAuthorization": "false" }</c>.
 /// </summary>
-public sealed record AuthenticateStepOptions
+internal sealed record AuthenticateStepOptions
 {
     /// <summary>The <c>Edge:Authentication</c> entries to accept (the first whose credential is present is used), or empty for Anonymous.</summary>
     public IReadOnlyList<string> Policies { get; init; } = [];

@@ -1,7 +1,7 @@
 namespace Edge.Proxy.Authorization;
 
 /// <summary>Host settings <c>Edge:AuthFailures:*</c> of the brute-force signal.</summary>
-public sealed record AuthenticationFailureOptions
+internal sealed record AuthenticationFailureOptions
 {
     public const string SectionName = "Edge:AuthFailures";
 

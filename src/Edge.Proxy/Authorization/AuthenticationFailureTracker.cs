@@ -137,7 +137,7 @@ internal sealed partial class AuthenticationFailureTracker
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Warning, "Repeated authentication failures: {Kind} {Key} failed {Count} times within {Window}")]
+        [LoggerMessage(1200, LogLevel.Warning, "Repeated authentication failures: {Kind} {Key} failed {Count} times within {Window}")]
         public static partial void ThresholdCrossed(ILogger logger, string kind, string key, int count, TimeSpan window);
     }
 }

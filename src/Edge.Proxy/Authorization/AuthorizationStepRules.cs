@@ -30,7 +30,7 @@ internal static class AuthorizationStepRules
 
     public static EdgeStepResult Unauthenticated(EdgeStepContext context)
     {
-        var challenge = context.Request.Items.TryGetValue(EdgeIdentityItems.ChallengeKey, out var value) && value is string text ? text : "Bearer realm=\"edge\"";
+        var challenge = (context.HttpContext.GetIdentity() as AuthenticationFeature)?.Challenge ?? "Bearer realm=\"edge\"";
         return EdgeStepResult.Deny(new EdgeDenial(StatusCodes.Status401Unauthorized, AuthenticationCodes.AuthenticationRequired, "Unauthorized", "Authentication is required.")
         {
             Headers = new Dictionary<string, string> { ["WWW-Authenticate"] = challenge },

@@ -19,8 +19,8 @@ internal sealed class IdentityHeadersTransform(IdentityHeaderNames names, TimePr
             return ValueTask.CompletedTask;
         }
 
-        var identity = request.GetIdentity();
-        if (identity is null)
+        var authentication = http.GetIdentity() as AuthenticationFeature;
+        if (authentication?.Identity is not { } identity)
         {
             return ValueTask.CompletedTask;
         }
@@ -33,10 +33,10 @@ internal sealed class IdentityHeadersTransform(IdentityHeaderNames names, TimePr
             context.ProxyRequest.Headers.TryAddWithoutValidation(names.Roles, roles);
         }
 
-        if (request.Items.TryGetValue(EdgeIdentityItems.SigningKey, out var value) && value is byte[] key)
+        if (authentication.SigningKey is { } key)
         {
             var timestamp = time.GetUtcNow().ToUnixTimeSeconds();
-            var signature = IdentitySignature.Compute(key, timestamp, request.RequestId, http.Request.Method, identity.Principal, request.Tenant, roles);
+            var signature = IdentitySignature.Compute(key, timestamp, request.RequestId, http.Request.Method, identity.Principal, http.GetTenant()?.Tenant, roles);
             Set(context, names.Timestamp, timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
             Set(context, names.Signature, signature);
         }

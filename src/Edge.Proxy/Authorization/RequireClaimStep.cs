@@ -14,8 +14,8 @@ internal sealed class RequireClaimStep(string claim, bool allowed, string[] valu
 
     public ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
     {
-        var user = context.Request.User;
-        if (user is null || context.Request.GetIdentity() is null)
+        var user = context.HttpContext.GetIdentity()?.User;
+        if (user is null)
         {
             return ValueTask.FromResult(AuthorizationStepRules.Unauthenticated(context));
         }

@@ -1,7 +1,7 @@
 namespace Edge.Proxy.Authorization;
 
 /// <summary>Whether <c>EdgeRequire</c> needs any one of its permissions or all of them.</summary>
-public enum RequireMode
+internal enum RequireMode
 {
     Any,
     All,

@@ -16,7 +16,7 @@ internal sealed class RequireStep(string[] permissions, RequireMode mode) : IEdg
 
     public ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
     {
-        var identity = context.Request.GetIdentity();
+        var identity = context.HttpContext.GetIdentity()?.Identity;
         if (identity is null)
         {
             return ValueTask.FromResult(AuthorizationStepRules.Unauthenticated(context));

@@ -1,7 +1,7 @@
 namespace Edge.Proxy.Configuration;
 
 /// <summary>Receives config security events (applied, refused), e.g. to write them to the audit trail.</summary>
-public interface IConfigEventSink
+internal interface IConfigEventSink
 {
     /// <summary>
     /// A config was applied. <paramref name="previous"/> is the Edge section it replaced, or null on the first load, so a

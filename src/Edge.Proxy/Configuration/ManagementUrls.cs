@@ -3,7 +3,7 @@ namespace Edge.Proxy.Configuration;
 /// <summary>
 /// The management listener. Requests are told apart from proxy traffic by local port, so the port must be explicit.
 /// </summary>
-public sealed record ManagementUrls(IReadOnlyList<string> Urls, IReadOnlySet<int> Ports)
+internal sealed record ManagementUrls(IReadOnlyList<string> Urls, IReadOnlySet<int> Ports)
 {
     public static ManagementUrls Parse(string value)
     {

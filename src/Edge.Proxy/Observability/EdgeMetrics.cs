@@ -6,7 +6,7 @@ namespace Edge.Proxy.Observability;
 /// The edge's own instruments. Exported at /metrics as <c>edge_*</c> series next to the ASP.NET Core, Kestrel and
 /// HttpClient (forwarder) meters.
 /// </summary>
-public sealed class EdgeMetrics
+internal sealed class EdgeMetrics
 {
     public const string MeterName = "Edge.Proxy";
 

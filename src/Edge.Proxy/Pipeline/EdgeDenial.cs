@@ -5,7 +5,7 @@ namespace Edge.Proxy.Pipeline;
 /// safe for the client and never contains internals or secrets. <see cref="Reason"/> is the precise reason for the audit
 /// record and metrics only, and defaults to <see cref="Code"/>.
 /// </summary>
-public sealed record EdgeDenial(int Status, string Code, string Title, string? Detail = null)
+internal sealed record EdgeDenial(int Status, string Code, string Title, string? Detail = null)
 {
     public string? Reason { get; init; }
 

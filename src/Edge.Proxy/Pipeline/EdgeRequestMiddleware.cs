@@ -1,8 +1,8 @@
-using Edge.Proxy.Auditing;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Observability;
 using Microsoft.AspNetCore.Http.Features;
 using Serilog.Context;
+using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Model;
 
 namespace Edge.Proxy.Pipeline;
@@ -13,19 +13,28 @@ namespace Edge.Proxy.Pipeline;
 /// after the steps and the forwarder have run, records the decision.
 /// </summary>
 internal sealed class EdgeRequestMiddleware(
-    RequestDelegate next, EdgeHostOptions options, ClientAddressResolver clientAddresses, EdgeMetrics metrics, IAuditSink audit, TimeProvider time)
+    RequestDelegate next,
+    EdgeHostOptions options,
+    ClientAddressResolver clientAddresses,
+    EdgeMetrics metrics,
+    EdgeDecisions decisions,
+    IAuditSink audit,
+    TimeProvider time)
 {
     /// <summary>Recorded as the deciding step when the edge itself refuses a request before any configured step.</summary>
     public const string EdgeStepName = "Edge";
 
     public const string RequestIdHeader = "X-Request-Id";
 
+    private static readonly EdgeDenial AuditUnavailable = new(StatusCodes.Status503ServiceUnavailable, "audit_unavailable",
+        "Audit unavailable", "The audit trail cannot record this request right now; retry later.");
+
     public async Task InvokeAsync(HttpContext context)
     {
         var route = context.GetReverseProxyFeature().Route.Config;
         var routeId = route.RouteId;
         var client = clientAddresses.Resolve(context);
-        var request = new EdgeRequestContext
+        var request = new EdgeRequestFeature
         {
             RequestId = Guid.CreateVersion7().ToString("N"),
             RouteId = routeId,
@@ -52,9 +61,8 @@ internal sealed class EdgeRequestMiddleware(
             if (!audit.CanAdmit(context))
             {
                 // An audit-required route never runs unaudited: refuse before any step or backend call.
+                await decisions.DenyAsync(context, EdgeStepName, AuditUnavailable);
                 metrics.Request(routeId, "deny", StatusCodes.Status503ServiceUnavailable);
-                await ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "audit_unavailable",
-                    "Audit unavailable", "The audit trail cannot record this request right now; retry later.");
                 return;
             }
 
@@ -68,7 +76,7 @@ internal sealed class EdgeRequestMiddleware(
                 if (MethodPolicy.IsRefused(context.Request.Method, route)
                     && context.Features.Get<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true })
                 {
-                    await RefuseMethodAsync(context, request, route);
+                    await RefuseMethodAsync(context, route);
                 }
                 else
                 {
@@ -77,22 +85,27 @@ internal sealed class EdgeRequestMiddleware(
             }
             finally
             {
-                var decision = request.IsDenied ? "deny" : "allow";
-                metrics.Request(routeId, decision, context.Response.StatusCode);
-                await RecordOnce();
+                try
+                {
+                    await request.CleanupAsync(context);
+                }
+                finally
+                {
+                    // A failing cleanup must not cost the request its audit record.
+                    var decision = request.IsDenied ? "deny" : "allow";
+                    metrics.Request(routeId, decision, context.Response.StatusCode);
+                    await RecordOnce();
+                }
             }
         }
     }
 
-    private Task RefuseMethodAsync(HttpContext context, EdgeRequestContext request, Yarp.ReverseProxy.Configuration.RouteConfig route)
-    {
-        request.DecidingStep = EdgeStepName;
-        request.ReasonCode = MethodPolicy.ReasonCode;
-        metrics.StepDecision(request.RouteId, EdgeStepName, "deny", MethodPolicy.ReasonCode);
-        context.Response.Headers.Allow = MethodPolicy.AllowHeader(route);
-        return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, MethodPolicy.ReasonCode,
-            "Method not allowed", $"The edge does not forward {context.Request.Method} requests on this route.");
-    }
+    private Task RefuseMethodAsync(HttpContext context, RouteConfig route) =>
+        decisions.DenyAsync(context, EdgeStepName, new EdgeDenial(StatusCodes.Status405MethodNotAllowed, MethodPolicy.ReasonCode,
+            "Method not allowed", $"The edge does not forward {context.Request.Method} requests on this route.")
+        {
+            Headers = new Dictionary<string, string> { ["Allow"] = MethodPolicy.AllowHeader(route) },
+        });
 
     private static void StripIdentityHeaders(IHeaderDictionary headers, string prefix)
     {

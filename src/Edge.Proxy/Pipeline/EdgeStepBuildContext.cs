@@ -4,7 +4,7 @@ using Yarp.ReverseProxy.Configuration;
 namespace Edge.Proxy.Pipeline;
 
 /// <summary>What a step factory receives when the validated config is applied.</summary>
-public sealed class EdgeStepBuildContext(RouteConfig route, EdgeSection edge, IServiceProvider services)
+internal sealed class EdgeStepBuildContext(RouteConfig route, EdgeSection edge, IServiceProvider services)
 {
     public RouteConfig Route { get; } = route;
 

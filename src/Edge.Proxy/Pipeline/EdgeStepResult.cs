@@ -1,7 +1,7 @@
 namespace Edge.Proxy.Pipeline;
 
 /// <summary>The outcome of one step: continue, or deny with a problem+json answer.</summary>
-public readonly record struct EdgeStepResult(EdgeDenial? Denial)
+internal readonly record struct EdgeStepResult(EdgeDenial? Denial)
 {
     public static EdgeStepResult Continue => default;
 

@@ -1,4 +1,3 @@
-using Edge.Proxy.Observability;
 using Yarp.ReverseProxy.Transforms;
 
 namespace Edge.Proxy.Pipeline;
@@ -7,8 +6,11 @@ namespace Edge.Proxy.Pipeline;
 /// Runs one edge step as a YARP request transform. YARP runs every request transform in order and only then checks
 /// whether a response was set, so a step after a denial must not run.
 /// </summary>
-internal sealed class EdgeStepTransform(string stepName, string routeId, IEdgeStep step, EdgeMetrics metrics) : RequestTransform
+internal sealed class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDecisions decisions) : RequestTransform
 {
+    private static readonly EdgeDenial PipelineMisconfigured =
+        new(StatusCodes.Status500InternalServerError, "edge_pipeline_error", "The edge pipeline is misconfigured.");
+
     public string StepName { get; } = stepName;
 
     public override async ValueTask ApplyAsync(RequestTransformContext context)
@@ -23,20 +25,17 @@ internal sealed class EdgeStepTransform(string stepName, string routeId, IEdgeSt
         if (request is null)
         {
             // Defensive: the edge middleware creates this for every proxied request.
-            await ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status500InternalServerError, "edge_pipeline_error", "The edge pipeline is misconfigured.");
+            await decisions.DenyAsync(http, StepName, PipelineMisconfigured);
             return;
         }
 
         var result = await step.InvokeAsync(new EdgeStepContext(context, request));
         if (result.Denial is { } denial)
         {
-            request.DecidingStep = StepName;
-            request.ReasonCode = denial.Reason ?? denial.Code;
-            metrics.StepDecision(routeId, StepName, "deny", request.ReasonCode);
-            await ProblemDetailsWriter.WriteAsync(http, denial);
+            await decisions.DenyAsync(http, StepName, denial);
             return;
         }
 
-        metrics.StepDecision(routeId, StepName, "allow", null);
+        decisions.Allow(http, StepName);
     }
 }

@@ -1,5 +1,4 @@
 using Edge.Proxy.Configuration;
-using Edge.Proxy.Observability;
 using Yarp.ReverseProxy.Transforms.Builder;
 
 namespace Edge.Proxy.Pipeline;
@@ -9,7 +8,7 @@ namespace Edge.Proxy.Pipeline;
 /// Semantic validation against the candidate Edge section happens in <see cref="EdgeConfigValidator"/> before a
 /// config is accepted; here only the step name is checked, because YARP validates again when it applies the config.
 /// </summary>
-internal sealed class EdgeStepTransformFactory(EdgeStepRegistry registry, EdgeConfigState state, EdgeMetrics metrics) : ITransformFactory
+internal sealed class EdgeStepTransformFactory(EdgeStepRegistry registry, EdgeConfigState state, EdgeDecisions decisions) : ITransformFactory
 {
     public bool Validate(TransformRouteValidationContext context, IReadOnlyDictionary<string, string> transformValues)
     {
@@ -40,7 +39,7 @@ internal sealed class EdgeStepTransformFactory(EdgeStepRegistry registry, EdgeCo
 
         var route = context.Route ?? throw new InvalidOperationException("Edge steps are only valid on routes.");
         var step = factory.Create(new EdgeStepBuildContext(route, state.Current.Edge, context.Services), transformValues);
-        context.RequestTransforms.Add(new EdgeStepTransform(factory.Name, route.RouteId, step, metrics));
+        context.RequestTransforms.Add(new EdgeStepTransform(factory.Name, step, decisions));
         return true;
     }
 }

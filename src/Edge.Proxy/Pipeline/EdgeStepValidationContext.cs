@@ -4,7 +4,7 @@ using Yarp.ReverseProxy.Configuration;
 namespace Edge.Proxy.Pipeline;
 
 /// <summary>What a step factory may look at while validating: the route, the step's position and the candidate config.</summary>
-public sealed class EdgeStepValidationContext(RouteConfig route, int transformIndex, IReadOnlyList<string> precedingSteps, EdgeSection edge, ConfigErrorList errors)
+internal sealed class EdgeStepValidationContext(RouteConfig route, int transformIndex, IReadOnlyList<string> precedingSteps, EdgeSection edge, ConfigErrorList errors)
 {
     public RouteConfig Route { get; } = route;
 

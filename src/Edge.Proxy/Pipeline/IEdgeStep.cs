@@ -4,7 +4,7 @@ namespace Edge.Proxy.Pipeline;
 /// One ordered edge step on a route, built once per route and config revision. A step either lets the request
 /// continue or denies it; a denial ends the request before the backend is called.
 /// </summary>
-public interface IEdgeStep
+internal interface IEdgeStep
 {
     ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context);
 }

@@ -4,7 +4,7 @@ namespace Edge.Proxy.Pipeline;
 /// Creates one kind of edge step from a route transform entry. The first key of the entry is <see cref="Name"/>;
 /// its value and the other keys are the step's options.
 /// </summary>
-public interface IEdgeStepFactory
+internal interface IEdgeStepFactory
 {
     /// <summary>The transform key that selects this step, e.g. <c>EdgeTenant</c>.</summary>
     string Name { get; }

@@ -3,55 +3,65 @@ using System.Text.Json;
 namespace Edge.Proxy.Pipeline;
 
 /// <summary>
-/// Reads a value at an RFC 6901 JSON pointer in a raw (buffered) JSON body: the delivery id of a verified webhook, the
-/// sender of a body-keyed rate limit.
+/// Reads a value at an RFC 6901 JSON pointer in a parsed (buffered) JSON body: the delivery id of a verified webhook, the
+/// sender of a body-keyed rate limit. <see cref="EdgeBodyFeature"/> parses the body once and reads through here.
 /// </summary>
 internal static class JsonPointer
 {
-    /// <summary>The non-empty string or number at <paramref name="pointer"/>; null when absent, not JSON or not a scalar.</summary>
-    public static string? ReadScalar(ReadOnlyMemory<byte> json, string pointer) => Read(json, pointer, scalarOnly: true);
+    private static readonly JsonDocumentOptions Options = new() { MaxDepth = 64 };
 
-    /// <summary>A string's value, or any other JSON value's raw text; null when absent, null or not JSON.</summary>
-    public static string? ReadValue(ReadOnlyMemory<byte> json, string pointer) => Read(json, pointer, scalarOnly: false);
-
-    private static string? Read(ReadOnlyMemory<byte> json, string pointer, bool scalarOnly)
+    /// <summary>The parsed body, or null when it is not JSON.</summary>
+    public static JsonDocument? TryParse(ReadOnlyMemory<byte> json)
     {
         try
         {
-            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 64 });
-            var element = document.RootElement;
-            if (pointer.Length > 0)
-            {
-                foreach (var rawToken in pointer[1..].Split('/'))
-                {
-                    var token = rawToken.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
-                    if (element.ValueKind == JsonValueKind.Object && element.TryGetProperty(token, out var child))
-                    {
-                        element = child;
-                    }
-                    else if (element.ValueKind == JsonValueKind.Array && int.TryParse(token, out var index) && index >= 0 && index < element.GetArrayLength())
-                    {
-                        element = element[index];
-                    }
-                    else
-                    {
-                        return null;
-                    }
-                }
-            }
-
-            return element.ValueKind switch
-            {
-                JsonValueKind.String when scalarOnly => element.GetString() is { Length: > 0 } text ? text : null,
-                JsonValueKind.String => element.GetString(),
-                JsonValueKind.Number => element.GetRawText(),
-                JsonValueKind.Null or JsonValueKind.Undefined => null,
-                _ => scalarOnly ? null : element.GetRawText(),
-            };
+            return JsonDocument.Parse(json, Options);
         }
         catch (JsonException)
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// With <paramref name="scalarOnly"/>: the non-empty string or number at <paramref name="pointer"/>. Otherwise a
+    /// string's value or any other value's raw text. Null when absent, JSON null, or the body is not JSON.
+    /// </summary>
+    public static string? Read(JsonDocument? document, string pointer, bool scalarOnly)
+    {
+        if (document is null)
+        {
+            return null;
+        }
+
+        var element = document.RootElement;
+        if (pointer.Length > 0)
+        {
+            foreach (var rawToken in pointer[1..].Split('/'))
+            {
+                var token = rawToken.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
+                if (element.ValueKind == JsonValueKind.Object && element.TryGetProperty(token, out var child))
+                {
+                    element = child;
+                }
+                else if (element.ValueKind == JsonValueKind.Array && int.TryParse(token, out var index) && index >= 0 && index < element.GetArrayLength())
+                {
+                    element = element[index];
+                }
+                else
+                {
+                    return null;
+                }
+            }
+        }
+
+        return element.ValueKind switch
+        {
+            JsonValueKind.String when scalarOnly => element.GetString() is { Length: > 0 } text ? text : null,
+            JsonValueKind.String => element.GetString(),
+            JsonValueKind.Number => element.GetRawText(),
+            JsonValueKind.Null or JsonValueKind.Undefined => null,
+            _ => scalarOnly ? null : element.GetRawText(),
+        };
     }
 }

@@ -1,6 +1,4 @@
 using Edge.Proxy.Configuration;
-using Edge.Proxy.RateLimiting;
-using Edge.Proxy.Webhooks;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Transforms.Builder;
 
@@ -11,6 +9,7 @@ internal static class PipelineExtensions
     public static IServiceCollection AddEdgePipeline(this IServiceCollection services)
     {
         services.AddSingleton<EdgeStepRegistry>();
+        services.AddSingleton<EdgeDecisions>();
         services.AddSingleton<ITransformFactory, EdgeStepTransformFactory>();
         services.AddSingleton<ClientAddressResolver>();
         services.AddSingleton<ITransformProvider, ForwardingHeadersTransformProvider>();
@@ -28,19 +27,10 @@ internal static class PipelineExtensions
         return services;
     }
 
-    public static void MapEdgeReverseProxy(this WebApplication app)
+    /// <summary>Buffers the raw body of routes whose steps read it (<see cref="IEdgeBodyRequirement"/>) before the forwarder reads it.</summary>
+    public static IReverseProxyApplicationBuilder UseEdgeBodyBuffering(this IReverseProxyApplicationBuilder pipeline)
     {
-        app.MapReverseProxy(pipeline =>
-        {
-            pipeline.UseMiddleware<EdgeRequestMiddleware>();
-
-            // ASP.NET Core's limiter for routes with a RateLimiterPolicy: inside the proxy pipeline (routing has run)
-            // so a refusal has its request id and is audited; before body buffering so a refused body is never read.
-            pipeline.UseRateLimiter();
-            pipeline.UseEdgeWebhookBodyBuffering();
-            pipeline.UseSessionAffinity();
-            pipeline.UseLoadBalancing();
-            pipeline.UsePassiveHealthChecks();
-        }).ConfigureEndpoints(EdgeRouteRateLimiterPolicy.Apply);
+        pipeline.UseMiddleware<EdgeBodyBufferingMiddleware>();
+        return pipeline;
     }
 }

@@ -5,7 +5,7 @@ namespace Edge.Proxy.Pipeline;
 /// <summary>
 /// Writes RFC 9457 problem+json bodies. The <c>type</c> URI and <c>code</c> are stable; nothing internal is included.
 /// </summary>
-public static class ProblemDetailsWriter
+internal static class ProblemDetailsWriter
 {
     public const string ContentType = "application/problem+json";
     public const string TypePrefix = "urn:edge:problem:";

@@ -6,9 +6,9 @@ namespace Edge.Proxy.Pipeline;
 /// </summary>
 internal static class TenantBinding
 {
-    public static EdgeDenial? Check(EdgeRequestContext request)
+    public static EdgeDenial? Check(HttpContext context)
     {
-        if (request.GetIdentity() is { Tenant: { } bound } && request.Tenant is { } named && !string.Equals(bound, named, StringComparison.Ordinal))
+        if (context.GetIdentity()?.Identity is { Tenant: { } bound } && context.GetTenant()?.Tenant is { } named && !string.Equals(bound, named, StringComparison.Ordinal))
         {
             return new EdgeDenial(
                 StatusCodes.Status403Forbidden,

@@ -4,7 +4,7 @@ namespace Edge.Proxy.RateLimiting;
 /// The answer of one bucket operation: how many tokens were granted (0 = refused), what is left, when the bucket is
 /// full again and, when refused, when the requested tokens will be available.
 /// </summary>
-public readonly record struct BucketResult(int Granted, long Remaining, TimeSpan ResetAfter, TimeSpan RetryAfter)
+internal readonly record struct BucketResult(int Granted, long Remaining, TimeSpan ResetAfter, TimeSpan RetryAfter)
 {
     /// <summary>The bucket arithmetic shared by both algorithms and both stores (the Lua script does the same).</summary>
     public static BucketResult FromAvailable(double available, int burst, double emissionTicks, int want, int min)

@@ -6,7 +6,7 @@ namespace Edge.Proxy.RateLimiting;
 /// A lease carrying the decision as metadata: <see cref="MetadataName.RetryAfter"/> plus the limit, the remaining
 /// count and the time until the bucket is full again.
 /// </summary>
-public sealed class EdgeRateLimitLease(RateLimitDecision decision) : RateLimitLease
+internal sealed class EdgeRateLimitLease(RateLimitDecision decision) : RateLimitLease
 {
     public static readonly MetadataName<int> Limit = MetadataName.Create<int>("RATELIMIT_LIMIT");
     public static readonly MetadataName<long> Remaining = MetadataName.Create<long>("RATELIMIT_REMAINING");

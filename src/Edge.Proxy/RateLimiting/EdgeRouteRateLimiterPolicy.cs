@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Edge.Proxy.Configuration;
 using Yarp.ReverseProxy.Configuration;
 
@@ -8,16 +7,14 @@ namespace Edge.Proxy.RateLimiting;
 /// Makes a YARP route's <c>RateLimiterPolicy</c> name an <c>Edge:RateLimits</c> policy of the config being served.
 /// YARP checks that name against the policies registered in <c>RateLimiterOptions</c> at startup, and ASP.NET Core's
 /// middleware snapshots that registry when it is built, so a policy added by a hot reload could never be found by name.
-/// Instead the name is moved into the route's metadata before YARP sees the route, and an endpoint convention attaches
-/// the policy object itself (<c>RequireRateLimiting(policy)</c>), which the middleware uses without any name lookup.
+/// Instead the name is moved into the route's metadata before YARP sees the route, and an endpoint convention
+/// (<see cref="EdgeRateLimiterPolicies.Apply"/>) attaches the policy object itself (<c>RequireRateLimiting(policy)</c>), which the middleware uses without any name lookup.
 /// The name is validated here against the candidate <c>Edge</c> section. <c>default</c> and <c>disable</c> keep
 /// YARP's meaning.
 /// </summary>
 internal static class EdgeRouteRateLimiterPolicy
 {
     public const string MetadataKey = "EdgeRateLimiterPolicy";
-
-    private static readonly ConcurrentDictionary<string, EdgeAspNetRateLimiterPolicy> Policies = new(StringComparer.Ordinal);
 
     public static bool IsEdgePolicyName(string? name) =>
         !string.IsNullOrEmpty(name)
@@ -62,15 +59,6 @@ internal static class EdgeRouteRateLimiterPolicy
         {
             errors.Add(location, $"policy '{name}' keys on '{key.Text}', but a RateLimiterPolicy runs before the edge steps, where "
                 + "{tenant}, {principal} and {body:...} are unknown; key it on {ip}, {route} or {header:...}, or use the EdgeRateLimit step");
-        }
-    }
-
-    /// <summary>Endpoint convention: attaches the Edge policy named in the route's metadata.</summary>
-    public static void Apply(IEndpointConventionBuilder endpoint, RouteConfig route)
-    {
-        if (route.Metadata?.TryGetValue(MetadataKey, out var name) == true && !string.IsNullOrEmpty(name))
-        {
-            endpoint.RequireRateLimiting(Policies.GetOrAdd(name, static n => new EdgeAspNetRateLimiterPolicy(n)));
         }
     }
 }

@@ -1,6 +1,6 @@
 namespace Edge.Proxy.RateLimiting;
 
-public enum RateLimitAlgorithm
+internal enum RateLimitAlgorithm
 {
     TokenBucket,
     Gcra,

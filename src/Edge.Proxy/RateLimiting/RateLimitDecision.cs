@@ -1,7 +1,7 @@
 namespace Edge.Proxy.RateLimiting;
 
 /// <summary>One rate-limit decision with what the response headers report.</summary>
-public readonly record struct RateLimitDecision(
+internal readonly record struct RateLimitDecision(
     bool Admitted,
     RateLimitDecisionSource Source,
     int Limit,
@@ -12,7 +12,7 @@ public readonly record struct RateLimitDecision(
     /// <summary>True when Redis was unavailable and the outage mode answered.</summary>
     public bool IsFallback => Source is RateLimitDecisionSource.FallbackLocal or RateLimitDecisionSource.FallbackOpen or RateLimitDecisionSource.FallbackClosed;
 
-    /// <summary>The value of <c>EdgeRequestContext.RateLimitOutcome</c> (audited).</summary>
+    /// <summary>The request's audited rate-limit outcome (<c>EdgeRateLimitFeature.Outcome</c>).</summary>
     public string Outcome => Source switch
     {
         RateLimitDecisionSource.FallbackOpen => "redis-unavailable-open",

@@ -1,7 +1,7 @@
 namespace Edge.Proxy.RateLimiting;
 
 /// <summary>What answered a decision; the <c>source</c> tag of <c>edge_ratelimit_decisions_total</c>.</summary>
-public enum RateLimitDecisionSource
+internal enum RateLimitDecisionSource
 {
     /// <summary>The in-process limiter (no Edge:Redis configured).</summary>
     InProcess,

@@ -1,6 +1,6 @@
 namespace Edge.Proxy.RateLimiting;
 
-public enum RateLimitHeaderStyle
+internal enum RateLimitHeaderStyle
 {
     /// <summary>X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset.</summary>
     Legacy,

@@ -10,7 +10,7 @@ namespace Edge.Proxy.RateLimiting;
 /// <c>[A-Za-z0-9._@-]</c> are replaced by a hash, so a value can never contain <c>:</c>, <c>{</c> or <c>}</c>: the
 /// resolved key is unambiguous and the Redis hash tag cannot be broken by client input.
 /// </summary>
-public sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
+internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
 {
     /// <summary>The body part when no buffered body is available (never a crash, never another sender's bucket).</summary>
     public const string UnverifiedBody = "~unverified";
@@ -109,12 +109,14 @@ public sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
     }
 
     /// <summary>The partition for this request; always contains the tenant, so tenants never share a bucket.</summary>
-    public string Resolve(HttpContext http, EdgeRequestContext request)
+    public string Resolve(HttpContext http)
     {
+        var request = http.GetEdgeRequest();
+        var tenant = http.GetTenant()?.Tenant;
         var builder = new StringBuilder(64);
         if (!ContainsTenant)
         {
-            builder.Append(Encode(request.Tenant)).Append(':');
+            builder.Append(Encode(tenant)).Append(':');
         }
 
         foreach (var segment in _segments)
@@ -122,12 +124,13 @@ public sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
             builder.Append(segment.Kind switch
             {
                 SegmentKind.Literal => segment.Argument,
-                SegmentKind.Tenant => Encode(request.Tenant),
-                SegmentKind.Principal => Encode(request.Principal),
-                SegmentKind.Ip => Encode(request.ClientIp?.Replace(':', '_')),
-                SegmentKind.Route => Encode(request.RouteId),
+                SegmentKind.Tenant => Encode(tenant),
+                SegmentKind.Principal => Encode(http.GetIdentity()?.Principal),
+                SegmentKind.Ip => Encode(request?.ClientIp?.Replace(':', '_')),
+                // Outside an edge route (a plain ASP.NET Core app using the policy) the endpoint names the route.
+                SegmentKind.Route => Encode(request?.RouteId ?? http.GetEndpoint()?.DisplayName),
                 SegmentKind.Header => Encode(http.Request.Headers[segment.Argument].FirstOrDefault()),
-                SegmentKind.Body => request.BufferedBody is { } body ? Encode(JsonPointer.ReadValue(body, segment.Argument)) : UnverifiedBody,
+                SegmentKind.Body => http.GetBody() is { } body ? Encode(body.ReadValue(segment.Argument)) : UnverifiedBody,
                 _ => throw new InvalidOperationException("unknown segment"),
             });
         }

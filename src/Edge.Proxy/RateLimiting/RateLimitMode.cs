@@ -1,6 +1,6 @@
 namespace Edge.Proxy.RateLimiting;
 
-public enum RateLimitMode
+internal enum RateLimitMode
 {
     /// <summary>Every decision is one atomic Redis script call.</summary>
     Strict,

@@ -7,7 +7,7 @@ namespace Edge.Proxy.RateLimiting;
 /// A validated, compiled policy. A record so that limiters can be reused across config reloads exactly when the
 /// settings that shape their state are unchanged.
 /// </summary>
-public sealed record RateLimitPolicy
+internal sealed record RateLimitPolicy
 {
     public const int MaxLimit = 10_000_000;
 

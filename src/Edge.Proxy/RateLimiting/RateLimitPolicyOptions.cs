@@ -4,7 +4,7 @@ namespace Edge.Proxy.RateLimiting;
 /// A named rate-limit policy (<c>Edge:RateLimits:{name}</c> in proxy.json). Values are validated by
 /// <see cref="RateLimitSectionValidator"/> and compiled into a <see cref="RateLimitPolicy"/>.
 /// </summary>
-public sealed record RateLimitPolicyOptions
+internal sealed record RateLimitPolicyOptions
 {
     /// <summary><c>TokenBucket</c> (default) or <c>Gcra</c>. Both admit the same traffic; they store different state.</summary>
     public string Algorithm { get; init; } = "TokenBucket";

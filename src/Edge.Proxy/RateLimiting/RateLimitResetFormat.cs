@@ -1,6 +1,6 @@
 namespace Edge.Proxy.RateLimiting;
 
-public enum RateLimitResetFormat
+internal enum RateLimitResetFormat
 {
     /// <summary>Unix time in seconds at which the bucket is full again.</summary>
     EpochSeconds,

@@ -55,9 +55,12 @@ internal sealed class RateLimitStepFactory(RateLimiterRegistry registry, TimePro
         return new RateLimitStep(registry.GetOrCreate(policy), time);
     }
 
-    public bool RequiresBody(IReadOnlyDictionary<string, string> values, EdgeSection edge) =>
+    /// <summary>A <c>{body:/pointer}</c> key reads the body, under whatever cap the route's other steps set.</summary>
+    public EdgeBodyRequirement? GetBodyRequirement(IReadOnlyDictionary<string, string> values, EdgeSection edge) =>
         values.TryGetValue(StepName, out var name)
         && edge.RateLimits.TryGetValue(name, out var options)
         && options is not null
-        && RateLimitKeyTemplate.TryParse(options.Key, out _) is { UsesBody: true };
+        && RateLimitKeyTemplate.TryParse(options.Key, out _) is { UsesBody: true }
+            ? EdgeBodyRequirement.Any
+            : null;
 }

@@ -1,7 +1,7 @@
 namespace Edge.Proxy.RateLimiting;
 
 /// <summary><c>Edge:RateLimits</c>: named rate-limit policies.</summary>
-public static class RateLimitingSection
+internal static class RateLimitingSection
 {
     public static EdgeSectionDescriptor<IReadOnlyDictionary<string, RateLimitPolicyOptions>> Descriptor { get; } =
         new("RateLimits", new Dictionary<string, RateLimitPolicyOptions>());

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
 
@@ -10,11 +11,14 @@ internal static class RateLimitingServiceCollectionExtensions
         services.AddSingleton<RateLimitMetrics>();
         services.AddSingleton<RedisRateLimitConnection>();
         services.AddSingleton<RateLimiterRegistry>();
+        services.AddSingleton<EdgeRateLimiterPolicies>();
+        // The route policy records refusals like a step; TryAdd because a plain ASP.NET Core app may use it without the edge pipeline.
+        services.TryAddSingleton<EdgeDecisions>();
         services.AddSingleton<RateLimitStepFactory>();
         services.AddSingleton<IEdgeStepFactory>(sp => sp.GetRequiredService<RateLimitStepFactory>());
         services.AddEdgeSection<RateLimitSectionValidator>(RateLimitingSection.Descriptor);
 
-        // Routes' RateLimiterPolicy: the Edge policy objects are attached per endpoint (EdgeRouteRateLimiterPolicy),
+        // Routes' RateLimiterPolicy: the Edge policy objects are attached per endpoint (EdgeRateLimiterPolicies),
         // so nothing is registered by name; a refusal's status and body come from the policy's OnRejected.
         services.AddRateLimiter(options => options.RejectionStatusCode = StatusCodes.Status429TooManyRequests);
         return services;

@@ -99,13 +99,13 @@ internal sealed partial class RedisClientClock(TimeProvider time, ILogger logger
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Rate limiting: the Redis server refuses TIME in scripts; using edge time corrected by the measured offset")]
+        [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "Rate limiting: the Redis server refuses TIME in scripts; using edge time corrected by the measured offset")]
         public static partial void ClientTimeEnabled(ILogger logger);
 
-        [LoggerMessage(EventId = 3004, Level = LogLevel.Debug, Message = "Rate limiting: Redis clock offset {OffsetMs} ms (round trip {RoundTripMs} ms)")]
+        [LoggerMessage(EventId = 1303, Level = LogLevel.Debug, Message = "Rate limiting: Redis clock offset {OffsetMs} ms (round trip {RoundTripMs} ms)")]
         public static partial void OffsetMeasured(ILogger logger, double offsetMs, double roundTripMs);
 
-        [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Rate limiting: measuring the Redis clock offset failed ({Reason}); keeping the previous offset")]
+        [LoggerMessage(EventId = 1304, Level = LogLevel.Warning, Message = "Rate limiting: measuring the Redis clock offset failed ({Reason}); keeping the previous offset")]
         public static partial void OffsetMeasureFailed(ILogger logger, string reason);
     }
 }

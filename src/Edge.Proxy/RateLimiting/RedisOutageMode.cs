@@ -1,6 +1,6 @@
 namespace Edge.Proxy.RateLimiting;
 
-public enum RedisOutageMode
+internal enum RedisOutageMode
 {
     /// <summary>An in-process limiter holding <c>LocalShare</c> of the limit decides.</summary>
     Local,

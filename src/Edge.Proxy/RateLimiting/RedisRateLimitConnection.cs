@@ -80,10 +80,10 @@ internal sealed partial class RedisRateLimitConnection
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Rate limiting: Redis unavailable ({Reason}); outage modes apply, next probe in {BreakMs} ms")]
+        [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "Rate limiting: Redis unavailable ({Reason}); outage modes apply, next probe in {BreakMs} ms")]
         public static partial void BreakerOpened(ILogger logger, string reason, double breakMs);
 
-        [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Rate limiting: Redis answered again; shared limiting resumed")]
+        [LoggerMessage(EventId = 1301, Level = LogLevel.Information, Message = "Rate limiting: Redis answered again; shared limiting resumed")]
         public static partial void BreakerClosed(ILogger logger);
     }
 }

@@ -6,7 +6,7 @@ namespace Edge.Proxy.Redis;
 /// The single shared Redis connection, present only when <c>Edge:Redis</c> is set. The multiplexer reconnects by
 /// itself; steps must check <see cref="IConnectionMultiplexer.IsConnected"/> and apply their own outage mode.
 /// </summary>
-public sealed class EdgeRedis : IDisposable
+internal sealed class EdgeRedis : IDisposable
 {
     private readonly Lazy<IConnectionMultiplexer>? _connection;
 

@@ -1,7 +1,7 @@
 namespace Edge.Proxy.Tenancy;
 
 /// <summary>Where the tenant of a request comes from.</summary>
-public enum TenantSource
+internal enum TenantSource
 {
     Header,
     Host,

@@ -11,6 +11,8 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
     public const string MissingCode = "tenant_missing";
     public const string InvalidCode = "tenant_invalid";
 
+    private readonly string _source = options.Source.ToString();
+
     public ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
     {
         var raw = Extract(context);
@@ -33,9 +35,8 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
                 $"A tenant id is 1-{TenantId.MaxLength} characters from A-Z, a-z, 0-9, '.', '_' and '-'."));
         }
 
-        context.Request.Tenant = raw;
-        context.Request.TenantSource = options.Source.ToString();
-        if (TenantBinding.Check(context.Request) is { } mismatch)
+        context.HttpContext.Features.Set(new EdgeTenantFeature(raw, _source));
+        if (TenantBinding.Check(context.HttpContext) is { } mismatch)
         {
             // Authentication ran first and its credential is bound to another tenant.
             return ValueTask.FromResult(EdgeStepResult.Deny(mismatch));
@@ -64,7 +65,7 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
             case TenantSource.Path:
                 return PathSegment(http.Request.Path.Value, options.Segment!.Value);
             case TenantSource.Claim:
-                return (context.Request.User ?? http.User).FindFirst(options.Name!)?.Value;
+                return (http.GetIdentity()?.User ?? http.User).FindFirst(options.Name!)?.Value;
             case TenantSource.Static:
                 return options.Value;
             default:

@@ -3,7 +3,7 @@ namespace Edge.Proxy.Tenancy;
 /// <summary>
 /// Options of one <c>EdgeTenant</c> entry: <c>{ "EdgeTenant": "Header", "Name": "X-Tenant-ID", "Required": "true" }</c>.
 /// </summary>
-public sealed record TenantStepOptions
+internal sealed record TenantStepOptions
 {
     public TenantSource Source { get; init; }
 

@@ -1,15 +1,13 @@
 namespace Edge.Proxy.Webhooks;
 
 /// <summary>Stable error codes of the webhook step (the <c>code</c> of its problem+json answers).</summary>
-public static class WebhookCodes
+internal static class WebhookCodes
 {
     public const string SignatureMissing = "signature_missing";
     public const string SignatureInvalid = "signature_invalid";
     public const string TimestampOutOfWindow = "timestamp_out_of_window";
     public const string ReplayedDelivery = "replayed_delivery";
     public const string DeliveryIdMissing = "delivery_id_missing";
-    public const string BodyTooLarge = "body_too_large";
-    public const string BodyInvalid = "body_invalid";
     public const string ReplayStoreUnavailable = "replay_store_unavailable";
     public const string SubscribeVerified = "subscribe_verified";
     public const string SubscribeRejected = "subscribe_rejected";

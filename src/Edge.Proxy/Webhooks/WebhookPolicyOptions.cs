@@ -1,12 +1,14 @@
+using Edge.Proxy.Pipeline;
+
 namespace Edge.Proxy.Webhooks;
 
 /// <summary>A named webhook verification policy (<c>Edge:Webhooks:{name}</c> in proxy.json).</summary>
-public sealed record WebhookPolicyOptions
+internal sealed record WebhookPolicyOptions
 {
     /// <summary>The largest body a policy may allow: GitHub's maximum payload size.</summary>
     public const long MaxAllowedBodyBytes = 25L * 1024 * 1024;
 
-    public const long DefaultMaxBodyBytes = 1024 * 1024;
+    public const long DefaultMaxBodyBytes = EdgeBodyRequirement.DefaultMaxBodyBytes;
 
     /// <summary><c>GitHub</c>, <c>Meta</c>, <c>Telegram</c>, <c>Stripe</c>, <c>Slack</c>, <c>StandardWebhooks</c> or <c>Generic</c>.</summary>
     public string Scheme { get; init; } = "";

@@ -86,7 +86,7 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Warning, "Webhook replay check for policy {Policy} could not reach Redis ({Error})")]
+        [LoggerMessage(1401, LogLevel.Warning, "Webhook replay check for policy {Policy} could not reach Redis ({Error})")]
         public static partial void RedisFailed(ILogger logger, string policy, string error);
     }
 }

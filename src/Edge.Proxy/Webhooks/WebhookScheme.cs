@@ -1,7 +1,7 @@
 namespace Edge.Proxy.Webhooks;
 
 /// <summary>The signature schemes the edge verifies (see docs/webhooks.md).</summary>
-public enum WebhookScheme
+internal enum WebhookScheme
 {
     GitHub,
     Meta,

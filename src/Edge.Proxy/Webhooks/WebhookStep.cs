@@ -5,7 +5,8 @@ namespace Edge.Proxy.Webhooks;
 
 /// <summary>
 /// Verifies a delivery against its policy over the buffered raw body: signature, timestamp window, then an atomic
-/// first-seen check of the delivery id. Only then is the body marked verified, so later body-keyed steps can trust it.
+/// first-seen check of the delivery id. The body's JSON (a delivery id pointer) is read through the request's
+/// <see cref="EdgeBodyFeature"/>, which parses it once for every step of the request.
 /// </summary>
 internal sealed partial class WebhookStep(
     WebhookPolicy policy,
@@ -22,7 +23,6 @@ internal sealed partial class WebhookStep(
     public async ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
     {
         var request = context.Request;
-        request.SignatureScheme = _scheme;
         var http = context.HttpContext;
 
         if (policy.Scheme == WebhookScheme.Meta && HttpMethods.IsGet(http.Request.Method))
@@ -30,18 +30,18 @@ internal sealed partial class WebhookStep(
             return AnswerSubscribeHandshake(context);
         }
 
-        if (request.BufferedBody is not { } body)
+        if (http.GetBody() is not { } body)
         {
             // The buffering middleware runs for every route with this step; reaching here means the pipeline is miswired.
-            return Fail(request, StatusCodes.Status500InternalServerError, "edge_pipeline_error", "Edge pipeline error", "edge_pipeline_error:body_not_buffered");
+            return Fail(http, StatusCodes.Status500InternalServerError, "edge_pipeline_error", "Edge pipeline error", "edge_pipeline_error:body_not_buffered");
         }
 
-        var outcome = policy.Verifier.Verify(http.Request.Headers, body.Span);
+        var outcome = policy.Verifier.Verify(http.Request.Headers, body.Body.Span);
         if (!outcome.IsValid)
         {
             return outcome.Code == WebhookCodes.SignatureMissing
-                ? Fail(request, StatusCodes.Status401Unauthorized, outcome.Code, "Signature missing", outcome.Reason!)
-                : Fail(request, StatusCodes.Status401Unauthorized, outcome.Code!, "Signature invalid", outcome.Reason!);
+                ? Fail(http, StatusCodes.Status401Unauthorized, outcome.Code, "Signature missing", outcome.Reason!)
+                : Fail(http, StatusCodes.Status401Unauthorized, outcome.Code!, "Signature invalid", outcome.Reason!);
         }
 
         if (policy.HasTimestamp && outcome.Timestamp is { } timestamp)
@@ -51,61 +51,59 @@ internal sealed partial class WebhookStep(
             if (timestamp < now - tolerance || timestamp > now + tolerance)
             {
                 var reason = WebhookCodes.TimestampOutOfWindow + (timestamp < now ? ":too_old" : ":in_future");
-                return Fail(request, StatusCodes.Status401Unauthorized, WebhookCodes.TimestampOutOfWindow, "Timestamp out of window", reason);
+                return Fail(http, StatusCodes.Status401Unauthorized, WebhookCodes.TimestampOutOfWindow, "Timestamp out of window", reason);
             }
         }
 
         if (policy.Options.ReplayProtection)
         {
-            var deliveryId = policy.DeliveryIdPointer is { } pointer ? JsonPointer.ReadScalar(body, pointer) : outcome.DeliveryId;
+            var deliveryId = policy.DeliveryIdPointer is { } pointer ? body.ReadScalar(pointer) : outcome.DeliveryId;
             if (deliveryId is null && policy.HasDeliveryId)
             {
-                return Fail(request, StatusCodes.Status400BadRequest, WebhookCodes.DeliveryIdMissing, "Delivery id missing", WebhookCodes.DeliveryIdMissing);
+                return Fail(http, StatusCodes.Status400BadRequest, WebhookCodes.DeliveryIdMissing, "Delivery id missing", WebhookCodes.DeliveryIdMissing);
             }
 
             var reject = string.Equals(policy.Options.OnRedisUnavailable, "Reject", StringComparison.OrdinalIgnoreCase);
-            if (deliveryId is not null)
+            if (deliveryId is not null && await RegisterAsync(http, deliveryId, reject, WebhookCodes.ReplayedDelivery) is { } replayed)
             {
-                request.Items["webhook.delivery_id"] = deliveryId;
-                if (await RegisterAsync(request, deliveryId, reject, WebhookCodes.ReplayedDelivery) is { } refused)
-                {
-                    return refused;
-                }
-
-                request.Items[ReplayReservation.ItemKey] = new ReplayReservation(policy.Name, deliveryId);
+                return replayed;
             }
 
             // The signature is reserved too when the signed content has no timestamp (GitHub, generic without one): an
             // unsigned delivery id can be changed by whoever captured the delivery, the signature cannot.
+            string? reservedSignature = null;
             if (!policy.HasTimestamp && outcome.SignatureId is { } signatureId && signatureId != deliveryId)
             {
-                if (await RegisterAsync(request, signatureId, reject, WebhookCodes.ReplayedDelivery + ":signature") is { } refused)
+                if (await RegisterAsync(http, signatureId, reject, WebhookCodes.ReplayedDelivery + ":signature") is { } refused)
                 {
                     if (deliveryId is not null)
                     {
                         await replay.ReleaseAsync(new ReplayReservation(policy.Name, deliveryId));
-                        request.Items.Remove(ReplayReservation.ItemKey);
                     }
 
                     return refused;
                 }
 
-                request.Items[ReplayReservation.ItemKey] = new ReplayReservation(policy.Name, deliveryId, signatureId);
+                reservedSignature = signatureId;
+            }
+
+            if (deliveryId is not null || reservedSignature is not null)
+            {
+                request.RegisterCleanup(new UnacceptedDeliveryRelease(replay, new ReplayReservation(policy.Name, deliveryId, reservedSignature)));
             }
         }
 
-        request.SignatureResult = "valid";
-        request.BodyVerified = true;
+        http.Features.Set(new EdgeSignatureFeature(_scheme, "valid"));
         metrics.Verification(routeId, policy.Name, _scheme, "valid");
         return EdgeStepResult.Continue;
     }
 
     /// <summary>Records <paramref name="id"/> as first seen; returns the denial when it was seen before or cannot be checked.</summary>
-    private async ValueTask<EdgeStepResult?> RegisterAsync(EdgeRequestContext request, string id, bool rejectWhenRedisUnavailable, string duplicateReason) =>
+    private async ValueTask<EdgeStepResult?> RegisterAsync(HttpContext http, string id, bool rejectWhenRedisUnavailable, string duplicateReason) =>
         await replay.TryRegisterAsync(policy.Name, id, policy.ReplayTtl, rejectWhenRedisUnavailable) switch
         {
-            ReplayCheck.Duplicate => Fail(request, policy.Options.ReplayStatus, WebhookCodes.ReplayedDelivery, "Replayed delivery", duplicateReason),
-            ReplayCheck.Unavailable => Fail(request, StatusCodes.Status503ServiceUnavailable, WebhookCodes.ReplayStoreUnavailable, "Replay check unavailable", WebhookCodes.ReplayStoreUnavailable),
+            ReplayCheck.Duplicate => Fail(http, policy.Options.ReplayStatus, WebhookCodes.ReplayedDelivery, "Replayed delivery", duplicateReason),
+            ReplayCheck.Unavailable => Fail(http, StatusCodes.Status503ServiceUnavailable, WebhookCodes.ReplayStoreUnavailable, "Replay check unavailable", WebhookCodes.ReplayStoreUnavailable),
             _ => null,
         };
 
@@ -127,10 +125,10 @@ internal sealed partial class WebhookStep(
         if (mode.Count != 1 || mode[0] != "subscribe" || !tokenMatches || challenge.Count != 1 || !IsSafeChallenge(challenge[0]))
         {
             var reason = WebhookCodes.SubscribeRejected + (tokenMatches ? ":bad_request" : ":token_mismatch");
-            return Fail(context.Request, StatusCodes.Status403Forbidden, WebhookCodes.SubscribeRejected, "Subscription not verified", reason);
+            return Fail(context.HttpContext, StatusCodes.Status403Forbidden, WebhookCodes.SubscribeRejected, "Subscription not verified", reason);
         }
 
-        context.Request.SignatureResult = WebhookCodes.SubscribeVerified;
+        context.HttpContext.Features.Set(new EdgeSignatureFeature(_scheme, WebhookCodes.SubscribeVerified));
         metrics.Verification(routeId, policy.Name, _scheme, WebhookCodes.SubscribeVerified);
         var answer = Encoding.UTF8.GetBytes(challenge[0]!);
         // The edge answers the handshake itself: a 200 "decision" that never reaches the backend.
@@ -152,9 +150,9 @@ internal sealed partial class WebhookStep(
     private static bool IsSafeChallenge(string? challenge) =>
         challenge is { Length: > 0 and <= MaxChallengeLength } && challenge.All(c => c is > ' ' and < '\x7f' and not '<' and not '>' and not '&' and not '"' and not '\'');
 
-    private EdgeStepResult Fail(EdgeRequestContext request, int status, string code, string title, string reason)
+    private EdgeStepResult Fail(HttpContext http, int status, string code, string title, string reason)
     {
-        request.SignatureResult = reason;
+        http.Features.Set(new EdgeSignatureFeature(_scheme, reason));
         metrics.Verification(routeId, policy.Name, _scheme, reason);
         Log.Rejected(logger, routeId, policy.Name, reason);
         return EdgeStepResult.Deny(new EdgeDenial(status, code, title, Detail(code)) { Reason = reason });
@@ -175,7 +173,7 @@ internal sealed partial class WebhookStep(
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Debug, "Webhook delivery on route {Route} refused by policy {Policy}: {Reason}")]
+        [LoggerMessage(1400, LogLevel.Debug, "Webhook delivery on route {Route} refused by policy {Policy}: {Reason}")]
         public static partial void Rejected(ILogger logger, string route, string policy, string reason);
     }
 }

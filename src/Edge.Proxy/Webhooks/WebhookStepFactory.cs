@@ -4,7 +4,7 @@ using Edge.Proxy.Pipeline;
 namespace Edge.Proxy.Webhooks;
 
 /// <summary>Builds <c>EdgeWebhook</c> steps: <c>{ "EdgeWebhook": "github-main" }</c> names an entry of <c>Edge:Webhooks</c>.</summary>
-internal sealed class WebhookStepFactory : IEdgeStepFactory, IEdgeBodyRequirement
+internal sealed class WebhookStepFactory(WebhookMetrics metrics) : IEdgeStepFactory, IEdgeBodyRequirement
 {
     public const string StepName = "EdgeWebhook";
 
@@ -41,16 +41,29 @@ internal sealed class WebhookStepFactory : IEdgeStepFactory, IEdgeBodyRequiremen
             policy,
             context.Route.RouteId,
             services.GetRequiredService<WebhookReplayStore>(),
-            services.GetRequiredService<WebhookMetrics>(),
+            metrics,
             services.GetRequiredService<TimeProvider>(),
             services.GetRequiredService<ILogger<WebhookStep>>());
     }
 
-    public bool RequiresBody(IReadOnlyDictionary<string, string> values, EdgeSection edge) => true;
+    /// <summary>Every delivery is verified over its raw body, under the policy's own cap.</summary>
+    public EdgeBodyRequirement? GetBodyRequirement(IReadOnlyDictionary<string, string> values, EdgeSection edge)
+    {
+        var name = values[StepName];
+        if (!edge.Webhooks.TryGetValue(name, out var options))
+        {
+            return EdgeBodyRequirement.Any;
+        }
 
-    /// <summary>The body cap of a route's webhook step.</summary>
-    public static long MaxBodyBytes(IReadOnlyDictionary<string, string> values, EdgeSection edge) =>
-        values.TryGetValue(StepName, out var name) && edge.Webhooks.TryGetValue(name, out var options)
-            ? options.MaxBodyBytes
-            : WebhookPolicyOptions.DefaultMaxBodyBytes;
+        var scheme = options.Scheme;
+        return new EdgeBodyRequirement(options.MaxBodyBytes)
+        {
+            // A refused body is this delivery's signature result: audited and counted like the step's own refusals.
+            OnRefused = (context, reason) =>
+            {
+                context.Features.Set(new EdgeSignatureFeature(scheme, reason));
+                metrics.Verification(context.GetEdgeRequest()?.RouteId ?? "", name, scheme, reason);
+            },
+        };
+    }
 }

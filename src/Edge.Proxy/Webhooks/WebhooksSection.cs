@@ -1,7 +1,7 @@
 namespace Edge.Proxy.Webhooks;
 
 /// <summary><c>Edge:Webhooks</c>: named webhook signature policies.</summary>
-public static class WebhooksSection
+internal static class WebhooksSection
 {
     public static EdgeSectionDescriptor<IReadOnlyDictionary<string, WebhookPolicyOptions>> Descriptor { get; } =
         new("Webhooks", new Dictionary<string, WebhookPolicyOptions>());

@@ -14,10 +14,4 @@ internal static class WebhooksServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Buffers the raw body of signature-checked routes before the forwarder reads it.</summary>
-    public static IReverseProxyApplicationBuilder UseEdgeWebhookBodyBuffering(this IReverseProxyApplicationBuilder pipeline)
-    {
-        pipeline.UseMiddleware<WebhookBodyBufferingMiddleware>();
-        return pipeline;
-    }
 }

@@ -43,6 +43,30 @@ public sealed class AuditStatusTests(HostileEdge fixture) : IClassFixture<Hostil
         Assert.Equal(response.Status, audit.GetProperty("status").GetInt32());
     }
 
+    [Fact]
+    public async Task BodyTooLarge_WebhookRoute_AuditedAsTheSignatureResultOfTheWebhookStep()
+    {
+        using var response = await SendAsync("body too large");
+
+        var audit = await fixture.AuditDataAsync(response.Headers.GetValues("X-Request-Id").Single());
+
+        Assert.Equal("EdgeWebhook", audit.GetProperty("step").GetString());
+        var signature = audit.GetProperty("signature");
+        Assert.Equal("GitHub", signature.GetProperty("scheme").GetString());
+        Assert.Equal("body_too_large:content_length", signature.GetProperty("result").GetString());
+    }
+
+    [Fact]
+    public async Task RateLimited_Audit_CarriesTheRateLimitOutcomeOfTheStep()
+    {
+        using var response = await SendAsync("rate limited");
+
+        var audit = await fixture.AuditDataAsync(response.Headers.GetValues("X-Request-Id").Single());
+
+        Assert.Equal("EdgeRateLimit", audit.GetProperty("step").GetString());
+        Assert.Equal("limited", audit.GetProperty("rateLimit").GetString());
+    }
+
     private async Task<HttpResponseMessage> SendAsync(string denial)
     {
         var client = fixture.Edge.Client;

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Edge.FunctionalTests.RateLimiting;
 
@@ -24,7 +25,9 @@ public sealed class AspNetRateLimiterPolicyTests
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         builder.Services.AddMetrics();
-        builder.Services.AddSingleton(TimeProvider.System);
+        // A frozen clock: with the real one, a slow start (JIT, a busy machine) refills part of a token between the
+        // first and the third request and Retry-After drops to 299.
+        builder.Services.AddSingleton<TimeProvider>(new FakeTimeProvider(DateTimeOffset.UtcNow));
         builder.Services.AddSingleton(new EdgeRedis(null));
         builder.Services.AddSingleton<EdgeMetrics>();
         builder.Services.AddSingleton(new EdgeHostOptions());

@@ -23,6 +23,10 @@ public sealed class RateLimiterPolicyRouteTests
             },
             new { RateLimits = policies });
 
+    /// <summary>The one exported sample of <paramref name="name"/> that carries all <paramref name="labels"/>.</summary>
+    private static string MetricLine(string metrics, string name, params string[] labels) =>
+        Assert.Single(metrics.Split('\n'), l => l.StartsWith(name + "{", StringComparison.Ordinal) && labels.All(label => l.Contains(label, StringComparison.Ordinal)));
+
     private static object PerIp(int limit) => new Dictionary<string, object>
     {
         ["per-ip"] = new { Limit = limit, Window = "01:00:00", Key = "{ip}" },
@@ -59,10 +63,12 @@ public sealed class RateLimiterPolicyRouteTests
         Assert.Equal(2, backend.Received.Count - forwardedBefore - 1);
         Assert.Equal(HttpStatusCode.OK, unlimited.StatusCode);
         var metrics = await edge.Management.GetStringAsync("/metrics");
-        var deniedLine = Assert.Single(metrics.Split('\n'), l => l.StartsWith("edge_requests_total{", StringComparison.Ordinal)
-            && l.Contains("route=\"public\"", StringComparison.Ordinal) && l.Contains("decision=\"deny\"", StringComparison.Ordinal));
+        var deniedLine = MetricLine(metrics, "edge_requests_total", "route=\"public\"", "decision=\"deny\"");
         Assert.Contains("status_class=\"4xx\"", deniedLine, StringComparison.Ordinal);
         Assert.Equal("2", deniedLine.Split(' ')[1]);
+        // Recorded like a refusal of the EdgeRateLimit step: same decision path, the route policy as deciding step.
+        var stepLine = MetricLine(metrics, "edge_step_decisions_total", "route=\"public\"", "step=\"RateLimiterPolicy\"", "decision=\"deny\"", "reason=\"rate_limited\"");
+        Assert.Equal("2", stepLine.Split(' ')[1]);
     }
 
     [Fact]

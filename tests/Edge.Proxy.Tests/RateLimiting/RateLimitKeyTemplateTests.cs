@@ -1,5 +1,8 @@
 using System.Net;
+using System.Security.Claims;
 using System.Text;
+using Edge.Configuration.Authorization;
+using Edge.Proxy.Authorization;
 using Edge.Proxy.Pipeline;
 using Edge.Proxy.RateLimiting;
 using Microsoft.AspNetCore.Http;
@@ -11,37 +14,37 @@ public sealed class RateLimitKeyTemplateTests
     [Fact]
     public void Resolve_TenantAndPrincipal_JoinsValues()
     {
-        var (http, request) = Request(tenant: "acme", principal: "alice");
+        var http = Request(tenant: "acme", principal: "alice");
 
-        Assert.Equal("acme:alice", Template("{tenant}:{principal}").Resolve(http, request));
+        Assert.Equal("acme:alice", Template("{tenant}:{principal}").Resolve(http));
     }
 
     [Fact]
     public void Resolve_TemplateWithoutTenant_PrefixesTenantSoTenantsNeverShare()
     {
-        var (httpA, a) = Request(tenant: "acme", ip: IPAddress.Parse("10.0.0.1"));
-        var (httpB, b) = Request(tenant: "globex", ip: IPAddress.Parse("10.0.0.1"));
+        var httpA = Request(tenant: "acme", ip: IPAddress.Parse("10.0.0.1"));
+        var httpB = Request(tenant: "globex", ip: IPAddress.Parse("10.0.0.1"));
         var template = Template("{ip}");
 
-        Assert.Equal("acme:10.0.0.1", template.Resolve(httpA, a));
-        Assert.Equal("globex:10.0.0.1", template.Resolve(httpB, b));
+        Assert.Equal("acme:10.0.0.1", template.Resolve(httpA));
+        Assert.Equal("globex:10.0.0.1", template.Resolve(httpB));
     }
 
     [Fact]
     public void Resolve_IPv6_ColonsReplaced()
     {
-        var (http, request) = Request(tenant: "t", ip: IPAddress.IPv6Loopback);
+        var http = Request(tenant: "t", ip: IPAddress.IPv6Loopback);
 
-        Assert.Equal("t:__1", Template("{tenant}:{ip}").Resolve(http, request));
+        Assert.Equal("t:__1", Template("{tenant}:{ip}").Resolve(http));
     }
 
     [Fact]
     public void Resolve_HeaderWithBracesOrColons_IsHashedAndCannotBreakTheHashTag()
     {
-        var (http, request) = Request(tenant: "acme");
+        var http = Request(tenant: "acme");
         http.Request.Headers["X-Client"] = "evil}:{other";
 
-        var key = Template("{tenant}:{header:X-Client}").Resolve(http, request);
+        var key = Template("{tenant}:{header:X-Client}").Resolve(http);
 
         Assert.StartsWith("acme:~", key, StringComparison.Ordinal);
         Assert.DoesNotContain('{', key);
@@ -52,51 +55,62 @@ public sealed class RateLimitKeyTemplateTests
     [Fact]
     public void Resolve_MissingValues_UseMarkerDistinctFromAnyValue()
     {
-        var (http, request) = Request(tenant: null);
+        var http = Request(tenant: null);
 
-        Assert.Equal("~none:~none:r1", Template("{tenant}:{principal}:{route}").Resolve(http, request));
+        Assert.Equal("~none:~none:r1", Template("{tenant}:{principal}:{route}").Resolve(http));
     }
 
     [Fact]
     public void Resolve_BodyPointer_ReadsBufferedBody()
     {
-        var (http, request) = Request(tenant: "acme");
-        request.BufferedBody = Encoding.UTF8.GetBytes("""{"sender":{"id":"user-42"},"list":[{"a/b":7}]}""");
+        var http = Request(tenant: "acme");
+        http.Features.Set(new EdgeBodyFeature(Encoding.UTF8.GetBytes("""{"sender":{"id":"user-42"},"list":[{"a/b":7}]}""")));
 
-        Assert.Equal("acme:user-42", Template("{tenant}:{body:/sender/id}").Resolve(http, request));
-        Assert.Equal("acme:7", Template("{tenant}:{body:/list/0/a~1b}").Resolve(http, request));
-        Assert.Equal("acme:~none", Template("{tenant}:{body:/missing}").Resolve(http, request));
+        Assert.Equal("acme:user-42", Template("{tenant}:{body:/sender/id}").Resolve(http));
+        Assert.Equal("acme:7", Template("{tenant}:{body:/list/0/a~1b}").Resolve(http));
+        Assert.Equal("acme:~none", Template("{tenant}:{body:/missing}").Resolve(http));
     }
 
     [Fact]
     public void Resolve_BodyNotBuffered_UsesFixedUnverifiedPartition()
     {
-        var (http, request) = Request(tenant: "acme");
+        var http = Request(tenant: "acme");
 
-        Assert.Equal("acme:~unverified", Template("{tenant}:{body:/sender/id}").Resolve(http, request));
+        Assert.Equal("acme:~unverified", Template("{tenant}:{body:/sender/id}").Resolve(http));
     }
 
     [Fact]
     public void Resolve_BodyNotJson_UsesMissingMarker()
     {
-        var (http, request) = Request(tenant: "acme");
-        request.BufferedBody = Encoding.UTF8.GetBytes("not json");
+        var http = Request(tenant: "acme");
+        http.Features.Set(new EdgeBodyFeature(Encoding.UTF8.GetBytes("not json")));
 
-        Assert.Equal("acme:~none", Template("{tenant}:{body:/sender/id}").Resolve(http, request));
+        Assert.Equal("acme:~none", Template("{tenant}:{body:/sender/id}").Resolve(http));
     }
 
     private static RateLimitKeyTemplate Template(string text) =>
         RateLimitKeyTemplate.TryParse(text, out var error) ?? throw new InvalidOperationException(error);
 
-    private static (HttpContext Http, EdgeRequestContext Request) Request(string? tenant, string? principal = null, IPAddress? ip = null)
+    private static HttpContext Request(string? tenant, string? principal = null, IPAddress? ip = null)
     {
         var http = new DefaultHttpContext();
         http.Connection.RemoteIpAddress = ip;
         // {ip} is the client address EdgeRequestMiddleware resolved (Edge:TrustedProxies rule), not the raw connection.
-        var request = new EdgeRequestContext
+        http.Features.Set(new EdgeRequestFeature { RequestId = "r", RouteId = "r1", StartedAt = DateTimeOffset.UnixEpoch, ClientIp = ip?.ToString() });
+        if (tenant is not null)
         {
-            RequestId = "r", RouteId = "r1", StartedAt = DateTimeOffset.UnixEpoch, Tenant = tenant, Principal = principal, ClientIp = ip?.ToString(),
-        };
-        return (http, request);
+            http.Features.Set(new EdgeTenantFeature(tenant, "Header"));
+        }
+
+        if (principal is not null)
+        {
+            var identity = new EdgeIdentity
+            {
+                Principal = principal, Roles = [], Permissions = EdgePermissionSet.None, Method = "jwt", Policy = "p", User = new ClaimsPrincipal(),
+            };
+            http.Features.Set<IEdgeIdentityFeature>(new AuthenticationFeature(identity.Method, identity));
+        }
+
+        return http;
     }
 }

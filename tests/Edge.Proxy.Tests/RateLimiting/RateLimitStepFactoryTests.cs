@@ -49,13 +49,13 @@ public sealed class RateLimitStepFactoryTests
     }
 
     [Fact]
-    public void RequiresBody_OnlyForBodyKeyedPolicies()
+    public void GetBodyRequirement_OnlyForBodyKeyedPolicies()
     {
         using var services = new RateLimitTestServices();
 
-        Assert.True(services.StepFactory.RequiresBody(new Dictionary<string, string> { ["EdgeRateLimit"] = "per-sender" }, Edge));
-        Assert.False(services.StepFactory.RequiresBody(new Dictionary<string, string> { ["EdgeRateLimit"] = "per-user" }, Edge));
-        Assert.False(services.StepFactory.RequiresBody(new Dictionary<string, string> { ["EdgeRateLimit"] = "missing" }, Edge));
+        Assert.Same(EdgeBodyRequirement.Any, services.StepFactory.GetBodyRequirement(new Dictionary<string, string> { ["EdgeRateLimit"] = "per-sender" }, Edge));
+        Assert.Null(services.StepFactory.GetBodyRequirement(new Dictionary<string, string> { ["EdgeRateLimit"] = "per-user" }, Edge));
+        Assert.Null(services.StepFactory.GetBodyRequirement(new Dictionary<string, string> { ["EdgeRateLimit"] = "missing" }, Edge));
     }
 
     private static ConfigErrorList Validate(Dictionary<string, string> values, string[] preceding)

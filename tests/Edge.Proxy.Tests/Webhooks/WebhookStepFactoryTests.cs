@@ -1,6 +1,9 @@
+using System.Diagnostics.Metrics;
 using Edge.Proxy.Configuration;
+using Edge.Proxy.Observability;
 using Edge.Proxy.Pipeline;
 using Edge.Proxy.Webhooks;
+using Microsoft.Extensions.DependencyInjection;
 using Yarp.ReverseProxy.Configuration;
 
 namespace Edge.Proxy.Tests.Webhooks;
@@ -46,16 +49,23 @@ public sealed class WebhookStepFactoryTests
     }
 
     [Fact]
-    public void RequiresBody_Always_True()
+    public void GetBodyRequirement_Policy_CapsAtThePolicysMaxBodyBytes()
     {
-        Assert.True(new WebhookStepFactory().RequiresBody(new Dictionary<string, string> { ["EdgeWebhook"] = "github-main" }, Edge));
+        var requirement = Factory().GetBodyRequirement(new Dictionary<string, string> { ["EdgeWebhook"] = "github-main" }, Edge);
+
+        Assert.NotNull(requirement);
+        Assert.Equal(WebhookPolicyOptions.DefaultMaxBodyBytes, requirement.MaxBodyBytes);
+        Assert.NotNull(requirement.OnRefused);
     }
+
+    private static WebhookStepFactory Factory() =>
+        new(new WebhookMetrics(new EdgeMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>())));
 
     private static ConfigErrorList Validate(Dictionary<string, string> values, string[]? preceding = null)
     {
         var errors = new ConfigErrorList();
         var route = new RouteConfig { RouteId = "r", ClusterId = "c", Match = new RouteMatch { Path = "/hooks" }, Transforms = [values] };
-        new WebhookStepFactory().Validate(new EdgeStepValidationContext(route, 0, preceding ?? [], Edge, errors), values);
+        Factory().Validate(new EdgeStepValidationContext(route, 0, preceding ?? [], Edge, errors), values);
         return errors;
     }
 }

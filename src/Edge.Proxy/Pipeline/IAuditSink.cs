@@ -1,9 +1,10 @@
-using Edge.Proxy.Pipeline;
+namespace Edge.Proxy.Pipeline;
 
-namespace Edge.Proxy.Auditing;
-
-/// <summary>Receives the decision of every request on an edge route, allowed or denied.</summary>
-public interface IAuditSink
+/// <summary>
+/// Receives the decision of every request on an edge route, allowed or denied. Defined here, where the request
+/// middleware calls it, and implemented by Auditing, which builds the record from the request's features.
+/// </summary>
+internal interface IAuditSink
 {
     /// <summary>
     /// Called before any step runs. False means the record could not be written, so the route must not run:
@@ -15,5 +16,5 @@ public interface IAuditSink
     /// Called exactly once per request, when the response starts (before the client can see it) or, when no
     /// response was started, at the end. Completes once the record is durable.
     /// </summary>
-    ValueTask RecordAsync(HttpContext context, EdgeRequestContext request);
+    ValueTask RecordAsync(HttpContext context, EdgeRequestFeature request);
 }

@@ -1,8 +1,9 @@
+using System.Text;
 using Edge.Proxy.Pipeline;
 
-namespace Edge.Proxy.Tests.Webhooks;
+namespace Edge.Proxy.Tests.Pipeline;
 
-public sealed class JsonPointerTests
+public sealed class EdgeBodyFeatureTests
 {
     [Theory]
     [InlineData("{\"id\":\"evt_1\"}", "/id", "evt_1")]
@@ -16,6 +17,19 @@ public sealed class JsonPointerTests
     [InlineData("", "/id", null)]
     public void ReadScalar_Pointer_ValueOrNull(string json, string pointer, string? expected)
     {
-        Assert.Equal(expected, JsonPointer.ReadScalar(System.Text.Encoding.UTF8.GetBytes(json), pointer));
+        using var body = new EdgeBodyFeature(Encoding.UTF8.GetBytes(json));
+
+        Assert.Equal(expected, body.ReadScalar(pointer));
+    }
+
+    [Fact]
+    public void ReadScalar_AfterDispose_Throws_BecauseEveryReadUsesTheOneParsedDocument()
+    {
+        var body = new EdgeBodyFeature(Encoding.UTF8.GetBytes("""{"id":"evt_1"}"""));
+        Assert.Equal("evt_1", body.ReadScalar("/id"));
+
+        body.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => body.ReadScalar("/id"));
     }
 }

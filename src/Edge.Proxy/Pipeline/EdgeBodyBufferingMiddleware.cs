@@ -1,13 +1,11 @@
 using System.Runtime.CompilerServices;
 using Edge.Proxy.Configuration;
-using Edge.Proxy.Observability;
-using Edge.Proxy.Pipeline;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Model;
 
-namespace Edge.Proxy.Webhooks;
+namespace Edge.Proxy.Pipeline;
 
 /// <summary>
 /// Buffers the raw body of routes whose steps read it (<see cref="IEdgeBodyRequirement"/>) before the forwarder
@@ -15,16 +13,20 @@ namespace Edge.Proxy.Webhooks;
 /// bytes with <c>Content-Length</c> set, so the bytes a step verified are the bytes the backend receives, whether the
 /// client sent a length, chunks (HTTP/1.1) or DATA frames (HTTP/2). A body over the cap gets 413 and is never forwarded.
 /// </summary>
-internal sealed partial class WebhookBodyBufferingMiddleware(
+internal sealed partial class EdgeBodyBufferingMiddleware(
     RequestDelegate next,
     EdgeStepRegistry registry,
     EdgeConfigState state,
-    EdgeMetrics edgeMetrics,
-    WebhookMetrics metrics,
-    WebhookReplayStore replay,
-    ILogger<WebhookBodyBufferingMiddleware> logger)
+    EdgeDecisions decisions,
+    ILogger<EdgeBodyBufferingMiddleware> logger)
 {
     private const int InitialBufferSize = 16 * 1024;
+
+    public const string BodyInvalidCode = "body_invalid";
+    public const string BodyTooLargeCode = "body_too_large";
+
+    private const string ClientAbortedReason = BodyInvalidCode + ":client_aborted";
+    private const string MalformedFramingReason = BodyInvalidCode + ":malformed_framing";
 
     /// <summary>Recorded (never sent) when the client disconnected before its body was read.</summary>
     public const int ClientClosedRequest = 499;
@@ -40,8 +42,7 @@ internal sealed partial class WebhookBodyBufferingMiddleware(
     {
         var route = context.GetReverseProxyFeature().Route.Config;
         var plan = _plans.GetValue(route, CreatePlan);
-        var request = context.GetEdgeRequest();
-        if (!plan.RequiresBody || request is null)
+        if (!plan.RequiresBody || context.GetEdgeRequest() is null)
         {
             await next(context);
             return;
@@ -49,14 +50,14 @@ internal sealed partial class WebhookBodyBufferingMiddleware(
 
         if (context.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
         {
-            request.BufferedBody = ReadOnlyMemory<byte>.Empty;
+            context.Features.Set(new EdgeBodyFeature(ReadOnlyMemory<byte>.Empty));
             await next(context);
             return;
         }
 
         if (context.Request.ContentLength > plan.MaxBodyBytes)
         {
-            await DenyTooLargeAsync(context, request, plan, "content_length");
+            await DenyTooLargeAsync(context, plan, "content_length");
             return;
         }
 
@@ -68,45 +69,41 @@ internal sealed partial class WebhookBodyBufferingMiddleware(
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            await DenyTooLargeAsync(context, request, plan, "server_limit");
+            await DenyTooLargeAsync(context, plan, "server_limit");
             return;
         }
         catch (Exception ex) when (IsClientGone(context, ex))
         {
             // The client went away mid-body: nothing can be answered, but the decision is still audited, with the
             // nginx-style 499 so no record claims a status the client never received.
-            context.Response.StatusCode = ClientClosedRequest;
-            request.DecidingStep = plan.StepName;
-            request.ReasonCode = WebhookCodes.BodyInvalid + ":client_aborted";
-            edgeMetrics.StepDecision(request.RouteId, plan.StepName, "deny", request.ReasonCode);
+            decisions.DenyUnanswered(context, plan.StepName, ClientClosedRequest, ClientAbortedReason);
             return;
         }
         catch (Exception ex) when (ex is BadHttpRequestException or IOException or OperationCanceledException)
         {
             // Kestrel reports broken framing (bad chunk size, body shorter than Content-Length) as BadHttpRequestException
             // or, for some inputs, as a plain IOException, while the connection is still there to receive an answer.
-            await DenyAsync(context, request, plan, StatusCodes.Status400BadRequest, WebhookCodes.BodyInvalid, "Body invalid", "The request body is malformed.", WebhookCodes.BodyInvalid + ":malformed_framing");
+            await DenyAsync(context, plan, new EdgeDenial(StatusCodes.Status400BadRequest, BodyInvalidCode, "Body invalid", "The request body is malformed.")
+            {
+                Reason = MalformedFramingReason,
+            });
             return;
         }
 
         if (total < 0)
         {
-            await DenyTooLargeAsync(context, request, plan, "streamed");
+            await DenyTooLargeAsync(context, plan, "streamed");
             return;
         }
 
-        request.BufferedBody = new ReadOnlyMemory<byte>(buffer, 0, total);
+        var body = new EdgeBodyFeature(new ReadOnlyMemory<byte>(buffer, 0, total));
+        context.Features.Set(body);
+        // Disposes the parsed JSON, if a step asked for it, once the request is done.
+        context.Response.RegisterForDispose(body);
         context.Request.Body = new MemoryStream(buffer, 0, total, writable: false);
         context.Request.ContentLength = total;
         context.Request.Headers.Remove("Transfer-Encoding");
-        try
-        {
-            await next(context);
-        }
-        finally
-        {
-            await ReleaseUnacceptedDeliveryAsync(context, request);
-        }
+        await next(context);
     }
 
     /// <summary>
@@ -120,16 +117,6 @@ internal sealed partial class WebhookBodyBufferingMiddleware(
         || exception is ConnectionResetException
         || exception.InnerException is ConnectionResetException
         || (exception is BadHttpRequestException && string.Equals(exception.Message, UnexpectedEndOfRequestContent, StringComparison.Ordinal));
-
-    /// <summary>A recorded delivery id is released when the delivery did not get through, so the sender's retry is accepted.</summary>
-    private async Task ReleaseUnacceptedDeliveryAsync(HttpContext context, EdgeRequestContext request)
-    {
-        if (request.Items.TryGetValue(ReplayReservation.ItemKey, out var item) && item is ReplayReservation reservation
-            && (context.Response.StatusCode >= 400 || context.RequestAborted.IsCancellationRequested))
-        {
-            await replay.ReleaseAsync(reservation);
-        }
-    }
 
     /// <summary>Reads the whole body; returns a length of -1 as soon as it exceeds <paramref name="cap"/>.</summary>
     private static async Task<(byte[] Buffer, int Length)> ReadAsync(HttpContext context, long cap)
@@ -167,24 +154,19 @@ internal sealed partial class WebhookBodyBufferingMiddleware(
         }
     }
 
-    private Task DenyTooLargeAsync(HttpContext context, EdgeRequestContext request, BodyPlan plan, string how) =>
-        DenyAsync(context, request, plan, StatusCodes.Status413PayloadTooLarge, WebhookCodes.BodyTooLarge, "Body too large",
-            $"The body exceeds this route's limit of {plan.MaxBodyBytes} bytes.", WebhookCodes.BodyTooLarge + ":" + how);
-
-    private async Task DenyAsync(HttpContext context, EdgeRequestContext request, BodyPlan plan, int status, string code, string title, string detail, string reason)
-    {
-        request.DecidingStep = plan.StepName;
-        request.ReasonCode = reason;
-        if (plan.Scheme is not null)
+    private Task DenyTooLargeAsync(HttpContext context, BodyPlan plan, string how) =>
+        DenyAsync(context, plan, new EdgeDenial(StatusCodes.Status413PayloadTooLarge, BodyTooLargeCode, "Body too large",
+            $"The body exceeds this route's limit of {plan.MaxBodyBytes} bytes.")
         {
-            request.SignatureScheme = plan.Scheme;
-            request.SignatureResult = reason;
-            metrics.Verification(request.RouteId, plan.Policy!, plan.Scheme, reason);
-        }
+            Reason = BodyTooLargeCode + ":" + how,
+        });
 
-        edgeMetrics.StepDecision(request.RouteId, plan.StepName, "deny", reason);
-        Log.BodyRefused(logger, request.RouteId, reason);
-        await ProblemDetailsWriter.WriteAsync(context, status, code, title, detail);
+    private Task DenyAsync(HttpContext context, BodyPlan plan, EdgeDenial denial)
+    {
+        var reason = denial.Reason ?? denial.Code;
+        plan.OnRefused?.Invoke(context, reason);
+        Log.BodyRefused(logger, context.GetEdgeRequest()!.RouteId, reason);
+        return decisions.DenyAsync(context, plan.StepName, denial);
     }
 
     private BodyPlan CreatePlan(RouteConfig route)
@@ -195,42 +177,38 @@ internal sealed partial class WebhookBodyBufferingMiddleware(
         }
 
         var edge = state.Current.Edge;
-        string? stepName = null;
-        long? webhookCap = null;
-        string? policy = null;
-        string? scheme = null;
+        string? firstStep = null;
+        string? cappingStep = null;
+        EdgeBodyRequirement? capping = null;
         foreach (var values in route.Transforms)
         {
             if (!EdgeStepRegistry.TryGetStepName(values, out var name) || !registry.TryGet(name, out var factory)
-                || factory is not IEdgeBodyRequirement requirement || !requirement.RequiresBody(values, edge))
+                || factory is not IEdgeBodyRequirement bodyStep || bodyStep.GetBodyRequirement(values, edge) is not { } requirement)
             {
                 continue;
             }
 
-            if (factory is WebhookStepFactory)
+            firstStep ??= factory.Name;
+            if (requirement.MaxBodyBytes is { } cap && (capping?.MaxBodyBytes is not { } smallest || cap < smallest))
             {
-                policy = values[name];
-                webhookCap = WebhookStepFactory.MaxBodyBytes(values, edge);
-                scheme = edge.Webhooks.TryGetValue(policy, out var options) ? options.Scheme : null;
-                stepName = factory.Name;
+                capping = requirement;
+                cappingStep = factory.Name;
             }
-
-            stepName ??= factory.Name;
         }
 
-        return stepName is null
+        return firstStep is null
             ? BodyPlan.None
-            : new BodyPlan(true, stepName, webhookCap ?? WebhookPolicyOptions.DefaultMaxBodyBytes, policy, scheme);
+            : new BodyPlan(true, cappingStep ?? firstStep, capping?.MaxBodyBytes ?? EdgeBodyRequirement.DefaultMaxBodyBytes, capping?.OnRefused);
     }
 
-    private sealed record BodyPlan(bool RequiresBody, string StepName, long MaxBodyBytes, string? Policy, string? Scheme)
+    private sealed record BodyPlan(bool RequiresBody, string StepName, long MaxBodyBytes, Action<HttpContext, string>? OnRefused)
     {
-        public static BodyPlan None { get; } = new(false, "", 0, null, null);
+        public static BodyPlan None { get; } = new(false, "", 0, null);
     }
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Debug, "Body refused on route {Route}: {Reason}")]
+        [LoggerMessage(1000, LogLevel.Debug, "Body refused on route {Route}: {Reason}")]
         public static partial void BodyRefused(ILogger logger, string route, string reason);
     }
 }

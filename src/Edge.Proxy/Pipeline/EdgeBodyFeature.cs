@@ -1,0 +1,38 @@
+using System.Text.Json;
+
+namespace Edge.Proxy.Pipeline;
+
+/// <summary>
+/// The raw request body, buffered by <see cref="EdgeBodyBufferingMiddleware"/> for routes whose steps read it, and
+/// forwarded byte-for-byte. Its JSON is parsed at most once per request, on first use, and disposed with the request.
+/// </summary>
+internal sealed class EdgeBodyFeature(ReadOnlyMemory<byte> body) : IDisposable
+{
+    private JsonDocument? _document;
+    private bool _parsed;
+
+    public ReadOnlyMemory<byte> Body { get; } = body;
+
+    /// <summary>The non-empty string or number at <paramref name="pointer"/>; null when absent, not JSON or not a scalar.</summary>
+    public string? ReadScalar(string pointer) => JsonPointer.Read(Document, pointer, scalarOnly: true);
+
+    /// <summary>A string's value, or any other JSON value's raw text; null when absent, null or not JSON.</summary>
+    public string? ReadValue(string pointer) => JsonPointer.Read(Document, pointer, scalarOnly: false);
+
+    private JsonDocument? Document
+    {
+        get
+        {
+            if (!_parsed)
+            {
+                _parsed = true;
+                _document = JsonPointer.TryParse(Body);
+            }
+
+            return _document;
+        }
+    }
+
+    /// <summary>Returns the parsed document's pooled memory; the feature must not be read afterwards.</summary>
+    public void Dispose() => _document?.Dispose();
+}

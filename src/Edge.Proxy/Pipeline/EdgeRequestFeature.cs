@@ -1,0 +1,52 @@
+namespace Edge.Proxy.Pipeline;
+
+/// <summary>
+/// The core of one proxied request: its id, route, start and client address, and the decision. Set on
+/// <c>HttpContext.Features</c> by <see cref="EdgeRequestMiddleware"/>; the decision is written only by
+/// <see cref="EdgeDecisions"/>. What each capability found (tenant, identity, rate limit, signature, body) is in its own
+/// feature, set only when that capability runs.
+/// </summary>
+internal sealed class EdgeRequestFeature
+{
+    private List<IEdgeRequestCleanup>? _cleanups;
+
+    public required string RequestId { get; init; }
+
+    public required string RouteId { get; init; }
+
+    public required DateTimeOffset StartedAt { get; init; }
+
+    /// <summary>The client's IP address by the <c>Edge:TrustedProxies</c> rule; the audit record, <c>{ip}</c> and the failure signal use it.</summary>
+    public string? ClientIp { get; init; }
+
+    /// <summary>The step that denied the request, or null when every step let it through.</summary>
+    public string? DecidingStep { get; private set; }
+
+    /// <summary>The precise reason code of the denial (audited, counted, not necessarily shown to the client).</summary>
+    public string? ReasonCode { get; private set; }
+
+    public bool IsDenied => DecidingStep is not null;
+
+    internal void Deny(string step, string reason)
+    {
+        DecidingStep = step;
+        ReasonCode = reason;
+    }
+
+    /// <summary>Runs <paramref name="cleanup"/> once the request has been answered (or abandoned), before it is audited.</summary>
+    public void RegisterCleanup(IEdgeRequestCleanup cleanup) => (_cleanups ??= []).Add(cleanup);
+
+    internal async ValueTask CleanupAsync(HttpContext context)
+    {
+        if (_cleanups is not { } cleanups)
+        {
+            return;
+        }
+
+        _cleanups = null;
+        foreach (var cleanup in cleanups)
+        {
+            await cleanup.CleanupAsync(context);
+        }
+    }
+}

@@ -1,0 +1,58 @@
+using Edge.Proxy.Pipeline;
+
+namespace Edge.Proxy.RateLimiting;
+
+/// <summary>
+/// What one rate-limit decision does to its request, the same for the ordered <c>EdgeRateLimit</c> step and a route's
+/// <c>RateLimiterPolicy</c>: the audited outcome, the rate-limit headers (set when the response starts, so a backend
+/// cannot override them), and on a refusal the 429 or 503 denial that <see cref="EdgeDecisions"/> records and writes.
+/// </summary>
+internal static class RateLimitOutcome
+{
+    public const string LimitedCode = "rate_limited";
+    public const string UnavailableCode = "rate_limit_unavailable";
+
+    /// <summary>Applies <paramref name="decision"/> to the request; returns the denial when it was refused.</summary>
+    public static EdgeDenial? Apply(HttpContext http, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset now)
+    {
+        http.Features.Set(new EdgeRateLimitFeature(decision.Outcome));
+        var headers = RateLimitHeaders.For(policy, decision, now);
+        if (headers.Count > 0)
+        {
+            http.Response.OnStarting(static state =>
+            {
+                var (response, values) = ((HttpResponse, List<KeyValuePair<string, string>>))state;
+                foreach (var (name, value) in values)
+                {
+                    response.Headers[name] = value;
+                }
+
+                return Task.CompletedTask;
+            }, (http.Response, headers));
+        }
+
+        return decision.Admitted ? null : Denial(policy.Name, decision);
+    }
+
+    private static EdgeDenial Denial(string policyName, in RateLimitDecision decision)
+    {
+        var retryAfter = RateLimitHeaders.RetryAfterValue(decision.RetryAfter);
+        var retryHeaders = new Dictionary<string, string> { [RateLimitHeaders.RetryAfter] = retryAfter };
+        if (decision.Source == RateLimitDecisionSource.FallbackClosed)
+        {
+            return new EdgeDenial(StatusCodes.Status503ServiceUnavailable, UnavailableCode, "Rate limit unavailable",
+                "The rate limit of this route cannot be checked right now; retry later.")
+            {
+                Reason = "rate_limit_redis_unavailable",
+                Headers = retryHeaders,
+            };
+        }
+
+        return new EdgeDenial(StatusCodes.Status429TooManyRequests, LimitedCode, "Too many requests",
+            $"Rate limit {policyName} is exhausted; retry after {retryAfter} s.")
+        {
+            Reason = decision.IsFallback ? "rate_limited_local_fallback" : LimitedCode,
+            Headers = retryHeaders,
+        };
+    }
+}
