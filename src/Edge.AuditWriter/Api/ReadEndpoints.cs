@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Edge.Audit.Storage;
 using Edge.AuditWriter.Authorization;
 using Edge.AuditWriter.Log;
@@ -19,7 +18,7 @@ internal static class ReadEndpoints
         app.MapGet("/audit/records", QueryAsync);
         app.MapGet("/audit/proof/inclusion", InclusionAsync);
         app.MapGet("/audit/proof/consistency", ConsistencyAsync);
-        app.MapGet("/audit/export", ExportAsync);
+        app.MapGet("/audit/export", ExportEndpoint.ExportAsync);
     }
 
     private static async Task<IResult> QueryAsync(HttpContext context, AuditLog log, CallerAuthenticator authenticator)
@@ -113,62 +112,7 @@ internal static class ReadEndpoints
         return Results.Json(new { proof = log.ConsistencyProof(from, to).Select(Convert.ToBase64String) });
     }
 
-    private static async Task ExportAsync(HttpContext context, AuditLog log, CallerAuthenticator authenticator)
-    {
-        var (caller, denied) = await AuthorizeAsync(context, authenticator).ConfigureAwait(false);
-        var format = context.Request.Query["format"].ToString();
-        RecordQuery? query = null;
-        IResult? problem = denied;
-        if (problem is null && format is not ("csv" or "ndjson"))
-        {
-            problem = Problems.BadRequest("invalid_format", "format is csv or ndjson.");
-        }
-
-        if (problem is null && !TryBuildQuery(context.Request.Query, caller!, out query, out problem))
-        {
-            query = null;
-        }
-
-        if (problem is not null)
-        {
-            await problem.ExecuteAsync(context).ConfigureAwait(false);
-            return;
-        }
-
-        var response = context.Response;
-        response.ContentType = format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson";
-        var body = response.Body;
-        if (format == "csv")
-        {
-            await body.WriteAsync("index,id,time,tenant,principal,route,decision,reason,leaf\n"u8.ToArray(), context.RequestAborted).ConfigureAwait(false);
-        }
-
-        var pending = 0;
-        foreach (var record in log.Store.Export(query!))
-        {
-            if (format == "csv")
-            {
-                var row = string.Join(',',
-                    record.Index.ToString(CultureInfo.InvariantCulture), Csv(record.Id),
-                    record.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture), Csv(record.Tenant), Csv(record.Principal),
-                    Csv(record.Route), Csv(record.Decision), Csv(record.Reason), Convert.ToBase64String(record.Leaf)) + "\n";
-                await body.WriteAsync(Encoding.UTF8.GetBytes(row), context.RequestAborted).ConfigureAwait(false);
-            }
-            else
-            {
-                await body.WriteAsync(record.Leaf, context.RequestAborted).ConfigureAwait(false);
-                await body.WriteAsync("\n"u8.ToArray(), context.RequestAborted).ConfigureAwait(false);
-            }
-
-            if (++pending == 1000)
-            {
-                pending = 0;
-                await body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-            }
-        }
-    }
-
-    private static bool TryBuildQuery(IQueryCollection q, AuditCaller caller, out RecordQuery? query, out IResult? problem)
+    internal static bool TryBuildQuery(IQueryCollection q, AuditCaller caller, out RecordQuery? query, out IResult? problem)
     {
         query = null;
         problem = null;
@@ -204,7 +148,7 @@ internal static class ReadEndpoints
         return true;
     }
 
-    private static async Task<(AuditCaller? Caller, IResult? Denied)> AuthorizeAsync(HttpContext context, CallerAuthenticator authenticator)
+    internal static async Task<(AuditCaller? Caller, IResult? Denied)> AuthorizeAsync(HttpContext context, CallerAuthenticator authenticator)
     {
         var (caller, challenge) = await authenticator.AuthenticateAsync(context.Request).ConfigureAwait(false);
         if (caller is null)
@@ -243,7 +187,4 @@ internal static class ReadEndpoints
         long.TryParse(context.Request.Query[name], NumberStyles.None, CultureInfo.InvariantCulture, out value);
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
-
-    private static string Csv(string? value) =>
-        value is null ? "" : value.AsSpan().IndexOfAny(",\"\n\r") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
 }

@@ -140,7 +140,7 @@ public sealed class ReadEndpointsTests
         var future = (await auditor.GetStringAsync($"/audit/export?format=csv&from={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddMinutes(5).ToString("O"))}")).TrimEnd('\n').Split('\n');
         var badFormat = await auditor.GetAsync("/audit/export?format=xml");
 
-        Assert.Equal("index,id,time,tenant,principal,route,decision,reason,leaf", csv[0]);
+        Assert.Equal("index,id,time,tenant,principal,route,method,path,status,decision,step,reason,leaf_sha256", csv[0]);
         Assert.Equal(7, csv.Length);
         Assert.StartsWith("0,r0,", csv[1], StringComparison.Ordinal);
         Assert.Single(future);
