@@ -190,14 +190,17 @@ public sealed class AuditStore : IDisposable
         return reader.Read() ? new StoredCheckpoint(reader.GetInt64(0), (byte[])reader[1], reader.GetString(2)) : null;
     }
 
-    /// <summary>Newest first; <see cref="RecordQuery.Before"/> is the cursor (an exclusive upper index bound).</summary>
+    /// <summary>
+    /// Newest first, with <see cref="RecordQuery.Before"/> as the cursor (an exclusive upper index bound); or, with
+    /// <see cref="RecordQuery.Ascending"/>, oldest first with <see cref="RecordQuery.After"/> as the cursor.
+    /// </summary>
     public IReadOnlyList<StoredRecord> Query(RecordQuery query)
     {
         ArgumentNullException.ThrowIfNull(query);
         using var connection = OpenReader();
         using var command = connection.CreateCommand();
         var where = BuildWhere(query, command);
-        command.CommandText = $"SELECT idx, record_id, time_ms, tenant, principal, route, decision, reason, leaf FROM records{where} ORDER BY idx DESC LIMIT $limit";
+        command.CommandText = $"SELECT idx, record_id, time_ms, tenant, principal, route, decision, reason, leaf FROM records{where} ORDER BY idx {(query.Ascending ? "ASC" : "DESC")} LIMIT $limit";
         command.Parameters.AddWithValue("$limit", query.Limit);
         return ReadRecords(command).ToList();
     }
@@ -237,6 +240,7 @@ public sealed class AuditStore : IDisposable
         Add("time_ms", ">= $from", query.From?.ToUnixTimeMilliseconds());
         Add("time_ms", "< $to", query.To?.ToUnixTimeMilliseconds());
         Add("idx", "< $before", query.Before);
+        Add("idx", "> $after", query.After);
         return clauses.Count == 0 ? "" : " WHERE " + string.Join(" AND ", clauses);
     }
 

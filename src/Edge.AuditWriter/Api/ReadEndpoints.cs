@@ -15,6 +15,7 @@ internal static class ReadEndpoints
         app.MapGet("/audit/checkpoint", (AuditLog log) => Results.Text(log.LatestCheckpoint.Note, "text/plain; charset=utf-8"));
         app.MapGet("/audit/key", (AuditLog log) =>
             Results.Text(string.Join('\n', log.Verifiers.Select(v => v.ToString())) + "\n", "text/plain; charset=utf-8"));
+        app.MapGet("/audit/session", SessionAsync);
         app.MapGet("/audit/records", QueryAsync);
         app.MapGet("/audit/proof/inclusion", InclusionAsync);
         app.MapGet("/audit/proof/consistency", ConsistencyAsync);
@@ -41,18 +42,31 @@ internal static class ReadEndpoints
             return Problems.BadRequest("invalid_limit", $"limit is 1 to {MaxLimit}.");
         }
 
-        long? before = null;
+        var order = q["order"].ToString();
+        if (order is not ("" or "desc" or "asc"))
+        {
+            return Problems.BadRequest("invalid_order", "order is desc (newest first, the default) or asc (oldest first).");
+        }
+
+        long? cursor = null;
         if (q.ContainsKey("cursor"))
         {
-            if (!long.TryParse(q["cursor"], NumberStyles.None, CultureInfo.InvariantCulture, out var cursor))
+            if (!long.TryParse(q["cursor"], NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
             {
                 return Problems.BadRequest("invalid_cursor", "cursor is the 'next' value of a previous page.");
             }
 
-            before = cursor;
+            cursor = parsed;
         }
 
-        var records = log.Store.Query(query! with { Before = before, Limit = limit });
+        var ascending = order == "asc";
+        var records = log.Store.Query(query! with
+        {
+            Before = ascending ? null : cursor,
+            After = ascending ? cursor : null,
+            Ascending = ascending,
+            Limit = limit,
+        });
         return Results.Json(new
         {
             records = records.Select(r => new
@@ -68,6 +82,24 @@ internal static class ReadEndpoints
                 leaf = Convert.ToBase64String(r.Leaf),
             }),
             next = records.Count == limit ? records[^1].Index.ToString(CultureInfo.InvariantCulture) : null,
+        });
+    }
+
+    /// <summary>Who the credentials belong to and what they may do, so a client (the viewer) can shape its UI; the API still decides.</summary>
+    private static async Task<IResult> SessionAsync(HttpContext context, CallerAuthenticator authenticator)
+    {
+        var (caller, denied) = await AuthorizeAsync(context, authenticator).ConfigureAwait(false);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        return Results.Json(new
+        {
+            principal = caller!.Principal,
+            tenant = caller.Tenant,
+            readAllTenants = caller.CanReadAllTenants,
+            erase = caller.CanErase,
         });
     }
 

@@ -148,6 +148,40 @@ public sealed class ReadEndpointsTests
     }
 
     [Fact]
+    public async Task Records_OrderAsc_PagesOldestFirstWithTheCursor()
+    {
+        await using var writer = await StartWithRecordsAsync(10);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        var first = JsonDocument.Parse(await auditor.GetStringAsync("/audit/records?order=asc&limit=4")).RootElement;
+        var next = first.GetProperty("next").GetString();
+        var second = JsonDocument.Parse(await auditor.GetStringAsync($"/audit/records?order=asc&limit=4&cursor={next}")).RootElement;
+        using var badOrder = await auditor.GetAsync("/audit/records?order=sideways");
+
+        Assert.Equal([0L, 1, 2, 3], first.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("index").GetInt64()));
+        Assert.Equal([4L, 5, 6, 7], second.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("index").GetInt64()));
+        Assert.Equal(HttpStatusCode.BadRequest, badOrder.StatusCode);
+        Assert.Equal("invalid_order", JsonDocument.Parse(await badOrder.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Session_TenantAuditor_ReportsTenantAndNoErase()
+    {
+        await using var writer = await StartWithRecordsAsync(1);
+        using var acme = writer.Client(WriterFixture.AcmeAuditorKey);
+        using var anonymous = writer.Client();
+
+        var session = JsonDocument.Parse(await acme.GetStringAsync("/audit/session")).RootElement;
+        using var refused = await anonymous.GetAsync("/audit/session");
+
+        Assert.Equal("acme-auditor", session.GetProperty("principal").GetString());
+        Assert.Equal("acme", session.GetProperty("tenant").GetString());
+        Assert.False(session.GetProperty("readAllTenants").GetBoolean());
+        Assert.False(session.GetProperty("erase").GetBoolean());
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
+    [Fact]
     public async Task InclusionProof_TenantAuditor_OnlyForOwnTenantRecords()
     {
         // Record i is acme when i is even, globex when odd.
