@@ -30,6 +30,7 @@ public sealed class AuditStore : IDisposable
         CREATE INDEX IF NOT EXISTS ix_records_principal ON records (principal, idx);
         CREATE INDEX IF NOT EXISTS ix_records_route ON records (route, idx);
         CREATE INDEX IF NOT EXISTS ix_records_decision ON records (decision, idx);
+        CREATE INDEX IF NOT EXISTS ix_records_reason ON records (reason, idx);
         CREATE INDEX IF NOT EXISTS ix_records_time ON records (time_ms);
         CREATE TABLE IF NOT EXISTS checkpoints (
             size INTEGER PRIMARY KEY,
@@ -199,7 +200,7 @@ public sealed class AuditStore : IDisposable
         ArgumentNullException.ThrowIfNull(query);
         using var connection = OpenReader();
         using var command = connection.CreateCommand();
-        var where = BuildWhere(query, command);
+        var where = BuildWhere(query, command, PreferIndexOrder(connection, query));
         command.CommandText = $"SELECT idx, record_id, time_ms, tenant, principal, route, decision, reason, leaf FROM records{where} ORDER BY idx {(query.Ascending ? "ASC" : "DESC")} LIMIT $limit";
         command.Parameters.AddWithValue("$limit", query.Limit);
         return ReadRecords(command).ToList();
@@ -211,7 +212,7 @@ public sealed class AuditStore : IDisposable
         ArgumentNullException.ThrowIfNull(query);
         using var connection = OpenReader();
         using var command = connection.CreateCommand();
-        var where = BuildWhere(query, command);
+        var where = BuildWhere(query, command, PreferIndexOrder(connection, query with { Ascending = true, After = null }));
         command.CommandText = $"SELECT idx, record_id, time_ms, tenant, principal, route, decision, reason, leaf FROM records{where} ORDER BY idx";
         foreach (var record in ReadRecords(command))
         {
@@ -219,7 +220,41 @@ public sealed class AuditStore : IDisposable
         }
     }
 
-    private static string BuildWhere(RecordQuery query, SqliteCommand command)
+    /// <summary>
+    /// A page is ordered by index, but a time range makes SQLite read the whole window through the time index and sort
+    /// it (3.6 s for a window of 1M records). Walking the index order instead stops after <c>Limit</c> matches but first
+    /// passes every record between the cursor and the window. Records arrive roughly in time order, so two O(log n)
+    /// lookups estimate both costs; the cheaper plan is chosen. Both plans return exactly the same rows.
+    /// </summary>
+    private static bool PreferIndexOrder(SqliteConnection connection, RecordQuery query)
+    {
+        if (query.From is null && query.To is null)
+        {
+            return false;
+        }
+
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COALESCE((SELECT idx FROM records WHERE time_ms >= $t ORDER BY time_ms LIMIT 1), (SELECT COALESCE(MAX(idx) + 1, 0) FROM records))";
+        var parameter = command.Parameters.Add("$t", SqliteType.Integer);
+        long FirstIndexAtOrAfter(DateTimeOffset time)
+        {
+            parameter.Value = time.ToUnixTimeMilliseconds();
+            return (long)command.ExecuteScalar()!;
+        }
+
+        using var count = connection.CreateCommand();
+        count.CommandText = "SELECT COALESCE(MAX(idx) + 1, 0) FROM records";
+        var size = (long)count.ExecuteScalar()!;
+        var windowStart = query.From is { } from ? FirstIndexAtOrAfter(from) : 0;
+        var windowEnd = query.To is { } to ? FirstIndexAtOrAfter(to) : size;
+        var window = Math.Max(0, windowEnd - windowStart);
+        var skipped = query.Ascending
+            ? Math.Max(0, windowStart - (query.After is { } after ? after + 1 : 0))
+            : Math.Max(0, Math.Min(query.Before ?? size, size) - windowEnd);
+        return skipped < window;
+    }
+
+    private static string BuildWhere(RecordQuery query, SqliteCommand command, bool indexOrder = false)
     {
         var clauses = new List<string>();
         void Add(string column, string parameter, object? value)
@@ -237,8 +272,10 @@ public sealed class AuditStore : IDisposable
         Add("route", "= $route", query.Route);
         Add("decision", "= $decision", query.Decision);
         Add("reason", "= $reason", query.Reason);
-        Add("time_ms", ">= $from", query.From?.ToUnixTimeMilliseconds());
-        Add("time_ms", "< $to", query.To?.ToUnixTimeMilliseconds());
+        // A unary plus keeps SQLite off ix_records_time (same rows, index order); see PreferIndexOrder.
+        var time = indexOrder ? "+time_ms" : "time_ms";
+        Add(time, ">= $from", query.From?.ToUnixTimeMilliseconds());
+        Add(time, "< $to", query.To?.ToUnixTimeMilliseconds());
         Add("idx", "< $before", query.Before);
         Add("idx", "> $after", query.After);
         return clauses.Count == 0 ? "" : " WHERE " + string.Join(" AND ", clauses);
