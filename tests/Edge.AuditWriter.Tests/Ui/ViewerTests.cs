@@ -182,6 +182,12 @@ public sealed class ViewerTests(ChromiumFixture chromium) : IClassFixture<Chromi
         await page.GetByRole(AriaRole.Button, new() { Name = "View record r228" }).ClickAsync();
         await Assertions.Expect(page.Locator("#proof-result")).ToContainTextAsync("MISMATCH");
 
+        // A key that did not sign the checkpoint (as if the writer published a different one): the signature check fails.
+        using var stranger = NoteSigner.Generate("test.edge/audit");
+        await page.RouteAsync("**/audit/key", route => route.FulfillAsync(new() { Status = 200, ContentType = "text/plain", Body = stranger.Verifier + "\n" }));
+        await page.GetByRole(AriaRole.Button, new() { Name = "View record r227" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#signature-result")).ToHaveTextAsync("Checkpoint signature NOT valid for the key this writer publishes.");
+
         Assert.Equal("r229", json.GetProperty("id").GetString());
         // 230 = 128 + 64 + 32 + 4 + 2: the last leaf's path is its sibling 228, then the subtrees [224,228), [192,224), [128,192), [0,128).
         Assert.Equal(5, proofItems);
