@@ -105,7 +105,7 @@ public sealed class WriterFixture : IAsyncDisposable
         return client;
     }
 
-    public static byte[] Leaf(string id, string tenant, string decision = "allow", string route = "orders") =>
+    public static byte[] Leaf(string id, string tenant, string decision = "allow", string route = "orders", string path = "/orders/1", string? principal = null) =>
         AuditRecordSerializer.Serialize(new AuditRecord
         {
             Id = id,
@@ -115,9 +115,9 @@ public sealed class WriterFixture : IAsyncDisposable
             Decision = decision,
             Route = route,
             Method = "GET",
-            Path = "/orders/1",
+            Path = path,
             Status = decision == "allow" ? 200 : 403,
-            Subject = new AuditSubject { Principal = "user-" + id, ClientIp = "127.0.0.1" },
+            Subject = new AuditSubject { Principal = principal ?? "user-" + id, ClientIp = "127.0.0.1" },
         });
 
     public async Task<HttpResponseMessage> IngestAsync(IEnumerable<byte[]> leaves, long lastSequence, string? token = null)

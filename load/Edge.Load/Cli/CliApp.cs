@@ -21,6 +21,8 @@ public static class CliApp
           edge-load keys --out DIR
                              writes rs256.pem and es256.pem (private, PKCS#8) and jwks.json (their public keys, kid rs256/es256)
                              for the jwt-rbac scenario's alg=RS256|ES256 and an edge route with JwksUrl
+          edge-load audit-fill --store PATH [--records 1000000] [--tenants 16] [--principals 10000]
+                             fills (or tops up) an audit writer's SQLite store with synthetic records for the audit-query scenario
           edge-load help
 
         Simulations (phases run in order; one scenario is either open or closed model):
@@ -61,8 +63,15 @@ public static class CliApp
         --param alg=RS256 --param signing-key=file:DIR/rs256.pem to the jwt-rbac scenario.
         """;
 
+    public const string AuditFillUsage = """
+        Usage: edge-load audit-fill --store PATH [--records 1000000] [--tenants 16] [--principals 10000]
+          Appends synthetic records to an audit writer's SQLite store (created if missing) until it holds --records.
+          Stop the writer first; start it afterwards and it rebuilds its tree and signs a checkpoint over them.
+        """;
+
     private static readonly Dictionary<string, string> SubcommandUsage = new(StringComparer.Ordinal)
     {
+        ["audit-fill"] = AuditFillUsage,
         ["run"] = RunUsage,
         ["list"] = ListUsage,
         ["token"] = TokenUsage,
@@ -103,6 +112,8 @@ public static class CliApp
                 return await RunCommandAsync(args[1..], stdout, stderr, cancellationToken).ConfigureAwait(false);
             case "token":
                 return await TokenCommandAsync(args[1..], stdout, stderr).ConfigureAwait(false);
+            case "audit-fill":
+                return await AuditFillCommandAsync(args[1..], stdout, stderr).ConfigureAwait(false);
             default:
                 await stderr.WriteLineAsync($"Unknown command '{command}'.\n\n{Usage}").ConfigureAwait(false);
                 return ExitCodes.Usage;
@@ -114,6 +125,48 @@ public static class CliApp
     /// so a half-typed command line plus <c>--help</c> still explains itself instead of failing on the missing parts.
     /// </summary>
     private static bool IsHelp(string[] args) => args.Skip(1).Any(static a => a is "--help" or "-h");
+
+    private static async Task<int> AuditFillCommandAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        string? store = null;
+        int records = 1_000_000, tenants = 16, principals = 10_000;
+        for (var i = 0; i < args.Length; i += 2)
+        {
+            var value = i + 1 < args.Length ? args[i + 1] : null;
+            var ok = args[i] switch
+            {
+                "--store" => (store = value) is not null,
+                "--records" => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out records) && records > 0,
+                "--tenants" => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out tenants) && tenants > 0,
+                "--principals" => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out principals) && principals > 0,
+                _ => false,
+            };
+            if (!ok)
+            {
+                await stderr.WriteLineAsync($"audit-fill: bad option '{args[i]}' {value}.\n\n{AuditFillUsage}").ConfigureAwait(false);
+                return ExitCodes.Usage;
+            }
+        }
+
+        if (store is null)
+        {
+            await stderr.WriteLineAsync($"audit-fill: --store is required.\n\n{AuditFillUsage}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(store))!);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        long written;
+        using (var opened = Edge.Audit.Storage.AuditStore.Open(store))
+        {
+            written = AuditDataset.Fill(opened, records, tenants, principals);
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"{store}: wrote {written} records ({records} in the store) in {started.Elapsed.TotalSeconds:F1} s")).ConfigureAwait(false);
+        return ExitCodes.Ok;
+    }
 
     private static async Task<int> KeysCommandAsync(string[] args, TextWriter stdout, TextWriter stderr)
     {

@@ -26,6 +26,9 @@ public static class EdgeScenarioCatalog
         new("mixed", "A realistic mix of plain GETs, JWT + RBAC GETs and signed webhooks; each measured as its own step.",
             ["plain-weight=60", "jwt-weight=30", "webhook-weight=10", "plain-path=/", "jwt-path=/orders/1", "webhook-path=/hooks/github", "tenant=acme", "plus the jwt-rbac and webhook parameters", "expect=200"],
             Mixed),
+        new("audit-query", "The audit writer's GET /audit/records with a rotating filter mix (each filter its own step) against a store from 'edge-load audit-fill'.",
+            ["key=env:EDGE_AUDIT_API_KEY (auditor API key with audit.read.all)", "key-header=X-Api-Key", "tenants=16", "principals=10000", "records=1000000 (as given to audit-fill)"],
+            AuditQueryScenario.Create),
     ];
 
     public static CatalogEntry? Find(string name) => All.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));

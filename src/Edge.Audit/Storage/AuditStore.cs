@@ -30,6 +30,7 @@ public sealed class AuditStore : IDisposable
         CREATE INDEX IF NOT EXISTS ix_records_principal ON records (principal, idx);
         CREATE INDEX IF NOT EXISTS ix_records_route ON records (route, idx);
         CREATE INDEX IF NOT EXISTS ix_records_decision ON records (decision, idx);
+        CREATE INDEX IF NOT EXISTS ix_records_reason ON records (reason, idx);
         CREATE INDEX IF NOT EXISTS ix_records_time ON records (time_ms);
         CREATE TABLE IF NOT EXISTS checkpoints (
             size INTEGER PRIMARY KEY,
@@ -190,14 +191,23 @@ public sealed class AuditStore : IDisposable
         return reader.Read() ? new StoredCheckpoint(reader.GetInt64(0), (byte[])reader[1], reader.GetString(2)) : null;
     }
 
-    /// <summary>Newest first; <see cref="RecordQuery.Before"/> is the cursor (an exclusive upper index bound).</summary>
+    /// <summary>
+    /// Newest first, with <see cref="RecordQuery.Before"/> as the cursor (an exclusive upper index bound); or, with
+    /// <see cref="RecordQuery.Ascending"/>, oldest first with <see cref="RecordQuery.After"/> as the cursor.
+    /// </summary>
     public IReadOnlyList<StoredRecord> Query(RecordQuery query)
     {
         ArgumentNullException.ThrowIfNull(query);
         using var connection = OpenReader();
         using var command = connection.CreateCommand();
-        var where = BuildWhere(query, command);
-        command.CommandText = $"SELECT idx, record_id, time_ms, tenant, principal, route, decision, reason, leaf FROM records{where} ORDER BY idx DESC LIMIT $limit";
+        var where = BuildWhere(query, command, PreferIndexOrder(connection, query));
+        var order = query.Ascending ? "ASC" : "DESC";
+        // The page's indexes first, then its rows: with one filter the inner query reads only its (covering) index, so a
+        // time window sorts integers, not records with their leaves (32 ms -> under 1 ms for a one-minute window at 1M).
+        command.CommandText = $"""
+            SELECT idx, record_id, time_ms, tenant, principal, route, decision, reason, leaf FROM records
+            WHERE idx IN (SELECT idx FROM records{where} ORDER BY idx {order} LIMIT $limit) ORDER BY idx {order}
+            """;
         command.Parameters.AddWithValue("$limit", query.Limit);
         return ReadRecords(command).ToList();
     }
@@ -208,7 +218,7 @@ public sealed class AuditStore : IDisposable
         ArgumentNullException.ThrowIfNull(query);
         using var connection = OpenReader();
         using var command = connection.CreateCommand();
-        var where = BuildWhere(query, command);
+        var where = BuildWhere(query, command, PreferIndexOrder(connection, query with { Ascending = true, After = null }));
         command.CommandText = $"SELECT idx, record_id, time_ms, tenant, principal, route, decision, reason, leaf FROM records{where} ORDER BY idx";
         foreach (var record in ReadRecords(command))
         {
@@ -216,7 +226,41 @@ public sealed class AuditStore : IDisposable
         }
     }
 
-    private static string BuildWhere(RecordQuery query, SqliteCommand command)
+    /// <summary>
+    /// A page is ordered by index, but a time range makes SQLite read the whole window through the time index and sort
+    /// it (3.6 s for a window of 1M records). Walking the index order instead stops after <c>Limit</c> matches but first
+    /// passes every record between the cursor and the window. Records arrive roughly in time order, so two O(log n)
+    /// lookups estimate both costs; the cheaper plan is chosen. Both plans return exactly the same rows.
+    /// </summary>
+    private static bool PreferIndexOrder(SqliteConnection connection, RecordQuery query)
+    {
+        if (query.From is null && query.To is null)
+        {
+            return false;
+        }
+
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COALESCE((SELECT idx FROM records WHERE time_ms >= $t ORDER BY time_ms LIMIT 1), (SELECT COALESCE(MAX(idx) + 1, 0) FROM records))";
+        var parameter = command.Parameters.Add("$t", SqliteType.Integer);
+        long FirstIndexAtOrAfter(DateTimeOffset time)
+        {
+            parameter.Value = time.ToUnixTimeMilliseconds();
+            return (long)command.ExecuteScalar()!;
+        }
+
+        using var count = connection.CreateCommand();
+        count.CommandText = "SELECT COALESCE(MAX(idx) + 1, 0) FROM records";
+        var size = (long)count.ExecuteScalar()!;
+        var windowStart = query.From is { } from ? FirstIndexAtOrAfter(from) : 0;
+        var windowEnd = query.To is { } to ? FirstIndexAtOrAfter(to) : size;
+        var window = Math.Max(0, windowEnd - windowStart);
+        var skipped = query.Ascending
+            ? Math.Max(0, windowStart - (query.After is { } after ? after + 1 : 0))
+            : Math.Max(0, Math.Min(query.Before ?? size, size) - windowEnd);
+        return skipped < window;
+    }
+
+    private static string BuildWhere(RecordQuery query, SqliteCommand command, bool indexOrder = false)
     {
         var clauses = new List<string>();
         void Add(string column, string parameter, object? value)
@@ -234,9 +278,12 @@ public sealed class AuditStore : IDisposable
         Add("route", "= $route", query.Route);
         Add("decision", "= $decision", query.Decision);
         Add("reason", "= $reason", query.Reason);
-        Add("time_ms", ">= $from", query.From?.ToUnixTimeMilliseconds());
-        Add("time_ms", "< $to", query.To?.ToUnixTimeMilliseconds());
+        // A unary plus keeps SQLite off ix_records_time (same rows, index order); see PreferIndexOrder.
+        var time = indexOrder ? "+time_ms" : "time_ms";
+        Add(time, ">= $from", query.From?.ToUnixTimeMilliseconds());
+        Add(time, "< $to", query.To?.ToUnixTimeMilliseconds());
         Add("idx", "< $before", query.Before);
+        Add("idx", "> $after", query.After);
         return clauses.Count == 0 ? "" : " WHERE " + string.Join(" AND ", clauses);
     }
 

@@ -27,5 +27,11 @@ public sealed record RecordQuery
     public DateTimeOffset? From { get; init; }
     public DateTimeOffset? To { get; init; }
     public long? Before { get; init; }
+
+    /// <summary>An exclusive lower index bound: the cursor of an oldest-first query.</summary>
+    public long? After { get; init; }
+
+    /// <summary>Oldest first (by index, which follows arrival time) instead of newest first.</summary>
+    public bool Ascending { get; init; }
     public int Limit { get; init; } = 100;
 }

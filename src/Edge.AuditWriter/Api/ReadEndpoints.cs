@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Edge.Audit.Storage;
 using Edge.AuditWriter.Authorization;
 using Edge.AuditWriter.Log;
@@ -16,10 +15,11 @@ internal static class ReadEndpoints
         app.MapGet("/audit/checkpoint", (AuditLog log) => Results.Text(log.LatestCheckpoint.Note, "text/plain; charset=utf-8"));
         app.MapGet("/audit/key", (AuditLog log) =>
             Results.Text(string.Join('\n', log.Verifiers.Select(v => v.ToString())) + "\n", "text/plain; charset=utf-8"));
+        app.MapGet("/audit/session", SessionAsync);
         app.MapGet("/audit/records", QueryAsync);
         app.MapGet("/audit/proof/inclusion", InclusionAsync);
         app.MapGet("/audit/proof/consistency", ConsistencyAsync);
-        app.MapGet("/audit/export", ExportAsync);
+        app.MapGet("/audit/export", ExportEndpoint.ExportAsync);
     }
 
     private static async Task<IResult> QueryAsync(HttpContext context, AuditLog log, CallerAuthenticator authenticator)
@@ -42,18 +42,31 @@ internal static class ReadEndpoints
             return Problems.BadRequest("invalid_limit", $"limit is 1 to {MaxLimit}.");
         }
 
-        long? before = null;
+        var order = q["order"].ToString();
+        if (order is not ("" or "desc" or "asc"))
+        {
+            return Problems.BadRequest("invalid_order", "order is desc (newest first, the default) or asc (oldest first).");
+        }
+
+        long? cursor = null;
         if (q.ContainsKey("cursor"))
         {
-            if (!long.TryParse(q["cursor"], NumberStyles.None, CultureInfo.InvariantCulture, out var cursor))
+            if (!long.TryParse(q["cursor"], NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
             {
                 return Problems.BadRequest("invalid_cursor", "cursor is the 'next' value of a previous page.");
             }
 
-            before = cursor;
+            cursor = parsed;
         }
 
-        var records = log.Store.Query(query! with { Before = before, Limit = limit });
+        var ascending = order == "asc";
+        var records = log.Store.Query(query! with
+        {
+            Before = ascending ? null : cursor,
+            After = ascending ? cursor : null,
+            Ascending = ascending,
+            Limit = limit,
+        });
         return Results.Json(new
         {
             records = records.Select(r => new
@@ -69,6 +82,24 @@ internal static class ReadEndpoints
                 leaf = Convert.ToBase64String(r.Leaf),
             }),
             next = records.Count == limit ? records[^1].Index.ToString(CultureInfo.InvariantCulture) : null,
+        });
+    }
+
+    /// <summary>Who the credentials belong to and what they may do, so a client (the viewer) can shape its UI; the API still decides.</summary>
+    private static async Task<IResult> SessionAsync(HttpContext context, CallerAuthenticator authenticator)
+    {
+        var (caller, denied) = await AuthorizeAsync(context, authenticator).ConfigureAwait(false);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        return Results.Json(new
+        {
+            principal = caller!.Principal,
+            tenant = caller.Tenant,
+            readAllTenants = caller.CanReadAllTenants,
+            erase = caller.CanErase,
         });
     }
 
@@ -113,62 +144,7 @@ internal static class ReadEndpoints
         return Results.Json(new { proof = log.ConsistencyProof(from, to).Select(Convert.ToBase64String) });
     }
 
-    private static async Task ExportAsync(HttpContext context, AuditLog log, CallerAuthenticator authenticator)
-    {
-        var (caller, denied) = await AuthorizeAsync(context, authenticator).ConfigureAwait(false);
-        var format = context.Request.Query["format"].ToString();
-        RecordQuery? query = null;
-        IResult? problem = denied;
-        if (problem is null && format is not ("csv" or "ndjson"))
-        {
-            problem = Problems.BadRequest("invalid_format", "format is csv or ndjson.");
-        }
-
-        if (problem is null && !TryBuildQuery(context.Request.Query, caller!, out query, out problem))
-        {
-            query = null;
-        }
-
-        if (problem is not null)
-        {
-            await problem.ExecuteAsync(context).ConfigureAwait(false);
-            return;
-        }
-
-        var response = context.Response;
-        response.ContentType = format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson";
-        var body = response.Body;
-        if (format == "csv")
-        {
-            await body.WriteAsync("index,id,time,tenant,principal,route,decision,reason,leaf\n"u8.ToArray(), context.RequestAborted).ConfigureAwait(false);
-        }
-
-        var pending = 0;
-        foreach (var record in log.Store.Export(query!))
-        {
-            if (format == "csv")
-            {
-                var row = string.Join(',',
-                    record.Index.ToString(CultureInfo.InvariantCulture), Csv(record.Id),
-                    record.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture), Csv(record.Tenant), Csv(record.Principal),
-                    Csv(record.Route), Csv(record.Decision), Csv(record.Reason), Convert.ToBase64String(record.Leaf)) + "\n";
-                await body.WriteAsync(Encoding.UTF8.GetBytes(row), context.RequestAborted).ConfigureAwait(false);
-            }
-            else
-            {
-                await body.WriteAsync(record.Leaf, context.RequestAborted).ConfigureAwait(false);
-                await body.WriteAsync("\n"u8.ToArray(), context.RequestAborted).ConfigureAwait(false);
-            }
-
-            if (++pending == 1000)
-            {
-                pending = 0;
-                await body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-            }
-        }
-    }
-
-    private static bool TryBuildQuery(IQueryCollection q, AuditCaller caller, out RecordQuery? query, out IResult? problem)
+    internal static bool TryBuildQuery(IQueryCollection q, AuditCaller caller, out RecordQuery? query, out IResult? problem)
     {
         query = null;
         problem = null;
@@ -204,7 +180,7 @@ internal static class ReadEndpoints
         return true;
     }
 
-    private static async Task<(AuditCaller? Caller, IResult? Denied)> AuthorizeAsync(HttpContext context, CallerAuthenticator authenticator)
+    internal static async Task<(AuditCaller? Caller, IResult? Denied)> AuthorizeAsync(HttpContext context, CallerAuthenticator authenticator)
     {
         var (caller, challenge) = await authenticator.AuthenticateAsync(context.Request).ConfigureAwait(false);
         if (caller is null)
@@ -243,7 +219,4 @@ internal static class ReadEndpoints
         long.TryParse(context.Request.Query[name], NumberStyles.None, CultureInfo.InvariantCulture, out value);
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
-
-    private static string Csv(string? value) =>
-        value is null ? "" : value.AsSpan().IndexOfAny(",\"\n\r") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
 }

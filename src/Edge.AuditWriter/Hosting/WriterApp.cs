@@ -2,6 +2,7 @@ using Edge.AuditWriter.Api;
 using Edge.AuditWriter.Authorization;
 using Edge.AuditWriter.Ingest;
 using Edge.AuditWriter.Log;
+using Edge.AuditWriter.Ui;
 using Microsoft.Extensions.Options;
 using Serilog;
 using Serilog.Formatting.Compact;
@@ -36,6 +37,7 @@ public static class WriterApp
         app.Services.GetRequiredService<IngestAuthenticator>();
         IngestEndpoint.Map(app);
         ReadEndpoints.Map(app);
+        ViewerEndpoints.Map(app);
         return app;
     }
 }

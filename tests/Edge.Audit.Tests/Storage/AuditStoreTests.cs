@@ -62,6 +62,47 @@ public sealed class AuditStoreTests : IDisposable
         Assert.Equal([2L, 0], page2.Select(r => r.Index));
     }
 
+    [Fact]
+    public void Query_TimeWindowsWithOutOfOrderTimes_MatchAReferenceFilterWhicheverPlanIsChosen()
+    {
+        // Times mostly rise with the index but jump back now and then (a late edge), so index order is not time order.
+        var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var times = Enumerable.Range(0, 400).Select(i => start.AddSeconds(i % 37 == 0 ? i / 2 : i)).ToList();
+        using var store = AuditStore.Open(Path.Combine(_directory, "audit.db"));
+        store.Append([.. times.Select((time, i) => TimedLeaf($"r{i}", time))], 0);
+        var all = times.Select((time, i) => (Index: (long)i, Time: time)).ToList();
+
+        foreach (var (from, to) in new (int?, int?)[] { (0, 400), (10, 20), (350, null), (null, 30), (100, 390), (0, 5), (395, 400) })
+        {
+            foreach (var cursor in new long?[] { null, 50, 200, 390 })
+            {
+                foreach (var ascending in new[] { false, true })
+                {
+                    var query = new RecordQuery
+                    {
+                        From = from is { } f ? start.AddSeconds(f) : null,
+                        To = to is { } t ? start.AddSeconds(t) : null,
+                        Ascending = ascending,
+                        Before = ascending ? null : cursor,
+                        After = ascending ? cursor : null,
+                        Limit = 25,
+                    };
+                    var matching = all.Where(r => (query.From is null || r.Time >= query.From) && (query.To is null || r.Time < query.To)
+                        && (cursor is null || (ascending ? r.Index > cursor : r.Index < cursor)));
+                    var expected = (ascending ? matching.OrderBy(r => r.Index) : matching.OrderByDescending(r => r.Index)).Take(25).Select(r => r.Index);
+
+                    Assert.Equal(expected, store.Query(query).Select(r => r.Index));
+                }
+            }
+        }
+    }
+
+    private static PendingLeaf TimedLeaf(string id, DateTimeOffset time)
+    {
+        var bytes = AuditRecordSerializer.Serialize(new AuditRecord { Id = id, Time = time, Instance = "edge-test", Tenant = "acme", Decision = "allow" });
+        return new PendingLeaf(bytes, LeafSummary.TryParse(bytes, out _)!);
+    }
+
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();

@@ -140,11 +140,45 @@ public sealed class ReadEndpointsTests
         var future = (await auditor.GetStringAsync($"/audit/export?format=csv&from={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddMinutes(5).ToString("O"))}")).TrimEnd('\n').Split('\n');
         var badFormat = await auditor.GetAsync("/audit/export?format=xml");
 
-        Assert.Equal("index,id,time,tenant,principal,route,decision,reason,leaf", csv[0]);
+        Assert.Equal("index,id,time,tenant,principal,route,method,path,status,decision,step,reason,leaf_sha256", csv[0]);
         Assert.Equal(7, csv.Length);
         Assert.StartsWith("0,r0,", csv[1], StringComparison.Ordinal);
         Assert.Single(future);
         Assert.Equal(HttpStatusCode.BadRequest, badFormat.StatusCode);
+    }
+
+    [Fact]
+    public async Task Records_OrderAsc_PagesOldestFirstWithTheCursor()
+    {
+        await using var writer = await StartWithRecordsAsync(10);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        var first = JsonDocument.Parse(await auditor.GetStringAsync("/audit/records?order=asc&limit=4")).RootElement;
+        var next = first.GetProperty("next").GetString();
+        var second = JsonDocument.Parse(await auditor.GetStringAsync($"/audit/records?order=asc&limit=4&cursor={next}")).RootElement;
+        using var badOrder = await auditor.GetAsync("/audit/records?order=sideways");
+
+        Assert.Equal([0L, 1, 2, 3], first.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("index").GetInt64()));
+        Assert.Equal([4L, 5, 6, 7], second.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("index").GetInt64()));
+        Assert.Equal(HttpStatusCode.BadRequest, badOrder.StatusCode);
+        Assert.Equal("invalid_order", JsonDocument.Parse(await badOrder.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Session_TenantAuditor_ReportsTenantAndNoErase()
+    {
+        await using var writer = await StartWithRecordsAsync(1);
+        using var acme = writer.Client(WriterFixture.AcmeAuditorKey);
+        using var anonymous = writer.Client();
+
+        var session = JsonDocument.Parse(await acme.GetStringAsync("/audit/session")).RootElement;
+        using var refused = await anonymous.GetAsync("/audit/session");
+
+        Assert.Equal("acme-auditor", session.GetProperty("principal").GetString());
+        Assert.Equal("acme", session.GetProperty("tenant").GetString());
+        Assert.False(session.GetProperty("readAllTenants").GetBoolean());
+        Assert.False(session.GetProperty("erase").GetBoolean());
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
     }
 
     [Fact]

@@ -129,6 +129,47 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task ExportBundleThenVerifyBundle_OneAlteredByte_Fails()
+    {
+        await using var writer = await WriterWithRecordsAsync(50);
+        var bundlePath = Path.Combine(writer.Directory, "audit.tar");
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, WriterFixture.AcmeAuditorKey);
+
+        var export = await CliRunner.RunAsync("audit", "export", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName,
+            "--format", "bundle", "--out", bundlePath);
+        Assert.True(export.ExitCode == 0, export.Error + export.Output);
+        var withKey = await CliRunner.RunAsync("audit", "verify", "--bundle", bundlePath, "--key", KeyFile(writer));
+        var bundledKey = await CliRunner.RunAsync("audit", "verify", "--bundle", bundlePath);
+        var bytes = await File.ReadAllBytesAsync(bundlePath);
+        var position = bytes.AsSpan().IndexOf("\"path\":\"/orders/1\""u8) + 10;
+        bytes[position] = (byte)'X';
+        var alteredPath = Path.Combine(writer.Directory, "altered.tar");
+        await File.WriteAllBytesAsync(alteredPath, bytes);
+        var altered = await CliRunner.RunAsync("audit", "verify", "--bundle", alteredPath, "--key", KeyFile(writer));
+        var missing = await CliRunner.RunAsync("audit", "verify", "--bundle", Path.Combine(writer.Directory, "none.tar"));
+        var noOut = await CliRunner.RunAsync("audit", "export", "--url", writer.BaseAddress.ToString(), "--format", "bundle");
+
+        Assert.Equal(0, withKey.ExitCode);
+        Assert.StartsWith("OK: 25 records, each with an inclusion proof to the signed checkpoint (origin test.edge/audit, size 50", withKey.Output, StringComparison.Ordinal);
+        Assert.Equal(0, bundledKey.ExitCode);
+        Assert.Contains("key inside the bundle", bundledKey.Error, StringComparison.Ordinal);
+        Assert.Equal(1, altered.ExitCode);
+        Assert.StartsWith("FAIL: first bad index 0: record 0:", altered.Output, StringComparison.Ordinal);
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Equal(2, noOut.ExitCode);
+    }
+
+    [Fact]
+    public async Task Verify_NoKeyWithoutBundle_IsUsageError()
+    {
+        var (exitCode, _, error) = await CliRunner.RunAsync("audit", "verify", "--store", "/nonexistent/audit.db");
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("--key is required", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Query_TenantAuditor_ListsOnlyOwnTenantAcrossPages()
     {
         await using var writer = await WriterWithRecordsAsync(30);

@@ -1,0 +1,227 @@
+using System.Formats.Tar;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Edge.Audit.Bundles;
+using Edge.Audit.Merkle;
+using Edge.Audit.Storage;
+using Edge.AuditWriter.Log;
+
+namespace Edge.AuditWriter.Api;
+
+/// <summary>
+/// <c>GET /audit/export?format=ndjson|csv|bundle</c> with the filters and tenant rule of <c>/audit/records</c>.
+/// Rows are written as SQLite yields them (oldest first), so memory stays flat whatever the export size; a bundle
+/// holds at most one chunk of <see cref="AuditBundle.ChunkSize"/> records at a time.
+/// </summary>
+internal static class ExportEndpoint
+{
+    /// <summary>Tells a client (and a spreadsheet user reading the docs) that CSV rows carry no proof.</summary>
+    public const string VerifiableHeader = "Edge-Audit-Verifiable";
+
+    private const int FlushEvery = 1000;
+
+    public static async Task ExportAsync(HttpContext context, AuditLog log, Authorization.CallerAuthenticator authenticator)
+    {
+        var (caller, denied) = await ReadEndpoints.AuthorizeAsync(context, authenticator).ConfigureAwait(false);
+        var format = context.Request.Query["format"].ToString();
+        RecordQuery? query = null;
+        IResult? problem = denied;
+        if (problem is null && format is not ("csv" or "ndjson" or "bundle"))
+        {
+            problem = Problems.BadRequest("invalid_format", "format is ndjson, csv or bundle.");
+        }
+
+        if (problem is null && !ReadEndpoints.TryBuildQuery(context.Request.Query, caller!, out query, out problem))
+        {
+            query = null;
+        }
+
+        if (problem is not null)
+        {
+            await problem.ExecuteAsync(context).ConfigureAwait(false);
+            return;
+        }
+
+        var response = context.Response;
+        var stamp = log.LatestCheckpoint.Size.ToString(CultureInfo.InvariantCulture);
+        switch (format)
+        {
+            case "csv":
+                response.ContentType = "text/csv; charset=utf-8";
+                response.Headers[VerifiableHeader] = "false";
+                response.Headers.ContentDisposition = $"attachment; filename=\"audit-{stamp}.csv\"";
+                await WriteCsvAsync(response.Body, log.Store.Export(query!), context.RequestAborted).ConfigureAwait(false);
+                break;
+            case "ndjson":
+                response.ContentType = "application/x-ndjson";
+                response.Headers.ContentDisposition = $"attachment; filename=\"audit-{stamp}.ndjson\"";
+                await WriteNdjsonAsync(response.Body, log.Store.Export(query!), context.RequestAborted).ConfigureAwait(false);
+                break;
+            default:
+                // The bundle is pinned to one signed checkpoint: records appended after it are not covered, so not included.
+                var checkpoint = log.LatestCheckpoint;
+                response.ContentType = AuditBundle.ContentType;
+                response.Headers.ContentDisposition = $"attachment; filename=\"audit-{checkpoint.Size.ToString(CultureInfo.InvariantCulture)}.tar\"";
+                await WriteBundleAsync(response.Body, log, checkpoint, query! with { Before = checkpoint.Size }, context.RequestAborted).ConfigureAwait(false);
+                break;
+        }
+    }
+
+    private static async Task WriteNdjsonAsync(Stream body, IEnumerable<StoredRecord> records, CancellationToken cancellationToken)
+    {
+        var pending = 0;
+        foreach (var record in records)
+        {
+            await body.WriteAsync(record.Leaf, cancellationToken).ConfigureAwait(false);
+            await body.WriteAsync("\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+            if (++pending == FlushEvery)
+            {
+                pending = 0;
+                await body.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    internal const string CsvHeader = "index,id,time,tenant,principal,route,method,path,status,decision,step,reason,leaf_sha256\n";
+
+    private static async Task WriteCsvAsync(Stream body, IEnumerable<StoredRecord> records, CancellationToken cancellationToken)
+    {
+        await body.WriteAsync(Encoding.UTF8.GetBytes(CsvHeader), cancellationToken).ConfigureAwait(false);
+        var pending = 0;
+        var row = new StringBuilder(512);
+        foreach (var record in records)
+        {
+            var data = LeafFields.Read(record.Leaf);
+            row.Clear()
+                .Append(record.Index.ToString(CultureInfo.InvariantCulture)).Append(',')
+                .Append(CsvCell(record.Id)).Append(',')
+                .Append(record.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)).Append(',')
+                .Append(CsvCell(record.Tenant)).Append(',')
+                .Append(CsvCell(data.Principal ?? record.Principal)).Append(',')
+                .Append(CsvCell(record.Route)).Append(',')
+                .Append(CsvCell(data.Method)).Append(',')
+                .Append(CsvCell(data.Path)).Append(',')
+                .Append(data.Status?.ToString(CultureInfo.InvariantCulture)).Append(',')
+                .Append(CsvCell(record.Decision)).Append(',')
+                .Append(CsvCell(data.Step)).Append(',')
+                .Append(CsvCell(record.Reason)).Append(',')
+                .Append(Convert.ToHexStringLower(MerkleHasher.HashLeaf(record.Leaf))).Append('\n');
+            await body.WriteAsync(Encoding.UTF8.GetBytes(row.ToString()), cancellationToken).ConfigureAwait(false);
+            if (++pending == FlushEvery)
+            {
+                pending = 0;
+                await body.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// RFC 4180 quoting, plus the OWASP CSV-injection defence: a cell a spreadsheet would read as a formula
+    /// (starting with = + - @, tab or carriage return) is prefixed with an apostrophe. Paths and reasons come from clients.
+    /// </summary>
+    internal static string CsvCell(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return "";
+        }
+
+        if (value[0] is '=' or '+' or '-' or '@' or '\t' or '\r')
+        {
+            value = "'" + value;
+        }
+
+        return value.AsSpan().IndexOfAny(",\"\n\r") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+    }
+
+    private static async Task WriteBundleAsync(Stream body, AuditLog log, StoredCheckpoint checkpoint, RecordQuery query, CancellationToken cancellationToken)
+    {
+        var modified = DateTimeOffset.UnixEpoch;
+        var tar = new TarWriter(body, TarEntryFormat.Ustar, leaveOpen: true);
+        await using (tar.ConfigureAwait(false))
+        {
+            async Task WriteEntryAsync(string name, MemoryStream content)
+            {
+                content.Position = 0;
+                var entry = new UstarTarEntry(TarEntryType.RegularFile, name) { DataStream = content, ModificationTime = modified, Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead };
+                await tar.WriteEntryAsync(entry, cancellationToken).ConfigureAwait(false);
+                await body.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            using (var checkpointText = new MemoryStream(Encoding.UTF8.GetBytes(checkpoint.Note)))
+            {
+                await WriteEntryAsync(AuditBundle.CheckpointEntry, checkpointText).ConfigureAwait(false);
+            }
+
+            using (var keys = new MemoryStream(Encoding.UTF8.GetBytes(string.Join('\n', log.Verifiers.Select(v => v.ToString())) + "\n")))
+            {
+                await WriteEntryAsync(AuditBundle.KeyEntry, keys).ConfigureAwait(false);
+            }
+
+            using var records = new MemoryStream();
+            using var proofs = new MemoryStream();
+            var count = 0L;
+            var chunk = 0;
+            var inChunk = 0;
+            var json = new Utf8JsonWriter(proofs);
+            await using (json.ConfigureAwait(false))
+            {
+                async Task FlushChunkAsync()
+                {
+                    await WriteEntryAsync(AuditBundle.RecordsEntry(chunk), records).ConfigureAwait(false);
+                    await WriteEntryAsync(AuditBundle.ProofsEntry(chunk), proofs).ConfigureAwait(false);
+                    records.SetLength(0);
+                    proofs.SetLength(0);
+                    json.Reset(proofs);
+                    chunk++;
+                    inChunk = 0;
+                }
+
+                foreach (var record in log.Store.Export(query))
+                {
+                    records.Write(record.Leaf);
+                    records.WriteByte((byte)'\n');
+                    json.WriteStartObject();
+                    json.WriteNumber("index", record.Index);
+                    json.WriteStartArray("proof");
+                    foreach (var hash in log.InclusionProof(record.Index, checkpoint.Size))
+                    {
+                        json.WriteBase64StringValue(hash);
+                    }
+
+                    json.WriteEndArray();
+                    json.WriteEndObject();
+                    json.Flush();
+                    proofs.WriteByte((byte)'\n');
+                    json.Reset(proofs);
+                    count++;
+                    if (++inChunk == AuditBundle.ChunkSize)
+                    {
+                        await FlushChunkAsync().ConfigureAwait(false);
+                    }
+                }
+
+                if (inChunk > 0)
+                {
+                    await FlushChunkAsync().ConfigureAwait(false);
+                }
+            }
+
+            using var manifest = new MemoryStream();
+            var manifestJson = new Utf8JsonWriter(manifest, new JsonWriterOptions { Indented = true });
+            await using (manifestJson.ConfigureAwait(false))
+            {
+                manifestJson.WriteStartObject();
+                manifestJson.WriteString("format", AuditBundle.Format);
+                manifestJson.WriteNumber("treeSize", checkpoint.Size);
+                manifestJson.WriteNumber("records", count);
+                manifestJson.WriteNumber("chunks", chunk);
+                manifestJson.WriteEndObject();
+            }
+
+            manifest.WriteByte((byte)'\n');
+            await WriteEntryAsync(AuditBundle.ManifestEntry, manifest).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,504 @@
+// The Edge audit viewer. Talks only to this writer's read API. Credentials live in this closure only (no storage,
+// no cookies). Every value from a record is rendered with textContent: paths and reasons are attacker-controlled.
+'use strict';
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const pageSize = 100;
+  const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const timeFormat = new Intl.DateTimeFormat(undefined, {
+    year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short',
+  });
+
+  let credential = null;
+  let session = null;
+  let order = 'desc';
+  let cursors = [null];
+  let pageIndex = 0;
+  let activeFilters = new URLSearchParams();
+
+  // ---- API access -------------------------------------------------------------------------------------------
+
+  function authHeaders() {
+    const headers = new Headers();
+    if (credential.kind === 'bearer') {
+      headers.set('Authorization', 'Bearer ' + credential.secret);
+    } else {
+      headers.set(credential.header, credential.secret);
+    }
+    return headers;
+  }
+
+  function api(path, init = {}) {
+    const headers = authHeaders();
+    for (const [name, value] of Object.entries(init.headers || {})) {
+      headers.set(name, value);
+    }
+    return fetch(path, { ...init, headers, credentials: 'omit', cache: 'no-store', redirect: 'error' });
+  }
+
+  async function problemText(response) {
+    try {
+      const problem = await response.json();
+      return `${response.status} ${problem.code || ''}: ${problem.detail || problem.title || ''}`.trim();
+    } catch {
+      return `${response.status} ${response.statusText}`;
+    }
+  }
+
+  // ---- Sign-in ----------------------------------------------------------------------------------------------
+
+  $('sign-in-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const kind = form.elements.kind.value;
+    const header = form.elements.header.value.trim() || 'X-Api-Key';
+    credential = { kind, header, secret: form.elements.secret.value };
+    $('sign-in-error').textContent = '';
+    let response;
+    try {
+      response = await api('/audit/session');
+    } catch (error) {
+      credential = null;
+      $('sign-in-error').textContent = 'The writer could not be reached: ' + error.message;
+      return;
+    }
+    if (!response.ok) {
+      credential = null;
+      $('sign-in-error').textContent = response.status === 401
+        ? 'These credentials were not accepted.'
+        : 'Signed in, but not allowed: ' + await problemText(response);
+      return;
+    }
+    session = await response.json();
+    form.elements.secret.value = '';
+    enterApp();
+  });
+
+  $('sign-out').addEventListener('click', () => {
+    credential = null;
+    session = null;
+    $('app').hidden = true;
+    $('who').hidden = true;
+    $('sign-out').hidden = true;
+    $('sign-in').hidden = false;
+    $('records').querySelector('tbody').replaceChildren();
+    $('detail').hidden = true;
+    $('secret').focus();
+  });
+
+  function enterApp() {
+    $('sign-in').hidden = true;
+    $('app').hidden = false;
+    $('sign-out').hidden = false;
+    $('who').hidden = false;
+    $('who').textContent = `Signed in as ${session.principal}`
+      + (session.readAllTenants ? ' (all tenants)' : ` (tenant ${session.tenant ?? 'none'} only)`);
+    const tenant = $('f-tenant');
+    // The API confines a tenant auditor to their tenant; the form shows that instead of offering a choice it would refuse.
+    tenant.value = session.readAllTenants ? '' : (session.tenant ?? '');
+    tenant.readOnly = !session.readAllTenants;
+    $('erasure').hidden = !session.erase;
+    $('sort-time').textContent = `Time (${timeZone}) ▼`;
+    readFilters();
+    resetPaging();
+    loadPage();
+    $('f-from').focus();
+  }
+
+  // ---- Filters, paging, sorting -----------------------------------------------------------------------------
+
+  function readFilters() {
+    const form = $('filters');
+    const params = new URLSearchParams();
+    for (const name of ['tenant', 'principal', 'route', 'decision', 'reason']) {
+      const value = form.elements[name].value.trim();
+      if (value) {
+        params.set(name, value);
+      }
+    }
+    for (const name of ['from', 'to']) {
+      const value = form.elements[name].value;
+      if (value) {
+        // datetime-local is in the viewer's time zone; the API takes RFC 3339.
+        params.set(name, new Date(value).toISOString());
+      }
+    }
+    activeFilters = params;
+  }
+
+  function resetPaging() {
+    cursors = [null];
+    pageIndex = 0;
+  }
+
+  $('filters').addEventListener('submit', (event) => {
+    event.preventDefault();
+    readFilters();
+    resetPaging();
+    loadPage();
+  });
+
+  $('clear-filters').addEventListener('click', () => {
+    const form = $('filters');
+    for (const name of ['from', 'to', 'principal', 'route', 'decision', 'reason']) {
+      form.elements[name].value = '';
+    }
+    if (session.readAllTenants) {
+      form.elements.tenant.value = '';
+    }
+    readFilters();
+    resetPaging();
+    loadPage();
+  });
+
+  $('sort-time').addEventListener('click', () => {
+    order = order === 'desc' ? 'asc' : 'desc';
+    $('sort-time').closest('th').setAttribute('aria-sort', order === 'desc' ? 'descending' : 'ascending');
+    $('sort-time').textContent = `Time (${timeZone}) ${order === 'desc' ? '▼' : '▲'}`;
+    resetPaging();
+    loadPage();
+  });
+
+  $('next-page').addEventListener('click', () => {
+    pageIndex++;
+    loadPage();
+  });
+
+  $('prev-page').addEventListener('click', () => {
+    pageIndex = Math.max(0, pageIndex - 1);
+    loadPage();
+  });
+
+  async function loadPage() {
+    const params = new URLSearchParams(activeFilters);
+    params.set('limit', String(pageSize));
+    params.set('order', order);
+    if (cursors[pageIndex] !== null) {
+      params.set('cursor', cursors[pageIndex]);
+    }
+    $('status').textContent = 'Loading…';
+    const response = await api('/audit/records?' + params);
+    if (!response.ok) {
+      $('status').textContent = 'The query was refused: ' + await problemText(response);
+      $('records').querySelector('tbody').replaceChildren();
+      return;
+    }
+    const page = await response.json();
+    cursors[pageIndex + 1] = page.next;
+    cursors.length = pageIndex + 2;
+    renderRows(page.records);
+    $('prev-page').disabled = pageIndex === 0;
+    $('next-page').disabled = page.next === null;
+    $('page-info').textContent = `Page ${pageIndex + 1}: ${page.records.length} records, ${order === 'desc' ? 'newest' : 'oldest'} first`;
+    $('status').textContent = page.records.length === 0 ? 'No records match these filters.' : '';
+  }
+
+  // ---- Rendering --------------------------------------------------------------------------------------------
+
+  function decodeBase64(text) {
+    const binary = atob(text);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) {
+      bytes[i] = binary.charCodeAt(i);
+    }
+    return bytes;
+  }
+
+  function parseLeaf(record) {
+    if (record.pruned || !record.leaf) {
+      return { bytes: null, json: null };
+    }
+    const bytes = decodeBase64(record.leaf);
+    try {
+      return { bytes, json: JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) };
+    } catch {
+      return { bytes, json: null };
+    }
+  }
+
+  function subjectText(data, record) {
+    const subject = data && data.subject;
+    if (!subject) {
+      return record.pruned ? '(pruned)' : '';
+    }
+    if (subject.protection === 'none') {
+      return subject.principal ?? '';
+    }
+    return `(${subject.protection})`;
+  }
+
+  function cell(row, text, className) {
+    const td = document.createElement('td');
+    td.textContent = text === undefined || text === null ? '' : String(text);
+    if (className) {
+      td.className = className;
+    }
+    row.append(td);
+  }
+
+  function renderRows(records) {
+    const body = $('records').querySelector('tbody');
+    const rows = records.map((record) => {
+      const { json } = parseLeaf(record);
+      const data = (json && json.data) || {};
+      const row = document.createElement('tr');
+      const time = document.createElement('td');
+      const timeElement = document.createElement('time');
+      timeElement.dateTime = record.time;
+      timeElement.textContent = timeFormat.format(new Date(record.time));
+      time.append(timeElement);
+      row.append(time);
+      cell(row, record.tenant);
+      cell(row, subjectText(data, record));
+      cell(row, record.route);
+      cell(row, data.method);
+      cell(row, data.path, 'path');
+      cell(row, data.status);
+      cell(row, record.decision);
+      cell(row, data.step);
+      cell(row, record.reason);
+      const action = document.createElement('td');
+      const view = document.createElement('button');
+      view.type = 'button';
+      view.textContent = 'View';
+      view.setAttribute('aria-label', `View record ${record.id}`);
+      view.addEventListener('click', () => showRecord(record));
+      action.append(view);
+      row.append(action);
+      return row;
+    });
+    body.replaceChildren(...rows);
+  }
+
+  // ---- Record view and proof check (RFC 6962 / RFC 9162 with WebCrypto) -------------------------------------
+
+  const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+
+  async function sha256(...parts) {
+    const length = parts.reduce((sum, p) => sum + p.length, 0);
+    const buffer = new Uint8Array(length);
+    let offset = 0;
+    for (const part of parts) {
+      buffer.set(part, offset);
+      offset += part.length;
+    }
+    return new Uint8Array(await crypto.subtle.digest('SHA-256', buffer));
+  }
+
+  const hashLeaf = (leaf) => sha256(Uint8Array.of(0), leaf);
+  const hashChildren = (left, right) => sha256(Uint8Array.of(1), left, right);
+
+  // RFC 9162 §2.1.3.2: the root an audit path implies, or null when the path has the wrong shape.
+  async function rootFromProof(index, size, leafHash, proof) {
+    if (index < 0 || index >= size) {
+      return null;
+    }
+    let fn = index;
+    let sn = size - 1;
+    let root = leafHash;
+    for (const sibling of proof) {
+      if (sn === 0 || sibling.length !== 32) {
+        return null;
+      }
+      if (fn % 2 === 1 || fn === sn) {
+        root = await hashChildren(sibling, root);
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      } else {
+        root = await hashChildren(root, sibling);
+      }
+      fn = Math.floor(fn / 2);
+      sn = Math.floor(sn / 2);
+    }
+    return sn === 0 ? root : null;
+  }
+
+  function parseNote(note) {
+    const split = note.lastIndexOf('\n\n');
+    if (split < 0) {
+      return null;
+    }
+    const text = note.slice(0, split + 1);
+    const [origin, size, root] = text.split('\n');
+    const signatures = note.slice(split + 2).split('\n').filter((l) => l.startsWith('\u2014 ')).map((line) => {
+      const [name, signature] = line.slice(2).split(' ');
+      return { name, signature: decodeBase64(signature) };
+    });
+    return { text, origin, size: Number(size), root: decodeBase64(root), signatures };
+  }
+
+  // C2SP signed-note with Ed25519 keys '<name>+<hex id>+<base64(0x01 || key)>'.
+  async function verifySignature(note, keysText) {
+    const message = new TextEncoder().encode(note.text);
+    for (const line of keysText.split('\n').filter((l) => l.trim())) {
+      // The base64 key may itself contain '+': split on the first two only.
+      const text = line.trim();
+      const first = text.indexOf('+');
+      const second = text.indexOf('+', first + 1);
+      if (first < 0 || second < 0) {
+        continue;
+      }
+      const name = text.slice(0, first);
+      const id = text.slice(first + 1, second);
+      const key = decodeBase64(text.slice(second + 1));
+      if (key.length !== 33 || key[0] !== 1) {
+        continue;
+      }
+      for (const signature of note.signatures.filter((s) => s.name === name && hex(s.signature.slice(0, 4)) === id)) {
+        const publicKey = await crypto.subtle.importKey('raw', key.slice(1), { name: 'Ed25519' }, false, ['verify']);
+        if (await crypto.subtle.verify({ name: 'Ed25519' }, publicKey, signature.signature.slice(4), message)) {
+          return name + '+' + id;
+        }
+      }
+    }
+    return null;
+  }
+
+  function setResult(element, ok, text) {
+    element.className = ok ? 'ok' : 'bad';
+    element.textContent = text;
+  }
+
+  function fact(list, term, value) {
+    const dt = document.createElement('dt');
+    dt.textContent = term;
+    const dd = document.createElement('dd');
+    dd.textContent = value;
+    list.append(dt, dd);
+  }
+
+  async function showRecord(record) {
+    const detail = $('detail');
+    const facts = $('detail-facts');
+    const proofList = $('detail-proof');
+    const proofResult = $('proof-result');
+    const signatureResult = $('signature-result');
+    facts.replaceChildren();
+    proofList.replaceChildren();
+    proofResult.className = '';
+    proofResult.textContent = 'Checking the inclusion proof…';
+    signatureResult.className = '';
+    signatureResult.textContent = '';
+    detail.hidden = false;
+    detail.focus();
+
+    const { bytes, json } = parseLeaf(record);
+    $('detail-json').textContent = json ? JSON.stringify(json, null, 2) : '(no record body: pruned)';
+    fact(facts, 'Record id', record.id);
+    fact(facts, 'Index', String(record.index));
+    fact(facts, 'Time', timeFormat.format(new Date(record.time)));
+    if (!bytes) {
+      proofResult.textContent = 'This record has no body, so its leaf hash cannot be recomputed here.';
+      return;
+    }
+    const leafHash = await hashLeaf(bytes);
+    fact(facts, 'Leaf hash (SHA-256 of 0x00 ‖ record)', hex(leafHash));
+
+    const note = parseNote(await (await fetch('/audit/checkpoint', { cache: 'no-store', credentials: 'omit' })).text());
+    if (!note) {
+      setResult(proofResult, false, 'The checkpoint could not be read.');
+      return;
+    }
+    fact(facts, 'Signed checkpoint', `${note.origin}, size ${note.size}, root ${hex(note.root)}`);
+    if (record.index >= note.size) {
+      proofResult.textContent = `Not covered yet: the latest checkpoint has ${note.size} records. Try again in a second.`;
+      return;
+    }
+
+    const response = await api(`/audit/proof/inclusion?index=${record.index}&size=${note.size}`);
+    if (!response.ok) {
+      setResult(proofResult, false, 'The proof was refused: ' + await problemText(response));
+      return;
+    }
+    let proof;
+    try {
+      proof = (await response.json()).proof.map(decodeBase64);
+    } catch {
+      setResult(proofResult, false, 'MISMATCH: the proof response is not a list of hashes.');
+      return;
+    }
+    proofList.replaceChildren(...proof.map((hash) => {
+      const item = document.createElement('li');
+      item.textContent = hex(hash);
+      return item;
+    }));
+    const root = await rootFromProof(record.index, note.size, leafHash, proof);
+    const matches = root !== null && hex(root) === hex(note.root);
+    setResult(proofResult, matches, matches
+      ? `Root matches: the record and its ${proof.length}-hash proof recompute the signed checkpoint's root (size ${note.size}).`
+      : `MISMATCH: the root computed from this record and its proof (${root ? hex(root) : 'no root: wrong proof length'}) is not the signed checkpoint's root.`);
+
+    try {
+      const keysText = await (await fetch('/audit/key', { cache: 'no-store', credentials: 'omit' })).text();
+      const signer = await verifySignature(note, keysText);
+      setResult(signatureResult, signer !== null, signer
+        ? `Checkpoint signature valid (Ed25519, key ${signer} as published by this writer at /audit/key; compare it with the key you were given).`
+        : 'Checkpoint signature NOT valid for the key this writer publishes.');
+    } catch (error) {
+      signatureResult.className = '';
+      signatureResult.textContent = 'This browser cannot check Ed25519 signatures (' + error.message + '); only the root was checked.';
+    }
+  }
+
+  $('close-detail').addEventListener('click', () => {
+    $('detail').hidden = true;
+    $('records').querySelector('tbody button')?.focus();
+  });
+
+  // ---- Export -----------------------------------------------------------------------------------------------
+
+  for (const button of document.querySelectorAll('[data-export]')) {
+    button.addEventListener('click', () => exportAs(button.dataset.export));
+  }
+
+  async function exportAs(format) {
+    const status = $('export-status');
+    const params = new URLSearchParams(activeFilters);
+    params.set('format', format);
+    status.textContent = `Exporting ${format}…`;
+    const response = await api('/audit/export?' + params);
+    if (!response.ok) {
+      status.textContent = 'The export was refused: ' + await problemText(response);
+      return;
+    }
+    const blob = await response.blob();
+    const disposition = response.headers.get('Content-Disposition') || '';
+    const match = /filename="([^"]+)"/.exec(disposition);
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(blob);
+    link.download = match ? match[1] : `audit.${format === 'bundle' ? 'tar' : format}`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+    status.textContent = format === 'csv'
+      ? `Downloaded ${link.download} (CSV cannot be verified; use a bundle for that).`
+      : `Downloaded ${link.download}.`;
+  }
+
+  // ---- Erasure (shown to holders of audit.erase; the API decides) -------------------------------------------
+
+  $('erasure-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const subject = $('erase-subject').value.trim();
+    const result = $('erasure-result');
+    result.className = '';
+    result.textContent = 'Erasing…';
+    const response = await api('/audit/erasure', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ subject }),
+    });
+    if (!response.ok) {
+      setResult(result, false, 'Erasure refused: ' + await problemText(response));
+      return;
+    }
+    const answer = await response.json();
+    setResult(result, true, `Erased: ${answer.records} records of ${answer.subject} no longer show the subject.`);
+    $('erase-confirm').checked = false;
+    loadPage();
+  });
+})();

@@ -1,0 +1,304 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Edge.Audit.Checkpoints;
+using Edge.Audit.Verification;
+using Edge.AuditWriter.Ui;
+using Microsoft.Playwright;
+
+namespace Edge.AuditWriter.Tests.Ui;
+
+/// <summary>One headless Chromium for the viewer tests (never downloaded: the system's /usr/bin/chromium).</summary>
+public sealed class ChromiumFixture : IAsyncLifetime
+{
+    private const string Chromium = "/usr/bin/chromium";
+
+    private IPlaywright? _playwright;
+
+    public IBrowser Browser { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: apt-get install -y chromium");
+        _playwright = await Playwright.CreateAsync();
+        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Browser is not null)
+        {
+            await Browser.DisposeAsync();
+        }
+
+        _playwright?.Dispose();
+    }
+}
+
+public sealed class ViewerTests(ChromiumFixture chromium) : IClassFixture<ChromiumFixture>
+{
+    private const string EraserKey = "eraser-key-0123456789";
+    private const int RecordCount = 230;
+    private const string HostilePath = "/orders/<img src=x onerror=\"document.title='owned'\">";
+
+    /// <summary>Record i: acme when even, globex when odd; deny when a multiple of 3; record 7 has a hostile path.</summary>
+    private static async Task<WriterFixture> StartWriterAsync()
+    {
+        var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
+        var leaves = Enumerable.Range(0, RecordCount)
+            .Select(i => WriterFixture.Leaf($"r{i}", i % 2 == 0 ? "acme" : "globex", i % 3 == 0 ? "deny" : "allow", path: i == 7 ? HostilePath : "/orders/1"))
+            .ToList();
+        using var response = await writer.IngestAsync(leaves, RecordCount);
+        response.EnsureSuccessStatusCode();
+        await writer.WaitForCheckpointAsync(RecordCount);
+        return writer;
+    }
+
+    private async Task<(IBrowserContext Context, IPage Page, List<string> Errors, List<string> Requests)> OpenAsync(WriterFixture writer, string timezone = "UTC")
+    {
+        var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { TimezoneId = timezone, Locale = "en-GB", AcceptDownloads = true });
+        var page = await context.NewPageAsync();
+        var errors = new List<string>();
+        var requests = new List<string>();
+        page.PageError += (_, error) => errors.Add(error);
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error")
+            {
+                errors.Add(message.Text);
+            }
+        };
+        page.Request += (_, request) => requests.Add(request.Url);
+        page.Dialog += (_, dialog) => errors.Add("dialog: " + dialog.Message);
+        await page.GotoAsync(new Uri(writer.BaseAddress, "/ui/").AbsoluteUri);
+        return (context, page, errors, requests);
+    }
+
+    private static async Task SignInAsync(IPage page, string key)
+    {
+        await page.GetByLabel("Key or token").FillAsync(key);
+        await page.GetByLabel("Key or token").PressAsync("Enter");
+    }
+
+    private static ILocator Rows(IPage page) => page.Locator("#records tbody tr");
+
+    [Fact]
+    public async Task SignIn_PagingAndSorting_ShowsHundredRowsPerPageInTheViewersTimeZone()
+    {
+        await using var writer = await StartWriterAsync();
+        var (context, page, errors, requests) = await OpenAsync(writer, timezone: "Asia/Tokyo");
+        await using var _ = context;
+
+        await SignInAsync(page, "not-a-key");
+        await Assertions.Expect(page.Locator("#sign-in-error")).ToHaveTextAsync("These credentials were not accepted.");
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, newest first");
+        var firstPageFirstRow = await Rows(page).First.Locator("td").AllInnerTextsAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Next page" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 2: 100 records, newest first");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Next page" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 3: 30 records, newest first");
+        var nextDisabledOnLastPage = await page.GetByRole(AriaRole.Button, new() { Name = "Next page" }).IsDisabledAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Previous page" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 2: 100 records, newest first");
+        await page.Locator("#sort-time").ClickAsync();
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, oldest first");
+        var oldest = await Rows(page).First.Locator("button").GetAttributeAsync("aria-label");
+        var hostileCell = Rows(page).Nth(7).Locator("td.path");
+
+        Assert.Equal("globex", firstPageFirstRow[1]); // r229, the newest
+        Assert.Equal("user-r229", firstPageFirstRow[2]);
+        Assert.Equal(["orders", "GET", "/orders/1", "200", "allow"], firstPageFirstRow.Skip(3).Take(5));
+        Assert.Contains("GMT+9", firstPageFirstRow[0], StringComparison.Ordinal);
+        Assert.Contains("Asia/Tokyo", await page.Locator("#sort-time").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.True(nextDisabledOnLastPage);
+        Assert.Equal("View record r0", oldest);
+        Assert.Equal(HostilePath, await hostileCell.InnerTextAsync());
+        Assert.Equal(0, await hostileCell.Locator("img").CountAsync());
+        Assert.Equal("Edge audit viewer", await page.TitleAsync());
+        // The only console error is Chromium reporting the 401 of the refused sign-in.
+        Assert.DoesNotContain(errors, e => !e.Contains("401", StringComparison.Ordinal));
+        Assert.All(requests, url => Assert.StartsWith(writer.BaseAddress.AbsoluteUri, url, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Filters_TenantAuditor_SeesOnlyOwnTenantAndNoErasure()
+    {
+        await using var writer = await StartWriterAsync();
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+
+        await SignInAsync(page, WriterFixture.AcmeAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, newest first");
+        var tenantField = page.GetByLabel("Tenant", new() { Exact = true });
+        await page.GetByLabel("Decision").SelectOptionAsync("deny");
+        await page.GetByLabel("Route").FillAsync("orders");
+        await page.GetByLabel("Route").PressAsync("Enter");
+        // acme (even) and deny (multiple of 3): multiples of 6 below 230, i.e. 39 records.
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 39 records, newest first");
+        var tenants = await Rows(page).Locator("td:nth-child(2)").AllInnerTextsAsync();
+        var decisions = await Rows(page).Locator("td:nth-child(8)").AllInnerTextsAsync();
+        await page.GetByLabel("Principal", new() { Exact = true }).FillAsync("user-r12");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 1 records, newest first");
+
+        Assert.Equal("acme", await tenantField.InputValueAsync());
+        Assert.False(await tenantField.IsEditableAsync());
+        Assert.All(tenants, t => Assert.Equal("acme", t));
+        Assert.All(decisions, d => Assert.Equal("deny", d));
+        Assert.False(await page.Locator("#erasure").IsVisibleAsync());
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task RecordView_ProofFromWriter_MatchesAndTamperedProofShowsMismatch()
+    {
+        await using var writer = await StartWriterAsync();
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "View record r229" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#proof-result")).ToContainTextAsync("Root matches");
+        await Assertions.Expect(page.Locator("#signature-result")).ToContainTextAsync("Checkpoint signature valid (Ed25519");
+        var json = JsonDocument.Parse(await page.Locator("#detail-json").InnerTextAsync()).RootElement;
+        var proofItems = await page.Locator("#detail-proof li").CountAsync();
+
+        await page.RouteAsync("**/audit/proof/inclusion**", async route =>
+        {
+            var response = await route.FetchAsync();
+            var body = JsonNode.Parse(await response.TextAsync())!;
+            var first = Convert.FromBase64String(body["proof"]![0]!.GetValue<string>());
+            first[0] ^= 0x01;
+            body["proof"]![0] = Convert.ToBase64String(first);
+            await route.FulfillAsync(new() { Response = response, Body = body.ToJsonString() });
+        });
+        await page.GetByRole(AriaRole.Button, new() { Name = "View record r228" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#proof-result")).ToContainTextAsync("MISMATCH");
+
+        // A key that did not sign the checkpoint (as if the writer published a different one): the signature check fails.
+        using var stranger = NoteSigner.Generate("test.edge/audit");
+        await page.RouteAsync("**/audit/key", route => route.FulfillAsync(new() { Status = 200, ContentType = "text/plain", Body = stranger.Verifier + "\n" }));
+        await page.GetByRole(AriaRole.Button, new() { Name = "View record r227" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#signature-result")).ToHaveTextAsync("Checkpoint signature NOT valid for the key this writer publishes.");
+
+        Assert.Equal("r229", json.GetProperty("id").GetString());
+        // 230 = 128 + 64 + 32 + 4 + 2: the last leaf's path is its sibling 228, then the subtrees [224,228), [192,224), [128,192), [0,128).
+        Assert.Equal(5, proofItems);
+        Assert.Equal("bad", await page.Locator("#proof-result").GetAttributeAsync("class"));
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task Export_CsvAndBundleWithCurrentFilters_DownloadTheFilteredRecords()
+    {
+        await using var writer = await StartWriterAsync();
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await page.GetByLabel("Decision").SelectOptionAsync("deny");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 77 records, newest first");
+
+        var csvDownload = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Export CSV" }).ClickAsync());
+        var csv = (await File.ReadAllTextAsync((await csvDownload.PathAsync())!)).TrimEnd('\n').Split('\n');
+        var bundleDownload = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Export bundle" }).ClickAsync());
+        await using var bundle = File.OpenRead((await bundleDownload.PathAsync())!);
+        using var keyClient = writer.Client();
+        var key = NoteVerifier.Parse((await keyClient.GetStringAsync("/audit/key")).Split('\n')[0]);
+        var report = BundleVerifier.Verify(bundle, [key]);
+
+        Assert.Equal($"audit-{RecordCount}.csv", csvDownload.SuggestedFilename);
+        Assert.StartsWith("index,id,time,tenant,principal,route,method,path,status,decision,step,reason", csv[0], StringComparison.Ordinal);
+        Assert.Equal(77 + 1, csv.Length);
+        Assert.All(csv.Skip(1), row => Assert.Contains(",deny,", row, StringComparison.Ordinal));
+        Assert.Equal($"audit-{RecordCount}.tar", bundleDownload.SuggestedFilename);
+        Assert.True(report.Valid, report.Problem);
+        Assert.Equal(77, report.RecordsChecked);
+        await Assertions.Expect(page.Locator("#export-status")).ToContainTextAsync("Downloaded audit-230.tar");
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task Erasure_HolderOfAuditErase_PostsTheSubjectAndShowsTheAnswerOrTheRefusal()
+    {
+        // The erasure endpoint belongs to the data side of issue 14; here the browser's request and its handling of
+        // the documented answers are checked through route interception.
+        await using var writer = await StartWriterAsync();
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        var posted = new List<(string? Body, string? Key)>();
+        var refuse = false;
+        await page.RouteAsync("**/audit/erasure", async route =>
+        {
+            posted.Add((route.Request.PostData, (await route.Request.AllHeadersAsync()).GetValueOrDefault("x-api-key")));
+            await route.FulfillAsync(refuse
+                ? new() { Status = 403, ContentType = "application/problem+json", Body = """{"title":"Forbidden","status":403,"code":"missing_permission","detail":"The audit.erase permission is required."}""" }
+                : new() { Status = 200, ContentType = "application/json", Body = """{"subject":"user-r3","records":1}""" });
+        });
+
+        await SignInAsync(page, EraserKey);
+        await Assertions.Expect(page.Locator("#erasure")).ToBeVisibleAsync();
+        await page.GetByLabel("Subject principal").FillAsync("user-r3");
+        await page.GetByLabel("I understand this cannot be undone").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Erase subject" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#erasure-result")).ToHaveTextAsync("Erased: 1 records of user-r3 no longer show the subject.");
+        refuse = true;
+        await page.GetByLabel("I understand this cannot be undone").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Erase subject" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#erasure-result")).ToHaveTextAsync("Erasure refused: 403 missing_permission: The audit.erase permission is required.");
+
+        Assert.Equal(2, posted.Count);
+        Assert.Equal("""{"subject":"user-r3"}""", posted[0].Body);
+        Assert.Equal(EraserKey, posted[0].Key);
+        Assert.DoesNotContain(errors, e => !e.Contains("403", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Ui_Response_CarriesStrictContentSecurityPolicyAndNoStorage()
+    {
+        await using var writer = await StartWriterAsync();
+        using var client = writer.Client();
+
+        using var index = await client.GetAsync("/ui/");
+        using var script = await client.GetAsync("/ui/app.js");
+        using var missing = await client.GetAsync("/ui/secrets.txt");
+        var js = await script.Content.ReadAsStringAsync();
+        var html = await index.Content.ReadAsStringAsync();
+
+        Assert.Equal(ViewerEndpoints.ContentSecurityPolicy, index.Headers.GetValues("Content-Security-Policy").Single());
+        Assert.StartsWith("default-src 'self'", ViewerEndpoints.ContentSecurityPolicy, StringComparison.Ordinal);
+        Assert.Equal("text/javascript", script.Content.Headers.ContentType!.MediaType);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.DoesNotContain("localStorage", js, StringComparison.Ordinal);
+        Assert.DoesNotContain("sessionStorage", js, StringComparison.Ordinal);
+        Assert.DoesNotContain("document.cookie", js, StringComparison.Ordinal);
+        Assert.DoesNotContain("innerHTML", js, StringComparison.Ordinal);
+        Assert.DoesNotContain("http://", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("https://", html, StringComparison.Ordinal);
+    }
+
+    private static string ProxyJson() => $$"""
+        {
+          "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/x" } } }, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:9/" } } } } },
+          "Edge": {
+            "Authentication": {
+              "auditors": { "Type": "ApiKey", "Header": "X-Api-Key", "Keys": [
+                { "Sha256": "{{Sha(WriterFixture.AcmeAuditorKey)}}", "Principal": "acme-auditor", "Tenant": "acme", "Roles": [ "TenantAuditor" ] },
+                { "Sha256": "{{Sha(WriterFixture.GlobalAuditorKey)}}", "Principal": "compliance", "Tenant": "ops", "Roles": [ "Auditor" ] },
+                { "Sha256": "{{Sha(EraserKey)}}", "Principal": "dpo", "Tenant": "ops", "Roles": [ "Auditor", "Eraser" ] }
+              ] }
+            },
+            "Roles": { "Auditor": [ "audit.read.all" ], "TenantAuditor": [ "audit.read" ], "Eraser": [ "audit.erase" ] }
+          }
+        }
+        """;
+
+    private static string Sha(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+}
