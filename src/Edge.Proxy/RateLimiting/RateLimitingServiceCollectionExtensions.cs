@@ -9,6 +9,7 @@ internal static class RateLimitingServiceCollectionExtensions
     {
         services.AddSingleton<RateLimitMetrics>();
         services.AddSingleton<RedisRateLimitConnection>();
+        services.AddHostedService<RateLimitRedisWarmup>();
         services.AddSingleton<RateLimiterRegistry>();
         services.AddSingleton<RateLimitStepFactory>();
         services.AddSingleton<IEdgeStepFactory>(sp => sp.GetRequiredService<RateLimitStepFactory>());
