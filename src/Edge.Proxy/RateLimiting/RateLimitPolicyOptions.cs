@@ -39,7 +39,7 @@ public sealed record RateLimitPolicyOptions
     /// How long Redis may stay silent after a decision's command was sent before the outage mode applies (a blackholed
     /// server). Counted from the send, not from the start of the request; never applied while Redis keeps answering.
     /// </summary>
-    public TimeSpan DecisionDeadline { get; init; } = TimeSpan.FromMilliseconds(20);
+    public TimeSpan DecisionDeadline { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Lease mode: the most tokens one instance claims at once for one key. Defaults to Burst / 10 (1 to 100).</summary>
     public int? LeaseMaxBatch { get; init; }
