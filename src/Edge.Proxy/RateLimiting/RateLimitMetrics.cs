@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Edge.Proxy.Observability;
 
@@ -27,12 +28,19 @@ internal sealed class RateLimitMetrics
             new("mode", mode),
             new("source", decision.Source.ToString()));
 
-    public void Fallback(RateLimitPolicy policy, in RateLimitDecision decision) =>
-        _fallbacks.Add(
-            1,
-            new("policy", policy.Name),
-            new("mode", policy.OnRedisUnavailable.ToString()),
-            new("reason", ReasonTag(decision.FallbackReason)));
+    public void Fallback(RateLimitPolicy policy, in RateLimitDecision decision)
+    {
+        if (_fallbacks.Enabled)
+        {
+            var tags = new TagList
+            {
+                { "policy", policy.Name },
+                { "mode", policy.OnRedisUnavailable.ToString() },
+                { "reason", ReasonTag(decision.FallbackReason) },
+            };
+            _fallbacks.Add(1, tags);
+        }
+    }
 
     public static string ReasonTag(RateLimitFallbackReason reason) => reason switch
     {

@@ -137,9 +137,10 @@ internal sealed partial class RedisRateLimitConnection
             var progress = Volatile.Read(ref _lastAnswer) > lastWake
                 || readButQueued > 0
                 || (completionsBefore is { } before && completions > before);
-            // A starved process may not have seen answers that already arrived; a few extra steps absorb that, but a
-            // blackhole on a starved host must still end well before the ceiling.
-            var wokeLate = now - wakeAt > step && ++lateWakeUps <= MaxLateWakeUps;
+            // A wake-up that comes late means this process was starved (CPU queueing, a GC pause that also froze the
+            // client's reader): what it saw is not evidence of silence. A few extra steps absorb that, but a blackhole
+            // on a starved host must still end well before the ceiling.
+            var wokeLate = now - wakeAt > step / 4 && ++lateWakeUps <= MaxLateWakeUps;
             if (progress || wokeLate)
             {
                 silentSince = now;
