@@ -27,6 +27,10 @@ public sealed class EdgeRedis : IDisposable
         _options.ConnectTimeout = _options.ConnectTimeout is 5000 ? 2000 : _options.ConnectTimeout;
         _options.ClientName ??= "edge";
         _options.BacklogPolicy = BacklogPolicy.FailFast;
+        // Notice a dropped connection and try to reconnect every 250 ms instead of the client's 1 s heartbeat and
+        // backing-off retries, so shared limiting resumes within about a second of Redis coming back.
+        _options.HeartbeatInterval = TimeSpan.FromMilliseconds(250);
+        _options.ReconnectRetryPolicy ??= new LinearRetry(250);
         _connection = new Lazy<Task<IConnectionMultiplexer>>(
             () => ConnectionMultiplexer.ConnectAsync(_options).ContinueWith(static t => (IConnectionMultiplexer)t.Result, TaskScheduler.Default),
             LazyThreadSafetyMode.ExecutionAndPublication);

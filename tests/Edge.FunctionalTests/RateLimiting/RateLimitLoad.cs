@@ -49,17 +49,27 @@ internal static class RateLimitLoad
             code);
     }
 
-    /// <summary>An edge whose one route limits by tenant and X-User with <paramref name="policy"/> (an anonymous object).</summary>
-    public static Task<EdgeHost> StartEdgeAsync(string backendUrl, string redis, object policy)
+    /// <summary>
+    /// An edge whose one route limits by tenant and X-User with <paramref name="policy"/> (an anonymous object) named
+    /// <paramref name="name"/>. Metrics are per process (every edge of the test run shares the meter), so tests that read
+    /// /metrics use a policy name of their own.
+    /// </summary>
+    public static Task<EdgeHost> StartEdgeAsync(string backendUrl, string redis, object policy, string name = "p")
     {
         var values = policy.GetType().GetProperties().ToDictionary(p => p.Name, p => p.GetValue(policy));
         values.TryAdd("Key", "{tenant}:{header:X-User}");
         // With less than the whole limit locally, a fallback decision is visible in X-RateLimit-Limit.
         values.TryAdd("LocalShare", 0.5);
         return EdgeHost.StartAsync(
-            RateLimitRoutes.Config(backendUrl, new Dictionary<string, object> { ["p"] = values }),
+            RateLimitRoutes.Config(backendUrl, new Dictionary<string, object> { [name] = values }, name),
             new Dictionary<string, string?> { ["Edge:Redis"] = redis });
     }
 
     public static async Task<string> MetricsAsync(EdgeHost edge) => await edge.Management.GetStringAsync("/metrics");
+
+    /// <summary>The fallback counter lines of one policy.</summary>
+    public static async Task<List<string>> FallbackLinesAsync(EdgeHost edge, string policy) =>
+        [.. (await MetricsAsync(edge)).Split('\n').Where(l => l.StartsWith("edge_ratelimit_fallbacks_total{", StringComparison.Ordinal) && l.Contains($"policy=\"{policy}\"", StringComparison.Ordinal))];
+
+    public static string UniquePolicyName() => "load-" + Guid.NewGuid().ToString("N")[..12];
 }
