@@ -73,7 +73,7 @@ case "$PRESET" in
   audit)     PATHS="edge-noaudit,edge"; SCENARIO=plain-get; EDGE_CONFIG=load/bench/proxy.tenant.json; BACKEND=demo
              PARAMS=(tenant=acme); ROUTES=("fast=/fast") ;;
   ratelimit) PATHS="edge"; SCENARIO=plain-get; EDGE_CONFIG=load/bench/proxy.ratelimit.json; BACKEND=bench
-             ROUTES=("none=/plain/x" "strict=/strict/x" "lease=/lease/x") ;;
+             ROUTES=("none=/plain/x" "strict=/strict/x" "lease=/lease/x" "strict-10k-keys=/strict-keys/x,keys=10000" "lease-10k-keys=/lease-keys/x,keys=10000") ;;
   webhooks)  PATHS="edge"; SCENARIO=webhook; EDGE_CONFIG=load/bench/proxy.webhooks.json; BACKEND=bench
              PARAMS=(body-padding=1024); ROUTES=("unsigned=/plain" "signed=/signed") ;;
   auth)      PATHS="edge"; SCENARIO=jwt-rbac; EDGE_CONFIG=load/bench/proxy.auth.json; BACKEND=bench
@@ -336,6 +336,8 @@ row_args() { # row index
 
 # Rate-limit decisions (the edge's own counter) and Redis script calls (the server's own count) so far.
 decisions() { curl -s --max-time 5 "${MGMT[$1]}/metrics" | awk '/^edge_ratelimit_decisions_total/ { s += $NF } END { printf "%d\n", s }'; }
+# Decisions the outage mode answered (must stay 0 while Redis is healthy), by reason.
+fallbacks() { curl -s --max-time 5 "${MGMT[$1]}/metrics" | awk '/^edge_ratelimit_fallbacks_total/ { s += $NF } END { printf "%d\n", s }'; }
 redis_calls() {
   redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' \
     | awk -F'[=,:]' '/^cmdstat_(evalsha|eval):/ { s += $3 } END { printf "%d\n", s }'
@@ -357,20 +359,20 @@ done
 
 # One measurement: mode "max" (closed model, $COPIES copies: throughput) or "rate" (open model, $RATE/s: latency).
 measure() { # round row mode
-  local round=$1 row=$2 mode=$3 sim folder label=${ROW_LABEL[$2]} target=${ROW_TARGET[$2]} d0=0 c0=0 d1=0 c1=0
+  local round=$1 row=$2 mode=$3 sim folder label=${ROW_LABEL[$2]} target=${ROW_TARGET[$2]} d0=0 c0=0 d1=0 c1=0 f0=0 f1=0
   if [ "$mode" = max ]; then sim="constant:copies=$COPIES,during=$DURATION"; else sim="inject:rate=$RATE,during=$DURATION"; fi
   folder="$WORK/reports/r$round-$row-$mode"
   mapfile -t args < <(row_args "$row")
-  if [[ "$target" == edge* ]]; then d0=$(decisions "$target"); c0=$(redis_calls); fi
+  if [[ "$target" == edge* ]]; then d0=$(decisions "$target"); c0=$(redis_calls); f0=$(fallbacks "$target"); fi
   $LOAD run "${args[@]}" --simulation "$sim" --warmup "$WARMUP" --report-folder "$folder" --quiet >"$folder.log" 2>&1 \
     || { tail -n 20 "$folder.log" >&2; fail "edge-load failed against $label ($mode)"; }
-  if [[ "$target" == edge* ]]; then d1=$(decisions "$target"); c1=$(redis_calls); fi
+  if [[ "$target" == edge* ]]; then d1=$(decisions "$target"); c1=$(redis_calls); f1=$(fallbacks "$target"); fi
   # scenario,step,outcome,count,rps,min,mean,max,stddev,p50,p75,p95,p99,...
-  awk -F, -v r="$round" -v p="$label" -v m="$mode" -v d=$((d1 - d0)) -v c=$((c1 - c0)) '
+  awk -F, -v r="$round" -v p="$label" -v m="$mode" -v d=$((d1 - d0)) -v c=$((c1 - c0)) -v f=$((f1 - f0)) '
     $2=="global" && $3=="ok"   { ok=$4; rps=$5; p50=$10; p99=$13 }
     $2=="global" && $3=="fail" { fail=$4 }
-    END { print r, p, m, rps, p50, p99, ok, fail + 0, d, c }' "$folder/report.csv" >> "$WORK/samples.txt"
-  log "round $round $label $mode: $(tail -n 1 "$WORK/samples.txt" | awk '{printf "rps=%s p50=%sms p99=%sms ok=%s fail=%s decisions=%s redis-calls=%s", $4, $5, $6, $7, $8, $9, $10}')"
+    END { print r, p, m, rps, p50, p99, ok, fail + 0, d, c, f }' "$folder/report.csv" >> "$WORK/samples.txt"
+  log "round $round $label $mode: $(tail -n 1 "$WORK/samples.txt" | awk '{printf "rps=%s p50=%sms p99=%sms ok=%s fail=%s decisions=%s redis-calls=%s fallbacks=%s", $4, $5, $6, $7, $8, $9, $10, $11}')"
 }
 
 : > "$WORK/samples.txt"
@@ -387,6 +389,7 @@ done
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 stat() { awk -v p="$1" -v m="$2" -v c="$3" '$2==p && $3==m { print $c }' "$WORK/samples.txt" | median; }
 fails() { awk -v p="$1" '$2==p { s += $8 } END { print s + 0 }' "$WORK/samples.txt"; }
+fallback_count() { awk -v p="$1" '$2==p { d += $9; f += $11 } END { if (d == 0) print "-"; else print f + 0 }' "$WORK/samples.txt"; }
 per_decision() { awk -v p="$1" '$2==p { d += $9; c += $10 } END { if (d == 0) print "-"; else printf "%.3f", c / d }' "$WORK/samples.txt"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "" || b == "nan" || a == "nan" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 diff_ms() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan") print "n/a"; else printf "%+.3f", a - b }'; }
@@ -406,10 +409,10 @@ BASE=${ROW_LABEL[0]}
   if has_edge; then echo "- edge: \`$EDGE_CONFIG\` on Redis (redis-server on loopback); \`edge\`: audit writer $(has_path edge && [ "${NO_AUDIT:-0}" != 1 ] && echo "on (separate Edge.AuditWriter process, spool on local disk)" || echo "off (decisions go to the logging sink)")$(has_path edge-noaudit && echo "; \`edge-noaudit\`: the same edge without an audit writer"); extra arguments: ${EDGE_ARGS[*]:-none}"; fi
   echo "- values are medians over rounds; the order of rows rotates every round; ratios are to the first row, \`$BASE\`, from the same run"
   echo
-  echo "| target | max RPS | ratio to $BASE | p50 ms at max | p99 ms at max | p50 ms at $RATE/s | p99 ms at $RATE/s | p99 added at $RATE/s (ms) | failed requests | Redis calls per rate-limit decision |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| target | max RPS | ratio to $BASE | p50 ms at max | p99 ms at max | p50 ms at $RATE/s | p99 ms at $RATE/s | p99 added at $RATE/s (ms) | failed requests | Redis calls per rate-limit decision | rate-limit fallbacks |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for label in "${ROW_LABEL[@]}"; do
-    echo "| $label | $(stat "$label" max 4) | $(ratio "$(stat "$label" max 4)" "$(stat "$BASE" max 4)") | $(stat "$label" max 5) | $(stat "$label" max 6) | $(stat "$label" rate 5) | $(stat "$label" rate 6) | $(diff_ms "$(stat "$label" rate 6)" "$(stat "$BASE" rate 6)") | $(fails "$label") | $(per_decision "$label") |"
+    echo "| $label | $(stat "$label" max 4) | $(ratio "$(stat "$label" max 4)" "$(stat "$BASE" max 4)") | $(stat "$label" max 5) | $(stat "$label" max 6) | $(stat "$label" rate 5) | $(stat "$label" rate 6) | $(diff_ms "$(stat "$label" rate 6)" "$(stat "$BASE" rate 6)") | $(fails "$label") | $(per_decision "$label") | $(fallback_count "$label") |"
   done
   echo
   if has_path edge && [ ${#ROUTES[@]} -eq 1 ] && { has_path yarp || has_path nginx; }; then
@@ -425,7 +428,7 @@ BASE=${ROW_LABEL[0]}
     fi
     echo
   fi
-  echo "Raw samples (round target mode rps p50 p99 ok fail rate-limit-decisions redis-script-calls; the last two include the warm-up):"
+  echo "Raw samples (round target mode rps p50 p99 ok fail rate-limit-decisions redis-script-calls rate-limit-fallbacks; decisions and calls include the warm-up):"
   echo
   echo '```'
   cat "$WORK/samples.txt"

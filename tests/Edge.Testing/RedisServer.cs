@@ -12,10 +12,12 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
 {
     private Process? _process;
     private readonly string _directory;
+    private readonly IReadOnlyList<string> _extraArguments;
 
-    private RedisServer(int port)
+    private RedisServer(int port, IReadOnlyList<string> extraArguments)
     {
         Port = port;
+        _extraArguments = extraArguments;
         _directory = Directory.CreateTempSubdirectory("edge-redis-").FullName;
     }
 
@@ -25,9 +27,10 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
-    public static async Task<RedisServer> StartAsync(int? port = null)
+    /// <summary>Starts redis-server; <paramref name="extraArguments"/> are added to its command line (e.g. cluster mode).</summary>
+    public static async Task<RedisServer> StartAsync(int? port = null, IReadOnlyList<string>? extraArguments = null)
     {
-        var server = new RedisServer(port ?? FreePort.Next());
+        var server = new RedisServer(port ?? FreePort.Next(), extraArguments ?? []);
         await server.StartProcessAsync();
         return server;
     }
@@ -112,7 +115,7 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
             UseShellExecute = false,
             WorkingDirectory = _directory,
         };
-        foreach (var arg in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", _directory })
+        foreach (var arg in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", _directory }.Concat(_extraArguments))
         {
             info.ArgumentList.Add(arg);
         }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Edge.Load.Http;
 using Edge.Load.Scenarios;
 
@@ -12,7 +13,7 @@ public static class EdgeScenarioCatalog
     public static IReadOnlyList<CatalogEntry> All { get; } =
     [
         new("plain-get", "GET a proxied route with no auth.",
-            ["path=/ (request path)", "tenant= (sent in tenant-header when set)", "tenant-header=X-Tenant-ID", "expect=200 (comma-separated ok statuses)"],
+            ["path=/ (request path)", "tenant= (sent in tenant-header when set)", "tenant-header=X-Tenant-ID", "keys=0 (when set: X-Rate-Key cycles over that many values, for rate limits keyed on {header:X-Rate-Key})", "expect=200 (comma-separated ok statuses)"],
             PlainGet),
         new("jwt-rbac", "GET a JWT + RBAC route with HS256, RS256 or ES256 tokens minted by the tool (claims sub, tenant_id, roles).",
             ["path=/orders/1", "alg=HS256 (or RS256, ES256)", "key=env:EDGE_JWT_HS256_KEY (or file:/path; HS256)", "signing-key= (RS256/ES256: file:/path.pem from 'edge-load keys')", "kid=rs256|es256 (JWKS key id; default the alg in lower case)", "iss=https://id.example", "aud=edge", "tenant=acme", "roles=Agent (comma-separated)", "users=16 (distinct subjects)", "token-lifetime=1h", "tenant-header=X-Tenant-ID", "expect=200"],
@@ -38,13 +39,24 @@ public static class EdgeScenarioCatalog
         var requests = new EdgeRequests();
         string path = "/";
         string? tenant = null;
+        var keys = 0;
         IReadOnlySet<int> expected = new HashSet<int>();
-        return Scenario.Create("plain-get", ctx => EdgeRequests.SendAsync(requests.Client, requests.Get(path, tenant, ctx.InvocationNumber, withToken: false), expected, ctx.CancellationToken))
+        return Scenario.Create("plain-get", ctx =>
+            {
+                var request = requests.Get(path, tenant, ctx.InvocationNumber, withToken: false);
+                if (keys > 0)
+                {
+                    request.Headers.TryAddWithoutValidation("X-Rate-Key", "k" + (ctx.InvocationNumber % keys).ToString(CultureInfo.InvariantCulture));
+                }
+
+                return EdgeRequests.SendAsync(requests.Client, request, expected, ctx.CancellationToken);
+            })
             .WithInit(init =>
             {
                 requests.InitCommon(init);
                 path = init.GetParameter("path", "/");
                 tenant = NullIfEmpty(init.GetParameter("tenant", ""));
+                keys = Math.Max(0, init.GetParameter("keys", 0));
                 expected = HttpStep.ParseStatuses(init.GetParameter("expect", "200"));
                 return Task.CompletedTask;
             });

@@ -27,6 +27,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
     private int _created;
     private long _redisCalls;
     private long _decisions;
+    private long _fallbacks;
 
     public EdgeRateLimiter(RateLimitPolicy policy, RedisRateLimitConnection redis, RateLimitMetrics metrics, TimeProvider time)
     {
@@ -45,6 +46,9 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
     public long RedisCalls => Interlocked.Read(ref _redisCalls);
 
     public long Decisions => Interlocked.Read(ref _decisions);
+
+    /// <summary>Decisions the outage mode answered (also <c>edge_ratelimit_fallbacks_total</c> by reason).</summary>
+    public long Fallbacks => Interlocked.Read(ref _fallbacks);
 
     public override RateLimiterStatistics? GetStatistics(string resource) => null;
 
@@ -124,87 +128,125 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
 
         if (_redis.Breaker.IsShortCircuiting)
         {
-            return Fallback(partition, permits);
+            return Fallback(partition, permits, RateLimitFallbackReason.BreakerOpen);
         }
 
         return null;
     }
 
-    private async ValueTask<RateLimitDecision> DecideRemoteAsync(string partition, RemoteKeyState state, int permits, CancellationToken cancellationToken)
+    private ValueTask<RateLimitDecision> DecideRemoteAsync(string partition, RemoteKeyState state, int permits, CancellationToken cancellationToken) =>
+        Policy.Mode == RateLimitMode.Lease
+            ? DecideLeaseAsync(partition, state, permits, cancellationToken)
+            : DecideStrictAsync(partition, state, permits, cancellationToken);
+
+    /// <summary>
+    /// Strict mode with coalescing: at most one script call per key is in flight from this instance; decisions that
+    /// arrive meanwhile join the next call, which applies them in arrival order inside one atomic script and returns
+    /// each its own grant. Exactly what sequential calls would decide, but a hot key costs one round trip per batch
+    /// instead of a queue of round trips. Different keys never wait for each other (the multiplexer pipelines them).
+    /// </summary>
+    private async ValueTask<RateLimitDecision> DecideStrictAsync(string partition, RemoteKeyState state, int permits, CancellationToken cancellationToken)
     {
-        var started = Stopwatch.GetTimestamp();
-        var claimHeld = false;
-        try
+        var waiter = new StrictWaiter(permits);
+        List<StrictWaiter>? batch = null;
+        lock (state)
         {
-            if (Policy.Mode == RateLimitMode.Lease)
+            if (state.InFlight)
             {
-                // One claim per key in flight: the others wait for it, then spend from the refilled lease.
-                claimHeld = await state.Claim.WaitAsync(Policy.DecisionDeadline, cancellationToken).ConfigureAwait(false);
-                if (!claimHeld)
-                {
-                    return Fallback(partition, permits);
-                }
-
-                lock (state)
-                {
-                    if (state.LeaseTokens >= permits && state.LeaseExpires > Stopwatch.GetTimestamp())
-                    {
-                        state.LeaseTokens -= permits;
-                        var remaining = state.RemoteRemaining + state.LeaseTokens;
-                        return new RateLimitDecision(true, RateLimitDecisionSource.Lease, Policy.Limit, remaining, ResetFor(remaining), TimeSpan.Zero);
-                    }
-                }
+                (state.Pending ??= []).Add(waiter);
             }
-
-            if (!_redis.Breaker.TryEnter(out var isProbe))
+            else
             {
-                return Fallback(partition, permits);
+                state.InFlight = true;
+                batch = [waiter];
             }
+        }
 
-            var database = _redis.Database;
-            if (database is null)
-            {
-                _metrics.RedisCall(Policy, "unavailable");
-                _redis.OnFailure(isProbe, "not connected");
-                return Fallback(partition, permits);
-            }
+        if (batch is not null)
+        {
+            _ = RunStrictBatchAsync(partition, state, batch);
+        }
 
-            var want = Policy.Mode == RateLimitMode.Lease ? Math.Max(permits, BatchSize(state)) : permits;
-            Interlocked.Increment(ref _redisCalls);
-            var call = _redis.TakeAsync(database, Policy, partition, want, permits);
-            if (!call.IsCompleted)
-            {
-                // A missed deadline is routine on a saturated host; waiting without throwing keeps a TimeoutException
-                // (and its stack unwinding) off the hot path exactly when the host has no CPU to spare.
-                var budget = Policy.DecisionDeadline - Stopwatch.GetElapsedTime(started);
-                await ((Task)call).WaitAsync(budget > TimeSpan.Zero ? budget : TimeSpan.FromTicks(1), cancellationToken)
-                    .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                cancellationToken.ThrowIfCancellationRequested();
-                if (!call.IsCompleted)
-                {
-                    // The call may still finish or fail later; observe it so it never surfaces as unobserved.
-                    _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                    _metrics.RedisCall(Policy, "timeout");
-                    _redis.OnFailure(isProbe, "deadline exceeded");
-                    return Fallback(partition, permits);
-                }
-            }
+        return await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
 
-            BucketResult result;
+    private async Task RunStrictBatchAsync(string partition, RemoteKeyState state, List<StrictWaiter> first)
+    {
+        for (List<StrictWaiter>? batch = first; batch is not null;)
+        {
             try
             {
-                result = await call.ConfigureAwait(false);
+                var requests = new BucketRequest[batch.Count];
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    requests[i] = new BucketRequest(batch[i].Permits, batch[i].Permits);
+                }
+
+                var (results, reason) = await CallRedisAsync(partition, requests).ConfigureAwait(false);
+                var now = Stopwatch.GetTimestamp();
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    if (results is null)
+                    {
+                        batch[i].TrySetResult(Fallback(partition, batch[i].Permits, reason));
+                        continue;
+                    }
+
+                    var result = results[i];
+                    if (result.Granted == 0 && batch[i].Permits == 1)
+                    {
+                        lock (state)
+                        {
+                            state.RefuseUntil = Math.Max(state.RefuseUntil, now + (long)(result.RetryAfter.TotalSeconds * Stopwatch.Frequency));
+                        }
+                    }
+
+                    batch[i].TrySetResult(RateLimitDecision.From(result, RateLimitDecisionSource.Redis, Policy.Limit));
+                }
             }
-            catch (Exception ex) when (ex is TimeoutException or StackExchange.Redis.RedisException or ObjectDisposedException)
+            catch (Exception ex)
             {
-                var timedOut = ex is TimeoutException or StackExchange.Redis.RedisTimeoutException;
-                _metrics.RedisCall(Policy, timedOut ? "timeout" : "error");
-                _redis.OnFailure(isProbe, timedOut ? "deadline exceeded" : ex.GetType().Name);
-                return Fallback(partition, permits);
+                // Never leave a waiter hanging: whatever escaped is reported to every decision of the batch.
+                foreach (var waiter in batch)
+                {
+                    waiter.TrySetException(ex);
+                }
             }
 
-            _metrics.RedisCall(Policy, "ok");
-            _redis.OnSuccess(isProbe);
+            lock (state)
+            {
+                batch = state.Pending;
+                state.Pending = null;
+                state.InFlight = batch is not null;
+            }
+        }
+    }
+
+    private async ValueTask<RateLimitDecision> DecideLeaseAsync(string partition, RemoteKeyState state, int permits, CancellationToken cancellationToken)
+    {
+        // One claim per key in flight: the others wait for it (bounded by its own deadline), then spend from the
+        // refilled lease. Waiting here is queueing on this edge, never a reason to fall back.
+        await state.Claim.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            lock (state)
+            {
+                if (state.LeaseTokens >= permits && state.LeaseExpires > Stopwatch.GetTimestamp())
+                {
+                    state.LeaseTokens -= permits;
+                    var remaining = state.RemoteRemaining + state.LeaseTokens;
+                    return new RateLimitDecision(true, RateLimitDecisionSource.Lease, Policy.Limit, remaining, ResetFor(remaining), TimeSpan.Zero);
+                }
+            }
+
+            var want = Math.Max(permits, BatchSize(state));
+            var (results, reason) = await CallRedisAsync(partition, [new BucketRequest(want, permits)]).ConfigureAwait(false);
+            if (results is null)
+            {
+                return Fallback(partition, permits, reason);
+            }
+
+            var result = results[0];
             var now = Stopwatch.GetTimestamp();
             lock (state)
             {
@@ -214,26 +256,76 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                     return RateLimitDecision.From(result, RateLimitDecisionSource.Redis, Policy.Limit);
                 }
 
-                if (Policy.Mode == RateLimitMode.Lease)
-                {
-                    state.LeaseTokens = (state.LeaseExpires > now ? state.LeaseTokens : 0) + result.Granted - permits;
-                    state.LeaseExpires = now + (long)(Policy.LeaseDuration.TotalSeconds * Stopwatch.Frequency);
-                    state.RemoteRemaining = result.Remaining;
-                    state.LastClaim = now;
-                    state.DecisionsSinceClaim = 0;
-                    var remaining = result.Remaining + state.LeaseTokens;
-                    return new RateLimitDecision(true, RateLimitDecisionSource.Redis, Policy.Limit, remaining, ResetFor(remaining), TimeSpan.Zero);
-                }
+                state.LeaseTokens = (state.LeaseExpires > now ? state.LeaseTokens : 0) + result.Granted - permits;
+                state.LeaseExpires = now + (long)(Policy.LeaseDuration.TotalSeconds * Stopwatch.Frequency);
+                state.RemoteRemaining = result.Remaining;
+                state.LastClaim = now;
+                state.DecisionsSinceClaim = 0;
+                var remaining = result.Remaining + state.LeaseTokens;
+                return new RateLimitDecision(true, RateLimitDecisionSource.Redis, Policy.Limit, remaining, ResetFor(remaining), TimeSpan.Zero);
             }
-
-            return RateLimitDecision.From(result, RateLimitDecisionSource.Redis, Policy.Limit);
         }
         finally
         {
-            if (claimHeld)
+            state.Claim.Release();
+        }
+    }
+
+    /// <summary>
+    /// One script call, or the reason the outage mode must answer instead. An outage known before sending (no
+    /// connection, open breaker) answers at once; a failing connection answers as soon as it fails; a sent command
+    /// is given up only when Redis stays silent for the deadline counted from the send (see
+    /// <see cref="RedisRateLimitConnection.AwaitAnswerAsync"/>). Only real failures feed the breaker.
+    /// </summary>
+    private async Task<(BucketResult[]? Results, RateLimitFallbackReason Reason)> CallRedisAsync(string partition, BucketRequest[] requests)
+    {
+        if (!_redis.Breaker.TryEnter(out var isProbe))
+        {
+            return (null, RateLimitFallbackReason.BreakerOpen);
+        }
+
+        var database = _redis.Database;
+        if (database is null)
+        {
+            _metrics.RedisCall(Policy, "unavailable");
+            _redis.OnFailure(isProbe, RateLimitFallbackReason.Disconnected);
+            return (null, RateLimitFallbackReason.Disconnected);
+        }
+
+        Interlocked.Increment(ref _redisCalls);
+        var sentAt = Stopwatch.GetTimestamp();
+        var call = _redis.TakeManyAsync(database, Policy, partition, requests);
+        if (!call.IsCompleted)
+        {
+            var waited = await _redis.AwaitAnswerAsync(call, sentAt, Policy.DecisionDeadline).ConfigureAwait(false);
+            if (waited != RateLimitFallbackReason.None)
             {
-                state.Claim.Release();
+                // The call may still finish or fail later; observe it so it never surfaces as unobserved.
+                _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                _metrics.RedisCall(Policy, "timeout");
+                _redis.OnFailure(isProbe, waited);
+                return (null, waited);
             }
+        }
+
+        try
+        {
+            var results = await call.ConfigureAwait(false);
+            _metrics.RedisCall(Policy, "ok");
+            _redis.OnSuccess(isProbe);
+            return (results, RateLimitFallbackReason.None);
+        }
+        catch (Exception ex) when (ex is TimeoutException or StackExchange.Redis.RedisException or ObjectDisposedException)
+        {
+            var reason = ex switch
+            {
+                StackExchange.Redis.RedisConnectionException or ObjectDisposedException => RateLimitFallbackReason.ConnectionFailed,
+                TimeoutException => RateLimitFallbackReason.Overloaded,
+                _ => RateLimitFallbackReason.Error,
+            };
+            _metrics.RedisCall(Policy, reason == RateLimitFallbackReason.Overloaded ? "timeout" : "error");
+            _redis.OnFailure(isProbe, reason);
+            return (null, reason);
         }
     }
 
@@ -257,19 +349,28 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         }
     }
 
-    private RateLimitDecision Fallback(string partition, int permits)
+    private RateLimitDecision Fallback(string partition, int permits, RateLimitFallbackReason reason)
     {
+        RateLimitDecision decision;
         switch (Policy.OnRedisUnavailable)
         {
             case RedisOutageMode.Open:
-                return new RateLimitDecision(true, RateLimitDecisionSource.FallbackOpen, Policy.Limit, null, null, TimeSpan.Zero);
+                decision = new RateLimitDecision(true, RateLimitDecisionSource.FallbackOpen, Policy.Limit, null, null, TimeSpan.Zero);
+                break;
             case RedisOutageMode.Closed:
                 var retry = _redis.Breaker.RemainingOpen();
-                return new RateLimitDecision(false, RateLimitDecisionSource.FallbackClosed, Policy.Limit, null, null, retry > TimeSpan.Zero ? retry : RedisRateLimitConnection.BreakDuration);
+                decision = new RateLimitDecision(false, RateLimitDecisionSource.FallbackClosed, Policy.Limit, null, null, retry > TimeSpan.Zero ? retry : RedisRateLimitConnection.BreakDuration);
+                break;
             default:
                 var result = _fallback.Take(_fallbackPolicy, partition, Math.Min(permits, _fallbackPolicy.Burst), Math.Min(permits, _fallbackPolicy.Burst));
-                return new RateLimitDecision(result.Granted > 0, RateLimitDecisionSource.FallbackLocal, _fallbackPolicy.Limit, result.Remaining, result.ResetAfter, result.RetryAfter);
+                decision = new RateLimitDecision(result.Granted > 0, RateLimitDecisionSource.FallbackLocal, _fallbackPolicy.Limit, result.Remaining, result.ResetAfter, result.RetryAfter);
+                break;
         }
+
+        decision = decision with { FallbackReason = reason };
+        _metrics.Fallback(Policy, decision);
+        Interlocked.Increment(ref _fallbacks);
+        return decision;
     }
 
     private TimeSpan ResetFor(long remaining) =>
@@ -299,7 +400,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         {
             lock (state)
             {
-                if (now - state.LastUsed < IdleStateTicks || state.RefuseUntil > now || state.Claim.CurrentCount == 0)
+                if (now - state.LastUsed < IdleStateTicks || state.RefuseUntil > now || state.Claim.CurrentCount == 0 || state.InFlight)
                 {
                     continue;
                 }
@@ -312,6 +413,11 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
     private sealed class RemoteKeyState
     {
         public SemaphoreSlim Claim { get; } = new(1, 1);
+
+        /// <summary>Strict mode: a script call for this key is in flight; new decisions join <see cref="Pending"/>.</summary>
+        public bool InFlight { get; set; }
+
+        public List<StrictWaiter>? Pending { get; set; }
 
         public long LastUsed { get; set; }
 
@@ -327,5 +433,11 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         public long LastClaim { get; set; }
 
         public int DecisionsSinceClaim { get; set; }
+    }
+
+    /// <summary>One strict decision waiting for its share of a coalesced script call.</summary>
+    private sealed class StrictWaiter(int permits) : TaskCompletionSource<RateLimitDecision>(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public int Permits { get; } = permits;
     }
 }

@@ -9,6 +9,15 @@ internal readonly record struct RateLimitDecision(
     TimeSpan? ResetAfter,
     TimeSpan RetryAfter)
 {
+    /// <summary>
+    /// Why the outage mode answered (<see cref="RateLimitFallbackReason.None"/> otherwise). The audit record should carry
+    /// it next to <see cref="Outcome"/> (e.g. as <c>RateLimitFallbackReason</c>, tag text from <see cref="FallbackReasonTag"/>).
+    /// </summary>
+    public RateLimitFallbackReason FallbackReason { get; init; }
+
+    /// <summary>The reason as the metric tag and audit text: <c>disconnected</c>, <c>breaker_open</c>, … or null.</summary>
+    public string? FallbackReasonTag => FallbackReason == RateLimitFallbackReason.None ? null : RateLimitMetrics.ReasonTag(FallbackReason);
+
     /// <summary>True when Redis was unavailable and the outage mode answered.</summary>
     public bool IsFallback => Source is RateLimitDecisionSource.FallbackLocal or RateLimitDecisionSource.FallbackOpen or RateLimitDecisionSource.FallbackClosed;
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Edge.Proxy.Observability;
 
@@ -9,11 +10,13 @@ internal sealed class RateLimitMetrics
     private readonly Counter<long> _decisions;
     private readonly Counter<long> _redisCalls;
     private readonly Counter<long> _breaker;
+    private readonly Counter<long> _fallbacks;
 
     public RateLimitMetrics(EdgeMetrics metrics)
     {
         _decisions = metrics.Meter.CreateCounter<long>("edge.ratelimit.decisions", description: "Rate-limit decisions by policy, outcome, mode and source.");
         _redisCalls = metrics.Meter.CreateCounter<long>("edge.ratelimit.redis.calls", description: "Rate-limit Redis script calls by policy and result (ok, timeout, error, unavailable).");
+        _fallbacks = metrics.Meter.CreateCounter<long>("edge.ratelimit.fallbacks", description: "Rate-limit decisions answered by the outage mode, by policy, outage mode and reason.");
         _breaker = metrics.Meter.CreateCounter<long>("edge.ratelimit.breaker.transitions", description: "Rate-limit Redis circuit breaker transitions (open, closed).");
     }
 
@@ -24,6 +27,31 @@ internal sealed class RateLimitMetrics
             new("outcome", decision.Outcome),
             new("mode", mode),
             new("source", decision.Source.ToString()));
+
+    public void Fallback(RateLimitPolicy policy, in RateLimitDecision decision)
+    {
+        if (_fallbacks.Enabled)
+        {
+            var tags = new TagList
+            {
+                { "policy", policy.Name },
+                { "mode", policy.OnRedisUnavailable.ToString() },
+                { "reason", ReasonTag(decision.FallbackReason) },
+            };
+            _fallbacks.Add(1, tags);
+        }
+    }
+
+    public static string ReasonTag(RateLimitFallbackReason reason) => reason switch
+    {
+        RateLimitFallbackReason.Disconnected => "disconnected",
+        RateLimitFallbackReason.BreakerOpen => "breaker_open",
+        RateLimitFallbackReason.ConnectionFailed => "connection_failed",
+        RateLimitFallbackReason.NoAnswer => "no_answer",
+        RateLimitFallbackReason.Overloaded => "overloaded",
+        RateLimitFallbackReason.Error => "error",
+        _ => "none",
+    };
 
     public void RedisCall(RateLimitPolicy policy, string result) =>
         _redisCalls.Add(1, new("policy", policy.Name), new("result", result));

@@ -35,8 +35,11 @@ internal sealed record RateLimitPolicyOptions
     /// <summary><c>EpochSeconds</c> (default) or <c>Delta</c> for X-RateLimit-Reset.</summary>
     public string ResetFormat { get; init; } = "EpochSeconds";
 
-    /// <summary>The longest a decision may wait for Redis before the outage mode applies.</summary>
-    public TimeSpan DecisionDeadline { get; init; } = TimeSpan.FromMilliseconds(5);
+    /// <summary>
+    /// How long Redis may stay silent after a decision's command was sent before the outage mode applies (a blackholed
+    /// server). Counted from the send, not from the start of the request; never applied while Redis keeps answering.
+    /// </summary>
+    public TimeSpan DecisionDeadline { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Lease mode: the most tokens one instance claims at once for one key. Defaults to Burst / 10 (1 to 100).</summary>
     public int? LeaseMaxBatch { get; init; }

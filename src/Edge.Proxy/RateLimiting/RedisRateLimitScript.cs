@@ -16,16 +16,16 @@ namespace Edge.Proxy.RateLimiting;
 /// </summary>
 internal sealed class RedisRateLimitScript
 {
-    // ARGV: 1 algorithm (0 token bucket, 1 GCRA), 2 burst, 3 emission interval in microseconds, 4 tokens wanted,
-    // 5 minimum tokens to grant, 6 (optional) client time in Unix microseconds, used instead of TIME when the server
-    // refuses TIME in scripts. Returns {granted, remaining, reset_us, retry_us}.
+    // ARGV: 1 algorithm (0 token bucket, 1 GCRA), 2 burst, 3 emission interval in microseconds, 4 client time in Unix
+    // microseconds or '' (used instead of TIME when the server refuses TIME in scripts), then one (want, min) pair per
+    // request, applied in order against the same bucket as if sent one after the other at the same instant: several
+    // concurrent decisions on one key share one call and each gets its own grant. Returns, per request,
+    // {granted, remaining, reset_us, retry_us}.
     public const string Source = """
         local alg = tonumber(ARGV[1])
         local burst = tonumber(ARGV[2])
         local emission = tonumber(ARGV[3])
-        local want = tonumber(ARGV[4])
-        local min = tonumber(ARGV[5])
-        local now = tonumber(ARGV[6] or '')
+        local now = tonumber(ARGV[4])
         if now == nil then
           if redis.replicate_commands then redis.replicate_commands() end
           local t = redis.call('TIME')
@@ -48,24 +48,36 @@ internal sealed class RedisRateLimitScript
             last = now
           end
         end
-        local granted = math.min(want, math.floor(available))
-        local retry = 0
-        if granted < min then
-          granted = 0
-          retry = math.ceil((min - available) * emission - 0.001)
+        local out = {}
+        local total = 0
+        local reset = 0
+        for i = 5, #ARGV - 1, 2 do
+          local want = tonumber(ARGV[i])
+          local min = tonumber(ARGV[i + 1])
+          local granted = math.min(want, math.floor(available))
+          local retry = 0
+          if granted < min then
+            granted = 0
+            retry = math.ceil((min - available) * emission - 0.001)
+          end
+          available = available - granted
+          total = total + granted
+          reset = math.max(0, math.ceil((burst - available) * emission - 0.001))
+          out[#out + 1] = granted
+          out[#out + 1] = math.floor(available)
+          out[#out + 1] = reset
+          out[#out + 1] = retry
         end
-        local after = available - granted
-        local reset = math.max(0, math.ceil((burst - after) * emission - 0.001))
-        if granted > 0 then
+        if total > 0 then
           local ttl = math.ceil(reset / 1000) + 1000
           if alg == 1 then
-            redis.call('SET', KEYS[1], string.format('%.0f', math.ceil(math.max(tat, now) + granted * emission)), 'PX', ttl)
+            redis.call('SET', KEYS[1], string.format('%.0f', math.ceil(math.max(tat, now) + total * emission)), 'PX', ttl)
           else
-            redis.call('HSET', KEYS[1], 'tk', string.format('%.6f', after), 'ts', string.format('%.0f', last))
+            redis.call('HSET', KEYS[1], 'tk', string.format('%.6f', available), 'ts', string.format('%.0f', last))
             redis.call('PEXPIRE', KEYS[1], ttl)
           end
         end
-        return {granted, math.floor(after), reset, retry}
+        return out
         """;
 
     private static readonly byte[] Sha1 = SHA1.HashData(Encoding.UTF8.GetBytes(Source));
@@ -76,12 +88,26 @@ internal sealed class RedisRateLimitScript
     public static string KeyOf(RateLimitPolicy policy, string partition) =>
         $"{policy.KeyPrefix}{(policy.Algorithm == RateLimitAlgorithm.Gcra ? "gcra" : "tb")}:{policy.Name}:{{{partition}}}";
 
-    public static async Task<BucketResult> TakeAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, int want, int min, long? clientTimeMicroseconds = null)
+    /// <summary>Loads the script into a server's cache (warm-up), so the first decisions need no EVAL.</summary>
+    public static Task LoadAsync(IServer server) => server.ScriptLoadAsync(Source);
+
+    public static async Task<BucketResult> TakeAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, int want, int min, long? clientTimeMicroseconds = null) =>
+        (await TakeManyAsync(database, policy, partition, [new BucketRequest(want, min)], clientTimeMicroseconds).ConfigureAwait(false))[0];
+
+    /// <summary>Applies the requests in order in one atomic script call; one result per request.</summary>
+    public static async Task<BucketResult[]> TakeManyAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, IReadOnlyList<BucketRequest> requests, long? clientTimeMicroseconds = null)
     {
         RedisKey[] keys = [KeyOf(policy, partition)];
-        RedisValue[] values = clientTimeMicroseconds is { } clientTime
-            ? [policy.Algorithm == RateLimitAlgorithm.Gcra ? 1 : 0, policy.Burst, policy.EmissionIntervalTicks / 10.0, want, min, clientTime]
-            : [policy.Algorithm == RateLimitAlgorithm.Gcra ? 1 : 0, policy.Burst, policy.EmissionIntervalTicks / 10.0, want, min];
+        var values = new RedisValue[4 + (2 * requests.Count)];
+        values[0] = policy.Algorithm == RateLimitAlgorithm.Gcra ? 1 : 0;
+        values[1] = policy.Burst;
+        values[2] = policy.EmissionIntervalTicks / 10.0;
+        values[3] = clientTimeMicroseconds is { } clientTime ? clientTime : RedisValue.EmptyString;
+        for (var i = 0; i < requests.Count; i++)
+        {
+            values[4 + (2 * i)] = requests[i].Want;
+            values[5 + (2 * i)] = requests[i].Min;
+        }
 
         RedisResult result;
         try
@@ -94,10 +120,19 @@ internal sealed class RedisRateLimitScript
         }
 
         var items = (RedisResult[])result!;
-        return new BucketResult(
-            (int)(long)items[0],
-            Math.Max(0, (long)items[1]),
-            TimeSpan.FromTicks((long)items[2] * 10),
-            TimeSpan.FromTicks((long)items[3] * 10));
+        var results = new BucketResult[requests.Count];
+        for (var i = 0; i < results.Length; i++)
+        {
+            results[i] = new BucketResult(
+                (int)(long)items[4 * i],
+                Math.Max(0, (long)items[(4 * i) + 1]),
+                TimeSpan.FromTicks((long)items[(4 * i) + 2] * 10),
+                TimeSpan.FromTicks((long)items[(4 * i) + 3] * 10));
+        }
+
+        return results;
     }
 }
+
+/// <summary>One request of a script call: grant up to <see cref="Want"/> tokens, or none when fewer than <see cref="Min"/> are left.</summary>
+internal readonly record struct BucketRequest(int Want, int Min);

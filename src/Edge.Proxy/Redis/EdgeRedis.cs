@@ -3,12 +3,16 @@ using StackExchange.Redis;
 namespace Edge.Proxy.Redis;
 
 /// <summary>
-/// The single shared Redis connection, present only when <c>Edge:Redis</c> is set. The multiplexer reconnects by
-/// itself; steps must check <see cref="IConnectionMultiplexer.IsConnected"/> and apply their own outage mode.
+/// The single shared Redis connection, present only when <c>Edge:Redis</c> is set (one server, or several nodes of a
+/// Redis Cluster separated by commas). The host connects it before the proxy listener starts
+/// (<see cref="ConnectAsync"/>, from the warm-up service); the multiplexer then reconnects by itself. Commands to a
+/// node that is down fail at once instead of queueing (<see cref="BacklogPolicy.FailFast"/>): every caller has its
+/// own outage mode, and a queued command would only answer late.
 /// </summary>
 internal sealed class EdgeRedis : IDisposable
 {
-    private readonly Lazy<IConnectionMultiplexer>? _connection;
+    private readonly ConfigurationOptions? _options;
+    private readonly Lazy<Task<IConnectionMultiplexer>>? _connection;
 
     public EdgeRedis(string? configuration)
     {
@@ -17,24 +21,41 @@ internal sealed class EdgeRedis : IDisposable
             return;
         }
 
-        var options = ConfigurationOptions.Parse(configuration);
+        _options = ConfigurationOptions.Parse(configuration);
         // Never fail startup on a Redis outage: the edge must come up and apply each policy's outage mode.
-        options.AbortOnConnectFail = false;
-        options.ConnectTimeout = options.ConnectTimeout is 5000 ? 2000 : options.ConnectTimeout;
-        options.ClientName ??= "edge";
-        _connection = new Lazy<IConnectionMultiplexer>(() => ConnectionMultiplexer.Connect(options));
+        _options.AbortOnConnectFail = false;
+        _options.ConnectTimeout = _options.ConnectTimeout is 5000 ? 2000 : _options.ConnectTimeout;
+        _options.ClientName ??= "edge";
+        _options.BacklogPolicy = BacklogPolicy.FailFast;
+        // Notice a dropped connection and try to reconnect every 250 ms instead of the client's 1 s heartbeat and
+        // backing-off retries, so shared limiting resumes within about a second of Redis coming back.
+        _options.HeartbeatInterval = TimeSpan.FromMilliseconds(250);
+        _options.ReconnectRetryPolicy ??= new LinearRetry(250);
+        _connection = new Lazy<Task<IConnectionMultiplexer>>(
+            () => ConnectionMultiplexer.ConnectAsync(_options).ContinueWith(static t => (IConnectionMultiplexer)t.Result, TaskScheduler.Default),
+            LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public bool IsConfigured => _connection is not null;
 
-    /// <summary>The multiplexer; connecting happens on first use. Null when Redis is not configured.</summary>
-    public IConnectionMultiplexer? Multiplexer => _connection?.Value;
+    /// <summary>How long the first connect may take (Redis's <c>connectTimeout</c>, 2 s by default here).</summary>
+    public TimeSpan ConnectTimeout => TimeSpan.FromMilliseconds(_options?.ConnectTimeout ?? 0);
+
+    /// <summary>
+    /// The multiplexer once the first connect attempt has finished; null when Redis is not configured or while that
+    /// attempt is still running (reading it starts the attempt, so callers outside the host never block on it).
+    /// </summary>
+    public IConnectionMultiplexer? Multiplexer => _connection?.Value is { IsCompletedSuccessfully: true } task ? task.Result : null;
+
+    /// <summary>Makes (or joins) the first connect; null when Redis is not configured.</summary>
+    public async Task<IConnectionMultiplexer?> ConnectAsync() =>
+        _connection is null ? null : await _connection.Value.ConfigureAwait(false);
 
     public void Dispose()
     {
-        if (_connection is { IsValueCreated: true })
+        if (_connection is { IsValueCreated: true, Value.IsCompletedSuccessfully: true })
         {
-            _connection.Value.Dispose();
+            _connection.Value.Result.Dispose();
         }
     }
 }

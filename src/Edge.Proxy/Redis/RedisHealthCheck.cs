@@ -14,8 +14,7 @@ internal sealed class RedisHealthCheck(EdgeRedis redis) : IHealthCheck
 
         try
         {
-            var multiplexer = redis.Multiplexer!;
-            if (!multiplexer.IsConnected)
+            if (redis.Multiplexer is not { IsConnected: true } multiplexer)
             {
                 return HealthCheckResult.Unhealthy("Redis is not connected");
             }

@@ -26,8 +26,8 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
         {
             try
             {
-                var multiplexer = redis.Multiplexer!;
-                if (multiplexer.IsConnected)
+                // Null until the host's warm-up finished the first connect: treated like a disconnected Redis.
+                if (redis.Multiplexer is { IsConnected: true } multiplexer)
                 {
                     var added = await multiplexer.GetDatabase().StringSetAsync(key, 1, ttl, When.NotExists);
                     return added ? ReplayCheck.First : ReplayCheck.Duplicate;
@@ -72,9 +72,9 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
         {
             try
             {
-                if (redis.Multiplexer!.IsConnected)
+                if (redis.Multiplexer is { IsConnected: true } multiplexer)
                 {
-                    await redis.Multiplexer.GetDatabase().KeyDeleteAsync(key);
+                    await multiplexer.GetDatabase().KeyDeleteAsync(key);
                 }
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)

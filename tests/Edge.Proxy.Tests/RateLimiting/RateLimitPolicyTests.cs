@@ -20,7 +20,7 @@ public sealed class RateLimitPolicyTests
         Assert.Equal(RedisOutageMode.Local, policy.OnRedisUnavailable);
         Assert.Equal(RateLimitHeaderStyle.Legacy, policy.Headers);
         Assert.Equal(RateLimitResetFormat.EpochSeconds, policy.ResetFormat);
-        Assert.Equal(TimeSpan.FromMilliseconds(5), policy.DecisionDeadline);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), policy.DecisionDeadline);
         Assert.True(policy.Key.UsesBody);
     }
 

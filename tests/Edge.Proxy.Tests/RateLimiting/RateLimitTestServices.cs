@@ -37,9 +37,10 @@ internal sealed class RateLimitTestServices : IDisposable
         return RateLimitPolicy.TryCreate(name, options, errors) ?? throw new InvalidOperationException(string.Join("; ", errors.Errors));
     }
 
-    /// <summary>The connection is made in the background; tests wait for it instead of taking the outage path.</summary>
+    /// <summary>Warms up as the host does before it listens (connect, load the script), then waits for the connection.</summary>
     public async Task WaitForRedisAsync()
     {
+        await Connection.WarmUpAsync(CancellationToken.None);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (Connection.Database is null)
         {

@@ -96,6 +96,25 @@ public sealed class RedisRateLimitScriptTests(RedisFixture redis) : IClassFixtur
         Assert.Equal(0, third.Granted);
     }
 
+    [Theory]
+    [InlineData("TokenBucket")]
+    [InlineData("Gcra")]
+    public async Task TakeManyAsync_OneCallForSeveralRequests_GrantsEachInOrderLikeSequentialCalls(string algorithm)
+    {
+        var policy = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Algorithm = algorithm, Limit = 5, Window = TimeSpan.FromHours(1) }, "many-" + algorithm);
+        var database = _connection.GetDatabase();
+
+        var results = await RedisRateLimitScript.TakeManyAsync(database, policy, "t:m", [new(2, 2), new(1, 1), new(3, 3), new(1, 1), new(1, 1), new(1, 1)]);
+        var after = await RedisRateLimitScript.TakeAsync(database, policy, "t:m", 1, 1);
+
+        // 2 + 1 granted, 3 refused (only 2 left: a smaller request after it still fits), then 1 + 1, then empty.
+        Assert.Equal([2, 1, 0, 1, 1, 0], results.Select(r => r.Granted));
+        Assert.Equal([3L, 2, 2, 1, 0, 0], results.Select(r => r.Remaining));
+        Assert.True(results[2].RetryAfter > TimeSpan.FromMinutes(11), "a 3-token request waits for one more token (12 min)");
+        Assert.All(results.Where(r => r.Granted > 0), r => Assert.Equal(TimeSpan.Zero, r.RetryAfter));
+        Assert.Equal(0, after.Granted);
+    }
+
     [Fact]
     public async Task TakeAsync_AfterScriptFlush_ReloadsOnNoScript()
     {

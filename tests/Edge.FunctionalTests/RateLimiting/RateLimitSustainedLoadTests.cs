@@ -1,0 +1,203 @@
+using System.Net;
+using Edge.Testing;
+using Xunit.Abstractions;
+
+namespace Edge.FunctionalTests.RateLimiting;
+
+/// <summary>
+/// Issue 12: the limiter stays shared and exact under sustained load from parallel clients on two real edges, from a
+/// cold start, on one real redis-server and on a real 3-master Redis Cluster. No timing is asserted; counts are.
+/// </summary>
+public sealed class RateLimitSustainedLoadTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int ClientsPerEdge = 16;
+    private static readonly TimeSpan Duration = TimeSpan.FromSeconds(3);
+
+    private Backend _backend = null!;
+
+    public Task InitializeAsync()
+    {
+        _backend = Backend.Start();
+        return Task.CompletedTask;
+    }
+
+    public Task DisposeAsync()
+    {
+        _backend.Dispose();
+        return Task.CompletedTask;
+    }
+
+    [Theory]
+    [InlineData("single", "Closed")]
+    [InlineData("single", "Local")]
+    [InlineData("cluster", "Closed")]
+    [InlineData("cluster", "Local")]
+    public async Task EdgeRateLimit_SustainedLoadTwoInstancesStrict_AdmitsLimitPlusRefillNeverFallsBack(string redis, string outageMode)
+    {
+        await using var store = await RedisStore.StartAsync(redis);
+        const int limit = 300;
+        var window = TimeSpan.FromHours(1);
+        // The default deadline: the point is that a busy host no longer mistakes its own queueing for an outage.
+        var policy = new { Limit = limit, Window = "01:00:00", Mode = "Strict", OnRedisUnavailable = outageMode };
+        var name = RateLimitLoad.UniquePolicyName();
+        await using var a = await RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy, name);
+        await using var b = await RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy, name);
+
+        var (responses, elapsed) = await RateLimitLoad.RunAsync([a, b], ClientsPerEdge, Duration, _ => "hot");
+
+        var admitted = responses.Count(r => r.Status == HttpStatusCode.OK);
+        var refill = (int)Math.Ceiling(elapsed / window * limit);
+        output.WriteLine($"{redis}/{outageMode}: {admitted} admitted of {responses.Count} in {elapsed.TotalSeconds:F1} s (limit {limit}, refill at most {refill})");
+
+        Assert.True(responses.Count > 2 * limit, $"offered load {responses.Count} must exceed the limit");
+        Assert.DoesNotContain(responses, r => r.Status == HttpStatusCode.ServiceUnavailable);
+        // A fallback would report the local share (150) as the limit.
+        Assert.All(responses, r => Assert.Equal(limit.ToString(), r.Limit));
+        Assert.InRange(admitted, limit, limit + refill);
+        Assert.All(responses.Where(r => r.Status != HttpStatusCode.OK), r => Assert.Equal("rate_limited", r.Code));
+        Assert.Empty(await RateLimitLoad.FallbackLinesAsync(a, name));
+    }
+
+    [Fact]
+    public async Task EdgeRateLimit_SustainedLoadTwoInstancesLease_WithinBoundAndFarFewerScriptCallsThanDecisions()
+    {
+        await using var store = await RedisStore.StartAsync("single");
+        const int limit = 2000;
+        const int maxBatch = 50;
+        var policy = new { Limit = limit, Window = "01:00:00", Mode = "Lease", LeaseMaxBatch = maxBatch, LeaseDuration = "00:00:05", OnRedisUnavailable = "Closed" };
+        await using var a = await RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy);
+        await using var b = await RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy);
+
+        var (responses, elapsed) = await RateLimitLoad.RunAsync([a, b], ClientsPerEdge, Duration, _ => "lease");
+
+        var admitted = responses.Count(r => r.Status == HttpStatusCode.OK);
+        var refill = (int)Math.Ceiling(elapsed / TimeSpan.FromHours(1) * limit);
+        using var admin = store.Server!.Connect();
+        var info = await admin.GetServer(admin.GetEndPoints()[0]).InfoAsync("commandstats");
+        var calls = info.SelectMany(g => g).Where(kv => kv.Key is "cmdstat_evalsha" or "cmdstat_eval").Sum(kv => long.Parse(kv.Value.Split(',')[0]["calls=".Length..]));
+        output.WriteLine($"lease: {admitted} admitted of {responses.Count} in {elapsed.TotalSeconds:F1} s, {calls} script calls (limit {limit})");
+        Assert.True(responses.Count > limit, $"offered load {responses.Count} must exceed the limit");
+        Assert.DoesNotContain(responses, r => r.Status == HttpStatusCode.ServiceUnavailable);
+        // Documented bound: never more than strict mode (burst + refill); at most the unspent leases of the two
+        // instances (2 x LeaseMaxBatch) are lost, claimed but not spent when the bucket ran dry.
+        Assert.InRange(admitted, limit - (2 * maxBatch), limit + refill);
+        Assert.True(calls * 10 <= responses.Count, $"{calls} script calls for {responses.Count} decisions");
+    }
+
+    [Theory]
+    [InlineData("single")]
+    [InlineData("cluster")]
+    public async Task EdgeRateLimit_ColdStartTwoInstances_150ConcurrentGiveExactlyTheLimitAndNo503(string redis)
+    {
+        await using var store = await RedisStore.StartAsync(redis);
+        const int limit = 25;
+        var policy = new { Limit = limit, Window = "01:00:00", Mode = "Strict", OnRedisUnavailable = "Closed" };
+        var started = await Task.WhenAll(
+            RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy),
+            RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy));
+        await using var a = started[0];
+        await using var b = started[1];
+
+        // No warm-up request: the first requests the edges ever see.
+        var responses = await Task.WhenAll(Enumerable.Range(0, 150).Select(i => Task.Run(() => RateLimitLoad.SendAsync((i % 2 == 0 ? a : b).Client, "acme", "cold"))));
+
+        Assert.DoesNotContain(responses, r => r.Status == HttpStatusCode.ServiceUnavailable);
+        Assert.Equal(limit, responses.Count(r => r.Status == HttpStatusCode.OK));
+        Assert.Equal(150 - limit, responses.Count(r => r.Status == HttpStatusCode.TooManyRequests));
+    }
+
+    [Fact]
+    public async Task EdgeRateLimit_ClusterTenantsAndUsersOverManySlots_EachExactAndIsolated()
+    {
+        await using var store = await RedisStore.StartAsync("cluster");
+        const int limit = 20;
+        var policy = new { Limit = limit, Window = "01:00:00", Mode = "Strict", OnRedisUnavailable = "Closed" };
+        await using var a = await RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy);
+        await using var b = await RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy);
+        var partitions = (from tenant in new[] { "acme", "globex", "initech" } from user in new[] { "u1", "u2", "u3", "u4" } select (tenant, user)).ToList();
+
+        var responses = await Task.WhenAll(partitions.SelectMany(p => Enumerable.Range(0, limit * 3).Select(i =>
+            Task.Run(async () => (p, await RateLimitLoad.SendAsync((i % 2 == 0 ? a : b).Client, p.tenant, p.user))))));
+
+        foreach (var group in responses.GroupBy(r => r.p))
+        {
+            Assert.Equal(limit, group.Count(r => r.Item2.Status == HttpStatusCode.OK));
+        }
+
+        Assert.DoesNotContain(responses, r => r.Item2.Status == HttpStatusCode.ServiceUnavailable);
+        // The partition is the hash tag: the 12 buckets spread over the three masters.
+        var nodes = new HashSet<int>();
+        foreach (var (tenant, user) in partitions)
+        {
+            nodes.Add((await store.Cluster!.NodeOfAsync($"edge:rl:tb:p:{{{tenant}:{user}}}")).Port);
+        }
+
+        Assert.Equal(3, nodes.Count);
+    }
+
+    [Theory]
+    [InlineData("Local")]
+    [InlineData("Open")]
+    [InlineData("Closed")]
+    public async Task EdgeRateLimit_ClusterNodeKilled_OutageModeAnswersForItsKeys(string mode)
+    {
+        await using var store = await RedisStore.StartAsync("cluster");
+        var policy = new { Limit = 4, Window = "01:00:00", OnRedisUnavailable = mode };
+        var name = RateLimitLoad.UniquePolicyName();
+        await using var edge = await RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy, name);
+        var healthy = await RateLimitLoad.SendAsync(edge.Client, "acme", "victim");
+        Assert.Equal(("4", "3"), (healthy.Limit, healthy.Remaining));
+
+        (await store.Cluster!.NodeOfAsync($"edge:rl:tb:{name}:{{acme:victim}}")).Kill();
+        var during = new List<RateLimitLoad.Observed>();
+        for (var i = 0; i < 4; i++)
+        {
+            during.Add(await RateLimitLoad.SendAsync(edge.Client, "acme", "victim"));
+        }
+
+        switch (mode)
+        {
+            case "Local":
+                Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], during.Select(r => r.Status));
+                Assert.All(during, r => Assert.Equal("2", r.Limit));
+                break;
+            case "Open":
+                Assert.All(during, r => Assert.Equal(HttpStatusCode.OK, r.Status));
+                Assert.All(during, r => Assert.Null(r.Remaining));
+                break;
+            default:
+                Assert.All(during, r => Assert.Equal("rate_limit_unavailable", r.Code));
+                break;
+        }
+
+        var fallbacks = await RateLimitLoad.FallbackLinesAsync(edge, name);
+        Assert.NotEmpty(fallbacks);
+        Assert.All(fallbacks, line => Assert.Contains($"mode=\"{mode}\"", line));
+    }
+
+    /// <summary>One redis-server or a 3-master cluster.</summary>
+    private sealed class RedisStore : IAsyncDisposable
+    {
+        public RedisServer? Server { get; private set; }
+
+        public RedisCluster? Cluster { get; private set; }
+
+        public string ConnectionString => Cluster?.ConnectionString ?? Server!.ConnectionString;
+
+        public static async Task<RedisStore> StartAsync(string kind) =>
+            kind == "cluster" ? new RedisStore { Cluster = await RedisCluster.StartAsync() } : new RedisStore { Server = await RedisServer.StartAsync() };
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Server is not null)
+            {
+                await Server.DisposeAsync();
+            }
+
+            if (Cluster is not null)
+            {
+                await Cluster.DisposeAsync();
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using Edge.Proxy.RateLimiting;
+using Edge.Testing;
+
+namespace Edge.Proxy.Tests.RateLimiting;
+
+/// <summary>
+/// Deadline semantics against a real redis-server of each test's own (the outage tests SIGSTOP or kill it): an outage
+/// answers at once, a blackhole after the deadline counted from the send, and a busy edge never falls back while
+/// Redis answers. Timing is asserted generously (a shared 2-core machine); the figures are in load/results.
+/// </summary>
+public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
+{
+    private RedisServer _redis = null!;
+
+    public async Task InitializeAsync() => _redis = await RedisServer.StartAsync();
+
+    public async Task DisposeAsync() => await _redis.DisposeAsync();
+
+    [Fact]
+    public async Task DecideAsync_ThousandsConcurrentWithTightDeadline_NeverFallsBackWhileRedisAnswers()
+    {
+        using var services = new RateLimitTestServices(_redis.ConnectionString);
+        await services.WaitForRedisAsync();
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 1_000_000, Window = TimeSpan.FromHours(1), DecisionDeadline = TimeSpan.FromMilliseconds(20), OnRedisUnavailable = "Closed" }, "busy"));
+
+        // Far more decisions in flight than the host can turn around in 20 ms: the old deadline, counted from the start
+        // of the decision, sent most of them to the outage mode although Redis answered every call.
+        var decisions = await Task.WhenAll(Enumerable.Range(0, 4000).Select(i => Task.Run(() => limiter.DecideAsync("t:k" + (i % 200), 1, CancellationToken.None).AsTask())));
+
+        Assert.True(limiter.Fallbacks == 0, string.Join(", ", decisions.Where(d => d.IsFallback).GroupBy(d => d.FallbackReason).Select(g => $"{g.Key}: {g.Count()}")));
+        Assert.All(decisions, d => Assert.Equal(RateLimitDecisionSource.Redis, d.Source));
+        Assert.False(services.Connection.Breaker.IsOpen);
+    }
+
+    [Fact]
+    public async Task DecideAsync_ConcurrentOnOneHotKey_CoalescedAndExact()
+    {
+        using var services = new RateLimitTestServices(_redis.ConnectionString);
+        await services.WaitForRedisAsync();
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 100, Window = TimeSpan.FromHours(1), DecisionDeadline = TimeSpan.FromSeconds(2), OnRedisUnavailable = "Closed" }, "hot"));
+
+        var decisions = await Task.WhenAll(Enumerable.Range(0, 1000).Select(_ => Task.Run(() => limiter.DecideAsync("t:hot", 1, CancellationToken.None).AsTask())));
+
+        var admitted = decisions.Where(d => d.Admitted).ToList();
+        Assert.Equal(100, admitted.Count);
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => (long)i), admitted.Select(d => d.Remaining!.Value).Order());
+        Assert.DoesNotContain(decisions, d => d.IsFallback);
+        // Refused decisions come from Redis or, once Redis said "empty", from the refusal cache; either way far fewer
+        // script calls than decisions, because concurrent decisions on the key share a call.
+        Assert.True(limiter.RedisCalls < 1000, $"{limiter.RedisCalls} script calls for 1000 decisions");
+    }
+
+    [Theory]
+    [InlineData("Local", RateLimitDecisionSource.FallbackLocal)]
+    [InlineData("Open", RateLimitDecisionSource.FallbackOpen)]
+    [InlineData("Closed", RateLimitDecisionSource.FallbackClosed)]
+    public async Task DecideAsync_RedisPaused_NoAnswerAfterDeadlineThenBreakerAnswersAtOnce(string mode, RateLimitDecisionSource expected)
+    {
+        using var services = new RateLimitTestServices(_redis.ConnectionString);
+        await services.WaitForRedisAsync();
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 100, Window = TimeSpan.FromHours(1), DecisionDeadline = TimeSpan.FromMilliseconds(50), OnRedisUnavailable = mode }, "paused-" + mode));
+        Assert.Equal(RateLimitDecisionSource.Redis, (await limiter.DecideAsync("t:a", 1, CancellationToken.None)).Source);
+
+        _redis.Pause();
+        try
+        {
+            var first = await limiter.DecideAsync("t:b", 1, CancellationToken.None);
+            var more = new List<RateLimitDecision>();
+            for (var i = 0; i < 10; i++)
+            {
+                more.Add(await limiter.DecideAsync("t:c" + i, 1, CancellationToken.None));
+            }
+
+            Assert.Equal(expected, first.Source);
+            Assert.Equal(RateLimitFallbackReason.NoAnswer, first.FallbackReason);
+            Assert.All(more, d => Assert.Equal(expected, d.Source));
+            // Three silent calls spanning the 50 ms minimum open the breaker; later decisions do not ask Redis at all.
+            Assert.True(services.Connection.Breaker.IsOpen);
+            Assert.Equal(RateLimitFallbackReason.BreakerOpen, more[^1].FallbackReason);
+            Assert.Equal("breaker_open", more[^1].FallbackReasonTag);
+        }
+        finally
+        {
+            _redis.Resume();
+        }
+    }
+
+    [Fact]
+    public async Task DecideAsync_RedisKilled_FallsBackAtOnceWithoutWaitingForTheDeadline()
+    {
+        using var services = new RateLimitTestServices(_redis.ConnectionString);
+        await services.WaitForRedisAsync();
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 100, Window = TimeSpan.FromHours(1), DecisionDeadline = TimeSpan.FromSeconds(5), OnRedisUnavailable = "Open" }, "killed"));
+        Assert.Equal(RateLimitDecisionSource.Redis, (await limiter.DecideAsync("t:a", 1, CancellationToken.None)).Source);
+
+        _redis.Kill();
+        var watch = Stopwatch.StartNew();
+        var decision = await limiter.DecideAsync("t:a", 1, CancellationToken.None);
+        watch.Stop();
+
+        Assert.Equal(RateLimitDecisionSource.FallbackOpen, decision.Source);
+        Assert.Contains(decision.FallbackReason, new[] { RateLimitFallbackReason.Disconnected, RateLimitFallbackReason.ConnectionFailed });
+        // Generous bound on a shared machine; the point is "not the 5 s deadline".
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2.5), $"took {watch.Elapsed.TotalMilliseconds:F0} ms");
+    }
+
+    [Fact]
+    public async Task WarmUpAsync_BeforeAnyDecision_ConnectsAndLoadsTheScript()
+    {
+        using var services = new RateLimitTestServices(_redis.ConnectionString);
+
+        Assert.True(await services.Connection.WarmUpAsync(CancellationToken.None));
+
+        Assert.NotNull(services.Connection.Database);
+        using var admin = _redis.Connect();
+        Assert.True(await admin.GetServer(admin.GetEndPoints()[0]).ScriptExistsAsync(RedisRateLimitScript.Source));
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(new RateLimitPolicyOptions { Limit = 5, OnRedisUnavailable = "Closed" }, "warm"));
+        Assert.Equal(RateLimitDecisionSource.Redis, (await limiter.DecideAsync("t:w", 1, CancellationToken.None)).Source);
+    }
+}

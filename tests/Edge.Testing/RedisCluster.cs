@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using StackExchange.Redis;
+
+namespace Edge.Testing;
+
+/// <summary>
+/// A real 3-master Redis Cluster on free loopback ports (no replicas): three <c>redis-server --cluster-enabled yes</c>
+/// processes joined by <c>redis-cli --cluster create</c>, ready once every node reports <c>cluster_state:ok</c>.
+/// </summary>
+public sealed class RedisCluster : IAsyncDisposable
+{
+    private RedisCluster(IReadOnlyList<RedisServer> nodes) => Nodes = nodes;
+
+    public IReadOnlyList<RedisServer> Nodes { get; }
+
+    /// <summary>Every node, as <c>Edge:Redis</c> takes it: the client discovers the slot map from any of them.</summary>
+    public string ConnectionString =>
+        string.Join(",", Nodes.Select(n => $"127.0.0.1:{n.Port}")) + ",abortConnect=false,connectTimeout=1000,syncTimeout=1000,asyncTimeout=1000";
+
+    public static async Task<RedisCluster> StartAsync()
+    {
+        var nodes = new List<RedisServer>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                var port = FreePort.Next();
+                nodes.Add(await RedisServer.StartAsync(port, ["--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf", "--cluster-node-timeout", "2000"]));
+            }
+
+            var cluster = new RedisCluster(nodes);
+            await cluster.CreateAsync();
+            return cluster;
+        }
+        catch
+        {
+            foreach (var node in nodes)
+            {
+                await node.DisposeAsync();
+            }
+
+            throw;
+        }
+    }
+
+    public IConnectionMultiplexer Connect() => ConnectionMultiplexer.Connect(ConnectionString + ",allowAdmin=true");
+
+    /// <summary>The node that serves <paramref name="key"/>'s hash slot.</summary>
+    public async Task<RedisServer> NodeOfAsync(string key)
+    {
+        using var connection = Connect();
+        var endpoint = await connection.GetDatabase().IdentifyEndpointAsync(key) ?? throw new InvalidOperationException($"no endpoint for {key}");
+        var port = ((System.Net.IPEndPoint)endpoint).Port;
+        return Nodes.Single(n => n.Port == port);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in Nodes)
+        {
+            await node.DisposeAsync();
+        }
+    }
+
+    private async Task CreateAsync()
+    {
+        var info = new ProcessStartInfo(Path.Combine(Path.GetDirectoryName(RedisServer.FindExecutable())!, "redis-cli"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add("--cluster");
+        info.ArgumentList.Add("create");
+        foreach (var node in Nodes)
+        {
+            info.ArgumentList.Add($"127.0.0.1:{node.Port}");
+        }
+
+        info.ArgumentList.Add("--cluster-replicas");
+        info.ArgumentList.Add("0");
+        info.ArgumentList.Add("--cluster-yes");
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("redis-cli did not start");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync(timeout.Token);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"redis-cli --cluster create failed ({process.ExitCode}): {await output} {await error}");
+        }
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        foreach (var node in Nodes)
+        {
+            using var connection = ConnectionMultiplexer.Connect($"127.0.0.1:{node.Port},abortConnect=false,allowAdmin=true");
+            while (true)
+            {
+                var state = (string?)await connection.GetServer($"127.0.0.1:{node.Port}").ExecuteAsync("CLUSTER", "INFO");
+                if (state is not null && state.Contains("cluster_state:ok", StringComparison.Ordinal))
+                {
+                    break;
+                }
+
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException($"cluster node {node.Port} not ok within 20 s: {state}");
+                }
+
+                await Task.Delay(100);
+            }
+        }
+    }
+}
