@@ -47,6 +47,9 @@ public sealed record AuditRecord
     /// <summary>Rate-limit outcome, e.g. <c>allowed</c>, <c>limited</c>, <c>local_fallback</c>.</summary>
     public string? RateLimit { get; init; }
 
+    /// <summary>Why the rate limiter's outage mode answered (e.g. <c>no_answer</c>, <c>disconnected</c>); null when Redis decided.</summary>
+    public string? RateLimitFallback { get; init; }
+
     public string? SignatureScheme { get; init; }
 
     public string? SignatureResult { get; init; }

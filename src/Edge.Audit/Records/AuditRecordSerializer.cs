@@ -61,6 +61,7 @@ public static class AuditRecordSerializer
         WriteOptional(json, "reason", record.Reason);
         WriteOptional(json, "authMethod", record.AuthMethod);
         WriteOptional(json, "rateLimit", record.RateLimit);
+        WriteOptional(json, "rateLimitFallback", record.RateLimitFallback);
         if (record.SignatureScheme is not null || record.SignatureResult is not null)
         {
             json.WriteStartObject("signature");

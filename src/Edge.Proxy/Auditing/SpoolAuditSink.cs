@@ -82,6 +82,7 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
         var identity = context.GetIdentity();
         var body = context.GetBody();
         var signature = context.Features.Get<EdgeSignatureFeature>();
+        var rateLimit = context.Features.Get<EdgeRateLimitFeature>();
         return new AuditRecord
         {
             Id = request.RequestId,
@@ -98,7 +99,8 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
             Decision = request.IsDenied ? "deny" : "allow",
             Step = request.DecidingStep,
             Reason = request.ReasonCode,
-            RateLimit = context.Features.Get<EdgeRateLimitFeature>()?.Outcome,
+            RateLimit = rateLimit?.Outcome,
+            RateLimitFallback = rateLimit?.FallbackReason,
             SignatureScheme = signature?.Scheme,
             SignatureResult = signature?.Result,
             BytesIn = body?.Body.Length ?? context.Request.ContentLength,

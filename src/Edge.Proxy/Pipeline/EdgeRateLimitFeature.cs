@@ -4,4 +4,5 @@ namespace Edge.Proxy.Pipeline;
 /// The rate-limit outcome of the request (e.g. <c>allowed</c>, <c>limited</c>, <c>redis-unavailable-open</c>). Set by
 /// rate limiting (step or route policy), read by the audit record.
 /// </summary>
-internal sealed record EdgeRateLimitFeature(string Outcome);
+/// <param name="FallbackReason">Why the outage mode answered (the <c>edge_ratelimit_fallbacks_total</c> reason), or null.</param>
+internal sealed record EdgeRateLimitFeature(string Outcome, string? FallbackReason = null);

@@ -15,7 +15,7 @@ internal static class RateLimitOutcome
     /// <summary>Applies <paramref name="decision"/> to the request; returns the denial when it was refused.</summary>
     public static EdgeDenial? Apply(HttpContext http, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset now)
     {
-        http.Features.Set(new EdgeRateLimitFeature(decision.Outcome));
+        http.Features.Set(new EdgeRateLimitFeature(decision.Outcome, decision.FallbackReasonTag));
         var headers = RateLimitHeaders.For(policy, decision, now);
         if (headers.Count > 0)
         {

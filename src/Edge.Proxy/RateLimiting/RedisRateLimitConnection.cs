@@ -24,7 +24,7 @@ internal sealed partial class RedisRateLimitConnection
     private const int MaxLateWakeUps = 4;
 
     private static readonly RateLimitPolicy WarmUpPolicy =
-        RateLimitPolicy.TryCreate("warm-up", new RateLimitPolicyOptions { Limit = 1 }, new Configuration.ConfigErrorList())!;
+        RateLimitPolicy.TryCreate("warm-up", new RateLimitPolicyOptions { Limit = 1 }, new Edge.Configuration.ConfigErrorList())!;
 
     private readonly EdgeRedis _redis;
     private readonly ILogger _logger;

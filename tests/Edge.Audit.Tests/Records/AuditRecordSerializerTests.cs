@@ -52,6 +52,18 @@ public sealed class AuditRecordSerializerTests
     }
 
     [Fact]
+    public void Serialize_RateLimitFallback_WrittenOnlyWhenTheOutageModeAnswered()
+    {
+        var fallback = Sample() with { RateLimit = "redis-unavailable-local-allowed", RateLimitFallback = "no_answer" };
+
+        using var withFallback = JsonDocument.Parse(AuditRecordSerializer.Serialize(fallback));
+        using var withoutFallback = JsonDocument.Parse(AuditRecordSerializer.Serialize(Sample() with { RateLimit = "allowed" }));
+
+        Assert.Equal("no_answer", withFallback.RootElement.GetProperty("data").GetProperty("rateLimitFallback").GetString());
+        Assert.False(withoutFallback.RootElement.GetProperty("data").TryGetProperty("rateLimitFallback", out _));
+    }
+
+    [Fact]
     public void Serialize_SameRecordTwice_ProducesIdenticalBytes()
     {
         var record = Sample();
