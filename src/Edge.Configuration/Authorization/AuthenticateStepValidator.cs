@@ -1,8 +1,8 @@
 
 namespace Edge.Configuration.Authorization;
 
-/// <summary>Builds <c>EdgeAuthenticate</c> steps.</summary>
-internal sealed class AuthenticateStepFactory : IEdgeStepFactory
+/// <summary>Validates <c>EdgeAuthenticate</c> step options.</summary>
+internal sealed class AuthenticateStepValidator : IEdgeStepValidator
 {
     public const string StepName = "EdgeAuthenticate";
     public const string AnonymousPolicy = AuthorizationSections.AnonymousPolicy;
@@ -41,26 +41,6 @@ internal sealed class AuthenticateStepFactory : IEdgeStepFactory
         {
             context.AddError("SignIdentity", "an anonymous caller has no identity to sign");
         }
-    }
-
-    public IEdgeStep Create(EdgeStepBuildContext context, IReadOnlyDictionary<string, string> values)
-    {
-        if (!TryParse(values, out var options, out _, out var error))
-        {
-            throw new InvalidOperationException(error);
-        }
-
-        var runtime = context.Services.GetRequiredService<AuthenticationRuntime>();
-        var permissions = new EdgePermissionResolver(context.Edge.Roles);
-        var validators = options.Policies
-            .Select(name => EdgeCredentialValidator.Create(name, context.Edge.Authentication[name], permissions, runtime.Keys))
-            .ToArray();
-        var sign = !options.Anonymous && (options.SignIdentity ?? validators.All(v => v.Policy.IdentitySigningKey is not null));
-        var schemes = validators
-            .Select(v => (v, sign ? IdentitySignature.ResolveKey(v.Policy.IdentitySigningKey!) : null))
-            .ToArray();
-
-        return new AuthenticateStep(context.Route.RouteId, options, schemes, runtime);
     }
 
     internal static bool TryParse(IReadOnlyDictionary<string, string> values, out AuthenticateStepOptions options, out string field, out string error)

@@ -10,11 +10,11 @@ internal static class AuthorizationStepRules
         var transforms = context.Route.Transforms ?? [];
         for (var i = 0; i < context.TransformIndex && i < transforms.Count; i++)
         {
-            if (transforms[i].TryGetValue(AuthenticateStepFactory.StepName, out var policies))
+            if (transforms[i].TryGetValue(AuthenticateStepValidator.StepName, out var policies))
             {
-                if (string.Equals(policies.Trim(), AuthenticateStepFactory.AnonymousPolicy, StringComparison.OrdinalIgnoreCase))
+                if (string.Equals(policies.Trim(), AuthenticateStepValidator.AnonymousPolicy, StringComparison.OrdinalIgnoreCase))
                 {
-                    context.AddError(stepName, $"{stepName} after 'EdgeAuthenticate: {AuthenticateStepFactory.AnonymousPolicy}' can never pass");
+                    context.AddError(stepName, $"{stepName} after 'EdgeAuthenticate: {AuthenticateStepValidator.AnonymousPolicy}' can never pass");
                 }
 
                 return;
@@ -26,13 +26,4 @@ internal static class AuthorizationStepRules
 
     public static string[] SplitList(string value) =>
         value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-
-    public static EdgeStepResult Unauthenticated(EdgeStepContext context)
-    {
-        var challenge = (context.HttpContext.GetIdentity() as AuthenticationFeature)?.Challenge ?? "Bearer realm=\"edge\"";
-        return EdgeStepResult.Deny(new EdgeDenial(StatusCodes.Status401Unauthorized, AuthenticationCodes.AuthenticationRequired, "Unauthorized", "Authentication is required.")
-        {
-            Headers = new Dictionary<string, string> { ["WWW-Authenticate"] = challenge },
-        });
-    }
 }

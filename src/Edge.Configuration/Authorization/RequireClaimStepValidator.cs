@@ -1,8 +1,8 @@
 
 namespace Edge.Configuration.Authorization;
 
-/// <summary>Builds <c>EdgeRequireClaim</c> steps: <c>{ "EdgeRequireClaim": "maturity", "NotIn": "STUDENT" }</c>.</summary>
-internal sealed class RequireClaimStepFactory : IEdgeStepFactory
+/// <summary>Validates <c>EdgeRequireClaim</c> step options: <c>{ "EdgeRequireClaim": "maturity", "NotIn": "STUDENT" }</c>.</summary>
+internal sealed class RequireClaimStepValidator : IEdgeStepValidator
 {
     public const string StepName = "EdgeRequireClaim";
 
@@ -16,16 +16,6 @@ internal sealed class RequireClaimStepFactory : IEdgeStepFactory
         {
             context.AddError(field, error);
         }
-    }
-
-    public IEdgeStep Create(EdgeStepBuildContext context, IReadOnlyDictionary<string, string> values)
-    {
-        if (!TryParse(values, out var claim, out var allowed, out var list, out _, out var error))
-        {
-            throw new InvalidOperationException(error);
-        }
-
-        return new RequireClaimStep(claim, allowed, list);
     }
 
     /// <param name="allowed">True for <c>In</c> (the claim must have one of the values), false for <c>NotIn</c>.</param>

@@ -1,8 +1,8 @@
 
 namespace Edge.Configuration.Authorization;
 
-/// <summary>Builds <c>EdgeRequire</c> steps: <c>{ "EdgeRequire": "orders.read,orders.write", "Mode": "All" }</c>.</summary>
-internal sealed class RequireStepFactory : IEdgeStepFactory
+/// <summary>Validates <c>EdgeRequire</c> step options: <c>{ "EdgeRequire": "orders.read,orders.write", "Mode": "All" }</c>.</summary>
+internal sealed class RequireStepValidator : IEdgeStepValidator
 {
     public const string StepName = "EdgeRequire";
 
@@ -23,16 +23,6 @@ internal sealed class RequireStepFactory : IEdgeStepFactory
         {
             context.AddWarning(StepName, $"no role in Edge:Roles grants '{permission}'{(grantsAll ? " (only roles with '*')" : "")}");
         }
-    }
-
-    public IEdgeStep Create(EdgeStepBuildContext context, IReadOnlyDictionary<string, string> values)
-    {
-        if (!TryParse(values, out var permissions, out var mode, out _, out var error))
-        {
-            throw new InvalidOperationException(error);
-        }
-
-        return new RequireStep(permissions, mode);
     }
 
     internal static bool TryParse(IReadOnlyDictionary<string, string> values, out string[] permissions, out RequireMode mode, out string field, out string error)

@@ -6,7 +6,11 @@ namespace Edge.Configuration;
 /// Validates a whole candidate config before it may replace the running one: YARP's own route and cluster rules,
 /// cross references, every edge step against the candidate Edge section, and each capability's policies.
 /// </summary>
-internal sealed class EdgeConfigValidator(IConfigValidator yarpValidator, EdgeStepRegistry steps, IEnumerable<IEdgeSectionValidator> sectionValidators)
+public sealed class EdgeConfigValidator(
+    IConfigValidator yarpValidator,
+    EdgeStepValidators steps,
+    IEnumerable<IEdgeSectionValidator> sectionValidators,
+    IEnumerable<IEdgeRouteValidator> routeValidators)
 {
     public async Task ValidateAsync(ParsedProxyJson candidate, ConfigErrorList errors)
     {
@@ -37,9 +41,12 @@ internal sealed class EdgeConfigValidator(IConfigValidator yarpValidator, EdgeSt
 
             MethodPolicy.Validate(route, location, errors);
             ValidateSteps(route, candidate.Edge, errors);
-            EdgeRouteRateLimiterPolicy.Validate(route, candidate.Edge, errors);
+            foreach (var routeValidator in routeValidators)
+            {
+                routeValidator.Validate(route, candidate.Edge, errors);
+            }
 
-            foreach (var exception in await yarpValidator.ValidateRouteAsync(EdgeRouteRateLimiterPolicy.ForYarp(route)))
+            foreach (var exception in await yarpValidator.ValidateRouteAsync(ForYarp(route)))
             {
                 errors.Add(location, exception.Message);
             }
@@ -54,6 +61,17 @@ internal sealed class EdgeConfigValidator(IConfigValidator yarpValidator, EdgeSt
         }
     }
 
+    /// <summary>The route as YARP validates and serves it, after every capability's rewrite.</summary>
+    public RouteConfig ForYarp(RouteConfig route)
+    {
+        foreach (var routeValidator in routeValidators)
+        {
+            route = routeValidator.ForYarp(route);
+        }
+
+        return route;
+    }
+
     private void ValidateSteps(RouteConfig route, EdgeSection edge, ConfigErrorList errors)
     {
         if (route.Transforms is null)
@@ -65,20 +83,20 @@ internal sealed class EdgeConfigValidator(IConfigValidator yarpValidator, EdgeSt
         for (var i = 0; i < route.Transforms.Count; i++)
         {
             var values = route.Transforms[i];
-            if (!EdgeStepRegistry.TryGetStepName(values, out var name))
+            if (!EdgeStepValidators.TryGetStepName(values, out var name))
             {
                 continue;
             }
 
             var context = new EdgeStepValidationContext(route, i, preceding.ToArray(), edge, errors);
-            if (!steps.TryGet(name, out var factory))
+            if (!steps.TryGet(name, out var validator))
             {
                 context.AddError(name, steps.UnknownStepMessage(name));
                 continue;
             }
 
-            factory.Validate(context, values);
-            preceding.Add(factory.Name);
+            validator.Validate(context, values);
+            preceding.Add(validator.Name);
         }
     }
 }

@@ -3,7 +3,7 @@ using Yarp.ReverseProxy.Configuration;
 namespace Edge.Configuration;
 
 /// <summary>What a step factory may look at while validating: the route, the step's position and the candidate config.</summary>
-internal sealed class EdgeStepValidationContext(RouteConfig route, int transformIndex, IReadOnlyList<string> precedingSteps, EdgeSection edge, ConfigErrorList errors)
+public sealed class EdgeStepValidationContext(RouteConfig route, int transformIndex, IReadOnlyList<string> precedingSteps, EdgeSection edge, ConfigErrorList errors)
 {
     public RouteConfig Route { get; } = route;
 

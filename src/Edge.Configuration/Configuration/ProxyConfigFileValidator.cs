@@ -1,9 +1,12 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Edge.Configuration;
 
 /// <summary>
 /// Validates a proxy.json file offline with exactly the rules a running edge applies on load and reload
-/// (used by <c>edge config validate</c> and CI pipelines before a deploy).
+/// (used by <c>edge config validate</c> and CI pipelines before a deploy): the same
+/// <see cref="EdgeConfigurationServiceCollectionExtensions.AddEdgeConfigurationValidation"/> services the edge uses.
 /// </summary>
 public static class ProxyConfigFileValidator
 {
@@ -24,22 +27,10 @@ public static class ProxyConfigFileValidator
         var options = new EdgeHostOptions { ProxyConfigPath = Path.GetFullPath(path) };
         var services = new ServiceCollection();
         services.AddLogging(logging => logging.ClearProviders());
-        services.AddMetrics();
         services.AddSingleton(options);
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<EdgeMetrics>();
-        services.AddSingleton(new EdgeRedis(null));
-        services.AddSingleton<EdgeConfigState>();
-        services.AddSingleton<EdgeConfigValidator>();
-        services.AddEdgePipeline();
-        services.AddEdgeTenancy();
-        services.AddEdgeRateLimiting();
-        services.AddEdgeWebhooks();
-        services.AddEdgeAuthorization();
-        services.AddEdgeAuditing();
-        services.AddReverseProxy();
-        services.AddSingleton<IWebHostEnvironment>(new ValidationEnvironment());
+        services.AddEdgeConfigurationValidation();
 
         await using var provider = services.BuildServiceProvider();
         var parsed = provider.GetRequiredService<ProxyJsonReader>().Parse(bytes, errors);
@@ -50,20 +41,5 @@ public static class ProxyConfigFileValidator
 
         await provider.GetRequiredService<EdgeConfigValidator>().ValidateAsync(parsed, errors);
         return errors.Items;
-    }
-
-    private sealed class ValidationEnvironment : IWebHostEnvironment
-    {
-        public string WebRootPath { get; set; } = Directory.GetCurrentDirectory();
-
-        public Microsoft.Extensions.FileProviders.IFileProvider WebRootFileProvider { get; set; } = new Microsoft.Extensions.FileProviders.NullFileProvider();
-
-        public string ApplicationName { get; set; } = "edge";
-
-        public Microsoft.Extensions.FileProviders.IFileProvider ContentRootFileProvider { get; set; } = new Microsoft.Extensions.FileProviders.NullFileProvider();
-
-        public string ContentRootPath { get; set; } = Directory.GetCurrentDirectory();
-
-        public string EnvironmentName { get; set; } = "Production";
     }
 }

@@ -36,6 +36,9 @@ internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
 
     public string Text { get; }
 
+    /// <summary>The parsed parts, in order; the edge resolves them per request.</summary>
+    internal IReadOnlyList<Segment> Segments => _segments;
+
     public bool ContainsTenant { get; }
 
     public bool UsesBody { get; }
@@ -43,7 +46,7 @@ internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
     /// <summary>True when a part ({tenant}, {principal}, {body:...}) is only known once the edge steps have run.</summary>
     public bool UsesStepState { get; }
 
-    private enum SegmentKind
+    internal enum SegmentKind
     {
         Literal,
         Tenant,
@@ -107,36 +110,6 @@ internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
         return new RateLimitKeyTemplate(text, [.. segments]);
     }
 
-    /// <summary>The partition for this request; always contains the tenant, so tenants never share a bucket.</summary>
-    public string Resolve(HttpContext http)
-    {
-        var request = http.GetEdgeRequest();
-        var tenant = http.GetTenant()?.Tenant;
-        var builder = new StringBuilder(64);
-        if (!ContainsTenant)
-        {
-            builder.Append(Encode(tenant)).Append(':');
-        }
-
-        foreach (var segment in _segments)
-        {
-            builder.Append(segment.Kind switch
-            {
-                SegmentKind.Literal => segment.Argument,
-                SegmentKind.Tenant => Encode(tenant),
-                SegmentKind.Principal => Encode(http.GetIdentity()?.Principal),
-                SegmentKind.Ip => Encode(request?.ClientIp?.Replace(':', '_')),
-                // Outside an edge route (a plain ASP.NET Core app using the policy) the endpoint names the route.
-                SegmentKind.Route => Encode(request?.RouteId ?? http.GetEndpoint()?.DisplayName),
-                SegmentKind.Header => Encode(http.Request.Headers[segment.Argument].FirstOrDefault()),
-                SegmentKind.Body => http.GetBody() is { } body ? Encode(body.ReadValue(segment.Argument)) : UnverifiedBody,
-                _ => throw new InvalidOperationException("unknown segment"),
-            });
-        }
-
-        return builder.ToString();
-    }
-
     public bool Equals(RateLimitKeyTemplate? other) => other is not null && string.Equals(Text, other.Text, StringComparison.Ordinal);
 
     public override bool Equals(object? obj) => Equals(obj as RateLimitKeyTemplate);
@@ -194,5 +167,5 @@ internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
         }
     }
 
-    private sealed record Segment(SegmentKind Kind, string Argument);
+    internal sealed record Segment(SegmentKind Kind, string Argument);
 }

@@ -1,8 +1,8 @@
 
 namespace Edge.Configuration.RateLimiting;
 
-/// <summary>Builds <c>EdgeRateLimit</c> steps: <c>{ "EdgeRateLimit": "policy-name" }</c>.</summary>
-internal sealed class RateLimitStepFactory(RateLimiterRegistry registry, TimeProvider time) : IEdgeStepFactory, IEdgeBodyRequirement
+/// <summary>Validates <c>EdgeRateLimit</c> step options: <c>{ "EdgeRateLimit": "policy-name" }</c>.</summary>
+internal sealed class RateLimitStepValidator : IEdgeStepValidator
 {
     public const string StepName = "EdgeRateLimit";
 
@@ -43,22 +43,4 @@ internal sealed class RateLimitStepFactory(RateLimiterRegistry registry, TimePro
             context.AddWarning(StepName, $"policy '{name}' keys on {{principal}} but no EdgeAuthenticate step runs before it: every caller shares the anonymous partition");
         }
     }
-
-    public IEdgeStep Create(EdgeStepBuildContext context, IReadOnlyDictionary<string, string> values)
-    {
-        var name = values[StepName];
-        var errors = new ConfigErrorList();
-        var policy = RateLimitPolicy.TryCreate(name, context.Edge.RateLimits[name], errors)
-            ?? throw new InvalidOperationException($"rate-limit policy '{name}' is invalid: {string.Join("; ", errors.Errors)}");
-        return new RateLimitStep(registry.GetOrCreate(policy), time);
-    }
-
-    /// <summary>A <c>{body:/pointer}</c> key reads the body, under whatever cap the route's other steps set.</summary>
-    public EdgeBodyRequirement? GetBodyRequirement(IReadOnlyDictionary<string, string> values, EdgeSection edge) =>
-        values.TryGetValue(StepName, out var name)
-        && edge.RateLimits.TryGetValue(name, out var options)
-        && options is not null
-        && RateLimitKeyTemplate.TryParse(options.Key, out _) is { UsesBody: true }
-            ? EdgeBodyRequirement.Any
-            : null;
 }

@@ -1,8 +1,8 @@
 
 namespace Edge.Configuration.Tenancy;
 
-/// <summary>Builds <c>EdgeTenant</c> steps.</summary>
-internal sealed class TenantStepFactory : IEdgeStepFactory
+/// <summary>Validates <c>EdgeTenant</c> step options.</summary>
+internal sealed class TenantStepValidator : IEdgeStepValidator
 {
     public const string StepName = "EdgeTenant";
 
@@ -32,16 +32,6 @@ internal sealed class TenantStepFactory : IEdgeStepFactory
         {
             context.AddError("RouteValue", $"route value '{routeValue}' does not appear in the route's Match.Path '{pattern}'");
         }
-    }
-
-    public IEdgeStep Create(EdgeStepBuildContext context, IReadOnlyDictionary<string, string> values)
-    {
-        if (!TryParse(values, out var options, out _, out var error))
-        {
-            throw new InvalidOperationException(error);
-        }
-
-        return new TenantStep(options, context.Edge.Tenancy.ForwardHeader);
     }
 
     internal static bool TryParse(IReadOnlyDictionary<string, string> values, out TenantStepOptions options, out string field, out string error)

@@ -7,7 +7,8 @@ internal sealed record WebhookPolicyOptions
     /// <summary>The largest body a policy may allow: GitHub's maximum payload size.</summary>
     public const long MaxAllowedBodyBytes = 25L * 1024 * 1024;
 
-    public const long DefaultMaxBodyBytes = EdgeBodyRequirement.DefaultMaxBodyBytes;
+    /// <summary>1 MiB, the default body cap of every edge step that reads the body.</summary>
+    public const long DefaultMaxBodyBytes = 1024 * 1024;
 
     /// <summary><c>GitHub</c>, <c>Meta</c>, <c>Telegram</c>, <c>Stripe</c>, <c>Slack</c>, <c>StandardWebhooks</c> or <c>Generic</c>.</summary>
     public string Scheme { get; init; } = "";

@@ -6,8 +6,6 @@ namespace Edge.Proxy.Pipeline;
 /// <summary>The registered step factories, looked up by transform key.</summary>
 internal sealed class EdgeStepRegistry(IEnumerable<IEdgeStepFactory> factories)
 {
-    private const string Prefix = "Edge";
-
     private readonly FrozenDictionary<string, IEdgeStepFactory> _factories =
         factories.ToFrozenDictionary(f => f.Name, StringComparer.OrdinalIgnoreCase);
 
@@ -19,20 +17,6 @@ internal sealed class EdgeStepRegistry(IEnumerable<IEdgeStepFactory> factories)
         $"unknown edge step '{name}'; known steps: {string.Join(", ", Names)}";
 
     /// <summary>An entry is an edge step when its first key starts with "Edge" (YARP keeps the JSON key order).</summary>
-    public static bool TryGetStepName(IReadOnlyDictionary<string, string> values, [NotNullWhen(true)] out string? name)
-    {
-        foreach (var key in values.Keys)
-        {
-            if (key.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase))
-            {
-                name = key;
-                return true;
-            }
-
-            break;
-        }
-
-        name = null;
-        return false;
-    }
+    public static bool TryGetStepName(IReadOnlyDictionary<string, string> values, [NotNullWhen(true)] out string? name) =>
+        EdgeStepValidators.TryGetStepName(values, out name);
 }

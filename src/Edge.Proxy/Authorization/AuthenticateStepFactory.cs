@@ -1,0 +1,31 @@
+using Edge.Proxy.Pipeline;
+
+namespace Edge.Proxy.Authorization;
+
+/// <summary>Builds <c>EdgeAuthenticate</c> steps from options that <see cref="AuthenticateStepValidator"/> accepted.</summary>
+internal sealed class AuthenticateStepFactory : IEdgeStepFactory
+{
+    public const string StepName = AuthenticateStepValidator.StepName;
+
+    public string Name => StepName;
+
+    public IEdgeStep Create(EdgeStepBuildContext context, IReadOnlyDictionary<string, string> values)
+    {
+        if (!AuthenticateStepValidator.TryParse(values, out var options, out _, out var error))
+        {
+            throw new InvalidOperationException(error);
+        }
+
+        var runtime = context.Services.GetRequiredService<AuthenticationRuntime>();
+        var permissions = new EdgePermissionResolver(context.Edge.Roles);
+        var validators = options.Policies
+            .Select(name => EdgeCredentialValidator.Create(name, context.Edge.Authentication[name], permissions, runtime.Keys))
+            .ToArray();
+        var sign = !options.Anonymous && (options.SignIdentity ?? validators.All(v => v.Policy.IdentitySigningKey is not null));
+        var schemes = validators
+            .Select(v => (v, sign ? IdentitySignature.ResolveKey(v.Policy.IdentitySigningKey!) : null))
+            .ToArray();
+
+        return new AuthenticateStep(context.Route.RouteId, options, schemes, runtime);
+    }
+}
