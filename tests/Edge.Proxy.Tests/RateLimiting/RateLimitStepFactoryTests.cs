@@ -60,10 +60,9 @@ public sealed class RateLimitStepFactoryTests
 
     private static ConfigErrorList Validate(Dictionary<string, string> values, string[] preceding)
     {
-        using var services = new RateLimitTestServices();
         var errors = new ConfigErrorList();
         var route = new RouteConfig { RouteId = "r", ClusterId = "c", Match = new RouteMatch { Path = "/x" } };
-        services.StepFactory.Validate(new EdgeStepValidationContext(route, 1, preceding, Edge, errors), values);
+        new RateLimitStepValidator().Validate(new EdgeStepValidationContext(route, 1, preceding, Edge, errors), values);
         return errors;
     }
 }

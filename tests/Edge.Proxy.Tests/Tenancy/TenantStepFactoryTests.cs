@@ -19,7 +19,7 @@ public sealed class TenantStepFactoryTests
             values[key] = value!;
         }
 
-        Assert.False(TenantStepFactory.TryParse(values, out _, out var field, out var error));
+        Assert.False(TenantStepValidator.TryParse(values, out _, out var field, out var error));
         Assert.Equal(expectedField, field);
         Assert.NotEmpty(error);
     }
@@ -27,7 +27,7 @@ public sealed class TenantStepFactoryTests
     [Fact]
     public void TryParse_RequiredOmitted_DefaultsToRequired()
     {
-        Assert.True(TenantStepFactory.TryParse(new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" }, out var options, out _, out _));
+        Assert.True(TenantStepValidator.TryParse(new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" }, out var options, out _, out _));
         Assert.True(options.Required);
         Assert.Equal(TenantSource.Header, options.Source);
     }

@@ -65,7 +65,7 @@ public sealed class WebhookStepFactoryTests
     {
         var errors = new ConfigErrorList();
         var route = new RouteConfig { RouteId = "r", ClusterId = "c", Match = new RouteMatch { Path = "/hooks" }, Transforms = [values] };
-        Factory().Validate(new EdgeStepValidationContext(route, 0, preceding ?? [], Edge, errors), values);
+        new WebhookStepValidator().Validate(new EdgeStepValidationContext(route, 0, preceding ?? [], Edge, errors), values);
         return errors;
     }
 }
