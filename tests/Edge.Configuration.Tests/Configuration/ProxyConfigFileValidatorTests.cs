@@ -1,13 +1,11 @@
-using Edge.Proxy.Configuration;
-
-namespace Edge.Proxy.Tests.Configuration;
+namespace Edge.Configuration.Tests.Configuration;
 
 public sealed class ProxyConfigFileValidatorTests
 {
     [Fact]
     public async Task ValidateAsync_ShippedProxyJsonWithSampleSecrets_NoErrors()
     {
-        var root = RepositoryRoot();
+        var root = TestPaths.RepositoryRoot();
         LoadSampleEnvironment(Path.Combine(root, "config", ".env.example"));
 
         var errors = await ProxyConfigFileValidator.ValidateAsync(Path.Combine(root, "proxy.json"));
@@ -22,7 +20,7 @@ public sealed class ProxyConfigFileValidatorTests
     [InlineData("load/bench/proxy.scenarios.json")]
     public async Task ValidateAsync_BenchmarkConfigs_NoErrors(string relativePath)
     {
-        var root = RepositoryRoot();
+        var root = TestPaths.RepositoryRoot();
         LoadSampleEnvironment(Path.Combine(root, "config", ".env.example"));
 
         var errors = await ProxyConfigFileValidator.ValidateAsync(Path.Combine(root, relativePath));
@@ -50,17 +48,6 @@ public sealed class ProxyConfigFileValidatorTests
         {
             File.Delete(path);
         }
-    }
-
-    internal static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Edge.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("Edge.sln not found above " + AppContext.BaseDirectory);
     }
 
     private static void LoadSampleEnvironment(string path)
