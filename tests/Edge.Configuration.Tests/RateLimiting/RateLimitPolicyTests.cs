@@ -1,7 +1,6 @@
-using Edge.Proxy.Configuration;
-using Edge.Proxy.RateLimiting;
+using Edge.Configuration.RateLimiting;
 
-namespace Edge.Proxy.Tests.RateLimiting;
+namespace Edge.Configuration.Tests.RateLimiting;
 
 public sealed class RateLimitPolicyTests
 {
@@ -84,7 +83,7 @@ public sealed class RateLimitPolicyTests
     [Fact]
     public void LocalShareOf_HalfShare_HalvesLimitAndBurstRoundingUp()
     {
-        var policy = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Limit = 11, Burst = 5, LocalShare = 0.5 });
+        var policy = RateLimitPolicy.TryCreate("p", new RateLimitPolicyOptions { Limit = 11, Burst = 5, LocalShare = 0.5 }, new ConfigErrorList())!;
 
         var local = policy.LocalShareOf();
 

@@ -1,8 +1,8 @@
-using Edge.Proxy.Tenancy;
+using Edge.Configuration.Tenancy;
 
-namespace Edge.Proxy.Tests.Tenancy;
+namespace Edge.Configuration.Tests.Tenancy;
 
-public sealed class TenantStepFactoryTests
+public sealed class TenantStepValidatorTests
 {
     [Theory]
     [InlineData("Sideways", null, null, "EdgeTenant")]

@@ -1,10 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
-using Edge.Proxy.Configuration;
-using Edge.Proxy.Webhooks;
+using Edge.Configuration.Webhooks;
 using Microsoft.AspNetCore.Http;
 
-namespace Edge.Proxy.Tests.Webhooks;
+namespace Edge.Configuration.Tests.Webhooks;
 
 /// <summary>The published vectors of webhooks.md against each verifier, plus the decoding rules that keep mutations out.</summary>
 public sealed class WebhookVerifierTests

@@ -1,7 +1,6 @@
-using Edge.Proxy.Configuration;
-using Edge.Proxy.Webhooks;
+using Edge.Configuration.Webhooks;
 
-namespace Edge.Proxy.Tests.Webhooks;
+namespace Edge.Configuration.Tests.Webhooks;
 
 public sealed class WebhookPolicyTests
 {
