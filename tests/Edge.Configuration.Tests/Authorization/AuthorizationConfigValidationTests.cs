@@ -1,6 +1,4 @@
-using Edge.Proxy.Configuration;
-
-namespace Edge.Proxy.Tests.Authorization;
+namespace Edge.Configuration.Tests.Authorization;
 
 public sealed class AuthorizationConfigValidationTests
 {
