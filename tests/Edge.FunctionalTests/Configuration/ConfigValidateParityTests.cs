@@ -132,6 +132,14 @@ public sealed partial class ConfigValidateParityTests
             r["ReverseProxy"]!["Clusters"]!["demo"]!["LoadBalancingPolicy"] = "Nope";
             r["ReverseProxy"]!["Clusters"]!["demo"]!["HealthCheck"] = new JsonObject { ["Active"] = new JsonObject { ["Enabled"] = true, ["Interval"] = "-00:00:01" } };
         }),
+        ["yarp-named-policies"] = root => Mutate(root, r =>
+        {
+            Route(r, "orders")["AuthorizationPolicy"] = "custom-authz";
+            Route(r, "orders")["CorsPolicy"] = "custom-cors";
+            Route(r, "public")["TimeoutPolicy"] = "custom-timeout";
+            Route(r, "public")["OutputCachePolicy"] = "custom-cache";
+            Route(r, "tenant-by-path")["RateLimiterPolicy"] = "disable";
+        }),
         ["secrets-unresolvable"] = root => Mutate(root, r =>
         {
             r["Edge"]!["Webhooks"]!["github-demo"]!["Secrets"] = new JsonArray("env:EDGE_PARITY_UNSET_VARIABLE_9F2C");
