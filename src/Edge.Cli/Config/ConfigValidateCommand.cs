@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Edge.Configuration;
-using Edge.Proxy.Configuration;
 
 namespace Edge.Cli.Config;
 

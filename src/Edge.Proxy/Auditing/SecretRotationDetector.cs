@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
 using Edge.Proxy.Configuration;
-using Edge.Proxy.Webhooks;
 
 namespace Edge.Proxy.Auditing;
 

@@ -11,7 +11,6 @@ internal static class AuthorizationServiceCollectionExtensions
         services.AddSingleton<IEdgeStepFactory, AuthenticateStepFactory>();
         services.AddSingleton<IEdgeStepFactory, RequireStepFactory>();
         services.AddSingleton<IEdgeStepFactory, RequireClaimStepFactory>();
-        services.AddEdgeAuthorizationSections();
         services.AddSingleton<IdentityHeaderNames>();
         services.AddSingleton<ITransformProvider, IdentityHeadersTransformProvider>();
 

@@ -17,7 +17,7 @@ internal sealed class RequireClaimStep(string claim, bool allowed, string[] valu
         var user = context.HttpContext.GetIdentity()?.User;
         if (user is null)
         {
-            return ValueTask.FromResult(AuthorizationStepRules.Unauthenticated(context));
+            return ValueTask.FromResult(AuthorizationDenials.Unauthenticated(context));
         }
 
         var present = false;

@@ -19,7 +19,7 @@ internal sealed class RequireStep(string[] permissions, RequireMode mode) : IEdg
         var identity = context.HttpContext.GetIdentity()?.Identity;
         if (identity is null)
         {
-            return ValueTask.FromResult(AuthorizationStepRules.Unauthenticated(context));
+            return ValueTask.FromResult(AuthorizationDenials.Unauthenticated(context));
         }
 
         var granted = identity.Permissions;

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using Edge.Proxy.Observability;
-using Edge.Proxy.RateLimiting;
 using Yarp.ReverseProxy.Configuration;
 
 namespace Edge.Proxy.Configuration;
@@ -245,7 +244,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
 
         // Routes carry a hash of the Edge section so YARP rebuilds their steps when only a policy changed.
         var policyHash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(parsed.Edge, _reader.SerializerOptions)))[..16];
-        var routes = parsed.Routes.Select(EdgeRouteRateLimiterPolicy.ForYarp).Select(r => r with
+        var routes = parsed.Routes.Select(_validator.ForYarp).Select(r => r with
         {
             Metadata = new Dictionary<string, string>(r.Metadata ?? new Dictionary<string, string>(), StringComparer.OrdinalIgnoreCase)
             {

@@ -5,25 +5,13 @@ namespace Edge.Proxy.Pipeline;
 
 /// <summary>
 /// Bridges route transform entries whose first key starts with <c>Edge</c> to the registered step factories.
-/// Semantic validation against the candidate Edge section happens in <see cref="EdgeConfigValidator"/> before a
-/// config is accepted; here only the step name is checked, because YARP validates again when it applies the config.
+/// Validation (YARP's, and against the candidate Edge section) is the configuration library's, before a config is
+/// accepted; this factory only builds.
 /// </summary>
 internal sealed class EdgeStepTransformFactory(EdgeStepRegistry registry, EdgeConfigState state, EdgeDecisions decisions) : ITransformFactory
 {
-    public bool Validate(TransformRouteValidationContext context, IReadOnlyDictionary<string, string> transformValues)
-    {
-        if (!EdgeStepRegistry.TryGetStepName(transformValues, out var name))
-        {
-            return false;
-        }
-
-        if (!registry.TryGet(name, out _))
-        {
-            context.Errors.Add(new ArgumentException(registry.UnknownStepMessage(name)));
-        }
-
-        return true;
-    }
+    /// <summary>YARP's route validation of edge steps is the configuration library's (<c>EdgeStepValidationTransformFactory</c>).</summary>
+    public bool Validate(TransformRouteValidationContext context, IReadOnlyDictionary<string, string> transformValues) => false;
 
     public bool Build(TransformBuilderContext context, IReadOnlyDictionary<string, string> transformValues)
     {

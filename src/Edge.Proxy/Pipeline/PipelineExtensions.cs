@@ -19,11 +19,10 @@ internal static class PipelineExtensions
     public static IServiceCollection AddEdgeProxyConfig(this IServiceCollection services)
     {
         services.AddSingleton<EdgeConfigState>();
-        services.AddSingleton<EdgeConfigValidator>();
         services.AddSingleton<FileProxyConfigProvider>();
         services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<FileProxyConfigProvider>());
         services.AddHostedService(sp => sp.GetRequiredService<FileProxyConfigProvider>());
-        services.AddReverseProxy();
+        services.AddEdgeConfigurationValidation();
         return services;
     }
 

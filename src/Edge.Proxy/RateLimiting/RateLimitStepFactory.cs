@@ -1,50 +1,13 @@
-using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.RateLimiting;
 
-/// <summary>Builds <c>EdgeRateLimit</c> steps: <c>{ "EdgeRateLimit": "policy-name" }</c>.</summary>
+/// <summary>Builds <c>EdgeRateLimit</c> steps from options that <see cref="RateLimitStepValidator"/> accepted.</summary>
 internal sealed class RateLimitStepFactory(RateLimiterRegistry registry, TimeProvider time) : IEdgeStepFactory, IEdgeBodyRequirement
 {
-    public const string StepName = "EdgeRateLimit";
+    public const string StepName = RateLimitStepValidator.StepName;
 
     public string Name => StepName;
-
-    public void Validate(EdgeStepValidationContext context, IReadOnlyDictionary<string, string> values)
-    {
-        context.RejectUnknownKeys(values, StepName);
-        var name = values[StepName];
-        if (string.IsNullOrWhiteSpace(name))
-        {
-            context.AddError(StepName, "needs the name of a policy in Edge:RateLimits");
-            return;
-        }
-
-        if (!context.Edge.RateLimits.TryGetValue(name, out var options) || options is null)
-        {
-            var known = context.Edge.RateLimits.Count == 0 ? "(none)" : string.Join(", ", context.Edge.RateLimits.Keys.Order(StringComparer.Ordinal));
-            context.AddError(StepName, $"rate-limit policy '{name}' is not defined in Edge:RateLimits; defined: {known}");
-            return;
-        }
-
-        // The policy's own errors are reported once, by RateLimitSectionValidator, under Edge:RateLimits.
-        var key = RateLimitKeyTemplate.TryParse(options.Key, out _);
-        if (key is null)
-        {
-            return;
-        }
-
-        if (key.UsesBody && !context.PrecedingSteps.Contains("EdgeWebhook", StringComparer.OrdinalIgnoreCase))
-        {
-            context.AddWarning(StepName, $"policy '{name}' keys on the request body but no EdgeWebhook step verifies the body before it: " +
-                "an unverified body lets any caller spend another sender's quota");
-        }
-
-        if (key.Text.Contains("{principal}", StringComparison.OrdinalIgnoreCase) && !context.PrecedingSteps.Contains("EdgeAuthenticate", StringComparer.OrdinalIgnoreCase))
-        {
-            context.AddWarning(StepName, $"policy '{name}' keys on {{principal}} but no EdgeAuthenticate step runs before it: every caller shares the anonymous partition");
-        }
-    }
 
     public IEdgeStep Create(EdgeStepBuildContext context, IReadOnlyDictionary<string, string> values)
     {

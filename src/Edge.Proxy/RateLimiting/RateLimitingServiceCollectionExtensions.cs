@@ -17,7 +17,6 @@ internal static class RateLimitingServiceCollectionExtensions
         services.TryAddSingleton<EdgeDecisions>();
         services.AddSingleton<RateLimitStepFactory>();
         services.AddSingleton<IEdgeStepFactory>(sp => sp.GetRequiredService<RateLimitStepFactory>());
-        services.AddEdgeSection<RateLimitSectionValidator>(RateLimitingSection.Descriptor);
 
         // Routes' RateLimiterPolicy: the Edge policy objects are attached per endpoint (EdgeRateLimiterPolicies),
         // so nothing is registered by name; a refusal's status and body come from the policy's OnRejected.

@@ -8,7 +8,6 @@ internal static class TenancyServiceCollectionExtensions
     public static IServiceCollection AddEdgeTenancy(this IServiceCollection services)
     {
         services.AddSingleton<IEdgeStepFactory, TenantStepFactory>();
-        services.AddEdgeTenancySection();
         return services;
     }
 }

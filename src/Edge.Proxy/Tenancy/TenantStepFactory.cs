@@ -2,110 +2,20 @@ using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.Tenancy;
 
-/// <summary>Builds <c>EdgeTenant</c> steps.</summary>
+/// <summary>Builds <c>EdgeTenant</c> steps from options that <see cref="TenantStepValidator"/> accepted.</summary>
 internal sealed class TenantStepFactory : IEdgeStepFactory
 {
-    public const string StepName = "EdgeTenant";
-
-    private static readonly string[] KnownKeys = ["Name", "RouteValue", "Segment", "Value", "Required"];
+    public const string StepName = TenantStepValidator.StepName;
 
     public string Name => StepName;
 
-    public void Validate(EdgeStepValidationContext context, IReadOnlyDictionary<string, string> values)
-    {
-        context.RejectUnknownKeys(values, StepName, KnownKeys);
-        if (!TryParse(values, out var options, out var field, out var error))
-        {
-            context.AddError(field, error);
-            return;
-        }
-
-        if (options.Source == TenantSource.Claim && !context.PrecedingSteps.Contains("EdgeAuthenticate", StringComparer.OrdinalIgnoreCase))
-        {
-            context.AddError(StepName, "the Claim source needs an EdgeAuthenticate step listed before EdgeTenant");
-        }
-
-        if (options.Source == TenantSource.Path && options.RouteValue is { } routeValue
-            && context.Route.Match.Path is { } pattern
-            && !pattern.Contains("{" + routeValue, StringComparison.OrdinalIgnoreCase)
-            && !pattern.Contains("{**" + routeValue, StringComparison.OrdinalIgnoreCase)
-            && !pattern.Contains("{*" + routeValue, StringComparison.OrdinalIgnoreCase))
-        {
-            context.AddError("RouteValue", $"route value '{routeValue}' does not appear in the route's Match.Path '{pattern}'");
-        }
-    }
-
     public IEdgeStep Create(EdgeStepBuildContext context, IReadOnlyDictionary<string, string> values)
     {
-        if (!TryParse(values, out var options, out _, out var error))
+        if (!TenantStepValidator.TryParse(values, out var options, out _, out var error))
         {
             throw new InvalidOperationException(error);
         }
 
         return new TenantStep(options, context.Edge.Tenancy.ForwardHeader);
-    }
-
-    internal static bool TryParse(IReadOnlyDictionary<string, string> values, out TenantStepOptions options, out string field, out string error)
-    {
-        options = new TenantStepOptions();
-        field = StepName;
-        error = "";
-        var sourceText = values[StepName];
-        if (!Enum.TryParse<TenantSource>(sourceText, ignoreCase: true, out var source) || int.TryParse(sourceText, out _))
-        {
-            error = $"unknown tenant source '{sourceText}'; use Header, Host, Path, Claim or Static";
-            return false;
-        }
-
-        values.TryGetValue("Name", out var name);
-        values.TryGetValue("RouteValue", out var routeValue);
-        values.TryGetValue("Value", out var value);
-        var required = true;
-        if (values.TryGetValue("Required", out var requiredText) && !bool.TryParse(requiredText, out required))
-        {
-            field = "Required";
-            error = $"'{requiredText}' is not true or false";
-            return false;
-        }
-
-        int? segment = null;
-        if (values.TryGetValue("Segment", out var segmentText))
-        {
-            if (!int.TryParse(segmentText, out var parsed) || parsed < 0)
-            {
-                field = "Segment";
-                error = $"'{segmentText}' is not a non-negative path segment index";
-                return false;
-            }
-
-            segment = parsed;
-        }
-
-        switch (source)
-        {
-            case TenantSource.Header or TenantSource.Claim when string.IsNullOrWhiteSpace(name):
-                field = "Name";
-                error = $"the {source} source needs Name (the {(source == TenantSource.Header ? "header" : "claim")} to read)";
-                return false;
-            case TenantSource.Path when string.IsNullOrWhiteSpace(routeValue) == (segment is null):
-                field = "RouteValue";
-                error = "the Path source needs exactly one of RouteValue or Segment";
-                return false;
-            case TenantSource.Static when value is null || !TenantId.IsValid(value):
-                field = "Value";
-                error = $"the Static source needs Value, a tenant id of 1-{TenantId.MaxLength} characters from [A-Za-z0-9._-]";
-                return false;
-        }
-
-        options = new TenantStepOptions
-        {
-            Source = source,
-            Name = name,
-            RouteValue = routeValue,
-            Segment = segment,
-            Value = value,
-            Required = required,
-        };
-        return true;
     }
 }

@@ -1,29 +1,13 @@
-using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.Webhooks;
 
-/// <summary>Builds <c>EdgeWebhook</c> steps: <c>{ "EdgeWebhook": "github-main" }</c> names an entry of <c>Edge:Webhooks</c>.</summary>
+/// <summary>Builds <c>EdgeWebhook</c> steps from options that <see cref="WebhookStepValidator"/> accepted.</summary>
 internal sealed class WebhookStepFactory(WebhookMetrics metrics) : IEdgeStepFactory, IEdgeBodyRequirement
 {
-    public const string StepName = "EdgeWebhook";
+    public const string StepName = WebhookStepValidator.StepName;
 
     public string Name => StepName;
-
-    public void Validate(EdgeStepValidationContext context, IReadOnlyDictionary<string, string> values)
-    {
-        context.RejectUnknownKeys(values, StepName);
-        var policy = values[StepName];
-        if (!context.Edge.Webhooks.ContainsKey(policy))
-        {
-            context.AddError(StepName, $"webhook policy '{policy}' is not defined in Edge:Webhooks");
-        }
-
-        if (context.PrecedingSteps.Contains(StepName, StringComparer.OrdinalIgnoreCase))
-        {
-            context.AddError(StepName, "a route verifies one webhook signature; EdgeWebhook is listed twice");
-        }
-    }
 
     public IEdgeStep Create(EdgeStepBuildContext context, IReadOnlyDictionary<string, string> values)
     {

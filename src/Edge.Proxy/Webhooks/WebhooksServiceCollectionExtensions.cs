@@ -8,7 +8,6 @@ internal static class WebhooksServiceCollectionExtensions
     public static IServiceCollection AddEdgeWebhooks(this IServiceCollection services)
     {
         services.AddSingleton<IEdgeStepFactory, WebhookStepFactory>();
-        services.AddEdgeSection<WebhooksSectionValidator>(WebhooksSection.Descriptor);
         services.AddSingleton<WebhookReplayStore>();
         services.AddSingleton<WebhookMetrics>();
         return services;

@@ -1,7 +1,6 @@
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
 using Edge.Proxy.RateLimiting;
-using Yarp.ReverseProxy.Configuration;
 
 namespace Edge.Proxy.Tests.RateLimiting;
 
@@ -14,41 +13,6 @@ public sealed class RateLimitStepFactoryTests
     });
 
     [Fact]
-    public void Validate_UnknownPolicy_ErrorNamesPolicyAndDefinedOnes()
-    {
-        var errors = Validate(new() { ["EdgeRateLimit"] = "nope" }, ["EdgeTenant"]);
-
-        var error = Assert.Single(errors.Errors);
-        Assert.Equal("ReverseProxy:Routes:r:Transforms[1]:EdgeRateLimit", error.Location);
-        Assert.Equal("rate-limit policy 'nope' is not defined in Edge:RateLimits; defined: per-sender, per-user", error.Message);
-    }
-
-    [Fact]
-    public void Validate_UnknownOption_Error()
-    {
-        var errors = Validate(new() { ["EdgeRateLimit"] = "per-user", ["Limit"] = "5" }, ["EdgeTenant", "EdgeAuthenticate"]);
-
-        Assert.Contains(errors.Errors, e => e.Location.EndsWith(":Limit", StringComparison.Ordinal) && e.Message.StartsWith("unknown option 'Limit'", StringComparison.Ordinal));
-    }
-
-    [Fact]
-    public void Validate_BodyKeyWithoutWebhookBefore_Warns()
-    {
-        var errors = Validate(new() { ["EdgeRateLimit"] = "per-sender" }, ["EdgeTenant"]);
-
-        Assert.False(errors.HasErrors);
-        Assert.Contains("unverified body", Assert.Single(errors.Warnings).Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void Validate_BodyKeyAfterWebhook_NoWarning()
-    {
-        var errors = Validate(new() { ["EdgeRateLimit"] = "per-sender" }, ["EdgeTenant", "EdgeWebhook"]);
-
-        Assert.Empty(errors.Items);
-    }
-
-    [Fact]
     public void GetBodyRequirement_OnlyForBodyKeyedPolicies()
     {
         using var services = new RateLimitTestServices();
@@ -56,14 +20,5 @@ public sealed class RateLimitStepFactoryTests
         Assert.Same(EdgeBodyRequirement.Any, services.StepFactory.GetBodyRequirement(new Dictionary<string, string> { ["EdgeRateLimit"] = "per-sender" }, Edge));
         Assert.Null(services.StepFactory.GetBodyRequirement(new Dictionary<string, string> { ["EdgeRateLimit"] = "per-user" }, Edge));
         Assert.Null(services.StepFactory.GetBodyRequirement(new Dictionary<string, string> { ["EdgeRateLimit"] = "missing" }, Edge));
-    }
-
-    private static ConfigErrorList Validate(Dictionary<string, string> values, string[] preceding)
-    {
-        using var services = new RateLimitTestServices();
-        var errors = new ConfigErrorList();
-        var route = new RouteConfig { RouteId = "r", ClusterId = "c", Match = new RouteMatch { Path = "/x" } };
-        services.StepFactory.Validate(new EdgeStepValidationContext(route, 1, preceding, Edge, errors), values);
-        return errors;
     }
 }

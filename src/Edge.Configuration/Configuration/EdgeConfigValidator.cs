@@ -1,0 +1,102 @@
+using Yarp.ReverseProxy.Configuration;
+
+namespace Edge.Configuration;
+
+/// <summary>
+/// Validates a whole candidate config before it may replace the running one: YARP's own route and cluster rules,
+/// cross references, every edge step against the candidate Edge section, and each capability's policies.
+/// </summary>
+public sealed class EdgeConfigValidator(
+    IConfigValidator yarpValidator,
+    EdgeStepValidators steps,
+    IEnumerable<IEdgeSectionValidator> sectionValidators,
+    IEnumerable<IEdgeRouteValidator> routeValidators)
+{
+    public async Task ValidateAsync(ParsedProxyJson candidate, ConfigErrorList errors)
+    {
+        foreach (var validator in sectionValidators)
+        {
+            validator.Validate(candidate.Edge, errors);
+        }
+
+        var clusterIds = candidate.Clusters.Select(c => c.ClusterId).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        foreach (var route in candidate.Routes)
+        {
+            var location = $"ReverseProxy:Routes:{route.RouteId}";
+            if (route.ClusterId is null)
+            {
+                errors.Add(location + ":ClusterId", "a route must name a cluster");
+            }
+            else if (!clusterIds.Contains(route.ClusterId))
+            {
+                errors.Add(location + ":ClusterId", $"cluster '{route.ClusterId}' is not defined in ReverseProxy:Clusters");
+            }
+
+            if (route.Metadata?.TryGetValue("EdgeAudit", out var audit) == true
+                && !string.Equals(audit, "Required", StringComparison.OrdinalIgnoreCase)
+                && !string.Equals(audit, "Optional", StringComparison.OrdinalIgnoreCase))
+            {
+                errors.Add(location + ":Metadata:EdgeAudit", $"'{audit}' is not valid; use Required or Optional");
+            }
+
+            MethodPolicy.Validate(route, location, errors);
+            ValidateSteps(route, candidate.Edge, errors);
+            foreach (var routeValidator in routeValidators)
+            {
+                routeValidator.Validate(route, candidate.Edge, errors);
+            }
+
+            foreach (var exception in await yarpValidator.ValidateRouteAsync(ForYarp(route)))
+            {
+                errors.Add(location, exception.Message);
+            }
+        }
+
+        foreach (var cluster in candidate.Clusters)
+        {
+            foreach (var exception in await yarpValidator.ValidateClusterAsync(cluster))
+            {
+                errors.Add($"ReverseProxy:Clusters:{cluster.ClusterId}", exception.Message);
+            }
+        }
+    }
+
+    /// <summary>The route as YARP validates and serves it, after every capability's rewrite.</summary>
+    public RouteConfig ForYarp(RouteConfig route)
+    {
+        foreach (var routeValidator in routeValidators)
+        {
+            route = routeValidator.ForYarp(route);
+        }
+
+        return route;
+    }
+
+    private void ValidateSteps(RouteConfig route, EdgeSection edge, ConfigErrorList errors)
+    {
+        if (route.Transforms is null)
+        {
+            return;
+        }
+
+        var preceding = new List<string>();
+        for (var i = 0; i < route.Transforms.Count; i++)
+        {
+            var values = route.Transforms[i];
+            if (!EdgeStepValidators.TryGetStepName(values, out var name))
+            {
+                continue;
+            }
+
+            var context = new EdgeStepValidationContext(route, i, preceding.ToArray(), edge, errors);
+            if (!steps.TryGet(name, out var validator))
+            {
+                context.AddError(name, steps.UnknownStepMessage(name));
+                continue;
+            }
+
+            validator.Validate(context, values);
+            preceding.Add(validator.Name);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Edge.Configuration;
+
+/// <summary>
+/// Validates a proxy.json file offline with exactly the rules a running edge applies on load and reload
+/// (used by <c>edge config validate</c> and CI pipelines before a deploy): the same
+/// <see cref="EdgeConfigurationServiceCollectionExtensions.AddEdgeConfigurationValidation"/> services the edge uses.
+/// </summary>
+public static class ProxyConfigFileValidator
+{
+    public static async Task<IReadOnlyList<ConfigError>> ValidateAsync(string path)
+    {
+        var errors = new ConfigErrorList();
+        byte[] bytes;
+        try
+        {
+            bytes = await File.ReadAllBytesAsync(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            errors.Add("proxy.json", $"the file '{path}' cannot be read: {ex.Message}");
+            return errors.Items;
+        }
+
+        var options = new EdgeHostOptions { ProxyConfigPath = Path.GetFullPath(path) };
+        var services = new ServiceCollection();
+        services.AddLogging(logging => logging.ClearProviders());
+        services.AddSingleton(options);
+        services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
+        services.AddSingleton(TimeProvider.System);
+        services.AddEdgeConfigurationValidation();
+
+        await using var provider = services.BuildServiceProvider();
+        var parsed = provider.GetRequiredService<ProxyJsonReader>().Parse(bytes, errors);
+        if (parsed is null)
+        {
+            return errors.Items;
+        }
+
+        await provider.GetRequiredService<EdgeConfigValidator>().ValidateAsync(parsed, errors);
+        return errors.Items;
+    }
+}

@@ -1,0 +1,7 @@
+namespace Edge.Configuration.RateLimiting;
+
+internal enum RateLimitAlgorithm
+{
+    TokenBucket,
+    Gcra,
+}

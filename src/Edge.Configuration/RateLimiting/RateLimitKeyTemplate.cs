@@ -1,0 +1,171 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Edge.Configuration.RateLimiting;
+
+/// <summary>
+/// A parsed partition key template such as <c>{tenant}:{principal}</c>. Resolved values that are not short and made of
+/// <c>[A-Za-z0-9._@-]</c> are replaced by a hash, so a value can never contain <c>:</c>, <c>{</c> or <c>}</c>: the
+/// resolved key is unambiguous and the Redis hash tag cannot be broken by client input.
+/// </summary>
+internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
+{
+    /// <summary>The body part when no buffered body is available (never a crash, never another sender's bucket).</summary>
+    public const string UnverifiedBody = "~unverified";
+    public const string Missing = "~none";
+
+    private const int MaxSafeLength = 64;
+
+    private static readonly SearchValues<char> SafeValueChars =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-");
+
+    private static readonly SearchValues<char> LiteralChars =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-");
+
+    private readonly Segment[] _segments;
+
+    private RateLimitKeyTemplate(string text, Segment[] segments)
+    {
+        Text = text;
+        _segments = segments;
+        ContainsTenant = segments.Any(s => s.Kind == SegmentKind.Tenant);
+        UsesBody = segments.Any(s => s.Kind == SegmentKind.Body);
+        UsesStepState = segments.Any(s => s.Kind is SegmentKind.Tenant or SegmentKind.Principal or SegmentKind.Body);
+    }
+
+    public string Text { get; }
+
+    /// <summary>The parsed parts, in order; the edge resolves them per request.</summary>
+    internal IReadOnlyList<Segment> Segments => _segments;
+
+    public bool ContainsTenant { get; }
+
+    public bool UsesBody { get; }
+
+    /// <summary>True when a part ({tenant}, {principal}, {body:...}) is only known once the edge steps have run.</summary>
+    public bool UsesStepState { get; }
+
+    internal enum SegmentKind
+    {
+        Literal,
+        Tenant,
+        Principal,
+        Ip,
+        Route,
+        Header,
+        Body,
+    }
+
+    public static RateLimitKeyTemplate? TryParse(string? text, out string? error)
+    {
+        error = null;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            error = "the key template is empty; use placeholders such as {tenant}:{principal}";
+            return null;
+        }
+
+        var segments = new List<Segment>();
+        var position = 0;
+        while (position < text.Length)
+        {
+            var open = text.IndexOf('{', position);
+            var literalEnd = open < 0 ? text.Length : open;
+            if (literalEnd > position)
+            {
+                var literal = text[position..literalEnd];
+                if (literal.AsSpan().ContainsAnyExcept(LiteralChars))
+                {
+                    error = $"literal text '{literal}' may only contain [A-Za-z0-9._:-]";
+                    return null;
+                }
+
+                segments.Add(new Segment(SegmentKind.Literal, literal));
+            }
+
+            if (open < 0)
+            {
+                break;
+            }
+
+            var close = text.IndexOf('}', open);
+            if (close < 0)
+            {
+                error = $"unclosed '{{' at position {open}";
+                return null;
+            }
+
+            var placeholder = text[(open + 1)..close];
+            var segment = ParsePlaceholder(placeholder, out error);
+            if (segment is null)
+            {
+                return null;
+            }
+
+            segments.Add(segment);
+            position = close + 1;
+        }
+
+        return new RateLimitKeyTemplate(text, [.. segments]);
+    }
+
+    public bool Equals(RateLimitKeyTemplate? other) => other is not null && string.Equals(Text, other.Text, StringComparison.Ordinal);
+
+    public override bool Equals(object? obj) => Equals(obj as RateLimitKeyTemplate);
+
+    public override int GetHashCode() => StringComparer.Ordinal.GetHashCode(Text);
+
+    public override string ToString() => Text;
+
+    internal static string Encode(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return Missing;
+        }
+
+        if (value.Length <= MaxSafeLength && !value.AsSpan().ContainsAnyExcept(SafeValueChars))
+        {
+            return value;
+        }
+
+        // '~' is not a safe character, so a hashed value never equals a value used as-is.
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(value));
+        return "~" + Convert.ToBase64String(hash, 0, 16).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    }
+
+    private static Segment? ParsePlaceholder(string placeholder, out string? error)
+    {
+        error = null;
+        var colon = placeholder.IndexOf(':');
+        var name = colon < 0 ? placeholder : placeholder[..colon];
+        var argument = colon < 0 ? null : placeholder[(colon + 1)..];
+        switch (name.ToLowerInvariant())
+        {
+            case "tenant" when argument is null:
+                return new Segment(SegmentKind.Tenant, "");
+            case "principal" when argument is null:
+                return new Segment(SegmentKind.Principal, "");
+            case "ip" when argument is null:
+                return new Segment(SegmentKind.Ip, "");
+            case "route" when argument is null:
+                return new Segment(SegmentKind.Route, "");
+            case "header" when !string.IsNullOrWhiteSpace(argument):
+                return new Segment(SegmentKind.Header, argument);
+            case "body" when argument is not null && (argument.Length == 0 || argument[0] == '/'):
+                return new Segment(SegmentKind.Body, argument);
+            case "header":
+                error = "{header:Name} needs a header name";
+                return null;
+            case "body":
+                error = "{body:/json/pointer} needs an RFC 6901 JSON pointer starting with '/'";
+                return null;
+            default:
+                error = $"unknown placeholder '{{{placeholder}}}'; use {{tenant}}, {{principal}}, {{ip}}, {{route}}, {{header:Name}} or {{body:/json/pointer}}";
+                return null;
+        }
+    }
+
+    internal sealed record Segment(SegmentKind Kind, string Argument);
+}

@@ -1,0 +1,292 @@
+using System.Security.Cryptography;
+using System.Text;
+using NSec.Cryptography;
+
+namespace Edge.Configuration.Webhooks;
+
+/// <summary>
+/// A webhook policy ready to serve: options checked, secrets resolved into key material for its scheme. Built for
+/// validation and again for every config revision, so secrets reload with the config.
+/// </summary>
+internal sealed class WebhookPolicy
+{
+    private const string StandardSecretPrefix = "whsec_";
+    private const string StandardPublicKeyPrefix = "whpk_";
+
+    private WebhookPolicy(string name, WebhookScheme scheme, WebhookPolicyOptions options, IWebhookVerifier verifier, IReadOnlyList<string> verifyTokens)
+    {
+        Name = name;
+        Scheme = scheme;
+        Options = options;
+        Verifier = verifier;
+        VerifyTokens = verifyTokens;
+        DeliveryIdPointer = options.DeliveryIdPointer ?? scheme switch
+        {
+            WebhookScheme.Stripe => "/id",
+            WebhookScheme.Telegram => "/update_id",
+            _ => null,
+        };
+        HasTimestamp = scheme is WebhookScheme.Stripe or WebhookScheme.Slack or WebhookScheme.StandardWebhooks
+            || (scheme == WebhookScheme.Generic && options.TimestampHeader is not null);
+        ReplayTtl = options.ReplayTtl ?? (HasTimestamp ? (2 * options.Tolerance) + TimeSpan.FromMinutes(1) : TimeSpan.FromHours(24));
+    }
+
+    public string Name { get; }
+
+    public WebhookScheme Scheme { get; }
+
+    public WebhookPolicyOptions Options { get; }
+
+    public IWebhookVerifier Verifier { get; }
+
+    /// <summary>Meta subscribe handshake tokens (resolved values).</summary>
+    public IReadOnlyList<string> VerifyTokens { get; }
+
+    public string? DeliveryIdPointer { get; }
+
+    public bool HasTimestamp { get; }
+
+    public TimeSpan ReplayTtl { get; }
+
+    /// <summary>Whether a verified delivery must carry an id for the replay check.</summary>
+    public bool HasDeliveryId => Options.ReplayProtection && (DeliveryIdPointer is not null || Scheme switch
+    {
+        WebhookScheme.GitHub or WebhookScheme.Meta or WebhookScheme.StandardWebhooks or WebhookScheme.Slack => true,
+        WebhookScheme.Generic => Options.IdHeader is not null,
+        _ => false,
+    });
+
+    /// <summary>Builds the policy; every problem is added to <paramref name="errors"/> under <c>Edge:Webhooks:{name}</c>.</summary>
+    public static WebhookPolicy? TryCreate(string name, WebhookPolicyOptions options, ConfigErrorList errors)
+    {
+        var location = $"Edge:Webhooks:{name}";
+        var before = errors.Errors.Count();
+        if (!Enum.TryParse<WebhookScheme>(options.Scheme, ignoreCase: true, out var scheme) || int.TryParse(options.Scheme, out _))
+        {
+            errors.Add(location + ":Scheme", $"unknown scheme '{options.Scheme}'; use {string.Join(", ", Enum.GetNames<WebhookScheme>())}");
+            return null;
+        }
+
+        if (options.MaxBodyBytes is < 1 or > WebhookPolicyOptions.MaxAllowedBodyBytes)
+        {
+            errors.Add(location + ":MaxBodyBytes", $"must be between 1 and {WebhookPolicyOptions.MaxAllowedBodyBytes} (25 MiB)");
+        }
+
+        if (options.Tolerance < TimeSpan.FromSeconds(1) || options.Tolerance > TimeSpan.FromHours(1))
+        {
+            errors.Add(location + ":Tolerance", "must be between 00:00:01 and 01:00:00");
+        }
+
+        if (options.ReplayTtl is { } ttl && (ttl <= 2 * options.Tolerance || ttl > TimeSpan.FromDays(30)))
+        {
+            errors.Add(location + ":ReplayTtl", "must be longer than twice Tolerance (a replay must not outlive its id) and at most 30 days");
+        }
+
+        if (options.ReplayStatus is < 200 or > 599)
+        {
+            errors.Add(location + ":ReplayStatus", "must be an HTTP status between 200 and 599");
+        }
+
+        if (options.DeliveryIdPointer is { } pointer && (pointer.Length < 2 || pointer[0] != '/'))
+        {
+            errors.Add(location + ":DeliveryIdPointer", $"'{pointer}' is not a JSON pointer such as /event/id");
+        }
+
+        if (!string.Equals(options.OnRedisUnavailable, "Local", StringComparison.OrdinalIgnoreCase)
+            && !string.Equals(options.OnRedisUnavailable, "Reject", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add(location + ":OnRedisUnavailable", $"'{options.OnRedisUnavailable}' is not valid; use Local or Reject");
+        }
+
+        if (scheme != WebhookScheme.Meta && options.VerifyTokens.Count > 0)
+        {
+            errors.Add(location + ":VerifyTokens", "only the Meta scheme answers the subscribe handshake");
+        }
+
+        if (scheme != WebhookScheme.Generic)
+        {
+            var genericOnly = new (string Field, bool Set)[]
+            {
+                ("SignatureHeader", options.SignatureHeader is not null),
+                ("SignaturePrefix", options.SignaturePrefix.Length > 0),
+                ("Algorithm", options.Algorithm != "HmacSha256"),
+                ("Encoding", options.Encoding != "Hex"),
+                ("SignedContent", options.SignedContent != "{body}"),
+                ("TimestampHeader", options.TimestampHeader is not null),
+                ("IdHeader", options.IdHeader is not null),
+            };
+            foreach (var (field, set) in genericOnly.Where(g => g.Set))
+            {
+                errors.Add(location + ":" + field, "is an option of the Generic scheme only");
+            }
+        }
+
+        var secrets = ResolveAll(options.Secrets, location + ":Secrets", errors);
+        if (options.Secrets.Count == 0)
+        {
+            errors.Add(location + ":Secrets", "at least one secret reference (env:NAME or file:/path) is required");
+        }
+
+        var verifyTokens = ResolveAll(options.VerifyTokens, location + ":VerifyTokens", errors);
+        var verifier = CreateVerifier(scheme, options, secrets, location, errors);
+        if (verifier is null || errors.Errors.Count() > before)
+        {
+            return null;
+        }
+
+        return new WebhookPolicy(name, scheme, options, verifier, verifyTokens);
+    }
+
+    private static List<string> ResolveAll(IReadOnlyList<string> references, string location, ConfigErrorList errors)
+    {
+        var values = new List<string>(references.Count);
+        for (var i = 0; i < references.Count; i++)
+        {
+            if (SecretReference.TryResolve(references[i], out var value, out var error))
+            {
+                values.Add(value);
+            }
+            else
+            {
+                errors.Add($"{location}[{i}]", error);
+            }
+        }
+
+        return values;
+    }
+
+    private static IWebhookVerifier? CreateVerifier(WebhookScheme scheme, WebhookPolicyOptions options, List<string> secrets, string location, ConfigErrorList errors)
+    {
+        var utf8Keys = secrets.Select(Encoding.UTF8.GetBytes).ToList();
+        switch (scheme)
+        {
+            case WebhookScheme.GitHub:
+                return new HubSignatureVerifier(utf8Keys, HubSignatureVerifier.GitHubDeliveryHeader);
+            case WebhookScheme.Meta:
+                return new HubSignatureVerifier(utf8Keys, deliveryHeader: null);
+            case WebhookScheme.Slack:
+                return new SlackVerifier(utf8Keys);
+            case WebhookScheme.Stripe:
+                // Stripe keys the HMAC with the whole whsec_ string; the prefix is part of the key, not an encoding.
+                return new StripeVerifier(utf8Keys);
+            case WebhookScheme.Telegram:
+                for (var i = 0; i < secrets.Count; i++)
+                {
+                    if (!TelegramVerifier.IsValidToken(secrets[i]))
+                    {
+                        errors.Add($"{location}:Secrets[{i}]", "a Telegram secret token is 1-256 characters of A-Z, a-z, 0-9, '_' and '-'");
+                    }
+                }
+
+                return new TelegramVerifier(secrets);
+            case WebhookScheme.StandardWebhooks:
+                return CreateStandardWebhooks(secrets, location, errors);
+            case WebhookScheme.Generic:
+                return CreateGeneric(options, utf8Keys, location, errors);
+            default:
+                return null;
+        }
+    }
+
+    private static StandardWebhooksVerifier CreateStandardWebhooks(List<string> secrets, string location, ConfigErrorList errors)
+    {
+        var hmacKeys = new List<byte[]>();
+        var publicKeys = new List<PublicKey>();
+        for (var i = 0; i < secrets.Count; i++)
+        {
+            var secret = secrets[i];
+            if (secret.StartsWith(StandardSecretPrefix, StringComparison.Ordinal))
+            {
+                // Standard Webhooks: the key is the base64 payload after whsec_ (unlike Stripe's whsec_, used as-is).
+                if (TryFromBase64(secret[StandardSecretPrefix.Length..], out var key) && key.Length is >= 24 and <= 64)
+                {
+                    hmacKeys.Add(key);
+                    continue;
+                }
+
+                errors.Add($"{location}:Secrets[{i}]", "a whsec_ secret must be followed by base64 of 24 to 64 bytes");
+            }
+            else if (secret.StartsWith(StandardPublicKeyPrefix, StringComparison.Ordinal))
+            {
+                if (TryFromBase64(secret[StandardPublicKeyPrefix.Length..], out var raw) && raw.Length == 32
+                    && PublicKey.TryImport(SignatureAlgorithm.Ed25519, raw, KeyBlobFormat.RawPublicKey, out var publicKey) && publicKey is not null)
+                {
+                    publicKeys.Add(publicKey);
+                    continue;
+                }
+
+                errors.Add($"{location}:Secrets[{i}]", "a whpk_ key must be followed by base64 of a 32-byte Ed25519 public key");
+            }
+            else
+            {
+                errors.Add($"{location}:Secrets[{i}]", "a Standard Webhooks secret starts with whsec_ (HMAC, v1) or whpk_ (Ed25519 public key, v1a)");
+            }
+        }
+
+        return new StandardWebhooksVerifier(hmacKeys, publicKeys);
+    }
+
+    private static GenericHmacVerifier? CreateGeneric(WebhookPolicyOptions options, List<byte[]> keys, string location, ConfigErrorList errors)
+    {
+        if (string.IsNullOrWhiteSpace(options.SignatureHeader))
+        {
+            errors.Add(location + ":SignatureHeader", "the Generic scheme needs the header that carries the signature");
+            return null;
+        }
+
+        HashAlgorithmName algorithm;
+        if (string.Equals(options.Algorithm, "HmacSha256", StringComparison.OrdinalIgnoreCase))
+        {
+            algorithm = HashAlgorithmName.SHA256;
+        }
+        else if (string.Equals(options.Algorithm, "HmacSha512", StringComparison.OrdinalIgnoreCase))
+        {
+            algorithm = HashAlgorithmName.SHA512;
+        }
+        else
+        {
+            errors.Add(location + ":Algorithm", $"'{options.Algorithm}' is not supported; use HmacSha256 or HmacSha512");
+            return null;
+        }
+
+        var base64 = string.Equals(options.Encoding, "Base64", StringComparison.OrdinalIgnoreCase);
+        if (!base64 && !string.Equals(options.Encoding, "Hex", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add(location + ":Encoding", $"'{options.Encoding}' is not supported; use Hex or Base64");
+            return null;
+        }
+
+        if (!GenericHmacSettings.TryParseTemplate(options.SignedContent, out var template, out var error))
+        {
+            errors.Add(location + ":SignedContent", error);
+            return null;
+        }
+
+        if (template.Any(p => p.Kind == TemplatePartKind.Timestamp) && options.TimestampHeader is null)
+        {
+            errors.Add(location + ":SignedContent", "{timestamp} needs TimestampHeader");
+            return null;
+        }
+
+        if (template.Any(p => p.Kind == TemplatePartKind.Id) && options.IdHeader is null)
+        {
+            errors.Add(location + ":SignedContent", "{id} needs IdHeader");
+            return null;
+        }
+
+        var settings = new GenericHmacSettings(options.SignatureHeader, options.SignaturePrefix, algorithm, base64, template, options.TimestampHeader, options.IdHeader);
+        return new GenericHmacVerifier(settings, keys);
+    }
+
+    private static bool TryFromBase64(string text, out byte[] bytes)
+    {
+        bytes = new byte[(text.Length * 3 / 4) + 3];
+        if (Convert.TryFromBase64String(text, bytes, out var written))
+        {
+            bytes = bytes[..written];
+            return true;
+        }
+
+        return false;
+    }
+}

@@ -1,7 +1,0 @@
-namespace Edge.Proxy.RateLimiting;
-
-internal enum RateLimitAlgorithm
-{
-    TokenBucket,
-    Gcra,
-}

@@ -1,0 +1,76 @@
+namespace Edge.Configuration.Tests.Configuration;
+
+public sealed class ProxyConfigFileValidatorTests
+{
+    [Fact]
+    public async Task ValidateAsync_ShippedProxyJsonWithSampleSecrets_NoErrors()
+    {
+        var root = TestPaths.RepositoryRoot();
+        LoadSampleEnvironment(Path.Combine(root, "config", ".env.example"));
+
+        var errors = await ProxyConfigFileValidator.ValidateAsync(Path.Combine(root, "proxy.json"));
+
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
+    }
+
+    [Theory]
+    [InlineData("load/bench/proxy.bare.json")]
+    [InlineData("load/bench/proxy.full.json")]
+    [InlineData("load/bench/proxy.tenant.json")]
+    [InlineData("load/bench/proxy.scenarios.json")]
+    public async Task ValidateAsync_BenchmarkConfigs_NoErrors(string relativePath)
+    {
+        var root = TestPaths.RepositoryRoot();
+        LoadSampleEnvironment(Path.Combine(root, "config", ".env.example"));
+
+        var errors = await ProxyConfigFileValidator.ValidateAsync(Path.Combine(root, relativePath));
+
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_UnknownStepAndMissingCluster_ReportsBothWithLocations()
+    {
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, """
+        { "ReverseProxy": {
+            "Routes": { "r1": { "ClusterId": "nope", "Match": { "Path": "/x" }, "Transforms": [ { "EdgeWarp": "9" } ] } },
+            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
+        """);
+        try
+        {
+            var errors = await ProxyConfigFileValidator.ValidateAsync(path);
+
+            Assert.Contains(errors, e => e.Location == "ReverseProxy:Routes:r1:ClusterId");
+            Assert.Contains(errors, e => e.Location == "ReverseProxy:Routes:r1:Transforms[0]:EdgeWarp" && e.Message.Contains("unknown edge step", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static void LoadSampleEnvironment(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        foreach (var line in File.ReadAllLines(path))
+        {
+            var trimmed = line.Trim();
+            if (trimmed.Length == 0 || trimmed.StartsWith('#') || !trimmed.Contains('='))
+            {
+                continue;
+            }
+
+            var index = trimmed.IndexOf('=');
+            var name = trimmed[..index].Trim();
+            if (Environment.GetEnvironmentVariable(name) is null)
+            {
+                Environment.SetEnvironmentVariable(name, trimmed[(index + 1)..].Trim().Trim('"'));
+            }
+        }
+    }
+}

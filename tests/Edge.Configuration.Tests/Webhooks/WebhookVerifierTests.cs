@@ -1,0 +1,202 @@
+using System.Security.Cryptography;
+using System.Text;
+using Edge.Configuration.Webhooks;
+using Microsoft.AspNetCore.Http;
+
+namespace Edge.Configuration.Tests.Webhooks;
+
+/// <summary>The published vectors of webhooks.md against each verifier, plus the decoding rules that keep mutations out.</summary>
+public sealed class WebhookVerifierTests
+{
+    private const string StandardSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    private static readonly byte[] StandardPayload = "{\"test\": 2432232314}"u8.ToArray();
+
+    [Fact]
+    public void Verify_GitHubPublishedVector_Valid()
+    {
+        var verifier = Policy("GitHub", "It's a Secret to Everybody").Verifier;
+        var headers = Headers(("X-Hub-Signature-256", "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"), ("X-GitHub-Delivery", "d-1"));
+
+        var result = verifier.Verify(headers, "Hello, World!"u8);
+
+        Assert.True(result.IsValid);
+        Assert.Equal("d-1", result.DeliveryId);
+    }
+
+    [Fact]
+    public void Verify_GitHubVectorUpperCaseHex_Invalid()
+    {
+        var verifier = Policy("GitHub", "It's a Secret to Everybody").Verifier;
+        var headers = Headers(("X-Hub-Signature-256", "sha256=757107EA0EB2509FC211221CCE984B8A37570B6D7586C22C46F4379C8B043E17"));
+
+        var result = verifier.Verify(headers, "Hello, World!"u8);
+
+        Assert.Equal("signature_invalid:malformed_hex", result.Reason);
+    }
+
+    [Theory]
+    [InlineData("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", true)]
+    [InlineData("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA=", false)]
+    [InlineData("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE", false)]
+    [InlineData("v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", false)]
+    [InlineData("v1,bad v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", true)]
+    public void Verify_StandardWebhooksV1PublishedVector_AsExpected(string signature, bool valid)
+    {
+        var verifier = Policy("StandardWebhooks", StandardSecret).Verifier;
+
+        var result = verifier.Verify(StandardHeaders(signature), StandardPayload);
+
+        Assert.Equal(valid, result.IsValid);
+        Assert.Equal(valid ? 1614265330 : null, result.Timestamp);
+    }
+
+    [Fact]
+    public void Verify_StandardWebhooksV1aPublishedVector_Valid()
+    {
+        var verifier = Policy("StandardWebhooks", "whpk_ZlN4eg7dSSqi0moX9hQUk3orrOouK3QVQSlJa248c/g=").Verifier;
+        var signature = "v1a,tQ9V2XOqn7jL/DQenEFpqIugdBVtiMmER5mhSkXBNwM0mkATuDe6KYYUuxqtaiHeYGb7KaaBRdM5WqyeFiL8Ag==";
+
+        Assert.True(verifier.Verify(StandardHeaders(signature), StandardPayload).IsValid);
+        Assert.False(verifier.Verify(StandardHeaders(signature), "{\"test\": 2432232315}"u8).IsValid);
+    }
+
+    [Fact]
+    public void Verify_SlackPublishedVector_Valid()
+    {
+        var verifier = Policy("Slack", "8f742231b10e8888abcd99yyyzzz85a5").Verifier;
+        var body = Encoding.UTF8.GetBytes("token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c");
+        var headers = Headers(("X-Slack-Signature", "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"), ("X-Slack-Request-Timestamp", "1531420618"));
+
+        var result = verifier.Verify(headers, body);
+
+        Assert.True(result.IsValid);
+        Assert.Equal(1531420618, result.Timestamp);
+    }
+
+    [Fact]
+    public void Verify_StripeKeyIsWholeWhsecStringNotBase64_OnlyUtf8KeyVerifies()
+    {
+        const string secret = "whsec_dGVzdHNlY3JldGZvcnN0cmlwZQ==";
+        var verifier = Policy("Stripe", secret).Verifier;
+        var body = "{\"id\":\"evt_1\"}"u8.ToArray();
+        byte[] Sign(byte[] key) => HMACSHA256.HashData(key, (byte[])[.. "1700000000."u8, .. body]);
+
+        var asUtf8 = verifier.Verify(Headers(("Stripe-Signature", "t=1700000000,v1=" + Convert.ToHexStringLower(Sign(Encoding.UTF8.GetBytes(secret))))), body);
+        var asBase64 = verifier.Verify(Headers(("Stripe-Signature", "t=1700000000,v1=" + Convert.ToHexStringLower(Sign(Convert.FromBase64String(secret[6..]))))), body);
+
+        Assert.True(asUtf8.IsValid);
+        Assert.Equal(1700000000, asUtf8.Timestamp);
+        Assert.Equal("signature_invalid:mismatch", asBase64.Reason);
+    }
+
+    [Theory]
+    [InlineData("v1=abc", "signature_invalid:timestamp_malformed")]
+    [InlineData("t=1700000000", "signature_invalid:no_v1_signature")]
+    [InlineData("t=1700000000,v0=00", "signature_invalid:no_v1_signature")]
+    [InlineData("t=1700000000,t=1700000001,v1=00", "signature_invalid:timestamp_repeated")]
+    [InlineData("t=-5,v1=00", "signature_invalid:timestamp_malformed")]
+    [InlineData("garbage", "signature_invalid:malformed_header")]
+    public void Verify_StripeMalformedHeader_PreciseReason(string header, string reason)
+    {
+        var verifier = Policy("Stripe", "whsec_x").Verifier;
+
+        Assert.Equal(reason, verifier.Verify(Headers(("Stripe-Signature", header)), "{}"u8).Reason);
+    }
+
+    [Fact]
+    public void Verify_TelegramToken_ConstantTimeEquality()
+    {
+        var verifier = Policy("Telegram", "tg_token-1").Verifier;
+
+        Assert.True(verifier.Verify(Headers(("X-Telegram-Bot-Api-Secret-Token", "tg_token-1")), "{}"u8).IsValid);
+        Assert.Equal("signature_invalid:mismatch", verifier.Verify(Headers(("X-Telegram-Bot-Api-Secret-Token", "tg_token-2")), "{}"u8).Reason);
+        Assert.Equal("signature_missing:header_absent", verifier.Verify(Headers(), "{}"u8).Reason);
+    }
+
+    [Fact]
+    public void Verify_GenericTemplateWithHeaderPlaceholder_SignsTheHeaderValue()
+    {
+        var options = new WebhookPolicyOptions
+        {
+            Scheme = "Generic",
+            Secrets = [Secret("in-house")],
+            SignatureHeader = "X-Sig",
+            SignaturePrefix = "sha512=",
+            Algorithm = "HmacSha512",
+            Encoding = "Base64",
+            SignedContent = "{id}.{timestamp}.{header:X-Tenant}.{body}",
+            TimestampHeader = "X-Ts",
+            IdHeader = "X-Id",
+        };
+        var verifier = WebhookPolicy.TryCreate("p", options, new ConfigErrorList())!.Verifier;
+        var body = "{\"a\":1}"u8.ToArray();
+        var mac = Convert.ToBase64String(HMACSHA512.HashData("in-house"u8, [.. "id-9.1700000000.acme."u8, .. body]));
+
+        var valid = verifier.Verify(Headers(("X-Sig", "sha512=" + mac), ("X-Ts", "1700000000"), ("X-Id", "id-9"), ("X-Tenant", "acme")), body);
+        var otherTenant = verifier.Verify(Headers(("X-Sig", "sha512=" + mac), ("X-Ts", "1700000000"), ("X-Id", "id-9"), ("X-Tenant", "globex")), body);
+
+        Assert.True(valid.IsValid);
+        Assert.Equal("id-9", valid.DeliveryId);
+        Assert.False(otherTenant.IsValid);
+    }
+
+    [Fact]
+    public void Verify_HeaderSentTwice_Invalid()
+    {
+        var verifier = Policy("GitHub", "s").Verifier;
+        var headers = new HeaderDictionary { ["X-Hub-Signature-256"] = new(["sha256=00", "sha256=11"]) };
+
+        Assert.Equal("signature_invalid:header_repeated", verifier.Verify(headers, "x"u8).Reason);
+    }
+
+    [Theory]
+    [InlineData("abcdef", true)]
+    [InlineData("ABCDEF", false)]
+    [InlineData("abcde", false)]
+    [InlineData("", false)]
+    [InlineData("abcdeg", false)]
+    public void TryDecodeLowerHex_OnlyLowerCaseEvenLength(string text, bool expected)
+    {
+        Assert.Equal(expected, SignatureBytes.TryDecodeLowerHex(text, new byte[8], out _));
+    }
+
+    [Theory]
+    [InlineData("AAAA", true)]
+    [InlineData("AAA", false)]
+    [InlineData("AA==", true)]
+    [InlineData("AA=", false)]
+    [InlineData("AA A", false)]
+    public void TryDecodeBase64_TruncatedOrSpacedRefused(string text, bool expected)
+    {
+        Assert.Equal(expected, SignatureBytes.TryDecodeBase64(text, new byte[8], out _));
+    }
+
+    private static HeaderDictionary StandardHeaders(string signature) =>
+        Headers(("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"), ("webhook-timestamp", "1614265330"), ("webhook-signature", signature));
+
+    private static HeaderDictionary Headers(params (string Name, string Value)[] headers)
+    {
+        var dictionary = new HeaderDictionary();
+        foreach (var (name, value) in headers)
+        {
+            dictionary[name] = value;
+        }
+
+        return dictionary;
+    }
+
+    private static WebhookPolicy Policy(string scheme, string secret)
+    {
+        var errors = new ConfigErrorList();
+        var policy = WebhookPolicy.TryCreate("p", new WebhookPolicyOptions { Scheme = scheme, Secrets = [Secret(secret)] }, errors);
+        Assert.True(policy is not null, string.Join("; ", errors.Items.Select(e => e.Location + ": " + e.Message)));
+        return policy;
+    }
+
+    private static string Secret(string value)
+    {
+        var variable = "EDGE_TEST_WEBHOOK_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(variable, value);
+        return "env:" + variable;
+    }
+}
