@@ -49,10 +49,10 @@ internal sealed partial class RateLimitRedisWarmup(RedisRateLimitConnection conn
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Rate limiting: Redis connected and script loaded in {ElapsedMs} ms, before the proxy listener started")]
+        [LoggerMessage(EventId = 1305, Level = LogLevel.Information, Message = "Rate limiting: Redis connected and script loaded in {ElapsedMs} ms, before the proxy listener started")]
         public static partial void Ready(ILogger logger, double elapsedMs);
 
-        [LoggerMessage(EventId = 3007, Level = LogLevel.Warning, Message = "Rate limiting: Redis not reachable at startup ({Reason}); outage modes apply until it connects")]
+        [LoggerMessage(EventId = 1306, Level = LogLevel.Warning, Message = "Rate limiting: Redis not reachable at startup ({Reason}); outage modes apply until it connects")]
         public static partial void NotReachable(ILogger logger, string reason);
     }
 }
