@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Edge.Audit.Storage;
+using Edge.Audit.Verification;
 using Edge.AuditWriter.Authorization;
 using Edge.AuditWriter.Log;
 
@@ -20,6 +21,7 @@ internal static class ReadEndpoints
         app.MapGet("/audit/proof/inclusion", InclusionAsync);
         app.MapGet("/audit/proof/consistency", ConsistencyAsync);
         app.MapGet("/audit/export", ExportAsync);
+        ErasureEndpoint.Map(app);
     }
 
     private static async Task<IResult> QueryAsync(HttpContext context, AuditLog log, CallerAuthenticator authenticator)
@@ -53,21 +55,11 @@ internal static class ReadEndpoints
             before = cursor;
         }
 
-        var records = log.Store.Query(query! with { Before = before, Limit = limit });
+        var records = log.Store.Query(WithBlindIndex(query!, log) with { Before = before, Limit = limit });
+        using var view = new RecordView(log);
         return Results.Json(new
         {
-            records = records.Select(r => new
-            {
-                index = r.Index,
-                id = r.Id,
-                time = r.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
-                tenant = r.Tenant,
-                principal = r.Principal,
-                route = r.Route,
-                decision = r.Decision,
-                reason = r.Reason,
-                leaf = Convert.ToBase64String(r.Leaf),
-            }),
+            records = records.Select(view.ToJson).ToList(),
             next = records.Count == limit ? records[^1].Index.ToString(CultureInfo.InvariantCulture) : null,
         });
     }
@@ -144,19 +136,21 @@ internal static class ReadEndpoints
         }
 
         var pending = 0;
-        foreach (var record in log.Store.Export(query!))
+        using var view = new RecordView(log);
+        foreach (var record in log.Store.Export(WithBlindIndex(query!, log)))
         {
             if (format == "csv")
             {
                 var row = string.Join(',',
                     record.Index.ToString(CultureInfo.InvariantCulture), Csv(record.Id),
-                    record.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture), Csv(record.Tenant), Csv(record.Principal),
-                    Csv(record.Route), Csv(record.Decision), Csv(record.Reason), Convert.ToBase64String(record.Leaf)) + "\n";
+                    record.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture), Csv(record.Tenant), Csv(view.Principal(record)),
+                    Csv(record.Route), Csv(record.Decision), Csv(record.Reason), record.Pruned ? "" : Convert.ToBase64String(record.Leaf)) + "\n";
                 await body.WriteAsync(Encoding.UTF8.GetBytes(row), context.RequestAborted).ConfigureAwait(false);
             }
             else
             {
-                await body.WriteAsync(record.Leaf, context.RequestAborted).ConfigureAwait(false);
+                // Exact committed leaves, so the export verifies offline; a pruned record is only its leaf hash.
+                await body.WriteAsync(record.Pruned ? PrunedExportLine.Format(record.Index, record.LeafHash) : record.Leaf, context.RequestAborted).ConfigureAwait(false);
                 await body.WriteAsync("\n"u8.ToArray(), context.RequestAborted).ConfigureAwait(false);
             }
 
@@ -167,6 +161,10 @@ internal static class ReadEndpoints
             }
         }
     }
+
+    /// <summary>v2 records have no plaintext principal column: a principal search goes through the keyed blind index.</summary>
+    private static RecordQuery WithBlindIndex(RecordQuery query, AuditLog log) =>
+        query.Principal is { } principal ? query with { PrincipalBlind = log.Keyring.BlindPrincipal(principal) } : query;
 
     private static bool TryBuildQuery(IQueryCollection q, AuditCaller caller, out RecordQuery? query, out IResult? problem)
     {

@@ -5,6 +5,10 @@ internal sealed record AuditCaller(string Principal, string? Tenant, bool CanRea
 {
     public const string ReadPermission = "audit.read";
     public const string ReadAllPermission = "audit.read.all";
+    public const string ErasePermission = "audit.erase";
+
+    /// <summary>May erase subjects: across every tenant with <see cref="CanReadAllTenants"/>, otherwise only in its own tenant.</summary>
+    public bool CanErase { get; init; }
 
     public bool CanRead => CanReadAllTenants || CanReadOwnTenant;
 }

@@ -48,6 +48,6 @@ internal sealed class CallerAuthenticator
             identity.Principal,
             identity.Tenant,
             identity.Permissions.Has(AuditCaller.ReadAllPermission),
-            identity.Permissions.Has(AuditCaller.ReadPermission)), _validator.Challenge);
+            identity.Permissions.Has(AuditCaller.ReadPermission)) { CanErase = identity.Permissions.Has(AuditCaller.ErasePermission) }, _validator.Challenge);
     }
 }

@@ -2,6 +2,7 @@ using Edge.AuditWriter.Api;
 using Edge.AuditWriter.Authorization;
 using Edge.AuditWriter.Ingest;
 using Edge.AuditWriter.Log;
+using Edge.AuditWriter.Retention;
 using Microsoft.Extensions.Options;
 using Serilog;
 using Serilog.Formatting.Compact;
@@ -11,7 +12,8 @@ namespace Edge.AuditWriter.Hosting;
 /// <summary>Builds the writer host; Program and in-process tests share it.</summary>
 public static class WriterApp
 {
-    public static WebApplication Build(string[] args)
+    /// <param name="configureServices">Replaces services after the defaults (tests inject a controllable TimeProvider).</param>
+    public static WebApplication Build(string[] args, Action<IServiceCollection>? configureServices = null)
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.Host.UseSerilog((context, logging) => logging
@@ -25,12 +27,16 @@ public static class WriterApp
         builder.Services.AddSingleton<CallerAuthenticator>();
         builder.Services.AddSingleton<IngestAuthenticator>();
         builder.Services.AddHostedService<CheckpointService>();
+        builder.Services.AddSingleton<RetentionMetrics>();
+        builder.Services.AddHostedService<RetentionService>();
+        configureServices?.Invoke(builder.Services);
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = Problems.AddRequestContext);
 
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         // Open the store, check it against its last checkpoint and load keys before listening.
+        RetentionService.Validate(app.Services.GetRequiredService<IOptions<WriterOptions>>().Value.Retention);
         app.Services.GetRequiredService<AuditLog>();
         app.Services.GetRequiredService<CallerAuthenticator>();
         app.Services.GetRequiredService<IngestAuthenticator>();
