@@ -212,7 +212,7 @@ public sealed class ErasureTests
         JsonDocument.Parse(await client.GetStringAsync(url)).RootElement.GetProperty("proof").EnumerateArray()
             .Select(h => Convert.FromBase64String(h.GetString()!)).ToList();
 
-    private static List<(long Id, byte[] Wrapped)> SubjectKeys(string storePath, byte[] blind)
+    internal static List<(long Id, byte[] Wrapped)> SubjectKeys(string storePath, byte[] blind)
     {
         using var connection = new SqliteConnection($"Data Source={storePath};Mode=ReadOnly;Pooling=False");
         connection.Open();
