@@ -78,7 +78,9 @@ internal static class AuditCommands
 
             if (report.Valid)
             {
-                output.WriteLine($"OK: {report.RecordsChecked} records, {report.CheckpointsChecked} checkpoints verified");
+                output.WriteLine(report.PrunedRecords == 0
+                    ? $"OK: {report.RecordsChecked} records, {report.CheckpointsChecked} checkpoints verified"
+                    : $"OK: {report.RecordsChecked} records ({report.PrunedRecords} pruned to their leaf hash: included, content no longer checkable), {report.CheckpointsChecked} checkpoints verified");
                 return AuditExitCodes.Verified;
             }
 

@@ -55,7 +55,7 @@ public sealed class AuditProveCommandTests
             connection.Open();
             using var command = connection.CreateCommand();
             command.CommandText = """
-                DROP TRIGGER records_no_update;
+                DROP TRIGGER records_prune_only;
                 UPDATE records SET leaf = CAST(replace(CAST(leaf AS TEXT), '"decision":"allow"', '"decision":"allaw"') AS BLOB) WHERE idx = 13;
                 """;
             Assert.Equal(1, command.ExecuteNonQuery());
