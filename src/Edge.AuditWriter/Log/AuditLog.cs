@@ -252,7 +252,7 @@ internal sealed partial class AuditLog : IDisposable
         // Skip known ids before protecting, so a replay of an erased subject's record does not create a new key for it.
         var existing = Store.ExistingIds(leaves.Select(l => l.Summary.Id).ToList());
         var fresh = leaves.Where(l => existing.Add(l.Summary.Id)).ToList();
-        var keys = new Dictionary<long, byte[]>();
+        var keys = new Dictionary<(string Blind, string Tenant), (long Id, byte[] Key)>();
         List<PendingLeaf> protectedLeaves;
         try
         {
@@ -260,7 +260,7 @@ internal sealed partial class AuditLog : IDisposable
         }
         finally
         {
-            foreach (var key in keys.Values)
+            foreach (var (_, key) in keys.Values)
             {
                 CryptographicOperations.ZeroMemory(key);
             }
@@ -278,7 +278,8 @@ internal sealed partial class AuditLog : IDisposable
         return appended.Count;
     }
 
-    private PendingLeaf Protect(PendingLeaf leaf, Dictionary<long, byte[]> keys)
+    /// <param name="keys">Data keys already unwrapped in this batch, by (blind index, tenant): a batch is mostly a few subjects.</param>
+    private PendingLeaf Protect(PendingLeaf leaf, Dictionary<(string Blind, string Tenant), (long Id, byte[] Key)> keys)
     {
         var record = JsonNode.Parse(leaf.Bytes)!.AsObject();
         var subject = SubjectProtector.ReadSubject(record);
@@ -288,13 +289,15 @@ internal sealed partial class AuditLog : IDisposable
         {
             var blind = subject.Principal is { } principal ? Keyring.BlindPrincipal(principal) : Keyring.BlindClientIp(subject.ClientIp!);
             var tenant = leaf.Summary.Tenant ?? "";
-            var stored = Store.GetOrCreateSubject(blind, tenant, () => Keyring.CreateWrappedDataKey(blind, tenant), _time.GetUtcNow());
-            subjectId = stored.Id;
-            if (!keys.TryGetValue(stored.Id, out dataKey))
+            var cacheKey = (Convert.ToBase64String(blind), tenant);
+            if (!keys.TryGetValue(cacheKey, out var cached))
             {
-                dataKey = Keyring.UnwrapDataKey(stored.WrappedKey, blind, tenant);
-                keys[stored.Id] = dataKey;
+                var stored = Store.GetOrCreateSubject(blind, tenant, () => Keyring.CreateWrappedDataKey(blind, tenant), _time.GetUtcNow());
+                cached = (stored.Id, Keyring.UnwrapDataKey(stored.WrappedKey, blind, tenant));
+                keys[cacheKey] = cached;
             }
+
+            (subjectId, dataKey) = cached;
         }
 
         var bytes = SubjectProtector.Protect(record, leaf.Summary.Id, subject, dataKey);
