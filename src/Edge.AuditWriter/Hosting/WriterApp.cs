@@ -4,6 +4,7 @@ using Edge.AuditWriter.Ingest;
 using Edge.AuditWriter.Log;
 using Edge.AuditWriter.Retention;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
 using Serilog;
 using Serilog.Formatting.Compact;
 
@@ -29,6 +30,7 @@ public static class WriterApp
         builder.Services.AddHostedService<CheckpointService>();
         builder.Services.AddSingleton<RetentionMetrics>();
         builder.Services.AddHostedService<RetentionService>();
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(RetentionMetrics.MeterName).AddPrometheusExporter());
         configureServices?.Invoke(builder.Services);
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = Problems.AddRequestContext);
 
@@ -42,6 +44,8 @@ public static class WriterApp
         app.Services.GetRequiredService<IngestAuthenticator>();
         IngestEndpoint.Map(app);
         ReadEndpoints.Map(app);
+        // Counts only (no record content): retention runs, pruned records, shredded keys, erased records.
+        app.MapPrometheusScrapingEndpoint();
         return app;
     }
 }

@@ -110,6 +110,10 @@ public sealed class RetentionServiceTests
         Assert.Equal(2, measurements.Sum("edge.audit.retention.runs"));
         Assert.Equal(2, measurements.Sum("edge.audit.retention.pruned"));
         Assert.Equal(2, measurements.Sum("edge.audit.retention.subjects.shredded"));
+        using var anonymous = writer.Client();
+        var scrape = await anonymous.GetStringAsync("/metrics");
+        Assert.Contains("edge_audit_retention_runs_total", scrape, StringComparison.Ordinal);
+        Assert.Contains("edge_audit_retention_pruned_total", scrape, StringComparison.Ordinal);
     }
 
     [Theory]
