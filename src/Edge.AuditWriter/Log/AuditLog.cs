@@ -203,17 +203,21 @@ internal sealed partial class AuditLog : IDisposable
         }
     }
 
-    /// <summary>A checkpoint(TRUNCATE) fails while a reader holds a snapshot; readers are short, so retry for a while.</summary>
+    /// <summary>
+    /// checkpoint(TRUNCATE) waits for readers through the connection's busy timeout (5 s) and fails if one still holds an
+    /// older snapshot (e.g. a long export); one more attempt after a short pause, then the caller reports it.
+    /// </summary>
     private async Task<bool> TruncateWalAsync(CancellationToken cancellationToken)
     {
-        for (var attempt = 0; attempt < 100; attempt++)
+        if (Store.TruncateWal())
         {
-            if (Store.TruncateWal())
-            {
-                return true;
-            }
+            return true;
+        }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(50), _time, cancellationToken).ConfigureAwait(false);
+        await Task.Delay(TimeSpan.FromMilliseconds(100), _time, cancellationToken).ConfigureAwait(false);
+        if (Store.TruncateWal())
+        {
+            return true;
         }
 
         Log.WalNotTruncated(_logger);

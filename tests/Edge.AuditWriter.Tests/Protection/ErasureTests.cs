@@ -205,6 +205,39 @@ public sealed class ErasureTests
         Assert.Single(await RecordsAsync(dpo, "decision=erased"));
     }
 
+    [Fact]
+    public async Task Erase_WhileAReaderHoldsAnOldSnapshot_Answers503PendingThenCompletesOnRetry()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("e1", "acme", Erased, ErasedIp), Leaf("k1", "acme", Kept, KeptIp)], 2)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        var log = writer.Services.GetRequiredService<AuditLog>();
+        var wrapped = SubjectKeys(writer.StorePath, log.Keyring.BlindPrincipal(Erased)).Select(k => ("wrapped key", k.Wrapped)).ToList();
+
+        HttpResponseMessage pending;
+        using (var reader = new SqliteConnection($"Data Source={writer.StorePath};Mode=ReadOnly;Pooling=False"))
+        {
+            // A read transaction that has read keeps its snapshot, which the WAL must not be truncated under.
+            reader.Open();
+            using var transaction = reader.BeginTransaction();
+            using var read = reader.CreateCommand();
+            read.Transaction = transaction;
+            read.CommandText = "SELECT COUNT(*) FROM subjects";
+            read.ExecuteScalar();
+            pending = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased });
+        }
+
+        using var retry = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased });
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, pending.StatusCode);
+        Assert.Equal("erasure_pending", JsonDocument.Parse(await pending.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Equal(0, JsonDocument.Parse(await retry.Content.ReadAsStringAsync()).RootElement.GetProperty("records").GetInt64());
+        Assert.Empty(await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}"));
+        Assert.Empty(StoreScan.Find(writer.Directory, wrapped.Concat(StoreScan.Encodings("principal", Erased))));
+        pending.Dispose();
+    }
+
     internal static async Task<List<JsonElement>> RecordsAsync(HttpClient client, string query) =>
         JsonDocument.Parse(await client.GetStringAsync("/audit/records?limit=1000&" + query)).RootElement.GetProperty("records").EnumerateArray().ToList();
 
