@@ -375,10 +375,10 @@ internal sealed partial class AuditLog : IDisposable
         [LoggerMessage(1, LogLevel.Information, "Audit store {StorePath} opened with {Size} records; latest checkpoint at size {CheckpointSize}")]
         public static partial void Opened(ILogger logger, string storePath, long size, long checkpointSize);
 
-        [LoggerMessage(2, LogLevel.Information, "Erasure made the subject of {Records} records unreadable (tenant scope {TenantScope})")]
+        [LoggerMessage(2130, LogLevel.Information, "Erasure made the subject of {Records} records unreadable (tenant scope {TenantScope})")]
         public static partial void Erased(ILogger logger, long records, string tenantScope);
 
-        [LoggerMessage(3, LogLevel.Warning, "The WAL could not be truncated after an erasure or retention run (readers kept it busy); deleted bytes may remain in it until the next run")]
+        [LoggerMessage(2131, LogLevel.Warning, "The WAL could not be truncated after an erasure or retention run (readers kept it busy); deleted bytes may remain in it until the next run")]
         public static partial void WalNotTruncated(ILogger logger);
     }
 }

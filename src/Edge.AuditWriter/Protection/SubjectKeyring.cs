@@ -115,7 +115,7 @@ internal sealed partial class SubjectKeyring
 
     private static partial class Log
     {
-        [LoggerMessage(20, LogLevel.Warning, "Generated a new subject master key at {KeyPath}; back it up: without it no protected subject can be read")]
+        [LoggerMessage(2120, LogLevel.Warning, "Generated a new subject master key at {KeyPath}; back it up: without it no protected subject can be read")]
         public static partial void KeyGenerated(ILogger logger, string keyPath);
     }
 }

@@ -75,13 +75,13 @@ internal sealed partial class RetentionService(
 
     private static partial class Log
     {
-        [LoggerMessage(30, LogLevel.Information, "Retention scheduled: default {Default}, {TenantOverrides} tenant overrides, every {Interval}")]
+        [LoggerMessage(2140, LogLevel.Information, "Retention scheduled: default {Default}, {TenantOverrides} tenant overrides, every {Interval}")]
         public static partial void Scheduled(ILogger logger, string @default, int tenantOverrides, TimeSpan interval);
 
-        [LoggerMessage(31, LogLevel.Information, "Retention applied: {Pruned} records pruned to their leaf hash, {Shredded} subject keys deleted")]
+        [LoggerMessage(2141, LogLevel.Information, "Retention applied: {Pruned} records pruned to their leaf hash, {Shredded} subject keys deleted")]
         public static partial void Applied(ILogger logger, long pruned, long shredded);
 
-        [LoggerMessage(32, LogLevel.Error, "Retention run failed; it is retried at the next interval")]
+        [LoggerMessage(2142, LogLevel.Error, "Retention run failed; it is retried at the next interval")]
         public static partial void Failed(ILogger logger, Exception exception);
     }
 }
