@@ -37,6 +37,21 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task Verify_V1StoreFromBeforeSubjectProtection_ReportsOk()
+    {
+        // Written by the writer before records were protected (schema v1); see Edge.AuditWriter.Tests/Protection/V1StoreTests.
+        var fixtures = Path.Combine(AppContext.BaseDirectory, "Protection", "Fixtures");
+        var store = Path.Combine(Directory.CreateTempSubdirectory("edge-cli-v1-").FullName, "audit.db");
+        File.Copy(Path.Combine(fixtures, "audit-v1-store.sqlite"), store);
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--store", store, "--key", Path.Combine(fixtures, "audit-v1.key.pub"));
+
+        Assert.Equal(0, exitCode);
+        Assert.StartsWith("OK: 8 records, 3 checkpoints verified", output, StringComparison.Ordinal);
+        Directory.Delete(Path.GetDirectoryName(store)!, recursive: true);
+    }
+
+    [Fact]
     public async Task Verify_RecordPrunedToItsLeafHash_ReportsOkAndCountsIt()
     {
         await using var writer = await WriterWithRecordsAsync(25);
