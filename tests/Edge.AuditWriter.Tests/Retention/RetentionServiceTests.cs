@@ -103,6 +103,22 @@ public sealed class RetentionServiceTests
             Assert.Equal(2, report.PrunedRecords);
         }
 
+        // A bundle carries pruned records as their leaf hash, proven against the signed root; a forged hash fails it.
+        var bundle = await auditor.GetByteArrayAsync("/audit/export?format=bundle");
+        var bundleReport = BundleVerifier.Verify(new MemoryStream(bundle), [key]);
+        var prunedLine = bundle.AsSpan().IndexOf("{\"pruned\":true,"u8);
+        Assert.True(prunedLine > 0, "the bundle carries no pruned line");
+        var hashAt = prunedLine + bundle.AsSpan(prunedLine).IndexOf("\"leafHash\":\""u8) + "\"leafHash\":\""u8.Length;
+        var forged = bundle.ToArray();
+        forged[hashAt] = (byte)(forged[hashAt] == (byte)'A' ? 'B' : 'A');
+        var forgedReport = BundleVerifier.Verify(new MemoryStream(forged), [key]);
+        var csv = (await auditor.GetStringAsync("/audit/export?format=csv")).TrimEnd('\n').Split('\n');
+        Assert.True(bundleReport.Valid, bundleReport.Problem);
+        Assert.Equal(2, bundleReport.PrunedRecords);
+        Assert.False(forgedReport.Valid);
+        Assert.Equal(2, csv.Count(row => row.Contains(",(pruned),orders,,,,allow,,", StringComparison.Ordinal)));
+        Assert.Contains(csv, row => row.Contains(",nina.new@example.test,", StringComparison.Ordinal));
+
         // A second run finds nothing new and still writes its record; the metrics count both runs.
         clock.Advance(TimeSpan.FromHours(1));
         var runs = await WaitForRetentionRecordsAsync(auditor, clock, 2);
