@@ -18,11 +18,14 @@ public sealed class WriterFixture : IAsyncDisposable
     public const string AcmeAuditorKey = "acme-auditor-key-0123456789";
     public const string GlobalAuditorKey = "global-auditor-key-0123456789";
     public const string ViewerKey = "viewer-key-0123456789";
+    public const string GlobalEraserKey = "global-eraser-key-0123456789";
+    public const string AcmeEraserKey = "acme-eraser-key-0123456789";
 
     private WebApplication? _app;
     private string? _proxyJson;
     private string _authentication = "auditors";
     private IReadOnlyList<string> _extraArgs = [];
+    private TimeProvider? _time;
 
     private WriterFixture(string directory) => Directory = directory;
 
@@ -34,15 +37,22 @@ public sealed class WriterFixture : IAsyncDisposable
 
     public Uri BaseAddress { get; private set; } = null!;
 
+    /// <summary>The running writer's services (e.g. its AuditLog, to read what the store holds).</summary>
+    public IServiceProvider Services => _app!.Services;
+
+    /// <summary>The writer's clock when the test controls it; <see cref="WaitForCheckpointAsync"/> advances it.</summary>
+    public Microsoft.Extensions.Time.Testing.FakeTimeProvider? Clock => _time as Microsoft.Extensions.Time.Testing.FakeTimeProvider;
 
     public static async Task<WriterFixture> StartAsync(
-        string? directory = null, string? proxyJson = null, string authentication = "auditors", IReadOnlyList<string>? extraArgs = null)
+        string? directory = null, string? proxyJson = null, string authentication = "auditors", IReadOnlyList<string>? extraArgs = null,
+        TimeProvider? time = null)
     {
         var fixture = new WriterFixture(directory ?? System.IO.Directory.CreateTempSubdirectory("edge-writer-").FullName)
         {
             _proxyJson = proxyJson,
             _authentication = authentication,
             _extraArgs = extraArgs ?? [],
+            _time = time,
         };
         await fixture.StartAppAsync();
         return fixture;
@@ -59,10 +69,12 @@ public sealed class WriterFixture : IAsyncDisposable
                   "auditors": { "Type": "ApiKey", "Header": "X-Api-Key", "Keys": [
                     { "Sha256": "{{Sha(AcmeAuditorKey)}}", "Principal": "acme-auditor", "Tenant": "acme", "Roles": [ "TenantAuditor" ] },
                     { "Sha256": "{{Sha(GlobalAuditorKey)}}", "Principal": "compliance", "Tenant": "ops", "Roles": [ "Auditor" ] },
-                    { "Sha256": "{{Sha(ViewerKey)}}", "Principal": "viewer", "Tenant": "acme", "Roles": [ "Viewer" ] }
+                    { "Sha256": "{{Sha(ViewerKey)}}", "Principal": "viewer", "Tenant": "acme", "Roles": [ "Viewer" ] },
+                    { "Sha256": "{{Sha(GlobalEraserKey)}}", "Principal": "dpo", "Tenant": "ops", "Roles": [ "Auditor", "Eraser" ] },
+                    { "Sha256": "{{Sha(AcmeEraserKey)}}", "Principal": "acme-dpo", "Tenant": "acme", "Roles": [ "TenantAuditor", "Eraser" ] }
                   ] }
                 },
-                "Roles": { "Auditor": [ "audit.read.all" ], "TenantAuditor": [ "audit.read" ], "Viewer": [ "orders.read" ] }
+                "Roles": { "Auditor": [ "audit.read.all" ], "TenantAuditor": [ "audit.read" ], "Viewer": [ "orders.read" ], "Eraser": [ "audit.erase" ] }
               }
             }
             """);
@@ -77,7 +89,7 @@ public sealed class WriterFixture : IAsyncDisposable
             "--Writer:CheckpointInterval=00:00:00.200",
             "--Serilog:MinimumLevel:Default=Warning",
             .. _extraArgs,
-        ]);
+        ], _time is null ? null : services => services.AddSingleton(_time));
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseAddress = new Uri(address);
@@ -147,6 +159,7 @@ public sealed class WriterFixture : IAsyncDisposable
                 return note;
             }
 
+            Clock?.Advance(TimeSpan.FromMilliseconds(200));
             await Task.Delay(100);
         }
 

@@ -74,4 +74,13 @@ public static class AuditEventTypes
     public const string ConfigApplied = "dev.edge.audit.config.applied.v1";
     public const string ConfigRefused = "dev.edge.audit.config.refused.v1";
     public const string KeyRotated = "dev.edge.audit.key.rotated.v1";
+
+    /// <summary>Written by the audit writer after an erasure; names neither the subject nor its personal fields.</summary>
+    public const string SubjectErased = "dev.edge.audit.subject.erased.v1";
+
+    /// <summary>Written by the audit writer after each retention run.</summary>
+    public const string RetentionApplied = "dev.edge.audit.retention.applied.v1";
+
+    /// <summary>Types only the writer may append; an edge sending one is refused.</summary>
+    public static bool IsWriterOnly(string type) => type is SubjectErased or RetentionApplied;
 }

@@ -1,9 +1,9 @@
 namespace Edge.Audit.Records;
 
 /// <summary>
-/// The personal part of a record (principal, client IP). Today it is stored with protection <c>none</c>;
-/// a later version replaces it in the leaf with <c>{"protection":"aes-256-gcm","keyId":...,"nonce":...,"ciphertext":...}</c>
-/// under a per-subject key, so destroying that key erases the fields while every proof stays valid.
+/// The personal part of a record (principal, client IP). The edge sends it with protection <c>none</c> (schema v1);
+/// the audit writer replaces it in the leaf it commits with <c>{"protection":"aes-256-gcm","nonce":...,"ciphertext":...}</c>
+/// under a per-subject data key (schema v2), so destroying that key erases the fields while every proof stays valid.
 /// </summary>
 public sealed record AuditSubject
 {

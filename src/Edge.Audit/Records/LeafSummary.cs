@@ -9,13 +9,15 @@ public sealed record LeafSummary(
 {
     public const int MaxIdLength = 128;
 
+    private static readonly JsonDocumentOptions s_strict = new() { AllowDuplicateProperties = false };
+
     /// <summary>Parses a leaf as a CloudEvents envelope. Returns null with an error when it is not one.</summary>
     public static LeafSummary? TryParse(ReadOnlySpan<byte> leaf, out string? error)
     {
         try
         {
-            var reader = new Utf8JsonReader(leaf);
-            using var document = JsonDocument.ParseValue(ref reader);
+            // Duplicate members would let the indexed fields and the protected subject read different values.
+            using var document = JsonDocument.Parse(leaf.ToArray(), s_strict);
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
@@ -48,6 +50,12 @@ public sealed record LeafSummary(
                 return null;
             }
 
+            if (AuditEventTypes.IsWriterOnly(GetString(root, "type")!))
+            {
+                error = "this record type is written by the audit writer itself.";
+                return null;
+            }
+
             string? route = null, decision = null, reason = null, principal = null;
             if (root.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Object)
             {
@@ -56,6 +64,14 @@ public sealed record LeafSummary(
                 reason = GetString(data, "reason");
                 if (data.TryGetProperty("subject", out var subject) && subject.ValueKind == JsonValueKind.Object)
                 {
+                    // Edges send plaintext subjects; the writer encrypts them. A protected subject it cannot decrypt would
+                    // make the record unsearchable and unerasable, so it is refused.
+                    if (GetString(subject, "protection") is not (null or "none"))
+                    {
+                        error = "data.subject.protection must be none: the writer protects personal fields itself.";
+                        return null;
+                    }
+
                     principal = GetString(subject, "principal");
                 }
             }

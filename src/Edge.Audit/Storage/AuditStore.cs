@@ -4,9 +4,12 @@ using Microsoft.Data.Sqlite;
 namespace Edge.Audit.Storage;
 
 /// <summary>
-/// The SQLite store: records are append-only (UPDATE/DELETE refused by triggers), the record id is UNIQUE so
-/// replays are ignored, and signed checkpoints are stored beside them. WAL with synchronous=FULL, so a commit
-/// that returned is on disk. Writes are serialised by the caller; reads may run concurrently.
+/// The SQLite store: records are append-only (DELETE refused by triggers; the only UPDATE allowed prunes a record
+/// down to its leaf hash), the record id is UNIQUE so replays are ignored, and signed checkpoints are stored beside
+/// them. Subject data keys (wrapped) and the keyed blind index live in <c>subjects</c>, linked to records by
+/// <c>record_subjects</c>; both are deletable, which is what erasure does. WAL with synchronous=FULL, so a commit
+/// that returned is on disk; secure_delete, so deleted bytes are overwritten. Writes are serialised by the caller;
+/// reads may run concurrently.
 /// </summary>
 public sealed class AuditStore : IDisposable
 {
@@ -32,14 +35,31 @@ public sealed class AuditStore : IDisposable
         CREATE INDEX IF NOT EXISTS ix_records_decision ON records (decision, idx);
         CREATE INDEX IF NOT EXISTS ix_records_reason ON records (reason, idx);
         CREATE INDEX IF NOT EXISTS ix_records_time ON records (time_ms);
+        CREATE TABLE IF NOT EXISTS subjects (
+            id INTEGER PRIMARY KEY,
+            blind BLOB NOT NULL,
+            tenant TEXT NOT NULL,
+            wrapped_key BLOB NOT NULL,
+            created_ms INTEGER NOT NULL,
+            UNIQUE (blind, tenant)
+        );
+        CREATE TABLE IF NOT EXISTS record_subjects (
+            idx INTEGER PRIMARY KEY,
+            subject INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_record_subjects_subject ON record_subjects (subject, idx);
         CREATE TABLE IF NOT EXISTS checkpoints (
             size INTEGER PRIMARY KEY,
             root BLOB NOT NULL,
             note TEXT NOT NULL,
             created_ms INTEGER NOT NULL
         );
-        CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
-            BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+        DROP TRIGGER IF EXISTS records_no_update;
+        CREATE TRIGGER IF NOT EXISTS records_prune_only BEFORE UPDATE ON records
+            WHEN NOT (length(NEW.leaf) = 0 AND NEW.principal IS NULL AND NEW.idx = OLD.idx AND NEW.record_id = OLD.record_id
+                AND NEW.time_ms = OLD.time_ms AND NEW.tenant IS OLD.tenant AND NEW.route IS OLD.route
+                AND NEW.decision IS OLD.decision AND NEW.reason IS OLD.reason AND NEW.leaf_hash = OLD.leaf_hash)
+            BEGIN SELECT RAISE(ABORT, 'audit records are append-only; only pruning to the leaf hash is allowed'); END;
         CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
             BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
         CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
@@ -51,6 +71,7 @@ public sealed class AuditStore : IDisposable
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
     private readonly SqliteCommand _insert;
+    private readonly SqliteCommand _linkSubject;
 
     private AuditStore(string path, bool readOnly)
     {
@@ -68,7 +89,9 @@ public sealed class AuditStore : IDisposable
             Execute(_writer, Schema);
         }
 
-        Execute(_writer, "PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-65536;");
+        // secure_delete: deleted rows and freed pages are zeroed, so an erased key or pruned leaf cannot be read back
+        // from free space in the file.
+        Execute(_writer, "PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-65536; PRAGMA secure_delete=ON;");
         _insert = _writer.CreateCommand();
         _insert.CommandText = """
             INSERT INTO records (idx, record_id, time_ms, tenant, principal, route, decision, reason, leaf, leaf_hash)
@@ -79,6 +102,11 @@ public sealed class AuditStore : IDisposable
         {
             _insert.Parameters.Add(new SqliteParameter { ParameterName = name });
         }
+
+        _linkSubject = _writer.CreateCommand();
+        _linkSubject.CommandText = "INSERT INTO record_subjects (idx, subject) VALUES ($idx, $subject)";
+        _linkSubject.Parameters.Add(new SqliteParameter { ParameterName = "$idx" });
+        _linkSubject.Parameters.Add(new SqliteParameter { ParameterName = "$subject" });
     }
 
     public string Path { get; }
@@ -105,6 +133,7 @@ public sealed class AuditStore : IDisposable
         var appended = new List<byte[]>(leaves.Count);
         using var transaction = _writer.BeginTransaction();
         _insert.Transaction = transaction;
+        _linkSubject.Transaction = transaction;
         foreach (var leaf in leaves)
         {
             var p = _insert.Parameters;
@@ -120,6 +149,13 @@ public sealed class AuditStore : IDisposable
             p[9].Value = leaf.Hash;
             if (_insert.ExecuteNonQuery() == 1)
             {
+                if (leaf.SubjectId is { } subject)
+                {
+                    _linkSubject.Parameters[0].Value = nextIndex;
+                    _linkSubject.Parameters[1].Value = subject;
+                    _linkSubject.ExecuteNonQuery();
+                }
+
                 appended.Add(leaf.Hash);
                 nextIndex++;
             }
@@ -127,6 +163,7 @@ public sealed class AuditStore : IDisposable
 
         transaction.Commit();
         _insert.Transaction = null;
+        _linkSubject.Transaction = null;
         return appended;
     }
 
@@ -154,6 +191,175 @@ public sealed class AuditStore : IDisposable
         {
             yield return new StoredLeaf(reader.GetInt64(0), (byte[])reader[1], (byte[])reader[2]);
         }
+    }
+
+    /// <summary>The ids among <paramref name="ids"/> that are already stored.</summary>
+    public HashSet<string> ExistingIds(IReadOnlyCollection<string> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var existing = new HashSet<string>(StringComparer.Ordinal);
+        using var command = _writer.CreateCommand();
+        command.CommandText = "SELECT 1 FROM records WHERE record_id = $id";
+        var parameter = command.Parameters.Add(new SqliteParameter { ParameterName = "$id" });
+        foreach (var id in ids)
+        {
+            parameter.Value = id;
+            if (command.ExecuteScalar() is not null)
+            {
+                existing.Add(id);
+            }
+        }
+
+        return existing;
+    }
+
+    /// <summary>The subject row for this blind index and tenant, created with <paramref name="createWrappedKey"/> when absent.</summary>
+    public StoredSubject GetOrCreateSubject(byte[] blind, string tenant, Func<byte[]> createWrappedKey, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(createWrappedKey);
+        using var select = _writer.CreateCommand();
+        select.CommandText = "SELECT id, wrapped_key FROM subjects WHERE blind = $blind AND tenant = $tenant";
+        select.Parameters.AddWithValue("$blind", blind);
+        select.Parameters.AddWithValue("$tenant", tenant);
+        using (var reader = select.ExecuteReader())
+        {
+            if (reader.Read())
+            {
+                return new StoredSubject(reader.GetInt64(0), (byte[])reader[1]);
+            }
+        }
+
+        var wrapped = createWrappedKey();
+        using var insert = _writer.CreateCommand();
+        insert.CommandText = "INSERT INTO subjects (blind, tenant, wrapped_key, created_ms) VALUES ($blind, $tenant, $key, $now) RETURNING id";
+        insert.Parameters.AddWithValue("$blind", blind);
+        insert.Parameters.AddWithValue("$tenant", tenant);
+        insert.Parameters.AddWithValue("$key", wrapped);
+        insert.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+        return new StoredSubject((long)insert.ExecuteScalar()!, wrapped);
+    }
+
+    /// <summary>The wrapped data key of a subject, or null once it was erased.</summary>
+    public StoredSubjectKey? SubjectKey(long subjectId)
+    {
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT blind, tenant, wrapped_key FROM subjects WHERE id = $id";
+        command.Parameters.AddWithValue("$id", subjectId);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? new StoredSubjectKey((byte[])reader[0], reader.GetString(1), (byte[])reader[2]) : null;
+    }
+
+    /// <summary>
+    /// Erases a subject in one transaction: deletes its data keys and their record links (every tenant, or only
+    /// <paramref name="tenant"/>), and prunes the v1 records that carry <paramref name="principal"/> in plaintext.
+    /// Returns how many records became unreadable.
+    /// </summary>
+    public long EraseSubject(byte[] blind, string principal, string? tenant)
+    {
+        using var transaction = _writer.BeginTransaction();
+        var tenantClause = tenant is null ? "" : " AND tenant = $tenant";
+        var subjects = $"SELECT id FROM subjects WHERE blind = $blind{tenantClause}";
+        var count = 0L;
+        using (var command = _writer.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = $"""
+                SELECT COUNT(*) FROM record_subjects rs JOIN records r ON r.idx = rs.idx
+                WHERE rs.subject IN ({subjects}) AND length(r.leaf) > 0
+                """;
+            command.Parameters.AddWithValue("$blind", blind);
+            if (tenant is not null)
+            {
+                command.Parameters.AddWithValue("$tenant", tenant);
+            }
+
+            count += (long)command.ExecuteScalar()!;
+            command.CommandText = $"DELETE FROM record_subjects WHERE subject IN ({subjects})";
+            command.ExecuteNonQuery();
+            command.CommandText = $"DELETE FROM subjects WHERE blind = $blind{tenantClause}";
+            command.ExecuteNonQuery();
+        }
+
+        using (var command = _writer.CreateCommand())
+        {
+            // v1 records hold the principal in the leaf itself: the only way to erase it is to prune the leaf.
+            command.Transaction = transaction;
+            command.CommandText = $"UPDATE records SET leaf = X'', principal = NULL WHERE principal = $principal{tenantClause}";
+            command.Parameters.AddWithValue("$principal", principal);
+            if (tenant is not null)
+            {
+                command.Parameters.AddWithValue("$tenant", tenant);
+            }
+
+            count += command.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
+        return count;
+    }
+
+    /// <summary>
+    /// Prunes up to <paramref name="limit"/> unpruned records older than <paramref name="cutoff"/> of one tenant
+    /// (<paramref name="tenant"/>), or of every tenant not in <paramref name="excludedTenants"/> when tenant is null,
+    /// down to their leaf hash, and drops their subject links. Returns how many were pruned.
+    /// </summary>
+    public int PruneBefore(DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excludedTenants, int limit)
+    {
+        ArgumentNullException.ThrowIfNull(excludedTenants);
+        using var transaction = _writer.BeginTransaction();
+        using var command = _writer.CreateCommand();
+        command.Transaction = transaction;
+        string tenantClause;
+        if (tenant is not null)
+        {
+            tenantClause = " AND tenant = $tenant";
+            command.Parameters.AddWithValue("$tenant", tenant);
+        }
+        else
+        {
+            var names = excludedTenants.Select((t, i) => "$x" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            tenantClause = names.Count == 0 ? "" : $" AND (tenant IS NULL OR tenant NOT IN ({string.Join(',', names)}))";
+            var i = 0;
+            foreach (var excluded in excludedTenants)
+            {
+                command.Parameters.AddWithValue(names[i++], excluded);
+            }
+        }
+
+        command.Parameters.AddWithValue("$cutoff", cutoff.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$limit", limit);
+        command.CommandText = $"""
+            CREATE TEMP TABLE IF NOT EXISTS prune_batch (idx INTEGER PRIMARY KEY);
+            DELETE FROM prune_batch;
+            INSERT INTO prune_batch SELECT idx FROM records WHERE time_ms < $cutoff AND length(leaf) > 0{tenantClause} LIMIT $limit;
+            UPDATE records SET leaf = X'', principal = NULL WHERE idx IN (SELECT idx FROM prune_batch);
+            DELETE FROM record_subjects WHERE idx IN (SELECT idx FROM prune_batch);
+            SELECT COUNT(*) FROM prune_batch;
+            """;
+        var pruned = (int)(long)command.ExecuteScalar()!;
+        transaction.Commit();
+        return pruned;
+    }
+
+    /// <summary>Deletes the data keys no remaining record uses (their records were all pruned). Returns how many.</summary>
+    public int DeleteUnusedSubjects()
+    {
+        using var command = _writer.CreateCommand();
+        command.CommandText = "DELETE FROM subjects WHERE id NOT IN (SELECT subject FROM record_subjects)";
+        return command.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Copies the WAL into the database and truncates it to zero bytes, so deleted bytes survive in neither file.
+    /// Returns false when a reader kept the checkpoint from completing.
+    /// </summary>
+    public bool TruncateWal()
+    {
+        using var command = _writer.CreateCommand();
+        command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+        using var reader = command.ExecuteReader();
+        return reader.Read() && reader.GetInt64(0) == 0;
     }
 
     public void AddCheckpoint(long size, byte[] root, string note, DateTimeOffset created)
@@ -199,17 +405,39 @@ public sealed class AuditStore : IDisposable
     {
         ArgumentNullException.ThrowIfNull(query);
         using var connection = OpenReader();
-        using var command = connection.CreateCommand();
+        using var command = PageCommand(connection, query);
+        return ReadRecords(command).ToList();
+    }
+
+    /// <summary>SQLite's plan for the page <see cref="Query"/> runs, one line per step (tests pin that filters use indexes).</summary>
+    internal IReadOnlyList<string> ExplainQuery(RecordQuery query)
+    {
+        using var connection = OpenReader();
+        using var command = PageCommand(connection, query);
+        command.CommandText = "EXPLAIN QUERY PLAN " + command.CommandText;
+        using var reader = command.ExecuteReader();
+        var plan = new List<string>();
+        while (reader.Read())
+        {
+            plan.Add(reader.GetString(3));
+        }
+
+        return plan;
+    }
+
+    private static SqliteCommand PageCommand(SqliteConnection connection, RecordQuery query)
+    {
+        var command = connection.CreateCommand();
         var where = BuildWhere(query, command, PreferIndexOrder(connection, query));
         var order = query.Ascending ? "ASC" : "DESC";
         // The page's indexes first, then its rows: with one filter the inner query reads only its (covering) index, so a
         // time window sorts integers, not records with their leaves (32 ms -> under 1 ms for a one-minute window at 1M).
         command.CommandText = $"""
-            SELECT idx, record_id, time_ms, tenant, principal, route, decision, reason, leaf FROM records
-            WHERE idx IN (SELECT idx FROM records{where} ORDER BY idx {order} LIMIT $limit) ORDER BY idx {order}
+            {SelectRecords}
+            WHERE r.idx IN (SELECT r.idx FROM records r{where} ORDER BY r.idx {order} LIMIT $limit) ORDER BY r.idx {order}
             """;
         command.Parameters.AddWithValue("$limit", query.Limit);
-        return ReadRecords(command).ToList();
+        return command;
     }
 
     /// <summary>Oldest first, streamed, for export of a time range.</summary>
@@ -219,12 +447,17 @@ public sealed class AuditStore : IDisposable
         using var connection = OpenReader();
         using var command = connection.CreateCommand();
         var where = BuildWhere(query, command, PreferIndexOrder(connection, query with { Ascending = true, After = null }));
-        command.CommandText = $"SELECT idx, record_id, time_ms, tenant, principal, route, decision, reason, leaf FROM records{where} ORDER BY idx";
+        command.CommandText = $"{SelectRecords}{where} ORDER BY r.idx";
         foreach (var record in ReadRecords(command))
         {
             yield return record;
         }
     }
+
+    private const string SelectRecords = """
+        SELECT r.idx, r.record_id, r.time_ms, r.tenant, r.principal, r.route, r.decision, r.reason, r.leaf, r.leaf_hash, rs.subject
+        FROM records r LEFT JOIN record_subjects rs ON rs.idx = r.idx
+        """;
 
     /// <summary>
     /// A page is ordered by index, but a time range makes SQLite read the whole window through the time index and sort
@@ -272,18 +505,29 @@ public sealed class AuditStore : IDisposable
             }
         }
 
-        Add("record_id", "= $id", query.Id);
-        Add("tenant", "= $tenant", query.Tenant);
-        Add("principal", "= $principal", query.Principal);
-        Add("route", "= $route", query.Route);
-        Add("decision", "= $decision", query.Decision);
-        Add("reason", "= $reason", query.Reason);
+        Add("r.record_id", "= $id", query.Id);
+        Add("r.tenant", "= $tenant", query.Tenant);
+        if (query.Principal is not null)
+        {
+            // v1 rows carry the principal in plaintext; v2 rows are found through the keyed blind index only. One IN over
+            // both index lookups, not an OR: with statistics SQLite planned the OR as a scan of every record in index order.
+            clauses.Add("""
+                r.idx IN (SELECT p.idx FROM records p WHERE p.principal = $principal
+                 UNION ALL SELECT s_rs.idx FROM record_subjects s_rs JOIN subjects s ON s.id = s_rs.subject WHERE s.blind = $blind)
+                """);
+            command.Parameters.AddWithValue("$principal", query.Principal);
+            command.Parameters.AddWithValue("$blind", query.PrincipalBlind ?? []);
+        }
+
+        Add("r.route", "= $route", query.Route);
+        Add("r.decision", "= $decision", query.Decision);
+        Add("r.reason", "= $reason", query.Reason);
         // A unary plus keeps SQLite off ix_records_time (same rows, index order); see PreferIndexOrder.
-        var time = indexOrder ? "+time_ms" : "time_ms";
+        var time = indexOrder ? "+r.time_ms" : "r.time_ms";
         Add(time, ">= $from", query.From?.ToUnixTimeMilliseconds());
         Add(time, "< $to", query.To?.ToUnixTimeMilliseconds());
-        Add("idx", "< $before", query.Before);
-        Add("idx", "> $after", query.After);
+        Add("r.idx", "< $before", query.Before);
+        Add("r.idx", "> $after", query.After);
         return clauses.Count == 0 ? "" : " WHERE " + string.Join(" AND ", clauses);
     }
 
@@ -301,7 +545,9 @@ public sealed class AuditStore : IDisposable
                 reader.IsDBNull(5) ? null : reader.GetString(5),
                 reader.IsDBNull(6) ? null : reader.GetString(6),
                 reader.IsDBNull(7) ? null : reader.GetString(7),
-                (byte[])reader[8]);
+                (byte[])reader[8],
+                (byte[])reader[9],
+                reader.IsDBNull(10) ? null : reader.GetInt64(10));
         }
     }
 
@@ -321,6 +567,7 @@ public sealed class AuditStore : IDisposable
 
     public void Dispose()
     {
+        _linkSubject.Dispose();
         _insert.Dispose();
         _writer.Dispose();
     }

@@ -6,14 +6,26 @@ namespace Edge.Audit.Storage;
 public sealed record PendingLeaf(byte[] Bytes, LeafSummary Summary)
 {
     public byte[] Hash { get; } = MerkleHasher.HashLeaf(Bytes);
+
+    /// <summary>The subject whose data key encrypts this leaf's personal fields (v2), if any.</summary>
+    public long? SubjectId { get; init; }
 }
+
+public sealed record StoredSubject(long Id, byte[] WrappedKey);
+
+public sealed record StoredSubjectKey(byte[] Blind, string Tenant, byte[] WrappedKey);
 
 public sealed record StoredLeaf(long Index, byte[] Bytes, byte[] StoredHash);
 
 public sealed record StoredCheckpoint(long Size, byte[] Root, string Note);
 
+/// <summary>A stored record. <see cref="Leaf"/> is empty once pruned; <see cref="SubjectId"/> is null when it has no (longer a) data key.</summary>
 public sealed record StoredRecord(
-    long Index, string Id, DateTimeOffset Time, string? Tenant, string? Principal, string? Route, string? Decision, string? Reason, byte[] Leaf);
+    long Index, string Id, DateTimeOffset Time, string? Tenant, string? Principal, string? Route, string? Decision, string? Reason, byte[] Leaf,
+    byte[] LeafHash, long? SubjectId)
+{
+    public bool Pruned => Leaf.Length == 0;
+}
 
 public sealed record RecordQuery
 {
@@ -21,6 +33,9 @@ public sealed record RecordQuery
     public string? Id { get; init; }
     public string? Tenant { get; init; }
     public string? Principal { get; init; }
+
+    /// <summary>The keyed blind index of <see cref="Principal"/>, which finds v2 records (their principal is encrypted).</summary>
+    public byte[]? PrincipalBlind { get; init; }
     public string? Route { get; init; }
     public string? Decision { get; init; }
     public string? Reason { get; init; }

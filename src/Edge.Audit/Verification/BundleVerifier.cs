@@ -10,7 +10,7 @@ namespace Edge.Audit.Verification;
 
 /// <summary>
 /// Checks an export bundle offline (docs/audit.md, "Export bundles"): the checkpoint's signature, then for every record
-/// its leaf hash (RFC 6962: SHA-256(0x00 || record bytes)) and its inclusion proof up to the signed root (RFC 9162
+/// its leaf hash (RFC 6962: SHA-256(0x00 || record bytes), or the hash a pruned line carries) and its inclusion proof up to the signed root (RFC 9162
 /// §2.1.3.2), then the manifest's counts. Reads one chunk at a time. Any unreadable or unexpected content is a failure:
 /// a bundle that cannot be checked must not be trusted.
 /// </summary>
@@ -64,6 +64,7 @@ public static class BundleVerifier
 
         var checkpoint = opened.Checkpoint!;
         var records = 0L;
+        var pruned = 0L;
         var chunk = 0;
         var lastIndex = -1L;
         while (true)
@@ -84,7 +85,7 @@ public static class BundleVerifier
 
                 return reader.GetNextEntry() is { } extra
                     ? BundleReport.Failure(records, $"unexpected entry '{extra.Name}' after {AuditBundle.ManifestEntry}")
-                    : new BundleReport(true, records, checkpoint, trusted is null, null, null);
+                    : new BundleReport(true, records, checkpoint, trusted is null, null, null) { PrunedRecords = pruned };
             }
 
             if (entry.Name != AuditBundle.RecordsEntry(chunk))
@@ -114,8 +115,25 @@ public static class BundleVerifier
                     return BundleReport.Failure(records, $"record index {index} is out of order or not below the checkpoint size {checkpoint.Size}", index);
                 }
 
+                // A pruned record is only its leaf hash: the signed root still proves that hash, not any content.
+                byte[] leafHash;
+                if (PrunedExportLine.TryParse(leaves[i], out var prunedIndex, out var prunedHash))
+                {
+                    if (prunedIndex != index)
+                    {
+                        return BundleReport.Failure(records, $"record {index}: its pruned line is malformed or names index {prunedIndex}", index);
+                    }
+
+                    leafHash = prunedHash;
+                    pruned++;
+                }
+                else
+                {
+                    leafHash = MerkleHasher.HashLeaf(leaves[i]);
+                }
+
                 var path = proofDocument.RootElement.GetProperty("proof").EnumerateArray().Select(h => h.GetBytesFromBase64()).ToList();
-                var root = InclusionProof.RootFromProof(index, checkpoint.Size, MerkleHasher.HashLeaf(leaves[i]), path);
+                var root = InclusionProof.RootFromProof(index, checkpoint.Size, leafHash, path);
                 if (root is null || !CryptographicOperations.FixedTimeEquals(root, checkpoint.Root))
                 {
                     return BundleReport.Failure(records,
@@ -206,6 +224,9 @@ public static class BundleVerifier
 /// <summary>The outcome of a bundle check; <see cref="UsedBundledKey"/> says the signature was checked with the bundle's own key.</summary>
 public sealed record BundleReport(bool Valid, long RecordsChecked, Checkpoint? Checkpoint, bool UsedBundledKey, long? FirstBadIndex, string? Problem)
 {
+    /// <summary>Records present only as their leaf hash (pruned by retention or erasure): included, content no longer checkable.</summary>
+    public long PrunedRecords { get; init; }
+
     internal static BundleReport Failure(long records, string problem, long? firstBadIndex = null) =>
         new(false, records, null, false, firstBadIndex, problem);
 }

@@ -8,6 +8,9 @@ namespace Edge.Audit.Verification;
 /// Recomputes the tree from the leaves and checks every checkpoint against it: each signature must verify
 /// with a known key and each checkpoint root must equal the recomputed root at its size. Since every
 /// checkpoint is then a prefix root of the same leaf sequence, successive checkpoints are consistent.
+/// Leaves are hashed as bytes whatever their schema (v1 plaintext subject, v2 encrypted subject); a pruned record
+/// (retention, or erasure of a v1 record) has only its leaf hash left, which enters the tree as stored: the signed
+/// roots still vouch for it, but its content can no longer be checked (counted in <see cref="VerificationReport.PrunedRecords"/>).
 /// </summary>
 public static class LogVerifier
 {
@@ -45,7 +48,9 @@ public static class LogVerifier
         }
 
         var index = 0L;
-        var stored = leaves.Select(leaf => new StoredLeaf(index++, leaf, MerkleHasher.HashLeaf(leaf)));
+        var stored = leaves.Select(leaf => PrunedExportLine.TryParse(leaf, out var prunedIndex, out var leafHash)
+            ? new StoredLeaf(prunedIndex == index++ ? prunedIndex : -1, [], leafHash)
+            : new StoredLeaf(index++, leaf, MerkleHasher.HashLeaf(leaf)));
         return VerifyLeaves(stored, [(opened.Checkpoint!.Size, opened.Checkpoint.Root)], stopAtLastCheckpoint: true);
     }
 
@@ -54,6 +59,7 @@ public static class LogVerifier
         var range = new CompactRange();
         var next = 0;
         var checkedCheckpoints = 0;
+        var pruned = 0L;
 
         VerificationReport? CheckBoundary()
         {
@@ -90,7 +96,11 @@ public static class LogVerifier
                 return VerificationReport.Failure(range.Size, checkedCheckpoints, range.Size, $"record index {range.Size} is missing");
             }
 
-            if (!hash.AsSpan().SequenceEqual(leaf.StoredHash))
+            if (leaf.Bytes.Length == 0)
+            {
+                pruned++;
+            }
+            else if (!hash.AsSpan().SequenceEqual(leaf.StoredHash))
             {
                 return VerificationReport.Failure(range.Size, checkedCheckpoints, leaf.Index, $"record {leaf.Index} does not match the leaf hash recorded when it was appended");
             }
@@ -108,7 +118,7 @@ public static class LogVerifier
                 $"a checkpoint covers {checkpoints[next].Size} records but only {range.Size} are present");
         }
 
-        return new VerificationReport(true, range.Size, checkedCheckpoints, null, null);
+        return new VerificationReport(true, range.Size, checkedCheckpoints, null, null) { PrunedRecords = pruned };
     }
 
     /// <summary>Leaf hashing is the bulk of the work and independent per leaf: hash blocks on all cores, in order.</summary>
@@ -137,7 +147,8 @@ public static class LogVerifier
         IEnumerable<(StoredLeaf, byte[])> Flush()
         {
             var count = block.Count;
-            Parallel.For(0, count, i => hashes[i] = MerkleHasher.HashLeaf(block[i].Bytes));
+            // A pruned leaf has no bytes left; its stored hash is all there is (the checkpoint roots check it).
+            Parallel.For(0, count, i => hashes[i] = block[i].Bytes.Length == 0 ? block[i].StoredHash : MerkleHasher.HashLeaf(block[i].Bytes));
             var result = new (StoredLeaf, byte[])[count];
             for (var i = 0; i < count; i++)
             {
@@ -153,6 +164,9 @@ public static class LogVerifier
 /// <summary>The outcome of a verification. <see cref="FirstBadIndex"/> is the first record index found bad, when known.</summary>
 public sealed record VerificationReport(bool Valid, long RecordsChecked, int CheckpointsChecked, long? FirstBadIndex, string? Problem)
 {
+    /// <summary>Records present only as their leaf hash (pruned by retention or erasure).</summary>
+    public long PrunedRecords { get; init; }
+
     internal static VerificationReport Failure(long records, int checkpoints, long? firstBadIndex, string problem) =>
         new(false, records, checkpoints, firstBadIndex, problem);
 }

@@ -3,8 +3,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Edge.Audit.Bundles;
-using Edge.Audit.Merkle;
 using Edge.Audit.Storage;
+using Edge.Audit.Verification;
 using Edge.AuditWriter.Log;
 
 namespace Edge.AuditWriter.Api;
@@ -43,6 +43,8 @@ internal static class ExportEndpoint
             return;
         }
 
+        // v2 records have no plaintext principal column: a principal filter goes through the keyed blind index.
+        query = ReadEndpoints.WithBlindIndex(query!, log);
         var response = context.Response;
         var stamp = log.LatestCheckpoint.Size.ToString(CultureInfo.InvariantCulture);
         switch (format)
@@ -51,19 +53,19 @@ internal static class ExportEndpoint
                 response.ContentType = "text/csv; charset=utf-8";
                 response.Headers[VerifiableHeader] = "false";
                 response.Headers.ContentDisposition = $"attachment; filename=\"audit-{stamp}.csv\"";
-                await WriteCsvAsync(response.Body, log.Store.Export(query!), context.RequestAborted).ConfigureAwait(false);
+                await WriteCsvAsync(response.Body, log, log.Store.Export(query), context.RequestAborted).ConfigureAwait(false);
                 break;
             case "ndjson":
                 response.ContentType = "application/x-ndjson";
                 response.Headers.ContentDisposition = $"attachment; filename=\"audit-{stamp}.ndjson\"";
-                await WriteNdjsonAsync(response.Body, log.Store.Export(query!), context.RequestAborted).ConfigureAwait(false);
+                await WriteNdjsonAsync(response.Body, log.Store.Export(query), context.RequestAborted).ConfigureAwait(false);
                 break;
             default:
                 // The bundle is pinned to one signed checkpoint: records appended after it are not covered, so not included.
                 var checkpoint = log.LatestCheckpoint;
                 response.ContentType = AuditBundle.ContentType;
                 response.Headers.ContentDisposition = $"attachment; filename=\"audit-{checkpoint.Size.ToString(CultureInfo.InvariantCulture)}.tar\"";
-                await WriteBundleAsync(response.Body, log, checkpoint, query! with { Before = checkpoint.Size }, context.RequestAborted).ConfigureAwait(false);
+                await WriteBundleAsync(response.Body, log, checkpoint, query with { Before = checkpoint.Size }, context.RequestAborted).ConfigureAwait(false);
                 break;
         }
     }
@@ -73,7 +75,8 @@ internal static class ExportEndpoint
         var pending = 0;
         foreach (var record in records)
         {
-            await body.WriteAsync(record.Leaf, cancellationToken).ConfigureAwait(false);
+            // Exact committed leaves, so the export verifies offline; a pruned record is only its leaf hash.
+            await body.WriteAsync(ExportLine(record), cancellationToken).ConfigureAwait(false);
             await body.WriteAsync("\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
             if (++pending == FlushEvery)
             {
@@ -85,20 +88,26 @@ internal static class ExportEndpoint
 
     internal const string CsvHeader = "index,id,time,tenant,principal,route,method,path,status,decision,step,reason,leaf_sha256\n";
 
-    private static async Task WriteCsvAsync(Stream body, IEnumerable<StoredRecord> records, CancellationToken cancellationToken)
+    /// <summary>The NDJSON line of a record (its exact leaf bytes) or, once pruned, <see cref="PrunedExportLine"/>: proven by its leaf hash.</summary>
+    private static byte[] ExportLine(StoredRecord record) =>
+        record.Pruned ? PrunedExportLine.Format(record.Index, record.LeafHash) : record.Leaf;
+
+    private static async Task WriteCsvAsync(Stream body, AuditLog log, IEnumerable<StoredRecord> records, CancellationToken cancellationToken)
     {
+        using var view = new RecordView(log);
         await body.WriteAsync(Encoding.UTF8.GetBytes(CsvHeader), cancellationToken).ConfigureAwait(false);
         var pending = 0;
         var row = new StringBuilder(512);
         foreach (var record in records)
         {
-            var data = LeafFields.Read(record.Leaf);
+            // Method, path, status and step are not personal data: they are read from the committed leaf as is.
+            var data = record.Pruned ? default : LeafFields.Read(record.Leaf);
             row.Clear()
                 .Append(record.Index.ToString(CultureInfo.InvariantCulture)).Append(',')
                 .Append(CsvCell(record.Id)).Append(',')
                 .Append(record.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)).Append(',')
                 .Append(CsvCell(record.Tenant)).Append(',')
-                .Append(CsvCell(data.Principal ?? record.Principal)).Append(',')
+                .Append(CsvCell(view.DisplayPrincipal(record))).Append(',')
                 .Append(CsvCell(record.Route)).Append(',')
                 .Append(CsvCell(data.Method)).Append(',')
                 .Append(CsvCell(data.Path)).Append(',')
@@ -106,7 +115,7 @@ internal static class ExportEndpoint
                 .Append(CsvCell(record.Decision)).Append(',')
                 .Append(CsvCell(data.Step)).Append(',')
                 .Append(CsvCell(record.Reason)).Append(',')
-                .Append(Convert.ToHexStringLower(MerkleHasher.HashLeaf(record.Leaf))).Append('\n');
+                .Append(Convert.ToHexStringLower(record.LeafHash)).Append('\n');
             await body.WriteAsync(Encoding.UTF8.GetBytes(row.ToString()), cancellationToken).ConfigureAwait(false);
             if (++pending == FlushEvery)
             {
@@ -180,7 +189,7 @@ internal static class ExportEndpoint
 
                 foreach (var record in log.Store.Export(query))
                 {
-                    records.Write(record.Leaf);
+                    records.Write(ExportLine(record));
                     records.WriteByte((byte)'\n');
                     json.WriteStartObject();
                     json.WriteNumber("index", record.Index);

@@ -20,6 +20,7 @@ internal static class ReadEndpoints
         app.MapGet("/audit/proof/inclusion", InclusionAsync);
         app.MapGet("/audit/proof/consistency", ConsistencyAsync);
         app.MapGet("/audit/export", ExportEndpoint.ExportAsync);
+        ErasureEndpoint.Map(app);
     }
 
     private static async Task<IResult> QueryAsync(HttpContext context, AuditLog log, CallerAuthenticator authenticator)
@@ -60,27 +61,17 @@ internal static class ReadEndpoints
         }
 
         var ascending = order == "asc";
-        var records = log.Store.Query(query! with
+        var records = log.Store.Query(WithBlindIndex(query!, log) with
         {
             Before = ascending ? null : cursor,
             After = ascending ? cursor : null,
             Ascending = ascending,
             Limit = limit,
         });
+        using var view = new RecordView(log);
         return Results.Json(new
         {
-            records = records.Select(r => new
-            {
-                index = r.Index,
-                id = r.Id,
-                time = r.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
-                tenant = r.Tenant,
-                principal = r.Principal,
-                route = r.Route,
-                decision = r.Decision,
-                reason = r.Reason,
-                leaf = Convert.ToBase64String(r.Leaf),
-            }),
+            records = records.Select(view.ToJson).ToList(),
             next = records.Count == limit ? records[^1].Index.ToString(CultureInfo.InvariantCulture) : null,
         });
     }
@@ -143,6 +134,10 @@ internal static class ReadEndpoints
 
         return Results.Json(new { proof = log.ConsistencyProof(from, to).Select(Convert.ToBase64String) });
     }
+
+    /// <summary>v2 records have no plaintext principal column: a principal search goes through the keyed blind index.</summary>
+    internal static RecordQuery WithBlindIndex(RecordQuery query, AuditLog log) =>
+        query.Principal is { } principal ? query with { PrincipalBlind = log.Keyring.BlindPrincipal(principal) } : query;
 
     internal static bool TryBuildQuery(IQueryCollection q, AuditCaller caller, out RecordQuery? query, out IResult? problem)
     {

@@ -2,8 +2,10 @@ using Edge.AuditWriter.Api;
 using Edge.AuditWriter.Authorization;
 using Edge.AuditWriter.Ingest;
 using Edge.AuditWriter.Log;
+using Edge.AuditWriter.Retention;
 using Edge.AuditWriter.Ui;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
 using Serilog;
 using Serilog.Formatting.Compact;
 
@@ -12,7 +14,8 @@ namespace Edge.AuditWriter.Hosting;
 /// <summary>Builds the writer host; Program and in-process tests share it.</summary>
 public static class WriterApp
 {
-    public static WebApplication Build(string[] args)
+    /// <param name="configureServices">Replaces services after the defaults (tests inject a controllable TimeProvider).</param>
+    public static WebApplication Build(string[] args, Action<IServiceCollection>? configureServices = null)
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.Host.UseSerilog((context, logging) => logging
@@ -26,18 +29,25 @@ public static class WriterApp
         builder.Services.AddSingleton<CallerAuthenticator>();
         builder.Services.AddSingleton<IngestAuthenticator>();
         builder.Services.AddHostedService<CheckpointService>();
+        builder.Services.AddSingleton<RetentionMetrics>();
+        builder.Services.AddHostedService<RetentionService>();
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(RetentionMetrics.MeterName).AddPrometheusExporter());
+        configureServices?.Invoke(builder.Services);
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = Problems.AddRequestContext);
 
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         // Open the store, check it against its last checkpoint and load keys before listening.
+        RetentionService.Validate(app.Services.GetRequiredService<IOptions<WriterOptions>>().Value.Retention);
         app.Services.GetRequiredService<AuditLog>();
         app.Services.GetRequiredService<CallerAuthenticator>();
         app.Services.GetRequiredService<IngestAuthenticator>();
         IngestEndpoint.Map(app);
         ReadEndpoints.Map(app);
         ViewerEndpoints.Map(app);
+        // Counts only (no record content): retention runs, pruned records, shredded keys, erased records.
+        app.MapPrometheusScrapingEndpoint();
         return app;
     }
 }

@@ -29,5 +29,29 @@ public sealed record WriterOptions
 
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The subject master key (base64 of 32 random bytes): wraps every per-subject data key and keys the blind index.
+    /// Generated on first start (mode 0600). Losing it makes every protected subject unreadable; back it up with the signing key.
+    /// </summary>
+    public string SubjectKeyPath { get; init; } = "keys/audit-subject.key";
+
+    /// <summary>How long records keep their bodies and subjects (Writer:Retention).</summary>
+    public RetentionOptions Retention { get; init; } = new();
+
     public int MaxIngestBytes { get; init; } = 32 * 1024 * 1024;
+}
+
+/// <summary>The <c>Writer:Retention</c> section. Absent <see cref="Default"/> and no tenant entries: keep forever.</summary>
+public sealed record RetentionOptions
+{
+    /// <summary>Retention of records whose tenant has no entry in <see cref="Tenants"/>; null keeps them forever.</summary>
+    public TimeSpan? Default { get; init; }
+
+    /// <summary>Per-tenant retention (<c>Writer:Retention:Tenants:&lt;tenant&gt;</c>), overriding <see cref="Default"/>.</summary>
+    public IReadOnlyDictionary<string, TimeSpan> Tenants { get; init; } = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
+
+    /// <summary>How often the retention job runs.</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromHours(1);
+
+    public bool Enabled => Default is not null || Tenants.Count > 0;
 }

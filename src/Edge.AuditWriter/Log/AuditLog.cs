@@ -1,13 +1,20 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
 using Edge.Audit.Checkpoints;
 using Edge.Audit.Merkle;
+using Edge.Audit.Records;
 using Edge.Audit.Storage;
 using Edge.AuditWriter.Hosting;
+using Edge.AuditWriter.Protection;
 
 namespace Edge.AuditWriter.Log;
 
 /// <summary>
 /// The log: the SQLite store, the in-memory Merkle tree rebuilt from it, and the signed checkpoints.
 /// Appends are serialised; the tree only grows, so every checkpoint it signs is consistent with the previous one.
+/// Personal fields are encrypted on append under a per-subject data key (v2 leaves, see <see cref="SubjectProtector"/>);
+/// erasure deletes that key, retention prunes old bodies to their leaf hash. Neither touches a leaf hash, so every
+/// checkpoint and proof stays valid.
 /// </summary>
 internal sealed partial class AuditLog : IDisposable
 {
@@ -17,16 +24,24 @@ internal sealed partial class AuditLog : IDisposable
     private readonly IReadOnlyList<NoteSigner> _signers;
     private readonly TimeProvider _time;
     private readonly string _origin;
+    private readonly ILogger<AuditLog> _logger;
     private StoredCheckpoint _latest;
+
+    /// <summary>The CloudEvents instance (source <c>edge://audit-writer</c>) of the records the writer makes itself.</summary>
+    public const string WriterInstance = "audit-writer";
+
+    private const int PruneBatch = 5000;
 
     public AuditLog(WriterOptions options, TimeProvider time, ILogger<AuditLog> logger)
     {
         _time = time;
         _origin = options.Origin;
+        _logger = logger;
         var storeDirectory = Path.GetDirectoryName(Path.GetFullPath(options.StorePath));
         Directory.CreateDirectory(storeDirectory!);
         Store = AuditStore.Open(options.StorePath);
         _signers = WriterKeys.Load(options, logger);
+        Keyring = SubjectKeyring.Load(options, logger);
         foreach (var hash in Store.ReadLeafHashes())
         {
             _tree.AppendLeafHash(hash);
@@ -45,6 +60,8 @@ internal sealed partial class AuditLog : IDisposable
     }
 
     public AuditStore Store { get; }
+
+    public SubjectKeyring Keyring { get; }
 
     public IReadOnlyList<NoteVerifier> Verifiers => _signers.Select(s => s.Verifier).ToList();
 
@@ -67,27 +84,228 @@ internal sealed partial class AuditLog : IDisposable
         await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            long next;
-            lock (_treeLock)
-            {
-                next = _tree.Size;
-            }
-
-            var appended = Store.Append(leaves, next);
-            lock (_treeLock)
-            {
-                foreach (var hash in appended)
-                {
-                    _tree.AppendLeafHash(hash);
-                }
-            }
-
-            return appended.Count;
+            return AppendLocked(leaves);
         }
         finally
         {
             _appendLock.Release();
         }
+    }
+
+    /// <summary>
+    /// Erases a principal: deletes its data keys (every tenant, or only <paramref name="tenant"/>), prunes its v1
+    /// plaintext records, truncates the WAL so no copy survives in the store's files, and appends a
+    /// <see cref="AuditEventTypes.SubjectErased"/> record naming neither the principal nor its fields.
+    /// </summary>
+    public async Task<ErasureResult> EraseAsync(string principal, string? tenant, string requestedBy, CancellationToken cancellationToken)
+    {
+        await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var records = Store.EraseSubject(Keyring.BlindPrincipal(principal), principal, tenant);
+            var truncated = await TruncateWalAsync(cancellationToken).ConfigureAwait(false);
+            AppendWriterRecord(AuditEventTypes.SubjectErased, tenant, "erased", "erasure", "erasure_request", requestedBy,
+                new Dictionary<string, string>(StringComparer.Ordinal)
+                {
+                    ["records"] = records.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["scope"] = tenant is null ? "all_tenants" : "tenant",
+                });
+            Log.Erased(_logger, records, tenant ?? "*");
+            return new ErasureResult(records, truncated);
+        }
+        finally
+        {
+            _appendLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// One retention run: prunes records past their tenant's retention to their leaf hash (in batches, so ingest
+    /// is not held up), deletes the data keys no remaining record uses, truncates the WAL and appends a
+    /// <see cref="AuditEventTypes.RetentionApplied"/> record.
+    /// </summary>
+    public async Task<RetentionResult> ApplyRetentionAsync(RetentionOptions retention, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(retention);
+        var now = _time.GetUtcNow();
+        var pruned = 0L;
+        foreach (var (tenant, span) in retention.Tenants)
+        {
+            pruned += await PruneAsync(now - span, tenant, [], cancellationToken).ConfigureAwait(false);
+        }
+
+        if (retention.Default is { } keep)
+        {
+            pruned += await PruneAsync(now - keep, null, retention.Tenants.Keys.ToList(), cancellationToken).ConfigureAwait(false);
+        }
+
+        await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var shredded = Store.DeleteUnusedSubjects();
+            var truncated = await TruncateWalAsync(cancellationToken).ConfigureAwait(false);
+            AppendWriterRecord(AuditEventTypes.RetentionApplied, null, "applied", "retention", null, null,
+                new Dictionary<string, string>(StringComparer.Ordinal)
+                {
+                    ["pruned"] = pruned.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["subjectsShredded"] = shredded.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["default"] = retention.Default?.ToString("c", System.Globalization.CultureInfo.InvariantCulture) ?? "forever",
+                    ["tenantOverrides"] = retention.Tenants.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                });
+            return new RetentionResult(pruned, shredded, truncated);
+        }
+        finally
+        {
+            _appendLock.Release();
+        }
+    }
+
+    /// <summary>The data key of a subject, or null once it was erased or shredded.</summary>
+    public byte[]? DataKey(long subjectId)
+    {
+        var stored = Store.SubjectKey(subjectId);
+        if (stored is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return Keyring.UnwrapDataKey(stored.WrappedKey, stored.Blind, stored.Tenant);
+        }
+        catch (CryptographicException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<int> PruneAsync(DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excluded, CancellationToken cancellationToken)
+    {
+        var total = 0;
+        while (true)
+        {
+            int pruned;
+            await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                pruned = Store.PruneBefore(cutoff, tenant, excluded, PruneBatch);
+            }
+            finally
+            {
+                _appendLock.Release();
+            }
+
+            total += pruned;
+            if (pruned < PruneBatch)
+            {
+                return total;
+            }
+        }
+    }
+
+    /// <summary>
+    /// checkpoint(TRUNCATE) waits for readers through the connection's busy timeout (5 s) and fails if one still holds an
+    /// older snapshot (e.g. a long export); one more attempt after a short pause, then the caller reports it.
+    /// </summary>
+    private async Task<bool> TruncateWalAsync(CancellationToken cancellationToken)
+    {
+        if (Store.TruncateWal())
+        {
+            return true;
+        }
+
+        await Task.Delay(TimeSpan.FromMilliseconds(100), _time, cancellationToken).ConfigureAwait(false);
+        if (Store.TruncateWal())
+        {
+            return true;
+        }
+
+        Log.WalNotTruncated(_logger);
+        return false;
+    }
+
+    private void AppendWriterRecord(
+        string type, string? tenant, string decision, string step, string? reason, string? principal, IReadOnlyDictionary<string, string> attributes)
+    {
+        var record = new AuditRecord
+        {
+            Id = Guid.CreateVersion7(_time.GetUtcNow()).ToString(),
+            Type = type,
+            Time = _time.GetUtcNow(),
+            Instance = WriterInstance,
+            Tenant = tenant,
+            Decision = decision,
+            Step = step,
+            Reason = reason,
+            Attributes = attributes,
+            // The caller who asked is the subject of this record, protected like any other.
+            Subject = new AuditSubject { Principal = principal },
+        };
+        var summary = new LeafSummary(record.Id, record.Time, tenant, principal, null, decision, reason);
+        AppendLocked([new PendingLeaf(AuditRecordSerializer.Serialize(record), summary)]);
+    }
+
+    private int AppendLocked(IReadOnlyList<PendingLeaf> leaves)
+    {
+        long next;
+        lock (_treeLock)
+        {
+            next = _tree.Size;
+        }
+
+        // Skip known ids before protecting, so a replay of an erased subject's record does not create a new key for it.
+        var existing = Store.ExistingIds(leaves.Select(l => l.Summary.Id).ToList());
+        var fresh = leaves.Where(l => existing.Add(l.Summary.Id)).ToList();
+        var keys = new Dictionary<(string Blind, string Tenant), (long Id, byte[] Key)>();
+        List<PendingLeaf> protectedLeaves;
+        try
+        {
+            protectedLeaves = fresh.Select(leaf => Protect(leaf, keys)).ToList();
+        }
+        finally
+        {
+            foreach (var (_, key) in keys.Values)
+            {
+                CryptographicOperations.ZeroMemory(key);
+            }
+        }
+
+        var appended = Store.Append(protectedLeaves, next);
+        lock (_treeLock)
+        {
+            foreach (var hash in appended)
+            {
+                _tree.AppendLeafHash(hash);
+            }
+        }
+
+        return appended.Count;
+    }
+
+    /// <param name="keys">Data keys already unwrapped in this batch, by (blind index, tenant): a batch is mostly a few subjects.</param>
+    private PendingLeaf Protect(PendingLeaf leaf, Dictionary<(string Blind, string Tenant), (long Id, byte[] Key)> keys)
+    {
+        var record = JsonNode.Parse(leaf.Bytes)!.AsObject();
+        var subject = SubjectProtector.ReadSubject(record);
+        long? subjectId = null;
+        byte[]? dataKey = null;
+        if (subject is not null)
+        {
+            var blind = subject.Principal is { } principal ? Keyring.BlindPrincipal(principal) : Keyring.BlindClientIp(subject.ClientIp!);
+            var tenant = leaf.Summary.Tenant ?? "";
+            var cacheKey = (Convert.ToBase64String(blind), tenant);
+            if (!keys.TryGetValue(cacheKey, out var cached))
+            {
+                var stored = Store.GetOrCreateSubject(blind, tenant, () => Keyring.CreateWrappedDataKey(blind, tenant), _time.GetUtcNow());
+                cached = (stored.Id, Keyring.UnwrapDataKey(stored.WrappedKey, blind, tenant));
+                keys[cacheKey] = cached;
+            }
+
+            (subjectId, dataKey) = cached;
+        }
+
+        var bytes = SubjectProtector.Protect(record, leaf.Summary.Id, subject, dataKey);
+        return new PendingLeaf(bytes, leaf.Summary with { Principal = null }) { SubjectId = subjectId };
     }
 
     /// <summary>Signs and stores a checkpoint when the tree grew since the last one.</summary>
@@ -156,5 +374,15 @@ internal sealed partial class AuditLog : IDisposable
     {
         [LoggerMessage(1, LogLevel.Information, "Audit store {StorePath} opened with {Size} records; latest checkpoint at size {CheckpointSize}")]
         public static partial void Opened(ILogger logger, string storePath, long size, long checkpointSize);
+
+        [LoggerMessage(2130, LogLevel.Information, "Erasure made the subject of {Records} records unreadable (tenant scope {TenantScope})")]
+        public static partial void Erased(ILogger logger, long records, string tenantScope);
+
+        [LoggerMessage(2131, LogLevel.Warning, "The WAL could not be truncated after an erasure or retention run (readers kept it busy); deleted bytes may remain in it until the next run")]
+        public static partial void WalNotTruncated(ILogger logger);
     }
 }
+
+internal sealed record ErasureResult(long Records, bool WalTruncated);
+
+internal sealed record RetentionResult(long Pruned, int SubjectsShredded, bool WalTruncated);

@@ -99,7 +99,9 @@ internal static class AuditCommands
 
             if (report.Valid)
             {
-                output.WriteLine($"OK: {report.RecordsChecked} records, {report.CheckpointsChecked} checkpoints verified");
+                output.WriteLine(report.PrunedRecords == 0
+                    ? $"OK: {report.RecordsChecked} records, {report.CheckpointsChecked} checkpoints verified"
+                    : $"OK: {report.RecordsChecked} records ({report.PrunedRecords} pruned to their leaf hash: included, content no longer checkable), {report.CheckpointsChecked} checkpoints verified");
                 return AuditExitCodes.Verified;
             }
 
@@ -138,7 +140,8 @@ internal static class AuditCommands
         }
 
         var checkpoint = report.Checkpoint!;
-        output.WriteLine($"OK: {report.RecordsChecked} records, each with an inclusion proof to the signed checkpoint "
+        var prunedNote = report.PrunedRecords == 0 ? "" : $" ({report.PrunedRecords} pruned to their leaf hash: included, content no longer checkable)";
+        output.WriteLine($"OK: {report.RecordsChecked} records{prunedNote}, each with an inclusion proof to the signed checkpoint "
             + $"(origin {checkpoint.Origin}, size {checkpoint.Size}, root {Convert.ToHexStringLower(checkpoint.Root)})");
         return AuditExitCodes.Verified;
     }

@@ -97,11 +97,31 @@ internal static class AuditProveCommand
 
         var record = matches[0];
         var index = record.GetProperty("index").GetInt64();
-        var leaf = Convert.FromBase64String(record.GetProperty("leaf").GetString()!);
-        if (record.GetProperty("id").GetString() != id || !LeafHasId(leaf, id))
+        var pruned = record.TryGetProperty("pruned", out var prunedElement) && prunedElement.ValueKind == JsonValueKind.True;
+        byte[] leafHash;
+        if (pruned)
         {
-            output.WriteLine($"FAIL: the writer returned record bytes whose id is not '{id}'");
-            return AuditExitCodes.VerificationFailed;
+            // Retention or erasure left only the leaf hash: inclusion of that hash can be proved, but not that it belongs to this id.
+            if (!record.TryGetProperty("leafHash", out var hashElement) || hashElement.ValueKind != JsonValueKind.String
+                || !hashElement.TryGetBytesFromBase64(out var prunedHash) || prunedHash.Length != 32)
+            {
+                output.WriteLine($"FAIL: the writer says record '{id}' is pruned but gave no valid leaf hash");
+                return AuditExitCodes.VerificationFailed;
+            }
+
+            leafHash = prunedHash;
+        }
+        else
+        {
+            var leaf = Convert.FromBase64String(record.GetProperty("leaf").GetString() ?? "");
+            if (record.GetProperty("id").GetString() != id || !LeafHasId(leaf, id))
+            {
+                output.WriteLine($"FAIL: the writer returned record bytes whose id is not '{id}'");
+                return AuditExitCodes.VerificationFailed;
+            }
+
+            leafHash = MerkleHasher.HashLeaf(leaf);
+            output.WriteLine($"record: id {id}, index {index}, {leaf.Length} bytes, leaf hash {Convert.ToHexStringLower(leafHash)} (SHA-256 of 0x00 || record bytes)");
         }
 
         if (index >= checkpoint.Size)
@@ -110,8 +130,11 @@ internal static class AuditProveCommand
             return AuditExitCodes.ApiError;
         }
 
-        var leafHash = MerkleHasher.HashLeaf(leaf);
-        output.WriteLine($"record: id {id}, index {index}, {leaf.Length} bytes, leaf hash {Convert.ToHexStringLower(leafHash)} (SHA-256 of 0x00 || record bytes)");
+        if (pruned)
+        {
+            output.WriteLine($"record: id {id}, index {index}, pruned (retention or erasure): only its leaf hash {Convert.ToHexStringLower(leafHash)} remains; "
+                + "its inclusion can be proved, its content and id cannot");
+        }
 
         var proofPath = string.Create(CultureInfo.InvariantCulture, $"/audit/proof/inclusion?index={index}&size={checkpoint.Size}");
         var (proofBody, proofError) = await GetTextAsync(client, proofPath, cancellationToken).ConfigureAwait(false);
@@ -137,7 +160,9 @@ internal static class AuditProveCommand
             return AuditExitCodes.VerificationFailed;
         }
 
-        output.WriteLine($"OK: record {id} (index {index}) is included in the signed checkpoint of size {checkpoint.Size} ({proof.Count}-hash proof)");
+        output.WriteLine(pruned
+            ? $"OK: the leaf hash of pruned record {id} (index {index}) is included in the signed checkpoint of size {checkpoint.Size} ({proof.Count}-hash proof)"
+            : $"OK: record {id} (index {index}) is included in the signed checkpoint of size {checkpoint.Size} ({proof.Count}-hash proof)");
         return AuditExitCodes.Verified;
     }
 

@@ -101,4 +101,15 @@ public sealed class AuditRecordSerializerTests
         Assert.Null(LeafSummary.TryParse(Encoding.UTF8.GetBytes(leaf), out var error));
         Assert.NotNull(error);
     }
+
+    [Theory]
+    [InlineData("{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"t\",\"time\":\"2026-01-01T00:00:00Z\",\"data\":{\"decision\":\"allow\",\"subject\":{\"protection\":\"aes-256-gcm\",\"nonce\":\"AA==\",\"ciphertext\":\"AA==\"}}}")]
+    [InlineData("{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"dev.edge.audit.subject.erased.v1\",\"time\":\"2026-01-01T00:00:00Z\"}")]
+    [InlineData("{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"dev.edge.audit.retention.applied.v1\",\"time\":\"2026-01-01T00:00:00Z\"}")]
+    [InlineData("{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"t\",\"time\":\"2026-01-01T00:00:00Z\",\"data\":{\"subject\":{\"principal\":\"x\"},\"subject\":{\"principal\":\"y\"}}}")]
+    public void LeafSummary_WhatOnlyTheWriterMayWrite_IsRefused(string leaf)
+    {
+        Assert.Null(LeafSummary.TryParse(Encoding.UTF8.GetBytes(leaf), out var error));
+        Assert.NotNull(error);
+    }
 }

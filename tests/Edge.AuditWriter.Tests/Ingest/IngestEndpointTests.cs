@@ -20,7 +20,12 @@ public sealed class IngestEndpointTests
         Assert.Equal(51, JsonDocument.Parse(await replay.Content.ReadAsStringAsync()).RootElement.GetProperty("acked").GetInt64());
         using var store = AuditStore.OpenReadOnly(writer.StorePath);
         Assert.Equal(51, store.Count());
-        Assert.Equal(batch[7], store.ReadLeaves().Single(l => l.Index == 7).Bytes);
+        // The writer commits to the protected (v2) form of the edge's record: same id, subject encrypted.
+        var stored = JsonDocument.Parse(store.ReadLeaves().Single(l => l.Index == 7).Bytes).RootElement;
+        Assert.Equal("r7", stored.GetProperty("id").GetString());
+        Assert.Equal("urn:edge:audit:record:2", stored.GetProperty("dataschema").GetString());
+        Assert.Equal("aes-256-gcm", stored.GetProperty("data").GetProperty("subject").GetProperty("protection").GetString());
+        Assert.DoesNotContain("user-r7", stored.GetRawText(), StringComparison.Ordinal);
     }
 
     [Fact]

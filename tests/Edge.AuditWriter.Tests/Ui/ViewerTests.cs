@@ -226,38 +226,54 @@ public sealed class ViewerTests(ChromiumFixture chromium) : IClassFixture<Chromi
     }
 
     [Fact]
-    public async Task Erasure_HolderOfAuditErase_PostsTheSubjectAndShowsTheAnswerOrTheRefusal()
+    public async Task Erasure_HolderOfAuditEraseThroughTheUi_ShowsErasedRecordsOtherSubjectUntouchedAndProofsStillMatch()
     {
-        // The erasure endpoint belongs to the data side of issue 14; here the browser's request and its handling of
-        // the documented answers are checked through route interception.
-        await using var writer = await StartWriterAsync();
+        // End to end against the writer's real erasure endpoint: alice has records e0, e2, e4; bob has e1, e3, e5.
+        await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
+        var leaves = Enumerable.Range(0, 6).Select(i => WriterFixture.Leaf($"e{i}", "acme", principal: i % 2 == 0 ? "alice" : "bob")).ToList();
+        using (var ingest = await writer.IngestAsync(leaves, leaves.Count))
+        {
+            ingest.EnsureSuccessStatusCode();
+        }
+
+        await writer.WaitForCheckpointAsync(leaves.Count);
         var (context, page, errors, _) = await OpenAsync(writer);
         await using var _ = context;
-        var posted = new List<(string? Body, string? Key)>();
-        var refuse = false;
-        await page.RouteAsync("**/audit/erasure", async route =>
-        {
-            posted.Add((route.Request.PostData, (await route.Request.AllHeadersAsync()).GetValueOrDefault("x-api-key")));
-            await route.FulfillAsync(refuse
-                ? new() { Status = 403, ContentType = "application/problem+json", Body = """{"title":"Forbidden","status":403,"code":"missing_permission","detail":"The audit.erase permission is required."}""" }
-                : new() { Status = 200, ContentType = "application/json", Body = """{"subject":"user-r3","records":1}""" });
-        });
+        ILocator PrincipalOf(string id) =>
+            Rows(page).Filter(new() { Has = page.GetByRole(AriaRole.Button, new() { Name = $"View record {id}", Exact = true }) }).Locator("td:nth-child(3)");
 
         await SignInAsync(page, EraserKey);
-        await Assertions.Expect(page.Locator("#erasure")).ToBeVisibleAsync();
-        await page.GetByLabel("Subject principal").FillAsync("user-r3");
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 6 records, newest first");
+        await Assertions.Expect(PrincipalOf("e0")).ToHaveTextAsync("alice");
+        await page.GetByLabel("Subject principal").FillAsync("alice");
         await page.GetByLabel("I understand this cannot be undone").CheckAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Erase subject" }).ClickAsync();
-        await Assertions.Expect(page.Locator("#erasure-result")).ToHaveTextAsync("Erased: 1 records of user-r3 no longer show the subject.");
-        refuse = true;
-        await page.GetByLabel("I understand this cannot be undone").CheckAsync();
-        await page.GetByRole(AriaRole.Button, new() { Name = "Erase subject" }).ClickAsync();
-        await Assertions.Expect(page.Locator("#erasure-result")).ToHaveTextAsync("Erasure refused: 403 missing_permission: The audit.erase permission is required.");
+        await Assertions.Expect(page.Locator("#erasure-result")).ToHaveTextAsync("Erased: 3 records of alice no longer show the subject.");
+        // The table reloads with the erasure's own record on top.
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 7 records, newest first");
+        var principals = new Dictionary<string, string>();
+        foreach (var id in new[] { "e0", "e1", "e2", "e3", "e4", "e5" })
+        {
+            principals[id] = await PrincipalOf(id).InnerTextAsync();
+        }
 
-        Assert.Equal(2, posted.Count);
-        Assert.Equal("""{"subject":"user-r3"}""", posted[0].Body);
-        Assert.Equal(EraserKey, posted[0].Key);
-        Assert.DoesNotContain(errors, e => !e.Contains("403", StringComparison.Ordinal));
+        await page.GetByRole(AriaRole.Button, new() { Name = "View record e2", Exact = true }).ClickAsync();
+        await Assertions.Expect(page.Locator("#proof-result")).ToContainTextAsync("Root matches");
+        var erasedJson = JsonNode.Parse(await page.Locator("#detail-json").InnerTextAsync())!;
+        await page.GetByRole(AriaRole.Button, new() { Name = "View record e3", Exact = true }).ClickAsync();
+        await Assertions.Expect(page.Locator("#proof-result")).ToContainTextAsync("Root matches");
+        var untouchedJson = JsonNode.Parse(await page.Locator("#detail-json").InnerTextAsync())!;
+
+        // A refusal from the real endpoint is shown as such: a blank subject is not a principal.
+        await page.GetByLabel("Subject principal").FillAsync("   ");
+        await page.GetByLabel("I understand this cannot be undone").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Erase subject" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#erasure-result")).ToContainTextAsync("Erasure refused: 400 invalid_erasure");
+
+        Assert.Equal(["(erased)", "bob", "(erased)", "bob", "(erased)", "bob"], principals.Values);
+        Assert.Equal("""{"protection":"erased"}""", erasedJson["data"]!["subject"]!.ToJsonString());
+        Assert.Equal("bob", untouchedJson["data"]!["subject"]!["principal"]!.GetValue<string>());
+        Assert.DoesNotContain(errors, e => !e.Contains("400", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -37,12 +37,56 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task Verify_V1StoreFromBeforeSubjectProtection_ReportsOk()
+    {
+        // Written by the writer before records were protected (schema v1); see Edge.AuditWriter.Tests/Protection/V1StoreTests.
+        var fixtures = Path.Combine(AppContext.BaseDirectory, "Protection", "Fixtures");
+        var store = Path.Combine(Directory.CreateTempSubdirectory("edge-cli-v1-").FullName, "audit.db");
+        File.Copy(Path.Combine(fixtures, "audit-v1-store.sqlite"), store);
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--store", store, "--key", Path.Combine(fixtures, "audit-v1.key.pub"));
+
+        Assert.Equal(0, exitCode);
+        Assert.StartsWith("OK: 8 records, 3 checkpoints verified", output, StringComparison.Ordinal);
+        Directory.Delete(Path.GetDirectoryName(store)!, recursive: true);
+    }
+
+    [Fact]
+    public async Task Verify_RecordPrunedToItsLeafHash_ReportsOkAndCountsIt()
+    {
+        await using var writer = await WriterWithRecordsAsync(25);
+        await writer.StopAppAsync();
+        // Retention and erasure of v1 records prune like this; the store's trigger allows nothing else.
+        Tamper(writer.StorePath, "UPDATE records SET leaf = X'', principal = NULL WHERE idx IN (3, 4);");
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+
+        Assert.Equal(0, exitCode);
+        Assert.StartsWith("OK: 25 records (2 pruned to their leaf hash", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_PrunedRecordWithForgedLeafHash_FailsAtTheCoveringCheckpoint()
+    {
+        await using var writer = await WriterWithRecordsAsync(25);
+        await writer.StopAppAsync();
+        var refused = Assert.Throws<SqliteException>(() => Tamper(writer.StorePath, "UPDATE records SET leaf = X'', leaf_hash = zeroblob(32) WHERE idx = 3;"));
+        Tamper(writer.StorePath, "DROP TRIGGER records_prune_only; UPDATE records SET leaf = X'', leaf_hash = zeroblob(32) WHERE idx = 3;");
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+
+        Assert.Contains("append-only", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(1, exitCode);
+        Assert.Contains("does not match its signed checkpoint", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Verify_OneByteOfOneRecordChangedInSqliteFile_ReportsThatIndex()
     {
         await using var writer = await WriterWithRecordsAsync(100);
         await writer.StopAppAsync();
         Tamper(writer.StorePath, """
-            DROP TRIGGER records_no_update;
+            DROP TRIGGER records_prune_only;
             UPDATE records SET leaf = CAST(replace(CAST(leaf AS TEXT), '"decision":"allow"', '"decision":"allaw"') AS BLOB) WHERE idx = 42;
             """);
 
@@ -67,7 +111,7 @@ public sealed class AuditCommandsTests
             var forged = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(leaf).Replace("\"decision\":\"allow\"", "\"decision\":\"allaw\"", StringComparison.Ordinal));
             Assert.NotEqual(leaf, forged);
             using var write = connection.CreateCommand();
-            write.CommandText = "DROP TRIGGER records_no_update; UPDATE records SET leaf = $leaf, leaf_hash = $hash WHERE idx = 60;";
+            write.CommandText = "DROP TRIGGER records_prune_only; UPDATE records SET leaf = $leaf, leaf_hash = $hash WHERE idx = 60;";
             write.Parameters.AddWithValue("$leaf", forged);
             write.Parameters.AddWithValue("$hash", Edge.Audit.Merkle.MerkleHasher.HashLeaf(forged));
             write.ExecuteNonQuery();

@@ -47,6 +47,25 @@ public sealed class AuditProveCommandTests
     }
 
     [Fact]
+    public async Task Prove_PrunedRecord_ProvesItsLeafHashAndSaysTheContentIsGone()
+    {
+        await using var writer = await WriterWithRecordsAsync(21);
+        using (var connection = new SqliteConnection($"Data Source={writer.StorePath};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE records SET leaf = X'', principal = NULL WHERE idx = 13";
+            command.ExecuteNonQuery();
+        }
+
+        var (exitCode, output, error) = await ProveAsync(writer.BaseAddress, WriterFixture.GlobalAuditorKey, "r13", writer.KeyPath + ".pub");
+
+        Assert.True(exitCode == 0, error + output);
+        Assert.Contains("pruned (retention or erasure)", output, StringComparison.Ordinal);
+        Assert.Contains("OK: the leaf hash of pruned record r13 (index 13) is included in the signed checkpoint of size 21", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Prove_RecordBytesChangedInStore_ExitsOne()
     {
         await using var writer = await WriterWithRecordsAsync(21);
@@ -55,7 +74,7 @@ public sealed class AuditProveCommandTests
             connection.Open();
             using var command = connection.CreateCommand();
             command.CommandText = """
-                DROP TRIGGER records_no_update;
+                DROP TRIGGER records_prune_only;
                 UPDATE records SET leaf = CAST(replace(CAST(leaf AS TEXT), '"decision":"allow"', '"decision":"allaw"') AS BLOB) WHERE idx = 13;
                 """;
             Assert.Equal(1, command.ExecuteNonQuery());

@@ -2,14 +2,18 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Edge.Audit.Storage;
+using Edge.AuditWriter.Log;
+using Edge.AuditWriter.Protection;
 using Edge.AuditWriter.Tests;
+using Microsoft.Extensions.DependencyInjection;
 using Edge.Testing;
 
 namespace Edge.FunctionalTests.Hostile;
 
 /// <summary>
 /// One edge in front of a WireMock backend, shipping its audit records to a real audit writer, with a route for each
-/// kind of decision a hostile client can provoke. Tests look records up in the writer's store by request id.
+/// kind of decision a hostile client can provoke. Tests look records up in the writer's store by request id and read
+/// them as the writer's read API does (subject decrypted with the writer's keys).
 /// </summary>
 public class HostileEdge : IAsyncLifetime
 {
@@ -75,7 +79,9 @@ public class HostileEdge : IAsyncLifetime
                 var record = store.Export(new RecordQuery()).FirstOrDefault(r => r.Route is not null && match(r));
                 if (record is not null)
                 {
-                    return JsonDocument.Parse(record.Leaf).RootElement.Clone();
+                    var log = Writer.Services.GetRequiredService<AuditLog>();
+                    var (readable, _) = SubjectProtector.Reveal(record.Leaf, record.Id, record.SubjectId is { } subject ? log.DataKey(subject) : null);
+                    return JsonDocument.Parse(readable.ToJsonString()).RootElement.Clone();
                 }
             }
 

@@ -217,10 +217,22 @@
     }
   }
 
+  // The writer's readable view of a record: the subject decrypted for this caller, or marked erased. The committed
+  // leaf (record.leaf) holds only ciphertext for v2 records; it is what the proof check hashes.
+  function readable(record) {
+    return record.record ?? parseLeaf(record).json;
+  }
+
   function subjectText(data, record) {
+    if (record.pruned) {
+      return '(pruned)';
+    }
+    if (record.principal) {
+      return record.principal;
+    }
     const subject = data && data.subject;
     if (!subject) {
-      return record.pruned ? '(pruned)' : '';
+      return '';
     }
     if (subject.protection === 'none') {
       return subject.principal ?? '';
@@ -240,7 +252,7 @@
   function renderRows(records) {
     const body = $('records').querySelector('tbody');
     const rows = records.map((record) => {
-      const { json } = parseLeaf(record);
+      const json = readable(record);
       const data = (json && json.data) || {};
       const row = document.createElement('tr');
       const time = document.createElement('td');
@@ -385,7 +397,8 @@
     detail.hidden = false;
     detail.focus();
 
-    const { bytes, json } = parseLeaf(record);
+    const { bytes } = parseLeaf(record);
+    const json = readable(record);
     $('detail-json').textContent = json ? JSON.stringify(json, null, 2) : '(no record body: pruned)';
     fact(facts, 'Record id', record.id);
     fact(facts, 'Index', String(record.index));

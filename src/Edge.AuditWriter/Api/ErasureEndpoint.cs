@@ -1,0 +1,120 @@
+using System.Text.Json;
+using Edge.AuditWriter.Authorization;
+using Edge.AuditWriter.Log;
+using Edge.AuditWriter.Retention;
+
+namespace Edge.AuditWriter.Api;
+
+/// <summary>
+/// POST /audit/erasure <c>{"subject":"&lt;principal&gt;","tenant":"&lt;optional&gt;"}</c>: crypto-shreds a principal
+/// (GDPR art. 17). Needs <c>audit.erase</c>; a caller without <c>audit.read.all</c> erases only within its own tenant.
+/// </summary>
+internal static class ErasureEndpoint
+{
+    public const string Path = "/audit/erasure";
+    private const int MaxBodyBytes = 4096;
+    private const int MaxSubjectLength = 1024;
+
+    public static void Map(WebApplication app) => app.MapPost(Path, HandleAsync);
+
+    private static async Task<IResult> HandleAsync(HttpContext context, AuditLog log, CallerAuthenticator authenticator, RetentionMetrics metrics)
+    {
+        var (caller, challenge) = await authenticator.AuthenticateAsync(context.Request).ConfigureAwait(false);
+        if (caller is null)
+        {
+            return Problems.Unauthorized("unauthenticated", "Valid auditor credentials are required.", challenge);
+        }
+
+        if (!caller.CanErase)
+        {
+            return Problems.Create(StatusCodes.Status403Forbidden, "missing_permission", "Forbidden", "The audit.erase permission is required.");
+        }
+
+        var request = await ReadRequestAsync(context).ConfigureAwait(false);
+        if (request is null)
+        {
+            return Problems.BadRequest("invalid_erasure",
+                $"The body is a JSON object {{\"subject\": \"<principal>\"}} (at most {MaxSubjectLength} characters), optionally with \"tenant\".");
+        }
+
+        var tenant = request.Tenant;
+        if (!caller.CanReadAllTenants)
+        {
+            // Tenant-scoped erasers reach only their own tenant's records, exactly like tenant-scoped readers.
+            if (caller.Tenant is null || (tenant is not null && tenant != caller.Tenant))
+            {
+                return Problems.Create(StatusCodes.Status403Forbidden, "tenant_forbidden", "Forbidden",
+                    "Without audit.read.all, audit.erase covers only the caller's own tenant.");
+            }
+
+            tenant = caller.Tenant;
+        }
+
+        // Not bound to RequestAborted: once the keys are deleted the erasure must also be recorded.
+        var result = await log.EraseAsync(request.Subject, tenant, caller.Principal, CancellationToken.None).ConfigureAwait(false);
+        metrics.Erased(result.Records);
+        if (!result.WalTruncated)
+        {
+            return Problems.Create(StatusCodes.Status503ServiceUnavailable, "erasure_pending", "Erasure not yet complete",
+                "The subject's keys are deleted, but the write-ahead log could not be truncated yet; repeat the request.");
+        }
+
+        return Results.Json(new { subject = request.Subject, records = result.Records });
+    }
+
+    private static async Task<ErasureRequest?> ReadRequestAsync(HttpContext context)
+    {
+        if (context.Request.ContentLength > MaxBodyBytes)
+        {
+            return null;
+        }
+
+        using var buffer = new MemoryStream();
+        var body = context.Request.Body;
+        var chunk = new byte[1024];
+        int read;
+        while ((read = await body.ReadAsync(chunk, context.RequestAborted).ConfigureAwait(false)) > 0)
+        {
+            if (buffer.Length + read > MaxBodyBytes)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(buffer.ToArray(), new JsonDocumentOptions { AllowDuplicateProperties = false });
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return null;
+            }
+
+            string? subject = null, tenant = null;
+            foreach (var property in root.EnumerateObject())
+            {
+                switch (property.Name)
+                {
+                    case "subject" when property.Value.ValueKind == JsonValueKind.String:
+                        subject = property.Value.GetString();
+                        break;
+                    case "tenant" when property.Value.ValueKind == JsonValueKind.String:
+                        tenant = property.Value.GetString();
+                        break;
+                    default:
+                        return null;
+                }
+            }
+
+            return string.IsNullOrEmpty(subject) || subject.Length > MaxSubjectLength || tenant is "" ? null : new ErasureRequest(subject, tenant);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private sealed record ErasureRequest(string Subject, string? Tenant);
+}

@@ -1,0 +1,98 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Edge.Audit.Storage;
+using Edge.AuditWriter.Log;
+using Edge.AuditWriter.Protection;
+
+namespace Edge.AuditWriter.Api;
+
+/// <summary>
+/// What readers see of stored records: the committed leaf (for proofs), its hash, whether it was pruned, and the
+/// record with its subject decrypted, or marked <c>{"protection":"erased"}</c> once its key is gone.
+/// One instance per request; it caches the data keys it unwrapped and wipes them on dispose.
+/// </summary>
+internal sealed class RecordView(AuditLog log) : IDisposable
+{
+    private readonly Dictionary<long, byte[]?> _keys = [];
+
+    public object ToJson(StoredRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var (view, principal) = Reveal(record);
+        return new
+        {
+            index = record.Index,
+            id = record.Id,
+            time = record.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
+            tenant = record.Tenant,
+            principal,
+            route = record.Route,
+            decision = record.Decision,
+            reason = record.Reason,
+            leaf = record.Pruned ? null : Convert.ToBase64String(record.Leaf),
+            leafHash = Convert.ToBase64String(record.LeafHash),
+            pruned = record.Pruned,
+            record = view,
+        };
+    }
+
+    /// <summary>The readable principal: decrypted (v2), as stored (v1), or null when erased or pruned.</summary>
+    public string? Principal(StoredRecord record) => Reveal(record).Principal;
+
+    /// <summary>The principal as a person reads it (CSV, viewer): decrypted or as stored, else <c>(erased)</c> or <c>(pruned)</c>.</summary>
+    public string? DisplayPrincipal(StoredRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        if (record.Pruned)
+        {
+            return "(pruned)";
+        }
+
+        var (view, principal) = Reveal(record);
+        if (principal is not null)
+        {
+            return principal;
+        }
+
+        return view?["data"]?["subject"]?["protection"] is JsonValue protection && protection.TryGetValue<string>(out var kind) && kind != "none"
+            ? "(" + kind + ")"
+            : null;
+    }
+
+    private (JsonObject? Record, string? Principal) Reveal(StoredRecord record)
+    {
+        if (record.Pruned)
+        {
+            return (null, null);
+        }
+
+        var dataKey = record.SubjectId is { } subject ? Key(subject) : null;
+        var (view, principal) = SubjectProtector.Reveal(record.Leaf, record.Id, dataKey);
+        return (view, principal ?? record.Principal);
+    }
+
+    private byte[]? Key(long subjectId)
+    {
+        if (!_keys.TryGetValue(subjectId, out var key))
+        {
+            key = log.DataKey(subjectId);
+            _keys[subjectId] = key;
+        }
+
+        return key;
+    }
+
+    public void Dispose()
+    {
+        foreach (var key in _keys.Values)
+        {
+            if (key is not null)
+            {
+                CryptographicOperations.ZeroMemory(key);
+            }
+        }
+
+        _keys.Clear();
+    }
+}

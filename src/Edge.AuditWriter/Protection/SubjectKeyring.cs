@@ -1,0 +1,121 @@
+using System.Security.Cryptography;
+using System.Text;
+using Edge.AuditWriter.Hosting;
+
+namespace Edge.AuditWriter.Protection;
+
+/// <summary>
+/// The writer's subject master key (Writer:SubjectKeyPath, 32 random bytes, generated on first start with mode 0600).
+/// Two keys are derived from it with HKDF-SHA256: the key-encryption key that wraps every per-subject data key
+/// (AES-256-GCM), and the HMAC-SHA256 key of the blind index, so the store alone reveals neither the personal
+/// fields nor which principal a blind index stands for.
+/// </summary>
+internal sealed partial class SubjectKeyring
+{
+    public const int DataKeyBytes = 32;
+    private const int NonceBytes = 12;
+    private const int TagBytes = 16;
+
+    private readonly byte[] _keyEncryptionKey;
+    private readonly byte[] _blindIndexKey;
+
+    private SubjectKeyring(byte[] master)
+    {
+        _keyEncryptionKey = HKDF.DeriveKey(HashAlgorithmName.SHA256, master, 32, info: "edge-audit subject key wrapping v1"u8.ToArray());
+        _blindIndexKey = HKDF.DeriveKey(HashAlgorithmName.SHA256, master, 32, info: "edge-audit blind index v1"u8.ToArray());
+        CryptographicOperations.ZeroMemory(master);
+    }
+
+    public static SubjectKeyring Load(WriterOptions options, ILogger logger)
+    {
+        var path = Path.GetFullPath(options.SubjectKeyPath);
+        if (!File.Exists(path))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            using (var writer = new StreamWriter(path, Encoding.ASCII, fileOptions))
+            {
+                writer.WriteLine(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+            }
+
+            Log.KeyGenerated(logger, path);
+        }
+
+        byte[] master;
+        try
+        {
+            master = Convert.FromBase64String(File.ReadAllText(path).Trim());
+        }
+        catch (FormatException)
+        {
+            throw new InvalidOperationException($"The subject key at {path} is not base64.");
+        }
+
+        return master.Length == 32
+            ? new SubjectKeyring(master)
+            : throw new InvalidOperationException($"The subject key at {path} must be 32 bytes (base64).");
+    }
+
+    /// <summary>The keyed blind index of a principal: HMAC-SHA256 under a writer-held key, so it cannot be reversed by dictionary.</summary>
+    public byte[] BlindPrincipal(string principal) => Blind("principal", principal);
+
+    /// <summary>Records without a principal are keyed by their client IP, so retention and erasure still reach them.</summary>
+    public byte[] BlindClientIp(string clientIp) => Blind("clientIp", clientIp);
+
+    /// <summary>A fresh data key, wrapped under the key-encryption key with the subject's blind index and tenant as associated data.</summary>
+    public byte[] CreateWrappedDataKey(byte[] blind, string tenant)
+    {
+        var dataKey = RandomNumberGenerator.GetBytes(DataKeyBytes);
+        try
+        {
+            return Encrypt(_keyEncryptionKey, dataKey, Associated(blind, tenant));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(dataKey);
+        }
+    }
+
+    public byte[] UnwrapDataKey(byte[] wrapped, byte[] blind, string tenant) => Decrypt(_keyEncryptionKey, wrapped, Associated(blind, tenant));
+
+    /// <summary>AES-256-GCM; returns nonce || ciphertext || tag.</summary>
+    public static byte[] Encrypt(byte[] key, ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> associatedData)
+    {
+        var output = new byte[NonceBytes + plaintext.Length + TagBytes];
+        var nonce = output.AsSpan(0, NonceBytes);
+        RandomNumberGenerator.Fill(nonce);
+        using var aes = new AesGcm(key, TagBytes);
+        aes.Encrypt(nonce, plaintext, output.AsSpan(NonceBytes, plaintext.Length), output.AsSpan(NonceBytes + plaintext.Length), associatedData);
+        return output;
+    }
+
+    /// <summary>Throws <see cref="AuthenticationTagMismatchException"/> when the bytes were altered or the key is wrong.</summary>
+    public static byte[] Decrypt(byte[] key, ReadOnlySpan<byte> sealedBytes, ReadOnlySpan<byte> associatedData)
+    {
+        if (sealedBytes.Length < NonceBytes + TagBytes)
+        {
+            throw new CryptographicException("Sealed data is too short.");
+        }
+
+        var plaintext = new byte[sealedBytes.Length - NonceBytes - TagBytes];
+        using var aes = new AesGcm(key, TagBytes);
+        aes.Decrypt(sealedBytes[..NonceBytes], sealedBytes[NonceBytes..^TagBytes], sealedBytes[^TagBytes..], plaintext, associatedData);
+        return plaintext;
+    }
+
+    private byte[] Blind(string kind, string value) =>
+        HMACSHA256.HashData(_blindIndexKey, Encoding.UTF8.GetBytes(kind + "\0" + value));
+
+    private static byte[] Associated(byte[] blind, string tenant) => [.. blind, 0, .. Encoding.UTF8.GetBytes(tenant)];
+
+    private static partial class Log
+    {
+        [LoggerMessage(2120, LogLevel.Warning, "Generated a new subject master key at {KeyPath}; back it up: without it no protected subject can be read")]
+        public static partial void KeyGenerated(ILogger logger, string keyPath);
+    }
+}

@@ -1,0 +1,87 @@
+using Edge.AuditWriter.Hosting;
+using Edge.AuditWriter.Log;
+using Microsoft.Extensions.Options;
+
+namespace Edge.AuditWriter.Retention;
+
+/// <summary>
+/// Applies Writer:Retention every <see cref="RetentionOptions.Interval"/> (on the injected <see cref="TimeProvider"/>):
+/// records past their tenant's retention are pruned to their leaf hash and subject keys no record uses any more are
+/// deleted. Each run appends its own audit record. Without a Default or tenant entry the job does not run.
+/// </summary>
+internal sealed partial class RetentionService(
+    AuditLog log, IOptions<WriterOptions> options, RetentionMetrics metrics, TimeProvider time, ILogger<RetentionService> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var retention = options.Value.Retention;
+        if (!retention.Enabled)
+        {
+            return;
+        }
+
+        Log.Scheduled(logger, retention.Default?.ToString() ?? "forever", retention.Tenants.Count, retention.Interval);
+        using var timer = new PeriodicTimer(retention.Interval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                await RunOnceAsync(retention, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task RunOnceAsync(RetentionOptions retention, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var result = await log.ApplyRetentionAsync(retention, cancellationToken).ConfigureAwait(false);
+            metrics.RunApplied(result.Pruned, result.SubjectsShredded);
+            Log.Applied(logger, result.Pruned, result.SubjectsShredded);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            metrics.RunFailed();
+            Log.Failed(logger, exception);
+        }
+    }
+
+    /// <summary>Refuses settings that would prune everything at once or never run.</summary>
+    public static void Validate(RetentionOptions retention)
+    {
+        ArgumentNullException.ThrowIfNull(retention);
+        if (retention.Default is { } keep && keep <= TimeSpan.Zero)
+        {
+            throw new InvalidOperationException("Writer:Retention:Default must be a positive TimeSpan (absent = keep forever).");
+        }
+
+        foreach (var (tenant, span) in retention.Tenants)
+        {
+            if (span <= TimeSpan.Zero)
+            {
+                throw new InvalidOperationException($"Writer:Retention:Tenants:{tenant} must be a positive TimeSpan.");
+            }
+        }
+
+        if (retention.Interval <= TimeSpan.Zero)
+        {
+            throw new InvalidOperationException("Writer:Retention:Interval must be a positive TimeSpan.");
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(2140, LogLevel.Information, "Retention scheduled: default {Default}, {TenantOverrides} tenant overrides, every {Interval}")]
+        public static partial void Scheduled(ILogger logger, string @default, int tenantOverrides, TimeSpan interval);
+
+        [LoggerMessage(2141, LogLevel.Information, "Retention applied: {Pruned} records pruned to their leaf hash, {Shredded} subject keys deleted")]
+        public static partial void Applied(ILogger logger, long pruned, long shredded);
+
+        [LoggerMessage(2142, LogLevel.Error, "Retention run failed; it is retried at the next interval")]
+        public static partial void Failed(ILogger logger, Exception exception);
+    }
+}

@@ -1,0 +1,264 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Edge.Audit.Checkpoints;
+using Edge.Audit.Records;
+using Edge.Audit.Storage;
+using Edge.Audit.Verification;
+using Edge.AuditWriter.Log;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Edge.AuditWriter.Tests.Protection;
+
+public sealed class ErasureTests
+{
+    private const string Erased = "erin.erasable@example.test";
+    private const string ErasedIp = "203.0.113.77";
+    private const string Kept = "kim.kept@example.test";
+    private const string KeptIp = "198.51.100.23";
+
+    internal static byte[] Leaf(string id, string tenant, string principal, string clientIp) =>
+        AuditRecordSerializer.Serialize(new AuditRecord
+        {
+            Id = id,
+            Time = DateTimeOffset.UtcNow,
+            Instance = "edge-test",
+            Tenant = tenant,
+            Decision = "allow",
+            Route = "orders",
+            Method = "GET",
+            Path = "/orders/7",
+            Status = 200,
+            Subject = new AuditSubject { Principal = principal, ClientIp = clientIp },
+        });
+
+    [Fact]
+    public async Task Erase_OneOfTwoSubjects_StoreFilesHoldNoTraceAndEveryProofStillVerifies()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        // Record i: the erased subject when i is even (index 8 in another tenant), the kept one when odd.
+        var leaves = Enumerable.Range(0, 10)
+            .Select(i => i % 2 == 0 ? Leaf($"r{i}", i == 8 ? "globex" : "acme", Erased, ErasedIp) : Leaf($"r{i}", "acme", Kept, KeptIp))
+            .ToList();
+        (await writer.IngestAsync(leaves, 10)).EnsureSuccessStatusCode();
+        var before = await writer.WaitForCheckpointAsync(10);
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        var erasedBefore = await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}");
+        var log = writer.Services.GetRequiredService<AuditLog>();
+        var keys = SubjectKeys(writer.StorePath, log.Keyring.BlindPrincipal(Erased));
+        var dataKeys = keys.Select(k => log.DataKey(k.Id)!).ToList();
+        var secrets = StoreScan.Encodings("principal", Erased).Concat(StoreScan.Encodings("client IP", ErasedIp))
+            .Concat(keys.Select(k => ($"wrapped data key {k.Id}", k.Wrapped)))
+            .Concat(dataKeys.Select((k, i) => ($"data key {i}", k)))
+            .ToList();
+        var plaintextOnly = secrets.Where(s => !s.Item1.Contains("wrapped", StringComparison.Ordinal)).ToList();
+
+        var plaintextBeforeErasure = StoreScan.Find(writer.Directory, plaintextOnly);
+        // Controls: the scan does see the store's content (a leaf's path, the wrapped keys as long as they exist).
+        var controlsBeforeErasure = StoreScan.Find(writer.Directory, StoreScan.Encodings("path", "/orders/7").Take(1).Concat(keys.Select(k => ($"wrapped {k.Id}", k.Wrapped))));
+        using var response = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased });
+        var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        var hitsWhileRunning = StoreScan.Find(writer.Directory, secrets);
+
+        // The subject was protected from the start: never plaintext in the store, even before erasure.
+        Assert.Empty(plaintextBeforeErasure);
+        Assert.Contains(controlsBeforeErasure, hit => hit.StartsWith("path", StringComparison.Ordinal));
+        Assert.Equal(2, controlsBeforeErasure.Where(hit => hit.StartsWith("wrapped", StringComparison.Ordinal)).Select(hit => hit.Split(" in ")[0]).Distinct().Count());
+        Assert.Equal(5, erasedBefore.Count);
+        Assert.All(erasedBefore, r => Assert.Equal(ErasedIp, r.GetProperty("record").GetProperty("data").GetProperty("subject").GetProperty("clientIp").GetString()));
+        Assert.Equal(2, keys.Count);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(Erased, answer.GetProperty("subject").GetString());
+        Assert.Equal(5, answer.GetProperty("records").GetInt64());
+        Assert.Empty(hitsWhileRunning);
+        Assert.NotEmpty(StoreScan.Find(writer.Directory, StoreScan.Encodings("path", "/orders/7").Take(1)));
+        Assert.Contains("audit.db", StoreScan.Files(writer.Directory));
+
+        // Erased records: still there, same committed bytes, subject marked erased, no longer found by principal.
+        Assert.Empty(await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}"));
+        var r0 = Assert.Single(await RecordsAsync(dpo, "id=r0"));
+        Assert.Equal("{\"protection\":\"erased\"}", r0.GetProperty("record").GetProperty("data").GetProperty("subject").GetRawText());
+        Assert.Equal(JsonValueKind.Null, r0.GetProperty("principal").ValueKind);
+        Assert.False(r0.GetProperty("pruned").GetBoolean());
+        Assert.Equal(erasedBefore.Single(r => r.GetProperty("id").GetString() == "r0").GetProperty("leaf").GetString(), r0.GetProperty("leaf").GetString());
+
+        // The other subject is untouched: readable and searchable.
+        var kept = await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Kept)}");
+        Assert.Equal(5, kept.Count);
+        Assert.All(kept, r =>
+        {
+            var subject = r.GetProperty("record").GetProperty("data").GetProperty("subject");
+            Assert.Equal(Kept, subject.GetProperty("principal").GetString());
+            Assert.Equal(KeptIp, subject.GetProperty("clientIp").GetString());
+            Assert.Equal(Kept, r.GetProperty("principal").GetString());
+        });
+
+        // The erasure is itself recorded, naming neither the subject nor its client IP.
+        var erasure = Assert.Single(await RecordsAsync(dpo, "decision=erased"));
+        var erasureLeaf = Encoding.UTF8.GetString(Convert.FromBase64String(erasure.GetProperty("leaf").GetString()!));
+        var erasureRecord = erasure.GetProperty("record");
+        Assert.Equal(AuditEventTypes.SubjectErased, erasureRecord.GetProperty("type").GetString());
+        Assert.Equal("5", erasureRecord.GetProperty("data").GetProperty("attributes").GetProperty("records").GetString());
+        Assert.Equal("dpo", erasureRecord.GetProperty("data").GetProperty("subject").GetProperty("principal").GetString());
+        Assert.DoesNotContain(Erased, erasureLeaf, StringComparison.Ordinal);
+        Assert.DoesNotContain(ErasedIp, erasureLeaf, StringComparison.Ordinal);
+
+        // Proofs: the checkpoint signed before the erasure and the one after it, checked with RFC 9162 directly.
+        var after = await writer.WaitForCheckpointAsync(11);
+        using var anonymous = writer.Client();
+        var key = NoteVerifier.Parse((await anonymous.GetStringAsync("/audit/key")).Split('\n')[0]);
+        var signedBefore = SignedNote.Open(before, [key]);
+        var signedAfter = SignedNote.Open(after, [key]);
+        Assert.True(signedBefore.Valid && signedAfter.Valid);
+        foreach (var record in erasedBefore)
+        {
+            var index = record.GetProperty("index").GetInt64();
+            var leafNow = Convert.FromBase64String(Assert.Single(await RecordsAsync(dpo, "id=" + record.GetProperty("id").GetString())).GetProperty("leaf").GetString()!);
+            var leafHash = Rfc9162.LeafHash(leafNow);
+            var proofBefore = await ProofAsync(dpo, $"/audit/proof/inclusion?index={index}&size=10");
+            Assert.True(Rfc9162.VerifyInclusion(index, 10, leafHash, proofBefore, signedBefore.Checkpoint!.Root));
+            Assert.False(Rfc9162.VerifyInclusion(index, 10, Rfc9162.LeafHash([.. leafNow, 0x20]), proofBefore, signedBefore.Checkpoint!.Root));
+            Assert.True(Rfc9162.VerifyInclusion(index, 11, leafHash, await ProofAsync(dpo, $"/audit/proof/inclusion?index={index}&size=11"), signedAfter.Checkpoint!.Root));
+            Assert.Equal(Convert.ToBase64String(leafHash), record.GetProperty("leafHash").GetString());
+        }
+
+        Assert.True(Rfc9162.VerifyConsistency(10, 11, signedBefore.Checkpoint!.Root, signedAfter.Checkpoint!.Root, await ProofAsync(dpo, "/audit/proof/consistency?from=10&to=11")));
+
+        // And with the project's verifier: the whole store, and an offline export against the latest checkpoint.
+        using (var store = AuditStore.OpenReadOnly(writer.StorePath))
+        {
+            var report = LogVerifier.VerifyStore(store, [key]);
+            Assert.True(report.Valid, report.Problem);
+            Assert.Equal(11, report.RecordsChecked);
+        }
+
+        var export = (await dpo.GetStringAsync("/audit/export?format=ndjson")).TrimEnd('\n').Split('\n').Select(Encoding.UTF8.GetBytes).ToList();
+        var offline = LogVerifier.VerifyExport(export, after, [key]);
+        Assert.True(offline.Valid, offline.Problem);
+
+        // After the writer stops (SQLite checkpoints and removes its WAL on close), still nothing.
+        await writer.StopAppAsync();
+        Assert.Empty(StoreScan.Find(writer.Directory, secrets));
+    }
+
+    [Fact]
+    public async Task Erase_TenantScopedEraser_ErasesOnlyItsOwnTenant()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync(
+            [Leaf("a1", "acme", Erased, ErasedIp), Leaf("g1", "globex", Erased, ErasedIp), Leaf("a2", "acme", Erased, ErasedIp), Leaf("g2", "globex", Erased, ErasedIp)], 4))
+            .EnsureSuccessStatusCode();
+        using var acmeDpo = writer.Client(WriterFixture.AcmeEraserKey);
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+
+        using var otherTenant = await acmeDpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased, tenant = "globex" });
+        using var own = await acmeDpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased });
+        var remaining = await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}");
+
+        Assert.Equal(HttpStatusCode.Forbidden, otherTenant.StatusCode);
+        Assert.Equal("tenant_forbidden", JsonDocument.Parse(await otherTenant.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+        Assert.Equal(2, JsonDocument.Parse(await own.Content.ReadAsStringAsync()).RootElement.GetProperty("records").GetInt64());
+        Assert.Equal(["g2", "g1"], remaining.Select(r => r.GetProperty("id").GetString()));
+        Assert.All(remaining, r => Assert.Equal(Erased, r.GetProperty("principal").GetString()));
+        var erasure = Assert.Single(await RecordsAsync(acmeDpo, "decision=erased"));
+        Assert.Equal("acme", erasure.GetProperty("tenant").GetString());
+    }
+
+    [Theory]
+    [InlineData(null, "{\"subject\":\"x\"}", 401, "unauthenticated")]
+    [InlineData(WriterFixture.GlobalAuditorKey, "{\"subject\":\"x\"}", 403, "missing_permission")]
+    [InlineData(WriterFixture.GlobalEraserKey, "{\"subject\":\"\"}", 400, "invalid_erasure")]
+    [InlineData(WriterFixture.GlobalEraserKey, "{\"subject\":42}", 400, "invalid_erasure")]
+    [InlineData(WriterFixture.GlobalEraserKey, "{\"subject\":\"x\",\"why\":\"y\"}", 400, "invalid_erasure")]
+    [InlineData(WriterFixture.GlobalEraserKey, "{\"subject\":\"x\",\"subject\":\"y\"}", 400, "invalid_erasure")]
+    [InlineData(WriterFixture.GlobalEraserKey, "[\"x\"]", 400, "invalid_erasure")]
+    [InlineData(WriterFixture.GlobalEraserKey, "not json", 400, "invalid_erasure")]
+    public async Task Erase_BadRequestOrCaller_IsRefusedWithProblemAndRecordsNothing(string? apiKey, string body, int status, string code)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var client = writer.Client(apiKey);
+
+        using var response = await client.PostAsync("/audit/erasure", new StringContent(body, Encoding.UTF8, "application/json"));
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal(code, problem.GetProperty("code").GetString());
+        Assert.Equal(0, writer.Services.GetRequiredService<AuditLog>().Size);
+    }
+
+    [Fact]
+    public async Task Erase_UnknownSubject_AnswersZeroRecordsAndIsStillRecorded()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("k1", "acme", Kept, KeptIp)], 1)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+
+        using var response = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = "nobody@example.test" });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(0, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("records").GetInt64());
+        Assert.Single(await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Kept)}"));
+        Assert.Single(await RecordsAsync(dpo, "decision=erased"));
+    }
+
+    [Fact]
+    public async Task Erase_WhileAReaderHoldsAnOldSnapshot_Answers503PendingThenCompletesOnRetry()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("e1", "acme", Erased, ErasedIp), Leaf("k1", "acme", Kept, KeptIp)], 2)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        var log = writer.Services.GetRequiredService<AuditLog>();
+        var wrapped = SubjectKeys(writer.StorePath, log.Keyring.BlindPrincipal(Erased)).Select(k => ("wrapped key", k.Wrapped)).ToList();
+
+        HttpResponseMessage pending;
+        using (var reader = new SqliteConnection($"Data Source={writer.StorePath};Mode=ReadOnly;Pooling=False"))
+        {
+            // A read transaction that has read keeps its snapshot, which the WAL must not be truncated under.
+            reader.Open();
+            using var transaction = reader.BeginTransaction();
+            using var read = reader.CreateCommand();
+            read.Transaction = transaction;
+            read.CommandText = "SELECT COUNT(*) FROM subjects";
+            read.ExecuteScalar();
+            pending = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased });
+        }
+
+        using var retry = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased });
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, pending.StatusCode);
+        Assert.Equal("erasure_pending", JsonDocument.Parse(await pending.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Equal(0, JsonDocument.Parse(await retry.Content.ReadAsStringAsync()).RootElement.GetProperty("records").GetInt64());
+        Assert.Empty(await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}"));
+        Assert.Empty(StoreScan.Find(writer.Directory, wrapped.Concat(StoreScan.Encodings("principal", Erased))));
+        pending.Dispose();
+    }
+
+    internal static async Task<List<JsonElement>> RecordsAsync(HttpClient client, string query) =>
+        JsonDocument.Parse(await client.GetStringAsync("/audit/records?limit=1000&" + query)).RootElement.GetProperty("records").EnumerateArray().ToList();
+
+    internal static async Task<List<byte[]>> ProofAsync(HttpClient client, string url) =>
+        JsonDocument.Parse(await client.GetStringAsync(url)).RootElement.GetProperty("proof").EnumerateArray()
+            .Select(h => Convert.FromBase64String(h.GetString()!)).ToList();
+
+    internal static List<(long Id, byte[] Wrapped)> SubjectKeys(string storePath, byte[] blind)
+    {
+        using var connection = new SqliteConnection($"Data Source={storePath};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, wrapped_key FROM subjects WHERE blind = $blind";
+        command.Parameters.AddWithValue("$blind", blind);
+        using var reader = command.ExecuteReader();
+        var keys = new List<(long, byte[])>();
+        while (reader.Read())
+        {
+            keys.Add((reader.GetInt64(0), (byte[])reader[1]));
+        }
+
+        return keys;
+    }
+}

@@ -1,0 +1,90 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Edge.Audit.Records;
+using Edge.AuditWriter.Protection;
+
+namespace Edge.AuditWriter.Tests.Protection;
+
+public sealed class SubjectProtectorTests
+{
+    private static byte[] V1(string id, string principal, string clientIp) => AuditRecordSerializer.Serialize(new AuditRecord
+    {
+        Id = id,
+        Time = new DateTimeOffset(2026, 11, 30, 8, 0, 0, TimeSpan.Zero),
+        Instance = "edge-1",
+        Tenant = "acme",
+        Decision = "deny",
+        Route = "orders",
+        Path = "/orders/1",
+        Status = 403,
+        LatencyMs = 1.25,
+        Subject = new AuditSubject { Principal = principal, ClientIp = clientIp },
+    });
+
+    private static byte[] Protect(byte[] v1, string id, byte[] key)
+    {
+        var record = JsonNode.Parse(v1)!.AsObject();
+        return SubjectProtector.Protect(record, id, SubjectProtector.ReadSubject(record), key);
+    }
+
+    [Fact]
+    public void Protect_EdgeRecord_ChangesOnlySchemaAndSubjectAndHoldsNoPlaintext()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        var v1 = V1("r1", "alice@example.test", "203.0.113.9");
+
+        var v2 = Protect(v1, "r1", key);
+
+        var text = Encoding.UTF8.GetString(v2);
+        Assert.DoesNotContain("alice", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("203.0.113.9", text, StringComparison.Ordinal);
+        var expected = Encoding.UTF8.GetString(v1)
+            .Replace("urn:edge:audit:record:1", "urn:edge:audit:record:2", StringComparison.Ordinal);
+        var subjectStart = expected.IndexOf("\"subject\":", StringComparison.Ordinal);
+        Assert.Equal(expected[..subjectStart], text[..subjectStart]);
+        Assert.StartsWith("\"subject\":{\"protection\":\"aes-256-gcm\",\"nonce\":\"", text[subjectStart..], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Reveal_WithTheKey_ReturnsTheSubjectAndWithoutItErased()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        var v2 = Protect(V1("r1", "alice@example.test", "203.0.113.9"), "r1", key);
+
+        var (opened, principal) = SubjectProtector.Reveal(v2, "r1", key);
+        var (erased, none) = SubjectProtector.Reveal(v2, "r1", null);
+        var (wrongKey, _) = SubjectProtector.Reveal(v2, "r1", RandomNumberGenerator.GetBytes(32));
+
+        Assert.Equal("alice@example.test", principal);
+        Assert.Equal("{\"protection\":\"aes-256-gcm\",\"principal\":\"alice@example.test\",\"clientIp\":\"203.0.113.9\"}", opened["data"]!["subject"]!.ToJsonString());
+        Assert.Null(none);
+        Assert.Equal("{\"protection\":\"erased\"}", erased["data"]!["subject"]!.ToJsonString());
+        Assert.Equal("{\"protection\":\"erased\"}", wrongKey["data"]!["subject"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void Reveal_CiphertextMovedToAnotherRecord_DoesNotOpen()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        var first = JsonNode.Parse(Protect(V1("r1", "alice@example.test", "203.0.113.9"), "r1", key))!.AsObject();
+        var second = JsonNode.Parse(Protect(V1("r2", "bob@example.test", "203.0.113.10"), "r2", key))!.AsObject();
+        second["data"]!["subject"] = first["data"]!["subject"]!.DeepClone();
+
+        var (record, principal) = SubjectProtector.Reveal(Encoding.UTF8.GetBytes(second.ToJsonString()), "r2", key);
+
+        Assert.Null(principal);
+        Assert.Equal("{\"protection\":\"erased\"}", record["data"]!["subject"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void Protect_PrincipalsOfDifferentLengthWithinOnePaddingBlock_GiveCiphertextsOfOneLength()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+
+        var shortOne = JsonNode.Parse(Protect(V1("r1", "al", "192.0.2.1"), "r1", key))!["data"]!["subject"]!["ciphertext"]!.GetValue<string>();
+        var longOne = JsonNode.Parse(Protect(V1("r1", "alexandra@example", "192.0.2.1"), "r1", key))!["data"]!["subject"]!["ciphertext"]!.GetValue<string>();
+
+        Assert.Equal(shortOne.Length, longOne.Length);
+    }
+}

@@ -1,0 +1,218 @@
+using System.Diagnostics.Metrics;
+using System.Text;
+using System.Text.Json;
+using Edge.Audit.Checkpoints;
+using Edge.Audit.Records;
+using Edge.Audit.Storage;
+using Edge.Audit.Verification;
+using Edge.AuditWriter.Log;
+using Edge.AuditWriter.Retention;
+using Edge.AuditWriter.Tests.Protection;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Edge.AuditWriter.Tests.Retention;
+
+public sealed class RetentionServiceTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 6, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static byte[] Leaf(string id, string tenant, TimeSpan age, string principal) =>
+        AuditRecordSerializer.Serialize(new AuditRecord
+        {
+            Id = id,
+            Time = Start - age,
+            Instance = "edge-test",
+            Tenant = tenant,
+            Decision = "allow",
+            Route = "orders",
+            Status = 200,
+            Subject = new AuditSubject { Principal = principal, ClientIp = "192.0.2.44" },
+        });
+
+    [Fact]
+    public async Task Retention_DefaultAndTenantOverride_PrunesExpiredRecordsShredsTheirKeysAndKeepsProofs()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var writer = await WriterFixture.StartAsync(time: clock, extraArgs:
+        [
+            "--Writer:Retention:Default=30.00:00:00",
+            "--Writer:Retention:Tenants:globex=1.00:00:00",
+            "--Writer:Retention:Interval=01:00:00",
+        ]);
+        using var measurements = new WriterMeasurements(writer.Services.GetRequiredService<IMeterFactory>());
+        (await writer.IngestAsync(
+        [
+            Leaf("old-acme", "acme", TimeSpan.FromDays(40), "olga.old@example.test"),
+            Leaf("new-acme", "acme", TimeSpan.FromDays(2), "nina.new@example.test"),
+            Leaf("old-globex", "globex", TimeSpan.FromDays(2), "gus.globex@example.test"),
+            Leaf("new-globex", "globex", TimeSpan.FromHours(1), "gina.globex@example.test"),
+        ], 4)).EnsureSuccessStatusCode();
+        await writer.WaitForCheckpointAsync(4);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        var before = (await ErasureTests.RecordsAsync(auditor, "")).ToDictionary(r => r.GetProperty("id").GetString()!);
+        var log = writer.Services.GetRequiredService<AuditLog>();
+        var olgaKeys = ErasureTests.SubjectKeys(writer.StorePath, log.Keyring.BlindPrincipal("olga.old@example.test"));
+
+        clock.Advance(TimeSpan.FromHours(1));
+        var run = await WaitForRetentionRecordsAsync(auditor, clock, 1);
+        var after = (await ErasureTests.RecordsAsync(auditor, "")).ToDictionary(r => r.GetProperty("id").GetString()!);
+        var olga = await ErasureTests.RecordsAsync(auditor, "principal=olga.old%40example.test");
+        var nina = await ErasureTests.RecordsAsync(auditor, "principal=nina.new%40example.test");
+        var note = await writer.WaitForCheckpointAsync(5);
+
+        var attributes = run[0].GetProperty("record").GetProperty("data").GetProperty("attributes");
+        Assert.Equal("2", attributes.GetProperty("pruned").GetString());
+        Assert.Equal("2", attributes.GetProperty("subjectsShredded").GetString());
+        Assert.Equal("retention", run[0].GetProperty("record").GetProperty("data").GetProperty("step").GetString());
+        foreach (var id in new[] { "old-acme", "old-globex" })
+        {
+            Assert.True(after[id].GetProperty("pruned").GetBoolean());
+            Assert.Equal(JsonValueKind.Null, after[id].GetProperty("leaf").ValueKind);
+            Assert.Equal(JsonValueKind.Null, after[id].GetProperty("record").ValueKind);
+            Assert.Equal(JsonValueKind.Null, after[id].GetProperty("principal").ValueKind);
+            Assert.Equal(before[id].GetProperty("leafHash").GetString(), after[id].GetProperty("leafHash").GetString());
+        }
+
+        foreach (var id in new[] { "new-acme", "new-globex" })
+        {
+            Assert.False(after[id].GetProperty("pruned").GetBoolean());
+            Assert.Equal(before[id].GetProperty("leaf").GetString(), after[id].GetProperty("leaf").GetString());
+        }
+
+        Assert.Empty(olga);
+        Assert.Equal("nina.new@example.test", Assert.Single(nina).GetProperty("record").GetProperty("data").GetProperty("subject").GetProperty("principal").GetString());
+        Assert.Single(olgaKeys);
+        Assert.Empty(StoreScan.Find(writer.Directory, olgaKeys.Select(k => ("olga's wrapped key", k.Wrapped))));
+
+        // Proofs: the pruned records still prove inclusion from their leaf hash; the store and an export verify.
+        var key = NoteVerifier.Parse(File.ReadAllText(writer.KeyPath + ".pub").Trim());
+        var root = SignedNote.Open(note, [key]).Checkpoint!.Root;
+        var index = after["old-acme"].GetProperty("index").GetInt64();
+        Assert.True(Rfc9162.VerifyInclusion(index, 5, Convert.FromBase64String(after["old-acme"].GetProperty("leafHash").GetString()!),
+            await ErasureTests.ProofAsync(auditor, $"/audit/proof/inclusion?index={index}&size=5"), root));
+        var export = (await auditor.GetStringAsync("/audit/export?format=ndjson")).TrimEnd('\n').Split('\n');
+        Assert.Equal(2, export.Count(line => line.StartsWith("{\"pruned\":true,", StringComparison.Ordinal)));
+        var offline = LogVerifier.VerifyExport(export.Select(Encoding.UTF8.GetBytes), note, [key]);
+        Assert.True(offline.Valid, offline.Problem);
+        Assert.Equal(2, offline.PrunedRecords);
+        using (var store = AuditStore.OpenReadOnly(writer.StorePath))
+        {
+            var report = LogVerifier.VerifyStore(store, [key]);
+            Assert.True(report.Valid, report.Problem);
+            Assert.Equal(2, report.PrunedRecords);
+        }
+
+        // A bundle carries pruned records as their leaf hash, proven against the signed root; a forged hash fails it.
+        var bundle = await auditor.GetByteArrayAsync("/audit/export?format=bundle");
+        var bundleReport = BundleVerifier.Verify(new MemoryStream(bundle), [key]);
+        var prunedLine = bundle.AsSpan().IndexOf("{\"pruned\":true,"u8);
+        Assert.True(prunedLine > 0, "the bundle carries no pruned line");
+        var hashAt = prunedLine + bundle.AsSpan(prunedLine).IndexOf("\"leafHash\":\""u8) + "\"leafHash\":\""u8.Length;
+        var forged = bundle.ToArray();
+        forged[hashAt] = (byte)(forged[hashAt] == (byte)'A' ? 'B' : 'A');
+        var forgedReport = BundleVerifier.Verify(new MemoryStream(forged), [key]);
+        var csv = (await auditor.GetStringAsync("/audit/export?format=csv")).TrimEnd('\n').Split('\n');
+        Assert.True(bundleReport.Valid, bundleReport.Problem);
+        Assert.Equal(2, bundleReport.PrunedRecords);
+        Assert.False(forgedReport.Valid);
+        Assert.Equal(2, csv.Count(row => row.Contains(",(pruned),orders,,,,allow,,", StringComparison.Ordinal)));
+        Assert.Contains(csv, row => row.Contains(",nina.new@example.test,", StringComparison.Ordinal));
+
+        // A second run finds nothing new and still writes its record; the metrics count both runs.
+        clock.Advance(TimeSpan.FromHours(1));
+        var runs = await WaitForRetentionRecordsAsync(auditor, clock, 2);
+        Assert.Equal("0", runs[0].GetProperty("record").GetProperty("data").GetProperty("attributes").GetProperty("pruned").GetString());
+        Assert.Equal(2, measurements.Sum("edge.audit.retention.runs"));
+        Assert.Equal(2, measurements.Sum("edge.audit.retention.pruned"));
+        Assert.Equal(2, measurements.Sum("edge.audit.retention.subjects.shredded"));
+        using var anonymous = writer.Client();
+        var scrape = await anonymous.GetStringAsync("/metrics");
+        Assert.Contains("edge_audit_retention_runs_total", scrape, StringComparison.Ordinal);
+        Assert.Contains("edge_audit_retention_pruned_total", scrape, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--Writer:Retention:Default=-1.00:00:00")]
+    [InlineData("--Writer:Retention:Tenants:acme=00:00:00")]
+    [InlineData("--Writer:Retention:Interval=00:00:00")]
+    public async Task Writer_NonPositiveRetention_RefusesToStart(string setting)
+    {
+        var directory = Directory.CreateTempSubdirectory("edge-writer-").FullName;
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => WriterFixture.StartAsync(directory, extraArgs: ["--Writer:Retention:Default=1.00:00:00", setting]));
+
+        Assert.Contains("Writer:Retention", error.Message, StringComparison.Ordinal);
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task Retention_NotConfigured_KeepsEverything()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var writer = await WriterFixture.StartAsync(time: clock);
+        (await writer.IngestAsync([Leaf("ancient", "acme", TimeSpan.FromDays(4000), "old@example.test")], 1)).EnsureSuccessStatusCode();
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        clock.Advance(TimeSpan.FromDays(2));
+        await writer.WaitForCheckpointAsync(1);
+        var record = Assert.Single(await ErasureTests.RecordsAsync(auditor, ""));
+
+        Assert.False(record.GetProperty("pruned").GetBoolean());
+        Assert.Equal("old@example.test", record.GetProperty("principal").GetString());
+    }
+
+    private static async Task<List<JsonElement>> WaitForRetentionRecordsAsync(HttpClient client, FakeTimeProvider clock, int count)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            var runs = (await ErasureTests.RecordsAsync(client, "decision=applied"))
+                .Where(r => r.GetProperty("record").GetProperty("type").GetString() == AuditEventTypes.RetentionApplied).ToList();
+            if (runs.Count >= count)
+            {
+                return runs;
+            }
+
+            // The WAL truncation retries on the writer's clock; move it on a little while waiting.
+            clock.Advance(TimeSpan.FromMilliseconds(50));
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"No {count} retention records within 10 s.");
+    }
+
+    /// <summary>Listens to this writer's Edge.AuditWriter meter only (its IMeterFactory is the meters' scope).</summary>
+    private sealed class WriterMeasurements : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly Dictionary<string, long> _sums = [];
+
+        public WriterMeasurements(IMeterFactory factory)
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == RetentionMetrics.MeterName && ReferenceEquals(instrument.Meter.Scope, factory))
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+            {
+                lock (_sums)
+                {
+                    _sums[instrument.Name] = _sums.GetValueOrDefault(instrument.Name) + value;
+                }
+            });
+            _listener.Start();
+        }
+
+        public long Sum(string name)
+        {
+            lock (_sums)
+            {
+                return _sums.GetValueOrDefault(name);
+            }
+        }
+
+        public void Dispose() => _listener.Dispose();
+    }
+}
