@@ -28,7 +28,7 @@ pids+=($!)
 
 # The audit writer is its own process: SQLite store and signing key under data/audit (key generated on first start).
 dotnet src/Edge.AuditWriter/bin/Release/net10.0/Edge.AuditWriter.dll --urls http://127.0.0.1:9902 \
-  --Writer:StorePath=data/audit/audit.db --Writer:KeyPath=data/audit/writer.key --Writer:Origin=edge-demo/audit \
+  --Writer:StorePath=data/audit/audit.db --Writer:KeyPath=data/audit/writer.key --Writer:SubjectKeyPath=data/audit/subject.key --Writer:Origin=edge-demo/audit \
   --Writer:ProxyConfigPath=proxy.json --Writer:Authentication="${EDGE_AUDIT_AUTHENTICATION:-demo-keys}" \
   ${EDGE_AUDIT_INGEST_TOKEN:+--Writer:IngestToken=env:EDGE_AUDIT_INGEST_TOKEN} &
 pids+=($!)

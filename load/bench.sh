@@ -297,7 +297,7 @@ if has_edge; then
     build src/Edge.AuditWriter
     WRITER_PORT=$(free_port 18700)
     start writer "$WORK/writer.log" dotnet src/Edge.AuditWriter/bin/Release/net10.0/Edge.AuditWriter.dll \
-      --urls "http://127.0.0.1:$WRITER_PORT" --Writer:StorePath="$WORK/audit.db" --Writer:KeyPath="$WORK/writer.key" \
+      --urls "http://127.0.0.1:$WRITER_PORT" --Writer:StorePath="$WORK/audit.db" --Writer:KeyPath="$WORK/writer.key" --Writer:SubjectKeyPath="$WORK/subject.key" \
       --Writer:Origin=edge-bench/audit
     wait_http writer "http://127.0.0.1:$WRITER_PORT/audit/checkpoint" "$LAST_PID" "$WORK/writer.log"
     start_edge edge 1

@@ -83,6 +83,7 @@ public sealed class WriterFixture : IAsyncDisposable
             "--urls", $"http://127.0.0.1:{(BaseAddress is null ? 0 : BaseAddress.Port)}",
             $"--Writer:StorePath={StorePath}",
             $"--Writer:KeyPath={KeyPath}",
+            $"--Writer:SubjectKeyPath={Path.Combine(Directory, "keys", "subject.key")}",
             "--Writer:Origin=test.edge/audit",
             $"--Writer:ProxyConfigPath={proxyConfig}",
             $"--Writer:Authentication={_authentication}",

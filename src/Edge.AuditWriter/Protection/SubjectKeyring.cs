@@ -31,19 +31,7 @@ internal sealed partial class SubjectKeyring
         var path = Path.GetFullPath(options.SubjectKeyPath);
         if (!File.Exists(path))
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-
-            using (var writer = new StreamWriter(path, Encoding.ASCII, fileOptions))
-            {
-                writer.WriteLine(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
-            }
-
-            Log.KeyGenerated(logger, path);
+            Generate(path, logger);
         }
 
         byte[] master;
@@ -59,6 +47,40 @@ internal sealed partial class SubjectKeyring
         return master.Length == 32
             ? new SubjectKeyring(master)
             : throw new InvalidOperationException($"The subject key at {path} must be 32 bytes (base64).");
+    }
+
+    /// <summary>
+    /// Writes a new master key to a private temporary file and moves it into place without overwriting, so two writers
+    /// starting at once on the same path end up reading the same key instead of one failing or both writing.
+    /// </summary>
+    private static void Generate(string path, ILogger logger)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temporary = path + "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)) + ".tmp";
+        var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        try
+        {
+            using (var writer = new StreamWriter(temporary, Encoding.ASCII, fileOptions))
+            {
+                writer.WriteLine(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+            }
+
+            File.Move(temporary, path, overwrite: false);
+            Log.KeyGenerated(logger, path);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            // Another writer generated it first: use theirs.
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
     }
 
     /// <summary>The keyed blind index of a principal: HMAC-SHA256 under a writer-held key, so it cannot be reversed by dictionary.</summary>

@@ -31,7 +31,7 @@ public sealed class ZeroLossTests(ITestOutputHelper output)
         }));
 
         using var writer = new ChildProcess(ChildProcess.BuildOutput("Edge.AuditWriter"),
-            "--urls", $"http://127.0.0.1:{writerPort}", $"--Writer:StorePath={storePath}", $"--Writer:KeyPath={keyPath}",
+            "--urls", $"http://127.0.0.1:{writerPort}", $"--Writer:StorePath={storePath}", $"--Writer:KeyPath={keyPath}", $"--Writer:SubjectKeyPath={Path.Combine(directory, "subject.key")}",
             "--Writer:Origin=zero-loss.test", "--Serilog:MinimumLevel:Default=Warning");
         using var edge = new ChildProcess(ChildProcess.BuildOutput("Edge.Proxy"),
             "--urls", $"http://127.0.0.1:{edgePort}", $"--Edge:ManagementUrls=http://127.0.0.1:{managementPort}",
