@@ -6,6 +6,8 @@ namespace Edge.Testing;
 /// <summary>
 /// A real 3-master Redis Cluster on free loopback ports (no replicas): three <c>redis-server --cluster-enabled yes</c>
 /// processes joined by <c>redis-cli --cluster create</c>, ready once every node reports <c>cluster_state:ok</c>.
+/// <c>cluster-require-full-coverage no</c>: with one master down (no replica to fail over to) the others keep serving
+/// their own slots instead of refusing every key with CLUSTERDOWN once the node is marked failed.
 /// </summary>
 public sealed class RedisCluster : IAsyncDisposable
 {
@@ -25,7 +27,7 @@ public sealed class RedisCluster : IAsyncDisposable
             for (var i = 0; i < 3; i++)
             {
                 var port = FreePort.Next();
-                nodes.Add(await RedisServer.StartAsync(port, ["--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf", "--cluster-node-timeout", "2000"]));
+                nodes.Add(await RedisServer.StartAsync(port, ["--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf", "--cluster-node-timeout", "2000", "--cluster-require-full-coverage", "no"]));
             }
 
             var cluster = new RedisCluster(nodes);

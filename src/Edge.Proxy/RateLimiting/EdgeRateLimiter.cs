@@ -126,7 +126,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
             }
         }
 
-        if (_redis.Breaker.IsShortCircuiting)
+        if (_redis.BreakerFor(Policy, partition).Breaker.IsShortCircuiting)
         {
             return Fallback(partition, permits, RateLimitFallbackReason.BreakerOpen);
         }
@@ -279,7 +279,8 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
     /// </summary>
     private async Task<(BucketResult[]? Results, RateLimitFallbackReason Reason)> CallRedisAsync(string partition, BucketRequest[] requests)
     {
-        if (!_redis.Breaker.TryEnter(out var isProbe))
+        var node = _redis.BreakerFor(Policy, partition);
+        if (!node.Breaker.TryEnter(out var isProbe))
         {
             return (null, RateLimitFallbackReason.BreakerOpen);
         }
@@ -288,22 +289,22 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         if (database is null)
         {
             _metrics.RedisCall(Policy, "unavailable");
-            _redis.OnFailure(isProbe, RateLimitFallbackReason.Disconnected);
+            _redis.OnFailure(node, isProbe, RateLimitFallbackReason.Disconnected);
             return (null, RateLimitFallbackReason.Disconnected);
         }
 
         Interlocked.Increment(ref _redisCalls);
         var sentAt = Stopwatch.GetTimestamp();
-        var call = _redis.TakeManyAsync(database, Policy, partition, requests);
+        var call = _redis.TakeManyAsync(node, database, Policy, partition, requests);
         if (!call.IsCompleted)
         {
-            var waited = await _redis.AwaitAnswerAsync(call, sentAt, Policy.DecisionDeadline).ConfigureAwait(false);
+            var waited = await _redis.AwaitAnswerAsync(node, call, sentAt, Policy.DecisionDeadline).ConfigureAwait(false);
             if (waited != RateLimitFallbackReason.None)
             {
                 // The call may still finish or fail later; observe it so it never surfaces as unobserved.
                 _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 _metrics.RedisCall(Policy, "timeout");
-                _redis.OnFailure(isProbe, waited);
+                _redis.OnFailure(node, isProbe, waited);
                 return (null, waited);
             }
         }
@@ -312,7 +313,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         {
             var results = await call.ConfigureAwait(false);
             _metrics.RedisCall(Policy, "ok");
-            _redis.OnSuccess(isProbe);
+            _redis.OnSuccess(node, isProbe);
             return (results, RateLimitFallbackReason.None);
         }
         catch (Exception ex) when (ex is TimeoutException or StackExchange.Redis.RedisException or ObjectDisposedException)
@@ -324,7 +325,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                 _ => RateLimitFallbackReason.Error,
             };
             _metrics.RedisCall(Policy, reason == RateLimitFallbackReason.Overloaded ? "timeout" : "error");
-            _redis.OnFailure(isProbe, reason);
+            _redis.OnFailure(node, isProbe, reason);
             return (null, reason);
         }
     }
@@ -358,7 +359,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                 decision = new RateLimitDecision(true, RateLimitDecisionSource.FallbackOpen, Policy.Limit, null, null, TimeSpan.Zero);
                 break;
             case RedisOutageMode.Closed:
-                var retry = _redis.Breaker.RemainingOpen();
+                var retry = _redis.BreakerFor(Policy, partition).Breaker.RemainingOpen();
                 decision = new RateLimitDecision(false, RateLimitDecisionSource.FallbackClosed, Policy.Limit, null, null, retry > TimeSpan.Zero ? retry : RedisRateLimitConnection.BreakDuration);
                 break;
             default:

@@ -56,5 +56,5 @@ internal sealed class RateLimitMetrics
     public void RedisCall(RateLimitPolicy policy, string result) =>
         _redisCalls.Add(1, new("policy", policy.Name), new("result", result));
 
-    public void Breaker(string state) => _breaker.Add(1, new KeyValuePair<string, object?>("state", state));
+    public void Breaker(string state, string node) => _breaker.Add(1, new("state", state), new("node", node));
 }

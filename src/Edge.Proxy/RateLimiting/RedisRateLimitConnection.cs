@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net;
 using Edge.Proxy.Redis;
 using StackExchange.Redis;
 
@@ -6,7 +8,8 @@ namespace Edge.Proxy.RateLimiting;
 
 /// <summary>
 /// The Redis side shared by every policy: the multiplexer (connected by <see cref="RateLimitRedisWarmup"/> before the
-/// proxy listener starts), one circuit breaker, and the wait for an answer that tells a blackholed server from a busy
+/// proxy listener starts), the circuit breakers (one for a single server; on a Redis Cluster one per node, so a failing
+/// node sends only the keys of its own hash slots to the outage mode: <see cref="BreakerFor"/>), and the wait for an answer that tells a blackholed server from a busy
 /// edge (<see cref="AwaitAnswerAsync"/>).
 /// </summary>
 internal sealed partial class RedisRateLimitConnection
@@ -29,7 +32,6 @@ internal sealed partial class RedisRateLimitConnection
     private readonly EdgeRedis _redis;
     private readonly ILogger _logger;
     private readonly RateLimitMetrics _metrics;
-    private long _lastAnswer;
 
     public RedisRateLimitConnection(EdgeRedis redis, RateLimitMetrics metrics, TimeProvider time, ILogger<RedisRateLimitConnection> logger)
     {
@@ -41,7 +43,70 @@ internal sealed partial class RedisRateLimitConnection
 
     public bool IsConfigured => _redis.IsConfigured;
 
-    public RedisCircuitBreaker Breaker { get; } = new(FailureThreshold, BreakDuration, MinFailureSpan);
+    /// <summary>The breaker of a single server, and of a cluster key whose node is not known (no slot map yet).</summary>
+    public NodeBreaker Breaker { get; } = new(SingleNode, null, new RedisCircuitBreaker(FailureThreshold, BreakDuration, MinFailureSpan));
+
+    /// <summary>The <c>node</c> tag and log value of the single-server breaker.</summary>
+    public const string SingleNode = "redis";
+
+    // One per cluster node ever seen in the slot map: bounded by the cluster's size, never by the keys.
+    private readonly ConcurrentDictionary<EndPoint, NodeBreaker> _nodeBreakers = new();
+    private IServer? _slotMapSource;
+
+    /// <summary>
+    /// The breaker of the node that owns <paramref name="partition"/>'s hash slot on a Redis Cluster, per the client's
+    /// last known slot map (<c>CLUSTER NODES</c>; it keeps naming a node that went down until the cluster moves its
+    /// slots); <see cref="Breaker"/> for a single server or while the slot map is unknown. Resolved locally, no I/O.
+    /// </summary>
+    public NodeBreaker BreakerFor(RateLimitPolicy policy, string partition)
+    {
+        if (_redis.Multiplexer is not { } multiplexer || SlotMap(multiplexer) is not { } slotMap)
+        {
+            return Breaker;
+        }
+
+        var slot = multiplexer.HashSlot(RedisRateLimitScript.KeyOf(policy, partition));
+        if (slotMap.GetBySlot(slot)?.EndPoint is not { } endpoint)
+        {
+            return Breaker;
+        }
+
+        return _nodeBreakers.TryGetValue(endpoint, out var breaker)
+            ? breaker
+            : _nodeBreakers.GetOrAdd(endpoint, static e => new NodeBreaker(Format(e), e, new RedisCircuitBreaker(FailureThreshold, BreakDuration, MinFailureSpan)));
+    }
+
+    private ClusterConfiguration? SlotMap(IConnectionMultiplexer multiplexer)
+    {
+        if (_slotMapSource is { IsConnected: true, ClusterConfiguration: { } cached })
+        {
+            return cached;
+        }
+
+        foreach (var server in multiplexer.GetServers())
+        {
+            if (server.ServerType != ServerType.Cluster)
+            {
+                return null;
+            }
+
+            if (server is { IsConnected: true, ClusterConfiguration: { } configuration })
+            {
+                _slotMapSource = server;
+                return configuration;
+            }
+        }
+
+        // Every node disconnected: the last source still holds the last known map.
+        return _slotMapSource?.ClusterConfiguration;
+    }
+
+    private static string Format(EndPoint endpoint) => endpoint switch
+    {
+        IPEndPoint ip => $"{ip.Address}:{ip.Port}",
+        DnsEndPoint dns => $"{dns.Host}:{dns.Port}",
+        _ => endpoint.ToString() ?? "unknown",
+    };
 
     /// <summary>Client time for scripts, used only once the server refused <c>TIME</c> in a script.</summary>
     public RedisClientClock Clock { get; }
@@ -66,7 +131,7 @@ internal sealed partial class RedisRateLimitConnection
 
         // One call through the decision path that asks for nothing (writes nothing): the first real decision must not
         // pay for compiling this path, or it could miss its deadline on the edge's own start-up.
-        await TakeManyAsync(multiplexer.GetDatabase(), WarmUpPolicy, "~warm-up", [new BucketRequest(0, 0)]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await TakeManyAsync(Breaker, multiplexer.GetDatabase(), WarmUpPolicy, "~warm-up", [new BucketRequest(0, 0)]).WaitAsync(cancellationToken).ConfigureAwait(false);
         return true;
     }
 
@@ -74,27 +139,27 @@ internal sealed partial class RedisRateLimitConnection
     /// One script call for one or more requests on one key. The first refusal of <c>TIME</c> switches this connection
     /// to offset-corrected client time and retries once with it; from then on every call passes client time.
     /// </summary>
-    public async Task<BucketResult[]> TakeManyAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, IReadOnlyList<BucketRequest> requests)
+    public async Task<BucketResult[]> TakeManyAsync(NodeBreaker node, IDatabaseAsync database, RateLimitPolicy policy, string partition, IReadOnlyList<BucketRequest> requests)
     {
         var clientTime = await Clock.NowAsync(database).ConfigureAwait(false);
         try
         {
             var results = await RedisRateLimitScript.TakeManyAsync(database, policy, partition, requests, clientTime).ConfigureAwait(false);
-            Answered();
+            node.Answered();
             return results;
         }
         catch (RedisServerException ex) when (clientTime is null && RedisClientClock.IsTimeRefusal(ex.Message))
         {
-            Answered();
+            node.Answered();
             Clock.Enable();
             clientTime = await Clock.NowAsync(database).ConfigureAwait(false);
             var results = await RedisRateLimitScript.TakeManyAsync(database, policy, partition, requests, clientTime).ConfigureAwait(false);
-            Answered();
+            node.Answered();
             return results;
         }
         catch (RedisServerException)
         {
-            Answered();
+            node.Answered();
             throw;
         }
     }
@@ -106,9 +171,10 @@ internal sealed partial class RedisRateLimitConnection
     /// <paramref name="deadline"/>: a blackholed server. Progress is any answer to any rate-limit call, or the
     /// multiplexer's own count of completed commands moving, or answers already read but still queued for a busy
     /// thread pool; a wake-up that itself came late (CPU queueing on a busy edge) also counts as "cannot tell, keep
-    /// waiting". While there is progress the wait goes on, up to <see cref="BusyCeiling"/>.
+    /// waiting". While there is progress the wait goes on, up to <see cref="BusyCeiling"/>. On a cluster, progress
+    /// counts on the call's own node only: answers from healthy nodes say nothing about a frozen one.
     /// </summary>
-    public async ValueTask<RateLimitFallbackReason> AwaitAnswerAsync(Task call, long sentAt, TimeSpan deadline)
+    public async ValueTask<RateLimitFallbackReason> AwaitAnswerAsync(NodeBreaker node, Task call, long sentAt, TimeSpan deadline)
     {
         var deadlineTicks = (long)(deadline.TotalSeconds * Stopwatch.Frequency);
         var step = Math.Max(1, deadlineTicks / 2);
@@ -133,8 +199,8 @@ internal sealed partial class RedisRateLimitConnection
                 return RateLimitFallbackReason.Overloaded;
             }
 
-            var completions = Completions(out var readButQueued);
-            var progress = Volatile.Read(ref _lastAnswer) > lastWake
+            var completions = Completions(node, out var readButQueued);
+            var progress = node.LastAnswer > lastWake
                 || readButQueued > 0
                 || (completionsBefore is { } before && completions > before);
             // A wake-up that comes late means this process was starved (CPU queueing, a GC pause that also froze the
@@ -156,8 +222,9 @@ internal sealed partial class RedisRateLimitConnection
         }
     }
 
-    /// <summary>Commands the multiplexer has completed (counted on its reader, not on the thread pool).</summary>
-    private long Completions(out long readButQueued)
+    /// <summary>Commands the multiplexer has completed on the node, or on every server for the single-server breaker
+    /// (counted on its reader, not on the thread pool).</summary>
+    private long Completions(NodeBreaker node, out long readButQueued)
     {
         long completed = 0;
         readButQueued = 0;
@@ -166,7 +233,8 @@ internal sealed partial class RedisRateLimitConnection
             return 0;
         }
 
-        foreach (var server in multiplexer.GetServers())
+        IServer[] servers = node.EndPoint is { } endpoint ? [multiplexer.GetServer(endpoint)] : multiplexer.GetServers();
+        foreach (var server in servers)
         {
             var counters = server.GetCounters().Interactive;
             completed += counters.CompletedSynchronously + counters.CompletedAsynchronously + counters.FailedAsynchronously;
@@ -176,34 +244,51 @@ internal sealed partial class RedisRateLimitConnection
         return completed;
     }
 
-    public void OnSuccess(bool isProbe)
+    public void OnSuccess(NodeBreaker node, bool isProbe)
     {
-        var wasOpen = Breaker.IsOpen;
-        Breaker.OnSuccess(isProbe);
-        if (wasOpen && !Breaker.IsOpen)
+        var wasOpen = node.Breaker.IsOpen;
+        node.Breaker.OnSuccess(isProbe);
+        if (wasOpen && !node.Breaker.IsOpen)
         {
-            _metrics.Breaker("closed");
-            Log.BreakerClosed(_logger);
+            _metrics.Breaker("closed", node.Node);
+            Log.BreakerClosed(_logger, node.Node);
         }
     }
 
-    public void OnFailure(bool isProbe, RateLimitFallbackReason reason)
+    public void OnFailure(NodeBreaker node, bool isProbe, RateLimitFallbackReason reason)
     {
-        if (Breaker.OnFailure(isProbe))
+        if (node.Breaker.OnFailure(isProbe))
         {
-            _metrics.Breaker("open");
-            Log.BreakerOpened(_logger, RateLimitMetrics.ReasonTag(reason), Breaker.BreakDuration.TotalMilliseconds);
+            _metrics.Breaker("open", node.Node);
+            Log.BreakerOpened(_logger, node.Node, RateLimitMetrics.ReasonTag(reason), node.Breaker.BreakDuration.TotalMilliseconds);
         }
     }
-
-    private void Answered() => Volatile.Write(ref _lastAnswer, Stopwatch.GetTimestamp());
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "Rate limiting: Redis unavailable ({Reason}); outage modes apply, next probe in {BreakMs} ms")]
-        public static partial void BreakerOpened(ILogger logger, string reason, double breakMs);
+        [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "Rate limiting: Redis node {Node} unavailable ({Reason}); outage modes apply to its keys, next probe in {BreakMs} ms")]
+        public static partial void BreakerOpened(ILogger logger, string node, string reason, double breakMs);
 
-        [LoggerMessage(EventId = 1301, Level = LogLevel.Information, Message = "Rate limiting: Redis answered again; shared limiting resumed")]
-        public static partial void BreakerClosed(ILogger logger);
+        [LoggerMessage(EventId = 1301, Level = LogLevel.Information, Message = "Rate limiting: Redis node {Node} answered again; shared limiting resumed for its keys")]
+        public static partial void BreakerClosed(ILogger logger, string node);
     }
+}
+
+/// <summary>
+/// A circuit breaker and the Redis node it guards: <c>host:port</c> and its endpoint on a cluster, <c>redis</c> and no
+/// endpoint for a single server; with the time of the node's last answer, the progress signal of a blackhole wait.
+/// </summary>
+internal sealed class NodeBreaker(string node, EndPoint? endPoint, RedisCircuitBreaker breaker)
+{
+    private long _lastAnswer;
+
+    public string Node { get; } = node;
+
+    public EndPoint? EndPoint { get; } = endPoint;
+
+    public RedisCircuitBreaker Breaker { get; } = breaker;
+
+    public long LastAnswer => Volatile.Read(ref _lastAnswer);
+
+    public void Answered() => Volatile.Write(ref _lastAnswer, Stopwatch.GetTimestamp());
 }

@@ -147,12 +147,46 @@ public sealed class RateLimitSustainedLoadTests(ITestOutputHelper output) : IAsy
         await using var edge = await RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy, name);
         var healthy = await RateLimitLoad.SendAsync(edge.Client, "acme", "victim");
         Assert.Equal(("4", "3"), (healthy.Limit, healthy.Remaining));
+        var victimNode = await store.Cluster!.NodeOfAsync($"edge:rl:tb:{name}:{{acme:victim}}");
+        // Users on the two other masters: their breakers stay closed while the victim's node is down.
+        var bystanders = new List<string>();
+        var bystanderNodes = new HashSet<int>();
+        for (var i = 0; bystanderNodes.Count < 2; i++)
+        {
+            var node = await store.Cluster.NodeOfAsync($"edge:rl:tb:{name}:{{acme:u{i}}}");
+            if (node != victimNode && bystanderNodes.Add(node.Port))
+            {
+                bystanders.Add($"u{i}");
+            }
+        }
 
-        (await store.Cluster!.NodeOfAsync($"edge:rl:tb:{name}:{{acme:victim}}")).Kill();
+        foreach (var user in bystanders)
+        {
+            var first = await RateLimitLoad.SendAsync(edge.Client, "acme", user);
+            var second = await RateLimitLoad.SendAsync(edge.Client, "acme", user);
+            Assert.Equal(("4", "3", "4", "2"), (first.Limit, first.Remaining, second.Limit, second.Remaining));
+        }
+
+        victimNode.Kill();
         var during = new List<RateLimitLoad.Observed>();
         for (var i = 0; i < 4; i++)
         {
             during.Add(await RateLimitLoad.SendAsync(edge.Client, "acme", "victim"));
+        }
+
+        foreach (var user in bystanders)
+        {
+            var after = new List<RateLimitLoad.Observed>();
+            for (var i = 0; i < 3; i++)
+            {
+                after.Add(await RateLimitLoad.SendAsync(edge.Client, "acme", user));
+            }
+
+            // Shared and exact: the Redis bucket's last two tokens, then its refusal; never the outage mode.
+            Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], after.Select(r => r.Status));
+            Assert.All(after, r => Assert.Equal("4", r.Limit));
+            Assert.Equal(("1", "0"), (after[0].Remaining, after[1].Remaining));
+            Assert.Equal("rate_limited", after[2].Code);
         }
 
         switch (mode)

@@ -31,7 +31,7 @@ public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
 
         Assert.True(limiter.Fallbacks == 0, string.Join(", ", decisions.Where(d => d.IsFallback).GroupBy(d => d.FallbackReason).Select(g => $"{g.Key}: {g.Count()}")));
         Assert.All(decisions, d => Assert.Equal(RateLimitDecisionSource.Redis, d.Source));
-        Assert.False(services.Connection.Breaker.IsOpen);
+        Assert.False(services.Connection.Breaker.Breaker.IsOpen);
     }
 
     [Fact]
@@ -81,7 +81,7 @@ public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
             Assert.Equal(RateLimitFallbackReason.NoAnswer, first.FallbackReason);
             Assert.All(more, d => Assert.Equal(expected, d.Source));
             // Three silent calls spanning the 50 ms minimum open the breaker; later decisions do not ask Redis at all.
-            Assert.True(services.Connection.Breaker.IsOpen);
+            Assert.True(services.Connection.Breaker.Breaker.IsOpen);
             Assert.Equal(RateLimitFallbackReason.BreakerOpen, more[^1].FallbackReason);
             Assert.Equal("breaker_open", more[^1].FallbackReasonTag);
         }

@@ -1,0 +1,177 @@
+using Edge.Proxy.RateLimiting;
+using Edge.Testing;
+
+namespace Edge.Proxy.Tests.RateLimiting;
+
+/// <summary>
+/// Per-node circuit breakers on a real 3-master Redis Cluster: one master killed or frozen, the keys of the two
+/// healthy masters keep being decided by Redis, exactly; only the failed master's keys get the outage mode; once the
+/// master is back its keys are shared again. Counts and sources are asserted, no timing.
+/// </summary>
+public sealed class EdgeRateLimiterClusterTests : IAsyncLifetime
+{
+    private const int Limit = 5;
+
+    private RedisCluster _cluster = null!;
+
+    public async Task InitializeAsync() => _cluster = await RedisCluster.StartAsync();
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    [Theory]
+    [InlineData("Kill", "Local", nameof(RateLimitDecisionSource.FallbackLocal))]
+    [InlineData("Kill", "Closed", nameof(RateLimitDecisionSource.FallbackClosed))]
+    [InlineData("Pause", "Open", nameof(RateLimitDecisionSource.FallbackOpen))]
+    public async Task DecideAsync_ClusterMasterDown_HealthyMastersStayExactOnRedisFailedMastersKeysFallBack(string failure, string mode, string expectedSource)
+    {
+        var expected = Enum.Parse<RateLimitDecisionSource>(expectedSource);
+        using var services = new RateLimitTestServices(_cluster.ConnectionString);
+        await services.WaitForRedisAsync();
+        var policy = RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = Limit, Window = TimeSpan.FromHours(1), DecisionDeadline = TimeSpan.FromMilliseconds(100), OnRedisUnavailable = mode },
+            "node-" + failure + mode);
+        var limiter = services.Registry.GetOrCreate(policy);
+        var keysByNode = await KeysByNodeAsync(policy);
+        var (failed, failedKey) = keysByNode.First();
+        var healthyKeys = keysByNode.Skip(1).Select(k => k.Value).ToArray();
+        Assert.Equal(2, healthyKeys.Length);
+        foreach (var key in keysByNode.Values)
+        {
+            var before = await limiter.DecideAsync(key, 1, CancellationToken.None);
+            Assert.Equal((RateLimitDecisionSource.Redis, (long?)(Limit - 1)), (before.Source, before.Remaining));
+        }
+
+        if (failure == "Kill")
+        {
+            failed.Kill();
+        }
+        else
+        {
+            failed.Pause();
+        }
+
+        try
+        {
+            // The failed master's keys: the outage mode answers every decision, and the node's breaker opens.
+            var failedNode = services.Connection.BreakerFor(policy, failedKey);
+            var during = new List<RateLimitDecision>();
+            var giveUp = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+            while (!failedNode.Breaker.IsShortCircuiting)
+            {
+                Assert.True(DateTime.UtcNow < giveUp, "the failed master's breaker did not open within 20 s");
+                during.Add(await limiter.DecideAsync(failedKey, 1, CancellationToken.None));
+                await Task.Delay(20);
+            }
+
+            var shortCircuited = await limiter.DecideAsync(failedKey, 1, CancellationToken.None);
+            Assert.All(during.Append(shortCircuited), d => Assert.Equal(expected, d.Source));
+            Assert.Equal(RateLimitFallbackReason.BreakerOpen, shortCircuited.FallbackReason);
+
+            // The healthy masters' keys: still Redis, exact, no fallback, their breakers closed.
+            foreach (var key in healthyKeys)
+            {
+                for (var remaining = Limit - 2L; remaining >= 0; remaining--)
+                {
+                    var decision = await limiter.DecideAsync(key, 1, CancellationToken.None);
+                    Assert.Equal((true, RateLimitDecisionSource.Redis, (long?)remaining), (decision.Admitted, decision.Source, decision.Remaining));
+                    Assert.Equal(RateLimitFallbackReason.None, decision.FallbackReason);
+                }
+
+                var refused = await limiter.DecideAsync(key, 1, CancellationToken.None);
+                Assert.False(refused.Admitted);
+                Assert.Contains(refused.Source, new[] { RateLimitDecisionSource.Redis, RateLimitDecisionSource.RefusalCache });
+                Assert.NotSame(failedNode, services.Connection.BreakerFor(policy, key));
+                Assert.False(services.Connection.BreakerFor(policy, key).Breaker.IsOpen);
+            }
+        }
+        finally
+        {
+            if (failure == "Kill")
+            {
+                await failed.RestartAsync();
+            }
+            else
+            {
+                failed.Resume();
+            }
+        }
+
+        // The master is back (a restarted master reloads its slots from nodes.conf): a probe closes its breaker and
+        // its keys are decided by Redis again. The count is not asserted: a killed master lost its bucket (no
+        // persistence), and a frozen one applies the calls given up during the freeze once it runs again.
+        var resumed = await DecideUntilRedisAsync(limiter, failedKey);
+        Assert.Equal(RateLimitFallbackReason.None, resumed.FallbackReason);
+        Assert.InRange(resumed.Remaining ?? -1, 0, Limit - 1);
+        Assert.False(services.Connection.BreakerFor(policy, failedKey).Breaker.IsOpen);
+        var next = await limiter.DecideAsync(failedKey, 1, CancellationToken.None);
+        Assert.Contains(next.Source, new[] { RateLimitDecisionSource.Redis, RateLimitDecisionSource.RefusalCache });
+    }
+
+    [Fact]
+    public async Task BreakerFor_ClusterKeysOnDifferentMasters_OneBreakerPerMasterSharedByItsKeys()
+    {
+        using var services = new RateLimitTestServices(_cluster.ConnectionString);
+        await services.WaitForRedisAsync();
+        var policy = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Limit = Limit, Window = TimeSpan.FromHours(1) }, "per-node");
+        var keysByNode = await KeysByNodeAsync(policy);
+
+        var breakers = keysByNode.Values.Select(key => services.Connection.BreakerFor(policy, key)).ToArray();
+
+        Assert.Equal(3, breakers.Distinct().Count());
+        Assert.All(breakers, b => Assert.NotSame(services.Connection.Breaker, b));
+        Assert.Equal(keysByNode.Keys.Select(n => $"127.0.0.1:{n.Port}").Order(), breakers.Select(b => b.Node).Order());
+        // Another key on the same master shares its breaker.
+        var (node, _) = keysByNode.First();
+        for (var i = 0; ; i++)
+        {
+            var other = $"other:{i}";
+            if ((await _cluster.NodeOfAsync(RedisRateLimitScript.KeyOf(policy, other))).Port == node.Port)
+            {
+                Assert.Same(breakers[0], services.Connection.BreakerFor(policy, other));
+                break;
+            }
+        }
+    }
+
+    [Fact]
+    public async Task BreakerFor_SingleServer_OneSharedBreaker()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        using var services = new RateLimitTestServices(redis.ConnectionString);
+        await services.WaitForRedisAsync();
+        var policy = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Limit = Limit, Window = TimeSpan.FromHours(1) }, "single");
+
+        Assert.Same(services.Connection.Breaker, services.Connection.BreakerFor(policy, "t:a"));
+        Assert.Same(services.Connection.Breaker, services.Connection.BreakerFor(policy, "t:b"));
+        Assert.Equal(RedisRateLimitConnection.SingleNode, services.Connection.Breaker.Node);
+    }
+
+    /// <summary>One partition per master, found by asking the cluster which node serves each candidate's slot.</summary>
+    private async Task<Dictionary<RedisServer, string>> KeysByNodeAsync(RateLimitPolicy policy)
+    {
+        var keys = new Dictionary<RedisServer, string>();
+        for (var i = 0; keys.Count < 3; i++)
+        {
+            var partition = $"t:u{i}";
+            keys.TryAdd(await _cluster.NodeOfAsync(RedisRateLimitScript.KeyOf(policy, partition)), partition);
+        }
+
+        return keys;
+    }
+
+    private static async Task<RateLimitDecision> DecideUntilRedisAsync(EdgeRateLimiter limiter, string key)
+    {
+        var giveUp = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var decision = await limiter.DecideAsync(key, 1, CancellationToken.None);
+            if (decision.Source == RateLimitDecisionSource.Redis)
+            {
+                return decision;
+            }
+
+            Assert.True(DateTime.UtcNow < giveUp, $"shared limiting did not resume within 30 s (last: {decision.Source}, {decision.FallbackReason})");
+            await Task.Delay(100);
+        }
+    }
+}
