@@ -15,11 +15,12 @@ RATE=${2:-100}
 DURATION=${3:-30s}
 DIR=${4:-/tmp/edge-audit-query-v2}
 PORT=${PORT:-9931}
+PRINCIPALS=${PRINCIPALS:-10000}   # distinct principals; each (principal, tenant) pair becomes one subject row with its data key
 mkdir -p "$DIR"
 
 dotnet build load/Edge.Load -c Release -v q -nologo >/dev/null
 dotnet build src/Edge.AuditWriter -c Release -v q -nologo >/dev/null
-dotnet load/Edge.Load/bin/Release/net10.0/edge-load.dll audit-fill --store "$DIR/audit.db" --records "$RECORDS" \
+dotnet load/Edge.Load/bin/Release/net10.0/edge-load.dll audit-fill --store "$DIR/audit.db" --records "$RECORDS" --principals "$PRINCIPALS" \
   --key "$DIR/writer.key" --subject-key "$DIR/audit-subject.key" --origin bench/audit
 
 export EDGE_AUDIT_API_KEY=bench-auditor-key-0123456789
@@ -49,7 +50,7 @@ curl -fs "http://127.0.0.1:$PORT/audit/checkpoint" | sed -n 2p | grep -qx "$RECO
 
 echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 dotnet load/Edge.Load/bin/Release/net10.0/edge-load.dll run -s audit-query -t "http://127.0.0.1:$PORT" \
-  -p records="$RECORDS" --simulation "inject:rate=$RATE,during=$DURATION" --warmup 5s \
+  -p records="$RECORDS" -p principals="$PRINCIPALS" --simulation "inject:rate=$RATE,during=$DURATION" --warmup 5s \
   -o "load/reports/audit-query-$RECORDS" --threshold "p99<50ms" --threshold "fail%<1" --quiet || STATUS=$?
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "report: load/reports/audit-query-$RECORDS/report.md"
