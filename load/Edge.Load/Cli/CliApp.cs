@@ -1,7 +1,10 @@
 using System.Globalization;
+using Edge.AuditWriter.Hosting;
+using Edge.AuditWriter.Log;
 using Edge.Load.EdgeScenarios;
 using Edge.Load.Reporting;
 using Edge.Load.Running;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Edge.Load.Cli;
 
@@ -22,6 +25,7 @@ public static class CliApp
                              writes rs256.pem and es256.pem (private, PKCS#8) and jwks.json (their public keys, kid rs256/es256)
                              for the jwt-rbac scenario's alg=RS256|ES256 and an edge route with JwksUrl
           edge-load audit-fill --store PATH [--records 1000000] [--tenants 16] [--principals 10000]
+                               [--key PATH] [--subject-key PATH] [--origin NAME]
                              fills (or tops up) an audit writer's SQLite store with synthetic records for the audit-query scenario
           edge-load help
 
@@ -65,8 +69,13 @@ public static class CliApp
 
     public const string AuditFillUsage = """
         Usage: edge-load audit-fill --store PATH [--records 1000000] [--tenants 16] [--principals 10000]
-          Appends synthetic records to an audit writer's SQLite store (created if missing) until it holds --records.
-          Stop the writer first; start it afterwards and it rebuilds its tree and signs a checkpoint over them.
+                                    [--key PATH] [--subject-key PATH] [--origin NAME]
+          Appends synthetic records to an audit writer's SQLite store (created if missing) until it holds --records,
+          through the writer's own append path: v2 records with each subject encrypted under its data key and indexed
+          by the keyed blind index, as ingest would store them. --key (signing key, default DIR/writer.key),
+          --subject-key (subject master key, default DIR/audit-subject.key) and --origin (default edge-audit) must be
+          the ones the writer is started with (Writer:KeyPath, Writer:SubjectKeyPath, Writer:Origin); missing keys are
+          generated. Stop the writer first; start it afterwards and it serves the checkpoint signed over them.
         """;
 
     private static readonly Dictionary<string, string> SubcommandUsage = new(StringComparer.Ordinal)
@@ -128,7 +137,7 @@ public static class CliApp
 
     private static async Task<int> AuditFillCommandAsync(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        string? store = null;
+        string? store = null, key = null, subjectKey = null, origin = "edge-audit";
         int records = 1_000_000, tenants = 16, principals = 10_000;
         for (var i = 0; i < args.Length; i += 2)
         {
@@ -136,6 +145,9 @@ public static class CliApp
             var ok = args[i] switch
             {
                 "--store" => (store = value) is not null,
+                "--key" => (key = value) is not null,
+                "--subject-key" => (subjectKey = value) is not null,
+                "--origin" => !string.IsNullOrWhiteSpace(origin = value),
                 "--records" => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out records) && records > 0,
                 "--tenants" => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out tenants) && tenants > 0,
                 "--principals" => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out principals) && principals > 0,
@@ -154,12 +166,21 @@ public static class CliApp
             return ExitCodes.Usage;
         }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(store))!);
+        var directory = Path.GetDirectoryName(Path.GetFullPath(store))!;
+        var options = new WriterOptions
+        {
+            StorePath = store,
+            KeyPath = key ?? Path.Combine(directory, "writer.key"),
+            SubjectKeyPath = subjectKey ?? Path.Combine(directory, "audit-subject.key"),
+            Origin = origin!,
+        };
         var started = System.Diagnostics.Stopwatch.StartNew();
         long written;
-        using (var opened = Edge.Audit.Storage.AuditStore.Open(store))
+        using (var log = new AuditLog(options, TimeProvider.System, NullLogger<AuditLog>.Instance))
         {
-            written = AuditDataset.Fill(opened, records, tenants, principals);
+            written = await AuditDataset.FillAsync(log.Size, records, tenants, principals,
+                batch => log.AppendAsync(batch, CancellationToken.None)).ConfigureAwait(false);
+            await log.CheckpointAsync(CancellationToken.None).ConfigureAwait(false);
         }
 
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();

@@ -58,12 +58,15 @@ public static class AuditDataset
         return new PendingLeaf(bytes, LeafSummary.TryParse(bytes, out var error) ?? throw new InvalidOperationException(error));
     }
 
-    /// <summary>Appends records [store count, <paramref name="records"/>) in batches; returns how many were written.</summary>
-    public static long Fill(AuditStore store, long records, int tenants, int principals, Action<long>? progress = null)
+    /// <summary>
+    /// Appends records [<paramref name="start"/>, <paramref name="records"/>) in batches through <paramref name="append"/>
+    /// (the writer's <c>AuditLog.AppendAsync</c>, which protects each subject as ingest does); returns how many were written.
+    /// </summary>
+    public static async Task<long> FillAsync(
+        long start, long records, int tenants, int principals, Func<IReadOnlyList<PendingLeaf>, Task> append, Action<long>? progress = null)
     {
-        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(append);
         const int BatchSize = 10_000;
-        var start = store.Count();
         for (var next = start; next < records; next += BatchSize)
         {
             var batch = new List<PendingLeaf>(BatchSize);
@@ -72,7 +75,7 @@ public static class AuditDataset
                 batch.Add(Leaf(i, tenants, principals));
             }
 
-            store.Append(batch, next);
+            await append(batch).ConfigureAwait(false);
             progress?.Invoke(next + batch.Count);
         }
 

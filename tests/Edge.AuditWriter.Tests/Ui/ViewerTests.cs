@@ -4,7 +4,11 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Edge.Audit.Checkpoints;
 using Edge.Audit.Verification;
+using Edge.AuditWriter.Hosting;
+using Edge.AuditWriter.Log;
+using Edge.AuditWriter.Tests.Protection;
 using Edge.AuditWriter.Ui;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace Edge.AuditWriter.Tests.Ui;
@@ -192,6 +196,58 @@ public sealed class ViewerTests(ChromiumFixture chromium) : IClassFixture<Chromi
         // 230 = 128 + 64 + 32 + 4 + 2: the last leaf's path is its sibling 228, then the subtrees [224,228), [192,224), [128,192), [0,128).
         Assert.Equal(5, proofItems);
         Assert.Equal("bad", await page.Locator("#proof-result").GetAttributeAsync("class"));
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task RecordView_PrunedRecord_ProvesItsLeafHashAgainstTheSignedCheckpoint()
+    {
+        await using var writer = await StartWriterAsync();
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        var leafHashBeforePruning = (await ErasureTests.RecordsAsync(auditor, "tenant=globex"))
+            .Single(r => r.GetProperty("id").GetString() == "r229").GetProperty("leafHash").GetString()!;
+        // Retention for globex (odd records) only, so r229 loses its body and r228 keeps it; the run appends its own record.
+        var log = writer.Services.GetRequiredService<AuditLog>();
+        var retention = await log.ApplyRetentionAsync(
+            new RetentionOptions { Tenants = new Dictionary<string, TimeSpan>(StringComparer.Ordinal) { ["globex"] = TimeSpan.FromTicks(1) } },
+            CancellationToken.None);
+        await writer.WaitForCheckpointAsync(RecordCount + 1);
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        // The leaf hash of a pruned record comes from the writer; a writer reporting a different one (here for r227) must not be proven.
+        await page.RouteAsync("**/audit/records**", async route =>
+        {
+            var response = await route.FetchAsync();
+            var body = JsonNode.Parse(await response.TextAsync())!;
+            foreach (var record in body["records"]!.AsArray().Where(r => r!["id"]!.GetValue<string>() == "r227"))
+            {
+                var hash = Convert.FromBase64String(record!["leafHash"]!.GetValue<string>());
+                hash[0] ^= 0x01;
+                record["leafHash"] = Convert.ToBase64String(hash);
+            }
+
+            await route.FulfillAsync(new() { Response = response, Body = body.ToJsonString() });
+        });
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "View record r229" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#proof-result")).ToContainTextAsync("Root matches: the pruned record's leaf hash");
+        var prunedJson = await page.Locator("#detail-json").InnerTextAsync();
+        var prunedFacts = await page.Locator("#detail-facts").InnerTextAsync();
+        var prunedProofItems = await page.Locator("#detail-proof li").CountAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "View record r227" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#proof-result")).ToContainTextAsync("MISMATCH");
+        var tamperedClass = await page.Locator("#proof-result").GetAttributeAsync("class");
+        await page.GetByRole(AriaRole.Button, new() { Name = "View record r228" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#proof-result")).ToContainTextAsync("Root matches: the record and its");
+
+        Assert.Equal(115, retention.Pruned);
+        Assert.Equal("(no record body: pruned)", prunedJson);
+        Assert.Contains("Leaf hash (reported by the writer; the body was pruned)", prunedFacts, StringComparison.Ordinal);
+        Assert.Contains(Convert.ToHexStringLower(Convert.FromBase64String(leafHashBeforePruning)), prunedFacts, StringComparison.Ordinal);
+        // 231 = 128 + 64 + 32 + 4 + 2 + 1: leaf 229's path is 228, 230, then [224,228), [192,224), [128,192), [0,128).
+        Assert.Equal(6, prunedProofItems);
+        Assert.Equal("bad", tamperedClass);
         Assert.Empty(errors);
     }
 

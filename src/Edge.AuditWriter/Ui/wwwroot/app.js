@@ -403,12 +403,19 @@
     fact(facts, 'Record id', record.id);
     fact(facts, 'Index', String(record.index));
     fact(facts, 'Time', timeFormat.format(new Date(record.time)));
-    if (!bytes) {
-      proofResult.textContent = 'This record has no body, so its leaf hash cannot be recomputed here.';
-      return;
+    // A pruned record keeps only its leaf hash: the proof then shows the record is in the log, not what it said.
+    let leafHash;
+    if (bytes) {
+      leafHash = await hashLeaf(bytes);
+      fact(facts, 'Leaf hash (SHA-256 of 0x00 ‖ record)', hex(leafHash));
+    } else {
+      leafHash = record.leafHash ? decodeBase64(record.leafHash) : null;
+      if (!leafHash || leafHash.length !== 32) {
+        setResult(proofResult, false, 'This record has neither a body nor a leaf hash to prove.');
+        return;
+      }
+      fact(facts, 'Leaf hash (reported by the writer; the body was pruned)', hex(leafHash));
     }
-    const leafHash = await hashLeaf(bytes);
-    fact(facts, 'Leaf hash (SHA-256 of 0x00 ‖ record)', hex(leafHash));
 
     const note = parseNote(await (await fetch('/audit/checkpoint', { cache: 'no-store', credentials: 'omit' })).text());
     if (!note) {
@@ -441,7 +448,9 @@
     const root = await rootFromProof(record.index, note.size, leafHash, proof);
     const matches = root !== null && hex(root) === hex(note.root);
     setResult(proofResult, matches, matches
-      ? `Root matches: the record and its ${proof.length}-hash proof recompute the signed checkpoint's root (size ${note.size}).`
+      ? (bytes
+        ? `Root matches: the record and its ${proof.length}-hash proof recompute the signed checkpoint's root (size ${note.size}).`
+        : `Root matches: the pruned record's leaf hash and its ${proof.length}-hash proof recompute the signed checkpoint's root (size ${note.size}). Its body is gone, so only its place in the log is proven.`)
       : `MISMATCH: the root computed from this record and its proof (${root ? hex(root) : 'no root: wrong proof length'}) is not the signed checkpoint's root.`);
 
     try {
