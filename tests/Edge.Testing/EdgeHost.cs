@@ -54,6 +54,7 @@ public sealed class EdgeHost : IAsyncDisposable
             $"--Edge:ProxyConfigPath={configPath}",
             "--Edge:ConfigPollInterval=00:00:00.200",
             $"--Edge:Audit:SpoolPath={Path.Combine(directory, "spool")}",
+            $"--Edge:Audit:LocalFile={Path.Combine(directory, "audit-decisions.ndjson")}",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

@@ -50,7 +50,11 @@ public sealed class EdgeCredentialValidator
     public static EdgeCredentialValidator Create(string policyName, AuthenticationPolicyOptions policy, IReadOnlyDictionary<string, IReadOnlyList<string>> roles) =>
         Create(policyName, policy, new EdgePermissionResolver(roles), SigningKeyCache.Shared);
 
-    public static EdgeCredentialValidator Create(string policyName, AuthenticationPolicyOptions policy, EdgePermissionResolver permissions, SigningKeyCache keys)
+    public static EdgeCredentialValidator Create(string policyName, AuthenticationPolicyOptions policy, EdgePermissionResolver permissions, SigningKeyCache keys) =>
+        Create(policyName, policy, permissions, keys, TimeProvider.System);
+
+    /// <param name="time">The clock a cached token's <c>exp</c>/<c>nbf</c> is checked against on every hit.</param>
+    public static EdgeCredentialValidator Create(string policyName, AuthenticationPolicyOptions policy, EdgePermissionResolver permissions, SigningKeyCache keys, TimeProvider time)
     {
         var errors = Validate(policyName, policy);
         if (errors.Count > 0)
@@ -59,7 +63,7 @@ public sealed class EdgeCredentialValidator
         }
 
         ICredentialScheme scheme = AuthenticationPolicyRules.IsJwt(policy)
-            ? new JwtCredentialScheme(policyName, policy, permissions, keys)
+            ? new JwtCredentialScheme(policyName, policy, permissions, keys, time)
             : new ApiKeyCredentialScheme(policyName, policy, permissions);
         return new EdgeCredentialValidator(policyName, policy, scheme);
     }

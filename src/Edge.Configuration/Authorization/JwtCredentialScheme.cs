@@ -15,6 +15,8 @@ namespace Edge.Configuration.Authorization;
 /// the policy: pinned algorithms (so <c>none</c> and HS/RS confusion cannot pass), issuer, audience, <c>exp</c> and
 /// <c>nbf</c> with the policy's clock skew, and the header rules of <see cref="JwsHeaderRules"/> (<c>crit</c>, duplicate
 /// members, <c>typ</c>) checked before parsing. HS keys come from a secret reference; RS/ES/PS keys from a cached JWKS.
+/// Tokens that validated are kept in a <see cref="ValidatedTokenCache"/> (one per scheme, so a config reload starts
+/// empty); a hit re-checks <c>exp</c>/<c>nbf</c> and that the key set it was validated against is still the current one.
 /// </summary>
 internal sealed class JwtCredentialScheme : ICredentialScheme
 {
@@ -30,11 +32,15 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
     private readonly FrozenSet<string> _algorithms;
     private readonly TokenValidationParameters _parameters;
     private readonly ConfigurationManager<OpenIdConnectConfiguration>? _keys;
+    private readonly TimeProvider _time;
+    private readonly ValidatedTokenCache _validated;
     private KeySnapshot? _current;
 
-    public JwtCredentialScheme(string policyName, AuthenticationPolicyOptions policy, EdgePermissionResolver permissions, SigningKeyCache keyCache)
+    public JwtCredentialScheme(string policyName, AuthenticationPolicyOptions policy, EdgePermissionResolver permissions, SigningKeyCache keyCache, TimeProvider time)
     {
         _policyName = policyName;
+        _time = time;
+        _validated = new ValidatedTokenCache();
         _policy = policy;
         _permissions = permissions;
         var algorithms = AuthenticationPolicyRules.EffectiveAlgorithms(policy);
@@ -98,11 +104,18 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             return Invalid("multiple_authorization_headers", "Send exactly one Authorization header.");
         }
 
-        var token = values[0].AsSpan(BearerPrefix.Length).Trim();
-        if (token.Length > _policy.MaxCredentialLength)
+        if (TokenOf(values[0]!).Length > _policy.MaxCredentialLength)
         {
             return Invalid("too_large", "The token is too long.");
         }
+
+        var hash = ValidatedTokenCache.Hash(TokenOf(values[0]!));
+        if (_validated.TryGet(hash, out var cached) && await TryServeCachedAsync(hash, cached, cancellationToken) is { } served)
+        {
+            return served;
+        }
+
+        var token = TokenOf(values[0]!);
 
         // A JWS compact serialization has exactly three parts; JWE (five) and anything else is refused before parsing.
         if (token.IsEmpty || token.Count('.') != 2)
@@ -143,10 +156,10 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             return Invalid("unsigned", "The token has no signature.", claimed);
         }
 
-        TokenValidationParameters parameters;
+        KeySnapshot keySet;
         try
         {
-            parameters = await GetParametersAsync(cancellationToken);
+            keySet = await GetKeySetAsync(cancellationToken);
         }
         catch (InvalidOperationException)
         {
@@ -160,15 +173,15 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
                 StatusCodes.Status503ServiceUnavailable);
         }
 
-        var result = await Handler.ValidateTokenAsync(jwt, parameters);
+        var result = await Handler.ValidateTokenAsync(jwt, keySet.Parameters);
         if (!result.IsValid && result.Exception is SecurityTokenSignatureKeyNotFoundException && _keys is not null)
         {
             // An unknown kid usually means the identity provider rotated its keys: re-fetch (rate limited by the manager).
             _keys.RequestRefresh();
             try
             {
-                parameters = await GetParametersAsync(cancellationToken);
-                result = await Handler.ValidateTokenAsync(jwt, parameters);
+                keySet = await GetKeySetAsync(cancellationToken);
+                result = await Handler.ValidateTokenAsync(jwt, keySet.Parameters);
             }
             catch (InvalidOperationException)
             {
@@ -199,7 +212,7 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             .Distinct(StringComparer.Ordinal)
             .ToArray();
 
-        return EdgeAuthenticationResult.Success(new EdgeIdentity
+        var success = EdgeAuthenticationResult.Success(new EdgeIdentity
         {
             Principal = principal,
             Tenant = tenant,
@@ -209,27 +222,76 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             Policy = _policyName,
             User = new ClaimsPrincipal(identity),
         });
+        _validated.Add(hash, new ValidatedTokenCache.Entry(success, jwt.ValidFrom, jwt.ValidTo, keySet.Configuration));
+        return success;
     }
 
-    private async ValueTask<TokenValidationParameters> GetParametersAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The cached result while it is still true: within <c>exp</c>/<c>nbf</c> and the clock skew on the injected clock
+    /// (so an expired token gets the same <c>token_expired</c> as from full validation), and validated against the key
+    /// set in use now. Null sends the token through full validation: after any key refresh, a token whose key was
+    /// rotated out or revoked is checked again and refused there.
+    /// </summary>
+    private async ValueTask<EdgeAuthenticationResult?> TryServeCachedAsync(ValidatedTokenCache.TokenHash hash, ValidatedTokenCache.Entry entry, CancellationToken cancellationToken)
+    {
+        if (_keys is not null)
+        {
+            OpenIdConnectConfiguration configuration;
+            try
+            {
+                configuration = await _keys.GetConfigurationAsync(cancellationToken);
+            }
+            catch (InvalidOperationException)
+            {
+                return null;
+            }
+
+            if (!ReferenceEquals(configuration, entry.KeySet))
+            {
+                _validated.Remove(hash);
+                return null;
+            }
+        }
+
+        var now = _time.GetUtcNow().UtcDateTime;
+        var principal = entry.Result.Identity!.Principal;
+        if (now > entry.Expires + _policy.ClockSkew)
+        {
+            _validated.Remove(hash);
+            return Fail(AuthenticationCodes.TokenExpired, AuthenticationCodes.TokenExpired, "The token has expired.", principal);
+        }
+
+        if (now < entry.NotBefore - _policy.ClockSkew)
+        {
+            _validated.Remove(hash);
+            return Fail(AuthenticationCodes.TokenNotYetValid, AuthenticationCodes.TokenNotYetValid, "The token is not valid yet.", principal);
+        }
+
+        return entry.Result;
+    }
+
+    private static ReadOnlySpan<char> TokenOf(string authorization) => authorization.AsSpan(BearerPrefix.Length).Trim();
+
+    private async ValueTask<KeySnapshot> GetKeySetAsync(CancellationToken cancellationToken)
     {
         if (_keys is null)
         {
-            return _parameters;
+            return new KeySnapshot(null, _parameters);
         }
 
         var configuration = await _keys.GetConfigurationAsync(cancellationToken);
         var current = Volatile.Read(ref _current);
         if (current is not null && ReferenceEquals(current.Configuration, configuration))
         {
-            return current.Parameters;
+            return current;
         }
 
         var parameters = _parameters.Clone();
         parameters.IssuerSigningKeys = configuration.SigningKeys.ToArray();
         parameters.ValidIssuer = _policy.Issuer ?? configuration.Issuer;
-        Volatile.Write(ref _current, new KeySnapshot(configuration, parameters));
-        return parameters;
+        var snapshot = new KeySnapshot(configuration, parameters);
+        Volatile.Write(ref _current, snapshot);
+        return snapshot;
     }
 
     private EdgeAuthenticationResult Map(Exception? exception, string? claimed, string? keyId) => exception switch
@@ -270,5 +332,6 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
     }
 
     /// <summary>Validation parameters built for one fetched key set; swapped as a whole when the keys change.</summary>
-    private sealed record KeySnapshot(OpenIdConnectConfiguration Configuration, TokenValidationParameters Parameters);
+    /// <remarks>Configuration is null for a configured secret, whose key only changes with a new scheme.</remarks>
+    private sealed record KeySnapshot(OpenIdConnectConfiguration? Configuration, TokenValidationParameters Parameters);
 }

@@ -13,9 +13,13 @@ internal static class AuditingServiceCollectionExtensions
         services.AddOptions<EdgeAuditOptions>().BindConfiguration(EdgeAuditOptions.SectionName);
         services.AddSingleton<LoggingAuditSink>();
         services.AddSingleton<SpoolAuditSink>();
-        services.AddSingleton<IAuditSink>(sp => string.IsNullOrEmpty(sp.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl)
-            ? sp.GetRequiredService<LoggingAuditSink>()
-            : sp.GetRequiredService<SpoolAuditSink>());
+        services.AddSingleton<LocalFileAuditSink>();
+        services.AddSingleton<IAuditSink>(sp => sp.GetRequiredService<IOptions<EdgeAuditOptions>>().Value switch
+        {
+            { WriterUrl: { Length: > 0 } } => sp.GetRequiredService<SpoolAuditSink>(),
+            { LocalFile: { Length: > 0 } } => sp.GetRequiredService<LocalFileAuditSink>(),
+            _ => sp.GetRequiredService<LoggingAuditSink>(),
+        });
         services.AddSingleton<SecretRotationDetector>();
         services.AddSingleton<IConfigEventSink>(sp => new ConfigAuditEventSink(
             string.IsNullOrEmpty(sp.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl) ? null : sp.GetRequiredService<SpoolAuditSink>().Spool,
@@ -32,12 +36,15 @@ internal static class AuditingServiceCollectionExtensions
     /// <summary>
     /// When a writer is configured: opens the spool (recovery, writer loop) in <see cref="StartingAsync"/>, which the
     /// host runs before any hosted service's StartAsync and so before Kestrel takes traffic, then starts shipping.
+    /// Without one: starts the loop that drains decision records into the local file.
     /// </summary>
     private sealed class ConditionalShipping(IServiceProvider services) : IHostedLifecycleService
     {
-        private AuditShippingService? _shipping;
+        private IHostedService? _shipping;
 
         private bool WriterConfigured => !string.IsNullOrEmpty(services.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl);
+
+        private bool LocalFileConfigured => !string.IsNullOrEmpty(services.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.LocalFile);
 
         public Task StartingAsync(CancellationToken cancellationToken) =>
             WriterConfigured ? services.GetRequiredService<SpoolAuditSink>().Spool.StartAsync(cancellationToken) : Task.CompletedTask;
@@ -46,6 +53,12 @@ internal static class AuditingServiceCollectionExtensions
         {
             if (!WriterConfigured)
             {
+                if (LocalFileConfigured)
+                {
+                    _shipping = services.GetRequiredService<LocalFileAuditSink>();
+                    return _shipping.StartAsync(cancellationToken);
+                }
+
                 return Task.CompletedTask;
             }
 

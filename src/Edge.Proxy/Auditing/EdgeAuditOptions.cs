@@ -5,8 +5,17 @@ internal sealed record EdgeAuditOptions
 {
     public const string SectionName = "Edge:Audit";
 
-    /// <summary>The audit writer's base address. Absent: decisions are only logged (demo/embedded mode).</summary>
+    /// <summary>The audit writer's base address. Absent: decisions go to <see cref="LocalFile"/> (embedded mode).</summary>
     public string? WriterUrl { get; init; }
+
+    /// <summary>
+    /// Without a writer: the NDJSON file decision records are appended to off the request path (relative paths resolve
+    /// against the working directory). Empty: records are only logged, at Debug.
+    /// </summary>
+    public string? LocalFile { get; init; } = "audit-decisions.ndjson";
+
+    /// <summary>Without a writer: records queued for <see cref="LocalFile"/> at most; beyond that they are dropped and counted.</summary>
+    public int LocalQueueCapacity { get; init; } = 65_536;
 
     /// <summary>Secret reference (<c>env:NAME</c> or <c>file:/path</c>) of the writer's ingest token (Writer:IngestToken).</summary>
     public string? IngestToken { get; init; }

@@ -46,7 +46,7 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
 
     public async ValueTask RecordAsync(HttpContext context, EdgeRequestFeature request)
     {
-        var leaf = AuditRecordSerializer.Serialize(BuildRecord(context, request));
+        var leaf = AuditRecordSerializer.Serialize(DecisionRecords.Build(context, request, _host, _time));
         bool appended;
         try
         {
@@ -73,42 +73,6 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
         // Admitted, but the spool filled up meanwhile: the client must not get an unaudited answer.
         Log.AbortedUnaudited(_logger, request.RequestId, request.RouteId);
         context.Abort();
-    }
-
-    private AuditRecord BuildRecord(HttpContext context, EdgeRequestFeature request)
-    {
-        var proxy = context.Features.Get<IReverseProxyFeature>();
-        var status = context.Response.StatusCode;
-        var identity = context.GetIdentity();
-        var body = context.GetBody();
-        var signature = context.Features.Get<EdgeSignatureFeature>();
-        var rateLimit = context.Features.Get<EdgeRateLimitFeature>();
-        return new AuditRecord
-        {
-            Id = request.RequestId,
-            Time = request.StartedAt,
-            Instance = _host.InstanceId,
-            Tenant = context.GetTenant()?.Tenant,
-            Subject = new AuditSubject { Principal = identity?.Principal, ClientIp = request.ClientIp },
-            AuthMethod = identity?.Method,
-            Route = request.RouteId,
-            Destination = proxy?.ProxiedDestination?.Model.Config.Address,
-            Method = context.Request.Method,
-            Path = context.Request.Path.Value,
-            Status = status,
-            Decision = request.IsDenied ? "deny" : "allow",
-            Step = request.DecidingStep,
-            Reason = request.ReasonCode,
-            RateLimit = rateLimit?.Outcome,
-            RateLimitFallback = rateLimit?.FallbackReason,
-            SignatureScheme = signature?.Scheme,
-            SignatureResult = signature?.Result,
-            BytesIn = body?.Body.Length ?? context.Request.ContentLength,
-            BytesOut = context.Response.ContentLength,
-            LatencyMs = (_time.GetUtcNow() - request.StartedAt).TotalMilliseconds,
-            TraceId = Activity.Current?.TraceId.ToHexString(),
-            BodyHash = body is null ? null : BodyHash.Compute(body.Body.Span),
-        };
     }
 
     public ValueTask DisposeAsync() => Spool.DisposeAsync();

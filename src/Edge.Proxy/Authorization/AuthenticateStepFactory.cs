@@ -17,9 +17,10 @@ internal sealed class AuthenticateStepFactory : IEdgeStepFactory
         }
 
         var runtime = context.Services.GetRequiredService<AuthenticationRuntime>();
+        var time = context.Services.GetRequiredService<TimeProvider>();
         var permissions = new EdgePermissionResolver(context.Edge.Roles);
         var validators = options.Policies
-            .Select(name => EdgeCredentialValidator.Create(name, context.Edge.Authentication[name], permissions, runtime.Keys))
+            .Select(name => EdgeCredentialValidator.Create(name, context.Edge.Authentication[name], permissions, runtime.Keys, time))
             .ToArray();
         var sign = !options.Anonymous && (options.SignIdentity ?? validators.All(v => v.Policy.IdentitySigningKey is not null));
         var schemes = validators

@@ -53,6 +53,52 @@ public sealed class SigningKeyRefreshTests
         Assert.Equal(HttpStatusCode.OK, status);
     }
 
+    [Fact]
+    public async Task Jwks_CachedTokenThenItsKeyRotatedOut_RefusedDespiteCache()
+    {
+        using var first = new TestTokens();
+        using var rotated = new TestTokens();
+        using var idp = IdentityProvider.Start(first);
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(
+            backend.Url,
+            new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "corp" }) },
+            new
+            {
+                Authentication = new Dictionary<string, object>
+                {
+                    ["corp"] = new { Type = "Jwt", Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, JwksUrl = idp.JwksUrl, RequireHttpsMetadata = false, KeyRefreshMinimumInterval = "00:00:01" },
+                },
+            }));
+
+        // Validated once, then served from the cache.
+        var cached = TestTokens.Create(first.Rs256);
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await SendAsync(edge, cached);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        // The identity provider drops the old key; a token with the new kid makes the edge re-fetch the key set.
+        idp.Server.Given(Request.Create().WithPath("/jwks").UsingGet())
+            .AtPriority(0)
+            .RespondWith(Response.Create().WithHeader("Content-Type", "application/json").WithBody(rotated.JwksJson()));
+        var status = HttpStatusCode.Unauthorized;
+        for (var attempt = 0; attempt < 40 && status != HttpStatusCode.OK; attempt++)
+        {
+            using var response = await SendAsync(edge, TestTokens.Create(rotated.Es256));
+            status = response.StatusCode;
+            if (status != HttpStatusCode.OK)
+            {
+                await Task.Delay(250);
+            }
+        }
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        using var refused = await SendAsync(edge, cached);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
     private static Task<HttpResponseMessage> SendAsync(EdgeHost edge, string token)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, "/r/x");

@@ -1,0 +1,145 @@
+using System.Threading.Channels;
+using Edge.Audit.Records;
+using Edge.Proxy.Configuration;
+using Edge.Proxy.Pipeline;
+using Microsoft.Extensions.Options;
+
+namespace Edge.Proxy.Auditing;
+
+/// <summary>
+/// The default without <c>Edge:Audit:WriterUrl</c>: each decision is serialised on the request (the same canonical
+/// record bytes the spool ships to the writer) and handed to a bounded queue; one background loop appends the records
+/// as NDJSON lines to <c>Edge:Audit:LocalFile</c> and flushes once per batch. The request never waits for the file.
+/// When the queue is full the record is dropped and counted, and the count is logged by the loop; this mode promises
+/// no durability (configure a writer for that).
+/// </summary>
+internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, IDisposable
+{
+    private static readonly byte[] NewLine = "\n"u8.ToArray();
+
+    private readonly Channel<byte[]> _records;
+    private readonly string _path;
+    private readonly EdgeHostOptions _host;
+    private readonly TimeProvider _time;
+    private readonly ILogger<LocalFileAuditSink> _logger;
+    private long _dropped;
+    private long _droppedReported;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _loop;
+
+    public LocalFileAuditSink(IOptions<EdgeAuditOptions> options, EdgeHostOptions host, TimeProvider time, ILogger<LocalFileAuditSink> logger)
+    {
+        _path = Path.GetFullPath(options.Value.LocalFile!);
+        _host = host;
+        _time = time;
+        _logger = logger;
+        _records = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(options.Value.LocalQueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    public string FilePath => _path;
+
+    /// <summary>Records dropped because the queue was full, since start.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    public ValueTask RecordAsync(HttpContext context, EdgeRequestFeature request)
+    {
+        var record = AuditRecordSerializer.Serialize(DecisionRecords.Build(context, request, _host, _time));
+        if (!_records.Writer.TryWrite(record))
+        {
+            Interlocked.Increment(ref _dropped);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Started directly (not through Task.Run with the stop token), so a stop right after start still drains the queue.
+        _loop = DrainAsync(_stopping.Token);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_loop is null)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync();
+        await _loop.WaitAsync(cancellationToken);
+    }
+
+    public void Dispose() => _stopping.Dispose();
+
+    private async Task DrainAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        FileStream file;
+        try
+        {
+            System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(_path)!);
+            file = new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.Asynchronous);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            Log.WriteFailed(_logger, _path, exception);
+            return;
+        }
+
+        await using var _ = file;
+        Log.Writing(_logger, _path);
+        var reader = _records.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(stoppingToken))
+            {
+                await WriteAvailableAsync(reader, file);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (IOException exception)
+        {
+            Log.WriteFailed(_logger, _path, exception);
+            return;
+        }
+
+        // Shutdown: what was queued before the host stopped still reaches the file.
+        await WriteAvailableAsync(reader, file);
+    }
+
+    private async Task WriteAvailableAsync(ChannelReader<byte[]> reader, FileStream file)
+    {
+        while (reader.TryRead(out var record))
+        {
+            await file.WriteAsync(record);
+            await file.WriteAsync(NewLine);
+        }
+
+        await file.FlushAsync();
+        var dropped = Interlocked.Read(ref _dropped);
+        if (dropped != _droppedReported)
+        {
+            Log.Dropped(_logger, dropped - _droppedReported, dropped);
+            _droppedReported = dropped;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1510, LogLevel.Information, "No audit writer configured: decision records go to {Path} (NDJSON, not durable)")]
+        public static partial void Writing(ILogger logger, string path);
+
+        [LoggerMessage(1511, LogLevel.Warning, "{Count} decision records dropped: the local audit queue was full ({Total} since start)")]
+        public static partial void Dropped(ILogger logger, long count, long total);
+
+        [LoggerMessage(1512, LogLevel.Error, "Writing decision records to {Path} failed; later records are dropped")]
+        public static partial void WriteFailed(ILogger logger, string path, Exception exception);
+    }
+}

@@ -1,0 +1,78 @@
+using System.Text.Json;
+using Edge.Proxy.Auditing;
+using Edge.Proxy.Configuration;
+using Edge.Proxy.Pipeline;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Edge.Proxy.Tests.Auditing;
+
+public sealed class LocalFileAuditSinkTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("edge-local-audit-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task RecordAsync_DrainLoopNotRunning_ReturnsCompletedWithoutTouchingTheFile()
+    {
+        var path = Path.Combine(_directory, "decisions.ndjson");
+        using var sink = Create(path, capacity: 16);
+
+        var pending = sink.RecordAsync(Context(), Request("req-1"));
+
+        // The request thread only queues the record: nothing waits for, or performs, file I/O.
+        Assert.True(pending.IsCompletedSuccessfully);
+        Assert.False(File.Exists(path));
+
+        await sink.StartAsync(CancellationToken.None);
+        await sink.StopAsync(CancellationToken.None);
+
+        var line = Assert.Single(await File.ReadAllLinesAsync(path));
+        using var record = JsonDocument.Parse(line);
+        Assert.Equal("req-1", record.RootElement.GetProperty("id").GetString());
+        Assert.Equal("deny", record.RootElement.GetProperty("data").GetProperty("decision").GetString());
+    }
+
+    [Fact]
+    public async Task RecordAsync_QueueFull_DropsAndCountsInsteadOfBlocking()
+    {
+        var path = Path.Combine(_directory, "decisions.ndjson");
+        using var sink = Create(path, capacity: 2);
+
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.True(sink.RecordAsync(Context(), Request("req-" + i)).IsCompletedSuccessfully);
+        }
+
+        await sink.StartAsync(CancellationToken.None);
+        await sink.StopAsync(CancellationToken.None);
+
+        Assert.Equal(3, sink.Dropped);
+        Assert.Equal(2, (await File.ReadAllLinesAsync(path)).Length);
+    }
+
+    private static LocalFileAuditSink Create(string path, int capacity) => new(
+        Options.Create(new EdgeAuditOptions { LocalFile = path, LocalQueueCapacity = capacity }),
+        new EdgeHostOptions { InstanceId = "edge-test" },
+        new FakeTimeProvider(DateTimeOffset.UnixEpoch),
+        NullLogger<LocalFileAuditSink>.Instance);
+
+    private static DefaultHttpContext Context()
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Method = "GET";
+        context.Request.Path = "/orders";
+        context.Response.StatusCode = StatusCodes.Status403Forbidden;
+        return context;
+    }
+
+    private static EdgeRequestFeature Request(string id)
+    {
+        var request = new EdgeRequestFeature { RequestId = id, RouteId = "r1", StartedAt = DateTimeOffset.UnixEpoch };
+        request.Deny("EdgeRequire", "permission_denied");
+        return request;
+    }
+}
