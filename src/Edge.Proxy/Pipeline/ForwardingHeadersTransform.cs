@@ -15,13 +15,24 @@ internal sealed class ForwardingHeadersTransform : RequestTransform
     public override ValueTask ApplyAsync(RequestTransformContext context)
     {
         var http = context.HttpContext;
-        var remote = ClientAddressResolver.Normalize(http.Connection.RemoteIpAddress)?.ToString();
-
+        var request = http.GetEdgeRequest();
         var forwardedFor = TakeHeader(context, ForwardingHeaders.XForwardedFor);
-        var chain = remote is null ? forwardedFor : StringValues.Concat(forwardedFor, remote);
-        if (chain.Count > 0)
+        string? remote;
+        if (forwardedFor.Count == 0 && request?.ClientIp is { } direct)
         {
-            AddHeader(context, ForwardingHeaders.XForwardedFor, string.Join(", ", chain.ToArray()));
+            // The common case, a client connecting directly: with no X-Forwarded-For the resolved client is the
+            // connection's address, already formatted once by the request middleware.
+            remote = direct;
+            AddHeader(context, ForwardingHeaders.XForwardedFor, remote);
+        }
+        else
+        {
+            remote = ClientAddressResolver.Normalize(http.Connection.RemoteIpAddress)?.ToString();
+            var chain = remote is null ? forwardedFor : StringValues.Concat(forwardedFor, remote);
+            if (chain.Count > 0)
+            {
+                AddHeader(context, ForwardingHeaders.XForwardedFor, string.Join(", ", chain.ToArray()));
+            }
         }
 
         SetUnlessPresent(context, ForwardingHeaders.XForwardedProto, http.Request.Scheme);
@@ -30,7 +41,7 @@ internal sealed class ForwardingHeadersTransform : RequestTransform
 
         // X-Real-IP is one address: the resolved client, by the same rule as the audit record and the {ip} key.
         TakeHeader(context, ForwardingHeaders.XRealIp);
-        var client = http.GetEdgeRequest()?.ClientIp ?? remote;
+        var client = request?.ClientIp ?? remote;
         if (client is not null)
         {
             AddHeader(context, ForwardingHeaders.XRealIp, client);
