@@ -1,13 +1,15 @@
 using Edge.Proxy.Observability;
+using Edge.Proxy.ThreatProtection;
 
 namespace Edge.Proxy.Pipeline;
 
 /// <summary>
 /// The one place a request's decision is recorded: the deciding step and reason on <see cref="EdgeRequestFeature"/>
 /// (what the audit record shows), the step-decision metric, and for a denial the answer (problem+json, or the step's own
-/// body). The ordered steps, body buffering, the request middleware and the route rate-limiter policy all call it.
+/// body). The ordered steps, body buffering, the request middleware and the route rate-limiter policy all call it, so it
+/// is also where ban rules count denials (<see cref="ThreatMonitor"/>).
 /// </summary>
-internal sealed class EdgeDecisions(EdgeMetrics metrics)
+internal sealed class EdgeDecisions(EdgeMetrics metrics, ThreatMonitor threat)
 {
     public void Allow(HttpContext context, string step)
     {
@@ -17,11 +19,12 @@ internal sealed class EdgeDecisions(EdgeMetrics metrics)
         }
     }
 
-    /// <summary>Records the denial and writes its answer.</summary>
-    public Task DenyAsync(HttpContext context, string step, EdgeDenial denial)
+    /// <summary>Records the denial, writes its answer, then counts it for the ban rules that name its event.</summary>
+    public async Task DenyAsync(HttpContext context, string step, EdgeDenial denial)
     {
         Record(context, step, denial.Reason ?? denial.Code);
-        return ProblemDetailsWriter.WriteAsync(context, denial);
+        await ProblemDetailsWriter.WriteAsync(context, denial);
+        await threat.ObserveAsync(context, step, denial);
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Observability;
+using Edge.Proxy.ThreatProtection;
 using Microsoft.AspNetCore.Http.Features;
 using Serilog.Context;
 using Yarp.ReverseProxy.Configuration;
@@ -18,6 +19,7 @@ internal sealed class EdgeRequestMiddleware(
     ClientAddressResolver clientAddresses,
     EdgeMetrics metrics,
     EdgeDecisions decisions,
+    ThreatMonitor threat,
     IAuditSink audit,
     TimeProvider time)
 {
@@ -72,8 +74,15 @@ internal sealed class EdgeRequestMiddleware(
             context.Response.OnStarting(RecordOnce);
             try
             {
+                // A banned client is refused before anything else looks at its request (and before the rate limiter
+                // spends a Redis call on it): the lookup is in this instance's ban table.
+                if (threat.CheckBeforeSteps(context, request) is { } blocked)
+                {
+                    await decisions.DenyAsync(context, ThreatMonitor.StepName, blocked);
+                }
+
                 // HTTP/2 extended CONNECT (RFC 8441) is a WebSocket handshake, which YARP forwards; plain CONNECT is not.
-                if (MethodPolicy.IsRefused(context.Request.Method, route)
+                else if (MethodPolicy.IsRefused(context.Request.Method, route)
                     && context.Features.Get<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true })
                 {
                     await RefuseMethodAsync(context, route);

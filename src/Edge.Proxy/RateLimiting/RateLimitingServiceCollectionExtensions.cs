@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
+using Edge.Proxy.ThreatProtection;
 
 namespace Edge.Proxy.RateLimiting;
 
@@ -15,6 +16,7 @@ internal static class RateLimitingServiceCollectionExtensions
         services.AddSingleton<EdgeRateLimiterPolicies>();
         // The route policy records refusals like a step; TryAdd because a plain ASP.NET Core app may use it without the edge pipeline.
         services.TryAddSingleton<EdgeDecisions>();
+        services.AddEdgeThreatProtection();
         services.AddSingleton<RateLimitStepFactory>();
         services.AddSingleton<IEdgeStepFactory>(sp => sp.GetRequiredService<RateLimitStepFactory>());
 
