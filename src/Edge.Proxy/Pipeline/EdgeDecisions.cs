@@ -19,12 +19,15 @@ internal sealed class EdgeDecisions(EdgeMetrics metrics, ThreatMonitor threat)
         }
     }
 
-    /// <summary>Records the denial, writes its answer, then counts it for the ban rules that name its event.</summary>
+    /// <summary>Records the denial, counts it for the ban rules that name its event, and writes its answer.</summary>
     public async Task DenyAsync(HttpContext context, string step, EdgeDenial denial)
     {
         Record(context, step, denial.Reason ?? denial.Code);
-        await ProblemDetailsWriter.WriteAsync(context, denial);
+
+        // Counted before the answer: a ban this denial starts is in force (and published) before the client can send
+        // its next request, on every instance.
         await threat.ObserveAsync(context, step, denial);
+        await ProblemDetailsWriter.WriteAsync(context, denial);
     }
 
     /// <summary>

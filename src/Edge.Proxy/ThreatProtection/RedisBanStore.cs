@@ -9,12 +9,17 @@ namespace Edge.Proxy.ThreatProtection;
 /// Bans and event counts shared by every edge instance. Keys share one hash tag so each script touches one Redis Cluster
 /// slot: the bans are a sorted set (member = ban key, score = end in Unix ms) so they can be listed and expired in one
 /// call, with the rule and reason in a hash beside it; each count is a string with the rule's window as its expiry.
+/// Every change is also published on <see cref="Channel"/> by the same script, so the other instances learn it at once
+/// (the periodic reload is the backstop for a missed message).
 /// </summary>
 internal static class RedisBanStore
 {
     public const string BansKey = "edge:threat:{bans}";
     public const string InfoKey = "edge:threat:{bans}:info";
     public const string CountPrefix = "edge:threat:{bans}:n:";
+    public const string ChannelName = "edge:threat:bans";
+
+    public static readonly RedisChannel Channel = RedisChannel.Literal(ChannelName);
 
     // One round trip per counted denial: INCR + PEXPIRE on the first event of a window; at the threshold, the ban is
     // added unless one is already running (then its end is returned, so this instance learns of it at once).
@@ -27,6 +32,7 @@ internal static class RedisBanStore
         redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
         redis.call('HSET', KEYS[3], ARGV[5], ARGV[6])
         redis.call('DEL', KEYS[1])
+        redis.call('PUBLISH', ARGV[8], ARGV[7])
         return {n, 1, tonumber(ARGV[4])}
         """;
 
@@ -47,12 +53,14 @@ internal static class RedisBanStore
     private const string AddScript = """
         redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
         redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+        redis.call('PUBLISH', ARGV[5], ARGV[4])
         return 1
         """;
 
     private const string RemoveScript = """
         local removed = redis.call('ZREM', KEYS[1], ARGV[1])
         redis.call('HDEL', KEYS[2], ARGV[1])
+        redis.call('PUBLISH', ARGV[3], ARGV[2])
         return removed
         """;
 
@@ -65,7 +73,8 @@ internal static class RedisBanStore
         var result = (RedisResult[])(await database.ScriptEvaluateAsync(
             CountScript,
             [CountPrefix + rule.Name + ":" + key, BansKey, InfoKey],
-            [(long)rule.Window.TotalMilliseconds, rule.Threshold, now.ToUnixTimeMilliseconds(), until.ToUnixTimeMilliseconds(), key, Info(rule.Name, reason)])
+            [(long)rule.Window.TotalMilliseconds, rule.Threshold, now.ToUnixTimeMilliseconds(), until.ToUnixTimeMilliseconds(), key, Info(rule.Name, reason),
+                Message(new BanEntry(key, until, rule.Name, reason)), ChannelName])
             .ConfigureAwait(false))!;
         var count = (long)result[0];
         var created = (long)result[1] == 1;
@@ -80,10 +89,28 @@ internal static class RedisBanStore
     }
 
     public static Task AddAsync(IDatabase database, BanEntry ban) =>
-        database.ScriptEvaluateAsync(AddScript, BanKeys, [ban.Until.ToUnixTimeMilliseconds(), ban.Key, Info(ban.Rule, ban.Reason)]);
+        database.ScriptEvaluateAsync(AddScript, BanKeys, [ban.Until.ToUnixTimeMilliseconds(), ban.Key, Info(ban.Rule, ban.Reason), Message(ban), ChannelName]);
 
     public static async Task<bool> RemoveAsync(IDatabase database, string key) =>
-        (long)(await database.ScriptEvaluateAsync(RemoveScript, BanKeys, [key]).ConfigureAwait(false)) > 0;
+        (long)(await database.ScriptEvaluateAsync(RemoveScript, BanKeys, [key, JsonSerializer.Serialize(new Published(key, 0, null, null, Lifted: true)), ChannelName]).ConfigureAwait(false)) > 0;
+
+    /// <summary>A message of <see cref="Channel"/>: the ban, or a lifted key (<see cref="Published.Lifted"/>); null when unreadable.</summary>
+    public static Published? ParseMessage(string? json)
+    {
+        if (string.IsNullOrEmpty(json))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<Published>(json) is { Key.Length: > 0 } message ? message : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>Every running ban (and drops the ended ones).</summary>
     public static async Task<List<BanEntry>> LoadAsync(IDatabase database, DateTimeOffset now)
@@ -100,6 +127,9 @@ internal static class RedisBanStore
 
         return bans;
     }
+
+    private static string Message(BanEntry ban) =>
+        JsonSerializer.Serialize(new Published(ban.Key, ban.Until.ToUnixTimeMilliseconds(), ban.Rule, ban.Reason, Lifted: false));
 
     private static string Info(string? rule, string reason) => JsonSerializer.Serialize(new StoredInfo(rule, reason));
 
@@ -121,4 +151,9 @@ internal static class RedisBanStore
     }
 
     private sealed record StoredInfo(string? Rule, string? Reason);
+
+    internal sealed record Published(string Key, long Until, string? Rule, string? Reason, bool Lifted)
+    {
+        public BanEntry ToBan() => new(Key, DateTimeOffset.FromUnixTimeMilliseconds(Until), Rule, Reason ?? "");
+    }
 }

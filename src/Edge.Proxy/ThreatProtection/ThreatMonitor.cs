@@ -166,6 +166,20 @@ internal sealed partial class ThreatMonitor(
         return [.. _bans.Values.Select(b => b.Ban).Where(b => b.IsActive(now)).OrderBy(b => b.Until)];
     }
 
+    /// <summary>Applies a ban or lift another instance (or this one) published.</summary>
+    public void OnPublished(string? message)
+    {
+        switch (RedisBanStore.ParseMessage(message))
+        {
+            case { Lifted: true } lifted:
+                Forget(lifted.Key);
+                break;
+            case { } published when published.ToBan() is var ban && ban.IsActive(time.GetUtcNow()):
+                Learn(ban, shared: true);
+                break;
+        }
+    }
+
     /// <summary>Reloads the shared bans (and drops ended ones); <see cref="BanSynchronizer"/> calls it every <see cref="SyncInterval"/>.</summary>
     public async Task SyncAsync()
     {
