@@ -6,8 +6,8 @@ using StackExchange.Redis;
 namespace Edge.Proxy.ThreatProtection;
 
 /// <summary>
-/// <c>GET /edge/bans</c>, <c>POST /edge/bans</c> <c>{"key","for","reason"}</c> and <c>DELETE /edge/bans/{key}</c> on the
-/// management port. Bad input answers problem+json 400 <c>ban_invalid</c>; a Redis that cannot take a shared change
+/// <c>GET /edge/bans</c>, <c>POST /edge/bans</c> <c>{"key","for","reason"}</c>, <c>GET /edge/bans/{key}</c> (is it banned)
+/// and <c>DELETE /edge/bans/{key}</c> on the management port. Bad input answers problem+json 400 <c>ban_invalid</c>; a Redis that cannot take a shared change
 /// answers 503 <c>ban_store_unavailable</c> (a ban only this instance knew would be a ban in name only).
 /// </summary>
 internal static class BanEndpoints
@@ -25,6 +25,8 @@ internal static class BanEndpoints
     {
         management.MapGet("/edge/bans", ListAsync);
         management.MapPost("/edge/bans", AddAsync);
+        // GET beside DELETE also keeps routing from answering a GET on the proxy port with 405 (which would reveal the path).
+        management.MapGet("/edge/bans/{key}", FindAsync);
         management.MapDelete("/edge/bans/{key}", RemoveAsync);
     }
 
@@ -73,6 +75,29 @@ internal static class BanEndpoints
 
         http.Response.StatusCode = StatusCodes.Status201Created;
         await http.Response.WriteAsJsonAsync(View(ban, time.GetUtcNow()));
+    }
+
+    private static async Task FindAsync(HttpContext http, string key, ThreatMonitor monitor, TimeProvider time)
+    {
+        if (ValidateKey(key) is { } error)
+        {
+            await InvalidAsync(http, error);
+            return;
+        }
+
+        IReadOnlyList<BanEntry> bans;
+        try
+        {
+            bans = await monitor.ListAsync();
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)
+        {
+            await StoreUnavailableAsync(http);
+            return;
+        }
+
+        var ban = bans.FirstOrDefault(b => string.Equals(b.Key, key, StringComparison.Ordinal));
+        await http.Response.WriteAsJsonAsync(new { key, banned = ban is not null, ban = ban is null ? null : View(ban, time.GetUtcNow()) });
     }
 
     private static async Task RemoveAsync(HttpContext http, string key, ThreatMonitor monitor)
