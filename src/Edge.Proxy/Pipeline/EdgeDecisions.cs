@@ -1,5 +1,4 @@
 using Edge.Proxy.Observability;
-using Edge.Proxy.ThreatProtection;
 
 namespace Edge.Proxy.Pipeline;
 
@@ -7,9 +6,10 @@ namespace Edge.Proxy.Pipeline;
 /// The one place a request's decision is recorded: the deciding step and reason on <see cref="EdgeRequestFeature"/>
 /// (what the audit record shows), the step-decision metric, and for a denial the answer (problem+json, or the step's own
 /// body). The ordered steps, body buffering, the request middleware and the route rate-limiter policy all call it, so it
-/// is also where ban rules count denials (<see cref="ThreatMonitor"/>).
+/// is also where ban rules count denials (<see cref="IEdgeThreatGate"/>; absent when a plain ASP.NET Core app uses the
+/// route rate-limiter policy without the edge).
 /// </summary>
-internal sealed class EdgeDecisions(EdgeMetrics metrics, ThreatMonitor threat)
+internal sealed class EdgeDecisions(EdgeMetrics metrics, IEdgeThreatGate? threat = null)
 {
     public void Allow(HttpContext context, string step)
     {
@@ -26,7 +26,11 @@ internal sealed class EdgeDecisions(EdgeMetrics metrics, ThreatMonitor threat)
 
         // Counted before the answer: a ban this denial starts is in force (and published) before the client can send
         // its next request, on every instance.
-        await threat.ObserveAsync(context, step, denial);
+        if (threat is not null)
+        {
+            await threat.ObserveAsync(context, step, denial);
+        }
+
         await ProblemDetailsWriter.WriteAsync(context, denial);
     }
 

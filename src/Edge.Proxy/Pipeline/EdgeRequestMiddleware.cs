@@ -1,6 +1,5 @@
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Observability;
-using Edge.Proxy.ThreatProtection;
 using Microsoft.AspNetCore.Http.Features;
 using Serilog.Context;
 using Yarp.ReverseProxy.Configuration;
@@ -19,7 +18,7 @@ internal sealed class EdgeRequestMiddleware(
     ClientAddressResolver clientAddresses,
     EdgeMetrics metrics,
     EdgeDecisions decisions,
-    ThreatMonitor threat,
+    IEdgeThreatGate threat,
     IAuditSink audit,
     TimeProvider time)
 {
@@ -78,7 +77,7 @@ internal sealed class EdgeRequestMiddleware(
                 // spends a Redis call on it): the lookup is in this instance's ban table.
                 if (threat.CheckBeforeSteps(context, request) is { } blocked)
                 {
-                    await decisions.DenyAsync(context, ThreatMonitor.StepName, blocked);
+                    await decisions.DenyAsync(context, IEdgeThreatGate.StepName, blocked);
                 }
 
                 // HTTP/2 extended CONNECT (RFC 8441) is a WebSocket handshake, which YARP forwards; plain CONNECT is not.

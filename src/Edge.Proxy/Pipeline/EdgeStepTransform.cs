@@ -1,4 +1,3 @@
-using Edge.Proxy.ThreatProtection;
 using Yarp.ReverseProxy.Transforms;
 
 namespace Edge.Proxy.Pipeline;
@@ -8,7 +7,7 @@ namespace Edge.Proxy.Pipeline;
 /// whether a response was set, so a step after a denial must not run. After a step lets a request through, ban rules
 /// keyed on what it found (a tenant, a principal) are checked before the next step runs.
 /// </summary>
-internal sealed class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDecisions decisions, ThreatMonitor threat) : RequestTransform
+internal sealed class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDecisions decisions, IEdgeThreatGate threat) : RequestTransform
 {
     private static readonly EdgeDenial PipelineMisconfigured =
         new(StatusCodes.Status500InternalServerError, "edge_pipeline_error", "The edge pipeline is misconfigured.");
@@ -41,7 +40,7 @@ internal sealed class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDec
         decisions.Allow(http, StepName);
         if (threat.CheckAfterStep(http, request) is { } blocked)
         {
-            await decisions.DenyAsync(http, ThreatMonitor.StepName, blocked);
+            await decisions.DenyAsync(http, IEdgeThreatGate.StepName, blocked);
         }
     }
 }

@@ -1,5 +1,4 @@
 using Edge.Proxy.Configuration;
-using Edge.Proxy.ThreatProtection;
 using Yarp.ReverseProxy.Transforms.Builder;
 
 namespace Edge.Proxy.Pipeline;
@@ -9,7 +8,7 @@ namespace Edge.Proxy.Pipeline;
 /// Validation (YARP's, and against the candidate Edge section) is the configuration library's, before a config is
 /// accepted; this factory only builds.
 /// </summary>
-internal sealed class EdgeStepTransformFactory(EdgeStepRegistry registry, EdgeConfigState state, EdgeDecisions decisions, ThreatMonitor threat) : ITransformFactory
+internal sealed class EdgeStepTransformFactory(EdgeStepRegistry registry, EdgeConfigState state, EdgeDecisions decisions, IEdgeThreatGate threat) : ITransformFactory
 {
     /// <summary>YARP's route validation of edge steps is the configuration library's (<c>EdgeStepValidationTransformFactory</c>).</summary>
     public bool Validate(TransformRouteValidationContext context, IReadOnlyDictionary<string, string> transformValues) => false;

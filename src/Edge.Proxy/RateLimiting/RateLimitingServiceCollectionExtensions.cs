@@ -1,7 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
-using Edge.Proxy.ThreatProtection;
 
 namespace Edge.Proxy.RateLimiting;
 
@@ -16,7 +15,6 @@ internal static class RateLimitingServiceCollectionExtensions
         services.AddSingleton<EdgeRateLimiterPolicies>();
         // The route policy records refusals like a step; TryAdd because a plain ASP.NET Core app may use it without the edge pipeline.
         services.TryAddSingleton<EdgeDecisions>();
-        services.AddEdgeThreatProtection();
         services.AddSingleton<RateLimitStepFactory>();
         services.AddSingleton<IEdgeStepFactory>(sp => sp.GetRequiredService<RateLimitStepFactory>());
 

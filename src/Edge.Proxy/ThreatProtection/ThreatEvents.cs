@@ -1,8 +1,8 @@
+using Edge.Configuration.Authorization;
+using Edge.Configuration.RateLimiting;
 using Edge.Configuration.ThreatProtection;
 using Edge.Configuration.Webhooks;
-using Edge.Proxy.Authorization;
 using Edge.Proxy.Pipeline;
-using Edge.Proxy.RateLimiting;
 
 namespace Edge.Proxy.ThreatProtection;
 
@@ -17,13 +17,13 @@ internal static class ThreatEvents
         AuthenticationCodes.TenantMismatch => ThreatEvent.TenantMismatch,
         WebhookCodes.SignatureInvalid or WebhookCodes.TimestampOutOfWindow => ThreatEvent.SignatureInvalid,
         WebhookCodes.ReplayedDelivery => ThreatEvent.ReplayDetected,
-        RateLimitOutcome.LimitedCode when denial.Status == StatusCodes.Status429TooManyRequests => ThreatEvent.RateLimited,
+        RateLimitCodes.Limited when denial.Status == StatusCodes.Status429TooManyRequests => ThreatEvent.RateLimited,
         AuthenticationCodes.PermissionDenied or AuthenticationCodes.ClaimDenied => ThreatEvent.Forbidden,
         EdgeBodyBufferingMiddleware.BodyInvalidCode or EdgeBodyBufferingMiddleware.BodyTooLargeCode => ThreatEvent.ValidationFailed,
 
         // A caller that presented no credential guessed nothing; only presented-and-refused credentials count.
         not AuthenticationCodes.AuthenticationRequired when denial.Status == StatusCodes.Status401Unauthorized
-            && string.Equals(step, AuthenticateStepFactory.StepName, StringComparison.Ordinal) => ThreatEvent.AuthenticationFailed,
+            && string.Equals(step, AuthenticateStepValidator.StepName, StringComparison.Ordinal) => ThreatEvent.AuthenticationFailed,
         _ when denial.Status is StatusCodes.Status422UnprocessableEntity or StatusCodes.Status413PayloadTooLarge
             && string.Equals(step, ValidateStepName, StringComparison.Ordinal) => ThreatEvent.ValidationFailed,
         _ => null,

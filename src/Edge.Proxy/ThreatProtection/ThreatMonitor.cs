@@ -20,11 +20,11 @@ internal sealed partial class ThreatMonitor(
     EdgeConfigState state,
     EdgeRedis redis,
     ThreatMetrics metrics,
-    ThreatAuditEvents audit,
+    IThreatEventSink audit,
     TimeProvider time,
-    ILogger<ThreatMonitor> logger)
+    ILogger<ThreatMonitor> logger) : IEdgeThreatGate
 {
-    public const string StepName = ThreatAuditEvents.Step;
+    public const string StepName = IEdgeThreatGate.StepName;
     public const string BlockedCode = "client_blocked";
 
     /// <summary>How often an instance reloads the shared bans: the longest a ban (or unban) elsewhere takes to apply here.</summary>
@@ -130,7 +130,7 @@ internal sealed partial class ThreatMonitor(
 
         Learn(ban, shared: redis.IsConfigured);
         metrics.Banned(rule: null);
-        audit.Banned(ban, by: "management");
+        audit.Banned(ban.Key, ban.Rule, ban.Until, ban.Reason, by: "management");
         Log.BanAdded(logger, key, ban.Until);
         return ban;
     }
@@ -246,7 +246,7 @@ internal sealed partial class ThreatMonitor(
             if (created && ban is not null)
             {
                 metrics.Banned(rule.Name);
-                audit.Banned(ban, by: "rule");
+                audit.Banned(ban.Key, ban.Rule, ban.Until, ban.Reason, by: "rule");
                 Log.Banned(logger, key, rule.Name, rule.Threshold, rule.Window, ban.Until);
             }
         }

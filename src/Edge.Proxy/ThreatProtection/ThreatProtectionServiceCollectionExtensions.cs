@@ -1,27 +1,15 @@
-using Edge.Proxy.Auditing;
-using Edge.Proxy.Configuration;
-using Microsoft.Extensions.Options;
+using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.ThreatProtection;
 
 internal static class ThreatProtectionServiceCollectionExtensions
 {
-    /// <summary>Idempotent: the route rate-limiter policy, usable without the edge pipeline, registers it too (via <see cref="Pipeline.EdgeDecisions"/>).</summary>
+    /// <summary>Ban rules and bans; ban changes go to the <see cref="IThreatEventSink"/> the audit capability registers.</summary>
     public static IServiceCollection AddEdgeThreatProtection(this IServiceCollection services)
     {
-        if (services.Any(d => d.ServiceType == typeof(ThreatMonitor)))
-        {
-            return services;
-        }
-
-        services.AddOptions<EdgeAuditOptions>();
         services.AddSingleton<ThreatMetrics>();
-        services.AddSingleton(sp => new ThreatAuditEvents(
-            string.IsNullOrEmpty(sp.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl) ? null : sp.GetRequiredService<SpoolAuditSink>().Spool,
-            sp.GetRequiredService<EdgeHostOptions>(),
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<ThreatAuditEvents>>()));
         services.AddSingleton<ThreatMonitor>();
+        services.AddSingleton<IEdgeThreatGate>(sp => sp.GetRequiredService<ThreatMonitor>());
         services.AddHostedService<BanSynchronizer>();
         return services;
     }

@@ -1,8 +1,6 @@
 using Edge.Configuration.ThreatProtection;
-using Edge.Proxy.Authorization;
 using Edge.Proxy.Observability;
 using Edge.Proxy.Pipeline;
-using Edge.Proxy.Tenancy;
 using Edge.Proxy.ThreatProtection;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,11 +27,11 @@ public sealed class ThreatMonitorTests : IDisposable
 
         for (var i = 0; i < 2; i++)
         {
-            await monitor.ObserveAsync(Request("10.0.0.1"), AuthenticateStepFactory.StepName, BadToken);
+            await monitor.ObserveAsync(Request("10.0.0.1"), AuthenticateStepValidator.StepName, BadToken);
         }
 
         Assert.Null(monitor.CheckBeforeSteps(Request("10.0.0.1"), Request("10.0.0.1").GetEdgeRequest()!));
-        await monitor.ObserveAsync(Request("10.0.0.1"), AuthenticateStepFactory.StepName, BadToken);
+        await monitor.ObserveAsync(Request("10.0.0.1"), AuthenticateStepValidator.StepName, BadToken);
 
         var http = Request("10.0.0.1");
         var blocked = monitor.CheckBeforeSteps(http, http.GetEdgeRequest()!);
@@ -52,7 +50,7 @@ public sealed class ThreatMonitorTests : IDisposable
     public async Task CheckBeforeSteps_BanEnded_LetsTheClientThrough()
     {
         var monitor = Monitor(new ThreatRuleOptions { On = ["AuthenticationFailed"], Threshold = 1, BanFor = TimeSpan.FromSeconds(30) });
-        await monitor.ObserveAsync(Request("10.0.0.1"), AuthenticateStepFactory.StepName, BadToken);
+        await monitor.ObserveAsync(Request("10.0.0.1"), AuthenticateStepValidator.StepName, BadToken);
 
         _time.Advance(TimeSpan.FromSeconds(20));
         var http = Request("10.0.0.1");
@@ -67,7 +65,7 @@ public sealed class ThreatMonitorTests : IDisposable
     {
         var monitor = Monitor(new ThreatRuleOptions { On = ["AuthenticationFailed"], Threshold = 1 });
 
-        await monitor.ObserveAsync(Request("10.0.0.1"), AuthenticateStepFactory.StepName,
+        await monitor.ObserveAsync(Request("10.0.0.1"), AuthenticateStepValidator.StepName,
             new EdgeDenial(StatusCodes.Status401Unauthorized, AuthenticationCodes.AuthenticationRequired, "Unauthorized"));
         await monitor.ObserveAsync(Request("10.0.0.1"), "EdgeRequire", new EdgeDenial(StatusCodes.Status403Forbidden, AuthenticationCodes.PermissionDenied, "Forbidden"));
 
@@ -92,7 +90,7 @@ public sealed class ThreatMonitorTests : IDisposable
     {
         var monitor = Monitor(new ThreatRuleOptions { On = ["TenantMismatch"], Key = "{tenant}:{ip}", Threshold = 1 });
         var mismatch = new EdgeDenial(StatusCodes.Status403Forbidden, AuthenticationCodes.TenantMismatch, "Tenant mismatch");
-        await monitor.ObserveAsync(Request("10.0.0.1", tenant: "acme"), AuthenticateStepFactory.StepName, mismatch);
+        await monitor.ObserveAsync(Request("10.0.0.1", tenant: "acme"), AuthenticateStepValidator.StepName, mismatch);
         Assert.Equal("acme:10.0.0.1", Assert.Single(await monitor.ListAsync()).Key);
 
         var http = Request("10.0.0.1");

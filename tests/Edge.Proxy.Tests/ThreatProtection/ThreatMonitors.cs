@@ -1,4 +1,5 @@
 using Edge.Configuration.ThreatProtection;
+using Edge.Proxy.Auditing;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Observability;
 using Edge.Proxy.Redis;
@@ -20,7 +21,7 @@ internal static class ThreatMonitors
             state,
             new EdgeRedis(null),
             new ThreatMetrics(metrics),
-            new ThreatAuditEvents(null, new EdgeHostOptions(), time, NullLogger<ThreatAuditEvents>.Instance),
+            new ThreatAuditEventSink(null, new EdgeHostOptions(), time, NullLogger<ThreatAuditEventSink>.Instance),
             time,
             NullLogger<ThreatMonitor>.Instance);
     }

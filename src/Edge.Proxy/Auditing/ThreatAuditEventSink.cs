@@ -2,24 +2,24 @@ using System.Globalization;
 using Edge.Audit.Records;
 using Edge.Audit.Spool;
 using Edge.Proxy.Configuration;
+using Edge.Proxy.Pipeline;
 
-namespace Edge.Proxy.ThreatProtection;
+namespace Edge.Proxy.Auditing;
 
 /// <summary>
 /// Bans and lifted bans become audit records in the spool (<paramref name="spool"/> is null without an audit writer; the
-/// log line of <see cref="ThreatMonitor"/> is then the only trace). A ban never waits for the spool.
+/// threat monitor's log line is then the only trace). A ban never waits for the spool.
 /// </summary>
-internal sealed partial class ThreatAuditEvents(AuditSpool? spool, EdgeHostOptions host, TimeProvider time, ILogger<ThreatAuditEvents> logger)
+internal sealed partial class ThreatAuditEventSink(AuditSpool? spool, EdgeHostOptions host, TimeProvider time, ILogger<ThreatAuditEventSink> logger)
+    : IThreatEventSink
 {
-    public const string Step = "threat";
-
-    public void Banned(BanEntry ban, string by) =>
-        Record(AuditEventTypes.ThreatBanned, "banned", ban.Rule is null ? "manual" : "threshold", new Dictionary<string, string>
+    public void Banned(string key, string? rule, DateTimeOffset until, string reason, string by) =>
+        Record(AuditEventTypes.ThreatBanned, "banned", rule is null ? "manual" : "threshold", new Dictionary<string, string>
         {
-            ["key"] = ban.Key,
-            ["rule"] = ban.Rule ?? "",
-            ["until"] = ban.Until.ToString("O", CultureInfo.InvariantCulture),
-            ["reason"] = ban.Reason,
+            ["key"] = key,
+            ["rule"] = rule ?? "",
+            ["until"] = until.ToString("O", CultureInfo.InvariantCulture),
+            ["reason"] = reason,
             ["by"] = by,
         });
 
@@ -40,7 +40,7 @@ internal sealed partial class ThreatAuditEvents(AuditSpool? spool, EdgeHostOptio
             Time = time.GetUtcNow(),
             Instance = host.InstanceId,
             Decision = decision,
-            Step = Step,
+            Step = IEdgeThreatGate.StepName,
             Reason = reason,
             Attributes = attributes,
         };
@@ -65,10 +65,10 @@ internal sealed partial class ThreatAuditEvents(AuditSpool? spool, EdgeHostOptio
 
     private static partial class Log
     {
-        [LoggerMessage(2310, LogLevel.Error, "Audit record for threat event {Type} dropped: the spool is at its cap")]
+        [LoggerMessage(1513, LogLevel.Error, "Audit record for threat event {Type} dropped: the spool is at its cap")]
         public static partial void Dropped(ILogger logger, string type);
 
-        [LoggerMessage(2311, LogLevel.Error, "Audit record for threat event {Type} could not be written to the spool")]
+        [LoggerMessage(1514, LogLevel.Error, "Audit record for threat event {Type} could not be written to the spool")]
         public static partial void AppendFailed(ILogger logger, string type, Exception exception);
     }
 }
