@@ -237,6 +237,32 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
         Assert.True(calls < requests / 10, message);
     }
 
+    [Fact]
+    public async Task RedisPaused_CountsAndBansInTheInstanceAndRefusesSharedChanges()
+    {
+        const string client = "198.51.100.6";
+        _redis.Pause();
+        try
+        {
+            var started = DateTimeOffset.UtcNow;
+            await BanAsync(client);
+            var elapsed = DateTimeOffset.UtcNow - started;
+
+            using var blocked = await SendAsync(_first, client, ValidToken());
+            using var added = await _first.Management.PostAsJsonAsync("/edge/bans", new { key = "198.51.100.60", @for = "00:01:00" });
+
+            Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+            Assert.True(elapsed < TimeSpan.FromSeconds(5), $"five refusals took {elapsed.TotalSeconds:F1} s with Redis paused");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, added.StatusCode);
+            using var problem = JsonDocument.Parse(await added.Content.ReadAsStringAsync());
+            Assert.Equal("ban_store_unavailable", problem.RootElement.GetProperty("code").GetString());
+        }
+        finally
+        {
+            _redis.Resume();
+        }
+    }
+
     private async Task<HttpStatusCode> StatusWithinAsync(EdgeHost edge, string client, HttpStatusCode expected, TimeSpan bound)
     {
         var deadline = DateTimeOffset.UtcNow + bound;
