@@ -133,14 +133,21 @@ internal static class BanEndpoints
         JsonDocument document;
         try
         {
-            using var limited = new MemoryStream();
-            await http.Request.Body.CopyToAsync(limited, http.RequestAborted);
-            if (limited.Length > MaxBodyBytes)
+            // Read at most one byte past the cap: a chunked body has no Content-Length to refuse it by.
+            var buffer = new byte[MaxBodyBytes + 1];
+            var length = 0;
+            int read;
+            while (length < buffer.Length && (read = await http.Request.Body.ReadAsync(buffer.AsMemory(length), http.RequestAborted)) > 0)
+            {
+                length += read;
+            }
+
+            if (length > MaxBodyBytes)
             {
                 return (null, $"the body exceeds {MaxBodyBytes} bytes");
             }
 
-            document = JsonDocument.Parse(limited.ToArray(), new JsonDocumentOptions { MaxDepth = 4 });
+            document = JsonDocument.Parse(buffer.AsMemory(0, length), new JsonDocumentOptions { MaxDepth = 4 });
         }
         catch (JsonException)
         {

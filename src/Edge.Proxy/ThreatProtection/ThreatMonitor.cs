@@ -399,7 +399,7 @@ internal sealed partial class ThreatMonitor(
         public static RuleSet Compile(ThreatProtectionOptions options)
         {
             // The config passed validation before it was applied; an invalid rule here cannot happen, and is skipped.
-            var errors = new Edge.Configuration.ConfigErrorList();
+            var errors = new ConfigErrorList();
             return new RuleSet([.. options.Rules.Select(r => ThreatRule.TryCreate(r.Key, r.Value, errors)).OfType<ThreatRule>()]);
         }
     }

@@ -185,6 +185,21 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AddBan_ChunkedBodyOverTheCap_Answers400()
+    {
+        var body = "{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"reason\":\"" + new string('r', 20_000) + "\"}";
+        using var content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(body)));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/edge/bans") { Content = content };
+        request.Headers.TransferEncodingChunked = true;
+
+        using var response = await _first.Management.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("exceeds 16384 bytes", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task BanEndpoints_OnProxyPort_NotServed()
     {
         using var response = await _first.Client.GetAsync("/edge/bans");
