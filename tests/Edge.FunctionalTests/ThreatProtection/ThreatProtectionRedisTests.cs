@@ -20,7 +20,11 @@ namespace Edge.FunctionalTests.ThreatProtection;
 public sealed class ThreatProtectionRedisTests : IAsyncLifetime
 {
     private const string Route = "threat-orders";
-    private static readonly TimeSpan BanFor = TimeSpan.FromSeconds(3);
+    private const string ShortRoute = "threat-short";
+
+    // Long enough that no test's ban ends while it runs on a busy machine; the expiry test uses the short rule.
+    private static readonly TimeSpan BanFor = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan ShortBanFor = TimeSpan.FromSeconds(2);
 
     private readonly TestTokens _tokens = new();
     private RedisServer _redis = null!;
@@ -71,7 +75,7 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
         using var problem = JsonDocument.Parse(await sixth.Content.ReadAsStringAsync());
         Assert.Equal("client_blocked", problem.RootElement.GetProperty("code").GetString());
         var retryAfter = int.Parse(sixth.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture);
-        Assert.InRange(retryAfter, 1, (int)BanFor.TotalSeconds);
+        Assert.InRange(retryAfter, (int)BanFor.TotalSeconds - 30, (int)BanFor.TotalSeconds);
         Assert.DoesNotContain(_backend.Received, r => r.RequestMessage!.Path == "/threat/sixth");
 
         var requestId = sixth.Headers.GetValues("X-Request-Id").Single();
@@ -91,16 +95,28 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
     public async Task Ban_AfterBanForEnds_ClientIsServedAgainOnBothInstances()
     {
         const string client = "198.51.100.2";
-        await BanAsync(client);
-        using (var blocked = await SendAsync(_second, client, ValidToken()))
+        for (var i = 0; i < 3; i++)
         {
-            Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+            using var refused = await SendAsync(_first, client, ValidToken(), path: "/short/x");
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
         }
 
-        await Task.Delay(BanFor + TimeSpan.FromMilliseconds(300));
+        using (var blocked = await SendAsync(_second, client, WriterToken(), path: "/short/x"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+            Assert.InRange(int.Parse(blocked.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture), 1, 2);
+        }
 
-        using var first = await SendAsync(_first, client, ValidToken());
-        using var second = await SendAsync(_second, client, ValidToken());
+        // The route-keyed ban ("threat-short:198.51.100.2") leaves the client's other routes alone.
+        using (var otherRoute = await SendAsync(_second, client, ValidToken()))
+        {
+            Assert.Equal(HttpStatusCode.OK, otherRoute.StatusCode);
+        }
+
+        await Task.Delay(ShortBanFor + TimeSpan.FromMilliseconds(200));
+
+        using var first = await SendAsync(_first, client, WriterToken(), path: "/short/x");
+        using var second = await SendAsync(_second, client, WriterToken(), path: "/short/x");
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);
     }
@@ -362,6 +378,8 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
 
     private string ValidToken() => TestTokens.Create(_tokens.Hs256, "alice");
 
+    private string WriterToken() => TestTokens.Create(_tokens.Hs256, "alice", new Dictionary<string, object> { ["roles"] = new[] { "Writer" } });
+
     private static string ForgedToken() => TestTokens.Create(new SigningCredentials(new SymmetricSecurityKey(new byte[48]), "HS256"), "alice");
 
     private string Config() => ProxyJson.Create(
@@ -369,6 +387,10 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
         new Dictionary<string, object>
         {
             [Route] = ProxyJson.Route("/threat/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "legacy-hs" }),
+            [ShortRoute] = ProxyJson.Route(
+                "/short/{**rest}",
+                new Dictionary<string, string> { ["EdgeAuthenticate"] = "legacy-hs" },
+                new Dictionary<string, string> { ["EdgeRequire"] = "orders.write" }),
         },
         new
         {
@@ -376,11 +398,14 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
             {
                 ["legacy-hs"] = new { Type = "Jwt", Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, SigningKey = "env:" + _tokens.HmacEnvironmentVariable },
             },
+            Roles = new Dictionary<string, string[]> { ["Writer"] = ["orders.write"] },
             ThreatProtection = new
             {
                 Rules = new Dictionary<string, object>
                 {
                     ["bad-tokens"] = new { On = "AuthenticationFailed", Key = "{ip}", Threshold = 5, Window = "00:01:00", BanFor = BanFor.ToString() },
+                    // Forbidden happens only on the short route (the only one with EdgeRequire).
+                    ["short"] = new { On = "Forbidden", Key = "{route}:{ip}", Threshold = 3, Window = "00:01:00", BanFor = ShortBanFor.ToString() },
                 },
             },
         });
