@@ -6,6 +6,7 @@ using Edge.Proxy.Pipeline;
 using Edge.Proxy.RateLimiting;
 using Edge.Proxy.Redis;
 using Edge.Proxy.Tenancy;
+using Edge.Proxy.ThreatProtection;
 using Edge.Proxy.Webhooks;
 
 namespace Edge.Proxy;
@@ -29,6 +30,7 @@ public static class EdgeApplication
         builder.Services.AddEdgeWebhooks();
         builder.Services.AddEdgeAuthorization();
         builder.Services.AddEdgeAuditing();
+        builder.Services.AddEdgeThreatProtection();
         builder.Services.AddEdgeProxyConfig();
 
         var app = builder.Build();
@@ -40,7 +42,7 @@ public static class EdgeApplication
 
     /// <summary>
     /// The request path of an edge route, in order: <see cref="EdgeRequestMiddleware"/> (id, identity-header stripping,
-    /// method refusal, audit at the end), ASP.NET Core's rate limiter for routes with a <c>RateLimiterPolicy</c>, body
+    /// the ban check, method refusal, audit at the end), ASP.NET Core's rate limiter for routes with a <c>RateLimiterPolicy</c>, body
     /// buffering, YARP's own middleware, then the forwarder, whose request transforms run the ordered edge steps
     /// (<see cref="EdgeStepTransform"/>) before the backend is called.
     /// </summary>

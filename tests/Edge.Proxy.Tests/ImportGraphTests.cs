@@ -5,7 +5,7 @@ namespace Edge.Proxy.Tests;
 /// <summary>Capability folders must not import each other in a cycle: a request hop never goes back.</summary>
 public sealed class ImportGraphTests
 {
-    private static readonly string[] Capabilities = ["Auditing", "Authorization", "RateLimiting", "Tenancy", "Webhooks"];
+    private static readonly string[] Capabilities = ["Auditing", "Authorization", "RateLimiting", "Tenancy", "ThreatProtection", "Webhooks"];
 
     [Theory]
     [InlineData("Tenancy", "Authorization")]
@@ -15,6 +15,27 @@ public sealed class ImportGraphTests
         var offenders = FilesImporting(Path.Combine("src", "Edge.Proxy", folder), $"Edge.Proxy.{forbidden}");
 
         Assert.Empty(offenders);
+    }
+
+    /// <summary>The pipeline is the contract every capability builds on; it reaches them only through its interfaces.</summary>
+    [Fact]
+    public void Imports_PipelineFolder_ImportsNoCapability()
+    {
+        var offenders = Capabilities.SelectMany(capability => FilesImporting("src/Edge.Proxy/Pipeline", $"Edge.Proxy.{capability}")).ToList();
+
+        Assert.Empty(offenders);
+    }
+
+    /// <summary>Threat protection counts other capabilities' refusals by their stable codes, never by importing them.</summary>
+    [Theory]
+    [InlineData("Authorization")]
+    [InlineData("RateLimiting")]
+    [InlineData("Webhooks")]
+    [InlineData("Tenancy")]
+    [InlineData("Auditing")]
+    public void Imports_ThreatProtection_ImportsNoOtherCapability(string forbidden)
+    {
+        Assert.Empty(FilesImporting(Path.Combine("src", "Edge.Proxy", "ThreatProtection"), $"Edge.Proxy.{forbidden}"));
     }
 
     /// <summary>Configuration is what every capability builds on; capabilities register into it, never the reverse.</summary>

@@ -75,6 +75,12 @@ public static class AuditEventTypes
     public const string ConfigRefused = "dev.edge.audit.config.refused.v1";
     public const string KeyRotated = "dev.edge.audit.key.rotated.v1";
 
+    /// <summary>A ban began: a rule's threshold was crossed, or an operator added one on the management port.</summary>
+    public const string ThreatBanned = "dev.edge.audit.threat.banned.v1";
+
+    /// <summary>An operator lifted a ban on the management port.</summary>
+    public const string ThreatUnbanned = "dev.edge.audit.threat.unbanned.v1";
+
     /// <summary>Written by the audit writer after an erasure; names neither the subject nor its personal fields.</summary>
     public const string SubjectErased = "dev.edge.audit.subject.erased.v1";
 

@@ -27,6 +27,11 @@ internal static class AuditingServiceCollectionExtensions
             sp.GetRequiredService<SecretRotationDetector>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ConfigAuditEventSink>>()));
+        services.AddSingleton<IThreatEventSink>(sp => new ThreatAuditEventSink(
+            string.IsNullOrEmpty(sp.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl) ? null : sp.GetRequiredService<SpoolAuditSink>().Spool,
+            sp.GetRequiredService<EdgeHostOptions>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<ThreatAuditEventSink>>()));
         services.AddSingleton<AuditShippingService>();
         services.AddHostedService(sp => new ConditionalShipping(sp));
         services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(SpoolMetrics.MeterName));

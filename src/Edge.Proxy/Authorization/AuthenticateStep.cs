@@ -32,7 +32,7 @@ internal sealed class AuthenticateStep(
         var chosen = Array.FindIndex(schemes, s => s.Validator.HasCredential(http.Request));
         if (chosen < 0)
         {
-            Fail(context, AuthenticationCodes.AuthenticationRequired, principal: null, schemes[0].Validator.PolicyName);
+            runtime.Metrics.Failure(routeId, schemes[0].Validator.PolicyName, AuthenticationCodes.AuthenticationRequired);
             return Deny(StatusCodes.Status401Unauthorized, AuthenticationCodes.AuthenticationRequired, AuthenticationCodes.AuthenticationRequired, "Authentication is required.", _challenge);
         }
 
@@ -42,7 +42,8 @@ internal sealed class AuthenticateStep(
         {
             // The audit record shows which kind of credential was refused; the principal stays unset (unverified).
             http.Features.Set<IEdgeIdentityFeature>(new AuthenticationFeature(validator.Method, identity: null));
-            Fail(context, result.FailureReason, result.ClaimedPrincipal, validator.PolicyName);
+            // Ban rules count this denial (AuthenticationFailed) where every denial is recorded, by the resolved client.
+            runtime.Metrics.Failure(routeId, validator.PolicyName, result.FailureReason);
             return Deny(result.FailureStatus, result.FailureCode, result.FailureReason, result.FailureDetail ?? "Authentication failed.", result.Challenge);
         }
 
@@ -69,18 +70,6 @@ internal sealed class AuthenticateStep(
         foreach (var (validator, _) in all)
         {
             RequestTransform.RemoveHeader(context.Transform, validator.CredentialHeader);
-        }
-    }
-
-    private void Fail(EdgeStepContext context, string reason, string? principal, string policy)
-    {
-        runtime.Metrics.Failure(routeId, policy, reason);
-        if (reason != AuthenticationCodes.AuthenticationRequired)
-        {
-            // Only presented-and-refused credentials feed the brute-force signal; a caller without one guessed nothing.
-            // By the resolved client address (Edge:TrustedProxies), like the audit record and {ip}: behind a trusted
-            // proxy every connection comes from the proxy, and one client's failures must not lock out the rest.
-            runtime.Failures.RecordFailure(context.Request.ClientIp, principal);
         }
     }
 

@@ -15,9 +15,7 @@ internal static class AuthorizationServiceCollectionExtensions
         services.AddSingleton<ITransformProvider, IdentityHeadersTransformProvider>();
 
         // Resolved only when steps are built (never by offline validation, which has no host configuration).
-        services.AddOptions<AuthenticationFailureOptions>().BindConfiguration(AuthenticationFailureOptions.SectionName);
         services.AddSingleton<SigningKeyCache>();
-        services.AddSingleton<AuthenticationFailureTracker>();
         services.AddSingleton<AuthenticationMetrics>();
         services.AddSingleton<AuthenticationRuntime>();
         return services;

@@ -1,11 +1,12 @@
 using Edge.Proxy.Configuration;
+using Edge.Proxy.ThreatProtection;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Edge.Proxy.Observability;
 
 /// <summary>
-/// /metrics, /healthz, /readyz and /edge/status, served only on the management port: every endpoint carrying
+/// /metrics, /healthz, /readyz, /edge/status and /edge/bans, served only on the management port: every endpoint carrying
 /// <see cref="ManagementEndpointMarker"/> is matched by <see cref="ManagementPortMatcherPolicy"/> on the connection's local port.
 /// </summary>
 internal static class ManagementEndpoints
@@ -26,6 +27,8 @@ internal static class ManagementEndpoints
         });
 
         management.MapGet("/edge/status", (EdgeConfigState state) => Results.Json(EdgeStatus.From(state, options)));
+
+        management.MapEdgeBanEndpoints();
     }
 
     private static Task WriteHealthAsync(HttpContext context, HealthReport report) =>

@@ -5,9 +5,11 @@ namespace Edge.Proxy.Pipeline;
 /// <summary>
 /// The one place a request's decision is recorded: the deciding step and reason on <see cref="EdgeRequestFeature"/>
 /// (what the audit record shows), the step-decision metric, and for a denial the answer (problem+json, or the step's own
-/// body). The ordered steps, body buffering, the request middleware and the route rate-limiter policy all call it.
+/// body). The ordered steps, body buffering, the request middleware and the route rate-limiter policy all call it, so it
+/// is also where ban rules count denials (<see cref="IEdgeThreatGate"/>; absent when a plain ASP.NET Core app uses the
+/// route rate-limiter policy without the edge).
 /// </summary>
-internal sealed class EdgeDecisions(EdgeMetrics metrics)
+internal sealed class EdgeDecisions(EdgeMetrics metrics, IEdgeThreatGate? threat = null)
 {
     public void Allow(HttpContext context, string step)
     {
@@ -17,11 +19,19 @@ internal sealed class EdgeDecisions(EdgeMetrics metrics)
         }
     }
 
-    /// <summary>Records the denial and writes its answer.</summary>
-    public Task DenyAsync(HttpContext context, string step, EdgeDenial denial)
+    /// <summary>Records the denial, counts it for the ban rules that name its event, and writes its answer.</summary>
+    public async Task DenyAsync(HttpContext context, string step, EdgeDenial denial)
     {
         Record(context, step, denial.Reason ?? denial.Code);
-        return ProblemDetailsWriter.WriteAsync(context, denial);
+
+        // Counted before the answer: a ban this denial starts is in force (and published) before the client can send
+        // its next request, on every instance.
+        if (threat is not null)
+        {
+            await threat.ObserveAsync(context, step, denial);
+        }
+
+        await ProblemDetailsWriter.WriteAsync(context, denial);
     }
 
     /// <summary>

@@ -27,6 +27,9 @@ internal sealed class EdgeRequestFeature
 
     public bool IsDenied => DecidingStep is not null;
 
+    /// <summary>Ban rules (by index, up to 64) whose key this request was already checked with; see <c>ThreatMonitor</c>.</summary>
+    internal ulong ThreatRulesChecked { get; set; }
+
     internal void Deny(string step, string reason)
     {
         DecidingStep = step;

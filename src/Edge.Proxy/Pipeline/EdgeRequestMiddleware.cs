@@ -18,6 +18,7 @@ internal sealed class EdgeRequestMiddleware(
     ClientAddressResolver clientAddresses,
     EdgeMetrics metrics,
     EdgeDecisions decisions,
+    IEdgeThreatGate threat,
     IAuditSink audit,
     TimeProvider time)
 {
@@ -72,8 +73,15 @@ internal sealed class EdgeRequestMiddleware(
             context.Response.OnStarting(RecordOnce);
             try
             {
+                // A banned client is refused before anything else looks at its request (and before the rate limiter
+                // spends a Redis call on it): the lookup is in this instance's ban table.
+                if (threat.CheckBeforeSteps(context, request) is { } blocked)
+                {
+                    await decisions.DenyAsync(context, IEdgeThreatGate.StepName, blocked);
+                }
+
                 // HTTP/2 extended CONNECT (RFC 8441) is a WebSocket handshake, which YARP forwards; plain CONNECT is not.
-                if (MethodPolicy.IsRefused(context.Request.Method, route)
+                else if (MethodPolicy.IsRefused(context.Request.Method, route)
                     && context.Features.Get<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true })
                 {
                     await RefuseMethodAsync(context, route);

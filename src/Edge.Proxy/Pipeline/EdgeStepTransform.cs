@@ -4,9 +4,10 @@ namespace Edge.Proxy.Pipeline;
 
 /// <summary>
 /// Runs one edge step as a YARP request transform. YARP runs every request transform in order and only then checks
-/// whether a response was set, so a step after a denial must not run.
+/// whether a response was set, so a step after a denial must not run. After a step lets a request through, ban rules
+/// keyed on what it found (a tenant, a principal) are checked before the next step runs.
 /// </summary>
-internal sealed class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDecisions decisions) : RequestTransform
+internal sealed class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDecisions decisions, IEdgeThreatGate threat) : RequestTransform
 {
     private static readonly EdgeDenial PipelineMisconfigured =
         new(StatusCodes.Status500InternalServerError, "edge_pipeline_error", "The edge pipeline is misconfigured.");
@@ -37,5 +38,9 @@ internal sealed class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDec
         }
 
         decisions.Allow(http, StepName);
+        if (threat.CheckAfterStep(http, request) is { } blocked)
+        {
+            await decisions.DenyAsync(http, IEdgeThreatGate.StepName, blocked);
+        }
     }
 }

@@ -9,8 +9,8 @@ namespace Edge.Proxy.RateLimiting;
 /// </summary>
 internal static class RateLimitOutcome
 {
-    public const string LimitedCode = "rate_limited";
-    public const string UnavailableCode = "rate_limit_unavailable";
+    public const string LimitedCode = RateLimitCodes.Limited;
+    public const string UnavailableCode = RateLimitCodes.Unavailable;
 
     /// <summary>Applies <paramref name="decision"/> to the request; returns the denial when it was refused.</summary>
     public static EdgeDenial? Apply(HttpContext http, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset now)

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Edge.Proxy.Observability;
 using Edge.Proxy.Pipeline;
+using Edge.Proxy.Tests.ThreatProtection;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -36,7 +37,7 @@ public sealed class EdgeDecisionsTests : IDisposable
             Headers = new Dictionary<string, string> { ["X-Extra"] = "1" },
         };
 
-        await new EdgeDecisions(_metrics).DenyAsync(http, "EdgeRequire", denial);
+        await new EdgeDecisions(_metrics, ThreatMonitors.InProcess(_metrics)).DenyAsync(http, "EdgeRequire", denial);
 
         var request = http.GetEdgeRequest()!;
         Assert.True(request.IsDenied);
@@ -61,7 +62,7 @@ public sealed class EdgeDecisionsTests : IDisposable
     {
         var http = new DefaultHttpContext { Response = { Body = new MemoryStream() } };
 
-        await new EdgeDecisions(_metrics).DenyAsync(http, "RateLimiterPolicy", new EdgeDenial(429, "rate_limited", "Too many requests"));
+        await new EdgeDecisions(_metrics, ThreatMonitors.InProcess(_metrics)).DenyAsync(http, "RateLimiterPolicy", new EdgeDenial(429, "rate_limited", "Too many requests"));
 
         Assert.Equal(429, http.Response.StatusCode);
         Assert.Null(http.GetEdgeRequest());
@@ -73,7 +74,7 @@ public sealed class EdgeDecisionsTests : IDisposable
     {
         var http = Context();
 
-        new EdgeDecisions(_metrics).DenyUnanswered(http, "EdgeWebhook", 499, "body_invalid:client_aborted");
+        new EdgeDecisions(_metrics, ThreatMonitors.InProcess(_metrics)).DenyUnanswered(http, "EdgeWebhook", 499, "body_invalid:client_aborted");
 
         Assert.Equal(499, http.Response.StatusCode);
         Assert.Equal("body_invalid:client_aborted", http.GetEdgeRequest()!.ReasonCode);

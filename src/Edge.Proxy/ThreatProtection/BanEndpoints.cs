@@ -1,0 +1,232 @@
+using System.Globalization;
+using System.Text.Json;
+using Edge.Proxy.Pipeline;
+using StackExchange.Redis;
+
+namespace Edge.Proxy.ThreatProtection;
+
+/// <summary>
+/// <c>GET /edge/bans</c>, <c>POST /edge/bans</c> <c>{"key","for","reason"}</c>, <c>GET /edge/bans/{key}</c> (is it banned)
+/// and <c>DELETE /edge/bans/{key}</c> on the management port. Bad input answers problem+json 400 <c>ban_invalid</c>; a Redis that cannot take a shared change
+/// answers 503 <c>ban_store_unavailable</c> (a ban only this instance knew would be a ban in name only).
+/// </summary>
+internal static class BanEndpoints
+{
+    public const string InvalidCode = "ban_invalid";
+    public const string NotFoundCode = "ban_not_found";
+    public const string StoreUnavailableCode = "ban_store_unavailable";
+
+    private const int MaxKeyLength = 512;
+    private const int MaxReasonLength = 512;
+    private const int MaxBodyBytes = 16 * 1024;
+    private static readonly TimeSpan MaxDuration = TimeSpan.FromDays(365);
+
+    public static void MapEdgeBanEndpoints(this IEndpointRouteBuilder management)
+    {
+        management.MapGet("/edge/bans", ListAsync);
+        management.MapPost("/edge/bans", AddAsync);
+        // GET beside DELETE also keeps routing from answering a GET on the proxy port with 405 (which would reveal the path).
+        management.MapGet("/edge/bans/{key}", FindAsync);
+        management.MapDelete("/edge/bans/{key}", RemoveAsync);
+    }
+
+    private static async Task ListAsync(HttpContext http, ThreatMonitor monitor, TimeProvider time)
+    {
+        IReadOnlyList<BanEntry> bans;
+        try
+        {
+            bans = await monitor.ListAsync();
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)
+        {
+            await StoreUnavailableAsync(http);
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        await http.Response.WriteAsJsonAsync(new { bans = bans.Select(b => View(b, now)) });
+    }
+
+    private static async Task AddAsync(HttpContext http, ThreatMonitor monitor, TimeProvider time)
+    {
+        if (http.Request.ContentLength > MaxBodyBytes)
+        {
+            await InvalidAsync(http, $"the body exceeds {MaxBodyBytes} bytes");
+            return;
+        }
+
+        var (request, error) = await ReadAsync(http);
+        if (request is null)
+        {
+            await InvalidAsync(http, error!);
+            return;
+        }
+
+        BanEntry ban;
+        try
+        {
+            ban = await monitor.BanAsync(request.Value.Key, request.Value.Duration, request.Value.Reason);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)
+        {
+            await StoreUnavailableAsync(http);
+            return;
+        }
+
+        http.Response.StatusCode = StatusCodes.Status201Created;
+        await http.Response.WriteAsJsonAsync(View(ban, time.GetUtcNow()));
+    }
+
+    private static async Task FindAsync(HttpContext http, string key, ThreatMonitor monitor, TimeProvider time)
+    {
+        if (ValidateKey(key) is { } error)
+        {
+            await InvalidAsync(http, error);
+            return;
+        }
+
+        IReadOnlyList<BanEntry> bans;
+        try
+        {
+            bans = await monitor.ListAsync();
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)
+        {
+            await StoreUnavailableAsync(http);
+            return;
+        }
+
+        var ban = bans.FirstOrDefault(b => string.Equals(b.Key, key, StringComparison.Ordinal));
+        await http.Response.WriteAsJsonAsync(new { key, banned = ban is not null, ban = ban is null ? null : View(ban, time.GetUtcNow()) });
+    }
+
+    private static async Task RemoveAsync(HttpContext http, string key, ThreatMonitor monitor)
+    {
+        if (ValidateKey(key) is { } error)
+        {
+            await InvalidAsync(http, error);
+            return;
+        }
+
+        bool removed;
+        try
+        {
+            removed = await monitor.UnbanAsync(key);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)
+        {
+            await StoreUnavailableAsync(http);
+            return;
+        }
+
+        if (!removed)
+        {
+            await ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status404NotFound, NotFoundCode, "Ban not found", "No running ban has this key.");
+            return;
+        }
+
+        http.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
+
+    private static async Task<((string Key, TimeSpan Duration, string Reason)? Request, string? Error)> ReadAsync(HttpContext http)
+    {
+        JsonDocument document;
+        try
+        {
+            // Read at most one byte past the cap: a chunked body has no Content-Length to refuse it by.
+            var buffer = new byte[MaxBodyBytes + 1];
+            var length = 0;
+            int read;
+            while (length < buffer.Length && (read = await http.Request.Body.ReadAsync(buffer.AsMemory(length), http.RequestAborted)) > 0)
+            {
+                length += read;
+            }
+
+            if (length > MaxBodyBytes)
+            {
+                return (null, $"the body exceeds {MaxBodyBytes} bytes");
+            }
+
+            document = JsonDocument.Parse(buffer.AsMemory(0, length), new JsonDocumentOptions { MaxDepth = 4 });
+        }
+        catch (JsonException)
+        {
+            return (null, "the body is not valid JSON");
+        }
+
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return (null, "the body must be an object {\"key\",\"for\",\"reason\"}");
+            }
+
+            string? key = null, duration = null, reason = null;
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (property.Value.ValueKind != JsonValueKind.String)
+                {
+                    return (null, $"'{Safe(property.Name)}' must be a string");
+                }
+
+                switch (property.Name)
+                {
+                    case "key": key = property.Value.GetString(); break;
+                    case "for": duration = property.Value.GetString(); break;
+                    case "reason": reason = property.Value.GetString(); break;
+                    default: return (null, $"unknown property '{Safe(property.Name)}'; use key, for and reason");
+                }
+            }
+
+            if (ValidateKey(key) is { } keyError)
+            {
+                return (null, keyError);
+            }
+
+            if (duration is null || !TimeSpan.TryParse(duration, CultureInfo.InvariantCulture, out var parsed))
+            {
+                return (null, "'for' must be a duration such as 00:10:00");
+            }
+
+            if (parsed <= TimeSpan.Zero || parsed > MaxDuration)
+            {
+                return (null, "'for' must be positive and at most 365.00:00:00");
+            }
+
+            if (reason is { Length: > MaxReasonLength } || (reason is not null && reason.Any(char.IsControl)))
+            {
+                return (null, $"'reason' must be at most {MaxReasonLength} characters without control characters");
+            }
+
+            return ((key!, parsed, string.IsNullOrWhiteSpace(reason) ? "manual" : reason), null);
+        }
+    }
+
+    private static string? ValidateKey(string? key) =>
+        string.IsNullOrWhiteSpace(key) ? "'key' is required: the rendered key of a rule, such as 203.0.113.7 or acme:203.0.113.7"
+        : key.Length > MaxKeyLength ? $"'key' must be at most {MaxKeyLength} characters"
+        : key.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)) ? "'key' must not contain spaces or control characters"
+        : null;
+
+    // A property name is echoed in the error: only a short, printable form of it.
+    private static string Safe(string name) => new([.. name.Take(64).Where(c => !char.IsControl(c))]);
+
+    private static object View(BanEntry ban, DateTimeOffset now) => new
+    {
+        key = ban.Key,
+        until = ban.Until,
+        remainingSeconds = ban.RemainingSeconds(now),
+        rule = ban.Rule,
+        reason = ban.Reason,
+    };
+
+    private static Task InvalidAsync(HttpContext http, string detail) =>
+        ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status400BadRequest, InvalidCode, "Invalid ban", detail);
+
+    private static Task StoreUnavailableAsync(HttpContext http)
+    {
+        http.Response.Headers.RetryAfter = "5";
+        return ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, StoreUnavailableCode, "Ban store unavailable",
+            "Redis cannot be reached, so the change would not reach the other instances; retry later.");
+    }
+}

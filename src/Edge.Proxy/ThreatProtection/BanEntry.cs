@@ -1,0 +1,13 @@
+namespace Edge.Proxy.ThreatProtection;
+
+/// <summary>
+/// One active ban. <see cref="Rule"/> is the rule whose threshold was crossed, or null for a ban added on the management
+/// port; <see cref="Reason"/> is the operator's text or the counted event.
+/// </summary>
+internal sealed record BanEntry(string Key, DateTimeOffset Until, string? Rule, string Reason)
+{
+    public bool IsActive(DateTimeOffset now) => Until > now;
+
+    /// <summary>Whole seconds until the ban ends, at least 1 (the value of <c>Retry-After</c>).</summary>
+    public long RemainingSeconds(DateTimeOffset now) => Math.Max(1, (long)Math.Ceiling((Until - now).TotalSeconds));
+}

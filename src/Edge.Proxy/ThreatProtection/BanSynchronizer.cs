@@ -1,0 +1,52 @@
+using Edge.Proxy.Redis;
+using StackExchange.Redis;
+
+namespace Edge.Proxy.ThreatProtection;
+
+/// <summary>
+/// Keeps this instance's ban table in step with the others: with Redis, it subscribes to the bans channel (a ban or lift
+/// elsewhere applies here as soon as the message arrives) and reloads every <see cref="ThreatMonitor.SyncInterval"/> in
+/// case a message was missed (one Redis call per instance, whatever the traffic). Without Redis it drops ended bans.
+/// </summary>
+internal sealed partial class BanSynchronizer(ThreatMonitor monitor, EdgeRedis redis, TimeProvider time, ILogger<BanSynchronizer> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await SubscribeAsync();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(ThreatMonitor.SyncInterval, time, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            await monitor.SyncAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task SubscribeAsync()
+    {
+        try
+        {
+            // The multiplexer resubscribes by itself after a reconnect; a failed first connect leaves the reload only.
+            if (await redis.ConnectAsync().ConfigureAwait(false) is { } multiplexer)
+            {
+                await multiplexer.GetSubscriber().SubscribeAsync(RedisBanStore.Channel, (_, message) => monitor.OnPublished(message)).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Log.SubscribeFailed(logger, ex.GetType().Name);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(2306, LogLevel.Warning, "Could not subscribe to shared ban changes ({Error}); bans elsewhere apply here at the next reload")]
+        public static partial void SubscribeFailed(ILogger logger, string error);
+    }
+}

@@ -1,0 +1,159 @@
+using System.Globalization;
+using System.Text.Json;
+using Edge.Configuration.ThreatProtection;
+using StackExchange.Redis;
+
+namespace Edge.Proxy.ThreatProtection;
+
+/// <summary>
+/// Bans and event counts shared by every edge instance. Keys share one hash tag so each script touches one Redis Cluster
+/// slot: the bans are a sorted set (member = ban key, score = end in Unix ms) so they can be listed and expired in one
+/// call, with the rule and reason in a hash beside it; each count is a string with the rule's window as its expiry.
+/// Every change is also published on <see cref="Channel"/> by the same script, so the other instances learn it at once
+/// (the periodic reload is the backstop for a missed message).
+/// </summary>
+internal static class RedisBanStore
+{
+    public const string BansKey = "edge:threat:{bans}";
+    public const string InfoKey = "edge:threat:{bans}:info";
+    public const string CountPrefix = "edge:threat:{bans}:n:";
+    public const string ChannelName = "edge:threat:bans";
+
+    public static readonly RedisChannel Channel = RedisChannel.Literal(ChannelName);
+
+    // One round trip per counted denial: INCR + PEXPIRE on the first event of a window; at the threshold, the ban is
+    // added unless one is already running (then its end is returned, so this instance learns of it at once).
+    private const string CountScript = """
+        local n = redis.call('INCR', KEYS[1])
+        if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+        if n < tonumber(ARGV[2]) then return {n, 0, 0} end
+        local current = redis.call('ZSCORE', KEYS[2], ARGV[5])
+        if current and tonumber(current) > tonumber(ARGV[3]) then return {n, 0, tonumber(current)} end
+        redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+        redis.call('HSET', KEYS[3], ARGV[5], ARGV[6])
+        redis.call('DEL', KEYS[1])
+        redis.call('PUBLISH', ARGV[8], ARGV[7])
+        return {n, 1, tonumber(ARGV[4])}
+        """;
+
+    private const string LoadScript = """
+        local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+        for i = 1, #expired do redis.call('HDEL', KEYS[2], expired[i]) end
+        if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1]) end
+        local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES')
+        local result = {}
+        for i = 1, #live, 2 do
+          result[#result + 1] = live[i]
+          result[#result + 1] = live[i + 1]
+          result[#result + 1] = redis.call('HGET', KEYS[2], live[i]) or ''
+        end
+        return result
+        """;
+
+    private const string AddScript = """
+        redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+        redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+        redis.call('PUBLISH', ARGV[5], ARGV[4])
+        return 1
+        """;
+
+    private const string RemoveScript = """
+        local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+        redis.call('HDEL', KEYS[2], ARGV[1])
+        redis.call('PUBLISH', ARGV[3], ARGV[2])
+        return removed
+        """;
+
+    private static readonly RedisKey[] BanKeys = [BansKey, InfoKey];
+
+    /// <summary>Counts one event; returns the count and, when the key is (now or already) banned, the ban.</summary>
+    public static async Task<(long Count, BanEntry? Ban, bool Created)> CountAsync(IDatabase database, ThreatRule rule, string key, string reason, DateTimeOffset now)
+    {
+        var until = now + rule.BanFor;
+        var result = (RedisResult[])(await database.ScriptEvaluateAsync(
+            CountScript,
+            [CountPrefix + rule.Name + ":" + key, BansKey, InfoKey],
+            [(long)rule.Window.TotalMilliseconds, rule.Threshold, now.ToUnixTimeMilliseconds(), until.ToUnixTimeMilliseconds(), key, Info(rule.Name, reason),
+                Message(new BanEntry(key, until, rule.Name, reason)), ChannelName])
+            .ConfigureAwait(false))!;
+        var count = (long)result[0];
+        var created = (long)result[1] == 1;
+        var end = (long)result[2];
+        if (end == 0)
+        {
+            return (count, null, false);
+        }
+
+        // An already running ban keeps its own rule and reason; this instance only needs its end to refuse requests.
+        return (count, new BanEntry(key, DateTimeOffset.FromUnixTimeMilliseconds(end), rule.Name, reason), created);
+    }
+
+    public static Task AddAsync(IDatabase database, BanEntry ban) =>
+        database.ScriptEvaluateAsync(AddScript, BanKeys, [ban.Until.ToUnixTimeMilliseconds(), ban.Key, Info(ban.Rule, ban.Reason), Message(ban), ChannelName]);
+
+    public static async Task<bool> RemoveAsync(IDatabase database, string key) =>
+        (long)(await database.ScriptEvaluateAsync(RemoveScript, BanKeys, [key, JsonSerializer.Serialize(new Published(key, 0, null, null, Lifted: true)), ChannelName]).ConfigureAwait(false)) > 0;
+
+    /// <summary>A message of <see cref="Channel"/>: the ban, or a lifted key (<see cref="Published.Lifted"/>); null when unreadable.</summary>
+    public static Published? ParseMessage(string? json)
+    {
+        if (string.IsNullOrEmpty(json))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<Published>(json) is { Key.Length: > 0 } message ? message : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Every running ban (and drops the ended ones).</summary>
+    public static async Task<List<BanEntry>> LoadAsync(IDatabase database, DateTimeOffset now)
+    {
+        var result = (RedisResult[])(await database.ScriptEvaluateAsync(LoadScript, BanKeys, [now.ToUnixTimeMilliseconds()]).ConfigureAwait(false))!;
+        var bans = new List<BanEntry>(result.Length / 3);
+        for (var i = 0; i + 2 < result.Length; i += 3)
+        {
+            var key = (string)result[i]!;
+            var until = DateTimeOffset.FromUnixTimeMilliseconds((long)double.Parse((string)result[i + 1]!, CultureInfo.InvariantCulture));
+            var info = ParseInfo((string?)result[i + 2]);
+            bans.Add(new BanEntry(key, until, info.Rule, info.Reason ?? ""));
+        }
+
+        return bans;
+    }
+
+    private static string Message(BanEntry ban) =>
+        JsonSerializer.Serialize(new Published(ban.Key, ban.Until.ToUnixTimeMilliseconds(), ban.Rule, ban.Reason, Lifted: false));
+
+    private static string Info(string? rule, string reason) => JsonSerializer.Serialize(new StoredInfo(rule, reason));
+
+    private static StoredInfo ParseInfo(string? json)
+    {
+        if (string.IsNullOrEmpty(json))
+        {
+            return new StoredInfo(null, null);
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<StoredInfo>(json) ?? new StoredInfo(null, null);
+        }
+        catch (JsonException)
+        {
+            return new StoredInfo(null, null);
+        }
+    }
+
+    private sealed record StoredInfo(string? Rule, string? Reason);
+
+    internal sealed record Published(string Key, long Until, string? Rule, string? Reason, bool Lifted)
+    {
+        public BanEntry ToBan() => new(Key, DateTimeOffset.FromUnixTimeMilliseconds(Until), Rule, Reason ?? "");
+    }
+}

@@ -1,0 +1,31 @@
+using Edge.Configuration.Authorization;
+using Edge.Configuration.RateLimiting;
+using Edge.Configuration.ThreatProtection;
+using Edge.Configuration.Webhooks;
+using Edge.Proxy.Pipeline;
+
+namespace Edge.Proxy.ThreatProtection;
+
+/// <summary>Which ban-rule event a denial is, by its deciding step and stable code; null when rules do not count it.</summary>
+internal static class ThreatEvents
+{
+    /// <summary>The step name a validation step registers; its denials are counted without depending on its code.</summary>
+    public const string ValidateStepName = "EdgeValidate";
+
+    public static ThreatEvent? Classify(string step, EdgeDenial denial) => denial.Code switch
+    {
+        AuthenticationCodes.TenantMismatch => ThreatEvent.TenantMismatch,
+        WebhookCodes.SignatureInvalid or WebhookCodes.TimestampOutOfWindow => ThreatEvent.SignatureInvalid,
+        WebhookCodes.ReplayedDelivery => ThreatEvent.ReplayDetected,
+        RateLimitCodes.Limited when denial.Status == StatusCodes.Status429TooManyRequests => ThreatEvent.RateLimited,
+        AuthenticationCodes.PermissionDenied or AuthenticationCodes.ClaimDenied => ThreatEvent.Forbidden,
+        EdgeBodyBufferingMiddleware.BodyInvalidCode or EdgeBodyBufferingMiddleware.BodyTooLargeCode => ThreatEvent.ValidationFailed,
+
+        // A caller that presented no credential guessed nothing; only presented-and-refused credentials count.
+        not AuthenticationCodes.AuthenticationRequired when denial.Status == StatusCodes.Status401Unauthorized
+            && string.Equals(step, AuthenticateStepValidator.StepName, StringComparison.Ordinal) => ThreatEvent.AuthenticationFailed,
+        _ when denial.Status is StatusCodes.Status422UnprocessableEntity or StatusCodes.Status413PayloadTooLarge
+            && string.Equals(step, ValidateStepName, StringComparison.Ordinal) => ThreatEvent.ValidationFailed,
+        _ => null,
+    };
+}

@@ -1,0 +1,465 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using Edge.Configuration.RateLimiting;
+using Edge.Configuration.ThreatProtection;
+using Edge.Proxy.Configuration;
+using Edge.Proxy.Pipeline;
+using Edge.Proxy.Redis;
+using StackExchange.Redis;
+
+namespace Edge.Proxy.ThreatProtection;
+
+/// <summary>
+/// Counts the denials that ban rules name, bans a key that crosses its rule's threshold, and refuses every request with
+/// a banned key. Every check is a lookup in this instance's ban table, never a Redis call: with Redis, the table is a
+/// replica that <see cref="BanSynchronizer"/> refreshes every <see cref="SyncInterval"/> (and that learns a ban at once
+/// when this instance's count starts it or meets it); without Redis, the table is the store.
+/// </summary>
+internal sealed partial class ThreatMonitor(
+    EdgeConfigState state,
+    EdgeRedis redis,
+    ThreatMetrics metrics,
+    IThreatEventSink audit,
+    TimeProvider time,
+    ILogger<ThreatMonitor> logger) : IEdgeThreatGate
+{
+    public const string StepName = IEdgeThreatGate.StepName;
+    public const string BlockedCode = "client_blocked";
+
+    /// <summary>How often an instance reloads the shared bans: the longest a ban (or unban) elsewhere takes to apply here.</summary>
+    public static readonly TimeSpan SyncInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a count may wait for Redis before it is kept in this instance instead.</summary>
+    private static readonly TimeSpan RedisDeadline = TimeSpan.FromMilliseconds(250);
+
+    private const int MaxTrackedCounts = 100_000;
+
+    private readonly ConditionalWeakTable<ThreatProtectionOptions, RuleSet> _compiled = new();
+    // Copy-on-write: read by every request without a lock, replaced under _write by the rare ban, unban and sync.
+    private readonly Lock _write = new();
+    private volatile Dictionary<string, KnownBan> _bans = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, LocalWindow> _counts = new(StringComparer.Ordinal);
+
+    private RuleSet Rules => _compiled.GetValue(state.Current.Edge.ThreatProtection, RuleSet.Compile);
+
+    /// <summary>
+    /// Before any step: the client address itself (so a manual ban of an address applies with or without a rule keyed
+    /// on it) and every rule whose key needs no step's result.
+    /// </summary>
+    public EdgeDenial? CheckBeforeSteps(HttpContext http, EdgeRequestFeature request)
+    {
+        var bans = _bans;
+        if (bans.Count == 0)
+        {
+            return null;
+        }
+
+        var now = time.GetUtcNow();
+        if (ThreatKeyRenderer.ClientIpKey(request) is { } ip && Find(bans, ip, now) is { } ban)
+        {
+            return Block(request, ban, now);
+        }
+
+        foreach (var rule in Rules.Early)
+        {
+            if (ThreatKeyRenderer.Render(rule.Key, http, request) is { } key && Find(bans, key, now) is { } found)
+            {
+                return Block(request, found, now);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>After each step that let the request through: the rules whose key needs a tenant or principal, once known.</summary>
+    public EdgeDenial? CheckAfterStep(HttpContext http, EdgeRequestFeature request)
+    {
+        var late = Rules.Late;
+        var bans = _bans;
+        if (bans.Count == 0 || late.Length == 0)
+        {
+            return null;
+        }
+
+        var now = time.GetUtcNow();
+        for (var i = 0; i < late.Length; i++)
+        {
+            var bit = i < 64 ? 1UL << i : 0;
+            if ((request.ThreatRulesChecked & bit) != 0)
+            {
+                continue;
+            }
+
+            if (ThreatKeyRenderer.Render(late[i].Key, http, request) is not { } key)
+            {
+                continue;
+            }
+
+            request.ThreatRulesChecked |= bit;
+            if (Find(bans, key, now) is { } ban)
+            {
+                return Block(request, ban, now);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Counts a denial for every rule that names its event; starts a ban at a rule's threshold.</summary>
+    public ValueTask ObserveAsync(HttpContext http, string step, EdgeDenial denial)
+    {
+        if (string.Equals(step, StepName, StringComparison.Ordinal)
+            || Rules.All.Length == 0
+            || ThreatEvents.Classify(step, denial) is not { } threatEvent
+            || http.GetEdgeRequest() is not { } request)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        return CountAsync(http, request, threatEvent);
+    }
+
+    public async Task<BanEntry> BanAsync(string key, TimeSpan duration, string reason)
+    {
+        var ban = new BanEntry(key, time.GetUtcNow() + duration, Rule: null, reason);
+        if (redis.IsConfigured)
+        {
+            await RedisBanStore.AddAsync(SharedDatabase(), ban).WaitAsync(RedisDeadline * 4).ConfigureAwait(false);
+        }
+
+        Learn(ban, shared: redis.IsConfigured);
+        metrics.Banned(rule: null);
+        audit.Banned(ban.Key, ban.Rule, ban.Until, ban.Reason, by: "management");
+        Log.BanAdded(logger, key, ban.Until);
+        return ban;
+    }
+
+    /// <summary>Lifts a ban; false when the key was not banned.</summary>
+    public async Task<bool> UnbanAsync(string key)
+    {
+        var now = time.GetUtcNow();
+        var existed = Forget(key) is { } known && known.Ban.IsActive(now);
+        if (redis.IsConfigured)
+        {
+            existed |= await RedisBanStore.RemoveAsync(SharedDatabase(), key).WaitAsync(RedisDeadline * 4).ConfigureAwait(false);
+        }
+
+        if (existed)
+        {
+            audit.Unbanned(key, by: "management");
+            Log.BanLifted(logger, key);
+        }
+
+        return existed;
+    }
+
+    /// <summary>The running bans, straight from Redis when it is configured.</summary>
+    public async Task<IReadOnlyList<BanEntry>> ListAsync()
+    {
+        if (redis.IsConfigured)
+        {
+            await SyncCoreAsync(SharedDatabase()).WaitAsync(RedisDeadline * 4).ConfigureAwait(false);
+        }
+
+        var now = time.GetUtcNow();
+        return [.. _bans.Values.Select(b => b.Ban).Where(b => b.IsActive(now)).OrderBy(b => b.Until)];
+    }
+
+    /// <summary>Applies a ban or lift another instance (or this one) published.</summary>
+    public void OnPublished(string? message)
+    {
+        switch (RedisBanStore.ParseMessage(message))
+        {
+            case { Lifted: true } lifted:
+                Forget(lifted.Key);
+                break;
+            case { } published when published.ToBan() is var ban && ban.IsActive(time.GetUtcNow()):
+                Learn(ban, shared: true);
+                break;
+        }
+    }
+
+    /// <summary>Reloads the shared bans (and drops ended ones); <see cref="BanSynchronizer"/> calls it every <see cref="SyncInterval"/>.</summary>
+    public async Task SyncAsync()
+    {
+        if (redis.IsConfigured && redis.Multiplexer is { IsConnected: true } multiplexer)
+        {
+            try
+            {
+                await SyncCoreAsync(multiplexer.GetDatabase()).WaitAsync(RedisDeadline * 4).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                // The last replica keeps refusing what it knows until each ban's own end.
+                Log.SyncFailed(logger, ex.GetType().Name);
+            }
+        }
+
+        Prune(time.GetUtcNow());
+    }
+
+    private async Task SyncCoreAsync(IDatabase database)
+    {
+        var loadStarted = time.GetTimestamp();
+        var now = time.GetUtcNow();
+        var loaded = await RedisBanStore.LoadAsync(database, now).ConfigureAwait(false);
+        lock (_write)
+        {
+            var next = new Dictionary<string, KnownBan>(loaded.Count, StringComparer.Ordinal);
+            foreach (var ban in loaded)
+            {
+                next[ban.Key] = new KnownBan(ban, Shared: true, loadStarted);
+            }
+
+            foreach (var (key, known) in _bans)
+            {
+                // Kept: bans counted here while Redis failed, and bans learned after this load started (newer than what
+                // it could see). A shared ban missing from the load was lifted elsewhere.
+                if (!next.ContainsKey(key) && known.Ban.IsActive(now) && (!known.Shared || known.Learned >= loadStarted))
+                {
+                    next[key] = known;
+                }
+            }
+
+            _bans = next;
+        }
+    }
+
+    private IDatabase SharedDatabase() =>
+        redis.Multiplexer is { IsConnected: true } multiplexer ? multiplexer.GetDatabase() : throw new BanStoreUnavailableException("Redis is not connected");
+
+    private async ValueTask CountAsync(HttpContext http, EdgeRequestFeature request, ThreatEvent threatEvent)
+    {
+        var eventName = threatEvent.ToString();
+        foreach (var rule in Rules.All)
+        {
+            if (!rule.Counts(threatEvent) || ThreatKeyRenderer.Render(rule.Key, http, request) is not { } key)
+            {
+                continue;
+            }
+
+            metrics.Counted(rule.Name, eventName);
+            var now = time.GetUtcNow();
+            var (ban, created) = await CountSharedAsync(rule, key, eventName, now).ConfigureAwait(false) ?? CountLocally(rule, key, eventName, now);
+            if (created && ban is not null)
+            {
+                metrics.Banned(rule.Name);
+                audit.Banned(ban.Key, ban.Rule, ban.Until, ban.Reason, by: "rule");
+                Log.Banned(logger, key, rule.Name, rule.Threshold, rule.Window, ban.Until);
+            }
+        }
+    }
+
+    /// <summary>The shared count, or null when Redis is not configured or did not answer (the count is then kept here).</summary>
+    private async ValueTask<(BanEntry? Ban, bool Created)?> CountSharedAsync(ThreatRule rule, string key, string eventName, DateTimeOffset now)
+    {
+        if (!redis.IsConfigured || redis.Multiplexer is not { IsConnected: true } multiplexer)
+        {
+            return null;
+        }
+
+        try
+        {
+            var (_, ban, created) = await RedisBanStore.CountAsync(multiplexer.GetDatabase(), rule, key, eventName, now)
+                .WaitAsync(RedisDeadline).ConfigureAwait(false);
+            if (ban is not null)
+            {
+                Learn(ban, shared: true);
+            }
+
+            return (ban, created);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Log.CountFailed(logger, rule.Name, ex.GetType().Name);
+            return null;
+        }
+    }
+
+    private (BanEntry? Ban, bool Created) CountLocally(ThreatRule rule, string key, string eventName, DateTimeOffset now)
+    {
+        var countKey = rule.Name + "\n" + key;
+        var nowTicks = time.GetTimestamp();
+        var windowTicks = (long)(rule.Window.TotalSeconds * time.TimestampFrequency);
+        if (!_counts.TryGetValue(countKey, out var window))
+        {
+            if (_counts.Count >= MaxTrackedCounts)
+            {
+                PruneCounts(nowTicks, windowTicks);
+                if (_counts.Count >= MaxTrackedCounts)
+                {
+                    Log.CountsFull(logger, MaxTrackedCounts);
+                    return (null, false);
+                }
+            }
+
+            window = _counts.GetOrAdd(countKey, _ => new LocalWindow(nowTicks));
+        }
+
+        if (window.Add(nowTicks, windowTicks) < rule.Threshold)
+        {
+            return (null, false);
+        }
+
+        window.Reset(nowTicks);
+        if (Find(_bans, key, now) is { } running)
+        {
+            return (running, false);
+        }
+
+        var ban = new BanEntry(key, now + rule.BanFor, rule.Name, eventName);
+        Learn(ban, shared: false);
+        return (ban, true);
+    }
+
+    private void Learn(BanEntry ban, bool shared)
+    {
+        lock (_write)
+        {
+            _bans = new Dictionary<string, KnownBan>(_bans, StringComparer.Ordinal) { [ban.Key] = new KnownBan(ban, shared, time.GetTimestamp()) };
+        }
+    }
+
+    private KnownBan? Forget(string key)
+    {
+        lock (_write)
+        {
+            if (!_bans.TryGetValue(key, out var known))
+            {
+                return null;
+            }
+
+            var next = new Dictionary<string, KnownBan>(_bans, StringComparer.Ordinal);
+            next.Remove(key);
+            _bans = next;
+            return known;
+        }
+    }
+
+    private static BanEntry? Find(Dictionary<string, KnownBan> bans, string key, DateTimeOffset now) =>
+        bans.TryGetValue(key, out var known) && known.Ban.IsActive(now) ? known.Ban : null;
+
+    private EdgeDenial Block(EdgeRequestFeature request, BanEntry ban, DateTimeOffset now)
+    {
+        metrics.Blocked(request.RouteId);
+        var retryAfter = ban.RemainingSeconds(now).ToString(CultureInfo.InvariantCulture);
+        return new EdgeDenial(StatusCodes.Status403Forbidden, BlockedCode, "Client blocked",
+            $"Too many refused requests; this client is blocked for {retryAfter} more seconds.")
+        {
+            Reason = BlockedCode + ":" + (ban.Rule ?? ThreatMetrics.ManualRule),
+            Headers = new Dictionary<string, string> { ["Retry-After"] = retryAfter },
+        };
+    }
+
+    private void Prune(DateTimeOffset now)
+    {
+        lock (_write)
+        {
+            if (_bans.Values.Any(b => !b.Ban.IsActive(now)))
+            {
+                _bans = _bans.Where(b => b.Value.Ban.IsActive(now)).ToDictionary(StringComparer.Ordinal);
+            }
+        }
+    }
+
+    private void PruneCounts(long now, long windowTicks)
+    {
+        foreach (var (key, window) in _counts)
+        {
+            if (window.IsIdle(now, windowTicks))
+            {
+                _counts.TryRemove(key, out _);
+            }
+        }
+    }
+
+    /// <param name="Shared">Read from (or written to) Redis; a shared ban missing from a later load was lifted elsewhere.</param>
+    /// <param name="Learned">When this instance learned it (<see cref="TimeProvider.GetTimestamp"/>).</param>
+    private sealed record KnownBan(BanEntry Ban, bool Shared, long Learned);
+
+    /// <summary>The compiled rules of one config; <see cref="Late"/> are the ones whose key needs a step's result.</summary>
+    private sealed class RuleSet
+    {
+        private RuleSet(ThreatRule[] all)
+        {
+            All = all;
+            // A rule keyed on {ip} alone is already covered by the address check before the steps.
+            Early = [.. all.Where(r => !r.Key.UsesStepState && r.Key.Segments is not [{ Kind: RateLimitKeyTemplate.SegmentKind.Ip }])];
+            Late = [.. all.Where(r => r.Key.UsesStepState)];
+        }
+
+        public ThreatRule[] All { get; }
+
+        public ThreatRule[] Early { get; }
+
+        public ThreatRule[] Late { get; }
+
+        public static RuleSet Compile(ThreatProtectionOptions options)
+        {
+            // The config passed validation before it was applied; an invalid rule here cannot happen, and is skipped.
+            var errors = new ConfigErrorList();
+            return new RuleSet([.. options.Rules.Select(r => ThreatRule.TryCreate(r.Key, r.Value, errors)).OfType<ThreatRule>()]);
+        }
+    }
+
+    private sealed class LocalWindow(long start)
+    {
+        private readonly Lock _lock = new();
+        private long _start = start;
+        private int _count;
+
+        public int Add(long now, long length)
+        {
+            lock (_lock)
+            {
+                if (now - _start >= length)
+                {
+                    _start = now;
+                    _count = 0;
+                }
+
+                return ++_count;
+            }
+        }
+
+        public void Reset(long now)
+        {
+            lock (_lock)
+            {
+                _start = now;
+                _count = 0;
+            }
+        }
+
+        public bool IsIdle(long now, long length)
+        {
+            lock (_lock)
+            {
+                return now - _start >= length;
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(2300, LogLevel.Warning, "Banned {Key} until {Until}: rule {Rule} counted {Threshold} events within {Window}")]
+        public static partial void Banned(ILogger logger, string key, string rule, int threshold, TimeSpan window, DateTimeOffset until);
+
+        [LoggerMessage(2301, LogLevel.Warning, "Ban of {Key} added on the management port, until {Until}")]
+        public static partial void BanAdded(ILogger logger, string key, DateTimeOffset until);
+
+        [LoggerMessage(2302, LogLevel.Warning, "Ban of {Key} lifted on the management port")]
+        public static partial void BanLifted(ILogger logger, string key);
+
+        [LoggerMessage(2303, LogLevel.Warning, "Ban rule {Rule}: Redis did not count the event ({Error}); counted in this instance only")]
+        public static partial void CountFailed(ILogger logger, string rule, string error);
+
+        [LoggerMessage(2304, LogLevel.Warning, "Shared bans could not be reloaded from Redis ({Error}); the last known bans stay in force")]
+        public static partial void SyncFailed(ILogger logger, string error);
+
+        [LoggerMessage(2305, LogLevel.Warning, "Ban rules track {Max} keys in this instance already; a new key is not counted until old windows end")]
+        public static partial void CountsFull(ILogger logger, int max);
+    }
+}

@@ -1,0 +1,59 @@
+namespace Edge.Configuration.Tests.ThreatProtection;
+
+/// <summary>Ban rules through the same file validation as <c>edge config validate</c> and a reload.</summary>
+public sealed class ThreatProtectionSectionValidatorTests
+{
+    [Fact]
+    public async Task ValidateAsync_OneEventAsStringAndSeveralAsArray_NoErrors()
+    {
+        var errors = await ValidateAsync("""
+            "ip-auth": { "On": "AuthenticationFailed", "Key": "{ip}", "Threshold": 5, "Window": "00:01:00", "BanFor": "00:10:00" },
+            "tenant-abuse": { "On": [ "SignatureInvalid", "ReplayDetected", "Forbidden", "ValidationFailed" ], "Key": "{tenant}:{ip}", "Threshold": 20, "Window": "00:05:00", "BanFor": "01:00:00" }
+            """);
+
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
+    }
+
+    [Theory]
+    [InlineData("\"On\": \"LoginFailed\", \"Threshold\": 5", "Edge:ThreatProtection:Rules:r:On", "unknown event 'LoginFailed'")]
+    [InlineData("\"On\": [], \"Threshold\": 5", "Edge:ThreatProtection:Rules:r:On", "name at least one event")]
+    [InlineData("\"On\": \"3\", \"Threshold\": 5", "Edge:ThreatProtection:Rules:r:On", "unknown event '3'")]
+    [InlineData("\"On\": \"Forbidden\", \"Key\": \"{user}\", \"Threshold\": 5", "Edge:ThreatProtection:Rules:r:Key", "unknown placeholder '{user}'")]
+    [InlineData("\"On\": \"Forbidden\", \"Key\": \"{body:/sender}\", \"Threshold\": 5", "Edge:ThreatProtection:Rules:r:Key", "cannot name a ban")]
+    [InlineData("\"On\": \"Forbidden\", \"Threshold\": 0", "Edge:ThreatProtection:Rules:r:Threshold", "must be a positive")]
+    [InlineData("\"On\": \"Forbidden\", \"Threshold\": 5, \"Window\": \"00:00:00\"", "Edge:ThreatProtection:Rules:r:Window", "must be positive")]
+    [InlineData("\"On\": \"Forbidden\", \"Threshold\": 5, \"BanFor\": \"-00:00:01\"", "Edge:ThreatProtection:Rules:r:BanFor", "must be positive")]
+    public async Task ValidateAsync_InvalidRule_ReportsLocationAndReason(string body, string location, string message)
+    {
+        var errors = await ValidateAsync("\"r\": { " + body + " }");
+
+        Assert.Contains(errors, e => !e.IsWarning && e.Location == location && e.Message.Contains(message, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ValidateAsync_MisspeltOption_IsAnError()
+    {
+        var errors = await ValidateAsync("\"r\": { \"On\": \"Forbidden\", \"Threshhold\": 5 }");
+
+        Assert.Contains(errors, e => !e.IsWarning && e.Location.StartsWith("Edge:ThreatProtection:Rules:r", StringComparison.Ordinal));
+    }
+
+    private static async Task<IReadOnlyList<ConfigError>> ValidateAsync(string rules)
+    {
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, $$"""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" } } },
+                "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } },
+              "Edge": { "ThreatProtection": { "Rules": { {{rules}} } } } }
+            """);
+        try
+        {
+            return await ProxyConfigFileValidator.ValidateAsync(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Edge.Proxy.Authorization;
+using Edge.Proxy.Observability;
+using Edge.Proxy.RateLimiting;
+using Edge.Proxy.ThreatProtection;
+using Edge.Proxy.Webhooks;
+using Edge.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Edge.FunctionalTests.Observability;
+
+/// <summary>config/prometheus-alerts.yml and config/grafana-dashboard.json query only what a running edge exports.</summary>
+public sealed partial class AlertRulesTests
+{
+    private const string Promtool = "/usr/bin/promtool";
+
+    [Fact]
+    public async Task AlertRules_Promtool_CheckAndUnitTestsPass()
+    {
+        var config = Path.Combine(RepositoryRoot(), "config");
+        if (!File.Exists(Promtool))
+        {
+            // Without Debian's prometheus package the rules are still read: each alert has a name and an expression.
+            var text = await File.ReadAllTextAsync(Path.Combine(config, "prometheus-alerts.yml"));
+            Assert.Equal(AlertName().Matches(text).Count, ExprLine().Matches(text).Count);
+            return;
+        }
+
+        var (checkCode, checkOutput) = await RunAsync(config, "check", "rules", "prometheus-alerts.yml");
+        var (testCode, testOutput) = await RunAsync(config, "test", "rules", "prometheus-alerts.test.yml");
+
+        Assert.True(checkCode == 0, checkOutput);
+        Assert.True(testCode == 0, testOutput);
+        Assert.Contains("SUCCESS", testOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AlertsAndDashboard_EveryEdgeMetric_IsExportedByARunningEdge()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r") }));
+        var exported = ExportedNames(edge.Services);
+        var config = Path.Combine(RepositoryRoot(), "config");
+        var alerts = await File.ReadAllTextAsync(Path.Combine(config, "prometheus-alerts.yml"));
+        using var dashboard = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(config, "grafana-dashboard.json")));
+        var expressions = dashboard.RootElement.GetProperty("panels").EnumerateArray()
+            .SelectMany(p => p.GetProperty("targets").EnumerateArray())
+            .Select(t => t.GetProperty("expr").GetString()!)
+            .Append(alerts);
+
+        var referenced = expressions.SelectMany(e => EdgeMetricName().Matches(e).Select(m => m.Value)).ToHashSet(StringComparer.Ordinal);
+
+        Assert.Contains("edge_threat_bans_total", referenced);
+        Assert.Contains("edge_threat_blocked_total", referenced);
+        Assert.Contains("edge_auth_failures_total", referenced);
+        Assert.Contains("edge_webhook_verifications_total", referenced);
+        Assert.Contains("edge_ratelimit_fallbacks_total", referenced);
+        Assert.All(referenced, name => Assert.True(exported.Contains(name), $"{name} is queried but the edge exports no such series"));
+    }
+
+    /// <summary>The Prometheus names of the Edge.Proxy instruments, once every capability's metrics exist.</summary>
+    private static HashSet<string> ExportedNames(IServiceProvider services)
+    {
+        _ = services.GetRequiredService<ThreatMetrics>();
+        _ = services.GetRequiredService<WebhookMetrics>();
+        _ = services.GetRequiredService<RateLimitMetrics>();
+        _ = services.GetRequiredService<AuthenticationMetrics>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, _) =>
+            {
+                if (instrument.Meter.Name != EdgeMetrics.MeterName)
+                {
+                    return;
+                }
+
+                var name = instrument.Name.Replace('.', '_');
+                names.Add(instrument is Counter<long> or ObservableCounter<long> ? name + "_total" : name);
+            },
+        };
+        listener.Start();
+        return names;
+    }
+
+    private static async Task<(int Code, string Output)> RunAsync(string directory, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(Promtool) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        return (process.ExitCode, await output + await error);
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Edge.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("Edge.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    [GeneratedRegex(@"\bedge_[a-z0-9_]+\b")]
+    private static partial Regex EdgeMetricName();
+
+    [GeneratedRegex(@"^\s*- alert: \S+", RegexOptions.Multiline)]
+    private static partial Regex AlertName();
+
+    [GeneratedRegex(@"^\s*expr: ", RegexOptions.Multiline)]
+    private static partial Regex ExprLine();
+}

@@ -1,0 +1,95 @@
+using System.Net;
+using System.Text.Json;
+using Edge.Testing;
+
+namespace Edge.FunctionalTests.ThreatProtection;
+
+/// <summary>One real edge without Redis: bans are kept in process, keyed by the client the trusted-proxy rule resolves.</summary>
+public sealed class ThreatProtectionInProcessTests : IAsyncLifetime
+{
+    private Backend _backend = null!;
+    private EdgeHost _edge = null!;
+
+    public async Task InitializeAsync()
+    {
+        _backend = Backend.Start();
+        _edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(
+                _backend.Url,
+                new Dictionary<string, object>
+                {
+                    ["keys"] = ProxyJson.Route("/k/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "partner-keys" }),
+                },
+                new
+                {
+                    Authentication = new Dictionary<string, object>
+                    {
+                        ["partner-keys"] = new { Type = "ApiKey", Keys = new[] { new { Sha256 = new string('a', 64), Principal = "p" } } },
+                    },
+                    ThreatProtection = new
+                    {
+                        Rules = new Dictionary<string, object>
+                        {
+                            ["guessing"] = new { On = new[] { "AuthenticationFailed" }, Key = "{ip}", Threshold = 3, Window = "00:01:00", BanFor = "00:05:00" },
+                        },
+                    },
+                }),
+            new Dictionary<string, string?> { ["Edge:TrustedProxies"] = "127.0.0.1/32" });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _edge.DisposeAsync();
+        _backend.Dispose();
+    }
+
+    [Fact]
+    public async Task RepeatedBadKeysBehindTrustedProxy_BansTheResolvedClientNotTheProxy()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            using var refused = await SendAsync("203.0.113.7", "guessed-key-" + i);
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        using var blocked = await SendAsync("203.0.113.7", "guessed-key-3");
+        using var neighbour = await SendAsync("203.0.113.8", "guessed-key-4");
+
+        Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, neighbour.StatusCode);
+        using var list = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/bans"));
+        var ban = Assert.Single(list.RootElement.GetProperty("bans").EnumerateArray());
+        Assert.Equal("203.0.113.7", ban.GetProperty("key").GetString());
+        Assert.Equal("guessing", ban.GetProperty("rule").GetString());
+        Assert.InRange(ban.GetProperty("remainingSeconds").GetInt64(), 295, 300);
+        var metrics = await _edge.Management.GetStringAsync("/metrics");
+        Assert.Matches("edge_threat_bans_total\\{[^}]*rule=\"guessing\"[^}]*\\} 1", metrics);
+        Assert.Matches("edge_threat_blocked_total\\{[^}]*route=\"keys\"[^}]*\\} [1-9]", metrics);
+    }
+
+    [Fact]
+    public async Task ManualBan_WithoutRedis_BlocksUntilLifted()
+    {
+        using var added = await _edge.Management.PostAsync("/edge/bans",
+            new StringContent("{\"key\":\"203.0.113.20\",\"for\":\"00:01:00\",\"reason\":\"test\"}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+
+        using (var blocked = await SendAsync("203.0.113.20", new string('x', 8)))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+        }
+
+        using var lifted = await _edge.Management.DeleteAsync("/edge/bans/203.0.113.20");
+        using var served = await SendAsync("203.0.113.20", "wrong");
+        Assert.Equal(HttpStatusCode.NoContent, lifted.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, served.StatusCode);
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(string client, string apiKey)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/k/1");
+        request.Headers.TryAddWithoutValidation("X-Api-Key", apiKey);
+        request.Headers.TryAddWithoutValidation("X-Forwarded-For", client);
+        return await _edge.Client.SendAsync(request);
+    }
+}

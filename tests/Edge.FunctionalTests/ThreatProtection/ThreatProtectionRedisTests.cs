@@ -1,0 +1,412 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Edge.Audit.Records;
+using Edge.Audit.Storage;
+using Edge.AuditWriter.Tests;
+using Edge.FunctionalTests.Authorization;
+using Edge.Testing;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Edge.FunctionalTests.ThreatProtection;
+
+/// <summary>
+/// Two real edges sharing a real redis-server and a real audit writer. Each test is its own client address, sent as
+/// X-Forwarded-For through the trusted loopback proxy, so the tests' bans never touch each other.
+/// </summary>
+public sealed class ThreatProtectionRedisTests : IAsyncLifetime
+{
+    private const string Route = "threat-orders";
+    private const string ShortRoute = "threat-short";
+
+    // Long enough that no test's ban ends while it runs on a busy machine; the expiry test uses the short rule.
+    private static readonly TimeSpan BanFor = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan ShortBanFor = TimeSpan.FromSeconds(2);
+
+    private readonly TestTokens _tokens = new();
+    private RedisServer _redis = null!;
+    private Backend _backend = null!;
+    private WriterFixture _writer = null!;
+    private EdgeHost _first = null!;
+    private EdgeHost _second = null!;
+
+    public async Task InitializeAsync()
+    {
+        _redis = await RedisServer.StartAsync();
+        _backend = Backend.Start();
+        _writer = await WriterFixture.StartAsync();
+        var settings = new Dictionary<string, string?>
+        {
+            ["Edge:Redis"] = _redis.ConnectionString,
+            ["Edge:TrustedProxies"] = "127.0.0.1/32",
+            ["Edge:Audit:WriterUrl"] = _writer.BaseAddress.ToString(),
+        };
+        _first = await EdgeHost.StartAsync(Config(), settings);
+        _second = await EdgeHost.StartAsync(Config(), settings);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _first.DisposeAsync();
+        await _second.DisposeAsync();
+        await _writer.DisposeAsync();
+        _backend.Dispose();
+        await _redis.DisposeAsync();
+        _tokens.Dispose();
+    }
+
+    [Fact]
+    public async Task FiveBadTokens_SixthRequestWithValidTokenOnSecondInstance_ClientBlocked()
+    {
+        const string client = "198.51.100.1";
+        for (var i = 0; i < 5; i++)
+        {
+            using var refused = await SendAsync(_first, client, ForgedToken());
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        using var sixth = await SendAsync(_second, client, ValidToken(), path: "/threat/sixth");
+
+        Assert.Equal(HttpStatusCode.Forbidden, sixth.StatusCode);
+        Assert.Equal("application/problem+json", sixth.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(await sixth.Content.ReadAsStringAsync());
+        Assert.Equal("client_blocked", problem.RootElement.GetProperty("code").GetString());
+        var retryAfter = int.Parse(sixth.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(retryAfter, (int)BanFor.TotalSeconds - 30, (int)BanFor.TotalSeconds);
+        Assert.DoesNotContain(_backend.Received, r => r.RequestMessage!.Path == "/threat/sixth");
+
+        var requestId = sixth.Headers.GetValues("X-Request-Id").Single();
+        var records = await WaitForRecordsAsync(rs => rs.Any(r => Id(r) == requestId) && OfType(rs, AuditEventTypes.ThreatBanned).Any(b => Attribute(b, "key") == client));
+        var blocked = Data(records.Single(r => Id(r) == requestId));
+        Assert.Equal("deny", blocked.GetProperty("decision").GetString());
+        Assert.Equal("threat", blocked.GetProperty("step").GetString());
+        Assert.Equal(403, blocked.GetProperty("status").GetInt32());
+        var ban = Assert.Single(OfType(records, AuditEventTypes.ThreatBanned), b => Attribute(b, "key") == client);
+        Assert.Equal("bad-tokens", Attribute(ban, "rule"));
+        Assert.Equal("AuthenticationFailed", Attribute(ban, "reason"));
+        Assert.Equal("banned", Data(ban).GetProperty("decision").GetString());
+        Assert.True(DateTimeOffset.Parse(Attribute(ban, "until")!, System.Globalization.CultureInfo.InvariantCulture) > DateTimeOffset.UtcNow);
+    }
+
+    [Fact]
+    public async Task Ban_AfterBanForEnds_ClientIsServedAgainOnBothInstances()
+    {
+        const string client = "198.51.100.2";
+        for (var i = 0; i < 3; i++)
+        {
+            using var refused = await SendAsync(_first, client, ValidToken(), path: "/short/x");
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        }
+
+        using (var blocked = await SendAsync(_second, client, WriterToken(), path: "/short/x"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+            Assert.InRange(int.Parse(blocked.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture), 1, 2);
+        }
+
+        // The route-keyed ban ("threat-short:198.51.100.2") leaves the client's other routes alone.
+        using (var otherRoute = await SendAsync(_second, client, ValidToken()))
+        {
+            Assert.Equal(HttpStatusCode.OK, otherRoute.StatusCode);
+        }
+
+        await Task.Delay(ShortBanFor + TimeSpan.FromMilliseconds(200));
+
+        using var first = await SendAsync(_first, client, WriterToken(), path: "/short/x");
+        using var second = await SendAsync(_second, client, WriterToken(), path: "/short/x");
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+    }
+
+    [Fact]
+    public async Task ManualBanAndUnban_ThroughManagementApi_SharedAndAudited()
+    {
+        const string client = "198.51.100.3";
+        using var added = await _first.Management.PostAsJsonAsync("/edge/bans", new { key = client, @for = "00:10:00", reason = "incident 7" });
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+
+        using (var blocked = await SendAsync(_second, client, ValidToken()))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+            var retryAfter = int.Parse(blocked.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.InRange(retryAfter, 590, 600);
+        }
+
+        using var list = JsonDocument.Parse(await _second.Management.GetStringAsync("/edge/bans"));
+        var listed = list.RootElement.GetProperty("bans").EnumerateArray().Single(b => b.GetProperty("key").GetString() == client);
+        Assert.Equal("incident 7", listed.GetProperty("reason").GetString());
+        Assert.Equal(JsonValueKind.Null, listed.GetProperty("rule").ValueKind);
+
+        using (var one = JsonDocument.Parse(await _first.Management.GetStringAsync("/edge/bans/" + Uri.EscapeDataString(client))))
+        {
+            Assert.True(one.RootElement.GetProperty("banned").GetBoolean());
+            Assert.Equal("incident 7", one.RootElement.GetProperty("ban").GetProperty("reason").GetString());
+        }
+
+        using var lifted = await _second.Management.DeleteAsync("/edge/bans/" + Uri.EscapeDataString(client));
+        Assert.Equal(HttpStatusCode.NoContent, lifted.StatusCode);
+        // The lift is published before DELETE answers; the other instance applies it when the message arrives (the
+        // documented bound is one reload interval, 1 s).
+        var servedWithin = await StatusWithinAsync(_first, client, HttpStatusCode.OK, TimeSpan.FromSeconds(1.5));
+        Assert.Equal(HttpStatusCode.OK, servedWithin);
+
+        using (var one = JsonDocument.Parse(await _first.Management.GetStringAsync("/edge/bans/" + Uri.EscapeDataString(client))))
+        {
+            Assert.False(one.RootElement.GetProperty("banned").GetBoolean());
+        }
+
+        using var again = await _first.Management.DeleteAsync("/edge/bans/" + Uri.EscapeDataString(client));
+        Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
+        using (var problem = JsonDocument.Parse(await again.Content.ReadAsStringAsync()))
+        {
+            Assert.Equal("ban_not_found", problem.RootElement.GetProperty("code").GetString());
+        }
+
+        var records = await WaitForRecordsAsync(rs => OfType(rs, AuditEventTypes.ThreatUnbanned).Any(r => Attribute(r, "key") == client));
+        var ban = Assert.Single(OfType(records, AuditEventTypes.ThreatBanned), r => Attribute(r, "key") == client);
+        Assert.Equal("incident 7", Attribute(ban, "reason"));
+        Assert.Equal("management", Attribute(ban, "by"));
+        Assert.Equal("manual", Data(ban).GetProperty("reason").GetString());
+        var unban = Assert.Single(OfType(records, AuditEventTypes.ThreatUnbanned), r => Attribute(r, "key") == client);
+        Assert.Equal("unbanned", Data(unban).GetProperty("decision").GetString());
+    }
+
+    [Theory]
+    [InlineData("not json")]
+    [InlineData("[]")]
+    [InlineData("{\"for\":\"00:10:00\"}")]
+    [InlineData("{\"key\":\"\",\"for\":\"00:10:00\"}")]
+    [InlineData("{\"key\":\"a b\",\"for\":\"00:10:00\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"ten minutes\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"-00:10:00\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:00:00\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"400.00:00:00\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":600}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"until\":\"x\"}")]
+    public async Task AddBan_BadInput_Answers400ProblemAndBansNothing(string body)
+    {
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await _first.Management.PostAsync("/edge/bans", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("ban_invalid", problem.RootElement.GetProperty("code").GetString());
+        using var list = JsonDocument.Parse(await _first.Management.GetStringAsync("/edge/bans"));
+        Assert.DoesNotContain(list.RootElement.GetProperty("bans").EnumerateArray(), b => b.GetProperty("key").GetString() == "198.51.100.9");
+    }
+
+    [Fact]
+    public async Task AddBan_ChunkedBodyOverTheCap_Answers400()
+    {
+        var body = "{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"reason\":\"" + new string('r', 20_000) + "\"}";
+        using var content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(body)));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/edge/bans") { Content = content };
+        request.Headers.TransferEncodingChunked = true;
+
+        using var response = await _first.Management.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("exceeds 16384 bytes", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BanEndpoints_OnProxyPort_NotServed()
+    {
+        using var response = await _first.Client.GetAsync("/edge/bans");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task BannedClient_NeverReachesEdgeAuthenticate_AuthFailureCounterDoesNotGrow()
+    {
+        const string client = "198.51.100.4";
+        await BanAsync(client);
+        var before = await AuthFailuresAsync();
+
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await SendAsync(i % 2 == 0 ? _first : _second, client, ForgedToken());
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        }
+
+        Assert.Equal(before, await AuthFailuresAsync());
+        Assert.True(before >= 5, $"the five failures that started the ban were counted ({before})");
+    }
+
+    [Fact]
+    public async Task BannedFlood_CostsNoRedisCallPerRequest()
+    {
+        const string client = "198.51.100.5";
+        await BanAsync(client);
+        const int requests = 300;
+
+        using var probe = _redis.Connect();
+        var before = await RedisCallsAsync(probe);
+        var started = DateTimeOffset.UtcNow;
+        for (var i = 0; i < requests; i++)
+        {
+            using var response = await SendAsync(i % 2 == 0 ? _first : _second, client, ValidToken());
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        }
+
+        var seconds = (DateTimeOffset.UtcNow - started).TotalSeconds;
+        var after = await RedisCallsAsync(probe);
+        var delta = after.Select(kv => (Command: kv.Key, Calls: kv.Value - before.GetValueOrDefault(kv.Key))).Where(d => d.Calls > 0).ToList();
+        var scripts = delta.Where(d => d.Command is "cmdstat_eval" or "cmdstat_evalsha").Sum(d => d.Calls);
+        var calls = delta.Sum(d => d.Calls);
+
+        // Each instance reloads the bans once a second (one script, a few commands inside it): nothing scales with the requests.
+        var message = $"{calls} Redis commands ({scripts} scripts) for {requests} banned requests in {seconds:F1} s: {string.Join(", ", delta)}";
+        Assert.True(scripts <= 2 * (Math.Ceiling(seconds) + 1), message);
+        Assert.True(calls < requests / 10, message);
+    }
+
+    [Fact]
+    public async Task RedisPaused_CountsAndBansInTheInstanceAndRefusesSharedChanges()
+    {
+        const string client = "198.51.100.6";
+        _redis.Pause();
+        try
+        {
+            var started = DateTimeOffset.UtcNow;
+            await BanAsync(client);
+            var elapsed = DateTimeOffset.UtcNow - started;
+
+            using var blocked = await SendAsync(_first, client, ValidToken());
+            using var added = await _first.Management.PostAsJsonAsync("/edge/bans", new { key = "198.51.100.60", @for = "00:01:00" });
+
+            Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+            Assert.True(elapsed < TimeSpan.FromSeconds(5), $"five refusals took {elapsed.TotalSeconds:F1} s with Redis paused");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, added.StatusCode);
+            using var problem = JsonDocument.Parse(await added.Content.ReadAsStringAsync());
+            Assert.Equal("ban_store_unavailable", problem.RootElement.GetProperty("code").GetString());
+        }
+        finally
+        {
+            _redis.Resume();
+        }
+    }
+
+    private async Task<HttpStatusCode> StatusWithinAsync(EdgeHost edge, string client, HttpStatusCode expected, TimeSpan bound)
+    {
+        var deadline = DateTimeOffset.UtcNow + bound;
+        while (true)
+        {
+            using var response = await SendAsync(edge, client, ValidToken());
+            if (response.StatusCode == expected || DateTimeOffset.UtcNow > deadline)
+            {
+                return response.StatusCode;
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    private async Task BanAsync(string client)
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            using var refused = await SendAsync(_first, client, ForgedToken());
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+    }
+
+    private static async Task<Dictionary<string, long>> RedisCallsAsync(StackExchange.Redis.IConnectionMultiplexer connection)
+    {
+        var info = await connection.GetServer(connection.GetEndPoints()[0]).InfoAsync("commandstats");
+
+        // Connection upkeep (the clients' 250 ms heartbeats, this probe) is not work done for requests.
+        string[] upkeep = ["cmdstat_info", "cmdstat_ping", "cmdstat_echo", "cmdstat_client|setname", "cmdstat_client|setinfo", "cmdstat_cluster|nodes", "cmdstat_config|get", "cmdstat_subscribe"];
+        return info.SelectMany(g => g).Where(kv => kv.Key.StartsWith("cmdstat_", StringComparison.Ordinal) && !upkeep.Contains(kv.Key))
+            .ToDictionary(kv => kv.Key, kv => long.Parse(kv.Value.Split(',')[0]["calls=".Length..], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    private async Task<long> AuthFailuresAsync()
+    {
+        // Both hosts run in this process and export the same meter: the sum is over both instances.
+        var metrics = await _first.Management.GetStringAsync("/metrics");
+        return Regex.Matches(metrics, "^edge_auth_failures_total\\{([^}]*)\\} (\\d+)", RegexOptions.Multiline)
+            .Where(m => m.Groups[1].Value.Contains($"route=\"{Route}\"", StringComparison.Ordinal))
+            .Sum(m => long.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    private async Task<IReadOnlyList<JsonElement>> WaitForRecordsAsync(Func<IReadOnlyList<JsonElement>, bool> done)
+    {
+        IReadOnlyList<JsonElement> records = [];
+        for (var attempt = 0; attempt < 150; attempt++)
+        {
+            using (var store = AuditStore.OpenReadOnly(_writer.StorePath))
+            {
+                records = [.. store.Export(new RecordQuery()).Select(r => JsonDocument.Parse(r.Leaf).RootElement)];
+            }
+
+            if (done(records))
+            {
+                return records;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"The writer's {records.Count} records did not reach the expected state within 15 s.");
+    }
+
+    private static string? Id(JsonElement record) => record.GetProperty("id").GetString();
+
+    private static JsonElement Data(JsonElement record) => record.GetProperty("data");
+
+    private static string? Attribute(JsonElement record, string name) =>
+        Data(record).GetProperty("attributes").TryGetProperty(name, out var value) ? value.GetString() : null;
+
+    private static IEnumerable<JsonElement> OfType(IReadOnlyList<JsonElement> records, string type) =>
+        records.Where(r => r.GetProperty("type").GetString() == type);
+
+    private static async Task<HttpResponseMessage> SendAsync(EdgeHost edge, string client, string token, string path = "/threat/x")
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        request.Headers.TryAddWithoutValidation("X-Forwarded-For", client);
+        return await edge.Client.SendAsync(request);
+    }
+
+    private string ValidToken() => TestTokens.Create(_tokens.Hs256, "alice");
+
+    private string WriterToken() => TestTokens.Create(_tokens.Hs256, "alice", new Dictionary<string, object> { ["roles"] = new[] { "Writer" } });
+
+    private static string ForgedToken() => TestTokens.Create(new SigningCredentials(new SymmetricSecurityKey(new byte[48]), "HS256"), "alice");
+
+    private string Config() => ProxyJson.Create(
+        _backend.Url,
+        new Dictionary<string, object>
+        {
+            [Route] = ProxyJson.Route("/threat/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "legacy-hs" }),
+            [ShortRoute] = ProxyJson.Route(
+                "/short/{**rest}",
+                new Dictionary<string, string> { ["EdgeAuthenticate"] = "legacy-hs" },
+                new Dictionary<string, string> { ["EdgeRequire"] = "orders.write" }),
+        },
+        new
+        {
+            Authentication = new Dictionary<string, object>
+            {
+                ["legacy-hs"] = new { Type = "Jwt", Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, SigningKey = "env:" + _tokens.HmacEnvironmentVariable },
+            },
+            Roles = new Dictionary<string, string[]> { ["Writer"] = ["orders.write"] },
+            ThreatProtection = new
+            {
+                Rules = new Dictionary<string, object>
+                {
+                    ["bad-tokens"] = new { On = "AuthenticationFailed", Key = "{ip}", Threshold = 5, Window = "00:01:00", BanFor = BanFor.ToString() },
+                    // Forbidden happens only on the short route (the only one with EdgeRequire).
+                    ["short"] = new { On = "Forbidden", Key = "{route}:{ip}", Threshold = 3, Window = "00:01:00", BanFor = ShortBanFor.ToString() },
+                },
+            },
+        });
+}

@@ -1,0 +1,164 @@
+using Edge.Configuration.ThreatProtection;
+using Edge.Proxy.Observability;
+using Edge.Proxy.Pipeline;
+using Edge.Proxy.ThreatProtection;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Edge.Proxy.Tests.ThreatProtection;
+
+public sealed class ThreatMonitorTests : IDisposable
+{
+    private static readonly EdgeDenial BadToken = new(StatusCodes.Status401Unauthorized, AuthenticationCodes.TokenInvalid, "Unauthorized");
+
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private readonly EdgeMetrics _metrics;
+
+    public ThreatMonitorTests() => _metrics = new EdgeMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+
+    public void Dispose() => _services.Dispose();
+
+    [Fact]
+    public async Task ObserveAsync_ThresholdCrossed_BlocksTheClientBeforeStepsWithRetryAfter()
+    {
+        var monitor = Monitor(new ThreatRuleOptions { On = ["AuthenticationFailed"], Key = "{ip}", Threshold = 3, Window = TimeSpan.FromMinutes(1), BanFor = TimeSpan.FromSeconds(90) });
+
+        for (var i = 0; i < 2; i++)
+        {
+            await monitor.ObserveAsync(Request("10.0.0.1"), AuthenticateStepValidator.StepName, BadToken);
+        }
+
+        Assert.Null(monitor.CheckBeforeSteps(Request("10.0.0.1"), Request("10.0.0.1").GetEdgeRequest()!));
+        await monitor.ObserveAsync(Request("10.0.0.1"), AuthenticateStepValidator.StepName, BadToken);
+
+        var http = Request("10.0.0.1");
+        var blocked = monitor.CheckBeforeSteps(http, http.GetEdgeRequest()!);
+        Assert.NotNull(blocked);
+        Assert.Equal(StatusCodes.Status403Forbidden, blocked.Status);
+        Assert.Equal(ThreatMonitor.BlockedCode, blocked.Code);
+        Assert.Equal("90", blocked.Headers!["Retry-After"]);
+        var other = Request("10.0.0.2");
+        Assert.Null(monitor.CheckBeforeSteps(other, other.GetEdgeRequest()!));
+        var ban = Assert.Single(await monitor.ListAsync());
+        Assert.Equal("10.0.0.1", ban.Key);
+        Assert.Equal("ip-auth", ban.Rule);
+    }
+
+    [Fact]
+    public async Task CheckBeforeSteps_BanEnded_LetsTheClientThrough()
+    {
+        var monitor = Monitor(new ThreatRuleOptions { On = ["AuthenticationFailed"], Threshold = 1, BanFor = TimeSpan.FromSeconds(30) });
+        await monitor.ObserveAsync(Request("10.0.0.1"), AuthenticateStepValidator.StepName, BadToken);
+
+        _time.Advance(TimeSpan.FromSeconds(20));
+        var http = Request("10.0.0.1");
+        Assert.Equal("10", monitor.CheckBeforeSteps(http, http.GetEdgeRequest()!)!.Headers!["Retry-After"]);
+
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Null(monitor.CheckBeforeSteps(http, http.GetEdgeRequest()!));
+    }
+
+    [Fact]
+    public async Task ObserveAsync_MissingCredentialOrOtherEvent_NotCounted()
+    {
+        var monitor = Monitor(new ThreatRuleOptions { On = ["AuthenticationFailed"], Threshold = 1 });
+
+        await monitor.ObserveAsync(Request("10.0.0.1"), AuthenticateStepValidator.StepName,
+            new EdgeDenial(StatusCodes.Status401Unauthorized, AuthenticationCodes.AuthenticationRequired, "Unauthorized"));
+        await monitor.ObserveAsync(Request("10.0.0.1"), "EdgeRequire", new EdgeDenial(StatusCodes.Status403Forbidden, AuthenticationCodes.PermissionDenied, "Forbidden"));
+
+        Assert.Empty(await monitor.ListAsync());
+    }
+
+    [Fact]
+    public async Task ObserveAsync_WindowEndsBeforeThreshold_StartsCountingAgain()
+    {
+        var monitor = Monitor(new ThreatRuleOptions { On = ["Forbidden"], Threshold = 2, Window = TimeSpan.FromSeconds(10) });
+        var forbidden = new EdgeDenial(StatusCodes.Status403Forbidden, AuthenticationCodes.PermissionDenied, "Forbidden");
+
+        await monitor.ObserveAsync(Request("10.0.0.1"), "EdgeRequire", forbidden);
+        _time.Advance(TimeSpan.FromSeconds(11));
+        await monitor.ObserveAsync(Request("10.0.0.1"), "EdgeRequire", forbidden);
+
+        Assert.Empty(await monitor.ListAsync());
+    }
+
+    [Fact]
+    public async Task CheckAfterStep_TenantKeyedBan_BlocksOnceTheTenantIsKnown()
+    {
+        var monitor = Monitor(new ThreatRuleOptions { On = ["TenantMismatch"], Key = "{tenant}:{ip}", Threshold = 1 });
+        var mismatch = new EdgeDenial(StatusCodes.Status403Forbidden, AuthenticationCodes.TenantMismatch, "Tenant mismatch");
+        await monitor.ObserveAsync(Request("10.0.0.1", tenant: "acme"), AuthenticateStepValidator.StepName, mismatch);
+        Assert.Equal("acme:10.0.0.1", Assert.Single(await monitor.ListAsync()).Key);
+
+        var http = Request("10.0.0.1");
+        var request = http.GetEdgeRequest()!;
+        Assert.Null(monitor.CheckBeforeSteps(http, request));
+        Assert.Null(monitor.CheckAfterStep(http, request));
+
+        http.Features.Set(new EdgeTenantFeature("acme", "Header"));
+        Assert.Equal(ThreatMonitor.BlockedCode, monitor.CheckAfterStep(http, request)?.Code);
+        var otherTenant = Request("10.0.0.1", tenant: "globex");
+        Assert.Null(monitor.CheckAfterStep(otherTenant, otherTenant.GetEdgeRequest()!));
+    }
+
+    [Fact]
+    public async Task BanAsync_ManualAddressBanWithoutRules_BlocksAndUnbanLifts()
+    {
+        var monitor = ThreatMonitors.InProcess(_metrics, time: _time);
+
+        var ban = await monitor.BanAsync("10.0.0.9", TimeSpan.FromMinutes(5), "incident 42");
+        var http = Request("10.0.0.9");
+
+        Assert.Null(ban.Rule);
+        Assert.Equal("client_blocked:manual", monitor.CheckBeforeSteps(http, http.GetEdgeRequest()!)?.Reason);
+        Assert.True(await monitor.UnbanAsync("10.0.0.9"));
+        Assert.False(await monitor.UnbanAsync("10.0.0.9"));
+        Assert.Null(monitor.CheckBeforeSteps(http, http.GetEdgeRequest()!));
+    }
+
+    [Theory]
+    [InlineData("EdgeAuthenticate", 401, "token_invalid", ThreatEvent.AuthenticationFailed)]
+    [InlineData("EdgeAuthenticate", 401, "api_key_invalid", ThreatEvent.AuthenticationFailed)]
+    [InlineData("EdgeAuthenticate", 403, "tenant_mismatch", ThreatEvent.TenantMismatch)]
+    [InlineData("EdgeTenant", 403, "tenant_mismatch", ThreatEvent.TenantMismatch)]
+    [InlineData("EdgeWebhook", 401, "signature_invalid", ThreatEvent.SignatureInvalid)]
+    [InlineData("EdgeWebhook", 401, "timestamp_out_of_window", ThreatEvent.SignatureInvalid)]
+    [InlineData("EdgeWebhook", 409, "replayed_delivery", ThreatEvent.ReplayDetected)]
+    [InlineData("EdgeRateLimit", 429, "rate_limited", ThreatEvent.RateLimited)]
+    [InlineData("RateLimiterPolicy", 429, "rate_limited", ThreatEvent.RateLimited)]
+    [InlineData("EdgeRequire", 403, "permission_denied", ThreatEvent.Forbidden)]
+    [InlineData("EdgeRequireClaim", 403, "claim_denied", ThreatEvent.Forbidden)]
+    [InlineData("EdgeValidate", 422, "body_invalid", ThreatEvent.ValidationFailed)]
+    [InlineData("EdgeValidate", 413, "body_too_large", ThreatEvent.ValidationFailed)]
+    [InlineData("EdgeWebhook", 413, "body_too_large", ThreatEvent.ValidationFailed)]
+    public void Classify_KnownDenial_MapsToItsEvent(string step, int status, string code, ThreatEvent expected) =>
+        Assert.Equal(expected, ThreatEvents.Classify(step, new EdgeDenial(status, code, "t")));
+
+    [Theory]
+    [InlineData("EdgeAuthenticate", 401, "authentication_required")]
+    [InlineData("EdgeAuthenticate", 503, "authentication_unavailable")]
+    [InlineData("EdgeRequire", 401, "authentication_required")]
+    [InlineData("EdgeRateLimit", 503, "rate_limit_unavailable")]
+    [InlineData("Edge", 503, "audit_unavailable")]
+    [InlineData("EdgeWebhook", 400, "signature_missing")]
+    public void Classify_NotAThreat_ReturnsNull(string step, int status, string code) =>
+        Assert.Null(ThreatEvents.Classify(step, new EdgeDenial(status, code, "t")));
+
+    private ThreatMonitor Monitor(ThreatRuleOptions rule) =>
+        ThreatMonitors.InProcess(_metrics, new Dictionary<string, ThreatRuleOptions> { ["ip-auth"] = rule }, _time);
+
+    private static DefaultHttpContext Request(string ip, string? tenant = null)
+    {
+        var http = new DefaultHttpContext();
+        http.Features.Set(new EdgeRequestFeature { RequestId = "r", RouteId = "orders", StartedAt = DateTimeOffset.UnixEpoch, ClientIp = ip });
+        if (tenant is not null)
+        {
+            http.Features.Set(new EdgeTenantFeature(tenant, "Header"));
+        }
+
+        return http;
+    }
+}
