@@ -1,4 +1,5 @@
 using Edge.Proxy.Configuration;
+using Microsoft.AspNetCore.Routing.Template;
 
 namespace Edge.Proxy.Observability;
 
@@ -11,12 +12,22 @@ internal static class ManagementPortFilter
     public static void UseEdgeManagementPortFilter(this WebApplication app, EdgeHostOptions options)
     {
         var ports = app.Services.GetRequiredService<ManagementUrls>().Ports;
+        var managementPaths = new Lazy<TemplateMatcher[]>(() => ManagementPathMatchers(app.Services.GetRequiredService<EndpointDataSource>()));
         app.UseRouting();
         app.Use(async (context, next) =>
         {
             var isManagementPort = ports.Contains(context.Connection.LocalPort);
-            var isManagementEndpoint = context.GetEndpoint()?.Metadata.GetMetadata<ManagementEndpointMarker>() is not null;
+            var endpoint = context.GetEndpoint();
+            var isManagementEndpoint = endpoint?.Metadata.GetMetadata<ManagementEndpointMarker>() is not null;
             if (isManagementPort && !isManagementEndpoint)
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return;
+            }
+
+            // Routing picks its method-rejection endpoint from the path alone, before ManagementPortMatcherPolicy can drop
+            // the management candidates, so POST /edge/status on the proxy port would answer 405 and reveal the path.
+            if (!isManagementPort && IsMethodRejection(endpoint) && MatchesAny(managementPaths.Value, context.Request.Path))
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
                 return;
@@ -24,5 +35,42 @@ internal static class ManagementPortFilter
 
             await next(context);
         });
+    }
+
+    // The rejection endpoint HttpMethodMatcherPolicy builds is a plain Endpoint named "405 HTTP Method Not Supported".
+    private static bool IsMethodRejection(Endpoint? endpoint) =>
+        endpoint is not null and not RouteEndpoint
+        && endpoint.DisplayName is { } name
+        && name.StartsWith("405", StringComparison.Ordinal);
+
+    private static bool MatchesAny(TemplateMatcher[] matchers, PathString path)
+    {
+        foreach (var matcher in matchers)
+        {
+            if (matcher.TryMatch(path, new RouteValueDictionary()))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static TemplateMatcher[] ManagementPathMatchers(EndpointDataSource endpoints)
+    {
+        var matchers = new List<TemplateMatcher>();
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var endpoint in endpoints.Endpoints)
+        {
+            if (endpoint is RouteEndpoint route
+                && route.Metadata.GetMetadata<ManagementEndpointMarker>() is not null
+                && route.RoutePattern.RawText is { } text
+                && seen.Add(text))
+            {
+                matchers.Add(new TemplateMatcher(TemplateParser.Parse(text), new RouteValueDictionary()));
+            }
+        }
+
+        return [.. matchers];
     }
 }

@@ -44,6 +44,24 @@ public sealed class ManagementExposureTests(HostileEdge fixture) : IClassFixture
         }
     }
 
+    [Theory]
+    [InlineData("POST")]
+    [InlineData("PUT")]
+    [InlineData("DELETE")]
+    [InlineData("PATCH")]
+    public async Task ManagementPaths_OtherMethodOnProxyPort_NotFoundNotMethodNotAllowed(string method)
+    {
+        foreach (var path in ManagementPaths())
+        {
+            var request = $"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+            var onProxy = await RawHttp.SendAsync(fixture.Edge.ProxyPort, request);
+
+            // 405 would tell the client the path exists on this edge.
+            Assert.True(onProxy.Status == 404, $"{method} {path} on the proxy port answered {onProxy.Status}");
+        }
+    }
+
     /// <summary>Read from the running edge, so a management endpoint added later is covered without editing this test.</summary>
     private string[] ManagementPaths() =>
         [.. fixture.Edge.Services.GetRequiredService<EndpointDataSource>().Endpoints
