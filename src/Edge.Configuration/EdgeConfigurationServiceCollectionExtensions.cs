@@ -1,6 +1,7 @@
 using Edge.Configuration.Authorization;
 using Edge.Configuration.RateLimiting;
 using Edge.Configuration.Tenancy;
+using Edge.Configuration.Validation;
 using Edge.Configuration.Webhooks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -37,6 +38,10 @@ public static class EdgeConfigurationServiceCollectionExtensions
         services.AddSingleton<IEdgeStepValidator, AuthenticateStepValidator>();
         services.AddSingleton<IEdgeStepValidator, RequireStepValidator>();
         services.AddSingleton<IEdgeStepValidator, RequireClaimStepValidator>();
+
+        services.AddEdgeSection<ValidationSectionValidator>(ValidationSection.Descriptor);
+        services.AddSingleton<ValidationPolicyCache>();
+        services.AddSingleton<IEdgeStepValidator, ValidateStepValidator>();
 
         services.TryAddSingleton<EdgeStepValidators>();
         services.AddSingleton<EdgeConfigValidator>();

@@ -6,6 +6,7 @@ using Edge.Proxy.Pipeline;
 using Edge.Proxy.RateLimiting;
 using Edge.Proxy.Redis;
 using Edge.Proxy.Tenancy;
+using Edge.Proxy.Validation;
 using Edge.Proxy.Webhooks;
 
 namespace Edge.Proxy;
@@ -28,6 +29,7 @@ public static class EdgeApplication
         builder.Services.AddEdgeRateLimiting();
         builder.Services.AddEdgeWebhooks();
         builder.Services.AddEdgeAuthorization();
+        builder.Services.AddEdgeValidation();
         builder.Services.AddEdgeAuditing();
         builder.Services.AddEdgeProxyConfig();
 
