@@ -16,10 +16,12 @@ internal sealed class JsonBodySchema
     /// <summary>A pointer longer than this (a client can send long property names) is reported as its longest parent that fits.</summary>
     public const int MaxPointerLength = 256;
 
-    private static readonly EvaluationOptions Flag = new() { OutputFormat = OutputFormat.Flag };
-    private static readonly EvaluationOptions List = new() { OutputFormat = OutputFormat.List };
-
     private readonly JsonSchema _schema;
+
+    // Per schema, each with its own registry: schemas of different config generations may share an $id, and a shared
+    // registry would keep every generation's schema alive.
+    private readonly EvaluationOptions _flag = new() { OutputFormat = OutputFormat.Flag, EvaluateAs = SpecVersion.Draft202012 };
+    private readonly EvaluationOptions _list = new() { OutputFormat = OutputFormat.List, EvaluateAs = SpecVersion.Draft202012 };
 
     // The schema's own JSON, to read a failed keyword's value (a type name, a limit) into the error detail.
     private readonly JsonElement _root;
@@ -92,10 +94,13 @@ internal sealed class JsonBodySchema
 
         try
         {
-            // A registry of its own: schemas of different config generations may share an $id, and the global registry
-            // would keep every one of them alive.
-            var options = new BuildOptions { SchemaRegistry = new SchemaRegistry(), Dialect = Dialect.Draft202012 };
-            return new JsonBodySchema(path, JsonSchema.Build(root, options), root);
+            var schema = new JsonBodySchema(path, JsonSchema.FromText(root.GetRawText()), root);
+            // The first evaluation analyses the schema (references, keyword constraints) for these options: done here,
+            // once per config generation, instead of on the first request, and a schema that cannot run is a config error.
+            using var probe = JsonDocument.Parse("null");
+            schema._schema.Evaluate(probe.RootElement, schema._flag);
+            schema._schema.Evaluate(probe.RootElement, schema._list);
+            return schema;
         }
         catch (Exception ex) when (ex is JsonSchemaException or ArgumentException or JsonException or InvalidOperationException or FormatException or RefResolutionException)
         {
@@ -110,12 +115,12 @@ internal sealed class JsonBodySchema
     /// </summary>
     public bool Evaluate(JsonElement body, List<BodyError> errors, int maxErrors)
     {
-        if (_schema.Evaluate(body, Flag).IsValid)
+        if (_schema.Evaluate(body, _flag).IsValid)
         {
             return true;
         }
 
-        var results = _schema.Evaluate(body, List);
+        var results = _schema.Evaluate(body, _list);
         Collect(results, body, errors, maxErrors);
         foreach (var detail in results.Details ?? [])
         {
@@ -143,7 +148,8 @@ internal sealed class JsonBodySchema
         }
 
         var pointer = result.InstanceLocation.ToString();
-        var subschema = Resolve(_root, result.SchemaLocation.Fragment.Length > 1 ? Uri.UnescapeDataString(result.SchemaLocation.Fragment[1..]) : "");
+        var subschema = Follow(result.EvaluationPath.ToString())
+            ?? Resolve(_root, result.SchemaLocation.Fragment.Length > 1 ? Uri.UnescapeDataString(result.SchemaLocation.Fragment[1..]) : "");
         foreach (var keyword in failed.Keys)
         {
             if (keyword == "required" && subschema is { ValueKind: JsonValueKind.Object } schema && Resolve(body, pointer) is { ValueKind: JsonValueKind.Object } instance)
@@ -177,6 +183,39 @@ internal sealed class JsonBodySchema
         {
             errors.Add(error);
         }
+    }
+
+    /// <summary>
+    /// The subschema an evaluation path leads to, following <c>$ref</c> segments through the schema's own JSON (every
+    /// reference is local, <see cref="CheckReferences"/>); null where the path cannot be followed (an anchor reference).
+    /// </summary>
+    private JsonElement? Follow(string evaluationPath)
+    {
+        var element = _root;
+        if (evaluationPath.Length == 0)
+        {
+            return element;
+        }
+
+        foreach (var raw in evaluationPath[1..].Split('/'))
+        {
+            var token = raw.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
+            if (token == "$ref" && element.ValueKind == JsonValueKind.Object && element.TryGetProperty("$ref", out var reference)
+                && reference.GetString() is ['#', '/', ..] or "#" && Resolve(_root, Uri.UnescapeDataString(reference.GetString()![1..])) is { } target)
+            {
+                element = target;
+            }
+            else if (Resolve(element, "/" + raw) is { } child)
+            {
+                element = child;
+            }
+            else
+            {
+                return null;
+            }
+        }
+
+        return element;
     }
 
     /// <summary>Names the rule a value broke, with the schema's own limit where there is one; never the value itself.</summary>
