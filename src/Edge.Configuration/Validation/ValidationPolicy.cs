@@ -178,12 +178,15 @@ internal sealed class QueryRules
 
     public bool AllowUnknown { get; }
 
-    /// <summary>Rules by parameter name, compared ordinally (a backend reading <c>Page</c> does not read <c>page</c>).</summary>
+    /// <summary>
+    /// Rules by parameter name, compared case-insensitively: some backends read <c>PAGE</c> as <c>page</c>, so a rule that
+    /// let <c>PAGE</c> through unchecked could be bypassed by changing case.
+    /// </summary>
     public IReadOnlyDictionary<string, QueryParameterRule> Parameters { get; }
 
     public static QueryRules? TryCreate(QueryRulesOptions options, string location, ConfigErrorList errors)
     {
-        var parameters = new Dictionary<string, QueryParameterRule>(StringComparer.Ordinal);
+        var parameters = new Dictionary<string, QueryParameterRule>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, rule) in options.Parameters)
         {
             var where = $"{location}:Parameters:{name}";

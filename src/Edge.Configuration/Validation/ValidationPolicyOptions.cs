@@ -41,7 +41,7 @@ internal sealed record QueryRulesOptions
     /// <summary>Whether parameters not listed in <see cref="Parameters"/> are accepted (true by default).</summary>
     public bool AllowUnknown { get; init; } = true;
 
-    /// <summary>Rules per parameter name (compared case-sensitively, as most backends read them).</summary>
+    /// <summary>Rules per parameter name; names are compared case-insensitively (<c>PAGE</c> is checked by the rule for <c>page</c>).</summary>
     public IReadOnlyDictionary<string, QueryParameterOptions> Parameters { get; init; } = new Dictionary<string, QueryParameterOptions>();
 }
 

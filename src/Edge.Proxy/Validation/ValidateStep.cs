@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using System.Text.Unicode;
 using Edge.Proxy.Pipeline;
 using Microsoft.Extensions.Primitives;
 
@@ -76,6 +77,13 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
             return EdgeStepResult.Continue;
         }
 
+        // JSON is UTF-8 (RFC 8259 §8.1); the parser leaves string contents unchecked until they are read, so an invalid
+        // sequence would otherwise surface only inside schema evaluation.
+        if (!Utf8.IsValid(body.Body.Span))
+        {
+            return BodyInvalid("malformed_json", "the body is not valid JSON");
+        }
+
         JsonDocument document;
         try
         {
@@ -92,9 +100,22 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
         }
 
         var errors = new List<BodyError>();
-        if (schema.Evaluate(document.RootElement, errors, MaxErrors))
+        try
         {
-            return EdgeStepResult.Continue;
+            if (schema.Evaluate(document.RootElement, errors, MaxErrors))
+            {
+                return EdgeStepResult.Continue;
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The schema passed its load-time checks, so this is the validator's own failure: refuse (never forward an
+            // unchecked body) and say so in the log, without the body.
+            Log.EvaluationFailed(logger, routeId, policy.Name, ex);
+            return Deny(new EdgeDenial(StatusCodes.Status500InternalServerError, "edge_pipeline_error", "Edge pipeline error")
+            {
+                Reason = "edge_pipeline_error:schema_evaluation",
+            });
         }
 
         return Deny(BodyInvalidDenial("schema", errors.Select(e => new EdgeProblemError(e.Detail) { Pointer = e.Pointer }).ToList()));
@@ -257,5 +278,8 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
     {
         [LoggerMessage(2400, LogLevel.Debug, "Request on route {Route} refused by validation policy {Policy}: {Reason}")]
         public static partial void Refused(ILogger logger, string route, string policy, string reason);
+
+        [LoggerMessage(2401, LogLevel.Error, "Schema evaluation failed on route {Route} with validation policy {Policy}; the request was refused")]
+        public static partial void EvaluationFailed(ILogger logger, string route, string policy, Exception exception);
     }
 }

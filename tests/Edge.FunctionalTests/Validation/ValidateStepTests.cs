@@ -130,7 +130,7 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
         var nested = new string('[', ValidationEdgeFixture.OrdersMaxDepth) + new string(']', ValidationEdgeFixture.OrdersMaxDepth);
         var path = "/orders/deep-" + Guid.NewGuid().ToString("N");
 
-        using var response = await PostAsync(path, Encoding.UTF8.GetBytes($$"""{"amount":1,"currency":"EUR","meta":{"x":{{nested}}}}"""));
+        using var response = await PostAsync(path, Encoding.UTF8.GetBytes($$$"""{"amount":1,"currency":"EUR","meta":{"x":{{{nested}}}}}"""));
 
         var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "body_invalid");
         Assert.Equal([("", $"the body nests deeper than {ValidationEdgeFixture.OrdersMaxDepth} levels")], Errors(problem));
@@ -142,7 +142,7 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     {
         var nested = new string('[', ValidationEdgeFixture.OrdersMaxDepth - 3) + new string(']', ValidationEdgeFixture.OrdersMaxDepth - 3);
 
-        using var response = await PostAsync("/orders/depth-ok", Encoding.UTF8.GetBytes($$"""{"amount":1,"currency":"EUR","meta":{"x":{{nested}}}}"""));
+        using var response = await PostAsync("/orders/depth-ok", Encoding.UTF8.GetBytes($$$"""{"amount":1,"currency":"EUR","meta":{"x":{{{nested}}}}}"""));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
@@ -286,7 +286,8 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     public async Task Webhook_ValidSignatureAndSchema_BothStepsShareTheBodyAndItIsForwardedIdentical(string prefix)
     {
         var path = prefix + Guid.NewGuid().ToString("N");
-        var body = Encoding.UTF8.GetBytes("{ \"action\" : \"opened\", \"zeichen\": \"ä\" }");
+        // GitHub deliveries carry no timestamp, so the edge remembers each signature: every case signs a body of its own.
+        var body = Encoding.UTF8.GetBytes($"{{ \"action\" : \"opened\", \"zeichen\": \"ä\", \"path\": \"{path}\" }}");
 
         using var response = await fixture.Edge.Client.SendAsync(GitHubDelivery(path, body, Sign(body)));
 

@@ -79,6 +79,12 @@ public sealed class ValidationEdgeFixture : IAsyncLifetime
                 using var reader = new StreamReader(stream);
                 while (await reader.ReadLineAsync() is { } line)
                 {
+                    // The edge may be in the middle of appending the last line: a partial line is read again next round.
+                    if (!line.EndsWith('}') || !line.Contains(requestId, StringComparison.Ordinal))
+                    {
+                        continue;
+                    }
+
                     using var record = JsonDocument.Parse(line);
                     if (record.RootElement.GetProperty("id").GetString() == requestId)
                     {
