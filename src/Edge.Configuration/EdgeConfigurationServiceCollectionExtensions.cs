@@ -41,6 +41,7 @@ public static class EdgeConfigurationServiceCollectionExtensions
 
         services.AddEdgeSection<ValidationSectionValidator>(ValidationSection.Descriptor);
         services.AddSingleton<ValidationPolicyCache>();
+        services.AddSingleton<IEdgeExternalContent>(sp => sp.GetRequiredService<ValidationPolicyCache>());
         services.AddSingleton<IEdgeStepValidator, ValidateStepValidator>();
 
         services.TryAddSingleton<EdgeStepValidators>();

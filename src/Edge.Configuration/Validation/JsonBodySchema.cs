@@ -26,15 +26,19 @@ internal sealed class JsonBodySchema
     // The schema's own JSON, to read a failed keyword's value (a type name, a limit) into the error detail.
     private readonly JsonElement _root;
 
-    private JsonBodySchema(string path, JsonSchema schema, JsonElement root)
+    private JsonBodySchema(string path, string contentHash, JsonSchema schema, JsonElement root)
     {
         Path = path;
+        ContentHash = contentHash;
         _schema = schema;
         _root = root;
     }
 
     /// <summary>The resolved file path of the schema.</summary>
     public string Path { get; }
+
+    /// <summary>SHA-256 of the schema file as read, so an edited schema rebuilds the routes that use it.</summary>
+    public string ContentHash { get; }
 
     /// <summary>Reads and compiles the schema; every problem is reported at <paramref name="location"/> without stopping the other checks.</summary>
     public static JsonBodySchema? TryLoad(string reference, string baseDirectory, string location, ConfigErrorList errors)
@@ -94,7 +98,7 @@ internal sealed class JsonBodySchema
 
         try
         {
-            var schema = new JsonBodySchema(path, JsonSchema.FromText(root.GetRawText()), root);
+            var schema = new JsonBodySchema(path, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), JsonSchema.FromText(root.GetRawText()), root);
             // The first evaluation analyses the schema (references, keyword constraints) for these options: done here,
             // once per config generation, instead of on the first request, and a schema that cannot run is a config error.
             using var probe = JsonDocument.Parse("null");

@@ -272,6 +272,21 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Post_QueryOnlyPolicy_BodyNotBufferedNorCapped()
+    {
+        // A policy without body rules must not impose the 1 MiB default cap on an upload route.
+        var path = "/search/upload-" + Guid.NewGuid().ToString("N");
+        var body = new byte[(2 * 1024 * 1024) + 1];
+        Random.Shared.NextBytes(body);
+        using var content = new ByteArrayContent(body);
+
+        using var response = await fixture.Edge.Client.PostAsync(path + "?q=x", content);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(body, fixture.LastForwardedBody(path));
+    }
+
+    [Fact]
     public async Task Get_QueryValueNeverEchoed()
     {
         using var response = await fixture.Edge.Client.GetAsync("/search/x?q=shoes&page=SECRET123");

@@ -99,9 +99,9 @@ public sealed class ValidationEdgeFixture : IAsyncLifetime
         throw new TimeoutException($"no audit record for {requestId} within 15 s");
     }
 
-    public string ProxyJsonFor(string backendUrl, string? ordersSchemaFile = null) => ProxyJson.Create(
+    public string ProxyJsonFor(string backendUrl, string? ordersSchemaFile = null, bool extraRoute = false) => ProxyJson.Create(
         backendUrl,
-        new Dictionary<string, object>
+        new Dictionary<string, object>(extraRoute ? [new("extra", ProxyJson.Route("/extra/{**rest}"))] : [])
         {
             ["orders"] = ProxyJson.Route("/orders/{**rest}", new Dictionary<string, string> { ["EdgeValidate"] = "orders" }),
             ["search"] = ProxyJson.Route("/search/{**rest}", new Dictionary<string, string> { ["EdgeValidate"] = "search" }),

@@ -42,24 +42,48 @@ public sealed class ValidationReloadTests
             await File.WriteAllTextAsync(Path.Combine(fixture.SchemaDirectory, "orders.v2.json"), """{"type":"object","required":["total"]}""");
             await fixture.Edge.WriteConfigAsync(fixture.ProxyJsonFor(fixture.Backend.Url, ordersSchemaFile: "orders.v2.json"));
 
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-            HttpStatusCode status;
-            do
-            {
-                using var response = await PostAsync(fixture.Edge, """{"total":5}""");
-                status = response.StatusCode;
-                if (status != HttpStatusCode.OK)
-                {
-                    await Task.Delay(100);
-                }
-            }
-            while (status != HttpStatusCode.OK && DateTime.UtcNow < deadline);
-
-            Assert.Equal(HttpStatusCode.OK, status);
+            Assert.Equal(HttpStatusCode.OK, await EventuallyOkAsync(fixture.Edge, """{"total":5}"""));
         }
         finally
         {
             await fixture.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Reload_SchemaEditedInPlaceThenProxyJsonEdited_RouteUsesTheEditedSchema()
+    {
+        var fixture = new ValidationEdgeFixture();
+        await fixture.InitializeAsync();
+        try
+        {
+            // The validation section's text is unchanged, so only the schema's content in the policy hash makes YARP
+            // rebuild the orders route; without it the route would keep the old schema until its own text changed.
+            await File.WriteAllTextAsync(Path.Combine(fixture.SchemaDirectory, "orders.json"), """{"type":"object","required":["total"]}""");
+            await fixture.Edge.WriteConfigAsync(fixture.ProxyJsonFor(fixture.Backend.Url, extraRoute: true));
+
+            Assert.Equal(HttpStatusCode.OK, await EventuallyOkAsync(fixture.Edge, """{"total":5}"""));
+            using var old = await PostAsync(fixture.Edge, """{"amount":1,"currency":"EUR"}""");
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, old.StatusCode);
+        }
+        finally
+        {
+            await fixture.DisposeAsync();
+        }
+    }
+
+    private static async Task<HttpStatusCode> EventuallyOkAsync(EdgeHost edge, string body)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (true)
+        {
+            using var response = await PostAsync(edge, body);
+            if (response.StatusCode == HttpStatusCode.OK || DateTime.UtcNow > deadline)
+            {
+                return response.StatusCode;
+            }
+
+            await Task.Delay(100);
         }
     }
 
