@@ -99,6 +99,36 @@ public sealed class JsonBodySchemaTests : IDisposable
         Assert.Contains(errors, e => e.Pointer == "");
     }
 
+    [Fact]
+    public void Evaluate_FormatKeyword_AnnotationOnlyAsDraft202012Says()
+    {
+        var schema = Load("""{"properties":{"email":{"type":"string","format":"email"}}}""");
+        using var body = JsonDocument.Parse("""{"email":"not an address"}""");
+
+        Assert.True(schema.Evaluate(body.RootElement, [], 20));
+    }
+
+    [Fact]
+    public async Task Evaluate_ConcurrentRequests_SameResultsAsAlone()
+    {
+        // One compiled schema serves every request of its routes at once.
+        var schema = Load(SchemaFiles.OrderSchema);
+        const string invalid = """{"amount":"x","currency":"EUR","items":[{"qty":1}]}""";
+        const string valid = """{"amount":1,"currency":"EUR"}""";
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => Task.Run(() =>
+        {
+            using var body = JsonDocument.Parse(i % 2 == 0 ? invalid : valid);
+            var errors = new List<BodyError>();
+            var ok = schema.Evaluate(body.RootElement, errors, 20);
+            return (Even: i % 2 == 0, Ok: ok, Errors: string.Join("|", errors));
+        })));
+
+        Assert.All(results.Where(r => !r.Even), r => Assert.True(r.Ok));
+        var expected = "BodyError { Pointer = /amount, Detail = expected type integer }|BodyError { Pointer = /items/0, Detail = required property missing: sku }";
+        Assert.All(results.Where(r => r.Even), r => Assert.Equal(expected, r.Errors));
+    }
+
     private List<BodyError> Evaluate(string json, out bool valid, int maxErrors = 20)
     {
         var schema = Load(SchemaFiles.OrderSchema);
