@@ -59,16 +59,33 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
                 : EdgeStepResult.Continue;
         }
 
-        if (policy.ContentTypes.Count > 0 && !IsAccepted(http.Request.ContentType))
+        if (policy.ContentTypes.Count > 0 && HasContentCoding(http.Request.Headers.ContentEncoding))
         {
+            // The checks read the bytes as sent: a compressed body would fail them as "not JSON", and inflating it here
+            // would let a small upload expand far past MaxBodyBytes. RFC 9110 §15.5.16: 415 with Accept-Encoding.
             return Deny(new EdgeDenial(
                 StatusCodes.Status415UnsupportedMediaType,
                 ValidationCodes.UnsupportedMediaType,
                 "Unsupported media type",
-                "The body's media type is not accepted here; accepted: " + string.Join(", ", policy.ContentTypes) + ".")
+                "A content-coded (compressed) body is not accepted here; send it uncompressed.")
+            {
+                Reason = ValidationCodes.UnsupportedMediaType + ":content_encoding",
+                Headers = new Dictionary<string, string> { ["Accept-Encoding"] = "identity" },
+            });
+        }
+
+        if (policy.ContentTypes.Count > 0 && !IsAccepted(http.Request.ContentType))
+        {
+            var accepted = string.Join(", ", policy.ContentTypes);
+            return Deny(new EdgeDenial(
+                StatusCodes.Status415UnsupportedMediaType,
+                ValidationCodes.UnsupportedMediaType,
+                "Unsupported media type",
+                "The body's media type is not accepted here; accepted: " + accepted + ".")
             {
                 Reason = ValidationCodes.UnsupportedMediaType,
-                Headers = new Dictionary<string, string> { ["Accept-Post"] = string.Join(", ", policy.ContentTypes) },
+                // The header that tells a client which types this resource takes for its method (W3C LDP, RFC 5789).
+                Headers = new Dictionary<string, string> { [HttpMethods.IsPatch(http.Request.Method) ? "Accept-Patch" : "Accept-Post"] = accepted },
             });
         }
 
@@ -204,6 +221,22 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
         }
 
         return null;
+    }
+
+    private static bool HasContentCoding(StringValues contentEncoding)
+    {
+        foreach (var value in contentEncoding)
+        {
+            foreach (var coding in (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (!coding.Equals("identity", StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     private bool IsAccepted(string? contentType)

@@ -200,6 +200,49 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     }
 
     [Theory]
+    [InlineData("gzip")]
+    [InlineData("identity, br")]
+    public async Task Post_ContentCodedBody_415WithAcceptEncodingIdentity(string coding)
+    {
+        var path = "/orders/coded-" + Guid.NewGuid().ToString("N");
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes("""{"amount":1,"currency":"EUR"}"""));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        content.Headers.TryAddWithoutValidation("Content-Encoding", coding);
+
+        using var response = await fixture.Edge.Client.PostAsync(path, content);
+
+        await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
+        Assert.Equal("identity", Assert.Single(response.Headers.GetValues("Accept-Encoding")));
+        Assert.Equal(0, fixture.BackendCalls(path));
+        var audit = await fixture.AuditDataAsync(Assert.Single(response.Headers.GetValues("X-Request-Id")));
+        Assert.Equal("unsupported_media_type:content_encoding", audit.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task Patch_ContentTypeNotAccepted_415WithAcceptPatch()
+    {
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes("a=1"));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-www-form-urlencoded");
+
+        using var response = await fixture.Edge.Client.PatchAsync("/orders/patch", content);
+
+        await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
+        Assert.Equal("application/json, application/*+json", Assert.Single(response.Headers.GetValues("Accept-Patch")));
+    }
+
+    [Fact]
+    public async Task Post_IdentityContentCoding_Forwarded()
+    {
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes("""{"amount":1,"currency":"EUR"}"""));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        content.Headers.TryAddWithoutValidation("Content-Encoding", "identity");
+
+        using var response = await fixture.Edge.Client.PostAsync("/orders/identity", content);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Theory]
     [InlineData("application/json; charset=utf-8")]
     [InlineData("Application/JSON")]
     [InlineData("application/vnd.orders+json")]
