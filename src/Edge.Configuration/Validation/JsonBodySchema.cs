@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using Json.Schema;
@@ -16,21 +17,21 @@ internal sealed class JsonBodySchema
     /// <summary>A pointer longer than this (a client can send long property names) is reported as its longest parent that fits.</summary>
     public const int MaxPointerLength = 256;
 
-    private readonly JsonSchema _schema;
-
-    // Per schema, each with its own registry: schemas of different config generations may share an $id, and a shared
-    // registry would keep every generation's schema alive.
-    private readonly EvaluationOptions _flag = new() { OutputFormat = OutputFormat.Flag, EvaluateAs = SpecVersion.Draft202012 };
-    private readonly EvaluationOptions _list = new() { OutputFormat = OutputFormat.List, EvaluateAs = SpecVersion.Draft202012 };
+    // JsonSchema.Net 7 finishes building a schema's keyword constraints lazily, inside evaluation, as an instance first
+    // reaches each subschema; concurrent first evaluations of one schema object were seen to drop errors
+    // (JsonBodySchemaTests.Evaluate_ConcurrentRequests_SameResultsAsAlone). So each evaluation holds a compiled copy
+    // exclusively: the pool grows to the number of concurrent evaluations and its copies are reused from then on.
+    private readonly ConcurrentBag<Evaluator> _evaluators = [];
+    private readonly string _text;
 
     // The schema's own JSON, to read a failed keyword's value (a type name, a limit) into the error detail.
     private readonly JsonElement _root;
 
-    private JsonBodySchema(string path, string contentHash, JsonSchema schema, JsonElement root)
+    private JsonBodySchema(string path, string contentHash, string text, JsonElement root)
     {
         Path = path;
         ContentHash = contentHash;
-        _schema = schema;
+        _text = text;
         _root = root;
     }
 
@@ -98,12 +99,10 @@ internal sealed class JsonBodySchema
 
         try
         {
-            var schema = new JsonBodySchema(path, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), JsonSchema.FromText(root.GetRawText()), root);
-            // The first evaluation analyses the schema (references, keyword constraints) for these options: done here,
-            // once per config generation, instead of on the first request, and a schema that cannot run is a config error.
-            using var probe = JsonDocument.Parse("null");
-            schema._schema.Evaluate(probe.RootElement, schema._flag);
-            schema._schema.Evaluate(probe.RootElement, schema._list);
+            var schema = new JsonBodySchema(path, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), root.GetRawText(), root);
+            // The first copy is compiled and run here, once per config generation, so a schema that cannot run is a
+            // config error rather than a failing request.
+            schema._evaluators.Add(schema.CreateEvaluator());
             return schema;
         }
         catch (Exception ex) when (ex is JsonSchemaException or ArgumentException or JsonException or InvalidOperationException or FormatException or RefResolutionException)
@@ -119,12 +118,22 @@ internal sealed class JsonBodySchema
     /// </summary>
     public bool Evaluate(JsonElement body, List<BodyError> errors, int maxErrors)
     {
-        if (_schema.Evaluate(body, _flag).IsValid)
+        var evaluator = _evaluators.TryTake(out var pooled) ? pooled : CreateEvaluator();
+        EvaluationResults results;
+        try
         {
-            return true;
+            if (evaluator.Schema.Evaluate(body, evaluator.Flag).IsValid)
+            {
+                return true;
+            }
+
+            results = evaluator.Schema.Evaluate(body, evaluator.List);
+        }
+        finally
+        {
+            _evaluators.Add(evaluator);
         }
 
-        var results = _schema.Evaluate(body, _list);
         Collect(results, body, errors, maxErrors);
         foreach (var detail in results.Details ?? [])
         {
@@ -142,6 +151,19 @@ internal sealed class JsonBodySchema
         }
 
         return false;
+    }
+
+    private Evaluator CreateEvaluator()
+    {
+        // Options of its own, each with its own registry: schemas of different config generations may share an $id.
+        var evaluator = new Evaluator(
+            JsonSchema.FromText(_text),
+            new EvaluationOptions { OutputFormat = OutputFormat.Flag, EvaluateAs = SpecVersion.Draft202012 },
+            new EvaluationOptions { OutputFormat = OutputFormat.List, EvaluateAs = SpecVersion.Draft202012 });
+        using var probe = JsonDocument.Parse("null");
+        evaluator.Schema.Evaluate(probe.RootElement, evaluator.Flag);
+        evaluator.Schema.Evaluate(probe.RootElement, evaluator.List);
+        return evaluator;
     }
 
     private void Collect(EvaluationResults result, JsonElement body, List<BodyError> errors, int maxErrors)
@@ -344,6 +366,9 @@ internal sealed class JsonBodySchema
                 break;
         }
     }
+
+    /// <summary>A compiled copy of the schema with its evaluation options, used by one evaluation at a time.</summary>
+    private sealed record Evaluator(JsonSchema Schema, EvaluationOptions Flag, EvaluationOptions List);
 
     private static bool HasAnchor(JsonElement element, string anchor) => element.ValueKind switch
     {

@@ -59,6 +59,18 @@ public sealed class JsonBodySchemaTests : IDisposable
     }
 
     [Fact]
+    public void Evaluate_PropertyNamesNeedingEscapes_Rfc6901Pointers()
+    {
+        var schema = Load("""{"type":"object","additionalProperties":false,"properties":{"ok":{"type":"integer"}}}""");
+        using var body = JsonDocument.Parse("""{"a/b":1,"m~n":2,"grüße":3}""");
+        var errors = new List<BodyError>();
+
+        Assert.False(schema.Evaluate(body.RootElement, errors, 20));
+        string[] expected = ["/a~1b", "/grüße", "/m~0n"];
+        Assert.Equal(expected.Order(StringComparer.Ordinal), errors.Select(e => e.Pointer).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void Evaluate_TypeUnion_NamesEveryType()
     {
         var errors = Evaluate("""{"amount":1,"currency":"EUR","note":5}""", out _);
@@ -116,7 +128,7 @@ public sealed class JsonBodySchemaTests : IDisposable
         const string invalid = """{"amount":"x","currency":"EUR","items":[{"qty":1}]}""";
         const string valid = """{"amount":1,"currency":"EUR"}""";
 
-        var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => Task.Run(() =>
+        var results = await Task.WhenAll(Enumerable.Range(0, 1000).Select(i => Task.Run(() =>
         {
             using var body = JsonDocument.Parse(i % 2 == 0 ? invalid : valid);
             var errors = new List<BodyError>();

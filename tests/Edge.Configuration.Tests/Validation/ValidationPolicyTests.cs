@@ -51,6 +51,20 @@ public sealed class ValidationPolicyTests : IDisposable
     }
 
     [Fact]
+    public void TryCreate_CatastrophicQueryPattern_MatchTimesOutInsteadOfRunningOn()
+    {
+        var policy = Create(new ValidationPolicyOptions
+        {
+            Query = new() { Parameters = new Dictionary<string, QueryParameterOptions> { ["slow"] = new() { Pattern = "(a+)+b" } } },
+        }, out _);
+        var pattern = policy!.Query!.Parameters["slow"].Pattern!;
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        Assert.Throws<System.Text.RegularExpressions.RegexMatchTimeoutException>(() => pattern.IsMatch(new string('a', 40)));
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(5), $"took {started.Elapsed}");
+    }
+
+    [Fact]
     public void TryCreate_MissingSchemaFile_ErrorNamesTheFile()
     {
         Create(new ValidationPolicyOptions { JsonSchema = "file:nope.json" }, out var errors);
