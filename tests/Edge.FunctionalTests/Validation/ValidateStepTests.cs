@@ -330,6 +330,19 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Get_CatastrophicPatternValue_RefusedAfterTheTimeoutNotHung()
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        using var response = await fixture.Edge.Client.GetAsync("/search/slow?q=x&slow=" + new string('a', 40));
+
+        await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "query_invalid");
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(5), $"took {started.Elapsed}");
+        var audit = await fixture.AuditDataAsync(Assert.Single(response.Headers.GetValues("X-Request-Id")));
+        Assert.Equal("query_invalid:pattern_timeout", audit.GetProperty("reason").GetString());
+    }
+
+    [Fact]
     public async Task Get_QueryValueNeverEchoed()
     {
         using var response = await fixture.Edge.Client.GetAsync("/search/x?q=shoes&page=SECRET123");

@@ -135,6 +135,8 @@ public sealed class ValidationEdgeFixture : IAsyncLifetime
                             ["q"] = new { Required = true, MaxLength = 20 },
                             ["page"] = new { Pattern = "[0-9]{1,3}" },
                             ["sort"] = new { Pattern = "asc|desc" },
+                            // Backtracks exponentially on a long run of 'a' without 'b': only the match timeout ends it.
+                            ["slow"] = new { Pattern = "(a+)+b" },
                         },
                     },
                 },
