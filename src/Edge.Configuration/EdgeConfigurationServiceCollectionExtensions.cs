@@ -2,6 +2,7 @@ using Edge.Configuration.Authorization;
 using Edge.Configuration.RateLimiting;
 using Edge.Configuration.Tenancy;
 using Edge.Configuration.ThreatProtection;
+using Edge.Configuration.Validation;
 using Edge.Configuration.Webhooks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -40,6 +41,10 @@ public static class EdgeConfigurationServiceCollectionExtensions
         services.AddSingleton<IEdgeStepValidator, RequireClaimStepValidator>();
 
         services.AddEdgeThreatProtectionSection();
+        services.AddEdgeSection<ValidationSectionValidator>(ValidationSection.Descriptor);
+        services.AddSingleton<ValidationPolicyCache>();
+        services.AddSingleton<IEdgeExternalContent>(sp => sp.GetRequiredService<ValidationPolicyCache>());
+        services.AddSingleton<IEdgeStepValidator, ValidateStepValidator>();
 
         services.TryAddSingleton<EdgeStepValidators>();
         services.AddSingleton<EdgeConfigValidator>();

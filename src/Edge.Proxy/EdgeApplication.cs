@@ -7,6 +7,7 @@ using Edge.Proxy.RateLimiting;
 using Edge.Proxy.Redis;
 using Edge.Proxy.Tenancy;
 using Edge.Proxy.ThreatProtection;
+using Edge.Proxy.Validation;
 using Edge.Proxy.Webhooks;
 
 namespace Edge.Proxy;
@@ -29,6 +30,7 @@ public static class EdgeApplication
         builder.Services.AddEdgeRateLimiting();
         builder.Services.AddEdgeWebhooks();
         builder.Services.AddEdgeAuthorization();
+        builder.Services.AddEdgeValidation();
         builder.Services.AddEdgeAuditing();
         builder.Services.AddEdgeThreatProtection();
         builder.Services.AddEdgeProxyConfig();

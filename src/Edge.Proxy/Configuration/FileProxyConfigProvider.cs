@@ -20,6 +20,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
     private readonly EdgeConfigState _state;
     private readonly EdgeMetrics _metrics;
     private readonly IEnumerable<IConfigEventSink> _events;
+    private readonly IEnumerable<IEdgeExternalContent> _externalContent;
     private readonly TimeProvider _time;
     private readonly ILogger<FileProxyConfigProvider> _logger;
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
@@ -36,6 +37,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         EdgeConfigState state,
         EdgeMetrics metrics,
         IEnumerable<IConfigEventSink> events,
+        IEnumerable<IEdgeExternalContent> externalContent,
         TimeProvider time,
         ILogger<FileProxyConfigProvider> logger)
     {
@@ -45,6 +47,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         _state = state;
         _metrics = metrics;
         _events = events;
+        _externalContent = externalContent;
         _time = time;
         _logger = logger;
     }
@@ -242,8 +245,16 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
             return (null, errors.Items, hash);
         }
 
-        // Routes carry a hash of the Edge section so YARP rebuilds their steps when only a policy changed.
-        var policyHash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(parsed.Edge, _reader.SerializerOptions)))[..16];
+        // Routes carry a hash of the Edge section, and of what its validation read from other files (schemas), so YARP
+        // rebuilds their steps when only a policy changed.
+        using var policyHasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        policyHasher.AppendData(JsonSerializer.SerializeToUtf8Bytes(parsed.Edge, _reader.SerializerOptions));
+        foreach (var external in _externalContent)
+        {
+            policyHasher.AppendData(System.Text.Encoding.UTF8.GetBytes("\n" + external.Fingerprint(parsed.Edge)));
+        }
+
+        var policyHash = Convert.ToHexStringLower(policyHasher.GetHashAndReset())[..16];
         var routes = parsed.Routes.Select(_validator.ForYarp).Select(r => r with
         {
             Metadata = new Dictionary<string, string>(r.Metadata ?? new Dictionary<string, string>(), StringComparer.OrdinalIgnoreCase)

@@ -9,6 +9,7 @@ namespace Edge.Proxy.Pipeline;
 internal sealed class EdgeBodyFeature(ReadOnlyMemory<byte> body) : IDisposable
 {
     private JsonDocument? _document;
+    private JsonDocument? _strictDocument;
     private bool _parsed;
 
     public ReadOnlyMemory<byte> Body { get; } = body;
@@ -18,6 +19,29 @@ internal sealed class EdgeBodyFeature(ReadOnlyMemory<byte> body) : IDisposable
 
     /// <summary>A string's value, or any other JSON value's raw text; null when absent, null or not JSON.</summary>
     public string? ReadValue(string pointer) => JsonPointer.Read(Document, pointer, scalarOnly: false);
+
+    /// <summary>
+    /// Parses the body under stricter rules than the lenient reads above (a validation policy's depth, no repeated
+    /// property names); throws <see cref="JsonException"/> when it breaks them. When no step has parsed the body yet, the
+    /// result becomes the request's document, so later steps read the validated JSON without a second parse. Either way
+    /// it is disposed with the request.
+    /// </summary>
+    public JsonDocument ParseStrict(JsonDocumentOptions options)
+    {
+        var document = JsonDocument.Parse(Body, options);
+        if (!_parsed)
+        {
+            _parsed = true;
+            _document = document;
+        }
+        else
+        {
+            _strictDocument?.Dispose();
+            _strictDocument = document;
+        }
+
+        return document;
+    }
 
     private JsonDocument? Document
     {
@@ -34,5 +58,9 @@ internal sealed class EdgeBodyFeature(ReadOnlyMemory<byte> body) : IDisposable
     }
 
     /// <summary>Returns the parsed document's pooled memory; the feature must not be read afterwards.</summary>
-    public void Dispose() => _document?.Dispose();
+    public void Dispose()
+    {
+        _document?.Dispose();
+        _strictDocument?.Dispose();
+    }
 }

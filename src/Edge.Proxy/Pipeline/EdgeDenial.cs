@@ -12,6 +12,20 @@ internal sealed record EdgeDenial(int Status, string Code, string Title, string?
     /// <summary>Extra response headers, such as <c>WWW-Authenticate</c> or <c>Retry-After</c>.</summary>
     public IReadOnlyDictionary<string, string>? Headers { get; init; }
 
+    /// <summary>
+    /// The individual problems, written as the <c>errors</c> member (a schema violation per body location, a broken rule
+    /// per query parameter). Each detail names the rule, never the offending value.
+    /// </summary>
+    public IReadOnlyList<EdgeProblemError>? Errors { get; init; }
+
     /// <summary>Writes a body other than problem+json (the Meta subscribe handshake answers with the challenge).</summary>
     public Func<HttpContext, Task>? WriteBody { get; init; }
+}
+
+/// <summary>One entry of a problem's <c>errors</c> array: where (a JSON <see cref="Pointer"/> into the body, or a query <see cref="Parameter"/>) and what.</summary>
+internal sealed record EdgeProblemError(string Detail)
+{
+    public string? Pointer { get; init; }
+
+    public string? Parameter { get; init; }
 }

@@ -10,7 +10,7 @@ internal static class ProblemDetailsWriter
     public const string ContentType = "application/problem+json";
     public const string TypePrefix = "urn:edge:problem:";
 
-    public static async Task WriteAsync(HttpContext context, int status, string code, string title, string? detail = null)
+    public static async Task WriteAsync(HttpContext context, int status, string code, string title, string? detail = null, IReadOnlyList<EdgeProblemError>? errors = null)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = ContentType;
@@ -31,6 +31,11 @@ internal static class ProblemDetailsWriter
             json.WriteString("code", code);
             json.WriteString("instance", context.Request.Path.Value);
             json.WriteString("requestId", context.GetEdgeRequest()?.RequestId ?? context.TraceIdentifier);
+            if (errors is not null)
+            {
+                WriteErrors(json, errors);
+            }
+
             json.WriteEndObject();
         }
 
@@ -55,6 +60,29 @@ internal static class ProblemDetailsWriter
             return;
         }
 
-        await WriteAsync(context, denial.Status, denial.Code, denial.Title, denial.Detail);
+        await WriteAsync(context, denial.Status, denial.Code, denial.Title, denial.Detail, denial.Errors);
+    }
+
+    private static void WriteErrors(Utf8JsonWriter json, IReadOnlyList<EdgeProblemError> errors)
+    {
+        json.WriteStartArray("errors");
+        foreach (var error in errors)
+        {
+            json.WriteStartObject();
+            if (error.Pointer is not null)
+            {
+                json.WriteString("pointer", error.Pointer);
+            }
+
+            if (error.Parameter is not null)
+            {
+                json.WriteString("parameter", error.Parameter);
+            }
+
+            json.WriteString("detail", error.Detail);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
     }
 }

@@ -192,6 +192,14 @@ public sealed partial class ConfigValidateParityTests
     /// </summary>
     private static string WithFileSecrets(string text, TempDirectory directory)
     {
+        // proxy.json names its validation schemas relative to its own folder: the copy gets them beside it too.
+        var schemas = System.IO.Path.Combine(RepositoryRoot, "config", "schemas");
+        Directory.CreateDirectory(System.IO.Path.Combine(directory.Path, "config", "schemas"));
+        foreach (var schema in Directory.GetFiles(schemas))
+        {
+            directory.Write(System.IO.Path.Combine("config", "schemas", System.IO.Path.GetFileName(schema)), File.ReadAllText(schema));
+        }
+
         var samples = File.ReadAllLines(Path.Combine(RepositoryRoot, "config", ".env.example"))
             .Where(line => line.Length > 0 && line[0] != '#' && line.Contains('='))
             .Select(line => line.Split('=', 2))

@@ -20,6 +20,7 @@ public sealed class LogEventIdTests
         ["Observability"] = (1700, 1799),
         ["Redis"] = (1800, 1899),
         ["ThreatProtection"] = (2300, 2399),
+        ["Validation"] = (2400, 2499),
     };
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.Tests.Pipeline;
@@ -31,5 +32,41 @@ public sealed class EdgeBodyFeatureTests
         body.Dispose();
 
         Assert.Throws<ObjectDisposedException>(() => body.ReadScalar("/id"));
+    }
+
+    [Fact]
+    public void ParseStrict_FirstParse_BecomesTheDocumentLaterReadsUse()
+    {
+        using var body = new EdgeBodyFeature(Encoding.UTF8.GetBytes("""{"sender":{"id":"s-1"}}"""));
+
+        var document = body.ParseStrict(new JsonDocumentOptions { MaxDepth = 8 });
+
+        Assert.Equal("s-1", body.ReadScalar("/sender/id"));
+        body.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => document.RootElement.GetProperty("sender"));
+    }
+
+    [Fact]
+    public void ParseStrict_AfterLenientRead_SeparateDocumentAlsoDisposedWithTheRequest()
+    {
+        var body = new EdgeBodyFeature(Encoding.UTF8.GetBytes("""{"id":"evt_1"}"""));
+        Assert.Equal("evt_1", body.ReadScalar("/id"));
+
+        var document = body.ParseStrict(new JsonDocumentOptions { MaxDepth = 8 });
+        Assert.Equal("evt_1", document.RootElement.GetProperty("id").GetString());
+
+        body.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => document.RootElement.GetProperty("id"));
+    }
+
+    [Theory]
+    [InlineData("""{"a":1,"a":2}""")]
+    [InlineData("[[[1]]]")]
+    [InlineData("{\"a\":")]
+    public void ParseStrict_BreaksTheRules_ThrowsJsonException(string json)
+    {
+        using var body = new EdgeBodyFeature(Encoding.UTF8.GetBytes(json));
+
+        Assert.ThrowsAny<JsonException>(() => body.ParseStrict(new JsonDocumentOptions { MaxDepth = 2, AllowDuplicateProperties = false }));
     }
 }

@@ -58,6 +58,38 @@ public sealed class EdgeDecisionsTests : IDisposable
     }
 
     [Fact]
+    public async Task DenyAsync_WithErrors_WritesErrorsArrayWithPointerOrParameter()
+    {
+        var http = Context();
+        var denial = new EdgeDenial(StatusCodes.Status422UnprocessableEntity, "body_invalid", "Body invalid")
+        {
+            Errors = [new EdgeProblemError("expected type integer") { Pointer = "/amount" }, new EdgeProblemError("parameter not allowed") { Parameter = "debug" }],
+        };
+
+        await new EdgeDecisions(_metrics).DenyAsync(http, "EdgeValidate", denial);
+
+        using var problem = JsonDocument.Parse(((MemoryStream)http.Response.Body).ToArray());
+        var errors = problem.RootElement.GetProperty("errors").EnumerateArray().ToList();
+        Assert.Equal(2, errors.Count);
+        Assert.Equal("/amount", errors[0].GetProperty("pointer").GetString());
+        Assert.Equal("expected type integer", errors[0].GetProperty("detail").GetString());
+        Assert.False(errors[0].TryGetProperty("parameter", out _));
+        Assert.Equal("debug", errors[1].GetProperty("parameter").GetString());
+        Assert.False(errors[1].TryGetProperty("pointer", out _));
+    }
+
+    [Fact]
+    public async Task DenyAsync_WithoutErrors_NoErrorsMember()
+    {
+        var http = Context();
+
+        await new EdgeDecisions(_metrics).DenyAsync(http, "EdgeRequire", new EdgeDenial(StatusCodes.Status403Forbidden, "permission_denied", "Forbidden"));
+
+        using var problem = JsonDocument.Parse(((MemoryStream)http.Response.Body).ToArray());
+        Assert.False(problem.RootElement.TryGetProperty("errors", out _));
+    }
+
+    [Fact]
     public async Task DenyAsync_OutsideEdgeRoute_WritesProblemWithoutRecording()
     {
         var http = new DefaultHttpContext { Response = { Body = new MemoryStream() } };

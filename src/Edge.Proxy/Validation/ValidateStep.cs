@@ -1,0 +1,318 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using System.Text.Unicode;
+using Edge.Proxy.Pipeline;
+using Microsoft.Extensions.Primitives;
+
+namespace Edge.Proxy.Validation;
+
+/// <summary>
+/// Refuses input a route's backend should never see: query parameters against their rules, then the body's media type,
+/// nesting depth and JSON Schema. The body is the one buffered by <see cref="EdgeBodyBufferingMiddleware"/> (which also
+/// enforces the policy's <c>MaxBodyBytes</c>); it is parsed at most once and forwarded unchanged.
+/// </summary>
+internal sealed partial class ValidateStep(ValidationPolicy policy, string routeId, ILogger logger) : IEdgeStep
+{
+    /// <summary>The most errors one answer lists; a body can break a rule in every array item.</summary>
+    public const int MaxErrors = 20;
+
+    /// <summary>Longer client-sent parameter names are cut in the answer.</summary>
+    public const int MaxEchoedParameterLength = 64;
+
+    private readonly JsonDocumentOptions _jsonOptions = new()
+    {
+        MaxDepth = policy.MaxJsonDepth,
+        // A repeated name is read differently by different parsers (first or last wins): what the schema checked would
+        // not be what the backend reads.
+        AllowDuplicateProperties = false,
+    };
+
+    public ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
+    {
+        var http = context.HttpContext;
+        if (policy.Query is { } query && CheckQuery(http.Request.Query, query) is { } queryDenial)
+        {
+            return ValueTask.FromResult(queryDenial);
+        }
+
+        return ValueTask.FromResult(policy.ChecksBody ? CheckBody(http) : EdgeStepResult.Continue);
+    }
+
+    private EdgeStepResult CheckBody(HttpContext http)
+    {
+        if (http.GetBody() is not { } body)
+        {
+            // The buffering middleware runs for every route with a body-checking policy; reaching here means the pipeline is miswired.
+            Log.Refused(logger, routeId, policy.Name, "edge_pipeline_error:body_not_buffered");
+            return EdgeStepResult.Deny(new EdgeDenial(StatusCodes.Status500InternalServerError, "edge_pipeline_error", "Edge pipeline error")
+            {
+                Reason = "edge_pipeline_error:body_not_buffered",
+            });
+        }
+
+        if (body.Body.IsEmpty)
+        {
+            // No body, no media type to check. A method that carries its payload in the body must carry one when the
+            // route expects JSON: an empty POST must not slip past the schema.
+            return policy.Schema is not null && (HttpMethods.IsPost(http.Request.Method) || HttpMethods.IsPut(http.Request.Method) || HttpMethods.IsPatch(http.Request.Method))
+                ? BodyInvalid("missing", "a JSON body is required")
+                : EdgeStepResult.Continue;
+        }
+
+        if (policy.ContentTypes.Count > 0 && HasContentCoding(http.Request.Headers.ContentEncoding))
+        {
+            // The checks read the bytes as sent: a compressed body would fail them as "not JSON", and inflating it here
+            // would let a small upload expand far past MaxBodyBytes. RFC 9110 §15.5.16: 415 with Accept-Encoding.
+            return Deny(new EdgeDenial(
+                StatusCodes.Status415UnsupportedMediaType,
+                ValidationCodes.UnsupportedMediaType,
+                "Unsupported media type",
+                "A content-coded (compressed) body is not accepted here; send it uncompressed.")
+            {
+                Reason = ValidationCodes.UnsupportedMediaType + ":content_encoding",
+                Headers = new Dictionary<string, string> { ["Accept-Encoding"] = "identity" },
+            });
+        }
+
+        if (policy.ContentTypes.Count > 0 && !IsAccepted(http.Request.ContentType))
+        {
+            var accepted = string.Join(", ", policy.ContentTypes);
+            return Deny(new EdgeDenial(
+                StatusCodes.Status415UnsupportedMediaType,
+                ValidationCodes.UnsupportedMediaType,
+                "Unsupported media type",
+                "The body's media type is not accepted here; accepted: " + accepted + ".")
+            {
+                Reason = ValidationCodes.UnsupportedMediaType,
+                // The header that tells a client which types this resource takes for its method (W3C LDP, RFC 5789).
+                Headers = new Dictionary<string, string> { [HttpMethods.IsPatch(http.Request.Method) ? "Accept-Patch" : "Accept-Post"] = accepted },
+            });
+        }
+
+        if (policy.Schema is not { } schema)
+        {
+            return EdgeStepResult.Continue;
+        }
+
+        // JSON is UTF-8 (RFC 8259 §8.1); the parser leaves string contents unchecked until they are read, so an invalid
+        // sequence would otherwise surface only inside schema evaluation.
+        if (!Utf8.IsValid(body.Body.Span))
+        {
+            return BodyInvalid("malformed_json", "the body is not valid JSON");
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = body.ParseStrict(_jsonOptions);
+        }
+        catch (JsonException)
+        {
+            return ClassifyUnparsable(body.Body.Span) switch
+            {
+                JsonFailure.TooDeep => BodyInvalid("too_deep", $"the body nests deeper than {policy.MaxJsonDepth} levels"),
+                JsonFailure.DuplicateProperty => BodyInvalid("duplicate_property", "an object repeats a property name"),
+                _ => BodyInvalid("malformed_json", "the body is not valid JSON"),
+            };
+        }
+
+        var errors = new List<BodyError>();
+        try
+        {
+            if (schema.Evaluate(document.RootElement, errors, MaxErrors))
+            {
+                return EdgeStepResult.Continue;
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The schema passed its load-time checks, so this is the validator's own failure: refuse (never forward an
+            // unchecked body) and say so in the log, without the body.
+            Log.EvaluationFailed(logger, routeId, policy.Name, ex);
+            return Deny(new EdgeDenial(StatusCodes.Status500InternalServerError, "edge_pipeline_error", "Edge pipeline error")
+            {
+                Reason = "edge_pipeline_error:schema_evaluation",
+            });
+        }
+
+        return Deny(BodyInvalidDenial("schema", errors.Select(e => new EdgeProblemError(e.Detail) { Pointer = e.Pointer }).ToList()));
+    }
+
+    private EdgeStepResult? CheckQuery(IQueryCollection query, QueryRules rules)
+    {
+        var errors = new List<EdgeProblemError>();
+        string? firstReason = null;
+        void Add(string reason, string parameter, string detail)
+        {
+            firstReason ??= reason;
+            if (errors.Count < MaxErrors)
+            {
+                errors.Add(new EdgeProblemError(detail) { Parameter = parameter });
+            }
+        }
+
+        foreach (var (name, rule) in rules.Parameters)
+        {
+            if (!query.TryGetValue(name, out var values))
+            {
+                if (rule.Required)
+                {
+                    Add("required", name, "required parameter missing");
+                }
+
+                continue;
+            }
+
+            if (CheckValues(values, rule) is { } broken)
+            {
+                Add(broken.Reason, name, broken.Detail);
+            }
+        }
+
+        if (!rules.AllowUnknown)
+        {
+            foreach (var name in query.Keys)
+            {
+                if (!rules.Parameters.ContainsKey(name))
+                {
+                    Add("unknown", name.Length > MaxEchoedParameterLength ? name[..MaxEchoedParameterLength] + "…" : name, "parameter not allowed");
+                }
+            }
+        }
+
+        if (firstReason is null)
+        {
+            return null;
+        }
+
+        return Deny(new EdgeDenial(StatusCodes.Status422UnprocessableEntity, ValidationCodes.QueryInvalid, "Query invalid",
+            "The query string breaks this route's rules.")
+        {
+            Reason = ValidationCodes.QueryInvalid + ":" + firstReason,
+            Errors = errors,
+        });
+    }
+
+    private static (string Reason, string Detail)? CheckValues(StringValues values, QueryParameterRule rule)
+    {
+        foreach (var value in values)
+        {
+            var text = value ?? "";
+            if (rule.MaxLength is { } max && text.Length > max)
+            {
+                return ("max_length", $"must be at most {max} characters long");
+            }
+
+            if (rule.Pattern is { } pattern)
+            {
+                try
+                {
+                    if (!pattern.IsMatch(text))
+                    {
+                        return ("pattern", "does not match the required pattern");
+                    }
+                }
+                catch (RegexMatchTimeoutException)
+                {
+                    // A value that keeps the pattern busy this long is refused rather than waited for.
+                    return ("pattern_timeout", "does not match the required pattern");
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static bool HasContentCoding(StringValues contentEncoding)
+    {
+        foreach (var value in contentEncoding)
+        {
+            foreach (var coding in (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (!coding.Equals("identity", StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private bool IsAccepted(string? contentType)
+    {
+        if (string.IsNullOrEmpty(contentType))
+        {
+            return false;
+        }
+
+        var span = contentType.AsSpan();
+        var semicolon = span.IndexOf(';');
+        var mediaType = (semicolon < 0 ? span : span[..semicolon]).Trim();
+        foreach (var rule in policy.ContentTypes)
+        {
+            if (rule.Matches(mediaType))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Why a body failed the strict parse; only run on failure, so a valid body is read by one parser pass.</summary>
+    private JsonFailure ClassifyUnparsable(ReadOnlySpan<byte> json)
+    {
+        // One level of headroom so that the reader itself does not throw at the limit: the depth is checked here.
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = policy.MaxJsonDepth + 1 });
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && reader.CurrentDepth >= policy.MaxJsonDepth)
+                {
+                    return JsonFailure.TooDeep;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            return JsonFailure.Malformed;
+        }
+
+        // Well-formed and within depth, yet refused by the strict parse: only a repeated property name remains.
+        return JsonFailure.DuplicateProperty;
+    }
+
+    private EdgeStepResult BodyInvalid(string reason, string detail) =>
+        Deny(BodyInvalidDenial(reason, [new EdgeProblemError(detail) { Pointer = "" }]));
+
+    private static EdgeDenial BodyInvalidDenial(string reason, IReadOnlyList<EdgeProblemError> errors) =>
+        new(StatusCodes.Status422UnprocessableEntity, ValidationCodes.BodyInvalid, "Body invalid", "The request body breaks this route's rules.")
+        {
+            Reason = ValidationCodes.BodyInvalid + ":" + reason,
+            Errors = errors,
+        };
+
+    private EdgeStepResult Deny(EdgeDenial denial)
+    {
+        Log.Refused(logger, routeId, policy.Name, denial.Reason ?? denial.Code);
+        return EdgeStepResult.Deny(denial);
+    }
+
+    private enum JsonFailure
+    {
+        Malformed,
+        TooDeep,
+        DuplicateProperty,
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(2400, LogLevel.Debug, "Request on route {Route} refused by validation policy {Policy}: {Reason}")]
+        public static partial void Refused(ILogger logger, string route, string policy, string reason);
+
+        [LoggerMessage(2401, LogLevel.Error, "Schema evaluation failed on route {Route} with validation policy {Policy}; the request was refused")]
+        public static partial void EvaluationFailed(ILogger logger, string route, string policy, Exception exception);
+    }
+}

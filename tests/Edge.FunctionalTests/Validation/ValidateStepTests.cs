@@ -1,0 +1,441 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Edge.FunctionalTests.Hostile;
+
+namespace Edge.FunctionalTests.Validation;
+
+/// <summary>
+/// <c>EdgeValidate</c> on a real edge: what is refused gets problem+json with the right status, code and pointers, is
+/// never forwarded and is audited as answered; what passes reaches the backend byte for byte.
+/// </summary>
+public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFixture<ValidationEdgeFixture>
+{
+    [Fact]
+    public async Task Post_ValidBodyWithNonAsciiAndWhitespace_ForwardedByteIdentical()
+    {
+        // Key order, spacing, escapes and non-ASCII survive only if the edge forwards the bytes it read, not a re-serialization.
+        var body = Encoding.UTF8.GetBytes("{ \"currency\" :\"EUR\",\n\t\"amount\": 12 ,\"note\":\"Grüße, 東京 \\u00e9 \\ud83d\\ude00 😀\",  \"customer\":{\"id\":\"c-1\"}   }\r\n");
+        var path = "/orders/valid-" + Guid.NewGuid().ToString("N");
+
+        using var response = await PostAsync(path, body);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(body, fixture.LastForwardedBody(path));
+    }
+
+    [Fact]
+    public async Task Post_ValidBodyChunked_ForwardedByteIdentical()
+    {
+        var body = Encoding.UTF8.GetBytes("""{"amount":3,"currency":"USD","items":[{"sku":"ä-1","qty":2}]}""");
+        var path = "/orders/chunked-" + Guid.NewGuid().ToString("N");
+        using var content = new StreamContent(new MemoryStream(body));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
+        request.Headers.TransferEncodingChunked = true;
+
+        using var response = await fixture.Edge.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(body, fixture.LastForwardedBody(path));
+    }
+
+    [Fact]
+    public async Task Post_SchemaViolations_422WithPointersAndNothingForwarded()
+    {
+        var path = "/orders/bad-" + Guid.NewGuid().ToString("N");
+        var body = """{"amount":"12","currency":"eur","extra":true,"customer":{"tags":["a",7]},"items":[{"sku":"x"},{"qty":1}]}""";
+
+        using var response = await PostAsync(path, Encoding.UTF8.GetBytes(body));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "body_invalid");
+        var errors = Errors(problem);
+        Assert.Contains(("/amount", "expected type integer"), errors);
+        Assert.Contains(("/currency", "does not match the required pattern"), errors);
+        Assert.Contains(("/extra", "property not allowed"), errors);
+        Assert.Contains(("/customer", "required property missing: id"), errors);
+        Assert.Contains(("/customer/tags/1", "expected type string"), errors);
+        Assert.Contains(("/items/1", "required property missing: sku"), errors);
+        Assert.Equal(0, fixture.BackendCalls(path));
+        Assert.DoesNotContain("eur", problem.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Post_MissingRequiredAtRoot_PointerIsTheRoot()
+    {
+        using var response = await PostAsync("/orders/x", Encoding.UTF8.GetBytes("""{"currency":"EUR"}"""));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "body_invalid");
+        Assert.Equal([("", "required property missing: amount")], Errors(problem));
+    }
+
+    [Fact]
+    public async Task Post_SchemaViolation_AuditedWithCodeAndStatus()
+    {
+        using var response = await PostAsync("/orders/audited", Encoding.UTF8.GetBytes("""{"amount":0,"currency":"EUR"}"""));
+
+        await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "body_invalid");
+        var audit = await fixture.AuditDataAsync(Assert.Single(response.Headers.GetValues("X-Request-Id")));
+        Assert.Equal("deny", audit.GetProperty("decision").GetString());
+        Assert.Equal(422, audit.GetProperty("status").GetInt32());
+        Assert.Equal("body_invalid:schema", audit.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task Post_ManyViolations_AtMost20Errors()
+    {
+        var items = string.Join(",", Enumerable.Range(0, 100).Select(i => "{}"));
+
+        using var response = await PostAsync("/orders/many", Encoding.UTF8.GetBytes($$"""{"amount":1,"currency":"EUR","items":[{{items}}]}"""));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "body_invalid");
+        Assert.Equal(20, Errors(problem).Count);
+    }
+
+    [Theory]
+    [InlineData("{\"amount\":1,", "malformed_json", "the body is not valid JSON")]
+    [InlineData("{\"amount\":1,\"currency\":\"EUR\"} trailing", "malformed_json", "the body is not valid JSON")]
+    [InlineData("{\"amount\":1,\"currency\":\"EUR\",\"amount\":\"x\"}", "duplicate_property", "an object repeats a property name")]
+    [InlineData("{\"amount\":1,\"currency\":\"EUR\",/* c */\"note\":\"a\"}", "malformed_json", "the body is not valid JSON")]
+    public async Task Post_UnparsableBody_422WithRootPointer(string body, string reason, string detail)
+    {
+        var path = "/orders/unparsable-" + Guid.NewGuid().ToString("N");
+
+        using var response = await PostAsync(path, Encoding.UTF8.GetBytes(body));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "body_invalid");
+        Assert.Equal([("", detail)], Errors(problem));
+        Assert.Equal(0, fixture.BackendCalls(path));
+        var audit = await fixture.AuditDataAsync(Assert.Single(response.Headers.GetValues("X-Request-Id")));
+        Assert.Equal("body_invalid:" + reason, audit.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task Post_InvalidUtf8_422Malformed()
+    {
+        byte[] body = [.. "{\"amount\":1,\"currency\":\""u8, 0xC3, 0x28, .. "\"}"u8];
+
+        using var response = await PostAsync("/orders/utf8", body);
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "body_invalid");
+        Assert.Equal([("", "the body is not valid JSON")], Errors(problem));
+    }
+
+    [Fact]
+    public async Task Post_TooDeep_422BeforeSchemaEvaluation()
+    {
+        // Depth 9 inside an object the schema accepts ("meta" is any object): only the depth limit refuses it.
+        var nested = new string('[', ValidationEdgeFixture.OrdersMaxDepth) + new string(']', ValidationEdgeFixture.OrdersMaxDepth);
+        var path = "/orders/deep-" + Guid.NewGuid().ToString("N");
+
+        using var response = await PostAsync(path, Encoding.UTF8.GetBytes($$$"""{"amount":1,"currency":"EUR","meta":{"x":{{{nested}}}}}"""));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "body_invalid");
+        Assert.Equal([("", $"the body nests deeper than {ValidationEdgeFixture.OrdersMaxDepth} levels")], Errors(problem));
+        Assert.Equal(0, fixture.BackendCalls(path));
+    }
+
+    [Fact]
+    public async Task Post_ExactlyMaxDepth_Accepted()
+    {
+        var nested = new string('[', ValidationEdgeFixture.OrdersMaxDepth - 3) + new string(']', ValidationEdgeFixture.OrdersMaxDepth - 3);
+
+        using var response = await PostAsync("/orders/depth-ok", Encoding.UTF8.GetBytes($$$"""{"amount":1,"currency":"EUR","meta":{"x":{{{nested}}}}}"""));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Post_OverMaxBodyBytesDeclared_413()
+    {
+        var path = "/orders/large-" + Guid.NewGuid().ToString("N");
+        var body = Encoding.UTF8.GetBytes($$"""{"amount":1,"currency":"EUR","note":"{{new string('a', ValidationEdgeFixture.OrdersMaxBodyBytes)}}"}""");
+
+        using var response = await PostAsync(path, body);
+
+        await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "body_too_large");
+        Assert.Equal(0, fixture.BackendCalls(path));
+        var audit = await fixture.AuditDataAsync(Assert.Single(response.Headers.GetValues("X-Request-Id")));
+        Assert.Equal(413, audit.GetProperty("status").GetInt32());
+        Assert.Equal("body_too_large:content_length", audit.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task Post_OverMaxBodyBytesChunked_413WhileReading()
+    {
+        var path = "/orders/large-chunked-" + Guid.NewGuid().ToString("N");
+        var body = new string('a', ValidationEdgeFixture.OrdersMaxBodyBytes + 10);
+
+        var response = await RawHttp.SendAsync(
+            fixture.Edge.ProxyPort,
+            $"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{body.Length:x}\r\n{body}\r\n0\r\n\r\n");
+
+        Assert.Equal(413, response.Status);
+        Assert.Equal("body_too_large", response.ProblemCode());
+        Assert.Equal(0, fixture.BackendCalls(path));
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+        Assert.Equal("body_too_large:streamed", audit.GetProperty("reason").GetString());
+    }
+
+    [Theory]
+    [InlineData("text/plain")]
+    [InlineData("application/x-www-form-urlencoded")]
+    [InlineData(null)]
+    public async Task Post_ContentTypeNotAccepted_415(string? contentType)
+    {
+        var path = "/orders/type-" + Guid.NewGuid().ToString("N");
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes("""{"amount":1,"currency":"EUR"}"""));
+        if (contentType is not null)
+        {
+            content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+        }
+
+        using var response = await fixture.Edge.Client.PostAsync(path, content);
+
+        await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
+        Assert.Equal("application/json, application/*+json", Assert.Single(response.Headers.GetValues("Accept-Post")));
+        Assert.Equal(0, fixture.BackendCalls(path));
+    }
+
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("identity, br")]
+    public async Task Post_ContentCodedBody_415WithAcceptEncodingIdentity(string coding)
+    {
+        var path = "/orders/coded-" + Guid.NewGuid().ToString("N");
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes("""{"amount":1,"currency":"EUR"}"""));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        content.Headers.TryAddWithoutValidation("Content-Encoding", coding);
+
+        using var response = await fixture.Edge.Client.PostAsync(path, content);
+
+        await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
+        Assert.Equal("identity", Assert.Single(response.Headers.GetValues("Accept-Encoding")));
+        Assert.Equal(0, fixture.BackendCalls(path));
+        var audit = await fixture.AuditDataAsync(Assert.Single(response.Headers.GetValues("X-Request-Id")));
+        Assert.Equal("unsupported_media_type:content_encoding", audit.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task Patch_ContentTypeNotAccepted_415WithAcceptPatch()
+    {
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes("a=1"));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-www-form-urlencoded");
+
+        using var response = await fixture.Edge.Client.PatchAsync("/orders/patch", content);
+
+        await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
+        Assert.Equal("application/json, application/*+json", Assert.Single(response.Headers.GetValues("Accept-Patch")));
+    }
+
+    [Fact]
+    public async Task Post_IdentityContentCoding_Forwarded()
+    {
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes("""{"amount":1,"currency":"EUR"}"""));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        content.Headers.TryAddWithoutValidation("Content-Encoding", "identity");
+
+        using var response = await fixture.Edge.Client.PostAsync("/orders/identity", content);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=utf-8")]
+    [InlineData("Application/JSON")]
+    [InlineData("application/vnd.orders+json")]
+    public async Task Post_AcceptedContentTypeVariants_Forwarded(string contentType)
+    {
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes("""{"amount":1,"currency":"EUR"}"""));
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+
+        using var response = await fixture.Edge.Client.PostAsync("/orders/type-ok", content);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Post_EmptyBody_422BodyRequired()
+    {
+        var path = "/orders/empty-" + Guid.NewGuid().ToString("N");
+        using var content = new ByteArrayContent([]);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+
+        using var response = await fixture.Edge.Client.PostAsync(path, content);
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "body_invalid");
+        Assert.Equal([("", "a JSON body is required")], Errors(problem));
+        Assert.Equal(0, fixture.BackendCalls(path));
+    }
+
+    [Fact]
+    public async Task Get_NoBody_Forwarded()
+    {
+        using var response = await fixture.Edge.Client.GetAsync("/orders/list");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("?q=shoes", HttpStatusCode.OK)]
+    [InlineData("?q=shoes&page=12&sort=desc", HttpStatusCode.OK)]
+    [InlineData("?q=", HttpStatusCode.OK)]
+    [InlineData("?Q=shoes", HttpStatusCode.OK)]
+    public async Task Get_QueryWithinRules_Forwarded(string query, HttpStatusCode expected)
+    {
+        using var response = await fixture.Edge.Client.GetAsync("/search/items" + query);
+
+        Assert.Equal(expected, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("", "q", "required parameter missing", "required")]
+    [InlineData("?q=shoes&page=1234", "page", "does not match the required pattern", "pattern")]
+    [InlineData("?q=shoes&page=12abc", "page", "does not match the required pattern", "pattern")]
+    [InlineData("?q=shoes&page=1&page=x", "page", "does not match the required pattern", "pattern")]
+    [InlineData("?q=shoes&sort=ascdesc", "sort", "does not match the required pattern", "pattern")]
+    [InlineData("?q=aaaaaaaaaaaaaaaaaaaaa", "q", "must be at most 20 characters long", "max_length")]
+    [InlineData("?q=shoes&debug=1", "debug", "parameter not allowed", "unknown")]
+    public async Task Get_QueryBreaksRule_422QueryInvalid(string query, string parameter, string detail, string reason)
+    {
+        var path = "/search/" + Guid.NewGuid().ToString("N");
+
+        using var response = await fixture.Edge.Client.GetAsync(path + query);
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "query_invalid");
+        var error = Assert.Single(problem.GetProperty("errors").EnumerateArray());
+        Assert.Equal(parameter, error.GetProperty("parameter").GetString());
+        Assert.Equal(detail, error.GetProperty("detail").GetString());
+        Assert.False(error.TryGetProperty("pointer", out _));
+        Assert.Equal(0, fixture.BackendCalls(path));
+        var audit = await fixture.AuditDataAsync(Assert.Single(response.Headers.GetValues("X-Request-Id")));
+        Assert.Equal("query_invalid:" + reason, audit.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task Post_QueryOnlyPolicy_BodyNotBufferedNorCapped()
+    {
+        // A policy without body rules must not impose the 1 MiB default cap on an upload route.
+        var path = "/search/upload-" + Guid.NewGuid().ToString("N");
+        var body = new byte[(2 * 1024 * 1024) + 1];
+        Random.Shared.NextBytes(body);
+        using var content = new ByteArrayContent(body);
+
+        using var response = await fixture.Edge.Client.PostAsync(path + "?q=x", content);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(body, fixture.LastForwardedBody(path));
+    }
+
+    [Fact]
+    public async Task Get_CatastrophicPatternValue_RefusedAfterTheTimeoutNotHung()
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        using var response = await fixture.Edge.Client.GetAsync("/search/slow?q=x&slow=" + new string('a', 40));
+
+        await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "query_invalid");
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(5), $"took {started.Elapsed}");
+        var audit = await fixture.AuditDataAsync(Assert.Single(response.Headers.GetValues("X-Request-Id")));
+        Assert.Equal("query_invalid:pattern_timeout", audit.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task Get_QueryValueNeverEchoed()
+    {
+        using var response = await fixture.Edge.Client.GetAsync("/search/x?q=shoes&page=SECRET123");
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "query_invalid");
+        Assert.DoesNotContain("SECRET", problem.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/hooks/after/")]
+    [InlineData("/hooks/before/")]
+    public async Task Webhook_ValidSignatureAndSchema_BothStepsShareTheBodyAndItIsForwardedIdentical(string prefix)
+    {
+        var path = prefix + Guid.NewGuid().ToString("N");
+        // GitHub deliveries carry no timestamp, so the edge remembers each signature: every case signs a body of its own.
+        var body = Encoding.UTF8.GetBytes($"{{ \"action\" : \"opened\", \"zeichen\": \"ä\", \"path\": \"{path}\" }}");
+
+        using var response = await fixture.Edge.Client.SendAsync(GitHubDelivery(path, body, Sign(body)));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(body, fixture.LastForwardedBody(path));
+    }
+
+    [Fact]
+    public async Task Webhook_SignedButSchemaInvalid_422AfterTheSignatureVerified()
+    {
+        var path = "/hooks/after/" + Guid.NewGuid().ToString("N");
+        var body = Encoding.UTF8.GetBytes("""{"action":"deleted"}""");
+
+        using var response = await fixture.Edge.Client.SendAsync(GitHubDelivery(path, body, Sign(body)));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "body_invalid");
+        Assert.Equal([("/action", "value is not one of the allowed values")], Errors(problem));
+        Assert.Equal(0, fixture.BackendCalls(path));
+    }
+
+    [Fact]
+    public async Task Webhook_ValidSchemaBadSignature_401FromTheWebhookStepAfterValidation()
+    {
+        var path = "/hooks/before/" + Guid.NewGuid().ToString("N");
+        var body = Encoding.UTF8.GetBytes("""{"action":"closed"}""");
+
+        using var response = await fixture.Edge.Client.SendAsync(GitHubDelivery(path, body, Sign("""{"action":"opened"}"""u8.ToArray())));
+
+        await AssertProblemAsync(response, HttpStatusCode.Unauthorized, "signature_invalid");
+        Assert.Equal(0, fixture.BackendCalls(path));
+    }
+
+    [Fact]
+    public async Task Webhook_BodyOverTheSmallerValidationCap_413DecidedByValidation()
+    {
+        // The webhook allows 64 KiB, the validation policy 2 KiB: the route's cap is the smaller one.
+        var path = "/hooks/after/" + Guid.NewGuid().ToString("N");
+        var body = Encoding.UTF8.GetBytes($$"""{"action":"opened","pad":"{{new string('p', 3000)}}"}""");
+
+        using var response = await fixture.Edge.Client.SendAsync(GitHubDelivery(path, body, Sign(body)));
+
+        await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "body_too_large");
+        Assert.Equal(0, fixture.BackendCalls(path));
+    }
+
+    private async Task<HttpResponseMessage> PostAsync(string path, byte[] body)
+    {
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        return await fixture.Edge.Client.PostAsync(path, content);
+    }
+
+    private static HttpRequestMessage GitHubDelivery(string path, byte[] body, string signature)
+    {
+        var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
+        request.Headers.Add("X-GitHub-Event", "issues");
+        request.Headers.Add("X-GitHub-Delivery", Guid.NewGuid().ToString());
+        request.Headers.Add("X-Hub-Signature-256", signature);
+        return request;
+    }
+
+    private static string Sign(byte[] body) =>
+        "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(ValidationEdgeFixture.GitHubSecret), body));
+
+    private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string code)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == status, $"expected {(int)status}, got {(int)response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(text).RootElement.Clone();
+        Assert.Equal(code, problem.GetProperty("code").GetString());
+        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+        return problem;
+    }
+
+    private static List<(string Pointer, string Detail)> Errors(JsonElement problem) =>
+        problem.GetProperty("errors").EnumerateArray().Select(e => (e.GetProperty("pointer").GetString()!, e.GetProperty("detail").GetString()!)).ToList();
+}
