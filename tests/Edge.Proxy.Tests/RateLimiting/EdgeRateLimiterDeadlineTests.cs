@@ -147,6 +147,39 @@ public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DecideAsync_RedisKilledThenRestarted_SharedLimitingResumesWithinOneSecond()
+    {
+        using var services = new RateLimitTestServices(_redis.ConnectionString);
+        await services.WaitForRedisAsync();
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 100, Window = TimeSpan.FromHours(1), OnRedisUnavailable = "Local" }, "restarted"));
+        Assert.Equal(RateLimitDecisionSource.Redis, (await limiter.DecideAsync("t:a", 1, CancellationToken.None)).Source);
+
+        _redis.Kill();
+        // Traffic during the outage: the connection is seen down and the breaker opens, as in production.
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True((await limiter.DecideAsync("t:a", 1, CancellationToken.None)).IsFallback);
+            await Task.Delay(20);
+        }
+
+        await _redis.RestartAsync();
+        var restarted = Stopwatch.StartNew();
+        RateLimitDecision decision;
+        do
+        {
+            await Task.Delay(10);
+            decision = await limiter.DecideAsync("t:a", 1, CancellationToken.None);
+        }
+        while (decision.IsFallback && restarted.Elapsed < TimeSpan.FromSeconds(10));
+        restarted.Stop();
+
+        // Reconnect attempts every 250 ms (EdgeRedis) and the breaker's 500 ms probe interval bound the gap.
+        Assert.Equal(RateLimitDecisionSource.Redis, decision.Source);
+        Assert.True(restarted.Elapsed < TimeSpan.FromSeconds(1), $"shared limiting resumed {restarted.Elapsed.TotalMilliseconds:F0} ms after redis-server answered PING");
+    }
+
+    [Fact]
     public async Task WarmUpAsync_BeforeAnyDecision_ConnectsAndLoadsTheScript()
     {
         using var services = new RateLimitTestServices(_redis.ConnectionString);
