@@ -159,7 +159,8 @@ internal static class RateLimitBench
         var calls = await store.ScriptCallsAsync().ConfigureAwait(false) - callsBefore;
 
         var fallbacks = warmup.Fallbacks + closed.Fallbacks + open.Fallbacks;
-        var reasons = string.Join(" / ", new[] { warmup, closed, open }.Where(t => t.Fallbacks > 0).Select(t => t.FallbacksByReason()));
+        var reasons = string.Join("; ", new[] { ("warm-up", warmup), ("closed", closed), ("open", open) }
+            .Where(p => p.Item2.Fallbacks > 0).Select(p => $"{p.Item1}: {p.Item2.FallbacksByReason()}"));
         return new ThroughputRow(
             round, store.Kind, instances.Count, mode, keys, load, options.Copies,
             saturation, closed.ServiceMicroseconds(50), closed.ServiceMicroseconds(99),
