@@ -17,7 +17,10 @@ Presets (each a side-by-side comparison against its own baseline):
   proxies    direct, nginx, bare YARP and the full edge (load/bench/proxy.full.json), jwt-rbac  -> load/RESULTS.md
   audit      the edge with the audit writer off vs on (load/bench/proxy.tenant.json), plain-get
   ratelimit  routes without a limiter, Strict and Lease mode on Redis (load/bench/proxy.ratelimit.json), plain-get;
-             adds Redis script calls per rate-limit decision
+             adds Redis script calls per rate-limit decision; with --edges 2, --redis-cluster and --decisions
+  ratelimit-decisions
+             only the decision-only harness (edge-load ratelimit: the edge's limiter without HTTP, two instances,
+             single Redis and a 3-master cluster, p99 at 80% of saturation, SIGSTOP blackhole)
   webhooks   POST to a plain route vs a GitHub-signed route (load/bench/proxy.webhooks.json), webhook;
              --param body-padding=1048576 for 1 MiB bodies
   auth       no auth step vs JWT HS256, RS256 and ES256 (JWKS) + EdgeRequire (load/bench/proxy.auth.json), jwt-rbac
@@ -36,6 +39,13 @@ Options (after a preset, they override it):
   --rounds N --duration D --warmup D --copies N --rate N
                        rounds (default 3), measured time per run (10s), uncounted warm-up (2s), closed-model copies (32),
                        open-model rate per second (1000)
+  --edges 1|2          edge instances on the same Redis (2: both get the same routes, requests alternate between them)
+  --redis-cluster      the edges use a 3-master Redis Cluster (redis-server --cluster-enabled yes, redis-cli --cluster
+                       create) instead of one redis-server; Redis calls are summed over the three masters
+  --decisions          after the HTTP rows, also run the decision-only harness (edge-load ratelimit) and append its
+                       tables to the same report
+  --decisions-arg ARG  an extra argument for edge-load ratelimit, repeatable (e.g. --decisions-arg --redis
+                       --decisions-arg single)
   --out FILE           where the results go
   -h, --help           this text
 
@@ -45,6 +55,7 @@ starts is stopped on exit, Ctrl+C included. Exit codes: 0 done, 1 a run or a pre
 Examples:
   load/bench.sh --smoke
   load/bench.sh --preset ratelimit --rounds 2
+  load/bench.sh --preset ratelimit --rounds 2 --edges 2 --redis-cluster --decisions
   load/bench.sh --preset webhooks --param body-padding=1048576
   load/bench.sh --paths yarp,edge --edge-config load/bench/proxy.tenant.json
 EOF
@@ -58,6 +69,11 @@ COPIES=32
 RATE=1000
 OUT=""
 SMOKE=0
+EDGE_COUNT=1
+REDIS_CLUSTER=0
+DECISIONS=0
+DECISIONS_ONLY=0
+DECISION_ARGS=()
 EDGE_ARGS=()
 PARAMS=()
 ROUTES=()
@@ -74,13 +90,15 @@ case "$PRESET" in
              PARAMS=(tenant=acme); ROUTES=("fast=/fast") ;;
   ratelimit) PATHS="edge"; SCENARIO=plain-get; EDGE_CONFIG=load/bench/proxy.ratelimit.json; BACKEND=bench
              ROUTES=("none=/plain/x" "strict=/strict/x" "lease=/lease/x" "strict-10k-keys=/strict-keys/x,keys=10000" "lease-10k-keys=/lease-keys/x,keys=10000") ;;
+  ratelimit-decisions) PATHS="edge"; SCENARIO=plain-get; EDGE_CONFIG=load/bench/proxy.ratelimit.json; BACKEND=bench
+             DECISIONS=1; DECISIONS_ONLY=1 ;;
   webhooks)  PATHS="edge"; SCENARIO=webhook; EDGE_CONFIG=load/bench/proxy.webhooks.json; BACKEND=bench
              PARAMS=(body-padding=1024); ROUTES=("unsigned=/plain" "signed=/signed") ;;
   auth)      PATHS="edge"; SCENARIO=jwt-rbac; EDGE_CONFIG=load/bench/proxy.auth.json; BACKEND=bench
              PARAMS=(roles=Agent)
              ROUTES=("none=/bench/plain" "hs256=/bench/hs,alg=HS256" "rs256=/bench/jwks,alg=RS256,signing-key=file:{keys}/rs256.pem,kid=rs256"
                      "es256=/bench/jwks,alg=ES256,signing-key=file:{keys}/es256.pem,kid=es256") ;;
-  *) echo "bench: unknown preset '$PRESET' (proxies, audit, ratelimit, webhooks, auth)" >&2; usage >&2; exit 2 ;;
+  *) echo "bench: unknown preset '$PRESET' (proxies, audit, ratelimit, ratelimit-decisions, webhooks, auth)" >&2; usage >&2; exit 2 ;;
 esac
 ROUTES_SET=0
 
@@ -102,12 +120,17 @@ while [ $# -gt 0 ]; do
     --edge-arg) need "$@"; EDGE_ARGS+=("$2"); shift ;;
     --backend) need "$@"; BACKEND=$2; shift ;;
     --out) need "$@"; OUT=$2; shift ;;
+    --edges) need "$@"; EDGE_COUNT=$2; shift ;;
+    --redis-cluster) REDIS_CLUSTER=1 ;;
+    --decisions) DECISIONS=1 ;;
+    --decisions-arg) need "$@"; DECISION_ARGS+=("$2"); shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
   shift
 done
 case "$BACKEND" in demo|bench) ;; *) echo "bench: --backend must be demo or bench" >&2; exit 2 ;; esac
+case "$EDGE_COUNT" in 1|2) ;; *) echo "bench: --edges must be 1 or 2" >&2; exit 2 ;; esac
 if [ -z "$OUT" ]; then
   if [ "$SMOKE" -eq 1 ]; then
     OUT=load/reports/bench-smoke$([ "$PRESET" = proxies ] || echo "-$PRESET").md
@@ -199,8 +222,32 @@ build() {
     || { tail -n 20 "$WORK/build-$(basename "$1").log" >&2; fail "build of $1 failed"; }
 }
 build load/Edge.Load
-build load/Edge.Load.BenchHost
 LOAD="dotnet load/Edge.Load/bin/Release/net10.0/edge-load.dll"
+
+# The decision-only harness: edge-load starts its own redis-server and 3-master cluster (never the edges' Redis).
+run_decisions() { # markdown file
+  local args=(--rounds "$ROUNDS")
+  if [ "$SMOKE" -eq 1 ]; then args=(--smoke); fi
+  log "decision-only harness: edge-load ratelimit ${args[*]} ${DECISION_ARGS[*]}"
+  $LOAD ratelimit "${args[@]}" "${DECISION_ARGS[@]}" --out "$1" 2>"$WORK/decisions.log" >/dev/null \
+    || { tail -n 20 "$WORK/decisions.log" >&2; fail "edge-load ratelimit failed"; }
+}
+if [ "$DECISIONS_ONLY" -eq 1 ]; then
+  command -v redis-server >/dev/null || fail "redis-server is missing: apt-get update && apt-get install -y redis-server"
+  mkdir -p "$(dirname "$OUT")"
+  run_decisions "$WORK/decisions.md"
+  {
+    echo "- command: \`load/bench.sh $ARGS\`; commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); load average before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+    echo
+    cat "$WORK/decisions.md"
+  } > "$OUT"
+  log "wrote $OUT"
+  cat "$OUT"
+  KEEP_WORK=0
+  exit 0
+fi
+
+build load/Edge.Load.BenchHost
 BENCH_HOST="dotnet load/Edge.Load.BenchHost/bin/Release/net10.0/edge-bench-host.dll"
 
 # Keys for the auth preset (RS256/ES256 rows) and a JWKS the bench backend serves; harmless for the others.
@@ -278,7 +325,7 @@ start_edge() { # name audit(1|0)
   if [ "$audit" = 1 ]; then audit_args=(--Edge:Audit:WriterUrl="http://127.0.0.1:$WRITER_PORT" --Edge:Audit:SpoolPath="$WORK/spool-$name"); fi
   start "$name" "$WORK/$name.log" dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll \
     --urls "http://127.0.0.1:$port" --Edge:ManagementUrls="http://127.0.0.1:$mgmt" \
-    --Edge:ProxyConfigPath="$WORK/proxy.edge.json" --Edge:Redis="127.0.0.1:$REDIS_PORT" "${audit_args[@]}" "${EDGE_ARGS[@]}"
+    --Edge:ProxyConfigPath="$WORK/proxy.edge.json" --Edge:Redis="$EDGE_REDIS" "${audit_args[@]}" "${EDGE_ARGS[@]}"
   wait_http "$name" "http://127.0.0.1:$mgmt/readyz" "$LAST_PID" "$WORK/$name.log"
   URL[$name]="http://127.0.0.1:$port"
   MGMT[$name]="http://127.0.0.1:$mgmt"
@@ -287,10 +334,28 @@ start_edge() { # name audit(1|0)
 if has_edge; then
   [ -f src/Edge.Proxy/Edge.Proxy.csproj ] || fail "src/Edge.Proxy is missing"
   build src/Edge.Proxy
-  REDIS_PORT=$(free_port 18400)
-  start redis "$WORK/redis.log" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --daemonize no
-  for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
-  redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG || fail "redis-server did not answer PING on $REDIS_PORT (see $WORK/redis.log)"
+  REDIS_PORTS=()
+  for n in $(seq 1 $([ "$REDIS_CLUSTER" -eq 1 ] && echo 3 || echo 1)); do
+    port=$(free_port $(( 18400 + n * 10 )))
+    cluster_args=()
+    if [ "$REDIS_CLUSTER" -eq 1 ]; then
+      mkdir -p "$WORK/redis-$port"
+      cluster_args=(--cluster-enabled yes --cluster-config-file "$WORK/redis-$port/nodes.conf" --cluster-node-timeout 2000 --dir "$WORK/redis-$port")
+    fi
+    start "redis-$port" "$WORK/redis-$port.log" redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no --daemonize no "${cluster_args[@]}"
+    for _ in $(seq 1 50); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+    redis-cli -p "$port" ping 2>/dev/null | grep -q PONG || fail "redis-server did not answer PING on $port (see $WORK/redis-$port.log)"
+    REDIS_PORTS+=("$port")
+  done
+  if [ "$REDIS_CLUSTER" -eq 1 ]; then
+    redis-cli --cluster create $(printf '127.0.0.1:%s ' "${REDIS_PORTS[@]}") --cluster-replicas 0 --cluster-yes >"$WORK/cluster-create.log" 2>&1 \
+      || { cat "$WORK/cluster-create.log" >&2; fail "redis-cli --cluster create failed"; }
+    for port in "${REDIS_PORTS[@]}"; do
+      for _ in $(seq 1 100); do redis-cli -p "$port" cluster info 2>/dev/null | grep -q 'cluster_state:ok' && break; sleep 0.1; done
+      redis-cli -p "$port" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || fail "cluster node $port not ok within 10 s"
+    done
+  fi
+  EDGE_REDIS=$(printf '127.0.0.1:%s,' "${REDIS_PORTS[@]}"); EDGE_REDIS=${EDGE_REDIS%,}
   with_backend_port "$EDGE_CONFIG" "$WORK/proxy.edge.json"
   # Audit on: a separate writer process, and the edge spooling every decision to it (as run.sh does).
   if has_path edge && [ "${NO_AUDIT:-0}" != 1 ]; then
@@ -301,8 +366,10 @@ if has_edge; then
       --Writer:Origin=edge-bench/audit
     wait_http writer "http://127.0.0.1:$WRITER_PORT/audit/checkpoint" "$LAST_PID" "$WORK/writer.log"
     start_edge edge 1
+    if [ "$EDGE_COUNT" -eq 2 ]; then start_edge edge2 1; fi
   elif has_path edge; then
     start_edge edge 0
+    if [ "$EDGE_COUNT" -eq 2 ]; then start_edge edge2 0; fi
   fi
   if has_path edge-noaudit; then start_edge edge-noaudit 0; fi
 fi
@@ -326,6 +393,7 @@ row_args() { # row index
   local spec=${ROW_ROUTE[$1]} path extra kv
   spec=${spec#*=}; path=${spec%%,*}
   local args=(--scenario "$SCENARIO" --target "${URL[${ROW_TARGET[$1]}]}" --param "path=$path")
+  if [ "${ROW_TARGET[$1]}" = edge ] && [ "$EDGE_COUNT" -eq 2 ]; then args+=(--param "also-targets=${URL[edge2]}"); fi
   for kv in "${PARAMS[@]}"; do args+=(--param "$kv"); done
   if [[ "$spec" == *,* ]]; then
     IFS=',' read -r -a extra <<< "${spec#*,}"
@@ -335,11 +403,14 @@ row_args() { # row index
 }
 
 # Rate-limit decisions (the edge's own counter) and Redis script calls (the server's own count) so far.
-decisions() { curl -s --max-time 5 "${MGMT[$1]}/metrics" | awk '/^edge_ratelimit_decisions_total/ { s += $NF } END { printf "%d\n", s }'; }
+# With --edges 2 the target "edge" is both instances: their counters are summed.
+edge_metrics() { local e; for e in $1 $([ "$1" = edge ] && [ "$EDGE_COUNT" -eq 2 ] && echo edge2); do curl -s --max-time 5 "${MGMT[$e]}/metrics"; done; }
+decisions() { edge_metrics "$1" | awk '/^edge_ratelimit_decisions_total/ { s += $NF } END { printf "%d\n", s }'; }
 # Decisions the outage mode answered (must stay 0 while Redis is healthy), by reason.
-fallbacks() { curl -s --max-time 5 "${MGMT[$1]}/metrics" | awk '/^edge_ratelimit_fallbacks_total/ { s += $NF } END { printf "%d\n", s }'; }
-redis_calls() {
-  redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' \
+fallbacks() { edge_metrics "$1" | awk '/^edge_ratelimit_fallbacks_total/ { s += $NF } END { printf "%d\n", s }'; }
+redis_calls() { # summed over every master of a cluster
+  local port
+  for port in "${REDIS_PORTS[@]}"; do redis-cli -p "$port" info commandstats; done | tr -d '\r' \
     | awk -F'[=,:]' '/^cmdstat_(evalsha|eval):/ { s += $3 } END { printf "%d\n", s }'
 }
 
@@ -406,7 +477,7 @@ BASE=${ROW_LABEL[0]}
   echo "- backend: $BACKEND_NAME; load: edge-load scenario \`$SCENARIO\` with ${PARAMS[*]:-no extra parameters}; routes: ${ROUTES[*]}"
   echo "- throughput: closed model, $COPIES copies (\`constant:copies=$COPIES,during=$DURATION\`); latency: open model at $RATE/s (\`inject:rate=$RATE,during=$DURATION\`), measured from the intended send time"
   if has_path nginx; then echo "- nginx: $(nginx -v 2>&1 | sed 's/nginx version: //'), worker_processes auto, upstream keepalive 256, access_log off"; fi
-  if has_edge; then echo "- edge: \`$EDGE_CONFIG\` on Redis (redis-server on loopback); \`edge\`: audit writer $(has_path edge && [ "${NO_AUDIT:-0}" != 1 ] && echo "on (separate Edge.AuditWriter process, spool on local disk)" || echo "off (decisions go to the logging sink)")$(has_path edge-noaudit && echo "; \`edge-noaudit\`: the same edge without an audit writer"); extra arguments: ${EDGE_ARGS[*]:-none}"; fi
+  if has_edge; then echo "- edge: \`$EDGE_CONFIG\` on Redis ($([ "$REDIS_CLUSTER" -eq 1 ] && echo "a 3-master Redis Cluster, ${#REDIS_PORTS[@]} redis-server processes" || echo "one redis-server") on loopback), $EDGE_COUNT edge instance(s)$([ "$EDGE_COUNT" -eq 2 ] && echo " (requests alternate between them; decisions, fallbacks summed)"); \`edge\`: audit writer $(has_path edge && [ "${NO_AUDIT:-0}" != 1 ] && echo "on (separate Edge.AuditWriter process, spool on local disk)" || echo "off (decisions go to the logging sink)")$(has_path edge-noaudit && echo "; \`edge-noaudit\`: the same edge without an audit writer"); extra arguments: ${EDGE_ARGS[*]:-none}"; fi
   echo "- values are medians over rounds; the order of rows rotates every round; ratios are to the first row, \`$BASE\`, from the same run"
   echo
   echo "| target | max RPS | ratio to $BASE | p50 ms at max | p99 ms at max | p50 ms at $RATE/s | p99 ms at $RATE/s | p99 added at $RATE/s (ms) | failed requests | Redis calls per rate-limit decision | rate-limit fallbacks |"
@@ -434,6 +505,10 @@ BASE=${ROW_LABEL[0]}
   cat "$WORK/samples.txt"
   echo '```'
 } > "$OUT"
+if [ "$DECISIONS" -eq 1 ]; then
+  run_decisions "$WORK/decisions.md"
+  { echo; echo "## Decision-only harness (same run)"; echo; sed 's/^# /### /' "$WORK/decisions.md"; } >> "$OUT"
+fi
 
 log "wrote $OUT"
 cat "$OUT"

@@ -20,15 +20,25 @@ internal sealed class EdgeRequests
 
     public Uri Target { get; private set; } = null!;
 
+    /// <summary>--target plus <c>also-targets=</c>: requests alternate over them by invocation (e.g. two edge instances).</summary>
+    private Uri[] _targets = [];
+
     public string TenantHeader { get; private set; } = "X-Tenant-ID";
 
     public static async Task<Response> SendAsync(HttpClient client, HttpRequestMessage request, IReadOnlySet<int> expected, CancellationToken cancellationToken) =>
         await HttpStep.SendAsync(client, request, expected, cancellationToken).ConfigureAwait(false);
 
+    private Uri TargetFor(long invocation) => _targets.Length == 1 ? Target : _targets[invocation % _targets.Length];
+
     public void InitCommon(ScenarioInitContext init)
     {
         Client = init.HttpClient;
         Target = init.RequireTarget();
+        _targets = [Target, .. init.GetParameter("also-targets", "")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(t => Uri.TryCreate(t, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+                ? uri
+                : throw new InvalidOperationException($"scenario {init.ScenarioName}: also-targets entry '{t}' is not an http(s) URL."))];
         TenantHeader = init.GetParameter("tenant-header", "X-Tenant-ID");
     }
 
@@ -69,7 +79,7 @@ internal sealed class EdgeRequests
 
     public HttpRequestMessage Get(string path, string? tenant, long invocation, bool withToken)
     {
-        var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Target, path));
+        var request = new HttpRequestMessage(HttpMethod.Get, new Uri(TargetFor(invocation), path));
         if (tenant is not null)
         {
             request.Headers.TryAddWithoutValidation(TenantHeader, tenant);
@@ -90,7 +100,7 @@ internal sealed class EdgeRequests
         var sender = (invocation % Math.Max(1, senders)) + 1;
         var body = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
             $$"""{"action":"opened","delivery":"{{delivery}}","sequence":{{Interlocked.Increment(ref _deliveries)}},"sender":{"id":{{sender}},"login":"bot-{{sender}}"},"padding":"{{_padding}}"}"""));
-        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(Target, path)) { Content = new ByteArrayContent(body) };
+        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(TargetFor(invocation), path)) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = Json;
         request.Headers.TryAddWithoutValidation("X-GitHub-Event", "issues");
         request.Headers.TryAddWithoutValidation("X-GitHub-Delivery", delivery);

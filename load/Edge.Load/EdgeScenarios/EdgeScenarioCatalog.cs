@@ -13,7 +13,7 @@ public static class EdgeScenarioCatalog
     public static IReadOnlyList<CatalogEntry> All { get; } =
     [
         new("plain-get", "GET a proxied route with no auth.",
-            ["path=/ (request path)", "tenant= (sent in tenant-header when set)", "tenant-header=X-Tenant-ID", "keys=0 (when set: X-Rate-Key cycles over that many values, for rate limits keyed on {header:X-Rate-Key})", "expect=200 (comma-separated ok statuses)"],
+            ["path=/ (request path)", "tenant= (sent in tenant-header when set)", "tenant-header=X-Tenant-ID", "keys=0 (when set: X-Rate-Key cycles over that many values, for rate limits keyed on {header:X-Rate-Key})", "also-targets= (comma-separated base URLs: requests alternate over --target and these, e.g. two edge instances)", "expect=200 (comma-separated ok statuses)"],
             PlainGet),
         new("jwt-rbac", "GET a JWT + RBAC route with HS256, RS256 or ES256 tokens minted by the tool (claims sub, tenant_id, roles).",
             ["path=/orders/1", "alg=HS256 (or RS256, ES256)", "key=env:EDGE_JWT_HS256_KEY (or file:/path; HS256)", "signing-key= (RS256/ES256: file:/path.pem from 'edge-load keys')", "kid=rs256|es256 (JWKS key id; default the alg in lower case)", "iss=https://id.example", "aud=edge", "tenant=acme", "roles=Agent (comma-separated)", "users=16 (distinct subjects)", "token-lifetime=1h", "tenant-header=X-Tenant-ID", "expect=200"],

@@ -174,6 +174,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
     {
         for (List<StrictWaiter>? batch = first; batch is not null;)
         {
+            var failure = RateLimitFallbackReason.None;
             try
             {
                 var requests = new BucketRequest[batch.Count];
@@ -183,6 +184,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                 }
 
                 var (results, reason) = await CallRedisAsync(partition, requests).ConfigureAwait(false);
+                failure = reason;
                 var now = Stopwatch.GetTimestamp();
                 for (var i = 0; i < batch.Count; i++)
                 {
@@ -213,19 +215,38 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                 }
             }
 
-            lock (state)
+            batch = TakePending(state);
+            if (batch is not null && failure != RateLimitFallbackReason.None)
             {
-                batch = state.Pending;
-                state.Pending = null;
-                state.InFlight = batch is not null;
+                // These decisions queued behind a call that just failed (on a blackhole: after a whole deadline of
+                // silence). Sending them now would make each wait a second deadline for the same silent node, so they
+                // share the failed call's answer at once; decisions arriving from now on get a call of their own.
+                foreach (var waiter in batch)
+                {
+                    waiter.TrySetResult(Fallback(partition, waiter.Permits, failure));
+                }
+
+                batch = TakePending(state);
             }
+        }
+    }
+
+    private static List<StrictWaiter>? TakePending(RemoteKeyState state)
+    {
+        lock (state)
+        {
+            var pending = state.Pending;
+            state.Pending = null;
+            state.InFlight = pending is not null;
+            return pending;
         }
     }
 
     private async ValueTask<RateLimitDecision> DecideLeaseAsync(string partition, RemoteKeyState state, int permits, CancellationToken cancellationToken)
     {
         // One claim per key in flight: the others wait for it (bounded by its own deadline), then spend from the
-        // refilled lease. Waiting here is queueing on this edge, never a reason to fall back.
+        // refilled lease. Waiting here is queueing on this edge, never a reason to fall back by itself.
+        var arrived = Stopwatch.GetTimestamp();
         await state.Claim.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -237,12 +258,25 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                     var remaining = state.RemoteRemaining + state.LeaseTokens;
                     return new RateLimitDecision(true, RateLimitDecisionSource.Lease, Policy.Limit, remaining, ResetFor(remaining), TimeSpan.Zero);
                 }
+
+                // A claim failed while this decision waited for it: claiming again would queue every waiter behind
+                // one more deadline each on a silent node. Share the failed claim's answer instead.
+                if (state.ClaimFailedAt > arrived)
+                {
+                    return Fallback(partition, permits, state.ClaimFailure);
+                }
             }
 
             var want = Math.Max(permits, BatchSize(state));
             var (results, reason) = await CallRedisAsync(partition, [new BucketRequest(want, permits)]).ConfigureAwait(false);
             if (results is null)
             {
+                lock (state)
+                {
+                    state.ClaimFailedAt = Stopwatch.GetTimestamp();
+                    state.ClaimFailure = reason;
+                }
+
                 return Fallback(partition, permits, reason);
             }
 
@@ -434,6 +468,11 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         public long LastClaim { get; set; }
 
         public int DecisionsSinceClaim { get; set; }
+
+        /// <summary>Lease mode: when the last claim failed, and why (decisions that waited for it share its answer).</summary>
+        public long ClaimFailedAt { get; set; }
+
+        public RateLimitFallbackReason ClaimFailure { get; set; }
     }
 
     /// <summary>One strict decision waiting for its share of a coalesced script call.</summary>

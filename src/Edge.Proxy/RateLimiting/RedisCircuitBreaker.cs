@@ -71,6 +71,20 @@ internal sealed class RedisCircuitBreaker(int failureThreshold, TimeSpan breakDu
         }
     }
 
+    /// <summary>
+    /// The connection to the node is back (the client reconnected): let the next decision probe now instead of after
+    /// the rest of the break, so shared limiting resumes as soon as Redis does. A failing probe opens it again.
+    /// </summary>
+    public void ProbeNow()
+    {
+        var openUntil = Volatile.Read(ref _openUntil);
+        var now = Stopwatch.GetTimestamp();
+        if (openUntil > now)
+        {
+            Interlocked.CompareExchange(ref _openUntil, now, openUntil);
+        }
+    }
+
     /// <summary>Returns true when this failure opened the breaker.</summary>
     public bool OnFailure(bool isProbe)
     {

@@ -52,6 +52,7 @@ internal sealed partial class RedisRateLimitConnection
     // One per cluster node ever seen in the slot map: bounded by the cluster's size, never by the keys.
     private readonly ConcurrentDictionary<EndPoint, NodeBreaker> _nodeBreakers = new();
     private IServer? _slotMapSource;
+    private int _watchingRestores;
 
     /// <summary>
     /// The breaker of the node that owns <paramref name="partition"/>'s hash slot on a Redis Cluster, per the client's
@@ -121,6 +122,11 @@ internal sealed partial class RedisRateLimitConnection
     public async Task<bool> WarmUpAsync(CancellationToken cancellationToken)
     {
         var multiplexer = await _redis.ConnectAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (multiplexer is not null && Interlocked.Exchange(ref _watchingRestores, 1) == 0)
+        {
+            multiplexer.ConnectionRestored += (_, e) => OnConnectionRestored(e.EndPoint);
+        }
+
         if (multiplexer is not { IsConnected: true })
         {
             return false;
@@ -242,6 +248,16 @@ internal sealed partial class RedisRateLimitConnection
         }
 
         return completed;
+    }
+
+    /// <summary>A reconnect: the breakers of that node (and the single-server one) probe at once.</summary>
+    private void OnConnectionRestored(EndPoint? endpoint)
+    {
+        Breaker.Breaker.ProbeNow();
+        if (endpoint is not null && _nodeBreakers.TryGetValue(endpoint, out var node))
+        {
+            node.Breaker.ProbeNow();
+        }
     }
 
     public void OnSuccess(NodeBreaker node, bool isProbe)

@@ -1,5 +1,6 @@
 using System.Net;
 using Edge.Testing;
+using StackExchange.Redis;
 using Xunit.Abstractions;
 
 namespace Edge.FunctionalTests.RateLimiting;
@@ -207,6 +208,89 @@ public sealed class RateLimitSustainedLoadTests(ITestOutputHelper output) : IAsy
         var fallbacks = await RateLimitLoad.FallbackLinesAsync(edge, name);
         Assert.NotEmpty(fallbacks);
         Assert.All(fallbacks, line => Assert.Contains($"mode=\"{mode}\"", line));
+    }
+
+    [Fact]
+    public async Task EdgeRateLimit_ClusterHotKeySlotMovedWhileLoaded_AdmitsLimitPlusRefillNo503NoFallback()
+    {
+        await using var store = await RedisStore.StartAsync("cluster");
+        // A one-minute window refills a token every 200 ms: once the burst is spent, each edge keeps asking Redis
+        // several times a second (a refusal is cached only until the next token), so the moves meet live calls on a
+        // fast host and a slow one alike.
+        const int limit = 300;
+        var window = TimeSpan.FromMinutes(1);
+        var policy = new { Limit = limit, Window = "00:01:00", Mode = "Strict", OnRedisUnavailable = "Closed" };
+        var name = RateLimitLoad.UniquePolicyName();
+        await using var a = await RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy, name);
+        await using var b = await RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy, name);
+        var key = $"edge:rl:tb:{name}:{{acme:hot}}";
+        var cluster = store.Cluster!;
+
+        // Resharding while the hot key is decided: its slot is moved from master to master (IMPORTING/MIGRATING,
+        // MIGRATE of the bucket, SETSLOT NODE everywhere), so calls meet ASK and MOVED redirects mid-run. One admin
+        // connection for every move: a loaded host must not spend the run connecting.
+        using var admin = cluster.Connect();
+        var owner = await cluster.NodeOfAsync(key);
+        var load = RateLimitLoad.RunAsync([a, b], ClientsPerEdge, TimeSpan.FromSeconds(4), _ => "hot");
+        var moves = new List<(int From, int To, long ScriptCallsBefore)>();
+        while (!load.IsCompleted && moves.Count < 6)
+        {
+            var to = cluster.Nodes[(cluster.Nodes.ToList().IndexOf(owner) + 1) % cluster.Nodes.Count];
+            moves.Add((owner.Port, to.Port, await ScriptCallsAsync(admin, cluster)));
+            await MoveSlotAsync(admin, cluster, key, owner, to);
+            owner = to;
+            await Task.Delay(200);
+        }
+
+        var (responses, elapsed) = await load;
+        var callsAfter = await ScriptCallsAsync(admin, cluster);
+
+        var admitted = responses.Count(r => r.Status == HttpStatusCode.OK);
+        var refill = (int)Math.Ceiling(elapsed / window * limit);
+        output.WriteLine($"slot moves {string.Join(", ", moves.Select(m => $"{m.From}->{m.To} (script calls so far {m.ScriptCallsBefore})"))}; {admitted} admitted of {responses.Count} in {elapsed.TotalSeconds:F1} s, {callsAfter} script calls in all");
+        Assert.True(moves.Count >= 2, "the load ended before the slot could be moved twice");
+        // Redis was being asked across the moves, not only before the first one (then they would prove nothing).
+        Assert.True(moves[^1].ScriptCallsBefore > moves[0].ScriptCallsBefore, "no script call between the first and the last move");
+        Assert.True(responses.Count > limit, $"offered load {responses.Count} must exceed the limit");
+        Assert.DoesNotContain(responses, r => r.Status == HttpStatusCode.ServiceUnavailable);
+        Assert.All(responses, r => Assert.Equal(limit.ToString(), r.Limit));
+        Assert.InRange(admitted, limit, limit + refill);
+        Assert.Empty(await RateLimitLoad.FallbackLinesAsync(a, name));
+        Assert.Empty(await RateLimitLoad.FallbackLinesAsync(b, name));
+        Assert.Equal(moves[^1].To, (await cluster.NodeOfAsync(key)).Port);
+    }
+
+    /// <summary>Moves <paramref name="key"/>'s hash slot from one master to another, the way redis-cli --cluster reshard does.</summary>
+    private static async Task MoveSlotAsync(IConnectionMultiplexer admin, RedisCluster cluster, string key, RedisServer from, RedisServer to)
+    {
+        var source = admin.GetServer($"127.0.0.1:{from.Port}");
+        var target = admin.GetServer($"127.0.0.1:{to.Port}");
+        var slot = (long)await source.ExecuteAsync("CLUSTER", "KEYSLOT", key);
+        var sourceId = (string)(await source.ExecuteAsync("CLUSTER", "MYID"))!;
+        var targetId = (string)(await target.ExecuteAsync("CLUSTER", "MYID"))!;
+        await target.ExecuteAsync("CLUSTER", "SETSLOT", slot, "IMPORTING", sourceId);
+        await source.ExecuteAsync("CLUSTER", "SETSLOT", slot, "MIGRATING", targetId);
+        foreach (var moving in (RedisResult[])(await source.ExecuteAsync("CLUSTER", "GETKEYSINSLOT", slot, 100))!)
+        {
+            await source.ExecuteAsync("MIGRATE", "127.0.0.1", to.Port, (string)moving!, 0, 5000);
+        }
+
+        foreach (var node in cluster.Nodes)
+        {
+            await admin.GetServer($"127.0.0.1:{node.Port}").ExecuteAsync("CLUSTER", "SETSLOT", slot, "NODE", targetId);
+        }
+    }
+
+    private static async Task<long> ScriptCallsAsync(IConnectionMultiplexer admin, RedisCluster cluster)
+    {
+        long calls = 0;
+        foreach (var node in cluster.Nodes)
+        {
+            var info = await admin.GetServer($"127.0.0.1:{node.Port}").InfoAsync("commandstats");
+            calls += info.SelectMany(g => g).Where(kv => kv.Key is "cmdstat_evalsha" or "cmdstat_eval").Sum(kv => long.Parse(kv.Value.Split(',')[0]["calls=".Length..]));
+        }
+
+        return calls;
     }
 
     /// <summary>One redis-server or a 3-master cluster.</summary>

@@ -107,6 +107,47 @@ public sealed class EdgeRateLimiterClusterTests : IAsyncLifetime
         Assert.Contains(next.Source, new[] { RateLimitDecisionSource.Redis, RateLimitDecisionSource.RefusalCache });
     }
 
+    [Theory]
+    [InlineData("Local", nameof(RateLimitDecisionSource.FallbackLocal))]
+    [InlineData("Open", nameof(RateLimitDecisionSource.FallbackOpen))]
+    [InlineData("Closed", nameof(RateLimitDecisionSource.FallbackClosed))]
+    public async Task DecideAsync_ClusterMasterKilled_EachModeAnswersAtOnceNotAfterTheDeadline(string mode, string expectedSource)
+    {
+        var expected = Enum.Parse<RateLimitDecisionSource>(expectedSource);
+        using var services = new RateLimitTestServices(_cluster.ConnectionString);
+        await services.WaitForRedisAsync();
+        // A deadline far longer than the bound below: a decision that waited for it would fail the test.
+        var policy = RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = Limit, Window = TimeSpan.FromHours(1), DecisionDeadline = TimeSpan.FromSeconds(5), OnRedisUnavailable = mode },
+            "killed-" + mode);
+        var limiter = services.Registry.GetOrCreate(policy);
+        var (victim, key) = (await KeysByNodeAsync(policy)).First();
+        Assert.Equal(RateLimitDecisionSource.Redis, (await limiter.DecideAsync(key, 1, CancellationToken.None)).Source);
+
+        victim.Kill();
+        try
+        {
+            var timings = new List<(RateLimitDecision Decision, TimeSpan Took)>();
+            for (var i = 0; i < 5; i++)
+            {
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                var decision = await limiter.DecideAsync(key, 1, CancellationToken.None);
+                timings.Add((decision, watch.Elapsed));
+            }
+
+            // A dead master's connection fails (or is already known down): the outage mode answers without waiting for
+            // the 5 s deadline; then the node's breaker answers without asking at all.
+            Assert.All(timings, t => Assert.Equal(expected, t.Decision.Source));
+            Assert.All(timings, t => Assert.Contains(t.Decision.FallbackReason, new[] { RateLimitFallbackReason.ConnectionFailed, RateLimitFallbackReason.Disconnected, RateLimitFallbackReason.BreakerOpen, RateLimitFallbackReason.Error }));
+            // Generous on a shared machine; the point is "not the 5 s deadline".
+            Assert.All(timings, t => Assert.True(t.Took < TimeSpan.FromSeconds(2.5), $"{t.Decision.FallbackReason} took {t.Took.TotalMilliseconds:F0} ms"));
+        }
+        finally
+        {
+            await victim.RestartAsync();
+        }
+    }
+
     [Fact]
     public async Task BreakerFor_ClusterKeysOnDifferentMasters_OneBreakerPerMasterSharedByItsKeys()
     {

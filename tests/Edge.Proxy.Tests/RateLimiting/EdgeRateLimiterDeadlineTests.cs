@@ -91,6 +91,41 @@ public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("Strict")]
+    [InlineData("Lease")]
+    public async Task DecideAsync_RedisPausedConcurrentOnHotKey_QueuedDecisionsShareTheSilentCallsAnswer(string mode)
+    {
+        using var services = new RateLimitTestServices(_redis.ConnectionString);
+        await services.WaitForRedisAsync();
+        // Below the fixture's 1 s asyncTimeout, so the client's own timeout never answers first.
+        var deadline = TimeSpan.FromMilliseconds(500);
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 1_000_000, Window = TimeSpan.FromHours(1), Mode = mode, DecisionDeadline = deadline, OnRedisUnavailable = "Local" }, "queued-" + mode));
+        // A lease's first claim is one token, spent here: every later decision needs a claim of its own.
+        Assert.Equal(RateLimitDecisionSource.Redis, (await limiter.DecideAsync("t:hot", 1, CancellationToken.None)).Source);
+        var callsBefore = limiter.RedisCalls;
+
+        _redis.Pause();
+        try
+        {
+            var watch = Stopwatch.StartNew();
+            var decisions = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(() => limiter.DecideAsync("t:hot", 1, CancellationToken.None).AsTask())));
+            watch.Stop();
+
+            // One call waited out the deadline; the decisions queued behind it (coalesced strict batch, or waiting for
+            // the lease claim) got its answer at once instead of one more silent deadline each. Before, strict sent a
+            // second call and lease claimed again and again until the breaker opened (three deadlines in a row).
+            Assert.Equal(1, limiter.RedisCalls - callsBefore);
+            Assert.All(decisions, d => Assert.Equal((RateLimitDecisionSource.FallbackLocal, RateLimitFallbackReason.NoAnswer), (d.Source, d.FallbackReason)));
+            Assert.True(watch.Elapsed < 2 * deadline, $"took {watch.Elapsed.TotalMilliseconds:F0} ms with a {deadline.TotalMilliseconds:F0} ms deadline");
+        }
+        finally
+        {
+            _redis.Resume();
+        }
+    }
+
     [Fact]
     public async Task DecideAsync_RedisKilled_FallsBackAtOnceWithoutWaitingForTheDeadline()
     {
@@ -109,6 +144,39 @@ public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
         Assert.Contains(decision.FallbackReason, new[] { RateLimitFallbackReason.Disconnected, RateLimitFallbackReason.ConnectionFailed });
         // Generous bound on a shared machine; the point is "not the 5 s deadline".
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2.5), $"took {watch.Elapsed.TotalMilliseconds:F0} ms");
+    }
+
+    [Fact]
+    public async Task DecideAsync_RedisKilledThenRestarted_SharedLimitingResumesWithinOneSecond()
+    {
+        using var services = new RateLimitTestServices(_redis.ConnectionString);
+        await services.WaitForRedisAsync();
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 100, Window = TimeSpan.FromHours(1), OnRedisUnavailable = "Local" }, "restarted"));
+        Assert.Equal(RateLimitDecisionSource.Redis, (await limiter.DecideAsync("t:a", 1, CancellationToken.None)).Source);
+
+        _redis.Kill();
+        // Traffic during the outage: the connection is seen down and the breaker opens, as in production.
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True((await limiter.DecideAsync("t:a", 1, CancellationToken.None)).IsFallback);
+            await Task.Delay(20);
+        }
+
+        await _redis.RestartAsync();
+        var restarted = Stopwatch.StartNew();
+        RateLimitDecision decision;
+        do
+        {
+            await Task.Delay(10);
+            decision = await limiter.DecideAsync("t:a", 1, CancellationToken.None);
+        }
+        while (decision.IsFallback && restarted.Elapsed < TimeSpan.FromSeconds(10));
+        restarted.Stop();
+
+        // Reconnect attempts every 250 ms (EdgeRedis) and the breaker's 500 ms probe interval bound the gap.
+        Assert.Equal(RateLimitDecisionSource.Redis, decision.Source);
+        Assert.True(restarted.Elapsed < TimeSpan.FromSeconds(1), $"shared limiting resumed {restarted.Elapsed.TotalMilliseconds:F0} ms after redis-server answered PING");
     }
 
     [Fact]

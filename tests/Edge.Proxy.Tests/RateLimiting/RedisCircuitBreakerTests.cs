@@ -66,4 +66,33 @@ public sealed class RedisCircuitBreakerTests
         Assert.True(breaker.TryEnter(out var afterClose));
         Assert.False(afterClose);
     }
+
+    [Fact]
+    public void ProbeNow_OpenForAnHour_NextCallerProbesAtOnceAndAFailedProbeReopens()
+    {
+        var breaker = new RedisCircuitBreaker(1, TimeSpan.FromHours(1), TimeSpan.Zero);
+        breaker.OnFailure(isProbe: false);
+        Assert.False(breaker.TryEnter(out _));
+
+        breaker.ProbeNow();
+
+        Assert.False(breaker.IsShortCircuiting);
+        Assert.True(breaker.TryEnter(out var isProbe));
+        Assert.True(isProbe);
+        Assert.False(breaker.TryEnter(out _));
+        breaker.OnFailure(isProbe: true);
+        Assert.True(breaker.IsShortCircuiting);
+    }
+
+    [Fact]
+    public void ProbeNow_Closed_StaysClosed()
+    {
+        var breaker = new RedisCircuitBreaker(3, TimeSpan.FromHours(1), TimeSpan.Zero);
+
+        breaker.ProbeNow();
+
+        Assert.False(breaker.IsOpen);
+        Assert.True(breaker.TryEnter(out var isProbe));
+        Assert.False(isProbe);
+    }
 }

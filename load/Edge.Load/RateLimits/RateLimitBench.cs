@@ -1,0 +1,265 @@
+using System.Diagnostics;
+using System.Globalization;
+using Edge.Configuration;
+using Edge.Configuration.RateLimiting;
+using Edge.Proxy.RateLimiting;
+
+namespace Edge.Load.RateLimits;
+
+/// <summary>One strict/lease × keys × Redis row: saturation (closed model), then latency at a fraction of it (open model).</summary>
+internal sealed record ThroughputRow(
+    int Round, string Redis, int Instances, string Mode, int Keys, double LoadAverage, int Copies,
+    double Saturation, double ClosedP50, double ClosedP99,
+    double OpenRate, double P50, double P99, double P999, double Max, double ServiceP99,
+    long Decisions, long ScriptCalls, long Fallbacks, string FallbackReasons)
+{
+    public double CallsPerDecision => Decisions == 0 ? double.NaN : (double)ScriptCalls / Decisions;
+}
+
+/// <summary>The blackhole phase: Redis (on a cluster, the hot key's master) SIGSTOPped while decisions arrive at a fixed rate.</summary>
+internal sealed record BlackholeRow(
+    int Round, string Redis, int Instances, string Mode, double LoadAverage, TimeSpan Deadline, double Rate, TimeSpan Stopped,
+    long HealthyFallbacks, long StopDecisions, double StopP50, double StopP99, double StopP999, double StopMax,
+    long StopFallbacks, string StopFallbackReasons, long AfterFallbacks, string AfterFallbackReasons,
+    double? FirstSharedAfterResumeMs, double? LastFallbackAfterResumeMs)
+{
+    public bool WithinTwiceDeadline => StopP99 <= 2 * Deadline.TotalMilliseconds * 1000;
+}
+
+/// <summary>
+/// <c>edge-load ratelimit</c>: decision-only throughput and latency of the edge's own limiter
+/// (<see cref="EdgeRateLimiter.DecideAsync"/>, the call the rate-limit step makes) against a real Redis or a real
+/// 3-master cluster, with several limiter instances sharing the buckets, and a blackhole phase.
+/// </summary>
+internal static class RateLimitBench
+{
+    public const string HotPartition = "acme:hot";
+
+    public static async Task<(List<ThroughputRow> Rows, List<BlackholeRow> Blackholes)> RunAsync(
+        RateLimitBenchOptions options, TextWriter progress, CancellationToken cancellationToken)
+    {
+        var rows = new List<ThroughputRow>();
+        var blackholes = new List<BlackholeRow>();
+        var stores = new List<RedisUnderTest>();
+        try
+        {
+            if (options.Connect is not null)
+            {
+                stores.Add(RedisUnderTest.Attach(options.Connect, options.RedisPid));
+            }
+            else
+            {
+                foreach (var kind in options.Redis)
+                {
+                    stores.Add(await RedisUnderTest.StartAsync(kind).ConfigureAwait(false));
+                }
+            }
+
+            for (var round = 1; round <= options.Rounds; round++)
+            {
+                foreach (var store in stores)
+                {
+                    var instances = new List<LimiterInstance>();
+                    try
+                    {
+                        for (var i = 0; i < options.Instances; i++)
+                        {
+                            instances.Add(await LimiterInstance.StartAsync(store.ConnectionString, cancellationToken).ConfigureAwait(false));
+                        }
+
+                        foreach (var mode in options.Modes)
+                        {
+                            foreach (var keys in options.Keys)
+                            {
+                                cancellationToken.ThrowIfCancellationRequested();
+                                var row = await ThroughputAsync(options, store, instances, round, mode, keys, cancellationToken).ConfigureAwait(false);
+                                rows.Add(row);
+                                await progress.WriteLineAsync(RateLimitBenchReport.Line(row)).ConfigureAwait(false);
+                            }
+                        }
+
+                        if (options.Blackhole > TimeSpan.Zero && store.CanFreeze)
+                        {
+                            foreach (var mode in options.Modes)
+                            {
+                                cancellationToken.ThrowIfCancellationRequested();
+                                var row = await BlackholeAsync(options, store, instances, round, mode, cancellationToken).ConfigureAwait(false);
+                                blackholes.Add(row);
+                                await progress.WriteLineAsync(RateLimitBenchReport.Line(row)).ConfigureAwait(false);
+                            }
+                        }
+                    }
+                    finally
+                    {
+                        foreach (var instance in instances)
+                        {
+                            instance.Dispose();
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var store in stores)
+            {
+                await store.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        return (rows, blackholes);
+    }
+
+    private static RateLimitPolicy Policy(RateLimitBenchOptions options, string name, string mode)
+    {
+        var errors = new ConfigErrorList();
+        var defaults = new RateLimitPolicyOptions();
+        // 10,000,000 per hour: every decision is an admission, the expensive path (a refusal is answered from the cache).
+        var policyOptions = new RateLimitPolicyOptions
+        {
+            Limit = 10_000_000,
+            Window = TimeSpan.FromHours(1),
+            Mode = mode == "lease" ? "Lease" : "Strict",
+            OnRedisUnavailable = "Local",
+            DecisionDeadline = options.Deadline ?? defaults.DecisionDeadline,
+        };
+        return RateLimitPolicy.TryCreate(name, policyOptions, errors) ?? throw new InvalidOperationException(string.Join("; ", errors.Errors));
+    }
+
+    private static Decide Decider(IReadOnlyList<LimiterInstance> instances, RateLimitPolicy policy, string[] partitions, CancellationToken cancellationToken)
+    {
+        var limiters = instances.Select(i => i.LimiterFor(policy)).ToArray();
+        return sequence =>
+        {
+            var instance = (int)(sequence % limiters.Length);
+            var partition = partitions[(int)(sequence / limiters.Length % partitions.Length)];
+            return limiters[instance].DecideAsync(partition, 1, cancellationToken);
+        };
+    }
+
+    private static async Task<ThroughputRow> ThroughputAsync(
+        RateLimitBenchOptions options, RedisUnderTest store, IReadOnlyList<LimiterInstance> instances, int round, string mode, int keys, CancellationToken cancellationToken)
+    {
+        var policy = Policy(options, $"bench-{mode}-{keys}-r{round}-{Guid.NewGuid():N}", mode);
+        var partitions = keys == 1 ? [HotPartition] : Enumerable.Range(0, keys).Select(k => $"acme:u{k}").ToArray();
+        var decide = Decider(instances, policy, partitions, cancellationToken);
+        var load = LoadAverage();
+
+        var warmup = new DecisionTally();
+        await DecisionLoad.ClosedAsync(decide, options.Copies, options.Warmup, warmup.Record, cancellationToken).ConfigureAwait(false);
+
+        var callsBefore = await store.ScriptCallsAsync().ConfigureAwait(false);
+        var closed = new DecisionTally();
+        var elapsed = await DecisionLoad.ClosedAsync(decide, options.Copies, options.Duration, closed.Record, cancellationToken).ConfigureAwait(false);
+        var saturation = closed.Decisions / elapsed.TotalSeconds;
+
+        var open = new DecisionTally();
+        var rate = Math.Clamp(Math.Floor(saturation * options.RateFraction), 1, options.MaxOpenRate);
+        await DecisionLoad.OpenAsync(decide, rate, options.Duration, open.Record, cancellationToken).ConfigureAwait(false);
+        var calls = await store.ScriptCallsAsync().ConfigureAwait(false) - callsBefore;
+
+        var fallbacks = warmup.Fallbacks + closed.Fallbacks + open.Fallbacks;
+        var reasons = string.Join("; ", new[] { ("warm-up", warmup), ("closed", closed), ("open", open) }
+            .Where(p => p.Item2.Fallbacks > 0).Select(p => $"{p.Item1}: {p.Item2.FallbacksByReason()}"));
+        return new ThroughputRow(
+            round, store.Kind, instances.Count, mode, keys, load, options.Copies,
+            saturation, closed.ServiceMicroseconds(50), closed.ServiceMicroseconds(99),
+            rate, open.LatencyMicroseconds(50), open.LatencyMicroseconds(99), open.LatencyMicroseconds(99.9), open.MaxMicroseconds, open.ServiceMicroseconds(99),
+            closed.Decisions + open.Decisions, calls, fallbacks, reasons.Length == 0 ? "0" : reasons);
+    }
+
+    private static async Task<BlackholeRow> BlackholeAsync(
+        RateLimitBenchOptions options, RedisUnderTest store, IReadOnlyList<LimiterInstance> instances, int round, string mode, CancellationToken cancellationToken)
+    {
+        var policy = Policy(options, $"blackhole-{mode}-r{round}-{Guid.NewGuid():N}", mode);
+        var decide = Decider(instances, policy, [HotPartition], cancellationToken);
+        var load = LoadAverage();
+        var healthyFor = TimeSpan.FromSeconds(1);
+        var healthy = new DecisionTally();
+        var stopped = new DecisionTally();
+        var after = new DecisionTally();
+        long frozenAt = long.MaxValue, resumedAt = long.MaxValue, firstShared = long.MaxValue, lastFallback = long.MinValue;
+        void Record(long intended, long sent, long answered, in RateLimitDecision decision)
+        {
+            if (intended < Volatile.Read(ref frozenAt))
+            {
+                healthy.Record(intended, sent, answered, decision);
+            }
+            else if (intended < Volatile.Read(ref resumedAt))
+            {
+                stopped.Record(intended, sent, answered, decision);
+            }
+            else
+            {
+                after.Record(intended, sent, answered, decision);
+                if (decision.IsFallback)
+                {
+                    InterlockedMax(ref lastFallback, intended);
+                }
+                else
+                {
+                    InterlockedMin(ref firstShared, answered);
+                }
+            }
+        }
+
+        var total = healthyFor + options.Blackhole + options.AfterResume;
+        var run = DecisionLoad.OpenAsync(decide, options.BlackholeRate, total, Record, cancellationToken);
+        await Task.Delay(healthyFor, cancellationToken).ConfigureAwait(false);
+        var resume = await store.FreezeAsync(RedisRateLimitScript.KeyOf(policy, HotPartition)).ConfigureAwait(false);
+        Volatile.Write(ref frozenAt, Stopwatch.GetTimestamp());
+        try
+        {
+            await Task.Delay(options.Blackhole, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            resume();
+            Volatile.Write(ref resumedAt, Stopwatch.GetTimestamp());
+        }
+
+        await run.ConfigureAwait(false);
+        double? Since(long timestamp) => timestamp is long.MaxValue or long.MinValue ? null : Math.Max(0, (timestamp - resumedAt) * 1000.0 / Stopwatch.Frequency);
+        return new BlackholeRow(
+            round, store.Kind, instances.Count, mode, load, policy.DecisionDeadline, options.BlackholeRate, options.Blackhole,
+            healthy.Fallbacks, stopped.Decisions, stopped.LatencyMicroseconds(50), stopped.LatencyMicroseconds(99), stopped.LatencyMicroseconds(99.9), stopped.MaxMicroseconds,
+            stopped.Fallbacks, stopped.FallbacksByReason(), after.Fallbacks, after.FallbacksByReason(),
+            Since(firstShared), lastFallback == long.MinValue ? 0 : Since(lastFallback));
+    }
+
+    private static void InterlockedMax(ref long target, long value)
+    {
+        for (var current = Volatile.Read(ref target); value > current; current = Volatile.Read(ref target))
+        {
+            if (Interlocked.CompareExchange(ref target, value, current) == current)
+            {
+                return;
+            }
+        }
+    }
+
+    private static void InterlockedMin(ref long target, long value)
+    {
+        for (var current = Volatile.Read(ref target); value < current; current = Volatile.Read(ref target))
+        {
+            if (Interlocked.CompareExchange(ref target, value, current) == current)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>The 1-minute load average (Linux), recorded next to every row: the machine is shared.</summary>
+    public static double LoadAverage()
+    {
+        try
+        {
+            var text = File.ReadAllText("/proc/loadavg");
+            return double.Parse(text.Split(' ')[0], CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return double.NaN;
+        }
+    }
+}

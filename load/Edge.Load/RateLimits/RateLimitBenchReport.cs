@@ -1,0 +1,49 @@
+using System.Globalization;
+using System.Text;
+
+namespace Edge.Load.RateLimits;
+
+/// <summary>The markdown of <c>edge-load ratelimit</c>: every row as measured (one per round), nothing averaged away.</summary>
+internal static class RateLimitBenchReport
+{
+    public static string Line(ThroughputRow r) => Invariant(
+        $"round {r.Round} {r.Redis} x{r.Instances} {r.Mode} keys={r.Keys} load={r.LoadAverage:F1}: {r.Saturation:F0} decisions/s; at {r.OpenRate:F0}/s p50 {r.P50:F0} µs p99 {r.P99:F0} µs p99.9 {r.P999:F0} µs; {r.CallsPerDecision:F3} calls/decision; fallbacks {r.FallbackReasons}");
+
+    public static string Line(BlackholeRow b) => Invariant(
+        $"round {b.Round} {b.Redis} x{b.Instances} {b.Mode} blackhole {b.Stopped.TotalSeconds:F1} s load={b.LoadAverage:F1}: {b.StopDecisions} decisions, p99 {b.StopP99 / 1000:F1} ms (deadline {b.Deadline.TotalMilliseconds:F0} ms), fallbacks {b.StopFallbackReasons}; after SIGCONT {b.AfterFallbackReasons}, shared again {Ms(b.LastFallbackAfterResumeMs)}");
+
+    public static string Markdown(RateLimitBenchOptions options, IReadOnlyList<ThroughputRow> rows, IReadOnlyList<BlackholeRow> blackholes, DateTimeOffset started, DateTimeOffset finished)
+    {
+        var md = new StringBuilder();
+        md.AppendLine("# edge-load ratelimit: decision-only throughput and latency").AppendLine();
+        md.AppendLine(Invariant($"{started:yyyy-MM-dd HH:mm}-{finished:HH:mm} UTC, {Environment.ProcessorCount} cores, {options.Rounds} round(s), {options.Instances} limiter instance(s) (each its own Redis connection, decisions alternate), closed model {options.Copies} copies for {options.Duration.TotalSeconds:F1} s (after {options.Warmup.TotalSeconds:F1} s warm-up), open model at {options.RateFraction:P0} of that row's saturation (at most {options.MaxOpenRate:F0}/s, marked cap) for {options.Duration.TotalSeconds:F1} s."));
+        md.AppendLine();
+        md.AppendLine("Latency of the open model counts from each decision's intended start (corrected for coordinated omission); \"service p99\" from the actual call. Calls per decision: server `INFO commandstats` (EVALSHA + EVAL, summed over every master) over the measured phases / decisions. Fallbacks include the warm-up, by phase (warm-up, closed, open) and reason; they must be 0 while Redis is healthy.").AppendLine();
+        md.AppendLine("| round | redis | mode | keys | load avg | decisions/s (closed, saturation) | closed p50 / p99 µs | open rate/s | p50 µs | p99 µs | p99.9 µs | max µs | service p99 µs | Redis calls/decision | fallbacks |");
+        md.AppendLine("|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|");
+        foreach (var r in rows)
+        {
+            md.AppendLine(Invariant($"| {r.Round} | {r.Redis} | {r.Mode} | {r.Keys} | {r.LoadAverage:F1} | {r.Saturation:F0} | {Us(r.ClosedP50)} / {Us(r.ClosedP99)} | {r.OpenRate:F0}{(r.OpenRate >= options.MaxOpenRate ? " (cap)" : "")} | {Us(r.P50)} | {Us(r.P99)} | {Us(r.P999)} | {Us(r.Max)} | {Us(r.ServiceP99)} | {r.CallsPerDecision:F3} | {r.FallbackReasons} |"));
+        }
+
+        if (blackholes.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine("Blackhole: one hot key at a fixed rate; after 1 s the redis-server (on a cluster: the key's master) is SIGSTOPped for the given time, then SIGCONTed. Latencies are of the decisions whose intended start fell into the stop (\"before stop\" counts those started earlier, including calls in flight when SIGSTOP came); \"shared again\" is when the last fallback after SIGCONT started (0: none after SIGCONT), \"first shared\" when the first decision after SIGCONT was answered without the outage mode.").AppendLine();
+            md.AppendLine("| round | redis | mode | load avg | deadline ms | rate/s | stopped s | decisions in stop | p50 ms | p99 ms | p99.9 ms | max ms | p99 ≤ 2× deadline | fallbacks in stop | after SIGCONT | first shared ms | shared again ms | fallbacks before stop |");
+            md.AppendLine("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|---:|");
+            foreach (var b in blackholes)
+            {
+                md.AppendLine(Invariant($"| {b.Round} | {b.Redis} | {b.Mode} | {b.LoadAverage:F1} | {b.Deadline.TotalMilliseconds:F0} | {b.Rate:F0} | {b.Stopped.TotalSeconds:F1} | {b.StopDecisions} | {b.StopP50 / 1000:F2} | {b.StopP99 / 1000:F1} | {b.StopP999 / 1000:F1} | {b.StopMax / 1000:F1} | {(b.WithinTwiceDeadline ? "yes" : "no")} | {b.StopFallbackReasons} | {b.AfterFallbackReasons} | {Ms(b.FirstSharedAfterResumeMs)} | {Ms(b.LastFallbackAfterResumeMs)} | {b.HealthyFallbacks} |"));
+            }
+        }
+
+        return md.ToString();
+    }
+
+    private static string Us(double value) => value.ToString(value < 10 ? "F1" : "F0", CultureInfo.InvariantCulture);
+
+    private static string Ms(double? value) => value is { } v ? v.ToString("F0", CultureInfo.InvariantCulture) : "not within the run";
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

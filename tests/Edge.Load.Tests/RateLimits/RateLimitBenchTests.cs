@@ -1,0 +1,75 @@
+using Edge.Load.Cli;
+using Edge.Load.RateLimits;
+
+namespace Edge.Load.Tests.RateLimits;
+
+/// <summary>
+/// The CI smoke of <c>edge-load ratelimit</c>: the whole harness against a redis-server it starts, a few seconds per
+/// phase. Counts and the shape of the results are asserted, never timing (a shared machine).
+/// </summary>
+public sealed class RateLimitBenchTests
+{
+    [Fact]
+    public async Task RunAsync_Smoke_MeasuresEveryRowAndTheBlackholeOnARealRedis()
+    {
+        var progress = new StringWriter();
+
+        var (rows, blackholes) = await RateLimitBench.RunAsync(RateLimitBenchOptions.Smoke, progress, CancellationToken.None);
+
+        Assert.Equal(["strict/1", "strict/100", "lease/1", "lease/100"], rows.Select(r => $"{r.Mode}/{r.Keys}"));
+        Assert.All(rows, r =>
+        {
+            Assert.Equal(("single", 2), (r.Redis, r.Instances));
+            Assert.True(r.Decisions > 0 && r.Saturation > 0 && r.OpenRate > 0, RateLimitBenchReport.Line(r));
+            Assert.True(r.ScriptCalls > 0, "the server counted no script call: " + RateLimitBenchReport.Line(r));
+            Assert.False(double.IsNaN(r.P99));
+        });
+        // Strict asks Redis for every decision or coalesced batch; a lease on a hot key spends claimed batches locally.
+        var strictOnOneKey = rows.Single(r => r is { Mode: "strict", Keys: 100 });
+        Assert.Equal(strictOnOneKey.Decisions, strictOnOneKey.ScriptCalls);
+        var leaseOnHotKey = rows.Single(r => r is { Mode: "lease", Keys: 1 });
+        Assert.True(leaseOnHotKey.ScriptCalls * 2 < leaseOnHotKey.Decisions, RateLimitBenchReport.Line(leaseOnHotKey));
+
+        Assert.Equal(["strict", "lease"], blackholes.Select(b => b.Mode));
+        Assert.All(blackholes, b =>
+        {
+            Assert.True(b.StopDecisions > 0 && b.StopFallbacks > 0, RateLimitBenchReport.Line(b));
+            // Only the reasons of a frozen server: the first calls wait out the deadline, then the breaker answers.
+            Assert.Matches("^((no_answer|breaker_open)=[0-9]+ ?)+$", b.StopFallbackReasons);
+            Assert.NotNull(b.FirstSharedAfterResumeMs);
+        });
+        var markdown = RateLimitBenchReport.Markdown(RateLimitBenchOptions.Smoke, rows, blackholes, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
+        Assert.Contains("| 1 | single | strict | 1 |", markdown, StringComparison.Ordinal);
+        Assert.Contains("| 1 | single | lease | ", markdown, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--modes", "bogus")]
+    [InlineData("--keys", "0")]
+    [InlineData("--redis", "sentinel")]
+    [InlineData("--redis-pid", "42")]
+    [InlineData("--frobnicate", "1")]
+    [InlineData("--copies")]
+    public async Task RunAsync_RatelimitBadOption_ExitsTwoWithUsage(params string[] options)
+    {
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync(["ratelimit", .. options], new StringWriter(), stderr);
+
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.StartsWith("ratelimit: ", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Usage: edge-load ratelimit", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_Defaults_MeasureBothModesHotKeyAnd10kKeysOnSingleAndClusterWithTwoInstances()
+    {
+        var options = RateLimitBenchOptions.Parse([]);
+
+        Assert.Equal(["single", "cluster"], options.Redis);
+        Assert.Equal(["strict", "lease"], options.Modes);
+        Assert.Equal([1, 10_000], options.Keys);
+        Assert.Equal((2, 0.8), (options.Instances, options.RateFraction));
+        Assert.True(options.Blackhole > TimeSpan.Zero);
+    }
+}
