@@ -27,6 +27,9 @@ public static class CliApp
           edge-load audit-fill --store PATH [--records 1000000] [--tenants 16] [--principals 10000]
                                [--key PATH] [--subject-key PATH] [--origin NAME]
                              fills (or tops up) an audit writer's SQLite store with synthetic records for the audit-query scenario
+          edge-load audit-ingest --target URL --writer-pid PID [--records 200000] [--batch 2000] [--concurrency 1]
+                                 [--rounds 3] [--tenants 16] [--principals 10000] [--token env:NAME] [--encoding identity|gzip|br]
+                             posts batches to a running writer like an edge's shipper; prints records/s and writer CPU us/record
           edge-load help
 
         Simulations (phases run in order; one scenario is either open or closed model):
@@ -78,9 +81,21 @@ public static class CliApp
           generated. Stop the writer first; start it afterwards and it serves the checkpoint signed over them.
         """;
 
+    public const string AuditIngestUsage = """
+        Usage: edge-load audit-ingest --target URL --writer-pid PID [--records 200000] [--batch 2000] [--concurrency 1]
+                                      [--rounds 3] [--tenants 16] [--principals 10000] [--token env:NAME] [--encoding identity|gzip|br]
+          Posts --records edge-shaped records (plaintext subjects, as an edge's spool holds them) per round to the running
+          writer at --target, in NDJSON batches of --batch records with --concurrency batches in flight (an edge's shipper
+          keeps one), then waits until a signed checkpoint covers them all. Each round uses fresh record ids and builds
+          its batches before the clock starts. Prints per round: records/s acknowledged and records/s checkpointed (wall
+          clock), and the writer's CPU per record from /proc/PID/stat (utime + stime), with the load average.
+          --token is a secret reference (env:NAME or file:/path) to the writer's Writer:IngestToken.
+        """;
+
     private static readonly Dictionary<string, string> SubcommandUsage = new(StringComparer.Ordinal)
     {
         ["audit-fill"] = AuditFillUsage,
+        ["audit-ingest"] = AuditIngestUsage,
         ["run"] = RunUsage,
         ["list"] = ListUsage,
         ["token"] = TokenUsage,
@@ -123,6 +138,8 @@ public static class CliApp
                 return await TokenCommandAsync(args[1..], stdout, stderr).ConfigureAwait(false);
             case "audit-fill":
                 return await AuditFillCommandAsync(args[1..], stdout, stderr).ConfigureAwait(false);
+            case "audit-ingest":
+                return await AuditIngestCommandAsync(args[1..], stdout, stderr, cancellationToken).ConfigureAwait(false);
             default:
                 await stderr.WriteLineAsync($"Unknown command '{command}'.\n\n{Usage}").ConfigureAwait(false);
                 return ExitCodes.Usage;
@@ -186,6 +203,89 @@ public static class CliApp
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"{store}: wrote {written} records ({records} in the store) in {started.Elapsed.TotalSeconds:F1} s")).ConfigureAwait(false);
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<int> AuditIngestCommandAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        Uri? target = null;
+        string? token = null, encoding = "identity";
+        int pid = 0, records = 200_000, batch = 2_000, concurrency = 1, rounds = 3, tenants = 16, principals = 10_000;
+        static bool Positive(string? value, out int result) =>
+            int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out result) && result > 0;
+        for (var i = 0; i < args.Length; i += 2)
+        {
+            var value = i + 1 < args.Length ? args[i + 1] : null;
+            var ok = args[i] switch
+            {
+                "--target" => Uri.TryCreate(value, UriKind.Absolute, out target),
+                "--writer-pid" => Positive(value, out pid),
+                "--records" => Positive(value, out records),
+                "--batch" => Positive(value, out batch),
+                "--concurrency" => Positive(value, out concurrency),
+                "--rounds" => Positive(value, out rounds),
+                "--tenants" => Positive(value, out tenants),
+                "--principals" => Positive(value, out principals),
+                "--token" => (token = value) is not null,
+                "--encoding" => (encoding = value) is "identity" or "gzip" or "br",
+                _ => false,
+            };
+            if (!ok)
+            {
+                await stderr.WriteLineAsync($"audit-ingest: bad option '{args[i]}' {value}.\n\n{AuditIngestUsage}").ConfigureAwait(false);
+                return ExitCodes.Usage;
+            }
+        }
+
+        if (target is null || pid == 0)
+        {
+            await stderr.WriteLineAsync($"audit-ingest: --target and --writer-pid are required.\n\n{AuditIngestUsage}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        if (!File.Exists($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat"))
+        {
+            await stderr.WriteLineAsync($"audit-ingest: no process {pid} in /proc (the writer's CPU is read from /proc/PID/stat).").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        string? resolvedToken;
+        try
+        {
+            resolvedToken = token is null ? null : LoadSecret.Resolve(token, "audit-ingest: --token");
+        }
+        catch (InvalidOperationException ex)
+        {
+            await stderr.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        var load = new AuditIngestLoad
+        {
+            Target = target, WriterPid = pid, Records = records, Batch = batch, Concurrency = concurrency,
+            Tenants = tenants, Principals = principals, Encoding = encoding!,
+            Token = resolvedToken,
+        };
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+        await stdout.WriteLineAsync("| round | load avg | records | batch | in flight | encoding | wire MB | acked rec/s | checkpointed rec/s | writer CPU µs/record |").ConfigureAwait(false);
+        await stdout.WriteLineAsync("|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|").ConfigureAwait(false);
+        for (var round = 1; round <= rounds; round++)
+        {
+            AuditIngestLoad.Round result;
+            try
+            {
+                result = await load.RunRoundAsync(http, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException or System.Text.Json.JsonException)
+            {
+                await stderr.WriteLineAsync("audit-ingest: " + ex.Message).ConfigureAwait(false);
+                return ExitCodes.RunFailed;
+            }
+
+            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"| {round} | {result.LoadAverage} | {result.Records} | {batch} | {concurrency} | {encoding} | {result.WireBytes / 1e6:F1} | {result.IngestedPerSecond:N0} | {result.CheckpointedPerSecond:N0} | {result.CpuMicrosecondsPerRecord:F1} |")).ConfigureAwait(false);
+        }
+
         return ExitCodes.Ok;
     }
 
