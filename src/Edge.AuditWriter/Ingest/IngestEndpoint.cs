@@ -5,6 +5,7 @@ using Edge.Audit.Storage;
 using Edge.AuditWriter.Api;
 using Edge.AuditWriter.Hosting;
 using Edge.AuditWriter.Log;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
 namespace Edge.AuditWriter.Ingest;
@@ -13,11 +14,11 @@ namespace Edge.AuditWriter.Ingest;
 /// POST /audit/ingest: an NDJSON batch of exact leaf bytes. Answers <c>{"acked": seq}</c> only after the batch is
 /// durably committed; replayed records (same id) are ignored, so a retried batch is acknowledged again.
 /// </summary>
-internal static class IngestEndpoint
+internal static partial class IngestEndpoint
 {
     public static void Map(WebApplication app) => app.MapPost(IngestProtocol.Path, HandleAsync);
 
-    private static async Task<IResult> HandleAsync(HttpContext context, AuditLog log, IOptions<WriterOptions> options, IngestAuthenticator authenticator)
+    private static async Task<IResult> HandleAsync(HttpContext context, AuditLog log, IOptions<WriterOptions> options, IngestAuthenticator authenticator, ILogger<AuditLog> logger)
     {
         var request = context.Request;
         if (!authenticator.IsAllowed(request))
@@ -57,6 +58,7 @@ internal static class IngestEndpoint
             }
 
             var bytes = leaf.ToArray();
+            // The byte[] overload parses the copy in place (the span one would copy it again).
             var summary = LeafSummary.TryParse(bytes, out var error);
             if (summary is null)
             {
@@ -66,8 +68,25 @@ internal static class IngestEndpoint
             leaves.Add(new PendingLeaf(bytes, summary));
         }
 
-        // Not bound to RequestAborted: once started, the commit completes even if the edge gave up waiting.
-        await log.AppendAsync(leaves, CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            // Not bound to RequestAborted: once started, the commit completes even if the edge gave up waiting.
+            await log.AppendAsync(leaves, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (SqliteException exception)
+        {
+            // The batch's transaction was rolled back as a whole: nothing of it is stored, so the edge keeps it and retries.
+            Log.BatchFailed(logger, leaves.Count, exception.SqliteErrorCode, exception.Message);
+            return Problems.Create(StatusCodes.Status503ServiceUnavailable, "ingest_failed", "Batch not stored",
+                "The batch was rolled back and nothing of it was stored; retry it.");
+        }
+
         return Results.Json(new { acked = lastSequence });
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(2150, LogLevel.Error, "An ingest batch of {Records} records was rolled back (SQLite error {SqliteError}): {Reason}")]
+        public static partial void BatchFailed(ILogger logger, int records, int sqliteError, string reason);
     }
 }

@@ -1,6 +1,9 @@
 using System.Net;
 using System.Text.Json;
 using Edge.Audit.Storage;
+using Edge.AuditWriter.Log;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Edge.AuditWriter.Tests.Ingest;
 
@@ -26,6 +29,68 @@ public sealed class IngestEndpointTests
         Assert.Equal("urn:edge:audit:record:2", stored.GetProperty("dataschema").GetString());
         Assert.Equal("aes-256-gcm", stored.GetProperty("data").GetProperty("subject").GetProperty("protection").GetString());
         Assert.DoesNotContain("user-r7", stored.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ingest_RecordFailingMidBatch_RollsBackTheBatchWithItsNewSubjectsAndTheRetryStoresEachRecordOnce()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var first = await writer.IngestAsync([WriterFixture.Leaf("before", "acme", principal: "carol")], 1);
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        // A real SQLite failure inside the writer's transaction: a trigger that aborts the third record's insert.
+        ExecuteOnStore(writer, "CREATE TRIGGER inject_fault BEFORE INSERT ON records WHEN NEW.record_id = 'poison' BEGIN SELECT RAISE(ABORT, 'injected fault'); END");
+        var batch = new[]
+        {
+            WriterFixture.Leaf("a", "acme", principal: "alice"),
+            WriterFixture.Leaf("b", "acme", principal: "bob"),
+            WriterFixture.Leaf("poison", "acme", principal: "dave"),
+            WriterFixture.Leaf("c", "acme", principal: "carol"),
+        };
+
+        using var failed = await writer.IngestAsync(batch, 5);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, failed.StatusCode);
+        Assert.Equal("application/problem+json", failed.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("ingest_failed", JsonDocument.Parse(await failed.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        // Nothing of the batch: no record, and no data key for the subjects it saw first (alice, bob, dave).
+        Assert.Equal(1, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
+        Assert.Equal(1, ScalarOnStore(writer, "SELECT COUNT(*) FROM subjects"));
+        Assert.Equal(1, writer.Services.GetRequiredService<AuditLog>().Size);
+
+        ExecuteOnStore(writer, "DROP TRIGGER inject_fault");
+        using var retry = await writer.IngestAsync(batch, 5);
+        using var again = await writer.IngestAsync(batch, 5);
+
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal(5, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
+        Assert.Equal(4, ScalarOnStore(writer, "SELECT COUNT(*) FROM subjects"));
+        Assert.Equal(["before", "a", "b", "poison", "c"], StoredIds(writer));
+        await writer.WaitForCheckpointAsync(5);
+    }
+
+    private static void ExecuteOnStore(WriterFixture writer, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={writer.StorePath};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static long ScalarOnStore(WriterFixture writer, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={writer.StorePath};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return (long)command.ExecuteScalar()!;
+    }
+
+    private static List<string> StoredIds(WriterFixture writer)
+    {
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        return store.ReadLeaves().Select(l => JsonDocument.Parse(l.Bytes).RootElement.GetProperty("id").GetString()!).ToList();
     }
 
     [Fact]
