@@ -4,6 +4,7 @@
 # audit-ingest' posts edge-shaped NDJSON batches like a shipper and reads the writer's CPU from /proc/PID/stat.
 # Results in load/results/audit.md.
 #   load/bench-audit-ingest.sh [records=200000] [rounds=3] [batch=2000] [concurrency=1] [encoding=identity]
+# WRITER_DLL=path runs another build of the writer (e.g. an older commit's, for a before/after pair in one run).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +21,8 @@ dotnet build load/Edge.Load -c Release -v q -nologo >/dev/null
 dotnet build src/Edge.AuditWriter -c Release -v q -nologo >/dev/null
 
 export EDGE_AUDIT_INGEST_TOKEN=bench-ingest-token-0123456789
-dotnet src/Edge.AuditWriter/bin/Release/net10.0/Edge.AuditWriter.dll --urls "http://127.0.0.1:$PORT" \
+WRITER_DLL=${WRITER_DLL:-src/Edge.AuditWriter/bin/Release/net10.0/Edge.AuditWriter.dll}
+dotnet "$WRITER_DLL" --urls "http://127.0.0.1:$PORT" \
   --Writer:StorePath="$DIR/audit.db" --Writer:KeyPath="$DIR/writer.key" --Writer:SubjectKeyPath="$DIR/audit-subject.key" \
   --Writer:Origin=bench/ingest --Writer:IngestToken=env:EDGE_AUDIT_INGEST_TOKEN --Serilog:MinimumLevel:Default=Warning &
 WRITER=$!

@@ -9,7 +9,9 @@ namespace Edge.Audit.Storage;
 /// them. Subject data keys (wrapped) and the keyed blind index live in <c>subjects</c>, linked to records by
 /// <c>record_subjects</c>; both are deletable, which is what erasure does. WAL with synchronous=FULL, so a commit
 /// that returned is on disk; secure_delete, so deleted bytes are overwritten. Writes are serialised by the caller;
-/// reads may run concurrently.
+/// reads may run concurrently. Every index is one more B-tree insert per record, so the columns most records leave
+/// empty (reason: only denials have one; principal: only v1 records keep it in plaintext) are indexed partially; a
+/// filter <c>column = value</c> implies <c>IS NOT NULL</c>, so SQLite still uses them.
 /// </summary>
 public sealed class AuditStore : IDisposable
 {
@@ -29,11 +31,14 @@ public sealed class AuditStore : IDisposable
         );
         CREATE INDEX IF NOT EXISTS ix_records_tenant ON records (tenant, idx);
         CREATE INDEX IF NOT EXISTS ix_records_tenant_decision ON records (tenant, decision, idx);
-        CREATE INDEX IF NOT EXISTS ix_records_tenant_reason ON records (tenant, reason, idx);
-        CREATE INDEX IF NOT EXISTS ix_records_principal ON records (principal, idx);
         CREATE INDEX IF NOT EXISTS ix_records_route ON records (route, idx);
         CREATE INDEX IF NOT EXISTS ix_records_decision ON records (decision, idx);
-        CREATE INDEX IF NOT EXISTS ix_records_reason ON records (reason, idx);
+        DROP INDEX IF EXISTS ix_records_tenant_reason;
+        DROP INDEX IF EXISTS ix_records_principal;
+        DROP INDEX IF EXISTS ix_records_reason;
+        CREATE INDEX IF NOT EXISTS ix_records_tenant_reason_set ON records (tenant, reason, idx) WHERE reason IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS ix_records_principal_set ON records (principal, idx) WHERE principal IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS ix_records_reason_set ON records (reason, idx) WHERE reason IS NOT NULL;
         CREATE INDEX IF NOT EXISTS ix_records_time ON records (time_ms);
         CREATE TABLE IF NOT EXISTS subjects (
             id INTEGER PRIMARY KEY,

@@ -165,6 +165,35 @@ public sealed class AuditStoreTests : IDisposable
         Assert.DoesNotContain(plan, step => step.StartsWith("SCAN ", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Query_ReasonFilters_UseThePartialIndexesWithoutScanningTheTable()
+    {
+        var path = Path.Combine(_directory, "audit.db");
+        using var store = AuditStore.Open(path);
+        var leaves = Enumerable.Range(0, 300).Select(i =>
+        {
+            var leaf = Leaf($"r{i}", i / 10 % 2 == 0 ? "acme" : "globex");
+            return i % 10 == 0 ? leaf with { Summary = leaf.Summary with { Decision = "deny", Reason = "forbidden" } } : leaf;
+        }).ToList();
+        store.Append(leaves, 0);
+        using (var connection = new SqliteConnection($"Data Source={path}"))
+        {
+            connection.Open();
+            using var analyze = connection.CreateCommand();
+            analyze.CommandText = "ANALYZE";
+            analyze.ExecuteNonQuery();
+        }
+
+        var byReason = new RecordQuery { Reason = "forbidden", Limit = 100 };
+        var byTenantReason = new RecordQuery { Tenant = "acme", Reason = "forbidden", Limit = 100 };
+
+        Assert.Equal(30, store.Query(byReason).Count);
+        Assert.Equal(15, store.Query(byTenantReason).Count);
+        Assert.All(store.Query(byTenantReason), r => Assert.Equal(("acme", "forbidden"), (r.Tenant, r.Reason)));
+        Assert.DoesNotContain(store.ExplainQuery(byReason), step => step.StartsWith("SCAN ", StringComparison.Ordinal));
+        Assert.DoesNotContain(store.ExplainQuery(byTenantReason), step => step.StartsWith("SCAN ", StringComparison.Ordinal));
+    }
+
     private static PendingLeaf TimedLeaf(string id, DateTimeOffset time)
     {
         var bytes = AuditRecordSerializer.Serialize(new AuditRecord { Id = id, Time = time, Instance = "edge-test", Tenant = "acme", Decision = "allow" });
