@@ -69,6 +69,78 @@ public sealed class IngestEndpointTests
         await writer.WaitForCheckpointAsync(5);
     }
 
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("br")]
+    public async Task Ingest_CompressedBatch_IsStoredLikeAPlainOne(string encoding)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var body = Ndjson(Enumerable.Range(0, 20).Select(i => WriterFixture.Leaf($"z{i}", "acme")));
+
+        using var response = await PostEncodedAsync(writer, Compress(body, encoding), encoding, 20);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(20, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
+    }
+
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("br")]
+    public async Task Ingest_CompressedBodyExpandingPastTheCap_Returns413ProblemAndStoresNothing(string encoding)
+    {
+        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxIngestBytes=65536"]);
+        // A zip bomb in small: 2 MiB of newlines compress to a few KiB, well under the cap before decompression.
+        var bomb = Compress([.. WriterFixture.Leaf("first", "acme"), .. Enumerable.Repeat((byte)'\n', 2 * 1024 * 1024)], encoding);
+        Assert.True(bomb.Length < 65536);
+
+        using var response = await PostEncodedAsync(writer, bomb, encoding, 1);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("batch_too_large", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.Equal(0, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
+    }
+
+    [Theory]
+    [InlineData("gzip", HttpStatusCode.BadRequest, "invalid_encoding")]
+    [InlineData("deflate", HttpStatusCode.UnsupportedMediaType, "unsupported_encoding")]
+    public async Task Ingest_CorruptOrUnknownEncoding_ReturnsProblemAndStoresNothing(string encoding, HttpStatusCode status, string code)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+
+        using var response = await PostEncodedAsync(writer, Ndjson([WriterFixture.Leaf("plain", "acme")]), encoding, 1);
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal(code, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.Equal(0, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
+    }
+
+    private static byte[] Ndjson(IEnumerable<byte[]> leaves) => leaves.SelectMany(l => l.Append((byte)'\n')).ToArray();
+
+    private static byte[] Compress(byte[] body, string encoding)
+    {
+        using var output = new MemoryStream();
+        using (Stream compressor = encoding == "gzip"
+                   ? new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Fastest)
+                   : new System.IO.Compression.BrotliStream(output, System.IO.Compression.CompressionLevel.Fastest))
+        {
+            compressor.Write(body);
+        }
+
+        return output.ToArray();
+    }
+
+    private static async Task<HttpResponseMessage> PostEncodedAsync(WriterFixture writer, byte[] body, string encoding, long lastSequence)
+    {
+        using var client = writer.Client();
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(Edge.Audit.Shipping.IngestProtocol.ContentType);
+        content.Headers.ContentEncoding.Add(encoding);
+        using var request = new HttpRequestMessage(HttpMethod.Post, Edge.Audit.Shipping.IngestProtocol.Path) { Content = content };
+        request.Headers.Add(Edge.Audit.Shipping.IngestProtocol.LastSequenceHeader, lastSequence.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return await client.SendAsync(request);
+    }
+
     private static void ExecuteOnStore(WriterFixture writer, string sql)
     {
         using var connection = new SqliteConnection($"Data Source={writer.StorePath};Pooling=False");
