@@ -31,6 +31,9 @@ public static class CliApp
                               [--modes strict,lease] [--keys 1,10000] [--copies 32] [--duration 5s] [--rate-fraction 0.8]
                               [--deadline 100ms] [--blackhole 2s] [--blackhole-rate 1000] [--rounds 2] [--out FILE]
                              decision-only throughput and latency of the edge's rate limiter on a real Redis (see 'ratelimit --help')
+          edge-load audit-ingest --target URL --writer-pid PID [--records 200000] [--batch 2000] [--concurrency 1]
+                                 [--rounds 3] [--tenants 16] [--principals 10000] [--token env:NAME] [--encoding identity|gzip|br]
+                             posts batches to a running writer like an edge's shipper; prints records/s and writer CPU us/record
           edge-load help
 
         Simulations (phases run in order; one scenario is either open or closed model):
@@ -99,9 +102,21 @@ public static class CliApp
         Writes markdown to --out (or stdout). Exit codes: 0 done, 2 usage error, 3 the run failed.
         """;
 
+    public const string AuditIngestUsage = """
+        Usage: edge-load audit-ingest --target URL --writer-pid PID [--records 200000] [--batch 2000] [--concurrency 1]
+                                      [--rounds 3] [--tenants 16] [--principals 10000] [--token env:NAME] [--encoding identity|gzip|br]
+          Posts --records edge-shaped records (plaintext subjects, as an edge's spool holds them) per round to the running
+          writer at --target, in NDJSON batches of --batch records with --concurrency batches in flight (an edge's shipper
+          keeps one), then waits until a signed checkpoint covers them all. Each round uses fresh record ids and builds
+          its batches before the clock starts. Prints per round: records/s acknowledged and records/s checkpointed (wall
+          clock), and the writer's CPU per record from /proc/PID/stat (utime + stime), with the load average.
+          --token is a secret reference (env:NAME or file:/path) to the writer's Writer:IngestToken.
+        """;
+
     private static readonly Dictionary<string, string> SubcommandUsage = new(StringComparer.Ordinal)
     {
         ["audit-fill"] = AuditFillUsage,
+        ["audit-ingest"] = AuditIngestUsage,
         ["run"] = RunUsage,
         ["list"] = ListUsage,
         ["token"] = TokenUsage,
@@ -147,6 +162,8 @@ public static class CliApp
                 return await AuditFillCommandAsync(args[1..], stdout, stderr).ConfigureAwait(false);
             case "ratelimit":
                 return await RateLimitCommandAsync(args[1..], stdout, stderr, cancellationToken).ConfigureAwait(false);
+            case "audit-ingest":
+                return await AuditIngestCommandAsync(args[1..], stdout, stderr, cancellationToken).ConfigureAwait(false);
             default:
                 await stderr.WriteLineAsync($"Unknown command '{command}'.\n\n{Usage}").ConfigureAwait(false);
                 return ExitCodes.Usage;
@@ -249,6 +266,89 @@ public static class CliApp
             await stderr.WriteLineAsync("ratelimit: the run failed: " + ex.Message).ConfigureAwait(false);
             return ExitCodes.RunFailed;
         }
+    }
+
+    private static async Task<int> AuditIngestCommandAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        Uri? target = null;
+        string? token = null, encoding = "identity";
+        int pid = 0, records = 200_000, batch = 2_000, concurrency = 1, rounds = 3, tenants = 16, principals = 10_000;
+        static bool Positive(string? value, out int result) =>
+            int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out result) && result > 0;
+        for (var i = 0; i < args.Length; i += 2)
+        {
+            var value = i + 1 < args.Length ? args[i + 1] : null;
+            var ok = args[i] switch
+            {
+                "--target" => Uri.TryCreate(value, UriKind.Absolute, out target),
+                "--writer-pid" => Positive(value, out pid),
+                "--records" => Positive(value, out records),
+                "--batch" => Positive(value, out batch),
+                "--concurrency" => Positive(value, out concurrency),
+                "--rounds" => Positive(value, out rounds),
+                "--tenants" => Positive(value, out tenants),
+                "--principals" => Positive(value, out principals),
+                "--token" => (token = value) is not null,
+                "--encoding" => (encoding = value) is "identity" or "gzip" or "br",
+                _ => false,
+            };
+            if (!ok)
+            {
+                await stderr.WriteLineAsync($"audit-ingest: bad option '{args[i]}' {value}.\n\n{AuditIngestUsage}").ConfigureAwait(false);
+                return ExitCodes.Usage;
+            }
+        }
+
+        if (target is null || pid == 0)
+        {
+            await stderr.WriteLineAsync($"audit-ingest: --target and --writer-pid are required.\n\n{AuditIngestUsage}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        if (!File.Exists($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat"))
+        {
+            await stderr.WriteLineAsync($"audit-ingest: no process {pid} in /proc (the writer's CPU is read from /proc/PID/stat).").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        string? resolvedToken;
+        try
+        {
+            resolvedToken = token is null ? null : LoadSecret.Resolve(token, "audit-ingest: --token");
+        }
+        catch (InvalidOperationException ex)
+        {
+            await stderr.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        var load = new AuditIngestLoad
+        {
+            Target = target, WriterPid = pid, Records = records, Batch = batch, Concurrency = concurrency,
+            Tenants = tenants, Principals = principals, Encoding = encoding!,
+            Token = resolvedToken,
+        };
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+        await stdout.WriteLineAsync("| round | load avg | records | batch | in flight | encoding | wire MB | acked rec/s | checkpointed rec/s | writer CPU µs/record |").ConfigureAwait(false);
+        await stdout.WriteLineAsync("|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|").ConfigureAwait(false);
+        for (var round = 1; round <= rounds; round++)
+        {
+            AuditIngestLoad.Round result;
+            try
+            {
+                result = await load.RunRoundAsync(http, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException or System.Text.Json.JsonException)
+            {
+                await stderr.WriteLineAsync("audit-ingest: " + ex.Message).ConfigureAwait(false);
+                return ExitCodes.RunFailed;
+            }
+
+            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"| {round} | {result.LoadAverage} | {result.Records} | {batch} | {concurrency} | {encoding} | {result.WireBytes / 1e6:F1} | {result.IngestedPerSecond:N0} | {result.CheckpointedPerSecond:N0} | {result.CpuMicrosecondsPerRecord:F1} |")).ConfigureAwait(false);
+        }
+
+        return ExitCodes.Ok;
     }
 
     private static async Task<int> KeysCommandAsync(string[] args, TextWriter stdout, TextWriter stderr)

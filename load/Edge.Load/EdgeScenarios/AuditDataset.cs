@@ -35,13 +35,13 @@ public static class AuditDataset
 
     public static DateTimeOffset Time(long i) => Start.AddMilliseconds(i * 10);
 
-    public static PendingLeaf Leaf(long i, int tenants, int principals)
+    public static PendingLeaf Leaf(long i, int tenants, int principals, string idPrefix = "rec-")
     {
         var deny = Mix(i, 4) % 10 == 0;
         var limited = Mix(i, 5) % 2 == 0;
         var record = new AuditRecord
         {
-            Id = "rec-" + i.ToString(CultureInfo.InvariantCulture),
+            Id = idPrefix + i.ToString(CultureInfo.InvariantCulture),
             Time = Time(i),
             Instance = "edge-load",
             Tenant = Tenant(i, tenants),

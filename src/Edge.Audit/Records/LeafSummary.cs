@@ -12,12 +12,15 @@ public sealed record LeafSummary(
     private static readonly JsonDocumentOptions s_strict = new() { AllowDuplicateProperties = false };
 
     /// <summary>Parses a leaf as a CloudEvents envelope. Returns null with an error when it is not one.</summary>
-    public static LeafSummary? TryParse(ReadOnlySpan<byte> leaf, out string? error)
+    public static LeafSummary? TryParse(ReadOnlySpan<byte> leaf, out string? error) => TryParse(leaf.ToArray(), out error);
+
+    /// <inheritdoc cref="TryParse(ReadOnlySpan{byte}, out string?)"/>
+    public static LeafSummary? TryParse(byte[] leaf, out string? error)
     {
         try
         {
             // Duplicate members would let the indexed fields and the protected subject read different values.
-            using var document = JsonDocument.Parse(leaf.ToArray(), s_strict);
+            using var document = JsonDocument.Parse(leaf, s_strict);
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {

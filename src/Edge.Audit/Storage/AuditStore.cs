@@ -9,7 +9,9 @@ namespace Edge.Audit.Storage;
 /// them. Subject data keys (wrapped) and the keyed blind index live in <c>subjects</c>, linked to records by
 /// <c>record_subjects</c>; both are deletable, which is what erasure does. WAL with synchronous=FULL, so a commit
 /// that returned is on disk; secure_delete, so deleted bytes are overwritten. Writes are serialised by the caller;
-/// reads may run concurrently.
+/// reads may run concurrently. Every index is one more B-tree insert per record, so the columns most records leave
+/// empty (reason: only denials have one; principal: only v1 records keep it in plaintext) are indexed partially; a
+/// filter <c>column = value</c> implies <c>IS NOT NULL</c>, so SQLite still uses them.
 /// </summary>
 public sealed class AuditStore : IDisposable
 {
@@ -29,11 +31,14 @@ public sealed class AuditStore : IDisposable
         );
         CREATE INDEX IF NOT EXISTS ix_records_tenant ON records (tenant, idx);
         CREATE INDEX IF NOT EXISTS ix_records_tenant_decision ON records (tenant, decision, idx);
-        CREATE INDEX IF NOT EXISTS ix_records_tenant_reason ON records (tenant, reason, idx);
-        CREATE INDEX IF NOT EXISTS ix_records_principal ON records (principal, idx);
         CREATE INDEX IF NOT EXISTS ix_records_route ON records (route, idx);
         CREATE INDEX IF NOT EXISTS ix_records_decision ON records (decision, idx);
-        CREATE INDEX IF NOT EXISTS ix_records_reason ON records (reason, idx);
+        DROP INDEX IF EXISTS ix_records_tenant_reason;
+        DROP INDEX IF EXISTS ix_records_principal;
+        DROP INDEX IF EXISTS ix_records_reason;
+        CREATE INDEX IF NOT EXISTS ix_records_tenant_reason_set ON records (tenant, reason, idx) WHERE reason IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS ix_records_principal_set ON records (principal, idx) WHERE principal IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS ix_records_reason_set ON records (reason, idx) WHERE reason IS NOT NULL;
         CREATE INDEX IF NOT EXISTS ix_records_time ON records (time_ms);
         CREATE TABLE IF NOT EXISTS subjects (
             id INTEGER PRIMARY KEY,
@@ -72,6 +77,9 @@ public sealed class AuditStore : IDisposable
     private readonly SqliteConnection _writer;
     private readonly SqliteCommand _insert;
     private readonly SqliteCommand _linkSubject;
+    private readonly SqliteCommand _exists;
+    private readonly SqliteCommand _selectSubject;
+    private readonly SqliteCommand _insertSubject;
 
     private AuditStore(string path, bool readOnly)
     {
@@ -107,6 +115,25 @@ public sealed class AuditStore : IDisposable
         _linkSubject.CommandText = "INSERT INTO record_subjects (idx, subject) VALUES ($idx, $subject)";
         _linkSubject.Parameters.Add(new SqliteParameter { ParameterName = "$idx" });
         _linkSubject.Parameters.Add(new SqliteParameter { ParameterName = "$subject" });
+        _exists = Prepared("SELECT 1 FROM records WHERE record_id = $id", "$id");
+        _selectSubject = Prepared("SELECT id, wrapped_key FROM subjects WHERE blind = $blind AND tenant = $tenant", "$blind", "$tenant");
+        _insertSubject = Prepared(
+            "INSERT INTO subjects (blind, tenant, wrapped_key, created_ms) VALUES ($blind, $tenant, $key, $now) RETURNING id",
+            "$blind", "$tenant", "$key", "$now");
+    }
+
+    private IEnumerable<SqliteCommand> BatchCommands => [_insert, _linkSubject, _exists, _selectSubject, _insertSubject];
+
+    private SqliteCommand Prepared(string sql, params string[] parameters)
+    {
+        var command = _writer.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+
+        return command;
     }
 
     public string Path { get; }
@@ -130,14 +157,88 @@ public sealed class AuditStore : IDisposable
     public IReadOnlyList<byte[]> Append(IReadOnlyList<PendingLeaf> leaves, long nextIndex)
     {
         ArgumentNullException.ThrowIfNull(leaves);
-        var appended = new List<byte[]>(leaves.Count);
-        using var transaction = _writer.BeginTransaction();
-        _insert.Transaction = transaction;
-        _linkSubject.Transaction = transaction;
+        using var batch = BeginAppend(nextIndex);
         foreach (var leaf in leaves)
         {
-            var p = _insert.Parameters;
-            p[0].Value = nextIndex;
+            batch.Add(leaf);
+        }
+
+        batch.Commit();
+        return batch.Appended;
+    }
+
+    /// <summary>
+    /// Starts one append transaction: everything a batch writes (its records, their subject links and the data keys of
+    /// subjects seen for the first time) commits together with one fsync, or not at all. Disposing without
+    /// <see cref="AppendBatch.Commit"/> rolls the whole batch back. Writes are serialised by the caller.
+    /// </summary>
+    public AppendBatch BeginAppend(long nextIndex) => new(this, _writer.BeginTransaction(), nextIndex);
+
+    /// <summary>One open append transaction (see <see cref="BeginAppend"/>); its commands are prepared once per store.</summary>
+    public sealed class AppendBatch : IDisposable
+    {
+        private readonly AuditStore _store;
+        private readonly SqliteTransaction _transaction;
+        private readonly List<byte[]> _appended = [];
+        private long _nextIndex;
+        private bool _done;
+
+        internal AppendBatch(AuditStore store, SqliteTransaction transaction, long nextIndex)
+        {
+            _store = store;
+            _transaction = transaction;
+            _nextIndex = nextIndex;
+            foreach (var command in store.BatchCommands)
+            {
+                command.Transaction = transaction;
+            }
+        }
+
+        /// <summary>The leaf hashes appended so far, in index order.</summary>
+        public IReadOnlyList<byte[]> Appended => _appended;
+
+        /// <summary>True when a record with this id is stored (or was added earlier in this batch).</summary>
+        public bool Contains(string recordId)
+        {
+            _store._exists.Parameters[0].Value = recordId;
+            return _store._exists.ExecuteScalar() is not null;
+        }
+
+        /// <summary>
+        /// The subject row for this blind index and tenant; created with <paramref name="createWrappedKey"/> when
+        /// absent, inside this transaction, so a batch that fails leaves no data key behind and a new subject costs no
+        /// commit of its own.
+        /// </summary>
+        public StoredSubject GetOrCreateSubject(byte[] blind, string tenant, Func<byte[]> createWrappedKey, DateTimeOffset now)
+        {
+            ArgumentNullException.ThrowIfNull(createWrappedKey);
+            var select = _store._selectSubject;
+            select.Parameters[0].Value = blind;
+            select.Parameters[1].Value = tenant;
+            using (var reader = select.ExecuteReader())
+            {
+                if (reader.Read())
+                {
+                    return new StoredSubject(reader.GetInt64(0), (byte[])reader[1]);
+                }
+            }
+
+            var wrapped = createWrappedKey();
+            var insert = _store._insertSubject;
+            insert.Parameters[0].Value = blind;
+            insert.Parameters[1].Value = tenant;
+            insert.Parameters[2].Value = wrapped;
+            insert.Parameters[3].Value = now.ToUnixTimeMilliseconds();
+            return new StoredSubject((long)insert.ExecuteScalar()!, wrapped);
+        }
+
+        /// <summary>Adds a record at the next index; false (and no index used) when its id is already stored.</summary>
+        public bool Add(PendingLeaf leaf)
+        {
+            ArgumentNullException.ThrowIfNull(leaf);
+            var insert = _store._insert;
+            var p = insert.Parameters;
+            p[0].Value = _nextIndex;
             p[1].Value = leaf.Summary.Id;
             p[2].Value = leaf.Summary.Time.ToUnixTimeMilliseconds();
             p[3].Value = (object?)leaf.Summary.Tenant ?? DBNull.Value;
@@ -147,24 +248,46 @@ public sealed class AuditStore : IDisposable
             p[7].Value = (object?)leaf.Summary.Reason ?? DBNull.Value;
             p[8].Value = leaf.Bytes;
             p[9].Value = leaf.Hash;
-            if (_insert.ExecuteNonQuery() == 1)
+            if (insert.ExecuteNonQuery() != 1)
             {
-                if (leaf.SubjectId is { } subject)
-                {
-                    _linkSubject.Parameters[0].Value = nextIndex;
-                    _linkSubject.Parameters[1].Value = subject;
-                    _linkSubject.ExecuteNonQuery();
-                }
-
-                appended.Add(leaf.Hash);
-                nextIndex++;
+                return false;
             }
+
+            if (leaf.SubjectId is { } subject)
+            {
+                var link = _store._linkSubject;
+                link.Parameters[0].Value = _nextIndex;
+                link.Parameters[1].Value = subject;
+                link.ExecuteNonQuery();
+            }
+
+            _appended.Add(leaf.Hash);
+            _nextIndex++;
+            return true;
         }
 
-        transaction.Commit();
-        _insert.Transaction = null;
-        _linkSubject.Transaction = null;
-        return appended;
+        /// <summary>Makes the batch durable (synchronous=FULL: the WAL is fsynced before this returns).</summary>
+        public void Commit()
+        {
+            _transaction.Commit();
+            _done = true;
+        }
+
+        public void Dispose()
+        {
+            if (!_done)
+            {
+                _transaction.Rollback();
+                _done = true;
+            }
+
+            foreach (var command in _store.BatchCommands)
+            {
+                command.Transaction = null;
+            }
+
+            _transaction.Dispose();
+        }
     }
 
     /// <summary>Leaf hashes in index order, as stored at append time (used to rebuild the tree at start).</summary>
@@ -191,52 +314,6 @@ public sealed class AuditStore : IDisposable
         {
             yield return new StoredLeaf(reader.GetInt64(0), (byte[])reader[1], (byte[])reader[2]);
         }
-    }
-
-    /// <summary>The ids among <paramref name="ids"/> that are already stored.</summary>
-    public HashSet<string> ExistingIds(IReadOnlyCollection<string> ids)
-    {
-        ArgumentNullException.ThrowIfNull(ids);
-        var existing = new HashSet<string>(StringComparer.Ordinal);
-        using var command = _writer.CreateCommand();
-        command.CommandText = "SELECT 1 FROM records WHERE record_id = $id";
-        var parameter = command.Parameters.Add(new SqliteParameter { ParameterName = "$id" });
-        foreach (var id in ids)
-        {
-            parameter.Value = id;
-            if (command.ExecuteScalar() is not null)
-            {
-                existing.Add(id);
-            }
-        }
-
-        return existing;
-    }
-
-    /// <summary>The subject row for this blind index and tenant, created with <paramref name="createWrappedKey"/> when absent.</summary>
-    public StoredSubject GetOrCreateSubject(byte[] blind, string tenant, Func<byte[]> createWrappedKey, DateTimeOffset now)
-    {
-        ArgumentNullException.ThrowIfNull(createWrappedKey);
-        using var select = _writer.CreateCommand();
-        select.CommandText = "SELECT id, wrapped_key FROM subjects WHERE blind = $blind AND tenant = $tenant";
-        select.Parameters.AddWithValue("$blind", blind);
-        select.Parameters.AddWithValue("$tenant", tenant);
-        using (var reader = select.ExecuteReader())
-        {
-            if (reader.Read())
-            {
-                return new StoredSubject(reader.GetInt64(0), (byte[])reader[1]);
-            }
-        }
-
-        var wrapped = createWrappedKey();
-        using var insert = _writer.CreateCommand();
-        insert.CommandText = "INSERT INTO subjects (blind, tenant, wrapped_key, created_ms) VALUES ($blind, $tenant, $key, $now) RETURNING id";
-        insert.Parameters.AddWithValue("$blind", blind);
-        insert.Parameters.AddWithValue("$tenant", tenant);
-        insert.Parameters.AddWithValue("$key", wrapped);
-        insert.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
-        return new StoredSubject((long)insert.ExecuteScalar()!, wrapped);
     }
 
     /// <summary>The wrapped data key of a subject, or null once it was erased.</summary>
@@ -569,6 +646,9 @@ public sealed class AuditStore : IDisposable
     {
         _linkSubject.Dispose();
         _insert.Dispose();
+        _exists.Dispose();
+        _selectSubject.Dispose();
+        _insertSubject.Dispose();
         _writer.Dispose();
     }
 }

@@ -5,7 +5,10 @@ namespace Edge.Audit.Storage;
 
 public sealed record PendingLeaf(byte[] Bytes, LeafSummary Summary)
 {
-    public byte[] Hash { get; } = MerkleHasher.HashLeaf(Bytes);
+    private byte[]? _hash;
+
+    /// <summary>The RFC 9162 leaf hash, computed on first use: an edge's plaintext leaf is replaced by its v2 form before it is hashed.</summary>
+    public byte[] Hash => _hash ??= MerkleHasher.HashLeaf(Bytes);
 
     /// <summary>The subject whose data key encrypts this leaf's personal fields (v2), if any.</summary>
     public long? SubjectId { get; init; }

@@ -1,23 +1,26 @@
 using System.Globalization;
+using System.IO.Compression;
 using Edge.Audit.Records;
 using Edge.Audit.Shipping;
 using Edge.Audit.Storage;
 using Edge.AuditWriter.Api;
 using Edge.AuditWriter.Hosting;
 using Edge.AuditWriter.Log;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
 namespace Edge.AuditWriter.Ingest;
 
 /// <summary>
 /// POST /audit/ingest: an NDJSON batch of exact leaf bytes. Answers <c>{"acked": seq}</c> only after the batch is
-/// durably committed; replayed records (same id) are ignored, so a retried batch is acknowledged again.
+/// durably committed; replayed records (same id) are ignored, so a retried batch is acknowledged again. The body may be
+/// gzip or brotli (<c>Content-Encoding</c>); Writer:MaxIngestBytes caps it after decompression.
 /// </summary>
-internal static class IngestEndpoint
+internal static partial class IngestEndpoint
 {
     public static void Map(WebApplication app) => app.MapPost(IngestProtocol.Path, HandleAsync);
 
-    private static async Task<IResult> HandleAsync(HttpContext context, AuditLog log, IOptions<WriterOptions> options, IngestAuthenticator authenticator)
+    private static async Task<IResult> HandleAsync(HttpContext context, AuditLog log, IOptions<WriterOptions> options, IngestAuthenticator authenticator, ILogger<AuditLog> logger)
     {
         var request = context.Request;
         if (!authenticator.IsAllowed(request))
@@ -35,11 +38,39 @@ internal static class IngestEndpoint
             return Problems.Create(StatusCodes.Status413PayloadTooLarge, "batch_too_large", "Batch too large", $"At most {options.Value.MaxIngestBytes} bytes per batch.");
         }
 
-        using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer, context.RequestAborted).ConfigureAwait(false);
-        if (buffer.Length > options.Value.MaxIngestBytes)
+        Stream source;
+        switch (request.Headers.ContentEncoding.ToString())
         {
-            return Problems.Create(StatusCodes.Status413PayloadTooLarge, "batch_too_large", "Batch too large", $"At most {options.Value.MaxIngestBytes} bytes per batch.");
+            case "" or "identity":
+                source = request.Body;
+                break;
+            case "gzip":
+                source = new GZipStream(request.Body, CompressionMode.Decompress, leaveOpen: true);
+                break;
+            case "br":
+                source = new BrotliStream(request.Body, CompressionMode.Decompress, leaveOpen: true);
+                break;
+            default:
+                return Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported_encoding", "Unsupported Content-Encoding",
+                    "A batch is sent as is, or with Content-Encoding gzip or br.");
+        }
+
+        using var buffer = new MemoryStream();
+        await using (source.ConfigureAwait(false))
+        {
+            try
+            {
+                // The cap applies to the decompressed bytes: a small compressed body must not expand without bound.
+                if (!await CopyCappedAsync(source, buffer, options.Value.MaxIngestBytes, context.RequestAborted).ConfigureAwait(false))
+                {
+                    return Problems.Create(StatusCodes.Status413PayloadTooLarge, "batch_too_large", "Batch too large",
+                        $"At most {options.Value.MaxIngestBytes} bytes per batch, after decompression.");
+                }
+            }
+            catch (InvalidDataException)
+            {
+                return Problems.BadRequest("invalid_encoding", "The body is not valid for its Content-Encoding.");
+            }
         }
 
         ReadOnlyMemory<byte> body = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
@@ -57,6 +88,7 @@ internal static class IngestEndpoint
             }
 
             var bytes = leaf.ToArray();
+            // The byte[] overload parses the copy in place (the span one would copy it again).
             var summary = LeafSummary.TryParse(bytes, out var error);
             if (summary is null)
             {
@@ -66,8 +98,50 @@ internal static class IngestEndpoint
             leaves.Add(new PendingLeaf(bytes, summary));
         }
 
-        // Not bound to RequestAborted: once started, the commit completes even if the edge gave up waiting.
-        await log.AppendAsync(leaves, CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            // Not bound to RequestAborted: once started, the commit completes even if the edge gave up waiting.
+            await log.AppendAsync(leaves, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (SqliteException exception)
+        {
+            // The batch's transaction was rolled back as a whole: nothing of it is stored, so the edge keeps it and retries.
+            Log.BatchFailed(logger, leaves.Count, exception.SqliteErrorCode, exception.Message);
+            return Problems.Create(StatusCodes.Status503ServiceUnavailable, "ingest_failed", "Batch not stored",
+                "The batch was rolled back and nothing of it was stored; retry it.");
+        }
+
         return Results.Json(new { acked = lastSequence });
+    }
+
+    /// <summary>Copies at most <paramref name="limit"/> bytes; false as soon as the source holds more.</summary>
+    private static async Task<bool> CopyCappedAsync(Stream source, MemoryStream destination, int limit, CancellationToken cancellationToken)
+    {
+        var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            int read;
+            while ((read = await source.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                if (destination.Length + read > limit)
+                {
+                    return false;
+                }
+
+                destination.Write(chunk, 0, read);
+            }
+
+            return true;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(2150, LogLevel.Error, "An ingest batch of {Records} records was rolled back (SQLite error {SqliteError}): {Reason}")]
+        public static partial void BatchFailed(ILogger logger, int records, int sqliteError, string reason);
     }
 }

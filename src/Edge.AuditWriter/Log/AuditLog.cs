@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using System.Text.Json.Nodes;
+using System.Text.Json;
 using Edge.Audit.Checkpoints;
 using Edge.Audit.Merkle;
 using Edge.Audit.Records;
@@ -245,6 +245,12 @@ internal sealed partial class AuditLog : IDisposable
         AppendLocked([new PendingLeaf(AuditRecordSerializer.Serialize(record), summary)]);
     }
 
+    /// <summary>
+    /// One batch, one SQLite transaction: known ids are skipped before protecting (so a replay of an erased subject's
+    /// record does not create a new key for it), new subjects get their data key inside the same transaction, and the
+    /// tree grows only after the commit. Any failure rolls the whole batch back; the sender retries it and, ingest being
+    /// idempotent by record id, nothing is stored twice.
+    /// </summary>
     private int AppendLocked(IReadOnlyList<PendingLeaf> leaves)
     {
         long next;
@@ -253,24 +259,33 @@ internal sealed partial class AuditLog : IDisposable
             next = _tree.Size;
         }
 
-        // Skip known ids before protecting, so a replay of an erased subject's record does not create a new key for it.
-        var existing = Store.ExistingIds(leaves.Select(l => l.Summary.Id).ToList());
-        var fresh = leaves.Where(l => existing.Add(l.Summary.Id)).ToList();
-        var keys = new Dictionary<(string Blind, string Tenant), (long Id, byte[] Key)>();
-        List<PendingLeaf> protectedLeaves;
+        var keys = new Dictionary<SubjectCacheKey, BatchSubject>();
+        IReadOnlyList<byte[]> appended;
         try
         {
-            protectedLeaves = fresh.Select(leaf => Protect(leaf, keys)).ToList();
+            using var batch = Store.BeginAppend(next);
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var leaf in leaves)
+            {
+                if (!seen.Add(leaf.Summary.Id) || batch.Contains(leaf.Summary.Id))
+                {
+                    continue;
+                }
+
+                batch.Add(Protect(leaf, batch, keys));
+            }
+
+            batch.Commit();
+            appended = batch.Appended;
         }
         finally
         {
-            foreach (var (_, key) in keys.Values)
+            foreach (var subject in keys.Values)
             {
-                CryptographicOperations.ZeroMemory(key);
+                subject.DataKey.Dispose();
             }
         }
 
-        var appended = Store.Append(protectedLeaves, next);
         lock (_treeLock)
         {
             foreach (var hash in appended)
@@ -282,31 +297,45 @@ internal sealed partial class AuditLog : IDisposable
         return appended.Count;
     }
 
-    /// <param name="keys">Data keys already unwrapped in this batch, by (blind index, tenant): a batch is mostly a few subjects.</param>
-    private PendingLeaf Protect(PendingLeaf leaf, Dictionary<(string Blind, string Tenant), (long Id, byte[] Key)> keys)
+    /// <param name="keys">Subjects already resolved in this batch: a batch is mostly a few subjects, so each costs one
+    /// blind-index HMAC, one lookup and one key unwrap per batch, not per record.</param>
+    private PendingLeaf Protect(PendingLeaf leaf, AuditStore.AppendBatch batch, Dictionary<SubjectCacheKey, BatchSubject> keys)
     {
-        var record = JsonNode.Parse(leaf.Bytes)!.AsObject();
-        var subject = SubjectProtector.ReadSubject(record);
-        long? subjectId = null;
-        byte[]? dataKey = null;
+        using var document = JsonDocument.Parse(leaf.Bytes);
+        var subject = SubjectProtector.ReadSubject(document.RootElement);
+        BatchSubject? resolved = null;
         if (subject is not null)
         {
-            var blind = subject.Principal is { } principal ? Keyring.BlindPrincipal(principal) : Keyring.BlindClientIp(subject.ClientIp!);
             var tenant = leaf.Summary.Tenant ?? "";
-            var cacheKey = (Convert.ToBase64String(blind), tenant);
-            if (!keys.TryGetValue(cacheKey, out var cached))
+            var cacheKey = subject.Principal is { } principal
+                ? new SubjectCacheKey(true, principal, tenant)
+                : new SubjectCacheKey(false, subject.ClientIp!, tenant);
+            if (!keys.TryGetValue(cacheKey, out resolved))
             {
-                var stored = Store.GetOrCreateSubject(blind, tenant, () => Keyring.CreateWrappedDataKey(blind, tenant), _time.GetUtcNow());
-                cached = (stored.Id, Keyring.UnwrapDataKey(stored.WrappedKey, blind, tenant));
-                keys[cacheKey] = cached;
-            }
+                var blind = cacheKey.IsPrincipal ? Keyring.BlindPrincipal(cacheKey.Value) : Keyring.BlindClientIp(cacheKey.Value);
+                var stored = batch.GetOrCreateSubject(blind, tenant, () => Keyring.CreateWrappedDataKey(blind, tenant), _time.GetUtcNow());
+                var dataKey = Keyring.UnwrapDataKey(stored.WrappedKey, blind, tenant);
+                try
+                {
+                    resolved = new BatchSubject(stored.Id, SubjectKeyring.CreateCipher(dataKey));
+                }
+                finally
+                {
+                    CryptographicOperations.ZeroMemory(dataKey);
+                }
 
-            (subjectId, dataKey) = cached;
+                keys[cacheKey] = resolved;
+            }
         }
 
-        var bytes = SubjectProtector.Protect(record, leaf.Summary.Id, subject, dataKey);
-        return new PendingLeaf(bytes, leaf.Summary with { Principal = null }) { SubjectId = subjectId };
+        var bytes = SubjectProtector.Protect(document.RootElement, leaf.Summary.Id, subject, resolved?.DataKey);
+        return new PendingLeaf(bytes, leaf.Summary with { Principal = null }) { SubjectId = resolved?.Id };
     }
+
+    /// <summary>A subject by its plaintext (principal, or client IP when there is none) and tenant, within one batch only.</summary>
+    private readonly record struct SubjectCacheKey(bool IsPrincipal, string Value, string Tenant);
+
+    private sealed record BatchSubject(long Id, AesGcm DataKey);
 
     /// <summary>Signs and stores a checkpoint when the tree grew since the last one.</summary>
     public async Task<bool> CheckpointAsync(CancellationToken cancellationToken)

@@ -116,6 +116,21 @@ internal sealed partial class SubjectKeyring
         return output;
     }
 
+    /// <summary>An AES-256-GCM cipher over a data key, for sealing many records of one subject with one key schedule.</summary>
+    public static AesGcm CreateCipher(byte[] key) => new(key, TagBytes);
+
+    /// <summary>The length of <see cref="Seal"/>'s output for <paramref name="plaintextLength"/> bytes.</summary>
+    public static int SealedLength(int plaintextLength) => NonceBytes + plaintextLength + TagBytes;
+
+    /// <summary>AES-256-GCM with a fresh random nonce into <paramref name="output"/>: nonce || ciphertext || tag.</summary>
+    public static void Seal(AesGcm cipher, ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> associatedData, Span<byte> output)
+    {
+        ArgumentNullException.ThrowIfNull(cipher);
+        var nonce = output[..NonceBytes];
+        RandomNumberGenerator.Fill(nonce);
+        cipher.Encrypt(nonce, plaintext, output.Slice(NonceBytes, plaintext.Length), output.Slice(NonceBytes + plaintext.Length, TagBytes), associatedData);
+    }
+
     /// <summary>Throws <see cref="AuthenticationTagMismatchException"/> when the bytes were altered or the key is wrong.</summary>
     public static byte[] Decrypt(byte[] key, ReadOnlySpan<byte> sealedBytes, ReadOnlySpan<byte> associatedData)
     {

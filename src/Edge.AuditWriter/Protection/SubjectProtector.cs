@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -22,50 +23,117 @@ internal static class SubjectProtector
     private const int PaddingBlock = 64;
     private const int NonceBytes = 12;
 
+    // Record ids are at most this long (LeafSummary.MaxIdLength); the writer's own ids are GUIDs.
+    private const int LeafSummaryMaxIdLength = Edge.Audit.Records.LeafSummary.MaxIdLength;
+
+    // One writer and buffer per thread: appends are serialised, so this is one of each in practice.
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_output;
+    [ThreadStatic] private static Utf8JsonWriter? t_writer;
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_pad;
+
     private static readonly JsonSerializerOptions s_output = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, WriteIndented = false };
 
     /// <summary>The plaintext subject of an edge record, or null when it has none (no principal, no client IP).</summary>
-    public static PlainSubject? ReadSubject(JsonObject record)
+    public static PlainSubject? ReadSubject(JsonElement record)
     {
-        ArgumentNullException.ThrowIfNull(record);
-        if (record["data"] is not JsonObject data || data["subject"] is not JsonObject subject)
+        if (record.ValueKind != JsonValueKind.Object
+            || !record.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Object
+            || !data.TryGetProperty("subject", out var subject) || subject.ValueKind != JsonValueKind.Object)
         {
             return null;
         }
 
-        var principal = StringOf(subject["principal"]);
-        var clientIp = StringOf(subject["clientIp"]);
+        var principal = StringOf(subject, "principal");
+        var clientIp = StringOf(subject, "clientIp");
         return principal is null && clientIp is null ? null : new PlainSubject(principal, clientIp);
     }
 
-    /// <summary>Rewrites <paramref name="record"/> (parsed from the edge's leaf) into v2 bytes.</summary>
-    public static byte[] Protect(JsonObject record, string recordId, PlainSubject? subject, byte[]? dataKey)
+    /// <summary>
+    /// Rewrites <paramref name="record"/> (the edge's leaf) into v2 bytes in one pass: <c>dataschema</c> and
+    /// <c>data.subject</c> replaced where they stand (appended when absent), every other member copied in its order.
+    /// </summary>
+    public static byte[] Protect(JsonElement record, string recordId, PlainSubject? subject, AesGcm? dataKey)
     {
-        ArgumentNullException.ThrowIfNull(record);
-        if (record["data"] is not JsonObject data)
+        ArgumentNullException.ThrowIfNull(recordId);
+        var output = t_output ??= new ArrayBufferWriter<byte>(1024);
+        output.ResetWrittenCount();
+        var writer = t_writer ??= new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = s_output.Encoder, SkipValidation = true });
+        writer.Reset(output);
+        writer.WriteStartObject();
+        var schemaWritten = false;
+        foreach (var member in record.EnumerateObject())
         {
-            // Nothing personal can be in it; keep the edge's bytes' meaning, only the schema changes.
-            record["dataschema"] = DataSchemaV2;
-            return Encoding.UTF8.GetBytes(record.ToJsonString(s_output));
+            if (member.NameEquals("dataschema"))
+            {
+                writer.WriteString("dataschema", DataSchemaV2);
+                schemaWritten = true;
+            }
+            else if (member.NameEquals("data") && member.Value.ValueKind == JsonValueKind.Object)
+            {
+                writer.WritePropertyName("data");
+                WriteData(writer, member.Value, recordId, subject, dataKey);
+            }
+            else
+            {
+                member.WriteTo(writer);
+            }
         }
 
-        record["dataschema"] = DataSchemaV2;
+        if (!schemaWritten)
+        {
+            writer.WriteString("dataschema", DataSchemaV2);
+        }
+
+        writer.WriteEndObject();
+        writer.Flush();
+        return output.WrittenSpan.ToArray();
+    }
+
+    private static void WriteData(Utf8JsonWriter writer, JsonElement data, string recordId, PlainSubject? subject, AesGcm? dataKey)
+    {
+        writer.WriteStartObject();
+        var subjectWritten = false;
+        foreach (var member in data.EnumerateObject())
+        {
+            if (member.NameEquals("subject"))
+            {
+                WriteSubject(writer, recordId, subject, dataKey);
+                subjectWritten = true;
+            }
+            else
+            {
+                member.WriteTo(writer);
+            }
+        }
+
+        if (!subjectWritten)
+        {
+            WriteSubject(writer, recordId, subject, dataKey);
+        }
+
+        writer.WriteEndObject();
+    }
+
+    private static void WriteSubject(Utf8JsonWriter writer, string recordId, PlainSubject? subject, AesGcm? dataKey)
+    {
+        writer.WritePropertyName("subject");
+        writer.WriteStartObject();
         if (subject is null || dataKey is null)
         {
-            data["subject"] = new JsonObject { ["protection"] = "none" };
-        }
-        else
-        {
-            var sealedBytes = SubjectKeyring.Encrypt(dataKey, Pad(subject), Encoding.UTF8.GetBytes(recordId));
-            data["subject"] = new JsonObject
-            {
-                ["protection"] = Algorithm,
-                ["nonce"] = Convert.ToBase64String(sealedBytes, 0, NonceBytes),
-                ["ciphertext"] = Convert.ToBase64String(sealedBytes, NonceBytes, sealedBytes.Length - NonceBytes),
-            };
+            writer.WriteString("protection", "none");
+            writer.WriteEndObject();
+            return;
         }
 
-        return Encoding.UTF8.GetBytes(record.ToJsonString(s_output));
+        var padded = Pad(subject);
+        Span<byte> associated = stackalloc byte[Encoding.UTF8.GetMaxByteCount(LeafSummaryMaxIdLength)];
+        associated = associated[..Encoding.UTF8.GetBytes(recordId, associated)];
+        var sealedBytes = new byte[SubjectKeyring.SealedLength(padded.Length)];
+        SubjectKeyring.Seal(dataKey, padded, associated, sealedBytes);
+        writer.WriteString("protection", Algorithm);
+        writer.WriteBase64String("nonce", sealedBytes.AsSpan(0, NonceBytes));
+        writer.WriteBase64String("ciphertext", sealedBytes.AsSpan(NonceBytes));
+        writer.WriteEndObject();
     }
 
     /// <summary>
@@ -133,13 +201,25 @@ internal static class SubjectProtector
 
     private static byte[] Pad(PlainSubject subject)
     {
-        var json = JsonSerializer.SerializeToUtf8Bytes(
-            new JsonObject { ["principal"] = subject.Principal, ["clientIp"] = subject.ClientIp }, s_output);
+        var output = t_pad ??= new ArrayBufferWriter<byte>(256);
+        output.ResetWrittenCount();
+        using (var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = s_output.Encoder }))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("principal", subject.Principal);
+            writer.WriteString("clientIp", subject.ClientIp);
+            writer.WriteEndObject();
+        }
+
+        var json = output.WrittenSpan;
         var padded = new byte[(json.Length / PaddingBlock + 1) * PaddingBlock];
-        json.CopyTo(padded, 0);
+        json.CopyTo(padded);
         padded.AsSpan(json.Length).Fill((byte)' ');
         return padded;
     }
+
+    private static string? StringOf(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
     private static string? StringOf(JsonNode? node) =>
         node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;

@@ -56,6 +56,49 @@ public sealed class MerkleTreeTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void AppendLeafHash_RandomBatchSizes_RootsAndProofsEqualAFullRebuild(int seed)
+    {
+        // The writer grows its tree batch by batch and never rebuilds it while running; a restart rebuilds it from the
+        // store. Both must give the same roots and proofs, checked against RFC 9162's recursive definition.
+        var random = new Random(seed);
+        var leaves = Leaves(4_000 + random.Next(1_000));
+        var incremental = new MerkleTree();
+        long previous = 0;
+        byte[] previousRoot = MerkleHasher.EmptyRoot.ToArray();
+        while (incremental.Size < leaves.Count)
+        {
+            var batch = Math.Min(leaves.Count - (int)incremental.Size, random.Next(1, 700));
+            foreach (var leaf in leaves.Skip((int)incremental.Size).Take(batch))
+            {
+                incremental.AppendLeafHash(MerkleHasher.HashLeaf(leaf));
+            }
+
+            var size = incremental.Size;
+            var rebuilt = new MerkleTree();
+            foreach (var leaf in leaves.Take((int)size))
+            {
+                rebuilt.AppendLeafHash(MerkleHasher.HashLeaf(leaf));
+            }
+
+            var expected = ReferenceProofVerifier.Root(leaves.Take((int)size).ToList());
+            Assert.Equal(expected, incremental.Root());
+            Assert.Equal(expected, rebuilt.Root());
+            var index = random.NextInt64(size);
+            Assert.Equal(rebuilt.InclusionProof(index, size), incremental.InclusionProof(index, size));
+            Assert.True(ReferenceProofVerifier.VerifyInclusion(index, size, ReferenceProofVerifier.Leaf(leaves[(int)index]), incremental.InclusionProof(index, size), expected));
+            if (previous > 0)
+            {
+                Assert.True(ReferenceProofVerifier.VerifyConsistency(previous, size, previousRoot, expected, incremental.ConsistencyProof(previous, size)));
+            }
+
+            (previous, previousRoot) = (size, expected);
+        }
+    }
+
     [Fact]
     public void Root_UpTo130Leaves_EqualsNaiveRecursiveRootAndCompactRange()
     {

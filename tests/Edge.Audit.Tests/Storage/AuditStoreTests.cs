@@ -32,6 +32,33 @@ public sealed class AuditStoreTests : IDisposable
     }
 
     [Fact]
+    public void BeginAppend_DisposedWithoutCommit_LeavesNeitherRecordsNorSubjects()
+    {
+        using var store = AuditStore.Open(Path.Combine(_directory, "audit.db"));
+        using (var batch = store.BeginAppend(0))
+        {
+            var subject = batch.GetOrCreateSubject([1, 2, 3], "acme", () => [9, 9], DateTimeOffset.UtcNow);
+            Assert.True(batch.Add(Leaf("a") with { SubjectId = subject.Id }));
+            Assert.True(batch.Contains("a"));
+        }
+
+        using (var batch = store.BeginAppend(0))
+        {
+            var created = false;
+            var subject = batch.GetOrCreateSubject([1, 2, 3], "acme", () => { created = true; return [7, 7]; }, DateTimeOffset.UtcNow);
+            Assert.True(created);
+            Assert.Equal([7, 7], subject.WrappedKey);
+            Assert.False(batch.Contains("a"));
+            Assert.True(batch.Add(Leaf("b") with { SubjectId = subject.Id }));
+            batch.Commit();
+            Assert.Single(batch.Appended);
+        }
+
+        Assert.Equal(1, store.Count());
+        Assert.Equal(["b"], store.Query(new RecordQuery()).Select(r => r.Id));
+    }
+
+    [Fact]
     public void Update_OrDeleteOfRecord_IsRefusedByTrigger()
     {
         var path = Path.Combine(_directory, "audit.db");
@@ -102,8 +129,14 @@ public sealed class AuditStoreTests : IDisposable
     {
         using var store = AuditStore.Open(Path.Combine(_directory, "audit.db"));
         byte[] Blind(string principal) => System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(principal));
-        var alice = store.GetOrCreateSubject(Blind("alice"), "acme", () => [1, 2, 3], DateTimeOffset.UtcNow);
-        var bob = store.GetOrCreateSubject(Blind("bob"), "acme", () => [4, 5, 6], DateTimeOffset.UtcNow);
+        StoredSubject alice, bob;
+        using (var subjects = store.BeginAppend(0))
+        {
+            alice = subjects.GetOrCreateSubject(Blind("alice"), "acme", () => [1, 2, 3], DateTimeOffset.UtcNow);
+            bob = subjects.GetOrCreateSubject(Blind("bob"), "acme", () => [4, 5, 6], DateTimeOffset.UtcNow);
+            subjects.Commit();
+        }
+
         // v2 records keep no plaintext principal; one older v1 record of alice has it in plaintext.
         var leaves = Enumerable.Range(0, 300).Select(i =>
         {
@@ -130,6 +163,35 @@ public sealed class AuditStoreTests : IDisposable
         Assert.Equal(["r250", "r200", "r150", "r100", "r50", "r0", "v1-alice"], found);
         // "SCAN r" walks every record until the page is full: 180-280 ms for one principal in a 1M-record store with statistics.
         Assert.DoesNotContain(plan, step => step.StartsWith("SCAN ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Query_ReasonFilters_UseThePartialIndexesWithoutScanningTheTable()
+    {
+        var path = Path.Combine(_directory, "audit.db");
+        using var store = AuditStore.Open(path);
+        var leaves = Enumerable.Range(0, 300).Select(i =>
+        {
+            var leaf = Leaf($"r{i}", i / 10 % 2 == 0 ? "acme" : "globex");
+            return i % 10 == 0 ? leaf with { Summary = leaf.Summary with { Decision = "deny", Reason = "forbidden" } } : leaf;
+        }).ToList();
+        store.Append(leaves, 0);
+        using (var connection = new SqliteConnection($"Data Source={path}"))
+        {
+            connection.Open();
+            using var analyze = connection.CreateCommand();
+            analyze.CommandText = "ANALYZE";
+            analyze.ExecuteNonQuery();
+        }
+
+        var byReason = new RecordQuery { Reason = "forbidden", Limit = 100 };
+        var byTenantReason = new RecordQuery { Tenant = "acme", Reason = "forbidden", Limit = 100 };
+
+        Assert.Equal(30, store.Query(byReason).Count);
+        Assert.Equal(15, store.Query(byTenantReason).Count);
+        Assert.All(store.Query(byTenantReason), r => Assert.Equal(("acme", "forbidden"), (r.Tenant, r.Reason)));
+        Assert.DoesNotContain(store.ExplainQuery(byReason), step => step.StartsWith("SCAN ", StringComparison.Ordinal));
+        Assert.DoesNotContain(store.ExplainQuery(byTenantReason), step => step.StartsWith("SCAN ", StringComparison.Ordinal));
     }
 
     private static PendingLeaf TimedLeaf(string id, DateTimeOffset time)

@@ -1,6 +1,9 @@
 using System.Net;
 using System.Text.Json;
 using Edge.Audit.Storage;
+using Edge.AuditWriter.Log;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Edge.AuditWriter.Tests.Ingest;
 
@@ -26,6 +29,140 @@ public sealed class IngestEndpointTests
         Assert.Equal("urn:edge:audit:record:2", stored.GetProperty("dataschema").GetString());
         Assert.Equal("aes-256-gcm", stored.GetProperty("data").GetProperty("subject").GetProperty("protection").GetString());
         Assert.DoesNotContain("user-r7", stored.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ingest_RecordFailingMidBatch_RollsBackTheBatchWithItsNewSubjectsAndTheRetryStoresEachRecordOnce()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var first = await writer.IngestAsync([WriterFixture.Leaf("before", "acme", principal: "carol")], 1);
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        // A real SQLite failure inside the writer's transaction: a trigger that aborts the third record's insert.
+        ExecuteOnStore(writer, "CREATE TRIGGER inject_fault BEFORE INSERT ON records WHEN NEW.record_id = 'poison' BEGIN SELECT RAISE(ABORT, 'injected fault'); END");
+        var batch = new[]
+        {
+            WriterFixture.Leaf("a", "acme", principal: "alice"),
+            WriterFixture.Leaf("b", "acme", principal: "bob"),
+            WriterFixture.Leaf("poison", "acme", principal: "dave"),
+            WriterFixture.Leaf("c", "acme", principal: "carol"),
+        };
+
+        using var failed = await writer.IngestAsync(batch, 5);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, failed.StatusCode);
+        Assert.Equal("application/problem+json", failed.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("ingest_failed", JsonDocument.Parse(await failed.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        // Nothing of the batch: no record, and no data key for the subjects it saw first (alice, bob, dave).
+        Assert.Equal(1, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
+        Assert.Equal(1, ScalarOnStore(writer, "SELECT COUNT(*) FROM subjects"));
+        Assert.Equal(1, writer.Services.GetRequiredService<AuditLog>().Size);
+
+        ExecuteOnStore(writer, "DROP TRIGGER inject_fault");
+        using var retry = await writer.IngestAsync(batch, 5);
+        using var again = await writer.IngestAsync(batch, 5);
+
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal(5, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
+        Assert.Equal(4, ScalarOnStore(writer, "SELECT COUNT(*) FROM subjects"));
+        Assert.Equal(["before", "a", "b", "poison", "c"], StoredIds(writer));
+        await writer.WaitForCheckpointAsync(5);
+    }
+
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("br")]
+    public async Task Ingest_CompressedBatch_IsStoredLikeAPlainOne(string encoding)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var body = Ndjson(Enumerable.Range(0, 20).Select(i => WriterFixture.Leaf($"z{i}", "acme")));
+
+        using var response = await PostEncodedAsync(writer, Compress(body, encoding), encoding, 20);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(20, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
+    }
+
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("br")]
+    public async Task Ingest_CompressedBodyExpandingPastTheCap_Returns413ProblemAndStoresNothing(string encoding)
+    {
+        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxIngestBytes=65536"]);
+        // A zip bomb in small: 2 MiB of newlines compress to a few KiB, well under the cap before decompression.
+        var bomb = Compress([.. WriterFixture.Leaf("first", "acme"), .. Enumerable.Repeat((byte)'\n', 2 * 1024 * 1024)], encoding);
+        Assert.True(bomb.Length < 65536);
+
+        using var response = await PostEncodedAsync(writer, bomb, encoding, 1);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("batch_too_large", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.Equal(0, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
+    }
+
+    [Theory]
+    [InlineData("gzip", HttpStatusCode.BadRequest, "invalid_encoding")]
+    [InlineData("deflate", HttpStatusCode.UnsupportedMediaType, "unsupported_encoding")]
+    public async Task Ingest_CorruptOrUnknownEncoding_ReturnsProblemAndStoresNothing(string encoding, HttpStatusCode status, string code)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+
+        using var response = await PostEncodedAsync(writer, Ndjson([WriterFixture.Leaf("plain", "acme")]), encoding, 1);
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal(code, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.Equal(0, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
+    }
+
+    private static byte[] Ndjson(IEnumerable<byte[]> leaves) => leaves.SelectMany(l => l.Append((byte)'\n')).ToArray();
+
+    private static byte[] Compress(byte[] body, string encoding)
+    {
+        using var output = new MemoryStream();
+        using (Stream compressor = encoding == "gzip"
+                   ? new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Fastest)
+                   : new System.IO.Compression.BrotliStream(output, System.IO.Compression.CompressionLevel.Fastest))
+        {
+            compressor.Write(body);
+        }
+
+        return output.ToArray();
+    }
+
+    private static async Task<HttpResponseMessage> PostEncodedAsync(WriterFixture writer, byte[] body, string encoding, long lastSequence)
+    {
+        using var client = writer.Client();
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(Edge.Audit.Shipping.IngestProtocol.ContentType);
+        content.Headers.ContentEncoding.Add(encoding);
+        using var request = new HttpRequestMessage(HttpMethod.Post, Edge.Audit.Shipping.IngestProtocol.Path) { Content = content };
+        request.Headers.Add(Edge.Audit.Shipping.IngestProtocol.LastSequenceHeader, lastSequence.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return await client.SendAsync(request);
+    }
+
+    private static void ExecuteOnStore(WriterFixture writer, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={writer.StorePath};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static long ScalarOnStore(WriterFixture writer, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={writer.StorePath};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return (long)command.ExecuteScalar()!;
+    }
+
+    private static List<string> StoredIds(WriterFixture writer)
+    {
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        return store.ReadLeaves().Select(l => JsonDocument.Parse(l.Bytes).RootElement.GetProperty("id").GetString()!).ToList();
     }
 
     [Fact]

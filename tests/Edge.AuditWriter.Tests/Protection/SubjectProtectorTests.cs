@@ -24,8 +24,9 @@ public sealed class SubjectProtectorTests
 
     private static byte[] Protect(byte[] v1, string id, byte[] key)
     {
-        var record = JsonNode.Parse(v1)!.AsObject();
-        return SubjectProtector.Protect(record, id, SubjectProtector.ReadSubject(record), key);
+        using var record = System.Text.Json.JsonDocument.Parse(v1);
+        using var cipher = SubjectKeyring.CreateCipher(key);
+        return SubjectProtector.Protect(record.RootElement, id, SubjectProtector.ReadSubject(record.RootElement), cipher);
     }
 
     [Fact]

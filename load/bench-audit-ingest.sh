@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The audit writer on its own (issue 13 targets: <= 10 us CPU per record, >= 50k records/s ingested and checkpointed,
+# subjects encrypted per subject, i.e. v2 records). Starts a Release writer on a fresh store, then 'edge-load
+# audit-ingest' posts edge-shaped NDJSON batches like a shipper and reads the writer's CPU from /proc/PID/stat.
+# Results in load/results/audit.md.
+#   load/bench-audit-ingest.sh [records=200000] [rounds=3] [batch=2000] [concurrency=1] [encoding=identity]
+# WRITER_DLL=path runs another build of the writer (e.g. an older commit's, for a before/after pair in one run).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+RECORDS=${1:-200000}
+ROUNDS=${2:-3}
+BATCH=${3:-2000}
+CONCURRENCY=${4:-1}
+ENCODING=${5:-identity}
+PORT=${PORT:-9941}
+DIR=$(mktemp -d /tmp/edge-audit-ingest.XXXXXX)
+
+dotnet build load/Edge.Load -c Release -v q -nologo >/dev/null
+dotnet build src/Edge.AuditWriter -c Release -v q -nologo >/dev/null
+
+export EDGE_AUDIT_INGEST_TOKEN=bench-ingest-token-0123456789
+WRITER_DLL=${WRITER_DLL:-src/Edge.AuditWriter/bin/Release/net10.0/Edge.AuditWriter.dll}
+dotnet "$WRITER_DLL" --urls "http://127.0.0.1:$PORT" \
+  --Writer:StorePath="$DIR/audit.db" --Writer:KeyPath="$DIR/writer.key" --Writer:SubjectKeyPath="$DIR/audit-subject.key" \
+  --Writer:Origin=bench/ingest --Writer:IngestToken=env:EDGE_AUDIT_INGEST_TOKEN --Serilog:MinimumLevel:Default=Warning &
+WRITER=$!
+trap 'kill $WRITER 2>/dev/null || true; wait $WRITER 2>/dev/null || true; rm -rf "$DIR"' EXIT
+
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$PORT/audit/checkpoint" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+dotnet load/Edge.Load/bin/Release/net10.0/edge-load.dll audit-ingest --target "http://127.0.0.1:$PORT" --writer-pid "$WRITER" \
+  --records "$RECORDS" --rounds "$ROUNDS" --batch "$BATCH" --concurrency "$CONCURRENCY" --encoding "$ENCODING" \
+  --token env:EDGE_AUDIT_INGEST_TOKEN
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "store: $(du -sh "$DIR" | cut -f1) for $((RECORDS * ROUNDS)) records"
