@@ -1,3 +1,4 @@
+using Edge.Configuration.Approvals;
 using Edge.Configuration.Authorization;
 using Edge.Configuration.RateLimiting;
 using Edge.Configuration.Tenancy;
@@ -37,6 +38,9 @@ public static class EdgeConfigurationServiceCollectionExtensions
         services.AddSingleton<IEdgeStepValidator, AuthenticateStepValidator>();
         services.AddSingleton<IEdgeStepValidator, RequireStepValidator>();
         services.AddSingleton<IEdgeStepValidator, RequireClaimStepValidator>();
+
+        services.AddEdgeApprovalsSection();
+        services.AddSingleton<IEdgeStepValidator, ApprovalStepValidator>();
 
         services.TryAddSingleton<EdgeStepValidators>();
         services.AddSingleton<EdgeConfigValidator>();

@@ -1,3 +1,4 @@
+using Edge.Proxy.Approvals;
 using Edge.Proxy.Auditing;
 using Edge.Proxy.Authorization;
 using Edge.Proxy.Configuration;
@@ -28,12 +29,14 @@ public static class EdgeApplication
         builder.Services.AddEdgeRateLimiting();
         builder.Services.AddEdgeWebhooks();
         builder.Services.AddEdgeAuthorization();
+        builder.Services.AddEdgeApprovals();
         builder.Services.AddEdgeAuditing();
         builder.Services.AddEdgeProxyConfig();
 
         var app = builder.Build();
         app.UseEdgeManagementPortFilter(host);
         app.MapEdgeManagementEndpoints(host);
+        app.MapEdgeApprovals();
         MapEdgeReverseProxy(app);
         return app;
     }

@@ -1,4 +1,5 @@
 using Edge.Audit.Spool;
+using Edge.Proxy.Approvals;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
 using Microsoft.Extensions.Options;
@@ -27,6 +28,11 @@ internal static class AuditingServiceCollectionExtensions
             sp.GetRequiredService<SecretRotationDetector>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ConfigAuditEventSink>>()));
+        services.AddSingleton<IApprovalEventSink>(sp => new ApprovalAuditEventSink(
+            string.IsNullOrEmpty(sp.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl) ? null : sp.GetRequiredService<SpoolAuditSink>().Spool,
+            sp.GetRequiredService<EdgeHostOptions>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<ApprovalAuditEventSink>>()));
         services.AddSingleton<AuditShippingService>();
         services.AddHostedService(sp => new ConditionalShipping(sp));
         services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(SpoolMetrics.MeterName));

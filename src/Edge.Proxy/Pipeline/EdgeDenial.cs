@@ -12,6 +12,9 @@ internal sealed record EdgeDenial(int Status, string Code, string Title, string?
     /// <summary>Extra response headers, such as <c>WWW-Authenticate</c> or <c>Retry-After</c>.</summary>
     public IReadOnlyDictionary<string, string>? Headers { get; init; }
 
+    /// <summary>Extra problem+json members (RFC 9457 extensions) such as <c>approvalId</c>; string values, written in order.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>>? Extensions { get; init; }
+
     /// <summary>Writes a body other than problem+json (the Meta subscribe handshake answers with the challenge).</summary>
     public Func<HttpContext, Task>? WriteBody { get; init; }
 }
