@@ -72,6 +72,7 @@ internal static class ApprovalsEndpoints
                 ".html" => "text/html; charset=utf-8",
                 ".js" => "text/javascript; charset=utf-8",
                 ".css" => "text/css; charset=utf-8",
+                ".svg" => "image/svg+xml",
                 _ => "application/octet-stream",
             });
         }
