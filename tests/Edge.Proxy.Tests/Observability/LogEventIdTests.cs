@@ -19,6 +19,7 @@ public sealed class LogEventIdTests
         ["Configuration"] = (1600, 1699),
         ["Observability"] = (1700, 1799),
         ["Redis"] = (1800, 1899),
+        ["Approvals"] = (1900, 1999),
     };
 
     [Fact]
