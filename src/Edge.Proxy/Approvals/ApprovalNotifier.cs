@@ -7,7 +7,7 @@ namespace Edge.Proxy.Approvals;
 /// POSTs each new approval request to its policy's <c>Notify</c> URL, signed with Standard Webhooks, off the request
 /// path: the step only enqueues. A delivery that fails is retried twice and then logged; it never affects the request.
 /// </summary>
-internal sealed partial class ApprovalNotifier(TimeProvider time, ILogger<ApprovalNotifier> logger) : BackgroundService
+internal sealed partial class ApprovalNotifier(ApprovalMetrics metrics, TimeProvider time, ILogger<ApprovalNotifier> logger) : BackgroundService
 {
     public const int QueueCapacity = 1024;
 
@@ -30,6 +30,7 @@ internal sealed partial class ApprovalNotifier(TimeProvider time, ILogger<Approv
 
         if (!_queue.Writer.TryWrite((policy, request)))
         {
+            metrics.Notification(policy.Name, "dropped");
             Log.QueueFull(logger, policy.Name, request.Id);
         }
     }
@@ -97,6 +98,7 @@ internal sealed partial class ApprovalNotifier(TimeProvider time, ILogger<Approv
                 using var response = await _client.SendAsync(message, stoppingToken);
                 if (response.IsSuccessStatusCode)
                 {
+                    metrics.Notification(policy.Name, "delivered");
                     return;
                 }
 
@@ -109,6 +111,7 @@ internal sealed partial class ApprovalNotifier(TimeProvider time, ILogger<Approv
 
             if (attempt >= RetryDelays.Length)
             {
+                metrics.Notification(policy.Name, "failed");
                 Log.DeliveryFailed(logger, policy.Name, request.Id, failure);
                 return;
             }

@@ -13,7 +13,7 @@ internal sealed partial class ApprovalStep(
     ApprovalPolicy policy,
     string routeId,
     IApprovalStore store,
-    IApprovalEventSink events,
+    ApprovalEvents events,
     ApprovalNotifier notifier,
     TimeProvider time,
     ILogger logger) : IEdgeStep

@@ -21,7 +21,7 @@ internal sealed class ApprovalStepFactory : IEdgeStepFactory, IEdgeBodyRequireme
             ApprovalPolicy.Create(name, options),
             context.Route.RouteId,
             services.GetRequiredService<IApprovalStore>(),
-            services.GetRequiredService<IApprovalEventSink>(),
+            services.GetRequiredService<ApprovalEvents>(),
             services.GetRequiredService<ApprovalNotifier>(),
             services.GetRequiredService<TimeProvider>(),
             services.GetRequiredService<ILogger<ApprovalStep>>());

@@ -14,7 +14,7 @@ namespace Edge.Proxy.Approvals;
 internal sealed partial class ApprovalsApi(
     EdgeConfigState state,
     IApprovalStore store,
-    IApprovalEventSink events,
+    ApprovalEvents events,
     SigningKeyCache keys,
     TimeProvider time,
     ILogger<ApprovalsApi> logger)

@@ -12,6 +12,8 @@ internal static class ApprovalsServiceCollectionExtensions
         services.AddSingleton<IApprovalStore>(sp => sp.GetRequiredService<EdgeRedis>().IsConfigured
             ? new RedisApprovalStore(sp.GetRequiredService<EdgeRedis>())
             : new InProcessApprovalStore());
+        services.AddSingleton<ApprovalMetrics>();
+        services.AddSingleton<ApprovalEvents>();
         services.AddSingleton<ApprovalNotifier>();
         services.AddHostedService(sp => sp.GetRequiredService<ApprovalNotifier>());
         services.AddSingleton<ApprovalsApi>();

@@ -71,6 +71,12 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Forbidden, again.StatusCode);
         Assert.Equal("approval_invalid", Code(againProblem));
         Assert.Single(_backend.Received);
+        var metrics = await _edge.Management.GetStringAsync("/metrics");
+        var lines = metrics.Split('\n').Where(line => line.StartsWith("edge_approval_events_total{", StringComparison.Ordinal)).ToList();
+        foreach (var eventName in new[] { "requested", "approved", "consumed", "invalid" })
+        {
+            Assert.Contains(lines, line => line.Contains($"event=\"{eventName}\"", StringComparison.Ordinal) && line.Contains("policy=\"payments\"", StringComparison.Ordinal));
+        }
     }
 
     [Fact]
