@@ -1,3 +1,4 @@
+using Edge.Proxy.Pipeline;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Edge.Proxy.Observability;

@@ -1,3 +1,5 @@
+using Edge.Proxy.Pipeline;
+
 namespace Edge.Proxy.Approvals;
 
 internal enum ApprovalStatus
@@ -55,4 +57,8 @@ internal sealed record ApprovalRequest
 
     /// <summary>Where an approver finds it: relative, on the proxy listener.</summary>
     public string Url => ApprovalFingerprint.UrlOf(Id);
+
+    /// <summary>The event <paramref name="kind"/> of this approval, caused by <paramref name="actor"/>.</summary>
+    public ApprovalEvent ToEvent(ApprovalEventKind kind, string? actor) =>
+        new(kind, Id, Policy, Route, Tenant, RequestHash, Requester, Approver, actor, Method, Path);
 }

@@ -83,7 +83,7 @@ internal sealed partial class ApprovalStep(
             {
                 // Mismatch and invalid name the request that was presented, not the approved one.
                 await events.RecordAsync(approval is not null && outcome != ConsumeOutcome.Invalid
-                    ? ApprovalEvent.For(eventKind, approval, requester) with { RequestHash = requestHash, Method = request.Method, Path = path }
+                    ? approval.ToEvent(eventKind, requester) with { RequestHash = requestHash, Method = request.Method, Path = path }
                     : new ApprovalEvent(eventKind, id, policy.Name, routeId, tenant, requestHash, requester, null, requester, request.Method, path));
             }
 
@@ -124,7 +124,7 @@ internal sealed partial class ApprovalStep(
 
         // Kept one more TTL past its expiry, so a late retry is told "expired" rather than "unknown".
         await store.CreateAsync(fresh, fresh.ExpiresAt + policy.Options.Ttl, now);
-        await events.RecordAsync(ApprovalEvent.For(ApprovalEventKind.Requested, fresh, fresh.Requester));
+        await events.RecordAsync(fresh.ToEvent(ApprovalEventKind.Requested, fresh.Requester));
         notifier.Enqueue(policy, fresh);
         return Required(fresh);
     }

@@ -78,7 +78,7 @@ internal sealed partial class ApprovalsApi(
             return;
         }
 
-        await events.RecordAsync(ApprovalEvent.For(ApprovalEventKind.Approved, approval with { Approver = caller.Principal }, caller.Principal));
+        await events.RecordAsync((approval with { Approver = caller.Principal }).ToEvent(ApprovalEventKind.Approved, caller.Principal));
         Log.Decided(logger, approval.Id, approval.Policy, "approved");
         await JsonAsync(http, StatusCodes.Status200OK, new { approvalId = approval.Id, token, expiresAt = ApprovalStep.FormatTime(expiresAt) });
     }
@@ -97,7 +97,7 @@ internal sealed partial class ApprovalsApi(
             return;
         }
 
-        await events.RecordAsync(ApprovalEvent.For(ApprovalEventKind.Rejected, approval with { Approver = caller.Principal }, caller.Principal));
+        await events.RecordAsync((approval with { Approver = caller.Principal }).ToEvent(ApprovalEventKind.Rejected, caller.Principal));
         Log.Decided(logger, approval.Id, approval.Policy, "rejected");
         await JsonAsync(http, StatusCodes.Status200OK, new { approvalId = approval.Id, status = "rejected" });
     }
@@ -127,7 +127,7 @@ internal sealed partial class ApprovalsApi(
         switch (outcome)
         {
             case DecideOutcome.Expired:
-                await events.RecordAsync(ApprovalEvent.For(ApprovalEventKind.Expired, approval, approver));
+                await events.RecordAsync(approval.ToEvent(ApprovalEventKind.Expired, approver));
                 await ProblemAsync(http, StatusCodes.Status409Conflict, ApprovalCodes.Expired, "Approval expired", "The request waited longer than the policy's Ttl.");
                 break;
             case DecideOutcome.AlreadyDecided:

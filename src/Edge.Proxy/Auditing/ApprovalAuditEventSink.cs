@@ -1,7 +1,7 @@
 using Edge.Audit.Records;
 using Edge.Audit.Spool;
-using Edge.Proxy.Approvals;
 using Edge.Proxy.Configuration;
+using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.Auditing;
 

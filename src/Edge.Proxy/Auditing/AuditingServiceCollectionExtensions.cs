@@ -1,5 +1,4 @@
 using Edge.Audit.Spool;
-using Edge.Proxy.Approvals;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
 using Microsoft.Extensions.Options;

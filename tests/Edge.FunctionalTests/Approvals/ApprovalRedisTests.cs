@@ -61,13 +61,19 @@ public sealed class ApprovalRedisTests(RedisFixture redis) : IClassFixture<Redis
     public async Task Retry_ShortTtlAgainstRedis_403ApprovalExpired()
     {
         using var backend = Backend.Start();
-        var (first, second) = await StartPairAsync(Create(backend.Url, ttl: "00:00:01"));
+        // Three seconds leave room to approve on a loaded machine; the retry then waits for the token's own expiry.
+        var (first, second) = await StartPairAsync(Create(backend.Url, ttl: "00:00:03"));
         await using var a = first;
         await using var b = second;
         var id = await RequestApprovalAsync(a.Client);
-        var token = await ApproveAsync(b.Client, id);
+        using var approve = await b.Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{id}/approve", BobKey));
+        var approved = await JsonAsync(approve);
+        Assert.Equal(HttpStatusCode.OK, approve.StatusCode);
+        var token = approved.GetProperty("token").GetString()!;
+        var expiresAt = DateTimeOffset.Parse(approved.GetProperty("expiresAt").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
 
-        await Task.Delay(TimeSpan.FromMilliseconds(1300));
+        var wait = expiresAt - DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(200);
+        await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero);
         using var retry = await a.Client.SendAsync(Payment(token: token));
 
         Assert.Equal(HttpStatusCode.Forbidden, retry.StatusCode);

@@ -44,6 +44,8 @@ public sealed class ApproverPageTests(ApproverPageChromium chromium) : IClassFix
     [Fact]
     public async Task ApproverPage_ApproveAndReject_TokenForwardsTheRequestAndRejectionIsFinal()
     {
+        // Other test classes run in parallel on a shared machine: give each expectation more than the default 5 s.
+        Assertions.SetDefaultExpectTimeout(15_000);
         using var backend = Backend.Start();
         await using var edge = await EdgeHost.StartAsync(Create(backend.Url));
         var approvedId = await RequestApprovalAsync(edge.Client);

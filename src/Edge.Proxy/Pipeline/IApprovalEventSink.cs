@@ -1,4 +1,4 @@
-namespace Edge.Proxy.Approvals;
+namespace Edge.Proxy.Pipeline;
 
 /// <summary>What happened to an approval; the audit type is <c>dev.edge.audit.approval.{kind}.v1</c>.</summary>
 internal enum ApprovalEventKind
@@ -27,13 +27,12 @@ internal sealed record ApprovalEvent(
     string? Approver,
     string? Actor,
     string? Method,
-    string? Path)
-{
-    public static ApprovalEvent For(ApprovalEventKind kind, ApprovalRequest request, string? actor) =>
-        new(kind, request.Id, request.Policy, request.Route, request.Tenant, request.RequestHash, request.Requester, request.Approver, actor, request.Method, request.Path);
-}
+    string? Path);
 
-/// <summary>Receives approval events (implemented by Auditing, which writes them to the audit trail).</summary>
+/// <summary>
+/// Receives approval events. Defined here, where Approvals and Auditing both see it, and implemented by Auditing, which
+/// writes them to the audit trail.
+/// </summary>
 internal interface IApprovalEventSink
 {
     /// <summary>Completes once the event is durable (or was dropped and logged); never throws.</summary>
