@@ -1,3 +1,4 @@
+using Edge.Configuration.Approvals;
 using Edge.Configuration.Authorization;
 using Edge.Configuration.RateLimiting;
 using Edge.Configuration.Tenancy;
@@ -45,6 +46,8 @@ public static class EdgeConfigurationServiceCollectionExtensions
         services.AddSingleton<ValidationPolicyCache>();
         services.AddSingleton<IEdgeExternalContent>(sp => sp.GetRequiredService<ValidationPolicyCache>());
         services.AddSingleton<IEdgeStepValidator, ValidateStepValidator>();
+        services.AddEdgeApprovalsSection();
+        services.AddSingleton<IEdgeStepValidator, ApprovalStepValidator>();
 
         services.TryAddSingleton<EdgeStepValidators>();
         services.AddSingleton<EdgeConfigValidator>();

@@ -1,3 +1,4 @@
+using Edge.Proxy.Approvals;
 using Edge.Proxy.Auditing;
 using Edge.Proxy.Authorization;
 using Edge.Proxy.Configuration;
@@ -31,6 +32,7 @@ public static class EdgeApplication
         builder.Services.AddEdgeWebhooks();
         builder.Services.AddEdgeAuthorization();
         builder.Services.AddEdgeValidation();
+        builder.Services.AddEdgeApprovals();
         builder.Services.AddEdgeAuditing();
         builder.Services.AddEdgeThreatProtection();
         builder.Services.AddEdgeProxyConfig();
@@ -38,6 +40,7 @@ public static class EdgeApplication
         var app = builder.Build();
         app.UseEdgeManagementPortFilter(host);
         app.MapEdgeManagementEndpoints(host);
+        app.MapEdgeApprovals();
         MapEdgeReverseProxy(app);
         return app;
     }

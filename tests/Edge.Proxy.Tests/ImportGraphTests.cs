@@ -5,11 +5,14 @@ namespace Edge.Proxy.Tests;
 /// <summary>Capability folders must not import each other in a cycle: a request hop never goes back.</summary>
 public sealed class ImportGraphTests
 {
-    private static readonly string[] Capabilities = ["Auditing", "Authorization", "RateLimiting", "Tenancy", "ThreatProtection", "Webhooks"];
+    private static readonly string[] Capabilities = ["Approvals", "Auditing", "Authorization", "RateLimiting", "Tenancy", "ThreatProtection", "Validation", "Webhooks"];
 
     [Theory]
     [InlineData("Tenancy", "Authorization")]
     [InlineData("Authorization", "Tenancy")]
+    [InlineData("Auditing", "Approvals")]
+    [InlineData("Approvals", "Auditing")]
+    [InlineData("Approvals", "Authorization")]
     public void Imports_CapabilityFolder_DoesNotImportTheOther(string folder, string forbidden)
     {
         var offenders = FilesImporting(Path.Combine("src", "Edge.Proxy", folder), $"Edge.Proxy.{forbidden}");

@@ -32,6 +32,11 @@ internal static class AuditingServiceCollectionExtensions
             sp.GetRequiredService<EdgeHostOptions>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ThreatAuditEventSink>>()));
+        services.AddSingleton<IApprovalEventSink>(sp => new ApprovalAuditEventSink(
+            string.IsNullOrEmpty(sp.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl) ? null : sp.GetRequiredService<SpoolAuditSink>().Spool,
+            sp.GetRequiredService<EdgeHostOptions>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<ApprovalAuditEventSink>>()));
         services.AddSingleton<AuditShippingService>();
         services.AddHostedService(sp => new ConditionalShipping(sp));
         services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(SpoolMetrics.MeterName));

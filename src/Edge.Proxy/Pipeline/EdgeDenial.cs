@@ -17,6 +17,8 @@ internal sealed record EdgeDenial(int Status, string Code, string Title, string?
     /// per query parameter). Each detail names the rule, never the offending value.
     /// </summary>
     public IReadOnlyList<EdgeProblemError>? Errors { get; init; }
+    /// <summary>Extra problem+json members (RFC 9457 extensions) such as <c>approvalId</c>; string values, written in order.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>>? Extensions { get; init; }
 
     /// <summary>Writes a body other than problem+json (the Meta subscribe handshake answers with the challenge).</summary>
     public Func<HttpContext, Task>? WriteBody { get; init; }

@@ -10,7 +10,14 @@ internal static class ProblemDetailsWriter
     public const string ContentType = "application/problem+json";
     public const string TypePrefix = "urn:edge:problem:";
 
-    public static async Task WriteAsync(HttpContext context, int status, string code, string title, string? detail = null, IReadOnlyList<EdgeProblemError>? errors = null)
+    public static async Task WriteAsync(
+        HttpContext context,
+        int status,
+        string code,
+        string title,
+        string? detail = null,
+        IReadOnlyList<EdgeProblemError>? errors = null,
+        IReadOnlyList<KeyValuePair<string, string>>? extensions = null)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = ContentType;
@@ -31,6 +38,14 @@ internal static class ProblemDetailsWriter
             json.WriteString("code", code);
             json.WriteString("instance", context.Request.Path.Value);
             json.WriteString("requestId", context.GetEdgeRequest()?.RequestId ?? context.TraceIdentifier);
+            if (extensions is not null)
+            {
+                foreach (var (name, value) in extensions)
+                {
+                    json.WriteString(name, value);
+                }
+            }
+
             if (errors is not null)
             {
                 WriteErrors(json, errors);
@@ -60,7 +75,7 @@ internal static class ProblemDetailsWriter
             return;
         }
 
-        await WriteAsync(context, denial.Status, denial.Code, denial.Title, denial.Detail, denial.Errors);
+        await WriteAsync(context, denial.Status, denial.Code, denial.Title, denial.Detail, denial.Errors, denial.Extensions);
     }
 
     private static void WriteErrors(Utf8JsonWriter json, IReadOnlyList<EdgeProblemError> errors)

@@ -77,7 +77,7 @@ public sealed partial class ConfigValidateParityTests
     private static readonly Dictionary<string, Func<JsonNode, string>> Variants = new(StringComparer.Ordinal)
     {
         ["json-syntax"] = root => root.ToJsonString()[..^1],
-        ["edge-unknown-section"] = root => Mutate(root, r => r["Edge"]!["Approvals"] = new JsonObject()),
+        ["edge-unknown-section"] = root => Mutate(root, r => r["Edge"]!["Quarantine"] = new JsonObject()),
         ["step-unknown"] = root => Mutate(root, r => Transforms(r, "orders").Add(new JsonObject { ["EdgeThreatScan"] = "on" })),
         ["tenant-bad-source-and-claim-order"] = root => Mutate(root, r =>
         {

@@ -21,6 +21,7 @@ public sealed class LogEventIdTests
         ["Redis"] = (1800, 1899),
         ["ThreatProtection"] = (2300, 2399),
         ["Validation"] = (2400, 2499),
+        ["Approvals"] = (1900, 1999),
     };
 
     [Fact]

@@ -24,7 +24,7 @@ public sealed class EdgeStepRegistryTests
             var validators = app.Services.GetRequiredService<EdgeStepValidators>().Names.ToList();
             var factories = app.Services.GetServices<IEdgeStepFactory>().Select(f => f.Name).Order(StringComparer.Ordinal).ToList();
 
-            Assert.Equal(["EdgeAuthenticate", "EdgeRateLimit", "EdgeRequire", "EdgeRequireClaim", "EdgeTenant", "EdgeValidate", "EdgeWebhook"], validators);
+            Assert.Equal(["EdgeApproval", "EdgeAuthenticate", "EdgeRateLimit", "EdgeRequire", "EdgeRequireClaim", "EdgeTenant", "EdgeValidate", "EdgeWebhook"], validators);
             Assert.Equal(validators, factories);
         }
         finally

@@ -1,0 +1,160 @@
+using System.Buffers;
+using Edge.Configuration.Authorization;
+
+namespace Edge.Configuration.Approvals;
+
+/// <summary>Checks every <c>Edge:Approvals</c> policy against the candidate <c>Edge:Authentication</c> and <c>Edge:Roles</c>.</summary>
+internal sealed class ApprovalsSectionValidator(EdgeHostOptions host) : IEdgeSectionValidator
+{
+    public static readonly TimeSpan MaxTtl = TimeSpan.FromDays(7);
+
+    private static readonly SearchValues<char> HeaderCharacters =
+        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+    public void Validate(EdgeSection edge, ConfigErrorList errors)
+    {
+        foreach (var (name, policy) in edge.Approvals)
+        {
+            var at = $"Edge:Approvals:{name}";
+            if (policy is null)
+            {
+                errors.Add(at, "the policy is null");
+                continue;
+            }
+
+            ValidatePermission(edge, policy, at, errors);
+            ValidateAuthentication(edge, policy, at, errors);
+            if (policy.Ttl < TimeSpan.FromSeconds(1) || policy.Ttl > MaxTtl)
+            {
+                errors.Add(at + ":Ttl", $"'{policy.Ttl}' must be between 00:00:01 and {MaxTtl:d\\.hh\\:mm\\:ss}");
+            }
+
+            ValidateHeader(policy.Header, at + ":Header", errors);
+            if (policy.Notify is { } notify)
+            {
+                ValidateNotify(notify, at + ":Notify", errors);
+            }
+        }
+    }
+
+    /// <summary>The names of <see cref="ApprovalPolicyOptions.Authentication"/>, in order.</summary>
+    public static string[] AuthenticationPolicies(ApprovalPolicyOptions policy) =>
+        policy.Authentication.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>The HMAC key of a Notify secret (<c>whsec_</c> + base64, as Standard Webhooks defines it), or null with an error.</summary>
+    public static byte[]? ResolveNotifyKey(string reference, out string error)
+    {
+        if (!SecretReference.IsReference(reference) || !SecretReference.TryResolve(reference, out var secret, out error))
+        {
+            error = SecretReference.IsReference(reference) ? SecretResolveError(reference) : "inline secrets are not allowed in proxy.json; use env:NAME or file:/path";
+            return null;
+        }
+
+        const string prefix = "whsec_";
+        byte[]? key = null;
+        if (secret.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            try
+            {
+                key = Convert.FromBase64String(secret[prefix.Length..]);
+            }
+            catch (FormatException)
+            {
+                key = null;
+            }
+        }
+
+        if (key is not { Length: >= 24 and <= 64 })
+        {
+            error = "the secret must be a Standard Webhooks secret: whsec_ followed by base64 of 24 to 64 bytes";
+            return null;
+        }
+
+        error = "";
+        return key;
+    }
+
+    private static string SecretResolveError(string reference)
+    {
+        SecretReference.TryResolve(reference, out _, out var error);
+        return error;
+    }
+
+    private static void ValidatePermission(EdgeSection edge, ApprovalPolicyOptions policy, string at, ConfigErrorList errors)
+    {
+        var permission = policy.ApproverPermission;
+        if (string.IsNullOrWhiteSpace(permission))
+        {
+            errors.Add(at + ":ApproverPermission", "is required: the permission (from Edge:Roles) an approver needs");
+            return;
+        }
+
+        if (permission == EdgePermissionResolver.AllPermissions || !CredentialText.IsValidPermission(permission))
+        {
+            errors.Add(at + ":ApproverPermission", $"'{permission}' is not a permission (1-{CredentialText.MaxRoleLength} characters from [A-Za-z0-9._:-])");
+            return;
+        }
+
+        // A permission no role grants can never be held: a typo would make every request wait forever.
+        if (!edge.Roles.Values.Any(granted => granted.Contains(permission, StringComparer.Ordinal)))
+        {
+            errors.Add(at + ":ApproverPermission", $"unknown permission '{permission}': no role in Edge:Roles grants it");
+        }
+    }
+
+    private static void ValidateAuthentication(EdgeSection edge, ApprovalPolicyOptions policy, string at, ConfigErrorList errors)
+    {
+        var names = AuthenticationPolicies(policy);
+        if (names.Length == 0)
+        {
+            errors.Add(at + ":Authentication", "is required: the Edge:Authentication policies approvers sign in with, comma-separated");
+            return;
+        }
+
+        foreach (var name in names)
+        {
+            if (string.Equals(name, AuthorizationSections.AnonymousPolicy, StringComparison.OrdinalIgnoreCase))
+            {
+                errors.Add(at + ":Authentication", "an approver must be authenticated; 'Anonymous' is not allowed");
+            }
+            else if (!edge.Authentication.ContainsKey(name))
+            {
+                errors.Add(at + ":Authentication", $"unknown authentication policy '{name}': it is not defined in Edge:Authentication");
+            }
+        }
+
+        if (names.Distinct(StringComparer.Ordinal).Count() != names.Length)
+        {
+            errors.Add(at + ":Authentication", "a policy is listed twice");
+        }
+    }
+
+    private void ValidateHeader(string header, string at, ConfigErrorList errors)
+    {
+        if (string.IsNullOrEmpty(header) || header.AsSpan().ContainsAnyExcept(HeaderCharacters))
+        {
+            errors.Add(at, $"'{header}' is not a header name");
+        }
+        else if (header.StartsWith(host.IdentityHeaderPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add(at, $"'{header}' starts with the identity prefix '{host.IdentityHeaderPrefix}', whose client-sent copies the edge removes");
+        }
+        else if (string.Equals(header, "Authorization", StringComparison.OrdinalIgnoreCase) || string.Equals(header, "Cookie", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add(at, $"'{header}' carries other credentials; use a header of its own such as X-Approval-Token");
+        }
+    }
+
+    private static void ValidateNotify(ApprovalNotifyOptions notify, string at, ConfigErrorList errors)
+    {
+        if (!Uri.TryCreate(notify.Url, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttps && url.Scheme != Uri.UriSchemeHttp) || !string.IsNullOrEmpty(url.UserInfo))
+        {
+            errors.Add(at + ":Url", $"'{notify.Url}' is not an absolute https or http URL without user info");
+        }
+
+        if (ResolveNotifyKey(notify.Secret, out var error) is null)
+        {
+            errors.Add(at + ":Secret", error);
+        }
+    }
+}

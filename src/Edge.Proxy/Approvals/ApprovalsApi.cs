@@ -1,0 +1,283 @@
+using System.Runtime.CompilerServices;
+using Edge.Proxy.Configuration;
+using Edge.Proxy.Pipeline;
+
+namespace Edge.Proxy.Approvals;
+
+/// <summary>
+/// The approvals API under <c>/_edge/approvals</c> on the proxy listener. A caller signs in with any authentication
+/// policy that an approval policy names; what it may see and decide follows from that:
+/// its tenant is the tenant its verified credential is bound to (never a header it sends), and it acts on an approval
+/// only when the approval's policy lists the caller's authentication policy and the caller's roles grant that policy's
+/// <c>ApproverPermission</c>. Approvals of another tenant do not exist for the caller (404).
+/// </summary>
+internal sealed partial class ApprovalsApi(
+    EdgeConfigState state,
+    IApprovalStore store,
+    ApprovalEvents events,
+    SigningKeyCache keys,
+    TimeProvider time,
+    ILogger<ApprovalsApi> logger)
+{
+    private readonly ConditionalWeakTable<EdgeSection, Snapshot> _snapshots = new();
+
+    public async Task ListAsync(HttpContext http)
+    {
+        if (await SignInAsync(http) is not { } caller)
+        {
+            return;
+        }
+
+        var filter = http.Request.Query["status"].ToString();
+        filter = filter.Length == 0 ? "pending" : filter;
+        if (filter is not ("pending" or "approved" or "rejected" or "consumed" or "expired" or "all"))
+        {
+            await ProblemAsync(http, StatusCodes.Status400BadRequest, "status_invalid", "Status invalid",
+                "status is one of pending, approved, rejected, consumed, expired or all.");
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        var items = (await store.ListAsync(caller.Tenant))
+            .Where(a => caller.Policies.Contains(a.Policy) && (filter == "all" || EffectiveStatus(a, now) == filter))
+            .Select(a => View(a, now))
+            .ToList();
+        await JsonAsync(http, StatusCodes.Status200OK, new { approvals = items });
+    }
+
+    public async Task GetAsync(HttpContext http, string id)
+    {
+        if (await SignInAsync(http) is { } caller && await FindAsync(http, caller, id) is { } approval)
+        {
+            await JsonAsync(http, StatusCodes.Status200OK, View(approval, time.GetUtcNow()));
+        }
+    }
+
+    public async Task ApproveAsync(HttpContext http, string id)
+    {
+        if (await SignInAsync(http) is not { } caller || await FindAsync(http, caller, id) is not { } approval)
+        {
+            return;
+        }
+
+        var policy = caller.Snapshot.Policies[approval.Policy];
+        if (policy.Options.FourEyes && string.Equals(approval.Requester, caller.Principal, StringComparison.Ordinal))
+        {
+            await ProblemAsync(http, StatusCodes.Status403Forbidden, ApprovalCodes.Self, "Approval refused",
+                "Under the four-eyes rule the requester cannot approve their own request.");
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        var expiresAt = now + policy.Options.Ttl;
+        var (token, tokenHash) = ApprovalToken.Create(approval.Id);
+        var outcome = await store.ApproveAsync(approval.Id, caller.Principal, tokenHash, now, expiresAt, expiresAt + policy.Options.Ttl);
+        if (outcome != DecideOutcome.Decided)
+        {
+            await DecisionRefusedAsync(http, approval, outcome, caller.Principal);
+            return;
+        }
+
+        await events.RecordAsync((approval with { Approver = caller.Principal }).ToEvent(ApprovalEventKind.Approved, caller.Principal));
+        Log.Decided(logger, approval.Id, approval.Policy, "approved");
+        await JsonAsync(http, StatusCodes.Status200OK, new { approvalId = approval.Id, token, expiresAt = ApprovalStep.FormatTime(expiresAt) });
+    }
+
+    public async Task RejectAsync(HttpContext http, string id)
+    {
+        if (await SignInAsync(http) is not { } caller || await FindAsync(http, caller, id) is not { } approval)
+        {
+            return;
+        }
+
+        var outcome = await store.RejectAsync(approval.Id, caller.Principal, time.GetUtcNow());
+        if (outcome != DecideOutcome.Decided)
+        {
+            await DecisionRefusedAsync(http, approval, outcome, caller.Principal);
+            return;
+        }
+
+        await events.RecordAsync((approval with { Approver = caller.Principal }).ToEvent(ApprovalEventKind.Rejected, caller.Principal));
+        Log.Decided(logger, approval.Id, approval.Policy, "rejected");
+        await JsonAsync(http, StatusCodes.Status200OK, new { approvalId = approval.Id, status = "rejected" });
+    }
+
+    /// <summary>Runs one API call; a store that cannot answer is a 503, never a guess.</summary>
+    public async Task GuardAsync(HttpContext http, Func<Task> call)
+    {
+        try
+        {
+            await call();
+        }
+        catch (ApprovalStoreUnavailableException ex) when (!http.Response.HasStarted)
+        {
+            Log.StoreUnavailable(logger, ex.Message);
+            http.Response.Headers.RetryAfter = "5";
+            await ProblemAsync(http, StatusCodes.Status503ServiceUnavailable, ApprovalCodes.StoreUnavailable, "Approvals unavailable",
+                "The approval store cannot be reached; retry later.");
+        }
+    }
+
+    /// <summary>Anything else under the prefix: never forwarded to a backend, whatever the routes match.</summary>
+    public static Task NotFoundAsync(HttpContext http) =>
+        ProblemAsync(http, StatusCodes.Status404NotFound, "not_found", "Not found", "There is no such approvals endpoint.");
+
+    private async Task DecisionRefusedAsync(HttpContext http, ApprovalRequest approval, DecideOutcome outcome, string approver)
+    {
+        switch (outcome)
+        {
+            case DecideOutcome.Expired:
+                await events.RecordAsync(approval.ToEvent(ApprovalEventKind.Expired, approver));
+                await ProblemAsync(http, StatusCodes.Status409Conflict, ApprovalCodes.Expired, "Approval expired", "The request waited longer than the policy's Ttl.");
+                break;
+            case DecideOutcome.AlreadyDecided:
+                await ProblemAsync(http, StatusCodes.Status409Conflict, ApprovalCodes.AlreadyDecided, "Already decided", "The request was already approved, rejected or used.");
+                break;
+            default:
+                await NotFoundApprovalAsync(http);
+                break;
+        }
+    }
+
+    private async Task<ApprovalRequest?> FindAsync(HttpContext http, Caller caller, string id)
+    {
+        var approval = ApprovalToken.IsId(id) ? await store.GetAsync(id) : null;
+        if (approval is null || !string.Equals(approval.Tenant, caller.Tenant, StringComparison.Ordinal) || !caller.Snapshot.Policies.ContainsKey(approval.Policy))
+        {
+            await NotFoundApprovalAsync(http);
+            return null;
+        }
+
+        if (!caller.Policies.Contains(approval.Policy))
+        {
+            var policy = caller.Snapshot.Policies[approval.Policy];
+            await ProblemAsync(http, StatusCodes.Status403Forbidden, ApprovalCodes.MissingPermission, "Forbidden",
+                $"Deciding this request requires the permission '{policy.Options.ApproverPermission}'.");
+            return null;
+        }
+
+        return approval;
+    }
+
+    /// <summary>Authenticates the caller; on failure the answer is written and null returned.</summary>
+    private async Task<Caller?> SignInAsync(HttpContext http)
+    {
+        http.Response.Headers.CacheControl = "no-store";
+        var snapshot = _snapshots.GetValue(state.Current.Edge, CreateSnapshot);
+        if (snapshot.Validators.Length == 0)
+        {
+            await NotFoundAsync(http);
+            return null;
+        }
+
+        var chosen = Array.Find(snapshot.Validators, v => v.HasCredential(http.Request));
+        if (chosen is null)
+        {
+            await ProblemAsync(http, StatusCodes.Status401Unauthorized, AuthenticationCodes.AuthenticationRequired, "Unauthorized",
+                "Authentication is required.", snapshot.Challenge);
+            return null;
+        }
+
+        var result = await chosen.AuthenticateAsync(http.Request, http.RequestAborted);
+        if (!result.Succeeded)
+        {
+            Log.SignInRefused(logger, result.FailureReason);
+            await ProblemAsync(http, result.FailureStatus, result.FailureCode, result.FailureStatus == StatusCodes.Status401Unauthorized ? "Unauthorized" : "Authentication unavailable",
+                result.FailureDetail ?? "Authentication failed.", result.Challenge);
+            return null;
+        }
+
+        var identity = result.Identity;
+        var entitled = snapshot.Policies.Values
+            .Where(p => p.AuthenticationPolicies.Contains(identity.Policy, StringComparer.Ordinal) && identity.Permissions.Has(p.Options.ApproverPermission))
+            .Select(p => p.Name)
+            .ToHashSet(StringComparer.Ordinal);
+        if (entitled.Count == 0)
+        {
+            await ProblemAsync(http, StatusCodes.Status403Forbidden, ApprovalCodes.MissingPermission, "Forbidden",
+                "The caller's roles grant no approval policy's ApproverPermission.");
+            return null;
+        }
+
+        return new Caller(snapshot, identity.Principal, identity.Tenant, entitled);
+    }
+
+    private Snapshot CreateSnapshot(EdgeSection edge)
+    {
+        var policies = edge.Approvals.ToDictionary(p => p.Key, p => ApprovalPolicy.Create(p.Key, p.Value), StringComparer.Ordinal);
+        var permissions = new EdgePermissionResolver(edge.Roles);
+        var validators = policies.Values
+            .SelectMany(p => p.AuthenticationPolicies)
+            .Distinct(StringComparer.Ordinal)
+            .Where(edge.Authentication.ContainsKey)
+            .Select(name => EdgeCredentialValidator.Create(name, edge.Authentication[name], permissions, keys, time))
+            .ToArray();
+        return new Snapshot(policies, validators, string.Join(", ", validators.Select(v => v.Challenge)));
+    }
+
+    private static string EffectiveStatus(ApprovalRequest approval, DateTimeOffset now) => approval.Status switch
+    {
+        ApprovalStatus.Pending when approval.ExpiresAt <= now => "expired",
+        ApprovalStatus.Approved when approval.TokenExpiresAt <= now => "expired",
+        var status => status.ToString().ToLowerInvariant(),
+    };
+
+    private static object View(ApprovalRequest a, DateTimeOffset now) => new
+    {
+        id = a.Id,
+        policy = a.Policy,
+        route = a.Route,
+        tenant = a.Tenant,
+        requester = a.Requester,
+        method = a.Method,
+        path = a.Path,
+        query = a.Query,
+        bodySha256 = a.BodySha256,
+        requestHash = a.RequestHash,
+        createdAt = ApprovalStep.FormatTime(a.CreatedAt),
+        expiresAt = ApprovalStep.FormatTime(a.ExpiresAt),
+        status = EffectiveStatus(a, now),
+        approver = a.Approver,
+        decidedAt = a.DecidedAt is { } decided ? ApprovalStep.FormatTime(decided) : null,
+        tokenExpiresAt = a.TokenExpiresAt is { } tokenExpires ? ApprovalStep.FormatTime(tokenExpires) : null,
+        approvalUrl = a.Url,
+    };
+
+    private static Task NotFoundApprovalAsync(HttpContext http) =>
+        ProblemAsync(http, StatusCodes.Status404NotFound, ApprovalCodes.NotFound, "Not found", "There is no such approval for the caller's tenant.");
+
+    private static Task ProblemAsync(HttpContext http, int status, string code, string title, string detail, string? challenge = null)
+    {
+        http.Response.Headers.CacheControl = "no-store";
+        if (challenge is not null)
+        {
+            http.Response.Headers.WWWAuthenticate = challenge;
+        }
+
+        return ProblemDetailsWriter.WriteAsync(http, status, code, title, detail);
+    }
+
+    private static Task JsonAsync(HttpContext http, int status, object value)
+    {
+        http.Response.StatusCode = status;
+        http.Response.Headers.CacheControl = "no-store";
+        return http.Response.WriteAsJsonAsync(value, http.RequestAborted);
+    }
+
+    private sealed record Snapshot(IReadOnlyDictionary<string, ApprovalPolicy> Policies, EdgeCredentialValidator[] Validators, string Challenge);
+
+    /// <summary>A signed-in approver: its principal, the tenant its credential is bound to, and the policies it may decide.</summary>
+    private sealed record Caller(Snapshot Snapshot, string Principal, string? Tenant, IReadOnlySet<string> Policies);
+
+    private static partial class Log
+    {
+        [LoggerMessage(1904, LogLevel.Information, "Approval {ApprovalId} of policy {Policy} {Decision}")]
+        public static partial void Decided(ILogger logger, string approvalId, string policy, string decision);
+
+        [LoggerMessage(1905, LogLevel.Debug, "Approvals API sign-in refused: {Reason}")]
+        public static partial void SignInRefused(ILogger logger, string reason);
+
+        [LoggerMessage(1906, LogLevel.Warning, "Approvals API: approval store unavailable ({Error})")]
+        public static partial void StoreUnavailable(ILogger logger, string error);
+    }
+}

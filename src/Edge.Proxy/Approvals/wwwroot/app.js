@@ -1,0 +1,120 @@
+"use strict";
+
+// The approver's credential lives only in this closure: never in storage, cookies or the URL.
+(() => {
+  const api = "/_edge/approvals";
+  let credential = null;
+
+  const $ = (id) => document.getElementById(id);
+  const status = $("status");
+
+  function say(text, isError) {
+    status.textContent = text;
+    status.classList.toggle("error", Boolean(isError));
+  }
+
+  function headers() {
+    const scheme = $("scheme").value;
+    if (scheme === "bearer") {
+      return { Authorization: "Bearer " + credential };
+    }
+    return { [$("key-header").value.trim()]: credential };
+  }
+
+  async function call(method, path) {
+    const response = await fetch(api + path, { method, headers: headers(), cache: "no-store", credentials: "omit" });
+    let body = null;
+    try {
+      body = await response.json();
+    } catch {
+      body = null;
+    }
+    return { ok: response.ok, status: response.status, body };
+  }
+
+  function problemText(result) {
+    const detail = result.body && (result.body.detail || result.body.title);
+    return detail ? detail + " (" + result.status + ")" : "The edge answered " + result.status + ".";
+  }
+
+  function cell(row, text, className) {
+    const td = document.createElement("td");
+    td.textContent = text == null ? "" : String(text);
+    if (className) {
+      td.className = className;
+    }
+    row.appendChild(td);
+    return td;
+  }
+
+  function render(approvals) {
+    const body = $("approvals").querySelector("tbody");
+    body.replaceChildren();
+    for (const approval of approvals) {
+      const row = document.createElement("tr");
+      row.dataset.id = approval.id;
+      cell(row, new Date(approval.createdAt).toLocaleString());
+      cell(row, approval.tenant);
+      cell(row, approval.requester, "requester");
+      cell(row, approval.route);
+      cell(row, approval.method, "method");
+      cell(row, approval.path + (approval.query || ""), "path");
+      cell(row, approval.bodySha256, "hash");
+      cell(row, new Date(approval.expiresAt).toLocaleString());
+      const actions = cell(row, "");
+      const approve = document.createElement("button");
+      approve.type = "button";
+      approve.className = "approve";
+      approve.textContent = "Approve";
+      approve.setAttribute("aria-label", "Approve " + approval.method + " " + approval.path + " by " + approval.requester);
+      approve.addEventListener("click", () => decide(approval, "approve"));
+      const reject = document.createElement("button");
+      reject.type = "button";
+      reject.className = "reject";
+      reject.textContent = "Reject";
+      reject.setAttribute("aria-label", "Reject " + approval.method + " " + approval.path + " by " + approval.requester);
+      reject.addEventListener("click", () => decide(approval, "reject"));
+      actions.append(approve, reject);
+      body.appendChild(row);
+    }
+    $("approvals").hidden = false;
+  }
+
+  async function load() {
+    const result = await call("GET", "?status=pending");
+    if (!result.ok) {
+      $("approvals").hidden = true;
+      say(problemText(result), true);
+      return;
+    }
+    const approvals = result.body.approvals || [];
+    render(approvals);
+    say(approvals.length === 1 ? "1 request is waiting." : approvals.length + " requests are waiting.");
+  }
+
+  async function decide(approval, action) {
+    const result = await call("POST", "/" + encodeURIComponent(approval.id) + "/" + action);
+    if (!result.ok) {
+      say(problemText(result), true);
+      return;
+    }
+    if (action === "approve") {
+      $("token").textContent = result.body.token;
+      $("token-expires").textContent = new Date(result.body.expiresAt).toLocaleString();
+      $("token-box").hidden = false;
+    } else {
+      $("token-box").hidden = true;
+    }
+    await load();
+    say((action === "approve" ? "Approved " : "Rejected ") + approval.method + " " + approval.path + ".");
+  }
+
+  $("sign-in").addEventListener("submit", (event) => {
+    event.preventDefault();
+    credential = $("credential").value.trim();
+    $("credential").value = "";
+    if (credential) {
+      load().catch(() => say("The edge cannot be reached.", true));
+    }
+  });
+})();

@@ -1,0 +1,40 @@
+namespace Edge.Proxy.Pipeline;
+
+/// <summary>What happened to an approval; the audit type is <c>dev.edge.audit.approval.{kind}.v1</c>.</summary>
+internal enum ApprovalEventKind
+{
+    Requested,
+    Approved,
+    Rejected,
+    Consumed,
+    Expired,
+    Invalid,
+    Mismatch,
+}
+
+/// <summary>
+/// One approval event. <see cref="ApprovalId"/> is null only for a token that does not even parse;
+/// <see cref="Actor"/> is who caused the event (the requester on the request path, the approver in the API).
+/// </summary>
+internal sealed record ApprovalEvent(
+    ApprovalEventKind Kind,
+    string? ApprovalId,
+    string? Policy,
+    string Route,
+    string? Tenant,
+    string? RequestHash,
+    string? Requester,
+    string? Approver,
+    string? Actor,
+    string? Method,
+    string? Path);
+
+/// <summary>
+/// Receives approval events. Defined here, where Approvals and Auditing both see it, and implemented by Auditing, which
+/// writes them to the audit trail.
+/// </summary>
+internal interface IApprovalEventSink
+{
+    /// <summary>Completes once the event is durable (or was dropped and logged); never throws.</summary>
+    ValueTask RecordAsync(ApprovalEvent approvalEvent);
+}

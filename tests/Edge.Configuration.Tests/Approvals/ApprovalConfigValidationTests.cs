@@ -1,0 +1,111 @@
+using Edge.Configuration.Approvals;
+
+namespace Edge.Configuration.Tests.Approvals;
+
+public sealed class ApprovalConfigValidationTests
+{
+    private const string Tenant = """{ "EdgeTenant": "Header", "Name": "X-Tenant-ID" }""";
+    private const string Auth = """{ "EdgeAuthenticate": "keys" }""";
+    private const string Approval = """{ "EdgeApproval": "payments" }""";
+    private const string Policy = """{ "ApproverPermission": "payments.approve", "Authentication": "keys" }""";
+
+    public static TheoryData<string, string> InvalidRoutes() => new()
+    {
+        { $"[{Approval}, {Tenant}, {Auth}]", "ReverseProxy:Routes:r:Transforms[0]:EdgeApproval" },
+        { $"[{Tenant}, {Approval}, {Auth}]", "ReverseProxy:Routes:r:Transforms[1]:EdgeApproval" },
+        { $"[{Auth}, {Approval}, {Tenant}]", "ReverseProxy:Routes:r:Transforms[1]:EdgeApproval" },
+        { $$"""[{{Tenant}}, { "EdgeAuthenticate": "Anonymous" }, {{Approval}}]""", "ReverseProxy:Routes:r:Transforms[2]:EdgeApproval" },
+        { $$"""[{{Tenant}}, {{Auth}}, { "EdgeApproval": "missing" }]""", "ReverseProxy:Routes:r:Transforms[2]:EdgeApproval" },
+        { $$"""[{{Tenant}}, {{Auth}}, { "EdgeApproval": "payments", "Ttl": "00:01:00" }]""", "ReverseProxy:Routes:r:Transforms[2]:Ttl" },
+        { $"[{Tenant}, {Auth}, {Approval}, {Approval}]", "ReverseProxy:Routes:r:Transforms[3]:EdgeApproval" },
+    };
+
+    public static TheoryData<string, string, string> InvalidPolicies() => new()
+    {
+        { """{ "Authentication": "keys" }""", "Edge:Approvals:payments:ApproverPermission", "is required" },
+        { """{ "ApproverPermission": "payments.aprove", "Authentication": "keys" }""", "Edge:Approvals:payments:ApproverPermission", "unknown permission 'payments.aprove'" },
+        { """{ "ApproverPermission": "*", "Authentication": "keys" }""", "Edge:Approvals:payments:ApproverPermission", "is not a permission" },
+        { """{ "ApproverPermission": "payments.approve" }""", "Edge:Approvals:payments:Authentication", "is required" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys,corp-sso" }""", "Edge:Approvals:payments:Authentication", "unknown authentication policy 'corp-sso'" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "Anonymous" }""", "Edge:Approvals:payments:Authentication", "'Anonymous' is not allowed" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Ttl": "00:00:00" }""", "Edge:Approvals:payments:Ttl", "must be between" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Header": "X-Edge-Approval" }""", "Edge:Approvals:payments:Header", "identity prefix" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Header": "Authorization" }""", "Edge:Approvals:payments:Header", "other credentials" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Header": "X Token" }""", "Edge:Approvals:payments:Header", "is not a header name" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Notify": { "Url": "ftp://hooks.example/", "Secret": "env:EDGE_APPROVAL_TEST_NOTIFY" } }""", "Edge:Approvals:payments:Notify:Url", "https or http" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Notify": { "Url": "https://hooks.example/", "Secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" } }""", "Edge:Approvals:payments:Notify:Secret", "inline secrets" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Notify": { "Url": "https://hooks.example/", "Secret": "env:EDGE_APPROVAL_TEST_UNSET" } }""", "Edge:Approvals:payments:Notify:Secret", "is not set" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Notify": { "Url": "https://hooks.example/", "Secret": "env:EDGE_APPROVAL_TEST_NOT_WHSEC" } }""", "Edge:Approvals:payments:Notify:Secret", "whsec_" },
+    };
+
+    static ApprovalConfigValidationTests()
+    {
+        Environment.SetEnvironmentVariable("EDGE_APPROVAL_TEST_NOTIFY", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        Environment.SetEnvironmentVariable("EDGE_APPROVAL_TEST_NOT_WHSEC", "plain-text-secret-that-is-long-enough");
+    }
+
+    [Theory]
+    [MemberData(nameof(InvalidRoutes))]
+    public async Task Validate_ApprovalStepMisplacedOrMisnamed_RefusedAtItsLocation(string transforms, string location)
+    {
+        var errors = await ValidateAsync(transforms, Policy);
+
+        Assert.Contains(errors, e => !e.IsWarning && e.Location == location);
+    }
+
+    [Theory]
+    [MemberData(nameof(InvalidPolicies))]
+    public async Task Validate_BadPolicy_RefusedAtTheField(string policy, string location, string message)
+    {
+        var errors = await ValidateAsync($"[{Tenant}, {Auth}, {Approval}]", policy);
+
+        Assert.Contains(errors, e => !e.IsWarning && e.Location == location && e.Message.Contains(message, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Validate_ApprovalAfterTenantAndAuthentication_Accepted()
+    {
+        var errors = await ValidateAsync(
+            $"[{Auth}, {Tenant}, {Approval}]",
+            """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Ttl": "00:05:00", "Header": "X-Approval", "FourEyes": false, "Notify": { "Url": "https://hooks.example/approvals", "Secret": "env:EDGE_APPROVAL_TEST_NOTIFY" } }""");
+
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
+    }
+
+    [Fact]
+    public async Task Validate_UnknownPolicyOption_Refused()
+    {
+        var errors = await ValidateAsync($"[{Tenant}, {Auth}, {Approval}]", """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "FourEye": false }""");
+
+        Assert.Contains(errors, e => !e.IsWarning && e.Location.StartsWith("Edge:Approvals:payments", StringComparison.Ordinal));
+    }
+
+    internal static async Task<IReadOnlyList<ConfigError>> ValidateAsync(string transforms, string policy)
+    {
+        var json = $$"""
+        {
+          "ReverseProxy": {
+            "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/r/{**rest}" }, "Transforms": {{transforms}} } },
+            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:9/" } } } }
+          },
+          "Edge": {
+            "Authentication": {
+              "keys": { "Type": "ApiKey", "Keys": [ { "Sha256": "{{new string('a', 64)}}", "Principal": "p", "Roles": [ "Approver" ] } ] }
+            },
+            "Roles": { "Approver": [ "payments.approve" ] },
+            "Approvals": { "payments": {{policy}} }
+          }
+        }
+        """;
+        var path = Path.Combine(Path.GetTempPath(), "edge-approvals-" + Guid.NewGuid().ToString("N") + ".json");
+        await File.WriteAllTextAsync(path, json);
+        try
+        {
+            return await ProxyConfigFileValidator.ValidateAsync(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}

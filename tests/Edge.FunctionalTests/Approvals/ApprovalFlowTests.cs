@@ -1,0 +1,297 @@
+using System.Net;
+using System.Text;
+using Edge.Testing;
+using Microsoft.Extensions.Time.Testing;
+using static Edge.FunctionalTests.Approvals.ApprovalEdge;
+
+namespace Edge.FunctionalTests.Approvals;
+
+/// <summary>One edge without Redis (the in-process store), on a controllable clock.</summary>
+public sealed class ApprovalFlowTests : IAsyncLifetime
+{
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
+    private Backend _backend = null!;
+    private EdgeHost _edge = null!;
+
+    private HttpClient Client => _edge.Client;
+
+    public async Task InitializeAsync()
+    {
+        _backend = Backend.Start();
+        _edge = await EdgeHost.StartAsync(Create(_backend.Url, ttl: "00:10:00"), timeProvider: _time);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _edge.DisposeAsync();
+        _backend.Dispose();
+    }
+
+    [Fact]
+    public async Task Request_WithoutToken_Answers428WithApprovalMembersAndIsNotForwarded()
+    {
+        using var response = await Client.SendAsync(Payment());
+        var problem = await JsonAsync(response);
+
+        Assert.Equal((HttpStatusCode)428, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("approval_required", Code(problem));
+        var id = problem.GetProperty("approvalId").GetString()!;
+        Assert.Matches("^[0-9a-f]{32}$", id);
+        Assert.Equal($"/_edge/approvals/{id}", problem.GetProperty("approvalUrl").GetString());
+        Assert.Equal(_time.GetUtcNow().AddMinutes(10).ToUnixTimeSeconds(), DateTimeOffset.Parse(problem.GetProperty("expiresAt").GetString()!).ToUnixTimeSeconds());
+        Assert.Empty(_backend.Received);
+    }
+
+    [Fact]
+    public async Task Retry_WithApprovedToken_ForwardedOnceWithoutTokenHeader()
+    {
+        var id = await RequestApprovalAsync(Client);
+        using (var shown = await Client.SendAsync(Api(HttpMethod.Get, $"/_edge/approvals/{id}", BobKey)))
+        {
+            var view = await JsonAsync(shown);
+            Assert.Equal(HttpStatusCode.OK, shown.StatusCode);
+            Assert.Equal("pending", view.GetProperty("status").GetString());
+            Assert.Equal("alice", view.GetProperty("requester").GetString());
+            Assert.Equal("/payments/transfer", view.GetProperty("path").GetString());
+            Assert.Equal("?to=42", view.GetProperty("query").GetString());
+            Assert.Equal(Sha256Hex(Body), view.GetProperty("bodySha256").GetString());
+        }
+
+        var token = await ApproveAsync(Client, id);
+        using var retry = await Client.SendAsync(Payment(token: token));
+        using var again = await Client.SendAsync(Payment(token: token));
+        var againProblem = await JsonAsync(again);
+
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        var forwarded = Assert.Single(_backend.Received).RequestMessage!;
+        Assert.Equal(Body, Encoding.UTF8.GetString(forwarded.BodyAsBytes!));
+        Assert.Equal("/payments/transfer", forwarded.Path);
+        Assert.DoesNotContain(forwarded.Headers!.Keys, name => name.Equals("X-Approval-Token", StringComparison.OrdinalIgnoreCase));
+        Assert.Equal(HttpStatusCode.Forbidden, again.StatusCode);
+        Assert.Equal("approval_invalid", Code(againProblem));
+        Assert.Single(_backend.Received);
+        var metrics = await _edge.Management.GetStringAsync("/metrics");
+        var lines = metrics.Split('\n').Where(line => line.StartsWith("edge_approval_events_total{", StringComparison.Ordinal)).ToList();
+        foreach (var eventName in new[] { "requested", "approved", "consumed", "invalid" })
+        {
+            Assert.Contains(lines, line => line.Contains($"event=\"{eventName}\"", StringComparison.Ordinal) && line.Contains("policy=\"payments\"", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task Approve_CallerWithoutApproverPermission_403MissingPermission()
+    {
+        var id = await RequestApprovalAsync(Client);
+
+        using var approve = await Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{id}/approve", CarolKey));
+        using var list = await Client.SendAsync(Api(HttpMethod.Get, "/_edge/approvals?status=pending", CarolKey));
+
+        Assert.Equal(HttpStatusCode.Forbidden, approve.StatusCode);
+        Assert.Equal("missing_permission", Code(await JsonAsync(approve)));
+        Assert.Equal(HttpStatusCode.Forbidden, list.StatusCode);
+        Assert.Equal("missing_permission", Code(await JsonAsync(list)));
+    }
+
+    [Fact]
+    public async Task Approval_OtherTenantsApprover_404AndNotListed()
+    {
+        var id = await RequestApprovalAsync(Client);
+
+        using var shown = await Client.SendAsync(Api(HttpMethod.Get, $"/_edge/approvals/{id}", GretaKey));
+        using var approve = await Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{id}/approve", GretaKey));
+        using var reject = await Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{id}/reject", GretaKey));
+        using var list = await Client.SendAsync(Api(HttpMethod.Get, "/_edge/approvals?status=pending", GretaKey));
+        using var acmeList = await Client.SendAsync(Api(HttpMethod.Get, "/_edge/approvals?status=pending", BobKey));
+
+        Assert.Equal(HttpStatusCode.NotFound, shown.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, approve.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, reject.StatusCode);
+        Assert.Equal("approval_not_found", Code(await JsonAsync(approve)));
+        Assert.Empty((await JsonAsync(list)).GetProperty("approvals").EnumerateArray());
+        Assert.Contains((await JsonAsync(acmeList)).GetProperty("approvals").EnumerateArray(), a => a.GetProperty("id").GetString() == id);
+    }
+
+    [Fact]
+    public async Task Approve_ByTheRequesterUnderFourEyes_403ApprovalSelf()
+    {
+        var id = await RequestApprovalAsync(Client);
+
+        using var approve = await Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{id}/approve", AliceKey));
+        var token = await ApproveAsync(Client, id, BobKey);
+
+        Assert.Equal(HttpStatusCode.Forbidden, approve.StatusCode);
+        Assert.Equal("approval_self", Code(await JsonAsync(approve)));
+        Assert.NotEmpty(token);
+    }
+
+    [Fact]
+    public async Task Retry_DifferentRequest_403MismatchWithoutConsumingTheToken()
+    {
+        var id = await RequestApprovalAsync(Client);
+        var token = await ApproveAsync(Client, id);
+
+        using var otherBody = await Client.SendAsync(Payment(token: token, body: "{\"amount\":100000,\"to\":\"DE89\"}"));
+        using var otherQuery = await Client.SendAsync(Payment(token: token, path: "/payments/transfer?to=43"));
+        using var otherMethod = await Client.SendAsync(Payment(token: token, method: HttpMethod.Put));
+        using var otherRequester = await Client.SendAsync(Payment(key: CarolKey, token: token));
+        using var approved = await Client.SendAsync(Payment(token: token));
+
+        foreach (var refused in new[] { otherBody, otherQuery, otherMethod, otherRequester })
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Equal("approval_mismatch", Code(await JsonAsync(refused)));
+        }
+
+        Assert.Equal(HttpStatusCode.OK, approved.StatusCode);
+        Assert.Single(_backend.Received);
+    }
+
+    [Fact]
+    public async Task Retry_AfterTokenTtl_403ApprovalExpired()
+    {
+        var id = await RequestApprovalAsync(Client);
+        var token = await ApproveAsync(Client, id);
+
+        _time.Advance(TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(1));
+        using var retry = await Client.SendAsync(Payment(token: token));
+
+        Assert.Equal(HttpStatusCode.Forbidden, retry.StatusCode);
+        Assert.Equal("approval_expired", Code(await JsonAsync(retry)));
+        Assert.Empty(_backend.Received);
+    }
+
+    [Fact]
+    public async Task Approve_AfterRequestTtl_409ApprovalExpired()
+    {
+        var id = await RequestApprovalAsync(Client);
+
+        _time.Advance(TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(1));
+        using var approve = await Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{id}/approve", BobKey));
+        using var list = await Client.SendAsync(Api(HttpMethod.Get, "/_edge/approvals?status=expired", BobKey));
+
+        Assert.Equal(HttpStatusCode.Conflict, approve.StatusCode);
+        Assert.Equal("approval_expired", Code(await JsonAsync(approve)));
+        Assert.Contains((await JsonAsync(list)).GetProperty("approvals").EnumerateArray(), a => a.GetProperty("id").GetString() == id);
+    }
+
+    [Fact]
+    public async Task Reject_PendingRequest_SameRequestAgainIs403ApprovalRejected()
+    {
+        var id = await RequestApprovalAsync(Client);
+
+        using var reject = await Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{id}/reject", BobKey));
+        using var again = await Client.SendAsync(Payment());
+        var problem = await JsonAsync(again);
+
+        Assert.Equal(HttpStatusCode.OK, reject.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, again.StatusCode);
+        Assert.Equal("approval_rejected", Code(problem));
+        Assert.Equal(id, problem.GetProperty("approvalId").GetString());
+        Assert.Empty(_backend.Received);
+    }
+
+    [Fact]
+    public async Task Reject_AfterApproval_RevokesTheToken403ApprovalRejected()
+    {
+        var id = await RequestApprovalAsync(Client);
+        var token = await ApproveAsync(Client, id);
+
+        using var reject = await Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{id}/reject", BobKey));
+        using var retry = await Client.SendAsync(Payment(token: token));
+
+        Assert.Equal(HttpStatusCode.OK, reject.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, retry.StatusCode);
+        Assert.Equal("approval_rejected", Code(await JsonAsync(retry)));
+        Assert.Empty(_backend.Received);
+    }
+
+    [Theory]
+    [InlineData("not-a-token")]
+    [InlineData("0123456789abcdef0123456789abcdef.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
+    public async Task Retry_UnknownOrMalformedToken_403ApprovalInvalid(string token)
+    {
+        using var retry = await Client.SendAsync(Payment(token: token));
+
+        Assert.Equal(HttpStatusCode.Forbidden, retry.StatusCode);
+        Assert.Equal("approval_invalid", Code(await JsonAsync(retry)));
+        Assert.Empty(_backend.Received);
+    }
+
+    [Fact]
+    public async Task Retry_TokenOfAnotherApproval_403ApprovalInvalid()
+    {
+        var first = await RequestApprovalAsync(Client);
+        var second = await RequestApprovalAsync(Client, body: "{\"amount\":5}");
+        var token = await ApproveAsync(Client, first);
+        var forged = second + token[token.IndexOf('.', StringComparison.Ordinal)..];
+
+        using var retry = await Client.SendAsync(Payment(token: forged, body: "{\"amount\":5}"));
+
+        Assert.Equal(HttpStatusCode.Forbidden, retry.StatusCode);
+        Assert.Equal("approval_invalid", Code(await JsonAsync(retry)));
+    }
+
+    [Fact]
+    public async Task Request_SameRequestWhilePending_AnswersTheSameApproval()
+    {
+        var first = await RequestApprovalAsync(Client);
+        var second = await RequestApprovalAsync(Client);
+        var other = await RequestApprovalAsync(Client, body: "{\"amount\":7}");
+
+        Assert.Equal(first, second);
+        Assert.NotEqual(first, other);
+    }
+
+    [Fact]
+    public async Task ParallelRetries_OneToken_ForwardExactlyOneRequest()
+    {
+        var id = await RequestApprovalAsync(Client);
+        var token = await ApproveAsync(Client, id);
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 20).Select(async _ =>
+        {
+            using var response = await Client.SendAsync(Payment(token: token));
+            return response.StatusCode;
+        }));
+
+        Assert.Equal(1, statuses.Count(s => s == HttpStatusCode.OK));
+        Assert.Equal(19, statuses.Count(s => s == HttpStatusCode.Forbidden));
+        Assert.Single(_backend.Received);
+    }
+
+    [Theory]
+    [InlineData("GET", "/_edge/approvals", HttpStatusCode.Unauthorized, "authentication_required")]
+    [InlineData("POST", "/_edge/approvals", HttpStatusCode.NotFound, "not_found")]
+    [InlineData("GET", "/_edge/approvals/abc/def/ghi", HttpStatusCode.NotFound, "not_found")]
+    [InlineData("DELETE", "/_edge/approvals/0123456789abcdef0123456789abcdef", HttpStatusCode.NotFound, "not_found")]
+    [InlineData("POST", "/_edge/approvals/0123456789abcdef0123456789abcdef/approve", HttpStatusCode.Unauthorized, "authentication_required")]
+    public async Task ApprovalsPath_UnderACatchAllRoute_IsAnsweredByTheEdgeAndNeverForwarded(string method, string path, HttpStatusCode status, string code)
+    {
+        using var response = await Client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        using var elsewhere = await Client.GetAsync("/other/path");
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal(code, Code(await JsonAsync(response)));
+        Assert.Equal(HttpStatusCode.OK, elsewhere.StatusCode);
+        Assert.DoesNotContain(_backend.Received, e => e.RequestMessage!.Path.StartsWith("/_edge", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Api_OnManagementPort_NotServed()
+    {
+        using var response = await _edge.Management.SendAsync(Api(HttpMethod.Get, "/_edge/approvals", BobKey));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Api_WrongKey_401WithChallenge()
+    {
+        using var response = await Client.SendAsync(Api(HttpMethod.Get, "/_edge/approvals", "not-a-known-key"));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("api_key_invalid", Code(await JsonAsync(response)));
+        Assert.NotEmpty(response.Headers.WwwAuthenticate);
+    }
+}

@@ -1,0 +1,167 @@
+using System.Net;
+using System.Text.Json;
+using Edge.Audit.Records;
+using Edge.Audit.Storage;
+using Edge.AuditWriter.Tests;
+using Edge.Testing;
+using Microsoft.AspNetCore.Http;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
+using WireMock.Server;
+using static Edge.FunctionalTests.Approvals.ApprovalEdge;
+
+namespace Edge.FunctionalTests.Approvals;
+
+public sealed class ApprovalNotifyAndAuditTests
+{
+    // The Standard Webhooks reference library's test secret (see the webhooks reference).
+    private const string NotifySecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    [Fact]
+    public async Task NewApproval_NotifyUrl_ReceivesDeliveryThatVerifiesWithStandardWebhooks()
+    {
+        using var backend = Backend.Start();
+        using var receiver = WireMockServer.Start();
+        receiver.Given(Request.Create().UsingPost()).RespondWith(Response.Create().WithStatusCode(204));
+        var variable = "EDGE_TEST_NOTIFY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(variable, NotifySecret);
+        try
+        {
+            await using var edge = await EdgeHost.StartAsync(Create(backend.Url, notify: new { Url = receiver.Urls[0] + "/hooks/approvals", Secret = "env:" + variable }));
+
+            var id = await RequestApprovalAsync(edge.Client);
+            var delivery = await WaitForSingleAsync(receiver);
+
+            var headers = new HeaderDictionary();
+            foreach (var (name, values) in delivery.Headers!)
+            {
+                headers[name] = values.ToArray();
+            }
+
+            var errors = new ConfigErrorList();
+            var verifier = WebhookPolicy.TryCreate("receiver", new WebhookPolicyOptions { Scheme = "StandardWebhooks", Secrets = ["env:" + variable] }, errors)!.Verifier;
+            var verification = verifier.Verify(headers, delivery.BodyAsBytes);
+            var payload = JsonDocument.Parse(delivery.BodyAsBytes!).RootElement;
+            var tamperedBody = delivery.BodyAsBytes!.ToArray();
+            tamperedBody[^2] ^= 1;
+
+            Assert.Empty(errors.Errors);
+            Assert.True(verification.IsValid, verification.Reason);
+            Assert.False(verifier.Verify(headers, tamperedBody).IsValid);
+            Assert.Equal("/hooks/approvals", delivery.Path);
+            Assert.Equal("msg_" + id, headers["webhook-id"].ToString());
+            Assert.Equal("approval.requested", payload.GetProperty("type").GetString());
+            Assert.Equal(id, payload.GetProperty("data").GetProperty("approvalId").GetString());
+            Assert.Equal("alice", payload.GetProperty("data").GetProperty("requester").GetString());
+            Assert.Equal("acme", payload.GetProperty("data").GetProperty("tenant").GetString());
+            Assert.Equal($"/_edge/approvals/{id}", payload.GetProperty("data").GetProperty("approvalUrl").GetString());
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
+    [Fact]
+    public async Task NewApproval_NotifyUrlDown_RequestStillAnswered428()
+    {
+        using var backend = Backend.Start();
+        var variable = "EDGE_TEST_NOTIFY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(variable, NotifySecret);
+        try
+        {
+            // Nothing listens on this port: the delivery fails off the request path.
+            await using var edge = await EdgeHost.StartAsync(Create(backend.Url, notify: new { Url = $"http://127.0.0.1:{FreePort.Next()}/", Secret = "env:" + variable }));
+
+            using var response = await edge.Client.SendAsync(Payment());
+
+            Assert.Equal((HttpStatusCode)428, response.StatusCode);
+            Assert.Equal("approval_required", Code(await JsonAsync(response)));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
+    [Fact]
+    public async Task Flow_AuditWriter_StoresApprovalEventsInOrderWithWhoApprovedWhat()
+    {
+        using var backend = Backend.Start();
+        await using var writer = await WriterFixture.StartAsync();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = writer.BaseAddress.ToString(),
+            ["Edge:InstanceId"] = "edge-approvals",
+        });
+
+        var id = await RequestApprovalAsync(edge.Client);
+        var token = await ApproveAsync(edge.Client, id);
+        using (var mismatch = await edge.Client.SendAsync(Payment(token: token, body: "{}")))
+        using (var retry = await edge.Client.SendAsync(Payment(token: token)))
+        using (var again = await edge.Client.SendAsync(Payment(token: token)))
+        {
+            Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        }
+
+        var rejected = await RequestApprovalAsync(edge.Client, body: "{\"amount\":3}");
+        using (var reject = await edge.Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{rejected}/reject", BobKey)))
+        {
+            Assert.Equal(HttpStatusCode.OK, reject.StatusCode);
+        }
+
+        var events = await WaitForApprovalEventsAsync(writer, 6);
+
+        Assert.Equal(
+            new[] { AuditEventTypes.ApprovalRequested, AuditEventTypes.ApprovalApproved, AuditEventTypes.ApprovalMismatch, AuditEventTypes.ApprovalConsumed,
+             AuditEventTypes.ApprovalInvalid, AuditEventTypes.ApprovalRequested, AuditEventTypes.ApprovalRejected },
+            events.Select(e => e.GetProperty("type").GetString()!).ToArray());
+        var approved = events[1].GetProperty("data");
+        var consumed = events[3].GetProperty("data");
+        Assert.Equal(id, approved.GetProperty("attributes").GetProperty("approvalId").GetString());
+        Assert.Equal("alice", approved.GetProperty("attributes").GetProperty("requester").GetString());
+        Assert.Equal("bob", approved.GetProperty("attributes").GetProperty("approver").GetString());
+        Assert.Equal("bob", consumed.GetProperty("attributes").GetProperty("approver").GetString());
+        Assert.Equal("payments", consumed.GetProperty("route").GetString());
+        Assert.Equal(events[0].GetProperty("data").GetProperty("attributes").GetProperty("requestHash").GetString(),
+            consumed.GetProperty("attributes").GetProperty("requestHash").GetString());
+        Assert.NotEqual(consumed.GetProperty("attributes").GetProperty("requestHash").GetString(),
+            events[2].GetProperty("data").GetProperty("attributes").GetProperty("requestHash").GetString());
+        Assert.Equal("acme", events[0].GetProperty("tenant").GetString());
+        Assert.Equal(rejected, events[6].GetProperty("data").GetProperty("attributes").GetProperty("approvalId").GetString());
+        Assert.DoesNotContain(events, e => e.GetRawText().Contains(token[(token.IndexOf('.', StringComparison.Ordinal) + 1)..], StringComparison.Ordinal));
+    }
+
+    private static async Task<WireMock.IRequestMessage> WaitForSingleAsync(WireMockServer receiver)
+    {
+        for (var attempt = 0; attempt < 100 && !receiver.LogEntries.Any(); attempt++)
+        {
+            await Task.Delay(100);
+        }
+
+        return Assert.Single(receiver.LogEntries).RequestMessage!;
+    }
+
+    private static async Task<List<JsonElement>> WaitForApprovalEventsAsync(WriterFixture writer, int minimum)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            using (var store = AuditStore.OpenReadOnly(writer.StorePath))
+            {
+                var events = store.Export(new RecordQuery())
+                    .OrderBy(r => r.Index)
+                    .Select(r => JsonDocument.Parse(r.Leaf).RootElement.Clone())
+                    .Where(r => r.GetProperty("type").GetString()!.StartsWith("dev.edge.audit.approval.", StringComparison.Ordinal))
+                    .ToList();
+                if (events.Count > minimum)
+                {
+                    return events;
+                }
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException("The writer did not receive the approval events within 10 s.");
+    }
+}

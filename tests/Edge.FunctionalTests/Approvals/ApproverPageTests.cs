@@ -1,0 +1,120 @@
+using System.Net;
+using Edge.Testing;
+using Microsoft.Playwright;
+using static Edge.FunctionalTests.Approvals.ApprovalEdge;
+
+namespace Edge.FunctionalTests.Approvals;
+
+/// <summary>One headless Chromium for the approver page tests (never downloaded: the system's /usr/bin/chromium).</summary>
+public sealed class ApproverPageChromium : IAsyncLifetime
+{
+    private const string Chromium = "/usr/bin/chromium";
+
+    private IPlaywright? _playwright;
+
+    public IBrowser Browser { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: apt-get install -y chromium");
+        _playwright = await Playwright.CreateAsync();
+        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Browser is not null)
+        {
+            await Browser.DisposeAsync();
+        }
+
+        _playwright?.Dispose();
+    }
+}
+
+public sealed class ApproverPageTests(ApproverPageChromium chromium) : IClassFixture<ApproverPageChromium>
+{
+    private const string HostilePath = "/payments/<img src=x onerror=\"document.title='owned'\">";
+
+    [Fact]
+    public async Task ApproverPage_ApproveAndReject_TokenForwardsTheRequestAndRejectionIsFinal()
+    {
+        // Other test classes run in parallel on a shared machine: give each expectation more than the default 5 s.
+        Assertions.SetDefaultExpectTimeout(15_000);
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url));
+        var approvedId = await RequestApprovalAsync(edge.Client);
+        var rejectedBody = "{\"amount\":9}";
+        var rejectedId = await RequestApprovalAsync(edge.Client, body: rejectedBody);
+        using (var hostile = await edge.Client.SendAsync(Payment(path: HostilePath.Replace("<", "%3C", StringComparison.Ordinal).Replace(">", "%3E", StringComparison.Ordinal).Replace("\"", "%22", StringComparison.Ordinal).Replace(" ", "%20", StringComparison.Ordinal))))
+        {
+            Assert.Equal((HttpStatusCode)428, hostile.StatusCode);
+        }
+
+        await using var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-GB", TimezoneId = "UTC" });
+        var page = await context.NewPageAsync();
+        var errors = new List<string>();
+        var requests = new List<string>();
+        page.PageError += (_, error) => errors.Add(error);
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error")
+            {
+                errors.Add(message.Text);
+            }
+        };
+        page.Dialog += (_, dialog) => errors.Add("dialog: " + dialog.Message);
+        page.Request += (_, request) => requests.Add(request.Url);
+        var origin = $"http://127.0.0.1:{edge.ProxyPort}";
+        var document = await page.GotoAsync(origin + "/_edge/approvals/ui");
+        var csp = await document!.HeaderValueAsync("content-security-policy");
+
+        // A wrong credential is refused, and nothing is listed.
+        await SignInAsync(page, "not-a-key");
+        await Assertions.Expect(page.Locator("#status")).ToContainTextAsync("(401)");
+        await SignInAsync(page, BobKey);
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("3 requests are waiting.");
+        var hostileCell = page.Locator("#approvals tbody td.path", new() { HasTextString = "<img" });
+        await Assertions.Expect(hostileCell).ToHaveCountAsync(1);
+        var approvedRow = page.Locator($"#approvals tbody tr[data-id='{approvedId}']");
+        await Assertions.Expect(approvedRow.Locator("td.requester")).ToHaveTextAsync("alice");
+        await Assertions.Expect(approvedRow.Locator("td.path")).ToHaveTextAsync(PaymentPath);
+        await Assertions.Expect(approvedRow.Locator("td.hash")).ToHaveTextAsync(Sha256Hex(Body));
+
+        await approvedRow.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#token")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex($"^{approvedId}\\."));
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Approved POST /payments/transfer.");
+        var token = await page.Locator("#token").TextContentAsync();
+        await page.Locator($"#approvals tbody tr[data-id='{rejectedId}']").GetByRole(AriaRole.Button, new() { Name = "Reject" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Rejected POST /payments/transfer.");
+        await Assertions.Expect(page.Locator("#approvals tbody tr")).ToHaveCountAsync(1);
+
+        using var retry = await edge.Client.SendAsync(Payment(token: token));
+        using var rejectedRetry = await edge.Client.SendAsync(Payment(body: rejectedBody));
+        var title = await page.TitleAsync();
+
+        Assert.Equal("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'", csp);
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Single(backend.Received);
+        Assert.Equal(HttpStatusCode.Forbidden, rejectedRetry.StatusCode);
+        Assert.Equal("approval_rejected", Code(await JsonAsync(rejectedRetry)));
+        Assert.Equal("Edge approvals", title);
+        // The browser logs the refused sign-in's 401 itself; nothing else may fail.
+        Assert.Equal("Failed to load resource: the server responded with a status of 401 (Unauthorized)", Assert.Single(errors));
+        Assert.All(requests, url => Assert.StartsWith(origin + "/_edge/approvals", url, StringComparison.Ordinal));
+        Assert.Equal("", await page.Locator("#credential").InputValueAsync());
+        Assert.Equal(0, await page.EvaluateAsync<int>("() => localStorage.length + sessionStorage.length + document.cookie.length"));
+    }
+
+    private static async Task SignInAsync(IPage page, string key)
+    {
+        await page.GetByLabel("Sent as").SelectOptionAsync("header");
+        await page.GetByLabel("Approver credential").FillAsync(key);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Load" }).ClickAsync();
+    }
+}
