@@ -12,17 +12,18 @@ internal static class ManagementPortFilter
     {
         var ports = app.Services.GetRequiredService<ManagementUrls>().Ports;
         app.UseRouting();
-        app.Use(async (context, next) =>
+        // Not async: the common case returns next's task directly, with no state machine per request.
+        app.Use((context, next) =>
         {
             var isManagementPort = ports.Contains(context.Connection.LocalPort);
             var isManagementEndpoint = context.GetEndpoint()?.Metadata.GetMetadata<ManagementEndpointMarker>() is not null;
             if (isManagementPort && !isManagementEndpoint)
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return;
+                return Task.CompletedTask;
             }
 
-            await next(context);
+            return next(context);
         });
     }
 }
