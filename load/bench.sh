@@ -418,7 +418,8 @@ proxy_role() { if [ "$1" = direct ]; then echo backend; else echo "$1"; fi; }
 allocated() { # target
   case "$1" in
     yarp) curl -s --max-time 5 "${URL[yarp]}/_bench/allocated-bytes" ;;
-    edge*) curl -s --max-time 5 "${MGMT[$1]}/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total/ { printf "%.0f\n", $NF; exit }' ;;
+    # awk reads to the end: leaving early would break curl's pipe (exit 23) and, with pipefail, the script.
+    edge*) curl -s --max-time 5 "${MGMT[$1]}/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total/ && !v { v = $NF } END { if (v != "") printf "%.0f\n", v }' ;;
     *) echo "" ;;
   esac
 }
