@@ -54,8 +54,10 @@ internal sealed class ClientAddressResolver
     }
 
     /// <summary>
-    /// The client address as text. A direct client's address is formatted once per connection and kept in the
-    /// connection's items: every request on a keep-alive connection has the same remote address.
+    /// The client address as text. A direct HTTP/1.x client's address is formatted once per connection and kept in the
+    /// connection's items: every request on a keep-alive connection has the same remote address. Only HTTP/1.x, whose
+    /// requests on one connection run one after another; HTTP/2 and HTTP/3 streams run concurrently, and the items
+    /// dictionary is not safe for concurrent writes.
     /// </summary>
     public static string? Format(HttpContext context, in ClientAddress client)
     {
@@ -65,7 +67,10 @@ internal sealed class ClientAddressResolver
         }
 
         var remote = context.Connection.RemoteIpAddress;
-        if (client.ViaTrustedProxy || context.Features.Get<IConnectionItemsFeature>()?.Items is not { } items)
+        var protocol = context.Request.Protocol;
+        if (client.ViaTrustedProxy
+            || !(HttpProtocol.IsHttp11(protocol) || HttpProtocol.IsHttp10(protocol))
+            || context.Features.Get<IConnectionItemsFeature>()?.Items is not { } items)
         {
             return client.Ip.ToString();
         }

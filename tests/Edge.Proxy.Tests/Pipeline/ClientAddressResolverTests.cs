@@ -88,11 +88,23 @@ public sealed class ClientAddressResolverTests
         Assert.Equal("198.51.100.2", ClientAddressResolver.Format(second, resolver.Resolve(second)));
     }
 
-    private static DefaultHttpContext Request(IConnectionItemsFeature connection, IPAddress remote)
+    [Fact]
+    public void Format_Http2_DoesNotTouchTheSharedConnectionItems()
+    {
+        var connection = new ConnectionItemsFeature();
+        var resolver = new ClientAddressResolver(new EdgeHostOptions());
+        var request = Request(connection, IPAddress.Parse("203.0.113.5"), HttpProtocol.Http2);
+
+        Assert.Equal("203.0.113.5", ClientAddressResolver.Format(request, resolver.Resolve(request)));
+        Assert.Empty(connection.Items);
+    }
+
+    private static DefaultHttpContext Request(IConnectionItemsFeature connection, IPAddress remote, string protocol = "HTTP/1.1")
     {
         var context = new DefaultHttpContext();
         context.Features.Set(connection);
         context.Connection.RemoteIpAddress = remote;
+        context.Request.Protocol = protocol;
         return context;
     }
 
