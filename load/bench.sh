@@ -14,7 +14,11 @@ Runs one edge-load scenario against several targets in alternating rounds (close
 for latency) and writes a table of medians plus every target's ratio to the first target (its baseline).
 
 Presets (each a side-by-side comparison against its own baseline):
-  proxies    direct, nginx, bare YARP and the full edge (load/bench/proxy.full.json), jwt-rbac  -> load/RESULTS.md
+  proxies    bare YARP (the baseline), direct, nginx and three edges, jwt-rbac  -> load/RESULTS.md:
+             edge-tenant (load/bench/proxy.tenant.json, shipped defaults: no writer, local NDJSON audit file),
+             edge-lease (load/bench/proxy.full-lease.json: tenant, JWT + RBAC, lease limiter on Redis, writer on),
+             edge-strict (load/bench/proxy.full.json: the same with the strict limiter, writer on)
+  classic    direct, nginx, bare YARP and the full edge (load/bench/proxy.full.json), jwt-rbac
   audit      the edge with the audit writer off vs on (load/bench/proxy.tenant.json), plain-get
   ratelimit  routes without a limiter, Strict and Lease mode on Redis (load/bench/proxy.ratelimit.json), plain-get;
              adds Redis script calls per rate-limit decision; with --edges 2, --redis-cluster and --decisions
@@ -28,7 +32,11 @@ Presets (each a side-by-side comparison against its own baseline):
 
 Options (after a preset, they override it):
   --smoke              a few seconds per target, to check the script works (writes load/reports/bench-smoke*.md)
-  --paths LIST         targets: direct,nginx,yarp,edge,edge-noaudit (edge-noaudit: a second edge, no audit writer)
+  --paths LIST         targets: direct,nginx,yarp,edge,edge-noaudit (edge-noaudit: a second edge, no audit writer),
+                       or any edge-NAME defined with --edge-target
+  --edge-target NAME=CONFIG[,writer]
+                       one more edge process, edge-NAME, with its own proxy.json; ",writer" ships its decisions to the
+                       audit writer (otherwise the shipped default, a local NDJSON file); repeatable
   --route NAME=PATH[,key=value...]
                        an edge route to measure, repeatable; each is its own row, extra --param values per route
   --scenario NAME      edge-load scenario (edge-load list)
@@ -48,6 +56,10 @@ Options (after a preset, they override it):
                        --decisions-arg single)
   --out FILE           where the results go
   -h, --help           this text
+
+Per row, the fixed-rate phase also reports CPU µs per request of each process (utime + stime from /proc/PID/stat:
+the proxy, the backend, Redis and the audit writer, whose figure is µs per record, one record per request) and the
+proxy's allocated bytes per request (the edge's /metrics runtime counter, bare YARP's /_bench/allocated-bytes).
 
 Needs curl, nginx (only for the nginx target; apt-get install -y nginx-light) and redis-server. Every process it
 starts is stopped on exit, Ctrl+C included. Exit codes: 0 done, 1 a run or a preflight failed, 2 usage error.
@@ -83,8 +95,12 @@ ARGS="$*"
 for ((i = 1; i <= $#; i++)); do
   if [ "${!i}" = --preset ]; then j=$((i + 1)); PRESET=${!j:-}; fi
 done
+EDGE_TARGETS=()
 case "$PRESET" in
-  proxies)   PATHS="direct,nginx,yarp,edge"; SCENARIO=jwt-rbac; EDGE_CONFIG=load/bench/proxy.full.json; BACKEND=demo
+  proxies)   PATHS="yarp,direct,nginx,edge-tenant,edge-lease,edge-strict"; SCENARIO=jwt-rbac; EDGE_CONFIG=load/bench/proxy.full.json; BACKEND=demo
+             PARAMS=(tenant=acme roles=Agent); ROUTES=("fast=/fast")
+             EDGE_TARGETS=("tenant=load/bench/proxy.tenant.json" "lease=load/bench/proxy.full-lease.json,writer" "strict=load/bench/proxy.full.json,writer") ;;
+  classic)   PATHS="direct,nginx,yarp,edge"; SCENARIO=jwt-rbac; EDGE_CONFIG=load/bench/proxy.full.json; BACKEND=demo
              PARAMS=(tenant=acme roles=Agent); ROUTES=("fast=/fast") ;;
   audit)     PATHS="edge-noaudit,edge"; SCENARIO=plain-get; EDGE_CONFIG=load/bench/proxy.tenant.json; BACKEND=demo
              PARAMS=(tenant=acme); ROUTES=("fast=/fast") ;;
@@ -98,7 +114,7 @@ case "$PRESET" in
              PARAMS=(roles=Agent)
              ROUTES=("none=/bench/plain" "hs256=/bench/hs,alg=HS256" "rs256=/bench/jwks,alg=RS256,signing-key=file:{keys}/rs256.pem,kid=rs256"
                      "es256=/bench/jwks,alg=ES256,signing-key=file:{keys}/es256.pem,kid=es256") ;;
-  *) echo "bench: unknown preset '$PRESET' (proxies, audit, ratelimit, ratelimit-decisions, webhooks, auth)" >&2; usage >&2; exit 2 ;;
+  *) echo "bench: unknown preset '$PRESET' (proxies, classic, audit, ratelimit, ratelimit-decisions, webhooks, auth)" >&2; usage >&2; exit 2 ;;
 esac
 ROUTES_SET=0
 
@@ -118,6 +134,7 @@ while [ $# -gt 0 ]; do
     --rate) need "$@"; RATE=$2; shift ;;
     --edge-config) need "$@"; EDGE_CONFIG=$2; shift ;;
     --edge-arg) need "$@"; EDGE_ARGS+=("$2"); shift ;;
+    --edge-target) need "$@"; EDGE_TARGETS+=("$2"); shift ;;
     --backend) need "$@"; BACKEND=$2; shift ;;
     --out) need "$@"; OUT=$2; shift ;;
     --edges) need "$@"; EDGE_COUNT=$2; shift ;;
@@ -138,15 +155,30 @@ if [ -z "$OUT" ]; then
   else OUT=load/reports/bench-$PRESET.md; fi
 fi
 
+# Extra edges: edge-NAME -> its config and whether it ships to the writer.
+declare -A TARGET_CONFIG TARGET_WRITER
+for t in "${EDGE_TARGETS[@]}"; do
+  [[ "$t" =~ ^([A-Za-z0-9_]+)=([^,]+)(,writer)?$ ]] || { echo "bench: --edge-target '$t' is not NAME=CONFIG[,writer]" >&2; exit 2; }
+  TARGET_CONFIG[edge-${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+  TARGET_WRITER[edge-${BASH_REMATCH[1]}]=$([ -n "${BASH_REMATCH[3]}" ] && echo 1 || echo 0)
+done
 IFS=',' read -r -a SELECTED <<< "$PATHS"
 for p in "${SELECTED[@]}"; do
-  case "$p" in direct|nginx|yarp|edge|edge-noaudit) ;; *) echo "bench: unknown path '$p' (direct, nginx, yarp, edge, edge-noaudit)" >&2; exit 2 ;; esac
+  case "$p" in direct|nginx|yarp|edge|edge-noaudit) ;;
+    *) [ -n "${TARGET_CONFIG[$p]:-}" ] || { echo "bench: unknown path '$p' (direct, nginx, yarp, edge, edge-noaudit, or edge-NAME from --edge-target)" >&2; exit 2; } ;;
+  esac
 done
 for r in "${ROUTES[@]}"; do
   [[ "$r" =~ ^[A-Za-z0-9_-]+=/ ]] || { echo "bench: --route '$r' is not NAME=/path[,key=value...]" >&2; exit 2; }
 done
 has_path() { [[ ",$PATHS," == *",$1,"* ]]; }
-has_edge() { has_path edge || has_path edge-noaudit; }
+has_edge() { [[ ",$PATHS," == *",edge"* ]]; }
+# True when a selected edge ships its records to the audit writer.
+needs_writer() {
+  if has_path edge && [ "${NO_AUDIT:-0}" != 1 ]; then return 0; fi
+  local p; for p in "${SELECTED[@]}"; do [ "${TARGET_WRITER[$p]:-0}" = 1 ] && return 0; done
+  return 1
+}
 
 WORK=$(mktemp -d /tmp/edge-bench.XXXXXX)
 PIDS=()
@@ -200,11 +232,13 @@ wait_http() {
   fail "$name did not become ready at $url within 60 s (last status $status)"
 }
 
+declare -A PID_OF
 start() { # name logfile command...
   local name=$1 logfile=$2; shift 2
   "$@" >"$logfile" 2>&1 &
   PIDS+=($!)
   LAST_PID=$!
+  PID_OF[$name]=$!
   log "started $name (pid $LAST_PID)"
 }
 
@@ -212,7 +246,10 @@ command -v curl >/dev/null || fail "curl is missing (apt-get install -y curl)"
 if has_path nginx; then command -v nginx >/dev/null || fail "nginx is missing: apt-get update && apt-get install -y nginx-light (or drop it: --paths direct,yarp,edge)"; fi
 if has_edge; then
   command -v redis-server >/dev/null || fail "redis-server is missing: apt-get update && apt-get install -y redis-server"
-  [ -f "$EDGE_CONFIG" ] || fail "edge config $EDGE_CONFIG does not exist"
+  if has_path edge || has_path edge-noaudit; then [ -f "$EDGE_CONFIG" ] || fail "edge config $EDGE_CONFIG does not exist"; fi
+  for p in "${SELECTED[@]}"; do
+    if [ -n "${TARGET_CONFIG[$p]:-}" ]; then [ -f "${TARGET_CONFIG[$p]}" ] || fail "edge config ${TARGET_CONFIG[$p]} does not exist"; fi
+  done
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -316,16 +353,17 @@ export EDGE_JWT_HS256_KEY GITHUB_WEBHOOK_SECRET
 
 declare -A MGMT
 EDGES=0
-start_edge() { # name audit(1|0)
-  local name=$1 audit=$2 port mgmt
+start_edge() { # name audit(1|0) [config]
+  local name=$1 audit=$2 config=${3:-$WORK/proxy.edge.json} port mgmt
   port=$(free_port $(( 18500 + EDGES * 10 )))
   mgmt=$(free_port $(( 18600 + EDGES * 10 )))
   EDGES=$(( EDGES + 1 ))
   local audit_args=()
-  if [ "$audit" = 1 ]; then audit_args=(--Edge:Audit:WriterUrl="http://127.0.0.1:$WRITER_PORT" --Edge:Audit:SpoolPath="$WORK/spool-$name"); fi
+  if [ "$audit" = 1 ]; then audit_args=(--Edge:Audit:WriterUrl="http://127.0.0.1:$WRITER_PORT" --Edge:Audit:SpoolPath="$WORK/spool-$name")
+  else audit_args=(--Edge:Audit:LocalFile="$WORK/decisions-$name.ndjson"); fi
   start "$name" "$WORK/$name.log" dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll \
     --urls "http://127.0.0.1:$port" --Edge:ManagementUrls="http://127.0.0.1:$mgmt" \
-    --Edge:ProxyConfigPath="$WORK/proxy.edge.json" --Edge:Redis="$EDGE_REDIS" "${audit_args[@]}" "${EDGE_ARGS[@]}"
+    --Edge:ProxyConfigPath="$config" --Edge:Redis="$EDGE_REDIS" "${audit_args[@]}" "${EDGE_ARGS[@]}"
   wait_http "$name" "http://127.0.0.1:$mgmt/readyz" "$LAST_PID" "$WORK/$name.log"
   URL[$name]="http://127.0.0.1:$port"
   MGMT[$name]="http://127.0.0.1:$mgmt"
@@ -358,20 +396,27 @@ if has_edge; then
   EDGE_REDIS=$(printf '127.0.0.1:%s,' "${REDIS_PORTS[@]}"); EDGE_REDIS=${EDGE_REDIS%,}
   with_backend_port "$EDGE_CONFIG" "$WORK/proxy.edge.json"
   # Audit on: a separate writer process, and the edge spooling every decision to it (as run.sh does).
-  if has_path edge && [ "${NO_AUDIT:-0}" != 1 ]; then
+  if needs_writer; then
     build src/Edge.AuditWriter
     WRITER_PORT=$(free_port 18700)
     start writer "$WORK/writer.log" dotnet src/Edge.AuditWriter/bin/Release/net10.0/Edge.AuditWriter.dll \
       --urls "http://127.0.0.1:$WRITER_PORT" --Writer:StorePath="$WORK/audit.db" --Writer:KeyPath="$WORK/writer.key" --Writer:SubjectKeyPath="$WORK/subject.key" \
       --Writer:Origin=edge-bench/audit
     wait_http writer "http://127.0.0.1:$WRITER_PORT/audit/checkpoint" "$LAST_PID" "$WORK/writer.log"
-    start_edge edge 1
-    if [ "$EDGE_COUNT" -eq 2 ]; then start_edge edge2 1; fi
-  elif has_path edge; then
-    start_edge edge 0
-    if [ "$EDGE_COUNT" -eq 2 ]; then start_edge edge2 0; fi
+  fi
+  if has_path edge; then
+    edge_audit=$(needs_writer && [ "${NO_AUDIT:-0}" != 1 ] && echo 1 || echo 0)
+    start_edge edge "$edge_audit"
+    if [ "$EDGE_COUNT" -eq 2 ]; then start_edge edge2 "$edge_audit"; fi
   fi
   if has_path edge-noaudit; then start_edge edge-noaudit 0; fi
+  for p in "${SELECTED[@]}"; do
+    if [ -n "${TARGET_CONFIG[$p]:-}" ]; then
+      with_backend_port "${TARGET_CONFIG[$p]}" "$WORK/proxy.$p.json"
+      # Without a writer the edge runs on shipped defaults: decisions go to a local NDJSON file (kept in the work folder).
+      start_edge "$p" "${TARGET_WRITER[$p]}" "$WORK/proxy.$p.json"
+    fi
+  done
 fi
 
 # Rows: every non-edge target gets the first route's path (they have no steps to tell routes apart); every edge
@@ -428,25 +473,69 @@ for i in "${!ROW_LABEL[@]}"; do
   fi
 done
 
-# One measurement: mode "max" (closed model, $COPIES copies: throughput) or "rate" (open model, $RATE/s: latency).
+# CPU time (utime + stime, clock ticks) of a process role; nginx counts its master and its workers.
+HZ=$(getconf CLK_TCK)
+ticks() { # role (redis: every redis-server, summed over a cluster's masters)
+  local pid=${PID_OF[$1]:-} total=0 p
+  if [ "$1" = redis ] && [ "${#REDIS_PORTS[@]}" -gt 0 ]; then pid=${PID_OF[redis-${REDIS_PORTS[0]}]}; fi
+  [ -n "$pid" ] || { echo 0; return; }
+  local pids=("$pid")
+  if [ "$1" = redis ]; then pids=(); for p in "${REDIS_PORTS[@]}"; do pids+=("${PID_OF[redis-$p]}"); done; fi
+  if [ "$1" = nginx ]; then mapfile -t -O 1 pids < <(pgrep -P "$pid"); pids[0]=$pid; fi
+  for p in "${pids[@]}"; do
+    [ -r "/proc/$p/stat" ] && total=$(( total + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }') ))
+  done
+  echo "$total"
+}
+# The process that serves a row's requests: the backend itself for direct, otherwise the proxy.
+proxy_role() { if [ "$1" = direct ]; then echo backend; else echo "$1"; fi; }
+# Bytes the proxy process allocated since start: bare YARP's /_bench/allocated-bytes, the edge's runtime counter.
+allocated() { # target
+  case "$1" in
+    yarp) curl -s --max-time 5 "${URL[yarp]}/_bench/allocated-bytes" ;;
+    # awk reads to the end: leaving early would break curl's pipe (exit 23) and, with pipefail, the script.
+    edge*) curl -s --max-time 5 "${MGMT[$1]}/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total/ && !v { v = $NF } END { if (v != "") printf "%.0f\n", v }' ;;
+    *) echo "" ;;
+  esac
+}
+uses_writer() { { [ "$1" = edge ] && needs_writer && [ "${NO_AUDIT:-0}" != 1 ]; } || [ "${TARGET_WRITER[$1]:-0}" = 1 ]; }
+per_request() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { if (n + 0 == 0) print "-"; else printf "%.1f", t * 1e6 / hz / n }'; }
+
+# One measurement: mode "max" (closed model, $COPIES copies: throughput) or "rate" (open model, $RATE/s: latency; also
+# CPU per request of every process and the proxy's allocated bytes per request).
 measure() { # round row mode
   local round=$1 row=$2 mode=$3 sim folder label=${ROW_LABEL[$2]} target=${ROW_TARGET[$2]} d0=0 c0=0 d1=0 c1=0 f0=0 f1=0
+  local role tp0 tp1 tb0 tb1 tr0 tr1 tw0 tw1 a0="" a1=""
+  role=$(proxy_role "$target")
   if [ "$mode" = max ]; then sim="constant:copies=$COPIES,during=$DURATION"; else sim="inject:rate=$RATE,during=$DURATION"; fi
   folder="$WORK/reports/r$round-$row-$mode"
   mapfile -t args < <(row_args "$row")
   if [[ "$target" == edge* ]]; then d0=$(decisions "$target"); c0=$(redis_calls); f0=$(fallbacks "$target"); fi
+  if [ "$mode" = rate ]; then a0=$(allocated "$target"); tp0=$(ticks "$role"); tb0=$(ticks backend); tr0=$(ticks redis); tw0=$(ticks writer); fi
   $LOAD run "${args[@]}" --simulation "$sim" --warmup "$WARMUP" --report-folder "$folder" --quiet >"$folder.log" 2>&1 \
     || { tail -n 20 "$folder.log" >&2; fail "edge-load failed against $label ($mode)"; }
+  if [ "$mode" = rate ]; then tp1=$(ticks "$role"); tb1=$(ticks backend); tr1=$(ticks redis); tw1=$(ticks writer); a1=$(allocated "$target"); fi
   if [[ "$target" == edge* ]]; then d1=$(decisions "$target"); c1=$(redis_calls); f1=$(fallbacks "$target"); fi
+  local cpu="- - - - -"
+  if [ "$mode" = rate ]; then
+    local ok n cp cb cr cw al
+    ok=$(awk -F, '$2=="global" && $3=="ok" { print $4 }' "$folder/report.csv")
+    cp=$(per_request $((tp1 - tp0)) "$ok"); cb=$(per_request $((tb1 - tb0)) "$ok"); cr="-"; cw="-"; al="-"
+    if [[ "$target" == edge* ]]; then cr=$(per_request $((tr1 - tr0)) "$ok"); fi
+    if uses_writer "$target"; then cw=$(per_request $((tw1 - tw0)) "$ok"); fi
+    if [ -n "$a0" ] && [ -n "$a1" ]; then al=$(awk -v a="$a0" -v b="$a1" -v n="$ok" 'BEGIN { if (n + 0 == 0) print "-"; else printf "%.0f", (b - a) / n }'); fi
+    cpu="$cp $cb $cr $cw $al"
+  fi
   # scenario,step,outcome,count,rps,min,mean,max,stddev,p50,p75,p95,p99,...
   awk -F, -v r="$round" -v p="$label" -v m="$mode" -v d=$((d1 - d0)) -v c=$((c1 - c0)) -v f=$((f1 - f0)) '
     $2=="global" && $3=="ok"   { ok=$4; rps=$5; p50=$10; p99=$13 }
     $2=="global" && $3=="fail" { fail=$4 }
-    END { print r, p, m, rps, p50, p99, ok, fail + 0, d, c, f }' "$folder/report.csv" >> "$WORK/samples.txt"
-  log "round $round $label $mode: $(tail -n 1 "$WORK/samples.txt" | awk '{printf "rps=%s p50=%sms p99=%sms ok=%s fail=%s decisions=%s redis-calls=%s fallbacks=%s", $4, $5, $6, $7, $8, $9, $10, $11}')"
+    END { print r, p, m, rps, p50, p99, ok, fail + 0, d, c, f }' "$folder/report.csv" | sed "s/\$/ $cpu/" >> "$WORK/samples.txt"
+  log "round $round $label $mode: $(tail -n 1 "$WORK/samples.txt" | awk '{printf "rps=%s p50=%sms p99=%sms ok=%s fail=%s decisions=%s redis-calls=%s fallbacks=%s cpu-us/req proxy=%s backend=%s redis=%s writer=%s alloc-B/req=%s", $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16}')"
 }
 
 : > "$WORK/samples.txt"
+: > "$WORK/loadavg.txt"
 for round in $(seq 1 "$ROUNDS"); do
   # Rotate the order every round so no row always runs first (warm caches) or last (thermal, noisy neighbours).
   n=${#ROW_LABEL[@]}
@@ -455,10 +544,14 @@ for round in $(seq 1 "$ROUNDS"); do
     measure "$round" "$row" max
     measure "$round" "$row" rate
   done
+  echo "load average after round $round: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$WORK/loadavg.txt"
 done
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 stat() { awk -v p="$1" -v m="$2" -v c="$3" '$2==p && $3==m { print $c }' "$WORK/samples.txt" | median; }
+# The median of a column that is "-" where it does not apply (CPU and allocation columns): "-" when never measured.
+stat_opt() { awk -v p="$1" -v c="$2" '$2==p && $3=="rate" && $c != "-" && $c != "" { print $c }' "$WORK/samples.txt" | median | sed 's/^nan$/-/'; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == "" || b == "") print "-"; else printf "%+.0f", a - b }'; }
 fails() { awk -v p="$1" '$2==p { s += $8 } END { print s + 0 }' "$WORK/samples.txt"; }
 fallback_count() { awk -v p="$1" '$2==p { d += $9; f += $11 } END { if (d == 0) print "-"; else print f + 0 }' "$WORK/samples.txt"; }
 per_decision() { awk -v p="$1" '$2==p { d += $9; c += $10 } END { if (d == 0) print "-"; else printf "%.3f", c / d }' "$WORK/samples.txt"; }
@@ -477,7 +570,10 @@ BASE=${ROW_LABEL[0]}
   echo "- backend: $BACKEND_NAME; load: edge-load scenario \`$SCENARIO\` with ${PARAMS[*]:-no extra parameters}; routes: ${ROUTES[*]}"
   echo "- throughput: closed model, $COPIES copies (\`constant:copies=$COPIES,during=$DURATION\`); latency: open model at $RATE/s (\`inject:rate=$RATE,during=$DURATION\`), measured from the intended send time"
   if has_path nginx; then echo "- nginx: $(nginx -v 2>&1 | sed 's/nginx version: //'), worker_processes auto, upstream keepalive 256, access_log off"; fi
-  if has_edge; then echo "- edge: \`$EDGE_CONFIG\` on Redis ($([ "$REDIS_CLUSTER" -eq 1 ] && echo "a 3-master Redis Cluster, ${#REDIS_PORTS[@]} redis-server processes" || echo "one redis-server") on loopback), $EDGE_COUNT edge instance(s)$([ "$EDGE_COUNT" -eq 2 ] && echo " (requests alternate between them; decisions, fallbacks summed)"); \`edge\`: audit writer $(has_path edge && [ "${NO_AUDIT:-0}" != 1 ] && echo "on (separate Edge.AuditWriter process, spool on local disk)" || echo "off (decisions go to the logging sink)")$(has_path edge-noaudit && echo "; \`edge-noaudit\`: the same edge without an audit writer"); extra arguments: ${EDGE_ARGS[*]:-none}"; fi
+  for p in "${SELECTED[@]}"; do
+    if [ -n "${TARGET_CONFIG[$p]:-}" ]; then echo "- \`$p\`: \`${TARGET_CONFIG[$p]}\` on Redis (redis-server on loopback), audit $([ "${TARGET_WRITER[$p]}" = 1 ] && echo "to the writer (separate Edge.AuditWriter process, spool on local disk)" || echo "on shipped defaults (no writer: buffered local NDJSON file)")"; fi
+  done
+  if has_path edge || has_path edge-noaudit; then echo "- edge: \`$EDGE_CONFIG\` on Redis ($([ "$REDIS_CLUSTER" -eq 1 ] && echo "a 3-master Redis Cluster, ${#REDIS_PORTS[@]} redis-server processes" || echo "one redis-server") on loopback), $EDGE_COUNT edge instance(s)$([ "$EDGE_COUNT" -eq 2 ] && echo " (requests alternate between them; decisions, fallbacks summed)"); \`edge\`: audit writer $(has_path edge && [ "${NO_AUDIT:-0}" != 1 ] && echo "on (separate Edge.AuditWriter process, spool on local disk)" || echo "off (shipped default: decisions go to a buffered local NDJSON file)")$(has_path edge-noaudit && echo "; \`edge-noaudit\`: the same edge without an audit writer"); extra arguments: ${EDGE_ARGS[*]:-none}"; fi
   echo "- values are medians over rounds; the order of rows rotates every round; ratios are to the first row, \`$BASE\`, from the same run"
   echo
   echo "| target | max RPS | ratio to $BASE | p50 ms at max | p99 ms at max | p50 ms at $RATE/s | p99 ms at $RATE/s | p99 added at $RATE/s (ms) | failed requests | Redis calls per rate-limit decision | rate-limit fallbacks |"
@@ -486,6 +582,30 @@ BASE=${ROW_LABEL[0]}
     echo "| $label | $(stat "$label" max 4) | $(ratio "$(stat "$label" max 4)" "$(stat "$BASE" max 4)") | $(stat "$label" max 5) | $(stat "$label" max 6) | $(stat "$label" rate 5) | $(stat "$label" rate 6) | $(diff_ms "$(stat "$label" rate 6)" "$(stat "$BASE" rate 6)") | $(fails "$label") | $(per_decision "$label") | $(fallback_count "$label") |"
   done
   echo
+  echo "CPU per request at the fixed rate ($RATE/s; utime + stime from /proc/PID/stat over the measured phase, divided by the requests served; 1 clock tick = $((1000000 / HZ)) µs): the proxy (the backend for \`direct\`; nginx counts master and workers), the backend, Redis (edge rows), and the audit writer per record (edges that ship to it; one record per request). Allocated bytes per request: the proxy process's GC counter over the same phase (bare YARP and edges; the added column is over \`$BASE\`)."
+  echo
+  echo "| target | proxy CPU µs/request | backend CPU µs/request | Redis CPU µs/request | writer CPU µs/record | proxy allocated bytes/request | added over $BASE |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  base_alloc=$(stat_opt "$BASE" 16)
+  for label in "${ROW_LABEL[@]}"; do
+    al=$(stat_opt "$label" 16)
+    echo "| $label | $(stat_opt "$label" 12) | $(stat_opt "$label" 13) | $(stat_opt "$label" 14) | $(stat_opt "$label" 15) | $al | $([ "$label" = "$BASE" ] && echo "-" || minus "$al" "$base_alloc") |"
+  done
+  echo
+  # The hot-path targets (issue 13), when this run has bare YARP and the three edges of the proxies preset.
+  if has_path yarp && has_path edge-tenant && has_path edge-lease && has_path edge-strict; then
+    yarp_rps=$(stat yarp max 4); yarp_p99=$(stat yarp rate 6); yarp_alloc=$(stat_opt yarp 16)
+    echo "| target (issue 13) | value | target | verdict |"
+    echo "|---|---:|---:|---|"
+    r=$(ratio "$(stat edge-tenant max 4)" "$yarp_rps"); echo "| edge-tenant / bare YARP throughput | $r | >= 0.95 | $(verdict "$r" 0.95 '>=') |"
+    r=$(ratio "$(stat edge-lease max 4)" "$yarp_rps"); echo "| edge-lease / bare YARP throughput | $r | >= 0.80 | $(verdict "$r" 0.80 '>=') |"
+    r=$(ratio "$(stat edge-strict max 4)" "$yarp_rps"); echo "| edge-strict / bare YARP throughput | $r | >= 0.65 | $(verdict "$r" 0.65 '>=') |"
+    d=$(diff_ms "$(stat edge-lease rate 6)" "$yarp_p99"); echo "| edge-lease p99 added at $RATE/s (ms) | $d | <= 1 | $(verdict "$d" 1 '<=') |"
+    d=$(diff_ms "$(stat edge-strict rate 6)" "$yarp_p99"); echo "| edge-strict p99 added at $RATE/s (ms) | $d | <= 2 | $(verdict "$d" 2 '<=') |"
+    a=$(minus "$(stat_opt edge-lease 16)" "$yarp_alloc"); echo "| edge-lease allocated bytes/request added | $a | <= 2048 | $([ "$a" = - ] && echo "not measured" || verdict "$a" 2048 '<=') |"
+    w=$(stat_opt edge-lease 15); echo "| writer CPU µs/record (with edge-lease) | $w | <= 10 | $([ "$w" = - ] && echo "not measured" || verdict "$w" 10 '<=') |"
+    echo
+  fi
   if has_path edge && [ ${#ROUTES[@]} -eq 1 ] && { has_path yarp || has_path nginx; }; then
     edge_rps=$(stat edge max 4); edge_p99=$(stat edge rate 6)
     echo "| ratio | value | target | verdict |"
@@ -499,10 +619,11 @@ BASE=${ROW_LABEL[0]}
     fi
     echo
   fi
-  echo "Raw samples (round target mode rps p50 p99 ok fail rate-limit-decisions redis-script-calls rate-limit-fallbacks; decisions and calls include the warm-up):"
+  echo "Raw samples (round target mode rps p50 p99 ok fail rate-limit-decisions redis-script-calls rate-limit-fallbacks proxy-cpu-us backend-cpu-us redis-cpu-us writer-cpu-us proxy-alloc-bytes, the last five per request at the fixed rate only; decisions and calls include the warm-up; load average after each round below):"
   echo
   echo '```'
   cat "$WORK/samples.txt"
+  cat "$WORK/loadavg.txt"
   echo '```'
 } > "$OUT"
 if [ "$DECISIONS" -eq 1 ]; then

@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using Edge.Audit.Records;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
 using Microsoft.Extensions.Options;
@@ -17,7 +16,7 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
 {
     private static readonly byte[] NewLine = "\n"u8.ToArray();
 
-    private readonly Channel<byte[]> _records;
+    private readonly Channel<ArraySegment<byte>> _records;
     private readonly string _path;
     private readonly EdgeHostOptions _host;
     private readonly TimeProvider _time;
@@ -33,7 +32,7 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         _host = host;
         _time = time;
         _logger = logger;
-        _records = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(options.Value.LocalQueueCapacity)
+        _records = Channel.CreateBounded<ArraySegment<byte>>(new BoundedChannelOptions(options.Value.LocalQueueCapacity)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
@@ -47,9 +46,11 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
 
     public ValueTask RecordAsync(HttpContext context, EdgeRequestFeature request)
     {
-        var record = AuditRecordSerializer.Serialize(DecisionRecords.Build(context, request, _host, _time));
+        // Pooled bytes: the drain loop returns them to the pool once they are in the file.
+        var record = PooledRecordBytes.Serialize(DecisionRecords.Build(context, request, _host, _time));
         if (!_records.Writer.TryWrite(record))
         {
+            PooledRecordBytes.Return(record);
             Interlocked.Increment(ref _dropped);
         }
 
@@ -114,12 +115,19 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         await WriteAvailableAsync(reader, file);
     }
 
-    private async Task WriteAvailableAsync(ChannelReader<byte[]> reader, FileStream file)
+    private async Task WriteAvailableAsync(ChannelReader<ArraySegment<byte>> reader, FileStream file)
     {
         while (reader.TryRead(out var record))
         {
-            await file.WriteAsync(record);
-            await file.WriteAsync(NewLine);
+            try
+            {
+                await file.WriteAsync(record);
+                await file.WriteAsync(NewLine);
+            }
+            finally
+            {
+                PooledRecordBytes.Return(record);
+            }
         }
 
         await file.FlushAsync();

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Edge.Audit.Records;
 using Edge.Audit.Spool;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
@@ -46,7 +45,7 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
 
     public async ValueTask RecordAsync(HttpContext context, EdgeRequestFeature request)
     {
-        var leaf = AuditRecordSerializer.Serialize(DecisionRecords.Build(context, request, _host, _time));
+        var leaf = PooledRecordBytes.Serialize(DecisionRecords.Build(context, request, _host, _time));
         bool appended;
         try
         {
@@ -56,6 +55,11 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
         {
             Log.SpoolFailed(_logger, request.RequestId, exception);
             appended = false;
+        }
+        finally
+        {
+            // The spool is done with the bytes once the append completed (written and synced, or refused).
+            PooledRecordBytes.Return(leaf);
         }
 
         if (appended)

@@ -29,7 +29,7 @@ internal sealed class AuthenticateStep(
             return EdgeStepResult.Continue;
         }
 
-        var chosen = Array.FindIndex(schemes, s => s.Validator.HasCredential(http.Request));
+        var chosen = FirstWithCredential(http.Request);
         if (chosen < 0)
         {
             runtime.Metrics.Failure(routeId, schemes[0].Validator.PolicyName, AuthenticationCodes.AuthenticationRequired);
@@ -57,6 +57,20 @@ internal sealed class AuthenticateStep(
 
         StripCredentials(context, schemes);
         return EdgeStepResult.Continue;
+    }
+
+    // A loop, not Array.FindIndex with a lambda: the lambda would capture the request (a closure per request).
+    private int FirstWithCredential(HttpRequest request)
+    {
+        for (var i = 0; i < schemes.Length; i++)
+        {
+            if (schemes[i].Validator.HasCredential(request))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private void StripCredentials(EdgeStepContext context, (EdgeCredentialValidator Validator, byte[]? SigningKey)[] all)

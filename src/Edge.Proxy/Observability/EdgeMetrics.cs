@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Diagnostics.Metrics;
 
 namespace Edge.Proxy.Observability;
@@ -27,15 +29,52 @@ internal sealed class EdgeMetrics
     /// <summary>The meter, for capabilities that add their own instruments under the same name.</summary>
     public Meter Meter { get; }
 
-    public void StepDecision(string route, string step, string decision, string? reason) =>
-        _stepDecisions.Add(1, new("route", route), new("step", step), new("decision", decision), new("reason", reason ?? "none"));
+    // As ASP.NET Core's RateLimitingMetrics: no tag is built unless something listens, and the tags live in a TagList
+    // (inline storage, no array) in a method of their own.
+    public void StepDecision(string route, string step, string decision, string? reason)
+    {
+        if (_stepDecisions.Enabled)
+        {
+            StepDecisionCore(route, step, decision, reason);
+        }
+    }
 
-    public void Request(string route, string decision, int status) =>
-        _requests.Add(1, new("route", route), new("decision", decision), new("status_class", StatusClass(status)));
+    public void Request(string route, string decision, int status)
+    {
+        if (_requests.Enabled)
+        {
+            RequestCore(route, decision, status);
+        }
+    }
 
     public void ConfigReload(string result) => _configReloads.Add(1, new KeyValuePair<string, object?>("result", result));
 
     public void SetConfigRevision(long revision) => Volatile.Write(ref _configRevision, revision);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void StepDecisionCore(string route, string step, string decision, string? reason)
+    {
+        var tags = new TagList
+        {
+            { "route", route },
+            { "step", step },
+            { "decision", decision },
+            { "reason", reason ?? "none" },
+        };
+        _stepDecisions.Add(1, tags);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RequestCore(string route, string decision, int status)
+    {
+        var tags = new TagList
+        {
+            { "route", route },
+            { "decision", decision },
+            { "status_class", StatusClass(status) },
+        };
+        _requests.Add(1, tags);
+    }
 
     private static string StatusClass(int status) => status switch
     {

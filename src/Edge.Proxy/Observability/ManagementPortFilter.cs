@@ -14,7 +14,8 @@ internal static class ManagementPortFilter
         var ports = app.Services.GetRequiredService<ManagementUrls>().Ports;
         var managementPaths = new Lazy<TemplateMatcher[]>(() => ManagementPathMatchers(app.Services.GetRequiredService<EndpointDataSource>()));
         app.UseRouting();
-        app.Use(async (context, next) =>
+        // Not async: the common case returns next's task directly, with no state machine per request.
+        app.Use((context, next) =>
         {
             var isManagementPort = ports.Contains(context.Connection.LocalPort);
             var endpoint = context.GetEndpoint();
@@ -22,7 +23,7 @@ internal static class ManagementPortFilter
             if (isManagementPort && !isManagementEndpoint)
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return;
+                return Task.CompletedTask;
             }
 
             // Routing picks its method-rejection endpoint from the path alone, before ManagementPortMatcherPolicy can drop
@@ -30,10 +31,10 @@ internal static class ManagementPortFilter
             if (!isManagementPort && IsMethodRejection(endpoint) && MatchesAny(managementPaths.Value, context.Request.Path))
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return;
+                return Task.CompletedTask;
             }
 
-            await next(context);
+            return next(context);
         });
     }
 

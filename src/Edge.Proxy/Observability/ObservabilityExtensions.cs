@@ -29,6 +29,9 @@ internal static class ObservabilityExtensions
             .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Routing")
             // YARP forwards through SocketsHttpHandler, whose meter reports backend request duration and connections.
             .AddMeter("System.Net.Http")
+            // The runtime's own meter (GC, allocated bytes, CPU time, thread pool): observable, so it costs nothing per
+            // request; load/bench.sh reads the allocated bytes per request from it.
+            .AddMeter("System.Runtime")
             .AddPrometheusExporter());
 
         builder.Services.AddHealthChecks()

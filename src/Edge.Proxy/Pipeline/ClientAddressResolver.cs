@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.AspNetCore.Connections.Features;
 using Edge.Proxy.Configuration;
 
 namespace Edge.Proxy.Pipeline;
@@ -51,6 +52,42 @@ internal sealed class ClientAddressResolver
 
         return new ClientAddress(client, ViaTrustedProxy: true);
     }
+
+    /// <summary>
+    /// The client address as text. A direct HTTP/1.x client's address is formatted once per connection and kept in the
+    /// connection's items: every request on a keep-alive connection has the same remote address. Only HTTP/1.x, whose
+    /// requests on one connection run one after another; HTTP/2 and HTTP/3 streams run concurrently, and the items
+    /// dictionary is not safe for concurrent writes.
+    /// </summary>
+    public static string? Format(HttpContext context, in ClientAddress client)
+    {
+        if (client.Ip is null)
+        {
+            return null;
+        }
+
+        var remote = context.Connection.RemoteIpAddress;
+        var protocol = context.Request.Protocol;
+        if (client.ViaTrustedProxy
+            || !(HttpProtocol.IsHttp11(protocol) || HttpProtocol.IsHttp10(protocol))
+            || context.Features.Get<IConnectionItemsFeature>()?.Items is not { } items)
+        {
+            return client.Ip.ToString();
+        }
+
+        if (items.TryGetValue(FormattedAddressKey, out var cached) && cached is FormattedAddress formatted && ReferenceEquals(formatted.Remote, remote))
+        {
+            return formatted.Text;
+        }
+
+        var text = client.Ip.ToString();
+        items[FormattedAddressKey] = new FormattedAddress(remote, text);
+        return text;
+    }
+
+    private static readonly object FormattedAddressKey = new();
+
+    private sealed record FormattedAddress(IPAddress? Remote, string Text);
 
     public bool IsTrusted(IPAddress address)
     {

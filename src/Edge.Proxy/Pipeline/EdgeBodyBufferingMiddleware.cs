@@ -38,16 +38,20 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
     // Plans are per RouteConfig instance: a policy edit produces new RouteConfig objects (they carry the policy hash).
     private readonly ConditionalWeakTable<RouteConfig, BodyPlan> _plans = new();
 
-    public async Task InvokeAsync(HttpContext context)
+    // Made once: a method group passed on every request would be a new delegate each time.
+    private ConditionalWeakTable<RouteConfig, BodyPlan>.CreateValueCallback? _createPlan;
+
+    public Task InvokeAsync(HttpContext context)
     {
         var route = context.GetReverseProxyFeature().Route.Config;
-        var plan = _plans.GetValue(route, CreatePlan);
-        if (!plan.RequiresBody || context.GetEdgeRequest() is null)
-        {
-            await next(context);
-            return;
-        }
+        var plan = _plans.TryGetValue(route, out var known) ? known : _plans.GetValue(route, _createPlan ??= CreatePlan);
 
+        // Not async for routes without a body step (most): next's task is returned, no state machine per request.
+        return !plan.RequiresBody || context.GetEdgeRequest() is null ? next(context) : BufferThenInvokeAsync(context, plan);
+    }
+
+    private async Task BufferThenInvokeAsync(HttpContext context, BodyPlan plan)
+    {
         if (context.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
         {
             context.Features.Set(new EdgeBodyFeature(ReadOnlyMemory<byte>.Empty));

@@ -9,6 +9,9 @@ namespace Edge.Proxy.Pipeline;
 internal sealed class EdgeRequestFeature
 {
     private List<IEdgeRequestCleanup>? _cleanups;
+    private HttpContext? _context;
+    private IAuditSink? _audit;
+    private int _recorded;
 
     public required string RequestId { get; init; }
 
@@ -35,6 +38,17 @@ internal sealed class EdgeRequestFeature
         DecidingStep = step;
         ReasonCode = reason;
     }
+
+    /// <summary>Where <see cref="RecordOnceAsync"/> sends the decision; kept here so the response callback needs no closure.</summary>
+    internal void BindRecording(HttpContext context, IAuditSink audit)
+    {
+        _context = context;
+        _audit = audit;
+    }
+
+    /// <summary>Records the decision exactly once: when the response starts, or at the end when it never started.</summary>
+    internal Task RecordOnceAsync() =>
+        _audit is not null && Interlocked.Exchange(ref _recorded, 1) == 0 ? _audit.RecordAsync(_context!, this).AsTask() : Task.CompletedTask;
 
     /// <summary>Runs <paramref name="cleanup"/> once the request has been answered (or abandoned), before it is audited.</summary>
     public void RegisterCleanup(IEdgeRequestCleanup cleanup) => (_cleanups ??= []).Add(cleanup);

@@ -1,7 +1,6 @@
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Observability;
 using Microsoft.AspNetCore.Http.Features;
-using Serilog.Context;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Model;
 
@@ -40,7 +39,7 @@ internal sealed class EdgeRequestMiddleware(
             RequestId = Guid.CreateVersion7().ToString("N"),
             RouteId = routeId,
             StartedAt = time.GetUtcNow(),
-            ClientIp = client.Ip?.ToString(),
+            ClientIp = ClientAddressResolver.Format(context, client),
         };
         context.Features.Set(request);
         context.TraceIdentifier = request.RequestId;
@@ -56,54 +55,52 @@ internal sealed class EdgeRequestMiddleware(
         context.Request.Headers[RequestIdHeader] = request.RequestId;
         context.Response.Headers[RequestIdHeader] = request.RequestId;
 
-        using (LogContext.PushProperty("RequestId", request.RequestId))
-        using (LogContext.PushProperty("Route", routeId))
+        // No per-request log scope: it would cost an AsyncLocal push on every request. Log lines written during a
+        // request carry the trace id (Activity), and so does the audit record.
+        if (!audit.CanAdmit(context))
         {
-            if (!audit.CanAdmit(context))
+            // An audit-required route never runs unaudited: refuse before any step or backend call.
+            await decisions.DenyAsync(context, EdgeStepName, AuditUnavailable);
+            metrics.Request(routeId, "deny", StatusCodes.Status503ServiceUnavailable);
+            return;
+        }
+
+        // The record is made durable when the response starts, so no client sees an answer that is not audited.
+        // The state overload with a static callback: no closure or delegate per request.
+        request.BindRecording(context, audit);
+        context.Response.OnStarting(static state => ((EdgeRequestFeature)state).RecordOnceAsync(), request);
+        try
+        {
+            // A banned client is refused before anything else looks at its request (and before the rate limiter
+            // spends a Redis call on it): the lookup is in this instance's ban table.
+            if (threat.CheckBeforeSteps(context, request) is { } blocked)
             {
-                // An audit-required route never runs unaudited: refuse before any step or backend call.
-                await decisions.DenyAsync(context, EdgeStepName, AuditUnavailable);
-                metrics.Request(routeId, "deny", StatusCodes.Status503ServiceUnavailable);
-                return;
+                await decisions.DenyAsync(context, IEdgeThreatGate.StepName, blocked);
             }
 
-            // The record is made durable when the response starts, so no client sees an answer that is not audited.
-            var recorded = 0;
-            Task RecordOnce() => Interlocked.Exchange(ref recorded, 1) == 0 ? audit.RecordAsync(context, request).AsTask() : Task.CompletedTask;
-            context.Response.OnStarting(RecordOnce);
+            // HTTP/2 extended CONNECT (RFC 8441) is a WebSocket handshake, which YARP forwards; plain CONNECT is not.
+            else if (MethodPolicy.IsRefused(context.Request.Method, route)
+                && context.Features.Get<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true })
+            {
+                await RefuseMethodAsync(context, route);
+            }
+            else
+            {
+                await next(context);
+            }
+        }
+        finally
+        {
             try
             {
-                // A banned client is refused before anything else looks at its request (and before the rate limiter
-                // spends a Redis call on it): the lookup is in this instance's ban table.
-                if (threat.CheckBeforeSteps(context, request) is { } blocked)
-                {
-                    await decisions.DenyAsync(context, IEdgeThreatGate.StepName, blocked);
-                }
-
-                // HTTP/2 extended CONNECT (RFC 8441) is a WebSocket handshake, which YARP forwards; plain CONNECT is not.
-                else if (MethodPolicy.IsRefused(context.Request.Method, route)
-                    && context.Features.Get<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true })
-                {
-                    await RefuseMethodAsync(context, route);
-                }
-                else
-                {
-                    await next(context);
-                }
+                await request.CleanupAsync(context);
             }
             finally
             {
-                try
-                {
-                    await request.CleanupAsync(context);
-                }
-                finally
-                {
-                    // A failing cleanup must not cost the request its audit record.
-                    var decision = request.IsDenied ? "deny" : "allow";
-                    metrics.Request(routeId, decision, context.Response.StatusCode);
-                    await RecordOnce();
-                }
+                // A failing cleanup must not cost the request its audit record.
+                var decision = request.IsDenied ? "deny" : "allow";
+                metrics.Request(routeId, decision, context.Response.StatusCode);
+                await request.RecordOnceAsync();
             }
         }
     }

@@ -2,8 +2,11 @@ using Yarp.ReverseProxy.Transforms;
 
 namespace Edge.Proxy.Pipeline;
 
-/// <summary>What a step sees for one request: the incoming request, the outgoing proxy request and the edge's request state.</summary>
-internal sealed class EdgeStepContext(RequestTransformContext transform, EdgeRequestFeature request)
+/// <summary>
+/// What a step sees for one request: the incoming request, the outgoing proxy request and the edge's request state.
+/// A struct: it only bundles two references, so it need not be a heap object per step per request.
+/// </summary>
+internal readonly struct EdgeStepContext(RequestTransformContext transform, EdgeRequestFeature request)
 {
     public HttpContext HttpContext => Transform.HttpContext;
 

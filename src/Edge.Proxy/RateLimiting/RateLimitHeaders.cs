@@ -15,15 +15,15 @@ internal static class RateLimitHeaders
     public const string Draft = "RateLimit";
     public const string RetryAfter = "Retry-After";
 
-    public static List<KeyValuePair<string, string>> For(RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset now)
+    /// <summary>Sets the headers of <paramref name="decision"/> on <paramref name="headers"/>.</summary>
+    public static void Write(IHeaderDictionary headers, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset now)
     {
-        var headers = new List<KeyValuePair<string, string>>(5);
         if (policy.Headers is RateLimitHeaderStyle.Legacy or RateLimitHeaderStyle.Both)
         {
-            headers.Add(new(Limit, Format(decision.Limit)));
+            headers[Limit] = Format(decision.Limit);
             if (decision.Remaining is { } remaining)
             {
-                headers.Add(new(Remaining, Format(remaining)));
+                headers[Remaining] = Format(remaining);
             }
 
             if (decision.ResetAfter is { } resetAfter)
@@ -31,21 +31,22 @@ internal static class RateLimitHeaders
                 var reset = policy.ResetFormat == RateLimitResetFormat.Delta
                     ? CeilSeconds(resetAfter)
                     : (long)Math.Ceiling((now + resetAfter).ToUnixTimeMilliseconds() / 1000.0);
-                headers.Add(new(Reset, Format(reset)));
+                headers[Reset] = Format(reset);
             }
         }
 
         if (policy.Headers is RateLimitHeaderStyle.Draft or RateLimitHeaderStyle.Both)
         {
-            headers.Add(new(DraftPolicy, $"\"{policy.Name}\";q={Format(decision.Limit)};w={Format(Math.Max(1, CeilSeconds(policy.Window)))}"));
+            headers[DraftPolicy] = $"\"{policy.Name}\";q={Format(decision.Limit)};w={Format(Math.Max(1, CeilSeconds(policy.Window)))}";
             if (decision.Remaining is { } remaining && decision.ResetAfter is { } resetAfter)
             {
-                headers.Add(new(Draft, $"\"{policy.Name}\";r={Format(remaining)};t={Format(CeilSeconds(resetAfter))}"));
+                headers[Draft] = $"\"{policy.Name}\";r={Format(remaining)};t={Format(CeilSeconds(resetAfter))}";
             }
         }
-
-        return headers;
     }
+
+    /// <summary>True when <see cref="Write"/> would set at least one header.</summary>
+    public static bool Any(RateLimitPolicy policy) => policy.Headers is not RateLimitHeaderStyle.None;
 
     /// <summary>Delta seconds, rounded up and never 0 (a client retrying at once would only be refused again).</summary>
     public static string RetryAfterValue(TimeSpan retryAfter) => Format(Math.Max(1, CeilSeconds(retryAfter)));

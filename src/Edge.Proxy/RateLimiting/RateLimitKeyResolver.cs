@@ -1,4 +1,4 @@
-using System.Text;
+using System.Runtime.CompilerServices;
 using Edge.Proxy.Pipeline;
 using SegmentKind = Edge.Configuration.RateLimiting.RateLimitKeyTemplate.SegmentKind;
 
@@ -12,15 +12,20 @@ internal static class RateLimitKeyResolver
     {
         var request = http.GetEdgeRequest();
         var tenant = http.GetTenant()?.Tenant;
-        var builder = new StringBuilder(64);
+        // Built on the stack; only the finished key is allocated.
+        var builder = new DefaultInterpolatedStringHandler(0, 0, null, stackalloc char[256]);
         if (!key.ContainsTenant)
         {
-            builder.Append(RateLimitKeyTemplate.Encode(tenant)).Append(':');
+            builder.AppendLiteral(RateLimitKeyTemplate.Encode(tenant));
+            builder.AppendLiteral(":");
         }
 
-        foreach (var segment in key.Segments)
+        // Indexed, not foreach: the interface enumerator would be a heap object per request.
+        var segments = key.Segments;
+        for (var i = 0; i < segments.Count; i++)
         {
-            builder.Append(segment.Kind switch
+            var segment = segments[i];
+            builder.AppendLiteral(segment.Kind switch
             {
                 SegmentKind.Literal => segment.Argument,
                 SegmentKind.Tenant => RateLimitKeyTemplate.Encode(tenant),
@@ -28,12 +33,14 @@ internal static class RateLimitKeyResolver
                 SegmentKind.Ip => RateLimitKeyTemplate.Encode(request?.ClientIp?.Replace(':', '_')),
                 // Outside an edge route (a plain ASP.NET Core app using the policy) the endpoint names the route.
                 SegmentKind.Route => RateLimitKeyTemplate.Encode(request?.RouteId ?? http.GetEndpoint()?.DisplayName),
-                SegmentKind.Header => RateLimitKeyTemplate.Encode(http.Request.Headers[segment.Argument].FirstOrDefault()),
+                SegmentKind.Header => RateLimitKeyTemplate.Encode(FirstValue(http.Request.Headers[segment.Argument])),
                 SegmentKind.Body => http.GetBody() is { } body ? RateLimitKeyTemplate.Encode(body.ReadValue(segment.Argument)) : RateLimitKeyTemplate.UnverifiedBody,
                 _ => throw new InvalidOperationException("unknown segment"),
             });
         }
 
-        return builder.ToString();
+        return builder.ToStringAndClear();
     }
+
+    private static string? FirstValue(Microsoft.Extensions.Primitives.StringValues values) => values.Count == 0 ? null : values[0];
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using Edge.Proxy.Observability;
 
 namespace Edge.Proxy.RateLimiting;
@@ -20,13 +21,39 @@ internal sealed class RateLimitMetrics
         _breaker = metrics.Meter.CreateCounter<long>("edge.ratelimit.breaker.transitions", description: "Rate-limit Redis circuit breaker transitions (open, closed).");
     }
 
-    public void Decision(RateLimitPolicy policy, string mode, in RateLimitDecision decision) =>
-        _decisions.Add(
-            1,
-            new("policy", policy.Name),
-            new("outcome", decision.Outcome),
-            new("mode", mode),
-            new("source", decision.Source.ToString()));
+    public void Decision(RateLimitPolicy policy, string mode, in RateLimitDecision decision)
+    {
+        if (_decisions.Enabled)
+        {
+            DecisionCore(policy, mode, decision);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void DecisionCore(RateLimitPolicy policy, string mode, in RateLimitDecision decision)
+    {
+        var tags = new TagList
+        {
+            { "policy", policy.Name },
+            { "outcome", decision.Outcome },
+            { "mode", mode },
+            { "source", SourceTag(decision.Source) },
+        };
+        _decisions.Add(1, tags);
+    }
+
+    // Enum.ToString allocates a string on every call; the names are fixed.
+    private static string SourceTag(RateLimitDecisionSource source) => source switch
+    {
+        RateLimitDecisionSource.InProcess => nameof(RateLimitDecisionSource.InProcess),
+        RateLimitDecisionSource.Redis => nameof(RateLimitDecisionSource.Redis),
+        RateLimitDecisionSource.Lease => nameof(RateLimitDecisionSource.Lease),
+        RateLimitDecisionSource.RefusalCache => nameof(RateLimitDecisionSource.RefusalCache),
+        RateLimitDecisionSource.FallbackLocal => nameof(RateLimitDecisionSource.FallbackLocal),
+        RateLimitDecisionSource.FallbackOpen => nameof(RateLimitDecisionSource.FallbackOpen),
+        RateLimitDecisionSource.FallbackClosed => nameof(RateLimitDecisionSource.FallbackClosed),
+        _ => source.ToString(),
+    };
 
     public void Fallback(RateLimitPolicy policy, in RateLimitDecision decision)
     {
@@ -53,8 +80,13 @@ internal sealed class RateLimitMetrics
         _ => "none",
     };
 
-    public void RedisCall(RateLimitPolicy policy, string result) =>
-        _redisCalls.Add(1, new("policy", policy.Name), new("result", result));
+    public void RedisCall(RateLimitPolicy policy, string result)
+    {
+        if (_redisCalls.Enabled)
+        {
+            _redisCalls.Add(1, new("policy", policy.Name), new("result", result));
+        }
+    }
 
     public void Breaker(string state, string node) => _breaker.Add(1, new("state", state), new("node", node));
 }

@@ -16,19 +16,10 @@ internal static class RateLimitOutcome
     public static EdgeDenial? Apply(HttpContext http, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset now)
     {
         http.Features.Set(new EdgeRateLimitFeature(decision.Outcome, decision.FallbackReasonTag));
-        var headers = RateLimitHeaders.For(policy, decision, now);
-        if (headers.Count > 0)
+        if (RateLimitHeaders.Any(policy))
         {
-            http.Response.OnStarting(static state =>
-            {
-                var (response, values) = ((HttpResponse, List<KeyValuePair<string, string>>))state;
-                foreach (var (name, value) in values)
-                {
-                    response.Headers[name] = value;
-                }
-
-                return Task.CompletedTask;
-            }, (http.Response, headers));
+            // One state object and a static callback: the headers are formatted when the response starts.
+            http.Response.OnStarting(static state => ((PendingHeaders)state).WriteAsync(), new PendingHeaders(http.Response, policy, decision, now));
         }
 
         return decision.Admitted ? null : Denial(policy.Name, decision);
@@ -54,5 +45,14 @@ internal static class RateLimitOutcome
             Reason = decision.IsFallback ? "rate_limited_local_fallback" : LimitedCode,
             Headers = retryHeaders,
         };
+    }
+
+    private sealed class PendingHeaders(HttpResponse response, RateLimitPolicy policy, RateLimitDecision decision, DateTimeOffset now)
+    {
+        public Task WriteAsync()
+        {
+            RateLimitHeaders.Write(response.Headers, policy, decision, now);
+            return Task.CompletedTask;
+        }
     }
 }

@@ -1,6 +1,8 @@
 using System.Net;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 
 namespace Edge.Proxy.Tests.Pipeline;
@@ -42,5 +44,73 @@ public sealed class ClientAddressResolverTests
         var exception = Assert.Throws<InvalidOperationException>(() => ClientAddressResolver.ParseTrustedProxies(value));
 
         Assert.Contains("Edge:TrustedProxies", exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Format_SecondRequestOnSameConnection_ReusesTheFormattedAddress()
+    {
+        var connection = new ConnectionItemsFeature();
+        var first = Request(connection, IPAddress.Parse("203.0.113.5"));
+        var second = Request(connection, first.Connection.RemoteIpAddress!);
+        var resolver = new ClientAddressResolver(new EdgeHostOptions());
+
+        var firstText = ClientAddressResolver.Format(first, resolver.Resolve(first));
+        var secondText = ClientAddressResolver.Format(second, resolver.Resolve(second));
+
+        Assert.Equal("203.0.113.5", firstText);
+        Assert.Same(firstText, secondText);
+    }
+
+    [Fact]
+    public void Format_RemoteAddressChanged_FormatsTheNewAddress()
+    {
+        var connection = new ConnectionItemsFeature();
+        var resolver = new ClientAddressResolver(new EdgeHostOptions());
+        var first = Request(connection, IPAddress.Parse("203.0.113.5"));
+        ClientAddressResolver.Format(first, resolver.Resolve(first));
+        var second = Request(connection, IPAddress.Parse("198.51.100.9"));
+
+        Assert.Equal("198.51.100.9", ClientAddressResolver.Format(second, resolver.Resolve(second)));
+    }
+
+    [Fact]
+    public void Format_ViaTrustedProxy_UsesTheForwardedAddressNotTheCachedOne()
+    {
+        var connection = new ConnectionItemsFeature();
+        var resolver = new ClientAddressResolver(new EdgeHostOptions { TrustedProxies = "10.0.0.0/8" });
+        var proxy = IPAddress.Parse("10.0.0.2");
+        var first = Request(connection, proxy);
+        first.Request.Headers["X-Forwarded-For"] = "198.51.100.1";
+        var second = Request(connection, proxy);
+        second.Request.Headers["X-Forwarded-For"] = "198.51.100.2";
+
+        Assert.Equal("198.51.100.1", ClientAddressResolver.Format(first, resolver.Resolve(first)));
+        Assert.Equal("198.51.100.2", ClientAddressResolver.Format(second, resolver.Resolve(second)));
+    }
+
+    [Fact]
+    public void Format_Http2_DoesNotTouchTheSharedConnectionItems()
+    {
+        var connection = new ConnectionItemsFeature();
+        var resolver = new ClientAddressResolver(new EdgeHostOptions());
+        var request = Request(connection, IPAddress.Parse("203.0.113.5"), HttpProtocol.Http2);
+
+        Assert.Equal("203.0.113.5", ClientAddressResolver.Format(request, resolver.Resolve(request)));
+        Assert.Empty(connection.Items);
+    }
+
+    private static DefaultHttpContext Request(IConnectionItemsFeature connection, IPAddress remote, string protocol = "HTTP/1.1")
+    {
+        var context = new DefaultHttpContext();
+        context.Features.Set(connection);
+        context.Connection.RemoteIpAddress = remote;
+        context.Request.Protocol = protocol;
+        return context;
+    }
+
+    /// <summary>What Kestrel gives every request of one connection: the same items dictionary.</summary>
+    private sealed class ConnectionItemsFeature : IConnectionItemsFeature
+    {
+        public IDictionary<object, object?> Items { get; set; } = new ConnectionItems();
     }
 }

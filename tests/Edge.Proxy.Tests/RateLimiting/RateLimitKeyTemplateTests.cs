@@ -88,6 +88,22 @@ public sealed class RateLimitKeyTemplateTests
         Assert.Equal("acme:~none", Template("{tenant}:{body:/sender/id}").Resolve(http));
     }
 
+    [Fact]
+    public void Resolve_TenantAndPrincipal_AllocatesOnlyTheKey()
+    {
+        var http = Request(tenant: "acme", principal: "alice");
+        var template = Template("{tenant}:{principal}");
+        template.Resolve(http);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var key = template.Resolve(http);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        // The key string itself (header + 2 bytes per char) and nothing else: no builder, no enumerator.
+        Assert.Equal("acme:alice", key);
+        Assert.True(allocated <= 24 + (2 * key.Length) + 8, $"Resolve allocated {allocated} bytes");
+    }
+
     private static RateLimitKeyTemplate Template(string text) =>
         RateLimitKeyTemplate.TryParse(text, out var error) ?? throw new InvalidOperationException(error);
 

@@ -1,0 +1,34 @@
+using System.Buffers;
+using Edge.Audit.Records;
+
+namespace Edge.Proxy.Auditing;
+
+/// <summary>
+/// Serialises a decision record once into a rented array: the record is written into a per-thread buffer (reused, so
+/// no growing buffer per record), then copied into an array from <see cref="ArrayPool{T}.Shared"/>. The sink that
+/// receives the bytes owns them and hands them back with <see cref="Return"/> once they are written.
+/// </summary>
+internal static class PooledRecordBytes
+{
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    public static ArraySegment<byte> Serialize(AuditRecord record)
+    {
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        AuditRecordSerializer.Serialize(record, buffer);
+        var length = buffer.WrittenCount;
+        var rented = ArrayPool<byte>.Shared.Rent(length);
+        buffer.WrittenSpan.CopyTo(rented);
+        return new ArraySegment<byte>(rented, 0, length);
+    }
+
+    public static void Return(ArraySegment<byte> bytes)
+    {
+        if (bytes.Array is { } array)
+        {
+            ArrayPool<byte>.Shared.Return(array);
+        }
+    }
+}
