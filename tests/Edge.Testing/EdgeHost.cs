@@ -44,9 +44,30 @@ public sealed class EdgeHost : IAsyncDisposable
         var directory = System.IO.Directory.CreateTempSubdirectory("edge-test-").FullName;
         var configPath = Path.Combine(directory, "proxy.json");
         await File.WriteAllTextAsync(configPath, proxyJson);
-        var proxyPort = FreePort.Next();
-        var managementPort = FreePort.Next();
+        // A port that was free when picked can be taken before Kestrel binds it (an outgoing connection of another
+        // test process gets it as its source port), so a failed bind picks new ports instead of failing the test.
+        for (var attempt = 1; ; attempt++)
+        {
+            var proxyPort = FreePort.Next();
+            var managementPort = FreePort.Next();
+            var app = Build(directory, configPath, proxyPort, managementPort, settings, timeProvider);
+            try
+            {
+                await app.StartAsync();
+                return new EdgeHost(app, directory, configPath, proxyPort, managementPort);
+            }
+            catch (IOException ex) when (attempt < 5 && ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+            {
+                // Hosted services that did start (the spool holds its directory's lock) stop before the next attempt.
+                await app.StopAsync();
+                await app.DisposeAsync();
+            }
+        }
+    }
 
+    private static WebApplication Build(
+        string directory, string configPath, int proxyPort, int managementPort, IDictionary<string, string?>? settings, TimeProvider? timeProvider)
+    {
         var args = new List<string>
         {
             $"--urls=http://127.0.0.1:{proxyPort}",
@@ -69,8 +90,7 @@ public sealed class EdgeHost : IAsyncDisposable
                 builder.Services.AddSingleton(timeProvider);
             }
         });
-        await app.StartAsync();
-        return new EdgeHost(app, directory, configPath, proxyPort, managementPort);
+        return app;
     }
 
     /// <summary>Rewrites proxy.json the way an editor would (write to a temp file, then rename over).</summary>
