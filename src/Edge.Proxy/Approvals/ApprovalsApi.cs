@@ -172,7 +172,8 @@ internal sealed partial class ApprovalsApi(
         http.Response.Headers.CacheControl = "no-store";
         var request = new EdgeRequestFeature
         {
-            RequestId = Guid.CreateVersion7().ToString("N"),
+            // Not a proxied request and not audited as one: its answers keep the host's trace id as before.
+            RequestId = http.TraceIdentifier,
             RouteId = ApiRouteId,
             StartedAt = time.GetUtcNow(),
             ClientIp = clientAddresses.Resolve(http).Ip?.ToString(),
