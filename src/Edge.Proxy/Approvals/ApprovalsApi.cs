@@ -10,15 +10,22 @@ namespace Edge.Proxy.Approvals;
 /// its tenant is the tenant its verified credential is bound to (never a header it sends), and it acts on an approval
 /// only when the approval's policy lists the caller's authentication policy and the caller's roles grant that policy's
 /// <c>ApproverPermission</c>. Approvals of another tenant do not exist for the caller (404).
+/// The API is no proxied request, so it takes the pipeline's threat gate itself: a banned client is refused before
+/// sign-in, and a refused credential counts towards the ban rules exactly as on a route's <c>EdgeAuthenticate</c> step.
 /// </summary>
 internal sealed partial class ApprovalsApi(
     EdgeConfigState state,
     IApprovalStore store,
     ApprovalEvents events,
     SigningKeyCache keys,
+    ClientAddressResolver clientAddresses,
+    IEdgeThreatGate threat,
     TimeProvider time,
     ILogger<ApprovalsApi> logger)
 {
+    /// <summary>The route name ban metrics and rule keys with <c>{route}</c> see for an approvals API call.</summary>
+    public const string ApiRouteId = "_edge/approvals";
+
     private readonly ConditionalWeakTable<EdgeSection, Snapshot> _snapshots = new();
 
     public async Task ListAsync(HttpContext http)
@@ -163,6 +170,21 @@ internal sealed partial class ApprovalsApi(
     private async Task<Caller?> SignInAsync(HttpContext http)
     {
         http.Response.Headers.CacheControl = "no-store";
+        var request = new EdgeRequestFeature
+        {
+            // Not a proxied request and not audited as one: its answers keep the host's trace id as before.
+            RequestId = http.TraceIdentifier,
+            RouteId = ApiRouteId,
+            StartedAt = time.GetUtcNow(),
+            ClientIp = clientAddresses.Resolve(http).Ip?.ToString(),
+        };
+        http.Features.Set(request);
+        if (threat.CheckBeforeSteps(http, request) is { } blocked)
+        {
+            await ProblemDetailsWriter.WriteAsync(http, blocked);
+            return null;
+        }
+
         var snapshot = _snapshots.GetValue(state.Current.Edge, CreateSnapshot);
         if (snapshot.Validators.Length == 0)
         {
@@ -182,8 +204,12 @@ internal sealed partial class ApprovalsApi(
         if (!result.Succeeded)
         {
             Log.SignInRefused(logger, result.FailureReason);
-            await ProblemAsync(http, result.FailureStatus, result.FailureCode, result.FailureStatus == StatusCodes.Status401Unauthorized ? "Unauthorized" : "Authentication unavailable",
-                result.FailureDetail ?? "Authentication failed.", result.Challenge);
+            var title = result.FailureStatus == StatusCodes.Status401Unauthorized ? "Unauthorized" : "Authentication unavailable";
+            var detail = result.FailureDetail ?? "Authentication failed.";
+
+            // Counted before the answer, as EdgeDecisions does: a ban this failure starts holds for the next request.
+            await threat.ObserveAsync(http, AuthenticateStepValidator.StepName, new EdgeDenial(result.FailureStatus, result.FailureCode, title, detail));
+            await ProblemAsync(http, result.FailureStatus, result.FailureCode, title, detail, result.Challenge);
             return null;
         }
 

@@ -1,18 +1,17 @@
 using Edge.Audit.Records;
-using Edge.Audit.Spool;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.Auditing;
 
 /// <summary>
-/// Writes approval events to the audit trail (<paramref name="spool"/> is null when no audit writer is configured; the
-/// event is then logged). The actor (requester or approver) is the record's subject, so erasure covers it like any
+/// Writes approval events to the audit trail: the spool with a writer, the local NDJSON file without one
+/// (<paramref name="appender"/> is null only when neither is configured; the event is then logged). The actor (requester or approver) is the record's subject, so erasure covers it like any
 /// principal; the attributes name the approval, its request hash, requester and approver, so the trail shows who
-/// approved what. Each append completes once durable, so an approver never holds a token the trail does not show.
+/// approved what. With a writer each append completes once durable, so an approver never holds a token the trail does not show.
 /// </summary>
 internal sealed partial class ApprovalAuditEventSink(
-    AuditSpool? spool,
+    IAuditEventAppender? appender,
     EdgeHostOptions host,
     TimeProvider time,
     ILogger<ApprovalAuditEventSink> logger)
@@ -33,7 +32,7 @@ internal sealed partial class ApprovalAuditEventSink(
     {
         var type = TypeOf(approvalEvent.Kind);
         var decision = approvalEvent.Kind.ToString().ToLowerInvariant();
-        if (spool is null)
+        if (appender is null)
         {
             Log.Event(logger, type, approvalEvent.ApprovalId ?? "-", approvalEvent.Route);
             return;
@@ -65,9 +64,9 @@ internal sealed partial class ApprovalAuditEventSink(
         };
         try
         {
-            if (!await spool.TryAppendAsync(AuditRecordSerializer.Serialize(record)))
+            if (!await appender.TryAppendAsync(AuditRecordSerializer.Serialize(record)))
             {
-                spool.Metrics.AddDropped();
+                appender.RecordDropped();
                 Log.Dropped(logger, type);
             }
         }
@@ -82,10 +81,10 @@ internal sealed partial class ApprovalAuditEventSink(
         [LoggerMessage(1520, LogLevel.Information, "Approval event {Type} for approval {ApprovalId} on route {Route} (no audit writer configured)")]
         public static partial void Event(ILogger logger, string type, string approvalId, string route);
 
-        [LoggerMessage(1521, LogLevel.Error, "Audit record for approval event {Type} dropped: the spool is at its cap")]
+        [LoggerMessage(1521, LogLevel.Error, "Audit record for approval event {Type} dropped: the audit spool or local queue is full")]
         public static partial void Dropped(ILogger logger, string type);
 
-        [LoggerMessage(1522, LogLevel.Error, "Audit record for approval event {Type} could not be written to the spool")]
+        [LoggerMessage(1522, LogLevel.Error, "Audit record for approval event {Type} could not be appended")]
         public static partial void AppendFailed(ILogger logger, string type, Exception exception);
     }
 }

@@ -22,18 +22,18 @@ internal static class AuditingServiceCollectionExtensions
         });
         services.AddSingleton<SecretRotationDetector>();
         services.AddSingleton<IConfigEventSink>(sp => new ConfigAuditEventSink(
-            string.IsNullOrEmpty(sp.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl) ? null : sp.GetRequiredService<SpoolAuditSink>().Spool,
+            EventAppender(sp),
             sp.GetRequiredService<EdgeHostOptions>(),
             sp.GetRequiredService<SecretRotationDetector>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ConfigAuditEventSink>>()));
         services.AddSingleton<IThreatEventSink>(sp => new ThreatAuditEventSink(
-            string.IsNullOrEmpty(sp.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl) ? null : sp.GetRequiredService<SpoolAuditSink>().Spool,
+            EventAppender(sp),
             sp.GetRequiredService<EdgeHostOptions>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ThreatAuditEventSink>>()));
         services.AddSingleton<IApprovalEventSink>(sp => new ApprovalAuditEventSink(
-            string.IsNullOrEmpty(sp.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl) ? null : sp.GetRequiredService<SpoolAuditSink>().Spool,
+            EventAppender(sp),
             sp.GetRequiredService<EdgeHostOptions>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ApprovalAuditEventSink>>()));
@@ -42,6 +42,15 @@ internal static class AuditingServiceCollectionExtensions
         services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(SpoolMetrics.MeterName));
         return services;
     }
+
+    /// <summary>The same target the decision records take, so events never go where decisions do not.</summary>
+    private static IAuditEventAppender? EventAppender(IServiceProvider services) =>
+        services.GetRequiredService<IOptions<EdgeAuditOptions>>().Value switch
+        {
+            { WriterUrl: { Length: > 0 } } => new SpoolEventAppender(services.GetRequiredService<SpoolAuditSink>().Spool),
+            { LocalFile: { Length: > 0 } } => services.GetRequiredService<LocalFileAuditSink>(),
+            _ => null,
+        };
 
     /// <summary>
     /// When a writer is configured: opens the spool (recovery, writer loop) in <see cref="StartingAsync"/>, which the

@@ -1,16 +1,15 @@
 using Edge.Audit.Records;
-using Edge.Audit.Spool;
 using Edge.Proxy.Configuration;
 
 namespace Edge.Proxy.Auditing;
 
 /// <summary>
-/// Config applied/refused and secret or key rotations are security events: each one becomes an audit record in the spool
-/// (<paramref name="spool"/> is null when no audit writer is configured). A reload never waits for the spool: the record
-/// is enqueued in order and the spool's group-commit writer makes it durable like any request record.
+/// Config applied/refused and secret or key rotations are security events: each one becomes an audit record in the spool,
+/// or in the local NDJSON file without a writer (<paramref name="appender"/> is null only when neither is configured). A
+/// reload never waits for the append: the record is enqueued in order like any request record.
 /// </summary>
 internal sealed partial class ConfigAuditEventSink(
-    AuditSpool? spool,
+    IAuditEventAppender? appender,
     EdgeHostOptions host,
     SecretRotationDetector rotations,
     TimeProvider time,
@@ -60,7 +59,7 @@ internal sealed partial class ConfigAuditEventSink(
 
     private void Record(string type, string decision, string? reason, Dictionary<string, string> attributes)
     {
-        if (spool is null)
+        if (appender is null)
         {
             return;
         }
@@ -76,17 +75,17 @@ internal sealed partial class ConfigAuditEventSink(
             Reason = reason,
             Attributes = attributes,
         };
-        var append = spool.TryAppendAsync(AuditRecordSerializer.Serialize(record));
+        var append = appender.TryAppendAsync(AuditRecordSerializer.Serialize(record));
         if (append.IsCompletedSuccessfully)
         {
-            RecordDroppedIfRefused(spool, append.Result, type);
+            RecordDroppedIfRefused(appender, append.Result, type);
             return;
         }
 
-        _ = ObserveAppendAsync(spool, append, type);
+        _ = ObserveAppendAsync(appender, append, type);
     }
 
-    private async Task ObserveAppendAsync(AuditSpool target, Task<bool> append, string type)
+    private async Task ObserveAppendAsync(IAuditEventAppender target, ValueTask<bool> append, string type)
     {
         try
         {
@@ -98,24 +97,24 @@ internal sealed partial class ConfigAuditEventSink(
         }
     }
 
-    private void RecordDroppedIfRefused(AuditSpool target, bool appended, string type)
+    private void RecordDroppedIfRefused(IAuditEventAppender target, bool appended, string type)
     {
         if (!appended)
         {
-            target.Metrics.AddDropped();
+            target.RecordDropped();
             Log.Dropped(logger, type);
         }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(1505, LogLevel.Error, "Audit record for security event {Type} dropped: the spool is at its cap")]
+        [LoggerMessage(1505, LogLevel.Error, "Audit record for security event {Type} dropped: the audit spool or local queue is full")]
         public static partial void Dropped(ILogger logger, string type);
 
         [LoggerMessage(1506, LogLevel.Information, "Config revision {Revision} rotates {Kind} of policy '{Policy}': {Added} added, {Removed} removed, {ValueChanged} values changed")]
         public static partial void SecretRotated(ILogger logger, string kind, string policy, int added, int removed, int valueChanged, string revision);
 
-        [LoggerMessage(1507, LogLevel.Error, "Audit record for security event {Type} could not be written to the spool")]
+        [LoggerMessage(1507, LogLevel.Error, "Audit record for security event {Type} could not be appended")]
         public static partial void AppendFailed(ILogger logger, string type, Exception exception);
     }
 }

@@ -10,9 +10,10 @@ namespace Edge.Proxy.Auditing;
 /// record bytes the spool ships to the writer) and handed to a bounded queue; one background loop appends the records
 /// as NDJSON lines to <c>Edge:Audit:LocalFile</c> and flushes once per batch. The request never waits for the file.
 /// When the queue is full the record is dropped and counted, and the count is logged by the loop; this mode promises
-/// no durability (configure a writer for that).
+/// no durability (configure a writer for that). Security events (config, threat, approval) take the same queue through
+/// <see cref="IAuditEventAppender"/>, so the file holds every record a writer would have received.
 /// </summary>
-internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, IDisposable
+internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, IAuditEventAppender, IDisposable
 {
     private static readonly byte[] NewLine = "\n"u8.ToArray();
 
@@ -56,6 +57,10 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
 
         return ValueTask.CompletedTask;
     }
+
+    public ValueTask<bool> TryAppendAsync(byte[] record) => ValueTask.FromResult(_records.Writer.TryWrite(record));
+
+    public void RecordDropped() => Interlocked.Increment(ref _dropped);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -141,13 +146,13 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
 
     private static partial class Log
     {
-        [LoggerMessage(1510, LogLevel.Information, "No audit writer configured: decision records go to {Path} (NDJSON, not durable)")]
+        [LoggerMessage(1510, LogLevel.Information, "No audit writer configured: decision and event records go to {Path} (NDJSON, not durable)")]
         public static partial void Writing(ILogger logger, string path);
 
-        [LoggerMessage(1511, LogLevel.Warning, "{Count} decision records dropped: the local audit queue was full ({Total} since start)")]
+        [LoggerMessage(1511, LogLevel.Warning, "{Count} audit records dropped: the local audit queue was full ({Total} since start)")]
         public static partial void Dropped(ILogger logger, long count, long total);
 
-        [LoggerMessage(1512, LogLevel.Error, "Writing decision records to {Path} failed; later records are dropped")]
+        [LoggerMessage(1512, LogLevel.Error, "Writing audit records to {Path} failed; later records are dropped")]
         public static partial void WriteFailed(ILogger logger, string path, Exception exception);
     }
 }

@@ -1,16 +1,16 @@
 using System.Globalization;
 using Edge.Audit.Records;
-using Edge.Audit.Spool;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.Auditing;
 
 /// <summary>
-/// Bans and lifted bans become audit records in the spool (<paramref name="spool"/> is null without an audit writer; the
-/// threat monitor's log line is then the only trace). A ban never waits for the spool.
+/// Bans and lifted bans become audit records in the spool, or in the local NDJSON file without a writer
+/// (<paramref name="appender"/> is null only when neither is configured; the threat monitor's log line is then the only
+/// trace). A ban never waits for the append.
 /// </summary>
-internal sealed partial class ThreatAuditEventSink(AuditSpool? spool, EdgeHostOptions host, TimeProvider time, ILogger<ThreatAuditEventSink> logger)
+internal sealed partial class ThreatAuditEventSink(IAuditEventAppender? appender, EdgeHostOptions host, TimeProvider time, ILogger<ThreatAuditEventSink> logger)
     : IThreatEventSink
 {
     public void Banned(string key, string? rule, DateTimeOffset until, string reason, string by) =>
@@ -28,7 +28,7 @@ internal sealed partial class ThreatAuditEventSink(AuditSpool? spool, EdgeHostOp
 
     private void Record(string type, string decision, string reason, Dictionary<string, string> attributes)
     {
-        if (spool is null)
+        if (appender is null)
         {
             return;
         }
@@ -44,16 +44,16 @@ internal sealed partial class ThreatAuditEventSink(AuditSpool? spool, EdgeHostOp
             Reason = reason,
             Attributes = attributes,
         };
-        _ = AppendAsync(spool, AuditRecordSerializer.Serialize(record), type);
+        _ = AppendAsync(appender, AuditRecordSerializer.Serialize(record), type);
     }
 
-    private async Task AppendAsync(AuditSpool target, byte[] record, string type)
+    private async Task AppendAsync(IAuditEventAppender target, byte[] record, string type)
     {
         try
         {
             if (!await target.TryAppendAsync(record).ConfigureAwait(false))
             {
-                target.Metrics.AddDropped();
+                target.RecordDropped();
                 Log.Dropped(logger, type);
             }
         }
@@ -65,10 +65,10 @@ internal sealed partial class ThreatAuditEventSink(AuditSpool? spool, EdgeHostOp
 
     private static partial class Log
     {
-        [LoggerMessage(1513, LogLevel.Error, "Audit record for threat event {Type} dropped: the spool is at its cap")]
+        [LoggerMessage(1513, LogLevel.Error, "Audit record for threat event {Type} dropped: the audit spool or local queue is full")]
         public static partial void Dropped(ILogger logger, string type);
 
-        [LoggerMessage(1514, LogLevel.Error, "Audit record for threat event {Type} could not be written to the spool")]
+        [LoggerMessage(1514, LogLevel.Error, "Audit record for threat event {Type} could not be appended")]
         public static partial void AppendFailed(ILogger logger, string type, Exception exception);
     }
 }

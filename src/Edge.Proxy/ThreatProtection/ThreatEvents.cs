@@ -1,6 +1,7 @@
 using Edge.Configuration.Authorization;
 using Edge.Configuration.RateLimiting;
 using Edge.Configuration.ThreatProtection;
+using Edge.Configuration.Validation;
 using Edge.Configuration.Webhooks;
 using Edge.Proxy.Pipeline;
 
@@ -9,9 +10,6 @@ namespace Edge.Proxy.ThreatProtection;
 /// <summary>Which ban-rule event a denial is, by its deciding step and stable code; null when rules do not count it.</summary>
 internal static class ThreatEvents
 {
-    /// <summary>The step name a validation step registers; its denials are counted without depending on its code.</summary>
-    public const string ValidateStepName = "EdgeValidate";
-
     public static ThreatEvent? Classify(string step, EdgeDenial denial) => denial.Code switch
     {
         AuthenticationCodes.TenantMismatch => ThreatEvent.TenantMismatch,
@@ -24,8 +22,11 @@ internal static class ThreatEvents
         // A caller that presented no credential guessed nothing; only presented-and-refused credentials count.
         not AuthenticationCodes.AuthenticationRequired when denial.Status == StatusCodes.Status401Unauthorized
             && string.Equals(step, AuthenticateStepValidator.StepName, StringComparison.Ordinal) => ThreatEvent.AuthenticationFailed,
-        _ when denial.Status is StatusCodes.Status422UnprocessableEntity or StatusCodes.Status413PayloadTooLarge
-            && string.Equals(step, ValidateStepName, StringComparison.Ordinal) => ThreatEvent.ValidationFailed,
+
+        // Every refusal EdgeValidate answers for the client's request, by its stable codes; its 500 edge_pipeline_error
+        // is the edge's own fault and counts against no one.
+        ValidationCodes.QueryInvalid or ValidationCodes.UnsupportedMediaType
+            when string.Equals(step, ValidateStepValidator.StepName, StringComparison.Ordinal) => ThreatEvent.ValidationFailed,
         _ => null,
     };
 }

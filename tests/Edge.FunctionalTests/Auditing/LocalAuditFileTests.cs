@@ -49,4 +49,68 @@ public sealed class LocalAuditFileTests
         Assert.Equal(400, data.GetProperty("status").GetInt32());
         Assert.Equal("orders", data.GetProperty("route").GetString());
     }
+
+    [Fact]
+    public async Task SecurityEvents_NoWriterConfigured_BanApprovalAndReloadAppendedToLocalFile()
+    {
+        using var backend = Backend.Start();
+        var config = Approvals.ApprovalEdge.Create(backend.Url);
+        await using var edge = await EdgeHost.StartAsync(config);
+        var path = Path.Combine(edge.Directory, "audit-decisions.ndjson");
+
+        using (var banned = await edge.Management.PostAsync("/edge/bans",
+            new StringContent("{\"key\":\"203.0.113.30\",\"for\":\"00:01:00\",\"reason\":\"local-file\"}", System.Text.Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.Created, banned.StatusCode);
+        }
+
+        var approvalId = await Approvals.ApprovalEdge.RequestApprovalAsync(edge.Client);
+        var ban = await WaitForRecordAsync(path, r => Type(r) == "dev.edge.audit.threat.banned.v1");
+        var requested = await WaitForRecordAsync(path, r => Type(r) == "dev.edge.audit.approval.requested.v1");
+        var appliedBefore = (await ReadRecordsAsync(path)).Count(r => Type(r) == "dev.edge.audit.config.applied.v1");
+
+        await edge.WriteConfigAsync(config.Replace("\"00:15:00\"", "\"00:10:00\"", StringComparison.Ordinal));
+        var reloaded = await WaitForRecordAsync(path, r => Type(r) == "dev.edge.audit.config.applied.v1", skip: appliedBefore);
+
+        Assert.Equal("203.0.113.30", ban.GetProperty("data").GetProperty("attributes").GetProperty("key").GetString());
+        Assert.Equal("banned", ban.GetProperty("data").GetProperty("decision").GetString());
+        Assert.Equal(approvalId, requested.GetProperty("data").GetProperty("attributes").GetProperty("approvalId").GetString());
+        Assert.Equal("applied", reloaded.GetProperty("data").GetProperty("decision").GetString());
+    }
+
+    private static string? Type(JsonElement record) => record.GetProperty("type").GetString();
+
+    private static async Task<JsonElement> WaitForRecordAsync(string path, Func<JsonElement, bool> match, int skip = 0)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            var found = (await ReadRecordsAsync(path)).Where(match).Skip(skip).ToList();
+            if (found.Count > 0)
+            {
+                return found[0];
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new Xunit.Sdk.XunitException("no matching record in " + path);
+    }
+
+    private static async Task<List<JsonElement>> ReadRecordsAsync(string path)
+    {
+        var records = new List<JsonElement>();
+        if (!File.Exists(path))
+        {
+            return records;
+        }
+
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        while (await reader.ReadLineAsync() is { Length: > 0 } line)
+        {
+            records.Add(JsonDocument.Parse(line).RootElement.Clone());
+        }
+
+        return records;
+    }
 }

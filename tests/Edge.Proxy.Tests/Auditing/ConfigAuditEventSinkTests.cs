@@ -30,7 +30,7 @@ public sealed class ConfigAuditEventSinkTests : IAsyncLifetime
     [Fact]
     public async Task ConfigRefused_SpoolNotYetDurable_ReturnsWithoutWaitingAndRecordBecomesDurable()
     {
-        var sink = new ConfigAuditEventSink(_spool, new EdgeHostOptions { InstanceId = "edge-test" }, new SecretRotationDetector(), _time, NullLogger<ConfigAuditEventSink>.Instance);
+        var sink = new ConfigAuditEventSink(new SpoolEventAppender(_spool), new EdgeHostOptions { InstanceId = "edge-test" }, new SecretRotationDetector(), _time, NullLogger<ConfigAuditEventSink>.Instance);
 
         await Task.Run(() => sink.ConfigRefused([new ConfigError("ReverseProxy:Routes:a", "bad")])).WaitAsync(TimeSpan.FromSeconds(10), TimeProvider.System);
 

@@ -134,6 +134,8 @@ public sealed class ThreatMonitorTests : IDisposable
     [InlineData("EdgeValidate", 422, "body_invalid", ThreatEvent.ValidationFailed)]
     [InlineData("EdgeValidate", 413, "body_too_large", ThreatEvent.ValidationFailed)]
     [InlineData("EdgeWebhook", 413, "body_too_large", ThreatEvent.ValidationFailed)]
+    [InlineData("EdgeValidate", 422, "query_invalid", ThreatEvent.ValidationFailed)]
+    [InlineData("EdgeValidate", 415, "unsupported_media_type", ThreatEvent.ValidationFailed)]
     public void Classify_KnownDenial_MapsToItsEvent(string step, int status, string code, ThreatEvent expected) =>
         Assert.Equal(expected, ThreatEvents.Classify(step, new EdgeDenial(status, code, "t")));
 
@@ -144,6 +146,8 @@ public sealed class ThreatMonitorTests : IDisposable
     [InlineData("EdgeRateLimit", 503, "rate_limit_unavailable")]
     [InlineData("Edge", 503, "audit_unavailable")]
     [InlineData("EdgeWebhook", 400, "signature_missing")]
+    [InlineData("EdgeValidate", 500, "edge_pipeline_error")]
+    [InlineData("EdgeWebhook", 415, "unsupported_media_type")]
     public void Classify_NotAThreat_ReturnsNull(string step, int status, string code) =>
         Assert.Null(ThreatEvents.Classify(step, new EdgeDenial(status, code, "t")));
 

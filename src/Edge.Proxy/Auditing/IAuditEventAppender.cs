@@ -1,0 +1,15 @@
+namespace Edge.Proxy.Auditing;
+
+/// <summary>
+/// Where security events (config, threat, approval) go as audit records: the durable spool when a writer is configured,
+/// the local NDJSON file otherwise. The event sinks build the record once and stay unaware of which of the two it is, so
+/// events and decision records always land in the same place in the same canonical format.
+/// </summary>
+internal interface IAuditEventAppender
+{
+    /// <summary>Appends one serialised record; false when it was refused because the target is full.</summary>
+    ValueTask<bool> TryAppendAsync(byte[] record);
+
+    /// <summary>Counts a refused record, where the target counts drops.</summary>
+    void RecordDropped();
+}

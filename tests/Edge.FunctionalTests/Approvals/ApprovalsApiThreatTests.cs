@@ -1,0 +1,57 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Edge.Testing;
+
+namespace Edge.FunctionalTests.Approvals;
+
+/// <summary>The approvals API is no proxied route, yet its sign-in failures count towards ban rules and bans apply to it.</summary>
+public sealed class ApprovalsApiThreatTests
+{
+    [Fact]
+    public async Task SignIn_RepeatedBadKeys_BansClientAndRefusesValidKeyWithClientBlocked()
+    {
+        using var backend = Backend.Start();
+        var config = JsonNode.Parse(ApprovalEdge.Create(backend.Url))!;
+        config["Edge"]!["ThreatProtection"] = JsonSerializer.SerializeToNode(new
+        {
+            Rules = new Dictionary<string, object>
+            {
+                ["guessing"] = new { On = new[] { "AuthenticationFailed" }, Key = "{ip}", Threshold = 3, Window = "00:01:00", BanFor = "00:05:00" },
+            },
+        });
+        await using var edge = await EdgeHost.StartAsync(config.ToJsonString());
+
+        // A caller that presents no credential guessed nothing: these do not count.
+        for (var i = 0; i < 4; i++)
+        {
+            using var anonymous = await edge.Client.GetAsync("/_edge/approvals");
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+            Assert.Equal("authentication_required", ApprovalEdge.Code(await ApprovalEdge.JsonAsync(anonymous)));
+        }
+
+        using (var signedIn = await edge.Client.SendAsync(ApprovalEdge.Api(HttpMethod.Get, "/_edge/approvals", ApprovalEdge.BobKey)))
+        {
+            Assert.Equal(HttpStatusCode.OK, signedIn.StatusCode);
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var refused = await edge.Client.SendAsync(ApprovalEdge.Api(HttpMethod.Get, "/_edge/approvals", "guessed-key-" + i));
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        using var blocked = await edge.Client.SendAsync(ApprovalEdge.Api(HttpMethod.Get, "/_edge/approvals", ApprovalEdge.BobKey));
+        using var blockedRoute = await edge.Client.SendAsync(ApprovalEdge.Payment());
+
+        Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+        Assert.Equal("client_blocked", ApprovalEdge.Code(await ApprovalEdge.JsonAsync(blocked)));
+        Assert.True(blocked.Headers.Contains("Retry-After"));
+        Assert.Equal(HttpStatusCode.Forbidden, blockedRoute.StatusCode);
+        Assert.Equal("client_blocked", ApprovalEdge.Code(await ApprovalEdge.JsonAsync(blockedRoute)));
+        using var list = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/bans"));
+        var ban = Assert.Single(list.RootElement.GetProperty("bans").EnumerateArray());
+        Assert.Equal("127.0.0.1", ban.GetProperty("key").GetString());
+        Assert.Equal("guessing", ban.GetProperty("rule").GetString());
+    }
+}
