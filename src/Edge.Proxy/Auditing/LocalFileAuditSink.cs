@@ -58,7 +58,18 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask<bool> TryAppendAsync(byte[] record) => ValueTask.FromResult(_records.Writer.TryWrite(record));
+    public ValueTask<bool> TryAppendAsync(byte[] record)
+    {
+        // The drain loop hands every record it wrote back to the pool, so an event travels as a rented copy.
+        var pooled = PooledRecordBytes.Copy(record);
+        if (_records.Writer.TryWrite(pooled))
+        {
+            return ValueTask.FromResult(true);
+        }
+
+        PooledRecordBytes.Return(pooled);
+        return ValueTask.FromResult(false);
+    }
 
     public void RecordDropped() => Interlocked.Increment(ref _dropped);
 

@@ -24,6 +24,14 @@ internal static class PooledRecordBytes
         return new ArraySegment<byte>(rented, 0, length);
     }
 
+    /// <summary>A rented copy of bytes serialised elsewhere (security events), so every record a sink holds is pooled.</summary>
+    public static ArraySegment<byte> Copy(ReadOnlySpan<byte> bytes)
+    {
+        var rented = ArrayPool<byte>.Shared.Rent(bytes.Length);
+        bytes.CopyTo(rented);
+        return new ArraySegment<byte>(rented, 0, bytes.Length);
+    }
+
     public static void Return(ArraySegment<byte> bytes)
     {
         if (bytes.Array is { } array)
