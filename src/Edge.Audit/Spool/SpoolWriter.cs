@@ -139,29 +139,34 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
                     Interlocked.Add(ref _reservedBytes, -frameBytes);
                 }
 
-                if (waitForSync || syncRequested || time.GetElapsedTime(lastSync) >= options.CommitInterval)
+                var syncDue = syncRequested || time.GetElapsedTime(lastSync) >= options.CommitInterval;
+                if (waitForSync)
                 {
                     segments.FlushActive(toDisk: true);
                     lastSync = time.GetTimestamp();
                     _unsynced = false;
+                    Complete(batch, first);
                 }
-                else if (batch.Count > 0)
+                else
                 {
-                    // In the page cache: a killed process loses nothing; the sync below bounds what a power cut can take.
-                    segments.FlushActive(toDisk: false);
-                    ScheduleSync();
-                }
+                    // In the page cache: a killed process loses nothing. The appends complete before the fsync, which
+                    // only bounds what a power cut can take; holding them for it cost every response an fsync latency.
+                    if (batch.Count > 0)
+                    {
+                        segments.FlushActive(toDisk: false);
+                    }
 
-                if (_nextSequence > first)
-                {
-                    Interlocked.Exchange(ref _durableSequence, _nextSequence - 1);
-                }
-
-                var signal = Interlocked.Exchange(ref _durableChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-                signal.TrySetResult();
-                foreach (var pending in batch)
-                {
-                    pending.TrySetResult(true);
+                    Complete(batch, first);
+                    if (syncDue)
+                    {
+                        segments.FlushActive(toDisk: true);
+                        lastSync = time.GetTimestamp();
+                        _unsynced = false;
+                    }
+                    else if (batch.Count > 0)
+                    {
+                        ScheduleSync();
+                    }
                 }
             }
 #pragma warning disable CA1031 // A failed write or fsync must fail the waiting appends, not the loop.
@@ -176,6 +181,21 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         }
 
         segments.CloseActive();
+    }
+
+    private void Complete(List<PendingAppend> batch, long first)
+    {
+        if (_nextSequence > first)
+        {
+            Interlocked.Exchange(ref _durableSequence, _nextSequence - 1);
+        }
+
+        var signal = Interlocked.Exchange(ref _durableChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        signal.TrySetResult();
+        foreach (var pending in batch)
+        {
+            pending.TrySetResult(true);
+        }
     }
 
     /// <summary>Asks the write loop for an fsync one commit interval from now, so a quiet spool still syncs its tail.</summary>
