@@ -75,6 +75,10 @@ public sealed partial class AuditShipper : IAsyncDisposable
             }
 
             await ShipUntilAcknowledgedAsync(batch, stopping).ConfigureAwait(false);
+            if (batch.Count < _options.MaxBatchRecords && _options.ShipInterval > TimeSpan.Zero)
+            {
+                await Task.Delay(_options.ShipInterval, stopping).ConfigureAwait(false);
+            }
         }
     }
 

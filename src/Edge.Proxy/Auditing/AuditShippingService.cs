@@ -20,7 +20,12 @@ internal sealed partial class AuditShippingService(SpoolAuditSink sink, IOptions
             throw new InvalidOperationException($"Edge:Audit:IngestToken: {error}");
         }
 
-        _shipper = new AuditShipper(sink.Spool, new ShipperOptions { WriterUrl = new Uri(options.Value.WriterUrl!), IngestToken = token }, logger);
+        _shipper = new AuditShipper(sink.Spool, new ShipperOptions
+        {
+            WriterUrl = new Uri(options.Value.WriterUrl!),
+            IngestToken = token,
+            ShipInterval = options.Value.ShipInterval,
+        }, logger);
         _shipper.Start();
     }
 

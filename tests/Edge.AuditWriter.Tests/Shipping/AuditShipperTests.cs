@@ -42,4 +42,47 @@ public sealed class AuditShipperTests
         Assert.Equal(600, spool.Metrics.Shipped);
         Assert.NotEqual(0, port);
     }
+
+    [Fact]
+    public async Task Shipper_TrickleOfRecords_GathersThemForOneShipInterval()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = Path.Combine(writer.Directory, "spool") });
+        using var posts = new CountingHandler(new SocketsHttpHandler());
+        await using var shipper = new AuditShipper(spool,
+            new ShipperOptions { WriterUrl = writer.BaseAddress, ShipInterval = TimeSpan.FromMilliseconds(400) },
+            NullLogger.Instance,
+            posts);
+        shipper.Start();
+
+        // 40 records, one every 10 ms: without the interval each would go in a post of its own.
+        for (var i = 0; i < 40; i++)
+        {
+            Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf($"t{i}", "acme")));
+            await Task.Delay(10);
+        }
+
+        using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await shipper.DrainAsync(drain.Token);
+
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(40, store.Export(new RecordQuery()).Count());
+        Assert.Equal(40, spool.AckedSequence);
+        // The loop ran for at least 400 ms (40 x 10 ms), so at least one interval passed; at most one post per interval
+        // plus the first: far fewer posts than records.
+        Assert.InRange(posts.Count, 1, 20);
+    }
+
+    private sealed class CountingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _count);
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
 }
