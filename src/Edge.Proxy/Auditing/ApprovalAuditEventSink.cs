@@ -6,12 +6,12 @@ namespace Edge.Proxy.Auditing;
 
 /// <summary>
 /// Writes approval events to the audit trail: the spool with a writer, the local NDJSON file without one
-/// (<paramref name="appender"/> is null only when neither is configured; the event is then logged). The actor (requester or approver) is the record's subject, so erasure covers it like any
+/// (see <see cref="SecurityEventWriter"/>; when neither is configured the event is logged). The actor (requester or approver) is the record's subject, so erasure covers it like any
 /// principal; the attributes name the approval, its request hash, requester and approver, so the trail shows who
 /// approved what. With a writer each append completes once durable, so an approver never holds a token the trail does not show.
 /// </summary>
 internal sealed partial class ApprovalAuditEventSink(
-    IAuditEventAppender? appender,
+    SecurityEventWriter events,
     EdgeHostOptions host,
     TimeProvider time,
     ILogger<ApprovalAuditEventSink> logger)
@@ -32,7 +32,7 @@ internal sealed partial class ApprovalAuditEventSink(
     {
         var type = TypeOf(approvalEvent.Kind);
         var decision = approvalEvent.Kind.ToString().ToLowerInvariant();
-        if (appender is null)
+        if (!events.IsConfigured)
         {
             Log.Event(logger, type, approvalEvent.ApprovalId ?? "-", approvalEvent.Route);
             return;
@@ -62,29 +62,12 @@ internal sealed partial class ApprovalAuditEventSink(
             Reason = "approval_" + decision,
             Attributes = attributes,
         };
-        try
-        {
-            if (!await appender.TryAppendAsync(AuditRecordSerializer.Serialize(record)))
-            {
-                appender.RecordDropped();
-                Log.Dropped(logger, type);
-            }
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
-        {
-            Log.AppendFailed(logger, type, ex);
-        }
+        await events.AppendAsync(record);
     }
 
     private static partial class Log
     {
         [LoggerMessage(1520, LogLevel.Information, "Approval event {Type} for approval {ApprovalId} on route {Route} (no audit writer configured)")]
         public static partial void Event(ILogger logger, string type, string approvalId, string route);
-
-        [LoggerMessage(1521, LogLevel.Error, "Audit record for approval event {Type} dropped: the audit spool or local queue is full")]
-        public static partial void Dropped(ILogger logger, string type);
-
-        [LoggerMessage(1522, LogLevel.Error, "Audit record for approval event {Type} could not be appended")]
-        public static partial void AppendFailed(ILogger logger, string type, Exception exception);
     }
 }

@@ -21,19 +21,19 @@ internal static class AuditingServiceCollectionExtensions
             _ => sp.GetRequiredService<LoggingAuditSink>(),
         });
         services.AddSingleton<SecretRotationDetector>();
+        services.AddSingleton(sp => new SecurityEventWriter(EventAppender(sp), sp.GetRequiredService<ILogger<SecurityEventWriter>>()));
         services.AddSingleton<IConfigEventSink>(sp => new ConfigAuditEventSink(
-            EventAppender(sp),
+            sp.GetRequiredService<SecurityEventWriter>(),
             sp.GetRequiredService<EdgeHostOptions>(),
             sp.GetRequiredService<SecretRotationDetector>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ConfigAuditEventSink>>()));
         services.AddSingleton<IThreatEventSink>(sp => new ThreatAuditEventSink(
-            EventAppender(sp),
+            sp.GetRequiredService<SecurityEventWriter>(),
             sp.GetRequiredService<EdgeHostOptions>(),
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<ThreatAuditEventSink>>()));
+            sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IApprovalEventSink>(sp => new ApprovalAuditEventSink(
-            EventAppender(sp),
+            sp.GetRequiredService<SecurityEventWriter>(),
             sp.GetRequiredService<EdgeHostOptions>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ApprovalAuditEventSink>>()));

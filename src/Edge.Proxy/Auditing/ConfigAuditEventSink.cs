@@ -5,11 +5,11 @@ namespace Edge.Proxy.Auditing;
 
 /// <summary>
 /// Config applied/refused and secret or key rotations are security events: each one becomes an audit record in the spool,
-/// or in the local NDJSON file without a writer (<paramref name="appender"/> is null only when neither is configured). A
+/// or in the local NDJSON file without a writer (see <see cref="SecurityEventWriter"/>). A
 /// reload never waits for the append: the record is enqueued in order like any request record.
 /// </summary>
 internal sealed partial class ConfigAuditEventSink(
-    IAuditEventAppender? appender,
+    SecurityEventWriter events,
     EdgeHostOptions host,
     SecretRotationDetector rotations,
     TimeProvider time,
@@ -59,12 +59,12 @@ internal sealed partial class ConfigAuditEventSink(
 
     private void Record(string type, string decision, string? reason, Dictionary<string, string> attributes)
     {
-        if (appender is null)
+        if (!events.IsConfigured)
         {
             return;
         }
 
-        var record = new AuditRecord
+        events.Append(new AuditRecord
         {
             Id = Guid.CreateVersion7().ToString("N"),
             Type = type,
@@ -74,47 +74,12 @@ internal sealed partial class ConfigAuditEventSink(
             Step = "config",
             Reason = reason,
             Attributes = attributes,
-        };
-        var append = appender.TryAppendAsync(AuditRecordSerializer.Serialize(record));
-        if (append.IsCompletedSuccessfully)
-        {
-            RecordDroppedIfRefused(appender, append.Result, type);
-            return;
-        }
-
-        _ = ObserveAppendAsync(appender, append, type);
-    }
-
-    private async Task ObserveAppendAsync(IAuditEventAppender target, ValueTask<bool> append, string type)
-    {
-        try
-        {
-            RecordDroppedIfRefused(target, await append.ConfigureAwait(false), type);
-        }
-        catch (Exception ex)
-        {
-            Log.AppendFailed(logger, type, ex);
-        }
-    }
-
-    private void RecordDroppedIfRefused(IAuditEventAppender target, bool appended, string type)
-    {
-        if (!appended)
-        {
-            target.RecordDropped();
-            Log.Dropped(logger, type);
-        }
+        });
     }
 
     private static partial class Log
     {
-        [LoggerMessage(1505, LogLevel.Error, "Audit record for security event {Type} dropped: the audit spool or local queue is full")]
-        public static partial void Dropped(ILogger logger, string type);
-
         [LoggerMessage(1506, LogLevel.Information, "Config revision {Revision} rotates {Kind} of policy '{Policy}': {Added} added, {Removed} removed, {ValueChanged} values changed")]
         public static partial void SecretRotated(ILogger logger, string kind, string policy, int added, int removed, int valueChanged, string revision);
-
-        [LoggerMessage(1507, LogLevel.Error, "Audit record for security event {Type} could not be appended")]
-        public static partial void AppendFailed(ILogger logger, string type, Exception exception);
     }
 }

@@ -21,7 +21,7 @@ internal static class ThreatMonitors
             state,
             new EdgeRedis(null),
             new ThreatMetrics(metrics),
-            new ThreatAuditEventSink(null, new EdgeHostOptions(), time, NullLogger<ThreatAuditEventSink>.Instance),
+            new ThreatAuditEventSink(new SecurityEventWriter(null, NullLogger<SecurityEventWriter>.Instance), new EdgeHostOptions(), time),
             time,
             NullLogger<ThreatMonitor>.Instance);
     }
