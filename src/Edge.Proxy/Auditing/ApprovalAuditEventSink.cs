@@ -12,8 +12,6 @@ namespace Edge.Proxy.Auditing;
 /// </summary>
 internal sealed partial class ApprovalAuditEventSink(
     SecurityEventWriter events,
-    EdgeHostOptions host,
-    TimeProvider time,
     ILogger<ApprovalAuditEventSink> logger)
     : IApprovalEventSink
 {
@@ -46,21 +44,13 @@ internal sealed partial class ApprovalAuditEventSink(
             ["requester"] = approvalEvent.Requester ?? "",
             ["approver"] = approvalEvent.Approver ?? "",
         };
-        var record = new AuditRecord
+        var record = events.NewRecord(type, decision, ApprovalStepValidator.StepName, "approval_" + decision, attributes) with
         {
-            Id = Guid.CreateVersion7().ToString("N"),
-            Type = type,
-            Time = time.GetUtcNow(),
-            Instance = host.InstanceId,
             Tenant = approvalEvent.Tenant,
             Subject = new AuditSubject { Principal = approvalEvent.Actor },
             Route = approvalEvent.Route,
             Method = approvalEvent.Method,
             Path = approvalEvent.Path,
-            Decision = decision,
-            Step = ApprovalStepValidator.StepName,
-            Reason = "approval_" + decision,
-            Attributes = attributes,
         };
         await events.AppendAsync(record);
     }

@@ -21,21 +21,18 @@ internal static class AuditingServiceCollectionExtensions
             _ => sp.GetRequiredService<LoggingAuditSink>(),
         });
         services.AddSingleton<SecretRotationDetector>();
-        services.AddSingleton(sp => new SecurityEventWriter(EventAppender(sp), sp.GetRequiredService<ILogger<SecurityEventWriter>>()));
+        services.AddSingleton(sp => new SecurityEventWriter(
+            EventAppender(sp),
+            sp.GetRequiredService<EdgeHostOptions>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<SecurityEventWriter>>()));
         services.AddSingleton<IConfigEventSink>(sp => new ConfigAuditEventSink(
             sp.GetRequiredService<SecurityEventWriter>(),
-            sp.GetRequiredService<EdgeHostOptions>(),
             sp.GetRequiredService<SecretRotationDetector>(),
-            sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ConfigAuditEventSink>>()));
-        services.AddSingleton<IThreatEventSink>(sp => new ThreatAuditEventSink(
-            sp.GetRequiredService<SecurityEventWriter>(),
-            sp.GetRequiredService<EdgeHostOptions>(),
-            sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IThreatEventSink>(sp => new ThreatAuditEventSink(sp.GetRequiredService<SecurityEventWriter>()));
         services.AddSingleton<IApprovalEventSink>(sp => new ApprovalAuditEventSink(
             sp.GetRequiredService<SecurityEventWriter>(),
-            sp.GetRequiredService<EdgeHostOptions>(),
-            sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ApprovalAuditEventSink>>()));
         services.AddSingleton<AuditShippingService>();
         services.AddHostedService(sp => new ConditionalShipping(sp));

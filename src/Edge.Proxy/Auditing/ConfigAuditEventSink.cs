@@ -10,9 +10,7 @@ namespace Edge.Proxy.Auditing;
 /// </summary>
 internal sealed partial class ConfigAuditEventSink(
     SecurityEventWriter events,
-    EdgeHostOptions host,
     SecretRotationDetector rotations,
-    TimeProvider time,
     ILogger<ConfigAuditEventSink> logger)
     : IConfigEventSink
 {
@@ -64,17 +62,7 @@ internal sealed partial class ConfigAuditEventSink(
             return;
         }
 
-        events.Append(new AuditRecord
-        {
-            Id = Guid.CreateVersion7().ToString("N"),
-            Type = type,
-            Time = time.GetUtcNow(),
-            Instance = host.InstanceId,
-            Decision = decision,
-            Step = "config",
-            Reason = reason,
-            Attributes = attributes,
-        });
+        events.Append(events.NewRecord(type, decision, "config", reason, attributes));
     }
 
     private static partial class Log

@@ -1,4 +1,5 @@
 using Edge.Audit.Records;
+using Edge.Proxy.Configuration;
 
 namespace Edge.Proxy.Auditing;
 
@@ -7,9 +8,22 @@ namespace Edge.Proxy.Auditing;
 /// spool with a writer, the local NDJSON file without one, nowhere when neither is configured. The event has already
 /// happened, so a full queue is counted and logged and a failed append logged; neither reaches the caller.
 /// </summary>
-internal sealed partial class SecurityEventWriter(IAuditEventAppender? appender, ILogger<SecurityEventWriter> logger)
+internal sealed partial class SecurityEventWriter(IAuditEventAppender? appender, EdgeHostOptions host, TimeProvider time, ILogger<SecurityEventWriter> logger)
 {
     public bool IsConfigured => appender is not null;
+
+    /// <summary>A record of this instance, stamped now, for an event with no request behind it.</summary>
+    public AuditRecord NewRecord(string type, string decision, string step, string? reason, Dictionary<string, string> attributes) => new()
+    {
+        Id = Guid.CreateVersion7().ToString("N"),
+        Type = type,
+        Time = time.GetUtcNow(),
+        Instance = host.InstanceId,
+        Decision = decision,
+        Step = step,
+        Reason = reason,
+        Attributes = attributes,
+    };
 
     /// <summary>Enqueues without waiting for the append; records keep the order of the calls.</summary>
     public void Append(AuditRecord record)

@@ -10,7 +10,7 @@ namespace Edge.Proxy.Auditing;
 /// (see <see cref="SecurityEventWriter"/>; when neither is configured the threat monitor's log line is the only
 /// trace). A ban never waits for the append.
 /// </summary>
-internal sealed class ThreatAuditEventSink(SecurityEventWriter events, EdgeHostOptions host, TimeProvider time)
+internal sealed class ThreatAuditEventSink(SecurityEventWriter events)
     : IThreatEventSink
 {
     public void Banned(string key, string? rule, DateTimeOffset until, string reason, string by) =>
@@ -33,16 +33,6 @@ internal sealed class ThreatAuditEventSink(SecurityEventWriter events, EdgeHostO
             return;
         }
 
-        events.Append(new AuditRecord
-        {
-            Id = Guid.CreateVersion7().ToString("N"),
-            Type = type,
-            Time = time.GetUtcNow(),
-            Instance = host.InstanceId,
-            Decision = decision,
-            Step = IEdgeThreatGate.StepName,
-            Reason = reason,
-            Attributes = attributes,
-        });
+        events.Append(events.NewRecord(type, decision, IEdgeThreatGate.StepName, reason, attributes));
     }
 }

@@ -30,7 +30,7 @@ public sealed class ConfigAuditEventSinkTests : IAsyncLifetime
     [Fact]
     public async Task ConfigRefused_SpoolNotYetDurable_ReturnsWithoutWaitingAndRecordBecomesDurable()
     {
-        var sink = new ConfigAuditEventSink(new SecurityEventWriter(new SpoolEventAppender(_spool), NullLogger<SecurityEventWriter>.Instance), new EdgeHostOptions { InstanceId = "edge-test" }, new SecretRotationDetector(), _time, NullLogger<ConfigAuditEventSink>.Instance);
+        var sink = new ConfigAuditEventSink(new SecurityEventWriter(new SpoolEventAppender(_spool), new EdgeHostOptions { InstanceId = "edge-test" }, _time, NullLogger<SecurityEventWriter>.Instance), new SecretRotationDetector(), NullLogger<ConfigAuditEventSink>.Instance);
 
         await Task.Run(() => sink.ConfigRefused([new ConfigError("ReverseProxy:Routes:a", "bad")])).WaitAsync(TimeSpan.FromSeconds(10), TimeProvider.System);
 
@@ -53,7 +53,7 @@ public sealed class ConfigAuditEventSinkTests : IAsyncLifetime
     [Fact]
     public void ConfigApplied_NoWriterConfigured_WritesNothing()
     {
-        var sink = new ConfigAuditEventSink(new SecurityEventWriter(null, NullLogger<SecurityEventWriter>.Instance), new EdgeHostOptions(), new SecretRotationDetector(), _time, NullLogger<ConfigAuditEventSink>.Instance);
+        var sink = new ConfigAuditEventSink(new SecurityEventWriter(null, new EdgeHostOptions(), _time, NullLogger<SecurityEventWriter>.Instance), new SecretRotationDetector(), NullLogger<ConfigAuditEventSink>.Instance);
 
         sink.ConfigApplied("1-abc", new string('0', 64), null, EdgeSection.Empty);
 

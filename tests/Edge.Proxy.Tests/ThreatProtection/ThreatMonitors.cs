@@ -21,7 +21,7 @@ internal static class ThreatMonitors
             state,
             new EdgeRedis(null),
             new ThreatMetrics(metrics),
-            new ThreatAuditEventSink(new SecurityEventWriter(null, NullLogger<SecurityEventWriter>.Instance), new EdgeHostOptions(), time),
+            new ThreatAuditEventSink(new SecurityEventWriter(null, new EdgeHostOptions(), time, NullLogger<SecurityEventWriter>.Instance)),
             time,
             NullLogger<ThreatMonitor>.Instance);
     }
