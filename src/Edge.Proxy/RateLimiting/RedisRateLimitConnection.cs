@@ -26,6 +26,10 @@ internal sealed partial class RedisRateLimitConnection
 
     private const int MaxLateWakeUps = 4;
 
+    private const int MaxReshardAttempts = 3;
+
+    private static readonly TimeSpan ReshardRetryPause = TimeSpan.FromMilliseconds(2);
+
     private static readonly RateLimitPolicy WarmUpPolicy =
         RateLimitPolicy.TryCreate("warm-up", new RateLimitPolicyOptions { Limit = 1 }, new Edge.Configuration.ConfigErrorList())!;
 
@@ -150,7 +154,7 @@ internal sealed partial class RedisRateLimitConnection
         var clientTime = await Clock.NowAsync(database).ConfigureAwait(false);
         try
         {
-            var results = await RedisRateLimitScript.TakeManyAsync(database, policy, partition, requests, clientTime).ConfigureAwait(false);
+            var results = await TakeFollowingReshardAsync(database, policy, partition, requests, clientTime).ConfigureAwait(false);
             node.Answered();
             return results;
         }
@@ -159,7 +163,7 @@ internal sealed partial class RedisRateLimitConnection
             node.Answered();
             Clock.Enable();
             clientTime = await Clock.NowAsync(database).ConfigureAwait(false);
-            var results = await RedisRateLimitScript.TakeManyAsync(database, policy, partition, requests, clientTime).ConfigureAwait(false);
+            var results = await TakeFollowingReshardAsync(database, policy, partition, requests, clientTime).ConfigureAwait(false);
             node.Answered();
             return results;
         }
@@ -169,6 +173,40 @@ internal sealed partial class RedisRateLimitConnection
             throw;
         }
     }
+
+    /// <summary>
+    /// A resharding is not an outage. The client follows one MOVED or ASK per command; a call that meets a second
+    /// redirection while a slot migrates (a stale slot map, then ASK from the migrating source), TRYAGAIN or a
+    /// CLUSTERDOWN during the move surfaced as an error, and a Closed policy answered 503. Such a call is sent again (the client's slot map has been
+    /// updated by then), a few times at most; the decision deadline still bounds the whole call.
+    /// </summary>
+    private static async Task<BucketResult[]> TakeFollowingReshardAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, IReadOnlyList<BucketRequest> requests, long? clientTime)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await RedisRateLimitScript.TakeManyAsync(database, policy, partition, requests, clientTime).ConfigureAwait(false);
+            }
+            catch (RedisException ex) when (attempt < MaxReshardAttempts && IsReshardRedirection(ex.Message))
+            {
+                await Task.Delay(ReshardRetryPause).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Errors a cluster returns while a slot moves between masters: transient, not a failure of the node. A second
+    /// redirection is reported by the client itself: MOVED as "Key has MOVED ... NoRedirect", ASK as a connection error
+    /// "Endpoint ... serving hashslot ... is not reachable" (it declines the resend, the node is up).
+    /// </summary>
+    internal static bool IsReshardRedirection(string message) =>
+        message.StartsWith("Key has MOVED", StringComparison.Ordinal)
+        || (message.StartsWith("Endpoint ", StringComparison.Ordinal) && message.Contains(" serving hashslot ", StringComparison.Ordinal))
+        || message.StartsWith("MOVED ", StringComparison.Ordinal)
+        || message.StartsWith("ASK ", StringComparison.Ordinal)
+        || message.StartsWith("TRYAGAIN", StringComparison.Ordinal)
+        || message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal);
 
     /// <summary>
     /// Waits for a call sent at <paramref name="sentAt"/> (a Stopwatch timestamp taken when the command was handed to

@@ -149,6 +149,54 @@ public sealed class EdgeRateLimiterClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DecideAsync_ClusterSlotMigratingBehindStaleSlotMap_RetriesAndDecidesOnRedis()
+    {
+        using var services = new RateLimitTestServices(_cluster.ConnectionString);
+        await services.WaitForRedisAsync();
+        var policy = RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = Limit, Window = TimeSpan.FromHours(1), DecisionDeadline = TimeSpan.FromSeconds(2), OnRedisUnavailable = "Closed" }, "reshard");
+        var limiter = services.Registry.GetOrCreate(policy);
+        var key = RedisRateLimitScript.KeyOf(policy, "t:moving");
+        Assert.Equal(RateLimitDecisionSource.Redis, (await limiter.DecideAsync("t:moving", 1, CancellationToken.None)).Source);
+
+        // The slot moves on while the edge's slot map still names the first owner; then it starts moving again. The
+        // next call meets MOVED (first owner) and then ASK (the migrating second owner): two redirections, of which
+        // the client follows one. Before, that surfaced as "not reachable" and a Closed policy refused the request.
+        using var admin = _cluster.Connect();
+        var nodes = _cluster.Nodes.ToList();
+        var first = await _cluster.NodeOfAsync(key);
+        var second = nodes[(nodes.IndexOf(first) + 1) % nodes.Count];
+        var third = nodes[(nodes.IndexOf(first) + 2) % nodes.Count];
+        await MoveSlotAsync(admin, key, first, second, finish: true);
+        await MoveSlotAsync(admin, key, second, third, finish: false);
+
+        var decision = await limiter.DecideAsync("t:moving", 1, CancellationToken.None);
+
+        Assert.Equal((RateLimitDecisionSource.Redis, (long?)(Limit - 2)), (decision.Source, decision.Remaining));
+        Assert.False(services.Connection.BreakerFor(policy, "t:moving").Breaker.IsOpen);
+    }
+
+    /// <summary>Moves the key's slot the way redis-cli --cluster reshard does; unfinished, the slot stays MIGRATING/IMPORTING with the key already on the target.</summary>
+    private async Task MoveSlotAsync(StackExchange.Redis.IConnectionMultiplexer admin, string key, RedisServer from, RedisServer to, bool finish)
+    {
+        var source = admin.GetServer($"127.0.0.1:{from.Port}");
+        var target = admin.GetServer($"127.0.0.1:{to.Port}");
+        var slot = (long)await source.ExecuteAsync("CLUSTER", "KEYSLOT", key);
+        var sourceId = (string)(await source.ExecuteAsync("CLUSTER", "MYID"))!;
+        var targetId = (string)(await target.ExecuteAsync("CLUSTER", "MYID"))!;
+        await target.ExecuteAsync("CLUSTER", "SETSLOT", slot, "IMPORTING", sourceId);
+        await source.ExecuteAsync("CLUSTER", "SETSLOT", slot, "MIGRATING", targetId);
+        await source.ExecuteAsync("MIGRATE", "127.0.0.1", to.Port, key, 0, 5000);
+        if (finish)
+        {
+            foreach (var node in _cluster.Nodes.OrderBy(node => node == to ? 0 : node == from ? 1 : 2))
+            {
+                await admin.GetServer($"127.0.0.1:{node.Port}").ExecuteAsync("CLUSTER", "SETSLOT", slot, "NODE", targetId);
+            }
+        }
+    }
+
+    [Fact]
     public async Task BreakerFor_ClusterKeysOnDifferentMasters_OneBreakerPerMasterSharedByItsKeys()
     {
         using var services = new RateLimitTestServices(_cluster.ConnectionString);

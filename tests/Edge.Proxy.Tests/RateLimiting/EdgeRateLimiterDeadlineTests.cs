@@ -110,15 +110,30 @@ public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
         try
         {
             var watch = Stopwatch.StartNew();
-            var decisions = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(() => limiter.DecideAsync("t:hot", 1, CancellationToken.None).AsTask())));
+            var decided = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(async () =>
+            {
+                var decision = await limiter.DecideAsync("t:hot", 1, CancellationToken.None);
+                return (Decision: decision, At: watch.Elapsed);
+            })));
             watch.Stop();
+            var decisions = decided.Select(d => d.Decision).ToArray();
 
             // One call waited out the deadline; the decisions queued behind it (coalesced strict batch, or waiting for
             // the lease claim) got its answer at once instead of one more silent deadline each. Before, strict sent a
             // second call and lease claimed again and again until the breaker opened (three deadlines in a row).
             Assert.Equal(1, limiter.RedisCalls - callsBefore);
-            Assert.All(decisions, d => Assert.Equal((RateLimitDecisionSource.FallbackLocal, RateLimitFallbackReason.NoAnswer), (d.Source, d.FallbackReason)));
-            Assert.True(watch.Elapsed < 2 * deadline, $"took {watch.Elapsed.TotalMilliseconds:F0} ms with a {deadline.TotalMilliseconds:F0} ms deadline");
+            // The silent call's reason is no_answer, or overloaded when this process's own timer woke late (a starved
+            // test host: the edge cannot tell silence from its own queueing and keeps waiting, and the client's 1 s
+            // asyncTimeout may answer first). Either way every queued decision shares that one answer.
+            var shared = decisions[0].FallbackReason;
+            Assert.Contains(shared, new[] { RateLimitFallbackReason.NoAnswer, RateLimitFallbackReason.Overloaded });
+            Assert.All(decisions, d => Assert.Equal((RateLimitDecisionSource.FallbackLocal, shared), (d.Source, d.FallbackReason)));
+            // "At once": all answers came within a fraction of a deadline of each other, not a deadline apart.
+            var spread = decided.Max(d => d.At) - decided.Min(d => d.At);
+            Assert.True(spread < deadline / 2, $"answers spread over {spread.TotalMilliseconds:F0} ms with a {deadline.TotalMilliseconds:F0} ms deadline ({shared})");
+            // The silent call itself may run past two deadlines when its timer woke late (measured up to 750 ms late on
+            // this host's first wake-up), but never past the ceiling.
+            Assert.True(watch.Elapsed < RedisRateLimitConnection.BusyCeiling, $"took {watch.Elapsed.TotalMilliseconds:F0} ms");
         }
         finally
         {
