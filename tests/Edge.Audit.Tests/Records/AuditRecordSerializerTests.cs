@@ -92,24 +92,24 @@ public sealed class AuditRecordSerializerTests
     }
 
     [Theory]
-    [InlineData("not json")]
-    [InlineData("[1,2]")]
-    [InlineData("{\"specversion\":\"0.3\",\"id\":\"a\",\"source\":\"s\",\"type\":\"t\",\"time\":\"2026-01-01T00:00:00Z\"}")]
-    [InlineData("{\"specversion\":\"1.0\",\"source\":\"s\",\"type\":\"t\",\"time\":\"2026-01-01T00:00:00Z\"}")]
-    public void LeafSummary_NotAnEnvelope_ReturnsError(string leaf)
+    [InlineData("not json", "not valid JSON")]
+    [InlineData("[1,2]", "JSON object")]
+    [InlineData("{\"specversion\":\"0.3\",\"id\":\"a\",\"source\":\"s\",\"type\":\"t\",\"time\":\"2026-01-01T00:00:00Z\"}", "specversion")]
+    [InlineData("{\"specversion\":\"1.0\",\"source\":\"s\",\"type\":\"t\",\"time\":\"2026-01-01T00:00:00Z\"}", "id is required")]
+    public void LeafSummary_NotAnEnvelope_ReturnsError(string leaf, string expected)
     {
         Assert.Null(LeafSummary.TryParse(Encoding.UTF8.GetBytes(leaf), out var error));
-        Assert.NotNull(error);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
     }
 
     [Theory]
-    [InlineData("{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"t\",\"time\":\"2026-01-01T00:00:00Z\",\"data\":{\"decision\":\"allow\",\"subject\":{\"protection\":\"aes-256-gcm\",\"nonce\":\"AA==\",\"ciphertext\":\"AA==\"}}}")]
-    [InlineData("{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"dev.edge.audit.subject.erased.v1\",\"time\":\"2026-01-01T00:00:00Z\"}")]
-    [InlineData("{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"dev.edge.audit.retention.applied.v1\",\"time\":\"2026-01-01T00:00:00Z\"}")]
-    [InlineData("{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"t\",\"time\":\"2026-01-01T00:00:00Z\",\"data\":{\"subject\":{\"principal\":\"x\"},\"subject\":{\"principal\":\"y\"}}}")]
-    public void LeafSummary_WhatOnlyTheWriterMayWrite_IsRefused(string leaf)
+    [InlineData("{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"t\",\"time\":\"2026-01-01T00:00:00Z\",\"data\":{\"decision\":\"allow\",\"subject\":{\"protection\":\"aes-256-gcm\",\"nonce\":\"AA==\",\"ciphertext\":\"AA==\"}}}", "protection must be none")]
+    [InlineData("{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"dev.edge.audit.subject.erased.v1\",\"time\":\"2026-01-01T00:00:00Z\"}", "written by the audit writer")]
+    [InlineData("{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"dev.edge.audit.retention.applied.v1\",\"time\":\"2026-01-01T00:00:00Z\"}", "written by the audit writer")]
+    [InlineData("{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"t\",\"time\":\"2026-01-01T00:00:00Z\",\"data\":{\"subject\":{\"principal\":\"x\"},\"subject\":{\"principal\":\"y\"}}}", "not valid JSON")]
+    public void LeafSummary_WhatOnlyTheWriterMayWrite_IsRefused(string leaf, string expected)
     {
         Assert.Null(LeafSummary.TryParse(Encoding.UTF8.GetBytes(leaf), out var error));
-        Assert.NotNull(error);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
     }
 }

@@ -109,7 +109,16 @@ public sealed class ValidationPolicyTests : IDisposable
         var policy = Create(new ValidationPolicyOptions { JsonSchema = "file:s.json" }, out var errors);
 
         Assert.Empty(errors.Items);
-        Assert.NotNull(policy);
+        // The anchor resolves: "a" must be a string, as the referenced definition says.
+        var bodyErrors = new List<BodyError>();
+        using (var valid = System.Text.Json.JsonDocument.Parse("""{"a": "x"}"""))
+        {
+            Assert.True(policy!.Schema!.Evaluate(valid.RootElement, bodyErrors, 20));
+        }
+
+        using var invalid = System.Text.Json.JsonDocument.Parse("""{"a": 1}""");
+        Assert.False(policy.Schema.Evaluate(invalid.RootElement, bodyErrors, 20));
+        Assert.Contains(bodyErrors, e => e.Pointer == "/a");
     }
 
     [Theory]
