@@ -24,11 +24,15 @@ public sealed class RateLimitBenchTests
             Assert.True(r.ScriptCalls > 0, "the server counted no script call: " + RateLimitBenchReport.Line(r));
             Assert.False(double.IsNaN(r.P99));
         });
-        // Strict asks Redis for every decision or coalesced batch; a lease on a hot key spends claimed batches locally.
-        var strictOnOneKey = rows.Single(r => r is { Mode: "strict", Keys: 100 });
-        Assert.Equal(strictOnOneKey.Decisions, strictOnOneKey.ScriptCalls);
+        // Strict asks Redis once per decision, or once per batch when concurrent decisions on one key coalesce (which
+        // happens on 100 keys too when the host is busy), so never more calls than decisions; a lease on a hot key
+        // spends claimed batches locally, so far fewer.
+        var strictOnManyKeys = rows.Single(r => r is { Mode: "strict", Keys: 100 });
+        Assert.InRange(strictOnManyKeys.ScriptCalls, 1, strictOnManyKeys.Decisions);
         var leaseOnHotKey = rows.Single(r => r is { Mode: "lease", Keys: 1 });
         Assert.True(leaseOnHotKey.ScriptCalls * 2 < leaseOnHotKey.Decisions, RateLimitBenchReport.Line(leaseOnHotKey));
+        Assert.True(leaseOnHotKey.CallsPerDecision < strictOnManyKeys.CallsPerDecision,
+            RateLimitBenchReport.Line(leaseOnHotKey) + " / " + RateLimitBenchReport.Line(strictOnManyKeys));
 
         Assert.Equal(["strict", "lease"], blackholes.Select(b => b.Mode));
         Assert.All(blackholes, b =>
