@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
+using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Edge.Audit.Spool;
@@ -7,31 +9,68 @@ using Microsoft.Extensions.Logging;
 namespace Edge.Audit.Shipping;
 
 /// <summary>
-/// Streams the spool to the writer: one batch in flight, each batch retried with backoff until the writer
-/// acknowledges it (cumulatively, after its durable commit); only then the spool's ack mark advances.
+/// Streams the spool to a writer: one batch in flight, each batch retried until a writer acknowledges it (cumulatively,
+/// after its durable commit); only then the spool's ack mark advances. With several writers the shipper stays on the
+/// current one and moves to the next on a transport failure, a 5xx or a <c>writer_standby</c> answer, re-sending the same
+/// batch (writers ignore a record id they already hold); it pauses with backoff only after every writer failed in a row.
 /// </summary>
 public sealed partial class AuditShipper : IAsyncDisposable
 {
+    /// <summary>The <c>code</c> a standby writer answers ingest with (503 problem+json).</summary>
+    public const string StandbyCode = "writer_standby";
+
+    // A standby answer is a short problem document; a larger body is not one and is not read.
+    private const int MaxProblemBytes = 16 * 1024;
+
     private readonly AuditSpool _spool;
     private readonly ShipperOptions _options;
     private readonly HttpClient _http;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Uri[] _writers;
+    private readonly string[] _writerLabels;
+    private readonly ShipperMetrics _metrics;
     private readonly CancellationTokenSource _stopping = new();
+    private int _current;
+    private long _failovers;
     private Task? _loop;
 
-    public AuditShipper(AuditSpool spool, ShipperOptions options, ILogger logger, HttpMessageHandler? handler = null)
+    public AuditShipper(
+        AuditSpool spool, ShipperOptions options, ILogger logger, HttpMessageHandler? handler = null, TimeProvider? time = null,
+        IMeterFactory? meterFactory = null)
     {
         _spool = spool ?? throw new ArgumentNullException(nameof(spool));
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+        _time = time ?? TimeProvider.System;
+        if (options.WriterUrls.Count == 0)
+        {
+            throw new ArgumentException("At least one writer URL is required.", nameof(options));
+        }
+
+        _writers = [.. options.WriterUrls];
+        _writerLabels = [.. _writers.Select(Label)];
+        _metrics = new ShipperMetrics(_writerLabels, () => Volatile.Read(ref _current), meterFactory);
         _http = new HttpClient(handler ?? new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30), ConnectTimeout = TimeSpan.FromSeconds(2) })
         {
-            BaseAddress = options.WriterUrl,
             Timeout = options.RequestTimeout,
         };
     }
 
-    public void Start() => _loop ??= Task.Run(() => RunAsync(_stopping.Token));
+    /// <summary>The writer batches go to now (scheme, host and port).</summary>
+    public string CurrentWriter => _writerLabels[Volatile.Read(ref _current)];
+
+    /// <summary>How often the shipper moved to the next writer since it started.</summary>
+    public long Failovers => Interlocked.Read(ref _failovers);
+
+    public void Start()
+    {
+        if (_loop is null)
+        {
+            Log.Shipping(_logger, CurrentWriter, _writers.Length);
+            _loop = Task.Run(() => RunAsync(_stopping.Token));
+        }
+    }
 
     /// <summary>Graceful drain: waits until everything durable in the spool is acknowledged, or the token fires.</summary>
     public async Task DrainAsync(CancellationToken cancellationToken)
@@ -57,6 +96,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
         }
 
         _http.Dispose();
+        _metrics.Dispose();
         _stopping.Dispose();
     }
 
@@ -77,7 +117,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
             await ShipUntilAcknowledgedAsync(batch, stopping).ConfigureAwait(false);
             if (batch.Count < _options.MaxBatchRecords && _options.ShipInterval > TimeSpan.Zero)
             {
-                await Task.Delay(_options.ShipInterval, stopping).ConfigureAwait(false);
+                await Task.Delay(_options.ShipInterval, _time, stopping).ConfigureAwait(false);
             }
         }
     }
@@ -88,66 +128,154 @@ public sealed partial class AuditShipper : IAsyncDisposable
         var last = batch[^1].Sequence;
         var backoff = _options.InitialBackoff;
         var failures = 0;
+        // Writers that failed one after the other since the last pause; a pause comes only when each had its turn.
+        var failedInARow = 0;
         while (true)
         {
             stopping.ThrowIfCancellationRequested();
-            try
+            var current = Volatile.Read(ref _current);
+            var attempt = await PostAsync(_writers[current], body, last, stopping).ConfigureAwait(false);
+            if (attempt.Failure is null)
             {
-                var acked = await PostAsync(body, last, stopping).ConfigureAwait(false);
-                if (acked >= last)
+                if (attempt.Acked >= last)
                 {
                     _spool.Acknowledge(last);
                     if (failures > 0)
                     {
-                        Log.Reconnected(_logger, failures);
+                        Log.Reconnected(_logger, _writerLabels[current], failures);
                     }
 
                     return;
                 }
 
-                Log.ShortAck(_logger, acked, last);
+                Log.ShortAck(_logger, _writerLabels[current], attempt.Acked, last);
             }
-            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or JsonException or InvalidDataException
-                                              && !stopping.IsCancellationRequested)
+            else
             {
                 failures++;
                 if (failures == 1 || failures % 50 == 0)
                 {
-                    Log.ShipFailed(_logger, failures, exception.Message);
+                    Log.ShipFailed(_logger, _writerLabels[current], failures, attempt.Detail);
+                }
+
+                if (attempt.Failure is not WriterFailure.Refused && _writers.Length > 1)
+                {
+                    var next = (current + 1) % _writers.Length;
+                    Volatile.Write(ref _current, next);
+                    Interlocked.Increment(ref _failovers);
+                    var reason = ReasonTag(attempt.Failure.Value);
+                    _metrics.Failover(_writerLabels[current], reason);
+                    if (failures <= _writers.Length || failures % 50 == 0)
+                    {
+                        Log.FailedOver(_logger, _writerLabels[current], _writerLabels[next], reason);
+                    }
+
+                    if (++failedInARow < _writers.Length)
+                    {
+                        continue;
+                    }
                 }
             }
 
+            failedInARow = 0;
             var jitter = Random.Shared.NextDouble() * 0.5 + 0.75;
-            await Task.Delay(backoff * jitter, stopping).ConfigureAwait(false);
+            await Task.Delay(backoff * jitter, _time, stopping).ConfigureAwait(false);
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxBackoff.Ticks));
         }
     }
 
-    private async Task<long> PostAsync(byte[] body, long last, CancellationToken stopping)
+    private async Task<PostAttempt> PostAsync(Uri writer, byte[] body, long last, CancellationToken stopping)
     {
         using var content = new ByteArrayContent(body);
         content.Headers.ContentType = new MediaTypeHeaderValue(IngestProtocol.ContentType);
-        using var request = new HttpRequestMessage(HttpMethod.Post, IngestProtocol.Path) { Content = content };
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(writer, IngestProtocol.Path)) { Content = content };
         request.Headers.Add(IngestProtocol.LastSequenceHeader, last.ToString(CultureInfo.InvariantCulture));
         if (_options.IngestToken is { Length: > 0 } token)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }
-        using var response = await _http.SendAsync(request, stopping).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode)
-        {
-            throw new HttpRequestException($"The writer answered {(int)response.StatusCode}.", null, response.StatusCode);
-        }
 
-        await using var stream = await response.Content.ReadAsStreamAsync(stopping).ConfigureAwait(false);
-        using var document = await JsonDocument.ParseAsync(stream, cancellationToken: stopping).ConfigureAwait(false);
-        if (!document.RootElement.TryGetProperty("acked", out var acked) || !acked.TryGetInt64(out var value))
+        try
         {
-            throw new InvalidDataException("The writer's answer has no 'acked' sequence.");
-        }
+            using var response = await _http.SendAsync(request, stopping).ConfigureAwait(false);
+            var status = (int)response.StatusCode;
+            if (status >= 500)
+            {
+                return await IsStandbyAsync(response, stopping).ConfigureAwait(false)
+                    ? PostAttempt.Failed(WriterFailure.Standby, $"The writer answered {status} {StandbyCode}.")
+                    : PostAttempt.Failed(WriterFailure.ServerError, $"The writer answered {status}.");
+            }
 
-        return value;
+            if (!response.IsSuccessStatusCode)
+            {
+                // A 4xx is about the request or its token; the next writer would most likely answer the same.
+                return PostAttempt.Failed(WriterFailure.Refused, $"The writer answered {status}.");
+            }
+
+            await using var stream = await response.Content.ReadAsStreamAsync(stopping).ConfigureAwait(false);
+            using var document = await JsonDocument.ParseAsync(stream, cancellationToken: stopping).ConfigureAwait(false);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                   && document.RootElement.TryGetProperty("acked", out var acked) && acked.TryGetInt64(out var value)
+                ? PostAttempt.Acknowledged(value)
+                : PostAttempt.Failed(WriterFailure.Refused, "The writer's answer has no 'acked' sequence.");
+        }
+        catch (JsonException exception) when (!stopping.IsCancellationRequested)
+        {
+            return PostAttempt.Failed(WriterFailure.Refused, $"The writer's answer is not JSON: {exception.Message}");
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or IOException
+                                          && !stopping.IsCancellationRequested)
+        {
+            // Refused connection, reset, or no answer within RequestTimeout.
+            return PostAttempt.Failed(WriterFailure.Transport, exception.Message);
+        }
     }
+
+    /// <summary>True for the standby writer's answer: 503 problem+json with <c>"code": "writer_standby"</c>.</summary>
+    private static async Task<bool> IsStandbyAsync(HttpResponseMessage response, CancellationToken stopping)
+    {
+        if (response.StatusCode != HttpStatusCode.ServiceUnavailable
+            || response.Content.Headers.ContentType?.MediaType is not "application/problem+json"
+            || response.Content.Headers.ContentLength > MaxProblemBytes)
+        {
+            return false;
+        }
+
+        // Problem documents are usually sent chunked, without a length: read at most the cap.
+        var buffer = new byte[MaxProblemBytes];
+        var length = 0;
+        await using var stream = await response.Content.ReadAsStreamAsync(stopping).ConfigureAwait(false);
+        int read;
+        while (length < buffer.Length && (read = await stream.ReadAsync(buffer.AsMemory(length), stopping).ConfigureAwait(false)) > 0)
+        {
+            length += read;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(buffer.AsMemory(0, length));
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                   && document.RootElement.TryGetProperty("code", out var code)
+                   && code.ValueKind == JsonValueKind.String
+                   && code.ValueEquals(StandbyCode);
+        }
+        catch (JsonException)
+        {
+            // Not a problem document (or longer than the cap): a plain 5xx.
+            return false;
+        }
+    }
+
+    private static string ReasonTag(WriterFailure failure) => failure switch
+    {
+        WriterFailure.Transport => "transport",
+        WriterFailure.ServerError => "server_error",
+        WriterFailure.Standby => "standby",
+        _ => "refused",
+    };
+
+    /// <summary>A writer's name in logs and metrics: scheme, host and port (a URL with user info is refused by config).</summary>
+    private static string Label(Uri writer) => $"{writer.Scheme}://{writer.Authority}";
 
     private static byte[] BuildBody(IReadOnlyList<SpooledRecord> batch)
     {
@@ -164,15 +292,44 @@ public sealed partial class AuditShipper : IAsyncDisposable
         return body;
     }
 
+    private enum WriterFailure
+    {
+        /// <summary>No answer: connection refused or reset, or the request timed out.</summary>
+        Transport,
+
+        /// <summary>A 5xx other than the standby answer.</summary>
+        ServerError,
+
+        /// <summary>503 problem+json <c>writer_standby</c>: the writer is up but another one is the sequencer.</summary>
+        Standby,
+
+        /// <summary>A 4xx or an answer that is not an acknowledgement: retried on the same writer after a pause.</summary>
+        Refused,
+    }
+
+    private readonly record struct PostAttempt(long Acked, WriterFailure? Failure, string Detail)
+    {
+        public static PostAttempt Acknowledged(long acked) => new(acked, null, "");
+
+        public static PostAttempt Failed(WriterFailure failure, string detail) => new(0, failure, detail);
+    }
+
+    // Logged under the edge's Auditing range (1500-1599): the shipper runs inside the edge.
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Warning, "Shipping audit records to the writer failed ({Failures} attempts so far): {Reason}")]
-        public static partial void ShipFailed(ILogger logger, int failures, string reason);
+        [LoggerMessage(1530, LogLevel.Warning, "Shipping audit records to writer {Writer} failed ({Failures} attempts so far): {Reason}")]
+        public static partial void ShipFailed(ILogger logger, string writer, int failures, string reason);
 
-        [LoggerMessage(2, LogLevel.Information, "Audit writer reachable again after {Failures} failed attempts")]
-        public static partial void Reconnected(ILogger logger, int failures);
+        [LoggerMessage(1531, LogLevel.Information, "Audit writer {Writer} acknowledged again after {Failures} failed attempts")]
+        public static partial void Reconnected(ILogger logger, string writer, int failures);
 
-        [LoggerMessage(3, LogLevel.Error, "The audit writer acknowledged {Acked} for a batch ending at {Last}; retrying")]
-        public static partial void ShortAck(ILogger logger, long acked, long last);
+        [LoggerMessage(1532, LogLevel.Error, "Audit writer {Writer} acknowledged {Acked} for a batch ending at {Last}; retrying")]
+        public static partial void ShortAck(ILogger logger, string writer, long acked, long last);
+
+        [LoggerMessage(1533, LogLevel.Warning, "Audit writer {Writer} failed ({Reason}); the same batch goes to {Next}")]
+        public static partial void FailedOver(ILogger logger, string writer, string next, string reason);
+
+        [LoggerMessage(1534, LogLevel.Information, "Shipping audit records to writer {Writer} ({Count} writers configured)")]
+        public static partial void Shipping(ILogger logger, string writer, int count);
     }
 }

@@ -2,8 +2,18 @@ namespace Edge.Audit.Shipping;
 
 public sealed record ShipperOptions
 {
-    /// <summary>The writer's base address (Edge:Audit:WriterUrl).</summary>
-    public required Uri WriterUrl { get; init; }
+    /// <summary>
+    /// The writers' base addresses (Edge:Audit:WriterUrl, <c>;</c>-separated), in the order they are tried. The shipper
+    /// stays on one writer while it acknowledges and moves to the next on a transport failure, a 5xx or a standby answer.
+    /// </summary>
+    public IReadOnlyList<Uri> WriterUrls { get; init; } = [];
+
+    /// <summary>A single writer: the same as <see cref="WriterUrls"/> with one entry.</summary>
+    public Uri WriterUrl
+    {
+        get => WriterUrls[0];
+        init => WriterUrls = [value];
+    }
 
     /// <summary>The writer's ingest bearer token (already resolved from its secret reference), or null.</summary>
     public string? IngestToken { get; init; }
@@ -21,6 +31,7 @@ public sealed record ShipperOptions
 
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The pause after every writer failed once in a row; it doubles up to <see cref="MaxBackoff"/>.</summary>
     public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(50);
 
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(2);

@@ -1,4 +1,4 @@
-using System.Collections.Frozen;
+using Edge.Shared;
 
 namespace Edge.Proxy.Approvals;
 
@@ -14,13 +14,12 @@ internal static class ApprovalsEndpoints
     public const string ContentSecurityPolicy =
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-    private const string ResourcePrefix = "approvals-ui/";
     private const string UiPath = ApprovalFingerprint.ApiPrefix + "/ui";
 
     public static void MapEdgeApprovals(this WebApplication app)
     {
         var api = app.Services.GetRequiredService<ApprovalsApi>();
-        var files = LoadFiles();
+        var pages = EmbeddedPages.Load(typeof(ApprovalsEndpoints).Assembly, "approvals-ui/", UiPath, ContentSecurityPolicy);
         var group = app.MapGroup(ApprovalFingerprint.ApiPrefix).WithOrder(int.MinValue);
 
         // Routing precedence decides the overlaps the analyzer reports: the literal /ui beats {id}, and {id} beats the
@@ -30,53 +29,16 @@ internal static class ApprovalsEndpoints
         group.MapGet("/{id}", (HttpContext http, string id) => api.GuardAsync(http, () => api.GetAsync(http, id)));
         group.MapPost("/{id}/approve", (HttpContext http, string id) => api.GuardAsync(http, () => api.ApproveAsync(http, id)));
         group.MapPost("/{id}/reject", (HttpContext http, string id) => api.GuardAsync(http, () => api.RejectAsync(http, id)));
-        group.MapGet("/ui/{file?}", (HttpContext http, string? file) => ServeUi(http, files, file));
+        group.MapGet("/ui/{file?}", (HttpContext http, string? file) => pages.Serve(http, file) ?? NotFoundResult.Instance);
         group.Map("/{**rest}", ApprovalsApi.NotFoundAsync);
 #pragma warning restore ASP0022
     }
 
-    private static IResult ServeUi(HttpContext http, FrozenDictionary<string, (byte[] Content, string ContentType)> files, string? file)
+    /// <summary>A file the page does not have: the same problem+json 404 as any other unknown path under the prefix.</summary>
+    private sealed class NotFoundResult : IResult
     {
-        // Relative asset links need the trailing slash.
-        if (file is null && !http.Request.Path.Value!.EndsWith('/'))
-        {
-            return Results.Redirect(UiPath + "/", permanent: true);
-        }
+        public static readonly NotFoundResult Instance = new();
 
-        if (!files.TryGetValue(file ?? "index.html", out var asset))
-        {
-            return Results.NotFound();
-        }
-
-        var headers = http.Response.Headers;
-        headers.ContentSecurityPolicy = ContentSecurityPolicy;
-        headers.XContentTypeOptions = "nosniff";
-        headers.XFrameOptions = "DENY";
-        headers["Referrer-Policy"] = "no-referrer";
-        headers.CacheControl = "no-cache";
-        return Results.Bytes(asset.Content, asset.ContentType);
-    }
-
-    private static FrozenDictionary<string, (byte[] Content, string ContentType)> LoadFiles()
-    {
-        var assembly = typeof(ApprovalsEndpoints).Assembly;
-        var files = new Dictionary<string, (byte[], string)>(StringComparer.Ordinal);
-        foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal)))
-        {
-            using var stream = assembly.GetManifestResourceStream(name)!;
-            using var buffer = new MemoryStream();
-            stream.CopyTo(buffer);
-            var file = name[ResourcePrefix.Length..];
-            files[file] = (buffer.ToArray(), Path.GetExtension(file) switch
-            {
-                ".html" => "text/html; charset=utf-8",
-                ".js" => "text/javascript; charset=utf-8",
-                ".css" => "text/css; charset=utf-8",
-                ".svg" => "image/svg+xml",
-                _ => "application/octet-stream",
-            });
-        }
-
-        return files.ToFrozenDictionary(StringComparer.Ordinal);
+        public Task ExecuteAsync(HttpContext httpContext) => ApprovalsApi.NotFoundAsync(httpContext);
     }
 }

@@ -1,11 +1,13 @@
 using Edge.Audit.Shipping;
 using Edge.Proxy.Configuration;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
 
 namespace Edge.Proxy.Auditing;
 
 /// <summary>Runs the shipper from the spool to the writer; on shutdown, drains what is spooled (bounded by DrainTimeout).</summary>
-internal sealed partial class AuditShippingService(SpoolAuditSink sink, IOptions<EdgeAuditOptions> options, ILogger<AuditShipper> logger)
+internal sealed partial class AuditShippingService(
+    SpoolAuditSink sink, IOptions<EdgeAuditOptions> options, TimeProvider time, IMeterFactory meterFactory, ILogger<AuditShipper> logger)
     : IHostedService, IAsyncDisposable
 {
     private AuditShipper? _shipper;
@@ -14,6 +16,7 @@ internal sealed partial class AuditShippingService(SpoolAuditSink sink, IOptions
     {
         // Normally already open (lifecycle StartingAsync); the shipper's cursor needs the recovered ack mark.
         await sink.Spool.StartAsync(cancellationToken);
+        var writers = AuditWriterUrls.Parse(options.Value.WriterUrl!);
         string? token = null;
         if (options.Value.IngestToken is { Length: > 0 } reference && !SecretReference.TryResolve(reference, out token, out var error))
         {
@@ -22,10 +25,10 @@ internal sealed partial class AuditShippingService(SpoolAuditSink sink, IOptions
 
         _shipper = new AuditShipper(sink.Spool, new ShipperOptions
         {
-            WriterUrl = new Uri(options.Value.WriterUrl!),
+            WriterUrls = writers,
             IngestToken = token,
             ShipInterval = options.Value.ShipInterval,
-        }, logger);
+        }, logger, handler: null, time, meterFactory);
         _shipper.Start();
     }
 

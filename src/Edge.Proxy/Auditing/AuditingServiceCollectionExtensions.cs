@@ -62,8 +62,17 @@ internal static class AuditingServiceCollectionExtensions
 
         private bool LocalFileConfigured => !string.IsNullOrEmpty(services.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.LocalFile);
 
-        public Task StartingAsync(CancellationToken cancellationToken) =>
-            WriterConfigured ? services.GetRequiredService<SpoolAuditSink>().Spool.StartAsync(cancellationToken) : Task.CompletedTask;
+        public Task StartingAsync(CancellationToken cancellationToken)
+        {
+            if (!WriterConfigured)
+            {
+                return Task.CompletedTask;
+            }
+
+            // A malformed writer list fails the start here, before the spool opens and Kestrel takes traffic.
+            _ = AuditWriterUrls.Parse(services.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl!);
+            return services.GetRequiredService<SpoolAuditSink>().Spool.StartAsync(cancellationToken);
+        }
 
         public Task StartAsync(CancellationToken cancellationToken)
         {

@@ -5,7 +5,10 @@ internal sealed record EdgeAuditOptions
 {
     public const string SectionName = "Edge:Audit";
 
-    /// <summary>The audit writer's base address. Absent: decisions go to <see cref="LocalFile"/> (embedded mode).</summary>
+    /// <summary>
+    /// The audit writer's base address, or several separated by <c>;</c> (tried in order; see <see cref="AuditWriterUrls"/>).
+    /// Absent: decisions go to <see cref="LocalFile"/> (embedded mode).
+    /// </summary>
     public string? WriterUrl { get; init; }
 
     /// <summary>

@@ -121,7 +121,7 @@ internal static class BanEndpoints
 
         if (!removed)
         {
-            await ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status404NotFound, NotFoundCode, "Ban not found", "No running ban has this key.");
+            await ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status404NotFound, NotFoundCode, "Ban not found", "No running ban has this key: it was never banned, was lifted already, or its ban has ended.");
             return;
         }
 

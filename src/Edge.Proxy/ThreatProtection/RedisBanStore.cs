@@ -57,11 +57,15 @@ internal static class RedisBanStore
         return 1
         """;
 
+    // Answers 1 only for a ban still running at ARGV[4] (Unix ms): an ended ban stays in the set until the next load,
+    // and removing it lifts nothing.
     private const string RemoveScript = """
-        local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+        local ends = redis.call('ZSCORE', KEYS[1], ARGV[1])
+        redis.call('ZREM', KEYS[1], ARGV[1])
         redis.call('HDEL', KEYS[2], ARGV[1])
         redis.call('PUBLISH', ARGV[3], ARGV[2])
-        return removed
+        if ends and tonumber(ends) > tonumber(ARGV[4]) then return 1 end
+        return 0
         """;
 
     private static readonly RedisKey[] BanKeys = [BansKey, InfoKey];
@@ -91,8 +95,10 @@ internal static class RedisBanStore
     public static Task AddAsync(IDatabase database, BanEntry ban) =>
         database.ScriptEvaluateAsync(AddScript, BanKeys, [ban.Until.ToUnixTimeMilliseconds(), ban.Key, Info(ban.Rule, ban.Reason), Message(ban), ChannelName]);
 
-    public static async Task<bool> RemoveAsync(IDatabase database, string key) =>
-        (long)(await database.ScriptEvaluateAsync(RemoveScript, BanKeys, [key, JsonSerializer.Serialize(new Published(key, 0, null, null, Lifted: true)), ChannelName]).ConfigureAwait(false)) > 0;
+    /// <summary>Removes the key's ban; true when it was still running at <paramref name="now"/>.</summary>
+    public static async Task<bool> RemoveAsync(IDatabase database, string key, DateTimeOffset now) =>
+        (long)(await database.ScriptEvaluateAsync(RemoveScript, BanKeys,
+            [key, JsonSerializer.Serialize(new Published(key, 0, null, null, Lifted: true)), ChannelName, now.ToUnixTimeMilliseconds()]).ConfigureAwait(false)) > 0;
 
     /// <summary>A message of <see cref="Channel"/>: the ban, or a lifted key (<see cref="Published.Lifted"/>); null when unreadable.</summary>
     public static Published? ParseMessage(string? json)

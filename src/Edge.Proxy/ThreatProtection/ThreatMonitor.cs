@@ -135,23 +135,33 @@ internal sealed partial class ThreatMonitor(
         return ban;
     }
 
-    /// <summary>Lifts a ban; false when the key was not banned.</summary>
+    /// <summary>
+    /// Lifts a ban; true only when a ban was still running at the moment it was removed. An ended ban that is still
+    /// stored (Redis and the table keep it until the next reload) is removed too, but that lifts nothing: false, no audit.
+    /// </summary>
     public async Task<bool> UnbanAsync(string key)
     {
-        var now = time.GetUtcNow();
-        var existed = Forget(key) is { } known && known.Ban.IsActive(now);
+        bool lifted;
         if (redis.IsConfigured)
         {
-            existed |= await RedisBanStore.RemoveAsync(SharedDatabase(), key).WaitAsync(RedisDeadline * 4).ConfigureAwait(false);
+            // Redis holds the shared truth: the local replica may still show a ban another instance lifted, or one that
+            // ended. The script compares the ban's end with this clock in the same atomic step that removes it.
+            var database = SharedDatabase();
+            lifted = await RedisBanStore.RemoveAsync(database, key, time.GetUtcNow()).WaitAsync(RedisDeadline * 4).ConfigureAwait(false);
+            Forget(key);
+        }
+        else
+        {
+            lifted = ForgetRunning(key);
         }
 
-        if (existed)
+        if (lifted)
         {
             audit.Unbanned(key, by: "management");
             Log.BanLifted(logger, key);
         }
 
-        return existed;
+        return lifted;
     }
 
     /// <summary>The running bans, straight from Redis when it is configured.</summary>
@@ -335,6 +345,23 @@ internal sealed partial class ThreatMonitor(
             next.Remove(key);
             _bans = next;
             return known;
+        }
+    }
+
+    /// <summary>Removes the key's ban; true when it was still running at that moment (the clock is read under the lock).</summary>
+    private bool ForgetRunning(string key)
+    {
+        lock (_write)
+        {
+            if (!_bans.TryGetValue(key, out var known))
+            {
+                return false;
+            }
+
+            var next = new Dictionary<string, KnownBan>(_bans, StringComparer.Ordinal);
+            next.Remove(key);
+            _bans = next;
+            return known.Ban.IsActive(time.GetUtcNow());
         }
     }
 

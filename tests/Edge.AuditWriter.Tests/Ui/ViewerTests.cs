@@ -348,6 +348,8 @@ public sealed class ViewerTests(ChromiumFixture chromium) : IClassFixture<Chromi
         Assert.StartsWith("default-src 'self'", ViewerEndpoints.ContentSecurityPolicy, StringComparison.Ordinal);
         Assert.Equal("text/javascript", script.Content.Headers.ContentType!.MediaType);
         Assert.Equal(System.Net.HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("not_found", JsonNode.Parse(await missing.Content.ReadAsStringAsync())!["code"]!.GetValue<string>());
         Assert.DoesNotContain("localStorage", js, StringComparison.Ordinal);
         Assert.DoesNotContain("sessionStorage", js, StringComparison.Ordinal);
         Assert.DoesNotContain("document.cookie", js, StringComparison.Ordinal);

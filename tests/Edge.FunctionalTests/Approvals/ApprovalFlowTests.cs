@@ -266,6 +266,7 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
     [InlineData("GET", "/_edge/approvals/abc/def/ghi", HttpStatusCode.NotFound, "not_found")]
     [InlineData("DELETE", "/_edge/approvals/0123456789abcdef0123456789abcdef", HttpStatusCode.NotFound, "not_found")]
     [InlineData("POST", "/_edge/approvals/0123456789abcdef0123456789abcdef/approve", HttpStatusCode.Unauthorized, "authentication_required")]
+    [InlineData("GET", "/_edge/approvals/ui/secrets.txt", HttpStatusCode.NotFound, "not_found")]
     public async Task ApprovalsPath_UnderACatchAllRoute_IsAnsweredByTheEdgeAndNeverForwarded(string method, string path, HttpStatusCode status, string code)
     {
         using var response = await Client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));

@@ -161,6 +161,43 @@ public sealed class AuditTrailTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.All(ids, id => Assert.Contains(id, stored));
     }
 
+    [Fact]
+    public async Task EdgeHost_SeveralWriterUrlsFirstDown_RecordsReachTheNextWriterAndMetricsNameIt()
+    {
+        using var backend = Backend.Start();
+        await using var writer = await WriterFixture.StartAsync();
+        var down = $"http://127.0.0.1:{FreePort.Next()}";
+        await using var edge = await EdgeHost.StartAsync(Config(backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = $"{down}; {writer.BaseAddress}",
+        });
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/orders/5");
+        request.Headers.Add("X-Tenant-ID", "acme");
+        using var response = await edge.Client.SendAsync(request);
+        var requestId = response.Headers.GetValues("X-Request-Id").Single();
+
+        var records = await WaitForRecordsAsync(writer, 2);
+        var metrics = await edge.Management.GetStringAsync("/metrics");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(records, r => r.Id == requestId);
+        Assert.Contains($"edge_audit_writer_current{{otel_scope_name=\"Edge.Audit\",writer=\"http://{writer.BaseAddress.Authority}\"}} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains($"edge_audit_writer_failovers_total{{otel_scope_name=\"Edge.Audit\",reason=\"transport\",writer=\"{down}\"}} 1", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EdgeHost_MalformedWriterUrlEntry_RefusesToStartNamingIt()
+    {
+        using var backend = Backend.Start();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => EdgeHost.StartAsync(Config(backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = "http://127.0.0.1:9/;writer-b:9902",
+        }));
+
+        Assert.Contains("Edge:Audit:WriterUrl entry 'writer-b:9902'", error.Message, StringComparison.Ordinal);
+    }
+
     private static async Task<IReadOnlyList<StoredRecord>> WaitForRecordsAsync(WriterFixture writer, int count)
     {
         for (var attempt = 0; attempt < 100; attempt++)

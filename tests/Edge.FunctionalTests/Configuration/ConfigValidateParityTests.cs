@@ -74,6 +74,56 @@ public sealed partial class ConfigValidateParityTests
         Assert.Equal(Render(cli), Render(edge));
     }
 
+    [Fact]
+    public async Task ShippedProxyJson_PaymentsWithoutApprovalToken_Answers428AndTheDemoApproverCanApprove()
+    {
+        using var directory = new TempDirectory();
+        var path = directory.Write("proxy.json", WithFileSecrets(await File.ReadAllTextAsync(Path.Combine(RepositoryRoot, "proxy.json")), directory));
+        var proxyPort = FreePort.Next();
+        await using var app = EdgeApplication.Create(
+        [
+            $"--urls=http://127.0.0.1:{proxyPort}",
+            $"--Edge:ManagementUrls=http://127.0.0.1:{FreePort.Next()}",
+            $"--Edge:ProxyConfigPath={path}",
+            $"--Edge:Audit:SpoolPath={Path.Combine(directory.Path, "spool")}",
+            $"--Edge:Audit:LocalFile={Path.Combine(directory.Path, "audit-decisions.ndjson")}",
+        ]);
+        await app.StartAsync();
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{proxyPort}") };
+
+        // The demo keys of README.md and docs/approvals.md: partner-a requests, approver-acme approves.
+        using var payment = new HttpRequestMessage(HttpMethod.Post, "/payments/transfer")
+        {
+            Content = new StringContent("{\"amount\":100,\"to\":\"DE89\"}", System.Text.Encoding.UTF8, "application/json"),
+        };
+        payment.Headers.Add("X-Tenant-ID", "acme");
+        payment.Headers.Add("X-Api-Key", "demo-partner-key-acme-0001");
+        using var held = await client.SendAsync(payment);
+        var problem = JsonNode.Parse(await held.Content.ReadAsStringAsync())!;
+        using var pending = new HttpRequestMessage(HttpMethod.Get, "/_edge/approvals?status=pending");
+        pending.Headers.Add("X-Api-Key", "demo-approver-key-acme-0001");
+        using var listed = await client.SendAsync(pending);
+        var approvals = JsonNode.Parse(await listed.Content.ReadAsStringAsync())!["approvals"]!.AsArray();
+        using var approve = new HttpRequestMessage(HttpMethod.Post, $"/_edge/approvals/{(string?)problem["approvalId"]}/approve");
+        approve.Headers.Add("X-Api-Key", "demo-approver-key-acme-0001");
+        using var approved = await client.SendAsync(approve);
+        var decision = JsonNode.Parse(await approved.Content.ReadAsStringAsync())!;
+        await app.StopAsync();
+
+        Assert.Equal(System.Net.HttpStatusCode.PreconditionRequired, held.StatusCode);
+        Assert.Equal("application/problem+json", held.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("approval_required", (string?)problem["code"]);
+        var approvalId = (string?)problem["approvalId"];
+        Assert.False(string.IsNullOrEmpty(approvalId));
+        Assert.Equal(System.Net.HttpStatusCode.OK, listed.StatusCode);
+        var approval = Assert.Single(approvals, a => (string?)a!["id"] == approvalId)!;
+        Assert.Equal("payments", (string?)approval["policy"]);
+        Assert.Equal("partner-a", (string?)approval["requester"]);
+        Assert.Equal("acme", (string?)approval["tenant"]);
+        Assert.Equal(System.Net.HttpStatusCode.OK, approved.StatusCode);
+        Assert.False(string.IsNullOrEmpty((string?)decision["token"]));
+    }
+
     private static readonly Dictionary<string, Func<JsonNode, string>> Variants = new(StringComparer.Ordinal)
     {
         ["json-syntax"] = root => root.ToJsonString()[..^1],

@@ -27,11 +27,7 @@ public sealed class LogEventIdTests
     [Fact]
     public void LoggerMessages_EdgeProxy_UniqueAndInTheirAreasRange()
     {
-        var messages = typeof(EdgeApplication).Assembly.GetTypes()
-            .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
-            .Select(m => (Method: m, Attribute: m.GetCustomAttribute<LoggerMessageAttribute>()))
-            .Where(m => m.Attribute is not null)
-            .ToList();
+        var messages = LoggerMessages(typeof(EdgeApplication).Assembly.GetTypes());
 
         Assert.NotEmpty(messages);
         var duplicates = messages.GroupBy(m => m.Attribute!.EventId).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
@@ -43,4 +39,26 @@ public sealed class LogEventIdTests
             Assert.InRange(m.Attribute!.EventId, range.First, range.Last);
         });
     }
+
+    [Fact]
+    public void LoggerMessages_AuditShipper_InAuditingRangeAndUnusedByTheProxy()
+    {
+        // The shipper lives in Edge.Audit but logs inside the edge process, so its ids share the edge's Auditing range.
+        var shipper = LoggerMessages([typeof(Edge.Audit.Shipping.AuditShipper), .. typeof(Edge.Audit.Shipping.AuditShipper).GetNestedTypes(BindingFlags.NonPublic)]);
+        var proxyIds = LoggerMessages(typeof(EdgeApplication).Assembly.GetTypes()).Select(m => m.Attribute!.EventId).ToHashSet();
+
+        Assert.NotEmpty(shipper);
+        Assert.All(shipper, m =>
+        {
+            Assert.InRange(m.Attribute!.EventId, Ranges["Auditing"].First, Ranges["Auditing"].Last);
+            Assert.DoesNotContain(m.Attribute.EventId, proxyIds);
+        });
+        Assert.Equal(shipper.Count, shipper.Select(m => m.Attribute!.EventId).Distinct().Count());
+    }
+
+    private static List<(MethodInfo Method, LoggerMessageAttribute? Attribute)> LoggerMessages(IEnumerable<Type> types) =>
+        types.SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
+            .Select(m => (Method: m, Attribute: m.GetCustomAttribute<LoggerMessageAttribute>()))
+            .Where(m => m.Attribute is not null)
+            .ToList();
 }

@@ -2,6 +2,7 @@ using Edge.Configuration.ThreatProtection;
 using Edge.Proxy.Auditing;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Observability;
+using Edge.Proxy.Pipeline;
 using Edge.Proxy.Redis;
 using Edge.Proxy.ThreatProtection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -13,16 +14,24 @@ internal static class ThreatMonitors
 {
     public static ThreatMonitor InProcess(EdgeMetrics metrics, IReadOnlyDictionary<string, ThreatRuleOptions>? rules = null, TimeProvider? time = null)
     {
+        time ??= TimeProvider.System;
+        return Create(metrics, new EdgeRedis(null),
+            new ThreatAuditEventSink(new SecurityEventWriter(null, new EdgeHostOptions(), time, NullLogger<SecurityEventWriter>.Instance)), rules, time);
+    }
+
+    /// <summary>A monitor on the given Redis (or none) that reports its ban events to <paramref name="audit"/>.</summary>
+    public static ThreatMonitor Create(
+        EdgeMetrics metrics, EdgeRedis redis, IThreatEventSink audit, IReadOnlyDictionary<string, ThreatRuleOptions>? rules = null, TimeProvider? time = null)
+    {
         var state = new EdgeConfigState();
         var edge = EdgeSection.Empty.With(ThreatProtectionSection.Descriptor, new ThreatProtectionOptions { Rules = rules ?? new Dictionary<string, ThreatRuleOptions>() });
         state.Applied(new EdgeProxyConfig([], [], edge, new string('0', 64), 1), [], DateTimeOffset.UtcNow);
-        time ??= TimeProvider.System;
         return new ThreatMonitor(
             state,
-            new EdgeRedis(null),
+            redis,
             new ThreatMetrics(metrics),
-            new ThreatAuditEventSink(new SecurityEventWriter(null, new EdgeHostOptions(), time, NullLogger<SecurityEventWriter>.Instance)),
-            time,
+            audit,
+            time ?? TimeProvider.System,
             NullLogger<ThreatMonitor>.Instance);
     }
 }

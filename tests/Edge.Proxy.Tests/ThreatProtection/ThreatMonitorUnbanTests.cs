@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using Edge.Proxy.Observability;
+using Edge.Proxy.Pipeline;
+using Edge.Proxy.Redis;
+using Edge.Proxy.ThreatProtection;
+using Edge.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
+
+namespace Edge.Proxy.Tests.ThreatProtection;
+
+/// <summary>DELETE /edge/bans/{key} says what happened: a ban that has just ended is not "lifted", and not audited.</summary>
+public sealed class ThreatMonitorUnbanTests : IAsyncLifetime
+{
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private readonly RecordingThreatSink _audit = new();
+    private RedisServer _redis = null!;
+    private EdgeMetrics _metrics = null!;
+
+    public async Task InitializeAsync()
+    {
+        _metrics = new EdgeMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+        _redis = await RedisServer.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _redis.DisposeAsync();
+        await _services.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task UnbanAsync_InProcessBanEndedOnTheClock_FalseAndNotAudited()
+    {
+        var monitor = ThreatMonitors.Create(_metrics, new EdgeRedis(null), _audit, time: _time);
+        await monitor.BanAsync("10.0.0.20", TimeSpan.FromSeconds(30), "incident");
+
+        _time.Advance(TimeSpan.FromSeconds(30));
+
+        Assert.False(await monitor.UnbanAsync("10.0.0.20"));
+        Assert.Empty(_audit.UnbannedKeys);
+    }
+
+    [Fact]
+    public async Task UnbanAsync_InProcessBanStillRunning_TrueAndAuditedOnce()
+    {
+        var monitor = ThreatMonitors.Create(_metrics, new EdgeRedis(null), _audit, time: _time);
+        await monitor.BanAsync("10.0.0.21", TimeSpan.FromSeconds(30), "incident");
+
+        _time.Advance(TimeSpan.FromSeconds(29));
+
+        Assert.True(await monitor.UnbanAsync("10.0.0.21"));
+        Assert.False(await monitor.UnbanAsync("10.0.0.21"));
+        Assert.Equal(["10.0.0.21"], _audit.UnbannedKeys);
+    }
+
+    [Fact]
+    public async Task UnbanAsync_RedisBanEndedButNotYetReloaded_FalseNotAuditedAndRemoved()
+    {
+        using var redis = new EdgeRedis(_redis.ConnectionString);
+        var connection = (await redis.ConnectAsync())!;
+        var monitor = ThreatMonitors.Create(_metrics, redis, _audit, time: _time);
+        await monitor.BanAsync("10.0.0.22", TimeSpan.FromSeconds(30), "incident");
+
+        // Ended on the clock; no reload ran since, so Redis still holds the entry (a reload drops ended bans).
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.NotNull(await connection.GetDatabase().SortedSetScoreAsync(RedisBanStore.BansKey, "10.0.0.22"));
+
+        Assert.False(await monitor.UnbanAsync("10.0.0.22"));
+        Assert.Empty(_audit.UnbannedKeys);
+        Assert.Null(await connection.GetDatabase().SortedSetScoreAsync(RedisBanStore.BansKey, "10.0.0.22"));
+    }
+
+    [Fact]
+    public async Task UnbanAsync_RedisBanLiftedByAnotherInstance_FalseAlthoughTheReplicaStillShowsIt()
+    {
+        using var redis = new EdgeRedis(_redis.ConnectionString);
+        using var otherRedis = new EdgeRedis(_redis.ConnectionString);
+        await redis.ConnectAsync();
+        await otherRedis.ConnectAsync();
+        var monitor = ThreatMonitors.Create(_metrics, redis, _audit, time: _time);
+        var other = ThreatMonitors.Create(_metrics, otherRedis, new RecordingThreatSink(), time: _time);
+        await monitor.BanAsync("10.0.0.23", TimeSpan.FromMinutes(5), "incident");
+
+        Assert.True(await other.UnbanAsync("10.0.0.23"));
+
+        // This monitor's table learned the ban when it added it and has not reloaded since.
+        Assert.False(await monitor.UnbanAsync("10.0.0.23"));
+        Assert.Empty(_audit.UnbannedKeys);
+    }
+
+    [Fact]
+    public async Task UnbanAsync_RedisBanRunning_TrueAndAuditedOnce()
+    {
+        using var redis = new EdgeRedis(_redis.ConnectionString);
+        await redis.ConnectAsync();
+        var monitor = ThreatMonitors.Create(_metrics, redis, _audit, time: _time);
+        await monitor.BanAsync("10.0.0.24", TimeSpan.FromSeconds(30), "incident");
+
+        _time.Advance(TimeSpan.FromSeconds(29));
+
+        Assert.True(await monitor.UnbanAsync("10.0.0.24"));
+        Assert.False(await monitor.UnbanAsync("10.0.0.24"));
+        Assert.Equal(["10.0.0.24"], _audit.UnbannedKeys);
+    }
+
+    private sealed class RecordingThreatSink : IThreatEventSink
+    {
+        private readonly ConcurrentQueue<string> _unbanned = new();
+
+        public IReadOnlyList<string> UnbannedKeys => [.. _unbanned];
+
+        public void Banned(string key, string? rule, DateTimeOffset until, string reason, string by)
+        {
+        }
+
+        public void Unbanned(string key, string by) => _unbanned.Enqueue(key);
+    }
+}
