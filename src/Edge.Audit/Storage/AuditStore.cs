@@ -208,6 +208,13 @@ public sealed class AuditStore : IAuditStore
             return _store._exists.ExecuteScalar() is not null;
         }
 
+        /// <summary>Which of these ids are stored: one indexed lookup each (cheap in process).</summary>
+        public IReadOnlySet<string> StoredOf(IReadOnlyCollection<string> recordIds)
+        {
+            ArgumentNullException.ThrowIfNull(recordIds);
+            return recordIds.Where(Contains).ToHashSet(StringComparer.Ordinal);
+        }
+
         /// <summary>
         /// The subject row for this blind index and tenant; created with <paramref name="createWrappedKey"/> when
         /// absent, inside this transaction, so a batch that fails leaves no data key behind and a new subject costs no

@@ -66,10 +66,17 @@ public interface IAuditAppendBatch : IDisposable
     /// <summary>True when a record with this id is stored (or was added earlier in this batch).</summary>
     bool Contains(string recordId);
 
+    /// <summary>Which of these record ids are stored already (one query where the engine allows).</summary>
+    IReadOnlySet<string> StoredOf(IReadOnlyCollection<string> recordIds);
+
     /// <summary>The subject row for this blind index and tenant, created (inside this transaction) when absent.</summary>
     StoredSubject GetOrCreateSubject(byte[] blind, string tenant, Func<byte[]> createWrappedKey, DateTimeOffset now);
 
-    /// <summary>Adds a record at the next index; false (and no index used) when its id is already stored.</summary>
+    /// <summary>
+    /// Adds a record at the next index; false (and no index used) when its id was added earlier in this batch. Check
+    /// <see cref="StoredOf"/> first: SQLite also answers false for an id stored before, PostgreSQL writes the batch at
+    /// commit, where an id stored before fails the whole batch (nothing is stored twice either way).
+    /// </summary>
     bool Add(PendingLeaf leaf);
 
     /// <summary>Makes the batch durable.</summary>

@@ -247,7 +247,7 @@ public sealed class PostgresAuditStore : IAuditStore
                 }
             }
 
-            return new AppendBatch(connection, transaction, nextIndex);
+            return new AppendBatch(this, connection, transaction, nextIndex);
         }
         catch
         {
@@ -260,6 +260,7 @@ public sealed class PostgresAuditStore : IAuditStore
     /// <summary>Returns once no append transaction is in flight (a new sequencer calls this before reading the log).</summary>
     public void WaitForInFlightAppends()
     {
+        _subjects.Clear();
         using var connection = _dataSource.OpenConnection();
         using var transaction = connection.BeginTransaction();
         using var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@barrier)", connection, transaction);
@@ -268,79 +269,83 @@ public sealed class PostgresAuditStore : IAuditStore
         transaction.Commit();
     }
 
+    /// <summary>
+    /// One append transaction. Round trips, not rows, are what cost here, so a batch sends few: one query for the ids
+    /// already stored, one statement per subject not in <see cref="_subjects"/>, and its records as one binary COPY at
+    /// commit, inside the fenced transaction.
+    /// </summary>
     private sealed class AppendBatch : IAuditAppendBatch
     {
+        private readonly PostgresAuditStore _store;
         private readonly NpgsqlConnection _connection;
         private readonly NpgsqlTransaction _transaction;
-        private readonly NpgsqlCommand _insert;
-        private readonly NpgsqlCommand _exists;
         private readonly List<byte[]> _appended = [];
+        private readonly List<PendingLeaf> _rows = [];
         private readonly HashSet<string> _added = new(StringComparer.Ordinal);
         private long _nextIndex;
         private bool _done;
 
-        public AppendBatch(NpgsqlConnection connection, NpgsqlTransaction transaction, long nextIndex)
+        public AppendBatch(PostgresAuditStore store, NpgsqlConnection connection, NpgsqlTransaction transaction, long nextIndex)
         {
+            _store = store;
             _connection = connection;
             _transaction = transaction;
             _nextIndex = nextIndex;
-            _insert = new NpgsqlCommand(
-                """
-                INSERT INTO audit_records (idx, record_id, time_ms, tenant, route, decision, reason, subject_id, leaf, leaf_hash)
-                VALUES (@idx, @id, @time, @tenant, @route, @decision, @reason, @subject, @leaf, @hash)
-                ON CONFLICT (record_id) DO NOTHING
-                """, connection, transaction);
-            _insert.Parameters.Add(new NpgsqlParameter("idx", NpgsqlDbType.Bigint));
-            _insert.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Text));
-            _insert.Parameters.Add(new NpgsqlParameter("time", NpgsqlDbType.Bigint));
-            _insert.Parameters.Add(new NpgsqlParameter("tenant", NpgsqlDbType.Text));
-            _insert.Parameters.Add(new NpgsqlParameter("route", NpgsqlDbType.Text));
-            _insert.Parameters.Add(new NpgsqlParameter("decision", NpgsqlDbType.Text));
-            _insert.Parameters.Add(new NpgsqlParameter("reason", NpgsqlDbType.Text));
-            _insert.Parameters.Add(new NpgsqlParameter("subject", NpgsqlDbType.Bigint));
-            _insert.Parameters.Add(new NpgsqlParameter("leaf", NpgsqlDbType.Bytea));
-            _insert.Parameters.Add(new NpgsqlParameter("hash", NpgsqlDbType.Bytea));
-            _exists = new NpgsqlCommand("SELECT 1 FROM audit_records WHERE record_id = @id", connection, transaction);
-            _exists.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Text));
         }
 
         public IReadOnlyList<byte[]> Appended => _appended;
 
-        public bool Contains(string recordId)
+        public bool Contains(string recordId) => _added.Contains(recordId) || StoredOf([recordId]).Count > 0;
+
+        public IReadOnlySet<string> StoredOf(IReadOnlyCollection<string> recordIds)
         {
-            if (_added.Contains(recordId))
+            ArgumentNullException.ThrowIfNull(recordIds);
+            var stored = new HashSet<string>(recordIds.Where(_added.Contains), StringComparer.Ordinal);
+            using var command = new NpgsqlCommand("SELECT record_id FROM audit_records WHERE record_id = ANY(@ids)", _connection, _transaction);
+            command.Parameters.AddWithValue("ids", recordIds.ToArray());
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
             {
-                return true;
+                stored.Add(reader.GetString(0));
             }
 
-            _exists.Parameters[0].Value = recordId;
-            return _exists.ExecuteScalar() is not null;
+            return stored;
         }
 
         public StoredSubject GetOrCreateSubject(byte[] blind, string tenant, Func<byte[]> createWrappedKey, DateTimeOffset now)
         {
             ArgumentNullException.ThrowIfNull(createWrappedKey);
-            using (var select = new NpgsqlCommand("SELECT id, wrapped_key FROM audit_subjects WHERE blind = @blind AND tenant = @tenant", _connection, _transaction))
+            var cacheKey = new SubjectCacheKey(Convert.ToBase64String(blind), tenant);
+            if (_store._subjects.TryGetValue(cacheKey, out var cached))
             {
-                select.Parameters.AddWithValue("blind", blind);
-                select.Parameters.AddWithValue("tenant", tenant);
-                using var reader = select.ExecuteReader();
-                if (reader.Read())
-                {
-                    return new StoredSubject(reader.GetInt64(0), (byte[])reader[1]);
-                }
+                return cached;
             }
 
+            // One round trip whether the subject exists or not; the key wrapped for a subject that already exists is
+            // discarded (and ON CONFLICT skips an identity value, which only leaves a gap in subject ids).
             var wrapped = createWrappedKey();
-            using var insert = new NpgsqlCommand(
-                "INSERT INTO audit_subjects (blind, tenant, wrapped_key, created_ms) VALUES (@blind, @tenant, @key, @now) RETURNING id",
-                _connection, _transaction);
-            insert.Parameters.AddWithValue("blind", blind);
-            insert.Parameters.AddWithValue("tenant", tenant);
-            insert.Parameters.AddWithValue("key", wrapped);
-            insert.Parameters.AddWithValue("now", now.ToUnixTimeMilliseconds());
-            return new StoredSubject((long)insert.ExecuteScalar()!, wrapped);
+            using var upsert = new NpgsqlCommand(
+                """
+                WITH created AS (
+                    INSERT INTO audit_subjects (blind, tenant, wrapped_key, created_ms) VALUES (@blind, @tenant, @key, @now)
+                    ON CONFLICT (blind, tenant) DO NOTHING RETURNING id, wrapped_key)
+                SELECT id, wrapped_key FROM created
+                UNION ALL SELECT id, wrapped_key FROM audit_subjects WHERE blind = @blind AND tenant = @tenant
+                LIMIT 1
+                """, _connection, _transaction);
+            upsert.Parameters.AddWithValue("blind", blind);
+            upsert.Parameters.AddWithValue("tenant", tenant);
+            upsert.Parameters.AddWithValue("key", wrapped);
+            upsert.Parameters.AddWithValue("now", now.ToUnixTimeMilliseconds());
+            using var reader = upsert.ExecuteReader();
+            reader.Read();
+            var subject = new StoredSubject(reader.GetInt64(0), (byte[])reader[1]);
+            // Cached only once the batch commits: a rolled-back batch must not leave a subject id that was never stored.
+            _pendingSubjects.Add((cacheKey, subject));
+            return subject;
         }
+
+        private readonly List<(SubjectCacheKey Key, StoredSubject Subject)> _pendingSubjects = [];
 
         public bool Add(PendingLeaf leaf)
         {
@@ -352,33 +357,72 @@ public sealed class PostgresAuditStore : IAuditStore
                 throw new InvalidOperationException("The PostgreSQL store accepts only protected (v2) leaves.");
             }
 
-            var p = _insert.Parameters;
-            p[0].Value = _nextIndex;
-            p[1].Value = leaf.Summary.Id;
-            p[2].Value = leaf.Summary.Time.ToUnixTimeMilliseconds();
-            p[3].Value = (object?)leaf.Summary.Tenant ?? DBNull.Value;
-            p[4].Value = (object?)leaf.Summary.Route ?? DBNull.Value;
-            p[5].Value = (object?)leaf.Summary.Decision ?? DBNull.Value;
-            p[6].Value = (object?)leaf.Summary.Reason ?? DBNull.Value;
-            p[7].Value = (object?)leaf.SubjectId ?? DBNull.Value;
-            p[8].Value = leaf.Bytes;
-            p[9].Value = leaf.Hash;
-            if (_insert.ExecuteNonQuery() != 1)
+            if (!_added.Add(leaf.Summary.Id))
             {
                 return false;
             }
 
-            _added.Add(leaf.Summary.Id);
+            _rows.Add(leaf);
             _appended.Add(leaf.Hash);
             _nextIndex++;
             return true;
         }
 
-        /// <summary>Commits; PostgreSQL's synchronous_commit (on by default) makes the WAL durable before this returns.</summary>
+        /// <summary>
+        /// Writes the records (binary COPY) and commits; a record id stored meanwhile fails the unique index and rolls the
+        /// whole batch back. PostgreSQL's synchronous_commit (on by default) makes the WAL durable before this returns.
+        /// </summary>
         public void Commit()
         {
+            if (_rows.Count > 0)
+            {
+                var index = _nextIndex - _rows.Count;
+                using var copy = _connection.BeginBinaryImport(
+                    "COPY audit_records (idx, record_id, time_ms, tenant, route, decision, reason, subject_id, leaf, leaf_hash) FROM STDIN (FORMAT BINARY)");
+                foreach (var leaf in _rows)
+                {
+                    copy.StartRow();
+                    copy.Write(index++, NpgsqlDbType.Bigint);
+                    copy.Write(leaf.Summary.Id, NpgsqlDbType.Text);
+                    copy.Write(leaf.Summary.Time.ToUnixTimeMilliseconds(), NpgsqlDbType.Bigint);
+                    WriteText(copy, leaf.Summary.Tenant);
+                    WriteText(copy, leaf.Summary.Route);
+                    WriteText(copy, leaf.Summary.Decision);
+                    WriteText(copy, leaf.Summary.Reason);
+                    if (leaf.SubjectId is { } subject)
+                    {
+                        copy.Write(subject, NpgsqlDbType.Bigint);
+                    }
+                    else
+                    {
+                        copy.WriteNull();
+                    }
+
+                    copy.Write(leaf.Bytes, NpgsqlDbType.Bytea);
+                    copy.Write(leaf.Hash, NpgsqlDbType.Bytea);
+                }
+
+                copy.Complete();
+            }
+
             _transaction.Commit();
             _done = true;
+            foreach (var (key, subject) in _pendingSubjects)
+            {
+                _store.CacheSubject(key, subject);
+            }
+        }
+
+        private static void WriteText(NpgsqlBinaryImporter copy, string? value)
+        {
+            if (value is null)
+            {
+                copy.WriteNull();
+            }
+            else
+            {
+                copy.Write(value, NpgsqlDbType.Text);
+            }
         }
 
         public void Dispose()
@@ -389,7 +433,7 @@ public sealed class PostgresAuditStore : IAuditStore
                 {
                     _transaction.Rollback();
                 }
-                catch (NpgsqlException)
+                catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException)
                 {
                     // A broken connection has rolled the transaction back already.
                 }
@@ -397,11 +441,30 @@ public sealed class PostgresAuditStore : IAuditStore
                 _done = true;
             }
 
-            _insert.Dispose();
-            _exists.Dispose();
             _transaction.Dispose();
             _connection.Dispose();
         }
+    }
+
+    private readonly record struct SubjectCacheKey(string Blind, string Tenant);
+
+    /// <summary>
+    /// Subjects the sequencer has resolved, so a returning subject costs no round trip. Only this store deletes subjects
+    /// (erasure, retention: both clear it) and a writer clears it when it takes over (another sequencer may have erased
+    /// meanwhile). Bounded: emptied when full.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<SubjectCacheKey, StoredSubject> _subjects = new();
+
+    private const int SubjectCacheCapacity = 200_000;
+
+    private void CacheSubject(SubjectCacheKey key, StoredSubject subject)
+    {
+        if (_subjects.Count >= SubjectCacheCapacity)
+        {
+            _subjects.Clear();
+        }
+
+        _subjects[key] = subject;
     }
 
     public IEnumerable<byte[]> ReadLeafHashes(long fromIndex = 0)
@@ -438,6 +501,7 @@ public sealed class PostgresAuditStore : IAuditStore
     /// <summary>Deletes the subject's data keys; its records stay, their personal fields now undecryptable.</summary>
     public long EraseSubject(byte[] blind, string principal, string? tenant)
     {
+        _subjects.Clear();
         using var connection = _dataSource.OpenConnection();
         using var transaction = connection.BeginTransaction();
         var tenantClause = tenant is null ? "" : " AND tenant = @tenant";
@@ -465,6 +529,7 @@ public sealed class PostgresAuditStore : IAuditStore
     public int PruneBefore(DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excludedTenants, int limit)
     {
         ArgumentNullException.ThrowIfNull(excludedTenants);
+        _subjects.Clear();
         using var connection = _dataSource.OpenConnection();
         using var transaction = connection.BeginTransaction();
         using var command = new NpgsqlCommand { Connection = connection, Transaction = transaction };

@@ -294,9 +294,10 @@ internal sealed partial class AuditLog : IDisposable
         {
             using var batch = BeginFencedAppend(next);
             var seen = new HashSet<string>(StringComparer.Ordinal);
+            var stored = batch.StoredOf(leaves.Select(l => l.Summary.Id).ToList());
             foreach (var leaf in leaves)
             {
-                if (!seen.Add(leaf.Summary.Id) || batch.Contains(leaf.Summary.Id))
+                if (!seen.Add(leaf.Summary.Id) || stored.Contains(leaf.Summary.Id))
                 {
                     continue;
                 }

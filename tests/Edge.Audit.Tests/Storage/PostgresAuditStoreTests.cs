@@ -44,9 +44,19 @@ public sealed class PostgresAuditStoreTests(PostgresFixture postgres) : IClassFi
 
         using (var batch = store.BeginAppend(2))
         {
-            Assert.False(batch.Add(AuditStoreTests.Leaf("b")));
+            Assert.Equal(["b"], batch.StoredOf(["b", "c"]));
+            Assert.True(batch.Contains("b"));
             Assert.True(batch.Add(AuditStoreTests.Leaf("c")));
             batch.Commit();
+        }
+
+        // A caller that skips StoredOf cannot store a replay twice: the unique id fails the commit, which stores nothing.
+        using (var batch = store.BeginAppend(3))
+        {
+            Assert.True(batch.Add(AuditStoreTests.Leaf("d")));
+            Assert.True(batch.Add(AuditStoreTests.Leaf("a")));
+            var refused = Assert.Throws<PostgresException>(batch.Commit);
+            Assert.Equal(PostgresErrorCodes.UniqueViolation, refused.SqlState);
         }
 
         Assert.Equal(3, store.Count());
