@@ -503,6 +503,16 @@ internal sealed partial class AuditLog : IDisposable
                 EnsureMatches(latest);
             }
 
+            var stored = Store.Count();
+            if (stored != Size)
+            {
+                // The database holds fewer records than this writer once read or appended: acknowledged records were
+                // lost (e.g. a PostgreSQL failover to a replica that had not received them). Appending now would give
+                // other leaves the indexes of records that checkpoints may already have published.
+                throw new InvalidOperationException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"The store holds {stored} records but this writer's tree has {Size}: records it saw were lost; check with 'edge audit verify' before any writer sequences."));
+            }
+
             Volatile.Write(ref _latest, latest ?? SignAndStore(0, _tree.Root(0)));
             Volatile.Write(ref _isSequencer, true);
             Log.BecameSequencer(_logger, Size, _latest.Size);

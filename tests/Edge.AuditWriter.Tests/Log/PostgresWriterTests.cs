@@ -209,4 +209,45 @@ public sealed class PostgresWriterTests(PostgresFixture postgres) : IClassFixtur
         Assert.True(report.Valid, report.Problem);
         Assert.Equal(12, report.RecordsChecked);
     }
+
+    [Fact]
+    public async Task TakeOver_DatabaseLostRecordsThisWriterSaw_RefusesToSequence()
+    {
+        var store = await NewStoreAsync();
+        var database = new NpgsqlConnectionStringBuilder(store).Database!;
+        await using var writer = await StartWriterAsync(store);
+        await WaitForRoleAsync(writer, "sequencer", TimeSpan.FromSeconds(10));
+        (await writer.IngestAsync(Enumerable.Range(0, 5).Select(i => WriterFixture.Leaf($"kept{i}", "acme")).ToList(), 5)).EnsureSuccessStatusCode();
+        await writer.WaitForCheckpointAsync(5);
+        (await writer.IngestAsync(Enumerable.Range(0, 3).Select(i => WriterFixture.Leaf($"lost{i}", "acme")).ToList(), 8)).EnsureSuccessStatusCode();
+        await writer.WaitForCheckpointAsync(8);
+
+        // What a failover to an asynchronous replica that missed the last commits leaves behind (only a superuser can do
+        // this here: the triggers refuse it to everyone else). Then the writer's lease session ends, so it takes over again.
+        await postgres.Server.ExecuteAsync(database, """
+            ALTER TABLE audit_records DISABLE TRIGGER audit_records_append_only;
+            ALTER TABLE audit_checkpoints DISABLE TRIGGER audit_checkpoints_append_only;
+            DELETE FROM audit_records WHERE idx >= 5;
+            DELETE FROM audit_checkpoints WHERE size > 5;
+            ALTER TABLE audit_records ENABLE TRIGGER audit_records_append_only;
+            ALTER TABLE audit_checkpoints ENABLE TRIGGER audit_checkpoints_append_only;
+            SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted;
+            """);
+        await WaitForRoleAsync(writer, "standby", TimeSpan.FromSeconds(5));
+        var roles = new List<string>();
+        for (var i = 0; i < 12; i++)
+        {
+            roles.Add(await RoleAsync(writer));
+            await Task.Delay(100);
+        }
+
+        using var refused = await writer.IngestAsync([WriterFixture.Leaf("after", "acme")], 9);
+
+        Assert.All(roles, role => Assert.Equal("standby", role));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        await using var connection = new NpgsqlConnection(store);
+        await connection.OpenAsync();
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM audit_records", connection);
+        Assert.Equal(5L, await count.ExecuteScalarAsync());
+    }
 }
