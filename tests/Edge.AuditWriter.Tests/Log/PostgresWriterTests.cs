@@ -250,4 +250,30 @@ public sealed class PostgresWriterTests(PostgresFixture postgres) : IClassFixtur
         await using var count = new NpgsqlCommand("SELECT count(*) FROM audit_records", connection);
         Assert.Equal(5L, await count.ExecuteScalarAsync());
     }
+
+    [Theory]
+    [InlineData("Host=127.0.0.1;Username=edge;Password=hunter2-inline")]
+    [InlineData("env:EDGE_TEST_PG_UNSET_VARIABLE")]
+    public void ResolveConnectionString_InlinePasswordOrUnsetReference_RefusedWithoutTheSecret(string configured)
+    {
+        var refused = Assert.Throws<InvalidOperationException>(() => Edge.AuditWriter.Log.AuditLog.ResolveConnectionString(configured));
+
+        Assert.StartsWith("Writer:Postgres", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ResolveConnectionString_ReferenceOrInlineWithoutPassword_Resolved()
+    {
+        Environment.SetEnvironmentVariable("EDGE_TEST_PG_CONNECTION", "Host=db;Password=from-env");
+        try
+        {
+            Assert.Equal("Host=db;Password=from-env", Edge.AuditWriter.Log.AuditLog.ResolveConnectionString("env:EDGE_TEST_PG_CONNECTION"));
+            Assert.Equal("Host=db;Username=edge", Edge.AuditWriter.Log.AuditLog.ResolveConnectionString("Host=db;Username=edge"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("EDGE_TEST_PG_CONNECTION", null);
+        }
+    }
 }
