@@ -1,7 +1,6 @@
 using Edge.Audit.Storage;
 using Edge.AuditWriter.Hosting;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace Edge.AuditWriter.Log;
 
@@ -65,9 +64,11 @@ internal sealed partial class WriterLeaseService(AuditLog log, IOptions<WriterOp
                 log.CatchUp();
             }
         }
-        catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException or TimeoutException)
+        catch (Exception exception) when (exception is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
-            // A takeover that could not finish must not keep the lease: another writer may be able to.
+            // Whatever failed (database, a store that does not match its checkpoint), the loop must keep running: a host
+            // whose lease loop died would neither sequence nor step down. A takeover that could not finish must not keep
+            // the lease either: another writer may be able to.
             log.StepDown("the lease check failed");
             lease.Reset();
             Log.LeaseCheckFailed(logger, exception);
