@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: checks (and, as root on Debian, installs) what the tests need, runs every test project,
 # and ends with one line: "tests: N passed, N failed, N skipped". Skipped tests fail the run.
-# Needs the .NET 10 SDK; installs the Debian packages redis-server, chromium, nginx and prometheus when missing.
+# Needs the .NET 10 SDK; installs the Debian packages redis-server, chromium, nginx, prometheus and postgresql when missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -11,13 +11,15 @@ if ! command -v dotnet >/dev/null 2>&1; then
 fi
 
 # redis-server: the rate-limit and functional tests start real servers; chromium (at /usr/bin/chromium): the browser
-# tests of the HTML reports; nginx: load/bench.sh's comparison target; prometheus: promtool checks config/'s alert rules.
+# tests of the HTML reports; nginx: load/bench.sh's comparison target; prometheus: promtool checks config/'s alert rules;
+# postgresql: the audit writer's PostgreSQL store tests run initdb + pg_ctl (from /usr/lib/postgresql/*/bin) in a temp dir.
 has() { PATH="$PATH:/usr/sbin:/sbin" command -v "$1" >/dev/null 2>&1; }
 missing=()
 has redis-server || missing+=(redis-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 has nginx || missing+=(nginx)
 [ -x /usr/bin/promtool ] || missing+=(prometheus)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: missing: ${missing[*]}. Install them, then run ./test.sh again:" >&2

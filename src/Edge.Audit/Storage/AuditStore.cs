@@ -13,7 +13,7 @@ namespace Edge.Audit.Storage;
 /// empty (reason: only denials have one; principal: only v1 records keep it in plaintext) are indexed partially; a
 /// filter <c>column = value</c> implies <c>IS NOT NULL</c>, so SQLite still uses them.
 /// </summary>
-public sealed class AuditStore : IDisposable
+public sealed class AuditStore : IAuditStore
 {
     private const string Schema = """
         PRAGMA journal_mode=WAL;
@@ -138,6 +138,8 @@ public sealed class AuditStore : IDisposable
 
     public string Path { get; }
 
+    public string Location => Path;
+
     public static AuditStore Open(string path) => new(path, readOnly: false);
 
     public static AuditStore OpenReadOnly(string path) =>
@@ -174,8 +176,10 @@ public sealed class AuditStore : IDisposable
     /// </summary>
     public AppendBatch BeginAppend(long nextIndex) => new(this, _writer.BeginTransaction(), nextIndex);
 
+    IAuditAppendBatch IAuditStore.BeginAppend(long nextIndex) => BeginAppend(nextIndex);
+
     /// <summary>One open append transaction (see <see cref="BeginAppend"/>); its commands are prepared once per store.</summary>
-    public sealed class AppendBatch : IDisposable
+    public sealed class AppendBatch : IAuditAppendBatch
     {
         private readonly AuditStore _store;
         private readonly SqliteTransaction _transaction;
@@ -202,6 +206,13 @@ public sealed class AuditStore : IDisposable
         {
             _store._exists.Parameters[0].Value = recordId;
             return _store._exists.ExecuteScalar() is not null;
+        }
+
+        /// <summary>Which of these ids are stored: one indexed lookup each (cheap in process).</summary>
+        public IReadOnlySet<string> StoredOf(IReadOnlyCollection<string> recordIds)
+        {
+            ArgumentNullException.ThrowIfNull(recordIds);
+            return recordIds.Where(Contains).ToHashSet(StringComparer.Ordinal);
         }
 
         /// <summary>
@@ -291,11 +302,12 @@ public sealed class AuditStore : IDisposable
     }
 
     /// <summary>Leaf hashes in index order, as stored at append time (used to rebuild the tree at start).</summary>
-    public IEnumerable<byte[]> ReadLeafHashes()
+    public IEnumerable<byte[]> ReadLeafHashes(long fromIndex = 0)
     {
         using var connection = OpenReader();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT leaf_hash FROM records ORDER BY idx";
+        command.CommandText = "SELECT leaf_hash FROM records WHERE idx >= $from ORDER BY idx";
+        command.Parameters.AddWithValue("$from", fromIndex);
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {

@@ -14,7 +14,7 @@ namespace Edge.Audit.Verification;
 /// </summary>
 public static class LogVerifier
 {
-    public static VerificationReport VerifyStore(AuditStore store, IReadOnlyCollection<NoteVerifier> verifiers)
+    public static VerificationReport VerifyStore(IAuditStore store, IReadOnlyCollection<NoteVerifier> verifiers)
     {
         ArgumentNullException.ThrowIfNull(store);
         var checkpoints = new List<(long Size, byte[] Root)>();

@@ -50,8 +50,17 @@ internal static class ErasureEndpoint
             tenant = caller.Tenant;
         }
 
-        // Not bound to RequestAborted: once the keys are deleted the erasure must also be recorded.
-        var result = await log.EraseAsync(request.Subject, tenant, caller.Principal, CancellationToken.None).ConfigureAwait(false);
+        ErasureResult result;
+        try
+        {
+            // Not bound to RequestAborted: once the keys are deleted the erasure must also be recorded.
+            result = await log.EraseAsync(request.Subject, tenant, caller.Principal, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (WriterStandbyException)
+        {
+            return Problems.WriterStandby();
+        }
+
         metrics.Erased(result.Records);
         if (!result.WalTruncated)
         {

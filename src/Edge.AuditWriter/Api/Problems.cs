@@ -13,6 +13,14 @@ internal static class Problems
 
     public static IResult BadRequest(string code, string detail) => Create(StatusCodes.Status400BadRequest, code, "Bad audit request", detail);
 
+    /// <summary>
+    /// 503 <c>writer_standby</c> with <c>Retry-After: 1</c>: another writer of the shared store sequences; nothing was stored,
+    /// so the sender moves to the next writer URL (or retries here after a failover).
+    /// </summary>
+    public static IResult WriterStandby() =>
+        new RetryAfterResult(Create(StatusCodes.Status503ServiceUnavailable, "writer_standby", "Writer on standby",
+            "This audit writer is a standby; another writer sequences the log. Nothing was stored; send the batch to the sequencer."));
+
     /// <summary>401 with the <c>WWW-Authenticate</c> challenge RFC 9110 §15.5.2 requires.</summary>
     public static IResult Unauthorized(string code, string detail, string challenge) =>
         new ChallengeResult(Create(StatusCodes.Status401Unauthorized, code, "Unauthorized", detail), challenge);
@@ -26,6 +34,15 @@ internal static class Problems
     {
         context.ProblemDetails.Instance ??= context.HttpContext.Request.Path.Value;
         context.ProblemDetails.Extensions["requestId"] = context.HttpContext.TraceIdentifier;
+    }
+
+    private sealed class RetryAfterResult(IResult problem) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.RetryAfter = "1";
+            return problem.ExecuteAsync(httpContext);
+        }
     }
 
     private sealed class ChallengeResult(IResult problem, string challenge) : IResult

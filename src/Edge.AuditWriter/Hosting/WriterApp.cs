@@ -29,6 +29,7 @@ public static class WriterApp
         builder.Services.AddSingleton<CallerAuthenticator>();
         builder.Services.AddSingleton<IngestAuthenticator>();
         builder.Services.AddHostedService<CheckpointService>();
+        builder.Services.AddHostedService<WriterLeaseService>();
         builder.Services.AddSingleton<RetentionMetrics>();
         builder.Services.AddHostedService<RetentionService>();
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(RetentionMetrics.MeterName).AddPrometheusExporter());
@@ -46,6 +47,8 @@ public static class WriterApp
         IngestEndpoint.Map(app);
         ReadEndpoints.Map(app);
         ViewerEndpoints.Map(app);
+        // Ready on both roles (a standby serves reads); the role tells a load balancer or the shipper which one ingests.
+        app.MapGet("/readyz", (AuditLog log) => Results.Json(new { status = "ready", role = log.IsSequencer ? "sequencer" : "standby" }));
         // Counts only (no record content): retention runs, pruned records, shredded keys, erased records.
         app.MapPrometheusScrapingEndpoint();
         return app;

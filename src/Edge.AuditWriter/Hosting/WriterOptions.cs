@@ -3,8 +3,18 @@ namespace Edge.AuditWriter.Hosting;
 /// <summary>The <c>Writer</c> configuration section.</summary>
 public sealed record WriterOptions
 {
-    /// <summary>The SQLite file (Writer:StorePath).</summary>
+    /// <summary>The SQLite file (Writer:StorePath); unused when <see cref="Postgres"/> is set.</summary>
     public string StorePath { get; init; } = "audit.db";
+
+    /// <summary>
+    /// The PostgreSQL store's Npgsql connection string (Writer:Postgres): a secret reference (<c>env:NAME</c> or
+    /// <c>file:/path</c>), or inline when it holds no password. Set: records, checkpoints and subject keys live in PostgreSQL
+    /// and several writers may share it (one sequences, the others stand by). Absent: the SQLite file.
+    /// </summary>
+    public string? Postgres { get; init; }
+
+    /// <summary>How often a standby tries to take the sequencer lease, and the leader checks its lease connection.</summary>
+    public TimeSpan LeaseInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>The Ed25519 signing key in signed-note private-key form; generated on first start when absent.</summary>
     public string KeyPath { get; init; } = "keys/audit-writer.key";

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 using System.IO.Compression;
 using Edge.Audit.Records;
@@ -6,7 +7,6 @@ using Edge.Audit.Storage;
 using Edge.AuditWriter.Api;
 using Edge.AuditWriter.Hosting;
 using Edge.AuditWriter.Log;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
 namespace Edge.AuditWriter.Ingest;
@@ -26,6 +26,12 @@ internal static partial class IngestEndpoint
         if (!authenticator.IsAllowed(request))
         {
             return Problems.Unauthorized("ingest_unauthenticated", "A valid ingest token is required.", IngestAuthenticator.Challenge);
+        }
+
+        if (!log.IsSequencer)
+        {
+            // Before reading the body: a standby answers at once, and the shipper moves on.
+            return Problems.WriterStandby();
         }
 
         if (!long.TryParse(request.Headers[IngestProtocol.LastSequenceHeader], NumberStyles.None, CultureInfo.InvariantCulture, out var lastSequence))
@@ -103,10 +109,15 @@ internal static partial class IngestEndpoint
             // Not bound to RequestAborted: once started, the commit completes even if the edge gave up waiting.
             await log.AppendAsync(leaves, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (SqliteException exception)
+        catch (WriterStandbyException)
+        {
+            // The lease was lost while this batch waited or was fenced at commit: nothing of it is stored.
+            return Problems.WriterStandby();
+        }
+        catch (DbException exception)
         {
             // The batch's transaction was rolled back as a whole: nothing of it is stored, so the edge keeps it and retries.
-            Log.BatchFailed(logger, leaves.Count, exception.SqliteErrorCode, exception.Message);
+            Log.BatchFailed(logger, leaves.Count, exception.ErrorCode, exception.Message);
             return Problems.Create(StatusCodes.Status503ServiceUnavailable, "ingest_failed", "Batch not stored",
                 "The batch was rolled back and nothing of it was stored; retry it.");
         }
@@ -141,7 +152,7 @@ internal static partial class IngestEndpoint
 
     private static partial class Log
     {
-        [LoggerMessage(2150, LogLevel.Error, "An ingest batch of {Records} records was rolled back (SQLite error {SqliteError}): {Reason}")]
-        public static partial void BatchFailed(ILogger logger, int records, int sqliteError, string reason);
+        [LoggerMessage(2150, LogLevel.Error, "An ingest batch of {Records} records was rolled back (store error {StoreError}): {Reason}")]
+        public static partial void BatchFailed(ILogger logger, int records, int storeError, string reason);
     }
 }

@@ -26,6 +26,7 @@ internal sealed partial class AuditLog : IDisposable
     private readonly string _origin;
     private readonly ILogger<AuditLog> _logger;
     private StoredCheckpoint _latest;
+    private bool _isSequencer;
 
     /// <summary>The CloudEvents instance (source <c>edge://audit-writer</c>) of the records the writer makes itself.</summary>
     public const string WriterInstance = "audit-writer";
@@ -37,29 +38,52 @@ internal sealed partial class AuditLog : IDisposable
         _time = time;
         _origin = options.Origin;
         _logger = logger;
-        var storeDirectory = Path.GetDirectoryName(Path.GetFullPath(options.StorePath));
-        Directory.CreateDirectory(storeDirectory!);
-        Store = AuditStore.Open(options.StorePath);
+        if (options.Postgres is { } postgres)
+        {
+            Store = PostgresAuditStore.Open(ResolveConnectionString(postgres));
+        }
+        else
+        {
+            var storeDirectory = Path.GetDirectoryName(Path.GetFullPath(options.StorePath));
+            Directory.CreateDirectory(storeDirectory!);
+            Store = AuditStore.Open(options.StorePath);
+        }
+
         _signers = WriterKeys.Load(options, logger);
         Keyring = SubjectKeyring.Load(options, logger);
-        foreach (var hash in Store.ReadLeafHashes())
+        var latest = CatchUp() ?? Store.LatestCheckpoint();
+        if (latest is not null)
         {
-            _tree.AppendLeafHash(hash);
+            EnsureMatches(latest);
         }
 
-        var latest = Store.LatestCheckpoint();
-        if (latest is not null && (latest.Size > _tree.Size || !_tree.Root(latest.Size).AsSpan().SequenceEqual(latest.Root)))
-        {
-            // Signing on top of a store that no longer matches its last checkpoint would publish a fork.
-            throw new InvalidOperationException(
-                $"The store does not match its latest checkpoint (size {latest.Size}); run 'edge audit verify' before restarting the writer.");
-        }
-
-        _latest = latest ?? SignAndStore(0, _tree.Root(0));
-        Log.Opened(logger, Store.Path, _tree.Size, _latest.Size);
+        // A shared store starts as a standby: the lease decides who sequences (WriterLeaseService). A standby keeps the
+        // stored checkpoint, or the empty tree's (signed, never stored: every writer signs the same one).
+        _isSequencer = Store is not PostgresAuditStore;
+        _latest = latest ?? (_isSequencer ? SignAndStore(0, _tree.Root(0)) : Sign(0, _tree.Root(0)));
+        Log.Opened(logger, Store.Location, _tree.Size, _latest.Size);
     }
 
-    public AuditStore Store { get; }
+    /// <summary><c>Writer:Postgres</c> is a secret reference, or an inline connection string that holds no password.</summary>
+    internal static string ResolveConnectionString(string configured)
+    {
+        if (Edge.Configuration.SecretReference.IsReference(configured))
+        {
+            return Edge.Configuration.SecretReference.TryResolve(configured, out var value, out var error)
+                ? value
+                : throw new InvalidOperationException($"Writer:Postgres: {error}");
+        }
+
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(configured);
+        return string.IsNullOrEmpty(builder.Password)
+            ? configured
+            : throw new InvalidOperationException("Writer:Postgres holds a password inline; give it as env:NAME or file:/path.");
+    }
+
+    public IAuditStore Store { get; }
+
+    /// <summary>True while this writer appends and signs (always with SQLite; with PostgreSQL while it holds the lease).</summary>
+    public bool IsSequencer => Volatile.Read(ref _isSequencer);
 
     public SubjectKeyring Keyring { get; }
 
@@ -84,6 +108,7 @@ internal sealed partial class AuditLog : IDisposable
         await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            EnsureSequencer();
             return AppendLocked(leaves);
         }
         finally
@@ -102,6 +127,7 @@ internal sealed partial class AuditLog : IDisposable
         await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            EnsureSequencer();
             var records = Store.EraseSubject(Keyring.BlindPrincipal(principal), principal, tenant);
             var truncated = await TruncateWalAsync(cancellationToken).ConfigureAwait(false);
             AppendWriterRecord(AuditEventTypes.SubjectErased, tenant, "erased", "erasure", "erasure_request", requestedBy,
@@ -127,6 +153,7 @@ internal sealed partial class AuditLog : IDisposable
     public async Task<RetentionResult> ApplyRetentionAsync(RetentionOptions retention, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(retention);
+        EnsureSequencer();
         var now = _time.GetUtcNow();
         var pruned = 0L;
         foreach (var (tenant, span) in retention.Tenants)
@@ -142,6 +169,7 @@ internal sealed partial class AuditLog : IDisposable
         await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            EnsureSequencer();
             var shredded = Store.DeleteUnusedSubjects();
             var truncated = await TruncateWalAsync(cancellationToken).ConfigureAwait(false);
             AppendWriterRecord(AuditEventTypes.RetentionApplied, null, "applied", "retention", null, null,
@@ -188,6 +216,7 @@ internal sealed partial class AuditLog : IDisposable
             await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
+                EnsureSequencer();
                 pruned = Store.PruneBefore(cutoff, tenant, excluded, PruneBatch);
             }
             finally
@@ -263,11 +292,12 @@ internal sealed partial class AuditLog : IDisposable
         IReadOnlyList<byte[]> appended;
         try
         {
-            using var batch = Store.BeginAppend(next);
+            using var batch = BeginFencedAppend(next);
             var seen = new HashSet<string>(StringComparer.Ordinal);
+            var stored = batch.StoredOf(leaves.Select(l => l.Summary.Id).ToList());
             foreach (var leaf in leaves)
             {
-                if (!seen.Add(leaf.Summary.Id) || batch.Contains(leaf.Summary.Id))
+                if (!seen.Add(leaf.Summary.Id) || stored.Contains(leaf.Summary.Id))
                 {
                     continue;
                 }
@@ -299,7 +329,7 @@ internal sealed partial class AuditLog : IDisposable
 
     /// <param name="keys">Subjects already resolved in this batch: a batch is mostly a few subjects, so each costs one
     /// blind-index HMAC, one lookup and one key unwrap per batch, not per record.</param>
-    private PendingLeaf Protect(PendingLeaf leaf, AuditStore.AppendBatch batch, Dictionary<SubjectCacheKey, BatchSubject> keys)
+    private PendingLeaf Protect(PendingLeaf leaf, IAuditAppendBatch batch, Dictionary<SubjectCacheKey, BatchSubject> keys)
     {
         using var document = JsonDocument.Parse(leaf.Bytes);
         var subject = SubjectProtector.ReadSubject(document.RootElement);
@@ -343,6 +373,11 @@ internal sealed partial class AuditLog : IDisposable
         await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (!IsSequencer)
+            {
+                return false;
+            }
+
             long size;
             byte[] root;
             lock (_treeLock)
@@ -383,9 +418,118 @@ internal sealed partial class AuditLog : IDisposable
 
     private StoredCheckpoint SignAndStore(long size, byte[] root)
     {
-        var note = SignedNote.Sign(new Checkpoint(_origin, size, root), _signers);
-        Store.AddCheckpoint(size, root, note, _time.GetUtcNow());
-        return new StoredCheckpoint(size, root, note);
+        var checkpoint = Sign(size, root);
+        Store.AddCheckpoint(size, root, checkpoint.Note, _time.GetUtcNow());
+        return checkpoint;
+    }
+
+    private StoredCheckpoint Sign(long size, byte[] root) => new(size, root, SignedNote.Sign(new Checkpoint(_origin, size, root), _signers));
+
+    private void EnsureSequencer()
+    {
+        if (!IsSequencer)
+        {
+            throw new WriterStandbyException();
+        }
+    }
+
+    /// <summary>A fenced append (another writer sequences, or this one's view is stale) makes this writer a standby at once.</summary>
+    private IAuditAppendBatch BeginFencedAppend(long next)
+    {
+        try
+        {
+            return Store.BeginAppend(next);
+        }
+        catch (AuditStoreFencedException exception)
+        {
+            StepDown(exception.Message);
+            throw new WriterStandbyException();
+        }
+    }
+
+    /// <summary>
+    /// Reads the leaf hashes appended since the tree's size (by the sequencer, when this writer stands by) and adopts the
+    /// newest stored checkpoint the tree covers. The stored log is append-only, so the prefix already read never changes.
+    /// Returns that checkpoint, or null when none is stored yet.
+    /// </summary>
+    public StoredCheckpoint? CatchUp()
+    {
+        // Read the checkpoint first: every leaf it covers was committed before it, so the hashes read next include them.
+        var latest = Store.LatestCheckpoint();
+        lock (_treeLock)
+        {
+            foreach (var hash in Store.ReadLeafHashes(_tree.Size))
+            {
+                _tree.AppendLeafHash(hash);
+            }
+        }
+
+        if (latest is not null && !IsSequencer && latest.Size > (_latest?.Size ?? -1))
+        {
+            EnsureMatches(latest);
+            Volatile.Write(ref _latest, latest);
+        }
+
+        return latest;
+    }
+
+    private void EnsureMatches(StoredCheckpoint latest)
+    {
+        lock (_treeLock)
+        {
+            if (latest.Size > _tree.Size || !_tree.Root(latest.Size).AsSpan().SequenceEqual(latest.Root))
+            {
+                // Signing on top of a store that no longer matches its last checkpoint would publish a fork.
+                throw new InvalidOperationException(
+                    $"The store does not match its latest checkpoint (size {latest.Size}); run 'edge audit verify' before restarting the writer.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Called once this writer holds the lease: waits until no append of a previous sequencer is in flight, reads the rest
+    /// of the log, checks it against the last signed checkpoint and only then appends. Its next checkpoint extends a tree
+    /// that contains every leaf the previous one signed, so it is consistent with it.
+    /// </summary>
+    public async Task TakeOverAsync(CancellationToken cancellationToken)
+    {
+        await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            (Store as PostgresAuditStore)?.WaitForInFlightAppends();
+            var latest = CatchUp();
+            if (latest is not null)
+            {
+                EnsureMatches(latest);
+            }
+
+            var stored = Store.Count();
+            if (stored != Size)
+            {
+                // The database holds fewer records than this writer once read or appended: acknowledged records were
+                // lost (e.g. a PostgreSQL failover to a replica that had not received them). Appending now would give
+                // other leaves the indexes of records that checkpoints may already have published.
+                throw new InvalidOperationException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"The store holds {stored} records but this writer's tree has {Size}: records it saw were lost; check with 'edge audit verify' before any writer sequences."));
+            }
+
+            Volatile.Write(ref _latest, latest ?? SignAndStore(0, _tree.Root(0)));
+            Volatile.Write(ref _isSequencer, true);
+            Log.BecameSequencer(_logger, Size, _latest.Size);
+        }
+        finally
+        {
+            _appendLock.Release();
+        }
+    }
+
+    /// <summary>Stops appending at once (the lease is gone or an append was fenced).</summary>
+    public void StepDown(string reason)
+    {
+        if (Interlocked.Exchange(ref _isSequencer, false))
+        {
+            Log.BecameStandby(_logger, reason);
+        }
     }
 
     public void Dispose()
@@ -407,10 +551,19 @@ internal sealed partial class AuditLog : IDisposable
         [LoggerMessage(2130, LogLevel.Information, "Erasure made the subject of {Records} records unreadable (tenant scope {TenantScope})")]
         public static partial void Erased(ILogger logger, long records, string tenantScope);
 
+        [LoggerMessage(2132, LogLevel.Information, "This writer now sequences the shared log at size {Size}; latest checkpoint at size {CheckpointSize}")]
+        public static partial void BecameSequencer(ILogger logger, long size, long checkpointSize);
+
+        [LoggerMessage(2133, LogLevel.Warning, "This writer stopped sequencing and stands by: {Reason}")]
+        public static partial void BecameStandby(ILogger logger, string reason);
+
         [LoggerMessage(2131, LogLevel.Warning, "The WAL could not be truncated after an erasure or retention run (readers kept it busy); deleted bytes may remain in it until the next run")]
         public static partial void WalNotTruncated(ILogger logger);
     }
 }
+
+/// <summary>This writer stands by (another holds the sequencer lease): ingest, erasure and retention go to the sequencer.</summary>
+internal sealed class WriterStandbyException() : Exception("This writer is a standby; another writer sequences the log.");
 
 internal sealed record ErasureResult(long Records, bool WalTruncated);
 

@@ -37,6 +37,12 @@ internal sealed partial class RetentionService(
 
     private async Task RunOnceAsync(RetentionOptions retention, CancellationToken cancellationToken)
     {
+        if (!log.IsSequencer)
+        {
+            // The sequencer applies retention for every writer of a shared store.
+            return;
+        }
+
         try
         {
             var result = await log.ApplyRetentionAsync(retention, cancellationToken).ConfigureAwait(false);

@@ -17,6 +17,10 @@ internal static class AuditCommands
     private static Command BuildVerify()
     {
         var store = new Option<FileInfo?>("--store") { Description = "The writer's SQLite file (recompute the tree, check every stored checkpoint)" };
+        var postgres = new Option<string?>("--postgres")
+        {
+            Description = "The writer's PostgreSQL store: an Npgsql connection string, or env:NAME / file:/path holding one (same checks as --store)",
+        };
         var export = new Option<FileInfo?>("--export") { Description = "Offline: an NDJSON export from index 0 (one leaf per line)" };
         var checkpoint = new Option<FileInfo?>("--checkpoint") { Description = "Offline: a saved signed checkpoint (GET /audit/checkpoint)" };
         var bundle = new Option<FileInfo?>("--bundle") { Description = "Offline: an export bundle (GET /audit/export?format=bundle); checks every record's inclusion proof" };
@@ -27,7 +31,7 @@ internal static class AuditCommands
         };
         var command = new Command("verify", "Recompute the Merkle tree and check signed checkpoints; reports the first bad index")
         {
-            store, export, checkpoint, bundle, key,
+            store, postgres, export, checkpoint, bundle, key,
         };
         command.SetAction(parse =>
         {
@@ -50,9 +54,9 @@ internal static class AuditCommands
 
             if (bundleFile is not null)
             {
-                if (parse.GetValue(store) is not null || parse.GetValue(export) is not null || parse.GetValue(checkpoint) is not null)
+                if (parse.GetValue(store) is not null || parse.GetValue(postgres) is not null || parse.GetValue(export) is not null || parse.GetValue(checkpoint) is not null)
                 {
-                    error.WriteLine("error: give either --store, or --export with --checkpoint, or --bundle.");
+                    error.WriteLine("error: give either --store, --postgres, or --export with --checkpoint, or --bundle.");
                     return AuditExitCodes.UsageError;
                 }
 
@@ -62,12 +66,22 @@ internal static class AuditCommands
             var storeFile = parse.GetValue(store);
             var exportFile = parse.GetValue(export);
             var checkpointFile = parse.GetValue(checkpoint);
+            if (parse.GetValue(postgres) is { } connection)
+            {
+                if (storeFile is not null || exportFile is not null || checkpointFile is not null)
+                {
+                    error.WriteLine("error: give either --store, --postgres, or --export with --checkpoint, or --bundle.");
+                    return AuditExitCodes.UsageError;
+                }
+
+                return VerifyPostgres(connection, verifiers!, output, error);
+            }
             var inputs = storeFile is not null && exportFile is null && checkpointFile is null ? [storeFile]
                 : exportFile is not null && checkpointFile is not null && storeFile is null ? new[] { exportFile, checkpointFile }
                 : null;
             if (inputs is null)
             {
-                error.WriteLine("error: give either --store, or --export with --checkpoint, or --bundle.");
+                error.WriteLine("error: give either --store, --postgres, or --export with --checkpoint, or --bundle.");
                 return AuditExitCodes.UsageError;
             }
 
@@ -97,20 +111,50 @@ internal static class AuditCommands
                 return AuditExitCodes.VerificationFailed;
             }
 
-            if (report.Valid)
-            {
-                output.WriteLine(report.PrunedRecords == 0
-                    ? $"OK: {report.RecordsChecked} records, {report.CheckpointsChecked} checkpoints verified"
-                    : $"OK: {report.RecordsChecked} records ({report.PrunedRecords} pruned to their leaf hash: included, content no longer checkable), {report.CheckpointsChecked} checkpoints verified");
-                return AuditExitCodes.Verified;
-            }
-
-            output.WriteLine(report.FirstBadIndex is { } bad
-                ? $"FAIL: first bad index {bad}: {report.Problem}"
-                : $"FAIL: {report.Problem}");
-            return AuditExitCodes.VerificationFailed;
+            return Report(report, output);
         });
         return command;
+    }
+
+    private static int VerifyPostgres(string connection, IReadOnlyCollection<NoteVerifier> verifiers, TextWriter output, TextWriter error)
+    {
+        if (Edge.Configuration.SecretReference.IsReference(connection)
+            && !Edge.Configuration.SecretReference.TryResolve(connection, out connection, out var referenceError))
+        {
+            error.WriteLine($"error: --postgres: {referenceError}");
+            return AuditExitCodes.UsageError;
+        }
+
+        VerificationReport report;
+        try
+        {
+            using var opened = PostgresAuditStore.OpenReadOnly(connection);
+            report = LogVerifier.VerifyStore(opened, verifiers);
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or InvalidOperationException or ArgumentException)
+        {
+            // A store that cannot be read is not a verified log: a failure, not a usage error. The message names no password.
+            output.WriteLine($"FAIL: the store cannot be read: {ex.Message}");
+            return AuditExitCodes.VerificationFailed;
+        }
+
+        return Report(report, output);
+    }
+
+    private static int Report(VerificationReport report, TextWriter output)
+    {
+        if (report.Valid)
+        {
+            output.WriteLine(report.PrunedRecords == 0
+                ? $"OK: {report.RecordsChecked} records, {report.CheckpointsChecked} checkpoints verified"
+                : $"OK: {report.RecordsChecked} records ({report.PrunedRecords} pruned to their leaf hash: included, content no longer checkable), {report.CheckpointsChecked} checkpoints verified");
+            return AuditExitCodes.Verified;
+        }
+
+        output.WriteLine(report.FirstBadIndex is { } bad
+            ? $"FAIL: first bad index {bad}: {report.Problem}"
+            : $"FAIL: {report.Problem}");
+        return AuditExitCodes.VerificationFailed;
     }
 
     private static int VerifyBundle(FileInfo file, IReadOnlyCollection<NoteVerifier>? trusted, TextWriter output, TextWriter error)

@@ -1,0 +1,84 @@
+namespace Edge.Audit.Storage;
+
+/// <summary>
+/// What the writer and <c>edge audit verify</c> need from a store: one implementation per engine (<see cref="AuditStore"/> for
+/// SQLite, <see cref="PostgresAuditStore"/> for PostgreSQL). Records, leaf hashes and checkpoints are append-only in both;
+/// only subject key material (and, on SQLite, pruned bodies) ever goes away. Writes are serialised by the caller; reads may
+/// run concurrently.
+/// </summary>
+public interface IAuditStore : IDisposable
+{
+    /// <summary>Where the store lives, for logs: a file path, or a PostgreSQL host/database without credentials.</summary>
+    string Location { get; }
+
+    long Count();
+
+    /// <summary>
+    /// Starts one append transaction from <paramref name="nextIndex"/>: the batch's records, subject links and new data
+    /// keys commit together or not at all.
+    /// </summary>
+    IAuditAppendBatch BeginAppend(long nextIndex);
+
+    /// <summary>Leaf hashes in index order from <paramref name="fromIndex"/>, as stored at append time.</summary>
+    IEnumerable<byte[]> ReadLeafHashes(long fromIndex = 0);
+
+    /// <summary>Every leaf with its index and stored hash, in index order.</summary>
+    IEnumerable<StoredLeaf> ReadLeaves();
+
+    /// <summary>The wrapped data key of a subject, or null once it was erased or shredded.</summary>
+    StoredSubjectKey? SubjectKey(long subjectId);
+
+    /// <summary>Deletes the data keys of a subject (every tenant, or one); returns how many records became unreadable.</summary>
+    long EraseSubject(byte[] blind, string principal, string? tenant);
+
+    /// <summary>
+    /// One retention step over records older than <paramref name="cutoff"/>: makes the personal content of up to about
+    /// <paramref name="limit"/> of them unreadable and returns how many. SQLite prunes bodies to their leaf hash; PostgreSQL
+    /// keeps every body and shreds the data keys of subjects with no record at or after the cutoff.
+    /// </summary>
+    int PruneBefore(DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excludedTenants, int limit);
+
+    /// <summary>Data keys deleted by retention since the last call (SQLite: keys no remaining record uses are deleted now).</summary>
+    int DeleteUnusedSubjects();
+
+    /// <summary>Makes deleted bytes unrecoverable from the store's own files where the engine allows; false when it could not.</summary>
+    bool TruncateWal();
+
+    void AddCheckpoint(long size, byte[] root, string note, DateTimeOffset created);
+
+    IReadOnlyList<StoredCheckpoint> Checkpoints();
+
+    StoredCheckpoint? LatestCheckpoint();
+
+    /// <summary>Newest first with <see cref="RecordQuery.Before"/> as cursor, or oldest first with <see cref="RecordQuery.After"/>.</summary>
+    IReadOnlyList<StoredRecord> Query(RecordQuery query);
+
+    /// <summary>Oldest first, streamed.</summary>
+    IEnumerable<StoredRecord> Export(RecordQuery query);
+}
+
+/// <summary>One open append transaction; disposing it without <see cref="Commit"/> rolls it back.</summary>
+public interface IAuditAppendBatch : IDisposable
+{
+    /// <summary>The leaf hashes appended so far, in index order.</summary>
+    IReadOnlyList<byte[]> Appended { get; }
+
+    /// <summary>True when a record with this id is stored (or was added earlier in this batch).</summary>
+    bool Contains(string recordId);
+
+    /// <summary>Which of these record ids are stored already (one query where the engine allows).</summary>
+    IReadOnlySet<string> StoredOf(IReadOnlyCollection<string> recordIds);
+
+    /// <summary>The subject row for this blind index and tenant, created (inside this transaction) when absent.</summary>
+    StoredSubject GetOrCreateSubject(byte[] blind, string tenant, Func<byte[]> createWrappedKey, DateTimeOffset now);
+
+    /// <summary>
+    /// Adds a record at the next index; false (and no index used) when its id was added earlier in this batch. Check
+    /// <see cref="StoredOf"/> first: SQLite also answers false for an id stored before, PostgreSQL writes the batch at
+    /// commit, where an id stored before fails the whole batch (nothing is stored twice either way).
+    /// </summary>
+    bool Add(PendingLeaf leaf);
+
+    /// <summary>Makes the batch durable.</summary>
+    void Commit();
+}

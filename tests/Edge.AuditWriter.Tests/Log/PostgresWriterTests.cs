@@ -1,0 +1,279 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Edge.Audit.Checkpoints;
+using Edge.Audit.Storage;
+using Edge.Audit.Verification;
+using Edge.AuditWriter.Tests.Protection;
+using Edge.Testing;
+using Npgsql;
+
+namespace Edge.AuditWriter.Tests.Log;
+
+/// <summary>The writer's contract on a real PostgreSQL, and two writers sharing it (one sequences, one stands by).</summary>
+public sealed class PostgresWriterTests(PostgresFixture postgres) : IClassFixture<PostgresFixture>
+{
+    private const string Erased = "erin.erasable@example.test";
+    private const string Kept = "kim.kept@example.test";
+
+    private async Task<string> NewStoreAsync() => postgres.Server.ConnectionString(await postgres.Server.CreateDatabaseAsync());
+
+    private static Task<WriterFixture> StartWriterAsync(string connectionString, WriterFixture? sharingKeysWith = null) =>
+        WriterFixture.StartAsync(extraArgs:
+        [
+            $"--Writer:Postgres={connectionString}",
+            "--Writer:LeaseInterval=00:00:00.250",
+            .. sharingKeysWith is null ? Array.Empty<string>() :
+            [
+                // Every writer of one log signs with the same key and wraps data keys under the same subject master key.
+                $"--Writer:KeyPath={sharingKeysWith.KeyPath}",
+                $"--Writer:SubjectKeyPath={Path.Combine(sharingKeysWith.Directory, "keys", "subject.key")}",
+            ],
+        ]);
+
+    private static async Task<string> RoleAsync(WriterFixture writer)
+    {
+        using var client = writer.Client();
+        return JsonDocument.Parse(await client.GetStringAsync("/readyz")).RootElement.GetProperty("role").GetString()!;
+    }
+
+    private static async Task WaitForRoleAsync(WriterFixture writer, string role, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (await RoleAsync(writer) != role)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the writer did not become {role} within {within}");
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
+    public async Task Ingest_OnPostgres_StoresOnceAndEveryProofVerifies()
+    {
+        var store = await NewStoreAsync();
+        await using var writer = await StartWriterAsync(store);
+        await WaitForRoleAsync(writer, "sequencer", TimeSpan.FromSeconds(10));
+        var leaves = Enumerable.Range(0, 20).Select(i => WriterFixture.Leaf($"r{i}", i % 2 == 0 ? "acme" : "globex")).ToList();
+
+        (await writer.IngestAsync(leaves[..12], 12)).EnsureSuccessStatusCode();
+        var before = await writer.WaitForCheckpointAsync(12);
+        using var replay = await writer.IngestAsync(leaves, 20);
+        var after = await writer.WaitForCheckpointAsync(20);
+
+        Assert.Equal(HttpStatusCode.OK, replay.StatusCode);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        var records = await ErasureTests.RecordsAsync(auditor, "");
+        Assert.Equal(20, records.Count);
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"r{i}").Order(), records.Select(r => r.GetProperty("id").GetString()!).Order());
+        var key = NoteVerifier.Parse((await writer.Client().GetStringAsync("/audit/key")).Split('\n')[0]);
+        var signedBefore = SignedNote.Open(before, [key]);
+        var signedAfter = SignedNote.Open(after, [key]);
+        Assert.True(signedBefore.Valid && signedAfter.Valid);
+        Assert.True(Rfc9162.VerifyConsistency(12, 20, signedBefore.Checkpoint!.Root, signedAfter.Checkpoint!.Root,
+            await ErasureTests.ProofAsync(auditor, "/audit/proof/consistency?from=12&to=20")));
+        foreach (var record in records)
+        {
+            var index = record.GetProperty("index").GetInt64();
+            var leafHash = Rfc9162.LeafHash(Convert.FromBase64String(record.GetProperty("leaf").GetString()!));
+            Assert.True(Rfc9162.VerifyInclusion(index, 20, leafHash, await ErasureTests.ProofAsync(auditor, $"/audit/proof/inclusion?index={index}&size=20"),
+                signedAfter.Checkpoint!.Root));
+        }
+
+        using var opened = PostgresAuditStore.OpenReadOnly(store);
+        var report = LogVerifier.VerifyStore(opened, [key]);
+        Assert.True(report.Valid, report.Problem);
+        Assert.Equal(20, report.RecordsChecked);
+    }
+
+    [Fact]
+    public async Task Erase_OnPostgres_PrincipalFoundByBlindIndexThenNowhereReadable()
+    {
+        var store = await NewStoreAsync();
+        await using var writer = await StartWriterAsync(store);
+        await WaitForRoleAsync(writer, "sequencer", TimeSpan.FromSeconds(10));
+        var leaves = Enumerable.Range(0, 10)
+            .Select(i => ErasureTests.Leaf($"r{i}", "acme", i % 2 == 0 ? Erased : Kept, i % 2 == 0 ? "203.0.113.77" : "198.51.100.23"))
+            .ToList();
+        (await writer.IngestAsync(leaves, 10)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        var found = await ErasureTests.RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}");
+
+        using var response = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased });
+
+        Assert.Equal(5, found.Count);
+        Assert.All(found, r => Assert.Equal(Erased, r.GetProperty("principal").GetString()));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(5, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("records").GetInt64());
+        Assert.Empty(await ErasureTests.RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}"));
+        Assert.Equal(5, (await ErasureTests.RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Kept)}")).Count);
+        var r0 = Assert.Single(await ErasureTests.RecordsAsync(dpo, "id=r0"));
+        Assert.Equal("{\"protection\":\"erased\"}", r0.GetProperty("record").GetProperty("data").GetProperty("subject").GetRawText());
+        Assert.Equal(found.Single(r => r.GetProperty("id").GetString() == "r0").GetProperty("leaf").GetString(), r0.GetProperty("leaf").GetString());
+
+        // Nothing the database returns holds the erased principal: not a record column, not a leaf, not a key row.
+        await using var connection = new NpgsqlConnection(store);
+        await connection.OpenAsync();
+        await using var dump = new NpgsqlCommand(
+            """
+            SELECT string_agg(x, E'\n') FROM (
+                SELECT convert_from(leaf, 'UTF8') || ' ' || r::text AS x FROM audit_records r
+                UNION ALL SELECT s::text FROM audit_subjects s
+                UNION ALL SELECT c::text FROM audit_checkpoints c) t
+            """, connection);
+        var everything = (string)(await dump.ExecuteScalarAsync())!;
+        Assert.Contains("/orders/7", everything, StringComparison.Ordinal);
+        Assert.DoesNotContain(Erased, everything, StringComparison.Ordinal);
+        Assert.DoesNotContain(Kept, everything, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ingest_OnStandby_Answers503WriterStandbyWhileStandbyServesReads()
+    {
+        var store = await NewStoreAsync();
+        await using var leader = await StartWriterAsync(store);
+        await WaitForRoleAsync(leader, "sequencer", TimeSpan.FromSeconds(10));
+        await using var standby = await StartWriterAsync(store, sharingKeysWith: leader);
+        (await leader.IngestAsync([WriterFixture.Leaf("a", "acme"), WriterFixture.Leaf("b", "acme")], 2)).EnsureSuccessStatusCode();
+        var leaderCheckpoint = await leader.WaitForCheckpointAsync(2);
+
+        using var refused = await standby.IngestAsync([WriterFixture.Leaf("c", "acme")], 3);
+        var problem = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement;
+        var standbyCheckpoint = await standby.WaitForCheckpointAsync(2);
+        using var auditor = standby.Client(WriterFixture.GlobalAuditorKey);
+
+        Assert.Equal("standby", await RoleAsync(standby));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("writer_standby", problem.GetProperty("code").GetString());
+        Assert.Equal("1", refused.Headers.RetryAfter?.ToString());
+        Assert.Equal(leaderCheckpoint, standbyCheckpoint);
+        Assert.Equal(["b", "a"], (await ErasureTests.RecordsAsync(auditor, "")).Select(r => r.GetProperty("id").GetString()));
+        Assert.NotEmpty(await ErasureTests.ProofAsync(auditor, "/audit/proof/inclusion?index=0&size=2"));
+        using var erasure = await standby.Client(WriterFixture.GlobalEraserKey).PostAsJsonAsync("/audit/erasure", new { subject = "user-a" });
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, erasure.StatusCode);
+        Assert.Contains("writer_standby", await erasure.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(2, (await ErasureTests.RecordsAsync(auditor, "")).Count);
+    }
+
+    [Fact]
+    public async Task Failover_LeaderLosesItsLease_StandbyTakesOverAndCheckpointsStayConsistent()
+    {
+        var store = await NewStoreAsync();
+        await using var leader = await StartWriterAsync(store);
+        await WaitForRoleAsync(leader, "sequencer", TimeSpan.FromSeconds(10));
+        await using var standby = await StartWriterAsync(store, sharingKeysWith: leader);
+        var first = Enumerable.Range(0, 7).Select(i => WriterFixture.Leaf($"before{i}", "acme")).ToList();
+        (await leader.IngestAsync(first, 7)).EnsureSuccessStatusCode();
+        var before = await leader.WaitForCheckpointAsync(7);
+        using (var refused = await standby.IngestAsync([WriterFixture.Leaf("early", "acme")], 8))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        }
+
+        // PostgreSQL ends the leader's lease session, as when its process dies or the network cuts it off.
+        await using (var admin = new NpgsqlConnection(store))
+        {
+            await admin.OpenAsync();
+            await using var kill = new NpgsqlCommand(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid::bigint = @lo AND classid::bigint = @hi", admin);
+            kill.Parameters.AddWithValue("lo", PostgresWriterLease.Key & 0xFFFF_FFFF);
+            kill.Parameters.AddWithValue("hi", PostgresWriterLease.Key >> 32);
+            Assert.Equal(true, await kill.ExecuteScalarAsync());
+        }
+
+        var started = DateTime.UtcNow;
+        await WaitForRoleAsync(standby, "sequencer", TimeSpan.FromSeconds(5));
+        var tookOver = DateTime.UtcNow - started;
+        using var stale = await leader.IngestAsync([WriterFixture.Leaf("stale", "acme")], 8);
+        var second = Enumerable.Range(0, 5).Select(i => WriterFixture.Leaf($"after{i}", "acme")).ToList();
+        using var accepted = await standby.IngestAsync([first[3], .. second], 13);
+        var after = await standby.WaitForCheckpointAsync(12);
+
+        Assert.True(tookOver < TimeSpan.FromSeconds(5), $"takeover took {tookOver}");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, stale.StatusCode);
+        Assert.Contains("writer_standby", await stale.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+        var key = NoteVerifier.Parse((await standby.Client().GetStringAsync("/audit/key")).Split('\n')[0]);
+        var signedBefore = SignedNote.Open(before, [key]);
+        var signedAfter = SignedNote.Open(after, [key]);
+        Assert.True(signedBefore.Valid && signedAfter.Valid);
+        using var auditor = standby.Client(WriterFixture.GlobalAuditorKey);
+        Assert.True(Rfc9162.VerifyConsistency(7, 12, signedBefore.Checkpoint!.Root, signedAfter.Checkpoint!.Root,
+            await ErasureTests.ProofAsync(auditor, "/audit/proof/consistency?from=7&to=12")));
+        var ids = (await ErasureTests.RecordsAsync(auditor, "")).Select(r => r.GetProperty("id").GetString()!).ToList();
+        Assert.Equal(12, ids.Count);
+        Assert.Equal(12, ids.Distinct().Count());
+        Assert.DoesNotContain("stale", ids);
+        using var opened = PostgresAuditStore.OpenReadOnly(store);
+        var report = LogVerifier.VerifyStore(opened, [key]);
+        Assert.True(report.Valid, report.Problem);
+        Assert.Equal(12, report.RecordsChecked);
+    }
+
+    [Fact]
+    public async Task TakeOver_DatabaseLostRecordsThisWriterSaw_RefusesToSequence()
+    {
+        var store = await NewStoreAsync();
+        var database = new NpgsqlConnectionStringBuilder(store).Database!;
+        await using var writer = await StartWriterAsync(store);
+        await WaitForRoleAsync(writer, "sequencer", TimeSpan.FromSeconds(10));
+        (await writer.IngestAsync(Enumerable.Range(0, 5).Select(i => WriterFixture.Leaf($"kept{i}", "acme")).ToList(), 5)).EnsureSuccessStatusCode();
+        await writer.WaitForCheckpointAsync(5);
+        (await writer.IngestAsync(Enumerable.Range(0, 3).Select(i => WriterFixture.Leaf($"lost{i}", "acme")).ToList(), 8)).EnsureSuccessStatusCode();
+        await writer.WaitForCheckpointAsync(8);
+
+        // What a failover to an asynchronous replica that missed the last commits leaves behind (only a superuser can do
+        // this here: the triggers refuse it to everyone else). Then the writer's lease session ends, so it takes over again.
+        await postgres.Server.ExecuteAsync(database, """
+            ALTER TABLE audit_records DISABLE TRIGGER audit_records_append_only;
+            ALTER TABLE audit_checkpoints DISABLE TRIGGER audit_checkpoints_append_only;
+            DELETE FROM audit_records WHERE idx >= 5;
+            DELETE FROM audit_checkpoints WHERE size > 5;
+            ALTER TABLE audit_records ENABLE TRIGGER audit_records_append_only;
+            ALTER TABLE audit_checkpoints ENABLE TRIGGER audit_checkpoints_append_only;
+            SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted;
+            """);
+        await WaitForRoleAsync(writer, "standby", TimeSpan.FromSeconds(5));
+        var roles = new List<string>();
+        for (var i = 0; i < 12; i++)
+        {
+            roles.Add(await RoleAsync(writer));
+            await Task.Delay(100);
+        }
+
+        using var refused = await writer.IngestAsync([WriterFixture.Leaf("after", "acme")], 9);
+
+        Assert.All(roles, role => Assert.Equal("standby", role));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        await using var connection = new NpgsqlConnection(store);
+        await connection.OpenAsync();
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM audit_records", connection);
+        Assert.Equal(5L, await count.ExecuteScalarAsync());
+    }
+
+    [Theory]
+    [InlineData("Host=127.0.0.1;Username=edge;Password=hunter2-inline")]
+    [InlineData("env:EDGE_TEST_PG_UNSET_VARIABLE")]
+    public void ResolveConnectionString_InlinePasswordOrUnsetReference_RefusedWithoutTheSecret(string configured)
+    {
+        var refused = Assert.Throws<InvalidOperationException>(() => Edge.AuditWriter.Log.AuditLog.ResolveConnectionString(configured));
+
+        Assert.StartsWith("Writer:Postgres", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ResolveConnectionString_ReferenceOrInlineWithoutPassword_Resolved()
+    {
+        Environment.SetEnvironmentVariable("EDGE_TEST_PG_CONNECTION", "Host=db;Password=from-env");
+        try
+        {
+            Assert.Equal("Host=db;Password=from-env", Edge.AuditWriter.Log.AuditLog.ResolveConnectionString("env:EDGE_TEST_PG_CONNECTION"));
+            Assert.Equal("Host=db;Username=edge", Edge.AuditWriter.Log.AuditLog.ResolveConnectionString("Host=db;Username=edge"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("EDGE_TEST_PG_CONNECTION", null);
+        }
+    }
+}
