@@ -17,6 +17,11 @@ namespace Edge.Load.Allocations;
 /// <summary>One target's measured rounds: bytes the whole process allocated per request, one entry per round.</summary>
 internal sealed record RequestAllocationRow(string Target, string Description, int Requests, IReadOnlyList<double> BytesPerRequest)
 {
+    /// <summary>With <c>--types</c>: sampled bytes per request by type, from a separate round of <see cref="SampledRequests"/>.</summary>
+    public IReadOnlyList<KeyValuePair<string, double>> SampledTypes { get; init; } = [];
+
+    public int SampledRequests { get; init; }
+
     public double Median
     {
         get
@@ -111,13 +116,25 @@ internal static class RequestAllocationBench
             perRequest.Add((after - before) / (double)options.Requests);
         }
 
+        IReadOnlyList<KeyValuePair<string, double>> types = [];
+        var sampled = 0;
+        if (options.Types > 0)
+        {
+            // About one sample per 100 KB: enough requests for a few thousand samples.
+            sampled = Math.Max(options.Requests, 20_000);
+            using var sampler = new AllocationSampler();
+            sampler.Start();
+            await SendAsync(connection, sampled, target, cancellationToken).ConfigureAwait(false);
+            types = [.. sampler.Stop().Take(options.Types).Select(p => KeyValuePair.Create(p.Key, p.Value / (double)sampled))];
+        }
+
         if (writer is not null && target == "edge-lease")
         {
             // Every request's decision must have reached the writer: otherwise the edge's shipping was not measured.
-            await writer.WaitForRecordsAsync(options.Warmup + ((long)options.Rounds * options.Requests), cancellationToken).ConfigureAwait(false);
+            await writer.WaitForRecordsAsync(options.Warmup + ((long)options.Rounds * options.Requests) + sampled, cancellationToken).ConfigureAwait(false);
         }
 
-        return new RequestAllocationRow(target, description, options.Requests, perRequest);
+        return new RequestAllocationRow(target, description, options.Requests, perRequest) { SampledTypes = types, SampledRequests = sampled };
     }
 
     private static async Task SendAsync(RawHttpConnection connection, int count, string target, CancellationToken cancellationToken)

@@ -21,6 +21,9 @@ internal sealed record RequestAllocationOptions
 
     public string? Out { get; init; }
 
+    /// <summary>When above zero: after the measured rounds, one more sampled round per target lists its top types.</summary>
+    public int Types { get; init; }
+
     public static RequestAllocationOptions Smoke { get; } = new() { Warmup = 20, Requests = 30, Rounds = 1 };
 
     /// <summary>Parses the command line; throws <see cref="FormatException"/> with the option's name on bad input.</summary>
@@ -42,6 +45,7 @@ internal sealed record RequestAllocationOptions
                 "--requests" => options with { Requests = Count("--requests", value, allowZero: false) },
                 "--rounds" => options with { Rounds = Count("--rounds", value, allowZero: false) },
                 "--out" => options with { Out = value },
+                "--types" => options with { Types = Count("--types", value, allowZero: true) },
                 var unknown => throw new FormatException($"unknown option '{unknown}'"),
             };
         }

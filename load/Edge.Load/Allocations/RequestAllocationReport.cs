@@ -27,6 +27,19 @@ internal static class RequestAllocationReport
                 .Append(added is null ? "-" : (added.Value >= 0 ? "+" : "") + added.Value.ToString("F0", CultureInfo.InvariantCulture)).AppendLine(" |");
         }
 
+        foreach (var row in rows.Where(static r => r.SampledTypes.Count > 0))
+        {
+            text.AppendLine()
+                .Append(CultureInfo.InvariantCulture, $"Top types of `{row.Target}` (GCAllocationTick samples over a separate round of {row.SampledRequests} requests; approximate):")
+                .AppendLine().AppendLine()
+                .AppendLine("| type | ~bytes/request |")
+                .AppendLine("|---|---:|");
+            foreach (var (type, bytes) in row.SampledTypes)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"| `{type}` | {bytes:F0} |").AppendLine();
+            }
+        }
+
         return text.ToString();
     }
 

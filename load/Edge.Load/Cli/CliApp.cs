@@ -35,7 +35,7 @@ public static class CliApp
                                  [--rounds 3] [--tenants 16] [--principals 10000] [--token env:NAME] [--encoding identity|gzip|br]
                              posts batches to a running writer like an edge's shipper; prints records/s and writer CPU us/record
           edge-load request-alloc [--smoke] [--targets direct,yarp,edge-tenant,edge-lease] [--warmup 2000] [--requests 2000]
-                                  [--rounds 5] [--out FILE]
+                                  [--rounds 5] [--types N] [--out FILE]
                              bytes allocated per request by bare YARP, the tenant-only edge and the full lease pipeline, in process
           edge-load help
 
@@ -118,7 +118,7 @@ public static class CliApp
 
     public const string RequestAllocUsage = """
         Usage: edge-load request-alloc [--smoke] [--targets direct,yarp,edge-tenant,edge-lease] [--warmup 2000]
-                                       [--requests 2000] [--rounds 5] [--out FILE]
+                                       [--requests 2000] [--rounds 5] [--types N] [--out FILE]
           Starts, in this process, a minimal Kestrel backend and one target at a time on real Kestrel listeners: bare
           YARP (the same route, nothing else), the edge with the EdgeTenant step on shipped defaults, and the full lease
           pipeline (tenant, JWT HS256 + RBAC, the lease limiter on a redis-server it starts, the spool shipped to a real
@@ -126,6 +126,8 @@ public static class CliApp
           GETs, then --rounds rounds of --requests; GC.GetTotalAllocatedBytes(precise: true) before and after each round
           gives bytes per request. `direct` (client and backend alone) is subtracted for the proxy column. Every response
           must be 200, and the writer's checkpoint must cover every full-pipeline request, or the run fails.
+          --types N: then one sampled round per target (at least 20,000 requests) lists its N most allocated types, from the
+          runtime's GCAllocationTick events (one sample per ~100 KB; approximate).
           --smoke: 20 + 30 requests, one round (CI checks the shape, not the numbers).
           Writes markdown to --out (or stdout). Exit codes: 0 done, 2 usage error, 3 the run failed.
         """;
