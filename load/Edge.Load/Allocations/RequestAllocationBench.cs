@@ -17,23 +17,32 @@ namespace Edge.Load.Allocations;
 /// <summary>One target's measured rounds: bytes the whole process allocated per request, one entry per round.</summary>
 internal sealed record RequestAllocationRow(string Target, string Description, int Requests, IReadOnlyList<double> BytesPerRequest)
 {
+    /// <summary>CPU time of the whole process per request (user + system), one entry per round; noisy on a shared machine.</summary>
+    public IReadOnlyList<double> CpuMicrosecondsPerRequest { get; init; } = [];
+
+    public double CpuMedian => MedianOf(CpuMicrosecondsPerRequest);
+
     /// <summary>With <c>--types</c>: sampled bytes per request by type, from a separate round of <see cref="SampledRequests"/>.</summary>
     public IReadOnlyList<KeyValuePair<string, double>> SampledTypes { get; init; } = [];
 
     public int SampledRequests { get; init; }
 
-    public double Median
-    {
-        get
-        {
-            var sorted = BytesPerRequest.Order().ToArray();
-            return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
-        }
-    }
+    public double Median => MedianOf(BytesPerRequest);
 
     public double Min => BytesPerRequest.Min();
 
     public double Max => BytesPerRequest.Max();
+
+    private static double MedianOf(IReadOnlyList<double> values)
+    {
+        if (values.Count == 0)
+        {
+            return double.NaN;
+        }
+
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
 }
 
 /// <summary>
@@ -108,12 +117,18 @@ internal static class RequestAllocationBench
         await using var connection = await RawHttpConnection.OpenAsync(port, Path, headers, cancellationToken).ConfigureAwait(false);
         await SendAsync(connection, options.Warmup, target, cancellationToken).ConfigureAwait(false);
         var perRequest = new List<double>(options.Rounds);
+        var cpuPerRequest = new List<double>(options.Rounds);
+        using var process = Process.GetCurrentProcess();
         for (var round = 0; round < options.Rounds; round++)
         {
+            process.Refresh();
+            var cpuBefore = process.TotalProcessorTime;
             var before = GC.GetTotalAllocatedBytes(precise: true);
             await SendAsync(connection, options.Requests, target, cancellationToken).ConfigureAwait(false);
             var after = GC.GetTotalAllocatedBytes(precise: true);
+            process.Refresh();
             perRequest.Add((after - before) / (double)options.Requests);
+            cpuPerRequest.Add((process.TotalProcessorTime - cpuBefore).TotalMicroseconds / options.Requests);
         }
 
         IReadOnlyList<KeyValuePair<string, double>> types = [];
@@ -134,7 +149,7 @@ internal static class RequestAllocationBench
             await writer.WaitForRecordsAsync(options.Warmup + ((long)options.Rounds * options.Requests) + sampled, cancellationToken).ConfigureAwait(false);
         }
 
-        return new RequestAllocationRow(target, description, options.Requests, perRequest) { SampledTypes = types, SampledRequests = sampled };
+        return new RequestAllocationRow(target, description, options.Requests, perRequest) { CpuMicrosecondsPerRequest = cpuPerRequest, SampledTypes = types, SampledRequests = sampled };
     }
 
     private static async Task SendAsync(RawHttpConnection connection, int count, string target, CancellationToken cancellationToken)
