@@ -34,6 +34,9 @@ public static class CliApp
           edge-load audit-ingest --target URL --writer-pid PID [--records 200000] [--batch 2000] [--concurrency 1]
                                  [--rounds 3] [--tenants 16] [--principals 10000] [--token env:NAME] [--encoding identity|gzip|br]
                              posts batches to a running writer like an edge's shipper; prints records/s and writer CPU us/record
+          edge-load request-alloc [--smoke] [--targets direct,yarp,edge-tenant,edge-lease] [--warmup 2000] [--requests 2000]
+                                  [--rounds 5] [--types N] [--out FILE]
+                             bytes allocated per request by bare YARP, the tenant-only edge and the full lease pipeline, in process
           edge-load help
 
         Simulations (phases run in order; one scenario is either open or closed model):
@@ -113,6 +116,22 @@ public static class CliApp
           --token is a secret reference (env:NAME or file:/path) to the writer's Writer:IngestToken.
         """;
 
+    public const string RequestAllocUsage = """
+        Usage: edge-load request-alloc [--smoke] [--targets direct,yarp,edge-tenant,edge-lease] [--warmup 2000]
+                                       [--requests 2000] [--rounds 5] [--types N] [--out FILE]
+          Starts, in this process, a minimal Kestrel backend and one target at a time on real Kestrel listeners: bare
+          YARP (the same route, nothing else), the edge with the EdgeTenant step on shipped defaults, and the full lease
+          pipeline (tenant, JWT HS256 + RBAC, the lease limiter on a redis-server it starts, the spool shipped to a real
+          audit writer in its own process). A raw keep-alive client that allocates nothing per request sends --warmup
+          GETs, then --rounds rounds of --requests; GC.GetTotalAllocatedBytes(precise: true) before and after each round
+          gives bytes per request. `direct` (client and backend alone) is subtracted for the proxy column. Every response
+          must be 200, and the writer's checkpoint must cover every full-pipeline request, or the run fails.
+          --types N: then one sampled round per target (at least 20,000 requests) lists its N most allocated types, from the
+          runtime's GCAllocationTick events (one sample per ~100 KB; approximate).
+          --smoke: 20 + 30 requests, one round (CI checks the shape, not the numbers).
+          Writes markdown to --out (or stdout). Exit codes: 0 done, 2 usage error, 3 the run failed.
+        """;
+
     private static readonly Dictionary<string, string> SubcommandUsage = new(StringComparer.Ordinal)
     {
         ["audit-fill"] = AuditFillUsage,
@@ -122,6 +141,7 @@ public static class CliApp
         ["token"] = TokenUsage,
         ["keys"] = KeysUsage,
         ["ratelimit"] = RateLimitUsage,
+        ["request-alloc"] = RequestAllocUsage,
     };
 
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
@@ -164,6 +184,8 @@ public static class CliApp
                 return await RateLimitCommandAsync(args[1..], stdout, stderr, cancellationToken).ConfigureAwait(false);
             case "audit-ingest":
                 return await AuditIngestCommandAsync(args[1..], stdout, stderr, cancellationToken).ConfigureAwait(false);
+            case "request-alloc":
+                return await RequestAllocCommandAsync(args[1..], stdout, stderr, cancellationToken).ConfigureAwait(false);
             default:
                 await stderr.WriteLineAsync($"Unknown command '{command}'.\n\n{Usage}").ConfigureAwait(false);
                 return ExitCodes.Usage;
@@ -264,6 +286,44 @@ public static class CliApp
         catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or IOException or StackExchange.Redis.RedisException or OperationCanceledException)
         {
             await stderr.WriteLineAsync("ratelimit: the run failed: " + ex.Message).ConfigureAwait(false);
+            return ExitCodes.RunFailed;
+        }
+    }
+
+    private static async Task<int> RequestAllocCommandAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        Allocations.RequestAllocationOptions options;
+        try
+        {
+            options = Allocations.RequestAllocationOptions.Parse(args);
+        }
+        catch (FormatException ex)
+        {
+            await stderr.WriteLineAsync($"request-alloc: {ex.Message}.\n\n{RequestAllocUsage}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        var started = DateTimeOffset.UtcNow;
+        try
+        {
+            var rows = await Allocations.RequestAllocationBench.RunAsync(options, stderr, cancellationToken).ConfigureAwait(false);
+            var markdown = Allocations.RequestAllocationReport.Markdown(options, rows, started);
+            if (options.Out is { } path)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+                await File.WriteAllTextAsync(path, markdown, CancellationToken.None).ConfigureAwait(false);
+                await stdout.WriteLineAsync("wrote " + path).ConfigureAwait(false);
+            }
+            else
+            {
+                await stdout.WriteAsync(markdown).ConfigureAwait(false);
+            }
+
+            return ExitCodes.Ok;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or IOException or HttpRequestException or System.Net.Sockets.SocketException or OperationCanceledException)
+        {
+            await stderr.WriteLineAsync("request-alloc: the run failed: " + ex.Message).ConfigureAwait(false);
             return ExitCodes.RunFailed;
         }
     }

@@ -28,16 +28,52 @@ public static class AuditRecordSerializer
         return buffer.WrittenSpan.ToArray();
     }
 
+    // The longest "edge://{instance}" or time string formatted on the stack; a longer instance name is allocated.
+    private const int StackChars = 256;
+
+    // Nothing is written to it: it only stands in for the last caller's output between records, so a reused writer
+    // does not keep that buffer alive.
+    private static readonly ArrayBufferWriter<byte> s_detached = new(1);
+
+    // One writer per thread, reset onto each output: serialisation runs on every request.
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
     public static void Serialize(AuditRecord record, IBufferWriter<byte> output)
     {
         ArgumentNullException.ThrowIfNull(record);
-        using var json = new Utf8JsonWriter(output, s_options);
+        ArgumentNullException.ThrowIfNull(output);
+        var json = t_writer;
+        if (json is null)
+        {
+            json = t_writer = new Utf8JsonWriter(output, s_options);
+        }
+        else
+        {
+            json.Reset(output);
+        }
+
+        try
+        {
+            WriteRecord(json, record);
+            json.Flush();
+        }
+        finally
+        {
+            json.Reset(s_detached);
+        }
+    }
+
+    private static void WriteRecord(Utf8JsonWriter json, AuditRecord record)
+    {
         json.WriteStartObject();
         json.WriteString("specversion", SpecVersion);
         json.WriteString("id", record.Id);
-        json.WriteString("source", "edge://" + record.Instance);
+        WriteSource(json, record.Instance);
         json.WriteString("type", record.Type);
-        json.WriteString("time", record.Time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture));
+        Span<char> time = stackalloc char[StackChars];
+        record.Time.UtcDateTime.TryFormat(time, out var timeLength, "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+        json.WriteString("time", time[..timeLength]);
         if (record.Tenant is not null)
         {
             json.WriteString("tenant", record.Tenant);
@@ -113,6 +149,21 @@ public static class AuditRecordSerializer
         json.WriteEndObject();
         json.WriteEndObject();
         json.WriteEndObject();
+    }
+
+    private static void WriteSource(Utf8JsonWriter json, string instance)
+    {
+        const string scheme = "edge://";
+        if (scheme.Length + instance.Length > StackChars)
+        {
+            json.WriteString("source", scheme + instance);
+            return;
+        }
+
+        Span<char> source = stackalloc char[StackChars];
+        scheme.CopyTo(source);
+        instance.CopyTo(source[scheme.Length..]);
+        json.WriteString("source", source[..(scheme.Length + instance.Length)]);
     }
 
     private static void WriteOptional(Utf8JsonWriter json, string name, string? value)

@@ -20,6 +20,12 @@ internal sealed record EdgeAuditOptions
     /// <summary>Without a writer: records queued for <see cref="LocalFile"/> at most; beyond that they are dropped and counted.</summary>
     public int LocalQueueCapacity { get; init; } = 65_536;
 
+    /// <summary>
+    /// Without a writer: after a write, how long records gather before the next write and flush of <see cref="LocalFile"/>;
+    /// zero or less writes as soon as records arrive.
+    /// </summary>
+    public TimeSpan LocalFlushInterval { get; init; } = TimeSpan.FromMilliseconds(20);
+
     /// <summary>Secret reference (<c>env:NAME</c> or <c>file:/path</c>) of the writer's ingest token (Writer:IngestToken).</summary>
     public string? IngestToken { get; init; }
 

@@ -8,7 +8,9 @@ namespace Edge.Proxy.Auditing;
 /// <summary>
 /// The default without <c>Edge:Audit:WriterUrl</c>: each decision is serialised on the request (the same canonical
 /// record bytes the spool ships to the writer) and handed to a bounded queue; one background loop appends the records
-/// as NDJSON lines to <c>Edge:Audit:LocalFile</c> and flushes once per batch. The request never waits for the file.
+/// as NDJSON lines to <c>Edge:Audit:LocalFile</c> and flushes once per batch, then lets records gather for
+/// <c>Edge:Audit:LocalFlushInterval</c>, so a steady trickle costs one write per interval instead of one per request.
+/// The request never waits for the file.
 /// When the queue is full the record is dropped and counted, and the count is logged by the loop; this mode promises
 /// no durability (configure a writer for that). Security events (config, threat, approval) take the same queue through
 /// <see cref="IAuditEventAppender"/>, so the file holds every record a writer would have received.
@@ -21,6 +23,7 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
     private readonly string _path;
     private readonly EdgeHostOptions _host;
     private readonly TimeProvider _time;
+    private readonly TimeSpan _flushInterval;
     private readonly ILogger<LocalFileAuditSink> _logger;
     private long _dropped;
     private long _droppedReported;
@@ -32,6 +35,7 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         _path = Path.GetFullPath(options.Value.LocalFile!);
         _host = host;
         _time = time;
+        _flushInterval = options.Value.LocalFlushInterval;
         _logger = logger;
         _records = Channel.CreateBounded<ArraySegment<byte>>(new BoundedChannelOptions(options.Value.LocalQueueCapacity)
         {
@@ -116,6 +120,10 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
             while (await reader.WaitToReadAsync(stoppingToken))
             {
                 await WriteAvailableAsync(reader, file);
+                if (_flushInterval > TimeSpan.Zero)
+                {
+                    await Task.Delay(_flushInterval, _time, stoppingToken);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -44,12 +44,8 @@ internal sealed class EdgeRequestMiddleware(
         context.Features.Set(request);
         context.TraceIdentifier = request.RequestId;
 
-        StripIdentityHeaders(context.Request.Headers, options.IdentityHeaderPrefix);
-        if (!client.ViaTrustedProxy)
-        {
-            // The edge writes these itself (ForwardingHeadersTransform); a direct client's copies are forgeries.
-            ForwardingHeaders.RemoveFrom(context.Request.Headers);
-        }
+        // Forwarding headers: the edge writes these itself (ForwardingHeadersTransform); a direct client's copies are forgeries.
+        StripClientHeaders(context.Request.Headers, options.IdentityHeaderPrefix, stripForwarding: !client.ViaTrustedProxy);
 
         // The backend and the client see the same id, and it is the audit record's id.
         context.Request.Headers[RequestIdHeader] = request.RequestId;
@@ -112,15 +108,16 @@ internal sealed class EdgeRequestMiddleware(
             Headers = new Dictionary<string, string> { ["Allow"] = MethodPolicy.AllowHeader(route) },
         });
 
-    private static void StripIdentityHeaders(IHeaderDictionary headers, string prefix)
+    private static void StripClientHeaders(IHeaderDictionary headers, string identityPrefix, bool stripForwarding)
     {
+        // One pass over the pairs: Kestrel's IHeaderDictionary.Keys builds a HashSet of every name on each call.
         List<string>? spoofed = null;
-        foreach (var name in headers.Keys)
+        foreach (var header in headers)
         {
             // '_' counts as '-': backends that map X_Edge_Tenant to X-Edge-Tenant (CGI, some nginx setups) must not see it.
-            if (HeaderName.StartsWith(name, prefix))
+            if (HeaderName.StartsWith(header.Key, identityPrefix) || (stripForwarding && ForwardingHeaders.IsForwardingHeader(header.Key)))
             {
-                (spoofed ??= []).Add(name);
+                (spoofed ??= []).Add(header.Key);
             }
         }
 

@@ -19,22 +19,4 @@ internal static class ForwardingHeaders
     /// <summary>X-Forwarded-* (any), Forwarded and X-Real-IP, in either spelling.</summary>
     public static bool IsForwardingHeader(string name) =>
         HeaderName.StartsWith(name, XForwardedPrefixFamily) || HeaderName.EqualsName(name, Forwarded) || HeaderName.EqualsName(name, XRealIp);
-
-    /// <summary>Removes every client-sent forwarding header from the incoming request, before the forwarder copies headers.</summary>
-    public static void RemoveFrom(IHeaderDictionary headers)
-    {
-        List<string>? found = null;
-        foreach (var name in headers.Keys)
-        {
-            if (IsForwardingHeader(name))
-            {
-                (found ??= []).Add(name);
-            }
-        }
-
-        foreach (var name in found ?? [])
-        {
-            headers.Remove(name);
-        }
-    }
 }

@@ -52,6 +52,73 @@ public sealed class AuditRecordSerializerTests
     }
 
     [Fact]
+    public void Serialize_EveryField_CanonicalBytesUnchanged()
+    {
+        // The leaf bytes are what the Merkle tree hashes: any change to them, even a reordered member, breaks
+        // verification of old records against new ones. Pinned from the serializer before it reused its writer.
+        var record = Sample() with
+        {
+            BodyHash = null,
+            RateLimit = "allowed",
+            SignatureScheme = "github",
+            SignatureResult = "valid",
+            AuthMethod = "jwt",
+            Attributes = new Dictionary<string, string> { ["b"] = "2", ["a"] = "1\"" },
+            Time = new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero).AddTicks(1234567),
+        };
+
+        var text = Encoding.UTF8.GetString(AuditRecordSerializer.Serialize(record));
+
+        Assert.Equal(PinnedLeaf, text);
+    }
+
+    [Fact]
+    public void Serialize_TwoOutputsOnOneThread_EachGetsItsOwnCompleteRecord()
+    {
+        var first = new System.Buffers.ArrayBufferWriter<byte>();
+        var second = new System.Buffers.ArrayBufferWriter<byte>();
+
+        var record = Sample() with { BodyHash = null };
+
+        AuditRecordSerializer.Serialize(record, first);
+        AuditRecordSerializer.Serialize(record with { Id = "req-2" }, second);
+
+        Assert.Equal(AuditRecordSerializer.Serialize(record), first.WrittenSpan.ToArray());
+        Assert.Equal(AuditRecordSerializer.Serialize(record with { Id = "req-2" }), second.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void Serialize_IntoReusedBuffer_AllocatesNothing()
+    {
+        // Serialisation runs on every proxied request: no writer, time string or source string per record.
+        var record = Sample();
+        var output = new System.Buffers.ArrayBufferWriter<byte>(4096);
+        AuditRecordSerializer.Serialize(record, output);
+
+        output.ResetWrittenCount();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        AuditRecordSerializer.Serialize(record, output);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.Equal(AuditRecordSerializer.Serialize(record), output.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public void Serialize_LongInstanceName_SourceCarriesItWhole()
+    {
+        var instance = new string('i', 2000) + "\"";
+
+        using var json = JsonDocument.Parse(AuditRecordSerializer.Serialize(Sample() with { Instance = instance }));
+
+        Assert.Equal("edge://" + instance, json.RootElement.GetProperty("source").GetString());
+    }
+
+    private const string PinnedLeaf = """
+        {"specversion":"1.0","id":"req-1","source":"edge://edge-1","type":"dev.edge.audit.request.v1","time":"2026-11-23T12:00:00.1234567Z","tenant":"acme","datacontenttype":"application/json","dataschema":"urn:edge:audit:record:1","data":{"instance":"edge-1","route":"orders","destination":"http://127.0.0.1:9001/","method":"POST","path":"/orders/1","status":403,"decision":"deny","step":"EdgeRequire","reason":"missing_permission","authMethod":"jwt","rateLimit":"allowed","signature":{"scheme":"github","result":"valid"},"bytesIn":7,"bytesOut":120,"latencyMs":1.5,"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","attributes":{"a":"1\"","b":"2"},"subject":{"protection":"none","principal":"alice","clientIp":"10.0.0.1"}}}
+        """;
+
+    [Fact]
     public void Serialize_RateLimitFallback_WrittenOnlyWhenTheOutageModeAnswered()
     {
         var fallback = Sample() with { RateLimit = "redis-unavailable-local-allowed", RateLimitFallback = "no_answer" };

@@ -54,10 +54,58 @@ public sealed class LocalFileAuditSinkTests : IDisposable
         Assert.Equal(2, (await File.ReadAllLinesAsync(path)).Length);
     }
 
-    private static LocalFileAuditSink Create(string path, int capacity) => new(
-        Options.Create(new EdgeAuditOptions { LocalFile = path, LocalQueueCapacity = capacity }),
+    [Fact]
+    public async Task RecordAsync_WithinFlushInterval_GathersUntilTheIntervalHasPassed()
+    {
+        var path = Path.Combine(_directory, "decisions.ndjson");
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        using var sink = Create(path, capacity: 16, time, TimeSpan.FromMilliseconds(20));
+        await sink.StartAsync(CancellationToken.None);
+        await sink.RecordAsync(Context(), Request("req-1"));
+        await WaitForLinesAsync(path, 1);
+
+        await sink.RecordAsync(Context(), Request("req-2"));
+        // Real time passes, the sink's clock does not: the second record waits for the next write.
+        await Task.Delay(300);
+        var gathered = await ReadLinesAsync(path);
+        time.Advance(TimeSpan.FromMilliseconds(20));
+        await WaitForLinesAsync(path, 2);
+        await sink.StopAsync(CancellationToken.None);
+
+        Assert.Single(gathered);
+        Assert.Equal(2, (await ReadLinesAsync(path)).Count);
+    }
+
+    private static async Task WaitForLinesAsync(string path, int count)
+    {
+        for (var attempt = 0; attempt < 200 && (await ReadLinesAsync(path)).Count < count; attempt++)
+        {
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task<List<string>> ReadLinesAsync(string path)
+    {
+        var lines = new List<string>();
+        if (!File.Exists(path))
+        {
+            return lines;
+        }
+
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            lines.Add(line);
+        }
+
+        return lines;
+    }
+
+    private static LocalFileAuditSink Create(string path, int capacity, TimeProvider? time = null, TimeSpan? flushInterval = null) => new(
+        Options.Create(new EdgeAuditOptions { LocalFile = path, LocalQueueCapacity = capacity, LocalFlushInterval = flushInterval ?? TimeSpan.FromMilliseconds(20) }),
         new EdgeHostOptions { InstanceId = "edge-test" },
-        new FakeTimeProvider(DateTimeOffset.UnixEpoch),
+        time ?? new FakeTimeProvider(DateTimeOffset.UnixEpoch),
         NullLogger<LocalFileAuditSink>.Instance);
 
     private static DefaultHttpContext Context()
