@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Edge.Proxy.RateLimiting;
 using Edge.Testing;
+using Microsoft.Extensions.Logging;
 
 namespace Edge.Proxy.Tests.RateLimiting;
 
@@ -159,6 +160,28 @@ public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
         Assert.Contains(decision.FallbackReason, new[] { RateLimitFallbackReason.Disconnected, RateLimitFallbackReason.ConnectionFailed });
         // Generous bound on a shared machine; the point is "not the 5 s deadline".
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2.5), $"took {watch.Elapsed.TotalMilliseconds:F0} ms");
+    }
+
+    [Fact]
+    public async Task DecideAsync_RedisKilled_LogsTheFallbackReasonAndErrorKindButNotTheKey()
+    {
+        using var services = new RateLimitTestServices(_redis.ConnectionString);
+        await services.WaitForRedisAsync();
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 100, Window = TimeSpan.FromHours(1), DecisionDeadline = TimeSpan.FromSeconds(5), OnRedisUnavailable = "Closed" }, "logged"));
+        Assert.Equal(RateLimitDecisionSource.Redis, (await limiter.DecideAsync("acme:alice.personal@example.org", 1, CancellationToken.None)).Source);
+
+        _redis.Kill();
+        var decision = await limiter.DecideAsync("acme:alice.personal@example.org", 1, CancellationToken.None);
+
+        Assert.Equal(RateLimitDecisionSource.FallbackClosed, decision.Source);
+        var failed = services.Logs.Entries.Where(e => e.Id.Id == 1307).ToList();
+        var entry = Assert.Single(failed);
+        Assert.Equal(LogLevel.Warning, entry.Level);
+        Assert.Contains($"({decision.FallbackReasonTag};", entry.Message);
+        Assert.Contains("policy logged", entry.Message);
+        Assert.Contains("outage mode Closed", entry.Message);
+        Assert.All(services.Logs.Entries, e => Assert.DoesNotContain("alice", e.Message));
     }
 
     [Fact]
