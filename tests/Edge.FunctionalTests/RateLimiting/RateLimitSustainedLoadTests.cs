@@ -228,8 +228,9 @@ public sealed class RateLimitSustainedLoadTests(ITestOutputHelper output) : IAsy
 
         // Resharding while the hot key is decided: its slot is moved from master to master (IMPORTING/MIGRATING,
         // MIGRATE of the bucket, SETSLOT NODE on target, source, then the rest), so calls meet ASK and MOVED redirects mid-run. One admin
-        // connection for every move: a loaded host must not spend the run connecting.
-        using var admin = cluster.Connect();
+        // connection for every move: a loaded host must not spend the run connecting. Its commands may wait for a thread
+        // of this loaded process longer than the fixture's 1 s timeout; that is not what the test is about.
+        using var admin = cluster.Connect(TimeSpan.FromSeconds(10));
         var owner = await cluster.NodeOfAsync(key);
         var load = RateLimitLoad.RunAsync([a, b], ClientsPerEdge, TimeSpan.FromSeconds(4), _ => "hot");
         var moves = new List<(int From, int To, long ScriptCallsBefore)>();
