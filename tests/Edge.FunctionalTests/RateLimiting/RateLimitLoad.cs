@@ -100,5 +100,27 @@ internal static class RateLimitLoad
         return (unavailable, fallbacks, $"503s: [{string.Join(", ", unavailable)}]; fallbacks: [{string.Join("; ", fallbacks)}]");
     }
 
+    /// <summary>
+    /// A counter of one policy by one label (e.g. <c>edge_ratelimit_redis_calls_total</c> by <c>result</c>), summed per
+    /// label value. The meter is per process, so every edge of a test reports the same totals.
+    /// </summary>
+    public static async Task<Dictionary<string, long>> CounterByAsync(EdgeHost edge, string counter, string policy, string label)
+    {
+        var totals = new Dictionary<string, long>();
+        foreach (var line in (await MetricsAsync(edge)).Split('\n'))
+        {
+            if (!line.StartsWith(counter + "{", StringComparison.Ordinal) || !line.Contains($"policy=\"{policy}\"", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var start = line.IndexOf($"{label}=\"", StringComparison.Ordinal) + label.Length + 2;
+            var value = line[start..line.IndexOf('"', start)];
+            totals[value] = totals.GetValueOrDefault(value) + (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return totals;
+    }
+
     public static string UniquePolicyName() => "load-" + Guid.NewGuid().ToString("N")[..12];
 }
