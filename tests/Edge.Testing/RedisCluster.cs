@@ -45,7 +45,12 @@ public sealed class RedisCluster : IAsyncDisposable
         }
     }
 
-    public IConnectionMultiplexer Connect() => ConnectionMultiplexer.Connect(ConnectionString + ",allowAdmin=true");
+    /// <summary>
+    /// An admin connection. <paramref name="timeout"/> replaces the fixture's 1 s command timeout: a test that drives the
+    /// cluster while it loads the same process (thread pool starved) must not fail on its own admin commands.
+    /// </summary>
+    public IConnectionMultiplexer Connect(TimeSpan? timeout = null) => ConnectionMultiplexer.Connect(
+        ConnectionString + ",allowAdmin=true" + (timeout is { } t ? $",asyncTimeout={(int)t.TotalMilliseconds},syncTimeout={(int)t.TotalMilliseconds}" : ""));
 
     /// <summary>The node that serves <paramref name="key"/>'s hash slot.</summary>
     public async Task<RedisServer> NodeOfAsync(string key)

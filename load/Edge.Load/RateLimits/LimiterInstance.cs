@@ -27,7 +27,9 @@ internal sealed class LimiterInstance : IDisposable
     public static async Task<LimiterInstance> StartAsync(string redis, CancellationToken cancellationToken)
     {
         var services = new ServiceCollection();
-        services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning).AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+        services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning)
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+            .AddSimpleConsole(o => (o.TimestampFormat, o.UseUtcTimestamp, o.SingleLine) = ("HH:mm:ss.fff ", true, true)));
         services.AddMetrics();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(new EdgeRedis(redis));

@@ -323,7 +323,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         if (database is null)
         {
             _metrics.RedisCall(Policy, "unavailable");
-            _redis.OnFailure(node, isProbe, RateLimitFallbackReason.Disconnected);
+            _redis.OnFailure(node, isProbe, Policy, RateLimitFallbackReason.Disconnected, error: null);
             return (null, RateLimitFallbackReason.Disconnected);
         }
 
@@ -338,7 +338,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                 // The call may still finish or fail later; observe it so it never surfaces as unobserved.
                 _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 _metrics.RedisCall(Policy, "timeout");
-                _redis.OnFailure(node, isProbe, waited);
+                _redis.OnFailure(node, isProbe, Policy, waited, error: null);
                 return (null, waited);
             }
         }
@@ -359,7 +359,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                 _ => RateLimitFallbackReason.Error,
             };
             _metrics.RedisCall(Policy, reason == RateLimitFallbackReason.Overloaded ? "timeout" : "error");
-            _redis.OnFailure(node, isProbe, reason);
+            _redis.OnFailure(node, isProbe, Policy, reason, ex);
             return (null, reason);
         }
     }

@@ -25,13 +25,18 @@ internal sealed class RedisCircuitBreaker(int failureThreshold, TimeSpan breakDu
 
     public bool IsOpen => Volatile.Read(ref _openUntil) != 0;
 
-    /// <summary>True while open and not yet due for a probe: callers go straight to the outage mode.</summary>
+    /// <summary>
+    /// True while open and not yet due for a probe, or while the one probe is in flight (half-open): callers go straight
+    /// to the outage mode. A decision that arrived during a probe used to queue behind it (a hot key's coalesced strict
+    /// batch, a lease claim) and waited as long as the probe did, up to a deadline or more on a silent node; on a
+    /// blackholed cluster master those waits were the p99 of the blackhole measurement.
+    /// </summary>
     public bool IsShortCircuiting
     {
         get
         {
             var openUntil = Volatile.Read(ref _openUntil);
-            return openUntil != 0 && Stopwatch.GetTimestamp() < openUntil;
+            return openUntil != 0 && (Stopwatch.GetTimestamp() < openUntil || Volatile.Read(ref _probing) != 0);
         }
     }
 

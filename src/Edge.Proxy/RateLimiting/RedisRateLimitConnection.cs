@@ -309,8 +309,19 @@ internal sealed partial class RedisRateLimitConnection
         }
     }
 
-    public void OnFailure(NodeBreaker node, bool isProbe, RateLimitFallbackReason reason)
+    /// <summary>
+    /// A script call failed and its decisions go to the outage mode: logged with the reason and what failed (the
+    /// exception's type and a Redis error code, never its message: messages can name the key, and keys hold tenants,
+    /// users and addresses), then counted by the node's breaker. Decisions short-circuited by an open breaker are not
+    /// logged one by one (event 1300 and the fallback counter cover them).
+    /// </summary>
+    public void OnFailure(NodeBreaker node, bool isProbe, RateLimitPolicy policy, RateLimitFallbackReason reason, Exception? error)
     {
+        if (_logger.IsEnabled(LogLevel.Warning))
+        {
+            Log.CallFailed(_logger, policy.Name, node.Node, RateLimitMetrics.ReasonTag(reason), error?.GetType().Name ?? "none", ErrorKind(error), policy.OnRedisUnavailable);
+        }
+
         if (node.Breaker.OnFailure(isProbe))
         {
             _metrics.Breaker("open", node.Node);
@@ -318,8 +329,34 @@ internal sealed partial class RedisRateLimitConnection
         }
     }
 
+    /// <summary>
+    /// What kind of failure an exception is, in words that cannot carry a key: a Redis error code (the first word of
+    /// a server error, e.g. <c>MOVED</c>, <c>TRYAGAIN</c>, <c>NOSCRIPT</c>), the client's connection failure type, or
+    /// a fixed name for the client's own reshard errors. Everything else is <c>other</c>.
+    /// </summary>
+    internal static string ErrorKind(Exception? error) => error switch
+    {
+        null => "none",
+        RedisConnectionException connection when IsReshardRedirection(connection.Message) => "second-redirection",
+        RedisConnectionException connection => connection.FailureType.ToString(),
+        RedisException redis when redis.Message.StartsWith("Key has MOVED", StringComparison.Ordinal) => "second-redirection",
+        RedisServerException server => ServerErrorCode(server.Message),
+        TimeoutException => "timeout",
+        _ => "other",
+    };
+
+    private static string ServerErrorCode(string message)
+    {
+        var end = message.IndexOf(' ', StringComparison.Ordinal);
+        var code = end < 0 ? message : message[..end];
+        return code.Length is > 0 and <= 20 && code.All(c => c is >= 'A' and <= 'Z' or '_') ? code : "other";
+    }
+
     private static partial class Log
     {
+        [LoggerMessage(EventId = 1307, Level = LogLevel.Warning, Message = "Rate limiting: Redis call of policy {Policy} to node {Node} failed ({Reason}; {ErrorType} {ErrorKind}); the outage mode {Mode} answers its decisions")]
+        public static partial void CallFailed(ILogger logger, string policy, string node, string reason, string errorType, string errorKind, RedisOutageMode mode);
+
         [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "Rate limiting: Redis node {Node} unavailable ({Reason}); outage modes apply to its keys, next probe in {BreakMs} ms")]
         public static partial void BreakerOpened(ILogger logger, string node, string reason, double breakMs);
 

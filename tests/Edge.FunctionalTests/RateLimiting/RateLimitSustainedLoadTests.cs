@@ -44,19 +44,19 @@ public sealed class RateLimitSustainedLoadTests(ITestOutputHelper output) : IAsy
         await using var a = await RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy, name);
         await using var b = await RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy, name);
 
-        var (responses, elapsed) = await RateLimitLoad.RunAsync([a, b], ClientsPerEdge, Duration, _ => "hot");
+        var (responses, elapsed) = await RateLimitLoad.RunAsync([a, b], ClientsPerEdge, Duration, _ => "hot", minimumResponses: 3 * limit);
 
         var admitted = responses.Count(r => r.Status == HttpStatusCode.OK);
         var refill = (int)Math.Ceiling(elapsed / window * limit);
-        output.WriteLine($"{redis}/{outageMode}: {admitted} admitted of {responses.Count} in {elapsed.TotalSeconds:F1} s (limit {limit}, refill at most {refill})");
+        var (unavailable, fallbacks, report) = await RateLimitLoad.FallbackReportAsync([a, b], name, responses);
+        output.WriteLine($"{redis}/{outageMode}: {admitted} admitted of {responses.Count} in {elapsed.TotalSeconds:F1} s (limit {limit}, refill at most {refill}); {report}");
 
         Assert.True(responses.Count > 2 * limit, $"offered load {responses.Count} must exceed the limit");
-        Assert.DoesNotContain(responses, r => r.Status == HttpStatusCode.ServiceUnavailable);
+        Assert.True(unavailable.Count == 0 && fallbacks.Count == 0, report);
         // A fallback would report the local share (150) as the limit.
         Assert.All(responses, r => Assert.Equal(limit.ToString(), r.Limit));
         Assert.InRange(admitted, limit, limit + refill);
         Assert.All(responses.Where(r => r.Status != HttpStatusCode.OK), r => Assert.Equal("rate_limited", r.Code));
-        Assert.Empty(await RateLimitLoad.FallbackLinesAsync(a, name));
     }
 
     [Fact]
@@ -66,19 +66,21 @@ public sealed class RateLimitSustainedLoadTests(ITestOutputHelper output) : IAsy
         const int limit = 2000;
         const int maxBatch = 50;
         var policy = new { Limit = limit, Window = "01:00:00", Mode = "Lease", LeaseMaxBatch = maxBatch, LeaseDuration = "00:00:05", OnRedisUnavailable = "Closed" };
-        await using var a = await RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy);
-        await using var b = await RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy);
+        var name = RateLimitLoad.UniquePolicyName();
+        await using var a = await RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy, name);
+        await using var b = await RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy, name);
 
-        var (responses, elapsed) = await RateLimitLoad.RunAsync([a, b], ClientsPerEdge, Duration, _ => "lease");
+        var (responses, elapsed) = await RateLimitLoad.RunAsync([a, b], ClientsPerEdge, Duration, _ => "lease", minimumResponses: 2 * limit);
 
         var admitted = responses.Count(r => r.Status == HttpStatusCode.OK);
         var refill = (int)Math.Ceiling(elapsed / TimeSpan.FromHours(1) * limit);
         using var admin = store.Server!.Connect();
         var info = await admin.GetServer(admin.GetEndPoints()[0]).InfoAsync("commandstats");
         var calls = info.SelectMany(g => g).Where(kv => kv.Key is "cmdstat_evalsha" or "cmdstat_eval").Sum(kv => long.Parse(kv.Value.Split(',')[0]["calls=".Length..]));
-        output.WriteLine($"lease: {admitted} admitted of {responses.Count} in {elapsed.TotalSeconds:F1} s, {calls} script calls (limit {limit})");
+        var (unavailable, fallbacks, report) = await RateLimitLoad.FallbackReportAsync([a, b], name, responses);
+        output.WriteLine($"lease: {admitted} admitted of {responses.Count} in {elapsed.TotalSeconds:F1} s, {calls} script calls (limit {limit}); {report}");
         Assert.True(responses.Count > limit, $"offered load {responses.Count} must exceed the limit");
-        Assert.DoesNotContain(responses, r => r.Status == HttpStatusCode.ServiceUnavailable);
+        Assert.True(unavailable.Count == 0 && fallbacks.Count == 0, report);
         // Documented bound: never more than strict mode (burst + refill); at most the unspent leases of the two
         // instances (2 x LeaseMaxBatch) are lost, claimed but not spent when the bucket ran dry.
         Assert.InRange(admitted, limit - (2 * maxBatch), limit + refill);
@@ -93,16 +95,19 @@ public sealed class RateLimitSustainedLoadTests(ITestOutputHelper output) : IAsy
         await using var store = await RedisStore.StartAsync(redis);
         const int limit = 25;
         var policy = new { Limit = limit, Window = "01:00:00", Mode = "Strict", OnRedisUnavailable = "Closed" };
+        var name = RateLimitLoad.UniquePolicyName();
         var started = await Task.WhenAll(
-            RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy),
-            RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy));
+            RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy, name),
+            RateLimitLoad.StartEdgeAsync(_backend.Url, store.ConnectionString, policy, name));
         await using var a = started[0];
         await using var b = started[1];
 
         // No warm-up request: the first requests the edges ever see.
         var responses = await Task.WhenAll(Enumerable.Range(0, 150).Select(i => Task.Run(() => RateLimitLoad.SendAsync((i % 2 == 0 ? a : b).Client, "acme", "cold"))));
 
-        Assert.DoesNotContain(responses, r => r.Status == HttpStatusCode.ServiceUnavailable);
+        var (unavailable, fallbacks, report) = await RateLimitLoad.FallbackReportAsync([a, b], name, responses);
+        output.WriteLine($"cold start {redis}: {report}");
+        Assert.True(unavailable.Count == 0 && fallbacks.Count == 0, report);
         Assert.Equal(limit, responses.Count(r => r.Status == HttpStatusCode.OK));
         Assert.Equal(150 - limit, responses.Count(r => r.Status == HttpStatusCode.TooManyRequests));
     }
@@ -211,7 +216,7 @@ public sealed class RateLimitSustainedLoadTests(ITestOutputHelper output) : IAsy
     }
 
     [Fact]
-    public async Task EdgeRateLimit_ClusterHotKeySlotMovedWhileLoaded_AdmitsLimitPlusRefillNo503NoFallback()
+    public async Task EdgeRateLimit_ClusterHotKeySlotMovedWhileLoaded_AdmitsLimitPlusRefillNoFallbackButASilentNodesNoAnswer()
     {
         await using var store = await RedisStore.StartAsync("cluster");
         // A one-minute window refills a token every 200 ms: once the burst is spent, each edge keeps asking Redis
@@ -228,10 +233,11 @@ public sealed class RateLimitSustainedLoadTests(ITestOutputHelper output) : IAsy
 
         // Resharding while the hot key is decided: its slot is moved from master to master (IMPORTING/MIGRATING,
         // MIGRATE of the bucket, SETSLOT NODE on target, source, then the rest), so calls meet ASK and MOVED redirects mid-run. One admin
-        // connection for every move: a loaded host must not spend the run connecting.
-        using var admin = cluster.Connect();
+        // connection for every move: a loaded host must not spend the run connecting. Its commands may wait for a thread
+        // of this loaded process longer than the fixture's 1 s timeout; that is not what the test is about.
+        using var admin = cluster.Connect(TimeSpan.FromSeconds(10));
         var owner = await cluster.NodeOfAsync(key);
-        var load = RateLimitLoad.RunAsync([a, b], ClientsPerEdge, TimeSpan.FromSeconds(4), _ => "hot");
+        var load = RateLimitLoad.RunAsync([a, b], ClientsPerEdge, TimeSpan.FromSeconds(4), _ => "hot", minimumResponses: 2 * limit);
         var moves = new List<(int From, int To, long ScriptCallsBefore)>();
         while (!load.IsCompleted && moves.Count < 6)
         {
@@ -247,16 +253,30 @@ public sealed class RateLimitSustainedLoadTests(ITestOutputHelper output) : IAsy
 
         var admitted = responses.Count(r => r.Status == HttpStatusCode.OK);
         var refill = (int)Math.Ceiling(elapsed / window * limit);
-        output.WriteLine($"slot moves {string.Join(", ", moves.Select(m => $"{m.From}->{m.To} (script calls so far {m.ScriptCallsBefore})"))}; {admitted} admitted of {responses.Count} in {elapsed.TotalSeconds:F1} s, {callsAfter} script calls in all");
+        // Read before asserting, so a failure names the fallback reasons (the edges log each failed call's reason and
+        // error kind as event 1307 as well).
+        var (unavailable, fallbacks, report) = await RateLimitLoad.FallbackReportAsync([a, b], name, responses);
+        output.WriteLine($"slot moves {string.Join(", ", moves.Select(m => $"{m.From}->{m.To} (script calls so far {m.ScriptCallsBefore})"))}; {admitted} admitted of {responses.Count} in {elapsed.TotalSeconds:F1} s, {callsAfter} script calls in all; {report}");
         Assert.True(moves.Count >= 2, "the load ended before the slot could be moved twice");
         // Redis was being asked across the moves, not only before the first one (then they would prove nothing).
         Assert.True(moves[^1].ScriptCallsBefore > moves[0].ScriptCallsBefore, "no script call between the first and the last move");
         Assert.True(responses.Count > limit, $"offered load {responses.Count} must exceed the limit");
-        Assert.DoesNotContain(responses, r => r.Status == HttpStatusCode.ServiceUnavailable);
-        Assert.All(responses, r => Assert.Equal(limit.ToString(), r.Limit));
+        // The one fallback this test tolerates, found by looping it on the loaded shared host (load/results/rate-limiting.md,
+        // "slot-move 503"): a node that stayed silent for longer than the 100 ms deadline while the host's run queue was
+        // 20-40 deep (the redis-server, or the client's socket thread, not scheduled; once after a redirection to a node
+        // that had just taken the slot). The edge cannot tell that from a frozen node, so the call is given up as
+        // no_answer and its coalesced decisions get the Closed mode's 503 (12-16 of them in 6 of about 50 runs). Exactly
+        // that, and no more: at most one given-up call per edge, reason no_answer only (never an error, a refused
+        // connection or an open breaker), each 503 one of those decisions, and the count stays exact.
+        var calls = await RateLimitLoad.CounterByAsync(a, "edge_ratelimit_redis_calls_total", name, "result");
+        var reasons = await RateLimitLoad.CounterByAsync(a, "edge_ratelimit_fallbacks_total", name, "reason");
+        var givenUp = calls.Where(c => c.Key != "ok").ToDictionary();
+        Assert.True(givenUp.Keys.All(k => k == "timeout") && givenUp.Values.Sum() <= 2, $"{report}; calls: {string.Join(", ", calls.Select(c => $"{c.Key}={c.Value}"))}");
+        Assert.True(reasons.Keys.All(k => k == "no_answer"), report);
+        Assert.All(unavailable, u => Assert.EndsWith("x rate_limit_unavailable", u));
+        Assert.Equal(reasons.Values.Sum(), responses.Count(r => r.Status == HttpStatusCode.ServiceUnavailable));
+        Assert.All(responses.Where(r => r.Status != HttpStatusCode.ServiceUnavailable), r => Assert.Equal(limit.ToString(), r.Limit));
         Assert.InRange(admitted, limit, limit + refill);
-        Assert.Empty(await RateLimitLoad.FallbackLinesAsync(a, name));
-        Assert.Empty(await RateLimitLoad.FallbackLinesAsync(b, name));
         Assert.Equal(moves[^1].To, (await cluster.NodeOfAsync(key)).Port);
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Edge.Proxy.RateLimiting;
 using Edge.Testing;
+using Microsoft.Extensions.Logging;
 
 namespace Edge.Proxy.Tests.RateLimiting;
 
@@ -141,6 +142,51 @@ public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("Strict")]
+    [InlineData("Lease")]
+    public async Task DecideAsync_RedisPausedWhileAProbeWaits_OtherDecisionsOnTheKeyAnsweredAtOnce(string mode)
+    {
+        using var services = new RateLimitTestServices(_redis.ConnectionString);
+        await services.WaitForRedisAsync();
+        var deadline = TimeSpan.FromMilliseconds(500);
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 1_000_000, Window = TimeSpan.FromHours(1), Mode = mode, DecisionDeadline = deadline, OnRedisUnavailable = "Local" }, "probe-" + mode));
+        Assert.Equal(RateLimitDecisionSource.Redis, (await limiter.DecideAsync("t:hot", 1, CancellationToken.None)).Source);
+        var breaker = services.Connection.Breaker.Breaker;
+
+        _redis.Pause();
+        try
+        {
+            for (var i = 0; !breaker.IsShortCircuiting; i++)
+            {
+                Assert.True(i < 20, "the breaker did not open");
+                await limiter.DecideAsync("t:other" + i, 1, CancellationToken.None);
+            }
+
+            while (breaker.IsShortCircuiting)
+            {
+                await Task.Delay(10);
+            }
+
+            // The break is over: this decision probes the silent server and waits up to its deadline.
+            var probe = limiter.DecideAsync("t:hot", 1, CancellationToken.None).AsTask();
+            var others = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(() => limiter.DecideAsync("t:hot", 1, CancellationToken.None).AsTask())));
+            var probeStillWaiting = !probe.IsCompleted;
+            var probed = await probe;
+
+            // Before, the hot key's decisions joined the probe's batch (strict) or waited for its claim (lease) and were
+            // answered only when the probe gave up, a deadline later.
+            Assert.True(probeStillWaiting, $"the other decisions were answered only after the probe ({probed.FallbackReason})");
+            Assert.All(others, d => Assert.Equal((RateLimitDecisionSource.FallbackLocal, RateLimitFallbackReason.BreakerOpen), (d.Source, d.FallbackReason)));
+            Assert.Equal(RateLimitDecisionSource.FallbackLocal, probed.Source);
+        }
+        finally
+        {
+            _redis.Resume();
+        }
+    }
+
     [Fact]
     public async Task DecideAsync_RedisKilled_FallsBackAtOnceWithoutWaitingForTheDeadline()
     {
@@ -159,6 +205,28 @@ public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
         Assert.Contains(decision.FallbackReason, new[] { RateLimitFallbackReason.Disconnected, RateLimitFallbackReason.ConnectionFailed });
         // Generous bound on a shared machine; the point is "not the 5 s deadline".
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2.5), $"took {watch.Elapsed.TotalMilliseconds:F0} ms");
+    }
+
+    [Fact]
+    public async Task DecideAsync_RedisKilled_LogsTheFallbackReasonAndErrorKindButNotTheKey()
+    {
+        using var services = new RateLimitTestServices(_redis.ConnectionString);
+        await services.WaitForRedisAsync();
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 100, Window = TimeSpan.FromHours(1), DecisionDeadline = TimeSpan.FromSeconds(5), OnRedisUnavailable = "Closed" }, "logged"));
+        Assert.Equal(RateLimitDecisionSource.Redis, (await limiter.DecideAsync("acme:alice.personal@example.org", 1, CancellationToken.None)).Source);
+
+        _redis.Kill();
+        var decision = await limiter.DecideAsync("acme:alice.personal@example.org", 1, CancellationToken.None);
+
+        Assert.Equal(RateLimitDecisionSource.FallbackClosed, decision.Source);
+        var failed = services.Logs.Entries.Where(e => e.Id.Id == 1307).ToList();
+        var entry = Assert.Single(failed);
+        Assert.Equal(LogLevel.Warning, entry.Level);
+        Assert.Contains($"({decision.FallbackReasonTag};", entry.Message);
+        Assert.Contains("policy logged", entry.Message);
+        Assert.Contains("outage mode Closed", entry.Message);
+        Assert.All(services.Logs.Entries, e => Assert.DoesNotContain("alice", e.Message));
     }
 
     [Fact]

@@ -15,7 +15,7 @@ internal sealed class RateLimitTestServices : IDisposable
     public RateLimitTestServices(string? redis = null, TimeProvider? time = null)
     {
         var services = new ServiceCollection();
-        services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
+        services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning).AddProvider(Logs));
         services.AddMetrics();
         services.AddSingleton(time ?? TimeProvider.System);
         services.AddSingleton(new EdgeRedis(redis));
@@ -24,6 +24,9 @@ internal sealed class RateLimitTestServices : IDisposable
         services.AddEdgeRateLimiting();
         _provider = services.BuildServiceProvider();
     }
+
+    /// <summary>What the services logged at Warning and above.</summary>
+    public CapturedLogs Logs { get; } = new();
 
     public RateLimiterRegistry Registry => _provider.GetRequiredService<RateLimiterRegistry>();
 

@@ -47,6 +47,22 @@ public sealed class RedisCircuitBreakerTests
     }
 
     [Fact]
+    public async Task IsShortCircuiting_WhileTheProbeIsInFlight_TrueUntilItAnswers()
+    {
+        var breaker = new RedisCircuitBreaker(1, TimeSpan.FromMilliseconds(20), TimeSpan.Zero);
+        breaker.OnFailure(false);
+        await Task.Delay(50);
+        Assert.False(breaker.IsShortCircuiting); // due for a probe
+
+        Assert.True(breaker.TryEnter(out var isProbe) && isProbe);
+
+        // Half-open: everyone else gets the outage mode at once instead of queueing behind the probe.
+        Assert.True(breaker.IsShortCircuiting);
+        breaker.OnSuccess(isProbe: true);
+        Assert.False(breaker.IsShortCircuiting);
+    }
+
+    [Fact]
     public async Task TryEnter_AfterBreak_AdmitsOneProbe_SuccessCloses_FailureReopens()
     {
         var breaker = new RedisCircuitBreaker(1, TimeSpan.FromMilliseconds(20), TimeSpan.Zero);

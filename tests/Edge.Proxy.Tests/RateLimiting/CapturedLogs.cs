@@ -1,0 +1,26 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+
+namespace Edge.Proxy.Tests.RateLimiting;
+
+/// <summary>Keeps every log entry the services write (event id, level, rendered message) for a test to inspect.</summary>
+internal sealed class CapturedLogs : ILoggerProvider
+{
+    public ConcurrentQueue<(EventId Id, LogLevel Level, string Message)> Entries { get; } = new();
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(CapturedLogs owner) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            owner.Entries.Enqueue((eventId, logLevel, formatter(state, exception)));
+    }
+}
