@@ -13,7 +13,7 @@ namespace Edge.Audit.Storage;
 /// empty (reason: only denials have one; principal: only v1 records keep it in plaintext) are indexed partially; a
 /// filter <c>column = value</c> implies <c>IS NOT NULL</c>, so SQLite still uses them.
 /// </summary>
-public sealed class AuditStore : IDisposable
+public sealed partial class AuditStore : IDisposable
 {
     private const string Schema = """
         PRAGMA journal_mode=WAL;
@@ -95,6 +95,7 @@ public sealed class AuditStore : IDisposable
         if (!readOnly)
         {
             Execute(_writer, Schema);
+            Execute(_writer, TileSchema);
         }
 
         // secure_delete: deleted rows and freed pages are zeroed, so an erased key or pruned leaf cannot be read back
@@ -175,7 +176,7 @@ public sealed class AuditStore : IDisposable
     public AppendBatch BeginAppend(long nextIndex) => new(this, _writer.BeginTransaction(), nextIndex);
 
     /// <summary>One open append transaction (see <see cref="BeginAppend"/>); its commands are prepared once per store.</summary>
-    public sealed class AppendBatch : IDisposable
+    public sealed partial class AppendBatch : IDisposable
     {
         private readonly AuditStore _store;
         private readonly SqliteTransaction _transaction;
