@@ -49,15 +49,18 @@ public sealed partial class AuditStore
         return command.ExecuteScalar() is byte[] hashes ? new Tile(level, index, hashes) : null;
     }
 
-    /// <summary>How many leaves the stored level-0 tiles cover (full tiles × 256 + the partial tile's width).</summary>
+    /// <summary>
+    /// How many leaves the stored level-0 tiles cover (full tiles × 256 + the partial tile's width). Full tiles are
+    /// contiguous from 0, so MAX(idx) + 1 counts them with one primary-key lookup, whatever the log's size.
+    /// </summary>
     public long TiledSize()
     {
         using var connection = OpenReader();
         using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT (SELECT COUNT(*) FROM tiles WHERE level = 0) * 256
+            SELECT COALESCE((SELECT MAX(idx) + 1 FROM tiles WHERE level = 0), 0) * 256
                  + COALESCE((SELECT length(hashes) / 32 FROM partial_tiles WHERE level = 0
-                             AND idx = (SELECT COUNT(*) FROM tiles WHERE level = 0)), 0)
+                             AND idx = COALESCE((SELECT MAX(idx) + 1 FROM tiles WHERE level = 0), 0)), 0)
             """;
         return (long)command.ExecuteScalar()!;
     }

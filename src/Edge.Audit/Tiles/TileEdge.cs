@@ -28,7 +28,7 @@ public sealed class TileEdge
         ArgumentOutOfRangeException.ThrowIfNegative(size);
         ArgumentNullException.ThrowIfNull(readTile);
         var edge = new TileEdge { Size = size };
-        for (var level = 0; (size >> (Tile.Height * level)) > 0; level++)
+        for (var level = 0; level * Tile.Height < 64 && (size >> (Tile.Height * level)) > 0; level++)
         {
             edge.EnsureLevel(level);
             var hashesAtLevel = size >> (Tile.Height * level);
