@@ -45,6 +45,7 @@ public static class WriterApp
         app.Services.GetRequiredService<IngestAuthenticator>();
         IngestEndpoint.Map(app);
         ReadEndpoints.Map(app);
+        TileEndpoints.Map(app);
         ViewerEndpoints.Map(app);
         // Counts only (no record content): retention runs, pruned records, shredded keys, erased records.
         app.MapPrometheusScrapingEndpoint();
