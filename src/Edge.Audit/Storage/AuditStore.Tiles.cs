@@ -49,6 +49,15 @@ public sealed partial class AuditStore
         return command.ExecuteScalar() is byte[] hashes ? new Tile(level, index, hashes) : null;
     }
 
+    /// <summary>False for a store no writer with tiles has opened yet (and a read-only one cannot create the tables).</summary>
+    public bool HasTiles()
+    {
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('tiles', 'partial_tiles')";
+        return (long)command.ExecuteScalar()! == 2;
+    }
+
     /// <summary>
     /// How many leaves the stored level-0 tiles cover (full tiles × 256 + the partial tile's width). Full tiles are
     /// contiguous from 0, so MAX(idx) + 1 counts them with one primary-key lookup, whatever the log's size.

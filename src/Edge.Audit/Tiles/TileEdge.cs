@@ -107,6 +107,10 @@ public sealed class TileEdge
         return new Tile(level, index, _partials[level].AsSpan(0, _widths[level] * MerkleHasher.HashSize).ToArray());
     }
 
+    /// <summary>Every level's partial tile that is not empty (copies).</summary>
+    public IEnumerable<Tile> PartialTiles() =>
+        Enumerable.Range(0, _partials.Count).Select(level => Partial(level, _fullTiles[level])).OfType<Tile>().ToList();
+
     /// <summary>
     /// RFC 6962 MTH of the whole tree. The partial tiles, top level first, cover the leaves left to right; each set bit
     /// of a width is one perfect subtree (a peak), and the peaks fold right to left as in <see cref="CompactRange"/>.

@@ -123,6 +123,43 @@ public sealed class AuditLogTilesTests : IDisposable
         Assert.Contains("does not match its latest checkpoint", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task VerifyStore_Level0TileAltered_FailsAtThatTileWhileTheUntouchedStoreVerifies()
+    {
+        using (var log = new AuditLog(Options, TimeProvider.System, NullLogger<AuditLog>.Instance))
+        {
+            await log.AppendAsync(Enumerable.Range(0, 700).Select(i => Pending(WriterFixture.Leaf($"a{i}", "acme"))).ToList(), CancellationToken.None);
+            Assert.True(await log.CheckpointAsync(CancellationToken.None));
+        }
+
+        var key = Edge.Audit.Checkpoints.NoteVerifier.Parse(File.ReadAllText(Options.KeyPath + ".pub").Trim());
+        using (var store = AuditStore.OpenReadOnly(Options.StorePath))
+        {
+            var report = Edge.Audit.Verification.LogVerifier.VerifyStore(store, [key]);
+            Assert.True(report.Valid, report.Problem);
+            Assert.Equal(700, report.RecordsChecked);
+        }
+
+        SqliteConnection.ClearAllPools();
+        using (var connection = new SqliteConnection($"Data Source={Options.StorePath}"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            // Level-0 tile 1 is not read for the root (level 1 holds its hash), so only a recomputation finds this.
+            command.CommandText = "DROP TRIGGER tiles_no_update; UPDATE tiles SET hashes = zeroblob(8192) WHERE level = 0 AND idx = 1";
+            Assert.Equal(1, command.ExecuteNonQuery());
+        }
+
+        SqliteConnection.ClearAllPools();
+        using (var store = AuditStore.OpenReadOnly(Options.StorePath))
+        {
+            var report = Edge.Audit.Verification.LogVerifier.VerifyStore(store, [key]);
+            Assert.False(report.Valid);
+            Assert.Equal(256, report.FirstBadIndex);
+            Assert.Contains("tile/0/001 does not match the records", report.Problem, StringComparison.Ordinal);
+        }
+    }
+
     internal static PendingLeaf Pending(byte[] bytes) => new(bytes, LeafSummary.TryParse(bytes, out _)!);
 
     public void Dispose()
