@@ -5,14 +5,15 @@ namespace Edge.Audit.Tiles;
 /// <summary>
 /// Roots and RFC 9162 proofs computed from stored tiles instead of an in-memory tree: every hash a proof needs is a
 /// perfect aligned subtree, which is one tile hash or a node hashed up from at most 128 hashes of one tile. Tiles are
-/// expanded once (all 8 heights, 511 hashes) and kept in a small LRU cache keyed by (level, index, width), which is
-/// safe because a tile's hashes never change, it only grows; so an export proving thousands of consecutive records
-/// reads and hashes each tile once. Thread-safe; the caller checks that sizes do not exceed the tree it serves.
+/// expanded once (all 8 heights, 511 hashes) and kept in a small LRU cache keyed by (level, index), holding the widest
+/// version read: a tile's hashes never change, it only grows, so a wider expansion answers every narrower request. An
+/// export proving thousands of records at one size thus reads and hashes each tile once, the partial ones included.
+/// Thread-safe; the caller checks that sizes do not exceed the tree it serves.
 /// </summary>
 public sealed class TileHashReader(Func<int, long, Tile?> readTile, int cachedTiles = 64)
 {
     private readonly Lock _cacheLock = new();
-    private readonly Dictionary<(int Level, long Index, int Width), LinkedListNode<ExpandedTile>> _cache = [];
+    private readonly Dictionary<(int Level, long Index), LinkedListNode<ExpandedTile>> _cache = [];
     private readonly LinkedList<ExpandedTile> _recent = new();
 
     public byte[] Root(long size)
@@ -78,9 +79,15 @@ public sealed class TileHashReader(Func<int, long, Tile?> readTile, int cachedTi
 
     private ExpandedTile Expanded(int level, long index, int minWidth)
     {
-        if (TryCached((level, index, Tile.FullWidth), out var full))
+        var key = (level, index);
+        lock (_cacheLock)
         {
-            return full;
+            if (_cache.TryGetValue(key, out var node) && node.Value.Width >= minWidth)
+            {
+                _recent.Remove(node);
+                _recent.AddFirst(node);
+                return node.Value;
+            }
         }
 
         var tile = readTile(level, index);
@@ -90,44 +97,28 @@ public sealed class TileHashReader(Func<int, long, Tile?> readTile, int cachedTi
                 $"The store's tile {level}/{index} holds {tile?.Width ?? 0} hashes; at least {minWidth} are needed. Run 'edge audit verify'.");
         }
 
-        var key = (level, index, tile.Width);
-        if (TryCached(key, out var cached))
-        {
-            return cached;
-        }
-
         var expanded = new ExpandedTile(key, tile.Hashes);
-        lock (_cacheLock)
-        {
-            if (!_cache.ContainsKey(key))
-            {
-                _cache[key] = _recent.AddFirst(expanded);
-                if (_cache.Count > cachedTiles)
-                {
-                    _cache.Remove(_recent.Last!.Value.Key);
-                    _recent.RemoveLast();
-                }
-            }
-        }
-
-        return expanded;
-    }
-
-    private bool TryCached((int, long, int) key, out ExpandedTile tile)
-    {
         lock (_cacheLock)
         {
             if (_cache.TryGetValue(key, out var node))
             {
+                if (node.Value.Width >= expanded.Width)
+                {
+                    return node.Value;
+                }
+
                 _recent.Remove(node);
-                _recent.AddFirst(node);
-                tile = node.Value;
-                return true;
+            }
+
+            _cache[key] = _recent.AddFirst(expanded);
+            if (_cache.Count > cachedTiles)
+            {
+                _cache.Remove(_recent.Last!.Value.Key);
+                _recent.RemoveLast();
             }
         }
 
-        tile = null!;
-        return false;
+        return expanded;
     }
 
     private void Path(long index, long start, long end, List<byte[]> proof)
@@ -182,9 +173,10 @@ public sealed class TileHashReader(Func<int, long, Tile?> readTile, int cachedTi
     {
         private readonly byte[][] _heights = new byte[Tile.Height + 1][];
 
-        public ExpandedTile((int Level, long Index, int Width) key, byte[] hashes)
+        public ExpandedTile((int Level, long Index) key, byte[] hashes)
         {
             Key = key;
+            Width = hashes.Length / MerkleHasher.HashSize;
             _heights[0] = hashes;
             for (var h = 1; h <= Tile.Height; h++)
             {
@@ -203,7 +195,9 @@ public sealed class TileHashReader(Func<int, long, Tile?> readTile, int cachedTi
             }
         }
 
-        public (int Level, long Index, int Width) Key { get; }
+        public (int Level, long Index) Key { get; }
+
+        public int Width { get; }
 
         public byte[] Node(int height, int position) =>
             _heights[height].AsSpan(position * MerkleHasher.HashSize, MerkleHasher.HashSize).ToArray();

@@ -11,16 +11,19 @@ public sealed class TileHashReaderTests
         var log = new TileTestLog();
         var tree = new MerkleTree();
         var random = new Random(42);
+        var shared = new TileHashReader(log.Read, cachedTiles: 4);
         for (var size = 1; size <= 1000; size++)
         {
             log.AppendTo(size);
             tree.AppendLeafHash(log.LeafHashes[size - 1]);
-            // A fresh reader per size: its cache keyed by width must not serve a narrower partial tile.
+            // A fresh reader per size, and one shared by all sizes (its cached tiles were read at smaller sizes).
             var reader = new TileHashReader(log.Read);
             Assert.Equal(tree.Root(size), reader.Root(size));
+            Assert.Equal(tree.Root(size), shared.Root(size));
             foreach (var index in new long[] { 0, size - 1, random.NextInt64(size), random.NextInt64(size) })
             {
                 Assert.Equal(tree.InclusionProof(index, size), reader.InclusionProof(index, size));
+                Assert.Equal(tree.InclusionProof(index, size), shared.InclusionProof(index, size));
             }
 
             foreach (var from in new long[] { 0, 1, size, random.NextInt64(size + 1), random.NextInt64(size + 1) })
