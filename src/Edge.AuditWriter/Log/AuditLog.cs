@@ -41,6 +41,7 @@ internal sealed partial class AuditLog : IDisposable
 
     public AuditLog(WriterOptions options, TimeProvider time, ILogger<AuditLog> logger)
     {
+        var opening = time.GetTimestamp();
         _time = time;
         _origin = options.Origin;
         _logger = logger;
@@ -60,7 +61,7 @@ internal sealed partial class AuditLog : IDisposable
         }
 
         _latest = latest ?? SignAndStore(0, MerkleHasher.EmptyRoot.ToArray());
-        Log.Opened(logger, Store.Path, _edge.Size, _latest.Size);
+        Log.Opened(logger, Store.Path, _edge.Size, _latest.Size, (long)time.GetElapsedTime(opening).TotalMilliseconds);
     }
 
     public AuditStore Store { get; }
@@ -477,8 +478,8 @@ internal sealed partial class AuditLog : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "Audit store {StorePath} opened with {Size} records; latest checkpoint at size {CheckpointSize}")]
-        public static partial void Opened(ILogger logger, string storePath, long size, long checkpointSize);
+        [LoggerMessage(1, LogLevel.Information, "Audit store {StorePath} opened with {Size} records in {OpenMs} ms; latest checkpoint at size {CheckpointSize}")]
+        public static partial void Opened(ILogger logger, string storePath, long size, long checkpointSize, long openMs);
 
         [LoggerMessage(2130, LogLevel.Information, "Erasure made the subject of {Records} records unreadable (tenant scope {TenantScope})")]
         public static partial void Erased(ILogger logger, long records, string tenantScope);
