@@ -398,7 +398,10 @@ internal sealed partial class AuditLog : IDisposable
 
         lock (_treeLock)
         {
-            _edge = grown;
+            if (grown.Size >= _edge.Size)
+            {
+                _edge = grown;
+            }
         }
 
         return appended.Count;
@@ -559,8 +562,12 @@ internal sealed partial class AuditLog : IDisposable
             grown.TakeChanges();
             lock (_treeLock)
             {
-                // Appends and catch-up are both serialised by the append lock or run before the log is shared.
-                _edge = grown;
+                // A standby's catch-up can race the last append of a sequencer that just stepped down: both edges come from
+                // the same append-only log, so the longer one is the newer.
+                if (grown.Size > _edge.Size)
+                {
+                    _edge = grown;
+                }
             }
         }
 
