@@ -80,6 +80,21 @@ public sealed class PostgresWriterTests(PostgresFixture postgres) : IClassFixtur
                 signedAfter.Checkpoint!.Root));
         }
 
+        // The tlog-tiles read paths on PostgreSQL: the level-0 tile holds the leaf hashes, the entry bundle their bytes.
+        var tile = await TileAsync(writer, "/tile/0/000.p/20");
+        var bundle = await TileAsync(writer, "/tile/entries/000.p/20");
+        var byIndex = records.ToDictionary(r => r.GetProperty("index").GetInt64(), r => Convert.FromBase64String(r.GetProperty("leaf").GetString()!));
+        var offset = 0;
+        for (var index = 0; index < 20; index++)
+        {
+            var length = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(bundle.AsSpan(offset));
+            var leaf = bundle.AsSpan(offset + 2, length).ToArray();
+            offset += 2 + length;
+            Assert.Equal(byIndex[index], leaf);
+            Assert.Equal(Rfc9162.LeafHash(leaf), tile.AsSpan(index * 32, 32).ToArray());
+        }
+
+        Assert.Equal(bundle.Length, offset);
         using var opened = PostgresAuditStore.OpenReadOnly(store);
         var report = LogVerifier.VerifyStore(opened, [key]);
         Assert.True(report.Valid, report.Problem);
