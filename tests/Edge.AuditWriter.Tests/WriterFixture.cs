@@ -20,6 +20,7 @@ public sealed class WriterFixture : IAsyncDisposable
     public const string ViewerKey = "viewer-key-0123456789";
     public const string GlobalEraserKey = "global-eraser-key-0123456789";
     public const string AcmeEraserKey = "acme-eraser-key-0123456789";
+    public const string WitnessKey = "witness-key-0123456789";
 
     private WebApplication? _app;
     private string? _proxyJson;
@@ -71,10 +72,11 @@ public sealed class WriterFixture : IAsyncDisposable
                     { "Sha256": "{{Sha(GlobalAuditorKey)}}", "Principal": "compliance", "Tenant": "ops", "Roles": [ "Auditor" ] },
                     { "Sha256": "{{Sha(ViewerKey)}}", "Principal": "viewer", "Tenant": "acme", "Roles": [ "Viewer" ] },
                     { "Sha256": "{{Sha(GlobalEraserKey)}}", "Principal": "dpo", "Tenant": "ops", "Roles": [ "Auditor", "Eraser" ] },
-                    { "Sha256": "{{Sha(AcmeEraserKey)}}", "Principal": "acme-dpo", "Tenant": "acme", "Roles": [ "TenantAuditor", "Eraser" ] }
+                    { "Sha256": "{{Sha(AcmeEraserKey)}}", "Principal": "acme-dpo", "Tenant": "acme", "Roles": [ "TenantAuditor", "Eraser" ] },
+                    { "Sha256": "{{Sha(WitnessKey)}}", "Principal": "witness", "Tenant": "ops", "Roles": [ "Witness" ] }
                   ] }
                 },
-                "Roles": { "Auditor": [ "audit.read.all" ], "TenantAuditor": [ "audit.read" ], "Viewer": [ "orders.read" ], "Eraser": [ "audit.erase" ] }
+                "Roles": { "Auditor": [ "audit.read.all" ], "TenantAuditor": [ "audit.read" ], "Viewer": [ "orders.read" ], "Eraser": [ "audit.erase" ], "Witness": [ "audit.tiles" ] }
               }
             }
             """);

@@ -13,7 +13,7 @@ namespace Edge.Audit.Storage;
 /// empty (reason: only denials have one; principal: only v1 records keep it in plaintext) are indexed partially; a
 /// filter <c>column = value</c> implies <c>IS NOT NULL</c>, so SQLite still uses them.
 /// </summary>
-public sealed class AuditStore : IAuditStore
+public sealed partial class AuditStore : IAuditStore
 {
     private const string Schema = """
         PRAGMA journal_mode=WAL;
@@ -95,6 +95,7 @@ public sealed class AuditStore : IAuditStore
         if (!readOnly)
         {
             Execute(_writer, Schema);
+            Execute(_writer, TileSchema);
         }
 
         // secure_delete: deleted rows and freed pages are zeroed, so an erased key or pruned leaf cannot be read back
@@ -179,7 +180,7 @@ public sealed class AuditStore : IAuditStore
     IAuditAppendBatch IAuditStore.BeginAppend(long nextIndex) => BeginAppend(nextIndex);
 
     /// <summary>One open append transaction (see <see cref="BeginAppend"/>); its commands are prepared once per store.</summary>
-    public sealed class AppendBatch : IAuditAppendBatch
+    public sealed partial class AppendBatch : IAuditAppendBatch
     {
         private readonly AuditStore _store;
         private readonly SqliteTransaction _transaction;

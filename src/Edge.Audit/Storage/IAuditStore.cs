@@ -1,3 +1,5 @@
+using Edge.Audit.Tiles;
+
 namespace Edge.Audit.Storage;
 
 /// <summary>
@@ -24,6 +26,21 @@ public interface IAuditStore : IDisposable
 
     /// <summary>Every leaf with its index and stored hash, in index order.</summary>
     IEnumerable<StoredLeaf> ReadLeaves();
+
+    /// <summary>The leaves [start, start + count) in index order: their bytes, empty once pruned.</summary>
+    IReadOnlyList<byte[]> ReadLeafBytes(long start, int count);
+
+    /// <summary>The stored tile (level, index): the full tile, or else the level's partial tile with this index; null when neither exists.</summary>
+    Tile? ReadTile(int level, long index);
+
+    /// <summary>False for a store no writer with tiles has opened yet.</summary>
+    bool HasTiles();
+
+    /// <summary>How many leaves the stored level-0 tiles cover (full tiles × 256 + the partial tile's width).</summary>
+    long TiledSize();
+
+    /// <summary>Writes tiles in a transaction of their own: only for the one-time build of tiles of records already stored.</summary>
+    void WriteTiles(TileChanges changes);
 
     /// <summary>The wrapped data key of a subject, or null once it was erased or shredded.</summary>
     StoredSubjectKey? SubjectKey(long subjectId);
@@ -78,6 +95,9 @@ public interface IAuditAppendBatch : IDisposable
     /// commit, where an id stored before fails the whole batch (nothing is stored twice either way).
     /// </summary>
     bool Add(PendingLeaf leaf);
+
+    /// <summary>Stores the tiles this batch's records change, in the batch's transaction: records and tiles commit together.</summary>
+    void WriteTiles(TileChanges changes);
 
     /// <summary>Makes the batch durable.</summary>
     void Commit();

@@ -15,10 +15,10 @@ namespace Edge.Audit.Storage;
 /// Several writers may share one database: <see cref="Lease"/> decides which one appends, and every append transaction
 /// re-checks that lease under <see cref="AppendBarrierKey"/>, so a writer that lost it cannot commit (see BeginAppend).
 /// </summary>
-public sealed class PostgresAuditStore : IAuditStore
+public sealed partial class PostgresAuditStore : IAuditStore
 {
     /// <summary>The schema version this code creates; a database at an older version is migrated on open.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
 
     /// <summary>Transaction-scoped advisory lock held by every append and by a new sequencer before it reads the log.</summary>
     public const long AppendBarrierKey = 0x45444745_41505044; // "EDGE" "APPD"
@@ -76,6 +76,8 @@ public sealed class PostgresAuditStore : IAuditStore
         CREATE OR REPLACE TRIGGER audit_subjects_no_update BEFORE UPDATE ON audit_subjects
             FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
         INSERT INTO audit_schema (version) VALUES (1) ON CONFLICT DO NOTHING;
+        """ + TileSchema + """
+        INSERT INTO audit_schema (version) VALUES (2) ON CONFLICT DO NOTHING;
         """;
 
     /// <summary>
@@ -87,6 +89,8 @@ public sealed class PostgresAuditStore : IAuditStore
         GRANT SELECT ON audit_schema TO {role};
         GRANT SELECT, INSERT, DELETE ON audit_subjects TO {role};
         GRANT USAGE ON SEQUENCE audit_subjects_id_seq TO {role};
+        GRANT SELECT, INSERT ON audit_tiles TO {role};
+        GRANT SELECT, INSERT, UPDATE, DELETE ON audit_partial_tiles TO {role};
         """;
 
     private readonly NpgsqlDataSource _dataSource;
@@ -274,7 +278,7 @@ public sealed class PostgresAuditStore : IAuditStore
     /// already stored, one statement per subject not in <see cref="_subjects"/>, and its records as one binary COPY at
     /// commit, inside the fenced transaction.
     /// </summary>
-    private sealed class AppendBatch : IAuditAppendBatch
+    private sealed partial class AppendBatch : IAuditAppendBatch
     {
         private readonly PostgresAuditStore _store;
         private readonly NpgsqlConnection _connection;

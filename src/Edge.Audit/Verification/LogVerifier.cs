@@ -1,6 +1,7 @@
 using Edge.Audit.Checkpoints;
 using Edge.Audit.Merkle;
 using Edge.Audit.Storage;
+using Edge.Audit.Tiles;
 
 namespace Edge.Audit.Verification;
 
@@ -11,6 +12,8 @@ namespace Edge.Audit.Verification;
 /// Leaves are hashed as bytes whatever their schema (v1 plaintext subject, v2 encrypted subject); a pruned record
 /// (retention, or erasure of a v1 record) has only its leaf hash left, which enters the tree as stored: the signed
 /// roots still vouch for it, but its content can no longer be checked (counted in <see cref="VerificationReport.PrunedRecords"/>).
+/// A store's tiles (what proofs and tlog clients are served from) must equal the tiles recomputed from its leaves; tiles
+/// not built yet are no failure (the writer builds them at its next start), a differing one is.
 /// </summary>
 public static class LogVerifier
 {
@@ -34,7 +37,7 @@ public static class LogVerifier
             checkpoints.Add((stored.Size, stored.Root));
         }
 
-        return VerifyLeaves(store.ReadLeaves(), checkpoints);
+        return VerifyLeaves(store.ReadLeaves(), checkpoints, storedTiles: store.HasTiles() ? store.ReadTile : null);
     }
 
     /// <summary>Offline: leaves in index order (e.g. an NDJSON export from index 0) against one signed checkpoint.</summary>
@@ -54,9 +57,12 @@ public static class LogVerifier
         return VerifyLeaves(stored, [(opened.Checkpoint!.Size, opened.Checkpoint.Root)], stopAtLastCheckpoint: true);
     }
 
-    private static VerificationReport VerifyLeaves(IEnumerable<StoredLeaf> leaves, List<(long Size, byte[] Root)> checkpoints, bool stopAtLastCheckpoint = false)
+    private static VerificationReport VerifyLeaves(
+        IEnumerable<StoredLeaf> leaves, List<(long Size, byte[] Root)> checkpoints, bool stopAtLastCheckpoint = false,
+        Func<int, long, Tile?>? storedTiles = null)
     {
         var range = new CompactRange();
+        var tiles = storedTiles is null ? null : new TileEdge();
         var next = 0;
         var checkedCheckpoints = 0;
         var pruned = 0L;
@@ -110,6 +116,21 @@ public static class LogVerifier
             {
                 return failure;
             }
+
+            if (tiles is not null)
+            {
+                tiles.AppendLeafHash(hash);
+                // A tile completes only when the size is a multiple of 256; the partials are compared at the end.
+                if (tiles.Size % Tile.FullWidth == 0 && CheckTiles(tiles.TakeChanges().FullTiles, storedTiles!, range.Size, checkedCheckpoints) is { } tileFailure)
+                {
+                    return tileFailure;
+                }
+            }
+        }
+
+        if (tiles is not null && CheckTiles(tiles.PartialTiles(), storedTiles!, range.Size, checkedCheckpoints) is { } partialFailure)
+        {
+            return partialFailure;
         }
 
         if (next < checkpoints.Count)
@@ -119,6 +140,29 @@ public static class LogVerifier
         }
 
         return new VerificationReport(true, range.Size, checkedCheckpoints, null, null) { PrunedRecords = pruned };
+    }
+
+    private static VerificationReport? CheckTiles(IEnumerable<Tile> computed, Func<int, long, Tile?> storedTiles, long records, int checkpoints)
+    {
+        foreach (var tile in computed.Where(t => t.Width > 0))
+        {
+            var stored = storedTiles(tile.Level, tile.Index);
+            if (stored is null)
+            {
+                continue;
+            }
+
+            // A stored partial may lag (tiles still to be built) but must be a prefix; a full one must be equal.
+            var width = Math.Min(stored.Width, tile.Width);
+            if (stored.Width > tile.Width || !stored.Hashes.AsSpan(0, width * MerkleHasher.HashSize).SequenceEqual(tile.Hashes.AsSpan(0, width * MerkleHasher.HashSize)))
+            {
+                var first = tile.Index << (Tile.Height * (tile.Level + 1));
+                return VerificationReport.Failure(records, checkpoints, first,
+                    $"the stored {TilePath.Format(new TileAddress(false, tile.Level, tile.Index, Tile.FullWidth))} does not match the records it covers (from index {first}); proofs served from it would be wrong");
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Leaf hashing is the bulk of the work and independent per leaf: hash blocks on all cores, in order.</summary>

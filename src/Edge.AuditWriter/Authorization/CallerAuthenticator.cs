@@ -49,6 +49,7 @@ internal sealed class CallerAuthenticator
             identity.Tenant,
             identity.Permissions.Has(AuditCaller.ReadAllPermission),
             identity.Permissions.Has(AuditCaller.ReadPermission),
-            identity.Permissions.Has(AuditCaller.ErasePermission)), _validator.Challenge);
+            identity.Permissions.Has(AuditCaller.ErasePermission),
+            identity.Permissions.Has(AuditCaller.TilesPermission)), _validator.Challenge);
     }
 }

@@ -46,6 +46,7 @@ public static class WriterApp
         app.Services.GetRequiredService<IngestAuthenticator>();
         IngestEndpoint.Map(app);
         ReadEndpoints.Map(app);
+        TileEndpoints.Map(app);
         ViewerEndpoints.Map(app);
         // Ready on both roles (a standby serves reads); the role tells a load balancer or the shipper which one ingests.
         app.MapGet("/readyz", (AuditLog log) => Results.Json(new { status = "ready", role = log.IsSequencer ? "sequencer" : "standby" }));

@@ -49,6 +49,12 @@ public sealed record WriterOptions
     public RetentionOptions Retention { get; init; } = new();
 
     public int MaxIngestBytes { get; init; } = 32 * 1024 * 1024;
+
+    /// <summary>
+    /// Serve the hash tiles (<c>/tile/&lt;L&gt;/&lt;N&gt;</c>) without credentials, as public tlog-tiles logs do (Writer:PublicTiles).
+    /// Off by default: then a caller needs audit.tiles, audit.read or audit.read.all. Entry bundles always need audit.read.all.
+    /// </summary>
+    public bool PublicTiles { get; init; }
 }
 
 /// <summary>The <c>Writer:Retention</c> section. Absent <see cref="Default"/> and no tenant entries: keep forever.</summary>

@@ -4,14 +4,17 @@ using Edge.Audit.Checkpoints;
 using Edge.Audit.Merkle;
 using Edge.Audit.Records;
 using Edge.Audit.Storage;
+using Edge.Audit.Tiles;
 using Edge.AuditWriter.Hosting;
 using Edge.AuditWriter.Protection;
 
 namespace Edge.AuditWriter.Log;
 
 /// <summary>
-/// The log: the SQLite store, the in-memory Merkle tree rebuilt from it, and the signed checkpoints.
-/// Appends are serialised; the tree only grows, so every checkpoint it signs is consistent with the previous one.
+/// The log: the store (SQLite, or PostgreSQL shared by a sequencer and standbys), the tree stored in it as C2SP tlog-tiles, and the signed checkpoints. In memory it keeps
+/// only the tiles' right edge (one partial tile per level); roots and proofs read the stored tiles, so start-up time
+/// and memory do not grow with the log. Appends are serialised; the tree only grows, so every checkpoint it signs is
+/// consistent with the previous one.
 /// Personal fields are encrypted on append under a per-subject data key (v2 leaves, see <see cref="SubjectProtector"/>);
 /// erasure deletes that key, retention prunes old bodies to their leaf hash. Neither touches a leaf hash, so every
 /// checkpoint and proof stays valid.
@@ -20,7 +23,8 @@ internal sealed partial class AuditLog : IDisposable
 {
     private readonly SemaphoreSlim _appendLock = new(1, 1);
     private readonly object _treeLock = new();
-    private readonly MerkleTree _tree = new();
+    private readonly TileHashReader _tiles;
+    private TileEdge _edge;
     private readonly IReadOnlyList<NoteSigner> _signers;
     private readonly TimeProvider _time;
     private readonly string _origin;
@@ -33,8 +37,12 @@ internal sealed partial class AuditLog : IDisposable
 
     private const int PruneBatch = 5000;
 
+    // Leaves per transaction of the one-time tile build: 256 full level-0 tiles (2 MiB) per commit.
+    private const int TileBuildBatch = 65_536;
+
     public AuditLog(WriterOptions options, TimeProvider time, ILogger<AuditLog> logger)
     {
+        var opening = time.GetTimestamp();
         _time = time;
         _origin = options.Origin;
         _logger = logger;
@@ -51,6 +59,8 @@ internal sealed partial class AuditLog : IDisposable
 
         _signers = WriterKeys.Load(options, logger);
         Keyring = SubjectKeyring.Load(options, logger);
+        _edge = CatchUpTiles(Store, time, logger);
+        _tiles = new TileHashReader(ReadTile);
         var latest = CatchUp() ?? Store.LatestCheckpoint();
         if (latest is not null)
         {
@@ -60,8 +70,9 @@ internal sealed partial class AuditLog : IDisposable
         // A shared store starts as a standby: the lease decides who sequences (WriterLeaseService). A standby keeps the
         // stored checkpoint, or the empty tree's (signed, never stored: every writer signs the same one).
         _isSequencer = Store is not PostgresAuditStore;
-        _latest = latest ?? (_isSequencer ? SignAndStore(0, _tree.Root(0)) : Sign(0, _tree.Root(0)));
-        Log.Opened(logger, Store.Location, _tree.Size, _latest.Size);
+        var empty = MerkleHasher.EmptyRoot.ToArray();
+        _latest = latest ?? (_isSequencer ? SignAndStore(0, empty) : Sign(0, empty));
+        Log.Opened(logger, Store.Location, Size, _latest.Size, (long)time.GetElapsedTime(opening).TotalMilliseconds);
     }
 
     /// <summary><c>Writer:Postgres</c> is a secret reference, or an inline connection string that holds no password.</summary>
@@ -97,9 +108,69 @@ internal sealed partial class AuditLog : IDisposable
         {
             lock (_treeLock)
             {
-                return _tree.Size;
+                return _edge.Size;
             }
         }
+    }
+
+    /// <summary>
+    /// A tile as of now: the level's partial tile from the edge (no store read), or the stored tile (full, or a partial
+    /// the edge has moved past). Null when the tile does not exist yet.
+    /// </summary>
+    public Tile? ReadTile(int level, long index)
+    {
+        lock (_treeLock)
+        {
+            if (_edge.Partial(level, index) is { } partial)
+            {
+                return partial;
+            }
+        }
+
+        return Store.ReadTile(level, index);
+    }
+
+    /// <summary>
+    /// Brings the stored tiles up to the stored records and returns their right edge. A store written before tiles (or by
+    /// an older writer) gets the missing ones built here, once: leaf hashes are streamed from where the tiles stop, and
+    /// tiles are committed every <see cref="TileBuildBatch"/> leaves, so memory stays flat and an interrupted build resumes.
+    /// </summary>
+    private static TileEdge CatchUpTiles(IAuditStore store, TimeProvider time, ILogger logger)
+    {
+        var tiled = store.TiledSize();
+        var records = store.Count();
+        var edge = TileEdge.Restore(tiled, store.ReadTile);
+        if (tiled == records)
+        {
+            return edge;
+        }
+
+        if (tiled > records)
+        {
+            throw new InvalidOperationException(
+                $"The store's tiles cover {tiled} leaves but it holds {records} records; run 'edge audit verify' before restarting the writer.");
+        }
+
+        var started = time.GetTimestamp();
+        Log.BuildingTiles(logger, records - tiled, tiled);
+        foreach (var hash in store.ReadLeafHashes(tiled))
+        {
+            edge.AppendLeafHash(hash);
+            if (edge.Size % TileBuildBatch == 0)
+            {
+                store.WriteTiles(edge.TakeChanges());
+            }
+        }
+
+        store.WriteTiles(edge.TakeChanges());
+        // On a shared store the sequencer may have appended (with its tiles) while this writer built: more is fine.
+        if (edge.Size < records)
+        {
+            throw new InvalidOperationException($"The store holds {records} records but {edge.Size} leaf hashes in index order; run 'edge audit verify'.");
+        }
+
+        Log.TilesBuilt(logger, records - tiled, (long)time.GetElapsedTime(started).TotalMilliseconds);
+        return edge;
     }
 
     /// <summary>Durably appends the new records (duplicates by id are ignored); returns how many were new.</summary>
@@ -282,11 +353,14 @@ internal sealed partial class AuditLog : IDisposable
     /// </summary>
     private int AppendLocked(IReadOnlyList<PendingLeaf> leaves)
     {
-        long next;
+        TileEdge edge;
         lock (_treeLock)
         {
-            next = _tree.Size;
+            edge = _edge;
         }
+
+        var next = edge.Size;
+        var grown = edge.Clone();
 
         var keys = new Dictionary<SubjectCacheKey, BatchSubject>();
         IReadOnlyList<byte[]> appended;
@@ -305,8 +379,14 @@ internal sealed partial class AuditLog : IDisposable
                 batch.Add(Protect(leaf, batch, keys));
             }
 
-            batch.Commit();
             appended = batch.Appended;
+            foreach (var hash in appended)
+            {
+                grown.AppendLeafHash(hash);
+            }
+
+            batch.WriteTiles(grown.TakeChanges());
+            batch.Commit();
         }
         finally
         {
@@ -318,9 +398,9 @@ internal sealed partial class AuditLog : IDisposable
 
         lock (_treeLock)
         {
-            foreach (var hash in appended)
+            if (grown.Size >= _edge.Size)
             {
-                _tree.AppendLeafHash(hash);
+                _edge = grown;
             }
         }
 
@@ -382,13 +462,13 @@ internal sealed partial class AuditLog : IDisposable
             byte[] root;
             lock (_treeLock)
             {
-                size = _tree.Size;
+                size = _edge.Size;
                 if (size <= _latest.Size)
                 {
                     return false;
                 }
 
-                root = _tree.Root(size);
+                root = _edge.Root();
             }
 
             Volatile.Write(ref _latest, SignAndStore(size, root));
@@ -400,19 +480,26 @@ internal sealed partial class AuditLog : IDisposable
         }
     }
 
+    /// <summary>RFC 9162 PATH(index, D[0:size]) from the stored tiles; size must not exceed <see cref="Size"/>.</summary>
     public IReadOnlyList<byte[]> InclusionProof(long index, long size)
     {
-        lock (_treeLock)
-        {
-            return _tree.InclusionProof(index, size);
-        }
+        CheckSize(size);
+        return _tiles.InclusionProof(index, size);
     }
 
+    /// <summary>RFC 9162 PROOF(from, D[0:to]) from the stored tiles; to must not exceed <see cref="Size"/>.</summary>
     public IReadOnlyList<byte[]> ConsistencyProof(long from, long to)
     {
-        lock (_treeLock)
+        CheckSize(to);
+        return _tiles.ConsistencyProof(from, to);
+    }
+
+    private void CheckSize(long size)
+    {
+        var current = Size;
+        if (size < 0 || size > current)
         {
-            return _tree.ConsistencyProof(from, to);
+            throw new ArgumentOutOfRangeException(nameof(size), size, $"The tree has {current} leaves.");
         }
     }
 
@@ -448,19 +535,39 @@ internal sealed partial class AuditLog : IDisposable
     }
 
     /// <summary>
-    /// Reads the leaf hashes appended since the tree's size (by the sequencer, when this writer stands by) and adopts the
-    /// newest stored checkpoint the tree covers. The stored log is append-only, so the prefix already read never changes.
+    /// Moves the right edge over the leaf hashes appended since its size (by the sequencer, when this writer stands by;
+    /// their tiles were stored in the same transaction, so nothing is written here) and adopts the newest stored checkpoint
+    /// the edge covers. The stored log is append-only, so the prefix already read never changes.
     /// Returns that checkpoint, or null when none is stored yet.
     /// </summary>
     public StoredCheckpoint? CatchUp()
     {
         // Read the checkpoint first: every leaf it covers was committed before it, so the hashes read next include them.
         var latest = Store.LatestCheckpoint();
+        TileEdge current;
         lock (_treeLock)
         {
-            foreach (var hash in Store.ReadLeafHashes(_tree.Size))
+            current = _edge;
+        }
+
+        var grown = current.Clone();
+        foreach (var hash in Store.ReadLeafHashes(current.Size))
+        {
+            grown.AppendLeafHash(hash);
+        }
+
+        if (grown.Size != current.Size)
+        {
+            // The sequencer stored these tiles with the records; the edge only needs the new partials.
+            grown.TakeChanges();
+            lock (_treeLock)
             {
-                _tree.AppendLeafHash(hash);
+                // A standby's catch-up can race the last append of a sequencer that just stepped down: both edges come from
+                // the same append-only log, so the longer one is the newer.
+                if (grown.Size > _edge.Size)
+                {
+                    _edge = grown;
+                }
             }
         }
 
@@ -473,16 +580,14 @@ internal sealed partial class AuditLog : IDisposable
         return latest;
     }
 
+    /// <summary>The fork check: the tiles' root at the checkpoint's size must be the signed one.</summary>
     private void EnsureMatches(StoredCheckpoint latest)
     {
-        lock (_treeLock)
+        if (latest.Size > Size || !_tiles.Root(latest.Size).AsSpan().SequenceEqual(latest.Root))
         {
-            if (latest.Size > _tree.Size || !_tree.Root(latest.Size).AsSpan().SequenceEqual(latest.Root))
-            {
-                // Signing on top of a store that no longer matches its last checkpoint would publish a fork.
-                throw new InvalidOperationException(
-                    $"The store does not match its latest checkpoint (size {latest.Size}); run 'edge audit verify' before restarting the writer.");
-            }
+            // Signing on top of a store that no longer matches its last checkpoint would publish a fork.
+            throw new InvalidOperationException(
+                $"The store does not match its latest checkpoint (size {latest.Size}); run 'edge audit verify' before restarting the writer.");
         }
     }
 
@@ -513,7 +618,7 @@ internal sealed partial class AuditLog : IDisposable
                     $"The store holds {stored} records but this writer's tree has {Size}: records it saw were lost; check with 'edge audit verify' before any writer sequences."));
             }
 
-            Volatile.Write(ref _latest, latest ?? SignAndStore(0, _tree.Root(0)));
+            Volatile.Write(ref _latest, latest ?? SignAndStore(0, MerkleHasher.EmptyRoot.ToArray()));
             Volatile.Write(ref _isSequencer, true);
             Log.BecameSequencer(_logger, Size, _latest.Size);
         }
@@ -545,8 +650,8 @@ internal sealed partial class AuditLog : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "Audit store {StorePath} opened with {Size} records; latest checkpoint at size {CheckpointSize}")]
-        public static partial void Opened(ILogger logger, string storePath, long size, long checkpointSize);
+        [LoggerMessage(1, LogLevel.Information, "Audit store {StorePath} opened with {Size} records in {OpenMs} ms; latest checkpoint at size {CheckpointSize}")]
+        public static partial void Opened(ILogger logger, string storePath, long size, long checkpointSize, long openMs);
 
         [LoggerMessage(2130, LogLevel.Information, "Erasure made the subject of {Records} records unreadable (tenant scope {TenantScope})")]
         public static partial void Erased(ILogger logger, long records, string tenantScope);
@@ -559,6 +664,12 @@ internal sealed partial class AuditLog : IDisposable
 
         [LoggerMessage(2131, LogLevel.Warning, "The WAL could not be truncated after an erasure or retention run (readers kept it busy); deleted bytes may remain in it until the next run")]
         public static partial void WalNotTruncated(ILogger logger);
+
+        [LoggerMessage(2134, LogLevel.Warning, "Building the tiles of {Records} records once (the store's tiles stop at {Tiled}); the writer starts serving when done")]
+        public static partial void BuildingTiles(ILogger logger, long records, long tiled);
+
+        [LoggerMessage(2135, LogLevel.Information, "Built the tiles of {Records} records in {ElapsedMs} ms")]
+        public static partial void TilesBuilt(ILogger logger, long records, long elapsedMs);
     }
 }
 

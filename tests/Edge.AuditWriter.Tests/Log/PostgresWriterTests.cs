@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Edge.Audit.Checkpoints;
+using Edge.Audit.Records;
 using Edge.Audit.Storage;
 using Edge.Audit.Verification;
 using Edge.AuditWriter.Tests.Protection;
@@ -79,6 +80,21 @@ public sealed class PostgresWriterTests(PostgresFixture postgres) : IClassFixtur
                 signedAfter.Checkpoint!.Root));
         }
 
+        // The tlog-tiles read paths on PostgreSQL: the level-0 tile holds the leaf hashes, the entry bundle their bytes.
+        var tile = await TileAsync(writer, "/tile/0/000.p/20");
+        var bundle = await TileAsync(writer, "/tile/entries/000.p/20");
+        var byIndex = records.ToDictionary(r => r.GetProperty("index").GetInt64(), r => Convert.FromBase64String(r.GetProperty("leaf").GetString()!));
+        var offset = 0;
+        for (var index = 0; index < 20; index++)
+        {
+            var length = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(bundle.AsSpan(offset));
+            var leaf = bundle.AsSpan(offset + 2, length).ToArray();
+            offset += 2 + length;
+            Assert.Equal(byIndex[index], leaf);
+            Assert.Equal(Rfc9162.LeafHash(leaf), tile.AsSpan(index * 32, 32).ToArray());
+        }
+
+        Assert.Equal(bundle.Length, offset);
         using var opened = PostgresAuditStore.OpenReadOnly(store);
         var report = LogVerifier.VerifyStore(opened, [key]);
         Assert.True(report.Valid, report.Problem);
@@ -170,6 +186,11 @@ public sealed class PostgresWriterTests(PostgresFixture postgres) : IClassFixtur
             Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
         }
 
+        // The standby follows the log from the stored tiles: it serves the right-edge partial tile the leader serves.
+        var leaderTile = await TileAsync(leader, "/tile/0/000.p/7");
+        Assert.Equal(7 * 32, leaderTile.Length);
+        await WaitForTileAsync(standby, "/tile/0/000.p/7", leaderTile, TimeSpan.FromSeconds(5));
+
         // PostgreSQL ends the leader's lease session, as when its process dies or the network cuts it off.
         await using (var admin = new NpgsqlConnection(store))
         {
@@ -204,10 +225,88 @@ public sealed class PostgresWriterTests(PostgresFixture postgres) : IClassFixtur
         Assert.Equal(12, ids.Count);
         Assert.Equal(12, ids.Distinct().Count());
         Assert.DoesNotContain("stale", ids);
+        Assert.Equal(leaderTile, await TileAsync(standby, "/tile/0/000.p/7"));
+        Assert.Equal(12 * 32, (await TileAsync(standby, "/tile/0/000.p/12")).Length);
         using var opened = PostgresAuditStore.OpenReadOnly(store);
         var report = LogVerifier.VerifyStore(opened, [key]);
         Assert.True(report.Valid, report.Problem);
         Assert.Equal(12, report.RecordsChecked);
+        Assert.Equal(12, opened.TiledSize());
+    }
+
+    private static async Task<byte[]> TileAsync(WriterFixture writer, string path)
+    {
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        using var response = await auditor.GetAsync(path);
+        return response.IsSuccessStatusCode ? await response.Content.ReadAsByteArrayAsync() : [];
+    }
+
+    private static async Task WaitForTileAsync(WriterFixture writer, string path, byte[] expected, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (!(await TileAsync(writer, path)).AsSpan().SequenceEqual(expected))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{path} on the standby did not match the leader's within {within}");
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
+    public async Task Open_PostgresStoreWrittenBeforeTiles_BuildsTilesOnceAndTheRootMatches()
+    {
+        var connectionString = await NewStoreAsync();
+        var tree = new Edge.Audit.Merkle.MerkleTree();
+        using (var store = PostgresAuditStore.Open(connectionString))
+        {
+            Assert.True(store.Lease.TryAcquire());
+            using var batch = store.BeginAppend(0);
+            for (var i = 0; i < 1000; i++)
+            {
+                var id = "r" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                var leaf = new PendingLeaf(System.Text.Encoding.UTF8.GetBytes(id), new LeafSummary(id, DateTimeOffset.UnixEpoch, null, null, null, null, null));
+                batch.Add(leaf);
+                tree.AppendLeafHash(leaf.Hash);
+            }
+
+            batch.Commit();
+            Assert.Equal(0, store.TiledSize());
+        }
+
+        var directory = Directory.CreateTempSubdirectory("edge-pg-tiles-").FullName;
+        try
+        {
+            var options = new Edge.AuditWriter.Hosting.WriterOptions
+            {
+                Postgres = connectionString,
+                KeyPath = Path.Combine(directory, "writer.key"),
+                SubjectKeyPath = Path.Combine(directory, "subject.key"),
+                Origin = "test.edge/audit",
+            };
+            using (var log = new Edge.AuditWriter.Log.AuditLog(options, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<Edge.AuditWriter.Log.AuditLog>.Instance))
+            {
+                Assert.Equal(1000, log.Size);
+                Assert.Equal(1000, log.Store.TiledSize());
+                Assert.Equal(tree.InclusionProof(511, 1000), log.InclusionProof(511, 1000));
+                Assert.Equal(tree.ConsistencyProof(300, 1000), log.ConsistencyProof(300, 1000));
+                Assert.True(((PostgresAuditStore)log.Store).Lease.TryAcquire());
+                await log.TakeOverAsync(CancellationToken.None);
+                Assert.True(await log.CheckpointAsync(CancellationToken.None));
+                Assert.Equal(tree.Root(), log.LatestCheckpoint.Root);
+            }
+
+            // A second start finds the tiles and builds nothing: the 256-leaf tiles it would insert again are there once.
+            using var reopened = new Edge.AuditWriter.Log.AuditLog(options, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<Edge.AuditWriter.Log.AuditLog>.Instance);
+            Assert.Equal(1000, reopened.Size);
+            Assert.Equal(tree.Root(), reopened.LatestCheckpoint.Root);
+            await using var connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync();
+            await using var count = new NpgsqlCommand("SELECT count(*) FROM audit_tiles", connection);
+            Assert.Equal(3L, await count.ExecuteScalarAsync());
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [Fact]

@@ -62,6 +62,27 @@ public sealed class AuditVerifyPostgresTests(PostgresFixture postgres) : IClassF
     }
 
     [Fact]
+    public async Task VerifyPostgres_OwnerDisablesTriggerAndRewritesALevel0Tile_ReportsThatTile()
+    {
+        var (writer, connectionString, database) = await WriterWithRecordsAsync(600);
+        await using var _ = writer;
+        var (okExit, okOutput, _) = await CliRunner.RunAsync("audit", "verify", "--postgres", connectionString, "--key", writer.KeyPath + ".pub");
+        // Level-0 tile 1 is not read for the root (level 1 holds its hash), so only a recomputation finds this.
+        await postgres.Server.ExecuteAsync(database, """
+            ALTER TABLE audit_tiles DISABLE TRIGGER audit_tiles_append_only;
+            UPDATE audit_tiles SET hashes = decode(repeat('00', 8192), 'hex') WHERE level = 0 AND idx = 1;
+            """);
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--postgres", connectionString, "--key", writer.KeyPath + ".pub");
+
+        Assert.Equal(0, okExit);
+        Assert.StartsWith("OK: 600 records", okOutput, StringComparison.Ordinal);
+        Assert.Equal(1, exitCode);
+        Assert.Contains("first bad index 256", output, StringComparison.Ordinal);
+        Assert.Contains("tile/0/001 does not match the records", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task VerifyPostgres_DatabaseWithoutStore_FailsWithoutCreatingOne()
     {
         var database = await postgres.Server.CreateDatabaseAsync();

@@ -65,6 +65,8 @@ public sealed class WriterFailoverTests(PostgresFixture postgres, ITestOutputHel
         var acked = new List<string>();
         var target = 0;
         string? beforeKill = null;
+        string[] tilePaths = [];
+        var tilesBeforeKill = new List<byte[]>();
         var killedAt = TimeSpan.Zero;
         TimeSpan? firstAppendAfterKill = null;
         var clock = Stopwatch.StartNew();
@@ -73,6 +75,13 @@ public sealed class WriterFailoverTests(PostgresFixture postgres, ITestOutputHel
             if (batch == KillAfterBatch)
             {
                 beforeKill = await client.GetStringAsync($"http://127.0.0.1:{ports[0]}/audit/checkpoint");
+                var signedSize = SignedNote.Open(beforeKill, [NoteVerifier.Parse(File.ReadAllText(Path.Combine(directory, "writer.key.pub")).Trim())]).Checkpoint!.Size;
+                tilePaths = ["/tile/0/000", RightEdgeTile(signedSize), "/tile/1/000.p/" + (signedSize / 256).ToString(CultureInfo.InvariantCulture)];
+                foreach (var path in tilePaths)
+                {
+                    tilesBeforeKill.Add(await client.GetByteArrayAsync($"http://127.0.0.1:{ports[0]}{path}"));
+                }
+
                 first.KillHard();
                 killedAt = clock.Elapsed;
             }
@@ -137,10 +146,20 @@ public sealed class WriterFailoverTests(PostgresFixture postgres, ITestOutputHel
         Assert.True(signedBefore.Checkpoint.Size > 0);
         Assert.True(Rfc9162.VerifyConsistency(signedBefore.Checkpoint.Size, signedAfter.Checkpoint.Size, signedBefore.Checkpoint.Root, signedAfter.Checkpoint.Root, proof));
         Assert.True(firstAppendAfterKill < TimeSpan.FromSeconds(5), $"failover took {firstAppendAfterKill}");
+        // The new leader's tiles (built by the old one before the kill, extended by itself after) serve the bytes the old
+        // leader served for the same size.
+        Assert.True(signedBefore.Checkpoint.Size >= 256, $"checkpoint before the kill at {signedBefore.Checkpoint.Size}");
+        Assert.Equal(3, tilesBeforeKill.Count);
+        for (var i = 0; i < tilePaths.Length; i++)
+        {
+            Assert.Equal(tilesBeforeKill[i], await client.GetByteArrayAsync($"http://127.0.0.1:{ports[1]}{tilePaths[i]}"));
+        }
+
         using var opened = PostgresAuditStore.OpenReadOnly(connectionString);
         var report = LogVerifier.VerifyStore(opened, [key]);
         Assert.True(report.Valid, report.Problem);
         Assert.Equal(Batches * BatchSize, report.RecordsChecked);
+        Assert.Equal(Batches * BatchSize, opened.TiledSize());
         try
         {
             Directory.Delete(directory, recursive: true);
@@ -148,6 +167,15 @@ public sealed class WriterFailoverTests(PostgresFixture postgres, ITestOutputHel
         catch (IOException)
         {
         }
+    }
+
+    /// <summary>The level-0 tile holding the last leaf of a tree of <paramref name="size"/> leaves (size below 256,000), at that width.</summary>
+    private static string RightEdgeTile(long size)
+    {
+        var index = (size - 1) / 256;
+        var width = size - index * 256;
+        var path = "/tile/0/" + index.ToString("000", CultureInfo.InvariantCulture);
+        return width == 256 ? path : path + ".p/" + width.ToString(CultureInfo.InvariantCulture);
     }
 
     private static async Task<HttpResponseMessage> PostBatchAsync(HttpClient client, int port, IReadOnlyList<byte[]> leaves, long lastSequence)
