@@ -51,79 +51,14 @@ public sealed class MerkleTree
     public IReadOnlyList<byte[]> InclusionProof(long index, long size)
     {
         CheckSize(size);
-        if (index < 0 || index >= size)
-        {
-            throw new ArgumentOutOfRangeException(nameof(index), index, "The index must be below the tree size.");
-        }
-
-        var proof = new List<byte[]>();
-        Path(index, 0, size, proof);
-        return proof;
+        return MerkleProofs.Inclusion(index, size, SubtreeHash);
     }
 
     /// <summary>RFC 9162 PROOF(from, D[0:to]).</summary>
     public IReadOnlyList<byte[]> ConsistencyProof(long from, long to)
     {
         CheckSize(to);
-        if (from < 0 || from > to)
-        {
-            throw new ArgumentOutOfRangeException(nameof(from), from, "The old size must be between 0 and the new size.");
-        }
-
-        var proof = new List<byte[]>();
-        if (from > 0 && from < to)
-        {
-            SubProof(from, 0, to, true, proof);
-        }
-
-        return proof;
-    }
-
-    private void Path(long index, long start, long end, List<byte[]> proof)
-    {
-        var n = end - start;
-        if (n <= 1)
-        {
-            return;
-        }
-
-        var k = MerkleHasher.SplitPoint(n);
-        if (index < k)
-        {
-            Path(index, start, start + k, proof);
-            proof.Add(SubtreeHash(start + k, end));
-        }
-        else
-        {
-            Path(index - k, start + k, end, proof);
-            proof.Add(SubtreeHash(start, start + k));
-        }
-    }
-
-    private void SubProof(long m, long start, long end, bool startsAtOldRoot, List<byte[]> proof)
-    {
-        var n = end - start;
-        if (m == n)
-        {
-            if (!startsAtOldRoot)
-            {
-                proof.Add(SubtreeHash(start, end));
-            }
-
-            return;
-        }
-
-        var k = MerkleHasher.SplitPoint(n);
-        if (m <= k)
-        {
-            SubProof(m, start, start + k, startsAtOldRoot, proof);
-            proof.Add(SubtreeHash(start + k, end));
-        }
-        else
-        {
-            SubProof(m - k, start + k, end, false, proof);
-            proof.Add(SubtreeHash(start, start + k));
-        }
+        return MerkleProofs.Consistency(from, to, SubtreeHash);
     }
 
     /// <summary>MTH(D[start:end]) for a range that RFC 6962's recursion produces.</summary>
