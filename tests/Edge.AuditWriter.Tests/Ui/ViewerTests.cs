@@ -9,43 +9,12 @@ using Edge.AuditWriter.Log;
 using Edge.AuditWriter.Tests.Protection;
 using Edge.AuditWriter.Ui;
 using Microsoft.Extensions.DependencyInjection;
+using Edge.Testing.Browser;
 using Microsoft.Playwright;
 
 namespace Edge.AuditWriter.Tests.Ui;
 
-/// <summary>One headless Chromium for the viewer tests (never downloaded: the system's /usr/bin/chromium).</summary>
-public sealed class ChromiumFixture : IAsyncLifetime
-{
-    private const string Chromium = "/usr/bin/chromium";
-
-    private IPlaywright? _playwright;
-
-    public IBrowser Browser { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: apt-get install -y chromium");
-        _playwright = await Playwright.CreateAsync();
-        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (Browser is not null)
-        {
-            await Browser.DisposeAsync();
-        }
-
-        _playwright?.Dispose();
-    }
-}
-
-public sealed class ViewerTests(ChromiumFixture chromium) : IClassFixture<ChromiumFixture>
+public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemChromium>
 {
     private const string EraserKey = "eraser-key-0123456789";
     private const int RecordCount = 230;

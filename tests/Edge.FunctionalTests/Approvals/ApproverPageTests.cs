@@ -1,43 +1,12 @@
 using System.Net;
 using Edge.Testing;
+using Edge.Testing.Browser;
 using Microsoft.Playwright;
 using static Edge.FunctionalTests.Approvals.ApprovalEdge;
 
 namespace Edge.FunctionalTests.Approvals;
 
-/// <summary>One headless Chromium for the approver page tests (never downloaded: the system's /usr/bin/chromium).</summary>
-public sealed class ApproverPageChromium : IAsyncLifetime
-{
-    private const string Chromium = "/usr/bin/chromium";
-
-    private IPlaywright? _playwright;
-
-    public IBrowser Browser { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: apt-get install -y chromium");
-        _playwright = await Playwright.CreateAsync();
-        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (Browser is not null)
-        {
-            await Browser.DisposeAsync();
-        }
-
-        _playwright?.Dispose();
-    }
-}
-
-public sealed class ApproverPageTests(ApproverPageChromium chromium) : IClassFixture<ApproverPageChromium>
+public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<SystemChromium>
 {
     private const string HostilePath = "/payments/<img src=x onerror=\"document.title='owned'\">";
 

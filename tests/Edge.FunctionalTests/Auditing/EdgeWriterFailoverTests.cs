@@ -72,10 +72,10 @@ public sealed class EdgeWriterFailoverTests(PostgresFixture postgres, ITestOutpu
         probe.DefaultRequestHeaders.Add("X-Api-Key", AuditorKey);
 
         sequencer.Start();
-        await WaitForRoleAsync(probe, sequencerUrl, "sequencer", sequencer);
+        await WriterFailoverTests.WaitForRoleAsync(probe, sequencerUrl, "sequencer", sequencer);
         // Started after the first generated the shared signing and subject keys; it stands by.
         standby.Start();
-        await WaitForRoleAsync(probe, standbyUrl, "standby", standby);
+        await WriterFailoverTests.WaitForRoleAsync(probe, standbyUrl, "standby", standby);
         edge.Start();
         await WaitHealthyAsync(probe, $"http://127.0.0.1:{managementPort}/healthz", edge);
 
@@ -137,7 +137,7 @@ public sealed class EdgeWriterFailoverTests(PostgresFixture postgres, ITestOutpu
             answeredAtKill = Volatile.Read(ref responses);
             killedAt = clock.Elapsed;
             sequencer.KillHard();
-            await WaitForRoleAsync(probe, standbyUrl, "sequencer", standby);
+            await WriterFailoverTests.WaitForRoleAsync(probe, standbyUrl, "sequencer", standby);
             takeover = clock.Elapsed - killedAt;
             Volatile.Write(ref stopAfter, Volatile.Read(ref responses) + ResponsesAfterTakeover);
         }
@@ -282,29 +282,6 @@ public sealed class EdgeWriterFailoverTests(PostgresFixture postgres, ITestOutpu
         }
 
         throw new TimeoutException($"{writer} signed no checkpoint over the whole store");
-    }
-
-    private static async Task WaitForRoleAsync(HttpClient probe, string writer, string role, ChildProcess process)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                var ready = JsonDocument.Parse(await probe.GetStringAsync($"{writer}/readyz")).RootElement;
-                if (ready.GetProperty("role").GetString() == role)
-                {
-                    return;
-                }
-            }
-            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
-            {
-            }
-
-            await Task.Delay(50);
-        }
-
-        throw new TimeoutException($"the writer at {writer} did not become {role}.\n{process.RecentOutput}");
     }
 
     private static async Task WaitHealthyAsync(HttpClient probe, string url, ChildProcess process)

@@ -53,10 +53,10 @@ public sealed class WriterFailoverTests(PostgresFixture postgres, ITestOutputHel
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         client.DefaultRequestHeaders.Add("X-Api-Key", "failover-auditor-key-0123456789");
         first.Start();
-        await WaitForRoleAsync(client, ports[0], "sequencer", first);
+        await WaitForRoleAsync(client, $"http://127.0.0.1:{ports[0]}", "sequencer", first);
         // Started after the first generated the shared keys; it stands by.
         second.Start();
-        await WaitForRoleAsync(client, ports[1], "standby", second);
+        await WaitForRoleAsync(client, $"http://127.0.0.1:{ports[1]}", "standby", second);
 
         using var standbyAnswer = await PostBatchAsync(client, ports[1], [WriterFixture.Leaf("probe-on-standby", "acme")], 0);
         var standbyProblem = JsonDocument.Parse(await standbyAnswer.Content.ReadAsStringAsync()).RootElement;
@@ -187,14 +187,15 @@ public sealed class WriterFailoverTests(PostgresFixture postgres, ITestOutputHel
         return await client.SendAsync(request);
     }
 
-    private static async Task WaitForRoleAsync(HttpClient client, int port, string role, ChildProcess process)
+    /// <summary>Polls a writer's /readyz until it reports <paramref name="role"/> (sequencer or standby); 30 s at most.</summary>
+    internal static async Task WaitForRoleAsync(HttpClient client, string writer, string role, ChildProcess process)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (DateTime.UtcNow < deadline)
         {
             try
             {
-                var ready = JsonDocument.Parse(await client.GetStringAsync($"http://127.0.0.1:{port}/readyz")).RootElement;
+                var ready = JsonDocument.Parse(await client.GetStringAsync($"{writer}/readyz")).RootElement;
                 if (ready.GetProperty("role").GetString() == role)
                 {
                     return;
@@ -207,7 +208,7 @@ public sealed class WriterFailoverTests(PostgresFixture postgres, ITestOutputHel
             await Task.Delay(50);
         }
 
-        throw new TimeoutException($"the writer on {port} did not become {role}.\n{process.RecentOutput}");
+        throw new TimeoutException($"the writer at {writer} did not become {role}.\n{process.RecentOutput}");
     }
 
     private static async Task<string> WaitForCheckpointAsync(HttpClient client, int port, long size)
