@@ -37,7 +37,7 @@ internal sealed partial class SubjectKeyring
         byte[] master;
         try
         {
-            master = Convert.FromBase64String(File.ReadAllText(path).Trim());
+            master = Convert.FromBase64String(ReadKeyText(path));
         }
         catch (FormatException)
         {
@@ -50,37 +50,50 @@ internal sealed partial class SubjectKeyring
     }
 
     /// <summary>
-    /// Writes a new master key to a private temporary file and moves it into place without overwriting, so two writers
-    /// starting at once on the same path end up reading the same key instead of one failing or both writing.
+    /// Creates the key file with O_EXCL (<see cref="FileMode.CreateNew"/>), the one step the file system makes atomic
+    /// without overwriting: of several writers starting at once on the same path exactly one creates it and the others
+    /// read that key. (A rename of a finished temporary file is not that step on Unix: .NET checks for the target
+    /// and then renames, and rename replaces, so two writers could each install a key and load different ones.)
     /// </summary>
     private static void Generate(string path, ILogger logger)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temporary = path + "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)) + ".tmp";
         var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
             fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
 
+        var text = Encoding.ASCII.GetBytes(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) + "\n");
         try
         {
-            using (var writer = new StreamWriter(temporary, Encoding.ASCII, fileOptions))
-            {
-                writer.WriteLine(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
-            }
-
-            File.Move(temporary, path, overwrite: false);
+            using var stream = new FileStream(path, fileOptions);
+            stream.Write(text);
+            stream.Flush(flushToDisk: true);
             Log.KeyGenerated(logger, path);
         }
         catch (IOException) when (File.Exists(path))
         {
-            // Another writer generated it first: use theirs.
+            // Another writer created it first: use theirs.
         }
-        finally
+    }
+
+    /// <summary>
+    /// The key file's text; a writer that lost the creation race may open the file in the microseconds between the
+    /// winner's create and write, so a file shorter than a whole key is read again for up to a second before it counts
+    /// as malformed.
+    /// </summary>
+    private static string ReadKeyText(string path)
+    {
+        const int WholeKeyLength = 44; // base64 of 32 bytes
+        var text = File.ReadAllText(path).Trim();
+        for (var attempt = 0; text.Length < WholeKeyLength && attempt < 40; attempt++)
         {
-            File.Delete(temporary);
+            Thread.Sleep(25);
+            text = File.ReadAllText(path).Trim();
         }
+
+        return text;
     }
 
     /// <summary>The keyed blind index of a principal: HMAC-SHA256 under a writer-held key, so it cannot be reversed by dictionary.</summary>
