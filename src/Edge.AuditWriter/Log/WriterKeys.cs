@@ -19,18 +19,45 @@ internal static partial class WriterKeys
                 fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
             }
 
-            using (var writer = new StreamWriter(keyPath, System.Text.Encoding.ASCII, fileOptions))
+            try
             {
-                writer.WriteLine(generated.ToString());
-            }
+                // O_EXCL: of several writers starting at once on a new path (standbys share the key), one creates it.
+                using (var writer = new StreamWriter(keyPath, System.Text.Encoding.ASCII, fileOptions))
+                {
+                    writer.WriteLine(generated.ToString());
+                }
 
-            File.WriteAllText(keyPath + ".pub", generated.Verifier + "\n");
-            Log.KeyGenerated(logger, keyPath, generated.Verifier.ToString());
+                File.WriteAllText(keyPath + ".pub", generated.Verifier + "\n");
+                Log.KeyGenerated(logger, keyPath, generated.Verifier.ToString());
+            }
+            catch (IOException) when (File.Exists(keyPath))
+            {
+                // Another writer created it first: use theirs.
+            }
         }
 
-        var signers = new List<NoteSigner> { NoteSigner.Parse(File.ReadAllText(keyPath)) };
+        var signers = new List<NoteSigner> { ReadSigner(keyPath) };
         signers.AddRange(options.AdditionalKeyPaths.Select(path => NoteSigner.Parse(File.ReadAllText(path))));
         return signers;
+    }
+
+    /// <summary>
+    /// Parses the key file; a writer that lost the creation race may open it between the winner's create and write, so
+    /// a key file written in the last two seconds that does not parse yet is read again for up to a second.
+    /// </summary>
+    private static NoteSigner ReadSigner(string keyPath)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return NoteSigner.Parse(File.ReadAllText(keyPath));
+            }
+            catch (FormatException) when (attempt < 40 && DateTime.UtcNow - File.GetLastWriteTimeUtc(keyPath) < TimeSpan.FromSeconds(2))
+            {
+                Thread.Sleep(25);
+            }
+        }
     }
 
     private static partial class Log
