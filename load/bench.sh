@@ -500,6 +500,8 @@ allocated() { # target
 }
 uses_writer() { { [ "$1" = edge ] && needs_writer && [ "${NO_AUDIT:-0}" != 1 ]; } || [ "${TARGET_WRITER[$1]:-0}" = 1 ]; }
 per_request() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { if (n + 0 == 0) print "-"; else printf "%.1f", t * 1e6 / hz / n }'; }
+# Seconds in a duration such as 2s, 500ms or 1m (edge-load's syntax).
+seconds_of() { awk -v d="$1" 'BEGIN { if (d ~ /ms$/) print substr(d, 1, length(d) - 2) / 1000; else if (d ~ /s$/) print substr(d, 1, length(d) - 1) + 0; else if (d ~ /m$/) print substr(d, 1, length(d) - 1) * 60; else print d + 0 }'; }
 
 # One measurement: mode "max" (closed model, $COPIES copies: throughput) or "rate" (open model, $RATE/s: latency; also
 # CPU per request of every process and the proxy's allocated bytes per request).
@@ -511,20 +513,35 @@ measure() { # round row mode
   folder="$WORK/reports/r$round-$row-$mode"
   mapfile -t args < <(row_args "$row")
   if [[ "$target" == edge* ]]; then d0=$(decisions "$target"); c0=$(redis_calls); f0=$(fallbacks "$target"); fi
-  if [ "$mode" = rate ]; then a0=$(allocated "$target"); tp0=$(ticks "$role"); tb0=$(ticks backend); tr0=$(ticks redis); tw0=$(ticks writer); fi
+  if [ "$mode" = rate ]; then a0=$(allocated "$target"); fi
+  tp0=$(ticks "$role"); tb0=$(ticks backend); tr0=$(ticks redis); tw0=$(ticks writer)
   $LOAD run "${args[@]}" --simulation "$sim" --warmup "$WARMUP" --report-folder "$folder" --quiet >"$folder.log" 2>&1 \
     || { tail -n 20 "$folder.log" >&2; fail "edge-load failed against $label ($mode)"; }
-  if [ "$mode" = rate ]; then tp1=$(ticks "$role"); tb1=$(ticks backend); tr1=$(ticks redis); tw1=$(ticks writer); a1=$(allocated "$target"); fi
+  tp1=$(ticks "$role"); tb1=$(ticks backend); tr1=$(ticks redis); tw1=$(ticks writer)
+  if [ "$mode" = rate ]; then a1=$(allocated "$target"); fi
   if [[ "$target" == edge* ]]; then d1=$(decisions "$target"); c1=$(redis_calls); f1=$(fallbacks "$target"); fi
   local cpu="- - - - -"
   if [ "$mode" = rate ]; then
     local ok n cp cb cr cw al
     ok=$(awk -F, '$2=="global" && $3=="ok" { print $4 }' "$folder/report.csv")
-    cp=$(per_request $((tp1 - tp0)) "$ok"); cb=$(per_request $((tb1 - tb0)) "$ok"); cr="-"; cw="-"; al="-"
-    if [[ "$target" == edge* ]]; then cr=$(per_request $((tr1 - tr0)) "$ok"); fi
-    if uses_writer "$target"; then cw=$(per_request $((tw1 - tw0)) "$ok"); fi
-    if [ -n "$a0" ] && [ -n "$a1" ]; then al=$(awk -v a="$a0" -v b="$a1" -v n="$ok" 'BEGIN { if (n + 0 == 0) print "-"; else printf "%.0f", (b - a) / n }'); fi
+    # The CPU and allocation counters are read around the whole edge-load run, whose open-model warm-up also sends
+    # $RATE requests a second; count those too, or every per-request figure is inflated by (warm-up + duration) / duration.
+    n=$(awk -v ok="$ok" -v r="$RATE" -v w="$(seconds_of "$WARMUP")" 'BEGIN { printf "%.0f", ok + r * w }')
+    cp=$(per_request $((tp1 - tp0)) "$n"); cb=$(per_request $((tb1 - tb0)) "$n"); cr="-"; cw="-"; al="-"
+    if [[ "$target" == edge* ]]; then cr=$(per_request $((tr1 - tr0)) "$n"); fi
+    if uses_writer "$target"; then cw=$(per_request $((tw1 - tw0)) "$n"); fi
+    if [ -n "$a0" ] && [ -n "$a1" ]; then al=$(awk -v a="$a0" -v b="$a1" -v n="$n" 'BEGIN { if (n + 0 == 0) print "-"; else printf "%.0f", (b - a) / n }'); fi
     cpu="$cp $cb $cr $cw $al"
+  else
+    # At saturation, where the 1000/s figures' idle overhead (thread-pool spinning, timers) no longer dominates: the
+    # proxy's and the writer's CPU per request, counting the closed-model warm-up at the measured rate.
+    local ok rps n cp cw="-"
+    ok=$(awk -F, '$2=="global" && $3=="ok" { print $4 }' "$folder/report.csv")
+    rps=$(awk -F, '$2=="global" && $3=="ok" { print $5 }' "$folder/report.csv")
+    n=$(awk -v ok="$ok" -v r="$rps" -v w="$(seconds_of "$WARMUP")" 'BEGIN { printf "%.0f", ok + r * w }')
+    cp=$(per_request $((tp1 - tp0)) "$n")
+    if uses_writer "$target"; then cw=$(per_request $((tw1 - tw0)) "$n"); fi
+    cpu="$cp - - $cw -"
   fi
   # scenario,step,outcome,count,rps,min,mean,max,stddev,p50,p75,p95,p99,...
   awk -F, -v r="$round" -v p="$label" -v m="$mode" -v d=$((d1 - d0)) -v c=$((c1 - c0)) -v f=$((f1 - f0)) '
@@ -550,7 +567,7 @@ done
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 stat() { awk -v p="$1" -v m="$2" -v c="$3" '$2==p && $3==m { print $c }' "$WORK/samples.txt" | median; }
 # The median of a column that is "-" where it does not apply (CPU and allocation columns): "-" when never measured.
-stat_opt() { awk -v p="$1" -v c="$2" '$2==p && $3=="rate" && $c != "-" && $c != "" { print $c }' "$WORK/samples.txt" | median | sed 's/^nan$/-/'; }
+stat_opt() { awk -v p="$1" -v c="$2" -v m="${3:-rate}" '$2==p && $3==m && $c != "-" && $c != "" { print $c }' "$WORK/samples.txt" | median | sed 's/^nan$/-/'; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == "" || b == "") print "-"; else printf "%+.0f", a - b }'; }
 fails() { awk -v p="$1" '$2==p { s += $8 } END { print s + 0 }' "$WORK/samples.txt"; }
 fallback_count() { awk -v p="$1" '$2==p { d += $9; f += $11 } END { if (d == 0) print "-"; else print f + 0 }' "$WORK/samples.txt"; }
@@ -582,14 +599,16 @@ BASE=${ROW_LABEL[0]}
     echo "| $label | $(stat "$label" max 4) | $(ratio "$(stat "$label" max 4)" "$(stat "$BASE" max 4)") | $(stat "$label" max 5) | $(stat "$label" max 6) | $(stat "$label" rate 5) | $(stat "$label" rate 6) | $(diff_ms "$(stat "$label" rate 6)" "$(stat "$BASE" rate 6)") | $(fails "$label") | $(per_decision "$label") | $(fallback_count "$label") |"
   done
   echo
-  echo "CPU per request at the fixed rate ($RATE/s; utime + stime from /proc/PID/stat over the measured phase, divided by the requests served; 1 clock tick = $((1000000 / HZ)) µs): the proxy (the backend for \`direct\`; nginx counts master and workers), the backend, Redis (edge rows), and the audit writer per record (edges that ship to it; one record per request). Allocated bytes per request: the proxy process's GC counter over the same phase (bare YARP and edges; the added column is over \`$BASE\`)."
+  echo "CPU per request at the fixed rate ($RATE/s; utime + stime from /proc/PID/stat over the warm-up and the measured phase, divided by the requests sent in both; 1 clock tick = $((1000000 / HZ)) µs): the proxy (the backend for \`direct\`; nginx counts master and workers), the backend, Redis (edge rows), and the audit writer per record (edges that ship to it; one record per request). Allocated bytes per request: the proxy process's GC counter over the same phase (bare YARP and edges; the added column is over \`$BASE\`)."
   echo
-  echo "| target | proxy CPU µs/request | backend CPU µs/request | Redis CPU µs/request | writer CPU µs/record | proxy allocated bytes/request | added over $BASE |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "The last two columns are from the closed-model phase at saturation (max RPS), where CPU per request is what limits throughput; the fixed-rate figures include the idle overhead of a process at 1000/s."
+  echo
+  echo "| target | proxy CPU µs/request | backend CPU µs/request | Redis CPU µs/request | writer CPU µs/record | proxy allocated bytes/request | added over $BASE | proxy CPU µs/request at max | writer CPU µs/record at max |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   base_alloc=$(stat_opt "$BASE" 16)
   for label in "${ROW_LABEL[@]}"; do
     al=$(stat_opt "$label" 16)
-    echo "| $label | $(stat_opt "$label" 12) | $(stat_opt "$label" 13) | $(stat_opt "$label" 14) | $(stat_opt "$label" 15) | $al | $([ "$label" = "$BASE" ] && echo "-" || minus "$al" "$base_alloc") |"
+    echo "| $label | $(stat_opt "$label" 12) | $(stat_opt "$label" 13) | $(stat_opt "$label" 14) | $(stat_opt "$label" 15) | $al | $([ "$label" = "$BASE" ] && echo "-" || minus "$al" "$base_alloc") | $(stat_opt "$label" 12 max) | $(stat_opt "$label" 15 max) |"
   done
   echo
   # The hot-path targets (issue 13), when this run has bare YARP and the three edges of the proxies preset.
@@ -619,7 +638,7 @@ BASE=${ROW_LABEL[0]}
     fi
     echo
   fi
-  echo "Raw samples (round target mode rps p50 p99 ok fail rate-limit-decisions redis-script-calls rate-limit-fallbacks proxy-cpu-us backend-cpu-us redis-cpu-us writer-cpu-us proxy-alloc-bytes, the last five per request at the fixed rate only; decisions and calls include the warm-up; load average after each round below):"
+  echo "Raw samples (round target mode rps p50 p99 ok fail rate-limit-decisions redis-script-calls rate-limit-fallbacks proxy-cpu-us backend-cpu-us redis-cpu-us writer-cpu-us proxy-alloc-bytes, the last five per request (max rows: proxy and writer only); decisions and calls include the warm-up; load average after each round below):"
   echo
   echo '```'
   cat "$WORK/samples.txt"
