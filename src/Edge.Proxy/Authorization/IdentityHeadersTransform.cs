@@ -25,7 +25,7 @@ internal sealed class IdentityHeadersTransform(IdentityHeaderNames names, TimePr
             return ValueTask.CompletedTask;
         }
 
-        var roles = string.Join(',', identity.Roles);
+        var roles = identity.JoinedRoles;
         Set(context, names.Principal, identity.Principal);
         RemoveHeader(context, names.Roles);
         if (roles.Length > 0)

@@ -14,33 +14,42 @@ internal sealed class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDec
 
     public string StepName { get; } = stepName;
 
-    public override async ValueTask ApplyAsync(RequestTransformContext context)
+    public override ValueTask ApplyAsync(RequestTransformContext context)
     {
         var http = context.HttpContext;
         if (http.Response.StatusCode != StatusCodes.Status200OK || http.Response.HasStarted)
         {
-            return;
+            return ValueTask.CompletedTask;
         }
 
         var request = http.GetEdgeRequest();
         if (request is null)
         {
             // Defensive: the edge middleware creates this for every proxied request.
-            await decisions.DenyAsync(http, StepName, PipelineMisconfigured);
-            return;
+            return new ValueTask(decisions.DenyAsync(http, StepName, PipelineMisconfigured));
         }
 
-        var result = await step.InvokeAsync(new EdgeStepContext(context, request));
+        // Most steps decide synchronously (a cached token, a lease token, a role check): then no async state machine
+        // runs for the step, only for a step that really waits (a Redis call, a JWKS fetch, a body read).
+        var pending = step.InvokeAsync(new EdgeStepContext(context, request));
+        return pending.IsCompletedSuccessfully
+            ? Complete(http, request, pending.Result)
+            : CompleteAsync(http, request, pending);
+    }
+
+    private async ValueTask CompleteAsync(HttpContext http, EdgeRequestFeature request, ValueTask<EdgeStepResult> pending) =>
+        await Complete(http, request, await pending);
+
+    private ValueTask Complete(HttpContext http, EdgeRequestFeature request, EdgeStepResult result)
+    {
         if (result.Denial is { } denial)
         {
-            await decisions.DenyAsync(http, StepName, denial);
-            return;
+            return new ValueTask(decisions.DenyAsync(http, StepName, denial));
         }
 
         decisions.Allow(http, StepName);
-        if (threat.CheckAfterStep(http, request) is { } blocked)
-        {
-            await decisions.DenyAsync(http, IEdgeThreatGate.StepName, blocked);
-        }
+        return threat.CheckAfterStep(http, request) is { } blocked
+            ? new ValueTask(decisions.DenyAsync(http, IEdgeThreatGate.StepName, blocked))
+            : ValueTask.CompletedTask;
     }
 }

@@ -52,10 +52,22 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
 
     public override RateLimiterStatistics? GetStatistics(string resource) => null;
 
-    public async ValueTask<RateLimitDecision> DecideAsync(string partition, int permits, CancellationToken cancellationToken)
+    public ValueTask<RateLimitDecision> DecideAsync(string partition, int permits, CancellationToken cancellationToken)
     {
         CheckPermits(permits);
-        var decision = TryDecideWithoutIo(partition, permits, out var state) ?? await DecideRemoteAsync(partition, state!, permits, cancellationToken).ConfigureAwait(false);
+        if (TryDecideWithoutIo(partition, permits, out var state) is { } decision)
+        {
+            // The common case (a lease token, a cached refusal, the in-process store): no async state machine.
+            Record(decision);
+            return new ValueTask<RateLimitDecision>(decision);
+        }
+
+        return DecideRemoteAndRecordAsync(partition, state!, permits, cancellationToken);
+    }
+
+    private async ValueTask<RateLimitDecision> DecideRemoteAndRecordAsync(string partition, RemoteKeyState state, int permits, CancellationToken cancellationToken)
+    {
+        var decision = await DecideRemoteAsync(partition, state, permits, cancellationToken).ConfigureAwait(false);
         Record(decision);
         return decision;
     }

@@ -15,7 +15,7 @@ internal static class RateLimitOutcome
     /// <summary>Applies <paramref name="decision"/> to the request; returns the denial when it was refused.</summary>
     public static EdgeDenial? Apply(HttpContext http, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset now)
     {
-        http.Features.Set(new EdgeRateLimitFeature(decision.Outcome, decision.FallbackReasonTag));
+        http.Features.Set(EdgeRateLimitFeature.For(decision.Outcome, decision.FallbackReasonTag));
         if (RateLimitHeaders.Any(policy))
         {
             // One state object and a static callback: the headers are formatted when the response starts.

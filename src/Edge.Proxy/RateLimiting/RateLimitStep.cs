@@ -8,13 +8,21 @@ namespace Edge.Proxy.RateLimiting;
 /// </summary>
 internal sealed class RateLimitStep(EdgeRateLimiter limiter, TimeProvider time) : IEdgeStep
 {
-    public async ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
+    public ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
     {
-        var policy = limiter.Policy;
-        var partition = policy.Key.Resolve(context.HttpContext);
-        var decision = await limiter.DecideAsync(partition, 1, context.RequestAborted);
-        return RateLimitOutcome.Apply(context.HttpContext, policy, decision, time.GetUtcNow()) is { } denial
+        var partition = limiter.Policy.Key.Resolve(context.HttpContext);
+        var pending = limiter.DecideAsync(partition, 1, context.RequestAborted);
+        // A lease token or a cached refusal decides synchronously: no async state machine for the common case.
+        return pending.IsCompletedSuccessfully
+            ? new ValueTask<EdgeStepResult>(Apply(context.HttpContext, pending.Result))
+            : AwaitAsync(context.HttpContext, pending);
+    }
+
+    private async ValueTask<EdgeStepResult> AwaitAsync(HttpContext http, ValueTask<RateLimitDecision> pending) =>
+        Apply(http, await pending);
+
+    private EdgeStepResult Apply(HttpContext http, in RateLimitDecision decision) =>
+        RateLimitOutcome.Apply(http, limiter.Policy, decision, time.GetUtcNow()) is { } denial
             ? EdgeStepResult.Deny(denial)
             : EdgeStepResult.Continue;
-    }
 }
