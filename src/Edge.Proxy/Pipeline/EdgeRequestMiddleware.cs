@@ -34,11 +34,12 @@ internal sealed class EdgeRequestMiddleware(
         var route = context.GetReverseProxyFeature().Route.Config;
         var routeId = route.RouteId;
         var client = clientAddresses.Resolve(context);
+        var startedAt = time.GetUtcNow();
         var request = new EdgeRequestFeature
         {
-            RequestId = Guid.CreateVersion7().ToString("N"),
+            RequestId = RequestIds.NewId(startedAt),
             RouteId = routeId,
-            StartedAt = time.GetUtcNow(),
+            StartedAt = startedAt,
             ClientIp = ClientAddressResolver.Format(context, client),
         };
         context.Features.Set(request);
