@@ -360,10 +360,11 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
 
         Interlocked.Increment(ref _redisCalls);
         var sentAt = Stopwatch.GetTimestamp();
-        var call = _redis.TakeManyAsync(node, database, Policy, partition, requests);
+        var watch = new RedisCommandWatch();
+        var call = _redis.TakeManyAsync(node, database, Policy, partition, requests, watch);
         if (!call.IsCompleted)
         {
-            var waited = await _redis.AwaitAnswerAsync(node, call, sentAt, Policy.DecisionDeadline).ConfigureAwait(false);
+            var waited = await _redis.AwaitAnswerAsync(node, call, watch, sentAt, Policy.DecisionDeadline).ConfigureAwait(false);
             if (waited != RateLimitFallbackReason.None)
             {
                 // The call may still finish or fail later; observe it so it never surfaces as unobserved.
