@@ -48,7 +48,7 @@ internal sealed partial class RedisRateLimitConnection
     public bool IsConfigured => _redis.IsConfigured;
 
     /// <summary>The breaker of a single server, and of a cluster key whose node is not known (no slot map yet).</summary>
-    public NodeBreaker Breaker { get; } = new(SingleNode, null, new RedisCircuitBreaker(FailureThreshold, BreakDuration, MinFailureSpan));
+    public NodeBreaker Breaker { get; } = new(SingleNode, new RedisCircuitBreaker(FailureThreshold, BreakDuration, MinFailureSpan));
 
     /// <summary>The <c>node</c> tag and log value of the single-server breaker.</summary>
     public const string SingleNode = "redis";
@@ -78,7 +78,7 @@ internal sealed partial class RedisRateLimitConnection
 
         return _nodeBreakers.TryGetValue(endpoint, out var breaker)
             ? breaker
-            : _nodeBreakers.GetOrAdd(endpoint, static e => new NodeBreaker(Format(e), e, new RedisCircuitBreaker(FailureThreshold, BreakDuration, MinFailureSpan)));
+            : _nodeBreakers.GetOrAdd(endpoint, static e => new NodeBreaker(Format(e), new RedisCircuitBreaker(FailureThreshold, BreakDuration, MinFailureSpan)));
     }
 
     private ClusterConfiguration? SlotMap(IConnectionMultiplexer multiplexer)
@@ -348,16 +348,14 @@ internal sealed partial class RedisRateLimitConnection
 }
 
 /// <summary>
-/// A circuit breaker and the Redis node it guards: <c>host:port</c> and its endpoint on a cluster, <c>redis</c> and no
-/// endpoint for a single server; with the time of the node's last answer, the progress signal of a blackhole wait.
+/// A circuit breaker and the Redis node it guards (<c>host:port</c> on a cluster, <c>redis</c> for a single server),
+/// with the time of the node's last answer, the progress signal of a blackhole wait.
 /// </summary>
-internal sealed class NodeBreaker(string node, EndPoint? endPoint, RedisCircuitBreaker breaker)
+internal sealed class NodeBreaker(string node, RedisCircuitBreaker breaker)
 {
     private long _lastAnswer;
 
     public string Node { get; } = node;
-
-    public EndPoint? EndPoint { get; } = endPoint;
 
     public RedisCircuitBreaker Breaker { get; } = breaker;
 
