@@ -6,7 +6,9 @@ namespace Edge.Load.RateLimits;
 
 /// <summary>
 /// Latencies (HdrHistogram, nanoseconds, 3 significant digits) and outcomes of a set of decisions. <see cref="Latency"/>
-/// counts from the intended start (corrected for coordinated omission), <see cref="ServiceTime"/> from the actual call.
+/// counts from the intended start (corrected for coordinated omission), <see cref="ServiceTime"/> from the actual call,
+/// and <see cref="GeneratorLag"/> is the part between the two: how late the generator itself started the call (timer
+/// granularity, the dispatcher waiting for a core). Latency = lag + service, decision by decision.
 /// </summary>
 internal sealed class DecisionTally
 {
@@ -20,6 +22,8 @@ internal sealed class DecisionTally
 
     public LongConcurrentHistogram ServiceTime { get; } = new(1, HighestNanoseconds, 3);
 
+    public LongConcurrentHistogram GeneratorLag { get; } = new(1, HighestNanoseconds, 3);
+
     public long Decisions => Interlocked.Read(ref _decisions);
 
     public long Admitted => Interlocked.Read(ref _admitted);
@@ -30,6 +34,7 @@ internal sealed class DecisionTally
     {
         Latency.RecordValue(Nanoseconds(answered - intended));
         ServiceTime.RecordValue(Nanoseconds(answered - sent));
+        GeneratorLag.RecordValue(Nanoseconds(sent - intended));
         Interlocked.Increment(ref _decisions);
         if (decision.Admitted)
         {
@@ -47,6 +52,8 @@ internal sealed class DecisionTally
     public double LatencyMicroseconds(double percentile) => Decisions == 0 ? double.NaN : Latency.GetValueAtPercentile(percentile) / 1000.0;
 
     public double ServiceMicroseconds(double percentile) => Decisions == 0 ? double.NaN : ServiceTime.GetValueAtPercentile(percentile) / 1000.0;
+
+    public double LagMicroseconds(double percentile) => Decisions == 0 ? double.NaN : GeneratorLag.GetValueAtPercentile(percentile) / 1000.0;
 
     public double MaxMicroseconds => Decisions == 0 ? double.NaN : Latency.GetMaxValue() / 1000.0;
 

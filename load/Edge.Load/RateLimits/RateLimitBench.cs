@@ -10,7 +10,8 @@ namespace Edge.Load.RateLimits;
 internal sealed record ThroughputRow(
     int Round, string Redis, int Instances, string Mode, int Keys, double LoadAverage, int Copies,
     double Saturation, double ClosedP50, double ClosedP99,
-    double OpenRate, double P50, double P99, double P999, double Max, double ServiceP99,
+    double OpenRate, double P50, double P99, double P999, double Max,
+    double LagP50, double LagP99, double ServiceP50, double ServiceP99, double ServiceP999,
     long Decisions, long ScriptCalls, long Fallbacks, string FallbackReasons)
 {
     public double CallsPerDecision => Decisions == 0 ? double.NaN : (double)ScriptCalls / Decisions;
@@ -164,7 +165,8 @@ internal static class RateLimitBench
         return new ThroughputRow(
             round, store.Kind, instances.Count, mode, keys, load, options.Copies,
             saturation, closed.ServiceMicroseconds(50), closed.ServiceMicroseconds(99),
-            rate, open.LatencyMicroseconds(50), open.LatencyMicroseconds(99), open.LatencyMicroseconds(99.9), open.MaxMicroseconds, open.ServiceMicroseconds(99),
+            rate, open.LatencyMicroseconds(50), open.LatencyMicroseconds(99), open.LatencyMicroseconds(99.9), open.MaxMicroseconds,
+            open.LagMicroseconds(50), open.LagMicroseconds(99), open.ServiceMicroseconds(50), open.ServiceMicroseconds(99), open.ServiceMicroseconds(99.9),
             closed.Decisions + open.Decisions, calls, fallbacks, reasons.Length == 0 ? "0" : reasons);
     }
 

@@ -7,7 +7,7 @@ namespace Edge.Load.RateLimits;
 internal static class RateLimitBenchReport
 {
     public static string Line(ThroughputRow r) => Invariant(
-        $"round {r.Round} {r.Redis} x{r.Instances} {r.Mode} keys={r.Keys} load={r.LoadAverage:F1}: {r.Saturation:F0} decisions/s; at {r.OpenRate:F0}/s p50 {r.P50:F0} µs p99 {r.P99:F0} µs p99.9 {r.P999:F0} µs; {r.CallsPerDecision:F3} calls/decision; fallbacks {r.FallbackReasons}");
+        $"round {r.Round} {r.Redis} x{r.Instances} {r.Mode} keys={r.Keys} load={r.LoadAverage:F1}: {r.Saturation:F0} decisions/s; at {r.OpenRate:F0}/s p50 {r.P50:F0} µs p99 {r.P99:F0} µs p99.9 {r.P999:F0} µs = generator lag p50 {r.LagP50:F0} p99 {r.LagP99:F0} µs + decision p50 {r.ServiceP50:F0} p99 {r.ServiceP99:F0} p99.9 {r.ServiceP999:F0} µs; {r.CallsPerDecision:F3} calls/decision; fallbacks {r.FallbackReasons}");
 
     public static string Line(BlackholeRow b) => Invariant(
         $"round {b.Round} {b.Redis} x{b.Instances} {b.Mode} blackhole {b.Stopped.TotalSeconds:F1} s load={b.LoadAverage:F1}: {b.StopDecisions} decisions, p99 {b.StopP99 / 1000:F1} ms (deadline {b.Deadline.TotalMilliseconds:F0} ms), fallbacks {b.StopFallbackReasons}; after SIGCONT {b.AfterFallbackReasons}, shared again {Ms(b.LastFallbackAfterResumeMs)}");
@@ -18,12 +18,12 @@ internal static class RateLimitBenchReport
         md.AppendLine("# edge-load ratelimit: decision-only throughput and latency").AppendLine();
         md.AppendLine(Invariant($"{started:yyyy-MM-dd HH:mm}-{finished:HH:mm} UTC, {Environment.ProcessorCount} cores, {options.Rounds} round(s), {options.Instances} limiter instance(s) (each its own Redis connection, decisions alternate), closed model {options.Copies} copies for {options.Duration.TotalSeconds:F1} s (after {options.Warmup.TotalSeconds:F1} s warm-up), open model at {options.RateFraction:P0} of that row's saturation (at most {options.MaxOpenRate:F0}/s, marked cap) for {options.Duration.TotalSeconds:F1} s."));
         md.AppendLine();
-        md.AppendLine("Latency of the open model counts from each decision's intended start (corrected for coordinated omission); \"service p99\" from the actual call. Calls per decision: server `INFO commandstats` (EVALSHA + EVAL, summed over every master) over the measured phases / decisions. Fallbacks include the warm-up, by phase (warm-up, closed, open) and reason; they must be 0 while Redis is healthy.").AppendLine();
-        md.AppendLine("| round | redis | mode | keys | load avg | decisions/s (closed, saturation) | closed p50 / p99 µs | open rate/s | p50 µs | p99 µs | p99.9 µs | max µs | service p99 µs | Redis calls/decision | fallbacks |");
-        md.AppendLine("|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|");
+        md.AppendLine("Latency of the open model counts from each decision's intended start (corrected for coordinated omission); the open model's generator lag (intended start → the decision call starts, the generator's own delay) and decision time (call start → result, the limiter's own latency including its thread-pool hops) are recorded per decision and reported separately. Calls per decision: server `INFO commandstats` (EVALSHA + EVAL, summed over every master) over the measured phases / decisions. Fallbacks include the warm-up, by phase (warm-up, closed, open) and reason; they must be 0 while Redis is healthy.").AppendLine();
+        md.AppendLine("| round | redis | mode | keys | load avg | decisions/s (closed, saturation) | closed p50 / p99 µs | open rate/s | p50 µs | p99 µs | p99.9 µs | max µs | generator lag p50 / p99 µs | decision p50 / p99 / p99.9 µs | Redis calls/decision | fallbacks |");
+        md.AppendLine("|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---|---:|---|");
         foreach (var r in rows)
         {
-            md.AppendLine(Invariant($"| {r.Round} | {r.Redis} | {r.Mode} | {r.Keys} | {r.LoadAverage:F1} | {r.Saturation:F0} | {Us(r.ClosedP50)} / {Us(r.ClosedP99)} | {r.OpenRate:F0}{(r.OpenRate >= options.MaxOpenRate ? " (cap)" : "")} | {Us(r.P50)} | {Us(r.P99)} | {Us(r.P999)} | {Us(r.Max)} | {Us(r.ServiceP99)} | {r.CallsPerDecision:F3} | {r.FallbackReasons} |"));
+            md.AppendLine(Invariant($"| {r.Round} | {r.Redis} | {r.Mode} | {r.Keys} | {r.LoadAverage:F1} | {r.Saturation:F0} | {Us(r.ClosedP50)} / {Us(r.ClosedP99)} | {r.OpenRate:F0}{(r.OpenRate >= options.MaxOpenRate ? " (cap)" : "")} | {Us(r.P50)} | {Us(r.P99)} | {Us(r.P999)} | {Us(r.Max)} | {Us(r.LagP50)} / {Us(r.LagP99)} | {Us(r.ServiceP50)} / {Us(r.ServiceP99)} / {Us(r.ServiceP999)} | {r.CallsPerDecision:F3} | {r.FallbackReasons} |"));
         }
 
         if (blackholes.Count > 0)

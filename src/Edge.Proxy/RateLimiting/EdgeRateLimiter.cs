@@ -15,6 +15,16 @@ namespace Edge.Proxy.RateLimiting;
 internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
 {
     private const int SweepEvery = 4096;
+
+    /// <summary>
+    /// The most strict decisions one script call carries. Redis runs a script alone, and its time grows faster than the
+    /// batch (measured on Redis 7.0: 100 requests 0.1 ms, 1,000 0.7 ms, 10,000 39 ms, 70,000 1.2 s). Unbounded, an
+    /// edge offered more than it can turn around built ever larger batches until one call outlasted the deadline
+    /// while Redis was working on it: every decision in it fell back as <c>no_answer</c>, and Redis stalled for every
+    /// other key meanwhile. 256 keeps a call well under a millisecond and never binds while the edge keeps up
+    /// (healthy hot-key batches average about 10).
+    /// </summary>
+    internal const int MaxStrictBatch = 256;
     private static readonly long IdleStateTicks = Stopwatch.Frequency * 10;
 
     private readonly InProcessRateLimitStore _local;
@@ -156,6 +166,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
     /// arrive meanwhile join the next call, which applies them in arrival order inside one atomic script and returns
     /// each its own grant. Exactly what sequential calls would decide, but a hot key costs one round trip per batch
     /// instead of a queue of round trips. Different keys never wait for each other (the multiplexer pipelines them).
+    /// A call carries at most <see cref="MaxStrictBatch"/> decisions; the rest wait for the next call.
     /// </summary>
     private async ValueTask<RateLimitDecision> DecideStrictAsync(string partition, RemoteKeyState state, int permits, CancellationToken cancellationToken)
     {
@@ -165,7 +176,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         {
             if (state.InFlight)
             {
-                (state.Pending ??= []).Add(waiter);
+                (state.Pending ??= new Queue<StrictWaiter>()).Enqueue(waiter);
             }
             else
             {
@@ -227,30 +238,50 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                 }
             }
 
-            batch = TakePending(state);
-            if (batch is not null && failure != RateLimitFallbackReason.None)
+            if (failure != RateLimitFallbackReason.None)
             {
                 // These decisions queued behind a call that just failed (on a blackhole: after a whole deadline of
                 // silence). Sending them now would make each wait a second deadline for the same silent node, so they
                 // share the failed call's answer at once; decisions arriving from now on get a call of their own.
-                foreach (var waiter in batch)
+                foreach (var waiter in DrainPending(state))
                 {
                     waiter.TrySetResult(Fallback(partition, waiter.Permits, failure));
                 }
-
-                batch = TakePending(state);
             }
+
+            batch = TakePending(state);
         }
     }
 
+    /// <summary>Every decision still queued; the key stays marked in flight (the caller takes the next batch itself).</summary>
+    private static StrictWaiter[] DrainPending(RemoteKeyState state)
+    {
+        lock (state)
+        {
+            var queued = state.Pending?.ToArray() ?? [];
+            state.Pending?.Clear();
+            return queued;
+        }
+    }
+
+    /// <summary>The next call's decisions, oldest first and at most <see cref="MaxStrictBatch"/>; null (and no call in flight) when none wait.</summary>
     private static List<StrictWaiter>? TakePending(RemoteKeyState state)
     {
         lock (state)
         {
-            var pending = state.Pending;
-            state.Pending = null;
-            state.InFlight = pending is not null;
-            return pending;
+            if (state.Pending is not { Count: > 0 } pending)
+            {
+                state.InFlight = false;
+                return null;
+            }
+
+            var batch = new List<StrictWaiter>(Math.Min(pending.Count, MaxStrictBatch));
+            while (batch.Count < MaxStrictBatch && pending.TryDequeue(out var waiter))
+            {
+                batch.Add(waiter);
+            }
+
+            return batch;
         }
     }
 
@@ -341,10 +372,11 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
 
         Interlocked.Increment(ref _redisCalls);
         var sentAt = Stopwatch.GetTimestamp();
-        var call = _redis.TakeManyAsync(node, database, Policy, partition, requests);
+        var watch = new RedisCommandWatch();
+        var call = _redis.TakeManyAsync(node, database, Policy, partition, requests, watch);
         if (!call.IsCompleted)
         {
-            var waited = await _redis.AwaitAnswerAsync(node, call, sentAt, Policy.DecisionDeadline).ConfigureAwait(false);
+            var waited = await _redis.AwaitAnswerAsync(node, call, watch, sentAt, Policy.DecisionDeadline).ConfigureAwait(false);
             if (waited != RateLimitFallbackReason.None)
             {
                 // The call may still finish or fail later; observe it so it never surfaces as unobserved.
@@ -464,7 +496,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         /// <summary>Strict mode: a script call for this key is in flight; new decisions join <see cref="Pending"/>.</summary>
         public bool InFlight { get; set; }
 
-        public List<StrictWaiter>? Pending { get; set; }
+        public Queue<StrictWaiter>? Pending { get; set; }
 
         public long LastUsed { get; set; }
 

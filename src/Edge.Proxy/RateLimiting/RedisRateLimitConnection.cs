@@ -48,7 +48,7 @@ internal sealed partial class RedisRateLimitConnection
     public bool IsConfigured => _redis.IsConfigured;
 
     /// <summary>The breaker of a single server, and of a cluster key whose node is not known (no slot map yet).</summary>
-    public NodeBreaker Breaker { get; } = new(SingleNode, null, new RedisCircuitBreaker(FailureThreshold, BreakDuration, MinFailureSpan));
+    public NodeBreaker Breaker { get; } = new(SingleNode, new RedisCircuitBreaker(FailureThreshold, BreakDuration, MinFailureSpan));
 
     /// <summary>The <c>node</c> tag and log value of the single-server breaker.</summary>
     public const string SingleNode = "redis";
@@ -78,7 +78,7 @@ internal sealed partial class RedisRateLimitConnection
 
         return _nodeBreakers.TryGetValue(endpoint, out var breaker)
             ? breaker
-            : _nodeBreakers.GetOrAdd(endpoint, static e => new NodeBreaker(Format(e), e, new RedisCircuitBreaker(FailureThreshold, BreakDuration, MinFailureSpan)));
+            : _nodeBreakers.GetOrAdd(endpoint, static e => new NodeBreaker(Format(e), new RedisCircuitBreaker(FailureThreshold, BreakDuration, MinFailureSpan)));
     }
 
     private ClusterConfiguration? SlotMap(IConnectionMultiplexer multiplexer)
@@ -149,12 +149,12 @@ internal sealed partial class RedisRateLimitConnection
     /// One script call for one or more requests on one key. The first refusal of <c>TIME</c> switches this connection
     /// to offset-corrected client time and retries once with it; from then on every call passes client time.
     /// </summary>
-    public async Task<BucketResult[]> TakeManyAsync(NodeBreaker node, IDatabaseAsync database, RateLimitPolicy policy, string partition, IReadOnlyList<BucketRequest> requests)
+    public async Task<BucketResult[]> TakeManyAsync(NodeBreaker node, IDatabaseAsync database, RateLimitPolicy policy, string partition, IReadOnlyList<BucketRequest> requests, RedisCommandWatch? watch = null)
     {
         var clientTime = await Clock.NowAsync(database).ConfigureAwait(false);
         try
         {
-            var results = await TakeFollowingReshardAsync(database, policy, partition, requests, clientTime).ConfigureAwait(false);
+            var results = await TakeFollowingReshardAsync(database, policy, partition, requests, clientTime, watch).ConfigureAwait(false);
             node.Answered();
             return results;
         }
@@ -163,7 +163,7 @@ internal sealed partial class RedisRateLimitConnection
             node.Answered();
             Clock.Enable();
             clientTime = await Clock.NowAsync(database).ConfigureAwait(false);
-            var results = await TakeFollowingReshardAsync(database, policy, partition, requests, clientTime).ConfigureAwait(false);
+            var results = await TakeFollowingReshardAsync(database, policy, partition, requests, clientTime, watch).ConfigureAwait(false);
             node.Answered();
             return results;
         }
@@ -180,13 +180,13 @@ internal sealed partial class RedisRateLimitConnection
     /// CLUSTERDOWN during the move surfaced as an error, and a Closed policy answered 503. Such a call is sent again (the client's slot map has been
     /// updated by then), a few times at most; the decision deadline still bounds the whole call.
     /// </summary>
-    private static async Task<BucketResult[]> TakeFollowingReshardAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, IReadOnlyList<BucketRequest> requests, long? clientTime)
+    private static async Task<BucketResult[]> TakeFollowingReshardAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, IReadOnlyList<BucketRequest> requests, long? clientTime, RedisCommandWatch? watch)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await RedisRateLimitScript.TakeManyAsync(database, policy, partition, requests, clientTime).ConfigureAwait(false);
+                return await RedisRateLimitScript.TakeManyAsync(database, policy, partition, requests, clientTime, watch).ConfigureAwait(false);
             }
             catch (RedisException ex) when (attempt < MaxReshardAttempts && IsReshardRedirection(ex.Message))
             {
@@ -212,20 +212,20 @@ internal sealed partial class RedisRateLimitConnection
     /// Waits for a call sent at <paramref name="sentAt"/> (a Stopwatch timestamp taken when the command was handed to
     /// the connection, after any queueing of the request itself). The call is given up
     /// (<see cref="RateLimitFallbackReason.NoAnswer"/>) only when Redis showed no progress at all for a whole
-    /// <paramref name="deadline"/>: a blackholed server. Progress is any answer to any rate-limit call, or the
-    /// multiplexer's own count of completed commands moving, or answers already read but still queued for a busy
-    /// thread pool; a wake-up that itself came late (CPU queueing on a busy edge) also counts as "cannot tell, keep
-    /// waiting". While there is progress the wait goes on, up to <see cref="BusyCeiling"/>. On a cluster, progress
-    /// counts on the call's own node only: answers from healthy nodes say nothing about a frozen one.
+    /// <paramref name="deadline"/>: a blackholed server. Progress is any answer to any rate-limit call on the node, or a
+    /// wake-up that itself came late (CPU queueing on a busy edge: "cannot tell, keep waiting"). Once the client has
+    /// read this call's own answer (<paramref name="watch"/>), only this edge's thread pool is left: the call is never
+    /// given up then, however long its continuation waits. While there is progress the wait goes on, up to
+    /// <see cref="BusyCeiling"/>. On a cluster, progress counts on the call's own node only: answers from healthy
+    /// nodes say nothing about a frozen one.
     /// </summary>
-    public async ValueTask<RateLimitFallbackReason> AwaitAnswerAsync(NodeBreaker node, Task call, long sentAt, TimeSpan deadline)
+    public async ValueTask<RateLimitFallbackReason> AwaitAnswerAsync(NodeBreaker node, Task call, RedisCommandWatch watch, long sentAt, TimeSpan deadline)
     {
         var deadlineTicks = (long)(deadline.TotalSeconds * Stopwatch.Frequency);
         var step = Math.Max(1, deadlineTicks / 2);
         var ceiling = sentAt + (long)(Math.Max(BusyCeiling.TotalSeconds, deadline.TotalSeconds) * Stopwatch.Frequency);
         var silentSince = sentAt;
         var lastWake = sentAt;
-        long? completionsBefore = null;
         var lateWakeUps = 0;
         var wakeAt = sentAt + step;
         while (true)
@@ -238,54 +238,36 @@ internal sealed partial class RedisRateLimitConnection
             }
 
             var now = Stopwatch.GetTimestamp();
-            if (now >= ceiling)
+            if (watch.Answered)
+            {
+                // Read but not yet run: a retry (NOSCRIPT, a redirection) puts a new command on the wire, and its
+                // silence counts from here.
+                silentSince = now;
+                ceiling = Math.Max(ceiling, now + (long)(BusyCeiling.TotalSeconds * Stopwatch.Frequency));
+            }
+            else if (now >= ceiling)
             {
                 return RateLimitFallbackReason.Overloaded;
             }
-
-            var completions = Completions(node, out var readButQueued);
-            var progress = node.LastAnswer > lastWake
-                || readButQueued > 0
-                || (completionsBefore is { } before && completions > before);
-            // A wake-up that comes late means this process was starved (CPU queueing, a GC pause that also froze the
-            // client's reader): what it saw is not evidence of silence. A few extra steps absorb that, but a blackhole
-            // on a starved host must still end well before the ceiling.
-            var wokeLate = now - wakeAt > step / 4 && ++lateWakeUps <= MaxLateWakeUps;
-            if (progress || wokeLate)
+            else
             {
-                silentSince = now;
-            }
-            else if (now - silentSince >= deadlineTicks)
-            {
-                return RateLimitFallbackReason.NoAnswer;
+                // A wake-up that comes late means this process was starved (CPU queueing, a GC pause that also froze
+                // the client's reader): what it saw is not evidence of silence. A few extra steps absorb that, but a
+                // blackhole on a starved host must still end well before the ceiling.
+                var wokeLate = now - wakeAt > step / 4 && ++lateWakeUps <= MaxLateWakeUps;
+                if (node.LastAnswer > lastWake || wokeLate)
+                {
+                    silentSince = now;
+                }
+                else if (now - silentSince >= deadlineTicks)
+                {
+                    return RateLimitFallbackReason.NoAnswer;
+                }
             }
 
-            completionsBefore = completions;
             lastWake = now;
             wakeAt = Math.Min(now + step, ceiling);
         }
-    }
-
-    /// <summary>Commands the multiplexer has completed on the node, or on every server for the single-server breaker
-    /// (counted on its reader, not on the thread pool).</summary>
-    private long Completions(NodeBreaker node, out long readButQueued)
-    {
-        long completed = 0;
-        readButQueued = 0;
-        if (_redis.Multiplexer is not { } multiplexer)
-        {
-            return 0;
-        }
-
-        IServer[] servers = node.EndPoint is { } endpoint ? [multiplexer.GetServer(endpoint)] : multiplexer.GetServers();
-        foreach (var server in servers)
-        {
-            var counters = server.GetCounters().Interactive;
-            completed += counters.CompletedSynchronously + counters.CompletedAsynchronously + counters.FailedAsynchronously;
-            readButQueued += counters.ResponsesAwaitingAsyncCompletion;
-        }
-
-        return completed;
     }
 
     /// <summary>A reconnect: the breakers of that node (and the single-server one) probe at once.</summary>
@@ -366,16 +348,14 @@ internal sealed partial class RedisRateLimitConnection
 }
 
 /// <summary>
-/// A circuit breaker and the Redis node it guards: <c>host:port</c> and its endpoint on a cluster, <c>redis</c> and no
-/// endpoint for a single server; with the time of the node's last answer, the progress signal of a blackhole wait.
+/// A circuit breaker and the Redis node it guards (<c>host:port</c> on a cluster, <c>redis</c> for a single server),
+/// with the time of the node's last answer, the progress signal of a blackhole wait.
 /// </summary>
-internal sealed class NodeBreaker(string node, EndPoint? endPoint, RedisCircuitBreaker breaker)
+internal sealed class NodeBreaker(string node, RedisCircuitBreaker breaker)
 {
     private long _lastAnswer;
 
     public string Node { get; } = node;
-
-    public EndPoint? EndPoint { get; } = endPoint;
 
     public RedisCircuitBreaker Breaker { get; } = breaker;
 

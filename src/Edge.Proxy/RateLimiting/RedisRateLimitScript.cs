@@ -95,7 +95,7 @@ internal sealed class RedisRateLimitScript
         (await TakeManyAsync(database, policy, partition, [new BucketRequest(want, min)], clientTimeMicroseconds).ConfigureAwait(false))[0];
 
     /// <summary>Applies the requests in order in one atomic script call; one result per request.</summary>
-    public static async Task<BucketResult[]> TakeManyAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, IReadOnlyList<BucketRequest> requests, long? clientTimeMicroseconds = null)
+    public static async Task<BucketResult[]> TakeManyAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, IReadOnlyList<BucketRequest> requests, long? clientTimeMicroseconds = null, RedisCommandWatch? watch = null)
     {
         RedisKey[] keys = [KeyOf(policy, partition)];
         var values = new RedisValue[4 + (2 * requests.Count)];
@@ -112,11 +112,15 @@ internal sealed class RedisRateLimitScript
         RedisResult result;
         try
         {
-            result = await database.ScriptEvaluateAsync(Sha1, keys, values).ConfigureAwait(false);
+            var command = database.ScriptEvaluateAsync(Sha1, keys, values);
+            watch?.Sent(command);
+            result = await command.ConfigureAwait(false);
         }
         catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
         {
-            result = await database.ScriptEvaluateAsync(Source, keys, values).ConfigureAwait(false);
+            var command = database.ScriptEvaluateAsync(Source, keys, values);
+            watch?.Sent(command);
+            result = await command.ConfigureAwait(false);
         }
 
         var items = (RedisResult[])result!;

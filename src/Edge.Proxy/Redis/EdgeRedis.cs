@@ -32,7 +32,15 @@ internal sealed class EdgeRedis : IDisposable
         _options.HeartbeatInterval = TimeSpan.FromMilliseconds(250);
         _options.ReconnectRetryPolicy ??= new LinearRetry(250);
         _connection = new Lazy<Task<IConnectionMultiplexer>>(
-            () => ConnectionMultiplexer.ConnectAsync(_options).ContinueWith(static t => (IConnectionMultiplexer)t.Result, TaskScheduler.Default),
+            () =>
+            {
+                // The client's reader and writer on threads of their own (one each per connection), not the thread
+                // pool: on an edge offered more than it turns around, the pool's queue is seconds long, and an answer
+                // that waits in it to be read looks exactly like a silent server (rate-limit decisions fell back as
+                // no_answer or overloaded while Redis answered in microseconds). Process-wide, read at connect.
+                ConnectionMultiplexer.SetFeatureFlag("DedicatedThreads", true);
+                return ConnectionMultiplexer.ConnectAsync(_options).ContinueWith(static t => (IConnectionMultiplexer)t.Result, TaskScheduler.Default);
+            },
             LazyThreadSafetyMode.ExecutionAndPublication);
     }
 

@@ -54,6 +54,43 @@ public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
         Assert.True(limiter.RedisCalls < 1000, $"{limiter.RedisCalls} script calls for 1000 decisions");
     }
 
+    [Fact]
+    public async Task DecideAsync_ThousandsQueuedOnOneHotKey_SentInBoundedBatchesAndExact()
+    {
+        using var services = new RateLimitTestServices(_redis.ConnectionString);
+        await services.WaitForRedisAsync();
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 1000, Window = TimeSpan.FromHours(1), DecisionDeadline = TimeSpan.FromSeconds(5), OnRedisUnavailable = "Closed" }, "queued-batches"));
+        const int queued = 3000;
+        var decisions = new List<Task<RateLimitDecision>>();
+
+        // While the first call waits on a paused server, every other decision on the key queues behind it. Resumed,
+        // the old code sent all 3,000 in one script call: on an edge offered more than it turns around such batches
+        // grew until one call outlasted the deadline while Redis was still running it (no_answer for all of them).
+        _redis.Pause();
+        try
+        {
+            decisions.Add(limiter.DecideAsync("t:hot", 1, CancellationToken.None).AsTask());
+            for (var i = 0; i < queued; i++)
+            {
+                decisions.Add(limiter.DecideAsync("t:hot", 1, CancellationToken.None).AsTask());
+            }
+        }
+        finally
+        {
+            _redis.Resume();
+        }
+
+        var answered = await Task.WhenAll(decisions);
+
+        Assert.DoesNotContain(answered, d => d.IsFallback);
+        var admitted = answered.Where(d => d.Admitted).ToList();
+        Assert.Equal(1000, admitted.Count);
+        Assert.Equal(Enumerable.Range(0, 1000).Select(i => (long)i), admitted.Select(d => d.Remaining!.Value).Order());
+        // The first call, then the queue in calls of at most MaxStrictBatch each (oldest first).
+        Assert.Equal(1 + ((queued + EdgeRateLimiter.MaxStrictBatch - 1) / EdgeRateLimiter.MaxStrictBatch), limiter.RedisCalls);
+    }
+
     [Theory]
     [InlineData("Local", "FallbackLocal")]
     [InlineData("Open", "FallbackOpen")]

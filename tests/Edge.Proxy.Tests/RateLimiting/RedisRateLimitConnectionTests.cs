@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Edge.Proxy.RateLimiting;
 using StackExchange.Redis;
 
@@ -25,5 +26,65 @@ public sealed class RedisRateLimitConnectionTests
         Assert.Equal("SocketFailure", RedisRateLimitConnection.ErrorKind(new RedisConnectionException(ConnectionFailureType.SocketFailure, CommandFlags.None, "SocketFailure on EVALSHA edge:rl:tb:p:{acme:alice}")));
         Assert.Equal("timeout", RedisRateLimitConnection.ErrorKind(new RedisTimeoutException(CommandFlags.None, "Timeout awaiting response (key edge:rl:tb:p:{acme:alice})", CommandStatus.Sent)));
         Assert.Equal("none", RedisRateLimitConnection.ErrorKind(null));
+    }
+
+    [Fact]
+    public async Task AwaitAnswerAsync_AnswerReadButContinuationQueuedPastTheCeiling_WaitsForTheContinuation()
+    {
+        using var services = new RateLimitTestServices();
+        var node = services.Connection.Breaker;
+        var watch = new RedisCommandWatch();
+        watch.Sent(Task.FromResult(RedisResult.Create(1)));
+        var continuation = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Sent longer ago than the busy ceiling, answered by Redis, its continuation still queued on this edge's thread
+        // pool (an edge offered more than it turns around). Before, the first wake-up answered overloaded, and every
+        // such decision fell back while Redis was answering.
+        var sentAt = Stopwatch.GetTimestamp() - (long)((RedisRateLimitConnection.BusyCeiling.TotalSeconds + 1) * Stopwatch.Frequency);
+
+        var waiting = services.Connection.AwaitAnswerAsync(node, continuation.Task, watch, sentAt, TimeSpan.FromMilliseconds(50)).AsTask();
+        await Task.Delay(200);
+        var gaveUpEarly = waiting.IsCompleted;
+        continuation.SetResult();
+        var reason = await waiting;
+
+        Assert.False(gaveUpEarly, $"gave up with {reason}");
+        Assert.Equal(RateLimitFallbackReason.None, reason);
+    }
+
+    [Fact]
+    public async Task AwaitAnswerAsync_AnswerReadButContinuationQueuedForManyDeadlines_NeverNoAnswer()
+    {
+        using var services = new RateLimitTestServices();
+        var watch = new RedisCommandWatch();
+        watch.Sent(Task.FromResult(RedisResult.Create(1)));
+        var continuation = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // 15 deadlines without any other answer on the node: before, silence as far as the limiter could see (the
+        // client's completion counters stay at 0 in StackExchange.Redis 3.4), so no_answer.
+        var waiting = services.Connection.AwaitAnswerAsync(services.Connection.Breaker, continuation.Task, watch, Stopwatch.GetTimestamp(), TimeSpan.FromMilliseconds(20)).AsTask();
+        await Task.Delay(300);
+        var gaveUpEarly = waiting.IsCompleted;
+        continuation.SetResult();
+        var reason = await waiting;
+
+        Assert.False(gaveUpEarly, $"gave up with {reason}");
+        Assert.Equal(RateLimitFallbackReason.None, reason);
+    }
+
+    [Fact]
+    public async Task AwaitAnswerAsync_CommandOnTheWireUnanswered_NoAnswerAfterTheDeadline()
+    {
+        using var services = new RateLimitTestServices();
+        var watch = new RedisCommandWatch();
+        var silent = new TaskCompletionSource<RedisResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        watch.Sent(silent.Task);
+        var deadline = TimeSpan.FromMilliseconds(50);
+        var watchTime = Stopwatch.StartNew();
+
+        var reason = await services.Connection.AwaitAnswerAsync(services.Connection.Breaker, silent.Task, watch, Stopwatch.GetTimestamp(), deadline);
+
+        Assert.Equal(RateLimitFallbackReason.NoAnswer, reason);
+        Assert.True(watchTime.Elapsed >= deadline, $"gave up after {watchTime.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.True(watchTime.Elapsed < RedisRateLimitConnection.BusyCeiling, $"gave up after {watchTime.Elapsed.TotalMilliseconds:F0} ms");
     }
 }
