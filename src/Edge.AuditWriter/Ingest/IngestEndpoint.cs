@@ -107,13 +107,13 @@ internal static partial class IngestEndpoint
 
                 var bytes = leaf.ToArray();
                 // The byte[] overload parses the copy in place (the span one would copy it again).
-                var summary = LeafSummary.TryParse(bytes, out var error);
+                var summary = LeafSummary.TryParse(bytes, out var layout, out var error);
                 if (summary is null)
                 {
                     return Problems.BadRequest("invalid_record", $"Line {line}: {error}");
                 }
 
-                leaves.Add(new PendingLeaf(bytes, summary));
+                leaves.Add(new PendingLeaf(bytes, summary) { Layout = layout });
             }
         }
         finally

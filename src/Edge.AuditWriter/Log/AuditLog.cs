@@ -448,15 +448,28 @@ internal sealed partial class AuditLog : IDisposable
     /// blind-index HMAC, one lookup and one key unwrap per batch, not per record.</param>
     private PendingLeaf Protect(PendingLeaf leaf, IAuditAppendBatch batch, Dictionary<SubjectCacheKey, BatchSubject> keys)
     {
-        using var document = JsonDocument.Parse(leaf.Bytes);
-        var subject = SubjectProtector.ReadSubject(document.RootElement);
+        // Ingest found the layout with the parse that validated the leaf; the writer's own records are parsed here.
+        LeafLayout layout;
+        if (leaf.Layout is { } parsed)
+        {
+            layout = parsed;
+        }
+        else
+        {
+            using var document = JsonDocument.Parse(leaf.Bytes);
+            layout = LeafLayout.Of(leaf.Bytes, document.RootElement)
+                ?? throw new InvalidOperationException("A leaf parsed from its own bytes has a layout.");
+        }
+
+        var principal = leaf.Summary.Principal;
+        var subject = principal is null && layout.ClientIp is null ? null : new PlainSubject(principal, layout.ClientIp);
         BatchSubject? resolved = null;
         if (subject is not null)
         {
             var tenant = leaf.Summary.Tenant ?? "";
-            var cacheKey = subject.Principal is { } principal
+            var cacheKey = principal is not null
                 ? new SubjectCacheKey(true, principal, tenant)
-                : new SubjectCacheKey(false, subject.ClientIp!, tenant);
+                : new SubjectCacheKey(false, layout.ClientIp!, tenant);
             if (!keys.TryGetValue(cacheKey, out resolved))
             {
                 resolved = ResolveSubject(cacheKey, batch);
@@ -464,7 +477,7 @@ internal sealed partial class AuditLog : IDisposable
             }
         }
 
-        var bytes = SubjectProtector.Protect(document.RootElement, leaf.Summary.Id, subject, resolved?.DataKey);
+        var bytes = SubjectProtector.Protect(leaf.Bytes, layout, leaf.Summary.Id, subject, resolved?.DataKey);
         return new PendingLeaf(bytes, leaf.Summary with { Principal = null }) { SubjectId = resolved?.Id };
     }
 
