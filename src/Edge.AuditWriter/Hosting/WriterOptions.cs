@@ -52,8 +52,8 @@ public sealed record WriterOptions
 
     /// <summary>
     /// How many subjects (principal or client IP, per tenant) keep their unwrapped data key in the writer's memory
-    /// between batches (Writer:SubjectKeyCacheSize), least recently used evicted; about 300 bytes each. 0 turns the
-    /// cache off. Erasure, retention and a lease takeover clear it.
+    /// between batches (Writer:SubjectKeyCacheSize), least recently used evicted; about 300 bytes each (196 measured,
+    /// plus the principal and tenant strings). 0 turns the cache off. Erasure, retention and a lease takeover clear it.
     /// </summary>
     public int SubjectKeyCacheSize { get; init; } = 100_000;
 
