@@ -251,6 +251,8 @@ public sealed class PostgresWriterTests(PostgresFixture postgres) : IClassFixtur
         // The second writer takes over (the first's lease session ends) and erases the subject the first has cached.
         await TerminateLeaseHolderAsync(store);
         await WaitForRoleAsync(second, "sequencer", TimeSpan.FromSeconds(5));
+        // The first notices on its own next lease check; until then it still reports itself as sequencer.
+        await WaitForRoleAsync(first, "standby", TimeSpan.FromSeconds(5));
         using (var erasure = await second.Client(WriterFixture.GlobalEraserKey).PostAsJsonAsync("/audit/erasure", new { subject = Erased }))
         {
             Assert.Equal(HttpStatusCode.OK, erasure.StatusCode);
