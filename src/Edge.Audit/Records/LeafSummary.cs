@@ -15,11 +15,19 @@ public sealed record LeafSummary(
     public static LeafSummary? TryParse(ReadOnlySpan<byte> leaf, out string? error) => TryParse(leaf.ToArray(), out error);
 
     /// <inheritdoc cref="TryParse(ReadOnlySpan{byte}, out string?)"/>
-    public static LeafSummary? TryParse(byte[] leaf, out string? error)
+    public static LeafSummary? TryParse(byte[] leaf, out string? error) => TryParse(leaf, out _, out error);
+
+    /// <summary>
+    /// Parses a leaf as a CloudEvents envelope and, from the same parse, where its members sit
+    /// (<see cref="LeafLayout"/>; null when the summary is). Returns null with an error when it is not one.
+    /// </summary>
+    public static LeafSummary? TryParse(byte[] leaf, out LeafLayout? layout, out string? error)
     {
+        layout = null;
         try
         {
             // Duplicate members would let the indexed fields and the protected subject read different values.
+            // The byte[] is parsed in place (no copy), so the layout's offsets are offsets into it.
             using var document = JsonDocument.Parse(leaf, s_strict);
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
@@ -80,6 +88,7 @@ public sealed record LeafSummary(
             }
 
             error = null;
+            layout = LeafLayout.Of(leaf, root);
             return new LeafSummary(id, time, GetString(root, "tenant"), principal, route, decision, reason);
         }
         catch (JsonException)

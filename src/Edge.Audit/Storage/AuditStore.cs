@@ -78,6 +78,7 @@ public sealed partial class AuditStore : IAuditStore
     private readonly SqliteCommand _insert;
     private readonly SqliteCommand _linkSubject;
     private readonly SqliteCommand _exists;
+    private readonly SqliteCommand _storedOf;
     private readonly SqliteCommand _selectSubject;
     private readonly SqliteCommand _insertSubject;
 
@@ -117,13 +118,14 @@ public sealed partial class AuditStore : IAuditStore
         _linkSubject.Parameters.Add(new SqliteParameter { ParameterName = "$idx" });
         _linkSubject.Parameters.Add(new SqliteParameter { ParameterName = "$subject" });
         _exists = Prepared("SELECT 1 FROM records WHERE record_id = $id", "$id");
+        _storedOf = Prepared("SELECT record_id FROM records WHERE record_id IN (SELECT value FROM json_each($ids))", "$ids");
         _selectSubject = Prepared("SELECT id, wrapped_key FROM subjects WHERE blind = $blind AND tenant = $tenant", "$blind", "$tenant");
         _insertSubject = Prepared(
             "INSERT INTO subjects (blind, tenant, wrapped_key, created_ms) VALUES ($blind, $tenant, $key, $now) RETURNING id",
             "$blind", "$tenant", "$key", "$now");
     }
 
-    private IEnumerable<SqliteCommand> BatchCommands => [_insert, _linkSubject, _exists, _selectSubject, _insertSubject];
+    private IEnumerable<SqliteCommand> BatchCommands => [_insert, _linkSubject, _exists, _storedOf, _selectSubject, _insertSubject];
 
     private SqliteCommand Prepared(string sql, params string[] parameters)
     {
@@ -209,11 +211,28 @@ public sealed partial class AuditStore : IAuditStore
             return _store._exists.ExecuteScalar() is not null;
         }
 
-        /// <summary>Which of these ids are stored: one indexed lookup each (cheap in process).</summary>
+        /// <summary>
+        /// Which of these ids are stored: one statement for the batch (the ids as a JSON array, each probed in the
+        /// record id index), not one statement per id, whose binding and reader were most of a lookup's cost.
+        /// </summary>
         public IReadOnlySet<string> StoredOf(IReadOnlyCollection<string> recordIds)
         {
             ArgumentNullException.ThrowIfNull(recordIds);
-            return recordIds.Where(Contains).ToHashSet(StringComparer.Ordinal);
+            var stored = new HashSet<string>(StringComparer.Ordinal);
+            if (recordIds.Count == 0)
+            {
+                return stored;
+            }
+
+            var query = _store._storedOf;
+            query.Parameters[0].Value = System.Text.Json.JsonSerializer.Serialize(recordIds, StoreJsonContext.Default.IReadOnlyCollectionString);
+            using var reader = query.ExecuteReader();
+            while (reader.Read())
+            {
+                stored.Add(reader.GetString(0));
+            }
+
+            return stored;
         }
 
         /// <summary>
@@ -660,8 +679,12 @@ public sealed partial class AuditStore : IAuditStore
         _linkSubject.Dispose();
         _insert.Dispose();
         _exists.Dispose();
+        _storedOf.Dispose();
         _selectSubject.Dispose();
         _insertSubject.Dispose();
         _writer.Dispose();
     }
 }
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyCollection<string>))]
+internal sealed partial class StoreJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

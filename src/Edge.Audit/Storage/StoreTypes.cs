@@ -12,6 +12,9 @@ public sealed record PendingLeaf(byte[] Bytes, LeafSummary Summary)
 
     /// <summary>The subject whose data key encrypts this leaf's personal fields (v2), if any.</summary>
     public long? SubjectId { get; init; }
+
+    /// <summary>Where the members the writer rewrites sit in <see cref="Bytes"/>, from the parse that validated them; null when not parsed yet.</summary>
+    public LeafLayout? Layout { get; init; }
 }
 
 public sealed record StoredSubject(long Id, byte[] WrappedKey);

@@ -51,6 +51,13 @@ public sealed record WriterOptions
     public int MaxIngestBytes { get; init; } = 32 * 1024 * 1024;
 
     /// <summary>
+    /// How many subjects (principal or client IP, per tenant) keep their unwrapped data key in the writer's memory
+    /// between batches (Writer:SubjectKeyCacheSize), least recently used evicted; about 300 bytes each (196 measured,
+    /// plus the principal and tenant strings). 0 turns the cache off. Erasure, retention and a lease takeover clear it.
+    /// </summary>
+    public int SubjectKeyCacheSize { get; init; } = 100_000;
+
+    /// <summary>
     /// Serve the hash tiles (<c>/tile/&lt;L&gt;/&lt;N&gt;</c>) without credentials, as public tlog-tiles logs do (Writer:PublicTiles).
     /// Off by default: then a caller needs audit.tiles, audit.read or audit.read.all. Entry bundles always need audit.read.all.
     /// </summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Data.Common;
 using System.Globalization;
 using System.IO.Compression;
@@ -61,17 +62,19 @@ internal static partial class IngestEndpoint
                     "A batch is sent as is, or with Content-Encoding gzip or br.");
         }
 
-        using var buffer = new MemoryStream();
+        // The body goes into one pooled array, sized from Content-Length when it is given: a MemoryStream grown by
+        // doubling allocated about twice the batch on the large-object heap per request, and the kernel zeroed each
+        // fresh page (6% of the writer's CPU in perf).
+        var limit = options.Value.MaxIngestBytes;
+        byte[] buffer;
+        int length;
         await using (source.ConfigureAwait(false))
         {
             try
             {
                 // The cap applies to the decompressed bytes: a small compressed body must not expand without bound.
-                if (!await CopyCappedAsync(source, buffer, options.Value.MaxIngestBytes, context.RequestAborted).ConfigureAwait(false))
-                {
-                    return Problems.Create(StatusCodes.Status413PayloadTooLarge, "batch_too_large", "Batch too large",
-                        $"At most {options.Value.MaxIngestBytes} bytes per batch, after decompression.");
-                }
+                var initial = source == request.Body && request.ContentLength is { } declared ? (int)declared + 1 : 64 * 1024;
+                (buffer, length) = await ReadCappedAsync(source, initial, limit, context.RequestAborted).ConfigureAwait(false);
             }
             catch (InvalidDataException)
             {
@@ -79,29 +82,43 @@ internal static partial class IngestEndpoint
             }
         }
 
-        ReadOnlyMemory<byte> body = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
-        var leaves = new List<PendingLeaf>();
-        var line = 0;
-        while (body.Length > 0)
+        List<PendingLeaf> leaves;
+        try
         {
-            line++;
-            var end = body.Span.IndexOf((byte)'\n');
-            var leaf = end < 0 ? body : body[..end];
-            body = end < 0 ? ReadOnlyMemory<byte>.Empty : body[(end + 1)..];
-            if (leaf.Length == 0)
+            if (length > limit)
             {
-                continue;
+                return Problems.Create(StatusCodes.Status413PayloadTooLarge, "batch_too_large", "Batch too large",
+                    $"At most {limit} bytes per batch, after decompression.");
             }
 
-            var bytes = leaf.ToArray();
-            // The byte[] overload parses the copy in place (the span one would copy it again).
-            var summary = LeafSummary.TryParse(bytes, out var error);
-            if (summary is null)
+            leaves = new List<PendingLeaf>(Math.Max(16, length / 512));
+            ReadOnlyMemory<byte> body = buffer.AsMemory(0, length);
+            var line = 0;
+            while (body.Length > 0)
             {
-                return Problems.BadRequest("invalid_record", $"Line {line}: {error}");
-            }
+                line++;
+                var end = body.Span.IndexOf((byte)'\n');
+                var leaf = end < 0 ? body : body[..end];
+                body = end < 0 ? ReadOnlyMemory<byte>.Empty : body[(end + 1)..];
+                if (leaf.Length == 0)
+                {
+                    continue;
+                }
 
-            leaves.Add(new PendingLeaf(bytes, summary));
+                var bytes = leaf.ToArray();
+                // The byte[] overload parses the copy in place (the span one would copy it again).
+                var summary = LeafSummary.TryParse(bytes, out var layout, out var error);
+                if (summary is null)
+                {
+                    return Problems.BadRequest("invalid_record", $"Line {line}: {error}");
+                }
+
+                leaves.Add(new PendingLeaf(bytes, summary) { Layout = layout });
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
 
         try
@@ -125,28 +142,48 @@ internal static partial class IngestEndpoint
         return Results.Json(new { acked = lastSequence });
     }
 
-    /// <summary>Copies at most <paramref name="limit"/> bytes; false as soon as the source holds more.</summary>
-    private static async Task<bool> CopyCappedAsync(Stream source, MemoryStream destination, int limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the body into a pooled array (the caller returns it); stops as soon as more than <paramref name="limit"/>
+    /// bytes arrived, so a returned length above the limit means too large.
+    /// </summary>
+    private static async Task<(byte[] Buffer, int Length)> ReadCappedAsync(Stream source, int initial, int limit, CancellationToken cancellationToken)
     {
-        var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(Math.Max(initial, 1), limit + 1L));
+        var length = 0;
         try
         {
-            int read;
-            while ((read = await source.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+            while (true)
             {
-                if (destination.Length + read > limit)
+                if (length == buffer.Length)
                 {
-                    return false;
+                    if (length > limit)
+                    {
+                        return (buffer, length);
+                    }
+
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, limit + 1L));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
                 }
 
-                destination.Write(chunk, 0, read);
-            }
+                var read = await source.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return (buffer, length);
+                }
 
-            return true;
+                length += read;
+                if (length > limit)
+                {
+                    return (buffer, length);
+                }
+            }
         }
-        finally
+        catch
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
         }
     }
 

@@ -31,6 +31,7 @@ internal sealed partial class AuditLog : IDisposable
     private readonly ILogger<AuditLog> _logger;
     private StoredCheckpoint _latest;
     private bool _isSequencer;
+    private readonly SubjectKeyCache _subjectKeys;
 
     /// <summary>The CloudEvents instance (source <c>edge://audit-writer</c>) of the records the writer makes itself.</summary>
     public const string WriterInstance = "audit-writer";
@@ -59,6 +60,9 @@ internal sealed partial class AuditLog : IDisposable
 
         _signers = WriterKeys.Load(options, logger);
         Keyring = SubjectKeyring.Load(options, logger);
+        _subjectKeys = new SubjectKeyCache(options.SubjectKeyCacheSize >= 0
+            ? options.SubjectKeyCacheSize
+            : throw new InvalidOperationException("Writer:SubjectKeyCacheSize must be 0 (off) or more."));
         _edge = CatchUpTiles(Store, time, logger);
         _tiles = new TileHashReader(ReadTile);
         var latest = CatchUp() ?? Store.LatestCheckpoint();
@@ -199,7 +203,17 @@ internal sealed partial class AuditLog : IDisposable
         try
         {
             EnsureSequencer();
-            var records = Store.EraseSubject(Keyring.BlindPrincipal(principal), principal, tenant);
+            long records;
+            try
+            {
+                records = Store.EraseSubject(Keyring.BlindPrincipal(principal), principal, tenant);
+            }
+            finally
+            {
+                // Even a failed erasure may have deleted keys; the next batch resolves its subjects from the store.
+                _subjectKeys.Clear();
+            }
+
             var truncated = await TruncateWalAsync(cancellationToken).ConfigureAwait(false);
             AppendWriterRecord(AuditEventTypes.SubjectErased, tenant, "erased", "erasure", "erasure_request", requestedBy,
                 new Dictionary<string, string>(StringComparer.Ordinal)
@@ -241,7 +255,16 @@ internal sealed partial class AuditLog : IDisposable
         try
         {
             EnsureSequencer();
-            var shredded = Store.DeleteUnusedSubjects();
+            int shredded;
+            try
+            {
+                shredded = Store.DeleteUnusedSubjects();
+            }
+            finally
+            {
+                _subjectKeys.Clear();
+            }
+
             var truncated = await TruncateWalAsync(cancellationToken).ConfigureAwait(false);
             AppendWriterRecord(AuditEventTypes.RetentionApplied, null, "applied", "retention", null, null,
                 new Dictionary<string, string>(StringComparer.Ordinal)
@@ -292,6 +315,8 @@ internal sealed partial class AuditLog : IDisposable
             }
             finally
             {
+                // PostgreSQL shreds the keys of subjects with nothing left to protect here, not in DeleteUnusedSubjects.
+                _subjectKeys.Clear();
                 _appendLock.Release();
             }
 
@@ -363,36 +388,48 @@ internal sealed partial class AuditLog : IDisposable
         var grown = edge.Clone();
 
         var keys = new Dictionary<SubjectCacheKey, BatchSubject>();
+        var generation = _subjectKeys.Generation;
         IReadOnlyList<byte[]> appended;
         try
         {
-            using var batch = BeginFencedAppend(next);
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            var stored = batch.StoredOf(leaves.Select(l => l.Summary.Id).ToList());
-            foreach (var leaf in leaves)
+            using (var batch = BeginFencedAppend(next))
             {
-                if (!seen.Add(leaf.Summary.Id) || stored.Contains(leaf.Summary.Id))
+                var seen = new HashSet<string>(StringComparer.Ordinal);
+                var stored = batch.StoredOf(leaves.Select(l => l.Summary.Id).ToList());
+                foreach (var leaf in leaves)
                 {
-                    continue;
+                    if (!seen.Add(leaf.Summary.Id) || stored.Contains(leaf.Summary.Id))
+                    {
+                        continue;
+                    }
+
+                    batch.Add(Protect(leaf, batch, keys));
                 }
 
-                batch.Add(Protect(leaf, batch, keys));
+                appended = batch.Appended;
+                foreach (var hash in appended)
+                {
+                    grown.AppendLeafHash(hash);
+                }
+
+                batch.WriteTiles(grown.TakeChanges());
+                batch.Commit();
             }
 
-            appended = batch.Appended;
-            foreach (var hash in appended)
+            // Only what a committed batch read or created: a rolled-back batch's new subject has no row.
+            foreach (var (key, subject) in keys)
             {
-                grown.AppendLeafHash(hash);
+                if (subject.KeyToCache is { } dataKey)
+                {
+                    _subjectKeys.Add(key, subject.Id, dataKey, generation);
+                }
             }
-
-            batch.WriteTiles(grown.TakeChanges());
-            batch.Commit();
         }
         finally
         {
             foreach (var subject in keys.Values)
             {
-                subject.DataKey.Dispose();
+                subject.Dispose();
             }
         }
 
@@ -411,41 +448,88 @@ internal sealed partial class AuditLog : IDisposable
     /// blind-index HMAC, one lookup and one key unwrap per batch, not per record.</param>
     private PendingLeaf Protect(PendingLeaf leaf, IAuditAppendBatch batch, Dictionary<SubjectCacheKey, BatchSubject> keys)
     {
-        using var document = JsonDocument.Parse(leaf.Bytes);
-        var subject = SubjectProtector.ReadSubject(document.RootElement);
+        // Ingest found the layout with the parse that validated the leaf; the writer's own records are parsed here.
+        LeafLayout layout;
+        if (leaf.Layout is { } parsed)
+        {
+            layout = parsed;
+        }
+        else
+        {
+            using var document = JsonDocument.Parse(leaf.Bytes);
+            layout = LeafLayout.Of(leaf.Bytes, document.RootElement)
+                ?? throw new InvalidOperationException("A leaf parsed from its own bytes has a layout.");
+        }
+
+        var principal = leaf.Summary.Principal;
+        var subject = principal is null && layout.ClientIp is null ? null : new PlainSubject(principal, layout.ClientIp);
         BatchSubject? resolved = null;
         if (subject is not null)
         {
             var tenant = leaf.Summary.Tenant ?? "";
-            var cacheKey = subject.Principal is { } principal
+            var cacheKey = principal is not null
                 ? new SubjectCacheKey(true, principal, tenant)
-                : new SubjectCacheKey(false, subject.ClientIp!, tenant);
+                : new SubjectCacheKey(false, layout.ClientIp!, tenant);
             if (!keys.TryGetValue(cacheKey, out resolved))
             {
-                var blind = cacheKey.IsPrincipal ? Keyring.BlindPrincipal(cacheKey.Value) : Keyring.BlindClientIp(cacheKey.Value);
-                var stored = batch.GetOrCreateSubject(blind, tenant, () => Keyring.CreateWrappedDataKey(blind, tenant), _time.GetUtcNow());
-                var dataKey = Keyring.UnwrapDataKey(stored.WrappedKey, blind, tenant);
-                try
-                {
-                    resolved = new BatchSubject(stored.Id, SubjectKeyring.CreateCipher(dataKey));
-                }
-                finally
-                {
-                    CryptographicOperations.ZeroMemory(dataKey);
-                }
-
+                resolved = ResolveSubject(cacheKey, batch);
                 keys[cacheKey] = resolved;
             }
         }
 
-        var bytes = SubjectProtector.Protect(document.RootElement, leaf.Summary.Id, subject, resolved?.DataKey);
+        var bytes = SubjectProtector.Protect(leaf.Bytes, layout, leaf.Summary.Id, subject, resolved?.DataKey);
         return new PendingLeaf(bytes, leaf.Summary with { Principal = null }) { SubjectId = resolved?.Id };
     }
 
-    /// <summary>A subject by its plaintext (principal, or client IP when there is none) and tenant, within one batch only.</summary>
-    private readonly record struct SubjectCacheKey(bool IsPrincipal, string Value, string Tenant);
+    /// <summary>
+    /// A subject's row id and cipher for this batch: from the cross-batch cache, or else blind index, lookup (created
+    /// when new, inside the batch's transaction) and unwrap; the unwrapped key is kept for the cache until the commit.
+    /// </summary>
+    private BatchSubject ResolveSubject(SubjectCacheKey key, IAuditAppendBatch batch)
+    {
+        Span<byte> cached = stackalloc byte[SubjectKeyring.DataKeyBytes];
+        try
+        {
+            if (_subjectKeys.TryGet(key, cached, out var cachedId))
+            {
+                return new BatchSubject(cachedId, SubjectKeyring.CreateCipher(cached), null);
+            }
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(cached);
+        }
 
-    private sealed record BatchSubject(long Id, AesGcm DataKey);
+        var blind = key.IsPrincipal ? Keyring.BlindPrincipal(key.Value) : Keyring.BlindClientIp(key.Value);
+        var stored = batch.GetOrCreateSubject(blind, key.Tenant, () => Keyring.CreateWrappedDataKey(blind, key.Tenant), _time.GetUtcNow());
+        var dataKey = Keyring.UnwrapDataKey(stored.WrappedKey, blind, key.Tenant);
+        try
+        {
+            var pinned = GC.AllocateArray<byte>(dataKey.Length, pinned: true);
+            dataKey.CopyTo(pinned, 0);
+            return new BatchSubject(stored.Id, SubjectKeyring.CreateCipher(dataKey), pinned);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(dataKey);
+        }
+    }
+
+    /// <summary>One subject of one batch; <see cref="KeyToCache"/> is the key read from the store, zeroed with the batch.</summary>
+    private sealed record BatchSubject(long Id, AesGcm DataKey, byte[]? KeyToCache) : IDisposable
+    {
+        public void Dispose()
+        {
+            DataKey.Dispose();
+            if (KeyToCache is not null)
+            {
+                CryptographicOperations.ZeroMemory(KeyToCache);
+            }
+        }
+    }
+
+    /// <summary>How many subjects' data keys the cross-batch cache holds now.</summary>
+    internal int CachedSubjectKeys => _subjectKeys.Count;
 
     /// <summary>Signs and stores a checkpoint when the tree grew since the last one.</summary>
     public async Task<bool> CheckpointAsync(CancellationToken cancellationToken)
@@ -602,6 +686,8 @@ internal sealed partial class AuditLog : IDisposable
         try
         {
             (Store as PostgresAuditStore)?.WaitForInFlightAppends();
+            // While another writer sequenced it may have erased or shredded subjects this writer had cached.
+            _subjectKeys.Clear();
             var latest = CatchUp();
             if (latest is not null)
             {
@@ -631,6 +717,8 @@ internal sealed partial class AuditLog : IDisposable
     /// <summary>Stops appending at once (the lease is gone or an append was fenced).</summary>
     public void StepDown(string reason)
     {
+        // Another writer may erase or shred subjects from now on: nothing cached here may be used after a takeover.
+        _subjectKeys.Clear();
         if (Interlocked.Exchange(ref _isSequencer, false))
         {
             Log.BecameStandby(_logger, reason);
@@ -639,6 +727,7 @@ internal sealed partial class AuditLog : IDisposable
 
     public void Dispose()
     {
+        _subjectKeys.Dispose();
         Store.Dispose();
         foreach (var signer in _signers)
         {

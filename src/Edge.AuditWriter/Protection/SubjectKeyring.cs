@@ -130,7 +130,7 @@ internal sealed partial class SubjectKeyring
     }
 
     /// <summary>An AES-256-GCM cipher over a data key, for sealing many records of one subject with one key schedule.</summary>
-    public static AesGcm CreateCipher(byte[] key) => new(key, TagBytes);
+    public static AesGcm CreateCipher(ReadOnlySpan<byte> key) => new(key, TagBytes);
 
     /// <summary>The length of <see cref="Seal"/>'s output for <paramref name="plaintextLength"/> bytes.</summary>
     public static int SealedLength(int plaintextLength) => NonceBytes + plaintextLength + TagBytes;

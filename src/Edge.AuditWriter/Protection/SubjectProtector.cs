@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Edge.Audit.Records;
 
 namespace Edge.AuditWriter.Protection;
 
@@ -89,6 +90,77 @@ internal static class SubjectProtector
         return output.WrittenSpan.ToArray();
     }
 
+    /// <summary>
+    /// The same v2 bytes as <see cref="Protect(JsonElement, string, PlainSubject?, AesGcm?)"/> for a leaf the edge
+    /// serialised (compact, relaxed escaping), without parsing it again: the <c>dataschema</c> and <c>data.subject</c>
+    /// values found by the validating parse are replaced (or inserted where the rewrite appends them) and every other
+    /// byte is copied as it came.
+    /// </summary>
+    public static byte[] Protect(byte[] leaf, in LeafLayout layout, string recordId, PlainSubject? subject, AesGcm? dataKey)
+    {
+        ArgumentNullException.ThrowIfNull(leaf);
+        ArgumentNullException.ThrowIfNull(recordId);
+        var hasSchema = layout.SchemaStart >= 0;
+        var schemaAt = hasSchema ? layout.SchemaStart : layout.RootEnd;
+        var schemaRemoved = hasSchema ? layout.SchemaLength : 0;
+        var schema = hasSchema ? "\"urn:edge:audit:record:2\""u8 : ",\"dataschema\":\"urn:edge:audit:record:2\""u8;
+
+        var output = t_output ??= new ArrayBufferWriter<byte>(1024);
+        output.ResetWrittenCount();
+        var subjectAt = -1;
+        var subjectRemoved = 0;
+        if (layout.DataEnd >= 0)
+        {
+            if (layout.SubjectStart >= 0)
+            {
+                subjectAt = layout.SubjectStart;
+                subjectRemoved = layout.SubjectLength;
+            }
+            else
+            {
+                subjectAt = layout.DataEnd;
+                output.Write(layout.DataEmpty ? "\"subject\":"u8 : ",\"subject\":"u8);
+            }
+
+            var writer = t_writer ??= new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = s_output.Encoder, SkipValidation = true });
+            writer.Reset(output);
+            WriteSubjectValue(writer, recordId, subject, dataKey);
+            writer.Flush();
+        }
+
+        var replacement = output.WrittenSpan;
+        var result = new byte[leaf.Length - schemaRemoved + schema.Length - subjectRemoved + replacement.Length];
+        var source = leaf.AsSpan();
+        var target = result.AsSpan();
+        var copied = 0;
+        static void Splice(int at, int removed, ReadOnlySpan<byte> inserted, Span<byte> into, ReadOnlySpan<byte> from, ref int read, ref int written)
+        {
+            from[read..at].CopyTo(into[written..]);
+            written += at - read;
+            inserted.CopyTo(into[written..]);
+            written += inserted.Length;
+            read = at + removed;
+        }
+
+        var written = 0;
+        if (subjectAt >= 0 && subjectAt < schemaAt)
+        {
+            Splice(subjectAt, subjectRemoved, replacement, target, source, ref copied, ref written);
+            Splice(schemaAt, schemaRemoved, schema, target, source, ref copied, ref written);
+        }
+        else
+        {
+            Splice(schemaAt, schemaRemoved, schema, target, source, ref copied, ref written);
+            if (subjectAt >= 0)
+            {
+                Splice(subjectAt, subjectRemoved, replacement, target, source, ref copied, ref written);
+            }
+        }
+
+        source[copied..].CopyTo(target[written..]);
+        return result;
+    }
+
     private static void WriteData(Utf8JsonWriter writer, JsonElement data, string recordId, PlainSubject? subject, AesGcm? dataKey)
     {
         writer.WriteStartObject();
@@ -117,6 +189,11 @@ internal static class SubjectProtector
     private static void WriteSubject(Utf8JsonWriter writer, string recordId, PlainSubject? subject, AesGcm? dataKey)
     {
         writer.WritePropertyName("subject");
+        WriteSubjectValue(writer, recordId, subject, dataKey);
+    }
+
+    private static void WriteSubjectValue(Utf8JsonWriter writer, string recordId, PlainSubject? subject, AesGcm? dataKey)
+    {
         writer.WriteStartObject();
         if (subject is null || dataKey is null)
         {

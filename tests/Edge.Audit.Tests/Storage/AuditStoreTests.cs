@@ -59,6 +59,22 @@ public sealed class AuditStoreTests : IDisposable
     }
 
     [Fact]
+    public void StoredOf_IdsWithQuotesBackslashesAndUnicode_ReturnsExactlyTheStoredOnes()
+    {
+        using var store = AuditStore.Open(Path.Combine(_directory, "audit.db"));
+        string[] stored = ["plain", "with \"quote\"", "back\\slash", "ünïcødé-😀", "[\"a\"]"];
+        store.Append(stored.Select(id => Leaf(id)).ToList(), 0);
+        using var batch = store.BeginAppend(stored.Length);
+        Assert.True(batch.Add(Leaf("added-in-this-batch")));
+
+        var found = batch.StoredOf([.. stored, "missing", "with \"quote", "added-in-this-batch", "PLAIN"]);
+        var none = batch.StoredOf([]);
+
+        Assert.Equal(stored.Append("added-in-this-batch").Order(StringComparer.Ordinal), found.Order(StringComparer.Ordinal));
+        Assert.Empty(none);
+    }
+
+    [Fact]
     public void Update_OrDeleteOfRecord_IsRefusedByTrigger()
     {
         var path = Path.Combine(_directory, "audit.db");

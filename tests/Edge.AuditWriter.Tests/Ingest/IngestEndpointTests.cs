@@ -102,6 +102,35 @@ public sealed class IngestEndpointTests
     }
 
     [Theory]
+    [InlineData(200, HttpStatusCode.OK, 200)]
+    [InlineData(400, HttpStatusCode.RequestEntityTooLarge, 0)]
+    public async Task Ingest_ChunkedBodyWithoutContentLength_IsReadWholeUpToTheCapAndRefusedPastIt(int records, HttpStatusCode status, long stored)
+    {
+        // The body is read in growing pooled buffers (from 64 KiB) because no Content-Length sizes it.
+        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxIngestBytes=100000"]);
+        var body = Ndjson(Enumerable.Range(0, records).Select(i => WriterFixture.Leaf($"chunk{i}", "acme")));
+        Assert.Equal(status == HttpStatusCode.OK, body.Length <= 100_000);
+        Assert.True(body.Length > 64 * 1024, "the body must outgrow the first buffer");
+        using var client = writer.Client();
+        using var content = new StreamContent(new NonSeekableStream(body));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(Edge.Audit.Shipping.IngestProtocol.ContentType);
+        using var request = new HttpRequestMessage(HttpMethod.Post, Edge.Audit.Shipping.IngestProtocol.Path) { Content = content };
+        request.Headers.TransferEncodingChunked = true;
+        request.Headers.Add(Edge.Audit.Shipping.IngestProtocol.LastSequenceHeader, records.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal(stored, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
+    }
+
+    /// <summary>A body whose length the client cannot know up front, so it is sent chunked.</summary>
+    private sealed class NonSeekableStream(byte[] bytes) : MemoryStream(bytes)
+    {
+        public override bool CanSeek => false;
+    }
+
+    [Theory]
     [InlineData("gzip", HttpStatusCode.BadRequest, "invalid_encoding")]
     [InlineData("deflate", HttpStatusCode.UnsupportedMediaType, "unsupported_encoding")]
     public async Task Ingest_CorruptOrUnknownEncoding_ReturnsProblemAndStoresNothing(string encoding, HttpStatusCode status, string code)

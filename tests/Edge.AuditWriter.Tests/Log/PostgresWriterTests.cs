@@ -5,8 +5,10 @@ using Edge.Audit.Checkpoints;
 using Edge.Audit.Records;
 using Edge.Audit.Storage;
 using Edge.Audit.Verification;
+using Edge.AuditWriter.Log;
 using Edge.AuditWriter.Tests.Protection;
 using Edge.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace Edge.AuditWriter.Tests.Log;
@@ -232,6 +234,71 @@ public sealed class PostgresWriterTests(PostgresFixture postgres) : IClassFixtur
         Assert.True(report.Valid, report.Problem);
         Assert.Equal(12, report.RecordsChecked);
         Assert.Equal(12, opened.TiledSize());
+    }
+
+    [Fact]
+    public async Task Erase_ByTheOtherWriterWhileThisOneStoodBy_ThisOnesCachedKeyIsNotUsedAfterItSequencesAgain()
+    {
+        var store = await NewStoreAsync();
+        await using var first = await StartWriterAsync(store);
+        await WaitForRoleAsync(first, "sequencer", TimeSpan.FromSeconds(10));
+        await using var second = await StartWriterAsync(store, sharingKeysWith: first);
+        (await first.IngestAsync([ErasureTests.Leaf("c0", "acme", Erased, "203.0.113.77")], 1)).EnsureSuccessStatusCode();
+        var firstLog = first.Services.GetRequiredService<AuditLog>();
+        var cachedWhileSequencing = firstLog.CachedSubjectKeys;
+        var erasedRows = await SubjectIdsAsync(store, firstLog.Keyring.BlindPrincipal(Erased));
+
+        // The second writer takes over (the first's lease session ends) and erases the subject the first has cached.
+        await TerminateLeaseHolderAsync(store);
+        await WaitForRoleAsync(second, "sequencer", TimeSpan.FromSeconds(5));
+        // The first notices on its own next lease check; until then it still reports itself as sequencer.
+        await WaitForRoleAsync(first, "standby", TimeSpan.FromSeconds(5));
+        using (var erasure = await second.Client(WriterFixture.GlobalEraserKey).PostAsJsonAsync("/audit/erasure", new { subject = Erased }))
+        {
+            Assert.Equal(HttpStatusCode.OK, erasure.StatusCode);
+        }
+
+        // The second one stops; the first sequences again and gets a record of the erased subject.
+        await second.StopAppAsync();
+        await WaitForRoleAsync(first, "sequencer", TimeSpan.FromSeconds(10));
+        (await first.IngestAsync([ErasureTests.Leaf("c1", "acme", Erased, "203.0.113.77")], 3)).EnsureSuccessStatusCode();
+
+        Assert.Equal(1, cachedWhileSequencing);
+        var erasedRow = Assert.Single(erasedRows);
+        var newRow = Assert.Single(await SubjectIdsAsync(store, firstLog.Keyring.BlindPrincipal(Erased)));
+        Assert.NotEqual(erasedRow, newRow);
+        using var dpo = first.Client(WriterFixture.GlobalEraserKey);
+        var c1 = Assert.Single(await ErasureTests.RecordsAsync(dpo, "id=c1"));
+        Assert.Equal(Erased, c1.GetProperty("record").GetProperty("data").GetProperty("subject").GetProperty("principal").GetString());
+        Assert.Equal("{\"protection\":\"erased\"}", Assert.Single(await ErasureTests.RecordsAsync(dpo, "id=c0")).GetProperty("record").GetProperty("data").GetProperty("subject").GetRawText());
+    }
+
+    private static async Task<List<long>> SubjectIdsAsync(string store, byte[] blind)
+    {
+        await using var connection = new NpgsqlConnection(store);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT id FROM audit_subjects WHERE blind = @blind", connection);
+        command.Parameters.AddWithValue("blind", blind);
+        var ids = new List<long>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            ids.Add(reader.GetInt64(0));
+        }
+
+        return ids;
+    }
+
+    /// <summary>PostgreSQL ends the lease holder's session, as when its process dies or the network cuts it off.</summary>
+    private static async Task TerminateLeaseHolderAsync(string store)
+    {
+        await using var admin = new NpgsqlConnection(store);
+        await admin.OpenAsync();
+        await using var kill = new NpgsqlCommand(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid::bigint = @lo AND classid::bigint = @hi", admin);
+        kill.Parameters.AddWithValue("lo", PostgresWriterLease.Key & 0xFFFF_FFFF);
+        kill.Parameters.AddWithValue("hi", PostgresWriterLease.Key >> 32);
+        Assert.Equal(true, await kill.ExecuteScalarAsync());
     }
 
     private static async Task<byte[]> TileAsync(WriterFixture writer, string path)

@@ -238,6 +238,36 @@ public sealed class ErasureTests
         pending.Dispose();
     }
 
+    [Fact]
+    public async Task Erase_SubjectKeyCachedByAnEarlierBatch_NextRecordGetsANewKeyNeverTheErasedOne()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var log = writer.Services.GetRequiredService<AuditLog>();
+        var blind = log.Keyring.BlindPrincipal(Erased);
+        (await writer.IngestAsync([Leaf("c0", "acme", Erased, ErasedIp)], 1)).EnsureSuccessStatusCode();
+        var erasedRow = Assert.Single(SubjectKeys(writer.StorePath, blind));
+        var erasedKey = log.DataKey(erasedRow.Id)!;
+        var cachedBeforeErasure = log.CachedSubjectKeys;
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+
+        using (var erasure = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased }))
+        {
+            erasure.EnsureSuccessStatusCode();
+        }
+
+        (await writer.IngestAsync([Leaf("c1", "acme", Erased, ErasedIp)], 2)).EnsureSuccessStatusCode();
+
+        Assert.Equal(1, cachedBeforeErasure);
+        var newRow = Assert.Single(SubjectKeys(writer.StorePath, blind));
+        // SQLite may give the new row the erased one's id; the key is what must differ.
+        Assert.NotEqual(erasedRow.Wrapped, newRow.Wrapped);
+        var c1 = Assert.Single(await RecordsAsync(dpo, "id=c1"));
+        Assert.Equal(Erased, c1.GetProperty("record").GetProperty("data").GetProperty("subject").GetProperty("principal").GetString());
+        var (_, openedWithErasedKey) = Edge.AuditWriter.Protection.SubjectProtector.Reveal(Convert.FromBase64String(c1.GetProperty("leaf").GetString()!), "c1", erasedKey);
+        Assert.Null(openedWithErasedKey);
+        Assert.Equal("{\"protection\":\"erased\"}", Assert.Single(await RecordsAsync(dpo, "id=c0")).GetProperty("record").GetProperty("data").GetProperty("subject").GetRawText());
+    }
+
     internal static async Task<List<JsonElement>> RecordsAsync(HttpClient client, string query) =>
         JsonDocument.Parse(await client.GetStringAsync("/audit/records?limit=1000&" + query)).RootElement.GetProperty("records").EnumerateArray().ToList();
 

@@ -47,6 +47,72 @@ public sealed class SubjectProtectorTests
         Assert.StartsWith("\"subject\":{\"protection\":\"aes-256-gcm\",\"nonce\":\"", text[subjectStart..], StringComparison.Ordinal);
     }
 
+    private static byte[] Splice(byte[] leaf, string id, byte[]? key)
+    {
+        Assert.NotNull(LeafSummary.TryParse(leaf, out var layout, out var error));
+        Assert.Null(error);
+        using var cipher = key is null ? null : SubjectKeyring.CreateCipher(key);
+        var principal = LeafSummary.TryParse(leaf, out _)!.Principal;
+        var subject = principal is null && layout!.Value.ClientIp is null ? null : new PlainSubject(principal, layout!.Value.ClientIp);
+        return SubjectProtector.Protect(leaf, layout!.Value, id, subject, cipher);
+    }
+
+    private static byte[] Rewrite(byte[] leaf, string id, byte[]? key)
+    {
+        using var record = System.Text.Json.JsonDocument.Parse(leaf);
+        using var cipher = key is null ? null : SubjectKeyring.CreateCipher(key);
+        return SubjectProtector.Protect(record.RootElement, id, SubjectProtector.ReadSubject(record.RootElement), cipher);
+    }
+
+    private const string Envelope = "\"specversion\":\"1.0\",\"id\":\"r1\",\"source\":\"edge://e\",\"type\":\"edge.decision\",\"time\":\"2026-11-30T08:00:00Z\"";
+
+    [Theory]
+    [InlineData("{" + Envelope + ",\"dataschema\":\"urn:edge:audit:record:1\",\"data\":{\"route\":\"orders\",\"subject\":{\"protection\":\"none\"}}}")]
+    [InlineData("{" + Envelope + ",\"data\":{\"route\":\"orders\"},\"tenant\":\"acme\"}")]
+    [InlineData("{" + Envelope + ",\"data\":{}}")]
+    [InlineData("{\"data\":{\"subject\":null,\"route\":\"orders\"}," + Envelope + ",\"dataschema\":7}")]
+    [InlineData("{" + Envelope + ",\"data\":\"not an object\"}")]
+    [InlineData("{" + Envelope + "}")]
+    public void Protect_SpliceWithoutSubject_EqualsTheRewriteByteForByte(string leaf)
+    {
+        var bytes = Encoding.UTF8.GetBytes(leaf);
+
+        Assert.Equal(Encoding.UTF8.GetString(Rewrite(bytes, "r1", null)), Encoding.UTF8.GetString(Splice(bytes, "r1", null)));
+    }
+
+    [Fact]
+    public void Protect_SpliceOfAnEdgeRecord_EqualsTheRewriteExceptNonceAndCiphertextAndOpensWithTheKey()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        var v1 = V1("r1", "alice@example.test", "203.0.113.9");
+
+        var spliced = Encoding.UTF8.GetString(Splice(v1, "r1", key));
+        var rewritten = Encoding.UTF8.GetString(Rewrite(v1, "r1", key));
+
+        var nonceStart = rewritten.IndexOf("\"nonce\":\"", StringComparison.Ordinal);
+        var afterCiphertext = rewritten.IndexOf('}', rewritten.IndexOf("\"ciphertext\":\"", StringComparison.Ordinal));
+        Assert.Equal(rewritten.Length, spliced.Length);
+        Assert.Equal(rewritten[..nonceStart], spliced[..nonceStart]);
+        Assert.Equal(rewritten[afterCiphertext..], spliced[afterCiphertext..]);
+        var (opened, principal) = SubjectProtector.Reveal(Encoding.UTF8.GetBytes(spliced), "r1", key);
+        Assert.Equal("alice@example.test", principal);
+        Assert.Equal("203.0.113.9", opened["data"]!["subject"]!["clientIp"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Protect_SpliceOfALeafWithWhitespace_KeepsItsBytesAndReplacesOnlySchemaAndSubject()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        var leaf = Encoding.UTF8.GetBytes("{ " + Envelope + ", \"dataschema\" : \"x\" ,\n \"data\": { \"subject\" : { \"principal\": \"bob\" } , \"route\": \"r\" } }\n");
+
+        var spliced = Encoding.UTF8.GetString(Splice(leaf, "r1", key));
+
+        Assert.StartsWith("{ " + Envelope + ", \"dataschema\" : \"urn:edge:audit:record:2\" ,\n \"data\": { \"subject\" : {\"protection\":\"aes-256-gcm\"", spliced, StringComparison.Ordinal);
+        Assert.EndsWith("} , \"route\": \"r\" } }\n", spliced, StringComparison.Ordinal);
+        Assert.DoesNotContain("bob", spliced, StringComparison.Ordinal);
+        Assert.Equal("bob", SubjectProtector.Reveal(Encoding.UTF8.GetBytes(spliced), "r1", key).Principal);
+    }
+
     [Fact]
     public void Reveal_WithTheKey_ReturnsTheSubjectAndWithoutItErased()
     {

@@ -132,6 +132,40 @@ public sealed class RetentionServiceTests
         Assert.Contains("edge_audit_retention_pruned_total", scrape, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Retention_ShreddedSubjectKeyCachedByAnEarlierBatch_NextRecordGetsANewKey()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var writer = await WriterFixture.StartAsync(time: clock, extraArgs:
+        [
+            "--Writer:Retention:Default=30.00:00:00",
+            "--Writer:Retention:Interval=01:00:00",
+        ]);
+        var log = writer.Services.GetRequiredService<AuditLog>();
+        var blind = log.Keyring.BlindPrincipal("olga.old@example.test");
+        (await writer.IngestAsync([Leaf("old", "acme", TimeSpan.FromDays(40), "olga.old@example.test")], 1)).EnsureSuccessStatusCode();
+        var shreddedRow = Assert.Single(ErasureTests.SubjectKeys(writer.StorePath, blind));
+        var shreddedKey = log.DataKey(shreddedRow.Id)!;
+        var cachedBeforeRetention = log.CachedSubjectKeys;
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        clock.Advance(TimeSpan.FromHours(1));
+        var run = await WaitForRetentionRecordsAsync(auditor, clock, 1);
+        var afterRetention = ErasureTests.SubjectKeys(writer.StorePath, blind);
+        (await writer.IngestAsync([Leaf("fresh", "acme", TimeSpan.FromHours(-1), "olga.old@example.test")], 2)).EnsureSuccessStatusCode();
+
+        Assert.Equal(1, cachedBeforeRetention);
+        Assert.Equal("1", run[0].GetProperty("record").GetProperty("data").GetProperty("attributes").GetProperty("subjectsShredded").GetString());
+        Assert.Empty(afterRetention);
+        var newRow = Assert.Single(ErasureTests.SubjectKeys(writer.StorePath, blind));
+        // SQLite may give the new row the shredded one's id; the key is what must differ.
+        Assert.NotEqual(shreddedRow.Wrapped, newRow.Wrapped);
+        var fresh = Assert.Single(await ErasureTests.RecordsAsync(auditor, "id=fresh"));
+        Assert.Equal("olga.old@example.test", fresh.GetProperty("record").GetProperty("data").GetProperty("subject").GetProperty("principal").GetString());
+        var (_, openedWithShreddedKey) = Edge.AuditWriter.Protection.SubjectProtector.Reveal(Convert.FromBase64String(fresh.GetProperty("leaf").GetString()!), "fresh", shreddedKey);
+        Assert.Null(openedWithShreddedKey);
+    }
+
     [Theory]
     [InlineData("--Writer:Retention:Default=-1.00:00:00")]
     [InlineData("--Writer:Retention:Tenants:acme=00:00:00")]
