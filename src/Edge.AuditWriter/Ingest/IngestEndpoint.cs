@@ -98,7 +98,7 @@ internal static partial class IngestEndpoint
             {
                 line++;
                 var end = body.Span.IndexOf((byte)'\n');
-                var leaf = end < 0 ? body : body[..end];
+                var leaf = TrimJsonWhitespace(end < 0 ? body : body[..end]);
                 body = end < 0 ? ReadOnlyMemory<byte>.Empty : body[(end + 1)..];
                 if (leaf.Length == 0)
                 {
@@ -186,6 +186,28 @@ internal static partial class IngestEndpoint
             throw;
         }
     }
+
+    // The leaf is stored and hashed as received, so a CRLF line or padding around the object would become part of it,
+    // and a verifier reading the export line by line (most readers drop the \r) would hash other bytes.
+    private static ReadOnlyMemory<byte> TrimJsonWhitespace(ReadOnlyMemory<byte> line)
+    {
+        var span = line.Span;
+        var start = 0;
+        var end = span.Length;
+        while (start < end && IsJsonWhitespace(span[start]))
+        {
+            start++;
+        }
+
+        while (end > start && IsJsonWhitespace(span[end - 1]))
+        {
+            end--;
+        }
+
+        return line[start..end];
+    }
+
+    private static bool IsJsonWhitespace(byte value) => value is (byte)' ' or (byte)'\t' or (byte)'\r';
 
     private static partial class Log
     {

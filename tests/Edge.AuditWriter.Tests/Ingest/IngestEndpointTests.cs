@@ -195,6 +195,26 @@ public sealed class IngestEndpointTests
     }
 
     [Fact]
+    public async Task Ingest_CrlfLinesAndPaddedRecords_StoresEachLeafWithoutTheSurroundingWhitespace()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var leaves = new[] { WriterFixture.Leaf("crlf", "acme"), WriterFixture.Leaf("padded", "acme") };
+        var body = leaves[0].Concat("\r\n"u8.ToArray()).Concat(" \t"u8.ToArray()).Concat(leaves[1]).Concat(" \r\n"u8.ToArray()).ToArray();
+
+        using var response = await PostEncodedAsync(writer, body, "identity", 2);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        foreach (var leaf in store.ReadLeaves())
+        {
+            Assert.Equal((byte)'{', leaf.Bytes[0]);
+            Assert.Equal((byte)'}', leaf.Bytes[^1]);
+        }
+
+        Assert.Equal(["crlf", "padded"], StoredIds(writer));
+    }
+
+    [Fact]
     public async Task Ingest_InvalidRecord_Returns400ProblemAndStoresNothing()
     {
         await using var writer = await WriterFixture.StartAsync();
