@@ -4,23 +4,24 @@ namespace Edge.Audit.Spool;
 
 /// <summary>
 /// The group-commit writer: one loop takes every append queued since its last pass, writes the frames, and completes
-/// them together once written (<see cref="SpoolDurability.ProcessCrash"/>) or fsynced (<see cref="SpoolDurability.PowerLoss"/>),
-/// with at most one fsync per <see cref="SpoolOptions.CommitInterval"/>. It also holds the size cap, so a refused
+/// them together once written (<see cref="SpoolDurability.ProcessCrash"/>; a separate sync loop fsyncs behind it) or
+/// fsynced (<see cref="SpoolDurability.PowerLoss"/>), with at most one fsync per <see cref="SpoolOptions.CommitInterval"/>. It also holds the size cap, so a refused
 /// append costs nothing but two atomic adds.
 /// </summary>
 internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments, SpoolBacklog backlog, TimeProvider time)
 {
-    private static readonly PendingAppend SyncMarker = new(ReadOnlyMemory<byte>.Empty);
-
     private readonly Channel<PendingAppend> _appends = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
+    // One pending signal at most: the sync loop fsyncs everything written before it runs, however many batches that was.
+    private readonly Channel<bool> _syncRequests = Channel.CreateBounded<bool>(
+        new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
+    private Task _syncLoop = Task.CompletedTask;
     private long _reservedBytes;
     private long _nextSequence;
     private long _durableSequence;
     private volatile bool _closed;
     private TaskCompletionSource _durableChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private ITimer? _syncTimer;
-    private bool _unsynced;
 
     public long DurableSequence => Interlocked.Read(ref _durableSequence);
 
@@ -33,6 +34,10 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         Interlocked.Exchange(ref _durableSequence, lastSequence);
         Interlocked.Exchange(ref _durableChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         _loop = Task.Run(WriteLoopAsync);
+        if (options.Durability == SpoolDurability.ProcessCrash)
+        {
+            _syncLoop = Task.Run(SyncLoopAsync);
+        }
     }
 
     /// <summary>
@@ -87,7 +92,9 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     {
         Close();
         await _loop.ConfigureAwait(false);
-        _syncTimer?.Dispose();
+        _syncRequests.Writer.TryComplete();
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _syncLoop.ConfigureAwait(false);
         Volatile.Read(ref _durableChanged).TrySetResult();
     }
 
@@ -109,17 +116,9 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
             }
 
             batch.Clear();
-            var syncRequested = false;
             while (_appends.Reader.TryRead(out var pending))
             {
-                if (ReferenceEquals(pending, SyncMarker))
-                {
-                    syncRequested = true;
-                }
-                else
-                {
-                    batch.Add(pending);
-                }
+                batch.Add(pending);
             }
 
             try
@@ -139,34 +138,20 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
                     Interlocked.Add(ref _reservedBytes, -frameBytes);
                 }
 
-                var syncDue = syncRequested || time.GetElapsedTime(lastSync) >= options.CommitInterval;
+                segments.FlushActive();
                 if (waitForSync)
                 {
-                    segments.FlushActive(toDisk: true);
+                    segments.SyncToDisk();
                     lastSync = time.GetTimestamp();
-                    _unsynced = false;
                     Complete(batch, first);
                 }
                 else
                 {
-                    // In the page cache: a killed process loses nothing. The appends complete before the fsync, which
-                    // only bounds what a power cut can take; holding them for it cost every response an fsync latency.
-                    if (batch.Count > 0)
-                    {
-                        segments.FlushActive(toDisk: false);
-                    }
-
+                    // In the page cache: a killed process loses nothing, so the appends complete now. The fsync, which
+                    // only bounds what a power cut can take, runs on the sync loop: appends never wait for the disk,
+                    // and the next batch is written while an fsync is still in progress.
                     Complete(batch, first);
-                    if (syncDue)
-                    {
-                        segments.FlushActive(toDisk: true);
-                        lastSync = time.GetTimestamp();
-                        _unsynced = false;
-                    }
-                    else if (batch.Count > 0)
-                    {
-                        ScheduleSync();
-                    }
+                    _syncRequests.Writer.TryWrite(true);
                 }
             }
 #pragma warning disable CA1031 // A failed write or fsync must fail the waiting appends, not the loop.
@@ -183,6 +168,43 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         segments.CloseActive();
     }
 
+    /// <summary>
+    /// <see cref="SpoolDurability.ProcessCrash"/>: fsyncs what the write loop wrote, at most once per commit interval
+    /// and at most one interval after a write, so a quiet spool still syncs its tail.
+    /// </summary>
+    private async Task SyncLoopAsync()
+    {
+        var lastSync = time.GetTimestamp();
+        try
+        {
+            while (await _syncRequests.Reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                var wait = options.CommitInterval - time.GetElapsedTime(lastSync);
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, time, _stopping.Token).ConfigureAwait(false);
+                }
+
+                // Taken after the wait: writes signalled meanwhile are covered by this fsync.
+                _syncRequests.Reader.TryRead(out _);
+                try
+                {
+                    segments.SyncToDisk();
+                }
+                catch (IOException)
+                {
+                    // Nothing waits for this fsync; the next one (at the latest the one at close) tries again.
+                }
+
+                lastSync = time.GetTimestamp();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Closing: the write loop's last act is a full fsync of every segment.
+        }
+    }
+
     private void Complete(List<PendingAppend> batch, long first)
     {
         if (_nextSequence > first)
@@ -196,19 +218,6 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         {
             pending.TrySetResult(true);
         }
-    }
-
-    /// <summary>Asks the write loop for an fsync one commit interval from now, so a quiet spool still syncs its tail.</summary>
-    private void ScheduleSync()
-    {
-        if (_unsynced)
-        {
-            return;
-        }
-
-        _unsynced = true;
-        _syncTimer ??= time.CreateTimer(_ => _appends.Writer.TryWrite(SyncMarker), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _syncTimer.Change(options.CommitInterval, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>One queued append; it is its own completion, so an append allocates one object besides its task.</summary>

@@ -25,6 +25,41 @@ public sealed class SpoolWriterTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task TryAppendAsync_ProcessCrash_WhileAnFsyncHangs_KeepsCompletingAppends()
+    {
+        // Zero commit interval: the old loop fsynced inline after every batch, so one slow fsync stalled every response.
+        var (writer, segments) = Start(_directory.Options() with { CommitInterval = TimeSpan.Zero });
+        Assert.True(await writer.TryAppendAsync(SpoolTestDirectory.Record(1)).WaitAsync(Patience));
+
+        using var release = new ManualResetEventSlim();
+        using var held = new ManualResetEventSlim();
+        // The lock every fsync takes, held on a thread of its own: a disk that does not answer.
+        var slowDisk = Task.Factory.StartNew(() =>
+        {
+            lock (segments.SyncLock)
+            {
+                held.Set();
+                release.Wait(Patience);
+            }
+        }, TaskCreationOptions.LongRunning);
+        held.Wait(Patience);
+        try
+        {
+            for (var i = 2; i <= 20; i++)
+            {
+                Assert.True(await writer.TryAppendAsync(SpoolTestDirectory.Record(i)).WaitAsync(Patience));
+            }
+
+            Assert.Equal(20, writer.DurableSequence);
+        }
+        finally
+        {
+            release.Set();
+            await slowDisk;
+        }
+    }
+
+    [Fact]
     public async Task TryAppendAsync_PowerLoss_CompletesOnlyAfterTheCommitInterval()
     {
         var (writer, _) = Start(_directory.Options() with { Durability = SpoolDurability.PowerLoss, CommitInterval = TimeSpan.FromSeconds(1) });
