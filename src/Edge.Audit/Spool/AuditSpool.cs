@@ -78,14 +78,15 @@ public sealed class AuditSpool : IAsyncDisposable
     /// otherwise completes with true once the record is written (<see cref="SpoolDurability.ProcessCrash"/>) or fsynced
     /// (<see cref="SpoolDurability.PowerLoss"/>). An append before <see cref="StartAsync"/> starts the spool and waits for it.
     /// </summary>
-    public Task<bool> TryAppendAsync(ReadOnlyMemory<byte> record)
+    /// <remarks>The result is a recycled completion: await it once (or call <c>AsTask()</c> once), as with any pooled ValueTask.</remarks>
+    public ValueTask<bool> TryAppendAsync(ReadOnlyMemory<byte> record)
     {
         if (record.Length == 0 || record.Length > SpoolFrame.MaxPayload)
         {
             throw new ArgumentOutOfRangeException(nameof(record), record.Length, "A spooled record is 1 byte to 16 MiB.");
         }
 
-        return _started ? _writer.TryAppendAsync(record) : AppendOnceStartedAsync(record);
+        return _started ? _writer.TryAppendAsync(record) : new ValueTask<bool>(AppendOnceStartedAsync(record));
     }
 
     /// <summary>True when an append of <paramref name="bytes"/> would fit under the cap right now.</summary>

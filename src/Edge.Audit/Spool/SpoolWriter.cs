@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
+using System.Threading.Tasks.Sources;
 
 namespace Edge.Audit.Spool;
 
@@ -20,6 +22,7 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     private long _reservedBytes;
     private long _nextSequence;
     private long _durableSequence;
+    private int _durableWaited;
     private volatile bool _closed;
     private TaskCompletionSource _durableChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -44,24 +47,26 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     /// Queues one frame. Returns false at once when the size cap would be exceeded or the writer is closed.
     /// The caller has checked the record's length.
     /// </summary>
-    public Task<bool> TryAppendAsync(ReadOnlyMemory<byte> record)
+    public ValueTask<bool> TryAppendAsync(ReadOnlyMemory<byte> record)
     {
         var frameBytes = SpoolFrame.HeaderSize + record.Length;
         var reserved = Interlocked.Add(ref _reservedBytes, frameBytes);
         if (_closed || segments.Bytes + reserved > options.MaxBytes)
         {
             Interlocked.Add(ref _reservedBytes, -frameBytes);
-            return Task.FromResult(false);
+            return new ValueTask<bool>(false);
         }
 
-        var pending = new PendingAppend(record);
+        var pending = PendingAppend.Rent(record);
+        // Taken before the queue write: from then on the loop may complete the append, and its awaiter recycle it.
+        var completion = pending.AsValueTask();
         if (!_appends.Writer.TryWrite(pending))
         {
             Interlocked.Add(ref _reservedBytes, -frameBytes);
-            return Task.FromResult(false);
+            pending.SetResult(false);
         }
 
-        return pending.Task;
+        return completion;
     }
 
     /// <summary>True when an append of <paramref name="bytes"/> would fit under the cap right now.</summary>
@@ -72,6 +77,8 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     public Task WaitForDurableAsync(long sequence, CancellationToken cancellationToken)
     {
         var changed = Volatile.Read(ref _durableChanged);
+        // Asks the next batch to signal; set before the check below, so a batch that missed it made the check pass.
+        Interlocked.Exchange(ref _durableWaited, 1);
         if (DurableSequence > sequence || _closed)
         {
             return Task.CompletedTask;
@@ -160,7 +167,7 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
             {
                 foreach (var pending in batch)
                 {
-                    pending.TrySetException(exception);
+                    pending.SetException(exception);
                 }
             }
         }
@@ -212,17 +219,82 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
             Interlocked.Exchange(ref _durableSequence, _nextSequence - 1);
         }
 
-        var signal = Interlocked.Exchange(ref _durableChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        signal.TrySetResult();
+        // A new signal only when someone waits (the shipper, when it has caught up), not one per batch.
+        if (Interlocked.Exchange(ref _durableWaited, 0) == 1)
+        {
+            var signal = Interlocked.Exchange(ref _durableChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            signal.TrySetResult();
+        }
+
         foreach (var pending in batch)
         {
-            pending.TrySetResult(true);
+            pending.SetResult(true);
         }
+
+        // Completed appends go back to their pool once awaited: nothing here may touch them again.
+        batch.Clear();
     }
 
-    /// <summary>One queued append; it is its own completion, so an append allocates one object besides its task.</summary>
-    private sealed class PendingAppend(ReadOnlyMemory<byte> payload) : TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)
+    /// <summary>
+    /// One queued append and its completion, recycled after its awaiter read the result: an append allocates nothing
+    /// (the awaiting caller's state machine is the only object a waiting response costs). Awaited exactly once.
+    /// </summary>
+    private sealed class PendingAppend : IValueTaskSource<bool>
     {
-        public ReadOnlyMemory<byte> Payload { get; } = payload;
+        // Enough for every request in flight at once; a burst beyond it allocates, and the extra ones are let go.
+        private const int MaxPooled = 1024;
+        private static readonly ConcurrentQueue<PendingAppend> Pool = new();
+        private static int s_pooled;
+
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+
+        public ReadOnlyMemory<byte> Payload { get; private set; }
+
+        public static PendingAppend Rent(ReadOnlyMemory<byte> payload)
+        {
+            if (Pool.TryDequeue(out var pending))
+            {
+                Interlocked.Decrement(ref s_pooled);
+            }
+            else
+            {
+                pending = new PendingAppend();
+            }
+
+            pending.Payload = payload;
+            return pending;
+        }
+
+        public ValueTask<bool> AsValueTask() => new(this, _core.Version);
+
+        public void SetResult(bool appended) => _core.SetResult(appended);
+
+        public void SetException(Exception exception) => _core.SetException(exception);
+
+        public bool GetResult(short token)
+        {
+            try
+            {
+                return _core.GetResult(token);
+            }
+            finally
+            {
+                _core.Reset();
+                Payload = default;
+                if (Interlocked.Increment(ref s_pooled) <= MaxPooled)
+                {
+                    Pool.Enqueue(this);
+                }
+                else
+                {
+                    Interlocked.Decrement(ref s_pooled);
+                }
+            }
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
     }
 }
