@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.Metrics;
 
 namespace Edge.Audit.Spool;
@@ -101,6 +102,18 @@ public sealed class AuditSpool : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(cursor);
         ThrowIfNotStarted();
         return _reader.Read(cursor, DurableSequence, maxRecords, maxBytes);
+    }
+
+    /// <summary>
+    /// Reads durable records above the cursor straight into <paramref name="body"/> as NDJSON (each payload, then a
+    /// newline), advancing it; no array per record.
+    /// </summary>
+    public SpoolBatch ReadBatch(SpoolCursor cursor, int maxRecords, int maxBytes, IBufferWriter<byte> body)
+    {
+        ArgumentNullException.ThrowIfNull(cursor);
+        ArgumentNullException.ThrowIfNull(body);
+        ThrowIfNotStarted();
+        return _reader.ReadBatch(cursor, DurableSequence, maxRecords, maxBytes, body);
     }
 
     /// <summary>A cursor positioned at the first record the writer has not acknowledged.</summary>
