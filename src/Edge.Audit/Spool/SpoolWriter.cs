@@ -13,12 +13,13 @@ namespace Edge.Audit.Spool;
 internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments, SpoolBacklog backlog, TimeProvider time)
 {
     private readonly Channel<PendingAppend> _appends = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
-    // One pending signal at most: the sync loop fsyncs everything written before it runs, however many batches that was.
-    private readonly Channel<bool> _syncRequests = Channel.CreateBounded<bool>(
-        new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
-    private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
-    private Task _syncLoop = Task.CompletedTask;
+    private ITimer? _syncTimer;
+    private SyncWorkItem? _syncWork;
+    // Pending: an fsync is armed or running (at most one). Dirty: frames were written since the last fsync started.
+    private int _syncPending;
+    private int _syncDirty;
+    private long _lastSyncStart;
     private long _reservedBytes;
     private long _nextSequence;
     private long _durableSequence;
@@ -36,11 +37,14 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         _nextSequence = lastSequence + 1;
         Interlocked.Exchange(ref _durableSequence, lastSequence);
         Interlocked.Exchange(ref _durableChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-        _loop = Task.Run(WriteLoopAsync);
+        _lastSyncStart = time.GetTimestamp();
         if (options.Durability == SpoolDurability.ProcessCrash)
         {
-            _syncLoop = Task.Run(SyncLoopAsync);
+            _syncTimer = time.CreateTimer(static state => ((SpoolWriter)state!).SyncNow(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _syncWork = new SyncWorkItem(this);
         }
+
+        _loop = Task.Run(WriteLoopAsync);
     }
 
     /// <summary>
@@ -99,9 +103,8 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     {
         Close();
         await _loop.ConfigureAwait(false);
-        _syncRequests.Writer.TryComplete();
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        await _syncLoop.ConfigureAwait(false);
+        // The loop's last act was a full fsync of every segment; a sync still scheduled has nothing left to do.
+        _syncTimer?.Dispose();
         Volatile.Read(ref _durableChanged).TrySetResult();
     }
 
@@ -158,7 +161,7 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
                     // only bounds what a power cut can take, runs on the sync loop: appends never wait for the disk,
                     // and the next batch is written while an fsync is still in progress.
                     Complete(batch, first);
-                    _syncRequests.Writer.TryWrite(true);
+                    ScheduleSync();
                 }
             }
 #pragma warning disable CA1031 // A failed write or fsync must fail the waiting appends, not the loop.
@@ -176,39 +179,53 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     }
 
     /// <summary>
-    /// <see cref="SpoolDurability.ProcessCrash"/>: fsyncs what the write loop wrote, at most once per commit interval
-    /// and at most one interval after a write, so a quiet spool still syncs its tail.
+    /// <see cref="SpoolDurability.ProcessCrash"/>: asks for an fsync one commit interval after the last one started (at
+    /// once when that is past), so there is at most one per interval and a quiet spool still syncs its tail. One fsync
+    /// at a time runs, on a pool thread; the write loop goes on writing meanwhile.
     /// </summary>
-    private async Task SyncLoopAsync()
+    private void ScheduleSync()
     {
-        var lastSync = time.GetTimestamp();
+        Interlocked.Exchange(ref _syncDirty, 1);
+        if (Interlocked.CompareExchange(ref _syncPending, 1, 0) == 0)
+        {
+            ArmSync();
+        }
+    }
+
+    private void ArmSync()
+    {
+        var due = options.CommitInterval - time.GetElapsedTime(Interlocked.Read(ref _lastSyncStart));
+        if (due > TimeSpan.Zero)
+        {
+            _syncTimer!.Change(due, Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            // Not through a zero-due timer: some timers run such a callback inline, and the fsync must never run on the
+            // write loop.
+            ThreadPool.UnsafeQueueUserWorkItem(_syncWork!, preferLocal: false);
+        }
+    }
+
+    private void SyncNow()
+    {
+        Interlocked.Exchange(ref _lastSyncStart, time.GetTimestamp());
+        // Cleared before the fsync: what is written from here on marks the spool dirty again.
+        Interlocked.Exchange(ref _syncDirty, 0);
         try
         {
-            while (await _syncRequests.Reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
-            {
-                var wait = options.CommitInterval - time.GetElapsedTime(lastSync);
-                if (wait > TimeSpan.Zero)
-                {
-                    await Task.Delay(wait, time, _stopping.Token).ConfigureAwait(false);
-                }
-
-                // Taken after the wait: writes signalled meanwhile are covered by this fsync.
-                _syncRequests.Reader.TryRead(out _);
-                try
-                {
-                    segments.SyncToDisk();
-                }
-                catch (IOException)
-                {
-                    // Nothing waits for this fsync; the next one (at the latest the one at close) tries again.
-                }
-
-                lastSync = time.GetTimestamp();
-            }
+            segments.SyncToDisk();
         }
-        catch (OperationCanceledException)
+        catch (Exception exception) when (exception is IOException or ObjectDisposedException)
         {
-            // Closing: the write loop's last act is a full fsync of every segment.
+            // Nothing waits for this fsync: the next one (at the latest the one at close) tries again.
+        }
+
+        Interlocked.Exchange(ref _syncPending, 0);
+        // Batches written during the fsync found it pending and left the next one to us.
+        if (Volatile.Read(ref _syncDirty) == 1 && Interlocked.CompareExchange(ref _syncPending, 1, 0) == 0)
+        {
+            ArmSync();
         }
     }
 
@@ -233,6 +250,11 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
 
         // Completed appends go back to their pool once awaited: nothing here may touch them again.
         batch.Clear();
+    }
+
+    private sealed class SyncWorkItem(SpoolWriter writer) : IThreadPoolWorkItem
+    {
+        public void Execute() => writer.SyncNow();
     }
 
     /// <summary>

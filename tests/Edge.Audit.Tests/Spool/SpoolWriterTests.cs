@@ -39,7 +39,8 @@ public sealed class SpoolWriterTests : IAsyncDisposable
             lock (segments.SyncLock)
             {
                 held.Set();
-                release.Wait(Patience);
+                // Longer than an append may take: a write loop stuck behind this fsync fails the test, not slows it.
+                release.Wait(Patience * 3);
             }
         }, TaskCreationOptions.LongRunning);
         held.Wait(Patience);
@@ -138,8 +139,10 @@ public sealed class SpoolWriterTests : IAsyncDisposable
 
         await writer.CloseAsync().WaitAsync(Patience);
 
-        Assert.All(appends, a => Assert.True(a.IsCompletedSuccessfully && a.Result));
+        // Written before CloseAsync returned (the sequence and the file say so); the completions reach their awaiters
+        // on the thread pool, so they are awaited rather than inspected.
         Assert.Equal(50, writer.DurableSequence);
+        Assert.All(await Task.WhenAll(appends).WaitAsync(Patience), Assert.True);
         Assert.Equal(50L * SpoolTestDirectory.FrameBytes(1), new FileInfo(SpoolSegmentSet.PathFor(_directory.Path, 1)).Length);
         Assert.False(await writer.TryAppendAsync(SpoolTestDirectory.Record(51)));
     }
