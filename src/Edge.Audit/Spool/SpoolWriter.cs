@@ -6,9 +6,10 @@ namespace Edge.Audit.Spool;
 
 /// <summary>
 /// The group-commit writer: one loop takes every append queued since its last pass, writes the frames, and completes
-/// them together once written (<see cref="SpoolDurability.ProcessCrash"/>; a separate sync loop fsyncs behind it) or
-/// fsynced (<see cref="SpoolDurability.PowerLoss"/>), with at most one fsync per <see cref="SpoolOptions.CommitInterval"/>. It also holds the size cap, so a refused
-/// append costs nothing but two atomic adds.
+/// them together once written (<see cref="SpoolDurability.ProcessCrash"/>; the fsync runs beside the loop, one at a
+/// time) or fsynced (<see cref="SpoolDurability.PowerLoss"/>), with at most one fsync per
+/// <see cref="SpoolOptions.CommitInterval"/>. It also holds the size cap, so a refused append costs nothing but two
+/// atomic adds.
 /// </summary>
 internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments, SpoolBacklog backlog, TimeProvider time)
 {
