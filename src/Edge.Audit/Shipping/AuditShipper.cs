@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
@@ -31,6 +32,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
     private readonly string[] _writerLabels;
     private readonly ShipperMetrics _metrics;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly ArrayBufferWriter<byte> _body = new(64 * 1024);
     private int _current;
     private long _failovers;
     private Task? _loop;
@@ -107,14 +109,17 @@ public sealed partial class AuditShipper : IAsyncDisposable
         using var cursor = _spool.CreateCursor();
         while (!stopping.IsCancellationRequested)
         {
-            var batch = _spool.Read(cursor, _options.MaxBatchRecords, _options.MaxBatchBytes);
+            // One buffer for every post: frames are read from the spool straight into it, and it stays unchanged
+            // until the batch is acknowledged (retries and failovers send the same bytes).
+            _body.ResetWrittenCount();
+            var batch = _spool.ReadBatch(cursor, _options.MaxBatchRecords, _options.MaxBatchBytes, _body);
             if (batch.Count == 0)
             {
                 await _spool.WaitForDurableAsync(cursor.NextSequence - 1, stopping).ConfigureAwait(false);
                 continue;
             }
 
-            await ShipUntilAcknowledgedAsync(batch, stopping).ConfigureAwait(false);
+            await ShipUntilAcknowledgedAsync(_body.WrittenMemory, batch.LastSequence, stopping).ConfigureAwait(false);
             if (batch.Count < _options.MaxBatchRecords && _options.ShipInterval > TimeSpan.Zero)
             {
                 await Task.Delay(_options.ShipInterval, _time, stopping).ConfigureAwait(false);
@@ -122,10 +127,8 @@ public sealed partial class AuditShipper : IAsyncDisposable
         }
     }
 
-    private async Task ShipUntilAcknowledgedAsync(IReadOnlyList<SpooledRecord> batch, CancellationToken stopping)
+    private async Task ShipUntilAcknowledgedAsync(ReadOnlyMemory<byte> body, long last, CancellationToken stopping)
     {
-        var body = BuildBody(batch);
-        var last = batch[^1].Sequence;
         var backoff = _options.InitialBackoff;
         var failures = 0;
         // Writers that failed one after the other since the last pause; a pause comes only when each had its turn.
@@ -184,9 +187,9 @@ public sealed partial class AuditShipper : IAsyncDisposable
         }
     }
 
-    private async Task<PostAttempt> PostAsync(Uri writer, byte[] body, long last, CancellationToken stopping)
+    private async Task<PostAttempt> PostAsync(Uri writer, ReadOnlyMemory<byte> body, long last, CancellationToken stopping)
     {
-        using var content = new ByteArrayContent(body);
+        using var content = new ReadOnlyMemoryContent(body);
         content.Headers.ContentType = new MediaTypeHeaderValue(IngestProtocol.ContentType);
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(writer, IngestProtocol.Path)) { Content = content };
         request.Headers.Add(IngestProtocol.LastSequenceHeader, last.ToString(CultureInfo.InvariantCulture));
@@ -276,21 +279,6 @@ public sealed partial class AuditShipper : IAsyncDisposable
 
     /// <summary>A writer's name in logs and metrics: scheme, host and port (a URL with user info is refused by config).</summary>
     private static string Label(Uri writer) => $"{writer.Scheme}://{writer.Authority}";
-
-    private static byte[] BuildBody(IReadOnlyList<SpooledRecord> batch)
-    {
-        var length = batch.Sum(r => r.Payload.Length + 1);
-        var body = new byte[length];
-        var offset = 0;
-        foreach (var record in batch)
-        {
-            record.Payload.CopyTo(body, offset);
-            offset += record.Payload.Length;
-            body[offset++] = (byte)'\n';
-        }
-
-        return body;
-    }
 
     private enum WriterFailure
     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.Metrics;
 
 namespace Edge.Audit.Spool;
@@ -78,14 +79,15 @@ public sealed class AuditSpool : IAsyncDisposable
     /// otherwise completes with true once the record is written (<see cref="SpoolDurability.ProcessCrash"/>) or fsynced
     /// (<see cref="SpoolDurability.PowerLoss"/>). An append before <see cref="StartAsync"/> starts the spool and waits for it.
     /// </summary>
-    public Task<bool> TryAppendAsync(ReadOnlyMemory<byte> record)
+    /// <remarks>The result is a recycled completion: await it once (or call <c>AsTask()</c> once), as with any pooled ValueTask.</remarks>
+    public ValueTask<bool> TryAppendAsync(ReadOnlyMemory<byte> record)
     {
         if (record.Length == 0 || record.Length > SpoolFrame.MaxPayload)
         {
             throw new ArgumentOutOfRangeException(nameof(record), record.Length, "A spooled record is 1 byte to 16 MiB.");
         }
 
-        return _started ? _writer.TryAppendAsync(record) : AppendOnceStartedAsync(record);
+        return _started ? _writer.TryAppendAsync(record) : new ValueTask<bool>(AppendOnceStartedAsync(record));
     }
 
     /// <summary>True when an append of <paramref name="bytes"/> would fit under the cap right now.</summary>
@@ -100,6 +102,18 @@ public sealed class AuditSpool : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(cursor);
         ThrowIfNotStarted();
         return _reader.Read(cursor, DurableSequence, maxRecords, maxBytes);
+    }
+
+    /// <summary>
+    /// Reads durable records above the cursor straight into <paramref name="body"/> as NDJSON (each payload, then a
+    /// newline), advancing it; no array per record.
+    /// </summary>
+    public SpoolBatch ReadBatch(SpoolCursor cursor, int maxRecords, int maxBytes, IBufferWriter<byte> body)
+    {
+        ArgumentNullException.ThrowIfNull(cursor);
+        ArgumentNullException.ThrowIfNull(body);
+        ThrowIfNotStarted();
+        return _reader.ReadBatch(cursor, DurableSequence, maxRecords, maxBytes, body);
     }
 
     /// <summary>A cursor positioned at the first record the writer has not acknowledged.</summary>

@@ -5,7 +5,8 @@ public enum SpoolDurability
 {
     /// <summary>
     /// The record is in the operating system's page cache: a crash or kill -9 of the edge loses nothing. An fsync follows
-    /// within the commit interval, so a power cut or kernel crash can lose at most that window of answered requests.
+    /// within the commit interval (plus the length of an fsync already running: they run one at a time, beside the writer
+    /// loop), so a power cut or kernel crash can lose at most that window of answered requests.
     /// </summary>
     ProcessCrash,
 

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Edge.Audit.Spool;
 
 /// <summary>
@@ -11,12 +13,56 @@ internal sealed class SpoolReader(SpoolSegmentSet segments)
     {
         var result = new List<SpooledRecord>();
         var bytes = 0;
+        while (result.Count < maxRecords && bytes < maxBytes && TryNextFrame(cursor, durableSequence, out var length, out var sequence, out var unixMs))
+        {
+            var payload = new byte[length];
+            ReadPayload(cursor, sequence, payload);
+            result.Add(new SpooledRecord(sequence, DateTimeOffset.FromUnixTimeMilliseconds(unixMs), payload));
+            bytes += length;
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Reads records above the cursor up to <paramref name="durableSequence"/> straight into <paramref name="body"/>, each
+    /// payload followed by a newline (the writer's NDJSON ingest body), advancing the cursor: one copy from the file
+    /// window into the body, no array per record.
+    /// </summary>
+    public SpoolBatch ReadBatch(SpoolCursor cursor, long durableSequence, int maxRecords, int maxBytes, IBufferWriter<byte> body)
+    {
+        var count = 0;
+        var bytes = 0;
+        long last = 0;
+        while (count < maxRecords && bytes < maxBytes && TryNextFrame(cursor, durableSequence, out var length, out var sequence, out _))
+        {
+            var destination = body.GetSpan(length + 1);
+            ReadPayload(cursor, sequence, destination[..length]);
+            destination[length] = (byte)'\n';
+            body.Advance(length + 1);
+            count++;
+            bytes += length;
+            last = sequence;
+        }
+
+        return new SpoolBatch(count, last);
+    }
+
+    /// <summary>
+    /// Moves the cursor onto the next durable frame above its sequence (skipping frames below it, crossing segments)
+    /// and returns its header; false at the tail. The cursor's offset is left at the frame's start.
+    /// </summary>
+    private bool TryNextFrame(SpoolCursor cursor, long durableSequence, out int length, out long sequence, out long unixMs)
+    {
         Span<byte> header = stackalloc byte[SpoolFrame.HeaderSize];
-        while (result.Count < maxRecords && bytes < maxBytes && cursor.NextSequence <= durableSequence)
+        length = 0;
+        sequence = 0;
+        unixMs = 0;
+        while (cursor.NextSequence <= durableSequence)
         {
             if (cursor.Handle is null && !cursor.Seek(segments.Find(cursor.NextSequence)))
             {
-                break;
+                return false;
             }
 
             if (cursor.ReadAt(cursor.Offset, header) < SpoolFrame.HeaderSize)
@@ -25,45 +71,49 @@ internal sealed class SpoolReader(SpoolSegmentSet segments)
                 var nextSegment = segments.FindAfter(cursor.SegmentFirst);
                 if (nextSegment is null)
                 {
-                    break;
+                    return false;
                 }
 
                 cursor.Close();
                 if (!cursor.Seek(nextSegment))
                 {
-                    break;
+                    return false;
                 }
 
                 continue;
             }
 
-            if (!SpoolFrame.TryReadHeader(header, out var length, out var sequence, out var unixMs, out _))
+            if (!SpoolFrame.TryReadHeader(header, out length, out sequence, out unixMs, out _))
             {
                 throw new InvalidDataException($"Corrupt spool frame in segment {cursor.SegmentFirst} at offset {cursor.Offset}.");
             }
 
             if (sequence > durableSequence)
             {
-                break;
+                return false;
             }
 
-            var payload = new byte[length];
-            if (cursor.ReadAt(cursor.Offset + SpoolFrame.HeaderSize, payload) < length)
-            {
-                throw new InvalidDataException($"Truncated spool frame in segment {cursor.SegmentFirst} at offset {cursor.Offset}.");
-            }
-
-            cursor.Offset += SpoolFrame.HeaderSize + length;
             if (sequence < cursor.NextSequence)
             {
+                cursor.Offset += SpoolFrame.HeaderSize + length;
                 continue;
             }
 
-            cursor.NextSequence = sequence + 1;
-            result.Add(new SpooledRecord(sequence, DateTimeOffset.FromUnixTimeMilliseconds(unixMs), payload));
-            bytes += length;
+            return true;
         }
 
-        return result;
+        return false;
+    }
+
+    /// <summary>Copies the payload of the frame at the cursor's offset and moves the cursor past it.</summary>
+    private static void ReadPayload(SpoolCursor cursor, long sequence, Span<byte> destination)
+    {
+        if (cursor.ReadAt(cursor.Offset + SpoolFrame.HeaderSize, destination) < destination.Length)
+        {
+            throw new InvalidDataException($"Truncated spool frame in segment {cursor.SegmentFirst} at offset {cursor.Offset}.");
+        }
+
+        cursor.Offset += SpoolFrame.HeaderSize + destination.Length;
+        cursor.NextSequence = sequence + 1;
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Win32.SafeHandles;
 
 namespace Edge.Audit.Spool;
 
@@ -13,8 +14,17 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
 
     private readonly object _lock = new();
     private readonly List<SpoolSegment> _segments = [];
+
+    // Held while an fsync runs and while the write path hands a stream over, so the syncer never fsyncs a handle that
+    // is being disposed. The write path takes it only when it rolls to a new segment or closes.
+    private readonly object _syncLock = new();
+    private readonly List<FileStream> _retired = [];
     private FileStream? _active;
+    private SafeFileHandle? _activeHandle;
     private long _bytes;
+
+    /// <summary>Held for the length of every fsync (tests hold it to stand for a slow disk).</summary>
+    internal object SyncLock => _syncLock;
 
     /// <summary>Bytes of whole frames over all segments.</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
@@ -69,14 +79,21 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
             return _active;
         }
 
+        var rolled = _active is not null;
         if (_active is not null)
         {
-            _active.Flush(flushToDisk: true);
-            _active.Dispose();
+            // To the OS now; the fsync and the dispose are the next SyncToDisk's, so a roll never waits for the disk.
+            _active.Flush(flushToDisk: false);
+            lock (_syncLock)
+            {
+                _retired.Add(_active);
+                _active = null;
+                _activeHandle = null;
+            }
         }
 
         SpoolSegment segment;
-        if (current is not null && _active is null && current.Length + frameBytes <= options.SegmentBytes)
+        if (current is not null && !rolled && current.Length + frameBytes <= options.SegmentBytes)
         {
             // After a restart the last recovered segment keeps filling up.
             segment = current;
@@ -98,6 +115,12 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
             BufferSize = 64 * 1024,
         });
         _active.Seek(segment.Length, SeekOrigin.Begin);
+        lock (_syncLock)
+        {
+            // Read once here: FileStream.SafeFileHandle flushes the stream's buffer, which only the write path may do.
+            _activeHandle = _active.SafeFileHandle;
+        }
+
         return _active;
     }
 
@@ -112,14 +135,42 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
         Interlocked.Add(ref _bytes, frameBytes);
     }
 
-    /// <summary>Pushes the active segment's buffer to the OS, and with <paramref name="toDisk"/> fsyncs it.</summary>
-    public void FlushActive(bool toDisk) => _active?.Flush(toDisk);
+    /// <summary>Pushes the active segment's buffer to the OS (write path only).</summary>
+    public void FlushActive() => _active?.Flush(flushToDisk: false);
 
+    /// <summary>
+    /// Fsyncs what earlier <see cref="FlushActive"/> calls and rolls handed to the OS: segments retired by a roll (then
+    /// closed) and the active one. Safe to call from another thread than the write path's, while it keeps writing.
+    /// </summary>
+    public void SyncToDisk()
+    {
+        lock (_syncLock)
+        {
+            foreach (var retired in _retired)
+            {
+                retired.Flush(flushToDisk: true);
+                retired.Dispose();
+            }
+
+            _retired.Clear();
+            if (_activeHandle is { IsClosed: false } handle)
+            {
+                RandomAccess.FlushToDisk(handle);
+            }
+        }
+    }
+
+    /// <summary>Writes, fsyncs and closes every stream (write path only, at the end).</summary>
     public void CloseActive()
     {
-        _active?.Flush(flushToDisk: true);
-        _active?.Dispose();
-        _active = null;
+        _active?.Flush(flushToDisk: false);
+        SyncToDisk();
+        lock (_syncLock)
+        {
+            _active?.Dispose();
+            _active = null;
+            _activeHandle = null;
+        }
     }
 
     /// <summary>The segment that holds <paramref name="sequence"/>, or the oldest one when it lies below them all.</summary>

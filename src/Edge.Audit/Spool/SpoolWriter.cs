@@ -1,26 +1,32 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
+using System.Threading.Tasks.Sources;
 
 namespace Edge.Audit.Spool;
 
 /// <summary>
 /// The group-commit writer: one loop takes every append queued since its last pass, writes the frames, and completes
-/// them together once written (<see cref="SpoolDurability.ProcessCrash"/>) or fsynced (<see cref="SpoolDurability.PowerLoss"/>),
-/// with at most one fsync per <see cref="SpoolOptions.CommitInterval"/>. It also holds the size cap, so a refused
-/// append costs nothing but two atomic adds.
+/// them together once written (<see cref="SpoolDurability.ProcessCrash"/>; the fsync runs beside the loop, one at a
+/// time) or fsynced (<see cref="SpoolDurability.PowerLoss"/>), with at most one fsync per
+/// <see cref="SpoolOptions.CommitInterval"/>. It also holds the size cap, so a refused append costs nothing but two
+/// atomic adds.
 /// </summary>
 internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments, SpoolBacklog backlog, TimeProvider time)
 {
-    private static readonly PendingAppend SyncMarker = new(ReadOnlyMemory<byte>.Empty);
-
     private readonly Channel<PendingAppend> _appends = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
     private Task _loop = Task.CompletedTask;
+    private ITimer? _syncTimer;
+    private SyncWorkItem? _syncWork;
+    // Pending: an fsync is armed or running (at most one). Dirty: frames were written since the last fsync started.
+    private int _syncPending;
+    private int _syncDirty;
+    private long _lastSyncStart;
     private long _reservedBytes;
     private long _nextSequence;
     private long _durableSequence;
+    private int _durableWaited;
     private volatile bool _closed;
     private TaskCompletionSource _durableChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private ITimer? _syncTimer;
-    private bool _unsynced;
 
     public long DurableSequence => Interlocked.Read(ref _durableSequence);
 
@@ -32,6 +38,13 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         _nextSequence = lastSequence + 1;
         Interlocked.Exchange(ref _durableSequence, lastSequence);
         Interlocked.Exchange(ref _durableChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        _lastSyncStart = time.GetTimestamp();
+        if (options.Durability == SpoolDurability.ProcessCrash)
+        {
+            _syncTimer = time.CreateTimer(static state => ((SpoolWriter)state!).SyncNow(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _syncWork = new SyncWorkItem(this);
+        }
+
         _loop = Task.Run(WriteLoopAsync);
     }
 
@@ -39,24 +52,26 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     /// Queues one frame. Returns false at once when the size cap would be exceeded or the writer is closed.
     /// The caller has checked the record's length.
     /// </summary>
-    public Task<bool> TryAppendAsync(ReadOnlyMemory<byte> record)
+    public ValueTask<bool> TryAppendAsync(ReadOnlyMemory<byte> record)
     {
         var frameBytes = SpoolFrame.HeaderSize + record.Length;
         var reserved = Interlocked.Add(ref _reservedBytes, frameBytes);
         if (_closed || segments.Bytes + reserved > options.MaxBytes)
         {
             Interlocked.Add(ref _reservedBytes, -frameBytes);
-            return Task.FromResult(false);
+            return new ValueTask<bool>(false);
         }
 
-        var pending = new PendingAppend(record);
+        var pending = PendingAppend.Rent(record);
+        // Taken before the queue write: from then on the loop may complete the append, and its awaiter recycle it.
+        var completion = pending.AsValueTask();
         if (!_appends.Writer.TryWrite(pending))
         {
             Interlocked.Add(ref _reservedBytes, -frameBytes);
-            return Task.FromResult(false);
+            pending.SetResult(false);
         }
 
-        return pending.Task;
+        return completion;
     }
 
     /// <summary>True when an append of <paramref name="bytes"/> would fit under the cap right now.</summary>
@@ -67,6 +82,8 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     public Task WaitForDurableAsync(long sequence, CancellationToken cancellationToken)
     {
         var changed = Volatile.Read(ref _durableChanged);
+        // Asks the next batch to signal; set before the check below, so a batch that missed it made the check pass.
+        Interlocked.Exchange(ref _durableWaited, 1);
         if (DurableSequence > sequence || _closed)
         {
             return Task.CompletedTask;
@@ -87,6 +104,7 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     {
         Close();
         await _loop.ConfigureAwait(false);
+        // The loop's last act was a full fsync of every segment; a sync still scheduled has nothing left to do.
         _syncTimer?.Dispose();
         Volatile.Read(ref _durableChanged).TrySetResult();
     }
@@ -109,17 +127,9 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
             }
 
             batch.Clear();
-            var syncRequested = false;
             while (_appends.Reader.TryRead(out var pending))
             {
-                if (ReferenceEquals(pending, SyncMarker))
-                {
-                    syncRequested = true;
-                }
-                else
-                {
-                    batch.Add(pending);
-                }
+                batch.Add(pending);
             }
 
             try
@@ -139,34 +149,20 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
                     Interlocked.Add(ref _reservedBytes, -frameBytes);
                 }
 
-                var syncDue = syncRequested || time.GetElapsedTime(lastSync) >= options.CommitInterval;
+                segments.FlushActive();
                 if (waitForSync)
                 {
-                    segments.FlushActive(toDisk: true);
+                    segments.SyncToDisk();
                     lastSync = time.GetTimestamp();
-                    _unsynced = false;
                     Complete(batch, first);
                 }
                 else
                 {
-                    // In the page cache: a killed process loses nothing. The appends complete before the fsync, which
-                    // only bounds what a power cut can take; holding them for it cost every response an fsync latency.
-                    if (batch.Count > 0)
-                    {
-                        segments.FlushActive(toDisk: false);
-                    }
-
+                    // In the page cache: a killed process loses nothing, so the appends complete now. The fsync, which
+                    // only bounds what a power cut can take, runs on the sync loop: appends never wait for the disk,
+                    // and the next batch is written while an fsync is still in progress.
                     Complete(batch, first);
-                    if (syncDue)
-                    {
-                        segments.FlushActive(toDisk: true);
-                        lastSync = time.GetTimestamp();
-                        _unsynced = false;
-                    }
-                    else if (batch.Count > 0)
-                    {
-                        ScheduleSync();
-                    }
+                    ScheduleSync();
                 }
             }
 #pragma warning disable CA1031 // A failed write or fsync must fail the waiting appends, not the loop.
@@ -175,12 +171,63 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
             {
                 foreach (var pending in batch)
                 {
-                    pending.TrySetException(exception);
+                    pending.SetException(exception);
                 }
             }
         }
 
         segments.CloseActive();
+    }
+
+    /// <summary>
+    /// <see cref="SpoolDurability.ProcessCrash"/>: asks for an fsync one commit interval after the last one started (at
+    /// once when that is past), so there is at most one per interval and a quiet spool still syncs its tail. One fsync
+    /// at a time runs, on a pool thread; the write loop goes on writing meanwhile.
+    /// </summary>
+    private void ScheduleSync()
+    {
+        Interlocked.Exchange(ref _syncDirty, 1);
+        if (Interlocked.CompareExchange(ref _syncPending, 1, 0) == 0)
+        {
+            ArmSync();
+        }
+    }
+
+    private void ArmSync()
+    {
+        var due = options.CommitInterval - time.GetElapsedTime(Interlocked.Read(ref _lastSyncStart));
+        if (due > TimeSpan.Zero)
+        {
+            _syncTimer!.Change(due, Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            // Not through a zero-due timer: some timers run such a callback inline, and the fsync must never run on the
+            // write loop.
+            ThreadPool.UnsafeQueueUserWorkItem(_syncWork!, preferLocal: false);
+        }
+    }
+
+    private void SyncNow()
+    {
+        Interlocked.Exchange(ref _lastSyncStart, time.GetTimestamp());
+        // Cleared before the fsync: what is written from here on marks the spool dirty again.
+        Interlocked.Exchange(ref _syncDirty, 0);
+        try
+        {
+            segments.SyncToDisk();
+        }
+        catch (Exception exception) when (exception is IOException or ObjectDisposedException)
+        {
+            // Nothing waits for this fsync: the next one (at the latest the one at close) tries again.
+        }
+
+        Interlocked.Exchange(ref _syncPending, 0);
+        // Batches written during the fsync found it pending and left the next one to us.
+        if (Volatile.Read(ref _syncDirty) == 1 && Interlocked.CompareExchange(ref _syncPending, 1, 0) == 0)
+        {
+            ArmSync();
+        }
     }
 
     private void Complete(List<PendingAppend> batch, long first)
@@ -190,30 +237,87 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
             Interlocked.Exchange(ref _durableSequence, _nextSequence - 1);
         }
 
-        var signal = Interlocked.Exchange(ref _durableChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        signal.TrySetResult();
+        // A new signal only when someone waits (the shipper, when it has caught up), not one per batch.
+        if (Interlocked.Exchange(ref _durableWaited, 0) == 1)
+        {
+            var signal = Interlocked.Exchange(ref _durableChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            signal.TrySetResult();
+        }
+
         foreach (var pending in batch)
         {
-            pending.TrySetResult(true);
+            pending.SetResult(true);
         }
+
+        // Completed appends go back to their pool once awaited: nothing here may touch them again.
+        batch.Clear();
     }
 
-    /// <summary>Asks the write loop for an fsync one commit interval from now, so a quiet spool still syncs its tail.</summary>
-    private void ScheduleSync()
+    private sealed class SyncWorkItem(SpoolWriter writer) : IThreadPoolWorkItem
     {
-        if (_unsynced)
+        public void Execute() => writer.SyncNow();
+    }
+
+    /// <summary>
+    /// One queued append and its completion, recycled after its awaiter read the result: an append allocates nothing
+    /// (the awaiting caller's state machine is the only object a waiting response costs). Awaited exactly once.
+    /// </summary>
+    private sealed class PendingAppend : IValueTaskSource<bool>
+    {
+        // Enough for every request in flight at once; a burst beyond it allocates, and the extra ones are let go.
+        private const int MaxPooled = 1024;
+        private static readonly ConcurrentQueue<PendingAppend> Pool = new();
+        private static int s_pooled;
+
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+
+        public ReadOnlyMemory<byte> Payload { get; private set; }
+
+        public static PendingAppend Rent(ReadOnlyMemory<byte> payload)
         {
-            return;
+            if (Pool.TryDequeue(out var pending))
+            {
+                Interlocked.Decrement(ref s_pooled);
+            }
+            else
+            {
+                pending = new PendingAppend();
+            }
+
+            pending.Payload = payload;
+            return pending;
         }
 
-        _unsynced = true;
-        _syncTimer ??= time.CreateTimer(_ => _appends.Writer.TryWrite(SyncMarker), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _syncTimer.Change(options.CommitInterval, Timeout.InfiniteTimeSpan);
-    }
+        public ValueTask<bool> AsValueTask() => new(this, _core.Version);
 
-    /// <summary>One queued append; it is its own completion, so an append allocates one object besides its task.</summary>
-    private sealed class PendingAppend(ReadOnlyMemory<byte> payload) : TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)
-    {
-        public ReadOnlyMemory<byte> Payload { get; } = payload;
+        public void SetResult(bool appended) => _core.SetResult(appended);
+
+        public void SetException(Exception exception) => _core.SetException(exception);
+
+        public bool GetResult(short token)
+        {
+            try
+            {
+                return _core.GetResult(token);
+            }
+            finally
+            {
+                _core.Reset();
+                Payload = default;
+                if (Interlocked.Increment(ref s_pooled) <= MaxPooled)
+                {
+                    Pool.Enqueue(this);
+                }
+                else
+                {
+                    Interlocked.Decrement(ref s_pooled);
+                }
+            }
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
     }
 }

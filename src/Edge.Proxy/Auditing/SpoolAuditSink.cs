@@ -10,7 +10,8 @@ namespace Edge.Proxy.Auditing;
 
 /// <summary>
 /// Serialises each decision once into its canonical leaf bytes and appends it to the durable spool; the append
-/// completes after the group-commit fsync, and the response only starts after that.
+/// completes once the record is written (<c>ProcessCrash</c>) or fsynced (<c>PowerLoss</c>), and the response only
+/// starts after that.
 /// </summary>
 internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
 {
@@ -58,7 +59,7 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
         }
         finally
         {
-            // The spool is done with the bytes once the append completed (written and synced, or refused).
+            // The spool is done with the bytes once the append completed (written, or refused).
             PooledRecordBytes.Return(leaf);
         }
 

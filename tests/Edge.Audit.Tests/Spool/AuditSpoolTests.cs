@@ -169,7 +169,7 @@ public sealed class AuditSpoolTests : IDisposable
         await using var reopened = AuditSpool.Create(Options());
         // Blocking on it must not deadlock: the first config-applied event is written this way during startup.
 #pragma warning disable xUnit1031 // The blocking wait is what this test reproduces.
-        Assert.True(reopened.TryAppendAsync(Record(1)).Wait(TimeSpan.FromSeconds(10)));
+        Assert.True(reopened.TryAppendAsync(Record(1)).AsTask().Wait(TimeSpan.FromSeconds(10)));
 #pragma warning restore xUnit1031
 
         Assert.Equal(2, reopened.DurableSequence);
