@@ -96,7 +96,8 @@ internal sealed record RateLimitBenchOptions
                 "--rate-fraction" => options with { RateFraction = double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) && f > 0 && f <= 1 ? f : throw new FormatException($"{name}: '{value}' is not in (0, 1]") },
                 "--max-rate" => options with { MaxOpenRate = Positive(name, value) },
                 "--deadline" => options with { Deadline = PositiveDuration(name, value) },
-                "--blackhole" => options with { Blackhole = DurationParser.Parse(value) },
+                // The usage text says "--blackhole 0 skips it": a bare 0 is a duration here.
+                "--blackhole" => options with { Blackhole = value.Trim() == "0" ? TimeSpan.Zero : DurationParser.Parse(value) },
                 "--blackhole-rate" => options with { BlackholeRate = Positive(name, value) },
                 "--after-resume" => options with { AfterResume = PositiveDuration(name, value) },
                 "--rounds" => options with { Rounds = Positive(name, value) },

@@ -65,6 +65,16 @@ public sealed class RateLimitBenchTests
         Assert.Contains("Usage: edge-load ratelimit", stderr.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("0s")]
+    public void Parse_BlackholeZero_SkipsTheBlackholePhase(string value)
+    {
+        var options = RateLimitBenchOptions.Parse(["--blackhole", value]);
+
+        Assert.Equal(TimeSpan.Zero, options.Blackhole);
+    }
+
     [Fact]
     public void Parse_Defaults_MeasureBothModesHotKeyAnd10kKeysOnSingleAndClusterWithTwoInstances()
     {
