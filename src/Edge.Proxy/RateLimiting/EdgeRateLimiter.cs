@@ -287,15 +287,28 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
 
     private async ValueTask<RateLimitDecision> DecideLeaseAsync(string partition, RemoteKeyState state, int permits, CancellationToken cancellationToken)
     {
-        // One claim per key in flight: the others wait for it (bounded by its own deadline), then spend from the
-        // refilled lease. Waiting here is queueing on this edge, never a reason to fall back by itself.
+        // One claim per key in flight. Decisions that arrive meanwhile wait for it (bounded by its own deadline) and
+        // are counted, so the next claim is sized to serve all of them; when a claim completes, every waiter is
+        // released at once and spends from the refilled lease. A semaphore would release them one at a time, each
+        // after a thread-pool hop: on a hot key that queue drained more slowly than it filled (2-2.5 s at p50 at 5% of
+        // the lease's saturation). Waiting here is queueing on this edge, never a reason to fall back by itself.
         var arrived = Stopwatch.GetTimestamp();
-        await state.Claim.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        var waiting = false;
+        while (true)
         {
+            Task? claimInFlight;
+            TaskCompletionSource? claim = null;
+            var want = 0;
             lock (state)
             {
-                if (state.LeaseTokens >= permits && state.LeaseExpires > Stopwatch.GetTimestamp())
+                if (waiting)
+                {
+                    state.WaitingPermits -= permits;
+                    waiting = false;
+                }
+
+                var now = Stopwatch.GetTimestamp();
+                if (state.LeaseTokens >= permits && state.LeaseExpires > now)
                 {
                     state.LeaseTokens -= permits;
                     var remaining = state.RemoteRemaining + state.LeaseTokens;
@@ -308,43 +321,95 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                 {
                     return Fallback(partition, permits, state.ClaimFailure);
                 }
+
+                // The claim this decision waited for was refused: Redis has no token yet, as a new arrival is told.
+                if (state.RefuseUntil > now)
+                {
+                    return new RateLimitDecision(false, RateLimitDecisionSource.RefusalCache, Policy.Limit, 0, ResetFor(0), Stopwatch.GetElapsedTime(now, state.RefuseUntil));
+                }
+
+                claimInFlight = state.ClaimInFlight;
+                if (claimInFlight is null)
+                {
+                    claim = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    state.ClaimInFlight = claim.Task;
+                    // Enough for this decision and every decision already waiting, within the configured batch bound
+                    // (unspent lease tokens are what over-admission can cost, and these are spent at once).
+                    want = Math.Max(permits, Math.Min(Math.Max(BatchSizeLocked(state), permits + state.WaitingPermits), Policy.LeaseMaxBatch));
+                }
+                else
+                {
+                    state.WaitingPermits += permits;
+                    waiting = true;
+                }
             }
 
-            var want = Math.Max(permits, BatchSize(state));
-            var (results, reason) = await CallRedisAsync(partition, [new BucketRequest(want, permits)]).ConfigureAwait(false);
-            if (results is null)
+            if (claim is null)
+            {
+                try
+                {
+                    await claimInFlight!.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    lock (state)
+                    {
+                        state.WaitingPermits -= permits;
+                    }
+
+                    throw;
+                }
+
+                continue;
+            }
+
+            try
+            {
+                return await ClaimAsync(partition, state, permits, want).ConfigureAwait(false);
+            }
+            finally
             {
                 lock (state)
                 {
-                    state.ClaimFailedAt = Stopwatch.GetTimestamp();
-                    state.ClaimFailure = reason;
+                    state.ClaimInFlight = null;
                 }
 
-                return Fallback(partition, permits, reason);
-            }
-
-            var result = results[0];
-            var now = Stopwatch.GetTimestamp();
-            lock (state)
-            {
-                if (result.Granted == 0)
-                {
-                    state.RefuseUntil = now + (long)(result.RetryAfter.TotalSeconds * Stopwatch.Frequency);
-                    return RateLimitDecision.From(result, RateLimitDecisionSource.Redis, Policy.Limit);
-                }
-
-                state.LeaseTokens = (state.LeaseExpires > now ? state.LeaseTokens : 0) + result.Granted - permits;
-                state.LeaseExpires = now + (long)(Policy.LeaseDuration.TotalSeconds * Stopwatch.Frequency);
-                state.RemoteRemaining = result.Remaining;
-                state.LastClaim = now;
-                state.DecisionsSinceClaim = 0;
-                var remaining = result.Remaining + state.LeaseTokens;
-                return new RateLimitDecision(true, RateLimitDecisionSource.Redis, Policy.Limit, remaining, ResetFor(remaining), TimeSpan.Zero);
+                claim.SetResult();
             }
         }
-        finally
+    }
+
+    private async ValueTask<RateLimitDecision> ClaimAsync(string partition, RemoteKeyState state, int permits, int want)
+    {
+        var (results, reason) = await CallRedisAsync(partition, [new BucketRequest(want, permits)]).ConfigureAwait(false);
+        if (results is null)
         {
-            state.Claim.Release();
+            lock (state)
+            {
+                state.ClaimFailedAt = Stopwatch.GetTimestamp();
+                state.ClaimFailure = reason;
+            }
+
+            return Fallback(partition, permits, reason);
+        }
+
+        var result = results[0];
+        var now = Stopwatch.GetTimestamp();
+        lock (state)
+        {
+            if (result.Granted == 0)
+            {
+                state.RefuseUntil = now + (long)(result.RetryAfter.TotalSeconds * Stopwatch.Frequency);
+                return RateLimitDecision.From(result, RateLimitDecisionSource.Redis, Policy.Limit);
+            }
+
+            state.LeaseTokens = (state.LeaseExpires > now ? state.LeaseTokens : 0) + result.Granted - permits;
+            state.LeaseExpires = now + (long)(Policy.LeaseDuration.TotalSeconds * Stopwatch.Frequency);
+            state.RemoteRemaining = result.Remaining;
+            state.LastClaim = now;
+            state.DecisionsSinceClaim = 0;
+            var remaining = result.Remaining + state.LeaseTokens;
+            return new RateLimitDecision(true, RateLimitDecisionSource.Redis, Policy.Limit, remaining, ResetFor(remaining), TimeSpan.Zero);
         }
     }
 
@@ -412,20 +477,17 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
     /// Sizes a lease claim to the rate observed since the previous claim, so a batch lasts about half the lease
     /// duration: hot keys claim many tokens, cold keys one (strict behaviour).
     /// </summary>
-    private int BatchSize(RemoteKeyState state)
+    private int BatchSizeLocked(RemoteKeyState state)
     {
-        lock (state)
+        if (state.LastClaim == 0)
         {
-            if (state.LastClaim == 0)
-            {
-                return 1;
-            }
-
-            var elapsed = Math.Max(Stopwatch.GetElapsedTime(state.LastClaim).TotalSeconds, 0.001);
-            var rate = state.DecisionsSinceClaim / elapsed;
-            var target = (int)Math.Ceiling(rate * Policy.LeaseDuration.TotalSeconds / 2);
-            return Math.Clamp(target, 1, Policy.LeaseMaxBatch);
+            return 1;
         }
+
+        var elapsed = Math.Max(Stopwatch.GetElapsedTime(state.LastClaim).TotalSeconds, 0.001);
+        var rate = state.DecisionsSinceClaim / elapsed;
+        var target = (int)Math.Ceiling(rate * Policy.LeaseDuration.TotalSeconds / 2);
+        return Math.Clamp(target, 1, Policy.LeaseMaxBatch);
     }
 
     private RateLimitDecision Fallback(string partition, int permits, RateLimitFallbackReason reason)
@@ -479,7 +541,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         {
             lock (state)
             {
-                if (now - state.LastUsed < IdleStateTicks || state.RefuseUntil > now || state.Claim.CurrentCount == 0 || state.InFlight)
+                if (now - state.LastUsed < IdleStateTicks || state.RefuseUntil > now || state.ClaimInFlight is not null || state.InFlight)
                 {
                     continue;
                 }
@@ -491,7 +553,11 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
 
     private sealed class RemoteKeyState
     {
-        public SemaphoreSlim Claim { get; } = new(1, 1);
+        /// <summary>Lease mode: the claim in flight for this key, completed when it is answered or given up.</summary>
+        public Task? ClaimInFlight { get; set; }
+
+        /// <summary>Lease mode: permits of the decisions waiting for <see cref="ClaimInFlight"/> (the next claim's size).</summary>
+        public int WaitingPermits { get; set; }
 
         /// <summary>Strict mode: a script call for this key is in flight; new decisions join <see cref="Pending"/>.</summary>
         public bool InFlight { get; set; }
