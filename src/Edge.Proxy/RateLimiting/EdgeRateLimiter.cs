@@ -126,25 +126,14 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         {
             state.LastUsed = now;
             state.DecisionsSinceClaim++;
-            if (state.RefuseUntil > now)
+            if (CachedRefusal(state, now) is { } refused)
             {
-                var retry = Stopwatch.GetElapsedTime(now, state.RefuseUntil);
-                return new RateLimitDecision(false, RateLimitDecisionSource.RefusalCache, Policy.Limit, 0, ResetFor(0), retry);
+                return refused;
             }
 
-            if (Policy.Mode == RateLimitMode.Lease)
+            if (Policy.Mode == RateLimitMode.Lease && TrySpendLease(state, permits, now) is { } spent)
             {
-                if (state.LeaseExpires <= now)
-                {
-                    state.LeaseTokens = 0;
-                }
-
-                if (state.LeaseTokens >= permits)
-                {
-                    state.LeaseTokens -= permits;
-                    var remaining = state.RemoteRemaining + state.LeaseTokens;
-                    return new RateLimitDecision(true, RateLimitDecisionSource.Lease, Policy.Limit, remaining, ResetFor(remaining), TimeSpan.Zero);
-                }
+                return spent;
             }
         }
 
@@ -154,6 +143,30 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         }
 
         return null;
+    }
+
+    /// <summary>Redis said no token exists before <see cref="RemoteKeyState.RefuseUntil"/>: refuse without asking again. Call under the state's lock.</summary>
+    private RateLimitDecision? CachedRefusal(RemoteKeyState state, long now) =>
+        state.RefuseUntil > now
+            ? new RateLimitDecision(false, RateLimitDecisionSource.RefusalCache, Policy.Limit, 0, ResetFor(0), Stopwatch.GetElapsedTime(now, state.RefuseUntil))
+            : null;
+
+    /// <summary>Spends lease tokens claimed earlier, dropping an expired lease first. Call under the state's lock.</summary>
+    private RateLimitDecision? TrySpendLease(RemoteKeyState state, int permits, long now)
+    {
+        if (state.LeaseExpires <= now)
+        {
+            state.LeaseTokens = 0;
+        }
+
+        if (state.LeaseTokens < permits)
+        {
+            return null;
+        }
+
+        state.LeaseTokens -= permits;
+        var remaining = state.RemoteRemaining + state.LeaseTokens;
+        return new RateLimitDecision(true, RateLimitDecisionSource.Lease, Policy.Limit, remaining, ResetFor(remaining), TimeSpan.Zero);
     }
 
     private ValueTask<RateLimitDecision> DecideRemoteAsync(string partition, RemoteKeyState state, int permits, CancellationToken cancellationToken) =>
@@ -308,11 +321,9 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                 }
 
                 var now = Stopwatch.GetTimestamp();
-                if (state.LeaseTokens >= permits && state.LeaseExpires > now)
+                if (TrySpendLease(state, permits, now) is { } spent)
                 {
-                    state.LeaseTokens -= permits;
-                    var remaining = state.RemoteRemaining + state.LeaseTokens;
-                    return new RateLimitDecision(true, RateLimitDecisionSource.Lease, Policy.Limit, remaining, ResetFor(remaining), TimeSpan.Zero);
+                    return spent;
                 }
 
                 // A claim failed while this decision waited for it: claiming again would queue every waiter behind
@@ -323,9 +334,9 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                 }
 
                 // The claim this decision waited for was refused: Redis has no token yet, as a new arrival is told.
-                if (state.RefuseUntil > now)
+                if (CachedRefusal(state, now) is { } refused)
                 {
-                    return new RateLimitDecision(false, RateLimitDecisionSource.RefusalCache, Policy.Limit, 0, ResetFor(0), Stopwatch.GetElapsedTime(now, state.RefuseUntil));
+                    return refused;
                 }
 
                 claimInFlight = state.ClaimInFlight;
