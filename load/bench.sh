@@ -47,6 +47,8 @@ Options (after a preset, they override it):
   --rounds N --duration D --warmup D --copies N --rate N
                        rounds (default 3), measured time per run (10s), uncounted warm-up (2s), closed-model copies (32),
                        open-model rate per second (1000)
+  --warm-round D       before round 1, one uncounted closed-model run of D per row, so that tiered compilation has
+                       settled before anything is counted (default 8s; 0 skips it; --smoke skips it)
   --edges 1|2          edge instances on the same Redis (2: both get the same routes, requests alternate between them)
   --redis-cluster      the edges use a 3-master Redis Cluster (redis-server --cluster-enabled yes, redis-cli --cluster
                        create) instead of one redis-server; Redis calls are summed over the three masters
@@ -77,6 +79,9 @@ PRESET=proxies
 ROUNDS=3
 DURATION=10s
 WARMUP=2s
+# One uncounted closed-model pass per row before round 1: a freshly started .NET process needs seconds of load before
+# tiered compilation settles, and on a fresh machine the first round measured half the throughput of the second.
+WARM_ROUND=8s
 COPIES=32
 RATE=1000
 OUT=""
@@ -122,7 +127,7 @@ need() { [ $# -ge 2 ] || { echo "bench: $1 needs a value" >&2; usage >&2; exit 2
 while [ $# -gt 0 ]; do
   case "$1" in
     --preset) need "$@"; shift ;;
-    --smoke) SMOKE=1; ROUNDS=1; DURATION=2s; WARMUP=1s; COPIES=8; RATE=200 ;;
+    --smoke) SMOKE=1; ROUNDS=1; DURATION=2s; WARMUP=1s; WARM_ROUND=0; COPIES=8; RATE=200 ;;
     --paths) need "$@"; PATHS=$2; shift ;;
     --route) need "$@"; [ "$ROUTES_SET" -eq 1 ] || ROUTES=(); ROUTES_SET=1; ROUTES+=("$2"); shift ;;
     --scenario) need "$@"; SCENARIO=$2; shift ;;
@@ -130,6 +135,7 @@ while [ $# -gt 0 ]; do
     --rounds) need "$@"; ROUNDS=$2; shift ;;
     --duration) need "$@"; DURATION=$2; shift ;;
     --warmup) need "$@"; WARMUP=$2; shift ;;
+    --warm-round) need "$@"; WARM_ROUND=$2; shift ;;
     --copies) need "$@"; COPIES=$2; shift ;;
     --rate) need "$@"; RATE=$2; shift ;;
     --edge-config) need "$@"; EDGE_CONFIG=$2; shift ;;
@@ -553,6 +559,15 @@ measure() { # round row mode
 
 : > "$WORK/samples.txt"
 : > "$WORK/loadavg.txt"
+if [ "$WARM_ROUND" != 0 ]; then
+  for i in "${!ROW_LABEL[@]}"; do
+    mapfile -t args < <(row_args "$i")
+    folder="$WORK/reports/warm-$i"
+    log "warming ${ROW_LABEL[$i]} for $WARM_ROUND (uncounted)"
+    $LOAD run "${args[@]}" --simulation "constant:copies=$COPIES,during=$WARM_ROUND" --report-folder "$folder" --quiet >"$folder.log" 2>&1 \
+      || { tail -n 20 "$folder.log" >&2; fail "edge-load failed against ${ROW_LABEL[$i]} (warm-up round)"; }
+  done
+fi
 for round in $(seq 1 "$ROUNDS"); do
   # Rotate the order every round so no row always runs first (warm caches) or last (thermal, noisy neighbours).
   n=${#ROW_LABEL[@]}
@@ -582,7 +597,7 @@ BASE=${ROW_LABEL[0]}
   echo "# Side-by-side benchmark results ($PRESET)"
   echo
   if [ "$SMOKE" -eq 1 ]; then echo "**Smoke run** (a few seconds; numbers are not meaningful)."; echo; fi
-  echo "- command: \`load/bench.sh $ARGS\` with targets $PATHS, $ROUNDS round(s), $DURATION per measurement, $WARMUP uncounted warm-up each"
+  echo "- command: \`load/bench.sh $ARGS\` with targets $PATHS, $ROUNDS round(s), $DURATION per measurement, $WARMUP uncounted warm-up each, after one uncounted $WARM_ROUND closed-model pass per row before round 1"
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(nproc) CPU cores shared by the load generator, the backend and every proxy; load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- backend: $BACKEND_NAME; load: edge-load scenario \`$SCENARIO\` with ${PARAMS[*]:-no extra parameters}; routes: ${ROUTES[*]}"
   echo "- throughput: closed model, $COPIES copies (\`constant:copies=$COPIES,during=$DURATION\`); latency: open model at $RATE/s (\`inject:rate=$RATE,during=$DURATION\`), measured from the intended send time"
