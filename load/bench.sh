@@ -34,9 +34,11 @@ Options (after a preset, they override it):
   --smoke              a few seconds per target, to check the script works (writes load/reports/bench-smoke*.md)
   --paths LIST         targets: direct,nginx,yarp,edge,edge-noaudit (edge-noaudit: a second edge, no audit writer),
                        or any edge-NAME defined with --edge-target
-  --edge-target NAME=CONFIG[,writer]
+  --edge-target NAME=CONFIG[,writer][,env:KEY=VALUE...]
                        one more edge process, edge-NAME, with its own proxy.json; ",writer" ships its decisions to the
-                       audit writer (otherwise the shipped default, a local NDJSON file); repeatable
+                       audit writer (otherwise the shipped default, a local NDJSON file); ",env:KEY=VALUE" sets an
+                       environment variable for that process only (e.g. a runtime knob, to compare it side by side);
+                       repeatable
   --route NAME=PATH[,key=value...]
                        an edge route to measure, repeatable; each is its own row, extra --param values per route
   --scenario NAME      edge-load scenario (edge-load list)
@@ -162,11 +164,15 @@ if [ -z "$OUT" ]; then
 fi
 
 # Extra edges: edge-NAME -> its config and whether it ships to the writer.
-declare -A TARGET_CONFIG TARGET_WRITER
+declare -A TARGET_CONFIG TARGET_WRITER TARGET_ENV
 for t in "${EDGE_TARGETS[@]}"; do
-  [[ "$t" =~ ^([A-Za-z0-9_]+)=([^,]+)(,writer)?$ ]] || { echo "bench: --edge-target '$t' is not NAME=CONFIG[,writer]" >&2; exit 2; }
-  TARGET_CONFIG[edge-${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
-  TARGET_WRITER[edge-${BASH_REMATCH[1]}]=$([ -n "${BASH_REMATCH[3]}" ] && echo 1 || echo 0)
+  [[ "$t" =~ ^([A-Za-z0-9_]+)=([^,]+)((,writer|,env:[A-Za-z_][A-Za-z0-9_]*=[^,]*)*)$ ]] \
+    || { echo "bench: --edge-target '$t' is not NAME=CONFIG[,writer][,env:KEY=VALUE...]" >&2; exit 2; }
+  name=edge-${BASH_REMATCH[1]}; TARGET_CONFIG[$name]=${BASH_REMATCH[2]}; TARGET_WRITER[$name]=0; TARGET_ENV[$name]=""
+  IFS=',' read -r -a opts <<< "${BASH_REMATCH[3]#,}"
+  for o in "${opts[@]}"; do
+    case "$o" in writer) TARGET_WRITER[$name]=1 ;; env:*) TARGET_ENV[$name]+="${o#env:} " ;; esac
+  done
 done
 IFS=',' read -r -a SELECTED <<< "$PATHS"
 for p in "${SELECTED[@]}"; do
@@ -367,7 +373,9 @@ start_edge() { # name audit(1|0) [config]
   local audit_args=()
   if [ "$audit" = 1 ]; then audit_args=(--Edge:Audit:WriterUrl="http://127.0.0.1:$WRITER_PORT" --Edge:Audit:SpoolPath="$WORK/spool-$name")
   else audit_args=(--Edge:Audit:LocalFile="$WORK/decisions-$name.ndjson"); fi
-  start "$name" "$WORK/$name.log" dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll \
+  local env_args=()
+  if [ -n "${TARGET_ENV[$name]:-}" ]; then read -r -a env_args <<< "${TARGET_ENV[$name]}"; fi
+  start "$name" "$WORK/$name.log" env "${env_args[@]}" dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll \
     --urls "http://127.0.0.1:$port" --Edge:ManagementUrls="http://127.0.0.1:$mgmt" \
     --Edge:ProxyConfigPath="$config" --Edge:Redis="$EDGE_REDIS" "${audit_args[@]}" "${EDGE_ARGS[@]}"
   wait_http "$name" "http://127.0.0.1:$mgmt/readyz" "$LAST_PID" "$WORK/$name.log"
@@ -603,7 +611,7 @@ BASE=${ROW_LABEL[0]}
   echo "- throughput: closed model, $COPIES copies (\`constant:copies=$COPIES,during=$DURATION\`); latency: open model at $RATE/s (\`inject:rate=$RATE,during=$DURATION\`), measured from the intended send time"
   if has_path nginx; then echo "- nginx: $(nginx -v 2>&1 | sed 's/nginx version: //'), worker_processes auto, upstream keepalive 256, access_log off"; fi
   for p in "${SELECTED[@]}"; do
-    if [ -n "${TARGET_CONFIG[$p]:-}" ]; then echo "- \`$p\`: \`${TARGET_CONFIG[$p]}\` on Redis (redis-server on loopback), audit $([ "${TARGET_WRITER[$p]}" = 1 ] && echo "to the writer (separate Edge.AuditWriter process, spool on local disk)" || echo "on shipped defaults (no writer: buffered local NDJSON file)")"; fi
+    if [ -n "${TARGET_CONFIG[$p]:-}" ]; then echo "- \`$p\`: \`${TARGET_CONFIG[$p]}\`$([ -n "${TARGET_ENV[$p]:-}" ] && echo " with environment \`${TARGET_ENV[$p]% }\`") on Redis (redis-server on loopback), audit $([ "${TARGET_WRITER[$p]}" = 1 ] && echo "to the writer (separate Edge.AuditWriter process, spool on local disk)" || echo "on shipped defaults (no writer: buffered local NDJSON file)")"; fi
   done
   if has_path edge || has_path edge-noaudit; then echo "- edge: \`$EDGE_CONFIG\` on Redis ($([ "$REDIS_CLUSTER" -eq 1 ] && echo "a 3-master Redis Cluster, ${#REDIS_PORTS[@]} redis-server processes" || echo "one redis-server") on loopback), $EDGE_COUNT edge instance(s)$([ "$EDGE_COUNT" -eq 2 ] && echo " (requests alternate between them; decisions, fallbacks summed)"); \`edge\`: audit writer $(has_path edge && [ "${NO_AUDIT:-0}" != 1 ] && echo "on (separate Edge.AuditWriter process, spool on local disk)" || echo "off (shipped default: decisions go to a buffered local NDJSON file)")$(has_path edge-noaudit && echo "; \`edge-noaudit\`: the same edge without an audit writer"); extra arguments: ${EDGE_ARGS[*]:-none}"; fi
   echo "- values are medians over rounds; the order of rows rotates every round; ratios are to the first row, \`$BASE\`, from the same run"
