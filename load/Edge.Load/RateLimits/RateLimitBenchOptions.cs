@@ -53,6 +53,12 @@ internal sealed record RateLimitBenchOptions
 
     public int Rounds { get; init; } = 2;
 
+    /// <summary>How the open model's dispatcher waits (<see cref="DecisionLoad.OpenAsync"/>).</summary>
+    public Generator Generator { get; init; } = Generator.Paced;
+
+    /// <summary>Trace where each strict decision of the open model spent its time (the limiter's debug switch; costs a little).</summary>
+    public bool Phases { get; init; }
+
     public string? Out { get; init; }
 
     public static RateLimitBenchOptions Smoke { get; } = new()
@@ -101,6 +107,8 @@ internal sealed record RateLimitBenchOptions
                 "--blackhole-rate" => options with { BlackholeRate = Positive(name, value) },
                 "--after-resume" => options with { AfterResume = PositiveDuration(name, value) },
                 "--rounds" => options with { Rounds = Positive(name, value) },
+                "--generator" => options with { Generator = value switch { "paced" => Generator.Paced, "sleep1" => Generator.Sleep1, _ => throw new FormatException($"{name}: '{value}' is not paced or sleep1") } },
+                "--phases" => options with { Phases = value switch { "on" => true, "off" => false, _ => throw new FormatException($"{name}: '{value}' is not on or off") } },
                 "--out" => options with { Out = value },
                 _ => throw new FormatException($"unknown option '{name}'"),
             };
