@@ -25,15 +25,6 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
     /// (healthy hot-key batches average about 10).
     /// </summary>
     internal const int MaxStrictBatch = 256;
-
-    /// <summary>
-    /// Strict script calls one instance keeps in flight per key. With one, a decision that arrived just after its
-    /// key's call was sent waited that whole round trip (plus the hop back to the limiter) before its own call could
-    /// even start. A second call pipelined behind the first halves that wait and stays exact: Redis runs scripts one at
-    /// a time, each applies its decisions atomically, and decisions of two concurrent calls were concurrent anyway.
-    /// More calls would cost Redis one script per decision again (coalescing is what keeps a hot key cheap).
-    /// </summary>
-    internal const int MaxStrictCallsPerKey = 2;
     private static readonly long IdleStateTicks = Stopwatch.Frequency * 10;
 
     private readonly InProcessRateLimitStore _local;
@@ -190,10 +181,9 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
             : DecideStrictAsync(partition, state, permits, cancellationToken);
 
     /// <summary>
-    /// Strict mode with coalescing: at most <see cref="MaxStrictCallsPerKey"/> script calls per key are in flight from
-    /// this instance; decisions that arrive meanwhile join the next call, which applies them in arrival order inside
-    /// one atomic script and returns each its own grant; it is sent as soon as a call in flight is answered, before
-    /// that call's results are handed out. Exactly what sequential calls would decide, but a hot key costs one round trip per batch
+    /// Strict mode with coalescing: at most one script call per key is in flight from this instance; decisions that
+    /// arrive meanwhile join the next call, which applies them in arrival order inside one atomic script and returns
+    /// each its own grant. Exactly what sequential calls would decide, but a hot key costs one round trip per batch
     /// instead of a queue of round trips. Different keys never wait for each other (the multiplexer pipelines them).
     /// A call carries at most <see cref="MaxStrictBatch"/> decisions; the rest wait for the next call.
     /// </summary>
@@ -204,14 +194,13 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         List<StrictWaiter>? batch = null;
         lock (state)
         {
-            // Decisions queue only while every call is out (so nothing waits while a call could go).
-            if (state.InFlightCalls >= MaxStrictCallsPerKey)
+            if (state.InFlight)
             {
                 (state.Pending ??= new Queue<StrictWaiter>()).Enqueue(waiter);
             }
             else
             {
-                state.InFlightCalls++;
+                state.InFlight = true;
                 batch = [waiter];
             }
         }
@@ -231,110 +220,91 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         return decision;
     }
 
-    /// <summary>
-    /// One script call for <paramref name="batch"/>. When it is answered, the decisions queued meanwhile go out as the
-    /// next call at once (a new run; this one only hands out its results), so the next call does not also wait for
-    /// the handout. When it failed, the queued decisions share its answer instead (see below).
-    /// </summary>
-    private async Task RunStrictBatchAsync(string partition, RemoteKeyState state, List<StrictWaiter> batch)
+    private async Task RunStrictBatchAsync(string partition, RemoteKeyState state, List<StrictWaiter> first)
     {
-        var failure = RateLimitFallbackReason.None;
-        var handedOn = false;
-        try
+        for (List<StrictWaiter>? batch = first; batch is not null;)
         {
-            var requests = new BucketRequest[batch.Count];
-            for (var i = 0; i < batch.Count; i++)
+            var failure = RateLimitFallbackReason.None;
+            try
             {
-                requests[i] = new BucketRequest(batch[i].Permits, batch[i].Permits);
-            }
-
-            var watch = new RedisCommandWatch(tracePhases: PhaseTrace is not null);
-            var (results, reason) = await CallRedisAsync(partition, requests, watch).ConfigureAwait(false);
-            failure = reason;
-            var now = Stopwatch.GetTimestamp();
-            if (failure == RateLimitFallbackReason.None)
-            {
-                handedOn = true;
-                if (TakePending(state) is { } next)
+                var requests = new BucketRequest[batch.Count];
+                for (var i = 0; i < batch.Count; i++)
                 {
-                    _ = RunStrictBatchAsync(partition, state, next);
-                }
-            }
-
-            for (var i = 0; i < batch.Count; i++)
-            {
-                if (watch.SentAt != 0)
-                {
-                    batch[i].Traced(watch, now, batch.Count);
+                    requests[i] = new BucketRequest(batch[i].Permits, batch[i].Permits);
                 }
 
-                if (results is null)
+                var watch = new RedisCommandWatch(tracePhases: PhaseTrace is not null);
+                var (results, reason) = await CallRedisAsync(partition, requests, watch).ConfigureAwait(false);
+                failure = reason;
+                var now = Stopwatch.GetTimestamp();
+                for (var i = 0; i < batch.Count; i++)
                 {
-                    batch[i].TrySetResult(Fallback(partition, batch[i].Permits, reason));
-                    continue;
-                }
-
-                var result = results[i];
-                if (result.Granted == 0 && batch[i].Permits == 1)
-                {
-                    lock (state)
+                    if (watch.SentAt != 0)
                     {
-                        state.RefuseUntil = Math.Max(state.RefuseUntil, now + (long)(result.RetryAfter.TotalSeconds * Stopwatch.Frequency));
+                        batch[i].Traced(watch, now, batch.Count);
                     }
+
+                    if (results is null)
+                    {
+                        batch[i].TrySetResult(Fallback(partition, batch[i].Permits, reason));
+                        continue;
+                    }
+
+                    var result = results[i];
+                    if (result.Granted == 0 && batch[i].Permits == 1)
+                    {
+                        lock (state)
+                        {
+                            state.RefuseUntil = Math.Max(state.RefuseUntil, now + (long)(result.RetryAfter.TotalSeconds * Stopwatch.Frequency));
+                        }
+                    }
+
+                    batch[i].TrySetResult(RateLimitDecision.From(result, RateLimitDecisionSource.Redis, Policy.Limit));
                 }
-
-                batch[i].TrySetResult(RateLimitDecision.From(result, RateLimitDecisionSource.Redis, Policy.Limit));
             }
-        }
-        catch (Exception ex)
-        {
-            // Never leave a waiter hanging: whatever escaped is reported to every decision of the batch, and the
-            // decisions queued behind it get a call of their own.
-            foreach (var waiter in batch)
+            catch (Exception ex)
             {
-                waiter.TrySetException(ex);
+                // Never leave a waiter hanging: whatever escaped is reported to every decision of the batch.
+                foreach (var waiter in batch)
+                {
+                    waiter.TrySetException(ex);
+                }
             }
 
-            if (!handedOn && TakePending(state) is { } next)
+            if (failure != RateLimitFallbackReason.None)
             {
-                _ = RunStrictBatchAsync(partition, state, next);
+                // These decisions queued behind a call that just failed (on a blackhole: after a whole deadline of
+                // silence). Sending them now would make each wait a second deadline for the same silent node, so they
+                // share the failed call's answer at once; decisions arriving from now on get a call of their own.
+                foreach (var waiter in DrainPending(state))
+                {
+                    waiter.TrySetResult(Fallback(partition, waiter.Permits, failure));
+                }
             }
 
-            return;
-        }
-
-        if (failure != RateLimitFallbackReason.None)
-        {
-            // These decisions queued behind a call that just failed (on a blackhole: after a whole deadline of
-            // silence). Sending them now would make each wait a second deadline for the same silent node, so they
-            // share the failed call's answer at once; decisions arriving from now on get a call of their own.
-            foreach (var waiter in DrainPending(state))
-            {
-                waiter.TrySetResult(Fallback(partition, waiter.Permits, failure));
-            }
+            batch = TakePending(state);
         }
     }
 
-    /// <summary>Every decision still queued, and this call no longer in flight.</summary>
+    /// <summary>Every decision still queued; the key stays marked in flight (the caller takes the next batch itself).</summary>
     private static StrictWaiter[] DrainPending(RemoteKeyState state)
     {
         lock (state)
         {
             var queued = state.Pending?.ToArray() ?? [];
             state.Pending?.Clear();
-            state.InFlightCalls--;
             return queued;
         }
     }
 
-    /// <summary>The next call's decisions, oldest first and at most <see cref="MaxStrictBatch"/> (it takes over the finished call's place in flight); null (and one call fewer in flight) when none wait.</summary>
+    /// <summary>The next call's decisions, oldest first and at most <see cref="MaxStrictBatch"/>; null (and no call in flight) when none wait.</summary>
     private static List<StrictWaiter>? TakePending(RemoteKeyState state)
     {
         lock (state)
         {
             if (state.Pending is not { Count: > 0 } pending)
             {
-                state.InFlightCalls--;
+                state.InFlight = false;
                 return null;
             }
 
@@ -601,7 +571,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         {
             lock (state)
             {
-                if (now - state.LastUsed < IdleStateTicks || state.RefuseUntil > now || state.ClaimInFlight is not null || state.InFlightCalls > 0)
+                if (now - state.LastUsed < IdleStateTicks || state.RefuseUntil > now || state.ClaimInFlight is not null || state.InFlight)
                 {
                     continue;
                 }
@@ -619,8 +589,8 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         /// <summary>Lease mode: permits of the decisions waiting for <see cref="ClaimInFlight"/> (the next claim's size).</summary>
         public int WaitingPermits { get; set; }
 
-        /// <summary>Strict mode: script calls for this key in flight (at most <see cref="MaxStrictCallsPerKey"/>); beyond that new decisions join <see cref="Pending"/>.</summary>
-        public int InFlightCalls { get; set; }
+        /// <summary>Strict mode: a script call for this key is in flight; new decisions join <see cref="Pending"/>.</summary>
+        public bool InFlight { get; set; }
 
         public Queue<StrictWaiter>? Pending { get; set; }
 
