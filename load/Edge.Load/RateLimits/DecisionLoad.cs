@@ -16,6 +16,14 @@ internal delegate void RecordDecision(long intended, long sent, long answered, i
 /// were answered) for latency, measured from each decision's intended start so a stalled limiter cannot hide its
 /// stall by delaying the next send (coordinated omission).
 /// </summary>
+/// <summary>What the open model's dispatcher did: decisions issued per wake-up, and its own thread's CPU time (-1 when unknown).</summary>
+internal sealed class DispatcherStats
+{
+    public LongConcurrentHistogram Bursts { get; } = new(1, 100_000_000, 3);
+
+    public long CpuNanoseconds { get; set; } = -1;
+}
+
 /// <summary>How the open model's dispatcher waits for the next decision (<see cref="DecisionLoad.OpenAsync"/>).</summary>
 internal enum Generator
 {
@@ -59,7 +67,7 @@ internal static class DecisionLoad
     /// </summary>
     public static async Task<long> OpenAsync(
         Decide decide, double rate, TimeSpan duration, RecordDecision record, CancellationToken cancellationToken,
-        Generator generator = Generator.Paced, LongConcurrentHistogram? bursts = null)
+        Generator generator = Generator.Paced, DispatcherStats? stats = null, TimeSpan paceMin = default)
     {
         var total = (long)(rate * duration.TotalSeconds);
         var interval = Stopwatch.Frequency / rate;
@@ -73,6 +81,8 @@ internal static class DecisionLoad
             try
             {
                 var paced = generator == Generator.Paced && FineSleep.TryEnable();
+                var cpuAtStart = FineSleep.ThreadCpuNanoseconds();
+                var minWait = DecisionLoad.Ticks(paceMin);
                 var start = Stopwatch.GetTimestamp();
                 long issued = 0;
                 while (issued < total && !cancellationToken.IsCancellationRequested)
@@ -81,7 +91,7 @@ internal static class DecisionLoad
                     var due = Math.Min(total, (long)((now - start) / interval) + 1);
                     if (due > issued)
                     {
-                        bursts?.RecordValue(due - issued);
+                        stats?.Bursts.RecordValue(due - issued);
                     }
 
                     for (; issued < due; issued++)
@@ -106,13 +116,18 @@ internal static class DecisionLoad
                     {
                         if (paced)
                         {
-                            FineSleep.For(wait);
+                            FineSleep.For(Math.Max(wait, minWait));
                         }
                         else
                         {
                             Thread.Sleep(1);
                         }
                     }
+                }
+
+                if (stats is not null && cpuAtStart >= 0 && FineSleep.ThreadCpuNanoseconds() is var cpuAtEnd and >= 0)
+                {
+                    stats.CpuNanoseconds = cpuAtEnd - cpuAtStart;
                 }
 
                 dispatched.SetResult();

@@ -32,6 +32,20 @@ internal static class FineSleep
         }
     }
 
+    /// <summary>CPU time of the calling thread in nanoseconds (Linux <c>/proc/thread-self/schedstat</c>), or -1.</summary>
+    public static long ThreadCpuNanoseconds()
+    {
+        try
+        {
+            var text = File.ReadAllText("/proc/thread-self/schedstat");
+            return long.TryParse(text.AsSpan(0, text.IndexOf(' ', StringComparison.Ordinal)), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ns) ? ns : -1;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException)
+        {
+            return -1;
+        }
+    }
+
     /// <summary>Sleeps about <paramref name="ticks"/> Stopwatch ticks (nanoseconds on Linux); an interrupted sleep just returns early.</summary>
     public static void For(long ticks)
     {

@@ -24,7 +24,7 @@ internal sealed record ThroughputRow(
 /// process's garbage collections during it (a GC pause stops the limiter, the client's reader and the dispatcher alike)
 /// and the bytes it allocated per decision (limiter, client and the harness's own per-decision task together).
 /// </summary>
-internal sealed record OpenRunStats(long WakeUps, double BurstP50, double BurstP99, double BurstMax, int Gen0, int Gen1, int Gen2, double GcPauseMs, double AllocatedBytesPerDecision, double GcPausePercent);
+internal sealed record OpenRunStats(long WakeUps, double BurstP50, double BurstP99, double BurstMax, int Gen0, int Gen1, int Gen2, double GcPauseMs, double AllocatedBytesPerDecision, double GcPausePercent, double DispatcherCpuPercent);
 
 /// <summary>The blackhole phase: Redis (on a cluster, the hot key's master) SIGSTOPped while decisions arrive at a fixed rate.</summary>
 internal sealed record BlackholeRow(
@@ -178,15 +178,18 @@ internal static class RateLimitBench
             multiplexer?.RegisterProfiler(() => session);
         }
 
-        var bursts = new LongConcurrentHistogram(1, 100_000_000, 3);
+        var dispatcher = new DispatcherStats();
         var (gen0, gen1, gen2, paused, allocated) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes());
         var openStarted = Stopwatch.GetTimestamp();
-        var openDecisions = await DecisionLoad.OpenAsync(decide, rate, options.Duration, open.Record, cancellationToken, options.Generator, bursts).ConfigureAwait(false);
+        var openDecisions = await DecisionLoad.OpenAsync(decide, rate, options.Duration, open.Record, cancellationToken, options.Generator, dispatcher, options.PaceMin).ConfigureAwait(false);
+        var openElapsed = Stopwatch.GetElapsedTime(openStarted);
+        var bursts = dispatcher.Bursts;
         var openStats = new OpenRunStats(
             bursts.TotalCount, bursts.GetValueAtPercentile(50), bursts.GetValueAtPercentile(99), bursts.GetMaxValue(),
             GC.CollectionCount(0) - gen0, GC.CollectionCount(1) - gen1, GC.CollectionCount(2) - gen2, (GC.GetTotalPauseDuration() - paused).TotalMilliseconds,
             (GC.GetTotalAllocatedBytes() - allocated) / (double)Math.Max(1, openDecisions),
-            100 * (GC.GetTotalPauseDuration() - paused) / Stopwatch.GetElapsedTime(openStarted));
+            100 * (GC.GetTotalPauseDuration() - paused) / openElapsed,
+            dispatcher.CpuNanoseconds < 0 ? double.NaN : 100.0 * dispatcher.CpuNanoseconds / (openElapsed.TotalSeconds * 1e9));
         foreach (var limiter in limiters)
         {
             limiter.PhaseTrace = null;

@@ -75,9 +75,9 @@ public sealed class RateLimitBenchTests
     [Fact]
     public void Parse_GeneratorAndPhases_SetTheDispatcherAndTheTrace()
     {
-        var options = RateLimitBenchOptions.Parse(["--generator", "sleep1", "--phases", "on"]);
+        var options = RateLimitBenchOptions.Parse(["--generator", "sleep1", "--phases", "on", "--pace-min", "0us"]);
 
-        Assert.Equal((Generator.Sleep1, true), (options.Generator, options.Phases));
+        Assert.Equal((Generator.Sleep1, true, TimeSpan.Zero), (options.Generator, options.Phases, options.PaceMin));
         Assert.Equal((Generator.Paced, false), (RateLimitBenchOptions.Parse([]).Generator, RateLimitBenchOptions.Parse([]).Phases));
     }
 
