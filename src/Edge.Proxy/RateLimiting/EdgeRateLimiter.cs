@@ -190,7 +190,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
     private async ValueTask<RateLimitDecision> DecideStrictAsync(string partition, RemoteKeyState state, int permits, CancellationToken cancellationToken)
     {
         var trace = PhaseTrace;
-        var waiter = new StrictWaiter(permits) { Arrived = trace is null ? 0 : Stopwatch.GetTimestamp() };
+        var waiter = new StrictWaiter(permits) { Phases = trace is null ? null : new StrictWaiterPhases(Stopwatch.GetTimestamp()) };
         List<StrictWaiter>? batch = null;
         lock (state)
         {
@@ -211,10 +211,9 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         }
 
         var decision = await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (trace is not null && waiter.Sent != 0)
+        if (trace is not null && waiter.Phases is { Sent: not 0 } p)
         {
-            trace(new StrictDecisionPhases(
-                waiter.Arrived, waiter.Sent, waiter.Read, waiter.ReadOnReader, waiter.Resumed, waiter.Completed, Stopwatch.GetTimestamp(), waiter.BatchSize));
+            trace(new StrictDecisionPhases(p.Arrived, p.Sent, p.Read, p.ReadOnReader, p.Resumed, p.Completed, Stopwatch.GetTimestamp(), p.BatchSize));
         }
 
         return decision;
@@ -239,10 +238,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                 var now = Stopwatch.GetTimestamp();
                 for (var i = 0; i < batch.Count; i++)
                 {
-                    if (watch.SentAt != 0)
-                    {
-                        batch[i].Traced(watch, now, batch.Count);
-                    }
+                    batch[i].Phases?.Traced(watch, now, batch.Count);
 
                     if (results is null)
                     {
@@ -620,8 +616,14 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
     {
         public int Permits { get; } = permits;
 
-        // Phase timestamps, taken only while EdgeRateLimiter.PhaseTrace is set.
-        public long Arrived { get; init; }
+        /// <summary>Phase timestamps, only while <see cref="PhaseTrace"/> is set (otherwise null: nothing allocated).</summary>
+        public StrictWaiterPhases? Phases { get; init; }
+    }
+
+    /// <summary>Where one strict decision is (Stopwatch timestamps), copied from its script call before its result is set.</summary>
+    private sealed class StrictWaiterPhases(long arrived)
+    {
+        public long Arrived { get; } = arrived;
 
         public long Sent { get; private set; }
 
@@ -639,7 +641,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         public void Traced(RedisCommandWatch watch, long resumed, int batchSize)
         {
             (Sent, Read, ReadOnReader, Resumed, BatchSize) = (watch.SentAt, watch.ReadAt, watch.ReadOnReader, resumed, batchSize);
-            Completed = System.Diagnostics.Stopwatch.GetTimestamp();
+            Completed = Stopwatch.GetTimestamp();
         }
     }
 }
