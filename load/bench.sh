@@ -273,6 +273,21 @@ build() {
 build load/Edge.Load
 LOAD="dotnet load/Edge.Load/bin/Release/net10.0/edge-load.dll"
 
+# Every rate-limit warning of the edges and of the decision-only harness (events 1307: a script call whose decisions
+# went to the outage mode, with its reason; 1300/1301: a breaker opened or closed) is kept next to the report: a
+# successful run removes $WORK and the logs with it, and the report's fallback counts alone do not say why.
+FALLBACK_LOG=""
+keep_fallback_lines() {
+  FALLBACK_LOG="${OUT%.md}.fallbacks.log"
+  local f
+  : > "$FALLBACK_LOG"
+  for f in "$WORK"/*.log; do
+    [ -f "$f" ] || continue
+    grep -F 'Rate limiting: Redis' "$f" | sed "s|^|$(basename "$f"): |" >> "$FALLBACK_LOG" || true
+  done
+  log "rate-limit warnings: $(wc -l < "$FALLBACK_LOG") line(s) kept in $FALLBACK_LOG"
+}
+
 # The decision-only harness: edge-load starts its own redis-server and 3-master cluster (never the edges' Redis).
 run_decisions() { # markdown file
   local args=(--rounds "$ROUNDS")
@@ -285,8 +300,10 @@ if [ "$DECISIONS_ONLY" -eq 1 ]; then
   command -v redis-server >/dev/null || fail "redis-server is missing: apt-get update && apt-get install -y redis-server"
   mkdir -p "$(dirname "$OUT")"
   run_decisions "$WORK/decisions.md"
+  keep_fallback_lines
   {
     echo "- command: \`load/bench.sh $ARGS\`; commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); load average before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+    echo "- rate-limit warnings (failed calls with their reason, breaker transitions): $(wc -l < "$FALLBACK_LOG") line(s) in \`$FALLBACK_LOG\`"
     echo
     cat "$WORK/decisions.md"
   } > "$OUT"
@@ -672,6 +689,8 @@ if [ "$DECISIONS" -eq 1 ]; then
   run_decisions "$WORK/decisions.md"
   { echo; echo "## Decision-only harness (same run)"; echo; sed 's/^# /### /' "$WORK/decisions.md"; } >> "$OUT"
 fi
+keep_fallback_lines
+{ echo; echo "Rate-limit warnings of the edges and the harness (failed calls with their reason, breaker transitions): $(wc -l < "$FALLBACK_LOG") line(s) in \`$FALLBACK_LOG\`."; } >> "$OUT"
 
 log "wrote $OUT"
 cat "$OUT"

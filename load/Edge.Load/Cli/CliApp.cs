@@ -92,7 +92,8 @@ public static class CliApp
         Usage: edge-load ratelimit [--smoke] [--redis single,cluster | --redis-connect CONN [--redis-pid PID]]
                                    [--instances 2] [--modes strict,lease] [--keys 1,10000] [--copies 32] [--duration 5s]
                                    [--warmup 1s] [--rate-fraction 0.8] [--max-rate 50000] [--deadline 100ms] [--blackhole 2s]
-                                   [--blackhole-rate 1000] [--after-resume 3s] [--rounds 2] [--out FILE]
+                                   [--blackhole-rate 1000] [--after-resume 3s] [--rounds 2] [--generator paced|sleep1]
+                                   [--pace-min 100us] [--phases off|on] [--out FILE]
         Drives the edge's own rate limiter (EdgeRateLimiter.DecideAsync, registered as the edge registers it) without
         HTTP, against a redis-server and a real 3-master cluster it starts (or an existing Redis: --redis-connect, and
         --redis-pid for the blackhole phase), with --instances limiter instances sharing the buckets like edge processes.
@@ -101,7 +102,11 @@ public static class CliApp
         from the intended start: corrected for coordinated omission), Redis calls per decision (INFO commandstats over
         every master) and fallbacks by reason. The blackhole phase (--blackhole 0 skips it) SIGSTOPs Redis (on a cluster
         the hot key's master) under --blackhole-rate decisions/s and reports p99 against the deadline, fallbacks by
-        reason, and when shared limiting resumed after SIGCONT. --smoke: one round, single Redis, about 15 s.
+        reason, and when shared limiting resumed after SIGCONT. --generator: how the open model's dispatcher waits
+        (paced: sub-millisecond sleeps until the next decision is due, at least --pace-min; sleep1: 1 ms sleeps, then
+        every decision due); each row reports decisions per wake-up and the dispatcher's own CPU.
+        --phases on: where each strict decision of the open model spent its time (coalescing, Redis, the two hops).
+        --smoke: one round, single Redis, about 15 s.
         Writes markdown to --out (or stdout). Exit codes: 0 done, 2 usage error, 3 the run failed.
         """;
 

@@ -21,6 +21,9 @@ internal sealed class LimiterInstance : IDisposable
 
     public RedisRateLimitConnection Connection => _provider.GetRequiredService<RedisRateLimitConnection>();
 
+    /// <summary>This instance's Redis client once connected (the phase trace registers the client's profiler on it).</summary>
+    public StackExchange.Redis.IConnectionMultiplexer? Multiplexer => _provider.GetRequiredService<EdgeRedis>().Multiplexer;
+
     public EdgeRateLimiter LimiterFor(RateLimitPolicy policy) => _provider.GetRequiredService<RateLimiterRegistry>().GetOrCreate(policy);
 
     /// <summary>Builds the services and warms up as the host does before it listens (connect, load the script).</summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using Edge.Configuration;
 using Edge.Configuration.RateLimiting;
 using Edge.Proxy.RateLimiting;
+using HdrHistogram;
 
 namespace Edge.Load.RateLimits;
 
@@ -12,10 +13,18 @@ internal sealed record ThroughputRow(
     double Saturation, double ClosedP50, double ClosedP99,
     double OpenRate, double P50, double P99, double P999, double Max,
     double LagP50, double LagP99, double ServiceP50, double ServiceP99, double ServiceP999,
-    long Decisions, long ScriptCalls, long Fallbacks, string FallbackReasons)
+    long Decisions, long ScriptCalls, long Fallbacks, string FallbackReasons,
+    Generator Generator, OpenRunStats OpenStats, PhaseTally? Phases)
 {
     public double CallsPerDecision => Decisions == 0 ? double.NaN : (double)ScriptCalls / Decisions;
 }
+
+/// <summary>
+/// The open model's own figures: decisions issued per wake-up of the dispatcher (p50 / p99 / max) and the harness
+/// process's garbage collections during it (a GC pause stops the limiter, the client's reader and the dispatcher alike)
+/// and the bytes it allocated per decision (limiter, client and the harness's own per-decision task together).
+/// </summary>
+internal sealed record OpenRunStats(long WakeUps, double BurstP50, double BurstP99, double BurstMax, int Gen0, int Gen1, int Gen2, double GcPauseMs, double AllocatedBytesPerDecision, double GcPausePercent, double DispatcherCpuPercent);
 
 /// <summary>The blackhole phase: Redis (on a cluster, the hot key's master) SIGSTOPped while decisions arrive at a fixed rate.</summary>
 internal sealed record BlackholeRow(
@@ -156,7 +165,42 @@ internal static class RateLimitBench
 
         var open = new DecisionTally();
         var rate = Math.Clamp(Math.Floor(saturation * options.RateFraction), 1, options.MaxOpenRate);
-        await DecisionLoad.OpenAsync(decide, rate, options.Duration, open.Record, cancellationToken).ConfigureAwait(false);
+        var limiters = instances.Select(i => i.LimiterFor(policy)).ToArray();
+        var phases = options.Phases && mode == "strict" ? new PhaseTally() : null;
+        foreach (var limiter in limiters)
+        {
+            limiter.PhaseTrace = phases is null ? null : phases.Record;
+        }
+
+        var sessions = phases is null ? [] : instances.Select(i => (Multiplexer: i.Multiplexer, Session: new StackExchange.Redis.Profiling.ProfilingSession())).ToArray();
+        foreach (var (multiplexer, session) in sessions)
+        {
+            multiplexer?.RegisterProfiler(() => session);
+        }
+
+        var dispatcher = new DispatcherStats();
+        var (gen0, gen1, gen2, paused, allocated) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes());
+        var openStarted = Stopwatch.GetTimestamp();
+        var openDecisions = await DecisionLoad.OpenAsync(decide, rate, options.Duration, open.Record, cancellationToken, options.Generator, dispatcher, options.PaceMin).ConfigureAwait(false);
+        var openElapsed = Stopwatch.GetElapsedTime(openStarted);
+        var bursts = dispatcher.Bursts;
+        var openStats = new OpenRunStats(
+            bursts.TotalCount, bursts.GetValueAtPercentile(50), bursts.GetValueAtPercentile(99), bursts.GetMaxValue(),
+            GC.CollectionCount(0) - gen0, GC.CollectionCount(1) - gen1, GC.CollectionCount(2) - gen2, (GC.GetTotalPauseDuration() - paused).TotalMilliseconds,
+            (GC.GetTotalAllocatedBytes() - allocated) / (double)Math.Max(1, openDecisions),
+            100 * (GC.GetTotalPauseDuration() - paused) / openElapsed,
+            dispatcher.CpuNanoseconds < 0 ? double.NaN : 100.0 * dispatcher.CpuNanoseconds / (openElapsed.TotalSeconds * 1e9));
+        foreach (var limiter in limiters)
+        {
+            limiter.PhaseTrace = null;
+        }
+
+        foreach (var (multiplexer, session) in sessions)
+        {
+            multiplexer?.RegisterProfiler(() => null);
+            phases!.RecordProfiled(session.FinishProfiling());
+        }
+
         var calls = await store.ScriptCallsAsync().ConfigureAwait(false) - callsBefore;
 
         var fallbacks = warmup.Fallbacks + closed.Fallbacks + open.Fallbacks;
@@ -167,7 +211,8 @@ internal static class RateLimitBench
             saturation, closed.ServiceMicroseconds(50), closed.ServiceMicroseconds(99),
             rate, open.LatencyMicroseconds(50), open.LatencyMicroseconds(99), open.LatencyMicroseconds(99.9), open.MaxMicroseconds,
             open.LagMicroseconds(50), open.LagMicroseconds(99), open.ServiceMicroseconds(50), open.ServiceMicroseconds(99), open.ServiceMicroseconds(99.9),
-            closed.Decisions + open.Decisions, calls, fallbacks, reasons.Length == 0 ? "0" : reasons);
+            closed.Decisions + open.Decisions, calls, fallbacks, reasons.Length == 0 ? "0" : reasons,
+            options.Generator, openStats, phases);
     }
 
     private static async Task<BlackholeRow> BlackholeAsync(

@@ -53,6 +53,20 @@ internal sealed record RateLimitBenchOptions
 
     public int Rounds { get; init; } = 2;
 
+    /// <summary>How the open model's dispatcher waits (<see cref="DecisionLoad.OpenAsync"/>).</summary>
+    public Generator Generator { get; init; } = Generator.Paced;
+
+    /// <summary>
+    /// The paced dispatcher's shortest sleep. Every wake-up costs the dispatcher CPU that the limiter and Redis then
+    /// lack; a longer sleep means bursts of up to rate × this. Measured (Run G, single Redis, load 45-53, dispatcher
+    /// thread CPU including the decisions' synchronous part): no minimum 12-41% of a core and 1 decision per wake-up
+    /// at p50; 100 µs 5-16% and 2-4; the old 1 ms sleep 7.5-14% and 7-14.
+    /// </summary>
+    public TimeSpan PaceMin { get; init; } = TimeSpan.FromMicroseconds(100);
+
+    /// <summary>Trace where each strict decision of the open model spent its time (the limiter's debug switch; costs a little).</summary>
+    public bool Phases { get; init; }
+
     public string? Out { get; init; }
 
     public static RateLimitBenchOptions Smoke { get; } = new()
@@ -101,6 +115,9 @@ internal sealed record RateLimitBenchOptions
                 "--blackhole-rate" => options with { BlackholeRate = Positive(name, value) },
                 "--after-resume" => options with { AfterResume = PositiveDuration(name, value) },
                 "--rounds" => options with { Rounds = Positive(name, value) },
+                "--generator" => options with { Generator = value switch { "paced" => Generator.Paced, "sleep1" => Generator.Sleep1, _ => throw new FormatException($"{name}: '{value}' is not paced or sleep1") } },
+                "--pace-min" => options with { PaceMin = DurationParser.Parse(value) },
+                "--phases" => options with { Phases = value switch { "on" => true, "off" => false, _ => throw new FormatException($"{name}: '{value}' is not on or off") } },
                 "--out" => options with { Out = value },
                 _ => throw new FormatException($"unknown option '{name}'"),
             };

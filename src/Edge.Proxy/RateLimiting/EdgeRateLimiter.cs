@@ -52,6 +52,12 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
 
     public RateLimitPolicy Policy { get; }
 
+    /// <summary>
+    /// A benchmark's debug switch: when set, every strict decision answered by Redis reports where its time went
+    /// (<see cref="StrictDecisionPhases"/>), on the thread that continues the decision. Null (no timestamps) otherwise.
+    /// </summary>
+    internal Action<StrictDecisionPhases>? PhaseTrace { get; set; }
+
     /// <summary>Redis script calls made by this limiter (benchmarks divide by <see cref="Decisions"/>).</summary>
     public long RedisCalls => Interlocked.Read(ref _redisCalls);
 
@@ -183,7 +189,8 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
     /// </summary>
     private async ValueTask<RateLimitDecision> DecideStrictAsync(string partition, RemoteKeyState state, int permits, CancellationToken cancellationToken)
     {
-        var waiter = new StrictWaiter(permits);
+        var trace = PhaseTrace;
+        var waiter = new StrictWaiter(permits) { Phases = trace is null ? null : new StrictWaiterPhases(Stopwatch.GetTimestamp()) };
         List<StrictWaiter>? batch = null;
         lock (state)
         {
@@ -203,7 +210,13 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
             _ = RunStrictBatchAsync(partition, state, batch);
         }
 
-        return await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var decision = await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (trace is not null && waiter.Phases is { Sent: not 0 } p)
+        {
+            trace(new StrictDecisionPhases(p.Arrived, p.Sent, p.Read, p.ReadOnReader, p.Resumed, p.Completed, Stopwatch.GetTimestamp(), p.BatchSize));
+        }
+
+        return decision;
     }
 
     private async Task RunStrictBatchAsync(string partition, RemoteKeyState state, List<StrictWaiter> first)
@@ -219,11 +232,14 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                     requests[i] = new BucketRequest(batch[i].Permits, batch[i].Permits);
                 }
 
-                var (results, reason) = await CallRedisAsync(partition, requests).ConfigureAwait(false);
+                var watch = new RedisCommandWatch(tracePhases: PhaseTrace is not null);
+                var (results, reason) = await CallRedisAsync(partition, requests, watch).ConfigureAwait(false);
                 failure = reason;
                 var now = Stopwatch.GetTimestamp();
                 for (var i = 0; i < batch.Count; i++)
                 {
+                    batch[i].Phases?.Traced(watch, now, batch.Count);
+
                     if (results is null)
                     {
                         batch[i].TrySetResult(Fallback(partition, batch[i].Permits, reason));
@@ -392,7 +408,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
 
     private async ValueTask<RateLimitDecision> ClaimAsync(string partition, RemoteKeyState state, int permits, int want)
     {
-        var (results, reason) = await CallRedisAsync(partition, [new BucketRequest(want, permits)]).ConfigureAwait(false);
+        var (results, reason) = await CallRedisAsync(partition, [new BucketRequest(want, permits)], new RedisCommandWatch()).ConfigureAwait(false);
         if (results is null)
         {
             lock (state)
@@ -430,7 +446,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
     /// is given up only when Redis stays silent for the deadline counted from the send (see
     /// <see cref="RedisRateLimitConnection.AwaitAnswerAsync"/>). Only real failures feed the breaker.
     /// </summary>
-    private async Task<(BucketResult[]? Results, RateLimitFallbackReason Reason)> CallRedisAsync(string partition, BucketRequest[] requests)
+    private async Task<(BucketResult[]? Results, RateLimitFallbackReason Reason)> CallRedisAsync(string partition, BucketRequest[] requests, RedisCommandWatch watch)
     {
         var node = _redis.BreakerFor(Policy, partition);
         if (!node.Breaker.TryEnter(out var isProbe))
@@ -448,7 +464,6 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
 
         Interlocked.Increment(ref _redisCalls);
         var sentAt = Stopwatch.GetTimestamp();
-        var watch = new RedisCommandWatch();
         var call = _redis.TakeManyAsync(node, database, Policy, partition, requests, watch);
         if (!call.IsCompleted)
         {
@@ -600,5 +615,33 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
     private sealed class StrictWaiter(int permits) : TaskCompletionSource<RateLimitDecision>(TaskCreationOptions.RunContinuationsAsynchronously)
     {
         public int Permits { get; } = permits;
+
+        /// <summary>Phase timestamps, only while <see cref="PhaseTrace"/> is set (otherwise null: nothing allocated).</summary>
+        public StrictWaiterPhases? Phases { get; init; }
+    }
+
+    /// <summary>Where one strict decision is (Stopwatch timestamps), copied from its script call before its result is set.</summary>
+    private sealed class StrictWaiterPhases(long arrived)
+    {
+        public long Arrived { get; } = arrived;
+
+        public long Sent { get; private set; }
+
+        public long Read { get; private set; }
+
+        public bool ReadOnReader { get; private set; }
+
+        public long Resumed { get; private set; }
+
+        public long Completed { get; private set; }
+
+        public int BatchSize { get; private set; }
+
+        /// <summary>Copies the call's timestamps before the result is set (the caller reads them after its await).</summary>
+        public void Traced(RedisCommandWatch watch, long resumed, int batchSize)
+        {
+            (Sent, Read, ReadOnReader, Resumed, BatchSize) = (watch.SentAt, watch.ReadAt, watch.ReadOnReader, resumed, batchSize);
+            Completed = Stopwatch.GetTimestamp();
+        }
     }
 }

@@ -23,6 +23,9 @@ public sealed class RateLimitBenchTests
             Assert.True(r.Decisions > 0 && r.Saturation > 0 && r.OpenRate > 0, RateLimitBenchReport.Line(r));
             Assert.True(r.ScriptCalls > 0, "the server counted no script call: " + RateLimitBenchReport.Line(r));
             Assert.False(double.IsNaN(r.P99));
+            // The paced dispatcher woke up and issued every decision; no phase trace unless asked for.
+            Assert.True(r.OpenStats.WakeUps > 0 && r.OpenStats.BurstMax >= 1, RateLimitBenchReport.Line(r));
+            Assert.Null(r.Phases);
         });
         // Strict asks Redis once per decision, or once per batch when concurrent decisions on one key coalesce (which
         // happens on 100 keys too when the host is busy), so never more calls than decisions; a lease on a hot key
@@ -47,7 +50,40 @@ public sealed class RateLimitBenchTests
         Assert.Contains("| 1 | single | lease | ", markdown, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task RunAsync_PhasesOn_TracesTheOpenModelsStrictDecisionsAndTheClientsCalls()
+    {
+        var options = RateLimitBenchOptions.Smoke with { Modes = ["strict"], Keys = [1, 100], Blackhole = TimeSpan.Zero, Phases = true };
+
+        var (rows, _) = await RateLimitBench.RunAsync(options, new StringWriter(), CancellationToken.None);
+
+        Assert.All(rows, r =>
+        {
+            var phases = Assert.IsType<PhaseTally>(r.Phases);
+            // Every decision answered by Redis in the open model reports its phases; the client's profiler saw the
+            // script calls (one per batch, so at most as many as decisions).
+            Assert.InRange(phases.Traced, 1, r.Decisions);
+            Assert.InRange(phases.ProfiledCommands, 1, phases.Traced);
+            Assert.InRange(phases.ReadUnseen + phases.ReadOnReader, 0, phases.Traced);
+            Assert.Equal(phases.Traced, phases.Coalescing.TotalCount);
+            Assert.Contains("phases p50/p99", RateLimitBenchReport.Line(r), StringComparison.Ordinal);
+        });
+        var markdown = RateLimitBenchReport.Markdown(options, rows, [], DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
+        Assert.Contains("| coalescing | redis | reader hop |", markdown, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_GeneratorAndPhases_SetTheDispatcherAndTheTrace()
+    {
+        var options = RateLimitBenchOptions.Parse(["--generator", "sleep1", "--phases", "on", "--pace-min", "0us"]);
+
+        Assert.Equal((Generator.Sleep1, true, TimeSpan.Zero), (options.Generator, options.Phases, options.PaceMin));
+        Assert.Equal((Generator.Paced, false), (RateLimitBenchOptions.Parse([]).Generator, RateLimitBenchOptions.Parse([]).Phases));
+    }
+
     [Theory]
+    [InlineData("--generator", "spin")]
+    [InlineData("--phases", "yes")]
     [InlineData("--modes", "bogus")]
     [InlineData("--keys", "0")]
     [InlineData("--redis", "sentinel")]
