@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using Edge.Audit.Records;
 using Edge.Proxy.Configuration;
+using Edge.Proxy.Observability;
 using Edge.Proxy.Pipeline;
 using Yarp.ReverseProxy.Model;
 
@@ -40,7 +40,7 @@ internal static class DecisionRecords
             BytesIn = body?.Body.Length ?? context.Request.ContentLength,
             BytesOut = context.Response.ContentLength,
             LatencyMs = (time.GetUtcNow() - request.StartedAt).TotalMilliseconds,
-            TraceId = Activity.Current?.TraceId.ToHexString(),
+            TraceId = EdgeTraceContext.TraceIdOf(context),
             BodyHash = body is null ? null : BodyHash.Compute(body.Body.Span),
         };
     }

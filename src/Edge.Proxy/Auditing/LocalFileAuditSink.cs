@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
 using Microsoft.Extensions.Options;
@@ -7,27 +6,42 @@ namespace Edge.Proxy.Auditing;
 
 /// <summary>
 /// The default without <c>Edge:Audit:WriterUrl</c>: each decision is serialised on the request (the same canonical
-/// record bytes the spool ships to the writer) and handed to a bounded queue; one background loop appends the records
-/// as NDJSON lines to <c>Edge:Audit:LocalFile</c> and flushes once per batch, then lets records gather for
-/// <c>Edge:Audit:LocalFlushInterval</c>, so a steady trickle costs one write per interval instead of one per request.
-/// The request never waits for the file.
-/// When the queue is full the record is dropped and counted, and the count is logged by the loop; this mode promises
-/// no durability (configure a writer for that). Security events (config, threat, approval) take the same queue through
-/// <see cref="IAuditEventAppender"/>, so the file holds every record a writer would have received.
+/// record bytes the spool ships to the writer) and appended, with its newline, to an in-memory batch; one background
+/// loop swaps the batch for an empty one, writes it to <c>Edge:Audit:LocalFile</c> in one write and flushes, then lets
+/// records gather for <c>Edge:Audit:LocalFlushInterval</c>, so a steady stream costs one write per interval instead of
+/// one per request. The request never waits for the file, and wakes the loop only when the loop found nothing to write
+/// and went to sleep: under load the loop runs on its interval alone (issue 13: no queue hand-off, no pooled array and
+/// no loop wake-up per record).
+/// At most <c>Edge:Audit:LocalQueueCapacity</c> records wait for the file; beyond that a record is dropped and counted,
+/// and the count is logged by the loop; this mode promises no durability (configure a writer for that). Security events
+/// (config, threat, approval) take the same batch through <see cref="IAuditEventAppender"/>, so the file holds every
+/// record a writer would have received.
 /// </summary>
 internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, IAuditEventAppender, IDisposable
 {
-    private static readonly byte[] NewLine = "\n"u8.ToArray();
+    private const byte NewLine = (byte)'\n';
 
-    private readonly Channel<ArraySegment<byte>> _records;
+    private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly string _path;
     private readonly EdgeHostOptions _host;
     private readonly TimeProvider _time;
     private readonly TimeSpan _flushInterval;
+    private readonly int _capacity;
     private readonly ILogger<LocalFileAuditSink> _logger;
+    private readonly CancellationTokenSource _stopping = new();
+
+    // Guarded by _gate: the batch records are appended to, how many records it holds, and whether the loop sleeps
+    // until a record arrives (it then has to be woken; otherwise it comes back by itself after the interval).
+    private byte[] _filling = new byte[64 * 1024];
+    private int _filled;
+    private int _count;
+    private bool _loopSleeping;
+
+    // The loop's own: the batch being written (swapped with _filling under the gate).
+    private byte[] _writing = new byte[64 * 1024];
     private long _dropped;
     private long _droppedReported;
-    private readonly CancellationTokenSource _stopping = new();
     private Task? _loop;
 
     public LocalFileAuditSink(IOptions<EdgeAuditOptions> options, EdgeHostOptions host, TimeProvider time, ILogger<LocalFileAuditSink> logger)
@@ -36,12 +50,8 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         _host = host;
         _time = time;
         _flushInterval = options.Value.LocalFlushInterval;
+        _capacity = options.Value.LocalQueueCapacity;
         _logger = logger;
-        _records = Channel.CreateBounded<ArraySegment<byte>>(new BoundedChannelOptions(options.Value.LocalQueueCapacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
     }
 
     public string FilePath => _path;
@@ -51,35 +61,17 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
 
     public ValueTask RecordAsync(HttpContext context, EdgeRequestFeature request)
     {
-        // Pooled bytes: the drain loop returns them to the pool once they are in the file.
-        var record = PooledRecordBytes.Serialize(DecisionRecords.Build(context, request, _host, _time));
-        if (!_records.Writer.TryWrite(record))
-        {
-            PooledRecordBytes.Return(record);
-            Interlocked.Increment(ref _dropped);
-        }
-
+        Append(PooledRecordBytes.SerializeToThreadBuffer(DecisionRecords.Build(context, request, _host, _time)));
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask<bool> TryAppendAsync(byte[] record)
-    {
-        // The drain loop hands every record it wrote back to the pool, so an event travels as a rented copy.
-        var pooled = PooledRecordBytes.Copy(record);
-        if (_records.Writer.TryWrite(pooled))
-        {
-            return ValueTask.FromResult(true);
-        }
-
-        PooledRecordBytes.Return(pooled);
-        return ValueTask.FromResult(false);
-    }
+    public ValueTask<bool> TryAppendAsync(byte[] record) => ValueTask.FromResult(Append(record));
 
     public void RecordDropped() => Interlocked.Increment(ref _dropped);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        // Started directly (not through Task.Run with the stop token), so a stop right after start still drains the queue.
+        // Started directly (not through Task.Run with the stop token), so a stop right after start still drains the batch.
         _loop = DrainAsync(_stopping.Token);
         return Task.CompletedTask;
     }
@@ -95,7 +87,42 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         await _loop.WaitAsync(cancellationToken);
     }
 
+    // _wake is not disposed: a record appended while the host shuts down may still release it (SemaphoreSlim holds no
+    // handle unless AvailableWaitHandle is read).
     public void Dispose() => _stopping.Dispose();
+
+    private bool Append(ReadOnlySpan<byte> record)
+    {
+        bool wake;
+        lock (_gate)
+        {
+            if (_count >= _capacity)
+            {
+                Interlocked.Increment(ref _dropped);
+                return false;
+            }
+
+            var needed = _filled + record.Length + 1;
+            if (needed > _filling.Length)
+            {
+                Array.Resize(ref _filling, Math.Max(needed, _filling.Length * 2));
+            }
+
+            record.CopyTo(_filling.AsSpan(_filled));
+            _filling[_filled + record.Length] = NewLine;
+            _filled = needed;
+            _count++;
+            wake = _loopSleeping;
+            _loopSleeping = false;
+        }
+
+        if (wake)
+        {
+            _wake.Release();
+        }
+
+        return true;
+    }
 
     private async Task DrainAsync(CancellationToken stoppingToken)
     {
@@ -104,7 +131,8 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         try
         {
             System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(_path)!);
-            file = new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.Asynchronous);
+            // No FileStream buffer: each batch is one write of its own bytes.
+            file = new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0, FileOptions.Asynchronous);
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
@@ -114,13 +142,16 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
 
         await using var _ = file;
         Log.Writing(_logger, _path);
-        var reader = _records.Reader;
         try
         {
-            while (await reader.WaitToReadAsync(stoppingToken))
+            while (true)
             {
-                await WriteAvailableAsync(reader, file);
-                if (_flushInterval > TimeSpan.Zero)
+                if (!await WriteBatchAsync(file))
+                {
+                    // Nothing arrived since the last write: sleep until a record does (the next Append wakes the loop).
+                    await _wake.WaitAsync(stoppingToken);
+                }
+                else if (_flushInterval > TimeSpan.Zero)
                 {
                     await Task.Delay(_flushInterval, _time, stoppingToken);
                 }
@@ -135,25 +166,29 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
             return;
         }
 
-        // Shutdown: what was queued before the host stopped still reaches the file.
-        await WriteAvailableAsync(reader, file);
+        // Shutdown: what was recorded before the host stopped still reaches the file.
+        await WriteBatchAsync(file);
     }
 
-    private async Task WriteAvailableAsync(ChannelReader<ArraySegment<byte>> reader, FileStream file)
+    /// <summary>Writes what gathered since the last call; false (and the loop marked sleeping) when nothing had.</summary>
+    private async Task<bool> WriteBatchAsync(FileStream file)
     {
-        while (reader.TryRead(out var record))
+        int length;
+        lock (_gate)
         {
-            try
+            if (_count == 0)
             {
-                await file.WriteAsync(record);
-                await file.WriteAsync(NewLine);
+                _loopSleeping = true;
+                return false;
             }
-            finally
-            {
-                PooledRecordBytes.Return(record);
-            }
+
+            (_writing, _filling) = (_filling, _writing);
+            length = _filled;
+            _filled = 0;
+            _count = 0;
         }
 
+        await file.WriteAsync(_writing.AsMemory(0, length));
         await file.FlushAsync();
         var dropped = Interlocked.Read(ref _dropped);
         if (dropped != _droppedReported)
@@ -161,6 +196,8 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
             Log.Dropped(_logger, dropped - _droppedReported, dropped);
             _droppedReported = dropped;
         }
+
+        return true;
     }
 
     private static partial class Log

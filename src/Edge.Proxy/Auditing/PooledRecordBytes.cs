@@ -15,13 +15,22 @@ internal static class PooledRecordBytes
 
     public static ArraySegment<byte> Serialize(AuditRecord record)
     {
+        var serialized = SerializeToThreadBuffer(record);
+        var rented = ArrayPool<byte>.Shared.Rent(serialized.Length);
+        serialized.CopyTo(rented);
+        return new ArraySegment<byte>(rented, 0, serialized.Length);
+    }
+
+    /// <summary>
+    /// The record's bytes in this thread's buffer, valid until the thread serialises the next one: for a sink that copies
+    /// them at once (<see cref="LocalFileAuditSink"/>), with no array per record.
+    /// </summary>
+    public static ReadOnlySpan<byte> SerializeToThreadBuffer(AuditRecord record)
+    {
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
         buffer.ResetWrittenCount();
         AuditRecordSerializer.Serialize(record, buffer);
-        var length = buffer.WrittenCount;
-        var rented = ArrayPool<byte>.Shared.Rent(length);
-        buffer.WrittenSpan.CopyTo(rented);
-        return new ArraySegment<byte>(rented, 0, length);
+        return buffer.WrittenSpan;
     }
 
     /// <summary>A rented copy of bytes serialised elsewhere (security events), so every record a sink holds is pooled.</summary>

@@ -9,8 +9,21 @@ namespace Edge.Proxy.Observability;
 
 internal static class ObservabilityExtensions
 {
+    /// <summary>
+    /// <c>Edge:Observability:Activities</c>: true restores ASP.NET Core's hosting Activity and log scope and HttpClient's
+    /// child Activity per request (log events written during a request then carry <c>@tr</c>/<c>@sp</c> and the request
+    /// scope). Off by default: <see cref="EdgeTraceContext"/> gives the audit record its trace id and the backend its
+    /// <c>traceparent</c> without them.
+    /// </summary>
+    public const string ActivitiesKey = "Edge:Observability:Activities";
+
+    public static bool ActivitiesEnabled(IConfiguration configuration) => configuration.GetValue<bool>(ActivitiesKey);
+
     public static void AddEdgeObservability(this WebApplicationBuilder builder)
     {
+        // ASP.NET Core hosting starts an Activity and a log scope for every request whenever its diagnostics logger is
+        // enabled at Critical (it logs nothing at Warning or above per request; only its Information start/finish lines).
+        var hostingDiagnostics = ActivitiesEnabled(builder.Configuration) ? LogEventLevel.Warning : LevelAlias.Off;
         builder.Services.AddSerilog((services, logger) => logger
             .MinimumLevel.Information()
             // YARP and ASP.NET Core log every proxied request at Information; the audit trail and metrics cover that.
@@ -18,6 +31,7 @@ internal static class ObservabilityExtensions
             .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
             .MinimumLevel.Override("System.Net.Http.HttpClient", LogEventLevel.Warning)
+            .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", hostingDiagnostics)
             .ReadFrom.Configuration(builder.Configuration)
             .Enrich.FromLogContext()
             .WriteTo.Console(new RenderedCompactJsonFormatter()));

@@ -76,6 +76,47 @@ public sealed class LocalFileAuditSinkTests : IDisposable
         Assert.Equal(2, (await ReadLinesAsync(path)).Count);
     }
 
+    [Fact]
+    public async Task RecordAsync_ManyThreadsWhileTheLoopWrites_EveryRecordIsOneWholeLine()
+    {
+        var path = Path.Combine(_directory, "decisions.ndjson");
+        using var sink = Create(path, capacity: 100_000, TimeProvider.System, TimeSpan.FromMilliseconds(1));
+        await sink.StartAsync(CancellationToken.None);
+        const int Writers = 4;
+        const int PerWriter = 2_000;
+
+        await Task.WhenAll(Enumerable.Range(0, Writers).Select(writer => Task.Run(async () =>
+        {
+            for (var i = 0; i < PerWriter; i++)
+            {
+                await sink.RecordAsync(Context(), Request($"req-{writer}-{i}"));
+            }
+        })));
+        await sink.StopAsync(CancellationToken.None);
+
+        var ids = (await ReadLinesAsync(path)).Select(line => JsonDocument.Parse(line).RootElement.GetProperty("id").GetString()).ToList();
+        Assert.Equal(Writers * PerWriter, ids.Count);
+        Assert.Equal(Writers * PerWriter, ids.Distinct().Count());
+        Assert.Equal(0, sink.Dropped);
+    }
+
+    [Fact]
+    public async Task TryAppendAsync_SecurityEvent_WrittenAsItsOwnLine()
+    {
+        var path = Path.Combine(_directory, "decisions.ndjson");
+        using var sink = Create(path, capacity: 16);
+        await sink.StartAsync(CancellationToken.None);
+
+        Assert.True(await sink.TryAppendAsync("{\"id\":\"event-1\"}"u8.ToArray()));
+        await sink.RecordAsync(Context(), Request("req-1"));
+        await sink.StopAsync(CancellationToken.None);
+
+        var lines = await ReadLinesAsync(path);
+        Assert.Equal(2, lines.Count);
+        Assert.Equal("{\"id\":\"event-1\"}", lines[0]);
+        Assert.Equal("req-1", JsonDocument.Parse(lines[1]).RootElement.GetProperty("id").GetString());
+    }
+
     private static async Task WaitForLinesAsync(string path, int count)
     {
         for (var attempt = 0; attempt < 200 && (await ReadLinesAsync(path)).Count < count; attempt++)

@@ -1,0 +1,106 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Edge.Proxy.Observability;
+
+/// <summary>
+/// The W3C trace context of one proxied request when <c>Edge:Observability:Activities</c> is off (the default): the
+/// trace id the audit record carries and the <c>traceparent</c> the backend receives, made without an
+/// <see cref="Activity"/>. A valid incoming <c>traceparent</c> keeps its trace id and trace flags and gets a new parent
+/// id (this hop); otherwise the trace starts here with a random trace id and flags 00. <c>tracestate</c> and
+/// <c>baggage</c> pass through as sent. This is what ASP.NET Core's hosting Activity and HttpClient's child Activity
+/// produced before, without creating either per request (issue 13: the two Activities, their tags and the hosting log
+/// scope were about 1.5 KB and several µs per request that nothing else used: no trace exporter is configured).
+/// </summary>
+internal sealed class EdgeTraceContext
+{
+    /// <summary>The header, version 00: "00-" + 32 hex trace id + "-" + 16 hex parent id + "-" + 2 hex flags.</summary>
+    public const int TraceParentLength = 55;
+
+    private static readonly SearchValues<char> LowerHex = SearchValues.Create("0123456789abcdef");
+
+    private EdgeTraceContext(ActivityTraceId traceId)
+    {
+        TraceId = traceId;
+    }
+
+    public ActivityTraceId TraceId { get; }
+
+    /// <summary>
+    /// First middleware of the proxy pipeline: reads the incoming <c>traceparent</c>, replaces it with this hop's (YARP
+    /// copies request headers to the backend) and keeps the trace id for the audit record.
+    /// </summary>
+    public static Task Begin(HttpContext context, RequestDelegate next)
+    {
+        var headers = context.Request.Headers;
+        var trace = Start(headers.TraceParent.Count == 1 ? headers.TraceParent[0] : null, out var traceParent);
+        headers.TraceParent = traceParent;
+        context.Features.Set(trace);
+        return next(context);
+    }
+
+    /// <summary>The audit record's trace id: this context's, or the current Activity's when Activities are on.</summary>
+    public static string? TraceIdOf(HttpContext context) =>
+        context.Features.Get<EdgeTraceContext>() is { } trace ? trace.TraceId.ToHexString() : Activity.Current?.TraceId.ToHexString();
+
+    /// <summary>The context of a request that arrived with <paramref name="incoming"/> (or none), and the header to send on.</summary>
+    public static EdgeTraceContext Start(string? incoming, out string traceParent)
+    {
+        ActivityTraceId traceId;
+        byte flags;
+        if (!TryParse(incoming, out traceId, out flags))
+        {
+            traceId = ActivityTraceId.CreateRandom();
+            flags = 0;
+        }
+
+        var spanId = ActivitySpanId.CreateRandom();
+        traceParent = string.Create(TraceParentLength, (traceId, spanId, flags), static (span, state) =>
+        {
+            "00-".AsSpan().CopyTo(span);
+            state.traceId.ToHexString().AsSpan().CopyTo(span[3..]);
+            span[35] = '-';
+            state.spanId.ToHexString().AsSpan().CopyTo(span[36..]);
+            span[52] = '-';
+            state.flags.TryFormat(span[53..], out _, "x2");
+        });
+        return new EdgeTraceContext(traceId);
+    }
+
+    /// <summary>
+    /// A version-00 <c>traceparent</c> (W3C Trace Context, level 1): lower-case hex, neither id all zeros. Later versions
+    /// are read by their first four fields, as the specification asks; anything else starts a new trace.
+    /// </summary>
+    public static bool TryParse(string? value, out ActivityTraceId traceId, out byte flags)
+    {
+        traceId = default;
+        flags = 0;
+        if (value is null || value.Length < TraceParentLength)
+        {
+            return false;
+        }
+
+        var span = value.AsSpan();
+        if (!IsLowerHex(span[..2]) || span[..2] is "ff" || span[2] != '-' || span[35] != '-' || span[52] != '-'
+            || (span.Length > TraceParentLength && (span[..2] is "00" || span[TraceParentLength] != '-')))
+        {
+            return false;
+        }
+
+        var trace = span.Slice(3, 32);
+        var parent = span.Slice(36, 16);
+        var flagText = span.Slice(53, 2);
+        if (!IsLowerHex(trace) || !IsLowerHex(parent) || !IsLowerHex(flagText)
+            || trace.IndexOfAnyExcept('0') < 0 || parent.IndexOfAnyExcept('0') < 0)
+        {
+            return false;
+        }
+
+        traceId = ActivityTraceId.CreateFromString(trace);
+        flags = byte.Parse(flagText, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+        return true;
+    }
+
+    private static bool IsLowerHex(ReadOnlySpan<char> text) => text.IndexOfAnyExcept(LowerHex) < 0;
+}
