@@ -13,11 +13,11 @@ internal static class PooledRecordBytes
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_buffer;
 
-    public static ArraySegment<byte> Serialize(AuditRecord record)
+    public static ArraySegment<byte> Serialize(in AuditRecordFields record)
     {
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
         buffer.ResetWrittenCount();
-        AuditRecordSerializer.Serialize(record, buffer);
+        AuditRecordSerializer.Serialize(in record, buffer);
         var length = buffer.WrittenCount;
         var rented = ArrayPool<byte>.Shared.Rent(length);
         buffer.WrittenSpan.CopyTo(rented);

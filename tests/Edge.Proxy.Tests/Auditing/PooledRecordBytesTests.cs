@@ -25,7 +25,7 @@ public sealed class PooledRecordBytesTests
     {
         var record = Record("r1", "/orders/1");
 
-        var pooled = PooledRecordBytes.Serialize(record);
+        var pooled = PooledRecordBytes.Serialize(AuditRecordFields.From(record));
         try
         {
             Assert.Equal(AuditRecordSerializer.Serialize(record), pooled.AsSpan().ToArray());
@@ -39,8 +39,8 @@ public sealed class PooledRecordBytesTests
     [Fact]
     public void Serialize_TwoRecordsOnOneThread_FirstKeepsItsBytes()
     {
-        var first = PooledRecordBytes.Serialize(Record("r1", "/orders/1"));
-        var second = PooledRecordBytes.Serialize(Record("r2", "/a-much-longer-path/that/grows/the/record/" + new string('x', 2000)));
+        var first = PooledRecordBytes.Serialize(AuditRecordFields.From(Record("r1", "/orders/1")));
+        var second = PooledRecordBytes.Serialize(AuditRecordFields.From(Record("r2", "/a-much-longer-path/that/grows/the/record/" + new string('x', 2000))));
         try
         {
             Assert.Equal(AuditRecordSerializer.Serialize(Record("r1", "/orders/1")), first.AsSpan().ToArray());
