@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics;
 using Edge.Audit.Records;
 
 namespace Edge.Proxy.Auditing;
@@ -14,7 +15,8 @@ namespace Edge.Proxy.Auditing;
 /// one array per size per thread and 32 per core, so the part of a batch beyond that was dropped on return and the
 /// next requests allocated their arrays anew: about 200 bytes per request tenant-only, measured with
 /// <c>edge-load request-alloc</c> and an allocation trace. This pool keeps up to <see cref="ArraysPerSize"/> arrays of
-/// each size (created only when that many records are in flight at once).
+/// each power-of-two size, behind a <see cref="Lock"/> per size (not <c>ArrayPool.Create</c>, whose spin lock keeps
+/// waiters spinning and sleeping while a preempted holder runs again on an oversubscribed machine).
 /// </remarks>
 internal static class PooledRecordBytes
 {
@@ -24,7 +26,9 @@ internal static class PooledRecordBytes
     /// <summary>Larger records (none on the request path) are allocated and left to the GC.</summary>
     internal const int MaxPooledLength = 64 * 1024;
 
-    private static readonly ArrayPool<byte> s_pool = ArrayPool<byte>.Create(MaxPooledLength, ArraysPerSize);
+    private const int MinPooledLength = 256;
+
+    private static readonly SizeClass[] s_classes = CreateClasses();
 
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_buffer;
@@ -35,7 +39,7 @@ internal static class PooledRecordBytes
         buffer.ResetWrittenCount();
         AuditRecordSerializer.Serialize(in record, buffer);
         var length = buffer.WrittenCount;
-        var rented = s_pool.Rent(length);
+        var rented = Rent(length);
         buffer.WrittenSpan.CopyTo(rented);
         return new ArraySegment<byte>(rented, 0, length);
     }
@@ -43,16 +47,67 @@ internal static class PooledRecordBytes
     /// <summary>A rented copy of bytes serialised elsewhere (security events), so every record a sink holds is pooled.</summary>
     public static ArraySegment<byte> Copy(ReadOnlySpan<byte> bytes)
     {
-        var rented = s_pool.Rent(bytes.Length);
+        var rented = Rent(bytes.Length);
         bytes.CopyTo(rented);
         return new ArraySegment<byte>(rented, 0, bytes.Length);
     }
 
     public static void Return(ArraySegment<byte> bytes)
     {
-        if (bytes.Array is { } array)
+        if (bytes.Array is { } array && array.Length is >= MinPooledLength and <= MaxPooledLength && BitOperations.IsPow2(array.Length))
         {
-            s_pool.Return(array);
+            s_classes[ClassOf(array.Length)].Return(array);
+        }
+    }
+
+    private static byte[] Rent(int length) =>
+        length > MaxPooledLength ? new byte[length] : s_classes[ClassOf(length)].Rent();
+
+    // 256 B -> 0, 512 B -> 1, ... 64 KB -> 8: the smallest power of two that holds the length.
+    private static int ClassOf(int length) =>
+        BitOperations.Log2(BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, MinPooledLength))) - BitOperations.Log2(MinPooledLength);
+
+    private static SizeClass[] CreateClasses()
+    {
+        var classes = new SizeClass[ClassOf(MaxPooledLength) + 1];
+        for (var i = 0; i < classes.Length; i++)
+        {
+            classes[i] = new SizeClass(MinPooledLength << i);
+        }
+
+        return classes;
+    }
+
+    private sealed class SizeClass(int length)
+    {
+        private readonly Lock _gate = new();
+        private readonly byte[]?[] _arrays = new byte[]?[ArraysPerSize];
+        private int _count;
+
+        public byte[] Rent()
+        {
+            lock (_gate)
+            {
+                if (_count > 0)
+                {
+                    var array = _arrays[--_count]!;
+                    _arrays[_count] = null;
+                    return array;
+                }
+            }
+
+            return new byte[length];
+        }
+
+        public void Return(byte[] array)
+        {
+            lock (_gate)
+            {
+                if (_count < ArraysPerSize)
+                {
+                    _arrays[_count++] = array;
+                }
+            }
         }
     }
 }
