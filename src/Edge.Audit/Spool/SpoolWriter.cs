@@ -11,9 +11,22 @@ namespace Edge.Audit.Spool;
 /// <see cref="SpoolOptions.CommitInterval"/>. It also holds the size cap, so a refused append costs nothing but two
 /// atomic adds.
 /// </summary>
+/// <remarks>
+/// With <see cref="SpoolDurability.ProcessCrash"/>, an append that finds no one writing and nothing queued writes its
+/// own frame on the caller's thread and completes at once (the frame is in the page cache when it returns, as after a
+/// loop pass). Only appends that meet a write in progress queue for the loop, which writes them together. An
+/// uncontended append so costs no hop to the loop and back, and the response that waits for it continues
+/// synchronously instead of through a chain of async state machines (about 700 bytes per request, measured with
+/// <c>edge-load request-alloc</c>).
+/// </remarks>
 internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments, SpoolBacklog backlog, TimeProvider time)
 {
     private readonly Channel<PendingAppend> _appends = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
+    // Held while frames are written: by the loop for a batch, or by one append writing its own frame.
+    private readonly Lock _write = new();
+    // Appends in the queue, not yet taken by the loop: an append writes inline only when it would not overtake one.
+    private int _queued;
+    private bool _activeClosed;
     private Task _loop = Task.CompletedTask;
     private ITimer? _syncTimer;
     private SyncWorkItem? _syncWork;
@@ -62,16 +75,69 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
             return new ValueTask<bool>(false);
         }
 
+        if (options.Durability == SpoolDurability.ProcessCrash && Volatile.Read(ref _queued) == 0 && _write.TryEnter())
+        {
+            return AppendInline(record, frameBytes);
+        }
+
         var pending = PendingAppend.Rent(record);
         // Taken before the queue write: from then on the loop may complete the append, and its awaiter recycle it.
         var completion = pending.AsValueTask();
+        Interlocked.Increment(ref _queued);
         if (!_appends.Writer.TryWrite(pending))
         {
+            Interlocked.Decrement(ref _queued);
             Interlocked.Add(ref _reservedBytes, -frameBytes);
             pending.SetResult(false);
         }
 
         return completion;
+    }
+
+    /// <summary>Writes one frame on the caller's thread; called holding <see cref="_write"/>, which it releases.</summary>
+    private ValueTask<bool> AppendInline(ReadOnlyMemory<byte> record, int frameBytes)
+    {
+        long first;
+        try
+        {
+            if (_activeClosed)
+            {
+                Interlocked.Add(ref _reservedBytes, -frameBytes);
+                return new ValueTask<bool>(false);
+            }
+
+            first = _nextSequence;
+            Span<byte> header = stackalloc byte[SpoolFrame.HeaderSize];
+            WriteFrame(record.Span, header, time.GetUtcNow().ToUnixTimeMilliseconds());
+            segments.FlushActive();
+            Published(first);
+        }
+#pragma warning disable CA1031 // As in the loop: a failed write fails this append, and the caller sees the exception.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            return ValueTask.FromException<bool>(exception);
+        }
+        finally
+        {
+            _write.Exit();
+        }
+
+        ScheduleSync();
+        return new ValueTask<bool>(true);
+    }
+
+    private void WriteFrame(ReadOnlySpan<byte> payload, Span<byte> header, long now)
+    {
+        var frameBytes = SpoolFrame.HeaderSize + payload.Length;
+        var stream = segments.ActiveStreamFor(frameBytes, _nextSequence);
+        SpoolFrame.WriteHeader(header, _nextSequence, now, payload);
+        stream.Write(header);
+        stream.Write(payload);
+        backlog.Add(_nextSequence, now);
+        _nextSequence++;
+        segments.Appended(frameBytes);
+        Interlocked.Add(ref _reservedBytes, -frameBytes);
     }
 
     /// <summary>True when an append of <paramref name="bytes"/> would fit under the cap right now.</summary>
@@ -129,54 +195,56 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
             batch.Clear();
             while (_appends.Reader.TryRead(out var pending))
             {
+                Interlocked.Decrement(ref _queued);
                 batch.Add(pending);
             }
 
-            try
+            // Held only for the synchronous write of this batch, never across an await.
+            lock (_write)
             {
-                var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-                var first = _nextSequence;
-                foreach (var pending in batch)
+                try
                 {
-                    var frameBytes = SpoolFrame.HeaderSize + pending.Payload.Length;
-                    var stream = segments.ActiveStreamFor(frameBytes, _nextSequence);
-                    SpoolFrame.WriteHeader(header, _nextSequence, now, pending.Payload.Span);
-                    stream.Write(header);
-                    stream.Write(pending.Payload.Span);
-                    backlog.Add(_nextSequence, now);
-                    _nextSequence++;
-                    segments.Appended(frameBytes);
-                    Interlocked.Add(ref _reservedBytes, -frameBytes);
-                }
+                    var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+                    var first = _nextSequence;
+                    foreach (var pending in batch)
+                    {
+                        WriteFrame(pending.Payload.Span, header, now);
+                    }
 
-                segments.FlushActive();
-                if (waitForSync)
-                {
-                    segments.SyncToDisk();
-                    lastSync = time.GetTimestamp();
-                    Complete(batch, first);
+                    segments.FlushActive();
+                    if (waitForSync)
+                    {
+                        segments.SyncToDisk();
+                        lastSync = time.GetTimestamp();
+                        Complete(batch, first);
+                    }
+                    else
+                    {
+                        // In the page cache: a killed process loses nothing, so the appends complete now. The fsync, which
+                        // only bounds what a power cut can take, runs on the sync loop: appends never wait for the disk,
+                        // and the next batch is written while an fsync is still in progress.
+                        Complete(batch, first);
+                        ScheduleSync();
+                    }
                 }
-                else
-                {
-                    // In the page cache: a killed process loses nothing, so the appends complete now. The fsync, which
-                    // only bounds what a power cut can take, runs on the sync loop: appends never wait for the disk,
-                    // and the next batch is written while an fsync is still in progress.
-                    Complete(batch, first);
-                    ScheduleSync();
-                }
-            }
 #pragma warning disable CA1031 // A failed write or fsync must fail the waiting appends, not the loop.
-            catch (Exception exception)
+                catch (Exception exception)
 #pragma warning restore CA1031
-            {
-                foreach (var pending in batch)
                 {
-                    pending.SetException(exception);
+                    foreach (var pending in batch)
+                    {
+                        pending.SetException(exception);
+                    }
                 }
             }
         }
 
-        segments.CloseActive();
+        lock (_write)
+        {
+            // An append that takes the lock after this refuses instead of writing to a closed segment.
+            _activeClosed = true;
+            segments.CloseActive();
+        }
     }
 
     /// <summary>
@@ -232,6 +300,19 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
 
     private void Complete(List<PendingAppend> batch, long first)
     {
+        Published(first);
+        foreach (var pending in batch)
+        {
+            pending.SetResult(true);
+        }
+
+        // Completed appends go back to their pool once awaited: nothing here may touch them again.
+        batch.Clear();
+    }
+
+    /// <summary>Frames from <paramref name="first"/> on are written: they are what the shipper may read now.</summary>
+    private void Published(long first)
+    {
         if (_nextSequence > first)
         {
             Interlocked.Exchange(ref _durableSequence, _nextSequence - 1);
@@ -243,14 +324,6 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
             var signal = Interlocked.Exchange(ref _durableChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             signal.TrySetResult();
         }
-
-        foreach (var pending in batch)
-        {
-            pending.SetResult(true);
-        }
-
-        // Completed appends go back to their pool once awaited: nothing here may touch them again.
-        batch.Clear();
     }
 
     private sealed class SyncWorkItem(SpoolWriter writer) : IThreadPoolWorkItem

@@ -7,9 +7,13 @@ using Yarp.ReverseProxy.Model;
 namespace Edge.Proxy.Auditing;
 
 /// <summary>The audit record of one decision, the same for the spool (writer configured) and the local file (no writer).</summary>
+/// <remarks>
+/// The fields are read straight from the request's features into a value the serialiser takes by reference: a
+/// decision allocates no <see cref="AuditRecord"/> or <see cref="AuditSubject"/> (about 250 bytes per request).
+/// </remarks>
 internal static class DecisionRecords
 {
-    public static AuditRecord Build(HttpContext context, EdgeRequestFeature request, EdgeHostOptions host, TimeProvider time)
+    public static AuditRecordFields Build(HttpContext context, EdgeRequestFeature request, EdgeHostOptions host, TimeProvider time)
     {
         var proxy = context.Features.Get<IReverseProxyFeature>();
         var status = context.Response.StatusCode;
@@ -17,13 +21,15 @@ internal static class DecisionRecords
         var body = context.GetBody();
         var signature = context.Features.Get<EdgeSignatureFeature>();
         var rateLimit = context.Features.Get<EdgeRateLimitFeature>();
-        return new AuditRecord
+        return new AuditRecordFields
         {
             Id = request.RequestId,
+            Type = AuditEventTypes.Request,
             Time = request.StartedAt,
             Instance = host.InstanceId,
             Tenant = context.GetTenant()?.Tenant,
-            Subject = new AuditSubject { Principal = identity?.Principal, ClientIp = request.ClientIp },
+            Principal = identity?.Principal,
+            ClientIp = request.ClientIp,
             AuthMethod = identity?.Method,
             Route = request.RouteId,
             Destination = proxy?.ProxiedDestination?.Model.Config.Address,

@@ -1,10 +1,17 @@
+using System.Diagnostics;
 using Yarp.ReverseProxy.Transforms.Builder;
 
 namespace Edge.Proxy.Pipeline;
 
-/// <summary>Installs <see cref="ForwardingHeadersTransform"/> on every route in place of YARP's default forwarders.</summary>
+/// <summary>
+/// Installs <see cref="ForwardingHeadersTransform"/> on every route in place of YARP's default forwarders, and
+/// <see cref="TraceContextTransform"/> after the route's own transforms.
+/// </summary>
 internal sealed class ForwardingHeadersTransformProvider : ITransformProvider
 {
+    // The propagator current when the proxy starts, as YARP's client factory took it for its diagnostics handler.
+    private readonly TraceContextTransform _traceContext = new(DistributedContextPropagator.Current);
+
     public void ValidateRoute(TransformRouteValidationContext context)
     {
     }
@@ -17,5 +24,6 @@ internal sealed class ForwardingHeadersTransformProvider : ITransformProvider
     {
         context.UseDefaultForwarders = false;
         context.RequestTransforms.Add(ForwardingHeadersTransform.Instance);
+        context.RequestTransforms.Add(_traceContext);
     }
 }

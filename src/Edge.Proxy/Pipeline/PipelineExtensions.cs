@@ -1,5 +1,6 @@
 using Edge.Proxy.Configuration;
 using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Transforms.Builder;
 
 namespace Edge.Proxy.Pipeline;
@@ -13,6 +14,8 @@ internal static class PipelineExtensions
         services.AddSingleton<ITransformFactory, EdgeStepTransformFactory>();
         services.AddSingleton<ClientAddressResolver>();
         services.AddSingleton<ITransformProvider, ForwardingHeadersTransformProvider>();
+        // Before AddReverseProxy, whose TryAdd then keeps this one.
+        services.AddSingleton<IForwarderHttpClientFactory, EdgeForwarderHttpClientFactory>();
         return services;
     }
 

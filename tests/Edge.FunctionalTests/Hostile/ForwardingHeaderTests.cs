@@ -63,6 +63,40 @@ public sealed class ForwardingHeaderTests(HostileEdge fixture) : IClassFixture<H
         Assert.Equal("127.0.0.1", audit.GetProperty("subject").GetProperty("clientIp").GetString());
     }
 
+    [Fact]
+    public async Task TraceContext_ClientSentTraceparent_BackendGetsOneContinuingTheClientsTrace()
+    {
+        const string clientTrace = "0af7651916cd43dd8448eb211c80319c";
+        const string clientSpan = "b7ad6b7169203331";
+        var response = await RawHttp.SendAsync(
+            fixture.Edge.ProxyPort,
+            $"GET /open/trace HTTP/1.1\r\nHost: x\r\ntraceparent: 00-{clientTrace}-{clientSpan}-01\r\ntracestate: vendor=1\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        var headers = ForwardedHeaders(fixture, "/open/trace");
+        // One value: the client's header is replaced, not sent beside the edge's.
+        var traceparent = Single(headers, "traceparent").Split('-');
+        Assert.Equal(["00", clientTrace], traceparent[..2]);
+        Assert.Equal(16, traceparent[2].Length);
+        Assert.NotEqual(clientSpan, traceparent[2]);
+        Assert.Equal("01", traceparent[3]);
+        Assert.Equal("vendor=1", Single(headers, "tracestate"));
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+        Assert.Equal(clientTrace, audit.GetProperty("traceId").GetString());
+    }
+
+    [Fact]
+    public async Task TraceContext_NoClientTraceparent_BackendGetsTheAuditRecordsTraceId()
+    {
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, "GET /open/trace-new HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        var traceparent = Single(ForwardedHeaders(fixture, "/open/trace-new"), "traceparent").Split('-');
+        Assert.Equal(4, traceparent.Length);
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+        Assert.Equal(audit.GetProperty("traceId").GetString(), traceparent[1]);
+    }
+
     internal static Dictionary<string, WireMockList<string>> ForwardedHeaders(HostileEdge edge, string path) =>
         edge.Backend.Received.Last(e => e.RequestMessage?.Path == path).RequestMessage!.Headers!
             .ToDictionary(h => h.Key, h => h.Value, StringComparer.OrdinalIgnoreCase);

@@ -1,0 +1,17 @@
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Edge.Proxy.Pipeline;
+
+/// <summary>
+/// YARP's client for the backends, without HttpClient's diagnostics handler (no <c>ActivityHeadersPropagator</c>): the
+/// trace context goes to the backend through <see cref="TraceContextTransform"/> instead, without a child Activity per
+/// call. Everything else (connection settings, the <c>System.Net.Http</c> meter) is YARP's default.
+/// </summary>
+internal sealed class EdgeForwarderHttpClientFactory(ILogger<ForwarderHttpClientFactory> logger) : ForwarderHttpClientFactory(logger)
+{
+    protected override void ConfigureHandler(ForwarderHttpClientContext context, SocketsHttpHandler handler)
+    {
+        base.ConfigureHandler(context, handler);
+        handler.ActivityHeadersPropagator = null;
+    }
+}
