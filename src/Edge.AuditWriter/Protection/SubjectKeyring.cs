@@ -140,8 +140,29 @@ internal sealed partial class SubjectKeyring
     {
         ArgumentNullException.ThrowIfNull(cipher);
         var nonce = output[..NonceBytes];
-        RandomNumberGenerator.Fill(nonce);
+        NextNonce(nonce);
         cipher.Encrypt(nonce, plaintext, output.Slice(NonceBytes, plaintext.Length), output.Slice(NonceBytes + plaintext.Length, TagBytes), associatedData);
+    }
+
+    // Random nonces drawn from the CSPRNG 256 at a time (one call instead of one per record: each call is an OpenSSL
+    // round trip with its error-queue clearing); each is handed out once and wiped from the pool.
+    private const int PooledNonces = 256;
+    [ThreadStatic] private static byte[]? t_nonces;
+    [ThreadStatic] private static int t_noncesLeft;
+
+    private static void NextNonce(Span<byte> nonce)
+    {
+        var pool = t_nonces ??= new byte[PooledNonces * NonceBytes];
+        if (t_noncesLeft == 0)
+        {
+            RandomNumberGenerator.Fill(pool);
+            t_noncesLeft = PooledNonces;
+        }
+
+        var next = pool.AsSpan((PooledNonces - t_noncesLeft) * NonceBytes, NonceBytes);
+        next.CopyTo(nonce);
+        next.Clear();
+        t_noncesLeft--;
     }
 
     /// <summary>Throws <see cref="AuthenticationTagMismatchException"/> when the bytes were altered or the key is wrong.</summary>
