@@ -78,7 +78,6 @@ public sealed partial class AuditStore : IAuditStore
     private readonly SqliteConnection _writer;
     private readonly SqliteCommand _exists;
     private readonly SqliteCommand _storedOf;
-    private readonly SqliteCommand _selectSubject;
     private readonly SqliteCommand _insertSubject;
 
     // The two per-record statements, bound through SQLitePCL directly and prepared once (on the first append, so a
@@ -86,6 +85,7 @@ public sealed partial class AuditStore : IAuditStore
     // and reader were about a tenth of the writer's CPU per record in perf.
     private sqlite3_stmt? _rawInsert;
     private sqlite3_stmt? _rawLink;
+    private sqlite3_stmt? _rawSelectSubject;
 
     private AuditStore(string path, bool readOnly)
     {
@@ -109,7 +109,6 @@ public sealed partial class AuditStore : IAuditStore
         Execute(_writer, "PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-65536; PRAGMA secure_delete=ON;");
         _exists = Prepared("SELECT 1 FROM records WHERE record_id = $id", "$id");
         _storedOf = Prepared("SELECT record_id FROM records WHERE record_id IN (SELECT value FROM json_each($ids))", "$ids");
-        _selectSubject = Prepared("SELECT id, wrapped_key FROM subjects WHERE blind = $blind AND tenant = $tenant", "$blind", "$tenant");
         _insertSubject = Prepared(
             "INSERT INTO subjects (blind, tenant, wrapped_key, created_ms) VALUES ($blind, $tenant, $key, $now) RETURNING id",
             "$blind", "$tenant", "$key", "$now");
@@ -126,6 +125,8 @@ public sealed partial class AuditStore : IAuditStore
     private sqlite3_stmt RawInsert => _rawInsert ??= PrepareRaw(InsertRecordSql);
 
     private sqlite3_stmt RawLink => _rawLink ??= PrepareRaw(LinkSubjectSql);
+
+    private sqlite3_stmt RawSelectSubject => _rawSelectSubject ??= PrepareRaw("SELECT id, wrapped_key FROM subjects WHERE blind = ?1 AND tenant = ?2");
 
     private sqlite3_stmt PrepareRaw(string sql)
     {
@@ -163,7 +164,7 @@ public sealed partial class AuditStore : IAuditStore
         Check(raw.sqlite3_bind_text(statement, index, utf8[..length]), db);
     }
 
-    private IEnumerable<SqliteCommand> BatchCommands => [_exists, _storedOf, _selectSubject, _insertSubject];
+    private IEnumerable<SqliteCommand> BatchCommands => [_exists, _storedOf, _insertSubject];
 
     private SqliteCommand Prepared(string sql, params string[] parameters)
     {
@@ -281,15 +282,27 @@ public sealed partial class AuditStore : IAuditStore
         public StoredSubject GetOrCreateSubject(byte[] blind, string tenant, Func<byte[]> createWrappedKey, DateTimeOffset now)
         {
             ArgumentNullException.ThrowIfNull(createWrappedKey);
-            var select = _store._selectSubject;
-            select.Parameters[0].Value = blind;
-            select.Parameters[1].Value = tenant;
-            using (var reader = select.ExecuteReader())
+            // Every record whose subject missed the key cache comes here: bound through SQLitePCL like the inserts.
+            var db = _store._writer.Handle!;
+            var select = _store.RawSelectSubject;
+            try
             {
-                if (reader.Read())
+                Check(raw.sqlite3_bind_blob(select, 1, blind), db);
+                BindText(select, 2, tenant, db);
+                var rc = raw.sqlite3_step(select);
+                if (rc == raw.SQLITE_ROW)
                 {
-                    return new StoredSubject(reader.GetInt64(0), (byte[])reader[1]);
+                    return new StoredSubject(raw.sqlite3_column_int64(select, 0), raw.sqlite3_column_blob(select, 1).ToArray());
                 }
+
+                if (rc != raw.SQLITE_DONE)
+                {
+                    SqliteException.ThrowExceptionForRC(rc, db);
+                }
+            }
+            finally
+            {
+                raw.sqlite3_reset(select);
             }
 
             var wrapped = createWrappedKey();
@@ -744,9 +757,9 @@ public sealed partial class AuditStore : IAuditStore
     {
         _rawInsert?.Dispose();
         _rawLink?.Dispose();
+        _rawSelectSubject?.Dispose();
         _exists.Dispose();
         _storedOf.Dispose();
-        _selectSubject.Dispose();
         _insertSubject.Dispose();
         _writer.Dispose();
     }
