@@ -19,10 +19,15 @@ internal sealed partial class SubjectKeyring
     private readonly byte[] _keyEncryptionKey;
     private readonly byte[] _blindIndexKey;
 
+    // AesGcm is not safe for concurrent use; unwraps come from appends and from readers.
+    private readonly object _unwrapLock = new();
+    private readonly AesGcm _unwrap;
+
     private SubjectKeyring(byte[] master)
     {
         _keyEncryptionKey = HKDF.DeriveKey(HashAlgorithmName.SHA256, master, 32, info: "edge-audit subject key wrapping v1"u8.ToArray());
         _blindIndexKey = HKDF.DeriveKey(HashAlgorithmName.SHA256, master, 32, info: "edge-audit blind index v1"u8.ToArray());
+        _unwrap = new AesGcm(_keyEncryptionKey, TagBytes);
         CryptographicOperations.ZeroMemory(master);
     }
 
@@ -116,7 +121,28 @@ internal sealed partial class SubjectKeyring
         }
     }
 
-    public byte[] UnwrapDataKey(byte[] wrapped, byte[] blind, string tenant) => Decrypt(_keyEncryptionKey, wrapped, Associated(blind, tenant));
+    /// <summary>
+    /// The data key inside <paramref name="wrapped"/>. One key-encryption cipher serves every unwrap (a subject that
+    /// missed the key cache costs one per record): its key schedule is made once, not per call.
+    /// </summary>
+    public byte[] UnwrapDataKey(byte[] wrapped, byte[] blind, string tenant)
+    {
+        ArgumentNullException.ThrowIfNull(wrapped);
+        if (wrapped.Length < NonceBytes + TagBytes)
+        {
+            throw new CryptographicException("Sealed data is too short.");
+        }
+
+        var associated = Associated(blind, tenant);
+        var dataKey = new byte[wrapped.Length - NonceBytes - TagBytes];
+        var sealedBytes = wrapped.AsSpan();
+        lock (_unwrapLock)
+        {
+            _unwrap.Decrypt(sealedBytes[..NonceBytes], sealedBytes[NonceBytes..^TagBytes], sealedBytes[^TagBytes..], dataKey, associated);
+        }
+
+        return dataKey;
+    }
 
     /// <summary>AES-256-GCM; returns nonce || ciphertext || tag.</summary>
     public static byte[] Encrypt(byte[] key, ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> associatedData)
@@ -140,8 +166,29 @@ internal sealed partial class SubjectKeyring
     {
         ArgumentNullException.ThrowIfNull(cipher);
         var nonce = output[..NonceBytes];
-        RandomNumberGenerator.Fill(nonce);
+        NextNonce(nonce);
         cipher.Encrypt(nonce, plaintext, output.Slice(NonceBytes, plaintext.Length), output.Slice(NonceBytes + plaintext.Length, TagBytes), associatedData);
+    }
+
+    // Random nonces drawn from the CSPRNG 256 at a time (one call instead of one per record: each call is an OpenSSL
+    // round trip with its error-queue clearing); each is handed out once and wiped from the pool.
+    private const int PooledNonces = 256;
+    [ThreadStatic] private static byte[]? t_nonces;
+    [ThreadStatic] private static int t_noncesLeft;
+
+    private static void NextNonce(Span<byte> nonce)
+    {
+        var pool = t_nonces ??= new byte[PooledNonces * NonceBytes];
+        if (t_noncesLeft == 0)
+        {
+            RandomNumberGenerator.Fill(pool);
+            t_noncesLeft = PooledNonces;
+        }
+
+        var next = pool.AsSpan((PooledNonces - t_noncesLeft) * NonceBytes, NonceBytes);
+        next.CopyTo(nonce);
+        next.Clear();
+        t_noncesLeft--;
     }
 
     /// <summary>Throws <see cref="AuthenticationTagMismatchException"/> when the bytes were altered or the key is wrong.</summary>

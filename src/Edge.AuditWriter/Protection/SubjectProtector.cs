@@ -31,6 +31,10 @@ internal static class SubjectProtector
     [ThreadStatic] private static ArrayBufferWriter<byte>? t_output;
     [ThreadStatic] private static Utf8JsonWriter? t_writer;
     [ThreadStatic] private static ArrayBufferWriter<byte>? t_pad;
+    [ThreadStatic] private static Utf8JsonWriter? t_padWriter;
+
+    // Subjects whose padded plaintext fits here are sealed on the stack.
+    private const int StackLimit = 512;
 
     private static readonly JsonSerializerOptions s_output = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, WriteIndented = false };
 
@@ -202,15 +206,42 @@ internal static class SubjectProtector
             return;
         }
 
-        var padded = Pad(subject);
-        Span<byte> associated = stackalloc byte[Encoding.UTF8.GetMaxByteCount(LeafSummaryMaxIdLength)];
-        associated = associated[..Encoding.UTF8.GetBytes(recordId, associated)];
-        var sealedBytes = new byte[SubjectKeyring.SealedLength(padded.Length)];
-        SubjectKeyring.Seal(dataKey, padded, associated, sealedBytes);
-        writer.WriteString("protection", Algorithm);
-        writer.WriteBase64String("nonce", sealedBytes.AsSpan(0, NonceBytes));
-        writer.WriteBase64String("ciphertext", sealedBytes.AsSpan(NonceBytes));
-        writer.WriteEndObject();
+        // Plaintext and sealed bytes on the stack (a subject is a few dozen bytes), zeroed after use: two arrays per
+        // record before, and the plaintext ones were left for the GC.
+        var json = WritePlaintext(subject);
+        var paddedLength = (json.Length / PaddingBlock + 1) * PaddingBlock;
+        var sealedLength = SubjectKeyring.SealedLength(paddedLength);
+        byte[]? rentedPadded = null, rentedSealed = null;
+        Span<byte> padded = paddedLength <= StackLimit ? stackalloc byte[StackLimit] : (rentedPadded = ArrayPool<byte>.Shared.Rent(paddedLength));
+        Span<byte> sealedBytes = sealedLength <= StackLimit + 64 ? stackalloc byte[StackLimit + 64] : (rentedSealed = ArrayPool<byte>.Shared.Rent(sealedLength));
+        padded = padded[..paddedLength];
+        sealedBytes = sealedBytes[..sealedLength];
+        try
+        {
+            json.CopyTo(padded);
+            padded[json.Length..].Fill((byte)' ');
+            Span<byte> associated = stackalloc byte[Encoding.UTF8.GetMaxByteCount(LeafSummaryMaxIdLength)];
+            associated = associated[..Encoding.UTF8.GetBytes(recordId, associated)];
+            SubjectKeyring.Seal(dataKey, padded, associated, sealedBytes);
+            writer.WriteString("protection", Algorithm);
+            writer.WriteBase64String("nonce", sealedBytes[..NonceBytes]);
+            writer.WriteBase64String("ciphertext", sealedBytes[NonceBytes..]);
+            writer.WriteEndObject();
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(padded);
+            t_pad!.Clear();
+            if (rentedPadded is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rentedPadded);
+            }
+
+            if (rentedSealed is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rentedSealed);
+            }
+        }
     }
 
     /// <summary>
@@ -276,23 +307,19 @@ internal static class SubjectProtector
         }
     }
 
-    private static byte[] Pad(PlainSubject subject)
+    /// <summary>The subject's plaintext JSON in the thread's pad buffer (the caller clears it after sealing).</summary>
+    private static ReadOnlySpan<byte> WritePlaintext(PlainSubject subject)
     {
         var output = t_pad ??= new ArrayBufferWriter<byte>(256);
         output.ResetWrittenCount();
-        using (var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = s_output.Encoder }))
-        {
-            writer.WriteStartObject();
-            writer.WriteString("principal", subject.Principal);
-            writer.WriteString("clientIp", subject.ClientIp);
-            writer.WriteEndObject();
-        }
-
-        var json = output.WrittenSpan;
-        var padded = new byte[(json.Length / PaddingBlock + 1) * PaddingBlock];
-        json.CopyTo(padded);
-        padded.AsSpan(json.Length).Fill((byte)' ');
-        return padded;
+        var writer = t_padWriter ??= new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = s_output.Encoder });
+        writer.Reset(output);
+        writer.WriteStartObject();
+        writer.WriteString("principal", subject.Principal);
+        writer.WriteString("clientIp", subject.ClientIp);
+        writer.WriteEndObject();
+        writer.Flush();
+        return output.WrittenSpan;
     }
 
     private static string? StringOf(JsonElement element, string name) =>

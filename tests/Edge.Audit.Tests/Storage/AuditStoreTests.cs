@@ -32,6 +32,32 @@ public sealed class AuditStoreTests : IDisposable
     }
 
     [Fact]
+    public void Add_StatementFails_ThrowsRollsBackAndLaterBatchesStoreEveryField()
+    {
+        using var store = AuditStore.Open(Path.Combine(_directory, "audit.db"));
+        store.Append([Leaf("a")], 0);
+
+        // A stale next index collides with the stored record's index: the insert fails inside SQLite.
+        using (var stale = store.BeginAppend(0))
+        {
+            var failure = Assert.Throws<SqliteException>(() => stale.Add(Leaf("b")));
+            Assert.Equal(19, failure.SqliteErrorCode); // SQLITE_CONSTRAINT
+        }
+
+        var tenantless = Leaf("c", tenant: "globex");
+        var stored = store.Append([Leaf("b"), tenantless with { SubjectId = null }], 1);
+
+        Assert.Equal(2, stored.Count);
+        var records = store.Query(new RecordQuery { Ascending = true });
+        Assert.Equal(["a", "b", "c"], records.Select(r => r.Id));
+        var c = records[2];
+        Assert.Equal((2L, "globex", "orders", "allow", (string?)null, (string?)null), (c.Index, c.Tenant, c.Route, c.Decision, c.Reason, c.Principal));
+        Assert.Equal(tenantless.Bytes, c.Leaf);
+        Assert.Equal(tenantless.Hash, c.LeafHash);
+        Assert.Equal(tenantless.Summary.Time.ToUnixTimeMilliseconds(), c.Time.ToUnixTimeMilliseconds());
+    }
+
+    [Fact]
     public void BeginAppend_DisposedWithoutCommit_LeavesNeitherRecordsNorSubjects()
     {
         using var store = AuditStore.Open(Path.Combine(_directory, "audit.db"));

@@ -239,6 +239,25 @@ public sealed class ErasureTests
     }
 
     [Fact]
+    public async Task Ingest_KeyCacheOff_LaterBatchFindsTheStoredSubjectAndBothRecordsOpen()
+    {
+        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:SubjectKeyCacheSize=0"]);
+        var log = writer.Services.GetRequiredService<AuditLog>();
+        (await writer.IngestAsync([Leaf("k1", "acme", Erased, ErasedIp)], 1)).EnsureSuccessStatusCode();
+
+        // Not cached: the second batch reads the subject row and unwraps its key from the store.
+        (await writer.IngestAsync([Leaf("k2", "acme", Erased, ErasedIp)], 2)).EnsureSuccessStatusCode();
+
+        await writer.WaitForCheckpointAsync(2);
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        var records = await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}");
+        Assert.Equal(0, log.CachedSubjectKeys);
+        Assert.Single(SubjectKeys(writer.StorePath, log.Keyring.BlindPrincipal(Erased)));
+        Assert.Equal(["k1", "k2"], records.Select(r => r.GetProperty("record").GetProperty("id").GetString()).Order(StringComparer.Ordinal));
+        Assert.All(records, r => Assert.Equal(ErasedIp, r.GetProperty("record").GetProperty("data").GetProperty("subject").GetProperty("clientIp").GetString()));
+    }
+
+    [Fact]
     public async Task Erase_SubjectKeyCachedByAnEarlierBatch_NextRecordGetsANewKeyNeverTheErasedOne()
     {
         await using var writer = await WriterFixture.StartAsync();

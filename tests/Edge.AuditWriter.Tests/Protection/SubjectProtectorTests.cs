@@ -113,6 +113,39 @@ public sealed class SubjectProtectorTests
         Assert.Equal("bob", SubjectProtector.Reveal(Encoding.UTF8.GetBytes(spliced), "r1", key).Principal);
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(40)]
+    [InlineData(450)] // padded to 512: the largest subject sealed on the stack
+    [InlineData(2_000)] // sealed in pooled arrays
+    public void Protect_SubjectsOfEverySize_PadToTheBlockAndOpen(int principalLength)
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        var principal = new string('p', principalLength);
+
+        var v2 = Splice(V1("r1", principal, "203.0.113.9"), "r1", key);
+
+        var subject = JsonNode.Parse(v2)!["data"]!["subject"]!;
+        var plaintext = $"{{\"principal\":\"{principal}\",\"clientIp\":\"203.0.113.9\"}}".Length;
+        Assert.Equal((plaintext / 64 + 1) * 64 + 16, Convert.FromBase64String(subject["ciphertext"]!.GetValue<string>()).Length);
+        Assert.Equal(principal, SubjectProtector.Reveal(v2, "r1", key).Principal);
+    }
+
+    [Fact]
+    public void Protect_ManyRecords_NeverRepeatsANonce()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        var v1 = V1("r1", "alice@example.test", "203.0.113.9");
+
+        // More than one pool of nonces (256), so the refill is crossed.
+        var nonces = Enumerable.Range(0, 1_000)
+            .Select(_ => JsonNode.Parse(Splice(v1, "r1", key))!["data"]!["subject"]!["nonce"]!.GetValue<string>())
+            .ToList();
+
+        Assert.Equal(nonces.Count, nonces.Distinct(StringComparer.Ordinal).Count());
+        Assert.All(nonces, nonce => Assert.Equal(12, Convert.FromBase64String(nonce).Length));
+    }
+
     [Fact]
     public void Reveal_WithTheKey_ReturnsTheSubjectAndWithoutItErased()
     {
