@@ -283,7 +283,8 @@ keep_fallback_lines() {
   : > "$FALLBACK_LOG"
   for f in "$WORK"/*.log; do
     [ -f "$f" ] || continue
-    grep -F 'Rate limiting: Redis' "$f" | sed "s|^|$(basename "$f"): |" >> "$FALLBACK_LOG" || true
+    # Not the start-up line (event 1305, "Redis connected and script loaded"): it is no warning.
+    grep -F 'Rate limiting: Redis' "$f" | grep -vF 'connected and script loaded' | sed "s|^|$(basename "$f"): |" >> "$FALLBACK_LOG" || true
   done
   log "rate-limit warnings: $(wc -l < "$FALLBACK_LOG") line(s) kept in $FALLBACK_LOG"
 }
