@@ -54,14 +54,6 @@ internal static class PooledRecordBytes
         return buffer.WrittenSpan;
     }
 
-    /// <summary>A rented copy of bytes serialised elsewhere (security events), so every record a sink holds is pooled.</summary>
-    public static ArraySegment<byte> Copy(ReadOnlySpan<byte> bytes)
-    {
-        var rented = Rent(bytes.Length);
-        bytes.CopyTo(rented);
-        return new ArraySegment<byte>(rented, 0, bytes.Length);
-    }
-
     public static void Return(ArraySegment<byte> bytes)
     {
         if (bytes.Array is { } array && array.Length is >= MinPooledLength and <= MaxPooledLength && BitOperations.IsPow2(array.Length))
