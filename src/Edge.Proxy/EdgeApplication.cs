@@ -41,26 +41,23 @@ public static class EdgeApplication
         app.UseEdgeManagementPortFilter(host);
         app.MapEdgeManagementEndpoints(host);
         app.MapEdgeApprovals();
-        MapEdgeReverseProxy(app, ObservabilityExtensions.ActivitiesEnabled(builder.Configuration));
+        MapEdgeReverseProxy(app);
         return app;
     }
 
     /// <summary>
-    /// The request path of an edge route, in order: <see cref="EdgeTraceContext"/> (trace id and traceparent, unless
-    /// <c>Edge:Observability:Activities</c> is on), <see cref="EdgeRequestMiddleware"/> (id, identity-header stripping,
+    /// The request path of an edge route, in order: <see cref="EdgeTraceContext"/> (trace id and traceparent when the
+    /// request has no Activity, i.e. unless <c>Edge:Observability:Activities</c> is on), <see cref="EdgeRequestMiddleware"/> (id, identity-header stripping,
     /// the ban check, method refusal, audit at the end), ASP.NET Core's rate limiter for routes with a <c>RateLimiterPolicy</c>, body
     /// buffering, YARP's own middleware, then the forwarder, whose request transforms run the ordered edge steps
     /// (<see cref="EdgeStepTransform"/>) before the backend is called.
     /// </summary>
-    private static void MapEdgeReverseProxy(WebApplication app, bool activities)
+    private static void MapEdgeReverseProxy(WebApplication app)
     {
         app.MapReverseProxy(pipeline =>
         {
-            if (!activities)
-            {
-                // The trace id and traceparent without a hosting or HttpClient Activity per request.
-                pipeline.Use(EdgeTraceContext.Begin);
-            }
+            // The trace id and traceparent without a hosting or HttpClient Activity per request.
+            pipeline.Use(EdgeTraceContext.Begin);
 
             pipeline.UseMiddleware<EdgeRequestMiddleware>();
 

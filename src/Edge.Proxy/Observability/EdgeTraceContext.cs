@@ -28,11 +28,19 @@ internal sealed class EdgeTraceContext
     public ActivityTraceId TraceId { get; }
 
     /// <summary>
-    /// First middleware of the proxy pipeline: reads the incoming <c>traceparent</c>, replaces it with this hop's (YARP
+    /// First middleware of the proxy pipeline, when the request has no Activity: reads the incoming <c>traceparent</c>, replaces it with this hop's (YARP
     /// copies request headers to the backend) and keeps the trace id for the audit record.
     /// </summary>
     public static Task Begin(HttpContext context, RequestDelegate next)
     {
+        // With Activities on, hosting's request Activity carries the trace and TraceContextTransform sends it on. Without
+        // one (Activities off, or on but the hosting diagnostics logger turned off in config, which stops hosting from
+        // creating it) the edge makes its own, so the backend always gets this hop's traceparent.
+        if (Activity.Current is not null)
+        {
+            return next(context);
+        }
+
         var headers = context.Request.Headers;
         var trace = Start(headers.TraceParent.Count == 1 ? headers.TraceParent[0] : null, out var traceParent);
         headers.TraceParent = traceParent;

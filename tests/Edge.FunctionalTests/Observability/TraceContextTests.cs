@@ -55,12 +55,41 @@ public sealed class TraceContextTests
         Assert.Equal(traceParent.Substring(3, 32), record.GetProperty("data").GetProperty("traceId").GetString());
     }
 
-    private static Task<EdgeHost> StartAsync(Backend backend, bool activities) => EdgeHost.StartAsync(
-        ProxyJson.Create(backend.Url, new Dictionary<string, object>
+    [Fact]
+    public async Task Forward_ActivitiesOnButHostingLoggerOff_BackendStillContinuesTheTrace()
+    {
+        // Hosting creates no request Activity when its diagnostics logger is off, whatever Edge:Observability:Activities
+        // says; the edge's own trace context must then still give the backend this hop's traceparent.
+        using var backend = Backend.Start();
+        await using var edge = await StartAsync(backend, activities: true, new Dictionary<string, string?>
         {
-            ["orders"] = ProxyJson.Route("/orders/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" }),
-        }),
-        new Dictionary<string, string?> { ["Edge:Observability:Activities"] = activities ? "true" : "false" });
+            // Above Fatal: Serilog's LevelAlias.Off, so the category, Critical included, is off.
+            ["Serilog:MinimumLevel:Override:Microsoft.AspNetCore.Hosting.Diagnostics"] = "6",
+        });
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/orders/1");
+        request.Headers.Add("X-Tenant-ID", "acme");
+        request.Headers.Add("traceparent", $"00-{IncomingTraceId}-b7ad6b7169203331-01");
+
+        using var response = await edge.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var traceParent = Assert.Single(backend.Received).RequestMessage!.Headers!["traceparent"].Single();
+        Assert.Matches($"^00-{IncomingTraceId}-[0-9a-f]{{16}}-01$", traceParent);
+        Assert.DoesNotContain("b7ad6b7169203331", traceParent, StringComparison.Ordinal);
+        var record = await WaitForRecordAsync(edge, response.Headers.GetValues("X-Request-Id").Single());
+        Assert.Equal(IncomingTraceId, record.GetProperty("data").GetProperty("traceId").GetString());
+    }
+
+    private static Task<EdgeHost> StartAsync(Backend backend, bool activities, Dictionary<string, string?>? settings = null)
+    {
+        var all = new Dictionary<string, string?>(settings ?? []) { ["Edge:Observability:Activities"] = activities ? "true" : "false" };
+        return EdgeHost.StartAsync(
+            ProxyJson.Create(backend.Url, new Dictionary<string, object>
+            {
+                ["orders"] = ProxyJson.Route("/orders/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" }),
+            }),
+            all);
+    }
 
     private static async Task<JsonElement> WaitForRecordAsync(EdgeHost edge, string requestId)
     {
