@@ -26,8 +26,12 @@ public sealed class RedisCluster : IAsyncDisposable
         {
             for (var i = 0; i < 3; i++)
             {
-                var port = FreePort.Next();
-                nodes.Add(await RedisServer.StartAsync(port, ["--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf", "--cluster-node-timeout", "2000", "--cluster-require-full-coverage", "no"]));
+                // The bus port is chosen free too: redis's default (port + 10000) may be taken, or beyond 65535.
+                nodes.Add(await RedisServer.StartAsync(null, port =>
+                [
+                    "--cluster-enabled", "yes", "--cluster-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    "--cluster-config-file", $"nodes-{port}.conf", "--cluster-node-timeout", "2000", "--cluster-require-full-coverage", "no",
+                ]));
             }
 
             var cluster = new RedisCluster(nodes);

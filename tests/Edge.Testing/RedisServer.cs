@@ -27,12 +27,37 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
-    /// <summary>Starts redis-server; <paramref name="extraArguments"/> are added to its command line (e.g. cluster mode).</summary>
-    public static async Task<RedisServer> StartAsync(int? port = null, IReadOnlyList<string>? extraArguments = null)
+    /// <summary>
+    /// Starts redis-server; <paramref name="extraArguments"/> are added to its command line (e.g. cluster mode). Without a
+    /// fixed <paramref name="port"/>, a server that exits at start (its free port taken by another process between the
+    /// probe and the bind) is started again on another port.
+    /// </summary>
+    public static async Task<RedisServer> StartAsync(int? port = null, IReadOnlyList<string>? extraArguments = null) =>
+        await StartAsync(port, _ => extraArguments ?? []);
+
+    /// <summary>As above, with arguments chosen per attempted port (a cluster node names its config file after it).</summary>
+    public static async Task<RedisServer> StartAsync(int? port, Func<int, IReadOnlyList<string>> extraArguments)
     {
-        var server = new RedisServer(port ?? FreePort.Next(), extraArguments ?? []);
-        await server.StartProcessAsync();
-        return server;
+        const int Attempts = 5;
+        for (var attempt = 1; ; attempt++)
+        {
+            var chosen = port ?? FreePort.Next();
+            var server = new RedisServer(chosen, extraArguments(chosen));
+            try
+            {
+                await server.StartProcessAsync();
+                return server;
+            }
+            catch (RedisStartException) when (port is null && attempt < Attempts)
+            {
+                server.Dispose();
+            }
+            catch
+            {
+                server.Dispose();
+                throw;
+            }
+        }
     }
 
     public static string FindExecutable()
@@ -121,8 +146,20 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
         }
 
         _process = Process.Start(info) ?? throw new InvalidOperationException("redis-server did not start");
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        void Keep(string? line)
+        {
+            if (line is not null)
+            {
+                output.Enqueue(line);
+                while (output.Count > 20 && output.TryDequeue(out _))
+                {
+                }
+            }
+        }
+
+        _process.OutputDataReceived += (_, e) => Keep(e.Data);
+        _process.ErrorDataReceived += (_, e) => Keep(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
@@ -131,7 +168,9 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
         {
             if (_process.HasExited)
             {
-                throw new InvalidOperationException($"redis-server exited with code {_process.ExitCode} on port {Port}");
+                _process.WaitForExit();
+                throw new RedisStartException(
+                    $"redis-server exited with code {_process.ExitCode} on port {Port}: {string.Join(" | ", output)}");
             }
 
             if (await PingAsync())
@@ -175,3 +214,6 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
         kill.WaitForExit(5000);
     }
 }
+
+/// <summary>redis-server exited before it answered PING; its last output lines are in the message.</summary>
+public sealed class RedisStartException(string message) : InvalidOperationException(message);
