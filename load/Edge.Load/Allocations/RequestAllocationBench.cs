@@ -51,7 +51,7 @@ internal sealed record RequestAllocationRow(string Target, string Description, i
 /// before and after each round. The backend is a minimal Kestrel app in the same process; the <c>direct</c> target
 /// (client to backend) measures it alone, and the report subtracts it to give the proxy's own bytes per request.
 /// Targets: bare YARP (the same route, nothing else), the edge with the <c>EdgeTenant</c> step on shipped defaults
-/// (decisions to the local NDJSON file), and the full lease pipeline (tenant, JWT HS256 + RBAC, the lease limiter on a
+/// (decisions to the local NDJSON file), the full strict pipeline (as the lease one below, the limiter in strict mode), and the full lease pipeline (tenant, JWT HS256 + RBAC, the lease limiter on a
 /// real redis-server, every decision spooled and shipped to a real audit writer in its own process, so the
 /// writer's allocations are not counted and the edge's shipping is).
 /// </summary>
@@ -71,7 +71,7 @@ internal static class RequestAllocationBench
             await using var backend = await StartAsync(BuildBackend).ConfigureAwait(false);
             var needsRedis = options.Targets.Any(static t => t.StartsWith("edge-", StringComparison.Ordinal));
             await using var redis = needsRedis ? await RedisServer.StartAsync().ConfigureAwait(false) : null;
-            await using var writer = options.Targets.Contains("edge-lease") ? await AuditWriterProcess.StartAsync(directory, cancellationToken).ConfigureAwait(false) : null;
+            await using var writer = options.Targets.Any(static t => t is "edge-lease" or "edge-strict") ? await AuditWriterProcess.StartAsync(directory, cancellationToken).ConfigureAwait(false) : null;
             foreach (var target in options.Targets)
             {
                 await log.WriteLineAsync($"request-alloc: {target}").ConfigureAwait(false);
@@ -100,6 +100,8 @@ internal static class RequestAllocationBench
             "direct" => ("client and backend, no proxy (subtracted from the proxy rows)", new List<KeyValuePair<string, string>>()),
             "yarp" => ("bare YARP 2.3, the same route, no steps, no logging", []),
             "edge-tenant" => ("Edge, `EdgeTenant` only, shipped defaults (local NDJSON audit file)", [new(TenantHeader, Tenant)]),
+            "edge-strict" => ("Edge, tenant + JWT HS256 + RBAC + strict limiter on Redis + spool shipped to the audit writer",
+                [new(TenantHeader, Tenant), new("Authorization", "Bearer " + MintToken())]),
             _ => ("Edge, tenant + JWT HS256 + RBAC + lease limiter on Redis + spool shipped to the audit writer",
                 [new(TenantHeader, Tenant), new("Authorization", "Bearer " + MintToken())]),
         };
@@ -111,7 +113,8 @@ internal static class RequestAllocationBench
             "direct" => null,
             "yarp" => await StartAsync(port => BuildBareYarp(port, targetDirectory, backendPort)).ConfigureAwait(false),
             "edge-tenant" => await StartAsync(port => BuildEdge(port, targetDirectory, TenantConfig(backendPort), redis!, writer: null)).ConfigureAwait(false),
-            _ => await StartAsync(port => BuildEdge(port, targetDirectory, FullLeaseConfig(backendPort), redis!, writer)).ConfigureAwait(false),
+            "edge-strict" => await StartAsync(port => BuildEdge(port, targetDirectory, FullConfig(backendPort, "Strict"), redis!, writer)).ConfigureAwait(false),
+            _ => await StartAsync(port => BuildEdge(port, targetDirectory, FullConfig(backendPort, "Lease"), redis!, writer)).ConfigureAwait(false),
         };
         var port = host?.Port ?? backendPort;
         await using var connection = await RawHttpConnection.OpenAsync(port, Path, headers, cancellationToken).ConfigureAwait(false);
@@ -143,7 +146,7 @@ internal static class RequestAllocationBench
             types = [.. sampler.Stop().Take(options.Types).Select(p => KeyValuePair.Create(p.Key, p.Value / (double)sampled))];
         }
 
-        if (writer is not null && target == "edge-lease")
+        if (writer is not null && target is "edge-lease" or "edge-strict")
         {
             // Every request's decision must have reached the writer: otherwise the edge's shipping was not measured.
             await writer.WaitForRecordsAsync(options.Warmup + ((long)options.Rounds * options.Requests) + sampled, cancellationToken).ConfigureAwait(false);
@@ -177,7 +180,7 @@ internal static class RequestAllocationBench
         return minter.Mint("user-0", Tenant, ["Agent"], TimeSpan.FromHours(1));
     }
 
-    // The routes of load/bench/proxy.tenant.json and proxy.full-lease.json, so this harness and load/bench.sh measure the same thing.
+    // The routes of load/bench/proxy.tenant.json, proxy.full-lease.json and proxy.full.json, so this harness and load/bench.sh measure the same thing.
     private static string BareConfig(int backendPort) => $$"""
         {
           "ReverseProxy": {
@@ -201,7 +204,7 @@ internal static class RequestAllocationBench
         }
         """;
 
-    private static string FullLeaseConfig(int backendPort) => $$"""
+    private static string FullConfig(int backendPort, string mode) => $$"""
         {
           "ReverseProxy": {
             "Routes": {
@@ -221,7 +224,7 @@ internal static class RequestAllocationBench
             "RateLimits": {
               "bench-huge": {
                 "Algorithm": "TokenBucket", "Limit": 10000000, "Window": "01:00:00", "Burst": 10000000,
-                "Key": "{tenant}:{principal}", "Mode": "Lease", "OnRedisUnavailable": "Local"
+                "Key": "{tenant}:{principal}", "Mode": "{{mode}}", "OnRedisUnavailable": "Local"
               }
             },
             "Authentication": {

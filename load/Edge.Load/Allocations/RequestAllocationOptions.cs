@@ -5,7 +5,7 @@ namespace Edge.Load.Allocations;
 /// <summary>The options of <c>edge-load request-alloc</c>; defaults are the benchmark's, <see cref="Smoke"/> the CI check's.</summary>
 internal sealed record RequestAllocationOptions
 {
-    public static readonly IReadOnlyList<string> AllTargets = ["direct", "yarp", "edge-tenant", "edge-lease"];
+    public static readonly IReadOnlyList<string> AllTargets = ["direct", "yarp", "edge-tenant", "edge-lease", "edge-strict"];
 
     /// <summary>What to measure, in order; <c>direct</c> (client and backend alone) is what the proxy columns subtract.</summary>
     public IReadOnlyList<string> Targets { get; init; } = AllTargets;

@@ -34,7 +34,7 @@ public static class CliApp
           edge-load audit-ingest --target URL --writer-pid PID [--records 200000] [--batch 2000] [--concurrency 1]
                                  [--rounds 3] [--tenants 16] [--principals 10000] [--token env:NAME] [--encoding identity|gzip|br]
                              posts batches to a running writer like an edge's shipper; prints records/s and writer CPU us/record
-          edge-load request-alloc [--smoke] [--targets direct,yarp,edge-tenant,edge-lease] [--warmup 2000] [--requests 2000]
+          edge-load request-alloc [--smoke] [--targets direct,yarp,edge-tenant,edge-lease,edge-strict] [--warmup 2000] [--requests 2000]
                                   [--rounds 5] [--types N] [--out FILE]
                              bytes allocated per request by bare YARP, the tenant-only edge and the full lease pipeline, in process
           edge-load help
@@ -122,7 +122,7 @@ public static class CliApp
         """;
 
     public const string RequestAllocUsage = """
-        Usage: edge-load request-alloc [--smoke] [--targets direct,yarp,edge-tenant,edge-lease] [--warmup 2000]
+        Usage: edge-load request-alloc [--smoke] [--targets direct,yarp,edge-tenant,edge-lease,edge-strict] [--warmup 2000]
                                        [--requests 2000] [--rounds 5] [--types N] [--out FILE]
           Starts, in this process, a minimal Kestrel backend and one target at a time on real Kestrel listeners: bare
           YARP (the same route, nothing else), the edge with the EdgeTenant step on shipped defaults, and the full lease
