@@ -17,6 +17,16 @@ internal sealed record ThroughputRow(
     Generator Generator, OpenRunStats OpenStats, PhaseTally? Phases)
 {
     public double CallsPerDecision => Decisions == 0 ? double.NaN : (double)ScriptCalls / Decisions;
+
+    /// <summary>
+    /// The harness process's CPU time (user + system, every thread: limiters, client, closed-model callers) per decision
+    /// of the closed phase at saturation; redis-server is another process and not counted. Robust to other load on the
+    /// host, unlike the rates: the work per decision does not depend on how long it waited for a core.
+    /// </summary>
+    public double ClosedCpuMicrosecondsPerDecision { get; init; } = double.NaN;
+
+    /// <summary>Bytes the harness process allocated per decision of the closed phase.</summary>
+    public double ClosedBytesPerDecision { get; init; } = double.NaN;
 }
 
 /// <summary>
@@ -160,7 +170,12 @@ internal static class RateLimitBench
 
         var callsBefore = await store.ScriptCallsAsync().ConfigureAwait(false);
         var closed = new DecisionTally();
+        using var process = Process.GetCurrentProcess();
+        var (cpuBefore, bytesBefore) = (process.TotalProcessorTime, GC.GetTotalAllocatedBytes(precise: true));
         var elapsed = await DecisionLoad.ClosedAsync(decide, options.Copies, options.Duration, closed.Record, cancellationToken).ConfigureAwait(false);
+        process.Refresh();
+        var closedCpu = (process.TotalProcessorTime - cpuBefore).TotalMicroseconds / Math.Max(1, closed.Decisions);
+        var closedBytes = (GC.GetTotalAllocatedBytes(precise: true) - bytesBefore) / (double)Math.Max(1, closed.Decisions);
         var saturation = closed.Decisions / elapsed.TotalSeconds;
 
         var open = new DecisionTally();
@@ -212,7 +227,11 @@ internal static class RateLimitBench
             rate, open.LatencyMicroseconds(50), open.LatencyMicroseconds(99), open.LatencyMicroseconds(99.9), open.MaxMicroseconds,
             open.LagMicroseconds(50), open.LagMicroseconds(99), open.ServiceMicroseconds(50), open.ServiceMicroseconds(99), open.ServiceMicroseconds(99.9),
             closed.Decisions + open.Decisions, calls, fallbacks, reasons.Length == 0 ? "0" : reasons,
-            options.Generator, openStats, phases);
+            options.Generator, openStats, phases)
+        {
+            ClosedCpuMicrosecondsPerDecision = closedCpu,
+            ClosedBytesPerDecision = closedBytes,
+        };
     }
 
     private static async Task<BlackholeRow> BlackholeAsync(
