@@ -37,6 +37,8 @@ internal sealed class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDec
             : CompleteAsync(http, request, pending);
     }
 
+    // Pooled: every step that waits (a strict rate-limit decision, a lease claim, a webhook) comes through here.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask CompleteAsync(HttpContext http, EdgeRequestFeature request, ValueTask<EdgeStepResult> pending) =>
         await Complete(http, request, await pending);
 

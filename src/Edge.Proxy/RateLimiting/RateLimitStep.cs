@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.RateLimiting;
@@ -18,6 +19,8 @@ internal sealed class RateLimitStep(EdgeRateLimiter limiter, TimeProvider time) 
             : AwaitAsync(context.HttpContext, pending);
     }
 
+    // Pooled: every strict decision that asks Redis, and every lease claim, comes through here.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<EdgeStepResult> AwaitAsync(HttpContext http, ValueTask<RateLimitDecision> pending) =>
         Apply(http, await pending);
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Runtime.CompilerServices;
 using Edge.Proxy.Redis;
 using StackExchange.Redis;
 
@@ -56,6 +57,7 @@ internal sealed partial class RedisRateLimitConnection
     // One per cluster node ever seen in the slot map: bounded by the cluster's size, never by the keys.
     private readonly ConcurrentDictionary<EndPoint, NodeBreaker> _nodeBreakers = new();
     private IServer? _slotMapSource;
+    private volatile bool _standalone;
     private int _watchingRestores;
 
     /// <summary>
@@ -88,10 +90,22 @@ internal sealed partial class RedisRateLimitConnection
             return cached;
         }
 
+        // GetServers builds a new array of new server objects: asked on every decision, a single server's answer is
+        // kept once a connected server has told its type (the multiplexer's endpoints never change kind).
+        if (_standalone)
+        {
+            return null;
+        }
+
         foreach (var server in multiplexer.GetServers())
         {
             if (server.ServerType != ServerType.Cluster)
             {
+                if (server.IsConnected)
+                {
+                    _standalone = true;
+                }
+
                 return null;
             }
 
@@ -141,57 +155,108 @@ internal sealed partial class RedisRateLimitConnection
 
         // One call through the decision path that asks for nothing (writes nothing): the first real decision must not
         // pay for compiling this path, or it could miss its deadline on the edge's own start-up.
-        await TakeManyAsync(Breaker, multiplexer.GetDatabase(), WarmUpPolicy, "~warm-up", [new BucketRequest(0, 0)]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await EvaluateAsync(Breaker, multiplexer.GetDatabase(), WarmUpPolicy, [RedisRateLimitScript.KeyOf(WarmUpPolicy, "~warm-up")], [new BucketRequest(0, 0)], values: null).WaitAsync(cancellationToken).ConfigureAwait(false);
         return true;
     }
 
     /// <summary>
-    /// One script call for one or more requests on one key. The first refusal of <c>TIME</c> switches this connection
-    /// to offset-corrected client time and retries once with it; from then on every call passes client time.
+    /// One script call for one or more requests on one key (<paramref name="keys"/>: its one key), answered with the
+    /// script's raw result (<see cref="RedisRateLimitScript.Parse"/>). <paramref name="values"/>, when given, are the
+    /// arguments for server time (used while the server's own <c>TIME</c> serves). In one async method, so a call
+    /// costs one state machine:
+    /// <list type="bullet">
+    /// <item>NOSCRIPT (a restarted or flushed server): sent once more with the source, which caches it again.</item>
+    /// <item>The first refusal of <c>TIME</c> switches this connection to offset-corrected client time and retries
+    /// once with it; from then on every call passes client time.</item>
+    /// <item>A resharding is not an outage. The client follows one MOVED or ASK per command; a call that meets a second
+    /// redirection while a slot migrates (a stale slot map, then ASK from the migrating source), TRYAGAIN or a
+    /// CLUSTERDOWN during the move surfaced as an error, and a Closed policy answered 503. Such a call is sent again
+    /// (the client's slot map has been updated by then), a few times at most; the decision deadline still bounds the
+    /// whole call.</item>
+    /// </list>
     /// </summary>
-    public async Task<BucketResult[]> TakeManyAsync(NodeBreaker node, IDatabaseAsync database, RateLimitPolicy policy, string partition, IReadOnlyList<BucketRequest> requests, RedisCommandWatch? watch = null)
+    public async Task<RedisResult> EvaluateAsync(
+        NodeBreaker node, IDatabaseAsync database, RateLimitPolicy policy, RedisKey[] keys, IReadOnlyList<BucketRequest> requests, RedisValue[]? values,
+        RedisCommandWatch? watch = null, int attempt = 1, bool withSource = false)
     {
-        var clientTime = await Clock.NowAsync(database).ConfigureAwait(false);
-        try
+        if (attempt > 1)
         {
-            var results = await TakeFollowingReshardAsync(database, policy, partition, requests, clientTime, watch).ConfigureAwait(false);
-            node.Answered();
-            return results;
+            await Task.Delay(ReshardRetryPause).ConfigureAwait(false);
         }
-        catch (RedisServerException ex) when (clientTime is null && RedisClientClock.IsTimeRefusal(ex.Message))
+
+        var clientTime = Clock.IsEnabled ? await Clock.NowAsync(database).ConfigureAwait(false) : null;
+        values = clientTime is null && values is not null ? values : RedisRateLimitScript.Values(policy, requests, clientTime);
+        while (true)
         {
-            node.Answered();
-            Clock.Enable();
-            clientTime = await Clock.NowAsync(database).ConfigureAwait(false);
-            var results = await TakeFollowingReshardAsync(database, policy, partition, requests, clientTime, watch).ConfigureAwait(false);
-            node.Answered();
-            return results;
-        }
-        catch (RedisServerException)
-        {
-            node.Answered();
-            throw;
+            try
+            {
+                var command = RedisRateLimitScript.EvaluateAsync(database, keys, values, withSource);
+                watch?.Sent(command);
+                var result = await command.ConfigureAwait(false);
+                node.Answered();
+                return result;
+            }
+            catch (RedisServerException ex) when (!withSource && RedisRateLimitScript.IsNoScript(ex))
+            {
+                withSource = true;
+            }
+            catch (RedisException ex) when (attempt < MaxReshardAttempts && IsReshardRedirection(ex.Message))
+            {
+                attempt++;
+                await Task.Delay(ReshardRetryPause).ConfigureAwait(false);
+            }
+            catch (RedisServerException ex) when (clientTime is null && RedisClientClock.IsTimeRefusal(ex.Message))
+            {
+                node.Answered();
+                Clock.Enable();
+                clientTime = await Clock.NowAsync(database).ConfigureAwait(false);
+                values = RedisRateLimitScript.Values(policy, requests, clientTime);
+                (attempt, withSource) = (1, false);
+            }
+            catch (RedisServerException)
+            {
+                node.Answered();
+                throw;
+            }
         }
     }
 
     /// <summary>
-    /// A resharding is not an outage. The client follows one MOVED or ASK per command; a call that meets a second
-    /// redirection while a slot migrates (a stale slot map, then ASK from the migrating source), TRYAGAIN or a
-    /// CLUSTERDOWN during the move surfaced as an error, and a Closed policy answered 503. Such a call is sent again (the client's slot map has been
-    /// updated by then), a few times at most; the decision deadline still bounds the whole call.
+    /// The common call as the client's own task, with no wrapper of its own (what <see cref="EvaluateAsync"/> would
+    /// send first: EVALSHA with server-time arguments); null when the server's TIME is not used or the arguments are
+    /// not prepared. Its caller marks the node answered and hands a failure to <see cref="RetryDirect"/>.
     /// </summary>
-    private static async Task<BucketResult[]> TakeFollowingReshardAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, IReadOnlyList<BucketRequest> requests, long? clientTime, RedisCommandWatch? watch)
+    public Task<RedisResult>? TrySendDirect(IDatabaseAsync database, RedisKey[] keys, RedisValue[]? values, RedisCommandWatch watch)
     {
-        for (var attempt = 1; ; attempt++)
+        if (values is null || Clock.IsEnabled)
         {
-            try
-            {
-                return await RedisRateLimitScript.TakeManyAsync(database, policy, partition, requests, clientTime, watch).ConfigureAwait(false);
-            }
-            catch (RedisException ex) when (attempt < MaxReshardAttempts && IsReshardRedirection(ex.Message))
-            {
-                await Task.Delay(ReshardRetryPause).ConfigureAwait(false);
-            }
+            return null;
+        }
+
+        var command = RedisRateLimitScript.EvaluateAsync(database, keys, values, withSource: false);
+        watch.Sent(command);
+        return command;
+    }
+
+    /// <summary>
+    /// What <see cref="EvaluateAsync"/> does next when a call of <see cref="TrySendDirect"/> failed with
+    /// <paramref name="failure"/>: the same retry (EVAL after NOSCRIPT, a second attempt after a reshard redirection,
+    /// client time after a refusal of TIME), as a new call; null when the failure is final.
+    /// </summary>
+    public Task<RedisResult>? RetryDirect(Exception failure, NodeBreaker node, IDatabaseAsync database, RateLimitPolicy policy, RedisKey[] keys, IReadOnlyList<BucketRequest> requests, RedisCommandWatch watch)
+    {
+        switch (failure)
+        {
+            case RedisServerException server when RedisRateLimitScript.IsNoScript(server):
+                return EvaluateAsync(node, database, policy, keys, requests, values: null, watch, withSource: true);
+            case RedisException redis when IsReshardRedirection(redis.Message):
+                return EvaluateAsync(node, database, policy, keys, requests, values: null, watch, attempt: 2);
+            case RedisServerException server when RedisClientClock.IsTimeRefusal(server.Message):
+                node.Answered();
+                Clock.Enable();
+                return EvaluateAsync(node, database, policy, keys, requests, values: null, watch);
+            default:
+                return null;
         }
     }
 
@@ -219,6 +284,7 @@ internal sealed partial class RedisRateLimitConnection
     /// <see cref="BusyCeiling"/>. On a cluster, progress counts on the call's own node only: answers from healthy
     /// nodes say nothing about a frozen one.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RateLimitFallbackReason> AwaitAnswerAsync(NodeBreaker node, Task call, RedisCommandWatch watch, long sentAt, TimeSpan deadline)
     {
         var deadlineTicks = (long)(deadline.TotalSeconds * Stopwatch.Frequency);

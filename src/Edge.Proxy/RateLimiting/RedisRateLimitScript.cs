@@ -98,6 +98,39 @@ internal sealed class RedisRateLimitScript
     public static async Task<BucketResult[]> TakeManyAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, IReadOnlyList<BucketRequest> requests, long? clientTimeMicroseconds = null, RedisCommandWatch? watch = null)
     {
         RedisKey[] keys = [KeyOf(policy, partition)];
+        var values = Values(policy, requests, clientTimeMicroseconds);
+        RedisResult result;
+        try
+        {
+            var command = database.ScriptEvaluateAsync(Sha1, keys, values);
+            watch?.Sent(command);
+            result = await command.ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (IsNoScript(ex))
+        {
+            var command = database.ScriptEvaluateAsync(Source, keys, values);
+            watch?.Sent(command);
+            result = await command.ConfigureAwait(false);
+        }
+
+        var results = new BucketResult[requests.Count];
+        for (var i = 0; i < results.Length; i++)
+        {
+            results[i] = Parse(result, i);
+        }
+
+        return results;
+    }
+
+    /// <summary>Sends the script (EVALSHA, or EVAL when <paramref name="withSource"/>: after NOSCRIPT) with prepared arguments.</summary>
+    internal static Task<RedisResult> EvaluateAsync(IDatabaseAsync database, RedisKey[] keys, RedisValue[] values, bool withSource) =>
+        withSource ? database.ScriptEvaluateAsync(Source, keys, values) : database.ScriptEvaluateAsync(Sha1, keys, values);
+
+    internal static bool IsNoScript(RedisServerException ex) => ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal);
+
+    /// <summary>The script's ARGV for these requests (see <see cref="Source"/>).</summary>
+    internal static RedisValue[] Values(RateLimitPolicy policy, IReadOnlyList<BucketRequest> requests, long? clientTimeMicroseconds)
+    {
         var values = new RedisValue[4 + (2 * requests.Count)];
         values[0] = policy.Algorithm == RateLimitAlgorithm.Gcra ? 1 : 0;
         values[1] = policy.Burst;
@@ -109,32 +142,18 @@ internal sealed class RedisRateLimitScript
             values[5 + (2 * i)] = requests[i].Min;
         }
 
-        RedisResult result;
-        try
-        {
-            var command = database.ScriptEvaluateAsync(Sha1, keys, values);
-            watch?.Sent(command);
-            result = await command.ConfigureAwait(false);
-        }
-        catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
-        {
-            var command = database.ScriptEvaluateAsync(Source, keys, values);
-            watch?.Sent(command);
-            result = await command.ConfigureAwait(false);
-        }
+        return values;
+    }
 
+    /// <summary>The result of request <paramref name="index"/> from the script's answer.</summary>
+    internal static BucketResult Parse(RedisResult result, int index)
+    {
         var items = (RedisResult[])result!;
-        var results = new BucketResult[requests.Count];
-        for (var i = 0; i < results.Length; i++)
-        {
-            results[i] = new BucketResult(
-                (int)(long)items[4 * i],
-                Math.Max(0, (long)items[(4 * i) + 1]),
-                TimeSpan.FromTicks((long)items[(4 * i) + 2] * 10),
-                TimeSpan.FromTicks((long)items[(4 * i) + 3] * 10));
-        }
-
-        return results;
+        return new BucketResult(
+            (int)(long)items[4 * index],
+            Math.Max(0, (long)items[(4 * index) + 1]),
+            TimeSpan.FromTicks((long)items[(4 * index) + 2] * 10),
+            TimeSpan.FromTicks((long)items[(4 * index) + 3] * 10));
     }
 }
 
