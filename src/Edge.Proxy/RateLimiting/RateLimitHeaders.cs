@@ -20,7 +20,7 @@ internal static class RateLimitHeaders
     {
         if (policy.Headers is RateLimitHeaderStyle.Legacy or RateLimitHeaderStyle.Both)
         {
-            headers[Limit] = Format(decision.Limit);
+            headers[Limit] = LimitText(decision.Limit);
             if (decision.Remaining is { } remaining)
             {
                 headers[Remaining] = Format(remaining);
@@ -54,4 +54,22 @@ internal static class RateLimitHeaders
     private static long CeilSeconds(TimeSpan value) => (long)Math.Ceiling(Math.Max(0, value.TotalSeconds));
 
     private static string Format(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    // The limit is the same on every response of a policy, and the runtime keeps the text of numbers below 300 only:
+    // the last limit's text is kept (several policies in turn only format again).
+    private static LimitValue? s_lastLimit;
+
+    private static string LimitText(int limit)
+    {
+        if (Volatile.Read(ref s_lastLimit) is { } last && last.Limit == limit)
+        {
+            return last.Text;
+        }
+
+        var text = Format(limit);
+        Volatile.Write(ref s_lastLimit, new LimitValue(limit, text));
+        return text;
+    }
+
+    private sealed record LimitValue(int Limit, string Text);
 }
