@@ -5,11 +5,14 @@ namespace Edge.Audit.Spool;
 /// <summary>A reader position in the spool; owned by one reader (the shipper).</summary>
 public sealed class SpoolCursor : IDisposable
 {
-    // Read-ahead: frames are read from a 256 KiB window, not with two syscalls each. Bytes already in a segment never
-    // change (append-only), so a window stays valid; a range past its end is simply read again.
+    // Read-ahead: frames are read from a 256 KiB window, not with two syscalls each. Bytes of whole frames in a segment
+    // never change (append-only), so a window stays valid; a range past its end is simply read again. The window stops
+    // at the frames the segment holds: the file of the active segment is longer (it is mapped at its full size), and
+    // the zeros after its last frame are where the next frames go.
     private readonly byte[] _window = new byte[256 * 1024];
     private long _windowStart;
     private int _windowLength;
+    private SpoolSegment? _segment;
 
     internal SpoolCursor(long nextSequence) => NextSequence = nextSequence;
 
@@ -31,13 +34,15 @@ public sealed class SpoolCursor : IDisposable
             return destination.Length;
         }
 
+        // Read after the durable sequence the caller checked, which the write path publishes after counting the frame.
+        var written = (int)Math.Clamp(Volatile.Read(ref _segment!.Length) - offset, 0, int.MaxValue);
         if (destination.Length > _window.Length)
         {
-            return RandomAccess.Read(Handle!, destination, offset);
+            return RandomAccess.Read(Handle!, destination[..Math.Min(destination.Length, written)], offset);
         }
 
         _windowStart = offset;
-        _windowLength = RandomAccess.Read(Handle!, _window, offset);
+        _windowLength = RandomAccess.Read(Handle!, _window.AsSpan(0, Math.Min(_window.Length, written)), offset);
         var count = Math.Min(_windowLength, destination.Length);
         _window.AsSpan(0, count).CopyTo(destination);
         return count;
@@ -60,6 +65,7 @@ public sealed class SpoolCursor : IDisposable
             return false;
         }
 
+        _segment = segment;
         SegmentFirst = segment.FirstSequence;
         Offset = 0;
         return true;

@@ -7,5 +7,6 @@ internal sealed class SpoolSegment(long firstSequence, string path, long length)
 
     public string Path { get; } = path;
 
-    public long Length { get; set; } = length;
+    /// <summary>Written by the write path under the segment set's lock; read by the shipper's cursor with <c>Volatile</c>.</summary>
+    public long Length = length;
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.IO.MemoryMappedFiles;
 using Microsoft.Win32.SafeHandles;
 
 namespace Edge.Audit.Spool;
@@ -15,12 +16,14 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
     private readonly object _lock = new();
     private readonly List<SpoolSegment> _segments = [];
 
-    // Held while an fsync runs and while the write path hands a stream over, so the syncer never fsyncs a handle that
-    // is being disposed. The write path takes it only when it rolls to a new segment or closes.
+    // Held while an fsync runs and while the write path hands a file handle over, so the syncer never fsyncs a handle
+    // that is being disposed. The write path takes it only when it rolls to a new segment or closes.
     private readonly object _syncLock = new();
-    private readonly List<FileStream> _retired = [];
-    private FileStream? _active;
+    private readonly List<SafeFileHandle> _retired = [];
     private SafeFileHandle? _activeHandle;
+    private MemoryMappedFile? _map;
+    private MemoryMappedViewAccessor? _view;
+    private long _mappedBytes;
     private long _bytes;
 
     /// <summary>Held for the length of every fsync (tests hold it to stand for a slow disk).</summary>
@@ -63,10 +66,32 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
     }
 
     /// <summary>
-    /// The stream to write a frame of <paramref name="frameBytes"/> to: the active segment while it has room (an empty
-    /// segment always takes one frame), else a new segment starting at <paramref name="nextSequence"/>.
+    /// Writes one frame (<paramref name="header"/>, then <paramref name="payload"/>) to the active segment while it has
+    /// room (an empty segment always takes one frame), else to a new segment starting at <paramref name="sequence"/>,
+    /// and counts it (write path only).
     /// </summary>
-    public FileStream ActiveStreamFor(int frameBytes, long nextSequence)
+    /// <remarks>
+    /// The active segment is a shared memory mapping of the file: a frame copied into it is in the operating system's
+    /// page cache at once, so a killed process loses nothing, without a <c>write</c> system call per frame (or a hop to a
+    /// loop that batches them). The file is sized to the segment when it is mapped; the zeros after the last frame are
+    /// cut at a roll and at close, and by recovery after a crash (they fail the frame header, as a torn tail does).
+    /// </remarks>
+    public void Write(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload, long sequence)
+    {
+        var frameBytes = header.Length + payload.Length;
+        var segment = ActiveFor(frameBytes, sequence);
+        var view = _view!.SafeMemoryMappedViewHandle;
+        view.WriteSpan((ulong)segment.Length, header);
+        view.WriteSpan((ulong)(segment.Length + header.Length), payload);
+        lock (_lock)
+        {
+            segment.Length += frameBytes;
+        }
+
+        Interlocked.Add(ref _bytes, frameBytes);
+    }
+
+    private SpoolSegment ActiveFor(int frameBytes, long nextSequence)
     {
         SpoolSegment? current;
         lock (_lock)
@@ -74,22 +99,31 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
             current = _segments.Count > 0 ? _segments[^1] : null;
         }
 
-        if (_active is not null && current is not null && (current.Length == 0 || current.Length + frameBytes <= options.SegmentBytes))
+        if (_view is not null && current is not null && current.Length + frameBytes <= _mappedBytes
+            && (current.Length == 0 || current.Length + frameBytes <= options.SegmentBytes))
         {
-            return _active;
+            return current;
         }
 
-        var rolled = _active is not null;
-        if (_active is not null)
+        var rolled = false;
+        if (_view is not null && current is not null)
         {
-            // To the OS now; the fsync and the dispose are the next SyncToDisk's, so a roll never waits for the disk.
-            _active.Flush(flushToDisk: false);
+            if (current.Length == 0 || current.Length + frameBytes <= options.SegmentBytes)
+            {
+                // A frame larger than the mapping: the segment is mapped again, larger.
+                Unmap(current);
+                return Map(current, frameBytes);
+            }
+
+            // The fsync and the close are the next SyncToDisk's, so a roll never waits for the disk.
+            Unmap(current);
             lock (_syncLock)
             {
-                _retired.Add(_active);
-                _active = null;
+                _retired.Add(_activeHandle!);
                 _activeHandle = null;
             }
+
+            rolled = true;
         }
 
         SpoolSegment segment;
@@ -107,40 +141,47 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
             }
         }
 
-        _active = new FileStream(segment.Path, new FileStreamOptions
-        {
-            Mode = FileMode.OpenOrCreate,
-            Access = FileAccess.Write,
-            Share = FileShare.ReadWrite | FileShare.Delete,
-            BufferSize = 64 * 1024,
-        });
-        _active.Seek(segment.Length, SeekOrigin.Begin);
+        // A segment without frames gets its blocks reserved now: a full disk fails this open with an IOException (the
+        // append fails, as a failed write did) rather than the first store into a page of the mapping, which the kernel
+        // answers with SIGBUS. A recovered segment that keeps filling up is extended without that reservation.
+        var handle = segment.Length == 0
+            ? File.OpenHandle(segment.Path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.None, options.SegmentBytes)
+            : File.OpenHandle(segment.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         lock (_syncLock)
         {
-            // Read once here: FileStream.SafeFileHandle flushes the stream's buffer, which only the write path may do.
-            _activeHandle = _active.SafeFileHandle;
+            _activeHandle = handle;
         }
 
-        return _active;
+        return Map(segment, frameBytes);
     }
 
-    /// <summary>Counts a frame just written to the active segment.</summary>
-    public void Appended(int frameBytes)
+    private SpoolSegment Map(SpoolSegment segment, int frameBytes)
     {
-        lock (_lock)
-        {
-            _segments[^1].Length += frameBytes;
-        }
-
-        Interlocked.Add(ref _bytes, frameBytes);
+        var handle = _activeHandle!;
+        _mappedBytes = Math.Max(options.SegmentBytes, segment.Length + frameBytes);
+        RandomAccess.SetLength(handle, _mappedBytes);
+        _map = MemoryMappedFile.CreateFromFile(handle, null, _mappedBytes, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: true);
+        _view = _map.CreateViewAccessor(0, _mappedBytes, MemoryMappedFileAccess.ReadWrite);
+        return segment;
     }
 
-    /// <summary>Pushes the active segment's buffer to the OS (write path only).</summary>
-    public void FlushActive() => _active?.Flush(flushToDisk: false);
+    /// <summary>Unmaps the active segment and cuts the file after its last frame (the frames stay in the page cache).</summary>
+    private void Unmap(SpoolSegment segment)
+    {
+        _view?.Dispose();
+        _map?.Dispose();
+        _view = null;
+        _map = null;
+        if (_activeHandle is { IsClosed: false } handle)
+        {
+            RandomAccess.SetLength(handle, segment.Length);
+        }
+    }
 
     /// <summary>
-    /// Fsyncs what earlier <see cref="FlushActive"/> calls and rolls handed to the OS: segments retired by a roll (then
-    /// closed) and the active one. Safe to call from another thread than the write path's, while it keeps writing.
+    /// Fsyncs the frames written so far: segments retired by a roll (then closed) and the active one (frames written
+    /// through the mapping are dirty pages of the file, which its fsync writes). Safe to call from another thread than
+    /// the write path's, while it keeps writing.
     /// </summary>
     public void SyncToDisk()
     {
@@ -148,7 +189,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
         {
             foreach (var retired in _retired)
             {
-                retired.Flush(flushToDisk: true);
+                RandomAccess.FlushToDisk(retired);
                 retired.Dispose();
             }
 
@@ -160,15 +201,24 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
         }
     }
 
-    /// <summary>Writes, fsyncs and closes every stream (write path only, at the end).</summary>
+    /// <summary>Unmaps, cuts, fsyncs and closes every segment file (write path only, at the end).</summary>
     public void CloseActive()
     {
-        _active?.Flush(flushToDisk: false);
+        SpoolSegment? current;
+        lock (_lock)
+        {
+            current = _segments.Count > 0 ? _segments[^1] : null;
+        }
+
+        if (_view is not null && current is not null)
+        {
+            Unmap(current);
+        }
+
         SyncToDisk();
         lock (_syncLock)
         {
-            _active?.Dispose();
-            _active = null;
+            _activeHandle?.Dispose();
             _activeHandle = null;
         }
     }

@@ -5,27 +5,25 @@ using System.Threading.Tasks.Sources;
 namespace Edge.Audit.Spool;
 
 /// <summary>
-/// The group-commit writer: one loop takes every append queued since its last pass, writes the frames, and completes
-/// them together once written (<see cref="SpoolDurability.ProcessCrash"/>; the fsync runs beside the loop, one at a
-/// time) or fsynced (<see cref="SpoolDurability.PowerLoss"/>), with at most one fsync per
-/// <see cref="SpoolOptions.CommitInterval"/>. It also holds the size cap, so a refused append costs nothing but two
+/// The spool's writer: appends complete once written (<see cref="SpoolDurability.ProcessCrash"/>; the fsync runs on a
+/// pool thread, one at a time, at most one per <see cref="SpoolOptions.CommitInterval"/>) or fsynced
+/// (<see cref="SpoolDurability.PowerLoss"/>: one loop takes every append queued since its last pass, writes the frames,
+/// fsyncs once per interval and completes them together). It also holds the size cap, so a refused append costs nothing but two
 /// atomic adds.
 /// </summary>
 /// <remarks>
-/// With <see cref="SpoolDurability.ProcessCrash"/>, an append that finds no one writing and nothing queued writes its
-/// own frame on the caller's thread and completes at once (the frame is in the page cache when it returns, as after a
-/// loop pass). Only appends that meet a write in progress queue for the loop, which writes them together. An
-/// uncontended append so costs no hop to the loop and back, and the response that waits for it continues
-/// synchronously instead of through a chain of async state machines (about 700 bytes per request, measured with
-/// <c>edge-load request-alloc</c>).
+/// With <see cref="SpoolDurability.ProcessCrash"/>, every append writes its own frame on the caller's thread and
+/// completes at once: the segment is a shared memory mapping (<see cref="SpoolSegmentSet.Write"/>), so the frame is in the
+/// page cache once copied, and the lock is held only for that copy and its checksum. There is no system call per
+/// append, no hop to the loop and back, and the response that waits for it continues synchronously. Only
+/// <see cref="SpoolDurability.PowerLoss"/> appends queue for the loop, which writes them together and completes them
+/// after their fsync.
 /// </remarks>
 internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments, SpoolBacklog backlog, TimeProvider time)
 {
     private readonly Channel<PendingAppend> _appends = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
     // Held while frames are written: by the loop for a batch, or by one append writing its own frame.
     private readonly Lock _write = new();
-    // Appends in the queue, not yet taken by the loop: an append writes inline only when it would not overtake one.
-    private int _queued;
     private bool _activeClosed;
     private Task _loop = Task.CompletedTask;
     private ITimer? _syncTimer;
@@ -75,18 +73,17 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
             return new ValueTask<bool>(false);
         }
 
-        if (options.Durability == SpoolDurability.ProcessCrash && Volatile.Read(ref _queued) == 0 && _write.TryEnter())
+        if (options.Durability == SpoolDurability.ProcessCrash)
         {
+            _write.Enter();
             return AppendInline(record, frameBytes);
         }
 
         var pending = PendingAppend.Rent(record);
         // Taken before the queue write: from then on the loop may complete the append, and its awaiter recycle it.
         var completion = pending.AsValueTask();
-        Interlocked.Increment(ref _queued);
         if (!_appends.Writer.TryWrite(pending))
         {
-            Interlocked.Decrement(ref _queued);
             Interlocked.Add(ref _reservedBytes, -frameBytes);
             pending.SetResult(false);
         }
@@ -109,7 +106,6 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
             first = _nextSequence;
             Span<byte> header = stackalloc byte[SpoolFrame.HeaderSize];
             WriteFrame(record.Span, header, time.GetUtcNow().ToUnixTimeMilliseconds());
-            segments.FlushActive();
             Published(first);
         }
 #pragma warning disable CA1031 // As in the loop: a failed write fails this append, and the caller sees the exception.
@@ -130,13 +126,10 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     private void WriteFrame(ReadOnlySpan<byte> payload, Span<byte> header, long now)
     {
         var frameBytes = SpoolFrame.HeaderSize + payload.Length;
-        var stream = segments.ActiveStreamFor(frameBytes, _nextSequence);
         SpoolFrame.WriteHeader(header, _nextSequence, now, payload);
-        stream.Write(header);
-        stream.Write(payload);
+        segments.Write(header, payload, _nextSequence);
         backlog.Add(_nextSequence, now);
         _nextSequence++;
-        segments.Appended(frameBytes);
         Interlocked.Add(ref _reservedBytes, -frameBytes);
     }
 
@@ -180,22 +173,18 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         var batch = new List<PendingAppend>();
         var header = new byte[SpoolFrame.HeaderSize];
         var lastSync = time.GetTimestamp();
-        var waitForSync = options.Durability == SpoolDurability.PowerLoss;
+        // Only PowerLoss appends are queued; the loop also closes the active segment once the writer closes.
         while (await _appends.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            if (waitForSync)
+            var wait = options.CommitInterval - time.GetElapsedTime(lastSync);
+            if (wait > TimeSpan.Zero)
             {
-                var wait = options.CommitInterval - time.GetElapsedTime(lastSync);
-                if (wait > TimeSpan.Zero)
-                {
-                    await Task.Delay(wait, time).ConfigureAwait(false);
-                }
+                await Task.Delay(wait, time).ConfigureAwait(false);
             }
 
             batch.Clear();
             while (_appends.Reader.TryRead(out var pending))
             {
-                Interlocked.Decrement(ref _queued);
                 batch.Add(pending);
             }
 
@@ -211,21 +200,9 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
                         WriteFrame(pending.Payload.Span, header, now);
                     }
 
-                    segments.FlushActive();
-                    if (waitForSync)
-                    {
-                        segments.SyncToDisk();
-                        lastSync = time.GetTimestamp();
-                        Complete(batch, first);
-                    }
-                    else
-                    {
-                        // In the page cache: a killed process loses nothing, so the appends complete now. The fsync, which
-                        // only bounds what a power cut can take, runs on the sync loop: appends never wait for the disk,
-                        // and the next batch is written while an fsync is still in progress.
-                        Complete(batch, first);
-                        ScheduleSync();
-                    }
+                    segments.SyncToDisk();
+                    lastSync = time.GetTimestamp();
+                    Complete(batch, first);
                 }
 #pragma warning disable CA1031 // A failed write or fsync must fail the waiting appends, not the loop.
                 catch (Exception exception)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using Edge.Audit.Spool;
 
@@ -185,6 +186,50 @@ public sealed class AuditSpoolTests : IDisposable
 
         Assert.False(await spool.TryAppendAsync(Record(0)));
         await Assert.ThrowsAsync<ObjectDisposedException>(() => spool.StartAsync());
+    }
+
+    [Fact]
+    public async Task ReadBatch_RecordsAppendedAfterAnEarlierRead_ReadsThemFromTheActiveSegment()
+    {
+        await using var spool = await AuditSpool.OpenAsync(Options());
+        Assert.True(await spool.TryAppendAsync(Record(1)));
+        using var cursor = spool.CreateCursor();
+        var body = new ArrayBufferWriter<byte>();
+        Assert.Equal(1, spool.ReadBatch(cursor, 100, 1 << 20, body).Count);
+
+        // The active segment's file is a whole segment long: the first read must not have kept the zeros past frame 1.
+        Assert.True(await spool.TryAppendAsync(Record(2)));
+        Assert.True(await spool.TryAppendAsync(Record(3)));
+        body.ResetWrittenCount();
+        var batch = spool.ReadBatch(cursor, 100, 1 << 20, body);
+
+        Assert.Equal((2, 3L), (batch.Count, batch.LastSequence));
+        Assert.Equal([.. Record(2), (byte)'\n', .. Record(3), (byte)'\n'], body.WrittenSpan.ToArray());
+    }
+
+    [Fact]
+    public async Task Open_AfterTheWriterWasKilled_KeepsEveryAppendedRecordAndCutsTheSegmentAfterThem()
+    {
+        var frame = 24 + Record(0).Length;
+        var killed = await AuditSpool.OpenAsync(Options());
+        for (var i = 1; i <= 5; i++)
+        {
+            Assert.True(await killed.TryAppendAsync(Record(i)));
+        }
+
+        // Never closed, as after kill -9: the segment file still has the zeros of its mapping after frame 5.
+        var path = Directory.GetFiles(_directory, "*.seg").Single();
+        Assert.True(new FileInfo(path).Length > 5 * frame);
+        await using (var restarted = await AuditSpool.OpenAsync(Options()))
+        {
+            using var cursor = restarted.CreateCursor();
+
+            Assert.Equal(5, restarted.DurableSequence);
+            Assert.Equal(Enumerable.Range(1, 5).Select(Record), restarted.Read(cursor, 100, 1 << 20).Select(r => r.Payload));
+            Assert.Equal(5 * frame, new FileInfo(path).Length);
+        }
+
+        await killed.DisposeAsync();
     }
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);

@@ -7,7 +7,7 @@ public sealed class SpoolSegmentSetTests : IDisposable
     private readonly SpoolTestDirectory _directory = new();
 
     [Fact]
-    public void ActiveStreamFor_FrameBeyondSegmentBytes_RollsOverToSegmentNamedByNextSequence()
+    public void Write_FrameBeyondSegmentBytes_RollsOverToSegmentNamedByNextSequence()
     {
         var set = new SpoolSegmentSet(_directory.Options(segmentBytes: 100));
         Write(set, 1, 60);
@@ -23,7 +23,7 @@ public sealed class SpoolSegmentSetTests : IDisposable
     }
 
     [Fact]
-    public void ActiveStreamFor_EmptySegment_TakesFrameLargerThanSegmentBytes()
+    public void Write_EmptySegment_TakesFrameLargerThanSegmentBytes()
     {
         var set = new SpoolSegmentSet(_directory.Options(segmentBytes: 100));
         Write(set, 1, 300);
@@ -35,7 +35,7 @@ public sealed class SpoolSegmentSetTests : IDisposable
     }
 
     [Fact]
-    public void ActiveStreamFor_AfterRecovery_AppendsToLastRecoveredSegment()
+    public void Write_AfterRecovery_AppendsToLastRecoveredSegment()
     {
         var path = _directory.WriteSegment(1, 2);
         var length = new FileInfo(path).Length;
@@ -101,9 +101,7 @@ public sealed class SpoolSegmentSetTests : IDisposable
 
     private static void Write(SpoolSegmentSet set, long sequence, int frameBytes)
     {
-        var stream = set.ActiveStreamFor(frameBytes, sequence);
-        stream.Write(new byte[frameBytes]);
-        set.Appended(frameBytes);
+        set.Write(new byte[frameBytes], [], sequence);
     }
 
     public void Dispose() => _directory.Dispose();

@@ -21,8 +21,8 @@ public sealed class SpoolWriterTests : IAsyncDisposable
 
         Assert.Equal(1, writer.DurableSequence);
         Assert.Equal(SpoolTestDirectory.FrameBytes(1), segments.Bytes);
-        // Flushed to the OS before completing: another reader of the file sees the frame.
-        Assert.Equal(SpoolTestDirectory.FrameBytes(1), new FileInfo(SpoolSegmentSet.PathFor(_directory.Path, 1)).Length);
+        // In the page cache before completing: another reader of the file sees the frame.
+        Assert.Equal(SpoolTestDirectory.Frame(1, SpoolTestDirectory.Record(1), 1_700_000_000_000), ReadFile(1, SpoolTestDirectory.FrameBytes(1)));
     }
 
     [Fact]
@@ -101,7 +101,7 @@ public sealed class SpoolWriterTests : IAsyncDisposable
         Assert.True(append.IsCompletedSuccessfully);
         Assert.True(await append);
         Assert.Equal(1, writer.DurableSequence);
-        Assert.Equal(SpoolTestDirectory.FrameBytes(1), new FileInfo(SpoolSegmentSet.PathFor(_directory.Path, 1)).Length);
+        Assert.Equal(SpoolTestDirectory.Frame(1, SpoolTestDirectory.Record(1), 1_700_000_000_000), ReadFile(1, SpoolTestDirectory.FrameBytes(1)));
     }
 
     [Fact]
@@ -211,6 +211,15 @@ public sealed class SpoolWriterTests : IAsyncDisposable
 
         Assert.Equal(42, writer.DurableSequence);
         Assert.True(File.Exists(SpoolSegmentSet.PathFor(_directory.Path, 42)));
+    }
+
+    /// <summary>The first bytes of a segment file, read through a handle of its own while the writer holds it open.</summary>
+    private byte[] ReadFile(long firstSequence, int count)
+    {
+        using var handle = File.OpenHandle(SpoolSegmentSet.PathFor(_directory.Path, firstSequence), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var bytes = new byte[count];
+        Assert.Equal(count, RandomAccess.Read(handle, bytes, 0));
+        return bytes;
     }
 
     private (SpoolWriter Writer, SpoolSegmentSet Segments) Start(SpoolOptions options, long lastSequence = 0)
