@@ -127,9 +127,11 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
         }
 
         SpoolSegment segment;
-        if (current is not null && !rolled && current.Length + frameBytes <= options.SegmentBytes)
+        if (current is not null && !rolled && current.Length == 0)
         {
-            // After a restart the last recovered segment keeps filling up.
+            // After a restart, a recovered segment without frames is taken as it is. One with frames is not filled up
+            // further: its file would be extended without reserved blocks, and a full disk would then answer a store
+            // into the mapping with SIGBUS instead of failing the append.
             segment = current;
         }
         else
@@ -141,12 +143,10 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
             }
         }
 
-        // A segment without frames gets its blocks reserved now: a full disk fails this open with an IOException (the
-        // append fails, as a failed write did) rather than the first store into a page of the mapping, which the kernel
-        // answers with SIGBUS. A recovered segment that keeps filling up is extended without that reservation.
-        var handle = segment.Length == 0
-            ? File.OpenHandle(segment.Path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.None, options.SegmentBytes)
-            : File.OpenHandle(segment.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        // Every segment written through the mapping is new and gets its blocks reserved now: a full disk fails this
+        // open with an IOException (the append fails, as a failed write did) rather than the first store into a page of
+        // the mapping, which the kernel answers with SIGBUS.
+        var handle = File.OpenHandle(segment.Path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.None, options.SegmentBytes);
         lock (_syncLock)
         {
             _activeHandle = handle;

@@ -35,7 +35,7 @@ public sealed class SpoolSegmentSetTests : IDisposable
     }
 
     [Fact]
-    public void Write_AfterRecovery_AppendsToLastRecoveredSegment()
+    public void Write_AfterRecovery_StartsNewReservedSegmentAndLeavesRecoveredOneAsItWas()
     {
         var path = _directory.WriteSegment(1, 2);
         var length = new FileInfo(path).Length;
@@ -43,10 +43,17 @@ public sealed class SpoolSegmentSetTests : IDisposable
         set.AddRecovered(new SpoolSegment(1, path, length));
 
         Write(set, 3, 50);
+
+        // Written through a mapping, the recovered file could only grow without reserved blocks (a store into a hole on
+        // a full disk is a SIGBUS); the new segment's blocks are reserved when it is created.
+        var next = SpoolSegmentSet.PathFor(_directory.Path, 3);
+        Assert.Equal(length, new FileInfo(path).Length);
+        Assert.Equal(1 << 16, new FileInfo(next).Length);
         set.CloseActive();
 
-        Assert.Equal(1, set.Count);
-        Assert.Equal(length + 50, new FileInfo(path).Length);
+        Assert.Equal(2, set.Count);
+        Assert.Equal(length + 50, set.Bytes);
+        Assert.Equal(50, new FileInfo(next).Length);
     }
 
     [Fact]
