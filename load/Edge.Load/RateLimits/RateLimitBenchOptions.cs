@@ -77,7 +77,10 @@ internal sealed record RateLimitBenchOptions
         Duration = TimeSpan.FromMilliseconds(500),
         Warmup = TimeSpan.FromMilliseconds(200),
         MaxOpenRate = 5000,
-        Blackhole = TimeSpan.FromMilliseconds(500),
+        // Long enough that a lease cannot cover it: 250 decisions per instance at this rate against leases of at most
+        // 100 permits (LeaseMaxBatch), so the lease row must meet the frozen server too. At 500 ms, a loaded host
+        // (load 20+) sometimes spent the window from one lease, and the smoke saw no fallback.
+        Blackhole = TimeSpan.FromSeconds(1),
         BlackholeRate = 500,
         AfterResume = TimeSpan.FromSeconds(1.5),
         Rounds = 1,
