@@ -98,7 +98,7 @@ public sealed partial class AuditStore : IAuditStore
     /// Links kept in <c>recent_record_subjects</c> before they move to <c>record_subjects</c> in one sorted insert. The
     /// (subject, idx) index takes each record's link at a random position: inserted one batch at a time into the
     /// index of the whole log, 2,000 links dirtied up to 2,000 of its pages, each written to the WAL and again by the
-    /// checkpoint (half of the writer's bytes written per record, about a fifth of its CPU). The recent index is small
+    /// checkpoint (half of the writer's bytes written per record). The recent index is small
     /// enough that a batch dirties few pages, and the sorted move writes each page of the large index at most once
     /// per this many records.
     /// </summary>
