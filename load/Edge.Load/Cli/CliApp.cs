@@ -394,8 +394,8 @@ public static class CliApp
             Token = resolvedToken,
         };
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
-        await stdout.WriteLineAsync("| round | load avg | records | batch | in flight | encoding | wire MB | acked rec/s | checkpointed rec/s | writer CPU µs/record |").ConfigureAwait(false);
-        await stdout.WriteLineAsync("|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|").ConfigureAwait(false);
+        await stdout.WriteLineAsync("| round | load avg | records | batch | in flight | encoding | wire MB | acked rec/s | checkpointed rec/s | writer CPU µs/record | writer bytes written/record |").ConfigureAwait(false);
+        await stdout.WriteLineAsync("|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|").ConfigureAwait(false);
         for (var round = 1; round <= rounds; round++)
         {
             AuditIngestLoad.Round result;
@@ -410,7 +410,7 @@ public static class CliApp
             }
 
             await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"| {round} | {result.LoadAverage} | {result.Records} | {batch} | {concurrency} | {encoding} | {result.WireBytes / 1e6:F1} | {result.IngestedPerSecond:N0} | {result.CheckpointedPerSecond:N0} | {result.CpuMicrosecondsPerRecord:F1} |")).ConfigureAwait(false);
+                $"| {round} | {result.LoadAverage} | {result.Records} | {batch} | {concurrency} | {encoding} | {result.WireBytes / 1e6:F1} | {result.IngestedPerSecond:N0} | {result.CheckpointedPerSecond:N0} | {result.CpuMicrosecondsPerRecord:F1} | {result.WrittenBytesPerRecord:N0} |")).ConfigureAwait(false);
         }
 
         return ExitCodes.Ok;

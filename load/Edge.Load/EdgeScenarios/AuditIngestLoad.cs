@@ -37,8 +37,11 @@ public sealed record AuditIngestLoad
     public string Encoding { get; init; } = "identity";
 
     public sealed record Round(
-        int Records, double IngestSeconds, double CheckpointedSeconds, double WriterCpuSeconds, long WireBytes, string LoadAverage)
+        int Records, double IngestSeconds, double CheckpointedSeconds, double WriterCpuSeconds, long WireBytes, string LoadAverage, long WriterWrittenBytes)
     {
+        /// <summary>Bytes the writer handed to write/pwrite per record (WAL frames, checkpoints into the database, logs).</summary>
+        public double WrittenBytesPerRecord => WriterWrittenBytes / (double)Records;
+
         public double IngestedPerSecond => Records / IngestSeconds;
 
         public double CheckpointedPerSecond => Records / CheckpointedSeconds;
@@ -69,6 +72,7 @@ public sealed record AuditIngestLoad
 
         var before = await CheckpointSizeAsync(http, cancellationToken).ConfigureAwait(false);
         var cpuBefore = WriterCpuSeconds();
+        var writtenBefore = WriterWrittenBytes();
         var clock = Stopwatch.StartNew();
         var next = -1;
         async Task SendAllAsync()
@@ -89,8 +93,9 @@ public sealed record AuditIngestLoad
 
         var checkpointed = clock.Elapsed.TotalSeconds;
         var cpu = WriterCpuSeconds() - cpuBefore;
+        var written = WriterWrittenBytes() - writtenBefore;
         var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
-        return new Round(Records, ingested, checkpointed, cpu, wireBytes, load);
+        return new Round(Records, ingested, checkpointed, cpu, wireBytes, load, written);
     }
 
     private byte[] Encode(byte[] body)
@@ -155,6 +160,29 @@ public sealed record AuditIngestLoad
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         return ticks / (double)ClockTicksPerSecond;
+    }
+
+    /// <summary>
+    /// wchar of the writer process (<c>/proc/pid/io</c>): bytes passed to write-like system calls, a count that does not
+    /// depend on the machine's load. 0 when the file cannot be read (another user's process).
+    /// </summary>
+    private long WriterWrittenBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{WriterPid.ToString(CultureInfo.InvariantCulture)}/io"))
+            {
+                if (line.StartsWith("wchar:", StringComparison.Ordinal))
+                {
+                    return long.Parse(line.AsSpan(6).Trim(), CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return 0;
     }
 
     // USER_HZ: the kernel reports /proc times in 1/100 s on every Linux architecture .NET runs on.

@@ -8,7 +8,9 @@ namespace Edge.Audit.Storage;
 /// The SQLite store: records are append-only (DELETE refused by triggers; the only UPDATE allowed prunes a record
 /// down to its leaf hash), the record id is UNIQUE so replays are ignored, and signed checkpoints are stored beside
 /// them. Subject data keys (wrapped) and the keyed blind index live in <c>subjects</c>, linked to records by
-/// <c>record_subjects</c>; both are deletable, which is what erasure does. WAL with synchronous=FULL, so a commit
+/// <c>record_subjects</c>; both are deletable, which is what erasure does. A new record's link goes to the small
+/// <c>recent_record_subjects</c> first and moves to <c>record_subjects</c> in bulk (see <see cref="RecentLinksMergeAt"/>);
+/// every reader looks in both. WAL with synchronous=FULL, so a commit
 /// that returned is on disk; secure_delete, so deleted bytes are overwritten. Writes are serialised by the caller;
 /// reads may run concurrently. Every index is one more B-tree insert per record, so the columns most records leave
 /// empty (reason: only denials have one; principal: only v1 records keep it in plaintext) are indexed partially; a
@@ -54,6 +56,11 @@ public sealed partial class AuditStore : IAuditStore
             subject INTEGER NOT NULL
         );
         CREATE INDEX IF NOT EXISTS ix_record_subjects_subject ON record_subjects (subject, idx);
+        CREATE TABLE IF NOT EXISTS recent_record_subjects (
+            idx INTEGER PRIMARY KEY,
+            subject INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_recent_record_subjects_subject ON recent_record_subjects (subject, idx);
         CREATE TABLE IF NOT EXISTS checkpoints (
             size INTEGER PRIMARY KEY,
             root BLOB NOT NULL,
@@ -87,6 +94,28 @@ public sealed partial class AuditStore : IAuditStore
     private sqlite3_stmt? _rawLink;
     private sqlite3_stmt? _rawSelectSubject;
 
+    /// <summary>
+    /// Links kept in <c>recent_record_subjects</c> before they move to <c>record_subjects</c> in one sorted insert. The
+    /// (subject, idx) index takes each record's link at a random position: inserted one batch at a time into the
+    /// index of the whole log, 2,000 links dirtied up to 2,000 of its pages, each written to the WAL and again by the
+    /// checkpoint (half of the writer's bytes written per record). The recent index is small
+    /// enough that a batch dirties few pages, and the sorted move writes each page of the large index at most once
+    /// per this many records.
+    /// </summary>
+    internal int RecentLinksMergeAt { get; set; } = 50_000;
+
+    private const string MergeRecentLinksSql = """
+        INSERT INTO record_subjects (idx, subject) SELECT idx, subject FROM recent_record_subjects ORDER BY subject, idx;
+        DELETE FROM recent_record_subjects;
+        """;
+
+    // Links in recent_record_subjects as this writer counts them (an erasure or prune may have removed some since:
+    // then the move only comes earlier).
+    private long _recentLinks;
+
+    // A store opened read-only that no writer with recent_record_subjects has opened yet: readers see it as empty.
+    private readonly bool _noRecentLinksTable;
+
     private AuditStore(string path, bool readOnly)
     {
         Path = path;
@@ -112,6 +141,16 @@ public sealed partial class AuditStore : IAuditStore
         _insertSubject = Prepared(
             "INSERT INTO subjects (blind, tenant, wrapped_key, created_ms) VALUES ($blind, $tenant, $key, $now) RETURNING id",
             "$blind", "$tenant", "$key", "$now");
+        using (var command = _writer.CreateCommand())
+        {
+            command.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'recent_record_subjects'";
+            _noRecentLinksTable = (long)command.ExecuteScalar()! == 0;
+            if (!_noRecentLinksTable)
+            {
+                command.CommandText = "SELECT COUNT(*) FROM recent_record_subjects";
+                _recentLinks = (long)command.ExecuteScalar()!;
+            }
+        }
     }
 
     private const string InsertRecordSql = """
@@ -120,7 +159,7 @@ public sealed partial class AuditStore : IAuditStore
         ON CONFLICT (record_id) DO NOTHING
         """;
 
-    private const string LinkSubjectSql = "INSERT INTO record_subjects (idx, subject) VALUES (?1, ?2)";
+    private const string LinkSubjectSql = "INSERT INTO recent_record_subjects (idx, subject) VALUES (?1, ?2)";
 
     private sqlite3_stmt RawInsert => _rawInsert ??= PrepareRaw(InsertRecordSql);
 
@@ -227,6 +266,7 @@ public sealed partial class AuditStore : IAuditStore
         private readonly SqliteTransaction _transaction;
         private readonly List<byte[]> _appended = [];
         private long _nextIndex;
+        private long _links;
         private bool _done;
 
         internal AppendBatch(AuditStore store, SqliteTransaction transaction, long nextIndex)
@@ -369,6 +409,8 @@ public sealed partial class AuditStore : IAuditStore
                 {
                     SqliteException.ThrowExceptionForRC(rc, db);
                 }
+
+                _links++;
             }
 
             _appended.Add(leaf.Hash);
@@ -379,7 +421,19 @@ public sealed partial class AuditStore : IAuditStore
         /// <summary>Makes the batch durable (synchronous=FULL: the WAL is fsynced before this returns).</summary>
         public void Commit()
         {
+            var recent = _store._recentLinks + _links;
+            if (recent >= _store.RecentLinksMergeAt)
+            {
+                // In the batch's transaction: the links are in one table or the other, whatever a crash interrupts.
+                using var merge = _store._writer.CreateCommand();
+                merge.Transaction = _transaction;
+                merge.CommandText = MergeRecentLinksSql;
+                merge.ExecuteNonQuery();
+                recent = 0;
+            }
+
             _transaction.Commit();
+            _store._recentLinks = recent;
             _done = true;
         }
 
@@ -453,8 +507,10 @@ public sealed partial class AuditStore : IAuditStore
         {
             command.Transaction = transaction;
             command.CommandText = $"""
-                SELECT COUNT(*) FROM record_subjects rs JOIN records r ON r.idx = rs.idx
-                WHERE rs.subject IN ({subjects}) AND length(r.leaf) > 0
+                SELECT (SELECT COUNT(*) FROM record_subjects rs JOIN records r ON r.idx = rs.idx
+                        WHERE rs.subject IN ({subjects}) AND length(r.leaf) > 0)
+                     + (SELECT COUNT(*) FROM recent_record_subjects rs JOIN records r ON r.idx = rs.idx
+                        WHERE rs.subject IN ({subjects}) AND length(r.leaf) > 0)
                 """;
             command.Parameters.AddWithValue("$blind", blind);
             if (tenant is not null)
@@ -464,6 +520,8 @@ public sealed partial class AuditStore : IAuditStore
 
             count += (long)command.ExecuteScalar()!;
             command.CommandText = $"DELETE FROM record_subjects WHERE subject IN ({subjects})";
+            command.ExecuteNonQuery();
+            command.CommandText = $"DELETE FROM recent_record_subjects WHERE subject IN ({subjects})";
             command.ExecuteNonQuery();
             command.CommandText = $"DELETE FROM subjects WHERE blind = $blind{tenantClause}";
             command.ExecuteNonQuery();
@@ -523,6 +581,7 @@ public sealed partial class AuditStore : IAuditStore
             INSERT INTO prune_batch SELECT idx FROM records WHERE time_ms < $cutoff AND length(leaf) > 0{tenantClause} LIMIT $limit;
             UPDATE records SET leaf = X'', principal = NULL WHERE idx IN (SELECT idx FROM prune_batch);
             DELETE FROM record_subjects WHERE idx IN (SELECT idx FROM prune_batch);
+            DELETE FROM recent_record_subjects WHERE idx IN (SELECT idx FROM prune_batch);
             SELECT COUNT(*) FROM prune_batch;
             """;
         var pruned = (int)(long)command.ExecuteScalar()!;
@@ -534,7 +593,10 @@ public sealed partial class AuditStore : IAuditStore
     public int DeleteUnusedSubjects()
     {
         using var command = _writer.CreateCommand();
-        command.CommandText = "DELETE FROM subjects WHERE id NOT IN (SELECT subject FROM record_subjects)";
+        command.CommandText = """
+            DELETE FROM subjects WHERE id NOT IN (SELECT subject FROM record_subjects)
+                AND id NOT IN (SELECT subject FROM recent_record_subjects)
+            """;
         return command.ExecuteNonQuery();
     }
 
@@ -643,8 +705,9 @@ public sealed partial class AuditStore : IAuditStore
     }
 
     private const string SelectRecords = """
-        SELECT r.idx, r.record_id, r.time_ms, r.tenant, r.principal, r.route, r.decision, r.reason, r.leaf, r.leaf_hash, rs.subject
-        FROM records r LEFT JOIN record_subjects rs ON rs.idx = r.idx
+        SELECT r.idx, r.record_id, r.time_ms, r.tenant, r.principal, r.route, r.decision, r.reason, r.leaf, r.leaf_hash,
+            COALESCE(rs.subject, rr.subject)
+        FROM records r LEFT JOIN record_subjects rs ON rs.idx = r.idx LEFT JOIN recent_record_subjects rr ON rr.idx = r.idx
         """;
 
     /// <summary>
@@ -701,7 +764,8 @@ public sealed partial class AuditStore : IAuditStore
             // both index lookups, not an OR: with statistics SQLite planned the OR as a scan of every record in index order.
             clauses.Add("""
                 r.idx IN (SELECT p.idx FROM records p WHERE p.principal = $principal
-                 UNION ALL SELECT s_rs.idx FROM record_subjects s_rs JOIN subjects s ON s.id = s_rs.subject WHERE s.blind = $blind)
+                 UNION ALL SELECT s_rs.idx FROM record_subjects s_rs JOIN subjects s ON s.id = s_rs.subject WHERE s.blind = $blind
+                 UNION ALL SELECT s_rr.idx FROM recent_record_subjects s_rr JOIN subjects s ON s.id = s_rr.subject WHERE s.blind = $blind)
                 """);
             command.Parameters.AddWithValue("$principal", query.Principal);
             command.Parameters.AddWithValue("$blind", query.PrincipalBlind ?? []);
@@ -743,6 +807,13 @@ public sealed partial class AuditStore : IAuditStore
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
+        if (_noRecentLinksTable)
+        {
+            // A read-only store from before recent_record_subjects: every link is in record_subjects, and an empty
+            // temporary view (temp is writable on a read-only connection) lets the readers' statements run unchanged.
+            Execute(connection, "CREATE TEMP VIEW IF NOT EXISTS recent_record_subjects (idx, subject) AS SELECT 0, 0 WHERE 0");
+        }
+
         return connection;
     }
 

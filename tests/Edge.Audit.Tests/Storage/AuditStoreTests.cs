@@ -236,6 +236,111 @@ public sealed class AuditStoreTests : IDisposable
         Assert.DoesNotContain(store.ExplainQuery(byTenantReason), step => step.StartsWith("SCAN ", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Append_LinksOnBothSidesOfTheRecentMove_QueriesErasureAndPruneSeeEveryLink()
+    {
+        var path = Path.Combine(_directory, "audit.db");
+        using var store = AuditStore.Open(path);
+        store.RecentLinksMergeAt = 100;
+        byte[] Blind(string principal) => System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(principal));
+        StoredSubject alice, bob;
+        using (var subjects = store.BeginAppend(0))
+        {
+            alice = subjects.GetOrCreateSubject(Blind("alice"), "acme", () => [1, 2, 3], DateTimeOffset.UtcNow);
+            bob = subjects.GetOrCreateSubject(Blind("bob"), "acme", () => [4, 5, 6], DateTimeOffset.UtcNow);
+            subjects.Commit();
+        }
+
+        var old = DateTimeOffset.UtcNow.AddDays(-10);
+        var next = 0L;
+        for (var batch = 0; batch < 5; batch++)
+        {
+            // Batches of 70: the move happens after the second and the fourth, so links sit in both tables.
+            var leaves = Enumerable.Range(batch * 70, 70).Select(i =>
+            {
+                var leaf = i < 35 ? TimedLeaf($"r{i}", old) : Leaf($"r{i}");
+                return leaf with { Summary = leaf.Summary with { Principal = null }, SubjectId = i % 7 == 0 ? alice.Id : bob.Id };
+            }).ToList();
+            next += store.Append(leaves, next).Count;
+        }
+
+        Assert.Equal((280L, 70L), (LinkCount(path, "record_subjects"), LinkCount(path, "recent_record_subjects")));
+        var all = store.Query(new RecordQuery { Limit = 1000 });
+        Assert.All(all, r => Assert.Equal(int.Parse(r.Id[1..], System.Globalization.CultureInfo.InvariantCulture) % 7 == 0 ? alice.Id : bob.Id, r.SubjectId));
+        var aliceQuery = new RecordQuery { Principal = "alice", PrincipalBlind = Blind("alice"), Limit = 1000 };
+        Assert.Equal(Enumerable.Range(0, 350).Where(i => i % 7 == 0).Reverse().Select(i => $"r{i}"), store.Query(aliceQuery).Select(r => r.Id));
+
+        // Retention prunes the 35 old records and drops their links, wherever they are.
+        Assert.Equal(35, store.PruneBefore(DateTimeOffset.UtcNow.AddDays(-1), null, [], 1000));
+        Assert.Equal(315L, LinkCount(path, "record_subjects") + LinkCount(path, "recent_record_subjects"));
+
+        // Erasure reaches alice's records in both tables: 50 of them, 5 already pruned.
+        Assert.Equal(45, store.EraseSubject(Blind("alice"), "alice", "acme"));
+        Assert.Empty(store.Query(aliceQuery));
+        Assert.All(store.Query(new RecordQuery { Limit = 1000 }), r => Assert.NotEqual(alice.Id, r.SubjectId));
+        Assert.Equal(270L, LinkCount(path, "record_subjects") + LinkCount(path, "recent_record_subjects"));
+        Assert.Equal(0, store.DeleteUnusedSubjects());
+    }
+
+    [Fact]
+    public void DeleteUnusedSubjects_SubjectLinkedOnlyFromRecentLinks_IsKept()
+    {
+        using var store = AuditStore.Open(Path.Combine(_directory, "audit.db"));
+        StoredSubject linked, unused;
+        using (var batch = store.BeginAppend(0))
+        {
+            linked = batch.GetOrCreateSubject([1], "acme", () => [1, 2, 3], DateTimeOffset.UtcNow);
+            unused = batch.GetOrCreateSubject([2], "acme", () => [4, 5, 6], DateTimeOffset.UtcNow);
+            Assert.True(batch.Add(Leaf("a") with { SubjectId = linked.Id }));
+            batch.Commit();
+        }
+
+        Assert.Equal(1, store.DeleteUnusedSubjects());
+        Assert.NotNull(store.SubjectKey(linked.Id));
+        Assert.Null(store.SubjectKey(unused.Id));
+    }
+
+    [Fact]
+    public void OpenReadOnly_StoreWrittenBeforeRecentLinks_ReadsItsLinks()
+    {
+        var path = Path.Combine(_directory, "audit.db");
+        byte[] blind = [7, 7, 7];
+        using (var store = AuditStore.Open(path))
+        {
+            store.RecentLinksMergeAt = 1;
+            using var batch = store.BeginAppend(0);
+            var subject = batch.GetOrCreateSubject(blind, "acme", () => [1, 2, 3], DateTimeOffset.UtcNow);
+            Assert.True(batch.Add(Leaf("a") with { Summary = Leaf("a").Summary with { Principal = null }, SubjectId = subject.Id }));
+            batch.Commit();
+        }
+
+        // What an older writer left: no recent_record_subjects table at all.
+        using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            connection.Open();
+            using var drop = connection.CreateCommand();
+            drop.CommandText = "DROP TABLE recent_record_subjects";
+            drop.ExecuteNonQuery();
+        }
+
+        SqliteConnection.ClearAllPools();
+        using var readOnly = AuditStore.OpenReadOnly(path);
+
+        var found = readOnly.Query(new RecordQuery { Principal = "nobody", PrincipalBlind = blind });
+
+        Assert.Equal(["a"], found.Select(r => r.Id));
+        Assert.NotNull(found[0].SubjectId);
+    }
+
+    private static long LinkCount(string path, string table)
+    {
+        using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT COUNT(*) FROM {table}";
+        return (long)command.ExecuteScalar()!;
+    }
+
     private static PendingLeaf TimedLeaf(string id, DateTimeOffset time)
     {
         var bytes = AuditRecordSerializer.Serialize(new AuditRecord { Id = id, Time = time, Instance = "edge-test", Tenant = "acme", Decision = "allow" });
