@@ -170,14 +170,7 @@ public sealed class AuditStoreTests : IDisposable
     public void Query_PrincipalThroughBlindIndex_FindsV1AndV2RecordsFromIndexesWithoutScanningTheTable()
     {
         using var store = AuditStore.Open(Path.Combine(_directory, "audit.db"));
-        byte[] Blind(string principal) => System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(principal));
-        StoredSubject alice, bob;
-        using (var subjects = store.BeginAppend(0))
-        {
-            alice = subjects.GetOrCreateSubject(Blind("alice"), "acme", () => [1, 2, 3], DateTimeOffset.UtcNow);
-            bob = subjects.GetOrCreateSubject(Blind("bob"), "acme", () => [4, 5, 6], DateTimeOffset.UtcNow);
-            subjects.Commit();
-        }
+        var (alice, bob) = CreateAliceAndBob(store);
 
         // v2 records keep no plaintext principal; one older v1 record of alice has it in plaintext.
         var leaves = Enumerable.Range(0, 300).Select(i =>
@@ -242,14 +235,7 @@ public sealed class AuditStoreTests : IDisposable
         var path = Path.Combine(_directory, "audit.db");
         using var store = AuditStore.Open(path);
         store.RecentLinksMergeAt = 100;
-        byte[] Blind(string principal) => System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(principal));
-        StoredSubject alice, bob;
-        using (var subjects = store.BeginAppend(0))
-        {
-            alice = subjects.GetOrCreateSubject(Blind("alice"), "acme", () => [1, 2, 3], DateTimeOffset.UtcNow);
-            bob = subjects.GetOrCreateSubject(Blind("bob"), "acme", () => [4, 5, 6], DateTimeOffset.UtcNow);
-            subjects.Commit();
-        }
+        var (alice, bob) = CreateAliceAndBob(store);
 
         var old = DateTimeOffset.UtcNow.AddDays(-10);
         var next = 0L;
@@ -351,5 +337,17 @@ public sealed class AuditStoreTests : IDisposable
     {
         SqliteConnection.ClearAllPools();
         Directory.Delete(_directory, recursive: true);
+    }
+
+    private static byte[] Blind(string principal) => System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(principal));
+
+    /// <summary>Two subjects of tenant acme, alice and bob, keyed by the SHA-256 of their names as blind index.</summary>
+    private static (StoredSubject Alice, StoredSubject Bob) CreateAliceAndBob(AuditStore store)
+    {
+        using var subjects = store.BeginAppend(0);
+        var alice = subjects.GetOrCreateSubject(Blind("alice"), "acme", () => [1, 2, 3], DateTimeOffset.UtcNow);
+        var bob = subjects.GetOrCreateSubject(Blind("bob"), "acme", () => [4, 5, 6], DateTimeOffset.UtcNow);
+        subjects.Commit();
+        return (alice, bob);
     }
 }
