@@ -416,12 +416,13 @@ internal sealed partial class AuditLog : IDisposable
                 batch.Commit();
             }
 
-            // Only what a committed batch read or created: a rolled-back batch's new subject has no row.
+            // Only what a committed batch read or created: a rolled-back batch's new subject has no row. The cache
+            // takes the batch's cipher as it is (key schedule done), so the subject's next batch sets up no key.
             foreach (var (key, subject) in keys)
             {
-                if (subject.KeyToCache is { } dataKey)
+                if (subject.Owned && _subjectKeys.Add(key, subject.Id, subject.DataKey, generation))
                 {
-                    _subjectKeys.Add(key, subject.Id, dataKey, generation);
+                    subject.Owned = false;
                 }
             }
         }
@@ -487,17 +488,9 @@ internal sealed partial class AuditLog : IDisposable
     /// </summary>
     private BatchSubject ResolveSubject(SubjectCacheKey key, IAuditAppendBatch batch)
     {
-        Span<byte> cached = stackalloc byte[SubjectKeyring.DataKeyBytes];
-        try
+        if (_subjectKeys.TryGet(key, out var cached, out var cachedId))
         {
-            if (_subjectKeys.TryGet(key, cached, out var cachedId))
-            {
-                return new BatchSubject(cachedId, SubjectKeyring.CreateCipher(cached), null);
-            }
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(cached);
+            return new BatchSubject(cachedId, cached, owned: false);
         }
 
         var blind = key.IsPrincipal ? Keyring.BlindPrincipal(key.Value) : Keyring.BlindClientIp(key.Value);
@@ -505,9 +498,7 @@ internal sealed partial class AuditLog : IDisposable
         var dataKey = Keyring.UnwrapDataKey(stored.WrappedKey, blind, key.Tenant);
         try
         {
-            var pinned = GC.AllocateArray<byte>(dataKey.Length, pinned: true);
-            dataKey.CopyTo(pinned, 0);
-            return new BatchSubject(stored.Id, SubjectKeyring.CreateCipher(dataKey), pinned);
+            return new BatchSubject(stored.Id, SubjectKeyring.CreateCipher(dataKey), owned: true);
         }
         finally
         {
@@ -515,15 +506,21 @@ internal sealed partial class AuditLog : IDisposable
         }
     }
 
-    /// <summary>One subject of one batch; <see cref="KeyToCache"/> is the key read from the store, zeroed with the batch.</summary>
-    private sealed record BatchSubject(long Id, AesGcm DataKey, byte[]? KeyToCache) : IDisposable
+    /// <summary>
+    /// One subject of one batch. <see cref="Owned"/>: the batch made the cipher (read from the store) and disposes it
+    /// unless the cache took it after the commit; a cipher from the cache belongs to the cache.
+    /// </summary>
+    private sealed class BatchSubject(long id, AesGcm dataKey, bool owned) : IDisposable
     {
+        public long Id { get; } = id;
+        public AesGcm DataKey { get; } = dataKey;
+        public bool Owned { get; set; } = owned;
+
         public void Dispose()
         {
-            DataKey.Dispose();
-            if (KeyToCache is not null)
+            if (Owned)
             {
-                CryptographicOperations.ZeroMemory(KeyToCache);
+                DataKey.Dispose();
             }
         }
     }
