@@ -416,13 +416,12 @@ internal sealed partial class AuditLog : IDisposable
                 batch.Commit();
             }
 
-            // Only what a committed batch read or created: a rolled-back batch's new subject has no row. The cache
-            // takes the batch's cipher as it is (key schedule done), so the subject's next batch sets up no key.
+            // Only what a committed batch read or created: a rolled-back batch's new subject has no row.
             foreach (var (key, subject) in keys)
             {
-                if (subject.Owned && _subjectKeys.Add(key, subject.Id, subject.DataKey, generation))
+                if (subject.KeyToCache is { } dataKey)
                 {
-                    subject.Owned = false;
+                    _subjectKeys.Add(key, subject.Id, dataKey, generation);
                 }
             }
         }
@@ -488,9 +487,17 @@ internal sealed partial class AuditLog : IDisposable
     /// </summary>
     private BatchSubject ResolveSubject(SubjectCacheKey key, IAuditAppendBatch batch)
     {
-        if (_subjectKeys.TryGet(key, out var cached, out var cachedId))
+        Span<byte> cached = stackalloc byte[SubjectKeyring.DataKeyBytes];
+        try
         {
-            return new BatchSubject(cachedId, cached, owned: false);
+            if (_subjectKeys.TryGet(key, cached, out var cachedId))
+            {
+                return new BatchSubject(cachedId, SubjectKeyring.CreateCipher(cached), null);
+            }
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(cached);
         }
 
         var blind = key.IsPrincipal ? Keyring.BlindPrincipal(key.Value) : Keyring.BlindClientIp(key.Value);
@@ -498,7 +505,9 @@ internal sealed partial class AuditLog : IDisposable
         var dataKey = Keyring.UnwrapDataKey(stored.WrappedKey, blind, key.Tenant);
         try
         {
-            return new BatchSubject(stored.Id, SubjectKeyring.CreateCipher(dataKey), owned: true);
+            var pinned = GC.AllocateArray<byte>(dataKey.Length, pinned: true);
+            dataKey.CopyTo(pinned, 0);
+            return new BatchSubject(stored.Id, SubjectKeyring.CreateCipher(dataKey), pinned);
         }
         finally
         {
@@ -506,21 +515,15 @@ internal sealed partial class AuditLog : IDisposable
         }
     }
 
-    /// <summary>
-    /// One subject of one batch. <see cref="Owned"/>: the batch made the cipher (read from the store) and disposes it
-    /// unless the cache took it after the commit; a cipher from the cache belongs to the cache.
-    /// </summary>
-    private sealed class BatchSubject(long id, AesGcm dataKey, bool owned) : IDisposable
+    /// <summary>One subject of one batch; <see cref="KeyToCache"/> is the key read from the store, zeroed with the batch.</summary>
+    private sealed record BatchSubject(long Id, AesGcm DataKey, byte[]? KeyToCache) : IDisposable
     {
-        public long Id { get; } = id;
-        public AesGcm DataKey { get; } = dataKey;
-        public bool Owned { get; set; } = owned;
-
         public void Dispose()
         {
-            if (Owned)
+            DataKey.Dispose();
+            if (KeyToCache is not null)
             {
-                DataKey.Dispose();
+                CryptographicOperations.ZeroMemory(KeyToCache);
             }
         }
     }
