@@ -21,6 +21,51 @@ public static class AuditRecordSerializer
         SkipValidation = false,
     };
 
+    // Member names encoded once: the writer copies their bytes instead of transcoding and escape-checking every name of
+    // every record. Same bytes (the names are ASCII letters).
+    private static readonly JsonEncodedText s_specversion = JsonEncodedText.Encode("specversion", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_id = JsonEncodedText.Encode("id", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_type = JsonEncodedText.Encode("type", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_time = JsonEncodedText.Encode("time", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_tenant = JsonEncodedText.Encode("tenant", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_datacontenttype = JsonEncodedText.Encode("datacontenttype", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_dataschema = JsonEncodedText.Encode("dataschema", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_data = JsonEncodedText.Encode("data", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_instance = JsonEncodedText.Encode("instance", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_status = JsonEncodedText.Encode("status", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_decision = JsonEncodedText.Encode("decision", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_signature = JsonEncodedText.Encode("signature", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_bytesIn = JsonEncodedText.Encode("bytesIn", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_bytesOut = JsonEncodedText.Encode("bytesOut", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_latencyMs = JsonEncodedText.Encode("latencyMs", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_bodyHash = JsonEncodedText.Encode("bodyHash", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_alg = JsonEncodedText.Encode("alg", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_salt = JsonEncodedText.Encode("salt", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_value = JsonEncodedText.Encode("value", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_attributes = JsonEncodedText.Encode("attributes", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_subject = JsonEncodedText.Encode("subject", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_protection = JsonEncodedText.Encode("protection", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_source = JsonEncodedText.Encode("source", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_route = JsonEncodedText.Encode("route", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_destination = JsonEncodedText.Encode("destination", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_method = JsonEncodedText.Encode("method", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_path = JsonEncodedText.Encode("path", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_step = JsonEncodedText.Encode("step", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_reason = JsonEncodedText.Encode("reason", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_authMethod = JsonEncodedText.Encode("authMethod", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_rateLimit = JsonEncodedText.Encode("rateLimit", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_rateLimitFallback = JsonEncodedText.Encode("rateLimitFallback", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_scheme = JsonEncodedText.Encode("scheme", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_result = JsonEncodedText.Encode("result", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_traceId = JsonEncodedText.Encode("traceId", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_principal = JsonEncodedText.Encode("principal", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_clientIp = JsonEncodedText.Encode("clientIp", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+
+    private static readonly JsonEncodedText s_specVersionValue = JsonEncodedText.Encode(SpecVersion, JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_contentTypeValue = JsonEncodedText.Encode("application/json", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_dataSchemaValue = JsonEncodedText.Encode(DataSchema, JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_protectionNone = JsonEncodedText.Encode("none", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+
     public static byte[] Serialize(AuditRecord record)
     {
         var buffer = new ArrayBufferWriter<byte>(768);
@@ -76,73 +121,75 @@ public static class AuditRecordSerializer
     private static void WriteRecord(Utf8JsonWriter json, in AuditRecordFields record)
     {
         json.WriteStartObject();
-        json.WriteString("specversion", SpecVersion);
-        json.WriteString("id", record.Id);
+        json.WriteString(s_specversion, s_specVersionValue);
+        json.WriteString(s_id, record.Id);
         WriteSource(json, record.Instance);
-        json.WriteString("type", record.Type);
+        json.WriteString(s_type, record.Type);
         Span<char> time = stackalloc char[StackChars];
-        record.Time.UtcDateTime.TryFormat(time, out var timeLength, "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
-        json.WriteString("time", time[..timeLength]);
+        // "O" of a UTC DateTime is yyyy-MM-ddTHH:mm:ss.fffffffZ, the same characters as the custom pattern it replaces,
+        // through the runtime's fixed-layout path instead of parsing a custom format on every record.
+        record.Time.UtcDateTime.TryFormat(time, out var timeLength, "O", CultureInfo.InvariantCulture);
+        json.WriteString(s_time, time[..timeLength]);
         if (record.Tenant is not null)
         {
-            json.WriteString("tenant", record.Tenant);
+            json.WriteString(s_tenant, record.Tenant);
         }
 
-        json.WriteString("datacontenttype", "application/json");
-        json.WriteString("dataschema", DataSchema);
-        json.WriteStartObject("data");
-        json.WriteString("instance", record.Instance);
-        WriteOptional(json, "route", record.Route);
-        WriteOptional(json, "destination", record.Destination);
-        WriteOptional(json, "method", record.Method);
-        WriteOptional(json, "path", record.Path);
+        json.WriteString(s_datacontenttype, s_contentTypeValue);
+        json.WriteString(s_dataschema, s_dataSchemaValue);
+        json.WriteStartObject(s_data);
+        json.WriteString(s_instance, record.Instance);
+        WriteOptional(json, s_route, record.Route);
+        WriteOptional(json, s_destination, record.Destination);
+        WriteOptional(json, s_method, record.Method);
+        WriteOptional(json, s_path, record.Path);
         if (record.Status is { } status)
         {
-            json.WriteNumber("status", status);
+            json.WriteNumber(s_status, status);
         }
 
-        json.WriteString("decision", record.Decision);
-        WriteOptional(json, "step", record.Step);
-        WriteOptional(json, "reason", record.Reason);
-        WriteOptional(json, "authMethod", record.AuthMethod);
-        WriteOptional(json, "rateLimit", record.RateLimit);
-        WriteOptional(json, "rateLimitFallback", record.RateLimitFallback);
+        json.WriteString(s_decision, record.Decision);
+        WriteOptional(json, s_step, record.Step);
+        WriteOptional(json, s_reason, record.Reason);
+        WriteOptional(json, s_authMethod, record.AuthMethod);
+        WriteOptional(json, s_rateLimit, record.RateLimit);
+        WriteOptional(json, s_rateLimitFallback, record.RateLimitFallback);
         if (record.SignatureScheme is not null || record.SignatureResult is not null)
         {
-            json.WriteStartObject("signature");
-            WriteOptional(json, "scheme", record.SignatureScheme);
-            WriteOptional(json, "result", record.SignatureResult);
+            json.WriteStartObject(s_signature);
+            WriteOptional(json, s_scheme, record.SignatureScheme);
+            WriteOptional(json, s_result, record.SignatureResult);
             json.WriteEndObject();
         }
 
         if (record.BytesIn is { } bytesIn)
         {
-            json.WriteNumber("bytesIn", bytesIn);
+            json.WriteNumber(s_bytesIn, bytesIn);
         }
 
         if (record.BytesOut is { } bytesOut)
         {
-            json.WriteNumber("bytesOut", bytesOut);
+            json.WriteNumber(s_bytesOut, bytesOut);
         }
 
         if (record.LatencyMs is { } latency)
         {
-            json.WriteNumber("latencyMs", Math.Round(latency, 3));
+            json.WriteNumber(s_latencyMs, Math.Round(latency, 3));
         }
 
-        WriteOptional(json, "traceId", record.TraceId);
+        WriteOptional(json, s_traceId, record.TraceId);
         if (record.BodyHash is { } bodyHash)
         {
-            json.WriteStartObject("bodyHash");
-            json.WriteString("alg", BodyHash.Algorithm);
-            json.WriteBase64String("salt", bodyHash.Salt);
-            json.WriteBase64String("value", bodyHash.Value);
+            json.WriteStartObject(s_bodyHash);
+            json.WriteString(s_alg, BodyHash.Algorithm);
+            json.WriteBase64String(s_salt, bodyHash.Salt);
+            json.WriteBase64String(s_value, bodyHash.Value);
             json.WriteEndObject();
         }
 
         if (record.Attributes is { Count: > 0 } attributes)
         {
-            json.WriteStartObject("attributes");
+            json.WriteStartObject(s_attributes);
             foreach (var (key, value) in attributes.OrderBy(a => a.Key, StringComparer.Ordinal))
             {
                 json.WriteString(key, value);
@@ -151,10 +198,10 @@ public static class AuditRecordSerializer
             json.WriteEndObject();
         }
 
-        json.WriteStartObject("subject");
-        json.WriteString("protection", "none");
-        WriteOptional(json, "principal", record.Principal);
-        WriteOptional(json, "clientIp", record.ClientIp);
+        json.WriteStartObject(s_subject);
+        json.WriteString(s_protection, s_protectionNone);
+        WriteOptional(json, s_principal, record.Principal);
+        WriteOptional(json, s_clientIp, record.ClientIp);
         json.WriteEndObject();
         json.WriteEndObject();
         json.WriteEndObject();
@@ -165,17 +212,17 @@ public static class AuditRecordSerializer
         const string scheme = "edge://";
         if (scheme.Length + instance.Length > StackChars)
         {
-            json.WriteString("source", scheme + instance);
+            json.WriteString(s_source, scheme + instance);
             return;
         }
 
         Span<char> source = stackalloc char[StackChars];
         scheme.CopyTo(source);
         instance.CopyTo(source[scheme.Length..]);
-        json.WriteString("source", source[..(scheme.Length + instance.Length)]);
+        json.WriteString(s_source, source[..(scheme.Length + instance.Length)]);
     }
 
-    private static void WriteOptional(Utf8JsonWriter json, string name, string? value)
+    private static void WriteOptional(Utf8JsonWriter json, JsonEncodedText name, string? value)
     {
         if (value is not null)
         {

@@ -15,12 +15,12 @@ internal static class DecisionRecords
 {
     public static AuditRecordFields Build(HttpContext context, EdgeRequestFeature request, EdgeHostOptions host, TimeProvider time)
     {
-        var proxy = context.Features.Get<IReverseProxyFeature>();
+        var proxy = context.GetFeature<IReverseProxyFeature>();
         var status = context.Response.StatusCode;
         var identity = context.GetIdentity();
         var body = context.GetBody();
-        var signature = context.Features.Get<EdgeSignatureFeature>();
-        var rateLimit = context.Features.Get<EdgeRateLimitFeature>();
+        var signature = context.GetFeature<EdgeSignatureFeature>();
+        var rateLimit = context.GetFeature<EdgeRateLimitFeature>();
         return new AuditRecordFields
         {
             Id = request.RequestId,

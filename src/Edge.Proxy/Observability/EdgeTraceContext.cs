@@ -44,13 +44,14 @@ internal sealed class EdgeTraceContext
         var headers = context.Request.Headers;
         var trace = Start(headers.TraceParent.Count == 1 ? headers.TraceParent[0] : null, out var traceParent);
         headers.TraceParent = traceParent;
-        context.Features.Set(trace);
+        // The non-generic indexer, as Pipeline/EdgeFeatures: no generic virtual dispatch per request.
+        context.Features[typeof(EdgeTraceContext)] = trace;
         return next(context);
     }
 
     /// <summary>The audit record's trace id: this context's, or the current Activity's when Activities are on.</summary>
     public static string? TraceIdOf(HttpContext context) =>
-        context.Features.Get<EdgeTraceContext>() is { } trace ? trace.TraceId.ToHexString() : Activity.Current?.TraceId.ToHexString();
+        context.Features[typeof(EdgeTraceContext)] is EdgeTraceContext trace ? trace.TraceId.ToHexString() : Activity.Current?.TraceId.ToHexString();
 
     /// <summary>The context of a request that arrived with <paramref name="incoming"/> (or none), and the header to send on.</summary>
     public static EdgeTraceContext Start(string? incoming, out string traceParent)

@@ -70,7 +70,7 @@ internal sealed class ClientAddressResolver
         var protocol = context.Request.Protocol;
         if (client.ViaTrustedProxy
             || !(HttpProtocol.IsHttp11(protocol) || HttpProtocol.IsHttp10(protocol))
-            || context.Features.Get<IConnectionItemsFeature>()?.Items is not { } items)
+            || (context.Features[typeof(IConnectionItemsFeature)] as IConnectionItemsFeature)?.Items is not { } items)
         {
             return client.Ip.ToString();
         }

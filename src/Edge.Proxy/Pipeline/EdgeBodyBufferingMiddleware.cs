@@ -43,7 +43,7 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
 
     public Task InvokeAsync(HttpContext context)
     {
-        var route = context.GetReverseProxyFeature().Route.Config;
+        var route = context.GetProxyFeature().Route.Config;
         var plan = _plans.TryGetValue(route, out var known) ? known : _plans.GetValue(route, _createPlan ??= CreatePlan);
 
         // Not async for routes without a body step (most): next's task is returned, no state machine per request.

@@ -31,7 +31,7 @@ internal sealed class EdgeRequestMiddleware(
 
     public async Task InvokeAsync(HttpContext context)
     {
-        var route = context.GetReverseProxyFeature().Route.Config;
+        var route = context.GetProxyFeature().Route.Config;
         var routeId = route.RouteId;
         var client = clientAddresses.Resolve(context);
         var startedAt = time.GetUtcNow();
@@ -42,7 +42,7 @@ internal sealed class EdgeRequestMiddleware(
             StartedAt = startedAt,
             ClientIp = ClientAddressResolver.Format(context, client),
         };
-        context.Features.Set(request);
+        context.SetFeature(request);
         context.TraceIdentifier = request.RequestId;
 
         // Forwarding headers: the edge writes these itself (ForwardingHeadersTransform); a direct client's copies are forgeries.

@@ -35,7 +35,7 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
                 $"A tenant id is 1-{TenantId.MaxLength} characters from A-Z, a-z, 0-9, '.', '_' and '-'."));
         }
 
-        context.HttpContext.Features.Set(new EdgeTenantFeature(raw, _source));
+        context.HttpContext.SetFeature(new EdgeTenantFeature(raw, _source));
         if (TenantBinding.Check(context.HttpContext) is { } mismatch)
         {
             // Authentication ran first and its credential is bound to another tenant.
