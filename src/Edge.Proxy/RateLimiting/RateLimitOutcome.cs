@@ -1,3 +1,4 @@
+using System.Numerics;
 using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.RateLimiting;
@@ -18,8 +19,8 @@ internal static class RateLimitOutcome
         http.Features.Set(EdgeRateLimitFeature.For(decision.Outcome, decision.FallbackReasonTag));
         if (RateLimitHeaders.Any(policy))
         {
-            // One state object and a static callback: the headers are formatted when the response starts.
-            http.Response.OnStarting(static state => ((PendingHeaders)state).WriteAsync(), new PendingHeaders(http.Response, policy, decision, now));
+            // A reused state object and a static callback: the headers are formatted when the response starts.
+            http.Response.OnStarting(static state => ((PendingHeaders)state).WriteAsync(), PendingHeaders.Rent(http.Response, policy, decision, now));
         }
 
         return decision.Admitted ? null : Denial(policy.Name, decision);
@@ -47,11 +48,35 @@ internal static class RateLimitOutcome
         };
     }
 
-    private sealed class PendingHeaders(HttpResponse response, RateLimitPolicy policy, RateLimitDecision decision, DateTimeOffset now)
+    /// <summary>
+    /// The headers of one decision until its response starts. Reused: one per processor slot is kept after it wrote its
+    /// headers (an object per decision otherwise). One whose response never starts is simply left to the collector,
+    /// so an object is never in two requests at once.
+    /// </summary>
+    private sealed class PendingHeaders
     {
+        private static readonly PendingHeaders?[] s_free = new PendingHeaders?[Math.Max(1, (int)BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount))];
+
+        private HttpResponse? _response;
+        private RateLimitPolicy? _policy;
+        private RateLimitDecision _decision;
+        private DateTimeOffset _now;
+
+        public static PendingHeaders Rent(HttpResponse response, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset now)
+        {
+            var pending = Interlocked.Exchange(ref s_free[Thread.GetCurrentProcessorId() & (s_free.Length - 1)], null) ?? new PendingHeaders();
+            pending._response = response;
+            pending._policy = policy;
+            pending._decision = decision;
+            pending._now = now;
+            return pending;
+        }
+
         public Task WriteAsync()
         {
-            RateLimitHeaders.Write(response.Headers, policy, decision, now);
+            RateLimitHeaders.Write(_response!.Headers, _policy!, _decision, _now);
+            (_response, _policy, _decision) = (null, null, default);
+            Volatile.Write(ref s_free[Thread.GetCurrentProcessorId() & (s_free.Length - 1)], this);
             return Task.CompletedTask;
         }
     }
