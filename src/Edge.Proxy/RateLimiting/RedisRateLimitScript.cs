@@ -94,23 +94,22 @@ internal sealed class RedisRateLimitScript
     public static async Task<BucketResult> TakeAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, int want, int min, long? clientTimeMicroseconds = null) =>
         (await TakeManyAsync(database, policy, partition, [new BucketRequest(want, min)], clientTimeMicroseconds).ConfigureAwait(false))[0];
 
-    /// <summary>Applies the requests in order in one atomic script call; one result per request.</summary>
-    public static async Task<BucketResult[]> TakeManyAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, IReadOnlyList<BucketRequest> requests, long? clientTimeMicroseconds = null, RedisCommandWatch? watch = null)
+    /// <summary>
+    /// Applies the requests in order in one atomic script call; one result per request. The script's own API, without
+    /// the limiter's deadline, breaker and retries (the limiter sends through <see cref="RedisRateLimitConnection"/>).
+    /// </summary>
+    public static async Task<BucketResult[]> TakeManyAsync(IDatabaseAsync database, RateLimitPolicy policy, string partition, IReadOnlyList<BucketRequest> requests, long? clientTimeMicroseconds = null)
     {
         RedisKey[] keys = [KeyOf(policy, partition)];
         var values = Values(policy, requests, clientTimeMicroseconds);
         RedisResult result;
         try
         {
-            var command = database.ScriptEvaluateAsync(Sha1, keys, values);
-            watch?.Sent(command);
-            result = await command.ConfigureAwait(false);
+            result = await EvaluateAsync(database, keys, values, withSource: false).ConfigureAwait(false);
         }
         catch (RedisServerException ex) when (IsNoScript(ex))
         {
-            var command = database.ScriptEvaluateAsync(Source, keys, values);
-            watch?.Sent(command);
-            result = await command.ConfigureAwait(false);
+            result = await EvaluateAsync(database, keys, values, withSource: true).ConfigureAwait(false);
         }
 
         var results = new BucketResult[requests.Count];
