@@ -23,48 +23,50 @@ public static class AuditRecordSerializer
 
     // Member names encoded once: the writer copies their bytes instead of transcoding and escape-checking every name of
     // every record. Same bytes (the names are ASCII letters).
-    private static readonly JsonEncodedText s_specversion = JsonEncodedText.Encode("specversion", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_id = JsonEncodedText.Encode("id", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_type = JsonEncodedText.Encode("type", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_time = JsonEncodedText.Encode("time", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_tenant = JsonEncodedText.Encode("tenant", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_datacontenttype = JsonEncodedText.Encode("datacontenttype", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_dataschema = JsonEncodedText.Encode("dataschema", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_data = JsonEncodedText.Encode("data", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_instance = JsonEncodedText.Encode("instance", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_status = JsonEncodedText.Encode("status", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_decision = JsonEncodedText.Encode("decision", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_signature = JsonEncodedText.Encode("signature", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_bytesIn = JsonEncodedText.Encode("bytesIn", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_bytesOut = JsonEncodedText.Encode("bytesOut", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_latencyMs = JsonEncodedText.Encode("latencyMs", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_bodyHash = JsonEncodedText.Encode("bodyHash", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_alg = JsonEncodedText.Encode("alg", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_salt = JsonEncodedText.Encode("salt", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_value = JsonEncodedText.Encode("value", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_attributes = JsonEncodedText.Encode("attributes", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_subject = JsonEncodedText.Encode("subject", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_protection = JsonEncodedText.Encode("protection", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_source = JsonEncodedText.Encode("source", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_route = JsonEncodedText.Encode("route", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_destination = JsonEncodedText.Encode("destination", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_method = JsonEncodedText.Encode("method", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_path = JsonEncodedText.Encode("path", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_step = JsonEncodedText.Encode("step", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_reason = JsonEncodedText.Encode("reason", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_authMethod = JsonEncodedText.Encode("authMethod", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_rateLimit = JsonEncodedText.Encode("rateLimit", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_rateLimitFallback = JsonEncodedText.Encode("rateLimitFallback", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_scheme = JsonEncodedText.Encode("scheme", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_result = JsonEncodedText.Encode("result", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_traceId = JsonEncodedText.Encode("traceId", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_principal = JsonEncodedText.Encode("principal", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_clientIp = JsonEncodedText.Encode("clientIp", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_specversion = Text("specversion");
+    private static readonly JsonEncodedText s_id = Text("id");
+    private static readonly JsonEncodedText s_type = Text("type");
+    private static readonly JsonEncodedText s_time = Text("time");
+    private static readonly JsonEncodedText s_tenant = Text("tenant");
+    private static readonly JsonEncodedText s_datacontenttype = Text("datacontenttype");
+    private static readonly JsonEncodedText s_dataschema = Text("dataschema");
+    private static readonly JsonEncodedText s_data = Text("data");
+    private static readonly JsonEncodedText s_instance = Text("instance");
+    private static readonly JsonEncodedText s_status = Text("status");
+    private static readonly JsonEncodedText s_decision = Text("decision");
+    private static readonly JsonEncodedText s_signature = Text("signature");
+    private static readonly JsonEncodedText s_bytesIn = Text("bytesIn");
+    private static readonly JsonEncodedText s_bytesOut = Text("bytesOut");
+    private static readonly JsonEncodedText s_latencyMs = Text("latencyMs");
+    private static readonly JsonEncodedText s_bodyHash = Text("bodyHash");
+    private static readonly JsonEncodedText s_alg = Text("alg");
+    private static readonly JsonEncodedText s_salt = Text("salt");
+    private static readonly JsonEncodedText s_value = Text("value");
+    private static readonly JsonEncodedText s_attributes = Text("attributes");
+    private static readonly JsonEncodedText s_subject = Text("subject");
+    private static readonly JsonEncodedText s_protection = Text("protection");
+    private static readonly JsonEncodedText s_source = Text("source");
+    private static readonly JsonEncodedText s_route = Text("route");
+    private static readonly JsonEncodedText s_destination = Text("destination");
+    private static readonly JsonEncodedText s_method = Text("method");
+    private static readonly JsonEncodedText s_path = Text("path");
+    private static readonly JsonEncodedText s_step = Text("step");
+    private static readonly JsonEncodedText s_reason = Text("reason");
+    private static readonly JsonEncodedText s_authMethod = Text("authMethod");
+    private static readonly JsonEncodedText s_rateLimit = Text("rateLimit");
+    private static readonly JsonEncodedText s_rateLimitFallback = Text("rateLimitFallback");
+    private static readonly JsonEncodedText s_scheme = Text("scheme");
+    private static readonly JsonEncodedText s_result = Text("result");
+    private static readonly JsonEncodedText s_traceId = Text("traceId");
+    private static readonly JsonEncodedText s_principal = Text("principal");
+    private static readonly JsonEncodedText s_clientIp = Text("clientIp");
 
-    private static readonly JsonEncodedText s_specVersionValue = JsonEncodedText.Encode(SpecVersion, JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_contentTypeValue = JsonEncodedText.Encode("application/json", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_dataSchemaValue = JsonEncodedText.Encode(DataSchema, JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-    private static readonly JsonEncodedText s_protectionNone = JsonEncodedText.Encode("none", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+    private static readonly JsonEncodedText s_specVersionValue = Text(SpecVersion);
+    private static readonly JsonEncodedText s_contentTypeValue = Text("application/json");
+    private static readonly JsonEncodedText s_dataSchemaValue = Text(DataSchema);
+    private static readonly JsonEncodedText s_protectionNone = Text("none");
+
+    private static JsonEncodedText Text(string value) => JsonEncodedText.Encode(value, JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
 
     public static byte[] Serialize(AuditRecord record)
     {
