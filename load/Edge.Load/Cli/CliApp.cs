@@ -90,7 +90,7 @@ public static class CliApp
 
     public const string RateLimitUsage = """
         Usage: edge-load ratelimit [--smoke] [--redis single,cluster | --redis-connect CONN [--redis-pid PID]]
-                                   [--instances 2] [--modes strict,lease] [--keys 1,10000] [--copies 32] [--duration 5s]
+                                   [--instances 2] [--modes strict,lease[,script,get]] [--keys 1,10000] [--copies 32] [--duration 5s]
                                    [--warmup 1s] [--rate-fraction 0.8] [--max-rate 50000] [--deadline 100ms] [--blackhole 2s]
                                    [--blackhole-rate 1000] [--after-resume 3s] [--rounds 2] [--generator paced|sleep1]
                                    [--pace-min 100us] [--phases off|on] [--out FILE]
@@ -106,6 +106,8 @@ public static class CliApp
         (paced: sub-millisecond sleeps until the next decision is due, at least --pace-min; sleep1: 1 ms sleeps, then
         every decision due); each row reports decisions per wake-up and the dispatcher's own CPU.
         --phases on: where each strict decision of the open model spent its time (coalescing, Redis, the two hops).
+        --modes script,get: the host's floor, same client, instances and generator, no limiter: script sends the
+        limiter's script once per decision (no coalescing, deadline, breaker or retry), get one GET of the same key.
         --smoke: one round, single Redis, about 15 s.
         Writes markdown to --out (or stdout). Exit codes: 0 done, 2 usage error, 3 the run failed.
         """;

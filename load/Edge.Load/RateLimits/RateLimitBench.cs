@@ -4,6 +4,7 @@ using Edge.Configuration;
 using Edge.Configuration.RateLimiting;
 using Edge.Proxy.RateLimiting;
 using HdrHistogram;
+using StackExchange.Redis;
 
 namespace Edge.Load.RateLimits;
 
@@ -100,7 +101,8 @@ internal static class RateLimitBench
 
                         if (options.Blackhole > TimeSpan.Zero && store.CanFreeze)
                         {
-                            foreach (var mode in options.Modes)
+                            // The floor modes have no deadline: a frozen server would hold them until it resumes.
+                            foreach (var mode in options.Modes.Where(m => m is "strict" or "lease"))
                             {
                                 cancellationToken.ThrowIfCancellationRequested();
                                 var row = await BlackholeAsync(options, store, instances, round, mode, cancellationToken).ConfigureAwait(false);
@@ -146,8 +148,13 @@ internal static class RateLimitBench
         return RateLimitPolicy.TryCreate(name, policyOptions, errors) ?? throw new InvalidOperationException(string.Join("; ", errors.Errors));
     }
 
-    private static Decide Decider(IReadOnlyList<LimiterInstance> instances, RateLimitPolicy policy, string[] partitions, CancellationToken cancellationToken)
+    private static Decide Decider(IReadOnlyList<LimiterInstance> instances, string mode, RateLimitPolicy policy, string[] partitions, CancellationToken cancellationToken)
     {
+        if (mode is "script" or "get")
+        {
+            return FloorDecider(instances, mode, policy, partitions);
+        }
+
         var limiters = instances.Select(i => i.LimiterFor(policy)).ToArray();
         return sequence =>
         {
@@ -157,12 +164,44 @@ internal static class RateLimitBench
         };
     }
 
+    /// <summary>
+    /// The host's floor under the strict limiter, measured with the same client, generator and instances: <c>script</c>
+    /// sends the limiter's own script once per decision (EVALSHA, no coalescing, deadline, breaker or retry), <c>get</c>
+    /// one GET of the same key, the cheapest keyed round trip. No limiter that makes one Redis call per decision can do
+    /// better on this host than these rows; a strict row close to them is bounded by the host, not by the limiter.
+    /// </summary>
+    private static Decide FloorDecider(IReadOnlyList<LimiterInstance> instances, string mode, RateLimitPolicy policy, string[] partitions)
+    {
+        var databases = instances.Select(i => (i.Multiplexer ?? throw new InvalidOperationException("A limiter instance is not connected")).GetDatabase()).ToArray();
+        var keys = partitions.Select(p => (RedisKey)RedisRateLimitScript.KeyOf(policy, p)).Select(k => new[] { k }).ToArray();
+        var values = RedisRateLimitScript.Values(policy, [new BucketRequest(1, 1)], clientTimeMicroseconds: null);
+        var limit = policy.Limit;
+        return sequence =>
+        {
+            var database = databases[(int)(sequence % databases.Length)];
+            var key = keys[(int)(sequence / databases.Length % keys.Length)];
+            return mode == "get" ? GetAsync(database, key[0], limit) : ScriptAsync(database, key, values, limit);
+        };
+
+        static async ValueTask<RateLimitDecision> GetAsync(IDatabase database, RedisKey key, int limit)
+        {
+            await database.StringGetAsync(key).ConfigureAwait(false);
+            return new RateLimitDecision(true, RateLimitDecisionSource.Redis, limit, null, null, TimeSpan.Zero);
+        }
+
+        static async ValueTask<RateLimitDecision> ScriptAsync(IDatabase database, RedisKey[] key, RedisValue[] values, int limit)
+        {
+            var result = await RedisRateLimitScript.EvaluateAsync(database, key, values, withSource: false).ConfigureAwait(false);
+            return RateLimitDecision.From(RedisRateLimitScript.Parse(result, 0), RateLimitDecisionSource.Redis, limit);
+        }
+    }
+
     private static async Task<ThroughputRow> ThroughputAsync(
         RateLimitBenchOptions options, RedisUnderTest store, IReadOnlyList<LimiterInstance> instances, int round, string mode, int keys, CancellationToken cancellationToken)
     {
         var policy = Policy(options, $"bench-{mode}-{keys}-r{round}-{Guid.NewGuid():N}", mode);
         var partitions = keys == 1 ? [HotPartition] : Enumerable.Range(0, keys).Select(k => $"acme:u{k}").ToArray();
-        var decide = Decider(instances, policy, partitions, cancellationToken);
+        var decide = Decider(instances, mode, policy, partitions, cancellationToken);
         var load = LoadAverage();
 
         var warmup = new DecisionTally();
@@ -238,7 +277,7 @@ internal static class RateLimitBench
         RateLimitBenchOptions options, RedisUnderTest store, IReadOnlyList<LimiterInstance> instances, int round, string mode, CancellationToken cancellationToken)
     {
         var policy = Policy(options, $"blackhole-{mode}-r{round}-{Guid.NewGuid():N}", mode);
-        var decide = Decider(instances, policy, [HotPartition], cancellationToken);
+        var decide = Decider(instances, mode, policy, [HotPartition], cancellationToken);
         var load = LoadAverage();
         var healthyFor = TimeSpan.FromSeconds(1);
         var healthy = new DecisionTally();

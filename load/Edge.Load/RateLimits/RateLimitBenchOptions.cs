@@ -105,7 +105,7 @@ internal sealed record RateLimitBenchOptions
                 "--redis-connect" => options with { Connect = value },
                 "--redis-pid" => options with { RedisPid = Positive(name, value) },
                 "--instances" => options with { Instances = Positive(name, value) },
-                "--modes" => options with { Modes = List(name, value, v => v is "strict" or "lease" ? v : throw new FormatException($"--modes: '{v}' is not strict or lease")) },
+                "--modes" => options with { Modes = List(name, value, v => v is "strict" or "lease" or "script" or "get" ? v : throw new FormatException($"--modes: '{v}' is not strict, lease, script or get")) },
                 "--keys" => options with { Keys = List(name, value, v => Positive(name, v)) },
                 "--copies" => options with { Copies = Positive(name, value) },
                 "--duration" => options with { Duration = PositiveDuration(name, value) },
