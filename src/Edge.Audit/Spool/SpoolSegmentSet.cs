@@ -147,8 +147,12 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
             Math.Max(options.SegmentBytes, segment.Length + frameBytes));
         lock (_syncLock)
         {
-            // A handle left by an earlier attempt whose mapping failed: nothing was written through it.
-            _activeHandle?.Dispose();
+            // A handle left by an earlier attempt that failed after opening it: the next fsync syncs and closes it.
+            if (_activeHandle is { } left)
+            {
+                _retired.Add(left);
+            }
+
             _activeHandle = handle;
         }
 
