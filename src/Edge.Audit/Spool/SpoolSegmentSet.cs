@@ -108,13 +108,6 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
         var rolled = false;
         if (_view is not null && current is not null)
         {
-            if (current.Length == 0 || current.Length + frameBytes <= options.SegmentBytes)
-            {
-                // A frame larger than the mapping: the segment is mapped again, larger.
-                Unmap(current);
-                return Map(current, frameBytes);
-            }
-
             // The fsync and the close are the next SyncToDisk's, so a roll never waits for the disk.
             Unmap(current);
             lock (_syncLock)
@@ -123,7 +116,9 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
                 _activeHandle = null;
             }
 
-            rolled = true;
+            // An empty segment and a frame larger than its mapping: the segment is created again below, with blocks
+            // reserved for that frame (mapping it larger would extend the file without them).
+            rolled = current.Length > 0;
         }
 
         SpoolSegment segment;
@@ -143,12 +138,21 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
             }
         }
 
-        // Every segment written through the mapping is new and gets its blocks reserved now: a full disk fails this
-        // open with an IOException (the append fails, as a failed write did) rather than the first store into a page of
-        // the mapping, which the kernel answers with SIGBUS.
-        var handle = File.OpenHandle(segment.Path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.None, options.SegmentBytes);
+        // Every segment written through the mapping is new and gets its blocks reserved now, for the whole mapping (a
+        // frame larger than a segment included): a full disk fails this open with an IOException (the append fails, as
+        // a failed write did) rather than the first store into a page of the mapping, which the kernel answers with
+        // SIGBUS.
+        var handle = File.OpenHandle(
+            segment.Path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.None,
+            Math.Max(options.SegmentBytes, segment.Length + frameBytes));
         lock (_syncLock)
         {
+            // A handle left by an earlier attempt that failed after opening it: the next fsync syncs and closes it.
+            if (_activeHandle is { } left)
+            {
+                _retired.Add(left);
+            }
+
             _activeHandle = handle;
         }
 

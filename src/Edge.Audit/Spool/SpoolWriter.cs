@@ -127,7 +127,18 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     {
         var frameBytes = SpoolFrame.HeaderSize + payload.Length;
         SpoolFrame.WriteHeader(header, _nextSequence, now, payload);
-        segments.Write(header, payload, _nextSequence);
+        try
+        {
+            segments.Write(header, payload, _nextSequence);
+        }
+        catch
+        {
+            // Not written: its room goes back under the cap, or every failed append (a full disk) would keep some
+            // reserved and the spool would refuse everything for good once the cap's worth had failed.
+            Interlocked.Add(ref _reservedBytes, -frameBytes);
+            throw;
+        }
+
         backlog.Add(_nextSequence, now);
         _nextSequence++;
         Interlocked.Add(ref _reservedBytes, -frameBytes);
@@ -191,12 +202,14 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
             // Held only for the synchronous write of this batch, never across an await.
             lock (_write)
             {
+                var attempted = 0;
                 try
                 {
                     var now = time.GetUtcNow().ToUnixTimeMilliseconds();
                     var first = _nextSequence;
                     foreach (var pending in batch)
                     {
+                        attempted++;
                         WriteFrame(pending.Payload.Span, header, now);
                     }
 
@@ -208,6 +221,12 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
                 catch (Exception exception)
 #pragma warning restore CA1031
                 {
+                    // The frames after the one that failed were never tried: their room is free again too.
+                    for (var i = attempted; i < batch.Count; i++)
+                    {
+                        Interlocked.Add(ref _reservedBytes, -(SpoolFrame.HeaderSize + batch[i].Payload.Length));
+                    }
+
                     foreach (var pending in batch)
                     {
                         pending.SetException(exception);

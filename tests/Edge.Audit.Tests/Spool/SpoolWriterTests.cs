@@ -173,6 +173,28 @@ public sealed class SpoolWriterTests : IAsyncDisposable
         Assert.Equal(2 * SpoolTestDirectory.FrameBytes(1), segments.Bytes);
     }
 
+    [Theory]
+    [InlineData(SpoolDurability.ProcessCrash)]
+    [InlineData(SpoolDurability.PowerLoss)]
+    public async Task TryAppendAsync_SegmentCannotBeCreated_FailsTheAppendAndReservesNothing(SpoolDurability durability)
+    {
+        // Room for three frames. The first segment cannot be created (its directory is gone, as a full disk fails the
+        // open that reserves a new segment's blocks with an IOException): every append fails, more than the cap holds.
+        var (writer, _) = Start(_directory.Options(maxBytes: 3 * SpoolTestDirectory.FrameBytes(1)) with { Durability = durability, CommitInterval = TimeSpan.Zero });
+        Directory.Delete(_directory.Path);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.True(writer.HasRoomFor(SpoolTestDirectory.Record(1).Length), $"No room left after {i} failed appends");
+            await Assert.ThrowsAnyAsync<IOException>(async () => await writer.TryAppendAsync(SpoolTestDirectory.Record(1)).AsTask().WaitAsync(Patience));
+        }
+
+        // Once the disk has room again, the spool takes records: a failed append kept none of the cap reserved.
+        Directory.CreateDirectory(_directory.Path);
+        Assert.True(writer.HasRoomFor(SpoolTestDirectory.Record(1).Length));
+        Assert.True(await writer.TryAppendAsync(SpoolTestDirectory.Record(1)).AsTask().WaitAsync(Patience));
+        Assert.Equal(1, writer.DurableSequence);
+    }
+
     [Fact]
     public async Task CloseAsync_WithQueuedAppends_WritesThemAllThenRefusesMore()
     {
