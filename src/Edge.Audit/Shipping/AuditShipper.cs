@@ -106,24 +106,64 @@ public sealed partial class AuditShipper : IAsyncDisposable
     {
         // The cursor starts at the recovered ack mark, so the spool must be open first (a no-op when the host opened it).
         await _spool.StartAsync(stopping).ConfigureAwait(false);
-        using var cursor = _spool.CreateCursor();
-        while (!stopping.IsCancellationRequested)
+        var cursor = _spool.CreateCursor();
+        try
         {
-            // One buffer for every post: frames are read from the spool straight into it, and it stays unchanged
-            // until the batch is acknowledged (retries and failovers send the same bytes).
-            _body.ResetWrittenCount();
-            var batch = _spool.ReadBatch(cursor, _options.MaxBatchRecords, _options.MaxBatchBytes, _body);
-            if (batch.Count == 0)
+            var readBackoff = _options.InitialBackoff;
+            var readFailures = 0;
+            while (!stopping.IsCancellationRequested)
             {
-                await _spool.WaitForDurableAsync(cursor.NextSequence - 1, stopping).ConfigureAwait(false);
-                continue;
-            }
+                // One buffer for every post: frames are read from the spool straight into it, and it stays unchanged
+                // until the batch is acknowledged (retries and failovers send the same bytes).
+                _body.ResetWrittenCount();
+                SpoolBatch batch;
+                try
+                {
+                    batch = _spool.ReadBatch(cursor, _options.MaxBatchRecords, _options.MaxBatchBytes, _body);
+                }
+                catch (Exception exception) when (exception is InvalidDataException or IOException or UnauthorizedAccessException)
+                {
+                    // A frame that does not read back (a damaged or truncated segment, a failing disk) would otherwise end
+                    // the loop without a word while records pile up unshipped. Nothing past it is skipped: the spool keeps
+                    // every record, the backlog gauges grow, and the read is tried again after a pause.
+                    readFailures++;
+                    if (readFailures == 1 || readFailures % 50 == 0)
+                    {
+                        Log.ReadFailed(_logger, cursor.NextSequence, readFailures, exception);
+                    }
 
-            await ShipUntilAcknowledgedAsync(_body.WrittenMemory, batch.LastSequence, stopping).ConfigureAwait(false);
-            if (batch.Count < _options.MaxBatchRecords && _options.ShipInterval > TimeSpan.Zero)
-            {
-                await Task.Delay(_options.ShipInterval, _time, stopping).ConfigureAwait(false);
+                    // The failed read may have moved the cursor past frames it had copied into the body: start again at
+                    // the first record the writer has not acknowledged, so none of them is skipped.
+                    cursor.Dispose();
+                    cursor = _spool.CreateCursor();
+
+                    await Task.Delay(readBackoff, _time, stopping).ConfigureAwait(false);
+                    readBackoff = TimeSpan.FromTicks(Math.Min(readBackoff.Ticks * 2, _options.MaxBackoff.Ticks));
+                    continue;
+                }
+
+                if (readFailures > 0)
+                {
+                    Log.ReadRecovered(_logger, readFailures);
+                    (readFailures, readBackoff) = (0, _options.InitialBackoff);
+                }
+
+                if (batch.Count == 0)
+                {
+                    await _spool.WaitForDurableAsync(cursor.NextSequence - 1, stopping).ConfigureAwait(false);
+                    continue;
+                }
+
+                await ShipUntilAcknowledgedAsync(_body.WrittenMemory, batch.LastSequence, stopping).ConfigureAwait(false);
+                if (batch.Count < _options.MaxBatchRecords && _options.ShipInterval > TimeSpan.Zero)
+                {
+                    await Task.Delay(_options.ShipInterval, _time, stopping).ConfigureAwait(false);
+                }
             }
+        }
+        finally
+        {
+            cursor.Dispose();
         }
     }
 
@@ -319,5 +359,11 @@ public sealed partial class AuditShipper : IAsyncDisposable
 
         [LoggerMessage(1534, LogLevel.Information, "Shipping audit records to writer {Writer} ({Count} writers configured)")]
         public static partial void Shipping(ILogger logger, string writer, int count);
+
+        [LoggerMessage(1535, LogLevel.Error, "Reading the audit spool at sequence {Sequence} failed ({Failures} attempts so far); nothing is shipped until it reads")]
+        public static partial void ReadFailed(ILogger logger, long sequence, int failures, Exception exception);
+
+        [LoggerMessage(1536, LogLevel.Information, "The audit spool reads again after {Failures} failed attempts")]
+        public static partial void ReadRecovered(ILogger logger, int failures);
     }
 }

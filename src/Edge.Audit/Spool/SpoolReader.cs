@@ -29,15 +29,36 @@ internal sealed class SpoolReader(SpoolSegmentSet segments)
     /// payload followed by a newline (the writer's NDJSON ingest body), advancing the cursor: one copy from the file
     /// window into the body, no array per record.
     /// </summary>
+    /// <remarks>
+    /// A frame that does not read back (<see cref="InvalidDataException"/>, <see cref="IOException"/>) ends the batch
+    /// before it, with the cursor left at it, so the records before it still ship; a batch that would start with it
+    /// throws.
+    /// </remarks>
     public SpoolBatch ReadBatch(SpoolCursor cursor, long durableSequence, int maxRecords, int maxBytes, IBufferWriter<byte> body)
     {
         var count = 0;
         var bytes = 0;
         long last = 0;
-        while (count < maxRecords && bytes < maxBytes && TryNextFrame(cursor, durableSequence, out var length, out var sequence, out _))
+        while (count < maxRecords && bytes < maxBytes)
         {
-            var destination = body.GetSpan(length + 1);
-            ReadPayload(cursor, sequence, destination[..length]);
+            int length;
+            long sequence;
+            Span<byte> destination;
+            try
+            {
+                if (!TryNextFrame(cursor, durableSequence, out length, out sequence, out _))
+                {
+                    break;
+                }
+
+                destination = body.GetSpan(length + 1);
+                ReadPayload(cursor, sequence, destination[..length]);
+            }
+            catch (Exception exception) when (count > 0 && exception is InvalidDataException or IOException)
+            {
+                break;
+            }
+
             destination[length] = (byte)'\n';
             body.Advance(length + 1);
             count++;

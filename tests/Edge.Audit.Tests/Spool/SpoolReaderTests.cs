@@ -104,6 +104,27 @@ public sealed class SpoolReaderTests : IDisposable
         Assert.Throws<InvalidDataException>(() => new SpoolReader(set).Read(cursor, durableSequence: 2, maxRecords: 100, maxBytes: 1 << 20));
     }
 
+    [Fact]
+    public void ReadBatch_FrameThatDoesNotReadBackAfterGoodOnes_ReturnsThoseThenThrowsAtIt()
+    {
+        var path = _directory.WriteSegment(1, 3);
+        var bytes = File.ReadAllBytes(path);
+        Array.Clear(bytes, SpoolTestDirectory.FrameBytes(1) + SpoolTestDirectory.FrameBytes(2) + 4, 8);
+        File.WriteAllBytes(path, bytes);
+        var set = new SpoolSegmentSet(_directory.Options());
+        set.AddRecovered(new SpoolSegment(1, path, bytes.Length));
+        var reader = new SpoolReader(set);
+        using var cursor = new SpoolCursor(1);
+        var body = new ArrayBufferWriter<byte>();
+
+        var batch = reader.ReadBatch(cursor, durableSequence: 3, maxRecords: 100, maxBytes: 1 << 20, body);
+
+        Assert.Equal((2, 2L), (batch.Count, batch.LastSequence));
+        Assert.Equal([.. SpoolTestDirectory.Record(1), (byte)'\n', .. SpoolTestDirectory.Record(2), (byte)'\n'], body.WrittenSpan.ToArray());
+        Assert.Equal(3, cursor.NextSequence);
+        Assert.Throws<InvalidDataException>(() => reader.ReadBatch(cursor, durableSequence: 3, maxRecords: 100, maxBytes: 1 << 20, new ArrayBufferWriter<byte>()));
+    }
+
     private SpoolSegmentSet Segments(params (long First, long Last)[] ranges)
     {
         var set = new SpoolSegmentSet(_directory.Options());

@@ -1,12 +1,16 @@
 using Edge.Audit.Shipping;
 using Edge.Audit.Spool;
 using Edge.Audit.Storage;
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Edge.AuditWriter.Tests.Shipping;
 
 public sealed class AuditShipperTests
 {
+    private const int FrameHeaderBytes = 24;
+
     [Fact]
     public async Task Shipper_WriterRestartedMidStream_DeliversEveryRecordOnceAndAdvancesAckMark()
     {
@@ -71,6 +75,80 @@ public sealed class AuditShipperTests
         // The loop ran for at least 400 ms (40 x 10 ms), so at least one interval passed; at most one post per interval
         // plus the first: far fewer posts than records.
         Assert.InRange(posts.Count, 1, 20);
+    }
+
+    [Fact]
+    public async Task Shipper_FrameThatDoesNotReadBack_ShipsWhatPrecedesItKeepsTryingAndResumesOnceItReads()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var spoolDirectory = Path.Combine(writer.Directory, "spool");
+        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = spoolDirectory });
+        var leaves = Enumerable.Range(0, 20).Select(i => WriterFixture.Leaf($"c{i:D2}", "acme")).ToList();
+        foreach (var leaf in leaves)
+        {
+            Assert.True(await spool.TryAppendAsync(leaf));
+        }
+
+        // The 11th frame's sequence is zeroed, which no append ever writes: its header does not read back. A frame is
+        // a 24-byte header (length, sequence, time, checksum) and the payload.
+        var segment = Directory.GetFiles(spoolDirectory).Where(f => !f.EndsWith(".ack", StringComparison.Ordinal)).Order().First();
+        var at = leaves.Take(10).Sum(l => FrameHeaderBytes + l.Length) + 4;
+        var original = new byte[8];
+        await using (var file = new FileStream(segment, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            file.Position = at;
+            await file.ReadExactlyAsync(original);
+            file.Position = at;
+            await file.WriteAsync(new byte[8]);
+        }
+
+        var logger = new EventLogger();
+        await using var shipper = new AuditShipper(spool,
+            new ShipperOptions { WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100) },
+            logger);
+        shipper.Start();
+
+        await WaitUntilAsync(() => spool.AckedSequence == 10 && logger.Has(1535));
+        using (var store = AuditStore.OpenReadOnly(writer.StorePath))
+        {
+            Assert.Equal(Enumerable.Range(0, 10).Select(i => $"c{i:D2}"), store.Export(new RecordQuery()).Select(r => r.Id).Order());
+        }
+
+        await using (var file = new FileStream(segment, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            file.Position = at;
+            await file.WriteAsync(original);
+        }
+
+        await WaitUntilAsync(() => spool.AckedSequence == 20 && logger.Has(1536));
+        using (var store = AuditStore.OpenReadOnly(writer.StorePath))
+        {
+            Assert.Equal(Enumerable.Range(0, 20).Select(i => $"c{i:D2}"), store.Export(new RecordQuery()).Select(r => r.Id).Order());
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!condition())
+        {
+            await Task.Delay(20, timeout.Token);
+        }
+    }
+
+    private sealed class EventLogger : ILogger
+    {
+        private readonly ConcurrentQueue<int> _events = new();
+
+        public bool Has(int eventId) => _events.Contains(eventId);
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            _events.Enqueue(eventId.Id);
     }
 
     private sealed class CountingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
