@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Edge.Audit.Spool;
 using Edge.Proxy.Authorization;
 using Edge.Proxy.Observability;
 using Edge.Proxy.RateLimiting;
@@ -41,7 +42,13 @@ public sealed partial class AlertRulesTests
     public async Task AlertsAndDashboard_EveryEdgeMetric_IsExportedByARunningEdge()
     {
         using var backend = Backend.Start();
-        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r") }));
+        // Audit to a writer (a closed port), so the spool's and shipper's series exist too.
+        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r") }),
+            new Dictionary<string, string?>
+            {
+                ["Edge:Audit:WriterUrl"] = $"http://127.0.0.1:{FreePort.Next()}/",
+                ["Edge:Audit:DrainTimeout"] = "00:00:00.200",
+            });
         var exported = ExportedNames(edge.Services);
         var config = Path.Combine(RepositoryRoot(), "config");
         var alerts = await File.ReadAllTextAsync(Path.Combine(config, "prometheus-alerts.yml"));
@@ -58,6 +65,8 @@ public sealed partial class AlertRulesTests
         Assert.Contains("edge_auth_failures_total", referenced);
         Assert.Contains("edge_webhook_verifications_total", referenced);
         Assert.Contains("edge_ratelimit_fallbacks_total", referenced);
+        Assert.Contains("edge_audit_oldest_unacked_seconds", referenced);
+        Assert.Contains("edge_audit_dropped_total", referenced);
         Assert.All(referenced, name => Assert.True(exported.Contains(name), $"{name} is queried but the edge exports no such series"));
     }
 
@@ -73,7 +82,7 @@ public sealed partial class AlertRulesTests
         {
             InstrumentPublished = (instrument, _) =>
             {
-                if (instrument.Meter.Name != EdgeMetrics.MeterName)
+                if (instrument.Meter.Name is not (EdgeMetrics.MeterName or SpoolMetrics.MeterName))
                 {
                     return;
                 }
