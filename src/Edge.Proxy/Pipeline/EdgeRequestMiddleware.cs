@@ -2,6 +2,7 @@ using Edge.Proxy.Configuration;
 using Edge.Proxy.Observability;
 using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
 
 namespace Edge.Proxy.Pipeline;
@@ -84,6 +85,10 @@ internal sealed class EdgeRequestMiddleware(
             else
             {
                 await next(context);
+                if (!context.Response.HasStarted && context.Features.Get<IForwarderErrorFeature>() is { Error: not ForwarderError.None } failure)
+                {
+                    await WriteForwarderProblemAsync(context, failure.Error);
+                }
             }
         }
         finally
@@ -100,6 +105,29 @@ internal sealed class EdgeRequestMiddleware(
                 await request.RecordOnceAsync();
             }
         }
+    }
+
+    /// <summary>
+    /// YARP answers a backend it could not reach (or a request it could not send) with a bare status; the client gets
+    /// the same status as problem+json, like every other answer of the edge. A client that went away gets nothing.
+    /// </summary>
+    private static Task WriteForwarderProblemAsync(HttpContext context, ForwarderError error)
+    {
+        var status = context.Response.StatusCode;
+        if (context.RequestAborted.IsCancellationRequested || status < StatusCodes.Status400BadRequest)
+        {
+            return Task.CompletedTask;
+        }
+
+        return status switch
+        {
+            StatusCodes.Status504GatewayTimeout => ProblemDetailsWriter.WriteAsync(context, status, "backend_timeout", "Backend timeout",
+                "The backend did not answer in time."),
+            StatusCodes.Status400BadRequest when error is ForwarderError.RequestBodyClient => ProblemDetailsWriter.WriteAsync(context, status,
+                "body_invalid", "Body invalid", "The request body could not be read from the client."),
+            _ => ProblemDetailsWriter.WriteAsync(context, status, "backend_unavailable", "Backend unavailable",
+                "The backend could not be reached or did not answer."),
+        };
     }
 
     private Task RefuseMethodAsync(HttpContext context, RouteConfig route) =>
