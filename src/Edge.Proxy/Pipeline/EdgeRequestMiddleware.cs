@@ -119,12 +119,15 @@ internal sealed class EdgeRequestMiddleware(
             return Task.CompletedTask;
         }
 
-        return status switch
+        // The client's own body (over Kestrel's request body limit, or broken) is the client's fault, not the backend's.
+        return (error, status) switch
         {
-            StatusCodes.Status504GatewayTimeout => ProblemDetailsWriter.WriteAsync(context, status, "backend_timeout", "Backend timeout",
-                "The backend did not answer in time."),
-            StatusCodes.Status400BadRequest when error is ForwarderError.RequestBodyClient => ProblemDetailsWriter.WriteAsync(context, status,
+            (ForwarderError.RequestBodyClient, StatusCodes.Status413PayloadTooLarge) => ProblemDetailsWriter.WriteAsync(context, status,
+                "body_too_large", "Body too large", "The request body exceeds the edge's request body limit."),
+            (ForwarderError.RequestBodyClient, _) => ProblemDetailsWriter.WriteAsync(context, status,
                 "body_invalid", "Body invalid", "The request body could not be read from the client."),
+            (_, StatusCodes.Status504GatewayTimeout) => ProblemDetailsWriter.WriteAsync(context, status, "backend_timeout", "Backend timeout",
+                "The backend did not answer in time."),
             _ => ProblemDetailsWriter.WriteAsync(context, status, "backend_unavailable", "Backend unavailable",
                 "The backend could not be reached or did not answer."),
         };

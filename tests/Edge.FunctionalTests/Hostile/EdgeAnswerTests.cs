@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.Json;
+using Edge.Testing;
+using Microsoft.AspNetCore.Hosting;
 
 namespace Edge.FunctionalTests.Hostile;
 
@@ -59,6 +61,21 @@ public sealed class EdgeAnswerTests(HostileEdge fixture) : IClassFixture<Hostile
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         Assert.Equal("backend_unavailable", await ProblemCodeAsync(response));
         Assert.Equal(502, audit.GetProperty("status").GetInt32());
+    }
+
+    [Fact]
+    public async Task StreamedBodyOverKestrelLimit_Answers413BodyTooLargeNotABackendProblem()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["open"] = ProxyJson.Route("/open/{**rest}") }),
+            configure: builder => builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = 1024));
+        var chunk = new string('a', 4096);
+
+        var response = await RawHttp.SendAsync(edge.ProxyPort,
+            $"POST /open/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{4096:x}\r\n{chunk}\r\n0\r\n\r\n");
+
+        Assert.Equal((413, "body_too_large"), (response.Status, response.ProblemCode()));
     }
 
     private static async Task<string?> ProblemCodeAsync(HttpResponseMessage response)
