@@ -76,6 +76,12 @@ internal sealed class EdgeRequestMiddleware(
                 await decisions.DenyAsync(context, IEdgeThreatGate.StepName, blocked);
             }
 
+            // A dot segment behind a backslash or an encoded slash could make the backend serve another route's path.
+            else if (PathPolicy.HidesDotSegment(context.Request.Path.Value))
+            {
+                await decisions.DenyAsync(context, EdgeStepName, PathPolicy.Denial);
+            }
+
             // HTTP/2 extended CONNECT (RFC 8441) is a WebSocket handshake, which YARP forwards; plain CONNECT is not.
             else if (MethodPolicy.IsRefused(context.Request.Method, route)
                 && context.Features.Get<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true })
