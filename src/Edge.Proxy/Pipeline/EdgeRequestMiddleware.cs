@@ -125,6 +125,12 @@ internal sealed class EdgeRequestMiddleware(
             return Task.CompletedTask;
         }
 
+        // YARP clears the response's headers on a client-body error, the request id with them; the answer still names its record.
+        if (context.GetEdgeRequest() is { } request)
+        {
+            context.Response.Headers[RequestIdHeader] = request.RequestId;
+        }
+
         // The client's own body (over Kestrel's request body limit, or broken) is the client's fault, not the backend's.
         return (error, status) switch
         {

@@ -76,6 +76,19 @@ public sealed class EdgeAnswerTests(HostileEdge fixture) : IClassFixture<Hostile
             $"POST /open/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{4096:x}\r\n{chunk}\r\n0\r\n\r\n");
 
         Assert.Equal((413, "body_too_large"), (response.Status, response.ProblemCode()));
+        Assert.Matches("^[0-9a-f]{32}$", response.Header("X-Request-Id") ?? "");
+    }
+
+    [Fact]
+    public async Task MalformedChunkOnStreamingRoute_Answers400BodyInvalidWithRequestId()
+    {
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort,
+            "POST /open/chunks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\nxx\r\n0\r\n\r\n");
+        var requestId = response.Header("X-Request-Id");
+        var audit = await fixture.AuditDataAsync(requestId ?? "(the answer had no X-Request-Id)");
+
+        Assert.Equal((400, "body_invalid"), (response.Status, response.ProblemCode()));
+        Assert.Equal(400, audit.GetProperty("status").GetInt32());
     }
 
     private static async Task<string?> ProblemCodeAsync(HttpResponseMessage response)
