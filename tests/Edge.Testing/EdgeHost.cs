@@ -39,7 +39,8 @@ public sealed class EdgeHost : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>Starts an edge serving <paramref name="proxyJson"/>. Extra host settings are passed as <c>--key=value</c>.</summary>
-    public static async Task<EdgeHost> StartAsync(string proxyJson, IDictionary<string, string?>? settings = null, TimeProvider? timeProvider = null)
+    public static async Task<EdgeHost> StartAsync(
+        string proxyJson, IDictionary<string, string?>? settings = null, TimeProvider? timeProvider = null, Action<WebApplicationBuilder>? configure = null)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("edge-test-").FullName;
         var configPath = Path.Combine(directory, "proxy.json");
@@ -50,7 +51,7 @@ public sealed class EdgeHost : IAsyncDisposable
         {
             var proxyPort = FreePort.Next();
             var managementPort = FreePort.Next();
-            var app = Build(directory, configPath, proxyPort, managementPort, settings, timeProvider);
+            var app = Build(directory, configPath, proxyPort, managementPort, settings, timeProvider, configure);
             try
             {
                 await app.StartAsync();
@@ -66,7 +67,8 @@ public sealed class EdgeHost : IAsyncDisposable
     }
 
     private static WebApplication Build(
-        string directory, string configPath, int proxyPort, int managementPort, IDictionary<string, string?>? settings, TimeProvider? timeProvider)
+        string directory, string configPath, int proxyPort, int managementPort, IDictionary<string, string?>? settings, TimeProvider? timeProvider,
+        Action<WebApplicationBuilder>? configure)
     {
         var args = new List<string>
         {
@@ -89,6 +91,8 @@ public sealed class EdgeHost : IAsyncDisposable
             {
                 builder.Services.AddSingleton(timeProvider);
             }
+
+            configure?.Invoke(builder);
         });
         return app;
     }

@@ -32,8 +32,28 @@ internal static class Problems
     /// </summary>
     public static void AddRequestContext(ProblemDetailsContext context)
     {
-        context.ProblemDetails.Instance ??= context.HttpContext.Request.Path.Value;
-        context.ProblemDetails.Extensions["requestId"] = context.HttpContext.TraceIdentifier;
+        var problem = context.ProblemDetails;
+        problem.Instance ??= context.HttpContext.Request.Path.Value;
+        problem.Extensions["requestId"] = context.HttpContext.TraceIdentifier;
+
+        // Status code pages and the exception handler know no code: give them the stable one their status stands for,
+        // so a client can branch on `code` for every answer, not only for the writer's own problems.
+        if (!problem.Extensions.ContainsKey("code"))
+        {
+            var code = problem.Status switch
+            {
+                StatusCodes.Status400BadRequest => "bad_request",
+                StatusCodes.Status404NotFound => "not_found",
+                StatusCodes.Status405MethodNotAllowed => "method_not_allowed",
+                StatusCodes.Status413PayloadTooLarge => "body_too_large",
+                StatusCodes.Status415UnsupportedMediaType => "unsupported_media_type",
+                StatusCodes.Status500InternalServerError => "internal_error",
+                { } status => "http_" + status.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                null => "internal_error",
+            };
+            problem.Type = "urn:edge:problem:" + code;
+            problem.Extensions["code"] = code;
+        }
     }
 
     private sealed class RetryAfterResult(IResult problem) : IResult

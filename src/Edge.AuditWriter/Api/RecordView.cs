@@ -55,7 +55,10 @@ internal sealed class RecordView(AuditLog log) : IDisposable
             return principal;
         }
 
-        return view?["data"]?["subject"]?["protection"] is JsonValue protection && protection.TryGetValue<string>(out var kind) && kind != "none"
+        // A subject that opened (protection still names the cipher) and has no principal is an unauthenticated
+        // request: its principal cell is empty, not the cipher's name.
+        return view?["data"]?["subject"]?["protection"] is JsonValue protection && protection.TryGetValue<string>(out var kind)
+            && kind is not ("none" or SubjectProtector.Algorithm)
             ? "(" + kind + ")"
             : null;
     }

@@ -1,4 +1,5 @@
 using Edge.AuditWriter.Hosting;
+using Edge.Configuration;
 using Edge.Configuration.Authorization;
 using Microsoft.Extensions.Options;
 
@@ -8,19 +9,30 @@ namespace Edge.AuditWriter.Authorization;
 /// Authenticates read-API callers with the edge's own validator for the proxy.json entry named by
 /// Writer:Authentication (same API-key / JWT / JWKS rules, same Edge:Roles permission mapping).
 /// </summary>
-internal sealed class CallerAuthenticator
+/// <remarks>
+/// proxy.json is re-read when its size or write time changes (checked per call, a stat), as the edge reloads it: a key
+/// removed there must stop reading and erasing here too. An edit the validator refuses keeps the last good entry.
+/// </remarks>
+internal sealed partial class CallerAuthenticator
 {
-    private readonly EdgeCredentialValidator? _validator;
+    private readonly string? _path;
+    private readonly string? _policy;
+    private readonly ILogger<CallerAuthenticator> _logger;
+    private Loaded? _loaded;
 
-    public CallerAuthenticator(IOptions<WriterOptions> options)
+    public CallerAuthenticator(IOptions<WriterOptions> options, ILogger<CallerAuthenticator> logger)
     {
+        _logger = logger;
         var writer = options.Value;
         if (string.IsNullOrEmpty(writer.ProxyConfigPath) || string.IsNullOrEmpty(writer.Authentication))
         {
             return;
         }
 
-        _validator = EdgeAuthenticationConfiguration.CreateValidator(Path.GetFullPath(writer.ProxyConfigPath), writer.Authentication);
+        _path = Path.GetFullPath(writer.ProxyConfigPath);
+        _policy = writer.Authentication;
+        var stamp = Stamp(_path);
+        _loaded = new Loaded(EdgeAuthenticationConfiguration.CreateValidator(_path, _policy), stamp);
     }
 
     /// <summary>Sent on 401 when no Writer:Authentication entry is configured: nothing can succeed, but RFC 9110 requires a challenge.</summary>
@@ -32,15 +44,15 @@ internal sealed class CallerAuthenticator
     /// </summary>
     public async Task<(AuditCaller? Caller, string Challenge)> AuthenticateAsync(HttpRequest request)
     {
-        if (_validator is null)
+        if (Current() is not { } validator)
         {
             return (null, UnconfiguredChallenge);
         }
 
-        var result = await _validator.AuthenticateAsync(request, request.HttpContext.RequestAborted).ConfigureAwait(false);
+        var result = await validator.AuthenticateAsync(request, request.HttpContext.RequestAborted).ConfigureAwait(false);
         if (!result.Succeeded)
         {
-            return (null, result.Challenge ?? _validator.Challenge);
+            return (null, result.Challenge ?? validator.Challenge);
         }
 
         var identity = result.Identity;
@@ -50,6 +62,53 @@ internal sealed class CallerAuthenticator
             identity.Permissions.Has(AuditCaller.ReadAllPermission),
             identity.Permissions.Has(AuditCaller.ReadPermission),
             identity.Permissions.Has(AuditCaller.ErasePermission),
-            identity.Permissions.Has(AuditCaller.TilesPermission)), _validator.Challenge);
+            identity.Permissions.Has(AuditCaller.TilesPermission)), validator.Challenge);
+    }
+
+    private EdgeCredentialValidator? Current()
+    {
+        var loaded = Volatile.Read(ref _loaded);
+        if (loaded is null || _path is null || _policy is null)
+        {
+            return loaded?.Validator;
+        }
+
+        var stamp = Stamp(_path);
+        if (stamp == loaded.Stamp)
+        {
+            return loaded.Validator;
+        }
+
+        try
+        {
+            var reloaded = new Loaded(EdgeAuthenticationConfiguration.CreateValidator(_path, _policy), stamp);
+            Volatile.Write(ref _loaded, reloaded);
+            Log.Reloaded(_logger, _path);
+            return reloaded.Validator;
+        }
+        catch (Exception ex) when (ex is EdgeConfigException or IOException or UnauthorizedAccessException)
+        {
+            // Keep the last good entry, and do not retry this same file version on every call.
+            Volatile.Write(ref _loaded, loaded with { Stamp = stamp });
+            Log.ReloadRefused(_logger, _path, ex.Message);
+            return loaded.Validator;
+        }
+    }
+
+    private static (long Length, DateTime WrittenAt) Stamp(string path)
+    {
+        var file = new FileInfo(path);
+        return file.Exists ? (file.Length, file.LastWriteTimeUtc) : (-1, default);
+    }
+
+    private sealed record Loaded(EdgeCredentialValidator Validator, (long Length, DateTime WrittenAt) Stamp);
+
+    private static partial class Log
+    {
+        [LoggerMessage(2170, LogLevel.Information, "Read-API credentials reloaded from {Path}")]
+        public static partial void Reloaded(ILogger logger, string path);
+
+        [LoggerMessage(2171, LogLevel.Warning, "Read-API credentials not reloaded from {Path}; the previous ones stay in force: {Reason}")]
+        public static partial void ReloadRefused(ILogger logger, string path, string reason);
     }
 }

@@ -194,14 +194,15 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
         }
 
         var identity = result.ClaimsIdentity;
-        var principal = identity.FindFirst(_policy.PrincipalClaim)?.Value;
-        if (principal is null || !CredentialText.IsValidPrincipal(principal))
+        var principal = Single(identity, _policy.PrincipalClaim, out var principalRepeated);
+        if (principal is null || principalRepeated || !CredentialText.IsValidPrincipal(principal))
         {
             return Invalid("principal_invalid", $"The token's {_policy.PrincipalClaim} claim is missing or not printable ASCII of at most {CredentialText.MaxPrincipalLength} characters.");
         }
 
-        var tenant = identity.FindFirst(_policy.TenantClaim)?.Value;
-        if (tenant is not null && !TenantId.IsValid(tenant))
+        // An array claim becomes one claim per value; a token naming several tenants is not bound to one of them.
+        var tenant = Single(identity, _policy.TenantClaim, out var tenantRepeated);
+        if (tenantRepeated || (tenant is not null && !TenantId.IsValid(tenant)))
         {
             return Invalid("tenant_claim_invalid", $"The token's {_policy.TenantClaim} claim is not a valid tenant id.", principal);
         }
@@ -318,6 +319,25 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
 
     // RFC 6750 section 3: error="invalid_token" for every token problem.
     private string BearerError(string description) => $"{Challenge}, error=\"invalid_token\", error_description=\"{description}\"";
+
+    /// <summary>The claim's value when the token carries it once; <paramref name="repeated"/> when it carries several.</summary>
+    private static string? Single(ClaimsIdentity identity, string type, out bool repeated)
+    {
+        string? value = null;
+        repeated = false;
+        foreach (var claim in identity.FindAll(type))
+        {
+            if (value is not null)
+            {
+                repeated = true;
+                return value;
+            }
+
+            value = claim.Value;
+        }
+
+        return value;
+    }
 
     private static string? TryGetClaim(JsonWebToken jwt, string claim)
     {

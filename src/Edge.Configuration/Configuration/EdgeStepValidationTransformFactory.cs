@@ -4,23 +4,20 @@ namespace Edge.Configuration;
 
 /// <summary>
 /// Tells YARP's route validation which transform entries are edge steps (the first key starts with <c>Edge</c>), so
-/// they are not "unknown transforms". Only the step name is checked here: the options are checked against the
+/// they are not "unknown transforms". Nothing is checked here: the step name and its options are checked against the
 /// candidate Edge section by <see cref="EdgeConfigValidator"/>. Building the steps is the edge's own transform factory.
 /// </summary>
-internal sealed class EdgeStepValidationTransformFactory(EdgeStepValidators validators) : ITransformFactory
+internal sealed class EdgeStepValidationTransformFactory : ITransformFactory
 {
     public bool Validate(TransformRouteValidationContext context, IReadOnlyDictionary<string, string> transformValues)
     {
-        if (!EdgeStepValidators.TryGetStepName(transformValues, out var name))
+        if (!EdgeStepValidators.TryGetStepName(transformValues, out _))
         {
             return false;
         }
 
-        if (!validators.TryGet(name, out _))
-        {
-            context.Errors.Add(new ArgumentException(validators.UnknownStepMessage(name)));
-        }
-
+        // An unknown step name is reported by EdgeConfigValidator.ValidateSteps with the transform's own location;
+        // reporting it here too gave the same error a second time, at the route.
         return true;
     }
 

@@ -60,7 +60,7 @@ public sealed class ProxyJsonReader
         {
             var where = LocationOf(ex.Path);
             var line = ex.LineNumber is { } l ? $" (line {l + 1}, byte {ex.BytePositionInLine + 1})" : "";
-            errors.Add(where, StripPathSuffix(ex.Message) + line);
+            errors.Add(where, Explain(StripPathSuffix(ex.Message)) + line);
             return null;
         }
 
@@ -156,6 +156,50 @@ public sealed class ProxyJsonReader
     }
 
     // System.Text.Json appends "Path: $.x | LineNumber: n | BytePositionInLine: m." which we report in our own words.
+    private const string ConversionPrefix = "The JSON value could not be converted to ";
+
+    /// <summary>
+    /// System.Text.Json names the .NET type it wanted (<c>System.Nullable`1[System.Int32]</c>); the person editing
+    /// proxy.json needs the JSON value instead (<c>expected an integer</c>).
+    /// </summary>
+    internal static string Explain(string message)
+    {
+        if (!message.StartsWith(ConversionPrefix, StringComparison.Ordinal))
+        {
+            return message;
+        }
+
+        var name = message[ConversionPrefix.Length..].TrimEnd('.');
+        if (name.StartsWith("System.Nullable`1[", StringComparison.Ordinal) && name.EndsWith(']'))
+        {
+            name = name["System.Nullable`1[".Length..^1];
+        }
+
+        var type = typeof(ProxyJsonReader).Assembly.GetType(name) ?? Type.GetType(name);
+        return type is not null && Expected(type) is { } expected ? "expected " + expected : message;
+    }
+
+    private static string? Expected(Type type)
+    {
+        if (type.IsEnum)
+        {
+            return "one of " + string.Join(", ", Enum.GetNames(type));
+        }
+
+        return Type.GetTypeCode(type) switch
+        {
+            TypeCode.Byte or TypeCode.SByte or TypeCode.Int16 or TypeCode.UInt16 or TypeCode.Int32 or TypeCode.UInt32
+                or TypeCode.Int64 or TypeCode.UInt64 => "an integer",
+            TypeCode.Single or TypeCode.Double or TypeCode.Decimal => "a number",
+            TypeCode.Boolean => "true or false",
+            TypeCode.String => "a string",
+            _ when type == typeof(TimeSpan) => "a duration such as \"00:01:00\"",
+            _ when type.IsArray || (type.IsGenericType && type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IList<>))) => "an array",
+            _ when type.IsClass => "an object",
+            _ => null,
+        };
+    }
+
     private static string StripPathSuffix(string message)
     {
         var index = message.IndexOf(" Path: ", StringComparison.Ordinal);

@@ -1,4 +1,6 @@
+using Edge.Configuration;
 using Edge.Proxy.Configuration;
+using Edge.Proxy.Pipeline;
 using Microsoft.AspNetCore.Routing.Template;
 
 namespace Edge.Proxy.Observability;
@@ -22,20 +24,40 @@ internal static class ManagementPortFilter
             var isManagementEndpoint = endpoint?.Metadata.GetMetadata<ManagementEndpointMarker>() is not null;
             if (isManagementPort && !isManagementEndpoint)
             {
-                context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return Task.CompletedTask;
+                return NotFoundAsync(context);
             }
 
-            // Routing picks its method-rejection endpoint from the path alone, before ManagementPortMatcherPolicy can drop
-            // the management candidates, so POST /edge/status on the proxy port would answer 405 and reveal the path.
-            if (!isManagementPort && IsMethodRejection(endpoint) && MatchesAny(managementPaths.Value, context.Request.Path))
+            if (endpoint is null)
             {
-                context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return Task.CompletedTask;
+                // No route matches: the same problem+json as every other answer of the edge (not audited: no route, no record).
+                return NotFoundAsync(context);
+            }
+
+            if (IsMethodRejection(endpoint))
+            {
+                // Routing picks its method-rejection endpoint from the path alone, before ManagementPortMatcherPolicy can
+                // drop the management candidates, so POST /edge/status on the proxy port would answer 405 and reveal the path.
+                return MatchesAny(managementPaths.Value, context.Request.Path)
+                    ? NotFoundAsync(context)
+                    : MethodNotAllowedAsync(context, next);
             }
 
             return next(context);
         });
+    }
+
+    private static Task NotFoundAsync(HttpContext context) =>
+        ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status404NotFound, "not_found", "Not found", "No route of this edge matches the request.");
+
+    // The rejection endpoint sets the status and the Allow header (the methods the path's routes match); the body is ours.
+    private static async Task MethodNotAllowedAsync(HttpContext context, RequestDelegate next)
+    {
+        await next(context);
+        if (!context.Response.HasStarted && context.Response.StatusCode == StatusCodes.Status405MethodNotAllowed)
+        {
+            await ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, MethodPolicy.ReasonCode, "Method not allowed",
+                $"No route of this edge matches {context.Request.Method} on this path.");
+        }
     }
 
     // The rejection endpoint HttpMethodMatcherPolicy builds is a plain Endpoint named "405 HTTP Method Not Supported".

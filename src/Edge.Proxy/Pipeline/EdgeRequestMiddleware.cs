@@ -2,6 +2,7 @@ using Edge.Proxy.Configuration;
 using Edge.Proxy.Observability;
 using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
 
 namespace Edge.Proxy.Pipeline;
@@ -75,6 +76,12 @@ internal sealed class EdgeRequestMiddleware(
                 await decisions.DenyAsync(context, IEdgeThreatGate.StepName, blocked);
             }
 
+            // A dot segment behind a backslash or an encoded slash could make the backend serve another route's path.
+            else if (PathPolicy.HidesDotSegment(context.Request.Path.Value))
+            {
+                await decisions.DenyAsync(context, EdgeStepName, PathPolicy.Denial);
+            }
+
             // HTTP/2 extended CONNECT (RFC 8441) is a WebSocket handshake, which YARP forwards; plain CONNECT is not.
             else if (MethodPolicy.IsRefused(context.Request.Method, route)
                 && context.Features.Get<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true })
@@ -84,6 +91,10 @@ internal sealed class EdgeRequestMiddleware(
             else
             {
                 await next(context);
+                if (!context.Response.HasStarted && context.Features.Get<IForwarderErrorFeature>() is { Error: not ForwarderError.None } failure)
+                {
+                    await WriteForwarderProblemAsync(context, failure.Error);
+                }
             }
         }
         finally
@@ -100,6 +111,38 @@ internal sealed class EdgeRequestMiddleware(
                 await request.RecordOnceAsync();
             }
         }
+    }
+
+    /// <summary>
+    /// YARP answers a backend it could not reach (or a request it could not send) with a bare status; the client gets
+    /// the same status as problem+json, like every other answer of the edge. A client that went away gets nothing.
+    /// </summary>
+    private static Task WriteForwarderProblemAsync(HttpContext context, ForwarderError error)
+    {
+        var status = context.Response.StatusCode;
+        if (context.RequestAborted.IsCancellationRequested || status < StatusCodes.Status400BadRequest)
+        {
+            return Task.CompletedTask;
+        }
+
+        // YARP clears the response's headers on a client-body error, the request id with them; the answer still names its record.
+        if (context.GetEdgeRequest() is { } request)
+        {
+            context.Response.Headers[RequestIdHeader] = request.RequestId;
+        }
+
+        // The client's own body (over Kestrel's request body limit, or broken) is the client's fault, not the backend's.
+        return (error, status) switch
+        {
+            (ForwarderError.RequestBodyClient, StatusCodes.Status413PayloadTooLarge) => ProblemDetailsWriter.WriteAsync(context, status,
+                "body_too_large", "Body too large", "The request body exceeds the edge's request body limit."),
+            (ForwarderError.RequestBodyClient, _) => ProblemDetailsWriter.WriteAsync(context, status,
+                "body_invalid", "Body invalid", "The request body could not be read from the client."),
+            (_, StatusCodes.Status504GatewayTimeout) => ProblemDetailsWriter.WriteAsync(context, status, "backend_timeout", "Backend timeout",
+                "The backend did not answer in time."),
+            _ => ProblemDetailsWriter.WriteAsync(context, status, "backend_unavailable", "Backend unavailable",
+                "The backend could not be reached or did not answer."),
+        };
     }
 
     private Task RefuseMethodAsync(HttpContext context, RouteConfig route) =>

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Edge.Audit.Bundles;
 using Edge.Audit.Checkpoints;
+using Edge.Audit.Records;
 using Edge.Audit.Verification;
 using Edge.AuditWriter.Api;
 
@@ -120,6 +121,26 @@ public sealed class ExportEndpointTests
         Assert.Contains(",GET,\"'=HYPERLINK(\"\"http://evil\"\")\",200,", rows[1], StringComparison.Ordinal);
         Assert.Contains(",GET,\"'+1,2\",", rows[2], StringComparison.Ordinal);
         Assert.Contains(",acme,'@admin,orders,GET,/plain,", rows[3], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Csv_AnonymousRequest_PrincipalCellEmptyNotTheCipherName()
+    {
+        // An unauthenticated request still has a protected subject (its client address), but no principal.
+        await using var writer = await StartWithRecordsAsync(2, i => i == 0
+            ? AuditRecordSerializer.Serialize(new AuditRecord
+            {
+                Id = "anon", Time = DateTimeOffset.UtcNow, Instance = "edge-test", Tenant = "acme", Decision = "deny",
+                Route = "orders", Method = "GET", Path = "/orders/1", Status = 400,
+                Subject = new AuditSubject { ClientIp = "192.0.2.7" },
+            })
+            : WriterFixture.Leaf("known", "acme", principal: "alice"));
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        var rows = (await auditor.GetStringAsync("/audit/export?format=csv")).TrimEnd('\n').Split('\n');
+
+        Assert.Contains(",acme,,orders,GET,/orders/1,400,deny,", rows[1], StringComparison.Ordinal);
+        Assert.Contains(",acme,alice,orders,GET,/orders/1,200,allow,", rows[2], StringComparison.Ordinal);
     }
 
     [Theory]

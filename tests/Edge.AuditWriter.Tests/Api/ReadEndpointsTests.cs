@@ -89,6 +89,28 @@ public sealed class ReadEndpointsTests
     }
 
     [Fact]
+    public async Task UnknownPathAndWrongMethod_AnswerProblemWithStableCode()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var client = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var unknown = await client.GetAsync("/audit/no-such-endpoint");
+        using var wrongMethod = await client.DeleteAsync("/audit/records");
+
+        Assert.Equal((HttpStatusCode.NotFound, "not_found"), (unknown.StatusCode, await CodeAsync(unknown)));
+        Assert.Equal((HttpStatusCode.MethodNotAllowed, "method_not_allowed"), (wrongMethod.StatusCode, await CodeAsync(wrongMethod)));
+
+        static async Task<string?> CodeAsync(HttpResponseMessage response)
+        {
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+            using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            var code = problem.RootElement.TryGetProperty("code", out var c) ? c.GetString() : null;
+            Assert.Equal("urn:edge:problem:" + code, problem.RootElement.GetProperty("type").GetString());
+            return code;
+        }
+    }
+
+    [Fact]
     public async Task Proofs_FromApi_MatchTreeRebuiltFromExport()
     {
         await using var writer = await StartWithRecordsAsync(37);

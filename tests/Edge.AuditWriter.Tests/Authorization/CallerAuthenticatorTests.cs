@@ -13,6 +13,42 @@ public sealed class CallerAuthenticatorTests
     private const string SigningKey = "writer-test-hs256-signing-key-0123456789abcdef";
 
     [Fact]
+    public async Task Records_KeyRemovedFromProxyJsonWhileRunning_RefusedWithoutRestart()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        using var before = await auditor.GetAsync("/audit/records");
+        var path = Path.Combine(writer.Directory, "proxy.json");
+        var config = await File.ReadAllTextAsync(path);
+        var line = config.Split('\n').Single(l => l.Contains("\"compliance\"", StringComparison.Ordinal));
+
+        // The edge applies this edit within a second; the writer reading the same file must not keep the revoked key.
+        await File.WriteAllTextAsync(path + ".new", config.Replace(line + "\n", "", StringComparison.Ordinal));
+        File.Move(path + ".new", path, overwrite: true);
+        using var after = await auditor.GetAsync("/audit/records");
+        using var acmeClient = writer.Client(WriterFixture.AcmeAuditorKey);
+        using var acme = await acmeClient.GetAsync("/audit/records");
+
+        Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, after.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, acme.StatusCode);
+    }
+
+    [Fact]
+    public async Task Records_ProxyJsonBrokenWhileRunning_LastGoodCredentialsKeepWorking()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        var path = Path.Combine(writer.Directory, "proxy.json");
+
+        await File.WriteAllTextAsync(path + ".new", "{ \"ReverseProxy\": ");
+        File.Move(path + ".new", path, overwrite: true);
+        using var response = await auditor.GetAsync("/audit/records");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
     public async Task Records_Hs256JwtFromProxyJsonEntry_AppliesTenantScopeAndRejectsBadSignature()
     {
         var variable = "EDGE_TEST_JWT_KEY_" + Guid.NewGuid().ToString("N");

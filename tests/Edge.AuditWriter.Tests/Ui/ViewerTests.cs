@@ -251,6 +251,34 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
     }
 
     [Fact]
+    public async Task Timeline_UnauthenticatedRequest_PrincipalCellEmptyNotTheCipherName()
+    {
+        await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
+        byte[] anonymous = Edge.Audit.Records.AuditRecordSerializer.Serialize(new Edge.Audit.Records.AuditRecord
+        {
+            Id = "anon", Time = DateTimeOffset.UtcNow, Instance = "edge-test", Tenant = "acme", Decision = "deny",
+            Route = "orders", Method = "GET", Path = "/orders/1", Status = 400,
+            Subject = new Edge.Audit.Records.AuditSubject { ClientIp = "192.0.2.7" },
+        });
+        using (var ingest = await writer.IngestAsync([anonymous, WriterFixture.Leaf("known", "acme", principal: "alice")], 2))
+        {
+            ingest.EnsureSuccessStatusCode();
+        }
+
+        await writer.WaitForCheckpointAsync(2);
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        ILocator PrincipalOf(string id) =>
+            Rows(page).Filter(new() { Has = page.GetByRole(AriaRole.Button, new() { Name = $"View record {id}", Exact = true }) }).Locator("td:nth-child(3)");
+
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(PrincipalOf("known")).ToHaveTextAsync("alice");
+
+        Assert.Equal("", await PrincipalOf("anon").InnerTextAsync());
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public async Task Erasure_HolderOfAuditEraseThroughTheUi_ShowsErasedRecordsOtherSubjectUntouchedAndProofsStillMatch()
     {
         // End to end against the writer's real erasure endpoint: alice has records e0, e2, e4; bob has e1, e3, e5.

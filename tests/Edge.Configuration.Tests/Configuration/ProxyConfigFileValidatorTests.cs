@@ -50,6 +50,52 @@ public sealed class ProxyConfigFileValidatorTests
         }
     }
 
+    [Fact]
+    public async Task ValidateAsync_UnknownStep_ReportedOnceAtItsTransform()
+    {
+        var errors = await ValidateTextAsync("""
+        { "ReverseProxy": {
+            "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" }, "Transforms": [ { "EdgeWarp": "9" } ] } },
+            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
+        """);
+
+        var error = Assert.Single(errors, e => !e.IsWarning);
+        Assert.Equal("ReverseProxy:Routes:r1:Transforms[0]:EdgeWarp", error.Location);
+    }
+
+    [Theory]
+    [InlineData("\"Limit\": \"lots\"", "Edge:RateLimits:p:Limit", "expected an integer")]
+    [InlineData("\"Limit\": 5, \"Burst\": [ 5 ]", "Edge:RateLimits:p:Burst", "expected an integer")]
+    [InlineData("\"Limit\": 5, \"Window\": 60", "Edge:RateLimits:p:Window", "expected a duration")]
+    [InlineData("\"Limit\": 5, \"LocalShare\": \"half\"", "Edge:RateLimits:p:LocalShare", "expected a number")]
+    public async Task ValidateAsync_WrongValueType_MessageSaysWhatIsExpectedNotTheDotNetType(string policy, string location, string expected)
+    {
+        var errors = await ValidateTextAsync($$"""
+        { "ReverseProxy": { "Routes": {}, "Clusters": {} },
+          "Edge": { "RateLimits": { "p": { {{policy}} } } } }
+        """);
+
+        var error = Assert.Single(errors, e => !e.IsWarning);
+        Assert.Equal(location, error.Location);
+        Assert.StartsWith(expected, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", error.Message, StringComparison.Ordinal);
+        Assert.Contains("(line ", error.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task<IReadOnlyList<ConfigError>> ValidateTextAsync(string json)
+    {
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, json);
+        try
+        {
+            return await ProxyConfigFileValidator.ValidateAsync(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private static void LoadSampleEnvironment(string path)
     {
         if (!File.Exists(path))

@@ -135,6 +135,19 @@ public sealed class JwtAuthenticationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Authenticate_TenantClaimWithSeveralValues_Returns401TokenInvalid()
+    {
+        // Which of two tenants the token is bound to is not for the edge to guess: the first one was taken silently.
+        var token = TestTokens.Create(_tokens.Hs256, "alice", new Dictionary<string, object> { ["tenant_id"] = new[] { "acme", "globex" } });
+
+        using var response = await SendAsync("/signed/x", token);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        await AssertProblemAsync(response, AuthenticationCodes.TokenInvalid);
+        Assert.Empty(_backend.Received);
+    }
+
+    [Fact]
     public async Task Authenticate_64KiBGarbageHeader_RefusedWithoutReachingBackendOr500()
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/hs/x");

@@ -18,6 +18,9 @@ namespace Edge.FunctionalTests.Hostile;
 public class HostileEdge : IAsyncLifetime
 {
     public const string WebhookPath = "/hooks/github";
+
+    /// <summary>A route whose only destination is a loopback port nobody listens on: every call is refused.</summary>
+    public const string DeadBackendPath = "/dead-backend/";
     public const string GitHubSecret = "hostile-suite-github-secret";
     public const string ViewerKey = "hostile-viewer-key-5f1e";
 
@@ -117,7 +120,7 @@ public class HostileEdge : IAsyncLifetime
         var getOnly = ProxyJson.Route("/get-only/{**rest}");
         ((Dictionary<string, object>)getOnly)["Match"] = new { Path = "/get-only/{**rest}", Methods = new[] { "GET", "TRACE" } };
 
-        return ProxyJson.Create(
+        var document = ProxyJson.Create(
             backendUrl,
             new Dictionary<string, object>
             {
@@ -147,6 +150,22 @@ public class HostileEdge : IAsyncLifetime
                 },
                 Roles = new Dictionary<string, string[]> { ["Viewer"] = ["orders.read"] },
             });
+
+        var root = System.Text.Json.Nodes.JsonNode.Parse(document)!;
+        var proxy = root["ReverseProxy"]!;
+        proxy["Clusters"]!["dead"] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["Destinations"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["d1"] = new System.Text.Json.Nodes.JsonObject { ["Address"] = $"http://127.0.0.1:{FreePort.Next()}/" },
+            },
+        };
+        proxy["Routes"]!["dead"] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["ClusterId"] = "dead",
+            ["Match"] = new System.Text.Json.Nodes.JsonObject { ["Path"] = DeadBackendPath + "{**rest}" },
+        };
+        return root.ToJsonString();
     }
 
     public static string Sha256Hex(string value) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)));

@@ -234,7 +234,8 @@
     if (!subject) {
       return '';
     }
-    if (subject.protection === 'none') {
+    // 'none', or a subject the writer opened (no ciphertext left): an unauthenticated request has no principal.
+    if (subject.protection === 'none' || (subject.protection === 'aes-256-gcm' && subject.ciphertext === undefined)) {
       return subject.principal ?? '';
     }
     return `(${subject.protection})`;

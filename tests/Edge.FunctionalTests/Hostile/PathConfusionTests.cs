@@ -1,0 +1,32 @@
+namespace Edge.FunctionalTests.Hostile;
+
+/// <summary>
+/// A path the edge routes as one route must not reach the backend as another route's path: the <c>open</c> route has
+/// no steps, <c>/keys/…</c> needs an API key, so <c>/open/..\keys\x</c> must not be forwarded.
+/// </summary>
+public sealed class PathConfusionTests(HostileEdge fixture) : IClassFixture<HostileEdge>
+{
+    [Theory]
+    [InlineData("/open/dots-a/..\\..\\keys\\x")]
+    [InlineData("/open/dots-b/..%2F..%2Fkeys%2Fx")]
+    [InlineData("/open/dots-c/%2e%2e%5C%2e%2e%5Ckeys")]
+    public async Task DotSegmentBehindBackslashOrEncodedSlash_Answers400PathInvalidAndAuditsIt(string path)
+    {
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, $"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+
+        Assert.Equal((400, "path_invalid"), (response.Status, response.ProblemCode()));
+        Assert.Equal(0, fixture.BackendCalls("/open/dots-"));
+        Assert.Equal(400, audit.GetProperty("status").GetInt32());
+        Assert.Equal("path_invalid", audit.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task EncodedSlashInsideAName_ForwardedUnchanged()
+    {
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, "GET /open/names/group%2Fproject HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal(1, fixture.BackendCalls("/open/names/"));
+    }
+}
