@@ -91,7 +91,7 @@ internal sealed class EdgeRequestMiddleware(
             else
             {
                 await next(context);
-                if (!context.Response.HasStarted && context.Features.Get<IForwarderErrorFeature>() is { Error: not ForwarderError.None } failure)
+                if (!context.Response.HasStarted && context.Features[typeof(IForwarderErrorFeature)] is IForwarderErrorFeature { Error: not ForwarderError.None } failure)
                 {
                     await WriteForwarderProblemAsync(context, failure.Error);
                 }
