@@ -162,19 +162,32 @@ internal static class BanEndpoints
             }
 
             string? key = null, duration = null, reason = null;
+            var seen = 0;
             foreach (var property in document.RootElement.EnumerateObject())
             {
-                if (property.Value.ValueKind != JsonValueKind.String)
+                var bit = property.Name switch { "key" => 1, "for" => 2, "reason" => 4, _ => 0 };
+                if (bit == 0)
                 {
-                    return (null, $"'{Safe(property.Name)}' must be a string");
+                    return (null, $"unknown property '{Safe(property.Name)}'; use key, for and reason");
                 }
 
-                switch (property.Name)
+                // JSON parsers disagree on which of two equal names wins: a ban must not depend on it.
+                if ((seen & bit) != 0)
                 {
-                    case "key": key = property.Value.GetString(); break;
-                    case "for": duration = property.Value.GetString(); break;
-                    case "reason": reason = property.Value.GetString(); break;
-                    default: return (null, $"unknown property '{Safe(property.Name)}'; use key, for and reason");
+                    return (null, $"'{property.Name}' is given more than once");
+                }
+
+                seen |= bit;
+                if (property.Value.ValueKind != JsonValueKind.String)
+                {
+                    return (null, $"'{property.Name}' must be a string");
+                }
+
+                switch (bit)
+                {
+                    case 1: key = property.Value.GetString(); break;
+                    case 2: duration = property.Value.GetString(); break;
+                    default: reason = property.Value.GetString(); break;
                 }
             }
 

@@ -187,6 +187,8 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"400.00:00:00\"}")]
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":600}")]
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"until\":\"x\"}")]
+    [InlineData("{\"key\":\"198.51.100.8\",\"key\":\"198.51.100.9\",\"for\":\"00:10:00\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"for\":\"00:20:00\"}")]
     public async Task AddBan_BadInput_Answers400ProblemAndBansNothing(string body)
     {
         using var content = new StringContent(body, Encoding.UTF8, "application/json");
@@ -198,6 +200,17 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
         Assert.Equal("ban_invalid", problem.RootElement.GetProperty("code").GetString());
         using var list = JsonDocument.Parse(await _first.Management.GetStringAsync("/edge/bans"));
         Assert.DoesNotContain(list.RootElement.GetProperty("bans").EnumerateArray(), b => b.GetProperty("key").GetString() == "198.51.100.9");
+    }
+
+    [Fact]
+    public async Task AddBan_UnknownPropertyWithNumberValue_NamesItAsUnknown()
+    {
+        using var content = new StringContent("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"until\":5}", Encoding.UTF8, "application/json");
+        using var response = await _first.Management.PostAsync("/edge/bans", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Contains("unknown property 'until'", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
