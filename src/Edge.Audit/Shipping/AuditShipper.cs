@@ -138,7 +138,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
                     cursor = _spool.CreateCursor();
 
                     await Task.Delay(readBackoff, _time, stopping).ConfigureAwait(false);
-                    readBackoff = TimeSpan.FromTicks(Math.Min(readBackoff.Ticks * 2, _options.MaxBackoff.Ticks));
+                    readBackoff = Doubled(readBackoff);
                     continue;
                 }
 
@@ -223,9 +223,12 @@ public sealed partial class AuditShipper : IAsyncDisposable
             failedInARow = 0;
             var jitter = Random.Shared.NextDouble() * 0.5 + 0.75;
             await Task.Delay(backoff * jitter, _time, stopping).ConfigureAwait(false);
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxBackoff.Ticks));
+            backoff = Doubled(backoff);
         }
     }
+
+    /// <summary>The next pause after a failure: twice the last one, at most <see cref="ShipperOptions.MaxBackoff"/>.</summary>
+    private TimeSpan Doubled(TimeSpan backoff) => TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxBackoff.Ticks));
 
     private async Task<PostAttempt> PostAsync(Uri writer, ReadOnlyMemory<byte> body, long last, CancellationToken stopping)
     {
