@@ -155,7 +155,6 @@ public sealed class ProxyJsonReader
         location.Append(name);
     }
 
-    // System.Text.Json appends "Path: $.x | LineNumber: n | BytePositionInLine: m." which we report in our own words.
     private const string ConversionPrefix = "The JSON value could not be converted to ";
 
     /// <summary>
@@ -200,6 +199,7 @@ public sealed class ProxyJsonReader
         };
     }
 
+    // System.Text.Json appends "Path: $.x | LineNumber: n | BytePositionInLine: m." which we report in our own words.
     private static string StripPathSuffix(string message)
     {
         var index = message.IndexOf(" Path: ", StringComparison.Ordinal);
