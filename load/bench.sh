@@ -34,11 +34,12 @@ Options (after a preset, they override it):
   --smoke              a few seconds per target, to check the script works (writes load/reports/bench-smoke*.md)
   --paths LIST         targets: direct,nginx,yarp,edge,edge-noaudit (edge-noaudit: a second edge, no audit writer),
                        or any edge-NAME defined with --edge-target
-  --edge-target NAME=CONFIG[,writer][,env:KEY=VALUE...]
+  --edge-target NAME=CONFIG[,writer][,env:KEY=VALUE...][,bin:DLL]
                        one more edge process, edge-NAME, with its own proxy.json; ",writer" ships its decisions to the
                        audit writer (otherwise the shipped default, a local NDJSON file); ",env:KEY=VALUE" sets an
                        environment variable for that process only (e.g. a runtime knob, to compare it side by side);
-                       repeatable
+                       ",bin:DLL" runs another build's Edge.Proxy.dll (e.g. a worktree of an older commit, built with
+                       -c Release), so two commits are compared in the same rounds; repeatable
   --route NAME=PATH[,key=value...]
                        an edge route to measure, repeatable; each is its own row, extra --param values per route
   --scenario NAME      edge-load scenario (edge-load list)
@@ -164,14 +165,19 @@ if [ -z "$OUT" ]; then
 fi
 
 # Extra edges: edge-NAME -> its config and whether it ships to the writer.
-declare -A TARGET_CONFIG TARGET_WRITER TARGET_ENV
+declare -A TARGET_CONFIG TARGET_WRITER TARGET_ENV TARGET_BIN
 for t in "${EDGE_TARGETS[@]}"; do
-  [[ "$t" =~ ^([A-Za-z0-9_]+)=([^,]+)((,writer|,env:[A-Za-z_][A-Za-z0-9_]*=[^,]*)*)$ ]] \
-    || { echo "bench: --edge-target '$t' is not NAME=CONFIG[,writer][,env:KEY=VALUE...]" >&2; exit 2; }
+  [[ "$t" =~ ^([A-Za-z0-9_]+)=([^,]+)((,writer|,env:[A-Za-z_][A-Za-z0-9_]*=[^,]*|,bin:[^,]+)*)$ ]] \
+    || { echo "bench: --edge-target '$t' is not NAME=CONFIG[,writer][,env:KEY=VALUE...][,bin:DLL]" >&2; exit 2; }
   name=edge-${BASH_REMATCH[1]}; TARGET_CONFIG[$name]=${BASH_REMATCH[2]}; TARGET_WRITER[$name]=0; TARGET_ENV[$name]=""
   IFS=',' read -r -a opts <<< "${BASH_REMATCH[3]#,}"
   for o in "${opts[@]}"; do
-    case "$o" in writer) TARGET_WRITER[$name]=1 ;; env:*) TARGET_ENV[$name]+="${o#env:} " ;; esac
+    case "$o" in
+      writer) TARGET_WRITER[$name]=1 ;;
+      env:*) TARGET_ENV[$name]+="${o#env:} " ;;
+      bin:*) [ -f "${o#bin:}" ] || { echo "bench: --edge-target $name: ${o#bin:} does not exist (build that tree with dotnet build -c Release)" >&2; exit 2; }
+             TARGET_BIN[$name]=${o#bin:} ;;
+    esac
   done
 done
 IFS=',' read -r -a SELECTED <<< "$PATHS"
@@ -393,7 +399,7 @@ start_edge() { # name audit(1|0) [config]
   else audit_args=(--Edge:Audit:LocalFile="$WORK/decisions-$name.ndjson"); fi
   local env_args=()
   if [ -n "${TARGET_ENV[$name]:-}" ]; then read -r -a env_args <<< "${TARGET_ENV[$name]}"; fi
-  start "$name" "$WORK/$name.log" env "${env_args[@]}" dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll \
+  start "$name" "$WORK/$name.log" env "${env_args[@]}" dotnet "${TARGET_BIN[$name]:-src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll}" \
     --urls "http://127.0.0.1:$port" --Edge:ManagementUrls="http://127.0.0.1:$mgmt" \
     --Edge:ProxyConfigPath="$config" --Edge:Redis="$EDGE_REDIS" "${audit_args[@]}" "${EDGE_ARGS[@]}"
   wait_http "$name" "http://127.0.0.1:$mgmt/readyz" "$LAST_PID" "$WORK/$name.log"

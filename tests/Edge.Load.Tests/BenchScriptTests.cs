@@ -26,6 +26,8 @@ public sealed class BenchScriptTests
     [InlineData("--paths", "direct,teleport")]
     [InlineData("--route", "no-slash")]
     [InlineData("--rounds")]
+    [InlineData("--edge-target", "old=load/bench/proxy.full.json,bin:/nonexistent/Edge.Proxy.dll")]
+    [InlineData("--edge-target", "old=load/bench/proxy.full.json,bin:")]
     public async Task Main_BadUsage_ExitsTwoWithAMessage(params string[] args)
     {
         var (exit, _, stderr) = await RunAsync(args);
