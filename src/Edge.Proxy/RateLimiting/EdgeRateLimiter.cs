@@ -206,7 +206,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         {
             if (state.InFlight)
             {
-                waiter = new StrictWaiter(permits) { Phases = trace is null ? null : new StrictWaiterPhases(arrived) };
+                waiter = new StrictWaiter(permits) { Cancellation = cancellationToken, Phases = trace is null ? null : new StrictWaiterPhases(arrived) };
                 (state.Pending ??= new Queue<StrictWaiter>()).Enqueue(waiter);
             }
             else
@@ -348,21 +348,31 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         }
     }
 
-    /// <summary>The next call's decisions, oldest first and at most <see cref="MaxStrictBatch"/>; null (and no call in flight) when none wait.</summary>
+    /// <summary>
+    /// The next call's decisions, oldest first and at most <see cref="MaxStrictBatch"/>; null (and no call in flight) when
+    /// none wait. A decision whose request was aborted while it queued is dropped here, before its call is sent, so a
+    /// client that went away takes no token from the shared bucket.
+    /// </summary>
     private static List<StrictWaiter>? TakePending(RemoteKeyState state)
     {
         lock (state)
         {
-            if (state.Pending is not { Count: > 0 } pending)
+            List<StrictWaiter>? batch = null;
+            while (state.Pending is { Count: > 0 } pending && (batch?.Count ?? 0) < MaxStrictBatch)
             {
-                state.InFlight = false;
-                return null;
+                var waiter = pending.Dequeue();
+                if (waiter.Cancellation.IsCancellationRequested)
+                {
+                    waiter.TrySetCanceled(waiter.Cancellation);
+                    continue;
+                }
+
+                (batch ??= new List<StrictWaiter>(Math.Min(pending.Count + 1, MaxStrictBatch))).Add(waiter);
             }
 
-            var batch = new List<StrictWaiter>(Math.Min(pending.Count, MaxStrictBatch));
-            while (batch.Count < MaxStrictBatch && pending.TryDequeue(out var waiter))
+            if (batch is null)
             {
-                batch.Add(waiter);
+                state.InFlight = false;
             }
 
             return batch;
@@ -701,6 +711,9 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
     private sealed class StrictWaiter(int permits) : TaskCompletionSource<RateLimitDecision>(TaskCreationOptions.RunContinuationsAsynchronously)
     {
         public int Permits { get; } = permits;
+
+        /// <summary>The request's abort token: checked when the decision's call is about to be sent.</summary>
+        public CancellationToken Cancellation { get; init; }
 
         /// <summary>Phase timestamps, only while <see cref="PhaseTrace"/> is set (otherwise null: nothing allocated).</summary>
         public StrictWaiterPhases? Phases { get; init; }

@@ -62,4 +62,39 @@ public sealed class EdgeRateLimiterRedisTests(RedisFixture redis) : IClassFixtur
         // Batches grow to LeaseMaxBatch once the rate is observed: at least 2000 / 50 claims, far below one per decision.
         Assert.InRange(limiter.RedisCalls, 2000 / 50, 2000 / 10);
     }
+
+    [Fact]
+    public async Task DecideAsync_StrictDecisionAbortedWhileQueued_TakesNoToken()
+    {
+        using var services = new RateLimitTestServices(redis.Server.ConnectionString);
+        await services.WaitForRedisAsync();
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 10, Window = TimeSpan.FromHours(1), DecisionDeadline = TimeSpan.FromSeconds(10) }, "strict-aborted"));
+        Assert.Equal(9, (await limiter.DecideAsync("t:q", 1, CancellationToken.None)).Remaining);
+
+        // A stopped server holds the key's call in flight, so the next decision queues behind it.
+        Task<RateLimitDecision> inFlight;
+        using var aborted = new CancellationTokenSource();
+        redis.Server.Pause();
+        try
+        {
+            inFlight = limiter.DecideAsync("t:q", 1, CancellationToken.None).AsTask();
+            var queued = limiter.DecideAsync("t:q", 1, aborted.Token).AsTask();
+            aborted.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued);
+            Assert.False(inFlight.IsCompleted);
+        }
+        finally
+        {
+            redis.Server.Resume();
+        }
+
+        var sent = await inFlight;
+        var next = await limiter.DecideAsync("t:q", 1, CancellationToken.None);
+
+        Assert.Equal(8, sent.Remaining);
+        // The aborted request's decision was never sent: 7 left, not 6.
+        Assert.Equal(7, next.Remaining);
+        Assert.False(next.IsFallback);
+    }
 }
