@@ -15,7 +15,16 @@ internal static class SpoolRecovery
     public static async Task<long> RecoverAsync(
         SpoolOptions options, SpoolAckMark ackMark, SpoolSegmentSet segments, SpoolBacklog backlog, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(options.Directory);
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(options.Directory);
+        }
+        else
+        {
+            // Private to the edge's user when the edge creates it (an existing directory keeps the operator's mode).
+            Directory.CreateDirectory(options.Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
         var acked = await ackMark.LoadAsync(cancellationToken).ConfigureAwait(false);
         var last = acked;
         var window = new byte[WindowBytes];

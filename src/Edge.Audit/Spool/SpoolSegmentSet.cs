@@ -145,6 +145,13 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
         var handle = File.OpenHandle(
             segment.Path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.None,
             Math.Max(options.SegmentBytes, segment.Length + frameBytes));
+        if (!OperatingSystem.IsWindows())
+        {
+            // A segment holds records as the edge made them (principals, client addresses) until it is deleted, so
+            // only the edge's own user reads it, whatever the umask; the data in it is at most the zeros reserved above.
+            File.SetUnixFileMode(handle, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
         lock (_syncLock)
         {
             // A handle left by an earlier attempt that failed after opening it: the next fsync syncs and closes it.

@@ -31,6 +31,25 @@ public sealed class AuditSpoolTests : IDisposable
     }
 
     [Fact]
+    public async Task OpenAsync_NewDirectory_DirectoryAndSegmentsPrivateToTheUser()
+    {
+        var directory = Path.Combine(_directory, "spool");
+        await using var spool = await AuditSpool.OpenAsync(Options() with { Directory = directory });
+        Assert.True(await spool.TryAppendAsync(Record(1)));
+
+        var segments = Directory.GetFiles(directory, "*.seg");
+        Assert.NotEmpty(segments);
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(directory));
+            foreach (var path in segments)
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+            }
+        }
+    }
+
+    [Fact]
     public async Task TryAppendAsync_AtSizeCap_ReturnsFalseAndKeepsEarlierRecords()
     {
         var frame = 24 + Record(0).Length;
