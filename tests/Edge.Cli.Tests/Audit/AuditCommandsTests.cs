@@ -205,6 +205,34 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task VerifyExport_CheckpointWithItsSignatureLinesCutOff_FailsWithoutAnUnhandledException()
+    {
+        // Before, SignedNote.Open threw ArgumentOutOfRangeException here and the command ended in a stack trace.
+        using var signer = NoteSigner.Generate("test.edge/audit");
+        var directory = Directory.CreateTempSubdirectory("edge-cli-verify-").FullName;
+        try
+        {
+            var leaf = "{\"id\":\"r0\"}"u8.ToArray();
+            var note = SignedNote.Sign(new Checkpoint(signer.Name, 1, Edge.Audit.Merkle.MerkleHasher.HashLeaf(leaf)), [signer]);
+            var exportPath = Path.Combine(directory, "export.ndjson");
+            var checkpointPath = Path.Combine(directory, "checkpoint.txt");
+            await File.WriteAllBytesAsync(exportPath, [.. leaf, (byte)'\n']);
+            await File.WriteAllTextAsync(checkpointPath, note[..(note.LastIndexOf("\n\n", StringComparison.Ordinal) + 2)]);
+
+            var (exitCode, output, error) = await CliRunner.RunAsync("audit", "verify", "--export", exportPath, "--checkpoint", checkpointPath,
+                "--key", signer.Verifier.ToString());
+
+            Assert.True(exitCode == 1, error + output);
+            Assert.StartsWith("FAIL: checkpoint: malformed_note: The note has no signature lines.", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Exception", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Verify_NoKeyWithoutBundle_IsUsageError()
     {
         var (exitCode, _, error) = await CliRunner.RunAsync("audit", "verify", "--store", "/nonexistent/audit.db");
