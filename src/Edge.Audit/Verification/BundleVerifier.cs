@@ -126,7 +126,7 @@ public static class BundleVerifier
                 {
                     if (prunedIndex != index)
                     {
-                        return BundleReport.Failure(records, $"record {index}: its pruned line is malformed or names index {prunedIndex}", index);
+                        return BundleReport.Failure(records, $"record {index}: its pruned line names index {prunedIndex}", index);
                     }
 
                     leafHash = prunedHash;
