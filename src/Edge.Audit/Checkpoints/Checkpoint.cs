@@ -18,8 +18,9 @@ public sealed record Checkpoint(string Origin, long Size, byte[] Root)
             return false;
         }
 
+        // tlog-checkpoint: at least three lines, and any extension line after them is non-empty.
         var lines = text[..^1].Split('\n');
-        if (lines.Length < 3 || lines[0].Length == 0)
+        if (lines.Length < 3 || lines[0].Length == 0 || lines.AsSpan(3).Contains(string.Empty))
         {
             return false;
         }
@@ -31,7 +32,8 @@ public sealed record Checkpoint(string Origin, long Size, byte[] Root)
         }
 
         var root = new byte[Merkle.MerkleHasher.HashSize];
-        if (!Convert.TryFromBase64String(lines[2], root, out var written) || written != root.Length)
+        // Standard base64 only: the decoder would skip spaces inside the line, which no spec spelling has.
+        if (!Convert.TryFromBase64String(lines[2], root, out var written) || written != root.Length || Convert.ToBase64String(root) != lines[2])
         {
             return false;
         }

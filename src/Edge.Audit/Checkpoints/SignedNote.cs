@@ -43,6 +43,18 @@ public static class SignedNote
             return NoteVerification.Fail("malformed_note", "The note has no signature block.");
         }
 
+        // C2SP signed-note: no control character but newline. Without this a tab or carriage return after a signature
+        // was accepted (the base64 decoder skips whitespace), so one signed note had many spellings.
+        if (note.AsSpan().IndexOfAnyInRange('\0', '\t') >= 0 || note.AsSpan().IndexOfAnyInRange('\v', '\u001f') >= 0)
+        {
+            return NoteVerification.Fail("malformed_note", "The note holds a control character other than newline.");
+        }
+
+        if (split + 2 == note.Length)
+        {
+            return NoteVerification.Fail("malformed_note", "The note has no signature lines.");
+        }
+
         var text = note[..(split + 1)];
         if (!Checkpoint.TryParseNoteText(text, out var checkpoint))
         {

@@ -109,7 +109,12 @@ public static class BundleVerifier
             for (var i = 0; i < leaves.Count; i++)
             {
                 using var proofDocument = JsonDocument.Parse(proofs[i]);
-                var index = proofDocument.RootElement.GetProperty("index").GetInt64();
+                if (!TryReadProofLine(proofDocument.RootElement, out var index, out var path))
+                {
+                    return BundleReport.Failure(records,
+                        $"{AuditBundle.ProofsEntry(chunk)} line {i + 1} is not {{\"index\":<n>,\"proof\":[<base64 hash>,…]}}");
+                }
+
                 if (index <= lastIndex || index >= checkpoint.Size)
                 {
                     return BundleReport.Failure(records, $"record index {index} is out of order or not below the checkpoint size {checkpoint.Size}", index);
@@ -121,7 +126,7 @@ public static class BundleVerifier
                 {
                     if (prunedIndex != index)
                     {
-                        return BundleReport.Failure(records, $"record {index}: its pruned line is malformed or names index {prunedIndex}", index);
+                        return BundleReport.Failure(records, $"record {index}: its pruned line names index {prunedIndex}", index);
                     }
 
                     leafHash = prunedHash;
@@ -132,7 +137,6 @@ public static class BundleVerifier
                     leafHash = MerkleHasher.HashLeaf(leaves[i]);
                 }
 
-                var path = proofDocument.RootElement.GetProperty("proof").EnumerateArray().Select(h => h.GetBytesFromBase64()).ToList();
                 var root = InclusionProof.RootFromProof(index, checkpoint.Size, leafHash, path);
                 if (root is null || !CryptographicOperations.FixedTimeEquals(root, checkpoint.Root))
                 {
@@ -146,6 +150,31 @@ public static class BundleVerifier
 
             chunk++;
         }
+    }
+
+    /// <summary>A proofs line the bundle format does not allow is a failure to report, never an exception out of the verifier.</summary>
+    private static bool TryReadProofLine(JsonElement line, out long index, out List<byte[]> path)
+    {
+        index = -1;
+        path = [];
+        if (line.ValueKind != JsonValueKind.Object
+            || !line.TryGetProperty("index", out var indexElement) || indexElement.ValueKind != JsonValueKind.Number || !indexElement.TryGetInt64(out index)
+            || !line.TryGetProperty("proof", out var proofElement) || proofElement.ValueKind != JsonValueKind.Array)
+        {
+            return false;
+        }
+
+        foreach (var hash in proofElement.EnumerateArray())
+        {
+            if (hash.ValueKind != JsonValueKind.String || !hash.TryGetBytesFromBase64(out var bytes) || bytes.Length != MerkleHasher.HashSize)
+            {
+                return false;
+            }
+
+            path.Add(bytes);
+        }
+
+        return true;
     }
 
     private static string? CheckManifest(TarEntry entry, Checkpoint checkpoint, long records, int chunks)

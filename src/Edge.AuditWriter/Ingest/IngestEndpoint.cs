@@ -105,6 +105,14 @@ internal static partial class IngestEndpoint
                     continue;
                 }
 
+                // A raw CR can only be whitespace between JSON tokens (a JSON string escapes it). Committed, it would end a
+                // line of the export for readers that take CR as a line break (Python's text mode, .NET's ReadLine), and a
+                // third party hashing those lines would hash other bytes than the leaf.
+                if (leaf.Span.Contains((byte)'\r'))
+                {
+                    return Problems.BadRequest("invalid_record", $"Line {line}: a carriage return inside the record; send it without whitespace between members.");
+                }
+
                 var bytes = leaf.ToArray();
                 // The byte[] overload parses the copy in place (the span one would copy it again).
                 var summary = LeafSummary.TryParse(bytes, out var layout, out var error);

@@ -12,7 +12,7 @@ namespace Edge.Cli.Audit;
 /// <summary><c>edge audit verify|prove|query|export</c>.</summary>
 internal static class AuditCommands
 {
-    public static Command Build() => new("audit", "Verify and read the audit log") { BuildVerify(), AuditProveCommand.Create(), BuildQuery(), BuildExport() };
+    public static Command Build() => new("audit", "Verify and read the audit log") { BuildVerify(), AuditProveCommand.Create(), AuditConsistencyCommand.Create(), BuildQuery(), BuildExport() };
 
     private static Command BuildVerify()
     {

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using Edge.Audit.Storage;
 using Edge.AuditWriter.Log;
@@ -212,6 +213,26 @@ public sealed class IngestEndpointTests
         }
 
         Assert.Equal(["crlf", "padded"], StoredIds(writer));
+    }
+
+    [Fact]
+    public async Task Ingest_CarriageReturnBetweenMembers_Returns400InvalidRecordAndStoresNothing()
+    {
+        // Committed before: the export line then held a CR, and a verifier reading the export as text lines split the
+        // record in two and hashed other bytes (an independent Python verifier in text mode did).
+        await using var writer = await WriterFixture.StartAsync();
+        var leaf = WriterFixture.Leaf("cr", "acme");
+        var withCr = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(leaf).Replace(",\"id\":", ",\r\"id\":", StringComparison.Ordinal));
+        Assert.NotEqual(leaf, withCr);
+
+        using var response = await writer.IngestAsync([WriterFixture.Leaf("ok", "acme"), withCr], 2);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("invalid_record", problem.GetProperty("code").GetString());
+        Assert.StartsWith("Line 2: a carriage return", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(0, store.Count());
     }
 
     [Fact]

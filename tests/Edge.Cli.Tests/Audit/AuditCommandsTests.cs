@@ -205,6 +205,78 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task VerifyExport_CheckpointWithItsSignatureLinesCutOff_FailsWithoutAnUnhandledException()
+    {
+        // Before, SignedNote.Open threw ArgumentOutOfRangeException here and the command ended in a stack trace.
+        using var signer = NoteSigner.Generate("test.edge/audit");
+        var directory = Directory.CreateTempSubdirectory("edge-cli-verify-").FullName;
+        try
+        {
+            var leaf = "{\"id\":\"r0\"}"u8.ToArray();
+            var note = SignedNote.Sign(new Checkpoint(signer.Name, 1, Edge.Audit.Merkle.MerkleHasher.HashLeaf(leaf)), [signer]);
+            var exportPath = Path.Combine(directory, "export.ndjson");
+            var checkpointPath = Path.Combine(directory, "checkpoint.txt");
+            await File.WriteAllBytesAsync(exportPath, [.. leaf, (byte)'\n']);
+            await File.WriteAllTextAsync(checkpointPath, note[..(note.LastIndexOf("\n\n", StringComparison.Ordinal) + 2)]);
+
+            var (exitCode, output, error) = await CliRunner.RunAsync("audit", "verify", "--export", exportPath, "--checkpoint", checkpointPath,
+                "--key", signer.Verifier.ToString());
+
+            Assert.True(exitCode == 1, error + output);
+            Assert.StartsWith("FAIL: checkpoint: malformed_note: The note has no signature lines.", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Exception", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task ExportAndBundle_RecordsThatBeginLikeAPrunedLine_VerifyAsRecords()
+    {
+        // The writer accepts members of any name, so a record may begin with {"pruned":true, (even with an index and a
+        // leafHash). The verifiers took every such line for a pruned record and refused the intact log: 'verify --export'
+        // said "record index 1 is missing", 'verify --bundle' "its pruned line is malformed".
+        await using var writer = await WriterFixture.StartAsync();
+        static byte[] Prefixed(string id, string members) =>
+            [.. "{"u8, .. System.Text.Encoding.UTF8.GetBytes(members), .. WriterFixture.Leaf(id, "acme").AsSpan(1)];
+        var leaves = new[]
+        {
+            WriterFixture.Leaf("r0", "acme"),
+            Prefixed("r1", "\"pruned\":true,"),
+            Prefixed("r2", $"\"pruned\":true,\"index\":2,\"leafHash\":\"{Convert.ToBase64String(new byte[32])}\","),
+        };
+        using (var ingest = await writer.IngestAsync(leaves, 3))
+        {
+            ingest.EnsureSuccessStatusCode();
+        }
+
+        await writer.WaitForCheckpointAsync(3);
+        var exportPath = Path.Combine(writer.Directory, "export.ndjson");
+        var bundlePath = Path.Combine(writer.Directory, "export.tar");
+        var checkpointPath = Path.Combine(writer.Directory, "checkpoint.txt");
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, WriterFixture.GlobalAuditorKey);
+        using (var client = writer.Client())
+        {
+            await File.WriteAllTextAsync(checkpointPath, await client.GetStringAsync("/audit/checkpoint"));
+        }
+
+        var exported = await CliRunner.RunAsync("audit", "export", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName, "--format", "ndjson", "--out", exportPath);
+        var bundled = await CliRunner.RunAsync("audit", "export", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName, "--format", "bundle", "--out", bundlePath);
+        Assert.True(exported.ExitCode == 0 && bundled.ExitCode == 0, exported.Error + bundled.Error);
+
+        var export = await CliRunner.RunAsync("audit", "verify", "--export", exportPath, "--checkpoint", checkpointPath, "--key", KeyFile(writer));
+        var bundle = await CliRunner.RunAsync("audit", "verify", "--bundle", bundlePath, "--key", KeyFile(writer));
+
+        Assert.True(export.ExitCode == 0, export.Output);
+        Assert.StartsWith("OK: 3 records, 1 checkpoints verified", export.Output, StringComparison.Ordinal);
+        Assert.True(bundle.ExitCode == 0, bundle.Output);
+        Assert.StartsWith("OK: 3 records, each with an inclusion proof", bundle.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Verify_NoKeyWithoutBundle_IsUsageError()
     {
         var (exitCode, _, error) = await CliRunner.RunAsync("audit", "verify", "--store", "/nonexistent/audit.db");

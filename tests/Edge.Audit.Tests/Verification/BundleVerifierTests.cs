@@ -1,0 +1,78 @@
+using System.Formats.Tar;
+using System.Text;
+using Edge.Audit.Bundles;
+using Edge.Audit.Checkpoints;
+using Edge.Audit.Merkle;
+using Edge.Audit.Verification;
+
+namespace Edge.Audit.Tests.Verification;
+
+public sealed class BundleVerifierTests
+{
+    private static readonly byte[][] Leaves = [.. Enumerable.Range(0, 3).Select(i => Encoding.UTF8.GetBytes($"{{\"id\":\"r{i}\"}}"))];
+
+    /// <summary>A bundle as docs/audit.md lays it out, of a three-record log, with the proofs chunk given by the caller.</summary>
+    private static MemoryStream Bundle(NoteSigner signer, Func<IReadOnlyList<string>, IReadOnlyList<string>> editProofs)
+    {
+        var tree = new MerkleTree();
+        foreach (var leaf in Leaves)
+        {
+            tree.AppendLeafHash(MerkleHasher.HashLeaf(leaf));
+        }
+
+        var note = SignedNote.Sign(new Checkpoint(signer.Name, Leaves.Length, tree.Root()), [signer]);
+        var proofs = Enumerable.Range(0, Leaves.Length)
+            .Select(i => $"{{\"index\":{i},\"proof\":[{string.Join(',', tree.InclusionProof(i, Leaves.Length).Select(h => $"\"{Convert.ToBase64String(h)}\""))}]}}")
+            .ToList();
+        var stream = new MemoryStream();
+        using (var tar = new TarWriter(stream, TarEntryFormat.Ustar, leaveOpen: true))
+        {
+            void Add(string name, string text)
+            {
+                var entry = new UstarTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(text)) };
+                tar.WriteEntry(entry);
+            }
+
+            Add(AuditBundle.CheckpointEntry, note);
+            Add(AuditBundle.KeyEntry, signer.Verifier + "\n");
+            Add(AuditBundle.RecordsEntry(0), string.Concat(Leaves.Select(l => Encoding.UTF8.GetString(l) + "\n")));
+            Add(AuditBundle.ProofsEntry(0), string.Concat(editProofs(proofs).Select(l => l + "\n")));
+            Add(AuditBundle.ManifestEntry, $"{{\"format\":\"{AuditBundle.Format}\",\"treeSize\":{Leaves.Length},\"records\":{Leaves.Length},\"chunks\":1}}");
+        }
+
+        stream.Position = 0;
+        return stream;
+    }
+
+    [Fact]
+    public void Verify_UntouchedHandMadeBundle_IsValid()
+    {
+        using var signer = NoteSigner.Generate("test.edge/audit");
+        using var bundle = Bundle(signer, proofs => proofs);
+
+        var report = BundleVerifier.Verify(bundle, [signer.Verifier]);
+
+        Assert.True(report.Valid, report.Problem);
+        Assert.Equal(3, report.RecordsChecked);
+    }
+
+    [Theory]
+    [InlineData("{\"proof\":[]}")]
+    [InlineData("{\"index\":1}")]
+    [InlineData("{\"index\":\"1\",\"proof\":[]}")]
+    [InlineData("{\"index\":1,\"proof\":[\"AAAA\"]}")]
+    [InlineData("{\"index\":1,\"proof\":[42]}")]
+    [InlineData("[1,[]]")]
+    public void Verify_ProofLineWithoutIndexOrProof_FailsNamingTheLine(string proofLine)
+    {
+        // A proofs line without "index" threw KeyNotFoundException out of the verifier before: `edge audit verify --bundle`
+        // ended in an unhandled exception and a stack trace instead of FAIL.
+        using var signer = NoteSigner.Generate("test.edge/audit");
+        using var bundle = Bundle(signer, proofs => [proofs[0], proofLine, proofs[2]]);
+
+        var report = BundleVerifier.Verify(bundle, [signer.Verifier]);
+
+        Assert.False(report.Valid);
+        Assert.Equal("proofs/000000.ndjson line 2 is not {\"index\":<n>,\"proof\":[<base64 hash>,…]}", report.Problem);
+    }
+}
