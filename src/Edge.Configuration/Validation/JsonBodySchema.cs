@@ -120,19 +120,15 @@ internal sealed class JsonBodySchema
     {
         var evaluator = _evaluators.TryTake(out var pooled) ? pooled : CreateEvaluator();
         EvaluationResults results;
-        try
-        {
-            if (evaluator.Schema.Evaluate(body, evaluator.Flag).IsValid)
-            {
-                return true;
-            }
-
-            results = evaluator.Schema.Evaluate(body, evaluator.List);
-        }
-        finally
+        if (evaluator.Schema.Evaluate(body, evaluator.Flag).IsValid)
         {
             _evaluators.Add(evaluator);
+            return true;
         }
+
+        results = evaluator.Schema.Evaluate(body, evaluator.List);
+        // Returned only after a clean run: one that threw mid-evaluation may hold half-built keyword constraints.
+        _evaluators.Add(evaluator);
 
         Collect(results, body, errors, maxErrors);
         foreach (var detail in results.Details ?? [])

@@ -115,6 +115,11 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
                 _ => BodyInvalid("malformed_json", "the body is not valid JSON"),
             };
         }
+        catch (InvalidOperationException) when (HasUnreadableValue(body.Body.Span))
+        {
+            // The repeated-name check unescapes every property name; an unpaired surrogate escape in one throws here.
+            return UnreadableValue();
+        }
 
         var errors = new List<BodyError>();
         try
@@ -123,6 +128,12 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
             {
                 return EdgeStepResult.Continue;
             }
+        }
+        catch (Exception ex) when ((ex is FormatException or InvalidOperationException or OverflowException) && HasUnreadableValue(body.Body.Span))
+        {
+            // Well-formed JSON the evaluator cannot read (it reads numbers as decimal, strings as UTF-16): the client's
+            // input, not the edge's failure. Checked only after a throw, so a valid body costs no extra pass.
+            return UnreadableValue();
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -283,6 +294,47 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
         // Well-formed and within depth, yet refused by the strict parse: only a repeated property name remains.
         return JsonFailure.DuplicateProperty;
     }
+
+    /// <summary>
+    /// Whether the body holds a number outside decimal's range (about ±7.9e28) or a string or property name with an
+    /// unpaired UTF-16 surrogate escape: valid JSON syntax (RFC 8259 §8.2 leaves such strings' meaning open), but
+    /// values JsonSchema.Net throws on instead of evaluating.
+    /// </summary>
+    internal static bool HasUnreadableValue(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 1024 });
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.Number when !reader.TryGetDecimal(out _):
+                        return true;
+                    case JsonTokenType.String or JsonTokenType.PropertyName when reader.ValueIsEscaped:
+                        try
+                        {
+                            reader.GetString();
+                        }
+                        catch (InvalidOperationException)
+                        {
+                            return true;
+                        }
+
+                        break;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+
+        return false;
+    }
+
+    private EdgeStepResult UnreadableValue() =>
+        BodyInvalid("unreadable_value", "the body holds a number or string the validator cannot read");
 
     private EdgeStepResult BodyInvalid(string reason, string detail) =>
         Deny(BodyInvalidDenial(reason, [new EdgeProblemError(detail) { Pointer = "" }]));

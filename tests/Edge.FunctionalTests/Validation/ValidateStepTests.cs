@@ -112,6 +112,42 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
         Assert.Equal("body_invalid:" + reason, audit.GetProperty("reason").GetString());
     }
 
+    [Theory]
+    [InlineData("{\"amount\":1e400,\"currency\":\"EUR\"}")]
+    [InlineData("{\"amount\":99999999999999999999999999999,\"currency\":\"EUR\"}")]
+    [InlineData("{\"amount\":1,\"currency\":\"EUR\",\"note\":\"\\ud800\"}")]
+    [InlineData("{\"amount\":1,\"currency\":\"EUR\",\"note\":\"a\\udc00b\"}")]
+    [InlineData("{\"amount\":1,\"currency\":\"EUR\",\"\\ud800\":1}")]
+    public async Task Post_ValueTheValidatorCannotRead_422UnreadableValue(string body)
+    {
+        // A number beyond decimal's range or an unpaired surrogate escape made the schema evaluator (or the strict
+        // parse) throw: the client got 500 edge_pipeline_error, or 502 backend_unavailable for a property name.
+        var path = "/orders/unreadable-" + Guid.NewGuid().ToString("N");
+
+        using var response = await PostAsync(path, Encoding.UTF8.GetBytes(body));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "body_invalid");
+        Assert.Equal([("", "the body holds a number or string the validator cannot read")], Errors(problem));
+        Assert.Equal(0, fixture.BackendCalls(path));
+        var audit = await fixture.AuditDataAsync(Assert.Single(response.Headers.GetValues("X-Request-Id")));
+        Assert.Equal(422, audit.GetProperty("status").GetInt32());
+        Assert.Equal("body_invalid:unreadable_value", audit.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task Post_ValidBodyAfterUnreadableValue_StillValidated()
+    {
+        // The evaluator that threw is not reused: the next invalid body is still refused with its pointer.
+        using (await PostAsync("/orders/unreadable-first", Encoding.UTF8.GetBytes("{\"amount\":1e400,\"currency\":\"EUR\"}")))
+        {
+        }
+
+        using var response = await PostAsync("/orders/after-unreadable", Encoding.UTF8.GetBytes("{\"amount\":0,\"currency\":\"EUR\"}"));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "body_invalid");
+        Assert.Equal([("/amount", "must be at least 1")], Errors(problem));
+    }
+
     [Fact]
     public async Task Post_InvalidUtf8_422Malformed()
     {
