@@ -99,7 +99,10 @@ internal sealed class JsonBodySchema
 
         try
         {
-            var schema = new JsonBodySchema(path, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), root.GetRawText(), root);
+            // Evaluated and described in its rewritten form, so error paths through patternProperties names resolve.
+            var text = SchemaPatterns.WithEcmaEndAnchors(root);
+            using var rewritten = JsonDocument.Parse(text);
+            var schema = new JsonBodySchema(path, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), text, rewritten.RootElement.Clone());
             // The first copy is compiled and run here, once per config generation, so a schema that cannot run is a
             // config error rather than a failing request.
             schema._evaluators.Add(schema.CreateEvaluator());

@@ -149,6 +149,20 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Post_PatternAnchorWithTrailingNewline_422()
+    {
+        // JSON Schema patterns are ECMA-262: '$' is the end of the string. .NET's '$' also matches before a final
+        // newline, so "EUR\n" passed "^[A-Z]{3}$" and reached the backend.
+        var path = "/orders/newline-" + Guid.NewGuid().ToString("N");
+
+        using var response = await PostAsync(path, Encoding.UTF8.GetBytes("{\"amount\":1,\"currency\":\"EUR\\n\"}"));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "body_invalid");
+        Assert.Equal([("/currency", "does not match the required pattern")], Errors(problem));
+        Assert.Equal(0, fixture.BackendCalls(path));
+    }
+
+    [Fact]
     public async Task Post_InvalidUtf8_422Malformed()
     {
         byte[] body = [.. "{\"amount\":1,\"currency\":\""u8, 0xC3, 0x28, .. "\"}"u8];
