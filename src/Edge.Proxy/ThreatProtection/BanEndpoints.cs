@@ -156,63 +156,76 @@ internal static class BanEndpoints
 
         using (document)
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            try
             {
-                return (null, "the body must be an object {\"key\",\"for\",\"reason\"}");
+                return Read(document.RootElement);
             }
-
-            string? key = null, duration = null, reason = null;
-            var seen = 0;
-            foreach (var property in document.RootElement.EnumerateObject())
+            catch (InvalidOperationException)
             {
-                var bit = property.Name switch { "key" => 1, "for" => 2, "reason" => 4, _ => 0 };
-                if (bit == 0)
-                {
-                    return (null, $"unknown property '{Safe(property.Name)}'; use key, for and reason");
-                }
-
-                // JSON parsers disagree on which of two equal names wins: a ban must not depend on it.
-                if ((seen & bit) != 0)
-                {
-                    return (null, $"'{property.Name}' is given more than once");
-                }
-
-                seen |= bit;
-                if (property.Value.ValueKind != JsonValueKind.String)
-                {
-                    return (null, $"'{property.Name}' must be a string");
-                }
-
-                switch (bit)
-                {
-                    case 1: key = property.Value.GetString(); break;
-                    case 2: duration = property.Value.GetString(); break;
-                    default: reason = property.Value.GetString(); break;
-                }
+                // A name or string with an unpaired surrogate escape ("\ud800") is valid JSON syntax but no text.
+                return (null, "a name or string in the body holds an unpaired surrogate escape");
             }
-
-            if (ValidateKey(key) is { } keyError)
-            {
-                return (null, keyError);
-            }
-
-            if (duration is null || !TimeSpan.TryParse(duration, CultureInfo.InvariantCulture, out var parsed))
-            {
-                return (null, "'for' must be a duration such as 00:10:00");
-            }
-
-            if (parsed <= TimeSpan.Zero || parsed > MaxDuration)
-            {
-                return (null, "'for' must be positive and at most 365.00:00:00");
-            }
-
-            if (reason is { Length: > MaxReasonLength } || (reason is not null && reason.Any(char.IsControl)))
-            {
-                return (null, $"'reason' must be at most {MaxReasonLength} characters without control characters");
-            }
-
-            return ((key!, parsed, string.IsNullOrWhiteSpace(reason) ? "manual" : reason), null);
         }
+    }
+
+    private static ((string Key, TimeSpan Duration, string Reason)? Request, string? Error) Read(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return (null, "the body must be an object {\"key\",\"for\",\"reason\"}");
+        }
+
+        string? key = null, duration = null, reason = null;
+        var seen = 0;
+        foreach (var property in root.EnumerateObject())
+        {
+            var bit = property.Name switch { "key" => 1, "for" => 2, "reason" => 4, _ => 0 };
+            if (bit == 0)
+            {
+                return (null, $"unknown property '{Safe(property.Name)}'; use key, for and reason");
+            }
+
+            // JSON parsers disagree on which of two equal names wins: a ban must not depend on it.
+            if ((seen & bit) != 0)
+            {
+                return (null, $"'{property.Name}' is given more than once");
+            }
+
+            seen |= bit;
+            if (property.Value.ValueKind != JsonValueKind.String)
+            {
+                return (null, $"'{property.Name}' must be a string");
+            }
+
+            switch (bit)
+            {
+                case 1: key = property.Value.GetString(); break;
+                case 2: duration = property.Value.GetString(); break;
+                default: reason = property.Value.GetString(); break;
+            }
+        }
+
+        if (ValidateKey(key) is { } keyError)
+        {
+            return (null, keyError);
+        }
+
+        if (duration is null || !TimeSpan.TryParse(duration, CultureInfo.InvariantCulture, out var parsed))
+        {
+            return (null, "'for' must be a duration such as 00:10:00");
+        }
+
+        if (parsed <= TimeSpan.Zero || parsed > MaxDuration)
+        {
+            return (null, "'for' must be positive and at most 365.00:00:00");
+        }
+
+        if (reason is { Length: > MaxReasonLength } || (reason is not null && reason.Any(char.IsControl)))
+        {
+            return (null, $"'reason' must be at most {MaxReasonLength} characters without control characters");
+        }
+
+        return ((key!, parsed, string.IsNullOrWhiteSpace(reason) ? "manual" : reason), null);
     }
 
     private static string? ValidateKey(string? key) =>

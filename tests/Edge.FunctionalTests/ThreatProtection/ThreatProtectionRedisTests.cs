@@ -189,6 +189,9 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"until\":\"x\"}")]
     [InlineData("{\"key\":\"198.51.100.8\",\"key\":\"198.51.100.9\",\"for\":\"00:10:00\"}")]
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"for\":\"00:20:00\"}")]
+    [InlineData("{\"key\":\"\\ud800\",\"for\":\"00:10:00\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"reason\":\"a\\udc00\"}")]
+    [InlineData("{\"\\ud800\":\"x\",\"key\":\"198.51.100.9\",\"for\":\"00:10:00\"}")]
     public async Task AddBan_BadInput_Answers400ProblemAndBansNothing(string body)
     {
         using var content = new StringContent(body, Encoding.UTF8, "application/json");
