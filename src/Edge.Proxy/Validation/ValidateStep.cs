@@ -94,6 +94,21 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
             return EdgeStepResult.Continue;
         }
 
+        if (!DeclaresUtf8OrNoCharset(http.Request.ContentType))
+        {
+            // The schema checks the bytes as UTF-8 (RFC 8259 §8.1: JSON is UTF-8, and application/json defines no
+            // charset). A backend that honours a declared charset (utf-16, latin1, utf-7) would decode other text
+            // from the same bytes than the edge validated.
+            return Deny(new EdgeDenial(
+                StatusCodes.Status415UnsupportedMediaType,
+                ValidationCodes.UnsupportedMediaType,
+                "Unsupported media type",
+                "A JSON body is UTF-8; send it without a charset parameter or with charset=utf-8.")
+            {
+                Reason = ValidationCodes.UnsupportedMediaType + ":charset",
+            });
+        }
+
         // JSON is UTF-8 (RFC 8259 §8.1); the parser leaves string contents unchecked until they are read, so an invalid
         // sequence would otherwise surface only inside schema evaluation.
         if (!Utf8.IsValid(body.Body.Span))
@@ -269,6 +284,33 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
         }
 
         return false;
+    }
+
+    /// <summary>Every <c>charset</c> parameter of the media type, if any, names UTF-8.</summary>
+    internal static bool DeclaresUtf8OrNoCharset(string? contentType)
+    {
+        if (string.IsNullOrEmpty(contentType))
+        {
+            return true;
+        }
+
+        foreach (var parameter in contentType.Split(';').AsSpan(1))
+        {
+            var equals = parameter.IndexOf('=', StringComparison.Ordinal);
+            var name = (equals < 0 ? parameter : parameter[..equals]).Trim();
+            if (!name.Equals("charset", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var value = equals < 0 ? "" : parameter[(equals + 1)..].Trim().Trim('"');
+            if (!value.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !value.Equals("utf8", StringComparison.OrdinalIgnoreCase))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Why a body failed the strict parse; only run on failure, so a valid body is read by one parser pass.</summary>

@@ -230,6 +230,43 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     }
 
     [Theory]
+    [InlineData("application/json; charset=utf-16")]
+    [InlineData("application/json; charset=\"utf-7\"")]
+    [InlineData("application/json; charset=iso-8859-1")]
+    [InlineData("application/json; charset=utf-8; charset=utf-16")]
+    public async Task Post_JsonWithCharsetOtherThanUtf8_415(string contentType)
+    {
+        // The schema checked the bytes as UTF-8, and they were forwarded with a charset a backend may honour (ASP.NET
+        // Core's JSON input formatter transcodes from it): the backend could read other text than the edge validated.
+        var path = "/orders/charset-" + Guid.NewGuid().ToString("N");
+
+        var response = await RawHttp.SendAsync(
+            fixture.Edge.ProxyPort,
+            $"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {contentType}\r\nContent-Length: 29\r\nConnection: close\r\n\r\n{{\"amount\":1,\"currency\":\"EUR\"}}");
+
+        Assert.Equal(415, response.Status);
+        Assert.Equal("unsupported_media_type", response.ProblemCode());
+        Assert.Equal(0, fixture.BackendCalls(path));
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+        Assert.Equal("unsupported_media_type:charset", audit.GetProperty("reason").GetString());
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=utf-8")]
+    [InlineData("application/json; charset=\"UTF-8\"")]
+    [InlineData("application/json;charset=utf8")]
+    public async Task Post_JsonWithUtf8Charset_Accepted(string contentType)
+    {
+        var path = "/orders/utf8-charset-" + Guid.NewGuid().ToString("N");
+
+        var response = await RawHttp.SendAsync(
+            fixture.Edge.ProxyPort,
+            $"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {contentType}\r\nContent-Length: 29\r\nConnection: close\r\n\r\n{{\"amount\":1,\"currency\":\"EUR\"}}");
+
+        Assert.Equal(200, response.Status);
+    }
+
+    [Theory]
     [InlineData("text/plain")]
     [InlineData("application/x-www-form-urlencoded")]
     [InlineData(null)]
