@@ -289,7 +289,8 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
     /// <summary>Every <c>charset</c> parameter of the media type, if any, names UTF-8.</summary>
     internal static bool DeclaresUtf8OrNoCharset(string? contentType)
     {
-        if (string.IsNullOrEmpty(contentType))
+        // The common "application/json" has no parameters: nothing to split or allocate.
+        if (string.IsNullOrEmpty(contentType) || !contentType.Contains(';', StringComparison.Ordinal))
         {
             return true;
         }
