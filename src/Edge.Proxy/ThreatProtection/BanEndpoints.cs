@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using Edge.Proxy.Pipeline;
 using StackExchange.Redis;
@@ -85,6 +87,8 @@ internal static class BanEndpoints
             return;
         }
 
+        key = CanonicalKey(key);
+
         IReadOnlyList<BanEntry> bans;
         try
         {
@@ -107,6 +111,8 @@ internal static class BanEndpoints
             await InvalidAsync(http, error);
             return;
         }
+
+        key = CanonicalKey(key);
 
         bool removed;
         try
@@ -225,8 +231,19 @@ internal static class BanEndpoints
             return (null, $"'reason' must be at most {MaxReasonLength} characters without control characters");
         }
 
-        return ((key!, parsed, string.IsNullOrWhiteSpace(reason) ? "manual" : reason), null);
+        return ((CanonicalKey(key!), parsed, string.IsNullOrWhiteSpace(reason) ? "manual" : reason), null);
     }
+
+    /// <summary>
+    /// An IPv6 address in any notation as <c>{ip}</c> renders it (<see cref="ThreatKeyRenderer.ClientIpKey"/>):
+    /// <c>2001:DB8:0::1</c> is <c>2001_db8__1</c>, <c>::ffff:203.0.113.7</c> is <c>203.0.113.7</c>. A ban stored under the
+    /// written form never matched a client: 201 Created, and the client kept being served. Only a key with ':' that
+    /// parses as a whole is touched, so rendered keys such as <c>acme:203.0.113.7</c> and numeric keys stay as they are.
+    /// </summary>
+    internal static string CanonicalKey(string key) =>
+        key.Contains(':', StringComparison.Ordinal) && IPAddress.TryParse(key, out var address) && address.AddressFamily == AddressFamily.InterNetworkV6
+            ? ClientAddressResolver.Normalize(address)!.ToString().Replace(':', '_')
+            : key;
 
     private static string? ValidateKey(string? key) =>
         string.IsNullOrWhiteSpace(key) ? "'key' is required: the rendered key of a rule, such as 203.0.113.7 or acme:203.0.113.7"
