@@ -195,14 +195,21 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
             }
         }
 
-        if (!rules.AllowUnknown)
+        foreach (var name in query.Keys)
         {
-            foreach (var name in query.Keys)
+            if (rules.Parameters.ContainsKey(name))
             {
-                if (!rules.Parameters.ContainsKey(name))
-                {
-                    Add("unknown", name.Length > MaxEchoedParameterLength ? name[..MaxEchoedParameterLength] + "…" : name, "parameter not allowed");
-                }
+                continue;
+            }
+
+            var echoed = name.Length > MaxEchoedParameterLength ? name[..MaxEchoedParameterLength] + "…" : name;
+            if (!rules.AllowUnknown)
+            {
+                Add("unknown", echoed, "parameter not allowed");
+            }
+            else if (BackendAlias(name, rules) is { } aliased && CheckValues(query[name], aliased) is { } broken)
+            {
+                Add(broken.Reason, echoed, broken.Detail);
             }
         }
 
@@ -217,6 +224,43 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
             Reason = ValidationCodes.QueryInvalid + ":" + firstReason,
             Errors = errors,
         });
+    }
+
+    /// <summary>
+    /// The rule of the parameter a backend reads <paramref name="name"/> as, when that is another name: PHP turns
+    /// <c>page[]</c> and <c>page[x]</c> into <c>$_GET['page']</c> and <c>user.id</c> or <c>user id</c> into
+    /// <c>user_id</c>; Rails and Express read <c>page[]</c> as <c>page</c> too. Unknown names are allowed by default,
+    /// so without this <c>?page[]=x</c> passed the rule for <c>page</c> by not being called <c>page</c>.
+    /// </summary>
+    private static QueryParameterRule? BackendAlias(string name, QueryRules rules)
+    {
+        if (name.AsSpan().IndexOfAny("[. ") < 0)
+        {
+            return null;
+        }
+
+        var alias = AliasOf(name);
+        foreach (var (ruled, rule) in rules.Parameters)
+        {
+            if (string.Equals(AliasOf(ruled), alias, StringComparison.OrdinalIgnoreCase))
+            {
+                return rule;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A parameter name as PHP stores it: cut at a '[' that has a ']' after it, leading spaces dropped, ' ' '.' and a lone '[' as '_'.</summary>
+    private static string AliasOf(string name)
+    {
+        var open = name.IndexOf('[', StringComparison.Ordinal);
+        if (open >= 0 && name.IndexOf(']', open) > open)
+        {
+            name = name[..open];
+        }
+
+        return name.TrimStart(' ').Replace(' ', '_').Replace('.', '_').Replace('[', '_');
     }
 
     private static (string Reason, string Detail)? CheckValues(StringValues values, QueryParameterRule rule)

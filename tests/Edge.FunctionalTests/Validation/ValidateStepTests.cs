@@ -401,6 +401,37 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
         Assert.Equal("query_invalid:" + reason, audit.GetProperty("reason").GetString());
     }
 
+    [Theory]
+    [InlineData("?page[]=x", "page[]")]
+    [InlineData("?page[a]=x", "page[a]")]
+    [InlineData("?user.id=1%20OR%201=1", "user.id")]
+    [InlineData("?user%20id=x", "user id")]
+    [InlineData("?USER.ID=x", "USER.ID")]
+    public async Task Get_UnknownAllowed_NameABackendReadsAsARuledParameter_422(string query, string parameter)
+    {
+        // PHP reads page[] as page and user.id as user_id (Rails and Express read page[] as page): with unknown
+        // names allowed, these skipped the rule of the parameter the backend got.
+        var path = "/open-search/" + Guid.NewGuid().ToString("N");
+
+        using var response = await fixture.Edge.Client.GetAsync(path + query);
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "query_invalid");
+        var error = Assert.Single(problem.GetProperty("errors").EnumerateArray());
+        Assert.Equal(parameter, error.GetProperty("parameter").GetString());
+        Assert.Equal("does not match the required pattern", error.GetProperty("detail").GetString());
+        Assert.Equal(0, fixture.BackendCalls(path));
+    }
+
+    [Theory]
+    [InlineData("?page[]=12&user.id=7")]
+    [InlineData("?other[]=x&other.name=y&pager=z")]
+    public async Task Get_UnknownAllowed_AliasesWithValidValuesOrOtherNames_Forwarded(string query)
+    {
+        using var response = await fixture.Edge.Client.GetAsync("/open-search/ok" + query);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
     [Fact]
     public async Task Post_QueryOnlyPolicy_BodyNotBufferedNorCapped()
     {
