@@ -123,6 +123,11 @@ internal static class ErasureEndpoint
         {
             return null;
         }
+        catch (InvalidOperationException)
+        {
+            // A name or string with an unpaired surrogate escape ("\ud800"): valid JSON syntax, but no text to erase by.
+            return null;
+        }
     }
 
     private sealed record ErasureRequest(string Subject, string? Tenant);

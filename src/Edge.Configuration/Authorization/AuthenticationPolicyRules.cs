@@ -184,7 +184,7 @@ internal static class AuthenticationPolicyRules
 
             if (key.Tenant is not null && !TenantId.IsValid(key.Tenant))
             {
-                errors.Add(where + ":Tenant", $"'{key.Tenant}' is not a tenant id (1-{TenantId.MaxLength} characters from [A-Za-z0-9._-])");
+                errors.Add(where + ":Tenant", $"'{key.Tenant}' is not a tenant id (1-{TenantId.MaxLength} characters from [A-Za-z0-9._-], not dots only)");
             }
 
             foreach (var role in key.Roles)

@@ -82,7 +82,7 @@ internal sealed class TenantStepValidator : IEdgeStepValidator
                 return false;
             case TenantSource.Static when value is null || !TenantId.IsValid(value):
                 field = "Value";
-                error = $"the Static source needs Value, a tenant id of 1-{TenantId.MaxLength} characters from [A-Za-z0-9._-]";
+                error = $"the Static source needs Value, a tenant id of 1-{TenantId.MaxLength} characters from [A-Za-z0-9._-], not dots only";
                 return false;
         }
 

@@ -99,7 +99,10 @@ internal sealed class JsonBodySchema
 
         try
         {
-            var schema = new JsonBodySchema(path, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), root.GetRawText(), root);
+            // Evaluated and described in its rewritten form, so error paths through patternProperties names resolve.
+            var text = SchemaPatterns.WithEcmaEndAnchors(root);
+            using var rewritten = JsonDocument.Parse(text);
+            var schema = new JsonBodySchema(path, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), text, rewritten.RootElement.Clone());
             // The first copy is compiled and run here, once per config generation, so a schema that cannot run is a
             // config error rather than a failing request.
             schema._evaluators.Add(schema.CreateEvaluator());
@@ -120,19 +123,15 @@ internal sealed class JsonBodySchema
     {
         var evaluator = _evaluators.TryTake(out var pooled) ? pooled : CreateEvaluator();
         EvaluationResults results;
-        try
-        {
-            if (evaluator.Schema.Evaluate(body, evaluator.Flag).IsValid)
-            {
-                return true;
-            }
-
-            results = evaluator.Schema.Evaluate(body, evaluator.List);
-        }
-        finally
+        if (evaluator.Schema.Evaluate(body, evaluator.Flag).IsValid)
         {
             _evaluators.Add(evaluator);
+            return true;
         }
+
+        results = evaluator.Schema.Evaluate(body, evaluator.List);
+        // Returned only after a clean run: one that threw mid-evaluation may hold half-built keyword constraints.
+        _evaluators.Add(evaluator);
 
         Collect(results, body, errors, maxErrors);
         foreach (var detail in results.Details ?? [])

@@ -47,6 +47,7 @@ internal sealed class EdgeRequestMiddleware(
         context.TraceIdentifier = request.RequestId;
 
         // Forwarding headers: the edge writes these itself (ForwardingHeadersTransform); a direct client's copies are forgeries.
+        // URL and method override headers: the backend must act on the request line the edge checked.
         StripClientHeaders(context.Request.Headers, options.IdentityHeaderPrefix, stripForwarding: !client.ViaTrustedProxy);
 
         // The backend and the client see the same id, and it is the audit record's id.
@@ -159,7 +160,9 @@ internal sealed class EdgeRequestMiddleware(
         foreach (var header in headers)
         {
             // '_' counts as '-': backends that map X_Edge_Tenant to X-Edge-Tenant (CGI, some nginx setups) must not see it.
-            if (HeaderName.StartsWith(header.Key, identityPrefix) || (stripForwarding && ForwardingHeaders.IsForwardingHeader(header.Key)))
+            if (HeaderName.StartsWith(header.Key, identityPrefix)
+                || (stripForwarding && ForwardingHeaders.IsForwardingHeader(header.Key))
+                || RoutingOverrideHeaders.IsRoutingOverride(header.Key))
             {
                 (spoofed ??= []).Add(header.Key);
             }

@@ -57,11 +57,27 @@ internal static class JsonPointer
 
         return element.ValueKind switch
         {
-            JsonValueKind.String when scalarOnly => element.GetString() is { Length: > 0 } text ? text : null,
-            JsonValueKind.String => element.GetString(),
+            JsonValueKind.String when scalarOnly => ReadString(element) is { Length: > 0 } text ? text : null,
+            JsonValueKind.String => ReadString(element),
             JsonValueKind.Number => element.GetRawText(),
             JsonValueKind.Null or JsonValueKind.Undefined => null,
             _ => scalarOnly ? null : element.GetRawText(),
         };
+    }
+
+    /// <summary>
+    /// A string's value; null when it holds an unpaired surrogate escape (<c>"\ud800"</c>), which is valid JSON syntax
+    /// but no text: such a value is absent, not a failure of the request (it was answered 502 backend_unavailable).
+    /// </summary>
+    private static string? ReadString(JsonElement element)
+    {
+        try
+        {
+            return element.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
     }
 }

@@ -32,7 +32,7 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
                 StatusCodes.Status400BadRequest,
                 InvalidCode,
                 "Tenant invalid",
-                $"A tenant id is 1-{TenantId.MaxLength} characters from A-Z, a-z, 0-9, '.', '_' and '-'."));
+                $"A tenant id is 1-{TenantId.MaxLength} characters from A-Z, a-z, 0-9, '.', '_' and '-', not dots only."));
         }
 
         context.HttpContext.SetFeature(new EdgeTenantFeature(raw, _source));
@@ -80,8 +80,10 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
             return null;
         }
 
+        // Request.Path is decoded already (all but %2F, which leaves '%' in the segment and is refused). Decoding it
+        // again made "/s/%2561cme" the tenant acme while the backend's path said "%61cme".
         var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        return index < segments.Length ? Uri.UnescapeDataString(segments[index]) : null;
+        return index < segments.Length ? segments[index] : null;
     }
 
     private string Describe() => options.Source switch

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using Edge.Proxy.Pipeline;
 using StackExchange.Redis;
@@ -85,6 +87,8 @@ internal static class BanEndpoints
             return;
         }
 
+        key = CanonicalKey(key);
+
         IReadOnlyList<BanEntry> bans;
         try
         {
@@ -107,6 +111,8 @@ internal static class BanEndpoints
             await InvalidAsync(http, error);
             return;
         }
+
+        key = CanonicalKey(key);
 
         bool removed;
         try
@@ -156,64 +162,88 @@ internal static class BanEndpoints
 
         using (document)
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            try
             {
-                return (null, "the body must be an object {\"key\",\"for\",\"reason\"}");
+                return Read(document.RootElement);
             }
-
-            string? key = null, duration = null, reason = null;
-            var seen = 0;
-            foreach (var property in document.RootElement.EnumerateObject())
+            catch (InvalidOperationException)
             {
-                var bit = property.Name switch { "key" => 1, "for" => 2, "reason" => 4, _ => 0 };
-                if (bit == 0)
-                {
-                    return (null, $"unknown property '{Safe(property.Name)}'; use key, for and reason");
-                }
-
-                // JSON parsers disagree on which of two equal names wins: a ban must not depend on it.
-                if ((seen & bit) != 0)
-                {
-                    return (null, $"'{property.Name}' is given more than once");
-                }
-
-                seen |= bit;
-                if (property.Value.ValueKind != JsonValueKind.String)
-                {
-                    return (null, $"'{property.Name}' must be a string");
-                }
-
-                switch (bit)
-                {
-                    case 1: key = property.Value.GetString(); break;
-                    case 2: duration = property.Value.GetString(); break;
-                    default: reason = property.Value.GetString(); break;
-                }
+                // A name or string with an unpaired surrogate escape ("\ud800") is valid JSON syntax but no text.
+                return (null, "a name or string in the body holds an unpaired surrogate escape");
             }
-
-            if (ValidateKey(key) is { } keyError)
-            {
-                return (null, keyError);
-            }
-
-            if (duration is null || !TimeSpan.TryParse(duration, CultureInfo.InvariantCulture, out var parsed))
-            {
-                return (null, "'for' must be a duration such as 00:10:00");
-            }
-
-            if (parsed <= TimeSpan.Zero || parsed > MaxDuration)
-            {
-                return (null, "'for' must be positive and at most 365.00:00:00");
-            }
-
-            if (reason is { Length: > MaxReasonLength } || (reason is not null && reason.Any(char.IsControl)))
-            {
-                return (null, $"'reason' must be at most {MaxReasonLength} characters without control characters");
-            }
-
-            return ((key!, parsed, string.IsNullOrWhiteSpace(reason) ? "manual" : reason), null);
         }
     }
+
+    private static ((string Key, TimeSpan Duration, string Reason)? Request, string? Error) Read(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return (null, "the body must be an object {\"key\",\"for\",\"reason\"}");
+        }
+
+        string? key = null, duration = null, reason = null;
+        var seen = 0;
+        foreach (var property in root.EnumerateObject())
+        {
+            var bit = property.Name switch { "key" => 1, "for" => 2, "reason" => 4, _ => 0 };
+            if (bit == 0)
+            {
+                return (null, $"unknown property '{Safe(property.Name)}'; use key, for and reason");
+            }
+
+            // JSON parsers disagree on which of two equal names wins: a ban must not depend on it.
+            if ((seen & bit) != 0)
+            {
+                return (null, $"'{property.Name}' is given more than once");
+            }
+
+            seen |= bit;
+            if (property.Value.ValueKind != JsonValueKind.String)
+            {
+                return (null, $"'{property.Name}' must be a string");
+            }
+
+            switch (bit)
+            {
+                case 1: key = property.Value.GetString(); break;
+                case 2: duration = property.Value.GetString(); break;
+                default: reason = property.Value.GetString(); break;
+            }
+        }
+
+        if (ValidateKey(key) is { } keyError)
+        {
+            return (null, keyError);
+        }
+
+        if (duration is null || !TimeSpan.TryParse(duration, CultureInfo.InvariantCulture, out var parsed))
+        {
+            return (null, "'for' must be a duration such as 00:10:00");
+        }
+
+        if (parsed <= TimeSpan.Zero || parsed > MaxDuration)
+        {
+            return (null, "'for' must be positive and at most 365.00:00:00");
+        }
+
+        if (reason is { Length: > MaxReasonLength } || (reason is not null && reason.Any(char.IsControl)))
+        {
+            return (null, $"'reason' must be at most {MaxReasonLength} characters without control characters");
+        }
+
+        return ((CanonicalKey(key!), parsed, string.IsNullOrWhiteSpace(reason) ? "manual" : reason), null);
+    }
+
+    /// <summary>
+    /// An IPv6 address in any notation as <c>{ip}</c> renders it (<see cref="ThreatKeyRenderer.ClientIpKey"/>):
+    /// <c>2001:DB8:0::1</c> is <c>2001_db8__1</c>, <c>::ffff:203.0.113.7</c> is <c>203.0.113.7</c>. A ban stored under the
+    /// written form never matched a client: 201 Created, and the client kept being served. Only a key with ':' that
+    /// parses as a whole is touched, so rendered keys such as <c>acme:203.0.113.7</c> and numeric keys stay as they are.
+    /// </summary>
+    internal static string CanonicalKey(string key) =>
+        key.Contains(':', StringComparison.Ordinal) && IPAddress.TryParse(key, out var address) && address.AddressFamily == AddressFamily.InterNetworkV6
+            ? ClientAddressResolver.Normalize(address)!.ToString().Replace(':', '_')
+            : key;
 
     private static string? ValidateKey(string? key) =>
         string.IsNullOrWhiteSpace(key) ? "'key' is required: the rendered key of a rule, such as 203.0.113.7 or acme:203.0.113.7"

@@ -94,6 +94,21 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
             return EdgeStepResult.Continue;
         }
 
+        if (!DeclaresUtf8OrNoCharset(http.Request.ContentType))
+        {
+            // The schema checks the bytes as UTF-8 (RFC 8259 §8.1: JSON is UTF-8, and application/json defines no
+            // charset). A backend that honours a declared charset (utf-16, latin1, utf-7) would decode other text
+            // from the same bytes than the edge validated.
+            return Deny(new EdgeDenial(
+                StatusCodes.Status415UnsupportedMediaType,
+                ValidationCodes.UnsupportedMediaType,
+                "Unsupported media type",
+                "A JSON body is UTF-8; send it without a charset parameter or with charset=utf-8.")
+            {
+                Reason = ValidationCodes.UnsupportedMediaType + ":charset",
+            });
+        }
+
         // JSON is UTF-8 (RFC 8259 §8.1); the parser leaves string contents unchecked until they are read, so an invalid
         // sequence would otherwise surface only inside schema evaluation.
         if (!Utf8.IsValid(body.Body.Span))
@@ -115,6 +130,11 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
                 _ => BodyInvalid("malformed_json", "the body is not valid JSON"),
             };
         }
+        catch (InvalidOperationException) when (HasUnreadableValue(body.Body.Span))
+        {
+            // The repeated-name check unescapes every property name; an unpaired surrogate escape in one throws here.
+            return UnreadableValue();
+        }
 
         var errors = new List<BodyError>();
         try
@@ -123,6 +143,12 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
             {
                 return EdgeStepResult.Continue;
             }
+        }
+        catch (Exception ex) when ((ex is FormatException or InvalidOperationException or OverflowException) && HasUnreadableValue(body.Body.Span))
+        {
+            // Well-formed JSON the evaluator cannot read (it reads numbers as decimal, strings as UTF-16): the client's
+            // input, not the edge's failure. Checked only after a throw, so a valid body costs no extra pass.
+            return UnreadableValue();
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -169,14 +195,21 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
             }
         }
 
-        if (!rules.AllowUnknown)
+        foreach (var name in query.Keys)
         {
-            foreach (var name in query.Keys)
+            if (rules.Parameters.ContainsKey(name))
             {
-                if (!rules.Parameters.ContainsKey(name))
-                {
-                    Add("unknown", name.Length > MaxEchoedParameterLength ? name[..MaxEchoedParameterLength] + "…" : name, "parameter not allowed");
-                }
+                continue;
+            }
+
+            var echoed = name.Length > MaxEchoedParameterLength ? name[..MaxEchoedParameterLength] + "…" : name;
+            if (!rules.AllowUnknown)
+            {
+                Add("unknown", echoed, "parameter not allowed");
+            }
+            else if (BackendAlias(name, rules) is { } aliased && CheckValues(query[name], aliased) is { } broken)
+            {
+                Add(broken.Reason, echoed, broken.Detail);
             }
         }
 
@@ -191,6 +224,43 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
             Reason = ValidationCodes.QueryInvalid + ":" + firstReason,
             Errors = errors,
         });
+    }
+
+    /// <summary>
+    /// The rule of the parameter a backend reads <paramref name="name"/> as, when that is another name: PHP turns
+    /// <c>page[]</c> and <c>page[x]</c> into <c>$_GET['page']</c> and <c>user.id</c> or <c>user id</c> into
+    /// <c>user_id</c>; Rails and Express read <c>page[]</c> as <c>page</c> too. Unknown names are allowed by default,
+    /// so without this <c>?page[]=x</c> passed the rule for <c>page</c> by not being called <c>page</c>.
+    /// </summary>
+    private static QueryParameterRule? BackendAlias(string name, QueryRules rules)
+    {
+        if (name.AsSpan().IndexOfAny("[. ") < 0)
+        {
+            return null;
+        }
+
+        var alias = AliasOf(name);
+        foreach (var (ruled, rule) in rules.Parameters)
+        {
+            if (string.Equals(AliasOf(ruled), alias, StringComparison.OrdinalIgnoreCase))
+            {
+                return rule;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A parameter name as PHP stores it: cut at a '[' that has a ']' after it, leading spaces dropped, ' ' '.' and a lone '[' as '_'.</summary>
+    private static string AliasOf(string name)
+    {
+        var open = name.IndexOf('[', StringComparison.Ordinal);
+        if (open >= 0 && name.IndexOf(']', open) > open)
+        {
+            name = name[..open];
+        }
+
+        return name.TrimStart(' ').Replace(' ', '_').Replace('.', '_').Replace('[', '_');
     }
 
     private static (string Reason, string Detail)? CheckValues(StringValues values, QueryParameterRule rule)
@@ -260,6 +330,34 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
         return false;
     }
 
+    /// <summary>Every <c>charset</c> parameter of the media type, if any, names UTF-8.</summary>
+    internal static bool DeclaresUtf8OrNoCharset(string? contentType)
+    {
+        // The common "application/json" has no parameters: nothing to split or allocate.
+        if (string.IsNullOrEmpty(contentType) || !contentType.Contains(';', StringComparison.Ordinal))
+        {
+            return true;
+        }
+
+        foreach (var parameter in contentType.Split(';').AsSpan(1))
+        {
+            var equals = parameter.IndexOf('=', StringComparison.Ordinal);
+            var name = (equals < 0 ? parameter : parameter[..equals]).Trim();
+            if (!name.Equals("charset", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var value = equals < 0 ? "" : parameter[(equals + 1)..].Trim().Trim('"');
+            if (!value.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !value.Equals("utf8", StringComparison.OrdinalIgnoreCase))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>Why a body failed the strict parse; only run on failure, so a valid body is read by one parser pass.</summary>
     private JsonFailure ClassifyUnparsable(ReadOnlySpan<byte> json)
     {
@@ -283,6 +381,47 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
         // Well-formed and within depth, yet refused by the strict parse: only a repeated property name remains.
         return JsonFailure.DuplicateProperty;
     }
+
+    /// <summary>
+    /// Whether the body holds a number outside decimal's range (about ±7.9e28) or a string or property name with an
+    /// unpaired UTF-16 surrogate escape: valid JSON syntax (RFC 8259 §8.2 leaves such strings' meaning open), but
+    /// values JsonSchema.Net throws on instead of evaluating.
+    /// </summary>
+    internal static bool HasUnreadableValue(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 1024 });
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.Number when !reader.TryGetDecimal(out _):
+                        return true;
+                    case JsonTokenType.String or JsonTokenType.PropertyName when reader.ValueIsEscaped:
+                        try
+                        {
+                            reader.GetString();
+                        }
+                        catch (InvalidOperationException)
+                        {
+                            return true;
+                        }
+
+                        break;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+
+        return false;
+    }
+
+    private EdgeStepResult UnreadableValue() =>
+        BodyInvalid("unreadable_value", "the body holds a number or string the validator cannot read");
 
     private EdgeStepResult BodyInvalid(string reason, string detail) =>
         Deny(BodyInvalidDenial(reason, [new EdgeProblemError(detail) { Pointer = "" }]));

@@ -176,6 +176,9 @@ public sealed class ErasureTests
     [InlineData(WriterFixture.GlobalEraserKey, "{\"subject\":\"x\",\"subject\":\"y\"}", 400, "invalid_erasure")]
     [InlineData(WriterFixture.GlobalEraserKey, "[\"x\"]", 400, "invalid_erasure")]
     [InlineData(WriterFixture.GlobalEraserKey, "not json", 400, "invalid_erasure")]
+    [InlineData(WriterFixture.GlobalEraserKey, "{\"subject\":\"\\ud800\"}", 400, "invalid_erasure")]
+    [InlineData(WriterFixture.GlobalEraserKey, "{\"subject\":\"x\",\"tenant\":\"a\\udc00\"}", 400, "invalid_erasure")]
+    [InlineData(WriterFixture.GlobalEraserKey, "{\"\\ud800\":\"x\"}", 400, "invalid_erasure")]
     public async Task Erase_BadRequestOrCaller_IsRefusedWithProblemAndRecordsNothing(string? apiKey, string body, int status, string code)
     {
         await using var writer = await WriterFixture.StartAsync();

@@ -70,6 +70,37 @@ public sealed class JsonBodySchemaTests : IDisposable
         Assert.Equal(expected.Order(StringComparer.Ordinal), errors.Select(e => e.Pointer).Order(StringComparer.Ordinal));
     }
 
+    [Theory]
+    [InlineData("\"EUR\\n\"", false)]
+    [InlineData("\"EUR\"", true)]
+    [InlineData("\"EU$\"", false)]
+    public void Evaluate_PatternEndAnchor_EndOfStringOnly(string currency, bool expected)
+    {
+        // ECMA-262 '$' (no multiline flag) is the end of input; .NET's also matched before a final "\n".
+        var errors = Evaluate($$"""{"amount":1,"currency":{{currency}}}""", out var valid);
+
+        Assert.Equal(expected, valid);
+        Assert.Equal(expected ? [] : [new BodyError("/currency", "does not match the required pattern")], errors);
+    }
+
+    [Theory]
+    [InlineData("""{"pattern":"^a$"}""", "\"a\\n\"", false)]
+    [InlineData("""{"pattern":"^a[$]$"}""", "\"a$\"", true)]
+    [InlineData("""{"pattern":"^a\\$$"}""", "\"a$\"", true)]
+    [InlineData("""{"pattern":"^a\\$$"}""", "\"a$\\n\"", false)]
+    [InlineData("""{"pattern":"^[]$]x$"}""", "\"$x\"", true)]
+    [InlineData("""{"patternProperties":{"^k$":{"type":"integer"}},"additionalProperties":false}""", "{\"k\\n\":1}", false)]
+    [InlineData("""{"patternProperties":{"^k$":{"type":"integer"}},"additionalProperties":false}""", "{\"k\":1}", true)]
+    [InlineData("""{"properties":{"patternProperties":{"$ref":"#/$defs/s"}},"$defs":{"s":{"type":"string","pattern":"x$"}}}""", "{\"patternProperties\":\"ax\"}", true)]
+    [InlineData("""{"const":{"pattern":"a$"}}""", "{\"pattern\":\"a$\"}", true)]
+    public void Evaluate_PatternAnchorsRewritten_OnlyWhereTheyArePatterns(string schemaText, string instance, bool expected)
+    {
+        var schema = Load(schemaText);
+        using var body = JsonDocument.Parse(instance);
+
+        Assert.Equal(expected, schema.Evaluate(body.RootElement, [], 20));
+    }
+
     [Fact]
     public void Evaluate_TypeUnion_NamesEveryType()
     {

@@ -47,6 +47,23 @@ public sealed class ForwardingHeaderTests(HostileEdge fixture) : IClassFixture<H
     }
 
     [Fact]
+    public async Task UrlAndMethodOverrideHeaders_AnySpelling_Stripped()
+    {
+        // IIS/Symfony route on X-Original-URL, method-override middlewares act on X-HTTP-Method-Override: the backend
+        // would serve another route's path or method than the one whose checks the edge ran. They were forwarded.
+        var response = await RawHttp.SendAsync(
+            fixture.Edge.ProxyPort,
+            "GET /open/override HTTP/1.1\r\nHost: x\r\nX-Original-URL: /admin/delete\r\nx-rewrite-url: /admin\r\n"
+            + "X-HTTP-Method-Override: DELETE\r\nX_HTTP_Method: PUT\r\nX-Method-Override: PATCH\r\nX-Override-Note: kept\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        var headers = ForwardedHeaders(fixture, "/open/override");
+        string[] removed = ["X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"];
+        Assert.DoesNotContain(headers.Keys, k => removed.Contains(k.Replace('_', '-'), StringComparer.OrdinalIgnoreCase));
+        Assert.Equal("kept", Single(headers, "X-Override-Note"));
+    }
+
+    [Fact]
     public async Task PerIpRateLimit_SpoofedForwardedFor_StillOneBucketPerConnectionAddress()
     {
         using var first = new HttpRequestMessage(HttpMethod.Get, "/limited/a");

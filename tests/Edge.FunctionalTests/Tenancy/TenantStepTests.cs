@@ -97,6 +97,31 @@ public sealed class TenantStepTests : IAsyncLifetime
         await AssertProblemAsync(response, "tenant_invalid");
     }
 
+    [Theory]
+    [InlineData(".")]
+    [InlineData("..")]
+    [InlineData("...")]
+    public async Task Tenant_DotsOnly_Returns400TenantInvalid(string tenant)
+    {
+        // Accepted before: the backend got X-Edge-Tenant: .. and a backend keeping tenants in /data/{tenant}/ walked up.
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/h/x");
+        request.Headers.TryAddWithoutValidation("X-Tenant-ID", tenant);
+
+        using var response = await _edge.Client.SendAsync(request);
+
+        await AssertProblemAsync(response, "tenant_invalid");
+    }
+
+    [Fact]
+    public async Task Tenant_SegmentPercentEncodedTwice_NotDecodedAgain_Returns400TenantInvalid()
+    {
+        // Request.Path is decoded once by Kestrel; the step decoded it again, so the edge's tenant (acme: its rate-limit
+        // bucket, its audit, a credential bound to acme) was not the segment the backend sees (%61cme).
+        using var response = await _edge.Client.GetAsync("/s/%2561cme/orders");
+
+        await AssertProblemAsync(response, "tenant_invalid");
+    }
+
     [Fact]
     public async Task Tenant_InvalidInPath_Returns400TenantInvalid()
     {

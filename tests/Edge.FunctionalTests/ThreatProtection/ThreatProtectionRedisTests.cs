@@ -175,6 +175,33 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("2001:DB8:0:0::7", "2001:db8::7", "2001_db8__7")]
+    [InlineData("::ffff:198.51.100.77", "198.51.100.77", "198.51.100.77")]
+    public async Task ManualBan_Ipv6AddressInAnyNotation_BlocksThatClient(string written, string client, string stored)
+    {
+        // The ban was stored as written, while {ip} renders an IPv6 client as 2001_db8__7: 201 Created, never matched.
+        using var added = await _first.Management.PostAsJsonAsync("/edge/bans", new { key = written, @for = "00:10:00" });
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        using (var ban = JsonDocument.Parse(await added.Content.ReadAsStringAsync()))
+        {
+            Assert.Equal(stored, ban.RootElement.GetProperty("key").GetString());
+        }
+
+        using (var blocked = await SendAsync(_first, client, ValidToken()))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+        }
+
+        using (var one = JsonDocument.Parse(await _first.Management.GetStringAsync("/edge/bans/" + Uri.EscapeDataString(written))))
+        {
+            Assert.True(one.RootElement.GetProperty("banned").GetBoolean());
+        }
+
+        using var lifted = await _first.Management.DeleteAsync("/edge/bans/" + Uri.EscapeDataString(written));
+        Assert.Equal(HttpStatusCode.NoContent, lifted.StatusCode);
+    }
+
+    [Theory]
     [InlineData("not json")]
     [InlineData("[]")]
     [InlineData("{\"for\":\"00:10:00\"}")]
@@ -189,6 +216,9 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"until\":\"x\"}")]
     [InlineData("{\"key\":\"198.51.100.8\",\"key\":\"198.51.100.9\",\"for\":\"00:10:00\"}")]
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"for\":\"00:20:00\"}")]
+    [InlineData("{\"key\":\"\\ud800\",\"for\":\"00:10:00\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"reason\":\"a\\udc00\"}")]
+    [InlineData("{\"\\ud800\":\"x\",\"key\":\"198.51.100.9\",\"for\":\"00:10:00\"}")]
     public async Task AddBan_BadInput_Answers400ProblemAndBansNothing(string body)
     {
         using var content = new StringContent(body, Encoding.UTF8, "application/json");

@@ -112,6 +112,56 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
         Assert.Equal("body_invalid:" + reason, audit.GetProperty("reason").GetString());
     }
 
+    [Theory]
+    [InlineData("{\"amount\":1e400,\"currency\":\"EUR\"}")]
+    [InlineData("{\"amount\":99999999999999999999999999999,\"currency\":\"EUR\"}")]
+    [InlineData("{\"amount\":1,\"currency\":\"EUR\",\"note\":\"\\ud800\"}")]
+    [InlineData("{\"amount\":1,\"currency\":\"EUR\",\"note\":\"a\\udc00b\"}")]
+    [InlineData("{\"amount\":1,\"currency\":\"EUR\",\"\\ud800\":1}")]
+    public async Task Post_ValueTheValidatorCannotRead_422UnreadableValue(string body)
+    {
+        // A number beyond decimal's range or an unpaired surrogate escape made the schema evaluator (or the strict
+        // parse) throw: the client got 500 edge_pipeline_error, or 502 backend_unavailable for a property name.
+        var path = "/orders/unreadable-" + Guid.NewGuid().ToString("N");
+
+        using var response = await PostAsync(path, Encoding.UTF8.GetBytes(body));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "body_invalid");
+        Assert.Equal([("", "the body holds a number or string the validator cannot read")], Errors(problem));
+        Assert.Equal(0, fixture.BackendCalls(path));
+        var audit = await fixture.AuditDataAsync(Assert.Single(response.Headers.GetValues("X-Request-Id")));
+        Assert.Equal(422, audit.GetProperty("status").GetInt32());
+        Assert.Equal("body_invalid:unreadable_value", audit.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task Post_ValidBodyAfterUnreadableValue_StillValidated()
+    {
+        // The evaluator that threw is not reused: the next invalid body is still refused with its pointer.
+        using (await PostAsync("/orders/unreadable-first", Encoding.UTF8.GetBytes("{\"amount\":1e400,\"currency\":\"EUR\"}")))
+        {
+        }
+
+        using var response = await PostAsync("/orders/after-unreadable", Encoding.UTF8.GetBytes("{\"amount\":0,\"currency\":\"EUR\"}"));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "body_invalid");
+        Assert.Equal([("/amount", "must be at least 1")], Errors(problem));
+    }
+
+    [Fact]
+    public async Task Post_PatternAnchorWithTrailingNewline_422()
+    {
+        // JSON Schema patterns are ECMA-262: '$' is the end of the string. .NET's '$' also matches before a final
+        // newline, so "EUR\n" passed "^[A-Z]{3}$" and reached the backend.
+        var path = "/orders/newline-" + Guid.NewGuid().ToString("N");
+
+        using var response = await PostAsync(path, Encoding.UTF8.GetBytes("{\"amount\":1,\"currency\":\"EUR\\n\"}"));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "body_invalid");
+        Assert.Equal([("/currency", "does not match the required pattern")], Errors(problem));
+        Assert.Equal(0, fixture.BackendCalls(path));
+    }
+
     [Fact]
     public async Task Post_InvalidUtf8_422Malformed()
     {
@@ -177,6 +227,43 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
         Assert.Equal(0, fixture.BackendCalls(path));
         var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
         Assert.Equal("body_too_large:streamed", audit.GetProperty("reason").GetString());
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=utf-16")]
+    [InlineData("application/json; charset=\"utf-7\"")]
+    [InlineData("application/json; charset=iso-8859-1")]
+    [InlineData("application/json; charset=utf-8; charset=utf-16")]
+    public async Task Post_JsonWithCharsetOtherThanUtf8_415(string contentType)
+    {
+        // The schema checked the bytes as UTF-8, and they were forwarded with a charset a backend may honour (ASP.NET
+        // Core's JSON input formatter transcodes from it): the backend could read other text than the edge validated.
+        var path = "/orders/charset-" + Guid.NewGuid().ToString("N");
+
+        var response = await RawHttp.SendAsync(
+            fixture.Edge.ProxyPort,
+            $"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {contentType}\r\nContent-Length: 29\r\nConnection: close\r\n\r\n{{\"amount\":1,\"currency\":\"EUR\"}}");
+
+        Assert.Equal(415, response.Status);
+        Assert.Equal("unsupported_media_type", response.ProblemCode());
+        Assert.Equal(0, fixture.BackendCalls(path));
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+        Assert.Equal("unsupported_media_type:charset", audit.GetProperty("reason").GetString());
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=utf-8")]
+    [InlineData("application/json; charset=\"UTF-8\"")]
+    [InlineData("application/json;charset=utf8")]
+    public async Task Post_JsonWithUtf8Charset_Accepted(string contentType)
+    {
+        var path = "/orders/utf8-charset-" + Guid.NewGuid().ToString("N");
+
+        var response = await RawHttp.SendAsync(
+            fixture.Edge.ProxyPort,
+            $"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {contentType}\r\nContent-Length: 29\r\nConnection: close\r\n\r\n{{\"amount\":1,\"currency\":\"EUR\"}}");
+
+        Assert.Equal(200, response.Status);
     }
 
     [Theory]
@@ -312,6 +399,37 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
         Assert.Equal(0, fixture.BackendCalls(path));
         var audit = await fixture.AuditDataAsync(Assert.Single(response.Headers.GetValues("X-Request-Id")));
         Assert.Equal("query_invalid:" + reason, audit.GetProperty("reason").GetString());
+    }
+
+    [Theory]
+    [InlineData("?page[]=x", "page[]")]
+    [InlineData("?page[a]=x", "page[a]")]
+    [InlineData("?user.id=1%20OR%201=1", "user.id")]
+    [InlineData("?user%20id=x", "user id")]
+    [InlineData("?USER.ID=x", "USER.ID")]
+    public async Task Get_UnknownAllowed_NameABackendReadsAsARuledParameter_422(string query, string parameter)
+    {
+        // PHP reads page[] as page and user.id as user_id (Rails and Express read page[] as page): with unknown
+        // names allowed, these skipped the rule of the parameter the backend got.
+        var path = "/open-search/" + Guid.NewGuid().ToString("N");
+
+        using var response = await fixture.Edge.Client.GetAsync(path + query);
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "query_invalid");
+        var error = Assert.Single(problem.GetProperty("errors").EnumerateArray());
+        Assert.Equal(parameter, error.GetProperty("parameter").GetString());
+        Assert.Equal("does not match the required pattern", error.GetProperty("detail").GetString());
+        Assert.Equal(0, fixture.BackendCalls(path));
+    }
+
+    [Theory]
+    [InlineData("?page[]=12&user.id=7")]
+    [InlineData("?other[]=x&other.name=y&pager=z")]
+    public async Task Get_UnknownAllowed_AliasesWithValidValuesOrOtherNames_Forwarded(string query)
+    {
+        using var response = await fixture.Edge.Client.GetAsync("/open-search/ok" + query);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
     [Fact]

@@ -105,6 +105,7 @@ public sealed class ValidationEdgeFixture : IAsyncLifetime
         {
             ["orders"] = ProxyJson.Route("/orders/{**rest}", new Dictionary<string, string> { ["EdgeValidate"] = "orders" }),
             ["search"] = ProxyJson.Route("/search/{**rest}", new Dictionary<string, string> { ["EdgeValidate"] = "search" }),
+            ["search-open"] = ProxyJson.Route("/open-search/{**rest}", new Dictionary<string, string> { ["EdgeValidate"] = "search-open" }),
             ["hook-then-validate"] = ProxyJson.Route(
                 "/hooks/after/{**rest}",
                 new Dictionary<string, string> { ["EdgeWebhook"] = "github" },
@@ -137,6 +138,18 @@ public sealed class ValidationEdgeFixture : IAsyncLifetime
                             ["sort"] = new { Pattern = "asc|desc" },
                             // Backtracks exponentially on a long run of 'a' without 'b': only the match timeout ends it.
                             ["slow"] = new { Pattern = "(a+)+b" },
+                        },
+                    },
+                },
+                ["search-open"] = new
+                {
+                    Query = new
+                    {
+                        AllowUnknown = true,
+                        Parameters = new Dictionary<string, object>
+                        {
+                            ["page"] = new { Pattern = "[0-9]{1,3}" },
+                            ["user_id"] = new { Pattern = "[0-9]+" },
                         },
                     },
                 },

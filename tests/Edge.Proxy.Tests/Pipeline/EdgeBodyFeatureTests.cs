@@ -23,6 +23,18 @@ public sealed class EdgeBodyFeatureTests
         Assert.Equal(expected, body.ReadScalar(pointer));
     }
 
+    [Theory]
+    [InlineData("{\"sender\":{\"id\":\"\\ud800\"}}")]
+    [InlineData("{\"sender\":{\"id\":\"a\\udfffb\"}}")]
+    public void ReadValueAndScalar_UnpairedSurrogateEscape_Null(string json)
+    {
+        // GetString threw InvalidOperationException out of the rate-limit key and the delivery id: 502 backend_unavailable.
+        using var body = new EdgeBodyFeature(Encoding.UTF8.GetBytes(json));
+
+        Assert.Null(body.ReadValue("/sender/id"));
+        Assert.Null(body.ReadScalar("/sender/id"));
+    }
+
     [Fact]
     public void ReadScalar_AfterDispose_Throws_BecauseEveryReadUsesTheOneParsedDocument()
     {
