@@ -131,8 +131,18 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         try
         {
             System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(_path)!);
-            // No FileStream buffer: each batch is one write of its own bytes.
-            file = new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0, FileOptions.Asynchronous);
+            // No FileStream buffer: each batch is one write of its own bytes. A new file is readable by the edge's user
+            // and group only (records hold principals and client addresses), whatever the umask; an existing file keeps its mode.
+            var fileOptions = new FileStreamOptions
+            {
+                Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read, BufferSize = 0, Options = FileOptions.Asynchronous,
+            };
+            if (!OperatingSystem.IsWindows())
+            {
+                fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
+            }
+
+            file = new FileStream(_path, fileOptions);
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {

@@ -37,6 +37,23 @@ public sealed class LocalFileAuditSinkTests : IDisposable
     }
 
     [Fact]
+    public async Task StartAsync_NewFile_ReadableByUserAndGroupOnly()
+    {
+        var path = Path.Combine(_directory, "decisions.ndjson");
+        using var sink = Create(path, capacity: 16);
+        Assert.True(sink.RecordAsync(Context(), Request("req-1")).IsCompletedSuccessfully);
+
+        await sink.StartAsync(CancellationToken.None);
+        await sink.StopAsync(CancellationToken.None);
+
+        Assert.Single(await File.ReadAllLinesAsync(path));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(path));
+        }
+    }
+
+    [Fact]
     public async Task RecordAsync_QueueFull_DropsAndCountsInsteadOfBlocking()
     {
         var path = Path.Combine(_directory, "decisions.ndjson");
