@@ -157,7 +157,8 @@ internal static class ReadEndpoints
 
         if (!TryTime(q, "from", out var from) || !TryTime(q, "to", out var to))
         {
-            problem = Problems.BadRequest("invalid_time", "from and to are RFC 3339 timestamps.");
+            problem = Problems.BadRequest("invalid_time",
+                "from and to are RFC 3339 timestamps with an offset (2026-11-01T00:00:00Z, 2026-11-01T01:00:00+01:00) or a date (2026-11-01, midnight UTC); in a URL, write + as %2B.");
             return false;
         }
 
@@ -201,7 +202,7 @@ internal static class ReadEndpoints
             return true;
         }
 
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
+        if (Rfc3339.TryParse(text, out var parsed))
         {
             value = parsed;
             return true;
