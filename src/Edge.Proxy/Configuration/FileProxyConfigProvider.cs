@@ -198,14 +198,20 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         }
     }
 
+    /// <summary>
+    /// The time and length of the file that reading proxy.json opens, through every symbolic link. FileInfo describes a
+    /// link itself, which a Kubernetes ConfigMap mount never changes (<c>proxy.json -> ..data/proxy.json</c>, and an
+    /// update renames a new <c>..data</c> link over the old one, which also raises no notification for proxy.json), so
+    /// an updated ConfigMap was never loaded.
+    /// </summary>
     private (DateTime, long) Stamp()
     {
         try
         {
-            var info = new FileInfo(_options.ProxyConfigPath);
-            return info.Exists ? (info.LastWriteTimeUtc, info.Length) : (DateTime.MinValue, -1);
+            using var handle = File.OpenHandle(_options.ProxyConfigPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            return (File.GetLastWriteTimeUtc(handle), RandomAccess.GetLength(handle));
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return (DateTime.MinValue, -1);
         }

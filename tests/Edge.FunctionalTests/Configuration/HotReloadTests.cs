@@ -257,6 +257,38 @@ public sealed class HotReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reload_KubernetesConfigMapSymlinkSwap_AppliesTheNewVersion()
+    {
+        // A ConfigMap volume as the kubelet lays it out: proxy.json -> ..data/proxy.json, ..data -> a timestamped folder.
+        var mount = Directory.CreateTempSubdirectory("edge-configmap-").FullName;
+        Directory.CreateDirectory(Path.Combine(mount, "..2026_12_03_00_00_00.1"));
+        await File.WriteAllTextAsync(Path.Combine(mount, "..2026_12_03_00_00_00.1", "proxy.json"), _original);
+        Directory.CreateSymbolicLink(Path.Combine(mount, "..data"), "..2026_12_03_00_00_00.1");
+        File.CreateSymbolicLink(Path.Combine(mount, "proxy.json"), "..data/proxy.json");
+        await using var edge = await EdgeHost.StartAsync(_original, new Dictionary<string, string?> { ["Edge:ProxyConfigPath"] = Path.Combine(mount, "proxy.json") });
+        Assert.Equal(HttpStatusCode.OK, (await edge.Client.GetAsync("/first/x")).StatusCode);
+
+        // An update: a new timestamped folder and a new link renamed over ..data (rename(2), as the kubelet's atomic writer does).
+        Directory.CreateDirectory(Path.Combine(mount, "..2026_12_03_00_01_00.2"));
+        await File.WriteAllTextAsync(Path.Combine(mount, "..2026_12_03_00_01_00.2", "proxy.json"), ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["first"] = ProxyJson.Route("/first/{**rest}"),
+            ["second"] = ProxyJson.Route("/second/{**rest}"),
+        }));
+        Directory.CreateSymbolicLink(Path.Combine(mount, "..data_tmp"), "..2026_12_03_00_01_00.2");
+        using (var rename = System.Diagnostics.Process.Start("mv", ["-T", Path.Combine(mount, "..data_tmp"), Path.Combine(mount, "..data")]))
+        {
+            await rename.WaitForExitAsync();
+            Assert.Equal(0, rename.ExitCode);
+        }
+
+        Assert.True(await EventuallyAsync(async () => (await edge.Client.GetAsync("/second/x")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(3)),
+            "the swapped ConfigMap version did not serve within 3 s");
+        using var status = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/status"));
+        Assert.StartsWith("2-", status.RootElement.GetProperty("revision").GetString());
+    }
+
+    [Fact]
     public async Task Start_InvalidConfig_FailsFastWithLocation()
     {
         var exception = await Assert.ThrowsAsync<Edge.Configuration.EdgeConfigException>(() => EdgeHost.StartAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
