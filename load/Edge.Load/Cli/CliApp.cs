@@ -508,12 +508,29 @@ public static class CliApp
             Progress = parsed.Quiet ? null : stdout,
         };
 
+        // Before the run, not after it: a folder that cannot be written would otherwise lose a whole run's results.
+        try
+        {
+            Directory.CreateDirectory(folder);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            await stderr.WriteLineAsync($"error: --report-folder '{folder}' cannot be created: {ex.Message}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
         RunReport report;
         try
         {
             report = await LoadTest.RunAsync(scenarios, options, parsed.Thresholds, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException or HttpRequestException)
+        catch (FormatException ex)
+        {
+            // A parameter no scenario reads, or one that does not parse.
+            await stderr.WriteLineAsync("error: " + ex.Message).ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or HttpRequestException)
         {
             await stderr.WriteLineAsync("error: " + ex.Message).ConfigureAwait(false);
             return ExitCodes.RunFailed;
