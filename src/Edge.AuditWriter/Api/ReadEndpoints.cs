@@ -9,6 +9,7 @@ namespace Edge.AuditWriter.Api;
 internal static class ReadEndpoints
 {
     private const int MaxLimit = 1000;
+    private static readonly string[] Filters = ["id", "tenant", "principal", "route", "decision", "reason", "from", "to"];
 
     public static void Map(WebApplication app)
     {
@@ -143,6 +144,15 @@ internal static class ReadEndpoints
     {
         query = null;
         problem = null;
+
+        // A repeated filter reached the store as "t1,t2", which matches nothing: an empty answer that looked like
+        // "no records for t1 or t2".
+        if (Filters.FirstOrDefault(name => q[name].Count > 1) is { } repeated)
+        {
+            problem = Problems.BadRequest("invalid_filter", $"{repeated} is given twice; each filter takes one value (query once per value).");
+            return false;
+        }
+
         var tenant = NullIfEmpty(q["tenant"]);
         if (!caller.CanReadAllTenants)
         {

@@ -237,6 +237,22 @@ public sealed class ReadEndpointsTests
         }
     }
 
+    [Theory]
+    [InlineData("/audit/records?tenant=acme&tenant=globex")]
+    [InlineData("/audit/records?decision=deny&decision=allow")]
+    [InlineData("/audit/records?from=2026-01-01T00:00:00Z&from=2026-02-01T00:00:00Z")]
+    [InlineData("/audit/export?format=csv&route=orders&route=orders")]
+    public async Task Records_FilterGivenTwice_IsInvalidFilterProblem(string url)
+    {
+        await using var writer = await StartWithRecordsAsync(4);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var response = await auditor.GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_filter", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+    }
+
     [Fact]
     public async Task Records_OrderAsc_PagesOldestFirstWithTheCursor()
     {
