@@ -122,6 +122,24 @@ public sealed class CliAppTests
     }
 
     [Fact]
+    public async Task RunAsync_StoppedMidRun_WritesPartialReportAndReturnsInterrupted()
+    {
+        using var server = TestBackends.StartWireMock();
+        server.Given(Request.Create().WithPath("/").UsingGet()).RespondWith(Response.Create().WithStatusCode(200));
+        var folder = TestBackends.TempFolder("stopped");
+        var stderr = new StringWriter();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1.5));
+
+        var exit = await CliApp.RunAsync(
+            ["run", "-s", "plain-get", "-t", server.Url!, "--simulation", "inject:rate=20,during=30s", "-o", folder, "--threshold", "fail% < 50", "-q"],
+            new StringWriter(), stderr, stop.Token);
+
+        Assert.Equal(ExitCodes.Interrupted, exit);
+        Assert.Contains("interrupted", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains("(cancelled)", File.ReadAllText(Path.Combine(folder, "report.md")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RunAsync_NoTarget_ReturnsUsageExitCode()
     {
         var stderr = new StringWriter();
