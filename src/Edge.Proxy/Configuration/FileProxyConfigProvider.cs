@@ -198,24 +198,8 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         }
     }
 
-    /// <summary>
-    /// The time and length of the file that reading proxy.json opens, through every symbolic link. FileInfo describes a
-    /// link itself, which a Kubernetes ConfigMap mount never changes (<c>proxy.json -> ..data/proxy.json</c>, and an
-    /// update renames a new <c>..data</c> link over the old one, which also raises no notification for proxy.json), so
-    /// an updated ConfigMap was never loaded.
-    /// </summary>
-    private (DateTime, long) Stamp()
-    {
-        try
-        {
-            using var handle = File.OpenHandle(_options.ProxyConfigPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            return (File.GetLastWriteTimeUtc(handle), RandomAccess.GetLength(handle));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return (DateTime.MinValue, -1);
-        }
-    }
+    /// <summary>Through symbolic links, so a Kubernetes ConfigMap update is noticed (see <see cref="FileStamp"/>).</summary>
+    private (DateTime, long) Stamp() => FileStamp.Of(_options.ProxyConfigPath);
 
     private async Task<(EdgeProxyConfig? Config, IReadOnlyList<ConfigError> Errors, string Hash)> LoadCandidateAsync(EdgeProxyConfig? previous)
     {
