@@ -143,8 +143,12 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
 
             _lastSeenStamp = Stamp();
             var previous = _state.Current;
+            var refused = _state.Outcome.LastAttemptRefused;
             var (config, errors, hash) = await LoadCandidateAsync(previous);
-            if (hash == _lastSeenHash)
+
+            // The same bytes again are nothing new, unless they were refused: the cause may lie outside proxy.json (a
+            // file: secret or a schema created since), and touching proxy.json is how its fix is applied.
+            if (hash == _lastSeenHash && !refused)
             {
                 return false;
             }

@@ -289,6 +289,26 @@ public sealed class HotReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reload_RefusedForMissingSecretFileThenFileCreatedAndProxyJsonTouched_Applies()
+    {
+        var secret = Path.Combine(Directory.CreateTempSubdirectory("edge-secret-").FullName, "github-secret");
+        await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["first"] = ProxyJson.Route("/first/{**rest}"),
+            ["hooks"] = ProxyJson.Route("/hooks/{**rest}", new Dictionary<string, string> { ["EdgeWebhook"] = "github" }),
+        }, new { Webhooks = new { github = new { Scheme = "GitHub", Secrets = new[] { "file:" + secret } } } }));
+        Assert.True(await EventuallyAsync(async () => await StateAsync() == "refused-keeping-last-good", TimeSpan.FromSeconds(3)));
+
+        // The fix is outside proxy.json; touching proxy.json (same bytes) asks for another look.
+        await File.WriteAllTextAsync(secret, "a-webhook-secret-of-some-length\n");
+        File.SetLastWriteTimeUtc(_edge.ConfigPath, DateTime.UtcNow.AddSeconds(1));
+
+        Assert.True(await EventuallyAsync(async () => await StateAsync() == "ok", TimeSpan.FromSeconds(3)), "the touched proxy.json was not validated again");
+        using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+        Assert.StartsWith("2-", status.RootElement.GetProperty("revision").GetString());
+    }
+
+    [Fact]
     public async Task Start_InvalidConfig_FailsFastWithLocation()
     {
         var exception = await Assert.ThrowsAsync<Edge.Configuration.EdgeConfigException>(() => EdgeHost.StartAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
