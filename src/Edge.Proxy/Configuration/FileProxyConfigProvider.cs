@@ -165,6 +165,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
                 // The file is back to what is serving (the usual way out of a refused edit): nothing to apply, but the
                 // refusal no longer describes the file.
                 _state.Unchanged(_time.GetUtcNow());
+                _metrics.SetConfigLastReloadSuccessful(true);
                 return false;
             }
 
@@ -273,6 +274,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         Log.ConfigApplied(_logger, config.RevisionId, config.Routes.Count, config.Clusters.Count);
         _metrics.ConfigReload("applied");
         _metrics.SetConfigRevision(config.Revision);
+        _metrics.SetConfigLastReloadSuccessful(true);
         foreach (var sink in _events)
         {
             sink.ConfigApplied(config.RevisionId, config.ContentHash, previous.Revision == 0 ? null : previous.Edge, config.Edge);
@@ -293,6 +295,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         Log.ConfigRefused(_logger, _options.ProxyConfigPath, list.Count, _state.Current.RevisionId);
         _state.Refused(list, _time.GetUtcNow());
         _metrics.ConfigReload("refused");
+        _metrics.SetConfigLastReloadSuccessful(false);
         foreach (var sink in _events)
         {
             sink.ConfigRefused(list);

@@ -309,6 +309,28 @@ public sealed class HotReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Metrics_BadEditLeftThenFixed_LastReloadSuccessfulIsZeroUntilTheFix()
+    {
+        Assert.Equal("1", await LastReloadSuccessfulAsync());
+
+        // The exporter caches a scrape for a moment, hence the waits.
+        await _edge.WriteConfigAsync("{ not json");
+        Assert.True(await EventuallyAsync(async () => await LastReloadSuccessfulAsync() == "0", TimeSpan.FromSeconds(3)), "not 0 while refused");
+        await Task.Delay(1500);
+        Assert.Equal("0", await LastReloadSuccessfulAsync());
+
+        await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["fixed"] = ProxyJson.Route("/fixed/{**rest}") }));
+        Assert.True(await EventuallyAsync(async () => await LastReloadSuccessfulAsync() == "1", TimeSpan.FromSeconds(3)), "not 1 after the fix");
+
+        async Task<string?> LastReloadSuccessfulAsync()
+        {
+            var metrics = await _edge.Management.GetStringAsync("/metrics");
+            var line = metrics.Split('\n').SingleOrDefault(l => l.StartsWith("edge_config_last_reload_successful", StringComparison.Ordinal));
+            return line?.Split(' ')[^1];
+        }
+    }
+
+    [Fact]
     public async Task Start_InvalidConfig_FailsFastWithLocation()
     {
         var exception = await Assert.ThrowsAsync<Edge.Configuration.EdgeConfigException>(() => EdgeHost.StartAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
