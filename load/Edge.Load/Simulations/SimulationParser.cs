@@ -22,8 +22,13 @@ public static class SimulationParser
         }
 
         var args = ParseArguments(text, rest);
-        string[] keys = kind is "constant" or "keep-constant" or "ramp-constant" or "ramping-constant" ? ["copies", "during"] : ["rate", "interval", "during"];
-        if (args.Keys.FirstOrDefault(k => !keys.Contains(k, StringComparer.OrdinalIgnoreCase)) is { } unknown)
+        string[]? keys = kind switch
+        {
+            "inject" or "ramp-inject" or "ramping-inject" => ["rate", "interval", "during"],
+            "constant" or "keep-constant" or "ramp-constant" or "ramping-constant" => ["copies", "during"],
+            _ => null, // an unknown kind is reported below
+        };
+        if (keys is not null && args.Keys.FirstOrDefault(k => !keys.Contains(k, StringComparer.OrdinalIgnoreCase)) is { } unknown)
         {
             throw new FormatException($"'{text}': unknown key '{unknown}' ({kind} takes {string.Join(", ", keys)}).");
         }

@@ -97,6 +97,7 @@ public sealed class CliAppTests
     [InlineData("unknown key 'foo'", "--simulation", "inject:rate=1,during=1s,foo=2")]
     [InlineData("unknown key 'interval'", "--simulation", "constant:copies=1,interval=1s,during=1s")]
     [InlineData("'rate' is given twice", "--simulation", "inject:rate=1,rate=50,during=1s")]
+    [InlineData("unknown simulation 'constnt'", "--simulation", "constnt:copies=1,during=1s")]
     [InlineData("parameter 'paht' is not used by plain-get", "--param", "paht=/orders/1")]
     [InlineData("parameter keys='many' is not an integer", "--param", "keys=many")]
     [InlineData("--scenario 'plain-get' is given twice", "--scenario", "plain-get")]
