@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Edge.Load.Cli;
 
 using var cancel = new CancellationTokenSource();
@@ -10,5 +11,16 @@ Console.CancelKeyPress += (_, e) =>
         cancel.Cancel();
     }
 };
+
+// docker stop, timeout(1) and a CI runner cancelling a job send SIGTERM: the same as the first Ctrl+C (the runtime's
+// default ended the process at once, without a report); a second SIGTERM ends it.
+using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    if (!cancel.IsCancellationRequested)
+    {
+        context.Cancel = true;
+        cancel.Cancel();
+    }
+});
 
 return await CliApp.RunAsync(args, Console.Out, Console.Error, cancel.Token);

@@ -47,7 +47,7 @@ public static class CliApp
           pause:5s                                     no load
         Thresholds: [scenario[/step]:] metric op value, metric one of p50 p75 p95 p99 mean min max stddev (ms),
           rps, fail%, fail, ok, requests. Example: --threshold "p99 < 20ms" --threshold "jwt-rbac:fail% < 1"
-        Exit codes: 0 ok, 1 threshold failed, 2 usage error, 3 run failed.
+        Exit codes: 0 ok, 1 threshold failed, 2 usage error, 3 run failed, 130 stopped by Ctrl+C (reports written for the part that ran).
         """;
 
     public const string RunUsage = """
@@ -55,7 +55,7 @@ public static class CliApp
                              [--warmup 2s] [--report-folder DIR] [--threshold "p99<20ms" ...] [--thresholds-file FILE]
                              [--param key=value ...] [--timeout 10s] [--quiet]
         Runs the named scenarios (see 'edge-load list') against --target and writes report.md, report.html and csv files.
-        Exit codes: 0 ok, 1 threshold failed, 2 usage error, 3 run failed.
+        Exit codes: 0 ok, 1 threshold failed, 2 usage error, 3 run failed, 130 stopped by Ctrl+C (reports written for the part that ran).
         """;
 
     public const string ListUsage = """
@@ -508,12 +508,29 @@ public static class CliApp
             Progress = parsed.Quiet ? null : stdout,
         };
 
+        // Before the run, not after it: a folder that cannot be written would otherwise lose a whole run's results.
+        try
+        {
+            Directory.CreateDirectory(folder);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            await stderr.WriteLineAsync($"error: --report-folder '{folder}' cannot be created: {ex.Message}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
         RunReport report;
         try
         {
             report = await LoadTest.RunAsync(scenarios, options, parsed.Thresholds, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException or HttpRequestException)
+        catch (FormatException ex)
+        {
+            // A parameter no scenario reads, or one that does not parse.
+            await stderr.WriteLineAsync("error: " + ex.Message).ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or HttpRequestException)
         {
             await stderr.WriteLineAsync("error: " + ex.Message).ConfigureAwait(false);
             return ExitCodes.RunFailed;
@@ -534,6 +551,13 @@ public static class CliApp
         foreach (var threshold in report.Thresholds)
         {
             await (threshold.Passed ? stdout : stderr).WriteLineAsync($"threshold {threshold.Scenario}/{threshold.Step}: {threshold.Message}").ConfigureAwait(false);
+        }
+
+        if (report.Scenarios.Any(static s => s.Cancelled))
+        {
+            // A CI job stopped half-way must not pass its gate on the part that ran.
+            await stderr.WriteLineAsync("interrupted: the reports and thresholds cover only the part that ran; requests in flight at the stop are failures with status 'cancelled'.").ConfigureAwait(false);
+            return ExitCodes.Interrupted;
         }
 
         return report.AllThresholdsPassed ? ExitCodes.Ok : ExitCodes.ThresholdFailed;

@@ -6,4 +6,7 @@ public static class ExitCodes
     public const int ThresholdFailed = 1;
     public const int Usage = 2;
     public const int RunFailed = 3;
+
+    /// <summary>Stopped by Ctrl+C: the reports cover the part that ran, which is not the run that was asked for (128 + SIGINT, as shells report it).</summary>
+    public const int Interrupted = 130;
 }

@@ -78,6 +78,11 @@ internal sealed record RunArguments
                     break;
                 case "--timeout":
                     result.Timeout = DurationParser.Parse(Value());
+                    if (result.Timeout <= TimeSpan.Zero)
+                    {
+                        throw new FormatException("--timeout must be positive.");
+                    }
+
                     break;
                 case "--quiet" or "-q":
                     result.Quiet = true;
@@ -90,6 +95,16 @@ internal sealed record RunArguments
         if (result.Scenarios.Count == 0)
         {
             throw new FormatException("--scenario is required (see 'edge-load list').");
+        }
+
+        if (result.Scenarios.GroupBy(static s => s, StringComparer.OrdinalIgnoreCase).FirstOrDefault(static g => g.Count() > 1) is { } twice)
+        {
+            throw new FormatException($"--scenario '{twice.Key}' is given twice.");
+        }
+
+        if (result.Target is null)
+        {
+            throw new FormatException("--target is required, e.g. --target http://127.0.0.1:8080.");
         }
 
         if (result.Simulations.Count == 0)

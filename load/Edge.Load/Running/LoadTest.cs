@@ -28,12 +28,20 @@ public static class LoadTest
         var client = options.HttpClient ?? LoadHttpClient.Create(options.RequestTimeout);
         try
         {
+            var read = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             foreach (var scenario in scenarios)
             {
                 if (scenario.Init is not null)
                 {
-                    await scenario.Init(new ScenarioInitContext(scenario.Name, client, options.Target, options.Parameters, cancellationToken)).ConfigureAwait(false);
+                    await scenario.Init(new ScenarioInitContext(scenario.Name, client, options.Target, options.Parameters, cancellationToken, read)).ConfigureAwait(false);
                 }
+            }
+
+            // A misspelt parameter (paht=/orders) would otherwise leave the default in place and measure another route.
+            var unread = options.Parameters.Keys.Where(k => !read.Contains(k)).Order(StringComparer.Ordinal).ToList();
+            if (unread.Count > 0)
+            {
+                throw new FormatException($"parameter {string.Join(", ", unread.Select(static k => $"'{k}'"))} is not used by {string.Join(", ", scenarios.Select(static s => s.Name))} with these parameters (see 'edge-load list').");
             }
 
             var progress = new ProgressPrinter(options.Progress);

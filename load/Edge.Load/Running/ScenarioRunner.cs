@@ -10,6 +10,7 @@ namespace Edge.Load.Running;
 internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOptions options, ProgressPrinter progress)
 {
     private static readonly long EarlyDispatchTicks = Stopwatch.Frequency * 3 / 2000;
+    private static readonly TimeSpan DrainGrace = TimeSpan.FromSeconds(2);
 
     public async Task<ScenarioReport> RunAsync(CancellationToken cancellationToken)
     {
@@ -180,7 +181,9 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
             }
 
             copies.AddRange(retired);
-            await Task.WhenAny(Task.WhenAll(copies.Select(static c => c.Task)), Task.Delay(options.DrainTimeout)).ConfigureAwait(false);
+            var draining = Stopwatch.GetTimestamp();
+            await Task.WhenAny(Task.WhenAll(copies.Select(static c => c.Task)), Task.Delay(DrainTimeout)).ConfigureAwait(false);
+            stats.Close(Stopwatch.GetTimestamp() - draining);
             foreach (var copy in copies)
             {
                 copy.Stop.Dispose();
@@ -193,14 +196,7 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
         while (!stop.IsCancellationRequested)
         {
             stats.Started();
-            try
-            {
-                await InvokeAsync(stats, Stopwatch.GetTimestamp(), nextInvocation(), abort).ConfigureAwait(false);
-            }
-            finally
-            {
-                stats.Finished();
-            }
+            await InvokeAsync(stats, Stopwatch.GetTimestamp(), nextInvocation(), abort).ConfigureAwait(false);
         }
     }
 
@@ -216,18 +212,24 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
             response = Response.Fail(ex is OperationCanceledException ? "cancelled" : "exception", message: ex.GetType().Name);
         }
 
-        // Recorded before the caller leaves the in-flight count: the final sample is taken once nothing is in flight.
-        stats.Global.Record(response, Stopwatch.GetTimestamp() - measureFrom);
+        // Recorded as it leaves the in-flight count: the final sample is taken once nothing is in flight.
+        stats.Completed(response, Stopwatch.GetTimestamp() - measureFrom);
     }
 
     private async Task DrainAsync(ScenarioStats stats)
     {
-        var deadline = Stopwatch.GetTimestamp() + (long)(options.DrainTimeout.TotalSeconds * Stopwatch.Frequency);
+        var started = Stopwatch.GetTimestamp();
+        var deadline = started + (long)(DrainTimeout.TotalSeconds * Stopwatch.Frequency);
         while (stats.InFlight > 0 && Stopwatch.GetTimestamp() < deadline)
         {
             await Task.Delay(5).ConfigureAwait(false);
         }
+
+        stats.Close(Stopwatch.GetTimestamp() - started);
     }
+
+    /// <summary>At least the request timeout and a little more, so a request the server holds on to ends as a timeout, counted.</summary>
+    private TimeSpan DrainTimeout => options.DrainTimeout > options.RequestTimeout + DrainGrace ? options.DrainTimeout : options.RequestTimeout + DrainGrace;
 
     private sealed class Invocation(ScenarioRunner runner, ScenarioStats stats, long intended, long number, CancellationToken cancellationToken)
     {
@@ -235,14 +237,7 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
         {
             // Dispatched slightly early (the timer is ~1 ms grained) measures from the real start; late measures from the intended time.
             var measureFrom = Math.Min(intended, Stopwatch.GetTimestamp());
-            try
-            {
-                await runner.InvokeAsync(stats, measureFrom, number, cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                stats.Finished();
-            }
+            await runner.InvokeAsync(stats, measureFrom, number, cancellationToken).ConfigureAwait(false);
         }
     }
 }

@@ -22,6 +22,17 @@ public static class SimulationParser
         }
 
         var args = ParseArguments(text, rest);
+        string[]? keys = kind switch
+        {
+            "inject" or "ramp-inject" or "ramping-inject" => ["rate", "interval", "during"],
+            "constant" or "keep-constant" or "ramp-constant" or "ramping-constant" => ["copies", "during"],
+            _ => null, // an unknown kind is reported below
+        };
+        if (keys is not null && args.Keys.FirstOrDefault(k => !keys.Contains(k, StringComparer.OrdinalIgnoreCase)) is { } unknown)
+        {
+            throw new FormatException($"'{text}': unknown key '{unknown}' ({kind} takes {string.Join(", ", keys)}).");
+        }
+
         var during = DurationParser.Parse(Required(args, "during", text));
         var interval = args.TryGetValue("interval", out var i) ? DurationParser.Parse(i) : TimeSpan.FromSeconds(1);
         if (interval <= TimeSpan.Zero)
@@ -57,7 +68,10 @@ public static class SimulationParser
                 throw new FormatException($"'{text}': expected key=value, got '{part}'.");
             }
 
-            args[part[..eq].Trim()] = part[(eq + 1)..].Trim();
+            if (!args.TryAdd(part[..eq].Trim(), part[(eq + 1)..].Trim()))
+            {
+                throw new FormatException($"'{text}': '{part[..eq].Trim()}' is given twice.");
+            }
         }
 
         return args;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Edge.Load.Reporting;
+using Edge.Load.Scenarios;
 
 namespace Edge.Load.Stats;
 
@@ -11,7 +12,11 @@ internal sealed class ScenarioStats
     public const string GlobalStepName = "global";
 
     private readonly ConcurrentDictionary<string, StepStats> _steps = new(StringComparer.Ordinal);
+    private static readonly Response Unfinished = Response.Fail("unfinished", message: "still in flight when the run ended");
+
     private readonly List<TimeSeriesPoint> _series = [];
+    private readonly Lock _completion = new();
+    private bool _closed;
     private long _inFlight;
     private long _maxDispatchLagTicks;
     private long _lateDispatches;
@@ -42,7 +47,40 @@ internal sealed class ScenarioStats
 
     public void Started() => Interlocked.Increment(ref _inFlight);
 
-    public void Finished() => Interlocked.Decrement(ref _inFlight);
+    /// <summary>Records a whole invocation's outcome and leaves the in-flight count, unless the run was already closed.</summary>
+    public void Completed(Response response, long elapsedTicks)
+    {
+        lock (_completion)
+        {
+            if (!_closed)
+            {
+                Global.Record(response, elapsedTicks);
+            }
+
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    /// <summary>
+    /// Ends the run's recording: every invocation still in flight is recorded now as a failure with status
+    /// <c>unfinished</c> and <paramref name="waitedTicks"/> as its latency (a lower bound), and one that completes later is
+    /// not recorded. Without this an invocation that outlived the drain was in neither count, and a hanging server could
+    /// pass <c>fail% &lt; 1</c> with nothing answered. Returns how many were unfinished.
+    /// </summary>
+    public long Close(long waitedTicks)
+    {
+        lock (_completion)
+        {
+            _closed = true;
+            var unfinished = Interlocked.Read(ref _inFlight);
+            for (var i = 0; i < unfinished; i++)
+            {
+                Global.Record(Unfinished, waitedTicks);
+            }
+
+            return unfinished;
+        }
+    }
 
     public void DispatchLag(long lagTicks)
     {

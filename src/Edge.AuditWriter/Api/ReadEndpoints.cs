@@ -9,6 +9,7 @@ namespace Edge.AuditWriter.Api;
 internal static class ReadEndpoints
 {
     private const int MaxLimit = 1000;
+    private static readonly string[] Filters = ["id", "tenant", "principal", "route", "decision", "reason", "from", "to"];
 
     public static void Map(WebApplication app)
     {
@@ -143,6 +144,15 @@ internal static class ReadEndpoints
     {
         query = null;
         problem = null;
+
+        // A repeated filter reached the store as "t1,t2", which matches nothing: an empty answer that looked like
+        // "no records for t1 or t2".
+        if (Filters.FirstOrDefault(name => q[name].Count > 1) is { } repeated)
+        {
+            problem = Problems.BadRequest("invalid_filter", $"{repeated} is given twice; each filter takes one value (query once per value).");
+            return false;
+        }
+
         var tenant = NullIfEmpty(q["tenant"]);
         if (!caller.CanReadAllTenants)
         {
@@ -157,7 +167,8 @@ internal static class ReadEndpoints
 
         if (!TryTime(q, "from", out var from) || !TryTime(q, "to", out var to))
         {
-            problem = Problems.BadRequest("invalid_time", "from and to are RFC 3339 timestamps.");
+            problem = Problems.BadRequest("invalid_time",
+                "from and to are RFC 3339 timestamps with an offset (2026-11-01T00:00:00Z, 2026-11-01T01:00:00+01:00) or a date (2026-11-01, midnight UTC); in a URL, write + as %2B.");
             return false;
         }
 
@@ -201,7 +212,7 @@ internal static class ReadEndpoints
             return true;
         }
 
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
+        if (Rfc3339.TryParse(text, out var parsed))
         {
             value = parsed;
             return true;

@@ -95,13 +95,10 @@ internal sealed partial class CallerAuthenticator
         }
     }
 
-    private static (long Length, DateTime WrittenAt) Stamp(string path)
-    {
-        var file = new FileInfo(path);
-        return file.Exists ? (file.Length, file.LastWriteTimeUtc) : (-1, default);
-    }
+    // Through symbolic links: on a Kubernetes ConfigMap mount the link itself never changes (see FileStamp).
+    private static (DateTime WrittenAt, long Length) Stamp(string path) => FileStamp.Of(path);
 
-    private sealed record Loaded(EdgeCredentialValidator Validator, (long Length, DateTime WrittenAt) Stamp);
+    private sealed record Loaded(EdgeCredentialValidator Validator, (DateTime WrittenAt, long Length) Stamp);
 
     private static partial class Log
     {

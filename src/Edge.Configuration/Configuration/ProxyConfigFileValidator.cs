@@ -20,7 +20,10 @@ public static class ProxyConfigFileValidator
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            errors.Add("proxy.json", $"the file '{path}' cannot be read: {ex.Message}");
+            // Worded as the running edge words it (FileProxyConfigProvider), so both say the same about the same file.
+            errors.Add("proxy.json", ex is FileNotFoundException or DirectoryNotFoundException
+                ? $"the file '{path}' does not exist"
+                : $"the file '{path}' cannot be read: {ex.Message}");
             return errors.Items;
         }
 

@@ -26,6 +26,9 @@ public sealed class ProxyJsonReader
             PropertyNameCaseInsensitive = true,
             ReadCommentHandling = JsonCommentHandling.Skip,
             AllowTrailingCommas = true,
+            // The last of two same-named members used to win silently: a second route with an existing id replaced the
+            // first, and a policy written twice lost its first half.
+            AllowDuplicateProperties = false,
             UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
             Converters = { new JsonStringEnumConverter(), new StringMapConverter() },
             TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { typeInfo => BindSections(typeInfo, registered, skipUnknownSections) } },
@@ -45,6 +48,13 @@ public sealed class ProxyJsonReader
     public ParsedProxyJson? Parse(ReadOnlySpan<byte> utf8, ConfigErrorList errors)
     {
         var hash = Convert.ToHexStringLower(SHA256.HashData(utf8));
+
+        // Editors on Windows save UTF-8 with a byte order mark; Utf8JsonReader refuses it, the JSON configuration provider does not.
+        if (utf8.StartsWith("\uFEFF"u8))
+        {
+            utf8 = utf8[3..];
+        }
+
         if (utf8.Trim((byte)' ').Trim("\r\n\t"u8).IsEmpty)
         {
             errors.Add("proxy.json", "the file is empty");
@@ -60,13 +70,35 @@ public sealed class ProxyJsonReader
         {
             var where = LocationOf(ex.Path);
             var line = ex.LineNumber is { } l ? $" (line {l + 1}, byte {ex.BytePositionInLine + 1})" : "";
-            errors.Add(where, Explain(StripPathSuffix(ex.Message)) + line);
+            var message = ex.Message.StartsWith("Duplicate propert", StringComparison.Ordinal)
+                ? $"'{where[(where.LastIndexOf(':') + 1)..]}' is given twice in the same object (names are case-insensitive); keep one"
+                : Explain(StripPathSuffix(ex.Message));
+            errors.Add(where, message + line);
             return null;
         }
 
         if (document?.ReverseProxy is null)
         {
             errors.Add("ReverseProxy", "the ReverseProxy section is missing");
+            return null;
+        }
+
+        // YARP keys routes and clusters case-insensitively: of "orders" and "Orders" it would serve only one.
+        var duplicate = false;
+        foreach (var (section, ids) in new (string, IEnumerable<string>?)[] { ("Routes", document.ReverseProxy.Routes?.Keys), ("Clusters", document.ReverseProxy.Clusters?.Keys) })
+        {
+            foreach (var group in (ids ?? Enumerable.Empty<string>()).GroupBy(static id => id, StringComparer.OrdinalIgnoreCase).Where(static g => g.Count() > 1))
+            {
+                foreach (var id in group.Skip(1))
+                {
+                    errors.Add($"ReverseProxy:{section}:{id}", $"'{id}' is given twice: ids are case-insensitive, and '{group.First()}' is already defined");
+                    duplicate = true;
+                }
+            }
+        }
+
+        if (duplicate)
+        {
             return null;
         }
 

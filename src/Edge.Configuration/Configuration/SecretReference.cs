@@ -46,7 +46,9 @@ public static class SecretReference
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
             {
-                error = $"secret file '{path}' cannot be read: {ex.GetType().Name}";
+                error = ex is FileNotFoundException or DirectoryNotFoundException
+                    ? $"secret file '{path}' does not exist"
+                    : $"secret file '{path}' cannot be read: {ex.GetType().Name}";
                 return false;
             }
 

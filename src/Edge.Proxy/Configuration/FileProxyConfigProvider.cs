@@ -143,8 +143,12 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
 
             _lastSeenStamp = Stamp();
             var previous = _state.Current;
+            var refused = _state.Outcome.LastAttemptRefused;
             var (config, errors, hash) = await LoadCandidateAsync(previous);
-            if (hash == _lastSeenHash)
+
+            // The same bytes again are nothing new, unless they were refused: the cause may lie outside proxy.json (a
+            // file: secret or a schema created since), and touching proxy.json is how its fix is applied.
+            if (hash == _lastSeenHash && !refused)
             {
                 return false;
             }
@@ -161,6 +165,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
                 // The file is back to what is serving (the usual way out of a refused edit): nothing to apply, but the
                 // refusal no longer describes the file.
                 _state.Unchanged(_time.GetUtcNow());
+                _metrics.SetConfigLastReloadSuccessful(true);
                 return false;
             }
 
@@ -198,18 +203,8 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         }
     }
 
-    private (DateTime, long) Stamp()
-    {
-        try
-        {
-            var info = new FileInfo(_options.ProxyConfigPath);
-            return info.Exists ? (info.LastWriteTimeUtc, info.Length) : (DateTime.MinValue, -1);
-        }
-        catch (IOException)
-        {
-            return (DateTime.MinValue, -1);
-        }
-    }
+    /// <summary>Through symbolic links, so a Kubernetes ConfigMap update is noticed (see <see cref="FileStamp"/>).</summary>
+    private (DateTime, long) Stamp() => FileStamp.Of(_options.ProxyConfigPath);
 
     private async Task<(EdgeProxyConfig? Config, IReadOnlyList<ConfigError> Errors, string Hash)> LoadCandidateAsync(EdgeProxyConfig? previous)
     {
@@ -279,6 +274,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         Log.ConfigApplied(_logger, config.RevisionId, config.Routes.Count, config.Clusters.Count);
         _metrics.ConfigReload("applied");
         _metrics.SetConfigRevision(config.Revision);
+        _metrics.SetConfigLastReloadSuccessful(true);
         foreach (var sink in _events)
         {
             sink.ConfigApplied(config.RevisionId, config.ContentHash, previous.Revision == 0 ? null : previous.Edge, config.Edge);
@@ -299,6 +295,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         Log.ConfigRefused(_logger, _options.ProxyConfigPath, list.Count, _state.Current.RevisionId);
         _state.Refused(list, _time.GetUtcNow());
         _metrics.ConfigReload("refused");
+        _metrics.SetConfigLastReloadSuccessful(false);
         foreach (var sink in _events)
         {
             sink.ConfigRefused(list);

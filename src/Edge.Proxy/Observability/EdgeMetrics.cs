@@ -16,6 +16,7 @@ internal sealed class EdgeMetrics
     private readonly Counter<long> _requests;
     private readonly Counter<long> _configReloads;
     private long _configRevision;
+    private long _configLastReloadSuccessful;
 
     public EdgeMetrics(IMeterFactory meterFactory)
     {
@@ -24,6 +25,8 @@ internal sealed class EdgeMetrics
         _requests = Meter.CreateCounter<long>("edge.requests", description: "Requests on edge routes by route, decision and status class.");
         _configReloads = Meter.CreateCounter<long>("edge.config.reloads", description: "proxy.json load attempts by result (applied, refused).");
         Meter.CreateObservableGauge("edge.config.revision", () => Volatile.Read(ref _configRevision), description: "Revision number of the config being served.");
+        Meter.CreateObservableGauge("edge.config.last_reload_successful", () => Volatile.Read(ref _configLastReloadSuccessful),
+            description: "1 when the latest read of proxy.json was applied or equals what is served, 0 while the file on disk is refused (the edge serves an older config).");
     }
 
     /// <summary>The meter, for capabilities that add their own instruments under the same name.</summary>
@@ -50,6 +53,8 @@ internal sealed class EdgeMetrics
     public void ConfigReload(string result) => _configReloads.Add(1, new KeyValuePair<string, object?>("result", result));
 
     public void SetConfigRevision(long revision) => Volatile.Write(ref _configRevision, revision);
+
+    public void SetConfigLastReloadSuccessful(bool successful) => Volatile.Write(ref _configLastReloadSuccessful, successful ? 1 : 0);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void StepDecisionCore(string route, string step, string decision, string? reason)

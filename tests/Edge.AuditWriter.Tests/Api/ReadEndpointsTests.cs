@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -167,6 +168,89 @@ public sealed class ReadEndpointsTests
         Assert.StartsWith("0,r0,", csv[1], StringComparison.Ordinal);
         Assert.Single(future);
         Assert.Equal(HttpStatusCode.BadRequest, badFormat.StatusCode);
+    }
+
+    [Fact]
+    public async Task Records_TimeFilterInEveryRfc3339Form_SelectsByTheInstantItNames()
+    {
+        await using var writer = await StartWithRecordsAsync(4);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        var before = DateTimeOffset.UtcNow.AddHours(-1);
+        var after = DateTimeOffset.UtcNow.AddHours(1);
+        string[] beforeForms =
+        [
+            before.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+            before.ToString("yyyy-MM-dd't'HH:mm:ss'z'", CultureInfo.InvariantCulture),
+            before.ToString("yyyy-MM-dd HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture),
+            before.ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture) + ".123456789Z",
+            before.ToOffset(TimeSpan.FromHours(5.5)).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture),
+            before.ToOffset(TimeSpan.FromHours(-8)).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture),
+            before.AddDays(-1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+        ];
+
+        foreach (var form in beforeForms)
+        {
+            var all = await CountAsync($"from={Uri.EscapeDataString(form)}");
+            var none = await CountAsync($"to={Uri.EscapeDataString(form)}");
+            Assert.True((4, 0) == (all, none), $"{form}: from matched {all}, to matched {none}");
+        }
+
+        // The same instant in another offset: 08:00-08:00 is 16:00Z, after every record.
+        var later = after.ToOffset(TimeSpan.FromHours(-8)).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture);
+        Assert.Equal(0, await CountAsync($"from={Uri.EscapeDataString(later)}"));
+        Assert.Equal(4, await CountAsync($"to={Uri.EscapeDataString(later)}"));
+
+        async Task<int> CountAsync(string query)
+        {
+            using var response = await auditor.GetAsync("/audit/records?" + query);
+            Assert.True(response.IsSuccessStatusCode, $"{query}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("records").GetArrayLength();
+        }
+    }
+
+    [Theory]
+    [InlineData("03/12/2026")] // read as March 12 by the invariant culture
+    [InlineData("Dec 3 2026")]
+    [InlineData("10:00")] // today, in no stated zone
+    [InlineData("2026-12-03T10:00:00")] // a local time without an offset
+    [InlineData("2026-12-03T10:00")] // no seconds
+    [InlineData("2026-12-03T10:00:00 01:00")] // an unencoded + in a URL decodes to a space
+    [InlineData("2026-02-30T00:00:00Z")]
+    [InlineData("2026-12-03T24:00:00Z")]
+    [InlineData("2026-12-03T10:00:00+15:00")]
+    [InlineData("2026-12-03T10:00:00+01:60")]
+    [InlineData("20261203T100000Z")]
+    [InlineData("1733220000")]
+    [InlineData("2026-12-03T10:00:00+0100")]
+    public async Task Records_TimeFilterNotRfc3339_IsInvalidTimeProblem(string value)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        foreach (var url in new[] { "/audit/records?from=", "/audit/records?to=", "/audit/export?format=csv&from=" })
+        {
+            using var response = await auditor.GetAsync(url + Uri.EscapeDataString(value));
+
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+            Assert.Equal("invalid_time", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        }
+    }
+
+    [Theory]
+    [InlineData("/audit/records?tenant=acme&tenant=globex")]
+    [InlineData("/audit/records?decision=deny&decision=allow")]
+    [InlineData("/audit/records?from=2026-01-01T00:00:00Z&from=2026-02-01T00:00:00Z")]
+    [InlineData("/audit/export?format=csv&route=orders&route=orders")]
+    public async Task Records_FilterGivenTwice_IsInvalidFilterProblem(string url)
+    {
+        await using var writer = await StartWithRecordsAsync(4);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var response = await auditor.GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_filter", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
     }
 
     [Fact]

@@ -35,6 +35,42 @@ public sealed class CallerAuthenticatorTests
     }
 
     [Fact]
+    public async Task Records_KeyRemovedByKubernetesConfigMapSwap_RefusedWithoutRestart()
+    {
+        string config;
+        await using (var template = await WriterFixture.StartAsync())
+        {
+            config = await File.ReadAllTextAsync(Path.Combine(template.Directory, "proxy.json"));
+        }
+
+        // A ConfigMap volume as the kubelet lays it out: proxy.json -> ..data/proxy.json, ..data -> a timestamped folder.
+        var mount = Directory.CreateTempSubdirectory("writer-configmap-").FullName;
+        Directory.CreateDirectory(Path.Combine(mount, "..2026_12_03_00_00_00.1"));
+        await File.WriteAllTextAsync(Path.Combine(mount, "..2026_12_03_00_00_00.1", "proxy.json"), config);
+        Directory.CreateSymbolicLink(Path.Combine(mount, "..data"), "..2026_12_03_00_00_00.1");
+        File.CreateSymbolicLink(Path.Combine(mount, "proxy.json"), "..data/proxy.json");
+        await using var writer = await WriterFixture.StartAsync(extraArgs: [$"--Writer:ProxyConfigPath={Path.Combine(mount, "proxy.json")}"]);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        using var before = await auditor.GetAsync("/audit/records");
+
+        // The update removes the compliance key: a new folder, and a new ..data link renamed over the old one.
+        var line = config.Split('\n').Single(l => l.Contains("\"compliance\"", StringComparison.Ordinal));
+        Directory.CreateDirectory(Path.Combine(mount, "..2026_12_03_00_01_00.2"));
+        await File.WriteAllTextAsync(Path.Combine(mount, "..2026_12_03_00_01_00.2", "proxy.json"), config.Replace(line + "\n", "", StringComparison.Ordinal));
+        Directory.CreateSymbolicLink(Path.Combine(mount, "..data_tmp"), "..2026_12_03_00_01_00.2");
+        using (var rename = System.Diagnostics.Process.Start("mv", ["-T", Path.Combine(mount, "..data_tmp"), Path.Combine(mount, "..data")]))
+        {
+            await rename.WaitForExitAsync();
+            Assert.Equal(0, rename.ExitCode);
+        }
+
+        using var after = await auditor.GetAsync("/audit/records");
+
+        Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, after.StatusCode);
+    }
+
+    [Fact]
     public async Task Records_ProxyJsonBrokenWhileRunning_LastGoodCredentialsKeepWorking()
     {
         await using var writer = await WriterFixture.StartAsync();

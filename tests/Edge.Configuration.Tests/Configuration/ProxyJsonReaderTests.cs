@@ -166,6 +166,39 @@ public sealed class ProxyJsonReaderTests
         Assert.DoesNotContain("$", error.Location + error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Parse_Utf8ByteOrderMark_ReadsLikeWithout()
+    {
+        var json = "{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"ClusterId\": \"c\", \"Match\": { \"Path\": \"/a\" } } } } }";
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse([.. Encoding.UTF8.GetPreamble(), .. Encoding.UTF8.GetBytes(json)], errors);
+
+        Assert.False(errors.HasErrors, string.Join("; ", errors.Errors));
+        Assert.Equal("a", Assert.Single(parsed!.Routes).RouteId);
+    }
+
+    [Theory]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"ClusterId\": \"c\" }, \"a\": { \"ClusterId\": \"d\" } } } }", "ReverseProxy:Routes:a")]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"ClusterId\": \"c\" }, \"A\": { \"ClusterId\": \"d\" } } } }", "ReverseProxy:Routes:A")]
+    [InlineData("{ \"ReverseProxy\": { \"Clusters\": { \"c\": {}, \"C\": {} } } }", "ReverseProxy:Clusters:C")]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"ClusterId\": \"c\", \"ClusterId\": \"d\" } } } }", "ReverseProxy:Routes:a:ClusterId")]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"ClusterId\": \"c\", \"clusterId\": \"d\" } } } }", "ReverseProxy:Routes:a")]
+    [InlineData("{ \"ReverseProxy\": {}, \"ReverseProxy\": {} }", "ReverseProxy")]
+    [InlineData("{ \"ReverseProxy\": {}, \"Edge\": { \"Roles\": { \"Viewer\": [], \"Viewer\": [ \"x\" ] } } }", "Edge:Roles:Viewer")]
+    public void Parse_DuplicateNameInOneObject_IsErrorAtTheDuplicate(string json, string expectedLocation)
+    {
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse(Encoding.UTF8.GetBytes(json), errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.StartsWith(expectedLocation, error.Location, StringComparison.Ordinal);
+        Assert.Contains("given twice", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("$", error.Location + error.Message, StringComparison.Ordinal);
+    }
+
     private sealed record LimitOptions
     {
         public int Limit { get; init; }

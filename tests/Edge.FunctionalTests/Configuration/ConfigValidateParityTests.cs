@@ -57,6 +57,26 @@ public sealed partial class ConfigValidateParityTests
         Assert.Equal(Render(cli), Render(edge));
     }
 
+    [Theory]
+    [InlineData("missing-file")]
+    [InlineData("missing-folder")]
+    [InlineData("a-folder")]
+    public async Task ValidateAsync_FileNotReadable_SameErrorAsEdgeStart(string variant)
+    {
+        using var directory = new TempDirectory();
+        var path = variant switch
+        {
+            "missing-file" => System.IO.Path.Combine(directory.Path, "proxy.json"),
+            "missing-folder" => System.IO.Path.Combine(directory.Path, "no-such-folder", "proxy.json"),
+            _ => directory.Path,
+        };
+
+        var (cli, edge) = await ValidateBothAsync(path, directory);
+
+        Assert.Contains(cli, e => !e.IsWarning);
+        Assert.Equal(Render(cli), Render(edge));
+    }
+
     [Fact]
     public async Task ValidateAsync_ServedConfigWithWarnings_SameWarningsAsEdge()
     {

@@ -257,6 +257,80 @@ public sealed class HotReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reload_KubernetesConfigMapSymlinkSwap_AppliesTheNewVersion()
+    {
+        // A ConfigMap volume as the kubelet lays it out: proxy.json -> ..data/proxy.json, ..data -> a timestamped folder.
+        var mount = Directory.CreateTempSubdirectory("edge-configmap-").FullName;
+        Directory.CreateDirectory(Path.Combine(mount, "..2026_12_03_00_00_00.1"));
+        await File.WriteAllTextAsync(Path.Combine(mount, "..2026_12_03_00_00_00.1", "proxy.json"), _original);
+        Directory.CreateSymbolicLink(Path.Combine(mount, "..data"), "..2026_12_03_00_00_00.1");
+        File.CreateSymbolicLink(Path.Combine(mount, "proxy.json"), "..data/proxy.json");
+        await using var edge = await EdgeHost.StartAsync(_original, new Dictionary<string, string?> { ["Edge:ProxyConfigPath"] = Path.Combine(mount, "proxy.json") });
+        Assert.Equal(HttpStatusCode.OK, (await edge.Client.GetAsync("/first/x")).StatusCode);
+
+        // An update: a new timestamped folder and a new link renamed over ..data (rename(2), as the kubelet's atomic writer does).
+        Directory.CreateDirectory(Path.Combine(mount, "..2026_12_03_00_01_00.2"));
+        await File.WriteAllTextAsync(Path.Combine(mount, "..2026_12_03_00_01_00.2", "proxy.json"), ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["first"] = ProxyJson.Route("/first/{**rest}"),
+            ["second"] = ProxyJson.Route("/second/{**rest}"),
+        }));
+        Directory.CreateSymbolicLink(Path.Combine(mount, "..data_tmp"), "..2026_12_03_00_01_00.2");
+        using (var rename = System.Diagnostics.Process.Start("mv", ["-T", Path.Combine(mount, "..data_tmp"), Path.Combine(mount, "..data")]))
+        {
+            await rename.WaitForExitAsync();
+            Assert.Equal(0, rename.ExitCode);
+        }
+
+        Assert.True(await EventuallyAsync(async () => (await edge.Client.GetAsync("/second/x")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(3)),
+            "the swapped ConfigMap version did not serve within 3 s");
+        using var status = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/status"));
+        Assert.StartsWith("2-", status.RootElement.GetProperty("revision").GetString());
+    }
+
+    [Fact]
+    public async Task Reload_RefusedForMissingSecretFileThenFileCreatedAndProxyJsonTouched_Applies()
+    {
+        var secret = Path.Combine(Directory.CreateTempSubdirectory("edge-secret-").FullName, "github-secret");
+        await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["first"] = ProxyJson.Route("/first/{**rest}"),
+            ["hooks"] = ProxyJson.Route("/hooks/{**rest}", new Dictionary<string, string> { ["EdgeWebhook"] = "github" }),
+        }, new { Webhooks = new { github = new { Scheme = "GitHub", Secrets = new[] { "file:" + secret } } } }));
+        Assert.True(await EventuallyAsync(async () => await StateAsync() == "refused-keeping-last-good", TimeSpan.FromSeconds(3)));
+
+        // The fix is outside proxy.json; touching proxy.json (same bytes) asks for another look.
+        await File.WriteAllTextAsync(secret, "a-webhook-secret-of-some-length\n");
+        File.SetLastWriteTimeUtc(_edge.ConfigPath, DateTime.UtcNow.AddSeconds(1));
+
+        Assert.True(await EventuallyAsync(async () => await StateAsync() == "ok", TimeSpan.FromSeconds(3)), "the touched proxy.json was not validated again");
+        using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+        Assert.StartsWith("2-", status.RootElement.GetProperty("revision").GetString());
+    }
+
+    [Fact]
+    public async Task Metrics_BadEditLeftThenFixed_LastReloadSuccessfulIsZeroUntilTheFix()
+    {
+        Assert.Equal("1", await LastReloadSuccessfulAsync());
+
+        // The exporter caches a scrape for a moment, hence the waits.
+        await _edge.WriteConfigAsync("{ not json");
+        Assert.True(await EventuallyAsync(async () => await LastReloadSuccessfulAsync() == "0", TimeSpan.FromSeconds(3)), "not 0 while refused");
+        await Task.Delay(1500);
+        Assert.Equal("0", await LastReloadSuccessfulAsync());
+
+        await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["fixed"] = ProxyJson.Route("/fixed/{**rest}") }));
+        Assert.True(await EventuallyAsync(async () => await LastReloadSuccessfulAsync() == "1", TimeSpan.FromSeconds(3)), "not 1 after the fix");
+
+        async Task<string?> LastReloadSuccessfulAsync()
+        {
+            var metrics = await _edge.Management.GetStringAsync("/metrics");
+            var line = metrics.Split('\n').SingleOrDefault(l => l.StartsWith("edge_config_last_reload_successful", StringComparison.Ordinal));
+            return line?.Split(' ')[^1];
+        }
+    }
+
+    [Fact]
     public async Task Start_InvalidConfig_FailsFastWithLocation()
     {
         var exception = await Assert.ThrowsAsync<Edge.Configuration.EdgeConfigException>(() => EdgeHost.StartAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>

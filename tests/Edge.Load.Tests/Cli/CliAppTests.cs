@@ -92,6 +92,65 @@ public sealed class CliAppTests
         Assert.NotEmpty(stderr.ToString());
     }
 
+    [Theory]
+    [InlineData("--timeout must be positive", "--timeout", "0s")]
+    [InlineData("unknown key 'foo'", "--simulation", "inject:rate=1,during=1s,foo=2")]
+    [InlineData("unknown key 'interval'", "--simulation", "constant:copies=1,interval=1s,during=1s")]
+    [InlineData("'rate' is given twice", "--simulation", "inject:rate=1,rate=50,during=1s")]
+    [InlineData("unknown simulation 'constnt'", "--simulation", "constnt:copies=1,during=1s")]
+    [InlineData("parameter 'paht' is not used by plain-get", "--param", "paht=/orders/1")]
+    [InlineData("parameter keys='many' is not an integer", "--param", "keys=many")]
+    [InlineData("--scenario 'plain-get' is given twice", "--scenario", "plain-get")]
+    [InlineData("--report-folder '/proc/edge-load-test/x' cannot be created", "--report-folder", "/proc/edge-load-test/x")]
+    public async Task RunAsync_BadArgument_ReturnsUsageExitCodeNamingIt(string expected, params string[] extra)
+    {
+        var stderr = new StringWriter();
+        string[] args = ["run", "--scenario", "plain-get", "--target", "http://127.0.0.1:9", "-q", .. extra];
+        if (!extra.Contains("--simulation"))
+        {
+            args = [.. args, "--simulation", "inject:rate=1,during=1s"];
+        }
+
+        if (!extra.Contains("--report-folder"))
+        {
+            args = [.. args, "--report-folder", TestBackends.TempFolder("bad-arg")];
+        }
+
+        var exit = await CliApp.RunAsync(args, new StringWriter(), stderr);
+
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.Contains(expected, stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_StoppedMidRun_WritesPartialReportAndReturnsInterrupted()
+    {
+        using var server = TestBackends.StartWireMock();
+        server.Given(Request.Create().WithPath("/").UsingGet()).RespondWith(Response.Create().WithStatusCode(200));
+        var folder = TestBackends.TempFolder("stopped");
+        var stderr = new StringWriter();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1.5));
+
+        var exit = await CliApp.RunAsync(
+            ["run", "-s", "plain-get", "-t", server.Url!, "--simulation", "inject:rate=20,during=30s", "-o", folder, "--threshold", "fail% < 50", "-q"],
+            new StringWriter(), stderr, stop.Token);
+
+        Assert.Equal(ExitCodes.Interrupted, exit);
+        Assert.Contains("interrupted", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains("(cancelled)", File.ReadAllText(Path.Combine(folder, "report.md")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_NoTarget_ReturnsUsageExitCode()
+    {
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync(["run", "-s", "plain-get", "--simulation", "inject:rate=1,during=1s", "-q"], new StringWriter(), stderr);
+
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.Contains("--target is required", stderr.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RunAsync_MissingSecret_ReturnsRunFailedWithClearMessage()
     {

@@ -79,4 +79,50 @@ public sealed class LoadTestTests
         Assert.Equal(20, report.Scenarios[0].Global.Ok.Count);
         Assert.Equal(20, server.LogEntries.Count());
     }
+
+    [Fact]
+    public async Task RunAsync_ResponsesSlowerThanTheDrainTimeout_WaitForTheRequestTimeoutAndCount()
+    {
+        // The CLI's --timeout 30s with the 15 s drain: a server answering after the drain was given up on left its
+        // requests in neither count (ok=0 fail=0, and "fail% < 1" passed).
+        using var server = TestBackends.StartWireMock();
+        server.Given(Request.Create().WithPath("/held").UsingGet()).RespondWith(Response.Create().WithStatusCode(200).WithDelay(TimeSpan.FromSeconds(2)));
+        var scenario = Edge.Load.EdgeScenarios.EdgeScenarioCatalog.Find("plain-get")!.Create()
+            .WithLoadSimulations(Simulation.Inject(4, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)));
+
+        var report = await LoadTest.RunAsync([scenario], new LoadTestOptions
+        {
+            Target = new Uri(server.Url!),
+            Parameters = new Dictionary<string, string> { ["path"] = "/held" },
+            RequestTimeout = TimeSpan.FromSeconds(10),
+            DrainTimeout = TimeSpan.FromMilliseconds(200),
+        });
+
+        Assert.Equal(4, server.LogEntries.Count());
+        Assert.Equal(4, report.Scenarios[0].Global.Ok.Count);
+        Assert.Equal(0, report.Scenarios[0].Global.Fail.Count);
+    }
+
+    [Fact]
+    public async Task RunAsync_InvocationOutlivesTheDrain_CountedAsUnfinishedFailure()
+    {
+        var scenario = Scenario.Create("stuck", async ctx =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(30), CancellationToken.None);
+                return LoadResponse.Ok("200");
+            })
+            .WithLoadSimulations(Simulation.Inject(3, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)));
+
+        var report = await LoadTest.RunAsync([scenario], new LoadTestOptions
+        {
+            RequestTimeout = TimeSpan.FromMilliseconds(100),
+            DrainTimeout = TimeSpan.FromMilliseconds(100),
+        }, [Edge.Load.Thresholds.Threshold.Parse("fail% < 1")]);
+
+        var global = report.Scenarios[0].Global;
+        Assert.Equal(0, global.Ok.Count);
+        Assert.Equal(3, global.Fail.Count);
+        Assert.Equal("unfinished", Assert.Single(global.Fail.StatusCodes).StatusCode);
+        Assert.False(report.AllThresholdsPassed);
+    }
 }
