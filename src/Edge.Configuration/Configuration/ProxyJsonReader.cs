@@ -225,11 +225,17 @@ public sealed class ProxyJsonReader
             TypeCode.Boolean => "true or false",
             TypeCode.String => "a string",
             _ when type == typeof(TimeSpan) => "a duration such as \"00:01:00\"",
-            _ when type.IsArray || (type.IsGenericType && type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IList<>))) => "an array",
-            _ when type.IsClass => "an object",
+            _ when Implements(type, typeof(IReadOnlyDictionary<,>)) || Implements(type, typeof(IDictionary<,>)) => "an object",
+            _ when type.IsArray || Implements(type, typeof(IEnumerable<>)) => "an array",
+            _ when type.IsClass || type.IsInterface => "an object",
             _ => null,
         };
     }
+
+    // The type itself (IReadOnlyList<string> is an interface: it is not among its own GetInterfaces()) or one it implements.
+    private static bool Implements(Type type, Type genericDefinition) =>
+        (type.IsGenericType && type.GetGenericTypeDefinition() == genericDefinition)
+        || type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == genericDefinition);
 
     // System.Text.Json appends "Path: $.x | LineNumber: n | BytePositionInLine: m." which we report in our own words.
     private static string StripPathSuffix(string message)

@@ -82,6 +82,22 @@ public sealed class ProxyConfigFileValidatorTests
         Assert.Contains("(line ", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("\"Roles\": { \"admin\": { \"Permissions\": [ \"a\" ] } }", "Edge:Roles:admin", "expected an array")]
+    [InlineData("\"RateLimits\": [ ]", "Edge:RateLimits", "expected an object")]
+    public async Task ValidateAsync_WrongCollectionShape_MessageSaysArrayOrObjectNotTheDotNetType(string section, string location, string expected)
+    {
+        var errors = await ValidateTextAsync($$"""
+        { "ReverseProxy": { "Routes": {}, "Clusters": {} },
+          "Edge": { {{section}} } }
+        """);
+
+        var error = Assert.Single(errors, e => !e.IsWarning);
+        Assert.Equal(location, error.Location);
+        Assert.StartsWith(expected, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", error.Message, StringComparison.Ordinal);
+    }
+
     private static async Task<IReadOnlyList<ConfigError>> ValidateTextAsync(string json)
     {
         var path = Path.GetTempFileName();
