@@ -9,6 +9,7 @@ namespace Edge.FunctionalTests.RateLimiting;
 /// Issue 12: the limiter stays shared and exact under sustained load from parallel clients on two real edges, from a
 /// cold start, on one real redis-server and on a real 3-master Redis Cluster. No timing is asserted; counts are.
 /// </summary>
+[Collection(SustainedLoadCollection.Name)]
 public sealed class RateLimitSustainedLoadTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int ClientsPerEdge = 16;
