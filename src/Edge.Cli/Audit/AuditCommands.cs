@@ -328,6 +328,13 @@ internal static class AuditCommands
         }
     }
 
+    /// <summary>The required <c>--key</c> of the commands that check the writer's answers against a key they trust.</summary>
+    internal static Option<string> TrustedKeyOption() => new("--key")
+    {
+        Description = "Trusted verifier key(s): '<name>+<id>+<key>' or a file with one per line (obtain it out of band, not from the writer you check)",
+        Required = true,
+    };
+
     internal static bool TryLoadVerifiers(string keyOrFile, out List<NoteVerifier> verifiers, out string? error)
     {
         verifiers = [];

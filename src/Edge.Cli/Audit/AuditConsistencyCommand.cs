@@ -18,11 +18,7 @@ internal static class AuditConsistencyCommand
         var api = new AuditCommands.ApiOptions();
         var old = new Option<FileInfo>("--old") { Description = "A signed checkpoint saved earlier (GET /audit/checkpoint)", Required = true };
         var newer = new Option<FileInfo?>("--new") { Description = "A later signed checkpoint; without it, the writer's latest" };
-        var key = new Option<string>("--key")
-        {
-            Description = "Trusted verifier key(s): '<name>+<id>+<key>' or a file with one per line (obtain it out of band, not from the writer you check)",
-            Required = true,
-        };
+        var key = AuditCommands.TrustedKeyOption();
         var command = new Command("consistency", "Check that the log only grew between a saved signed checkpoint and a later one") { old, newer, key };
         api.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>

@@ -17,11 +17,7 @@ internal static class AuditProveCommand
     {
         var api = new AuditCommands.ApiOptions();
         var id = new Option<string>("--id") { Description = "The record id (the X-Request-Id the client got)", Required = true };
-        var key = new Option<string>("--key")
-        {
-            Description = "Trusted verifier key(s): '<name>+<id>+<key>' or a file with one per line (obtain it out of band, not from the writer you check)",
-            Required = true,
-        };
+        var key = AuditCommands.TrustedKeyOption();
         var command = new Command("prove", "Fetch a record, its inclusion proof and the signed checkpoint from the writer, and check all three") { id, key };
         api.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
