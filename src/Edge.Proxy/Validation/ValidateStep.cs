@@ -63,30 +63,20 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
         {
             // The checks read the bytes as sent: a compressed body would fail them as "not JSON", and inflating it here
             // would let a small upload expand far past MaxBodyBytes. RFC 9110 §15.5.16: 415 with Accept-Encoding.
-            return Deny(new EdgeDenial(
-                StatusCodes.Status415UnsupportedMediaType,
-                ValidationCodes.UnsupportedMediaType,
-                "Unsupported media type",
-                "A content-coded (compressed) body is not accepted here; send it uncompressed.")
-            {
-                Reason = ValidationCodes.UnsupportedMediaType + ":content_encoding",
-                Headers = new Dictionary<string, string> { ["Accept-Encoding"] = "identity" },
-            });
+            return Deny(UnsupportedMediaType(
+                "A content-coded (compressed) body is not accepted here; send it uncompressed.",
+                ValidationCodes.UnsupportedMediaType + ":content_encoding",
+                new Dictionary<string, string> { ["Accept-Encoding"] = "identity" }));
         }
 
         if (policy.ContentTypes.Count > 0 && !IsAccepted(http.Request.ContentType))
         {
             var accepted = string.Join(", ", policy.ContentTypes);
-            return Deny(new EdgeDenial(
-                StatusCodes.Status415UnsupportedMediaType,
+            // The header that tells a client which types this resource takes for its method (W3C LDP, RFC 5789).
+            return Deny(UnsupportedMediaType(
+                "The body's media type is not accepted here; accepted: " + accepted + ".",
                 ValidationCodes.UnsupportedMediaType,
-                "Unsupported media type",
-                "The body's media type is not accepted here; accepted: " + accepted + ".")
-            {
-                Reason = ValidationCodes.UnsupportedMediaType,
-                // The header that tells a client which types this resource takes for its method (W3C LDP, RFC 5789).
-                Headers = new Dictionary<string, string> { [HttpMethods.IsPatch(http.Request.Method) ? "Accept-Patch" : "Accept-Post"] = accepted },
-            });
+                new Dictionary<string, string> { [HttpMethods.IsPatch(http.Request.Method) ? "Accept-Patch" : "Accept-Post"] = accepted }));
         }
 
         if (policy.Schema is not { } schema)
@@ -99,14 +89,10 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
             // The schema checks the bytes as UTF-8 (RFC 8259 §8.1: JSON is UTF-8, and application/json defines no
             // charset). A backend that honours a declared charset (utf-16, latin1, utf-7) would decode other text
             // from the same bytes than the edge validated.
-            return Deny(new EdgeDenial(
-                StatusCodes.Status415UnsupportedMediaType,
-                ValidationCodes.UnsupportedMediaType,
-                "Unsupported media type",
-                "A JSON body is UTF-8; send it without a charset parameter or with charset=utf-8.")
-            {
-                Reason = ValidationCodes.UnsupportedMediaType + ":charset",
-            });
+            return Deny(UnsupportedMediaType(
+                "A JSON body is UTF-8; send it without a charset parameter or with charset=utf-8.",
+                ValidationCodes.UnsupportedMediaType + ":charset",
+                headers: null));
         }
 
         // JSON is UTF-8 (RFC 8259 §8.1); the parser leaves string contents unchecked until they are read, so an invalid
@@ -329,6 +315,13 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
 
         return false;
     }
+
+    private static EdgeDenial UnsupportedMediaType(string detail, string reason, Dictionary<string, string>? headers) =>
+        new(StatusCodes.Status415UnsupportedMediaType, ValidationCodes.UnsupportedMediaType, "Unsupported media type", detail)
+        {
+            Reason = reason,
+            Headers = headers,
+        };
 
     /// <summary>Every <c>charset</c> parameter of the media type, if any, names UTF-8.</summary>
     internal static bool DeclaresUtf8OrNoCharset(string? contentType)
