@@ -4,6 +4,9 @@
 #   TARGET: yarp (bare YARP, load/bench/proxy.bare.json), tenant (load/bench/proxy.tenant.json, shipped defaults: no
 #   writer), full-strict (proxy.full.json + writer), full-lease (proxy.full-lease.json + writer).
 # Needs dotnet-trace and dotnet-counters in $TOOLS (default /work/tools; dotnet tool install --tool-path DIR ...).
+# PROFILER=perf samples CPU at max load with Linux perf instead of dotnet-trace's thread-time samples (which count
+# idle threads too): the target runs with DOTNET_PerfMapEnabled=1 and W^X off so perf names JIT-compiled frames, and
+# OUTDIR gets TARGET.perf.data plus TARGET-perf-self.txt (exclusive, by symbol) and TARGET-perf-dso.txt (by library).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -11,6 +14,10 @@ TARGET=${1:?target: yarp, tenant, full-strict or full-lease}
 OUTDIR=${2:?output folder}
 RATE=${3:-2000}
 TOOLS=${TOOLS:-/work/tools}
+PROFILER=${PROFILER:-dotnet-trace}
+if [ "$PROFILER" = perf ]; then
+  export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
+fi
 mkdir -p "$OUTDIR"
 WORK=$(mktemp -d /tmp/edge-profile.XXXXXX)
 PIDS=()
@@ -82,8 +89,15 @@ echo "$TARGET rate=$RATE ok=$ok fail=$fail cpu_us_per_request=$cpu_us alloc_byte
 "${RUN[@]}" --simulation "constant:copies=32,during=16s" --report-folder "$WORK/max" >/dev/null 2>&1 &
 LOADPID=$!
 sleep 3
-"$TOOLS/dotnet-trace" collect -p "$TPID" --profile dotnet-sampled-thread-time --duration 00:00:00:10 -o "$OUTDIR/$TARGET.nettrace" >/dev/null 2>&1 || true
-wait "$LOADPID" || true
-"$TOOLS/dotnet-trace" report "$OUTDIR/$TARGET.nettrace" topN -n 40 > "$OUTDIR/$TARGET-top-exclusive.txt" 2>&1 || true
-"$TOOLS/dotnet-trace" report "$OUTDIR/$TARGET.nettrace" topN -n 60 --inclusive > "$OUTDIR/$TARGET-top-inclusive.txt" 2>&1 || true
+if [ "$PROFILER" = perf ]; then
+  perf record -F 999 -g -p "$TPID" -o "$OUTDIR/$TARGET.perf.data" -- sleep 10 >/dev/null 2>&1 || true
+  wait "$LOADPID" || true
+  perf report -i "$OUTDIR/$TARGET.perf.data" --no-children --sort dso,sym -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -120 > "$OUTDIR/$TARGET-perf-self.txt" || true
+  perf report -i "$OUTDIR/$TARGET.perf.data" --no-children --sort dso -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -30 > "$OUTDIR/$TARGET-perf-dso.txt" || true
+else
+  "$TOOLS/dotnet-trace" collect -p "$TPID" --profile dotnet-sampled-thread-time --duration 00:00:00:10 -o "$OUTDIR/$TARGET.nettrace" >/dev/null 2>&1 || true
+  wait "$LOADPID" || true
+  "$TOOLS/dotnet-trace" report "$OUTDIR/$TARGET.nettrace" topN -n 40 > "$OUTDIR/$TARGET-top-exclusive.txt" 2>&1 || true
+  "$TOOLS/dotnet-trace" report "$OUTDIR/$TARGET.nettrace" topN -n 60 --inclusive > "$OUTDIR/$TARGET-top-inclusive.txt" 2>&1 || true
+fi
 echo "profile: wrote $OUTDIR/$TARGET-*" >&2

@@ -9,7 +9,13 @@ internal static class AuditRequirement
 
     public static bool IsOptional(HttpContext context)
     {
-        var metadata = context.GetReverseProxyFeature().Route.Config.Metadata;
+        // A request no route took (UnroutedRequests) has no requirement: its record is best effort.
+        if (context.Features.Get<IReverseProxyFeature>() is not { } proxy)
+        {
+            return true;
+        }
+
+        var metadata = proxy.Route.Config.Metadata;
         return metadata is not null && metadata.TryGetValue(MetadataKey, out var value)
             && string.Equals(value, "Optional", StringComparison.OrdinalIgnoreCase);
     }

@@ -27,6 +27,6 @@ internal sealed partial class LoggingAuditSink(ILogger<LoggingAuditSink> logger)
     private static partial class Log
     {
         [LoggerMessage(1500, LogLevel.Debug, "Edge decision {RecordId} route={Route} decision={Decision} status={Status} step={Step} reason={Reason} tenant={Tenant} {Method} {Path}")]
-        public static partial void Decision(ILogger logger, string recordId, string route, string decision, int status, string? step, string? reason, string? tenant, string method, string? path);
+        public static partial void Decision(ILogger logger, string recordId, string? route, string decision, int status, string? step, string? reason, string? tenant, string method, string? path);
     }
 }

@@ -85,10 +85,10 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
     private static partial class Log
     {
         [LoggerMessage(1501, LogLevel.Error, "Audit record {RecordId} dropped on optional route {Route}: the spool is at its cap")]
-        public static partial void Dropped(ILogger logger, string recordId, string route);
+        public static partial void Dropped(ILogger logger, string recordId, string? route);
 
         [LoggerMessage(1502, LogLevel.Error, "Request {RecordId} on audit-required route {Route} aborted: its record could not be spooled")]
-        public static partial void AbortedUnaudited(ILogger logger, string recordId, string route);
+        public static partial void AbortedUnaudited(ILogger logger, string recordId, string? route);
 
         [LoggerMessage(1503, LogLevel.Error, "Writing audit record {RecordId} to the spool failed")]
         public static partial void SpoolFailed(ILogger logger, string recordId, Exception exception);

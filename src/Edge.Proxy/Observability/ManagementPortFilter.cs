@@ -15,6 +15,7 @@ internal static class ManagementPortFilter
     {
         var ports = app.Services.GetRequiredService<ManagementUrls>().Ports;
         var managementPaths = new Lazy<TemplateMatcher[]>(() => ManagementPathMatchers(app.Services.GetRequiredService<EndpointDataSource>()));
+        var unrouted = app.Services.GetRequiredService<UnroutedRequests>();
         app.UseRouting();
         // Not async: the common case returns next's task directly, with no state machine per request.
         app.Use((context, next) =>
@@ -29,8 +30,8 @@ internal static class ManagementPortFilter
 
             if (endpoint is null)
             {
-                // No route matches: the same problem+json as every other answer of the edge (not audited: no route, no record).
-                return NotFoundAsync(context);
+                // No route matches: the same problem+json as every other answer of the edge, audited without a route.
+                return unrouted.AnswerAsync(context, StatusCodes.Status404NotFound, UnroutedRequests.NotFoundCode, NotFoundTitle, NotFoundDetail);
             }
 
             if (IsMethodRejection(endpoint))
@@ -38,24 +39,29 @@ internal static class ManagementPortFilter
                 // Routing picks its method-rejection endpoint from the path alone, before ManagementPortMatcherPolicy can
                 // drop the management candidates, so POST /edge/status on the proxy port would answer 405 and reveal the path.
                 return MatchesAny(managementPaths.Value, context.Request.Path)
-                    ? NotFoundAsync(context)
-                    : MethodNotAllowedAsync(context, next);
+                    ? unrouted.AnswerAsync(context, StatusCodes.Status404NotFound, UnroutedRequests.NotFoundCode, NotFoundTitle, NotFoundDetail)
+                    : MethodNotAllowedAsync(context, next, unrouted);
             }
 
             return next(context);
         });
     }
 
+    private const string NotFoundTitle = "Not found";
+
+    private const string NotFoundDetail = "No route of this edge matches the request.";
+
+    // The management port's own 404s are not audited: it is the operators' port, not traffic to the backends.
     private static Task NotFoundAsync(HttpContext context) =>
-        ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status404NotFound, "not_found", "Not found", "No route of this edge matches the request.");
+        ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status404NotFound, UnroutedRequests.NotFoundCode, NotFoundTitle, NotFoundDetail);
 
     // The rejection endpoint sets the status and the Allow header (the methods the path's routes match); the body is ours.
-    private static async Task MethodNotAllowedAsync(HttpContext context, RequestDelegate next)
+    private static async Task MethodNotAllowedAsync(HttpContext context, RequestDelegate next, UnroutedRequests unrouted)
     {
         await next(context);
         if (!context.Response.HasStarted && context.Response.StatusCode == StatusCodes.Status405MethodNotAllowed)
         {
-            await ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, MethodPolicy.ReasonCode, "Method not allowed",
+            await unrouted.AnswerAsync(context, StatusCodes.Status405MethodNotAllowed, MethodPolicy.ReasonCode, "Method not allowed",
                 $"No route of this edge matches {context.Request.Method} on this path.");
         }
     }

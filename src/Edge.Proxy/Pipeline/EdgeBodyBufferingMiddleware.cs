@@ -169,7 +169,7 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
     {
         var reason = denial.Reason ?? denial.Code;
         plan.OnRefused?.Invoke(context, reason);
-        Log.BodyRefused(logger, context.GetEdgeRequest()!.RouteId, reason);
+        Log.BodyRefused(logger, context.GetEdgeRequest()!.RouteId ?? "", reason);
         return decisions.DenyAsync(context, plan.StepName, denial);
     }
 

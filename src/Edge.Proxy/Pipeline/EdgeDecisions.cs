@@ -15,7 +15,7 @@ internal sealed class EdgeDecisions(EdgeMetrics metrics, IEdgeThreatGate? threat
     {
         if (context.GetEdgeRequest() is { } request)
         {
-            metrics.StepDecision(request.RouteId, step, "allow", null);
+            metrics.StepDecision(request.RouteId ?? "", step, "allow", null);
         }
     }
 
@@ -53,6 +53,6 @@ internal sealed class EdgeDecisions(EdgeMetrics metrics, IEdgeThreatGate? threat
         }
 
         request.Deny(step, reason);
-        metrics.StepDecision(request.RouteId, step, "deny", reason);
+        metrics.StepDecision(request.RouteId ?? "", step, "deny", reason);
     }
 }

@@ -15,7 +15,8 @@ internal sealed class EdgeRequestFeature
 
     public required string RequestId { get; init; }
 
-    public required string RouteId { get; init; }
+    /// <summary>The route's id; null for a request no route takes (<see cref="UnroutedRequests"/>).</summary>
+    public required string? RouteId { get; init; }
 
     public required DateTimeOffset StartedAt { get; init; }
 

@@ -13,6 +13,7 @@ internal static class PipelineExtensions
         services.AddSingleton<EdgeDecisions>();
         services.AddSingleton<ITransformFactory, EdgeStepTransformFactory>();
         services.AddSingleton<ClientAddressResolver>();
+        services.AddSingleton<UnroutedRequests>();
         services.AddSingleton<ITransformProvider, ForwardingHeadersTransformProvider>();
         // Before AddReverseProxy, whose TryAdd then keeps this one.
         services.AddSingleton<IForwarderHttpClientFactory, EdgeForwarderHttpClientFactory>();

@@ -370,7 +370,7 @@ internal sealed partial class ThreatMonitor(
 
     private EdgeDenial Block(EdgeRequestFeature request, BanEntry ban, DateTimeOffset now)
     {
-        metrics.Blocked(request.RouteId);
+        metrics.Blocked(request.RouteId ?? "");
         var retryAfter = ban.RemainingSeconds(now).ToString(CultureInfo.InvariantCulture);
         return new EdgeDenial(StatusCodes.Status403Forbidden, BlockedCode, "Client blocked",
             $"Too many refused requests; this client is blocked for {retryAfter} more seconds.")

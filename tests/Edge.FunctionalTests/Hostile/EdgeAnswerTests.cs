@@ -21,6 +21,39 @@ public sealed class EdgeAnswerTests(HostileEdge fixture) : IClassFixture<Hostile
     }
 
     [Fact]
+    public async Task NoRoute_ProxyPort_AuditsThe404WithoutARoute()
+    {
+        using var response = await fixture.Edge.Client.GetAsync("/no-route-here/audited");
+        var audit = await fixture.AuditDataAsync(response.Headers.GetValues("X-Request-Id").Single());
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal((404, "deny", "Edge", "not_found"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(),
+            audit.GetProperty("step").GetString(), audit.GetProperty("reason").GetString()));
+        Assert.Equal("/no-route-here/audited", audit.GetProperty("path").GetString());
+        Assert.False(audit.TryGetProperty("route", out var route) && route.ValueKind != JsonValueKind.Null);
+    }
+
+    [Fact]
+    public async Task MethodOutsideRouteMethods_Audits405WithoutARoute()
+    {
+        using var response = await fixture.Edge.Client.DeleteAsync("/get-only/audited");
+        var audit = await fixture.AuditDataAsync(response.Headers.GetValues("X-Request-Id").Single());
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal((405, "deny", "method_not_allowed", "DELETE"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(),
+            audit.GetProperty("reason").GetString(), audit.GetProperty("method").GetString()));
+    }
+
+    [Fact]
+    public async Task UnknownPath_ManagementPort_IsNotAuditedAndHasNoRequestId()
+    {
+        using var response = await fixture.Edge.Management.GetAsync("/no-such-endpoint");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.False(response.Headers.Contains("X-Request-Id"));
+    }
+
+    [Fact]
     public async Task ManagementPathOnProxyPort_AnswersTheSameProblemAsNoRoute()
     {
         var unknown = await RawHttp.SendAsync(fixture.Edge.ProxyPort, "GET /no-route-here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");

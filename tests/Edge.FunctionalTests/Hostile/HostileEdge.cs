@@ -69,7 +69,7 @@ public class HostileEdge : IAsyncLifetime
 
     /// <summary>The <c>data</c> object of the first audit record that <paramref name="match"/> accepts.</summary>
     public async Task<JsonElement> AuditDataWhereAsync(Func<JsonElement, bool> match, string what) =>
-        (await WaitForRecordAsync(r => match(JsonDocument.Parse(r.Leaf).RootElement.GetProperty("data")), what)).GetProperty("data");
+        (await WaitForRecordAsync(r => r.Route is not null && match(JsonDocument.Parse(r.Leaf).RootElement.GetProperty("data")), what)).GetProperty("data");
 
     private async Task<JsonElement> WaitForRecordAsync(Func<StoredRecord, bool> match, string what)
     {
@@ -79,7 +79,7 @@ public class HostileEdge : IAsyncLifetime
             if (File.Exists(Writer.StorePath))
             {
                 using var store = AuditStore.OpenReadOnly(Writer.StorePath);
-                var record = store.Export(new RecordQuery()).FirstOrDefault(r => r.Route is not null && match(r));
+                var record = store.Export(new RecordQuery()).FirstOrDefault(match);
                 if (record is not null)
                 {
                     var log = Writer.Services.GetRequiredService<AuditLog>();
