@@ -26,7 +26,10 @@ internal sealed class EdgeRequestFeature
     /// <summary>The step that denied the request, or null when every step let it through.</summary>
     public string? DecidingStep { get; private set; }
 
-    /// <summary>The precise reason code of the denial (audited, counted, not necessarily shown to the client).</summary>
+    /// <summary>
+    /// The precise reason code of the denial (audited, counted, not necessarily shown to the client); on an allowed
+    /// request the edge answered itself, the problem code of that answer (<see cref="AnsweredWith"/>).
+    /// </summary>
     public string? ReasonCode { get; private set; }
 
     public bool IsDenied => DecidingStep is not null;
@@ -38,6 +41,18 @@ internal sealed class EdgeRequestFeature
     {
         DecidingStep = step;
         ReasonCode = reason;
+    }
+
+    /// <summary>
+    /// An allowed request the edge still answered itself (the backend failed, or the streamed body broke off): the
+    /// problem code the client got, recorded as the reason of an allow.
+    /// </summary>
+    internal void AnsweredWith(string code)
+    {
+        if (DecidingStep is null)
+        {
+            ReasonCode = code;
+        }
     }
 
     /// <summary>Where <see cref="RecordOnceAsync"/> sends the decision; kept here so the response callback needs no closure.</summary>

@@ -126,24 +126,25 @@ internal sealed class EdgeRequestMiddleware(
             return Task.CompletedTask;
         }
 
-        // YARP clears the response's headers on a client-body error, the request id with them; the answer still names its record.
+        // The client's own body (over Kestrel's request body limit, or broken) is the client's fault, not the backend's.
+        var (code, title, detail) = (error, status) switch
+        {
+            (ForwarderError.RequestBodyClient, StatusCodes.Status413PayloadTooLarge) =>
+                ("body_too_large", "Body too large", "The request body exceeds the edge's request body limit."),
+            (ForwarderError.RequestBodyClient, _) => ("body_invalid", "Body invalid", "The request body could not be read from the client."),
+            (_, StatusCodes.Status504GatewayTimeout) => ("backend_timeout", "Backend timeout", "The backend did not answer in time."),
+            _ => ("backend_unavailable", "Backend unavailable", "The backend could not be reached or did not answer."),
+        };
+
         if (context.GetEdgeRequest() is { } request)
         {
+            // YARP clears the response's headers on a client-body error, the request id with them; the answer still names its record.
             context.Response.Headers[RequestIdHeader] = request.RequestId;
+            // The record says which answer the client got, not only its status; the decision stays the steps' (allow).
+            request.AnsweredWith(code);
         }
 
-        // The client's own body (over Kestrel's request body limit, or broken) is the client's fault, not the backend's.
-        return (error, status) switch
-        {
-            (ForwarderError.RequestBodyClient, StatusCodes.Status413PayloadTooLarge) => ProblemDetailsWriter.WriteAsync(context, status,
-                "body_too_large", "Body too large", "The request body exceeds the edge's request body limit."),
-            (ForwarderError.RequestBodyClient, _) => ProblemDetailsWriter.WriteAsync(context, status,
-                "body_invalid", "Body invalid", "The request body could not be read from the client."),
-            (_, StatusCodes.Status504GatewayTimeout) => ProblemDetailsWriter.WriteAsync(context, status, "backend_timeout", "Backend timeout",
-                "The backend did not answer in time."),
-            _ => ProblemDetailsWriter.WriteAsync(context, status, "backend_unavailable", "Backend unavailable",
-                "The backend could not be reached or did not answer."),
-        };
+        return ProblemDetailsWriter.WriteAsync(context, status, code, title, detail);
     }
 
     private Task RefuseMethodAsync(HttpContext context, RouteConfig route) =>

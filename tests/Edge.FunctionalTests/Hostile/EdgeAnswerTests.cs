@@ -94,6 +94,7 @@ public sealed class EdgeAnswerTests(HostileEdge fixture) : IClassFixture<Hostile
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         Assert.Equal("backend_unavailable", await ProblemCodeAsync(response));
         Assert.Equal(502, audit.GetProperty("status").GetInt32());
+        Assert.Equal(("allow", "backend_unavailable"), (audit.GetProperty("decision").GetString(), audit.GetProperty("reason").GetString()));
     }
 
     [Fact]
@@ -122,6 +123,7 @@ public sealed class EdgeAnswerTests(HostileEdge fixture) : IClassFixture<Hostile
 
         Assert.Equal((400, "body_invalid"), (response.Status, response.ProblemCode()));
         Assert.Equal(400, audit.GetProperty("status").GetInt32());
+        Assert.Equal("body_invalid", audit.GetProperty("reason").GetString());
     }
 
     private static async Task<string?> ProblemCodeAsync(HttpResponseMessage response)
