@@ -18,11 +18,11 @@ public static class EdgeAuthenticationConfiguration
         EdgeSection? edge = null;
         try
         {
-            edge = Reader.Parse(File.ReadAllBytes(proxyJsonPath), errors)?.Edge;
+            edge = Reader.Parse(BoundedFile.ReadAllBytes(proxyJsonPath, BoundedFile.MaxConfigBytes), errors)?.Edge;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            errors.Add("proxy.json", $"the file '{proxyJsonPath}' cannot be read: {ex.GetType().Name}");
+            errors.Add("proxy.json", ex is FileTooLargeException ? ex.Message : $"the file '{proxyJsonPath}' cannot be read: {ex.GetType().Name}");
         }
 
         if (edge is not null)

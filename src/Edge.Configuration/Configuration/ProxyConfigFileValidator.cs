@@ -16,12 +16,12 @@ public static class ProxyConfigFileValidator
         byte[] bytes;
         try
         {
-            bytes = await File.ReadAllBytesAsync(path);
+            bytes = await BoundedFile.ReadAllBytesAsync(path, BoundedFile.MaxConfigBytes);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // Worded as the running edge words it (FileProxyConfigProvider), so both say the same about the same file.
-            errors.Add("proxy.json", ex is FileNotFoundException or DirectoryNotFoundException
+            errors.Add("proxy.json", ex is FileTooLargeException ? ex.Message : ex is FileNotFoundException or DirectoryNotFoundException
                 ? $"the file '{path}' does not exist"
                 : $"the file '{path}' cannot be read: {ex.Message}");
             return errors.Items;

@@ -42,7 +42,12 @@ public static class SecretReference
             try
             {
                 // Secret files conventionally end with a newline (Kubernetes, Docker secrets); it is not part of the secret.
-                value = File.ReadAllText(path, Encoding.UTF8).TrimEnd('\r', '\n');
+                value = Encoding.UTF8.GetString(BoundedFile.ReadAllBytes(path, BoundedFile.MaxSecretBytes)).TrimStart('\uFEFF').TrimEnd('\r', '\n');
+            }
+            catch (FileTooLargeException)
+            {
+                error = $"secret file '{path}' is larger than {BoundedFile.Describe(BoundedFile.MaxSecretBytes)}: a secret file holds one key or token";
+                return false;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
             {

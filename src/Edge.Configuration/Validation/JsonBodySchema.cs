@@ -54,7 +54,12 @@ internal sealed class JsonBodySchema
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            bytes = BoundedFile.ReadAllBytes(path, BoundedFile.MaxSchemaBytes);
+        }
+        catch (FileTooLargeException)
+        {
+            errors.Add(location, $"the schema file '{path}' is larger than {BoundedFile.Describe(BoundedFile.MaxSchemaBytes)}");
+            return null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {

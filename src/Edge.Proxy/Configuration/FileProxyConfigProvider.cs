@@ -212,11 +212,11 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         byte[] bytes;
         try
         {
-            bytes = await File.ReadAllBytesAsync(_options.ProxyConfigPath);
+            bytes = await BoundedFile.ReadAllBytesAsync(_options.ProxyConfigPath, BoundedFile.MaxConfigBytes);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            errors.Add("proxy.json", ex is FileNotFoundException or DirectoryNotFoundException
+            errors.Add("proxy.json", ex is FileTooLargeException ? ex.Message : ex is FileNotFoundException or DirectoryNotFoundException
                 ? $"the file '{_options.ProxyConfigPath}' does not exist"
                 : $"the file '{_options.ProxyConfigPath}' cannot be read: {ex.Message}");
             return (null, errors.Items, "missing");

@@ -29,6 +29,16 @@ public sealed class ProxyConfigFileValidatorTests
     }
 
     [Fact]
+    public async Task ValidateAsync_ConfigPathIsAnEndlessDevice_ReportsTheSizeCap()
+    {
+        var errors = await ProxyConfigFileValidator.ValidateAsync("/dev/zero");
+
+        var error = Assert.Single(errors);
+        Assert.Equal("proxy.json", error.Location);
+        Assert.Contains("larger than 32 MiB", error.Message);
+    }
+
+    [Fact]
     public async Task ValidateAsync_UnknownStepAndMissingCluster_ReportsBothWithLocations()
     {
         var path = Path.GetTempFileName();

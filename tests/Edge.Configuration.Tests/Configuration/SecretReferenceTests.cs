@@ -36,6 +36,29 @@ public sealed class SecretReferenceTests
         }
     }
 
+    [Fact]
+    public void TryResolve_FileIsAnEndlessDevice_FailsWithASizeErrorInsteadOfReadingForever()
+    {
+        Assert.False(SecretReference.TryResolve("file:/dev/zero", out _, out var error));
+        Assert.Contains("larger than 1 MiB", error);
+    }
+
+    [Fact]
+    public void TryResolve_FileWithUtf8Bom_ReturnsValueWithoutTheBom()
+    {
+        var path = Path.GetTempFileName();
+        File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. "from-file"u8, (byte)'\n']);
+        try
+        {
+            Assert.True(SecretReference.TryResolve("file:" + path, out var value, out _));
+            Assert.Equal("from-file", value);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Theory]
     [InlineData("plain-inline-secret")]
     [InlineData("env:EDGE_TEST_SURELY_NOT_SET_5d1c")]

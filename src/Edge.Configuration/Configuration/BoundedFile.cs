@@ -1,0 +1,103 @@
+namespace Edge.Configuration;
+
+/// <summary>
+/// Reads the files a config names (proxy.json itself, <c>file:</c> secrets, schemas) with a size cap: a reference to
+/// <c>/dev/zero</c>, <c>/dev/urandom</c> or a runaway log would otherwise be read until the process runs out of memory,
+/// on every hot reload and in <c>edge config validate</c>. Over the cap is a config error, like a missing file.
+/// </summary>
+public static class BoundedFile
+{
+    /// <summary>proxy.json: far above any real gateway config (10,000 routes are a few MB).</summary>
+    public const int MaxConfigBytes = 32 * 1024 * 1024;
+
+    /// <summary>A <c>file:</c> secret holds one key, token or PEM chain.</summary>
+    public const int MaxSecretBytes = 1024 * 1024;
+
+    /// <summary>A JSON Schema of a validated body.</summary>
+    public const int MaxSchemaBytes = 16 * 1024 * 1024;
+
+    public static byte[] ReadAllBytes(string path, int maxBytes)
+    {
+        using var stream = Open(path, FileOptions.None);
+        var buffer = new byte[InitialSize(stream, maxBytes)];
+        var length = 0;
+        while (true)
+        {
+            if (length == buffer.Length)
+            {
+                buffer = Grow(buffer, maxBytes, path);
+            }
+
+            var read = stream.Read(buffer, length, buffer.Length - length);
+            if (read == 0)
+            {
+                return buffer.AsSpan(0, length).ToArray();
+            }
+
+            length += read;
+        }
+    }
+
+    public static async Task<byte[]> ReadAllBytesAsync(string path, int maxBytes, CancellationToken cancellationToken = default)
+    {
+        await using var stream = Open(path, FileOptions.Asynchronous);
+        var buffer = new byte[InitialSize(stream, maxBytes)];
+        var length = 0;
+        while (true)
+        {
+            if (length == buffer.Length)
+            {
+                buffer = Grow(buffer, maxBytes, path);
+            }
+
+            var read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return buffer.AsSpan(0, length).ToArray();
+            }
+
+            length += read;
+        }
+    }
+
+    /// <summary>How a size in bytes is said in an error.</summary>
+    public static string Describe(int bytes) => bytes >= 1024 * 1024 ? $"{bytes / (1024 * 1024)} MiB" : $"{bytes / 1024} KiB";
+
+    private static FileStream Open(string path, FileOptions options) =>
+        new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, options);
+
+    // A regular file says its length (one read); a device or pipe says 0 and is read in growing steps up to the cap.
+    private static int InitialSize(FileStream stream, int maxBytes)
+    {
+        long length;
+        try
+        {
+            length = stream.CanSeek ? stream.Length : 0;
+        }
+        catch (IOException)
+        {
+            length = 0;
+        }
+
+        return (int)Math.Clamp(length + 1, 4096, (long)maxBytes + 1);
+    }
+
+    private static byte[] Grow(byte[] buffer, int maxBytes, string path)
+    {
+        if (buffer.Length > maxBytes)
+        {
+            throw new FileTooLargeException(path, maxBytes);
+        }
+
+        var larger = new byte[(int)Math.Min((long)buffer.Length * 2, (long)maxBytes + 1)];
+        buffer.CopyTo(larger, 0);
+        return larger;
+    }
+}
+
+/// <summary>A file a config names is larger than its cap (<see cref="BoundedFile"/>).</summary>
+public sealed class FileTooLargeException(string path, int maxBytes)
+    : IOException($"the file '{path}' is larger than {BoundedFile.Describe(maxBytes)}")
+{
+    public int MaxBytes { get; } = maxBytes;
+}
