@@ -23,4 +23,7 @@ public enum ThreatEvent
 
     /// <summary>422 <c>body_invalid</c> or 413 <c>body_too_large</c> (the <c>EdgeValidate</c> step and body buffering).</summary>
     ValidationFailed,
+
+    /// <summary>404 <c>not_found</c> on the proxy port: no route takes the path (path scanning, probing).</summary>
+    NotFound,
 }

@@ -31,7 +31,7 @@ internal static class ManagementPortFilter
             if (endpoint is null)
             {
                 // No route matches: the same problem+json as every other answer of the edge, audited without a route.
-                return unrouted.AnswerAsync(context, StatusCodes.Status404NotFound, UnroutedRequests.NotFoundCode, NotFoundTitle, NotFoundDetail);
+                return unrouted.AnswerAsync(context, UnroutedRequests.NotFound);
             }
 
             if (IsMethodRejection(endpoint))
@@ -39,7 +39,7 @@ internal static class ManagementPortFilter
                 // Routing picks its method-rejection endpoint from the path alone, before ManagementPortMatcherPolicy can
                 // drop the management candidates, so POST /edge/status on the proxy port would answer 405 and reveal the path.
                 return MatchesAny(managementPaths.Value, context.Request.Path)
-                    ? unrouted.AnswerAsync(context, StatusCodes.Status404NotFound, UnroutedRequests.NotFoundCode, NotFoundTitle, NotFoundDetail)
+                    ? unrouted.AnswerAsync(context, UnroutedRequests.NotFound)
                     : MethodNotAllowedAsync(context, next, unrouted);
             }
 
@@ -47,13 +47,9 @@ internal static class ManagementPortFilter
         });
     }
 
-    private const string NotFoundTitle = "Not found";
-
-    private const string NotFoundDetail = "No route of this edge matches the request.";
-
     // The management port's own 404s are not audited: it is the operators' port, not traffic to the backends.
     private static Task NotFoundAsync(HttpContext context) =>
-        ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status404NotFound, UnroutedRequests.NotFoundCode, NotFoundTitle, NotFoundDetail);
+        ProblemDetailsWriter.WriteAsync(context, UnroutedRequests.NotFound);
 
     // The rejection endpoint sets the status and the Allow header (the methods the path's routes match); the body is ours.
     private static async Task MethodNotAllowedAsync(HttpContext context, RequestDelegate next, UnroutedRequests unrouted)
@@ -61,8 +57,8 @@ internal static class ManagementPortFilter
         await next(context);
         if (!context.Response.HasStarted && context.Response.StatusCode == StatusCodes.Status405MethodNotAllowed)
         {
-            await unrouted.AnswerAsync(context, StatusCodes.Status405MethodNotAllowed, MethodPolicy.ReasonCode, "Method not allowed",
-                $"No route of this edge matches {context.Request.Method} on this path.");
+            await unrouted.AnswerAsync(context, new EdgeDenial(StatusCodes.Status405MethodNotAllowed, MethodPolicy.ReasonCode, "Method not allowed",
+                $"No route of this edge matches {context.Request.Method} on this path."));
         }
     }
 

@@ -4,16 +4,19 @@ namespace Edge.Proxy.Pipeline;
 
 /// <summary>
 /// Answers a proxy-port request that no route takes (404 <c>not_found</c>, or 405 when a route has the path but not the
-/// method) and audits it like every other answer of the edge: a request id the client sees, a record with no route,
-/// step <see cref="EdgeRequestMiddleware.EdgeStepName"/> and the reason code, and the request metric. Path scanners and
-/// probes are what a security edge's trail is read for. The record is best effort: no route asks for it, so a full
-/// spool drops it (counted) instead of aborting the answer.
+/// method) like every other refusal of the edge: a request id the client sees, an audit record with no route, step
+/// <see cref="EdgeRequestMiddleware.EdgeStepName"/> and the reason code, the request metric, and the ban rules (a banned
+/// client gets its 403 here too; a 404 counts as the <c>NotFound</c> event). Path scanners and probes are what a security
+/// edge's trail is read for. The record is best effort: no route asks for it, so a full spool drops it (counted)
+/// instead of aborting the answer.
 /// </summary>
-internal sealed class UnroutedRequests(ClientAddressResolver clientAddresses, EdgeMetrics metrics, IAuditSink audit, TimeProvider time)
+internal sealed class UnroutedRequests(ClientAddressResolver clientAddresses, EdgeDecisions decisions, IEdgeThreatGate threat, EdgeMetrics metrics, IAuditSink audit, TimeProvider time)
 {
     public const string NotFoundCode = "not_found";
 
-    public async Task AnswerAsync(HttpContext context, int status, string code, string title, string detail)
+    public static readonly EdgeDenial NotFound = new(StatusCodes.Status404NotFound, NotFoundCode, "Not found", "No route of this edge matches the request.");
+
+    public async Task AnswerAsync(HttpContext context, EdgeDenial denial)
     {
         var startedAt = time.GetUtcNow();
         var request = new EdgeRequestFeature
@@ -26,12 +29,18 @@ internal sealed class UnroutedRequests(ClientAddressResolver clientAddresses, Ed
         context.SetFeature(request);
         context.TraceIdentifier = request.RequestId;
         context.Response.Headers[EdgeRequestMiddleware.RequestIdHeader] = request.RequestId;
-        request.Deny(EdgeRequestMiddleware.EdgeStepName, code);
         request.BindRecording(context, audit);
         context.Response.OnStarting(static state => ((EdgeRequestFeature)state).RecordOnceAsync(), request);
         try
         {
-            await ProblemDetailsWriter.WriteAsync(context, status, code, title, detail);
+            if (threat.CheckBeforeSteps(context, request) is { } blocked)
+            {
+                await decisions.DenyAsync(context, IEdgeThreatGate.StepName, blocked);
+            }
+            else
+            {
+                await decisions.DenyAsync(context, EdgeRequestMiddleware.EdgeStepName, denial);
+            }
         }
         finally
         {

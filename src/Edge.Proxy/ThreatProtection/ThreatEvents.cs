@@ -27,6 +27,9 @@ internal static class ThreatEvents
         // is the edge's own fault and counts against no one.
         ValidationCodes.QueryInvalid or ValidationCodes.UnsupportedMediaType
             when string.Equals(step, ValidateStepValidator.StepName, StringComparison.Ordinal) => ThreatEvent.ValidationFailed,
+        // A request no route takes (UnroutedRequests): a scanner walking paths it hopes exist.
+        UnroutedRequests.NotFoundCode when denial.Status == StatusCodes.Status404NotFound
+            && string.Equals(step, EdgeRequestMiddleware.EdgeStepName, StringComparison.Ordinal) => ThreatEvent.NotFound,
         _ => null,
     };
 }

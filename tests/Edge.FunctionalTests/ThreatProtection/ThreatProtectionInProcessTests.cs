@@ -31,6 +31,7 @@ public sealed class ThreatProtectionInProcessTests : IAsyncLifetime
                         Rules = new Dictionary<string, object>
                         {
                             ["guessing"] = new { On = new[] { "AuthenticationFailed" }, Key = "{ip}", Threshold = 3, Window = "00:01:00", BanFor = "00:05:00" },
+                            ["scanning"] = new { On = "NotFound", Key = "scan:{ip}", Threshold = 3, Window = "00:01:00", BanFor = "00:05:00" },
                         },
                     },
                 }),
@@ -83,6 +84,35 @@ public sealed class ThreatProtectionInProcessTests : IAsyncLifetime
         using var served = await SendAsync("203.0.113.20", "wrong");
         Assert.Equal(HttpStatusCode.NoContent, lifted.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, served.StatusCode);
+    }
+
+    [Fact]
+    public async Task PathsNoRouteTakes_CountAsNotFound_BanTheScannerOnEveryPath()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            using var probe = await SendToAsync("203.0.113.30", "/wp-admin/" + i);
+            Assert.Equal(HttpStatusCode.NotFound, probe.StatusCode);
+        }
+
+        using var unrouted = await SendToAsync("203.0.113.30", "/.env");
+        using var routed = await SendToAsync("203.0.113.30", "/k/1");
+        using var neighbour = await SendToAsync("203.0.113.31", "/.env");
+
+        Assert.Equal(HttpStatusCode.Forbidden, unrouted.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, routed.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, neighbour.StatusCode);
+        Assert.Equal("client_blocked", JsonDocument.Parse(await unrouted.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        using var list = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/bans"));
+        Assert.Contains(list.RootElement.GetProperty("bans").EnumerateArray(),
+            ban => ban.GetProperty("key").GetString() == "scan:203.0.113.30" && ban.GetProperty("rule").GetString() == "scanning");
+    }
+
+    private async Task<HttpResponseMessage> SendToAsync(string client, string path)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.TryAddWithoutValidation("X-Forwarded-For", client);
+        return await _edge.Client.SendAsync(request);
     }
 
     private async Task<HttpResponseMessage> SendAsync(string client, string apiKey)
