@@ -11,6 +11,9 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
     public const string MissingCode = "tenant_missing";
     public const string InvalidCode = "tenant_invalid";
 
+    // Never a valid tenant id, so an ambiguous header is refused as tenant_invalid.
+    private const string Ambiguous = "\0ambiguous";
+
     private readonly string _source = options.Source.ToString();
 
     public ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
@@ -54,8 +57,11 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
         {
             case TenantSource.Header:
                 var values = http.Request.Headers[options.Name!];
-                // Two copies of the header are ambiguous; refuse rather than pick one.
-                return values.Count == 1 ? values[0] : values.Count == 0 ? null : "\0ambiguous";
+                // Two copies of the header are ambiguous; refuse rather than pick one. So is a copy named with '_' for
+                // '-' (X_Tenant_ID), even alone: it is forwarded, and a backend reading HTTP_X_TENANT_ID may take its
+                // value for the tenant while the edge limited, audited and bound the request by another one (or none).
+                return HeaderName.HasUnderscoreAlias(http.Request.Headers, options.Name!) ? Ambiguous
+                    : values.Count == 1 ? values[0] : values.Count == 0 ? null : Ambiguous;
             case TenantSource.Host:
                 var host = http.Request.Host.Host;
                 var dot = host.IndexOf('.', StringComparison.Ordinal);

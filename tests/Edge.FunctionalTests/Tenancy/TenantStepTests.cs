@@ -141,6 +141,28 @@ public sealed class TenantStepTests : IAsyncLifetime
         await AssertProblemAsync(response, "tenant_invalid");
     }
 
+    [Theory]
+    [InlineData("/h/x", "X_Tenant_ID")]
+    [InlineData("/h/x", "x-tenant_id")]
+    [InlineData("/ho/x", "X_TENANT_ID")]
+    public async Task Tenant_HeaderAlsoSentWithUnderscoreSpelling_Returns400TenantInvalidAndNothingForwarded(string path, string alias)
+    {
+        // Forwarded before: the edge decided acme (or no tenant on the optional route) while a PHP, WSGI or Rack backend
+        // reads X_Tenant_ID as HTTP_X_TENANT_ID, the same variable as X-Tenant-ID, and could take globex.
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (path == "/h/x")
+        {
+            request.Headers.Add("X-Tenant-ID", "acme");
+        }
+
+        request.Headers.TryAddWithoutValidation(alias, "globex");
+
+        using var response = await _edge.Client.SendAsync(request);
+
+        await AssertProblemAsync(response, "tenant_invalid");
+        Assert.Empty(_backend.Received);
+    }
+
     [Fact]
     public async Task Tenant_ClientSentForwardHeader_ReplacedByExtractedTenant()
     {
