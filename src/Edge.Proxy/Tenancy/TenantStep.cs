@@ -65,7 +65,9 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
             case TenantSource.Host:
                 var host = http.Request.Host.Host;
                 var dot = host.IndexOf('.', StringComparison.Ordinal);
-                return dot > 0 ? host[..dot] : null;
+                // Host names are case-insensitive (RFC 4343): ACME.api.example.com is acme's host, not another tenant
+                // with its own rate-limit bucket, ban key and audit name.
+                return dot > 0 ? host[..dot].ToLowerInvariant() : null;
             case TenantSource.Path when options.RouteValue is not null:
                 return http.Request.RouteValues.TryGetValue(options.RouteValue, out var routeValue) ? routeValue?.ToString() : null;
             case TenantSource.Path:

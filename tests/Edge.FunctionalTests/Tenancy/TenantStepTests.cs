@@ -61,6 +61,23 @@ public sealed class TenantStepTests : IAsyncLifetime
         Assert.Equal("umbrella", Assert.Single(_backend.Received).RequestMessage!.Headers!["X-Edge-Tenant"].Single());
     }
 
+    [Theory]
+    [InlineData("UMBRELLA.api.example.com")]
+    [InlineData("Umbrella.API.example.com")]
+    [InlineData("uMbReLlA.api.example.com:8443")]
+    public async Task Tenant_FromHostInAnyCase_ForwardedAsLowerCaseTenant(string host)
+    {
+        // Forwarded as UMBRELLA, Umbrella, ... before: one DNS name was as many tenants as case spellings, each with its
+        // own rate-limit bucket ({tenant} keys multiplied a tenant's quota) and its own tenant in the audit trail.
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/host/x");
+        request.Headers.Host = host;
+
+        using var response = await _edge.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("umbrella", Assert.Single(_backend.Received).RequestMessage!.Headers!["X-Edge-Tenant"].Single());
+    }
+
     [Fact]
     public async Task Tenant_MissingWhenRequired_Returns400TenantMissing()
     {
