@@ -24,7 +24,7 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
     private const int InitialBufferSize = 16 * 1024;
 
     private static readonly EdgeDenial UpgradeRefused = new(StatusCodes.Status400BadRequest, UpgradeRefusedCode, "Upgrade refused",
-        "This route checks request bodies, so the edge does not switch protocols (WebSocket) on it.");
+        "This route checks request bodies, so the edge does not switch protocols (WebSocket, SPDY) on it.");
 
     public const string BodyInvalidCode = "body_invalid";
     public const string BodyTooLargeCode = "body_too_large";

@@ -8,21 +8,20 @@ using Edge.Testing;
 namespace Edge.FunctionalTests.Hostile;
 
 /// <summary>
-/// WebSocket upgrades (HTTP/1.1 <c>Upgrade</c>) against a backend that accepts them. On a route whose steps read the body
+/// Protocol upgrades (HTTP/1.1 <c>Upgrade</c>: WebSocket, and SPDY, which YARP tunnels too) against a backend that accepts them. On a route whose steps read the body
 /// the edge checked an empty body and would then relay every byte after the 101 unread, so it refuses the upgrade; a
 /// route without such a step still forwards WebSockets.
 /// </summary>
 public sealed class ProtocolUpgradeTests(ProtocolUpgradeTests.UpgradeEdge fixture) : IClassFixture<ProtocolUpgradeTests.UpgradeEdge>
 {
-    private const string WebSocketHeaders =
-        "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
-
-    [Fact]
-    public async Task Upgrade_RouteWithBodyValidation_Returns400UpgradeRefusedAndBackendNeverReached()
+    [Theory]
+    [InlineData("websocket")]
+    [InlineData("SPDY/3.1")]
+    public async Task Upgrade_RouteWithBodyValidation_Returns400UpgradeRefusedAndBackendNeverReached(string protocol)
     {
         var path = "/validated/ws-" + Guid.NewGuid().ToString("N");
 
-        var (head, tunnelled) = await fixture.UpgradeAsync(path, "{\"amount\":-1,\"unchecked\":true}");
+        var (head, tunnelled) = await fixture.UpgradeAsync(path, protocol, "{\"amount\":-1,\"unchecked\":true}");
 
         Assert.StartsWith("HTTP/1.1 400 ", head, StringComparison.Ordinal);
         Assert.Contains("application/problem+json", head, StringComparison.Ordinal);
@@ -42,7 +41,7 @@ public sealed class ProtocolUpgradeTests(ProtocolUpgradeTests.UpgradeEdge fixtur
     {
         var path = "/open/ws-" + Guid.NewGuid().ToString("N");
 
-        var (head, tunnelled) = await fixture.UpgradeAsync(path, "hello-frame");
+        var (head, tunnelled) = await fixture.UpgradeAsync(path, "websocket", "hello-frame");
 
         Assert.StartsWith("HTTP/1.1 101 ", head, StringComparison.Ordinal);
         Assert.True(fixture.BackendSaw(path));
@@ -96,14 +95,15 @@ public sealed class ProtocolUpgradeTests(ProtocolUpgradeTests.UpgradeEdge fixtur
 
         public bool BackendSaw(string path) => _requestLines.Any(l => l.Contains(path, StringComparison.Ordinal));
 
-        /// <summary>Sends a WebSocket upgrade, then <paramref name="frame"/>; returns the answer's head (and body) and what came back after it.</summary>
-        public async Task<(string Head, string Tunnelled)> UpgradeAsync(string path, string frame)
+        /// <summary>Sends an upgrade to <paramref name="protocol"/>, then <paramref name="frame"/>; returns the answer's head (and body) and what came back after it.</summary>
+        public async Task<(string Head, string Tunnelled)> UpgradeAsync(string path, string protocol, string frame)
         {
             using var client = new TcpClient();
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
             await client.ConnectAsync(IPAddress.Loopback, Edge.ProxyPort, timeout.Token);
             var stream = client.GetStream();
-            await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: x\r\n{WebSocketHeaders}\r\n"), timeout.Token);
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: {protocol}\r\n"
+                + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"), timeout.Token);
             var head = await ReadAsync(stream, s => s.Contains("\r\n\r\n", StringComparison.Ordinal)
                 && (!s.Contains("Content-Length:", StringComparison.OrdinalIgnoreCase) || s.EndsWith('}')), timeout.Token);
             if (!head.StartsWith("HTTP/1.1 101 ", StringComparison.Ordinal))
@@ -180,13 +180,14 @@ public sealed class ProtocolUpgradeTests(ProtocolUpgradeTests.UpgradeEdge fixtur
                     var stream = connection.GetStream();
                     var head = await ReadAsync(stream, s => s.Contains("\r\n\r\n", StringComparison.Ordinal), _stop.Token);
                     _requestLines.Enqueue(head.Split("\r\n")[0]);
-                    if (!head.Contains("\nUpgrade: websocket", StringComparison.OrdinalIgnoreCase))
+                    var upgrade = head.Split("\r\n").FirstOrDefault(l => l.StartsWith("Upgrade:", StringComparison.OrdinalIgnoreCase));
+                    if (upgrade is null)
                     {
                         await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"u8.ToArray(), _stop.Token);
                         return;
                     }
 
-                    await stream.WriteAsync("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"u8.ToArray(), _stop.Token);
+                    await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n{upgrade}\r\n\r\n"), _stop.Token);
                     var buffer = new byte[4096];
                     int read;
                     while ((read = await stream.ReadAsync(buffer, _stop.Token)) > 0)
