@@ -160,9 +160,12 @@ internal sealed class EdgeRequestMiddleware(
         foreach (var header in headers)
         {
             // '_' counts as '-': backends that map X_Edge_Tenant to X-Edge-Tenant (CGI, some nginx setups) must not see it.
+            // X_Request_Id too: the edge sets X-Request-Id (signed into the identity headers), and a CGI-style backend
+            // reads both spellings as HTTP_X_REQUEST_ID, so the client's copy could stand in for the edge's.
             if (HeaderName.StartsWith(header.Key, identityPrefix)
                 || (stripForwarding && ForwardingHeaders.IsForwardingHeader(header.Key))
-                || RoutingOverrideHeaders.IsRoutingOverride(header.Key))
+                || RoutingOverrideHeaders.IsRoutingOverride(header.Key)
+                || HeaderName.EqualsName(header.Key, RequestIdHeader))
             {
                 (spoofed ??= []).Add(header.Key);
             }
