@@ -29,6 +29,7 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
     public const string BodyInvalidCode = "body_invalid";
     public const string BodyTooLargeCode = "body_too_large";
     public const string UpgradeRefusedCode = "upgrade_refused";
+    public const string BodyTimeoutCode = "body_timeout";
 
     private const string ClientAbortedReason = BodyInvalidCode + ":client_aborted";
     private const string MalformedFramingReason = BodyInvalidCode + ":malformed_framing";
@@ -88,6 +89,14 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             await DenyTooLargeAsync(context, plan, "server_limit");
+            return;
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status408RequestTimeout && !context.RequestAborted.IsCancellationRequested)
+        {
+            // Kestrel's MinRequestBodyDataRate: the body came too slowly (a slow or stalled client, or a slowloris). Its
+            // framing was fine, so neither "malformed" nor a validation failure the ban rules would count.
+            await DenyAsync(context, plan, new EdgeDenial(StatusCodes.Status408RequestTimeout, BodyTimeoutCode, "Body timeout",
+                "The request body arrived too slowly."));
             return;
         }
         catch (Exception ex) when (IsClientGone(context, ex))
