@@ -137,6 +137,9 @@ internal sealed class EdgeRequestMiddleware(
         {
             (ForwarderError.RequestBodyClient, StatusCodes.Status413PayloadTooLarge) => ProblemDetailsWriter.WriteAsync(context, status,
                 "body_too_large", "Body too large", "The request body exceeds the edge's request body limit."),
+            // Kestrel's MinRequestBodyDataRate, as on a body-buffering route.
+            (ForwarderError.RequestBodyClient, StatusCodes.Status408RequestTimeout) => ProblemDetailsWriter.WriteAsync(context, status,
+                EdgeBodyBufferingMiddleware.BodyTimeoutCode, "Body timeout", "The request body arrived too slowly."),
             (ForwarderError.RequestBodyClient, _) => ProblemDetailsWriter.WriteAsync(context, status,
                 "body_invalid", "Body invalid", "The request body could not be read from the client."),
             (_, StatusCodes.Status504GatewayTimeout) => ProblemDetailsWriter.WriteAsync(context, status, "backend_timeout", "Backend timeout",
