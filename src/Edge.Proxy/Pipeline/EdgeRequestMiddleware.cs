@@ -48,7 +48,7 @@ internal sealed class EdgeRequestMiddleware(
 
         // Forwarding headers: the edge writes these itself (ForwardingHeadersTransform); a direct client's copies are forgeries.
         // URL and method override headers: the backend must act on the request line the edge checked.
-        StripClientHeaders(context.Request.Headers, options.IdentityHeaderPrefix, stripForwarding: !client.ViaTrustedProxy);
+        request.HasUnderscoreHeaderName = StripClientHeaders(context.Request.Headers, options.IdentityHeaderPrefix, stripForwarding: !client.ViaTrustedProxy);
 
         // The backend and the client see the same id, and it is the audit record's id.
         context.Request.Headers[RequestIdHeader] = request.RequestId;
@@ -156,12 +156,15 @@ internal sealed class EdgeRequestMiddleware(
             Headers = new Dictionary<string, string> { ["Allow"] = MethodPolicy.AllowHeader(route) },
         });
 
-    private static void StripClientHeaders(IHeaderDictionary headers, string identityPrefix, bool stripForwarding)
+    /// <summary>Removes the headers only the edge may set; returns whether any client header name contains '_'.</summary>
+    private static bool StripClientHeaders(IHeaderDictionary headers, string identityPrefix, bool stripForwarding)
     {
         // One pass over the pairs: Kestrel's IHeaderDictionary.Keys builds a HashSet of every name on each call.
         List<string>? spoofed = null;
+        var underscore = false;
         foreach (var header in headers)
         {
+            underscore |= header.Key.Contains('_', StringComparison.Ordinal);
             // '_' counts as '-': backends that map X_Edge_Tenant to X-Edge-Tenant (CGI, some nginx setups) must not see it.
             // X_Request_Id too: the edge sets X-Request-Id (signed into the identity headers), and a CGI-style backend
             // reads both spellings as HTTP_X_REQUEST_ID, so the client's copy could stand in for the edge's.
@@ -176,12 +179,14 @@ internal sealed class EdgeRequestMiddleware(
 
         if (spoofed is null)
         {
-            return;
+            return underscore;
         }
 
         foreach (var name in spoofed)
         {
             headers.Remove(name);
         }
+
+        return underscore;
     }
 }

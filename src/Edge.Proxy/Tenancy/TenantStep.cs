@@ -15,6 +15,7 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
     private const string Ambiguous = "\0ambiguous";
 
     private readonly string _source = options.Source.ToString();
+    private readonly bool _nameHasUnderscore = options.Name?.Contains('_', StringComparison.Ordinal) == true;
 
     public ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
     {
@@ -60,7 +61,7 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
                 // Two copies of the header are ambiguous; refuse rather than pick one. So is a copy named with '_' for
                 // '-' (X_Tenant_ID), even alone: it is forwarded, and a backend reading HTTP_X_TENANT_ID may take its
                 // value for the tenant while the edge limited, audited and bound the request by another one (or none).
-                return HeaderName.HasUnderscoreAlias(http.Request.Headers, options.Name!) ? Ambiguous
+                return MayHaveAlias(http) && HeaderName.HasUnderscoreAlias(http.Request.Headers, options.Name!) ? Ambiguous
                     : values.Count == 1 ? values[0] : values.Count == 0 ? null : Ambiguous;
             case TenantSource.Host:
                 var host = http.Request.Host.Host;
@@ -80,6 +81,11 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
                 return null;
         }
     }
+
+    // The request middleware saw every header name on arrival: without a '_' among them (nearly always) there is no
+    // alias to look for, and no second enumeration of the headers. A configured name with '_' has a '-' alias.
+    private bool MayHaveAlias(HttpContext http) =>
+        _nameHasUnderscore || http.GetEdgeRequest() is not { HasUnderscoreHeaderName: false };
 
     private static string? PathSegment(string? path, int index)
     {
