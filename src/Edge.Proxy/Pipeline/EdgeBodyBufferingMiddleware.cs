@@ -11,7 +11,8 @@ namespace Edge.Proxy.Pipeline;
 /// Buffers the raw body of routes whose steps read it (<see cref="IEdgeBodyRequirement"/>) before the forwarder
 /// captures <c>Request.Body</c>, under the route's own cap. The body is then replaced by a stream over exactly those
 /// bytes with <c>Content-Length</c> set, so the bytes a step verified are the bytes the backend receives, whether the
-/// client sent a length, chunks (HTTP/1.1) or DATA frames (HTTP/2). A body over the cap gets 413 and is never forwarded.
+/// client sent a length, chunks (HTTP/1.1) or DATA frames (HTTP/2). A body over the cap gets 413 and is never forwarded;
+/// a protocol upgrade (WebSocket) gets 400 <c>upgrade_refused</c>, since what follows it would never be read.
 /// </summary>
 internal sealed partial class EdgeBodyBufferingMiddleware(
     RequestDelegate next,
@@ -22,8 +23,13 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
 {
     private const int InitialBufferSize = 16 * 1024;
 
+    private static readonly EdgeDenial UpgradeRefused = new(StatusCodes.Status400BadRequest, UpgradeRefusedCode, "Upgrade refused",
+        "This route checks request bodies, so the edge does not switch protocols (WebSocket, SPDY) on it.");
+
     public const string BodyInvalidCode = "body_invalid";
     public const string BodyTooLargeCode = "body_too_large";
+    public const string UpgradeRefusedCode = "upgrade_refused";
+    public const string BodyTimeoutCode = "body_timeout";
 
     private const string ClientAbortedReason = BodyInvalidCode + ":client_aborted";
     private const string MalformedFramingReason = BodyInvalidCode + ":malformed_framing";
@@ -52,6 +58,15 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
 
     private async Task BufferThenInvokeAsync(HttpContext context, BodyPlan plan)
     {
+        // An upgrade has no body for the steps to check (they would pass an empty one), and after the 101 (or on HTTP/2's
+        // extended CONNECT stream) every byte is relayed unread: a signed, schema-checked or approved route cannot vouch
+        // for them.
+        if (IsProtocolUpgrade(context))
+        {
+            await DenyAsync(context, plan, UpgradeRefused);
+            return;
+        }
+
         if (context.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
         {
             context.Features.Set(new EdgeBodyFeature(ReadOnlyMemory<byte>.Empty));
@@ -74,6 +89,14 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             await DenyTooLargeAsync(context, plan, "server_limit");
+            return;
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status408RequestTimeout && !context.RequestAborted.IsCancellationRequested)
+        {
+            // Kestrel's MinRequestBodyDataRate: the body came too slowly (a slow or stalled client, or a slowloris). Its
+            // framing was fine, so neither "malformed" nor a validation failure the ban rules would count.
+            await DenyAsync(context, plan, new EdgeDenial(StatusCodes.Status408RequestTimeout, BodyTimeoutCode, "Body timeout",
+                "The request body arrived too slowly."));
             return;
         }
         catch (Exception ex) when (IsClientGone(context, ex))
@@ -109,6 +132,10 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
         context.Request.Headers.Remove("Transfer-Encoding");
         await next(context);
     }
+
+    private static bool IsProtocolUpgrade(HttpContext context) =>
+        context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
+        || context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true };
 
     /// <summary>
     /// True when the client is gone and nothing written would reach it: Kestrel aborted the request, the connection was

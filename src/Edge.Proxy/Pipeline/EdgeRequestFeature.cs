@@ -23,6 +23,12 @@ internal sealed class EdgeRequestFeature
     /// <summary>The client's IP address by the <c>Edge:TrustedProxies</c> rule; the audit record, <c>{ip}</c> and the failure signal use it.</summary>
     public string? ClientIp { get; init; }
 
+    /// <summary>
+    /// Whether a client header name contains '_' (seen in the one pass over the headers on arrival), so a step that must
+    /// refuse a '_' spelling of its header looks for one only then.
+    /// </summary>
+    public bool HasUnderscoreHeaderName { get; set; }
+
     /// <summary>The step that denied the request, or null when every step let it through.</summary>
     public string? DecidingStep { get; private set; }
 

@@ -48,7 +48,7 @@ internal sealed class EdgeRequestMiddleware(
 
         // Forwarding headers: the edge writes these itself (ForwardingHeadersTransform); a direct client's copies are forgeries.
         // URL and method override headers: the backend must act on the request line the edge checked.
-        StripClientHeaders(context.Request.Headers, options.IdentityHeaderPrefix, stripForwarding: !client.ViaTrustedProxy);
+        request.HasUnderscoreHeaderName = StripClientHeaders(context.Request.Headers, options.IdentityHeaderPrefix, stripForwarding: !client.ViaTrustedProxy);
 
         // The backend and the client see the same id, and it is the audit record's id.
         context.Request.Headers[RequestIdHeader] = request.RequestId;
@@ -131,6 +131,9 @@ internal sealed class EdgeRequestMiddleware(
         {
             (ForwarderError.RequestBodyClient, StatusCodes.Status413PayloadTooLarge) =>
                 ("body_too_large", "Body too large", "The request body exceeds the edge's request body limit."),
+            // Kestrel's MinRequestBodyDataRate, as on a body-buffering route.
+            (ForwarderError.RequestBodyClient, StatusCodes.Status408RequestTimeout) =>
+                (EdgeBodyBufferingMiddleware.BodyTimeoutCode, "Body timeout", "The request body arrived too slowly."),
             (ForwarderError.RequestBodyClient, _) => ("body_invalid", "Body invalid", "The request body could not be read from the client."),
             (_, StatusCodes.Status504GatewayTimeout) => ("backend_timeout", "Backend timeout", "The backend did not answer in time."),
             _ => ("backend_unavailable", "Backend unavailable", "The backend could not be reached or did not answer."),
@@ -154,16 +157,22 @@ internal sealed class EdgeRequestMiddleware(
             Headers = new Dictionary<string, string> { ["Allow"] = MethodPolicy.AllowHeader(route) },
         });
 
-    private static void StripClientHeaders(IHeaderDictionary headers, string identityPrefix, bool stripForwarding)
+    /// <summary>Removes the headers only the edge may set; returns whether any client header name contains '_'.</summary>
+    private static bool StripClientHeaders(IHeaderDictionary headers, string identityPrefix, bool stripForwarding)
     {
         // One pass over the pairs: Kestrel's IHeaderDictionary.Keys builds a HashSet of every name on each call.
         List<string>? spoofed = null;
+        var underscore = false;
         foreach (var header in headers)
         {
+            underscore |= header.Key.Contains('_', StringComparison.Ordinal);
             // '_' counts as '-': backends that map X_Edge_Tenant to X-Edge-Tenant (CGI, some nginx setups) must not see it.
+            // X_Request_Id too: the edge sets X-Request-Id (signed into the identity headers), and a CGI-style backend
+            // reads both spellings as HTTP_X_REQUEST_ID, so the client's copy could stand in for the edge's.
             if (HeaderName.StartsWith(header.Key, identityPrefix)
                 || (stripForwarding && ForwardingHeaders.IsForwardingHeader(header.Key))
-                || RoutingOverrideHeaders.IsRoutingOverride(header.Key))
+                || RoutingOverrideHeaders.IsRoutingOverride(header.Key)
+                || HeaderName.EqualsName(header.Key, RequestIdHeader))
             {
                 (spoofed ??= []).Add(header.Key);
             }
@@ -171,12 +180,14 @@ internal sealed class EdgeRequestMiddleware(
 
         if (spoofed is null)
         {
-            return;
+            return underscore;
         }
 
         foreach (var name in spoofed)
         {
             headers.Remove(name);
         }
+
+        return underscore;
     }
 }

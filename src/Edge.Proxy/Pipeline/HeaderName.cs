@@ -24,5 +24,24 @@ internal static class HeaderName
         return true;
     }
 
+    /// <summary>
+    /// True when the request carries <paramref name="name"/> under another spelling that only swaps '-' and '_'
+    /// (X_Tenant_ID for X-Tenant-ID): a backend that maps names to CGI variables (PHP, WSGI, Rack) reads both as one.
+    /// </summary>
+    public static bool HasUnderscoreAlias(IHeaderDictionary headers, string name)
+    {
+        foreach (var header in headers)
+        {
+            if (header.Key.Length == name.Length
+                && !string.Equals(header.Key, name, StringComparison.OrdinalIgnoreCase)
+                && EqualsName(header.Key, name))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static char Fold(char c) => c == '_' ? '-' : char.ToLowerInvariant(c);
 }

@@ -11,7 +11,11 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
     public const string MissingCode = "tenant_missing";
     public const string InvalidCode = "tenant_invalid";
 
+    // Never a valid tenant id, so an ambiguous header is refused as tenant_invalid.
+    private const string Ambiguous = "\0ambiguous";
+
     private readonly string _source = options.Source.ToString();
+    private readonly bool _nameHasUnderscore = options.Name?.Contains('_', StringComparison.Ordinal) == true;
 
     public ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
     {
@@ -54,12 +58,17 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
         {
             case TenantSource.Header:
                 var values = http.Request.Headers[options.Name!];
-                // Two copies of the header are ambiguous; refuse rather than pick one.
-                return values.Count == 1 ? values[0] : values.Count == 0 ? null : "\0ambiguous";
+                // Two copies of the header are ambiguous; refuse rather than pick one. So is a copy named with '_' for
+                // '-' (X_Tenant_ID), even alone: it is forwarded, and a backend reading HTTP_X_TENANT_ID may take its
+                // value for the tenant while the edge limited, audited and bound the request by another one (or none).
+                return MayHaveAlias(http) && HeaderName.HasUnderscoreAlias(http.Request.Headers, options.Name!) ? Ambiguous
+                    : values.Count == 1 ? values[0] : values.Count == 0 ? null : Ambiguous;
             case TenantSource.Host:
                 var host = http.Request.Host.Host;
                 var dot = host.IndexOf('.', StringComparison.Ordinal);
-                return dot > 0 ? host[..dot] : null;
+                // Host names are case-insensitive (RFC 4343): ACME.api.example.com is acme's host, not another tenant
+                // with its own rate-limit bucket, ban key and audit name.
+                return dot > 0 ? host[..dot].ToLowerInvariant() : null;
             case TenantSource.Path when options.RouteValue is not null:
                 return http.Request.RouteValues.TryGetValue(options.RouteValue, out var routeValue) ? routeValue?.ToString() : null;
             case TenantSource.Path:
@@ -72,6 +81,11 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
                 return null;
         }
     }
+
+    // The request middleware saw every header name on arrival: without a '_' among them (nearly always) there is no
+    // alias to look for, and no second enumeration of the headers. A configured name with '_' has a '-' alias.
+    private bool MayHaveAlias(HttpContext http) =>
+        _nameHasUnderscore || http.GetEdgeRequest() is not { HasUnderscoreHeaderName: false };
 
     private static string? PathSegment(string? path, int index)
     {

@@ -126,6 +126,21 @@ public sealed class EdgeAnswerTests(HostileEdge fixture) : IClassFixture<Hostile
         Assert.Equal("body_invalid", audit.GetProperty("reason").GetString());
     }
 
+    [Fact]
+    public async Task BodyTrickledOnStreamingRoute_Answers408BodyTimeoutAndAuditsIt()
+    {
+        // Answered 408 with code body_invalid ("could not be read") before, where a body-buffering route says body_timeout.
+        var response = await RawHttp.TrickleAsync(
+            fixture.Edge.ProxyPort,
+            "POST /open/trickle HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
+            "          "u8.ToArray(),
+            TimeSpan.FromMilliseconds(500));
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id") ?? "(the answer had no X-Request-Id)");
+
+        Assert.Equal((408, "body_timeout"), (response.Status, response.ProblemCode()));
+        Assert.Equal(408, audit.GetProperty("status").GetInt32());
+    }
+
     private static async Task<string?> ProblemCodeAsync(HttpResponseMessage response)
     {
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);

@@ -47,6 +47,21 @@ public sealed class ForwardingHeaderTests(HostileEdge fixture) : IClassFixture<H
     }
 
     [Fact]
+    public async Task RequestIdHeader_UnderscoreSpelling_StrippedAndEdgeIdForwarded()
+    {
+        // X_Request_ID was forwarded next to the edge's X-Request-ID: a PHP, WSGI or Rack backend reads both as
+        // HTTP_X_REQUEST_ID, so its logs (and an identity-signature check) could see the client's id, not the audit record's.
+        var response = await RawHttp.SendAsync(
+            fixture.Edge.ProxyPort,
+            "GET /open/request-id HTTP/1.1\r\nHost: x\r\nX_Request_ID: 01a23a00000000000000000000000000\r\nx-request_id: forged\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        var headers = ForwardedHeaders(fixture, "/open/request-id");
+        Assert.Equal(response.Header("X-Request-Id"), Single(headers, "X-Request-ID"));
+        Assert.DoesNotContain(headers.Keys, k => k.Contains('_', StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task UrlAndMethodOverrideHeaders_AnySpelling_Stripped()
     {
         // IIS/Symfony route on X-Original-URL, method-override middlewares act on X-HTTP-Method-Override: the backend

@@ -37,6 +37,28 @@ public sealed class MalformedFramingTests(HostileEdge fixture) : IClassFixture<H
     }
 
     [Fact]
+    public async Task WebhookRoute_BodyTrickledBelowKestrelsMinimumRate_Returns408BodyTimeoutAndAuditsIt()
+    {
+        // 20 bytes a second, under Kestrel's MinRequestBodyDataRate (240 bytes/s after a 5 s grace). Answered 400
+        // body_invalid "malformed" before, audited as body_invalid:malformed_framing and counted as a validation failure.
+        var calls = fixture.BackendCalls(HostileEdge.WebhookPath);
+
+        var response = await RawHttp.TrickleAsync(
+            fixture.Edge.ProxyPort,
+            $"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+            "          "u8.ToArray(),
+            TimeSpan.FromMilliseconds(500));
+
+        Assert.Equal(408, response.Status);
+        Assert.Equal("body_timeout", response.ProblemCode());
+        Assert.Equal(calls, fixture.BackendCalls(HostileEdge.WebhookPath));
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+        Assert.Equal(408, audit.GetProperty("status").GetInt32());
+        Assert.Equal("deny", audit.GetProperty("decision").GetString());
+        Assert.Equal("body_timeout", audit.GetProperty("reason").GetString());
+    }
+
+    [Fact]
     public async Task WebhookRoute_ClientStopsSendingBeforeContentLength_NoAnswerAndAuditedAs499()
     {
         var calls = fixture.BackendCalls(HostileEdge.WebhookPath);

@@ -45,6 +45,33 @@ public static class RawHttp
         return await ReadResponseAsync(stream, timeout.Token);
     }
 
+    /// <summary>
+    /// Sends <paramref name="head"/>, then <paramref name="trickle"/> again and again with a pause in between, until the
+    /// server answers (or the connection breaks), and reads that response: a body arriving too slowly.
+    /// </summary>
+    public static async Task<RawResponse> TrickleAsync(int port, string head, byte[] trickle, TimeSpan pause)
+    {
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await client.ConnectAsync("127.0.0.1", port, timeout.Token);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head), timeout.Token);
+        try
+        {
+            while (!stream.DataAvailable)
+            {
+                await stream.WriteAsync(trickle, timeout.Token);
+                await Task.Delay(pause, timeout.Token);
+            }
+        }
+        catch (IOException)
+        {
+            // The server closed its side after answering; the answer is still in the receive buffer.
+        }
+
+        return await ReadResponseAsync(stream, timeout.Token);
+    }
+
     private static async Task<RawResponse> ReadResponseAsync(NetworkStream stream, CancellationToken cancellationToken)
     {
         var received = new List<byte>();

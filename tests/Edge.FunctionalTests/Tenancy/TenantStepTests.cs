@@ -61,6 +61,23 @@ public sealed class TenantStepTests : IAsyncLifetime
         Assert.Equal("umbrella", Assert.Single(_backend.Received).RequestMessage!.Headers!["X-Edge-Tenant"].Single());
     }
 
+    [Theory]
+    [InlineData("UMBRELLA.api.example.com")]
+    [InlineData("Umbrella.API.example.com")]
+    [InlineData("uMbReLlA.api.example.com:8443")]
+    public async Task Tenant_FromHostInAnyCase_ForwardedAsLowerCaseTenant(string host)
+    {
+        // Forwarded as UMBRELLA, Umbrella, ... before: one DNS name was as many tenants as case spellings, each with its
+        // own rate-limit bucket ({tenant} keys multiplied a tenant's quota) and its own tenant in the audit trail.
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/host/x");
+        request.Headers.Host = host;
+
+        using var response = await _edge.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("umbrella", Assert.Single(_backend.Received).RequestMessage!.Headers!["X-Edge-Tenant"].Single());
+    }
+
     [Fact]
     public async Task Tenant_MissingWhenRequired_Returns400TenantMissing()
     {
@@ -139,6 +156,28 @@ public sealed class TenantStepTests : IAsyncLifetime
         using var response = await _edge.Client.SendAsync(request);
 
         await AssertProblemAsync(response, "tenant_invalid");
+    }
+
+    [Theory]
+    [InlineData("/h/x", "X_Tenant_ID")]
+    [InlineData("/h/x", "x-tenant_id")]
+    [InlineData("/ho/x", "X_TENANT_ID")]
+    public async Task Tenant_HeaderAlsoSentWithUnderscoreSpelling_Returns400TenantInvalidAndNothingForwarded(string path, string alias)
+    {
+        // Forwarded before: the edge decided acme (or no tenant on the optional route) while a PHP, WSGI or Rack backend
+        // reads X_Tenant_ID as HTTP_X_TENANT_ID, the same variable as X-Tenant-ID, and could take globex.
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (path == "/h/x")
+        {
+            request.Headers.Add("X-Tenant-ID", "acme");
+        }
+
+        request.Headers.TryAddWithoutValidation(alias, "globex");
+
+        using var response = await _edge.Client.SendAsync(request);
+
+        await AssertProblemAsync(response, "tenant_invalid");
+        Assert.Empty(_backend.Received);
     }
 
     [Fact]

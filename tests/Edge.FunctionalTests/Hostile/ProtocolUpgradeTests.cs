@@ -1,0 +1,207 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Edge.Testing;
+
+namespace Edge.FunctionalTests.Hostile;
+
+/// <summary>
+/// Protocol upgrades (HTTP/1.1 <c>Upgrade</c>: WebSocket, and SPDY, which YARP tunnels too) against a backend that accepts them. On a route whose steps read the body
+/// the edge checked an empty body and would then relay every byte after the 101 unread, so it refuses the upgrade; a
+/// route without such a step still forwards WebSockets.
+/// </summary>
+public sealed class ProtocolUpgradeTests(ProtocolUpgradeTests.UpgradeEdge fixture) : IClassFixture<ProtocolUpgradeTests.UpgradeEdge>
+{
+    [Theory]
+    [InlineData("websocket")]
+    [InlineData("SPDY/3.1")]
+    public async Task Upgrade_RouteWithBodyValidation_Returns400UpgradeRefusedAndBackendNeverReached(string protocol)
+    {
+        var path = "/validated/ws-" + Guid.NewGuid().ToString("N");
+
+        var (head, tunnelled) = await fixture.UpgradeAsync(path, protocol, "{\"amount\":-1,\"unchecked\":true}");
+
+        Assert.StartsWith("HTTP/1.1 400 ", head, StringComparison.Ordinal);
+        Assert.Contains("application/problem+json", head, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"upgrade_refused\"", head, StringComparison.Ordinal);
+        Assert.False(fixture.BackendSaw(path), "the upgrade reached the backend");
+        Assert.DoesNotContain(fixture.Tunnelled, bytes => bytes.Contains("unchecked", StringComparison.Ordinal));
+        Assert.Equal("", tunnelled);
+        var audit = await fixture.AuditDataAsync(RequestId(head));
+        Assert.Equal(400, audit.GetProperty("status").GetInt32());
+        Assert.Equal("deny", audit.GetProperty("decision").GetString());
+        Assert.Equal("upgrade_refused", audit.GetProperty("reason").GetString());
+        Assert.Equal("EdgeValidate", audit.GetProperty("step").GetString());
+    }
+
+    [Fact]
+    public async Task Upgrade_RouteWithoutBodyStep_ForwardedAndSwitched()
+    {
+        var path = "/open/ws-" + Guid.NewGuid().ToString("N");
+
+        var (head, tunnelled) = await fixture.UpgradeAsync(path, "websocket", "hello-frame");
+
+        Assert.StartsWith("HTTP/1.1 101 ", head, StringComparison.Ordinal);
+        Assert.True(fixture.BackendSaw(path));
+        Assert.Equal("ECHO:hello-frame", tunnelled);
+    }
+
+    private static string RequestId(string head) =>
+        head.Split("\r\n").First(l => l.StartsWith("X-Request-Id:", StringComparison.OrdinalIgnoreCase))["X-Request-Id:".Length..].Trim();
+
+    /// <summary>An edge in front of a raw TCP backend that answers every upgrade with 101 and echoes what follows.</summary>
+    public sealed class UpgradeEdge : IAsyncLifetime
+    {
+        private readonly TcpListener _backend = new(IPAddress.Loopback, 0);
+        private readonly CancellationTokenSource _stop = new();
+        private readonly ConcurrentQueue<string> _requestLines = new();
+        private Task _accepting = Task.CompletedTask;
+
+        public EdgeHost Edge { get; private set; } = null!;
+
+        public ConcurrentQueue<string> Tunnelled { get; } = new();
+
+        public async Task InitializeAsync()
+        {
+            _backend.Start();
+            _accepting = AcceptAsync();
+            var backendUrl = $"http://127.0.0.1:{((IPEndPoint)_backend.LocalEndpoint).Port}/";
+            Edge = await EdgeHost.StartAsync(ProxyJson.Create(
+                backendUrl,
+                new Dictionary<string, object>
+                {
+                    ["validated"] = ProxyJson.Route("/validated/{**rest}", new Dictionary<string, string> { ["EdgeValidate"] = "json-only" }),
+                    ["open"] = ProxyJson.Route("/open/{**rest}"),
+                },
+                new
+                {
+                    Validation = new Dictionary<string, object>
+                    {
+                        ["json-only"] = new { MaxBodyBytes = 1024, ContentTypes = new[] { "application/json" } },
+                    },
+                }));
+        }
+
+        public async Task DisposeAsync()
+        {
+            await Edge.DisposeAsync();
+            await _stop.CancelAsync();
+            _backend.Stop();
+            await _accepting.ContinueWith(_ => { }, TaskScheduler.Default);
+            _stop.Dispose();
+        }
+
+        public bool BackendSaw(string path) => _requestLines.Any(l => l.Contains(path, StringComparison.Ordinal));
+
+        /// <summary>Sends an upgrade to <paramref name="protocol"/>, then <paramref name="frame"/>; returns the answer's head (and body) and what came back after it.</summary>
+        public async Task<(string Head, string Tunnelled)> UpgradeAsync(string path, string protocol, string frame)
+        {
+            using var client = new TcpClient();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            await client.ConnectAsync(IPAddress.Loopback, Edge.ProxyPort, timeout.Token);
+            var stream = client.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: {protocol}\r\n"
+                + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"), timeout.Token);
+            var head = await ReadAsync(stream, s => s.Contains("\r\n\r\n", StringComparison.Ordinal)
+                && (!s.Contains("Content-Length:", StringComparison.OrdinalIgnoreCase) || s.EndsWith('}')), timeout.Token);
+            if (!head.StartsWith("HTTP/1.1 101 ", StringComparison.Ordinal))
+            {
+                // A refused upgrade is an ordinary answer: anything sent now is a new request, never a tunnel.
+                return (head, "");
+            }
+
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(frame), timeout.Token);
+            var echoed = await ReadAsync(stream, s => s.Length >= "ECHO:".Length + frame.Length, timeout.Token);
+            return (head, echoed);
+        }
+
+        /// <summary>The audit record's <c>data</c> for <paramref name="requestId"/> from the edge's local decision file.</summary>
+        public async Task<JsonElement> AuditDataAsync(string requestId)
+        {
+            var path = Path.Combine(Edge.Directory, "audit-decisions.ndjson");
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            while (DateTime.UtcNow < deadline)
+            {
+                if (File.Exists(path))
+                {
+                    await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                    using var reader = new StreamReader(stream);
+                    while (await reader.ReadLineAsync() is { } line)
+                    {
+                        if (line.EndsWith('}') && line.Contains(requestId, StringComparison.Ordinal))
+                        {
+                            using var record = JsonDocument.Parse(line);
+                            return record.RootElement.GetProperty("data").Clone();
+                        }
+                    }
+                }
+
+                await Task.Delay(100);
+            }
+
+            throw new TimeoutException($"no audit record for {requestId} within 15 s");
+        }
+
+        private static async Task<string> ReadAsync(NetworkStream stream, Func<string, bool> complete, CancellationToken cancellationToken)
+        {
+            var text = new StringBuilder();
+            var buffer = new byte[4096];
+            while (!complete(text.ToString()))
+            {
+                var read = await stream.ReadAsync(buffer, cancellationToken);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                text.Append(Encoding.ASCII.GetString(buffer, 0, read));
+            }
+
+            return text.ToString();
+        }
+
+        private async Task AcceptAsync()
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                var connection = await _backend.AcceptTcpClientAsync(_stop.Token);
+                _ = ServeAsync(connection);
+            }
+        }
+
+        private async Task ServeAsync(TcpClient connection)
+        {
+            using (connection)
+            {
+                try
+                {
+                    var stream = connection.GetStream();
+                    var head = await ReadAsync(stream, s => s.Contains("\r\n\r\n", StringComparison.Ordinal), _stop.Token);
+                    _requestLines.Enqueue(head.Split("\r\n")[0]);
+                    var upgrade = head.Split("\r\n").FirstOrDefault(l => l.StartsWith("Upgrade:", StringComparison.OrdinalIgnoreCase));
+                    if (upgrade is null)
+                    {
+                        await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"u8.ToArray(), _stop.Token);
+                        return;
+                    }
+
+                    await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n{upgrade}\r\n\r\n"), _stop.Token);
+                    var buffer = new byte[4096];
+                    int read;
+                    while ((read = await stream.ReadAsync(buffer, _stop.Token)) > 0)
+                    {
+                        var bytes = Encoding.ASCII.GetString(buffer, 0, read);
+                        Tunnelled.Enqueue(bytes);
+                        await stream.WriteAsync(Encoding.ASCII.GetBytes("ECHO:" + bytes), _stop.Token);
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or OperationCanceledException or SocketException)
+                {
+                    // The edge or the test closed the connection.
+                }
+            }
+        }
+    }
+}
