@@ -251,6 +251,30 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
     }
 
     [Fact]
+    public async Task WriterStoppedAfterSignIn_ProofExportAndFilters_ShowTheWriterUnreachable()
+    {
+        await using var writer = await StartWriterAsync();
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, newest first");
+
+        await writer.StopAppAsync();
+        await Rows(page).First.Locator("button").ClickAsync();
+        await Assertions.Expect(page.Locator("#proof-result")).ToContainTextAsync("The writer could not be reached");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Export CSV" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#export-status")).ToContainTextAsync("The writer could not be reached");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#status")).ToContainTextAsync("The writer could not be reached");
+
+        // The old rows would pass for the answer to the filters just applied.
+        Assert.Equal(0, await Rows(page).CountAsync());
+        Assert.Equal("bad", await page.Locator("#proof-result").GetAttributeAsync("class"));
+        // Chromium reports each refused connection; nothing is left as an unhandled rejection.
+        Assert.All(errors, e => Assert.Contains("ERR_CONNECTION_REFUSED", e, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Timeline_UnauthenticatedRequest_PrincipalCellEmptyNotTheCipherName()
     {
         await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
