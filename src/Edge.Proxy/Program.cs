@@ -13,3 +13,10 @@ catch (EdgeConfigException invalid)
     Console.Error.WriteLine(invalid.Message);
     return 1;
 }
+catch (InvalidOperationException invalid) when (HostSettings.Names(invalid))
+{
+    // A host setting (Edge:TrustedProxies, an unset env: reference of Edge:Audit:IngestToken, …): the message names
+    // the setting and what is wrong. Unhandled, the runtime printed a stack trace and aborted with SIGABRT (134).
+    Console.Error.WriteLine("error: " + invalid.Message);
+    return 1;
+}

@@ -217,31 +217,55 @@ internal static class AuditCommands
                 .Where(f => f.Name != "--cursor" && parse.GetValue(f) is not null)
                 .Select(f => $"{f.Name[2..]}={Uri.EscapeDataString(parse.GetValue(f)!)}"));
             var cursor = parse.GetValue(filters.Single(f => f.Name == "--cursor"));
-            do
+            try
             {
-                var url = "/audit/records?" + query + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}");
-                using var response = await client.GetAsync(url, cancellationToken).ConfigureAwait(false);
-                var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-                if (!response.IsSuccessStatusCode)
-                {
-                    parse.InvocationConfiguration.Error.WriteLine($"error: {(int)response.StatusCode} {body}");
-                    return AuditExitCodes.ApiError;
-                }
-
-                using var page = JsonDocument.Parse(body);
-                foreach (var record in page.RootElement.GetProperty("records").EnumerateArray())
-                {
-                    parse.InvocationConfiguration.Output.WriteLine(record.GetRawText());
-                }
-
-                var next = page.RootElement.GetProperty("next");
-                cursor = next.ValueKind == JsonValueKind.Null ? null : next.GetString();
+                return await QueryAsync(client, query, cursor, parse.GetValue(all), parse.InvocationConfiguration, cancellationToken).ConfigureAwait(false);
             }
-            while (parse.GetValue(all) && cursor is not null);
-
-            return AuditExitCodes.Verified;
+            catch (HttpRequestException ex)
+            {
+                return WriterUnreachable(client, ex, parse.InvocationConfiguration.Error);
+            }
+            catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"error: the writer's answer is not a page of records: {ex.Message}");
+                return AuditExitCodes.ApiError;
+            }
         });
         return command;
+    }
+
+    private static async Task<int> QueryAsync(HttpClient client, string query, string? cursor, bool all, InvocationConfiguration console, CancellationToken cancellationToken)
+    {
+        do
+        {
+            var url = "/audit/records?" + query + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}");
+            using var response = await client.GetAsync(url, cancellationToken).ConfigureAwait(false);
+            var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                console.Error.WriteLine($"error: {(int)response.StatusCode} {body}");
+                return AuditExitCodes.ApiError;
+            }
+
+            using var page = JsonDocument.Parse(body);
+            foreach (var record in page.RootElement.GetProperty("records").EnumerateArray())
+            {
+                console.Output.WriteLine(record.GetRawText());
+            }
+
+            var next = page.RootElement.GetProperty("next");
+            cursor = next.ValueKind == JsonValueKind.Null ? null : next.GetString();
+        }
+        while (all && cursor is not null);
+
+        return AuditExitCodes.Verified;
+    }
+
+    /// <summary>Exit 3 with one line, as <c>prove</c> and <c>consistency</c> do, instead of the runtime's stack trace and 1 (which means "verification failed").</summary>
+    internal static int WriterUnreachable(HttpClient client, Exception ex, TextWriter error)
+    {
+        error.WriteLine($"error: the writer at {client.BaseAddress} cannot be reached: {ex.Message}");
+        return AuditExitCodes.ApiError;
     }
 
     private static Command BuildExport()
@@ -278,34 +302,63 @@ internal static class AuditCommands
             var url = $"/audit/export?format={parse.GetValue(format)}" + string.Concat(filters
                 .Where(f => parse.GetValue(f) is not null)
                 .Select(f => $"&{f.Name[2..]}={Uri.EscapeDataString(parse.GetValue(f)!)}"));
-            using var response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode)
+            var file = parse.GetValue(output);
+            try
             {
-                parse.InvocationConfiguration.Error.WriteLine($"error: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)}");
+                return await ExportAsync(client, url, file, parse.InvocationConfiguration, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException ex)
+            {
+                return WriterUnreachable(client, ex, parse.InvocationConfiguration.Error);
+            }
+            catch (HttpIOException ex)
+            {
+                // The answer broke off: what was written is a truncated export, not one to verify.
+                if (file is not null)
+                {
+                    File.Delete(file.FullName);
+                }
+
+                parse.InvocationConfiguration.Error.WriteLine($"error: the export from {client.BaseAddress} broke off: {ex.Message}");
                 return AuditExitCodes.ApiError;
             }
-
-            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            if (parse.GetValue(output) is { } file)
+            catch (Exception ex) when (file is not null && ex is IOException or UnauthorizedAccessException)
             {
-                await using var target = File.Create(file.FullName);
-                await body.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+                parse.InvocationConfiguration.Error.WriteLine($"error: --out {file.FullName} cannot be written: {ex.Message}");
+                return AuditExitCodes.UsageError;
             }
-            else
-            {
-                using var reader = new StreamReader(body, Encoding.UTF8);
-                var writer = parse.InvocationConfiguration.Output;
-                var buffer = new char[16 * 1024];
-                int read;
-                while ((read = await reader.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-                {
-                    await writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            return AuditExitCodes.Verified;
         });
         return command;
+    }
+
+    private static async Task<int> ExportAsync(HttpClient client, string url, FileInfo? file, InvocationConfiguration console, CancellationToken cancellationToken)
+    {
+        using var response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            console.Error.WriteLine($"error: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)}");
+            return AuditExitCodes.ApiError;
+        }
+
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        if (file is not null)
+        {
+            await using var target = File.Create(file.FullName);
+            await body.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            using var reader = new StreamReader(body, Encoding.UTF8);
+            var writer = console.Output;
+            var buffer = new char[16 * 1024];
+            int read;
+            while ((read = await reader.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                await writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return AuditExitCodes.Verified;
     }
 
     private static IEnumerable<byte[]> ReadLines(string path)

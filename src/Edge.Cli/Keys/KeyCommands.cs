@@ -33,19 +33,16 @@ internal static class KeyCommands
 
             using (signer)
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-                if (!OperatingSystem.IsWindows())
+                try
                 {
-                    options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+                    Write(path, signer);
+                }
+                catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+                {
+                    parse.InvocationConfiguration.Error.WriteLine($"error: the key cannot be written to {path}: {exception.Message}");
+                    return 2;
                 }
 
-                using (var writer = new StreamWriter(path, System.Text.Encoding.ASCII, options))
-                {
-                    writer.WriteLine(signer.ToString());
-                }
-
-                File.WriteAllText(path + ".pub", signer.Verifier + "\n");
                 parse.InvocationConfiguration.Output.WriteLine(signer.Verifier.ToString());
             }
 
@@ -53,5 +50,22 @@ internal static class KeyCommands
         });
 
         return new Command("keys", "Key management") { generate };
+    }
+
+    private static void Write(string path, NoteSigner signer)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using (var writer = new StreamWriter(path, System.Text.Encoding.ASCII, options))
+        {
+            writer.WriteLine(signer.ToString());
+        }
+
+        File.WriteAllText(path + ".pub", signer.Verifier + "\n");
     }
 }

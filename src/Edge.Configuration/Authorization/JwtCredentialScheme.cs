@@ -31,7 +31,7 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
     private readonly EdgePermissionResolver _permissions;
     private readonly FrozenSet<string> _algorithms;
     private readonly TokenValidationParameters _parameters;
-    private readonly ConfigurationManager<OpenIdConnectConfiguration>? _keys;
+    private readonly SigningKeySource? _keys;
     private readonly TimeProvider _time;
     private readonly ValidatedTokenCache _validated;
     private KeySnapshot? _current;
@@ -176,11 +176,11 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
         var result = await Handler.ValidateTokenAsync(jwt, keySet.Parameters);
         if (!result.IsValid && result.Exception is SecurityTokenSignatureKeyNotFoundException && _keys is not null)
         {
-            // An unknown kid usually means the identity provider rotated its keys: re-fetch (rate limited by the manager).
-            _keys.RequestRefresh();
+            // An unknown kid usually means the identity provider rotated its keys: wait for a re-fetch (rate limited by
+            // the source) and validate this token against it.
             try
             {
-                keySet = await GetKeySetAsync(cancellationToken);
+                keySet = Snapshot(await _keys.RefreshAsync(cancellationToken));
                 result = await Handler.ValidateTokenAsync(jwt, keySet.Parameters);
             }
             catch (InvalidOperationException)
@@ -240,7 +240,7 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             OpenIdConnectConfiguration configuration;
             try
             {
-                configuration = await _keys.GetConfigurationAsync(cancellationToken);
+                configuration = await _keys.GetAsync(cancellationToken);
             }
             catch (InvalidOperationException)
             {
@@ -280,7 +280,11 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             return new KeySnapshot(null, _parameters);
         }
 
-        var configuration = await _keys.GetConfigurationAsync(cancellationToken);
+        return Snapshot(await _keys.GetAsync(cancellationToken));
+    }
+
+    private KeySnapshot Snapshot(OpenIdConnectConfiguration configuration)
+    {
         var current = Volatile.Read(ref _current);
         if (current is not null && ReferenceEquals(current.Configuration, configuration))
         {

@@ -5,8 +5,8 @@ using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 namespace Edge.Configuration.Authorization;
 
 /// <summary>
-/// One <see cref="ConfigurationManager{T}"/> per key source and refresh settings, kept across config reloads (steps are
-/// rebuilt on every Edge change; fetched keys must not be). The manager caches the keys, refreshes them on
+/// One <see cref="SigningKeySource"/> per key source and refresh settings, kept across config reloads (steps are
+/// rebuilt on every Edge change; fetched keys must not be). The source caches the keys, refreshes them on
 /// <c>KeyRefreshInterval</c>, re-fetches on an unknown <c>kid</c> at most every <c>KeyRefreshMinimumInterval</c>, and
 /// keeps serving the last good keys when a refresh fails.
 /// </summary>
@@ -14,7 +14,7 @@ public sealed class SigningKeyCache : IDisposable
 {
     private static readonly Lazy<SigningKeyCache> SharedInstance = new(() => new SigningKeyCache());
 
-    private readonly ConcurrentDictionary<string, ConfigurationManager<OpenIdConnectConfiguration>> _managers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, SigningKeySource> _sources = new(StringComparer.Ordinal);
     private readonly HttpClient _http;
 
     public SigningKeyCache()
@@ -29,21 +29,23 @@ public sealed class SigningKeyCache : IDisposable
     /// <summary>A process-wide cache for validators created outside the edge's service provider.</summary>
     public static SigningKeyCache Shared => SharedInstance.Value;
 
-    public ConfigurationManager<OpenIdConnectConfiguration> Get(AuthenticationPolicyOptions policy)
+    internal SigningKeySource Get(AuthenticationPolicyOptions policy)
     {
         var discovery = policy.Authority is not null;
         var address = discovery
             ? policy.Authority!.TrimEnd('/') + "/.well-known/openid-configuration"
             : policy.JwksUrl!;
         var key = string.Join('|', discovery ? "oidc" : "jwks", address, policy.RequireHttpsMetadata, policy.KeyRefreshInterval.Ticks, policy.KeyRefreshMinimumInterval.Ticks);
-        return _managers.GetOrAdd(key, _ =>
+        return _sources.GetOrAdd(key, _ =>
         {
             IConfigurationRetriever<OpenIdConnectConfiguration> retriever = discovery ? new OpenIdConnectConfigurationRetriever() : JwksRetriever.Instance;
-            return new ConfigurationManager<OpenIdConnectConfiguration>(address, retriever, new HttpDocumentRetriever(_http) { RequireHttps = policy.RequireHttpsMetadata })
-            {
-                AutomaticRefreshInterval = policy.KeyRefreshInterval,
-                RefreshInterval = policy.KeyRefreshMinimumInterval,
-            };
+            return new SigningKeySource(
+                address,
+                retriever,
+                new HttpDocumentRetriever(_http) { RequireHttps = policy.RequireHttpsMetadata },
+                policy.KeyRefreshInterval,
+                policy.KeyRefreshMinimumInterval,
+                TimeProvider.System);
         });
     }
 

@@ -251,6 +251,60 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
     }
 
     [Fact]
+    public async Task WriterStoppedAfterSignIn_ProofExportAndFilters_ShowTheWriterUnreachable()
+    {
+        await using var writer = await StartWriterAsync();
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, newest first");
+
+        await writer.StopAppAsync();
+        await Rows(page).First.Locator("button").ClickAsync();
+        await Assertions.Expect(page.Locator("#proof-result")).ToContainTextAsync("The writer could not be reached");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Export CSV" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#export-status")).ToContainTextAsync("The writer could not be reached");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#status")).ToContainTextAsync("The writer could not be reached");
+
+        // The old rows would pass for the answer to the filters just applied.
+        Assert.Equal(0, await Rows(page).CountAsync());
+        Assert.Equal("bad", await page.Locator("#proof-result").GetAttributeAsync("class"));
+        // Chromium reports each refused connection; nothing is left as an unhandled rejection.
+        Assert.All(errors, e => Assert.Contains("ERR_CONNECTION_REFUSED", e, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Timeline_LongPrincipalRouteAndReason_WrapInsideTheWindowWithTheViewButtonOnScreen()
+    {
+        await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
+        // The longest values the edge writes without a space: a 256-character principal, a long route id and reason.
+        var principal = "svc-" + new string('p', 252);
+        var route = "route-" + new string('r', 120);
+        var leaf = WriterFixture.Leaf("long", "acme", decision: "deny", route: route, path: "/" + new string('x', 300), principal: principal);
+        using (var response = await writer.IngestAsync([leaf], 1))
+        {
+            response.EnsureSuccessStatusCode();
+        }
+
+        await writer.WaitForCheckpointAsync(1);
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await page.SetViewportSizeAsync(1280, 800);
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 1 records, newest first");
+
+        var overflow = await page.EvaluateAsync<int>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
+        var view = await Rows(page).First.Locator("button").BoundingBoxAsync();
+
+        Assert.Equal(principal, await Rows(page).First.Locator("td:nth-child(3)").InnerTextAsync());
+        Assert.True(overflow <= 0, $"the page scrolls sideways by {overflow} px");
+        Assert.NotNull(view);
+        Assert.True(view.X + view.Width <= 1280, $"the View button ends at x = {view.X + view.Width}, outside the 1280 px window");
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public async Task Timeline_UnauthenticatedRequest_PrincipalCellEmptyNotTheCipherName()
     {
         await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());

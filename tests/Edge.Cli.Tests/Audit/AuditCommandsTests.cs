@@ -346,6 +346,24 @@ public sealed class AuditCommandsTests
         Assert.Contains("--url", badUrl.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task QueryAndExport_WriterUnreachable_ExitThreeWithOneLineNoStackTrace()
+    {
+        var url = $"http://127.0.0.1:{Edge.Testing.FreePort.Next()}/";
+        var output = Path.Combine(Path.GetTempPath(), $"edge-export-{Guid.NewGuid():N}.ndjson");
+
+        var query = await CliRunner.RunAsync("audit", "query", "--url", url, "--decision", "deny");
+        var export = await CliRunner.RunAsync("audit", "export", "--url", url, "--format", "ndjson", "--out", output);
+
+        Assert.Equal(3, query.ExitCode);
+        Assert.StartsWith($"error: the writer at {url} cannot be reached: ", query.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", query.Error, StringComparison.Ordinal);
+        Assert.Equal(3, export.ExitCode);
+        Assert.StartsWith($"error: the writer at {url} cannot be reached: ", export.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", export.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
     private static void Tamper(string storePath, string sql)
     {
         using var connection = new SqliteConnection($"Data Source={storePath};Pooling=False");

@@ -25,4 +25,21 @@ public sealed class KeyCommandsTests
         Assert.Equal(2, again.ExitCode);
         Directory.Delete(directory, recursive: true);
     }
+
+    [Fact]
+    public async Task Generate_OutUnderAFileNotADirectory_ExitsTwoWithOneLineNoStackTrace()
+    {
+        var directory = Directory.CreateTempSubdirectory("edge-cli-keys-").FullName;
+        var notADirectory = Path.Combine(directory, "plain-file");
+        await File.WriteAllTextAsync(notADirectory, "x");
+        var path = Path.Combine(notADirectory, "writer.key");
+
+        var (exitCode, output, error) = await CliRunner.RunAsync("keys", "generate", "--name", "audit.example", "--out", path);
+
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith($"error: the key cannot be written to {path}: ", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.Equal("", output);
+        Directory.Delete(directory, recursive: true);
+    }
 }

@@ -80,6 +80,43 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
         Assert.Equal(0, await page.EvaluateAsync<int>("() => localStorage.length + sessionStorage.length + document.cookie.length"));
     }
 
+    [Fact]
+    public async Task ApproverPage_EdgeStoppedBeforeApprove_SaysTheEdgeCannotBeReached()
+    {
+        Assertions.SetDefaultExpectTimeout(15_000);
+        using var backend = Backend.Start();
+        var edge = await EdgeHost.StartAsync(Create(backend.Url));
+        var stopped = false;
+        try
+        {
+            var approvalId = await RequestApprovalAsync(edge.Client);
+            await using var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-GB", TimezoneId = "UTC" });
+            var page = await context.NewPageAsync();
+            var pageErrors = new List<string>();
+            page.PageError += (_, error) => pageErrors.Add(error);
+            await page.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/_edge/approvals/ui");
+            await SignInAsync(page, BobKey);
+            await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("1 request is waiting.");
+
+            await edge.DisposeAsync();
+            stopped = true;
+            await page.Locator($"#approvals tbody tr[data-id='{approvalId}']").GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+
+            // The approver must not be left believing nothing happened, nor that the request was approved.
+            await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("The edge cannot be reached. Load the list again to see whether the request was approved.");
+            await Assertions.Expect(page.Locator("#status")).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("error"));
+            Assert.False(await page.Locator("#token-box").IsVisibleAsync());
+            Assert.Empty(pageErrors);
+        }
+        finally
+        {
+            if (!stopped)
+            {
+                await edge.DisposeAsync();
+            }
+        }
+    }
+
     private static async Task SignInAsync(IPage page, string key)
     {
         await page.GetByLabel("Sent as").SelectOptionAsync("header");

@@ -99,6 +99,21 @@ internal sealed class ChildProcess : IDisposable
         }
     }
 
+    /// <summary>The exit code once the process ended by itself within <paramref name="timeout"/>; null while it still runs.</summary>
+    public async Task<int?> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process!.WaitForExitAsync(cts.Token);
+            return _process.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
     public void Dispose()
     {
         KillHard();

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Edge.Testing;
+using Microsoft.IdentityModel.Tokens;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
 
@@ -51,6 +52,76 @@ public sealed class SigningKeyRefreshTests
         }
 
         Assert.Equal(HttpStatusCode.OK, status);
+    }
+
+    [Fact]
+    public async Task Jwks_KeysRotated_FirstTokenWithNewKidAccepted()
+    {
+        using var first = new TestTokens();
+        using var rotated = new TestTokens();
+        using var idp = IdentityProvider.Start(first);
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(
+            backend.Url,
+            new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "corp" }) },
+            new
+            {
+                Authentication = new Dictionary<string, object>
+                {
+                    ["corp"] = new { Type = "Jwt", Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, JwksUrl = idp.JwksUrl, RequireHttpsMetadata = false, KeyRefreshMinimumInterval = "00:00:01" },
+                },
+            }));
+        using (var before = await SendAsync(edge, TestTokens.Create(first.Rs256)))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        }
+
+        idp.Server.Given(Request.Create().WithPath("/jwks").UsingGet())
+            .AtPriority(0)
+            .RespondWith(Response.Create().WithHeader("Content-Type", "application/json").WithBody(rotated.JwksJson()));
+
+        // Past KeyRefreshMinimumInterval since the first fetch, so the unknown kid may trigger a re-fetch.
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+
+        // The client sends its token once: a 401 for a token signed by the provider's new key is not retried.
+        using var response = await SendAsync(edge, TestTokens.Create(rotated.Es256));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(2, idp.Server.LogEntries.Count(e => e.RequestMessage?.Path == "/jwks"));
+    }
+
+    [Fact]
+    public async Task Jwks_ManyUnknownKids_AtMostOneRefetchPerMinimumInterval()
+    {
+        using var first = new TestTokens();
+        using var stranger = new TestTokens();
+        using var idp = IdentityProvider.Start(first);
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(
+            backend.Url,
+            new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "corp" }) },
+            new
+            {
+                Authentication = new Dictionary<string, object>
+                {
+                    ["corp"] = new { Type = "Jwt", Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, JwksUrl = idp.JwksUrl, RequireHttpsMetadata = false, KeyRefreshMinimumInterval = "00:00:30" },
+                },
+            }));
+        using (var before = await SendAsync(edge, TestTokens.Create(first.Rs256)))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        }
+
+        // An attacker's random kids: each would make the edge fetch the provider's JWKS if nothing limited it.
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 10; i++)
+        {
+            var credentials = new SigningCredentials(new ECDsaSecurityKey(stranger.EcDsa) { KeyId = $"random-{i}" }, SecurityAlgorithms.EcdsaSha256);
+            using var response = await SendAsync(edge, TestTokens.Create(credentials));
+            statuses.Add(response.StatusCode);
+        }
+
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.Unauthorized, s));
+        Assert.InRange(idp.Server.LogEntries.Count(e => e.RequestMessage?.Path == "/jwks"), 1, 2);
     }
 
     [Fact]

@@ -37,6 +37,9 @@
     return fetch(path, { ...init, headers, credentials: 'omit', cache: 'no-store', redirect: 'error' });
   }
 
+  // fetch() rejects when the writer is down or the connection breaks: say so instead of leaving 'Loading…' up.
+  const unreachable = (error) => 'The writer could not be reached: ' + (error && error.message ? error.message : String(error));
+
   async function problemText(response) {
     try {
       const problem = await response.json();
@@ -60,7 +63,7 @@
       response = await api('/audit/session');
     } catch (error) {
       credential = null;
-      $('sign-in-error').textContent = 'The writer could not be reached: ' + error.message;
+      $('sign-in-error').textContent = unreachable(error);
       return;
     }
     if (!response.ok) {
@@ -178,13 +181,21 @@
       params.set('cursor', cursors[pageIndex]);
     }
     $('status').textContent = 'Loading…';
-    const response = await api('/audit/records?' + params);
-    if (!response.ok) {
-      $('status').textContent = 'The query was refused: ' + await problemText(response);
+    let page;
+    try {
+      const response = await api('/audit/records?' + params);
+      if (!response.ok) {
+        $('status').textContent = 'The query was refused: ' + await problemText(response);
+        $('records').querySelector('tbody').replaceChildren();
+        return;
+      }
+      page = await response.json();
+    } catch (error) {
+      // The rows on screen would otherwise pass for the answer to these filters.
+      $('status').textContent = unreachable(error);
       $('records').querySelector('tbody').replaceChildren();
       return;
     }
-    const page = await response.json();
     cursors[pageIndex + 1] = page.next;
     cursors.length = pageIndex + 2;
     renderRows(page.records);
@@ -418,6 +429,14 @@
       fact(facts, 'Leaf hash (reported by the writer; the body was pruned)', hex(leafHash));
     }
 
+    try {
+      await checkProof(record, bytes, leafHash, facts, proofList, proofResult, signatureResult);
+    } catch (error) {
+      setResult(proofResult, false, unreachable(error));
+    }
+  }
+
+  async function checkProof(record, bytes, leafHash, facts, proofList, proofResult, signatureResult) {
     const note = parseNote(await (await fetch('/audit/checkpoint', { cache: 'no-store', credentials: 'omit' })).text());
     if (!note) {
       setResult(proofResult, false, 'The checkpoint could not be read.');
@@ -482,12 +501,19 @@
     const params = new URLSearchParams(activeFilters);
     params.set('format', format);
     status.textContent = `Exporting ${format}…`;
-    const response = await api('/audit/export?' + params);
-    if (!response.ok) {
-      status.textContent = 'The export was refused: ' + await problemText(response);
+    let response;
+    let blob;
+    try {
+      response = await api('/audit/export?' + params);
+      if (!response.ok) {
+        status.textContent = 'The export was refused: ' + await problemText(response);
+        return;
+      }
+      blob = await response.blob();
+    } catch (error) {
+      status.textContent = unreachable(error);
       return;
     }
-    const blob = await response.blob();
     const disposition = response.headers.get('Content-Disposition') || '';
     const match = /filename="([^"]+)"/.exec(disposition);
     const link = document.createElement('a');
@@ -510,16 +536,23 @@
     const result = $('erasure-result');
     result.className = '';
     result.textContent = 'Erasing…';
-    const response = await api('/audit/erasure', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ subject }),
-    });
-    if (!response.ok) {
-      setResult(result, false, 'Erasure refused: ' + await problemText(response));
+    let answer;
+    try {
+      const response = await api('/audit/erasure', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ subject }),
+      });
+      if (!response.ok) {
+        setResult(result, false, 'Erasure refused: ' + await problemText(response));
+        return;
+      }
+      answer = await response.json();
+    } catch (error) {
+      // The erasure may or may not have been applied: the audit log's erasure records tell.
+      setResult(result, false, unreachable(error) + '. Reload the records to see whether the erasure was applied.');
       return;
     }
-    const answer = await response.json();
     setResult(result, true, `Erased: ${answer.records} records of ${answer.subject} no longer show the subject.`);
     $('erase-confirm').checked = false;
     loadPage();

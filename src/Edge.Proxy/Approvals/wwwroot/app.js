@@ -93,7 +93,15 @@
   }
 
   async function decide(approval, action) {
-    const result = await call("POST", "/" + encodeURIComponent(approval.id) + "/" + action);
+    const done = action === "approve" ? "approved" : "rejected";
+    let result;
+    try {
+      result = await call("POST", "/" + encodeURIComponent(approval.id) + "/" + action);
+    } catch {
+      // The decision may or may not have reached the edge; only the list, loaded again, can tell.
+      say("The edge cannot be reached. Load the list again to see whether the request was " + done + ".", true);
+      return;
+    }
     if (!result.ok) {
       say(problemText(result), true);
       return;
@@ -105,7 +113,12 @@
     } else {
       $("token-box").hidden = true;
     }
-    await load();
+    try {
+      await load();
+    } catch {
+      say((action === "approve" ? "Approved " : "Rejected ") + approval.method + " " + approval.path + ", but the list cannot be reloaded: the edge cannot be reached.", true);
+      return;
+    }
     say((action === "approve" ? "Approved " : "Rejected ") + approval.method + " " + approval.path + ".");
   }
 

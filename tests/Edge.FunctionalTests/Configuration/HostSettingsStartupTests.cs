@@ -1,0 +1,53 @@
+using Edge.FunctionalTests.Auditing;
+using Edge.Testing;
+
+namespace Edge.FunctionalTests.Configuration;
+
+/// <summary>The built edge and writer, started as a platform team starts them, with one host setting wrong.</summary>
+public sealed class HostSettingsStartupTests
+{
+    private const string UnsetVariable = "EDGE_TEST_NEVER_SET_INGEST_TOKEN";
+
+    [Theory]
+    [InlineData("Edge.Proxy", "--Edge:TrustedProxies=garbage", "error: Edge:TrustedProxies entry 'garbage' is not a CIDR range")]
+    [InlineData("Edge.Proxy", "--Edge:Audit:IngestToken=env:" + UnsetVariable, "error: Edge:Audit:IngestToken: environment variable '" + UnsetVariable + "' is not set or empty")]
+    [InlineData("Edge.AuditWriter", "--Writer:IngestToken=env:" + UnsetVariable, "error: Writer:IngestToken: environment variable '" + UnsetVariable + "' is not set or empty")]
+    public async Task Main_BadHostSetting_ExitsOneNamingTheSettingWithoutStackTrace(string project, string setting, string expected)
+    {
+        var directory = Directory.CreateTempSubdirectory("edge-host-settings-").FullName;
+        try
+        {
+            var configPath = Path.Combine(directory, "proxy.json");
+            await File.WriteAllTextAsync(configPath, $$"""
+                { "ReverseProxy": {
+                    "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/r/{**rest}" } } },
+                    "Clusters": { "c": { "Destinations": { "d1": { "Address": "http://127.0.0.1:{{FreePort.Next()}}/" } } } } } }
+                """);
+            string[] args = project == "Edge.Proxy"
+                ?
+                [
+                    $"--urls=http://127.0.0.1:{FreePort.Next()}", $"--Edge:ManagementUrls=http://127.0.0.1:{FreePort.Next()}",
+                    $"--Edge:ProxyConfigPath={configPath}", $"--Edge:Audit:SpoolPath={Path.Combine(directory, "spool")}",
+                    $"--Edge:Audit:WriterUrl=http://127.0.0.1:{FreePort.Next()}", setting,
+                ]
+                :
+                [
+                    $"--urls=http://127.0.0.1:{FreePort.Next()}", $"--Writer:StorePath={Path.Combine(directory, "audit.db")}",
+                    $"--Writer:KeyPath={Path.Combine(directory, "writer.key")}", $"--Writer:SubjectKeyPath={Path.Combine(directory, "subject.key")}",
+                    setting,
+                ];
+            using var process = new ChildProcess(ChildProcess.BuildOutput(project), args);
+
+            process.Start();
+            var exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+            Assert.Equal(1, exitCode);
+            Assert.Contains(expected, process.RecentOutput, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", process.RecentOutput, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+}
