@@ -1,5 +1,7 @@
+using Edge.Audit.Spool;
 using Edge.Proxy;
 using Edge.Proxy.Configuration;
+using Microsoft.AspNetCore.Connections;
 
 try
 {
@@ -11,5 +13,12 @@ catch (EdgeConfigException invalid)
 {
     // Every error was already logged with its location; repeat them plainly for whoever started the process.
     Console.Error.WriteLine(invalid.Message);
+    return 1;
+}
+catch (IOException taken) when (taken is SpoolInUseException || taken.InnerException is AddressInUseException)
+{
+    // Another process holds this edge's spool directory or one of its ports: an operator's mistake with a one-line
+    // cause (logged already), not a crash with a stack trace and an abort's exit code.
+    Console.Error.WriteLine(taken.Message);
     return 1;
 }
