@@ -32,6 +32,7 @@ internal sealed partial class AuditLog : IDisposable
     private StoredCheckpoint _latest;
     private bool _isSequencer;
     private readonly SubjectKeyCache _subjectKeys;
+    private readonly AuditStoreLock? _storeLock;
 
     /// <summary>The CloudEvents instance (source <c>edge://audit-writer</c>) of the records the writer makes itself.</summary>
     public const string WriterInstance = "audit-writer";
@@ -55,29 +56,50 @@ internal sealed partial class AuditLog : IDisposable
         {
             var storeDirectory = Path.GetDirectoryName(Path.GetFullPath(options.StorePath));
             Directory.CreateDirectory(storeDirectory!);
-            Store = AuditStore.Open(options.StorePath);
+            _storeLock = AuditStoreLock.Acquire(options.StorePath);
+            try
+            {
+                Store = AuditStore.Open(options.StorePath);
+            }
+            catch
+            {
+                _storeLock.Dispose();
+                throw;
+            }
         }
 
-        _signers = WriterKeys.Load(options, logger);
-        Keyring = SubjectKeyring.Load(options, logger);
-        _subjectKeys = new SubjectKeyCache(options.SubjectKeyCacheSize >= 0
-            ? options.SubjectKeyCacheSize
-            : throw new InvalidOperationException("Writer:SubjectKeyCacheSize must be 0 (off) or more."));
-        _edge = CatchUpTiles(Store, time, logger);
-        _tiles = new TileHashReader(ReadTile);
-        var latest = CatchUp() ?? Store.LatestCheckpoint();
-        if (latest is not null)
+        try
         {
-            EnsureMatches(latest);
+            _signers = WriterKeys.Load(options, logger);
+            Keyring = SubjectKeyring.Load(options, logger);
+            _subjectKeys = new SubjectKeyCache(options.SubjectKeyCacheSize >= 0
+                ? options.SubjectKeyCacheSize
+                : throw new InvalidOperationException("Writer:SubjectKeyCacheSize must be 0 (off) or more."));
+            _edge = CatchUpTiles(Store, time, logger);
+            _tiles = new TileHashReader(ReadTile);
+            var latest = CatchUp() ?? Store.LatestCheckpoint();
+            if (latest is not null)
+            {
+                EnsureMatches(latest);
+            }
+
+            // A shared store starts as a standby: the lease decides who sequences (WriterLeaseService). A standby keeps the
+            // stored checkpoint, or the empty tree's (signed, never stored: every writer signs the same one).
+            _isSequencer = Store is not PostgresAuditStore;
+            var empty = MerkleHasher.EmptyRoot.ToArray();
+            _latest = latest ?? (_isSequencer ? SignAndStore(0, empty) : Sign(0, empty));
+        }
+        catch
+        {
+            // A refused start (a store that does not match its checkpoint, a missing key) frees the store for the next try.
+            Store.Dispose();
+            _storeLock?.Dispose();
+            throw;
         }
 
-        // A shared store starts as a standby: the lease decides who sequences (WriterLeaseService). A standby keeps the
-        // stored checkpoint, or the empty tree's (signed, never stored: every writer signs the same one).
-        _isSequencer = Store is not PostgresAuditStore;
-        var empty = MerkleHasher.EmptyRoot.ToArray();
-        _latest = latest ?? (_isSequencer ? SignAndStore(0, empty) : Sign(0, empty));
         Log.Opened(logger, Store.Location, Size, _latest.Size, (long)time.GetElapsedTime(opening).TotalMilliseconds);
     }
+
 
     /// <summary><c>Writer:Postgres</c> is a secret reference, or an inline connection string that holds no password.</summary>
     internal static string ResolveConnectionString(string configured)
@@ -729,6 +751,7 @@ internal sealed partial class AuditLog : IDisposable
     {
         _subjectKeys.Dispose();
         Store.Dispose();
+        _storeLock?.Dispose();
         foreach (var signer in _signers)
         {
             signer.Dispose();
