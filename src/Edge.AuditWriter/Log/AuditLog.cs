@@ -33,6 +33,7 @@ internal sealed partial class AuditLog : IDisposable
     private bool _isSequencer;
     private readonly SubjectKeyCache _subjectKeys;
     private readonly AuditStoreLock? _storeLock;
+    private readonly string? _storeFile;
 
     /// <summary>The CloudEvents instance (source <c>edge://audit-writer</c>) of the records the writer makes itself.</summary>
     public const string WriterInstance = "audit-writer";
@@ -56,6 +57,7 @@ internal sealed partial class AuditLog : IDisposable
         {
             var storeDirectory = Path.GetDirectoryName(Path.GetFullPath(options.StorePath));
             Directory.CreateDirectory(storeDirectory!);
+            _storeFile = Path.GetFullPath(options.StorePath);
             _storeLock = AuditStoreLock.Acquire(options.StorePath);
             try
             {
@@ -206,6 +208,7 @@ internal sealed partial class AuditLog : IDisposable
         try
         {
             EnsureSequencer();
+            EnsureStoreInPlace();
             return AppendLocked(leaves);
         }
         finally
@@ -618,6 +621,21 @@ internal sealed partial class AuditLog : IDisposable
 
     private StoredCheckpoint Sign(long size, byte[] root) => new(size, root, SignedNote.Sign(new Checkpoint(_origin, size, root), _signers));
 
+    /// <summary>
+    /// False once the SQLite file this writer opened is no longer at <c>Writer:StorePath</c> (deleted or moved away while
+    /// the writer runs). SQLite keeps writing to the open, unlinked file, so every batch acknowledged after that would be
+    /// gone at the next start while the edges had already deleted it from their spools. Always true with PostgreSQL.
+    /// </summary>
+    public bool StoreInPlace => _storeFile is null || File.Exists(_storeFile);
+
+    private void EnsureStoreInPlace()
+    {
+        if (!StoreInPlace)
+        {
+            throw new StoreFileGoneException(_storeFile!);
+        }
+    }
+
     private void EnsureSequencer()
     {
         if (!IsSequencer)
@@ -787,6 +805,12 @@ internal sealed partial class AuditLog : IDisposable
 
 /// <summary>This writer stands by (another holds the sequencer lease): ingest, erasure and retention go to the sequencer.</summary>
 internal sealed class WriterStandbyException() : Exception("This writer is a standby; another writer sequences the log.");
+
+/// <summary>The store file this writer opened is no longer at its path: nothing may be acknowledged into it.</summary>
+internal sealed class StoreFileGoneException(string path) : IOException($"The audit store '{path}' is no longer there (deleted or moved while the writer runs).")
+{
+    public string StorePath { get; } = path;
+}
 
 internal sealed record ErasureResult(long Records, bool WalTruncated);
 
