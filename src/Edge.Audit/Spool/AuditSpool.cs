@@ -21,6 +21,7 @@ public sealed class AuditSpool : IAsyncDisposable
     private readonly object _startLock = new();
     private Task? _start;
     private volatile bool _started;
+    private SpoolDirectoryLock? _directoryLock;
 
     private AuditSpool(SpoolOptions options, TimeProvider time, IMeterFactory? meterFactory)
     {
@@ -161,7 +162,13 @@ public sealed class AuditSpool : IAsyncDisposable
         }
 
         await _writer.CloseAsync().ConfigureAwait(false);
+
+        // Released only once every appended record is written, so a successor never recovers a segment still in use.
+        Interlocked.Exchange(ref _directoryLock, null)?.Dispose();
     }
+
+    /// <summary>Releases the directory lock as the end of the process does, without closing (tests of kill -9).</summary>
+    internal void ReleaseDirectoryLockAsKilled() => Interlocked.Exchange(ref _directoryLock, null)?.Dispose();
 
     public async ValueTask DisposeAsync()
     {
@@ -171,8 +178,21 @@ public sealed class AuditSpool : IAsyncDisposable
 
     private async Task StartCoreAsync()
     {
-        var last = await SpoolRecovery.RecoverAsync(_options, _ackMark, _segments, _backlog, CancellationToken.None).ConfigureAwait(false);
-        _writer.Start(last);
+        // Locked before recovery reads anything: recovery cuts and deletes files another live spool may be writing.
+        SpoolRecovery.CreateDirectory(_options.Directory);
+        var directoryLock = SpoolDirectoryLock.Acquire(_options.Directory);
+        try
+        {
+            var last = await SpoolRecovery.RecoverAsync(_options, _ackMark, _segments, _backlog, CancellationToken.None).ConfigureAwait(false);
+            _writer.Start(last);
+        }
+        catch
+        {
+            directoryLock.Dispose();
+            throw;
+        }
+
+        _directoryLock = directoryLock;
         _started = true;
     }
 

@@ -15,16 +15,7 @@ internal static class SpoolRecovery
     public static async Task<long> RecoverAsync(
         SpoolOptions options, SpoolAckMark ackMark, SpoolSegmentSet segments, SpoolBacklog backlog, CancellationToken cancellationToken)
     {
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(options.Directory);
-        }
-        else
-        {
-            // Private to the edge's user when the edge creates it (an existing directory keeps the operator's mode).
-            Directory.CreateDirectory(options.Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-
+        CreateDirectory(options.Directory);
         var acked = await ackMark.LoadAsync(cancellationToken).ConfigureAwait(false);
         var last = acked;
         var window = new byte[WindowBytes];
@@ -38,6 +29,20 @@ internal static class SpoolRecovery
         segments.DeleteCoveredBy(acked);
         segments.DeleteMisnamedEmpty(last + 1);
         return last;
+    }
+
+    /// <summary>Creates the spool directory when missing.</summary>
+    public static void CreateDirectory(string directory)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else
+        {
+            // Private to the edge's user when the edge creates it (an existing directory keeps the operator's mode).
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
     }
 
     /// <summary>Checks one segment; truncates it after its last valid frame and returns that length and the last sequence.</summary>

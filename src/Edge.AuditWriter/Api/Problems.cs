@@ -21,6 +21,14 @@ internal static class Problems
         new RetryAfterResult(Create(StatusCodes.Status503ServiceUnavailable, "writer_standby", "Writer on standby",
             "This audit writer is a standby; another writer sequences the log. Nothing was stored; send the batch to the sequencer."));
 
+    /// <summary>
+    /// 503 <c>store_unavailable</c>: the SQLite file this writer opened was deleted or moved away while it runs; nothing is
+    /// stored or acknowledged (a 5xx: the edge's shipper moves to its next writer URL or retries).
+    /// </summary>
+    public static IResult StoreUnavailable() =>
+        Create(StatusCodes.Status503ServiceUnavailable, "store_unavailable", "Audit store unavailable",
+            "The writer's store file is no longer at Writer:StorePath; nothing was stored. Restore it and restart the writer.");
+
     /// <summary>401 with the <c>WWW-Authenticate</c> challenge RFC 9110 §15.5.2 requires.</summary>
     public static IResult Unauthorized(string code, string detail, string challenge) =>
         new ChallengeResult(Create(StatusCodes.Status401Unauthorized, code, "Unauthorized", detail), challenge);

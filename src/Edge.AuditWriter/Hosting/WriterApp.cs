@@ -49,7 +49,9 @@ public static class WriterApp
         TileEndpoints.Map(app);
         ViewerEndpoints.Map(app);
         // Ready on both roles (a standby serves reads); the role tells a load balancer or the shipper which one ingests.
-        app.MapGet("/readyz", (AuditLog log) => Results.Json(new { status = "ready", role = log.IsSequencer ? "sequencer" : "standby" }));
+        app.MapGet("/readyz", (AuditLog log) => log.StoreInPlace
+            ? Results.Json(new { status = "ready", role = log.IsSequencer ? "sequencer" : "standby" })
+            : Problems.StoreUnavailable());
         // Counts only (no record content): retention runs, pruned records, shredded keys, erased records.
         app.MapPrometheusScrapingEndpoint();
         return app;

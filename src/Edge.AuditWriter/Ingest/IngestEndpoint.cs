@@ -139,6 +139,12 @@ internal static partial class IngestEndpoint
             // The lease was lost while this batch waited or was fenced at commit: nothing of it is stored.
             return Problems.WriterStandby();
         }
+        catch (StoreFileGoneException gone)
+        {
+            // Not acknowledged, so the edge keeps the batch in its spool until a writer with its store in place takes it.
+            Log.StoreGone(logger, gone.StorePath);
+            return Problems.StoreUnavailable();
+        }
         catch (DbException exception)
         {
             // The batch's transaction was rolled back as a whole: nothing of it is stored, so the edge keeps it and retries.
@@ -221,5 +227,8 @@ internal static partial class IngestEndpoint
     {
         [LoggerMessage(2150, LogLevel.Error, "An ingest batch of {Records} records was rolled back (store error {StoreError}): {Reason}")]
         public static partial void BatchFailed(ILogger logger, int records, int storeError, string reason);
+
+        [LoggerMessage(2151, LogLevel.Error, "The audit store {StorePath} is gone (deleted or moved while the writer runs): batches are refused and stay in the edges' spools; restore the file and restart the writer")]
+        public static partial void StoreGone(ILogger logger, string storePath);
     }
 }

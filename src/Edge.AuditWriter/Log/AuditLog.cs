@@ -32,6 +32,8 @@ internal sealed partial class AuditLog : IDisposable
     private StoredCheckpoint _latest;
     private bool _isSequencer;
     private readonly SubjectKeyCache _subjectKeys;
+    private readonly AuditStoreLock? _storeLock;
+    private readonly string? _storeFile;
 
     /// <summary>The CloudEvents instance (source <c>edge://audit-writer</c>) of the records the writer makes itself.</summary>
     public const string WriterInstance = "audit-writer";
@@ -55,29 +57,51 @@ internal sealed partial class AuditLog : IDisposable
         {
             var storeDirectory = Path.GetDirectoryName(Path.GetFullPath(options.StorePath));
             Directory.CreateDirectory(storeDirectory!);
-            Store = AuditStore.Open(options.StorePath);
+            _storeFile = Path.GetFullPath(options.StorePath);
+            _storeLock = AuditStoreLock.Acquire(options.StorePath);
+            try
+            {
+                Store = AuditStore.Open(options.StorePath);
+            }
+            catch
+            {
+                _storeLock.Dispose();
+                throw;
+            }
         }
 
-        _signers = WriterKeys.Load(options, logger);
-        Keyring = SubjectKeyring.Load(options, logger);
-        _subjectKeys = new SubjectKeyCache(options.SubjectKeyCacheSize >= 0
-            ? options.SubjectKeyCacheSize
-            : throw new InvalidOperationException("Writer:SubjectKeyCacheSize must be 0 (off) or more."));
-        _edge = CatchUpTiles(Store, time, logger);
-        _tiles = new TileHashReader(ReadTile);
-        var latest = CatchUp() ?? Store.LatestCheckpoint();
-        if (latest is not null)
+        try
         {
-            EnsureMatches(latest);
+            _signers = WriterKeys.Load(options, logger);
+            Keyring = SubjectKeyring.Load(options, logger);
+            _subjectKeys = new SubjectKeyCache(options.SubjectKeyCacheSize >= 0
+                ? options.SubjectKeyCacheSize
+                : throw new InvalidOperationException("Writer:SubjectKeyCacheSize must be 0 (off) or more."));
+            _edge = CatchUpTiles(Store, time, logger);
+            _tiles = new TileHashReader(ReadTile);
+            var latest = CatchUp() ?? Store.LatestCheckpoint();
+            if (latest is not null)
+            {
+                EnsureMatches(latest);
+            }
+
+            // A shared store starts as a standby: the lease decides who sequences (WriterLeaseService). A standby keeps the
+            // stored checkpoint, or the empty tree's (signed, never stored: every writer signs the same one).
+            _isSequencer = Store is not PostgresAuditStore;
+            var empty = MerkleHasher.EmptyRoot.ToArray();
+            _latest = latest ?? (_isSequencer ? SignAndStore(0, empty) : Sign(0, empty));
+        }
+        catch
+        {
+            // A refused start (a store that does not match its checkpoint, a missing key) frees the store for the next try.
+            Store.Dispose();
+            _storeLock?.Dispose();
+            throw;
         }
 
-        // A shared store starts as a standby: the lease decides who sequences (WriterLeaseService). A standby keeps the
-        // stored checkpoint, or the empty tree's (signed, never stored: every writer signs the same one).
-        _isSequencer = Store is not PostgresAuditStore;
-        var empty = MerkleHasher.EmptyRoot.ToArray();
-        _latest = latest ?? (_isSequencer ? SignAndStore(0, empty) : Sign(0, empty));
         Log.Opened(logger, Store.Location, Size, _latest.Size, (long)time.GetElapsedTime(opening).TotalMilliseconds);
     }
+
 
     /// <summary><c>Writer:Postgres</c> is a secret reference, or an inline connection string that holds no password.</summary>
     internal static string ResolveConnectionString(string configured)
@@ -184,6 +208,7 @@ internal sealed partial class AuditLog : IDisposable
         try
         {
             EnsureSequencer();
+            EnsureStoreInPlace();
             return AppendLocked(leaves);
         }
         finally
@@ -596,6 +621,21 @@ internal sealed partial class AuditLog : IDisposable
 
     private StoredCheckpoint Sign(long size, byte[] root) => new(size, root, SignedNote.Sign(new Checkpoint(_origin, size, root), _signers));
 
+    /// <summary>
+    /// False once the SQLite file this writer opened is no longer at <c>Writer:StorePath</c> (deleted or moved away while
+    /// the writer runs). SQLite keeps writing to the open, unlinked file, so every batch acknowledged after that would be
+    /// gone at the next start while the edges had already deleted it from their spools. Always true with PostgreSQL.
+    /// </summary>
+    public bool StoreInPlace => _storeFile is null || File.Exists(_storeFile);
+
+    private void EnsureStoreInPlace()
+    {
+        if (!StoreInPlace)
+        {
+            throw new StoreFileGoneException(_storeFile!);
+        }
+    }
+
     private void EnsureSequencer()
     {
         if (!IsSequencer)
@@ -729,6 +769,7 @@ internal sealed partial class AuditLog : IDisposable
     {
         _subjectKeys.Dispose();
         Store.Dispose();
+        _storeLock?.Dispose();
         foreach (var signer in _signers)
         {
             signer.Dispose();
@@ -764,6 +805,12 @@ internal sealed partial class AuditLog : IDisposable
 
 /// <summary>This writer stands by (another holds the sequencer lease): ingest, erasure and retention go to the sequencer.</summary>
 internal sealed class WriterStandbyException() : Exception("This writer is a standby; another writer sequences the log.");
+
+/// <summary>The store file this writer opened is no longer at its path: nothing may be acknowledged into it.</summary>
+internal sealed class StoreFileGoneException(string path) : IOException($"The audit store '{path}' is no longer there (deleted or moved while the writer runs).")
+{
+    public string StorePath { get; } = path;
+}
 
 internal sealed record ErasureResult(long Records, bool WalTruncated);
 

@@ -50,6 +50,50 @@ public sealed class AuditSpoolTests : IDisposable
     }
 
     [Fact]
+    public async Task OpenAsync_DirectoryOfAnotherLiveSpool_ThrowsSpoolInUseAndLeavesTheFirstSpoolIntact()
+    {
+        await using var first = await AuditSpool.OpenAsync(Options());
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True(await first.TryAppendAsync(Record(i)));
+        }
+
+        // A second edge with the same Edge:Audit:SpoolPath: before, its recovery cut the first spool's mapped active
+        // segment to its last frame, and the first edge died on a later append.
+        var second = AuditSpool.Create(Options());
+        var refused = await Assert.ThrowsAsync<SpoolInUseException>(() => second.StartAsync());
+        Assert.Contains("Edge:Audit:SpoolPath", refused.Message, StringComparison.Ordinal);
+        await second.DisposeAsync();
+
+        for (var i = 10; i < 20; i++)
+        {
+            Assert.True(await first.TryAppendAsync(Record(i)));
+        }
+
+        using var cursor = first.CreateCursor();
+        var read = first.Read(cursor, 1000, 1 << 20);
+        Assert.Equal(Enumerable.Range(1, 20).Select(i => (long)i), read.Select(r => r.Sequence));
+        Assert.Equal(Record(19), read[19].Payload);
+    }
+
+    [Fact]
+    public async Task OpenAsync_AfterThePreviousSpoolClosed_TakesTheDirectoryAndRecoversItsRecords()
+    {
+        await using (var previous = await AuditSpool.OpenAsync(Options()))
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.True(await previous.TryAppendAsync(Record(i)));
+            }
+        }
+
+        await using var next = await AuditSpool.OpenAsync(Options());
+        Assert.True(await next.TryAppendAsync(Record(5)));
+        using var cursor = next.CreateCursor();
+        Assert.Equal(Enumerable.Range(1, 6).Select(i => (long)i), next.Read(cursor, 1000, 1 << 20).Select(r => r.Sequence));
+    }
+
+    [Fact]
     public async Task TryAppendAsync_AtSizeCap_ReturnsFalseAndKeepsEarlierRecords()
     {
         var frame = 24 + Record(0).Length;
@@ -236,7 +280,9 @@ public sealed class AuditSpoolTests : IDisposable
             Assert.True(await killed.TryAppendAsync(Record(i)));
         }
 
-        // Never closed, as after kill -9: the segment file still has the zeros of its mapping after frame 5.
+        // Never closed, as after kill -9: the segment file still has the zeros of its mapping after frame 5, and the
+        // operating system has released the directory lock with the process.
+        killed.ReleaseDirectoryLockAsKilled();
         var path = Directory.GetFiles(_directory, "*.seg").Single();
         Assert.True(new FileInfo(path).Length > 5 * frame);
         await using (var restarted = await AuditSpool.OpenAsync(Options()))

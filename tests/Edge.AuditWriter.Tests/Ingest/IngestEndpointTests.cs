@@ -33,6 +33,33 @@ public sealed class IngestEndpointTests
     }
 
     [Fact]
+    public async Task Ingest_StoreFileDeletedWhileRunning_503StoreUnavailableNothingAckedAndReadyzSaysSo()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var before = await writer.IngestAsync([WriterFixture.Leaf("kept", "acme")], 1);
+        Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+
+        // An operator (or a clean-up job) deletes the store under the running writer. SQLite keeps writing to the open,
+        // unlinked file: before, the writer acknowledged this batch (the edge then deleted it from its spool) and /readyz
+        // said ready, and the records were gone at the writer's next start.
+        foreach (var file in new[] { writer.StorePath, writer.StorePath + "-wal", writer.StorePath + "-shm" })
+        {
+            File.Delete(file);
+        }
+
+        using var after = await writer.IngestAsync([WriterFixture.Leaf("lost", "acme")], 2);
+        using var client = writer.Client();
+        using var ready = await client.GetAsync("/readyz");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, after.StatusCode);
+        Assert.Equal("application/problem+json", after.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("store_unavailable", JsonDocument.Parse(await after.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.Equal(1, writer.Services.GetRequiredService<AuditLog>().Size);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Equal("store_unavailable", JsonDocument.Parse(await ready.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+    }
+
+    [Fact]
     public async Task Ingest_RecordFailingMidBatch_RollsBackTheBatchWithItsNewSubjectsAndTheRetryStoresEachRecordOnce()
     {
         await using var writer = await WriterFixture.StartAsync();

@@ -17,7 +17,8 @@ internal static class StoreScan
     {
         var list = patterns.ToList();
         var hits = new List<string>();
-        foreach (var file in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories))
+        // A lock file holds nothing, and the writer holds its lock: opening it here would fail, not find anything.
+        foreach (var file in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".lock", StringComparison.Ordinal)))
         {
             byte[] content;
             using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))

@@ -91,7 +91,7 @@ public sealed class AuditShipperTests
 
         // The 11th frame's sequence is zeroed, which no append ever writes: its header does not read back. A frame is
         // a 24-byte header (length, sequence, time, checksum) and the payload.
-        var segment = Directory.GetFiles(spoolDirectory).Where(f => !f.EndsWith(".ack", StringComparison.Ordinal)).Order().First();
+        var segment = Directory.GetFiles(spoolDirectory, "*.seg").Order().First();
         var at = leaves.Take(10).Sum(l => FrameHeaderBytes + l.Length) + 4;
         var original = new byte[8];
         await using (var file = new FileStream(segment, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
