@@ -266,6 +266,11 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
     {
         var previous = _state.Current;
         _state.Applied(config, warnings.Where(w => w.IsWarning).ToList(), _time.GetUtcNow());
+
+        // Signalling the old token tells YARP to fetch the new snapshot (its routes and their steps are rebuilt on this
+        // signal; in-flight requests finish on the routes they matched). Before the log line and the audit event, so
+        // that "applied" is not said while the old routes, e.g. a removed API key, still serve.
+        previous.SignalSuperseded();
         foreach (var warning in warnings.Where(w => w.IsWarning))
         {
             Log.ConfigWarning(_logger, _options.ProxyConfigPath, warning.Location, warning.Message);
@@ -279,9 +284,6 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         {
             sink.ConfigApplied(config.RevisionId, config.ContentHash, previous.Revision == 0 ? null : previous.Edge, config.Edge);
         }
-
-        // Signalling the old token tells YARP to fetch the new snapshot; in-flight requests finish on the routes they matched.
-        previous.SignalSuperseded();
     }
 
     private void Refuse(IReadOnlyList<ConfigError> errors)
