@@ -55,9 +55,9 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         Policy = policy;
         _redis = redis;
         _metrics = metrics;
-        var carry = previous is not null && previous.Policy.Algorithm == policy.Algorithm;
-        _local = carry ? previous!._local : new InProcessRateLimitStore(time);
-        _fallback = carry ? previous!._fallback : new InProcessRateLimitStore(time);
+        var carried = previous?.Policy.Algorithm == policy.Algorithm ? previous : null;
+        _local = carried?._local ?? new InProcessRateLimitStore(time);
+        _fallback = carried?._fallback ?? new InProcessRateLimitStore(time);
         _fallbackPolicy = policy.LocalShareOf();
         _modeTag = !redis.IsConfigured ? "in_process" : policy.Mode == RateLimitMode.Lease ? "lease" : "strict";
         _singlePermitValues = RedisRateLimitScript.Values(policy, [new BucketRequest(1, 1)], clientTimeMicroseconds: null);
