@@ -45,13 +45,19 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
     private long _decisions;
     private long _fallbacks;
 
-    public EdgeRateLimiter(RateLimitPolicy policy, RedisRateLimitConnection redis, RateLimitMetrics metrics, TimeProvider time)
+    /// <param name="previous">
+    /// The limiter of this policy's earlier settings, whose in-process buckets (the embedded store and the Local
+    /// fallback) carry over when the algorithm is unchanged, as the Redis keys do: an edited policy must not hand
+    /// every partition a full bucket.
+    /// </param>
+    public EdgeRateLimiter(RateLimitPolicy policy, RedisRateLimitConnection redis, RateLimitMetrics metrics, TimeProvider time, EdgeRateLimiter? previous = null)
     {
         Policy = policy;
         _redis = redis;
         _metrics = metrics;
-        _local = new InProcessRateLimitStore(time);
-        _fallback = new InProcessRateLimitStore(time);
+        var carried = previous?.Policy.Algorithm == policy.Algorithm ? previous : null;
+        _local = carried?._local ?? new InProcessRateLimitStore(time);
+        _fallback = carried?._fallback ?? new InProcessRateLimitStore(time);
         _fallbackPolicy = policy.LocalShareOf();
         _modeTag = !redis.IsConfigured ? "in_process" : policy.Mode == RateLimitMode.Lease ? "lease" : "strict";
         _singlePermitValues = RedisRateLimitScript.Values(policy, [new BucketRequest(1, 1)], clientTimeMicroseconds: null);

@@ -4,7 +4,8 @@ namespace Edge.Proxy.RateLimiting;
 
 /// <summary>
 /// The limiters, one per policy, kept across config reloads: steps are rebuilt on every Edge section change, but a
-/// limiter (and its in-process buckets and leases) is replaced only when its policy's settings change.
+/// limiter (and its leases) is replaced only when its policy's settings change; its in-process buckets go to the
+/// replacement unless the algorithm changed.
 /// </summary>
 internal sealed class RateLimiterRegistry(RedisRateLimitConnection redis, RateLimitMetrics metrics, TimeProvider time)
 {
@@ -23,7 +24,7 @@ internal sealed class RateLimiterRegistry(RedisRateLimitConnection redis, RateLi
                     return existing;
                 }
 
-                var replacement = new EdgeRateLimiter(policy, redis, metrics, time);
+                var replacement = new EdgeRateLimiter(policy, redis, metrics, time, previous: existing);
                 if (_limiters.TryUpdate(policy.Name, replacement, existing))
                 {
                     return replacement;

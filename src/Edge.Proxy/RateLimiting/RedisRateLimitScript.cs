@@ -12,7 +12,10 @@ namespace Edge.Proxy.RateLimiting;
 /// Redis 3.2-4 accept a write after <c>TIME</c>; from Redis 5 it is the default and in 7 a no-op. A server that still
 /// refuses <c>TIME</c> gets the edge's offset-corrected time as an argument instead (<see cref="RedisClientClock"/>); a
 /// token bucket's stored timestamp only moves forward (<c>now &gt; last</c>) and a GCRA's TAT is <c>max(tat, now)</c>
-/// plus the granted emission, so a clock that jumps back refills nothing and never rewinds state.
+/// plus the granted emission, so a clock that jumps back refills nothing and never rewinds state. A refusal writes
+/// only when a token bucket's key would expire before the bucket is full again, which happens after its policy was
+/// edited to refill more slowly (a longer Window, a lower Limit): the TTL set under the old settings would otherwise
+/// drop the spent bucket and hand the partition a full one. A GCRA key holds an absolute time, whose TTL stays right.
 /// </summary>
 internal sealed class RedisRateLimitScript
 {
@@ -31,7 +34,7 @@ internal sealed class RedisRateLimitScript
           local t = redis.call('TIME')
           now = tonumber(t[1]) * 1000000 + tonumber(t[2])
         end
-        local available, tat, last
+        local available, tat, last, stored
         if alg == 1 then
           tat = tonumber(redis.call('GET', KEYS[1]) or '') or now
           available = (burst * emission - math.max(0, tat - now)) / emission
@@ -39,7 +42,8 @@ internal sealed class RedisRateLimitScript
           local state = redis.call('HMGET', KEYS[1], 'tk', 'ts')
           available = tonumber(state[1])
           last = tonumber(state[2])
-          if available == nil or last == nil then
+          stored = available ~= nil and last ~= nil
+          if not stored then
             available = burst
             last = now
           end
@@ -76,6 +80,8 @@ internal sealed class RedisRateLimitScript
             redis.call('HSET', KEYS[1], 'tk', string.format('%.6f', available), 'ts', string.format('%.0f', last))
             redis.call('PEXPIRE', KEYS[1], ttl)
           end
+        elseif stored and redis.call('PTTL', KEYS[1]) * 1000 < reset then
+          redis.call('PEXPIRE', KEYS[1], math.ceil(reset / 1000) + 1000)
         end
         return out
         """;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using Edge.Testing;
 
@@ -21,13 +22,58 @@ public sealed class RateLimitReloadTests
         using var afterReload = await edge.Client.SendAsync(RateLimitRoutes.Get());
         Assert.Equal(HttpStatusCode.TooManyRequests, afterReload.StatusCode);
 
-        // A changed limit takes effect on the next reload.
+        // A changed limit takes effect on the next reload, on the tokens acme has left (none), as with Redis.
         await edge.WriteConfigAsync(RateLimitRoutes.Config(backend.Url, new Dictionary<string, object> { ["p"] = new { Limit = 5, Window = "01:00:00" } }));
         var changed = await RateLimitRoutes.WaitUntilAsync(
             () => edge.Client.SendAsync(RateLimitRoutes.Get()),
             r => RateLimitRoutes.Header(r, "X-RateLimit-Limit") == "5",
             "new limit applied");
-        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, changed.StatusCode);
+        Assert.InRange(int.Parse(RateLimitRoutes.Header(changed, "Retry-After")!, CultureInfo.InvariantCulture), 660, 720); // 12 min per token, less the time since acme spent its one
         changed.Dispose();
+
+        // A tenant that never spent anything gets the new Burst.
+        for (var i = 0; i < 5; i++)
+        {
+            using var other = await edge.Client.SendAsync(RateLimitRoutes.Get("globex"));
+            Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task EdgeRateLimit_PolicyEditedAfterBucketSpent_KeepsTheSpentBucketNotAFreshOne()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(RateLimitRoutes.Config(backend.Url, new Dictionary<string, object> { ["p"] = new { Limit = 2, Window = "01:00:00" } }));
+        for (var i = 0; i < 2; i++)
+        {
+            using var admitted = await edge.Client.SendAsync(RateLimitRoutes.Get());
+            Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);
+        }
+
+        // An edit that only changes how the headers look must not give acme its limit back.
+        await edge.WriteConfigAsync(RateLimitRoutes.Config(backend.Url, new Dictionary<string, object> { ["p"] = new { Limit = 2, Window = "01:00:00", Headers = "Both" } }));
+        using var afterHeaders = await RateLimitRoutes.WaitUntilAsync(
+            () => edge.Client.SendAsync(RateLimitRoutes.Get()),
+            r => RateLimitRoutes.Header(r, "RateLimit-Policy") is not null,
+            "header edit applied");
+        Assert.Equal(HttpStatusCode.TooManyRequests, afterHeaders.StatusCode);
+        Assert.Equal("0", RateLimitRoutes.Header(afterHeaders, "X-RateLimit-Remaining"));
+
+        // Nor does a lowered limit: the spent bucket stays spent under the new Limit.
+        await edge.WriteConfigAsync(RateLimitRoutes.Config(backend.Url, new Dictionary<string, object> { ["p"] = new { Limit = 1, Window = "01:00:00", Headers = "Both" } }));
+        using var afterLimit = await RateLimitRoutes.WaitUntilAsync(
+            () => edge.Client.SendAsync(RateLimitRoutes.Get()),
+            r => RateLimitRoutes.Header(r, "X-RateLimit-Limit") == "1",
+            "limit edit applied");
+        Assert.Equal(HttpStatusCode.TooManyRequests, afterLimit.StatusCode);
+
+        // Changing the algorithm starts fresh, as it does in Redis (new keys).
+        await edge.WriteConfigAsync(RateLimitRoutes.Config(backend.Url, new Dictionary<string, object> { ["p"] = new { Limit = 1, Window = "01:00:00", Headers = "Both", Algorithm = "Gcra" } }));
+        using var afterAlgorithm = await RateLimitRoutes.WaitUntilAsync(
+            () => edge.Client.SendAsync(RateLimitRoutes.Get()),
+            r => r.StatusCode == HttpStatusCode.OK,
+            "algorithm edit starts a fresh bucket");
+        Assert.Equal("0", RateLimitRoutes.Header(afterAlgorithm, "X-RateLimit-Remaining"));
     }
 }

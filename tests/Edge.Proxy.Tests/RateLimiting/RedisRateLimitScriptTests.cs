@@ -42,6 +42,26 @@ public sealed class RedisRateLimitScriptTests(RedisFixture redis) : IClassFixtur
         Assert.False(await database.KeyExistsAsync(neverAdmitted));
     }
 
+    [Fact]
+    public async Task TakeAsync_RefusedAfterWindowLengthened_KeyLivesUntilTheBucketIsFullUnderTheNewWindow()
+    {
+        var spent = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Limit = 2, Window = TimeSpan.FromSeconds(2) }, "lengthened");
+        var edited = spent with { Window = TimeSpan.FromHours(1) };
+        var database = _connection.GetDatabase();
+        var key = RedisRateLimitScript.KeyOf(spent, "acme:erin");
+        await RedisRateLimitScript.TakeAsync(database, spent, "acme:erin", 2, 2);
+
+        var refused = await RedisRateLimitScript.TakeAsync(database, edited, "acme:erin", 1, 1);
+
+        // The TTL set under the 2 s window (3 s) would drop the spent bucket long before its tokens come back at one per
+        // 30 min: the partition would get a full bucket while it was told to retry after half an hour.
+        Assert.Equal(0, refused.Granted);
+        Assert.InRange(refused.RetryAfter, TimeSpan.FromMinutes(29), TimeSpan.FromMinutes(30));
+        var ttl = await database.KeyTimeToLiveAsync(key);
+        Assert.NotNull(ttl);
+        Assert.InRange(ttl.Value, refused.ResetAfter, refused.ResetAfter + TimeSpan.FromSeconds(2));
+    }
+
     [Theory]
     [InlineData("TokenBucket")]
     [InlineData("Gcra")]
