@@ -102,7 +102,6 @@ internal sealed partial class AuditLog : IDisposable
         Log.Opened(logger, Store.Location, Size, _latest.Size, (long)time.GetElapsedTime(opening).TotalMilliseconds);
     }
 
-
     /// <summary><c>Writer:Postgres</c> is a secret reference, or an inline connection string that holds no password.</summary>
     internal static string ResolveConnectionString(string configured)
     {
