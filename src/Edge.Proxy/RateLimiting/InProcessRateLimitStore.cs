@@ -76,6 +76,11 @@ internal sealed class InProcessRateLimitStore(TimeProvider time)
 
         public BucketResult Take(RateLimitPolicy policy, long now, int want, int min)
         {
+            if (policy.Burst != _policy.Burst || policy.EmissionIntervalTicks != _policy.EmissionIntervalTicks)
+            {
+                Rebase(policy, now);
+            }
+
             _policy = policy;
             var emission = policy.EmissionIntervalTicks;
             var available = Available(now);
@@ -97,6 +102,26 @@ internal sealed class InProcessRateLimitStore(TimeProvider time)
         }
 
         public bool IsFull(long now) => Available(now) >= _policy.Burst;
+
+        /// <summary>
+        /// The policy was edited (a reload): the partition keeps what it has used, not what it has left. Raising the
+        /// limit gives the difference at once, lowering it takes it away, and a partition that used nothing stays full;
+        /// what was left refills at the new rate from now. (Neither a full bucket per edit, which a client could wait for,
+        /// nor a spent bucket that ignores a raise the operator made for it.)
+        /// </summary>
+        private void Rebase(RateLimitPolicy policy, long now)
+        {
+            var adjusted = Math.Clamp(Available(now) + (policy.Burst - _policy.Burst), 0, policy.Burst);
+            if (policy.Algorithm == RateLimitAlgorithm.Gcra)
+            {
+                _tat = now + ((policy.Burst - adjusted) * policy.EmissionIntervalTicks);
+            }
+            else
+            {
+                _tokens = adjusted;
+                _last = Math.Max(_last, now);
+            }
+        }
 
         private double Available(long now)
         {

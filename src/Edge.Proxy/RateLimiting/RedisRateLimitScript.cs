@@ -16,6 +16,9 @@ namespace Edge.Proxy.RateLimiting;
 /// only when a token bucket's key would expire before the bucket is full again, which happens after its policy was
 /// edited to refill more slowly (a longer Window, a lower Limit): the TTL set under the old settings would otherwise
 /// drop the spent bucket and hand the partition a full one. A GCRA key holds an absolute time, whose TTL stays right.
+/// A token bucket also stores the burst it was written under (<c>b</c>): after an edit of the policy the partition keeps
+/// what it used, not what it had left, so a raised limit gives the difference at once and a lowered one takes it away
+/// (as the in-process buckets do). A GCRA key keeps what it had left (its state is one time, with no burst beside it).
 /// </summary>
 internal sealed class RedisRateLimitScript
 {
@@ -39,9 +42,10 @@ internal sealed class RedisRateLimitScript
           tat = tonumber(redis.call('GET', KEYS[1]) or '') or now
           available = (burst * emission - math.max(0, tat - now)) / emission
         else
-          local state = redis.call('HMGET', KEYS[1], 'tk', 'ts')
+          local state = redis.call('HMGET', KEYS[1], 'tk', 'ts', 'b')
           available = tonumber(state[1])
           last = tonumber(state[2])
+          local was = tonumber(state[3])
           stored = available ~= nil and last ~= nil
           if not stored then
             available = burst
@@ -50,6 +54,9 @@ internal sealed class RedisRateLimitScript
           if now > last then
             available = math.min(burst, available + (now - last) / emission)
             last = now
+          end
+          if stored and was ~= nil and was ~= burst then
+            available = math.max(0, math.min(burst, available + (burst - was)))
           end
         end
         local out = {}
@@ -77,7 +84,7 @@ internal sealed class RedisRateLimitScript
           if alg == 1 then
             redis.call('SET', KEYS[1], string.format('%.0f', math.ceil(math.max(tat, now) + total * emission)), 'PX', ttl)
           else
-            redis.call('HSET', KEYS[1], 'tk', string.format('%.6f', available), 'ts', string.format('%.0f', last))
+            redis.call('HSET', KEYS[1], 'tk', string.format('%.6f', available), 'ts', string.format('%.0f', last), 'b', burst)
             redis.call('PEXPIRE', KEYS[1], ttl)
           end
         elseif stored and redis.call('PTTL', KEYS[1]) * 1000 < reset then

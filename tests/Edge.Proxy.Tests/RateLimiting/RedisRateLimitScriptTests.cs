@@ -62,6 +62,24 @@ public sealed class RedisRateLimitScriptTests(RedisFixture redis) : IClassFixtur
         Assert.InRange(ttl.Value, refused.ResetAfter, refused.ResetAfter + TimeSpan.FromSeconds(2));
     }
 
+    [Fact]
+    public async Task TakeAsync_LimitEditedAfterUse_PartitionKeepsWhatItUsed()
+    {
+        var one = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Limit = 1, Window = TimeSpan.FromHours(1) }, "edited");
+        var three = one with { Burst = 3, Limit = 3 };
+        var database = _connection.GetDatabase();
+        Assert.Equal(1, (await RedisRateLimitScript.TakeAsync(database, one, "acme:raise", 1, 1)).Granted);
+        Assert.Equal(1, (await RedisRateLimitScript.TakeAsync(database, three, "acme:lower", 1, 1)).Granted);
+
+        // Raised from 1 to 3 after using 1: two more now, not one token per 20 minutes from nothing.
+        var raised = await RedisRateLimitScript.TakeManyAsync(database, three, "acme:raise", [new BucketRequest(1, 1), new BucketRequest(1, 1), new BucketRequest(1, 1)]);
+        // Lowered from 3 to 1 after using 1: nothing left, not the two it had under the old limit.
+        var lowered = await RedisRateLimitScript.TakeAsync(database, one, "acme:lower", 1, 1);
+
+        Assert.Equal([1, 1, 0], raised.Select(r => r.Granted));
+        Assert.Equal(0, lowered.Granted);
+    }
+
     [Theory]
     [InlineData("TokenBucket")]
     [InlineData("Gcra")]
