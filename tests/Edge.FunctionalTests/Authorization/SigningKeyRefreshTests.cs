@@ -16,16 +16,7 @@ public sealed class SigningKeyRefreshTests
         using var rotated = new TestTokens();
         using var idp = IdentityProvider.Start(first);
         using var backend = Backend.Start();
-        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(
-            backend.Url,
-            new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "corp" }) },
-            new
-            {
-                Authentication = new Dictionary<string, object>
-                {
-                    ["corp"] = new { Type = "Jwt", Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, JwksUrl = idp.JwksUrl, RequireHttpsMetadata = false, KeyRefreshMinimumInterval = "00:00:01" },
-                },
-            }));
+        await using var edge = await StartEdgeAsync(backend, idp, "00:00:01");
 
         for (var i = 0; i < 5; i++)
         {
@@ -61,16 +52,7 @@ public sealed class SigningKeyRefreshTests
         using var rotated = new TestTokens();
         using var idp = IdentityProvider.Start(first);
         using var backend = Backend.Start();
-        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(
-            backend.Url,
-            new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "corp" }) },
-            new
-            {
-                Authentication = new Dictionary<string, object>
-                {
-                    ["corp"] = new { Type = "Jwt", Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, JwksUrl = idp.JwksUrl, RequireHttpsMetadata = false, KeyRefreshMinimumInterval = "00:00:01" },
-                },
-            }));
+        await using var edge = await StartEdgeAsync(backend, idp, "00:00:01");
         using (var before = await SendAsync(edge, TestTokens.Create(first.Rs256)))
         {
             Assert.Equal(HttpStatusCode.OK, before.StatusCode);
@@ -96,16 +78,7 @@ public sealed class SigningKeyRefreshTests
         using var stranger = new TestTokens();
         using var idp = IdentityProvider.Start(first);
         using var backend = Backend.Start();
-        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(
-            backend.Url,
-            new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "corp" }) },
-            new
-            {
-                Authentication = new Dictionary<string, object>
-                {
-                    ["corp"] = new { Type = "Jwt", Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, JwksUrl = idp.JwksUrl, RequireHttpsMetadata = false, KeyRefreshMinimumInterval = "00:00:30" },
-                },
-            }));
+        await using var edge = await StartEdgeAsync(backend, idp, "00:00:30");
         using (var before = await SendAsync(edge, TestTokens.Create(first.Rs256)))
         {
             Assert.Equal(HttpStatusCode.OK, before.StatusCode);
@@ -131,16 +104,7 @@ public sealed class SigningKeyRefreshTests
         using var rotated = new TestTokens();
         using var idp = IdentityProvider.Start(first);
         using var backend = Backend.Start();
-        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(
-            backend.Url,
-            new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "corp" }) },
-            new
-            {
-                Authentication = new Dictionary<string, object>
-                {
-                    ["corp"] = new { Type = "Jwt", Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, JwksUrl = idp.JwksUrl, RequireHttpsMetadata = false, KeyRefreshMinimumInterval = "00:00:01" },
-                },
-            }));
+        await using var edge = await StartEdgeAsync(backend, idp, "00:00:01");
 
         // Validated once, then served from the cache.
         var cached = TestTokens.Create(first.Rs256);
@@ -169,6 +133,19 @@ public sealed class SigningKeyRefreshTests
         using var refused = await SendAsync(edge, cached);
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
     }
+
+    /// <summary>An edge whose route <c>/r/</c> takes JWTs signed by the identity provider's JWKS.</summary>
+    private static Task<EdgeHost> StartEdgeAsync(Backend backend, IdentityProvider idp, string keyRefreshMinimumInterval) =>
+        EdgeHost.StartAsync(ProxyJson.Create(
+            backend.Url,
+            new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "corp" }) },
+            new
+            {
+                Authentication = new Dictionary<string, object>
+                {
+                    ["corp"] = new { Type = "Jwt", Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, JwksUrl = idp.JwksUrl, RequireHttpsMetadata = false, KeyRefreshMinimumInterval = keyRefreshMinimumInterval },
+                },
+            }));
 
     private static Task<HttpResponseMessage> SendAsync(EdgeHost edge, string token)
     {
