@@ -1,6 +1,8 @@
+using Microsoft.AspNetCore.Connections;
+
 namespace Edge.Configuration;
 
-/// <summary>How the hosts tell a refused host setting from a defect when startup fails.</summary>
+/// <summary>How the hosts (the edge, the audit writer) tell an operator's mistake at startup from a defect.</summary>
 public static class HostSettings
 {
     /// <summary>
@@ -10,4 +12,33 @@ public static class HostSettings
     /// </summary>
     public static bool Names(InvalidOperationException exception) =>
         exception.Message.StartsWith("Edge:", StringComparison.Ordinal) || exception.Message.StartsWith("Writer:", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Runs a host and maps an operator's mistake to exit code 1 with one line on standard error: an invalid proxy.json
+    /// (its errors were logged with their locations), a refused host setting, a port another process holds, or a file
+    /// another process holds (<paramref name="heldElsewhere"/>: the spool directory, the writer's store). Unhandled, these
+    /// printed the runtime's stack trace and aborted with SIGABRT (134). A defect still surfaces with its stack trace.
+    /// </summary>
+    public static async Task<int> RunAsync(Func<Task> run, Func<IOException, bool> heldElsewhere)
+    {
+        try
+        {
+            await run().ConfigureAwait(false);
+            return 0;
+        }
+        catch (EdgeConfigException invalid)
+        {
+            await Console.Error.WriteLineAsync(invalid.Message).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException invalid) when (Names(invalid))
+        {
+            await Console.Error.WriteLineAsync("error: " + invalid.Message).ConfigureAwait(false);
+        }
+        catch (IOException taken) when (heldElsewhere(taken) || taken.InnerException is AddressInUseException)
+        {
+            await Console.Error.WriteLineAsync(taken.Message).ConfigureAwait(false);
+        }
+
+        return 1;
+    }
 }
