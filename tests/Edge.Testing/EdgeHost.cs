@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Edge.Proxy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,6 +26,42 @@ public sealed class EdgeHost : IAsyncDisposable
     }
 
     public string Directory { get; }
+
+    /// <summary>
+    /// The <c>data</c> of the audit record <paramref name="requestId"/> from this edge's local decision file (the
+    /// shipped default without a writer), waiting up to 15 s for it to be written.
+    /// </summary>
+    public async Task<JsonElement> LocalAuditDataAsync(string requestId)
+    {
+        var path = Path.Combine(Directory, "audit-decisions.ndjson");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (File.Exists(path))
+            {
+                await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                using var reader = new StreamReader(stream);
+                while (await reader.ReadLineAsync() is { } line)
+                {
+                    // The edge may be in the middle of appending the last line: a partial line is read again next round.
+                    if (!line.EndsWith('}') || !line.Contains(requestId, StringComparison.Ordinal))
+                    {
+                        continue;
+                    }
+
+                    using var record = JsonDocument.Parse(line);
+                    if (record.RootElement.GetProperty("id").GetString() == requestId)
+                    {
+                        return record.RootElement.GetProperty("data").Clone();
+                    }
+                }
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"no audit record for {requestId} within 15 s");
+    }
 
     public string ConfigPath { get; }
 

@@ -118,31 +118,7 @@ public sealed class ProtocolUpgradeTests(ProtocolUpgradeTests.UpgradeEdge fixtur
         }
 
         /// <summary>The audit record's <c>data</c> for <paramref name="requestId"/> from the edge's local decision file.</summary>
-        public async Task<JsonElement> AuditDataAsync(string requestId)
-        {
-            var path = Path.Combine(Edge.Directory, "audit-decisions.ndjson");
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-            while (DateTime.UtcNow < deadline)
-            {
-                if (File.Exists(path))
-                {
-                    await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                    using var reader = new StreamReader(stream);
-                    while (await reader.ReadLineAsync() is { } line)
-                    {
-                        if (line.EndsWith('}') && line.Contains(requestId, StringComparison.Ordinal))
-                        {
-                            using var record = JsonDocument.Parse(line);
-                            return record.RootElement.GetProperty("data").Clone();
-                        }
-                    }
-                }
-
-                await Task.Delay(100);
-            }
-
-            throw new TimeoutException($"no audit record for {requestId} within 15 s");
-        }
+        public Task<JsonElement> AuditDataAsync(string requestId) => Edge.LocalAuditDataAsync(requestId);
 
         private static async Task<string> ReadAsync(NetworkStream stream, Func<string, bool> complete, CancellationToken cancellationToken)
         {

@@ -93,31 +93,5 @@ public sealed class ValidationBanTests : IAsyncLifetime
         _ => new HttpRequestMessage(HttpMethod.Get, "/search/?q=x&debug=1"),
     };
 
-    private async Task<JsonElement> AuditDataAsync(string requestId)
-    {
-        var path = Path.Combine(_edge.Directory, "audit-decisions.ndjson");
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            if (File.Exists(path))
-            {
-                await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                using var reader = new StreamReader(stream);
-                while (await reader.ReadLineAsync() is { } line)
-                {
-                    if (line.EndsWith('}') && line.Contains(requestId, StringComparison.Ordinal))
-                    {
-                        using var record = JsonDocument.Parse(line);
-                        if (record.RootElement.GetProperty("id").GetString() == requestId)
-                        {
-                            return record.RootElement.GetProperty("data").Clone();
-                        }
-                    }
-                }
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException("no audit record for " + requestId);
-    }
+    private Task<JsonElement> AuditDataAsync(string requestId) => _edge.LocalAuditDataAsync(requestId);
 }

@@ -67,37 +67,7 @@ public sealed class ValidationEdgeFixture : IAsyncLifetime
         Backend.Received.Last(e => e.RequestMessage?.Path?.StartsWith(pathPrefix, StringComparison.Ordinal) == true).RequestMessage!.BodyAsBytes;
 
     /// <summary>The audit record's <c>data</c> for <paramref name="requestId"/> from the edge's local decision file.</summary>
-    public async Task<JsonElement> AuditDataAsync(string requestId)
-    {
-        var path = Path.Combine(Edge.Directory, "audit-decisions.ndjson");
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (File.Exists(path))
-            {
-                await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                using var reader = new StreamReader(stream);
-                while (await reader.ReadLineAsync() is { } line)
-                {
-                    // The edge may be in the middle of appending the last line: a partial line is read again next round.
-                    if (!line.EndsWith('}') || !line.Contains(requestId, StringComparison.Ordinal))
-                    {
-                        continue;
-                    }
-
-                    using var record = JsonDocument.Parse(line);
-                    if (record.RootElement.GetProperty("id").GetString() == requestId)
-                    {
-                        return record.RootElement.GetProperty("data").Clone();
-                    }
-                }
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"no audit record for {requestId} within 15 s");
-    }
+    public Task<JsonElement> AuditDataAsync(string requestId) => Edge.LocalAuditDataAsync(requestId);
 
     public string ProxyJsonFor(string backendUrl, string? ordersSchemaFile = null, bool extraRoute = false) => ProxyJson.Create(
         backendUrl,
