@@ -72,9 +72,11 @@ public sealed class ZeroLossTests(ITestOutputHelper output)
                     answered.Add(response.Headers.GetValues("X-Request-Id").Single());
                     Interlocked.Increment(ref responses);
                 }
-                catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
+                catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or System.Net.Sockets.SocketException or IOException)
                 {
                     // No response: the edge was down (or killed mid-request). Such a request may or may not be audited.
+                    // A connection the dying edge accepted and reset at once surfaces as a bare SocketException from
+                    // SocketsHttpHandler's connect (Socket.RemoteEndPoint), not wrapped in HttpRequestException.
                     Interlocked.Increment(ref transportFailures);
                     await Task.Delay(20);
                 }
