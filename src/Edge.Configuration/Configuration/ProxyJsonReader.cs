@@ -72,7 +72,7 @@ public sealed class ProxyJsonReader
             var line = ex.LineNumber is { } l ? $" (line {l + 1}, byte {ex.BytePositionInLine + 1})" : "";
             var message = ex.Message.StartsWith("Duplicate propert", StringComparison.Ordinal)
                 ? $"'{where[(where.LastIndexOf(':') + 1)..]}' is given twice in the same object (names are case-insensitive); keep one"
-                : Explain(StripPathSuffix(ex.Message));
+                : ExplainUnknownProperty(StripPathSuffix(ex.Message)) ?? Explain(StripPathSuffix(ex.Message));
             errors.Add(where, message + line);
             return null;
         }
@@ -185,6 +185,89 @@ public sealed class ProxyJsonReader
         }
 
         location.Append(name);
+    }
+
+    private const string UnmappedPrefix = "The JSON property '";
+    private const string UnmappedMiddle = "' could not be mapped to any .NET member contained in type '";
+
+    // Host settings live in appsettings.json, the environment or the command line, not in proxy.json; put under
+    // proxy.json's Edge object they would otherwise be reported as an unknown .NET member.
+    private static readonly string[] HostSettingNames =
+    [
+        .. typeof(EdgeHostOptions).GetProperties().Select(static p => p.Name),
+        "Audit", "Observability",
+    ];
+
+    /// <summary>
+    /// System.Text.Json reports an unknown member as a .NET type it could not be mapped to; the person editing proxy.json
+    /// needs to hear which name is unknown, what the object accepts, and whether the name is a host setting.
+    /// </summary>
+    internal string? ExplainUnknownProperty(string message)
+    {
+        if (!message.StartsWith(UnmappedPrefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var middle = message.IndexOf(UnmappedMiddle, UnmappedPrefix.Length, StringComparison.Ordinal);
+        if (middle < 0)
+        {
+            return null;
+        }
+
+        var name = message[UnmappedPrefix.Length..middle];
+        var typeName = message[(middle + UnmappedMiddle.Length)..].TrimEnd('.').TrimEnd('\'');
+        if (typeName == typeof(EdgeSection).FullName
+            && HostSettingNames.FirstOrDefault(h => string.Equals(h, name, StringComparison.OrdinalIgnoreCase)) is { } host)
+        {
+            return $"unknown property '{name}': Edge:{host} is a host setting, not part of proxy.json; set it in appsettings.json, "
+                + $"as the environment variable Edge__{host} or on the command line (--Edge:{host}=…)";
+        }
+
+        // The type may live in any assembly that registered a section (a policy's options type) or in YARP.
+        var type = typeof(ProxyJsonReader).Assembly.GetType(typeName)
+            ?? AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetType(typeName)).FirstOrDefault(static t => t is not null);
+        if (type is null)
+        {
+            return $"unknown property '{name}'";
+        }
+
+        var known = SerializerOptions.GetTypeInfo(type).Properties.Select(static p => p.Name).Order(StringComparer.Ordinal).ToList();
+        if (known.Count == 0)
+        {
+            return $"unknown property '{name}': this object takes no properties";
+        }
+
+        var closest = known.Where(k => EditDistance(k, name) <= 2).OrderBy(k => EditDistance(k, name)).FirstOrDefault();
+        return closest is not null
+            ? $"unknown property '{name}'; did you mean '{closest}'? (known here: {string.Join(", ", known)})"
+            : $"unknown property '{name}' (known here: {string.Join(", ", known)})";
+    }
+
+    private static int EditDistance(string a, string b)
+    {
+        a = a.ToLowerInvariant();
+        b = b.ToLowerInvariant();
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+                current[j] = Math.Min(substitution, Math.Min(previous[j] + 1, current[j - 1] + 1));
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return previous[b.Length];
     }
 
     private const string ConversionPrefix = "The JSON value could not be converted to ";

@@ -75,7 +75,52 @@ public sealed class ProxyJsonReaderTests
         Assert.Null(parsed);
         var error = Assert.Single(errors.Errors);
         Assert.Equal("Edge:Webhooks", error.Location);
-        Assert.Contains("could not be mapped", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("unknown property 'Webhooks' (known here: ", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(".NET", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Redis", "Redis")]
+    [InlineData("managementUrls", "ManagementUrls")]
+    [InlineData("Audit", "Audit")]
+    public void Parse_HostSettingInEdgeSection_SaysWhereItBelongs(string written, string setting)
+    {
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse(Encoding.UTF8.GetBytes($$"""{ "ReverseProxy": {}, "Edge": { "{{written}}": "127.0.0.1:6379" } }"""), errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal($"Edge:{written}", error.Location);
+        Assert.Contains($"Edge:{setting} is a host setting, not part of proxy.json", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"--Edge:{setting}=", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"Edge__{setting}", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_MisspeltPolicyOption_SuggestsTheClosestName()
+    {
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse("""{ "ReverseProxy": {}, "Edge": { "RateLimits": { "p": { "Limt": 5 } } } }"""u8, errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.StartsWith("unknown property 'Limt'; did you mean 'Limit'? (known here: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Window", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_UnknownRouteMember_NamesTheRouteOptions()
+    {
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse("""{ "ReverseProxy": { "Routes": { "r": { "ClusterID": "c", "Mach": { "Path": "/x" } } } } }"""u8, errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("ReverseProxy:Routes:r:Mach", error.Location);
+        Assert.StartsWith("unknown property 'Mach'; did you mean 'Match'?", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
