@@ -29,6 +29,9 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
     /// <summary>Held for the length of every fsync (tests hold it to stand for a slow disk).</summary>
     internal object SyncLock => _syncLock;
 
+    /// <summary>Called on the thread about to fsync (tests: which thread the disk may block).</summary>
+    internal Action? SyncStarting { get; set; }
+
     /// <summary>Bytes of whole frames over all segments.</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
 
@@ -196,6 +199,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
     /// </summary>
     public void SyncToDisk()
     {
+        SyncStarting?.Invoke();
         lock (_syncLock)
         {
             foreach (var retired in _retired)

@@ -6,7 +6,7 @@ namespace Edge.Audit.Spool;
 
 /// <summary>
 /// The spool's writer: appends complete once written (<see cref="SpoolDurability.ProcessCrash"/>; the fsync runs on a
-/// pool thread, one at a time, at most one per <see cref="SpoolOptions.CommitInterval"/>) or fsynced
+/// thread of its own, one at a time, at most one per <see cref="SpoolOptions.CommitInterval"/>) or fsynced
 /// (<see cref="SpoolDurability.PowerLoss"/>: one loop takes every append queued since its last pass, writes the frames,
 /// fsyncs once per interval and completes them together). It also holds the size cap, so a refused append costs nothing but two
 /// atomic adds.
@@ -27,7 +27,8 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     private bool _activeClosed;
     private Task _loop = Task.CompletedTask;
     private ITimer? _syncTimer;
-    private SyncWorkItem? _syncWork;
+    private SemaphoreSlim? _syncRequested;
+    private bool _syncStopped;
     // Pending: an fsync is armed or running (at most one). Dirty: frames were written since the last fsync started.
     private int _syncPending;
     private int _syncDirty;
@@ -52,8 +53,12 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         _lastSyncStart = time.GetTimestamp();
         if (options.Durability == SpoolDurability.ProcessCrash)
         {
-            _syncTimer = time.CreateTimer(static state => ((SpoolWriter)state!).SyncNow(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            _syncWork = new SyncWorkItem(this);
+            // The fsync blocks its thread for as long as the disk takes (here 0.4 ms typical, tens of ms at times, up to
+            // 500 times a second at the default interval). On a pool thread that was a worker the requests could not
+            // use; on a 2-core host the pool has about two. The timer only wakes the thread.
+            _syncRequested = new SemaphoreSlim(0);
+            _syncTimer = time.CreateTimer(static state => ((SpoolWriter)state!)._syncRequested!.Release(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            new Thread(SyncThread) { IsBackground = true, Name = "Edge spool fsync" }.Start();
         }
 
         _loop = Task.Run(WriteLoopAsync);
@@ -176,6 +181,12 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         await _loop.ConfigureAwait(false);
         // The loop's last act was a full fsync of every segment; a sync still scheduled has nothing left to do.
         _syncTimer?.Dispose();
+        if (_syncRequested is not null)
+        {
+            Volatile.Write(ref _syncStopped, true);
+            _syncRequested.Release();
+        }
+
         Volatile.Read(ref _durableChanged).TrySetResult();
     }
 
@@ -246,7 +257,7 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     /// <summary>
     /// <see cref="SpoolDurability.ProcessCrash"/>: asks for an fsync one commit interval after the last one started (at
     /// once when that is past), so there is at most one per interval and a quiet spool still syncs its tail. One fsync
-    /// at a time runs, on a pool thread; the write loop goes on writing meanwhile.
+    /// at a time runs, on the spool's fsync thread; appends go on meanwhile.
     /// </summary>
     private void ScheduleSync()
     {
@@ -266,9 +277,22 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         }
         else
         {
-            // Not through a zero-due timer: some timers run such a callback inline, and the fsync must never run on the
-            // write loop.
-            ThreadPool.UnsafeQueueUserWorkItem(_syncWork!, preferLocal: false);
+            _syncRequested!.Release();
+        }
+    }
+
+    /// <summary>The fsync thread: one <see cref="SyncNow"/> per request (at most one is outstanding, see <see cref="_syncPending"/>).</summary>
+    private void SyncThread()
+    {
+        while (true)
+        {
+            _syncRequested!.Wait();
+            if (Volatile.Read(ref _syncStopped))
+            {
+                return;
+            }
+
+            SyncNow();
         }
     }
 
@@ -320,11 +344,6 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
             var signal = Interlocked.Exchange(ref _durableChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             signal.TrySetResult();
         }
-    }
-
-    private sealed class SyncWorkItem(SpoolWriter writer) : IThreadPoolWorkItem
-    {
-        public void Execute() => writer.SyncNow();
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Edge.Audit.Spool;
 using Microsoft.Extensions.Time.Testing;
 
@@ -59,6 +60,30 @@ public sealed class SpoolWriterTests : IAsyncDisposable
             release.Set();
             await slowDisk;
         }
+    }
+
+    [Fact]
+    public async Task TryAppendAsync_ProcessCrash_FsyncRunsOffTheThreadPool()
+    {
+        // A blocking fsync on a pool thread takes a worker the requests need for as long as the disk takes (a 2-core
+        // host runs about two); the old code queued every fsync to the pool.
+        var (writer, segments) = Start(_directory.Options() with { CommitInterval = TimeSpan.Zero });
+        var syncThreads = new ConcurrentQueue<(bool Pool, string? Name)>();
+        segments.SyncStarting = () => syncThreads.Enqueue((Thread.CurrentThread.IsThreadPoolThread, Thread.CurrentThread.Name));
+
+        for (var i = 1; i <= 20; i++)
+        {
+            Assert.True(await writer.TryAppendAsync(SpoolTestDirectory.Record(i)).AsTask().WaitAsync(Patience));
+        }
+
+        var deadline = DateTime.UtcNow + Patience;
+        while (syncThreads.IsEmpty && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.NotEmpty(syncThreads);
+        Assert.All(syncThreads, thread => Assert.False(thread.Pool, $"fsync on a pool thread ({thread.Name})"));
     }
 
     [Fact]
