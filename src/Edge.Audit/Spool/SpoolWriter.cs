@@ -180,13 +180,9 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         Close();
         await _loop.ConfigureAwait(false);
         // The loop's last act was a full fsync of every segment; a sync still scheduled has nothing left to do.
+        Volatile.Write(ref _syncStopped, true);
         _syncTimer?.Dispose();
-        if (_syncRequested is not null)
-        {
-            Volatile.Write(ref _syncStopped, true);
-            _syncRequested.Release();
-        }
-
+        _syncRequested?.Release();
         Volatile.Read(ref _durableChanged).TrySetResult();
     }
 
@@ -270,10 +266,22 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
 
     private void ArmSync()
     {
+        if (Volatile.Read(ref _syncStopped))
+        {
+            return;
+        }
+
         var due = options.CommitInterval - time.GetElapsedTime(Interlocked.Read(ref _lastSyncStart));
         if (due > TimeSpan.Zero)
         {
-            _syncTimer!.Change(due, Timeout.InfiniteTimeSpan);
+            try
+            {
+                _syncTimer!.Change(due, Timeout.InfiniteTimeSpan);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Closed meanwhile: the close fsynced everything.
+            }
         }
         else
         {
