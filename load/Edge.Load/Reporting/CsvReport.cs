@@ -30,8 +30,8 @@ internal static class CsvReport
                     string[] cells =
                     [
                         scenario.Name, step.Name, outcome, Formatting.Count(stats.Count), Formatting.Number(stats.Rps),
-                        Formatting.Ms(stats.MinMs), Formatting.Ms(stats.MeanMs), Formatting.Ms(stats.MaxMs), Formatting.Ms(stats.StdDevMs),
-                        Formatting.Ms(stats.P50Ms), Formatting.Ms(stats.P75Ms), Formatting.Ms(stats.P95Ms), Formatting.Ms(stats.P99Ms),
+                        Formatting.CsvMs(stats.MinMs), Formatting.CsvMs(stats.MeanMs), Formatting.CsvMs(stats.MaxMs), Formatting.CsvMs(stats.StdDevMs),
+                        Formatting.CsvMs(stats.P50Ms), Formatting.CsvMs(stats.P75Ms), Formatting.CsvMs(stats.P95Ms), Formatting.CsvMs(stats.P99Ms),
                         Formatting.Count(stats.Bytes), scenario.Duration.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture), simulation,
                     ];
                     csv.AppendLine(string.Join(',', cells.Select(Escape)));

@@ -30,7 +30,12 @@ internal static class HtmlReport
 
         html.Append("</p>");
         var verdict = report.Thresholds.Count == 0 ? "no thresholds" : report.AllThresholdsPassed ? "all thresholds passed" : "thresholds FAILED";
-        html.Append(CultureInfo.InvariantCulture, $"<p id=\"verdict\" class=\"{(report.AllThresholdsPassed ? "pass" : "fail")}\">{verdict}</p>");
+        html.Append(CultureInfo.InvariantCulture, $"<p id=\"verdict\" class=\"{(report.Passed ? "pass" : "fail")}\">{verdict}</p>");
+        foreach (var scenario in report.ScenariosWithoutOk)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"fail without-ok\">FAILED: {E(scenario.WithoutOkReason)}</p>");
+        }
+
 
         foreach (var (scenario, index) in report.Scenarios.Select(static (s, i) => (s, i)))
         {
@@ -50,9 +55,9 @@ internal static class HtmlReport
             var series = scenario.TimeSeries;
             html.Append(SvgChart.Render($"latency-{index}", "Latency over time (ok responses)", "seconds", "ms",
             [
-                new("p50", "#1f77b4", [.. series.Select(static p => (p.ElapsedSeconds, p.P50Ms))]),
-                new("p99", "#ff7f0e", [.. series.Select(static p => (p.ElapsedSeconds, p.P99Ms))]),
-                new("max", "#999999", [.. series.Select(static p => (p.ElapsedSeconds, p.MaxMs))]),
+                new("p50", "#1f77b4", [.. series.Where(static p => p.P50Ms is not null).Select(static p => (p.ElapsedSeconds, p.P50Ms!.Value))]),
+                new("p99", "#ff7f0e", [.. series.Where(static p => p.P99Ms is not null).Select(static p => (p.ElapsedSeconds, p.P99Ms!.Value))]),
+                new("max", "#999999", [.. series.Where(static p => p.MaxMs is not null).Select(static p => (p.ElapsedSeconds, p.MaxMs!.Value))]),
             ]));
             html.Append(SvgChart.Render($"rps-{index}", "RPS over time", "seconds", "requests/s",
             [

@@ -19,6 +19,11 @@ internal static class MarkdownReport
         }
 
         md.AppendLine(CultureInfo.InvariantCulture, $"- thresholds: {(report.Thresholds.Count == 0 ? "none" : report.AllThresholdsPassed ? "all passed" : "FAILED")}");
+        foreach (var scenario in report.ScenariosWithoutOk)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"- FAILED: {scenario.WithoutOkReason}");
+        }
+
         md.AppendLine();
 
         foreach (var scenario in report.Scenarios)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Edge.Load.Thresholds;
 
 namespace Edge.Load.Reporting;
@@ -18,6 +19,12 @@ public sealed record RunReport
     public IReadOnlyList<ThresholdResult> Thresholds { get; init; } = [];
 
     public bool AllThresholdsPassed => Thresholds.All(static t => t.Passed);
+
+    /// <summary>Scenarios that ran to their end without one ok response: a dead or misrouted target, whatever the thresholds say.</summary>
+    public IReadOnlyList<ScenarioReport> ScenariosWithoutOk => [.. Scenarios.Where(static s => s.WithoutOk)];
+
+    /// <summary>Every threshold passed and every scenario got ok responses: what a CI gate should check.</summary>
+    public bool Passed => AllThresholdsPassed && !Scenarios.Any(static s => s.WithoutOk);
 }
 
 public sealed record ScenarioReport
@@ -46,6 +53,21 @@ public sealed record ScenarioReport
 
     public StepReport Global => Steps[0];
 
+    /// <summary>Not cancelled and not one ok response (a run stopped early is reported as interrupted instead).</summary>
+    public bool WithoutOk => !Cancelled && Global.Ok.Count == 0;
+
+    /// <summary>Why a scenario without ok responses failed, for the console and the reports.</summary>
+    public string WithoutOkReason
+    {
+        get
+        {
+            var top = Global.Fail.StatusCodes.Count == 0 ? null : Global.Fail.StatusCodes[0];
+            return top is null
+                ? $"{Name}: no ok responses (no requests completed)"
+                : string.Create(CultureInfo.InvariantCulture, $"{Name}: no ok responses ({Global.Fail.Count} failed, most often {top.StatusCode}: {top.Count})");
+        }
+    }
+
     public StepReport? Step(string name) => Steps.FirstOrDefault(s => s.Name == name);
 }
 
@@ -62,28 +84,28 @@ public sealed record StepReport
     public double FailPercent => Requests == 0 ? 0 : 100.0 * Fail.Count / Requests;
 }
 
-/// <summary>Statistics of one outcome; latencies in milliseconds.</summary>
+/// <summary>Statistics of one outcome; latencies in milliseconds, null when <see cref="Count"/> is 0 (nothing was measured, which is not 0 ms).</summary>
 public sealed record OutcomeReport
 {
     public required long Count { get; init; }
 
     public required double Rps { get; init; }
 
-    public required double MinMs { get; init; }
+    public required double? MinMs { get; init; }
 
-    public required double MeanMs { get; init; }
+    public required double? MeanMs { get; init; }
 
-    public required double MaxMs { get; init; }
+    public required double? MaxMs { get; init; }
 
-    public required double StdDevMs { get; init; }
+    public required double? StdDevMs { get; init; }
 
-    public required double P50Ms { get; init; }
+    public required double? P50Ms { get; init; }
 
-    public required double P75Ms { get; init; }
+    public required double? P75Ms { get; init; }
 
-    public required double P95Ms { get; init; }
+    public required double? P95Ms { get; init; }
 
-    public required double P99Ms { get; init; }
+    public required double? P99Ms { get; init; }
 
     public required long Bytes { get; init; }
 
@@ -104,11 +126,11 @@ public sealed record TimeSeriesPoint
 
     public required double FailRps { get; init; }
 
-    public required double P50Ms { get; init; }
+    public required double? P50Ms { get; init; }
 
-    public required double P99Ms { get; init; }
+    public required double? P99Ms { get; init; }
 
-    public required double MaxMs { get; init; }
+    public required double? MaxMs { get; init; }
 
     public required long InFlight { get; init; }
 }

@@ -126,9 +126,9 @@ internal sealed class ScenarioStats
             FailCount = fail.TotalCount,
             OkRps = ok.TotalCount / seconds,
             FailRps = fail.TotalCount / seconds,
-            P50Ms = ok.TotalCount == 0 ? 0 : ok.GetValueAtPercentile(50) / 1000.0,
-            P99Ms = ok.TotalCount == 0 ? 0 : ok.GetValueAtPercentile(99) / 1000.0,
-            MaxMs = ok.TotalCount == 0 ? 0 : HdrHistogram.HistogramExtensions.GetMaxValue(ok) / 1000.0,
+            P50Ms = ok.TotalCount == 0 ? null : ok.GetValueAtPercentile(50) / 1000.0,
+            P99Ms = ok.TotalCount == 0 ? null : ok.GetValueAtPercentile(99) / 1000.0,
+            MaxMs = ok.TotalCount == 0 ? null : HdrHistogram.HistogramExtensions.GetMaxValue(ok) / 1000.0,
             InFlight = InFlight,
         };
         if (appendPoint)

@@ -123,6 +123,35 @@ public sealed class CliAppTests
     }
 
     [Fact]
+    public async Task RunAsync_TargetDown_FailsNamingTheScenarioAndTopStatusWithoutPrintingUnmeasuredLatency()
+    {
+        // Every request fails fast with a refused connection; no threshold was given, as in a CI job that only checks the exit code.
+        var folder = TestBackends.TempFolder("dead");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync(
+            ["run", "-s", "plain-get", "-t", TestBackends.DeadTarget(), "--simulation", "constant:copies=2,during=1s", "-o", folder, "-q"],
+            stdout, stderr);
+
+        Assert.Equal(ExitCodes.ThresholdFailed, exit);
+        Assert.Contains("plain-get: no ok responses", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains("most often http_connectionerror", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains("plain-get: ok=0", stdout.ToString(), StringComparison.Ordinal);
+        Assert.Contains("no ok responses", stdout.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("p50=", stdout.ToString(), StringComparison.Ordinal);
+
+        var md = File.ReadAllLines(Path.Combine(folder, "report.md"));
+        Assert.Contains("| global | ok | 0 | 0.0 | - | - | - | - | - | - | - | - | 0 |", md);
+        Assert.Contains(md, l => l.StartsWith("- FAILED: plain-get: no ok responses", StringComparison.Ordinal));
+        var csvOk = File.ReadAllLines(Path.Combine(folder, "report.csv")).Single(l => l.StartsWith("plain-get,global,ok,", StringComparison.Ordinal)).Split(',');
+        Assert.All(csvOk[5..13], cell => Assert.Equal("", cell));
+        var html = File.ReadAllText(Path.Combine(folder, "report.html"));
+        Assert.Contains("<td class=\"name\">ok</td><td>0</td><td>0.0</td><td>-</td>", html, StringComparison.Ordinal);
+        Assert.Contains("FAILED: plain-get: no ok responses", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RunAsync_StoppedMidRun_WritesPartialReportAndReturnsInterrupted()
     {
         using var server = TestBackends.StartWireMock();
