@@ -32,7 +32,7 @@ internal static class MarkdownReport
             md.AppendLine();
             md.AppendLine(CultureInfo.InvariantCulture, $"- simulation: {string.Join(", then ", scenario.Simulations)}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s; measured: {scenario.Duration.TotalSeconds:0.###} s{(scenario.Cancelled ? " (cancelled)" : "")}");
-            md.AppendLine(CultureInfo.InvariantCulture, $"- generator: max dispatch lag {scenario.MaxDispatchLag.TotalMilliseconds:0.###} ms, {scenario.LateDispatches} dispatches more than 10 ms late");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- generator: {scenario.GeneratorText}");
             md.AppendLine();
             md.AppendLine(StatsHeader);
             md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");

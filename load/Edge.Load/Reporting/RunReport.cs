@@ -47,9 +47,15 @@ public sealed record ScenarioReport
     public required IReadOnlyList<TimeSeriesPoint> TimeSeries { get; init; }
 
     /// <summary>Largest delay between an open-model invocation's intended and actual dispatch; large values mean the generator was the bottleneck.</summary>
-    public TimeSpan MaxDispatchLag { get; init; }
+    public TimeSpan? MaxDispatchLag { get; init; }
 
-    public long LateDispatches { get; init; }
+    /// <summary>Open-model dispatches more than 10 ms late; null, like <see cref="MaxDispatchLag"/>, for a closed model, which has no schedule to be late for.</summary>
+    public long? LateDispatches { get; init; }
+
+    /// <summary>The generator line of the reports.</summary>
+    public string GeneratorText => MaxDispatchLag is { } lag
+        ? string.Create(CultureInfo.InvariantCulture, $"max dispatch lag {lag.TotalMilliseconds:0.###} ms, {LateDispatches} dispatches more than 10 ms late")
+        : "closed model, no send schedule (dispatch lag applies to inject phases only)";
 
     public StepReport Global => Steps[0];
 

@@ -46,8 +46,8 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
             Cancelled = cancelled,
             Steps = [ReportBuilder.Step(stats.Global, seconds), .. stats.SubSteps.Select(s => ReportBuilder.Step(s, seconds))],
             TimeSeries = [.. stats.Series],
-            MaxDispatchLag = stats.MaxDispatchLag,
-            LateDispatches = stats.LateDispatches,
+            MaxDispatchLag = plan.Model == LoadModel.Open ? stats.MaxDispatchLag : null,
+            LateDispatches = plan.Model == LoadModel.Open ? stats.LateDispatches : null,
         };
     }
 
