@@ -538,8 +538,9 @@ allocated() { # target
 }
 uses_writer() { { [ "$1" = edge ] && needs_writer && [ "${NO_AUDIT:-0}" != 1 ]; } || [ "${TARGET_WRITER[$1]:-0}" = 1 ]; }
 per_request() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { if (n + 0 == 0) print "-"; else printf "%.1f", t * 1e6 / hz / n }'; }
-# Seconds in a duration such as 2s, 500ms or 1m (edge-load's syntax).
-seconds_of() { awk -v d="$1" 'BEGIN { if (d ~ /ms$/) print substr(d, 1, length(d) - 2) / 1000; else if (d ~ /s$/) print substr(d, 1, length(d) - 1) + 0; else if (d ~ /m$/) print substr(d, 1, length(d) - 1) * 60; else print d + 0 }'; }
+# Requests the target served during one edge-load run: ok and failed, plus the uncounted warm-up (warmup_requests, the
+# 17th column). The closed model's warm-up used to be estimated at the measured rate, which a cold process does not reach.
+served() { awk -F, '$2=="global" { n += $4; if ($3 == "ok") w = $17 } END { printf "%.0f\n", n + w }' "$1/report.csv"; }
 
 # One measurement: mode "max" (closed model, $COPIES copies: throughput) or "rate" (open model, $RATE/s: latency; also
 # CPU per request of every process and the proxy's allocated bytes per request).
@@ -560,23 +561,20 @@ measure() { # round row mode
   if [[ "$target" == edge* ]]; then d1=$(decisions "$target"); c1=$(redis_calls); f1=$(fallbacks "$target"); fi
   local cpu="- - - - -"
   if [ "$mode" = rate ]; then
-    local ok n cp cb cr cw al
-    ok=$(awk -F, '$2=="global" && $3=="ok" { print $4 }' "$folder/report.csv")
-    # The CPU and allocation counters are read around the whole edge-load run, whose open-model warm-up also sends
-    # $RATE requests a second; count those too, or every per-request figure is inflated by (warm-up + duration) / duration.
-    n=$(awk -v ok="$ok" -v r="$RATE" -v w="$(seconds_of "$WARMUP")" 'BEGIN { printf "%.0f", ok + r * w }')
+    local n cp cb cr cw al
+    # The CPU and allocation counters are read around the whole edge-load run, warm-up included; divide by every
+    # request the target served in it (edge-load reports the warm-up's count), or each per-request figure is inflated.
+    n=$(served "$folder")
     cp=$(per_request $((tp1 - tp0)) "$n"); cb=$(per_request $((tb1 - tb0)) "$n"); cr="-"; cw="-"; al="-"
     if [[ "$target" == edge* ]]; then cr=$(per_request $((tr1 - tr0)) "$n"); fi
     if uses_writer "$target"; then cw=$(per_request $((tw1 - tw0)) "$n"); fi
     if [ -n "$a0" ] && [ -n "$a1" ]; then al=$(awk -v a="$a0" -v b="$a1" -v n="$n" 'BEGIN { if (n + 0 == 0) print "-"; else printf "%.0f", (b - a) / n }'); fi
     cpu="$cp $cb $cr $cw $al"
   else
-    # At saturation, where the 1000/s figures' idle overhead (thread-pool spinning, timers) no longer dominates: the
-    # proxy's and the writer's CPU per request, counting the closed-model warm-up at the measured rate.
-    local ok rps n cp cw="-"
-    ok=$(awk -F, '$2=="global" && $3=="ok" { print $4 }' "$folder/report.csv")
-    rps=$(awk -F, '$2=="global" && $3=="ok" { print $5 }' "$folder/report.csv")
-    n=$(awk -v ok="$ok" -v r="$rps" -v w="$(seconds_of "$WARMUP")" 'BEGIN { printf "%.0f", ok + r * w }')
+    # At saturation, where the fixed-rate figures' idle overhead (thread-pool spinning, timers) no longer dominates: the
+    # proxy's and the writer's CPU per request, the closed-model warm-up's requests included.
+    local n cp cw="-"
+    n=$(served "$folder")
     cp=$(per_request $((tp1 - tp0)) "$n")
     if uses_writer "$target"; then cw=$(per_request $((tw1 - tw0)) "$n"); fi
     cpu="$cp - - $cw -"
@@ -629,7 +627,7 @@ BASE=${ROW_LABEL[0]}
   echo "# Side-by-side benchmark results ($PRESET)"
   echo
   if [ "$SMOKE" -eq 1 ]; then echo "**Smoke run** (a few seconds; numbers are not meaningful)."; echo; fi
-  echo "- command: \`load/bench.sh $ARGS\` with targets $PATHS, $ROUNDS round(s), $DURATION per measurement, $WARMUP uncounted warm-up each, after one uncounted $WARM_ROUND closed-model pass per row before round 1"
+  echo "- command: \`load/bench.sh $ARGS\` with targets $PATHS, $ROUNDS round(s), $DURATION per measurement, $WARMUP uncounted warm-up each, $([ "$WARM_ROUND" = 0 ] && echo "no uncounted warm-up pass before round 1" || echo "after one uncounted $WARM_ROUND closed-model pass per row before round 1")"
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(nproc) CPU cores shared by the load generator, the backend and every proxy; load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- backend: $BACKEND_NAME; load: edge-load scenario \`$SCENARIO\` with ${PARAMS[*]:-no extra parameters}; routes: ${ROUTES[*]}"
   echo "- throughput: closed model, $COPIES copies (\`constant:copies=$COPIES,during=$DURATION\`); latency: open model at $RATE/s (\`inject:rate=$RATE,during=$DURATION\`), measured from the intended send time"
@@ -648,7 +646,7 @@ BASE=${ROW_LABEL[0]}
   echo
   echo "CPU per request at the fixed rate ($RATE/s; utime + stime from /proc/PID/stat over the warm-up and the measured phase, divided by the requests sent in both; 1 clock tick = $((1000000 / HZ)) µs): the proxy (the backend for \`direct\`; nginx counts master and workers), the backend, Redis (edge rows), and the audit writer per record (edges that ship to it; one record per request). Allocated bytes per request: the proxy process's GC counter over the same phase (bare YARP and edges; the added column is over \`$BASE\`)."
   echo
-  echo "The last two columns are from the closed-model phase at saturation (max RPS), where CPU per request is what limits throughput; the fixed-rate figures include the idle overhead of a process at 1000/s."
+  echo "The last two columns are from the closed-model phase at saturation (max RPS), where CPU per request is what limits throughput; the fixed-rate figures include the idle overhead of a process at $RATE/s."
   echo
   echo "| target | proxy CPU µs/request | backend CPU µs/request | Redis CPU µs/request | writer CPU µs/record | proxy allocated bytes/request | added over $BASE | proxy CPU µs/request at max | writer CPU µs/record at max |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"

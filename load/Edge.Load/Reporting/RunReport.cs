@@ -36,6 +36,12 @@ public sealed record ScenarioReport
 
     public required TimeSpan WarmUp { get; init; }
 
+    /// <summary>
+    /// Requests the uncounted warm-up sent. Not in any statistic, but the target served them: whoever divides a process's
+    /// CPU time or allocations over the whole run by the requests needs them (a closed model's warm-up rate is unknown beforehand).
+    /// </summary>
+    public long WarmUpRequests { get; init; }
+
     /// <summary>Measured duration (warm-up excluded); RPS is computed over it.</summary>
     public required TimeSpan Duration { get; init; }
 

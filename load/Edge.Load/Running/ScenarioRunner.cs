@@ -16,10 +16,11 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
     {
         var plan = LoadPlan.Create(scenario.Simulations);
         var warmUp = LoadPlan.WarmUp(scenario.Simulations, scenario.WarmUp);
+        var warmUpStats = new ScenarioStats();
         if (warmUp is not null)
         {
             progress.Line($"{scenario.Name}: warm-up {DurationParser.Format(scenario.WarmUp)} (not counted)");
-            await DriveAsync(warmUp, new ScenarioStats(), cancellationToken).ConfigureAwait(false);
+            await DriveAsync(warmUp, warmUpStats, cancellationToken).ConfigureAwait(false);
         }
 
         var stats = new ScenarioStats();
@@ -42,6 +43,7 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
             Name = scenario.Name,
             Simulations = [.. scenario.Simulations.Select(static s => s.Describe())],
             WarmUp = warmUp is null ? TimeSpan.Zero : scenario.WarmUp,
+            WarmUpRequests = warmUpStats.Global.Ok.Count + warmUpStats.Global.Fail.Count,
             Duration = measured,
             Cancelled = cancelled,
             Steps = [ReportBuilder.Step(stats.Global, seconds), .. stats.SubSteps.Select(s => ReportBuilder.Step(s, seconds))],

@@ -152,6 +152,31 @@ public sealed class CliAppTests
     }
 
     [Fact]
+    public async Task RunAsync_ClosedModelWithWarmUp_ReportsTheWarmUpRequestsTheTargetServed()
+    {
+        // bench.sh divides each process's CPU time over the whole run by the requests; a closed model's warm-up count was
+        // guessed from the measured rate, which a cold process does not reach.
+        using var server = TestBackends.StartWireMock();
+        server.Given(Request.Create().WithPath("/").UsingGet()).RespondWith(Response.Create().WithStatusCode(200));
+        var folder = TestBackends.TempFolder("warm");
+
+        var exit = await CliApp.RunAsync(
+            ["run", "-s", "plain-get", "-t", server.Url!, "--simulation", "constant:copies=2,during=1s", "--warmup", "500ms", "-o", folder, "-q"],
+            new StringWriter(), new StringWriter());
+
+        Assert.Equal(ExitCodes.Ok, exit);
+        var lines = File.ReadAllLines(Path.Combine(folder, "report.csv"));
+        var column = Array.IndexOf(lines[0].Split(','), "warmup_requests");
+        Assert.True(column >= 0, "no warmup_requests column: " + lines[0]);
+        var ok = lines.Single(l => l.StartsWith("plain-get,global,ok,", StringComparison.Ordinal)).Split(',');
+        var fail = lines.Single(l => l.StartsWith("plain-get,global,fail,", StringComparison.Ordinal)).Split(',');
+        var warm = long.Parse(ok[column], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(warm > 0);
+        Assert.Equal(server.LogEntries.Count(), warm + long.Parse(ok[3], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fail[3], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"- warm-up (not counted): 0.5 s, {warm} requests;"), File.ReadAllText(Path.Combine(folder, "report.md")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RunAsync_StoppedMidRun_WritesPartialReportAndReturnsInterrupted()
     {
         using var server = TestBackends.StartWireMock();
