@@ -497,6 +497,15 @@ redis_calls() { # summed over every master of a cluster
     | awk -F'[=,:]' '/^cmdstat_(evalsha|eval):/ { s += $3 } END { printf "%d\n", s }'
 }
 
+# Why a row's edge-load run failed: its output, the status codes it got and, for an edge, the edge's own log (a crashed
+# or refusing edge says why there, not in edge-load's connection errors).
+explain_row() { # row folder what
+  echo "---- $3 of ${ROW_LABEL[$1]} ----" >&2; tail -n 8 "$2.log" >&2 || true
+  [ -f "$2/status-codes.csv" ] && { echo "---- status codes ----" >&2; cat "$2/status-codes.csv" >&2; }
+  if [[ "${ROW_TARGET[$1]}" == edge* ]]; then echo "---- last lines of $WORK/${ROW_TARGET[$1]}.log ----" >&2; tail -n 20 "$WORK/${ROW_TARGET[$1]}.log" >&2 || true; fi
+  return 0
+}
+
 # Preflight: a short run per row must succeed, or the numbers would measure denials (a step missing or misconfigured).
 mkdir -p "$WORK/reports"
 for i in "${!ROW_LABEL[@]}"; do
@@ -504,9 +513,7 @@ for i in "${!ROW_LABEL[@]}"; do
   folder="$WORK/reports/preflight-$i"
   if ! $LOAD run "${args[@]}" --simulation "inject:rate=5,during=1s" --threshold "fail% < 1" --threshold "ok >= 1" \
       --report-folder "$folder" --quiet >"$folder.log" 2>&1; then
-    echo "---- preflight of ${ROW_LABEL[$i]} ----" >&2; tail -n 8 "$folder.log" >&2 || true
-    [ -f "$folder/status-codes.csv" ] && { echo "---- status codes ----" >&2; cat "$folder/status-codes.csv" >&2; }
-    if [[ "${ROW_TARGET[$i]}" == edge* ]]; then echo "---- last lines of $WORK/${ROW_TARGET[$i]}.log ----" >&2; tail -n 20 "$WORK/${ROW_TARGET[$i]}.log" >&2 || true; fi
+    explain_row "$i" "$folder" preflight
     fail "preflight of ${ROW_LABEL[$i]} failed through $EDGE_CONFIG; a pipeline step is missing or misconfigured"
   fi
 done
@@ -555,7 +562,7 @@ measure() { # round row mode
   if [ "$mode" = rate ]; then a0=$(allocated "$target"); fi
   tp0=$(ticks "$role"); tb0=$(ticks backend); tr0=$(ticks redis); tw0=$(ticks writer)
   $LOAD run "${args[@]}" --simulation "$sim" --warmup "$WARMUP" --report-folder "$folder" --quiet >"$folder.log" 2>&1 \
-    || { tail -n 20 "$folder.log" >&2; fail "edge-load failed against $label ($mode)"; }
+    || { explain_row "$row" "$folder" "round $round $mode"; fail "edge-load failed against $label ($mode)"; }
   tp1=$(ticks "$role"); tb1=$(ticks backend); tr1=$(ticks redis); tw1=$(ticks writer)
   if [ "$mode" = rate ]; then a1=$(allocated "$target"); fi
   if [[ "$target" == edge* ]]; then d1=$(decisions "$target"); c1=$(redis_calls); f1=$(fallbacks "$target"); fi
@@ -595,7 +602,7 @@ if [ "$WARM_ROUND" != 0 ]; then
     folder="$WORK/reports/warm-$i"
     log "warming ${ROW_LABEL[$i]} for $WARM_ROUND (uncounted)"
     $LOAD run "${args[@]}" --simulation "constant:copies=$COPIES,during=$WARM_ROUND" --report-folder "$folder" --quiet >"$folder.log" 2>&1 \
-      || { tail -n 20 "$folder.log" >&2; fail "edge-load failed against ${ROW_LABEL[$i]} (warm-up round)"; }
+      || { explain_row "$i" "$folder" "warm-up round"; fail "edge-load failed against ${ROW_LABEL[$i]} (warm-up round)"; }
   done
 fi
 for round in $(seq 1 "$ROUNDS"); do
