@@ -31,9 +31,9 @@ internal static class HtmlReport
         html.Append("</p>");
         var verdict = report.Thresholds.Count == 0 ? "no thresholds" : report.AllThresholdsPassed ? "all thresholds passed" : "thresholds FAILED";
         html.Append(CultureInfo.InvariantCulture, $"<p id=\"verdict\" class=\"{(report.Passed ? "pass" : "fail")}\">{verdict}</p>");
-        foreach (var scenario in report.ScenariosWithoutOk)
+        foreach (var reason in report.WithoutOk)
         {
-            html.Append(CultureInfo.InvariantCulture, $"<p class=\"fail without-ok\">FAILED: {E(scenario.WithoutOkReason)}</p>");
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"fail without-ok\">FAILED: {E(reason)}</p>");
         }
 
 

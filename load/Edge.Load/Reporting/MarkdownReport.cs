@@ -19,9 +19,9 @@ internal static class MarkdownReport
         }
 
         md.AppendLine(CultureInfo.InvariantCulture, $"- thresholds: {(report.Thresholds.Count == 0 ? "none" : report.AllThresholdsPassed ? "all passed" : "FAILED")}");
-        foreach (var scenario in report.ScenariosWithoutOk)
+        foreach (var reason in report.WithoutOk)
         {
-            md.AppendLine(CultureInfo.InvariantCulture, $"- FAILED: {scenario.WithoutOkReason}");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- FAILED: {reason}");
         }
 
         md.AppendLine();

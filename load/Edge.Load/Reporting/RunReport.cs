@@ -20,11 +20,14 @@ public sealed record RunReport
 
     public bool AllThresholdsPassed => Thresholds.All(static t => t.Passed);
 
-    /// <summary>Scenarios that ran to their end without one ok response: a dead or misrouted target, whatever the thresholds say.</summary>
-    public IReadOnlyList<ScenarioReport> ScenariosWithoutOk => [.. Scenarios.Where(static s => s.WithoutOk)];
+    /// <summary>
+    /// Scenarios, or steps of a scenario, that ran to their end without one ok response (a dead or misrouted target, a
+    /// wrong secret for one kind of request), one line each: they fail the run whatever the thresholds say.
+    /// </summary>
+    public IReadOnlyList<string> WithoutOk => [.. Scenarios.SelectMany(static s => s.WithoutOk)];
 
-    /// <summary>Every threshold passed and every scenario got ok responses: what a CI gate should check.</summary>
-    public bool Passed => AllThresholdsPassed && !Scenarios.Any(static s => s.WithoutOk);
+    /// <summary>Every threshold passed and every scenario and step got ok responses: what a CI gate should check.</summary>
+    public bool Passed => AllThresholdsPassed && WithoutOk.Count == 0;
 }
 
 public sealed record ScenarioReport
@@ -65,19 +68,21 @@ public sealed record ScenarioReport
 
     public StepReport Global => Steps[0];
 
-    /// <summary>Not cancelled and not one ok response (a run stopped early is reported as interrupted instead).</summary>
-    public bool WithoutOk => !Cancelled && Global.Ok.Count == 0;
+    /// <summary>
+    /// Not cancelled (a stopped run is reported as interrupted instead) and not one ok response: the whole scenario, or
+    /// else each sub-step that was called and never answered ok (in a mixed profile the other steps hide it otherwise).
+    /// </summary>
+    public IReadOnlyList<string> WithoutOk =>
+        Cancelled ? []
+        : Global.Ok.Count == 0 ? [Reason(Name, Global)]
+        : [.. Steps.Skip(1).Where(static s => s.Requests > 0 && s.Ok.Count == 0).Select(s => Reason(Name + "/" + s.Name, s))];
 
-    /// <summary>Why a scenario without ok responses failed, for the console and the reports.</summary>
-    public string WithoutOkReason
+    private static string Reason(string name, StepReport step)
     {
-        get
-        {
-            var top = Global.Fail.StatusCodes.Count == 0 ? null : Global.Fail.StatusCodes[0];
-            return top is null
-                ? $"{Name}: no ok responses (no requests completed)"
-                : string.Create(CultureInfo.InvariantCulture, $"{Name}: no ok responses ({Global.Fail.Count} failed, most often {top.StatusCode}: {top.Count})");
-        }
+        var top = step.Fail.StatusCodes.Count == 0 ? null : step.Fail.StatusCodes[0];
+        return top is null
+            ? $"{name}: no ok responses (no requests completed)"
+            : string.Create(CultureInfo.InvariantCulture, $"{name}: no ok responses ({step.Fail.Count} failed, most often {top.StatusCode}: {top.Count})");
     }
 
     public StepReport? Step(string name) => Steps.FirstOrDefault(s => s.Name == name);

@@ -177,6 +177,31 @@ public sealed class CliAppTests
     }
 
     [Fact]
+    public async Task RunAsync_OneStepOfAMixNeverOk_FailsNamingTheStep()
+    {
+        // A wrong webhook secret: every webhook is refused while plain and JWT requests pass, so the whole scenario has
+        // plenty of ok responses and, without a per-step threshold, the run passed.
+        using var server = TestBackends.StartWireMock();
+        server.Given(Request.Create().WithPath("/hooks/github").UsingPost()).RespondWith(Response.Create().WithStatusCode(401));
+        server.Given(Request.Create().WithPath("/").UsingGet()).RespondWith(Response.Create().WithStatusCode(200));
+        server.Given(Request.Create().WithPath("/orders/1").UsingGet()).RespondWith(Response.Create().WithStatusCode(200));
+        var folder = TestBackends.TempFolder("mixed-dead-step");
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync(
+            ["run", "-s", "mixed", "-t", server.Url!, "--simulation", "inject:rate=60,during=1s",
+             "--param", "key=" + TestBackends.SecretFile("a-test-only-hs256-key-of-at-least-32-bytes"),
+             "--param", "secret=" + TestBackends.SecretFile("It's a Secret to Everybody"),
+             "--param", "plain-weight=1", "--param", "jwt-weight=1", "--param", "webhook-weight=1", "-o", folder, "-q"],
+            new StringWriter(), stderr);
+
+        Assert.Equal(ExitCodes.ThresholdFailed, exit);
+        Assert.Contains("failed: mixed/webhook: no ok responses", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains("most often 401", stderr.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("mixed/plain-get", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RunAsync_StoppedMidRun_WritesPartialReportAndReturnsInterrupted()
     {
         using var server = TestBackends.StartWireMock();
