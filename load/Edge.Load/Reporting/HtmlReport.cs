@@ -40,7 +40,7 @@ internal static class HtmlReport
         foreach (var (scenario, index) in report.Scenarios.Select(static (s, i) => (s, i)))
         {
             html.Append(CultureInfo.InvariantCulture, $"<section class=\"scenario\" data-scenario=\"{E(scenario.Name)}\"><h2>Scenario {E(scenario.Name)}</h2>");
-            html.Append(CultureInfo.InvariantCulture, $"<p>Simulation: {E(string.Join(", then ", scenario.Simulations))}. Warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s, {scenario.WarmUpRequests} requests. Measured: {scenario.Duration.TotalSeconds:0.###} s{(scenario.Cancelled ? " (cancelled)" : "")}. Generator: {E(scenario.GeneratorText)}.</p>");
+            html.Append(CultureInfo.InvariantCulture, $"<p>Simulation: {E(string.Join(", then ", scenario.Simulations))}. Warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s, {scenario.WarmUpRequests} requests. Measured: {E(scenario.DurationText)}. Generator: {E(scenario.GeneratorText)}.</p>");
             html.Append("<table class=\"stats\"><thead><tr><th class=\"name\">step</th><th class=\"name\">outcome</th><th>count</th><th>RPS</th><th>min ms</th><th>mean ms</th><th>max ms</th><th>stddev ms</th><th>p50 ms</th><th>p75 ms</th><th>p95 ms</th><th>p99 ms</th><th>bytes</th><th class=\"name\">status codes</th></tr></thead><tbody>");
             foreach (var step in scenario.Steps)
             {

@@ -31,7 +31,7 @@ internal static class MarkdownReport
             md.AppendLine(CultureInfo.InvariantCulture, $"## Scenario `{scenario.Name}`");
             md.AppendLine();
             md.AppendLine(CultureInfo.InvariantCulture, $"- simulation: {string.Join(", then ", scenario.Simulations)}");
-            md.AppendLine(CultureInfo.InvariantCulture, $"- warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s, {scenario.WarmUpRequests} requests; measured: {scenario.Duration.TotalSeconds:0.###} s{(scenario.Cancelled ? " (cancelled)" : "")}");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s, {scenario.WarmUpRequests} requests; measured: {scenario.DurationText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- generator: {scenario.GeneratorText}");
             md.AppendLine();
             md.AppendLine(StatsHeader);

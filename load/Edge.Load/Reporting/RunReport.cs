@@ -45,8 +45,21 @@ public sealed record ScenarioReport
     /// </summary>
     public long WarmUpRequests { get; init; }
 
-    /// <summary>Measured duration (warm-up excluded); RPS is computed over it.</summary>
+    /// <summary>
+    /// Measured duration (warm-up excluded); RPS is computed over it. The simulations' length, or longer when responses
+    /// still arrived after the load ended (up to the last one), or shorter when the run was cancelled.
+    /// </summary>
     public required TimeSpan Duration { get; init; }
+
+    /// <summary>The simulations' own length (the load as asked for).</summary>
+    public TimeSpan LoadDuration { get; init; }
+
+    /// <summary>The measured-duration text of the reports, with the tail after the load when there was one.</summary>
+    public string DurationText => Cancelled
+        ? string.Create(CultureInfo.InvariantCulture, $"{Duration.TotalSeconds:0.###} s (cancelled)")
+        : Duration > LoadDuration
+            ? string.Create(CultureInfo.InvariantCulture, $"{Duration.TotalSeconds:0.###} s ({LoadDuration.TotalSeconds:0.###} s of load, then {(Duration - LoadDuration).TotalSeconds:0.###} s until the last response)")
+            : string.Create(CultureInfo.InvariantCulture, $"{Duration.TotalSeconds:0.###} s");
 
     public bool Cancelled { get; init; }
 

@@ -36,7 +36,11 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
         stats.Sample(elapsed.TotalSeconds, minPointSeconds: options.SampleInterval.TotalSeconds / 2);
 
         var cancelled = cancellationToken.IsCancellationRequested;
-        var measured = cancelled ? elapsed : plan.Duration;
+        // The load's own length, unless responses kept arriving after it: above capacity an open model's requests queue
+        // up, and dividing the responses over the schedule alone reported the rate they were sent at, not served at.
+        var last = stats.LastRecordedTimestamp;
+        var lastResponse = last == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(started, last);
+        var measured = cancelled ? elapsed : lastResponse > plan.Duration ? lastResponse : plan.Duration;
         var seconds = measured.TotalSeconds;
         return new ScenarioReport
         {
@@ -45,6 +49,7 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
             WarmUp = warmUp is null ? TimeSpan.Zero : scenario.WarmUp,
             WarmUpRequests = warmUpStats.Global.Ok.Count + warmUpStats.Global.Fail.Count,
             Duration = measured,
+            LoadDuration = plan.Duration,
             Cancelled = cancelled,
             Steps = [ReportBuilder.Step(stats.Global, seconds), .. stats.SubSteps.Select(s => ReportBuilder.Step(s, seconds))],
             TimeSeries = [.. stats.Series],

@@ -20,6 +20,7 @@ internal sealed class ScenarioStats
     private long _inFlight;
     private long _maxDispatchLagTicks;
     private long _lateDispatches;
+    private long _lastRecordedTimestamp;
     private double _lastSampleSeconds;
 
     public StepStats Global { get; } = new(GlobalStepName);
@@ -55,6 +56,7 @@ internal sealed class ScenarioStats
             if (!_closed)
             {
                 Global.Record(response, elapsedTicks);
+                _lastRecordedTimestamp = Stopwatch.GetTimestamp();
             }
 
             Interlocked.Decrement(ref _inFlight);
@@ -78,7 +80,24 @@ internal sealed class ScenarioStats
                 Global.Record(Unfinished, waitedTicks);
             }
 
+            if (unfinished > 0)
+            {
+                _lastRecordedTimestamp = Stopwatch.GetTimestamp();
+            }
+
             return unfinished;
+        }
+    }
+
+    /// <summary>When the last outcome was recorded (a <see cref="Stopwatch"/> timestamp; 0 before the first).</summary>
+    public long LastRecordedTimestamp
+    {
+        get
+        {
+            lock (_completion)
+            {
+                return _lastRecordedTimestamp;
+            }
         }
     }
 

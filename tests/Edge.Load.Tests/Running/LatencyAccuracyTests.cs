@@ -55,6 +55,24 @@ public sealed class LatencyAccuracyTests
         Assert.True(ok.MaxMs >= 1900, $"max {ok.MaxMs} ms");
     }
 
+    [Fact]
+    public async Task RunAsync_OpenModelAboveCapacity_RpsIsTheRateServedNotTheRateSent()
+    {
+        // One request at a time, at least 20 ms each: the backend cannot serve more than 50/s, so 200 requests sent in
+        // 2 s take at least 4 s to answer. Dividing them by the 2 s schedule reported 100/s.
+        var one = new SemaphoreSlim(1);
+        await using var backend = await DelayBackend.StartAsync(_ => TimeSpan.FromMilliseconds(20), one);
+        var scenario = EdgeScenarioCatalog.Find("plain-get")!.Create().WithLoadSimulations(Simulation.Inject(100, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)));
+
+        var report = await LoadTest.RunAsync([scenario], new LoadTestOptions { Target = backend.Url, RequestTimeout = TimeSpan.FromSeconds(30) });
+
+        var result = report.Scenarios[0];
+        Assert.Equal(200, result.Global.Ok.Count);
+        Assert.True(result.Global.Ok.Rps <= 50, $"ok-rps {result.Global.Ok.Rps} is above what the backend can serve");
+        Assert.True(result.Duration >= TimeSpan.FromSeconds(4), $"measured {result.Duration}");
+        Assert.Contains("2 s of load, then", Edge.Load.Reporting.MarkdownReport.Render(report), StringComparison.Ordinal);
+    }
+
     private static async Task<OutcomeReport> RunAsync(DelayBackend backend, LoadSimulation simulation)
     {
         var scenario = EdgeScenarioCatalog.Find("plain-get")!.Create().WithLoadSimulations(simulation);
