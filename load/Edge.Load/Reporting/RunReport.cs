@@ -47,7 +47,7 @@ public sealed record ScenarioReport
 
     /// <summary>
     /// Measured duration (warm-up excluded); RPS is computed over it. The simulations' length, or longer when responses
-    /// still arrived after the load ended (up to the last one), or shorter when the run was cancelled.
+    /// still arrived after the load ended (up to the last ok one), or shorter when the run was cancelled.
     /// </summary>
     public required TimeSpan Duration { get; init; }
 
@@ -58,7 +58,7 @@ public sealed record ScenarioReport
     public string DurationText => Cancelled
         ? string.Create(CultureInfo.InvariantCulture, $"{Duration.TotalSeconds:0.###} s (cancelled)")
         : Duration > LoadDuration
-            ? string.Create(CultureInfo.InvariantCulture, $"{Duration.TotalSeconds:0.###} s ({LoadDuration.TotalSeconds:0.###} s of load, then {(Duration - LoadDuration).TotalSeconds:0.###} s until the last response)")
+            ? string.Create(CultureInfo.InvariantCulture, $"{Duration.TotalSeconds:0.###} s ({LoadDuration.TotalSeconds:0.###} s of load, then {(Duration - LoadDuration).TotalSeconds:0.###} s until the last ok response)")
             : string.Create(CultureInfo.InvariantCulture, $"{Duration.TotalSeconds:0.###} s");
 
     public bool Cancelled { get; init; }

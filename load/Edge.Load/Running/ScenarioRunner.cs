@@ -36,9 +36,10 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
         stats.Sample(elapsed.TotalSeconds, minPointSeconds: options.SampleInterval.TotalSeconds / 2);
 
         var cancelled = cancellationToken.IsCancellationRequested;
-        // The load's own length, unless responses kept arriving after it: above capacity an open model's requests queue
+        // The load's own length, unless ok responses kept arriving after it: above capacity an open model's requests queue
         // up, and dividing the responses over the schedule alone reported the rate they were sent at, not served at.
-        var last = stats.LastRecordedTimestamp;
+        // Only ok responses extend it: one request timing out 10 s after the load would otherwise dilute the ok rate.
+        var last = stats.LastOkTimestamp;
         var lastResponse = last == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(started, last);
         var measured = cancelled ? elapsed : lastResponse > plan.Duration ? lastResponse : plan.Duration;
         var seconds = measured.TotalSeconds;

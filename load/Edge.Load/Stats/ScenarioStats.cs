@@ -20,7 +20,7 @@ internal sealed class ScenarioStats
     private long _inFlight;
     private long _maxDispatchLagTicks;
     private long _lateDispatches;
-    private long _lastRecordedTimestamp;
+    private long _lastOkTimestamp;
     private double _lastSampleSeconds;
 
     public StepStats Global { get; } = new(GlobalStepName);
@@ -56,7 +56,10 @@ internal sealed class ScenarioStats
             if (!_closed)
             {
                 Global.Record(response, elapsedTicks);
-                _lastRecordedTimestamp = Stopwatch.GetTimestamp();
+                if (response.IsOk)
+                {
+                    _lastOkTimestamp = Stopwatch.GetTimestamp();
+                }
             }
 
             Interlocked.Decrement(ref _inFlight);
@@ -80,23 +83,18 @@ internal sealed class ScenarioStats
                 Global.Record(Unfinished, waitedTicks);
             }
 
-            if (unfinished > 0)
-            {
-                _lastRecordedTimestamp = Stopwatch.GetTimestamp();
-            }
-
             return unfinished;
         }
     }
 
-    /// <summary>When the last outcome was recorded (a <see cref="Stopwatch"/> timestamp; 0 before the first).</summary>
-    public long LastRecordedTimestamp
+    /// <summary>When the last ok response was recorded (a <see cref="Stopwatch"/> timestamp; 0 before the first).</summary>
+    public long LastOkTimestamp
     {
         get
         {
             lock (_completion)
             {
-                return _lastRecordedTimestamp;
+                return _lastOkTimestamp;
             }
         }
     }

@@ -152,4 +152,28 @@ public sealed class LoadTestTests
         Assert.NotNull(report.Scenarios[0].MaxDispatchLag);
         Assert.Contains("- generator: max dispatch lag ", Edge.Load.Reporting.MarkdownReport.Render(report), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task RunAsync_FailureArrivingAfterTheLoad_DoesNotStretchTheMeasuredDuration()
+    {
+        // One request failing 1.5 s after the load ended: the ok responses were served within the load's second.
+        var scenario = Scenario.Create("late-failure", async ctx =>
+            {
+                if (ctx.InvocationNumber == 9)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None);
+                    return LoadResponse.Fail("timeout");
+                }
+
+                return LoadResponse.Ok("200");
+            })
+            .WithLoadSimulations(Simulation.Inject(10, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)));
+
+        var report = await LoadTest.RunAsync([scenario], new LoadTestOptions());
+
+        var result = report.Scenarios[0];
+        Assert.Equal(1, result.Global.Fail.Count);
+        Assert.Equal(TimeSpan.FromSeconds(1), result.Duration);
+        Assert.Equal(9, result.Global.Ok.Rps);
+    }
 }
