@@ -29,7 +29,8 @@ internal static class HtmlReport
         }
 
         html.Append("</p>");
-        var verdict = report.Thresholds.Count == 0 ? "no thresholds" : report.AllThresholdsPassed ? "all thresholds passed" : "thresholds FAILED";
+        var verdict = report.WithoutOk.Count > 0 ? "FAILED: no ok responses (below)"
+            : report.Thresholds.Count == 0 ? "no thresholds" : report.AllThresholdsPassed ? "all thresholds passed" : "thresholds FAILED";
         html.Append(CultureInfo.InvariantCulture, $"<p id=\"verdict\" class=\"{(report.Passed ? "pass" : "fail")}\">{verdict}</p>");
         foreach (var reason in report.WithoutOk)
         {

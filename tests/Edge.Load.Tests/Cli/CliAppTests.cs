@@ -149,6 +149,7 @@ public sealed class CliAppTests
         var html = File.ReadAllText(Path.Combine(folder, "report.html"));
         Assert.Contains("<td class=\"name\">ok</td><td>0</td><td>0.0</td><td>-</td>", html, StringComparison.Ordinal);
         Assert.Contains("FAILED: plain-get: no ok responses", html, StringComparison.Ordinal);
+        Assert.Contains("<p id=\"verdict\" class=\"fail\">FAILED: no ok responses (below)</p>", html, StringComparison.Ordinal);
     }
 
     [Fact]
