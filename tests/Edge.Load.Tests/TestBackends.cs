@@ -30,14 +30,7 @@ internal static class TestBackends
     }
 
     /// <summary>A loopback URL nothing listens on: a port the OS just handed out and that was closed again.</summary>
-    public static string DeadTarget()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return "http://127.0.0.1:" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-    }
+    public static string DeadTarget() => "http://127.0.0.1:" + FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public static string TempFolder(string name)
     {
