@@ -497,6 +497,15 @@ redis_calls() { # summed over every master of a cluster
     | awk -F'[=,:]' '/^cmdstat_(evalsha|eval):/ { s += $3 } END { printf "%d\n", s }'
 }
 
+# Why a row's edge-load run failed: its output, the status codes it got and, for an edge, the edge's own log (a crashed
+# or refusing edge says why there, not in edge-load's connection errors).
+explain_row() { # row folder what
+  echo "---- $3 of ${ROW_LABEL[$1]} ----" >&2; tail -n 8 "$2.log" >&2 || true
+  [ -f "$2/status-codes.csv" ] && { echo "---- status codes ----" >&2; cat "$2/status-codes.csv" >&2; }
+  if [[ "${ROW_TARGET[$1]}" == edge* ]]; then echo "---- last lines of $WORK/${ROW_TARGET[$1]}.log ----" >&2; tail -n 20 "$WORK/${ROW_TARGET[$1]}.log" >&2 || true; fi
+  return 0
+}
+
 # Preflight: a short run per row must succeed, or the numbers would measure denials (a step missing or misconfigured).
 mkdir -p "$WORK/reports"
 for i in "${!ROW_LABEL[@]}"; do
@@ -504,9 +513,7 @@ for i in "${!ROW_LABEL[@]}"; do
   folder="$WORK/reports/preflight-$i"
   if ! $LOAD run "${args[@]}" --simulation "inject:rate=5,during=1s" --threshold "fail% < 1" --threshold "ok >= 1" \
       --report-folder "$folder" --quiet >"$folder.log" 2>&1; then
-    echo "---- preflight of ${ROW_LABEL[$i]} ----" >&2; tail -n 8 "$folder.log" >&2 || true
-    [ -f "$folder/status-codes.csv" ] && { echo "---- status codes ----" >&2; cat "$folder/status-codes.csv" >&2; }
-    if [[ "${ROW_TARGET[$i]}" == edge* ]]; then echo "---- last lines of $WORK/${ROW_TARGET[$i]}.log ----" >&2; tail -n 20 "$WORK/${ROW_TARGET[$i]}.log" >&2 || true; fi
+    explain_row "$i" "$folder" preflight
     fail "preflight of ${ROW_LABEL[$i]} failed through $EDGE_CONFIG; a pipeline step is missing or misconfigured"
   fi
 done
@@ -538,8 +545,9 @@ allocated() { # target
 }
 uses_writer() { { [ "$1" = edge ] && needs_writer && [ "${NO_AUDIT:-0}" != 1 ]; } || [ "${TARGET_WRITER[$1]:-0}" = 1 ]; }
 per_request() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { if (n + 0 == 0) print "-"; else printf "%.1f", t * 1e6 / hz / n }'; }
-# Seconds in a duration such as 2s, 500ms or 1m (edge-load's syntax).
-seconds_of() { awk -v d="$1" 'BEGIN { if (d ~ /ms$/) print substr(d, 1, length(d) - 2) / 1000; else if (d ~ /s$/) print substr(d, 1, length(d) - 1) + 0; else if (d ~ /m$/) print substr(d, 1, length(d) - 1) * 60; else print d + 0 }'; }
+# Requests the target served during one edge-load run: ok and failed, plus the uncounted warm-up (warmup_requests, the
+# 17th column). The closed model's warm-up used to be estimated at the measured rate, which a cold process does not reach.
+served() { awk -F, '$2=="global" { n += $4; if ($3 == "ok") w = $17 } END { printf "%.0f\n", n + w }' "$1/report.csv"; }
 
 # One measurement: mode "max" (closed model, $COPIES copies: throughput) or "rate" (open model, $RATE/s: latency; also
 # CPU per request of every process and the proxy's allocated bytes per request).
@@ -554,29 +562,26 @@ measure() { # round row mode
   if [ "$mode" = rate ]; then a0=$(allocated "$target"); fi
   tp0=$(ticks "$role"); tb0=$(ticks backend); tr0=$(ticks redis); tw0=$(ticks writer)
   $LOAD run "${args[@]}" --simulation "$sim" --warmup "$WARMUP" --report-folder "$folder" --quiet >"$folder.log" 2>&1 \
-    || { tail -n 20 "$folder.log" >&2; fail "edge-load failed against $label ($mode)"; }
+    || { explain_row "$row" "$folder" "round $round $mode"; fail "edge-load failed against $label ($mode)"; }
   tp1=$(ticks "$role"); tb1=$(ticks backend); tr1=$(ticks redis); tw1=$(ticks writer)
   if [ "$mode" = rate ]; then a1=$(allocated "$target"); fi
   if [[ "$target" == edge* ]]; then d1=$(decisions "$target"); c1=$(redis_calls); f1=$(fallbacks "$target"); fi
   local cpu="- - - - -"
   if [ "$mode" = rate ]; then
-    local ok n cp cb cr cw al
-    ok=$(awk -F, '$2=="global" && $3=="ok" { print $4 }' "$folder/report.csv")
-    # The CPU and allocation counters are read around the whole edge-load run, whose open-model warm-up also sends
-    # $RATE requests a second; count those too, or every per-request figure is inflated by (warm-up + duration) / duration.
-    n=$(awk -v ok="$ok" -v r="$RATE" -v w="$(seconds_of "$WARMUP")" 'BEGIN { printf "%.0f", ok + r * w }')
+    local n cp cb cr cw al
+    # The CPU and allocation counters are read around the whole edge-load run, warm-up included; divide by every
+    # request the target served in it (edge-load reports the warm-up's count), or each per-request figure is inflated.
+    n=$(served "$folder")
     cp=$(per_request $((tp1 - tp0)) "$n"); cb=$(per_request $((tb1 - tb0)) "$n"); cr="-"; cw="-"; al="-"
     if [[ "$target" == edge* ]]; then cr=$(per_request $((tr1 - tr0)) "$n"); fi
     if uses_writer "$target"; then cw=$(per_request $((tw1 - tw0)) "$n"); fi
     if [ -n "$a0" ] && [ -n "$a1" ]; then al=$(awk -v a="$a0" -v b="$a1" -v n="$n" 'BEGIN { if (n + 0 == 0) print "-"; else printf "%.0f", (b - a) / n }'); fi
     cpu="$cp $cb $cr $cw $al"
   else
-    # At saturation, where the 1000/s figures' idle overhead (thread-pool spinning, timers) no longer dominates: the
-    # proxy's and the writer's CPU per request, counting the closed-model warm-up at the measured rate.
-    local ok rps n cp cw="-"
-    ok=$(awk -F, '$2=="global" && $3=="ok" { print $4 }' "$folder/report.csv")
-    rps=$(awk -F, '$2=="global" && $3=="ok" { print $5 }' "$folder/report.csv")
-    n=$(awk -v ok="$ok" -v r="$rps" -v w="$(seconds_of "$WARMUP")" 'BEGIN { printf "%.0f", ok + r * w }')
+    # At saturation, where the fixed-rate figures' idle overhead (thread-pool spinning, timers) no longer dominates: the
+    # proxy's and the writer's CPU per request, the closed-model warm-up's requests included.
+    local n cp cw="-"
+    n=$(served "$folder")
     cp=$(per_request $((tp1 - tp0)) "$n")
     if uses_writer "$target"; then cw=$(per_request $((tw1 - tw0)) "$n"); fi
     cpu="$cp - - $cw -"
@@ -597,7 +602,7 @@ if [ "$WARM_ROUND" != 0 ]; then
     folder="$WORK/reports/warm-$i"
     log "warming ${ROW_LABEL[$i]} for $WARM_ROUND (uncounted)"
     $LOAD run "${args[@]}" --simulation "constant:copies=$COPIES,during=$WARM_ROUND" --report-folder "$folder" --quiet >"$folder.log" 2>&1 \
-      || { tail -n 20 "$folder.log" >&2; fail "edge-load failed against ${ROW_LABEL[$i]} (warm-up round)"; }
+      || { explain_row "$i" "$folder" "warm-up round"; fail "edge-load failed against ${ROW_LABEL[$i]} (warm-up round)"; }
   done
 fi
 for round in $(seq 1 "$ROUNDS"); do
@@ -629,7 +634,7 @@ BASE=${ROW_LABEL[0]}
   echo "# Side-by-side benchmark results ($PRESET)"
   echo
   if [ "$SMOKE" -eq 1 ]; then echo "**Smoke run** (a few seconds; numbers are not meaningful)."; echo; fi
-  echo "- command: \`load/bench.sh $ARGS\` with targets $PATHS, $ROUNDS round(s), $DURATION per measurement, $WARMUP uncounted warm-up each, after one uncounted $WARM_ROUND closed-model pass per row before round 1"
+  echo "- command: \`load/bench.sh $ARGS\` with targets $PATHS, $ROUNDS round(s), $DURATION per measurement, $WARMUP uncounted warm-up each, $([ "$WARM_ROUND" = 0 ] && echo "no uncounted warm-up pass before round 1" || echo "after one uncounted $WARM_ROUND closed-model pass per row before round 1")"
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(nproc) CPU cores shared by the load generator, the backend and every proxy; load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- backend: $BACKEND_NAME; load: edge-load scenario \`$SCENARIO\` with ${PARAMS[*]:-no extra parameters}; routes: ${ROUTES[*]}"
   echo "- throughput: closed model, $COPIES copies (\`constant:copies=$COPIES,during=$DURATION\`); latency: open model at $RATE/s (\`inject:rate=$RATE,during=$DURATION\`), measured from the intended send time"
@@ -643,12 +648,12 @@ BASE=${ROW_LABEL[0]}
   echo "| target | max RPS | ratio to $BASE | p50 ms at max | p99 ms at max | p50 ms at $RATE/s | p99 ms at $RATE/s | p99 added at $RATE/s (ms) | failed requests | Redis calls per rate-limit decision | rate-limit fallbacks |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for label in "${ROW_LABEL[@]}"; do
-    echo "| $label | $(stat "$label" max 4) | $(ratio "$(stat "$label" max 4)" "$(stat "$BASE" max 4)") | $(stat "$label" max 5) | $(stat "$label" max 6) | $(stat "$label" rate 5) | $(stat "$label" rate 6) | $(diff_ms "$(stat "$label" rate 6)" "$(stat "$BASE" rate 6)") | $(fails "$label") | $(per_decision "$label") | $(fallback_count "$label") |"
+    echo "| $label | $(stat "$label" max 4) | $(ratio "$(stat "$label" max 4)" "$(stat "$BASE" max 4)") | $(stat "$label" max 5) | $(stat "$label" max 6) | $(stat "$label" rate 5) | $(stat "$label" rate 6) | $([ "$label" = "$BASE" ] && echo "-" || diff_ms "$(stat "$label" rate 6)" "$(stat "$BASE" rate 6)") | $(fails "$label") | $(per_decision "$label") | $(fallback_count "$label") |"
   done
   echo
   echo "CPU per request at the fixed rate ($RATE/s; utime + stime from /proc/PID/stat over the warm-up and the measured phase, divided by the requests sent in both; 1 clock tick = $((1000000 / HZ)) µs): the proxy (the backend for \`direct\`; nginx counts master and workers), the backend, Redis (edge rows), and the audit writer per record (edges that ship to it; one record per request). Allocated bytes per request: the proxy process's GC counter over the same phase (bare YARP and edges; the added column is over \`$BASE\`)."
   echo
-  echo "The last two columns are from the closed-model phase at saturation (max RPS), where CPU per request is what limits throughput; the fixed-rate figures include the idle overhead of a process at 1000/s."
+  echo "The last two columns are from the closed-model phase at saturation (max RPS), where CPU per request is what limits throughput; the fixed-rate figures include the idle overhead of a process at $RATE/s."
   echo
   echo "| target | proxy CPU µs/request | backend CPU µs/request | Redis CPU µs/request | writer CPU µs/record | proxy allocated bytes/request | added over $BASE | proxy CPU µs/request at max | writer CPU µs/record at max |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"

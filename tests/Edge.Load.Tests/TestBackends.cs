@@ -29,6 +29,9 @@ internal static class TestBackends
         return (app, new Uri(address));
     }
 
+    /// <summary>A loopback URL nothing listens on: a port the OS just handed out and that was closed again.</summary>
+    public static string DeadTarget() => "http://127.0.0.1:" + FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public static string TempFolder(string name)
     {
         var path = Path.Combine(Path.GetTempPath(), "edge-load-tests", name + "-" + Guid.NewGuid().ToString("N")[..8]);

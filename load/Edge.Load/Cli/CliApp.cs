@@ -47,7 +47,7 @@ public static class CliApp
           pause:5s                                     no load
         Thresholds: [scenario[/step]:] metric op value, metric one of p50 p75 p95 p99 mean min max stddev (ms),
           rps, fail%, fail, ok, requests. Example: --threshold "p99 < 20ms" --threshold "jwt-rbac:fail% < 1"
-        Exit codes: 0 ok, 1 threshold failed, 2 usage error, 3 run failed, 130 stopped by Ctrl+C (reports written for the part that ran).
+        Exit codes: 0 ok, 1 a threshold failed or a scenario or step got no ok response, 2 usage error, 3 run failed, 130 stopped by Ctrl+C (reports written for the part that ran).
         """;
 
     public const string RunUsage = """
@@ -55,7 +55,7 @@ public static class CliApp
                              [--warmup 2s] [--report-folder DIR] [--threshold "p99<20ms" ...] [--thresholds-file FILE]
                              [--param key=value ...] [--timeout 10s] [--quiet]
         Runs the named scenarios (see 'edge-load list') against --target and writes report.md, report.html and csv files.
-        Exit codes: 0 ok, 1 threshold failed, 2 usage error, 3 run failed, 130 stopped by Ctrl+C (reports written for the part that ran).
+        Exit codes: 0 ok, 1 a threshold failed or a scenario or step got no ok response, 2 usage error, 3 run failed, 130 stopped by Ctrl+C (reports written for the part that ran).
         """;
 
     public const string ListUsage = """
@@ -544,8 +544,10 @@ public static class CliApp
         foreach (var scenario in report.Scenarios)
         {
             var g = scenario.Global;
-            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{scenario.Name}: ok={g.Ok.Count} fail={g.Fail.Count} rps={g.Ok.Rps:0.0} p50={g.Ok.P50Ms:0.000}ms p99={g.Ok.P99Ms:0.000}ms max={g.Ok.MaxMs:0.000}ms")).ConfigureAwait(false);
+            var latency = g.Ok.Count == 0
+                ? "no ok responses"
+                : string.Create(CultureInfo.InvariantCulture, $"p50={g.Ok.P50Ms:0.000}ms p99={g.Ok.P99Ms:0.000}ms max={g.Ok.MaxMs:0.000}ms");
+            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{scenario.Name}: ok={g.Ok.Count} fail={g.Fail.Count} ok-rps={g.Ok.Rps:0.0} {latency}")).ConfigureAwait(false);
         }
 
         foreach (var threshold in report.Thresholds)
@@ -560,6 +562,13 @@ public static class CliApp
             return ExitCodes.Interrupted;
         }
 
-        return report.AllThresholdsPassed ? ExitCodes.Ok : ExitCodes.ThresholdFailed;
+        // A dead target answers every request with a fast connection error: without this the run passed (exit 0) unless
+        // the caller had thought of "fail% < 1".
+        foreach (var reason in report.WithoutOk)
+        {
+            await stderr.WriteLineAsync("failed: " + reason).ConfigureAwait(false);
+        }
+
+        return report.Passed ? ExitCodes.Ok : ExitCodes.ThresholdFailed;
     }
 }

@@ -12,10 +12,19 @@ public static class HttpStep
     public static async Task<Response> SendAsync(HttpClient client, HttpRequestMessage request, IReadOnlySet<int> expectedStatuses, CancellationToken cancellationToken)
     {
         long sent = request.Content?.Headers.ContentLength ?? 0;
+
+        // HttpClient.Timeout ends at the response headers (ResponseHeadersRead); the timeout must also cover the body, or
+        // a server that sends its headers and stalls counted as a slow success instead of a timeout.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (client.Timeout != Timeout.InfiniteTimeSpan)
+        {
+            timeout.CancelAfter(client.Timeout);
+        }
+
         try
         {
-            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-            var received = await DrainAsync(response.Content, cancellationToken).ConfigureAwait(false);
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            var received = await DrainAsync(response.Content, timeout.Token).ConfigureAwait(false);
             var status = (int)response.StatusCode;
             var code = status is >= 0 and < 600 ? StatusText[status] : status.ToString(CultureInfo.InvariantCulture);
             return expectedStatuses.Contains(status)
@@ -28,12 +37,37 @@ public static class HttpStep
         }
         catch (HttpRequestException ex)
         {
-            return Response.Fail(ex.HttpRequestError == HttpRequestError.Unknown ? "http_error" : "http_" + ex.HttpRequestError.ToString().ToLowerInvariant(), sent, ex.Message);
+            return Response.Fail(Label(ex.HttpRequestError, ex), sent, ex.Message);
+        }
+        catch (IOException ex)
+        {
+            // The body broke off after the headers (a reset, or fewer bytes than Content-Length): a transport failure,
+            // labelled like one instead of as a bug in the scenario ("exception").
+            return Response.Fail(Label(ex is HttpIOException io ? io.HttpRequestError : HttpRequestError.Unknown, ex), sent, ex.Message);
         }
         finally
         {
             request.Dispose();
         }
+    }
+
+    /// <summary>http_connectionerror, http_responseended…; for an unclassified error the socket's own reason (http_connectionreset) when there is one.</summary>
+    private static string Label(HttpRequestError error, Exception ex)
+    {
+        if (error != HttpRequestError.Unknown)
+        {
+            return "http_" + error.ToString().ToLowerInvariant();
+        }
+
+        for (var inner = ex.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Net.Sockets.SocketException socket)
+            {
+                return "http_" + socket.SocketErrorCode.ToString().ToLowerInvariant();
+            }
+        }
+
+        return "http_error";
     }
 
     private static async Task<long> DrainAsync(HttpContent content, CancellationToken cancellationToken)

@@ -11,7 +11,7 @@ internal static class CsvReport
     public static readonly string[] Columns =
     [
         "scenario", "step", "outcome", "count", "rps", "min_ms", "mean_ms", "max_ms", "stddev_ms",
-        "p50_ms", "p75_ms", "p95_ms", "p99_ms", "bytes", "duration_s", "simulation",
+        "p50_ms", "p75_ms", "p95_ms", "p99_ms", "bytes", "duration_s", "simulation", "warmup_requests",
     ];
 
     public static readonly string[] StatusColumns = ["scenario", "step", "outcome", "status_code", "count"];
@@ -30,9 +30,10 @@ internal static class CsvReport
                     string[] cells =
                     [
                         scenario.Name, step.Name, outcome, Formatting.Count(stats.Count), Formatting.Number(stats.Rps),
-                        Formatting.Ms(stats.MinMs), Formatting.Ms(stats.MeanMs), Formatting.Ms(stats.MaxMs), Formatting.Ms(stats.StdDevMs),
-                        Formatting.Ms(stats.P50Ms), Formatting.Ms(stats.P75Ms), Formatting.Ms(stats.P95Ms), Formatting.Ms(stats.P99Ms),
+                        Formatting.CsvMs(stats.MinMs), Formatting.CsvMs(stats.MeanMs), Formatting.CsvMs(stats.MaxMs), Formatting.CsvMs(stats.StdDevMs),
+                        Formatting.CsvMs(stats.P50Ms), Formatting.CsvMs(stats.P75Ms), Formatting.CsvMs(stats.P95Ms), Formatting.CsvMs(stats.P99Ms),
                         Formatting.Count(stats.Bytes), scenario.Duration.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture), simulation,
+                        Formatting.Count(scenario.WarmUpRequests),
                     ];
                     csv.AppendLine(string.Join(',', cells.Select(Escape)));
                 }

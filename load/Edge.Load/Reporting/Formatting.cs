@@ -4,7 +4,11 @@ namespace Edge.Load.Reporting;
 
 internal static class Formatting
 {
-    public static string Ms(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
+    /// <summary>A latency, or "-" where nothing was measured (an outcome with no responses): 0.000 would read as a measured 0 ms.</summary>
+    public static string Ms(double? value) => value is { } v ? v.ToString("0.000", CultureInfo.InvariantCulture) : "-";
+
+    /// <summary>A latency for csv: an empty field where nothing was measured, so a spreadsheet or awk does not average in a 0.</summary>
+    public static string CsvMs(double? value) => value is { } v ? v.ToString("0.000", CultureInfo.InvariantCulture) : "";
 
     public static string Number(double value) => value.ToString("0.0", CultureInfo.InvariantCulture);
 

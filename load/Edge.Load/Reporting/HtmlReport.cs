@@ -29,13 +29,19 @@ internal static class HtmlReport
         }
 
         html.Append("</p>");
-        var verdict = report.Thresholds.Count == 0 ? "no thresholds" : report.AllThresholdsPassed ? "all thresholds passed" : "thresholds FAILED";
-        html.Append(CultureInfo.InvariantCulture, $"<p id=\"verdict\" class=\"{(report.AllThresholdsPassed ? "pass" : "fail")}\">{verdict}</p>");
+        var verdict = report.WithoutOk.Count > 0 ? "FAILED: no ok responses (below)"
+            : report.Thresholds.Count == 0 ? "no thresholds" : report.AllThresholdsPassed ? "all thresholds passed" : "thresholds FAILED";
+        html.Append(CultureInfo.InvariantCulture, $"<p id=\"verdict\" class=\"{(report.Passed ? "pass" : "fail")}\">{verdict}</p>");
+        foreach (var reason in report.WithoutOk)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"fail without-ok\">FAILED: {E(reason)}</p>");
+        }
+
 
         foreach (var (scenario, index) in report.Scenarios.Select(static (s, i) => (s, i)))
         {
             html.Append(CultureInfo.InvariantCulture, $"<section class=\"scenario\" data-scenario=\"{E(scenario.Name)}\"><h2>Scenario {E(scenario.Name)}</h2>");
-            html.Append(CultureInfo.InvariantCulture, $"<p>Simulation: {E(string.Join(", then ", scenario.Simulations))}. Warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s. Measured: {scenario.Duration.TotalSeconds:0.###} s{(scenario.Cancelled ? " (cancelled)" : "")}. Generator: max dispatch lag {scenario.MaxDispatchLag.TotalMilliseconds:0.###} ms, {scenario.LateDispatches} dispatches more than 10 ms late.</p>");
+            html.Append(CultureInfo.InvariantCulture, $"<p>Simulation: {E(string.Join(", then ", scenario.Simulations))}. Warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s, {scenario.WarmUpRequests} requests. Measured: {E(scenario.DurationText)}. Generator: {E(scenario.GeneratorText)}.</p>");
             html.Append("<table class=\"stats\"><thead><tr><th class=\"name\">step</th><th class=\"name\">outcome</th><th>count</th><th>RPS</th><th>min ms</th><th>mean ms</th><th>max ms</th><th>stddev ms</th><th>p50 ms</th><th>p75 ms</th><th>p95 ms</th><th>p99 ms</th><th>bytes</th><th class=\"name\">status codes</th></tr></thead><tbody>");
             foreach (var step in scenario.Steps)
             {
@@ -50,9 +56,9 @@ internal static class HtmlReport
             var series = scenario.TimeSeries;
             html.Append(SvgChart.Render($"latency-{index}", "Latency over time (ok responses)", "seconds", "ms",
             [
-                new("p50", "#1f77b4", [.. series.Select(static p => (p.ElapsedSeconds, p.P50Ms))]),
-                new("p99", "#ff7f0e", [.. series.Select(static p => (p.ElapsedSeconds, p.P99Ms))]),
-                new("max", "#999999", [.. series.Select(static p => (p.ElapsedSeconds, p.MaxMs))]),
+                new("p50", "#1f77b4", [.. series.Where(static p => p.P50Ms is not null).Select(static p => (p.ElapsedSeconds, p.P50Ms!.Value))]),
+                new("p99", "#ff7f0e", [.. series.Where(static p => p.P99Ms is not null).Select(static p => (p.ElapsedSeconds, p.P99Ms!.Value))]),
+                new("max", "#999999", [.. series.Where(static p => p.MaxMs is not null).Select(static p => (p.ElapsedSeconds, p.MaxMs!.Value))]),
             ]));
             html.Append(SvgChart.Render($"rps-{index}", "RPS over time", "seconds", "requests/s",
             [

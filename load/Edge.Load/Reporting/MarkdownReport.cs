@@ -19,6 +19,11 @@ internal static class MarkdownReport
         }
 
         md.AppendLine(CultureInfo.InvariantCulture, $"- thresholds: {(report.Thresholds.Count == 0 ? "none" : report.AllThresholdsPassed ? "all passed" : "FAILED")}");
+        foreach (var reason in report.WithoutOk)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"- FAILED: {reason}");
+        }
+
         md.AppendLine();
 
         foreach (var scenario in report.Scenarios)
@@ -26,8 +31,8 @@ internal static class MarkdownReport
             md.AppendLine(CultureInfo.InvariantCulture, $"## Scenario `{scenario.Name}`");
             md.AppendLine();
             md.AppendLine(CultureInfo.InvariantCulture, $"- simulation: {string.Join(", then ", scenario.Simulations)}");
-            md.AppendLine(CultureInfo.InvariantCulture, $"- warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s; measured: {scenario.Duration.TotalSeconds:0.###} s{(scenario.Cancelled ? " (cancelled)" : "")}");
-            md.AppendLine(CultureInfo.InvariantCulture, $"- generator: max dispatch lag {scenario.MaxDispatchLag.TotalMilliseconds:0.###} ms, {scenario.LateDispatches} dispatches more than 10 ms late");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s, {scenario.WarmUpRequests} requests; measured: {scenario.DurationText}");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- generator: {scenario.GeneratorText}");
             md.AppendLine();
             md.AppendLine(StatsHeader);
             md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Edge.Load.Thresholds;
 
 namespace Edge.Load.Reporting;
@@ -18,6 +19,15 @@ public sealed record RunReport
     public IReadOnlyList<ThresholdResult> Thresholds { get; init; } = [];
 
     public bool AllThresholdsPassed => Thresholds.All(static t => t.Passed);
+
+    /// <summary>
+    /// Scenarios, or steps of a scenario, that ran to their end without one ok response (a dead or misrouted target, a
+    /// wrong secret for one kind of request), one line each: they fail the run whatever the thresholds say.
+    /// </summary>
+    public IReadOnlyList<string> WithoutOk => [.. Scenarios.SelectMany(static s => s.WithoutOk)];
+
+    /// <summary>Every threshold passed and every scenario and step got ok responses: what a CI gate should check.</summary>
+    public bool Passed => AllThresholdsPassed && WithoutOk.Count == 0;
 }
 
 public sealed record ScenarioReport
@@ -29,8 +39,27 @@ public sealed record ScenarioReport
 
     public required TimeSpan WarmUp { get; init; }
 
-    /// <summary>Measured duration (warm-up excluded); RPS is computed over it.</summary>
+    /// <summary>
+    /// Requests the uncounted warm-up sent. Not in any statistic, but the target served them: whoever divides a process's
+    /// CPU time or allocations over the whole run by the requests needs them (a closed model's warm-up rate is unknown beforehand).
+    /// </summary>
+    public long WarmUpRequests { get; init; }
+
+    /// <summary>
+    /// Measured duration (warm-up excluded); RPS is computed over it. The simulations' length, or longer when responses
+    /// still arrived after the load ended (up to the last ok one), or shorter when the run was cancelled.
+    /// </summary>
     public required TimeSpan Duration { get; init; }
+
+    /// <summary>The simulations' own length (the load as asked for).</summary>
+    public TimeSpan LoadDuration { get; init; }
+
+    /// <summary>The measured-duration text of the reports, with the tail after the load when there was one.</summary>
+    public string DurationText => Cancelled
+        ? string.Create(CultureInfo.InvariantCulture, $"{Duration.TotalSeconds:0.###} s (cancelled)")
+        : Duration > LoadDuration
+            ? string.Create(CultureInfo.InvariantCulture, $"{Duration.TotalSeconds:0.###} s ({LoadDuration.TotalSeconds:0.###} s of load, then {(Duration - LoadDuration).TotalSeconds:0.###} s until the last ok response)")
+            : string.Create(CultureInfo.InvariantCulture, $"{Duration.TotalSeconds:0.###} s");
 
     public bool Cancelled { get; init; }
 
@@ -40,11 +69,34 @@ public sealed record ScenarioReport
     public required IReadOnlyList<TimeSeriesPoint> TimeSeries { get; init; }
 
     /// <summary>Largest delay between an open-model invocation's intended and actual dispatch; large values mean the generator was the bottleneck.</summary>
-    public TimeSpan MaxDispatchLag { get; init; }
+    public TimeSpan? MaxDispatchLag { get; init; }
 
-    public long LateDispatches { get; init; }
+    /// <summary>Open-model dispatches more than 10 ms late; null, like <see cref="MaxDispatchLag"/>, for a closed model, which has no schedule to be late for.</summary>
+    public long? LateDispatches { get; init; }
+
+    /// <summary>The generator line of the reports.</summary>
+    public string GeneratorText => MaxDispatchLag is { } lag
+        ? string.Create(CultureInfo.InvariantCulture, $"max dispatch lag {lag.TotalMilliseconds:0.###} ms, {LateDispatches} dispatches more than 10 ms late")
+        : "closed model, no send schedule (dispatch lag applies to inject phases only)";
 
     public StepReport Global => Steps[0];
+
+    /// <summary>
+    /// Not cancelled (a stopped run is reported as interrupted instead) and not one ok response: the whole scenario, or
+    /// else each sub-step that was called and never answered ok (in a mixed profile the other steps hide it otherwise).
+    /// </summary>
+    public IReadOnlyList<string> WithoutOk =>
+        Cancelled ? []
+        : Global.Ok.Count == 0 ? [Reason(Name, Global)]
+        : [.. Steps.Skip(1).Where(static s => s.Requests > 0 && s.Ok.Count == 0).Select(s => Reason(Name + "/" + s.Name, s))];
+
+    private static string Reason(string name, StepReport step)
+    {
+        var top = step.Fail.StatusCodes.Count == 0 ? null : step.Fail.StatusCodes[0];
+        return top is null
+            ? $"{name}: no ok responses (no requests completed)"
+            : string.Create(CultureInfo.InvariantCulture, $"{name}: no ok responses ({step.Fail.Count} failed, most often {top.StatusCode}: {top.Count})");
+    }
 
     public StepReport? Step(string name) => Steps.FirstOrDefault(s => s.Name == name);
 }
@@ -62,28 +114,28 @@ public sealed record StepReport
     public double FailPercent => Requests == 0 ? 0 : 100.0 * Fail.Count / Requests;
 }
 
-/// <summary>Statistics of one outcome; latencies in milliseconds.</summary>
+/// <summary>Statistics of one outcome; latencies in milliseconds, null when <see cref="Count"/> is 0 (nothing was measured, which is not 0 ms).</summary>
 public sealed record OutcomeReport
 {
     public required long Count { get; init; }
 
     public required double Rps { get; init; }
 
-    public required double MinMs { get; init; }
+    public required double? MinMs { get; init; }
 
-    public required double MeanMs { get; init; }
+    public required double? MeanMs { get; init; }
 
-    public required double MaxMs { get; init; }
+    public required double? MaxMs { get; init; }
 
-    public required double StdDevMs { get; init; }
+    public required double? StdDevMs { get; init; }
 
-    public required double P50Ms { get; init; }
+    public required double? P50Ms { get; init; }
 
-    public required double P75Ms { get; init; }
+    public required double? P75Ms { get; init; }
 
-    public required double P95Ms { get; init; }
+    public required double? P95Ms { get; init; }
 
-    public required double P99Ms { get; init; }
+    public required double? P99Ms { get; init; }
 
     public required long Bytes { get; init; }
 
@@ -104,11 +156,11 @@ public sealed record TimeSeriesPoint
 
     public required double FailRps { get; init; }
 
-    public required double P50Ms { get; init; }
+    public required double? P50Ms { get; init; }
 
-    public required double P99Ms { get; init; }
+    public required double? P99Ms { get; init; }
 
-    public required double MaxMs { get; init; }
+    public required double? MaxMs { get; init; }
 
     public required long InFlight { get; init; }
 }

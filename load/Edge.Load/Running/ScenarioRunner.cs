@@ -16,10 +16,11 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
     {
         var plan = LoadPlan.Create(scenario.Simulations);
         var warmUp = LoadPlan.WarmUp(scenario.Simulations, scenario.WarmUp);
+        var warmUpStats = new ScenarioStats();
         if (warmUp is not null)
         {
             progress.Line($"{scenario.Name}: warm-up {DurationParser.Format(scenario.WarmUp)} (not counted)");
-            await DriveAsync(warmUp, new ScenarioStats(), cancellationToken).ConfigureAwait(false);
+            await DriveAsync(warmUp, warmUpStats, cancellationToken).ConfigureAwait(false);
         }
 
         var stats = new ScenarioStats();
@@ -35,19 +36,26 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
         stats.Sample(elapsed.TotalSeconds, minPointSeconds: options.SampleInterval.TotalSeconds / 2);
 
         var cancelled = cancellationToken.IsCancellationRequested;
-        var measured = cancelled ? elapsed : plan.Duration;
+        // The load's own length, unless ok responses kept arriving after it: above capacity an open model's requests queue
+        // up, and dividing the responses over the schedule alone reported the rate they were sent at, not served at.
+        // Only ok responses extend it: one request timing out 10 s after the load would otherwise dilute the ok rate.
+        var last = stats.LastOkTimestamp;
+        var lastResponse = last == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(started, last);
+        var measured = cancelled ? elapsed : lastResponse > plan.Duration ? lastResponse : plan.Duration;
         var seconds = measured.TotalSeconds;
         return new ScenarioReport
         {
             Name = scenario.Name,
             Simulations = [.. scenario.Simulations.Select(static s => s.Describe())],
             WarmUp = warmUp is null ? TimeSpan.Zero : scenario.WarmUp,
+            WarmUpRequests = warmUpStats.Global.Ok.Count + warmUpStats.Global.Fail.Count,
             Duration = measured,
+            LoadDuration = plan.Duration,
             Cancelled = cancelled,
             Steps = [ReportBuilder.Step(stats.Global, seconds), .. stats.SubSteps.Select(s => ReportBuilder.Step(s, seconds))],
             TimeSeries = [.. stats.Series],
-            MaxDispatchLag = stats.MaxDispatchLag,
-            LateDispatches = stats.LateDispatches,
+            MaxDispatchLag = plan.Model == LoadModel.Open ? stats.MaxDispatchLag : null,
+            LateDispatches = plan.Model == LoadModel.Open ? stats.LateDispatches : null,
         };
     }
 

@@ -21,10 +21,10 @@ internal static class ReportBuilder
         {
             Count = count,
             Rps = seconds <= 0 ? 0 : count / seconds,
-            MinMs = count == 0 ? 0 : stats.MinMicros / 1000.0,
-            MeanMs = count == 0 ? 0 : h.GetMean() / 1000.0,
-            MaxMs = count == 0 ? 0 : h.GetMaxValue() / 1000.0,
-            StdDevMs = count == 0 ? 0 : h.GetStdDeviation() / 1000.0,
+            MinMs = count == 0 ? null : stats.MinMicros / 1000.0,
+            MeanMs = count == 0 ? null : h.GetMean() / 1000.0,
+            MaxMs = count == 0 ? null : h.GetMaxValue() / 1000.0,
+            StdDevMs = count == 0 ? null : h.GetStdDeviation() / 1000.0,
             P50Ms = Percentile(h, 50),
             P75Ms = Percentile(h, 75),
             P95Ms = Percentile(h, 95),
@@ -34,6 +34,6 @@ internal static class ReportBuilder
         };
     }
 
-    private static double Percentile(HistogramBase h, double percentile) =>
-        h.TotalCount == 0 ? 0 : h.GetValueAtPercentile(percentile) / 1000.0;
+    private static double? Percentile(HistogramBase h, double percentile) =>
+        h.TotalCount == 0 ? null : h.GetValueAtPercentile(percentile) / 1000.0;
 }

@@ -20,6 +20,7 @@ internal sealed class ScenarioStats
     private long _inFlight;
     private long _maxDispatchLagTicks;
     private long _lateDispatches;
+    private long _lastOkTimestamp;
     private double _lastSampleSeconds;
 
     public StepStats Global { get; } = new(GlobalStepName);
@@ -55,6 +56,10 @@ internal sealed class ScenarioStats
             if (!_closed)
             {
                 Global.Record(response, elapsedTicks);
+                if (response.IsOk)
+                {
+                    _lastOkTimestamp = Stopwatch.GetTimestamp();
+                }
             }
 
             Interlocked.Decrement(ref _inFlight);
@@ -79,6 +84,18 @@ internal sealed class ScenarioStats
             }
 
             return unfinished;
+        }
+    }
+
+    /// <summary>When the last ok response was recorded (a <see cref="Stopwatch"/> timestamp; 0 before the first).</summary>
+    public long LastOkTimestamp
+    {
+        get
+        {
+            lock (_completion)
+            {
+                return _lastOkTimestamp;
+            }
         }
     }
 
@@ -126,9 +143,9 @@ internal sealed class ScenarioStats
             FailCount = fail.TotalCount,
             OkRps = ok.TotalCount / seconds,
             FailRps = fail.TotalCount / seconds,
-            P50Ms = ok.TotalCount == 0 ? 0 : ok.GetValueAtPercentile(50) / 1000.0,
-            P99Ms = ok.TotalCount == 0 ? 0 : ok.GetValueAtPercentile(99) / 1000.0,
-            MaxMs = ok.TotalCount == 0 ? 0 : HdrHistogram.HistogramExtensions.GetMaxValue(ok) / 1000.0,
+            P50Ms = ok.TotalCount == 0 ? null : ok.GetValueAtPercentile(50) / 1000.0,
+            P99Ms = ok.TotalCount == 0 ? null : ok.GetValueAtPercentile(99) / 1000.0,
+            MaxMs = ok.TotalCount == 0 ? null : HdrHistogram.HistogramExtensions.GetMaxValue(ok) / 1000.0,
             InFlight = InFlight,
         };
         if (appendPoint)

@@ -123,6 +123,86 @@ public sealed class CliAppTests
     }
 
     [Fact]
+    public async Task RunAsync_TargetDown_FailsNamingTheScenarioAndTopStatusWithoutPrintingUnmeasuredLatency()
+    {
+        // Every request fails fast with a refused connection; no threshold was given, as in a CI job that only checks the exit code.
+        var folder = TestBackends.TempFolder("dead");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync(
+            ["run", "-s", "plain-get", "-t", TestBackends.DeadTarget(), "--simulation", "constant:copies=2,during=1s", "-o", folder, "-q"],
+            stdout, stderr);
+
+        Assert.Equal(ExitCodes.ThresholdFailed, exit);
+        Assert.Contains("plain-get: no ok responses", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains("most often http_connectionerror", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains("plain-get: ok=0", stdout.ToString(), StringComparison.Ordinal);
+        Assert.Contains("no ok responses", stdout.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("p50=", stdout.ToString(), StringComparison.Ordinal);
+
+        var md = File.ReadAllLines(Path.Combine(folder, "report.md"));
+        Assert.Contains("| global | ok | 0 | 0.0 | - | - | - | - | - | - | - | - | 0 |", md);
+        Assert.Contains(md, l => l.StartsWith("- FAILED: plain-get: no ok responses", StringComparison.Ordinal));
+        var csvOk = File.ReadAllLines(Path.Combine(folder, "report.csv")).Single(l => l.StartsWith("plain-get,global,ok,", StringComparison.Ordinal)).Split(',');
+        Assert.All(csvOk[5..13], cell => Assert.Equal("", cell));
+        var html = File.ReadAllText(Path.Combine(folder, "report.html"));
+        Assert.Contains("<td class=\"name\">ok</td><td>0</td><td>0.0</td><td>-</td>", html, StringComparison.Ordinal);
+        Assert.Contains("FAILED: plain-get: no ok responses", html, StringComparison.Ordinal);
+        Assert.Contains("<p id=\"verdict\" class=\"fail\">FAILED: no ok responses (below)</p>", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_ClosedModelWithWarmUp_ReportsTheWarmUpRequestsTheTargetServed()
+    {
+        // bench.sh divides each process's CPU time over the whole run by the requests; a closed model's warm-up count was
+        // guessed from the measured rate, which a cold process does not reach.
+        using var server = TestBackends.StartWireMock();
+        server.Given(Request.Create().WithPath("/").UsingGet()).RespondWith(Response.Create().WithStatusCode(200));
+        var folder = TestBackends.TempFolder("warm");
+
+        var exit = await CliApp.RunAsync(
+            ["run", "-s", "plain-get", "-t", server.Url!, "--simulation", "constant:copies=2,during=1s", "--warmup", "500ms", "-o", folder, "-q"],
+            new StringWriter(), new StringWriter());
+
+        Assert.Equal(ExitCodes.Ok, exit);
+        var lines = File.ReadAllLines(Path.Combine(folder, "report.csv"));
+        var column = Array.IndexOf(lines[0].Split(','), "warmup_requests");
+        Assert.True(column >= 0, "no warmup_requests column: " + lines[0]);
+        var ok = lines.Single(l => l.StartsWith("plain-get,global,ok,", StringComparison.Ordinal)).Split(',');
+        var fail = lines.Single(l => l.StartsWith("plain-get,global,fail,", StringComparison.Ordinal)).Split(',');
+        var warm = long.Parse(ok[column], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(warm > 0);
+        Assert.Equal(server.LogEntries.Count(), warm + long.Parse(ok[3], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fail[3], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"- warm-up (not counted): 0.5 s, {warm} requests;"), File.ReadAllText(Path.Combine(folder, "report.md")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_OneStepOfAMixNeverOk_FailsNamingTheStep()
+    {
+        // A wrong webhook secret: every webhook is refused while plain and JWT requests pass, so the whole scenario has
+        // plenty of ok responses and, without a per-step threshold, the run passed.
+        using var server = TestBackends.StartWireMock();
+        server.Given(Request.Create().WithPath("/hooks/github").UsingPost()).RespondWith(Response.Create().WithStatusCode(401));
+        server.Given(Request.Create().WithPath("/").UsingGet()).RespondWith(Response.Create().WithStatusCode(200));
+        server.Given(Request.Create().WithPath("/orders/1").UsingGet()).RespondWith(Response.Create().WithStatusCode(200));
+        var folder = TestBackends.TempFolder("mixed-dead-step");
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync(
+            ["run", "-s", "mixed", "-t", server.Url!, "--simulation", "inject:rate=60,during=1s",
+             "--param", "key=" + TestBackends.SecretFile("a-test-only-hs256-key-of-at-least-32-bytes"),
+             "--param", "secret=" + TestBackends.SecretFile("It's a Secret to Everybody"),
+             "--param", "plain-weight=1", "--param", "jwt-weight=1", "--param", "webhook-weight=1", "-o", folder, "-q"],
+            new StringWriter(), stderr);
+
+        Assert.Equal(ExitCodes.ThresholdFailed, exit);
+        Assert.Contains("failed: mixed/webhook: no ok responses", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains("most often 401", stderr.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("mixed/plain-get", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RunAsync_StoppedMidRun_WritesPartialReportAndReturnsInterrupted()
     {
         using var server = TestBackends.StartWireMock();

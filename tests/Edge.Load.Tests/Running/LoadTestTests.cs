@@ -125,4 +125,55 @@ public sealed class LoadTestTests
         Assert.Equal("unfinished", Assert.Single(global.Fail.StatusCodes).StatusCode);
         Assert.False(report.AllThresholdsPassed);
     }
+
+    [Fact]
+    public async Task RunAsync_ClosedModel_ReportsNoDispatchLagItNeverMeasured()
+    {
+        // A closed model has no send schedule: "max dispatch lag 0 ms, 0 dispatches more than 10 ms late" read as a
+        // generator that kept up, a figure nobody measured.
+        var scenario = Scenario.Create("closed", _ => Task.FromResult(LoadResponse.Ok("200")))
+            .WithLoadSimulations(Simulation.KeepConstant(1, TimeSpan.FromMilliseconds(300)));
+
+        var report = await LoadTest.RunAsync([scenario], new LoadTestOptions());
+
+        var md = Edge.Load.Reporting.MarkdownReport.Render(report);
+        Assert.DoesNotContain("dispatch lag 0 ms", md, StringComparison.Ordinal);
+        Assert.Contains("- generator: closed model, no send schedule", md, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_OpenModel_ReportsTheDispatchLag()
+    {
+        var scenario = Scenario.Create("open", _ => Task.FromResult(LoadResponse.Ok("200")))
+            .WithLoadSimulations(Simulation.Inject(20, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(500)));
+
+        var report = await LoadTest.RunAsync([scenario], new LoadTestOptions());
+
+        Assert.NotNull(report.Scenarios[0].MaxDispatchLag);
+        Assert.Contains("- generator: max dispatch lag ", Edge.Load.Reporting.MarkdownReport.Render(report), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_FailureArrivingAfterTheLoad_DoesNotStretchTheMeasuredDuration()
+    {
+        // One request failing 1.5 s after the load ended: the ok responses were served within the load's second.
+        var scenario = Scenario.Create("late-failure", async ctx =>
+            {
+                if (ctx.InvocationNumber == 9)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None);
+                    return LoadResponse.Fail("timeout");
+                }
+
+                return LoadResponse.Ok("200");
+            })
+            .WithLoadSimulations(Simulation.Inject(10, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)));
+
+        var report = await LoadTest.RunAsync([scenario], new LoadTestOptions());
+
+        var result = report.Scenarios[0];
+        Assert.Equal(1, result.Global.Fail.Count);
+        Assert.Equal(TimeSpan.FromSeconds(1), result.Duration);
+        Assert.Equal(9, result.Global.Ok.Rps);
+    }
 }

@@ -23,7 +23,7 @@ public sealed class OutcomeStatsTests
         AssertClose(950, report.P95Ms);
         AssertClose(990, report.P99Ms);
         AssertClose(1000, report.MaxMs);
-        Assert.Equal(1, report.MinMs);
+        Assert.Equal(1, report.MinMs!.Value);
         AssertClose(500.5, report.MeanMs);
         AssertClose(Math.Sqrt(((1000.0 * 1000) - 1) / 12), report.StdDevMs);
         Assert.Equal(1000, report.Count);
@@ -48,6 +48,22 @@ public sealed class OutcomeStatsTests
         Assert.Equal([new KeyValuePair<string, long>("200", 2), new KeyValuePair<string, long>("503", 1)], stats.StatusCodes());
     }
 
-    private static void AssertClose(double expected, double actual) =>
-        Assert.True(Math.Abs(expected - actual) <= expected * 0.001 + 0.001, $"expected {expected} ± 0.1%, got {actual}");
+    [Fact]
+    public void Outcome_NoResponses_LatenciesAreNotMeasuredRatherThanZero()
+    {
+        var stats = new OutcomeStats();
+        stats.DrainInterval();
+
+        var report = ReportBuilder.Outcome(stats, seconds: 10);
+
+        Assert.Equal(0, report.Count);
+        Assert.Equal(0, report.Rps);
+        Assert.All(new[] { report.MinMs, report.MeanMs, report.MaxMs, report.StdDevMs, report.P50Ms, report.P75Ms, report.P95Ms, report.P99Ms }, Assert.Null);
+    }
+
+    private static void AssertClose(double expected, double? actual)
+    {
+        Assert.NotNull(actual);
+        Assert.True(Math.Abs(expected - actual.Value) <= expected * 0.001 + 0.001, $"expected {expected} ± 0.1%, got {actual}");
+    }
 }

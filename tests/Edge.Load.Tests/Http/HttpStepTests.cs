@@ -1,0 +1,138 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Edge.Load.Http;
+
+namespace Edge.Load.Tests.Http;
+
+/// <summary>Transport failures from a raw socket server: each a failure with the status that says what happened.</summary>
+public sealed class HttpStepTests
+{
+    private static readonly HashSet<int> Ok = [200];
+
+    [Fact]
+    public async Task SendAsync_HeadersThenStalledBody_FailsAsTimeoutAfterTheClientTimeout()
+    {
+        // HttpClient.Timeout stops at the headers; the body never comes. Before, this waited for the server and counted as ok.
+        await using var server = await RawServer.StartAsync(async (socket, ct) =>
+        {
+            await socket.SendAsync(Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nxxxxxxxxxx"), ct);
+            await Task.Delay(TimeSpan.FromSeconds(30), ct);
+        });
+        using var client = LoadHttpClient.Create(TimeSpan.FromMilliseconds(500));
+
+        var response = await HttpStep.SendAsync(client, new HttpRequestMessage(HttpMethod.Get, server.Url), Ok, CancellationToken.None);
+
+        Assert.False(response.IsOk);
+        Assert.Equal("timeout", response.StatusCode);
+    }
+
+    [Fact]
+    public async Task SendAsync_ConnectionResetMidBody_FailsWithATransportStatusNotException()
+    {
+        await using var server = await RawServer.StartAsync(async (socket, ct) =>
+        {
+            await socket.SendAsync(Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nxxxxxxxxxx"), ct);
+            await Task.Delay(100, ct);
+            socket.LingerState = new LingerOption(true, 0);
+        });
+        using var client = LoadHttpClient.Create(TimeSpan.FromSeconds(10));
+
+        var response = await HttpStep.SendAsync(client, new HttpRequestMessage(HttpMethod.Get, server.Url), Ok, CancellationToken.None);
+
+        Assert.False(response.IsOk);
+        Assert.StartsWith("http_", response.StatusCode, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SendAsync_ConnectionResetBeforeTheResponse_FailsAsConnectionReset()
+    {
+        await using var server = await RawServer.StartAsync((socket, _) =>
+        {
+            socket.LingerState = new LingerOption(true, 0);
+            return Task.CompletedTask;
+        });
+        using var client = LoadHttpClient.Create(TimeSpan.FromSeconds(10));
+
+        var response = await HttpStep.SendAsync(client, new HttpRequestMessage(HttpMethod.Get, server.Url), Ok, CancellationToken.None);
+
+        Assert.False(response.IsOk);
+        Assert.Equal("http_connectionreset", response.StatusCode);
+    }
+
+    /// <summary>Accepts connections on loopback, reads the request head, runs the handler, then closes the socket.</summary>
+    private sealed class RawServer : IAsyncDisposable
+    {
+        private readonly TcpListener _listener;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _loop;
+
+        private RawServer(TcpListener listener, Func<Socket, CancellationToken, Task> handler)
+        {
+            _listener = listener;
+            Url = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/");
+            _loop = AcceptAsync(handler);
+        }
+
+        public Uri Url { get; }
+
+        public static Task<RawServer> StartAsync(Func<Socket, CancellationToken, Task> handler)
+        {
+            var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return Task.FromResult(new RawServer(listener, handler));
+        }
+
+        private async Task AcceptAsync(Func<Socket, CancellationToken, Task> handler)
+        {
+            try
+            {
+                while (true)
+                {
+                    var socket = await _listener.AcceptSocketAsync(_stop.Token);
+                    _ = ServeAsync(socket, handler);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Disposed.
+            }
+        }
+
+        private async Task ServeAsync(Socket socket, Func<Socket, CancellationToken, Task> handler)
+        {
+            using (socket)
+            {
+                try
+                {
+                    var buffer = new byte[4096];
+                    var head = new StringBuilder();
+                    while (!head.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
+                    {
+                        var read = await socket.ReceiveAsync(buffer, _stop.Token);
+                        if (read == 0)
+                        {
+                            return;
+                        }
+
+                        head.Append(Encoding.ASCII.GetString(buffer, 0, read));
+                    }
+
+                    await handler(socket, _stop.Token);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or SocketException)
+                {
+                    // The client went away or the server is stopping.
+                }
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            _listener.Stop();
+            await _loop;
+            _stop.Dispose();
+        }
+    }
+}
