@@ -20,6 +20,7 @@ internal sealed class EdgeRequestMiddleware(
     EdgeDecisions decisions,
     IEdgeThreatGate threat,
     IAuditSink audit,
+    PathParameterRouting pathParameters,
     TimeProvider time)
 {
     /// <summary>Recorded as the deciding step when the edge itself refuses a request before any configured step.</summary>
@@ -81,6 +82,12 @@ internal sealed class EdgeRequestMiddleware(
             else if (PathPolicy.HidesDotSegment(context.Request.Path.Value))
             {
                 await decisions.DenyAsync(context, EdgeStepName, PathPolicy.Denial);
+            }
+
+            // A Java backend drops ';' path parameters before routing: without them the path must still be this route's.
+            else if (pathParameters.ReachesAnotherRoute(context.Request.Path.Value, route))
+            {
+                await decisions.DenyAsync(context, EdgeStepName, PathPolicy.ParameterDenial);
             }
 
             // HTTP/2 extended CONNECT (RFC 8441) is a WebSocket handshake, which YARP forwards; plain CONNECT is not.

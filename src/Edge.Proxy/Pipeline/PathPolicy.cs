@@ -23,6 +23,9 @@ internal static class PathPolicy
     public static readonly EdgeDenial Denial = new(StatusCodes.Status400BadRequest, ReasonCode, "Path invalid",
         "The path holds a '.' or '..' segment behind a backslash, an encoded slash or a ';' path parameter, or an overlong UTF-8 escape.");
 
+    public static readonly EdgeDenial ParameterDenial = new(StatusCodes.Status400BadRequest, ReasonCode, "Path invalid",
+        "Without its ';' path parameters the path belongs to another route.");
+
     public static bool HidesDotSegment(string? path)
     {
         // The common path has no backslash, escape or ';': one vectorised scan.

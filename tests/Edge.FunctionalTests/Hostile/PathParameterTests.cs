@@ -1,0 +1,64 @@
+using Edge.Testing;
+
+namespace Edge.FunctionalTests.Hostile;
+
+/// <summary>
+/// Behind a catch-all public route, <c>/tenant/{**rest}</c> needs a tenant. Tomcat drops <c>;</c> path parameters before
+/// routing, so <c>/tenant;x/orders</c>, which the edge routes to the catch-all, is Tomcat's <c>/tenant/orders</c>.
+/// </summary>
+public sealed class PathParameterTests(PathParameterTests.CatchAllEdge fixture) : IClassFixture<PathParameterTests.CatchAllEdge>
+{
+    [Theory]
+    [InlineData("/tenant;x/orders-a")]
+    [InlineData("/tenant;jsessionid=1/orders-b")]
+    [InlineData("/TENANT;/orders-c")]
+    [InlineData("/tenant;x")]
+    public async Task ParameterHidesAnotherRoutesPath_Answers400PathInvalidAndNeverReachesTheBackend(string path)
+    {
+        var response = await SendAsync(path);
+        var audit = await fixture.Edge.LocalAuditDataAsync(response.Header("X-Request-Id")!);
+
+        Assert.Equal((400, "path_invalid"), (response.Status, response.ProblemCode()));
+        Assert.Equal(0, fixture.Backend.Received.Count(e => e.RequestMessage?.Path?.StartsWith(path, StringComparison.OrdinalIgnoreCase) == true));
+        Assert.Equal((400, "deny", "path_invalid"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("reason").GetString()));
+    }
+
+    [Theory]
+    [InlineData("/app/page;jsessionid=A1B2")]
+    [InlineData("/tenants;v=2/list")]
+    [InlineData("/tenant/orders;jsessionid=A1B2")]
+    public async Task ParameterOnThisRoutesPath_Forwarded(string path)
+    {
+        var response = await SendAsync(path, "X-Tenant-ID: acme\r\n");
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal(1, fixture.Backend.Received.Count(e => e.RequestMessage?.Path == path));
+    }
+
+    private Task<RawResponse> SendAsync(string path, string headers = "") =>
+        RawHttp.SendAsync(fixture.Edge.ProxyPort, $"GET {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n");
+
+    public sealed class CatchAllEdge : IAsyncLifetime
+    {
+        public Backend Backend { get; private set; } = null!;
+
+        public EdgeHost Edge { get; private set; } = null!;
+
+        public async Task InitializeAsync()
+        {
+            Backend = Backend.Start();
+            var tenant = new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" };
+            Edge = await EdgeHost.StartAsync(ProxyJson.Create(Backend.Url, new Dictionary<string, object>
+            {
+                ["everything"] = ProxyJson.Route("/{**rest}"),
+                ["tenant"] = ProxyJson.Route("/tenant/{**rest}", tenant),
+            }));
+        }
+
+        public async Task DisposeAsync()
+        {
+            await Edge.DisposeAsync();
+            Backend.Dispose();
+        }
+    }
+}
