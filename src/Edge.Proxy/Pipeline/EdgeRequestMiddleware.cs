@@ -20,7 +20,7 @@ internal sealed class EdgeRequestMiddleware(
     EdgeDecisions decisions,
     IEdgeThreatGate threat,
     IAuditSink audit,
-    PathParameterRouting pathParameters,
+    BackendPathRouting backendPaths,
     TimeProvider time)
 {
     /// <summary>Recorded as the deciding step when the edge itself refuses a request before any configured step.</summary>
@@ -84,10 +84,10 @@ internal sealed class EdgeRequestMiddleware(
                 await decisions.DenyAsync(context, EdgeStepName, PathPolicy.Denial);
             }
 
-            // A Java backend drops ';' path parameters before routing: without them the path must still be this route's.
-            else if (pathParameters.ReachesAnotherRoute(context.Request.Path.Value, route))
+            // Read as a backend may read it (no path parameters, split at a backslash or %2F), the path must still be this route's.
+            else if (backendPaths.ReachesAnotherRoute(context.Request.Path.Value, route))
             {
-                await decisions.DenyAsync(context, EdgeStepName, PathPolicy.ParameterDenial);
+                await decisions.DenyAsync(context, EdgeStepName, PathPolicy.OtherRouteDenial);
             }
 
             // HTTP/2 extended CONNECT (RFC 8441) is a WebSocket handshake, which YARP forwards; plain CONNECT is not.

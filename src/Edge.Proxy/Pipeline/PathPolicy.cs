@@ -23,8 +23,8 @@ internal static class PathPolicy
     public static readonly EdgeDenial Denial = new(StatusCodes.Status400BadRequest, ReasonCode, "Path invalid",
         "The path holds a '.' or '..' segment behind a backslash, an encoded slash or a ';' path parameter, or an overlong UTF-8 escape.");
 
-    public static readonly EdgeDenial ParameterDenial = new(StatusCodes.Status400BadRequest, ReasonCode, "Path invalid",
-        "Without its ';' path parameters the path belongs to another route.");
+    public static readonly EdgeDenial OtherRouteDenial = new(StatusCodes.Status400BadRequest, ReasonCode, "Path invalid",
+        "Read as a backend may read it (without ';' path parameters, with '\\', %2F or %5C as '/') the path belongs to another route.");
 
     public static bool HidesDotSegment(string? path)
     {
