@@ -21,6 +21,7 @@ internal sealed class EdgeRequestMiddleware(
     IEdgeThreatGate threat,
     IAuditSink audit,
     BackendPathRouting backendPaths,
+    IResponseEventSink responseEvents,
     TimeProvider time)
 {
     /// <summary>Recorded as the deciding step when the edge itself refuses a request before any configured step.</summary>
@@ -99,9 +100,19 @@ internal sealed class EdgeRequestMiddleware(
             else
             {
                 await next(context);
-                if (!context.Response.HasStarted && context.Features[typeof(IForwarderErrorFeature)] is IForwarderErrorFeature { Error: not ForwarderError.None } failure)
+                if (context.Features[typeof(IForwarderErrorFeature)] is IForwarderErrorFeature { Error: not ForwarderError.None } failure)
                 {
-                    await WriteForwarderProblemAsync(context, failure.Error);
+                    if (!context.Response.HasStarted)
+                    {
+                        await WriteForwarderProblemAsync(context, failure.Error);
+                    }
+
+                    // The record went out with the status when the response started; the break comes after it.
+                    else if (failure.Error is ForwarderError.ResponseBodyDestination
+                        || (failure.Error is ForwarderError.ResponseBodyCanceled && !context.RequestAborted.IsCancellationRequested))
+                    {
+                        responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString());
+                    }
                 }
             }
         }
