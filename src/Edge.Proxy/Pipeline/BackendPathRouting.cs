@@ -22,6 +22,10 @@ namespace Edge.Proxy.Pipeline;
 /// </remarks>
 internal sealed class BackendPathRouting(IProxyStateLookup proxy)
 {
+    // Parsed once per route config (a reload brings new config objects): a client sending such paths in a loop costs
+    // one match per route, not a template parse per route.
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<RouteConfig, ParsedRoute> _parsed = [];
+
     public bool ReachesAnotherRoute(string? path, RouteConfig current)
     {
         if (string.IsNullOrEmpty(path) || path.AsSpan().IndexOfAny(';', '\\', '%') < 0)
@@ -41,14 +45,14 @@ internal sealed class BackendPathRouting(IProxyStateLookup proxy)
         var bestPrecedence = 0m;
         foreach (var route in proxy.GetRoutes())
         {
-            var template = TemplateParser.Parse(route.Config.Match.Path ?? "/{**any}");
-            if (!new TemplateMatcher(template, new RouteValueDictionary()).TryMatch(stripped, new RouteValueDictionary()))
+            var parsed = _parsed.GetValue(route.Config, static config => ParsedRoute.Of(config));
+            if (!parsed.Matcher.TryMatch(stripped, new RouteValueDictionary()))
             {
                 continue;
             }
 
             var order = route.Config.Order ?? 0;
-            var precedence = RoutePrecedence.ComputeInbound(template);
+            var precedence = parsed.Precedence;
             if (best is null || order < bestOrder || (order == bestOrder && precedence < bestPrecedence))
             {
                 (best, bestOrder, bestPrecedence) = (route.Config.RouteId, order, precedence);
@@ -88,5 +92,14 @@ internal sealed class BackendPathRouting(IProxyStateLookup proxy)
         }
 
         return builder.ToString();
+    }
+
+    private sealed record ParsedRoute(TemplateMatcher Matcher, decimal Precedence)
+    {
+        public static ParsedRoute Of(RouteConfig config)
+        {
+            var template = TemplateParser.Parse(config.Match.Path ?? "/{**any}");
+            return new ParsedRoute(new TemplateMatcher(template, new RouteValueDictionary()), RoutePrecedence.ComputeInbound(template));
+        }
     }
 }
