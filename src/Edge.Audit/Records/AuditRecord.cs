@@ -80,6 +80,12 @@ public static class AuditEventTypes
 
     /// <summary>An operator lifted a ban on the management port.</summary>
     public const string ThreatUnbanned = "dev.edge.audit.threat.unbanned.v1";
+    /// <summary>
+    /// The backend broke off a response after its status and headers had gone to the client: the request's record (written
+    /// when the response started) says the status the client got; this one, naming it in <c>requestId</c>, says the body did not all arrive.
+    /// </summary>
+    public const string ResponseIncomplete = "dev.edge.audit.response.incomplete.v1";
+
     /// <summary>Approval events: <c>requested</c>, <c>approved</c>, <c>rejected</c>, <c>consumed</c>, <c>expired</c>, <c>invalid</c>, <c>mismatch</c>.</summary>
     public const string ApprovalRequested = "dev.edge.audit.approval.requested.v1";
     public const string ApprovalApproved = "dev.edge.audit.approval.approved.v1";

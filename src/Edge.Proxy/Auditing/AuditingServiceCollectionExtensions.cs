@@ -31,6 +31,7 @@ internal static class AuditingServiceCollectionExtensions
             sp.GetRequiredService<SecretRotationDetector>(),
             sp.GetRequiredService<ILogger<ConfigAuditEventSink>>()));
         services.AddSingleton<IThreatEventSink>(sp => new ThreatAuditEventSink(sp.GetRequiredService<SecurityEventWriter>()));
+        services.AddSingleton<IResponseEventSink>(sp => new ResponseAuditEventSink(sp.GetRequiredService<SecurityEventWriter>()));
         services.AddSingleton<IApprovalEventSink>(sp => new ApprovalAuditEventSink(
             sp.GetRequiredService<SecurityEventWriter>(),
             sp.GetRequiredService<ILogger<ApprovalAuditEventSink>>()));

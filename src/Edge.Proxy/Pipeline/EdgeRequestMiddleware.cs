@@ -20,6 +20,8 @@ internal sealed class EdgeRequestMiddleware(
     EdgeDecisions decisions,
     IEdgeThreatGate threat,
     IAuditSink audit,
+    BackendPathRouting backendPaths,
+    IResponseEventSink responseEvents,
     TimeProvider time)
 {
     /// <summary>Recorded as the deciding step when the edge itself refuses a request before any configured step.</summary>
@@ -83,6 +85,12 @@ internal sealed class EdgeRequestMiddleware(
                 await decisions.DenyAsync(context, EdgeStepName, PathPolicy.Denial);
             }
 
+            // Read as a backend may read it (no path parameters, split at a backslash or %2F), the path must still be this route's.
+            else if (backendPaths.ReachesAnotherRoute(context.Request.Path.Value, route))
+            {
+                await decisions.DenyAsync(context, EdgeStepName, PathPolicy.OtherRouteDenial);
+            }
+
             // HTTP/2 extended CONNECT (RFC 8441) is a WebSocket handshake, which YARP forwards; plain CONNECT is not.
             else if (MethodPolicy.IsRefused(context.Request.Method, route)
                 && context.Features.Get<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true })
@@ -92,9 +100,19 @@ internal sealed class EdgeRequestMiddleware(
             else
             {
                 await next(context);
-                if (!context.Response.HasStarted && context.Features[typeof(IForwarderErrorFeature)] is IForwarderErrorFeature { Error: not ForwarderError.None } failure)
+                if (context.Features[typeof(IForwarderErrorFeature)] is IForwarderErrorFeature { Error: not ForwarderError.None } failure)
                 {
-                    await WriteForwarderProblemAsync(context, failure.Error);
+                    if (!context.Response.HasStarted)
+                    {
+                        await WriteForwarderProblemAsync(context, failure.Error);
+                    }
+
+                    // The record went out with the status when the response started; the break comes after it.
+                    else if (failure.Error is ForwarderError.ResponseBodyDestination
+                        || (failure.Error is ForwarderError.ResponseBodyCanceled && !context.RequestAborted.IsCancellationRequested))
+                    {
+                        responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString());
+                    }
                 }
             }
         }

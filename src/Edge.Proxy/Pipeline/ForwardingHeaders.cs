@@ -16,7 +16,38 @@ internal static class ForwardingHeaders
 
     private const string XForwardedPrefixFamily = "X-Forwarded-";
 
-    /// <summary>X-Forwarded-* (any), Forwarded and X-Real-IP, in either spelling.</summary>
-    public static bool IsForwardingHeader(string name) =>
-        HeaderName.StartsWith(name, XForwardedPrefixFamily) || HeaderName.EqualsName(name, Forwarded) || HeaderName.EqualsName(name, XRealIp);
+    /// <summary>
+    /// Other names a backend reads as the client's address, its scheme or the host it asked for: PHP's common
+    /// <c>HTTP_CLIENT_IP</c> lookup and Rails (<c>Client-IP</c>), CDNs (<c>True-Client-IP</c>, <c>CF-Connecting-IP</c>,
+    /// <c>Fastly-Client-IP</c>), load balancers and the request-ip libraries (<c>X-Client-IP</c>,
+    /// <c>X-Cluster-Client-IP</c>, <c>X-Forwarded</c>, <c>Forwarded-For</c>, <c>X-Originating-IP</c>,
+    /// <c>X-Remote-IP</c>, <c>X-Remote-Addr</c>, <c>X-ProxyUser-Ip</c>), Outlook Web Access and IIS
+    /// (<c>Front-End-Https</c>, <c>X-Url-Scheme</c>), and host overrides (<c>X-Host</c>, <c>X-Original-Host</c>).
+    /// A direct client's copy would let it choose the address an IP allow-list or a backend log sees.
+    /// </summary>
+    private static readonly string[] OtherNames =
+    [
+        "Client-IP", "True-Client-IP", "CF-Connecting-IP", "Fastly-Client-IP", "X-Client-IP", "X-Cluster-Client-IP",
+        "X-Forwarded", "Forwarded-For", "X-Originating-IP", "X-Remote-IP", "X-Remote-Addr", "X-ProxyUser-Ip",
+        "Front-End-Https", "X-Url-Scheme", "X-Host", "X-Original-Host",
+    ];
+
+    /// <summary>X-Forwarded-* (any), Forwarded, X-Real-IP and the other client-address names, in either spelling.</summary>
+    public static bool IsForwardingHeader(string name)
+    {
+        if (HeaderName.StartsWith(name, XForwardedPrefixFamily) || HeaderName.EqualsName(name, Forwarded) || HeaderName.EqualsName(name, XRealIp))
+        {
+            return true;
+        }
+
+        foreach (var candidate in OtherNames)
+        {
+            if (HeaderName.EqualsName(name, candidate))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }

@@ -5,7 +5,8 @@ namespace Edge.Proxy.Pipeline;
 
 /// <summary>
 /// Installs <see cref="ForwardingHeadersTransform"/> on every route in place of YARP's default forwarders, and
-/// <see cref="TraceContextTransform"/> after the route's own transforms.
+/// <see cref="TraceContextTransform"/> after the route's own transforms, and <see cref="BackendResponseHeadersTransform"/>
+/// on every response.
 /// </summary>
 internal sealed class ForwardingHeadersTransformProvider : ITransformProvider
 {
@@ -25,5 +26,6 @@ internal sealed class ForwardingHeadersTransformProvider : ITransformProvider
         context.UseDefaultForwarders = false;
         context.RequestTransforms.Add(ForwardingHeadersTransform.Instance);
         context.RequestTransforms.Add(_traceContext);
+        context.ResponseTransforms.Add(BackendResponseHeadersTransform.Instance);
     }
 }

@@ -6,22 +6,30 @@ namespace Edge.Proxy.Pipeline;
 /// at <c>\</c> (IIS, some Windows and Java stacks) or decodes <c>%2F</c>/<c>%5C</c> before resolving dot segments (nginx
 /// <c>merge_slashes</c>/normalisation, several frameworks) would turn <c>/orders/..\secure\admin</c> or
 /// <c>/orders/..%2Fsecure%2Fadmin</c>, matched by the <c>orders</c> route, into <c>/secure/admin</c>, whose steps never ran.
+/// Tomcat (and Jetty, Spring behind them) removes a <c>;</c> path parameter from each segment before resolving dot
+/// segments, so <c>/orders/..;/secure/admin</c>, which Kestrel keeps as it is, reaches Tomcat as <c>/secure/admin</c>.
+/// A backend that decodes overlong UTF-8 (<c>%C0%AE</c> for <c>.</c>, <c>%C0%AF</c> for <c>/</c>: old IIS, Tomcat, JBoss
+/// and several CGI decoders) resolves <c>/orders/%C0%AE%C0%AE/secure</c>, which Kestrel cannot decode and forwards as it came.
 /// </summary>
 /// <remarks>
 /// Only a <c>.</c> or <c>..</c> segment hidden that way is refused: an encoded slash inside a name
-/// (<c>/projects/group%2Fproject</c>) is forwarded unchanged, as before.
+/// (<c>/projects/group%2Fproject</c>) and a path parameter on a name (<c>/app/page;jsessionid=1</c>) are forwarded
+/// unchanged, as before. An overlong encoding is refused wherever it is: it is never valid UTF-8.
 /// </remarks>
 internal static class PathPolicy
 {
     public const string ReasonCode = "path_invalid";
 
     public static readonly EdgeDenial Denial = new(StatusCodes.Status400BadRequest, ReasonCode, "Path invalid",
-        "The path holds a '.' or '..' segment behind a backslash or an encoded slash.");
+        "The path holds a '.' or '..' segment behind a backslash, an encoded slash or a ';' path parameter, or an overlong UTF-8 escape.");
+
+    public static readonly EdgeDenial OtherRouteDenial = new(StatusCodes.Status400BadRequest, ReasonCode, "Path invalid",
+        "Read as a backend may read it (without ';' path parameters, with '\\', %2F or %5C as '/') the path belongs to another route.");
 
     public static bool HidesDotSegment(string? path)
     {
-        // The common path has neither a backslash nor an escape: one vectorised scan.
-        if (string.IsNullOrEmpty(path) || path.AsSpan().IndexOfAny('%', '\\') < 0)
+        // The common path has no backslash, escape or ';': one vectorised scan.
+        if (string.IsNullOrEmpty(path) || path.AsSpan().IndexOfAny('%', '\\', ';') < 0)
         {
             return false;
         }
@@ -31,6 +39,11 @@ internal static class PathPolicy
         var i = 0;
         while (i <= span.Length)
         {
+            if (i < span.Length && IsOverlongEscape(span, i))
+            {
+                return true;
+            }
+
             var separator = i == span.Length || span[i] is '/' or '\\' ? 1 : IsEncodedSeparator(span, i) ? 3 : 0;
             if (separator == 0)
             {
@@ -38,7 +51,7 @@ internal static class PathPolicy
                 continue;
             }
 
-            if (IsDotSegment(span[start..i]))
+            if (IsDotSegment(WithoutPathParameter(span[start..i])))
             {
                 return true;
             }
@@ -54,6 +67,13 @@ internal static class PathPolicy
         path[i] == '%' && i + 2 < path.Length
         && (path.Slice(i + 1, 2).Equals("2F", StringComparison.OrdinalIgnoreCase) || path.Slice(i + 1, 2).Equals("5C", StringComparison.OrdinalIgnoreCase));
 
+    // Tomcat's '..;jsessionid=x' is its '..'.
+    private static ReadOnlySpan<char> WithoutPathParameter(ReadOnlySpan<char> segment)
+    {
+        var semicolon = segment.IndexOf(';');
+        return semicolon < 0 ? segment : segment[..semicolon];
+    }
+
     // Kestrel has decoded %2E already; an escaped dot is checked anyway in case a host in front left it encoded.
     private static bool IsDotSegment(ReadOnlySpan<char> segment) =>
         segment is "." or ".."
@@ -61,4 +81,47 @@ internal static class PathPolicy
         || segment.Equals("%2E%2E", StringComparison.OrdinalIgnoreCase)
         || segment.Equals(".%2E", StringComparison.OrdinalIgnoreCase)
         || segment.Equals("%2E.", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// An escaped lead byte that can only start an overlong sequence (C0, C1 followed by an escaped continuation byte),
+    /// or E0 followed by 80-9F, or F0 followed by 80-8F: a longer encoding of a code point than UTF-8 allows.
+    /// Kestrel leaves such escapes undecoded, so the path still holds them as text.
+    /// </summary>
+    private static bool IsOverlongEscape(ReadOnlySpan<char> path, int i)
+    {
+        if (path[i] != '%' || !TryHexByte(path, i, out var lead) || !TryHexByte(path, i + 3, out var next))
+        {
+            return false;
+        }
+
+        return lead switch
+        {
+            0xC0 or 0xC1 => next is >= 0x80 and <= 0xBF,
+            0xE0 => next is >= 0x80 and <= 0x9F,
+            0xF0 => next is >= 0x80 and <= 0x8F,
+            _ => false,
+        };
+    }
+
+    private static bool TryHexByte(ReadOnlySpan<char> path, int i, out int value)
+    {
+        value = 0;
+        if (i + 2 >= path.Length || path[i] != '%')
+        {
+            return false;
+        }
+
+        var high = HexValue(path[i + 1]);
+        var low = HexValue(path[i + 2]);
+        value = (high << 4) | low;
+        return high >= 0 && low >= 0;
+    }
+
+    private static int HexValue(char c) => c switch
+    {
+        >= '0' and <= '9' => c - '0',
+        >= 'a' and <= 'f' => c - 'a' + 10,
+        >= 'A' and <= 'F' => c - 'A' + 10,
+        _ => -1,
+    };
 }

@@ -34,6 +34,28 @@ public sealed class ForwardingHeaderTests(HostileEdge fixture) : IClassFixture<H
     }
 
     [Fact]
+    public async Task OtherClientAddressSchemeAndHostHeaders_UntrustedClient_Stripped()
+    {
+        // A PHP backend's usual client-IP lookup reads HTTP_CLIENT_IP before REMOTE_ADDR, CDN-aware apps read
+        // True-Client-IP, OWA reads Front-End-Https: these were forwarded, so a direct client chose the address an IP
+        // allow-list or the backend's log saw, while the edge's audit and rate limit used the connection's.
+        string[] names =
+        [
+            "Client-IP", "True-Client-IP", "CF-Connecting-IP", "Fastly-Client-IP", "X-Client-IP", "X-Cluster-Client-IP",
+            "X-Forwarded", "Forwarded-For", "X-Originating-IP", "X-Remote-IP", "X-Remote-Addr", "X-ProxyUser-Ip",
+            "Front-End-Https", "X-Url-Scheme", "X-Host", "X-Original-Host", "Client_IP", "true_client_ip",
+        ];
+        var spoofs = string.Concat(names.Select(n => $"{n}: {(n.Contains("Https", StringComparison.Ordinal) ? "on" : "10.0.0.1")}\r\n"));
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, $"GET /open/client-ip HTTP/1.1\r\nHost: x\r\n{spoofs}X-Client-Note: kept\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        var headers = ForwardedHeaders(fixture, "/open/client-ip");
+        Assert.DoesNotContain(headers.Keys, k => names.Contains(k.Replace('_', '-'), StringComparer.OrdinalIgnoreCase));
+        Assert.Equal("kept", Single(headers, "X-Client-Note"));
+        Assert.Equal("127.0.0.1", Single(headers, "X-Real-IP"));
+    }
+
+    [Fact]
     public async Task IdentityHeaders_UnderscoreAndMixedSpelling_Stripped()
     {
         var response = await RawHttp.SendAsync(

@@ -2,7 +2,8 @@ namespace Edge.FunctionalTests.Hostile;
 
 /// <summary>
 /// A path the edge routes as one route must not reach the backend as another route's path: the <c>open</c> route has
-/// no steps, <c>/keys/…</c> needs an API key, so <c>/open/..\keys\x</c> must not be forwarded.
+/// no steps, <c>/keys/…</c> needs an API key, so <c>/open/..\keys\x</c> must not be forwarded, nor <c>/open/..;/keys/x</c>,
+/// which Tomcat resolves to <c>/keys/x</c>, nor <c>/open/%c0%ae%c0%ae/keys</c>, which a decoder of overlong UTF-8 does.
 /// </summary>
 public sealed class PathConfusionTests(HostileEdge fixture) : IClassFixture<HostileEdge>
 {
@@ -10,7 +11,11 @@ public sealed class PathConfusionTests(HostileEdge fixture) : IClassFixture<Host
     [InlineData("/open/dots-a/..\\..\\keys\\x")]
     [InlineData("/open/dots-b/..%2F..%2Fkeys%2Fx")]
     [InlineData("/open/dots-c/%2e%2e%5C%2e%2e%5Ckeys")]
-    public async Task DotSegmentBehindBackslashOrEncodedSlash_Answers400PathInvalidAndAuditsIt(string path)
+    [InlineData("/open/dots-d/..;/..;/keys/x")]
+    [InlineData("/open/dots-e/..;jsessionid=1/..%3B/keys/x")]
+    [InlineData("/open/dots-f/%c0%ae%c0%ae/%c0%ae%c0%ae/keys/x")]
+    [InlineData("/open/dots-g/..%25c0%25af..%25c0%25afkeys")]
+    public async Task DotSegmentBehindBackslashEncodedSlashPathParameterOrOverlongUtf8_Answers400PathInvalidAndAuditsIt(string path)
     {
         var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, $"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
@@ -28,5 +33,14 @@ public sealed class PathConfusionTests(HostileEdge fixture) : IClassFixture<Host
 
         Assert.Equal(200, response.Status);
         Assert.Equal(1, fixture.BackendCalls("/open/names/"));
+    }
+
+    [Fact]
+    public async Task PathParameterOnAName_ForwardedUnchanged()
+    {
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, "GET /open/params/page;jsessionid=A1B2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal("/open/params/page;jsessionid=A1B2", Assert.Single(fixture.Backend.Received, e => e.RequestMessage?.Path?.StartsWith("/open/params/", StringComparison.Ordinal) == true).RequestMessage!.Path);
     }
 }

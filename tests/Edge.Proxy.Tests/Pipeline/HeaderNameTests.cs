@@ -19,7 +19,11 @@ public sealed class HeaderNameTests
     [InlineData("X_Forwarded_For", true)]
     [InlineData("x-real_ip", true)]
     [InlineData("Forwarded", true)]
-    [InlineData("X-Forwarded", false)]
+    [InlineData("X-Forwarded", true)]
+    [InlineData("X-Forwardedx", false)]
+    [InlineData("client_ip", true)]
+    [InlineData("True-Client-IP", true)]
+    [InlineData("X-Client-Note", false)]
     [InlineData("X-Request-Id", false)]
     public void IsForwardingHeader_EitherSpelling_Recognised(string name, bool expected) =>
         Assert.Equal(expected, ForwardingHeaders.IsForwardingHeader(name));

@@ -13,7 +13,12 @@ public sealed class PathPolicyTests
     [InlineData("/orders/.\\x")]
     [InlineData("/orders/%2e%2e%2Fsecure")]
     [InlineData("/orders/.%2E%2Fsecure")]
-    public void HidesDotSegment_DotSegmentBehindBackslashOrEncodedSlash_True(string path) =>
+    [InlineData("/orders/..;/secure/admin")]
+    [InlineData("/orders/..;jsessionid=1/secure")]
+    [InlineData("/orders/.;/x")]
+    [InlineData("/orders/x/..;")]
+    [InlineData("/orders/..;x\\secure")]
+    public void HidesDotSegment_DotSegmentBehindBackslashEncodedSlashOrPathParameter_True(string path) =>
         Assert.True(PathPolicy.HidesDotSegment(path));
 
     [Theory]
@@ -23,9 +28,25 @@ public sealed class PathPolicyTests
     [InlineData("/orders/..x%2Fy")]
     [InlineData("/orders/.well-known%2Fz")]
     [InlineData("/orders/100%25")]
+    [InlineData("/app/page;jsessionid=1")]
+    [InlineData("/app;v=1/x")]
+    [InlineData("/orders/..x;y/z")]
+    [InlineData("/orders/;/x")]
+    [InlineData("/files/%C0")]
+    [InlineData("/files/%C3%A9t%C3%A9")]
+    [InlineData("/files/%E0%A4%85")]
     [InlineData("/")]
     [InlineData("")]
     [InlineData(null)]
     public void HidesDotSegment_NamesWithEncodedSlashesOrNoDotSegment_False(string? path) =>
         Assert.False(PathPolicy.HidesDotSegment(path));
+
+    [Theory]
+    [InlineData("/orders/%C0%AE%C0%AE/secure")]
+    [InlineData("/orders/%c0%af")]
+    [InlineData("/orders/%C1%9C")]
+    [InlineData("/orders/%E0%80%AE")]
+    [InlineData("/orders/%F0%80%80%AE")]
+    public void HidesDotSegment_OverlongUtf8Escape_True(string path) =>
+        Assert.True(PathPolicy.HidesDotSegment(path));
 }

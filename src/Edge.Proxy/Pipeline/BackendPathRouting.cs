@@ -1,0 +1,105 @@
+using Microsoft.AspNetCore.Routing.Template;
+using Yarp.ReverseProxy;
+using Yarp.ReverseProxy.Configuration;
+
+namespace Edge.Proxy.Pipeline;
+
+/// <summary>
+/// The path as a legacy backend routes it, which can be another route's path than the one the edge matched. Tomcat,
+/// Jetty and the Java frameworks on them remove a <c>;</c> path parameter from every segment (<c>/admin;x/users</c> is
+/// their <c>/admin/users</c>); IIS and several Windows and Java stacks split at <c>\</c>; a backend that decodes
+/// <c>%2F</c>/<c>%5C</c> before routing (some nginx, CGI and framework setups) splits there too. The edge routes
+/// <c>admin;x</c>, <c>admin\users</c> and <c>admin%2Fusers</c> as one segment, so with a catch-all public route and
+/// <c>/admin/{**rest}</c> behind an <c>EdgeRequire</c>, the public route took the request and the backend served the
+/// admin page. Such a path is refused when, read as the backend may read it, another route (or none) would have taken
+/// it; <c>/app/page;jsessionid=1</c> or <c>/projects/group%2Fproject</c> on the route that takes them either way is forwarded.
+/// </summary>
+/// <remarks>
+/// Routes are compared by <c>Order</c>, then by ASP.NET's inbound precedence of <c>Match.Path</c>, as the edge's router
+/// does; their <c>Hosts</c>, <c>Methods</c>, <c>Headers</c> and <c>QueryParameters</c> are not, which can only make such
+/// a path refused more often, never forwarded to another route's backend path. Only paths holding a <c>;</c>, a
+/// <c>\</c> or a <c>%</c> are looked at.
+/// </remarks>
+internal sealed class BackendPathRouting(IProxyStateLookup proxy)
+{
+    // Parsed once per route config (a reload brings new config objects): a client sending such paths in a loop costs
+    // one match per route, not a template parse per route.
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<RouteConfig, ParsedRoute> _parsed = [];
+
+    public bool ReachesAnotherRoute(string? path, RouteConfig current)
+    {
+        if (string.IsNullOrEmpty(path) || path.AsSpan().IndexOfAny(';', '\\', '%') < 0)
+        {
+            return false;
+        }
+
+        var backendPath = AsBackendRoutesIt(path);
+        if (string.Equals(backendPath, path, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var stripped = new PathString(backendPath);
+        string? best = null;
+        var bestOrder = 0;
+        var bestPrecedence = 0m;
+        foreach (var route in proxy.GetRoutes())
+        {
+            var parsed = _parsed.GetValue(route.Config, static config => ParsedRoute.Of(config));
+            if (!parsed.Matcher.TryMatch(stripped, new RouteValueDictionary()))
+            {
+                continue;
+            }
+
+            var order = route.Config.Order ?? 0;
+            var precedence = parsed.Precedence;
+            if (best is null || order < bestOrder || (order == bestOrder && precedence < bestPrecedence))
+            {
+                (best, bestOrder, bestPrecedence) = (route.Config.RouteId, order, precedence);
+            }
+        }
+
+        return !string.Equals(best, current.RouteId, StringComparison.Ordinal);
+    }
+
+    /// <summary>Path parameters removed, and <c>\</c>, <c>%2F</c> and <c>%5C</c> read as <c>/</c>.</summary>
+    internal static string AsBackendRoutesIt(string path)
+    {
+        var builder = new System.Text.StringBuilder(path.Length);
+        var inParameter = false;
+        for (var i = 0; i < path.Length; i++)
+        {
+            var c = path[i];
+            if (c == '%' && i + 2 < path.Length && (path.AsSpan(i + 1, 2).Equals("2F", StringComparison.OrdinalIgnoreCase)
+                || path.AsSpan(i + 1, 2).Equals("5C", StringComparison.OrdinalIgnoreCase)))
+            {
+                (c, i) = ('/', i + 2);
+            }
+
+            if (c is '/' or '\\')
+            {
+                inParameter = false;
+                builder.Append('/');
+            }
+            else if (c == ';')
+            {
+                inParameter = true;
+            }
+            else if (!inParameter)
+            {
+                builder.Append(c);
+            }
+        }
+
+        return builder.ToString();
+    }
+
+    private sealed record ParsedRoute(TemplateMatcher Matcher, decimal Precedence)
+    {
+        public static ParsedRoute Of(RouteConfig config)
+        {
+            var template = TemplateParser.Parse(config.Match.Path ?? "/{**any}");
+            return new ParsedRoute(new TemplateMatcher(template, new RouteValueDictionary()), RoutePrecedence.ComputeInbound(template));
+        }
+    }
+}

@@ -1,0 +1,18 @@
+using Edge.Proxy.Pipeline;
+
+namespace Edge.Proxy.Tests.Pipeline;
+
+public sealed class BackendPathRoutingTests
+{
+    [Theory]
+    [InlineData("/admin;x/users", "/admin/users")]
+    [InlineData("/admin;a=1;b=2/users;jsessionid=3", "/admin/users")]
+    [InlineData("/app/page;jsessionid=A1", "/app/page")]
+    [InlineData("/admin\\users", "/admin/users")]
+    [InlineData("/admin%2Fusers%5cx", "/admin/users/x")]
+    [InlineData("/admin;x%2Fusers", "/admin/users")]
+    [InlineData("/100%25/a%2", "/100%25/a%2")]
+    [InlineData("/plain/path", "/plain/path")]
+    public void AsBackendRoutesIt_ParametersRemovedAndSlashesRead(string path, string expected) =>
+        Assert.Equal(expected, BackendPathRouting.AsBackendRoutesIt(path));
+}
