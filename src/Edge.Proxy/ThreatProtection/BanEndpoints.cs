@@ -236,13 +236,13 @@ internal static class BanEndpoints
 
     /// <summary>
     /// An IPv6 address in any notation as <c>{ip}</c> renders it (<see cref="ThreatKeyRenderer.ClientIpKey"/>):
-    /// <c>2001:DB8:0::1</c> is <c>2001_db8__1</c>, <c>::ffff:203.0.113.7</c> is <c>203.0.113.7</c>. A ban stored under the
+    /// <c>2001:DB8:0::1</c> is its /64, <c>2001_db8__</c>, <c>::ffff:203.0.113.7</c> is <c>203.0.113.7</c>. A ban stored under the
     /// written form never matched a client: 201 Created, and the client kept being served. Only a key with ':' that
     /// parses as a whole is touched, so rendered keys such as <c>acme:203.0.113.7</c> and numeric keys stay as they are.
     /// </summary>
     internal static string CanonicalKey(string key) =>
         key.Contains(':', StringComparison.Ordinal) && IPAddress.TryParse(key, out var address) && address.AddressFamily == AddressFamily.InterNetworkV6
-            ? ClientAddressResolver.Normalize(address)!.ToString().Replace(':', '_')
+            ? ThreatKeyRenderer.IpKey(ClientAddressResolver.Normalize(address)!.ToString())
             : key;
 
     private static string? ValidateKey(string? key) =>

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using Edge.Configuration.RateLimiting;
 using Edge.Proxy.Pipeline;
@@ -14,7 +16,27 @@ internal static class ThreatKeyRenderer
 {
     /// <summary>The client address as <c>{ip}</c> renders it (IPv6 colons become '_', as in rate-limit keys).</summary>
     public static string? ClientIpKey(EdgeRequestFeature request) =>
-        request.ClientIp is { } ip ? RateLimitKeyTemplate.Encode(ip.Replace(':', '_')) : null;
+        request.ClientIp is { } ip ? IpKey(ip) : null;
+
+    /// <summary>
+    /// An IPv4 address as is; an IPv6 address as its /64 network (<c>2001:db8::7</c> is <c>2001_db8__</c>). A /64 is
+    /// what one subscriber gets (RFC 6177, every ISP and cloud VM), and its owner picks any of its 2^64 addresses at
+    /// will: counted per address, a client changing address on every request never reached a threshold and walked out
+    /// of any ban. Cloudflare, fail2ban's and CrowdSec's IPv6 guidance count the /64 for the same reason.
+    /// </summary>
+    public static string IpKey(string ip)
+    {
+        if (ip.Contains(':', StringComparison.Ordinal) && IPAddress.TryParse(ip, out var address)
+            && address.AddressFamily == AddressFamily.InterNetworkV6 && !address.IsIPv4MappedToIPv6)
+        {
+            Span<byte> bytes = stackalloc byte[16];
+            address.TryWriteBytes(bytes, out _);
+            bytes[8..].Clear();
+            ip = new IPAddress(bytes).ToString();
+        }
+
+        return RateLimitKeyTemplate.Encode(ip.Replace(':', '_'));
+    }
 
     public static string? Render(RateLimitKeyTemplate template, HttpContext http, EdgeRequestFeature request)
     {

@@ -175,11 +175,12 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("2001:DB8:0:0::7", "2001:db8::7", "2001_db8__7")]
+    [InlineData("2001:DB8:0:0::7", "2001:db8::7", "2001_db8__")]
+    [InlineData("2001:DB8:0:0::7", "2001:db8::1:2:3:4", "2001_db8__")]
     [InlineData("::ffff:198.51.100.77", "198.51.100.77", "198.51.100.77")]
     public async Task ManualBan_Ipv6AddressInAnyNotation_BlocksThatClient(string written, string client, string stored)
     {
-        // The ban was stored as written, while {ip} renders an IPv6 client as 2001_db8__7: 201 Created, never matched.
+        // The ban was stored as written, while {ip} renders an IPv6 client as its /64, 2001_db8__: 201 Created, never matched.
         using var added = await _first.Management.PostAsJsonAsync("/edge/bans", new { key = written, @for = "00:10:00" });
         Assert.Equal(HttpStatusCode.Created, added.StatusCode);
         using (var ban = JsonDocument.Parse(await added.Content.ReadAsStringAsync()))

@@ -47,6 +47,28 @@ public sealed class ThreatMonitorTests : IDisposable
     }
 
     [Fact]
+    public async Task ObserveAsync_Ipv6ClientChangingAddressWithinItsSlash64_CountedAndBannedAsOne()
+    {
+        // One subscriber's /64 holds 2^64 addresses: counted per address, a new address per request never reached the
+        // threshold, and a banned client came back from the next address.
+        var monitor = Monitor(new ThreatRuleOptions { On = ["AuthenticationFailed"], Key = "{ip}", Threshold = 3, BanFor = TimeSpan.FromMinutes(10) });
+
+        foreach (var ip in (string[])["2001:db8:0:1::1", "2001:db8:0:1:a:b:c:d", "2001:db8:0:1:ffff:ffff:ffff:fffe"])
+        {
+            await monitor.ObserveAsync(Request(ip), AuthenticateStepValidator.StepName, BadToken);
+        }
+
+        var ban = Assert.Single(await monitor.ListAsync());
+        Assert.Equal("2001_db8_0_1__", ban.Key);
+        var sameSubscriber = Request("2001:db8:0:1:1234::99");
+        Assert.NotNull(monitor.CheckBeforeSteps(sameSubscriber, sameSubscriber.GetEdgeRequest()!));
+        var neighbour = Request("2001:db8:0:2::1");
+        Assert.Null(monitor.CheckBeforeSteps(neighbour, neighbour.GetEdgeRequest()!));
+        var ipv4 = Request("10.0.0.1");
+        Assert.Null(monitor.CheckBeforeSteps(ipv4, ipv4.GetEdgeRequest()!));
+    }
+
+    [Fact]
     public async Task CheckBeforeSteps_BanEnded_LetsTheClientThrough()
     {
         var monitor = Monitor(new ThreatRuleOptions { On = ["AuthenticationFailed"], Threshold = 1, BanFor = TimeSpan.FromSeconds(30) });
