@@ -103,7 +103,7 @@ internal sealed class GenericHmacVerifier(GenericHmacSettings settings, IReadOnl
             if (SignatureBytes.FixedTimeEquals(expected[..size], given[..size]))
             {
                 // Without a signed timestamp nothing but the signature distinguishes a replay (the id may be unsigned or absent).
-                return WebhookVerification.Valid(timestamp, id, timestamp is null ? WebhookVerification.SignatureIdOf(given[..size]) : null);
+                return WebhookVerification.Valid(timestamp, id, WebhookVerification.SignatureIdOf(given[..size]));
             }
         }
 

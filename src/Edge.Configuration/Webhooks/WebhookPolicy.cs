@@ -28,8 +28,23 @@ internal sealed class WebhookPolicy
         };
         HasTimestamp = scheme is WebhookScheme.Stripe or WebhookScheme.Slack or WebhookScheme.StandardWebhooks
             || (scheme == WebhookScheme.Generic && options.TimestampHeader is not null);
-        ReplayTtl = options.ReplayTtl ?? (HasTimestamp ? (2 * options.Tolerance) + TimeSpan.FromMinutes(1) : TimeSpan.FromHours(24));
+
+        // A Generic TimestampHeader or IdHeader that SignedContent leaves out can be rewritten by whoever captured a
+        // delivery: a fresh timestamp passes the window, a fresh id passes the id check. Only signed ones are trusted.
+        var template = scheme == WebhookScheme.Generic && GenericHmacSettings.TryParseTemplate(options.SignedContent, out var parts, out _) ? parts : [];
+        var timestampSigned = scheme is WebhookScheme.Stripe or WebhookScheme.Slack or WebhookScheme.StandardWebhooks
+            || template.Any(p => p.Kind == TemplatePartKind.Timestamp);
+        var deliveryIdSigned = scheme is WebhookScheme.Stripe or WebhookScheme.Slack or WebhookScheme.StandardWebhooks
+            || (scheme == WebhookScheme.Generic && (options.DeliveryIdPointer is not null || template.Any(p => p.Kind == TemplatePartKind.Id)));
+        ReservesSignature = !(timestampSigned && deliveryIdSigned);
+        ReplayTtl = options.ReplayTtl ?? (timestampSigned ? (2 * options.Tolerance) + TimeSpan.FromMinutes(1) : TimeSpan.FromHours(24));
     }
+
+    /// <summary>
+    /// Whether the verified signature is reserved against replay besides the delivery id: unless both a timestamp and
+    /// the delivery id are signed, a captured delivery could be sent again with a fresh id (or timestamp).
+    /// </summary>
+    public bool ReservesSignature { get; }
 
     public string Name { get; }
 

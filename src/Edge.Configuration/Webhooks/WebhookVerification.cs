@@ -4,8 +4,9 @@ namespace Edge.Configuration.Webhooks;
 /// The outcome of checking one delivery's signature. A failure carries a stable <see cref="Code"/> and a precise
 /// <see cref="Reason"/> for audit and metrics; neither ever contains a secret or the expected signature.
 /// </summary>
-/// <see cref="SignatureId"/> names the verified signature itself, for schemes whose signed content has no timestamp: their
-/// delivery id is unsigned (GitHub) or absent, so only the signature tells a captured delivery from a new one.
+/// <see cref="SignatureId"/> names the verified signature itself, for schemes whose signed content lacks a timestamp or
+/// the delivery id: their id is unsigned (GitHub, Generic without {id}) or absent, so only the signature tells a captured
+/// delivery from a new one.
 internal readonly record struct WebhookVerification(string? Code, string? Reason, long? Timestamp, string? DeliveryId, string? SignatureId = null)
 {
     public bool IsValid => Code is null;

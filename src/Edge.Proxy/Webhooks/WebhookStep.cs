@@ -69,10 +69,11 @@ internal sealed partial class WebhookStep(
                 return replayed;
             }
 
-            // The signature is reserved too when the signed content has no timestamp (GitHub, generic without one): an
-            // unsigned delivery id can be changed by whoever captured the delivery, the signature cannot.
+            // The signature is reserved too unless the signed content holds both a timestamp and the delivery id (GitHub,
+            // Generic leaving either out): an unsigned id or timestamp can be changed by whoever captured the delivery,
+            // the signature cannot.
             string? reservedSignature = null;
-            if (!policy.HasTimestamp && outcome.SignatureId is { } signatureId && signatureId != deliveryId)
+            if (policy.ReservesSignature && outcome.SignatureId is { } signatureId && signatureId != deliveryId)
             {
                 if (await RegisterAsync(http, signatureId, reject, WebhookCodes.ReplayedDelivery + ":signature") is { } refused)
                 {

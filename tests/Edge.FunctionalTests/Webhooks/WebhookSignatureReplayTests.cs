@@ -87,6 +87,62 @@ public sealed class WebhookSignatureReplayTests(RedisFixture redis) : IClassFixt
         Assert.DoesNotContain(keys, k => k.Contains(signatureHex, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("{timestamp}.{body}")]
+    [InlineData("{body}")]
+    public async Task Generic_IdOrTimestampHeaderNotSigned_CapturedDeliveryWithFreshHeadersRefusedAsReplay(string signedContent)
+    {
+        // Before, a TimestampHeader turned the signature reservation off whether or not SignedContent held the timestamp
+        // and the id: the captured delivery went through again with a fresh X-Delivery-Id (and X-Timestamp).
+        using var backend = Backend.Start();
+        var secretPath = Path.Combine(_secrets, "unsigned-headers");
+        File.WriteAllText(secretPath, WebhookSchemes.GenericSecret);
+        var json = ProxyJson.Create(
+            backend.Url,
+            new Dictionary<string, object> { ["generic"] = ProxyJson.Route("/hooks/partial", new Dictionary<string, string> { ["EdgeWebhook"] = "partial" }) },
+            new
+            {
+                Webhooks = new Dictionary<string, object>
+                {
+                    ["partial"] = new
+                    {
+                        Scheme = "Generic",
+                        Secrets = new[] { "file:" + secretPath },
+                        SignatureHeader = "X-Signature",
+                        SignedContent = signedContent,
+                        TimestampHeader = "X-Timestamp",
+                        IdHeader = "X-Delivery-Id",
+                    },
+                },
+            });
+        await using var edge = await EdgeHost.StartAsync(json);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var body = System.Text.Encoding.UTF8.GetBytes("{\"amount\":100}");
+        byte[] signed = signedContent.StartsWith("{timestamp}", StringComparison.Ordinal)
+            ? [.. System.Text.Encoding.UTF8.GetBytes(now + "."), .. body]
+            : body;
+        var signature = Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(System.Text.Encoding.UTF8.GetBytes(WebhookSchemes.GenericSecret), signed));
+        var delivery = new Delivery("/hooks/partial", body,
+        [
+            new("X-Signature", signature),
+            new("X-Timestamp", now.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            new("X-Delivery-Id", "d-1"),
+        ]);
+
+        using var first = await edge.Client.SendAsync(delivery.ToRequest());
+        var replay = delivery.WithHeader("X-Delivery-Id", "d-2");
+        if (signedContent == "{body}")
+        {
+            replay = replay.WithHeader("X-Timestamp", (now + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        using var replayed = await edge.Client.SendAsync(replay.ToRequest());
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        await AssertReplayAsync(replayed);
+        Assert.Single(backend.Received);
+    }
+
     private static Delivery Delivery(SchemeUnderTest scheme)
     {
         var id = Guid.NewGuid().ToString("N");
