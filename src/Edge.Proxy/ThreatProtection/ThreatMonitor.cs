@@ -39,7 +39,9 @@ internal sealed partial class ThreatMonitor(
     // Copy-on-write: read by every request without a lock, replaced under _write by the rare ban, unban and sync.
     private readonly Lock _write = new();
     private volatile Dictionary<string, KnownBan> _bans = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, LocalWindow> _counts = new(StringComparer.Ordinal);
+    // One bounded table per rule: a rule whose key holds a part the client chooses ({tenant}, {header:…}) can be filled
+    // with made-up keys, and a table shared by all rules then stopped every other rule from counting a new offender.
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, LocalWindow>> _counts = new(StringComparer.Ordinal);
 
     private RuleSet Rules => _compiled.GetValue(state.Current.Edge.ThreatProtection, RuleSet.Compile);
 
@@ -290,22 +292,22 @@ internal sealed partial class ThreatMonitor(
 
     private (BanEntry? Ban, bool Created) CountLocally(ThreatRule rule, string key, string eventName, DateTimeOffset now)
     {
-        var countKey = rule.Name + "\n" + key;
+        var counts = _counts.GetOrAdd(rule.Name, static _ => new ConcurrentDictionary<string, LocalWindow>(StringComparer.Ordinal));
         var nowTicks = time.GetTimestamp();
         var windowTicks = (long)(rule.Window.TotalSeconds * time.TimestampFrequency);
-        if (!_counts.TryGetValue(countKey, out var window))
+        if (!counts.TryGetValue(key, out var window))
         {
-            if (_counts.Count >= MaxTrackedCounts)
+            if (counts.Count >= MaxTrackedCounts)
             {
-                PruneCounts(nowTicks, windowTicks);
-                if (_counts.Count >= MaxTrackedCounts)
+                PruneCounts(counts, nowTicks, windowTicks);
+                if (counts.Count >= MaxTrackedCounts)
                 {
-                    Log.CountsFull(logger, MaxTrackedCounts);
+                    Log.CountsFull(logger, rule.Name, MaxTrackedCounts);
                     return (null, false);
                 }
             }
 
-            window = _counts.GetOrAdd(countKey, _ => new LocalWindow(nowTicks));
+            window = counts.GetOrAdd(key, _ => new LocalWindow(nowTicks));
         }
 
         if (window.Add(nowTicks, windowTicks) < rule.Threshold)
@@ -391,13 +393,13 @@ internal sealed partial class ThreatMonitor(
         }
     }
 
-    private void PruneCounts(long now, long windowTicks)
+    private static void PruneCounts(ConcurrentDictionary<string, LocalWindow> counts, long now, long windowTicks)
     {
-        foreach (var (key, window) in _counts)
+        foreach (var (key, window) in counts)
         {
             if (window.IsIdle(now, windowTicks))
             {
-                _counts.TryRemove(key, out _);
+                counts.TryRemove(key, out _);
             }
         }
     }
@@ -486,7 +488,7 @@ internal sealed partial class ThreatMonitor(
         [LoggerMessage(2304, LogLevel.Warning, "Shared bans could not be reloaded from Redis ({Error}); the last known bans stay in force")]
         public static partial void SyncFailed(ILogger logger, string error);
 
-        [LoggerMessage(2305, LogLevel.Warning, "Ban rules track {Max} keys in this instance already; a new key is not counted until old windows end")]
-        public static partial void CountsFull(ILogger logger, int max);
+        [LoggerMessage(2305, LogLevel.Warning, "Ban rule {Rule} tracks {Max} keys in this instance already; a new key of it is not counted until old windows end")]
+        public static partial void CountsFull(ILogger logger, string rule, int max);
     }
 }

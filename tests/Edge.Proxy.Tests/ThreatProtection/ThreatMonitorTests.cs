@@ -69,6 +69,30 @@ public sealed class ThreatMonitorTests : IDisposable
     }
 
     [Fact]
+    public async Task ObserveAsync_OneRuleFilledWithMadeUpTenants_OtherRuleStillBansANewOffender()
+    {
+        // The count table was shared by every rule: 100 000 refusals under made-up tenants filled it for the tenant rule,
+        // and the credential rule then never counted the guessing client.
+        var monitor = Monitor(
+            ("tenant-abuse", new ThreatRuleOptions { On = ["Forbidden"], Key = "{tenant}:{ip}", Threshold = 50, Window = TimeSpan.FromMinutes(10) }),
+            ("ip-auth", new ThreatRuleOptions { On = ["AuthenticationFailed"], Key = "{ip}", Threshold = 3, Window = TimeSpan.FromMinutes(1) }));
+        var forbidden = new EdgeDenial(StatusCodes.Status403Forbidden, AuthenticationCodes.PermissionDenied, "Forbidden");
+        for (var i = 0; i < 100_001; i++)
+        {
+            await monitor.ObserveAsync(Request("10.0.0.9", "t" + i), "EdgeRequire", forbidden);
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            await monitor.ObserveAsync(Request("10.0.0.1"), AuthenticateStepValidator.StepName, BadToken);
+        }
+
+        var ban = Assert.Single(await monitor.ListAsync());
+        Assert.Equal("10.0.0.1", ban.Key);
+        Assert.Equal("ip-auth", ban.Rule);
+    }
+
+    [Fact]
     public async Task CheckBeforeSteps_BanEnded_LetsTheClientThrough()
     {
         var monitor = Monitor(new ThreatRuleOptions { On = ["AuthenticationFailed"], Threshold = 1, BanFor = TimeSpan.FromSeconds(30) });
@@ -175,6 +199,9 @@ public sealed class ThreatMonitorTests : IDisposable
 
     private ThreatMonitor Monitor(ThreatRuleOptions rule) =>
         ThreatMonitors.InProcess(_metrics, new Dictionary<string, ThreatRuleOptions> { ["ip-auth"] = rule }, _time);
+
+    private ThreatMonitor Monitor(params (string Name, ThreatRuleOptions Rule)[] rules) =>
+        ThreatMonitors.InProcess(_metrics, rules.ToDictionary(r => r.Name, r => r.Rule), _time);
 
     private static DefaultHttpContext Request(string ip, string? tenant = null)
     {
