@@ -40,7 +40,8 @@ internal sealed partial class ApprovalStep(
         var query = request.QueryString.Value ?? "";
         var path = request.Path.Value ?? "/";
         var bodySha256 = ApprovalFingerprint.BodySha256(body.Body.Span);
-        var requestHash = ApprovalFingerprint.Compute(policy.Name, routeId, request.Method, path, query, tenant, requester, bodySha256);
+        var requestHash = ApprovalFingerprint.Compute(policy.Name, routeId, request.Method, path, query, tenant, requester, bodySha256,
+            ApprovalFingerprint.ContentHeaders(request.Headers));
         var now = time.GetUtcNow();
         try
         {

@@ -148,6 +148,36 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Retry_SameBodyWithOtherContentTypeOrEncoding_403MismatchWithoutConsumingTheToken()
+    {
+        // The body bytes were bound, not how the backend reads them: approved as JSON, the same bytes were forwarded as a
+        // form, where {"amount":1,"x":"&amount=100000&"} carries amount=100000.
+        const string body = "{\"amount\":1,\"x\":\"&amount=100000&\"}";
+        var id = await RequestApprovalAsync(Client, body);
+        var token = await ApproveAsync(Client, id);
+
+        var asForm = Payment(token: token, body: body);
+        asForm.Content!.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-www-form-urlencoded");
+        var otherCharset = Payment(token: token, body: body);
+        otherCharset.Content!.Headers.ContentType!.CharSet = "utf-16";
+        var encoded = Payment(token: token, body: body);
+        encoded.Content!.Headers.ContentEncoding.Add("gzip");
+        using var formRefused = await Client.SendAsync(asForm);
+        using var charsetRefused = await Client.SendAsync(otherCharset);
+        using var encodingRefused = await Client.SendAsync(encoded);
+        using var approved = await Client.SendAsync(Payment(token: token, body: body));
+
+        foreach (var refused in new[] { formRefused, charsetRefused, encodingRefused })
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Equal("approval_mismatch", Code(await JsonAsync(refused)));
+        }
+
+        Assert.Equal(HttpStatusCode.OK, approved.StatusCode);
+        Assert.Single(_backend.Received);
+    }
+
+    [Fact]
     public async Task Retry_AfterTokenTtl_403ApprovalExpired()
     {
         var id = await RequestApprovalAsync(Client);

@@ -57,6 +57,7 @@ public sealed class ApprovalTokenTests
         Assert.NotEqual(baseline, ApprovalFingerprint.Compute("p", "r", "POST", "/a", "?x=1", "globex", "alice", body));
         Assert.NotEqual(baseline, ApprovalFingerprint.Compute("p", "r", "POST", "/a", "?x=1", null, "alice", body));
         Assert.NotEqual(baseline, ApprovalFingerprint.Compute("p", "r", "POST", "/a", "?x=1", "acme", "bob", body));
+        Assert.NotEqual(baseline, ApprovalFingerprint.Compute("p", "r", "POST", "/a", "?x=1", "acme", "alice", body, "type=application/json\nencoding="));
         Assert.NotEqual(baseline, ApprovalFingerprint.Compute("p", "r", "POST", "/a", "?x=1", "acme", "alice", ApprovalFingerprint.BodySha256("{ }"u8)));
         // Moving text from one field to the next must not produce the same fingerprint.
         Assert.NotEqual(
