@@ -238,7 +238,8 @@ public sealed class ProxyJsonReader
             return $"unknown property '{name}': this object takes no properties";
         }
 
-        var closest = known.Where(k => EditDistance(k, name) <= 2).OrderBy(k => EditDistance(k, name)).FirstOrDefault();
+        var closest = known.Select(k => (Name: k, Distance: EditDistance(k, name))).Where(static c => c.Distance <= 2)
+            .OrderBy(static c => c.Distance).Select(static c => c.Name).FirstOrDefault();
         return closest is not null
             ? $"unknown property '{name}'; did you mean '{closest}'? (known here: {string.Join(", ", known)})"
             : $"unknown property '{name}' (known here: {string.Join(", ", known)})";
