@@ -24,6 +24,52 @@ public sealed class ManagementEndpointsTests
     }
 
     [Fact]
+    public async Task Metrics_Default_RequestDurationsWithoutPerRequestGauges()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(backend.Url, new Dictionary<string, object>
+        {
+            ["orders"] = ProxyJson.Route("/orders/{**rest}"),
+        }));
+        Assert.Equal(HttpStatusCode.OK, (await edge.Client.GetAsync("/orders/1")).StatusCode);
+
+        var metrics = await edge.Management.GetStringAsync("/metrics");
+
+        // What the dashboard and alerts read: server and backend request durations.
+        Assert.Contains("\nhttp_server_request_duration_seconds_bucket{", metrics, StringComparison.Ordinal);
+        Assert.Contains("\nhttp_client_request_duration_seconds_bucket{", metrics, StringComparison.Ordinal);
+        foreach (var dropped in PerRequestGaugeSeries)
+        {
+            Assert.DoesNotContain("\n" + dropped, metrics, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Metrics_PerRequestGaugesOn_ExportsThem()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["orders"] = ProxyJson.Route("/orders/{**rest}") }),
+            new Dictionary<string, string?> { ["Edge:Observability:PerRequestGauges"] = "true" });
+        Assert.Equal(HttpStatusCode.OK, (await edge.Client.GetAsync("/orders/1")).StatusCode);
+
+        var metrics = await edge.Management.GetStringAsync("/metrics");
+
+        Assert.Contains("\nhttp_server_active_requests{", metrics, StringComparison.Ordinal);
+        Assert.Contains("\nhttp_client_active_requests{", metrics, StringComparison.Ordinal);
+        Assert.Contains("\naspnetcore_routing_match_attempts_total{", metrics, StringComparison.Ordinal);
+    }
+
+    private static readonly string[] PerRequestGaugeSeries =
+    [
+        "http_server_active_requests",
+        "aspnetcore_routing_match_attempts",
+        "http_client_active_requests",
+        "http_client_open_connections",
+        "http_client_request_time_in_queue",
+    ];
+
+    [Fact]
     public async Task ManagementEndpoints_OnProxyPort_NotServed()
     {
         using var backend = Backend.Start();
