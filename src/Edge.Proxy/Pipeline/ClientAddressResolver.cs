@@ -105,6 +105,27 @@ internal sealed class ClientAddressResolver
     public static IPAddress? Normalize(IPAddress? address) =>
         address is { IsIPv4MappedToIPv6: true } ? address.MapToIPv4() : address;
 
+    /// <summary>
+    /// The client as the <c>{ip}</c> key of rate limits and ban rules counts it: an IPv4 address as is; an IPv6 address
+    /// as its /64 network (<c>2001:db8::7</c> is <c>2001_db8__</c>). A /64 is what one subscriber gets (RFC 6177, every
+    /// ISP and cloud VM), and its owner picks any of its 2^64 addresses at will: counted per address, a client changing
+    /// address on every request never reached a limit or a threshold, and walked out of any ban. Cloudflare's rate
+    /// limiting, fail2ban's and CrowdSec's IPv6 guidance count the /64 for the same reason. IPv6 colons become '_'.
+    /// </summary>
+    public static string IpKey(string ip)
+    {
+        if (ip.Contains(':', StringComparison.Ordinal) && IPAddress.TryParse(ip, out var address)
+            && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && !address.IsIPv4MappedToIPv6)
+        {
+            Span<byte> bytes = stackalloc byte[16];
+            address.TryWriteBytes(bytes, out _);
+            bytes[8..].Clear();
+            ip = new IPAddress(bytes).ToString();
+        }
+
+        return Edge.Configuration.RateLimiting.RateLimitKeyTemplate.Encode(ip.Replace(':', '_'));
+    }
+
     /// <summary>Parses <c>Edge:TrustedProxies</c>: CIDR ranges or single addresses separated by ',' or ';'.</summary>
     public static IPNetwork[] ParseTrustedProxies(string? value)
     {

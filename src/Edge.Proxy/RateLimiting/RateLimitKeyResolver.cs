@@ -30,7 +30,8 @@ internal static class RateLimitKeyResolver
                 SegmentKind.Literal => segment.Argument,
                 SegmentKind.Tenant => RateLimitKeyTemplate.Encode(tenant),
                 SegmentKind.Principal => RateLimitKeyTemplate.Encode(http.GetIdentity()?.Principal),
-                SegmentKind.Ip => RateLimitKeyTemplate.Encode(request?.ClientIp?.Replace(':', '_')),
+                // An IPv6 client counts by its /64, as ban rules do: one subscriber holds all of its addresses.
+                SegmentKind.Ip => request?.ClientIp is { } ip ? ClientAddressResolver.IpKey(ip) : RateLimitKeyTemplate.Encode(null),
                 // Outside an edge route (a plain ASP.NET Core app using the policy) the endpoint names the route.
                 SegmentKind.Route => RateLimitKeyTemplate.Encode(request?.RouteId ?? http.GetEndpoint()?.DisplayName),
                 SegmentKind.Header => RateLimitKeyTemplate.Encode(FirstValue(http.Request.Headers[segment.Argument])),

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Edge.Configuration.RateLimiting;
 using Edge.Proxy.Pipeline;
@@ -18,25 +16,8 @@ internal static class ThreatKeyRenderer
     public static string? ClientIpKey(EdgeRequestFeature request) =>
         request.ClientIp is { } ip ? IpKey(ip) : null;
 
-    /// <summary>
-    /// An IPv4 address as is; an IPv6 address as its /64 network (<c>2001:db8::7</c> is <c>2001_db8__</c>). A /64 is
-    /// what one subscriber gets (RFC 6177, every ISP and cloud VM), and its owner picks any of its 2^64 addresses at
-    /// will: counted per address, a client changing address on every request never reached a threshold and walked out
-    /// of any ban. Cloudflare, fail2ban's and CrowdSec's IPv6 guidance count the /64 for the same reason.
-    /// </summary>
-    public static string IpKey(string ip)
-    {
-        if (ip.Contains(':', StringComparison.Ordinal) && IPAddress.TryParse(ip, out var address)
-            && address.AddressFamily == AddressFamily.InterNetworkV6 && !address.IsIPv4MappedToIPv6)
-        {
-            Span<byte> bytes = stackalloc byte[16];
-            address.TryWriteBytes(bytes, out _);
-            bytes[8..].Clear();
-            ip = new IPAddress(bytes).ToString();
-        }
-
-        return RateLimitKeyTemplate.Encode(ip.Replace(':', '_'));
-    }
+    /// <summary>The /64 of an IPv6 client, an IPv4 client as is (<see cref="ClientAddressResolver.IpKey"/>).</summary>
+    public static string IpKey(string ip) => ClientAddressResolver.IpKey(ip);
 
     public static string? Render(RateLimitKeyTemplate template, HttpContext http, EdgeRequestFeature request)
     {

@@ -34,6 +34,27 @@ public sealed class RateLimiterPolicyRouteTests
     };
 
     [Fact]
+    public async Task RateLimiterPolicy_IpKeyClientRotatingIPv6WithinItsSlash64_SharesOneBucket()
+    {
+        using var backend = Backend.Start();
+        // The test client is a trusted proxy, so X-Forwarded-For names the client (the one rule for {ip}).
+        await using var edge = await EdgeHost.StartAsync(Config(backend.Url, "per-ip", PerIp(2)),
+            new Dictionary<string, string?> { ["Edge:TrustedProxies"] = "127.0.0.1/32" });
+
+        var statuses = new List<HttpStatusCode>();
+        foreach (var client in new[] { "2001:db8:7:1::1", "2001:db8:7:1::2", "2001:db8:7:1:ab:cd:ef:1", "2001:db8:7:2::1" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/public/x");
+            request.Headers.Add("X-Forwarded-For", client);
+            using var response = await edge.Client.SendAsync(request);
+            statuses.Add(response.StatusCode);
+        }
+
+        // Three addresses of one /64 count as one client (limit 2); the next /64 is another client.
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.OK], statuses);
+    }
+
+    [Fact]
     public async Task RateLimiterPolicy_EdgePolicyOnRoute_AdmitsLimitThen429ProblemWithRetryAfter()
     {
         using var backend = Backend.Start();

@@ -31,11 +31,25 @@ public sealed class RateLimitKeyTemplateTests
     }
 
     [Fact]
-    public void Resolve_IPv6_ColonsReplaced()
+    public void Resolve_IPv6_ItsSlash64WithColonsReplaced()
     {
-        var http = Request(tenant: "t", ip: IPAddress.IPv6Loopback);
+        var http = Request(tenant: "t", ip: IPAddress.Parse("2001:db8:1:2::7"));
 
-        Assert.Equal("t:__1", Template("{tenant}:{ip}").Resolve(http));
+        Assert.Equal("t:2001_db8_1_2__", Template("{tenant}:{ip}").Resolve(http));
+    }
+
+    [Fact]
+    public void Resolve_IPv6AddressesOfOneSlash64_OneKeyAndAnotherSlash64AnotherKey()
+    {
+        var template = Template("{ip}");
+
+        var first = template.Resolve(Request(tenant: "t", ip: IPAddress.Parse("2001:db8:1:2::7")));
+        var rotated = template.Resolve(Request(tenant: "t", ip: IPAddress.Parse("2001:db8:1:2:ffff:ffff:ffff:fffe")));
+        var neighbour = template.Resolve(Request(tenant: "t", ip: IPAddress.Parse("2001:db8:1:3::7")));
+
+        // The subscriber who owns 2001:db8:1:2::/64 picks any of its 2^64 addresses: all of them are one client.
+        Assert.Equal(first, rotated);
+        Assert.NotEqual(first, neighbour);
     }
 
     [Fact]
