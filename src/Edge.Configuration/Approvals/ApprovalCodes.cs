@@ -32,4 +32,7 @@ public static class ApprovalCodes
 
     /// <summary>503: the shared approval store (Redis) cannot be reached.</summary>
     public const string StoreUnavailable = "approval_store_unavailable";
+
+    /// <summary>503: the in-process store holds its capacity of live approvals; none is evicted to make room.</summary>
+    public const string StoreFull = "approval_store_full";
 }

@@ -98,6 +98,15 @@ internal sealed partial class ApprovalStep(
                 _ => Fail(StatusCodes.Status403Forbidden, ApprovalCodes.Invalid, "Approval invalid", "The approval token is unknown or was already used.", ApprovalCodes.Invalid),
             };
         }
+        catch (ApprovalStoreFullException ex)
+        {
+            Log.StoreFull(logger, routeId, policy.Name, ex.Capacity);
+            return EdgeStepResult.Deny(new EdgeDenial(StatusCodes.Status503ServiceUnavailable, ApprovalCodes.StoreFull, "Approvals full",
+                "The edge holds as many open approvals as it keeps; retry once some are decided or expire.")
+            {
+                Headers = new Dictionary<string, string> { ["Retry-After"] = "30" },
+            });
+        }
         catch (ApprovalStoreUnavailableException ex)
         {
             Log.StoreUnavailable(logger, routeId, policy.Name, ex.Message);
@@ -161,5 +170,8 @@ internal sealed partial class ApprovalStep(
 
         [LoggerMessage(1903, LogLevel.Warning, "Approval store unavailable on route {Route}, policy {Policy}: {Error}")]
         public static partial void StoreUnavailable(ILogger logger, string route, string policy, string error);
+
+        [LoggerMessage(1907, LogLevel.Warning, "Approval request on route {Route}, policy {Policy} refused: the in-process store holds {Capacity} live approvals (set Edge:Redis for a shared store without this cap, or decide pending ones)")]
+        public static partial void StoreFull(ILogger logger, string route, string policy, int capacity);
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Edge.Proxy.Pipeline;
 using Edge.Proxy.Redis;
 
@@ -9,7 +10,7 @@ internal static class ApprovalsServiceCollectionExtensions
     {
         services.AddSingleton<IEdgeStepFactory, ApprovalStepFactory>();
         // Redis when configured: a token must be consumed once across every instance, so there is no local fallback.
-        services.AddSingleton<IApprovalStore>(sp => sp.GetRequiredService<EdgeRedis>().IsConfigured
+        services.TryAddSingleton<IApprovalStore>(sp => sp.GetRequiredService<EdgeRedis>().IsConfigured
             ? new RedisApprovalStore(sp.GetRequiredService<EdgeRedis>())
             : new InProcessApprovalStore());
         services.AddSingleton<ApprovalMetrics>();

@@ -52,3 +52,12 @@ internal interface IApprovalStore
 
 /// <summary>The shared store (Redis) cannot answer; the caller answers 503 rather than decide without it.</summary>
 internal sealed class ApprovalStoreUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The in-process store holds its capacity of approvals that still decide a request (pending, or approved with an
+/// unused token): the caller answers 503 rather than evict one of them to make room.
+/// </summary>
+internal sealed class ApprovalStoreFullException(int capacity) : Exception($"The approval store holds {capacity} live approvals.")
+{
+    public int Capacity { get; } = capacity;
+}

@@ -4,8 +4,11 @@ namespace Edge.Proxy.Approvals;
 
 /// <summary>
 /// The approval store of a single edge (no <c>Edge:Redis</c>). Each approval is one entry whose state changes under its
-/// own lock, so two concurrent retries with one token consume it once. Bounded: past <see cref="Capacity"/> entries,
-/// those no longer kept go first, then the oldest.
+/// own lock, so two concurrent retries with one token consume it once. Bounded: at <see cref="Capacity"/> entries,
+/// those past their retention go first, then the oldest of those that no longer decide a request (used, rejected,
+/// expired). A live approval (pending, or approved with an unused token) is never evicted: evicting the oldest made one
+/// requester flooding distinct requests able to drop other tenants' approved tokens. When only live ones are left, a new
+/// request is refused (<see cref="ApprovalStoreFullException"/>).
 /// </summary>
 internal sealed class InProcessApprovalStore(int capacity = InProcessApprovalStore.DefaultCapacity) : IApprovalStore
 {
@@ -15,6 +18,11 @@ internal sealed class InProcessApprovalStore(int capacity = InProcessApprovalSto
     private readonly ConcurrentDictionary<string, string> _byRequest = new(StringComparer.Ordinal);
     private readonly Lock _trimLock = new();
 
+    // While full of live approvals, a scan can free nothing before the earliest of them expires or one is decided: a
+    // requester flooding new requests then costs a comparison each, not a scan of the whole store.
+    private DateTimeOffset _nothingToTrimUntil = DateTimeOffset.MinValue;
+    private int _settledSinceTrim;
+
     public int Capacity => capacity;
 
     public ValueTask CreateAsync(ApprovalRequest request, DateTimeOffset retainUntil, DateTimeOffset now)
@@ -22,6 +30,10 @@ internal sealed class InProcessApprovalStore(int capacity = InProcessApprovalSto
         if (_entries.Count >= capacity)
         {
             Trim(now);
+            if (_entries.Count >= capacity)
+            {
+                throw new ApprovalStoreFullException(capacity);
+            }
         }
 
         _entries[request.Id] = new Entry(request, retainUntil);
@@ -104,6 +116,7 @@ internal sealed class InProcessApprovalStore(int capacity = InProcessApprovalSto
             }
 
             entry.Request = request with { Status = ApprovalStatus.Rejected, Approver = approver, DecidedAt = now };
+            Interlocked.Increment(ref _settledSinceTrim);
             return ValueTask.FromResult(DecideOutcome.Decided);
         }
     }
@@ -121,6 +134,7 @@ internal sealed class InProcessApprovalStore(int capacity = InProcessApprovalSto
             if (outcome == ConsumeOutcome.Consumed)
             {
                 entry.Request = entry.Request with { Status = ApprovalStatus.Consumed };
+                Interlocked.Increment(ref _settledSinceTrim);
             }
 
             return ValueTask.FromResult(outcome);
@@ -133,10 +147,12 @@ internal sealed class InProcessApprovalStore(int capacity = InProcessApprovalSto
     {
         lock (_trimLock)
         {
-            if (_entries.Count < capacity)
+            if (_entries.Count < capacity || (now < _nothingToTrimUntil && Volatile.Read(ref _settledSinceTrim) == 0))
             {
                 return;
             }
+
+            Interlocked.Exchange(ref _settledSinceTrim, 0);
 
             foreach (var (id, entry) in _entries)
             {
@@ -147,12 +163,44 @@ internal sealed class InProcessApprovalStore(int capacity = InProcessApprovalSto
             }
 
             var excess = _entries.Count - (capacity * 9 / 10);
-            foreach (var (id, _) in _entries.OrderBy(e => e.Value.Snapshot().CreatedAt).Take(Math.Max(excess, 0)).ToList())
+            if (excess <= 0)
             {
-                Remove(id);
+                return;
+            }
+
+            var settled = new List<(DateTimeOffset CreatedAt, string Id)>();
+            var earliestExpiry = DateTimeOffset.MaxValue;
+            foreach (var (id, entry) in _entries)
+            {
+                var request = entry.Snapshot();
+                if (!IsLive(request, now))
+                {
+                    settled.Add((request.CreatedAt, id));
+                }
+                else
+                {
+                    var expires = request.Status == ApprovalStatus.Approved ? request.TokenExpiresAt ?? DateTimeOffset.MaxValue : request.ExpiresAt;
+                    earliestExpiry = expires < earliestExpiry ? expires : earliestExpiry;
+                }
+            }
+
+            _nothingToTrimUntil = settled.Count == 0 ? earliestExpiry : DateTimeOffset.MinValue;
+
+            settled.Sort((a, b) => a.CreatedAt.CompareTo(b.CreatedAt));
+            for (var i = 0; i < settled.Count && i < excess; i++)
+            {
+                Remove(settled[i].Id);
             }
         }
     }
+
+    /// <summary>True while the approval still decides a request: pending within its TTL, or approved with an unused, unexpired token.</summary>
+    private static bool IsLive(ApprovalRequest request, DateTimeOffset now) => request.Status switch
+    {
+        ApprovalStatus.Pending => request.ExpiresAt > now,
+        ApprovalStatus.Approved => request.TokenExpiresAt is not { } expires || expires > now,
+        _ => false,
+    };
 
     private void Remove(string id)
     {

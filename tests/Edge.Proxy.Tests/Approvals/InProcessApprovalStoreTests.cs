@@ -144,6 +144,82 @@ public sealed class InProcessApprovalStoreTests
         Assert.Null(await store.FindByRequestAsync(old.RequestHash));
     }
 
+    [Fact]
+    public async Task Create_FullOfLiveApprovals_RefusedAndNoneEvicted()
+    {
+        var store = new InProcessApprovalStore(capacity: 3);
+        var now = _time.GetUtcNow();
+        var approved = NewRequest();
+        await store.CreateAsync(approved, approved.ExpiresAt + Ttl, now);
+        var (_, tokenHash) = ApprovalToken.Create(approved.Id);
+        Assert.Equal(DecideOutcome.Decided, await store.ApproveAsync(approved.Id, "bob", tokenHash, now, now + Ttl, now + Ttl + Ttl));
+        var pending = new[] { NewRequest(), NewRequest() };
+        foreach (var request in pending)
+        {
+            await store.CreateAsync(request, request.ExpiresAt + Ttl, now);
+        }
+
+        // A flood of new requests must not push out another requester's approved token or pending requests.
+        for (var i = 0; i < 5; i++)
+        {
+            var flood = NewRequest();
+            await Assert.ThrowsAsync<ApprovalStoreFullException>(async () => await store.CreateAsync(flood, flood.ExpiresAt + Ttl, now));
+        }
+
+        Assert.Equal(ConsumeOutcome.Consumed, await store.ConsumeAsync(approved.Id, tokenHash, approved.RequestHash, now));
+        foreach (var request in pending)
+        {
+            Assert.Equal(ApprovalStatus.Pending, (await store.GetAsync(request.Id))!.Status);
+        }
+    }
+
+    [Fact]
+    public async Task Create_FullAndOneApprovalUsed_EvictsTheUsedOneOnly()
+    {
+        var store = new InProcessApprovalStore(capacity: 3);
+        var now = _time.GetUtcNow();
+        var used = NewRequest();
+        await store.CreateAsync(used, used.ExpiresAt + Ttl, now);
+        var (_, tokenHash) = ApprovalToken.Create(used.Id);
+        await store.ApproveAsync(used.Id, "bob", tokenHash, now, now + Ttl, now + Ttl + Ttl);
+        var pending = new[] { NewRequest(), NewRequest() };
+        foreach (var request in pending)
+        {
+            await store.CreateAsync(request, request.ExpiresAt + Ttl, now);
+        }
+
+        var refused = NewRequest();
+        await Assert.ThrowsAsync<ApprovalStoreFullException>(async () => await store.CreateAsync(refused, refused.ExpiresAt + Ttl, now));
+        Assert.Equal(ConsumeOutcome.Consumed, await store.ConsumeAsync(used.Id, tokenHash, used.RequestHash, now));
+        var next = NewRequest();
+        await store.CreateAsync(next, next.ExpiresAt + Ttl, now);
+
+        Assert.Null(await store.GetAsync(used.Id));
+        Assert.NotNull(await store.GetAsync(next.Id));
+        foreach (var request in pending)
+        {
+            Assert.NotNull(await store.GetAsync(request.Id));
+        }
+    }
+
+    [Fact]
+    public async Task Create_FullUntilPendingOnesExpire_AcceptedOnceTheyDo()
+    {
+        var store = new InProcessApprovalStore(capacity: 2);
+        var first = NewRequest();
+        var second = NewRequest();
+        await store.CreateAsync(first, first.ExpiresAt + Ttl, _time.GetUtcNow());
+        await store.CreateAsync(second, second.ExpiresAt + Ttl, _time.GetUtcNow());
+        var early = NewRequest();
+        await Assert.ThrowsAsync<ApprovalStoreFullException>(async () => await store.CreateAsync(early, early.ExpiresAt + Ttl, _time.GetUtcNow()));
+
+        _time.Advance(Ttl + TimeSpan.FromSeconds(1));
+        var late = NewRequest();
+        await store.CreateAsync(late, late.ExpiresAt + Ttl, _time.GetUtcNow());
+
+        Assert.NotNull(await store.GetAsync(late.Id));
+    }
+
     private async Task<(ApprovalRequest Request, string TokenHash)> CreateApprovedAsync()
     {
         var request = NewRequest();
