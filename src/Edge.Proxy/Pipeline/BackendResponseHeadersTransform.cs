@@ -11,7 +11,9 @@ namespace Edge.Proxy.Pipeline;
 /// does, a <c>Location</c> on the destination's origin becomes origin-relative (<c>/login</c>), which the client resolves
 /// against the URL it asked the edge for. <c>Server</c>, <c>X-Powered-By</c>, <c>X-AspNet-Version</c> and
 /// <c>X-AspNetMvc-Version</c> name the backend's software and version for an attacker to look up; Envoy overwrites
-/// <c>Server</c> by default, and so does the edge (Kestrel writes its own).
+/// <c>Server</c> by default, and so does the edge (Kestrel writes its own). <c>Content-Location</c> and a
+/// <c>Refresh</c> URL get the same treatment as <c>Location</c>, and a <c>Set-Cookie</c> whose <c>Domain</c> names the
+/// destination loses that attribute.
 /// </summary>
 internal sealed class BackendResponseHeadersTransform : ResponseTransform
 {
@@ -32,13 +34,117 @@ internal sealed class BackendResponseHeadersTransform : ResponseTransform
             headers.Remove(name);
         }
 
-        if (headers.Location is [{ } location] && response.RequestMessage is { RequestUri: { } destination } request
-            && OnBackendOrigin(location, destination, request.Headers.Host) is { } relative)
+        if (response.RequestMessage is not { RequestUri: { } destination } request)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var sentHost = request.Headers.Host;
+        if (headers.Location is [{ } location] && OnBackendOrigin(location, destination, sentHost) is { } relative)
         {
             headers.Location = relative;
         }
 
+        if (headers.ContentLocation is [{ } contentLocation] && OnBackendOrigin(contentLocation, destination, sentHost) is { } relativeContent)
+        {
+            headers.ContentLocation = relativeContent;
+        }
+
+        if (headers.TryGetValue(RefreshHeader, out var refresh) && refresh is [{ } refreshValue] && RelativeRefresh(refreshValue, destination, sentHost) is { } relativeRefresh)
+        {
+            headers[RefreshHeader] = relativeRefresh;
+        }
+
+        if (headers.SetCookie.Count > 0)
+        {
+            headers.SetCookie = WithoutBackendDomain(headers.SetCookie, destination, sentHost);
+        }
+
         return ValueTask.CompletedTask;
+    }
+
+    private const string RefreshHeader = "Refresh";
+
+    /// <summary>
+    /// <c>Refresh: 0; url=http://10.0.3.7:8080/next</c> (the meta-refresh redirect old frameworks send as a header) with
+    /// its URL made origin-relative when it names the destination, as <c>Location</c>.
+    /// </summary>
+    private static string? RelativeRefresh(string value, Uri destination, string? sentHost)
+    {
+        var urlAt = value.IndexOf("url=", StringComparison.OrdinalIgnoreCase);
+        if (urlAt < 0)
+        {
+            return null;
+        }
+
+        var url = value[(urlAt + 4)..].Trim().Trim('\'', '"');
+        return OnBackendOrigin(url, destination, sentHost) is { } relative ? value[..(urlAt + 4)] + relative : null;
+    }
+
+    /// <summary>
+    /// Each cookie with its <c>Domain</c> attribute removed when that names the destination's host (or the host sent
+    /// to it): <c>Domain=10.0.3.7</c> told the client the internal address, and the browser drops such a cookie anyway
+    /// since it does not match the edge's host. Without the attribute the cookie belongs to the host the client asked,
+    /// as with nginx's <c>proxy_cookie_domain</c>. Other domains (the site's own <c>.shop.example</c>) are kept.
+    /// </summary>
+    private static Microsoft.Extensions.Primitives.StringValues WithoutBackendDomain(Microsoft.Extensions.Primitives.StringValues cookies, Uri destination, string? sentHost)
+    {
+        var sentHostName = sentHost is null ? null : HostOnly(sentHost);
+        string[]? rewritten = null;
+        for (var i = 0; i < cookies.Count; i++)
+        {
+            var cookie = cookies[i];
+            if (cookie is null || WithoutDomain(cookie, destination.IdnHost, sentHostName) is not { } stripped)
+            {
+                continue;
+            }
+
+            rewritten ??= cookies.ToArray()!;
+            rewritten[i] = stripped;
+        }
+
+        return rewritten is null ? cookies : new Microsoft.Extensions.Primitives.StringValues(rewritten);
+    }
+
+    private static string? WithoutDomain(string cookie, string destinationHost, string? sentHost)
+    {
+        var attributes = cookie.Split(';');
+        for (var i = 1; i < attributes.Length; i++)
+        {
+            var attribute = attributes[i].AsSpan().Trim();
+            if (!attribute.StartsWith("domain", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var rest = attribute[6..].TrimStart();
+            if (rest.Length == 0 || rest[0] != '=')
+            {
+                continue;
+            }
+
+            var domain = rest[1..].Trim().TrimStart('.');
+            if (domain.Equals(destinationHost.Trim('[', ']'), StringComparison.OrdinalIgnoreCase)
+                || (sentHost is not null && domain.Equals(sentHost, StringComparison.OrdinalIgnoreCase)))
+            {
+                return string.Join(';', attributes[..i].Concat(attributes[(i + 1)..]));
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The host of a <c>Host</c> header value, without its port (IPv6 literals without brackets).</summary>
+    private static string HostOnly(string host)
+    {
+        if (host.StartsWith('['))
+        {
+            var close = host.IndexOf(']', StringComparison.Ordinal);
+            return close > 0 ? host[1..close] : host;
+        }
+
+        var colon = host.LastIndexOf(':');
+        return colon >= 0 ? host[..colon] : host;
     }
 
     /// <summary>The path, query and fragment of <paramref name="location"/> when it names the origin the request was sent to.</summary>

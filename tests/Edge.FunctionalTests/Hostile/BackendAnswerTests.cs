@@ -43,6 +43,28 @@ public sealed class BackendAnswerTests(BackendAnswerTests.LegacyBackendEdge fixt
         Assert.Equal("kept", response.Header("X-App-Note"));
     }
 
+    [Fact]
+    public async Task ContentLocationAndRefreshOnTheBackendsOwnAddress_MadeOriginRelative()
+    {
+        var response = await SendAsync("/legacy/moved");
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal("/docs/1?v=2", response.Header("Content-Location"));
+        Assert.Equal("0; url=/next?x=1", response.Header("Refresh"));
+    }
+
+    [Fact]
+    public async Task SetCookie_DomainOfTheBackendsHost_DomainRemovedOtherCookiesKept()
+    {
+        var response = await SendAsync("/legacy/cookies");
+        var cookies = response.Header("Set-Cookie")!;
+
+        Assert.Equal(200, response.Status);
+        Assert.Contains("sid=abc; Path=/; HttpOnly", cookies, StringComparison.Ordinal);
+        Assert.DoesNotContain(fixture.BackendHost, cookies, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("pref=1; Domain=.shop.example; Path=/", cookies, StringComparison.Ordinal);
+    }
+
     private Task<RawResponse> SendAsync(string path) =>
         RawHttp.SendAsync(fixture.Edge.ProxyPort, $"GET {path} HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n");
 
@@ -52,6 +74,8 @@ public sealed class BackendAnswerTests(BackendAnswerTests.LegacyBackendEdge fixt
 
         public EdgeHost Edge { get; private set; } = null!;
 
+        public string BackendHost { get; private set; } = null!;
+
         public async Task InitializeAsync()
         {
             _backend = WireMockServer.Start();
@@ -59,6 +83,12 @@ public sealed class BackendAnswerTests(BackendAnswerTests.LegacyBackendEdge fixt
             Redirect("/legacy/redirect", url + "/login?next=%2Faccount#top");
             Redirect("/legacy/elsewhere", "https://sso.example/login");
             Redirect("/legacy/relative", "/already/relative");
+            BackendHost = new Uri(url).Host;
+            _backend.Given(Request.Create().WithPath("/legacy/moved").UsingGet())
+                .RespondWith(Response.Create().WithStatusCode(200).WithHeader("Content-Location", url + "/docs/1?v=2").WithHeader("Refresh", "0; url=" + url + "/next?x=1"));
+            _backend.Given(Request.Create().WithPath("/legacy/cookies").UsingGet())
+                .RespondWith(Response.Create().WithStatusCode(200)
+                    .WithHeader("Set-Cookie", $"sid=abc; Domain={BackendHost}; Path=/; HttpOnly", "pref=1; Domain=.shop.example; Path=/"));
             Edge = await EdgeHost.StartAsync(ProxyJson.Create(url + "/", new Dictionary<string, object> { ["legacy"] = ProxyJson.Route("/legacy/{**rest}") }));
         }
 
