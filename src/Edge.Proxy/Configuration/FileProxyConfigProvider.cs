@@ -65,7 +65,15 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
             {
                 foreach (var error in errors)
                 {
-                    Log.ConfigError(_logger, _options.ProxyConfigPath, error.Location, error.Message);
+                    // A refused file's warnings are still warnings: logged as errors they read as one more reason it was refused.
+                    if (error.IsWarning)
+                    {
+                        Log.ConfigWarning(_logger, _options.ProxyConfigPath, error.Location, error.Message);
+                    }
+                    else
+                    {
+                        Log.ConfigError(_logger, _options.ProxyConfigPath, error.Location, error.Message);
+                    }
                 }
 
                 _metrics.ConfigReload("refused");

@@ -50,4 +50,42 @@ public sealed class HostSettingsStartupTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task Main_RefusedProxyJsonWithAWarning_LogsTheWarningAsAWarning()
+    {
+        var directory = Directory.CreateTempSubdirectory("edge-host-settings-").FullName;
+        try
+        {
+            var configPath = Path.Combine(directory, "proxy.json");
+            // One error (a route on a cluster that does not exist) and one warning (a {principal} key without authentication).
+            await File.WriteAllTextAsync(configPath, $$"""
+                { "ReverseProxy": {
+                    "Routes": {
+                      "r": { "ClusterId": "c", "Match": { "Path": "/r/{**rest}" }, "Transforms": [ { "EdgeRateLimit": "per-user" } ] },
+                      "broken": { "ClusterId": "missing", "Match": { "Path": "/b/{**rest}" } } },
+                    "Clusters": { "c": { "Destinations": { "d1": { "Address": "http://127.0.0.1:{{FreePort.Next()}}/" } } } } },
+                  "Edge": { "RateLimits": { "per-user": { "Limit": 10, "Key": "{principal}" } } } }
+                """);
+            using var process = new ChildProcess(ChildProcess.BuildOutput("Edge.Proxy"),
+            [
+                $"--urls=http://127.0.0.1:{FreePort.Next()}", $"--Edge:ManagementUrls=http://127.0.0.1:{FreePort.Next()}",
+                $"--Edge:ProxyConfigPath={configPath}", $"--Edge:Audit:SpoolPath={Path.Combine(directory, "spool")}",
+            ]);
+
+            process.Start();
+            var exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
+            var lines = process.RecentOutput.Split('\n');
+
+            Assert.Equal(1, exitCode);
+            var warning = Assert.Single(lines, l => l.Contains("every caller shares the anonymous partition", StringComparison.Ordinal) && l.Contains("\"@m\"", StringComparison.Ordinal));
+            Assert.Contains("\"@l\":\"Warning\"", warning, StringComparison.Ordinal);
+            Assert.Contains("warning at", warning, StringComparison.Ordinal);
+            Assert.Contains(lines, l => l.Contains("\"@l\":\"Error\"", StringComparison.Ordinal) && l.Contains("missing", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }
