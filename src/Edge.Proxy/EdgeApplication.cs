@@ -24,6 +24,7 @@ public static class EdgeApplication
         configure?.Invoke(builder);
 
         var host = builder.AddEdgeHostOptions();
+        AllowedHosts.AddTo(builder);
         builder.AddEdgeObservability();
         builder.Services.AddEdgeRedis(host);
         builder.Services.AddEdgePipeline();

@@ -8,10 +8,11 @@ public static class HostSettings
     /// <summary>
     /// True when the exception is a refused setting: every check of the edge's and the writer's host settings throws an
     /// <see cref="InvalidOperationException"/> whose message starts with the setting's name (<c>Edge:…</c>,
-    /// <c>Writer:…</c>). Anything else keeps its stack trace.
+    /// <c>Writer:…</c>, or ASP.NET Core's <c>AllowedHosts</c>). Anything else keeps its stack trace.
     /// </summary>
     public static bool Names(InvalidOperationException exception) =>
-        exception.Message.StartsWith("Edge:", StringComparison.Ordinal) || exception.Message.StartsWith("Writer:", StringComparison.Ordinal);
+        exception.Message.StartsWith("Edge:", StringComparison.Ordinal) || exception.Message.StartsWith("Writer:", StringComparison.Ordinal)
+        || exception.Message.StartsWith("AllowedHosts ", StringComparison.Ordinal);
 
     /// <summary>
     /// Runs a host and maps an operator's mistake to exit code 1 with one line on standard error: an invalid proxy.json

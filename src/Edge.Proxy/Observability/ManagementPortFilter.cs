@@ -16,6 +16,7 @@ internal static class ManagementPortFilter
         var ports = app.Services.GetRequiredService<ManagementUrls>().Ports;
         var managementPaths = new Lazy<TemplateMatcher[]>(() => ManagementPathMatchers(app.Services.GetRequiredService<EndpointDataSource>()));
         var unrouted = app.Services.GetRequiredService<UnroutedRequests>();
+        var allowedHosts = app.Services.GetRequiredService<AllowedHosts>();
         app.UseRouting();
         // Not async: the common case returns next's task directly, with no state machine per request.
         app.Use((context, next) =>
@@ -26,6 +27,12 @@ internal static class ManagementPortFilter
             if (isManagementPort && !isManagementEndpoint)
             {
                 return NotFoundAsync(context);
+            }
+
+            // The management port answers whatever Host a probe or a scraper sends; the proxy port only the allowed ones.
+            if (!isManagementPort && allowedHosts.IsRestricted && !allowedHosts.Allows(context.Request))
+            {
+                return unrouted.AnswerAsync(context, AllowedHosts.NotAllowed);
             }
 
             if (endpoint is null)

@@ -10,6 +10,7 @@ public sealed class HostSettingsStartupTests
 
     [Theory]
     [InlineData("Edge.Proxy", "--Edge:TrustedProxies=garbage", "error: Edge:TrustedProxies entry 'garbage' is not a CIDR range")]
+    [InlineData("Edge.Proxy", "--AllowedHosts=https://shop.example", "error: AllowedHosts entry 'https://shop.example' is not a host name")]
     [InlineData("Edge.Proxy", "--Edge:Audit:IngestToken=env:" + UnsetVariable, "error: Edge:Audit:IngestToken: environment variable '" + UnsetVariable + "' is not set or empty")]
     [InlineData("Edge.AuditWriter", "--Writer:IngestToken=env:" + UnsetVariable, "error: Writer:IngestToken: environment variable '" + UnsetVariable + "' is not set or empty")]
     public async Task Main_BadHostSetting_ExitsOneNamingTheSettingWithoutStackTrace(string project, string setting, string expected)

@@ -1,0 +1,68 @@
+using Edge.Testing;
+
+namespace Edge.FunctionalTests.Hostile;
+
+/// <summary>
+/// <c>AllowedHosts</c> on a real edge: a request naming another host never reaches the backend (where a legacy
+/// application would build links from its <c>X-Forwarded-Host</c>), gets the edge's problem and is audited; the
+/// management port answers any Host (probes send an IP).
+/// </summary>
+public sealed class AllowedHostsTests : IAsyncLifetime
+{
+    private Backend _backend = null!;
+    private EdgeHost _edge = null!;
+
+    public async Task InitializeAsync()
+    {
+        _backend = Backend.Start();
+        _edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["shop"] = ProxyJson.Route("/shop/{**rest}") }),
+            new Dictionary<string, string?> { ["AllowedHosts"] = "shop.example;*.api.example" });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _edge.DisposeAsync();
+        _backend.Dispose();
+    }
+
+    [Theory]
+    [InlineData("evil.example")]
+    [InlineData("shop.example.evil")]
+    [InlineData("api.example")]
+    [InlineData("127.0.0.1")]
+    public async Task Request_HostNotAllowed_400ProblemAuditedAndNotForwarded(string host)
+    {
+        var response = await SendAsync(_edge.ProxyPort, "/shop/reset", host);
+        var audit = await _edge.LocalAuditDataAsync(response.Header("X-Request-Id")!);
+
+        Assert.Equal((400, "host_not_allowed"), (response.Status, response.ProblemCode()));
+        Assert.Equal("application/problem+json", response.Header("Content-Type"));
+        Assert.Empty(_backend.Received);
+        Assert.Equal((400, "deny", "host_not_allowed"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("reason").GetString()));
+    }
+
+    [Theory]
+    [InlineData("shop.example")]
+    [InlineData("SHOP.example:8443")]
+    [InlineData("eu.api.example")]
+    public async Task Request_HostAllowed_ForwardedWithThatForwardedHost(string host)
+    {
+        var response = await SendAsync(_edge.ProxyPort, "/shop/reset", host);
+
+        Assert.Equal(200, response.Status);
+        var forwarded = Assert.Single(_backend.Received).RequestMessage!;
+        Assert.Equal(host, forwarded.Headers!["X-Forwarded-Host"].Single());
+    }
+
+    [Fact]
+    public async Task ManagementPort_AnyHost_Answers()
+    {
+        var response = await SendAsync(_edge.ManagementPort, "/healthz", "10.1.2.3:9901");
+
+        Assert.Equal(200, response.Status);
+    }
+
+    private static Task<RawResponse> SendAsync(int port, string path, string host) =>
+        RawHttp.SendAsync(port, $"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+}
