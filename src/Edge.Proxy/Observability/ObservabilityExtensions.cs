@@ -20,10 +20,10 @@ internal static class ObservabilityExtensions
     public static bool ActivitiesEnabled(IConfiguration configuration) => configuration.GetValue<bool>(ActivitiesKey);
 
     /// <summary>
-    /// <c>Edge:Observability:PerRequestGauges</c>: true also exports the framework instruments that change on every
-    /// request but that no dashboard or alert here reads (<see cref="PerRequestGauges"/>). Off by default.
+    /// <c>Edge:Observability:AllFrameworkMetrics</c>: true also exports the framework instruments that change on every
+    /// request but that no dashboard or alert here reads (<see cref="DroppedByDefault"/>). Off by default.
     /// </summary>
-    public const string PerRequestGaugesKey = "Edge:Observability:PerRequestGauges";
+    public const string AllFrameworkMetricsKey = "Edge:Observability:AllFrameworkMetrics";
 
     /// <summary>
     /// ASP.NET Core's, routing's and HttpClient's instruments that take one or two measurements per request (each an
@@ -32,7 +32,7 @@ internal static class ObservabilityExtensions
     /// <c>http.client.request.duration</c> do not: in-flight counts, match attempts, connection idle/active flips and
     /// pool queueing time. Dropped by a view, so the framework sees no listener and does not build their tags.
     /// </summary>
-    internal static readonly IReadOnlySet<string> PerRequestGauges = new HashSet<string>(StringComparer.Ordinal)
+    internal static readonly IReadOnlySet<string> DroppedByDefault = new HashSet<string>(StringComparer.Ordinal)
     {
         "http.server.active_requests",
         "aspnetcore.routing.match_attempts",
@@ -60,9 +60,9 @@ internal static class ObservabilityExtensions
 
         builder.Services.AddSingleton<EdgeMetrics>();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ManagementPortMatcherPolicy>());
-        var perRequestGauges = builder.Configuration.GetValue<bool>(PerRequestGaugesKey);
+        var allFrameworkMetrics = builder.Configuration.GetValue<bool>(AllFrameworkMetricsKey);
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddView(instrument => !perRequestGauges && PerRequestGauges.Contains(instrument.Name) ? MetricStreamConfiguration.Drop : null)
+            .AddView(instrument => !allFrameworkMetrics && DroppedByDefault.Contains(instrument.Name) ? MetricStreamConfiguration.Drop : null)
             .AddMeter(EdgeMetrics.MeterName)
             .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Routing")
             // YARP forwards through SocketsHttpHandler, whose meter reports backend request duration and connections.

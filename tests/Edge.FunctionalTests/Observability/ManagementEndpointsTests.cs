@@ -24,7 +24,7 @@ public sealed class ManagementEndpointsTests
     }
 
     [Fact]
-    public async Task Metrics_Default_RequestDurationsWithoutPerRequestGauges()
+    public async Task Metrics_Default_RequestDurationsWithoutTheDroppedInstruments()
     {
         using var backend = Backend.Start();
         await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(backend.Url, new Dictionary<string, object>
@@ -38,19 +38,19 @@ public sealed class ManagementEndpointsTests
         // What the dashboard and alerts read: server and backend request durations.
         Assert.Contains("\nhttp_server_request_duration_seconds_bucket{", metrics, StringComparison.Ordinal);
         Assert.Contains("\nhttp_client_request_duration_seconds_bucket{", metrics, StringComparison.Ordinal);
-        foreach (var dropped in PerRequestGaugeSeries)
+        foreach (var dropped in DroppedSeries)
         {
             Assert.DoesNotContain("\n" + dropped, metrics, StringComparison.Ordinal);
         }
     }
 
     [Fact]
-    public async Task Metrics_PerRequestGaugesOn_ExportsThem()
+    public async Task Metrics_AllFrameworkMetricsOn_ExportsTheDroppedOnes()
     {
         using var backend = Backend.Start();
         await using var edge = await EdgeHost.StartAsync(
             ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["orders"] = ProxyJson.Route("/orders/{**rest}") }),
-            new Dictionary<string, string?> { ["Edge:Observability:PerRequestGauges"] = "true" });
+            new Dictionary<string, string?> { ["Edge:Observability:AllFrameworkMetrics"] = "true" });
         Assert.Equal(HttpStatusCode.OK, (await edge.Client.GetAsync("/orders/1")).StatusCode);
 
         var metrics = await edge.Management.GetStringAsync("/metrics");
@@ -60,7 +60,7 @@ public sealed class ManagementEndpointsTests
         Assert.Contains("\naspnetcore_routing_match_attempts_total{", metrics, StringComparison.Ordinal);
     }
 
-    private static readonly string[] PerRequestGaugeSeries =
+    private static readonly string[] DroppedSeries =
     [
         "http_server_active_requests",
         "aspnetcore_routing_match_attempts",
