@@ -91,6 +91,12 @@ internal sealed class EdgeRequestMiddleware(
                 await decisions.DenyAsync(context, EdgeStepName, PathPolicy.OtherRouteDenial);
             }
 
+            // POST ?_method=DELETE is a DELETE to Laravel and Symfony, decided here as a POST.
+            else if (MethodOverrideParameter.Overrides(context.Request.Method, context.Request.QueryString))
+            {
+                await decisions.DenyAsync(context, EdgeStepName, MethodOverrideParameter.Denial);
+            }
+
             // HTTP/2 extended CONNECT (RFC 8441) is a WebSocket handshake, which YARP forwards; plain CONNECT is not.
             else if (MethodPolicy.IsRefused(context.Request.Method, route)
                 && context.Features.Get<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true })

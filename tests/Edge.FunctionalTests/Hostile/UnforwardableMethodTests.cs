@@ -25,6 +25,28 @@ public sealed class UnforwardableMethodTests(HostileEdge fixture) : IClassFixtur
         Assert.Equal("method_not_allowed", audit.GetProperty("reason").GetString());
     }
 
+    [Theory]
+    [InlineData("/open/orders-7?_method=DELETE")]
+    [InlineData("/open/orders-8?x=1&%5Fmethod=PUT")]
+    public async Task Post_MethodOverrideParameter_Returns400AndAuditsDeny(string target)
+    {
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, $"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal((400, "method_override"), (response.Status, response.ProblemCode()));
+        Assert.Equal(0, fixture.BackendCalls(target[..target.IndexOf('?')]));
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+        Assert.Equal((400, "deny", "method_override"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("reason").GetString()));
+    }
+
+    [Fact]
+    public async Task Post_MethodParameterNamingPost_Forwarded()
+    {
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, "POST /open/orders-9?_method=POST&payment_method=card HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal(1, fixture.BackendCalls("/open/orders-9"));
+    }
+
     [Fact]
     public async Task Connect_AuthorityForm_NeverReachesBackendNorAnswers2xx()
     {
