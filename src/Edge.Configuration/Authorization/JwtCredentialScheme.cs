@@ -254,15 +254,17 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             }
         }
 
+        // The skew moves the clock, as IdentityModel's lifetime check does, not the token's times: a token without nbf
+        // has DateTime.MinValue and one with a far-future exp DateTime.MaxValue, where the skew does not fit.
         var now = _time.GetUtcNow().UtcDateTime;
         var principal = entry.Result.Identity!.Principal;
-        if (now > entry.Expires + _policy.ClockSkew)
+        if (now - _policy.ClockSkew > entry.Expires)
         {
             _validated.Remove(hash);
             return Fail(AuthenticationCodes.TokenExpired, AuthenticationCodes.TokenExpired, "The token has expired.", principal);
         }
 
-        if (now < entry.NotBefore - _policy.ClockSkew)
+        if (now + _policy.ClockSkew < entry.NotBefore)
         {
             _validated.Remove(hash);
             return Fail(AuthenticationCodes.TokenNotYetValid, AuthenticationCodes.TokenNotYetValid, "The token is not valid yet.", principal);
