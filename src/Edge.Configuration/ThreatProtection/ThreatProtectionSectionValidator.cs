@@ -1,3 +1,5 @@
+using Edge.Configuration.RateLimiting;
+
 namespace Edge.Configuration.ThreatProtection;
 
 /// <summary>Validates every ban rule; <c>edge config validate</c> and a reload report the same errors.</summary>
@@ -13,7 +15,17 @@ internal sealed class ThreatProtectionSectionValidator : IEdgeSectionValidator
 
         foreach (var (name, options) in rules)
         {
-            ThreatRule.TryCreate(name, options, errors);
+            if (ThreatRule.TryCreate(name, options, errors) is { } rule && !BoundToOneClient(rule.Key))
+            {
+                // A ban is what a victim gets: a key every client of a tenant or route renders alike lets one client ban them all.
+                errors.AddWarning(
+                    $"Edge:ThreatProtection:Rules:{name}:Key",
+                    "names neither {ip} nor {principal}: the events of any one client ban every client whose requests render the same key " +
+                    "(with {tenant}, a whole tenant, which a client names itself in a header, host or path before it is authenticated); add {ip}, e.g. {tenant}:{ip}");
+            }
         }
     }
+
+    private static bool BoundToOneClient(RateLimitKeyTemplate key) =>
+        key.Segments.Any(s => s.Kind is RateLimitKeyTemplate.SegmentKind.Ip or RateLimitKeyTemplate.SegmentKind.Principal);
 }
