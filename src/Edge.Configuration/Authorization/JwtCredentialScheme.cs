@@ -34,6 +34,7 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
     private readonly SigningKeySource? _keys;
     private readonly TimeProvider _time;
     private readonly ValidatedTokenCache _validated;
+    private readonly bool _spaceSeparatedRoles;
     private KeySnapshot? _current;
 
     public JwtCredentialScheme(string policyName, AuthenticationPolicyOptions policy, EdgePermissionResolver permissions, SigningKeyCache keyCache, TimeProvider time)
@@ -43,6 +44,7 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
         _validated = new ValidatedTokenCache();
         _policy = policy;
         _permissions = permissions;
+        _spaceSeparatedRoles = policy.RoleClaim is "scope" or "scp";
         var algorithms = AuthenticationPolicyRules.EffectiveAlgorithms(policy);
         _algorithms = algorithms.ToFrozenSet(StringComparer.Ordinal);
         _parameters = new TokenValidationParameters
@@ -207,8 +209,9 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             return Invalid("tenant_claim_invalid", $"The token's {_policy.TenantClaim} claim is not a valid tenant id.", principal);
         }
 
+        // scope and scp are one string of space-separated scopes (RFC 8693 §4.2, RFC 9068 §2.2.3): each scope is a role.
         var roles = identity.FindAll(_policy.RoleClaim)
-            .Select(c => c.Value)
+            .SelectMany(c => _spaceSeparatedRoles ? c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries) : [c.Value])
             .Where(r => CredentialText.IsValidRole(r))
             .Distinct(StringComparer.Ordinal)
             .ToArray();

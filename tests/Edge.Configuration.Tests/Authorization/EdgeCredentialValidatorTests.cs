@@ -42,6 +42,23 @@ public sealed class EdgeCredentialValidatorTests : IDisposable
     }
 
     [Theory]
+    [InlineData("scope")]
+    [InlineData("scp")]
+    public async Task AuthenticateAsync_RoleClaimScopeWithSeveralScopes_EachScopeIsARole(string claim)
+    {
+        // One space-separated string (RFC 9068); as a whole it was no valid role name, so such a token had no roles.
+        var policy = HsPolicy() with { RoleClaim = claim };
+        var validator = EdgeCredentialValidator.Create("corp", policy, new Dictionary<string, IReadOnlyList<string>> { ["orders.read"] = ["orders.read"] });
+        var token = Token(new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(_secret)), "HS256"), new() { [claim] = "openid  orders.read profile" });
+
+        var result = await validator.AuthenticateAsync(Request(bearer: token));
+
+        Assert.True(result.Succeeded);
+        Assert.Equal(["openid", "orders.read", "profile"], result.Identity.Roles);
+        Assert.True(result.Identity.Permissions.Has("orders.read"));
+    }
+
+    [Theory]
     [InlineData("alg-none", "token_invalid:alg_none")]
     [InlineData("rs256", "token_invalid:algorithm")]
     [InlineData("wrong-secret", "token_invalid:signature")]
