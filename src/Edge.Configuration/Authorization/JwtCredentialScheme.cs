@@ -125,9 +125,16 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             return Invalid("malformed", "The token is not a signed JWT.");
         }
 
-        if (JwsHeaderRules.Check(token[..token.IndexOf('.')]) is { } headerProblem)
+        var headerEnd = token.IndexOf('.');
+        if (JwsHeaderRules.Check(token[..headerEnd]) is { } headerProblem)
         {
             return Invalid(headerProblem.Reason, headerProblem.Detail);
+        }
+
+        var payload = token[(headerEnd + 1)..];
+        if (JwtPayloadRules.Check(payload[..payload.IndexOf('.')]) is { } payloadProblem)
+        {
+            return Invalid(payloadProblem.Reason, payloadProblem.Detail);
         }
 
         JsonWebToken jwt;
