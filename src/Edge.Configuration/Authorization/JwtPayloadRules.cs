@@ -7,8 +7,8 @@ namespace Edge.Configuration.Authorization;
 /// <summary>
 /// A claim named twice in the payload is refused (RFC 7519 §4 lets a parser refuse it or take the last one). The edge's
 /// parser takes the last; a backend that reads the forwarded token, or a parser that takes the first, would see another
-/// principal, tenant or role than the one the edge checked, and a token that names <c>sub</c> twice was minted by a
-/// claim injection rather than on purpose.
+/// principal, tenant or role than the one the edge checked. An identity provider does not repeat a claim on purpose;
+/// a repeated one is more likely injected through a claim value it did not escape.
 /// </summary>
 internal static class JwtPayloadRules
 {

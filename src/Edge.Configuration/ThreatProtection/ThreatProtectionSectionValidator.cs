@@ -17,15 +17,16 @@ internal sealed class ThreatProtectionSectionValidator : IEdgeSectionValidator
         {
             if (ThreatRule.TryCreate(name, options, errors) is { } rule && !BoundToOneClient(rule.Key))
             {
-                // A ban is what a victim gets: a key every client of a tenant or route renders alike lets one client ban them all.
+                // One client's events ban everyone whose requests render the key: with {tenant} alone, a whole tenant.
                 errors.AddWarning(
                     $"Edge:ThreatProtection:Rules:{name}:Key",
-                    "names neither {ip} nor {principal}: the events of any one client ban every client whose requests render the same key " +
+                    "names neither {ip}, {principal} nor a {header:…}: the events of any one client ban every client whose requests render the same key " +
                     "(with {tenant}, a whole tenant, which a client names itself in a header, host or path before it is authenticated); add {ip}, e.g. {tenant}:{ip}");
             }
         }
     }
 
+    // A header may hold what only one client sends (its API key), so a key with one is left to the operator.
     private static bool BoundToOneClient(RateLimitKeyTemplate key) =>
-        key.Segments.Any(s => s.Kind is RateLimitKeyTemplate.SegmentKind.Ip or RateLimitKeyTemplate.SegmentKind.Principal);
+        key.Segments.Any(s => s.Kind is RateLimitKeyTemplate.SegmentKind.Ip or RateLimitKeyTemplate.SegmentKind.Principal or RateLimitKeyTemplate.SegmentKind.Header);
 }

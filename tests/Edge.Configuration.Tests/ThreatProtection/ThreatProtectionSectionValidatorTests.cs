@@ -33,9 +33,9 @@ public sealed class ThreatProtectionSectionValidatorTests
     [Theory]
     [InlineData("{tenant}")]
     [InlineData("{route}")]
-    [InlineData("{header:X-Tenant-ID}")]
+    [InlineData("{tenant}:{route}")]
     [InlineData("everyone")]
-    public async Task ValidateAsync_KeyWithoutIpOrPrincipal_WarnsThatOneClientBansAll(string key)
+    public async Task ValidateAsync_KeyOfTenantRouteOrLiteralOnly_WarnsThatOneClientBansAll(string key)
     {
         // With {tenant}, three bad tokens sent with X-Tenant-ID: acme (Threshold 3) blocked every client of acme.
         var errors = await ValidateAsync("\"r\": { \"On\": \"AuthenticationFailed\", \"Key\": \"" + key + "\", \"Threshold\": 20 }");
@@ -49,6 +49,7 @@ public sealed class ThreatProtectionSectionValidatorTests
     [Theory]
     [InlineData("{tenant}:{ip}")]
     [InlineData("{principal}")]
+    [InlineData("{header:X-Api-Key}")]
     public async Task ValidateAsync_KeyBoundToOneClient_NoWarning(string key)
     {
         var errors = await ValidateAsync("\"r\": { \"On\": \"Forbidden\", \"Key\": \"" + key + "\", \"Threshold\": 20 }");
