@@ -38,12 +38,35 @@ public static class IdentitySignature
         return Version + "=" + Convert.ToHexStringLower(mac);
     }
 
-    /// <summary>Checks a received signature in constant time (for backends and tests written in .NET).</summary>
+    /// <summary>
+    /// Checks a received signature in constant time. It does not look at the clock: a backend uses the overload with
+    /// <c>now</c> and a tolerance.
+    /// </summary>
     public static bool Verify(ReadOnlySpan<byte> key, string signature, long timestamp, string requestId, string method, string? principal, string? tenant, string? roles)
     {
         var expected = Encoding.ASCII.GetBytes(Compute(key, timestamp, requestId, method, principal, tenant, roles));
         var actual = Encoding.ASCII.GetBytes(signature);
         return CryptographicOperations.FixedTimeEquals(expected, actual);
+    }
+
+    /// <summary>
+    /// <see cref="Verify(ReadOnlySpan{byte}, string, long, string, string, string?, string?, string?)"/> plus the check
+    /// every backend needs: the timestamp within <paramref name="tolerance"/> of <paramref name="now"/>, so identity
+    /// headers captured once (a log, a proxy in between) do not pass when replayed later.
+    /// </summary>
+    public static bool Verify(
+        ReadOnlySpan<byte> key, string signature, long timestamp, string requestId, string method, string? principal, string? tenant, string? roles,
+        DateTimeOffset now, TimeSpan tolerance)
+    {
+        // Compared as bounds around now: timestamp comes from a header, and now - timestamp could overflow.
+        var seconds = now.ToUnixTimeSeconds();
+        var slack = (long)tolerance.TotalSeconds;
+        if (timestamp < seconds - slack || timestamp > seconds + slack)
+        {
+            return false;
+        }
+
+        return Verify(key, signature, timestamp, requestId, method, principal, tenant, roles);
     }
 
     public static byte[] ResolveKey(string reference)

@@ -34,6 +34,7 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
     private readonly SigningKeySource? _keys;
     private readonly TimeProvider _time;
     private readonly ValidatedTokenCache _validated;
+    private readonly bool _spaceSeparatedRoles;
     private KeySnapshot? _current;
 
     public JwtCredentialScheme(string policyName, AuthenticationPolicyOptions policy, EdgePermissionResolver permissions, SigningKeyCache keyCache, TimeProvider time)
@@ -43,6 +44,7 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
         _validated = new ValidatedTokenCache();
         _policy = policy;
         _permissions = permissions;
+        _spaceSeparatedRoles = policy.RoleClaim is "scope" or "scp";
         var algorithms = AuthenticationPolicyRules.EffectiveAlgorithms(policy);
         _algorithms = algorithms.ToFrozenSet(StringComparer.Ordinal);
         _parameters = new TokenValidationParameters
@@ -123,9 +125,16 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             return Invalid("malformed", "The token is not a signed JWT.");
         }
 
-        if (JwsHeaderRules.Check(token[..token.IndexOf('.')]) is { } headerProblem)
+        var headerEnd = token.IndexOf('.');
+        if (JwsHeaderRules.Check(token[..headerEnd]) is { } headerProblem)
         {
             return Invalid(headerProblem.Reason, headerProblem.Detail);
+        }
+
+        var payload = token[(headerEnd + 1)..];
+        if (JwtPayloadRules.Check(payload[..payload.IndexOf('.')]) is { } payloadProblem)
+        {
+            return Invalid(payloadProblem.Reason, payloadProblem.Detail);
         }
 
         JsonWebToken jwt;
@@ -207,8 +216,9 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             return Invalid("tenant_claim_invalid", $"The token's {_policy.TenantClaim} claim is not a valid tenant id.", principal);
         }
 
+        // scope and scp are one string of space-separated scopes (RFC 8693 §4.2, RFC 9068 §2.2.3): each scope is a role.
         var roles = identity.FindAll(_policy.RoleClaim)
-            .Select(c => c.Value)
+            .SelectMany(c => _spaceSeparatedRoles ? c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries) : [c.Value])
             .Where(r => CredentialText.IsValidRole(r))
             .Distinct(StringComparer.Ordinal)
             .ToArray();
@@ -254,15 +264,17 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             }
         }
 
+        // The skew moves the clock, as IdentityModel's lifetime check does, not the token's times: a token without nbf
+        // has DateTime.MinValue and one with a far-future exp DateTime.MaxValue, where the skew does not fit.
         var now = _time.GetUtcNow().UtcDateTime;
         var principal = entry.Result.Identity!.Principal;
-        if (now > entry.Expires + _policy.ClockSkew)
+        if (now - _policy.ClockSkew > entry.Expires)
         {
             _validated.Remove(hash);
             return Fail(AuthenticationCodes.TokenExpired, AuthenticationCodes.TokenExpired, "The token has expired.", principal);
         }
 
-        if (now < entry.NotBefore - _policy.ClockSkew)
+        if (now + _policy.ClockSkew < entry.NotBefore)
         {
             _validated.Remove(hash);
             return Fail(AuthenticationCodes.TokenNotYetValid, AuthenticationCodes.TokenNotYetValid, "The token is not valid yet.", principal);

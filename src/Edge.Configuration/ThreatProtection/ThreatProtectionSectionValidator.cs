@@ -1,3 +1,5 @@
+using Edge.Configuration.RateLimiting;
+
 namespace Edge.Configuration.ThreatProtection;
 
 /// <summary>Validates every ban rule; <c>edge config validate</c> and a reload report the same errors.</summary>
@@ -13,7 +15,18 @@ internal sealed class ThreatProtectionSectionValidator : IEdgeSectionValidator
 
         foreach (var (name, options) in rules)
         {
-            ThreatRule.TryCreate(name, options, errors);
+            if (ThreatRule.TryCreate(name, options, errors) is { } rule && !BoundToOneClient(rule.Key))
+            {
+                // One client's events ban everyone whose requests render the key: with {tenant} alone, a whole tenant.
+                errors.AddWarning(
+                    $"Edge:ThreatProtection:Rules:{name}:Key",
+                    "names neither {ip}, {principal} nor a {header:…}: the events of any one client ban every client whose requests render the same key " +
+                    "(with {tenant}, a whole tenant, which a client names itself in a header, host or path before it is authenticated); add {ip}, e.g. {tenant}:{ip}");
+            }
         }
     }
+
+    // A header may hold what only one client sends (its API key), so a key with one is left to the operator.
+    private static bool BoundToOneClient(RateLimitKeyTemplate key) =>
+        key.Segments.Any(s => s.Kind is RateLimitKeyTemplate.SegmentKind.Ip or RateLimitKeyTemplate.SegmentKind.Principal or RateLimitKeyTemplate.SegmentKind.Header);
 }

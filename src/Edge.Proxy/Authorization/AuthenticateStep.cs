@@ -25,7 +25,11 @@ internal sealed class AuthenticateStep(
         if (options.Anonymous)
         {
             http.Features.Set<IEdgeIdentityFeature>(new AuthenticationFeature(AnonymousMethod, identity: null));
-            StripCredentials(context, schemes);
+            if (!options.ForwardAuthorization)
+            {
+                StripCredentials(context, schemes, validated: null);
+            }
+
             return EdgeStepResult.Continue;
         }
 
@@ -55,7 +59,7 @@ internal sealed class AuthenticateStep(
             return EdgeStepResult.Deny(mismatch);
         }
 
-        StripCredentials(context, schemes);
+        StripCredentials(context, schemes, validator);
         return EdgeStepResult.Continue;
     }
 
@@ -73,17 +77,25 @@ internal sealed class AuthenticateStep(
         return -1;
     }
 
-    private void StripCredentials(EdgeStepContext context, (EdgeCredentialValidator Validator, byte[]? SigningKey)[] all)
+    /// <summary>
+    /// Removes the credentials from the forwarded request; with <c>ForwardAuthorization</c>, all but the one that was
+    /// validated. Another listed policy's header (a bearer token sent next to the API key that authenticated) was never
+    /// checked, and a backend reading it would take it for a credential the edge had vouched for.
+    /// </summary>
+    private void StripCredentials(EdgeStepContext context, (EdgeCredentialValidator Validator, byte[]? SigningKey)[] all, EdgeCredentialValidator? validated)
     {
-        if (options.ForwardAuthorization)
+        var keep = options.ForwardAuthorization ? validated?.CredentialHeader : null;
+        if (!string.Equals(keep, "Authorization", StringComparison.OrdinalIgnoreCase))
         {
-            return;
+            RequestTransform.RemoveHeader(context.Transform, "Authorization");
         }
 
-        RequestTransform.RemoveHeader(context.Transform, "Authorization");
         foreach (var (validator, _) in all)
         {
-            RequestTransform.RemoveHeader(context.Transform, validator.CredentialHeader);
+            if (!string.Equals(validator.CredentialHeader, keep, StringComparison.OrdinalIgnoreCase))
+            {
+                RequestTransform.RemoveHeader(context.Transform, validator.CredentialHeader);
+            }
         }
     }
 

@@ -5,11 +5,13 @@ namespace Edge.Proxy.Authorization;
 
 /// <summary>
 /// A claim predicate: with <c>In</c> the claim must carry one of the values; with <c>NotIn</c> none of its values may
-/// be listed. Values compare case-insensitively so a deny list cannot be sidestepped by case.
+/// be listed. Values compare case-insensitively so a deny list cannot be sidestepped by case. A <c>scope</c> or
+/// <c>scp</c> claim is a space-separated list (RFC 8693 §4.2, RFC 9068 §2.2.3), so each of its scopes is a value.
 /// </summary>
 internal sealed class RequireClaimStep(string claim, bool allowed, string[] values) : IEdgeStep
 {
     private readonly FrozenSet<string> _values = values.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+    private readonly bool _spaceSeparated = claim is "scope" or "scp";
     private readonly string _detail = $"The '{claim}' claim does not allow this route.";
 
     public ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
@@ -25,7 +27,7 @@ internal sealed class RequireClaimStep(string claim, bool allowed, string[] valu
         foreach (var value in user.FindAll(claim))
         {
             present = true;
-            listed |= _values.Contains(value.Value);
+            listed |= _spaceSeparated ? AnyListed(value.Value) : _values.Contains(value.Value);
         }
 
         if (allowed && !listed)
@@ -39,6 +41,20 @@ internal sealed class RequireClaimStep(string claim, bool allowed, string[] valu
         }
 
         return ValueTask.FromResult(EdgeStepResult.Continue);
+    }
+
+    private bool AnyListed(string scopes)
+    {
+        var lookup = _values.GetAlternateLookup<ReadOnlySpan<char>>();
+        foreach (var range in scopes.AsSpan().Split(' '))
+        {
+            if (lookup.Contains(scopes.AsSpan()[range]))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private EdgeStepResult Deny(string reason) =>

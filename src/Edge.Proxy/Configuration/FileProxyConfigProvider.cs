@@ -248,10 +248,12 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
             return (null, errors.Items, hash);
         }
 
-        // Routes carry a hash of the Edge section, and of what its validation read from other files (schemas), so YARP
-        // rebuilds their steps when only a policy changed.
+        // Routes carry a hash of the Edge section, of what its validation read from other files (schemas) and of the
+        // values its secret references resolve to, so YARP rebuilds their steps when only a policy or a secret changed.
         using var policyHasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        policyHasher.AppendData(JsonSerializer.SerializeToUtf8Bytes(parsed.Edge, _reader.SerializerOptions));
+        var edgeJson = JsonSerializer.SerializeToUtf8Bytes(parsed.Edge, _reader.SerializerOptions);
+        policyHasher.AppendData(edgeJson);
+        SecretValueFingerprint.Append(policyHasher, edgeJson);
         foreach (var external in _externalContent)
         {
             policyHasher.AppendData(System.Text.Encoding.UTF8.GetBytes("\n" + external.Fingerprint(parsed.Edge)));

@@ -7,10 +7,15 @@ namespace Edge.Proxy.Pipeline;
 /// whether a response was set, so a step after a denial must not run. After a step lets a request through, ban rules
 /// keyed on what it found (a tenant, a principal) are checked before the next step runs.
 /// </summary>
-internal sealed class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDecisions decisions, IEdgeThreatGate threat) : RequestTransform
+internal sealed partial class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDecisions decisions, IEdgeThreatGate threat, ILogger logger) : RequestTransform
 {
     private static readonly EdgeDenial PipelineMisconfigured =
         new(StatusCodes.Status500InternalServerError, "edge_pipeline_error", "The edge pipeline is misconfigured.");
+
+    // A step that throws is the edge's fault. Left to YARP, it became 502 backend_unavailable with the decision allow,
+    // for a request no backend saw and whose step never let it through.
+    private static readonly EdgeDenial StepFailed =
+        new(StatusCodes.Status500InternalServerError, "edge_pipeline_error", "The edge could not process the request.") { Reason = "edge_pipeline_error:step_failed" };
 
     public string StepName { get; } = stepName;
 
@@ -31,7 +36,16 @@ internal sealed class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDec
 
         // Most steps decide synchronously (a cached token, a lease token, a role check): then no async state machine
         // runs for the step, only for a step that really waits (a Redis call, a JWKS fetch, a body read).
-        var pending = step.InvokeAsync(new EdgeStepContext(context, request));
+        ValueTask<EdgeStepResult> pending;
+        try
+        {
+            pending = step.InvokeAsync(new EdgeStepContext(context, request));
+        }
+        catch (Exception ex) when (!http.RequestAborted.IsCancellationRequested)
+        {
+            return new ValueTask(FailAsync(http, ex));
+        }
+
         return pending.IsCompletedSuccessfully
             ? Complete(http, request, pending.Result)
             : CompleteAsync(http, request, pending);
@@ -39,8 +53,27 @@ internal sealed class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDec
 
     // Pooled: every step that waits (a strict rate-limit decision, a lease claim, a webhook) comes through here.
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask CompleteAsync(HttpContext http, EdgeRequestFeature request, ValueTask<EdgeStepResult> pending) =>
-        await Complete(http, request, await pending);
+    private async ValueTask CompleteAsync(HttpContext http, EdgeRequestFeature request, ValueTask<EdgeStepResult> pending)
+    {
+        EdgeStepResult result;
+        try
+        {
+            result = await pending;
+        }
+        catch (Exception ex) when (!http.RequestAborted.IsCancellationRequested)
+        {
+            await FailAsync(http, ex);
+            return;
+        }
+
+        await Complete(http, request, result);
+    }
+
+    private Task FailAsync(HttpContext http, Exception exception)
+    {
+        Log.StepFailed(logger, exception, StepName, http.GetEdgeRequest()?.RouteId);
+        return decisions.DenyAsync(http, StepName, StepFailed);
+    }
 
     private ValueTask Complete(HttpContext http, EdgeRequestFeature request, EdgeStepResult result)
     {
@@ -53,5 +86,11 @@ internal sealed class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDec
         return threat.CheckAfterStep(http, request) is { } blocked
             ? new ValueTask(decisions.DenyAsync(http, IEdgeThreatGate.StepName, blocked))
             : ValueTask.CompletedTask;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1001, LogLevel.Error, "Step {Step} failed on route {Route}; answered 500 edge_pipeline_error")]
+        public static partial void StepFailed(ILogger logger, Exception exception, string step, string? route);
     }
 }

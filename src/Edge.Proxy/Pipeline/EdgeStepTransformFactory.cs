@@ -8,7 +8,8 @@ namespace Edge.Proxy.Pipeline;
 /// Validation (YARP's, and against the candidate Edge section) is the configuration library's, before a config is
 /// accepted; this factory only builds.
 /// </summary>
-internal sealed class EdgeStepTransformFactory(EdgeStepRegistry registry, EdgeConfigState state, EdgeDecisions decisions, IEdgeThreatGate threat) : ITransformFactory
+internal sealed class EdgeStepTransformFactory(
+    EdgeStepRegistry registry, EdgeConfigState state, EdgeDecisions decisions, IEdgeThreatGate threat, ILogger<EdgeStepTransform> logger) : ITransformFactory
 {
     /// <summary>YARP's route validation of edge steps is the configuration library's (<c>EdgeStepValidationTransformFactory</c>).</summary>
     public bool Validate(TransformRouteValidationContext context, IReadOnlyDictionary<string, string> transformValues) => false;
@@ -27,7 +28,7 @@ internal sealed class EdgeStepTransformFactory(EdgeStepRegistry registry, EdgeCo
 
         var route = context.Route ?? throw new InvalidOperationException("Edge steps are only valid on routes.");
         var step = factory.Create(new EdgeStepBuildContext(route, state.Current.Edge, context.Services), transformValues);
-        context.RequestTransforms.Add(new EdgeStepTransform(factory.Name, step, decisions, threat));
+        context.RequestTransforms.Add(new EdgeStepTransform(factory.Name, step, decisions, threat, logger));
         return true;
     }
 }

@@ -42,6 +42,39 @@ public sealed class EdgeCredentialValidatorTests : IDisposable
     }
 
     [Theory]
+    [InlineData("\"sub\":\"alice\",\"sub\":\"admin\"")]
+    [InlineData("\"sub\":\"alice\",\"roles\":[\"Viewer\"],\"roles\":[\"Admin\"]")]
+    [InlineData("\"sub\":\"alice\",\"tenant_id\":\"acme\",\"tenant_id\":\"globex\"")]
+    public async Task AuthenticateAsync_ClaimNamedTwiceInPayload_RefusedAsPayloadDuplicate(string claims)
+    {
+        // The edge's parser took the last one (admin, Admin, globex); a backend reading the forwarded token may take the first.
+        var validator = EdgeCredentialValidator.Create("corp", HsPolicy(), _roles);
+
+        var duplicate = await validator.AuthenticateAsync(Request(bearer: RawHs256("{" + claims + ",\"iss\":\"" + Issuer + "\",\"aud\":\"edge\",\"exp\":EXP}")));
+        var nested = await validator.AuthenticateAsync(Request(bearer: RawHs256("{\"sub\":\"alice\",\"ctx\":{\"a\":1,\"a\":2},\"iss\":\"" + Issuer + "\",\"aud\":\"edge\",\"exp\":EXP}")));
+
+        Assert.Equal("token_invalid:payload_duplicate", duplicate.FailureReason);
+        Assert.True(nested.Succeeded);
+    }
+
+    [Theory]
+    [InlineData("scope")]
+    [InlineData("scp")]
+    public async Task AuthenticateAsync_RoleClaimScopeWithSeveralScopes_EachScopeIsARole(string claim)
+    {
+        // One space-separated string (RFC 9068); as a whole it was no valid role name, so such a token had no roles.
+        var policy = HsPolicy() with { RoleClaim = claim };
+        var validator = EdgeCredentialValidator.Create("corp", policy, new Dictionary<string, IReadOnlyList<string>> { ["orders.read"] = ["orders.read"] });
+        var token = Token(new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(_secret)), "HS256"), new() { [claim] = "openid  orders.read profile" });
+
+        var result = await validator.AuthenticateAsync(Request(bearer: token));
+
+        Assert.True(result.Succeeded);
+        Assert.Equal(["openid", "orders.read", "profile"], result.Identity.Roles);
+        Assert.True(result.Identity.Permissions.Has("orders.read"));
+    }
+
+    [Theory]
     [InlineData("alg-none", "token_invalid:alg_none")]
     [InlineData("rs256", "token_invalid:algorithm")]
     [InlineData("wrong-secret", "token_invalid:signature")]
@@ -132,6 +165,13 @@ public sealed class EdgeCredentialValidatorTests : IDisposable
             Expires = exp,
             SigningCredentials = credentials,
         });
+    }
+
+    private string RawHs256(string payload)
+    {
+        static string Encode(string json) => Base64UrlEncoder.Encode(Encoding.UTF8.GetBytes(json));
+        var signingInput = Encode("{\"alg\":\"HS256\",\"typ\":\"JWT\"}") + "." + Encode(payload.Replace("EXP", DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        return signingInput + "." + Base64UrlEncoder.Encode(HMACSHA256.HashData(Encoding.UTF8.GetBytes(_secret), Encoding.ASCII.GetBytes(signingInput)));
     }
 
     private static string Unsigned()

@@ -31,4 +31,21 @@ public sealed class IdentitySignatureTests
         Assert.False(IdentitySignature.Verify(Key, signature, 1700000000, "r1", "GET", "alice", "acme", "Agent"));
         Assert.False(IdentitySignature.Verify(Key, signature, 1700000000, "r1", "GET", "alice", null, "Admin"));
     }
+
+    [Theory]
+    [InlineData(0, true)]
+    [InlineData(-60, true)]
+    [InlineData(60, true)]
+    [InlineData(-61, false)]
+    [InlineData(3600, false)]
+    [InlineData(long.MinValue / 2, false)]
+    public void Verify_WithClock_RefusesTimestampOutsideTolerance(long offsetSeconds, bool accepted)
+    {
+        var now = DateTimeOffset.FromUnixTimeSeconds(1700000000);
+        var timestamp = 1700000000 + offsetSeconds;
+        var signature = IdentitySignature.Compute(Key, timestamp, "r1", "GET", "alice", "acme", "Agent");
+
+        Assert.Equal(accepted, IdentitySignature.Verify(Key, signature, timestamp, "r1", "GET", "alice", "acme", "Agent", now, TimeSpan.FromSeconds(60)));
+        Assert.False(IdentitySignature.Verify(Key, signature, timestamp, "r1", "GET", "mallory", "acme", "Agent", now, TimeSpan.FromSeconds(60)));
+    }
 }

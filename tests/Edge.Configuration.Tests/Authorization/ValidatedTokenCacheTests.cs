@@ -72,6 +72,33 @@ public sealed class ValidatedTokenCacheTests : IDisposable
         Assert.Equal("alice", result.ClaimedPrincipal);
     }
 
+    public static TheoryData<string, DateTime?, DateTime?> UnboundedLifetimes() => new()
+    {
+        // Many identity providers issue access tokens without nbf; exp far ahead ends at DateTime.MaxValue.
+        { "no nbf", null, null },
+        { "exp at the end of time", DateTime.UtcNow.AddMinutes(-1), DateTime.MaxValue },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnboundedLifetimes))]
+    public async Task AuthenticateAsync_CachedTokenWithoutNbfOrWithFarExp_HitServedAndStillExpires(string kind, DateTime? notBefore, DateTime? expires)
+    {
+        var validator = Create(_variable);
+        var exp = expires ?? _time.GetUtcNow().UtcDateTime.AddMinutes(5);
+        var token = TokenWithLifetime(_secret, notBefore, exp);
+
+        var first = await validator.AuthenticateAsync(Request(token));
+        var hit = await validator.AuthenticateAsync(Request(token));
+
+        Assert.True(first.Succeeded, kind);
+        Assert.Same(first, hit);
+        if (expires is null)
+        {
+            _time.Advance(TimeSpan.FromMinutes(6));
+            Assert.Equal(AuthenticationCodes.TokenExpired, (await validator.AuthenticateAsync(Request(token))).FailureReason);
+        }
+    }
+
     [Fact]
     public async Task AuthenticateAsync_ForgedSignatureWithCachedPayload_NeverServedFromCache()
     {
@@ -117,6 +144,16 @@ public sealed class ValidatedTokenCacheTests : IDisposable
         Claims = new Dictionary<string, object> { ["sub"] = "alice", ["tenant_id"] = "acme", ["roles"] = new[] { "Agent" } },
         NotBefore = expires.AddMinutes(-30),
         IssuedAt = expires.AddMinutes(-30),
+        Expires = expires,
+        SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(secret)), "HS256"),
+    });
+
+    private static string TokenWithLifetime(string secret, DateTime? notBefore, DateTime expires) => new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
+    {
+        Issuer = Issuer,
+        Audience = "edge",
+        Claims = new Dictionary<string, object> { ["sub"] = "alice" },
+        NotBefore = notBefore,
         Expires = expires,
         SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(secret)), "HS256"),
     });

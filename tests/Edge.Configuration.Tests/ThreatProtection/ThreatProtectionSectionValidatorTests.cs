@@ -30,6 +30,33 @@ public sealed class ThreatProtectionSectionValidatorTests
         Assert.Contains(errors, e => !e.IsWarning && e.Location == location && e.Message.Contains(message, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("{tenant}")]
+    [InlineData("{route}")]
+    [InlineData("{tenant}:{route}")]
+    [InlineData("everyone")]
+    public async Task ValidateAsync_KeyOfTenantRouteOrLiteralOnly_WarnsThatOneClientBansAll(string key)
+    {
+        // With {tenant}, three bad tokens sent with X-Tenant-ID: acme (Threshold 3) blocked every client of acme.
+        var errors = await ValidateAsync("\"r\": { \"On\": \"AuthenticationFailed\", \"Key\": \"" + key + "\", \"Threshold\": 20 }");
+
+        var warning = Assert.Single(errors);
+        Assert.True(warning.IsWarning);
+        Assert.Equal("Edge:ThreatProtection:Rules:r:Key", warning.Location);
+        Assert.Contains("ban every client", warning.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{tenant}:{ip}")]
+    [InlineData("{principal}")]
+    [InlineData("{header:X-Api-Key}")]
+    public async Task ValidateAsync_KeyBoundToOneClient_NoWarning(string key)
+    {
+        var errors = await ValidateAsync("\"r\": { \"On\": \"Forbidden\", \"Key\": \"" + key + "\", \"Threshold\": 20 }");
+
+        Assert.Empty(errors);
+    }
+
     [Fact]
     public async Task ValidateAsync_MisspeltOption_IsAnError()
     {

@@ -33,6 +33,7 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
                     ["auth-first"] = ProxyJson.Route("/af/{**rest}", Auth("partner-keys,corp"), Tenant()),
                     ["claim-tenant"] = ProxyJson.Route("/ct/{**rest}", Auth("partner-keys,corp"), new Dictionary<string, string> { ["EdgeTenant"] = "Claim", ["Name"] = "tenant_id" }),
                     ["anonymous"] = ProxyJson.Route("/anon/{**rest}", Auth("Anonymous")),
+                    ["forward"] = ProxyJson.Route("/fw/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "partner-keys,corp", ["ForwardAuthorization"] = "true" }),
                 },
                 new
                 {
@@ -141,6 +142,35 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("initech", Assert.Single(_backend.Received).RequestMessage!.Headers!["X-Edge-Tenant"].Single());
+    }
+
+    [Fact]
+    public async Task ForwardAuthorization_ApiKeyValidatedAlongsideForgedBearer_BackendGetsOnlyTheKey()
+    {
+        // The key authenticates; a backend reading the forwarded Authorization would take the forged token for one the
+        // edge had checked.
+        var forged = TestTokens.Create(new(new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(new byte[48]), "HS256"), "admin");
+
+        using var response = await SendAsync("/fw/1", apiKey: NewKey, token: forged);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var headers = Assert.Single(_backend.Received).RequestMessage!.Headers!;
+        Assert.Equal("partner-a", headers["X-Edge-Principal"].Single());
+        Assert.Equal(NewKey, headers["X-Api-Key"].Single());
+        Assert.False(headers.ContainsKey("Authorization"));
+    }
+
+    [Fact]
+    public async Task ForwardAuthorization_TokenValidated_BackendGetsTheToken()
+    {
+        var token = TestTokens.Create(_tokens.Hs256, "carol");
+
+        using var response = await SendAsync("/fw/1", token: token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var headers = Assert.Single(_backend.Received).RequestMessage!.Headers!;
+        Assert.Equal("Bearer " + token, headers["Authorization"].Single());
+        Assert.Equal("carol", headers["X-Edge-Principal"].Single());
     }
 
     [Fact]

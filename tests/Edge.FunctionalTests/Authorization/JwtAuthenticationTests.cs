@@ -76,6 +76,22 @@ public sealed class JwtAuthenticationTests : IAsyncLifetime
         Assert.False(headers.ContainsKey("Authorization"));
     }
 
+    [Theory]
+    [InlineData("/hs/x", "HS256")]
+    [InlineData("/jwks/x", "ES256")]
+    public async Task Authenticate_TokenWithoutNbfSentTwice_BothForwarded(string path, string algorithm)
+    {
+        // The second request is answered from the validated-token cache, whose nbf check threw on a missing nbf (500).
+        var token = TestTokens.CreateWithoutNotBefore(Credentials(algorithm));
+
+        using var first = await SendAsync(path, token);
+        using var second = await SendAsync(path, token);
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Equal(2, _backend.Received.Count);
+    }
+
     [Fact]
     public async Task Authenticate_ForwardAuthorizationTrue_BackendReceivesToken()
     {

@@ -90,6 +90,28 @@ public sealed class RbacTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("/scoped/1", "scope", "openid orders.read profile", HttpStatusCode.OK)]
+    [InlineData("/scoped/1", "scope", "orders.read", HttpStatusCode.OK)]
+    [InlineData("/scoped/1", "scope", "openid orders.write", HttpStatusCode.Forbidden)]
+    [InlineData("/scoped/1", "scope", "orders.read.all", HttpStatusCode.Forbidden)]
+    [InlineData("/no-guest/1", "scp", "openid guest", HttpStatusCode.Forbidden)]
+    [InlineData("/no-guest/1", "scp", "guest", HttpStatusCode.Forbidden)]
+    [InlineData("/no-guest/1", "scp", "openid guests", HttpStatusCode.OK)]
+    public async Task RequireClaim_ScopeAsSpaceSeparatedString_EachScopeCompared(string path, string claim, string scopes, HttpStatusCode expected)
+    {
+        // RFC 9068 (and Entra ID's scp): one string of space-separated scopes. Compared as a whole, In refused every
+        // token with more than one scope and NotIn let "openid guest" through.
+        using var response = await SendAsync(path, "Viewer", claims: new Dictionary<string, object> { [claim] = scopes });
+
+        Assert.Equal(expected, response.StatusCode);
+        if (expected == HttpStatusCode.Forbidden)
+        {
+            await JwtAuthenticationTests.AssertProblemAsync(response, AuthenticationCodes.ClaimDenied);
+            Assert.Empty(_backend.Received);
+        }
+    }
+
     [Fact]
     public async Task Require_Unauthenticated_Returns401BeforePermissionCheck()
     {
@@ -153,6 +175,8 @@ public sealed class RbacTests : IAsyncLifetime
                 ["orders-assign"] = ProxyJson.Route("/orders-assign/{**rest}", Auth(), Require("orders.assign")),
                 ["admin"] = ProxyJson.Route("/admin/{**rest}", Auth(), Require("admin.settings")),
                 ["all"] = ProxyJson.Route("/all/{**rest}", Auth(), Require("orders.read,orders.assign", "All")),
+                ["scoped"] = ProxyJson.Route("/scoped/{**rest}", Auth(), new Dictionary<string, string> { ["EdgeRequireClaim"] = "scope", ["In"] = "orders.read" }),
+                ["no-guest"] = ProxyJson.Route("/no-guest/{**rest}", Auth(), new Dictionary<string, string> { ["EdgeRequireClaim"] = "scp", ["NotIn"] = "guest" }),
                 ["im"] = ProxyJson.Route("/im/{**rest}", Auth(), Require("orders.write"), new Dictionary<string, string> { ["EdgeRequireClaim"] = "maturity", ["NotIn"] = "STUDENT" }),
             },
             new
@@ -165,9 +189,10 @@ public sealed class RbacTests : IAsyncLifetime
             });
     }
 
-    private Task<HttpResponseMessage> SendAsync(string path, string role, string? maturity = null)
+    private Task<HttpResponseMessage> SendAsync(string path, string role, string? maturity = null, Dictionary<string, object>? claims = null)
     {
-        var claims = new Dictionary<string, object> { ["roles"] = new[] { role } };
+        claims ??= [];
+        claims["roles"] = new[] { role };
         if (maturity is not null)
         {
             claims["maturity"] = maturity;

@@ -68,6 +68,18 @@ internal sealed class TestTokens : IDisposable
         });
     }
 
+    /// <summary>A token without <c>nbf</c>, as many identity providers issue access tokens.</summary>
+    public static string CreateWithoutNotBefore(SigningCredentials credentials, string subject = "alice") =>
+        new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = Issuer,
+            Audience = Audience,
+            Claims = new Dictionary<string, object> { ["sub"] = subject },
+            IssuedAt = DateTime.UtcNow,
+            Expires = DateTime.UtcNow.AddMinutes(5),
+            SigningCredentials = credentials,
+        });
+
     /// <summary>An unsigned token (<c>alg: none</c>) carrying otherwise valid claims.</summary>
     public static string CreateUnsigned(IDictionary<string, object>? claims = null)
     {

@@ -1,0 +1,59 @@
+using System.Text.Json;
+using Edge.Proxy.Observability;
+using Edge.Proxy.Pipeline;
+using Edge.Proxy.Tests.ThreatProtection;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Yarp.ReverseProxy.Transforms;
+
+namespace Edge.Proxy.Tests.Pipeline;
+
+public sealed class EdgeStepTransformTests : IDisposable
+{
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly EdgeMetrics _metrics;
+
+    public EdgeStepTransformTests() => _metrics = new EdgeMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+
+    public void Dispose() => _services.Dispose();
+
+    public static TheoryData<string> Failures() => ["throws", "faults", "faults-later"];
+
+    [Theory]
+    [MemberData(nameof(Failures))]
+    public async Task ApplyAsync_StepThrows_Answers500PipelineErrorRecordedAsTheStepsDenial(string failure)
+    {
+        // Left to YARP, the exception was a 502 backend_unavailable recorded as allowed, for a request no backend saw.
+        var threat = ThreatMonitors.InProcess(_metrics);
+        var transform = new EdgeStepTransform("EdgeAuthenticate", new FailingStep(failure), new EdgeDecisions(_metrics, threat), threat, NullLogger.Instance);
+        var http = new DefaultHttpContext { Response = { Body = new MemoryStream() } };
+        http.Features.Set(new EdgeRequestFeature { RequestId = "req-1", RouteId = "r1", StartedAt = DateTimeOffset.UnixEpoch });
+
+        await transform.ApplyAsync(new RequestTransformContext { HttpContext = http, ProxyRequest = new HttpRequestMessage(), Path = "/x", Query = new QueryTransformContext(http.Request) });
+
+        var request = http.GetEdgeRequest()!;
+        Assert.Equal(StatusCodes.Status500InternalServerError, http.Response.StatusCode);
+        Assert.True(request.IsDenied);
+        Assert.Equal("EdgeAuthenticate", request.DecidingStep);
+        Assert.Equal("edge_pipeline_error:step_failed", request.ReasonCode);
+        using var problem = JsonDocument.Parse(((MemoryStream)http.Response.Body).ToArray());
+        Assert.Equal("edge_pipeline_error", problem.RootElement.GetProperty("code").GetString());
+    }
+
+    private sealed class FailingStep(string failure) : IEdgeStep
+    {
+        public ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context) => failure switch
+        {
+            "throws" => throw new ArgumentOutOfRangeException(nameof(context), "un-representable DateTime"),
+            "faults" => ValueTask.FromException<EdgeStepResult>(new InvalidOperationException("faulted")),
+            _ => LaterAsync(),
+        };
+
+        private static async ValueTask<EdgeStepResult> LaterAsync()
+        {
+            await Task.Yield();
+            throw new InvalidOperationException("faulted after waiting");
+        }
+    }
+}
