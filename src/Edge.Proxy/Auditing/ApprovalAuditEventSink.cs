@@ -7,8 +7,11 @@ namespace Edge.Proxy.Auditing;
 /// <summary>
 /// Writes approval events to the audit trail: the spool with a writer, the local NDJSON file without one
 /// (see <see cref="SecurityEventWriter"/>; when neither is configured the event is logged). The actor (requester or approver) is the record's subject, so erasure covers it like any
-/// principal; the attributes name the approval, its request hash, requester and approver, so the trail shows who
-/// approved what. With a writer each append completes once durable, so an approver never holds a token the trail does not show.
+/// principal; the attributes name the approval and its request hash, so the trail shows who approved what by approval
+/// id (the requested record's subject is the requester, the approved one's the approver). No principal goes into the
+/// attributes: the writer encrypts only the subject, so a name there stayed readable in every later record, export and
+/// store file after its owner was erased. With a writer each append completes once durable, so an approver never holds a
+/// token the trail does not show.
 /// </summary>
 internal sealed partial class ApprovalAuditEventSink(
     SecurityEventWriter events,
@@ -41,8 +44,6 @@ internal sealed partial class ApprovalAuditEventSink(
             ["approvalId"] = approvalEvent.ApprovalId ?? "",
             ["policy"] = approvalEvent.Policy ?? "",
             ["requestHash"] = approvalEvent.RequestHash ?? "",
-            ["requester"] = approvalEvent.Requester ?? "",
-            ["approver"] = approvalEvent.Approver ?? "",
         };
         var record = events.NewRecord(type, decision, ApprovalStepValidator.StepName, "approval_" + decision, attributes) with
         {
