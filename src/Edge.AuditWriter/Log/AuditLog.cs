@@ -40,6 +40,9 @@ internal sealed partial class AuditLog : IDisposable
 
     private const int PruneBatch = 5000;
 
+    /// <summary>A retention record's attribute <c>tenant:&lt;tenant&gt;</c> holds that tenant's override (TimeSpan "c").</summary>
+    public const string TenantRetentionAttributePrefix = "tenant:";
+
     // Leaves per transaction of the one-time tile build: 256 full level-0 tiles (2 MiB) per commit.
     private const int TileBuildBatch = 65_536;
 
@@ -290,14 +293,22 @@ internal sealed partial class AuditLog : IDisposable
             }
 
             var truncated = await TruncateWalAsync(cancellationToken).ConfigureAwait(false);
-            AppendWriterRecord(AuditEventTypes.RetentionApplied, null, "applied", "retention", null, null,
-                new Dictionary<string, string>(StringComparer.Ordinal)
-                {
-                    ["pruned"] = pruned.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    ["subjectsShredded"] = shredded.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    ["default"] = retention.Default?.ToString("c", System.Globalization.CultureInfo.InvariantCulture) ?? "forever",
-                    ["tenantOverrides"] = retention.Tenants.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                });
+            var attributes = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["pruned"] = pruned.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["subjectsShredded"] = shredded.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["default"] = retention.Default?.ToString("c", System.Globalization.CultureInfo.InvariantCulture) ?? "forever",
+                ["tenantOverrides"] = retention.Tenants.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            };
+
+            // The span each override applied, not only how many there were: an override shortened to prune a tenant's
+            // records early left the same record as before, so the trail could not show which policy took them.
+            foreach (var (tenant, span) in retention.Tenants)
+            {
+                attributes[TenantRetentionAttributePrefix + tenant] = span.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            AppendWriterRecord(AuditEventTypes.RetentionApplied, null, "applied", "retention", null, null, attributes);
             return new RetentionResult(pruned, shredded, truncated);
         }
         finally
