@@ -352,6 +352,33 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
         Assert.Empty(errors);
     }
 
+    [Theory]
+    [InlineData("erased")]
+    [InlineData("approved")]
+    [InlineData("banned")]
+    [InlineData("incomplete")]
+    public async Task Filters_DecisionOfAWriterApprovalBanOrIncompleteRecord_CanBeChosen(string decision)
+    {
+        await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
+        using (var ingest = await writer.IngestAsync([WriterFixture.Leaf("d0", "acme", decision), WriterFixture.Leaf("d1", "acme")], 2))
+        {
+            ingest.EnsureSuccessStatusCode();
+        }
+
+        await writer.WaitForCheckpointAsync(2);
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 2 records, newest first");
+
+        await page.GetByLabel("Decision").SelectOptionAsync(decision);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 1 records, newest first");
+        await Assertions.Expect(Rows(page).Locator("td:nth-child(8)")).ToHaveTextAsync(decision);
+        Assert.Empty(errors);
+    }
+
     [Fact]
     public async Task Erasure_HolderOfAuditEraseThroughTheUi_ShowsErasedRecordsOtherSubjectUntouchedAndProofsStillMatch()
     {
