@@ -224,7 +224,15 @@ internal sealed partial class AuditLog : IDisposable
     /// plaintext records, truncates the WAL so no copy survives in the store's files, and appends a
     /// <see cref="AuditEventTypes.SubjectErased"/> record naming neither the principal nor its fields.
     /// </summary>
-    public async Task<ErasureResult> EraseAsync(string principal, string? tenant, string requestedBy, CancellationToken cancellationToken)
+    public Task<ErasureResult> EraseAsync(string principal, string? tenant, string requestedBy, CancellationToken cancellationToken) =>
+        EraseAsync(principal, byClientIp: false, tenant, requestedBy, cancellationToken);
+
+    /// <summary>
+    /// Erases a subject: a principal, or with <paramref name="byClientIp"/> a client address, whose records without a
+    /// principal (anonymous requests, refusals before authentication) are keyed by it. Records with a principal carry
+    /// their client IP under the principal's key and are reached by erasing the principal.
+    /// </summary>
+    public async Task<ErasureResult> EraseAsync(string subject, bool byClientIp, string? tenant, string requestedBy, CancellationToken cancellationToken)
     {
         await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -233,7 +241,9 @@ internal sealed partial class AuditLog : IDisposable
             long records;
             try
             {
-                records = Store.EraseSubject(Keyring.BlindPrincipal(principal), principal, tenant);
+                records = byClientIp
+                    ? Store.EraseSubject(Keyring.BlindClientIp(subject), null, tenant)
+                    : Store.EraseSubject(Keyring.BlindPrincipal(subject), subject, tenant);
             }
             finally
             {
@@ -247,6 +257,7 @@ internal sealed partial class AuditLog : IDisposable
                 {
                     ["records"] = records.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     ["scope"] = tenant is null ? "all_tenants" : "tenant",
+                    ["subjectKind"] = byClientIp ? "client_ip" : "principal",
                 });
             Log.Erased(_logger, records, tenant ?? "*");
             return new ErasureResult(records, truncated);
