@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using Edge.Audit.Records;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
@@ -43,7 +45,7 @@ internal sealed partial class ApprovalAuditEventSink(
         {
             ["approvalId"] = approvalEvent.ApprovalId ?? "",
             ["policy"] = approvalEvent.Policy ?? "",
-            ["requestHash"] = approvalEvent.RequestHash ?? "",
+            ["requestHash"] = AuditRequestHash(approvalEvent),
         };
         var record = events.NewRecord(type, decision, ApprovalStepValidator.StepName, "approval_" + decision, attributes) with
         {
@@ -54,6 +56,34 @@ internal sealed partial class ApprovalAuditEventSink(
             Path = approvalEvent.Path,
         };
         await events.AppendAsync(record);
+    }
+
+    /// <summary>
+    /// HMAC-SHA256 of the request hash under the approval's secret audit key: equal across one approval's records (a
+    /// mismatch differs), but not the bare hash, which covers the requester, the query string and the body digest and
+    /// so let anyone holding the log confirm a guessed requester (also after their erasure) or query string.
+    /// </summary>
+    internal static string AuditRequestHash(ApprovalEvent approvalEvent)
+    {
+        if (string.IsNullOrEmpty(approvalEvent.RequestHash))
+        {
+            return "";
+        }
+
+        Span<byte> key = stackalloc byte[32];
+        if (!Convert.TryFromBase64String(approvalEvent.AuditKey, key, out var written) || written != key.Length)
+        {
+            RandomNumberGenerator.Fill(key);
+        }
+
+        try
+        {
+            return Convert.ToHexStringLower(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(approvalEvent.RequestHash)));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(key);
+        }
     }
 
     private static partial class Log

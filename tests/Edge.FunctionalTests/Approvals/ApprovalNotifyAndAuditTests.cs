@@ -146,13 +146,21 @@ public sealed class ApprovalNotifyAndAuditTests
         });
         var id = await RequestApprovalAsync(edge.Client);
         var token = await ApproveAsync(edge.Client, id);
+        string retryId;
         using (var retry = await edge.Client.SendAsync(Payment(token: token)))
         {
             Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+            retryId = retry.Headers.GetValues("X-Request-Id").Single();
         }
 
-        await WaitForApprovalEventsAsync(writer, 2);
+        // The retry's own record is the last one the flow makes: erase only once it is stored (a record delivered after
+        // an erasure gets a new key, see audit.md).
         using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        for (var attempt = 0; attempt < 100 && (await dpo.GetStringAsync($"/audit/records?id={retryId}")).Contains("\"records\":[]", StringComparison.Ordinal); attempt++)
+        {
+            await Task.Delay(100);
+        }
+
 
         using var erasure = await dpo.PostAsync("/audit/erasure", new StringContent("{\"subject\":\"alice\"}", System.Text.Encoding.UTF8, "application/json"));
         var export = await dpo.GetStringAsync("/audit/export?format=ndjson");
@@ -168,6 +176,44 @@ public sealed class ApprovalNotifyAndAuditTests
         Assert.DoesNotContain("alice", records, StringComparison.Ordinal);
         Assert.DoesNotContain("alice", csv, StringComparison.Ordinal);
         Assert.All(storeFiles, bytes => Assert.Equal(-1, bytes.AsSpan().IndexOf("alice"u8)));
+    }
+
+    [Fact]
+    public async Task Flow_AuditWriter_RequestHashInRecordsIsKeyedPerApprovalNotTheBareFingerprint()
+    {
+        using var backend = Backend.Start();
+        await using var writer = await WriterFixture.StartAsync();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = writer.BaseAddress.ToString(),
+        });
+        var first = await RequestApprovalAsync(edge.Client);
+        var second = await RequestApprovalAsync(edge.Client, body: "{\"amount\":3}");
+        string bare;
+        using (var shown = await edge.Client.SendAsync(Api(HttpMethod.Get, $"/_edge/approvals/{first}", BobKey)))
+        {
+            bare = JsonDocument.Parse(await shown.Content.ReadAsStringAsync()).RootElement.GetProperty("requestHash").GetString()!;
+        }
+
+        var token = await ApproveAsync(edge.Client, first);
+        using (var retry = await edge.Client.SendAsync(Payment(token: token)))
+        {
+            Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        }
+
+        var events = await WaitForApprovalEventsAsync(writer, 3);
+        string HashOf(JsonElement e) => e.GetProperty("data").GetProperty("attributes").GetProperty("requestHash").GetString()!;
+        string ApprovalOf(JsonElement e) => e.GetProperty("data").GetProperty("attributes").GetProperty("approvalId").GetString()!;
+        var ofFirst = events.Where(e => ApprovalOf(e) == first).Select(HashOf).ToList();
+        var ofSecond = events.Where(e => ApprovalOf(e) == second).Select(HashOf).ToList();
+
+        Assert.Equal(64, bare.Length);
+        Assert.Equal(3, ofFirst.Count);
+        Assert.Single(ofFirst.Distinct());
+        Assert.Equal(64, ofFirst[0].Length);
+        Assert.NotEqual(bare, ofFirst[0]);
+        Assert.NotEqual(ofFirst[0], Assert.Single(ofSecond));
+        Assert.DoesNotContain(events, e => e.GetRawText().Contains(bare, StringComparison.Ordinal));
     }
 
     /// <summary>Each record's principal as the writer's read API shows it (decrypted for an all-tenants auditor).</summary>
