@@ -497,7 +497,7 @@ public sealed partial class AuditStore : IAuditStore
     /// <paramref name="tenant"/>), and prunes the v1 records that carry <paramref name="principal"/> in plaintext.
     /// Returns how many records became unreadable.
     /// </summary>
-    public long EraseSubject(byte[] blind, string principal, string? tenant)
+    public long EraseSubject(byte[] blind, string? principal, string? tenant)
     {
         using var transaction = _writer.BeginTransaction();
         var tenantClause = tenant is null ? "" : " AND tenant = $tenant";
@@ -527,9 +527,11 @@ public sealed partial class AuditStore : IAuditStore
             command.ExecuteNonQuery();
         }
 
-        using (var command = _writer.CreateCommand())
+        // v1 records hold the principal in the leaf itself: the only way to erase it is to prune the leaf. A client IP
+        // (principal null) has no plaintext column to find v1 records by: only v2 subjects keyed by it are reached.
+        if (principal is not null)
         {
-            // v1 records hold the principal in the leaf itself: the only way to erase it is to prune the leaf.
+            using var command = _writer.CreateCommand();
             command.Transaction = transaction;
             command.CommandText = $"UPDATE records SET leaf = X'', principal = NULL WHERE principal = $principal{tenantClause}";
             command.Parameters.AddWithValue("$principal", principal);

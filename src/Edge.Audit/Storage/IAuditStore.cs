@@ -45,8 +45,11 @@ public interface IAuditStore : IDisposable
     /// <summary>The wrapped data key of a subject, or null once it was erased or shredded.</summary>
     StoredSubjectKey? SubjectKey(long subjectId);
 
-    /// <summary>Deletes the data keys of a subject (every tenant, or one); returns how many records became unreadable.</summary>
-    long EraseSubject(byte[] blind, string principal, string? tenant);
+    /// <summary>
+    /// Deletes the data keys of a subject (every tenant, or one); returns how many records became unreadable.
+    /// <paramref name="principal"/> is null for a subject keyed by client IP (no v1 plaintext column to prune by).
+    /// </summary>
+    long EraseSubject(byte[] blind, string? principal, string? tenant);
 
     /// <summary>
     /// One retention step over records older than <paramref name="cutoff"/>: makes the personal content of up to about

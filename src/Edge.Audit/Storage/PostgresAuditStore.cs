@@ -503,7 +503,7 @@ public sealed partial class PostgresAuditStore : IAuditStore
     }
 
     /// <summary>Deletes the subject's data keys; its records stay, their personal fields now undecryptable.</summary>
-    public long EraseSubject(byte[] blind, string principal, string? tenant)
+    public long EraseSubject(byte[] blind, string? principal, string? tenant)
     {
         _subjects.Clear();
         using var connection = _dataSource.OpenConnection();

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.Json;
 using Edge.AuditWriter.Authorization;
 using Edge.AuditWriter.Log;
@@ -7,7 +8,8 @@ namespace Edge.AuditWriter.Api;
 
 /// <summary>
 /// POST /audit/erasure <c>{"subject":"&lt;principal&gt;","tenant":"&lt;optional&gt;"}</c>: crypto-shreds a principal
-/// (GDPR art. 17). Needs <c>audit.erase</c>; a caller without <c>audit.read.all</c> erases only within its own tenant.
+/// (GDPR art. 17); <c>{"clientIp":"&lt;address&gt;"}</c> instead shreds the records without a principal that are keyed
+/// by that address. Needs <c>audit.erase</c>; a caller without <c>audit.read.all</c> erases only within its own tenant.
 /// </summary>
 internal static class ErasureEndpoint
 {
@@ -34,7 +36,7 @@ internal static class ErasureEndpoint
         if (request is null)
         {
             return Problems.BadRequest("invalid_erasure",
-                $"The body is a JSON object {{\"subject\": \"<principal>\"}} (at most {MaxSubjectLength} characters), optionally with \"tenant\".");
+                $"The body is a JSON object {{\"subject\": \"<principal>\"}} (at most {MaxSubjectLength} characters) or {{\"clientIp\": \"<IP address>\"}}, optionally with \"tenant\".");
         }
 
         var tenant = request.Tenant;
@@ -54,7 +56,7 @@ internal static class ErasureEndpoint
         try
         {
             // Not bound to RequestAborted: once the keys are deleted the erasure must also be recorded.
-            result = await log.EraseAsync(request.Subject, tenant, caller.Principal, CancellationToken.None).ConfigureAwait(false);
+            result = await log.EraseAsync(request.Subject, request.ByClientIp, tenant, caller.Principal, CancellationToken.None).ConfigureAwait(false);
         }
         catch (WriterStandbyException)
         {
@@ -68,7 +70,9 @@ internal static class ErasureEndpoint
                 "The subject's keys are deleted, but the write-ahead log could not be truncated yet; repeat the request.");
         }
 
-        return Results.Json(new { subject = request.Subject, records = result.Records });
+        return request.ByClientIp
+            ? Results.Json(new { clientIp = request.Subject, records = result.Records })
+            : Results.Json(new { subject = request.Subject, records = result.Records });
     }
 
     private static async Task<ErasureRequest?> ReadRequestAsync(HttpContext context)
@@ -101,13 +105,16 @@ internal static class ErasureEndpoint
                 return null;
             }
 
-            string? subject = null, tenant = null;
+            string? subject = null, clientIp = null, tenant = null;
             foreach (var property in root.EnumerateObject())
             {
                 switch (property.Name)
                 {
                     case "subject" when property.Value.ValueKind == JsonValueKind.String:
                         subject = property.Value.GetString();
+                        break;
+                    case "clientIp" when property.Value.ValueKind == JsonValueKind.String:
+                        clientIp = property.Value.GetString();
                         break;
                     case "tenant" when property.Value.ValueKind == JsonValueKind.String:
                         tenant = property.Value.GetString();
@@ -117,7 +124,18 @@ internal static class ErasureEndpoint
                 }
             }
 
-            return string.IsNullOrEmpty(subject) || subject.Length > MaxSubjectLength || tenant is "" ? null : new ErasureRequest(subject, tenant);
+            if (tenant is "" || (subject is null) == (clientIp is null))
+            {
+                return null;
+            }
+
+            if (clientIp is not null)
+            {
+                // Exactly as records carry it (the edge writes the address's canonical text): anything else would erase nothing.
+                return IPAddress.TryParse(clientIp, out var address) && address.ToString() == clientIp ? new ErasureRequest(clientIp, tenant, ByClientIp: true) : null;
+            }
+
+            return subject!.Length is 0 or > MaxSubjectLength ? null : new ErasureRequest(subject, tenant, ByClientIp: false);
         }
         catch (JsonException)
         {
@@ -130,5 +148,5 @@ internal static class ErasureEndpoint
         }
     }
 
-    private sealed record ErasureRequest(string Subject, string? Tenant);
+    private sealed record ErasureRequest(string Subject, string? Tenant, bool ByClientIp);
 }

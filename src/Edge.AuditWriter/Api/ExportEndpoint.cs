@@ -21,6 +21,9 @@ internal static class ExportEndpoint
 
     private const int FlushEvery = 1000;
 
+    // An export is every matching record, oldest first: limit, order and cursor of /audit/records are refused, not ignored.
+    private static readonly string[] ExportParameters = ["format"];
+
     public static async Task ExportAsync(HttpContext context, AuditLog log, Authorization.CallerAuthenticator authenticator)
     {
         var (caller, denied) = await ReadEndpoints.AuthorizeAsync(context, authenticator).ConfigureAwait(false);
@@ -32,7 +35,7 @@ internal static class ExportEndpoint
             problem = Problems.BadRequest("invalid_format", "format is ndjson, csv or bundle.");
         }
 
-        if (problem is null && !ReadEndpoints.TryBuildQuery(context.Request.Query, caller!, out query, out problem))
+        if (problem is null && !ReadEndpoints.TryBuildQuery(context.Request.Query, caller!, ExportParameters, out query, out problem))
         {
             query = null;
         }

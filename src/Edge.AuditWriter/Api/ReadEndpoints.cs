@@ -11,6 +11,9 @@ internal static class ReadEndpoints
     private const int MaxLimit = 1000;
     private static readonly string[] Filters = ["id", "tenant", "principal", "route", "decision", "reason", "from", "to"];
 
+    /// <summary>What <c>/audit/records</c> takes besides the filters.</summary>
+    internal static readonly string[] PageParameters = ["order", "cursor", "limit"];
+
     public static void Map(WebApplication app)
     {
         app.MapGet("/audit/checkpoint", (AuditLog log) => Results.Text(log.LatestCheckpoint.Note, "text/plain; charset=utf-8"));
@@ -33,7 +36,7 @@ internal static class ReadEndpoints
         }
 
         var q = context.Request.Query;
-        if (!TryBuildQuery(q, caller!, out var query, out var problem))
+        if (!TryBuildQuery(q, caller!, PageParameters, out var query, out var problem))
         {
             return problem!;
         }
@@ -140,10 +143,19 @@ internal static class ReadEndpoints
     internal static RecordQuery WithBlindIndex(RecordQuery query, AuditLog log) =>
         query.Principal is { } principal ? query with { PrincipalBlind = log.Keyring.BlindPrincipal(principal) } : query;
 
-    internal static bool TryBuildQuery(IQueryCollection q, AuditCaller caller, out RecordQuery? query, out IResult? problem)
+    internal static bool TryBuildQuery(IQueryCollection q, AuditCaller caller, IReadOnlyCollection<string> otherParameters, out RecordQuery? query, out IResult? problem)
     {
         query = null;
         problem = null;
+
+        // A misspelt filter (tenat=acme, decison=deny) was ignored, so the answer (and an export handed on as "acme's
+        // records") held every record the caller may read. Names match without case, as the query collection reads them.
+        if (q.Keys.FirstOrDefault(name => !Filters.Contains(name, StringComparer.OrdinalIgnoreCase) && !otherParameters.Contains(name, StringComparer.OrdinalIgnoreCase)) is { } unknown)
+        {
+            problem = Problems.BadRequest("invalid_filter",
+                $"'{Truncate(unknown)}' is not a parameter here; the filters are {string.Join(", ", Filters)}, besides {string.Join(", ", otherParameters)}.");
+            return false;
+        }
 
         // A repeated filter reached the store as "t1,t2", which matches nothing: an empty answer that looked like
         // "no records for t1 or t2".
@@ -169,6 +181,13 @@ internal static class ReadEndpoints
         {
             problem = Problems.BadRequest("invalid_time",
                 "from and to are RFC 3339 timestamps with an offset (2026-11-01T00:00:00Z, 2026-11-01T01:00:00+01:00) or a date (2026-11-01, midnight UTC); in a URL, write + as %2B.");
+            return false;
+        }
+
+        if (from > to)
+        {
+            // Read as an empty window, a reversed range answered "no records", which an auditor takes for "nothing happened".
+            problem = Problems.BadRequest("invalid_time_range", "from is after to: from is the inclusive start of the window, to its exclusive end.");
             return false;
         }
 
@@ -225,4 +244,6 @@ internal static class ReadEndpoints
         long.TryParse(context.Request.Query[name], NumberStyles.None, CultureInfo.InvariantCulture, out value);
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    private static string Truncate(string name) => name.Length <= 64 ? name : name[..64] + "…";
 }

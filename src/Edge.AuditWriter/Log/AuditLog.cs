@@ -40,6 +40,9 @@ internal sealed partial class AuditLog : IDisposable
 
     private const int PruneBatch = 5000;
 
+    /// <summary>A retention record's attribute <c>tenant:&lt;tenant&gt;</c> holds that tenant's override (TimeSpan "c").</summary>
+    public const string TenantRetentionAttributePrefix = "tenant:";
+
     // Leaves per transaction of the one-time tile build: 256 full level-0 tiles (2 MiB) per commit.
     private const int TileBuildBatch = 65_536;
 
@@ -221,7 +224,15 @@ internal sealed partial class AuditLog : IDisposable
     /// plaintext records, truncates the WAL so no copy survives in the store's files, and appends a
     /// <see cref="AuditEventTypes.SubjectErased"/> record naming neither the principal nor its fields.
     /// </summary>
-    public async Task<ErasureResult> EraseAsync(string principal, string? tenant, string requestedBy, CancellationToken cancellationToken)
+    public Task<ErasureResult> EraseAsync(string principal, string? tenant, string requestedBy, CancellationToken cancellationToken) =>
+        EraseAsync(principal, byClientIp: false, tenant, requestedBy, cancellationToken);
+
+    /// <summary>
+    /// Erases a subject: a principal, or with <paramref name="byClientIp"/> a client address, whose records without a
+    /// principal (anonymous requests, refusals before authentication) are keyed by it. Records with a principal carry
+    /// their client IP under the principal's key and are reached by erasing the principal.
+    /// </summary>
+    public async Task<ErasureResult> EraseAsync(string subject, bool byClientIp, string? tenant, string requestedBy, CancellationToken cancellationToken)
     {
         await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -230,7 +241,9 @@ internal sealed partial class AuditLog : IDisposable
             long records;
             try
             {
-                records = Store.EraseSubject(Keyring.BlindPrincipal(principal), principal, tenant);
+                records = byClientIp
+                    ? Store.EraseSubject(Keyring.BlindClientIp(subject), null, tenant)
+                    : Store.EraseSubject(Keyring.BlindPrincipal(subject), subject, tenant);
             }
             finally
             {
@@ -244,6 +257,7 @@ internal sealed partial class AuditLog : IDisposable
                 {
                     ["records"] = records.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     ["scope"] = tenant is null ? "all_tenants" : "tenant",
+                    ["subjectKind"] = byClientIp ? "client_ip" : "principal",
                 });
             Log.Erased(_logger, records, tenant ?? "*");
             return new ErasureResult(records, truncated);
@@ -290,14 +304,22 @@ internal sealed partial class AuditLog : IDisposable
             }
 
             var truncated = await TruncateWalAsync(cancellationToken).ConfigureAwait(false);
-            AppendWriterRecord(AuditEventTypes.RetentionApplied, null, "applied", "retention", null, null,
-                new Dictionary<string, string>(StringComparer.Ordinal)
-                {
-                    ["pruned"] = pruned.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    ["subjectsShredded"] = shredded.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    ["default"] = retention.Default?.ToString("c", System.Globalization.CultureInfo.InvariantCulture) ?? "forever",
-                    ["tenantOverrides"] = retention.Tenants.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                });
+            var attributes = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["pruned"] = pruned.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["subjectsShredded"] = shredded.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["default"] = retention.Default?.ToString("c", System.Globalization.CultureInfo.InvariantCulture) ?? "forever",
+                ["tenantOverrides"] = retention.Tenants.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            };
+
+            // The span each override applied, not only how many there were: an override shortened to prune a tenant's
+            // records early left the same record as before, so the trail could not show which policy took them.
+            foreach (var (tenant, span) in retention.Tenants)
+            {
+                attributes[TenantRetentionAttributePrefix + tenant] = span.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            AppendWriterRecord(AuditEventTypes.RetentionApplied, null, "applied", "retention", null, null, attributes);
             return new RetentionResult(pruned, shredded, truncated);
         }
         finally

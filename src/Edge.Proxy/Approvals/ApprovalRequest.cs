@@ -39,6 +39,13 @@ internal sealed record ApprovalRequest
     /// <summary>The fingerprint a retry must match (<see cref="ApprovalFingerprint"/>).</summary>
     public required string RequestHash { get; init; }
 
+    /// <summary>
+    /// Base64 of 32 random bytes keying the request hash in this approval's audit records (see
+    /// <see cref="Edge.Proxy.Auditing.ApprovalAuditEventSink"/>); never in a record itself. Empty for an approval stored
+    /// before this key existed: its records then get a fresh key each.
+    /// </summary>
+    public string AuditKey { get; init; } = "";
+
     public required DateTimeOffset CreatedAt { get; init; }
 
     /// <summary>Until when the request may be approved.</summary>
@@ -60,5 +67,5 @@ internal sealed record ApprovalRequest
 
     /// <summary>The event <paramref name="kind"/> of this approval, caused by <paramref name="actor"/>.</summary>
     public ApprovalEvent ToEvent(ApprovalEventKind kind, string? actor) =>
-        new(kind, Id, Policy, Route, Tenant, RequestHash, Requester, Approver, actor, Method, Path);
+        new(kind, Id, Policy, Route, Tenant, RequestHash, Requester, Approver, actor, Method, Path) { AuditKey = AuditKey };
 }

@@ -59,6 +59,7 @@ internal sealed partial class ApprovalStep(
                     Query = query,
                     BodySha256 = bodySha256,
                     RequestHash = requestHash,
+                    AuditKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
                     CreatedAt = now,
                     ExpiresAt = now + policy.Options.Ttl,
                 }, now);

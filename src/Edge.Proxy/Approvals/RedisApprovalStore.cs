@@ -177,6 +177,7 @@ internal sealed class RedisApprovalStore(EdgeRedis redis) : IApprovalStore
         new("query", request.Query),
         new("bodySha256", request.BodySha256),
         new("requestHash", request.RequestHash),
+        new("auditKey", request.AuditKey),
         new("createdAt", Ms(request.CreatedAt)),
         new("expiresAt", Ms(request.ExpiresAt)),
         new("status", "pending"),
@@ -211,6 +212,7 @@ internal sealed class RedisApprovalStore(EdgeRedis redis) : IApprovalStore
             Query = Text("query") ?? "",
             BodySha256 = Text("bodySha256") ?? "",
             RequestHash = Text("requestHash") ?? "",
+            AuditKey = Text("auditKey") ?? "",
             CreatedAt = created,
             ExpiresAt = expires,
             Status = Text("status") switch

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using Edge.Audit.Records;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
@@ -7,8 +9,11 @@ namespace Edge.Proxy.Auditing;
 /// <summary>
 /// Writes approval events to the audit trail: the spool with a writer, the local NDJSON file without one
 /// (see <see cref="SecurityEventWriter"/>; when neither is configured the event is logged). The actor (requester or approver) is the record's subject, so erasure covers it like any
-/// principal; the attributes name the approval, its request hash, requester and approver, so the trail shows who
-/// approved what. With a writer each append completes once durable, so an approver never holds a token the trail does not show.
+/// principal; the attributes name the approval and its request hash, so the trail shows who approved what by approval
+/// id (the requested record's subject is the requester, the approved one's the approver). No principal goes into the
+/// attributes: the writer encrypts only the subject, so a name there stayed readable in every later record, export and
+/// store file after its owner was erased. With a writer each append completes once durable, so an approver never holds a
+/// token the trail does not show.
 /// </summary>
 internal sealed partial class ApprovalAuditEventSink(
     SecurityEventWriter events,
@@ -40,9 +45,7 @@ internal sealed partial class ApprovalAuditEventSink(
         {
             ["approvalId"] = approvalEvent.ApprovalId ?? "",
             ["policy"] = approvalEvent.Policy ?? "",
-            ["requestHash"] = approvalEvent.RequestHash ?? "",
-            ["requester"] = approvalEvent.Requester ?? "",
-            ["approver"] = approvalEvent.Approver ?? "",
+            ["requestHash"] = AuditRequestHash(approvalEvent),
         };
         var record = events.NewRecord(type, decision, ApprovalStepValidator.StepName, "approval_" + decision, attributes) with
         {
@@ -53,6 +56,34 @@ internal sealed partial class ApprovalAuditEventSink(
             Path = approvalEvent.Path,
         };
         await events.AppendAsync(record);
+    }
+
+    /// <summary>
+    /// HMAC-SHA256 of the request hash under the approval's secret audit key: equal across one approval's records (a
+    /// mismatch differs), but not the bare hash, which covers the requester, the query string and the body digest and
+    /// so let anyone holding the log confirm a guessed requester (also after their erasure) or query string.
+    /// </summary>
+    internal static string AuditRequestHash(ApprovalEvent approvalEvent)
+    {
+        if (string.IsNullOrEmpty(approvalEvent.RequestHash))
+        {
+            return "";
+        }
+
+        Span<byte> key = stackalloc byte[32];
+        if (!Convert.TryFromBase64String(approvalEvent.AuditKey, key, out var written) || written != key.Length)
+        {
+            RandomNumberGenerator.Fill(key);
+        }
+
+        try
+        {
+            return Convert.ToHexStringLower(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(approvalEvent.RequestHash)));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(key);
+        }
     }
 
     private static partial class Log

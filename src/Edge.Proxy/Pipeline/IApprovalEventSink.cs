@@ -27,7 +27,11 @@ internal sealed record ApprovalEvent(
     string? Approver,
     string? Actor,
     string? Method,
-    string? Path);
+    string? Path)
+{
+    /// <summary>The approval's <see cref="Edge.Proxy.Approvals.ApprovalRequest.AuditKey"/>; empty when there is no approval.</summary>
+    public string AuditKey { get; init; } = "";
+}
 
 /// <summary>
 /// Receives approval events. Defined here, where Approvals and Auditing both see it, and implemented by Auditing, which

@@ -253,6 +253,53 @@ public sealed class ReadEndpointsTests
         Assert.Equal("invalid_filter", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
     }
 
+    [Theory]
+    [InlineData("/audit/records?tenat=acme")]
+    [InlineData("/audit/records?tenants=acme")]
+    [InlineData("/audit/records?decison=deny&limit=10")]
+    [InlineData("/audit/export?format=ndjson&tenat=acme")]
+    [InlineData("/audit/export?format=csv&limit=1")]
+    [InlineData("/audit/export?format=bundle&order=desc")]
+    public async Task Records_UnknownParameter_IsInvalidFilterProblemNotEveryRecord(string url)
+    {
+        await using var writer = await StartWithRecordsAsync(4);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var response = await auditor.GetAsync(url);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("invalid_filter", problem.GetProperty("code").GetString());
+        Assert.Contains("is not a parameter here", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/audit/records?from=2026-12-04&to=2026-12-01")]
+    [InlineData("/audit/records?from=2026-12-01T10:00:00.5%2B01:00&to=2026-12-01T09:00:00.4Z")]
+    [InlineData("/audit/export?format=ndjson&from=2026-12-04T00:00:00Z&to=2026-12-03T23:59:59Z")]
+    public async Task Records_FromAfterTo_IsInvalidTimeRangeProblemNotAnEmptyPage(string url)
+    {
+        await using var writer = await StartWithRecordsAsync(4);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var response = await auditor.GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_time_range", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Records_FromEqualsTo_IsAnEmptyWindowNotAProblem()
+    {
+        await using var writer = await StartWithRecordsAsync(4);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        var page = JsonDocument.Parse(await auditor.GetStringAsync("/audit/records?from=2026-12-01T00:00:00Z&to=2026-12-01T01:00:00%2B01:00")).RootElement;
+
+        Assert.Empty(page.GetProperty("records").EnumerateArray());
+    }
+
     [Fact]
     public async Task Records_OrderAsc_PagesOldestFirstWithTheCursor()
     {

@@ -144,6 +144,45 @@ public sealed class ErasureTests
     }
 
     [Fact]
+    public async Task Erase_ByClientIp_AnonymousRecordsOfThatAddressUnreadableOthersUntouched()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        static byte[] Anonymous(string id, string tenant, string clientIp) => AuditRecordSerializer.Serialize(new AuditRecord
+        {
+            Id = id, Time = DateTimeOffset.UtcNow, Instance = "edge-test", Tenant = tenant, Decision = "deny", Reason = "authentication_required",
+            Route = "orders", Method = "GET", Path = "/orders/7", Status = 401, Subject = new AuditSubject { ClientIp = clientIp },
+        });
+        (await writer.IngestAsync(
+            [Anonymous("a1", "acme", ErasedIp), Anonymous("a2", "globex", ErasedIp), Anonymous("k1", "acme", KeptIp), Leaf("p1", "acme", Kept, ErasedIp)], 4))
+            .EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        var log = writer.Services.GetRequiredService<AuditLog>();
+        var keys = SubjectKeys(writer.StorePath, log.Keyring.BlindClientIp(ErasedIp));
+
+        using var response = await dpo.PostAsJsonAsync("/audit/erasure", new { clientIp = ErasedIp });
+        using var again = await dpo.PostAsJsonAsync("/audit/erasure", new { clientIp = ErasedIp });
+        var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        var records = (await RecordsAsync(dpo, "")).ToDictionary(r => r.GetProperty("id").GetString()!);
+        var erasure = (await RecordsAsync(dpo, "decision=erased"))[^1].GetProperty("record").GetProperty("data").GetProperty("attributes");
+
+        Assert.Equal(2, keys.Count);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(ErasedIp, answer.GetProperty("clientIp").GetString());
+        Assert.Equal(2, answer.GetProperty("records").GetInt64());
+        Assert.Equal(0, JsonDocument.Parse(await again.Content.ReadAsStringAsync()).RootElement.GetProperty("records").GetInt64());
+        foreach (var id in new[] { "a1", "a2" })
+        {
+            Assert.Equal("{\"protection\":\"erased\"}", records[id].GetProperty("record").GetProperty("data").GetProperty("subject").GetRawText());
+        }
+
+        Assert.Equal(KeptIp, records["k1"].GetProperty("record").GetProperty("data").GetProperty("subject").GetProperty("clientIp").GetString());
+        Assert.Equal(Kept, records["p1"].GetProperty("principal").GetString());
+        Assert.Equal("client_ip", erasure.GetProperty("subjectKind").GetString());
+        Assert.Empty(SubjectKeys(writer.StorePath, log.Keyring.BlindClientIp(ErasedIp)));
+        Assert.Empty(StoreScan.Find(writer.Directory, keys.Select(k => ($"wrapped data key {k.Id}", k.Wrapped))));
+    }
+
+    [Fact]
     public async Task Erase_TenantScopedEraser_ErasesOnlyItsOwnTenant()
     {
         await using var writer = await WriterFixture.StartAsync();
@@ -179,6 +218,9 @@ public sealed class ErasureTests
     [InlineData(WriterFixture.GlobalEraserKey, "{\"subject\":\"\\ud800\"}", 400, "invalid_erasure")]
     [InlineData(WriterFixture.GlobalEraserKey, "{\"subject\":\"x\",\"tenant\":\"a\\udc00\"}", 400, "invalid_erasure")]
     [InlineData(WriterFixture.GlobalEraserKey, "{\"\\ud800\":\"x\"}", 400, "invalid_erasure")]
+    [InlineData(WriterFixture.GlobalEraserKey, "{\"clientIp\":\"not an address\"}", 400, "invalid_erasure")]
+    [InlineData(WriterFixture.GlobalEraserKey, "{\"clientIp\":\"2001:DB8::1\"}", 400, "invalid_erasure")]
+    [InlineData(WriterFixture.GlobalEraserKey, "{\"clientIp\":\"192.0.2.7\",\"subject\":\"x\"}", 400, "invalid_erasure")]
     public async Task Erase_BadRequestOrCaller_IsRefusedWithProblemAndRecordsNothing(string? apiKey, string body, int status, string code)
     {
         await using var writer = await WriterFixture.StartAsync();

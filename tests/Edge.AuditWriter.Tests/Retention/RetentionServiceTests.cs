@@ -65,6 +65,9 @@ public sealed class RetentionServiceTests
         Assert.Equal("2", attributes.GetProperty("pruned").GetString());
         Assert.Equal("2", attributes.GetProperty("subjectsShredded").GetString());
         Assert.Equal("retention", run[0].GetProperty("record").GetProperty("data").GetProperty("step").GetString());
+        Assert.Equal("30.00:00:00", attributes.GetProperty("default").GetString());
+        Assert.Equal("1", attributes.GetProperty("tenantOverrides").GetString());
+        Assert.Equal("1.00:00:00", attributes.GetProperty("tenant:globex").GetString());
         foreach (var id in new[] { "old-acme", "old-globex" })
         {
             Assert.True(after[id].GetProperty("pruned").GetBoolean());

@@ -251,6 +251,26 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
     }
 
     [Fact]
+    public async Task Export_TenantTypedButNotApplied_ExportsOnlyThatTenantAndTheTimelineFollows()
+    {
+        await using var writer = await StartWriterAsync();
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, newest first");
+        await page.GetByLabel("Tenant").FillAsync("acme");
+
+        var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Export CSV" }).ClickAsync());
+        var csv = (await File.ReadAllTextAsync((await download.PathAsync())!)).TrimEnd('\n').Split('\n');
+        await Assertions.Expect(page.Locator("#records tbody tr td:nth-child(2)").Filter(new() { HasText = "globex" })).ToHaveCountAsync(0);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, newest first");
+
+        Assert.Equal(RecordCount / 2 + 1, csv.Length);
+        Assert.All(csv.Skip(1), row => Assert.Equal("acme", row.Split(',')[3]));
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public async Task WriterStoppedAfterSignIn_ProofExportAndFilters_ShowTheWriterUnreachable()
     {
         await using var writer = await StartWriterAsync();
@@ -329,6 +349,33 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
         await Assertions.Expect(PrincipalOf("known")).ToHaveTextAsync("alice");
 
         Assert.Equal("", await PrincipalOf("anon").InnerTextAsync());
+        Assert.Empty(errors);
+    }
+
+    [Theory]
+    [InlineData("erased")]
+    [InlineData("approved")]
+    [InlineData("banned")]
+    [InlineData("incomplete")]
+    public async Task Filters_DecisionOfAWriterApprovalBanOrIncompleteRecord_CanBeChosen(string decision)
+    {
+        await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
+        using (var ingest = await writer.IngestAsync([WriterFixture.Leaf("d0", "acme", decision), WriterFixture.Leaf("d1", "acme")], 2))
+        {
+            ingest.EnsureSuccessStatusCode();
+        }
+
+        await writer.WaitForCheckpointAsync(2);
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 2 records, newest first");
+
+        await page.GetByLabel("Decision").SelectOptionAsync(decision);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 1 records, newest first");
+        await Assertions.Expect(Rows(page).Locator("td:nth-child(8)")).ToHaveTextAsync(decision);
         Assert.Empty(errors);
     }
 

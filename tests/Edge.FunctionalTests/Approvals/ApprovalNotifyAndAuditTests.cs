@@ -118,10 +118,13 @@ public sealed class ApprovalNotifyAndAuditTests
             events.Select(e => e.GetProperty("type").GetString()!).ToArray());
         var approved = events[1].GetProperty("data");
         var consumed = events[3].GetProperty("data");
+        var principals = await PrincipalsByIdAsync(writer);
         Assert.Equal(id, approved.GetProperty("attributes").GetProperty("approvalId").GetString());
-        Assert.Equal("alice", approved.GetProperty("attributes").GetProperty("requester").GetString());
-        Assert.Equal("bob", approved.GetProperty("attributes").GetProperty("approver").GetString());
-        Assert.Equal("bob", consumed.GetProperty("attributes").GetProperty("approver").GetString());
+        Assert.Equal(id, consumed.GetProperty("attributes").GetProperty("approvalId").GetString());
+        Assert.Equal("alice", principals[events[0].GetProperty("id").GetString()!]);
+        Assert.Equal("bob", principals[events[1].GetProperty("id").GetString()!]);
+        Assert.Equal("alice", principals[events[3].GetProperty("id").GetString()!]);
+        Assert.Equal("bob", principals[events[6].GetProperty("id").GetString()!]);
         Assert.Equal("payments", consumed.GetProperty("route").GetString());
         Assert.Equal(events[0].GetProperty("data").GetProperty("attributes").GetProperty("requestHash").GetString(),
             consumed.GetProperty("attributes").GetProperty("requestHash").GetString());
@@ -130,6 +133,96 @@ public sealed class ApprovalNotifyAndAuditTests
         Assert.Equal("acme", events[0].GetProperty("tenant").GetString());
         Assert.Equal(rejected, events[6].GetProperty("data").GetProperty("attributes").GetProperty("approvalId").GetString());
         Assert.DoesNotContain(events, e => e.GetRawText().Contains(token[(token.IndexOf('.', StringComparison.Ordinal) + 1)..], StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Erasure_OfTheRequester_NameReadableInNoApprovalRecordExportOrStoreFile()
+    {
+        using var backend = Backend.Start();
+        await using var writer = await WriterFixture.StartAsync();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = writer.BaseAddress.ToString(),
+        });
+        var id = await RequestApprovalAsync(edge.Client);
+        var token = await ApproveAsync(edge.Client, id);
+        string retryId;
+        using (var retry = await edge.Client.SendAsync(Payment(token: token)))
+        {
+            Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+            retryId = retry.Headers.GetValues("X-Request-Id").Single();
+        }
+
+        // The retry's own record is the last one the flow makes: erase only once it is stored (a record delivered after
+        // an erasure gets a new key, see audit.md).
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        for (var attempt = 0; attempt < 100 && (await dpo.GetStringAsync($"/audit/records?id={retryId}")).Contains("\"records\":[]", StringComparison.Ordinal); attempt++)
+        {
+            await Task.Delay(100);
+        }
+
+
+        using var erasure = await dpo.PostAsync("/audit/erasure", new StringContent("{\"subject\":\"alice\"}", System.Text.Encoding.UTF8, "application/json"));
+        var export = await dpo.GetStringAsync("/audit/export?format=ndjson");
+        var records = await dpo.GetStringAsync("/audit/records?limit=1000");
+        var csv = await dpo.GetStringAsync("/audit/export?format=csv");
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        var storeFiles = new[] { writer.StorePath, writer.StorePath + "-wal" }.Where(File.Exists).Select(File.ReadAllBytes).ToList();
+
+        Assert.Equal(HttpStatusCode.OK, erasure.StatusCode);
+        Assert.Contains("approval.approved", export, StringComparison.Ordinal);
+        Assert.Contains("\"bob\"", records, StringComparison.Ordinal);
+        Assert.DoesNotContain("alice", export, StringComparison.Ordinal);
+        Assert.DoesNotContain("alice", records, StringComparison.Ordinal);
+        Assert.DoesNotContain("alice", csv, StringComparison.Ordinal);
+        Assert.All(storeFiles, bytes => Assert.Equal(-1, bytes.AsSpan().IndexOf("alice"u8)));
+    }
+
+    [Fact]
+    public async Task Flow_AuditWriter_RequestHashInRecordsIsKeyedPerApprovalNotTheBareFingerprint()
+    {
+        using var backend = Backend.Start();
+        await using var writer = await WriterFixture.StartAsync();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = writer.BaseAddress.ToString(),
+        });
+        var first = await RequestApprovalAsync(edge.Client);
+        var second = await RequestApprovalAsync(edge.Client, body: "{\"amount\":3}");
+        string bare;
+        using (var shown = await edge.Client.SendAsync(Api(HttpMethod.Get, $"/_edge/approvals/{first}", BobKey)))
+        {
+            bare = JsonDocument.Parse(await shown.Content.ReadAsStringAsync()).RootElement.GetProperty("requestHash").GetString()!;
+        }
+
+        var token = await ApproveAsync(edge.Client, first);
+        using (var retry = await edge.Client.SendAsync(Payment(token: token)))
+        {
+            Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        }
+
+        var events = await WaitForApprovalEventsAsync(writer, 3);
+        string HashOf(JsonElement e) => e.GetProperty("data").GetProperty("attributes").GetProperty("requestHash").GetString()!;
+        string ApprovalOf(JsonElement e) => e.GetProperty("data").GetProperty("attributes").GetProperty("approvalId").GetString()!;
+        var ofFirst = events.Where(e => ApprovalOf(e) == first).Select(HashOf).ToList();
+        var ofSecond = events.Where(e => ApprovalOf(e) == second).Select(HashOf).ToList();
+
+        Assert.Equal(64, bare.Length);
+        Assert.Equal(3, ofFirst.Count);
+        Assert.Single(ofFirst.Distinct());
+        Assert.Equal(64, ofFirst[0].Length);
+        Assert.NotEqual(bare, ofFirst[0]);
+        Assert.NotEqual(ofFirst[0], Assert.Single(ofSecond));
+        Assert.DoesNotContain(events, e => e.GetRawText().Contains(bare, StringComparison.Ordinal));
+    }
+
+    /// <summary>Each record's principal as the writer's read API shows it (decrypted for an all-tenants auditor).</summary>
+    private static async Task<Dictionary<string, string?>> PrincipalsByIdAsync(WriterFixture writer)
+    {
+        using var client = writer.Client(WriterFixture.GlobalAuditorKey);
+        using var page = JsonDocument.Parse(await client.GetStringAsync("/audit/records?limit=1000"));
+        return page.RootElement.GetProperty("records").EnumerateArray()
+            .ToDictionary(r => r.GetProperty("id").GetString()!, r => r.GetProperty("principal").GetString());
     }
 
     private static async Task<WireMock.IRequestMessage> WaitForSingleAsync(WireMockServer receiver)

@@ -32,6 +32,8 @@ public sealed class ApprovalRedisTests(RedisFixture redis) : IClassFixture<Redis
         using var connection = redis.Server.Connect();
         var stored = await connection.GetDatabase().HashGetAllAsync($"edge:approval:{{{id}}}");
         Assert.Contains(stored, field => field.Name == "status" && field.Value == "consumed");
+        // The key of the request hash in the audit records is kept with the approval, so every instance keys it alike.
+        Assert.Equal(32, Convert.FromBase64String(stored.Single(field => field.Name == "auditKey").Value.ToString()).Length);
         var secret = token[(token.IndexOf('.', StringComparison.Ordinal) + 1)..];
         Assert.DoesNotContain(stored, field => field.Value.ToString().Contains(secret, StringComparison.Ordinal));
     }

@@ -498,6 +498,14 @@
 
   async function exportAs(format) {
     const status = $('export-status');
+    // The buttons export "with the current filters": what the form shows, also when it was edited without applying it
+    // (before, a tenant typed but not applied exported every tenant's records). The timeline follows, so both agree.
+    const shown = activeFilters.toString();
+    readFilters();
+    if (activeFilters.toString() !== shown) {
+      resetPaging();
+      loadPage();
+    }
     const params = new URLSearchParams(activeFilters);
     params.set('format', format);
     status.textContent = `Exporting ${format}…`;
