@@ -242,7 +242,7 @@ internal static class BanEndpoints
     /// </summary>
     internal static string CanonicalKey(string key) =>
         key.Contains(':', StringComparison.Ordinal) && IPAddress.TryParse(key, out var address) && address.AddressFamily == AddressFamily.InterNetworkV6
-            ? ThreatKeyRenderer.IpKey(ClientAddressResolver.Normalize(address)!.ToString())
+            ? ClientAddressResolver.IpKey(ClientAddressResolver.Normalize(address)!.ToString())
             : key;
 
     private static string? ValidateKey(string? key) =>

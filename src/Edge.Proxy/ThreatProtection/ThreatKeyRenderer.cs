@@ -12,12 +12,9 @@ namespace Edge.Proxy.ThreatProtection;
 /// </summary>
 internal static class ThreatKeyRenderer
 {
-    /// <summary>The client address as <c>{ip}</c> renders it (IPv6 colons become '_', as in rate-limit keys).</summary>
+    /// <summary>The client address as <c>{ip}</c> renders it: an IPv6 client as its /64 (<see cref="ClientAddressResolver.IpKey"/>).</summary>
     public static string? ClientIpKey(EdgeRequestFeature request) =>
-        request.ClientIp is { } ip ? IpKey(ip) : null;
-
-    /// <summary>The /64 of an IPv6 client, an IPv4 client as is (<see cref="ClientAddressResolver.IpKey"/>).</summary>
-    public static string IpKey(string ip) => ClientAddressResolver.IpKey(ip);
+        request.ClientIp is { } ip ? ClientAddressResolver.IpKey(ip) : null;
 
     public static string? Render(RateLimitKeyTemplate template, HttpContext http, EdgeRequestFeature request)
     {
