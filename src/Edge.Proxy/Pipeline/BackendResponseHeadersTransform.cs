@@ -55,9 +55,9 @@ internal sealed class BackendResponseHeadersTransform : ResponseTransform
             headers[RefreshHeader] = relativeRefresh;
         }
 
-        if (headers.SetCookie.Count > 0)
+        if (headers.SetCookie.Count > 0 && WithoutBackendDomain(headers.SetCookie, destination, sentHost) is { } cookies)
         {
-            headers.SetCookie = WithoutBackendDomain(headers.SetCookie, destination, sentHost);
+            headers.SetCookie = cookies;
         }
 
         return ValueTask.CompletedTask;
@@ -87,14 +87,19 @@ internal sealed class BackendResponseHeadersTransform : ResponseTransform
     /// since it does not match the edge's host. Without the attribute the cookie belongs to the host the client asked,
     /// as with nginx's <c>proxy_cookie_domain</c>. Other domains (the site's own <c>.shop.example</c>) are kept.
     /// </summary>
-    private static Microsoft.Extensions.Primitives.StringValues WithoutBackendDomain(Microsoft.Extensions.Primitives.StringValues cookies, Uri destination, string? sentHost)
+    /// <returns>The rewritten cookies, or null when none named the destination.</returns>
+    private static string[]? WithoutBackendDomain(Microsoft.Extensions.Primitives.StringValues cookies, Uri destination, string? sentHost)
     {
-        var sentHostName = sentHost is null ? null : HostOnly(sentHost);
+        // HostString drops the port and keeps an IPv6 literal's brackets, which Uri.IdnHost and cookie domains do not have.
+        var destinationHost = destination.IdnHost.Trim('[', ']');
+        var sentHostName = sentHost is null ? null : new HostString(sentHost).Host.Trim('[', ']');
         string[]? rewritten = null;
         for (var i = 0; i < cookies.Count; i++)
         {
+            // Most cookies carry no Domain attribute: those are not split.
             var cookie = cookies[i];
-            if (cookie is null || WithoutDomain(cookie, destination.IdnHost, sentHostName) is not { } stripped)
+            if (cookie is null || !cookie.Contains("domain", StringComparison.OrdinalIgnoreCase)
+                || WithoutDomain(cookie, destinationHost, sentHostName) is not { } stripped)
             {
                 continue;
             }
@@ -103,7 +108,7 @@ internal sealed class BackendResponseHeadersTransform : ResponseTransform
             rewritten[i] = stripped;
         }
 
-        return rewritten is null ? cookies : new Microsoft.Extensions.Primitives.StringValues(rewritten);
+        return rewritten;
     }
 
     private static string? WithoutDomain(string cookie, string destinationHost, string? sentHost)
@@ -124,7 +129,7 @@ internal sealed class BackendResponseHeadersTransform : ResponseTransform
             }
 
             var domain = rest[1..].Trim().TrimStart('.');
-            if (domain.Equals(destinationHost.Trim('[', ']'), StringComparison.OrdinalIgnoreCase)
+            if (domain.Equals(destinationHost, StringComparison.OrdinalIgnoreCase)
                 || (sentHost is not null && domain.Equals(sentHost, StringComparison.OrdinalIgnoreCase)))
             {
                 return string.Join(';', attributes[..i].Concat(attributes[(i + 1)..]));
@@ -132,19 +137,6 @@ internal sealed class BackendResponseHeadersTransform : ResponseTransform
         }
 
         return null;
-    }
-
-    /// <summary>The host of a <c>Host</c> header value, without its port (IPv6 literals without brackets).</summary>
-    private static string HostOnly(string host)
-    {
-        if (host.StartsWith('['))
-        {
-            var close = host.IndexOf(']', StringComparison.Ordinal);
-            return close > 0 ? host[1..close] : host;
-        }
-
-        var colon = host.LastIndexOf(':');
-        return colon >= 0 ? host[..colon] : host;
     }
 
     /// <summary>The path, query and fragment of <paramref name="location"/> when it names the origin the request was sent to.</summary>
