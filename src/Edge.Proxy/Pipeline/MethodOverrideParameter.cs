@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.WebUtilities;
+
 namespace Edge.Proxy.Pipeline;
 
 /// <summary>
@@ -26,20 +28,17 @@ internal static class MethodOverrideParameter
             return false;
         }
 
-        foreach (var pair in value.AsSpan(1).Split('&'))
+        // QueryStringEnumerable decodes '+' and percent escapes as the backend's query parser does.
+        foreach (var pair in new QueryStringEnumerable(value))
         {
-            var parameter = value.AsSpan(1)[pair];
-            var equals = parameter.IndexOf('=');
             // PHP turns ' ', '.' and '[' in a parameter name into '_': ".method" and "+method" are $_GET['_method'] too.
-            var name = Uri.UnescapeDataString((equals < 0 ? parameter : parameter[..equals]).ToString().Replace('+', ' '))
-                .Replace(' ', '_').Replace('.', '_').Replace('[', '_');
-            if (!name.Equals("_method", StringComparison.Ordinal))
+            var name = pair.DecodeName().Span;
+            if (name.Length != 7 || name[1..] is not "method" || name[0] is not ('_' or ' ' or '.' or '['))
             {
                 continue;
             }
 
-            var named = equals < 0 ? "" : Uri.UnescapeDataString(parameter[(equals + 1)..].ToString().Replace('+', ' ')).Trim();
-            if (!named.Equals(method, StringComparison.OrdinalIgnoreCase))
+            if (!pair.DecodeValue().Span.Trim().Equals(method, StringComparison.OrdinalIgnoreCase))
             {
                 return true;
             }
