@@ -78,8 +78,8 @@ internal sealed class AuthenticateStep(
     }
 
     /// <summary>
-    /// Removes the credentials from the forwarded request; with <c>ForwardAuthorization</c>, all but the one that was
-    /// validated. Another listed policy's header (a bearer token sent next to the API key that authenticated) was never
+    /// Removes the credentials from the forwarded request, a query <c>access_token</c> included; with
+    /// <c>ForwardAuthorization</c>, all but the one that was validated. Another listed policy's header (a bearer token sent next to the API key that authenticated) was never
     /// checked, and a backend reading it would take it for a credential the edge had vouched for.
     /// </summary>
     private void StripCredentials(EdgeStepContext context, (EdgeCredentialValidator Validator, byte[]? SigningKey)[] all, EdgeCredentialValidator? validated)
@@ -97,6 +97,9 @@ internal sealed class AuthenticateStep(
                 RequestTransform.RemoveHeader(context.Transform, validator.CredentialHeader);
             }
         }
+
+        // Credentials are read from headers only: a query token was never checked, whichever policy validated.
+        QueryCredentials.Remove(context.Transform);
     }
 
     private static EdgeStepResult Deny(int status, string code, string reason, string detail, string challenge)

@@ -173,6 +173,57 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
         Assert.Equal("carol", headers["X-Edge-Principal"].Single());
     }
 
+    [Theory]
+    [InlineData("access_token")]
+    [InlineData("ACCESS_TOKEN")]
+    [InlineData("access%5Ftoken")]
+    [InlineData("access.token")]
+    [InlineData("access+token")]
+    public async Task Authenticate_QueryAccessToken_RemovedBeforeForwarding(string name)
+    {
+        // The key authenticates; a backend that accepts RFC 6750 query tokens would take the forged one for the caller.
+        var forged = TestTokens.Create(new(new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(new byte[48]), "HS256"), "admin");
+
+        using var response = await SendAsync($"/k/1?page=2&{name}={forged}&sort=asc", apiKey: NewKey);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var received = Assert.Single(_backend.Received).RequestMessage!;
+        Assert.Equal("?page=2&sort=asc", received.RawQuery);
+        Assert.Equal("partner-a", received.Headers!["X-Edge-Principal"].Single());
+    }
+
+    [Fact]
+    public async Task ForwardAuthorization_QueryAccessTokenNextToValidatedToken_OnlyTheHeaderForwarded()
+    {
+        var token = TestTokens.Create(_tokens.Hs256, "carol");
+
+        using var response = await SendAsync("/fw/1?access_token=other", token: token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var received = Assert.Single(_backend.Received).RequestMessage!;
+        Assert.Equal("Bearer " + token, received.Headers!["Authorization"].Single());
+        Assert.True(string.IsNullOrEmpty(received.RawQuery));
+    }
+
+    [Fact]
+    public async Task Authenticate_QueryWithoutToken_ForwardedByteForByte()
+    {
+        // Only a query that carries a token is rebuilt; any other keeps the escapes the client chose.
+        using var response = await SendAsync("/k/1?b=%2B+x&a=%20&tokens=3&flag", apiKey: NewKey);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("?b=%2B+x&a=%20&tokens=3&flag", Assert.Single(_backend.Received).RequestMessage!.RawQuery);
+    }
+
+    [Fact]
+    public async Task Anonymous_QueryAccessToken_RemovedBeforeForwarding()
+    {
+        using var response = await _edge.Client.GetAsync("/anon/1?access_token=abc&x=1");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("?x=1", Assert.Single(_backend.Received).RequestMessage!.RawQuery);
+    }
+
     [Fact]
     public async Task Anonymous_NoCredential_ForwardedWithoutIdentity()
     {

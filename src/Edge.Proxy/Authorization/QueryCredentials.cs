@@ -1,0 +1,84 @@
+using Microsoft.AspNetCore.WebUtilities;
+using Yarp.ReverseProxy.Transforms;
+
+namespace Edge.Proxy.Authorization;
+
+/// <summary>
+/// A bearer token in the URI query (<c>?access_token=</c>, RFC 6750 section 2.3). The edge reads credentials from
+/// headers only, so a token there was never checked; a backend that accepts query tokens (many OAuth middlewares and
+/// PHP frameworks do) would take it for the caller the edge vouched for. It is removed from the forwarded query under
+/// the same rule as an unchecked header (<see cref="AuthenticateStep"/>).
+/// </summary>
+internal static class QueryCredentials
+{
+    private const string Name = "access_token";
+
+    /// <summary>Removes every <c>access_token</c> parameter (any case or escape, and PHP's readings of it) from the forwarded query.</summary>
+    public static void Remove(RequestTransformContext transform)
+    {
+        var query = transform.HttpContext.Request.QueryString.Value;
+        // Cheap test first: nearly every query has no "token" in it (an escaped name still has its letters escaped, so
+        // the decoded test below runs whenever one could be there).
+        if (string.IsNullOrEmpty(query) || !(query.Contains("token", StringComparison.OrdinalIgnoreCase) || query.Contains('%')))
+        {
+            return;
+        }
+
+        var found = false;
+        foreach (var pair in new QueryStringEnumerable(query))
+        {
+            if (IsAccessToken(pair.DecodeName().Span))
+            {
+                found = true;
+                break;
+            }
+        }
+
+        if (!found)
+        {
+            return;
+        }
+
+        // Only now is the query parsed and rebuilt (YARP re-encodes the other parameters when the collection is
+        // touched): a request without a query token is forwarded byte for byte. The names are the collection's own
+        // decoding, which is what YARP writes back.
+        var collection = transform.Query.Collection;
+        List<string>? names = null;
+        foreach (var name in collection.Keys)
+        {
+            if (IsAccessToken(name))
+            {
+                (names ??= []).Add(name);
+            }
+        }
+
+        foreach (var name in names ?? [])
+        {
+            collection.Remove(name);
+        }
+    }
+
+    /// <summary>
+    /// True for <c>access_token</c> in any case, and for the names PHP reads as it (<c>access.token</c>,
+    /// <c>access token</c>, <c>access[token</c>: PHP turns ' ', '.' and '[' in a parameter name into '_').
+    /// </summary>
+    internal static bool IsAccessToken(ReadOnlySpan<char> name)
+    {
+        if (name.Length != Name.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            var expected = Name[i];
+            if (expected == '_' ? c is not ('_' or ' ' or '.' or '[') : char.ToLowerInvariant(c) != expected)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
