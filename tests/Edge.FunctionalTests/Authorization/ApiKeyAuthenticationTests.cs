@@ -123,6 +123,30 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TenantBinding_TokenWithoutTenantClaim_IsUnboundAndMayNameAnyTenant()
+    {
+        // Documented: an unbound credential (platform, service) names its tenant; the Claim source is the bound form.
+        var token = TestTokens.Create(_tokens.Hs256, "platform-bot");
+
+        using var response = await SendAsync("/tf/1", token: token, tenant: "globex");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("globex", Assert.Single(_backend.Received).RequestMessage!.Headers!["X-Edge-Tenant"].Single());
+    }
+
+    [Fact]
+    public async Task TenantClaimSource_TokenWithoutTenantClaim_Returns400TenantMissing()
+    {
+        var token = TestTokens.Create(_tokens.Hs256, "platform-bot");
+
+        using var response = await SendAsync("/ct/1", token: token, tenant: "globex");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        await JwtAuthenticationTests.AssertProblemAsync(response, "tenant_missing");
+        Assert.Empty(_backend.Received);
+    }
+
+    [Fact]
     public async Task TenantClaimSource_ApiKeyTenant_ForwardedAsEdgeTenant()
     {
         using var response = await SendAsync("/ct/1", apiKey: GlobexKey);
