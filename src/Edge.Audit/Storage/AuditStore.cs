@@ -161,6 +161,36 @@ public sealed partial class AuditStore : IAuditStore
                 command.CommandText = "SELECT COUNT(*) FROM recent_record_subjects";
                 _recentLinks = (long)command.ExecuteScalar()!;
             }
+
+            if (!readOnly)
+            {
+                command.CommandText = "SELECT DISTINCT blind FROM erasures";
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    _erasedBlinds.Add((byte[])reader[0]);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The blind indexes that have a tombstone. Only this store writes tombstones (one writer per file, under its lock), so
+    /// a subject missing here was never erased and costs no lookup: that is nearly every new subject.
+    /// </summary>
+    private readonly HashSet<byte[]> _erasedBlinds = new(BlindComparer.Instance);
+
+    private sealed class BlindComparer : IEqualityComparer<byte[]>
+    {
+        public static readonly BlindComparer Instance = new();
+
+        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+
+        public int GetHashCode(byte[] obj)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(obj);
+            return hash.ToHashCode();
         }
     }
 
@@ -373,6 +403,11 @@ public sealed partial class AuditStore : IAuditStore
         /// <summary>The time of the newest erasure of this subject in this tenant (or in every tenant); null when never erased.</summary>
         public DateTimeOffset? ErasedAt(byte[] blind, string tenant)
         {
+            if (!_store._erasedBlinds.Contains(blind))
+            {
+                return null;
+            }
+
             var db = _store._writer.Handle!;
             var select = _store.RawErasedAt;
             try
@@ -596,6 +631,7 @@ public sealed partial class AuditStore : IAuditStore
         }
 
         transaction.Commit();
+        _erasedBlinds.Add(blind.ToArray());
         return count;
     }
 
