@@ -61,6 +61,16 @@ public sealed partial class AuditStore : IAuditStore
             subject INTEGER NOT NULL
         );
         CREATE INDEX IF NOT EXISTS ix_recent_record_subjects_subject ON recent_record_subjects (subject, idx);
+        CREATE TABLE IF NOT EXISTS erasures (
+            blind BLOB NOT NULL,
+            tenant TEXT,
+            erased_ms INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_erasures_blind ON erasures (blind, erased_ms);
+        CREATE TRIGGER IF NOT EXISTS erasures_no_update BEFORE UPDATE ON erasures
+            BEGIN SELECT RAISE(ABORT, 'erasure tombstones are append-only'); END;
+        CREATE TRIGGER IF NOT EXISTS erasures_no_delete BEFORE DELETE ON erasures
+            BEGIN SELECT RAISE(ABORT, 'erasure tombstones are append-only'); END;
         CREATE TABLE IF NOT EXISTS checkpoints (
             size INTEGER PRIMARY KEY,
             root BLOB NOT NULL,
@@ -93,6 +103,7 @@ public sealed partial class AuditStore : IAuditStore
     private sqlite3_stmt? _rawInsert;
     private sqlite3_stmt? _rawLink;
     private sqlite3_stmt? _rawSelectSubject;
+    private sqlite3_stmt? _rawErasedAt;
 
     /// <summary>
     /// Links kept in <c>recent_record_subjects</c> before they move to <c>record_subjects</c> in one sorted insert. The
@@ -150,6 +161,36 @@ public sealed partial class AuditStore : IAuditStore
                 command.CommandText = "SELECT COUNT(*) FROM recent_record_subjects";
                 _recentLinks = (long)command.ExecuteScalar()!;
             }
+
+            if (!readOnly)
+            {
+                command.CommandText = "SELECT DISTINCT blind FROM erasures";
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    _erasedBlinds.Add((byte[])reader[0]);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The blind indexes that have a tombstone. Only this store writes tombstones (one writer per file, under its lock), so
+    /// a subject missing here was never erased and costs no lookup: that is nearly every new subject.
+    /// </summary>
+    private readonly HashSet<byte[]> _erasedBlinds = new(BlindComparer.Instance);
+
+    private sealed class BlindComparer : IEqualityComparer<byte[]>
+    {
+        public static readonly BlindComparer Instance = new();
+
+        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+
+        public int GetHashCode(byte[] obj)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(obj);
+            return hash.ToHashCode();
         }
     }
 
@@ -166,6 +207,11 @@ public sealed partial class AuditStore : IAuditStore
     private sqlite3_stmt RawLink => _rawLink ??= PrepareRaw(LinkSubjectSql);
 
     private sqlite3_stmt RawSelectSubject => _rawSelectSubject ??= PrepareRaw("SELECT id, wrapped_key FROM subjects WHERE blind = ?1 AND tenant = ?2");
+
+    private sqlite3_stmt RawErasedAt => _rawErasedAt ??= PrepareRaw(ErasedAtSql);
+
+    /// <summary>The newest tombstone of a subject: erased in its tenant, or in every tenant (tenant NULL).</summary>
+    private const string ErasedAtSql = "SELECT MAX(erased_ms) FROM erasures WHERE blind = ?1 AND (tenant IS NULL OR tenant = ?2)";
 
     private sqlite3_stmt PrepareRaw(string sql)
     {
@@ -354,6 +400,36 @@ public sealed partial class AuditStore : IAuditStore
             return new StoredSubject((long)insert.ExecuteScalar()!, wrapped);
         }
 
+        /// <summary>The time of the newest erasure of this subject in this tenant (or in every tenant); null when never erased.</summary>
+        public DateTimeOffset? ErasedAt(byte[] blind, string tenant)
+        {
+            if (!_store._erasedBlinds.Contains(blind))
+            {
+                return null;
+            }
+
+            var db = _store._writer.Handle!;
+            var select = _store.RawErasedAt;
+            try
+            {
+                Check(raw.sqlite3_bind_blob(select, 1, blind), db);
+                BindText(select, 2, tenant, db);
+                var rc = raw.sqlite3_step(select);
+                if (rc != raw.SQLITE_ROW)
+                {
+                    SqliteException.ThrowExceptionForRC(rc, db);
+                }
+
+                return raw.sqlite3_column_type(select, 0) == raw.SQLITE_NULL
+                    ? null
+                    : DateTimeOffset.FromUnixTimeMilliseconds(raw.sqlite3_column_int64(select, 0));
+            }
+            finally
+            {
+                raw.sqlite3_reset(select);
+            }
+        }
+
         /// <summary>Adds a record at the next index; false (and no index used) when its id is already stored.</summary>
         public bool Add(PendingLeaf leaf)
         {
@@ -494,12 +570,23 @@ public sealed partial class AuditStore : IAuditStore
 
     /// <summary>
     /// Erases a subject in one transaction: deletes its data keys and their record links (every tenant, or only
-    /// <paramref name="tenant"/>), and prunes the v1 records that carry <paramref name="principal"/> in plaintext.
+    /// <paramref name="tenant"/>), prunes the v1 records that carry <paramref name="principal"/> in plaintext, and stores
+    /// the tombstone (blind index, tenant scope, <paramref name="erasedAt"/>) that erases its older records arriving later.
     /// Returns how many records became unreadable.
     /// </summary>
-    public long EraseSubject(byte[] blind, string? principal, string? tenant)
+    public long EraseSubject(byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt)
     {
         using var transaction = _writer.BeginTransaction();
+        using (var tombstone = _writer.CreateCommand())
+        {
+            tombstone.Transaction = transaction;
+            tombstone.CommandText = "INSERT INTO erasures (blind, tenant, erased_ms) VALUES ($blind, $tenant, $erased)";
+            tombstone.Parameters.AddWithValue("$blind", blind);
+            tombstone.Parameters.AddWithValue("$tenant", (object?)tenant ?? DBNull.Value);
+            tombstone.Parameters.AddWithValue("$erased", erasedAt.ToUnixTimeMilliseconds());
+            tombstone.ExecuteNonQuery();
+        }
+
         var tenantClause = tenant is null ? "" : " AND tenant = $tenant";
         var subjects = $"SELECT id FROM subjects WHERE blind = $blind{tenantClause}";
         var count = 0L;
@@ -544,6 +631,7 @@ public sealed partial class AuditStore : IAuditStore
         }
 
         transaction.Commit();
+        _erasedBlinds.Add(blind.ToArray());
         return count;
     }
 
@@ -831,6 +919,7 @@ public sealed partial class AuditStore : IAuditStore
         _rawInsert?.Dispose();
         _rawLink?.Dispose();
         _rawSelectSubject?.Dispose();
+        _rawErasedAt?.Dispose();
         _exists.Dispose();
         _storedOf.Dispose();
         _insertSubject.Dispose();

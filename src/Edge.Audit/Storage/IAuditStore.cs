@@ -46,10 +46,11 @@ public interface IAuditStore : IDisposable
     StoredSubjectKey? SubjectKey(long subjectId);
 
     /// <summary>
-    /// Deletes the data keys of a subject (every tenant, or one); returns how many records became unreadable.
+    /// Deletes the data keys of a subject (every tenant, or one) and stores its erasure tombstone (blind index, tenant
+    /// scope, <paramref name="erasedAt"/>) in the same transaction; returns how many records became unreadable.
     /// <paramref name="principal"/> is null for a subject keyed by client IP (no v1 plaintext column to prune by).
     /// </summary>
-    long EraseSubject(byte[] blind, string? principal, string? tenant);
+    long EraseSubject(byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt);
 
     /// <summary>
     /// One retention step over records older than <paramref name="cutoff"/>: makes the personal content of up to about
@@ -88,6 +89,12 @@ public interface IAuditAppendBatch : IDisposable
 
     /// <summary>Which of these record ids are stored already (one query where the engine allows).</summary>
     IReadOnlySet<string> StoredOf(IReadOnlyCollection<string> recordIds);
+
+    /// <summary>
+    /// The time of the newest erasure of this subject (blind index) in this tenant or in every tenant, null when it was
+    /// never erased: a record of it made at or before that time is stored already erased.
+    /// </summary>
+    DateTimeOffset? ErasedAt(byte[] blind, string tenant);
 
     /// <summary>The subject row for this blind index and tenant, created (inside this transaction) when absent.</summary>
     StoredSubject GetOrCreateSubject(byte[] blind, string tenant, Func<byte[]> createWrappedKey, DateTimeOffset now);

@@ -18,7 +18,7 @@ namespace Edge.Audit.Storage;
 public sealed partial class PostgresAuditStore : IAuditStore
 {
     /// <summary>The schema version this code creates; a database at an older version is migrated on open.</summary>
-    public const int SchemaVersion = 2;
+    public const int SchemaVersion = 3;
 
     /// <summary>Transaction-scoped advisory lock held by every append and by a new sequencer before it reads the log.</summary>
     public const long AppendBarrierKey = 0x45444745_41505044; // "EDGE" "APPD"
@@ -78,6 +78,17 @@ public sealed partial class PostgresAuditStore : IAuditStore
         INSERT INTO audit_schema (version) VALUES (1) ON CONFLICT DO NOTHING;
         """ + TileSchema + """
         INSERT INTO audit_schema (version) VALUES (2) ON CONFLICT DO NOTHING;
+        CREATE TABLE IF NOT EXISTS audit_erasures (
+            blind bytea NOT NULL,
+            tenant text,
+            erased_ms bigint NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_audit_erasures_blind ON audit_erasures (blind, erased_ms);
+        CREATE OR REPLACE TRIGGER audit_erasures_append_only BEFORE UPDATE OR DELETE ON audit_erasures
+            FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+        CREATE OR REPLACE TRIGGER audit_erasures_no_truncate BEFORE TRUNCATE ON audit_erasures
+            FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+        INSERT INTO audit_schema (version) VALUES (3) ON CONFLICT DO NOTHING;
         """;
 
     /// <summary>
@@ -85,7 +96,7 @@ public sealed partial class PostgresAuditStore : IAuditStore
     /// docs/audit-postgres.md shows the same statements.
     /// </summary>
     public const string RuntimeGrants = """
-        GRANT SELECT, INSERT ON audit_records, audit_checkpoints TO {role};
+        GRANT SELECT, INSERT ON audit_records, audit_checkpoints, audit_erasures TO {role};
         GRANT SELECT ON audit_schema TO {role};
         GRANT SELECT, INSERT, DELETE ON audit_subjects TO {role};
         GRANT USAGE ON SEQUENCE audit_subjects_id_seq TO {role};
@@ -265,6 +276,7 @@ public sealed partial class PostgresAuditStore : IAuditStore
     public void WaitForInFlightAppends()
     {
         _subjects.Clear();
+        _erasures.Clear();
         using var connection = _dataSource.OpenConnection();
         using var transaction = connection.BeginTransaction();
         using var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@barrier)", connection, transaction);
@@ -314,6 +326,23 @@ public sealed partial class PostgresAuditStore : IAuditStore
             }
 
             return stored;
+        }
+
+        public DateTimeOffset? ErasedAt(byte[] blind, string tenant)
+        {
+            var cacheKey = new SubjectCacheKey(Convert.ToBase64String(blind), tenant);
+            if (!_store._erasures.TryGetValue(cacheKey, out var erasedMs))
+            {
+                using var command = new NpgsqlCommand(
+                    "SELECT MAX(erased_ms) FROM audit_erasures WHERE blind = @blind AND (tenant IS NULL OR tenant = @tenant)", _connection, _transaction);
+                command.Parameters.AddWithValue("blind", blind);
+                command.Parameters.AddWithValue("tenant", tenant);
+                erasedMs = command.ExecuteScalar() is long stored ? stored : NeverErased;
+                // Committed state, whatever this batch does: only EraseSubject adds tombstones, and it clears this cache.
+                _store.CacheErasure(cacheKey, erasedMs);
+            }
+
+            return erasedMs == NeverErased ? null : DateTimeOffset.FromUnixTimeMilliseconds(erasedMs);
         }
 
         public StoredSubject GetOrCreateSubject(byte[] blind, string tenant, Func<byte[]> createWrappedKey, DateTimeOffset now)
@@ -461,6 +490,25 @@ public sealed partial class PostgresAuditStore : IAuditStore
 
     private const int SubjectCacheCapacity = 200_000;
 
+    /// <summary>
+    /// The newest tombstone time of each subject looked up (<see cref="NeverErased"/> for none), so a subject returning
+    /// in a later batch costs no round trip. Cleared with <see cref="_subjects"/>: by erasure here, and when this writer
+    /// takes over (another writer may have erased meanwhile).
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<SubjectCacheKey, long> _erasures = new();
+
+    private const long NeverErased = long.MinValue;
+
+    private void CacheErasure(SubjectCacheKey key, long erasedMs)
+    {
+        if (_erasures.Count >= SubjectCacheCapacity)
+        {
+            _erasures.Clear();
+        }
+
+        _erasures[key] = erasedMs;
+    }
+
     private void CacheSubject(SubjectCacheKey key, StoredSubject subject)
     {
         if (_subjects.Count >= SubjectCacheCapacity)
@@ -502,19 +550,26 @@ public sealed partial class PostgresAuditStore : IAuditStore
         return reader.Read() ? new StoredSubjectKey((byte[])reader[0], reader.GetString(1), (byte[])reader[2]) : null;
     }
 
-    /// <summary>Deletes the subject's data keys; its records stay, their personal fields now undecryptable.</summary>
-    public long EraseSubject(byte[] blind, string? principal, string? tenant)
+    /// <summary>
+    /// Deletes the subject's data keys (its records stay, their personal fields now undecryptable) and stores its tombstone,
+    /// in one transaction.
+    /// </summary>
+    public long EraseSubject(byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt)
     {
         _subjects.Clear();
+        _erasures.Clear();
         using var connection = _dataSource.OpenConnection();
         using var transaction = connection.BeginTransaction();
         var tenantClause = tenant is null ? "" : " AND tenant = @tenant";
         using var command = new NpgsqlCommand(
             $"""
-            WITH erased AS (DELETE FROM audit_subjects WHERE blind = @blind{tenantClause} RETURNING id)
+            WITH erased AS (DELETE FROM audit_subjects WHERE blind = @blind{tenantClause} RETURNING id),
+            tombstone AS (INSERT INTO audit_erasures (blind, tenant, erased_ms) VALUES (@blind, @scope, @erased))
             SELECT COUNT(*) FROM audit_records WHERE subject_id IN (SELECT id FROM erased)
             """, connection, transaction);
         command.Parameters.AddWithValue("blind", blind);
+        command.Parameters.Add(new NpgsqlParameter("scope", NpgsqlDbType.Text) { Value = (object?)tenant ?? DBNull.Value });
+        command.Parameters.AddWithValue("erased", erasedAt.ToUnixTimeMilliseconds());
         if (tenant is not null)
         {
             command.Parameters.AddWithValue("tenant", tenant);
@@ -534,6 +589,7 @@ public sealed partial class PostgresAuditStore : IAuditStore
     {
         ArgumentNullException.ThrowIfNull(excludedTenants);
         _subjects.Clear();
+        _erasures.Clear();
         using var connection = _dataSource.OpenConnection();
         using var transaction = connection.BeginTransaction();
         using var command = new NpgsqlCommand { Connection = connection, Transaction = transaction };

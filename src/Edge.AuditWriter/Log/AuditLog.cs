@@ -239,11 +239,14 @@ internal sealed partial class AuditLog : IDisposable
         {
             EnsureSequencer();
             long records;
+            // The tombstone's time: records of this subject made (by their own time, the edge's clock) at or before it
+            // that arrive later are stored already erased.
+            var erasedAt = _time.GetUtcNow();
             try
             {
                 records = byClientIp
-                    ? Store.EraseSubject(Keyring.BlindClientIp(subject), null, tenant)
-                    : Store.EraseSubject(Keyring.BlindPrincipal(subject), subject, tenant);
+                    ? Store.EraseSubject(Keyring.BlindClientIp(subject), null, tenant, erasedAt)
+                    : Store.EraseSubject(Keyring.BlindPrincipal(subject), subject, tenant, erasedAt);
             }
             finally
             {
@@ -436,6 +439,7 @@ internal sealed partial class AuditLog : IDisposable
         var keys = new Dictionary<SubjectCacheKey, BatchSubject>();
         var generation = _subjectKeys.Generation;
         IReadOnlyList<byte[]> appended;
+        var erased = new ErasedOnArrival();
         try
         {
             using (var batch = BeginFencedAppend(next))
@@ -449,7 +453,7 @@ internal sealed partial class AuditLog : IDisposable
                         continue;
                     }
 
-                    batch.Add(Protect(leaf, batch, keys));
+                    batch.Add(Protect(leaf, batch, keys, erased));
                 }
 
                 appended = batch.Appended;
@@ -467,7 +471,7 @@ internal sealed partial class AuditLog : IDisposable
             {
                 if (subject.KeyToCache is { } dataKey)
                 {
-                    _subjectKeys.Add(key, subject.Id, dataKey, generation);
+                    _subjectKeys.Add(key, subject.Id, dataKey, subject.ErasedAt, generation);
                 }
             }
         }
@@ -477,6 +481,13 @@ internal sealed partial class AuditLog : IDisposable
             {
                 subject.Dispose();
             }
+
+            erased.Dispose();
+        }
+
+        if (erased.Records > 0)
+        {
+            Log.ErasedOnArrival(_logger, erased.Records);
         }
 
         lock (_treeLock)
@@ -491,8 +502,9 @@ internal sealed partial class AuditLog : IDisposable
     }
 
     /// <param name="keys">Subjects already resolved in this batch: a batch is mostly a few subjects, so each costs one
-    /// blind-index HMAC, one lookup and one key unwrap per batch, not per record.</param>
-    private PendingLeaf Protect(PendingLeaf leaf, IAuditAppendBatch batch, Dictionary<SubjectCacheKey, BatchSubject> keys)
+    /// blind-index HMAC, one tombstone lookup, one subject lookup and one key unwrap per batch, not per record.</param>
+    /// <param name="erased">The batch's throwaway key for records of an erased subject made before its erasure.</param>
+    private PendingLeaf Protect(PendingLeaf leaf, IAuditAppendBatch batch, Dictionary<SubjectCacheKey, BatchSubject> keys, ErasedOnArrival erased)
     {
         // Ingest found the layout with the parse that validated the leaf; the writer's own records are parsed here.
         LeafLayout layout;
@@ -509,36 +521,53 @@ internal sealed partial class AuditLog : IDisposable
 
         var principal = leaf.Summary.Principal;
         var subject = principal is null && layout.ClientIp is null ? null : new PlainSubject(principal, layout.ClientIp);
-        BatchSubject? resolved = null;
+        AesGcm? dataKey = null;
+        long? subjectId = null;
         if (subject is not null)
         {
             var tenant = leaf.Summary.Tenant ?? "";
             var cacheKey = principal is not null
                 ? new SubjectCacheKey(true, principal, tenant)
                 : new SubjectCacheKey(false, layout.ClientIp!, tenant);
-            if (!keys.TryGetValue(cacheKey, out resolved))
+            if (!keys.TryGetValue(cacheKey, out var resolved))
             {
                 resolved = ResolveSubject(cacheKey, batch);
                 keys[cacheKey] = resolved;
             }
+
+            if (resolved.ErasedAt is { } erasedAt && leaf.Summary.Time.ToUnixTimeMilliseconds() <= erasedAt.ToUnixTimeMilliseconds())
+            {
+                // Made before its subject's erasure, delivered after it (an edge's spool backlog): stored as erasure leaves a
+                // record, sealed under a key that is never stored, with no subject link. Never the subject's current key,
+                // which belongs to its records made after the erasure.
+                dataKey = erased.Cipher;
+                erased.Records++;
+            }
+            else
+            {
+                EnsureDataKey(resolved, cacheKey, batch);
+                dataKey = resolved.DataKey;
+                subjectId = resolved.Id;
+            }
         }
 
-        var bytes = SubjectProtector.Protect(leaf.Bytes, layout, leaf.Summary.Id, subject, resolved?.DataKey);
-        return new PendingLeaf(bytes, leaf.Summary with { Principal = null }) { SubjectId = resolved?.Id };
+        var bytes = SubjectProtector.Protect(leaf.Bytes, layout, leaf.Summary.Id, subject, dataKey);
+        return new PendingLeaf(bytes, leaf.Summary with { Principal = null }) { SubjectId = subjectId };
     }
 
     /// <summary>
-    /// A subject's row id and cipher for this batch: from the cross-batch cache, or else blind index, lookup (created
-    /// when new, inside the batch's transaction) and unwrap; the unwrapped key is kept for the cache until the commit.
+    /// A subject for this batch: from the cross-batch cache (id, key and tombstone), or else its blind index and newest
+    /// tombstone; the key is then read or created only when one of its records needs it (<see cref="EnsureDataKey"/>), so
+    /// a batch holding only records older than the subject's erasure creates no key for it.
     /// </summary>
     private BatchSubject ResolveSubject(SubjectCacheKey key, IAuditAppendBatch batch)
     {
         Span<byte> cached = stackalloc byte[SubjectKeyring.DataKeyBytes];
         try
         {
-            if (_subjectKeys.TryGet(key, cached, out var cachedId))
+            if (_subjectKeys.TryGet(key, cached, out var cachedId, out var cachedErasedAt))
             {
-                return new BatchSubject(cachedId, SubjectKeyring.CreateCipher(cached), null);
+                return new BatchSubject(null, cachedErasedAt) { Id = cachedId, DataKey = SubjectKeyring.CreateCipher(cached) };
             }
         }
         finally
@@ -547,13 +576,27 @@ internal sealed partial class AuditLog : IDisposable
         }
 
         var blind = key.IsPrincipal ? Keyring.BlindPrincipal(key.Value) : Keyring.BlindClientIp(key.Value);
+        return new BatchSubject(blind, batch.ErasedAt(blind, key.Tenant));
+    }
+
+    /// <summary>Reads (or creates, inside the batch's transaction) the subject's row and unwraps its data key, once per batch.</summary>
+    private void EnsureDataKey(BatchSubject subject, SubjectCacheKey key, IAuditAppendBatch batch)
+    {
+        if (subject.DataKey is not null)
+        {
+            return;
+        }
+
+        var blind = subject.Blind!;
         var stored = batch.GetOrCreateSubject(blind, key.Tenant, () => Keyring.CreateWrappedDataKey(blind, key.Tenant), _time.GetUtcNow());
         var dataKey = Keyring.UnwrapDataKey(stored.WrappedKey, blind, key.Tenant);
         try
         {
             var pinned = GC.AllocateArray<byte>(dataKey.Length, pinned: true);
             dataKey.CopyTo(pinned, 0);
-            return new BatchSubject(stored.Id, SubjectKeyring.CreateCipher(dataKey), pinned);
+            subject.Id = stored.Id;
+            subject.DataKey = SubjectKeyring.CreateCipher(dataKey);
+            subject.KeyToCache = pinned;
         }
         finally
         {
@@ -561,17 +604,55 @@ internal sealed partial class AuditLog : IDisposable
         }
     }
 
-    /// <summary>One subject of one batch; <see cref="KeyToCache"/> is the key read from the store, zeroed with the batch.</summary>
-    private sealed record BatchSubject(long Id, AesGcm DataKey, byte[]? KeyToCache) : IDisposable
+    /// <summary>
+    /// One subject of one batch: <see cref="Blind"/> is null when it came from the cache (its key is then set);
+    /// <see cref="KeyToCache"/> is the key read from the store, zeroed with the batch.
+    /// </summary>
+    private sealed class BatchSubject(byte[]? blind, DateTimeOffset? erasedAt) : IDisposable
     {
+        public byte[]? Blind { get; } = blind;
+        public DateTimeOffset? ErasedAt { get; } = erasedAt;
+        public long Id { get; set; }
+        public AesGcm? DataKey { get; set; }
+        public byte[]? KeyToCache { get; set; }
+
         public void Dispose()
         {
-            DataKey.Dispose();
+            DataKey?.Dispose();
             if (KeyToCache is not null)
             {
                 CryptographicOperations.ZeroMemory(KeyToCache);
             }
         }
+    }
+
+    /// <summary>
+    /// A batch's records made before their subject's erasure: sealed under one random key created when the first needs
+    /// it and never stored or logged, so they read as erased from the moment they are stored.
+    /// </summary>
+    private sealed class ErasedOnArrival : IDisposable
+    {
+        private AesGcm? _cipher;
+
+        public int Records { get; set; }
+
+        public AesGcm Cipher
+        {
+            get
+            {
+                if (_cipher is null)
+                {
+                    Span<byte> key = stackalloc byte[SubjectKeyring.DataKeyBytes];
+                    RandomNumberGenerator.Fill(key);
+                    _cipher = SubjectKeyring.CreateCipher(key);
+                    CryptographicOperations.ZeroMemory(key);
+                }
+
+                return _cipher;
+            }
+        }
+
+        public void Dispose() => _cipher?.Dispose();
     }
 
     /// <summary>How many subjects' data keys the cross-batch cache holds now.</summary>
@@ -821,6 +902,9 @@ internal sealed partial class AuditLog : IDisposable
 
         [LoggerMessage(2135, LogLevel.Information, "Built the tiles of {Records} records in {ElapsedMs} ms")]
         public static partial void TilesBuilt(ILogger logger, long records, long elapsedMs);
+
+        [LoggerMessage(2136, LogLevel.Information, "Stored {Records} records already erased: made before their subject's erasure, delivered after it")]
+        public static partial void ErasedOnArrival(ILogger logger, int records);
     }
 }
 

@@ -261,11 +261,68 @@ public sealed class AuditStoreTests : IDisposable
         Assert.Equal(315L, LinkCount(path, "record_subjects") + LinkCount(path, "recent_record_subjects"));
 
         // Erasure reaches alice's records in both tables: 50 of them, 5 already pruned.
-        Assert.Equal(45, store.EraseSubject(Blind("alice"), "alice", "acme"));
+        Assert.Equal(45, store.EraseSubject(Blind("alice"), "alice", "acme", DateTimeOffset.UtcNow));
         Assert.Empty(store.Query(aliceQuery));
         Assert.All(store.Query(new RecordQuery { Limit = 1000 }), r => Assert.NotEqual(alice.Id, r.SubjectId));
         Assert.Equal(270L, LinkCount(path, "record_subjects") + LinkCount(path, "recent_record_subjects"));
         Assert.Equal(0, store.DeleteUnusedSubjects());
+    }
+
+    [Fact]
+    public void EraseSubject_TenantScopeOrAllTenants_TombstoneAnswersForItsScopeAndSurvivesReopen()
+    {
+        var path = Path.Combine(_directory, "audit.db");
+        var first = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
+        using (var store = AuditStore.Open(path))
+        {
+            store.EraseSubject(Blind("alice"), "alice", "acme", first);
+            store.EraseSubject(Blind("bob"), "bob", null, first);
+            store.EraseSubject(Blind("bob"), "bob", "globex", first.AddSeconds(5));
+        }
+
+        using var reopened = AuditStore.Open(path);
+        using var batch = reopened.BeginAppend(0);
+
+        Assert.Equal(first, batch.ErasedAt(Blind("alice"), "acme"));
+        Assert.Null(batch.ErasedAt(Blind("alice"), "globex"));
+        Assert.Null(batch.ErasedAt(Blind("carol"), "acme"));
+        Assert.Equal(first, batch.ErasedAt(Blind("bob"), "acme"));
+        Assert.Equal(first.AddSeconds(5), batch.ErasedAt(Blind("bob"), "globex"));
+        Assert.Equal(first, batch.ErasedAt(Blind("bob"), ""));
+    }
+
+    [Fact]
+    public void Open_StoreFromBeforeTombstones_GetsTheTableAndRefusesChangingATombstone()
+    {
+        var path = Path.Combine(_directory, "audit.db");
+        using (var store = AuditStore.Open(path))
+        {
+            store.Append([Leaf("a")], 0);
+        }
+
+        using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            connection.Open();
+            using var drop = connection.CreateCommand();
+            drop.CommandText = "DROP TABLE erasures";
+            drop.ExecuteNonQuery();
+        }
+
+        using (var upgraded = AuditStore.Open(path))
+        {
+            upgraded.EraseSubject(Blind("alice"), "alice", null, DateTimeOffset.UtcNow);
+            Assert.Equal(1, upgraded.Count());
+        }
+
+        using var direct = new SqliteConnection($"Data Source={path};Pooling=False");
+        direct.Open();
+        foreach (var sql in new[] { "DELETE FROM erasures", "UPDATE erasures SET erased_ms = 0" })
+        {
+            using var command = direct.CreateCommand();
+            command.CommandText = sql;
+            var refused = Assert.Throws<SqliteException>(() => command.ExecuteNonQuery());
+            Assert.Contains("append-only", refused.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

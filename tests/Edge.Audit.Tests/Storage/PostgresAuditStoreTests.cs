@@ -187,6 +187,8 @@ public sealed class PostgresAuditStoreTests(PostgresFixture postgres) : IClassFi
             "UPDATE audit_checkpoints SET note = 'forged'",
             "DELETE FROM audit_checkpoints",
             "UPDATE audit_subjects SET wrapped_key = '\\x00'::bytea",
+            "UPDATE audit_erasures SET erased_ms = 0",
+            "DELETE FROM audit_erasures",
             "ALTER TABLE audit_records DISABLE TRIGGER audit_records_append_only",
         })
         {
@@ -204,6 +206,7 @@ public sealed class PostgresAuditStoreTests(PostgresFixture postgres) : IClassFi
         using var asWriter = PostgresAuditStore.Open(postgres.Server.ConnectionString(database, WriterRole));
         Assert.True(asWriter.Lease.TryAcquire());
         AppendOne(asWriter, "b", subjectBlind: 2);
+        Assert.Equal(1, asWriter.EraseSubject([2], null, "acme", DateTimeOffset.UtcNow));
         Assert.Equal(2, asWriter.Count());
         Assert.Equal("acme", Assert.Single(asWriter.Query(new RecordQuery { Id = "a" })).Tenant);
     }
@@ -217,12 +220,16 @@ public sealed class PostgresAuditStoreTests(PostgresFixture postgres) : IClassFi
         {
             AppendOne(store, "a");
             store.AddCheckpoint(1, new byte[32], "note", DateTimeOffset.UtcNow);
+            store.EraseSubject([7], null, null, DateTimeOffset.UtcNow);
         }
 
         await using var connection = new NpgsqlConnection(owner);
         await connection.OpenAsync();
         foreach (var sql in new[]
         {
+            "UPDATE audit_erasures SET erased_ms = 0",
+            "DELETE FROM audit_erasures",
+            "TRUNCATE audit_erasures",
             "UPDATE audit_records SET tenant = 'forged'",
             "DELETE FROM audit_records",
             "TRUNCATE audit_records",
@@ -250,7 +257,7 @@ public sealed class PostgresAuditStoreTests(PostgresFixture postgres) : IClassFi
         AppendOne(store, "c", subjectBlind: 1);
         var before = store.Query(new RecordQuery { Principal = "p", PrincipalBlind = [1] });
 
-        var erased = store.EraseSubject([1], "p", tenant: null);
+        var erased = store.EraseSubject([1], "p", tenant: null, DateTimeOffset.UtcNow);
 
         Assert.Equal(["c", "a"], before.Select(r => r.Id));
         Assert.All(before, r => Assert.NotNull(r.SubjectId));
@@ -261,6 +268,58 @@ public sealed class PostgresAuditStoreTests(PostgresFixture postgres) : IClassFi
         Assert.Equal(3, all.Count);
         Assert.All(all, r => Assert.False(r.Pruned));
         Assert.Equal([true, false, true], all.Select(r => r.SubjectId is null));
+    }
+
+    [Fact]
+    public async Task EraseSubject_TenantScopeOrAllTenants_TombstoneAnswersForItsScopeAlsoInAnotherStore()
+    {
+        var connectionString = postgres.Server.ConnectionString(await NewDatabaseAsync());
+        var first = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
+        using (var store = OpenAsSequencer(connectionString))
+        {
+            using (var batch = store.BeginAppend(0))
+            {
+                // Looked up (and cached) before the erasure: the erasure must not leave this answer behind.
+                Assert.Null(batch.ErasedAt([1], "acme"));
+            }
+
+            store.EraseSubject([1], "alice", "acme", first);
+            store.EraseSubject([2], null, null, first);
+            store.EraseSubject([2], null, "globex", first.AddSeconds(5));
+            using (var batch = store.BeginAppend(0))
+            {
+                Assert.Equal(first, batch.ErasedAt([1], "acme"));
+            }
+        }
+
+        using var restarted = OpenAsSequencer(connectionString);
+        using var again = restarted.BeginAppend(0);
+
+        Assert.Equal(first, again.ErasedAt([1], "acme"));
+        Assert.Null(again.ErasedAt([1], "globex"));
+        Assert.Null(again.ErasedAt([3], "acme"));
+        Assert.Equal(first, again.ErasedAt([2], "acme"));
+        Assert.Equal(first.AddSeconds(5), again.ErasedAt([2], "globex"));
+    }
+
+    [Fact]
+    public async Task Open_SchemaVersion2Store_MigratesToTombstonesAndKeepsItsRecords()
+    {
+        var database = await NewDatabaseAsync();
+        var connectionString = postgres.Server.ConnectionString(database);
+        using (var store = OpenAsSequencer(connectionString))
+        {
+            AppendOne(store, "a");
+        }
+
+        // A store as schema version 2 left it: no tombstone table.
+        await postgres.Server.ExecuteAsync(database, "DROP TABLE audit_erasures; DELETE FROM audit_schema WHERE version = 3;");
+
+        using var migrated = OpenAsSequencer(connectionString);
+        Assert.Equal(1, migrated.EraseSubject([1], null, null, DateTimeOffset.UtcNow));
+        using var batch = migrated.BeginAppend(1);
+        Assert.NotNull(batch.ErasedAt([1], "acme"));
+        Assert.Equal(1, migrated.Count());
     }
 
     [Fact]

@@ -273,6 +273,73 @@ public sealed class PostgresWriterTests(PostgresFixture postgres) : IClassFixtur
         Assert.Equal("{\"protection\":\"erased\"}", Assert.Single(await ErasureTests.RecordsAsync(dpo, "id=c0")).GetProperty("record").GetProperty("data").GetProperty("subject").GetRawText());
     }
 
+    [Fact]
+    public async Task Ingest_OnPostgres_RecordMadeBeforeErasureDeliveredAfterARestart_StoredErasedLaterRecordReadable()
+    {
+        var store = await NewStoreAsync();
+        await using var writer = await StartWriterAsync(store);
+        await WaitForRoleAsync(writer, "sequencer", TimeSpan.FromSeconds(10));
+        var madeBefore = DateTimeOffset.UtcNow.AddSeconds(-10);
+        using (var dpo = writer.Client(WriterFixture.GlobalEraserKey))
+        {
+            await ErasureTombstoneTests.EraseAsync(dpo, new { subject = Erased });
+            await ErasureTombstoneTests.EraseAsync(dpo, new { clientIp = "203.0.113.77", tenant = "acme" });
+        }
+
+        await writer.StopAppAsync();
+        await writer.StartAppAsync();
+        await WaitForRoleAsync(writer, "sequencer", TimeSpan.FromSeconds(10));
+        var madeAfter = DateTimeOffset.UtcNow.AddMilliseconds(1);
+        (await writer.IngestAsync(
+        [
+            ErasureTombstoneTests.Leaf("backlog", "acme", Erased, "198.51.100.23", madeBefore),
+            ErasureTombstoneTests.Leaf("anonymous", "acme", null, "203.0.113.77", madeBefore),
+            ErasureTombstoneTests.Leaf("anonymous-globex", "globex", null, "203.0.113.77", madeBefore),
+            ErasureTombstoneTests.Leaf("kept", "acme", Kept, "198.51.100.23", madeBefore),
+            ErasureTombstoneTests.Leaf("new", "acme", Erased, "198.51.100.23", madeAfter),
+        ], 7)).EnsureSuccessStatusCode();
+
+        using var auditor = writer.Client(WriterFixture.GlobalEraserKey);
+        var records = (await ErasureTests.RecordsAsync(auditor, "")).ToDictionary(r => r.GetProperty("id").GetString()!);
+        Assert.Equal("{\"protection\":\"erased\"}", ErasureTombstoneTests.Subject(records["backlog"]).GetRawText());
+        Assert.Equal("{\"protection\":\"erased\"}", ErasureTombstoneTests.Subject(records["anonymous"]).GetRawText());
+        Assert.Equal("203.0.113.77", ErasureTombstoneTests.Subject(records["anonymous-globex"]).GetProperty("clientIp").GetString());
+        Assert.Equal(Kept, records["kept"].GetProperty("principal").GetString());
+        Assert.Equal(Erased, records["new"].GetProperty("principal").GetString());
+        Assert.Equal(["new"], (await ErasureTests.RecordsAsync(auditor, $"principal={Uri.EscapeDataString(Erased)}")).Select(r => r.GetProperty("id").GetString()));
+        var key = NoteVerifier.Parse((await writer.Client().GetStringAsync("/audit/key")).Split('\n')[0]);
+        await writer.WaitForCheckpointAsync(7);
+        using var opened = PostgresAuditStore.OpenReadOnly(store);
+        var report = LogVerifier.VerifyStore(opened, [key]);
+        Assert.True(report.Valid, report.Problem);
+        Assert.Equal(7, report.RecordsChecked);
+    }
+
+    [Fact]
+    public async Task Erase_ByTheOtherWriterWhileThisOneStoodBy_OlderRecordArrivingAtThisOneIsStoredErased()
+    {
+        var store = await NewStoreAsync();
+        await using var first = await StartWriterAsync(store);
+        await WaitForRoleAsync(first, "sequencer", TimeSpan.FromSeconds(10));
+        await using var second = await StartWriterAsync(store, sharingKeysWith: first);
+        // The first looks the subject up (no tombstone then) and caches its key.
+        (await first.IngestAsync([ErasureTests.Leaf("c0", "acme", Erased, "203.0.113.77")], 1)).EnsureSuccessStatusCode();
+        var madeBefore = DateTimeOffset.UtcNow.AddSeconds(-1);
+
+        await TerminateLeaseHolderAsync(store);
+        await WaitForRoleAsync(second, "sequencer", TimeSpan.FromSeconds(5));
+        await WaitForRoleAsync(first, "standby", TimeSpan.FromSeconds(5));
+        await ErasureTombstoneTests.EraseAsync(second.Client(WriterFixture.GlobalEraserKey), new { subject = Erased });
+        await second.StopAppAsync();
+        await WaitForRoleAsync(first, "sequencer", TimeSpan.FromSeconds(10));
+        (await first.IngestAsync([ErasureTombstoneTests.Leaf("backlog", "acme", Erased, "203.0.113.77", madeBefore)], 3)).EnsureSuccessStatusCode();
+
+        using var dpo = first.Client(WriterFixture.GlobalEraserKey);
+        var backlog = Assert.Single(await ErasureTests.RecordsAsync(dpo, "id=backlog"));
+        Assert.Equal("{\"protection\":\"erased\"}", ErasureTombstoneTests.Subject(backlog).GetRawText());
+        Assert.Empty(await ErasureTests.RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}"));
+    }
+
     private static async Task<List<long>> SubjectIdsAsync(string store, byte[] blind)
     {
         await using var connection = new NpgsqlConnection(store);

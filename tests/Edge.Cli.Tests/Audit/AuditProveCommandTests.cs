@@ -66,6 +66,52 @@ public sealed class AuditProveCommandTests
     }
 
     [Fact]
+    public async Task Prove_RecordErasedOnArrival_ProvesItAndTheLogStaysConsistentAndVerifies()
+    {
+        await using var writer = await WriterWithRecordsAsync(3);
+        var old = Path.Combine(writer.Directory, "old.txt");
+        using (var client = writer.Client())
+        {
+            await File.WriteAllTextAsync(old, await client.GetStringAsync("/audit/checkpoint"));
+        }
+
+        // A record made before its principal's erasure, delivered after it (an edge's spool backlog).
+        var madeBefore = DateTimeOffset.UtcNow.AddSeconds(-10);
+        using (var dpo = writer.Client(WriterFixture.GlobalEraserKey))
+        using (var erasure = await dpo.PostAsync("/audit/erasure", new StringContent("{\"subject\":\"erin\"}", System.Text.Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.OK, erasure.StatusCode);
+        }
+
+        var backlog = Edge.Audit.Records.AuditRecordSerializer.Serialize(new Edge.Audit.Records.AuditRecord
+        {
+            Id = "backlog", Time = madeBefore, Instance = "edge-test", Tenant = "acme", Decision = "allow", Route = "orders", Method = "GET",
+            Path = "/orders/7", Status = 200, Subject = new Edge.Audit.Records.AuditSubject { Principal = "erin", ClientIp = "203.0.113.9" },
+        });
+        (await writer.IngestAsync([backlog], 4)).EnsureSuccessStatusCode();
+        await writer.WaitForCheckpointAsync(5);
+        using (var auditor = writer.Client(WriterFixture.GlobalAuditorKey))
+        {
+            var record = JsonDocument.Parse(await auditor.GetStringAsync("/audit/records?id=backlog")).RootElement.GetProperty("records")[0];
+            Assert.Equal("{\"protection\":\"erased\"}", record.GetProperty("record").GetProperty("data").GetProperty("subject").GetRawText());
+        }
+
+        var (exitCode, output, error) = await ProveAsync(writer.BaseAddress, WriterFixture.GlobalAuditorKey, "backlog", writer.KeyPath + ".pub");
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, WriterFixture.GlobalAuditorKey);
+        var consistency = await CliRunner.RunAsync("audit", "consistency", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName, "--old", old, "--key", writer.KeyPath + ".pub");
+        await writer.StopAppAsync();
+        var verify = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", writer.KeyPath + ".pub");
+
+        Assert.True(exitCode == 0, error + output);
+        Assert.Contains("OK: record backlog (index 4) is included in the signed checkpoint of size 5", output, StringComparison.Ordinal);
+        Assert.True(consistency.ExitCode == 0, consistency.Error + consistency.Output);
+        Assert.Contains("OK: the signed log of size 5 extends the signed log of size 3", consistency.Output, StringComparison.Ordinal);
+        Assert.True(verify.ExitCode == 0, verify.Error + verify.Output);
+        Assert.StartsWith("OK: 5 records", verify.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Prove_RecordBytesChangedInStore_ExitsOne()
     {
         await using var writer = await WriterWithRecordsAsync(21);
