@@ -115,6 +115,9 @@ public sealed partial class AuditStore : IAuditStore
     /// </summary>
     internal int RecentLinksMergeAt { get; set; } = 50_000;
 
+    /// <summary>WAL pages after which a commit folds the WAL into the database (SQLite's default is 1,000).</summary>
+    internal const int WalAutoCheckpointPages = 10_000;
+
     private const string MergeRecentLinksSql = """
         INSERT INTO record_subjects (idx, subject) SELECT idx, subject FROM recent_record_subjects ORDER BY subject, idx;
         DELETE FROM recent_record_subjects;
@@ -146,7 +149,12 @@ public sealed partial class AuditStore : IAuditStore
 
         // secure_delete: deleted rows and freed pages are zeroed, so an erased key or pruned leaf cannot be read back
         // from free space in the file.
-        Execute(_writer, "PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-65536; PRAGMA secure_delete=ON;");
+        // wal_autocheckpoint: SQLite's default copies the WAL into the database every 1,000 pages (about 4 MB, two or
+        // three batches), so the index pages every batch dirties (the ends of the tenant, route, decision and time
+        // indexes) were written to the database again after nearly every batch. At 10,000 pages a page is copied once
+        // however many batches changed it since the last copy (measured in load/results/audit.md: 4-14% less writer CPU
+        // and 11-26% fewer bytes written per record). The WAL then grows to about 40 MB before it is folded in; erasure still truncates it at once.
+        Execute(_writer, $"PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint={WalAutoCheckpointPages}; PRAGMA busy_timeout=5000; PRAGMA cache_size=-65536; PRAGMA secure_delete=ON;");
         _exists = Prepared("SELECT 1 FROM records WHERE record_id = $id", "$id");
         _storedOf = Prepared("SELECT record_id FROM records WHERE record_id IN (SELECT value FROM json_each($ids))", "$ids");
         _insertSubject = Prepared(
