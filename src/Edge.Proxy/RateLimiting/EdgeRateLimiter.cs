@@ -27,6 +27,9 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
     /// (healthy hot-key batches average about 10).
     /// </summary>
     internal const int MaxStrictBatch = 256;
+
+    /// <summary>Lease mode: the last batch a key must have been granted for its next batch to be claimed ahead.</summary>
+    internal const int RefreshAheadMinBatch = 4;
     private static readonly long IdleStateTicks = Stopwatch.Frequency * 10;
 
     private readonly InProcessRateLimitStore _local;
@@ -143,6 +146,9 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
 
         state = GetState(partition);
         var now = Stopwatch.GetTimestamp();
+        RateLimitDecision? leased = null;
+        TaskCompletionSource? refresh = null;
+        var refreshWant = 0;
         lock (state)
         {
             state.LastUsed = now;
@@ -152,10 +158,24 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                 return refused;
             }
 
-            if (Policy.Mode == RateLimitMode.Lease && TrySpendLease(state, permits, now) is { } spent)
+            if (Policy.Mode == RateLimitMode.Lease)
             {
-                return spent;
+                leased = TrySpendLease(state, permits, now);
+                if (leased is not null)
+                {
+                    refresh = TryBeginRefreshLocked(state, now, out refreshWant);
+                }
             }
+        }
+
+        if (leased is { } spent)
+        {
+            if (refresh is not null)
+            {
+                _ = RefreshLeaseAsync(partition, state, refresh, refreshWant);
+            }
+
+            return spent;
         }
 
         if (_redis.BreakerFor(Policy, partition).Breaker.IsShortCircuiting)
@@ -172,7 +192,11 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
             ? new RateLimitDecision(false, RateLimitDecisionSource.RefusalCache, Policy.Limit, 0, ResetFor(0), Stopwatch.GetElapsedTime(now, state.RefuseUntil))
             : null;
 
-    /// <summary>Spends lease tokens claimed earlier, dropping an expired lease first. Call under the state's lock.</summary>
+    /// <summary>
+    /// Spends lease tokens claimed earlier, dropping expired ones first: the current lease's, then the next lease's (a
+    /// batch claimed ahead, see <see cref="TryBeginRefreshLocked"/>), each within its own claim's <c>LeaseDuration</c>.
+    /// Call under the state's lock.
+    /// </summary>
     private RateLimitDecision? TrySpendLease(RemoteKeyState state, int permits, long now)
     {
         if (state.LeaseExpires <= now)
@@ -180,14 +204,118 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
             state.LeaseTokens = 0;
         }
 
-        if (state.LeaseTokens < permits)
+        if (state.NextLeaseExpires <= now)
+        {
+            state.NextLeaseTokens = 0;
+        }
+
+        if (state.LeaseTokens + state.NextLeaseTokens < permits)
         {
             return null;
         }
 
-        state.LeaseTokens -= permits;
-        var remaining = state.RemoteRemaining + state.LeaseTokens;
+        var fromCurrent = Math.Min(permits, state.LeaseTokens);
+        state.LeaseTokens -= fromCurrent;
+        if (state.LeaseTokens == 0 && state.NextLeaseTokens > 0)
+        {
+            (state.LeaseTokens, state.LeaseExpires) = (state.NextLeaseTokens, state.NextLeaseExpires);
+            state.NextLeaseTokens = 0;
+            state.LeaseTokens -= permits - fromCurrent;
+        }
+
+        var remaining = state.RemoteRemaining + state.LeaseTokens + state.NextLeaseTokens;
         return new RateLimitDecision(true, RateLimitDecisionSource.Lease, Policy.Limit, remaining, ResetFor(remaining), TimeSpan.Zero);
+    }
+
+    /// <summary>
+    /// Refresh-ahead: when a hot key's lease runs low (a quarter of its last batch left), its next batch is claimed in
+    /// the background while the rest is spent, so decisions on it do not stop for a Redis round trip every batch (they
+    /// did: one decision per batch made the claim and waited, with those arriving meanwhile, which put the claim's
+    /// round trip into the decision p99). The next batch is at most <c>LeaseMaxBatch</c> minus the tokens still held,
+    /// so an instance never holds more than <c>LeaseMaxBatch</c> of a key and the over-admission bound stays as
+    /// documented. Cold keys (a last batch under <see cref="RefreshAheadMinBatch"/>) claim only when empty, as before.
+    /// Returns the claim to run (already marked in flight) or null. Call under the state's lock.
+    /// </summary>
+    private TaskCompletionSource? TryBeginRefreshLocked(RemoteKeyState state, long now, out int want)
+    {
+        want = 0;
+        if (state.ClaimInFlight is not null || state.NextLeaseTokens > 0 || state.LastGranted < RefreshAheadMinBatch
+            || state.LeaseTokens > state.LastGranted / 4 || state.NoRefreshUntil > now)
+        {
+            return null;
+        }
+
+        want = Math.Min(BatchSizeLocked(state), Policy.LeaseMaxBatch - state.LeaseTokens);
+        if (want < 1)
+        {
+            return null;
+        }
+
+        var claim = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        state.ClaimInFlight = claim.Task;
+        return claim;
+    }
+
+    /// <summary>
+    /// The background claim of <see cref="TryBeginRefreshLocked"/>. Its answer fills the next lease; decisions that found
+    /// the lease empty meanwhile wait for it as for any claim and share a failure's answer. A refusal (no token in Redis)
+    /// stops refreshing until its retry time, and is cached for new decisions once the current lease is spent.
+    /// </summary>
+    private async Task RefreshLeaseAsync(string partition, RemoteKeyState state, TaskCompletionSource claim, int want)
+    {
+        try
+        {
+            var (answer, reason) = await CallRedisAsync(partition, state, [new BucketRequest(want, 1)], new RedisCommandWatch()).ConfigureAwait(false);
+            var now = Stopwatch.GetTimestamp();
+            lock (state)
+            {
+                if (answer is null)
+                {
+                    state.ClaimFailedAt = now;
+                    state.ClaimFailure = reason;
+                    return;
+                }
+
+                var result = RedisRateLimitScript.Parse(answer, 0);
+                if (result.Granted == 0)
+                {
+                    var retryAt = now + (long)(result.RetryAfter.TotalSeconds * Stopwatch.Frequency);
+                    state.NoRefreshUntil = retryAt;
+                    if (state.LeaseExpires <= now || state.LeaseTokens == 0)
+                    {
+                        state.RefuseUntil = retryAt;
+                    }
+
+                    return;
+                }
+
+                state.NextLeaseTokens = result.Granted;
+                state.NextLeaseExpires = now + (long)(Policy.LeaseDuration.TotalSeconds * Stopwatch.Frequency);
+                state.RemoteRemaining = result.Remaining;
+                state.LastClaim = now;
+                state.DecisionsSinceClaim = 0;
+                state.LastGranted = result.Granted;
+            }
+        }
+        catch (Exception)
+        {
+            // CallRedisAsync answers every Redis failure itself; anything else must not go unobserved on a
+            // fire-and-forget task. Decisions waiting for this claim share the failure like a claim's own.
+            lock (state)
+            {
+                state.ClaimFailedAt = Stopwatch.GetTimestamp();
+                state.ClaimFailure = RateLimitFallbackReason.Error;
+            }
+        }
+        finally
+        {
+            lock (state)
+            {
+                state.ClaimInFlight = null;
+            }
+
+            claim.SetResult();
+        }
     }
 
     /// <summary>
@@ -506,7 +634,8 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
             state.RemoteRemaining = result.Remaining;
             state.LastClaim = now;
             state.DecisionsSinceClaim = 0;
-            var remaining = result.Remaining + state.LeaseTokens;
+            state.LastGranted = result.Granted;
+            var remaining = result.Remaining + state.LeaseTokens + state.NextLeaseTokens;
             return new RateLimitDecision(true, RateLimitDecisionSource.Redis, Policy.Limit, remaining, ResetFor(remaining), TimeSpan.Zero);
         }
     }
@@ -700,6 +829,17 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         public int LeaseTokens { get; set; }
 
         public long LeaseExpires { get; set; }
+
+        /// <summary>Lease mode: the batch claimed ahead (refresh-ahead), spent once the current lease is; 0 when none.</summary>
+        public int NextLeaseTokens { get; set; }
+
+        public long NextLeaseExpires { get; set; }
+
+        /// <summary>Lease mode: the size of the last granted batch (a key whose batches reach <see cref="RefreshAheadMinBatch"/> is hot).</summary>
+        public int LastGranted { get; set; }
+
+        /// <summary>Lease mode: a refresh-ahead claim was refused; no other is sent before this Stopwatch time.</summary>
+        public long NoRefreshUntil { get; set; }
 
         public long RemoteRemaining { get; set; }
 

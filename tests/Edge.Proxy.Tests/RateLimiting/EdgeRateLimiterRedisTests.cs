@@ -64,6 +64,71 @@ public sealed class EdgeRateLimiterRedisTests(RedisFixture redis) : IClassFixtur
     }
 
     [Fact]
+    public async Task DecideAsync_LeaseHotKeyPaced_NextBatchClaimedAheadSoDecisionsDoNotClaimThemselves()
+    {
+        using var services = new RateLimitTestServices(redis.Server.ConnectionString);
+        await services.WaitForRedisAsync();
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 100_000, Window = TimeSpan.FromHours(1), Mode = "Lease", LeaseMaxBatch = 20, DecisionDeadline = TimeSpan.FromSeconds(2) }, "lease-ahead"));
+
+        var claimedByDecision = 0;
+        for (var i = 0; i < 200; i++)
+        {
+            var decision = await limiter.DecideAsync("t:ahead", 1, CancellationToken.None);
+            Assert.True(decision.Admitted);
+            if (decision.Source == RateLimitDecisionSource.Redis)
+            {
+                claimedByDecision++;
+            }
+
+            // A steady stream, slower than a loopback round trip: each next batch is claimed while a quarter of the
+            // current one is left (five decisions, at least five milliseconds here).
+            await Task.Delay(1);
+        }
+
+        // A cold key's first claims are made by decisions (a batch of 1, then one sized to the rate); after that none
+        // is. Without the claim ahead, one decision per batch of 20 made the claim and waited: ten of them.
+        Assert.InRange(claimedByDecision, 1, 3);
+        Assert.InRange(limiter.RedisCalls, 200 / 20, 200 / 4);
+    }
+
+    [Fact]
+    public async Task DecideAsync_LeaseClaimsAheadUntilTheBucketIsEmpty_AdmitsExactlyTheLimitAndNeverHoldsMoreThanLeaseMaxBatch()
+    {
+        using var services = new RateLimitTestServices(redis.Server.ConnectionString);
+        await services.WaitForRedisAsync();
+        var policy = RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 60, Window = TimeSpan.FromHours(1), Mode = "Lease", LeaseMaxBatch = 10, DecisionDeadline = TimeSpan.FromSeconds(2) }, "lease-ahead-exact");
+        var limiter = services.Registry.GetOrCreate(policy);
+        using var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Server.ConnectionString);
+        var key = RedisRateLimitScript.KeyOf(policy, "t:exact");
+
+        var admitted = 0;
+        var refused = 0;
+        for (var i = 0; i < 90; i++)
+        {
+            var decision = await limiter.DecideAsync("t:exact", 1, CancellationToken.None);
+            if (decision.Admitted)
+            {
+                admitted++;
+            }
+            else
+            {
+                refused++;
+            }
+
+            await Task.Delay(1);
+            // Tokens this instance holds: claimed from the bucket and not yet spent (a refill of 60 an hour adds
+            // nothing measurable in this test's second).
+            var available = (double?)await connection.GetDatabase().HashGetAsync(key, "tk") ?? policy.Burst;
+            Assert.InRange(policy.Burst - admitted - available, -0.5, policy.LeaseMaxBatch + 0.5);
+        }
+
+        Assert.Equal(60, admitted);
+        Assert.Equal(30, refused);
+    }
+
+    [Fact]
     public async Task DecideAsync_StrictDecisionAbortedWhileQueued_TakesNoToken()
     {
         using var services = new RateLimitTestServices(redis.Server.ConnectionString);
