@@ -21,6 +21,8 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.Proxy", "--urls=http://127.0.0.1:{port} --Edge:ManagementUrls=http://127.0.0.1:{port}", "error: Edge:ManagementUrls uses port")]
     [InlineData("Edge.Proxy", "--Edge:Audit:SpoolMaxBytes=0", "error: Edge:Audit:SpoolMaxBytes must be positive")]
     [InlineData("Edge.Proxy", "--Edge:Audit:WriterUrl= --Edge:Audit:LocalQueueCapacity=0", "error: Edge:Audit:LocalQueueCapacity must be positive")]
+    [InlineData("Edge.AuditWriter", "--Writer:CheckpointInterval=00:00:00", "error: Writer:CheckpointInterval must be a positive TimeSpan")]
+    [InlineData("Edge.AuditWriter", "--Writer:MaxIngestBytes=0", "error: Writer:MaxIngestBytes must be positive")]
     [InlineData("Edge.AuditWriter", "--Writer:CheckpointInterval=soon", "error: Writer:CheckpointInterval: 'soon' is not a valid TimeSpan")]
     public async Task Main_BadHostSetting_ExitsOneNamingTheSettingWithoutStackTrace(string project, string setting, string expected)
     {
