@@ -96,6 +96,10 @@ public sealed class HostSettingsStartupTests
             Assert.Contains("\"@l\":\"Warning\"", warning, StringComparison.Ordinal);
             Assert.Contains("warning at", warning, StringComparison.Ordinal);
             Assert.Contains(lines, l => l.Contains("\"@l\":\"Error\"", StringComparison.Ordinal) && l.Contains("missing", StringComparison.Ordinal));
+            // The console formatter quotes a string property itself; the template's own quotes around it doubled them
+            // (proxy.json '"/etc/edge/proxy.json"' invalid at …).
+            Assert.DoesNotContain(lines, l => l.Contains("\"@m\":\"proxy.json '", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.Contains("\"@m\":\"proxy.json \\\"" + configPath.Replace("\\", "\\\\", StringComparison.Ordinal) + "\\\" invalid at", StringComparison.Ordinal));
         }
         finally
         {
