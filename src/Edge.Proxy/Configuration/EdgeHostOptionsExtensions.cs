@@ -12,6 +12,7 @@ internal static class EdgeHostOptionsExtensions
         // Relative to the working directory, like --urls and every other path an operator passes on the command line.
         options = options with { ProxyConfigPath = Path.GetFullPath(options.ProxyConfigPath) };
 
+        RefuseUnknownSettings(builder.Configuration.GetSection(EdgeHostOptions.SectionName));
         var managementUrls = ManagementUrls.Parse(options.ManagementUrls);
         // Fail at startup, not on the first request, when a trusted-proxy entry is malformed.
         _ = Pipeline.ClientAddressResolver.ParseTrustedProxies(options.TrustedProxies);
@@ -26,6 +27,51 @@ internal static class EdgeHostOptionsExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         return options;
     }
+
+    private static readonly Dictionary<string, string[]> KnownSettings = new(StringComparer.OrdinalIgnoreCase)
+    {
+        [""] = [.. typeof(EdgeHostOptions).GetProperties().Select(static p => p.Name), "Audit", "Observability"],
+        ["Audit"] = [.. typeof(Auditing.EdgeAuditOptions).GetProperties().Select(static p => p.Name)],
+        ["Observability"] = ["Activities", "AllFrameworkMetrics"],
+    };
+
+    /// <summary>
+    /// A misspelt host setting was ignored like any unused configuration key: Edge__Reids=redis:6379 started a
+    /// single-node edge with in-process limits while the team believed them shared. proxy.json refuses unknown
+    /// properties for the same reason; the host settings now do too.
+    /// </summary>
+    private static void RefuseUnknownSettings(IConfigurationSection edge)
+    {
+        foreach (var (parent, section) in new[] { ("", edge), ("Audit", edge.GetSection("Audit")), ("Observability", edge.GetSection("Observability")) })
+        {
+            var known = KnownSettings[parent];
+            foreach (var child in section.GetChildren())
+            {
+                if (known.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                var path = child.Path;
+                if (parent.Length == 0 && EdgeSectionNames.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
+                {
+                    throw new InvalidOperationException($"{path} belongs in proxy.json's Edge object, not in the host settings (appsettings.json, Edge__ variables, --Edge:…), where it is not read.");
+                }
+
+                if (parent.Length == 0 && string.Equals(child.Key, "AuthFailures", StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new InvalidOperationException($"{path} is no longer read; ban rules in proxy.json's Edge:ThreatProtection replace it (docs/threat-protection.md).");
+                }
+
+                var closest = known.MinBy(k => ProxyJsonReader.EditDistance(k, child.Key))!;
+                var hint = ProxyJsonReader.EditDistance(closest, child.Key) <= 2 ? $"; did you mean {section.Path}:{closest}?" : "";
+                throw new InvalidOperationException($"{path} is not a host setting{hint} (known here: {string.Join(", ", known.Order(StringComparer.Ordinal))})");
+            }
+        }
+    }
+
+    // proxy.json's Edge sections, sometimes written into appsettings.json by someone used to one configuration tree.
+    private static readonly string[] EdgeSectionNames = ["Tenancy", "RateLimits", "Webhooks", "Authentication", "Roles", "Validation", "Approvals", "ThreatProtection"];
 
     /// <summary>
     /// The host settings whose mistakes would otherwise surface later as a defect's stack trace (a negative poll
