@@ -22,7 +22,7 @@ internal sealed class ConfigHealthCheck(EdgeConfigState state) : IHealthCheck
         var revision = state.Current.RevisionId;
         return Task.FromResult(outcome is { LastAttemptRefused: true, LastRefusal: { } refusal }
             ? HealthCheckResult.Degraded(
-                $"revision {revision}; the proxy.json on disk was refused at {refusal.At:O} ({refusal.Errors.Count} errors, see /edge/status) and the last good config keeps serving")
+                $"revision {revision}; the proxy.json on disk was refused at {refusal.At:O} ({refusal.Errors.Count} error(s), see /edge/status) and the last good config keeps serving")
             : HealthCheckResult.Healthy($"revision {revision}"));
     }
 }
