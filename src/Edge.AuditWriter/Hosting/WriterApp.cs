@@ -40,7 +40,9 @@ public static class WriterApp
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         // Open the store, check it against its last checkpoint and load keys before listening.
-        RetentionService.Validate(app.Services.GetRequiredService<IOptions<WriterOptions>>().Value.Retention);
+        var writerOptions = app.Services.GetRequiredService<IOptions<WriterOptions>>().Value;
+        ValidateIntervals(writerOptions);
+        RetentionService.Validate(writerOptions.Retention);
         app.Services.GetRequiredService<AuditLog>();
         app.Services.GetRequiredService<CallerAuthenticator>();
         app.Services.GetRequiredService<IngestAuthenticator>();
@@ -55,5 +57,27 @@ public static class WriterApp
         // Counts only (no record content): retention runs, pruned records, shredded keys, erased records.
         app.MapPrometheusScrapingEndpoint();
         return app;
+    }
+
+    /// <summary>
+    /// A zero or negative interval reached PeriodicTimer only once the host started its services, and aborted the
+    /// process with a stack trace ending in Kestrel's BindAsync; a zero batch size refused every batch the edge shipped.
+    /// </summary>
+    private static void ValidateIntervals(WriterOptions options)
+    {
+        if (options.CheckpointInterval <= TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"Writer:CheckpointInterval must be a positive TimeSpan (default 00:00:01), not {options.CheckpointInterval}.");
+        }
+
+        if (options.LeaseInterval <= TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"Writer:LeaseInterval must be a positive TimeSpan (default 00:00:01), not {options.LeaseInterval}.");
+        }
+
+        if (options.MaxIngestBytes <= 0)
+        {
+            throw new InvalidOperationException($"Writer:MaxIngestBytes must be positive (default 33554432), not {options.MaxIngestBytes}.");
+        }
     }
 }

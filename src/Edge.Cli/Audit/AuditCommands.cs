@@ -391,11 +391,14 @@ internal static class AuditCommands
     internal static bool TryLoadVerifiers(string keyOrFile, out List<NoteVerifier> verifiers, out string? error)
     {
         verifiers = [];
-        var lines = File.Exists(keyOrFile) ? File.ReadAllLines(keyOrFile) : [keyOrFile];
+        var isFile = File.Exists(keyOrFile);
+        var lines = isFile ? File.ReadAllLines(keyOrFile) : [keyOrFile];
         foreach (var line in lines.Where(l => l.Trim().Length > 0))
         {
             if (!NoteVerifier.TryParse(line, out var verifier, out error))
             {
+                // A mistyped key file path read as an inline key said only how a key is written, not that the file is missing.
+                error = isFile ? $"{keyOrFile}: {error}" : $"--key '{keyOrFile}' is neither an existing file nor a verifier key. {error}";
                 return false;
             }
 

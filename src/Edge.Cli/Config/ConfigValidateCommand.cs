@@ -3,7 +3,7 @@ using Edge.Configuration;
 
 namespace Edge.Cli.Config;
 
-/// <summary><c>edge config validate [path] [--env-file file]</c>: the running edge's own load-time validation, offline.</summary>
+/// <summary><c>edge config validate [path] [--env-file file] [--identity-header-prefix prefix]</c>: the running edge's own load-time validation, offline.</summary>
 internal static class ConfigValidateCommand
 {
     public static Command Create()
@@ -13,7 +13,11 @@ internal static class ConfigValidateCommand
         {
             Description = "A dotenv file (NAME=value lines) whose values resolve env: secret references for this check only; they override the environment and are never printed",
         };
-        var command = new Command("validate", "Validate proxy.json with the same rules the edge applies on load and hot reload.") { path, envFile };
+        var identityPrefix = new Option<string?>("--identity-header-prefix")
+        {
+            Description = "The edge's Edge:IdentityHeaderPrefix, when it is not X-Edge- (default: the environment variable Edge__IdentityHeaderPrefix, as the edge reads it, else X-Edge-)",
+        };
+        var command = new Command("validate", "Validate proxy.json with the same rules the edge applies on load and hot reload.") { path, envFile, identityPrefix };
         command.SetAction(async (parse, cancellation) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -26,7 +30,15 @@ internal static class ConfigValidateCommand
                 return 2;
             }
 
-            var problems = await ValidateWithVariablesAsync(file, variables).ConfigureAwait(false);
+            // The edge's rules read this host setting; checked with another prefix, a valid file was refused (or the reverse).
+            var prefix = parse.GetValue(identityPrefix) ?? Environment.GetEnvironmentVariable("Edge__IdentityHeaderPrefix");
+            if (prefix is not null && string.IsNullOrWhiteSpace(prefix))
+            {
+                error.WriteLine("error: the identity header prefix is empty; the edge refuses to start with an empty Edge:IdentityHeaderPrefix");
+                return 2;
+            }
+
+            var problems = await ValidateWithVariablesAsync(file, variables, prefix).ConfigureAwait(false);
             foreach (var problem in problems)
             {
                 (problem.IsWarning ? output : error).WriteLine(problem.ToString());
@@ -49,7 +61,7 @@ internal static class ConfigValidateCommand
     /// the duration of the check and the previous values restored afterwards (the CLI process is short-lived; tests
     /// run it in-process).
     /// </summary>
-    private static async Task<IReadOnlyList<ConfigError>> ValidateWithVariablesAsync(string file, Dictionary<string, string> variables)
+    private static async Task<IReadOnlyList<ConfigError>> ValidateWithVariablesAsync(string file, Dictionary<string, string> variables, string? identityHeaderPrefix)
     {
         var previous = variables.Keys.ToDictionary(name => name, Environment.GetEnvironmentVariable, StringComparer.Ordinal);
         try
@@ -59,7 +71,7 @@ internal static class ConfigValidateCommand
                 Environment.SetEnvironmentVariable(name, value);
             }
 
-            return await ProxyConfigFileValidator.ValidateAsync(file).ConfigureAwait(false);
+            return await ProxyConfigFileValidator.ValidateAsync(file, identityHeaderPrefix).ConfigureAwait(false);
         }
         finally
         {

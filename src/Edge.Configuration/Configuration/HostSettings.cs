@@ -15,6 +15,53 @@ public static class HostSettings
         || exception.Message.StartsWith("AllowedHosts ", StringComparison.Ordinal);
 
     /// <summary>
+    /// The configuration binder's refusal of an <c>Edge:</c> or <c>Writer:</c> value of the wrong type
+    /// (<c>AllFrameworkMetrics=yes</c>, <c>ConfigPollInterval=500ms</c>) as one line naming the setting, or null for any
+    /// other exception. The binder puts the key in its message ("Failed to convert configuration value 'yes' at
+    /// 'Edge:…' to type 'System.Boolean'") and the parser's complaint in the inner exception.
+    /// </summary>
+    public static string? UnconvertibleSetting(InvalidOperationException exception)
+    {
+        const string marker = "' at '";
+        var at = exception.Message.IndexOf(marker, StringComparison.Ordinal);
+        if (!exception.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) || at < 0)
+        {
+            return null;
+        }
+
+        var keyStart = at + marker.Length;
+        var keyEnd = exception.Message.IndexOf('\'', keyStart);
+        var typeStart = exception.Message.LastIndexOf("type '", StringComparison.Ordinal);
+        if (keyEnd < 0 || typeStart < 0)
+        {
+            return null;
+        }
+
+        var key = exception.Message[keyStart..keyEnd];
+        if (!key.StartsWith("Edge:", StringComparison.Ordinal) && !key.StartsWith("Writer:", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var type = exception.Message[(typeStart + "type '".Length)..].TrimEnd('.', '\'');
+        type = type[(type.LastIndexOf('.') + 1)..];
+        var example = type switch
+        {
+            "Boolean" => " (true or false)",
+            "TimeSpan" => " (hh:mm:ss, e.g. 00:00:00.500)",
+            _ => "",
+        };
+        return $"error: {key}: '{ValueOf(exception.Message)}' is not a valid {type}{example}";
+
+        static string ValueOf(string message)
+        {
+            var start = message.IndexOf('\'') + 1;
+            var end = message.IndexOf(marker, StringComparison.Ordinal);
+            return start > 0 && end > start ? message[start..end] : "?";
+        }
+    }
+
+    /// <summary>
     /// Runs a host and maps an operator's mistake to exit code 1 with one line on standard error: an invalid proxy.json
     /// (its errors were logged with their locations), a refused host setting, a port another process holds, or a file
     /// another process holds (<paramref name="heldElsewhere"/>: the spool directory, the writer's store). Unhandled, these
@@ -34,6 +81,10 @@ public static class HostSettings
         catch (InvalidOperationException invalid) when (Names(invalid))
         {
             await Console.Error.WriteLineAsync("error: " + invalid.Message).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException unconvertible) when (UnconvertibleSetting(unconvertible) is { } line)
+        {
+            await Console.Error.WriteLineAsync(line).ConfigureAwait(false);
         }
         catch (IOException taken) when (heldElsewhere(taken) || taken.InnerException is AddressInUseException)
         {

@@ -10,7 +10,12 @@ namespace Edge.Configuration;
 /// </summary>
 public static class ProxyConfigFileValidator
 {
-    public static async Task<IReadOnlyList<ConfigError>> ValidateAsync(string path)
+    /// <param name="path">The proxy.json to check.</param>
+    /// <param name="identityHeaderPrefix">
+    /// The edge's <c>Edge:IdentityHeaderPrefix</c>, the one host setting the rules read (forwarded tenant header, approval
+    /// token header, API-key header); null for the default <c>X-Edge-</c>.
+    /// </param>
+    public static async Task<IReadOnlyList<ConfigError>> ValidateAsync(string path, string? identityHeaderPrefix = null)
     {
         var errors = new ConfigErrorList();
         byte[] bytes;
@@ -28,6 +33,11 @@ public static class ProxyConfigFileValidator
         }
 
         var options = new EdgeHostOptions { ProxyConfigPath = Path.GetFullPath(path) };
+        if (identityHeaderPrefix is not null)
+        {
+            options = options with { IdentityHeaderPrefix = identityHeaderPrefix };
+        }
+
         var services = new ServiceCollection();
         services.AddLogging(logging => logging.ClearProviders());
         services.AddSingleton(options);

@@ -245,7 +245,8 @@ public sealed class ProxyJsonReader
             : $"unknown property '{name}' (known here: {string.Join(", ", known)})";
     }
 
-    private static int EditDistance(string a, string b)
+    /// <summary>Case-insensitive Levenshtein distance, for "did you mean" hints (also on the edge's host settings).</summary>
+    internal static int EditDistance(string a, string b)
     {
         a = a.ToLowerInvariant();
         b = b.ToLowerInvariant();

@@ -65,6 +65,7 @@ internal static class AuditingServiceCollectionExtensions
 
         public Task StartingAsync(CancellationToken cancellationToken)
         {
+            Validate(services.GetRequiredService<IOptions<EdgeAuditOptions>>().Value, WriterConfigured);
             if (!WriterConfigured)
             {
                 return Task.CompletedTask;
@@ -93,6 +94,28 @@ internal static class AuditingServiceCollectionExtensions
         }
 
         public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        /// <summary>
+        /// Sizes that leave no room at all are refused at start: with SpoolMaxBytes 0 every Required route answered 503
+        /// while /readyz said ready, and with LocalQueueCapacity 0 every record was dropped.
+        /// </summary>
+        private static void Validate(EdgeAuditOptions options, bool writerConfigured)
+        {
+            if (writerConfigured && options.SpoolMaxBytes <= 0)
+            {
+                throw new InvalidOperationException($"Edge:Audit:SpoolMaxBytes must be positive (default 268435456), not {options.SpoolMaxBytes}.");
+            }
+
+            if (writerConfigured && options.DrainTimeout < TimeSpan.Zero)
+            {
+                throw new InvalidOperationException($"Edge:Audit:DrainTimeout must not be negative (default 00:00:10), not {options.DrainTimeout}.");
+            }
+
+            if (!writerConfigured && !string.IsNullOrEmpty(options.LocalFile) && options.LocalQueueCapacity <= 0)
+            {
+                throw new InvalidOperationException($"Edge:Audit:LocalQueueCapacity must be positive (default 65536), not {options.LocalQueueCapacity}.");
+            }
+        }
 
         public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

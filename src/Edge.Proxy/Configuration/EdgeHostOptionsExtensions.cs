@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Edge.Proxy.Configuration;
 
@@ -11,16 +12,112 @@ internal static class EdgeHostOptionsExtensions
         // Relative to the working directory, like --urls and every other path an operator passes on the command line.
         options = options with { ProxyConfigPath = Path.GetFullPath(options.ProxyConfigPath) };
 
+        RefuseUnknownSettings(builder.Configuration.GetSection(EdgeHostOptions.SectionName));
         var managementUrls = ManagementUrls.Parse(options.ManagementUrls);
         // Fail at startup, not on the first request, when a trusted-proxy entry is malformed.
         _ = Pipeline.ClientAddressResolver.ParseTrustedProxies(options.TrustedProxies);
-        var proxyUrls = builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? "http://127.0.0.1:8080";
-        builder.WebHost.UseUrls([.. proxyUrls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), .. managementUrls.Urls]);
+        var proxyUrls = (builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? "http://127.0.0.1:8080")
+            .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Validate(options, managementUrls, proxyUrls);
+        builder.WebHost.UseUrls([.. proxyUrls, .. managementUrls.Urls]);
 
         builder.Services.AddSingleton(Options.Create(options));
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(managementUrls);
         builder.Services.TryAddSingleton(TimeProvider.System);
         return options;
+    }
+
+    private static readonly Dictionary<string, string[]> KnownSettings = new(StringComparer.OrdinalIgnoreCase)
+    {
+        [""] = [.. typeof(EdgeHostOptions).GetProperties().Select(static p => p.Name), "Audit", "Observability"],
+        ["Audit"] = [.. typeof(Auditing.EdgeAuditOptions).GetProperties().Select(static p => p.Name)],
+        ["Observability"] = ["Activities", "AllFrameworkMetrics"],
+    };
+
+    /// <summary>
+    /// A misspelt host setting was ignored like any unused configuration key: Edge__Reids=redis:6379 started a
+    /// single-node edge with in-process limits while the team believed them shared. proxy.json refuses unknown
+    /// properties for the same reason; the host settings now do too.
+    /// </summary>
+    private static void RefuseUnknownSettings(IConfigurationSection edge)
+    {
+        foreach (var (parent, section) in new[] { ("", edge), ("Audit", edge.GetSection("Audit")), ("Observability", edge.GetSection("Observability")) })
+        {
+            var known = KnownSettings[parent];
+            foreach (var child in section.GetChildren())
+            {
+                if (known.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                var path = child.Path;
+                if (parent.Length == 0 && EdgeSectionNames.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
+                {
+                    throw new InvalidOperationException($"{path} belongs in proxy.json's Edge object, not in the host settings (appsettings.json, Edge__ variables, --Edge:…), where it is not read.");
+                }
+
+                if (parent.Length == 0 && string.Equals(child.Key, "AuthFailures", StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new InvalidOperationException($"{path} is no longer read; ban rules in proxy.json's Edge:ThreatProtection replace it (docs/threat-protection.md).");
+                }
+
+                var closest = known.MinBy(k => ProxyJsonReader.EditDistance(k, child.Key))!;
+                var hint = ProxyJsonReader.EditDistance(closest, child.Key) <= 2 ? $"; did you mean {section.Path}:{closest}?" : "";
+                throw new InvalidOperationException($"{path} is not a host setting{hint} (known here: {string.Join(", ", known.Order(StringComparer.Ordinal))})");
+            }
+        }
+    }
+
+    // proxy.json's Edge sections, sometimes written into appsettings.json by someone used to one configuration tree.
+    private static readonly string[] EdgeSectionNames = ["Tenancy", "RateLimits", "Webhooks", "Authentication", "Roles", "Validation", "Approvals", "ThreatProtection"];
+
+    /// <summary>
+    /// The host settings whose mistakes would otherwise surface later as a defect's stack trace (a negative poll
+    /// interval in the timer, an endpoint-less Redis string in the connect) or as a misleading message (Kestrel's
+    /// "address already in use" for a management port that is also a proxy port, which no other process holds).
+    /// </summary>
+    private static void Validate(EdgeHostOptions options, ManagementUrls managementUrls, IEnumerable<string> proxyUrls)
+    {
+        if (options.ConfigPollInterval <= TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"Edge:ConfigPollInterval must be positive (e.g. 00:00:00.500), not {options.ConfigPollInterval}.");
+        }
+
+        // An empty prefix would make every client header an identity header, removed before any step runs.
+        if (string.IsNullOrWhiteSpace(options.IdentityHeaderPrefix))
+        {
+            throw new InvalidOperationException("Edge:IdentityHeaderPrefix is empty; it names the headers the edge owns (default X-Edge-), and every client header would be removed.");
+        }
+
+        if (!string.IsNullOrWhiteSpace(options.Redis))
+        {
+            ConfigurationOptions redis;
+            try
+            {
+                redis = ConfigurationOptions.Parse(options.Redis);
+            }
+            catch (ArgumentException invalid)
+            {
+                // The message names the keyword, never the string, which may hold a password.
+                throw new InvalidOperationException($"Edge:Redis is not a StackExchange.Redis configuration string: {invalid.Message}");
+            }
+
+            if (redis.EndPoints.Count == 0)
+            {
+                throw new InvalidOperationException("Edge:Redis names no endpoint; set host:port (e.g. 10.0.0.5:6379), several separated by commas for a cluster.");
+            }
+        }
+
+        // The management endpoints are told apart by the local port alone, so no proxy listener may share one.
+        foreach (var url in proxyUrls)
+        {
+            var normalized = url.Replace("://*", "://localhost", StringComparison.Ordinal).Replace("://+", "://localhost", StringComparison.Ordinal);
+            if (Uri.TryCreate(normalized, UriKind.Absolute, out var uri) && uri.Port > 0 && managementUrls.Ports.Contains(uri.Port))
+            {
+                throw new InvalidOperationException($"Edge:ManagementUrls uses port {uri.Port}, which the proxy listener '{url}' (--urls) uses too; give the management listener a port of its own.");
+            }
+        }
     }
 }

@@ -316,16 +316,16 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
 
     private static partial class Log
     {
-        [LoggerMessage(1600, LogLevel.Error, "proxy.json '{Path}' invalid at {Location}: {Message}")]
+        [LoggerMessage(1600, LogLevel.Error, "proxy.json {Path} invalid at {Location}: {Message}")]
         public static partial void ConfigError(ILogger logger, string path, string location, string message);
 
-        [LoggerMessage(1601, LogLevel.Warning, "proxy.json '{Path}' warning at {Location}: {Message}")]
+        [LoggerMessage(1601, LogLevel.Warning, "proxy.json {Path} warning at {Location}: {Message}")]
         public static partial void ConfigWarning(ILogger logger, string path, string location, string message);
 
         [LoggerMessage(1602, LogLevel.Information, "Applied proxy config revision {Revision} with {RouteCount} routes and {ClusterCount} clusters")]
         public static partial void ConfigApplied(ILogger logger, string revision, int routeCount, int clusterCount);
 
-        [LoggerMessage(1603, LogLevel.Error, "Refused edit of proxy.json '{Path}' ({ErrorCount} errors); still serving revision {Revision}")]
+        [LoggerMessage(1603, LogLevel.Error, "Refused edit of proxy.json {Path} ({ErrorCount} errors); still serving revision {Revision}")]
         public static partial void ConfigRefused(ILogger logger, string path, int errorCount, string revision);
 
         [LoggerMessage(1604, LogLevel.Warning, "Cannot watch {Directory} for changes ({Reason}); falling back to polling")]

@@ -277,6 +277,15 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task Verify_KeyFileThatDoesNotExist_UsageErrorSaysSo()
+    {
+        var (exitCode, _, error) = await CliRunner.RunAsync("audit", "verify", "--store", "/nonexistent/audit.db", "--key", "/nonexistent/writer.key.pub");
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("--key '/nonexistent/writer.key.pub' is neither an existing file nor a verifier key", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Verify_NoKeyWithoutBundle_IsUsageError()
     {
         var (exitCode, _, error) = await CliRunner.RunAsync("audit", "verify", "--store", "/nonexistent/audit.db");

@@ -54,6 +54,35 @@ public sealed class ConfigValidateCommandTests
     }
 
     [Fact]
+    public async Task Validate_ForwardHeaderUnderCustomIdentityPrefix_ValidWithTheEdgesPrefix()
+    {
+        // An edge started with --Edge:IdentityHeaderPrefix=X-Gw- serves this file; the check must say the same.
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, """
+        { "ReverseProxy": {
+            "Routes": { "a": { "ClusterId": "c", "Match": { "Path": "/a" }, "Transforms": [ { "EdgeTenant": "Static", "Value": "acme" } ] } },
+            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:9/" } } } } },
+          "Edge": { "Tenancy": { "ForwardHeader": "X-Gw-Tenant" } } }
+        """);
+        try
+        {
+            var (exitCode, output, error) = await CliRunner.RunAsync("config", "validate", path, "--identity-header-prefix", "X-Gw-");
+            var (defaultExitCode, _, defaultError) = await CliRunner.RunAsync("config", "validate", path);
+            var (emptyExitCode, _, emptyError) = await CliRunner.RunAsync("config", "validate", path, "--identity-header-prefix", "");
+
+            Assert.True(exitCode == 0, error + output);
+            Assert.Equal(1, defaultExitCode);
+            Assert.Contains("must start with the identity prefix 'X-Edge-'", defaultError, StringComparison.Ordinal);
+            Assert.Equal(2, emptyExitCode);
+            Assert.Contains("identity header prefix is empty", emptyError, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task Validate_EnvFileValues_AreRestoredAfterTheCheck()
     {
         var name = "EDGE_TEST_SECRET_" + Guid.NewGuid().ToString("N");

@@ -13,9 +13,25 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.Proxy", "--AllowedHosts=https://shop.example", "error: AllowedHosts entry 'https://shop.example' is not a host name")]
     [InlineData("Edge.Proxy", "--Edge:Audit:IngestToken=env:" + UnsetVariable, "error: Edge:Audit:IngestToken: environment variable '" + UnsetVariable + "' is not set or empty")]
     [InlineData("Edge.AuditWriter", "--Writer:IngestToken=env:" + UnsetVariable, "error: Writer:IngestToken: environment variable '" + UnsetVariable + "' is not set or empty")]
+    [InlineData("Edge.Proxy", "--Edge:Observability:AllFrameworkMetrics=yes", "error: Edge:Observability:AllFrameworkMetrics: 'yes' is not a valid Boolean (true or false)")]
+    [InlineData("Edge.Proxy", "--Edge:ConfigPollInterval=500ms", "error: Edge:ConfigPollInterval: '500ms' is not a valid TimeSpan")]
+    [InlineData("Edge.Proxy", "--Edge:ConfigPollInterval=-00:00:01", "error: Edge:ConfigPollInterval must be positive")]
+    [InlineData("Edge.Proxy", "--Edge:Redis=,", "error: Edge:Redis names no endpoint")]
+    [InlineData("Edge.Proxy", "--Edge:IdentityHeaderPrefix=", "error: Edge:IdentityHeaderPrefix is empty")]
+    [InlineData("Edge.Proxy", "--urls=http://127.0.0.1:{port} --Edge:ManagementUrls=http://127.0.0.1:{port}", "error: Edge:ManagementUrls uses port")]
+    [InlineData("Edge.Proxy", "--Edge:Reids=127.0.0.1:6379", "error: Edge:Reids is not a host setting; did you mean Edge:Redis?")]
+    [InlineData("Edge.Proxy", "--Edge:Audit:ShipIntervall=00:00:01", "error: Edge:Audit:ShipIntervall is not a host setting; did you mean Edge:Audit:ShipInterval?")]
+    [InlineData("Edge.Proxy", "--Edge:RateLimits:p:Limit=5", "error: Edge:RateLimits belongs in proxy.json's Edge object")]
+    [InlineData("Edge.Proxy", "--Edge:Audit:SpoolMaxBytes=0", "error: Edge:Audit:SpoolMaxBytes must be positive")]
+    [InlineData("Edge.Proxy", "--Edge:Audit:WriterUrl= --Edge:Audit:LocalQueueCapacity=0", "error: Edge:Audit:LocalQueueCapacity must be positive")]
+    [InlineData("Edge.AuditWriter", "--Writer:CheckpointInterval=00:00:00", "error: Writer:CheckpointInterval must be a positive TimeSpan")]
+    [InlineData("Edge.AuditWriter", "--Writer:MaxIngestBytes=0", "error: Writer:MaxIngestBytes must be positive")]
+    [InlineData("Edge.AuditWriter", "--Writer:CheckpointInterval=soon", "error: Writer:CheckpointInterval: 'soon' is not a valid TimeSpan")]
     public async Task Main_BadHostSetting_ExitsOneNamingTheSettingWithoutStackTrace(string project, string setting, string expected)
     {
         var directory = Directory.CreateTempSubdirectory("edge-host-settings-").FullName;
+        // Settings after the defaults override them; {port} is one free port, the same wherever it appears.
+        string[] settings = setting.Replace("{port}", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal).Split(' ');
         try
         {
             var configPath = Path.Combine(directory, "proxy.json");
@@ -29,13 +45,13 @@ public sealed class HostSettingsStartupTests
                 [
                     $"--urls=http://127.0.0.1:{FreePort.Next()}", $"--Edge:ManagementUrls=http://127.0.0.1:{FreePort.Next()}",
                     $"--Edge:ProxyConfigPath={configPath}", $"--Edge:Audit:SpoolPath={Path.Combine(directory, "spool")}",
-                    $"--Edge:Audit:WriterUrl=http://127.0.0.1:{FreePort.Next()}", setting,
+                    $"--Edge:Audit:WriterUrl=http://127.0.0.1:{FreePort.Next()}", .. settings,
                 ]
                 :
                 [
                     $"--urls=http://127.0.0.1:{FreePort.Next()}", $"--Writer:StorePath={Path.Combine(directory, "audit.db")}",
                     $"--Writer:KeyPath={Path.Combine(directory, "writer.key")}", $"--Writer:SubjectKeyPath={Path.Combine(directory, "subject.key")}",
-                    setting,
+                    .. settings,
                 ];
             using var process = new ChildProcess(ChildProcess.BuildOutput(project), args);
 
@@ -83,6 +99,10 @@ public sealed class HostSettingsStartupTests
             Assert.Contains("\"@l\":\"Warning\"", warning, StringComparison.Ordinal);
             Assert.Contains("warning at", warning, StringComparison.Ordinal);
             Assert.Contains(lines, l => l.Contains("\"@l\":\"Error\"", StringComparison.Ordinal) && l.Contains("missing", StringComparison.Ordinal));
+            // The console formatter quotes a string property itself; the template's own quotes around it doubled them
+            // (proxy.json '"/etc/edge/proxy.json"' invalid at …).
+            Assert.DoesNotContain(lines, l => l.Contains("\"@m\":\"proxy.json '", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.Contains("\"@m\":\"proxy.json \\\"" + configPath.Replace("\\", "\\\\", StringComparison.Ordinal) + "\\\" invalid at", StringComparison.Ordinal));
         }
         finally
         {

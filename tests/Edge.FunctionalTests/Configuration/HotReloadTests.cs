@@ -348,6 +348,38 @@ public sealed class HotReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Readyz_BadEditLeftThenFixed_DegradedWith200UntilTheFix()
+    {
+        using (var initial = await ReadyzAsync())
+        {
+            Assert.Equal("Healthy", initial.RootElement.GetProperty("status").GetString());
+        }
+
+        await _edge.WriteConfigAsync("{ not json");
+        Assert.True(await EventuallyAsync(async () => await StateAsync() == "refused-keeping-last-good", TimeSpan.FromSeconds(5)));
+
+        // Still ready (the last good config serves), but a probe that reads only /readyz sees the refusal.
+        using var refusedResponse = await _edge.Management.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.OK, refusedResponse.StatusCode);
+        using (var refused = JsonDocument.Parse(await refusedResponse.Content.ReadAsStringAsync()))
+        {
+            Assert.Equal("Degraded", refused.RootElement.GetProperty("status").GetString());
+            var config = refused.RootElement.GetProperty("checks").GetProperty("config");
+            Assert.Equal("Degraded", config.GetProperty("status").GetString());
+            Assert.Contains("refused", config.GetProperty("description").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await _edge.Client.GetAsync("/first/x")).StatusCode);
+
+        await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["fixed"] = ProxyJson.Route("/fixed/{**rest}") }));
+        Assert.True(await EventuallyAsync(async () => await StateAsync() == "ok", TimeSpan.FromSeconds(5)), "the good edit did not apply");
+        using var fixedReady = await ReadyzAsync();
+        Assert.Equal("Healthy", fixedReady.RootElement.GetProperty("status").GetString());
+    }
+
+    private async Task<JsonDocument> ReadyzAsync() => JsonDocument.Parse(await _edge.Management.GetStringAsync("/readyz"));
+
+    [Fact]
     public async Task Start_InvalidConfig_FailsFastWithLocation()
     {
         var exception = await Assert.ThrowsAsync<Edge.Configuration.EdgeConfigException>(() => EdgeHost.StartAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
