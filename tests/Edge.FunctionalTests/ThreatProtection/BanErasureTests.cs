@@ -21,6 +21,7 @@ public sealed class BanErasureTests : IAsyncLifetime
 {
     private const string Erased = "203.0.113.7";
     private const string Kept = "203.0.113.8";
+    private const string DaveKey = "dave-key-0123456789";
 
     private Backend _backend = null!;
     private WriterFixture _writer = null!;
@@ -36,18 +37,29 @@ public sealed class BanErasureTests : IAsyncLifetime
                 new Dictionary<string, object>
                 {
                     ["keys"] = ProxyJson.Route("/k/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "partner-keys" }),
+                    ["writes"] = ProxyJson.Route(
+                        "/w/{**rest}",
+                        new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" },
+                        new Dictionary<string, string> { ["EdgeAuthenticate"] = "partner-keys" },
+                        new Dictionary<string, string> { ["EdgeRequire"] = "orders.write" }),
                 },
                 new
                 {
                     Authentication = new Dictionary<string, object>
                     {
-                        ["partner-keys"] = new { Type = "ApiKey", Keys = new[] { new { Sha256 = new string('a', 64), Principal = "p" } } },
+                        ["partner-keys"] = new
+                        {
+                            Type = "ApiKey",
+                            Keys = new[] { new { Sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(DaveKey))), Principal = "dave", Tenant = "acme" } },
+                        },
                     },
+                    Roles = new Dictionary<string, string[]> { ["Writer"] = ["orders.write"] },
                     ThreatProtection = new
                     {
                         Rules = new Dictionary<string, object>
                         {
                             ["guessing"] = new { On = "AuthenticationFailed", Key = "{ip}", Threshold = 3, Window = "00:01:00", BanFor = "00:10:00" },
+                            ["abuse"] = new { On = "Forbidden", Key = "{tenant}:{principal}", Threshold = 3, Window = "00:01:00", BanFor = "00:10:00" },
                         },
                     },
                 }),
@@ -146,6 +158,45 @@ public sealed class BanErasureTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Erasure_PrincipalWhoseRefusalsStartedABan_BanRecordUnreadable()
+    {
+        const string address = "198.51.100.44";
+        for (var i = 0; i < 3; i++)
+        {
+            using var refused = await SendAsync(address, DaveKey, "/w/" + i);
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        }
+
+        using (var blocked = await SendAsync(address, DaveKey, "/w/3"))
+        {
+            Assert.Contains("client_blocked", await blocked.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using var dpo = _writer.Client(WriterFixture.GlobalEraserKey);
+        var before = await WaitForRecordsAsync(dpo, rs => Bans(rs, AuditEventTypes.ThreatBanned).Any());
+        var ban = Assert.Single(Bans(before, AuditEventTypes.ThreatBanned));
+        var subject = Record(ban).GetProperty("data").GetProperty("subject");
+
+        using var erasure = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = "dave", tenant = "acme" });
+        var erased = Record((await RecordsAsync(dpo)).Single(r => Id(r) == Id(ban)));
+        var page = await dpo.GetStringAsync("/audit/records?limit=1000");
+        var export = await dpo.GetStringAsync("/audit/export?format=ndjson");
+
+        Assert.Equal("dave", subject.GetProperty("principal").GetString());
+        Assert.Equal(address, subject.GetProperty("clientIp").GetString());
+        Assert.Equal("acme:dave", subject.GetProperty("banKey").GetString());
+        Assert.Equal("acme", Record(ban).GetProperty("tenant").GetString());
+        Assert.Equal("abuse", Record(ban).GetProperty("data").GetProperty("attributes").GetProperty("rule").GetString());
+        Assert.Equal(HttpStatusCode.OK, erasure.StatusCode);
+        Assert.Equal("{\"protection\":\"erased\"}", erased.GetProperty("data").GetProperty("subject").GetRawText());
+        Assert.Equal("acme", erased.GetProperty("tenant").GetString());
+        Assert.DoesNotContain("dave", page, StringComparison.Ordinal);
+        Assert.DoesNotContain(address, page, StringComparison.Ordinal);
+        Assert.DoesNotContain("dave", export, StringComparison.Ordinal);
+        Assert.DoesNotContain(address, export, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Erasure_PrincipalNamedByAManualBan_BanRecordUnreadable()
     {
         using (var added = await _edge.Management.PostAsJsonAsync("/edge/bans", new { key = "acme:mallory", @for = "00:10:00", reason = "mallory's incident", principal = "mallory", tenant = "acme" }))
@@ -183,11 +234,12 @@ public sealed class BanErasureTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
     }
 
-    private async Task<HttpResponseMessage> SendAsync(string client, string apiKey)
+    private async Task<HttpResponseMessage> SendAsync(string client, string apiKey, string path = "/k/1")
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/k/1");
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.TryAddWithoutValidation("X-Api-Key", apiKey);
         request.Headers.TryAddWithoutValidation("X-Forwarded-For", client);
+        request.Headers.TryAddWithoutValidation("X-Tenant-ID", "acme");
         return await _edge.Client.SendAsync(request);
     }
 
