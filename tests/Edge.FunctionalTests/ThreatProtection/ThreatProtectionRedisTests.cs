@@ -226,6 +226,11 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
     [InlineData("{\"key\":\"\\ud800\",\"for\":\"00:10:00\"}")]
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"reason\":\"a\\udc00\"}")]
     [InlineData("{\"\\ud800\":\"x\",\"key\":\"198.51.100.9\",\"for\":\"00:10:00\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"principal\":\"\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"principal\":\"a b\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"principal\":7}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"tenant\":\"\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"principal\":\"a\",\"principal\":\"b\"}")]
     public async Task AddBan_BadInput_Answers400ProblemAndBansNothing(string body)
     {
         using var content = new StringContent(body, Encoding.UTF8, "application/json");
