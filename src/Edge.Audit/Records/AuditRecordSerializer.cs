@@ -204,6 +204,14 @@ public static class AuditRecordSerializer
         json.WriteString(s_protection, s_protectionNone);
         WriteOptional(json, s_principal, record.Principal);
         WriteOptional(json, s_clientIp, record.ClientIp);
+        if (record.SubjectDetails is { } details)
+        {
+            foreach (var (name, value) in details)
+            {
+                json.WriteString(name, value);
+            }
+        }
+
         json.WriteEndObject();
         json.WriteEndObject();
         json.WriteEndObject();
@@ -257,6 +265,9 @@ public readonly struct AuditRecordFields
     /// <summary><see cref="AuditSubject.ClientIp"/>.</summary>
     public string? ClientIp { get; init; }
 
+    /// <summary><see cref="AuditSubject.Details"/>.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>>? SubjectDetails { get; init; }
+
     public string? AuthMethod { get; init; }
 
     public string? Route { get; init; }
@@ -307,6 +318,7 @@ public readonly struct AuditRecordFields
             Tenant = record.Tenant,
             Principal = record.Subject.Principal,
             ClientIp = record.Subject.ClientIp,
+            SubjectDetails = record.Subject.Details,
             AuthMethod = record.AuthMethod,
             Route = record.Route,
             Destination = record.Destination,

@@ -12,4 +12,11 @@ public sealed record AuditSubject
     public string? Principal { get; init; }
 
     public string? ClientIp { get; init; }
+
+    /// <summary>
+    /// Further personal fields of a security event (a ban record's <c>banKey</c>), written after <see cref="ClientIp"/> in
+    /// this order and sealed with the subject by the writer. Only with a <see cref="Principal"/> or <see cref="ClientIp"/>:
+    /// a subject without either has no key to seal them under.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, string>>? Details { get; init; }
 }

@@ -17,8 +17,13 @@ namespace Edge.Audit.Records;
 /// <param name="SubjectStart">The <c>data.subject</c> value's first byte.</param>
 /// <param name="SubjectLength">The <c>data.subject</c> value's length.</param>
 /// <param name="ClientIp">The plaintext <c>data.subject.clientIp</c>, when the subject is an object that has one.</param>
+/// <param name="SubjectDetails">
+/// The subject's other string members (not <c>protection</c>, <c>principal</c> or <c>clientIp</c>), in their order, e.g.
+/// a ban record's <c>banKey</c>; null when there are none. They are personal too, and are sealed with the subject.
+/// </param>
 public readonly record struct LeafLayout(
-    int SchemaStart, int SchemaLength, int RootEnd, int DataEnd, bool DataEmpty, int SubjectStart, int SubjectLength, string? ClientIp)
+    int SchemaStart, int SchemaLength, int RootEnd, int DataEnd, bool DataEmpty, int SubjectStart, int SubjectLength, string? ClientIp,
+    IReadOnlyList<KeyValuePair<string, string>>? SubjectDetails = null)
 {
     /// <summary>The layout of a leaf parsed into <paramref name="root"/> from <paramref name="leaf"/> itself (not a copy); null otherwise.</summary>
     public static LeafLayout? Of(byte[] leaf, JsonElement root)
@@ -32,6 +37,7 @@ public readonly record struct LeafLayout(
         int schemaStart = -1, schemaLength = -1, dataEnd = -1, subjectStart = -1, subjectLength = -1;
         var dataEmpty = false;
         string? clientIp = null;
+        List<KeyValuePair<string, string>>? details = null;
         if (root.TryGetProperty("dataschema", out var schema) && !TryRange(leaf, schema, out schemaStart, out schemaLength))
         {
             return null;
@@ -57,14 +63,29 @@ public readonly record struct LeafLayout(
                     return null;
                 }
 
-                if (subject.ValueKind == JsonValueKind.Object && subject.TryGetProperty("clientIp", out var ip) && ip.ValueKind == JsonValueKind.String)
+                if (subject.ValueKind == JsonValueKind.Object)
                 {
-                    clientIp = ip.GetString();
+                    foreach (var member in subject.EnumerateObject())
+                    {
+                        if (member.Value.ValueKind != JsonValueKind.String || member.NameEquals("protection") || member.NameEquals("principal"))
+                        {
+                            continue;
+                        }
+
+                        if (member.NameEquals("clientIp"))
+                        {
+                            clientIp = member.Value.GetString();
+                        }
+                        else
+                        {
+                            (details ??= []).Add(new(member.Name, member.Value.GetString()!));
+                        }
+                    }
                 }
             }
         }
 
-        return new LeafLayout(schemaStart, schemaLength, rootStart + rootLength - 1, dataEnd, dataEmpty, subjectStart, subjectLength, clientIp);
+        return new LeafLayout(schemaStart, schemaLength, rootStart + rootLength - 1, dataEnd, dataEmpty, subjectStart, subjectLength, clientIp, details);
     }
 
     /// <summary>The element's raw bytes as a range of <paramref name="leaf"/>; false when they are not inside it.</summary>

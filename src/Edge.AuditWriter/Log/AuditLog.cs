@@ -520,7 +520,7 @@ internal sealed partial class AuditLog : IDisposable
         }
 
         var principal = leaf.Summary.Principal;
-        var subject = principal is null && layout.ClientIp is null ? null : new PlainSubject(principal, layout.ClientIp);
+        var subject = principal is null && layout.ClientIp is null ? null : new PlainSubject(principal, layout.ClientIp, layout.SubjectDetails);
         AesGcm? dataKey = null;
         long? subjectId = null;
         if (subject is not null)

@@ -50,7 +50,7 @@ internal static class SubjectProtector
 
         var principal = StringOf(subject, "principal");
         var clientIp = StringOf(subject, "clientIp");
-        return principal is null && clientIp is null ? null : new PlainSubject(principal, clientIp);
+        return principal is null && clientIp is null ? null : new PlainSubject(principal, clientIp, DetailsOf(subject));
     }
 
     /// <summary>
@@ -279,6 +279,11 @@ internal static class SubjectProtector
             view["clientIp"] = opened.ClientIp;
         }
 
+        foreach (var (name, value) in opened.Details ?? [])
+        {
+            view[name] = value;
+        }
+
         data["subject"] = view;
         return (record, opened.Principal);
     }
@@ -299,7 +304,8 @@ internal static class SubjectProtector
             var root = document.RootElement;
             return new PlainSubject(
                 root.TryGetProperty("principal", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : null,
-                root.TryGetProperty("clientIp", out var ip) && ip.ValueKind == JsonValueKind.String ? ip.GetString() : null);
+                root.TryGetProperty("clientIp", out var ip) && ip.ValueKind == JsonValueKind.String ? ip.GetString() : null,
+                DetailsOf(root));
         }
         catch (Exception exception) when (exception is CryptographicException or FormatException or JsonException)
         {
@@ -317,9 +323,29 @@ internal static class SubjectProtector
         writer.WriteStartObject();
         writer.WriteString("principal", subject.Principal);
         writer.WriteString("clientIp", subject.ClientIp);
+        foreach (var (name, value) in subject.Details ?? [])
+        {
+            writer.WriteString(name, value);
+        }
+
         writer.WriteEndObject();
         writer.Flush();
         return output.WrittenSpan;
+    }
+
+    /// <summary>The subject's string members other than <c>protection</c>, <c>principal</c> and <c>clientIp</c>; null when none.</summary>
+    private static List<KeyValuePair<string, string>>? DetailsOf(JsonElement subject)
+    {
+        List<KeyValuePair<string, string>>? details = null;
+        foreach (var member in subject.EnumerateObject())
+        {
+            if (member.Value.ValueKind == JsonValueKind.String && member.Name is not ("protection" or "principal" or "clientIp"))
+            {
+                (details ??= []).Add(new(member.Name, member.Value.GetString()!));
+            }
+        }
+
+        return details;
     }
 
     private static string? StringOf(JsonElement element, string name) =>
@@ -329,5 +355,8 @@ internal static class SubjectProtector
         node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
 }
 
-/// <summary>The personal fields of one record.</summary>
-internal sealed record PlainSubject(string? Principal, string? ClientIp);
+/// <summary>
+/// The personal fields of one record; <paramref name="Details"/> are the subject's other members (a ban record's
+/// <c>banKey</c>), sealed and erased with it. Subjects sealed before details existed open with none.
+/// </summary>
+internal sealed record PlainSubject(string? Principal, string? ClientIp, IReadOnlyList<KeyValuePair<string, string>>? Details = null);

@@ -10,29 +10,70 @@ namespace Edge.Proxy.Auditing;
 /// (see <see cref="SecurityEventWriter"/>; when neither is configured the threat monitor's log line is the only
 /// trace). A ban never waits for the append.
 /// </summary>
+/// <remarks>
+/// The ban key is personal (<c>203.0.113.7</c>, <c>acme:alice</c>), and so is an operator's reason for a manual ban:
+/// with a subject they go into <c>data.subject</c> (<c>banKey</c>, <c>banReason</c>) beside its principal and client
+/// address, which the writer seals under that subject's data key, so an erasure of the principal or address makes them
+/// unreadable like its decision records. In the attributes they stayed readable until retention. Only a ban that names
+/// no one (a manual ban of a key with no address and no principal given) keeps them in the attributes.
+/// </remarks>
 internal sealed class ThreatAuditEventSink(SecurityEventWriter events)
     : IThreatEventSink
 {
-    public void Banned(string key, string? rule, DateTimeOffset until, string reason, string by) =>
-        Record(AuditEventTypes.ThreatBanned, "banned", rule is null ? "manual" : "threshold", new Dictionary<string, string>
+    public const string BanKeyMember = "banKey";
+    public const string BanReasonMember = "banReason";
+
+    public void Banned(string key, string? rule, DateTimeOffset until, string reason, string by, BanSubject? subject)
+    {
+        var attributes = new Dictionary<string, string>
         {
-            ["key"] = key,
             ["rule"] = rule ?? "",
             ["until"] = until.ToString("O", CultureInfo.InvariantCulture),
-            ["reason"] = reason,
             ["by"] = by,
-        });
+        };
+        List<KeyValuePair<string, string>> details = [new(BanKeyMember, key)];
+        // A rule ban's reason is the counted event's name; a manual ban's is what the operator typed.
+        if (rule is not null)
+        {
+            attributes["reason"] = reason;
+        }
+        else
+        {
+            details.Add(new(BanReasonMember, reason));
+        }
 
-    public void Unbanned(string key, string by) =>
-        Record(AuditEventTypes.ThreatUnbanned, "unbanned", "manual", new Dictionary<string, string> { ["key"] = key, ["by"] = by });
+        Record(AuditEventTypes.ThreatBanned, "banned", rule is null ? "manual" : "threshold", attributes, details, subject);
+    }
 
-    private void Record(string type, string decision, string reason, Dictionary<string, string> attributes)
+    public void Unbanned(string key, string by, BanSubject? subject) =>
+        Record(AuditEventTypes.ThreatUnbanned, "unbanned", "manual", new Dictionary<string, string> { ["by"] = by }, [new(BanKeyMember, key)], subject);
+
+    private void Record(
+        string type, string decision, string reason, Dictionary<string, string> attributes, List<KeyValuePair<string, string>> details, BanSubject? subject)
     {
         if (!events.IsConfigured)
         {
             return;
         }
 
-        events.Append(events.NewRecord(type, decision, IEdgeThreatGate.StepName, reason, attributes));
+        var record = events.NewRecord(type, decision, IEdgeThreatGate.StepName, reason, attributes);
+        if (subject is null || subject.IsEmpty)
+        {
+            // Nothing to seal them under: as before, in the attributes.
+            foreach (var (name, value) in details)
+            {
+                attributes[name == BanKeyMember ? "key" : "reason"] = value;
+            }
+        }
+        else
+        {
+            record = record with
+            {
+                Tenant = subject.Tenant,
+                Subject = new AuditSubject { Principal = subject.Principal, ClientIp = subject.ClientIp, Details = details },
+            };
+        }
+
+        events.Append(record);
     }
 }

@@ -8,7 +8,7 @@ using StackExchange.Redis;
 namespace Edge.Proxy.ThreatProtection;
 
 /// <summary>
-/// <c>GET /edge/bans</c>, <c>POST /edge/bans</c> <c>{"key","for","reason"}</c>, <c>GET /edge/bans/{key}</c> (is it banned)
+/// <c>GET /edge/bans</c>, <c>POST /edge/bans</c> <c>{"key","for","reason","principal","tenant"}</c>, <c>GET /edge/bans/{key}</c> (is it banned)
 /// and <c>DELETE /edge/bans/{key}</c> on the management port. Bad input answers problem+json 400 <c>ban_invalid</c>; a Redis that cannot take a shared change
 /// answers 503 <c>ban_store_unavailable</c> (a ban only this instance knew would be a ban in name only).
 /// </summary>
@@ -67,7 +67,8 @@ internal static class BanEndpoints
         BanEntry ban;
         try
         {
-            ban = await monitor.BanAsync(request.Value.Key, request.Value.Duration, request.Value.Reason);
+            var subject = BanSubjects.ForManual(request.Value.Key, request.Value.Principal, request.Value.Tenant);
+            ban = await monitor.BanAsync(request.Value.Key, request.Value.Duration, request.Value.Reason, subject);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)
         {
@@ -134,7 +135,7 @@ internal static class BanEndpoints
         http.Response.StatusCode = StatusCodes.Status204NoContent;
     }
 
-    private static async Task<((string Key, TimeSpan Duration, string Reason)? Request, string? Error)> ReadAsync(HttpContext http)
+    private static async Task<(ManualBan? Request, string? Error)> ReadAsync(HttpContext http)
     {
         JsonDocument document;
         try
@@ -174,21 +175,21 @@ internal static class BanEndpoints
         }
     }
 
-    private static ((string Key, TimeSpan Duration, string Reason)? Request, string? Error) Read(JsonElement root)
+    private static (ManualBan? Request, string? Error) Read(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object)
         {
             return (null, "the body must be an object {\"key\",\"for\",\"reason\"}");
         }
 
-        string? key = null, duration = null, reason = null;
+        string? key = null, duration = null, reason = null, principal = null, tenant = null;
         var seen = 0;
         foreach (var property in root.EnumerateObject())
         {
-            var bit = property.Name switch { "key" => 1, "for" => 2, "reason" => 4, _ => 0 };
+            var bit = property.Name switch { "key" => 1, "for" => 2, "reason" => 4, "principal" => 8, "tenant" => 16, _ => 0 };
             if (bit == 0)
             {
-                return (null, $"unknown property '{Safe(property.Name)}'; use key, for and reason");
+                return (null, $"unknown property '{Safe(property.Name)}'; use key, for, reason, principal and tenant");
             }
 
             // JSON parsers disagree on which of two equal names wins: a ban must not depend on it.
@@ -207,7 +208,9 @@ internal static class BanEndpoints
             {
                 case 1: key = property.Value.GetString(); break;
                 case 2: duration = property.Value.GetString(); break;
-                default: reason = property.Value.GetString(); break;
+                case 4: reason = property.Value.GetString(); break;
+                case 8: principal = property.Value.GetString(); break;
+                default: tenant = property.Value.GetString(); break;
             }
         }
 
@@ -231,8 +234,24 @@ internal static class BanEndpoints
             return (null, $"'reason' must be at most {MaxReasonLength} characters without control characters");
         }
 
-        return ((CanonicalKey(key!), parsed, string.IsNullOrWhiteSpace(reason) ? "manual" : reason), null);
+        if ((ValidateName("principal", principal) ?? ValidateName("tenant", tenant)) is { } nameError)
+        {
+            return (null, nameError);
+        }
+
+        return (new ManualBan(CanonicalKey(key!), parsed, string.IsNullOrWhiteSpace(reason) ? "manual" : reason, principal, tenant), null);
     }
+
+    // Whose ban it is, for its audit records only: must name someone as the edge writes them (no spaces or control characters).
+    private static string? ValidateName(string name, string? value) =>
+        value is null ? null
+        : value.Length is 0 or > MaxKeyLength || value.Any(c => char.IsControl(c) || char.IsWhiteSpace(c))
+            ? $"'{name}' must be 1 to {MaxKeyLength} characters without spaces or control characters"
+            : null;
+
+    /// <param name="Principal">Whose ban it is, when the key names a principal: its records are sealed and erased with that principal's.</param>
+    /// <param name="Tenant">The tenant of its records (so a tenant-scoped erasure reaches them).</param>
+    private readonly record struct ManualBan(string Key, TimeSpan Duration, string Reason, string? Principal, string? Tenant);
 
     /// <summary>
     /// An IPv6 address in any notation as <c>{ip}</c> renders it (<see cref="ThreatKeyRenderer.ClientIpKey"/>):

@@ -1,3 +1,5 @@
+using Edge.Proxy.Pipeline;
+
 namespace Edge.Proxy.ThreatProtection;
 
 /// <summary>
@@ -6,6 +8,9 @@ namespace Edge.Proxy.ThreatProtection;
 /// </summary>
 internal sealed record BanEntry(string Key, DateTimeOffset Until, string? Rule, string Reason)
 {
+    /// <summary>Whose ban it is, kept so that its lift is audited under the same subject; null when unknown (e.g. stored by an older edge).</summary>
+    public BanSubject? Subject { get; init; }
+
     public bool IsActive(DateTimeOffset now) => Until > now;
 
     /// <summary>Whole seconds until the ban ends, at least 1 (the value of <c>Retry-After</c>).</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Edge.Configuration.ThreatProtection;
+using Edge.Proxy.Pipeline;
 using StackExchange.Redis;
 
 namespace Edge.Proxy.ThreatProtection;
@@ -57,27 +58,30 @@ internal static class RedisBanStore
         return 1
         """;
 
-    // Answers 1 only for a ban still running at ARGV[4] (Unix ms): an ended ban stays in the set until the next load,
-    // and removing it lifts nothing.
+    // Answers {1, info} only for a ban still running at ARGV[4] (Unix ms): an ended ban stays in the set until the next
+    // load, and removing it lifts nothing. The info brings the ban's subject, so the lift is audited under it.
     private const string RemoveScript = """
         local ends = redis.call('ZSCORE', KEYS[1], ARGV[1])
+        local info = redis.call('HGET', KEYS[2], ARGV[1]) or ''
         redis.call('ZREM', KEYS[1], ARGV[1])
         redis.call('HDEL', KEYS[2], ARGV[1])
         redis.call('PUBLISH', ARGV[3], ARGV[2])
-        if ends and tonumber(ends) > tonumber(ARGV[4]) then return 1 end
-        return 0
+        if ends and tonumber(ends) > tonumber(ARGV[4]) then return {1, info} end
+        return {0, ''}
         """;
 
     private static readonly RedisKey[] BanKeys = [BansKey, InfoKey];
 
     /// <summary>Counts one event; returns the count and, when the key is (now or already) banned, the ban.</summary>
-    public static async Task<(long Count, BanEntry? Ban, bool Created)> CountAsync(IDatabase database, ThreatRule rule, string key, string reason, DateTimeOffset now)
+    /// <param name="subject">Whose ban it would be, stored with a ban this count starts (see <see cref="RemoveAsync"/>).</param>
+    public static async Task<(long Count, BanEntry? Ban, bool Created)> CountAsync(
+        IDatabase database, ThreatRule rule, string key, string reason, DateTimeOffset now, BanSubject? subject = null)
     {
         var until = now + rule.BanFor;
         var result = (RedisResult[])(await database.ScriptEvaluateAsync(
             CountScript,
             [CountPrefix + rule.Name + ":" + key, BansKey, InfoKey],
-            [(long)rule.Window.TotalMilliseconds, rule.Threshold, now.ToUnixTimeMilliseconds(), until.ToUnixTimeMilliseconds(), key, Info(rule.Name, reason),
+            [(long)rule.Window.TotalMilliseconds, rule.Threshold, now.ToUnixTimeMilliseconds(), until.ToUnixTimeMilliseconds(), key, Info(rule.Name, reason, subject),
                 Message(new BanEntry(key, until, rule.Name, reason)), ChannelName])
             .ConfigureAwait(false))!;
         var count = (long)result[0];
@@ -93,12 +97,25 @@ internal static class RedisBanStore
     }
 
     public static Task AddAsync(IDatabase database, BanEntry ban) =>
-        database.ScriptEvaluateAsync(AddScript, BanKeys, [ban.Until.ToUnixTimeMilliseconds(), ban.Key, Info(ban.Rule, ban.Reason), Message(ban), ChannelName]);
+        database.ScriptEvaluateAsync(AddScript, BanKeys, [ban.Until.ToUnixTimeMilliseconds(), ban.Key, Info(ban.Rule, ban.Reason, ban.Subject), Message(ban), ChannelName]);
 
-    /// <summary>Removes the key's ban; true when it was still running at <paramref name="now"/>.</summary>
-    public static async Task<bool> RemoveAsync(IDatabase database, string key, DateTimeOffset now) =>
-        (long)(await database.ScriptEvaluateAsync(RemoveScript, BanKeys,
-            [key, JsonSerializer.Serialize(new Published(key, 0, null, null, Lifted: true)), ChannelName, now.ToUnixTimeMilliseconds()]).ConfigureAwait(false)) > 0;
+    /// <summary>
+    /// Removes the key's ban; true when it was still running at <paramref name="now"/>, with the subject stored with it
+    /// (null for a ban an older edge stored, or one that named no one).
+    /// </summary>
+    public static async Task<(bool Lifted, BanSubject? Subject)> RemoveAsync(IDatabase database, string key, DateTimeOffset now)
+    {
+        var result = (RedisResult[])(await database.ScriptEvaluateAsync(RemoveScript, BanKeys,
+            [key, JsonSerializer.Serialize(new Published(key, 0, null, null, Lifted: true)), ChannelName, now.ToUnixTimeMilliseconds()]).ConfigureAwait(false))!;
+        if ((long)result[0] == 0)
+        {
+            return (false, null);
+        }
+
+        var info = ParseInfo((string?)result[1]);
+        var subject = new BanSubject(info.Principal, info.ClientIp, info.Tenant);
+        return (true, subject.IsEmpty ? null : subject);
+    }
 
     /// <summary>A message of <see cref="Channel"/>: the ban, or a lifted key (<see cref="Published.Lifted"/>); null when unreadable.</summary>
     public static Published? ParseMessage(string? json)
@@ -137,7 +154,8 @@ internal static class RedisBanStore
     private static string Message(BanEntry ban) =>
         JsonSerializer.Serialize(new Published(ban.Key, ban.Until.ToUnixTimeMilliseconds(), ban.Rule, ban.Reason, Lifted: false));
 
-    private static string Info(string? rule, string reason) => JsonSerializer.Serialize(new StoredInfo(rule, reason));
+    private static string Info(string? rule, string reason, BanSubject? subject) =>
+        JsonSerializer.Serialize(new StoredInfo(rule, reason, subject?.Principal, subject?.ClientIp, subject?.Tenant), s_info);
 
     private static StoredInfo ParseInfo(string? json)
     {
@@ -156,7 +174,11 @@ internal static class RedisBanStore
         }
     }
 
-    private sealed record StoredInfo(string? Rule, string? Reason);
+    // Subject members only when set: a ban without one is stored as before, and an older edge reads either (unknown members are skipped).
+    private static readonly JsonSerializerOptions s_info = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+
+    /// <param name="Principal">The ban's subject (<see cref="BanSubject"/>), kept only while the ban is stored, for its lift's record.</param>
+    private sealed record StoredInfo(string? Rule, string? Reason, string? Principal = null, string? ClientIp = null, string? Tenant = null);
 
     internal sealed record Published(string Key, long Until, string? Rule, string? Reason, bool Lifted)
     {

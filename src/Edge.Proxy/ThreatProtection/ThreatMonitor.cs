@@ -122,9 +122,10 @@ internal sealed partial class ThreatMonitor(
         return CountAsync(http, request, threatEvent);
     }
 
-    public async Task<BanEntry> BanAsync(string key, TimeSpan duration, string reason)
+    /// <param name="subject">Whose ban it is (<see cref="BanSubjects.ForManual"/>); its records are sealed under that subject.</param>
+    public async Task<BanEntry> BanAsync(string key, TimeSpan duration, string reason, BanSubject? subject = null)
     {
-        var ban = new BanEntry(key, time.GetUtcNow() + duration, Rule: null, reason);
+        var ban = new BanEntry(key, time.GetUtcNow() + duration, Rule: null, reason) { Subject = subject };
         if (redis.IsConfigured)
         {
             await RedisBanStore.AddAsync(SharedDatabase(), ban).WaitAsync(RedisDeadline * 4).ConfigureAwait(false);
@@ -132,7 +133,7 @@ internal sealed partial class ThreatMonitor(
 
         Learn(ban, shared: redis.IsConfigured);
         metrics.Banned(rule: null);
-        audit.Banned(ban.Key, ban.Rule, ban.Until, ban.Reason, by: "management");
+        audit.Banned(ban.Key, ban.Rule, ban.Until, ban.Reason, by: "management", ban.Subject);
         Log.BanAdded(logger, key, ban.Until);
         return ban;
     }
@@ -144,22 +145,25 @@ internal sealed partial class ThreatMonitor(
     public async Task<bool> UnbanAsync(string key)
     {
         bool lifted;
+        BanSubject? subject;
         if (redis.IsConfigured)
         {
             // Redis holds the shared truth: the local replica may still show a ban another instance lifted, or one that
             // ended. The script compares the ban's end with this clock in the same atomic step that removes it.
             var database = SharedDatabase();
-            lifted = await RedisBanStore.RemoveAsync(database, key, time.GetUtcNow()).WaitAsync(RedisDeadline * 4).ConfigureAwait(false);
+            (lifted, subject) = await RedisBanStore.RemoveAsync(database, key, time.GetUtcNow()).WaitAsync(RedisDeadline * 4).ConfigureAwait(false);
             Forget(key);
         }
         else
         {
-            lifted = ForgetRunning(key);
+            (lifted, subject) = ForgetRunning(key);
         }
 
         if (lifted)
         {
-            audit.Unbanned(key, by: "management");
+            // The ban's own subject, so that the lift is erased with the ban; a ban stored without one (an older edge) is
+            // read like a manual ban of its key.
+            audit.Unbanned(key, by: "management", subject ?? BanSubjects.ForManual(key, principal: null, tenant: null));
             Log.BanLifted(logger, key);
         }
 
@@ -245,6 +249,7 @@ internal sealed partial class ThreatMonitor(
     private async ValueTask CountAsync(HttpContext http, EdgeRequestFeature request, ThreatEvent threatEvent)
     {
         var eventName = threatEvent.ToString();
+        BanSubject? subject = null;
         foreach (var rule in Rules.All)
         {
             if (!rule.Counts(threatEvent) || ThreatKeyRenderer.Render(rule.Key, http, request) is not { } key)
@@ -253,19 +258,20 @@ internal sealed partial class ThreatMonitor(
             }
 
             metrics.Counted(rule.Name, eventName);
+            subject ??= BanSubjects.Of(http, request);
             var now = time.GetUtcNow();
-            var (ban, created) = await CountSharedAsync(rule, key, eventName, now).ConfigureAwait(false) ?? CountLocally(rule, key, eventName, now);
+            var (ban, created) = await CountSharedAsync(rule, key, eventName, now, subject).ConfigureAwait(false) ?? CountLocally(rule, key, eventName, now, subject);
             if (created && ban is not null)
             {
                 metrics.Banned(rule.Name);
-                audit.Banned(ban.Key, ban.Rule, ban.Until, ban.Reason, by: "rule");
+                audit.Banned(ban.Key, ban.Rule, ban.Until, ban.Reason, by: "rule", subject);
                 Log.Banned(logger, key, rule.Name, rule.Threshold, rule.Window, ban.Until);
             }
         }
     }
 
     /// <summary>The shared count, or null when Redis is not configured or did not answer (the count is then kept here).</summary>
-    private async ValueTask<(BanEntry? Ban, bool Created)?> CountSharedAsync(ThreatRule rule, string key, string eventName, DateTimeOffset now)
+    private async ValueTask<(BanEntry? Ban, bool Created)?> CountSharedAsync(ThreatRule rule, string key, string eventName, DateTimeOffset now, BanSubject subject)
     {
         if (!redis.IsConfigured || redis.Multiplexer is not { IsConnected: true } multiplexer)
         {
@@ -274,7 +280,7 @@ internal sealed partial class ThreatMonitor(
 
         try
         {
-            var (_, ban, created) = await RedisBanStore.CountAsync(multiplexer.GetDatabase(), rule, key, eventName, now)
+            var (_, ban, created) = await RedisBanStore.CountAsync(multiplexer.GetDatabase(), rule, key, eventName, now, subject)
                 .WaitAsync(RedisDeadline).ConfigureAwait(false);
             if (ban is not null)
             {
@@ -290,7 +296,7 @@ internal sealed partial class ThreatMonitor(
         }
     }
 
-    private (BanEntry? Ban, bool Created) CountLocally(ThreatRule rule, string key, string eventName, DateTimeOffset now)
+    private (BanEntry? Ban, bool Created) CountLocally(ThreatRule rule, string key, string eventName, DateTimeOffset now, BanSubject subject)
     {
         var counts = _counts.GetOrAdd(rule.Name, static _ => new ConcurrentDictionary<string, LocalWindow>(StringComparer.Ordinal));
         var nowTicks = time.GetTimestamp();
@@ -321,7 +327,7 @@ internal sealed partial class ThreatMonitor(
             return (running, false);
         }
 
-        var ban = new BanEntry(key, now + rule.BanFor, rule.Name, eventName);
+        var ban = new BanEntry(key, now + rule.BanFor, rule.Name, eventName) { Subject = subject };
         Learn(ban, shared: false);
         return (ban, true);
     }
@@ -350,20 +356,23 @@ internal sealed partial class ThreatMonitor(
         }
     }
 
-    /// <summary>Removes the key's ban; true when it was still running at that moment (the clock is read under the lock).</summary>
-    private bool ForgetRunning(string key)
+    /// <summary>
+    /// Removes the key's ban; true when it was still running at that moment (the clock is read under the lock), with the
+    /// ban's subject.
+    /// </summary>
+    private (bool Lifted, BanSubject? Subject) ForgetRunning(string key)
     {
         lock (_write)
         {
             if (!_bans.TryGetValue(key, out var known))
             {
-                return false;
+                return (false, null);
             }
 
             var next = new Dictionary<string, KnownBan>(_bans, StringComparer.Ordinal);
             next.Remove(key);
             _bans = next;
-            return known.Ban.IsActive(time.GetUtcNow());
+            return known.Ban.IsActive(time.GetUtcNow()) ? (true, known.Ban.Subject) : (false, null);
         }
     }
 

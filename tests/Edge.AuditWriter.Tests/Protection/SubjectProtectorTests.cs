@@ -47,13 +47,59 @@ public sealed class SubjectProtectorTests
         Assert.StartsWith("\"subject\":{\"protection\":\"aes-256-gcm\",\"nonce\":\"", text[subjectStart..], StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Protect_SubjectWithBanKey_SealsItRevealsItWithTheKeyAndErasesItWithout()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        var leaf = AuditRecordSerializer.Serialize(new AuditRecord
+        {
+            Id = "b1",
+            Type = AuditEventTypes.ThreatBanned,
+            Time = new DateTimeOffset(2026, 11, 30, 8, 0, 0, TimeSpan.Zero),
+            Instance = "edge-1",
+            Tenant = "acme",
+            Decision = "banned",
+            Attributes = new Dictionary<string, string> { ["rule"] = "abuse" },
+            Subject = new AuditSubject { Principal = "alice", ClientIp = "203.0.113.9", Details = [new("banKey", "acme:alice"), new("banReason", "ticket 42")] },
+        });
+
+        var spliced = Splice(leaf, "b1", key);
+        var rewritten = Rewrite(leaf, "b1", key);
+        var (revealed, principal) = SubjectProtector.Reveal(spliced, "b1", key);
+        var (erased, _) = SubjectProtector.Reveal(spliced, "b1", null);
+
+        Assert.DoesNotContain("acme:alice", Encoding.UTF8.GetString(spliced), StringComparison.Ordinal);
+        Assert.DoesNotContain("ticket 42", Encoding.UTF8.GetString(spliced), StringComparison.Ordinal);
+        Assert.DoesNotContain("acme:alice", Encoding.UTF8.GetString(rewritten), StringComparison.Ordinal);
+        Assert.Equal("alice", principal);
+        Assert.Equal(
+            "{\"protection\":\"aes-256-gcm\",\"principal\":\"alice\",\"clientIp\":\"203.0.113.9\",\"banKey\":\"acme:alice\",\"banReason\":\"ticket 42\"}",
+            revealed["data"]!["subject"]!.ToJsonString());
+        Assert.Equal("acme:alice", SubjectProtector.Reveal(rewritten, "b1", key).Record["data"]!["subject"]!["banKey"]!.GetValue<string>());
+        Assert.Equal("{\"protection\":\"erased\"}", erased["data"]!["subject"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void Protect_SubjectWithoutDetails_SealsTheSamePlaintextAsBefore()
+    {
+        // A subject sealed before details existed ({"principal","clientIp"}) must open the same: the plaintext is unchanged.
+        var key = RandomNumberGenerator.GetBytes(32);
+        var v2 = Protect(V1("r1", "alice", "203.0.113.9"), "r1", key);
+        var subject = System.Text.Json.JsonDocument.Parse(v2).RootElement.GetProperty("data").GetProperty("subject");
+        var plaintext = SubjectKeyring.Decrypt(
+            key, [.. Convert.FromBase64String(subject.GetProperty("nonce").GetString()!), .. Convert.FromBase64String(subject.GetProperty("ciphertext").GetString()!)], Encoding.UTF8.GetBytes("r1"));
+
+        Assert.Equal("{\"principal\":\"alice\",\"clientIp\":\"203.0.113.9\"}", Encoding.UTF8.GetString(plaintext).TrimEnd(' '));
+        Assert.Equal(64, plaintext.Length);
+    }
+
     private static byte[] Splice(byte[] leaf, string id, byte[]? key)
     {
         Assert.NotNull(LeafSummary.TryParse(leaf, out var layout, out var error));
         Assert.Null(error);
         using var cipher = key is null ? null : SubjectKeyring.CreateCipher(key);
         var principal = LeafSummary.TryParse(leaf, out _)!.Principal;
-        var subject = principal is null && layout!.Value.ClientIp is null ? null : new PlainSubject(principal, layout!.Value.ClientIp);
+        var subject = principal is null && layout!.Value.ClientIp is null ? null : new PlainSubject(principal, layout!.Value.ClientIp, layout!.Value.SubjectDetails);
         return SubjectProtector.Protect(leaf, layout!.Value, id, subject, cipher);
     }
 

@@ -72,7 +72,8 @@ public sealed class LocalAuditFileTests
         await edge.WriteConfigAsync(config.Replace("\"00:15:00\"", "\"00:10:00\"", StringComparison.Ordinal));
         var reloaded = await WaitForRecordAsync(path, r => Type(r) == "dev.edge.audit.config.applied.v1", skip: appliedBefore);
 
-        Assert.Equal("203.0.113.30", ban.GetProperty("data").GetProperty("attributes").GetProperty("key").GetString());
+        Assert.Equal("203.0.113.30", ban.GetProperty("data").GetProperty("subject").GetProperty("banKey").GetString());
+        Assert.Equal("203.0.113.30", ban.GetProperty("data").GetProperty("subject").GetProperty("clientIp").GetString());
         Assert.Equal("banned", ban.GetProperty("data").GetProperty("decision").GetString());
         Assert.Equal(approvalId, requested.GetProperty("data").GetProperty("attributes").GetProperty("approvalId").GetString());
         Assert.Equal("applied", reloaded.GetProperty("data").GetProperty("decision").GetString());

@@ -86,7 +86,7 @@ public sealed class BanRemovalTests : IAsyncLifetime
                     using var record = JsonDocument.Parse(line);
                     if (record.RootElement.GetProperty("type").GetString() == Edge.Audit.Records.AuditEventTypes.ThreatUnbanned)
                     {
-                        keys.Add(record.RootElement.GetProperty("data").GetProperty("attributes").GetProperty("key").GetString());
+                        keys.Add(record.RootElement.GetProperty("data").GetProperty("subject").GetProperty("banKey").GetString());
                     }
                 }
 

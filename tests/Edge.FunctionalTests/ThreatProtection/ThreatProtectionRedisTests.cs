@@ -79,12 +79,14 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
         Assert.DoesNotContain(_backend.Received, r => r.RequestMessage!.Path == "/threat/sixth");
 
         var requestId = sixth.Headers.GetValues("X-Request-Id").Single();
-        var records = await WaitForRecordsAsync(rs => rs.Any(r => Id(r) == requestId) && OfType(rs, AuditEventTypes.ThreatBanned).Any(b => Attribute(b, "key") == client));
+        var records = await WaitForRecordsAsync(rs => rs.Any(r => Id(r) == requestId) && OfType(rs, AuditEventTypes.ThreatBanned).Any(b => BanKey(b) == client));
         var blocked = Data(records.Single(r => Id(r) == requestId));
         Assert.Equal("deny", blocked.GetProperty("decision").GetString());
         Assert.Equal("threat", blocked.GetProperty("step").GetString());
         Assert.Equal(403, blocked.GetProperty("status").GetInt32());
-        var ban = Assert.Single(OfType(records, AuditEventTypes.ThreatBanned), b => Attribute(b, "key") == client);
+        var ban = Assert.Single(OfType(records, AuditEventTypes.ThreatBanned), b => BanKey(b) == client);
+        Assert.Equal(client, Subject(ban).GetProperty("clientIp").GetString());
+        Assert.Null(Attribute(ban, "key"));
         Assert.Equal("bad-tokens", Attribute(ban, "rule"));
         Assert.Equal("AuthenticationFailed", Attribute(ban, "reason"));
         Assert.Equal("banned", Data(ban).GetProperty("decision").GetString());
@@ -125,7 +127,7 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
     public async Task ManualBanAndUnban_ThroughManagementApi_SharedAndAudited()
     {
         const string client = "198.51.100.3";
-        using var added = await _first.Management.PostAsJsonAsync("/edge/bans", new { key = client, @for = "00:10:00", reason = "incident 7" });
+        using var added = await _first.Management.PostAsJsonAsync("/edge/bans", new { key = client, @for = "00:10:00", reason = "incident 7", principal = "carol" });
         Assert.Equal(HttpStatusCode.Created, added.StatusCode);
 
         using (var blocked = await SendAsync(_second, client, ValidToken()))
@@ -165,12 +167,16 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
             Assert.Equal("ban_not_found", problem.RootElement.GetProperty("code").GetString());
         }
 
-        var records = await WaitForRecordsAsync(rs => OfType(rs, AuditEventTypes.ThreatUnbanned).Any(r => Attribute(r, "key") == client));
-        var ban = Assert.Single(OfType(records, AuditEventTypes.ThreatBanned), r => Attribute(r, "key") == client);
-        Assert.Equal("incident 7", Attribute(ban, "reason"));
+        var records = await WaitForRecordsAsync(rs => OfType(rs, AuditEventTypes.ThreatUnbanned).Any(r => BanKey(r) == client));
+        var ban = Assert.Single(OfType(records, AuditEventTypes.ThreatBanned), r => BanKey(r) == client);
+        Assert.Equal("incident 7", Subject(ban).GetProperty("banReason").GetString());
+        Assert.Equal("carol", Subject(ban).GetProperty("principal").GetString());
+        Assert.Null(Attribute(ban, "reason"));
         Assert.Equal("management", Attribute(ban, "by"));
         Assert.Equal("manual", Data(ban).GetProperty("reason").GetString());
-        var unban = Assert.Single(OfType(records, AuditEventTypes.ThreatUnbanned), r => Attribute(r, "key") == client);
+        // Lifted on the other instance: the ban's subject came back from Redis with it, so the lift is erased with the ban.
+        var unban = Assert.Single(OfType(records, AuditEventTypes.ThreatUnbanned), r => BanKey(r) == client);
+        Assert.Equal("carol", Subject(unban).GetProperty("principal").GetString());
         Assert.Equal("unbanned", Data(unban).GetProperty("decision").GetString());
     }
 
@@ -220,6 +226,11 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
     [InlineData("{\"key\":\"\\ud800\",\"for\":\"00:10:00\"}")]
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"reason\":\"a\\udc00\"}")]
     [InlineData("{\"\\ud800\":\"x\",\"key\":\"198.51.100.9\",\"for\":\"00:10:00\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"principal\":\"\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"principal\":\"a b\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"principal\":7}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"tenant\":\"\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"principal\":\"a\",\"principal\":\"b\"}")]
     public async Task AddBan_BadInput_Answers400ProblemAndBansNothing(string body)
     {
         using var content = new StringContent(body, Encoding.UTF8, "application/json");
@@ -386,9 +397,12 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
         IReadOnlyList<JsonElement> records = [];
         for (var attempt = 0; attempt < 150; attempt++)
         {
-            using (var store = AuditStore.OpenReadOnly(_writer.StorePath))
+            // Through the read API: ban keys are sealed in the subject of the stored leaves.
+            using (var client = _writer.Client(WriterFixture.GlobalAuditorKey))
+            using (var page = JsonDocument.Parse(await client.GetStringAsync("/audit/records?limit=1000&order=asc")))
             {
-                records = [.. store.Export(new RecordQuery()).Select(r => JsonDocument.Parse(r.Leaf).RootElement)];
+                records = [.. page.RootElement.GetProperty("records").EnumerateArray()
+                    .Select(r => r.GetProperty("record")).Where(r => r.ValueKind == JsonValueKind.Object).Select(r => r.Clone())];
             }
 
             if (done(records))
@@ -405,6 +419,10 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
     private static string? Id(JsonElement record) => record.GetProperty("id").GetString();
 
     private static JsonElement Data(JsonElement record) => record.GetProperty("data");
+
+    private static JsonElement Subject(JsonElement record) => Data(record).GetProperty("subject");
+
+    private static string? BanKey(JsonElement record) => Subject(record).TryGetProperty("banKey", out var key) ? key.GetString() : null;
 
     private static string? Attribute(JsonElement record, string name) =>
         Data(record).GetProperty("attributes").TryGetProperty(name, out var value) ? value.GetString() : null;

@@ -112,10 +112,10 @@ public sealed class ThreatMonitorUnbanTests : IAsyncLifetime
 
         public IReadOnlyList<string> UnbannedKeys => [.. _unbanned];
 
-        public void Banned(string key, string? rule, DateTimeOffset until, string reason, string by)
+        public void Banned(string key, string? rule, DateTimeOffset until, string reason, string by, BanSubject? subject)
         {
         }
 
-        public void Unbanned(string key, string by) => _unbanned.Enqueue(key);
+        public void Unbanned(string key, string by, BanSubject? subject) => _unbanned.Enqueue(key);
     }
 }
