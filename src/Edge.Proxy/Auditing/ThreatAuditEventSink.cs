@@ -56,7 +56,6 @@ internal sealed class ThreatAuditEventSink(SecurityEventWriter events)
             return;
         }
 
-        var record = events.NewRecord(type, decision, IEdgeThreatGate.StepName, reason, attributes);
         if (subject is null || subject.IsEmpty)
         {
             // Nothing to seal them under: as before, in the attributes.
@@ -64,16 +63,15 @@ internal sealed class ThreatAuditEventSink(SecurityEventWriter events)
             {
                 attributes[name == BanKeyMember ? "key" : "reason"] = value;
             }
-        }
-        else
-        {
-            record = record with
-            {
-                Tenant = subject.Tenant,
-                Subject = new AuditSubject { Principal = subject.Principal, ClientIp = subject.ClientIp, Details = details },
-            };
+
+            events.Append(events.NewRecord(type, decision, IEdgeThreatGate.StepName, reason, attributes));
+            return;
         }
 
-        events.Append(record);
+        events.Append(events.NewRecord(type, decision, IEdgeThreatGate.StepName, reason, attributes) with
+        {
+            Tenant = subject.Tenant,
+            Subject = new AuditSubject { Principal = subject.Principal, ClientIp = subject.ClientIp, Details = details },
+        });
     }
 }
