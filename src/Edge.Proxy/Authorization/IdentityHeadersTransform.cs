@@ -1,4 +1,5 @@
 using Edge.Proxy.Pipeline;
+using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Transforms;
 
 namespace Edge.Proxy.Authorization;
@@ -36,13 +37,19 @@ internal sealed class IdentityHeadersTransform(IdentityHeaderNames names, TimePr
         if (authentication.SigningKey is { } key)
         {
             var timestamp = time.GetUtcNow().ToUnixTimeSeconds();
-            var signature = IdentitySignature.Compute(key, timestamp, request.RequestId, http.Request.Method, identity.Principal, http.GetTenant()?.Tenant, roles);
+            var signature = IdentitySignature.Compute(key, timestamp, request.RequestId, http.Request.Method, RequestTarget(context), identity.Principal, http.GetTenant()?.Tenant, roles);
             Set(context, names.Timestamp, timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
             Set(context, names.Signature, signature);
         }
 
         return ValueTask.CompletedTask;
     }
+
+    // The route's own transforms (path and query ones included) have run: YARP applies providers after them, and builds
+    // the destination address from the same three values once the last transform is done. Signing the path and query
+    // of that address is signing the request target the backend receives.
+    private static string RequestTarget(RequestTransformContext context) =>
+        RequestUtilities.MakeDestinationAddress(context.DestinationPrefix, context.Path, context.Query.QueryString).PathAndQuery;
 
     private static void Set(RequestTransformContext context, string name, string value)
     {

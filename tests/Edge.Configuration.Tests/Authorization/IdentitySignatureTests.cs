@@ -12,24 +12,27 @@ public sealed class IdentitySignatureTests
     public void Compute_DocumentedString_MatchesIndependentHmac()
     {
         // The exact string documented in docs/authentication.md, built by hand.
-        var documented = "edge-identity-v1\n1700000000\n0192f0c1d2e3\nPOST\nalice\nacme\nAgent,Viewer";
-        var expected = "v1=" + Convert.ToHexStringLower(HMACSHA256.HashData(Key, Encoding.UTF8.GetBytes(documented)));
+        var documented = "edge-identity-v2\n1700000000\n0192f0c1d2e3\nPOST\n/orders/7?expand=items\nalice\nacme\nAgent,Viewer";
+        var expected = "v2=" + Convert.ToHexStringLower(HMACSHA256.HashData(Key, Encoding.UTF8.GetBytes(documented)));
 
-        var signature = IdentitySignature.Compute(Key, 1700000000, "0192f0c1d2e3", "POST", "alice", "acme", "Agent,Viewer");
+        var signature = IdentitySignature.Compute(Key, 1700000000, "0192f0c1d2e3", "POST", "/orders/7?expand=items", "alice", "acme", "Agent,Viewer");
 
-        Assert.Equal(documented, IdentitySignature.SignedString(1700000000, "0192f0c1d2e3", "POST", "alice", "acme", "Agent,Viewer"));
+        Assert.Equal(documented, IdentitySignature.SignedString(1700000000, "0192f0c1d2e3", "POST", "/orders/7?expand=items", "alice", "acme", "Agent,Viewer"));
         Assert.Equal(expected, signature);
     }
 
     [Fact]
     public void Verify_AnyFieldChanged_Fails()
     {
-        var signature = IdentitySignature.Compute(Key, 1700000000, "r1", "GET", "alice", null, "Agent");
+        var signature = IdentitySignature.Compute(Key, 1700000000, "r1", "GET", "/x", "alice", null, "Agent");
 
-        Assert.True(IdentitySignature.Verify(Key, signature, 1700000000, "r1", "GET", "alice", "", "Agent"));
-        Assert.False(IdentitySignature.Verify(Key, signature, 1700000001, "r1", "GET", "alice", null, "Agent"));
-        Assert.False(IdentitySignature.Verify(Key, signature, 1700000000, "r1", "GET", "alice", "acme", "Agent"));
-        Assert.False(IdentitySignature.Verify(Key, signature, 1700000000, "r1", "GET", "alice", null, "Admin"));
+        Assert.True(IdentitySignature.Verify(Key, signature, 1700000000, "r1", "GET", "/x", "alice", "", "Agent"));
+        Assert.False(IdentitySignature.Verify(Key, signature, 1700000001, "r1", "GET", "/x", "alice", null, "Agent"));
+        Assert.False(IdentitySignature.Verify(Key, signature, 1700000000, "r1", "GET", "/x", "alice", "acme", "Agent"));
+        Assert.False(IdentitySignature.Verify(Key, signature, 1700000000, "r1", "GET", "/x", "alice", null, "Admin"));
+        Assert.False(IdentitySignature.Verify(Key, signature, 1700000000, "r1", "GET", "/y", "alice", null, "Agent"));
+        Assert.False(IdentitySignature.Verify(Key, signature, 1700000000, "r1", "GET", "/x?admin=1", "alice", null, "Agent"));
+        Assert.False(IdentitySignature.Verify(Key, signature, 1700000000, "r1", "DELETE", "/x", "alice", null, "Agent"));
     }
 
     [Theory]
@@ -43,9 +46,9 @@ public sealed class IdentitySignatureTests
     {
         var now = DateTimeOffset.FromUnixTimeSeconds(1700000000);
         var timestamp = 1700000000 + offsetSeconds;
-        var signature = IdentitySignature.Compute(Key, timestamp, "r1", "GET", "alice", "acme", "Agent");
+        var signature = IdentitySignature.Compute(Key, timestamp, "r1", "GET", "/x", "alice", "acme", "Agent");
 
-        Assert.Equal(accepted, IdentitySignature.Verify(Key, signature, timestamp, "r1", "GET", "alice", "acme", "Agent", now, TimeSpan.FromSeconds(60)));
-        Assert.False(IdentitySignature.Verify(Key, signature, timestamp, "r1", "GET", "mallory", "acme", "Agent", now, TimeSpan.FromSeconds(60)));
+        Assert.Equal(accepted, IdentitySignature.Verify(Key, signature, timestamp, "r1", "GET", "/x", "alice", "acme", "Agent", now, TimeSpan.FromSeconds(60)));
+        Assert.False(IdentitySignature.Verify(Key, signature, timestamp, "r1", "GET", "/x", "mallory", "acme", "Agent", now, TimeSpan.FromSeconds(60)));
     }
 }

@@ -212,8 +212,9 @@ public sealed class JwtAuthenticationTests : IAsyncLifetime
         string Header(string name) => headers.Single(h => h.Key.Equals(name, StringComparison.OrdinalIgnoreCase)).Value.Single();
         var key = Encoding.UTF8.GetBytes("identity-signing-key-for-tests-0123456789");
         var timestamp = long.Parse(Header("X-Edge-Timestamp"), System.Globalization.CultureInfo.InvariantCulture);
-        Assert.True(IdentitySignature.Verify(key, Header("X-Edge-Signature"), timestamp, Header("X-Request-Id"), "POST", Header("X-Edge-Principal"), Header("X-Edge-Tenant"), Header("X-Edge-Roles")));
-        Assert.False(IdentitySignature.Verify(key, Header("X-Edge-Signature"), timestamp, Header("X-Request-Id"), "POST", "bob", "globex", "Agent"));
+        Assert.True(IdentitySignature.Verify(key, Header("X-Edge-Signature"), timestamp, Header("X-Request-Id"), "POST", "/signed/x", Header("X-Edge-Principal"), Header("X-Edge-Tenant"), Header("X-Edge-Roles")));
+        Assert.False(IdentitySignature.Verify(key, Header("X-Edge-Signature"), timestamp, Header("X-Request-Id"), "POST", "/signed/x", "bob", "globex", "Agent"));
+        Assert.False(IdentitySignature.Verify(key, Header("X-Edge-Signature"), timestamp, Header("X-Request-Id"), "POST", "/signed/admin", Header("X-Edge-Principal"), Header("X-Edge-Tenant"), Header("X-Edge-Roles")));
         Assert.Equal("acme", Header("X-Edge-Tenant"));
     }
 
