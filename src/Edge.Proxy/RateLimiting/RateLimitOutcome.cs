@@ -23,7 +23,12 @@ internal static class RateLimitOutcome
         http.Features.Set(EdgeRateLimitFeature.For(decision.Outcome, decision.FallbackReasonTag));
         if (oneOfSeveral)
         {
-            ReportedHeaders.Offer(http, policy, decision, now);
+            // A policy with Headers None stays hidden while it admits; when it refuses, the 429 carries no other
+            // policy's count, which would contradict it.
+            if (!decision.Admitted || RateLimitHeaders.Any(policy))
+            {
+                ReportedHeaders.Offer(http, policy, decision, now);
+            }
         }
         else if (RateLimitHeaders.Any(policy))
         {

@@ -80,6 +80,43 @@ public sealed class RateLimitHeaderStyleTests
     }
 
     [Fact]
+    public async Task EdgeRateLimit_HiddenPolicyBesideAVisibleOne_VisibleHeadersUntilTheHiddenOneRefuses()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-03-01T12:00:00Z"));
+        using var backend = Backend.Start();
+        var config = ProxyJson.Create(
+            backend.Url,
+            new Dictionary<string, object>
+            {
+                ["limited"] = ProxyJson.Route(
+                    "/limited/{**rest}",
+                    new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" },
+                    new Dictionary<string, string> { ["EdgeRateLimit"] = "visible" },
+                    new Dictionary<string, string> { ["EdgeRateLimit"] = "hidden" }),
+            },
+            new
+            {
+                RateLimits = new Dictionary<string, object>
+                {
+                    ["visible"] = new { Limit = 100, Window = "00:01:00", Headers = "Legacy" },
+                    ["hidden"] = new { Limit = 1, Window = "00:01:00", Headers = "None" },
+                },
+            });
+        await using var edge = await EdgeHost.StartAsync(config, timeProvider: time);
+
+        using var admitted = await edge.Client.SendAsync(RateLimitRoutes.Get());
+        using var refused = await edge.Client.SendAsync(RateLimitRoutes.Get());
+
+        Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);
+        Assert.Equal("100", RateLimitRoutes.Header(admitted, "X-RateLimit-Limit"));
+        Assert.Equal("99", RateLimitRoutes.Header(admitted, "X-RateLimit-Remaining"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("60", RateLimitRoutes.Header(refused, "Retry-After"));
+        Assert.Null(RateLimitRoutes.Header(refused, "X-RateLimit-Limit"));
+        Assert.Null(RateLimitRoutes.Header(refused, "X-RateLimit-Remaining"));
+    }
+
+    [Fact]
     public async Task EdgeRateLimit_HeadersNone_NoRateLimitHeadersButStill429()
     {
         using var backend = Backend.Start();
