@@ -1,5 +1,6 @@
 using System.Text;
 using Edge.Proxy.Pipeline;
+using Yarp.ReverseProxy.Transforms;
 
 namespace Edge.Proxy.Webhooks;
 
@@ -92,6 +93,13 @@ internal sealed partial class WebhookStep(
             {
                 request.RegisterCleanup(new UnacceptedDeliveryRelease(replay, new ReplayReservation(policy.Name, deliveryId, reservedSignature)));
             }
+        }
+
+        if (policy.Scheme == WebhookScheme.Telegram)
+        {
+            // Telegram's token is the shared secret itself, not a signature: like an API key, the backend gets the
+            // verified delivery, never the credential (a legacy backend would log it with the other headers).
+            RequestTransform.RemoveHeader(context.Transform, TelegramVerifier.TokenHeader);
         }
 
         http.Features.Set(new EdgeSignatureFeature(_scheme, "valid"));
