@@ -14,10 +14,23 @@ internal static class RateLimitOutcome
     public const string UnavailableCode = RateLimitCodes.Unavailable;
 
     /// <summary>Applies <paramref name="decision"/> to the request; returns the denial when it was refused.</summary>
-    public static EdgeDenial? Apply(HttpContext http, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset now)
+    /// <param name="oneOfSeveral">
+    /// The route runs more than one rate-limit step: the response then reports the most restrictive decision (see
+    /// <see cref="ReportedHeaders"/>) instead of whichever step's headers happened to be written last.
+    /// </param>
+    public static EdgeDenial? Apply(HttpContext http, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset now, bool oneOfSeveral = false)
     {
         http.Features.Set(EdgeRateLimitFeature.For(decision.Outcome, decision.FallbackReasonTag));
-        if (RateLimitHeaders.Any(policy))
+        if (oneOfSeveral)
+        {
+            // A policy with Headers None stays hidden while it admits; when it refuses, the 429 carries no other
+            // policy's count, which would contradict it.
+            if (!decision.Admitted || RateLimitHeaders.Any(policy))
+            {
+                ReportedHeaders.Offer(http, policy, decision, now);
+            }
+        }
+        else if (RateLimitHeaders.Any(policy))
         {
             // A reused state object and a static callback: the headers are formatted when the response starts.
             http.Response.OnStarting(static state => ((PendingHeaders)state).WriteAsync(), PendingHeaders.Rent(http.Response, policy, decision, now));
@@ -79,5 +92,47 @@ internal static class RateLimitOutcome
             Volatile.Write(ref s_free[Thread.GetCurrentProcessorId() & (s_free.Length - 1)], this);
             return Task.CompletedTask;
         }
+    }
+
+    /// <summary>
+    /// The one decision a response reports when its route has several rate-limit steps: the refusing one, else the one
+    /// with the fewest tokens left, in that policy's header style. Each step writing its own headers left the response
+    /// with the first step's (response-start callbacks run last-registered first), so a route limited by a small policy
+    /// after a large one answered 429 with <c>X-RateLimit-Remaining: 96</c> of the large one, and a client could never
+    /// see the binding limit coming. Only routes with several steps pay for this object.
+    /// </summary>
+    private sealed class ReportedHeaders(HttpResponse response, RateLimitPolicy policy, RateLimitDecision decision, DateTimeOffset now)
+    {
+        private RateLimitPolicy _policy = policy;
+        private RateLimitDecision _decision = decision;
+        private DateTimeOffset _now = now;
+
+        public static void Offer(HttpContext http, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset now)
+        {
+            if (http.Features.Get<ReportedHeaders>() is { } reported)
+            {
+                if (MoreRestrictive(decision, reported._decision))
+                {
+                    (reported._policy, reported._decision, reported._now) = (policy, decision, now);
+                }
+
+                return;
+            }
+
+            var created = new ReportedHeaders(http.Response, policy, decision, now);
+            http.Features.Set(created);
+            http.Response.OnStarting(static state => ((ReportedHeaders)state).WriteAsync(), created);
+        }
+
+        private Task WriteAsync()
+        {
+            RateLimitHeaders.Write(response.Headers, _policy, _decision, _now);
+            return Task.CompletedTask;
+        }
+
+        // A refusal binds; otherwise fewer tokens left binds sooner. Unknown remaining (an outage mode that only knows
+        // the limit) binds least.
+        private static bool MoreRestrictive(in RateLimitDecision candidate, in RateLimitDecision current) =>
+            current.Admitted && (!candidate.Admitted || (candidate.Remaining ?? long.MaxValue) < (current.Remaining ?? long.MaxValue));
     }
 }

@@ -7,7 +7,8 @@ namespace Edge.Proxy.RateLimiting;
 /// Resolves the request's partition, asks the policy's limiter, and applies the decision (<see cref="RateLimitOutcome"/>):
 /// the rate-limit headers go on the response whatever happens next (backend answer, later denial, or this step's 429/503).
 /// </summary>
-internal sealed class RateLimitStep(EdgeRateLimiter limiter, TimeProvider time) : IEdgeStep
+/// <param name="oneOfSeveral">The route has more than one <c>EdgeRateLimit</c> step (the response reports the binding one).</param>
+internal sealed class RateLimitStep(EdgeRateLimiter limiter, TimeProvider time, bool oneOfSeveral = false) : IEdgeStep
 {
     public ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
     {
@@ -25,7 +26,7 @@ internal sealed class RateLimitStep(EdgeRateLimiter limiter, TimeProvider time) 
         Apply(http, await pending);
 
     private EdgeStepResult Apply(HttpContext http, in RateLimitDecision decision) =>
-        RateLimitOutcome.Apply(http, limiter.Policy, decision, time.GetUtcNow()) is { } denial
+        RateLimitOutcome.Apply(http, limiter.Policy, decision, time.GetUtcNow(), oneOfSeveral) is { } denial
             ? EdgeStepResult.Deny(denial)
             : EdgeStepResult.Continue;
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using Edge.Proxy.Pipeline;
+using Yarp.ReverseProxy.Transforms;
 
 namespace Edge.Proxy.Webhooks;
 
@@ -94,6 +95,13 @@ internal sealed partial class WebhookStep(
             }
         }
 
+        if (policy.Scheme == WebhookScheme.Telegram)
+        {
+            // Telegram's token is the shared secret itself, not a signature: like an API key, the backend gets the
+            // verified delivery, never the credential (a legacy backend would log it with the other headers).
+            RequestTransform.RemoveHeader(context.Transform, TelegramVerifier.TokenHeader);
+        }
+
         http.Features.Set(new EdgeSignatureFeature(_scheme, "valid"));
         metrics.Verification(routeId, policy.Name, _scheme, "valid");
         return EdgeStepResult.Continue;
@@ -104,7 +112,7 @@ internal sealed partial class WebhookStep(
         await replay.TryRegisterAsync(policy.Name, id, policy.ReplayTtl, rejectWhenRedisUnavailable) switch
         {
             ReplayCheck.Duplicate => Fail(http, policy.Options.ReplayStatus, WebhookCodes.ReplayedDelivery, "Replayed delivery", duplicateReason),
-            ReplayCheck.Unavailable => Fail(http, StatusCodes.Status503ServiceUnavailable, WebhookCodes.ReplayStoreUnavailable, "Replay check unavailable", WebhookCodes.ReplayStoreUnavailable),
+            ReplayCheck.Unavailable => Fail(http, StatusCodes.Status503ServiceUnavailable, WebhookCodes.ReplayStoreUnavailable, "Replay check unavailable", WebhookCodes.ReplayStoreUnavailable, UnavailableRetryAfter),
             _ => null,
         };
 
@@ -151,12 +159,15 @@ internal sealed partial class WebhookStep(
     private static bool IsSafeChallenge(string? challenge) =>
         challenge is { Length: > 0 and <= MaxChallengeLength } && challenge.All(c => c is > ' ' and < '\x7f' and not '<' and not '>' and not '&' and not '"' and not '\'');
 
-    private EdgeStepResult Fail(HttpContext http, int status, string code, string title, string reason)
+    // Like the edge's other store-unavailable 503s (approvals, bans): a sender's retry policy may honour it.
+    private static readonly Dictionary<string, string> UnavailableRetryAfter = new() { ["Retry-After"] = "5" };
+
+    private EdgeStepResult Fail(HttpContext http, int status, string code, string title, string reason, IReadOnlyDictionary<string, string>? headers = null)
     {
         http.Features.Set(new EdgeSignatureFeature(_scheme, reason));
         metrics.Verification(routeId, policy.Name, _scheme, reason);
         Log.Rejected(logger, routeId, policy.Name, reason);
-        return EdgeStepResult.Deny(new EdgeDenial(status, code, title, Detail(code)) { Reason = reason });
+        return EdgeStepResult.Deny(new EdgeDenial(status, code, title, Detail(code)) { Reason = reason, Headers = headers });
     }
 
     // Client-facing details are fixed sentences: they never echo the expected signature or any key material.

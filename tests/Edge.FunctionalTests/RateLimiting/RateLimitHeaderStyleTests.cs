@@ -29,6 +29,93 @@ public sealed class RateLimitHeaderStyleTests
         Assert.Equal("\"orders-api\";r=99;t=1", RateLimitRoutes.Header(first, "RateLimit"));
     }
 
+    [Theory]
+    [InlineData("big", "small")]
+    [InlineData("small", "big")]
+    public async Task EdgeRateLimit_TwoPoliciesOnOneRoute_HeadersReportTheBindingPolicy(string first, string second)
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-03-01T12:00:00Z"));
+        using var backend = Backend.Start();
+        var config = ProxyJson.Create(
+            backend.Url,
+            new Dictionary<string, object>
+            {
+                ["limited"] = ProxyJson.Route(
+                    "/limited/{**rest}",
+                    new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" },
+                    new Dictionary<string, string> { ["EdgeRateLimit"] = first },
+                    new Dictionary<string, string> { ["EdgeRateLimit"] = second }),
+            },
+            new
+            {
+                RateLimits = new Dictionary<string, object>
+                {
+                    ["big"] = new { Limit = 100, Window = "00:01:00", Headers = "Both", ResetFormat = "Delta" },
+                    ["small"] = new { Limit = 3, Window = "00:00:30", Headers = "Both", ResetFormat = "Delta" },
+                },
+            });
+        await using var edge = await EdgeHost.StartAsync(config, timeProvider: time);
+
+        var responses = new List<HttpResponseMessage>();
+        for (var i = 0; i < 4; i++)
+        {
+            responses.Add(await edge.Client.SendAsync(RateLimitRoutes.Get()));
+        }
+
+        // The small policy binds from the first request on: 2 of 3 left against 99 of 100.
+        Assert.Equal("3", RateLimitRoutes.Header(responses[0], "X-RateLimit-Limit"));
+        Assert.Equal("2", RateLimitRoutes.Header(responses[0], "X-RateLimit-Remaining"));
+        Assert.Equal("\"small\";q=3;w=30", RateLimitRoutes.Header(responses[0], "RateLimit-Policy"));
+        Assert.Equal(HttpStatusCode.OK, responses[2].StatusCode);
+        Assert.Equal("0", RateLimitRoutes.Header(responses[2], "X-RateLimit-Remaining"));
+
+        var refused = responses[3];
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("3", RateLimitRoutes.Header(refused, "X-RateLimit-Limit"));
+        Assert.Equal("0", RateLimitRoutes.Header(refused, "X-RateLimit-Remaining"));
+        Assert.Equal("\"small\";q=3;w=30", RateLimitRoutes.Header(refused, "RateLimit-Policy"));
+        Assert.Equal("\"small\";r=0;t=30", RateLimitRoutes.Header(refused, "RateLimit"));
+        Assert.Equal("10", RateLimitRoutes.Header(refused, "Retry-After"));
+        responses.ForEach(response => response.Dispose());
+    }
+
+    [Fact]
+    public async Task EdgeRateLimit_HiddenPolicyBesideAVisibleOne_VisibleHeadersUntilTheHiddenOneRefuses()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-03-01T12:00:00Z"));
+        using var backend = Backend.Start();
+        var config = ProxyJson.Create(
+            backend.Url,
+            new Dictionary<string, object>
+            {
+                ["limited"] = ProxyJson.Route(
+                    "/limited/{**rest}",
+                    new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" },
+                    new Dictionary<string, string> { ["EdgeRateLimit"] = "visible" },
+                    new Dictionary<string, string> { ["EdgeRateLimit"] = "hidden" }),
+            },
+            new
+            {
+                RateLimits = new Dictionary<string, object>
+                {
+                    ["visible"] = new { Limit = 100, Window = "00:01:00", Headers = "Legacy" },
+                    ["hidden"] = new { Limit = 1, Window = "00:01:00", Headers = "None" },
+                },
+            });
+        await using var edge = await EdgeHost.StartAsync(config, timeProvider: time);
+
+        using var admitted = await edge.Client.SendAsync(RateLimitRoutes.Get());
+        using var refused = await edge.Client.SendAsync(RateLimitRoutes.Get());
+
+        Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);
+        Assert.Equal("100", RateLimitRoutes.Header(admitted, "X-RateLimit-Limit"));
+        Assert.Equal("99", RateLimitRoutes.Header(admitted, "X-RateLimit-Remaining"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("60", RateLimitRoutes.Header(refused, "Retry-After"));
+        Assert.Null(RateLimitRoutes.Header(refused, "X-RateLimit-Limit"));
+        Assert.Null(RateLimitRoutes.Header(refused, "X-RateLimit-Remaining"));
+    }
+
     [Fact]
     public async Task EdgeRateLimit_HeadersNone_NoRateLimitHeadersButStill429()
     {

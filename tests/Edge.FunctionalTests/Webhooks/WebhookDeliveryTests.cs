@@ -109,6 +109,20 @@ public sealed class WebhookDeliveryTests(WebhookEdgeFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Telegram_ValidDelivery_SecretTokenNotForwarded()
+    {
+        fixture.Backend.Server.ResetLogEntries();
+        var delivery = fixture.Valid(WebhookSchemes.Telegram);
+
+        using var response = await fixture.Edge.Client.SendAsync(delivery.ToRequest());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        AssertForwardedIdentical(delivery.Body);
+        var received = Assert.Single(fixture.Backend.Received).RequestMessage!;
+        Assert.DoesNotContain(received.Headers!.Keys, name => name.Equals("X-Telegram-Bot-Api-Secret-Token", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
     public async Task Telegram_BodyWithoutUpdateId_Refused()
     {
         fixture.Backend.Server.ResetLogEntries();

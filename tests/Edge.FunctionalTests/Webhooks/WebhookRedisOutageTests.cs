@@ -45,6 +45,7 @@ public sealed class WebhookRedisOutageTests
             Assert.Equal(HttpStatusCode.ServiceUnavailable, rejected.StatusCode);
             using var problem = JsonDocument.Parse(await rejected.Content.ReadAsStringAsync());
             Assert.Equal("replay_store_unavailable", problem.RootElement.GetProperty("code").GetString());
+            Assert.Equal(TimeSpan.FromSeconds(5), rejected.Headers.RetryAfter?.Delta);
             Assert.Equal(2, backend.Received.Count);
         }
         finally
