@@ -15,7 +15,8 @@ internal sealed class RateLimitStepFactory(RateLimiterRegistry registry, TimePro
         var errors = new ConfigErrorList();
         var policy = RateLimitPolicy.TryCreate(name, context.Edge.RateLimits[name], errors)
             ?? throw new InvalidOperationException($"rate-limit policy '{name}' is invalid: {string.Join("; ", errors.Errors)}");
-        var rateLimitSteps = context.Route.Transforms?.Count(transform => transform.ContainsKey(StepName)) ?? 0;
+        var rateLimitSteps = context.Route.Transforms?.Count(transform =>
+            EdgeStepRegistry.TryGetStepName(transform, out var step) && string.Equals(step, StepName, StringComparison.OrdinalIgnoreCase)) ?? 0;
         return new RateLimitStep(registry.GetOrCreate(policy), time, oneOfSeveral: rateLimitSteps > 1);
     }
 
