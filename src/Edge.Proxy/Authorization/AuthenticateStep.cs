@@ -20,8 +20,17 @@ internal sealed class AuthenticateStep(
 
     public async ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
     {
-        var request = context.Request;
         var http = context.HttpContext;
+
+        // Buffered only when form-encoded (AuthenticateStepFactory's body requirement), and not read when an anonymous
+        // route forwards every credential.
+        if (http.Features.Get<EdgeBodyFeature>() is { } body && !(options.Anonymous && options.ForwardAuthorization)
+            && FormCredentials.Carries(http.Request.ContentType, body.Body.Span))
+        {
+            runtime.Metrics.Failure(routeId, schemes.Length > 0 ? schemes[0].Validator.PolicyName : AuthenticateStepValidator.AnonymousPolicy, FormCredentials.Code);
+            return EdgeStepResult.Deny(FormCredentials.Denial);
+        }
+
         if (options.Anonymous)
         {
             http.Features.Set<IEdgeIdentityFeature>(new AuthenticationFeature(AnonymousMethod, identity: null));

@@ -34,6 +34,7 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
                     ["claim-tenant"] = ProxyJson.Route("/ct/{**rest}", Auth("partner-keys,corp"), new Dictionary<string, string> { ["EdgeTenant"] = "Claim", ["Name"] = "tenant_id" }),
                     ["anonymous"] = ProxyJson.Route("/anon/{**rest}", Auth("Anonymous")),
                     ["forward"] = ProxyJson.Route("/fw/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "partner-keys,corp", ["ForwardAuthorization"] = "true" }),
+                    ["anonymous-forward"] = ProxyJson.Route("/anon-fw/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "Anonymous", ["ForwardAuthorization"] = "true" }),
                 },
                 new
                 {
@@ -258,6 +259,105 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.False(Assert.Single(_backend.Received).RequestMessage!.Headers!.ContainsKey("X-Edge-Principal"));
+    }
+
+    [Theory]
+    [InlineData("access_token")]
+    [InlineData("ACCESS_TOKEN")]
+    [InlineData("access%5Ftoken")]
+    [InlineData("access.token")]
+    [InlineData("access+token")]
+    public async Task Authenticate_FormBodyAccessToken_Returns400AndAuditsDeny(string name)
+    {
+        // RFC 6750 section 2.2: a backend accepting body tokens would take the unchecked one for the caller.
+        var forged = TestTokens.Create(new(new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(new byte[48]), "HS256"), "admin");
+
+        using var response = await PostFormAsync("/k/1", $"note=x&{name}={forged}", "application/x-www-form-urlencoded", apiKey: NewKey);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("\"code\":\"credential_in_body\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(_backend.Received);
+        var audit = await _edge.LocalAuditDataAsync(response.Headers.GetValues("X-Request-Id").Single());
+        Assert.Equal((400, "deny", "EdgeAuthenticate", "credential_in_body"),
+            (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("step").GetString(), audit.GetProperty("reason").GetString()));
+    }
+
+    [Theory]
+    [InlineData("/k/1")]
+    [InlineData("/anon/1")]
+    [InlineData("/fw/1")]
+    public async Task Authenticate_FormBodyAccessTokenWithoutHeaderCredential_Returns400(string path)
+    {
+        // Refused before authentication: the client learns the body is not where credentials go, on every route that
+        // keeps unchecked credentials from the backend (an anonymous one and one forwarding the validated header included).
+        using var response = await PostFormAsync(path, "access_token=abc", "Application/X-WWW-Form-URLEncoded; charset=UTF-8");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("credential_in_body", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(_backend.Received);
+    }
+
+    [Fact]
+    public async Task Authenticate_FormBodyWithoutToken_ForwardedByteForByte()
+    {
+        const string form = "b=%2B+x&tokens=3&access_tokens=no&flag";
+
+        using var response = await PostFormAsync("/k/1", form, "application/x-www-form-urlencoded", apiKey: NewKey);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var received = Assert.Single(_backend.Received).RequestMessage!;
+        Assert.Equal(form, received.Body);
+        Assert.Equal("partner-a", received.Headers!["X-Edge-Principal"].Single());
+    }
+
+    [Fact]
+    public async Task Authenticate_JsonBodyNamingAccessToken_StreamedUnread()
+    {
+        // Only a form body is parsed into parameters by backends without being asked; others are not read by the edge.
+        const string json = "{\"access_token\":\"abc\"}";
+
+        using var response = await PostFormAsync("/k/1", json, "application/json", apiKey: NewKey);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(json, Assert.Single(_backend.Received).RequestMessage!.Body);
+    }
+
+    [Fact]
+    public async Task Anonymous_ForwardAuthorization_FormBodyAccessTokenForwarded()
+    {
+        // An anonymous route that forwards every credential (documented) reads no body.
+        using var response = await PostFormAsync("/anon-fw/1", "access_token=abc", "application/x-www-form-urlencoded");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("access_token=abc", Assert.Single(_backend.Received).RequestMessage!.Body);
+    }
+
+    [Fact]
+    public async Task Authenticate_FormMethodOverride_Returns400AndAuditsDeny()
+    {
+        // Rails, Laravel and Symfony dispatch this POST as a DELETE, a method the route's checks never saw.
+        using var response = await PostFormAsync("/k/7", "_method=DELETE", "application/x-www-form-urlencoded", apiKey: NewKey);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("\"code\":\"method_override\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(_backend.Received);
+        var audit = await _edge.LocalAuditDataAsync(response.Headers.GetValues("X-Request-Id").Single());
+        Assert.Equal((400, "deny", "Edge", "method_override:form"),
+            (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("step").GetString(), audit.GetProperty("reason").GetString()));
+    }
+
+    private Task<HttpResponseMessage> PostFormAsync(string path, string body, string contentType, string? apiKey = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body) };
+        request.Content.Headers.Remove("Content-Type");
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        if (apiKey is not null)
+        {
+            request.Headers.TryAddWithoutValidation("X-Api-Key", apiKey);
+        }
+
+        return _edge.Client.SendAsync(request);
     }
 
     private Task<HttpResponseMessage> SendAsync(string path, string? apiKey = null, string? token = null, string? tenant = null)
