@@ -262,6 +262,25 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("/k/1")]
+    [InlineData("/fw/1")]
+    public async Task Authenticate_UnderscoreSpellingOfKeyHeader_NeverForwarded(string path)
+    {
+        // PHP, WSGI and Rack read X_Api_Key as X-Api-Key; the edge checked only the dashed one.
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.TryAddWithoutValidation("X-Api-Key", NewKey);
+        request.Headers.TryAddWithoutValidation("X_Api_Key", "unchecked-key");
+        request.Headers.TryAddWithoutValidation("x_api_KEY", "unchecked-key-2");
+
+        using var response = await _edge.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var headers = Assert.Single(_backend.Received).RequestMessage!.Headers!;
+        Assert.DoesNotContain(headers.Keys, name => name.Contains('_', StringComparison.Ordinal));
+        Assert.Equal("partner-a", headers["X-Edge-Principal"].Single());
+    }
+
+    [Theory]
     [InlineData("access_token")]
     [InlineData("ACCESS_TOKEN")]
     [InlineData("access%5Ftoken")]
