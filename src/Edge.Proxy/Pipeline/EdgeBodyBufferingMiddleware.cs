@@ -234,8 +234,18 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
                 continue;
             }
 
-            firstStep ??= factory.Name;
-            onlyForm &= requirement.OnlyForm;
+            // A step reading every body answers for a refused one before a step that only reads forms (EdgeAuthenticate):
+            // a route that already buffered for its approval still names the approval on a 413.
+            if (!requirement.OnlyForm)
+            {
+                firstStep = onlyForm ? factory.Name : firstStep;
+                onlyForm = false;
+            }
+            else
+            {
+                firstStep ??= factory.Name;
+            }
+
             if (requirement.MaxBodyBytes is { } cap && (capping?.MaxBodyBytes is not { } smallest || cap < smallest))
             {
                 capping = requirement;

@@ -34,6 +34,7 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
                     ["claim-tenant"] = ProxyJson.Route("/ct/{**rest}", Auth("partner-keys,corp"), new Dictionary<string, string> { ["EdgeTenant"] = "Claim", ["Name"] = "tenant_id" }),
                     ["anonymous"] = ProxyJson.Route("/anon/{**rest}", Auth("Anonymous")),
                     ["forward"] = ProxyJson.Route("/fw/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "partner-keys,corp", ["ForwardAuthorization"] = "true" }),
+                    ["keys-body-limit"] = ProxyJson.Route("/kb/{**rest}", Auth("partner-keys"), new Dictionary<string, string> { ["EdgeRateLimit"] = "by-account" }),
                     ["anonymous-forward"] = ProxyJson.Route("/anon-fw/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "Anonymous", ["ForwardAuthorization"] = "true" }),
                 },
                 new
@@ -53,6 +54,7 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
                         ["corp"] = new { Type = "Jwt", Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, SigningKey = "env:" + _tokens.HmacEnvironmentVariable },
                     },
                     Roles = new Dictionary<string, string[]> { ["Agent"] = ["orders.read", "orders.write"], ["Viewer"] = ["orders.read"] },
+                    RateLimits = new Dictionary<string, object> { ["by-account"] = new { Limit = 100, Window = "01:00:00", Key = "{body:/account}" } },
                 }),
             // The test client connects from loopback, which acts as a trusted proxy when it sends X-Forwarded-For.
             new Dictionary<string, string?> { ["Edge:TrustedProxies"] = "127.0.0.1/32" });
@@ -350,6 +352,32 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("access_token=abc", Assert.Single(_backend.Received).RequestMessage!.Body);
+    }
+
+    [Theory]
+    [InlineData("/k/1", "EdgeAuthenticate")]
+    [InlineData("/kb/1", "EdgeRateLimit")]
+    public async Task Authenticate_FormBodyOverRouteCap_Returns413NamingTheStepThatReadsEveryBody(string path, string step)
+    {
+        // A form is read under the route's cap (1 MiB here); a route that buffers every body for another step keeps
+        // naming that step on a refused one.
+        using var response = await PostFormAsync(path, "a=" + new string('x', 1024 * 1024), "application/x-www-form-urlencoded", apiKey: NewKey);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Empty(_backend.Received);
+        var audit = await _edge.LocalAuditDataAsync(response.Headers.GetValues("X-Request-Id").Single());
+        Assert.Equal((413, step, "body_too_large:content_length"),
+            (audit.GetProperty("status").GetInt32(), audit.GetProperty("step").GetString(), audit.GetProperty("reason").GetString()));
+    }
+
+    [Fact]
+    public async Task Authenticate_LargeNonFormBody_StreamedUnread()
+    {
+        // Only form bodies are read on an authenticated route: an upload over the form cap is forwarded.
+        using var response = await PostFormAsync("/k/1", new string('x', 1024 * 1024 + 10), "application/octet-stream", apiKey: NewKey);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(_backend.Received);
     }
 
     [Fact]
