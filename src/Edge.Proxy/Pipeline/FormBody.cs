@@ -22,7 +22,8 @@ internal static class FormBody
     /// </summary>
     public static (string Bytes, string? Declared) Decode(string? contentType, ReadOnlySpan<byte> body)
     {
-        var bytes = Encoding.UTF8.GetString(body);
+        // A byte order mark is dropped, as ASP.NET Core's reader does: "\uFEFFaccess_token" is its access_token.
+        var bytes = Encoding.UTF8.GetString(body).TrimStart('\uFEFF');
         if (!MediaTypeHeaderValue.TryParse(contentType, out var media) || media.Encoding is not { } declared
             || declared.CodePage is 65000 or 65001 or 20127 or 28591)
         {
@@ -30,6 +31,6 @@ internal static class FormBody
             return (bytes, null);
         }
 
-        return (bytes, declared.GetString(body));
+        return (bytes, declared.GetString(body).TrimStart('\uFEFF'));
     }
 }
