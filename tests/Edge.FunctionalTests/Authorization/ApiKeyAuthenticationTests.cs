@@ -381,6 +381,20 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Authenticate_ExpectContinueForm_ReadThenForwarded()
+    {
+        // Kestrel sends 100 Continue when the edge starts reading the form; the body then reaches the backend whole.
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/k/1") { Content = new FormUrlEncodedContent([new("note", "x y")]) };
+        request.Headers.ExpectContinue = true;
+        request.Headers.TryAddWithoutValidation("X-Api-Key", NewKey);
+
+        using var response = await _edge.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("note=x+y", Assert.Single(_backend.Received).RequestMessage!.Body);
+    }
+
+    [Fact]
     public async Task Authenticate_FormMethodOverride_Returns400AndAuditsDeny()
     {
         // Rails, Laravel and Symfony dispatch this POST as a DELETE, a method the route's checks never saw.
