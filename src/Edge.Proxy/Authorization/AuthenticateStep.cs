@@ -20,8 +20,17 @@ internal sealed class AuthenticateStep(
 
     public async ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
     {
-        var request = context.Request;
         var http = context.HttpContext;
+
+        // Buffered only when form-encoded (AuthenticateStepFactory's body requirement), and not read when an anonymous
+        // route forwards every credential.
+        if (http.Features.Get<EdgeBodyFeature>() is { } body && !(options.Anonymous && options.ForwardAuthorization)
+            && FormCredentials.Carries(http.Request.ContentType, body.Body.Span))
+        {
+            runtime.Metrics.Failure(routeId, schemes.Length > 0 ? schemes[0].Validator.PolicyName : AuthenticateStepValidator.AnonymousPolicy, FormCredentials.Code);
+            return EdgeStepResult.Deny(FormCredentials.Denial);
+        }
+
         if (options.Anonymous)
         {
             http.Features.Set<IEdgeIdentityFeature>(new AuthenticationFeature(AnonymousMethod, identity: null));
@@ -98,8 +107,41 @@ internal sealed class AuthenticateStep(
             }
         }
 
+        // X_Api_Key is X-Api-Key to a backend that maps names to CGI variables (PHP, WSGI, Rack), and the edge read only
+        // the dashed one: an underscore spelling of any credential header is never forwarded, the kept one's included.
+        if (context.HttpContext.GetEdgeRequest() is { HasUnderscoreHeaderName: true })
+        {
+            RemoveUnderscoreAliases(context, all);
+        }
+
         // Credentials are read from headers only: a query token was never checked, whichever policy validated.
         QueryCredentials.Remove(context.Transform);
+    }
+
+    private static void RemoveUnderscoreAliases(EdgeStepContext context, (EdgeCredentialValidator Validator, byte[]? SigningKey)[] all)
+    {
+        List<string>? aliases = null;
+        foreach (var header in context.HttpContext.Request.Headers)
+        {
+            if (!header.Key.Contains('_', StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            foreach (var (validator, _) in all)
+            {
+                if (HeaderName.EqualsName(header.Key, validator.CredentialHeader))
+                {
+                    (aliases ??= []).Add(header.Key);
+                    break;
+                }
+            }
+        }
+
+        foreach (var alias in aliases ?? [])
+        {
+            RequestTransform.RemoveHeader(context.Transform, alias);
+        }
     }
 
     private static EdgeStepResult Deny(int status, string code, string reason, string detail, string challenge)

@@ -3,11 +3,20 @@ using Edge.Proxy.Pipeline;
 namespace Edge.Proxy.Authorization;
 
 /// <summary>Builds <c>EdgeAuthenticate</c> steps from options that <see cref="AuthenticateStepValidator"/> accepted.</summary>
-internal sealed class AuthenticateStepFactory : IEdgeStepFactory
+internal sealed class AuthenticateStepFactory : IEdgeStepFactory, IEdgeBodyRequirement
 {
     public const string StepName = AuthenticateStepValidator.StepName;
 
     public string Name => StepName;
+
+    /// <summary>
+    /// A form-encoded body is read for an <c>access_token</c> (<see cref="FormCredentials"/>), under the route's body cap;
+    /// other bodies stream to the backend unread. An anonymous route that forwards every credential reads none.
+    /// </summary>
+    public EdgeBodyRequirement? GetBodyRequirement(IReadOnlyDictionary<string, string> values, EdgeSection edge) =>
+        AuthenticateStepValidator.TryParse(values, out var options, out _, out _) && !(options.Anonymous && options.ForwardAuthorization)
+            ? EdgeBodyRequirement.FormOnly
+            : null;
 
     public IEdgeStep Create(EdgeStepBuildContext context, IReadOnlyDictionary<string, string> values)
     {

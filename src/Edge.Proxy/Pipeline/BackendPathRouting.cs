@@ -11,14 +11,16 @@ namespace Edge.Proxy.Pipeline;
 /// <c>%2F</c>/<c>%5C</c> before routing (some nginx, CGI and framework setups) splits there too. The edge routes
 /// <c>admin;x</c>, <c>admin\users</c> and <c>admin%2Fusers</c> as one segment, so with a catch-all public route and
 /// <c>/admin/{**rest}</c> behind an <c>EdgeRequire</c>, the public route took the request and the backend served the
-/// admin page. Such a path is refused when, read as the backend may read it, another route (or none) would have taken
-/// it; <c>/app/page;jsessionid=1</c> or <c>/projects/group%2Fproject</c> on the route that takes them either way is forwarded.
+/// admin page. nginx (<c>merge_slashes</c>, on by default) and many frameworks merge <c>//</c>, and IIS drops a segment's
+/// trailing dots and spaces, so <c>//admin/users</c> and <c>/admin./users</c>, which the edge routes to the catch-all,
+/// are their <c>/admin/users</c> too. Such a path is refused when, read as the backend may read it, another route (or
+/// none) would have taken it; <c>/app/page;jsessionid=1</c> or <c>/projects/group%2Fproject</c> on the route that takes them either way is forwarded.
 /// </summary>
 /// <remarks>
 /// Routes are compared by <c>Order</c>, then by ASP.NET's inbound precedence of <c>Match.Path</c>, as the edge's router
 /// does; their <c>Hosts</c>, <c>Methods</c>, <c>Headers</c> and <c>QueryParameters</c> are not, which can only make such
 /// a path refused more often, never forwarded to another route's backend path. Only paths holding a <c>;</c>, a
-/// <c>\</c> or a <c>%</c> are looked at.
+/// <c>\</c>, a <c>%</c>, a space, <c>//</c> or a segment ending in <c>.</c> are looked at.
 /// </remarks>
 internal sealed class BackendPathRouting(IProxyStateLookup proxy)
 {
@@ -28,7 +30,7 @@ internal sealed class BackendPathRouting(IProxyStateLookup proxy)
 
     public bool ReachesAnotherRoute(string? path, RouteConfig current)
     {
-        if (string.IsNullOrEmpty(path) || path.AsSpan().IndexOfAny(';', '\\', '%') < 0)
+        if (string.IsNullOrEmpty(path) || !MayReadOtherwise(path))
         {
             return false;
         }
@@ -62,7 +64,17 @@ internal sealed class BackendPathRouting(IProxyStateLookup proxy)
         return !string.Equals(best, current.RouteId, StringComparison.Ordinal);
     }
 
-    /// <summary>Path parameters removed, and <c>\</c>, <c>%2F</c> and <c>%5C</c> read as <c>/</c>.</summary>
+    // Vectorised scans; the common path has none of these.
+    private static bool MayReadOtherwise(ReadOnlySpan<char> path) =>
+        path.IndexOfAny(Suspicious) >= 0 || path.IndexOf("//", StringComparison.Ordinal) >= 0
+        || path.IndexOf("./", StringComparison.Ordinal) >= 0 || path[^1] == '.';
+
+    private static readonly System.Buffers.SearchValues<char> Suspicious = System.Buffers.SearchValues.Create(";\\% ");
+
+    /// <summary>
+    /// Path parameters removed, <c>\</c>, <c>%2F</c> and <c>%5C</c> read as <c>/</c>, empty segments merged, and a
+    /// segment's trailing dots and spaces removed (a segment of only dots and spaces is kept).
+    /// </summary>
     internal static string AsBackendRoutesIt(string path)
     {
         var builder = new System.Text.StringBuilder(path.Length);
@@ -79,7 +91,11 @@ internal sealed class BackendPathRouting(IProxyStateLookup proxy)
             if (c is '/' or '\\')
             {
                 inParameter = false;
-                builder.Append('/');
+                EndSegment(builder);
+                if (builder.Length == 0 || builder[^1] != '/')
+                {
+                    builder.Append('/');
+                }
             }
             else if (c == ';')
             {
@@ -91,7 +107,23 @@ internal sealed class BackendPathRouting(IProxyStateLookup proxy)
             }
         }
 
+        EndSegment(builder);
         return builder.ToString();
+    }
+
+    // Windows (IIS) drops trailing dots and spaces from a name: "admin. " is its "admin".
+    private static void EndSegment(System.Text.StringBuilder builder)
+    {
+        var end = builder.Length;
+        while (end > 0 && builder[end - 1] is '.' or ' ')
+        {
+            end--;
+        }
+
+        if (end > 0 && builder[end - 1] != '/')
+        {
+            builder.Length = end;
+        }
     }
 
     private sealed record ParsedRoute(TemplateMatcher Matcher, decimal Precedence)

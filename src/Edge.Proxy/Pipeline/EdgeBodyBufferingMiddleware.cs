@@ -12,7 +12,9 @@ namespace Edge.Proxy.Pipeline;
 /// captures <c>Request.Body</c>, under the route's own cap. The body is then replaced by a stream over exactly those
 /// bytes with <c>Content-Length</c> set, so the bytes a step verified are the bytes the backend receives, whether the
 /// client sent a length, chunks (HTTP/1.1) or DATA frames (HTTP/2). A body over the cap gets 413 and is never forwarded;
-/// a protocol upgrade (WebSocket) gets 400 <c>upgrade_refused</c>, since what follows it would never be read.
+/// a protocol upgrade (WebSocket) gets 400 <c>upgrade_refused</c>, since what follows it would never be read. A route
+/// whose only body step is <c>EdgeAuthenticate</c> buffers form-encoded bodies only (<see cref="EdgeBodyRequirement.FormOnly"/>).
+/// A buffered form whose <c>_method</c> names another method is refused (<see cref="MethodOverrideParameter"/>).
 /// </summary>
 internal sealed partial class EdgeBodyBufferingMiddleware(
     RequestDelegate next,
@@ -53,7 +55,9 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
         var plan = _plans.TryGetValue(route, out var known) ? known : _plans.GetValue(route, _createPlan ??= CreatePlan);
 
         // Not async for routes without a body step (most): next's task is returned, no state machine per request.
-        return !plan.RequiresBody || context.GetEdgeRequest() is null ? next(context) : BufferThenInvokeAsync(context, plan);
+        return !plan.RequiresBody || (plan.OnlyForm && !FormBody.IsForm(context.Request.ContentType)) || context.GetEdgeRequest() is null
+            ? next(context)
+            : BufferThenInvokeAsync(context, plan);
     }
 
     private async Task BufferThenInvokeAsync(HttpContext context, BodyPlan plan)
@@ -127,6 +131,16 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
         context.Features.Set(body);
         // Disposes the parsed JSON, if a step asked for it, once the request is done.
         context.Response.RegisterForDispose(body);
+
+        // A form's _method is a DELETE to Rails, Laravel and Symfony, decided here (and by the steps) as a POST; refused
+        // as the query's is, by the edge itself, on every route whose body the edge reads.
+        if (FormBody.IsForm(context.Request.ContentType)
+            && MethodOverrideParameter.OverridesInForm(context.Request.Method, context.Request.ContentType, body.Body.Span))
+        {
+            await decisions.DenyAsync(context, EdgeRequestMiddleware.EdgeStepName, MethodOverrideParameter.FormDenial);
+            return;
+        }
+
         context.Request.Body = new MemoryStream(buffer, 0, total, writable: false);
         context.Request.ContentLength = total;
         context.Request.Headers.Remove("Transfer-Encoding");
@@ -210,6 +224,7 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
         var edge = state.Current.Edge;
         string? firstStep = null;
         string? cappingStep = null;
+        var onlyForm = true;
         EdgeBodyRequirement? capping = null;
         foreach (var values in route.Transforms)
         {
@@ -219,7 +234,18 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
                 continue;
             }
 
-            firstStep ??= factory.Name;
+            // A step reading every body answers for a refused one before a step that only reads forms (EdgeAuthenticate):
+            // a route that already buffered for its approval still names the approval on a 413.
+            if (!requirement.OnlyForm)
+            {
+                firstStep = onlyForm ? factory.Name : firstStep;
+                onlyForm = false;
+            }
+            else
+            {
+                firstStep ??= factory.Name;
+            }
+
             if (requirement.MaxBodyBytes is { } cap && (capping?.MaxBodyBytes is not { } smallest || cap < smallest))
             {
                 capping = requirement;
@@ -229,12 +255,18 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
 
         return firstStep is null
             ? BodyPlan.None
-            : new BodyPlan(true, cappingStep ?? firstStep, capping?.MaxBodyBytes ?? EdgeBodyRequirement.DefaultMaxBodyBytes, capping?.OnRefused);
+            : new BodyPlan(true, cappingStep ?? firstStep, capping?.MaxBodyBytes ?? EdgeBodyRequirement.DefaultMaxBodyBytes, capping?.OnRefused)
+            {
+                OnlyForm = onlyForm,
+            };
     }
 
     private sealed record BodyPlan(bool RequiresBody, string StepName, long MaxBodyBytes, Action<HttpContext, string>? OnRefused)
     {
         public static BodyPlan None { get; } = new(false, "", 0, null);
+
+        /// <summary>Every body step of the route reads only form bodies: any other body streams through unread.</summary>
+        public bool OnlyForm { get; init; }
     }
 
     private static partial class Log

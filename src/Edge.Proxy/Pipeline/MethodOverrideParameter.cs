@@ -8,8 +8,9 @@ namespace Edge.Proxy.Pipeline;
 /// reached the backend's DELETE handler with the checks of the route the edge matched for POST (its <c>Methods</c>, its
 /// steps, an approval bound to the method). The override headers are removed instead (<see cref="RoutingOverrideHeaders"/>)
 /// because nothing else reads them; a query parameter is part of the URL the backend and the audit record see, so the
-/// request is refused. A form body's <c>_method</c> (Rails, Laravel and Symfony HTML forms) is not looked at: the edge
-/// does not read bodies on routes without a body step.
+/// request is refused. A form body's <c>_method</c> (Rails, Laravel and Symfony HTML forms) is refused the same way on
+/// every route whose body the edge reads (a body step, or <c>EdgeAuthenticate</c>, which reads form bodies); on other
+/// routes the body streams to the backend unread.
 /// </summary>
 internal static class MethodOverrideParameter
 {
@@ -18,12 +19,27 @@ internal static class MethodOverrideParameter
     public static readonly EdgeDenial Denial = new(StatusCodes.Status400BadRequest, ReasonCode, "Method override refused",
         "The query names another method (_method) than the request's; send the request with that method instead.");
 
-    /// <summary>True when a <c>_method</c> parameter (any spelling of its escapes) names a method other than <paramref name="method"/>.</summary>
-    public static bool Overrides(string method, QueryString query)
+    public static readonly EdgeDenial FormDenial = new(StatusCodes.Status400BadRequest, ReasonCode, "Method override refused",
+        "The form body names another method (_method) than the request's; send the request with that method instead.")
     {
-        var value = query.Value;
-        // Cheap test first: nearly every query has no "method" in it.
-        if (string.IsNullOrEmpty(value) || !value.Contains("method", StringComparison.OrdinalIgnoreCase))
+        Reason = ReasonCode + ":form",
+    };
+
+    /// <summary>True when a <c>_method</c> parameter (any spelling of its escapes) names a method other than <paramref name="method"/>.</summary>
+    public static bool Overrides(string method, QueryString query) => Overrides(method, query.Value);
+
+    /// <summary>True when a form body's <c>_method</c> field, as a backend may decode it, names a method other than <paramref name="method"/>.</summary>
+    public static bool OverridesInForm(string method, string? contentType, ReadOnlySpan<byte> body)
+    {
+        var (bytes, declared) = FormBody.Decode(contentType, body);
+        return Overrides(method, bytes) || Overrides(method, declared);
+    }
+
+    private static bool Overrides(string method, string? value)
+    {
+        // Cheap test first: nearly every query has no "method" in it. An escaped letter (_%6Dethod) hides the word, so
+        // any escape sends the query to the decoding test too.
+        if (string.IsNullOrEmpty(value) || !(value.Contains("method", StringComparison.OrdinalIgnoreCase) || value.Contains('%')))
         {
             return false;
         }

@@ -24,7 +24,7 @@ internal static class PathPolicy
         "The path holds a '.' or '..' segment behind a backslash, an encoded slash or a ';' path parameter, or an overlong UTF-8 escape.");
 
     public static readonly EdgeDenial OtherRouteDenial = new(StatusCodes.Status400BadRequest, ReasonCode, "Path invalid",
-        "Read as a backend may read it (without ';' path parameters, with '\\', %2F or %5C as '/') the path belongs to another route.");
+        "Read as a backend may read it (without ';' path parameters, with '\\', %2F or %5C as '/', '//' as '/', without a name's trailing dots and spaces) the path belongs to another route.");
 
     public static bool HidesDotSegment(string? path)
     {

@@ -34,6 +34,8 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
                     ["claim-tenant"] = ProxyJson.Route("/ct/{**rest}", Auth("partner-keys,corp"), new Dictionary<string, string> { ["EdgeTenant"] = "Claim", ["Name"] = "tenant_id" }),
                     ["anonymous"] = ProxyJson.Route("/anon/{**rest}", Auth("Anonymous")),
                     ["forward"] = ProxyJson.Route("/fw/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "partner-keys,corp", ["ForwardAuthorization"] = "true" }),
+                    ["keys-body-limit"] = ProxyJson.Route("/kb/{**rest}", Auth("partner-keys"), new Dictionary<string, string> { ["EdgeRateLimit"] = "by-account" }),
+                    ["anonymous-forward"] = ProxyJson.Route("/anon-fw/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "Anonymous", ["ForwardAuthorization"] = "true" }),
                 },
                 new
                 {
@@ -52,6 +54,7 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
                         ["corp"] = new { Type = "Jwt", Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, SigningKey = "env:" + _tokens.HmacEnvironmentVariable },
                     },
                     Roles = new Dictionary<string, string[]> { ["Agent"] = ["orders.read", "orders.write"], ["Viewer"] = ["orders.read"] },
+                    RateLimits = new Dictionary<string, object> { ["by-account"] = new { Limit = 100, Window = "01:00:00", Key = "{body:/account}" } },
                 }),
             // The test client connects from loopback, which acts as a trusted proxy when it sends X-Forwarded-For.
             new Dictionary<string, string?> { ["Edge:TrustedProxies"] = "127.0.0.1/32" });
@@ -258,6 +261,164 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.False(Assert.Single(_backend.Received).RequestMessage!.Headers!.ContainsKey("X-Edge-Principal"));
+    }
+
+    [Theory]
+    [InlineData("/k/1")]
+    [InlineData("/fw/1")]
+    public async Task Authenticate_UnderscoreSpellingOfKeyHeader_NeverForwarded(string path)
+    {
+        // PHP, WSGI and Rack read X_Api_Key as X-Api-Key; the edge checked only the dashed one.
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.TryAddWithoutValidation("X-Api-Key", NewKey);
+        request.Headers.TryAddWithoutValidation("X_Api_Key", "unchecked-key");
+        request.Headers.TryAddWithoutValidation("x_api_KEY", "unchecked-key-2");
+
+        using var response = await _edge.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var headers = Assert.Single(_backend.Received).RequestMessage!.Headers!;
+        Assert.DoesNotContain(headers.Keys, name => name.Contains('_', StringComparison.Ordinal));
+        Assert.Equal("partner-a", headers["X-Edge-Principal"].Single());
+    }
+
+    [Theory]
+    [InlineData("access_token")]
+    [InlineData("ACCESS_TOKEN")]
+    [InlineData("access%5Ftoken")]
+    [InlineData("access.token")]
+    [InlineData("access+token")]
+    public async Task Authenticate_FormBodyAccessToken_Returns400AndAuditsDeny(string name)
+    {
+        // RFC 6750 section 2.2: a backend accepting body tokens would take the unchecked one for the caller.
+        var forged = TestTokens.Create(new(new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(new byte[48]), "HS256"), "admin");
+
+        using var response = await PostFormAsync("/k/1", $"note=x&{name}={forged}", "application/x-www-form-urlencoded", apiKey: NewKey);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("\"code\":\"credential_in_body\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(_backend.Received);
+        var audit = await _edge.LocalAuditDataAsync(response.Headers.GetValues("X-Request-Id").Single());
+        Assert.Equal((400, "deny", "EdgeAuthenticate", "credential_in_body"),
+            (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("step").GetString(), audit.GetProperty("reason").GetString()));
+    }
+
+    [Theory]
+    [InlineData("/k/1")]
+    [InlineData("/anon/1")]
+    [InlineData("/fw/1")]
+    public async Task Authenticate_FormBodyAccessTokenWithoutHeaderCredential_Returns400(string path)
+    {
+        // Refused before authentication: the client learns the body is not where credentials go, on every route that
+        // keeps unchecked credentials from the backend (an anonymous one and one forwarding the validated header included).
+        using var response = await PostFormAsync(path, "access_token=abc", "Application/X-WWW-Form-URLEncoded; charset=UTF-8");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("credential_in_body", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(_backend.Received);
+    }
+
+    [Fact]
+    public async Task Authenticate_FormBodyWithoutToken_ForwardedByteForByte()
+    {
+        const string form = "b=%2B+x&tokens=3&access_tokens=no&flag";
+
+        using var response = await PostFormAsync("/k/1", form, "application/x-www-form-urlencoded", apiKey: NewKey);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var received = Assert.Single(_backend.Received).RequestMessage!;
+        Assert.Equal(form, received.Body);
+        Assert.Equal("partner-a", received.Headers!["X-Edge-Principal"].Single());
+    }
+
+    [Fact]
+    public async Task Authenticate_JsonBodyNamingAccessToken_StreamedUnread()
+    {
+        // Only a form body is parsed into parameters by backends without being asked; others are not read by the edge.
+        const string json = "{\"access_token\":\"abc\"}";
+
+        using var response = await PostFormAsync("/k/1", json, "application/json", apiKey: NewKey);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(json, Assert.Single(_backend.Received).RequestMessage!.Body);
+    }
+
+    [Fact]
+    public async Task Anonymous_ForwardAuthorization_FormBodyAccessTokenForwarded()
+    {
+        // An anonymous route that forwards every credential (documented) reads no body.
+        using var response = await PostFormAsync("/anon-fw/1", "access_token=abc", "application/x-www-form-urlencoded");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("access_token=abc", Assert.Single(_backend.Received).RequestMessage!.Body);
+    }
+
+    [Theory]
+    [InlineData("/k/1", "EdgeAuthenticate")]
+    [InlineData("/kb/1", "EdgeRateLimit")]
+    public async Task Authenticate_FormBodyOverRouteCap_Returns413NamingTheStepThatReadsEveryBody(string path, string step)
+    {
+        // A form is read under the route's cap (1 MiB here); a route that buffers every body for another step keeps
+        // naming that step on a refused one.
+        using var response = await PostFormAsync(path, "a=" + new string('x', 1024 * 1024), "application/x-www-form-urlencoded", apiKey: NewKey);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Empty(_backend.Received);
+        var audit = await _edge.LocalAuditDataAsync(response.Headers.GetValues("X-Request-Id").Single());
+        Assert.Equal((413, step, "body_too_large:content_length"),
+            (audit.GetProperty("status").GetInt32(), audit.GetProperty("step").GetString(), audit.GetProperty("reason").GetString()));
+    }
+
+    [Fact]
+    public async Task Authenticate_LargeNonFormBody_StreamedUnread()
+    {
+        // Only form bodies are read on an authenticated route: an upload over the form cap is forwarded.
+        using var response = await PostFormAsync("/k/1", new string('x', 1024 * 1024 + 10), "application/octet-stream", apiKey: NewKey);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(_backend.Received);
+    }
+
+    [Fact]
+    public async Task Authenticate_ExpectContinueForm_ReadThenForwarded()
+    {
+        // Kestrel sends 100 Continue when the edge starts reading the form; the body then reaches the backend whole.
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/k/1") { Content = new FormUrlEncodedContent([new("note", "x y")]) };
+        request.Headers.ExpectContinue = true;
+        request.Headers.TryAddWithoutValidation("X-Api-Key", NewKey);
+
+        using var response = await _edge.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("note=x+y", Assert.Single(_backend.Received).RequestMessage!.Body);
+    }
+
+    [Fact]
+    public async Task Authenticate_FormMethodOverride_Returns400AndAuditsDeny()
+    {
+        // Rails, Laravel and Symfony dispatch this POST as a DELETE, a method the route's checks never saw.
+        using var response = await PostFormAsync("/k/7", "_method=DELETE", "application/x-www-form-urlencoded", apiKey: NewKey);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("\"code\":\"method_override\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(_backend.Received);
+        var audit = await _edge.LocalAuditDataAsync(response.Headers.GetValues("X-Request-Id").Single());
+        Assert.Equal((400, "deny", "Edge", "method_override:form"),
+            (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("step").GetString(), audit.GetProperty("reason").GetString()));
+    }
+
+    private Task<HttpResponseMessage> PostFormAsync(string path, string body, string contentType, string? apiKey = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body) };
+        request.Content.Headers.Remove("Content-Type");
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        if (apiKey is not null)
+        {
+            request.Headers.TryAddWithoutValidation("X-Api-Key", apiKey);
+        }
+
+        return _edge.Client.SendAsync(request);
     }
 
     private Task<HttpResponseMessage> SendAsync(string path, string? apiKey = null, string? token = null, string? tenant = null)

@@ -5,7 +5,8 @@ namespace Edge.FunctionalTests.Hostile;
 /// <summary>
 /// Behind a catch-all public route, <c>/tenant/{**rest}</c> needs a tenant. Tomcat drops <c>;</c> path parameters before
 /// routing, so <c>/tenant;x/orders</c>, which the edge routes to the catch-all, is Tomcat's <c>/tenant/orders</c>; IIS
-/// reads <c>/tenant\orders</c>, and a backend that decodes <c>%2F</c> reads <c>/tenant%2Forders</c>, the same way.
+/// reads <c>/tenant\orders</c>, and a backend that decodes <c>%2F</c> reads <c>/tenant%2Forders</c>, the same way; nginx
+/// merges <c>//tenant/orders</c> and IIS drops the dot of <c>/tenant./orders</c>.
 /// </summary>
 public sealed class BackendPathTests(BackendPathTests.CatchAllEdge fixture) : IClassFixture<BackendPathTests.CatchAllEdge>
 {
@@ -17,6 +18,10 @@ public sealed class BackendPathTests(BackendPathTests.CatchAllEdge fixture) : IC
     [InlineData("/tenant%2Forders-d")]
     [InlineData("/tenant\\orders-e")]
     [InlineData("/tenant%5corders-f")]
+    [InlineData("//tenant/orders-g")]
+    [InlineData("/tenant./orders-h")]
+    [InlineData("/tenant%20/orders-j")]
+    [InlineData("/tenant.")]
     public async Task BackendReadingHidesAnotherRoutesPath_Answers400PathInvalidAndNeverReachesTheBackend(string path)
     {
         var before = fixture.Backend.Received.Count;
@@ -34,6 +39,8 @@ public sealed class BackendPathTests(BackendPathTests.CatchAllEdge fixture) : IC
     [InlineData("/tenant/orders;jsessionid=A1B2")]
     [InlineData("/tenant/group%2Fproject")]
     [InlineData("/other/group%2Fproject")]
+    [InlineData("/tenant//orders-k")]
+    [InlineData("/files/v1.2./x")]
     public async Task BackendReadingIsThisRoutesPath_Forwarded(string path)
     {
         var response = await SendAsync(path, "X-Tenant-ID: acme\r\n");

@@ -13,6 +13,11 @@ public sealed class BackendPathRoutingTests
     [InlineData("/admin;x%2Fusers", "/admin/users")]
     [InlineData("/100%25/a%2", "/100%25/a%2")]
     [InlineData("/plain/path", "/plain/path")]
+    [InlineData("//admin//users/", "/admin/users/")]
+    [InlineData("/admin./users.", "/admin/users")]
+    [InlineData("/admin .. /users", "/admin/users")]
+    [InlineData("/v1.2/a", "/v1.2/a")]
+    [InlineData("/a/.../b", "/a/.../b")]
     public void AsBackendRoutesIt_ParametersRemovedAndSlashesRead(string path, string expected) =>
         Assert.Equal(expected, BackendPathRouting.AsBackendRoutesIt(path));
 }

@@ -15,6 +15,8 @@ public sealed class MethodOverrideParameterTests
     [InlineData("POST", "?_method=POST&_method=DELETE")]
     [InlineData("GET", "?_method=DELETE")]
     [InlineData("POST", "?_method=")]
+    [InlineData("POST", "?_%6Dethod=DELETE")]
+    [InlineData("POST", "?_%6d%65%74%68%6f%64=DELETE")]
     public void Overrides_AnotherMethodNamed_True(string method, string query)
     {
         Assert.True(MethodOverrideParameter.Overrides(method, new QueryString(query)));
@@ -31,5 +33,34 @@ public sealed class MethodOverrideParameterTests
     public void Overrides_NoOverrideOrTheSameMethod_False(string method, string query)
     {
         Assert.False(MethodOverrideParameter.Overrides(method, new QueryString(query)));
+    }
+
+    [Theory]
+    [InlineData("application/x-www-form-urlencoded", "name=x&_method=DELETE")]
+    [InlineData("Application/X-WWW-Form-URLEncoded; charset=utf-8", "_%6Dethod=delete")]
+    [InlineData("application/x-www-form-urlencoded", "a=1&.method=PUT")]
+    public void OverridesInForm_AnotherMethodNamed_True(string contentType, string body)
+    {
+        Assert.True(MethodOverrideParameter.OverridesInForm("POST", contentType, System.Text.Encoding.UTF8.GetBytes(body)));
+    }
+
+    [Fact]
+    public void OverridesInForm_DeclaredUtf16Charset_ReadAsBothDecodings()
+    {
+        // ASP.NET Core decodes with the declared charset, PHP reads the bytes: either reading of the field is refused.
+        var utf16 = System.Text.Encoding.Unicode.GetBytes("_method=DELETE");
+        var ascii = System.Text.Encoding.ASCII.GetBytes("_method=DELETE");
+
+        Assert.True(MethodOverrideParameter.OverridesInForm("POST", "application/x-www-form-urlencoded; charset=utf-16", utf16));
+        Assert.True(MethodOverrideParameter.OverridesInForm("POST", "application/x-www-form-urlencoded; charset=utf-16", ascii));
+    }
+
+    [Theory]
+    [InlineData("name=x&payment_method=card")]
+    [InlineData("_method=POST")]
+    [InlineData("")]
+    public void OverridesInForm_NoOverride_False(string body)
+    {
+        Assert.False(MethodOverrideParameter.OverridesInForm("POST", "application/x-www-form-urlencoded", System.Text.Encoding.UTF8.GetBytes(body)));
     }
 }
