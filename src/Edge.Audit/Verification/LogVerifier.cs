@@ -66,6 +66,7 @@ public static class LogVerifier
         var next = 0;
         var checkedCheckpoints = 0;
         var pruned = 0L;
+        var beyond = 0L;
 
         VerificationReport? CheckBoundary()
         {
@@ -94,7 +95,10 @@ public static class LogVerifier
         {
             if (stopAtLastCheckpoint && next == checkpoints.Count)
             {
-                break;
+                // Counted, not checked: reported as "OK: N records" alone, a file with more lines (a forged record
+                // appended, or one newer than the checkpoint) read as wholly verified.
+                beyond++;
+                continue;
             }
 
             if (leaf.Index != range.Size)
@@ -139,7 +143,7 @@ public static class LogVerifier
                 $"a checkpoint covers {checkpoints[next].Size} records but only {range.Size} are present");
         }
 
-        return new VerificationReport(true, range.Size, checkedCheckpoints, null, null) { PrunedRecords = pruned };
+        return new VerificationReport(true, range.Size, checkedCheckpoints, null, null) { PrunedRecords = pruned, UncheckedRecords = beyond };
     }
 
     private static VerificationReport? CheckTiles(IEnumerable<Tile> computed, Func<int, long, Tile?> storedTiles, long records, int checkpoints)
@@ -210,6 +214,9 @@ public sealed record VerificationReport(bool Valid, long RecordsChecked, int Che
 {
     /// <summary>Records present only as their leaf hash (pruned by retention or erasure).</summary>
     public long PrunedRecords { get; init; }
+
+    /// <summary>Export lines after the checkpoint's size: no signed root covers them, so nothing about them was checked.</summary>
+    public long UncheckedRecords { get; init; }
 
     internal static VerificationReport Failure(long records, int checkpoints, long? firstBadIndex, string problem) =>
         new(false, records, checkpoints, firstBadIndex, problem);

@@ -173,6 +173,35 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task VerifyExport_LinesAfterTheCheckpointsSize_SaysTheyWereNotChecked()
+    {
+        // The verifier stops at the checkpoint's size: a forged record appended after it read "OK: 20 records", which a
+        // third party handed a 21-line file takes for the whole file verified.
+        await using var writer = await WriterWithRecordsAsync(20);
+        var exportPath = Path.Combine(writer.Directory, "export.ndjson");
+        var checkpointPath = Path.Combine(writer.Directory, "checkpoint.txt");
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, WriterFixture.GlobalAuditorKey);
+        using (var client = writer.Client())
+        {
+            await File.WriteAllTextAsync(checkpointPath, await client.GetStringAsync("/audit/checkpoint"));
+        }
+
+        var export = await CliRunner.RunAsync("audit", "export", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName,
+            "--format", "ndjson", "--out", exportPath);
+        Assert.True(export.ExitCode == 0, export.Error + export.Output);
+        var intact = await CliRunner.RunAsync("audit", "verify", "--export", exportPath, "--checkpoint", checkpointPath, "--key", KeyFile(writer));
+        var lines = await File.ReadAllLinesAsync(exportPath);
+        await File.AppendAllTextAsync(exportPath, lines[3].Replace("acme", "evil", StringComparison.Ordinal) + "\n");
+        var appended = await CliRunner.RunAsync("audit", "verify", "--export", exportPath, "--checkpoint", checkpointPath, "--key", KeyFile(writer));
+
+        Assert.Equal(0, intact.ExitCode);
+        Assert.Equal("OK: 20 records, 1 checkpoints verified", intact.Output.Trim());
+        Assert.Equal(0, appended.ExitCode);
+        Assert.StartsWith("OK: 20 records, 1 checkpoints verified; 1 further lines after the checkpoint's size NOT checked", appended.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ExportBundleThenVerifyBundle_OneAlteredByte_Fails()
     {
         await using var writer = await WriterWithRecordsAsync(50);
