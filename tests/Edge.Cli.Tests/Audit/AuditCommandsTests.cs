@@ -96,12 +96,36 @@ public sealed class AuditCommandsTests
         Assert.Contains("first bad index 42", output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("decision = CASE decision WHEN 'deny' THEN 'allow' ELSE 'deny' END", "decision")]
+    [InlineData("tenant = 'someone-else'", "tenant")]
+    [InlineData("route = 'public'", "route")]
+    [InlineData("reason = 'rate_limited'", "reason")]
+    [InlineData("time_ms = 0", "time_ms")]
+    [InlineData("principal = 'mallory'", "principal")]
+    public async Task Verify_IndexedColumnRewrittenLeafUntouched_FailsNamingTheColumn(string assignment, string column)
+    {
+        // The tree covers only the leaf; searches, tenant confinement and listings read these columns. With the triggers
+        // dropped, a deny relisted as allow (or a record moved to another tenant's answers) verified as OK.
+        await using var writer = await WriterWithRecordsAsync(30);
+        await writer.StopAppAsync();
+        var intact = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+        Tamper(writer.StorePath, $"DROP TRIGGER records_prune_only; UPDATE records SET {assignment} WHERE idx = 17;");
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+
+        Assert.Equal(0, intact.ExitCode);
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"first bad index 17: record 17: its stored {column} column does not match its leaf", output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Verify_RecordAndItsStoredHashBothRewritten_FailsAtTheCoveringCheckpoint()
     {
         await using var writer = await WriterWithRecordsAsync(100);
         await writer.StopAppAsync();
-        // A careful forger also rewrites the stored leaf hash; only the signed checkpoint roots can catch it then.
+        // A careful forger also rewrites the stored leaf hash (and the decision column beside it); only the signed
+        // checkpoint roots can catch it then.
         using (var connection = new SqliteConnection($"Data Source={writer.StorePath};Pooling=False"))
         {
             connection.Open();
@@ -111,7 +135,7 @@ public sealed class AuditCommandsTests
             var forged = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(leaf).Replace("\"decision\":\"allow\"", "\"decision\":\"allaw\"", StringComparison.Ordinal));
             Assert.NotEqual(leaf, forged);
             using var write = connection.CreateCommand();
-            write.CommandText = "DROP TRIGGER records_prune_only; UPDATE records SET leaf = $leaf, leaf_hash = $hash WHERE idx = 60;";
+            write.CommandText = "DROP TRIGGER records_prune_only; UPDATE records SET leaf = $leaf, leaf_hash = $hash, decision = 'allaw' WHERE idx = 60;";
             write.Parameters.AddWithValue("$leaf", forged);
             write.Parameters.AddWithValue("$hash", Edge.Audit.Merkle.MerkleHasher.HashLeaf(forged));
             write.ExecuteNonQuery();
