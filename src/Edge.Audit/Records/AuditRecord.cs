@@ -68,6 +68,25 @@ public sealed record AuditRecord
     public IReadOnlyDictionary<string, string>? Attributes { get; init; }
 }
 
+/// <summary>
+/// Every <c>data.decision</c> a record can carry: requests, config and key events, bans, approvals and the writer's own
+/// records. The read API refuses a <c>decision=</c> filter outside this set: an unknown value matched nothing, an empty
+/// answer an auditor reads as "no such records".
+/// </summary>
+public static class AuditDecisions
+{
+    public static readonly IReadOnlyList<string> All =
+    [
+        "allow", "deny", "incomplete",
+        "applied", "refused", "rotated",
+        "banned", "unbanned",
+        "requested", "approved", "rejected", "consumed", "expired", "invalid", "mismatch",
+        "erased",
+    ];
+
+    public static bool IsKnown(string decision) => All.Contains(decision, StringComparer.Ordinal);
+}
+
 public static class AuditEventTypes
 {
     public const string Request = "dev.edge.audit.request.v1";

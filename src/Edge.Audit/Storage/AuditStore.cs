@@ -557,13 +557,19 @@ public sealed partial class AuditStore : IAuditStore
     {
         using var connection = OpenReader();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT idx, leaf, leaf_hash FROM records ORDER BY idx";
+        command.CommandText = "SELECT idx, leaf, leaf_hash, record_id, time_ms, tenant, route, decision, reason, principal FROM records ORDER BY idx";
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            yield return new StoredLeaf(reader.GetInt64(0), (byte[])reader[1], (byte[])reader[2]);
+            yield return new StoredLeaf(reader.GetInt64(0), (byte[])reader[1], (byte[])reader[2])
+            {
+                Columns = new StoredColumns(reader.GetString(3), reader.GetInt64(4), NullableString(reader, 5), NullableString(reader, 6),
+                    NullableString(reader, 7), NullableString(reader, 8), HasPrincipal: true, NullableString(reader, 9)),
+            };
         }
     }
+
+    private static string? NullableString(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
     /// <summary>The wrapped data key of a subject, or null once it was erased.</summary>
     public StoredSubjectKey? SubjectKey(long subjectId)

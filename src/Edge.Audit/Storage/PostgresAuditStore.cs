@@ -534,11 +534,16 @@ public sealed partial class PostgresAuditStore : IAuditStore
     public IEnumerable<StoredLeaf> ReadLeaves()
     {
         using var connection = _dataSource.OpenConnection();
-        using var command = new NpgsqlCommand("SELECT idx, leaf, leaf_hash FROM audit_records ORDER BY idx", connection);
+        using var command = new NpgsqlCommand("SELECT idx, leaf, leaf_hash, record_id, time_ms, tenant, route, decision, reason FROM audit_records ORDER BY idx", connection);
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            yield return new StoredLeaf(reader.GetInt64(0), (byte[])reader[1], (byte[])reader[2]);
+            yield return new StoredLeaf(reader.GetInt64(0), (byte[])reader[1], (byte[])reader[2])
+            {
+                Columns = new StoredColumns(reader.GetString(3), reader.GetInt64(4), reader.IsDBNull(5) ? null : reader.GetString(5),
+                    reader.IsDBNull(6) ? null : reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7),
+                    reader.IsDBNull(8) ? null : reader.GetString(8), HasPrincipal: false, Principal: null),
+            };
         }
     }
 

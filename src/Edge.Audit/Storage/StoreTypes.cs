@@ -21,7 +21,18 @@ public sealed record StoredSubject(long Id, byte[] WrappedKey);
 
 public sealed record StoredSubjectKey(byte[] Blind, string Tenant, byte[] WrappedKey);
 
-public sealed record StoredLeaf(long Index, byte[] Bytes, byte[] StoredHash);
+public sealed record StoredLeaf(long Index, byte[] Bytes, byte[] StoredHash)
+{
+    /// <summary>The record's indexed columns as stored beside the leaf (null where the source has none, e.g. an export).</summary>
+    public StoredColumns? Columns { get; init; }
+}
+
+/// <summary>
+/// What a store keeps of a record outside its leaf, for searches, tenant confinement and listings. The signed tree
+/// covers only the leaf, so a verifier compares these with it. <see cref="HasPrincipal"/>: the store has a plaintext
+/// principal column (SQLite, for v1 records).
+/// </summary>
+public sealed record StoredColumns(string Id, long TimeMs, string? Tenant, string? Route, string? Decision, string? Reason, bool HasPrincipal, string? Principal);
 
 public sealed record StoredCheckpoint(long Size, byte[] Root, string Note);
 

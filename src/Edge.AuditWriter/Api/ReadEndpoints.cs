@@ -1,4 +1,5 @@
 using System.Globalization;
+using Edge.Audit.Records;
 using Edge.Audit.Storage;
 using Edge.AuditWriter.Authorization;
 using Edge.AuditWriter.Log;
@@ -165,6 +166,15 @@ internal static class ReadEndpoints
             return false;
         }
 
+        var decision = NullIfEmpty(q["decision"]);
+        if (decision is not null && !AuditDecisions.IsKnown(decision))
+        {
+            // The store compares exactly, so "Deny" or "denied" answered an empty page, read as "nothing was refused".
+            problem = Problems.BadRequest("invalid_decision",
+                $"'{Truncate(decision)}' is not a decision; decision is one of {string.Join(", ", AuditDecisions.All)} (lowercase).");
+            return false;
+        }
+
         var tenant = NullIfEmpty(q["tenant"]);
         if (!caller.CanReadAllTenants)
         {
@@ -197,7 +207,7 @@ internal static class ReadEndpoints
             Id = NullIfEmpty(q["id"]),
             Principal = NullIfEmpty(q["principal"]),
             Route = NullIfEmpty(q["route"]),
-            Decision = NullIfEmpty(q["decision"]),
+            Decision = decision,
             Reason = NullIfEmpty(q["reason"]),
             From = from,
             To = to,

@@ -145,9 +145,12 @@ internal static class AuditCommands
     {
         if (report.Valid)
         {
-            output.WriteLine(report.PrunedRecords == 0
+            output.WriteLine((report.PrunedRecords == 0
                 ? $"OK: {report.RecordsChecked} records, {report.CheckpointsChecked} checkpoints verified"
-                : $"OK: {report.RecordsChecked} records ({report.PrunedRecords} pruned to their leaf hash: included, content no longer checkable), {report.CheckpointsChecked} checkpoints verified");
+                : $"OK: {report.RecordsChecked} records ({report.PrunedRecords} pruned to their leaf hash: included, content no longer checkable), {report.CheckpointsChecked} checkpoints verified")
+                + (report.UncheckedRecords == 0
+                    ? ""
+                    : $"; {report.UncheckedRecords} further lines after the checkpoint's size NOT checked (no signed root covers them: verify them with a later checkpoint)"));
             return AuditExitCodes.Verified;
         }
 

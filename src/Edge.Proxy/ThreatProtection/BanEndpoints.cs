@@ -46,7 +46,7 @@ internal static class BanEndpoints
         }
 
         var now = time.GetUtcNow();
-        await http.Response.WriteAsJsonAsync(new { bans = bans.Select(b => View(b, now)) });
+        await http.Response.WriteAsJsonAsync(new { bans = bans.Select(b => View(b, now, monitor)) });
     }
 
     private static async Task AddAsync(HttpContext http, ThreatMonitor monitor, TimeProvider time)
@@ -77,7 +77,7 @@ internal static class BanEndpoints
         }
 
         http.Response.StatusCode = StatusCodes.Status201Created;
-        await http.Response.WriteAsJsonAsync(View(ban, time.GetUtcNow()));
+        await http.Response.WriteAsJsonAsync(View(ban, time.GetUtcNow(), monitor));
     }
 
     private static async Task FindAsync(HttpContext http, string key, ThreatMonitor monitor, TimeProvider time)
@@ -102,7 +102,7 @@ internal static class BanEndpoints
         }
 
         var ban = bans.FirstOrDefault(b => string.Equals(b.Key, key, StringComparison.Ordinal));
-        await http.Response.WriteAsJsonAsync(new { key, banned = ban is not null, ban = ban is null ? null : View(ban, time.GetUtcNow()) });
+        await http.Response.WriteAsJsonAsync(new { key, banned = ban is not null, ban = ban is null ? null : View(ban, time.GetUtcNow(), monitor) });
     }
 
     private static async Task RemoveAsync(HttpContext http, string key, ThreatMonitor monitor)
@@ -273,9 +273,11 @@ internal static class BanEndpoints
     // A property name is echoed in the error: only a short, printable form of it.
     private static string Safe(string name) => new([.. name.Take(64).Where(c => !char.IsControl(c))]);
 
-    private static object View(BanEntry ban, DateTimeOffset now) => new
+    private static object View(BanEntry ban, DateTimeOffset now, ThreatMonitor monitor) => new
     {
         key = ban.Key,
+        // What this instance's ban log lines (2300-2302) name instead of the key.
+        keyId = monitor.KeyId(ban.Key),
         until = ban.Until,
         remainingSeconds = ban.RemainingSeconds(now),
         rule = ban.Rule,

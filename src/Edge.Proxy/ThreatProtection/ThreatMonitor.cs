@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
 using Edge.Configuration.RateLimiting;
 using Edge.Configuration.ThreatProtection;
 using Edge.Proxy.Configuration;
@@ -42,6 +44,9 @@ internal sealed partial class ThreatMonitor(
     // One bounded table per rule: a rule whose key holds a part the client chooses ({tenant}, {header:…}) can be filled
     // with made-up keys, and a table shared by all rules then stopped every other rule from counting a new offender.
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, LocalWindow>> _counts = new(StringComparer.Ordinal);
+
+    // Keys the pseudonym ban log lines carry instead of the ban key (an address or a principal), held in memory only.
+    private readonly byte[] _keyIdKey = RandomNumberGenerator.GetBytes(32);
 
     private RuleSet Rules => _compiled.GetValue(state.Current.Edge.ThreatProtection, RuleSet.Compile);
 
@@ -134,7 +139,7 @@ internal sealed partial class ThreatMonitor(
         Learn(ban, shared: redis.IsConfigured);
         metrics.Banned(rule: null);
         audit.Banned(ban.Key, ban.Rule, ban.Until, ban.Reason, by: "management", ban.Subject);
-        Log.BanAdded(logger, key, ban.Until);
+        Log.BanAdded(logger, KeyId(key), ban.Until);
         return ban;
     }
 
@@ -164,10 +169,23 @@ internal sealed partial class ThreatMonitor(
             // The ban's own subject, so that the lift is erased with the ban; a ban stored without one (an older edge) is
             // read like a manual ban of its key.
             audit.Unbanned(key, by: "management", subject ?? BanSubjects.ForManual(key, principal: null, tenant: null));
-            Log.BanLifted(logger, key);
+            Log.BanLifted(logger, KeyId(key));
         }
 
         return lifted;
+    }
+
+    /// <summary>
+    /// The pseudonym of a ban key that ban log lines (2300-2302) name and <c>GET /edge/bans</c> shows beside the key:
+    /// <c>k-</c> and 12 hex digits of HMAC-SHA256 under a random key of this process. A ban key is an address or a
+    /// principal, and erasure cannot reach a log file; an unkeyed hash of an IPv4 address is reversed by trying all 2^32.
+    /// The same key gives the same id in this process only (another instance or a restart gives another).
+    /// </summary>
+    public string KeyId(string key)
+    {
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        HMACSHA256.HashData(_keyIdKey, Encoding.UTF8.GetBytes(key), mac);
+        return "k-" + Convert.ToHexStringLower(mac[..6]);
     }
 
     /// <summary>The running bans, straight from Redis when it is configured.</summary>
@@ -265,7 +283,7 @@ internal sealed partial class ThreatMonitor(
             {
                 metrics.Banned(rule.Name);
                 audit.Banned(ban.Key, ban.Rule, ban.Until, ban.Reason, by: "rule", subject);
-                Log.Banned(logger, key, rule.Name, rule.Threshold, rule.Window, ban.Until);
+                Log.Banned(logger, KeyId(key), rule.Name, rule.Threshold, rule.Window, ban.Until);
             }
         }
     }
@@ -482,14 +500,14 @@ internal sealed partial class ThreatMonitor(
 
     private static partial class Log
     {
-        [LoggerMessage(2300, LogLevel.Warning, "Banned {Key} until {Until}: rule {Rule} counted {Threshold} events within {Window}")]
-        public static partial void Banned(ILogger logger, string key, string rule, int threshold, TimeSpan window, DateTimeOffset until);
+        [LoggerMessage(2300, LogLevel.Warning, "Banned {KeyId} until {Until}: rule {Rule} counted {Threshold} events within {Window}")]
+        public static partial void Banned(ILogger logger, string keyId, string rule, int threshold, TimeSpan window, DateTimeOffset until);
 
-        [LoggerMessage(2301, LogLevel.Warning, "Ban of {Key} added on the management port, until {Until}")]
-        public static partial void BanAdded(ILogger logger, string key, DateTimeOffset until);
+        [LoggerMessage(2301, LogLevel.Warning, "Ban of {KeyId} added on the management port, until {Until}")]
+        public static partial void BanAdded(ILogger logger, string keyId, DateTimeOffset until);
 
-        [LoggerMessage(2302, LogLevel.Warning, "Ban of {Key} lifted on the management port")]
-        public static partial void BanLifted(ILogger logger, string key);
+        [LoggerMessage(2302, LogLevel.Warning, "Ban of {KeyId} lifted on the management port")]
+        public static partial void BanLifted(ILogger logger, string keyId);
 
         [LoggerMessage(2303, LogLevel.Warning, "Ban rule {Rule}: Redis did not count the event ({Error}); counted in this instance only")]
         public static partial void CountFailed(ILogger logger, string rule, string error);

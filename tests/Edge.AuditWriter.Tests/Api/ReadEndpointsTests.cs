@@ -275,6 +275,43 @@ public sealed class ReadEndpointsTests
     }
 
     [Theory]
+    [InlineData("/audit/records?decision=denied")]
+    [InlineData("/audit/records?decision=Deny")]
+    [InlineData("/audit/records?decision=deny%20")]
+    [InlineData("/audit/export?format=ndjson&decision=block")]
+    [InlineData("/audit/export?format=csv&decision=ALLOW")]
+    public async Task Records_UnknownDecision_IsInvalidDecisionProblemNotAnEmptyPage(string url)
+    {
+        await using var writer = await StartWithRecordsAsync(4);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var response = await auditor.GetAsync(url);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("invalid_decision", problem.GetProperty("code").GetString());
+        Assert.Contains("allow, deny", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("allow", 2)]
+    [InlineData("deny", 2)]
+    [InlineData("erased", 0)]
+    [InlineData("unbanned", 0)]
+    public async Task Records_DocumentedDecision_IsServed(string decision, int expected)
+    {
+        await using var writer = await StartWithRecordsAsync(4);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        var page = JsonDocument.Parse(await auditor.GetStringAsync("/audit/records?decision=" + decision)).RootElement;
+
+        var decisions = page.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("decision").GetString()).ToList();
+        Assert.Equal(expected, decisions.Count);
+        Assert.All(decisions, d => Assert.Equal(decision, d));
+    }
+
+    [Theory]
     [InlineData("/audit/records?from=2026-12-04&to=2026-12-01")]
     [InlineData("/audit/records?from=2026-12-01T10:00:00.5%2B01:00&to=2026-12-01T09:00:00.4Z")]
     [InlineData("/audit/export?format=ndjson&from=2026-12-04T00:00:00Z&to=2026-12-03T23:59:59Z")]

@@ -96,12 +96,36 @@ public sealed class AuditCommandsTests
         Assert.Contains("first bad index 42", output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("decision = CASE decision WHEN 'deny' THEN 'allow' ELSE 'deny' END", "decision")]
+    [InlineData("tenant = 'someone-else'", "tenant")]
+    [InlineData("route = 'public'", "route")]
+    [InlineData("reason = 'rate_limited'", "reason")]
+    [InlineData("time_ms = 0", "time_ms")]
+    [InlineData("principal = 'mallory'", "principal")]
+    public async Task Verify_IndexedColumnRewrittenLeafUntouched_FailsNamingTheColumn(string assignment, string column)
+    {
+        // The tree covers only the leaf; searches, tenant confinement and listings read these columns. With the triggers
+        // dropped, a deny relisted as allow (or a record moved to another tenant's answers) verified as OK.
+        await using var writer = await WriterWithRecordsAsync(30);
+        await writer.StopAppAsync();
+        var intact = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+        Tamper(writer.StorePath, $"DROP TRIGGER records_prune_only; UPDATE records SET {assignment} WHERE idx = 17;");
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+
+        Assert.Equal(0, intact.ExitCode);
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"first bad index 17: record 17: its stored {column} column does not match its leaf", output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Verify_RecordAndItsStoredHashBothRewritten_FailsAtTheCoveringCheckpoint()
     {
         await using var writer = await WriterWithRecordsAsync(100);
         await writer.StopAppAsync();
-        // A careful forger also rewrites the stored leaf hash; only the signed checkpoint roots can catch it then.
+        // A careful forger also rewrites the stored leaf hash (and the decision column beside it); only the signed
+        // checkpoint roots can catch it then.
         using (var connection = new SqliteConnection($"Data Source={writer.StorePath};Pooling=False"))
         {
             connection.Open();
@@ -111,7 +135,7 @@ public sealed class AuditCommandsTests
             var forged = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(leaf).Replace("\"decision\":\"allow\"", "\"decision\":\"allaw\"", StringComparison.Ordinal));
             Assert.NotEqual(leaf, forged);
             using var write = connection.CreateCommand();
-            write.CommandText = "DROP TRIGGER records_prune_only; UPDATE records SET leaf = $leaf, leaf_hash = $hash WHERE idx = 60;";
+            write.CommandText = "DROP TRIGGER records_prune_only; UPDATE records SET leaf = $leaf, leaf_hash = $hash, decision = 'allaw' WHERE idx = 60;";
             write.Parameters.AddWithValue("$leaf", forged);
             write.Parameters.AddWithValue("$hash", Edge.Audit.Merkle.MerkleHasher.HashLeaf(forged));
             write.ExecuteNonQuery();
@@ -170,6 +194,35 @@ public sealed class AuditCommandsTests
         Assert.StartsWith("OK: 75 records, 1 checkpoints", verify.Output, StringComparison.Ordinal);
         Assert.Equal(1, tampered.ExitCode);
         Assert.Contains("FAIL", tampered.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task VerifyExport_LinesAfterTheCheckpointsSize_SaysTheyWereNotChecked()
+    {
+        // The verifier stops at the checkpoint's size: a forged record appended after it read "OK: 20 records", which a
+        // third party handed a 21-line file takes for the whole file verified.
+        await using var writer = await WriterWithRecordsAsync(20);
+        var exportPath = Path.Combine(writer.Directory, "export.ndjson");
+        var checkpointPath = Path.Combine(writer.Directory, "checkpoint.txt");
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, WriterFixture.GlobalAuditorKey);
+        using (var client = writer.Client())
+        {
+            await File.WriteAllTextAsync(checkpointPath, await client.GetStringAsync("/audit/checkpoint"));
+        }
+
+        var export = await CliRunner.RunAsync("audit", "export", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName,
+            "--format", "ndjson", "--out", exportPath);
+        Assert.True(export.ExitCode == 0, export.Error + export.Output);
+        var intact = await CliRunner.RunAsync("audit", "verify", "--export", exportPath, "--checkpoint", checkpointPath, "--key", KeyFile(writer));
+        var lines = await File.ReadAllLinesAsync(exportPath);
+        await File.AppendAllTextAsync(exportPath, lines[3].Replace("acme", "evil", StringComparison.Ordinal) + "\n");
+        var appended = await CliRunner.RunAsync("audit", "verify", "--export", exportPath, "--checkpoint", checkpointPath, "--key", KeyFile(writer));
+
+        Assert.Equal(0, intact.ExitCode);
+        Assert.Equal("OK: 20 records, 1 checkpoints verified", intact.Output.Trim());
+        Assert.Equal(0, appended.ExitCode);
+        Assert.StartsWith("OK: 20 records, 1 checkpoints verified; 1 further lines after the checkpoint's size NOT checked", appended.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -8,6 +8,9 @@ internal sealed class CapturedLogs : ILoggerProvider
 {
     public ConcurrentQueue<(EventId Id, LogLevel Level, string Message)> Entries { get; } = new();
 
+    /// <summary>The structured values of each entry (what a JSON log sink writes besides the message).</summary>
+    public ConcurrentQueue<(EventId Id, IReadOnlyList<KeyValuePair<string, object?>> Values)> Values { get; } = new();
+
     public ILogger CreateLogger(string categoryName) => new Logger(this);
 
     public void Dispose()
@@ -20,7 +23,10 @@ internal sealed class CapturedLogs : ILoggerProvider
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
             owner.Entries.Enqueue((eventId, logLevel, formatter(state, exception)));
+            owner.Values.Enqueue((eventId, state as IReadOnlyList<KeyValuePair<string, object?>> ?? []));
+        }
     }
 }

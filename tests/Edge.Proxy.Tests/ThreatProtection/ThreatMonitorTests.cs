@@ -1,9 +1,11 @@
 using Edge.Configuration.ThreatProtection;
 using Edge.Proxy.Observability;
 using Edge.Proxy.Pipeline;
+using Edge.Proxy.Tests.RateLimiting;
 using Edge.Proxy.ThreatProtection;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Edge.Proxy.Tests.ThreatProtection;
@@ -196,6 +198,35 @@ public sealed class ThreatMonitorTests : IDisposable
     [InlineData("EdgeWebhook", 415, "unsupported_media_type")]
     public void Classify_NotAThreat_ReturnsNull(string step, int status, string code) =>
         Assert.Null(ThreatEvents.Classify(step, new EdgeDenial(status, code, "t")));
+
+    [Fact]
+    public async Task BanLogLines_RuleBanManualBanAndLift_NameAKeyedIdNeverTheAddressOrPrincipal()
+    {
+        // The ban key is an address or a principal; in a log line erasure could not reach it.
+        using var logs = new CapturedLogs();
+        var monitor = ThreatMonitors.InProcess(
+            _metrics,
+            new Dictionary<string, ThreatRuleOptions> { ["ip-auth"] = new() { On = ["AuthenticationFailed"], Key = "{ip}", Threshold = 1, BanFor = TimeSpan.FromMinutes(5) } },
+            _time,
+            new LoggerFactory([logs]).CreateLogger<ThreatMonitor>());
+
+        await monitor.ObserveAsync(Request("203.0.113.7"), AuthenticateStepValidator.StepName, BadToken);
+        await monitor.BanAsync("acme:alice", TimeSpan.FromMinutes(5), "incident 42");
+        Assert.True(await monitor.UnbanAsync("acme:alice"));
+
+        var entries = logs.Entries.Where(e => e.Id.Id is >= 2300 and <= 2302).ToList();
+        Assert.Equal([2300, 2301, 2302], entries.Select(e => e.Id.Id));
+        var values = logs.Values.Where(e => e.Id.Id is >= 2300 and <= 2302).SelectMany(e => e.Values).Select(v => Convert.ToString(v.Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.All(entries, e => Assert.DoesNotContain("203.0.113.7", e.Message, StringComparison.Ordinal));
+        Assert.All(entries, e => Assert.DoesNotContain("alice", e.Message, StringComparison.Ordinal));
+        Assert.DoesNotContain(values, v => v is not null && (v.Contains("203.0.113.7", StringComparison.Ordinal) || v.Contains("alice", StringComparison.Ordinal)));
+        Assert.Contains(monitor.KeyId("203.0.113.7"), entries[0].Message, StringComparison.Ordinal);
+        Assert.Contains("ip-auth", entries[0].Message, StringComparison.Ordinal);
+        Assert.Contains(monitor.KeyId("acme:alice"), entries[1].Message, StringComparison.Ordinal);
+        Assert.Contains(monitor.KeyId("acme:alice"), entries[2].Message, StringComparison.Ordinal);
+        Assert.Matches("^k-[0-9a-f]{12}$", monitor.KeyId("203.0.113.7"));
+        Assert.NotEqual(monitor.KeyId("203.0.113.7"), monitor.KeyId("203.0.113.8"));
+    }
 
     private ThreatMonitor Monitor(ThreatRuleOptions rule) =>
         ThreatMonitors.InProcess(_metrics, new Dictionary<string, ThreatRuleOptions> { ["ip-auth"] = rule }, _time);

@@ -5,6 +5,7 @@ using Edge.Proxy.Observability;
 using Edge.Proxy.Pipeline;
 using Edge.Proxy.Redis;
 using Edge.Proxy.ThreatProtection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Edge.Proxy.Tests.ThreatProtection;
@@ -12,16 +13,18 @@ namespace Edge.Proxy.Tests.ThreatProtection;
 /// <summary>A real in-process <see cref="ThreatMonitor"/> (no Redis, no audit writer) over the given rules.</summary>
 internal static class ThreatMonitors
 {
-    public static ThreatMonitor InProcess(EdgeMetrics metrics, IReadOnlyDictionary<string, ThreatRuleOptions>? rules = null, TimeProvider? time = null)
+    public static ThreatMonitor InProcess(
+        EdgeMetrics metrics, IReadOnlyDictionary<string, ThreatRuleOptions>? rules = null, TimeProvider? time = null, ILogger<ThreatMonitor>? logger = null)
     {
         time ??= TimeProvider.System;
         return Create(metrics, new EdgeRedis(null),
-            new ThreatAuditEventSink(new SecurityEventWriter(null, new EdgeHostOptions(), time, NullLogger<SecurityEventWriter>.Instance)), rules, time);
+            new ThreatAuditEventSink(new SecurityEventWriter(null, new EdgeHostOptions(), time, NullLogger<SecurityEventWriter>.Instance)), rules, time, logger);
     }
 
     /// <summary>A monitor on the given Redis (or none) that reports its ban events to <paramref name="audit"/>.</summary>
     public static ThreatMonitor Create(
-        EdgeMetrics metrics, EdgeRedis redis, IThreatEventSink audit, IReadOnlyDictionary<string, ThreatRuleOptions>? rules = null, TimeProvider? time = null)
+        EdgeMetrics metrics, EdgeRedis redis, IThreatEventSink audit, IReadOnlyDictionary<string, ThreatRuleOptions>? rules = null, TimeProvider? time = null,
+        ILogger<ThreatMonitor>? logger = null)
     {
         var state = new EdgeConfigState();
         var edge = EdgeSection.Empty.With(ThreatProtectionSection.Descriptor, new ThreatProtectionOptions { Rules = rules ?? new Dictionary<string, ThreatRuleOptions>() });
@@ -32,6 +35,6 @@ internal static class ThreatMonitors
             new ThreatMetrics(metrics),
             audit,
             time ?? TimeProvider.System,
-            NullLogger<ThreatMonitor>.Instance);
+            logger ?? NullLogger<ThreatMonitor>.Instance);
     }
 }
