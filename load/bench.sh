@@ -157,6 +157,18 @@ while [ $# -gt 0 ]; do
 done
 case "$BACKEND" in demo|bench) ;; *) echo "bench: --backend must be demo or bench" >&2; exit 2 ;; esac
 case "$EDGE_COUNT" in 1|2) ;; *) echo "bench: --edges must be 1 or 2" >&2; exit 2 ;; esac
+# Checked before anything is built or started: '--rounds 0' used to run no round and still write a table of empty
+# medians over load/RESULTS.md, and '--rate abc' failed only after minutes of building and warming up.
+positive_int() { [[ "$2" =~ ^[0-9]+$ ]] && [ "$((10#$2))" -gt 0 ] || { echo "bench: $1 must be a positive integer, got '$2'" >&2; exit 2; }; }
+duration() { # option value allow-zero
+  [[ "$2" =~ ^([0-9]+(\.[0-9]+)?(us|ms|s|m|h)|[0-9]+:[0-9]{2}:[0-9]{2}(\.[0-9]+)?)$ ]] \
+    || { echo "bench: $1 must be a duration such as 500ms, 10s, 2m or 00:00:10, got '$2'" >&2; exit 2; }
+  [ "$3" = zero-ok ] || [[ "$2" =~ [1-9] ]] || { echo "bench: $1 must be positive, got '$2'" >&2; exit 2; }
+}
+positive_int --rounds "$ROUNDS"; positive_int --copies "$COPIES"; positive_int --rate "$RATE"
+duration --duration "$DURATION" positive
+duration --warmup "$WARMUP" zero-ok
+[ "$WARM_ROUND" = 0 ] || duration --warm-round "$WARM_ROUND" positive  # 0 is the documented way to skip it
 if [ -z "$OUT" ]; then
   if [ "$SMOKE" -eq 1 ]; then
     OUT=load/reports/bench-smoke$([ "$PRESET" = proxies ] || echo "-$PRESET").md

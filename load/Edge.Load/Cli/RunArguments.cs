@@ -112,6 +112,18 @@ internal sealed record RunArguments
             throw new FormatException("--simulation is required, e.g. --simulation inject:rate=100,during=10s.");
         }
 
+        // The same rules LoadPlan enforces, checked here so that they are usage errors (exit 2), not a run that failed (3).
+        var models = result.Simulations.Select(static s => s.Model).Where(static m => m != LoadModel.Either).Distinct().Count();
+        if (models == 0)
+        {
+            throw new FormatException("--simulation: every phase is a pause; add one that produces load, e.g. inject:rate=100,during=10s.");
+        }
+
+        if (models > 1)
+        {
+            throw new FormatException("--simulation: open-model (inject, ramp-inject) and closed-model (constant, ramp-constant) phases cannot be mixed in one run.");
+        }
+
         return result;
     }
 }

@@ -94,8 +94,23 @@ public static class HttpStep
         }
     }
 
-    public static IReadOnlySet<int> ParseStatuses(string text) =>
-        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(static s => int.Parse(s, NumberStyles.Integer, CultureInfo.InvariantCulture))
-            .ToHashSet();
+    /// <summary>
+    /// The <c>expect</c> parameter ("200,429"). A FormatException (a usage error) names the parameter: int.Parse's own
+    /// message did not, and a number past int's range threw OverflowException, which ended the tool with a stack trace.
+    /// </summary>
+    public static IReadOnlySet<int> ParseStatuses(string text)
+    {
+        var statuses = new HashSet<int>();
+        foreach (var entry in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(entry, NumberStyles.None, CultureInfo.InvariantCulture, out var status) || status is < 100 or > 599)
+            {
+                throw new FormatException($"parameter expect='{text}': '{entry}' is not an HTTP status (100-599); give a comma-separated list such as 200,429.");
+            }
+
+            statuses.Add(status);
+        }
+
+        return statuses.Count > 0 ? statuses : throw new FormatException($"parameter expect='{text}' names no HTTP status; give a comma-separated list such as 200,429.");
+    }
 }

@@ -17,7 +17,14 @@ internal static class DotEnvFile
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            error = $"the env file '{path}' cannot be read: {ex.GetType().Name}";
+            // The reason in words, not the exception's type name ("FileNotFoundException" told a user less than this).
+            error = ex switch
+            {
+                FileNotFoundException or DirectoryNotFoundException => $"the env file '{path}' cannot be read: it does not exist",
+                UnauthorizedAccessException when Directory.Exists(path) => $"the env file '{path}' cannot be read: it is a directory",
+                UnauthorizedAccessException => $"the env file '{path}' cannot be read: permission denied",
+                _ => $"the env file '{path}' cannot be read: {ex.GetType().Name}",
+            };
             return false;
         }
 

@@ -54,10 +54,35 @@ public sealed class EdgeConfigValidator(
 
         foreach (var cluster in candidate.Clusters)
         {
+            foreach (var (name, destination) in cluster.Destinations ?? new Dictionary<string, DestinationConfig>())
+            {
+                var location = $"ReverseProxy:Clusters:{cluster.ClusterId}:Destinations:{name}";
+                ValidateAddress(location + ":Address", destination.Address, errors);
+                ValidateAddress(location + ":Health", destination.Health, errors);
+            }
+
             foreach (var exception in await yarpValidator.ValidateClusterAsync(cluster))
             {
                 errors.Add($"ReverseProxy:Clusters:{cluster.ClusterId}", exception.Message);
             }
+        }
+    }
+
+    /// <summary>
+    /// YARP accepts any non-empty destination address and fails on each request instead ("127.0.0.1:8080" without a
+    /// scheme, a typo, "ftp://…"): the edit was applied and every request on the cluster answered 502. The value is not
+    /// repeated in the message, since an address may carry credentials.
+    /// </summary>
+    private static void ValidateAddress(string location, string? address, ConfigErrorList errors)
+    {
+        if (string.IsNullOrEmpty(address))
+        {
+            return; // an empty Address is YARP's own error; Health is optional
+        }
+
+        if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
+        {
+            errors.Add(location, "not an absolute http:// or https:// URL with a host, e.g. http://10.0.3.7:8080/");
         }
     }
 

@@ -27,6 +27,11 @@ internal sealed class EdgeMetrics
         Meter.CreateObservableGauge("edge.config.revision", () => Volatile.Read(ref _configRevision), description: "Revision number of the config being served.");
         Meter.CreateObservableGauge("edge.config.last_reload_successful", () => Volatile.Read(ref _configLastReloadSuccessful),
             description: "1 when the latest read of proxy.json was applied or equals what is served, 0 while the file on disk is refused (the edge serves an older config).");
+        // The runtime publishes these two as monotonic counters; ObservabilityExtensions.View drops its copies.
+        Meter.CreateObservableGauge("dotnet.thread_pool.threads", static () => (long)ThreadPool.ThreadCount,
+            description: "The number of thread pool threads that currently exist.");
+        Meter.CreateObservableGauge("dotnet.thread_pool.queue.length", static () => ThreadPool.PendingWorkItemCount,
+            description: "The number of work items that are currently queued to be processed by the thread pool.");
     }
 
     /// <summary>The meter, for capabilities that add their own instruments under the same name.</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
@@ -41,6 +42,49 @@ internal static class ObservabilityExtensions
         "http.client.request.time_in_queue",
     };
 
+    /// <summary>
+    /// System.Runtime gauges whose Prometheus names end in <c>_count</c>, a suffix Prometheus reserves for histograms and
+    /// summaries (<c>promtool check metrics</c> failed on them), renamed as Prometheus names gauges.
+    /// </summary>
+    internal static readonly IReadOnlyDictionary<string, string> RuntimeRenames = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["dotnet.assembly.count"] = "dotnet.assemblies.loaded",
+        ["dotnet.process.cpu.count"] = "dotnet.process.cpus",
+        ["dotnet.timer.count"] = "dotnet.timers.active",
+    };
+
+    /// <summary>
+    /// System.Runtime instruments that report a current level but are published as monotonic counters
+    /// (dotnet/runtime#112077), so Prometheus got <c>dotnet_thread_pool_thread_count_total</c> typed as a counter, on
+    /// which rate() reads every drop as a reset. Dropped; <see cref="EdgeMetrics"/> reports them as gauges.
+    /// </summary>
+    internal static readonly IReadOnlySet<string> RuntimeMistyped = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "dotnet.thread_pool.thread.count",
+        "dotnet.thread_pool.queue.length",
+    };
+
+    /// <summary>The view of one instrument: dropped, renamed or (null) exported as it is.</summary>
+    internal static MetricStreamConfiguration? View(Instrument instrument, bool allFrameworkMetrics)
+    {
+        if (!allFrameworkMetrics && DroppedByDefault.Contains(instrument.Name))
+        {
+            return MetricStreamConfiguration.Drop;
+        }
+
+        if (instrument.Meter.Name != "System.Runtime")
+        {
+            return null;
+        }
+
+        if (RuntimeMistyped.Contains(instrument.Name))
+        {
+            return MetricStreamConfiguration.Drop;
+        }
+
+        return RuntimeRenames.TryGetValue(instrument.Name, out var name) ? new MetricStreamConfiguration { Name = name } : null;
+    }
+
     public static void AddEdgeObservability(this WebApplicationBuilder builder)
     {
         // ASP.NET Core hosting starts an Activity and a log scope for every request whenever its diagnostics logger is
@@ -62,7 +106,7 @@ internal static class ObservabilityExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ManagementPortMatcherPolicy>());
         var allFrameworkMetrics = builder.Configuration.GetValue<bool>(AllFrameworkMetricsKey);
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddView(instrument => !allFrameworkMetrics && DroppedByDefault.Contains(instrument.Name) ? MetricStreamConfiguration.Drop : null)
+            .AddView(instrument => View(instrument, allFrameworkMetrics))
             .AddMeter(EdgeMetrics.MeterName)
             .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Routing")
             // YARP forwards through SocketsHttpHandler, whose meter reports backend request duration and connections.

@@ -131,7 +131,19 @@ public sealed class ConfigValidateCommandTests
         var (exitCode, _, error) = await CliRunner.RunAsync("config", "validate", proxyJson, "--env-file", "/nonexistent/edge.env");
 
         Assert.Equal(2, exitCode);
-        Assert.Contains("cannot be read", error, StringComparison.Ordinal);
+        Assert.Contains("the env file '/nonexistent/edge.env' cannot be read: it does not exist", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Validate_EnvFileIsADirectory_ExitsTwoSayingSo()
+    {
+        var (proxyJson, _) = await WriteWebhookConfigAsync("UNUSED", "");
+        var directory = Directory.CreateTempSubdirectory("edge-cli-envdir-").FullName;
+
+        var (exitCode, _, error) = await CliRunner.RunAsync("config", "validate", proxyJson, "--env-file", directory);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("cannot be read: it is a directory", error, StringComparison.Ordinal);
     }
 
     private static async Task<(string ProxyJson, string EnvFile)> WriteWebhookConfigAsync(string variable, string envContent)

@@ -202,6 +202,8 @@ public sealed partial class ConfigValidateParityTests
             r["ReverseProxy"]!["Clusters"]!["demo"]!["LoadBalancingPolicy"] = "Nope";
             r["ReverseProxy"]!["Clusters"]!["demo"]!["HealthCheck"] = new JsonObject { ["Active"] = new JsonObject { ["Enabled"] = true, ["Interval"] = "-00:00:01" } };
         }),
+        ["destination-address-without-scheme"] = root => Mutate(root, r =>
+            r["ReverseProxy"]!["Clusters"]!["demo"]!["Destinations"]!["d1"]!["Address"] = "127.0.0.1:5100"),
         ["yarp-named-policies"] = root => Mutate(root, r =>
         {
             Route(r, "orders")["AuthorizationPolicy"] = "custom-authz";

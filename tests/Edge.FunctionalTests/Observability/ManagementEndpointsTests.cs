@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using Edge.Testing;
 
@@ -58,6 +59,51 @@ public sealed class ManagementEndpointsTests
         Assert.Contains("\nhttp_server_active_requests{", metrics, StringComparison.Ordinal);
         Assert.Contains("\nhttp_client_active_requests{", metrics, StringComparison.Ordinal);
         Assert.Contains("\naspnetcore_routing_match_attempts_total{", metrics, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("false")]
+    [InlineData("true")]
+    public async Task Metrics_Scrape_PassesPromtoolCheckMetrics(string allFrameworkMetrics)
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(backend.Url, new Dictionary<string, object>
+            {
+                ["orders"] = ProxyJson.Route("/orders/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" }),
+            }),
+            new Dictionary<string, string?> { ["Edge:Observability:AllFrameworkMetrics"] = allFrameworkMetrics });
+        using var allowed = new HttpRequestMessage(HttpMethod.Get, "/orders/1") { Headers = { { "X-Tenant-ID", "acme" } } };
+        Assert.Equal(HttpStatusCode.OK, (await edge.Client.SendAsync(allowed)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await edge.Client.GetAsync("/orders/1")).StatusCode);
+
+        var metrics = await edge.Management.GetStringAsync("/metrics");
+        var (exit, output) = await PromtoolCheckMetricsAsync(metrics);
+
+        Assert.True(exit == 0, output);
+        // The runtime's thread-pool levels are gauges, not counters with _total.
+        Assert.Contains("# TYPE dotnet_thread_pool_threads gauge", metrics, StringComparison.Ordinal);
+        Assert.Contains("# TYPE dotnet_thread_pool_queue_length gauge", metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain("dotnet_thread_pool_thread_count_total", metrics, StringComparison.Ordinal);
+        Assert.Contains("# TYPE dotnet_assemblies_loaded gauge", metrics, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int Exit, string Output)> PromtoolCheckMetricsAsync(string metrics)
+    {
+        // test.sh installs Debian's prometheus package, whose promtool this is.
+        var start = new ProcessStartInfo("/usr/bin/promtool")
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        start.ArgumentList.Add("check");
+        start.ArgumentList.Add("metrics");
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.StandardInput.WriteAsync(metrics);
+        process.StandardInput.Close();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        return (process.ExitCode, await output + await error);
     }
 
     private static readonly string[] DroppedSeries =

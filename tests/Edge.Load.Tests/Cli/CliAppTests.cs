@@ -100,6 +100,11 @@ public sealed class CliAppTests
     [InlineData("unknown simulation 'constnt'", "--simulation", "constnt:copies=1,during=1s")]
     [InlineData("parameter 'paht' is not used by plain-get", "--param", "paht=/orders/1")]
     [InlineData("parameter keys='many' is not an integer", "--param", "keys=many")]
+    [InlineData("parameter expect='abc': 'abc' is not an HTTP status", "--param", "expect=abc")]
+    [InlineData("parameter expect='200,99999999999': '99999999999' is not an HTTP status", "--param", "expect=200,99999999999")]
+    [InlineData("parameter expect=',' names no HTTP status", "--param", "expect=,")]
+    [InlineData("--simulation: every phase is a pause", "--simulation", "pause:1s")]
+    [InlineData("cannot be mixed", "--simulation", "inject:rate=1,during=1s", "--simulation", "constant:copies=1,during=1s")]
     [InlineData("--scenario 'plain-get' is given twice", "--scenario", "plain-get")]
     [InlineData("--report-folder '/proc/edge-load-test/x' cannot be created", "--report-folder", "/proc/edge-load-test/x")]
     public async Task RunAsync_BadArgument_ReturnsUsageExitCodeNamingIt(string expected, params string[] extra)
