@@ -27,6 +27,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
     private FileSystemWatcher? _watcher;
     private ITimer? _poll;
     private string _lastSeenHash = "";
+    private string? _lastRefusal;
     private (DateTime WriteTime, long Length) _lastSeenStamp;
     private int _disposed;
 
@@ -164,9 +165,20 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
             _lastSeenHash = hash;
             if (config is null)
             {
+                // One edit often raises several notifications (an editor's truncate, then its write; the poll), and the
+                // same bytes refused for the same reasons are the same refusal: counted, logged and audited once.
+                var refusal = hash + "\n" + string.Join('\n', errors.Where(e => !e.IsWarning).Select(e => e.Location + ": " + e.Message));
+                if (refused && refusal == _lastRefusal)
+                {
+                    return false;
+                }
+
+                _lastRefusal = refusal;
                 Refuse(errors);
                 return false;
             }
+
+            _lastRefusal = null;
 
             if (config.ContentHash == previous.ContentHash)
             {

@@ -93,6 +93,29 @@ public sealed class HotReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reload_SameRefusedBytesNotifiedAgain_CountedOnce()
+    {
+        // An editor's truncate-then-write, or a save of unchanged bytes, notifies again: the same refusal is one refusal
+        // in the counter (and in the log and the audit trail), not one per notification.
+        using var counters = new Webhooks.EdgeCounterRecorder(_edge);
+        var provider = (Edge.Proxy.Configuration.FileProxyConfigProvider)_edge.Services.GetRequiredService<Yarp.ReverseProxy.Configuration.IProxyConfigProvider>();
+        var broken = _original.Replace("\"Match\"", "\"Matsh\"", StringComparison.Ordinal);
+        await _edge.WriteConfigAsync(broken);
+        Assert.False(await provider.ReloadAsync());
+        await _edge.WriteConfigAsync(broken);
+        Assert.False(await provider.ReloadAsync());
+        Assert.False(await provider.ReloadAsync());
+
+        Assert.Equal(1, Refused());
+        await _edge.WriteConfigAsync(_original.Replace("\"Match\"", "\"Mutch\"", StringComparison.Ordinal));
+        Assert.False(await provider.ReloadAsync());
+        Assert.Equal(2, Refused());
+        Assert.Equal(HttpStatusCode.OK, (await _edge.Client.GetAsync("/first/x")).StatusCode);
+
+        int Refused() => counters.Measurements.Count(m => m.Instrument == "edge.config.reloads" && m.Tags.GetValueOrDefault("result") == "refused");
+    }
+
+    [Fact]
     public async Task Reload_UnknownStep_ErrorNamesRouteAndField()
     {
         await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
