@@ -60,6 +60,35 @@ public sealed class WebhookVerifierTests
         Assert.False(verifier.Verify(StandardHeaders(signature), "{\"test\": 2432232315}"u8).IsValid);
     }
 
+    [Theory]
+    [InlineData("svix-id", "msg_p5jXN8AQM9LWM0D4loKWxJek", true)]
+    [InlineData("svix-id", "msg_other", false)]
+    [InlineData("svix-timestamp", "1614265331", false)]
+    [InlineData("svix-signature", "v1,AAAA", false)]
+    public void Verify_StandardWebhooksWithSvixTwins_TwinsMustMatchVerifiedHeaders(string twin, string value, bool valid)
+    {
+        var verifier = Policy("StandardWebhooks", StandardSecret).Verifier;
+        var headers = StandardHeaders("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        headers[twin] = value;
+
+        var result = verifier.Verify(headers, StandardPayload);
+
+        Assert.Equal(valid, result.IsValid);
+        Assert.Equal(valid ? null : "signature_invalid:header_conflict", result.Reason);
+    }
+
+    [Fact]
+    public void Verify_SvixHeadersOnly_VerifiedUnderSvixNames()
+    {
+        var verifier = Policy("StandardWebhooks", StandardSecret).Verifier;
+        var headers = Headers(("svix-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"), ("svix-timestamp", "1614265330"), ("svix-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="));
+
+        var result = verifier.Verify(headers, StandardPayload);
+
+        Assert.True(result.IsValid);
+        Assert.Equal("msg_p5jXN8AQM9LWM0D4loKWxJek", result.DeliveryId);
+    }
+
     [Fact]
     public void Verify_SlackPublishedVector_Valid()
     {
