@@ -53,7 +53,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
         _writers = [.. options.WriterUrls];
         _writerLabels = [.. _writers.Select(Label)];
         _metrics = new ShipperMetrics(_writerLabels, () => Volatile.Read(ref _current), meterFactory);
-        _http = new HttpClient(handler ?? new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30), ConnectTimeout = TimeSpan.FromSeconds(2) })
+        _http = new HttpClient(handler ?? new Edge.Shared.OutgoingCallTagHandler("audit_shipper", new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30), ConnectTimeout = TimeSpan.FromSeconds(2) }))
         {
             Timeout = options.RequestTimeout,
         };

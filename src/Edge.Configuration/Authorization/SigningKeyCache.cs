@@ -19,7 +19,7 @@ public sealed class SigningKeyCache : IDisposable
 
     public SigningKeyCache()
     {
-        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        _http = new HttpClient(new Edge.Shared.OutgoingCallTagHandler("jwks", new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }))
         {
             Timeout = TimeSpan.FromSeconds(10),
             MaxResponseContentBufferSize = 1024 * 1024,

@@ -16,7 +16,7 @@ internal sealed partial class ApprovalNotifier(ApprovalMetrics metrics, TimeProv
     private readonly Channel<(ApprovalPolicy Policy, ApprovalRequest Request)> _queue =
         Channel.CreateBounded<(ApprovalPolicy, ApprovalRequest)>(new BoundedChannelOptions(QueueCapacity) { FullMode = BoundedChannelFullMode.DropWrite });
 
-    private readonly HttpClient _client = new(new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+    private readonly HttpClient _client = new(new Edge.Shared.OutgoingCallTagHandler("approval_notify", new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) }))
     {
         Timeout = TimeSpan.FromSeconds(10),
     };

@@ -46,6 +46,42 @@ public sealed class ManagementEndpointsTests
     }
 
     [Fact]
+    public async Task Metrics_EdgeShipsToWriter_ShipperCallsTaggedAndBackendCallsNot()
+    {
+        using var backend = Backend.Start();
+        await using var writer = await Edge.AuditWriter.Tests.WriterFixture.StartAsync();
+        await using var edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["orders"] = ProxyJson.Route("/orders/{**rest}") }),
+            new Dictionary<string, string?> { ["Edge:Audit:WriterUrl"] = writer.BaseAddress.ToString() });
+        Assert.Equal(HttpStatusCode.OK, (await edge.Client.GetAsync("/orders/1")).StatusCode);
+        var backendPort = new Uri(backend.Url).Port;
+
+        // Each test process's HttpClients report to the same runtime meter: only series of this test's ports count.
+        string[] shipperSeries = [];
+        string[] backendSeries = [];
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            var lines = (await edge.Management.GetStringAsync("/metrics")).Split('\n');
+            shipperSeries = [.. lines.Where(l => l.StartsWith("http_client_request_duration_seconds_count{", StringComparison.Ordinal)
+                && l.Contains($"server_port=\"{writer.BaseAddress.Port}\"", StringComparison.Ordinal))];
+            backendSeries = [.. lines.Where(l => l.StartsWith("http_client_request_duration_seconds_count{", StringComparison.Ordinal)
+                && l.Contains($"server_port=\"{backendPort}\"", StringComparison.Ordinal))];
+            if (shipperSeries.Length > 0 && backendSeries.Length > 0)
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.NotEmpty(shipperSeries);
+        Assert.All(shipperSeries, line => Assert.Contains("edge_client=\"audit_shipper\"", line, StringComparison.Ordinal));
+        Assert.NotEmpty(backendSeries);
+        Assert.All(backendSeries, line => Assert.DoesNotContain("edge_client=", line, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Metrics_AllFrameworkMetricsOn_ExportsTheDroppedOnes()
     {
         using var backend = Backend.Start();
