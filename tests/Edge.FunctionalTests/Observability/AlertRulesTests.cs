@@ -58,7 +58,9 @@ public sealed partial class AlertRulesTests
             .Select(t => t.GetProperty("expr").GetString()!)
             .Append(alerts);
 
-        var referenced = expressions.SelectMany(e => EdgeMetricName().Matches(e).Select(m => m.Value)).ToHashSet(StringComparer.Ordinal);
+        // Label names (edge_client) sit in selectors and by/without lists: only what is left names metrics.
+        var referenced = expressions.Select(e => LabelContexts().Replace(e, ""))
+            .SelectMany(e => EdgeMetricName().Matches(e).Select(m => m.Value)).ToHashSet(StringComparer.Ordinal);
 
         Assert.Contains("edge_threat_bans_total", referenced);
         Assert.Contains("edge_threat_blocked_total", referenced);
@@ -123,6 +125,9 @@ public sealed partial class AlertRulesTests
 
     [GeneratedRegex(@"\bedge_[a-z0-9_]+\b")]
     private static partial Regex EdgeMetricName();
+
+    [GeneratedRegex(@"\{[^}]*\}|\b(?:by|without)\s*\([^)]*\)")]
+    private static partial Regex LabelContexts();
 
     [GeneratedRegex(@"^\s*- alert: \S+", RegexOptions.Multiline)]
     private static partial Regex AlertName();
