@@ -170,15 +170,19 @@ internal sealed partial class ApprovalsApi(
     private async Task<Caller?> SignInAsync(HttpContext http)
     {
         http.Response.Headers.CacheControl = "no-store";
+        // Not a proxied request and not audited as one, but its answers carry an edge request id like every other
+        // answer (problem+json requestId, X-Request-Id, log lines), not Kestrel's connection-based trace id.
+        var startedAt = time.GetUtcNow();
         var request = new EdgeRequestFeature
         {
-            // Not a proxied request and not audited as one: its answers keep the host's trace id as before.
-            RequestId = http.TraceIdentifier,
+            RequestId = RequestIds.NewId(startedAt),
             RouteId = ApiRouteId,
-            StartedAt = time.GetUtcNow(),
+            StartedAt = startedAt,
             ClientIp = clientAddresses.Resolve(http).Ip?.ToString(),
         };
         http.Features.Set(request);
+        http.TraceIdentifier = request.RequestId;
+        http.Response.Headers[EdgeRequestMiddleware.RequestIdHeader] = request.RequestId;
         if (threat.CheckBeforeSteps(http, request) is { } blocked)
         {
             await ProblemDetailsWriter.WriteAsync(http, blocked);

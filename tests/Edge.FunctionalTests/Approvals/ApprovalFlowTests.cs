@@ -325,4 +325,18 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
         Assert.Equal("api_key_invalid", Code(await JsonAsync(response)));
         Assert.NotEmpty(response.Headers.WwwAuthenticate);
     }
+
+    [Fact]
+    public async Task Api_Answers_CarryAnEdgeRequestIdInHeaderAndProblem()
+    {
+        using var refused = await Client.SendAsync(Api(HttpMethod.Get, "/_edge/approvals", "not-a-known-key"));
+        using var listed = await Client.SendAsync(Api(HttpMethod.Get, "/_edge/approvals", BobKey));
+
+        var refusedId = refused.Headers.GetValues("X-Request-Id").Single();
+        Assert.Equal(refusedId, (await JsonAsync(refused)).GetProperty("requestId").GetString());
+        // The edge's id format (as on proxied answers), not Kestrel's "<connection id>:<request number>" trace id.
+        Assert.DoesNotContain(':', refusedId);
+        Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
+        Assert.NotEqual(refusedId, listed.Headers.GetValues("X-Request-Id").Single());
+    }
 }
