@@ -29,6 +29,9 @@ internal sealed class EdgeRequestMiddleware(
 
     public const string RequestIdHeader = "X-Request-Id";
 
+    /// <summary>The audited reason of an allowed request whose client went away before any answer (status 499).</summary>
+    public const string ClientAbortedCode = "client_aborted";
+
     private static readonly EdgeDenial AuditUnavailable = new(StatusCodes.Status503ServiceUnavailable, "audit_unavailable",
         "Audit unavailable", "The audit trail cannot record this request right now; retry later.");
 
@@ -110,7 +113,17 @@ internal sealed class EdgeRequestMiddleware(
                 {
                     if (!context.Response.HasStarted)
                     {
-                        await WriteForwarderProblemAsync(context, failure.Error);
+                        if (context.RequestAborted.IsCancellationRequested)
+                        {
+                            // The client went away while the backend was called (waiting for its answer, or mid-upload):
+                            // nothing is sent, so the record must not keep the 400/502 YARP set for an answer nobody gets.
+                            context.Response.StatusCode = EdgeBodyBufferingMiddleware.ClientClosedRequest;
+                            request.AnsweredWith(ClientAbortedCode);
+                        }
+                        else
+                        {
+                            await WriteForwarderProblemAsync(context, failure.Error);
+                        }
                     }
 
                     // The record went out with the status when the response started; the break comes after it.
@@ -140,7 +153,7 @@ internal sealed class EdgeRequestMiddleware(
 
     /// <summary>
     /// YARP answers a backend it could not reach (or a request it could not send) with a bare status; the client gets
-    /// the same status as problem+json, like every other answer of the edge. A client that went away gets nothing.
+    /// the same status as problem+json, like every other answer of the edge.
     /// </summary>
     private static Task WriteForwarderProblemAsync(HttpContext context, ForwarderError error)
     {
