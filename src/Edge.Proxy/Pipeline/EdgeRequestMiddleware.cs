@@ -113,7 +113,8 @@ internal sealed class EdgeRequestMiddleware(
                 {
                     if (!context.Response.HasStarted)
                     {
-                        if (context.RequestAborted.IsCancellationRequested)
+                        if (context.RequestAborted.IsCancellationRequested
+                            || (failure.Error is ForwarderError.RequestBodyClient && ClientInputEnded(context, failure.Exception)))
                         {
                             // The client went away while the backend was called (waiting for its answer, or mid-upload):
                             // nothing is sent, so the record must not keep the 400/502 YARP set for an answer nobody gets.
@@ -185,6 +186,30 @@ internal sealed class EdgeRequestMiddleware(
         }
 
         return ProblemDetailsWriter.WriteAsync(context, status, code, title, detail);
+    }
+
+    /// <summary>
+    /// Whether the streamed body failed because the client's connection ended mid-body (Kestrel closes it then, and says
+    /// so before <c>RequestAborted</c> fires). YARP may report the body's error inside an <see cref="AggregateException"/>
+    /// with the send's.
+    /// </summary>
+    private static bool ClientInputEnded(HttpContext context, Exception? exception)
+    {
+        if (exception is AggregateException all)
+        {
+            foreach (var inner in all.InnerExceptions)
+            {
+                if (ClientInputEnded(context, inner))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        return exception is not null
+            && (EdgeBodyBufferingMiddleware.IsClientGone(context, exception) || ClientInputEnded(context, exception.InnerException));
     }
 
     private Task RefuseMethodAsync(HttpContext context, RouteConfig route) =>
