@@ -131,7 +131,14 @@ internal sealed class EdgeRequestMiddleware(
                     else if (failure.Error is ForwarderError.ResponseBodyDestination
                         || (failure.Error is ForwarderError.ResponseBodyCanceled && !context.RequestAborted.IsCancellationRequested))
                     {
-                        responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString());
+                        responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString(), byClient: false);
+                    }
+
+                    // The client left mid-body (a cancelled download, a closed event stream): it got the status and part
+                    // of the body, which the request's record (its bytesOut is the declared length) cannot say.
+                    else if (failure.Error is ForwarderError.ResponseBodyClient or ForwarderError.ResponseBodyCanceled)
+                    {
+                        responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString(), byClient: true);
                     }
                 }
             }
