@@ -157,7 +157,7 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
     /// then, and it reports that before <c>RequestAborted</c> fires, so the token alone would race). Anything else Kestrel
     /// throws while reading a body is broken framing on a live connection, and gets an answer.
     /// </summary>
-    private static bool IsClientGone(HttpContext context, Exception exception) =>
+    internal static bool IsClientGone(HttpContext context, Exception exception) =>
         context.RequestAborted.IsCancellationRequested
         || exception is ConnectionResetException
         || exception.InnerException is ConnectionResetException

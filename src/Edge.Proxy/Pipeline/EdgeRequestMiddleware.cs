@@ -29,6 +29,9 @@ internal sealed class EdgeRequestMiddleware(
 
     public const string RequestIdHeader = "X-Request-Id";
 
+    /// <summary>The audited reason of an allowed request whose client went away before any answer (status 499).</summary>
+    public const string ClientAbortedCode = "client_aborted";
+
     private static readonly EdgeDenial AuditUnavailable = new(StatusCodes.Status503ServiceUnavailable, "audit_unavailable",
         "Audit unavailable", "The audit trail cannot record this request right now; retry later.");
 
@@ -110,14 +113,32 @@ internal sealed class EdgeRequestMiddleware(
                 {
                     if (!context.Response.HasStarted)
                     {
-                        await WriteForwarderProblemAsync(context, failure.Error);
+                        if (context.RequestAborted.IsCancellationRequested
+                            || (failure.Error is ForwarderError.RequestBodyClient && ClientInputEnded(context, failure.Exception)))
+                        {
+                            // The client went away while the backend was called (waiting for its answer, or mid-upload):
+                            // nothing is sent, so the record must not keep the 400/502 YARP set for an answer nobody gets.
+                            context.Response.StatusCode = EdgeBodyBufferingMiddleware.ClientClosedRequest;
+                            request.AnsweredWith(ClientAbortedCode);
+                        }
+                        else
+                        {
+                            await WriteForwarderProblemAsync(context, failure.Error);
+                        }
                     }
 
                     // The record went out with the status when the response started; the break comes after it.
                     else if (failure.Error is ForwarderError.ResponseBodyDestination
                         || (failure.Error is ForwarderError.ResponseBodyCanceled && !context.RequestAborted.IsCancellationRequested))
                     {
-                        responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString());
+                        responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString(), byClient: false);
+                    }
+
+                    // The client left mid-body (a cancelled download, a closed event stream): it got the status and part
+                    // of the body, which the request's record (its bytesOut is the declared length) cannot say.
+                    else if (failure.Error is ForwarderError.ResponseBodyClient or ForwarderError.ResponseBodyCanceled)
+                    {
+                        responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString(), byClient: true);
                     }
                 }
             }
@@ -140,7 +161,7 @@ internal sealed class EdgeRequestMiddleware(
 
     /// <summary>
     /// YARP answers a backend it could not reach (or a request it could not send) with a bare status; the client gets
-    /// the same status as problem+json, like every other answer of the edge. A client that went away gets nothing.
+    /// the same status as problem+json, like every other answer of the edge.
     /// </summary>
     private static Task WriteForwarderProblemAsync(HttpContext context, ForwarderError error)
     {
@@ -172,6 +193,30 @@ internal sealed class EdgeRequestMiddleware(
         }
 
         return ProblemDetailsWriter.WriteAsync(context, status, code, title, detail);
+    }
+
+    /// <summary>
+    /// Whether the streamed body failed because the client's connection ended mid-body (Kestrel closes it then, and says
+    /// so before <c>RequestAborted</c> fires). YARP may report the body's error inside an <see cref="AggregateException"/>
+    /// with the send's.
+    /// </summary>
+    private static bool ClientInputEnded(HttpContext context, Exception? exception)
+    {
+        if (exception is AggregateException all)
+        {
+            foreach (var inner in all.InnerExceptions)
+            {
+                if (ClientInputEnded(context, inner))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        return exception is not null
+            && (EdgeBodyBufferingMiddleware.IsClientGone(context, exception) || ClientInputEnded(context, exception.InnerException));
     }
 
     private Task RefuseMethodAsync(HttpContext context, RouteConfig route) =>
