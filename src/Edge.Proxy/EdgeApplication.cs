@@ -18,8 +18,16 @@ namespace Edge.Proxy;
 /// </summary>
 public static class EdgeApplication
 {
+    /// <summary>Kestrel's switch that refuses a bare LF as an HTTP/1.x line end (accepted by default since .NET 7).</summary>
+    internal const string StrictLineEndsSwitch = "Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators";
+
     public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
+        // The edge is the first HTTP parser behind a load balancer or CDN: one that keeps a bare LF inside a header value
+        // (X-A: 1<LF>Transfer-Encoding: chunked) forwards one header where Kestrel read two, and the two disagree on
+        // framing, tenant or credentials. RFC 9112 only allows accepting a bare LF; as the edge, refuse it (400, closed).
+        AppContext.SetSwitch(StrictLineEndsSwitch, true);
+
         var builder = WebApplication.CreateBuilder(args);
         configure?.Invoke(builder);
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 
 namespace Edge.Audit.Records;
@@ -49,9 +48,12 @@ public sealed record LeafSummary(
                 return null;
             }
 
-            if (!DateTimeOffset.TryParse(GetString(root, "time"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time))
+            // Strictly: DateTimeOffset.TryParse read "03/12/2026" as March 12, "10:00" as today and a time without an offset
+            // as UTC, so the indexed time (the read API's from/to window, retention, erasure) could differ from what a
+            // reader of the leaf takes it to say.
+            if (!Rfc3339.TryParseDateTime(GetString(root, "time"), out var time))
             {
-                error = "time must be an RFC 3339 timestamp.";
+                error = "time must be an RFC 3339 date-time with an offset (2026-12-03T10:00:00Z).";
                 return null;
             }
 

@@ -17,6 +17,7 @@ internal static class BanEndpoints
     public const string InvalidCode = "ban_invalid";
     public const string NotFoundCode = "ban_not_found";
     public const string StoreUnavailableCode = "ban_store_unavailable";
+    public const string UnsupportedMediaTypeCode = "unsupported_media_type";
 
     private const int MaxKeyLength = 512;
     private const int MaxReasonLength = 512;
@@ -51,6 +52,16 @@ internal static class BanEndpoints
 
     private static async Task AddAsync(HttpContext http, ThreatMonitor monitor, TimeProvider time)
     {
+        // A browser sends a cross-site POST with text/plain (a form or fetch in no-cors mode) without asking first, and a
+        // JSON object fits in such a body: any page an operator opened could ban a customer for a year. application/json
+        // is not a CORS-safelisted type, so a browser must ask first, and this port answers no CORS preflight.
+        if (!http.Request.HasJsonContentType())
+        {
+            await ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status415UnsupportedMediaType, UnsupportedMediaTypeCode, "Unsupported media type",
+                "A ban is a JSON object sent with Content-Type: application/json.");
+            return;
+        }
+
         if (http.Request.ContentLength > MaxBodyBytes)
         {
             await InvalidAsync(http, $"the body exceeds {MaxBodyBytes} bytes");

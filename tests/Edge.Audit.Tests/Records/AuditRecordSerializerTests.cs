@@ -179,4 +179,37 @@ public sealed class AuditRecordSerializerTests
         Assert.Null(LeafSummary.TryParse(Encoding.UTF8.GetBytes(leaf), out var error));
         Assert.Contains(expected, error, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("03/12/2026 10:00:00 +00:00")]
+    [InlineData("Thu, 03 Dec 2026 10:00:00 GMT")]
+    [InlineData("10:00")]
+    [InlineData("2026-12-03")]
+    [InlineData("2026-12-03T10:00:00")]
+    [InlineData("2026-12-03T10:00:00.5")]
+    [InlineData("2026-13-03T10:00:00Z")]
+    public void LeafSummary_TimeNotAnRfc3339DateTime_IsRefused(string time)
+    {
+        // The indexed time decides the read API's from/to window, retention and erasure; DateTimeOffset.TryParse read
+        // "03/12/2026" as March 12, "10:00" as today and an offsetless time as UTC, not what a reader of the leaf sees.
+        var leaf = "{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"t\",\"time\":\"" + time + "\"}";
+
+        Assert.Null(LeafSummary.TryParse(Encoding.UTF8.GetBytes(leaf), out var error));
+        Assert.Contains("RFC 3339", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("2026-12-03T10:00:00Z", "2026-12-03T10:00:00+00:00")]
+    [InlineData("2026-12-03T10:00:00.1234567Z", "2026-12-03T10:00:00.1234567+00:00")]
+    [InlineData("2026-12-03T11:00:00+01:00", "2026-12-03T10:00:00+00:00")]
+    [InlineData("2026-12-03t10:00:00z", "2026-12-03T10:00:00+00:00")]
+    public void LeafSummary_Rfc3339DateTime_IndexesTheInstantItNames(string time, string instant)
+    {
+        var leaf = "{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"t\",\"time\":\"" + time + "\"}";
+
+        var summary = LeafSummary.TryParse(Encoding.UTF8.GetBytes(leaf), out var error);
+
+        Assert.Null(error);
+        Assert.Equal(DateTimeOffset.Parse(instant, System.Globalization.CultureInfo.InvariantCulture), summary!.Time);
+    }
 }

@@ -86,6 +86,48 @@ public sealed class ThreatProtectionInProcessTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, served.StatusCode);
     }
 
+    [Theory]
+    [InlineData("text/plain")]
+    [InlineData("application/x-www-form-urlencoded")]
+    [InlineData("multipart/form-data; boundary=x")]
+    [InlineData(null)]
+    public async Task ManualBan_BodyNotSentAsJson_Answers415AndBansNothing(string? contentType)
+    {
+        // What a cross-site page can send without a CORS preflight: a text/plain form whose field name is the JSON object.
+        using var content = new StringContent("{\"key\":\"203.0.113.40\",\"for\":\"365.00:00:00\",\"reason\":\"csrf=\"}");
+        content.Headers.ContentType = contentType is null ? null : System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/edge/bans") { Content = content };
+        request.Headers.TryAddWithoutValidation("Origin", "https://attacker.example");
+
+        using var response = await _edge.Management.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("unsupported_media_type", problem.RootElement.GetProperty("code").GetString());
+        using var list = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/bans"));
+        Assert.DoesNotContain(list.RootElement.GetProperty("bans").EnumerateArray(), ban => ban.GetProperty("key").GetString() == "203.0.113.40");
+        using (var served = await SendAsync("203.0.113.40", "wrong"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, served.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task ManualBan_CorsPreflightFromAnotherOrigin_NotGranted()
+    {
+        using var preflight = new HttpRequestMessage(HttpMethod.Options, "/edge/bans");
+        preflight.Headers.TryAddWithoutValidation("Origin", "https://attacker.example");
+        preflight.Headers.TryAddWithoutValidation("Access-Control-Request-Method", "POST");
+        preflight.Headers.TryAddWithoutValidation("Access-Control-Request-Headers", "content-type");
+
+        using var response = await _edge.Management.SendAsync(preflight);
+
+        Assert.False(response.IsSuccessStatusCode, $"preflight answered {(int)response.StatusCode}");
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
+    }
+
     [Fact]
     public async Task PathsNoRouteTakes_CountAsNotFound_BanTheScannerOnEveryPath()
     {

@@ -1,10 +1,11 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace Edge.AuditWriter.Api;
+namespace Edge.Audit.Records;
 
 /// <summary>
-/// The <c>from</c>/<c>to</c> filters: an RFC 3339 date-time with its offset (<c>Z</c> or <c>±hh:mm</c>; <c>T</c>, <c>t</c>
+/// RFC 3339 times: the read API's <c>from</c>/<c>to</c> filters (<see cref="TryParse"/>) and a leaf's <c>time</c>
+/// (<see cref="TryParseDateTime"/>). The filters take an RFC 3339 date-time with its offset (<c>Z</c> or <c>±hh:mm</c>; <c>T</c>, <c>t</c>
 /// or a space between date and time; any number of fraction digits), or a full date, which is midnight UTC.
 /// </summary>
 /// <remarks>
@@ -12,13 +13,23 @@ namespace Edge.AuditWriter.Api;
 /// (today), and local times without an offset, which it read as UTC. An auditor's export window must not depend on a
 /// guess, so anything else is refused.
 /// </remarks>
-internal static partial class Rfc3339
+public static partial class Rfc3339
 {
-    public static bool TryParse(string text, out DateTimeOffset value)
+    /// <summary>An RFC 3339 date-time with its offset, or a full date (midnight UTC).</summary>
+    public static bool TryParse(string text, out DateTimeOffset value) => TryParse(text, dateOnly: true, out value);
+
+    /// <summary>An RFC 3339 date-time with its offset: no bare date, no time without an offset.</summary>
+    public static bool TryParseDateTime(string? text, out DateTimeOffset value)
+    {
+        value = default;
+        return text is not null && TryParse(text, dateOnly: false, out value);
+    }
+
+    private static bool TryParse(string text, bool dateOnly, out DateTimeOffset value)
     {
         value = default;
         var match = Pattern().Match(text);
-        if (!match.Success)
+        if (!match.Success || (!dateOnly && !match.Groups["hour"].Success))
         {
             return false;
         }
