@@ -491,6 +491,15 @@ public static class CliApp
                 var entry = EdgeScenarioCatalog.Find(name) ?? throw new FormatException($"Unknown scenario '{name}'. Known: {string.Join(", ", EdgeScenarioCatalog.All.Select(static e => e.Name))}.");
                 scenarios.Add(entry.Create().WithLoadSimulations([.. parsed.Simulations]).WithWarmUp(parsed.WarmUp));
             }
+
+            // A threshold scoped to a scenario the run does not select can only fail, and used to do so after the whole run.
+            foreach (var threshold in parsed.Thresholds)
+            {
+                if (threshold.Scenario is { } scoped && !scenarios.Exists(s => s.Name == scoped))
+                {
+                    throw new FormatException($"Threshold '{threshold.Expression}' names scenario '{scoped}', which this run does not select (selected: {string.Join(", ", scenarios.Select(static s => s.Name))}).");
+                }
+            }
         }
         catch (Exception ex) when (ex is FormatException or IOException or System.Text.Json.JsonException or UnauthorizedAccessException)
         {
