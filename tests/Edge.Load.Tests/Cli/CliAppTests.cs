@@ -252,6 +252,19 @@ public sealed class CliAppTests
     }
 
     [Fact]
+    public async Task RunAsync_TokenWithZeroLifetime_UsageErrorAndNoToken()
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync(["token", "--key", TestBackends.SecretFile("a-test-only-hs256-key-of-at-least-32-bytes"), "--lifetime", "0s"], stdout, stderr);
+
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.Equal("", stdout.ToString());
+        Assert.Contains("token: --lifetime must be positive, got '0s'.", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RunAsync_Token_PrintsAThreePartJwtWithTheGivenTenant()
     {
         var stdout = new StringWriter();
