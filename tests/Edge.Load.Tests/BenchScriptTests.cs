@@ -44,9 +44,50 @@ public sealed class BenchScriptTests
         Assert.Contains("bench: ", stderr, StringComparison.Ordinal);
     }
 
-    private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] args)
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("80")]
+    [InlineData("65000")]
+    public async Task Main_BadPortBase_ExitsTwoNamingIt(string portBase)
+    {
+        var (exit, _, stderr) = await RunAsync(["--smoke"], new Dictionary<string, string> { ["BENCH_PORT_BASE"] = portBase });
+
+        Assert.Equal(2, exit);
+        Assert.Contains($"bench: BENCH_PORT_BASE must be a port number from 1024 to 64000, got '{portBase}'", stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(1, "1.19", ">=", "not judged (smoke run)")]
+    [InlineData(0, "1.19", ">=", "met")]
+    [InlineData(0, "0.35", ">=", "NOT met")]
+    [InlineData(1, "n/a", ">=", "not measured")]
+    public async Task Verdict_SmokeRun_JudgesNothing(int smoke, string value, string op, string expected)
+    {
+        // The report's verdict function, as bench.sh defines it, run on its own: a whole smoke run takes minutes here.
+        var definition = File.ReadLines(Path.Combine(RepositoryRoot(), "load", "bench.sh")).Single(l => l.StartsWith("verdict() {", StringComparison.Ordinal));
+        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add($"SMOKE={smoke}\n{definition}\nverdict \"$1\" 0.95 \"$2\"");
+        info.ArgumentList.Add("bench");
+        info.ArgumentList.Add(value);
+        info.ArgumentList.Add(op);
+
+        using var process = Process.Start(info)!;
+        var stdout = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+
+        Assert.Equal(0, process.ExitCode);
+        Assert.Equal(expected, stdout.Trim());
+    }
+
+    private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] args, Dictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment ?? [])
+        {
+            info.Environment[name] = value;
+        }
+
         info.ArgumentList.Add(Path.Combine(RepositoryRoot(), "load", "bench.sh"));
         foreach (var arg in args)
         {

@@ -466,10 +466,17 @@ public static class CliApp
                 options[args[i]] = args[i + 1];
             }
 
+            // A token that expires as it is issued (--lifetime 0s) was printed as if usable; the edge then answered 401.
+            var lifetime = Simulations.DurationParser.Parse(options["--lifetime"]);
+            if (lifetime <= TimeSpan.Zero)
+            {
+                throw new FormatException($"token: --lifetime must be positive, got '{options["--lifetime"]}'.");
+            }
+
             var key = System.Text.Encoding.UTF8.GetBytes(LoadSecret.Resolve(options["--key"], "token: HS256 key"));
             var minter = new Edge.Testing.Signing.JwtMinter(Edge.Testing.Signing.JwtSigningKey.Hs256(key), options["--iss"], options["--aud"], TimeProvider.System);
             var roles = options["--roles"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            await stdout.WriteLineAsync(minter.Mint(options["--sub"], options["--tenant"], roles, Simulations.DurationParser.Parse(options["--lifetime"]))).ConfigureAwait(false);
+            await stdout.WriteLineAsync(minter.Mint(options["--sub"], options["--tenant"], roles, lifetime)).ConfigureAwait(false);
             return ExitCodes.Ok;
         }
         catch (Exception ex) when (ex is FormatException or InvalidOperationException or IOException)
@@ -490,6 +497,15 @@ public static class CliApp
             {
                 var entry = EdgeScenarioCatalog.Find(name) ?? throw new FormatException($"Unknown scenario '{name}'. Known: {string.Join(", ", EdgeScenarioCatalog.All.Select(static e => e.Name))}.");
                 scenarios.Add(entry.Create().WithLoadSimulations([.. parsed.Simulations]).WithWarmUp(parsed.WarmUp));
+            }
+
+            // A threshold scoped to a scenario the run does not select can only fail, and used to do so after the whole run.
+            foreach (var threshold in parsed.Thresholds)
+            {
+                if (threshold.Scenario is { } scoped && !scenarios.Exists(s => s.Name == scoped))
+                {
+                    throw new FormatException($"Threshold '{threshold.Expression}' names scenario '{scoped}', which this run does not select (selected: {string.Join(", ", scenarios.Select(static s => s.Name))}).");
+                }
             }
         }
         catch (Exception ex) when (ex is FormatException or IOException or System.Text.Json.JsonException or UnauthorizedAccessException)

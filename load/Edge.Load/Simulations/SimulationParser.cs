@@ -9,6 +9,9 @@ namespace Edge.Load.Simulations;
 /// </summary>
 public static class SimulationParser
 {
+    /// <summary>The highest open-model rate a phase may ask for, per scenario.</summary>
+    public const int MaxRatePerSecond = 200_000;
+
     public static LoadSimulation Parse(string text)
     {
         var colon = text.IndexOf(':', StringComparison.Ordinal);
@@ -22,13 +25,13 @@ public static class SimulationParser
         }
 
         var args = ParseArguments(text, rest);
-        string[]? keys = kind switch
+        string[] keys = kind switch
         {
             "inject" or "ramp-inject" or "ramping-inject" => ["rate", "interval", "during"],
             "constant" or "keep-constant" or "ramp-constant" or "ramping-constant" => ["copies", "during"],
-            _ => null, // an unknown kind is reported below
+            _ => throw new FormatException($"'{text}': unknown simulation '{kind}' (inject, ramp-inject, constant, ramp-constant, pause)."),
         };
-        if (keys is not null && args.Keys.FirstOrDefault(k => !keys.Contains(k, StringComparer.OrdinalIgnoreCase)) is { } unknown)
+        if (args.Keys.FirstOrDefault(k => !keys.Contains(k, StringComparer.OrdinalIgnoreCase)) is { } unknown)
         {
             throw new FormatException($"'{text}': unknown key '{unknown}' ({kind} takes {string.Join(", ", keys)}).");
         }
@@ -46,12 +49,26 @@ public static class SimulationParser
             "ramp-inject" or "ramping-inject" => Simulation.RampingInject(PositiveInt(args, "rate", text, allowZero: true), interval, during),
             "constant" or "keep-constant" => Simulation.KeepConstant(PositiveInt(args, "copies", text), during),
             "ramp-constant" or "ramping-constant" => Simulation.RampingConstant(PositiveInt(args, "copies", text, allowZero: true), during),
-            _ => throw new FormatException($"'{text}': unknown simulation '{kind}' (inject, ramp-inject, constant, ramp-constant, pause)."),
+            _ => throw new InvalidOperationException("unreachable: the kind was checked above"),
         };
 
         if (during <= TimeSpan.Zero)
         {
             throw new FormatException($"'{text}': during must be positive.");
+        }
+
+        // The dispatcher queues every invocation it is behind on, so a rate no generator can start (rate=100000000)
+        // filled memory until the process died with "Out of memory" instead of measuring anything.
+        var perSecond = simulation switch
+        {
+            InjectSimulation s => s.RatePerSecond,
+            RampingInjectSimulation s => s.RatePerSecond,
+            _ => 0,
+        };
+        if (perSecond > MaxRatePerSecond)
+        {
+            throw new FormatException(string.Create(CultureInfo.InvariantCulture,
+                $"'{text}': {perSecond:0.##} invocations per second is more than one edge-load process can start (at most {MaxRatePerSecond}/s); split the load over several processes."));
         }
 
         return simulation;

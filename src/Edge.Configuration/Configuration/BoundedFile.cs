@@ -16,6 +16,18 @@ public static class BoundedFile
     /// <summary>A JSON Schema of a validated body.</summary>
     public const int MaxSchemaBytes = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// Why a named file could not be read, after "secret file 'PATH' ": an exception's type name alone
+    /// ("cannot be read: UnauthorizedAccessException") did not tell a directory from a permission problem.
+    /// </summary>
+    public static string DescribeReadFailure(Exception ex, string path) => ex switch
+    {
+        FileNotFoundException or DirectoryNotFoundException => "does not exist",
+        UnauthorizedAccessException when Directory.Exists(path) => "is a directory, not a file",
+        UnauthorizedAccessException => "cannot be read: permission denied for this process's user",
+        _ => $"cannot be read: {ex.GetType().Name}",
+    };
+
     public static byte[] ReadAllBytes(string path, int maxBytes)
     {
         using var stream = Open(path, FileOptions.None);

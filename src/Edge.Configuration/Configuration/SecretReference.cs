@@ -51,9 +51,7 @@ public static class SecretReference
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
             {
-                error = ex is FileNotFoundException or DirectoryNotFoundException
-                    ? $"secret file '{path}' does not exist"
-                    : $"secret file '{path}' cannot be read: {ex.GetType().Name}";
+                error = $"secret file '{path}' {BoundedFile.DescribeReadFailure(ex, path)}";
                 return false;
             }
 

@@ -42,5 +42,38 @@ internal sealed class RateLimitStepValidator : IEdgeStepValidator
         {
             context.AddWarning(StepName, $"policy '{name}' keys on {{principal}} but no EdgeAuthenticate step runs before it: every caller shares the anonymous partition");
         }
+
+        // The tenant is set only by EdgeTenant; listed after this step, every request is limited as tenant ~none,
+        // so one tenant's traffic spends every other tenant's quota.
+        if (key.Text.Contains("{tenant}", StringComparison.OrdinalIgnoreCase) && !context.PrecedingSteps.Contains("EdgeTenant", StringComparer.OrdinalIgnoreCase))
+        {
+            if (TenantStepFollows(context))
+            {
+                context.AddError(StepName, $"policy '{name}' keys on {{tenant}} but the route's EdgeTenant step is listed after it: every tenant would share one bucket; list EdgeTenant before EdgeRateLimit");
+            }
+            else
+            {
+                context.AddWarning(StepName, $"policy '{name}' keys on {{tenant}} but the route has no EdgeTenant step: every caller shares one bucket");
+            }
+        }
+    }
+
+    private static bool TenantStepFollows(EdgeStepValidationContext context)
+    {
+        var transforms = context.Route.Transforms;
+        if (transforms is null)
+        {
+            return false;
+        }
+
+        for (var i = context.TransformIndex + 1; i < transforms.Count; i++)
+        {
+            if (EdgeStepValidators.TryGetStepName(transforms[i], out var step) && string.Equals(step, "EdgeTenant", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

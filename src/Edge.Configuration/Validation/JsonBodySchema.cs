@@ -63,9 +63,7 @@ internal sealed class JsonBodySchema
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            errors.Add(location, ex is FileNotFoundException or DirectoryNotFoundException
-                ? $"the schema file '{path}' does not exist"
-                : $"the schema file '{path}' cannot be read: {ex.GetType().Name}");
+            errors.Add(location, $"the schema file '{path}' {BoundedFile.DescribeReadFailure(ex, path)}");
             return null;
         }
 

@@ -37,6 +37,30 @@ public sealed class SecretReferenceTests
     }
 
     [Fact]
+    public void TryResolve_FileIsADirectory_SaysSo()
+    {
+        var path = Directory.CreateTempSubdirectory().FullName;
+        try
+        {
+            Assert.False(SecretReference.TryResolve("file:" + path, out _, out var error));
+            Assert.Equal($"secret file '{path}' is a directory, not a file", error);
+        }
+        finally
+        {
+            Directory.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void TryResolve_FileMissing_SaysItDoesNotExist()
+    {
+        var path = Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N"), "secret");
+
+        Assert.False(SecretReference.TryResolve("file:" + path, out _, out var error));
+        Assert.Equal($"secret file '{path}' does not exist", error);
+    }
+
+    [Fact]
     public void TryResolve_FileIsAnEndlessDevice_FailsWithASizeErrorInsteadOfReadingForever()
     {
         Assert.False(SecretReference.TryResolve("file:/dev/zero", out _, out var error));

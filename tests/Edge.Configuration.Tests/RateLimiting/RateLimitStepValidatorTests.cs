@@ -9,6 +9,8 @@ public sealed class RateLimitStepValidatorTests
     {
         ["per-user"] = new() { Limit = 100, Key = "{tenant}:{principal}" },
         ["per-sender"] = new() { Limit = 10, Key = "{tenant}:{body:/sender/id}" },
+        ["per-tenant"] = new() { Limit = 10, Key = "{tenant}" },
+        ["per-ip"] = new() { Limit = 10, Key = "{ip}" },
     });
 
     [Fact]
@@ -18,7 +20,7 @@ public sealed class RateLimitStepValidatorTests
 
         var error = Assert.Single(errors.Errors);
         Assert.Equal("ReverseProxy:Routes:r:Transforms[1]:EdgeRateLimit", error.Location);
-        Assert.Equal("rate-limit policy 'nope' is not defined in Edge:RateLimits; defined: per-sender, per-user", error.Message);
+        Assert.Equal("rate-limit policy 'nope' is not defined in Edge:RateLimits; defined: per-ip, per-sender, per-tenant, per-user", error.Message);
     }
 
     [Fact]
@@ -46,11 +48,64 @@ public sealed class RateLimitStepValidatorTests
         Assert.Empty(errors.Items);
     }
 
+    [Fact]
+    public void Validate_TenantKeyWithEdgeTenantListedAfter_ErrorSaysToListItFirst()
+    {
+        var rateLimit = new Dictionary<string, string> { ["EdgeRateLimit"] = "per-tenant" };
+        var transforms = new[] { rateLimit, new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" } };
+
+        var errors = ValidateOnRoute(transforms, 0, []);
+
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("ReverseProxy:Routes:r:Transforms[0]:EdgeRateLimit", error.Location);
+        Assert.Equal("policy 'per-tenant' keys on {tenant} but the route's EdgeTenant step is listed after it: every tenant would share one bucket; " +
+            "list EdgeTenant before EdgeRateLimit", error.Message);
+    }
+
+    [Fact]
+    public void Validate_TenantKeyWithoutEdgeTenantOnRoute_Warns()
+    {
+        var transforms = new[] { new Dictionary<string, string> { ["EdgeRateLimit"] = "per-tenant" } };
+
+        var errors = ValidateOnRoute(transforms, 0, []);
+
+        Assert.False(errors.HasErrors);
+        Assert.Equal("policy 'per-tenant' keys on {tenant} but the route has no EdgeTenant step: every caller shares one bucket", Assert.Single(errors.Warnings).Message);
+    }
+
+    [Fact]
+    public void Validate_TenantKeyAfterEdgeTenant_NoErrorOrWarning()
+    {
+        var transforms = new[] { new Dictionary<string, string> { ["EdgeTenant"] = "Static", ["Value"] = "acme" }, new Dictionary<string, string> { ["EdgeRateLimit"] = "per-tenant" } };
+
+        var errors = ValidateOnRoute(transforms, 1, ["EdgeTenant"]);
+
+        Assert.Empty(errors.Items);
+    }
+
+    [Fact]
+    public void Validate_IpKeyWithEdgeTenantListedAfter_NoErrorOrWarning()
+    {
+        var transforms = new[] { new Dictionary<string, string> { ["EdgeRateLimit"] = "per-ip" }, new Dictionary<string, string> { ["EdgeTenant"] = "Static", ["Value"] = "acme" } };
+
+        var errors = ValidateOnRoute(transforms, 0, []);
+
+        Assert.Empty(errors.Items);
+    }
+
     private static ConfigErrorList Validate(Dictionary<string, string> values, string[] preceding)
     {
         var errors = new ConfigErrorList();
         var route = new RouteConfig { RouteId = "r", ClusterId = "c", Match = new RouteMatch { Path = "/x" } };
         new RateLimitStepValidator().Validate(new EdgeStepValidationContext(route, 1, preceding, Edge, errors), values);
+        return errors;
+    }
+
+    private static ConfigErrorList ValidateOnRoute(Dictionary<string, string>[] transforms, int index, string[] preceding)
+    {
+        var errors = new ConfigErrorList();
+        var route = new RouteConfig { RouteId = "r", ClusterId = "c", Match = new RouteMatch { Path = "/x" }, Transforms = transforms };
+        new RateLimitStepValidator().Validate(new EdgeStepValidationContext(route, index, preceding, Edge, errors), transforms[index]);
         return errors;
     }
 }

@@ -106,6 +106,8 @@ public sealed class CliAppTests
     [InlineData("--simulation: every phase is a pause", "--simulation", "pause:1s")]
     [InlineData("cannot be mixed", "--simulation", "inject:rate=1,during=1s", "--simulation", "constant:copies=1,during=1s")]
     [InlineData("--scenario 'plain-get' is given twice", "--scenario", "plain-get")]
+    [InlineData("Threshold 'jwt-rbac:fail%<1' names scenario 'jwt-rbac', which this run does not select (selected: plain-get)", "--threshold", "jwt-rbac:fail%<1")]
+    [InlineData("more than one edge-load process can start", "--simulation", "inject:rate=100000000,during=1s")]
     [InlineData("--report-folder '/proc/edge-load-test/x' cannot be created", "--report-folder", "/proc/edge-load-test/x")]
     public async Task RunAsync_BadArgument_ReturnsUsageExitCodeNamingIt(string expected, params string[] extra)
     {
@@ -247,6 +249,19 @@ public sealed class CliAppTests
 
         Assert.Equal(ExitCodes.RunFailed, exit);
         Assert.Contains("EDGE_LOAD_TEST_UNSET_KEY' is not set", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_TokenWithZeroLifetime_UsageErrorAndNoToken()
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync(["token", "--key", TestBackends.SecretFile("a-test-only-hs256-key-of-at-least-32-bytes"), "--lifetime", "0s"], stdout, stderr);
+
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.Equal("", stdout.ToString());
+        Assert.Contains("token: --lifetime must be positive, got '0s'.", stderr.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

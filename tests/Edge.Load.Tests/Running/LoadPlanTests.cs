@@ -82,6 +82,30 @@ public sealed class LoadPlanTests
     public void Parse_Invalid_ThrowsFormatException(string text) =>
         Assert.Throws<FormatException>(() => SimulationParser.Parse(text));
 
+    [Theory]
+    [InlineData("inject:rate=100000000,during=1s", "100000000 invocations per second")]
+    [InlineData("ramp-inject:rate=300000,during=10s", "300000 invocations per second")]
+    [InlineData("inject:rate=1000,interval=1ms,during=1s", "1000000 invocations per second")]
+    public void Parse_RateAboveWhatOneProcessCanStart_RefusedWithTheRate(string text, string expected)
+    {
+        var error = Assert.Throws<FormatException>(() => SimulationParser.Parse(text));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        Assert.Contains("at most 200000/s", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_RateAtTheCeiling_Accepted() =>
+        Assert.Equal("inject rate=200000/1s during 1s", SimulationParser.Parse("inject:rate=200000,during=1s").Describe());
+
+    [Fact]
+    public void Parse_UnknownKind_NamedBeforeMissingKeys()
+    {
+        var error = Assert.Throws<FormatException>(() => SimulationParser.Parse("bogus:rate=1"));
+
+        Assert.Equal("'bogus:rate=1': unknown simulation 'bogus' (inject, ramp-inject, constant, ramp-constant, pause).", error.Message);
+    }
+
     private static List<double> Drain(LoadPlan plan)
     {
         var schedule = plan.CreateSchedule();
