@@ -218,6 +218,9 @@ needs_writer() {
 }
 
 WORK=$(mktemp -d /tmp/edge-bench.XXXXXX)
+# Taken before anything starts: the report's "before the run" must not be read after the rounds have heated the host.
+RUN_STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 PIDS=()
 KEEP_WORK=1
 
@@ -655,7 +658,7 @@ BASE=${ROW_LABEL[0]}
   echo
   if [ "$SMOKE" -eq 1 ]; then echo "**Smoke run** (a few seconds; numbers are not meaningful)."; echo; fi
   echo "- command: \`load/bench.sh $ARGS\` with targets $PATHS, $ROUNDS round(s), $DURATION per measurement, $WARMUP uncounted warm-up each, $([ "$WARM_ROUND" = 0 ] && echo "no uncounted warm-up pass before round 1" || echo "after one uncounted $WARM_ROUND closed-model pass per row before round 1")"
-  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(nproc) CPU cores shared by the load generator, the backend and every proxy; load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- date: $RUN_STARTED to $(date -u '+%H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(nproc) CPU cores shared by the load generator, the backend and every proxy; load average before the run: $LOAD_BEFORE"
   echo "- backend: $BACKEND_NAME; load: edge-load scenario \`$SCENARIO\` with ${PARAMS[*]:-no extra parameters}; routes: ${ROUTES[*]}"
   echo "- throughput: closed model, $COPIES copies (\`constant:copies=$COPIES,during=$DURATION\`); latency: open model at $RATE/s (\`inject:rate=$RATE,during=$DURATION\`), measured from the intended send time"
   if has_path nginx; then echo "- nginx: $(nginx -v 2>&1 | sed 's/nginx version: //'), worker_processes auto, upstream keepalive 256, access_log off"; fi
