@@ -10,6 +10,15 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 env_file=config/.env
 [ -f "$env_file" ] || env_file=config/.env.example
 set -a; . "$env_file"; set +a
+# A port already taken would make one process fail to bind, and a stale edge still answering on 9901 would even make
+# the readiness check below pass for a demo that is not running: say which port is busy before starting anything.
+for port in 5100 9902 8080 9901; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port on 127.0.0.1 is already in use (an earlier ./run.sh still running? see: ss -ltnp 'sport = :$port'); stop it and retry" >&2
+    exit 1
+  fi
+done
+
 for project in src/Edge.DemoBackend src/Edge.AuditWriter src/Edge.Proxy; do
   echo "building ${project#src/} (Release; the first build takes a minute) …" >&2
   dotnet build "$project" -c Release -v q -nologo >/dev/null || { echo "build of $project failed; run: dotnet build $project" >&2; exit 1; }
