@@ -1,7 +1,7 @@
 namespace Edge.Proxy.Pipeline;
 
 /// <summary>
-/// HTTP/1.x body framing that two parsers may read differently, refused with 400 <c>request_framing_invalid</c> before any
+/// Request body framing that two parsers may read differently, refused with 400 <c>request_framing_invalid</c> before any
 /// step runs and before anything is forwarded. Kestrel already refuses a final coding other than <c>chunked</c>, a repeated
 /// or comma-listed <c>Content-Length</c>, obs-fold and a space before the colon; it accepts, and the edge refuses:
 /// <list type="bullet">
@@ -13,10 +13,11 @@ namespace Edge.Proxy.Pipeline;
 /// drop the other codings, so the backend would get gzip bytes it was not told about.</item>
 /// <item><c>Transfer-Encoding</c> on an HTTP/1.0 request: RFC 9112 §6.1 says to treat its framing as faulty (an HTTP/1.0
 /// parser reads no body there, and the chunks as the next request).</item>
+/// <item><c>Transfer-Encoding</c> on an HTTP/2 (or HTTP/3) request: a connection-specific field, which makes the request
+/// malformed (RFC 9113 §8.2.2); Kestrel accepts it and reads the DATA frames, and a downgrading hop could honour it.</item>
 /// </list>
 /// Only a request with a <c>Transfer-Encoding</c> header costs more than that one header lookup. A client's own
 /// <c>X-Content-Length</c> on a chunked request is refused too: the edge cannot tell it from the length Kestrel dropped.
-/// HTTP/2 has no <c>Transfer-Encoding</c> (Kestrel refuses the header on a stream).
 /// </summary>
 internal static class RequestFraming
 {
@@ -51,6 +52,12 @@ internal static class RequestFraming
         Headers = CloseConnection,
     };
 
+    public static readonly EdgeDenial Http2TransferEncoding = new(StatusCodes.Status400BadRequest, ReasonCode, Title,
+        "Transfer-Encoding is not allowed in HTTP/2 or HTTP/3 requests.")
+    {
+        Reason = ReasonCode + ":http2_transfer_encoding",
+    };
+
     /// <summary>The refusal for <paramref name="request"/>'s framing, or null when it is unambiguous (every request without <c>Transfer-Encoding</c>).</summary>
     public static EdgeDenial? Check(HttpRequest request)
     {
@@ -61,9 +68,9 @@ internal static class RequestFraming
             return null;
         }
 
-        if (HttpProtocol.IsHttp10(request.Protocol))
+        if (!HttpProtocol.IsHttp11(request.Protocol))
         {
-            return Http10TransferEncoding;
+            return HttpProtocol.IsHttp10(request.Protocol) ? Http10TransferEncoding : Http2TransferEncoding;
         }
 
         if (transferEncoding.Count != 1 || !string.Equals(transferEncoding[0], "chunked", StringComparison.OrdinalIgnoreCase))

@@ -83,6 +83,22 @@ public sealed class RequestFramingTests(HostileEdge fixture) : IClassFixture<Hos
         Assert.Equal(calls, fixture.BackendCalls(path));
     }
 
+    [Theory]
+    [InlineData("/tenant/expect", "Content-Length: 5\r\n", "tenant_missing")]
+    [InlineData(HostileEdge.WebhookPath, "Content-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n", RequestFramingCode)]
+    public async Task DeniedRequest_Expect100Continue_DenialIsTheFirstAnswerAndNoBodyIsRead(string path, string framing, string code)
+    {
+        // The client waits for 100 before sending its body: a denial decided on the headers must come instead of it, and
+        // an interim 100 followed by the refusal would have made it send the body for nothing.
+        var calls = fixture.BackendCalls(path);
+
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, $"POST {path} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n{framing}\r\n");
+
+        Assert.Equal(400, response.Status);
+        Assert.Equal(code, response.ProblemCode());
+        Assert.Equal(calls, fixture.BackendCalls(path));
+    }
+
     public static TheoryData<string, string> ParserRefusals() => new()
     {
         { "unknown coding", "POST /open/parser-xchunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n" + Chunked },
