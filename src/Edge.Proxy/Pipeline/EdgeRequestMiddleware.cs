@@ -75,9 +75,16 @@ internal sealed class EdgeRequestMiddleware(
         context.Response.OnStarting(static state => ((EdgeRequestFeature)state).RecordOnceAsync(), request);
         try
         {
+            // Framing two parsers may read differently is refused before anything reads or forwards the body; one
+            // header lookup (Transfer-Encoding) for every other request.
+            if (RequestFraming.Check(context.Request) is { } framing)
+            {
+                await decisions.DenyAsync(context, EdgeStepName, framing);
+            }
+
             // A banned client is refused before anything else looks at its request (and before the rate limiter
             // spends a Redis call on it): the lookup is in this instance's ban table.
-            if (threat.CheckBeforeSteps(context, request) is { } blocked)
+            else if (threat.CheckBeforeSteps(context, request) is { } blocked)
             {
                 await decisions.DenyAsync(context, IEdgeThreatGate.StepName, blocked);
             }

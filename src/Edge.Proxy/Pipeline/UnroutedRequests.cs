@@ -33,7 +33,12 @@ internal sealed class UnroutedRequests(ClientAddressResolver clientAddresses, Ed
         context.Response.OnStarting(static state => ((EdgeRequestFeature)state).RecordOnceAsync(), request);
         try
         {
-            if (threat.CheckBeforeSteps(context, request) is { } blocked)
+            // Refused for its framing first, as on a route: the answer and the record say what was wrong with it.
+            if (RequestFraming.Check(context.Request) is { } framing)
+            {
+                await decisions.DenyAsync(context, EdgeRequestMiddleware.EdgeStepName, framing);
+            }
+            else if (threat.CheckBeforeSteps(context, request) is { } blocked)
             {
                 await decisions.DenyAsync(context, IEdgeThreatGate.StepName, blocked);
             }

@@ -1,0 +1,134 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text;
+using Edge.Testing;
+
+namespace Edge.FunctionalTests.Hostile;
+
+/// <summary>
+/// HTTP/2 (h2c with prior knowledge, enabled here with <c>Kestrel:EndpointDefaults:Protocols=Http2</c>; the edge's default
+/// cleartext endpoint speaks only HTTP/1.1) sent as raw frames, since HttpClient derives <c>:authority</c> from Host and
+/// never sends connection-specific headers.
+/// </summary>
+public sealed class Http2FramingTests : IAsyncLifetime
+{
+    private Backend _backend = null!;
+    private EdgeHost _edge = null!;
+
+    public async Task InitializeAsync()
+    {
+        _backend = Backend.Start();
+        _edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["open"] = ProxyJson.Route("/open/{**rest}") }),
+            new Dictionary<string, string?> { ["Kestrel:EndpointDefaults:Protocols"] = "Http2" });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _edge.DisposeAsync();
+        _backend.Dispose();
+    }
+
+    [Fact]
+    public async Task Http2_TransferEncodingHeader_Returns400AndForwardsNothing()
+    {
+        // Malformed in HTTP/2 (RFC 9113 §8.2.2); Kestrel accepted it and the request was forwarded.
+        var status = await SendAsync(
+            [(":method", "POST"), (":scheme", "http"), (":path", "/open/h2-te"), (":authority", "edge.example"), ("transfer-encoding", "chunked")],
+            "hello"u8.ToArray());
+
+        Assert.Equal(400, status);
+        Assert.DoesNotContain(_backend.Received, e => e.RequestMessage?.Path == "/open/h2-te");
+    }
+
+    [Fact]
+    public async Task Http2_AuthorityAndHostDiffer_AuthorityIsTheHostTheBackendIsTold()
+    {
+        // Kestrel replaces Host with :authority, so routing, AllowedHosts and X-Forwarded-Host all read the same name.
+        var status = await SendAsync(
+            [(":method", "GET"), (":scheme", "http"), (":path", "/open/h2-authority"), (":authority", "edge.example"), ("host", "other.example")], null);
+
+        Assert.Equal(200, status);
+        var forwarded = _backend.Received.Single(e => e.RequestMessage?.Path == "/open/h2-authority").RequestMessage!;
+        Assert.Equal("edge.example", forwarded.Headers!["X-Forwarded-Host"].Single());
+        Assert.DoesNotContain(forwarded.Headers!.Values.SelectMany(v => v), value => value.Contains("other.example", StringComparison.Ordinal));
+    }
+
+    /// <summary>Sends one request on stream 1 and returns its <c>:status</c> (0 when the stream was reset or the connection closed).</summary>
+    private async Task<int> SendAsync(IReadOnlyList<(string Name, string Value)> headers, byte[]? body)
+    {
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        await client.ConnectAsync("127.0.0.1", _edge.ProxyPort, timeout.Token);
+        var stream = client.GetStream();
+
+        var block = new List<byte>();
+        foreach (var (name, value) in headers)
+        {
+            // HPACK literal field without indexing, new name, no Huffman coding (RFC 7541 §6.2.2).
+            block.Add(0x00);
+            block.Add((byte)name.Length);
+            block.AddRange(Encoding.ASCII.GetBytes(name));
+            block.Add((byte)value.Length);
+            block.AddRange(Encoding.ASCII.GetBytes(value));
+        }
+
+        var request = new List<byte>(Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+        request.AddRange(Frame(0x4, 0, 0, []));
+        request.AddRange(Frame(0x1, (byte)(0x4 | (body is null ? 0x1 : 0)), 1, [.. block]));
+        if (body is not null)
+        {
+            request.AddRange(Frame(0x0, 0x1, 1, body));
+        }
+
+        await stream.WriteAsync(request.ToArray(), timeout.Token);
+
+        var header = new byte[9];
+        while (true)
+        {
+            try
+            {
+                await stream.ReadExactlyAsync(header, timeout.Token);
+            }
+            catch (EndOfStreamException)
+            {
+                return 0;
+            }
+
+            var length = (header[0] << 16) | (header[1] << 8) | header[2];
+            var type = header[3];
+            var streamId = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(5)) & 0x7FFFFFFF;
+            var payload = new byte[length];
+            await stream.ReadExactlyAsync(payload, timeout.Token);
+            if ((streamId == 1 && type == 0x3) || type == 0x7)
+            {
+                return 0;
+            }
+
+            if (streamId == 1 && type == 0x1)
+            {
+                // Kestrel sends :status as an indexed field of the HPACK static table (RFC 7541 Appendix A) for these.
+                return payload[0] switch
+                {
+                    0x88 => 200,
+                    0x8C => 400,
+                    0x8D => 404,
+                    _ => throw new InvalidOperationException($"unexpected first header field 0x{payload[0]:x2}"),
+                };
+            }
+        }
+    }
+
+    private static byte[] Frame(byte type, byte flags, int streamId, byte[] payload)
+    {
+        var frame = new byte[9 + payload.Length];
+        frame[0] = (byte)(payload.Length >> 16);
+        frame[1] = (byte)(payload.Length >> 8);
+        frame[2] = (byte)payload.Length;
+        frame[3] = type;
+        frame[4] = flags;
+        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(5), streamId);
+        payload.CopyTo(frame, 9);
+        return frame;
+    }
+}
