@@ -24,6 +24,9 @@ internal sealed record RunArguments
 
     public bool Quiet { get; set; }
 
+    /// <summary>A per-request timeout longer than a day is a typo, and the HTTP stack cannot take one above ~24.8 days.</summary>
+    internal static readonly TimeSpan MaxTimeout = TimeSpan.FromHours(24);
+
     public static RunArguments Parse(IReadOnlyList<string> args)
     {
         var result = new RunArguments();
@@ -81,6 +84,13 @@ internal sealed record RunArguments
                     if (result.Timeout <= TimeSpan.Zero)
                     {
                         throw new FormatException("--timeout must be positive.");
+                    }
+
+                    // HttpClient.Timeout and CancelAfter stop at about 24.8 days; above that the run failed (exit 3) with
+                    // the framework's ArgumentOutOfRangeException text instead of naming the option.
+                    if (result.Timeout > MaxTimeout)
+                    {
+                        throw new FormatException($"--timeout must be at most {MaxTimeout.TotalHours:0}h, got '{args[i]}'.");
                     }
 
                     break;

@@ -94,6 +94,10 @@ public sealed class CliAppTests
 
     [Theory]
     [InlineData("--timeout must be positive", "--timeout", "0s")]
+    [InlineData("--timeout must be at most 24h", "--timeout", "99999999h")]
+    [InlineData("'99999999999h' is not a duration", "--warmup", "99999999999h")]
+    [InlineData("'1e400s' is not a duration", "--warmup", "1e400s")]
+    [InlineData("'99999999999h' is not a duration", "--simulation", "inject:rate=1,during=99999999999h")]
     [InlineData("unknown key 'foo'", "--simulation", "inject:rate=1,during=1s,foo=2")]
     [InlineData("unknown key 'interval'", "--simulation", "constant:copies=1,interval=1s,during=1s")]
     [InlineData("'rate' is given twice", "--simulation", "inject:rate=1,rate=50,during=1s")]
