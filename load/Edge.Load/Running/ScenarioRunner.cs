@@ -54,6 +54,8 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
             Cancelled = cancelled,
             Steps = [ReportBuilder.Step(stats.Global, seconds), .. stats.SubSteps.Select(s => ReportBuilder.Step(s, seconds))],
             TimeSeries = [.. stats.Series],
+            Sent = stats.Sent,
+            Scheduled = plan.Model == LoadModel.Open ? plan.ScheduledInvocations : null,
             MaxDispatchLag = plan.Model == LoadModel.Open ? stats.MaxDispatchLag : null,
             LateDispatches = plan.Model == LoadModel.Open ? stats.LateDispatches : null,
         };

@@ -18,6 +18,7 @@ internal sealed class ScenarioStats
     private readonly Lock _completion = new();
     private bool _closed;
     private long _inFlight;
+    private long _sent;
     private long _maxDispatchLagTicks;
     private long _lateDispatches;
     private long _lastOkTimestamp;
@@ -26,6 +27,9 @@ internal sealed class ScenarioStats
     public StepStats Global { get; } = new(GlobalStepName);
 
     public long InFlight => Interlocked.Read(ref _inFlight);
+
+    /// <summary>Invocations started (dispatched, in the open model); each ends as exactly one ok or fail.</summary>
+    public long Sent => Interlocked.Read(ref _sent);
 
     public IReadOnlyList<TimeSeriesPoint> Series => _series;
 
@@ -46,7 +50,11 @@ internal sealed class ScenarioStats
         return _steps.GetOrAdd(name, static n => new StepStats(n));
     }
 
-    public void Started() => Interlocked.Increment(ref _inFlight);
+    public void Started()
+    {
+        Interlocked.Increment(ref _sent);
+        Interlocked.Increment(ref _inFlight);
+    }
 
     /// <summary>Records a whole invocation's outcome and leaves the in-flight count, unless the run was already closed.</summary>
     public void Completed(Response response, long elapsedTicks)
