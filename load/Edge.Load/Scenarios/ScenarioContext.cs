@@ -47,7 +47,7 @@ public sealed class ScenarioContext
             response = Response.Fail("exception", message: ex.GetType().Name);
         }
 
-        _stats.Step(name).Record(response, Stopwatch.GetTimestamp() - started);
+        _stats.CompletedStep(name, response, Stopwatch.GetTimestamp() - started);
         return response;
     }
 }

@@ -75,6 +75,23 @@ internal sealed class ScenarioStats
     }
 
     /// <summary>
+    /// Records a sub-step's outcome unless the run was closed: a step of an invocation that outlived the drain used to be
+    /// added to the step's counters and status codes after the final sample had drained its histogram, so the step's
+    /// status-code table no longer added up to its count.
+    /// </summary>
+    public void CompletedStep(string name, Response response, long elapsedTicks)
+    {
+        var step = Step(name);
+        lock (_completion)
+        {
+            if (!_closed)
+            {
+                step.Record(response, elapsedTicks);
+            }
+        }
+    }
+
+    /// <summary>
     /// Ends the run's recording: every invocation still in flight is recorded now as a failure with status
     /// <c>unfinished</c> and <paramref name="waitedTicks"/> as its latency (a lower bound), and one that completes later is
     /// not recorded. Without this an invocation that outlived the drain was in neither count, and a hanging server could

@@ -26,4 +26,24 @@ public sealed class ScenarioContextTests
         Assert.True(first.MinMicros >= 200_000, $"first step {first.MinMicros} µs hides the 200 ms since its intended send time");
         Assert.Equal(1, second.Count);
     }
+
+    [Fact]
+    public async Task Step_CompletingAfterTheRunWasClosed_NotCountedAnywhereSoTheStepStillAddsUp()
+    {
+        // An invocation that outlived the drain is already an 'unfinished' failure of the whole scenario; its late step
+        // landed in the step's status codes and bytes but not in its (already drained) count.
+        var stats = new ScenarioStats();
+        var context = new ScenarioContext("s", 0, stats, CancellationToken.None);
+        stats.Started();
+        stats.Close(waitedTicks: 0);
+        stats.Sample(1);
+
+        await context.Step("late", () => Task.FromResult(Response.Ok("200", 100)));
+
+        var late = ReportBuilder.Step(stats.Step("late"), seconds: 1);
+        Assert.Equal(0, late.Ok.Count);
+        Assert.Empty(late.Ok.StatusCodes);
+        Assert.Equal(0, late.Ok.Bytes);
+        Assert.Equal(1, stats.Global.Fail.Count);
+    }
 }
