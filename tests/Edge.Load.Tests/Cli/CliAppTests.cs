@@ -95,6 +95,8 @@ public sealed class CliAppTests
     [Theory]
     [InlineData("--timeout must be positive", "--timeout", "0s")]
     [InlineData("--timeout must be at most 24h", "--timeout", "99999999h")]
+    [InlineData("--target 'http://127.0.0.1:9/api' has a path", "--target", "http://127.0.0.1:9/api")]
+    [InlineData("--target 'http://127.0.0.1:9/?x=1' has a path", "--target", "http://127.0.0.1:9/?x=1")]
     [InlineData("'99999999999h' is not a duration", "--warmup", "99999999999h")]
     [InlineData("'1e400s' is not a duration", "--warmup", "1e400s")]
     [InlineData("'99999999999h' is not a duration", "--simulation", "inject:rate=1,during=99999999999h")]
