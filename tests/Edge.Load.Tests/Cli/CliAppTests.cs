@@ -96,6 +96,8 @@ public sealed class CliAppTests
     [InlineData("--timeout must be positive", "--timeout", "0s")]
     [InlineData("--timeout must be at most 24h", "--timeout", "99999999h")]
     [InlineData("--target 'http://127.0.0.1:9/api' has a path", "--target", "http://127.0.0.1:9/api")]
+    [InlineData("parameter path='//elsewhere/x' is not a path on the target", "--param", "path=//elsewhere/x")]
+    [InlineData("parameter path='http://elsewhere/x' is not a path on the target", "--param", "path=http://elsewhere/x")]
     [InlineData("--target 'http://127.0.0.1:9/?x=1' has a path", "--target", "http://127.0.0.1:9/?x=1")]
     [InlineData("'99999999999h' is not a duration", "--warmup", "99999999999h")]
     [InlineData("'1e400s' is not a duration", "--warmup", "1e400s")]
