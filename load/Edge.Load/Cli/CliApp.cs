@@ -268,7 +268,7 @@ public static class CliApp
         }
         catch (FormatException ex)
         {
-            await stderr.WriteLineAsync($"ratelimit: {ex.Message}.\n\n{RateLimitUsage}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"ratelimit: {ex.Message.TrimEnd('.')}.\n\n{RateLimitUsage}").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
 
@@ -306,7 +306,7 @@ public static class CliApp
         }
         catch (FormatException ex)
         {
-            await stderr.WriteLineAsync($"request-alloc: {ex.Message}.\n\n{RequestAllocUsage}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"request-alloc: {ex.Message.TrimEnd('.')}.\n\n{RequestAllocUsage}").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
 
