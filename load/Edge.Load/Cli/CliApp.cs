@@ -268,7 +268,7 @@ public static class CliApp
         }
         catch (FormatException ex)
         {
-            await stderr.WriteLineAsync($"ratelimit: {ex.Message}.\n\n{RateLimitUsage}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"ratelimit: {ex.Message.TrimEnd('.')}.\n\n{RateLimitUsage}").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
 
@@ -306,7 +306,7 @@ public static class CliApp
         }
         catch (FormatException ex)
         {
-            await stderr.WriteLineAsync($"request-alloc: {ex.Message}.\n\n{RequestAllocUsage}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"request-alloc: {ex.Message.TrimEnd('.')}.\n\n{RequestAllocUsage}").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
 
@@ -563,7 +563,13 @@ public static class CliApp
             var latency = g.Ok.Count == 0
                 ? "no ok responses"
                 : string.Create(CultureInfo.InvariantCulture, $"p50={g.Ok.P50Ms:0.000}ms p99={g.Ok.P99Ms:0.000}ms max={g.Ok.MaxMs:0.000}ms");
-            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{scenario.Name}: ok={g.Ok.Count} fail={g.Fail.Count} ok-rps={g.Ok.Rps:0.0} {latency}")).ConfigureAwait(false);
+            var offered = scenario.OfferedRps is { } rate ? string.Create(CultureInfo.InvariantCulture, $" offered-rps={rate:0.0}") : "";
+            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{scenario.Name}: ok={g.Ok.Count} fail={g.Fail.Count} ok-rps={g.Ok.Rps:0.0}{offered} {latency}")).ConfigureAwait(false);
+            if (scenario.OfferedRateMissed)
+            {
+                // Not a failure by itself (an open model above capacity is a legitimate test), but never a silent one.
+                await stderr.WriteLineAsync($"warning: {scenario.Name}: {scenario.OfferedText}").ConfigureAwait(false);
+            }
         }
 
         foreach (var threshold in report.Thresholds)

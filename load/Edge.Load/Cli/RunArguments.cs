@@ -24,6 +24,12 @@ internal sealed record RunArguments
 
     public bool Quiet { get; set; }
 
+    /// <summary>A per-request timeout longer than a day is a typo, and the HTTP stack cannot take one above ~24.8 days.</summary>
+    internal static readonly TimeSpan MaxTimeout = TimeSpan.FromHours(24);
+
+    /// <summary>A base URL whose path is "/" with no query or fragment: what the scenarios' absolute paths are resolved against.</summary>
+    internal static bool HasNoPath(Uri uri) => uri.AbsolutePath == "/" && uri.Query.Length == 0 && uri.Fragment.Length == 0;
+
     public static RunArguments Parse(IReadOnlyList<string> args)
     {
         var result = new RunArguments();
@@ -50,6 +56,14 @@ internal sealed record RunArguments
                     result.Target = Uri.TryCreate(target, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
                         ? uri
                         : throw new FormatException($"--target '{target}' is not an http(s) URL.");
+
+                    // Scenarios send absolute paths (path=/orders/1), which replace a target's path: --target
+                    // http://host/api loaded http://host/orders/1 while the report named http://host/api.
+                    if (!HasNoPath(uri))
+                    {
+                        throw new FormatException($"--target '{target}' has a path, query or fragment, which requests would not use: give only scheme://host:port and the path with --param path=.");
+                    }
+
                     break;
                 case "--simulation":
                     result.Simulations.Add(SimulationParser.Parse(Value()));
@@ -81,6 +95,13 @@ internal sealed record RunArguments
                     if (result.Timeout <= TimeSpan.Zero)
                     {
                         throw new FormatException("--timeout must be positive.");
+                    }
+
+                    // HttpClient.Timeout and CancelAfter stop at about 24.8 days; above that the run failed (exit 3) with
+                    // the framework's ArgumentOutOfRangeException text instead of naming the option.
+                    if (result.Timeout > MaxTimeout)
+                    {
+                        throw new FormatException($"--timeout must be at most {MaxTimeout.TotalHours:0}h, got '{args[i]}'.");
                     }
 
                     break;

@@ -36,9 +36,9 @@ internal sealed class EdgeRequests
         Target = init.RequireTarget();
         _targets = [Target, .. init.GetParameter("also-targets", "")
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(t => Uri.TryCreate(t, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+            .Select(t => Uri.TryCreate(t, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && Cli.RunArguments.HasNoPath(uri)
                 ? uri
-                : throw new InvalidOperationException($"scenario {init.ScenarioName}: also-targets entry '{t}' is not an http(s) URL."))];
+                : throw new InvalidOperationException($"scenario {init.ScenarioName}: also-targets entry '{t}' is not an http(s) URL with only scheme://host:port."))];
         TenantHeader = init.GetParameter("tenant-header", "X-Tenant-ID");
     }
 

@@ -54,7 +54,7 @@ public static class EdgeScenarioCatalog
             .WithInit(init =>
             {
                 requests.InitCommon(init);
-                path = init.GetParameter("path", "/");
+                path = init.GetPath("path", "/");
                 tenant = NullIfEmpty(init.GetParameter("tenant", ""));
                 keys = Math.Max(0, init.GetParameter("keys", 0));
                 expected = HttpStep.ParseStatuses(init.GetParameter("expect", "200"));
@@ -71,7 +71,7 @@ public static class EdgeScenarioCatalog
             .WithInit(init =>
             {
                 requests.InitCommon(init);
-                path = init.GetParameter("path", "/orders/1");
+                path = init.GetPath("path", "/orders/1");
                 tenant = init.GetParameter("tenant", "acme");
                 expected = HttpStep.ParseStatuses(init.GetParameter("expect", "200"));
                 requests.InitTokens(init, tenant);
@@ -89,7 +89,7 @@ public static class EdgeScenarioCatalog
             .WithInit(init =>
             {
                 requests.InitCommon(init);
-                path = init.GetParameter("path", "/hooks/github");
+                path = init.GetPath("path", "/hooks/github");
                 senders = init.GetParameter("senders", 100);
                 expected = HttpStep.ParseStatuses(init.GetParameter("expect", "200"));
                 requests.InitWebhook(init);
@@ -107,7 +107,7 @@ public static class EdgeScenarioCatalog
             .WithInit(init =>
             {
                 requests.InitCommon(init);
-                path = init.GetParameter("path", "/orders/1");
+                path = init.GetPath("path", "/orders/1");
                 tenant = init.GetParameter("tenant", "noisy");
                 expected = HttpStep.ParseStatuses(init.GetParameter("expect", "200,429"));
                 var auth = init.GetParameter("auth", "none");
@@ -153,9 +153,9 @@ public static class EdgeScenarioCatalog
                     throw new InvalidOperationException("scenario mixed: weights must be non-negative and not all zero.");
                 }
 
-                plainPath = init.GetParameter("plain-path", "/");
-                jwtPath = init.GetParameter("jwt-path", "/orders/1");
-                webhookPath = init.GetParameter("webhook-path", "/hooks/github");
+                plainPath = init.GetPath("plain-path", "/");
+                jwtPath = init.GetPath("jwt-path", "/orders/1");
+                webhookPath = init.GetPath("webhook-path", "/hooks/github");
                 tenant = init.GetParameter("tenant", "acme");
                 senders = init.GetParameter("senders", 100);
                 expected = HttpStep.ParseStatuses(init.GetParameter("expect", "200"));

@@ -11,7 +11,7 @@ internal static class CsvReport
     public static readonly string[] Columns =
     [
         "scenario", "step", "outcome", "count", "rps", "min_ms", "mean_ms", "max_ms", "stddev_ms",
-        "p50_ms", "p75_ms", "p95_ms", "p99_ms", "bytes", "duration_s", "simulation", "warmup_requests",
+        "p50_ms", "p75_ms", "p95_ms", "p99_ms", "bytes", "duration_s", "simulation", "warmup_requests", "offered_rps", "sent",
     ];
 
     public static readonly string[] StatusColumns = ["scenario", "step", "outcome", "status_code", "count"];
@@ -34,6 +34,7 @@ internal static class CsvReport
                         Formatting.CsvMs(stats.P50Ms), Formatting.CsvMs(stats.P75Ms), Formatting.CsvMs(stats.P95Ms), Formatting.CsvMs(stats.P99Ms),
                         Formatting.Count(stats.Bytes), scenario.Duration.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture), simulation,
                         Formatting.Count(scenario.WarmUpRequests),
+                        scenario.OfferedRps is { } offered ? Formatting.Number(offered) : "", Formatting.Count(scenario.Sent),
                     ];
                     csv.AppendLine(string.Join(',', cells.Select(Escape)));
                 }

@@ -29,6 +29,7 @@ internal static class HtmlReport
         }
 
         html.Append("</p>");
+        html.Append(CultureInfo.InvariantCulture, $"<p class=\"machine\">Machine: {E(report.Environment.Text)}.</p>");
         var verdict = report.WithoutOk.Count > 0 ? "FAILED: no ok responses (below)"
             : report.Thresholds.Count == 0 ? "no thresholds" : report.AllThresholdsPassed ? "all thresholds passed" : "thresholds FAILED";
         html.Append(CultureInfo.InvariantCulture, $"<p id=\"verdict\" class=\"{(report.Passed ? "pass" : "fail")}\">{verdict}</p>");
@@ -42,6 +43,7 @@ internal static class HtmlReport
         {
             html.Append(CultureInfo.InvariantCulture, $"<section class=\"scenario\" data-scenario=\"{E(scenario.Name)}\"><h2>Scenario {E(scenario.Name)}</h2>");
             html.Append(CultureInfo.InvariantCulture, $"<p>Simulation: {E(string.Join(", then ", scenario.Simulations))}. Warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s, {scenario.WarmUpRequests} requests. Measured: {E(scenario.DurationText)}. Generator: {E(scenario.GeneratorText)}.</p>");
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"rate{(scenario.OfferedRateMissed ? " fail" : "")}\">Rate: {E(scenario.OfferedText)}.</p>");
             html.Append("<table class=\"stats\"><thead><tr><th class=\"name\">step</th><th class=\"name\">outcome</th><th>count</th><th>RPS</th><th>min ms</th><th>mean ms</th><th>max ms</th><th>stddev ms</th><th>p50 ms</th><th>p75 ms</th><th>p95 ms</th><th>p99 ms</th><th>bytes</th><th class=\"name\">status codes</th></tr></thead><tbody>");
             foreach (var step in scenario.Steps)
             {
@@ -70,11 +72,11 @@ internal static class HtmlReport
 
         if (report.Thresholds.Count > 0)
         {
-            html.Append("<h2>Thresholds</h2><table class=\"thresholds\"><thead><tr><th class=\"name\">scenario</th><th class=\"name\">step</th><th class=\"name\">check</th><th>actual</th><th class=\"name\">result</th></tr></thead><tbody>");
+            html.Append("<h2>Thresholds</h2><table class=\"thresholds\"><thead><tr><th class=\"name\">scenario</th><th class=\"name\">step</th><th class=\"name\">check</th><th>actual</th><th>sample</th><th class=\"name\">result</th></tr></thead><tbody>");
             foreach (var t in report.Thresholds)
             {
-                var actual = t.Actual?.ToString("0.###", CultureInfo.InvariantCulture) ?? "-";
-                html.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"name\">{E(t.Scenario)}</td><td class=\"name\">{E(t.Step)}</td><td class=\"name\">{E(t.Threshold.Expression)}</td><td>{actual}</td><td class=\"name {(t.Passed ? "pass" : "fail")}\">{(t.Passed ? "passed" : "FAILED")}</td></tr>");
+                var actual = t.ActualText;
+                html.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"name\">{E(t.Scenario)}</td><td class=\"name\">{E(t.Step)}</td><td class=\"name\">{E(t.Threshold.Expression)}</td><td>{E(actual)}</td><td>{t.Sample}</td><td class=\"name {(t.Passed ? "pass" : "fail")}\">{(t.Passed ? "passed" : "FAILED")}</td></tr>");
             }
 
             html.Append("</tbody></table>");

@@ -18,6 +18,7 @@ internal static class MarkdownReport
             md.AppendLine(CultureInfo.InvariantCulture, $"- target: {report.Target}");
         }
 
+        md.AppendLine(CultureInfo.InvariantCulture, $"- machine: {report.Environment.Text}");
         md.AppendLine(CultureInfo.InvariantCulture, $"- thresholds: {(report.Thresholds.Count == 0 ? "none" : report.AllThresholdsPassed ? "all passed" : "FAILED")}");
         foreach (var reason in report.WithoutOk)
         {
@@ -32,6 +33,7 @@ internal static class MarkdownReport
             md.AppendLine();
             md.AppendLine(CultureInfo.InvariantCulture, $"- simulation: {string.Join(", then ", scenario.Simulations)}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s, {scenario.WarmUpRequests} requests; measured: {scenario.DurationText}");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- rate: {scenario.OfferedText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- generator: {scenario.GeneratorText}");
             md.AppendLine();
             md.AppendLine(StatsHeader);
@@ -66,12 +68,12 @@ internal static class MarkdownReport
         {
             md.AppendLine("## Thresholds");
             md.AppendLine();
-            md.AppendLine("| scenario | step | check | actual | result |");
-            md.AppendLine("|---|---|---|---:|---|");
+            md.AppendLine("| scenario | step | check | actual | sample | result |");
+            md.AppendLine("|---|---|---|---:|---:|---|");
             foreach (var t in report.Thresholds)
             {
-                var actual = t.Actual?.ToString("0.###", CultureInfo.InvariantCulture) ?? "-";
-                md.AppendLine(CultureInfo.InvariantCulture, $"| {t.Scenario} | {t.Step} | `{t.Threshold.Expression}` | {actual} | {(t.Passed ? "passed" : "FAILED")} |");
+                var actual = t.ActualText;
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {t.Scenario} | {t.Step} | `{t.Threshold.Expression}` | {actual} | {t.Sample} | {(t.Passed ? "passed" : "FAILED")} |");
             }
 
             md.AppendLine();

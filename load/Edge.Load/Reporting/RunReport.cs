@@ -14,6 +14,8 @@ public sealed record RunReport
 
     public string? Target { get; init; }
 
+    public required RunEnvironment Environment { get; init; }
+
     public required IReadOnlyList<ScenarioReport> Scenarios { get; init; }
 
     public IReadOnlyList<ThresholdResult> Thresholds { get; init; } = [];
@@ -62,6 +64,46 @@ public sealed record ScenarioReport
             : string.Create(CultureInfo.InvariantCulture, $"{Duration.TotalSeconds:0.###} s");
 
     public bool Cancelled { get; init; }
+
+    /// <summary>Invocations started in the measured part (warm-up excluded); every one is in exactly one ok or fail count.</summary>
+    public long Sent { get; init; }
+
+    /// <summary>Open model: invocations the simulations scheduled; null for a closed model, which has no schedule.</summary>
+    public long? Scheduled { get; init; }
+
+    /// <summary>
+    /// Below this share of the offered rate the reports say the offered rate was not achieved. Not 100%: on a target
+    /// that keeps up, the ok rate is already a little below the offered one (the last response lands one latency after
+    /// the last send, and the measured duration includes it).
+    /// </summary>
+    public const double AchievedShare = 0.95;
+
+    /// <summary>Open model: the rate the simulations asked for (scheduled invocations over the load's length, pauses included).</summary>
+    public double? OfferedRps => Scheduled is { } scheduled && LoadDuration > TimeSpan.Zero ? scheduled / LoadDuration.TotalSeconds : null;
+
+    /// <summary>Open model: ok responses per second as a share of the offered rate (1 = all of it).</summary>
+    public double? AchievedShareOfOffered => OfferedRps is { } offered && offered > 0 ? Global.Ok.Rps / offered : null;
+
+    /// <summary>Open model, not cancelled: the target served less than <see cref="AchievedShare"/> of the offered rate as ok responses.</summary>
+    public bool OfferedRateMissed => !Cancelled && AchievedShareOfOffered < AchievedShare;
+
+    /// <summary>The offered-versus-served line of the reports: management reads "ok-rps 47.7" as a result unless it says it was asked for 100.</summary>
+    public string OfferedText
+    {
+        get
+        {
+            if (OfferedRps is not { } offered || AchievedShareOfOffered is not { } share)
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"closed model, {Sent} requests sent: the target sets the pace, there is no offered rate");
+            }
+
+            var text = string.Create(CultureInfo.InvariantCulture,
+                $"offered {offered:0.0}/s ({Scheduled} scheduled, {Sent} sent); served {Global.Ok.Rps:0.0} ok/s, {share * 100:0.0}% of the offered rate");
+            return OfferedRateMissed
+                ? text + string.Create(CultureInfo.InvariantCulture, $": offered rate NOT achieved ({(1 - share) * 100:0.0}% short)")
+                : text;
+        }
+    }
 
     /// <summary>The whole scenario first (step name "global"), then each sub-step.</summary>
     public required IReadOnlyList<StepReport> Steps { get; init; }

@@ -18,6 +18,9 @@ internal sealed class LoadPlan
 
     public TimeSpan Duration { get; }
 
+    /// <summary>Open model: how many invocations the schedule starts (invocation k is due while k is below the rate's integral).</summary>
+    public long ScheduledInvocations => (long)Math.Ceiling(Math.Round(Segments.Sum(static s => s.Count), 6));
+
     public static LoadPlan Create(IReadOnlyList<LoadSimulation> simulations)
     {
         if (simulations.Count == 0)

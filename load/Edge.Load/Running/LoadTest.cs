@@ -45,6 +45,7 @@ public static class LoadTest
             }
 
             var progress = new ProgressPrinter(options.Progress);
+            var environment = RunEnvironment.Capture();
             var started = DateTimeOffset.UtcNow;
             var reports = await Task.WhenAll(scenarios.Select(s => new ScenarioRunner(s, options, progress).RunAsync(cancellationToken))).ConfigureAwait(false);
             var report = new RunReport
@@ -53,6 +54,7 @@ public static class LoadTest
                 StartedUtc = started,
                 Duration = DateTimeOffset.UtcNow - started,
                 Target = options.Target?.ToString(),
+                Environment = environment with { LoadAverageAtEnd = RunEnvironment.LoadAverage() },
                 Scenarios = reports,
             };
 

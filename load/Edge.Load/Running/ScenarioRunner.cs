@@ -54,6 +54,8 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
             Cancelled = cancelled,
             Steps = [ReportBuilder.Step(stats.Global, seconds), .. stats.SubSteps.Select(s => ReportBuilder.Step(s, seconds))],
             TimeSeries = [.. stats.Series],
+            Sent = stats.Sent,
+            Scheduled = plan.Model == LoadModel.Open ? plan.ScheduledInvocations : null,
             MaxDispatchLag = plan.Model == LoadModel.Open ? stats.MaxDispatchLag : null,
             LateDispatches = plan.Model == LoadModel.Open ? stats.LateDispatches : null,
         };
@@ -208,12 +210,12 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
         }
     }
 
-    private async Task InvokeAsync(ScenarioStats stats, long measureFrom, long invocation, CancellationToken cancellationToken)
+    private async Task InvokeAsync(ScenarioStats stats, long measureFrom, long invocation, CancellationToken cancellationToken, bool open = false)
     {
         Response response;
         try
         {
-            response = await scenario.Run(new ScenarioContext(scenario.Name, invocation, stats, cancellationToken)).ConfigureAwait(false);
+            response = await scenario.Run(new ScenarioContext(scenario.Name, invocation, stats, cancellationToken, open ? measureFrom : 0)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -245,7 +247,7 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
         {
             // Dispatched slightly early (the timer is ~1 ms grained) measures from the real start; late measures from the intended time.
             var measureFrom = Math.Min(intended, Stopwatch.GetTimestamp());
-            await runner.InvokeAsync(stats, measureFrom, number, cancellationToken).ConfigureAwait(false);
+            await runner.InvokeAsync(stats, measureFrom, number, cancellationToken, open: true).ConfigureAwait(false);
         }
     }
 }

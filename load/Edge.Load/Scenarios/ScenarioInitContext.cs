@@ -47,6 +47,18 @@ public sealed class ScenarioInitContext
             : throw new FormatException($"scenario {ScenarioName}: parameter {name}='{text}' is not an integer.");
     }
 
+    /// <summary>
+    /// A request path: it must start with exactly one '/'. Resolved against the target, "//other/x" or "http://other/x"
+    /// sent the load to another host than the report's target, and "orders" silently became "/orders".
+    /// </summary>
+    public string GetPath(string name, string defaultValue)
+    {
+        var path = GetParameter(name, defaultValue);
+        return path.StartsWith('/') && !path.StartsWith("//", StringComparison.Ordinal)
+            ? path
+            : throw new FormatException($"scenario {ScenarioName}: parameter {name}='{path}' is not a path on the target; give one starting with a single '/', e.g. {name}=/orders/1.");
+    }
+
     public Uri RequireTarget() =>
         Target ?? throw new InvalidOperationException($"Scenario '{ScenarioName}' needs a target (--target http://host:port).");
 }

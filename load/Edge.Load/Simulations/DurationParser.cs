@@ -36,7 +36,14 @@ public static class DurationParser
                 && double.TryParse(s[..^unit.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var number)
                 && number >= 0)
             {
-                value = TimeSpan.FromMilliseconds(number * factorMs);
+                // "99999999999h" (or "Infinitys") overflowed TimeSpan and ended the tool with a stack trace instead of a usage error.
+                var ms = number * factorMs;
+                if (!double.IsFinite(ms) || ms >= TimeSpan.MaxValue.TotalMilliseconds)
+                {
+                    return false;
+                }
+
+                value = TimeSpan.FromMilliseconds(ms);
                 return true;
             }
         }

@@ -18,6 +18,7 @@ internal sealed class ScenarioStats
     private readonly Lock _completion = new();
     private bool _closed;
     private long _inFlight;
+    private long _sent;
     private long _maxDispatchLagTicks;
     private long _lateDispatches;
     private long _lastOkTimestamp;
@@ -26,6 +27,9 @@ internal sealed class ScenarioStats
     public StepStats Global { get; } = new(GlobalStepName);
 
     public long InFlight => Interlocked.Read(ref _inFlight);
+
+    /// <summary>Invocations started (dispatched, in the open model); each ends as exactly one ok or fail.</summary>
+    public long Sent => Interlocked.Read(ref _sent);
 
     public IReadOnlyList<TimeSeriesPoint> Series => _series;
 
@@ -46,7 +50,11 @@ internal sealed class ScenarioStats
         return _steps.GetOrAdd(name, static n => new StepStats(n));
     }
 
-    public void Started() => Interlocked.Increment(ref _inFlight);
+    public void Started()
+    {
+        Interlocked.Increment(ref _sent);
+        Interlocked.Increment(ref _inFlight);
+    }
 
     /// <summary>Records a whole invocation's outcome and leaves the in-flight count, unless the run was already closed.</summary>
     public void Completed(Response response, long elapsedTicks)
@@ -63,6 +71,23 @@ internal sealed class ScenarioStats
             }
 
             Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    /// <summary>
+    /// Records a sub-step's outcome unless the run was closed: a step of an invocation that outlived the drain used to be
+    /// added to the step's counters and status codes after the final sample had drained its histogram, so the step's
+    /// status-code table no longer added up to its count.
+    /// </summary>
+    public void CompletedStep(string name, Response response, long elapsedTicks)
+    {
+        var step = Step(name);
+        lock (_completion)
+        {
+            if (!_closed)
+            {
+                step.Record(response, elapsedTicks);
+            }
         }
     }
 

@@ -38,14 +38,18 @@ internal static class ThresholdEvaluator
                 }
 
                 var passed = threshold.IsSatisfiedBy(actual.Value);
+                var text = Format(threshold, actual.Value);
+                var sample = Threshold.IsLatency(threshold.Metric) ? step.Ok.Count : step.Requests;
                 results.Add(new ThresholdResult
                 {
                     Threshold = threshold,
                     Scenario = scenario.Name,
                     Step = stepName,
                     Actual = actual,
+                    ActualText = text,
+                    Sample = sample,
                     Passed = passed,
-                    Message = string.Create(CultureInfo.InvariantCulture, $"{(passed ? "passed" : "FAILED")}: {threshold.Expression} (actual {Format(threshold.Metric, actual.Value)})"),
+                    Message = string.Create(CultureInfo.InvariantCulture, $"{(passed ? "passed" : "FAILED")}: {threshold.Expression} (actual {text}, over {sample} {(Threshold.IsLatency(threshold.Metric) ? "ok responses" : "requests")})"),
                 });
             }
         }
@@ -72,10 +76,22 @@ internal static class ThresholdEvaluator
         _ => null,
     };
 
-    private static string Format(ThresholdMetric metric, double value) =>
-        Threshold.IsLatency(metric)
-            ? value.ToString("0.###", CultureInfo.InvariantCulture) + "ms"
-            : value.ToString(metric == ThresholdMetric.FailPercent ? "0.###" : "0.#", CultureInfo.InvariantCulture) + (metric == ThresholdMetric.FailPercent ? "%" : "");
+    /// <summary>
+    /// The value with its unit, rounded, unless rounding would make it print as the limit itself: "fail% &lt; 1" passed
+    /// with "actual 1%" (0.9999%) and "rps &gt; 100" failed with "actual 100" (99.96), which reads as a wrong verdict.
+    /// </summary>
+    internal static string Format(Threshold threshold, double value)
+    {
+        var metric = threshold.Metric;
+        var unit = Threshold.IsLatency(metric) ? "ms" : metric == ThresholdMetric.FailPercent ? "%" : "";
+        var text = value.ToString(Threshold.IsLatency(metric) || metric == ThresholdMetric.FailPercent ? "0.###" : "0.#", CultureInfo.InvariantCulture);
+        if (value != threshold.Value && double.Parse(text, CultureInfo.InvariantCulture) == threshold.Value)
+        {
+            text = value.ToString("R", CultureInfo.InvariantCulture);
+        }
+
+        return text + unit;
+    }
 
     private static ThresholdResult Failed(Threshold threshold, string scenario, string step, string reason) => new()
     {

@@ -90,6 +90,7 @@ public sealed class RateLimitBenchTests
     [InlineData("--redis-pid", "42")]
     [InlineData("--frobnicate", "1")]
     [InlineData("--copies")]
+    [InlineData("--duration", "99999999999h")]
     public async Task RunAsync_RatelimitBadOption_ExitsTwoWithUsage(params string[] options)
     {
         var stderr = new StringWriter();
@@ -98,6 +99,7 @@ public sealed class RateLimitBenchTests
 
         Assert.Equal(ExitCodes.Usage, exit);
         Assert.StartsWith("ratelimit: ", stderr.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("..", stderr.ToString(), StringComparison.Ordinal);
         Assert.Contains("Usage: edge-load ratelimit", stderr.ToString(), StringComparison.Ordinal);
     }
 

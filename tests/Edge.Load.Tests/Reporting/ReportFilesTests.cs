@@ -39,6 +39,12 @@ public sealed class ReportFilesTests(ReportRunFixture run) : IClassFixture<Repor
         Assert.Equal(long.Parse(globalOk[3], CultureInfo.InvariantCulture), stepOk);
         Assert.Equal("inject rate=40/1s during 2s", globalOk[15]);
 
+        // What was offered and what was sent, on every row, and every request sent is in exactly one of ok or fail.
+        var globalFail = rows.Single(r => r[1] == "global" && r[2] == "fail");
+        Assert.All(rows, r => Assert.Equal("40.0", r[17]));
+        Assert.Equal(long.Parse(globalOk[18], CultureInfo.InvariantCulture), long.Parse(globalOk[3], CultureInfo.InvariantCulture) + long.Parse(globalFail[3], CultureInfo.InvariantCulture));
+        Assert.Equal(80, long.Parse(globalOk[18], CultureInfo.InvariantCulture));
+
         var status = File.ReadAllLines(Path.Combine(run.Folder, "status-codes.csv"));
         Assert.Equal(string.Join(',', CsvReport.StatusColumns), status[0]);
         Assert.Contains("mixed,global,ok,200," + globalOk[3], status);
@@ -57,7 +63,21 @@ public sealed class ReportFilesTests(ReportRunFixture run) : IClassFixture<Repor
         Assert.All(rows, r => Assert.Equal(columns, r.Length));
         Assert.Contains(rows, r => r[0] == "webhook" && r[1] == "ok" && long.Parse(r[2], CultureInfo.InvariantCulture) > 0);
         Assert.Contains(lines, l => l == "- simulation: inject rate=40/1s during 2s");
-        Assert.Contains(lines, l => l.StartsWith("| mixed | global | `fail% < 1` |", StringComparison.Ordinal) && l.EndsWith("| passed |", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("| mixed | global | `fail% < 1` | 0% | 80 |", StringComparison.Ordinal) && l.EndsWith("| passed |", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void MarkdownReport_AfterRun_RecordsTheMachineTheBuildAndTheOfferedRate()
+    {
+        var lines = File.ReadAllLines(Path.Combine(run.Folder, "report.md"));
+
+        var machine = Assert.Single(lines, l => l.StartsWith("- machine: ", StringComparison.Ordinal));
+        Assert.Contains("host " + Environment.MachineName + ", " + Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture) + " cores", machine, StringComparison.Ordinal);
+        Assert.Contains(System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription, machine, StringComparison.Ordinal);
+        Assert.Contains("; edge-load ", machine, StringComparison.Ordinal);
+        Assert.Contains("load average ", machine, StringComparison.Ordinal);
+        Assert.Matches(@"^- started: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC, took ", lines.Single(l => l.StartsWith("- started: ", StringComparison.Ordinal)));
+        Assert.Contains(lines, l => l.StartsWith("- rate: offered 40.0/s (80 scheduled, 80 sent); served ", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -89,6 +109,9 @@ public sealed class ReportFilesTests(ReportRunFixture run) : IClassFixture<Repor
 
         Assert.Equal("Load test report: " + Path.GetFileName(run.Folder), await page.TitleAsync());
         Assert.Equal("all thresholds passed", await page.Locator("#verdict").InnerTextAsync());
+        Assert.StartsWith("Machine: host " + Environment.MachineName, await page.Locator("p.machine").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("Rate: offered 40.0/s (80 scheduled, 80 sent)", await page.Locator("p.rate").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(["mixed", "global", "fail% < 1", "0%", "80", "passed"], await page.Locator("table.thresholds tbody tr td").AllInnerTextsAsync());
         Assert.Equal(8, await page.Locator("table.stats tbody tr").CountAsync());
         foreach (var chart in new[] { "#latency-0", "#rps-0" })
         {

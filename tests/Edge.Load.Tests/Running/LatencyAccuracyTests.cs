@@ -73,6 +73,29 @@ public sealed class LatencyAccuracyTests
         Assert.Contains("2 s of load, then", Edge.Load.Reporting.MarkdownReport.Render(report), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task RunAsync_OpenModelAboveCapacity_ReportSaysTheOfferedRateWasNotAchievedAndByHowMuch()
+    {
+        // 100/s offered to a backend that serves at most 50/s: the report printed "RPS 48" and nothing about the 100 asked for.
+        var one = new SemaphoreSlim(1);
+        await using var backend = await DelayBackend.StartAsync(_ => TimeSpan.FromMilliseconds(20), one);
+        var scenario = EdgeScenarioCatalog.Find("plain-get")!.Create().WithLoadSimulations(Simulation.Inject(100, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)));
+
+        var report = await LoadTest.RunAsync([scenario], new LoadTestOptions { Target = backend.Url, RequestTimeout = TimeSpan.FromSeconds(30) });
+
+        var result = report.Scenarios[0];
+        Assert.Equal(100, result.OfferedRps);
+        Assert.Equal(200, result.Scheduled);
+        Assert.Equal(200, result.Sent);
+        Assert.Equal(result.Sent, result.Global.Requests);
+        Assert.True(result.AchievedShareOfOffered <= 0.5, $"served {result.AchievedShareOfOffered:P1} of the offered rate, above the backend's capacity");
+        Assert.True(result.OfferedRateMissed);
+        var share = result.AchievedShareOfOffered!.Value;
+        var line = Assert.Single(MarkdownReport.Render(report).Split('\n'), l => l.StartsWith("- rate: ", StringComparison.Ordinal));
+        Assert.Equal(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"- rate: offered 100.0/s (200 scheduled, 200 sent); served {result.Global.Ok.Rps:0.0} ok/s, {share * 100:0.0}% of the offered rate: offered rate NOT achieved ({(1 - share) * 100:0.0}% short)"), line.TrimEnd('\r'));
+    }
+
     private static async Task<OutcomeReport> RunAsync(DelayBackend backend, LoadSimulation simulation)
     {
         var scenario = EdgeScenarioCatalog.Find("plain-get")!.Create().WithLoadSimulations(simulation);

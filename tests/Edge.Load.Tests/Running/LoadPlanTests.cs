@@ -18,6 +18,21 @@ public sealed class LoadPlanTests
         Assert.Equal(1.99, times[^1], 9);
     }
 
+    [Theory]
+    [InlineData(100, 1, 2, 0, 400)]
+    [InlineData(3, 2, 1, 0, 3)] // 1.5 + 1.5 invocations due: 0, 1 and 2
+    [InlineData(7, 1, 3, 1, 42)] // a pause first adds none
+    public void ScheduledInvocations_AnyPlan_EqualsWhatTheScheduleStarts(int rate, int intervalSeconds, int seconds, int pauseSeconds, long expected)
+    {
+        List<LoadSimulation> simulations = pauseSeconds > 0 ? [Simulation.Pause(TimeSpan.FromSeconds(pauseSeconds))] : [];
+        simulations.Add(Simulation.Inject(rate, TimeSpan.FromSeconds(intervalSeconds), TimeSpan.FromSeconds(seconds)));
+        simulations.Add(Simulation.RampingInject(rate, TimeSpan.FromSeconds(intervalSeconds), TimeSpan.FromSeconds(seconds)));
+        var plan = LoadPlan.Create(simulations);
+
+        Assert.Equal(Drain(plan).Count, plan.ScheduledInvocations);
+        Assert.Equal(expected, plan.ScheduledInvocations);
+    }
+
     [Fact]
     public void CreateSchedule_RampingInjectThenInject_SendsTheIntegralOfTheRate()
     {

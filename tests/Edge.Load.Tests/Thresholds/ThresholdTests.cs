@@ -1,3 +1,4 @@
+using Edge.Load.Reporting;
 using Edge.Load.Thresholds;
 
 namespace Edge.Load.Tests.Thresholds;
@@ -72,4 +73,64 @@ public sealed class ThresholdTests
 
         Assert.Throws<FormatException>(() => ThresholdFile.Load(path));
     }
+}
+
+public sealed class ThresholdEvaluatorTests
+{
+    [Theory]
+    [InlineData("p99 < 20ms", false)]
+    [InlineData("p99 <= 20ms", true)]
+    [InlineData("p99 > 20ms", false)]
+    [InlineData("p99 >= 20ms", true)]
+    [InlineData("p99 < 20.001ms", true)]
+    public void Evaluate_ValueExactlyAtTheLimit_StrictOperatorsFailInclusiveOnesPass(string check, bool passed)
+    {
+        var result = Assert.Single(ThresholdEvaluator.Evaluate(Run(okCount: 100, failCount: 0, p99: 20), [Threshold.Parse(check)]));
+
+        Assert.Equal(passed, result.Passed);
+        Assert.Equal("20ms", result.ActualText);
+        Assert.Equal(100, result.Sample);
+        Assert.EndsWith("(actual 20ms, over 100 ok responses)", result.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Evaluate_FailPercentJustBelowTheLimit_PrintsEnoughDigitsNotToLookLikeTheLimit()
+    {
+        // 1 failure in 10,001 requests is 0.009999%: rounded to 0.### it printed "0.01%" next to "fail% < 0.01 passed".
+        var result = Assert.Single(ThresholdEvaluator.Evaluate(Run(okCount: 10_000, failCount: 1, p99: 1), [Threshold.Parse("fail% < 0.01")]));
+
+        Assert.True(result.Passed);
+        Assert.NotEqual("0.01%", result.ActualText);
+        Assert.StartsWith("0.00999", result.ActualText, StringComparison.Ordinal);
+        Assert.Equal(10_001, result.Sample);
+        Assert.EndsWith("%, over 10001 requests)", result.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Evaluate_RpsJustBelowTheLimit_PrintsEnoughDigitsNotToLookLikeTheLimit()
+    {
+        var run = Run(okCount: 100, failCount: 0, p99: 1);
+        var step = run.Scenarios[0].Steps[0];
+        run = run with { Scenarios = [run.Scenarios[0] with { Steps = [step with { Ok = step.Ok with { Rps = 99.96 } }] }] };
+
+        var result = Assert.Single(ThresholdEvaluator.Evaluate(run, [Threshold.Parse("rps > 100")]));
+
+        Assert.False(result.Passed);
+        Assert.Equal("99.96", result.ActualText);
+    }
+
+    private static RunReport Run(long okCount, long failCount, double p99) => new()
+    {
+        Title = "t",
+        StartedUtc = DateTimeOffset.UnixEpoch,
+        Duration = TimeSpan.FromSeconds(10),
+        Environment = RunEnvironment.Capture(),
+        Scenarios =
+        [
+            Edge.Load.Tests.Reporting.ScenarioReportTests.Report(scheduled: null, okRps: 0) with
+            {
+                Steps = [new StepReport { Name = "global", Ok = Edge.Load.Tests.Reporting.ScenarioReportTests.Outcome(okCount, okCount / 10.0, p99), Fail = Edge.Load.Tests.Reporting.ScenarioReportTests.Outcome(failCount, failCount / 10.0) }],
+            },
+        ],
+    };
 }
