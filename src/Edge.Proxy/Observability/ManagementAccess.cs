@@ -227,9 +227,3 @@ internal sealed partial class ManagementAccess
         public static partial void ExposedWithoutToken(ILogger logger, string urls);
     }
 }
-
-/// <summary>Endpoint metadata: this management endpoint needs the management token when one is configured.</summary>
-internal sealed class ManagementTokenRequired
-{
-    public static readonly ManagementTokenRequired Instance = new();
-}
