@@ -18,13 +18,16 @@ public sealed class SystemChromium : IAsyncLifetime
     {
         Assert.True(File.Exists(ExecutablePath), $"{ExecutablePath} is missing: apt-get install -y chromium");
         _playwright = await Playwright.CreateAsync();
-        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = ExecutablePath,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        Browser = await _playwright.Chromium.LaunchAsync(LaunchOptions());
     }
+
+    /// <summary>The system Chromium's options, headless and sandbox-free, with <paramref name="extraArgs"/> added.</summary>
+    public static BrowserTypeLaunchOptions LaunchOptions(params string[] extraArgs) => new()
+    {
+        ExecutablePath = ExecutablePath,
+        Headless = true,
+        Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", .. extraArgs],
+    };
 
     public async Task DisposeAsync()
     {

@@ -14,6 +14,18 @@ public sealed record EdgeHostOptions
     /// <summary>Listener(s) for /metrics, /healthz, /readyz and /edge/status, separated by ';'. Never the proxy port.</summary>
     public string ManagementUrls { get; init; } = "http://127.0.0.1:9901";
 
+    /// <summary>
+    /// Host names the management listener answers besides IP literals and <c>localhost</c>, separated by ';'
+    /// (<c>edge-admin.internal;*.ops.example</c>, <c>*</c>: any). Another Host is refused (DNS rebinding).
+    /// </summary>
+    public string? ManagementHosts { get; init; }
+
+    /// <summary>
+    /// Secret reference (<c>env:NAME</c> or <c>file:/path</c>) of the bearer token /edge/status and /edge/bans require.
+    /// Absent: no token (probes, scrapers and the bans API alike need only reach the port).
+    /// </summary>
+    public string? ManagementToken { get; init; }
+
     /// <summary>StackExchange.Redis configuration string. Absent means single-node, in-process state.</summary>
     public string? Redis { get; init; }
 

@@ -26,9 +26,12 @@ internal static class ManagementEndpoints
             ResponseWriter = WriteHealthAsync,
         });
 
-        management.MapGet("/edge/status", (EdgeConfigState state) => Results.Json(EdgeStatus.From(state, options)));
+        // What is served and who is banned: behind Edge:ManagementToken when one is set (probes and scrapers above are not).
+        var guarded = management.MapGroup("").WithMetadata(ManagementTokenRequired.Instance);
 
-        management.MapEdgeBanEndpoints();
+        guarded.MapGet("/edge/status", (EdgeConfigState state) => Results.Json(EdgeStatus.From(state, options)));
+
+        guarded.MapEdgeBanEndpoints();
     }
 
     private static Task WriteHealthAsync(HttpContext context, HealthReport report) =>

@@ -17,6 +17,11 @@ internal static class ManagementPortFilter
         var managementPaths = new Lazy<TemplateMatcher[]>(() => ManagementPathMatchers(app.Services.GetRequiredService<EndpointDataSource>()));
         var unrouted = app.Services.GetRequiredService<UnroutedRequests>();
         var allowedHosts = app.Services.GetRequiredService<AllowedHosts>();
+        var access = app.Services.GetRequiredService<ManagementAccess>();
+        var logger = app.Services.GetRequiredService<ILogger<ManagementAccess>>();
+        var clientAddresses = app.Services.GetRequiredService<ClientAddressResolver>();
+        access.WarnIfExposed(logger);
+
         app.UseRouting();
         // Not async: the common case returns next's task directly, with no state machine per request.
         app.Use((context, next) =>
@@ -24,12 +29,32 @@ internal static class ManagementPortFilter
             var isManagementPort = ports.Contains(context.Connection.LocalPort);
             var endpoint = context.GetEndpoint();
             var isManagementEndpoint = endpoint?.Metadata.GetMetadata<ManagementEndpointMarker>() is not null;
-            if (isManagementPort && !isManagementEndpoint)
+            if (isManagementPort)
             {
-                return NotFoundAsync(context);
+                // Before the path is looked at: a rebinding page learns nothing, not even which paths exist.
+                if (!access.AllowsHost(context.Request))
+                {
+                    ManagementAccess.Log.HostRefused(logger, ManagementAccess.Printable(context.Request.Host.Value!), clientAddresses.Resolve(context).Ip?.ToString());
+                    return ManagementAccess.HostNotAllowedAsync(context);
+                }
+
+                if (!isManagementEndpoint)
+                {
+                    return NotFoundAsync(context);
+                }
+
+                if (!access.Authorizes(context.Request, endpoint!, out var presented))
+                {
+                    if (presented)
+                    {
+                        ManagementAccess.Log.TokenRefused(logger, clientAddresses.Resolve(context).Ip?.ToString());
+                    }
+
+                    return ManagementAccess.UnauthorizedAsync(context, presented);
+                }
             }
 
-            // The management port answers whatever Host a probe or a scraper sends; the proxy port only the allowed ones.
+            // AllowedHosts is the proxy port's setting; the management port checked its own hosts above.
             if (!isManagementPort && allowedHosts.IsRestricted && !allowedHosts.Allows(context.Request))
             {
                 return unrouted.AnswerAsync(context, AllowedHosts.NotAllowed);
