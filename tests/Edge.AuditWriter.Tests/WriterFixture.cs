@@ -135,7 +135,7 @@ public sealed class WriterFixture : IAsyncDisposable
             Subject = new AuditSubject { Principal = principal ?? "user-" + id, ClientIp = "127.0.0.1" },
         });
 
-    public async Task<HttpResponseMessage> IngestAsync(IEnumerable<byte[]> leaves, long lastSequence, string? token = null)
+    public async Task<HttpResponseMessage> IngestAsync(IEnumerable<byte[]> leaves, long lastSequence, string? token = null, string? host = null)
     {
         using var client = Client();
         var body = leaves.SelectMany(l => l.Append((byte)'\n')).ToArray();
@@ -146,6 +146,11 @@ public sealed class WriterFixture : IAsyncDisposable
         if (token is not null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        if (host is not null)
+        {
+            request.Headers.Host = host;
         }
 
         return await client.SendAsync(request);

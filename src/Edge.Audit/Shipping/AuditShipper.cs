@@ -254,8 +254,10 @@ public sealed partial class AuditShipper : IAsyncDisposable
 
             if (!response.IsSuccessStatusCode)
             {
-                // A 4xx is about the request or its token; the next writer would most likely answer the same.
-                return PostAttempt.Failed(WriterFailure.Refused, $"The writer answered {status}.");
+                // A 4xx is about the request or its token; the next writer would most likely answer the same. Its problem
+                // code (ingest_unauthenticated, ingest_local_only) is what tells the operator which setting is missing.
+                var code = await ReadProblemCodeAsync(response, stopping).ConfigureAwait(false);
+                return PostAttempt.Failed(WriterFailure.Refused, code is null ? $"The writer answered {status}." : $"The writer answered {status} {code}.");
             }
 
             await using var stream = await response.Content.ReadAsStreamAsync(stopping).ConfigureAwait(false);
@@ -278,13 +280,17 @@ public sealed partial class AuditShipper : IAsyncDisposable
     }
 
     /// <summary>True for the standby writer's answer: 503 problem+json with <c>"code": "writer_standby"</c>.</summary>
-    private static async Task<bool> IsStandbyAsync(HttpResponseMessage response, CancellationToken stopping)
+    private static async Task<bool> IsStandbyAsync(HttpResponseMessage response, CancellationToken stopping) =>
+        response.StatusCode == HttpStatusCode.ServiceUnavailable
+        && await ReadProblemCodeAsync(response, stopping).ConfigureAwait(false) == StandbyCode;
+
+    /// <summary>The <c>code</c> of a problem+json answer (at most <see cref="MaxProblemBytes"/> read), or null.</summary>
+    private static async Task<string?> ReadProblemCodeAsync(HttpResponseMessage response, CancellationToken stopping)
     {
-        if (response.StatusCode != HttpStatusCode.ServiceUnavailable
-            || response.Content.Headers.ContentType?.MediaType is not "application/problem+json"
+        if (response.Content.Headers.ContentType?.MediaType is not "application/problem+json"
             || response.Content.Headers.ContentLength > MaxProblemBytes)
         {
-            return false;
+            return null;
         }
 
         // Problem documents are usually sent chunked, without a length: read at most the cap.
@@ -303,12 +309,15 @@ public sealed partial class AuditShipper : IAsyncDisposable
             return document.RootElement.ValueKind == JsonValueKind.Object
                    && document.RootElement.TryGetProperty("code", out var code)
                    && code.ValueKind == JsonValueKind.String
-                   && code.ValueEquals(StandbyCode);
+                   && code.GetString() is { Length: > 0 and <= 64 } text
+                   && text.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' or ':')
+                ? text
+                : null;
         }
         catch (JsonException)
         {
-            // Not a problem document (or longer than the cap): a plain 5xx.
-            return false;
+            // Not a problem document (or longer than the cap).
+            return null;
         }
     }
 

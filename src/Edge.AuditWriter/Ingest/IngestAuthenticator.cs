@@ -1,3 +1,4 @@
+using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Edge.Configuration;
@@ -6,7 +7,12 @@ using Microsoft.Extensions.Options;
 
 namespace Edge.AuditWriter.Ingest;
 
-/// <summary>Checks the edges' shared ingest bearer token (Writer:IngestToken), in constant time.</summary>
+/// <summary>
+/// Checks the edges' shared ingest bearer token (Writer:IngestToken), in constant time. Without a token, ingest is open
+/// only to clients on this machine (decided by the connection) that name the writer by an IP literal or <c>localhost</c>:
+/// a web page in a browser on this host that rebinds its own DNS name to 127.0.0.1 sends its own name as Host, and must
+/// not append records the log would then sign.
+/// </summary>
 internal sealed partial class IngestAuthenticator
 {
     /// <summary>The <c>WWW-Authenticate</c> value of a refused ingest (RFC 6750 bearer token).</summary>
@@ -31,11 +37,15 @@ internal sealed partial class IngestAuthenticator
         _expectedHash = SHA256.HashData(Encoding.UTF8.GetBytes(token));
     }
 
-    public bool IsAllowed(HttpRequest request)
+    /// <summary>Whether ingest runs without a token (and so only from this machine).</summary>
+    public bool IsOpen => _expectedHash is null;
+
+    public bool IsAllowed(HttpContext context)
     {
+        var request = context.Request;
         if (_expectedHash is null)
         {
-            return true;
+            return IsLoopback(context.Connection.RemoteIpAddress) && NamesThisMachineLiterally(request.Host);
         }
 
         var header = request.Headers.Authorization.ToString();
@@ -43,9 +53,22 @@ internal sealed partial class IngestAuthenticator
         return CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(token)), _expectedHash);
     }
 
+    private static bool IsLoopback(IPAddress? address) =>
+        address is not null && IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address);
+
+    // An IP literal or localhost: never a DNS name a page could have pointed here. A request without Host (HTTP/1.0) is
+    // not a browser's.
+    private static bool NamesThisMachineLiterally(HostString host) =>
+        !host.HasValue
+        || string.Equals(host.Host, "localhost", StringComparison.OrdinalIgnoreCase)
+        || IPAddress.TryParse(host.Host.Trim('[', ']'), out _) && (host.Host.Contains(':') ? host.Host.StartsWith('[') : IsDottedQuad(host.Host));
+
+    // IPAddress.TryParse also takes "127.1" and "2130706433"; browsers never send those forms.
+    private static bool IsDottedQuad(string host) => host.Count(c => c == '.') == 3;
+
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Warning, "Writer:IngestToken is not set: anyone who can reach this port can append audit records")]
+        [LoggerMessage(1, LogLevel.Warning, "Writer:IngestToken is not set: only clients on this machine (loopback, addressed by IP or localhost) can append audit records; set it to accept edges from other hosts")]
         public static partial void IngestOpen(ILogger logger);
     }
 }

@@ -24,9 +24,12 @@ internal static partial class IngestEndpoint
     private static async Task<IResult> HandleAsync(HttpContext context, AuditLog log, IOptions<WriterOptions> options, IngestAuthenticator authenticator, ILogger<AuditLog> logger)
     {
         var request = context.Request;
-        if (!authenticator.IsAllowed(request))
+        if (!authenticator.IsAllowed(context))
         {
-            return Problems.Unauthorized("ingest_unauthenticated", "A valid ingest token is required.", IngestAuthenticator.Challenge);
+            return authenticator.IsOpen
+                ? Problems.Create(StatusCodes.Status403Forbidden, "ingest_local_only", "Ingest is local only",
+                    "Without Writer:IngestToken this writer accepts records only from this machine, addressed by IP or localhost; set Writer:IngestToken (and Edge:Audit:IngestToken on the edges).")
+                : Problems.Unauthorized("ingest_unauthenticated", "A valid ingest token is required.", IngestAuthenticator.Challenge);
         }
 
         if (!log.IsSequencer)

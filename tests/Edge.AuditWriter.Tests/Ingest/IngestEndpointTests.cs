@@ -309,4 +309,52 @@ public sealed class IngestEndpointTests
         using var store = AuditStore.OpenReadOnly(writer.StorePath);
         Assert.Equal(1, store.Count());
     }
+
+    [Theory]
+    [InlineData("evil.example")]
+    [InlineData("rebind.attacker.test:8443")]
+    [InlineData("127.1")]
+    public async Task Ingest_NoTokenAndAHostNameAPageCouldRebind_Returns403IngestLocalOnlyAndStoresNothing(string host)
+    {
+        // A page in a browser on this machine that points its own DNS name at 127.0.0.1 reaches the writer from loopback,
+        // same-origin; only its Host gives it away. Before, a token-less writer signed whatever it sent into the log.
+        await using var writer = await WriterFixture.StartAsync();
+
+        using var response = await writer.IngestAsync([WriterFixture.Leaf("forged", "acme")], 1, host: host);
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("ingest_local_only", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(0, store.Count());
+    }
+
+    [Theory]
+    [InlineData("localhost")]
+    [InlineData("LOCALHOST:9902")]
+    [InlineData("127.0.0.1:9902")]
+    [InlineData("[::1]:9902")]
+    public async Task Ingest_NoTokenFromLoopbackNamingThisMachineLiterally_IsStored(string host)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+
+        using var response = await writer.IngestAsync([WriterFixture.Leaf("local", "acme")], 1, host: host);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(1, store.Count());
+    }
+
+    [Fact]
+    public async Task Ingest_WithIngestTokenAndADnsHostName_IsStored()
+    {
+        // With a token the Host is not what protects ingest: edges may reach the writer by any name.
+        var variable = "EDGE_TEST_INGEST_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(variable, "ingest-token-0123456789");
+        await using var writer = await WriterFixture.StartAsync(extraArgs: [$"--Writer:IngestToken=env:{variable}"]);
+
+        using var response = await writer.IngestAsync([WriterFixture.Leaf("a", "acme")], 1, token: "ingest-token-0123456789", host: "audit-writer.internal:9902");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
 }

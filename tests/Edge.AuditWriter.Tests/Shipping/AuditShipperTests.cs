@@ -136,19 +136,50 @@ public sealed class AuditShipperTests
         }
     }
 
+    [Fact]
+    public async Task Shipper_WriterRefusesTheBatch_LogsTheWritersProblemCode()
+    {
+        // "The writer answered 401." left the operator guessing which setting was missing; the problem code says it.
+        var variable = "EDGE_TEST_INGEST_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(variable, "ingest-token-0123456789");
+        await using var writer = await WriterFixture.StartAsync(extraArgs: [$"--Writer:IngestToken=env:{variable}"]);
+        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = Path.Combine(writer.Directory, "spool"), SegmentBytes = 16 * 1024 });
+        var logger = new EventLogger();
+        await using var shipper = new AuditShipper(spool,
+            new ShipperOptions { WriterUrl = writer.BaseAddress, MaxBatchRecords = 50, InitialBackoff = TimeSpan.FromMilliseconds(20) },
+            logger);
+        Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf("refused", "acme")));
+
+        shipper.Start();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!logger.Has(1530))
+        {
+            await Task.Delay(20, timeout.Token);
+        }
+
+        Assert.Contains(logger.Messages, m => m.Contains("The writer answered 401 ingest_unauthenticated.", StringComparison.Ordinal));
+        Assert.Equal(0, spool.AckedSequence);
+    }
+
     private sealed class EventLogger : ILogger
     {
         private readonly ConcurrentQueue<int> _events = new();
+        private readonly ConcurrentQueue<string> _messages = new();
 
         public bool Has(int eventId) => _events.Contains(eventId);
+
+        public IReadOnlyCollection<string> Messages => _messages;
 
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            _messages.Enqueue(formatter(state, exception));
             _events.Enqueue(eventId.Id);
+        }
     }
 
     private sealed class CountingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
