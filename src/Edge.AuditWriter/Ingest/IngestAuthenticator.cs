@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Edge.Configuration;
 using Edge.AuditWriter.Hosting;
+using Edge.Shared;
 using Microsoft.Extensions.Options;
 
 namespace Edge.AuditWriter.Ingest;
@@ -56,15 +57,9 @@ internal sealed partial class IngestAuthenticator
     private static bool IsLoopback(IPAddress? address) =>
         address is not null && IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address);
 
-    // An IP literal or localhost: never a DNS name a page could have pointed here. A request without Host (HTTP/1.0) is
-    // not a browser's.
+    // A request without Host (HTTP/1.0) is not a browser's.
     private static bool NamesThisMachineLiterally(HostString host) =>
-        !host.HasValue
-        || string.Equals(host.Host, "localhost", StringComparison.OrdinalIgnoreCase)
-        || IPAddress.TryParse(host.Host.Trim('[', ']'), out _) && (host.Host.Contains(':') ? host.Host.StartsWith('[') : IsDottedQuad(host.Host));
-
-    // IPAddress.TryParse also takes "127.1" and "2130706433"; browsers never send those forms.
-    private static bool IsDottedQuad(string host) => host.Count(c => c == '.') == 3;
+        !host.HasValue || RebindingSafeHost.IsLiteralOrLocalhost(host.Host);
 
     private static partial class Log
     {

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Edge.Configuration;
 using Edge.Proxy.Pipeline;
+using Edge.Shared;
 using Microsoft.Extensions.Primitives;
 
 namespace Edge.Proxy.Observability;
@@ -86,7 +87,7 @@ internal sealed partial class ManagementAccess
             }
 
             // An operator who binds the listener to a name reaches it by that name.
-            if (!IsLiteralOrLocalhost(uri.Host))
+            if (!RebindingSafeHost.IsLiteralOrLocalhost(uri.Host))
             {
                 names.Add(new StringSegment(uri.Host));
             }
@@ -147,25 +148,7 @@ internal sealed partial class ManagementAccess
             return true;
         }
 
-        return IsLiteralOrLocalhost(host.Host) || HostString.MatchesAny(new StringSegment(host.Value), _names);
-    }
-
-    // No DNS name can be an IP literal, and browsers resolve localhost to loopback themselves (no DNS answer to forge).
-    // IPv4 only in its dotted form: browsers rewrite 0x7f.1 or 2130706433 to it before they send a Host.
-    private static bool IsLiteralOrLocalhost(string host)
-    {
-        if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase))
-        {
-            return true;
-        }
-
-        if (host.Length > 2 && host[0] == '[' && host[^1] == ']')
-        {
-            return IPAddress.TryParse(host.AsSpan(1, host.Length - 2), out var v6) && v6.AddressFamily == AddressFamily.InterNetworkV6;
-        }
-
-        return IPAddress.TryParse(host, out var address)
-            && (address.AddressFamily == AddressFamily.InterNetworkV6 || string.Equals(address.ToString(), host, StringComparison.Ordinal));
+        return RebindingSafeHost.IsLiteralOrLocalhost(host.Host) || HostString.MatchesAny(new StringSegment(host.Value), _names);
     }
 
     /// <summary>True when the endpoint needs no token, or the request carries the configured one.</summary>
