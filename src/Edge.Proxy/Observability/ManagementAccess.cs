@@ -65,8 +65,7 @@ internal sealed partial class ManagementAccess
                 continue;
             }
 
-            if (entry.Contains("://", StringComparison.Ordinal) || entry.Contains('/') || (entry.Contains(':') && !entry.StartsWith('['))
-                || (entry.Contains('*', StringComparison.Ordinal) && !entry.StartsWith("*.", StringComparison.Ordinal)))
+            if (!AllowedHosts.IsHostEntry(entry) || (entry.Contains('*', StringComparison.Ordinal) && !entry.StartsWith("*.", StringComparison.Ordinal)))
             {
                 throw new InvalidOperationException(
                     $"{HostsKey} entry '{entry}' is not a host name: give the host without scheme, port or path (edge-admin.internal, *.ops.example), or * for any.");

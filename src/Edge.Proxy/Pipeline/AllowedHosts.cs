@@ -48,7 +48,7 @@ internal sealed class AllowedHosts
 
         foreach (var entry in entries)
         {
-            if (entry.Contains("://", StringComparison.Ordinal) || entry.Contains('/') || (entry.Contains(':') && !entry.StartsWith('[')))
+            if (!IsHostEntry(entry))
             {
                 throw new InvalidOperationException(
                     $"{Key} entry '{entry}' is not a host name: give the host without scheme, port or path (shop.example, *.shop.example, [::1]).");
@@ -57,6 +57,13 @@ internal sealed class AllowedHosts
 
         return new AllowedHosts([.. entries.Select(e => new StringSegment(e))]);
     }
+
+    /// <summary>
+    /// Whether a host-list entry is a host name or pattern, not a URL: no scheme, path or port (an IPv6 literal keeps its
+    /// brackets). Shared with <c>Edge:ManagementHosts</c>.
+    /// </summary>
+    internal static bool IsHostEntry(string entry) =>
+        !entry.Contains("://", StringComparison.Ordinal) && !entry.Contains('/') && (!entry.Contains(':') || entry.StartsWith('['));
 
     public static void AddTo(WebApplicationBuilder builder)
     {
