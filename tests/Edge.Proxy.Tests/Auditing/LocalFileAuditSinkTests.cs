@@ -85,8 +85,7 @@ public sealed class LocalFileAuditSinkTests : IDisposable
         // Real time passes, the sink's clock does not: the second record waits for the next write.
         await Task.Delay(300);
         var gathered = await ReadLinesAsync(path);
-        time.Advance(TimeSpan.FromMilliseconds(20));
-        await WaitForLinesAsync(path, 2);
+        await WaitForLinesAsync(path, 2, time, TimeSpan.FromMilliseconds(20));
         await sink.StopAsync(CancellationToken.None);
 
         Assert.Single(gathered);
@@ -134,10 +133,13 @@ public sealed class LocalFileAuditSinkTests : IDisposable
         Assert.Equal("req-1", JsonDocument.Parse(lines[1]).RootElement.GetProperty("id").GetString());
     }
 
-    private static async Task WaitForLinesAsync(string path, int count)
+    private static async Task WaitForLinesAsync(string path, int count, FakeTimeProvider? time = null, TimeSpan advanceEachTry = default)
     {
         for (var attempt = 0; attempt < 200 && (await ReadLinesAsync(path)).Count < count; attempt++)
         {
+            // The loop registers its flush delay on the fake clock only once it gets a thread; an advance made before
+            // that wakes nothing, so keep advancing while waiting.
+            time?.Advance(advanceEachTry);
             await Task.Delay(50);
         }
     }
