@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Edge.Proxy.Pipeline;
 
 /// <summary>
-/// The raw request body, buffered by <see cref="EdgeBodyBufferingMiddleware"/> for routes whose steps read it, and
+/// The raw request body, buffered by <see cref="EdgeBodyBufferingTransform"/> for routes whose steps read it, and
 /// forwarded byte-for-byte. Its JSON is parsed at most once per request, on first use, and disposed with the request.
 /// </summary>
 internal sealed class EdgeBodyFeature(ReadOnlyMemory<byte> body) : IDisposable

@@ -125,7 +125,7 @@ internal sealed class EdgeRequestMiddleware(
                         {
                             // The client went away while the backend was called (waiting for its answer, or mid-upload):
                             // nothing is sent, so the record must not keep the 400/502 YARP set for an answer nobody gets.
-                            context.Response.StatusCode = EdgeBodyBufferingMiddleware.ClientClosedRequest;
+                            context.Response.StatusCode = EdgeBodyBufferingTransform.ClientClosedRequest;
                             request.AnsweredWith(ClientAbortedCode);
                         }
                         else
@@ -185,7 +185,7 @@ internal sealed class EdgeRequestMiddleware(
                 ("body_too_large", "Body too large", "The request body exceeds the edge's request body limit."),
             // Kestrel's MinRequestBodyDataRate, as on a body-buffering route.
             (ForwarderError.RequestBodyClient, StatusCodes.Status408RequestTimeout) =>
-                (EdgeBodyBufferingMiddleware.BodyTimeoutCode, "Body timeout", "The request body arrived too slowly."),
+                (EdgeBodyBufferingTransform.BodyTimeoutCode, "Body timeout", "The request body arrived too slowly."),
             (ForwarderError.RequestBodyClient, _) => ("body_invalid", "Body invalid", "The request body could not be read from the client."),
             (_, StatusCodes.Status504GatewayTimeout) => ("backend_timeout", "Backend timeout", "The backend did not answer in time."),
             _ => ("backend_unavailable", "Backend unavailable", "The backend could not be reached or did not answer."),
@@ -223,7 +223,7 @@ internal sealed class EdgeRequestMiddleware(
         }
 
         return exception is not null
-            && (EdgeBodyBufferingMiddleware.IsClientGone(context, exception) || ClientInputEnded(context, exception.InnerException));
+            && (EdgeBodyBufferingTransform.IsClientGone(context, exception) || ClientInputEnded(context, exception.InnerException));
     }
 
     private Task RefuseMethodAsync(HttpContext context, RouteConfig route) =>

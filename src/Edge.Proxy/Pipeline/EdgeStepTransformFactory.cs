@@ -9,7 +9,12 @@ namespace Edge.Proxy.Pipeline;
 /// accepted; this factory only builds.
 /// </summary>
 internal sealed class EdgeStepTransformFactory(
-    EdgeStepRegistry registry, EdgeConfigState state, EdgeDecisions decisions, IEdgeThreatGate threat, ILogger<EdgeStepTransform> logger) : ITransformFactory
+    EdgeStepRegistry registry,
+    EdgeConfigState state,
+    EdgeDecisions decisions,
+    IEdgeThreatGate threat,
+    ILogger<EdgeStepTransform> logger,
+    ILogger<EdgeBodyBufferingTransform> bodyLogger) : ITransformFactory
 {
     /// <summary>YARP's route validation of edge steps is the configuration library's (<c>EdgeStepValidationTransformFactory</c>).</summary>
     public bool Validate(TransformRouteValidationContext context, IReadOnlyDictionary<string, string> transformValues) => false;
@@ -27,7 +32,16 @@ internal sealed class EdgeStepTransformFactory(
         }
 
         var route = context.Route ?? throw new InvalidOperationException("Edge steps are only valid on routes.");
-        var step = factory.Create(new EdgeStepBuildContext(route, state.Current.Edge, context.Services), transformValues);
+        var edge = state.Current.Edge;
+        var step = factory.Create(new EdgeStepBuildContext(route, edge, context.Services), transformValues);
+
+        // The body is read just before the first step that needs it, so the steps before it decide on the headers alone.
+        if (EdgeBodyBufferingTransform.RequirementOf(transformValues, registry, edge) is { } requirement
+            && EdgeBodyBufferingTransform.PlanFor(route, registry, edge) is { } plan)
+        {
+            context.RequestTransforms.Add(new EdgeBodyBufferingTransform(plan, requirement.OnlyForm, decisions, bodyLogger));
+        }
+
         context.RequestTransforms.Add(new EdgeStepTransform(factory.Name, step, decisions, threat, logger));
         return true;
     }

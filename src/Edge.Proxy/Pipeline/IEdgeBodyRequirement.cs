@@ -4,8 +4,8 @@ namespace Edge.Proxy.Pipeline;
 
 /// <summary>
 /// Implemented by step factories whose steps read the raw request body (signature checks, body-keyed rate limits).
-/// The body must be buffered by <see cref="EdgeBodyBufferingMiddleware"/> before the forwarder captures
-/// <c>Request.Body</c>, so the middleware asks each step of the route what it needs.
+/// <see cref="EdgeBodyBufferingTransform"/> buffers the body just before the first such step of a route (the steps before
+/// it decide on the headers alone), under a cap made from what every step of the route declares here.
 /// </summary>
 internal interface IEdgeBodyRequirement
 {

@@ -30,11 +30,4 @@ internal static class PipelineExtensions
         services.AddEdgeConfigurationValidation();
         return services;
     }
-
-    /// <summary>Buffers the raw body of routes whose steps read it (<see cref="IEdgeBodyRequirement"/>) before the forwarder reads it.</summary>
-    public static IReverseProxyApplicationBuilder UseEdgeBodyBuffering(this IReverseProxyApplicationBuilder pipeline)
-    {
-        pipeline.UseMiddleware<EdgeBodyBufferingMiddleware>();
-        return pipeline;
-    }
 }

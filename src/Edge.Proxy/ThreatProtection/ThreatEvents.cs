@@ -17,7 +17,7 @@ internal static class ThreatEvents
         WebhookCodes.ReplayedDelivery => ThreatEvent.ReplayDetected,
         RateLimitCodes.Limited when denial.Status == StatusCodes.Status429TooManyRequests => ThreatEvent.RateLimited,
         AuthenticationCodes.PermissionDenied or AuthenticationCodes.ClaimDenied => ThreatEvent.Forbidden,
-        EdgeBodyBufferingMiddleware.BodyInvalidCode or EdgeBodyBufferingMiddleware.BodyTooLargeCode => ThreatEvent.ValidationFailed,
+        EdgeBodyBufferingTransform.BodyInvalidCode or EdgeBodyBufferingTransform.BodyTooLargeCode => ThreatEvent.ValidationFailed,
 
         // A caller that presented no credential guessed nothing; only presented-and-refused credentials count.
         not AuthenticationCodes.AuthenticationRequired when denial.Status == StatusCodes.Status401Unauthorized

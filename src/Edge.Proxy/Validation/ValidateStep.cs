@@ -8,7 +8,7 @@ namespace Edge.Proxy.Validation;
 
 /// <summary>
 /// Refuses input a route's backend should never see: query parameters against their rules, then the body's media type,
-/// nesting depth and JSON Schema. The body is the one buffered by <see cref="EdgeBodyBufferingMiddleware"/> (which also
+/// nesting depth and JSON Schema. The body is the one buffered by <see cref="EdgeBodyBufferingTransform"/> (which also
 /// enforces the policy's <c>MaxBodyBytes</c>); it is parsed at most once and forwarded unchanged.
 /// </summary>
 internal sealed partial class ValidateStep(ValidationPolicy policy, string routeId, ILogger logger) : IEdgeStep

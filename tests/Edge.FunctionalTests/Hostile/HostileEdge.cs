@@ -21,6 +21,8 @@ public class HostileEdge : IAsyncLifetime
 
     /// <summary>A route whose only destination is a loopback port nobody listens on: every call is refused.</summary>
     public const string DeadBackendPath = "/dead-backend/";
+    /// <summary>A route that authenticates with an API key, then checks a GitHub signature over the body (cap 1,024 bytes).</summary>
+    public const string SignedKeysPath = "/signed-keys/";
     public const string GitHubSecret = "hostile-suite-github-secret";
     public const string ViewerKey = "hostile-viewer-key-5f1e";
 
@@ -132,6 +134,8 @@ public class HostileEdge : IAsyncLifetime
                 ["github"] = ProxyJson.Route(WebhookPath, Step("EdgeWebhook", "github")),
                 ["keys"] = ProxyJson.Route(
                     "/keys/{**rest}", Step("EdgeAuthenticate", "partner-keys"), Step("EdgeRequire", "orders.write")),
+                ["signed-keys"] = ProxyJson.Route(
+                    SignedKeysPath + "{**rest}", Step("EdgeAuthenticate", "partner-keys"), Step("EdgeWebhook", "github")),
             },
             new
             {

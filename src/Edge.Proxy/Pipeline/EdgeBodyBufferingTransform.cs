@@ -1,27 +1,26 @@
-using System.Runtime.CompilerServices;
-using Edge.Proxy.Configuration;
+using Edge.Configuration;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Configuration;
-using Yarp.ReverseProxy.Model;
+using Yarp.ReverseProxy.Transforms;
 
 namespace Edge.Proxy.Pipeline;
 
 /// <summary>
-/// Buffers the raw body of routes whose steps read it (<see cref="IEdgeBodyRequirement"/>) before the forwarder
-/// captures <c>Request.Body</c>, under the route's own cap. The body is then replaced by a stream over exactly those
-/// bytes with <c>Content-Length</c> set, so the bytes a step verified are the bytes the backend receives, whether the
-/// client sent a length, chunks (HTTP/1.1) or DATA frames (HTTP/2). A body over the cap gets 413 and is never forwarded;
-/// a protocol upgrade (WebSocket) gets 400 <c>upgrade_refused</c>, since what follows it would never be read. A route
-/// whose only body step is <c>EdgeAuthenticate</c> buffers form-encoded bodies only (<see cref="EdgeBodyRequirement.FormOnly"/>).
-/// A buffered form whose <c>_method</c> names another method is refused (<see cref="MethodOverrideParameter"/>).
+/// Buffers the raw body of a route whose steps read it (<see cref="IEdgeBodyRequirement"/>), under the route's own cap,
+/// as the request transform just before the first step that reads it. The steps listed before that one decide on the
+/// headers alone, so a request they refuse (no credential, no tenant, a ban) is answered without its body being read:
+/// no interim 100 Continue, no buffered upload for an unauthenticated client. The forwarder reads <c>Request.Body</c>
+/// only when it sends, so replacing it here is what the backend receives: a stream over exactly the buffered bytes,
+/// with <c>Content-Length</c> set, whether the client sent a length, chunks (HTTP/1.1) or DATA frames (HTTP/2). So the
+/// bytes a step verified are the bytes the backend receives. A body over the cap gets 413 and is never forwarded; a
+/// protocol upgrade (WebSocket) gets 400 <c>upgrade_refused</c>, since what follows it would never be read. Before a step
+/// that reads form-encoded bodies only (<c>EdgeAuthenticate</c>, <see cref="EdgeBodyRequirement.FormOnly"/>) other
+/// bodies are left unread. A buffered form whose <c>_method</c> names another method is refused
+/// (<see cref="MethodOverrideParameter"/>).
 /// </summary>
-internal sealed partial class EdgeBodyBufferingMiddleware(
-    RequestDelegate next,
-    EdgeStepRegistry registry,
-    EdgeConfigState state,
-    EdgeDecisions decisions,
-    ILogger<EdgeBodyBufferingMiddleware> logger)
+internal sealed partial class EdgeBodyBufferingTransform(EdgeBodyBufferingTransform.BodyPlan plan, bool onlyForm, EdgeDecisions decisions, ILogger logger)
+    : RequestTransform
 {
     private const int InitialBufferSize = 16 * 1024;
 
@@ -43,44 +42,44 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
     // Core does not localize Kestrel's messages).
     private const string UnexpectedEndOfRequestContent = "Unexpected end of request content.";
 
-    // Plans are per RouteConfig instance: a policy edit produces new RouteConfig objects (they carry the policy hash).
-    private readonly ConditionalWeakTable<RouteConfig, BodyPlan> _plans = new();
-
-    // Made once: a method group passed on every request would be a new delegate each time.
-    private ConditionalWeakTable<RouteConfig, BodyPlan>.CreateValueCallback? _createPlan;
-
-    public Task InvokeAsync(HttpContext context)
+    public override ValueTask ApplyAsync(RequestTransformContext context)
     {
-        var route = context.GetProxyFeature().Route.Config;
-        var plan = _plans.TryGetValue(route, out var known) ? known : _plans.GetValue(route, _createPlan ??= CreatePlan);
+        var http = context.HttpContext;
 
-        // Not async for routes without a body step (most): next's task is returned, no state machine per request.
-        return !plan.RequiresBody || (plan.OnlyForm && !FormBody.IsForm(context.Request.ContentType)) || context.GetEdgeRequest() is null
-            ? next(context)
-            : BufferThenInvokeAsync(context, plan);
+        // YARP runs every request transform, also after a step refused; and a second body step finds the body read.
+        if (http.Response.StatusCode != StatusCodes.Status200OK || http.Response.HasStarted
+            || http.Features.Get<EdgeBodyFeature>() is not null
+            || (onlyForm && !FormBody.IsForm(http.Request.ContentType))
+            || http.GetEdgeRequest() is null)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        return new ValueTask(BufferAsync(context));
     }
 
-    private async Task BufferThenInvokeAsync(HttpContext context, BodyPlan plan)
+    private async Task BufferAsync(RequestTransformContext transform)
     {
+        var context = transform.HttpContext;
+
         // An upgrade has no body for the steps to check (they would pass an empty one), and after the 101 (or on HTTP/2's
         // extended CONNECT stream) every byte is relayed unread: a signed, schema-checked or approved route cannot vouch
         // for them.
         if (IsProtocolUpgrade(context))
         {
-            await DenyAsync(context, plan, UpgradeRefused);
+            await DenyAsync(context, UpgradeRefused);
             return;
         }
 
         if (context.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
         {
             context.Features.Set(new EdgeBodyFeature(ReadOnlyMemory<byte>.Empty));
-            await next(context);
             return;
         }
 
         if (context.Request.ContentLength > plan.MaxBodyBytes)
         {
-            await DenyTooLargeAsync(context, plan, "content_length");
+            await DenyTooLargeAsync(context, "content_length");
             return;
         }
 
@@ -92,14 +91,14 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            await DenyTooLargeAsync(context, plan, "server_limit");
+            await DenyTooLargeAsync(context, "server_limit");
             return;
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status408RequestTimeout && !context.RequestAborted.IsCancellationRequested)
         {
             // Kestrel's MinRequestBodyDataRate: the body came too slowly (a slow or stalled client, or a slowloris). Its
             // framing was fine, so neither "malformed" nor a validation failure the ban rules would count.
-            await DenyAsync(context, plan, new EdgeDenial(StatusCodes.Status408RequestTimeout, BodyTimeoutCode, "Body timeout",
+            await DenyAsync(context, new EdgeDenial(StatusCodes.Status408RequestTimeout, BodyTimeoutCode, "Body timeout",
                 "The request body arrived too slowly."));
             return;
         }
@@ -114,7 +113,7 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
         {
             // Kestrel reports broken framing (bad chunk size, body shorter than Content-Length) as BadHttpRequestException
             // or, for some inputs, as a plain IOException, while the connection is still there to receive an answer.
-            await DenyAsync(context, plan, new EdgeDenial(StatusCodes.Status400BadRequest, BodyInvalidCode, "Body invalid", "The request body is malformed.")
+            await DenyAsync(context, new EdgeDenial(StatusCodes.Status400BadRequest, BodyInvalidCode, "Body invalid", "The request body is malformed.")
             {
                 Reason = MalformedFramingReason,
             });
@@ -123,7 +122,7 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
 
         if (total < 0)
         {
-            await DenyTooLargeAsync(context, plan, "streamed");
+            await DenyTooLargeAsync(context, "streamed");
             return;
         }
 
@@ -141,10 +140,20 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
             return;
         }
 
+        // YARP's request content reads Request.Body when it sends, not before; the request headers were copied already,
+        // so the length goes on the content (YARP never copies the client's Transfer-Encoding).
         context.Request.Body = new MemoryStream(buffer, 0, total, writable: false);
         context.Request.ContentLength = total;
         context.Request.Headers.Remove("Transfer-Encoding");
-        await next(context);
+        if (transform.ProxyRequest.Content is { } content)
+        {
+            content.Headers.ContentLength = total;
+        }
+        else if (total > 0)
+        {
+            // Defensive: YARP set no content only for a request it judged bodiless; bytes were read all the same.
+            transform.ProxyRequest.Content = new ByteArrayContent(buffer, 0, total);
+        }
     }
 
     private static bool IsProtocolUpgrade(HttpContext context) =>
@@ -199,14 +208,14 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
         }
     }
 
-    private Task DenyTooLargeAsync(HttpContext context, BodyPlan plan, string how) =>
-        DenyAsync(context, plan, new EdgeDenial(StatusCodes.Status413PayloadTooLarge, BodyTooLargeCode, "Body too large",
+    private Task DenyTooLargeAsync(HttpContext context, string how) =>
+        DenyAsync(context, new EdgeDenial(StatusCodes.Status413PayloadTooLarge, BodyTooLargeCode, "Body too large",
             $"The body exceeds this route's limit of {plan.MaxBodyBytes} bytes.")
         {
             Reason = BodyTooLargeCode + ":" + how,
         });
 
-    private Task DenyAsync(HttpContext context, BodyPlan plan, EdgeDenial denial)
+    private Task DenyAsync(HttpContext context, EdgeDenial denial)
     {
         var reason = denial.Reason ?? denial.Code;
         plan.OnRefused?.Invoke(context, reason);
@@ -214,60 +223,59 @@ internal sealed partial class EdgeBodyBufferingMiddleware(
         return decisions.DenyAsync(context, plan.StepName, denial);
     }
 
-    private BodyPlan CreatePlan(RouteConfig route)
+    /// <summary>What the route's body steps need together (its cap, the step a refused body is recorded against); null when none reads it.</summary>
+    public static BodyPlan? PlanFor(RouteConfig route, EdgeStepRegistry registry, EdgeSection edge)
     {
         if (route.Transforms is null)
         {
-            return BodyPlan.None;
+            return null;
         }
 
-        var edge = state.Current.Edge;
         string? firstStep = null;
         string? cappingStep = null;
         var onlyForm = true;
         EdgeBodyRequirement? capping = null;
         foreach (var values in route.Transforms)
         {
-            if (!EdgeStepRegistry.TryGetStepName(values, out var name) || !registry.TryGet(name, out var factory)
-                || factory is not IEdgeBodyRequirement bodyStep || bodyStep.GetBodyRequirement(values, edge) is not { } requirement)
+            if (RequirementOf(values, registry, edge) is not { } requirement)
             {
                 continue;
             }
+
+            EdgeStepRegistry.TryGetStepName(values, out var name);
+            registry.TryGet(name!, out var factory);
 
             // A step reading every body answers for a refused one before a step that only reads forms (EdgeAuthenticate):
             // a route that already buffered for its approval still names the approval on a 413.
             if (!requirement.OnlyForm)
             {
-                firstStep = onlyForm ? factory.Name : firstStep;
+                firstStep = onlyForm ? factory!.Name : firstStep;
                 onlyForm = false;
             }
             else
             {
-                firstStep ??= factory.Name;
+                firstStep ??= factory!.Name;
             }
 
             if (requirement.MaxBodyBytes is { } cap && (capping?.MaxBodyBytes is not { } smallest || cap < smallest))
             {
                 capping = requirement;
-                cappingStep = factory.Name;
+                cappingStep = factory!.Name;
             }
         }
 
         return firstStep is null
-            ? BodyPlan.None
-            : new BodyPlan(true, cappingStep ?? firstStep, capping?.MaxBodyBytes ?? EdgeBodyRequirement.DefaultMaxBodyBytes, capping?.OnRefused)
-            {
-                OnlyForm = onlyForm,
-            };
+            ? null
+            : new BodyPlan(cappingStep ?? firstStep, capping?.MaxBodyBytes ?? EdgeBodyRequirement.DefaultMaxBodyBytes, capping?.OnRefused);
     }
 
-    private sealed record BodyPlan(bool RequiresBody, string StepName, long MaxBodyBytes, Action<HttpContext, string>? OnRefused)
-    {
-        public static BodyPlan None { get; } = new(false, "", 0, null);
+    /// <summary>What the step of one transform entry needs of the body; null when it does not read it.</summary>
+    public static EdgeBodyRequirement? RequirementOf(IReadOnlyDictionary<string, string> values, EdgeStepRegistry registry, EdgeSection edge) =>
+        EdgeStepRegistry.TryGetStepName(values, out var name) && registry.TryGet(name, out var factory) && factory is IEdgeBodyRequirement bodyStep
+            ? bodyStep.GetBodyRequirement(values, edge)
+            : null;
 
-        /// <summary>Every body step of the route reads only form bodies: any other body streams through unread.</summary>
-        public bool OnlyForm { get; init; }
-    }
+    internal sealed record BodyPlan(string StepName, long MaxBodyBytes, Action<HttpContext, string>? OnRefused);
 
     private static partial class Log
     {

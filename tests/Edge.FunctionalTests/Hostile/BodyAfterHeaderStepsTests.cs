@@ -1,0 +1,77 @@
+using System.Text;
+
+namespace Edge.FunctionalTests.Hostile;
+
+/// <summary>
+/// On a route whose body step comes after a step that decides on the headers (an API key, then a signature over the
+/// body), the body is read only once the header step let the request through: a client without a credential gets its
+/// 401 without the edge reading, or the client sending, the body.
+/// </summary>
+public sealed class BodyAfterHeaderStepsTests(HostileEdge fixture) : IClassFixture<HostileEdge>
+{
+    private const string Json = "{\"action\":\"opened\"}";
+
+    [Fact]
+    public async Task NoCredential_Expect100Continue_401IsTheFirstAnswer()
+    {
+        // A client waiting for 100 Continue before it sends its body: the edge reads a body only to check it, so a refusal
+        // decided on the headers comes instead of the 100.
+        var path = HostileEdge.SignedKeysPath + "expect";
+
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort,
+            $"POST {path} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: {Json.Length}\r\n\r\n");
+
+        Assert.Equal(401, response.Status);
+        Assert.Equal("authentication_required", response.ProblemCode());
+        Assert.Equal(0, fixture.BackendCalls(path));
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+        Assert.Equal((401, "deny", "EdgeAuthenticate"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("step").GetString()));
+    }
+
+    [Fact]
+    public async Task NoCredential_DeclaredBodyOverTheCap_401NotTheBodyRefusal()
+    {
+        var path = HostileEdge.SignedKeysPath + "large-anonymous";
+
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort,
+            $"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(401, response.Status);
+        Assert.Equal("authentication_required", response.ProblemCode());
+        Assert.Equal(0, fixture.BackendCalls(path));
+    }
+
+    [Fact]
+    public async Task ValidKey_DeclaredBodyOverTheCap_413ForTheWebhookStep()
+    {
+        var path = HostileEdge.SignedKeysPath + "large";
+
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort,
+            $"POST {path} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {HostileEdge.ViewerKey}\r\nContent-Type: application/json\r\nContent-Length: 2000\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(413, response.Status);
+        Assert.Equal("body_too_large", response.ProblemCode());
+        Assert.Equal(0, fixture.BackendCalls(path));
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+        Assert.Equal((413, "deny", "EdgeWebhook"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("step").GetString()));
+    }
+
+    [Fact]
+    public async Task ValidKey_ChunkedSignedBody_ForwardedWithTheBufferedLength()
+    {
+        var path = HostileEdge.SignedKeysPath + "chunked";
+        var body = Encoding.UTF8.GetBytes(Json);
+        var chunked = $"5\r\n{Json[..5]}\r\n{body.Length - 5:X}\r\n{Json[5..]}\r\n0\r\n\r\n";
+
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort,
+            $"POST {path} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {HostileEdge.ViewerKey}\r\nContent-Type: application/json\r\n"
+            + $"X-GitHub-Event: push\r\nX-GitHub-Delivery: {Guid.NewGuid()}\r\nX-Hub-Signature-256: {HostileEdge.GitHubSignature(body)}\r\n"
+            + $"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{chunked}");
+
+        Assert.Equal(200, response.Status);
+        var received = Assert.Single(fixture.Backend.Received, e => e.RequestMessage?.Path == path).RequestMessage!;
+        Assert.Equal(Json, received.Body);
+        Assert.Equal(body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), Assert.Single(received.Headers!["Content-Length"]));
+        Assert.False(received.Headers.ContainsKey("Transfer-Encoding"));
+    }
+}
