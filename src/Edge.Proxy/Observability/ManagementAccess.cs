@@ -49,8 +49,11 @@ internal sealed partial class ManagementAccess
     /// <summary>Management URLs that bind an address other than loopback (all interfaces, a name, a routable IP).</summary>
     public IReadOnlyList<string> ExposedUrls { get; }
 
-    public static void AddTo(WebApplicationBuilder builder, EdgeHostOptions options) =>
+    public static void AddTo(WebApplicationBuilder builder, EdgeHostOptions options)
+    {
         builder.Services.AddSingleton(Create(options.ManagementHosts, options.ManagementToken, options.ManagementUrls));
+        builder.Services.AddSingleton<ManagementRefusals>();
+    }
 
     /// <summary>Parses the settings; fails at start-up, naming the setting, on a malformed host or an unusable token.</summary>
     public static ManagementAccess Create(string? hosts, string? tokenReference, string managementUrls)
@@ -198,11 +201,11 @@ internal sealed partial class ManagementAccess
 
     internal static partial class Log
     {
-        [LoggerMessage(1700, LogLevel.Warning, "Management request refused: Host {Host} is not an IP address, localhost or a name in Edge:ManagementHosts (client {ClientIp})")]
-        public static partial void HostRefused(ILogger logger, string host, string? clientIp);
+        [LoggerMessage(1700, LogLevel.Warning, "Management request refused: Host {Host} is not an IP address, localhost or a name in Edge:ManagementHosts (client {ClientIp}); {Unlogged} more refused for their Host since the previous such line (at most one a minute; edge_management_refusals_total counts them all)")]
+        public static partial void HostRefused(ILogger logger, string host, string? clientIp, long unlogged);
 
-        [LoggerMessage(1701, LogLevel.Warning, "Management request refused: invalid bearer token (client {ClientIp})")]
-        public static partial void TokenRefused(ILogger logger, string? clientIp);
+        [LoggerMessage(1701, LogLevel.Warning, "Management request refused: invalid bearer token (client {ClientIp}); {Unlogged} more refused for their token since the previous such line (at most one a minute; edge_management_refusals_total counts them all)")]
+        public static partial void TokenRefused(ILogger logger, string? clientIp, long unlogged);
 
         [LoggerMessage(1702, LogLevel.Warning, "The management listener {Urls} is reachable beyond loopback and Edge:ManagementToken is not set: anyone who reaches it can read /edge/status and ban or unban clients")]
         public static partial void ExposedWithoutToken(ILogger logger, string urls);

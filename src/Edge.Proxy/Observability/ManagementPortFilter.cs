@@ -19,6 +19,7 @@ internal static class ManagementPortFilter
         var allowedHosts = app.Services.GetRequiredService<AllowedHosts>();
         var access = app.Services.GetRequiredService<ManagementAccess>();
         var logger = app.Services.GetRequiredService<ILogger<ManagementAccess>>();
+        var refusals = app.Services.GetRequiredService<ManagementRefusals>();
         var clientAddresses = app.Services.GetRequiredService<ClientAddressResolver>();
         access.WarnIfExposed(logger);
 
@@ -34,7 +35,7 @@ internal static class ManagementPortFilter
                 // Before the path is looked at: a rebinding page learns nothing, not even which paths exist.
                 if (!access.AllowsHost(context.Request))
                 {
-                    ManagementAccess.Log.HostRefused(logger, ManagementAccess.Printable(context.Request.Host.Value!), clientAddresses.Resolve(context).Ip?.ToString());
+                    refusals.HostRefused(context.Request.Host.Value!, clientAddresses.Resolve(context).Ip?.ToString());
                     return ManagementAccess.HostNotAllowedAsync(context);
                 }
 
@@ -47,7 +48,11 @@ internal static class ManagementPortFilter
                 {
                     if (presented)
                     {
-                        ManagementAccess.Log.TokenRefused(logger, clientAddresses.Resolve(context).Ip?.ToString());
+                        refusals.TokenRefused(clientAddresses.Resolve(context).Ip?.ToString());
+                    }
+                    else
+                    {
+                        refusals.TokenMissing();
                     }
 
                     return ManagementAccess.UnauthorizedAsync(context, presented);
