@@ -1,5 +1,4 @@
 using Edge.Proxy.Pipeline;
-using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Transforms;
 
 namespace Edge.Proxy.Authorization;
@@ -45,11 +44,11 @@ internal sealed class IdentityHeadersTransform(IdentityHeaderNames names, TimePr
         return ValueTask.CompletedTask;
     }
 
-    // The route's own transforms (path and query ones included) have run: YARP applies providers after them, and builds
-    // the destination address from the same three values once the last transform is done. Signing the path and query
-    // of that address is signing the request target the backend receives.
+    // The route's own transforms (path and query ones included) have run: YARP applies providers after them, and the
+    // destination address is built from the same values once the last transform is done (by EncodedSlashTransform when
+    // the client sent an encoded slash, else by YARP). Signing its path and query signs the target the backend receives.
     private static string RequestTarget(RequestTransformContext context) =>
-        RequestUtilities.MakeDestinationAddress(context.DestinationPrefix, context.Path, context.Query.QueryString).PathAndQuery;
+        EncodedSlashTransform.DestinationAddress(context).PathAndQuery;
 
     private static void Set(RequestTransformContext context, string name, string value)
     {

@@ -5,7 +5,7 @@ namespace Edge.Proxy.Pipeline;
 
 /// <summary>
 /// Installs <see cref="ForwardingHeadersTransform"/> on every route in place of YARP's default forwarders, and
-/// <see cref="TraceContextTransform"/> after the route's own transforms, and <see cref="BackendResponseHeadersTransform"/>
+/// <see cref="TraceContextTransform"/> and <see cref="EncodedSlashTransform"/> after the route's own transforms, and <see cref="BackendResponseHeadersTransform"/>
 /// on every response.
 /// </summary>
 internal sealed class ForwardingHeadersTransformProvider : ITransformProvider
@@ -26,6 +26,7 @@ internal sealed class ForwardingHeadersTransformProvider : ITransformProvider
         context.UseDefaultForwarders = false;
         context.RequestTransforms.Add(ForwardingHeadersTransform.Instance);
         context.RequestTransforms.Add(_traceContext);
+        context.RequestTransforms.Add(EncodedSlashTransform.Instance);
         context.ResponseTransforms.Add(BackendResponseHeadersTransform.Instance);
     }
 }
