@@ -87,7 +87,7 @@ internal sealed partial class EdgeBodyBufferingTransform(EdgeBodyBufferingTransf
         int total;
         try
         {
-            (buffer, total) = await ReadAsync(context, plan.MaxBodyBytes);
+            (buffer, total) = await ReadAsync(context, plan.MaxBodyBytes, transform.CancellationToken);
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -107,6 +107,18 @@ internal sealed partial class EdgeBodyBufferingTransform(EdgeBodyBufferingTransf
             // The client went away mid-body: nothing can be answered, but the decision is still audited, with the
             // nginx-style 499 so no record claims a status the client never received.
             decisions.DenyUnanswered(context, plan.StepName, ClientClosedRequest, ClientAbortedReason);
+            return;
+        }
+        catch (OperationCanceledException) when (transform.CancellationToken.IsCancellationRequested)
+        {
+            // The forwarder's activity timeout (the cluster's HttpRequest.ActivityTimeout, 100 s by default) runs from
+            // before the transforms: a body still arriving when it ends could never be sent on, so it is refused here
+            // rather than left to fail as a backend timeout the backend never saw.
+            await DenyAsync(context, new EdgeDenial(StatusCodes.Status408RequestTimeout, BodyTimeoutCode, "Body timeout",
+                "The request body took longer to arrive than this route's activity timeout.")
+            {
+                Reason = BodyTimeoutCode + ":activity_timeout",
+            });
             return;
         }
         catch (Exception ex) when (ex is BadHttpRequestException or IOException or OperationCanceledException)
@@ -173,7 +185,7 @@ internal sealed partial class EdgeBodyBufferingTransform(EdgeBodyBufferingTransf
         || (exception is BadHttpRequestException && string.Equals(exception.Message, UnexpectedEndOfRequestContent, StringComparison.Ordinal));
 
     /// <summary>Reads the whole body; returns a length of -1 as soon as it exceeds <paramref name="cap"/>.</summary>
-    private static async Task<(byte[] Buffer, int Length)> ReadAsync(HttpContext context, long cap)
+    private static async Task<(byte[] Buffer, int Length)> ReadAsync(HttpContext context, long cap, CancellationToken activity)
     {
         // One byte beyond the cap is enough to tell "too large" without holding more than the cap.
         var limit = (int)Math.Min(cap + 1, int.MaxValue);
@@ -194,7 +206,7 @@ internal sealed partial class EdgeBodyBufferingTransform(EdgeBodyBufferingTransf
                 Array.Resize(ref buffer, (int)Math.Min((long)buffer.Length * 2, limit));
             }
 
-            var read = await body.ReadAsync(buffer.AsMemory(total), context.RequestAborted);
+            var read = await body.ReadAsync(buffer.AsMemory(total), activity);
             if (read == 0)
             {
                 return (buffer, total);
