@@ -41,6 +41,9 @@ internal static class DocExamples
     /// <summary>The API key of every Authentication policy <see cref="FillReferences"/> adds (header <c>X-Api-Key</c>).</summary>
     public const string FilledApiKey = "docs-example-api-key-0001";
 
+    /// <summary>The role of <see cref="FilledApiKey"/>: it grants what the fragment's steps require and no role grants.</summary>
+    public const string FilledRole = "DocsExample";
+
     // RFC 8032 test vector 1: a valid Ed25519 public key, for whpk_ references.
     private const string Ed25519PublicKeyHex = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
 
@@ -75,8 +78,13 @@ internal static class DocExamples
         return examples;
     }
 
-    public static DocExample Find(string id) =>
-        All().SingleOrDefault(e => e.Id == id) ?? throw new InvalidOperationException($"no json block {id}; the docs moved, update the test");
+    /// <summary>The one json block of <paramref name="file"/> whose text contains <paramref name="contains"/>.</summary>
+    public static DocExample Find(string file, string contains)
+    {
+        var found = All().Where(e => e.File == file && e.Text.Contains(contains, StringComparison.Ordinal)).ToList();
+        return found.Count == 1 ? found[0] : throw new InvalidOperationException(
+            $"{found.Count} json blocks of {file} contain {contains}; the docs changed, update the test");
+    }
 
     internal static IEnumerable<DocExample> Read(string file, string[] lines)
     {
@@ -284,11 +292,12 @@ internal static class DocExamples
         // A permission no role grants is refused (approvals) or warned about (EdgeRequire); roles are another part of proxy.json.
         var granted = (edge["Roles"] as JsonObject ?? []).SelectMany(r => r.Value as JsonArray ?? []).Select(p => p?.GetValue<string>()).ToHashSet();
         var missing = permissions.Where(p => !granted.Contains(p) && !granted.Contains("*")).Distinct().ToList();
-        if (missing.Count > 0)
+        var filledKey = (edge["Authentication"] as JsonObject ?? []).Any(p => p.Value?["Keys"]?[0]?["Principal"]?.GetValue<string>() == "docs-example");
+        if (missing.Count > 0 || filledKey)
         {
             var roles = edge["Roles"] as JsonObject ?? new JsonObject();
             edge["Roles"] = roles;
-            roles["DocsExample"] = new JsonArray([.. missing.Select(p => (JsonNode?)JsonValue.Create(p))]);
+            roles[FilledRole] = new JsonArray([.. missing.Select(p => (JsonNode?)JsonValue.Create(p))]);
         }
     }
 
@@ -311,6 +320,7 @@ internal static class DocExamples
                 {
                     ["Sha256"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(FilledApiKey))),
                     ["Principal"] = "docs-example",
+                    ["Roles"] = new JsonArray(FilledRole),
                 }),
             },
             "RateLimits" => new JsonObject { ["Limit"] = 10, ["Window"] = "00:01:00", ["Key"] = "{ip}" },
