@@ -43,6 +43,28 @@ public sealed class DocExampleRuntimeTests
         Assert.Contains("\"code\":\"tenant_missing\"", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Start_CorsPreflightRouteNextToTenantRoute_PreflightForwardedWithoutTenantOtherMethodsStillNeedIt()
+    {
+        // The page's claim: next to a route with EdgeTenant on the same path, YARP picks the preflight route for preflights.
+        await using var run = await StartAsync(DocExamples.Find("docs/configuration.md", "\"orders-preflight\""), document =>
+            document["ReverseProxy"]!["Routes"]!["orders"] = JsonNode.Parse("""
+                { "ClusterId": "legacy-orders", "Match": { "Path": "/orders/{**rest}" },
+                  "Transforms": [ { "EdgeTenant": "Header", "Name": "X-Tenant-ID" } ] }
+                """));
+
+        using var preflight = new HttpRequestMessage(HttpMethod.Options, "/orders/42")
+        {
+            Headers = { { "Origin", "https://app.example" }, { "Access-Control-Request-Method", "POST" } },
+        };
+        using var forwarded = await run.Edge.Client.SendAsync(preflight);
+        using var plainOptions = await run.Edge.Client.SendAsync(new HttpRequestMessage(HttpMethod.Options, "/orders/42"));
+
+        Assert.Equal(HttpStatusCode.OK, forwarded.StatusCode);
+        Assert.Equal("preflight", Assert.Single(run.Backend.Received).RequestMessage!.Headers!["X-Edge-Tenant"].Single());
+        Assert.Equal(HttpStatusCode.BadRequest, plainOptions.StatusCode);
+    }
+
     [Theory]
     [InlineData("docs/rate-limiting.md", "\"per-tenant-user\": {")]
     [InlineData("docs/webhooks.md", "\"github-main\": { \"Scheme\": \"GitHub\"")]
@@ -123,13 +145,14 @@ public sealed class DocExampleRuntimeTests
             Content = new StringContent(json, Encoding.UTF8, "application/json"),
         };
 
-    private static async Task<Run> StartAsync(DocExample example)
+    private static async Task<Run> StartAsync(DocExample example, Action<JsonObject>? amend = null)
     {
         var backend = Backend.Start();
         var secrets = Directory.CreateTempSubdirectory("edge-docs-runtime-").FullName;
         try
         {
             var document = DocExamples.Complete(example, secrets);
+            amend?.Invoke(document);
             foreach (var (_, cluster) in document["ReverseProxy"]!["Clusters"]!.AsObject())
             {
                 foreach (var (_, destination) in cluster!["Destinations"]!.AsObject())
