@@ -20,14 +20,16 @@ namespace Edge.Testing.Docs;
 /// <item><c>&lt;!-- example: not-config --&gt;</c>: not proxy.json at all (a response, an audit record, another tool's file).</item>
 /// </list>
 /// Any other example must validate without errors and without warnings.
-/// A fragment is completed into a whole proxy.json (<see cref="Complete"/>), in this order:
+/// A block with a top-level <c>ReverseProxy</c> is a whole proxy.json and is taken as written, except for its secrets
+/// (step 4 and 5 below). Any other block is a fragment, completed into a whole proxy.json (<see cref="Complete"/>):
 /// <list type="number">
 /// <item>lines holding only <c>…</c> (the docs' "more here") are dropped; a block starting with <c>"</c> is wrapped in <c>{ }</c>;</item>
-/// <item>top-level <c>ReverseProxy</c> and <c>Edge</c> stay; <c>Routes</c> and <c>Clusters</c> go under <c>ReverseProxy</c>;
-/// <c>Transforms</c> becomes the transforms of a route <c>example</c> on <c>/example/{**rest}</c>; a member whose value has
-/// a <c>ClusterId</c> is a route; any other member is an <c>Edge</c> section;</item>
-/// <item>a fragment (a block without a top-level <c>ReverseProxy</c>) gets, for each name its steps reference but do not
-/// define, a minimal cluster or policy of that kind (<see cref="FillReferences"/>); a whole proxy.json gets nothing;</item>
+/// <item>top-level <c>Edge</c> keeps its sections; <c>Routes</c> and <c>Clusters</c> go under <c>ReverseProxy</c>;
+/// <c>Transforms</c> becomes the transforms of a route <c>example</c> (cluster <c>example</c>) on <c>/example/{**rest}</c>;
+/// a member whose value has a <c>ClusterId</c> is a route; any other member is an <c>Edge</c> section;</item>
+/// <item>every cluster and named policy its steps reference but it does not define gets the smallest entry of its kind
+/// (<see cref="FillReferences"/>; an added Authentication policy takes the API key <see cref="FilledApiKey"/>), and
+/// permissions its steps and approvals need but no role grants go to a role <see cref="FilledRole"/>;</item>
 /// <item>secrets: <c>env:NAME</c> becomes <c>env:EDGE_DOCS_EXAMPLE_NAME</c>, set in this process; an absolute
 /// <c>file:/path</c> becomes a file in a temporary folder; both hold a sample value of the format the field needs;</item>
 /// <item>a relative <c>file:</c> reference (a JSON Schema) is resolved against the repository root, where the docs'
@@ -157,7 +159,13 @@ internal static class DocExamples
         var node = JsonNode.Parse(text, documentOptions: ReadOptions) as JsonObject
             ?? throw new InvalidOperationException($"{example.Id} is not a JSON object or object members; mark it <!-- example: not-config --> if it is not proxy.json");
 
-        var whole = node.ContainsKey("ReverseProxy");
+        if (node.ContainsKey("ReverseProxy"))
+        {
+            // A whole proxy.json is checked as written: moving a misplaced member would hide the mistake.
+            SupplySecrets(node, "", secretsDirectory, RepositoryRoot());
+            return node;
+        }
+
         var document = new JsonObject();
         var reverseProxy = new JsonObject();
         var edge = new JsonObject();
@@ -166,9 +174,6 @@ internal static class DocExamples
             node.Remove(name);
             switch (name)
             {
-                case "ReverseProxy":
-                    reverseProxy = value as JsonObject ?? throw new InvalidOperationException($"{example.Id}: ReverseProxy is not an object");
-                    break;
                 case "Edge":
                     var sections = value as JsonObject ?? throw new InvalidOperationException($"{example.Id}: Edge is not an object");
                     foreach (var (section, content) in sections.ToArray())
@@ -204,15 +209,8 @@ internal static class DocExamples
         }
 
         document["ReverseProxy"] = reverseProxy;
-        if (edge.Count > 0 || !whole)
-        {
-            document["Edge"] = edge;
-        }
-
-        if (!whole)
-        {
-            FillReferences(reverseProxy, edge);
-        }
+        document["Edge"] = edge;
+        FillReferences(reverseProxy, edge);
 
         SupplySecrets(document, "", secretsDirectory, RepositoryRoot());
         return document;
