@@ -97,21 +97,31 @@ public sealed class DocExampleRuntimeTests
     }
 
     [Fact]
-    public async Task Start_AuthenticationPageSteps_KeyWithBothPermissionsForwardedWithoutKeyRefused()
+    public async Task Start_AuthenticationPageStepsAndPolicies_PartnerKeyForwardedAsPartnerWithoutKeyRefused()
     {
-        await using var run = await StartAsync(DocExamples.Find("docs/authentication.md", "\"EdgeRequire\": \"orders.read,orders.write\""));
+        // The page's two blocks together: its steps on a route, its Edge section as written (the API key hash is the
+        // SHA-256 of the README demo's key, whose role Agent grants both permissions the route requires).
+        var stepsSecrets = Directory.CreateTempSubdirectory("edge-docs-runtime-").FullName;
+        var steps = DocExamples.Complete(DocExamples.Find("docs/authentication.md", "\"EdgeRequire\": \"orders.read,orders.write\""), stepsSecrets);
+        Directory.Delete(stepsSecrets, recursive: true);
+        await using var run = await StartAsync(DocExamples.Find("docs/authentication.md", "\"partner-keys\": { \"Type\": \"ApiKey\""), document =>
+        {
+            var route = steps["ReverseProxy"]!["Routes"]![DocExamples.ExampleRouteId]!.DeepClone();
+            document["ReverseProxy"]!["Routes"]![DocExamples.ExampleRouteId] = route;
+            document["ReverseProxy"]!["Clusters"]![DocExamples.ExampleRouteId] = JsonNode.Parse("""{ "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""");
+        });
 
         using var withKey = new HttpRequestMessage(HttpMethod.Get, "/example/orders")
         {
-            Headers = { { "X-Tenant-ID", "acme" }, { "X-Api-Key", DocExamples.FilledApiKey } },
+            Headers = { { "X-Tenant-ID", "acme" }, { "X-Api-Key", "demo-partner-key-acme-0001" } },
         };
         using var forwarded = await run.Edge.Client.SendAsync(withKey);
         using var withoutKey = new HttpRequestMessage(HttpMethod.Get, "/example/orders") { Headers = { { "X-Tenant-ID", "acme" } } };
         using var refused = await run.Edge.Client.SendAsync(withoutKey);
 
         Assert.Equal(HttpStatusCode.OK, forwarded.StatusCode);
+        Assert.Equal("partner-a", Assert.Single(run.Backend.Received).RequestMessage!.Headers!["X-Edge-Principal"].Single());
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
-        Assert.Single(run.Backend.Received);
     }
 
     [Fact]
