@@ -141,6 +141,39 @@ public sealed class DocExampleRuntimeTests
         Assert.Empty(run.Backend.Received);
     }
 
+    [Fact]
+    public async Task Start_ThreatProtectionPageRules_TwentyBadKeysThenBanned()
+    {
+        // The rules apply to every route; the page has none, so the test adds one that authenticates.
+        await using var run = await StartAsync(DocExamples.Find("docs/threat-protection.md", "\"credential-guessing\""), document =>
+        {
+            document["ReverseProxy"]!["Routes"]![DocExamples.ExampleRouteId] = JsonNode.Parse("""
+                { "ClusterId": "example", "Match": { "Path": "/example/{**rest}" },
+                  "Transforms": [ { "EdgeTenant": "Static", "Value": "acme" }, { "EdgeAuthenticate": "keys" } ] }
+                """);
+            document["ReverseProxy"]!["Clusters"]![DocExamples.ExampleRouteId] = JsonNode.Parse("""{ "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""");
+            document["Edge"]!["Authentication"] = JsonNode.Parse($$"""
+                { "keys": { "Type": "ApiKey", "Keys": [ { "Sha256": "{{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(DocExamples.FilledApiKey)))}}", "Principal": "p" } ] } }
+                """);
+        });
+
+        // credential-guessing: 20 AuthenticationFailed of one {ip} within a minute ban it for ten minutes.
+        for (var i = 0; i < 20; i++)
+        {
+            using var guess = new HttpRequestMessage(HttpMethod.Get, "/example/x") { Headers = { { "X-Api-Key", "guess-" + i } } };
+            using var refused = await run.Edge.Client.SendAsync(guess);
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        using var right = new HttpRequestMessage(HttpMethod.Get, "/example/x") { Headers = { { "X-Api-Key", DocExamples.FilledApiKey } } };
+        using var blocked = await run.Edge.Client.SendAsync(right);
+
+        Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+        Assert.Contains("\"code\":\"client_blocked\"", await blocked.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.NotNull(blocked.Headers.RetryAfter);
+        Assert.Empty(run.Backend.Received);
+    }
+
     private static HttpRequestMessage Delivery(byte[] body, string signature, string deliveryId) =>
         new(HttpMethod.Post, "/hooks/github")
         {
