@@ -44,6 +44,20 @@ public sealed class PathConfusionTests(HostileEdge fixture) : IClassFixture<Host
     }
 
     [Fact]
+    public async Task AbsoluteFormTarget_Nul_Answers400PathInvalidAndForwardsNothing()
+    {
+        // Kestrel refuses %00 in an origin-form target but keeps it, decoded, in an absolute-form one, which was forwarded
+        // as %00: behind a catch-all route, a backend ending the path at the NUL reads /admin%00/x as /admin.
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, "GET http://x/open/abs-nul%00/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+
+        // Before, the 400 was the backend's (WireMock's Kestrel refuses the %00 it was sent), recorded as allowed.
+        Assert.Equal((400, "path_invalid"), (response.Status, response.ProblemCode()));
+        Assert.Equal(("deny", "Edge", "path_invalid"), (audit.GetProperty("decision").GetString(), audit.GetProperty("step").GetString(), audit.GetProperty("reason").GetString()));
+    }
+
+    [Fact]
     public async Task AbsoluteFormTarget_PlainPath_ForwardedToItsRoute()
     {
         var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, "GET http://x/open/absolute-plain/a%2Fb HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");

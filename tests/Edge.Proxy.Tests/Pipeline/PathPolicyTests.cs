@@ -50,6 +50,12 @@ public sealed class PathPolicyTests
         Assert.True(PathPolicy.HidesDotSegment(path));
 
     [Theory]
+    [InlineData("/keys\0/x")]
+    [InlineData("/open/x\0")]
+    public void HidesDotSegment_NulLeftByAnAbsoluteFormTarget_True(string path) =>
+        Assert.True(PathPolicy.HidesDotSegment(path));
+
+    [Theory]
     [InlineData("/.well-known/openid-configuration")]
     [InlineData("/files/..x/.y/...")]
     [InlineData("/files/report.v1.json")]
