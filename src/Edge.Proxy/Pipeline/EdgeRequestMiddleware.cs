@@ -89,7 +89,8 @@ internal sealed class EdgeRequestMiddleware(
                 await decisions.DenyAsync(context, IEdgeThreatGate.StepName, blocked);
             }
 
-            // A dot segment behind a backslash or an encoded slash could make the backend serve another route's path.
+            // A dot segment behind a backslash or an encoded slash, or left in an absolute-form target, could make the backend
+            // serve another route's path.
             else if (PathPolicy.HidesDotSegment(context.Request.Path.Value))
             {
                 await decisions.DenyAsync(context, EdgeStepName, PathPolicy.Denial);

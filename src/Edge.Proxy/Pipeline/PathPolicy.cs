@@ -10,6 +10,10 @@ namespace Edge.Proxy.Pipeline;
 /// segments, so <c>/orders/..;/secure/admin</c>, which Kestrel keeps as it is, reaches Tomcat as <c>/secure/admin</c>.
 /// A backend that decodes overlong UTF-8 (<c>%C0%AE</c> for <c>.</c>, <c>%C0%AF</c> for <c>/</c>: old IIS, Tomcat, JBoss
 /// and several CGI decoders) resolves <c>/orders/%C0%AE%C0%AE/secure</c>, which Kestrel cannot decode and forwards as it came.
+/// An absolute-form target (<c>GET http://host/orders/..%2Fsecure/admin</c>) reaches the edge with its <c>%2F</c> decoded
+/// and its <c>..</c> kept (Kestrel takes <c>Uri.LocalPath</c>), and the forwarder's own <c>Uri</c> resolves it: a plain
+/// <c>.</c> or <c>..</c> segment, which Kestrel removes from every origin-form target, is refused too, and so is a NUL,
+/// which Kestrel refuses in an origin-form target (<c>%00</c>) and keeps in an absolute-form one.
 /// </summary>
 /// <remarks>
 /// Only a <c>.</c> or <c>..</c> segment hidden that way is refused: an encoded slash inside a name
@@ -21,15 +25,21 @@ internal static class PathPolicy
     public const string ReasonCode = "path_invalid";
 
     public static readonly EdgeDenial Denial = new(StatusCodes.Status400BadRequest, ReasonCode, "Path invalid",
-        "The path holds a '.' or '..' segment behind a backslash, an encoded slash or a ';' path parameter, or an overlong UTF-8 escape.");
+        "The path holds a '.' or '..' segment (left in an absolute-form target, or behind a backslash, an encoded slash or a ';' path parameter), an overlong UTF-8 escape or a NUL.");
 
     public static readonly EdgeDenial OtherRouteDenial = new(StatusCodes.Status400BadRequest, ReasonCode, "Path invalid",
         "Read as a backend may read it (without ';' path parameters, with '\\', %2F or %5C as '/', '//' as '/', without a name's trailing dots and spaces) the path belongs to another route.");
 
+    private static readonly System.Buffers.SearchValues<char> Unusual = System.Buffers.SearchValues.Create("%\\;\0");
+
     public static bool HidesDotSegment(string? path)
     {
-        // The common path has no backslash, escape or ';': one vectorised scan.
-        if (string.IsNullOrEmpty(path) || path.AsSpan().IndexOfAny('%', '\\', ';') < 0)
+        // The common path has no backslash, escape, ';', NUL or segment starting with '.': two vectorised scans. Kestrel removes
+        // plain dot segments from an origin-form target, but not from an absolute-form one (GET http://host/a/..%2Fb):
+        // there the path is Uri.LocalPath, whose %2F is decoded after Uri resolved the dot segments it saw, so
+        // /open/..%2Fkeys arrives as /open/../keys, routes as /open/{**rest}, and the forwarder's Uri resolves it to /keys.
+        if (string.IsNullOrEmpty(path)
+            || (path.AsSpan().IndexOfAny(Unusual) < 0 && !path.Contains("/.", StringComparison.Ordinal)))
         {
             return false;
         }
@@ -39,7 +49,10 @@ internal static class PathPolicy
         var i = 0;
         while (i <= span.Length)
         {
-            if (i < span.Length && IsOverlongEscape(span, i))
+            // Kestrel refuses %00 in an origin-form target; an absolute-form one keeps it as a NUL in the path, and a
+            // backend that ends the path there (C strings, old PHP and CGI) would read /admin%00/x, routed here as a name
+            // of the catch-all route, as /admin.
+            if (i < span.Length && (span[i] == '\0' || IsOverlongEscape(span, i)))
             {
                 return true;
             }

@@ -28,6 +28,27 @@ public sealed class BodyAfterHeaderStepsTests(HostileEdge fixture) : IClassFixtu
         Assert.Equal((401, "deny", "EdgeAuthenticate"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("step").GetString()));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task NoCredential_UnreadBodyHoldsARequest_NextRequestParsedAfterTheBody(bool chunked)
+    {
+        // The 401 is decided on the headers and the body is never read by the edge: Kestrel must still skip it by its
+        // framing, so a request written inside it is never parsed, and the next request on the connection is the real one.
+        var smuggledPath = "/open/unread-body-" + (chunked ? "chunked" : "length");
+        var smuggled = $"GET {smuggledPath} HTTP/1.1\r\nHost: x\r\n\r\n";
+        var framing = chunked
+            ? $"Transfer-Encoding: chunked\r\n\r\n{smuggled.Length:X}\r\n{smuggled}\r\n0\r\n\r\n"
+            : $"Content-Length: {smuggled.Length}\r\n\r\n{smuggled}";
+
+        var responses = await RawHttp.SendPipelinedAsync(fixture.Edge.ProxyPort,
+            $"POST {HostileEdge.SignedKeysPath}unread HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{framing}"
+            + "GET /tenant/after-unread-body HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal([(401, "authentication_required"), (400, "tenant_missing")], responses.Select(r => (r.Status, r.ProblemCode())));
+        Assert.Equal(0, fixture.BackendCalls(smuggledPath));
+    }
+
     [Fact]
     public async Task NoCredential_DeclaredBodyOverTheCap_401NotTheBodyRefusal()
     {

@@ -26,6 +26,46 @@ public sealed class PathConfusionTests(HostileEdge fixture) : IClassFixture<Host
         Assert.Equal("path_invalid", audit.GetProperty("reason").GetString());
     }
 
+    [Theory]
+    [InlineData("http://x/open/abs-a/..%2F..%2Fkeys/abs-a")]
+    [InlineData("http://x/open/abs-b/.%2E%2F..%2Fkeys/abs-b")]
+    [InlineData("http://x/open/abs-c/%2E%2E%2F%2E%2E%2Fkeys/abs-c")]
+    public async Task AbsoluteFormTarget_DotSegmentBehindEncodedSlash_Answers400PathInvalidAndForwardsNothing(string target)
+    {
+        // Kestrel takes an absolute-form target's path from Uri.LocalPath: %2F decoded, the '..' it hid kept. The open route
+        // matched /open/abs-a/../../keys/abs-a, and the forwarder's Uri sent the backend /keys/abs-a without the API key.
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, $"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+
+        Assert.Equal((400, "path_invalid"), (response.Status, response.ProblemCode()));
+        Assert.Equal(0, fixture.BackendCalls("/keys/abs-"));
+        Assert.Equal(0, fixture.BackendCalls("/open/abs-"));
+        Assert.Equal((400, "deny", "path_invalid"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("reason").GetString()));
+    }
+
+    [Fact]
+    public async Task AbsoluteFormTarget_Nul_Answers400PathInvalidAndForwardsNothing()
+    {
+        // Kestrel refuses %00 in an origin-form target but keeps it, decoded, in an absolute-form one, which was forwarded
+        // as %00: behind a catch-all route, a backend ending the path at the NUL reads /admin%00/x as /admin.
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, "GET http://x/open/abs-nul%00/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+
+        // Before, the 400 was the backend's (WireMock's Kestrel refuses the %00 it was sent), recorded as allowed.
+        Assert.Equal((400, "path_invalid"), (response.Status, response.ProblemCode()));
+        Assert.Equal(("deny", "Edge", "path_invalid"), (audit.GetProperty("decision").GetString(), audit.GetProperty("step").GetString(), audit.GetProperty("reason").GetString()));
+    }
+
+    [Fact]
+    public async Task AbsoluteFormTarget_PlainPath_ForwardedToItsRoute()
+    {
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, "GET http://x/open/absolute-plain/a%2Fb HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal(1, fixture.BackendCalls("/open/absolute-plain/"));
+    }
+
     [Fact]
     public async Task EncodedSlashInsideAName_ForwardedUnchanged()
     {

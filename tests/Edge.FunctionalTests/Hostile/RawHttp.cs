@@ -46,6 +46,62 @@ public static class RawHttp
     }
 
     /// <summary>
+    /// Sends <paramref name="requests"/> on one connection (the last should say <c>Connection: close</c>) and reads every
+    /// response until the server closes it. Each response must carry a <c>Content-Length</c> (the edge's own answers do).
+    /// </summary>
+    public static async Task<IReadOnlyList<RawResponse>> SendPipelinedAsync(int port, string requests)
+    {
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        await client.ConnectAsync("127.0.0.1", port, timeout.Token);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(requests), timeout.Token);
+        using var all = new MemoryStream();
+        try
+        {
+            await stream.CopyToAsync(all, timeout.Token);
+        }
+        catch (IOException)
+        {
+            // A reset after the last answer: what arrived before it is in the buffer.
+        }
+
+        var responses = new List<RawResponse>();
+        var bytes = all.ToArray();
+        var offset = 0;
+        while (offset < bytes.Length)
+        {
+            var (response, consumed) = Parse(bytes.AsSpan(offset));
+            responses.Add(response);
+            offset += consumed;
+        }
+
+        return responses;
+    }
+
+    private static (RawResponse Response, int Consumed) Parse(ReadOnlySpan<byte> bytes)
+    {
+        var headerEnd = bytes.IndexOf("\r\n\r\n"u8);
+        if (headerEnd < 0)
+        {
+            throw new InvalidDataException("incomplete response head: " + Encoding.ASCII.GetString(bytes));
+        }
+
+        var lines = Encoding.ASCII.GetString(bytes[..headerEnd]).Split("\r\n");
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var line in lines.Skip(1))
+        {
+            var colon = line.IndexOf(':', StringComparison.Ordinal);
+            headers[line[..colon]] = line[(colon + 1)..].Trim();
+        }
+
+        var length = int.Parse(headers["Content-Length"], System.Globalization.CultureInfo.InvariantCulture);
+        var status = int.Parse(lines[0].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        var body = Encoding.UTF8.GetString(bytes.Slice(headerEnd + 4, length));
+        return (new RawResponse(status, headers, body), headerEnd + 4 + length);
+    }
+
+    /// <summary>
     /// Sends <paramref name="head"/>, then <paramref name="trickle"/> again and again with a pause in between, until the
     /// server answers (or the connection breaks), and reads that response: a body arriving too slowly.
     /// </summary>

@@ -42,6 +42,27 @@ public sealed class PathPolicyTests
         Assert.False(PathPolicy.HidesDotSegment(path));
 
     [Theory]
+    [InlineData("/orders/../secure/admin")]
+    [InlineData("/orders/./x")]
+    [InlineData("/orders/x/..")]
+    [InlineData("/..")]
+    public void HidesDotSegment_PlainDotSegmentLeftByAnAbsoluteFormTarget_True(string path) =>
+        Assert.True(PathPolicy.HidesDotSegment(path));
+
+    [Theory]
+    [InlineData("/keys\0/x")]
+    [InlineData("/open/x\0")]
+    public void HidesDotSegment_NulLeftByAnAbsoluteFormTarget_True(string path) =>
+        Assert.True(PathPolicy.HidesDotSegment(path));
+
+    [Theory]
+    [InlineData("/.well-known/openid-configuration")]
+    [InlineData("/files/..x/.y/...")]
+    [InlineData("/files/report.v1.json")]
+    public void HidesDotSegment_NamesStartingWithADot_False(string path) =>
+        Assert.False(PathPolicy.HidesDotSegment(path));
+
+    [Theory]
     [InlineData("/orders/%C0%AE%C0%AE/secure")]
     [InlineData("/orders/%c0%af")]
     [InlineData("/orders/%C1%9C")]
