@@ -73,6 +73,24 @@ public sealed class ConcurrentReloadTests
         });
     }
 
+    [Fact]
+    public async Task Reload_OnlyTheDestinationChanged_RequestsGoToTheNewAddress()
+    {
+        // Nothing of the route or the Edge section changes, so YARP keeps the route; its steps must not keep the old address.
+        using var oldBackend = Backend.Start(body: "old");
+        using var newBackend = Backend.Start(body: "new");
+        await using var edge = await EdgeHost.StartAsync(Versioned(oldBackend.Url, "same", cap: 1000));
+        Assert.Equal("old", await edge.Client.GetStringAsync("/r/x"));
+
+        await edge.WriteConfigAsync(Versioned(newBackend.Url, "same", cap: 1000));
+        await WaitForRevisionAsync(edge, 2);
+        await RateLimiting.RateLimitRoutes.WaitUntilAsync(() => edge.Client.GetStringAsync("/r/x"), body => body == "new", "new address served");
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal("new", await edge.Client.GetStringAsync("/r/x"));
+        }
+    }
+
     private static void AssertBackendSawOnly(Backend backend, string tenant, List<Observed> responses)
     {
         var byId = responses.Where(r => r.Status == HttpStatusCode.OK).ToDictionary(r => r.RequestId);
