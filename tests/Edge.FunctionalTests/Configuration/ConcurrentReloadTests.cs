@@ -91,6 +91,77 @@ public sealed class ConcurrentReloadTests
         }
     }
 
+    [Fact]
+    public async Task Reload_RefusedEditThenRouteRemoved_UnderLoad_OldConfigServesRefusalCountedOnceAndAuditMatches()
+    {
+        using var backend = Backend.Start();
+        string Config(bool withGone) => ProxyJson.Create(backend.Url, withGone
+            ? new Dictionary<string, object>
+            {
+                ["kept"] = ProxyJson.Route("/kept/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Static", ["Value"] = "acme" }),
+                ["gone"] = ProxyJson.Route("/gone/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Static", ["Value"] = "acme" }),
+            }
+            : new Dictionary<string, object>
+            {
+                ["kept"] = ProxyJson.Route("/kept/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Static", ["Value"] = "acme" }),
+            });
+        await using var edge = await EdgeHost.StartAsync(Config(withGone: true));
+        using var counters = new Webhooks.EdgeCounterRecorder(edge);
+        var responses = new ConcurrentBag<(string Path, HttpStatusCode Status, string RequestId, string? Code)>();
+        using var cancel = new CancellationTokenSource();
+        var load = Enumerable.Range(0, Clients).Select(i => Task.Run(async () =>
+        {
+            using var client = new HttpClient { BaseAddress = edge.Client.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+            var n = 0;
+            while (!cancel.IsCancellationRequested || n < 4)
+            {
+                var path = (i + n++) % 2 == 0 ? "kept" : "gone";
+                using var response = await client.GetAsync($"/{path}/x");
+                string? code = null;
+                if (response.Content.Headers.ContentType?.MediaType == "application/problem+json")
+                {
+                    using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+                    code = problem.RootElement.GetProperty("code").GetString();
+                }
+
+                responses.Add((path, response.StatusCode, Assert.Single(response.Headers.GetValues("X-Request-Id")), code));
+            }
+        })).ToList();
+
+        // A broken edit, saved twice: refused once, the old config keeps serving, /readyz says so.
+        var broken = Config(withGone: false).Replace("\"Match\"", "\"Matsh\"", StringComparison.Ordinal);
+        await edge.WriteConfigAsync(broken);
+        await RateLimiting.RateLimitRoutes.WaitUntilAsync(
+            async () => JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/status")).RootElement.GetProperty("state").GetString(),
+            state => state == "refused-keeping-last-good", "refusal shown");
+        await edge.WriteConfigAsync(broken);
+        using (var ready = JsonDocument.Parse(await edge.Management.GetStringAsync("/readyz")))
+        {
+            Assert.Equal("Degraded", ready.RootElement.GetProperty("status").GetString());
+        }
+
+        // Then the route removed while requests to it are in flight.
+        await edge.WriteConfigAsync(Config(withGone: false));
+        await WaitForRevisionAsync(edge, 2);
+        await RateLimiting.RateLimitRoutes.WaitUntilAsync(() => edge.Client.GetAsync("/gone/x"), r => r.StatusCode == HttpStatusCode.NotFound, "route removed");
+        await cancel.CancelAsync();
+        await Task.WhenAll(load);
+
+        var all = responses.ToList();
+        Assert.All(all.Where(r => r.Path == "kept"), r => Assert.Equal(HttpStatusCode.OK, r.Status));
+        Assert.All(all.Where(r => r.Path == "gone"), r => Assert.True(
+            r.Status == HttpStatusCode.OK || (r.Status == HttpStatusCode.NotFound && r.Code == "not_found"), $"{(int)r.Status} {r.Code}"));
+        Assert.Contains(all, r => r.Path == "gone" && r.Status == HttpStatusCode.OK);
+        Assert.Contains(all, r => r.Path == "gone" && r.Status == HttpStatusCode.NotFound);
+        Assert.Equal(1, counters.Measurements.Count(m => m.Instrument == "edge.config.reloads" && m.Tags.GetValueOrDefault("result") == "refused"));
+        var metrics = await edge.Management.GetStringAsync("/metrics");
+        Assert.Contains("edge_config_last_reload_successful 1", metrics, StringComparison.Ordinal);
+
+        var records = await AuditRecordsAsync(edge, all.Select(r => r.RequestId).ToHashSet());
+        Assert.Equal(all.Count, records.Count);
+        Assert.All(all, r => Assert.Equal((int)r.Status, records[r.RequestId].GetProperty("status").GetInt32()));
+    }
+
     private static void AssertBackendSawOnly(Backend backend, string tenant, List<Observed> responses)
     {
         var byId = responses.Where(r => r.Status == HttpStatusCode.OK).ToDictionary(r => r.RequestId);
