@@ -272,11 +272,21 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         }
 
         var policyHash = Convert.ToHexStringLower(policyHasher.GetHashAndReset())[..16];
+
+        // And of their cluster's destination addresses: YARP rebuilds a route's transforms on a change of its cluster's
+        // settings but not of its destinations, and the steps keep a request on the destinations they were built with.
+        var destinations = parsed.Clusters.ToDictionary(
+            c => c.ClusterId,
+            c => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('\n',
+                (c.Destinations ?? new Dictionary<string, Yarp.ReverseProxy.Configuration.DestinationConfig>())
+                    .OrderBy(d => d.Key, StringComparer.OrdinalIgnoreCase).Select(d => d.Key + "=" + d.Value.Address)))))[..16],
+            StringComparer.OrdinalIgnoreCase);
         var routes = parsed.Routes.Select(_validator.ForYarp).Select(r => r with
         {
             Metadata = new Dictionary<string, string>(r.Metadata ?? new Dictionary<string, string>(), StringComparer.OrdinalIgnoreCase)
             {
                 ["EdgePolicyHash"] = policyHash,
+                ["EdgeDestinationsHash"] = r.ClusterId is { } cluster && destinations.TryGetValue(cluster, out var hash) ? hash : "",
             },
         }).ToList();
 

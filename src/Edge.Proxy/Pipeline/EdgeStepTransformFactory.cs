@@ -14,7 +14,8 @@ internal sealed class EdgeStepTransformFactory(
     EdgeDecisions decisions,
     IEdgeThreatGate threat,
     ILogger<EdgeStepTransform> logger,
-    ILogger<EdgeBodyBufferingTransform> bodyLogger) : ITransformFactory
+    ILogger<EdgeBodyBufferingTransform> bodyLogger,
+    ILogger<EdgeDestinationPinTransform> pinLogger) : ITransformFactory
 {
     /// <summary>YARP's route validation of edge steps is the configuration library's (<c>EdgeStepValidationTransformFactory</c>).</summary>
     public bool Validate(TransformRouteValidationContext context, IReadOnlyDictionary<string, string> transformValues) => false;
@@ -34,6 +35,13 @@ internal sealed class EdgeStepTransformFactory(
         var route = context.Route ?? throw new InvalidOperationException("Edge steps are only valid on routes.");
         var edge = state.Current.Edge;
         var step = factory.Create(new EdgeStepBuildContext(route, edge, context.Services), transformValues);
+
+        // Before the route's first step: its steps and its destinations come from the same revision.
+        if (!context.RequestTransforms.Any(t => t is EdgeStepTransform or EdgeBodyBufferingTransform or EdgeDestinationPinTransform)
+            && EdgeDestinationPinTransform.AddressesOf(context.Cluster) is { } addresses)
+        {
+            context.RequestTransforms.Add(new EdgeDestinationPinTransform(route.RouteId, addresses, pinLogger));
+        }
 
         // The body is read just before the first step that needs it, so the steps before it decide on the headers alone.
         if (EdgeBodyBufferingTransform.RequirementOf(transformValues, registry, edge) is { } requirement

@@ -76,9 +76,12 @@ internal sealed class InProcessRateLimitStore(TimeProvider time)
 
         public BucketResult Take(RateLimitPolicy policy, long now, int want, int min)
         {
-            if (policy.Burst != _policy.Burst || policy.EmissionIntervalTicks != _policy.EmissionIntervalTicks)
+            if ((policy.Burst != _policy.Burst || policy.EmissionIntervalTicks != _policy.EmissionIntervalTicks) && !TryRebase(policy, now, want, min))
             {
-                Rebase(policy, now);
+                // Lowered below what the partition used: refused, and the bucket stays as it was written, as a Redis key
+                // is written only when it grants. Rebasing it to empty forgot the excess use, so lowering a limit and
+                // raising it back (or the old and new config's requests taking turns during a reload) handed it out again.
+                return BucketResult.FromAvailable(Math.Max(0, Rebased(policy, now)), policy.Burst, policy.EmissionIntervalTicks, want, min);
             }
 
             _policy = policy;
@@ -109,9 +112,15 @@ internal sealed class InProcessRateLimitStore(TimeProvider time)
         /// what was left refills at the new rate from now. (Neither a full bucket per edit, which a client could wait for,
         /// nor a spent bucket that ignores a raise the operator made for it.)
         /// </summary>
-        private void Rebase(RateLimitPolicy policy, long now)
+        private bool TryRebase(RateLimitPolicy policy, long now, int want, int min)
         {
-            var adjusted = Math.Clamp(Available(now) + (policy.Burst - _policy.Burst), 0, policy.Burst);
+            var rebased = Rebased(policy, now);
+            if (Math.Min(want, Math.Floor(rebased)) < min)
+            {
+                return false;
+            }
+
+            var adjusted = rebased;
             if (policy.Algorithm == RateLimitAlgorithm.Gcra)
             {
                 _tat = now + ((policy.Burst - adjusted) * policy.EmissionIntervalTicks);
@@ -121,7 +130,12 @@ internal sealed class InProcessRateLimitStore(TimeProvider time)
                 _tokens = adjusted;
                 _last = Math.Max(_last, now);
             }
+
+            return true;
         }
+
+        /// <summary>What is left under <paramref name="policy"/>: what the partition used under the stored settings, kept.</summary>
+        private double Rebased(RateLimitPolicy policy, long now) => Math.Min(Available(now) + (policy.Burst - _policy.Burst), policy.Burst);
 
         private double Available(long now)
         {

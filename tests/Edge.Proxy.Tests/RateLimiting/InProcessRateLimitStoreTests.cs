@@ -48,6 +48,28 @@ public sealed class InProcessRateLimitStoreTests
         Assert.Equal(1, afterRecovery.Granted);
     }
 
+    [Theory]
+    [InlineData("TokenBucket")]
+    [InlineData("Gcra")]
+    public void Take_LimitLoweredBelowWhatWasUsedThenRaisedBack_KeepsWhatWasUsed(string algorithm)
+    {
+        var time = new FakeTimeProvider();
+        var store = new InProcessRateLimitStore(time);
+        RateLimitPolicy Limit(int limit) => RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = limit, Window = TimeSpan.FromHours(1), Algorithm = algorithm });
+        Assert.Equal(3, store.Take(Limit(4), "k", 3, 3).Granted);
+
+        // 3 used: under a limit of 1 nothing is left, and back at 4 one is, as in Redis (a refusal writes nothing).
+        var lowered = store.Take(Limit(1), "k", 1, 1);
+        var raised = store.Take(Limit(4), "k", 1, 1);
+        var after = store.Take(Limit(4), "k", 1, 1);
+
+        Assert.Equal(0, lowered.Granted);
+        Assert.Equal(0, lowered.Remaining);
+        Assert.Equal(1, raised.Granted);
+        Assert.Equal(0, after.Granted);
+    }
+
     /// <summary>A wall clock that can be stepped backwards (NTP corrections do that; FakeTimeProvider refuses to).</summary>
     private sealed class SteppableClock : TimeProvider
     {
