@@ -189,7 +189,7 @@ internal sealed partial class ApprovalsApi(
             return null;
         }
 
-        var snapshot = _snapshots.GetValue(state.Current.Edge, CreateSnapshot);
+        var snapshot = _snapshots.GetValue(state.Serving.Edge, CreateSnapshot);
         if (snapshot.Validators.Length == 0)
         {
             await NotFoundAsync(http);

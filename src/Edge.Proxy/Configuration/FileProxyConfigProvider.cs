@@ -23,6 +23,9 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
     private readonly IEnumerable<IEdgeExternalContent> _externalContent;
     private readonly TimeProvider _time;
     private readonly ILogger<FileProxyConfigProvider> _logger;
+    /// <summary>How long a reload waits for YARP to report it has swapped its routes; in practice it reports within milliseconds.</summary>
+    private static readonly TimeSpan YarpApplyTimeout = TimeSpan.FromSeconds(30);
+
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private FileSystemWatcher? _watcher;
     private ITimer? _poll;
@@ -81,7 +84,11 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
                 throw new EdgeConfigException(_options.ProxyConfigPath, errors.Where(e => !e.IsWarning).ToList());
             }
 
-            Apply(config, errors);
+            if (!await ApplyAsync(config, errors))
+            {
+                throw new EdgeConfigException(_options.ProxyConfigPath, _state.Outcome.LastRefusal?.Errors ?? []);
+            }
+
             _lastSeenHash = hash;
             _lastSeenStamp = Stamp();
         }
@@ -180,7 +187,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
 
             _lastRefusal = null;
 
-            if (config.ContentHash == previous.ContentHash)
+            if (config.ContentHash == _state.Serving.ContentHash)
             {
                 // The file is back to what is serving (the usual way out of a refused edit): nothing to apply, but the
                 // refusal no longer describes the file.
@@ -189,8 +196,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
                 return false;
             }
 
-            Apply(config, errors);
-            return true;
+            return await ApplyAsync(config, errors);
         }
         finally
         {
@@ -294,16 +300,41 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         return (config, errors.Items, hash);
     }
 
-    private void Apply(EdgeProxyConfig config, IReadOnlyList<ConfigError> warnings)
+    private async Task<bool> ApplyAsync(EdgeProxyConfig config, IReadOnlyList<ConfigError> warnings)
     {
         var previous = _state.Current;
-        _state.Applied(config, warnings.Where(w => w.IsWarning).ToList(), _time.GetUtcNow());
+        var served = _state.Serving;
+        var applicable = warnings.Where(w => w.IsWarning).ToList();
+        var yarp = _state.Building(config, applicable, _time);
 
-        // Signalling the old token tells YARP to fetch the new snapshot (its routes and their steps are rebuilt on this
-        // signal; in-flight requests finish on the routes they matched). Before the log line and the audit event, so
-        // that "applied" is not said while the old routes, e.g. a removed API key, still serve.
+        // Signalling the old token tells YARP to fetch the new snapshot; it rebuilds the routes and their steps, then swaps
+        // them (in-flight requests finish on the routes they matched) and reports it to EdgeConfigChangeListener, which
+        // makes it the serving config. Only then do /edge/status, /readyz, the log line and the audit event say
+        // "applied": not while the old routes, e.g. a removed API key, still serve.
         previous.SignalSuperseded();
-        foreach (var warning in warnings.Where(w => w.IsWarning))
+        Exception? refused;
+        try
+        {
+            refused = await yarp.WaitAsync(YarpApplyTimeout, _time);
+        }
+        catch (TimeoutException)
+        {
+            // Never seen: YARP reports every attempt. Reloads must not stop on it, so the config counts as applied.
+            Log.YarpApplyUnconfirmed(_logger, config.RevisionId, YarpApplyTimeout.TotalSeconds);
+            _state.Applied(config, applicable, _time.GetUtcNow());
+            refused = null;
+        }
+
+        if (refused is not null)
+        {
+            // YARP keeps its routes; what was built for this config is dropped. The next edit signals this config's
+            // token, which is the one YARP now listens on.
+            Log.YarpRefused(_logger, refused, config.RevisionId);
+            Refuse([new ConfigError("ReverseProxy", $"YARP refused the config: {Describe(refused)}")]);
+            return false;
+        }
+
+        foreach (var warning in applicable)
         {
             Log.ConfigWarning(_logger, _options.ProxyConfigPath, warning.Location, warning.Message);
         }
@@ -314,9 +345,15 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         _metrics.SetConfigLastReloadSuccessful(true);
         foreach (var sink in _events)
         {
-            sink.ConfigApplied(config.RevisionId, config.ContentHash, previous.Revision == 0 ? null : previous.Edge, config.Edge);
+            sink.ConfigApplied(config.RevisionId, config.ContentHash, served.Revision == 0 ? null : served.Edge, config.Edge);
         }
+
+        return true;
     }
+
+    private static string Describe(Exception exception) => exception is AggregateException aggregate
+        ? string.Join("; ", aggregate.Flatten().InnerExceptions.Select(e => e.Message))
+        : exception.Message;
 
     private void Refuse(IReadOnlyList<ConfigError> errors)
     {
@@ -326,7 +363,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
             Log.ConfigError(_logger, _options.ProxyConfigPath, error.Location, error.Message);
         }
 
-        Log.ConfigRefused(_logger, _options.ProxyConfigPath, list.Count, _state.Current.RevisionId);
+        Log.ConfigRefused(_logger, _options.ProxyConfigPath, list.Count, _state.Serving.RevisionId);
         _state.Refused(list, _time.GetUtcNow());
         _metrics.ConfigReload("refused");
         _metrics.SetConfigLastReloadSuccessful(false);
@@ -355,5 +392,11 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
 
         [LoggerMessage(1605, LogLevel.Error, "Reloading proxy.json failed unexpectedly")]
         public static partial void ReloadFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(1606, LogLevel.Warning, "YARP has not reported applying proxy config revision {Revision} within {Seconds} s; counting it as applied")]
+        public static partial void YarpApplyUnconfirmed(ILogger logger, string revision, double seconds);
+
+        [LoggerMessage(1607, LogLevel.Error, "YARP refused proxy config revision {Revision}; its routes are unchanged")]
+        public static partial void YarpRefused(ILogger logger, Exception exception, string revision);
     }
 }

@@ -19,7 +19,7 @@ internal sealed class ConfigHealthCheck(EdgeConfigState state) : IHealthCheck
         }
 
         var outcome = state.Outcome;
-        var revision = state.Current.RevisionId;
+        var revision = state.Serving.RevisionId;
         return Task.FromResult(outcome is { LastAttemptRefused: true, LastRefusal: { } refusal }
             ? HealthCheckResult.Degraded(
                 $"revision {revision}; the proxy.json on disk was refused at {refusal.At:O} ({refusal.Errors.Count} error(s), see /edge/status) and the last good config keeps serving")

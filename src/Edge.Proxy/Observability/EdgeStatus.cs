@@ -28,7 +28,7 @@ internal sealed record EdgeStatus(
     public static EdgeStatus From(EdgeConfigState state, EdgeHostOptions options)
     {
         // One read of each snapshot, so revision, times and errors belong together.
-        var current = state.Current;
+        var current = state.Serving;
         var outcome = state.Outcome;
         var status = outcome.LoadedAt is null ? NotLoaded : outcome.LastAttemptRefused ? RefusedKeepingLastGood : Ok;
         return new EdgeStatus(

@@ -29,7 +29,13 @@ internal static class ManagementEndpoints
         // What is served and who is banned: behind Edge:ManagementToken when one is set (probes and scrapers above are not).
         var guarded = management.MapGroup("").WithMetadata(ManagementTokenRequired.Instance);
 
-        guarded.MapGet("/edge/status", (EdgeConfigState state) => Results.Json(EdgeStatus.From(state, options)));
+        // A reload YARP is applying right now is waited for (milliseconds): its routes may already serve, and a status
+        // naming the previous revision after a request was served by the new one would contradict it.
+        guarded.MapGet("/edge/status", async (EdgeConfigState state, TimeProvider time, CancellationToken aborted) =>
+        {
+            await state.SettledAsync(time, aborted);
+            return Results.Json(EdgeStatus.From(state, options));
+        });
 
         guarded.MapEdgeBanEndpoints();
     }

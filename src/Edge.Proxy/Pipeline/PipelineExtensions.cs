@@ -24,6 +24,7 @@ internal static class PipelineExtensions
     public static IServiceCollection AddEdgeProxyConfig(this IServiceCollection services)
     {
         services.AddSingleton<EdgeConfigState>();
+        services.AddSingleton<IConfigChangeListener, EdgeConfigChangeListener>();
         services.AddSingleton<FileProxyConfigProvider>();
         services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<FileProxyConfigProvider>());
         services.AddHostedService(sp => sp.GetRequiredService<FileProxyConfigProvider>());

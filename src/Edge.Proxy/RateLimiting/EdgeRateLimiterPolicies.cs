@@ -35,7 +35,7 @@ internal sealed class EdgeRateLimiterPolicies(EdgeConfigState state, RateLimiter
 
     public RateLimitPartition<EdgeRateLimitPartition> GetPartition(string policyName, HttpContext http)
     {
-        if (!state.Current.Edge.RateLimits.TryGetValue(policyName, out var options) || options is null)
+        if (!state.Serving.Edge.RateLimits.TryGetValue(policyName, out var options) || options is null)
         {
             // Validation refuses a config whose routes name a missing policy, so this is only a request still on an
             // endpoint of the previous config while a reload that removed both the route's field and the policy swaps in.

@@ -48,7 +48,7 @@ internal sealed partial class ThreatMonitor(
     // Keys the pseudonym ban log lines carry instead of the ban key (an address or a principal), held in memory only.
     private readonly byte[] _keyIdKey = RandomNumberGenerator.GetBytes(32);
 
-    private RuleSet Rules => _compiled.GetValue(state.Current.Edge.ThreatProtection, RuleSet.Compile);
+    private RuleSet Rules => _compiled.GetValue(state.Serving.Edge.ThreatProtection, RuleSet.Compile);
 
     /// <summary>
     /// Before any step: the client address itself (so a manual ban of an address applies with or without a rule keyed
