@@ -9,6 +9,37 @@ namespace Edge.Configuration.Webhooks;
 /// </summary>
 internal sealed class GenericHmacVerifier(GenericHmacSettings settings, IReadOnlyList<byte[]> keys) : IWebhookVerifier
 {
+    public WebhookVerification? MissingSignature(IHeaderDictionary headers)
+    {
+        // In Verify's order: a repeated or malformed header decided first is its verdict, not a missing one.
+        var header = SignatureBytes.Single(headers, settings.SignatureHeader);
+        if (header.Missing)
+        {
+            return WebhookVerification.Missing("header_absent");
+        }
+
+        if (header.IsAmbiguous)
+        {
+            return null;
+        }
+
+        if (settings.TimestampHeader is { } timestampName)
+        {
+            var value = SignatureBytes.Single(headers, timestampName);
+            if (value.Missing)
+            {
+                return WebhookVerification.Missing("timestamp_absent");
+            }
+
+            if (!UnixTimestamp.TryParse(value.Value, out _))
+            {
+                return null;
+            }
+        }
+
+        return settings.IdHeader is { } idName && SignatureBytes.Single(headers, idName).Missing ? WebhookVerification.Missing("id_absent") : null;
+    }
+
     public WebhookVerification Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body)
     {
         var header = SignatureBytes.Single(headers, settings.SignatureHeader);

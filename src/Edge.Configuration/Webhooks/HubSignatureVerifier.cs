@@ -12,6 +12,9 @@ internal sealed class HubSignatureVerifier(IReadOnlyList<byte[]> keys, string? d
     public const string GitHubDeliveryHeader = "X-GitHub-Delivery";
     private const string Prefix = "sha256=";
 
+    public WebhookVerification? MissingSignature(IHeaderDictionary headers) =>
+        SignatureBytes.Single(headers, SignatureHeader).Missing ? WebhookVerification.Missing("header_absent") : null;
+
     public WebhookVerification Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body)
     {
         var header = SignatureBytes.Single(headers, SignatureHeader);

@@ -4,4 +4,10 @@ namespace Edge.Configuration.Webhooks;
 internal interface IWebhookVerifier
 {
     WebhookVerification Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body);
+
+    /// <summary>
+    /// The <c>signature_missing</c> verdict <see cref="Verify"/> would give, decided on the headers alone; null when
+    /// <see cref="Verify"/> would give any other. Lets the edge refuse an unsigned delivery before it reads the body.
+    /// </summary>
+    WebhookVerification? MissingSignature(IHeaderDictionary headers);
 }

@@ -14,6 +14,15 @@ internal sealed class SlackVerifier(IReadOnlyList<byte[]> keys) : IWebhookVerifi
     public const string TimestampHeader = "X-Slack-Request-Timestamp";
     private const string Prefix = "v0=";
 
+    public WebhookVerification? MissingSignature(IHeaderDictionary headers)
+    {
+        var signature = SignatureBytes.Single(headers, SignatureHeader);
+        var timestampHeader = SignatureBytes.Single(headers, TimestampHeader);
+        return signature.Missing || timestampHeader.Missing
+            ? WebhookVerification.Missing(signature.Missing ? "header_absent" : "timestamp_absent")
+            : null;
+    }
+
     public WebhookVerification Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body)
     {
         var signature = SignatureBytes.Single(headers, SignatureHeader);

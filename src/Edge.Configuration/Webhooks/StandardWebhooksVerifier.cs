@@ -13,6 +13,17 @@ namespace Edge.Configuration.Webhooks;
 /// </summary>
 internal sealed class StandardWebhooksVerifier(IReadOnlyList<byte[]> hmacKeys, IReadOnlyList<PublicKey> publicKeys) : IWebhookVerifier
 {
+    public WebhookVerification? MissingSignature(IHeaderDictionary headers)
+    {
+        var prefix = headers.ContainsKey("webhook-signature") || !headers.ContainsKey("svix-signature") ? "webhook-" : "svix-";
+        var signature = SignatureBytes.Single(headers, prefix + "signature");
+        var id = SignatureBytes.Single(headers, prefix + "id");
+        var timestampHeader = SignatureBytes.Single(headers, prefix + "timestamp");
+        return signature.Missing || id.Missing || timestampHeader.Missing
+            ? WebhookVerification.Missing(signature.Missing ? "header_absent" : id.Missing ? "id_absent" : "timestamp_absent")
+            : null;
+    }
+
     public WebhookVerification Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body)
     {
         var prefix = headers.ContainsKey("webhook-signature") || !headers.ContainsKey("svix-signature") ? "webhook-" : "svix-";

@@ -11,6 +11,9 @@ internal sealed class StripeVerifier(IReadOnlyList<byte[]> keys) : IWebhookVerif
 {
     public const string SignatureHeader = "Stripe-Signature";
 
+    public WebhookVerification? MissingSignature(IHeaderDictionary headers) =>
+        SignatureBytes.Single(headers, SignatureHeader).Missing ? WebhookVerification.Missing("header_absent") : null;
+
     public WebhookVerification Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body)
     {
         var header = SignatureBytes.Single(headers, SignatureHeader);

@@ -8,6 +8,9 @@ internal sealed class TelegramVerifier(IReadOnlyList<string> tokens) : IWebhookV
 {
     public const string TokenHeader = "X-Telegram-Bot-Api-Secret-Token";
 
+    public WebhookVerification? MissingSignature(IHeaderDictionary headers) =>
+        SignatureBytes.Single(headers, TokenHeader).Missing ? WebhookVerification.Missing("header_absent") : null;
+
     public WebhookVerification Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body)
     {
         var header = SignatureBytes.Single(headers, TokenHeader);

@@ -47,6 +47,12 @@ internal sealed class EdgeStepTransformFactory(
         if (EdgeBodyBufferingTransform.RequirementOf(transformValues, registry, edge) is { } requirement
             && EdgeBodyBufferingTransform.PlanFor(route, registry, edge) is { } plan)
         {
+            // What the step can refuse on the headers alone is refused before the body is read.
+            if (step is IEdgeHeaderCheck check)
+            {
+                context.RequestTransforms.Add(new EdgeHeaderCheckTransform(factory.Name, check, decisions));
+            }
+
             context.RequestTransforms.Add(new EdgeBodyBufferingTransform(plan, requirement.OnlyForm, decisions, bodyLogger));
         }
 

@@ -15,11 +15,26 @@ internal sealed partial class WebhookStep(
     WebhookReplayStore replay,
     WebhookMetrics metrics,
     TimeProvider time,
-    ILogger logger) : IEdgeStep
+    ILogger logger) : IEdgeStep, IEdgeHeaderCheck
 {
     private const int MaxChallengeLength = 256;
 
     private readonly string _scheme = policy.Scheme.ToString();
+
+    public EdgeStepResult CheckHeaders(EdgeStepContext context)
+    {
+        var http = context.HttpContext;
+
+        // Meta's subscribe handshake is a GET without a signature; the step answers it whole.
+        if (policy.Scheme == WebhookScheme.Meta && HttpMethods.IsGet(http.Request.Method))
+        {
+            return EdgeStepResult.Continue;
+        }
+
+        return policy.Verifier.MissingSignature(http.Request.Headers) is { } missing
+            ? Fail(http, StatusCodes.Status401Unauthorized, missing.Code!, "Signature missing", missing.Reason!)
+            : EdgeStepResult.Continue;
+    }
 
     public async ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
     {

@@ -178,6 +178,79 @@ public sealed class WebhookVerifierTests
         Assert.Equal("signature_invalid:header_repeated", verifier.Verify(headers, "x"u8).Reason);
     }
 
+    public static TheoryData<string> Schemes() => ["GitHub", "Meta", "Telegram", "Stripe", "Slack", "StandardWebhooks", "Generic"];
+
+    [Theory]
+    [MemberData(nameof(Schemes))]
+    public void MissingSignature_EveryHeaderCombination_SameVerdictAsVerifyOnMissingOnly(string scheme)
+    {
+        // The edge refuses on MissingSignature before it reads the body, so it must answer signature_missing exactly when
+        // Verify would (and the same reason), whatever else the headers hold: absent, present, repeated or malformed.
+        var verifier = scheme == "Generic"
+            ? WebhookPolicy.TryCreate("p", new WebhookPolicyOptions
+            {
+                Scheme = "Generic", Secrets = [Secret("s")], SignatureHeader = "X-Sig", SignaturePrefix = "sha256=",
+                SignedContent = "{id}.{timestamp}.{body}", TimestampHeader = "X-Ts", IdHeader = "X-Id",
+            }, new ConfigErrorList())!.Verifier
+            : Policy(scheme, scheme == "StandardWebhooks" ? StandardSecret : "s").Verifier;
+        (string Name, string[] Values)[] candidates = scheme switch
+        {
+            "GitHub" or "Meta" => [("X-Hub-Signature-256", ["sha256=" + new string('0', 64)]), ("X-GitHub-Delivery", ["d-1"])],
+            "Telegram" => [("X-Telegram-Bot-Api-Secret-Token", ["t"])],
+            "Stripe" => [("Stripe-Signature", ["t=1,v1=" + new string('0', 64), "bad"])],
+            "Slack" => [("X-Slack-Signature", ["v0=" + new string('0', 64)]), ("X-Slack-Request-Timestamp", ["1700000000", "abc"])],
+            "StandardWebhooks" =>
+            [
+                ("webhook-id", ["m1"]), ("webhook-timestamp", ["1614265330", "abc"]), ("webhook-signature", ["v1,AAAA"]),
+                ("svix-id", ["m1", "m2"]), ("svix-timestamp", ["1614265330"]), ("svix-signature", ["v1,AAAA"]),
+            ],
+            _ => [("X-Sig", ["sha256=" + new string('0', 64)]), ("X-Ts", ["1700000000", "abc"]), ("X-Id", ["i-1"])],
+        };
+
+        var checkedCombinations = 0;
+        foreach (var headers in Combinations(candidates, 0, new HeaderDictionary()))
+        {
+            var full = verifier.Verify(headers, "{}"u8);
+            var early = verifier.MissingSignature(headers);
+            Assert.True(
+                (full.Code == WebhookCodes.SignatureMissing ? full.Reason : null) == early?.Reason,
+                $"{scheme} with [{string.Join(", ", headers.Select(h => h.Key + "=" + h.Value))}]: Verify {full.Reason}, MissingSignature {early?.Reason}");
+            checkedCombinations++;
+        }
+
+        Assert.True(checkedCombinations >= 3);
+    }
+
+    private static IEnumerable<HeaderDictionary> Combinations((string Name, string[] Values)[] candidates, int index, HeaderDictionary current)
+    {
+        if (index == candidates.Length)
+        {
+            yield return new HeaderDictionary(current.ToDictionary(h => h.Key, h => h.Value, StringComparer.OrdinalIgnoreCase));
+            yield break;
+        }
+
+        var (name, values) = candidates[index];
+        // Absent, each value, and the first value sent twice.
+        foreach (var value in values.Select(v => new Microsoft.Extensions.Primitives.StringValues(v)).Prepend(default).Append(new([values[0], values[0]])))
+        {
+            if (value.Count == 0)
+            {
+                current.Remove(name);
+            }
+            else
+            {
+                current[name] = value;
+            }
+
+            foreach (var combination in Combinations(candidates, index + 1, current))
+            {
+                yield return combination;
+            }
+        }
+
+        current.Remove(name);
+    }
+
     [Theory]
     [InlineData("abcdef", true)]
     [InlineData("ABCDEF", false)]

@@ -68,13 +68,46 @@ public sealed class BodyAfterHeaderStepsTests(HostileEdge fixture) : IClassFixtu
         var path = HostileEdge.SignedKeysPath + "large";
 
         var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort,
-            $"POST {path} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {HostileEdge.ViewerKey}\r\nContent-Type: application/json\r\nContent-Length: 2000\r\nConnection: close\r\n\r\n");
+            $"POST {path} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {HostileEdge.ViewerKey}\r\nContent-Type: application/json\r\n"
+            + $"X-Hub-Signature-256: sha256:{new string('0', 64)}\r\nContent-Length: 2000\r\nConnection: close\r\n\r\n");
 
         Assert.Equal(413, response.Status);
         Assert.Equal("body_too_large", response.ProblemCode());
         Assert.Equal(0, fixture.BackendCalls(path));
         var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
         Assert.Equal((413, "deny", "EdgeWebhook"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("step").GetString()));
+    }
+
+    [Fact]
+    public async Task NoSignature_Expect100Continue_401SignatureMissingIsTheFirstAnswer()
+    {
+        // A delivery without its signature header cannot verify whatever its body: the webhook step refuses it on the
+        // headers, so the sender gets no 100 Continue and the edge reads nothing of the body.
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort,
+            $"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: application/json\r\n"
+            + $"X-GitHub-Event: push\r\nX-GitHub-Delivery: {Guid.NewGuid()}\r\nContent-Length: {Json.Length}\r\n\r\n");
+
+        Assert.Equal(401, response.Status);
+        Assert.Equal("signature_missing", response.ProblemCode());
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+        Assert.Equal((401, "deny", "EdgeWebhook", "signature_missing:header_absent"),
+            (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("step").GetString(), audit.GetProperty("reason").GetString()));
+        Assert.Equal("signature_missing:header_absent", audit.GetProperty("signature").GetProperty("result").GetString());
+    }
+
+    [Fact]
+    public async Task ValidKeyNoSignature_DeclaredBodyOverTheCap_401NotTheBodyRefusal()
+    {
+        // After the API key passed, the webhook step still decides on the headers first: no signature is a 401, not a
+        // 413 for a body the edge never needed to read.
+        var path = HostileEdge.SignedKeysPath + "large-unsigned";
+
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort,
+            $"POST {path} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {HostileEdge.ViewerKey}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(401, response.Status);
+        Assert.Equal("signature_missing", response.ProblemCode());
+        Assert.Equal(0, fixture.BackendCalls(path));
     }
 
     [Fact]
