@@ -35,7 +35,7 @@ public sealed class AuditStatusTests(HostileEdge fixture) : IClassFixture<Hostil
     public async Task MalformedBody_AuditStatus_EqualsStatusClientReceived()
     {
         var response = await RawHttp.SendAsync(
-            fixture.Edge.ProxyPort, $"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\nxx\r\n0\r\n\r\n");
+            fixture.Edge.ProxyPort, $"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\n{HostileEdge.UnverifiedSignatureHeader}Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\nxx\r\n0\r\n\r\n");
 
         var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
 
@@ -88,7 +88,13 @@ public sealed class AuditStatusTests(HostileEdge fixture) : IClassFixture<Hostil
             }
 
             case "body too large":
-                return await client.PostAsync(HostileEdge.WebhookPath, new ByteArrayContent(new byte[4096]));
+            {
+                // Signed (wrongly), so the step gets as far as the body: an unsigned delivery is refused on its headers.
+                var request = new HttpRequestMessage(HttpMethod.Post, HostileEdge.WebhookPath) { Content = new ByteArrayContent(new byte[4096]) };
+                request.Headers.Add("X-Hub-Signature-256", HostileEdge.GitHubSignature([], "not-the-secret"));
+                return await client.SendAsync(request);
+            }
+
             case "authentication required":
                 return await client.GetAsync("/keys/x");
             case "permission denied":

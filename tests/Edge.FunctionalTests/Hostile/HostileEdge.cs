@@ -19,6 +19,12 @@ public class HostileEdge : IAsyncLifetime
 {
     public const string WebhookPath = "/hooks/github";
 
+    /// <summary>
+    /// A signature header (that does not verify) for raw requests to <see cref="WebhookPath"/> that test the body read: a
+    /// delivery without one is refused on its headers, before any of its body is read.
+    /// </summary>
+    public const string UnverifiedSignatureHeader = "X-Hub-Signature-256: sha256=0000000000000000000000000000000000000000000000000000000000000000\r\n";
+
     /// <summary>A route whose only destination is a loopback port nobody listens on: every call is refused.</summary>
     public const string DeadBackendPath = "/dead-backend/";
     /// <summary>A route that authenticates with an API key, then checks a GitHub signature over the body (cap 1,024 bytes).</summary>

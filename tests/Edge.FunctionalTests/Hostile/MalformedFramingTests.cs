@@ -25,7 +25,7 @@ public sealed class MalformedFramingTests(HostileEdge fixture) : IClassFixture<H
         var path = HostileEdge.WebhookPath;
         var calls = fixture.BackendCalls(path);
 
-        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, $"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\n{framing}");
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, $"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\n{HostileEdge.UnverifiedSignatureHeader}{framing}");
 
         Assert.True(response.Status == 400, $"{name}: got {response.Status}");
         Assert.Equal("body_invalid", response.ProblemCode());
@@ -45,7 +45,7 @@ public sealed class MalformedFramingTests(HostileEdge fixture) : IClassFixture<H
 
         var response = await RawHttp.TrickleAsync(
             fixture.Edge.ProxyPort,
-            $"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+            $"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\n{HostileEdge.UnverifiedSignatureHeader}Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
             "          "u8.ToArray(),
             TimeSpan.FromMilliseconds(500));
 
@@ -62,7 +62,7 @@ public sealed class MalformedFramingTests(HostileEdge fixture) : IClassFixture<H
     public async Task WebhookRoute_ClientStopsSendingBeforeContentLength_NoAnswerAndAuditedAs499()
     {
         var calls = fixture.BackendCalls(HostileEdge.WebhookPath);
-        var request = Encoding.ASCII.GetBytes($"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n{{\"short\":1}}");
+        var request = Encoding.ASCII.GetBytes($"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\n{HostileEdge.UnverifiedSignatureHeader}Content-Length: 101\r\n\r\n{{\"short\":1}}");
 
         // The client half-closes with the body incomplete: Kestrel ends the connection, so no answer can be sent, and
         // the audit must not claim one.
@@ -86,7 +86,7 @@ public sealed class MalformedFramingTests(HostileEdge fixture) : IClassFixture<H
 
         var response = await RawHttp.SendAsync(
             fixture.Edge.ProxyPort,
-            $"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n"
+            $"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\n{HostileEdge.UnverifiedSignatureHeader}Content-Length: 3\r\nTransfer-Encoding: chunked\r\n"
             + $"X-GitHub-Event: push\r\nX-GitHub-Delivery: {Guid.NewGuid():N}\r\nX-Hub-Signature-256: {signature}\r\n\r\n"
             + $"{body.Length:x}\r\n{body}\r\n0\r\n\r\n");
 
@@ -105,7 +105,7 @@ public sealed class MalformedFramingTests(HostileEdge fixture) : IClassFixture<H
         using (var client = new TcpClient())
         {
             await client.ConnectAsync("127.0.0.1", fixture.Edge.ProxyPort);
-            await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{{\"partial\":"));
+            await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"POST {HostileEdge.WebhookPath} HTTP/1.1\r\nHost: x\r\n{HostileEdge.UnverifiedSignatureHeader}Content-Length: 500\r\n\r\n{{\"partial\":"));
             await Task.Delay(300);
             // Linger 0: close with RST, the way a client that crashed or gave up disappears.
             client.Client.LingerState = new LingerOption(true, 0);
