@@ -228,6 +228,27 @@ public sealed class HotReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reload_RouteIdsDifferingOnlyInCase_RefusedAndTheOldRoutesServe()
+    {
+        // JSON keeps "orders" and "Orders" apart; YARP's route ids are case-insensitive and it refuses the pair.
+        var edit = ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["orders"] = ProxyJson.Route("/orders/{**rest}"),
+            ["Orders"] = ProxyJson.Route("/orders-too/{**rest}"),
+        });
+
+        await _edge.WriteConfigAsync(edit);
+
+        Assert.True(await EventuallyAsync(async () => await StateAsync() == "refused-keeping-last-good", TimeSpan.FromSeconds(5)));
+        using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+        Assert.StartsWith("1-", status.RootElement.GetProperty("revision").GetString());
+        var error = Assert.Single(status.RootElement.GetProperty("lastError").GetProperty("errors").EnumerateArray());
+        Assert.Contains("Orders", error.GetProperty("message").GetString(), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(HttpStatusCode.OK, (await _edge.Client.GetAsync("/first/x")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _edge.Client.GetAsync("/orders/x")).StatusCode);
+    }
+
+    [Fact]
     public async Task Status_BadEditThenLastGoodRestored_StateOkWithoutNewRevision()
     {
         var good = ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["kept"] = ProxyJson.Route("/kept/{**rest}") });
