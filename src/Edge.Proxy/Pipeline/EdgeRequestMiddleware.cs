@@ -89,6 +89,12 @@ internal sealed class EdgeRequestMiddleware(
                 await decisions.DenyAsync(context, IEdgeThreatGate.StepName, blocked);
             }
 
+            // OPTIONS * names no resource: a catch-all route would forward it as OPTIONS /, which the client never sent.
+            else if (PathPolicy.IsAsteriskForm(context))
+            {
+                await decisions.DenyAsync(context, EdgeStepName, PathPolicy.AsteriskFormDenial);
+            }
+
             // A dot segment behind a backslash or an encoded slash, or left in an absolute-form target, could make the backend
             // serve another route's path.
             else if (PathPolicy.HidesDotSegment(context.Request.Path.Value))

@@ -30,6 +30,18 @@ internal static class PathPolicy
     public static readonly EdgeDenial OtherRouteDenial = new(StatusCodes.Status400BadRequest, ReasonCode, "Path invalid",
         "Read as a backend may read it (without ';' path parameters, with '\\', %2F or %5C as '/', '//' as '/', without a name's trailing dots and spaces) the path belongs to another route.");
 
+    /// <summary>Answered like a request no route takes: the asterisk-form target is about the server, not a route's resource.</summary>
+    public static readonly EdgeDenial AsteriskFormDenial = new(StatusCodes.Status404NotFound, UnroutedRequests.NotFoundCode, "Not found",
+        "OPTIONS * asks about the server in general and names no route's resource, so it is not forwarded.")
+    {
+        Reason = UnroutedRequests.NotFoundCode + ":asterisk_form",
+    };
+
+    /// <summary><c>OPTIONS *</c>: Kestrel gives it an empty path (every other target's path starts with '/').</summary>
+    public static bool IsAsteriskForm(HttpContext context) =>
+        string.IsNullOrEmpty(context.Request.Path.Value)
+        && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget == "*";
+
     private static readonly System.Buffers.SearchValues<char> Unusual = System.Buffers.SearchValues.Create("%\\;\0");
 
     public static bool HidesDotSegment(string? path)
