@@ -249,6 +249,50 @@ public sealed class HotReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reload_ConfigYarpItselfRefuses_RefusedOldRoutesServeAndTheNextEditApplies()
+    {
+        // Every check the edge knows runs before YARP sees a config; a config filter that throws is refused by YARP alone,
+        // which keeps its routes. The edit must then count as refused (not "applied" while the old routes serve), and a
+        // later edit must still reach YARP.
+        using var backend = Backend.Start();
+        string Config(params string[] ids) => ProxyJson.Create(backend.Url, ids.ToDictionary(id => id, id => ProxyJson.Route($"/{id}/{{**rest}}")));
+        await using var edge = await EdgeHost.StartAsync(Config("kept"), configure: builder =>
+            builder.Services.AddSingleton<Yarp.ReverseProxy.Configuration.IProxyConfigFilter, RefuseRouteFilter>());
+
+        await edge.WriteConfigAsync(Config("kept", "refused-by-yarp"));
+        Assert.True(await EventuallyAsync(async () => await StateOfAsync(edge) == "refused-keeping-last-good", TimeSpan.FromSeconds(5)));
+        using (var status = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/status")))
+        {
+            Assert.StartsWith("1-", status.RootElement.GetProperty("revision").GetString());
+            var error = Assert.Single(status.RootElement.GetProperty("lastError").GetProperty("errors").EnumerateArray());
+            Assert.StartsWith("YARP refused the config", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await edge.Client.GetAsync("/kept/x")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await edge.Client.GetAsync("/refused-by-yarp/x")).StatusCode);
+
+        await edge.WriteConfigAsync(Config("kept", "added"));
+        Assert.True(await EventuallyAsync(async () => await StateOfAsync(edge) == "ok", TimeSpan.FromSeconds(5)), "the next edit was not applied");
+        Assert.Equal(HttpStatusCode.OK, (await edge.Client.GetAsync("/added/x")).StatusCode);
+    }
+
+    private static async Task<string?> StateOfAsync(EdgeHost edge)
+    {
+        using var status = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/status"));
+        return status.RootElement.GetProperty("state").GetString();
+    }
+
+    private sealed class RefuseRouteFilter : Yarp.ReverseProxy.Configuration.IProxyConfigFilter
+    {
+        public ValueTask<Yarp.ReverseProxy.Configuration.ClusterConfig> ConfigureClusterAsync(
+            Yarp.ReverseProxy.Configuration.ClusterConfig cluster, CancellationToken cancel) => new(cluster);
+
+        public ValueTask<Yarp.ReverseProxy.Configuration.RouteConfig> ConfigureRouteAsync(
+            Yarp.ReverseProxy.Configuration.RouteConfig route, Yarp.ReverseProxy.Configuration.ClusterConfig? cluster, CancellationToken cancel) =>
+            route.RouteId == "refused-by-yarp" ? throw new InvalidOperationException("this filter refuses the route") : new(route);
+    }
+
+    [Fact]
     public async Task Status_BadEditThenLastGoodRestored_StateOkWithoutNewRevision()
     {
         var good = ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["kept"] = ProxyJson.Route("/kept/{**rest}") });
