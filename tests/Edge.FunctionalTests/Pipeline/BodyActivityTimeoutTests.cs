@@ -40,7 +40,7 @@ public sealed class BodyActivityTimeoutTests : IAsyncLifetime
         // 1,200 bytes a second: fast enough for Kestrel's minimum data rate, far too slow for 100 KB in two seconds.
         var response = await RawHttp.TrickleAsync(
             _edge.ProxyPort,
-            "POST /hooks/slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
+            $"POST /hooks/slow HTTP/1.1\r\nHost: x\r\n{Hostile.HostileEdge.UnverifiedSignatureHeader}Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
             new byte[300],
             TimeSpan.FromMilliseconds(250));
 
