@@ -14,6 +14,9 @@ namespace Edge.Proxy.Configuration;
 /// </summary>
 internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IHostedLifecycleService, IDisposable
 {
+    /// <summary>How long a reload waits for YARP to report it has swapped its routes; in practice it reports within milliseconds.</summary>
+    private static readonly TimeSpan YarpApplyTimeout = TimeSpan.FromSeconds(30);
+
     private readonly EdgeHostOptions _options;
     private readonly ProxyJsonReader _reader;
     private readonly EdgeConfigValidator _validator;
@@ -23,14 +26,12 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
     private readonly IEnumerable<IEdgeExternalContent> _externalContent;
     private readonly TimeProvider _time;
     private readonly ILogger<FileProxyConfigProvider> _logger;
-    /// <summary>How long a reload waits for YARP to report it has swapped its routes; in practice it reports within milliseconds.</summary>
-    private static readonly TimeSpan YarpApplyTimeout = TimeSpan.FromSeconds(30);
-
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private FileSystemWatcher? _watcher;
     private ITimer? _poll;
     private string _lastSeenHash = "";
     private string? _lastRefusal;
+    private string? _yarpRefusedHash;
     private (DateTime WriteTime, long Length) _lastSeenStamp;
     private int _disposed;
 
@@ -196,6 +197,12 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
                 return false;
             }
 
+            // The same config YARP refused, noticed again (an editor's several writes, the poll): refused once.
+            if (refused && config.ContentHash == _yarpRefusedHash)
+            {
+                return false;
+            }
+
             return await ApplyAsync(config, errors);
         }
         finally
@@ -330,6 +337,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
             // YARP keeps its routes; what was built for this config is dropped. The next edit signals this config's
             // token, which is the one YARP now listens on.
             Log.YarpRefused(_logger, refused, config.RevisionId);
+            _yarpRefusedHash = config.ContentHash;
             Refuse([new ConfigError("ReverseProxy", $"YARP refused the config: {Describe(refused)}")]);
             return false;
         }

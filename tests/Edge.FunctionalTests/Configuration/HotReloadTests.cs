@@ -259,8 +259,14 @@ public sealed class HotReloadTests : IAsyncLifetime
         await using var edge = await EdgeHost.StartAsync(Config("kept"), configure: builder =>
             builder.Services.AddSingleton<Yarp.ReverseProxy.Configuration.IProxyConfigFilter, RefuseRouteFilter>());
 
+        using var counters = new Webhooks.EdgeCounterRecorder(edge);
         await edge.WriteConfigAsync(Config("kept", "refused-by-yarp"));
         Assert.True(await EventuallyAsync(async () => await StateOfAsync(edge) == "refused-keeping-last-good", TimeSpan.FromSeconds(5)));
+
+        // Saved again unchanged: the same refusal, counted (and logged, audited) once.
+        await edge.WriteConfigAsync(Config("kept", "refused-by-yarp"));
+        await Task.Delay(500);
+        Assert.Equal(1, counters.Measurements.Count(m => m.Instrument == "edge.config.reloads" && m.Tags.GetValueOrDefault("result") == "refused"));
         using (var status = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/status")))
         {
             Assert.StartsWith("1-", status.RootElement.GetProperty("revision").GetString());
