@@ -9,85 +9,17 @@ namespace Edge.Configuration.Webhooks;
 /// </summary>
 internal sealed class GenericHmacVerifier(GenericHmacSettings settings, IReadOnlyList<byte[]> keys) : IWebhookVerifier
 {
-    public WebhookVerification? MissingSignature(IHeaderDictionary headers)
-    {
-        // In Verify's order: a repeated or malformed header decided first is its verdict, not a missing one.
-        var header = SignatureBytes.Single(headers, settings.SignatureHeader);
-        if (header.Missing)
-        {
-            return WebhookVerification.Missing("header_absent");
-        }
-
-        if (header.IsAmbiguous)
-        {
-            return null;
-        }
-
-        if (settings.TimestampHeader is { } timestampName)
-        {
-            var value = SignatureBytes.Single(headers, timestampName);
-            if (value.Missing)
-            {
-                return WebhookVerification.Missing("timestamp_absent");
-            }
-
-            if (!UnixTimestamp.TryParse(value.Value, out _))
-            {
-                return null;
-            }
-        }
-
-        return settings.IdHeader is { } idName && SignatureBytes.Single(headers, idName).Missing ? WebhookVerification.Missing("id_absent") : null;
-    }
+    public WebhookVerification? MissingSignature(IHeaderDictionary headers) =>
+        ReadHeaders(headers, out _, out _, out _) is { Code: WebhookCodes.SignatureMissing } missing ? missing : null;
 
     public WebhookVerification Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body)
     {
-        var header = SignatureBytes.Single(headers, settings.SignatureHeader);
-        if (header.Missing)
+        if (ReadHeaders(headers, out var signature, out var timestamp, out var id) is { } verdict)
         {
-            return WebhookVerification.Missing("header_absent");
+            return verdict;
         }
 
-        if (header.IsAmbiguous)
-        {
-            return WebhookVerification.Invalid("header_repeated");
-        }
-
-        long? timestamp = null;
-        if (settings.TimestampHeader is { } timestampName)
-        {
-            var value = SignatureBytes.Single(headers, timestampName);
-            if (value.Missing)
-            {
-                return WebhookVerification.Missing("timestamp_absent");
-            }
-
-            if (!UnixTimestamp.TryParse(value.Value, out var parsed))
-            {
-                return WebhookVerification.Invalid("timestamp_malformed");
-            }
-
-            timestamp = parsed;
-        }
-
-        string? id = null;
-        if (settings.IdHeader is { } idName)
-        {
-            var value = SignatureBytes.Single(headers, idName);
-            if (value.Missing)
-            {
-                return WebhookVerification.Missing("id_absent");
-            }
-
-            if (value.IsAmbiguous)
-            {
-                return WebhookVerification.Invalid("header_repeated");
-            }
-
-            id = value.Value;
-        }
-
-        var text = header.Value!.AsSpan();
+        var text = signature.AsSpan();
         if (!text.StartsWith(settings.SignaturePrefix, StringComparison.Ordinal))
         {
             return WebhookVerification.Invalid("unsupported_prefix");
@@ -139,5 +71,62 @@ internal sealed class GenericHmacVerifier(GenericHmacSettings settings, IReadOnl
         }
 
         return WebhookVerification.Invalid("mismatch");
+    }
+
+    /// <summary>
+    /// The verdicts decided on the headers alone, in the order they are checked (one place, so that
+    /// <see cref="MissingSignature"/> answers exactly when <see cref="Verify"/> would); null when the signature and the
+    /// timestamp and id the template signs are there to check.
+    /// </summary>
+    private WebhookVerification? ReadHeaders(IHeaderDictionary headers, out string signature, out long? timestamp, out string? id)
+    {
+        signature = "";
+        timestamp = null;
+        id = null;
+        var header = SignatureBytes.Single(headers, settings.SignatureHeader);
+        if (header.Missing)
+        {
+            return WebhookVerification.Missing("header_absent");
+        }
+
+        if (header.IsAmbiguous)
+        {
+            return WebhookVerification.Invalid("header_repeated");
+        }
+
+        if (settings.TimestampHeader is { } timestampName)
+        {
+            var value = SignatureBytes.Single(headers, timestampName);
+            if (value.Missing)
+            {
+                return WebhookVerification.Missing("timestamp_absent");
+            }
+
+            if (!UnixTimestamp.TryParse(value.Value, out var parsed))
+            {
+                return WebhookVerification.Invalid("timestamp_malformed");
+            }
+
+            timestamp = parsed;
+        }
+
+        if (settings.IdHeader is { } idName)
+        {
+            var value = SignatureBytes.Single(headers, idName);
+            if (value.Missing)
+            {
+                return WebhookVerification.Missing("id_absent");
+            }
+
+            if (value.IsAmbiguous)
+            {
+                return WebhookVerification.Invalid("header_repeated");
+            }
+
+            id = value.Value;
+        }
+
+        signature = header.Value!;
+        return null;
     }
 }

@@ -25,13 +25,13 @@ internal sealed class SlackVerifier(IReadOnlyList<byte[]> keys) : IWebhookVerifi
 
     public WebhookVerification Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body)
     {
-        var signature = SignatureBytes.Single(headers, SignatureHeader);
-        var timestampHeader = SignatureBytes.Single(headers, TimestampHeader);
-        if (signature.Missing || timestampHeader.Missing)
+        if (MissingSignature(headers) is { } missing)
         {
-            return WebhookVerification.Missing(signature.Missing ? "header_absent" : "timestamp_absent");
+            return missing;
         }
 
+        var signature = SignatureBytes.Single(headers, SignatureHeader);
+        var timestampHeader = SignatureBytes.Single(headers, TimestampHeader);
         if (signature.IsAmbiguous || timestampHeader.IsAmbiguous)
         {
             return WebhookVerification.Invalid("header_repeated");

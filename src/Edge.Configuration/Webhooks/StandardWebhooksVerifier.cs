@@ -15,7 +15,7 @@ internal sealed class StandardWebhooksVerifier(IReadOnlyList<byte[]> hmacKeys, I
 {
     public WebhookVerification? MissingSignature(IHeaderDictionary headers)
     {
-        var prefix = headers.ContainsKey("webhook-signature") || !headers.ContainsKey("svix-signature") ? "webhook-" : "svix-";
+        var prefix = HeaderPrefix(headers);
         var signature = SignatureBytes.Single(headers, prefix + "signature");
         var id = SignatureBytes.Single(headers, prefix + "id");
         var timestampHeader = SignatureBytes.Single(headers, prefix + "timestamp");
@@ -26,15 +26,15 @@ internal sealed class StandardWebhooksVerifier(IReadOnlyList<byte[]> hmacKeys, I
 
     public WebhookVerification Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body)
     {
-        var prefix = headers.ContainsKey("webhook-signature") || !headers.ContainsKey("svix-signature") ? "webhook-" : "svix-";
+        if (MissingSignature(headers) is { } missing)
+        {
+            return missing;
+        }
+
+        var prefix = HeaderPrefix(headers);
         var id = SignatureBytes.Single(headers, prefix + "id");
         var timestampHeader = SignatureBytes.Single(headers, prefix + "timestamp");
         var signature = SignatureBytes.Single(headers, prefix + "signature");
-        if (signature.Missing || id.Missing || timestampHeader.Missing)
-        {
-            return WebhookVerification.Missing(signature.Missing ? "header_absent" : id.Missing ? "id_absent" : "timestamp_absent");
-        }
-
         if (signature.IsAmbiguous || id.IsAmbiguous || timestampHeader.IsAmbiguous)
         {
             return WebhookVerification.Invalid("header_repeated");
@@ -107,4 +107,8 @@ internal sealed class StandardWebhooksVerifier(IReadOnlyList<byte[]> hmacKeys, I
     /// <summary>True when the <c>svix-</c> twin of a verified <c>webhook-</c> header is present with another value (or more than once).</summary>
     private static bool Conflicts(IHeaderDictionary headers, string twinName, string? verified) =>
         headers.TryGetValue(twinName, out var twin) && (twin.Count != 1 || !string.Equals(twin[0], verified, StringComparison.Ordinal));
+
+    /// <summary>The <c>webhook-</c> names, or Svix's <c>svix-</c> twins when only those carry a signature.</summary>
+    private static string HeaderPrefix(IHeaderDictionary headers) =>
+        headers.ContainsKey("webhook-signature") || !headers.ContainsKey("svix-signature") ? "webhook-" : "svix-";
 }

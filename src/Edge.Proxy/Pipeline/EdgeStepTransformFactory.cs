@@ -36,8 +36,8 @@ internal sealed class EdgeStepTransformFactory(
         var edge = state.Current.Edge;
         var step = factory.Create(new EdgeStepBuildContext(route, edge, context.Services), transformValues);
 
-        // Before the route's first step: its steps and its destinations come from the same revision.
-        if (!context.RequestTransforms.Any(t => t is EdgeStepTransform or EdgeBodyBufferingTransform or EdgeDestinationPinTransform)
+        // Once per route, before its first step: its steps and its destinations come from the same revision.
+        if (!context.RequestTransforms.Any(t => t is EdgeDestinationPinTransform)
             && EdgeDestinationPinTransform.AddressesOf(context.Cluster) is { } addresses)
         {
             context.RequestTransforms.Add(new EdgeDestinationPinTransform(route.RouteId, addresses, pinLogger));

@@ -21,12 +21,14 @@ internal sealed partial class WebhookStep(
 
     private readonly string _scheme = policy.Scheme.ToString();
 
+    private bool IsSubscribeHandshake(HttpContext http) => policy.Scheme == WebhookScheme.Meta && HttpMethods.IsGet(http.Request.Method);
+
     public EdgeStepResult CheckHeaders(EdgeStepContext context)
     {
         var http = context.HttpContext;
 
-        // Meta's subscribe handshake is a GET without a signature; the step answers it whole.
-        if (policy.Scheme == WebhookScheme.Meta && HttpMethods.IsGet(http.Request.Method))
+        // Meta's subscribe handshake carries no signature; the step answers it whole.
+        if (IsSubscribeHandshake(http))
         {
             return EdgeStepResult.Continue;
         }
@@ -41,7 +43,7 @@ internal sealed partial class WebhookStep(
         var request = context.Request;
         var http = context.HttpContext;
 
-        if (policy.Scheme == WebhookScheme.Meta && HttpMethods.IsGet(http.Request.Method))
+        if (IsSubscribeHandshake(http))
         {
             return AnswerSubscribeHandshake(context);
         }
