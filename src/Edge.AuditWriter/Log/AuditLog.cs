@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Edge.Audit.Checkpoints;
@@ -22,6 +23,7 @@ namespace Edge.AuditWriter.Log;
 internal sealed partial class AuditLog : IDisposable
 {
     private readonly SemaphoreSlim _appendLock = new(1, 1);
+    private readonly ConcurrentQueue<QueuedAppend> _queuedAppends = new();
     private readonly object _treeLock = new();
     private readonly TileHashReader _tiles;
     private TileEdge _edge;
@@ -203,20 +205,114 @@ internal sealed partial class AuditLog : IDisposable
         return edge;
     }
 
-    /// <summary>Durably appends the new records (duplicates by id are ignored); returns how many were new.</summary>
+    /// <summary>
+    /// Durably appends the new records (duplicates by id are ignored); returns how many were new. Batches that arrive
+    /// while another commits are committed together in one transaction by whichever caller takes the lock next (group
+    /// commit): each commit costs the store about the same whatever its size (the tail page of every distinct tenant,
+    /// route and decision in the indexes, the tiles, one fsync), so several edges shipping small batches share it.
+    /// Each caller still returns only once its own records are durable. A cancelled wait may still be committed by the
+    /// next caller; ingest is idempotent by record id, so the sender's retry stores nothing twice.
+    /// </summary>
     public async Task<int> AppendAsync(IReadOnlyList<PendingLeaf> leaves, CancellationToken cancellationToken)
     {
+        var queued = new QueuedAppend(leaves);
+        _queuedAppends.Enqueue(queued);
         await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            EnsureSequencer();
-            EnsureStoreInPlace();
-            return AppendLocked(leaves);
+            // Queued before this caller took the lock, so draining in order reaches it.
+            while (!queued.Completion.Task.IsCompleted)
+            {
+                CommitQueuedAppends();
+            }
         }
         finally
         {
             _appendLock.Release();
         }
+
+        return await queued.Completion.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>Records one group commit takes at most (five full shipper batches); the rest wait for the next.</summary>
+    internal const int MaxGroupRecords = 10_000;
+
+    private void CommitQueuedAppends()
+    {
+        var group = new List<QueuedAppend>();
+        var records = 0;
+        while (records < MaxGroupRecords && _queuedAppends.TryDequeue(out var next))
+        {
+            group.Add(next);
+            records += next.Leaves.Count;
+        }
+
+        CommitGroup(group);
+    }
+
+    private void CommitGroup(List<QueuedAppend> group)
+    {
+        try
+        {
+            EnsureSequencer();
+            EnsureStoreInPlace();
+            var counts = AppendLocked(group.ConvertAll(static queued => queued.Leaves));
+            Interlocked.Increment(ref _groupCommits);
+            for (var i = 0; i < group.Count; i++)
+            {
+                group[i].Completion.TrySetResult(counts[i]);
+            }
+        }
+#pragma warning disable CA1031 // Handed to the callers whose batches failed; none of the group is stored.
+        catch (Exception) when (group.Count > 1)
+        {
+            // The group was rolled back as a whole. Each batch alone, so one that cannot be stored fails only its own
+            // request, not the batches that happened to arrive with it.
+            foreach (var queued in group)
+            {
+                CommitGroup([queued]);
+            }
+        }
+        catch (Exception exception)
+        {
+            group[0].Completion.TrySetException(exception);
+        }
+#pragma warning restore CA1031
+    }
+
+    private long _groupCommits;
+
+    /// <summary>Append transactions committed for ingested batches (several batches may share one).</summary>
+    internal long GroupCommits => Interlocked.Read(ref _groupCommits);
+
+    /// <summary>Batches waiting for the append lock.</summary>
+    internal int QueuedAppends => _queuedAppends.Count;
+
+    /// <summary>Holds the append lock until disposed, so tests can queue batches behind a commit.</summary>
+    internal async Task<IDisposable> HoldAppendsAsync()
+    {
+        await _appendLock.WaitAsync().ConfigureAwait(false);
+        return new AppendHold(_appendLock);
+    }
+
+    private sealed class AppendHold(SemaphoreSlim appendLock) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                appendLock.Release();
+            }
+        }
+    }
+
+    private sealed class QueuedAppend(IReadOnlyList<PendingLeaf> leaves)
+    {
+        public IReadOnlyList<PendingLeaf> Leaves { get; } = leaves;
+
+        public TaskCompletionSource<int> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     /// <summary>
@@ -416,7 +512,7 @@ internal sealed partial class AuditLog : IDisposable
             Subject = new AuditSubject { Principal = principal },
         };
         var summary = new LeafSummary(record.Id, record.Time, tenant, principal, null, decision, reason);
-        AppendLocked([new PendingLeaf(AuditRecordSerializer.Serialize(record), summary)]);
+        AppendLocked([[new PendingLeaf(AuditRecordSerializer.Serialize(record), summary)]]);
     }
 
     /// <summary>
@@ -425,7 +521,8 @@ internal sealed partial class AuditLog : IDisposable
     /// tree grows only after the commit. Any failure rolls the whole batch back; the sender retries it and, ingest being
     /// idempotent by record id, nothing is stored twice.
     /// </summary>
-    private int AppendLocked(IReadOnlyList<PendingLeaf> leaves)
+    /// <returns>For each of <paramref name="batches"/>, how many of its records were new.</returns>
+    private int[] AppendLocked(IReadOnlyList<IReadOnlyList<PendingLeaf>> batches)
     {
         TileEdge edge;
         lock (_treeLock)
@@ -435,6 +532,7 @@ internal sealed partial class AuditLog : IDisposable
 
         var next = edge.Size;
         var grown = edge.Clone();
+        var counts = new int[batches.Count];
 
         var keys = new Dictionary<SubjectCacheKey, BatchSubject>();
         var generation = _subjectKeys.Generation;
@@ -445,15 +543,28 @@ internal sealed partial class AuditLog : IDisposable
             using (var batch = BeginFencedAppend(next))
             {
                 var seen = new HashSet<string>(StringComparer.Ordinal);
-                var stored = batch.StoredOf(leaves.Select(l => l.Summary.Id).ToList());
-                foreach (var leaf in leaves)
+                var ids = new List<string>();
+                foreach (var leaves in batches)
                 {
-                    if (!seen.Add(leaf.Summary.Id) || stored.Contains(leaf.Summary.Id))
+                    foreach (var leaf in leaves)
                     {
-                        continue;
+                        ids.Add(leaf.Summary.Id);
                     }
+                }
 
-                    batch.Add(Protect(leaf, batch, keys, erased));
+                var stored = batch.StoredOf(ids);
+                for (var i = 0; i < batches.Count; i++)
+                {
+                    foreach (var leaf in batches[i])
+                    {
+                        if (!seen.Add(leaf.Summary.Id) || stored.Contains(leaf.Summary.Id))
+                        {
+                            continue;
+                        }
+
+                        batch.Add(Protect(leaf, batch, keys, erased));
+                        counts[i]++;
+                    }
                 }
 
                 appended = batch.Appended;
@@ -498,7 +609,7 @@ internal sealed partial class AuditLog : IDisposable
             }
         }
 
-        return appended.Count;
+        return counts;
     }
 
     /// <param name="keys">Subjects already resolved in this batch: a batch is mostly a few subjects, so each costs one
