@@ -24,6 +24,7 @@ internal sealed partial class AuditLog : IDisposable
 {
     private readonly SemaphoreSlim _appendLock = new(1, 1);
     private readonly ConcurrentQueue<QueuedAppend> _queuedAppends = new();
+    private long _groupCommits;
     private readonly object _treeLock = new();
     private readonly TileHashReader _tiles;
     private TileEdge _edge;
@@ -41,6 +42,9 @@ internal sealed partial class AuditLog : IDisposable
     public const string WriterInstance = "audit-writer";
 
     private const int PruneBatch = 5000;
+
+    /// <summary>Records one group commit takes at most (five full shipper batches); the rest wait for the next.</summary>
+    internal const int MaxGroupRecords = 10_000;
 
     /// <summary>A retention record's attribute <c>tenant:&lt;tenant&gt;</c> holds that tenant's override (TimeSpan "c").</summary>
     public const string TenantRetentionAttributePrefix = "tenant:";
@@ -234,9 +238,6 @@ internal sealed partial class AuditLog : IDisposable
         return await queued.Completion.Task.ConfigureAwait(false);
     }
 
-    /// <summary>Records one group commit takes at most (five full shipper batches); the rest wait for the next.</summary>
-    internal const int MaxGroupRecords = 10_000;
-
     private void CommitQueuedAppends()
     {
         var group = new List<QueuedAppend>();
@@ -279,8 +280,6 @@ internal sealed partial class AuditLog : IDisposable
         }
 #pragma warning restore CA1031
     }
-
-    private long _groupCommits;
 
     /// <summary>Append transactions committed for ingested batches (several batches may share one).</summary>
     internal long GroupCommits => Interlocked.Read(ref _groupCommits);
