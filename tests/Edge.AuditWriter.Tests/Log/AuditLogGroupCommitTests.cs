@@ -4,22 +4,15 @@ using Edge.Audit.Storage;
 using Edge.AuditWriter.Hosting;
 using Edge.AuditWriter.Log;
 using Edge.AuditWriter.Tests.Protection;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Edge.AuditWriter.Tests.Log;
 
 public sealed class AuditLogGroupCommitTests : IDisposable
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("edge-audit-group-").FullName;
+    private readonly WriterStoreDirectory _store = new("edge-audit-group-");
 
-    private WriterOptions Options => new()
-    {
-        StorePath = Path.Combine(_directory, "audit.db"),
-        KeyPath = Path.Combine(_directory, "keys", "writer.key"),
-        SubjectKeyPath = Path.Combine(_directory, "keys", "subject.key"),
-        Origin = "test.edge/audit",
-    };
+    private WriterOptions Options => _store.Options;
 
     private static List<PendingLeaf> Leaves(string prefix, int first, int count) =>
         Enumerable.Range(first, count).Select(i => AuditLogTilesTests.Pending(WriterFixture.Leaf($"{prefix}{i}", "acme"))).ToList();
@@ -100,9 +93,5 @@ public sealed class AuditLogGroupCommitTests : IDisposable
         Assert.Equal(batches * perBatch, log.Size);
     }
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Dispose() => _store.Dispose();
 }

@@ -9,15 +9,9 @@ namespace Edge.AuditWriter.Tests.Log;
 
 public sealed class AuditLogStoreLockTests : IDisposable
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("edge-audit-lock-").FullName;
+    private readonly WriterStoreDirectory _store = new("edge-audit-lock-");
 
-    private WriterOptions Options => new()
-    {
-        StorePath = Path.Combine(_directory, "audit.db"),
-        KeyPath = Path.Combine(_directory, "keys", "writer.key"),
-        SubjectKeyPath = Path.Combine(_directory, "keys", "subject.key"),
-        Origin = "test.edge/audit",
-    };
+    private WriterOptions Options => _store.Options;
 
     private static List<PendingLeaf> Leaves(int first, int count) =>
         Enumerable.Range(first, count).Select(i => AuditLogTilesTests.Pending(WriterFixture.Leaf($"lock{i}", "acme"))).ToList();
@@ -52,9 +46,5 @@ public sealed class AuditLogStoreLockTests : IDisposable
         Assert.Equal(4, next.Size);
     }
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Dispose() => _store.Dispose();
 }

@@ -11,15 +11,9 @@ namespace Edge.AuditWriter.Tests.Log;
 
 public sealed class AuditLogTilesTests : IDisposable
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("edge-audit-log-").FullName;
+    private readonly WriterStoreDirectory _store = new("edge-audit-log-");
 
-    internal WriterOptions Options => new()
-    {
-        StorePath = Path.Combine(_directory, "audit.db"),
-        KeyPath = Path.Combine(_directory, "keys", "writer.key"),
-        SubjectKeyPath = Path.Combine(_directory, "keys", "subject.key"),
-        Origin = "test.edge/audit",
-    };
+    internal WriterOptions Options => _store.Options;
 
     /// <summary>Small synthetic leaves straight into the records table, as a writer from before tiles stored them.</summary>
     internal static void FillWithoutTiles(string storePath, long count, int batchSize = 50_000)
@@ -162,9 +156,5 @@ public sealed class AuditLogTilesTests : IDisposable
 
     internal static PendingLeaf Pending(byte[] bytes) => new(bytes, LeafSummary.TryParse(bytes, out _)!);
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Dispose() => _store.Dispose();
 }
