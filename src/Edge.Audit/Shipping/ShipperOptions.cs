@@ -29,7 +29,10 @@ public sealed record ShipperOptions
     /// batches of 250 cut the writer's CPU per record by about 40% (load/results/profile.md, sessions 18 and 19).
     /// Kong's log queues and Envoy's access-log flush wait up to 1 s.
     /// </summary>
-    public TimeSpan ShipInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+    public TimeSpan ShipInterval { get; init; } = DefaultShipInterval;
+
+    /// <summary>The default of <see cref="ShipInterval"/>, also the edge's <c>Edge:Audit:ShipInterval</c> default.</summary>
+    public static readonly TimeSpan DefaultShipInterval = TimeSpan.FromMilliseconds(250);
 
     public int MaxBatchBytes { get; init; } = 2 * 1024 * 1024;
 

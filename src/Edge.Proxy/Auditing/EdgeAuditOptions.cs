@@ -45,7 +45,7 @@ internal sealed record EdgeAuditOptions
     public Edge.Audit.Spool.SpoolDurability SpoolDurability { get; init; } = Edge.Audit.Spool.SpoolDurability.ProcessCrash;
 
     /// <summary>After a partial batch, how long records gather in the spool before the next post to the writer.</summary>
-    public TimeSpan ShipInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+    public TimeSpan ShipInterval { get; init; } = Edge.Audit.Shipping.ShipperOptions.DefaultShipInterval;
 
     /// <summary>How long graceful shutdown waits for the writer to acknowledge the spool.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
