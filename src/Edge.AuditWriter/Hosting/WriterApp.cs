@@ -31,6 +31,7 @@ public static class WriterApp
         builder.Services.AddHostedService<CheckpointService>();
         builder.Services.AddHostedService<WriterLeaseService>();
         builder.Services.AddSingleton<RetentionMetrics>();
+        builder.Services.AddSingleton<IngestMetrics>();
         builder.Services.AddHostedService<RetentionService>();
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(RetentionMetrics.MeterName).AddPrometheusExporter());
         configureServices?.Invoke(builder.Services);
@@ -54,7 +55,9 @@ public static class WriterApp
         app.MapGet("/readyz", (AuditLog log) => log.StoreInPlace
             ? Results.Json(new { status = "ready", role = log.IsSequencer ? "sequencer" : "standby" })
             : Problems.StoreUnavailable());
-        // Counts only (no record content): retention runs, pruned records, shredded keys, erased records.
+        // Counts only (no record content): ingest batches, records and commits; retention runs, pruned records, shredded
+        // keys, erased records.
+        app.Services.GetRequiredService<IngestMetrics>();
         app.MapPrometheusScrapingEndpoint();
         return app;
     }

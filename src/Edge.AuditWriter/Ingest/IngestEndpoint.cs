@@ -19,9 +19,18 @@ namespace Edge.AuditWriter.Ingest;
 /// </summary>
 internal static partial class IngestEndpoint
 {
-    public static void Map(WebApplication app) => app.MapPost(IngestProtocol.Path, HandleAsync);
+    public static void Map(WebApplication app) => app.MapPost(IngestProtocol.Path, HandleCountedAsync);
 
-    private static async Task<IResult> HandleAsync(HttpContext context, AuditLog log, IOptions<WriterOptions> options, IngestAuthenticator authenticator, ILogger<AuditLog> logger)
+    private static async Task<IResult> HandleCountedAsync(
+        HttpContext context, AuditLog log, IOptions<WriterOptions> options, IngestAuthenticator authenticator, IngestMetrics metrics, ILogger<AuditLog> logger)
+    {
+        var result = await HandleAsync(context, log, options, authenticator, metrics, logger).ConfigureAwait(false);
+        metrics.Answered((result as IStatusCodeHttpResult)?.StatusCode ?? StatusCodes.Status200OK);
+        return result;
+    }
+
+    private static async Task<IResult> HandleAsync(
+        HttpContext context, AuditLog log, IOptions<WriterOptions> options, IngestAuthenticator authenticator, IngestMetrics metrics, ILogger<AuditLog> logger)
     {
         var request = context.Request;
         if (!authenticator.IsAllowed(context))
@@ -135,7 +144,7 @@ internal static partial class IngestEndpoint
         try
         {
             // Not bound to RequestAborted: once started, the commit completes even if the edge gave up waiting.
-            await log.AppendAsync(leaves, CancellationToken.None).ConfigureAwait(false);
+            metrics.Stored(await log.AppendAsync(leaves, CancellationToken.None).ConfigureAwait(false));
         }
         catch (WriterStandbyException)
         {

@@ -216,40 +216,4 @@ public sealed class RetentionServiceTests
 
         throw new TimeoutException($"No {count} retention records within 10 s.");
     }
-
-    /// <summary>Listens to this writer's Edge.AuditWriter meter only (its IMeterFactory is the meters' scope).</summary>
-    private sealed class WriterMeasurements : IDisposable
-    {
-        private readonly MeterListener _listener = new();
-        private readonly Dictionary<string, long> _sums = [];
-
-        public WriterMeasurements(IMeterFactory factory)
-        {
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument.Meter.Name == RetentionMetrics.MeterName && ReferenceEquals(instrument.Meter.Scope, factory))
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            };
-            _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
-            {
-                lock (_sums)
-                {
-                    _sums[instrument.Name] = _sums.GetValueOrDefault(instrument.Name) + value;
-                }
-            });
-            _listener.Start();
-        }
-
-        public long Sum(string name)
-        {
-            lock (_sums)
-            {
-                return _sums.GetValueOrDefault(name);
-            }
-        }
-
-        public void Dispose() => _listener.Dispose();
-    }
 }

@@ -1,0 +1,37 @@
+using System.Diagnostics.Metrics;
+using Edge.AuditWriter.Log;
+using Edge.AuditWriter.Retention;
+
+namespace Edge.AuditWriter.Ingest;
+
+/// <summary>
+/// The writer's ingest instruments on the <c>Edge.AuditWriter</c> meter: batches by result, new records stored, and the
+/// append transactions that stored them. Batches that arrive while another commits share its transaction, so batches
+/// stored ÷ commits shows how much the edges' posts share.
+/// </summary>
+internal sealed class IngestMetrics
+{
+    private readonly Counter<long> _batches;
+    private readonly Counter<long> _records;
+
+    public IngestMetrics(IMeterFactory meterFactory, AuditLog log)
+    {
+        var meter = meterFactory.Create(RetentionMetrics.MeterName);
+        _batches = meter.CreateCounter<long>("edge.audit.ingest.batches",
+            description: "Ingest requests by result (stored; refused: a 4xx answer; unavailable: a 5xx answer, to be retried).");
+        _records = meter.CreateCounter<long>("edge.audit.ingest.records", description: "New records stored by ingest (replayed ids are not counted).");
+        meter.CreateObservableCounter("edge.audit.ingest.commits", () => log.GroupCommits,
+            description: "Append transactions committed for ingest; batches that arrive together share one.");
+    }
+
+    public void Answered(int statusCode)
+    {
+        if (_batches.Enabled)
+        {
+            var result = statusCode < 300 ? "stored" : statusCode < 500 ? "refused" : "unavailable";
+            _batches.Add(1, new KeyValuePair<string, object?>("result", result));
+        }
+    }
+
+    public void Stored(int records) => _records.Add(records);
+}

@@ -1,0 +1,36 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Text;
+using Edge.AuditWriter.Tests.Protection;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Edge.AuditWriter.Tests.Ingest;
+
+public sealed class IngestMetricsTests
+{
+    [Fact]
+    public async Task Ingest_StoredReplayedAndRefusedBatches_CountedByResultWithOnlyNewRecordsAndOneCommitPerStoredBatch()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var measurements = new WriterMeasurements(writer.Services.GetRequiredService<IMeterFactory>());
+        var first = Enumerable.Range(0, 3).Select(i => WriterFixture.Leaf($"metrics{i}", "acme")).ToList();
+
+        Assert.Equal(HttpStatusCode.OK, (await writer.IngestAsync(first, 3)).StatusCode);
+        // A shipper's retry of the first batch with one more record: only that one is new.
+        Assert.Equal(HttpStatusCode.OK, (await writer.IngestAsync([.. first, WriterFixture.Leaf("metrics3", "acme")], 4)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await writer.IngestAsync([Encoding.UTF8.GetBytes("{\"specversion\":")], 5)).StatusCode);
+
+        Assert.Equal(2, measurements.Sum("edge.audit.ingest.batches", "stored"));
+        Assert.Equal(1, measurements.Sum("edge.audit.ingest.batches", "refused"));
+        Assert.Equal(0, measurements.Sum("edge.audit.ingest.batches", "unavailable"));
+        Assert.Equal(4, measurements.Sum("edge.audit.ingest.records"));
+
+        Assert.Equal(2, measurements.Observed("edge.audit.ingest.commits"));
+
+        using var anonymous = writer.Client();
+        var scrape = await anonymous.GetStringAsync("/metrics");
+        Assert.Contains("edge_audit_ingest_batches_total", scrape, StringComparison.Ordinal);
+        Assert.Contains("edge_audit_ingest_records_total", scrape, StringComparison.Ordinal);
+        Assert.Contains("edge_audit_ingest_commits_total", scrape, StringComparison.Ordinal);
+    }
+}
