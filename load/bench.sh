@@ -66,6 +66,7 @@ Per row, the fixed-rate phase also reports CPU µs per request of each process (
 the proxy, the backend, Redis and the audit writer, whose figure is µs per record, one record per request) and the
 proxy's allocated bytes per request (the edge's /metrics runtime counter, bare YARP's /_bench/allocated-bytes).
 
+Environment: WRITER_ENV="KEY=VALUE ..." starts the audit writer with those variables (named in the report).
 Listens only on free loopback ports from BENCH_PORT_BASE (environment, default 18000) up to about 1,300 above it.
 Needs curl, nginx (only for the nginx target; apt-get install -y nginx-light) and redis-server. Every process it
 starts is stopped on exit, Ctrl+C included. Exit codes: 0 done, 1 a run or a preflight failed, 2 usage error.
@@ -459,7 +460,8 @@ if has_edge; then
   if needs_writer; then
     build src/Edge.AuditWriter
     WRITER_PORT=$(free_port $(( PORT_BASE + 700 )))
-    start writer "$WORK/writer.log" dotnet src/Edge.AuditWriter/bin/Release/net10.0/Edge.AuditWriter.dll \
+    # WRITER_ENV="KEY=VALUE ..." runs the writer with those environment variables (e.g. a runtime knob to compare).
+    start writer "$WORK/writer.log" env ${WRITER_ENV:-} dotnet src/Edge.AuditWriter/bin/Release/net10.0/Edge.AuditWriter.dll \
       --urls "http://127.0.0.1:$WRITER_PORT" --Writer:StorePath="$WORK/audit.db" --Writer:KeyPath="$WORK/writer.key" --Writer:SubjectKeyPath="$WORK/subject.key" \
       --Writer:Origin=edge-bench/audit
     wait_http writer "http://127.0.0.1:$WRITER_PORT/audit/checkpoint" "$LAST_PID" "$WORK/writer.log"
@@ -665,6 +667,7 @@ BASE=${ROW_LABEL[0]}
   for p in "${SELECTED[@]}"; do
     if [ -n "${TARGET_CONFIG[$p]:-}" ]; then echo "- \`$p\`: \`${TARGET_CONFIG[$p]}\`$([ -n "${TARGET_ENV[$p]:-}" ] && echo " with environment \`${TARGET_ENV[$p]% }\`") on Redis (redis-server on loopback), audit $([ "${TARGET_WRITER[$p]}" = 1 ] && echo "to the writer (separate Edge.AuditWriter process, spool on local disk)" || echo "on shipped defaults (no writer: buffered local NDJSON file)")"; fi
   done
+  if [ -n "${WRITER_ENV:-}" ] && needs_writer; then echo "- the audit writer ran with environment \`$WRITER_ENV\`"; fi
   if has_path edge || has_path edge-noaudit; then echo "- edge: \`$EDGE_CONFIG\` on Redis ($([ "$REDIS_CLUSTER" -eq 1 ] && echo "a 3-master Redis Cluster, ${#REDIS_PORTS[@]} redis-server processes" || echo "one redis-server") on loopback), $EDGE_COUNT edge instance(s)$([ "$EDGE_COUNT" -eq 2 ] && echo " (requests alternate between them; decisions, fallbacks summed)"); \`edge\`: audit writer $(has_path edge && [ "${NO_AUDIT:-0}" != 1 ] && echo "on (separate Edge.AuditWriter process, spool on local disk)" || echo "off (shipped default: decisions go to a buffered local NDJSON file)")$(has_path edge-noaudit && echo "; \`edge-noaudit\`: the same edge without an audit writer"); extra arguments: ${EDGE_ARGS[*]:-none}"; fi
   echo "- values are medians over rounds; the order of rows rotates every round; ratios are to the first row, \`$BASE\`, from the same run"
   echo
