@@ -56,7 +56,7 @@ public static class WriterApp
             ? Results.Json(new { status = "ready", role = log.IsSequencer ? "sequencer" : "standby" })
             : Problems.StoreUnavailable());
         // Counts only (no record content): ingest batches, records and commits; retention runs, pruned records, shredded
-        // keys, erased records.
+        // keys, erased records. The ingest instruments exist from the start, so a scrape before the first batch shows 0.
         app.Services.GetRequiredService<IngestMetrics>();
         app.MapPrometheusScrapingEndpoint();
         return app;
