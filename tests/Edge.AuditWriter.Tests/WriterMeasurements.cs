@@ -1,5 +1,5 @@
 using System.Diagnostics.Metrics;
-using Edge.AuditWriter.Retention;
+using Edge.AuditWriter.Hosting;
 
 namespace Edge.AuditWriter.Tests;
 
@@ -19,7 +19,7 @@ internal sealed class WriterMeasurements : IDisposable
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == RetentionMetrics.MeterName && ReferenceEquals(instrument.Meter.Scope, factory)
+            if (instrument.Meter.Name == WriterMeter.Name && ReferenceEquals(instrument.Meter.Scope, factory)
                 && instrument is Counter<long> or ObservableCounter<long>)
             {
                 listener.EnableMeasurementEvents(instrument);

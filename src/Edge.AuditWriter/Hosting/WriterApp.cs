@@ -33,7 +33,7 @@ public static class WriterApp
         builder.Services.AddSingleton<RetentionMetrics>();
         builder.Services.AddSingleton<IngestMetrics>();
         builder.Services.AddHostedService<RetentionService>();
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(RetentionMetrics.MeterName).AddPrometheusExporter());
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(WriterMeter.Name).AddPrometheusExporter());
         configureServices?.Invoke(builder.Services);
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = Problems.AddRequestContext);
 

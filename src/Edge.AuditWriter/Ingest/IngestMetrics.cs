@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
+using Edge.AuditWriter.Hosting;
 using Edge.AuditWriter.Log;
-using Edge.AuditWriter.Retention;
 
 namespace Edge.AuditWriter.Ingest;
 
@@ -16,7 +16,7 @@ internal sealed class IngestMetrics
 
     public IngestMetrics(IMeterFactory meterFactory, AuditLog log)
     {
-        var meter = meterFactory.Create(RetentionMetrics.MeterName);
+        var meter = meterFactory.Create(WriterMeter.Name);
         _batches = meter.CreateCounter<long>("edge.audit.ingest.batches",
             description: "Ingest requests by result (stored; refused: a 4xx answer; unavailable: a 5xx answer, to be retried).");
         _records = meter.CreateCounter<long>("edge.audit.ingest.records", description: "New records stored by ingest (replayed ids are not counted).");

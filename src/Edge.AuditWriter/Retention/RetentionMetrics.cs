@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Edge.AuditWriter.Hosting;
 
 namespace Edge.AuditWriter.Retention;
 
@@ -8,8 +9,6 @@ namespace Edge.AuditWriter.Retention;
 /// </summary>
 internal sealed class RetentionMetrics
 {
-    public const string MeterName = "Edge.AuditWriter";
-
     private readonly Counter<long> _runs;
     private readonly Counter<long> _pruned;
     private readonly Counter<long> _shredded;
@@ -17,7 +16,7 @@ internal sealed class RetentionMetrics
 
     public RetentionMetrics(IMeterFactory meterFactory)
     {
-        var meter = meterFactory.Create(MeterName);
+        var meter = meterFactory.Create(WriterMeter.Name);
         _runs = meter.CreateCounter<long>("edge.audit.retention.runs", description: "Retention runs by result (applied, failed).");
         _pruned = meter.CreateCounter<long>("edge.audit.retention.pruned", description: "Records pruned to their leaf hash by retention.");
         _shredded = meter.CreateCounter<long>("edge.audit.retention.subjects.shredded", description: "Subject data keys deleted by retention.");
