@@ -461,8 +461,11 @@ if has_edge; then
     build src/Edge.AuditWriter
     WRITER_PORT=$(free_port $(( PORT_BASE + 700 )))
     # WRITER_ENV="KEY=VALUE ..." runs the writer with those environment variables (e.g. a runtime knob to compare).
+    # The store gets a folder of its own, as on a writer host: in $WORK, beside the edges' proxy.json, every WAL write
+    # was an inotify event that each edge's config watcher had to read and filter.
+    mkdir -p "$WORK/writer"
     start writer "$WORK/writer.log" env ${WRITER_ENV:-} dotnet src/Edge.AuditWriter/bin/Release/net10.0/Edge.AuditWriter.dll \
-      --urls "http://127.0.0.1:$WRITER_PORT" --Writer:StorePath="$WORK/audit.db" --Writer:KeyPath="$WORK/writer.key" --Writer:SubjectKeyPath="$WORK/subject.key" \
+      --urls "http://127.0.0.1:$WRITER_PORT" --Writer:StorePath="$WORK/writer/audit.db" --Writer:KeyPath="$WORK/writer/writer.key" --Writer:SubjectKeyPath="$WORK/writer/subject.key" \
       --Writer:Origin=edge-bench/audit
     wait_http writer "http://127.0.0.1:$WRITER_PORT/audit/checkpoint" "$LAST_PID" "$WORK/writer.log"
   fi

@@ -50,8 +50,10 @@ case "$TARGET" in
       export EDGE_JWT_HS256_KEY=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=' | head -c 48)
       SCENARIO=jwt-rbac; PARAMS+=(--param roles=Agent)
       WP=$(free_port 19700)
+      # Not in $WORK: the edge runs there, and its content-root watcher would read an inotify event per WAL write.
+      mkdir -p "$WORK/writer"
       start "$WORK/writer.log" dotnet src/Edge.AuditWriter/bin/Release/net10.0/Edge.AuditWriter.dll --urls "http://127.0.0.1:$WP" \
-        --Writer:StorePath="$WORK/audit.db" --Writer:KeyPath="$WORK/writer.key" --Writer:SubjectKeyPath="$WORK/subject.key" --Writer:Origin=edge-profile/audit
+        --Writer:StorePath="$WORK/writer/audit.db" --Writer:KeyPath="$WORK/writer/writer.key" --Writer:SubjectKeyPath="$WORK/writer/subject.key" --Writer:Origin=edge-profile/audit
       wait_http "http://127.0.0.1:$WP/audit/checkpoint"
       ARGS=(--Edge:Audit:WriterUrl="http://127.0.0.1:$WP" --Edge:Audit:SpoolPath="$WORK/spool")
     fi
