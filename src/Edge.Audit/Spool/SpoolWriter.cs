@@ -6,7 +6,7 @@ namespace Edge.Audit.Spool;
 
 /// <summary>
 /// The spool's writer: appends complete once written (<see cref="SpoolDurability.ProcessCrash"/>; the fsync runs on a
-/// thread of its own, one at a time, at most one per <see cref="SpoolOptions.CommitInterval"/>) or fsynced
+/// thread of its own, one at a time, at most one per <see cref="SpoolOptions.EffectiveCommitInterval"/>) or fsynced
 /// (<see cref="SpoolDurability.PowerLoss"/>: one loop takes every append queued since its last pass, writes the frames,
 /// fsyncs once per interval and completes them together). It also holds the size cap, so a refused append costs nothing but two
 /// atomic adds.
@@ -194,7 +194,7 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         // Only PowerLoss appends are queued; the loop also closes the active segment once the writer closes.
         while (await _appends.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            var wait = options.CommitInterval - time.GetElapsedTime(lastSync);
+            var wait = options.EffectiveCommitInterval - time.GetElapsedTime(lastSync);
             if (wait > TimeSpan.Zero)
             {
                 await Task.Delay(wait, time).ConfigureAwait(false);
@@ -271,7 +271,7 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
             return;
         }
 
-        var due = options.CommitInterval - time.GetElapsedTime(Interlocked.Read(ref _lastSyncStart));
+        var due = options.EffectiveCommitInterval - time.GetElapsedTime(Interlocked.Read(ref _lastSyncStart));
         if (due > TimeSpan.Zero)
         {
             try

@@ -35,8 +35,12 @@ internal sealed record EdgeAuditOptions
     /// <summary>The spool size cap; at the cap Required routes answer 503 and Optional routes drop (counted, logged).</summary>
     public long SpoolMaxBytes { get; init; } = 256L * 1024 * 1024;
 
-    /// <summary>Group commit window of the spool's fsync: the most a power cut can take of answered requests (ProcessCrash).</summary>
-    public TimeSpan SpoolCommitInterval { get; init; } = TimeSpan.FromMilliseconds(2);
+    /// <summary>
+    /// Group commit window of the spool's fsync: the most a power cut can take of answered requests (ProcessCrash), or how
+    /// long appends gather before the fsync their responses wait for (PowerLoss). Unset: 100 ms with ProcessCrash, 2 ms
+    /// with PowerLoss (<see cref="Edge.Audit.Spool.SpoolOptions.DefaultCommitInterval"/>).
+    /// </summary>
+    public TimeSpan? SpoolCommitInterval { get; init; }
 
     /// <summary>
     /// <c>ProcessCrash</c> (default): the record is written before the response starts and fsynced within the commit

@@ -27,18 +27,16 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
         _host = host;
         _time = time;
         _logger = logger;
-        var audit = options.Value;
-        Spool = AuditSpool.Create(
-            new SpoolOptions
-            {
-                Directory = Path.GetFullPath(audit.SpoolPath),
-                MaxBytes = audit.SpoolMaxBytes,
-                CommitInterval = audit.SpoolCommitInterval,
-                Durability = audit.SpoolDurability,
-            },
-            time,
-            meterFactory);
+        Spool = AuditSpool.Create(SpoolOptionsOf(options.Value), time, meterFactory);
     }
+
+    internal static SpoolOptions SpoolOptionsOf(EdgeAuditOptions audit) => new()
+    {
+        Directory = Path.GetFullPath(audit.SpoolPath),
+        MaxBytes = audit.SpoolMaxBytes,
+        CommitInterval = audit.SpoolCommitInterval,
+        Durability = audit.SpoolDurability,
+    };
 
     public AuditSpool Spool { get; }
 

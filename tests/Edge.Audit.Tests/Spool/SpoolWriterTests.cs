@@ -87,6 +87,43 @@ public sealed class SpoolWriterTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task TryAppendAsync_ProcessCrashWithDefaultInterval_FsyncsOneHundredMillisecondsAfterTheAppend()
+    {
+        var (writer, segments) = Start(_directory.Options());
+        var syncs = 0;
+        segments.SyncStarting = () => Interlocked.Increment(ref syncs);
+
+        Assert.True(await writer.TryAppendAsync(SpoolTestDirectory.Record(1)).AsTask().WaitAsync(Patience));
+        _time.Advance(TimeSpan.FromMilliseconds(99));
+        await Task.Delay(200);
+        Assert.Equal(0, Volatile.Read(ref syncs));
+
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        var deadline = DateTime.UtcNow + Patience;
+        while (Volatile.Read(ref syncs) == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(1, Volatile.Read(ref syncs));
+    }
+
+    [Fact]
+    public async Task TryAppendAsync_PowerLossWithDefaultInterval_CompletesAfterTwoMilliseconds()
+    {
+        var (writer, _) = Start(_directory.Options() with { Durability = SpoolDurability.PowerLoss });
+
+        var append = writer.TryAppendAsync(SpoolTestDirectory.Record(1)).AsTask();
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        await Task.Delay(200);
+        Assert.False(append.IsCompleted);
+
+        await AdvanceOneIntervalAtATimeUntilAsync(append, TimeSpan.FromMilliseconds(1));
+        Assert.True(await append);
+        Assert.Equal(1, writer.DurableSequence);
+    }
+
+    [Fact]
     public async Task TryAppendAsync_CompletionsAwaitedOneAtATime_AllocateNothingOnTheCallersThread()
     {
         var (writer, _) = Start(_directory.Options(maxBytes: 64 << 20, segmentBytes: 64 << 20) with { CommitInterval = TimeSpan.FromHours(1) });
