@@ -28,7 +28,7 @@ public static class EdgeApplication
         // framing, tenant or credentials. RFC 9112 only allows accepting a bare LF; as the edge, refuse it (400, closed).
         AppContext.SetSwitch(StrictLineEndsSwitch, true);
 
-        var builder = WebApplication.CreateBuilder(args);
+        var builder = Edge.Configuration.HostBuilders.Create(args);
         configure?.Invoke(builder);
 
         var host = builder.AddEdgeHostOptions();

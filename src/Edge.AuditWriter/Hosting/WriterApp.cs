@@ -17,7 +17,7 @@ public static class WriterApp
     /// <param name="configureServices">Replaces services after the defaults (tests inject a controllable TimeProvider).</param>
     public static WebApplication Build(string[] args, Action<IServiceCollection>? configureServices = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        var builder = Edge.Configuration.HostBuilders.Create(args);
         builder.Host.UseSerilog((context, logging) => logging
             .ReadFrom.Configuration(context.Configuration)
             .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)

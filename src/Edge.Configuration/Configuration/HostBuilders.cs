@@ -1,0 +1,64 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.FileProviders;
+
+namespace Edge.Configuration;
+
+/// <summary>The hosts' (the edge's, the audit writer's) <see cref="WebApplicationBuilder"/>.</summary>
+public static class HostBuilders
+{
+    private const string NoContentRootWatcher = "--hostBuilder:reloadConfigOnChange=false";
+
+    /// <summary>
+    /// <see cref="WebApplication.CreateBuilder(string[])"/>, except that <c>appsettings.json</c> and
+    /// <c>appsettings.{Environment}.json</c> are re-read after a change by polling those two files (every 4 s) instead of
+    /// through the default <see cref="FileSystemWatcher"/>. That watcher covers the whole content root (the working
+    /// directory) and every folder below it: with the audit spool, the local audit file or a writer's store under it, every
+    /// write there was an event the process read and filtered on its own thread, and a host started from <c>/</c> (a
+    /// systemd unit without <c>WorkingDirectory</c>) would watch the whole filesystem.
+    /// </summary>
+    public static WebApplicationBuilder Create(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [NoContentRootWatcher, .. args] });
+        IConfigurationBuilder configuration = builder.Configuration;
+        var root = builder.Environment.ContentRootPath;
+        for (var i = 0; i < configuration.Sources.Count; i++)
+        {
+            if (configuration.Sources[i] is JsonConfigurationSource { ReloadOnChange: false, Path: { } path } json
+                && (path == "appsettings.json" || path == $"appsettings.{builder.Environment.EnvironmentName}.json"))
+            {
+                configuration.Sources[i] = new PolledJsonConfigurationSource(root) { Path = path, Optional = json.Optional };
+            }
+        }
+
+        return builder;
+    }
+
+    /// <summary>
+    /// A JSON file source whose every provider polls the file through a file provider of its own, disposed with it (the
+    /// configuration rebuilds every provider when a source is replaced, so a shared one would be disposed under the next).
+    /// </summary>
+    internal sealed class PolledJsonConfigurationSource(string root) : JsonConfigurationSource
+    {
+        public override IConfigurationProvider Build(IConfigurationBuilder builder) => new Provider(new JsonConfigurationSource
+        {
+            FileProvider = new PhysicalFileProvider(root) { UsePollingFileWatcher = true, UseActivePolling = true },
+            Path = Path ?? throw new InvalidOperationException("A polled settings file needs a path."),
+            Optional = Optional,
+            ReloadOnChange = true,
+        });
+
+        private sealed class Provider(JsonConfigurationSource source) : JsonConfigurationProvider(source)
+        {
+            protected override void Dispose(bool disposing)
+            {
+                base.Dispose(disposing);
+                if (disposing)
+                {
+                    (Source.FileProvider as IDisposable)?.Dispose();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.FileProviders;
+
+namespace Edge.Configuration.Tests.Configuration;
+
+public sealed class HostBuildersTests : IDisposable
+{
+    private readonly string _contentRoot = Directory.CreateTempSubdirectory("edge-host-builder-").FullName;
+
+    [Fact]
+    public async Task Create_ContentRootWithManyFolders_AddsNoInotifyWatchForThem()
+    {
+        // The default builder watches the content root and every folder below it (one inotify watch each).
+        const int Folders = 300;
+        for (var i = 0; i < Folders; i++)
+        {
+            Directory.CreateDirectory(Path.Combine(_contentRoot, "data", i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        var before = InotifyWatches();
+        await using var app = HostBuilders.Create([$"--contentRoot={_contentRoot}"]).Build();
+
+        Assert.True(InotifyWatches() - before < Folders, $"{InotifyWatches() - before} inotify watches added for {Folders} folders");
+    }
+
+    [Fact]
+    public void Create_AppSettingsFiles_AreReadFromTheContentRootAndFollowed()
+    {
+        var builder = HostBuilders.Create([$"--contentRoot={_contentRoot}", "--environment=Staging"]);
+
+        var settings = ((IConfigurationBuilder)builder.Configuration).Sources.OfType<JsonConfigurationSource>()
+            .Where(s => s.Path is "appsettings.json" or "appsettings.Staging.json").ToList();
+        Assert.Equal(2, settings.Count);
+        Assert.All(settings, s => Assert.True(s.Optional));
+        var providers = ((IConfigurationRoot)builder.Configuration).Providers.OfType<JsonConfigurationProvider>()
+            .Where(p => p.Source.Path is "appsettings.json" or "appsettings.Staging.json").ToList();
+        Assert.Equal(2, providers.Count);
+        Assert.All(providers, p =>
+        {
+            Assert.True(p.Source.ReloadOnChange);
+            var files = Assert.IsType<PhysicalFileProvider>(p.Source.FileProvider);
+            Assert.Equal(_contentRoot.TrimEnd('/') + "/", files.Root);
+        });
+    }
+
+    [Fact]
+    public async Task Create_AppSettingsEditedWhileRunning_IsReadAgain()
+    {
+        var file = Path.Combine(_contentRoot, "appsettings.json");
+        await File.WriteAllTextAsync(file, """{ "Probe": "before" }""");
+        await using var app = HostBuilders.Create([$"--contentRoot={_contentRoot}"]).Build();
+        Assert.Equal("before", app.Configuration["Probe"]);
+
+        await File.WriteAllTextAsync(file, """{ "Probe": "after" }""");
+        File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddSeconds(1));
+
+        // Polled every 4 s: give it a few polls.
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (app.Configuration["Probe"] != "after" && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Equal("after", app.Configuration["Probe"]);
+    }
+
+    public void Dispose() => Directory.Delete(_contentRoot, recursive: true);
+
+    /// <summary>inotify watches held by this process (one "inotify wd:" line each in /proc/self/fdinfo).</summary>
+    private static int InotifyWatches()
+    {
+        var watches = 0;
+        foreach (var fd in Directory.EnumerateFiles("/proc/self/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget == "anon_inode:inotify")
+                {
+                    watches += File.ReadLines("/proc/self/fdinfo/" + Path.GetFileName(fd)).Count(l => l.StartsWith("inotify wd:", StringComparison.Ordinal));
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // An fd closed while enumerating.
+            }
+        }
+
+        return watches;
+    }
+}
