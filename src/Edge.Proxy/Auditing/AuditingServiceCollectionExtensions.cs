@@ -97,13 +97,20 @@ internal static class AuditingServiceCollectionExtensions
 
         /// <summary>
         /// Sizes that leave no room at all are refused at start: with SpoolMaxBytes 0 every Required route answered 503
-        /// while /readyz said ready, and with LocalQueueCapacity 0 every record was dropped.
+        /// while /readyz said ready, and with LocalQueueCapacity 0 every record was dropped. A negative interval (a stray
+        /// minus sign) would silently mean zero.
         /// </summary>
         private static void Validate(EdgeAuditOptions options, bool writerConfigured)
         {
             if (writerConfigured && options.SpoolMaxBytes <= 0)
             {
                 throw new InvalidOperationException($"Edge:Audit:SpoolMaxBytes must be positive (default 268435456), not {options.SpoolMaxBytes}.");
+            }
+
+            if (writerConfigured && options.SpoolCommitInterval < TimeSpan.Zero)
+            {
+                throw new InvalidOperationException(
+                    $"Edge:Audit:SpoolCommitInterval must not be negative (default 00:00:00.100 with ProcessCrash, 00:00:00.002 with PowerLoss), not {options.SpoolCommitInterval}.");
             }
 
             if (writerConfigured && options.DrainTimeout < TimeSpan.Zero)
