@@ -5,6 +5,7 @@
 # Results in load/results/audit.md.
 #   load/bench-audit-ingest.sh [records=200000] [rounds=3] [batch=2000] [concurrency=1] [encoding=identity]
 # WRITER_DLL=path runs another build of the writer (e.g. an older commit's, for a before/after pair in one run).
+# INGEST_ARGS="--principals 100 --tenants 4" passes more options to 'edge-load audit-ingest' (the dataset's shape).
 # STORE=postgres stores in a fresh PostgreSQL (Debian's postgresql package: initdb + pg_ctl in the temp dir, as the
 # postgres user when root; default durability: fsync and synchronous_commit on) instead of the SQLite file.
 set -euo pipefail
@@ -52,6 +53,6 @@ echo "store: $STORE"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 dotnet load/Edge.Load/bin/Release/net10.0/edge-load.dll audit-ingest --target "http://127.0.0.1:$PORT" --writer-pid "$WRITER" \
   --records "$RECORDS" --rounds "$ROUNDS" --batch "$BATCH" --concurrency "$CONCURRENCY" --encoding "$ENCODING" \
-  --token env:EDGE_AUDIT_INGEST_TOKEN
+  --token env:EDGE_AUDIT_INGEST_TOKEN ${INGEST_ARGS:-}
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "store size: $(du -sh "$DIR" | cut -f1) for $((RECORDS * ROUNDS)) records"
