@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text.RegularExpressions;
-
 namespace Edge.Audit.Records;
 
 /// <summary>
@@ -13,7 +10,7 @@ namespace Edge.Audit.Records;
 /// (today), and local times without an offset, which it read as UTC. An auditor's export window must not depend on a
 /// guess, so anything else is refused.
 /// </remarks>
-public static partial class Rfc3339
+public static class Rfc3339
 {
     /// <summary>An RFC 3339 date-time with its offset, or a full date (midnight UTC).</summary>
     public static bool TryParse(string text, out DateTimeOffset value) => TryParse(text, dateOnly: true, out value);
@@ -25,46 +22,95 @@ public static partial class Rfc3339
         return text is not null && TryParse(text, dateOnly: false, out value);
     }
 
+    // By hand rather than with a regular expression: the writer parses every ingested leaf's time, and the regex's match
+    // and groups were a quarter of its leaf validation (about 1 µs per record).
+    // Grammar: yyyy-MM-dd, optionally followed by [Tt ]HH:mm:ss(.f+)?(Z|z|(+|-)HH:mm); ASCII digits only.
     private static bool TryParse(string text, bool dateOnly, out DateTimeOffset value)
     {
         value = default;
-        var match = Pattern().Match(text);
-        if (!match.Success || (!dateOnly && !match.Groups["hour"].Success))
+        var s = text.AsSpan();
+        if (s.Length < 10 || !TwoDigits(s, 0, out var century) || !TwoDigits(s, 2, out var yearInCentury) || s[4] != '-'
+            || !TwoDigits(s, 5, out var month) || s[7] != '-' || !TwoDigits(s, 8, out var day))
         {
             return false;
         }
 
-        int Number(string group) => int.Parse(match.Groups[group].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture);
-        if (!match.Groups["hour"].Success)
+        var year = century * 100 + yearInCentury;
+        if (s.Length == 10)
         {
-            return TryCreate(Number("year"), Number("month"), Number("day"), 0, 0, 0, TimeSpan.Zero, out value);
+            return dateOnly && TryCreate(year, month, day, 0, 0, 0, TimeSpan.Zero, out value);
         }
 
-        var offset = TimeSpan.Zero;
-        if (match.Groups["oh"].Success)
+        if (s.Length < 20 || s[10] is not ('T' or 't' or ' ') || !TwoDigits(s, 11, out var hour) || s[13] != ':'
+            || !TwoDigits(s, 14, out var minute) || s[16] != ':' || !TwoDigits(s, 17, out var second))
         {
-            offset = new TimeSpan(Number("oh"), Number("om"), 0);
-            if (Number("om") > 59)
+            return false;
+        }
+
+        var position = 19;
+        long fractionTicks = 0;
+        if (s[position] == '.')
+        {
+            position++;
+            var digits = 0;
+            while (position < s.Length && char.IsAsciiDigit(s[position]))
+            {
+                // Digits past the seventh are below a tick; they are dropped, not rounded.
+                if (digits < 7)
+                {
+                    fractionTicks = fractionTicks * 10 + (s[position] - '0');
+                }
+
+                digits++;
+                position++;
+            }
+
+            if (digits == 0)
             {
                 return false;
             }
 
-            offset = match.Groups["sign"].ValueSpan[0] == '-' ? -offset : offset;
+            for (var i = digits; i < 7; i++)
+            {
+                fractionTicks *= 10;
+            }
         }
 
-        if (!TryCreate(Number("year"), Number("month"), Number("day"), Number("hour"), Number("minute"), Number("second"), offset, out value))
+        TimeSpan offset;
+        var zone = s[position..];
+        if (zone is "Z" or "z")
+        {
+            offset = TimeSpan.Zero;
+        }
+        else if (zone.Length == 6 && zone[0] is '+' or '-' && TwoDigits(zone, 1, out var offsetHours) && zone[3] == ':'
+                 && TwoDigits(zone, 4, out var offsetMinutes) && offsetMinutes <= 59)
+        {
+            offset = new TimeSpan(offsetHours, offsetMinutes, 0);
+            offset = zone[0] == '-' ? -offset : offset;
+        }
+        else
         {
             return false;
         }
 
-        // Digits past the seventh are below a tick; they are dropped, not rounded.
-        var fraction = match.Groups["fraction"].Value;
-        if (fraction.Length > 0)
+        if (!TryCreate(year, month, day, hour, minute, second, offset, out value))
         {
-            var ticks = long.Parse(fraction.PadRight(7, '0').AsSpan(0, 7), NumberStyles.None, CultureInfo.InvariantCulture);
-            value = value.AddTicks(ticks);
+            return false;
         }
 
+        value = value.AddTicks(fractionTicks);
+        return true;
+    }
+
+    private static bool TwoDigits(ReadOnlySpan<char> s, int at, out int value)
+    {
+        value = 0;
+        if (!char.IsAsciiDigit(s[at]) || !char.IsAsciiDigit(s[at + 1]))
+        {
+            return false;
+        }
+
+        value = (s[at] - '0') * 10 + (s[at + 1] - '0');
         return true;
     }
 
@@ -87,7 +133,4 @@ public static partial class Rfc3339
         value = new DateTimeOffset(local, offset);
         return true;
     }
-
-    [GeneratedRegex(@"^(?<year>[0-9]{4})-(?<month>[0-9]{2})-(?<day>[0-9]{2})(?:[Tt ](?<hour>[0-9]{2}):(?<minute>[0-9]{2}):(?<second>[0-9]{2})(?:\.(?<fraction>[0-9]+))?(?:[Zz]|(?<sign>[+-])(?<oh>[0-9]{2}):(?<om>[0-9]{2})))?$", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 100)]
-    private static partial Regex Pattern();
 }
