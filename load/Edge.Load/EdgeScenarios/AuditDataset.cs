@@ -41,7 +41,9 @@ public static class AuditDataset
         var limited = Mix(i, 5) % 2 == 0;
         var record = new AuditRecord
         {
-            Id = idPrefix + i.ToString(CultureInfo.InvariantCulture),
+            // Zero-padded so ids sort in the order records are made, as an edge's UUIDv7 ids do: unpadded, "rec-10" sorted
+            // before "rec-2" and every insert landed at a scattered place in the writer's record_id index.
+            Id = idPrefix + i.ToString("D12", CultureInfo.InvariantCulture),
             Time = Time(i),
             Instance = "edge-load",
             Tenant = Tenant(i, tenants),
