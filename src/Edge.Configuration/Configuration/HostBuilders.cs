@@ -8,7 +8,8 @@ namespace Edge.Configuration;
 /// <summary>The hosts' (the edge's, the audit writer's) <see cref="WebApplicationBuilder"/>.</summary>
 public static class HostBuilders
 {
-    private const string NoContentRootWatcher = "--hostBuilder:reloadConfigOnChange=false";
+    private const string ReloadSetting = "hostBuilder:reloadConfigOnChange";
+    private const string NoContentRootWatcher = "--" + ReloadSetting + "=false";
 
     /// <summary>
     /// <see cref="WebApplication.CreateBuilder(string[])"/>, except that <c>appsettings.json</c> and
@@ -18,8 +19,21 @@ public static class HostBuilders
     /// write there was an event the process read and filtered on its own thread, and a host started from <c>/</c> (a
     /// systemd unit without <c>WorkingDirectory</c>) would watch the whole filesystem.
     /// </summary>
+    /// <remarks>
+    /// An operator who sets <c>hostBuilder:reloadConfigOnChange</c> (command line, or a <c>DOTNET_</c> or <c>ASPNETCORE_</c>
+    /// environment variable) gets the default builder's behaviour for that value: the tree watcher for <c>true</c>, no
+    /// reloading for <c>false</c>.
+    /// </remarks>
     public static WebApplicationBuilder Create(string[] args)
     {
+        var chosen = new ConfigurationBuilder()
+            .AddEnvironmentVariables("DOTNET_").AddEnvironmentVariables("ASPNETCORE_").AddCommandLine(args)
+            .Build()[ReloadSetting];
+        if (chosen is not null)
+        {
+            return WebApplication.CreateBuilder(args);
+        }
+
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [NoContentRootWatcher, .. args] });
         IConfigurationBuilder configuration = builder.Configuration;
         var root = builder.Environment.ContentRootPath;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
@@ -15,13 +16,14 @@ public sealed class HostBuildersTests : IDisposable
         const int Folders = 300;
         for (var i = 0; i < Folders; i++)
         {
-            Directory.CreateDirectory(Path.Combine(_contentRoot, "data", i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            Directory.CreateDirectory(Path.Combine(_contentRoot, "data", i.ToString(CultureInfo.InvariantCulture)));
         }
 
         var before = InotifyWatches();
         await using var app = HostBuilders.Create([$"--contentRoot={_contentRoot}"]).Build();
 
-        Assert.True(InotifyWatches() - before < Folders, $"{InotifyWatches() - before} inotify watches added for {Folders} folders");
+        var added = InotifyWatches() - before;
+        Assert.True(added < Folders, $"{added} inotify watches added for {Folders} folders");
     }
 
     [Fact]
@@ -32,6 +34,7 @@ public sealed class HostBuildersTests : IDisposable
         var settings = ((IConfigurationBuilder)builder.Configuration).Sources.OfType<JsonConfigurationSource>()
             .Where(s => s.Path is "appsettings.json" or "appsettings.Staging.json").ToList();
         Assert.Equal(2, settings.Count);
+        Assert.All(settings, s => Assert.IsType<HostBuilders.PolledJsonConfigurationSource>(s));
         Assert.All(settings, s => Assert.True(s.Optional));
         var providers = ((IConfigurationRoot)builder.Configuration).Providers.OfType<JsonConfigurationProvider>()
             .Where(p => p.Source.Path is "appsettings.json" or "appsettings.Staging.json").ToList();
@@ -42,6 +45,20 @@ public sealed class HostBuildersTests : IDisposable
             var files = Assert.IsType<PhysicalFileProvider>(p.Source.FileProvider);
             Assert.Equal(_contentRoot.TrimEnd('/') + "/", files.Root);
         });
+    }
+
+    [Theory]
+    [InlineData("false", false)]
+    [InlineData("true", true)]
+    public void Create_OperatorChoseReloadConfigOnChange_GetsTheDefaultBuildersBehaviourForIt(string chosen, bool reloads)
+    {
+        var builder = HostBuilders.Create([$"--contentRoot={_contentRoot}", $"--hostBuilder:reloadConfigOnChange={chosen}"]);
+
+        var settings = ((IConfigurationRoot)builder.Configuration).Providers.OfType<JsonConfigurationProvider>()
+            .Single(p => p.Source.Path == "appsettings.json");
+        Assert.Equal(reloads, settings.Source.ReloadOnChange);
+        var sources = ((IConfigurationBuilder)builder.Configuration).Sources;
+        Assert.DoesNotContain(sources, s => s is HostBuilders.PolledJsonConfigurationSource);
     }
 
     [Fact]
@@ -77,7 +94,8 @@ public sealed class HostBuildersTests : IDisposable
             {
                 if (new FileInfo(fd).LinkTarget == "anon_inode:inotify")
                 {
-                    watches += File.ReadLines("/proc/self/fdinfo/" + Path.GetFileName(fd)).Count(l => l.StartsWith("inotify wd:", StringComparison.Ordinal));
+                    var info = File.ReadLines("/proc/self/fdinfo/" + Path.GetFileName(fd));
+                    watches += info.Count(l => l.StartsWith("inotify wd:", StringComparison.Ordinal));
                 }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
