@@ -114,7 +114,8 @@ public static class Rfc3339
         return true;
     }
 
-    private static bool TryCreate(int year, int month, int day, int hour, int minute, int second, TimeSpan offset, out DateTimeOffset value)
+    /// <summary>The instant of these fields, or false when one is out of range (also the tests' reference parser's).</summary>
+    internal static bool TryCreate(int year, int month, int day, int hour, int minute, int second, TimeSpan offset, out DateTimeOffset value)
     {
         value = default;
         if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59

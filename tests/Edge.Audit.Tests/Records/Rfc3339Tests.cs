@@ -107,7 +107,7 @@ public sealed partial class Rfc3339Tests
         int Number(string group) => int.Parse(match.Groups[group].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture);
         if (!match.Groups["hour"].Success)
         {
-            return Create(Number("year"), Number("month"), Number("day"), 0, 0, 0, TimeSpan.Zero, out value);
+            return Rfc3339.TryCreate(Number("year"), Number("month"), Number("day"), 0, 0, 0, TimeSpan.Zero, out value);
         }
 
         var offset = TimeSpan.Zero;
@@ -122,7 +122,7 @@ public sealed partial class Rfc3339Tests
             offset = match.Groups["sign"].ValueSpan[0] == '-' ? -offset : offset;
         }
 
-        if (!Create(Number("year"), Number("month"), Number("day"), Number("hour"), Number("minute"), Number("second"), offset, out value))
+        if (!Rfc3339.TryCreate(Number("year"), Number("month"), Number("day"), Number("hour"), Number("minute"), Number("second"), offset, out value))
         {
             return false;
         }
@@ -133,26 +133,6 @@ public sealed partial class Rfc3339Tests
             value = value.AddTicks(long.Parse(fraction.PadRight(7, '0').AsSpan(0, 7), NumberStyles.None, CultureInfo.InvariantCulture));
         }
 
-        return true;
-    }
-
-    private static bool Create(int year, int month, int day, int hour, int minute, int second, TimeSpan offset, out DateTimeOffset value)
-    {
-        value = default;
-        if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59
-            || offset.Duration() > TimeSpan.FromHours(14))
-        {
-            return false;
-        }
-
-        var local = new DateTime(year, month, day, hour, minute, second, DateTimeKind.Unspecified);
-        var utcTicks = local.Ticks - offset.Ticks;
-        if (utcTicks < DateTime.MinValue.Ticks || utcTicks > DateTime.MaxValue.Ticks)
-        {
-            return false;
-        }
-
-        value = new DateTimeOffset(local, offset);
         return true;
     }
 
