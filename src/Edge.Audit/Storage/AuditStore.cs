@@ -33,9 +33,11 @@ public sealed partial class AuditStore : IAuditStore
             leaf_hash BLOB NOT NULL
         );
         CREATE INDEX IF NOT EXISTS ix_records_tenant ON records (tenant, idx);
-        CREATE INDEX IF NOT EXISTS ix_records_tenant_decision ON records (tenant, decision, idx);
         CREATE INDEX IF NOT EXISTS ix_records_route ON records (route, idx);
-        CREATE INDEX IF NOT EXISTS ix_records_decision ON records (decision, idx);
+        DROP INDEX IF EXISTS ix_records_tenant_decision;
+        DROP INDEX IF EXISTS ix_records_decision;
+        CREATE INDEX IF NOT EXISTS ix_records_tenant_decision_set ON records (tenant, decision, idx) WHERE decision <> 'allow';
+        CREATE INDEX IF NOT EXISTS ix_records_decision_set ON records (decision, idx) WHERE decision <> 'allow';
         DROP INDEX IF EXISTS ix_records_tenant_reason;
         DROP INDEX IF EXISTS ix_records_principal;
         DROP INDEX IF EXISTS ix_records_reason;
@@ -848,6 +850,14 @@ public sealed partial class AuditStore : IAuditStore
         return skipped < window;
     }
 
+    /// <summary>
+    /// The decision the (tenant, decision) and (decision) indexes leave out (<c>WHERE decision &lt;&gt; 'allow'</c>): most
+    /// records are allowed requests, so each costs two index inserts fewer, and each batch dirties two tail pages fewer
+    /// per tenant. A query for allowed records finds them in the tenant index, or in index order, where they are the
+    /// majority.
+    /// </summary>
+    internal const string NotInDecisionIndexes = "allow";
+
     private static string BuildWhere(RecordQuery query, SqliteCommand command, bool indexOrder = false)
     {
         var clauses = new List<string>();
@@ -877,6 +887,12 @@ public sealed partial class AuditStore : IAuditStore
 
         Add("r.route", "= $route", query.Route);
         Add("r.decision", "= $decision", query.Decision);
+        if (query.Decision is { } decision && decision != NotInDecisionIndexes)
+        {
+            // Implied by the equality; spelled as the partial decision indexes' WHERE, the only form SQLite matches.
+            clauses.Add($"r.decision <> '{NotInDecisionIndexes}'");
+        }
+
         Add("r.reason", "= $reason", query.Reason);
         // A unary plus keeps SQLite off ix_records_time (same rows, index order); see PreferIndexOrder.
         var time = indexOrder ? "+r.time_ms" : "r.time_ms";

@@ -230,6 +230,98 @@ public sealed class AuditStoreTests : IDisposable
     }
 
     [Fact]
+    public void Query_DecisionFilters_FindTheSameRecordsAndUseThePartialIndexesForDenials()
+    {
+        var path = Path.Combine(_directory, "audit.db");
+        using var store = AuditStore.Open(path);
+        var leaves = Enumerable.Range(0, 300).Select(i =>
+        {
+            var leaf = Leaf($"r{i}", i / 10 % 2 == 0 ? "acme" : "globex");
+            return i % 10 == 0 ? leaf with { Summary = leaf.Summary with { Decision = "deny", Reason = "forbidden" } } : leaf;
+        }).ToList();
+        store.Append(leaves, 0);
+        Analyze(path);
+
+        var denied = new RecordQuery { Decision = "deny", Limit = 500 };
+        var tenantDenied = new RecordQuery { Tenant = "acme", Decision = "deny", Limit = 500 };
+        var allowed = new RecordQuery { Decision = "allow", Limit = 500 };
+        var tenantAllowed = new RecordQuery { Tenant = "acme", Decision = "allow", Limit = 500 };
+
+        Assert.Equal(30, store.Query(denied).Count);
+        Assert.Equal(15, store.Query(tenantDenied).Count);
+        Assert.Equal(270, store.Query(allowed).Count);
+        Assert.Equal(135, store.Query(tenantAllowed).Count);
+        Assert.All(store.Query(tenantDenied), r => Assert.Equal(("acme", "deny"), (r.Tenant, r.Decision)));
+        Assert.All(store.Query(tenantAllowed), r => Assert.Equal(("acme", "allow"), (r.Tenant, r.Decision)));
+        // Newest first by index, as without the partial indexes.
+        Assert.Equal(["r290", "r280", "r270"], store.Query(denied with { Limit = 3 }).Select(r => r.Id));
+        Assert.Equal(["r299", "r298", "r297"], store.Query(allowed with { Limit = 3 }).Select(r => r.Id));
+        Assert.DoesNotContain(store.ExplainQuery(denied), step => step.StartsWith("SCAN ", StringComparison.Ordinal));
+        Assert.DoesNotContain(store.ExplainQuery(tenantDenied), step => step.StartsWith("SCAN ", StringComparison.Ordinal));
+        Assert.DoesNotContain(store.ExplainQuery(tenantAllowed), step => step.StartsWith("SCAN ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Open_StoreWithTheFullDecisionIndexes_ReplacesThemWithPartialOnesAndKeepsResults()
+    {
+        var path = Path.Combine(_directory, "audit.db");
+        using (var store = AuditStore.Open(path))
+        {
+            store.Append(Enumerable.Range(0, 20).Select(i =>
+            {
+                var leaf = Leaf($"r{i}");
+                return i % 4 == 0 ? leaf with { Summary = leaf.Summary with { Decision = "deny" } } : leaf;
+            }).ToList(), 0);
+        }
+
+        // A store written by an earlier writer: full decision indexes, no partial ones.
+        Execute(path, """
+            DROP INDEX ix_records_tenant_decision_set;
+            DROP INDEX ix_records_decision_set;
+            CREATE INDEX ix_records_tenant_decision ON records (tenant, decision, idx);
+            CREATE INDEX ix_records_decision ON records (decision, idx);
+            """);
+        SqliteConnection.ClearAllPools();
+
+        using var reopened = AuditStore.Open(path);
+
+        var indexes = IndexNames(path);
+        Assert.Contains("ix_records_tenant_decision_set", indexes);
+        Assert.Contains("ix_records_decision_set", indexes);
+        Assert.DoesNotContain("ix_records_tenant_decision", indexes);
+        Assert.DoesNotContain("ix_records_decision", indexes);
+        Assert.Equal(5, reopened.Query(new RecordQuery { Tenant = "acme", Decision = "deny", Limit = 100 }).Count);
+        Assert.Equal(15, reopened.Query(new RecordQuery { Decision = "allow", Limit = 100 }).Count);
+    }
+
+    private static void Analyze(string path) => Execute(path, "ANALYZE");
+
+    private static void Execute(string path, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={path}");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static List<string> IndexNames(string path)
+    {
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'";
+        using var reader = command.ExecuteReader();
+        var names = new List<string>();
+        while (reader.Read())
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
+    }
+
+    [Fact]
     public void Append_LinksOnBothSidesOfTheRecentMove_QueriesErasureAndPruneSeeEveryLink()
     {
         var path = Path.Combine(_directory, "audit.db");
