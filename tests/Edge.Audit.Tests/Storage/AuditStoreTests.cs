@@ -182,13 +182,7 @@ public sealed class AuditStoreTests : IDisposable
         leaves.Insert(0, v1 with { Summary = v1.Summary with { Principal = "alice" } });
         store.Append(leaves, 0);
         // With statistics (an operator's ANALYZE or PRAGMA optimize) an OR of the two lookups was planned as a table scan.
-        using (var connection = new SqliteConnection($"Data Source={Path.Combine(_directory, "audit.db")}"))
-        {
-            connection.Open();
-            using var analyze = connection.CreateCommand();
-            analyze.CommandText = "ANALYZE";
-            analyze.ExecuteNonQuery();
-        }
+        Analyze(Path.Combine(_directory, "audit.db"));
 
         var query = new RecordQuery { Principal = "alice", PrincipalBlind = Blind("alice"), Limit = 100 };
 
@@ -205,19 +199,8 @@ public sealed class AuditStoreTests : IDisposable
     {
         var path = Path.Combine(_directory, "audit.db");
         using var store = AuditStore.Open(path);
-        var leaves = Enumerable.Range(0, 300).Select(i =>
-        {
-            var leaf = Leaf($"r{i}", i / 10 % 2 == 0 ? "acme" : "globex");
-            return i % 10 == 0 ? leaf with { Summary = leaf.Summary with { Decision = "deny", Reason = "forbidden" } } : leaf;
-        }).ToList();
-        store.Append(leaves, 0);
-        using (var connection = new SqliteConnection($"Data Source={path}"))
-        {
-            connection.Open();
-            using var analyze = connection.CreateCommand();
-            analyze.CommandText = "ANALYZE";
-            analyze.ExecuteNonQuery();
-        }
+        AppendTwoTenantsEveryTenthDenied(store);
+        Analyze(path);
 
         var byReason = new RecordQuery { Reason = "forbidden", Limit = 100 };
         var byTenantReason = new RecordQuery { Tenant = "acme", Reason = "forbidden", Limit = 100 };
@@ -234,12 +217,7 @@ public sealed class AuditStoreTests : IDisposable
     {
         var path = Path.Combine(_directory, "audit.db");
         using var store = AuditStore.Open(path);
-        var leaves = Enumerable.Range(0, 300).Select(i =>
-        {
-            var leaf = Leaf($"r{i}", i / 10 % 2 == 0 ? "acme" : "globex");
-            return i % 10 == 0 ? leaf with { Summary = leaf.Summary with { Decision = "deny", Reason = "forbidden" } } : leaf;
-        }).ToList();
-        store.Append(leaves, 0);
+        AppendTwoTenantsEveryTenthDenied(store);
         Analyze(path);
 
         var denied = new RecordQuery { Decision = "deny", Limit = 500 };
@@ -294,6 +272,18 @@ public sealed class AuditStoreTests : IDisposable
         Assert.Equal(15, reopened.Query(new RecordQuery { Decision = "allow", Limit = 100 }).Count);
     }
 
+    /// <summary>300 records in blocks of ten alternating between acme and globex; every tenth denied (forbidden), the rest allowed.</summary>
+    private static void AppendTwoTenantsEveryTenthDenied(AuditStore store)
+    {
+        var leaves = Enumerable.Range(0, 300).Select(i =>
+        {
+            var leaf = Leaf($"r{i}", i / 10 % 2 == 0 ? "acme" : "globex");
+            return i % 10 == 0 ? leaf with { Summary = leaf.Summary with { Decision = "deny", Reason = "forbidden" } } : leaf;
+        }).ToList();
+        store.Append(leaves, 0);
+    }
+
+    // Statistics as an operator's ANALYZE or PRAGMA optimize leaves them: the planner then weighs indexes by them.
     private static void Analyze(string path) => Execute(path, "ANALYZE");
 
     private static void Execute(string path, string sql)
