@@ -219,7 +219,7 @@ internal sealed partial class AuditLog : IDisposable
     /// </summary>
     public async Task<int> AppendAsync(IReadOnlyList<PendingLeaf> leaves, CancellationToken cancellationToken)
     {
-        var queued = new QueuedAppend(leaves);
+        var queued = new QueuedAppend(leaves, ProtectAhead(leaves));
         _queuedAppends.Enqueue(queued);
         await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -257,7 +257,7 @@ internal sealed partial class AuditLog : IDisposable
         {
             EnsureSequencer();
             EnsureStoreInPlace();
-            var counts = AppendLocked(group.ConvertAll(static queued => queued.Leaves));
+            var counts = AppendLocked(group);
             Interlocked.Increment(ref _groupCommits);
             for (var i = 0; i < group.Count; i++)
             {
@@ -307,9 +307,11 @@ internal sealed partial class AuditLog : IDisposable
         }
     }
 
-    private sealed class QueuedAppend(IReadOnlyList<PendingLeaf> leaves)
+    private sealed class QueuedAppend(IReadOnlyList<PendingLeaf> leaves, ProtectedAhead? protectedAhead = null)
     {
         public IReadOnlyList<PendingLeaf> Leaves { get; } = leaves;
+
+        public ProtectedAhead? ProtectedAhead { get; } = protectedAhead;
 
         public TaskCompletionSource<int> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
@@ -511,7 +513,7 @@ internal sealed partial class AuditLog : IDisposable
             Subject = new AuditSubject { Principal = principal },
         };
         var summary = new LeafSummary(record.Id, record.Time, tenant, principal, null, decision, reason);
-        AppendLocked([[new PendingLeaf(AuditRecordSerializer.Serialize(record), summary)]]);
+        AppendLocked([new QueuedAppend([new PendingLeaf(AuditRecordSerializer.Serialize(record), summary)])]);
     }
 
     /// <summary>
@@ -521,7 +523,7 @@ internal sealed partial class AuditLog : IDisposable
     /// idempotent by record id, nothing is stored twice.
     /// </summary>
     /// <returns>For each of <paramref name="batches"/>, how many of its records were new.</returns>
-    private int[] AppendLocked(IReadOnlyList<IReadOnlyList<PendingLeaf>> batches)
+    private int[] AppendLocked(List<QueuedAppend> batches)
     {
         TileEdge edge;
         lock (_treeLock)
@@ -543,9 +545,9 @@ internal sealed partial class AuditLog : IDisposable
             {
                 var seen = new HashSet<string>(StringComparer.Ordinal);
                 var ids = new List<string>();
-                foreach (var leaves in batches)
+                foreach (var queued in batches)
                 {
-                    foreach (var leaf in leaves)
+                    foreach (var leaf in queued.Leaves)
                     {
                         ids.Add(leaf.Summary.Id);
                     }
@@ -554,14 +556,20 @@ internal sealed partial class AuditLog : IDisposable
                 var stored = batch.StoredOf(ids);
                 for (var i = 0; i < batches.Count; i++)
                 {
-                    foreach (var leaf in batches[i])
+                    var leaves = batches[i].Leaves;
+                    // Sealed before the lock with keys of the cache as it was then: usable only if no erasure, retention
+                    // or lease change cleared it since (each clears under this lock, so none can come between here and
+                    // the commit).
+                    var ahead = batches[i].ProtectedAhead is { } protectedAhead && protectedAhead.Generation == generation ? protectedAhead.Leaves : null;
+                    for (var j = 0; j < leaves.Count; j++)
                     {
+                        var leaf = leaves[j];
                         if (!seen.Add(leaf.Summary.Id) || stored.Contains(leaf.Summary.Id))
                         {
                             continue;
                         }
 
-                        batch.Add(Protect(leaf, batch, keys, erased));
+                        batch.Add(ahead?[j] ?? Protect(leaf, batch, keys, erased));
                         counts[i]++;
                     }
                 }
@@ -610,6 +618,87 @@ internal sealed partial class AuditLog : IDisposable
 
         return counts;
     }
+
+    /// <summary>
+    /// Seals, on the caller's thread and before it waits for the append lock, the leaves whose subject needs no store
+    /// access: no subject at all, or one whose key the cache holds and whose newest erasure (if any) the record
+    /// postdates; their leaf hashes too. Appends are serialised, so work done here runs beside another batch's commit
+    /// instead of inside it. The rest (new subjects, records an erasure overtook) are protected under the lock as
+    /// before. Null when nothing was sealed ahead.
+    /// </summary>
+    private ProtectedAhead? ProtectAhead(IReadOnlyList<PendingLeaf> leaves)
+    {
+        // Read before the cache: a clear after this point changes it, and the commit then seals these leaves again.
+        var generation = _subjectKeys.Generation;
+        PendingLeaf?[]? sealedLeaves = null;
+        Dictionary<SubjectCacheKey, CachedSubject>? subjects = null;
+        Span<byte> cached = stackalloc byte[SubjectKeyring.DataKeyBytes];
+        try
+        {
+            for (var i = 0; i < leaves.Count; i++)
+            {
+                var leaf = leaves[i];
+                if (leaf.Layout is not { } layout)
+                {
+                    continue;
+                }
+
+                var principal = leaf.Summary.Principal;
+                AesGcm? dataKey = null;
+                long? subjectId = null;
+                PlainSubject? subject = null;
+                if (principal is not null || layout.ClientIp is not null)
+                {
+                    var tenant = leaf.Summary.Tenant ?? "";
+                    var cacheKey = principal is not null
+                        ? new SubjectCacheKey(true, principal, tenant)
+                        : new SubjectCacheKey(false, layout.ClientIp!, tenant);
+                    subjects ??= [];
+                    if (!subjects.TryGetValue(cacheKey, out var known))
+                    {
+                        known = _subjectKeys.TryGet(cacheKey, cached, out var id, out var erasedAt)
+                            ? new CachedSubject(SubjectKeyring.CreateCipher(cached), id, erasedAt)
+                            : new CachedSubject(null, 0, null);
+                        CryptographicOperations.ZeroMemory(cached);
+                        subjects[cacheKey] = known;
+                    }
+
+                    if (known.Cipher is null
+                        || (known.ErasedAt is { } erasedAtTime && leaf.Summary.Time.ToUnixTimeMilliseconds() <= erasedAtTime.ToUnixTimeMilliseconds()))
+                    {
+                        continue;
+                    }
+
+                    dataKey = known.Cipher;
+                    subjectId = known.Id;
+                    subject = new PlainSubject(principal, layout.ClientIp, layout.SubjectDetails);
+                }
+
+                var bytes = SubjectProtector.Protect(leaf.Bytes, layout, leaf.Summary.Id, subject, dataKey);
+                var protectedLeaf = new PendingLeaf(bytes, leaf.Summary with { Principal = null }) { SubjectId = subjectId };
+                _ = protectedLeaf.Hash;
+                (sealedLeaves ??= new PendingLeaf?[leaves.Count])[i] = protectedLeaf;
+            }
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(cached);
+            if (subjects is not null)
+            {
+                foreach (var known in subjects.Values)
+                {
+                    known.Cipher?.Dispose();
+                }
+            }
+        }
+
+        return sealedLeaves is null ? null : new ProtectedAhead(sealedLeaves, generation);
+    }
+
+    /// <summary>Leaves sealed ahead of the lock (null where not), with the cache generation their keys came from.</summary>
+    private sealed record ProtectedAhead(PendingLeaf?[] Leaves, long Generation);
+
+    private readonly record struct CachedSubject(AesGcm? Cipher, long Id, DateTimeOffset? ErasedAt);
 
     /// <param name="keys">Subjects already resolved in this batch: a batch is mostly a few subjects, so each costs one
     /// blind-index HMAC, one tombstone lookup, one subject lookup and one key unwrap per batch, not per record.</param>

@@ -27,7 +27,7 @@ internal static class SubjectProtector
     // Record ids are at most this long (LeafSummary.MaxIdLength); the writer's own ids are GUIDs.
     private const int LeafSummaryMaxIdLength = Edge.Audit.Records.LeafSummary.MaxIdLength;
 
-    // One writer and buffer per thread: appends are serialised, so this is one of each in practice.
+    // One writer and buffer per thread: leaves are sealed on ingest threads (ahead of the append lock) and under it.
     [ThreadStatic] private static ArrayBufferWriter<byte>? t_output;
     [ThreadStatic] private static Utf8JsonWriter? t_writer;
     [ThreadStatic] private static ArrayBufferWriter<byte>? t_pad;

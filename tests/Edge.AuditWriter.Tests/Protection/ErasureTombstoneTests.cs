@@ -136,6 +136,36 @@ public sealed class ErasureTombstoneTests
     }
 
     [Fact]
+    public async Task AppendAsync_SealedAheadWithACachedKeyThenErasedBeforeItsCommit_SealedAgainUnderTheNewKey()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var log = writer.Services.GetRequiredService<AuditLog>();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        (await writer.IngestAsync([Leaf("first", "acme", Erased, ErasedIp, DateTimeOffset.UtcNow)], 1)).EnsureSuccessStatusCode();
+        var oldKey = log.DataKey(Assert.Single(ErasureTests.SubjectKeys(writer.StorePath, log.Keyring.BlindPrincipal(Erased))).Id)!;
+        var bytes = Leaf("later", "acme", Erased, ErasedIp, DateTimeOffset.UtcNow.AddSeconds(5));
+        var later = new PendingLeaf(bytes, LeafSummary.TryParse(bytes, out var layout, out _)!) { Layout = layout };
+
+        Task<ErasureResult> erasure;
+        Task<int> append;
+        using (await log.HoldAppendsAsync())
+        {
+            // The erasure waits for the lock first; the batch is sealed with the cached (soon deleted) key, then waits.
+            erasure = log.EraseAsync(Erased, null, "dpo", CancellationToken.None);
+            append = log.AppendAsync([later], CancellationToken.None);
+            Assert.False(append.IsCompleted);
+        }
+
+        await erasure;
+        Assert.Equal(1, await append);
+        var record = Assert.Single(await ErasureTests.RecordsAsync(dpo, "id=later"));
+        Assert.Equal(Erased, Subject(record).GetProperty("principal").GetString());
+        var leaf = Convert.FromBase64String(record.GetProperty("leaf").GetString()!);
+        Assert.Null(SubjectProtector.Reveal(leaf, "later", oldKey).Principal);
+        Assert.Equal(Convert.ToBase64String(Rfc9162.LeafHash(leaf)), record.GetProperty("leafHash").GetString());
+    }
+
+    [Fact]
     public async Task Ingest_AfterWriterRestart_TombstoneStillErasesOlderRecordsOnArrival()
     {
         await using var writer = await WriterFixture.StartAsync();
