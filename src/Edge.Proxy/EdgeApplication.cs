@@ -33,6 +33,7 @@ public static class EdgeApplication
 
         var host = builder.AddEdgeHostOptions();
         AllowedHosts.AddTo(builder);
+        HeaderValues.AddTo(builder);
         ManagementAccess.AddTo(builder, host);
         builder.AddEdgeObservability();
         builder.Services.AddEdgeRedis(host);

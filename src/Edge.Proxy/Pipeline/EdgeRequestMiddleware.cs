@@ -53,7 +53,7 @@ internal sealed class EdgeRequestMiddleware(
 
         // Forwarding headers: the edge writes these itself (ForwardingHeadersTransform); a direct client's copies are forgeries.
         // URL and method override headers: the backend must act on the request line the edge checked.
-        request.HasUnderscoreHeaderName = StripClientHeaders(context.Request.Headers, options.IdentityHeaderPrefix, stripForwarding: !client.ViaTrustedProxy);
+        (request.HasUnderscoreHeaderName, var invalidHeaderValue) = StripClientHeaders(context.Request.Headers, options.IdentityHeaderPrefix, stripForwarding: !client.ViaTrustedProxy);
 
         // The backend and the client see the same id, and it is the audit record's id.
         context.Request.Headers[RequestIdHeader] = request.RequestId;
@@ -80,6 +80,12 @@ internal sealed class EdgeRequestMiddleware(
             if (RequestFraming.Check(context.Request) is { } framing)
             {
                 await decisions.DenyAsync(context, EdgeStepName, framing);
+            }
+
+            // Found by the same pass that stripped the client's identity headers: a value the backend could read differently.
+            else if (invalidHeaderValue)
+            {
+                await decisions.DenyAsync(context, EdgeStepName, HeaderValues.Denial);
             }
 
             // A banned client is refused before anything else looks at its request (and before the rate limiter
@@ -241,14 +247,16 @@ internal sealed class EdgeRequestMiddleware(
         });
 
     /// <summary>Removes the headers only the edge may set; returns whether any client header name contains '_'.</summary>
-    private static bool StripClientHeaders(IHeaderDictionary headers, string identityPrefix, bool stripForwarding)
+    private static (bool Underscore, bool InvalidValue) StripClientHeaders(IHeaderDictionary headers, string identityPrefix, bool stripForwarding)
     {
         // One pass over the pairs: Kestrel's IHeaderDictionary.Keys builds a HashSet of every name on each call.
         List<string>? spoofed = null;
         var underscore = false;
+        var invalidValue = false;
         foreach (var header in headers)
         {
             underscore |= header.Key.Contains('_', StringComparison.Ordinal);
+            invalidValue |= !HeaderValues.AreValid(header.Value);
             // '_' counts as '-': backends that map X_Edge_Tenant to X-Edge-Tenant (CGI, some nginx setups) must not see it.
             // X_Request_Id too: the edge sets X-Request-Id (signed into the identity headers), and a CGI-style backend
             // reads both spellings as HTTP_X_REQUEST_ID, so the client's copy could stand in for the edge's.
@@ -263,7 +271,7 @@ internal sealed class EdgeRequestMiddleware(
 
         if (spoofed is null)
         {
-            return underscore;
+            return (underscore, invalidValue);
         }
 
         foreach (var name in spoofed)
@@ -271,6 +279,6 @@ internal sealed class EdgeRequestMiddleware(
             headers.Remove(name);
         }
 
-        return underscore;
+        return (underscore, invalidValue);
     }
 }

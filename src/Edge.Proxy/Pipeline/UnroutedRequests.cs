@@ -38,6 +38,10 @@ internal sealed class UnroutedRequests(ClientAddressResolver clientAddresses, Ed
             {
                 await decisions.DenyAsync(context, EdgeRequestMiddleware.EdgeStepName, framing);
             }
+            else if (HeaderValues.Check(context.Request.Headers) is { } header)
+            {
+                await decisions.DenyAsync(context, EdgeRequestMiddleware.EdgeStepName, header);
+            }
             else if (threat.CheckBeforeSteps(context, request) is { } blocked)
             {
                 await decisions.DenyAsync(context, IEdgeThreatGate.StepName, blocked);

@@ -1,0 +1,68 @@
+using System.Buffers;
+using System.Text;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Primitives;
+
+namespace Edge.Proxy.Pipeline;
+
+/// <summary>
+/// Request header values with a character RFC 9110 does not allow there (a control character other than tab) or with
+/// bytes outside ASCII (obs-text), refused with 400 <c>header_invalid</c> before any step runs and before anything is
+/// forwarded. Kestrel's own decoder accepted valid UTF-8 and control characters other than NUL, CR and LF, and refused
+/// any other byte with a bare 400 (no problem+json, no record); the forwarder's HttpClient then refused to send the
+/// UTF-8 ones, so the client got <c>502 backend_unavailable</c> for its own header and the record blamed the backend,
+/// while the control characters reached the backend. Kestrel now decodes every header value as Latin-1
+/// (<see cref="AddTo"/>: one char per byte, nothing refused or changed) and the edge decides here, with one answer and
+/// one record for all of them. Never forwarded: a legacy backend's decoder (UTF-8, Latin-1 or a C library's) could read
+/// another value than the one the steps checked. Envoy refuses these too.
+/// </summary>
+internal static class HeaderValues
+{
+    public const string ReasonCode = "header_invalid";
+
+    public static readonly EdgeDenial Denial = new(StatusCodes.Status400BadRequest, ReasonCode, "Header invalid",
+        "Request header values may hold visible ASCII characters, spaces and tabs only; send other text encoded (RFC 8187 or percent-encoding).")
+    {
+        Reason = ReasonCode + ":character",
+    };
+
+    // RFC 9110 §5.5 field-vchar (VCHAR), SP and HTAB; obs-text is left out on purpose.
+    private static readonly SearchValues<char> Allowed = SearchValues.Create("\t !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~");
+
+    /// <summary>Makes Kestrel hand every request header value to the edge as Latin-1 instead of refusing non-ASCII bytes itself.</summary>
+    public static void AddTo(WebApplicationBuilder builder) =>
+        builder.Services.Configure<KestrelServerOptions>(static options => options.RequestHeaderEncodingSelector = static _ => Encoding.Latin1);
+
+    /// <summary>True when every value holds only characters a field value allows (vectorised; one scan per value).</summary>
+    public static bool AreValid(StringValues values)
+    {
+        if (values.Count == 1)
+        {
+            return !values[0].AsSpan().ContainsAnyExcept(Allowed);
+        }
+
+        foreach (var value in values)
+        {
+            if (value.AsSpan().ContainsAnyExcept(Allowed))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The refusal for a request with a header value that is not <see cref="AreValid"/>, or null.</summary>
+    public static EdgeDenial? Check(IHeaderDictionary headers)
+    {
+        foreach (var header in headers)
+        {
+            if (!AreValid(header.Value))
+            {
+                return Denial;
+            }
+        }
+
+        return null;
+    }
+}
