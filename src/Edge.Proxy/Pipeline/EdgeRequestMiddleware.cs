@@ -201,6 +201,8 @@ internal sealed class EdgeRequestMiddleware(
                 (EdgeBodyBufferingTransform.BodyTimeoutCode, "Body timeout", "The request body arrived too slowly."),
             (ForwarderError.RequestBodyClient, _) => ("body_invalid", "Body invalid", "The request body could not be read from the client."),
             (_, StatusCodes.Status504GatewayTimeout) => ("backend_timeout", "Backend timeout", "The backend did not answer in time."),
+            // The backend answered, with a header the edge cannot send on (a control character in its value).
+            (ForwarderError.ResponseHeaders, _) => ("backend_response_invalid", "Backend response invalid", "The backend's response could not be passed on."),
             _ => ("backend_unavailable", "Backend unavailable", "The backend could not be reached or did not answer."),
         };
 

@@ -29,9 +29,18 @@ internal static class HeaderValues
     // RFC 9110 §5.5 field-vchar (VCHAR), SP and HTAB; obs-text is left out on purpose.
     private static readonly SearchValues<char> Allowed = SearchValues.Create("\t !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~");
 
-    /// <summary>Makes Kestrel hand every request header value to the edge as Latin-1 instead of refusing non-ASCII bytes itself.</summary>
+    /// <summary>
+    /// Makes Kestrel hand every request header value to the edge as Latin-1 instead of refusing non-ASCII bytes itself,
+    /// and write response header values as Latin-1: the forwarder's HttpClient reads a backend's header bytes as Latin-1,
+    /// so a legacy backend's raw UTF-8 (a <c>Content-Disposition</c> file name) reaches the client byte for byte, where
+    /// Kestrel's ASCII-only writer turned the whole response into a 502.
+    /// </summary>
     public static void AddTo(WebApplicationBuilder builder) =>
-        builder.Services.Configure<KestrelServerOptions>(static options => options.RequestHeaderEncodingSelector = static _ => Encoding.Latin1);
+        builder.Services.Configure<KestrelServerOptions>(static options =>
+        {
+            options.RequestHeaderEncodingSelector = static _ => Encoding.Latin1;
+            options.ResponseHeaderEncodingSelector = static _ => Encoding.Latin1;
+        });
 
     /// <summary>True when every value holds only characters a field value allows (vectorised; one scan per value).</summary>
     public static bool AreValid(StringValues values)
