@@ -54,6 +54,20 @@ public sealed class Http2FramingTests : IAsyncLifetime
         Assert.DoesNotContain(forwarded.Headers!.Values.SelectMany(v => v), value => value.Contains("other.example", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("caf\u00e9")]
+    [InlineData("a\u0001b")]
+    public async Task Http2_HeaderValueWithNonAsciiByteOrControlCharacter_Returns400AndForwardsNothing(string value)
+    {
+        // HPACK carries raw bytes; Kestrel hands them to the edge as Latin-1 on HTTP/2 as on HTTP/1.1.
+        var path = "/open/h2-value-" + (int)value[^2];
+        var status = await SendAsync(
+            [(":method", "GET"), (":scheme", "http"), (":path", path), (":authority", "edge.example"), ("x-note", value)], null);
+
+        Assert.Equal(400, status);
+        Assert.DoesNotContain(_backend.Received, e => e.RequestMessage?.Path == path);
+    }
+
     /// <summary>Sends one request on stream 1 and returns its <c>:status</c> (0 when the stream was reset or the connection closed).</summary>
     private async Task<int> SendAsync(IReadOnlyList<(string Name, string Value)> headers, byte[]? body)
     {
@@ -69,8 +83,9 @@ public sealed class Http2FramingTests : IAsyncLifetime
             block.Add(0x00);
             block.Add((byte)name.Length);
             block.AddRange(Encoding.ASCII.GetBytes(name));
+            // Latin-1: one byte per char, so a test can send any byte in a value.
             block.Add((byte)value.Length);
-            block.AddRange(Encoding.ASCII.GetBytes(value));
+            block.AddRange(Encoding.Latin1.GetBytes(value));
         }
 
         var request = new List<byte>(Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
