@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
@@ -11,35 +10,15 @@ namespace Edge.FunctionalTests.Hostile;
 /// client. The request's record was written when the response started, so it says 200; the audit trail must also say
 /// that the body was cut short.
 /// </summary>
-public sealed class BackendBreakTests : IAsyncLifetime
+public sealed class BackendBreakTests : RawBackendEdgeTests
 {
-    private readonly TcpListener _backend = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource _stop = new();
-    private EdgeHost _edge = null!;
-
-    public async Task InitializeAsync()
-    {
-        _backend.Start();
-        _ = ServeAsync(_stop.Token);
-        var port = ((IPEndPoint)_backend.LocalEndpoint).Port;
-        _edge = await EdgeHost.StartAsync(ProxyJson.Create($"http://127.0.0.1:{port}/", new Dictionary<string, object> { ["legacy"] = ProxyJson.Route("/legacy/{**rest}") }));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _edge.DisposeAsync();
-        await _stop.CancelAsync();
-        _backend.Stop();
-        _stop.Dispose();
-    }
-
     [Fact]
     public async Task BackendClosesMidBody_RequestRecordKeepsStatusAndAnIncompleteRecordNamesTheRequest()
     {
-        var complete = await RawHttp.SendAsync(_edge.ProxyPort, "GET /legacy/complete HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        var complete = await RawHttp.SendAsync(Edge.ProxyPort, "GET /legacy/complete HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         try
         {
-            await RawHttp.SendAsync(_edge.ProxyPort, "GET /legacy/broken HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            await RawHttp.SendAsync(Edge.ProxyPort, "GET /legacy/broken HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         }
         catch (IOException)
         {
@@ -60,7 +39,7 @@ public sealed class BackendBreakTests : IAsyncLifetime
 
     private async Task<(List<JsonElement> Requests, List<JsonElement> Incomplete)> RecordsAsync(Func<List<JsonElement>, bool> done)
     {
-        var path = Path.Combine(_edge.Directory, "audit-decisions.ndjson");
+        var path = Path.Combine(Edge.Directory, "audit-decisions.ndjson");
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
         List<JsonElement> records = [];
         while (DateTime.UtcNow < deadline)
@@ -91,25 +70,7 @@ public sealed class BackendBreakTests : IAsyncLifetime
             records.Where(r => r.GetProperty("type").GetString() == "dev.edge.audit.response.incomplete.v1").ToList());
     }
 
-    private async Task ServeAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            TcpClient client;
-            try
-            {
-                client = await _backend.AcceptTcpClientAsync(cancellationToken);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            _ = AnswerAsync(client, cancellationToken);
-        }
-    }
-
-    private static async Task AnswerAsync(TcpClient client, CancellationToken cancellationToken)
+    protected override async Task AnswerAsync(TcpClient client, CancellationToken cancellationToken)
     {
         using (client)
         {

@@ -1,7 +1,5 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using System.Text.Json;
 using Edge.Testing;
 
 namespace Edge.FunctionalTests.Hostile;
@@ -12,29 +10,9 @@ namespace Edge.FunctionalTests.Hostile;
 /// whole answer into <c>502 backend_unavailable</c>; the edge now passes such bytes on unchanged, as nginx and Envoy do,
 /// and answers a control character with <c>502 backend_response_invalid</c>, which its record says.
 /// </summary>
-public sealed class BackendHeaderTests : IAsyncLifetime
+public sealed class BackendHeaderTests : RawBackendEdgeTests
 {
     private static readonly byte[] Utf8Name = Encoding.UTF8.GetBytes("attachment; filename=\"caf\u00e9 \u2615.pdf\"");
-
-    private readonly TcpListener _backend = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource _stop = new();
-    private EdgeHost _edge = null!;
-
-    public async Task InitializeAsync()
-    {
-        _backend.Start();
-        _ = ServeAsync(_stop.Token);
-        var port = ((IPEndPoint)_backend.LocalEndpoint).Port;
-        _edge = await EdgeHost.StartAsync(ProxyJson.Create($"http://127.0.0.1:{port}/", new Dictionary<string, object> { ["legacy"] = ProxyJson.Route("/legacy/{**rest}") }));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _edge.DisposeAsync();
-        await _stop.CancelAsync();
-        _backend.Stop();
-        _stop.Dispose();
-    }
 
     [Theory]
     [InlineData("/legacy/utf8")]
@@ -51,11 +29,11 @@ public sealed class BackendHeaderTests : IAsyncLifetime
     [Fact]
     public async Task BackendHeaderWithControlCharacter_Returns502BackendResponseInvalidAndTheRecordSaysIt()
     {
-        var response = await RawHttp.SendAsync(_edge.ProxyPort, "GET /legacy/ctl HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        var response = await RawHttp.SendAsync(Edge.ProxyPort, "GET /legacy/ctl HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 
         Assert.Equal(502, response.Status);
         Assert.Equal("backend_response_invalid", response.ProblemCode());
-        var record = await RecordAsync(response.Header("X-Request-Id")!);
+        var record = await Edge.LocalAuditDataAsync(response.Header("X-Request-Id")!);
         Assert.Equal((502, "allow", "backend_response_invalid"), (record.GetProperty("status").GetInt32(),
             record.GetProperty("decision").GetString(), record.GetProperty("reason").GetString()));
     }
@@ -64,7 +42,7 @@ public sealed class BackendHeaderTests : IAsyncLifetime
     {
         using var client = new TcpClient();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        await client.ConnectAsync("127.0.0.1", _edge.ProxyPort, timeout.Token);
+        await client.ConnectAsync("127.0.0.1", Edge.ProxyPort, timeout.Token);
         var stream = client.GetStream();
         await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), timeout.Token);
         using var all = new MemoryStream();
@@ -72,50 +50,7 @@ public sealed class BackendHeaderTests : IAsyncLifetime
         return all.ToArray();
     }
 
-    private async Task<JsonElement> RecordAsync(string requestId)
-    {
-        var file = Path.Combine(_edge.Directory, "audit-decisions.ndjson");
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (File.Exists(file))
-            {
-                await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                using var reader = new StreamReader(stream);
-                while (await reader.ReadLineAsync() is { } line)
-                {
-                    if (line.EndsWith('}') && JsonDocument.Parse(line).RootElement is var record && record.GetProperty("id").GetString() == requestId)
-                    {
-                        return record.GetProperty("data").Clone();
-                    }
-                }
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"no audit record for {requestId}");
-    }
-
-    private async Task ServeAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            TcpClient client;
-            try
-            {
-                client = await _backend.AcceptTcpClientAsync(cancellationToken);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            _ = AnswerAsync(client, cancellationToken);
-        }
-    }
-
-    private static async Task AnswerAsync(TcpClient client, CancellationToken cancellationToken)
+    protected override async Task AnswerAsync(TcpClient client, CancellationToken cancellationToken)
     {
         using (client)
         {

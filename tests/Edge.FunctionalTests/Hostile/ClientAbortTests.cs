@@ -15,17 +15,14 @@ namespace Edge.FunctionalTests.Hostile;
 /// </summary>
 public sealed class ClientAbortTests : IAsyncLifetime
 {
-    private readonly TcpListener _backend = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource _stop = new();
+    private TcpBackend _backend = null!;
     private readonly ConcurrentDictionary<string, TaskCompletionSource<string>> _arrived = new();
     private EdgeHost _edge = null!;
 
     public async Task InitializeAsync()
     {
-        _backend.Start();
-        _ = ServeAsync(_stop.Token);
-        var port = ((IPEndPoint)_backend.LocalEndpoint).Port;
-        _edge = await EdgeHost.StartAsync(ProxyJson.Create($"http://127.0.0.1:{port}/", new Dictionary<string, object>
+        _backend = TcpBackend.Start(HoldAsync);
+        _edge = await EdgeHost.StartAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
         {
             ["legacy"] = ProxyJson.Route("/legacy/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" }),
         }));
@@ -34,9 +31,7 @@ public sealed class ClientAbortTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await _edge.DisposeAsync();
-        await _stop.CancelAsync();
-        _backend.Stop();
-        _stop.Dispose();
+        await _backend.DisposeAsync();
     }
 
     [Theory]
@@ -124,24 +119,6 @@ public sealed class ClientAbortTests : IAsyncLifetime
         }
 
         throw new TimeoutException($"no incomplete-response record for {requestId} within 15 s");
-    }
-
-    private async Task ServeAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            TcpClient client;
-            try
-            {
-                client = await _backend.AcceptTcpClientAsync(cancellationToken);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            _ = HoldAsync(client, cancellationToken);
-        }
     }
 
     /// <summary>

@@ -1,0 +1,30 @@
+using System.Net.Sockets;
+using Edge.Testing;
+
+namespace Edge.FunctionalTests.Hostile;
+
+/// <summary>
+/// An edge with one route, <c>/legacy/{**rest}</c>, in front of a raw TCP backend whose answers the test class writes
+/// (<see cref="AnswerAsync"/>): a legacy backend that breaks HTTP in a way no test server would.
+/// </summary>
+public abstract class RawBackendEdgeTests : IAsyncLifetime
+{
+    private TcpBackend _backend = null!;
+
+    protected EdgeHost Edge { get; private set; } = null!;
+
+    /// <summary>Answers one backend connection (and disposes it).</summary>
+    protected abstract Task AnswerAsync(TcpClient client, CancellationToken cancellationToken);
+
+    public async Task InitializeAsync()
+    {
+        _backend = TcpBackend.Start(AnswerAsync);
+        Edge = await EdgeHost.StartAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["legacy"] = ProxyJson.Route("/legacy/{**rest}") }));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Edge.DisposeAsync();
+        await _backend.DisposeAsync();
+    }
+}

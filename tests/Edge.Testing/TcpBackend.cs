@@ -1,0 +1,55 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Edge.Testing;
+
+/// <summary>
+/// A loopback TCP listener that hands every accepted connection to the test's own answer, for backends no HTTP server
+/// would play: raw header bytes, a body cut short, a reset, a request that is never answered.
+/// </summary>
+public sealed class TcpBackend : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Func<TcpClient, CancellationToken, Task> _answer;
+
+    private TcpBackend(Func<TcpClient, CancellationToken, Task> answer) => _answer = answer;
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    public string Url => $"http://127.0.0.1:{Port}/";
+
+    /// <summary>Listens on a free loopback port; <paramref name="answer"/> owns each connection (and disposes it).</summary>
+    public static TcpBackend Start(Func<TcpClient, CancellationToken, Task> answer)
+    {
+        var backend = new TcpBackend(answer);
+        backend._listener.Start();
+        _ = backend.AcceptAsync(backend._stop.Token);
+        return backend;
+    }
+
+    private async Task AcceptAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync(cancellationToken);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                return;
+            }
+
+            _ = _answer(client, cancellationToken);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        _stop.Dispose();
+    }
+}
