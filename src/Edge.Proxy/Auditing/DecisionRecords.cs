@@ -44,10 +44,18 @@ internal static class DecisionRecords
             SignatureScheme = signature?.Scheme,
             SignatureResult = signature?.Result,
             BytesIn = body?.Body.Length ?? context.Request.ContentLength,
-            BytesOut = context.Response.ContentLength,
+            BytesOut = SendsNoContent(context, status) ? 0 : context.Response.ContentLength,
             LatencyMs = (time.GetUtcNow() - request.StartedAt).TotalMilliseconds,
             TraceId = EdgeTraceContext.TraceIdOf(context),
             BodyHash = body is null ? null : BodyHash.Compute(body.Body.Span),
         };
     }
+
+    /// <summary>
+    /// A response whose Content-Length describes a body it does not carry: a HEAD request's (the GET's length), a 304's
+    /// (the representation's) and a 1xx, 204 or 205 (none). The record says what the client got: no content bytes.
+    /// </summary>
+    private static bool SendsNoContent(HttpContext context, int status) =>
+        status is < StatusCodes.Status200OK or StatusCodes.Status204NoContent or StatusCodes.Status205ResetContent or StatusCodes.Status304NotModified
+        || HttpMethods.IsHead(context.Request.Method);
 }

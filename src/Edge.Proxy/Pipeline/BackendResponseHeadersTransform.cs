@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Transforms;
 
@@ -32,6 +33,14 @@ internal sealed class BackendResponseHeadersTransform : ResponseTransform
         foreach (var name in SoftwareHeaders)
         {
             headers.Remove(name);
+        }
+
+        // A 204 or 205 has no content (RFC 9110 §15.3.5-6), and Kestrel sends none: a legacy backend's Content-Length or
+        // body on one made Kestrel answer 500 with an empty body after the record had said 204. Envoy drops both too.
+        if (response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.ResetContent)
+        {
+            headers.ContentLength = null;
+            context.SuppressResponseBody = true;
         }
 
         if (response.RequestMessage is not { RequestUri: { } destination } request)
