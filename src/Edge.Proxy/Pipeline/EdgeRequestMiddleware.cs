@@ -143,7 +143,7 @@ internal sealed class EdgeRequestMiddleware(
                         }
                         else
                         {
-                            await WriteForwarderProblemAsync(context, failure.Error);
+                            await WriteForwarderProblemAsync(context, failure.Error, failure.Exception);
                         }
                     }
 
@@ -183,7 +183,7 @@ internal sealed class EdgeRequestMiddleware(
     /// YARP answers a backend it could not reach (or a request it could not send) with a bare status; the client gets
     /// the same status as problem+json, like every other answer of the edge.
     /// </summary>
-    private static Task WriteForwarderProblemAsync(HttpContext context, ForwarderError error)
+    private static Task WriteForwarderProblemAsync(HttpContext context, ForwarderError error, Exception? exception)
     {
         var status = context.Response.StatusCode;
         if (context.RequestAborted.IsCancellationRequested || status < StatusCodes.Status400BadRequest)
@@ -201,8 +201,11 @@ internal sealed class EdgeRequestMiddleware(
                 (EdgeBodyBufferingTransform.BodyTimeoutCode, "Body timeout", "The request body arrived too slowly."),
             (ForwarderError.RequestBodyClient, _) => ("body_invalid", "Body invalid", "The request body could not be read from the client."),
             (_, StatusCodes.Status504GatewayTimeout) => ("backend_timeout", "Backend timeout", "The backend did not answer in time."),
-            // The backend answered, with a header the edge cannot send on (a control character in its value).
-            (ForwarderError.ResponseHeaders, _) => ("backend_response_invalid", "Backend response invalid", "The backend's response could not be passed on."),
+            // The backend answered, with a header the edge cannot send on (a control character in its value), or with
+            // something that is not an HTTP response (a bad status line or header name, a head over HttpClient's limit).
+            (ForwarderError.ResponseHeaders, _) => BackendResponseInvalid,
+            (ForwarderError.Request, _) when exception is HttpRequestException { HttpRequestError: HttpRequestError.InvalidResponse or HttpRequestError.ConfigurationLimitExceeded } =>
+                BackendResponseInvalid,
             _ => ("backend_unavailable", "Backend unavailable", "The backend could not be reached or did not answer."),
         };
 
@@ -216,6 +219,9 @@ internal sealed class EdgeRequestMiddleware(
 
         return ProblemDetailsWriter.WriteAsync(context, status, code, title, detail);
     }
+
+    private static readonly (string Code, string Title, string Detail) BackendResponseInvalid =
+        ("backend_response_invalid", "Backend response invalid", "The backend's response could not be passed on.");
 
     /// <summary>
     /// Whether the streamed body failed because the client's connection ended mid-body (Kestrel closes it then, and says
