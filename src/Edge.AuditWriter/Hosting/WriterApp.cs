@@ -23,6 +23,10 @@ public static class WriterApp
             .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
             .WriteTo.Console(new RenderedCompactJsonFormatter()));
         builder.Services.Configure<WriterOptions>(builder.Configuration.GetSection("Writer"));
+        // A header value with a byte outside ASCII reaches the endpoints (as Latin-1, one char per byte) instead of
+        // Kestrel's bare 400: a key or token with one is answered 401 problem+json like any other wrong one.
+        builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(
+            static options => options.RequestHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new AuditLog(
             sp.GetRequiredService<IOptions<WriterOptions>>().Value, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AuditLog>>()));

@@ -425,6 +425,24 @@ public sealed class ReadEndpointsTests
     }
 
     [Theory]
+    [InlineData("X-Api-Key", "caf\u00e9-key-0123456789")]
+    [InlineData("Authorization", "Bearer \u00ff\u00fe")]
+    public async Task Records_CredentialWithNonAsciiBytes_401ProblemNotKestrelsBare400(string header, string value)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        // HttpClient sends non-ASCII header values only with an encoding: Latin-1, one byte per char.
+        using var client = new HttpClient(new SocketsHttpHandler { RequestHeaderEncodingSelector = static (_, _) => Encoding.Latin1 }) { BaseAddress = writer.BaseAddress };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/audit/records");
+        request.Headers.TryAddWithoutValidation(header, value);
+
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.False(string.IsNullOrEmpty(JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString()));
+    }
+
+    [Theory]
     [InlineData(null)]
     [InlineData("wrong-key")]
     public async Task Records_Unauthenticated_ChallengesWithTheApiKeyScheme(string? apiKey)
