@@ -36,7 +36,8 @@ internal sealed class BackendResponseHeadersTransform : ResponseTransform
         }
 
         // A 204 or 205 has no content (RFC 9110 §15.3.5-6), and Kestrel sends none: a legacy backend's Content-Length or
-        // body on one made Kestrel answer 500 with an empty body after the record had said 204. Envoy drops both too.
+        // body on one made Kestrel answer 500 with an empty body after the record had said 204. Dropped, as Traefik does
+        // (Envoy answers such a response with 502; a legacy backend behind it then fails).
         if (response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.ResetContent)
         {
             headers.ContentLength = null;

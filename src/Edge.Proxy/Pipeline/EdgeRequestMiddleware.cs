@@ -254,7 +254,10 @@ internal sealed class EdgeRequestMiddleware(
             Headers = new Dictionary<string, string> { ["Allow"] = MethodPolicy.AllowHeader(route) },
         });
 
-    /// <summary>Removes the headers only the edge may set; returns whether any client header name contains '_'.</summary>
+    /// <summary>
+    /// Removes the headers only the edge may set; returns whether any client header name contains '_' and whether any
+    /// value is not <see cref="HeaderValues.AreValid"/>.
+    /// </summary>
     private static (bool Underscore, bool InvalidValue) StripClientHeaders(IHeaderDictionary headers, string identityPrefix, bool stripForwarding)
     {
         // One pass over the pairs: Kestrel's IHeaderDictionary.Keys builds a HashSet of every name on each call.

@@ -14,7 +14,7 @@ namespace Edge.Proxy.Pipeline;
 /// while the control characters reached the backend. Kestrel now decodes every header value as Latin-1
 /// (<see cref="AddTo"/>: one char per byte, nothing refused or changed) and the edge decides here, with one answer and
 /// one record for all of them. Never forwarded: a legacy backend's decoder (UTF-8, Latin-1 or a C library's) could read
-/// another value than the one the steps checked. Envoy refuses these too.
+/// another value than the one the steps checked.
 /// </summary>
 internal static class HeaderValues
 {

@@ -8,7 +8,7 @@ namespace Edge.FunctionalTests.Hostile;
 /// A legacy backend that writes raw bytes into a response header value (a UTF-8 file name in
 /// <c>Content-Disposition</c>, a Latin-1 byte, a control character), or answers with something that is not HTTP.
 /// Kestrel's ASCII-only response writer turned the whole answer into <c>502 backend_unavailable</c>; the edge now passes
-/// such bytes on unchanged, as nginx and Envoy do, and answers what it cannot pass on with
+/// such bytes on unchanged, as nginx does, and answers what it cannot pass on with
 /// <c>502 backend_response_invalid</c> (not "could not be reached"), which its record says.
 /// </summary>
 public sealed class BackendHeaderTests : RawBackendEdgeTests
