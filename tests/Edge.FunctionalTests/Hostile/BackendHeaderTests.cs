@@ -64,9 +64,7 @@ public sealed class BackendHeaderTests : RawBackendEdgeTests
         using (client)
         {
             var stream = client.GetStream();
-            var buffer = new byte[8192];
-            var read = await stream.ReadAsync(buffer, cancellationToken);
-            var target = Encoding.ASCII.GetString(buffer, 0, read).Split(' ')[1];
+            var target = await ReadTargetAsync(stream, cancellationToken);
             byte[] value = target switch
             {
                 "/legacy/utf8" => Utf8Name,

@@ -53,9 +53,7 @@ public sealed class BackendNoContentTests : RawBackendEdgeTests
         using (client)
         {
             var stream = client.GetStream();
-            var buffer = new byte[8192];
-            var read = await stream.ReadAsync(buffer, cancellationToken);
-            var target = Encoding.ASCII.GetString(buffer, 0, read).Split(' ')[1];
+            var target = await ReadTargetAsync(stream, cancellationToken);
             var answer = target switch
             {
                 "/legacy/204-body" => "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello",

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Text;
 using Edge.Testing;
 
 namespace Edge.FunctionalTests.Hostile;
@@ -15,6 +16,14 @@ public abstract class RawBackendEdgeTests : IAsyncLifetime
 
     /// <summary>Answers one backend connection (and disposes it).</summary>
     protected abstract Task AnswerAsync(TcpClient client, CancellationToken cancellationToken);
+
+    /// <summary>Reads the forwarded request's head (one read: the edge sends it in one piece) and returns its target.</summary>
+    protected static async Task<string> ReadTargetAsync(NetworkStream stream, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[8192];
+        var read = await stream.ReadAsync(buffer, cancellationToken);
+        return Encoding.ASCII.GetString(buffer, 0, read).Split(' ')[1];
+    }
 
     public async Task InitializeAsync()
     {
