@@ -643,16 +643,11 @@ internal sealed partial class AuditLog : IDisposable
                     continue;
                 }
 
-                var principal = leaf.Summary.Principal;
                 AesGcm? dataKey = null;
                 long? subjectId = null;
                 PlainSubject? subject = null;
-                if (principal is not null || layout.ClientIp is not null)
+                if (SubjectKeyOf(leaf, layout) is { } cacheKey)
                 {
-                    var tenant = leaf.Summary.Tenant ?? "";
-                    var cacheKey = principal is not null
-                        ? new SubjectCacheKey(true, principal, tenant)
-                        : new SubjectCacheKey(false, layout.ClientIp!, tenant);
                     subjects ??= [];
                     if (!subjects.TryGetValue(cacheKey, out var known))
                     {
@@ -663,15 +658,14 @@ internal sealed partial class AuditLog : IDisposable
                         subjects[cacheKey] = known;
                     }
 
-                    if (known.Cipher is null
-                        || (known.ErasedAt is { } erasedAtTime && leaf.Summary.Time.ToUnixTimeMilliseconds() <= erasedAtTime.ToUnixTimeMilliseconds()))
+                    if (known.Cipher is null || MadeBeforeErasure(leaf, known.ErasedAt))
                     {
                         continue;
                     }
 
                     dataKey = known.Cipher;
                     subjectId = known.Id;
-                    subject = new PlainSubject(principal, layout.ClientIp, layout.SubjectDetails);
+                    subject = new PlainSubject(leaf.Summary.Principal, layout.ClientIp, layout.SubjectDetails);
                 }
 
                 var bytes = SubjectProtector.Protect(leaf.Bytes, layout, leaf.Summary.Id, subject, dataKey);
@@ -694,6 +688,19 @@ internal sealed partial class AuditLog : IDisposable
 
         return sealedLeaves is null ? null : new ProtectedAhead(sealedLeaves, generation);
     }
+
+    /// <summary>The leaf's subject: its principal, else its client IP, in its tenant; null when it has neither.</summary>
+    private static SubjectCacheKey? SubjectKeyOf(PendingLeaf leaf, in LeafLayout layout)
+    {
+        var tenant = leaf.Summary.Tenant ?? "";
+        return leaf.Summary.Principal is { } principal ? new SubjectCacheKey(true, principal, tenant)
+            : layout.ClientIp is { } clientIp ? new SubjectCacheKey(false, clientIp, tenant)
+            : null;
+    }
+
+    /// <summary>Made (by the edge's clock) at or before its subject's newest erasure: it must not get the subject's key.</summary>
+    private static bool MadeBeforeErasure(PendingLeaf leaf, DateTimeOffset? erasedAt) =>
+        erasedAt is { } erased && leaf.Summary.Time.ToUnixTimeMilliseconds() <= erased.ToUnixTimeMilliseconds();
 
     /// <summary>Leaves sealed ahead of the lock (null where not), with the cache generation their keys came from.</summary>
     private sealed record ProtectedAhead(PendingLeaf?[] Leaves, long Generation);
@@ -718,23 +725,19 @@ internal sealed partial class AuditLog : IDisposable
                 ?? throw new InvalidOperationException("A leaf parsed from its own bytes has a layout.");
         }
 
-        var principal = leaf.Summary.Principal;
-        var subject = principal is null && layout.ClientIp is null ? null : new PlainSubject(principal, layout.ClientIp, layout.SubjectDetails);
+        PlainSubject? subject = null;
         AesGcm? dataKey = null;
         long? subjectId = null;
-        if (subject is not null)
+        if (SubjectKeyOf(leaf, layout) is { } cacheKey)
         {
-            var tenant = leaf.Summary.Tenant ?? "";
-            var cacheKey = principal is not null
-                ? new SubjectCacheKey(true, principal, tenant)
-                : new SubjectCacheKey(false, layout.ClientIp!, tenant);
+            subject = new PlainSubject(leaf.Summary.Principal, layout.ClientIp, layout.SubjectDetails);
             if (!keys.TryGetValue(cacheKey, out var resolved))
             {
                 resolved = ResolveSubject(cacheKey, batch);
                 keys[cacheKey] = resolved;
             }
 
-            if (resolved.ErasedAt is { } erasedAt && leaf.Summary.Time.ToUnixTimeMilliseconds() <= erasedAt.ToUnixTimeMilliseconds())
+            if (MadeBeforeErasure(leaf, resolved.ErasedAt))
             {
                 // Made before its subject's erasure, delivered after it (an edge's spool backlog): stored as erasure leaves a
                 // record, sealed under a key that is never stored, with no subject link. Never the subject's current key,
