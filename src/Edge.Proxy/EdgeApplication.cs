@@ -34,6 +34,7 @@ public static class EdgeApplication
         var host = builder.AddEdgeHostOptions();
         AllowedHosts.AddTo(builder);
         HeaderValues.AddTo(builder);
+        ParserRejections.AddTo(builder);
         ManagementAccess.AddTo(builder, host);
         builder.AddEdgeObservability();
         builder.Services.AddEdgeRedis(host);
@@ -49,6 +50,7 @@ public static class EdgeApplication
         builder.Services.AddEdgeProxyConfig();
 
         var app = builder.Build();
+        ParserRejections.Subscribe(app);
         app.UseEdgeManagementPortFilter(host);
         app.MapEdgeManagementEndpoints(host);
         app.MapEdgeApprovals();

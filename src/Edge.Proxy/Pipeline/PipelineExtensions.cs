@@ -14,6 +14,7 @@ internal static class PipelineExtensions
         services.AddSingleton<ITransformFactory, EdgeStepTransformFactory>();
         services.AddSingleton<ClientAddressResolver>();
         services.AddSingleton<UnroutedRequests>();
+        services.AddSingleton<ParserRejections>();
         services.AddSingleton<BackendPathRouting>();
         services.AddSingleton<ITransformProvider, ForwardingHeadersTransformProvider>();
         // Before AddReverseProxy, whose TryAdd then keeps this one.

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 
 namespace Edge.Proxy.Pipeline;
@@ -23,39 +24,55 @@ internal static class ProblemDetailsWriter
         context.Response.ContentType = ContentType;
         context.Response.Headers.CacheControl = "no-store";
 
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartObject();
-            json.WriteString("type", TypePrefix + code);
-            json.WriteString("title", title);
-            json.WriteNumber("status", status);
-            if (detail is not null)
-            {
-                json.WriteString("detail", detail);
-            }
-
-            json.WriteString("code", code);
-            json.WriteString("instance", context.Request.Path.Value);
-            json.WriteString("requestId", context.GetEdgeRequest()?.RequestId ?? context.TraceIdentifier);
-            if (extensions is not null)
-            {
-                foreach (var (name, value) in extensions)
-                {
-                    json.WriteString(name, value);
-                }
-            }
-
-            if (errors is not null)
-            {
-                WriteErrors(json, errors);
-            }
-
-            json.WriteEndObject();
-        }
-
+        var buffer = new ArrayBufferWriter<byte>(256);
+        Write(buffer, status, code, title, detail, context.Request.Path.Value, context.GetEdgeRequest()?.RequestId ?? context.TraceIdentifier, errors, extensions);
         context.Response.ContentLength = buffer.WrittenCount;
         await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+    }
+
+    /// <summary>The problem+json body alone, for an answer written without an <see cref="HttpContext"/> (<see cref="ParserRejections"/>).</summary>
+    public static void Write(
+        IBufferWriter<byte> buffer,
+        int status,
+        string code,
+        string title,
+        string? detail,
+        string? instance,
+        string requestId,
+        IReadOnlyList<EdgeProblemError>? errors = null,
+        IReadOnlyList<KeyValuePair<string, string>>? extensions = null)
+    {
+        using var json = new Utf8JsonWriter(buffer);
+        json.WriteStartObject();
+        json.WriteString("type", TypePrefix + code);
+        json.WriteString("title", title);
+        json.WriteNumber("status", status);
+        if (detail is not null)
+        {
+            json.WriteString("detail", detail);
+        }
+
+        json.WriteString("code", code);
+        if (instance is not null)
+        {
+            json.WriteString("instance", instance);
+        }
+
+        json.WriteString("requestId", requestId);
+        if (extensions is not null)
+        {
+            foreach (var (name, value) in extensions)
+            {
+                json.WriteString(name, value);
+            }
+        }
+
+        if (errors is not null)
+        {
+            WriteErrors(json, errors);
+        }
+
+        json.WriteEndObject();
     }
 
     public static async Task WriteAsync(HttpContext context, EdgeDenial denial)

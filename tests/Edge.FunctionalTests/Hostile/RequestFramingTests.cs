@@ -5,7 +5,8 @@ namespace Edge.FunctionalTests.Hostile;
 /// <summary>
 /// HTTP/1.x framing sent byte for byte (HttpClient would normalise it) to a real Kestrel edge in front of WireMock: what
 /// two parsers could read differently is refused with 400 <c>request_framing_invalid</c> and the connection closed,
-/// before any step and without a byte forwarded; what Kestrel's parser refuses gets its bare 400 and a close; what is
+/// before any step and without a byte forwarded; what Kestrel's parser refuses gets 400 problem+json and a close
+/// (<see cref="ParserRefusalTests"/>); what is
 /// accepted reaches the backend re-framed, so the backend never parses the client's framing.
 /// </summary>
 public sealed class RequestFramingTests(HostileEdge fixture) : IClassFixture<HostileEdge>
@@ -114,13 +115,14 @@ public sealed class RequestFramingTests(HostileEdge fixture) : IClassFixture<Hos
 
     [Theory]
     [MemberData(nameof(ParserRefusals))]
-    public async Task AnyRoute_FramingKestrelRefuses_Returns400ClosesAndForwardsNothing(string name, string request)
+    public async Task AnyRoute_FramingKestrelRefuses_Returns400ProblemJsonClosesAndForwardsNothing(string name, string request)
     {
         var calls = fixture.BackendCalls("/open/parser-");
 
         var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, request);
 
         Assert.True(response.Status == 400, $"{name}: got {response.Status}");
+        Assert.Equal("application/problem+json", response.Header("Content-Type"));
         Assert.Equal("close", response.Header("Connection"));
         Assert.Equal(calls, fixture.BackendCalls("/open/parser-"));
     }

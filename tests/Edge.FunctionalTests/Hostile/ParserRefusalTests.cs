@@ -1,0 +1,100 @@
+using System.Text;
+using System.Text.Json;
+using Edge.Testing;
+using Microsoft.AspNetCore.Hosting;
+
+namespace Edge.FunctionalTests.Hostile;
+
+/// <summary>
+/// Requests Kestrel's parser refuses before the edge's middleware runs, sent byte for byte to a real Kestrel edge: each
+/// gets the same problem+json every other refusal gets (a stable code, the request id in the header and the body), the
+/// connection closed, nothing forwarded, and an audit record with no route that says what the client got.
+/// </summary>
+public sealed class ParserRefusalTests(HostileEdge fixture) : IClassFixture<HostileEdge>
+{
+    public static TheoryData<string, string, int, string> Refusals() => new()
+    {
+        { "NUL in a header value", "GET /open/kp-nul HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n", 400, "header_invalid:syntax" },
+        { "CR in a header value", "GET /open/kp-cr HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", 400, "header_invalid:syntax" },
+        { "space before the colon", "GET /open/kp-space HTTP/1.1\r\nHost: x\r\nX-A : 1\r\n\r\n", 400, "header_invalid:syntax" },
+        { "obs-fold", "GET /open/kp-fold HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n", 400, "header_invalid:syntax" },
+        { "%00 in the path", "GET /open/kp-%00 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "request_line_invalid:target" },
+        { "not a request line", "HELLO\r\n\r\n", 400, "request_line_invalid:syntax" },
+        { "no Host", "GET /open/kp-nohost HTTP/1.1\r\n\r\n", 400, "host_invalid:host" },
+        { "two Hosts", "GET /open/kp-twohosts HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400, "host_invalid:host" },
+        { "absolute-form authority other than Host", "GET http://other.example/open/kp-absolute HTTP/1.1\r\nHost: x\r\n\r\n", 400, "host_invalid:host" },
+        { "repeated Content-Length", "POST /open/kp-cl HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 400, "request_framing_invalid:content_length" },
+        { "unknown final coding", "POST /open/kp-te HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n", 400, "request_framing_invalid:transfer_coding" },
+        { "HTTP/1.0 body without a length", "POST /open/kp-http10 HTTP/1.0\r\nHost: x\r\n\r\nhello", 400, "request_framing_invalid:length_required" },
+        { "request line over the limit", $"GET /open/kp-{new string('a', 9000)} HTTP/1.1\r\nHost: x\r\n\r\n", 414, "request_line_too_long:limit" },
+        { "header block over the limit", $"GET /open/kp-big HTTP/1.1\r\nHost: x\r\nX-A: {new string('a', 33000)}\r\n\r\n", 431, "headers_too_large:size" },
+        { "unknown HTTP version", "GET /open/kp-version HTTP/1.2\r\nHost: x\r\n\r\n", 505, "http_version_unsupported:version" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Refusals))]
+    public async Task AnyPath_RequestKestrelRefuses_ProblemJsonWithRequestIdClosedAndAudited(string name, string request, int status, string reason)
+    {
+        var calls = fixture.BackendCalls("/open/kp-");
+
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, Encoding.Latin1.GetBytes(request));
+
+        Assert.True(response.Status == status, $"{name}: got {response.Status}");
+        Assert.Equal("application/problem+json", response.Header("Content-Type"));
+        Assert.Equal(reason.Split(':')[0], response.ProblemCode());
+        Assert.Equal("close", response.Header("Connection"));
+        var requestId = response.Header("X-Request-Id") ?? "(no X-Request-Id)";
+        using (var problem = JsonDocument.Parse(response.Body))
+        {
+            Assert.Equal(requestId, problem.RootElement.GetProperty("requestId").GetString());
+            Assert.Equal(status, problem.RootElement.GetProperty("status").GetInt32());
+        }
+
+        Assert.Equal(calls, fixture.BackendCalls("/open/kp-"));
+        var audit = await fixture.AuditDataAsync(requestId);
+        Assert.Equal(status, audit.GetProperty("status").GetInt32());
+        Assert.Equal(("deny", "Edge", reason), (audit.GetProperty("decision").GetString(), audit.GetProperty("step").GetString(), audit.GetProperty("reason").GetString()));
+        Assert.False(audit.TryGetProperty("route", out _), name);
+        Assert.Equal(Encoding.UTF8.GetByteCount(response.Body), audit.GetProperty("bytesOut").GetInt64());
+        Assert.Equal("127.0.0.1", audit.GetProperty("subject").GetProperty("clientIp").GetString());
+    }
+
+    [Fact]
+    public async Task HeadRequestKestrelRefuses_LengthButNoBodyAndRecordedWithNoBytesOut()
+    {
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, "HEAD /open/kp-head HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\n");
+
+        Assert.Equal(400, response.Status);
+        Assert.Equal("", response.Body);
+        Assert.True(int.Parse(response.Header("Content-Length") ?? "0", System.Globalization.CultureInfo.InvariantCulture) > 0);
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id") ?? "(no X-Request-Id)");
+        Assert.Equal(("HEAD", "/open/kp-head", 0L), (audit.GetProperty("method").GetString(), audit.GetProperty("path").GetString(), audit.GetProperty("bytesOut").GetInt64()));
+    }
+
+    [Fact]
+    public async Task RefusalAfterAnAnsweredRequestOnTheSameConnection_BothAnsweredAsProblemJson()
+    {
+        var responses = await RawHttp.SendPipelinedAsync(fixture.Edge.ProxyPort,
+            "GET /kp-unrouted HTTP/1.1\r\nHost: x\r\n\r\nGET /open/kp-second HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n");
+
+        Assert.Equal(2, responses.Count);
+        Assert.Equal((404, "not_found"), (responses[0].Status, responses[0].ProblemCode()));
+        Assert.Equal((400, "header_invalid"), (responses[1].Status, responses[1].ProblemCode()));
+        Assert.NotEqual(responses[0].Header("X-Request-Id"), responses[1].Header("X-Request-Id"));
+    }
+
+    [Fact]
+    public async Task HeadersSentTooSlowly_Answers408RequestTimeoutWithRequestId()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["open"] = ProxyJson.Route("/open/{**rest}") }),
+            configure: builder => builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(1)));
+
+        var response = await RawHttp.SendAsync(edge.ProxyPort, "GET /open/slow HTTP/1.1\r\nHost: x\r\nX-A: "u8.ToArray());
+
+        Assert.Equal((408, "request_timeout"), (response.Status, response.ProblemCode()));
+        Assert.Matches("^[0-9a-f]{32}$", response.Header("X-Request-Id") ?? "");
+        Assert.Empty(backend.Received);
+    }
+}
