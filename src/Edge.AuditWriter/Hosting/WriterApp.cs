@@ -27,6 +27,7 @@ public static class WriterApp
         // Kestrel's bare 400: a key or token with one is answered 401 problem+json like any other wrong one.
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(
             static options => options.RequestHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1);
+        KestrelRefusalAnswers.AddTo(builder);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new AuditLog(
             sp.GetRequiredService<IOptions<WriterOptions>>().Value, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AuditLog>>()));
@@ -42,6 +43,7 @@ public static class WriterApp
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = Problems.AddRequestContext);
 
         var app = builder.Build();
+        KestrelRefusalAnswers.Subscribe(app);
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         // Open the store, check it against its last checkpoint and load keys before listening.

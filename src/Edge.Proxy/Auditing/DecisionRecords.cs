@@ -33,7 +33,8 @@ internal static class DecisionRecords
             AuthMethod = identity?.Method,
             Route = request.RouteId,
             Destination = proxy?.ProxiedDestination?.Model.Config.Address,
-            Method = context.Request.Method,
+            // Empty for a request line Kestrel could not parse (ParserRejections): no method, rather than "".
+            Method = context.Request.Method is { Length: > 0 } method ? method : null,
             Path = context.Request.Path.Value,
             Status = status,
             Decision = request.IsDenied ? "deny" : "allow",

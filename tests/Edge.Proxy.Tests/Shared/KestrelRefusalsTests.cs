@@ -1,10 +1,10 @@
 using System.Buffers;
 using System.Text;
-using Edge.Proxy.Pipeline;
+using Edge.Shared;
 
-namespace Edge.Proxy.Tests.Pipeline;
+namespace Edge.Proxy.Tests.Shared;
 
-public sealed class ParserRejectionsTests
+public sealed class KestrelRefusalsTests
 {
     private const string KestrelRefusal = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\nDate: Fri, 04 Dec 2026 20:09:00 GMT\r\n\r\n";
 
@@ -31,10 +31,10 @@ public sealed class ParserRejectionsTests
     [InlineData(418, "Bad request.", "request_invalid", "request_invalid:parser")]
     public void Classify_KestrelRefusal_StableCodeReasonAndTheSameStatus(int status, string message, string code, string reason)
     {
-        var denial = ParserRejections.Classify(status, message);
+        var refusal = KestrelRefusals.Classify(status, message);
 
-        Assert.Equal((status, code, reason), (denial.Status, denial.Code, denial.Reason));
-        Assert.DoesNotContain(message, denial.Detail ?? "", StringComparison.Ordinal);
+        Assert.Equal((status, code, reason), (refusal.Status, refusal.Code, refusal.Reason));
+        Assert.DoesNotContain(message, refusal.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -43,7 +43,7 @@ public sealed class ParserRejectionsTests
         const string body = "{\"code\":\"header_invalid\"}";
         var output = new ArrayBufferWriter<byte>();
 
-        ParserRejectionWriter.Rewrite(Encoding.ASCII.GetBytes(KestrelRefusal), Answer(body, isHead: false), output);
+        KestrelRefusalWriter.Rewrite(Encoding.ASCII.GetBytes(KestrelRefusal), Answer(body, isHead: false), output);
 
         Assert.Equal(
             "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nDate: Fri, 04 Dec 2026 20:09:00 GMT\r\n"
@@ -57,7 +57,7 @@ public sealed class ParserRejectionsTests
     {
         var output = new ArrayBufferWriter<byte>();
 
-        ParserRejectionWriter.Rewrite(Encoding.ASCII.GetBytes(KestrelRefusal), Answer("{}", isHead: true), output);
+        KestrelRefusalWriter.Rewrite(Encoding.ASCII.GetBytes(KestrelRefusal), Answer("{}", isHead: true), output);
 
         Assert.EndsWith("Content-Length: 2\r\n\r\n", Encoding.ASCII.GetString(output.WrittenSpan), StringComparison.Ordinal);
     }
@@ -70,11 +70,11 @@ public sealed class ParserRejectionsTests
     {
         var output = new ArrayBufferWriter<byte>();
 
-        ParserRejectionWriter.Rewrite(Encoding.ASCII.GetBytes(written), Answer("{}", isHead: false), output);
+        KestrelRefusalWriter.Rewrite(Encoding.ASCII.GetBytes(written), Answer("{}", isHead: false), output);
 
         Assert.Equal(written, Encoding.ASCII.GetString(output.WrittenSpan));
     }
 
-    private static ParserRejectionWriter.Answer Answer(string body, bool isHead) =>
-        new("0123abcd", Encoding.UTF8.GetBytes(body), isHead, Task.CompletedTask);
+    private static KestrelRefusalWriter.Answer Answer(string body, bool isHead) =>
+        new("X-Request-Id: 0123abcd\r\n"u8.ToArray(), Encoding.UTF8.GetBytes(body), isHead, Task.CompletedTask);
 }

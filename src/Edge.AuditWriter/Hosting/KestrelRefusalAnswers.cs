@@ -1,0 +1,65 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Edge.Shared;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Edge.AuditWriter.Hosting;
+
+/// <summary>
+/// Answers what Kestrel's parser refuses before the writer's endpoints run (<see cref="KestrelRefusals"/>) with the
+/// writer's own problem+json (a stable <c>code</c>, <c>requestId</c> the request's TraceIdentifier as in every other
+/// problem of the writer) instead of Kestrel's empty 4xx. HTTP/2 streams and Kestrel-terminated TLS keep Kestrel's answer.
+/// </summary>
+internal sealed class KestrelRefusalAnswers : IObserver<KeyValuePair<string, object?>>
+{
+    public static void AddTo(WebApplicationBuilder builder) =>
+        builder.Services.Configure<KestrelServerOptions>(KestrelRefusals.AddWriters);
+
+    /// <summary>Subscribes to the host's listener for the application's lifetime.</summary>
+    public static void Subscribe(WebApplication app)
+    {
+        var subscription = app.Services.GetRequiredService<DiagnosticListener>().Subscribe(new KestrelRefusalAnswers(), KestrelRefusals.IsEnabled);
+        app.Lifetime.ApplicationStopped.Register(subscription.Dispose);
+    }
+
+    public void OnNext(KeyValuePair<string, object?> value)
+    {
+        if (!KestrelRefusals.TryRead(value, out var features, out var refusal, out var parsed)
+            || KestrelRefusals.WriterFor(features, parsed) is not { } writer)
+        {
+            return;
+        }
+
+        var requestId = (features[typeof(IHttpRequestIdentifierFeature)] as IHttpRequestIdentifierFeature)?.TraceIdentifier ?? "";
+        var body = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(body))
+        {
+            json.WriteStartObject();
+            json.WriteString("type", "urn:edge:problem:" + refusal.Code);
+            json.WriteString("title", refusal.Title);
+            json.WriteNumber("status", refusal.Status);
+            json.WriteString("detail", refusal.Detail);
+            if (!string.IsNullOrEmpty(parsed.Path))
+            {
+                json.WriteString("instance", parsed.Path);
+            }
+
+            json.WriteString("code", refusal.Code);
+            json.WriteString("requestId", requestId);
+            json.WriteEndObject();
+        }
+
+        writer.Arm(new KestrelRefusalWriter.Answer(ReadOnlyMemory<byte>.Empty, body.WrittenMemory, HttpMethods.IsHead(parsed.Method), Task.CompletedTask));
+    }
+
+    public void OnError(Exception error)
+    {
+    }
+
+    public void OnCompleted()
+    {
+    }
+}
