@@ -35,6 +35,17 @@ internal sealed partial class ApprovalsApi(
             return;
         }
 
+        // A misspelt filter (stauts=all) was ignored, so the answer held the pending approvals only, read as "all".
+        foreach (var (name, _) in http.Request.Query)
+        {
+            if (!string.Equals(name, "status", StringComparison.OrdinalIgnoreCase))
+            {
+                await ProblemAsync(http, StatusCodes.Status400BadRequest, "query_invalid", "Query invalid",
+                    "The list takes one parameter, status; other parameters are refused rather than ignored.");
+                return;
+            }
+        }
+
         var filter = http.Request.Query["status"].ToString();
         filter = filter.Length == 0 ? "pending" : filter;
         if (filter is not ("pending" or "approved" or "rejected" or "consumed" or "expired" or "all"))

@@ -205,6 +205,18 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
         Assert.Contains((await JsonAsync(list)).GetProperty("approvals").EnumerateArray(), a => a.GetProperty("id").GetString() == id);
     }
 
+    [Theory]
+    [InlineData("?status=everything", "status_invalid")]
+    [InlineData("?stauts=all", "query_invalid")]
+    [InlineData("?status=all&tenant=globex", "query_invalid")]
+    public async Task List_UnknownStatusOrParameter_400NotAnIgnoredFilter(string query, string code)
+    {
+        using var list = await Client.SendAsync(Api(HttpMethod.Get, "/_edge/approvals" + query, BobKey));
+
+        Assert.Equal(HttpStatusCode.BadRequest, list.StatusCode);
+        Assert.Equal(code, Code(await JsonAsync(list)));
+    }
+
     [Fact]
     public async Task Reject_PendingRequest_SameRequestAgainIs403ApprovalRejected()
     {
