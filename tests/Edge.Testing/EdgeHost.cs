@@ -31,7 +31,14 @@ public sealed class EdgeHost : IAsyncDisposable
     /// The <c>data</c> of the audit record <paramref name="requestId"/> from this edge's local decision file (the
     /// shipped default without a writer), waiting up to 15 s for it to be written.
     /// </summary>
-    public async Task<JsonElement> LocalAuditDataAsync(string requestId)
+    public Task<JsonElement> LocalAuditDataAsync(string requestId) =>
+        LocalAuditDataWhereAsync(requestId, record => true, requestId);
+
+    /// <summary>The <c>data</c> of the first record in this edge's local decision file that <paramref name="match"/> accepts.</summary>
+    public Task<JsonElement> LocalAuditDataWhereAsync(Func<JsonElement, bool> match) =>
+        LocalAuditDataWhereAsync(null, match, "a matching record");
+
+    private async Task<JsonElement> LocalAuditDataWhereAsync(string? requestId, Func<JsonElement, bool> match, string what)
     {
         var path = Path.Combine(Directory, "audit-decisions.ndjson");
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
@@ -44,15 +51,16 @@ public sealed class EdgeHost : IAsyncDisposable
                 while (await reader.ReadLineAsync() is { } line)
                 {
                     // The edge may be in the middle of appending the last line: a partial line is read again next round.
-                    if (!line.EndsWith('}') || !line.Contains(requestId, StringComparison.Ordinal))
+                    if (!line.EndsWith('}') || (requestId is not null && !line.Contains(requestId, StringComparison.Ordinal)))
                     {
                         continue;
                     }
 
                     using var record = JsonDocument.Parse(line);
-                    if (record.RootElement.GetProperty("id").GetString() == requestId)
+                    if ((requestId is null || record.RootElement.GetProperty("id").GetString() == requestId)
+                        && record.RootElement.TryGetProperty("data", out var data) && match(data))
                     {
-                        return record.RootElement.GetProperty("data").Clone();
+                        return data.Clone();
                     }
                 }
             }
@@ -60,7 +68,7 @@ public sealed class EdgeHost : IAsyncDisposable
             await Task.Delay(100);
         }
 
-        throw new TimeoutException($"no audit record for {requestId} within 15 s");
+        throw new TimeoutException($"no audit record for {what} within 15 s");
     }
 
     public string ConfigPath { get; }

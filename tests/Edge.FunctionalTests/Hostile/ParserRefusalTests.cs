@@ -1,3 +1,7 @@
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using Edge.Testing;
@@ -81,6 +85,49 @@ public sealed class ParserRefusalTests(HostileEdge fixture) : IClassFixture<Host
         Assert.Equal((404, "not_found"), (responses[0].Status, responses[0].ProblemCode()));
         Assert.Equal((400, "header_invalid"), (responses[1].Status, responses[1].ProblemCode()));
         Assert.NotEqual(responses[0].Header("X-Request-Id"), responses[1].Header("X-Request-Id"));
+    }
+
+    [Fact]
+    public async Task KestrelTerminatesTls_RefusalKeepsKestrelsAnswerInsideTheTlsStreamAndIsAudited()
+    {
+        // Kestrel adds its TLS after the endpoint defaults, so the edge's connection writer sits outside the encryption:
+        // it must leave that answer alone (a plaintext body written there would break the TLS stream).
+        using var backend = Backend.Start();
+        var directory = Directory.CreateTempSubdirectory("edge-tls-").FullName;
+        var pfx = Path.Combine(directory, "edge.pfx");
+        using (var rsa = RSA.Create(2048))
+        {
+            var request = new CertificateRequest("CN=localhost", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+            await File.WriteAllBytesAsync(pfx, certificate.Export(X509ContentType.Pfx, "test"));
+        }
+
+        var port = FreePort.Next();
+        await using var edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["open"] = ProxyJson.Route("/open/{**rest}") }),
+            new Dictionary<string, string?>
+            {
+                ["Kestrel:Endpoints:Tls:Url"] = $"https://127.0.0.1:{port}",
+                ["Kestrel:Endpoints:Tls:Certificate:Path"] = pfx,
+                ["Kestrel:Endpoints:Tls:Certificate:Password"] = "test",
+            });
+        var path = $"/open/tls-{Guid.NewGuid():N}";
+
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", port);
+        await using var tls = new SslStream(client.GetStream(), leaveInnerStreamOpen: false, (_, _, _, _) => true);
+        await tls.AuthenticateAsClientAsync("localhost");
+        await tls.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n"));
+        using var received = new MemoryStream();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        await tls.CopyToAsync(received, timeout.Token);
+        var answer = Encoding.ASCII.GetString(received.ToArray());
+
+        Assert.StartsWith("HTTP/1.1 400 Bad Request\r\n", answer, StringComparison.Ordinal);
+        Assert.Contains("\r\nContent-Length: 0\r\n", answer, StringComparison.Ordinal);
+        Assert.EndsWith("\r\n\r\n", answer, StringComparison.Ordinal);
+        var audit = await edge.LocalAuditDataWhereAsync(record => record.TryGetProperty("path", out var p) && p.GetString() == path);
+        Assert.Equal((400, "header_invalid:syntax", 0L), (audit.GetProperty("status").GetInt32(), audit.GetProperty("reason").GetString(), audit.GetProperty("bytesOut").GetInt64()));
     }
 
     [Fact]
