@@ -12,8 +12,8 @@ namespace Edge.Proxy.Pipeline;
 /// Audits and answers what Kestrel's parser refuses before any middleware runs (<see cref="KestrelRefusals"/>): a record
 /// with no route, step <see cref="EdgeRequestMiddleware.EdgeStepName"/>, deny and the refusal's reason, and on a plaintext
 /// HTTP/1.x connection the same problem+json with a request id every other refusal gets, sent once the record is written.
-/// HTTP/2 streams and connections to an endpoint where Kestrel terminates TLS keep Kestrel's empty answer; their
-/// refusals are audited all the same.
+/// Connections to an endpoint where Kestrel terminates TLS, and HTTP/2 streams Kestrel answers itself, keep Kestrel's
+/// empty answer and are audited all the same (a stream Kestrel resets instead raises no event).
 /// </summary>
 internal sealed partial class ParserRejections(ClientAddressResolver clientAddresses, IAuditSink audit, EdgeMetrics metrics, TimeProvider time, ILogger<ParserRejections> logger)
     : IObserver<KeyValuePair<string, object?>>
