@@ -13,7 +13,7 @@ namespace Edge.AuditWriter.Hosting;
 /// writer's own problem+json (a stable <c>code</c>, <c>requestId</c> the request's TraceIdentifier as in every other
 /// problem of the writer) instead of Kestrel's empty 4xx. HTTP/2 streams and Kestrel-terminated TLS keep Kestrel's answer.
 /// </summary>
-internal sealed class KestrelRefusalAnswers : IObserver<KeyValuePair<string, object?>>
+internal sealed partial class KestrelRefusalAnswers(ILogger<KestrelRefusalAnswers> logger) : IObserver<KeyValuePair<string, object?>>
 {
     public static void AddTo(WebApplicationBuilder builder) =>
         builder.Services.Configure<KestrelServerOptions>(KestrelRefusals.AddWriters);
@@ -21,11 +21,25 @@ internal sealed class KestrelRefusalAnswers : IObserver<KeyValuePair<string, obj
     /// <summary>Subscribes to the host's listener for the application's lifetime.</summary>
     public static void Subscribe(WebApplication app)
     {
-        var subscription = app.Services.GetRequiredService<DiagnosticListener>().Subscribe(new KestrelRefusalAnswers(), KestrelRefusals.IsEnabled);
+        var subscription = app.Services.GetRequiredService<DiagnosticListener>()
+            .Subscribe(new KestrelRefusalAnswers(app.Services.GetRequiredService<ILogger<KestrelRefusalAnswers>>()), KestrelRefusals.IsEnabled);
         app.Lifetime.ApplicationStopped.Register(subscription.Dispose);
     }
 
     public void OnNext(KeyValuePair<string, object?> value)
+    {
+        try
+        {
+            Answer(value);
+        }
+        catch (Exception exception)
+        {
+            // Kestrel's own empty answer still goes out.
+            Log.AnswerFailed(logger, exception);
+        }
+    }
+
+    private static void Answer(KeyValuePair<string, object?> value)
     {
         if (!KestrelRefusals.TryRead(value, out var features, out var refusal, out var parsed)
             || KestrelRefusals.WriterFor(features, parsed) is not { } writer)
@@ -61,5 +75,11 @@ internal sealed class KestrelRefusalAnswers : IObserver<KeyValuePair<string, obj
 
     public void OnCompleted()
     {
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(2180, LogLevel.Error, "The problem+json answer to a request Kestrel refused could not be prepared; Kestrel's own answer was sent")]
+        public static partial void AnswerFailed(ILogger logger, Exception exception);
     }
 }
