@@ -114,6 +114,22 @@ public sealed class EdgeAnswerTests(HostileEdge fixture) : IClassFixture<Hostile
     }
 
     [Fact]
+    public async Task DeclaredLengthOverKestrelLimit_Answers413BodyTooLargeProblemAndAuditsIt()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["open"] = ProxyJson.Route("/open/{**rest}") }),
+            configure: builder => builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = 1024));
+
+        var response = await RawHttp.SendAsync(edge.ProxyPort, "POST /open/declared HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\nabc");
+        var audit = await edge.LocalAuditDataAsync(response.Header("X-Request-Id") ?? "(the answer had no X-Request-Id)");
+
+        Assert.Equal((413, "body_too_large"), (response.Status, response.ProblemCode()));
+        Assert.Equal(413, audit.GetProperty("status").GetInt32());
+        Assert.Empty(backend.Received);
+    }
+
+    [Fact]
     public async Task MalformedChunkOnStreamingRoute_Answers400BodyInvalidWithRequestId()
     {
         var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort,
