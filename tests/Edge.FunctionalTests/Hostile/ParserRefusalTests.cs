@@ -64,6 +64,16 @@ public sealed class ParserRefusalTests(HostileEdge fixture) : IClassFixture<Host
     }
 
     [Fact]
+    public async Task ManagementPort_RequestKestrelRefuses_SameProblemJsonAndRecord()
+    {
+        var response = await RawHttp.SendAsync(fixture.Edge.ManagementPort, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\0b\r\n\r\n");
+
+        Assert.Equal((400, "header_invalid"), (response.Status, response.ProblemCode()));
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id") ?? "(no X-Request-Id)");
+        Assert.Equal(("/healthz", "header_invalid:syntax"), (audit.GetProperty("path").GetString(), audit.GetProperty("reason").GetString()));
+    }
+
+    [Fact]
     public async Task HeadRequestKestrelRefuses_LengthButNoBodyAndRecordedWithNoBytesOut()
     {
         var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, "HEAD /open/kp-head HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\n");
