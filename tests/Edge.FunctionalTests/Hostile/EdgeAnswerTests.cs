@@ -101,9 +101,7 @@ public sealed class EdgeAnswerTests(HostileEdge fixture) : IClassFixture<Hostile
     public async Task StreamedBodyOverKestrelLimit_Answers413BodyTooLargeNotABackendProblem()
     {
         using var backend = Backend.Start();
-        await using var edge = await EdgeHost.StartAsync(
-            ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["open"] = ProxyJson.Route("/open/{**rest}") }),
-            configure: builder => builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = 1024));
+        await using var edge = await StartWithBodyLimitAsync(backend, 1024);
         var chunk = new string('a', 4096);
 
         var response = await RawHttp.SendAsync(edge.ProxyPort,
@@ -117,9 +115,7 @@ public sealed class EdgeAnswerTests(HostileEdge fixture) : IClassFixture<Hostile
     public async Task DeclaredLengthOverKestrelLimit_Answers413BodyTooLargeProblemAndAuditsIt()
     {
         using var backend = Backend.Start();
-        await using var edge = await EdgeHost.StartAsync(
-            ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["open"] = ProxyJson.Route("/open/{**rest}") }),
-            configure: builder => builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = 1024));
+        await using var edge = await StartWithBodyLimitAsync(backend, 1024);
 
         var response = await RawHttp.SendAsync(edge.ProxyPort, "POST /open/declared HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\nabc");
         var audit = await edge.LocalAuditDataAsync(response.Header("X-Request-Id") ?? "(the answer had no X-Request-Id)");
@@ -128,6 +124,12 @@ public sealed class EdgeAnswerTests(HostileEdge fixture) : IClassFixture<Hostile
         Assert.Equal(413, audit.GetProperty("status").GetInt32());
         Assert.Empty(backend.Received);
     }
+
+    /// <summary>An edge with one open route and Kestrel's request body limit at <paramref name="limit"/> bytes.</summary>
+    private static Task<EdgeHost> StartWithBodyLimitAsync(Backend backend, long limit) =>
+        EdgeHost.StartAsync(
+            ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["open"] = ProxyJson.Route("/open/{**rest}") }),
+            configure: builder => builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = limit));
 
     [Fact]
     public async Task MalformedChunkOnStreamingRoute_Answers400BodyInvalidWithRequestId()
