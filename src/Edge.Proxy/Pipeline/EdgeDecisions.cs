@@ -35,8 +35,9 @@ internal sealed class EdgeDecisions(EdgeMetrics metrics, IEdgeThreatGate? threat
     }
 
     /// <summary>
-    /// Records a denial that gets no answer because the client is gone; <paramref name="status"/> is what the audit record
-    /// shows (never a status the client received).
+    /// Records a denial the pipeline writes no answer for: the client is gone (<paramref name="status"/> is what the audit
+    /// record shows, never a status the client received), or Kestrel refused the request before any middleware ran and
+    /// answers it itself (<see cref="ParserRejections"/>).
     /// </summary>
     public void DenyUnanswered(HttpContext context, string step, int status, string reason)
     {

@@ -15,7 +15,8 @@ namespace Edge.Proxy.Pipeline;
 /// Connections to an endpoint where Kestrel terminates TLS, and HTTP/2 streams Kestrel answers itself, keep Kestrel's
 /// empty answer and are audited all the same (a stream Kestrel resets instead raises no event).
 /// </summary>
-internal sealed partial class ParserRejections(ClientAddressResolver clientAddresses, IAuditSink audit, EdgeMetrics metrics, TimeProvider time, ILogger<ParserRejections> logger)
+internal sealed partial class ParserRejections(
+    ClientAddressResolver clientAddresses, EdgeDecisions decisions, IAuditSink audit, EdgeMetrics metrics, TimeProvider time, ILogger<ParserRejections> logger)
     : IObserver<KeyValuePair<string, object?>>
 {
     public static void AddTo(WebApplicationBuilder builder) =>
@@ -80,7 +81,6 @@ internal sealed partial class ParserRejections(ClientAddressResolver clientAddre
             context.Request.Headers[ForwardingHeaders.XForwardedFor] = forwardedFor;
         }
 
-        context.Response.StatusCode = refusal.Status;
         context.Response.ContentLength = body?.WrittenCount ?? 0;
         var request = new EdgeRequestFeature
         {
@@ -90,7 +90,7 @@ internal sealed partial class ParserRejections(ClientAddressResolver clientAddre
             ClientIp = ClientAddressResolver.Format(context, clientAddresses.Resolve(context)),
         };
         context.SetFeature(request);
-        request.Deny(EdgeRequestMiddleware.EdgeStepName, refusal.Reason);
+        decisions.DenyUnanswered(context, EdgeRequestMiddleware.EdgeStepName, refusal.Status, refusal.Reason);
         metrics.Request("", "deny", refusal.Status);
 
         var recorded = ObserveAsync(audit.RecordAsync(context, request));
