@@ -277,6 +277,29 @@ public sealed class IngestEndpointTests
         Assert.Equal(0, store.Count());
     }
 
+    [Theory]
+    [InlineData("\"id\":\"")]
+    [InlineData("\"path\":\"")]
+    public async Task Ingest_RecordWithInvalidUtf8_Returns400InvalidRecordAndStoresNothing(string member)
+    {
+        // Before: invalid UTF-8 in the id threw out of the parse (500, and the edge retried the batch for ever); in the
+        // path it was committed, and the CSV export failed on the record from then on.
+        await using var writer = await WriterFixture.StartAsync();
+        var leaf = WriterFixture.Leaf("bad", "acme");
+        var at = leaf.AsSpan().IndexOf(Encoding.UTF8.GetBytes(member)) + Encoding.UTF8.GetByteCount(member);
+        leaf = [.. leaf[..at], 0xC3, 0x28, .. leaf[at..]];
+
+        using var response = await writer.IngestAsync([WriterFixture.Leaf("ok", "acme"), leaf], 2);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("invalid_record", problem.GetProperty("code").GetString());
+        Assert.StartsWith("Line 2: A record's strings must be valid UTF-8", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(0, store.Count());
+    }
+
     [Fact]
     public async Task Ingest_MissingSequenceHeader_Returns400Problem()
     {

@@ -1,0 +1,89 @@
+using System.Text.Json;
+using Edge.Audit.Records;
+
+namespace Edge.Audit.Tests.Records;
+
+/// <summary>
+/// The writer's leaf parser before <see cref="LeafReader"/>: a <see cref="JsonDocument"/> with the duplicate-member check,
+/// then member lookups, then <see cref="LeafLayout.Of"/>. Kept as the oracle the one-pass reader must agree with.
+/// </summary>
+internal static class DocumentLeafParser
+{
+    private static readonly JsonDocumentOptions s_strict = new() { AllowDuplicateProperties = false };
+
+    public static LeafSummary? TryParse(byte[] leaf, out LeafLayout? layout, out string? error)
+    {
+        layout = null;
+        try
+        {
+            using var document = JsonDocument.Parse(leaf, s_strict);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                error = "A record is a JSON object.";
+                return null;
+            }
+
+            if (GetString(root, "specversion") != AuditRecordSerializer.SpecVersion)
+            {
+                error = "specversion must be 1.0.";
+                return null;
+            }
+
+            var id = GetString(root, "id");
+            if (string.IsNullOrEmpty(id) || id.Length > LeafSummary.MaxIdLength)
+            {
+                error = "id is required (at most 128 characters).";
+                return null;
+            }
+
+            if (!Rfc3339.TryParseDateTime(GetString(root, "time"), out var time))
+            {
+                error = "time must be an RFC 3339 date-time with an offset (2026-12-03T10:00:00Z).";
+                return null;
+            }
+
+            if (string.IsNullOrEmpty(GetString(root, "source")) || string.IsNullOrEmpty(GetString(root, "type")))
+            {
+                error = "source and type are required.";
+                return null;
+            }
+
+            if (AuditEventTypes.IsWriterOnly(GetString(root, "type")!))
+            {
+                error = "this record type is written by the audit writer itself.";
+                return null;
+            }
+
+            string? route = null, decision = null, reason = null, principal = null;
+            if (root.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Object)
+            {
+                route = GetString(data, "route");
+                decision = GetString(data, "decision");
+                reason = GetString(data, "reason");
+                if (data.TryGetProperty("subject", out var subject) && subject.ValueKind == JsonValueKind.Object)
+                {
+                    if (GetString(subject, "protection") is not (null or "none"))
+                    {
+                        error = "data.subject.protection must be none: the writer protects personal fields itself.";
+                        return null;
+                    }
+
+                    principal = GetString(subject, "principal");
+                }
+            }
+
+            error = null;
+            layout = LeafLayout.Of(leaf, root);
+            return new LeafSummary(id, time, GetString(root, "tenant"), principal, route, decision, reason);
+        }
+        catch (JsonException)
+        {
+            error = "A record is not valid JSON.";
+            return null;
+        }
+    }
+
+    private static string? GetString(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+}
