@@ -25,6 +25,12 @@ internal readonly record struct LeafFields(string? Method, string? Path, int? St
         {
             return default;
         }
+        catch (InvalidOperationException)
+        {
+            // Text that cannot be decoded (invalid UTF-8, an unpaired surrogate escape): ingest refuses it now, but a store
+            // written before that may hold one, and one record must not break the export of all the others.
+            return default;
+        }
     }
 
     private static string? String(JsonElement element, string name) =>
