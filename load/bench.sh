@@ -32,7 +32,8 @@ Presets (each a side-by-side comparison against its own baseline):
 
 Options (after a preset, they override it):
   --smoke              a few seconds per target, to check the script works (writes load/reports/bench-smoke*.md)
-  --paths LIST         targets: direct,nginx,yarp,edge,edge-noaudit (edge-noaudit: a second edge, no audit writer),
+  --paths LIST         targets: direct,nginx,yarp,yarp-wks,edge,edge-noaudit (yarp-wks: bare YARP on Workstation GC,
+                       DOTNET_gcServer=0, for GC comparisons; edge-noaudit: a second edge, no audit writer),
                        or any edge-NAME defined with --edge-target
   --edge-target NAME=CONFIG[,writer][,env:KEY=VALUE...][,bin:DLL]
                        one more edge process, edge-NAME, with its own proxy.json; ",writer" ships its decisions to the
@@ -202,8 +203,8 @@ for t in "${EDGE_TARGETS[@]}"; do
 done
 IFS=',' read -r -a SELECTED <<< "$PATHS"
 for p in "${SELECTED[@]}"; do
-  case "$p" in direct|nginx|yarp|edge|edge-noaudit) ;;
-    *) [ -n "${TARGET_CONFIG[$p]:-}" ] || { echo "bench: unknown path '$p' (direct, nginx, yarp, edge, edge-noaudit, or edge-NAME from --edge-target)" >&2; exit 2; } ;;
+  case "$p" in direct|nginx|yarp|yarp-wks|edge|edge-noaudit) ;;
+    *) [ -n "${TARGET_CONFIG[$p]:-}" ] || { echo "bench: unknown path '$p' (direct, nginx, yarp, yarp-wks, edge, edge-noaudit, or edge-NAME from --edge-target)" >&2; exit 2; } ;;
   esac
 done
 for r in "${ROUTES[@]}"; do
@@ -404,6 +405,14 @@ if has_path yarp; then
   wait_http "bare YARP" "http://127.0.0.1:$YARP_PORT/fast" "$LAST_PID" "$WORK/yarp.log"
   URL[yarp]="http://127.0.0.1:$YARP_PORT"
 fi
+if has_path yarp-wks; then
+  # The same bare YARP on Workstation GC: a GC mode tried on an edge (env:DOTNET_gcServer=0) has its baseline here.
+  YARP_WKS_PORT=$(free_port $(( PORT_BASE + 350 )))
+  with_backend_port load/bench/proxy.bare.json "$WORK/proxy.bare-wks.json"
+  start yarp-wks "$WORK/yarp-wks.log" env DOTNET_gcServer=0 $BENCH_HOST yarp --config "$WORK/proxy.bare-wks.json" --urls "http://127.0.0.1:$YARP_WKS_PORT"
+  wait_http "bare YARP (Workstation GC)" "http://127.0.0.1:$YARP_WKS_PORT/fast" "$LAST_PID" "$WORK/yarp-wks.log"
+  URL[yarp-wks]="http://127.0.0.1:$YARP_WKS_PORT"
+fi
 
 # Throwaway secrets for this run only: tokens and signatures made by edge-load, verified by the edge.
 EDGE_JWT_HS256_KEY=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=' | head -c 48)
@@ -564,7 +573,7 @@ proxy_role() { if [ "$1" = direct ]; then echo backend; else echo "$1"; fi; }
 # Bytes the proxy process allocated since start: bare YARP's /_bench/allocated-bytes, the edge's runtime counter.
 allocated() { # target
   case "$1" in
-    yarp) curl -s --max-time 5 "${URL[yarp]}/_bench/allocated-bytes" ;;
+    yarp|yarp-wks) curl -s --max-time 5 "${URL[$1]}/_bench/allocated-bytes" ;;
     # awk reads to the end: leaving early would break curl's pipe (exit 23) and, with pipefail, the script.
     edge*) curl -s --max-time 5 "${MGMT[$1]}/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total/ && !v { v = $NF } END { if (v != "") printf "%.0f\n", v }' ;;
     *) echo "" ;;
@@ -667,6 +676,7 @@ BASE=${ROW_LABEL[0]}
   echo "- backend: $BACKEND_NAME; load: edge-load scenario \`$SCENARIO\` with ${PARAMS[*]:-no extra parameters}; routes: ${ROUTES[*]}"
   echo "- throughput: closed model, $COPIES copies (\`constant:copies=$COPIES,during=$DURATION\`); latency: open model at $RATE/s (\`inject:rate=$RATE,during=$DURATION\`), measured from the intended send time"
   if has_path nginx; then echo "- nginx: $(nginx -v 2>&1 | sed 's/nginx version: //'), worker_processes auto, upstream keepalive 256, access_log off"; fi
+  if has_path yarp-wks; then echo "- \`yarp-wks\`: bare YARP as \`yarp\`, with environment \`DOTNET_gcServer=0\` (Workstation GC)"; fi
   for p in "${SELECTED[@]}"; do
     if [ -n "${TARGET_CONFIG[$p]:-}" ]; then echo "- \`$p\`: \`${TARGET_CONFIG[$p]}\`$([ -n "${TARGET_ENV[$p]:-}" ] && echo " with environment \`${TARGET_ENV[$p]% }\`") on Redis (redis-server on loopback), audit $([ "${TARGET_WRITER[$p]}" = 1 ] && echo "to the writer (separate Edge.AuditWriter process, spool on local disk)" || echo "on shipped defaults (no writer: buffered local NDJSON file)")"; fi
   done
