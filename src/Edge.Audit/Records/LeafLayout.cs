@@ -1,7 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Text.Json;
-
 namespace Edge.Audit.Records;
 
 /// <summary>
@@ -25,77 +21,10 @@ public readonly record struct LeafLayout(
     int SchemaStart, int SchemaLength, int RootEnd, int DataEnd, bool DataEmpty, int SubjectStart, int SubjectLength, string? ClientIp,
     IReadOnlyList<KeyValuePair<string, string>>? SubjectDetails = null)
 {
-    /// <summary>The layout of a leaf parsed into <paramref name="root"/> from <paramref name="leaf"/> itself (not a copy); null otherwise.</summary>
-    public static LeafLayout? Of(byte[] leaf, JsonElement root)
+    /// <summary>The layout of <paramref name="leaf"/>, read in one pass; null when it is not a JSON object a reader can take back.</summary>
+    public static LeafLayout? Of(byte[] leaf)
     {
         ArgumentNullException.ThrowIfNull(leaf);
-        if (root.ValueKind != JsonValueKind.Object || !TryRange(leaf, root, out var rootStart, out var rootLength))
-        {
-            return null;
-        }
-
-        int schemaStart = -1, schemaLength = -1, dataEnd = -1, subjectStart = -1, subjectLength = -1;
-        var dataEmpty = false;
-        string? clientIp = null;
-        List<KeyValuePair<string, string>>? details = null;
-        if (root.TryGetProperty("dataschema", out var schema) && !TryRange(leaf, schema, out schemaStart, out schemaLength))
-        {
-            return null;
-        }
-
-        if (root.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Object)
-        {
-            if (!TryRange(leaf, data, out var dataStart, out var dataLength))
-            {
-                return null;
-            }
-
-            dataEnd = dataStart + dataLength - 1;
-            using (var members = data.EnumerateObject())
-            {
-                dataEmpty = !members.MoveNext();
-            }
-
-            if (data.TryGetProperty("subject", out var subject))
-            {
-                if (!TryRange(leaf, subject, out subjectStart, out subjectLength))
-                {
-                    return null;
-                }
-
-                if (subject.ValueKind == JsonValueKind.Object)
-                {
-                    foreach (var member in subject.EnumerateObject())
-                    {
-                        if (member.Value.ValueKind != JsonValueKind.String || member.NameEquals("protection") || member.NameEquals("principal"))
-                        {
-                            continue;
-                        }
-
-                        if (member.NameEquals("clientIp"))
-                        {
-                            clientIp = member.Value.GetString();
-                        }
-                        else
-                        {
-                            (details ??= []).Add(new(member.Name, member.Value.GetString()!));
-                        }
-                    }
-                }
-            }
-        }
-
-        return new LeafLayout(schemaStart, schemaLength, rootStart + rootLength - 1, dataEnd, dataEmpty, subjectStart, subjectLength, clientIp, details);
-    }
-
-    /// <summary>The element's raw bytes as a range of <paramref name="leaf"/>; false when they are not inside it.</summary>
-    private static bool TryRange(byte[] leaf, JsonElement element, out int start, out int length)
-    {
-        var raw = JsonMarshal.GetRawUtf8Value(element);
-        length = raw.Length;
-        start = leaf.Length == 0 || raw.IsEmpty
-            ? -1
-            : (int)Unsafe.ByteOffset(ref MemoryMarshal.GetArrayDataReference(leaf), ref MemoryMarshal.GetReference(raw));
-        return start >= 0 && start <= leaf.Length - length;
+        return LeafReader.LayoutOf(leaf);
     }
 }

@@ -65,6 +65,21 @@ internal static class LeafReader
         }
     }
 
+    /// <summary>The layout alone, for a leaf that is not ingested (the writer's own records); null when it is not a JSON object.</summary>
+    public static LeafLayout? LayoutOf(byte[] leaf)
+    {
+        var names = t_names ??= new MemberNames();
+        try
+        {
+            var fields = new Fields();
+            return Scan(leaf, names, ref fields, out _) && fields.RootIsObject ? LayoutFrom(in fields) : null;
+        }
+        finally
+        {
+            names.Reset();
+        }
+    }
+
     /// <summary>Reads the whole leaf; false with an error when it is not JSON text a reader can take back.</summary>
     private static bool Scan(byte[] leaf, MemberNames names, ref Fields fields, out string? error)
     {
@@ -271,12 +286,15 @@ internal static class LeafReader
         }
 
         error = null;
-        layout = new LeafLayout(
-            fields.SchemaStart, fields.SchemaLength, fields.RootEnd, fields.DataEnd, fields.DataEnd >= 0 && fields.DataMembers == 0,
-            fields.SubjectStart, fields.SubjectLength, fields.ClientIp, fields.Details);
         var principal = fields.SubjectIsObject ? fields.Principal : null;
-        return new LeafSummary(fields.Id, time, fields.Tenant, principal, fields.Route, fields.Decision, fields.Reason);
+        var summary = new LeafSummary(fields.Id, time, fields.Tenant, principal, fields.Route, fields.Decision, fields.Reason);
+        layout = LayoutFrom(in fields);
+        return summary;
     }
+
+    private static LeafLayout LayoutFrom(ref readonly Fields fields) => new(
+        fields.SchemaStart, fields.SchemaLength, fields.RootEnd, fields.DataEnd, fields.DataEnd >= 0 && fields.DataMembers == 0,
+        fields.SubjectStart, fields.SubjectLength, fields.ClientIp, fields.Details);
 
     private static Member RootMember(ref Utf8JsonReader reader) =>
         reader.ValueTextEquals("specversion"u8) ? Member.SpecVersion

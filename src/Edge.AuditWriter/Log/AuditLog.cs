@@ -720,9 +720,7 @@ internal sealed partial class AuditLog : IDisposable
         }
         else
         {
-            using var document = JsonDocument.Parse(leaf.Bytes);
-            layout = LeafLayout.Of(leaf.Bytes, document.RootElement)
-                ?? throw new InvalidOperationException("A leaf parsed from its own bytes has a layout.");
+            layout = LeafLayout.Of(leaf.Bytes) ?? throw new JsonException("A leaf the writer protects itself is not one JSON object.");
         }
 
         PlainSubject? subject = null;

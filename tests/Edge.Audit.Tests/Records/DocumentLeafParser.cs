@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Edge.Audit.Records;
 
@@ -5,7 +7,7 @@ namespace Edge.Audit.Tests.Records;
 
 /// <summary>
 /// The writer's leaf parser before <see cref="LeafReader"/>: a <see cref="JsonDocument"/> with the duplicate-member check,
-/// then member lookups, then <see cref="LeafLayout.Of"/>. Kept as the oracle the one-pass reader must agree with.
+/// then member lookups, then a walk of the document for the layout. Kept as the oracle the one-pass reader must agree with.
 /// </summary>
 internal static class DocumentLeafParser
 {
@@ -74,7 +76,7 @@ internal static class DocumentLeafParser
             }
 
             error = null;
-            layout = LeafLayout.Of(leaf, root);
+            layout = LayoutOf(leaf, root);
             return new LeafSummary(id, time, GetString(root, "tenant"), principal, route, decision, reason);
         }
         catch (JsonException)
@@ -82,6 +84,80 @@ internal static class DocumentLeafParser
             error = "A record is not valid JSON.";
             return null;
         }
+    }
+
+    /// <summary>The layout as the writer found it before the one-pass reader: a walk of the parsed document.</summary>
+    private static LeafLayout? LayoutOf(byte[] leaf, JsonElement root)
+    {
+        ArgumentNullException.ThrowIfNull(leaf);
+        if (root.ValueKind != JsonValueKind.Object || !TryRange(leaf, root, out var rootStart, out var rootLength))
+        {
+            return null;
+        }
+
+        int schemaStart = -1, schemaLength = -1, dataEnd = -1, subjectStart = -1, subjectLength = -1;
+        var dataEmpty = false;
+        string? clientIp = null;
+        List<KeyValuePair<string, string>>? details = null;
+        if (root.TryGetProperty("dataschema", out var schema) && !TryRange(leaf, schema, out schemaStart, out schemaLength))
+        {
+            return null;
+        }
+
+        if (root.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Object)
+        {
+            if (!TryRange(leaf, data, out var dataStart, out var dataLength))
+            {
+                return null;
+            }
+
+            dataEnd = dataStart + dataLength - 1;
+            using (var members = data.EnumerateObject())
+            {
+                dataEmpty = !members.MoveNext();
+            }
+
+            if (data.TryGetProperty("subject", out var subject))
+            {
+                if (!TryRange(leaf, subject, out subjectStart, out subjectLength))
+                {
+                    return null;
+                }
+
+                if (subject.ValueKind == JsonValueKind.Object)
+                {
+                    foreach (var member in subject.EnumerateObject())
+                    {
+                        if (member.Value.ValueKind != JsonValueKind.String || member.NameEquals("protection") || member.NameEquals("principal"))
+                        {
+                            continue;
+                        }
+
+                        if (member.NameEquals("clientIp"))
+                        {
+                            clientIp = member.Value.GetString();
+                        }
+                        else
+                        {
+                            (details ??= []).Add(new(member.Name, member.Value.GetString()!));
+                        }
+                    }
+                }
+            }
+        }
+
+        return new LeafLayout(schemaStart, schemaLength, rootStart + rootLength - 1, dataEnd, dataEmpty, subjectStart, subjectLength, clientIp, details);
+    }
+
+    /// <summary>The element's raw bytes as a range of <paramref name="leaf"/>; false when they are not inside it.</summary>
+    private static bool TryRange(byte[] leaf, JsonElement element, out int start, out int length)
+    {
+        var raw = JsonMarshal.GetRawUtf8Value(element);
+        length = raw.Length;
+        start = leaf.Length == 0 || raw.IsEmpty
+            ? -1
+            : (int)Unsafe.ByteOffset(ref MemoryMarshal.GetArrayDataReference(leaf), ref MemoryMarshal.GetReference(raw));
+        return start >= 0 && start <= leaf.Length - length;
     }
 
     private static string? GetString(JsonElement element, string name) =>

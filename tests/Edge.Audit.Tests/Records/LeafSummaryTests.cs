@@ -44,13 +44,14 @@ public sealed class LeafSummaryTests
 
         Assert.Null(error);
         Assert.Equal(new LeafSummary("req-1", s_request.Time, "acme", "alice@example.test", "orders", "deny", "missing_permission"), summary);
-        Assert.NotNull(layout);
-        Assert.Equal("\"urn:edge:audit:record:1\"", Encoding.UTF8.GetString(leaf, layout.Value.SchemaStart, layout.Value.SchemaLength));
+        var found = Assert.NotNull(layout);
+        Assert.Equal("\"urn:edge:audit:record:1\"", Encoding.UTF8.GetString(leaf, found.SchemaStart, found.SchemaLength));
         Assert.Equal("""{"protection":"none","principal":"alice@example.test","clientIp":"203.0.113.9"}""",
-            Encoding.UTF8.GetString(leaf, layout.Value.SubjectStart, layout.Value.SubjectLength));
-        Assert.Equal(leaf.Length - 1, layout.Value.RootEnd);
-        Assert.Equal(leaf.Length - 2, layout.Value.DataEnd);
-        Assert.Equal("203.0.113.9", layout.Value.ClientIp);
+            Encoding.UTF8.GetString(leaf, found.SubjectStart, found.SubjectLength));
+        Assert.Equal(leaf.Length - 1, found.RootEnd);
+        Assert.Equal(leaf.Length - 2, found.DataEnd);
+        Assert.Equal("203.0.113.9", found.ClientIp);
+        Assert.Equal(found, LeafLayout.Of(leaf));
     }
 
     [Fact]
@@ -59,7 +60,7 @@ public sealed class LeafSummaryTests
         var summary = LeafSummary.TryParse(AuditRecordSerializer.Serialize(s_ban), out var layout, out var error);
 
         Assert.Null(error);
-        Assert.NotNull(summary);
+        Assert.Equal(new LeafSummary("ban-1", s_ban.Time, "acme", null, "orders", "deny", "missing_permission"), summary);
         Assert.Equal([new("banKey", "ip:203.0.113.9"), new("note", "x")], layout!.Value.SubjectDetails!);
     }
 
