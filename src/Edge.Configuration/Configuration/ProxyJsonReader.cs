@@ -36,6 +36,9 @@ public sealed class ProxyJsonReader
         SerializerOptions.MakeReadOnly();
     }
 
+    // The same leniency as SerializerOptions (comments, trailing commas), so the text check reads what the serializer reads.
+    private static readonly JsonReaderOptions TextCheckOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+
     /// <summary>The options proxy.json is read with (and the Edge section hashed with).</summary>
     public JsonSerializerOptions SerializerOptions { get; }
 
@@ -58,6 +61,13 @@ public sealed class ProxyJsonReader
         if (utf8.Trim((byte)' ').Trim("\r\n\t"u8).IsEmpty)
         {
             errors.Add("proxy.json", "the file is empty");
+            return null;
+        }
+
+        if (JsonText.FirstUndecodable(utf8, TextCheckOptions) is var undecodable and >= 0)
+        {
+            var (line, at) = JsonText.Position(utf8, undecodable);
+            errors.Add("proxy.json", $"a string or name here is not valid UTF-8 (or holds an unpaired surrogate escape such as \\ud800); save the file as UTF-8 (line {line}, byte {at})");
             return null;
         }
 

@@ -65,6 +65,47 @@ public sealed class ProxyJsonReaderTests
         Assert.Contains(expectedFragment, error.Location + " " + error.Message, StringComparison.OrdinalIgnoreCase);
     }
 
+    [Theory]
+    [InlineData(new byte[] { 0xFF }, 4)]
+    [InlineData(new byte[] { 0xED, 0xA0, 0x80 }, 4)]
+    [InlineData(new byte[] { (byte)'\\', (byte)'u', (byte)'d', (byte)'8', (byte)'0', (byte)'0' }, 4)]
+    public void Parse_TextThatIsNotUtf8_SaysSoWithItsLine(byte[] text, int line)
+    {
+        // Before: "expected an object" at the transform, as if the value had the wrong type.
+        byte[] json = [.. "{ \"ReverseProxy\": { \"Routes\": { \"r\": { \"ClusterId\": \"c\",\n \"Transforms\": [\n  { \"EdgeTenant\": \"Header\",\n    \"Name\": \"X-"u8, .. text, .. "\" } ] } } } }"u8];
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse(json, errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("proxy.json", error.Location);
+        Assert.Contains("not valid UTF-8", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"(line {line}, byte 13)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_UnpairedSurrogateInAnId_SaysSo()
+    {
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse("""{ "ReverseProxy": { "Routes": { "r\udc00": { "ClusterId": "c" } } } }"""u8, errors);
+
+        Assert.Null(parsed);
+        Assert.Contains("not valid UTF-8", Assert.Single(errors.Errors).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_PairedSurrogateEscapeAndCommentsAndTrailingCommas_AreFine()
+    {
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse("""{ "ReverseProxy": { /* c */ "Routes": { "r\ud83d\ude00": { "ClusterId": "c", }, }, }, }"""u8, errors);
+
+        Assert.False(errors.HasErrors, string.Join("; ", errors.Errors.Select(e => e.Message)));
+        Assert.Equal("r\U0001F600", Assert.Single(parsed!.Routes).RouteId);
+    }
+
     [Fact]
     public void Parse_UnregisteredSection_IsUnknownPropertyError()
     {
