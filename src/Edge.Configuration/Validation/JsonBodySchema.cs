@@ -67,6 +67,14 @@ internal sealed class JsonBodySchema
             return null;
         }
 
+        // Undecodable text would throw out of the reference checks and the schema library below, not return an error.
+        if (JsonText.FirstUndecodable(bytes, default) is var undecodable and >= 0)
+        {
+            var (textLine, at) = JsonText.Position(bytes, undecodable);
+            errors.Add(location, $"the schema file '{path}' has a string or name that is not valid UTF-8 (or holds an unpaired surrogate escape such as \\ud800) (line {textLine}, byte {at})");
+            return null;
+        }
+
         JsonElement root;
         try
         {

@@ -86,6 +86,25 @@ public sealed class ValidationPolicyTests : IDisposable
     }
 
     [Theory]
+    [InlineData("{\n  \"$schema\": \"https://json-schema.org/draft/2020-12/schema@\"\n}", 2)]
+    [InlineData("{\n  \"$ref\": \"#/$defs/@\"\n}", 2)]
+    [InlineData("{\n  \"properties\": {\n    \"a@\": { \"type\": \"string\" }\n  }\n}", 3)]
+    [InlineData("{\n  \"$ref\": \"#/$defs/\\ud800\"\n}", 2)]
+    public void TryCreate_SchemaTextNotUtf8_ErrorWithLineInsteadOfACrash(string schema, int line)
+    {
+        // Before: an InvalidOperationException out of the validator; `edge config validate` died with a stack trace.
+        var path = Path.Combine(_files.Directory, "text.json");
+        File.WriteAllBytes(path, [.. System.Text.Encoding.UTF8.GetBytes(schema).Select(b => b == (byte)'@' ? (byte)0xFF : b)]);
+
+        Create(new ValidationPolicyOptions { JsonSchema = "file:text.json" }, out var errors);
+
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("Edge:Validation:p:JsonSchema", error.Location);
+        Assert.Contains("not valid UTF-8", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"(line {line}, byte ", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("""{"type": 5}""", "is not a valid JSON Schema")]
     [InlineData("""{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"}""", "only draft 2020-12")]
     [InlineData("""{"$ref": "https://example.com/order.json"}""", "only references inside the file")]
