@@ -141,6 +141,32 @@ public sealed class HotReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reload_SchemaFileWithTextThatIsNotUtf8_RefusedWithItsLineAndOldRoutesKeepServing()
+    {
+        // Before: the schema check threw; the reload was only logged as failed (no refusal, no lastError, no metric), and
+        // the same file at start stopped the host with a stack trace.
+        var schema = Path.Combine(_edge.Directory, "order.json");
+        await File.WriteAllBytesAsync(schema, [.. "{\n  \"$schema\": \"https://json-schema.org/draft/2020-12/schema\",\n  \"$ref\": \"#/$defs/"u8, 0xFF, .. "\"\n}"u8]);
+        await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["first"] = ProxyJson.Route("/first/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Static", ["Value"] = "acme" }),
+            ["orders"] = ProxyJson.Route("/orders", new Dictionary<string, string> { ["EdgeValidate"] = "order" }),
+        }, new Dictionary<string, object> { ["Validation"] = new Dictionary<string, object> { ["order"] = new Dictionary<string, object> { ["JsonSchema"] = "file:" + schema } } }));
+
+        string? message = null;
+        Assert.True(await EventuallyAsync(async () =>
+        {
+            using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+            var lastError = status.RootElement.GetProperty("lastError");
+            message = lastError.ValueKind == JsonValueKind.Object ? lastError.GetProperty("errors")[0].GetProperty("message").GetString() : null;
+            return message is not null;
+        }, TimeSpan.FromSeconds(5)), "the reload was not refused");
+        Assert.Contains("not valid UTF-8", message, StringComparison.Ordinal);
+        Assert.Contains("(line 3, byte 11)", message, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await _edge.Client.GetAsync("/first/x")).StatusCode);
+    }
+
+    [Fact]
     public async Task Reload_MalformedJson_LocationInDocumentedForm()
     {
         await _edge.WriteConfigAsync("""{ "ReverseProxy": { "Routes": { "first": { "ClusterId": 5 } } } }""");
