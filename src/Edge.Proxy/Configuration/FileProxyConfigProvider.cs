@@ -256,6 +256,24 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         }
 
         var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        try
+        {
+            return await BuildCandidateAsync(bytes, hash, previous, errors);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // A check that throws instead of reporting (a bug, or input it did not foresee) must still be a refusal the
+            // operator sees in lastError, the metric and the audit, with the last good config serving; not a log line
+            // on reload and a stack trace at start.
+            Log.ValidationThrew(_logger, ex);
+            errors.Add("proxy.json", $"the config could not be validated ({ex.GetType().Name}: {ex.Message}); this is a bug in the edge, please report it with the edge's log");
+            return (null, errors.Items, hash);
+        }
+    }
+
+    private async Task<(EdgeProxyConfig? Config, IReadOnlyList<ConfigError> Errors, string Hash)> BuildCandidateAsync(
+        byte[] bytes, string hash, EdgeProxyConfig? previous, ConfigErrorList errors)
+    {
         var parsed = _reader.Parse(bytes, errors);
         if (parsed is null)
         {
@@ -406,5 +424,8 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
 
         [LoggerMessage(1607, LogLevel.Error, "YARP refused proxy config revision {Revision}; its routes are unchanged")]
         public static partial void YarpRefused(ILogger logger, Exception exception, string revision);
+
+        [LoggerMessage(1608, LogLevel.Error, "Validating proxy.json threw; the edit is refused")]
+        public static partial void ValidationThrew(ILogger logger, Exception exception);
     }
 }

@@ -2,7 +2,9 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Edge.Configuration;
 using Edge.Testing;
+using Yarp.ReverseProxy.Configuration;
 
 namespace Edge.FunctionalTests.Configuration;
 
@@ -509,6 +511,59 @@ public sealed class HotReloadTests : IAsyncLifetime
 
         Assert.Contains(exception.Errors, e => e.Location == "ReverseProxy:Routes:bad:Transforms[0]:Name");
         Assert.Contains("ReverseProxy:Routes:bad:Transforms[0]:Name", exception.Message);
+    }
+
+    [Fact]
+    public async Task Reload_ValidationThrows_RefusedWithTheExceptionAndOldRoutesKeepServing()
+    {
+        // A check that throws instead of reporting used to end in a log line only: no refusal, no lastError, no metric.
+        await using var edge = await EdgeHost.StartAsync(_original, configure: builder => builder.Services.AddSingleton<IEdgeRouteValidator, ThrowingRouteValidator>());
+        var content = ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["first"] = ProxyJson.Route("/first/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Static", ["Value"] = "acme" }),
+            [ThrowingRouteValidator.RouteId] = ProxyJson.Route("/explodes"),
+        });
+
+        await edge.WriteConfigAsync(content);
+
+        string? location = null, message = null;
+        Assert.True(await EventuallyAsync(async () =>
+        {
+            using var status = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/status"));
+            var lastError = status.RootElement.GetProperty("lastError");
+            if (lastError.ValueKind != JsonValueKind.Object)
+            {
+                return false;
+            }
+
+            location = lastError.GetProperty("errors")[0].GetProperty("location").GetString();
+            message = lastError.GetProperty("errors")[0].GetProperty("message").GetString();
+            return true;
+        }, TimeSpan.FromSeconds(5)), "the reload was not refused");
+        Assert.Equal("proxy.json", location);
+        Assert.Contains("could not be validated (InvalidOperationException: " + ThrowingRouteValidator.Message + ")", message, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await edge.Client.GetAsync("/first/x")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await edge.Client.GetAsync("/explodes")).StatusCode);
+
+        var exception = await Assert.ThrowsAsync<Edge.Configuration.EdgeConfigException>(() =>
+            EdgeHost.StartAsync(content, configure: builder => builder.Services.AddSingleton<IEdgeRouteValidator, ThrowingRouteValidator>()));
+        Assert.Contains(ThrowingRouteValidator.Message, exception.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class ThrowingRouteValidator : IEdgeRouteValidator
+    {
+        public const string RouteId = "explodes";
+        public const string Message = "a route validator failed";
+
+        public void Validate(RouteConfig route, EdgeSection edge, ConfigErrorList errors)
+        {
+            if (route.RouteId == RouteId)
+            {
+                throw new InvalidOperationException(Message);
+            }
+        }
+
+        public RouteConfig ForYarp(RouteConfig route) => route;
     }
 
     private async Task<string?> StateAsync()
