@@ -301,7 +301,12 @@ public sealed class ProxyJsonReader
             name = name["System.Nullable`1[".Length..^1];
         }
 
-        var type = typeof(ProxyJsonReader).Assembly.GetType(name) ?? Type.GetType(name);
+        // A constructed generic (Dictionary`2[System.String,Yarp...RouteConfig]) does not resolve by that name, since its
+        // arguments would need their assemblies; its definition does, and says as much (an object, an array).
+        var type = typeof(ProxyJsonReader).Assembly.GetType(name) ?? Type.GetType(name)
+            ?? (name.IndexOf('`', StringComparison.Ordinal) is > 0 and var tick && name.IndexOf('[', tick) is > 0 and var arguments
+                ? Type.GetType(name[..arguments])
+                : null);
         return type is not null && Expected(type) is { } expected ? "expected " + expected : message;
     }
 

@@ -54,6 +54,8 @@ public sealed class ProxyJsonReaderTests
     [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"ClusterId\": 5 ", "line")]
     [InlineData("{ \"Edge\": {} }", "ReverseProxy")]
     [InlineData("   \n", "empty")]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": [] } }", "ReverseProxy:Routes expected an object (line 1")]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"r\": { \"ClusterId\": \"c\", \"Transforms\": { } } } } }", "Transforms expected an array")]
     public void Parse_BadDocument_PreciseError(string json, string expectedFragment)
     {
         var errors = new ConfigErrorList();
