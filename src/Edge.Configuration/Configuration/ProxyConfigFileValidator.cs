@@ -15,7 +15,11 @@ public static class ProxyConfigFileValidator
     /// The edge's <c>Edge:IdentityHeaderPrefix</c>, the one host setting the rules read (forwarded tenant header, approval
     /// token header, API-key header); null for the default <c>X-Edge-</c>.
     /// </param>
-    public static async Task<IReadOnlyList<ConfigError>> ValidateAsync(string path, string? identityHeaderPrefix = null)
+    public static Task<IReadOnlyList<ConfigError>> ValidateAsync(string path, string? identityHeaderPrefix = null)
+        => ValidateAsync(path, identityHeaderPrefix, configureServices: null);
+
+    /// <param name="configureServices">Adds to the validation services (tests add a check that throws).</param>
+    internal static async Task<IReadOnlyList<ConfigError>> ValidateAsync(string path, string? identityHeaderPrefix, Action<IServiceCollection>? configureServices)
     {
         var errors = new ConfigErrorList();
         byte[] bytes;
@@ -44,15 +48,24 @@ public static class ProxyConfigFileValidator
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         services.AddSingleton(TimeProvider.System);
         services.AddEdgeConfigurationValidation();
+        configureServices?.Invoke(services);
 
         await using var provider = services.BuildServiceProvider();
-        var parsed = provider.GetRequiredService<ProxyJsonReader>().Parse(bytes, errors);
-        if (parsed is null)
+        try
         {
-            return errors.Items;
+            var parsed = provider.GetRequiredService<ProxyJsonReader>().Parse(bytes, errors);
+            if (parsed is not null)
+            {
+                await provider.GetRequiredService<EdgeConfigValidator>().ValidateAsync(parsed, errors);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Worded as the running edge words a check that throws (FileProxyConfigProvider): an error line and exit
+            // code 1 for the CI pipeline that runs this, not a stack trace.
+            errors.Add("proxy.json", $"the config could not be validated ({ex.GetType().Name}: {ex.Message}); this is a bug in the edge, please report it");
         }
 
-        await provider.GetRequiredService<EdgeConfigValidator>().ValidateAsync(parsed, errors);
         return errors.Items;
     }
 }

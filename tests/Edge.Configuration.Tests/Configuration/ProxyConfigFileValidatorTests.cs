@@ -1,3 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
+using Yarp.ReverseProxy.Configuration;
+
 namespace Edge.Configuration.Tests.Configuration;
 
 public sealed class ProxyConfigFileValidatorTests
@@ -36,6 +39,54 @@ public sealed class ProxyConfigFileValidatorTests
         var error = Assert.Single(errors);
         Assert.Equal("proxy.json", error.Location);
         Assert.Contains("larger than 32 MiB", error.Message);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_CheckThrows_ReportsAnErrorInsteadOfThrowing()
+    {
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, """
+        { "ReverseProxy": {
+            "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" } } },
+            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
+        """);
+        try
+        {
+            var errors = await ProxyConfigFileValidator.ValidateAsync(path, identityHeaderPrefix: null,
+                services => services.AddSingleton<IEdgeRouteValidator, ThrowingRouteValidator>());
+
+            var error = Assert.Single(errors, e => !e.IsWarning);
+            Assert.Equal("proxy.json", error.Location);
+            Assert.Contains($"could not be validated (InvalidOperationException: {ThrowingRouteValidator.Message})", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task ValidateAsync_TwoTenantSteps_ReportsTheSecond()
+    {
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, """
+        { "ReverseProxy": {
+            "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" },
+                "Transforms": [ { "EdgeTenant": "Header", "Name": "X-Tenant-ID" }, { "EdgeTenant": "Static", "Value": "acme" } ] } },
+            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
+        """);
+        try
+        {
+            var errors = await ProxyConfigFileValidator.ValidateAsync(path);
+
+            var error = Assert.Single(errors, e => !e.IsWarning);
+            Assert.Equal("ReverseProxy:Routes:r1:Transforms[1]:EdgeTenant", error.Location);
+            Assert.Contains("EdgeTenant is listed twice", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [Fact]
@@ -144,5 +195,14 @@ public sealed class ProxyConfigFileValidatorTests
                 Environment.SetEnvironmentVariable(name, trimmed[(index + 1)..].Trim().Trim('"'));
             }
         }
+    }
+
+    private sealed class ThrowingRouteValidator : IEdgeRouteValidator
+    {
+        public const string Message = "a route validator failed";
+
+        public void Validate(RouteConfig route, EdgeSection edge, ConfigErrorList errors) => throw new InvalidOperationException(Message);
+
+        public RouteConfig ForYarp(RouteConfig route) => route;
     }
 }
