@@ -550,6 +550,45 @@ public sealed class HotReloadTests : IAsyncLifetime
         Assert.Contains(ThrowingRouteValidator.Message, exception.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Reload_HostsEntryTheMatcherCannotParse_RefusedAndEveryRouteKeepsServing()
+    {
+        // YARP accepted "api.example.com:abc"; ASP.NET's host matcher then threw on every request, so every route of
+        // the edge answered an empty 500 after the reload.
+        await using var edge = await EdgeHost.StartAsync(_original);
+        var content = ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["first"] = ProxyJson.Route("/first/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Static", ["Value"] = "acme" }),
+            ["hosted"] = new Dictionary<string, object>
+            {
+                ["ClusterId"] = "backend",
+                ["Match"] = new { Path = "/hosted", Hosts = new[] { "api.example.com:abc" } },
+            },
+        });
+
+        await edge.WriteConfigAsync(content);
+
+        string? location = null;
+        Assert.True(await EventuallyAsync(async () =>
+        {
+            using var status = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/status"));
+            var lastError = status.RootElement.GetProperty("lastError");
+            if (lastError.ValueKind != JsonValueKind.Object)
+            {
+                return false;
+            }
+
+            location = lastError.GetProperty("errors")[0].GetProperty("location").GetString();
+            return true;
+        }, TimeSpan.FromSeconds(5)), "the reload was not refused");
+        Assert.Equal("ReverseProxy:Routes:hosted:Match:Hosts[0]", location);
+        Assert.Equal(HttpStatusCode.OK, (await edge.Client.GetAsync("/first/x")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await edge.Client.GetAsync("/hosted")).StatusCode);
+
+        var exception = await Assert.ThrowsAsync<Edge.Configuration.EdgeConfigException>(() => EdgeHost.StartAsync(content));
+        Assert.Contains("port that is not a number", exception.Message, StringComparison.Ordinal);
+    }
+
     private sealed class ThrowingRouteValidator : IEdgeRouteValidator
     {
         public const string RouteId = "explodes";
