@@ -49,9 +49,11 @@ public static class EdgeConfigurationServiceCollectionExtensions
         services.AddEdgeApprovalsSection();
         services.AddSingleton<IEdgeStepValidator, ApprovalStepValidator>();
 
+        services.AddSingleton<IEdgeRouteValidator, RouteMatchValidator>();
         services.TryAddSingleton<EdgeStepValidators>();
         services.AddSingleton<EdgeConfigValidator>();
         services.AddSingleton<ITransformFactory, EdgeStepValidationTransformFactory>();
+        services.AddRouting();
         services.AddReverseProxy();
         return services;
     }

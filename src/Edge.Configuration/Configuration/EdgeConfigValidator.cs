@@ -40,7 +40,6 @@ public sealed class EdgeConfigValidator(
             }
 
             MethodPolicy.Validate(route, location, errors);
-            HostPatterns.Validate(route, location, errors);
             ValidateSteps(route, candidate.Edge, errors);
             foreach (var routeValidator in routeValidators)
             {

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Yarp.ReverseProxy.Configuration;
 
 namespace Edge.Configuration;
 
@@ -13,7 +12,7 @@ namespace Edge.Configuration;
 /// "Could not parse host" for an entry it cannot split (a port that is not a number, an IPv6 literal, a second colon)
 /// on every request once the route table is built, so one bad entry answered every route of the edge with an empty
 /// 500, and a hot reload applied it. Entries that parse but can never equal a request's Host (a space, a path, a
-/// wildcard inside a name, non-ASCII text) are refused as well, since the route would silently never match.
+/// wildcard inside a name) are refused as well, since the route would silently never match.
 /// </summary>
 internal static class HostPatterns
 {
@@ -23,18 +22,13 @@ internal static class HostPatterns
     private static readonly SearchValues<char> HostCharacters =
         SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()+,;=");
 
-    public static void Validate(RouteConfig route, string location, ConfigErrorList errors)
+    public static void Validate(IReadOnlyList<string>? hosts, string location, ConfigErrorList errors)
     {
-        if (route.Match?.Hosts is not { } hosts)
+        for (var i = 0; i < (hosts?.Count ?? 0); i++)
         {
-            return;
-        }
-
-        for (var i = 0; i < hosts.Count; i++)
-        {
-            if (hosts[i] is { Length: > 0 } host && Explain(host) is { } problem)
+            if (hosts![i] is { Length: > 0 } host && Explain(host) is { } problem)
             {
-                errors.Add($"{location}:Match:Hosts[{i}]", $"'{Printable(host)}' {problem}; write a host name, {Examples}");
+                errors.Add($"{location}[{i}]", $"'{Printable(host)}' {problem}; write a host name, {Examples}");
             }
         }
     }
@@ -80,11 +74,11 @@ internal static class HostPatterns
             return "has a wildcard that is not a leading '*.' (only a whole first label can be a wildcard)";
         }
 
-        if (name.Length == 0 || name.AsSpan().IndexOfAnyExcept(HostCharacters) >= 0)
+        // Non-ASCII is how YARP wants an international name written (it refuses punycode): the request's host is
+        // compared in its Unicode form.
+        if (name.Length == 0 || name.Any(c => c <= '\x7f' ? !HostCharacters.Contains(c) : char.IsWhiteSpace(c) || char.IsControl(c)))
         {
-            return name.Any(c => c > '\x7f')
-                ? "is not ASCII; write an international name in its punycode form (xn--…), as clients send it"
-                : "holds a character a Host header cannot carry (a space, a control character, '/', '?', '#', '@' or a bracket)";
+            return "holds a character a Host header cannot carry (a space, a control character, '/', '?', '#', '@' or a bracket)";
         }
 
         return null;

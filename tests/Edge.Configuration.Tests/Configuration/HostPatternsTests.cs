@@ -1,5 +1,3 @@
-using Yarp.ReverseProxy.Configuration;
-
 namespace Edge.Configuration.Tests.Configuration;
 
 public sealed class HostPatternsTests
@@ -15,7 +13,7 @@ public sealed class HostPatternsTests
     [InlineData("*:8080")]
     [InlineData("localhost")]
     [InlineData("127.0.0.1:8080")]
-    [InlineData("xn--bcher-kva.example")]
+    [InlineData("bücher.example")]
     [InlineData("svc_internal.local")]
     public void Explain_EntryTheMatcherReads_Null(string entry)
     {
@@ -42,7 +40,7 @@ public sealed class HostPatternsTests
     [InlineData("a\u0000b.com", "character")]
     [InlineData("a.com/x", "character")]
     [InlineData("user@a.com", "character")]
-    [InlineData("bücher.example", "punycode")]
+    [InlineData("bü cher.example", "character")]
     public void Explain_EntryThatCanNeverMatch_SaysWhy(string entry, string expected)
     {
         var problem = HostPatterns.Explain(entry);
@@ -54,10 +52,9 @@ public sealed class HostPatternsTests
     [Fact]
     public void Validate_ControlCharacter_NamesTheEntryWithoutTheRawCharacter()
     {
-        var route = new RouteConfig { RouteId = "r", ClusterId = "c", Match = new RouteMatch { Path = "/x", Hosts = ["ok.example.com", "a\u0000b.com"] } };
         var errors = new ConfigErrorList();
 
-        HostPatterns.Validate(route, "ReverseProxy:Routes:r", errors);
+        HostPatterns.Validate(["ok.example.com", "a\u0000b.com"], "ReverseProxy:Routes:r:Match:Hosts", errors);
 
         var error = Assert.Single(errors.Items);
         Assert.Equal("ReverseProxy:Routes:r:Match:Hosts[1]", error.Location);

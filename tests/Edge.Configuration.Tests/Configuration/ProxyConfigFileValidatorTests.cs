@@ -89,6 +89,60 @@ public sealed class ProxyConfigFileValidatorTests
         }
     }
 
+    [Theory]
+    [InlineData("""{ "Path": "/x", "Hosts": [ "api.example.com:abc" ] }""", "Match:Hosts[0]", "port that is not a number")]
+    [InlineData("""{ "Path": "/x/{id:nosuch}" }""", "Match:Path", "the constraint 'nosuch' of route parameter 'id' is not a route constraint; use one of alpha, bool,")]
+    [InlineData("""{ "Path": "/x/{id:regex(()}" }""", "Match:Path", "the constraint 'regex(()' of route parameter 'id' cannot be used")]
+    [InlineData("""{ "Path": "/x/{id:length(a)}" }""", "Match:Path", "the constraint 'length(a)' of route parameter 'id' cannot be used")]
+    [InlineData("""{ "Path": "/x", "Headers": [ { "Name": "X-A", "Values": [ "" ], "Mode": "ExactHeader" } ] }""", "Match:Headers[0]:Values", "a value is empty")]
+    [InlineData("""{ "Path": "/x", "QueryParameters": [ { "Name": "a", "Values": [ "b", "" ] } ] }""", "Match:QueryParameters[0]:Values", "a value is empty")]
+    public async Task ValidateAsync_MatchTheRouteTableCannotBuild_ReportsItWithItsLocation(string match, string field, string expected)
+    {
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, $$"""
+        { "ReverseProxy": {
+            "Routes": { "r1": { "ClusterId": "c", "Match": {{match}} } },
+            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
+        """);
+        try
+        {
+            var errors = await ProxyConfigFileValidator.ValidateAsync(path);
+
+            var error = Assert.Single(errors, e => !e.IsWarning);
+            Assert.Equal("ReverseProxy:Routes:r1:" + field, error.Location);
+            Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData("""{ "Path": "/x/{id:int}/{name:alpha:minlength(2)}/{slug:regex(^[a-z-]+$)}/{**rest}" }""")]
+    [InlineData("""{ "Path": "/x/{id:guid?}" }""")]
+    [InlineData("""{ "Hosts": [ "api.example.com", "*.example.com:8443", "bücher.example" ], "Path": "/x" }""")]
+    [InlineData("""{ "Path": "/x", "Headers": [ { "Name": "X-A", "Mode": "Exists" } ], "QueryParameters": [ { "Name": "q", "Values": [ "1" ] } ] }""")]
+    public async Task ValidateAsync_MatchTheRouteTableBuilds_NoErrors(string match)
+    {
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, $$"""
+        { "ReverseProxy": {
+            "Routes": { "r1": { "ClusterId": "c", "Match": {{match}} } },
+            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
+        """);
+        try
+        {
+            var errors = await ProxyConfigFileValidator.ValidateAsync(path);
+
+            Assert.DoesNotContain(errors, e => !e.IsWarning);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public async Task ValidateAsync_UnknownStepAndMissingCluster_ReportsBothWithLocations()
     {
