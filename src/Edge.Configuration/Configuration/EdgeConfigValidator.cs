@@ -54,6 +54,7 @@ public sealed class EdgeConfigValidator(
 
         foreach (var cluster in candidate.Clusters)
         {
+            ClusterSettingsRules.Validate(cluster, $"ReverseProxy:Clusters:{cluster.ClusterId}", errors);
             foreach (var (name, destination) in cluster.Destinations ?? new Dictionary<string, DestinationConfig>())
             {
                 var location = $"ReverseProxy:Clusters:{cluster.ClusterId}:Destinations:{name}";

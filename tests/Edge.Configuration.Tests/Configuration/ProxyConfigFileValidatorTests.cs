@@ -143,6 +143,38 @@ public sealed class ProxyConfigFileValidatorTests
         }
     }
 
+    [Theory]
+    [InlineData("""{ "HttpRequest": { "ActivityTimeout": "-00:00:01" } }""", "HttpRequest:ActivityTimeout", "is not positive")]
+    [InlineData("""{ "HttpRequest": { "ActivityTimeout": "00:00:00" } }""", "HttpRequest:ActivityTimeout", "is not positive")]
+    [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "my key" } }""", "SessionAffinity:AffinityKeyName", "not a cookie or header name")]
+    [InlineData("""{ "SessionAffinity": { "Enabled": true, "Policy": "CustomHeader", "AffinityKeyName": "X-Affinity:" } }""", "SessionAffinity:AffinityKeyName", "not a cookie or header name")]
+    [InlineData("""{ "Host": "legacy internal" }""", "Destinations:d:Host", "not a Host header value")]
+    [InlineData("""{ "Host": "legacy.internal:99999" }""", "Destinations:d:Host", "not a Host header value")]
+    public async Task ValidateAsync_ClusterSettingThatFailsEveryRequest_ReportsIt(string settings, string field, string expected)
+    {
+        using var json = System.Text.Json.JsonDocument.Parse(settings);
+        var destinationHost = json.RootElement.TryGetProperty("Host", out var host) ? $", \"Host\": {host.GetRawText()}" : "";
+        var clusterSettings = string.Join("", json.RootElement.EnumerateObject().Where(p => p.Name != "Host").Select(p => $", \"{p.Name}\": {p.Value.GetRawText()}"));
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, $$"""
+        { "ReverseProxy": {
+            "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" } } },
+            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/"{{destinationHost}} } }{{clusterSettings}} } } } }
+        """);
+        try
+        {
+            var errors = await ProxyConfigFileValidator.ValidateAsync(path);
+
+            var error = Assert.Single(errors, e => !e.IsWarning);
+            Assert.Equal("ReverseProxy:Clusters:c:" + field, error.Location);
+            Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public async Task ValidateAsync_UnknownStepAndMissingCluster_ReportsBothWithLocations()
     {

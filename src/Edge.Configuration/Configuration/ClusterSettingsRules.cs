@@ -1,0 +1,55 @@
+using System.Buffers;
+using Yarp.ReverseProxy.Configuration;
+
+namespace Edge.Configuration;
+
+/// <summary>
+/// Cluster settings YARP's validator passes but that fail every request of the cluster once applied: the edge answered
+/// 500, 502 or 504 for each one instead of refusing the edit and keeping the last good config.
+/// </summary>
+internal static class ClusterSettingsRules
+{
+    // RFC 9110 token characters: a cookie name (RFC 6265) and a header name are tokens.
+    private static readonly SearchValues<char> TokenCharacters =
+        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+    public static void Validate(ClusterConfig cluster, string location, ConfigErrorList errors)
+    {
+        if (cluster.HttpRequest?.ActivityTimeout is { } timeout && timeout <= TimeSpan.Zero)
+        {
+            // Negative: ArgumentOutOfRangeException (500) on every request; zero: every request timed out (504).
+            errors.Add(location + ":HttpRequest:ActivityTimeout", $"'{timeout}' is not positive; leave it out for YARP's default (100 s), or give e.g. 00:02:00");
+        }
+
+        if (cluster.SessionAffinity is { Enabled: true, AffinityKeyName: { Length: > 0 } keyName }
+            && keyName.AsSpan().IndexOfAnyExcept(TokenCharacters) >= 0)
+        {
+            errors.Add(location + ":SessionAffinity:AffinityKeyName",
+                "not a cookie or header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or separators); every request on the cluster failed with 502");
+        }
+
+        foreach (var (name, destination) in cluster.Destinations ?? new Dictionary<string, DestinationConfig>())
+        {
+            if (destination.Host is { Length: > 0 } host && !IsHostHeader(host))
+            {
+                errors.Add($"{location}:Destinations:{name}:Host",
+                    "not a Host header value (a host name or IP address, optionally with :port from 1 to 65535); every request to this destination failed with 502");
+            }
+        }
+    }
+
+    /// <summary>The check HttpClient applies when the forwarder sets the destination's Host (it throws FormatException).</summary>
+    private static bool IsHostHeader(string host)
+    {
+        using var message = new HttpRequestMessage();
+        try
+        {
+            message.Headers.Host = host;
+            return true;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+}
