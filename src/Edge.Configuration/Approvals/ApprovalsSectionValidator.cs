@@ -1,4 +1,3 @@
-using System.Buffers;
 using Edge.Configuration.Authorization;
 
 namespace Edge.Configuration.Approvals;
@@ -7,9 +6,6 @@ namespace Edge.Configuration.Approvals;
 internal sealed class ApprovalsSectionValidator(EdgeHostOptions host) : IEdgeSectionValidator
 {
     public static readonly TimeSpan MaxTtl = TimeSpan.FromDays(7);
-
-    private static readonly SearchValues<char> HeaderCharacters =
-        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
     public void Validate(EdgeSection edge, ConfigErrorList errors)
     {
@@ -131,7 +127,7 @@ internal sealed class ApprovalsSectionValidator(EdgeHostOptions host) : IEdgeSec
 
     private void ValidateHeader(string header, string at, ConfigErrorList errors)
     {
-        if (string.IsNullOrEmpty(header) || header.AsSpan().ContainsAnyExcept(HeaderCharacters))
+        if (string.IsNullOrEmpty(header) || !HttpToken.IsToken(header))
         {
             errors.Add(at, $"'{header}' is not a header name");
         }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Yarp.ReverseProxy.Configuration;
 
 namespace Edge.Configuration;
@@ -9,10 +8,6 @@ namespace Edge.Configuration;
 /// </summary>
 internal static class ClusterSettingsRules
 {
-    // RFC 9110 token characters: a cookie name (RFC 6265) and a header name are tokens.
-    private static readonly SearchValues<char> TokenCharacters =
-        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
-
     public static void Validate(ClusterConfig cluster, string location, ConfigErrorList errors)
     {
         if (cluster.HttpRequest?.ActivityTimeout is { } timeout && timeout <= TimeSpan.Zero)
@@ -22,7 +17,7 @@ internal static class ClusterSettingsRules
         }
 
         if (cluster.SessionAffinity is { Enabled: true, AffinityKeyName: { Length: > 0 } keyName }
-            && keyName.AsSpan().IndexOfAnyExcept(TokenCharacters) >= 0)
+            && !HttpToken.IsToken(keyName))
         {
             errors.Add(location + ":SessionAffinity:AffinityKeyName",
                 "not a cookie or header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or separators); every request on the cluster failed with 502");

@@ -19,7 +19,7 @@ public sealed class EdgeConfigValidator(
             validator.Validate(candidate.Edge, errors);
         }
 
-        var clusterIds = candidate.Clusters.Select(c => c.ClusterId).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var clusters = candidate.Clusters.Where(c => c.ClusterId is not null).GroupBy(c => c.ClusterId, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
         foreach (var route in candidate.Routes)
         {
             var location = $"ReverseProxy:Routes:{route.RouteId}";
@@ -27,7 +27,7 @@ public sealed class EdgeConfigValidator(
             {
                 errors.Add(location + ":ClusterId", "a route must name a cluster");
             }
-            else if (!clusterIds.Contains(route.ClusterId))
+            else if (!clusters.ContainsKey(route.ClusterId))
             {
                 errors.Add(location + ":ClusterId", $"cluster '{route.ClusterId}' is not defined in ReverseProxy:Clusters");
             }
@@ -40,6 +40,7 @@ public sealed class EdgeConfigValidator(
             }
 
             MethodPolicy.Validate(route, location, errors);
+            YarpTransformRules.Validate(route, route.ClusterId is null ? null : clusters.GetValueOrDefault(route.ClusterId), location, errors);
             ValidateSteps(route, candidate.Edge, errors);
             foreach (var routeValidator in routeValidators)
             {

@@ -175,6 +175,59 @@ public sealed class ProxyConfigFileValidatorTests
         }
     }
 
+    [Theory]
+    [InlineData("""{ "MaxRequestBodySize": -5 }""", "MaxRequestBodySize", "is not a size")]
+    [InlineData("""{ "Transforms": [ { "RequestHeader": "X A", "Set": "x" } ] }""", "Transforms[0]:RequestHeader", "not a header name")]
+    [InlineData("""{ "Transforms": [ { "RequestHeaderRemove": "X:A" } ] }""", "Transforms[0]:RequestHeaderRemove", "not a header name")]
+    [InlineData("""{ "Transforms": [ { "ResponseHeadersAllowed": "X-A;X B" } ] }""", "Transforms[0]:ResponseHeadersAllowed", "not a header name")]
+    [InlineData("""{ "Transforms": [ { "X-Forwarded": "Set", "HeaderPrefix": "X F-" } ] }""", "Transforms[0]:HeaderPrefix", "not the start of a header name")]
+    [InlineData("""{ "Transforms": [ { "ResponseHeader": "X-A", "Set": "a\nb" } ] }""", "Transforms[0]:Set", "control character")]
+    [InlineData("""{ "Transforms": [ { "RequestHeader": "X-A", "Append": "a\u0000b" } ] }""", "Transforms[0]:Append", "control character")]
+    [InlineData("""{ "Transforms": [ { "RequestHeader": "X-A", "Set": "é" } ] }""", "Transforms[0]:Set", "is not ASCII")]
+    public async Task ValidateAsync_RouteSettingThatFailsEveryRequest_ReportsIt(string settings, string field, string expected)
+    {
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, $$"""
+        { "ReverseProxy": {
+            "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" }, {{settings.Trim()[1..^1]}} } },
+            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
+        """);
+        try
+        {
+            var errors = await ProxyConfigFileValidator.ValidateAsync(path);
+
+            var error = Assert.Single(errors, e => !e.IsWarning);
+            Assert.Equal("ReverseProxy:Routes:r1:" + field, error.Location);
+            Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task ValidateAsync_NonAsciiRequestHeaderWithClusterEncoding_NoErrors()
+    {
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, """
+        { "ReverseProxy": {
+            "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" }, "MaxRequestBodySize": -1,
+                "Transforms": [ { "RequestHeader": "X-A", "Set": "é" }, { "ResponseHeader": "X-B", "Append": "é" }, { "X-Forwarded": "Set", "HeaderPrefix": "X-Fwd-" } ] } },
+            "Clusters": { "c": { "HttpClient": { "RequestHeaderEncoding": "utf-8" }, "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
+        """);
+        try
+        {
+            var errors = await ProxyConfigFileValidator.ValidateAsync(path);
+
+            Assert.DoesNotContain(errors, e => !e.IsWarning);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public async Task ValidateAsync_UnknownStepAndMissingCluster_ReportsBothWithLocations()
     {

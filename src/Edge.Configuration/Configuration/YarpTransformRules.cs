@@ -1,0 +1,73 @@
+using Yarp.ReverseProxy.Configuration;
+
+namespace Edge.Configuration;
+
+/// <summary>
+/// YARP's own header transforms take any header name and value; HttpClient and Kestrel then refuse them on every
+/// request of the route (a name with a space, a value with a line break, a request header value that is not ASCII):
+/// the client got 502, and with a response header transform after the backend had already served the request. Also a
+/// route's <c>MaxRequestBodySize</c> below -1 (500 on every request).
+/// </summary>
+internal static class YarpTransformRules
+{
+    private static readonly string[] HeaderNameKeys =
+        ["RequestHeader", "ResponseHeader", "ResponseTrailer", "RequestHeaderRemove", "ResponseHeaderRemove", "ResponseTrailerRemove", "RequestHeaderRouteValue", "ClientCert"];
+
+    private static readonly string[] HeaderListKeys = ["RequestHeadersAllowed", "ResponseHeadersAllowed", "ResponseTrailersAllowed"];
+
+    public static void Validate(RouteConfig route, ClusterConfig? cluster, string location, ConfigErrorList errors)
+    {
+        if (route.MaxRequestBodySize is < -1)
+        {
+            errors.Add(location + ":MaxRequestBodySize", $"'{route.MaxRequestBodySize}' is not a size; give bytes, or -1 for no limit");
+        }
+
+        for (var i = 0; i < (route.Transforms?.Count ?? 0); i++)
+        {
+            var transform = route.Transforms![i];
+            var at = $"{location}:Transforms[{i}]";
+            foreach (var key in HeaderNameKeys)
+            {
+                if (transform.TryGetValue(key, out var name) && !HttpToken.IsToken(name))
+                {
+                    errors.Add($"{at}:{key}", "not a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or separators)");
+                }
+            }
+
+            foreach (var key in HeaderListKeys)
+            {
+                if (transform.TryGetValue(key, out var list)
+                    && list.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Any(name => !HttpToken.IsToken(name)))
+                {
+                    errors.Add($"{at}:{key}", "lists something that is not a header name; separate names with ';'");
+                }
+            }
+
+            if (transform.TryGetValue("X-Forwarded", out _) && transform.TryGetValue("HeaderPrefix", out var prefix) && prefix.Length > 0 && !HttpToken.IsToken(prefix))
+            {
+                errors.Add($"{at}:HeaderPrefix", "not the start of a header name (letters, digits and !#$%&'*+-.^_`|~)");
+            }
+
+            var isRequestHeader = transform.ContainsKey("RequestHeader");
+            if (isRequestHeader || transform.ContainsKey("ResponseHeader") || transform.ContainsKey("ResponseTrailer"))
+            {
+                foreach (var valueKey in (ReadOnlySpan<string>)["Set", "Append"])
+                {
+                    if (!transform.TryGetValue(valueKey, out var value))
+                    {
+                        continue;
+                    }
+
+                    if (value.Any(c => (c < ' ' && c != '\t') || c == '\x7f'))
+                    {
+                        errors.Add($"{at}:{valueKey}", "holds a control character (a line break, NUL); a header value is one line of text");
+                    }
+                    else if (isRequestHeader && cluster?.HttpClient?.RequestHeaderEncoding is null && value.Any(c => c > '\x7f'))
+                    {
+                        errors.Add($"{at}:{valueKey}", "is not ASCII, which HttpClient refuses in a request header; write it in ASCII, or set the cluster's HttpClient:RequestHeaderEncoding (e.g. utf-8)");
+                    }
+                }
+            }
+        }
+    }
+}
