@@ -23,6 +23,13 @@ internal static class ClusterSettingsRules
                 "not a cookie or header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or separators); every request on the cluster failed with 502");
         }
 
+        if (cluster.HttpClient?.WebProxy?.Address is { } proxy
+            && (!proxy.IsAbsoluteUri || proxy.Scheme is not ("http" or "https" or "socks4" or "socks4a" or "socks5") || proxy.Host.Length == 0))
+        {
+            // Relative: InvalidOperationException on every request (502). The value is not repeated: it may carry credentials.
+            errors.Add(location + ":HttpClient:WebProxy:Address", "not an absolute proxy URL (http, https, socks4, socks4a or socks5, with a host), e.g. http://proxy.internal:3128/");
+        }
+
         foreach (var (name, destination) in cluster.Destinations ?? new Dictionary<string, DestinationConfig>())
         {
             if (destination.Host is { Length: > 0 } host && !IsHostHeader(host))

@@ -148,6 +148,8 @@ public sealed class ProxyConfigFileValidatorTests
     [InlineData("""{ "HttpRequest": { "ActivityTimeout": "00:00:00" } }""", "HttpRequest:ActivityTimeout", "is not positive")]
     [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "my key" } }""", "SessionAffinity:AffinityKeyName", "not a cookie or header name")]
     [InlineData("""{ "SessionAffinity": { "Enabled": true, "Policy": "CustomHeader", "AffinityKeyName": "X-Affinity:" } }""", "SessionAffinity:AffinityKeyName", "not a cookie or header name")]
+    [InlineData("""{ "HttpClient": { "WebProxy": { "Address": "proxy.internal:3128" } } }""", "HttpClient:WebProxy:Address", "not an absolute proxy URL")]
+    [InlineData("""{ "HttpClient": { "WebProxy": { "Address": "/relative" } } }""", "HttpClient:WebProxy:Address", "not an absolute proxy URL")]
     [InlineData("""{ "Host": "legacy internal" }""", "Destinations:d:Host", "not a Host header value")]
     [InlineData("""{ "Host": "legacy.internal:99999" }""", "Destinations:d:Host", "not a Host header value")]
     public async Task ValidateAsync_ClusterSettingThatFailsEveryRequest_ReportsIt(string settings, string field, string expected)
