@@ -113,6 +113,11 @@ internal static class AuditingServiceCollectionExtensions
                     $"Edge:Audit:SpoolCommitInterval must not be negative (default 00:00:00.100 with ProcessCrash, 00:00:00.002 with PowerLoss), not {options.SpoolCommitInterval}.");
             }
 
+            if (writerConfigured && options.ShipInterval < TimeSpan.Zero)
+            {
+                throw new InvalidOperationException($"Edge:Audit:ShipInterval must not be negative (default 00:00:00.250; 0 posts as soon as records are durable), not {options.ShipInterval}.");
+            }
+
             if (writerConfigured && options.DrainTimeout < TimeSpan.Zero)
             {
                 throw new InvalidOperationException($"Edge:Audit:DrainTimeout must not be negative (default 00:00:10), not {options.DrainTimeout}.");

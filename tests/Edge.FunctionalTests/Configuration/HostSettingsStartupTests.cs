@@ -27,6 +27,7 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.Proxy", "--Edge:RateLimits:p:Limit=5", "error: Edge:RateLimits belongs in proxy.json's Edge object")]
     [InlineData("Edge.Proxy", "--Edge:Audit:SpoolMaxBytes=0", "error: Edge:Audit:SpoolMaxBytes must be positive")]
     [InlineData("Edge.Proxy", "--Edge:Audit:SpoolCommitInterval=-00:00:00.100", "error: Edge:Audit:SpoolCommitInterval must not be negative")]
+    [InlineData("Edge.Proxy", "--Edge:Audit:ShipInterval=-00:00:01", "error: Edge:Audit:ShipInterval must not be negative")]
     [InlineData("Edge.Proxy", "--Edge:Audit:WriterUrl= --Edge:Audit:LocalQueueCapacity=0", "error: Edge:Audit:LocalQueueCapacity must be positive")]
     [InlineData("Edge.AuditWriter", "--Writer:CheckpointInterval=00:00:00", "error: Writer:CheckpointInterval must be a positive TimeSpan")]
     [InlineData("Edge.AuditWriter", "--Writer:MaxIngestBytes=0", "error: Writer:MaxIngestBytes must be positive")]
