@@ -24,6 +24,9 @@ public sealed class NoteSigner : IDisposable
 
     public NoteVerifier Verifier { get; }
 
+    /// <summary>Whether <paramref name="name"/> can name a key (signed-note: non-empty, no spaces, no '+').</summary>
+    public static bool IsValidName(string name) => NoteKeyId.IsValidName(name);
+
     public static NoteSigner Generate(string name)
     {
         if (!NoteKeyId.IsValidName(name))

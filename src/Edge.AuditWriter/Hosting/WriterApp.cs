@@ -88,5 +88,13 @@ public static class WriterApp
         {
             throw new InvalidOperationException($"Writer:MaxIngestBytes must be positive (default 33554432), not {options.MaxIngestBytes}.");
         }
+
+        // The origin is the checkpoint's first line and the signing key's name (C2SP tlog-checkpoint, signed-note): an
+        // empty one or one with a space crashed the start with a FormatException from key generation.
+        if (!Edge.Audit.Checkpoints.NoteSigner.IsValidName(options.Origin) || options.Origin.Any(char.IsControl))
+        {
+            throw new InvalidOperationException(
+                "Writer:Origin must be a non-empty name without spaces, '+' or control characters, such as a schema-less URL (default edge-audit; e.g. audit.example.com/edge).");
+        }
     }
 }

@@ -31,6 +31,8 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.Proxy", "--Edge:Audit:WriterUrl= --Edge:Audit:LocalQueueCapacity=0", "error: Edge:Audit:LocalQueueCapacity must be positive")]
     [InlineData("Edge.AuditWriter", "--Writer:CheckpointInterval=00:00:00", "error: Writer:CheckpointInterval must be a positive TimeSpan")]
     [InlineData("Edge.AuditWriter", "--Writer:MaxIngestBytes=0", "error: Writer:MaxIngestBytes must be positive")]
+    [InlineData("Edge.AuditWriter", "--Writer:Origin=", "error: Writer:Origin must be a non-empty name without spaces")]
+    [InlineData("Edge.AuditWriter", "--Writer:Origin=audit+edge", "error: Writer:Origin must be a non-empty name without spaces")]
     [InlineData("Edge.AuditWriter", "--Writer:CheckpointInterval=soon", "error: Writer:CheckpointInterval: 'soon' is not a valid TimeSpan")]
     public async Task Main_BadHostSetting_ExitsOneNamingTheSettingWithoutStackTrace(string project, string setting, string expected)
     {
