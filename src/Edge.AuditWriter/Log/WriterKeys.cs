@@ -11,7 +11,6 @@ internal static partial class WriterKeys
         var keyPath = Path.GetFullPath(options.KeyPath);
         if (!File.Exists(keyPath))
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(keyPath)!);
             using var generated = NoteSigner.Generate(options.Origin);
             var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
             if (!OperatingSystem.IsWindows())
@@ -21,6 +20,7 @@ internal static partial class WriterKeys
 
             try
             {
+                Directory.CreateDirectory(Path.GetDirectoryName(keyPath)!);
                 // O_EXCL: of several writers starting at once on a new path (standbys share the key), one creates it.
                 using (var writer = new StreamWriter(keyPath, System.Text.Encoding.ASCII, fileOptions))
                 {
@@ -34,11 +34,37 @@ internal static partial class WriterKeys
             {
                 // Another writer created it first: use theirs.
             }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A directory at the path, or a folder the writer may not write to.
+                throw new InvalidOperationException($"Writer:KeyPath: no key at '{keyPath}', and one cannot be created there: {ex.Message}");
+            }
         }
 
-        var signers = new List<NoteSigner> { ReadSigner(keyPath) };
-        signers.AddRange(options.AdditionalKeyPaths.Select(path => NoteSigner.Parse(File.ReadAllText(path))));
+        var signers = new List<NoteSigner> { ReadSetting("Writer:KeyPath", keyPath, ReadSigner) };
+        signers.AddRange(options.AdditionalKeyPaths.Select(path =>
+            ReadSetting("Writer:AdditionalKeyPaths", Path.GetFullPath(path), file => NoteSigner.Parse(File.ReadAllText(file)))));
         return signers;
+    }
+
+    /// <summary>
+    /// A key file that is not a key, or cannot be read, is the operator's to restore (never replaced: checkpoints signed
+    /// with it must stay verifiable): one line naming the setting and exit 1, not a stack trace and SIGABRT.
+    /// </summary>
+    private static NoteSigner ReadSetting(string setting, string path, Func<string, NoteSigner> read)
+    {
+        try
+        {
+            return read(path);
+        }
+        catch (FormatException ex)
+        {
+            throw new InvalidOperationException($"{setting}: '{path}' is not a checkpoint signing key ({ex.Message}); restore the key file from its backup.");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"{setting}: '{path}' cannot be read: {ex.Message}");
+        }
     }
 
     /// <summary>

@@ -36,9 +36,19 @@ internal sealed partial class SubjectKeyring
         var path = Path.GetFullPath(options.SubjectKeyPath);
         if (!File.Exists(path))
         {
-            Generate(path, logger);
+            try
+            {
+                Generate(path, logger);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A directory at the path, or a folder the writer may not write to.
+                throw new InvalidOperationException($"Writer:SubjectKeyPath: no key at '{path}', and one cannot be created there: {ex.Message}");
+            }
         }
 
+        // Named by its setting, so the host prints one line and exits 1; the key is never replaced (every protected
+        // subject is sealed under it).
         byte[] master;
         try
         {
@@ -46,12 +56,16 @@ internal sealed partial class SubjectKeyring
         }
         catch (FormatException)
         {
-            throw new InvalidOperationException($"The subject key at {path} is not base64.");
+            throw new InvalidOperationException($"Writer:SubjectKeyPath: the subject key at '{path}' is not base64; restore the key file from its backup.");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"Writer:SubjectKeyPath: '{path}' cannot be read: {ex.Message}");
         }
 
         return master.Length == 32
             ? new SubjectKeyring(master)
-            : throw new InvalidOperationException($"The subject key at {path} must be 32 bytes (base64).");
+            : throw new InvalidOperationException($"Writer:SubjectKeyPath: the subject key at '{path}' must be 32 bytes (base64); restore the key file from its backup.");
     }
 
     /// <summary>

@@ -32,6 +32,11 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.AuditWriter", "--Writer:CheckpointInterval=00:00:00", "error: Writer:CheckpointInterval must be a positive TimeSpan")]
     [InlineData("Edge.AuditWriter", "--Writer:MaxIngestBytes=0", "error: Writer:MaxIngestBytes must be positive")]
     [InlineData("Edge.AuditWriter", "--Writer:Origin=", "error: Writer:Origin must be a non-empty name without spaces")]
+    [InlineData("Edge.AuditWriter", "--Writer:KeyPath=/dev/null", "error: Writer:KeyPath: '/dev/null' is not a checkpoint signing key")]
+    [InlineData("Edge.AuditWriter", "--Writer:SubjectKeyPath=/dev/null", "error: Writer:SubjectKeyPath: the subject key at '/dev/null' must be 32 bytes")]
+    [InlineData("Edge.AuditWriter", "--Writer:KeyPath=/proc", "error: Writer:KeyPath: no key at '/proc', and one cannot be created there")]
+    [InlineData("Edge.AuditWriter", "--Writer:SubjectKeyPath=/proc", "error: Writer:SubjectKeyPath: no key at '/proc', and one cannot be created there")]
+    [InlineData("Edge.AuditWriter", "--Writer:AdditionalKeyPaths:0=/nonexistent/old.key", "error: Writer:AdditionalKeyPaths: '/nonexistent/old.key' cannot be read")]
     [InlineData("Edge.AuditWriter", "--Writer:Origin=audit+edge", "error: Writer:Origin must be a non-empty name without spaces")]
     [InlineData("Edge.AuditWriter", "--Writer:CheckpointInterval=soon", "error: Writer:CheckpointInterval: 'soon' is not a valid TimeSpan")]
     public async Task Main_BadHostSetting_ExitsOneNamingTheSettingWithoutStackTrace(string project, string setting, string expected)
