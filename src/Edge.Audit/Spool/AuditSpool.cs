@@ -43,6 +43,9 @@ public sealed class AuditSpool : IAsyncDisposable
     /// <summary>The configured size cap.</summary>
     public long MaxBytes => _options.MaxBytes;
 
+    /// <summary>The spool's directory.</summary>
+    public string Directory => _options.Directory;
+
     /// <summary>A spool that has not touched its directory yet; <see cref="StartAsync"/> opens it.</summary>
     public static AuditSpool Create(SpoolOptions options, TimeProvider? time = null, IMeterFactory? meterFactory = null)
     {

@@ -64,13 +64,27 @@ internal sealed partial class AuditLog : IDisposable
         }
         else
         {
-            var storeDirectory = Path.GetDirectoryName(Path.GetFullPath(options.StorePath));
-            Directory.CreateDirectory(storeDirectory!);
             _storeFile = Path.GetFullPath(options.StorePath);
-            _storeLock = AuditStoreLock.Acquire(options.StorePath);
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(_storeFile)!);
+                _storeLock = AuditStoreLock.Acquire(options.StorePath);
+            }
+            catch (Exception ex) when (ex is UnauthorizedAccessException or IOException and not AuditStoreInUseException)
+            {
+                throw StoreUnusable(_storeFile, ex.Message);
+            }
+
             try
             {
                 Store = AuditStore.Open(options.StorePath);
+            }
+            catch (Microsoft.Data.Sqlite.SqliteException ex)
+            {
+                // A directory, a file that is not SQLite, or a folder the writer may not write to: one line naming the
+                // setting and exit 1 (it was a stack trace and SIGABRT). The file is left as it is.
+                _storeLock.Dispose();
+                throw StoreUnusable(_storeFile, ex.Message);
             }
             catch
             {
@@ -171,6 +185,9 @@ internal sealed partial class AuditLog : IDisposable
     /// an older writer) gets the missing ones built here, once: leaf hashes are streamed from where the tiles stop, and
     /// tiles are committed every <see cref="TileBuildBatch"/> leaves, so memory stays flat and an interrupted build resumes.
     /// </summary>
+    private static InvalidOperationException StoreUnusable(string path, string reason) =>
+        new($"Writer:StorePath: '{path}' cannot be opened as an audit store ({reason}); give the path of the writer's store, or of a new file in a folder the writer can write.");
+
     private static TileEdge CatchUpTiles(IAuditStore store, TimeProvider time, ILogger logger)
     {
         var tiled = store.TiledSize();

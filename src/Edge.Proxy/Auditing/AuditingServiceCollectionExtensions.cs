@@ -63,17 +63,27 @@ internal static class AuditingServiceCollectionExtensions
 
         private bool LocalFileConfigured => !string.IsNullOrEmpty(services.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.LocalFile);
 
-        public Task StartingAsync(CancellationToken cancellationToken)
+        public async Task StartingAsync(CancellationToken cancellationToken)
         {
             Validate(services.GetRequiredService<IOptions<EdgeAuditOptions>>().Value, WriterConfigured);
             if (!WriterConfigured)
             {
-                return Task.CompletedTask;
+                return;
             }
 
             // A malformed writer list fails the start here, before the spool opens and Kestrel takes traffic.
             _ = AuditWriterUrls.Parse(services.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl!);
-            return services.GetRequiredService<SpoolAuditSink>().Spool.StartAsync(cancellationToken);
+            var spool = services.GetRequiredService<SpoolAuditSink>().Spool;
+            try
+            {
+                await spool.StartAsync(cancellationToken);
+            }
+            catch (Exception exception) when (exception is UnauthorizedAccessException or IOException and not SpoolInUseException)
+            {
+                // A file at the path, or a folder the edge may not write to: one line naming the setting, not SIGABRT.
+                throw new InvalidOperationException(
+                    $"Edge:Audit:SpoolPath: the spool directory '{spool.Directory}' cannot be used ({exception.Message}); give a directory the edge can create and write.");
+            }
         }
 
         public Task StartAsync(CancellationToken cancellationToken)

@@ -71,8 +71,22 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        // Opened here, before the listeners start: a path that cannot be written (a directory, a read-only folder) was
+        // one error line after the first request, and every later decision was dropped while the edge served.
+        FileStream file;
+        try
+        {
+            file = Open(_path);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException(
+                $"Edge:Audit:LocalFile: '{_path}' cannot be opened for appending ({exception.Message}); give a writable path, "
+                + "set Edge:Audit:WriterUrl to ship to an audit writer, or set it empty to only log decisions at Debug.");
+        }
+
         // Started directly (not through Task.Run with the stop token), so a stop right after start still drains the batch.
-        _loop = DrainAsync(_stopping.Token);
+        _loop = DrainAsync(file, _stopping.Token);
         return Task.CompletedTask;
     }
 
@@ -124,32 +138,26 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         return true;
     }
 
-    private async Task DrainAsync(CancellationToken stoppingToken)
+    private static FileStream Open(string path)
+    {
+        System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        // No FileStream buffer: each batch is one write of its own bytes. A new file is readable by the edge's user
+        // and group only (records hold principals and client addresses), whatever the umask; an existing file keeps its mode.
+        var fileOptions = new FileStreamOptions
+        {
+            Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read, BufferSize = 0, Options = FileOptions.Asynchronous,
+        };
+        if (!OperatingSystem.IsWindows())
+        {
+            fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
+        }
+
+        return new FileStream(path, fileOptions);
+    }
+
+    private async Task DrainAsync(FileStream file, CancellationToken stoppingToken)
     {
         await Task.Yield();
-        FileStream file;
-        try
-        {
-            System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(_path)!);
-            // No FileStream buffer: each batch is one write of its own bytes. A new file is readable by the edge's user
-            // and group only (records hold principals and client addresses), whatever the umask; an existing file keeps its mode.
-            var fileOptions = new FileStreamOptions
-            {
-                Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read, BufferSize = 0, Options = FileOptions.Asynchronous,
-            };
-            if (!OperatingSystem.IsWindows())
-            {
-                fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
-            }
-
-            file = new FileStream(_path, fileOptions);
-        }
-        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
-        {
-            Log.WriteFailed(_logger, _path, exception);
-            return;
-        }
-
         await using var _ = file;
         Log.Writing(_logger, _path);
         try

@@ -121,11 +121,12 @@ public sealed class AuditTrailTests(Xunit.Abstractions.ITestOutputHelper output)
         try
         {
             // Recovery runs before Kestrel listens: an edge that cannot open its spool must not take traffic unaudited.
-            await Assert.ThrowsAnyAsync<IOException>(() => EdgeHost.StartAsync(Config(backend.Url), new Dictionary<string, string?>
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => EdgeHost.StartAsync(Config(backend.Url), new Dictionary<string, string?>
             {
                 ["Edge:Audit:WriterUrl"] = "http://127.0.0.1:9/",
                 ["Edge:Audit:SpoolPath"] = notADirectory,
             }));
+            Assert.StartsWith($"Edge:Audit:SpoolPath: the spool directory '{notADirectory}' cannot be used", refused.Message, StringComparison.Ordinal);
         }
         finally
         {
