@@ -83,6 +83,11 @@ internal sealed class TenantStepValidator : IEdgeStepValidator
                 field = "Name";
                 error = $"the {source} source needs Name (the {(source == TenantSource.Header ? "header" : "claim")} to read)";
                 return false;
+            case TenantSource.Header when !HttpToken.IsToken(name):
+                // No request can carry such a header: every request was refused tenant_missing.
+                field = "Name";
+                error = $"'{name}' is not a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or ':')";
+                return false;
             case TenantSource.Path when string.IsNullOrWhiteSpace(routeValue) == (segment is null):
                 field = "RouteValue";
                 error = "the Path source needs exactly one of RouteValue or Segment";

@@ -249,6 +249,22 @@ internal sealed class WebhookPolicy
             return null;
         }
 
+        // A name no request can carry (a space, a colon) refused every delivery as unsigned.
+        var badHeader = false;
+        foreach (var (field, header) in (ReadOnlySpan<(string, string?)>)[("SignatureHeader", options.SignatureHeader), ("TimestampHeader", options.TimestampHeader), ("IdHeader", options.IdHeader)])
+        {
+            if (header is not null && !HttpToken.IsToken(header))
+            {
+                errors.Add($"{location}:{field}", $"'{header}' is not a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or ':')");
+                badHeader = true;
+            }
+        }
+
+        if (badHeader)
+        {
+            return null;
+        }
+
         HashAlgorithmName algorithm;
         if (string.Equals(options.Algorithm, "HmacSha256", StringComparison.OrdinalIgnoreCase))
         {

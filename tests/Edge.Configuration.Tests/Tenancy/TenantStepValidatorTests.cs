@@ -7,6 +7,8 @@ public sealed class TenantStepValidatorTests
     [Theory]
     [InlineData("Sideways", null, null, "EdgeTenant")]
     [InlineData("Header", null, null, "Name")]
+    [InlineData("Header", "Name", "X Tenant", "Name")]
+    [InlineData("Header", "Name", "X-Tenant:", "Name")]
     [InlineData("Path", null, null, "RouteValue")]
     [InlineData("Static", "Value", "bad:tenant", "Value")]
     [InlineData("Header", "Required", "maybe", "Required")]

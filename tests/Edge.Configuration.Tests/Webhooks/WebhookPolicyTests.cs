@@ -114,6 +114,24 @@ public sealed class WebhookPolicyTests
         Assert.Contains(errors.Errors, e => e.Location == "Edge:Webhooks:p:" + field);
     }
 
+    [Theory]
+    [InlineData("X Sig", null, null, "SignatureHeader")]
+    [InlineData("X-Sig", "X-Ts:", null, "TimestampHeader")]
+    [InlineData("X-Sig", null, "X Id", "IdHeader")]
+    public void TryCreate_GenericHeaderNameNoRequestCanCarry_ErrorNamesField(string signature, string? timestamp, string? id, string field)
+    {
+        var options = new WebhookPolicyOptions
+        {
+            Scheme = "Generic", Secrets = ["env:" + SecretVariable], SignatureHeader = signature, TimestampHeader = timestamp, IdHeader = id,
+            SignedContent = "{body}",
+        };
+
+        Assert.Null(Create(options, out var errors));
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("Edge:Webhooks:p:" + field, error.Location);
+        Assert.Contains("is not a header name", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void TryCreate_GenericWithHeaderPlaceholders_Created()
     {
