@@ -151,8 +151,12 @@ internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
                 return new Segment(SegmentKind.Ip, "");
             case "route" when argument is null:
                 return new Segment(SegmentKind.Route, "");
+            case "header" when HttpToken.IsToken(argument):
+                return new Segment(SegmentKind.Header, argument!);
             case "header" when !string.IsNullOrWhiteSpace(argument):
-                return new Segment(SegmentKind.Header, argument);
+                // No request carries such a header, so every request would share one bucket.
+                error = $"'{argument}' in '{{header:{argument}}}' is not a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or ':')";
+                return null;
             case "body" when argument is not null && (argument.Length == 0 || argument[0] == '/'):
                 return new Segment(SegmentKind.Body, argument);
             case "header":

@@ -67,9 +67,12 @@ internal sealed record GenericHmacSettings(
                 case "timestamp":
                     parts.Add(new TemplatePart(TemplatePartKind.Timestamp));
                     break;
-                case not null when name.StartsWith("header:", StringComparison.Ordinal) && name.Length > 7:
+                case not null when name.StartsWith("header:", StringComparison.Ordinal) && HttpToken.IsToken(name.AsSpan(7)):
                     parts.Add(new TemplatePart(TemplatePartKind.Header, HeaderName: name[7..]));
                     break;
+                case not null when name.StartsWith("header:", StringComparison.Ordinal) && name.Length > 7:
+                    error = $"'{name[7..]}' in '{{{name}}}' is not a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or ':')";
+                    return false;
                 default:
                     error = $"unknown placeholder '{{{name}}}' in SignedContent; use {{body}}, {{id}}, {{timestamp}} or {{header:Name}}";
                     return false;

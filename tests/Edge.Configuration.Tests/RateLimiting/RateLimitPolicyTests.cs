@@ -38,6 +38,7 @@ public sealed class RateLimitPolicyTests
     [InlineData("KeyPrefix", "edge:{x}", "must be 1-64 characters from [A-Za-z0-9._:-] (no braces: the partition is the only hash tag)")]
     [InlineData("Key", "{tenant}:{user}", "unknown placeholder '{user}'; use {tenant}, {principal}, {ip}, {route}, {header:Name} or {body:/json/pointer}")]
     [InlineData("Key", "{body:sender}", "{body:/json/pointer} needs an RFC 6901 JSON pointer starting with '/'")]
+    [InlineData("Key", "{header:X Api Key}", "'X Api Key' in '{header:X Api Key}' is not a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or ':')")]
     [InlineData("Key", "{tenant", "unclosed '{' at position 0")]
     [InlineData("Key", "a b:{tenant}", "literal text 'a b:' may only contain [A-Za-z0-9._:-]")]
     public void TryCreate_InvalidField_ReportsFieldAndReason(string field, string value, string message)

@@ -106,6 +106,7 @@ public sealed class WebhookPolicyTests
     [InlineData("X-Sig", "{body}{body}", "SignedContent")]
     [InlineData("X-Sig", "{nonce}.{body}", "SignedContent")]
     [InlineData("X-Sig", "{id.{body}", "SignedContent")]
+    [InlineData("X-Sig", "{header:X Tenant}.{body}", "SignedContent")]
     public void TryCreate_GenericIncomplete_ErrorNamesField(string? header, string template, string field)
     {
         var options = new WebhookPolicyOptions { Scheme = "Generic", Secrets = ["env:" + SecretVariable], SignatureHeader = header, SignedContent = template };
