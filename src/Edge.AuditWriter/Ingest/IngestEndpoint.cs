@@ -24,7 +24,18 @@ internal static partial class IngestEndpoint
     private static async Task<IResult> HandleCountedAsync(
         HttpContext context, AuditLog log, IOptions<WriterOptions> options, IngestAuthenticator authenticator, IngestMetrics metrics, ILogger<AuditLog> logger)
     {
-        var result = await HandleAsync(context, log, options, authenticator, metrics, logger).ConfigureAwait(false);
+        IResult result;
+        try
+        {
+            result = await HandleAsync(context, log, options, authenticator, metrics, logger).ConfigureAwait(false);
+        }
+        catch (Exception) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            // The exception handler answers 500 problem+json; the ingest metric must count it like any other answer.
+            metrics.Answered(StatusCodes.Status500InternalServerError);
+            throw;
+        }
+
         metrics.Answered((result as IStatusCodeHttpResult)?.StatusCode ?? StatusCodes.Status200OK);
         return result;
     }
