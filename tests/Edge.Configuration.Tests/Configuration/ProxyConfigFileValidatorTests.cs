@@ -44,49 +44,19 @@ public sealed class ProxyConfigFileValidatorTests
     [Fact]
     public async Task ValidateAsync_CheckThrows_ReportsAnErrorInsteadOfThrowing()
     {
-        var path = Path.GetTempFileName();
-        await File.WriteAllTextAsync(path, """
-        { "ReverseProxy": {
-            "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" } } },
-            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
-        """);
-        try
-        {
-            var errors = await ProxyConfigFileValidator.ValidateAsync(path, identityHeaderPrefix: null,
-                services => services.AddSingleton<IEdgeRouteValidator, ThrowingRouteValidator>());
+        var errors = await ValidateOneRouteAsync(configureServices: services => services.AddSingleton<IEdgeRouteValidator, ThrowingRouteValidator>());
 
-            var error = Assert.Single(errors, e => !e.IsWarning);
-            Assert.Equal("proxy.json", error.Location);
-            Assert.Contains($"could not be validated (InvalidOperationException: {ThrowingRouteValidator.Message})", error.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        AssertSingleError(errors, "proxy.json", $"could not be validated (InvalidOperationException: {ThrowingRouteValidator.Message})");
     }
 
     [Fact]
     public async Task ValidateAsync_TwoTenantSteps_ReportsTheSecond()
     {
-        var path = Path.GetTempFileName();
-        await File.WriteAllTextAsync(path, """
-        { "ReverseProxy": {
-            "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" },
-                "Transforms": [ { "EdgeTenant": "Header", "Name": "X-Tenant-ID" }, { "EdgeTenant": "Static", "Value": "acme" } ] } },
-            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
-        """);
-        try
-        {
-            var errors = await ProxyConfigFileValidator.ValidateAsync(path);
+        var errors = await ValidateOneRouteAsync(route: """
+            "Transforms": [ { "EdgeTenant": "Header", "Name": "X-Tenant-ID" }, { "EdgeTenant": "Static", "Value": "acme" } ]
+            """);
 
-            var error = Assert.Single(errors, e => !e.IsWarning);
-            Assert.Equal("ReverseProxy:Routes:r1:Transforms[1]:EdgeTenant", error.Location);
-            Assert.Contains("EdgeTenant is listed twice", error.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        AssertSingleError(errors, "ReverseProxy:Routes:r1:Transforms[1]:EdgeTenant", "EdgeTenant is listed twice");
     }
 
     [Theory]
@@ -98,24 +68,9 @@ public sealed class ProxyConfigFileValidatorTests
     [InlineData("""{ "Path": "/x", "QueryParameters": [ { "Name": "a", "Values": [ "b", "" ] } ] }""", "Match:QueryParameters[0]:Values", "a value is empty")]
     public async Task ValidateAsync_MatchTheRouteTableCannotBuild_ReportsItWithItsLocation(string match, string field, string expected)
     {
-        var path = Path.GetTempFileName();
-        await File.WriteAllTextAsync(path, $$"""
-        { "ReverseProxy": {
-            "Routes": { "r1": { "ClusterId": "c", "Match": {{match}} } },
-            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
-        """);
-        try
-        {
-            var errors = await ProxyConfigFileValidator.ValidateAsync(path);
+        var errors = await ValidateOneRouteAsync(match);
 
-            var error = Assert.Single(errors, e => !e.IsWarning);
-            Assert.Equal("ReverseProxy:Routes:r1:" + field, error.Location);
-            Assert.Contains(expected, error.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        AssertSingleError(errors, "ReverseProxy:Routes:r1:" + field, expected);
     }
 
     [Theory]
@@ -125,22 +80,9 @@ public sealed class ProxyConfigFileValidatorTests
     [InlineData("""{ "Path": "/x", "Headers": [ { "Name": "X-A", "Mode": "Exists" } ], "QueryParameters": [ { "Name": "q", "Values": [ "1" ] } ] }""")]
     public async Task ValidateAsync_MatchTheRouteTableBuilds_NoErrors(string match)
     {
-        var path = Path.GetTempFileName();
-        await File.WriteAllTextAsync(path, $$"""
-        { "ReverseProxy": {
-            "Routes": { "r1": { "ClusterId": "c", "Match": {{match}} } },
-            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
-        """);
-        try
-        {
-            var errors = await ProxyConfigFileValidator.ValidateAsync(path);
+        var errors = await ValidateOneRouteAsync(match);
 
-            Assert.DoesNotContain(errors, e => !e.IsWarning);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
     }
 
     [Theory]
@@ -154,27 +96,14 @@ public sealed class ProxyConfigFileValidatorTests
     [InlineData("""{ "Host": "legacy.internal:99999" }""", "Destinations:d:Host", "not a Host header value")]
     public async Task ValidateAsync_ClusterSettingThatFailsEveryRequest_ReportsIt(string settings, string field, string expected)
     {
+        // "Host" belongs to the destination, everything else to the cluster.
         using var json = System.Text.Json.JsonDocument.Parse(settings);
-        var destinationHost = json.RootElement.TryGetProperty("Host", out var host) ? $", \"Host\": {host.GetRawText()}" : "";
-        var clusterSettings = string.Join("", json.RootElement.EnumerateObject().Where(p => p.Name != "Host").Select(p => $", \"{p.Name}\": {p.Value.GetRawText()}"));
-        var path = Path.GetTempFileName();
-        await File.WriteAllTextAsync(path, $$"""
-        { "ReverseProxy": {
-            "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" } } },
-            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/"{{destinationHost}} } }{{clusterSettings}} } } } }
-        """);
-        try
-        {
-            var errors = await ProxyConfigFileValidator.ValidateAsync(path);
+        var members = json.RootElement.EnumerateObject().ToArray();
+        string Join(IEnumerable<System.Text.Json.JsonProperty> properties) => string.Join(", ", properties.Select(p => $"\"{p.Name}\": {p.Value.GetRawText()}"));
 
-            var error = Assert.Single(errors, e => !e.IsWarning);
-            Assert.Equal("ReverseProxy:Clusters:c:" + field, error.Location);
-            Assert.Contains(expected, error.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        var errors = await ValidateOneRouteAsync(cluster: Join(members.Where(p => p.Name != "Host")), destination: Join(members.Where(p => p.Name == "Host")));
+
+        AssertSingleError(errors, "ReverseProxy:Clusters:c:" + field, expected);
     }
 
     [Theory]
@@ -188,68 +117,35 @@ public sealed class ProxyConfigFileValidatorTests
     [InlineData("""{ "Transforms": [ { "RequestHeader": "X-A", "Set": "é" } ] }""", "Transforms[0]:Set", "is not ASCII")]
     public async Task ValidateAsync_RouteSettingThatFailsEveryRequest_ReportsIt(string settings, string field, string expected)
     {
-        var path = Path.GetTempFileName();
-        await File.WriteAllTextAsync(path, $$"""
-        { "ReverseProxy": {
-            "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" }, {{settings.Trim()[1..^1]}} } },
-            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
-        """);
-        try
-        {
-            var errors = await ProxyConfigFileValidator.ValidateAsync(path);
+        var errors = await ValidateOneRouteAsync(route: settings.Trim()[1..^1]);
 
-            var error = Assert.Single(errors, e => !e.IsWarning);
-            Assert.Equal("ReverseProxy:Routes:r1:" + field, error.Location);
-            Assert.Contains(expected, error.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        AssertSingleError(errors, "ReverseProxy:Routes:r1:" + field, expected);
     }
 
     [Fact]
     public async Task ValidateAsync_NonAsciiRequestHeaderWithClusterEncoding_NoErrors()
     {
-        var path = Path.GetTempFileName();
-        await File.WriteAllTextAsync(path, """
-        { "ReverseProxy": {
-            "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" }, "MaxRequestBodySize": -1,
-                "Transforms": [ { "RequestHeader": "X-A", "Set": "é" }, { "ResponseHeader": "X-B", "Append": "é" }, { "X-Forwarded": "Set", "HeaderPrefix": "X-Fwd-" } ] } },
-            "Clusters": { "c": { "HttpClient": { "RequestHeaderEncoding": "utf-8" }, "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
-        """);
-        try
-        {
-            var errors = await ProxyConfigFileValidator.ValidateAsync(path);
+        var errors = await ValidateOneRouteAsync(
+            route: """
+                "MaxRequestBodySize": -1,
+                "Transforms": [ { "RequestHeader": "X-A", "Set": "é" }, { "ResponseHeader": "X-B", "Append": "é" }, { "X-Forwarded": "Set", "HeaderPrefix": "X-Fwd-" } ]
+                """,
+            cluster: """ "HttpClient": { "RequestHeaderEncoding": "utf-8" } """);
 
-            Assert.DoesNotContain(errors, e => !e.IsWarning);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
     }
 
     [Fact]
     public async Task ValidateAsync_UnknownStepAndMissingCluster_ReportsBothWithLocations()
     {
-        var path = Path.GetTempFileName();
-        await File.WriteAllTextAsync(path, """
+        var errors = await ValidateTextAsync("""
         { "ReverseProxy": {
             "Routes": { "r1": { "ClusterId": "nope", "Match": { "Path": "/x" }, "Transforms": [ { "EdgeWarp": "9" } ] } },
             "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
         """);
-        try
-        {
-            var errors = await ProxyConfigFileValidator.ValidateAsync(path);
 
-            Assert.Contains(errors, e => e.Location == "ReverseProxy:Routes:r1:ClusterId");
-            Assert.Contains(errors, e => e.Location == "ReverseProxy:Routes:r1:Transforms[0]:EdgeWarp" && e.Message.Contains("unknown edge step", StringComparison.Ordinal));
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        Assert.Contains(errors, e => e.Location == "ReverseProxy:Routes:r1:ClusterId");
+        Assert.Contains(errors, e => e.Location == "ReverseProxy:Routes:r1:Transforms[0]:EdgeWarp" && e.Message.Contains("unknown edge step", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -300,13 +196,32 @@ public sealed class ProxyConfigFileValidatorTests
         Assert.DoesNotContain("System.", error.Message, StringComparison.Ordinal);
     }
 
-    private static async Task<IReadOnlyList<ConfigError>> ValidateTextAsync(string json)
+    /// <summary>One route r1 on one cluster c with one destination d; each argument adds members to that object.</summary>
+    private static Task<IReadOnlyList<ConfigError>> ValidateOneRouteAsync(
+        string match = """{ "Path": "/x" }""", string route = "", string cluster = "", string destination = "", Action<IServiceCollection>? configureServices = null)
+    {
+        static string More(string members) => string.IsNullOrWhiteSpace(members) ? "" : ", " + members;
+        return ValidateTextAsync($$"""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "c", "Match": {{match}}{{More(route)}} } },
+                "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/"{{More(destination)}} } }{{More(cluster)}} } } } }
+            """, configureServices);
+    }
+
+    private static void AssertSingleError(IReadOnlyList<ConfigError> errors, string location, string expected)
+    {
+        var error = Assert.Single(errors, e => !e.IsWarning);
+        Assert.Equal(location, error.Location);
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task<IReadOnlyList<ConfigError>> ValidateTextAsync(string json, Action<IServiceCollection>? configureServices = null)
     {
         var path = Path.GetTempFileName();
         await File.WriteAllTextAsync(path, json);
         try
         {
-            return await ProxyConfigFileValidator.ValidateAsync(path);
+            return await ProxyConfigFileValidator.ValidateAsync(path, identityHeaderPrefix: null, configureServices);
         }
         finally
         {

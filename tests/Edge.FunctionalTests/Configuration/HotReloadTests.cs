@@ -526,20 +526,7 @@ public sealed class HotReloadTests : IAsyncLifetime
 
         await edge.WriteConfigAsync(content);
 
-        string? location = null, message = null;
-        Assert.True(await EventuallyAsync(async () =>
-        {
-            using var status = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/status"));
-            var lastError = status.RootElement.GetProperty("lastError");
-            if (lastError.ValueKind != JsonValueKind.Object)
-            {
-                return false;
-            }
-
-            location = lastError.GetProperty("errors")[0].GetProperty("location").GetString();
-            message = lastError.GetProperty("errors")[0].GetProperty("message").GetString();
-            return true;
-        }, TimeSpan.FromSeconds(5)), "the reload was not refused");
+        var (location, message) = await FirstReloadErrorAsync(edge);
         Assert.Equal("proxy.json", location);
         Assert.Contains("could not be validated (InvalidOperationException: " + ThrowingRouteValidator.Message + ")", message, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, (await edge.Client.GetAsync("/first/x")).StatusCode);
@@ -568,19 +555,7 @@ public sealed class HotReloadTests : IAsyncLifetime
 
         await edge.WriteConfigAsync(content);
 
-        string? location = null;
-        Assert.True(await EventuallyAsync(async () =>
-        {
-            using var status = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/status"));
-            var lastError = status.RootElement.GetProperty("lastError");
-            if (lastError.ValueKind != JsonValueKind.Object)
-            {
-                return false;
-            }
-
-            location = lastError.GetProperty("errors")[0].GetProperty("location").GetString();
-            return true;
-        }, TimeSpan.FromSeconds(5)), "the reload was not refused");
+        var (location, _) = await FirstReloadErrorAsync(edge);
         Assert.Equal("ReverseProxy:Routes:hosted:Match:Hosts[0]", location);
         Assert.Equal(HttpStatusCode.OK, (await edge.Client.GetAsync("/first/x")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await edge.Client.GetAsync("/hosted")).StatusCode);
@@ -603,6 +578,26 @@ public sealed class HotReloadTests : IAsyncLifetime
         }
 
         public RouteConfig ForYarp(RouteConfig route) => route;
+    }
+
+    /// <summary>Waits for /edge/status to report a refused reload; its first error's location and message.</summary>
+    private static async Task<(string? Location, string? Message)> FirstReloadErrorAsync(EdgeHost edge)
+    {
+        string? location = null, message = null;
+        Assert.True(await EventuallyAsync(async () =>
+        {
+            using var status = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/status"));
+            var lastError = status.RootElement.GetProperty("lastError");
+            if (lastError.ValueKind != JsonValueKind.Object)
+            {
+                return false;
+            }
+
+            location = lastError.GetProperty("errors")[0].GetProperty("location").GetString();
+            message = lastError.GetProperty("errors")[0].GetProperty("message").GetString();
+            return true;
+        }, TimeSpan.FromSeconds(5)), "the reload was not refused");
+        return (location, message);
     }
 
     private async Task<string?> StateAsync()
