@@ -13,13 +13,6 @@ internal sealed class TenantStepValidator : IEdgeStepValidator
     public void Validate(EdgeStepValidationContext context, IReadOnlyDictionary<string, string> values)
     {
         context.RejectUnknownKeys(values, StepName, KnownKeys);
-        if (context.PrecedingSteps.Contains(StepName, StringComparer.OrdinalIgnoreCase))
-        {
-            // A request has one tenant: a second step would silently replace the first one's answer (a Static after a
-            // Header step would file every caller's requests, limits and audit under one tenant).
-            context.AddError(StepName, "a route resolves one tenant; EdgeTenant is listed twice");
-        }
-
         if (!TryParse(values, out var options, out var field, out var error))
         {
             context.AddError(field, error);

@@ -49,16 +49,6 @@ public sealed class ProxyConfigFileValidatorTests
         AssertSingleError(errors, "proxy.json", $"could not be validated (InvalidOperationException: {ThrowingRouteValidator.Message})");
     }
 
-    [Fact]
-    public async Task ValidateAsync_TwoTenantSteps_ReportsTheSecond()
-    {
-        var errors = await ValidateOneRouteAsync(route: """
-            "Transforms": [ { "EdgeTenant": "Header", "Name": "X-Tenant-ID" }, { "EdgeTenant": "Static", "Value": "acme" } ]
-            """);
-
-        AssertSingleError(errors, "ReverseProxy:Routes:r1:Transforms[1]:EdgeTenant", "EdgeTenant is listed twice");
-    }
-
     [Theory]
     [InlineData("""{ "Path": "/x", "Hosts": [ "api.example.com:abc" ] }""", "Match:Hosts[0]", "port that is not a number")]
     [InlineData("""{ "Path": "/x/{id:nosuch}" }""", "Match:Path", "the constraint 'nosuch' of route parameter 'id' is not a route constraint; use one of alpha, bool,")]
