@@ -23,6 +23,27 @@ internal static class ManagementPortFilter
         var clientAddresses = app.Services.GetRequiredService<ClientAddressResolver>();
         access.WarnIfExposed(logger);
 
+        app.Use((context, next) =>
+        {
+            // Not async, so the common case costs one property check: when routing cannot build its table it fails
+            // before its first await, and the task it returns is already faulted.
+            Task task;
+            try
+            {
+                task = next(context);
+            }
+            catch (Exception exception) when (Unrouted(context))
+            {
+                return unrouted.RoutingFailedAsync(context, exception, audited: !ports.Contains(context.Connection.LocalPort));
+            }
+
+            return task.IsFaulted && Unrouted(context)
+                ? unrouted.RoutingFailedAsync(context, task.Exception!.GetBaseException(), audited: !ports.Contains(context.Connection.LocalPort))
+                : task;
+
+            static bool Unrouted(HttpContext context) =>
+                context.GetEndpoint() is null && !context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested;
+        });
         app.UseRouting();
         // Not async: the common case returns next's task directly, with no state machine per request.
         app.Use((context, next) =>

@@ -10,11 +10,28 @@ namespace Edge.Proxy.Pipeline;
 /// edge's trail is read for. The record is best effort: no route asks for it, so a full spool drops it (counted)
 /// instead of aborting the answer.
 /// </summary>
-internal sealed class UnroutedRequests(ClientAddressResolver clientAddresses, EdgeDecisions decisions, IEdgeThreatGate threat, EdgeMetrics metrics, IAuditSink audit, TimeProvider time)
+internal sealed partial class UnroutedRequests(
+    ClientAddressResolver clientAddresses, EdgeDecisions decisions, IEdgeThreatGate threat, EdgeMetrics metrics, IAuditSink audit, TimeProvider time, ILogger<UnroutedRequests> logger)
 {
     public const string NotFoundCode = "not_found";
 
     public static readonly EdgeDenial NotFound = new(StatusCodes.Status404NotFound, NotFoundCode, "Not found", "No route of this edge matches the request.");
+
+    // ASP.NET Core builds its route table on the first request after a change, and a value it cannot use throws there,
+    // before any endpoint runs: that was an empty 500 with no record. proxy.json validation refuses the values known to
+    // do this; this is the answer for any other.
+    private static readonly EdgeDenial RoutingFailed = new(StatusCodes.Status500InternalServerError, "edge_routing_error", "Routing failed",
+        "The edge could not match the request to a route; the edge's log has the cause.");
+
+    /// <summary>
+    /// Answers a request whose routing threw (logged as event 1004); on the proxy port audited like a refusal without a
+    /// route, on the management port (the operators' port, never audited) only answered.
+    /// </summary>
+    public Task RoutingFailedAsync(HttpContext context, Exception exception, bool audited)
+    {
+        Log.RoutingFailed(logger, exception);
+        return audited ? AnswerAsync(context, RoutingFailed) : ProblemDetailsWriter.WriteAsync(context, RoutingFailed);
+    }
 
     public async Task AnswerAsync(HttpContext context, EdgeDenial denial)
     {
@@ -56,5 +73,11 @@ internal sealed class UnroutedRequests(ClientAddressResolver clientAddresses, Ed
             metrics.Request("", "deny", context.Response.StatusCode);
             await request.RecordOnceAsync();
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1004, LogLevel.Error, "Routing a request failed; answered 500 edge_routing_error")]
+        public static partial void RoutingFailed(ILogger logger, Exception exception);
     }
 }

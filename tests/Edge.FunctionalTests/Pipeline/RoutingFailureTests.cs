@@ -1,0 +1,51 @@
+using System.Net;
+using System.Text.Json;
+using Edge.Testing;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Routing.Matching;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Edge.FunctionalTests.Pipeline;
+
+public sealed class RoutingFailureTests
+{
+    [Fact]
+    public async Task Request_RouteTableCannotBeBuilt_Answers500ProblemAndAuditsIt()
+    {
+        // Stands for any value ASP.NET Core's matcher throws on while building the route table (before proxy.json
+        // validation knew them, an unparsable Match.Hosts entry or an unknown path constraint): an empty 500, no record.
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}") }),
+            configure: builder => builder.Services.AddSingleton<MatcherPolicy, ThrowingMatcherPolicy>());
+
+        using var response = await edge.Client.GetAsync("/r/x");
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("edge_routing_error", problem.RootElement.GetProperty("code").GetString());
+        Assert.DoesNotContain(ThrowingMatcherPolicy.Message, problem.RootElement.GetRawText(), StringComparison.Ordinal);
+        Assert.Empty(backend.Received);
+        var requestId = Assert.Single(response.Headers.GetValues("X-Request-Id"));
+        var audit = await edge.LocalAuditDataAsync(requestId);
+        Assert.Equal((500, "deny", "edge_routing_error"),
+            (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("reason").GetString()));
+
+        using var management = await edge.Management.GetAsync("/edge/status");
+        Assert.Equal(HttpStatusCode.InternalServerError, management.StatusCode);
+        Assert.Equal("application/problem+json", management.Content.Headers.ContentType?.MediaType);
+    }
+
+    private sealed class ThrowingMatcherPolicy : MatcherPolicy, IEndpointSelectorPolicy
+    {
+        public const string Message = "the route table cannot be built";
+
+        public override int Order => 0;
+
+        public bool AppliesToEndpoints(IReadOnlyList<Endpoint> endpoints) => throw new InvalidOperationException(Message);
+
+        public Task ApplyAsync(HttpContext httpContext, CandidateSet candidates) => Task.CompletedTask;
+    }
+}
