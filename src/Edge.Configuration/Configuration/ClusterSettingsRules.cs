@@ -23,6 +23,21 @@ internal static class ClusterSettingsRules
                 "not a cookie or header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or separators); every request on the cluster failed with 502");
         }
 
+        // YARP builds the probe URI from PathString and QueryString, which throw without the leading character: every
+        // probe failed, was logged as an error each interval, and marked the destinations unhealthy.
+        if (cluster.HealthCheck?.Active is { Enabled: true } active)
+        {
+            if (active.Path is { Length: > 0 } path && path[0] != '/')
+            {
+                errors.Add(location + ":HealthCheck:Active:Path", $"'{path}' must start with '/', e.g. /healthz");
+            }
+
+            if (active.Query is { Length: > 0 } query && query[0] != '?')
+            {
+                errors.Add(location + ":HealthCheck:Active:Query", $"'{query}' must start with '?', e.g. ?probe=edge");
+            }
+        }
+
         if (cluster.HttpClient?.WebProxy?.Address is { } proxy
             && (!proxy.IsAbsoluteUri || proxy.Scheme is not ("http" or "https" or "socks4" or "socks4a" or "socks5") || proxy.Host.Length == 0))
         {

@@ -82,6 +82,8 @@ public sealed class ProxyConfigFileValidatorTests
     [InlineData("""{ "SessionAffinity": { "Enabled": true, "Policy": "CustomHeader", "AffinityKeyName": "X-Affinity:" } }""", "SessionAffinity:AffinityKeyName", "not a cookie or header name")]
     [InlineData("""{ "HttpClient": { "WebProxy": { "Address": "proxy.internal:3128" } } }""", "HttpClient:WebProxy:Address", "not an absolute proxy URL")]
     [InlineData("""{ "HttpClient": { "WebProxy": { "Address": "/relative" } } }""", "HttpClient:WebProxy:Address", "not an absolute proxy URL")]
+    [InlineData("""{ "HealthCheck": { "Active": { "Enabled": true, "Path": "healthz" } } }""", "HealthCheck:Active:Path", "must start with '/'")]
+    [InlineData("""{ "HealthCheck": { "Active": { "Enabled": true, "Path": "/healthz", "Query": "probe=1" } } }""", "HealthCheck:Active:Query", "must start with '?'")]
     [InlineData("""{ "Host": "legacy internal" }""", "Destinations:d:Host", "not a Host header value")]
     [InlineData("""{ "Host": "legacy.internal:99999" }""", "Destinations:d:Host", "not a Host header value")]
     public async Task ValidateAsync_ClusterSettingThatFailsEveryRequest_ReportsIt(string settings, string field, string expected)
