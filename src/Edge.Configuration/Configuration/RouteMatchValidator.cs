@@ -26,9 +26,24 @@ internal sealed class RouteMatchValidator(ParameterPolicyFactory parameterPolici
 
         for (var i = 0; i < (route.Match.Headers?.Count ?? 0); i++)
         {
-            if (route.Match.Headers![i]?.Values is { } values && values.Any(string.IsNullOrEmpty))
+            if (route.Match.Headers![i] is not { } header)
+            {
+                continue;
+            }
+
+            // A name or value no request can carry: the route silently never matched (or, with NotExists, always did).
+            if (header.Name is { Length: > 0 } name && !HttpToken.IsToken(name))
+            {
+                errors.Add($"{location}:Headers[{i}]:Name", $"'{name}' is not a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or ':')");
+            }
+
+            if (header.Values is { } values && values.Any(string.IsNullOrEmpty))
             {
                 errors.Add($"{location}:Headers[{i}]:Values", "a value is empty; list the values to match, or use Mode Exists or NotExists without Values");
+            }
+            else if (header.Values is { } texts && texts.Any(value => value.Any(c => (c < ' ' && c != '\t') || c == '\x7f')))
+            {
+                errors.Add($"{location}:Headers[{i}]:Values", "a value holds a control character (a line break, NUL), which no request header can carry");
             }
         }
 

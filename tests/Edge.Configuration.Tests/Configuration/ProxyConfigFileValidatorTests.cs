@@ -56,6 +56,8 @@ public sealed class ProxyConfigFileValidatorTests
     [InlineData("""{ "Path": "/x/{id:length(a)}" }""", "Match:Path", "the constraint 'length(a)' of route parameter 'id' cannot be used")]
     [InlineData("""{ "Path": "/x", "Headers": [ { "Name": "X-A", "Values": [ "" ], "Mode": "ExactHeader" } ] }""", "Match:Headers[0]:Values", "a value is empty")]
     [InlineData("""{ "Path": "/x", "QueryParameters": [ { "Name": "a", "Values": [ "b", "" ] } ] }""", "Match:QueryParameters[0]:Values", "a value is empty")]
+    [InlineData("""{ "Path": "/x", "Headers": [ { "Name": "X A", "Mode": "Exists" } ] }""", "Match:Headers[0]:Name", "is not a header name")]
+    [InlineData("""{ "Path": "/x", "Headers": [ { "Name": "X-A", "Values": [ "a\u0000" ] } ] }""", "Match:Headers[0]:Values", "control character")]
     public async Task ValidateAsync_MatchTheRouteTableCannotBuild_ReportsItWithItsLocation(string match, string field, string expected)
     {
         var errors = await ValidateOneRouteAsync(match);
