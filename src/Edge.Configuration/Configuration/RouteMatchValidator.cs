@@ -34,14 +34,14 @@ internal sealed class RouteMatchValidator(ParameterPolicyFactory parameterPolici
             // A name or value no request can carry: the route silently never matched (or, with NotExists, always did).
             if (header.Name is { Length: > 0 } name && !HttpToken.IsToken(name))
             {
-                errors.Add($"{location}:Headers[{i}]:Name", $"'{name}' is not a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or ':')");
+                errors.Add($"{location}:Headers[{i}]:Name", $"'{name}' is not a header name ({HttpToken.NameRule})");
             }
 
             if (header.Values is { } values && values.Any(string.IsNullOrEmpty))
             {
                 errors.Add($"{location}:Headers[{i}]:Values", "a value is empty; list the values to match, or use Mode Exists or NotExists without Values");
             }
-            else if (header.Values is { } texts && texts.Any(value => value.Any(c => (c < ' ' && c != '\t') || c == '\x7f')))
+            else if (header.Values is { } texts && texts.Any(HttpToken.HasControlCharacter))
             {
                 errors.Add($"{location}:Headers[{i}]:Values", "a value holds a control character (a line break, NUL), which no request header can carry");
             }

@@ -58,7 +58,7 @@ internal static class YarpTransformRules
                         continue;
                     }
 
-                    if (value.Any(c => (c < ' ' && c != '\t') || c == '\x7f'))
+                    if (HttpToken.HasControlCharacter(value))
                     {
                         errors.Add($"{at}:{valueKey}", "holds a control character (a line break, NUL); a header value is one line of text");
                     }

@@ -155,7 +155,7 @@ internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
                 return new Segment(SegmentKind.Header, argument!);
             case "header" when !string.IsNullOrWhiteSpace(argument):
                 // No request carries such a header, so every request would share one bucket.
-                error = $"'{argument}' in '{{header:{argument}}}' is not a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or ':')";
+                error = $"'{argument}' in '{{header:{argument}}}' is not a header name ({HttpToken.NameRule})";
                 return null;
             case "body" when argument is not null && (argument.Length == 0 || argument[0] == '/'):
                 return new Segment(SegmentKind.Body, argument);

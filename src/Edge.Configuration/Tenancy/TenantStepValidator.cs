@@ -79,7 +79,7 @@ internal sealed class TenantStepValidator : IEdgeStepValidator
             case TenantSource.Header when !HttpToken.IsToken(name):
                 // No request can carry such a header: every request was refused tenant_missing.
                 field = "Name";
-                error = $"'{name}' is not a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or ':')";
+                error = $"'{name}' is not a header name ({HttpToken.NameRule})";
                 return false;
             case TenantSource.Path when string.IsNullOrWhiteSpace(routeValue) == (segment is null):
                 field = "RouteValue";

@@ -119,7 +119,7 @@ internal readonly record struct MediaTypeRule(string Type, string? Subtype, stri
     {
         rule = default;
         var parts = text.Trim().Split('/');
-        if (parts.Length != 2 || !IsToken(parts[0]) || parts[0] == "*" || parts[1].Length == 0)
+        if (parts.Length != 2 || !HttpToken.IsToken(parts[0]) || parts[0] == "*" || parts[1].Length == 0)
         {
             return false;
         }
@@ -131,13 +131,13 @@ internal readonly record struct MediaTypeRule(string Type, string? Subtype, stri
             return true;
         }
 
-        if (subtype.StartsWith("*+", StringComparison.Ordinal) && IsToken(subtype[2..]))
+        if (subtype.StartsWith("*+", StringComparison.Ordinal) && HttpToken.IsToken(subtype.AsSpan(2)))
         {
             rule = new MediaTypeRule(parts[0], null, subtype[1..]);
             return true;
         }
 
-        if (!IsToken(subtype))
+        if (!HttpToken.IsToken(subtype))
         {
             return false;
         }
@@ -163,8 +163,6 @@ internal readonly record struct MediaTypeRule(string Type, string? Subtype, stri
 
     public override string ToString() => $"{Type}/{Subtype ?? (Suffix is null ? "*" : "*" + Suffix)}";
 
-    private static bool IsToken(string value) =>
-        value.Length > 0 && value.All(c => c is > ' ' and < '\x7f' and not ('(' or ')' or '<' or '>' or '@' or ',' or ';' or ':' or '\\' or '"' or '/' or '[' or ']' or '?' or '=' or '{' or '}'));
 }
 
 /// <summary>The compiled query-string rules of a policy.</summary>

@@ -71,7 +71,7 @@ internal sealed record GenericHmacSettings(
                     parts.Add(new TemplatePart(TemplatePartKind.Header, HeaderName: name[7..]));
                     break;
                 case not null when name.StartsWith("header:", StringComparison.Ordinal) && name.Length > 7:
-                    error = $"'{name[7..]}' in '{{{name}}}' is not a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or ':')";
+                    error = $"'{name[7..]}' in '{{{name}}}' is not a header name ({HttpToken.NameRule})";
                     return false;
                 default:
                     error = $"unknown placeholder '{{{name}}}' in SignedContent; use {{body}}, {{id}}, {{timestamp}} or {{header:Name}}";

@@ -255,7 +255,7 @@ internal sealed class WebhookPolicy
         {
             if (header is not null && !HttpToken.IsToken(header))
             {
-                errors.Add($"{location}:{field}", $"'{header}' is not a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or ':')");
+                errors.Add($"{location}:{field}", $"'{header}' is not a header name ({HttpToken.NameRule})");
                 badHeader = true;
             }
         }
