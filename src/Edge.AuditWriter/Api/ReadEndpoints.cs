@@ -166,6 +166,14 @@ internal static class ReadEndpoints
             return false;
         }
 
+        // An empty filter (tenant= from a script whose variable was unset) was read as no filter, so the answer held every
+        // record the caller may read, as a misspelt one did.
+        if (Filters.FirstOrDefault(name => q.ContainsKey(name) && string.IsNullOrEmpty(q[name])) is { } empty)
+        {
+            problem = Problems.BadRequest("invalid_filter", $"{empty} is empty; leave a filter out to not filter by it.");
+            return false;
+        }
+
         var decision = NullIfEmpty(q["decision"]);
         if (decision is not null && !AuditDecisions.IsKnown(decision))
         {

@@ -254,6 +254,27 @@ public sealed class ReadEndpointsTests
     }
 
     [Theory]
+    [InlineData("/audit/records?tenant=")]
+    [InlineData("/audit/records?principal=&limit=10")]
+    [InlineData("/audit/records?decision=")]
+    [InlineData("/audit/records?from=&to=")]
+    [InlineData("/audit/export?format=ndjson&tenant=")]
+    [InlineData("/audit/export?format=csv&route=")]
+    public async Task Records_EmptyFilter_IsInvalidFilterProblemNotEveryRecord(string url)
+    {
+        await using var writer = await StartWithRecordsAsync(4);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var response = await auditor.GetAsync(url);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("invalid_filter", problem.GetProperty("code").GetString());
+        Assert.Contains("is empty", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("/audit/records?tenat=acme")]
     [InlineData("/audit/records?tenants=acme")]
     [InlineData("/audit/records?decison=deny&limit=10")]
