@@ -132,7 +132,14 @@ internal static class ErasureEndpoint
             if (clientIp is not null)
             {
                 // Exactly as records carry it (the edge writes the address's canonical text): anything else would erase nothing.
-                return IPAddress.TryParse(clientIp, out var address) && address.ToString() == clientIp ? new ErasureRequest(clientIp, tenant, ByClientIp: true) : null;
+                if (!IPAddress.TryParse(clientIp, out var address) || address.ToString() != clientIp)
+                {
+                    return null;
+                }
+
+                // The edge records an IPv4 client reached over a dual-stack socket as IPv4, never as ::ffff:a.b.c.d; taken
+                // as given, that form answered "records": 0 for a client whose records were all there.
+                return new ErasureRequest(address.IsIPv4MappedToIPv6 ? address.MapToIPv4().ToString() : clientIp, tenant, ByClientIp: true);
             }
 
             return subject!.Length is 0 or > MaxSubjectLength ? null : new ErasureRequest(subject, tenant, ByClientIp: false);

@@ -183,6 +183,30 @@ public sealed class ErasureTests
     }
 
     [Fact]
+    public async Task Erase_ByIpv4MappedClientIp_ErasesTheIpv4RecordsTheEdgeWrote()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        static byte[] Anonymous(string id, string clientIp) => AuditRecordSerializer.Serialize(new AuditRecord
+        {
+            Id = id, Time = DateTimeOffset.UtcNow, Instance = "edge-test", Tenant = "acme", Decision = "deny", Reason = "authentication_required",
+            Route = "orders", Method = "GET", Path = "/orders/7", Status = 401, Subject = new AuditSubject { ClientIp = clientIp },
+        });
+        (await writer.IngestAsync([Anonymous("m1", "203.0.113.9"), Anonymous("m2", "203.0.113.10")], 2)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+
+        // A dual-stack listener sees ::ffff:203.0.113.9; the edge records it as 203.0.113.9, and so must the erasure.
+        using var response = await dpo.PostAsJsonAsync("/audit/erasure", new { clientIp = "::ffff:203.0.113.9" });
+        var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        var records = (await RecordsAsync(dpo, "")).ToDictionary(r => r.GetProperty("id").GetString()!);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("203.0.113.9", answer.GetProperty("clientIp").GetString());
+        Assert.Equal(1, answer.GetProperty("records").GetInt64());
+        Assert.Equal("{\"protection\":\"erased\"}", records["m1"].GetProperty("record").GetProperty("data").GetProperty("subject").GetRawText());
+        Assert.Equal("203.0.113.10", records["m2"].GetProperty("record").GetProperty("data").GetProperty("subject").GetProperty("clientIp").GetString());
+    }
+
+    [Fact]
     public async Task Erase_TenantScopedEraser_ErasesOnlyItsOwnTenant()
     {
         await using var writer = await WriterFixture.StartAsync();
