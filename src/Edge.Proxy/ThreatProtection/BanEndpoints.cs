@@ -29,8 +29,8 @@ internal static class BanEndpoints
         management.MapGet("/edge/bans", ListAsync);
         management.MapPost("/edge/bans", AddAsync);
         // GET beside DELETE also keeps routing from answering a GET on the proxy port with 405 (which would reveal the path).
-        management.MapGet("/edge/bans/{key}", FindAsync);
-        management.MapDelete("/edge/bans/{key}", RemoveAsync);
+        management.MapGet("/edge/bans/{**key}", FindAsync);
+        management.MapDelete("/edge/bans/{**key}", RemoveAsync);
     }
 
     private static async Task ListAsync(HttpContext http, ThreatMonitor monitor, TimeProvider time)
@@ -91,15 +91,15 @@ internal static class BanEndpoints
         await http.Response.WriteAsJsonAsync(View(ban, time.GetUtcNow(), monitor));
     }
 
-    private static async Task FindAsync(HttpContext http, string key, ThreatMonitor monitor, TimeProvider time)
+    private static async Task FindAsync(HttpContext http, string? key, ThreatMonitor monitor, TimeProvider time)
     {
-        if (ValidateKey(key) is { } error)
+        // Routing leaves an encoded '/' encoded in a route value: DELETE /edge/bans/203.0.113.0%2F24 names the network.
+        key = key?.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
+        if ((ValidateKey(key) ?? ResolveKey(key!, out key)) is { } error)
         {
             await InvalidAsync(http, error);
             return;
         }
-
-        key = CanonicalKey(key);
 
         IReadOnlyList<BanEntry> bans;
         try
@@ -116,20 +116,20 @@ internal static class BanEndpoints
         await http.Response.WriteAsJsonAsync(new { key, banned = ban is not null, ban = ban is null ? null : View(ban, time.GetUtcNow(), monitor) });
     }
 
-    private static async Task RemoveAsync(HttpContext http, string key, ThreatMonitor monitor)
+    private static async Task RemoveAsync(HttpContext http, string? key, ThreatMonitor monitor)
     {
-        if (ValidateKey(key) is { } error)
+        // Routing leaves an encoded '/' encoded in a route value: DELETE /edge/bans/203.0.113.0%2F24 names the network.
+        key = key?.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
+        if ((ValidateKey(key) ?? ResolveKey(key!, out key)) is { } error)
         {
             await InvalidAsync(http, error);
             return;
         }
 
-        key = CanonicalKey(key);
-
         bool removed;
         try
         {
-            removed = await monitor.UnbanAsync(key);
+            removed = await monitor.UnbanAsync(key!);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)
         {
@@ -225,7 +225,7 @@ internal static class BanEndpoints
             }
         }
 
-        if (ValidateKey(key) is { } keyError)
+        if ((ValidateKey(key) ?? ResolveKey(key!, out key)) is { } keyError)
         {
             return (null, keyError);
         }
@@ -250,7 +250,7 @@ internal static class BanEndpoints
             return (null, nameError);
         }
 
-        return (new ManualBan(CanonicalKey(key!), parsed, string.IsNullOrWhiteSpace(reason) ? "manual" : reason, principal, tenant), null);
+        return (new ManualBan(key!, parsed, string.IsNullOrWhiteSpace(reason) ? "manual" : reason, principal, tenant), null);
     }
 
     // Whose ban it is, for its audit records only: must name someone as the edge writes them (no spaces or control characters).
@@ -274,6 +274,50 @@ internal static class BanEndpoints
         key.Contains(':', StringComparison.Ordinal) && IPAddress.TryParse(key, out var address) && address.AddressFamily == AddressFamily.InterNetworkV6
             ? ClientAddressResolver.IpKey(ClientAddressResolver.Normalize(address)!.ToString())
             : key;
+
+    /// <summary>
+    /// The key a ban is stored under (<see cref="CanonicalKey"/>), or for a network (<c>203.0.113.0/24</c>,
+    /// <c>2001:db8::/48</c>) its canonical text: host bits cleared, an IPv4 /32 as the address, an IPv6 prefix of 64 or
+    /// longer as the /64 <c>{ip}</c> renders (clients are counted and banned per /64). No rule renders a '/', so a network
+    /// stored as written never matched a client: 201 Created, and the whole range kept being served.
+    /// </summary>
+    internal static string? ResolveKey(string written, out string key)
+    {
+        key = written;
+        var slash = written.LastIndexOf('/');
+        IPAddress? address = null;
+        if (slash <= 0 || slash == written.Length - 1 || written.AsSpan(slash + 1).ContainsAnyExceptInRange('0', '9')
+            || !IPAddress.TryParse(written.AsSpan(0, slash), out address))
+        {
+            key = CanonicalKey(written);
+            return null;
+        }
+
+        var prefix = int.TryParse(written.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed : -1;
+        if (address.IsIPv4MappedToIPv6 && prefix >= 96)
+        {
+            address = address.MapToIPv4();
+            prefix -= 96;
+        }
+
+        var bits = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+        if (prefix < 1 || prefix > bits)
+        {
+            return $"'key' {written} is not a network of clients: its prefix length is 1 to {bits}";
+        }
+
+        var bytes = address.GetAddressBytes();
+        for (var bit = prefix; bit < bits; bit++)
+        {
+            bytes[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+        }
+
+        var network = new IPAddress(bytes);
+        key = prefix == bits && bits == 32 ? network.ToString()
+            : bits == 128 && prefix >= 64 ? ClientAddressResolver.IpKey(network.ToString())
+            : new IPNetwork(network, prefix).ToString();
+        return null;
+    }
 
     private static string? ValidateKey(string? key) =>
         string.IsNullOrWhiteSpace(key) ? "'key' is required: the rendered key of a rule, such as 203.0.113.7 or acme:203.0.113.7"

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Net;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
@@ -41,6 +42,8 @@ internal sealed partial class ThreatMonitor(
     // Copy-on-write: read by every request without a lock, replaced under _write by the rare ban, unban and sync.
     private readonly Lock _write = new();
     private volatile Dictionary<string, KnownBan> _bans = new(StringComparer.Ordinal);
+    // The keys of _bans that are networks (manual bans such as 203.0.113.0/24), parsed once per change; empty almost always.
+    private volatile NetworkBan[] _networks = [];
     // One bounded table per rule: a rule whose key holds a part the client chooses ({tenant}, {header:…}) can be filled
     // with made-up keys, and a table shared by all rules then stopped every other rule from counting a new offender.
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, LocalWindow>> _counts = new(StringComparer.Ordinal);
@@ -66,6 +69,11 @@ internal sealed partial class ThreatMonitor(
         if (ThreatKeyRenderer.ClientIpKey(request) is { } ip && Find(bans, ip, now) is { } ban)
         {
             return Block(request, ban, now);
+        }
+
+        if (_networks is { Length: > 0 } networks && FindNetwork(bans, networks, request.ClientIp, now) is { } covering)
+        {
+            return Block(request, covering, now);
         }
 
         foreach (var rule in Rules.Early)
@@ -257,7 +265,7 @@ internal sealed partial class ThreatMonitor(
                 }
             }
 
-            _bans = next;
+            Publish(next);
         }
     }
 
@@ -354,7 +362,7 @@ internal sealed partial class ThreatMonitor(
     {
         lock (_write)
         {
-            _bans = new Dictionary<string, KnownBan>(_bans, StringComparer.Ordinal) { [ban.Key] = new KnownBan(ban, shared, time.GetTimestamp()) };
+            Publish(new Dictionary<string, KnownBan>(_bans, StringComparer.Ordinal) { [ban.Key] = new KnownBan(ban, shared, time.GetTimestamp()) });
         }
     }
 
@@ -369,7 +377,7 @@ internal sealed partial class ThreatMonitor(
 
             var next = new Dictionary<string, KnownBan>(_bans, StringComparer.Ordinal);
             next.Remove(key);
-            _bans = next;
+            Publish(next);
             return known;
         }
     }
@@ -389,9 +397,44 @@ internal sealed partial class ThreatMonitor(
 
             var next = new Dictionary<string, KnownBan>(_bans, StringComparer.Ordinal);
             next.Remove(key);
-            _bans = next;
+            Publish(next);
             return known.Ban.IsActive(time.GetUtcNow()) ? (true, known.Ban.Subject) : (false, null);
         }
+    }
+
+    // Called under _write. The networks first: a reader that sees the new table finds its networks too, or older ones
+    // whose bans it then looks up in that table.
+    private void Publish(Dictionary<string, KnownBan> next)
+    {
+        List<NetworkBan>? networks = null;
+        foreach (var key in next.Keys)
+        {
+            if (key.Contains('/', StringComparison.Ordinal) && IPNetwork.TryParse(key, out var network))
+            {
+                (networks ??= []).Add(new NetworkBan(network, key));
+            }
+        }
+
+        _networks = networks is null ? [] : [.. networks];
+        _bans = next;
+    }
+
+    private static BanEntry? FindNetwork(Dictionary<string, KnownBan> bans, NetworkBan[] networks, string? clientIp, DateTimeOffset now)
+    {
+        if (clientIp is null || !IPAddress.TryParse(clientIp, out var address))
+        {
+            return null;
+        }
+
+        foreach (var network in networks)
+        {
+            if (network.Network.Contains(address) && Find(bans, network.Key, now) is { } ban)
+            {
+                return ban;
+            }
+        }
+
+        return null;
     }
 
     private static BanEntry? Find(Dictionary<string, KnownBan> bans, string key, DateTimeOffset now) =>
@@ -415,7 +458,7 @@ internal sealed partial class ThreatMonitor(
         {
             if (_bans.Values.Any(b => !b.Ban.IsActive(now)))
             {
-                _bans = _bans.Where(b => b.Value.Ban.IsActive(now)).ToDictionary(StringComparer.Ordinal);
+                Publish(_bans.Where(b => b.Value.Ban.IsActive(now)).ToDictionary(StringComparer.Ordinal));
             }
         }
     }
@@ -434,6 +477,8 @@ internal sealed partial class ThreatMonitor(
     /// <param name="Shared">Read from (or written to) Redis; a shared ban missing from a later load was lifted elsewhere.</param>
     /// <param name="Learned">When this instance learned it (<see cref="TimeProvider.GetTimestamp"/>).</param>
     private sealed record KnownBan(BanEntry Ban, bool Shared, long Learned);
+
+    private readonly record struct NetworkBan(IPNetwork Network, string Key);
 
     /// <summary>The compiled rules of one config; <see cref="Late"/> are the ones whose key needs a step's result.</summary>
     private sealed class RuleSet

@@ -86,6 +86,26 @@ public sealed class ThreatProtectionInProcessTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, served.StatusCode);
     }
 
+    [Fact]
+    public async Task ManualBan_NetworkWithoutRedis_BlocksItsClientsUntilLifted()
+    {
+        using var added = await _edge.Management.PostAsync("/edge/bans",
+            new StringContent("{\"key\":\"203.0.113.128/25\",\"for\":\"00:01:00\"}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+
+        using (var blocked = await SendAsync("203.0.113.200", "wrong"))
+        using (var neighbour = await SendAsync("203.0.113.127", "wrong"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+            Assert.Equal(HttpStatusCode.Unauthorized, neighbour.StatusCode);
+        }
+
+        using var lifted = await _edge.Management.DeleteAsync("/edge/bans/203.0.113.128%2F25");
+        using var served = await SendAsync("203.0.113.200", "wrong");
+        Assert.Equal(HttpStatusCode.NoContent, lifted.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, served.StatusCode);
+    }
+
     [Theory]
     [InlineData("text/plain")]
     [InlineData("application/x-www-form-urlencoded")]

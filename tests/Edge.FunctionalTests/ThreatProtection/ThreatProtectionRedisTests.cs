@@ -209,6 +209,47 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("198.51.100.77/24", "198.51.100.0/24", "198.51.100.200", "198.51.101.1")]
+    [InlineData("2001:DB8:AB::/48", "2001:db8:ab::/48", "2001:db8:ab:7::1", "2001:db8:ac::1")]
+    public async Task ManualBan_Network_BlocksEveryClientInItOnBothInstancesUntilLifted(string written, string stored, string inside, string outside)
+    {
+        // No rule renders a '/': a network was stored as written and matched no client, 201 Created and the range still served.
+        using var added = await _first.Management.PostAsJsonAsync("/edge/bans", new { key = written, @for = "00:10:00", reason = "incident 9" });
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        using (var ban = JsonDocument.Parse(await added.Content.ReadAsStringAsync()))
+        {
+            Assert.Equal(stored, ban.RootElement.GetProperty("key").GetString());
+        }
+
+        using (var blocked = await SendAsync(_second, inside, ValidToken()))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+            using var problem = JsonDocument.Parse(await blocked.Content.ReadAsStringAsync());
+            Assert.Equal("client_blocked", problem.RootElement.GetProperty("code").GetString());
+        }
+
+        using (var served = await SendAsync(_second, outside, ValidToken()))
+        {
+            Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        }
+
+        // Both spellings of the address: the slash URL-encoded, as the docs ask, and as written.
+        using (var one = JsonDocument.Parse(await _second.Management.GetStringAsync("/edge/bans/" + Uri.EscapeDataString(written))))
+        {
+            Assert.True(one.RootElement.GetProperty("banned").GetBoolean());
+            Assert.Equal(stored, one.RootElement.GetProperty("key").GetString());
+        }
+
+        using var lifted = await _second.Management.DeleteAsync("/edge/bans/" + stored);
+        Assert.Equal(HttpStatusCode.NoContent, lifted.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, await StatusWithinAsync(_first, inside, HttpStatusCode.OK, TimeSpan.FromSeconds(1.5)));
+        // A network names no one: its key stays in the attributes, not in a sealed subject.
+        var records = await WaitForRecordsAsync(rs => OfType(rs, AuditEventTypes.ThreatUnbanned).Any(r => Attribute(r, "key") == stored));
+        var banned = Assert.Single(OfType(records, AuditEventTypes.ThreatBanned), r => Attribute(r, "key") == stored);
+        Assert.Equal("incident 9", Attribute(banned, "reason"));
+    }
+
+    [Theory]
     [InlineData("not json")]
     [InlineData("[]")]
     [InlineData("{\"for\":\"00:10:00\"}")]
@@ -231,6 +272,10 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"principal\":7}")]
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"tenant\":\"\"}")]
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"principal\":\"a\",\"principal\":\"b\"}")]
+    [InlineData("{\"key\":\"198.51.100.9/33\",\"for\":\"00:10:00\"}")]
+    [InlineData("{\"key\":\"0.0.0.0/0\",\"for\":\"00:10:00\"}")]
+    [InlineData("{\"key\":\"::/0\",\"for\":\"00:10:00\"}")]
+    [InlineData("{\"key\":\"2001:db8::/129\",\"for\":\"00:10:00\"}")]
     public async Task AddBan_BadInput_Answers400ProblemAndBansNothing(string body)
     {
         using var content = new StringContent(body, Encoding.UTF8, "application/json");

@@ -1,0 +1,41 @@
+using Edge.Proxy.ThreatProtection;
+
+namespace Edge.Proxy.Tests.ThreatProtection;
+
+public sealed class BanEndpointsTests
+{
+    [Theory]
+    [InlineData("203.0.113.0/24", "203.0.113.0/24")]
+    [InlineData("203.0.113.77/24", "203.0.113.0/24")] // host bits cleared, as the 201 answer then shows
+    [InlineData("10.0.0.0/08", "10.0.0.0/8")]
+    [InlineData("203.0.113.7/32", "203.0.113.7")] // one address: the key {ip} renders
+    [InlineData("2001:DB8:AB::1/48", "2001:db8:ab::/48")]
+    [InlineData("2001:db8::1/64", "2001_db8__")] // clients are counted and banned per /64
+    [InlineData("2001:db8::1/128", "2001_db8__")]
+    [InlineData("::ffff:10.1.2.3/104", "10.0.0.0/8")]
+    [InlineData("2001:DB8::7", "2001_db8__")]
+    [InlineData("acme:203.0.113.7", "acme:203.0.113.7")]
+    [InlineData("acme/203.0.113.7", "acme/203.0.113.7")] // a template literal may hold '/': not a network
+    [InlineData("203.0.113.7", "203.0.113.7")]
+    public void ResolveKey_WrittenKey_StoredAsItsCanonicalText(string written, string stored)
+    {
+        var error = BanEndpoints.ResolveKey(written, out var key);
+
+        Assert.Null(error);
+        Assert.Equal(stored, key);
+    }
+
+    [Theory]
+    [InlineData("203.0.113.0/33", "1 to 32")]
+    [InlineData("0.0.0.0/0", "1 to 32")]
+    [InlineData("::/0", "1 to 128")]
+    [InlineData("2001:db8::/129", "1 to 128")]
+    [InlineData("10.0.0.0/99999999999", "1 to 32")]
+    public void ResolveKey_NetworkWithImpossiblePrefix_IsAnError(string written, string expected)
+    {
+        var error = BanEndpoints.ResolveKey(written, out _);
+
+        Assert.NotNull(error);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+}
