@@ -112,7 +112,9 @@ internal static class BanEndpoints
             return;
         }
 
-        var ban = bans.FirstOrDefault(b => string.Equals(b.Key, key, StringComparison.Ordinal));
+        // An address inside a banned network is blocked: "is this client banned?" answers with the network's ban.
+        var ban = bans.FirstOrDefault(b => string.Equals(b.Key, key, StringComparison.Ordinal))
+            ?? (BanSubjects.AddressOf(key!) is { } address ? bans.FirstOrDefault(b => Covers(b.Key, IPAddress.Parse(address))) : null);
         await http.Response.WriteAsJsonAsync(new { key, banned = ban is not null, ban = ban is null ? null : View(ban, time.GetUtcNow(), monitor) });
     }
 
@@ -318,6 +320,9 @@ internal static class BanEndpoints
             : new IPNetwork(network, prefix).ToString();
         return null;
     }
+
+    private static bool Covers(string banKey, IPAddress address) =>
+        banKey.Contains('/', StringComparison.Ordinal) && IPNetwork.TryParse(banKey, out var network) && network.Contains(address);
 
     private static string? ValidateKey(string? key) =>
         string.IsNullOrWhiteSpace(key) ? "'key' is required: the rendered key of a rule, such as 203.0.113.7 or acme:203.0.113.7"

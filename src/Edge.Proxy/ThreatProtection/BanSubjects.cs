@@ -39,7 +39,7 @@ internal static class BanSubjects
     }
 
     /// <summary>The address a rendered <c>{ip}</c> part stands for, when it is one exactly as <c>{ip}</c> renders it.</summary>
-    private static string? AddressOf(string part)
+    internal static string? AddressOf(string part)
     {
         var text = part.Replace('_', ':');
         if (!IPAddress.TryParse(text, out var address))

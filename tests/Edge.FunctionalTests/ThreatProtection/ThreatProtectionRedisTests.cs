@@ -240,6 +240,15 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
             Assert.Equal(stored, one.RootElement.GetProperty("key").GetString());
         }
 
+        // "Is this client banned?" for an address inside the network answers with the network's ban.
+        using (var client = JsonDocument.Parse(await _second.Management.GetStringAsync("/edge/bans/" + Uri.EscapeDataString(inside))))
+        using (var other = JsonDocument.Parse(await _second.Management.GetStringAsync("/edge/bans/" + Uri.EscapeDataString(outside))))
+        {
+            Assert.True(client.RootElement.GetProperty("banned").GetBoolean());
+            Assert.Equal(stored, client.RootElement.GetProperty("ban").GetProperty("key").GetString());
+            Assert.False(other.RootElement.GetProperty("banned").GetBoolean());
+        }
+
         using var lifted = await _second.Management.DeleteAsync("/edge/bans/" + stored);
         Assert.Equal(HttpStatusCode.NoContent, lifted.StatusCode);
         Assert.Equal(HttpStatusCode.OK, await StatusWithinAsync(_first, inside, HttpStatusCode.OK, TimeSpan.FromSeconds(1.5)));
