@@ -8,4 +8,7 @@ public interface IEdgeExternalContent
 {
     /// <summary>A stable text that changes when the content read for <paramref name="edge"/> changes; empty when none was read.</summary>
     string Fingerprint(EdgeSection edge);
+
+    /// <summary>The files read for <paramref name="edge"/>, as resolved paths: a change of one is picked up like an edit of proxy.json.</summary>
+    IEnumerable<string> Files(EdgeSection edge);
 }

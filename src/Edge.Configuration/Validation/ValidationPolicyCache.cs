@@ -18,6 +18,11 @@ internal sealed class ValidationPolicyCache : IEdgeExternalContent
             ? string.Join(",", policies.OrderBy(p => p.Key, StringComparer.Ordinal).Where(p => p.Value.Schema is not null).Select(p => p.Key + "=" + p.Value.Schema!.ContentHash))
             : "";
 
+    public IEnumerable<string> Files(EdgeSection edge) =>
+        _policies.TryGetValue(edge, out var policies)
+            ? policies.Values.Where(p => p.Schema is not null).Select(p => p.Schema!.Path).ToArray()
+            : [];
+
     public bool TryGet(EdgeSection edge, string name, out ValidationPolicy? policy)
     {
         policy = null;

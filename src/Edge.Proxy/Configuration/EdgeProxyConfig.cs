@@ -26,6 +26,9 @@ internal sealed class EdgeProxyConfig : IProxyConfig
 
     public string ContentHash { get; }
 
+    /// <summary>Of the Edge section and of what it read from other files (secret values, schemas): what a reload of the same proxy.json may change.</summary>
+    public string PolicyHash { get; init; } = "";
+
     public long Revision { get; }
 
     public string RevisionId => $"{Revision}-{ContentHash[..12]}";

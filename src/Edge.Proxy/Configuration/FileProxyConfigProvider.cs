@@ -33,6 +33,10 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
     private string? _lastRefusal;
     private string? _yarpRefusedHash;
     private (DateTime WriteTime, long Length) _lastSeenStamp;
+    // The files the last candidate read besides proxy.json (file: secrets, JSON schemas) and their stamps when it was read:
+    // a rotated secret file is applied by the next poll, not only by an edit of proxy.json or a restart.
+    private string[] _dependencies = [];
+    private string _lastDependencyStamp = "";
     private int _disposed;
 
     public FileProxyConfigProvider(
@@ -159,13 +163,18 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
             }
 
             _lastSeenStamp = Stamp();
+            // Stamped before they are read: a file written after the stamp changes it again, and the next poll reloads.
+            var dependencies = Volatile.Read(ref _dependencies);
+            var dependenciesBefore = DependencyStamp();
             var previous = _state.Current;
             var refused = _state.Outcome.LastAttemptRefused;
             var (config, errors, hash) = await LoadCandidateAsync(previous);
+            var dependenciesChanged = dependenciesBefore != _lastDependencyStamp;
+            _lastDependencyStamp = Volatile.Read(ref _dependencies).AsSpan().SequenceEqual(dependencies) ? dependenciesBefore : DependencyStamp();
 
-            // The same bytes again are nothing new, unless they were refused: the cause may lie outside proxy.json (a
-            // file: secret or a schema created since), and touching proxy.json is how its fix is applied.
-            if (hash == _lastSeenHash && !refused)
+            // The same bytes again are nothing new, unless they were refused (the cause may lie outside proxy.json, in a
+            // file: secret or a schema created since) or a file they read changed (a rotated secret).
+            if (hash == _lastSeenHash && !refused && !dependenciesChanged)
             {
                 return false;
             }
@@ -176,7 +185,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
                 // One edit often raises several notifications (an editor's truncate, then its write; the poll), and the
                 // same bytes refused for the same reasons are the same refusal: counted, logged and audited once.
                 var refusal = hash + "\n" + string.Join('\n', errors.Where(e => !e.IsWarning).Select(e => e.Location + ": " + e.Message));
-                if (refused && refusal == _lastRefusal)
+                if (refused && refusal == _lastRefusal && !dependenciesChanged)
                 {
                     return false;
                 }
@@ -188,7 +197,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
 
             _lastRefusal = null;
 
-            if (config.ContentHash == _state.Serving.ContentHash)
+            if (config.ContentHash == _state.Serving.ContentHash && config.PolicyHash == _state.Serving.PolicyHash)
             {
                 // The file is back to what is serving (the usual way out of a refused edit): nothing to apply, but the
                 // refusal no longer describes the file.
@@ -230,7 +239,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
 
     private void PollForChange()
     {
-        if (Stamp() != _lastSeenStamp)
+        if (Stamp() != _lastSeenStamp || DependencyStamp() != _lastDependencyStamp)
         {
             TriggerReload();
         }
@@ -238,6 +247,52 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
 
     /// <summary>Through symbolic links, so a Kubernetes ConfigMap update is noticed (see <see cref="FileStamp"/>).</summary>
     private (DateTime, long) Stamp() => FileStamp.Of(_options.ProxyConfigPath);
+
+    /// <summary>The stamps of the files the last candidate read, through symbolic links (a Kubernetes Secret's atomic swap).</summary>
+    private string DependencyStamp()
+    {
+        var dependencies = Volatile.Read(ref _dependencies);
+        if (dependencies.Length == 0)
+        {
+            return "";
+        }
+
+        var stamp = new System.Text.StringBuilder();
+        foreach (var path in dependencies)
+        {
+            var (writtenAt, length) = FileStamp.Of(path);
+            stamp.Append(writtenAt.Ticks).Append(':').Append(length).Append('\n');
+        }
+
+        return stamp.ToString();
+    }
+
+    /// <summary>The <c>file:</c> references of the section (secrets; a schema's is relative to proxy.json, added by its capability).</summary>
+    private string[] DependenciesOf(EdgeSection edge, ReadOnlySpan<byte> edgeJson)
+    {
+        var paths = new SortedSet<string>(StringComparer.Ordinal);
+        var reader = new Utf8JsonReader(edgeJson);
+        while (reader.Read())
+        {
+            if (reader.TokenType == JsonTokenType.String && reader.GetString() is { Length: > 5 } value && value.StartsWith("file:", StringComparison.Ordinal))
+            {
+                // A secret's path is read from the working directory, a schema's from proxy.json's folder: both are watched.
+                var path = value[5..];
+                paths.Add(path);
+                if (!Path.IsPathRooted(path))
+                {
+                    paths.Add(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(_options.ProxyConfigPath))!, path));
+                }
+            }
+        }
+
+        foreach (var external in _externalContent)
+        {
+            paths.UnionWith(external.Files(edge));
+        }
+
+        return [.. paths];
+    }
 
     private async Task<(EdgeProxyConfig? Config, IReadOnlyList<ConfigError> Errors, string Hash)> LoadCandidateAsync(EdgeProxyConfig? previous)
     {
@@ -286,6 +341,9 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         }
 
         await _validator.ValidateAsync(parsed, errors);
+        var edgeJson = JsonSerializer.SerializeToUtf8Bytes(parsed.Edge, _reader.SerializerOptions);
+        // Also for a refused candidate: a secret file it missed, once created, is then applied without touching proxy.json.
+        Volatile.Write(ref _dependencies, DependenciesOf(parsed.Edge, edgeJson));
         if (errors.HasErrors)
         {
             return (null, errors.Items, hash);
@@ -294,7 +352,6 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         // Routes carry a hash of the Edge section, of what its validation read from other files (schemas) and of the
         // values its secret references resolve to, so YARP rebuilds their steps when only a policy or a secret changed.
         using var policyHasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var edgeJson = JsonSerializer.SerializeToUtf8Bytes(parsed.Edge, _reader.SerializerOptions);
         policyHasher.AppendData(edgeJson);
         SecretValueFingerprint.Append(policyHasher, edgeJson);
         foreach (var external in _externalContent)
@@ -321,7 +378,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
             },
         }).ToList();
 
-        var config = new EdgeProxyConfig(routes, parsed.Clusters, parsed.Edge, parsed.ContentHash, (previous?.Revision ?? 0) + 1);
+        var config = new EdgeProxyConfig(routes, parsed.Clusters, parsed.Edge, parsed.ContentHash, (previous?.Revision ?? 0) + 1) { PolicyHash = policyHash };
         return (config, errors.Items, hash);
     }
 

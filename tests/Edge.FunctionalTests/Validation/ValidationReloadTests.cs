@@ -72,6 +72,26 @@ public sealed class ValidationReloadTests
         }
     }
 
+    [Fact]
+    public async Task Poll_SchemaEditedInPlace_RouteUsesTheEditedSchemaWithoutEditingProxyJson()
+    {
+        var fixture = new ValidationEdgeFixture();
+        await fixture.InitializeAsync();
+        try
+        {
+            // The edge polls the files its config read besides proxy.json, as it polls proxy.json itself.
+            await File.WriteAllTextAsync(Path.Combine(fixture.SchemaDirectory, "orders.json"), """{"type":"object","required":["total"]}""");
+
+            Assert.Equal(HttpStatusCode.OK, await EventuallyOkAsync(fixture.Edge, """{"total":5}"""));
+            using var old = await PostAsync(fixture.Edge, """{"amount":1,"currency":"EUR"}""");
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, old.StatusCode);
+        }
+        finally
+        {
+            await fixture.DisposeAsync();
+        }
+    }
+
     private static async Task<HttpStatusCode> EventuallyOkAsync(EdgeHost edge, string body)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
