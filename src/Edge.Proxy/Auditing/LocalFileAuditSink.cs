@@ -21,6 +21,9 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
 {
     private const byte NewLine = (byte)'\n';
 
+    /// <summary>How long the loop waits after a failed write (a full disk) before it writes the same batch again.</summary>
+    internal static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
+
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly string _path;
@@ -30,6 +33,7 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
     private readonly int _capacity;
     private readonly ILogger<LocalFileAuditSink> _logger;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly Func<string, Stream> _open;
 
     // Guarded by _gate: the batch records are appended to, how many records it holds, and whether the loop sleeps
     // until a record arrives (it then has to be woken; otherwise it comes back by itself after the interval).
@@ -38,14 +42,26 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
     private int _count;
     private bool _loopSleeping;
 
-    // The loop's own: the batch being written (swapped with _filling under the gate).
+    // The loop's own: the batch being written (swapped with _filling under the gate), and how much of it is still to be
+    // written: after a failed write the same batch is written again, and records meanwhile gather in _filling.
     private byte[] _writing = new byte[64 * 1024];
+    private int _pending;
+    private bool _failing;
+    private bool _tornLine;
     private long _dropped;
     private long _droppedReported;
     private Task? _loop;
 
     public LocalFileAuditSink(IOptions<EdgeAuditOptions> options, EdgeHostOptions host, TimeProvider time, ILogger<LocalFileAuditSink> logger)
+        : this(options, host, time, logger, Open)
     {
+    }
+
+    /// <param name="open">Opens the file for appending; a test wraps the real file to make writes fail as a full disk does.</param>
+    internal LocalFileAuditSink(
+        IOptions<EdgeAuditOptions> options, EdgeHostOptions host, TimeProvider time, ILogger<LocalFileAuditSink> logger, Func<string, Stream> open)
+    {
+        _open = open;
         _path = Path.GetFullPath(options.Value.LocalFile!);
         _host = host;
         _time = time;
@@ -73,10 +89,10 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
     {
         // Opened here, before the listeners start: a path that cannot be written (a directory, a read-only folder) was
         // one error line after the first request, and every later decision was dropped while the edge served.
-        FileStream file;
+        Stream file;
         try
         {
-            file = Open(_path);
+            file = _open(_path);
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
@@ -138,7 +154,7 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         return true;
     }
 
-    private static FileStream Open(string path)
+    private static Stream Open(string path)
     {
         System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
         // No FileStream buffer: each batch is one write of its own bytes. A new file is readable by the edge's user
@@ -155,7 +171,7 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         return new FileStream(path, fileOptions);
     }
 
-    private async Task DrainAsync(FileStream file, CancellationToken stoppingToken)
+    private async Task DrainAsync(Stream file, CancellationToken stoppingToken)
     {
         await Task.Yield();
         await using var _ = file;
@@ -164,50 +180,97 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         {
             while (true)
             {
-                if (!await WriteBatchAsync(file))
+                try
                 {
-                    // Nothing arrived since the last write: sleep until a record does (the next Append wakes the loop).
-                    await _wake.WaitAsync(stoppingToken);
+                    if (!await WriteBatchAsync(file))
+                    {
+                        // Nothing arrived since the last write: sleep until a record does (the next Append wakes the loop).
+                        await _wake.WaitAsync(stoppingToken);
+                    }
+                    else if (_flushInterval > TimeSpan.Zero)
+                    {
+                        await Task.Delay(_flushInterval, _time, stoppingToken);
+                    }
                 }
-                else if (_flushInterval > TimeSpan.Zero)
+                catch (IOException exception)
                 {
-                    await Task.Delay(_flushInterval, _time, stoppingToken);
+                    // A full disk is usually freed again: the loop keeps the batch and retries it, and records beyond the
+                    // queue's capacity meanwhile are dropped and counted. Before, the first failure ended the loop and
+                    // every later record of the edge's life was dropped without another word.
+                    if (!_failing)
+                    {
+                        _failing = true;
+                        Log.WriteFailed(_logger, _path, exception);
+                    }
+
+                    await Task.Delay(RetryInterval, _time, stoppingToken);
                 }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+
+        // Shutdown: what was recorded before the host stopped still reaches the file (a kept batch, then the rest).
+        try
+        {
+            while (await WriteBatchAsync(file))
+            {
+            }
+        }
         catch (IOException exception)
         {
             Log.WriteFailed(_logger, _path, exception);
-            return;
         }
-
-        // Shutdown: what was recorded before the host stopped still reaches the file.
-        await WriteBatchAsync(file);
     }
 
-    /// <summary>Writes what gathered since the last call; false (and the loop marked sleeping) when nothing had.</summary>
-    private async Task<bool> WriteBatchAsync(FileStream file)
+    /// <summary>Writes the kept batch, or what gathered since the last call; false (and the loop marked sleeping) when nothing had.</summary>
+    private async Task<bool> WriteBatchAsync(Stream file)
     {
-        int length;
-        lock (_gate)
+        if (_pending == 0)
         {
-            if (_count == 0)
+            lock (_gate)
             {
-                _loopSleeping = true;
-                return false;
-            }
+                if (_count == 0)
+                {
+                    _loopSleeping = true;
+                    return false;
+                }
 
-            (_writing, _filling) = (_filling, _writing);
-            length = _filled;
-            _filled = 0;
-            _count = 0;
+                (_writing, _filling) = (_filling, _writing);
+                _pending = _filled;
+                _filled = 0;
+                _count = 0;
+            }
         }
 
-        await file.WriteAsync(_writing.AsMemory(0, length));
-        await file.FlushAsync();
+        var start = file.CanSeek ? file.Position : -1;
+        try
+        {
+            if (_tornLine)
+            {
+                // The cut of an earlier failed write did not succeed: end its fragment so the next record starts a line.
+                await file.WriteAsync(new[] { NewLine });
+                _tornLine = false;
+                start = file.CanSeek ? file.Position : -1;
+            }
+
+            await file.WriteAsync(_writing.AsMemory(0, _pending));
+            await file.FlushAsync();
+        }
+        catch (IOException)
+        {
+            CutPartialWrite(file, start);
+            throw;
+        }
+
+        _pending = 0;
+        if (_failing)
+        {
+            _failing = false;
+            Log.WriteResumed(_logger, _path, Interlocked.Read(ref _dropped) - _droppedReported);
+        }
+
         var dropped = Interlocked.Read(ref _dropped);
         if (dropped != _droppedReported)
         {
@@ -218,6 +281,28 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         return true;
     }
 
+    /// <summary>
+    /// A write that failed part-way (ENOSPC after some blocks) leaves the start of a line in the file: cut it off, so the
+    /// batch written again starts where the failed one did, and the file stays one whole record per line.
+    /// </summary>
+    private void CutPartialWrite(Stream file, long start)
+    {
+        try
+        {
+            if (start >= 0)
+            {
+                file.SetLength(start);
+                file.Position = start;
+                return;
+            }
+        }
+        catch (Exception exception) when (exception is IOException or NotSupportedException)
+        {
+        }
+
+        _tornLine = true;
+    }
+
     private static partial class Log
     {
         [LoggerMessage(1510, LogLevel.Information, "No audit writer configured: decision and event records go to {Path} (NDJSON, not durable)")]
@@ -226,7 +311,10 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         [LoggerMessage(1511, LogLevel.Warning, "{Count} audit records dropped: the local audit queue was full ({Total} since start)")]
         public static partial void Dropped(ILogger logger, long count, long total);
 
-        [LoggerMessage(1512, LogLevel.Error, "Writing audit records to {Path} failed; later records are dropped")]
+        [LoggerMessage(1512, LogLevel.Error, "Writing audit records to {Path} failed; retrying every second, records beyond the queue's capacity are dropped meanwhile")]
         public static partial void WriteFailed(ILogger logger, string path, Exception exception);
+
+        [LoggerMessage(1513, LogLevel.Information, "Writing audit records to {Path} works again ({Dropped} dropped while it failed)")]
+        public static partial void WriteResumed(ILogger logger, string path, long dropped);
     }
 }

@@ -133,6 +133,68 @@ public sealed class LocalFileAuditSinkTests : IDisposable
         Assert.Equal("req-1", JsonDocument.Parse(lines[1]).RootElement.GetProperty("id").GetString());
     }
 
+    [Fact]
+    public async Task RecordAsync_DiskFullForAWhile_RetriedBatchLandsAsWholeLinesAfterSpaceReturns()
+    {
+        var path = Path.Combine(_directory, "decisions.ndjson");
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        FullDiskFile? file = null;
+        using var sink = Create(path, capacity: 16, time, TimeSpan.Zero, p => file = new FullDiskFile(p));
+        await sink.StartAsync(CancellationToken.None);
+        await sink.RecordAsync(Context(), Request("req-1"));
+        await WaitForLinesAsync(path, 1);
+
+        // The disk fills: each write lands half its bytes, then fails as ENOSPC does.
+        file!.FailNextWrites = 3;
+        await sink.RecordAsync(Context(), Request("req-2"));
+        await sink.RecordAsync(Context(), Request("req-3"));
+        await WaitUntilAsync(() => file.FailNextWrites == 2);
+        var duringOutage = await ReadLinesAsync(path);
+
+        // Space returns: the retries (one per second of the sink's clock) land the kept batch.
+        await WaitForLinesAsync(path, 3, time, LocalFileAuditSink.RetryInterval);
+        await sink.RecordAsync(Context(), Request("req-4"));
+        await sink.StopAsync(CancellationToken.None);
+
+        Assert.Single(duringOutage);
+        var ids = (await ReadLinesAsync(path)).Select(line => JsonDocument.Parse(line).RootElement.GetProperty("id").GetString()).ToList();
+        Assert.Equal(["req-1", "req-2", "req-3", "req-4"], ids);
+        Assert.Equal(0, file.FailNextWrites);
+        Assert.Equal(0, sink.Dropped);
+    }
+
+    /// <summary>A real file whose next writes write half their bytes and then fail with "No space left on device".</summary>
+    private sealed class FullDiskFile(string path) : FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 0, FileOptions.Asynchronous)
+    {
+        private int _failNextWrites;
+
+        public int FailNextWrites
+        {
+            get => Volatile.Read(ref _failNextWrites);
+            set => Volatile.Write(ref _failNextWrites, value);
+        }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (FailNextWrites > 0)
+            {
+                await base.WriteAsync(buffer[..(buffer.Length / 2)], cancellationToken);
+                Interlocked.Decrement(ref _failNextWrites);
+                throw new IOException("No space left on device");
+            }
+
+            await base.WriteAsync(buffer, cancellationToken);
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> done)
+    {
+        for (var attempt = 0; attempt < 200 && !done(); attempt++)
+        {
+            await Task.Delay(20);
+        }
+    }
+
     private static async Task WaitForLinesAsync(string path, int count, FakeTimeProvider? time = null, TimeSpan advanceEachTry = default)
     {
         for (var attempt = 0; attempt < 200 && (await ReadLinesAsync(path)).Count < count; attempt++)
@@ -162,11 +224,15 @@ public sealed class LocalFileAuditSinkTests : IDisposable
         return lines;
     }
 
-    private static LocalFileAuditSink Create(string path, int capacity, TimeProvider? time = null, TimeSpan? flushInterval = null) => new(
-        Options.Create(new EdgeAuditOptions { LocalFile = path, LocalQueueCapacity = capacity, LocalFlushInterval = flushInterval ?? TimeSpan.FromMilliseconds(20) }),
-        new EdgeHostOptions { InstanceId = "edge-test" },
-        time ?? new FakeTimeProvider(DateTimeOffset.UnixEpoch),
-        NullLogger<LocalFileAuditSink>.Instance);
+    private static LocalFileAuditSink Create(
+        string path, int capacity, TimeProvider? time = null, TimeSpan? flushInterval = null, Func<string, Stream>? open = null)
+    {
+        var options = Options.Create(new EdgeAuditOptions { LocalFile = path, LocalQueueCapacity = capacity, LocalFlushInterval = flushInterval ?? TimeSpan.FromMilliseconds(20) });
+        var host = new EdgeHostOptions { InstanceId = "edge-test" };
+        return open is null
+            ? new(options, host, time ?? new FakeTimeProvider(DateTimeOffset.UnixEpoch), NullLogger<LocalFileAuditSink>.Instance)
+            : new(options, host, time ?? new FakeTimeProvider(DateTimeOffset.UnixEpoch), NullLogger<LocalFileAuditSink>.Instance, open);
+    }
 
     private static DefaultHttpContext Context()
     {
