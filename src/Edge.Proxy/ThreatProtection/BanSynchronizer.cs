@@ -24,7 +24,16 @@ internal sealed partial class BanSynchronizer(ThreatMonitor monitor, EdgeRedis r
                 return;
             }
 
-            await monitor.SyncAsync().ConfigureAwait(false);
+            try
+            {
+                await monitor.SyncAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // An entry this edge cannot read (written by another version, or by hand) must not stop the loop: an
+                // exception leaving a BackgroundService stops the host, and every instance reads the same entries.
+                Log.SyncThrew(logger, ex);
+            }
         }
     }
 
@@ -48,5 +57,8 @@ internal sealed partial class BanSynchronizer(ThreatMonitor monitor, EdgeRedis r
     {
         [LoggerMessage(2306, LogLevel.Warning, "Could not subscribe to shared ban changes ({Error}); bans elsewhere apply here at the next reload")]
         public static partial void SubscribeFailed(ILogger logger, string error);
+
+        [LoggerMessage(2307, LogLevel.Error, "Reloading the shared bans failed; the last known bans stay in force and the next reload tries again")]
+        public static partial void SyncThrew(ILogger logger, Exception exception);
     }
 }

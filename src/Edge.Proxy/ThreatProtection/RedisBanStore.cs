@@ -143,7 +143,14 @@ internal static class RedisBanStore
         for (var i = 0; i + 2 < result.Length; i += 3)
         {
             var key = (string)result[i]!;
-            var until = DateTimeOffset.FromUnixTimeMilliseconds((long)double.Parse((string)result[i + 1]!, CultureInfo.InvariantCulture));
+            // A score this edge cannot read as a time (written by hand, or by another version) is skipped, not thrown.
+            if (!double.TryParse((string?)result[i + 1], NumberStyles.Float, CultureInfo.InvariantCulture, out var score)
+                || !(score is >= 0 and < 253402300800000))
+            {
+                continue;
+            }
+
+            var until = DateTimeOffset.FromUnixTimeMilliseconds((long)score);
             var info = ParseInfo((string?)result[i + 2]);
             bans.Add(new BanEntry(key, until, info.Rule, info.Reason ?? ""));
         }

@@ -258,6 +258,30 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
         Assert.Equal("incident 9", Attribute(banned, "reason"));
     }
 
+    [Fact]
+    public async Task SharedBans_EntryWithAScoreNoTimeFits_SkippedWhileOtherBansKeepWorking()
+    {
+        // Written by hand or by another version: before, the reload threw every second, and the exception leaving the
+        // background loop stopped the edge.
+        using (var probe = _redis.Connect())
+        {
+            var database = probe.GetDatabase();
+            await database.SortedSetAddAsync("edge:threat:{bans}", "198.51.100.60", double.PositiveInfinity);
+            await database.SortedSetAddAsync("edge:threat:{bans}", "198.51.100.61", 1e300);
+        }
+
+        // Two reloads of each instance (one a second).
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        using var added = await _first.Management.PostAsJsonAsync("/edge/bans", new { key = "198.51.100.62", @for = "00:10:00" });
+        using var list = JsonDocument.Parse(await _second.Management.GetStringAsync("/edge/bans"));
+
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, await StatusWithinAsync(_second, "198.51.100.62", HttpStatusCode.Forbidden, TimeSpan.FromSeconds(1.5)));
+        using var unreadable = await SendAsync(_second, "198.51.100.60", ValidToken());
+        Assert.Equal(HttpStatusCode.OK, unreadable.StatusCode);
+        Assert.DoesNotContain(list.RootElement.GetProperty("bans").EnumerateArray(), b => b.GetProperty("key").GetString() is "198.51.100.60" or "198.51.100.61");
+    }
+
     [Theory]
     [InlineData("not json")]
     [InlineData("[]")]
