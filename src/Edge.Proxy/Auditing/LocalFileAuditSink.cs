@@ -48,6 +48,7 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
     private int _pending;
     private bool _failing;
     private bool _tornLine;
+    private Stream? _file;
     private long _dropped;
     private long _droppedReported;
     private Task? _loop;
@@ -171,10 +172,22 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         return new FileStream(path, fileOptions);
     }
 
-    private async Task DrainAsync(Stream file, CancellationToken stoppingToken)
+    private async Task DrainAsync(Stream opened, CancellationToken stoppingToken)
     {
         await Task.Yield();
-        await using var _ = file;
+        _file = opened;
+        try
+        {
+            await DrainCoreAsync(stoppingToken);
+        }
+        finally
+        {
+            await _file.DisposeAsync();
+        }
+    }
+
+    private async Task DrainCoreAsync(CancellationToken stoppingToken)
+    {
         Log.Writing(_logger, _path);
         try
         {
@@ -182,7 +195,7 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
             {
                 try
                 {
-                    if (!await WriteBatchAsync(file))
+                    if (!await WriteBatchAsync())
                     {
                         // Nothing arrived since the last write: sleep until a record does (the next Append wakes the loop).
                         await _wake.WaitAsync(stoppingToken);
@@ -192,7 +205,7 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
                         await Task.Delay(_flushInterval, _time, stoppingToken);
                     }
                 }
-                catch (IOException exception)
+                catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
                 {
                     // A full disk is usually freed again: the loop keeps the batch and retries it, and records beyond the
                     // queue's capacity meanwhile are dropped and counted. Before, the first failure ended the loop and
@@ -214,18 +227,18 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         // Shutdown: what was recorded before the host stopped still reaches the file (a kept batch, then the rest).
         try
         {
-            while (await WriteBatchAsync(file))
+            while (await WriteBatchAsync())
             {
             }
         }
-        catch (IOException exception)
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
             Log.WriteFailed(_logger, _path, exception);
         }
     }
 
     /// <summary>Writes the kept batch, or what gathered since the last call; false (and the loop marked sleeping) when nothing had.</summary>
-    private async Task<bool> WriteBatchAsync(Stream file)
+    private async Task<bool> WriteBatchAsync()
     {
         if (_pending == 0)
         {
@@ -244,6 +257,7 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
             }
         }
 
+        var file = await FollowRotationAsync();
         var start = file.CanSeek ? file.Position : -1;
         try
         {
@@ -282,6 +296,49 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
     }
 
     /// <summary>
+    /// Log rotation without a signal to the edge: after a rename (logrotate's default, then a new file at the path) the
+    /// file is opened again at its path; after <c>copytruncate</c> the next batch goes to the file's new end. Before,
+    /// batches went on into the renamed file, and after a truncation they were written at the old offset, leaving the
+    /// rotated file a run of zero bytes before them. Two file-status calls per batch, off the request path.
+    /// </summary>
+    private async ValueTask<Stream> FollowRotationAsync()
+    {
+        var file = _file!;
+        if (file is not FileStream stream || !stream.CanSeek)
+        {
+            return file;
+        }
+
+        long length;
+        try
+        {
+            length = stream.Length;
+        }
+        catch (IOException)
+        {
+            return file;
+        }
+
+        var atPath = new FileInfo(_path);
+        if (!atPath.Exists || atPath.Length != length)
+        {
+            // Opened before the old handle is let go: if the path cannot be opened now, the write below fails into the retry.
+            var reopened = _open(_path);
+            await file.DisposeAsync();
+            _file = reopened;
+            Log.Reopened(_logger, _path);
+            return reopened;
+        }
+
+        if (length < stream.Position)
+        {
+            stream.Position = length;
+        }
+
+        return file;
+    }
+
+    /// <summary>
     /// A write that failed part-way (ENOSPC after some blocks) leaves the start of a line in the file: cut it off, so the
     /// batch written again starts where the failed one did, and the file stays one whole record per line.
     /// </summary>
@@ -316,5 +373,8 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
 
         [LoggerMessage(1513, LogLevel.Information, "Writing audit records to {Path} works again ({Dropped} dropped while it failed)")]
         public static partial void WriteResumed(ILogger logger, string path, long dropped);
+
+        [LoggerMessage(1514, LogLevel.Information, "The audit file {Path} was rotated away (renamed or removed); writing to a new file at that path")]
+        public static partial void Reopened(ILogger logger, string path);
     }
 }

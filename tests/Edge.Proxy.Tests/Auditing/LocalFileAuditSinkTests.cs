@@ -163,6 +163,58 @@ public sealed class LocalFileAuditSinkTests : IDisposable
         Assert.Equal(0, sink.Dropped);
     }
 
+    [Fact]
+    public async Task RecordAsync_FileRenamedAway_LaterRecordsGoToANewFileAtThePath()
+    {
+        var path = Path.Combine(_directory, "decisions.ndjson");
+        using var sink = Create(path, capacity: 16, TimeProvider.System, TimeSpan.Zero);
+        await sink.StartAsync(CancellationToken.None);
+        await sink.RecordAsync(Context(), Request("req-1"));
+        await WaitForLinesAsync(path, 1);
+
+        // logrotate's default: rename, then (with "create") a new empty file at the path.
+        File.Move(path, path + ".1");
+        await File.WriteAllTextAsync(path, "");
+        await sink.RecordAsync(Context(), Request("req-2"));
+        await WaitForLinesAsync(path, 1);
+        File.Move(path, path + ".2");
+        await sink.RecordAsync(Context(), Request("req-3"));
+        await WaitForLinesAsync(path, 1);
+        await sink.StopAsync(CancellationToken.None);
+
+        Assert.Equal(["req-1"], Ids(await ReadLinesAsync(path + ".1")));
+        Assert.Equal(["req-2"], Ids(await ReadLinesAsync(path + ".2")));
+        Assert.Equal(["req-3"], Ids(await ReadLinesAsync(path)));
+    }
+
+    [Fact]
+    public async Task RecordAsync_FileCopiedAndTruncated_NextRecordsStartAtTheNewEndWithoutZeroBytes()
+    {
+        var path = Path.Combine(_directory, "decisions.ndjson");
+        using var sink = Create(path, capacity: 16, TimeProvider.System, TimeSpan.Zero);
+        await sink.StartAsync(CancellationToken.None);
+        await sink.RecordAsync(Context(), Request("req-1"));
+        await WaitForLinesAsync(path, 1);
+
+        // logrotate's copytruncate: the same file, emptied in place.
+        File.Copy(path, path + ".1");
+        await using (var truncate = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        {
+            truncate.SetLength(0);
+        }
+
+        await sink.RecordAsync(Context(), Request("req-2"));
+        await WaitForLinesAsync(path, 1);
+        await sink.StopAsync(CancellationToken.None);
+
+        var bytes = await File.ReadAllBytesAsync(path);
+        Assert.DoesNotContain((byte)0, bytes);
+        Assert.Equal(["req-2"], Ids(await ReadLinesAsync(path)));
+    }
+
+    private static List<string?> Ids(List<string> lines) =>
+        lines.Select(line => JsonDocument.Parse(line).RootElement.GetProperty("id").GetString()).ToList();
+
     /// <summary>A real file whose next writes write half their bytes and then fail with "No space left on device".</summary>
     private sealed class FullDiskFile(string path) : FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 0, FileOptions.Asynchronous)
     {
