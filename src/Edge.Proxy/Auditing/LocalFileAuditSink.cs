@@ -279,14 +279,15 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         }
 
         _pending = 0;
+        var dropped = Interlocked.Read(ref _dropped);
         if (_failing)
         {
+            // One line for the outage's end, with what it dropped (not a second one from the drop count below).
             _failing = false;
-            Log.WriteResumed(_logger, _path, Interlocked.Read(ref _dropped) - _droppedReported);
+            Log.WriteResumed(_logger, _path, dropped - _droppedReported);
+            _droppedReported = dropped;
         }
-
-        var dropped = Interlocked.Read(ref _dropped);
-        if (dropped != _droppedReported)
+        else if (dropped != _droppedReported)
         {
             Log.Dropped(_logger, dropped - _droppedReported, dropped);
             _droppedReported = dropped;
