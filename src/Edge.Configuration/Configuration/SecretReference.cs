@@ -65,7 +65,8 @@ public static class SecretReference
             return true;
         }
 
-        error = "inline secrets are not allowed in proxy.json; use env:NAME or file:/path";
+        // Also for host settings (Writer:IngestToken, Edge:ManagementToken): not only proxy.json holds secret references.
+        error = "inline secrets are not allowed; use env:NAME or file:/path";
         return false;
     }
 }

@@ -182,6 +182,18 @@ public sealed class RetentionServiceTests
         Directory.Delete(directory, recursive: true);
     }
 
+    [Theory]
+    [InlineData("--Writer:Retention:Tenants:bad tenant=1.00:00:00")]
+    [InlineData("--Writer:Retention:Tenants:..=1.00:00:00")]
+    public async Task Writer_RetentionForATenantIdNoRecordCanCarry_RefusesToStart(string setting)
+    {
+        var directory = Directory.CreateTempSubdirectory("edge-writer-").FullName;
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => WriterFixture.StartAsync(directory, extraArgs: [setting]));
+
+        Assert.Contains("is not a tenant id", error.Message, StringComparison.Ordinal);
+        Directory.Delete(directory, recursive: true);
+    }
+
     [Fact]
     public async Task Retention_NotConfigured_KeepsEverything()
     {
