@@ -24,6 +24,9 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
     /// <summary>How long the loop waits after a failed write (a full disk) before it writes the same batch again.</summary>
     internal static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>How often, at most, the loop checks whether the file at the path was rotated away before it writes a batch.</summary>
+    internal static readonly TimeSpan RotationCheckInterval = TimeSpan.FromSeconds(1);
+
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly string _path;
@@ -49,6 +52,8 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
     private bool _failing;
     private bool _tornLine;
     private Stream? _file;
+    private FileInfo? _atPath;
+    private long _rotationCheckedAt;
     private long _dropped;
     private long _droppedReported;
     private Task? _loop;
@@ -300,7 +305,7 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
     /// Log rotation without a signal to the edge: after a rename (logrotate's default, then a new file at the path) the
     /// file is opened again at its path; after <c>copytruncate</c> the next batch goes to the file's new end. Before,
     /// batches went on into the renamed file, and after a truncation they were written at the old offset, leaving the
-    /// rotated file a run of zero bytes before them. Two file-status calls per batch, off the request path.
+    /// rotated file a run of zero bytes before them. Two file-status calls at most once a second, off the request path.
     /// </summary>
     private async ValueTask<Stream> FollowRotationAsync()
     {
@@ -309,6 +314,16 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         {
             return file;
         }
+
+        // At most once a second: a rotation is noticed within one, and a batch every 20 ms does not pay two file-status
+        // calls (and the path lookup's bytes) each time.
+        var now = _time.GetTimestamp();
+        if (_rotationCheckedAt != 0 && _time.GetElapsedTime(_rotationCheckedAt, now) < RotationCheckInterval)
+        {
+            return file;
+        }
+
+        _rotationCheckedAt = now;
 
         long length;
         try
@@ -320,7 +335,8 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
             return file;
         }
 
-        var atPath = new FileInfo(_path);
+        var atPath = _atPath ??= new FileInfo(_path);
+        atPath.Refresh();
         if (!atPath.Exists || atPath.Length != length)
         {
             // Opened before the old handle is let go: if the path cannot be opened now, the write below fails into the retry.

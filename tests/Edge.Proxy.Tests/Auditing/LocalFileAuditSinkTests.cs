@@ -167,7 +167,8 @@ public sealed class LocalFileAuditSinkTests : IDisposable
     public async Task RecordAsync_FileRenamedAway_LaterRecordsGoToANewFileAtThePath()
     {
         var path = Path.Combine(_directory, "decisions.ndjson");
-        using var sink = Create(path, capacity: 16, TimeProvider.System, TimeSpan.Zero);
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        using var sink = Create(path, capacity: 16, time, TimeSpan.Zero);
         await sink.StartAsync(CancellationToken.None);
         await sink.RecordAsync(Context(), Request("req-1"));
         await WaitForLinesAsync(path, 1);
@@ -175,9 +176,11 @@ public sealed class LocalFileAuditSinkTests : IDisposable
         // logrotate's default: rename, then (with "create") a new empty file at the path.
         File.Move(path, path + ".1");
         await File.WriteAllTextAsync(path, "");
+        time.Advance(LocalFileAuditSink.RotationCheckInterval);
         await sink.RecordAsync(Context(), Request("req-2"));
         await WaitForLinesAsync(path, 1);
         File.Move(path, path + ".2");
+        time.Advance(LocalFileAuditSink.RotationCheckInterval);
         await sink.RecordAsync(Context(), Request("req-3"));
         await WaitForLinesAsync(path, 1);
         await sink.StopAsync(CancellationToken.None);
@@ -191,7 +194,8 @@ public sealed class LocalFileAuditSinkTests : IDisposable
     public async Task RecordAsync_FileCopiedAndTruncated_NextRecordsStartAtTheNewEndWithoutZeroBytes()
     {
         var path = Path.Combine(_directory, "decisions.ndjson");
-        using var sink = Create(path, capacity: 16, TimeProvider.System, TimeSpan.Zero);
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        using var sink = Create(path, capacity: 16, time, TimeSpan.Zero);
         await sink.StartAsync(CancellationToken.None);
         await sink.RecordAsync(Context(), Request("req-1"));
         await WaitForLinesAsync(path, 1);
@@ -202,6 +206,8 @@ public sealed class LocalFileAuditSinkTests : IDisposable
         {
             truncate.SetLength(0);
         }
+
+        time.Advance(LocalFileAuditSink.RotationCheckInterval);
 
         await sink.RecordAsync(Context(), Request("req-2"));
         await WaitForLinesAsync(path, 1);
