@@ -141,7 +141,11 @@ internal static class BanEndpoints
 
         if (!removed)
         {
-            await ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status404NotFound, NotFoundCode, "Ban not found", "No running ban has this key: it was never banned, was lifted already, or its ban has ended.");
+            // The address may still be blocked by a banned network: an operator told only "not found" takes the client for unblocked.
+            var covering = BanSubjects.AddressOf(key!) is { } address ? await CoveringNetworkAsync(monitor, IPAddress.Parse(address)) : null;
+            await ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status404NotFound, NotFoundCode, "Ban not found", covering is null
+                ? "No running ban has this key: it was never banned, was lifted already, or its ban has ended."
+                : $"No running ban has this key, but the address is inside the banned network {covering} and stays blocked: lift that ban to unblock it.");
             return;
         }
 
@@ -319,6 +323,18 @@ internal static class BanEndpoints
             : bits == 128 && prefix >= 64 ? ClientAddressResolver.IpKey(network.ToString())
             : new IPNetwork(network, prefix).ToString();
         return null;
+    }
+
+    private static async Task<string?> CoveringNetworkAsync(ThreatMonitor monitor, IPAddress address)
+    {
+        try
+        {
+            return (await monitor.ListAsync()).FirstOrDefault(b => Covers(b.Key, address))?.Key;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)
+        {
+            return null;
+        }
     }
 
     private static bool Covers(string banKey, IPAddress address) =>

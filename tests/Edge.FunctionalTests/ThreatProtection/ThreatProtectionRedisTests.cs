@@ -249,6 +249,13 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
             Assert.False(other.RootElement.GetProperty("banned").GetBoolean());
         }
 
+        // Lifting the address alone finds no ban of its own, and says which network still blocks it.
+        using (var notLifted = await _second.Management.DeleteAsync("/edge/bans/" + Uri.EscapeDataString(inside)))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, notLifted.StatusCode);
+            Assert.Contains($"inside the banned network {stored}", await notLifted.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
         using var lifted = await _second.Management.DeleteAsync("/edge/bans/" + stored);
         Assert.Equal(HttpStatusCode.NoContent, lifted.StatusCode);
         Assert.Equal(HttpStatusCode.OK, await StatusWithinAsync(_first, inside, HttpStatusCode.OK, TimeSpan.FromSeconds(1.5)));
