@@ -84,17 +84,17 @@ internal sealed partial class ApprovalNotifier(ApprovalMetrics metrics, TimeProv
         var messageId = "msg_" + request.Id;
         for (var attempt = 0; ; attempt++)
         {
-            var now = time.GetUtcNow();
-            var body = Payload(request, now);
-            var timestamp = now.ToUnixTimeSeconds();
-            using var message = new HttpRequestMessage(HttpMethod.Post, policy.NotifyUrl) { Content = new ByteArrayContent(body) };
-            message.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-            message.Headers.Add("webhook-id", messageId);
-            message.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            message.Headers.Add("webhook-signature", StandardWebhooksSigner.Sign(policy.NotifyKey!, messageId, timestamp, body));
             string failure;
             try
             {
+                var now = time.GetUtcNow();
+                var body = Payload(request, now);
+                var timestamp = now.ToUnixTimeSeconds();
+                using var message = new HttpRequestMessage(HttpMethod.Post, policy.NotifyUrl) { Content = new ByteArrayContent(body) };
+                message.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+                message.Headers.Add("webhook-id", messageId);
+                message.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                message.Headers.Add("webhook-signature", StandardWebhooksSigner.Sign(policy.NotifyKey!, messageId, timestamp, body));
                 using var response = await _client.SendAsync(message, stoppingToken);
                 if (response.IsSuccessStatusCode)
                 {
@@ -104,8 +104,9 @@ internal sealed partial class ApprovalNotifier(ApprovalMetrics metrics, TimeProv
 
                 failure = "status " + (int)response.StatusCode;
             }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !stoppingToken.IsCancellationRequested)
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
+                // Any failure of one delivery is that delivery's: an exception leaving this loop would stop the edge.
                 failure = ex.GetType().Name;
             }
 
