@@ -1,8 +1,10 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Edge.Proxy.Auditing;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -69,6 +71,42 @@ public sealed class LocalFileAuditSinkTests : IDisposable
 
         Assert.Equal(3, sink.Dropped);
         Assert.Equal(2, (await File.ReadAllLinesAsync(path)).Length);
+    }
+
+    [Fact]
+    public async Task RecordAsync_QueueFull_DropsExportedAsTheSpoolsDropCounter()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var factory = services.GetRequiredService<IMeterFactory>();
+        long? observed = null;
+        using var listener = new MeterListener
+        {
+            // Meters are process-wide: only this test's factory, so another test's sink or spool is not read.
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Name == "edge.audit.dropped")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => observed = value);
+        listener.Start();
+        var path = Path.Combine(_directory, "decisions.ndjson");
+        using var sink = Create(path, capacity: 2, meterFactory: factory);
+
+        listener.RecordObservableInstruments();
+        var atStart = observed;
+        for (var i = 0; i < 5; i++)
+        {
+            await sink.RecordAsync(Context(), Request("req-" + i));
+        }
+
+        listener.RecordObservableInstruments();
+
+        Assert.Equal(0, atStart);
+        Assert.Equal(3, observed);
+        Assert.Equal(3, sink.Dropped);
     }
 
     [Fact]
@@ -283,13 +321,12 @@ public sealed class LocalFileAuditSinkTests : IDisposable
     }
 
     private static LocalFileAuditSink Create(
-        string path, int capacity, TimeProvider? time = null, TimeSpan? flushInterval = null, Func<string, Stream>? open = null)
+        string path, int capacity, TimeProvider? time = null, TimeSpan? flushInterval = null, Func<string, Stream>? open = null,
+        IMeterFactory? meterFactory = null)
     {
         var options = Options.Create(new EdgeAuditOptions { LocalFile = path, LocalQueueCapacity = capacity, LocalFlushInterval = flushInterval ?? TimeSpan.FromMilliseconds(20) });
         var host = new EdgeHostOptions { InstanceId = "edge-test" };
-        return open is null
-            ? new(options, host, time ?? new FakeTimeProvider(DateTimeOffset.UnixEpoch), NullLogger<LocalFileAuditSink>.Instance)
-            : new(options, host, time ?? new FakeTimeProvider(DateTimeOffset.UnixEpoch), NullLogger<LocalFileAuditSink>.Instance, open);
+        return new(options, host, time ?? new FakeTimeProvider(DateTimeOffset.UnixEpoch), NullLogger<LocalFileAuditSink>.Instance, open, meterFactory);
     }
 
     private static DefaultHttpContext Context()
