@@ -96,6 +96,8 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
 
             _lastSeenHash = hash;
             _lastSeenStamp = Stamp();
+            // Else the first poll took the files the start read for changed ones and validated the same config again.
+            _lastDependencyStamp = DependencyStamp();
         }
         finally
         {

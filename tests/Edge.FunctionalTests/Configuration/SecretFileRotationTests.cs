@@ -49,6 +49,23 @@ public sealed class SecretFileRotationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Poll_SecretFileUnchangedSinceStart_NoFurtherLoadAttempt()
+    {
+        var keyFile = Path.Combine(_mount, "jwt-hs256");
+        await File.WriteAllTextAsync(keyFile, _oldKey + "\n");
+        await using var edge = await EdgeHost.StartAsync(Config(keyFile));
+        var atStart = LastAttemptAt(await edge.Management.GetStringAsync("/edge/status"));
+
+        // Three polls (500 ms each): the files the start read are not taken for changed ones.
+        await Task.Delay(TimeSpan.FromSeconds(1.6));
+
+        Assert.Equal(atStart, LastAttemptAt(await edge.Management.GetStringAsync("/edge/status")));
+    }
+
+    private static string? LastAttemptAt(string status) =>
+        System.Text.Json.JsonDocument.Parse(status).RootElement.GetProperty("lastAttemptAt").GetString();
+
+    [Fact]
     public async Task Poll_KubernetesSecretVolumeSwapped_NewKeyAcceptedOldRefused()
     {
         // A Secret volume: jwt-hs256 -> ..data/jwt-hs256, ..data -> ..<timestamp>/; an update swaps ..data in one rename.
