@@ -167,14 +167,14 @@ internal static class ReadEndpoints
         }
 
         // An empty filter (tenant= from a script whose variable was unset) was read as no filter, so the answer held every
-        // record the caller may read, as a misspelt one did.
+        // record the caller may read, as a misspelt one did. Past this and the check above, a filter is absent or one value.
         if (Filters.FirstOrDefault(name => q.ContainsKey(name) && string.IsNullOrEmpty(q[name])) is { } empty)
         {
             problem = Problems.BadRequest("invalid_filter", $"{empty} is empty; leave a filter out to not filter by it.");
             return false;
         }
 
-        var decision = NullIfEmpty(q["decision"]);
+        var decision = (string?)q["decision"];
         if (decision is not null && !AuditDecisions.IsKnown(decision))
         {
             // The store compares exactly, so "Deny" or "denied" answered an empty page, read as "nothing was refused".
@@ -183,7 +183,7 @@ internal static class ReadEndpoints
             return false;
         }
 
-        var tenant = NullIfEmpty(q["tenant"]);
+        var tenant = (string?)q["tenant"];
         if (!caller.CanReadAllTenants)
         {
             if (caller.Tenant is null || (tenant is not null && tenant != caller.Tenant))
@@ -212,11 +212,11 @@ internal static class ReadEndpoints
         query = new RecordQuery
         {
             Tenant = tenant,
-            Id = NullIfEmpty(q["id"]),
-            Principal = NullIfEmpty(q["principal"]),
-            Route = NullIfEmpty(q["route"]),
+            Id = (string?)q["id"],
+            Principal = (string?)q["principal"],
+            Route = (string?)q["route"],
             Decision = decision,
-            Reason = NullIfEmpty(q["reason"]),
+            Reason = (string?)q["reason"],
             From = from,
             To = to,
         };
@@ -243,7 +243,7 @@ internal static class ReadEndpoints
     private static bool TryTime(IQueryCollection q, string name, out DateTimeOffset? value)
     {
         value = null;
-        var text = NullIfEmpty(q[name]);
+        var text = (string?)q[name];
         if (text is null)
         {
             return true;
@@ -260,8 +260,6 @@ internal static class ReadEndpoints
 
     private static bool TryLong(HttpContext context, string name, out long value) =>
         long.TryParse(context.Request.Query[name], NumberStyles.None, CultureInfo.InvariantCulture, out value);
-
-    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     private static string Truncate(string name) => name.Length <= 64 ? name : name[..64] + "…";
 }

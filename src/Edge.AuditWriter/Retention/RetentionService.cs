@@ -1,5 +1,6 @@
 using Edge.AuditWriter.Hosting;
 using Edge.AuditWriter.Log;
+using Edge.Configuration.Tenancy;
 using Microsoft.Extensions.Options;
 
 namespace Edge.AuditWriter.Retention;
@@ -68,7 +69,7 @@ internal sealed partial class RetentionService(
         foreach (var (tenant, span) in retention.Tenants)
         {
             // No record carries such a tenant: the rule would keep that tenant's records forever without a word.
-            if (!Edge.Configuration.Tenancy.TenantId.IsValid(tenant))
+            if (!TenantId.IsValid(tenant))
             {
                 throw new InvalidOperationException(
                     $"Writer:Retention:Tenants:{tenant}: '{tenant}' is not a tenant id (1-64 characters from A-Z, a-z, 0-9, '.', '_', '-', not only dots), so no record would match it.");
