@@ -114,7 +114,7 @@ internal static class BanEndpoints
 
         // An address inside a banned network is blocked: "is this client banned?" answers with the network's ban.
         var ban = bans.FirstOrDefault(b => string.Equals(b.Key, key, StringComparison.Ordinal))
-            ?? (BanSubjects.AddressOf(key!) is { } address ? bans.FirstOrDefault(b => Covers(b.Key, IPAddress.Parse(address))) : null);
+            ?? CoveringBan(bans, key!);
         await http.Response.WriteAsJsonAsync(new { key, banned = ban is not null, ban = ban is null ? null : View(ban, time.GetUtcNow(), monitor) });
     }
 
@@ -142,7 +142,7 @@ internal static class BanEndpoints
         if (!removed)
         {
             // The address may still be blocked by a banned network: an operator told only "not found" takes the client for unblocked.
-            var covering = BanSubjects.AddressOf(key!) is { } address ? await CoveringNetworkAsync(monitor, IPAddress.Parse(address)) : null;
+            var covering = await CoveringNetworkAsync(monitor, key!);
             await ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status404NotFound, NotFoundCode, "Ban not found", covering is null
                 ? "No running ban has this key: it was never banned, was lifted already, or its ban has ended."
                 : $"No running ban has this key, but the address is inside the banned network {covering} and stays blocked: lift that ban to unblock it.");
@@ -325,11 +325,16 @@ internal static class BanEndpoints
         return null;
     }
 
-    private static async Task<string?> CoveringNetworkAsync(ThreatMonitor monitor, IPAddress address)
+    private static async Task<string?> CoveringNetworkAsync(ThreatMonitor monitor, string key)
     {
+        if (BanSubjects.AddressOf(key) is null)
+        {
+            return null;
+        }
+
         try
         {
-            return (await monitor.ListAsync()).FirstOrDefault(b => Covers(b.Key, address))?.Key;
+            return CoveringBan(await monitor.ListAsync(), key)?.Key;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)
         {
@@ -337,8 +342,17 @@ internal static class BanEndpoints
         }
     }
 
-    private static bool Covers(string banKey, IPAddress address) =>
-        banKey.Contains('/', StringComparison.Ordinal) && IPNetwork.TryParse(banKey, out var network) && network.Contains(address);
+    /// <summary>The ban of a network that holds the address <paramref name="key"/> names, if it names one.</summary>
+    private static BanEntry? CoveringBan(IReadOnlyList<BanEntry> bans, string key)
+    {
+        if (BanSubjects.AddressOf(key) is not { } text)
+        {
+            return null;
+        }
+
+        var address = IPAddress.Parse(text);
+        return bans.FirstOrDefault(b => BanEntry.TryParseNetwork(b.Key, out var network) && network.Contains(address));
+    }
 
     private static string? ValidateKey(string? key) =>
         string.IsNullOrWhiteSpace(key) ? "'key' is required: the rendered key of a rule, such as 203.0.113.7 or acme:203.0.113.7"

@@ -409,7 +409,7 @@ internal sealed partial class ThreatMonitor(
         List<NetworkBan>? networks = null;
         foreach (var key in next.Keys)
         {
-            if (key.Contains('/', StringComparison.Ordinal) && IPNetwork.TryParse(key, out var network))
+            if (BanEntry.TryParseNetwork(key, out var network))
             {
                 (networks ??= []).Add(new NetworkBan(network, key));
             }
