@@ -36,6 +36,12 @@ internal sealed partial class ThreatMonitor(
     /// <summary>How long a count may wait for Redis before it is kept in this instance instead.</summary>
     private static readonly TimeSpan RedisDeadline = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// How long a ban, lift or list from the management API waits for Redis: StackExchange.Redis's own async timeout.
+    /// An operator waits for one answer, and one given too early is wrong: the change may still land after a timeout.
+    /// </summary>
+    private static readonly TimeSpan ManagementDeadline = TimeSpan.FromSeconds(5);
+
     private const int MaxTrackedCounts = 100_000;
 
     private readonly ConditionalWeakTable<ThreatProtectionOptions, RuleSet> _compiled = new();
@@ -141,7 +147,7 @@ internal sealed partial class ThreatMonitor(
         var ban = new BanEntry(key, time.GetUtcNow() + duration, Rule: null, reason) { Subject = subject };
         if (redis.IsConfigured)
         {
-            await RedisBanStore.AddAsync(SharedDatabase(), ban).WaitAsync(RedisDeadline * 4).ConfigureAwait(false);
+            await RedisBanStore.AddAsync(SharedDatabase(), ban).WaitAsync(ManagementDeadline).ConfigureAwait(false);
         }
 
         Learn(ban, shared: redis.IsConfigured);
@@ -164,7 +170,7 @@ internal sealed partial class ThreatMonitor(
             // Redis holds the shared truth: the local replica may still show a ban another instance lifted, or one that
             // ended. The script compares the ban's end with this clock in the same atomic step that removes it.
             var database = SharedDatabase();
-            (lifted, subject) = await RedisBanStore.RemoveAsync(database, key, time.GetUtcNow()).WaitAsync(RedisDeadline * 4).ConfigureAwait(false);
+            (lifted, subject) = await RedisBanStore.RemoveAsync(database, key, time.GetUtcNow()).WaitAsync(ManagementDeadline).ConfigureAwait(false);
             Forget(key);
         }
         else
@@ -201,7 +207,7 @@ internal sealed partial class ThreatMonitor(
     {
         if (redis.IsConfigured)
         {
-            await SyncCoreAsync(SharedDatabase()).WaitAsync(RedisDeadline * 4).ConfigureAwait(false);
+            await SyncCoreAsync(SharedDatabase()).WaitAsync(ManagementDeadline).ConfigureAwait(false);
         }
 
         var now = time.GetUtcNow();

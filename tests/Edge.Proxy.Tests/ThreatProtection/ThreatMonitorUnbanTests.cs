@@ -17,6 +17,9 @@ public sealed class ThreatMonitorUnbanTests : IAsyncLifetime
     private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
     private readonly RecordingThreatSink _audit = new();
     private RedisServer _redis = null!;
+
+    // No outage here: Redis's own 5 s timeout, as in production, so a loaded CI host does not turn a slow call into a failure.
+    private string PatientRedis => _redis.ConnectionString + ",syncTimeout=5000,asyncTimeout=5000";
     private EdgeMetrics _metrics = null!;
 
     public async Task InitializeAsync()
@@ -59,7 +62,7 @@ public sealed class ThreatMonitorUnbanTests : IAsyncLifetime
     [Fact]
     public async Task UnbanAsync_RedisBanEndedButNotYetReloaded_FalseNotAuditedAndRemoved()
     {
-        using var redis = new EdgeRedis(_redis.ConnectionString);
+        using var redis = new EdgeRedis(PatientRedis);
         var connection = (await redis.ConnectAsync())!;
         var monitor = ThreatMonitors.Create(_metrics, redis, _audit, time: _time);
         await monitor.BanAsync("10.0.0.22", TimeSpan.FromSeconds(30), "incident");
@@ -76,8 +79,8 @@ public sealed class ThreatMonitorUnbanTests : IAsyncLifetime
     [Fact]
     public async Task UnbanAsync_RedisBanLiftedByAnotherInstance_FalseAlthoughTheReplicaStillShowsIt()
     {
-        using var redis = new EdgeRedis(_redis.ConnectionString);
-        using var otherRedis = new EdgeRedis(_redis.ConnectionString);
+        using var redis = new EdgeRedis(PatientRedis);
+        using var otherRedis = new EdgeRedis(PatientRedis);
         await redis.ConnectAsync();
         await otherRedis.ConnectAsync();
         var monitor = ThreatMonitors.Create(_metrics, redis, _audit, time: _time);
@@ -94,7 +97,7 @@ public sealed class ThreatMonitorUnbanTests : IAsyncLifetime
     [Fact]
     public async Task UnbanAsync_RedisBanRunning_TrueAndAuditedOnce()
     {
-        using var redis = new EdgeRedis(_redis.ConnectionString);
+        using var redis = new EdgeRedis(PatientRedis);
         await redis.ConnectAsync();
         var monitor = ThreatMonitors.Create(_metrics, redis, _audit, time: _time);
         await monitor.BanAsync("10.0.0.24", TimeSpan.FromSeconds(30), "incident");
@@ -104,6 +107,25 @@ public sealed class ThreatMonitorUnbanTests : IAsyncLifetime
         Assert.True(await monitor.UnbanAsync("10.0.0.24"));
         Assert.False(await monitor.UnbanAsync("10.0.0.24"));
         Assert.Equal(["10.0.0.24"], _audit.UnbannedKeys);
+    }
+
+    [Fact]
+    public async Task UnbanAsync_RedisStalledForLessThanItsOwnTimeout_LiftsInsteadOfFailing()
+    {
+        using var redis = new EdgeRedis(PatientRedis);
+        await redis.ConnectAsync();
+        var monitor = ThreatMonitors.Create(_metrics, redis, _audit, time: _time);
+        await monitor.BanAsync("10.0.0.25", TimeSpan.FromMinutes(5), "incident");
+
+        // A stall longer than the request path's Redis deadline (1 s for shared bans) but within Redis's own timeout: an
+        // operator's lift waits for Redis's answer rather than reporting a failure the removal may later contradict.
+        _redis.Pause();
+        var unban = monitor.UnbanAsync("10.0.0.25");
+        await Task.Delay(TimeSpan.FromMilliseconds(1500));
+        _redis.Resume();
+
+        Assert.True(await unban);
+        Assert.Equal(["10.0.0.25"], _audit.UnbannedKeys);
     }
 
     private sealed class RecordingThreatSink : IThreatEventSink
