@@ -105,6 +105,13 @@ internal sealed class SigningKeySource
         try
         {
             var configuration = await _retriever.GetConfigurationAsync(_address, _documents, CancellationToken.None);
+            if (configuration.SigningKeys.Count == 0)
+            {
+                // An empty set ({"keys":[]}, {}, or only keys IdentityModel cannot use) verifies nothing: taking it would
+                // refuse every token as key_not_found until the next good fetch, instead of keeping the last good keys.
+                throw new InvalidOperationException($"The document at '{_address}' holds no usable signing key.");
+            }
+
             Volatile.Write(ref _state, new KeyState(configuration, _time.GetUtcNow()));
             return configuration;
         }

@@ -134,6 +134,56 @@ public sealed class SigningKeyRefreshTests
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
     }
 
+    [Theory]
+    [InlineData("""{"keys":[]}""")]
+    [InlineData("{}")]
+    [InlineData("""{"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}""")]
+    public async Task Jwks_RefetchHasNoUsableKey_LastGoodKeysKeepServing(string emptyJwks)
+    {
+        using var first = new TestTokens();
+        using var stranger = new TestTokens();
+        using var idp = IdentityProvider.Start(first);
+        using var backend = Backend.Start();
+        await using var edge = await StartEdgeAsync(backend, idp, "00:00:01");
+        using (var before = await SendAsync(edge, TestTokens.Create(first.Rs256)))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        }
+
+        // The provider (or a cache in front of it) briefly serves a key set that verifies nothing.
+        idp.Server.Given(Request.Create().WithPath("/jwks").UsingGet())
+            .AtPriority(0)
+            .RespondWith(Response.Create().WithHeader("Content-Type", "application/json").WithBody(emptyJwks));
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+
+        // An unknown kid makes the edge re-fetch; the empty answer must not replace the keys it has.
+        using (var unknown = await SendAsync(edge, TestTokens.Create(stranger.Es256)))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, unknown.StatusCode);
+        }
+
+        Assert.Equal(2, idp.Server.LogEntries.Count(e => e.RequestMessage?.Path == "/jwks"));
+        using var response = await SendAsync(edge, TestTokens.Create(first.Rs256));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Jwks_FirstFetchHasNoKeys_Returns503AuthenticationUnavailable()
+    {
+        using var first = new TestTokens();
+        using var idp = IdentityProvider.Start(first);
+        idp.Server.Given(Request.Create().WithPath("/jwks").UsingGet())
+            .AtPriority(0)
+            .RespondWith(Response.Create().WithHeader("Content-Type", "application/json").WithBody("""{"keys":[]}"""));
+        using var backend = Backend.Start();
+        await using var edge = await StartEdgeAsync(backend, idp, "00:00:01");
+
+        // The client is not at fault: no key set means the edge cannot authenticate anyone yet (503), not a bad token (401).
+        using var response = await SendAsync(edge, TestTokens.Create(first.Rs256));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("authentication_unavailable", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     /// <summary>An edge whose route <c>/r/</c> takes JWTs signed by the identity provider's JWKS.</summary>
     private static Task<EdgeHost> StartEdgeAsync(Backend backend, IdentityProvider idp, string keyRefreshMinimumInterval) =>
         EdgeHost.StartAsync(ProxyJson.Create(
