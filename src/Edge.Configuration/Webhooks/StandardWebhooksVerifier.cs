@@ -8,8 +8,9 @@ namespace Edge.Configuration.Webhooks;
 /// Standard Webhooks (and Svix, with <c>svix-</c> headers): <c>webhook-signature</c> is a space-separated list of
 /// <c>v1,&lt;base64 HMAC-SHA256&gt;</c> and <c>v1a,&lt;base64 Ed25519&gt;</c> entries over <c>"{webhook-id}.{webhook-timestamp}." + body</c>.
 /// Any entry of a supported version that verifies with any active key is accepted. Svix sends both header sets with the
-/// same values; when both arrive, the <c>webhook-</c> set is verified and each <c>svix-</c> header must equal its twin,
-/// so that a backend reading the <c>svix-</c> names never receives values the edge did not verify.
+/// same values; when both arrive, the <c>webhook-</c> set is verified and each <c>svix-</c> header must equal its twin
+/// (and when only <c>svix-</c> headers carry the signature, each <c>webhook-</c> header sent must equal its twin), so
+/// that a backend reading either set of names never receives values the edge did not verify.
 /// </summary>
 internal sealed class StandardWebhooksVerifier(IReadOnlyList<byte[]> hmacKeys, IReadOnlyList<PublicKey> publicKeys) : IWebhookVerifier
 {
@@ -40,7 +41,9 @@ internal sealed class StandardWebhooksVerifier(IReadOnlyList<byte[]> hmacKeys, I
             return WebhookVerification.Invalid("header_repeated");
         }
 
-        if (prefix == "webhook-" && (Conflicts(headers, "svix-id", id.Value) || Conflicts(headers, "svix-timestamp", timestampHeader.Value) || Conflicts(headers, "svix-signature", signature.Value)))
+        // Either set may be the verified one (Svix alone sends only svix- names); the other set must repeat it exactly.
+        var twin = prefix == "webhook-" ? "svix-" : "webhook-";
+        if (Conflicts(headers, twin + "id", id.Value) || Conflicts(headers, twin + "timestamp", timestampHeader.Value) || Conflicts(headers, twin + "signature", signature.Value))
         {
             return WebhookVerification.Invalid("header_conflict");
         }
@@ -104,7 +107,7 @@ internal sealed class StandardWebhooksVerifier(IReadOnlyList<byte[]> hmacKeys, I
         return WebhookVerification.Invalid(supported == 0 ? "no_supported_signature" : "mismatch");
     }
 
-    /// <summary>True when the <c>svix-</c> twin of a verified <c>webhook-</c> header is present with another value (or more than once).</summary>
+    /// <summary>True when the twin of a verified header is present with another value (or more than once).</summary>
     private static bool Conflicts(IHeaderDictionary headers, string twinName, string? verified) =>
         headers.TryGetValue(twinName, out var twin) && (twin.Count != 1 || !string.Equals(twin[0], verified, StringComparison.Ordinal));
 

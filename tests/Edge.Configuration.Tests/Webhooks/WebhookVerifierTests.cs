@@ -77,6 +77,22 @@ public sealed class WebhookVerifierTests
         Assert.Equal(valid ? null : "signature_invalid:header_conflict", result.Reason);
     }
 
+    [Theory]
+    [InlineData("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek", true)]
+    [InlineData("webhook-id", "msg_attacker_chosen", false)]
+    [InlineData("webhook-timestamp", "1", false)]
+    public void Verify_SvixHeadersWithWebhookTwins_TwinsMustMatchVerifiedHeaders(string twin, string value, bool valid)
+    {
+        var verifier = Policy("StandardWebhooks", StandardSecret).Verifier;
+        var headers = Headers(("svix-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"), ("svix-timestamp", "1614265330"), ("svix-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="));
+        headers[twin] = value;
+
+        var result = verifier.Verify(headers, StandardPayload);
+
+        Assert.Equal(valid, result.IsValid);
+        Assert.Equal(valid ? null : "signature_invalid:header_conflict", result.Reason);
+    }
+
     [Fact]
     public void Verify_SvixHeadersOnly_VerifiedUnderSvixNames()
     {
