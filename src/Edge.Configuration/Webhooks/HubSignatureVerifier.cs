@@ -28,6 +28,12 @@ internal sealed class HubSignatureVerifier(IReadOnlyList<byte[]> keys, string? d
             return WebhookVerification.Invalid("header_repeated");
         }
 
+        // Two delivery ids are ambiguous, not absent: a backend deduping on one of them would disagree with the edge.
+        if (deliveryHeader is not null && SignatureBytes.Single(headers, deliveryHeader).IsAmbiguous)
+        {
+            return WebhookVerification.Invalid("header_repeated");
+        }
+
         var text = header.Value!.AsSpan();
         if (!text.StartsWith(Prefix, StringComparison.Ordinal))
         {

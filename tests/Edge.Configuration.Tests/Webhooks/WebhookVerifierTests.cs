@@ -194,6 +194,21 @@ public sealed class WebhookVerifierTests
         Assert.Equal("signature_invalid:header_repeated", verifier.Verify(headers, "x"u8).Reason);
     }
 
+    [Fact]
+    public void Verify_GitHubDeliveryHeaderRepeated_HeaderRepeatedNotMissing()
+    {
+        // Two delivery ids are ambiguous (the backend may dedupe on either), not absent: the client must not be told
+        // its delivery "carries no id".
+        var verifier = Policy("GitHub", "It's a Secret to Everybody").Verifier;
+        var headers = new HeaderDictionary
+        {
+            ["X-Hub-Signature-256"] = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+            ["X-GitHub-Delivery"] = new(["d-1", "d-2"]),
+        };
+
+        Assert.Equal("signature_invalid:header_repeated", verifier.Verify(headers, "Hello, World!"u8).Reason);
+    }
+
     public static TheoryData<string> Schemes() => ["GitHub", "Meta", "Telegram", "Stripe", "Slack", "StandardWebhooks", "Generic"];
 
     [Theory]
