@@ -40,7 +40,7 @@ internal static class DocExamples
 {
     public const string ExampleRouteId = "example";
 
-    /// <summary>The API key of every Authentication policy <see cref="FillReferences"/> adds (header <c>X-Api-Key</c>).</summary>
+    /// <summary>The API key of every Authentication policy <see cref="FillReferences"/> adds (header <c>X-Api-Key</c>; a second one added to the same file reads <c>X-Api-Key-N</c>).</summary>
     public const string FilledApiKey = "docs-example-api-key-0001";
 
     /// <summary>The role of <see cref="FilledApiKey"/>: it grants what the fragment's steps require and no role grants.</summary>
@@ -308,12 +308,17 @@ internal static class DocExamples
             return;
         }
 
+        // Filled key policies read distinct headers: a route (or the approvals API) listing two policies on one header is
+        // refused, since only the first would ever be tried.
+        var header = policies.Any(p => string.Equals(p.Value?["Header"]?.GetValue<string>(), "X-Api-Key", StringComparison.OrdinalIgnoreCase))
+            ? "X-Api-Key-" + (policies.Count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : "X-Api-Key";
         policies[name] = section switch
         {
             "Authentication" => new JsonObject
             {
                 ["Type"] = "ApiKey",
-                ["Header"] = "X-Api-Key",
+                ["Header"] = header,
                 ["Keys"] = new JsonArray(new JsonObject
                 {
                     ["Sha256"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(FilledApiKey))),

@@ -31,6 +31,15 @@ internal sealed class ApprovalsSectionValidator(EdgeHostOptions host) : IEdgeSec
                 ValidateNotify(notify, at + ":Notify", errors);
             }
         }
+
+        // The approvals API signs a caller in with the first policy, over every approval policy's list, whose credential
+        // the request carries: a later one reading the same header would never sign anyone in.
+        var signIn = edge.Approvals.Values.Where(p => p is not null).SelectMany(AuthenticationPolicies).Distinct(StringComparer.Ordinal);
+        if (AuthenticationPolicyRules.FindShadowed(signIn, edge.Authentication) is { } shadowed)
+        {
+            errors.Add("Edge:Approvals", $"approvers sign in through '{shadowed.First}' and '{shadowed.Shadowed}', which both read the {shadowed.Header} header: " +
+                $"the approvals API tries the first listed, so '{shadowed.Shadowed}' would never sign anyone in; use one policy per credential header");
+        }
     }
 
     /// <summary>The names of <see cref="ApprovalPolicyOptions.Authentication"/>, in order.</summary>

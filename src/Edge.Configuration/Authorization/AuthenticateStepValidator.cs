@@ -37,6 +37,12 @@ internal sealed class AuthenticateStepValidator : IEdgeStepValidator
             }
         }
 
+        if (AuthenticationPolicyRules.FindShadowed(options.Policies, context.Edge.Authentication) is { } shadowed)
+        {
+            context.AddError(StepName, $"policies '{shadowed.First}' and '{shadowed.Shadowed}' both read the {shadowed.Header} header: the first listed policy " +
+                $"whose credential is present validates, so '{shadowed.Shadowed}' would never be tried; use one policy per credential header on a route");
+        }
+
         if (options.Anonymous && options.SignIdentity == true)
         {
             context.AddError("SignIdentity", "an anonymous caller has no identity to sign");

@@ -23,6 +23,34 @@ internal static class AuthenticationPolicyRules
 
     public static bool IsApiKey(AuthenticationPolicyOptions policy) => string.Equals(policy.Type, ApiKeyType, StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>The header a policy reads its credential from: <c>Authorization</c> for Jwt, <c>Header</c> for ApiKey.</summary>
+    public static string CredentialHeader(AuthenticationPolicyOptions policy) => IsJwt(policy) ? "Authorization" : policy.Header;
+
+    /// <summary>
+    /// The first two of <paramref name="names"/> (in order) that read their credential from the same header, or null.
+    /// The policy that validates a request is the first listed whose credential is present, so the later one of such a
+    /// pair is never consulted: its tokens or keys are refused by the earlier one.
+    /// </summary>
+    public static (string First, string Shadowed, string Header)? FindShadowed(IEnumerable<string> names, IReadOnlyDictionary<string, AuthenticationPolicyOptions> policies)
+    {
+        var seen = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var name in names)
+        {
+            if (!policies.TryGetValue(name, out var policy) || policy is null || !(IsJwt(policy) || IsApiKey(policy)))
+            {
+                continue;
+            }
+
+            var header = CredentialHeader(policy);
+            if (!seen.TryAdd(header, name))
+            {
+                return (seen[header], name, header);
+            }
+        }
+
+        return null;
+    }
+
     public static void Validate(string name, AuthenticationPolicyOptions policy, ConfigErrorList errors, string identityHeaderPrefix = "X-Edge-")
     {
         var at = $"Edge:Authentication:{name}";

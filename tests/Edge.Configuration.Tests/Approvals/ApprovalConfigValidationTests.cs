@@ -28,6 +28,7 @@ public sealed class ApprovalConfigValidationTests
         { """{ "ApproverPermission": "payments.approve" }""", "Edge:Approvals:payments:Authentication", "is required" },
         { """{ "ApproverPermission": "payments.approve", "Authentication": "keys,corp-sso" }""", "Edge:Approvals:payments:Authentication", "unknown authentication policy 'corp-sso'" },
         { """{ "ApproverPermission": "payments.approve", "Authentication": "Anonymous" }""", "Edge:Approvals:payments:Authentication", "'Anonymous' is not allowed" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys,keys-twin" }""", "Edge:Approvals", "'keys-twin' would never sign anyone in" },
         { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Ttl": "00:00:00" }""", "Edge:Approvals:payments:Ttl", "must be between" },
         { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Header": "X-Edge-Approval" }""", "Edge:Approvals:payments:Header", "identity prefix" },
         { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Header": "Authorization" }""", "Edge:Approvals:payments:Header", "other credentials" },
@@ -73,6 +74,14 @@ public sealed class ApprovalConfigValidationTests
     }
 
     [Fact]
+    public async Task Validate_ApproversSignInThroughKeyAndJwt_Accepted()
+    {
+        var errors = await ValidateAsync($"[{Tenant}, {Auth}, {Approval}]", """{ "ApproverPermission": "payments.approve", "Authentication": "keys,sso" }""");
+
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
+    }
+
+    [Fact]
     public async Task Validate_UnknownPolicyOption_Refused()
     {
         var errors = await ValidateAsync($"[{Tenant}, {Auth}, {Approval}]", """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "FourEye": false }""");
@@ -90,7 +99,9 @@ public sealed class ApprovalConfigValidationTests
           },
           "Edge": {
             "Authentication": {
-              "keys": { "Type": "ApiKey", "Keys": [ { "Sha256": "{{new string('a', 64)}}", "Principal": "p", "Roles": [ "Approver" ] } ] }
+              "keys": { "Type": "ApiKey", "Keys": [ { "Sha256": "{{new string('a', 64)}}", "Principal": "p", "Roles": [ "Approver" ] } ] },
+              "keys-twin": { "Type": "ApiKey", "Keys": [ { "Sha256": "{{new string('b', 64)}}", "Principal": "q", "Roles": [ "Approver" ] } ] },
+              "sso": { "Type": "Jwt", "Issuer": "https://sso.example", "Audience": "edge", "JwksUrl": "https://sso.example/jwks" }
             },
             "Roles": { "Approver": [ "payments.approve" ] },
             "Approvals": { "payments": {{policy}} }

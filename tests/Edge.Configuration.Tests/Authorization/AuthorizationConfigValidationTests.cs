@@ -16,6 +16,9 @@ public sealed class AuthorizationConfigValidationTests
         { """[{ "EdgeAuthenticate": "keys" }, { "EdgeRequire": "orders read" }]""", "Transforms[1]:EdgeRequire" },
         { """[{ "EdgeAuthenticate": "keys" }, { "EdgeRequireClaim": "maturity", "In": "A", "NotIn": "B" }]""", "Transforms[1]:In" },
         { """[{ "EdgeAuthenticate": "keys" }, { "EdgeRequireClaim": "maturity" }]""", "Transforms[1]:In" },
+        // Both read Authorization (or the same key header, whatever its case): the second would never be tried.
+        { """[{ "EdgeAuthenticate": "jwt-a,jwt-b" }]""", "Transforms[0]:EdgeAuthenticate" },
+        { """[{ "EdgeAuthenticate": "keys,jwt-a,same-header-keys" }]""", "Transforms[0]:EdgeAuthenticate" },
     };
 
     [Theory]
@@ -25,6 +28,14 @@ public sealed class AuthorizationConfigValidationTests
         var errors = await ValidateAsync(transforms, """{ "Viewer": [ "orders.read" ] }""");
 
         Assert.Contains(errors, e => !e.IsWarning && e.Location == "ReverseProxy:Routes:r:" + location);
+    }
+
+    [Fact]
+    public async Task Validate_PoliciesOnDistinctCredentialHeaders_Accepted()
+    {
+        var errors = await ValidateAsync("""[{ "EdgeAuthenticate": "jwt-a,keys,other-keys" }]""", """{ "Viewer": [ "orders.read" ] }""");
+
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
     }
 
     [Fact]
@@ -55,7 +66,11 @@ public sealed class AuthorizationConfigValidationTests
           },
           "Edge": {
             "Authentication": {
-              "keys": { "Type": "ApiKey", "Keys": [ { "Sha256": "{{new string('a', 64)}}", "Principal": "p", "Roles": [ "Viewer" ] } ] }
+              "keys": { "Type": "ApiKey", "Keys": [ { "Sha256": "{{new string('a', 64)}}", "Principal": "p", "Roles": [ "Viewer" ] } ] },
+              "same-header-keys": { "Type": "ApiKey", "Header": "x-api-key", "Keys": [ { "Sha256": "{{new string('b', 64)}}", "Principal": "q" } ] },
+              "other-keys": { "Type": "ApiKey", "Header": "X-Other-Key", "Keys": [ { "Sha256": "{{new string('c', 64)}}", "Principal": "r" } ] },
+              "jwt-a": { "Type": "Jwt", "Issuer": "https://a.example", "Audience": "edge", "JwksUrl": "https://a.example/jwks" },
+              "jwt-b": { "Type": "Jwt", "Issuer": "https://b.example", "Audience": "edge", "JwksUrl": "https://b.example/jwks" }
             },
             "Roles": {{roles}}
           }
