@@ -34,12 +34,21 @@ internal static class SignatureBytes
     public static bool TryDecodeBase64(ReadOnlySpan<char> text, Span<byte> destination, out int written)
     {
         written = 0;
-        if (text.Length == 0 || text.Length % 4 != 0 || text.ContainsAny(" \t\r\n"))
+        if (text.Length == 0 || text.Length % 4 != 0 || text.ContainsAny(" \t\r\n") || !Convert.TryFromBase64Chars(text, destination, out written))
         {
             return false;
         }
 
-        return Convert.TryFromBase64Chars(text, destination, out written);
+        // The decoder ignores the bits padding leaves unused ("AB==" reads as "AA=="): only the one spelling that encodes
+        // the bytes is canonical. Signatures are at most 64 bytes, so the re-encoding stays on the stack.
+        Span<char> canonical = stackalloc char[88];
+        if (written > 64 || !Convert.TryToBase64Chars(destination[..written], canonical, out var length) || !canonical[..length].SequenceEqual(text))
+        {
+            written = 0;
+            return false;
+        }
+
+        return true;
     }
 
     public static bool FixedTimeEquals(ReadOnlySpan<byte> expected, ReadOnlySpan<byte> actual) =>

@@ -299,9 +299,23 @@ public sealed class WebhookVerifierTests
     [InlineData("AA==", true)]
     [InlineData("AA=", false)]
     [InlineData("AA A", false)]
-    public void TryDecodeBase64_TruncatedOrSpacedRefused(string text, bool expected)
+    [InlineData("AB==", false)]
+    [InlineData("AAB=", false)]
+    public void TryDecodeBase64_TruncatedSpacedOrNonCanonicalRefused(string text, bool expected)
     {
+        // "AB==" and "AAB=" set bits the padding leaves unused: they decode to the same bytes as "AA==" and "AAA=".
         Assert.Equal(expected, SignatureBytes.TryDecodeBase64(text, new byte[8], out _));
+    }
+
+    [Fact]
+    public void Verify_StandardWebhooksV1VectorWithUnusedBitsSet_Invalid()
+    {
+        // The published signature ends "1OE="; "1OF=" differs only in the two bits the padding leaves unused.
+        var verifier = Policy("StandardWebhooks", StandardSecret).Verifier;
+
+        var result = verifier.Verify(StandardHeaders("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OF="), StandardPayload);
+
+        Assert.False(result.IsValid);
     }
 
     private static HeaderDictionary StandardHeaders(string signature) =>
