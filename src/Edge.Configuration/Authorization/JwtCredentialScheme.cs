@@ -318,6 +318,7 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
         SecurityTokenInvalidIssuerException => Fail(AuthenticationCodes.TokenIssuerInvalid, AuthenticationCodes.TokenIssuerInvalid, "The token's issuer is not accepted.", claimed),
         SecurityTokenInvalidAudienceException => Fail(AuthenticationCodes.TokenAudienceInvalid, AuthenticationCodes.TokenAudienceInvalid, "The token's audience is not accepted.", claimed),
         SecurityTokenNoExpirationException => Invalid("no_expiration", "The token has no expiry.", claimed),
+        SecurityTokenInvalidLifetimeException => Invalid("lifetime", "The token's nbf is after its exp: it was never valid.", claimed),
         // Without a kid (or with a single shared secret) a failed match is simply a bad signature.
         SecurityTokenSignatureKeyNotFoundException when _keys is null || string.IsNullOrEmpty(keyId) => Invalid("signature", "The token's signature is not valid.", claimed),
         SecurityTokenSignatureKeyNotFoundException => Invalid("key_not_found", "The token's signing key is not known.", claimed),

@@ -81,6 +81,7 @@ public sealed class EdgeCredentialValidatorTests : IDisposable
     [InlineData("expired", "token_expired")]
     [InlineData("header-only", "token_invalid:unsigned")]
     [InlineData("bad-base64", "token_invalid:malformed")]
+    [InlineData("nbf-after-exp", "token_invalid:lifetime")]
     public async Task AuthenticateAsync_BadToken_FailsWithPreciseReason(string kind, string reason)
     {
         var validator = EdgeCredentialValidator.Create("corp", HsPolicy(), _roles);
@@ -92,6 +93,8 @@ public sealed class EdgeCredentialValidatorTests : IDisposable
             "wrong-secret" => Token(new SigningCredentials(new SymmetricSecurityKey(new byte[40]), "HS256")),
             "expired" => Token(new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(_secret)), "HS256"), expires: DateTime.UtcNow.AddMinutes(-10)),
             "header-only" => "eyJhbGciOiJIUzI1NiJ9..",
+            // Valid now by either bound alone, but a token whose nbf lies after its exp was never valid.
+            "nbf-after-exp" => RawHs256($$"""{"iss":"{{Issuer}}","aud":"edge","sub":"alice","nbf":{{DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeSeconds()}},"exp":{{DateTimeOffset.UtcNow.AddMinutes(-2).ToUnixTimeSeconds()}}}"""),
             _ => "!!!.???.***",
         };
 
