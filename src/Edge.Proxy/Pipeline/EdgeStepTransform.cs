@@ -12,8 +12,8 @@ internal sealed partial class EdgeStepTransform(string stepName, IEdgeStep step,
     private static readonly EdgeDenial PipelineMisconfigured =
         new(StatusCodes.Status500InternalServerError, "edge_pipeline_error", "The edge pipeline is misconfigured.");
 
-    // A step that throws is the edge's fault. Left to YARP, it became 502 backend_unavailable with the decision allow,
-    // for a request no backend saw and whose step never let it through.
+    // A step that throws is the edge's fault (unless the client left meanwhile). Left to YARP, it became 502
+    // backend_unavailable with the decision allow, for a request no backend saw and whose step never let it through.
     private static readonly EdgeDenial StepFailed =
         new(StatusCodes.Status500InternalServerError, "edge_pipeline_error", "The edge could not process the request.") { Reason = "edge_pipeline_error:step_failed" };
 
@@ -45,6 +45,11 @@ internal sealed partial class EdgeStepTransform(string stepName, IEdgeStep step,
         {
             return new ValueTask(FailAsync(http, ex));
         }
+        catch (Exception)
+        {
+            LeftDuringStep(http);
+            return ValueTask.CompletedTask;
+        }
 
         return pending.IsCompletedSuccessfully
             ? Complete(http, request, pending.Result)
@@ -65,9 +70,21 @@ internal sealed partial class EdgeStepTransform(string stepName, IEdgeStep step,
             await FailAsync(http, ex);
             return;
         }
+        catch (Exception)
+        {
+            LeftDuringStep(http);
+            return;
+        }
 
         await Complete(http, request, result);
     }
+
+    /// <summary>
+    /// The client went away while the step waited (a key fetch, a Redis call): nothing is answered, and the record says
+    /// the step never let the request through. Left to YARP it was a 499 recorded as <c>allow</c>, as if every step had passed.
+    /// </summary>
+    private void LeftDuringStep(HttpContext http) =>
+        decisions.DenyUnanswered(http, StepName, EdgeBodyBufferingTransform.ClientClosedRequest, EdgeRequestMiddleware.ClientAbortedCode);
 
     private Task FailAsync(HttpContext http, Exception exception)
     {

@@ -184,6 +184,35 @@ public sealed class SigningKeyRefreshTests
         Assert.Contains("authentication_unavailable", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Jwks_ClientLeavesWhileKeysAreFetched_AuditedAsAuthenticationDenial499NotAllow()
+    {
+        using var first = new TestTokens();
+        using var idp = IdentityProvider.Start(first);
+        idp.Server.Given(Request.Create().WithPath("/jwks").UsingGet())
+            .AtPriority(0)
+            .RespondWith(Response.Create().WithHeader("Content-Type", "application/json").WithBody(first.JwksJson()).WithDelay(TimeSpan.FromSeconds(4)));
+        using var backend = Backend.Start();
+        await using var edge = await StartEdgeAsync(backend, idp, "00:00:01");
+
+        using (var client = new System.Net.Sockets.TcpClient())
+        {
+            await client.ConnectAsync(IPAddress.Loopback, edge.ProxyPort);
+            await client.GetStream().WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+                $"GET /r/left-waiting HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TestTokens.Create(first.Rs256)}\r\n\r\n"));
+            // EdgeAuthenticate waits for the first key fetch; the client gives up before it ends.
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+
+        var audit = await edge.LocalAuditDataWhereAsync(d => d.TryGetProperty("path", out var path) && path.GetString() == "/r/left-waiting");
+
+        // Not "allow": the request never passed EdgeAuthenticate, and nothing was forwarded.
+        Assert.Equal(
+            (499, "deny", "EdgeAuthenticate", "client_aborted"),
+            (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("step").GetString(), audit.GetProperty("reason").GetString()));
+        Assert.Empty(backend.Received);
+    }
+
     /// <summary>An edge whose route <c>/r/</c> takes JWTs signed by the identity provider's JWKS.</summary>
     private static Task<EdgeHost> StartEdgeAsync(Backend backend, IdentityProvider idp, string keyRefreshMinimumInterval) =>
         EdgeHost.StartAsync(ProxyJson.Create(
