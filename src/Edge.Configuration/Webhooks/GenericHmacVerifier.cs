@@ -9,6 +9,13 @@ namespace Edge.Configuration.Webhooks;
 /// </summary>
 internal sealed class GenericHmacVerifier(GenericHmacSettings settings, IReadOnlyList<byte[]> keys) : IWebhookVerifier
 {
+    public IReadOnlyList<string> SignedHeaders { get; } =
+    [
+        settings.SignatureHeader,
+        .. new[] { settings.TimestampHeader, settings.IdHeader }.OfType<string>(),
+        .. settings.Template.Where(p => p.Kind == TemplatePartKind.Header).Select(p => p.HeaderName!),
+    ];
+
     public WebhookVerification? MissingSignature(IHeaderDictionary headers) =>
         ReadHeaders(headers, out _, out _, out _) is { Code: WebhookCodes.SignatureMissing } missing ? missing : null;
 

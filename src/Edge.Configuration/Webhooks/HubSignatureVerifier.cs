@@ -12,6 +12,8 @@ internal sealed class HubSignatureVerifier(IReadOnlyList<byte[]> keys, string? d
     public const string GitHubDeliveryHeader = "X-GitHub-Delivery";
     private const string Prefix = "sha256=";
 
+    public IReadOnlyList<string> SignedHeaders { get; } = deliveryHeader is null ? [SignatureHeader] : [SignatureHeader, deliveryHeader];
+
     public WebhookVerification? MissingSignature(IHeaderDictionary headers) =>
         SignatureBytes.Single(headers, SignatureHeader).Missing ? WebhookVerification.Missing("header_absent") : null;
 

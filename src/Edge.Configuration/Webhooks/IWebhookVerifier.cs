@@ -10,4 +10,7 @@ internal interface IWebhookVerifier
     /// <see cref="Verify"/> would give any other. Lets the edge refuse an unsigned delivery before it reads the body.
     /// </summary>
     WebhookVerification? MissingSignature(IHeaderDictionary headers);
+
+    /// <summary>The headers whose values the verification reads (signature, timestamp, delivery id, signed headers).</summary>
+    IReadOnlyList<string> SignedHeaders { get; }
 }

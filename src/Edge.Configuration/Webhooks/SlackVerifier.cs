@@ -14,6 +14,8 @@ internal sealed class SlackVerifier(IReadOnlyList<byte[]> keys) : IWebhookVerifi
     public const string TimestampHeader = "X-Slack-Request-Timestamp";
     private const string Prefix = "v0=";
 
+    public IReadOnlyList<string> SignedHeaders { get; } = [SignatureHeader, TimestampHeader];
+
     public WebhookVerification? MissingSignature(IHeaderDictionary headers)
     {
         var signature = SignatureBytes.Single(headers, SignatureHeader);

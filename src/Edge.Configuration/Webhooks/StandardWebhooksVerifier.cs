@@ -14,6 +14,9 @@ namespace Edge.Configuration.Webhooks;
 /// </summary>
 internal sealed class StandardWebhooksVerifier(IReadOnlyList<byte[]> hmacKeys, IReadOnlyList<PublicKey> publicKeys) : IWebhookVerifier
 {
+    public IReadOnlyList<string> SignedHeaders { get; } =
+        ["webhook-id", "webhook-timestamp", "webhook-signature", "svix-id", "svix-timestamp", "svix-signature"];
+
     public WebhookVerification? MissingSignature(IHeaderDictionary headers)
     {
         var prefix = HeaderPrefix(headers);

@@ -11,6 +11,8 @@ internal sealed class StripeVerifier(IReadOnlyList<byte[]> keys) : IWebhookVerif
 {
     public const string SignatureHeader = "Stripe-Signature";
 
+    public IReadOnlyList<string> SignedHeaders { get; } = [SignatureHeader];
+
     public WebhookVerification? MissingSignature(IHeaderDictionary headers) =>
         SignatureBytes.Single(headers, SignatureHeader).Missing ? WebhookVerification.Missing("header_absent") : null;
 

@@ -8,6 +8,8 @@ internal sealed class TelegramVerifier(IReadOnlyList<string> tokens) : IWebhookV
 {
     public const string TokenHeader = "X-Telegram-Bot-Api-Secret-Token";
 
+    public IReadOnlyList<string> SignedHeaders { get; } = [TokenHeader];
+
     public WebhookVerification? MissingSignature(IHeaderDictionary headers) =>
         SignatureBytes.Single(headers, TokenHeader).Missing ? WebhookVerification.Missing("header_absent") : null;
 

@@ -21,6 +21,9 @@ internal sealed partial class WebhookStep(
 
     private readonly string _scheme = policy.Scheme.ToString();
 
+    // A configured name with '_' (a Generic SignatureHeader) has a '-' alias the request middleware does not flag.
+    private readonly bool _signedNameHasUnderscore = policy.Verifier.SignedHeaders.Any(h => h.Contains('_', StringComparison.Ordinal));
+
     private bool IsSubscribeHandshake(HttpContext http) => policy.Scheme == WebhookScheme.Meta && HttpMethods.IsGet(http.Request.Method);
 
     public EdgeStepResult CheckHeaders(EdgeStepContext context)
@@ -60,6 +63,13 @@ internal sealed partial class WebhookStep(
             return outcome.Code == WebhookCodes.SignatureMissing
                 ? Fail(http, StatusCodes.Status401Unauthorized, outcome.Code, "Signature missing", outcome.Reason!)
                 : Fail(http, StatusCodes.Status401Unauthorized, outcome.Code!, "Signature invalid", outcome.Reason!);
+        }
+
+        // X_GitHub_Delivery is X-GitHub-Delivery to a backend that maps names to CGI variables (PHP, WSGI, Rack), and the
+        // edge read only the dashed one: an underscore spelling of a header the verification reads is a second copy.
+        if ((_signedNameHasUnderscore || http.GetEdgeRequest() is not { HasUnderscoreHeaderName: false }) && HasUnderscoreAlias(http.Request.Headers))
+        {
+            return Fail(http, StatusCodes.Status401Unauthorized, WebhookCodes.SignatureInvalid, "Signature invalid", WebhookCodes.SignatureInvalid + ":header_alias");
         }
 
         if (policy.HasTimestamp && outcome.Timestamp is { } timestamp)
@@ -122,6 +132,19 @@ internal sealed partial class WebhookStep(
         http.Features.Set(new EdgeSignatureFeature(_scheme, "valid"));
         metrics.Verification(routeId, policy.Name, _scheme, "valid");
         return EdgeStepResult.Continue;
+    }
+
+    private bool HasUnderscoreAlias(IHeaderDictionary headers)
+    {
+        foreach (var signed in policy.Verifier.SignedHeaders)
+        {
+            if (HeaderName.HasUnderscoreAlias(headers, signed))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Records <paramref name="id"/> as first seen; returns the denial when it was seen before or cannot be checked.</summary>

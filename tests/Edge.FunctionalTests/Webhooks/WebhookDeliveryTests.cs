@@ -34,6 +34,37 @@ public sealed class WebhookDeliveryTests(WebhookEdgeFixture fixture) : IClassFix
         AssertForwardedIdentical(delivery.Body);
     }
 
+    public static TheoryData<string> Schemes() => [.. WebhookSchemes.All.Keys];
+
+    [Theory]
+    [MemberData(nameof(Schemes))]
+    public async Task Delivery_SignedHeaderAlsoUnderUnderscoreName_RefusedNotForwarded(string schemeName)
+    {
+        // X_GitHub_Delivery (or X_Hub_Signature_256, webhook_id, …) is the same variable to a backend that maps header
+        // names to CGI ones (PHP, WSGI, Rack): the backend could read the copy the edge never verified.
+        fixture.Backend.Server.ResetLogEntries();
+        var valid = fixture.Valid(WebhookSchemes.All[schemeName]);
+        var (name, _) = valid.Headers[0];
+
+        using var response = await fixture.Edge.Client.SendAsync(valid.WithHeader(name.Replace('-', '_'), "attacker-chosen").ToRequest());
+
+        await AssertProblemAsync(response, HttpStatusCode.Unauthorized, "signature_invalid");
+    }
+
+    [Fact]
+    public async Task GitHub_DeliveryIdAlsoUnderUnderscoreName_RefusedButEventAliasForwarded()
+    {
+        // The delivery id is what the replay check (and a deduping backend) reads; X-GitHub-Event is read by neither.
+        fixture.Backend.Server.ResetLogEntries();
+        var valid = fixture.Valid(WebhookSchemes.GitHub);
+
+        using var refused = await fixture.Edge.Client.SendAsync(valid.WithHeader("X_GitHub_Delivery", "attacker-chosen").ToRequest());
+        await AssertProblemAsync(refused, HttpStatusCode.Unauthorized, "signature_invalid");
+
+        using var forwarded = await fixture.Edge.Client.SendAsync(valid.WithHeader("X_GitHub_Event", "ping").ToRequest());
+        Assert.Equal(HttpStatusCode.OK, forwarded.StatusCode);
+    }
+
     [Fact]
     public async Task Stripe_SeveralV1OneMatching_Forwarded()
     {
