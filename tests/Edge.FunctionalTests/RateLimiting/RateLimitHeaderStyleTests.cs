@@ -120,11 +120,13 @@ public sealed class RateLimitHeaderStyleTests
     [Fact]
     public async Task EdgeRateLimit_HeadersNone_NoRateLimitHeadersButStill429()
     {
+        // A stopped clock: on the real one a loaded host let a second pass between the requests (Retry-After 599).
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-03-01T12:00:00Z"));
         using var backend = Backend.Start();
         await using var edge = await EdgeHost.StartAsync(RateLimitRoutes.Config(backend.Url, new Dictionary<string, object>
         {
             ["p"] = new { Limit = 1, Window = "00:10:00", Headers = "None" },
-        }));
+        }), timeProvider: time);
 
         using var first = await edge.Client.SendAsync(RateLimitRoutes.Get());
         using var second = await edge.Client.SendAsync(RateLimitRoutes.Get());
