@@ -1,5 +1,7 @@
 using System.Collections.Frozen;
+using System.Security.Claims;
 using Edge.Proxy.Pipeline;
+using Microsoft.IdentityModel.JsonWebTokens;
 
 namespace Edge.Proxy.Authorization;
 
@@ -27,7 +29,10 @@ internal sealed class RequireClaimStep(string claim, bool allowed, string[] valu
         foreach (var value in user.FindAll(claim))
         {
             present = true;
-            listed |= _spaceSeparated ? AnyListed(value.Value) : _values.Contains(value.Value);
+            // An object or a nested array arrives as one claim holding JSON text, which no listed value equals: a deny
+            // list cannot tell what it holds, so it refuses it rather than let it pass.
+            listed |= (!allowed && IsStructured(value))
+                || (_spaceSeparated ? AnyListed(value.Value) : _values.Contains(value.Value));
         }
 
         if (allowed && !listed)
@@ -42,6 +47,9 @@ internal sealed class RequireClaimStep(string claim, bool allowed, string[] valu
 
         return ValueTask.FromResult(EdgeStepResult.Continue);
     }
+
+    private static bool IsStructured(Claim value) =>
+        value.ValueType is JsonClaimValueTypes.Json or JsonClaimValueTypes.JsonArray;
 
     private bool AnyListed(string scopes)
     {

@@ -90,6 +90,30 @@ public sealed class RbacTests : IAsyncLifetime
         }
     }
 
+    public static TheoryData<string, object, HttpStatusCode> StructuredMaturity => new()
+    {
+        { "array", new[] { "SENIOR", "STUDENT" }, HttpStatusCode.Forbidden },
+        { "object", new Dictionary<string, string> { ["level"] = "STUDENT" }, HttpStatusCode.Forbidden },
+        { "nested-array", new[] { new[] { "STUDENT" } }, HttpStatusCode.Forbidden },
+        { "object-without-listed-value", new Dictionary<string, string> { ["level"] = "SENIOR" }, HttpStatusCode.Forbidden },
+        { "array-of-unlisted", new[] { "SENIOR", "LEAD" }, HttpStatusCode.OK },
+    };
+
+    [Theory]
+    [MemberData(nameof(StructuredMaturity))]
+    public async Task RequireClaim_NotInWithStructuredClaimValue_RefusedBecauseItCannotBeChecked(string shape, object maturity, HttpStatusCode expected)
+    {
+        // An object or a nested array is one claim holding JSON text: a deny list that compared it as a string let
+        // {"level":"STUDENT"} through.
+        using var response = await SendAsync("/im/send", "Agent", claims: new Dictionary<string, object> { ["maturity"] = maturity });
+
+        Assert.True(expected == response.StatusCode, $"{shape}: {response.StatusCode}");
+        if (expected == HttpStatusCode.Forbidden)
+        {
+            await JwtAuthenticationTests.AssertProblemAsync(response, AuthenticationCodes.ClaimDenied);
+        }
+    }
+
     [Theory]
     [InlineData("/scoped/1", "scope", "openid orders.read profile", HttpStatusCode.OK)]
     [InlineData("/scoped/1", "scope", "orders.read", HttpStatusCode.OK)]
