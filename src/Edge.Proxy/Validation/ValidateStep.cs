@@ -249,12 +249,24 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
         return name.TrimStart(' ').Replace(' ', '_').Replace('.', '_').Replace('[', '_');
     }
 
+    private static int ScalarCount(string text)
+    {
+        var count = 0;
+        foreach (var _ in text.EnumerateRunes())
+        {
+            count++;
+        }
+
+        return count;
+    }
+
     private static (string Reason, string Detail)? CheckValues(StringValues values, QueryParameterRule rule)
     {
         foreach (var value in values)
         {
             var text = value ?? "";
-            if (rule.MaxLength is { } max && text.Length > max)
+            // Characters are Unicode scalar values, as JSON Schema's maxLength counts them: an emoji is one, not two.
+            if (rule.MaxLength is { } max && text.Length > max && ScalarCount(text) > max)
             {
                 return ("max_length", $"must be at most {max} characters long");
             }

@@ -402,6 +402,20 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     }
 
     [Theory]
+    [InlineData(20, HttpStatusCode.OK)]
+    [InlineData(21, HttpStatusCode.UnprocessableEntity)]
+    public async Task Get_QueryMaxLength_CountsCharactersNotUtf16Units(int emojis, HttpStatusCode expected)
+    {
+        // U+1F600 is one character and two UTF-16 units: counted in units, 11 of them broke a 20-character limit.
+        var path = "/search/" + Guid.NewGuid().ToString("N");
+        var q = string.Concat(Enumerable.Repeat("%F0%9F%98%80", emojis));
+
+        using var response = await fixture.Edge.Client.GetAsync(path + "?q=" + q);
+
+        Assert.Equal(expected, response.StatusCode);
+    }
+
+    [Theory]
     [InlineData("?page[]=x", "page[]")]
     [InlineData("?page[a]=x", "page[a]")]
     [InlineData("?user.id=1%20OR%201=1", "user.id")]
