@@ -186,11 +186,29 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         return null;
     }
 
-    /// <summary>Redis said no token exists before <see cref="RemoteKeyState.RefuseUntil"/>: refuse without asking again. Call under the state's lock.</summary>
+    /// <summary>
+    /// Redis said no token exists before <see cref="RemoteKeyState.RefuseUntil"/>: refuse without asking again. The reset
+    /// is the one Redis gave with that refusal, counted down: a bucket reported as empty (a full refill from now) made
+    /// <c>X-RateLimit-Reset</c> move later with every cached refusal, past what Redis had said. Call under the state's lock.
+    /// </summary>
     private RateLimitDecision? CachedRefusal(RemoteKeyState state, long now) =>
         state.RefuseUntil > now
-            ? new RateLimitDecision(false, RateLimitDecisionSource.RefusalCache, Policy.Limit, 0, ResetFor(0), Stopwatch.GetElapsedTime(now, state.RefuseUntil))
+            ? new RateLimitDecision(false, RateLimitDecisionSource.RefusalCache, Policy.Limit, 0,
+                Stopwatch.GetElapsedTime(now, Math.Max(state.RefuseResetAt, state.RefuseUntil)), Stopwatch.GetElapsedTime(now, state.RefuseUntil))
             : null;
+
+    /// <summary>Caches a refusal Redis answered at <paramref name="now"/> (its retry and reset). Call under the state's lock.</summary>
+    private static void CacheRefusal(RemoteKeyState state, in BucketResult result, long now)
+    {
+        var until = now + Ticks(result.RetryAfter);
+        if (until >= state.RefuseUntil)
+        {
+            state.RefuseUntil = until;
+            state.RefuseResetAt = now + Ticks(result.ResetAfter);
+        }
+    }
+
+    private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 
     /// <summary>
     /// Spends lease tokens claimed earlier, dropping expired ones first: the current lease's, then the next lease's (a
@@ -279,11 +297,10 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                 var result = RedisRateLimitScript.Parse(answer, 0);
                 if (result.Granted == 0)
                 {
-                    var retryAt = now + (long)(result.RetryAfter.TotalSeconds * Stopwatch.Frequency);
-                    state.NoRefreshUntil = retryAt;
+                    state.NoRefreshUntil = now + Ticks(result.RetryAfter);
                     if (state.LeaseExpires <= now || state.LeaseTokens == 0)
                     {
-                        state.RefuseUntil = retryAt;
+                        CacheRefusal(state, result, now);
                     }
 
                     return;
@@ -394,7 +411,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         {
             lock (state)
             {
-                state.RefuseUntil = Math.Max(state.RefuseUntil, now + (long)(result.RetryAfter.TotalSeconds * Stopwatch.Frequency));
+                CacheRefusal(state, result, now);
             }
         }
 
@@ -625,7 +642,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
         {
             if (result.Granted == 0)
             {
-                state.RefuseUntil = now + (long)(result.RetryAfter.TotalSeconds * Stopwatch.Frequency);
+                CacheRefusal(state, result, now);
                 return RateLimitDecision.From(result, RateLimitDecisionSource.Redis, Policy.Limit);
             }
 
@@ -825,6 +842,9 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
 
         /// <summary>Stopwatch time before which Redis said no token exists: refuse without asking again.</summary>
         public long RefuseUntil { get; set; }
+
+        /// <summary>Stopwatch time at which Redis said, with the refusal cached in <see cref="RefuseUntil"/>, the bucket is full again.</summary>
+        public long RefuseResetAt { get; set; }
 
         public int LeaseTokens { get; set; }
 

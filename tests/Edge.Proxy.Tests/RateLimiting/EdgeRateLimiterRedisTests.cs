@@ -41,6 +41,34 @@ public sealed class EdgeRateLimiterRedisTests(RedisFixture redis) : IClassFixtur
         Assert.Equal(callsAfterRefusal, limiter.RedisCalls);
     }
 
+    [Theory]
+    [InlineData("Strict")]
+    [InlineData("Lease")]
+    public async Task DecideAsync_RefusedFromCacheLater_ReportsTheResetRedisGaveCountedDown(string mode)
+    {
+        using var services = new RateLimitTestServices(redis.Server.ConnectionString);
+        await services.WaitForRedisAsync();
+        // One token a minute, two at once: after both are spent the bucket is full again two minutes later.
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 1, Window = TimeSpan.FromMinutes(1), Burst = 2, Mode = mode, DecisionDeadline = TimeSpan.FromSeconds(2) }, "cache-reset-" + mode));
+        Assert.True((await limiter.DecideAsync("t:r", 1, CancellationToken.None)).Admitted);
+        Assert.True((await limiter.DecideAsync("t:r", 1, CancellationToken.None)).Admitted);
+        var refused = await limiter.DecideAsync("t:r", 1, CancellationToken.None);
+        var refusedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var cached = await limiter.DecideAsync("t:r", 1, CancellationToken.None);
+        var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(refusedAt);
+
+        Assert.Equal(RateLimitDecisionSource.Redis, refused.Source);
+        Assert.Equal(RateLimitDecisionSource.RefusalCache, cached.Source);
+        Assert.InRange(refused.ResetAfter!.Value, TimeSpan.FromSeconds(110), TimeSpan.FromMinutes(2));
+        // The same moment as Redis's answer, not a whole refill from now (which made X-RateLimit-Reset move later with
+        // every cached refusal: 120 s here, a second after Redis said at most 120 s).
+        Assert.InRange(cached.ResetAfter!.Value, refused.ResetAfter.Value - elapsed - TimeSpan.FromMilliseconds(50), refused.ResetAfter.Value - elapsed + TimeSpan.FromMilliseconds(50));
+        Assert.InRange(cached.RetryAfter, refused.RetryAfter - elapsed - TimeSpan.FromMilliseconds(50), refused.RetryAfter - elapsed + TimeSpan.FromMilliseconds(50));
+    }
+
     [Fact]
     public async Task DecideAsync_LeaseOnHotKey_ClaimsBatchesAndSpendsLocally()
     {
