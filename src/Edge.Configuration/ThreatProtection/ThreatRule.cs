@@ -5,6 +5,12 @@ namespace Edge.Configuration.ThreatProtection;
 /// <summary>A validated ban rule, as the edge runs it.</summary>
 internal sealed class ThreatRule
 {
+    /// <summary>The longest <c>Window</c> and <c>BanFor</c>, as for a ban made on the management port.</summary>
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromDays(365);
+
+    // Counts expire and bans end in whole milliseconds (a shorter window expired its Redis count at once).
+    private static readonly TimeSpan MinDuration = TimeSpan.FromMilliseconds(1);
+
     private readonly bool[] _on;
 
     private ThreatRule(string name, bool[] on, RateLimitKeyTemplate key, ThreatRuleOptions options)
@@ -79,18 +85,22 @@ internal sealed class ThreatRule
             valid = false;
         }
 
-        if (options.Window <= TimeSpan.Zero)
-        {
-            errors.Add(location + ":Window", "must be positive");
-            valid = false;
-        }
-
-        if (options.BanFor <= TimeSpan.Zero)
-        {
-            errors.Add(location + ":BanFor", "must be positive");
-            valid = false;
-        }
+        // Bounded like a manual ban's 'for': the edge counts and bans in Unix milliseconds, and an end past the year 9999
+        // threw on every counted refusal (an empty 500, a 404 or 429 turned into a 502, with a record saying otherwise).
+        valid &= CheckDuration(options.Window, location + ":Window", errors);
+        valid &= CheckDuration(options.BanFor, location + ":BanFor", errors);
 
         return valid ? new ThreatRule(name, on, key!, options) : null;
+    }
+
+    private static bool CheckDuration(TimeSpan value, string location, ConfigErrorList errors)
+    {
+        if (value >= MinDuration && value <= MaxDuration)
+        {
+            return true;
+        }
+
+        errors.Add(location, $"must be positive, between 00:00:00.001 and 365.00:00:00 (was {value})");
+        return false;
     }
 }

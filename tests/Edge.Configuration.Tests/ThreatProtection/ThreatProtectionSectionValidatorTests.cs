@@ -23,6 +23,10 @@ public sealed class ThreatProtectionSectionValidatorTests
     [InlineData("\"On\": \"Forbidden\", \"Threshold\": 0", "Edge:ThreatProtection:Rules:r:Threshold", "must be a positive")]
     [InlineData("\"On\": \"Forbidden\", \"Threshold\": 5, \"Window\": \"00:00:00\"", "Edge:ThreatProtection:Rules:r:Window", "must be positive")]
     [InlineData("\"On\": \"Forbidden\", \"Threshold\": 5, \"BanFor\": \"-00:00:01\"", "Edge:ThreatProtection:Rules:r:BanFor", "must be positive")]
+    [InlineData("\"On\": \"Forbidden\", \"Threshold\": 5, \"BanFor\": \"3650000.00:00:00\"", "Edge:ThreatProtection:Rules:r:BanFor", "between 00:00:00.001 and 365.00:00:00 (was 3650000.00:00:00)")]
+    [InlineData("\"On\": \"Forbidden\", \"Threshold\": 5, \"BanFor\": \"366.00:00:00\"", "Edge:ThreatProtection:Rules:r:BanFor", "and 365.00:00:00")]
+    [InlineData("\"On\": \"Forbidden\", \"Threshold\": 5, \"Window\": \"10675199.00:00:00\"", "Edge:ThreatProtection:Rules:r:Window", "and 365.00:00:00")]
+    [InlineData("\"On\": \"Forbidden\", \"Threshold\": 5, \"Window\": \"00:00:00.0005\"", "Edge:ThreatProtection:Rules:r:Window", "must be positive, between")]
     public async Task ValidateAsync_InvalidRule_ReportsLocationAndReason(string body, string location, string message)
     {
         var errors = await ValidateAsync("\"r\": { " + body + " }");
