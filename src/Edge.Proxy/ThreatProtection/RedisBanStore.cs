@@ -18,6 +18,12 @@ internal static class RedisBanStore
     public const string BansKey = "edge:threat:{bans}";
     public const string InfoKey = "edge:threat:{bans}:info";
     public const string CountPrefix = "edge:threat:{bans}:n:";
+
+    /// <summary>
+    /// A random id the first reload after the bans were lost writes (a Redis restarted empty, flushed, or failed over
+    /// without them): an instance that sees it change knows a ban missing from Redis was lost, not lifted.
+    /// </summary>
+    public const string EpochKey = "edge:threat:{bans}:epoch";
     public const string ChannelName = "edge:threat:bans";
 
     public static readonly RedisChannel Channel = RedisChannel.Literal(ChannelName);
@@ -38,17 +44,32 @@ internal static class RedisBanStore
         """;
 
     private const string LoadScript = """
+        local epoch = redis.call('GET', KEYS[3])
+        if not epoch then
+          epoch = ARGV[2]
+          redis.call('SET', KEYS[3], epoch)
+        end
         local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
         for i = 1, #expired do redis.call('HDEL', KEYS[2], expired[i]) end
         if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1]) end
         local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES')
-        local result = {}
+        local result = {epoch}
         for i = 1, #live, 2 do
           result[#result + 1] = live[i]
           result[#result + 1] = live[i + 1]
           result[#result + 1] = redis.call('HGET', KEYS[2], live[i]) or ''
         end
         return result
+        """;
+
+    // A ban Redis lost, added back unless Redis has one for the key already (an instance that restored it first, or a
+    // newer ban); published so instances that never knew it learn it.
+    private const string RestoreScript = """
+        if redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[2]) == 1 then
+          redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+          redis.call('PUBLISH', ARGV[5], ARGV[4])
+        end
+        return 1
         """;
 
     private const string AddScript = """
@@ -71,6 +92,7 @@ internal static class RedisBanStore
         """;
 
     private static readonly RedisKey[] BanKeys = [BansKey, InfoKey];
+    private static readonly RedisKey[] LoadKeys = [BansKey, InfoKey, EpochKey];
 
     /// <summary>Counts one event; returns the count and, when the key is (now or already) banned, the ban.</summary>
     /// <param name="subject">Whose ban it would be, stored with a ban this count starts (see <see cref="RemoveAsync"/>).</param>
@@ -98,6 +120,11 @@ internal static class RedisBanStore
 
     public static Task AddAsync(IDatabase database, BanEntry ban) =>
         database.ScriptEvaluateAsync(AddScript, BanKeys, [ban.Until.ToUnixTimeMilliseconds(), ban.Key, Info(ban.Rule, ban.Reason, ban.Subject), Message(ban), ChannelName]);
+
+    /// <summary>Adds back bans Redis lost (see <see cref="EpochKey"/>), each unless Redis holds a ban of its key.</summary>
+    public static Task RestoreAsync(IDatabase database, IReadOnlyList<BanEntry> bans) =>
+        Task.WhenAll(bans.Select(ban => database.ScriptEvaluateAsync(RestoreScript, BanKeys,
+            [ban.Until.ToUnixTimeMilliseconds(), ban.Key, Info(ban.Rule, ban.Reason, ban.Subject), Message(ban), ChannelName])));
 
     /// <summary>
     /// Removes the key's ban; true when it was still running at <paramref name="now"/>, with the subject stored with it
@@ -135,12 +162,16 @@ internal static class RedisBanStore
         }
     }
 
-    /// <summary>Every running ban (and drops the ended ones).</summary>
-    public static async Task<List<BanEntry>> LoadAsync(IDatabase database, DateTimeOffset now)
+    /// <summary>
+    /// Every running ban (and drops the ended ones), with the bans' <see cref="EpochKey"/>: <paramref name="newEpoch"/>
+    /// when Redis had none (it is then written).
+    /// </summary>
+    public static async Task<(List<BanEntry> Bans, string Epoch)> LoadAsync(IDatabase database, DateTimeOffset now, string newEpoch)
     {
-        var result = (RedisResult[])(await database.ScriptEvaluateAsync(LoadScript, BanKeys, [now.ToUnixTimeMilliseconds()]).ConfigureAwait(false))!;
+        var result = (RedisResult[])(await database.ScriptEvaluateAsync(LoadScript, LoadKeys, [now.ToUnixTimeMilliseconds(), newEpoch]).ConfigureAwait(false))!;
+        var epoch = (string?)result[0] ?? newEpoch;
         var bans = new List<BanEntry>(result.Length / 3);
-        for (var i = 0; i + 2 < result.Length; i += 3)
+        for (var i = 1; i + 2 < result.Length; i += 3)
         {
             var key = (string)result[i]!;
             // A score this edge cannot read as a time (written by hand, or by another version) is skipped, not thrown.
@@ -152,10 +183,11 @@ internal static class RedisBanStore
 
             var until = DateTimeOffset.FromUnixTimeMilliseconds((long)score);
             var info = ParseInfo((string?)result[i + 2]);
-            bans.Add(new BanEntry(key, until, info.Rule, info.Reason ?? ""));
+            var subject = new BanSubject(info.Principal, info.ClientIp, info.Tenant);
+            bans.Add(new BanEntry(key, until, info.Rule, info.Reason ?? "") { Subject = subject.IsEmpty ? null : subject });
         }
 
-        return bans;
+        return (bans, epoch);
     }
 
     private static string Message(BanEntry ban) =>

@@ -57,6 +57,9 @@ internal sealed partial class ThreatMonitor(
     // Keys the pseudonym ban log lines carry instead of the ban key (an address or a principal), held in memory only.
     private readonly byte[] _keyIdKey = RandomNumberGenerator.GetBytes(32);
 
+    // The bans' epoch in Redis at the last reload (RedisBanStore.EpochKey); null before the first. Written under _write.
+    private string? _epoch;
+
     private RuleSet Rules => _compiled.GetValue(state.Serving.Edge.ThreatProtection, RuleSet.Compile);
 
     /// <summary>
@@ -252,9 +255,16 @@ internal sealed partial class ThreatMonitor(
     {
         var loadStarted = time.GetTimestamp();
         var now = time.GetUtcNow();
-        var loaded = await RedisBanStore.LoadAsync(database, now).ConfigureAwait(false);
+        var (loaded, epoch) = await RedisBanStore.LoadAsync(database, now, Guid.NewGuid().ToString("N")).ConfigureAwait(false);
+        List<BanEntry>? restore = null;
+        bool lost;
         lock (_write)
         {
+            // Another epoch than the last load's: Redis lost the bans (restarted empty, flushed, failed over without
+            // them). A shared ban missing from this load was then lost, not lifted: before, a Redis restart lifted
+            // every ban on every instance within a second, without a record or a log line.
+            lost = _epoch is not null && !string.Equals(_epoch, epoch, StringComparison.Ordinal);
+            _epoch = epoch;
             var next = new Dictionary<string, KnownBan>(loaded.Count, StringComparer.Ordinal);
             foreach (var ban in loaded)
             {
@@ -264,14 +274,40 @@ internal sealed partial class ThreatMonitor(
             foreach (var (key, known) in _bans)
             {
                 // Kept: bans counted here while Redis failed, and bans learned after this load started (newer than what
-                // it could see). A shared ban missing from the load was lifted elsewhere.
-                if (!next.ContainsKey(key) && known.Ban.IsActive(now) && (!known.Shared || known.Learned >= loadStarted))
+                // it could see). Otherwise a shared ban missing from the load was lifted elsewhere.
+                if (!next.ContainsKey(key) && known.Ban.IsActive(now) && (!known.Shared || known.Learned >= loadStarted || lost))
                 {
                     next[key] = known;
+                    if (lost && known.Shared)
+                    {
+                        (restore ??= []).Add(known.Ban);
+                    }
                 }
             }
 
             Publish(next);
+        }
+
+        if (lost)
+        {
+            Log.BansLost(logger, restore?.Count ?? 0);
+            if (restore is not null)
+            {
+                try
+                {
+                    await RedisBanStore.RestoreAsync(database, restore).ConfigureAwait(false);
+                }
+                catch
+                {
+                    // Not written back: the next reload must see the loss again, not read their absence as lifts.
+                    lock (_write)
+                    {
+                        _epoch = "";
+                    }
+
+                    throw;
+                }
+            }
         }
     }
 
@@ -565,6 +601,9 @@ internal sealed partial class ThreatMonitor(
 
         [LoggerMessage(2304, LogLevel.Warning, "Shared bans could not be reloaded from Redis ({Error}); the last known bans stay in force")]
         public static partial void SyncFailed(ILogger logger, string error);
+
+        [LoggerMessage(2308, LogLevel.Warning, "Redis had lost the shared bans (restarted empty, flushed or failed over without them); {Count} running bans this instance knew are kept and written back")]
+        public static partial void BansLost(ILogger logger, int count);
 
         [LoggerMessage(2305, LogLevel.Warning, "Ban rule {Rule} tracks {Max} keys in this instance already; a new key of it is not counted until old windows end")]
         public static partial void CountsFull(ILogger logger, string rule, int max);
