@@ -29,7 +29,7 @@ internal sealed partial class RateLimitRedisWarmup(RedisRateLimitConnection conn
                 return;
             }
 
-            Log.NotReachable(logger, "not connected");
+            Log.NotReachable(logger, await connection.DescribeFailureAsync().ConfigureAwait(false) is { } failure ? "not connected: " + failure : "not connected");
         }
         catch (Exception ex) when (ex is OperationCanceledException or StackExchange.Redis.RedisException or TimeoutException && !cancellationToken.IsCancellationRequested)
         {

@@ -133,6 +133,9 @@ internal sealed partial class RedisRateLimitConnection
     /// <summary>The database when connected; null before the first connect finished or while disconnected.</summary>
     public IDatabase? Database => _redis.Multiplexer is { IsConnected: true } multiplexer ? multiplexer.GetDatabase() : null;
 
+    /// <summary>Why the client is not connected (<see cref="EdgeRedis.DescribeFailureAsync"/>), for the start-up log.</summary>
+    public Task<string?> DescribeFailureAsync() => _redis.DescribeFailureAsync();
+
     /// <summary>
     /// Connects and loads the script into every primary's cache, so no decision pays for the edge's own warm-up.
     /// Returns false when Redis could not be reached (the outage modes apply until it can).

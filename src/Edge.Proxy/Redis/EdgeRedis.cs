@@ -59,6 +59,34 @@ internal sealed class EdgeRedis : IDisposable
     public async Task<IConnectionMultiplexer?> ConnectAsync() =>
         _connection is null ? null : await _connection.Value.ConfigureAwait(false);
 
+    /// <summary>
+    /// Why the client has no connection, as the client classifies it (<c>AuthenticationFailure</c>, <c>UnableToConnect</c>,
+    /// <c>SocketFailure</c>, …), or null when connected or not configured. One PING, refused at once while disconnected
+    /// (fail-fast); never the client's message, which names the command and the server's reply. For the ready check and
+    /// start-up logs, not for requests: a wrong or missing password read "not connected" there, like a network outage.
+    /// </summary>
+    public async Task<string?> DescribeFailureAsync()
+    {
+        if (Multiplexer is not { IsConnected: false } multiplexer)
+        {
+            return null;
+        }
+
+        try
+        {
+            await multiplexer.GetDatabase().PingAsync().WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            return null;
+        }
+        catch (RedisConnectionException ex)
+        {
+            return ((ex.InnerException as RedisConnectionException) ?? ex).FailureType.ToString();
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return ex.GetType().Name;
+        }
+    }
+
     public void Dispose()
     {
         if (_connection is { IsValueCreated: true, Value.IsCompletedSuccessfully: true })

@@ -16,7 +16,7 @@ internal sealed class RedisHealthCheck(EdgeRedis redis) : IHealthCheck
         {
             if (redis.Multiplexer is not { IsConnected: true } multiplexer)
             {
-                return HealthCheckResult.Unhealthy("Redis is not connected");
+                return HealthCheckResult.Unhealthy(await redis.DescribeFailureAsync() is { } failure ? $"Redis is not connected ({failure})" : "Redis is not connected");
             }
 
             var latency = await multiplexer.GetDatabase().PingAsync().WaitAsync(TimeSpan.FromSeconds(1), cancellationToken);
