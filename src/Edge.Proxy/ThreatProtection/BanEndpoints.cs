@@ -236,14 +236,9 @@ internal static class BanEndpoints
             return (null, keyError);
         }
 
-        if (duration is null || !TimeSpan.TryParse(duration, CultureInfo.InvariantCulture, out var parsed))
+        if (ParseDuration(duration, out var parsed) is { } durationError)
         {
-            return (null, "'for' must be a duration such as 00:10:00");
-        }
-
-        if (parsed <= TimeSpan.Zero || parsed > MaxDuration)
-        {
-            return (null, "'for' must be positive and at most 365.00:00:00");
+            return (null, durationError);
         }
 
         if (reason is { Length: > MaxReasonLength } || (reason is not null && reason.Any(char.IsControl)))
@@ -260,6 +255,22 @@ internal static class BanEndpoints
     }
 
     // Whose ban it is, for its audit records only: must name someone as the edge writes them (no spaces or control characters).
+    /// <summary>
+    /// A ban's <c>for</c>: hours, minutes and seconds at least (<c>00:10:00</c>, <c>1.00:00:00</c>), positive and at most
+    /// 365 days; null when valid. A bare number is refused: TimeSpan reads <c>"30"</c> as 30 days, and an operator
+    /// meaning seconds or minutes banned a client for a month (the 201 answer was the only hint).
+    /// </summary>
+    internal static string? ParseDuration(string? text, out TimeSpan duration)
+    {
+        duration = default;
+        if (text is null || !text.Contains(':', StringComparison.Ordinal) || !TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out duration))
+        {
+            return "'for' must be a duration such as 00:10:00 (hh:mm:ss, days as 1.00:00:00)";
+        }
+
+        return duration <= TimeSpan.Zero || duration > MaxDuration ? "'for' must be positive and at most 365.00:00:00" : null;
+    }
+
     private static string? ValidateName(string name, string? value) =>
         value is null ? null
         : value.Length is 0 or > MaxKeyLength || value.Any(c => char.IsControl(c) || char.IsWhiteSpace(c))

@@ -301,6 +301,7 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:00:00\"}")]
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"400.00:00:00\"}")]
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":600}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"30\"}")] // TimeSpan's 30 days, for an operator meaning seconds
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"until\":\"x\"}")]
     [InlineData("{\"key\":\"198.51.100.8\",\"key\":\"198.51.100.9\",\"for\":\"00:10:00\"}")]
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"for\":\"00:20:00\"}")]

@@ -38,4 +38,31 @@ public sealed class BanEndpointsTests
         Assert.NotNull(error);
         Assert.Contains(expected, error, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("00:10:00", 600)]
+    [InlineData("00:10", 600)]
+    [InlineData("1.00:00:00", 86400)]
+    [InlineData("365.00:00:00", 31536000)]
+    public void ParseDuration_HoursMinutesSeconds_Accepted(string written, long seconds)
+    {
+        Assert.Null(BanEndpoints.ParseDuration(written, out var duration));
+        Assert.Equal(TimeSpan.FromSeconds(seconds), duration);
+    }
+
+    [Theory]
+    [InlineData("30", "such as 00:10:00")] // TimeSpan reads 30 days: a month's ban for someone who meant 30 seconds
+    [InlineData("10", "such as 00:10:00")]
+    [InlineData("1.5", "such as 00:10:00")]
+    [InlineData("soon", "such as 00:10:00")]
+    [InlineData("00:00:00", "positive")]
+    [InlineData("-00:00:05", "positive")]
+    [InlineData("366.00:00:00", "at most 365.00:00:00")]
+    public void ParseDuration_BareNumberOrOutOfRange_IsAnError(string written, string expected)
+    {
+        var error = BanEndpoints.ParseDuration(written, out _);
+
+        Assert.NotNull(error);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
 }
