@@ -30,7 +30,7 @@ public sealed class ProxyJsonReader
             // first, and a policy written twice lost its first half.
             AllowDuplicateProperties = false,
             UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-            Converters = { new JsonStringEnumConverter(), new StringMapConverter() },
+            Converters = { new JsonStringEnumConverter(), new StringMapConverter(), new DurationConverter() },
             TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { typeInfo => BindSections(typeInfo, registered, skipUnknownSections) } },
         };
         SerializerOptions.MakeReadOnly();

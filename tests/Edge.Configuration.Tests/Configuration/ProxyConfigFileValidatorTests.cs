@@ -175,6 +175,48 @@ public sealed class ProxyConfigFileValidatorTests
     }
 
     [Theory]
+    [InlineData("\"RateLimits\": { \"p\": { \"Limit\": 5, \"Window\": \"1\" } }", "Edge:RateLimits:p:Window")]
+    [InlineData("\"ThreatProtection\": { \"Rules\": { \"r\": { \"On\": \"Forbidden\", \"Key\": \"{ip}\", \"Threshold\": 5, \"BanFor\": \"30\" } } }", "Edge:ThreatProtection:Rules:r:BanFor")]
+    [InlineData("\"ThreatProtection\": { \"Rules\": { \"r\": { \"On\": \"Forbidden\", \"Key\": \"{ip}\", \"Threshold\": 5, \"Window\": \"2.5\" } } }", "Edge:ThreatProtection:Rules:r:Window")]
+    public async Task ValidateAsync_DurationAsBareNumber_IsATypeErrorNotDays(string section, string location)
+    {
+        // .NET reads "30" as 30 days: a ban rule's BanFor of "30", meant as seconds, banned every offender for a month.
+        var errors = await ValidateTextAsync($$"""
+        { "ReverseProxy": { "Routes": {}, "Clusters": {} },
+          "Edge": { {{section}} } }
+        """);
+
+        var error = Assert.Single(errors, e => !e.IsWarning);
+        Assert.Equal(location, error.Location);
+        Assert.StartsWith("expected a duration such as \"00:01:00\"", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_ClusterActivityTimeoutAsBareNumber_IsATypeError()
+    {
+        var errors = await ValidateOneRouteAsync(cluster: "\"HttpRequest\": { \"ActivityTimeout\": \"100\" }");
+
+        var error = Assert.Single(errors, e => !e.IsWarning);
+        Assert.StartsWith("ReverseProxy:Clusters:c", error.Location, StringComparison.Ordinal);
+        Assert.StartsWith("expected a duration", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("00:01:00")]
+    [InlineData("00:01")]
+    [InlineData("1.00:00:00")]
+    [InlineData("00:00:00.500")]
+    public async Task ValidateAsync_DurationWithColons_Accepted(string window)
+    {
+        var errors = await ValidateTextAsync($$"""
+        { "ReverseProxy": { "Routes": {}, "Clusters": {} },
+          "Edge": { "RateLimits": { "p": { "Limit": 5, "Window": "{{window}}" } } } }
+        """);
+
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
+    }
+
+    [Theory]
     [InlineData("\"Roles\": { \"admin\": { \"Permissions\": [ \"a\" ] } }", "Edge:Roles:admin", "expected an array")]
     [InlineData("\"RateLimits\": [ ]", "Edge:RateLimits", "expected an object")]
     public async Task ValidateAsync_WrongCollectionShape_MessageSaysArrayOrObjectNotTheDotNetType(string section, string location, string expected)
