@@ -263,8 +263,13 @@ internal sealed partial class ThreatMonitor(
             // Another epoch than the last load's: Redis lost the bans (restarted empty, flushed, failed over without
             // them). A shared ban missing from this load was then lost, not lifted: before, a Redis restart lifted
             // every ban on every instance within a second, without a record or a log line.
+            // The new epoch is taken once the bans are written back, so a reload running meanwhile (or after a failed
+            // write) still reads their absence as a loss.
             lost = _epoch is not null && !string.Equals(_epoch, epoch, StringComparison.Ordinal);
-            _epoch = epoch;
+            if (!lost)
+            {
+                _epoch = epoch;
+            }
             var next = new Dictionary<string, KnownBan>(loaded.Count, StringComparer.Ordinal);
             foreach (var ban in loaded)
             {
@@ -293,20 +298,12 @@ internal sealed partial class ThreatMonitor(
             Log.BansLost(logger, restore?.Count ?? 0);
             if (restore is not null)
             {
-                try
-                {
-                    await RedisBanStore.RestoreAsync(database, restore).ConfigureAwait(false);
-                }
-                catch
-                {
-                    // Not written back: the next reload must see the loss again, not read their absence as lifts.
-                    lock (_write)
-                    {
-                        _epoch = "";
-                    }
+                await RedisBanStore.RestoreAsync(database, restore).ConfigureAwait(false);
+            }
 
-                    throw;
-                }
+            lock (_write)
+            {
+                _epoch = epoch;
             }
         }
     }
