@@ -17,6 +17,7 @@ internal static class BanEndpoints
     public const string InvalidCode = "ban_invalid";
     public const string NotFoundCode = "ban_not_found";
     public const string StoreUnavailableCode = "ban_store_unavailable";
+    public const string OutcomeUnknownCode = "ban_outcome_unknown";
     public const string UnsupportedMediaTypeCode = "unsupported_media_type";
 
     private const int MaxKeyLength = 512;
@@ -81,6 +82,11 @@ internal static class BanEndpoints
             var subject = BanSubjects.ForManual(request.Value.Key, request.Value.Principal, request.Value.Tenant);
             ban = await monitor.BanAsync(request.Value.Key, request.Value.Duration, request.Value.Reason, subject);
         }
+        catch (BanOutcomeUnknownException)
+        {
+            await OutcomeUnknownAsync(http, request.Value.Key);
+            return;
+        }
         catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)
         {
             await StoreUnavailableAsync(http);
@@ -132,6 +138,11 @@ internal static class BanEndpoints
         try
         {
             removed = await monitor.UnbanAsync(key!);
+        }
+        catch (BanOutcomeUnknownException)
+        {
+            await OutcomeUnknownAsync(http, key!);
+            return;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)
         {
@@ -387,6 +398,13 @@ internal static class BanEndpoints
 
     private static Task InvalidAsync(HttpContext http, string detail) =>
         ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status400BadRequest, InvalidCode, "Invalid ban", detail);
+
+    private static Task OutcomeUnknownAsync(HttpContext http, string key)
+    {
+        http.Response.Headers.RetryAfter = "5";
+        return ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, OutcomeUnknownCode, "Ban change not confirmed",
+            $"Redis did not answer in time: the change was sent and may still take effect on every instance (it is audited if it does). Check GET /edge/bans/{Uri.EscapeDataString(key)} before retrying.");
+    }
 
     private static Task StoreUnavailableAsync(HttpContext http)
     {

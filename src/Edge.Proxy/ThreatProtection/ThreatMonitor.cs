@@ -150,14 +150,61 @@ internal sealed partial class ThreatMonitor(
         var ban = new BanEntry(key, time.GetUtcNow() + duration, Rule: null, reason) { Subject = subject };
         if (redis.IsConfigured)
         {
-            await RedisBanStore.AddAsync(SharedDatabase(), ban).WaitAsync(ManagementDeadline).ConfigureAwait(false);
+            var database = SharedDatabase();
+            try
+            {
+                await RedisBanStore.AddAsync(database, ban).WaitAsync(ManagementDeadline).ConfigureAwait(false);
+            }
+            catch (TimeoutException ex)
+            {
+                // Sent, not answered: Redis may still apply it, and every instance would then refuse the key. Before, the
+                // caller was told to retry while the ban came into force unaudited and unlogged.
+                _ = ConfirmLateAsync(database, key, expected: ban.Until.ToUnixTimeMilliseconds(), () => Added(ban));
+                throw new BanOutcomeUnknownException(ex);
+            }
         }
 
+        Added(ban);
+        return ban;
+    }
+
+    private void Added(BanEntry ban)
+    {
         Learn(ban, shared: redis.IsConfigured);
         metrics.Banned(rule: null);
         audit.Banned(ban.Key, ban.Rule, ban.Until, ban.Reason, by: "management", ban.Subject);
-        Log.BanAdded(logger, KeyId(key), ban.Until);
-        return ban;
+        Log.BanAdded(logger, KeyId(ban.Key), ban.Until);
+    }
+
+    /// <summary>
+    /// After a ban change timed out: asks Redis for the key's ban until it answers (commands on one connection run in
+    /// order, so an answer comes after the change was applied or dropped), then runs <paramref name="applied"/> when the
+    /// key's end is <paramref name="expected"/> (Unix ms; null: no ban). Gives up after a minute without an answer.
+    /// </summary>
+    private async Task ConfirmLateAsync(IDatabase database, string key, long? expected, Action applied)
+    {
+        var giveUp = time.GetTimestamp() + (long)(60 * time.TimestampFrequency);
+        while (time.GetTimestamp() < giveUp)
+        {
+            double? score;
+            try
+            {
+                score = await database.SortedSetScoreAsync(RedisBanStore.BansKey, key).WaitAsync(RedisDeadline * 4).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                await Task.Delay(RedisDeadline, time).ConfigureAwait(false);
+                continue;
+            }
+
+            if ((long?)score == expected)
+            {
+                Log.ConfirmedLate(logger, KeyId(key));
+                applied();
+            }
+
+            return;
+        }
     }
 
     /// <summary>
@@ -173,7 +220,26 @@ internal sealed partial class ThreatMonitor(
             // Redis holds the shared truth: the local replica may still show a ban another instance lifted, or one that
             // ended. The script compares the ban's end with this clock in the same atomic step that removes it.
             var database = SharedDatabase();
-            (lifted, subject) = await RedisBanStore.RemoveAsync(database, key, time.GetUtcNow()).WaitAsync(ManagementDeadline).ConfigureAwait(false);
+            var now = time.GetUtcNow();
+            try
+            {
+                (lifted, subject) = await RedisBanStore.RemoveAsync(database, key, now).WaitAsync(ManagementDeadline).ConfigureAwait(false);
+            }
+            catch (TimeoutException ex)
+            {
+                // Sent, not answered: the lift may still happen. Audited then if this instance knew the ban as running.
+                if (_bans.TryGetValue(key, out var known) && known.Ban.IsActive(now))
+                {
+                    _ = ConfirmLateAsync(database, key, expected: null, () =>
+                    {
+                        Forget(key);
+                        Lifted(key, known.Ban.Subject);
+                    });
+                }
+
+                throw new BanOutcomeUnknownException(ex);
+            }
+
             Forget(key);
         }
         else
@@ -183,13 +249,18 @@ internal sealed partial class ThreatMonitor(
 
         if (lifted)
         {
-            // The ban's own subject, so that the lift is erased with the ban; a ban stored without one (an older edge) is
-            // read like a manual ban of its key.
-            audit.Unbanned(key, by: "management", subject ?? BanSubjects.ForManual(key, principal: null, tenant: null));
-            Log.BanLifted(logger, KeyId(key));
+            Lifted(key, subject);
         }
 
         return lifted;
+    }
+
+    private void Lifted(string key, BanSubject? subject)
+    {
+        // The ban's own subject, so that the lift is erased with the ban; a ban stored without one (an older edge) is
+        // read like a manual ban of its key.
+        audit.Unbanned(key, by: "management", subject ?? BanSubjects.ForManual(key, principal: null, tenant: null));
+        Log.BanLifted(logger, KeyId(key));
     }
 
     /// <summary>
@@ -598,6 +669,9 @@ internal sealed partial class ThreatMonitor(
 
         [LoggerMessage(2304, LogLevel.Warning, "Shared bans could not be reloaded from Redis ({Error}); the last known bans stay in force")]
         public static partial void SyncFailed(ILogger logger, string error);
+
+        [LoggerMessage(2309, LogLevel.Warning, "A ban change of {KeyId} that timed out on the management port was applied by Redis after all; audited now")]
+        public static partial void ConfirmedLate(ILogger logger, string keyId);
 
         [LoggerMessage(2308, LogLevel.Warning, "Redis had lost the shared bans (restarted empty, flushed or failed over without them); {Count} running bans this instance knew are kept and written back")]
         public static partial void BansLost(ILogger logger, int count);

@@ -1,0 +1,100 @@
+using System.Collections.Concurrent;
+using Edge.Proxy.Observability;
+using Edge.Proxy.Pipeline;
+using Edge.Proxy.Redis;
+using Edge.Proxy.ThreatProtection;
+using Edge.Testing;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Edge.Proxy.Tests.ThreatProtection;
+
+/// <summary>A ban change Redis answers too late for the management call: what the caller is told, and what is audited.</summary>
+public sealed class ThreatMonitorSlowRedisTests : IAsyncLifetime
+{
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private RedisServer _redis = null!;
+    private EdgeMetrics _metrics = null!;
+
+    public async Task InitializeAsync()
+    {
+        _metrics = new EdgeMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+        _redis = await RedisServer.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        _redis.Resume();
+        await _redis.DisposeAsync();
+        await _services.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task BanAsync_RedisAnswersAfterTheDeadline_OutcomeUnknownThenAuditedOnceApplied()
+    {
+        using var redis = new EdgeRedis(_redis.ConnectionString);
+        await redis.ConnectAsync();
+        var audit = new RecordingSink();
+        var monitor = ThreatMonitors.Create(_metrics, redis, audit);
+
+        _redis.Pause();
+        var pending = monitor.BanAsync("203.0.113.80", TimeSpan.FromMinutes(10), "incident");
+        await Assert.ThrowsAsync<BanOutcomeUnknownException>(() => pending);
+        _redis.Resume();
+
+        // Before, the caller was told to retry (503 ban_store_unavailable) while Redis applied the ban a moment later:
+        // every instance refused the client, with no audit record and no log line.
+        await WaitUntilAsync(() => !audit.BannedKeys.IsEmpty);
+        Assert.Equal(["203.0.113.80"], audit.BannedKeys);
+        Assert.NotNull(Blocked(monitor, "203.0.113.80"));
+        using var admin = _redis.Connect();
+        Assert.NotNull(await admin.GetDatabase().SortedSetScoreAsync(RedisBanStore.BansKey, "203.0.113.80"));
+    }
+
+    [Fact]
+    public async Task UnbanAsync_RedisAnswersAfterTheDeadline_OutcomeUnknownThenAuditedOnceLifted()
+    {
+        using var redis = new EdgeRedis(_redis.ConnectionString);
+        await redis.ConnectAsync();
+        var audit = new RecordingSink();
+        var monitor = ThreatMonitors.Create(_metrics, redis, audit);
+        await monitor.BanAsync("203.0.113.81", TimeSpan.FromMinutes(10), "incident");
+
+        _redis.Pause();
+        var pending = monitor.UnbanAsync("203.0.113.81");
+        await Assert.ThrowsAsync<BanOutcomeUnknownException>(() => pending);
+        _redis.Resume();
+
+        await WaitUntilAsync(() => !audit.UnbannedKeys.IsEmpty);
+        Assert.Equal(["203.0.113.81"], audit.UnbannedKeys);
+        Assert.Null(Blocked(monitor, "203.0.113.81"));
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+    }
+
+    private static EdgeDenial? Blocked(ThreatMonitor monitor, string ip)
+    {
+        var http = new DefaultHttpContext();
+        var request = new EdgeRequestFeature { RequestId = "r", RouteId = "orders", StartedAt = DateTimeOffset.UnixEpoch, ClientIp = ip };
+        http.Features.Set(request);
+        return monitor.CheckBeforeSteps(http, request);
+    }
+
+    private sealed class RecordingSink : IThreatEventSink
+    {
+        public ConcurrentQueue<string> BannedKeys { get; } = new();
+
+        public ConcurrentQueue<string> UnbannedKeys { get; } = new();
+
+        public void Banned(string key, string? rule, DateTimeOffset until, string reason, string by, BanSubject? subject) => BannedKeys.Enqueue(key);
+
+        public void Unbanned(string key, string by, BanSubject? subject) => UnbannedKeys.Enqueue(key);
+    }
+}
