@@ -399,11 +399,16 @@ internal sealed partial class ThreatMonitor(
             var (ban, created) = await CountSharedAsync(rule, key, eventName, now, subject).ConfigureAwait(false) ?? CountLocally(rule, key, eventName, now, subject);
             if (created && ban is not null)
             {
-                metrics.Banned(rule.Name);
-                audit.Banned(ban.Key, ban.Rule, ban.Until, ban.Reason, by: "rule", subject);
-                Log.Banned(logger, KeyId(key), rule.Name, rule.Threshold, rule.Window, ban.Until);
+                Started(rule, ban, subject);
             }
         }
+    }
+
+    private void Started(ThreatRule rule, BanEntry ban, BanSubject subject)
+    {
+        metrics.Banned(rule.Name);
+        audit.Banned(ban.Key, ban.Rule, ban.Until, ban.Reason, by: "rule", subject);
+        Log.Banned(logger, KeyId(ban.Key), rule.Name, rule.Threshold, rule.Window, ban.Until);
     }
 
     /// <summary>The shared count, or null when Redis is not configured or did not answer (the count is then kept here).</summary>
@@ -414,10 +419,10 @@ internal sealed partial class ThreatMonitor(
             return null;
         }
 
+        var count = RedisBanStore.CountAsync(multiplexer.GetDatabase(), rule, key, eventName, now, subject);
         try
         {
-            var (_, ban, created) = await RedisBanStore.CountAsync(multiplexer.GetDatabase(), rule, key, eventName, now, subject)
-                .WaitAsync(RedisDeadline).ConfigureAwait(false);
+            var (_, ban, created) = await count.WaitAsync(RedisDeadline).ConfigureAwait(false);
             if (ban is not null)
             {
                 Learn(ban, shared: true);
@@ -427,6 +432,34 @@ internal sealed partial class ThreatMonitor(
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
+            if (!count.IsCompleted)
+            {
+                // Redis may still run the count: when it starts the ban, every instance learns it from the channel, so it
+                // is reported here, where it was counted (before, such a ban was enforced everywhere and audited nowhere).
+                _ = count.ContinueWith(
+                    t =>
+                    {
+                        if (t.IsCompletedSuccessfully && t.Result is { Ban: { } late, Created: true })
+                        {
+                            // Audited already only when this instance's own count banned the key meanwhile (the
+                            // channel may have brought this very ban first: shared, so not that).
+                            var audited = _bans.TryGetValue(late.Key, out var known) && !known.Shared && known.Ban.IsActive(time.GetUtcNow());
+                            Learn(late, shared: true);
+                            if (!audited)
+                            {
+                                Started(rule, late, subject);
+                            }
+                        }
+                        else
+                        {
+                            _ = t.Exception;
+                        }
+                    },
+                    CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
+            }
+
             Log.CountFailed(logger, rule.Name, ex.GetType().Name);
             return null;
         }

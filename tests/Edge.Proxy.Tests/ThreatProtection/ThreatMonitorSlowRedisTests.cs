@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Edge.Configuration.ThreatProtection;
 using Edge.Proxy.Observability;
 using Edge.Proxy.Pipeline;
 using Edge.Proxy.Redis;
@@ -68,6 +69,45 @@ public sealed class ThreatMonitorSlowRedisTests : IAsyncLifetime
         await WaitUntilAsync(() => !audit.UnbannedKeys.IsEmpty);
         Assert.Equal(["203.0.113.81"], audit.UnbannedKeys);
         Assert.Null(Blocked(monitor, "203.0.113.81"));
+    }
+
+    [Fact]
+    public async Task ObserveAsync_ThresholdCountAnsweredAfterTheDeadline_BanAuditedOnce()
+    {
+        using var redis = new EdgeRedis(_redis.ConnectionString);
+        await redis.ConnectAsync();
+        var audit = new RecordingSink();
+        var monitor = ThreatMonitors.Create(_metrics, redis, audit, new Dictionary<string, ThreatRuleOptions>
+        {
+            ["scan"] = new() { On = ["NotFound"], Key = "{ip}", Threshold = 2, Window = TimeSpan.FromMinutes(1), BanFor = TimeSpan.FromMinutes(5) },
+        });
+        // One event counted in Redis already (written directly: a first count that itself took over 250 ms on a busy
+        // host would be kept locally, and the local count would then start the ban).
+        using (var admin = _redis.Connect())
+        {
+            await admin.GetDatabase().StringSetAsync(RedisBanStore.CountPrefix + "scan:203.0.113.82", 1, TimeSpan.FromMinutes(1));
+        }
+
+        // The second event reaches the threshold in Redis, which answers after the 250 ms the count may wait.
+        _redis.Pause();
+        await monitor.ObserveAsync(Unrouted("203.0.113.82"), EdgeRequestMiddleware.EdgeStepName, NotFound);
+        _redis.Resume();
+
+        // Before, Redis started the ban (every instance enforced it through the channel) and no instance audited it.
+        await WaitUntilAsync(() => !audit.BannedKeys.IsEmpty);
+        Assert.Equal(["203.0.113.82"], audit.BannedKeys);
+        Assert.NotNull(Blocked(monitor, "203.0.113.82"));
+        await Task.Delay(500);
+        Assert.Single(audit.BannedKeys);
+    }
+
+    private static readonly EdgeDenial NotFound = new(StatusCodes.Status404NotFound, UnroutedRequests.NotFoundCode, "Not found");
+
+    private static DefaultHttpContext Unrouted(string ip)
+    {
+        var http = new DefaultHttpContext();
+        http.Features.Set(new EdgeRequestFeature { RequestId = "r", RouteId = null, StartedAt = DateTimeOffset.UnixEpoch, ClientIp = ip });
+        return http;
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
