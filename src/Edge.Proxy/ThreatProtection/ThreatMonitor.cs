@@ -491,13 +491,20 @@ internal sealed partial class ThreatMonitor(
         }
 
         window.Reset(nowTicks);
-        if (Find(_bans, key, now) is { } running)
+        var ban = new BanEntry(key, now + rule.BanFor, rule.Name, eventName) { Subject = subject };
+
+        // Checked and added under the write lock: two refusals crossing the threshold at once both got past the check
+        // before either ban was published, and the client was banned (and audited) twice.
+        lock (_write)
         {
-            return (running, false);
+            if (Find(_bans, key, now) is { } running)
+            {
+                return (running, false);
+            }
+
+            Learn(ban, shared: false);
         }
 
-        var ban = new BanEntry(key, now + rule.BanFor, rule.Name, eventName) { Subject = subject };
-        Learn(ban, shared: false);
         return (ban, true);
     }
 

@@ -228,6 +228,66 @@ public sealed class ThreatMonitorTests : IDisposable
         Assert.NotEqual(monitor.KeyId("203.0.113.7"), monitor.KeyId("203.0.113.8"));
     }
 
+    [Fact]
+    public async Task ObserveAsync_RefusalsCrossingTheThresholdTogether_OneBanAuditedOnce()
+    {
+        // Two refusals crossing the threshold at once both found no running ban before either was published, so the
+        // client was banned, and audited, twice. Many running bans make publishing one slow enough to meet that race.
+        var sink = new CountingSink();
+        var rules = new Dictionary<string, ThreatRuleOptions>
+        {
+            ["ip-auth"] = new() { On = ["AuthenticationFailed"], Key = "{ip}", Threshold = 1, BanFor = TimeSpan.FromMinutes(10) },
+        };
+        var monitor = ThreatMonitors.Create(_metrics, new Edge.Proxy.Redis.EdgeRedis(null), sink, rules, _time);
+        for (var i = 0; i < 3_000; i++)
+        {
+            await monitor.BanAsync($"other-{i}", TimeSpan.FromMinutes(10), "noise");
+        }
+
+        var before = sink.BanCount;
+        const int clients = 150;
+        for (var client = 0; client < clients; client++)
+        {
+            var ip = $"10.9.{client / 250}.{client % 250}";
+            var ready = 0;
+            var go = false;
+            var refusals = Enumerable.Range(0, 2)
+                .Select(_ => Task.Run(async () =>
+                {
+                    Interlocked.Increment(ref ready);
+                    while (!Volatile.Read(ref go))
+                    {
+                        Thread.SpinWait(1);
+                    }
+
+                    await monitor.ObserveAsync(Request(ip), AuthenticateStepValidator.StepName, BadToken);
+                }))
+                .ToArray();
+            while (Volatile.Read(ref ready) < refusals.Length)
+            {
+                Thread.SpinWait(1);
+            }
+
+            Volatile.Write(ref go, true);
+            await Task.WhenAll(refusals);
+        }
+
+        Assert.Equal(clients, sink.BanCount - before);
+    }
+
+    private sealed class CountingSink : IThreatEventSink
+    {
+        private int _banned;
+
+        public int BanCount => Volatile.Read(ref _banned);
+
+        public void Banned(string key, string? rule, DateTimeOffset until, string reason, string by, BanSubject? subject) => Interlocked.Increment(ref _banned);
+
+        public void Unbanned(string key, string by, BanSubject? subject)
+        {
+        }
+    }
+
     private ThreatMonitor Monitor(ThreatRuleOptions rule) =>
         ThreatMonitors.InProcess(_metrics, new Dictionary<string, ThreatRuleOptions> { ["ip-auth"] = rule }, _time);
 
