@@ -41,7 +41,8 @@ internal sealed partial class BanSynchronizer(ThreatMonitor monitor, EdgeRedis r
     {
         try
         {
-            // The multiplexer resubscribes by itself after a reconnect; a failed first connect leaves the reload only.
+            // The multiplexer keeps a subscription it could not make yet and makes it once connected (and again after
+            // each reconnect); until then the once-a-second reload carries bans made elsewhere.
             if (await redis.ConnectAsync().ConfigureAwait(false) is { } multiplexer)
             {
                 await multiplexer.GetSubscriber().SubscribeAsync(RedisBanStore.Channel, (_, message) => monitor.OnPublished(message)).ConfigureAwait(false);
@@ -55,7 +56,7 @@ internal sealed partial class BanSynchronizer(ThreatMonitor monitor, EdgeRedis r
 
     private static partial class Log
     {
-        [LoggerMessage(2306, LogLevel.Warning, "Could not subscribe to shared ban changes ({Error}); bans elsewhere apply here at the next reload")]
+        [LoggerMessage(2306, LogLevel.Warning, "Could not subscribe to shared ban changes yet ({Error}); the Redis client subscribes once connected, and until then bans elsewhere apply here at the next reload")]
         public static partial void SubscribeFailed(ILogger logger, string error);
 
         [LoggerMessage(2307, LogLevel.Error, "Reloading the shared bans failed; the last known bans stay in force and the next reload tries again")]
