@@ -35,8 +35,8 @@ public sealed class ThreatMonitorRedisRestartTests : IAsyncLifetime
         using var redisB = new EdgeRedis(_redis.ConnectionString);
         await redisA.ConnectAsync();
         await redisB.ConnectAsync();
-        var a = ThreatMonitors.Create(_metrics, redisA, new NoThreatEvents());
-        var b = ThreatMonitors.Create(_metrics, redisB, new NoThreatEvents());
+        var a = ThreatMonitors.Create(_metrics, redisA, new RecordingThreatSink());
+        var b = ThreatMonitors.Create(_metrics, redisB, new RecordingThreatSink());
         await a.SyncAsync();
         await b.SyncAsync();
         await a.BanAsync("10.0.0.40", TimeSpan.FromMinutes(10), "incident");
@@ -57,7 +57,7 @@ public sealed class ThreatMonitorRedisRestartTests : IAsyncLifetime
         // A new instance, which never knew the ban, learns it from Redis.
         using var redisC = new EdgeRedis(_redis.ConnectionString);
         await redisC.ConnectAsync();
-        var c = ThreatMonitors.Create(_metrics, redisC, new NoThreatEvents());
+        var c = ThreatMonitors.Create(_metrics, redisC, new RecordingThreatSink());
         await c.SyncAsync();
         Assert.NotNull(Blocked(c, "10.0.0.40"));
     }
@@ -69,8 +69,8 @@ public sealed class ThreatMonitorRedisRestartTests : IAsyncLifetime
         using var redisB = new EdgeRedis(_redis.ConnectionString);
         await redisA.ConnectAsync();
         await redisB.ConnectAsync();
-        var a = ThreatMonitors.Create(_metrics, redisA, new NoThreatEvents());
-        var b = ThreatMonitors.Create(_metrics, redisB, new NoThreatEvents());
+        var a = ThreatMonitors.Create(_metrics, redisA, new RecordingThreatSink());
+        var b = ThreatMonitors.Create(_metrics, redisB, new RecordingThreatSink());
         await a.SyncAsync();
         await b.SyncAsync();
         await b.BanAsync("10.0.0.41", TimeSpan.FromMinutes(10), "incident");
@@ -87,18 +87,6 @@ public sealed class ThreatMonitorRedisRestartTests : IAsyncLifetime
         Assert.Null(Blocked(a, "10.0.0.41"));
         Assert.Null(Blocked(b, "10.0.0.41"));
     }
-
-    private sealed class NoThreatEvents : IThreatEventSink
-    {
-        public void Banned(string key, string? rule, DateTimeOffset until, string reason, string by, BanSubject? subject)
-        {
-        }
-
-        public void Unbanned(string key, string by, BanSubject? subject)
-        {
-        }
-    }
-
     private static EdgeDenial? Blocked(ThreatMonitor monitor, string ip)
     {
         var http = new DefaultHttpContext();

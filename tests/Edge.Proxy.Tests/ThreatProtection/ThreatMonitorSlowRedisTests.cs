@@ -35,7 +35,7 @@ public sealed class ThreatMonitorSlowRedisTests : IAsyncLifetime
     {
         using var redis = new EdgeRedis(_redis.ConnectionString);
         await redis.ConnectAsync();
-        var audit = new RecordingSink();
+        var audit = new RecordingThreatSink();
         var monitor = ThreatMonitors.Create(_metrics, redis, audit);
 
         _redis.Pause();
@@ -57,7 +57,7 @@ public sealed class ThreatMonitorSlowRedisTests : IAsyncLifetime
     {
         using var redis = new EdgeRedis(_redis.ConnectionString);
         await redis.ConnectAsync();
-        var audit = new RecordingSink();
+        var audit = new RecordingThreatSink();
         var monitor = ThreatMonitors.Create(_metrics, redis, audit);
         await monitor.BanAsync("203.0.113.81", TimeSpan.FromMinutes(10), "incident");
 
@@ -76,7 +76,7 @@ public sealed class ThreatMonitorSlowRedisTests : IAsyncLifetime
     {
         using var redis = new EdgeRedis(_redis.ConnectionString);
         await redis.ConnectAsync();
-        var audit = new RecordingSink();
+        var audit = new RecordingThreatSink();
         var monitor = ThreatMonitors.Create(_metrics, redis, audit, new Dictionary<string, ThreatRuleOptions>
         {
             ["scan"] = new() { On = ["NotFound"], Key = "{ip}", Threshold = 2, Window = TimeSpan.FromMinutes(1), BanFor = TimeSpan.FromMinutes(5) },
@@ -125,16 +125,5 @@ public sealed class ThreatMonitorSlowRedisTests : IAsyncLifetime
         var request = new EdgeRequestFeature { RequestId = "r", RouteId = "orders", StartedAt = DateTimeOffset.UnixEpoch, ClientIp = ip };
         http.Features.Set(request);
         return monitor.CheckBeforeSteps(http, request);
-    }
-
-    private sealed class RecordingSink : IThreatEventSink
-    {
-        public ConcurrentQueue<string> BannedKeys { get; } = new();
-
-        public ConcurrentQueue<string> UnbannedKeys { get; } = new();
-
-        public void Banned(string key, string? rule, DateTimeOffset until, string reason, string by, BanSubject? subject) => BannedKeys.Enqueue(key);
-
-        public void Unbanned(string key, string by, BanSubject? subject) => UnbannedKeys.Enqueue(key);
     }
 }

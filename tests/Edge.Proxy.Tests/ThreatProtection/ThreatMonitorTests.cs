@@ -233,7 +233,7 @@ public sealed class ThreatMonitorTests : IDisposable
     {
         // Two refusals crossing the threshold at once both found no running ban before either was published, so the
         // client was banned, and audited, twice. Many running bans make publishing one slow enough to meet that race.
-        var sink = new CountingSink();
+        var sink = new RecordingThreatSink();
         var rules = new Dictionary<string, ThreatRuleOptions>
         {
             ["ip-auth"] = new() { On = ["AuthenticationFailed"], Key = "{ip}", Threshold = 1, BanFor = TimeSpan.FromMinutes(10) },
@@ -244,7 +244,7 @@ public sealed class ThreatMonitorTests : IDisposable
             await monitor.BanAsync($"other-{i}", TimeSpan.FromMinutes(10), "noise");
         }
 
-        var before = sink.BanCount;
+        var before = sink.BannedKeys.Count;
         const int clients = 150;
         for (var client = 0; client < clients; client++)
         {
@@ -272,22 +272,8 @@ public sealed class ThreatMonitorTests : IDisposable
             await Task.WhenAll(refusals);
         }
 
-        Assert.Equal(clients, sink.BanCount - before);
+        Assert.Equal(clients, sink.BannedKeys.Count - before);
     }
-
-    private sealed class CountingSink : IThreatEventSink
-    {
-        private int _banned;
-
-        public int BanCount => Volatile.Read(ref _banned);
-
-        public void Banned(string key, string? rule, DateTimeOffset until, string reason, string by, BanSubject? subject) => Interlocked.Increment(ref _banned);
-
-        public void Unbanned(string key, string by, BanSubject? subject)
-        {
-        }
-    }
-
     private ThreatMonitor Monitor(ThreatRuleOptions rule) =>
         ThreatMonitors.InProcess(_metrics, new Dictionary<string, ThreatRuleOptions> { ["ip-auth"] = rule }, _time);
 

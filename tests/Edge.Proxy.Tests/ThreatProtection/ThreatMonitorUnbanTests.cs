@@ -127,17 +127,4 @@ public sealed class ThreatMonitorUnbanTests : IAsyncLifetime
         Assert.True(await unban);
         Assert.Equal(["10.0.0.25"], _audit.UnbannedKeys);
     }
-
-    private sealed class RecordingThreatSink : IThreatEventSink
-    {
-        private readonly ConcurrentQueue<string> _unbanned = new();
-
-        public IReadOnlyList<string> UnbannedKeys => [.. _unbanned];
-
-        public void Banned(string key, string? rule, DateTimeOffset until, string reason, string by, BanSubject? subject)
-        {
-        }
-
-        public void Unbanned(string key, string by, BanSubject? subject) => _unbanned.Enqueue(key);
-    }
 }

@@ -1,0 +1,17 @@
+using System.Collections.Concurrent;
+using Edge.Proxy.Pipeline;
+using Edge.Proxy.ThreatProtection;
+
+namespace Edge.Proxy.Tests.ThreatProtection;
+
+/// <summary>Keeps the keys of the ban and lift events a <see cref="ThreatMonitor"/> reports, in order, from any thread.</summary>
+internal sealed class RecordingThreatSink : IThreatEventSink
+{
+    public ConcurrentQueue<string> BannedKeys { get; } = new();
+
+    public ConcurrentQueue<string> UnbannedKeys { get; } = new();
+
+    public void Banned(string key, string? rule, DateTimeOffset until, string reason, string by, BanSubject? subject) => BannedKeys.Enqueue(key);
+
+    public void Unbanned(string key, string by, BanSubject? subject) => UnbannedKeys.Enqueue(key);
+}
