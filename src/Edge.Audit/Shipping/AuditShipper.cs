@@ -70,7 +70,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
         if (_loop is null)
         {
             Log.Shipping(_logger, CurrentWriter, _writers.Length);
-            _loop = Task.Run(() => RunAsync(_stopping.Token));
+            _loop = Task.Run(() => SuperviseAsync(_stopping.Token));
         }
     }
 
@@ -100,6 +100,32 @@ public sealed partial class AuditShipper : IAsyncDisposable
         _http.Dispose();
         _metrics.Dispose();
         _stopping.Dispose();
+    }
+
+    /// <summary>
+    /// Runs the loop and starts it again (from the ack mark, after a pause) if it ever fails: a loop that ended on an
+    /// unforeseen exception left records piling up unshipped with nothing in the log until the shutdown rethrew it.
+    /// </summary>
+    private async Task SuperviseAsync(CancellationToken stopping)
+    {
+        var backoff = _options.InitialBackoff;
+        while (true)
+        {
+            try
+            {
+                await RunAsync(stopping).ConfigureAwait(false);
+                return;
+            }
+#pragma warning disable CA1031 // Any failure of the loop is logged and the loop restarted; only a stop ends it.
+            catch (Exception exception) when (!stopping.IsCancellationRequested)
+#pragma warning restore CA1031
+            {
+                Log.LoopFailed(_logger, _spool.AckedSequence, exception);
+            }
+
+            await Task.Delay(backoff, _time, stopping).ConfigureAwait(false);
+            backoff = Doubled(backoff);
+        }
     }
 
     private async Task RunAsync(CancellationToken stopping)
@@ -182,7 +208,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
             {
                 if (attempt.Acked >= last)
                 {
-                    _spool.Acknowledge(last);
+                    await AcknowledgeAsync(last, stopping).ConfigureAwait(false);
                     if (failures > 0)
                     {
                         Log.Reconnected(_logger, _writerLabels[current], failures);
@@ -223,6 +249,42 @@ public sealed partial class AuditShipper : IAsyncDisposable
             failedInARow = 0;
             var jitter = Random.Shared.NextDouble() * 0.5 + 0.75;
             await Task.Delay(backoff * jitter, _time, stopping).ConfigureAwait(false);
+            backoff = Doubled(backoff);
+        }
+    }
+
+    /// <summary>
+    /// Persists the writer's acknowledgement, retrying with backoff while the spool cannot (a full disk, a read-only or
+    /// removed spool directory). Until it can, nothing further is shipped and the backlog gauges grow; the writer already
+    /// holds the batch, and a batch sent again is acknowledged without duplicates.
+    /// </summary>
+    private async Task AcknowledgeAsync(long last, CancellationToken stopping)
+    {
+        var backoff = _options.InitialBackoff;
+        var failures = 0;
+        while (true)
+        {
+            try
+            {
+                _spool.Acknowledge(last);
+                if (failures > 0)
+                {
+                    Log.AckPersisted(_logger, last, failures);
+                }
+
+                return;
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                // Before, this ended the shipping loop without a word: no record was shipped again until a restart.
+                failures++;
+                if (failures == 1 || failures % 50 == 0)
+                {
+                    Log.AckPersistFailed(_logger, last, failures, exception);
+                }
+            }
+
+            await Task.Delay(backoff, _time, stopping).ConfigureAwait(false);
             backoff = Doubled(backoff);
         }
     }
@@ -377,5 +439,14 @@ public sealed partial class AuditShipper : IAsyncDisposable
 
         [LoggerMessage(1536, LogLevel.Information, "The audit spool reads again after {Failures} failed attempts")]
         public static partial void ReadRecovered(ILogger logger, int failures);
+
+        [LoggerMessage(1537, LogLevel.Error, "The writer acknowledged the audit spool up to sequence {Sequence}, but the spool cannot record it ({Failures} attempts so far); nothing is shipped until it can")]
+        public static partial void AckPersistFailed(ILogger logger, long sequence, int failures, Exception exception);
+
+        [LoggerMessage(1538, LogLevel.Information, "The audit spool recorded the acknowledgement up to sequence {Sequence} after {Failures} failed attempts")]
+        public static partial void AckPersisted(ILogger logger, long sequence, int failures);
+
+        [LoggerMessage(1539, LogLevel.Critical, "The audit shipping loop failed; it starts again from the acknowledged sequence {Sequence}")]
+        public static partial void LoopFailed(ILogger logger, long sequence, Exception exception);
     }
 }

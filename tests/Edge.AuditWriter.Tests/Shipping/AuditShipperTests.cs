@@ -127,6 +127,41 @@ public sealed class AuditShipperTests
         }
     }
 
+    [Fact]
+    public async Task Shipper_AckMarkCannotBePersisted_LogsKeepsTheBatchAndShipsOnOnceItCan()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var spoolDirectory = Path.Combine(writer.Directory, "spool");
+        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = spoolDirectory });
+        // The ack mark is written to a temp file and renamed: a directory in the temp file's place makes every persist
+        // fail as a full disk, a read-only or a removed spool directory do, even for root.
+        var blocker = Path.Combine(spoolDirectory, "acked.tmp");
+        Directory.CreateDirectory(blocker);
+        var logger = new EventLogger();
+        await using var shipper = new AuditShipper(spool,
+            new ShipperOptions { WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100) },
+            logger);
+        shipper.Start();
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf($"m{i}", "acme")));
+        }
+
+        await WaitUntilAsync(() => logger.Has(1537));
+        Assert.Equal(0, spool.AckedSequence);
+
+        Directory.Delete(blocker);
+        for (var i = 10; i < 20; i++)
+        {
+            Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf($"m{i}", "acme")));
+        }
+
+        // Before, the failed persist ended the shipping loop without a word: nothing was shipped again until a restart.
+        await WaitUntilAsync(() => spool.AckedSequence == 20 && logger.Has(1538));
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"m{i}").Order(), store.Export(new RecordQuery()).Select(r => r.Id).Order());
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
