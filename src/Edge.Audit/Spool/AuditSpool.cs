@@ -31,7 +31,7 @@ public sealed class AuditSpool : IAsyncDisposable
         _backlog = new SpoolBacklog(time);
         _writer = new SpoolWriter(options, _segments, _backlog, time);
         _reader = new SpoolReader(_segments);
-        Metrics = new SpoolMetrics(() => _segments.Bytes, _backlog.OldestAgeSeconds, meterFactory);
+        Metrics = new SpoolMetrics(() => _segments.Bytes, _backlog.OldestAgeSeconds, () => _writer.WriteFailures, meterFactory);
     }
 
     public SpoolMetrics Metrics { get; }
@@ -94,8 +94,17 @@ public sealed class AuditSpool : IAsyncDisposable
         return _started ? _writer.TryAppendAsync(record) : new ValueTask<bool>(AppendOnceStartedAsync(record));
     }
 
-    /// <summary>True when an append of <paramref name="bytes"/> would fit under the cap right now.</summary>
+    /// <summary>
+    /// True when an append of <paramref name="bytes"/> would fit under the cap right now and writes work (after a failed
+    /// write, false except for one caller a second, whose append tries again).
+    /// </summary>
     public bool HasRoomFor(int bytes) => _writer.HasRoomFor(bytes);
+
+    /// <summary>True when an append of <paramref name="bytes"/> would fit under the cap right now (no other check).</summary>
+    public bool IsUnderCap(int bytes) => _writer.IsUnderCap(bytes);
+
+    /// <summary>The last failed write while writes keep failing (a full disk, a removed directory); null when they work.</summary>
+    public SpoolWriteFailure? WriteFailure => _writer.WriteFailure;
 
     /// <summary>Completes when records after <paramref name="sequence"/> are durable (or the spool closes).</summary>
     public Task WaitForDurableAsync(long sequence, CancellationToken cancellationToken) => _writer.WaitForDurableAsync(sequence, cancellationToken);

@@ -14,7 +14,7 @@ public sealed class SpoolMetrics : IDisposable
     private long _droppedTotal;
     private long _shippedTotal;
 
-    internal SpoolMetrics(Func<long> bytes, Func<double> oldestUnackedSeconds, IMeterFactory? meterFactory)
+    internal SpoolMetrics(Func<long> bytes, Func<double> oldestUnackedSeconds, Func<long> writeFailures, IMeterFactory? meterFactory)
     {
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
         BytesProvider = bytes;
@@ -26,6 +26,8 @@ public sealed class SpoolMetrics : IDisposable
         _meter.CreateObservableCounter("edge.audit.shipped", () => Shipped, description: "Audit records acknowledged by the writer.");
         _meter.CreateObservableCounter("edge.audit.dropped", () => Dropped,
             description: "Audit records lost because the spool was at its cap (optional routes and security events).");
+        _meter.CreateObservableCounter("edge.audit.spool.write.failures", writeFailures,
+            description: "Appends to the audit spool that failed (a full disk, a removed spool directory); audit-required routes answer 503 meanwhile.");
     }
 
     private Func<long> BytesProvider { get; }

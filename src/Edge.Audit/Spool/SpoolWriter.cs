@@ -38,11 +38,27 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     private long _durableSequence;
     private int _durableWaited;
     private volatile bool _closed;
+    // Set by a write that failed (a full disk, a removed spool directory), cleared by the next one that works. While set,
+    // admission refuses audit-required requests except one per FailureProbeInterval, whose append tries the disk again:
+    // before, every such request was forwarded to the backend and then had its connection aborted.
+    private volatile bool _writeFailing;
+    private long _lastWriteFailure;
+    private long _writeFailures;
+    private volatile SpoolWriteFailure? _writeFailure;
     private TaskCompletionSource _durableChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public long DurableSequence => Interlocked.Read(ref _durableSequence);
 
     public bool IsClosed => _closed;
+
+    /// <summary>How long admission refuses after a failed write before it lets one request try again.</summary>
+    public static TimeSpan FailureProbeInterval { get; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The last failed write while writes keep failing; null once one works again.</summary>
+    public SpoolWriteFailure? WriteFailure => _writeFailing ? _writeFailure : null;
+
+    /// <summary>Writes that failed since start.</summary>
+    public long WriteFailures => Interlocked.Read(ref _writeFailures);
 
     /// <summary>Starts the loop; the next frame gets <paramref name="lastSequence"/> + 1.</summary>
     public void Start(long lastSequence)
@@ -136,12 +152,21 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         {
             segments.Write(header, payload, _nextSequence);
         }
-        catch
+        catch (Exception exception)
         {
             // Not written: its room goes back under the cap, or every failed append (a full disk) would keep some
             // reserved and the spool would refuse everything for good once the cap's worth had failed.
             Interlocked.Add(ref _reservedBytes, -frameBytes);
+            Interlocked.Increment(ref _writeFailures);
+            _writeFailure = new SpoolWriteFailure(time.GetUtcNow(), exception.Message);
+            Interlocked.Exchange(ref _lastWriteFailure, time.GetTimestamp());
+            _writeFailing = true;
             throw;
+        }
+
+        if (_writeFailing)
+        {
+            _writeFailing = false;
         }
 
         backlog.Add(_nextSequence, now);
@@ -150,8 +175,32 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     }
 
     /// <summary>True when an append of <paramref name="bytes"/> would fit under the cap right now.</summary>
-    public bool HasRoomFor(int bytes) =>
+    public bool HasRoomFor(int bytes) => IsUnderCap(bytes) && !RefusingAfterWriteFailure();
+
+    /// <summary>True when <paramref name="bytes"/> more would fit under the cap; unlike <see cref="HasRoomFor"/>, never admits a probe.</summary>
+    public bool IsUnderCap(int bytes) =>
         !_closed && segments.Bytes + Interlocked.Read(ref _reservedBytes) + SpoolFrame.HeaderSize + bytes <= options.MaxBytes;
+
+    /// <summary>
+    /// While writes fail: true, except for one caller per <see cref="FailureProbeInterval"/>, whose append tries the disk
+    /// again (and clears the failure when it works). One volatile read when writes work.
+    /// </summary>
+    private bool RefusingAfterWriteFailure()
+    {
+        if (!_writeFailing)
+        {
+            return false;
+        }
+
+        var last = Interlocked.Read(ref _lastWriteFailure);
+        if (time.GetElapsedTime(last) < FailureProbeInterval)
+        {
+            return true;
+        }
+
+        // The probe's own interval starts now, so the requests beside it are still refused.
+        return Interlocked.CompareExchange(ref _lastWriteFailure, time.GetTimestamp(), last) != last;
+    }
 
     /// <summary>Completes when records after <paramref name="sequence"/> are durable (or the writer closes).</summary>
     public Task WaitForDurableAsync(long sequence, CancellationToken cancellationToken)

@@ -38,6 +38,7 @@ internal static class AuditingServiceCollectionExtensions
         services.AddSingleton<AuditShippingService>();
         services.AddHostedService(sp => new ConditionalShipping(sp));
         services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(SpoolMetrics.MeterName));
+        services.AddHealthChecks().AddCheck<AuditSpoolHealthCheck>("audit", tags: ["ready"]);
         return services;
     }
 

@@ -16,7 +16,7 @@ namespace Edge.Proxy.Auditing;
 internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
 {
     // Room kept free for one record when admitting a request on an audit-required route.
-    private const int AdmissionReserve = 16 * 1024;
+    internal const int AdmissionReserve = 16 * 1024;
 
     private readonly EdgeHostOptions _host;
     private readonly TimeProvider _time;

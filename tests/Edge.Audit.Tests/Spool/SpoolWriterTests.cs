@@ -247,13 +247,16 @@ public sealed class SpoolWriterTests : IAsyncDisposable
         Directory.Delete(_directory.Path);
         for (var i = 0; i < 5; i++)
         {
-            Assert.True(writer.HasRoomFor(SpoolTestDirectory.Record(1).Length), $"No room left after {i} failed appends");
+            Assert.True(writer.IsUnderCap(SpoolTestDirectory.Record(1).Length), $"No room left after {i} failed appends");
             await Assert.ThrowsAnyAsync<IOException>(async () => await writer.TryAppendAsync(SpoolTestDirectory.Record(1)).AsTask().WaitAsync(Patience));
         }
 
+        // Admission refuses while writes fail (one caller a second is let through to try again).
+        Assert.False(writer.HasRoomFor(SpoolTestDirectory.Record(1).Length));
+
         // Once the disk has room again, the spool takes records: a failed append kept none of the cap reserved.
         Directory.CreateDirectory(_directory.Path);
-        Assert.True(writer.HasRoomFor(SpoolTestDirectory.Record(1).Length));
+        Assert.True(writer.IsUnderCap(SpoolTestDirectory.Record(1).Length));
         Assert.True(await writer.TryAppendAsync(SpoolTestDirectory.Record(1)).AsTask().WaitAsync(Patience));
         Assert.Equal(1, writer.DurableSequence);
     }

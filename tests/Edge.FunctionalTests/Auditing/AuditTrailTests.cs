@@ -114,6 +114,61 @@ public sealed class AuditTrailTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task SpoolWriteFailing_RequiredRouteAnswers503WithoutCallingTheBackendAndRecoversOnceItWrites()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Config(backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = $"http://127.0.0.1:{FreePort.Next()}/",
+            ["Edge:Audit:DrainTimeout"] = "00:00:00.200",
+        });
+        var spool = edge.Services.GetRequiredService<SpoolAuditSink>().Spool;
+        Assert.Equal(HttpStatusCode.OK, (await SendRequiredAsync(edge)).StatusCode);
+
+        // One record that leaves 100 bytes of its 8 MiB segment free: the next append must start a segment. With a file
+        // where the spool directory was (a removed directory, or a full disk, fail the same way), it cannot.
+        Assert.True(await spool.TryAppendAsync(new byte[(8 * 1024 * 1024) - 24 - 100]));
+        Directory.Delete(spool.Directory, recursive: true);
+        await File.WriteAllTextAsync(spool.Directory, "");
+        await Assert.ThrowsAnyAsync<IOException>(() => spool.TryAppendAsync(new byte[200]).AsTask());
+
+        var backendCalls = backend.Received.Count;
+        // Before, the request was forwarded, its record failed, and its connection was aborted: an empty answer after
+        // the backend had acted, and /readyz said Healthy.
+        using var refused = await SendRequiredAsync(edge);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("audit_unavailable", JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.Equal(backendCalls, backend.Received.Count);
+        using var degraded = await edge.Management.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.OK, degraded.StatusCode);
+        var audit = JsonDocument.Parse(await degraded.Content.ReadAsStringAsync()).RootElement.GetProperty("checks").GetProperty("audit");
+        Assert.Equal("Degraded", audit.GetProperty("status").GetString());
+        Assert.Contains("cannot be written", audit.GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.Matches(@"edge_audit_spool_write_failures_total\{[^}]*\} [1-9]", await edge.Management.GetStringAsync("/metrics"));
+
+        File.Delete(spool.Directory);
+        Directory.CreateDirectory(spool.Directory);
+        // One request a second tries the spool again; the first that writes serves, and the ones after it too.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while ((await SendRequiredAsync(edge)).StatusCode != HttpStatusCode.OK)
+        {
+            await Task.Delay(100, timeout.Token);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await SendRequiredAsync(edge)).StatusCode);
+        Assert.Null(spool.WriteFailure);
+        var ready = JsonDocument.Parse(await edge.Management.GetStringAsync("/readyz")).RootElement;
+        Assert.Equal("Healthy", ready.GetProperty("checks").GetProperty("audit").GetProperty("status").GetString());
+    }
+
+    private static async Task<HttpResponseMessage> SendRequiredAsync(EdgeHost edge)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/orders/1");
+        request.Headers.Add("X-Tenant-ID", "acme");
+        return await edge.Client.SendAsync(request);
+    }
+
+    [Fact]
     public async Task EdgeHost_SpoolPathUnusable_RefusesToStart()
     {
         using var backend = Backend.Start();
