@@ -40,6 +40,9 @@ public sealed class AuditSpool : IAsyncDisposable
 
     public long DurableSequence => _writer.DurableSequence;
 
+    /// <summary>Segments the start found damaged (empty when every frame read back, or before the start).</summary>
+    public IReadOnlyList<SpoolDamage> RecoveryDamage { get; private set; } = [];
+
     /// <summary>The configured size cap.</summary>
     public long MaxBytes => _options.MaxBytes;
 
@@ -195,7 +198,9 @@ public sealed class AuditSpool : IAsyncDisposable
         var directoryLock = SpoolDirectoryLock.Acquire(_options.Directory);
         try
         {
-            var last = await SpoolRecovery.RecoverAsync(_options, _ackMark, _segments, _backlog, CancellationToken.None).ConfigureAwait(false);
+            var damage = new List<SpoolDamage>();
+            var last = await SpoolRecovery.RecoverAsync(_options, _ackMark, _segments, _backlog, CancellationToken.None, damage).ConfigureAwait(false);
+            RecoveryDamage = damage;
             _writer.Start(last);
         }
         catch

@@ -24,6 +24,9 @@ public sealed class SpoolCursor : IDisposable
 
     internal long Offset { get; set; }
 
+    /// <summary>The segment read now was found damaged at start: its frames' checksums are checked.</summary>
+    internal bool SegmentDamaged => _segment?.Damaged == true;
+
     public void Dispose() => Close();
 
     internal int ReadAt(long offset, Span<byte> destination)

@@ -13,10 +13,11 @@ internal sealed class SpoolReader(SpoolSegmentSet segments)
     {
         var result = new List<SpooledRecord>();
         var bytes = 0;
-        while (result.Count < maxRecords && bytes < maxBytes && TryNextFrame(cursor, durableSequence, out var length, out var sequence, out var unixMs))
+        while (result.Count < maxRecords && bytes < maxBytes
+               && TryNextFrame(cursor, durableSequence, out var length, out var sequence, out var unixMs, out var checksum))
         {
             var payload = new byte[length];
-            ReadPayload(cursor, sequence, payload);
+            ReadPayload(cursor, sequence, unixMs, checksum, payload);
             result.Add(new SpooledRecord(sequence, DateTimeOffset.FromUnixTimeMilliseconds(unixMs), payload));
             bytes += length;
         }
@@ -46,13 +47,13 @@ internal sealed class SpoolReader(SpoolSegmentSet segments)
             Span<byte> destination;
             try
             {
-                if (!TryNextFrame(cursor, durableSequence, out length, out sequence, out _))
+                if (!TryNextFrame(cursor, durableSequence, out length, out sequence, out var unixMs, out var checksum))
                 {
                     break;
                 }
 
                 destination = body.GetSpan(length + 1);
-                ReadPayload(cursor, sequence, destination[..length]);
+                ReadPayload(cursor, sequence, unixMs, checksum, destination[..length]);
             }
             catch (Exception exception) when (count > 0 && exception is InvalidDataException or IOException)
             {
@@ -73,12 +74,13 @@ internal sealed class SpoolReader(SpoolSegmentSet segments)
     /// Moves the cursor onto the next durable frame above its sequence (skipping frames below it, crossing segments)
     /// and returns its header; false at the tail. The cursor's offset is left at the frame's start.
     /// </summary>
-    private bool TryNextFrame(SpoolCursor cursor, long durableSequence, out int length, out long sequence, out long unixMs)
+    private bool TryNextFrame(SpoolCursor cursor, long durableSequence, out int length, out long sequence, out long unixMs, out uint checksum)
     {
         Span<byte> header = stackalloc byte[SpoolFrame.HeaderSize];
         length = 0;
         sequence = 0;
         unixMs = 0;
+        checksum = 0;
         while (cursor.NextSequence <= durableSequence)
         {
             if (cursor.Handle is null && !cursor.Seek(segments.Find(cursor.NextSequence)))
@@ -104,7 +106,7 @@ internal sealed class SpoolReader(SpoolSegmentSet segments)
                 continue;
             }
 
-            if (!SpoolFrame.TryReadHeader(header, out length, out sequence, out unixMs, out _))
+            if (!SpoolFrame.TryReadHeader(header, out length, out sequence, out unixMs, out checksum))
             {
                 throw new InvalidDataException($"Corrupt spool frame in segment {cursor.SegmentFirst} at offset {cursor.Offset}.");
             }
@@ -127,11 +129,24 @@ internal sealed class SpoolReader(SpoolSegmentSet segments)
     }
 
     /// <summary>Copies the payload of the frame at the cursor's offset and moves the cursor past it.</summary>
-    private static void ReadPayload(SpoolCursor cursor, long sequence, Span<byte> destination)
+    private static void ReadPayload(SpoolCursor cursor, long sequence, long unixMs, uint checksum, Span<byte> destination)
     {
         if (cursor.ReadAt(cursor.Offset + SpoolFrame.HeaderSize, destination) < destination.Length)
         {
             throw new InvalidDataException($"Truncated spool frame in segment {cursor.SegmentFirst} at offset {cursor.Offset}.");
+        }
+
+        // Only in a segment the start found damaged: frames written by this process are read back from the page cache
+        // they were just copied to, and a checksum per record would cost the shipper for nothing.
+        if (cursor.SegmentDamaged)
+        {
+            Span<byte> sequenceAndTime = stackalloc byte[16];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(sequenceAndTime, sequence);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(sequenceAndTime[8..], unixMs);
+            if (SpoolFrame.Checksum(sequenceAndTime, destination) != checksum)
+            {
+                throw new InvalidDataException($"Spool frame {sequence} in segment {cursor.SegmentFirst} at offset {cursor.Offset} does not match its checksum.");
+            }
         }
 
         cursor.Offset += SpoolFrame.HeaderSize + destination.Length;

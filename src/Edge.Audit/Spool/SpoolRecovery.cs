@@ -13,17 +13,21 @@ internal static class SpoolRecovery
 
     /// <summary>Returns the last sequence found on disk (or the ack mark when the segments hold nothing newer).</summary>
     public static async Task<long> RecoverAsync(
-        SpoolOptions options, SpoolAckMark ackMark, SpoolSegmentSet segments, SpoolBacklog backlog, CancellationToken cancellationToken)
+        SpoolOptions options, SpoolAckMark ackMark, SpoolSegmentSet segments, SpoolBacklog backlog, CancellationToken cancellationToken,
+        List<SpoolDamage>? damage = null)
     {
         CreateDirectory(options.Directory);
         var acked = await ackMark.LoadAsync(cancellationToken).ConfigureAwait(false);
         var last = acked;
         var window = new byte[WindowBytes];
-        foreach (var (path, first) in SpoolSegmentSet.ListFiles(options.Directory))
+        var files = SpoolSegmentSet.ListFiles(options.Directory);
+        for (var i = 0; i < files.Count; i++)
         {
-            var (validLength, lastInSegment) = await RecoverSegmentAsync(path, acked, backlog, window, cancellationToken).ConfigureAwait(false);
+            var (path, first) = files[i];
+            var (validLength, lastInSegment, damaged) = await RecoverSegmentAsync(
+                path, acked, backlog, window, cancellationToken, isLast: i == files.Count - 1, damage).ConfigureAwait(false);
             last = Math.Max(last, lastInSegment);
-            segments.AddRecovered(new SpoolSegment(first, path, validLength));
+            segments.AddRecovered(new SpoolSegment(first, path, validLength) { Damaged = damaged });
         }
 
         segments.DeleteCoveredBy(acked);
@@ -46,8 +50,18 @@ internal static class SpoolRecovery
     }
 
     /// <summary>Checks one segment; truncates it after its last valid frame and returns that length and the last sequence.</summary>
-    internal static async Task<(long ValidLength, long LastSequence)> RecoverSegmentAsync(
-        string path, long acked, SpoolBacklog backlog, byte[] window, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Only the last segment can end in a torn write (the one being written when the process or the machine stopped):
+    /// there, whatever follows the last frame that reads back is cut. An earlier segment was cut after its last frame
+    /// and fsynced when the next one started, so a frame in it that does not read back is damage (a flipped bit, a
+    /// failing disk), and the frames after it are records clients got answers for: it is kept whole, reported, and the
+    /// shipper stops at the damaged frame as it does for damage found while running. Before, the segment was cut there
+    /// without a word, and every record after the damage was lost. An earlier segment's tail of zeros only (its cut not
+    /// yet on disk when the power went) is cut as before.
+    /// </remarks>
+    internal static async Task<(long ValidLength, long LastSequence, bool Damaged)> RecoverSegmentAsync(
+        string path, long acked, SpoolBacklog backlog, byte[] window, CancellationToken cancellationToken, bool isLast = true,
+        List<SpoolDamage>? damage = null)
     {
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
         var reader = new WindowedReader(handle, window);
@@ -80,13 +94,48 @@ internal static class SpoolRecovery
             offset += frameBytes;
         }
 
-        // Anything after the last valid frame is a write torn by a crash: it was never acknowledged durable.
         if (offset < length)
         {
+            var zerosOnly = await IsZerosAsync(handle, offset, length, window, cancellationToken).ConfigureAwait(false);
+            if (!isLast && !zerosOnly)
+            {
+                damage?.Add(new SpoolDamage(path, offset, length - offset, last, Kept: true));
+                return (length, last, true);
+            }
+
+            // Anything after the last valid frame of the last segment is a write torn by a crash (with the shipped
+            // durability, a power cut's: kill -9 leaves the page cache whole, and the tail is the reserved zeros).
+            if (!zerosOnly)
+            {
+                damage?.Add(new SpoolDamage(path, offset, length - offset, last, Kept: false));
+            }
+
             RandomAccess.SetLength(handle, offset);
         }
 
-        return (offset, last);
+        return (offset, last, false);
+    }
+
+    private static async Task<bool> IsZerosAsync(SafeFileHandle handle, long from, long to, byte[] window, CancellationToken cancellationToken)
+    {
+        for (var offset = from; offset < to;)
+        {
+            var read = await RandomAccess.ReadAsync(handle, window.AsMemory(0, (int)Math.Min(window.Length, to - offset)), offset, cancellationToken)
+                .ConfigureAwait(false);
+            if (read == 0)
+            {
+                break;
+            }
+
+            if (window.AsSpan(0, read).ContainsAnyExcept((byte)0))
+            {
+                return false;
+            }
+
+            offset += read;
+        }
+
+        return true;
     }
 
     private sealed class WindowedReader(SafeFileHandle handle, byte[] window)

@@ -9,4 +9,10 @@ internal sealed class SpoolSegment(long firstSequence, string path, long length)
 
     /// <summary>Written by the write path under the segment set's lock; read by the shipper's cursor with <c>Volatile</c>.</summary>
     public long Length = length;
+
+    /// <summary>
+    /// Found damaged at start and kept whole (<see cref="SpoolRecovery"/>): its frames' checksums are checked as they are
+    /// read, so the damaged frame stops shipping instead of reaching the writer.
+    /// </summary>
+    public bool Damaged { get; init; }
 }

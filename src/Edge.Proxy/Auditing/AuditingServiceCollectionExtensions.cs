@@ -74,7 +74,8 @@ internal static class AuditingServiceCollectionExtensions
 
             // A malformed writer list fails the start here, before the spool opens and Kestrel takes traffic.
             _ = AuditWriterUrls.Parse(services.GetRequiredService<IOptions<EdgeAuditOptions>>().Value.WriterUrl!);
-            var spool = services.GetRequiredService<SpoolAuditSink>().Spool;
+            var sink = services.GetRequiredService<SpoolAuditSink>();
+            var spool = sink.Spool;
             try
             {
                 await spool.StartAsync(cancellationToken);
@@ -85,6 +86,8 @@ internal static class AuditingServiceCollectionExtensions
                 throw new InvalidOperationException(
                     $"Edge:Audit:SpoolPath: the spool directory '{spool.Directory}' cannot be used ({exception.Message}); give a directory the edge can create and write.");
             }
+
+            sink.LogRecoveryDamage();
         }
 
         public Task StartAsync(CancellationToken cancellationToken)

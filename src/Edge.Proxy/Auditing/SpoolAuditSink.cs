@@ -78,6 +78,22 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
         context.Abort();
     }
 
+    /// <summary>Logs what the spool's start found damaged (once, after it started).</summary>
+    public void LogRecoveryDamage()
+    {
+        foreach (var damage in Spool.RecoveryDamage)
+        {
+            if (damage.Kept)
+            {
+                Log.DamagedSegmentKept(_logger, damage.Segment, damage.Offset, damage.AfterSequence, damage.Bytes);
+            }
+            else
+            {
+                Log.DamagedTailCut(_logger, damage.Segment, damage.Offset, damage.AfterSequence, damage.Bytes);
+            }
+        }
+    }
+
     public ValueTask DisposeAsync() => Spool.DisposeAsync();
 
     private static partial class Log
@@ -90,5 +106,11 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
 
         [LoggerMessage(1503, LogLevel.Error, "Writing audit record {RecordId} to the spool failed")]
         public static partial void SpoolFailed(ILogger logger, string recordId, Exception exception);
+
+        [LoggerMessage(1540, LogLevel.Error, "Audit spool segment {Segment} does not read back from offset {Offset} (after sequence {Sequence}); its {Bytes} bytes from there are kept, and shipping stops there until it reads or the segment is moved out with the edge stopped")]
+        public static partial void DamagedSegmentKept(ILogger logger, string segment, long offset, long sequence, long bytes);
+
+        [LoggerMessage(1541, LogLevel.Warning, "Audit spool segment {Segment} had {Bytes} bytes after sequence {Sequence} (offset {Offset}) that were neither frames nor the zeros a crash leaves; cut as a torn write")]
+        public static partial void DamagedTailCut(ILogger logger, string segment, long offset, long sequence, long bytes);
     }
 }

@@ -53,6 +53,50 @@ public sealed class SpoolRecoveryTests : IDisposable
     }
 
     [Fact]
+    public async Task RecoverAsync_DamagedFrameInAnEarlierSegment_KeepsTheSegmentWholeAndReportsIt()
+    {
+        var path = _directory.WriteSegment(1, 4);
+        _directory.WriteSegment(5, 8);
+        var frame = SpoolTestDirectory.FrameBytes(1);
+        var bytes = await File.ReadAllBytesAsync(path);
+        bytes[2 * frame + SpoolFrame.HeaderSize + 3] ^= 0xFF;
+        await File.WriteAllBytesAsync(path, bytes);
+        var damage = new List<SpoolDamage>();
+
+        var segments = new SpoolSegmentSet(_directory.Options());
+        var last = await SpoolRecovery.RecoverAsync(
+            _directory.Options(), new SpoolAckMark(_directory.Path), segments, new SpoolBacklog(_time), CancellationToken.None, damage);
+
+        // Records 3 and 4 were answered and are still there: before, the segment was cut at record 3 without a word.
+        Assert.Equal(8, last);
+        Assert.Equal(bytes.Length, new FileInfo(path).Length);
+        Assert.Equal(8 * frame, segments.Bytes);
+        var found = Assert.Single(damage);
+        Assert.Equal(new SpoolDamage(path, 2 * frame, 2 * frame, 2, Kept: true), found);
+    }
+
+    [Fact]
+    public async Task RecoverAsync_EarlierSegmentEndingInZeros_CutsThemAndReportsNothing()
+    {
+        var path = _directory.WriteSegment(1, 4);
+        _directory.WriteSegment(5, 8);
+        var valid = new FileInfo(path).Length;
+        await using (var stream = new FileStream(path, FileMode.Append))
+        {
+            stream.Write(new byte[4096]);
+        }
+
+        var damage = new List<SpoolDamage>();
+        var last = await SpoolRecovery.RecoverAsync(
+            _directory.Options(), new SpoolAckMark(_directory.Path), new SpoolSegmentSet(_directory.Options()), new SpoolBacklog(_time),
+            CancellationToken.None, damage);
+
+        Assert.Equal(8, last);
+        Assert.Equal(valid, new FileInfo(path).Length);
+        Assert.Empty(damage);
+    }
+
+    [Fact]
     public async Task RecoverAsync_AckMarkCoversWholeSegments_DeletesThemAndKeepsBacklogOfTheRest()
     {
         _directory.WriteSegment(1, 4);

@@ -162,6 +162,46 @@ public sealed class AuditShipperTests
         Assert.Equal(Enumerable.Range(0, 20).Select(i => $"m{i}").Order(), store.Export(new RecordQuery()).Select(r => r.Id).Order());
     }
 
+    [Fact]
+    public async Task Shipper_DamagedFrameInAnEarlierSegmentAtStart_StopsThereAndDeliversEveryRecordOnceItReads()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var spoolDirectory = Path.Combine(writer.Directory, "spool");
+        var options = new SpoolOptions { Directory = spoolDirectory, SegmentBytes = 4 * 1024 };
+        var leaves = Enumerable.Range(0, 60).Select(i => WriterFixture.Leaf($"d{i:D2}", "acme")).ToList();
+        await using (var first = await AuditSpool.OpenAsync(options))
+        {
+            foreach (var leaf in leaves)
+            {
+                Assert.True(await first.TryAppendAsync(leaf));
+            }
+        }
+
+        // The edge stopped with records unshipped; a byte of the first segment's third record flipped meanwhile.
+        var segment = Directory.GetFiles(spoolDirectory, "*.seg").Order().First();
+        Assert.True(Directory.GetFiles(spoolDirectory, "*.seg").Length > 1);
+        var at = leaves.Take(2).Sum(l => FrameHeaderBytes + l.Length) + FrameHeaderBytes + 10;
+        var bytes = await File.ReadAllBytesAsync(segment);
+        bytes[at] ^= 0xFF;
+        await File.WriteAllBytesAsync(segment, bytes);
+
+        await using var spool = await AuditSpool.OpenAsync(options);
+        Assert.True(Assert.Single(spool.RecoveryDamage).Kept);
+        var logger = new EventLogger();
+        await using var shipper = new AuditShipper(spool,
+            new ShipperOptions { WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100) },
+            logger);
+        shipper.Start();
+        await WaitUntilAsync(() => spool.AckedSequence == 2 && logger.Has(1535));
+
+        // Before, the start cut the segment at the damage, and the records after it in that segment were never shipped.
+        bytes[at] ^= 0xFF;
+        await File.WriteAllBytesAsync(segment, bytes);
+        await WaitUntilAsync(() => spool.AckedSequence == 60);
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(Enumerable.Range(0, 60).Select(i => $"d{i:D2}"), store.Export(new RecordQuery()).Select(r => r.Id).Order());
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
