@@ -97,14 +97,15 @@ internal static class SpoolRecovery
         if (offset < length)
         {
             var zerosOnly = await IsZerosAsync(handle, offset, length, window, cancellationToken).ConfigureAwait(false);
-            if (!isLast && !zerosOnly)
+            if (!isLast && !zerosOnly && await HasFrameAfterAsync(handle, offset, length, last, cancellationToken).ConfigureAwait(false))
             {
                 damage?.Add(new SpoolDamage(path, offset, length - offset, last, Kept: true));
                 return (length, last, true);
             }
 
-            // Anything after the last valid frame of the last segment is a write torn by a crash (with the shipped
-            // durability, a power cut's: kill -9 leaves the page cache whole, and the tail is the reserved zeros).
+            // Anything after the last valid frame of the last segment, or of an earlier one when no frame follows it, is a
+            // write torn by a crash (with the shipped durability, a power cut's: kill -9 leaves the page cache whole, and
+            // the tail is the reserved zeros).
             if (!zerosOnly)
             {
                 damage?.Add(new SpoolDamage(path, offset, length - offset, last, Kept: false));
@@ -114,6 +115,29 @@ internal static class SpoolRecovery
         }
 
         return (offset, last, false);
+    }
+
+    /// <summary>
+    /// True when a frame that reads back (checksum included) starts somewhere after <paramref name="from"/>: what lies
+    /// before it is damage, not a torn tail. Read only for a segment found damaged, so only then does it cost a pass.
+    /// </summary>
+    private static async Task<bool> HasFrameAfterAsync(SafeFileHandle handle, long from, long to, long lastSequence, CancellationToken cancellationToken)
+    {
+        var rest = new byte[to - from];
+        var read = await RandomAccess.ReadAsync(handle, rest, from, cancellationToken).ConfigureAwait(false);
+        for (var at = 1; at + SpoolFrame.HeaderSize <= read; at++)
+        {
+            var header = rest.AsSpan(at, SpoolFrame.HeaderSize);
+            if (SpoolFrame.TryReadHeader(header, out var payloadLength, out var sequence, out _, out var checksum)
+                && sequence > lastSequence && sequence - lastSequence <= read
+                && at + SpoolFrame.HeaderSize + (long)payloadLength <= read
+                && SpoolFrame.Checksum(header[4..20], rest.AsSpan(at + SpoolFrame.HeaderSize, payloadLength)) == checksum)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static async Task<bool> IsZerosAsync(SafeFileHandle handle, long from, long to, byte[] window, CancellationToken cancellationToken)

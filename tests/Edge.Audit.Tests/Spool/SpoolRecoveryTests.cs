@@ -97,6 +97,29 @@ public sealed class SpoolRecoveryTests : IDisposable
     }
 
     [Fact]
+    public async Task RecoverAsync_EarlierSegmentEndingInAPartialFrame_CutsItAsATornWriteAndReportsIt()
+    {
+        // The segment a power cut caught just after the next one started: its last frame's second half never reached
+        // the disk. No frame follows, so this is a torn tail, cut as in the last segment (and logged, not kept).
+        var path = _directory.WriteSegment(1, 4);
+        _directory.WriteSegment(5, 8);
+        var valid = new FileInfo(path).Length;
+        await using (var stream = new FileStream(path, FileMode.Append))
+        {
+            stream.Write(SpoolTestDirectory.Frame(5, SpoolTestDirectory.Record(5)).AsSpan(0, 30));
+        }
+
+        var damage = new List<SpoolDamage>();
+        var last = await SpoolRecovery.RecoverAsync(
+            _directory.Options(), new SpoolAckMark(_directory.Path), new SpoolSegmentSet(_directory.Options()), new SpoolBacklog(_time),
+            CancellationToken.None, damage);
+
+        Assert.Equal(8, last);
+        Assert.Equal(valid, new FileInfo(path).Length);
+        Assert.False(Assert.Single(damage).Kept);
+    }
+
+    [Fact]
     public async Task RecoverAsync_AckMarkCoversWholeSegments_DeletesThemAndKeepsBacklogOfTheRest()
     {
         _directory.WriteSegment(1, 4);
