@@ -35,6 +35,9 @@ public sealed partial class AuditShipper : IAsyncDisposable
     private readonly ArrayBufferWriter<byte> _body = new(64 * 1024);
     private int _current;
     private long _failovers;
+    // Lowered when a writer refuses a batch as too large (Writer:MaxIngestBytes below the edge's batch size): before,
+    // the same batch was sent again forever and nothing was shipped until one of the two settings changed.
+    private int _batchBytes;
     private Task? _loop;
 
     public AuditShipper(
@@ -50,6 +53,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
             throw new ArgumentException("At least one writer URL is required.", nameof(options));
         }
 
+        _batchBytes = options.MaxBatchBytes;
         _writers = [.. options.WriterUrls];
         _writerLabels = [.. _writers.Select(Label)];
         _metrics = new ShipperMetrics(_writerLabels, () => Volatile.Read(ref _current), meterFactory);
@@ -145,7 +149,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
                 SpoolBatch batch;
                 try
                 {
-                    batch = _spool.ReadBatch(cursor, _options.MaxBatchRecords, _options.MaxBatchBytes, _body);
+                    batch = _spool.ReadBatch(cursor, _options.MaxBatchRecords, _batchBytes, _body);
                 }
                 catch (Exception exception) when (exception is InvalidDataException or IOException or UnauthorizedAccessException)
                 {
@@ -180,7 +184,15 @@ public sealed partial class AuditShipper : IAsyncDisposable
                     continue;
                 }
 
-                await ShipUntilAcknowledgedAsync(_body.WrittenMemory, batch.LastSequence, stopping).ConfigureAwait(false);
+                if (!await ShipUntilAcknowledgedAsync(_body.WrittenMemory, batch.LastSequence, canSplit: batch.Count > 1, stopping).ConfigureAwait(false))
+                {
+                    // Too large for the writer: the same records again, in batches half this size (at least one record).
+                    _batchBytes = Math.Max(1, _body.WrittenCount / 2);
+                    Log.BatchTooLarge(_logger, CurrentWriter, _body.WrittenCount, batch.Count, _batchBytes);
+                    cursor.Dispose();
+                    cursor = _spool.CreateCursor();
+                    continue;
+                }
                 if (batch.Count < _options.MaxBatchRecords && _options.ShipInterval > TimeSpan.Zero)
                 {
                     await Task.Delay(_options.ShipInterval, _time, stopping).ConfigureAwait(false);
@@ -193,7 +205,8 @@ public sealed partial class AuditShipper : IAsyncDisposable
         }
     }
 
-    private async Task ShipUntilAcknowledgedAsync(ReadOnlyMemory<byte> body, long last, CancellationToken stopping)
+    /// <summary>False when the writer refused the batch as too large and it holds more than one record (<paramref name="canSplit"/>).</summary>
+    private async Task<bool> ShipUntilAcknowledgedAsync(ReadOnlyMemory<byte> body, long last, bool canSplit, CancellationToken stopping)
     {
         var backoff = _options.InitialBackoff;
         var failures = 0;
@@ -214,10 +227,14 @@ public sealed partial class AuditShipper : IAsyncDisposable
                         Log.Reconnected(_logger, _writerLabels[current], failures);
                     }
 
-                    return;
+                    return true;
                 }
 
                 Log.ShortAck(_logger, _writerLabels[current], attempt.Acked, last);
+            }
+            else if (attempt.Failure is WriterFailure.TooLarge && canSplit)
+            {
+                return false;
             }
             else
             {
@@ -227,7 +244,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
                     Log.ShipFailed(_logger, _writerLabels[current], failures, attempt.Detail);
                 }
 
-                if (attempt.Failure is not WriterFailure.Refused && _writers.Length > 1)
+                if (attempt.Failure is not (WriterFailure.Refused or WriterFailure.TooLarge) && _writers.Length > 1)
                 {
                     var next = (current + 1) % _writers.Length;
                     Volatile.Write(ref _current, next);
@@ -319,7 +336,9 @@ public sealed partial class AuditShipper : IAsyncDisposable
                 // A 4xx is about the request or its token; the next writer would most likely answer the same. Its problem
                 // code (ingest_unauthenticated, ingest_local_only) is what tells the operator which setting is missing.
                 var code = await ReadProblemCodeAsync(response, stopping).ConfigureAwait(false);
-                return PostAttempt.Failed(WriterFailure.Refused, code is null ? $"The writer answered {status}." : $"The writer answered {status} {code}.");
+                return PostAttempt.Failed(
+                    status == (int)HttpStatusCode.RequestEntityTooLarge ? WriterFailure.TooLarge : WriterFailure.Refused,
+                    code is null ? $"The writer answered {status}." : $"The writer answered {status} {code}.");
             }
 
             await using var stream = await response.Content.ReadAsStreamAsync(stopping).ConfigureAwait(false);
@@ -407,6 +426,9 @@ public sealed partial class AuditShipper : IAsyncDisposable
 
         /// <summary>A 4xx or an answer that is not an acknowledgement: retried on the same writer after a pause.</summary>
         Refused,
+
+        /// <summary>413: the batch is over the writer's Writer:MaxIngestBytes; sent again in smaller batches (one record: as Refused).</summary>
+        TooLarge,
     }
 
     private readonly record struct PostAttempt(long Acked, WriterFailure? Failure, string Detail)
@@ -445,6 +467,9 @@ public sealed partial class AuditShipper : IAsyncDisposable
 
         [LoggerMessage(1538, LogLevel.Information, "The audit spool recorded the acknowledgement up to sequence {Sequence} after {Failures} failed attempts")]
         public static partial void AckPersisted(ILogger logger, long sequence, int failures);
+
+        [LoggerMessage(1542, LogLevel.Warning, "Audit writer {Writer} refused a batch of {Bytes} bytes ({Records} records) as too large; batches are now at most {Limit} bytes")]
+        public static partial void BatchTooLarge(ILogger logger, string writer, int bytes, int records, int limit);
 
         [LoggerMessage(1539, LogLevel.Critical, "The audit shipping loop failed; it starts again from the acknowledged sequence {Sequence}")]
         public static partial void LoopFailed(ILogger logger, long sequence, Exception exception);

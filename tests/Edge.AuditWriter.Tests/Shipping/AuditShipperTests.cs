@@ -202,6 +202,30 @@ public sealed class AuditShipperTests
         Assert.Equal(Enumerable.Range(0, 60).Select(i => $"d{i:D2}"), store.Export(new RecordQuery()).Select(r => r.Id).Order());
     }
 
+    [Fact]
+    public async Task Shipper_WriterRefusesBatchAsTooLarge_SendsTheSameRecordsInSmallerBatches()
+    {
+        // A writer whose Writer:MaxIngestBytes is below the edge's batch size (2 MiB by default).
+        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxIngestBytes=4000"]);
+        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = Path.Combine(writer.Directory, "spool") });
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf($"big{i:D3}", "acme")));
+        }
+
+        var logger = new EventLogger();
+        await using var shipper = new AuditShipper(spool,
+            new ShipperOptions { WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100) },
+            logger);
+        shipper.Start();
+
+        // Before, the 413 batch was sent again and again, and nothing was shipped until a setting changed.
+        await WaitUntilAsync(() => spool.AckedSequence == 100);
+        Assert.True(logger.Has(1542));
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => $"big{i:D3}"), store.Export(new RecordQuery()).Select(r => r.Id).Order());
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
