@@ -193,6 +193,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
                     cursor = _spool.CreateCursor();
                     continue;
                 }
+
                 if (batch.Count < _options.MaxBatchRecords && _options.ShipInterval > TimeSpan.Zero)
                 {
                     await Task.Delay(_options.ShipInterval, _time, stopping).ConfigureAwait(false);
