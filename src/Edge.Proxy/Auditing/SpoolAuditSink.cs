@@ -50,8 +50,10 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
         {
             appended = await Spool.TryAppendAsync(leaf);
         }
-        catch (IOException exception)
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
+            // UnauthorizedAccessException: a segment the edge may not create (EACCES, a spool directory made read-only
+            // for its user). It escaped before, and the client got an empty 500 after the backend had acted.
             Log.SpoolFailed(_logger, request.RequestId, exception);
             appended = false;
         }

@@ -161,6 +161,32 @@ public sealed class AuditTrailTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal("Healthy", ready.GetProperty("checks").GetProperty("audit").GetProperty("status").GetString());
     }
 
+    [Fact]
+    public async Task SpoolSegmentPathTaken_RequiredRouteAnswers503NotAnEmpty500()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Config(backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = $"http://127.0.0.1:{FreePort.Next()}/",
+            ["Edge:Audit:DrainTimeout"] = "00:00:00.200",
+        });
+        var spool = edge.Services.GetRequiredService<SpoolAuditSink>().Spool;
+        Assert.True(await spool.TryAppendAsync(new byte[(8 * 1024 * 1024) - 24 - 100]));
+
+        // The next segment cannot be opened for another reason than a full disk: the operating system answers EACCES
+        // (a spool directory made read-only for the edge's user) or, here, EISDIR; .NET raises both as
+        // UnauthorizedAccessException, which escaped the sink: the client got an empty 500 after the backend acted.
+        Directory.CreateDirectory(Path.Combine(spool.Directory, $"{spool.DurableSequence + 1:D20}.seg"));
+        var backendCalls = backend.Received.Count;
+        // The request admitted before the failure was known ends as one whose record failed on a full disk: aborted.
+        await Assert.ThrowsAsync<HttpRequestException>(() => SendRequiredAsync(edge));
+        using var refused = await SendRequiredAsync(edge);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("audit_unavailable", JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.NotNull(spool.WriteFailure);
+        Assert.True(backend.Received.Count <= backendCalls + 1);
+    }
+
     private static async Task<HttpResponseMessage> SendRequiredAsync(EdgeHost edge)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/orders/1");
