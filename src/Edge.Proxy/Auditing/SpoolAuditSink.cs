@@ -100,7 +100,7 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(1501, LogLevel.Error, "Audit record {RecordId} dropped on optional route {Route}: the spool is at its cap")]
+        [LoggerMessage(1501, LogLevel.Error, "Audit record {RecordId} dropped on optional route {Route}: the spool could not take it (at its cap, or its writes failing)")]
         public static partial void Dropped(ILogger logger, string recordId, string? route);
 
         [LoggerMessage(1502, LogLevel.Error, "Request {RecordId} on audit-required route {Route} aborted: its record could not be spooled")]
