@@ -277,7 +277,39 @@ public sealed partial class AuditStore : IAuditStore
 
     public string Location => Path;
 
-    public static AuditStore Open(string path) => new(path, readOnly: false);
+    public static AuditStore Open(string path)
+    {
+        CreateWithOwnerAndGroupAccess(path);
+        return new(path, readOnly: false);
+    }
+
+    /// <summary>
+    /// A new store is created mode 0640, as the embedded mode's local file: it holds every record's route, path and
+    /// tenant in plaintext. Left to SQLite it took the umask (0644: readable by every local user); SQLite gives its WAL
+    /// and shared-memory files the database file's mode. An existing file keeps its mode.
+    /// </summary>
+    private static void CreateWithOwnerAndGroupAccess(string path)
+    {
+        if (OperatingSystem.IsWindows() || path is "" or ":memory:" || File.Exists(path))
+        {
+            return;
+        }
+
+        try
+        {
+            using var created = new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead,
+            });
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Created by another process meanwhile (its mode stands), or not creatable here (a directory, a folder this
+            // user may not write): SQLite's open below then fails with the error the writer reports for its setting.
+        }
+    }
 
     public static AuditStore OpenReadOnly(string path) =>
         File.Exists(path) ? new(path, readOnly: true) : throw new FileNotFoundException("No audit store at this path.", path);

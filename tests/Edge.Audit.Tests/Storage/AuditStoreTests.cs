@@ -18,6 +18,38 @@ public sealed class AuditStoreTests : IDisposable
     }
 
     [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Open_NewStore_CreatedOwnerAndGroupOnlyWithItsWalAlike()
+    {
+        // Left to SQLite the store took the umask (0644): every route, path and tenant readable by any local user.
+        var path = Path.Combine(_directory, "new.db");
+
+        using (var store = AuditStore.Open(path))
+        {
+            store.Append([Leaf("a")], 0);
+            Assert.True(File.Exists(path + "-wal"));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(path + "-wal"));
+        }
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(path));
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Open_ExistingFile_KeepsItsMode()
+    {
+        var path = Path.Combine(_directory, "kept.db");
+        File.WriteAllBytes(path, []);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+
+        using (AuditStore.Open(path))
+        {
+        }
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead, File.GetUnixFileMode(path));
+    }
+
+    [Fact]
     public void Append_DuplicateRecordId_IsStoredOnce()
     {
         using var store = AuditStore.Open(Path.Combine(_directory, "audit.db"));
