@@ -265,7 +265,6 @@ internal static class BanEndpoints
         return (new ManualBan(key!, parsed, string.IsNullOrWhiteSpace(reason) ? "manual" : reason, principal, tenant), null);
     }
 
-    // Whose ban it is, for its audit records only: must name someone as the edge writes them (no spaces or control characters).
     /// <summary>
     /// A ban's <c>for</c>: hours, minutes and seconds at least (<c>00:10:00</c>, <c>1.00:00:00</c>), positive and at most
     /// 365 days; null when valid. A bare number is refused: TimeSpan reads <c>"30"</c> as 30 days, and an operator
@@ -282,6 +281,7 @@ internal static class BanEndpoints
         return duration <= TimeSpan.Zero || duration > MaxDuration ? "'for' must be positive and at most 365.00:00:00" : null;
     }
 
+    // Whose ban it is, for its audit records only: must name someone as the edge writes them (no spaces or control characters).
     private static string? ValidateName(string name, string? value) =>
         value is null ? null
         : value.Length is 0 or > MaxKeyLength || value.Any(c => char.IsControl(c) || char.IsWhiteSpace(c))

@@ -1,9 +1,7 @@
 using Edge.Proxy.Observability;
-using Edge.Proxy.Pipeline;
 using Edge.Proxy.Redis;
 using Edge.Proxy.ThreatProtection;
 using Edge.Testing;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
@@ -41,7 +39,7 @@ public sealed class ThreatMonitorRedisRestartTests : IAsyncLifetime
         await b.SyncAsync();
         await a.BanAsync("10.0.0.40", TimeSpan.FromMinutes(10), "incident");
         await b.SyncAsync();
-        Assert.NotNull(Blocked(b, "10.0.0.40"));
+        Assert.NotNull(ThreatMonitors.Blocked(b, "10.0.0.40"));
 
         await _redis.RestartAsync();
         await WaitConnectedAsync(redisA);
@@ -50,8 +48,8 @@ public sealed class ThreatMonitorRedisRestartTests : IAsyncLifetime
         await a.SyncAsync();
 
         // Before, the first reload read the empty set as "lifted elsewhere": the client was let through everywhere.
-        Assert.Equal("client_blocked:manual", Blocked(b, "10.0.0.40")?.Reason);
-        Assert.Equal("client_blocked:manual", Blocked(a, "10.0.0.40")?.Reason);
+        Assert.Equal("client_blocked:manual", ThreatMonitors.Blocked(b, "10.0.0.40")?.Reason);
+        Assert.Equal("client_blocked:manual", ThreatMonitors.Blocked(a, "10.0.0.40")?.Reason);
         using var admin = _redis.Connect();
         Assert.NotNull(await admin.GetDatabase().SortedSetScoreAsync(RedisBanStore.BansKey, "10.0.0.40"));
         // A new instance, which never knew the ban, learns it from Redis.
@@ -59,7 +57,7 @@ public sealed class ThreatMonitorRedisRestartTests : IAsyncLifetime
         await redisC.ConnectAsync();
         var c = ThreatMonitors.Create(_metrics, redisC, new RecordingThreatSink());
         await c.SyncAsync();
-        Assert.NotNull(Blocked(c, "10.0.0.40"));
+        Assert.NotNull(ThreatMonitors.Blocked(c, "10.0.0.40"));
     }
 
     [Fact]
@@ -84,17 +82,9 @@ public sealed class ThreatMonitorRedisRestartTests : IAsyncLifetime
         await a.SyncAsync();
         await b.SyncAsync();
 
-        Assert.Null(Blocked(a, "10.0.0.41"));
-        Assert.Null(Blocked(b, "10.0.0.41"));
+        Assert.Null(ThreatMonitors.Blocked(a, "10.0.0.41"));
+        Assert.Null(ThreatMonitors.Blocked(b, "10.0.0.41"));
     }
-    private static EdgeDenial? Blocked(ThreatMonitor monitor, string ip)
-    {
-        var http = new DefaultHttpContext();
-        var request = new EdgeRequestFeature { RequestId = "r", RouteId = "orders", StartedAt = DateTimeOffset.UnixEpoch, ClientIp = ip };
-        http.Features.Set(request);
-        return monitor.CheckBeforeSteps(http, request);
-    }
-
     private static async Task WaitConnectedAsync(EdgeRedis redis)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Edge.Configuration.ThreatProtection;
 using Edge.Proxy.Observability;
 using Edge.Proxy.Pipeline;
@@ -47,7 +46,7 @@ public sealed class ThreatMonitorSlowRedisTests : IAsyncLifetime
         // every instance refused the client, with no audit record and no log line.
         await WaitUntilAsync(() => !audit.BannedKeys.IsEmpty);
         Assert.Equal(["203.0.113.80"], audit.BannedKeys);
-        Assert.NotNull(Blocked(monitor, "203.0.113.80"));
+        Assert.NotNull(ThreatMonitors.Blocked(monitor, "203.0.113.80"));
         using var admin = _redis.Connect();
         Assert.NotNull(await admin.GetDatabase().SortedSetScoreAsync(RedisBanStore.BansKey, "203.0.113.80"));
     }
@@ -68,7 +67,7 @@ public sealed class ThreatMonitorSlowRedisTests : IAsyncLifetime
 
         await WaitUntilAsync(() => !audit.UnbannedKeys.IsEmpty);
         Assert.Equal(["203.0.113.81"], audit.UnbannedKeys);
-        Assert.Null(Blocked(monitor, "203.0.113.81"));
+        Assert.Null(ThreatMonitors.Blocked(monitor, "203.0.113.81"));
     }
 
     [Fact]
@@ -96,7 +95,7 @@ public sealed class ThreatMonitorSlowRedisTests : IAsyncLifetime
         // Before, Redis started the ban (every instance enforced it through the channel) and no instance audited it.
         await WaitUntilAsync(() => !audit.BannedKeys.IsEmpty);
         Assert.Equal(["203.0.113.82"], audit.BannedKeys);
-        Assert.NotNull(Blocked(monitor, "203.0.113.82"));
+        Assert.NotNull(ThreatMonitors.Blocked(monitor, "203.0.113.82"));
         await Task.Delay(500);
         Assert.Single(audit.BannedKeys);
     }
@@ -117,13 +116,5 @@ public sealed class ThreatMonitorSlowRedisTests : IAsyncLifetime
         {
             await Task.Delay(50);
         }
-    }
-
-    private static EdgeDenial? Blocked(ThreatMonitor monitor, string ip)
-    {
-        var http = new DefaultHttpContext();
-        var request = new EdgeRequestFeature { RequestId = "r", RouteId = "orders", StartedAt = DateTimeOffset.UnixEpoch, ClientIp = ip };
-        http.Features.Set(request);
-        return monitor.CheckBeforeSteps(http, request);
     }
 }

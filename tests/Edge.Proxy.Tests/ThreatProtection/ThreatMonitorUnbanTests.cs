@@ -1,6 +1,4 @@
-using System.Collections.Concurrent;
 using Edge.Proxy.Observability;
-using Edge.Proxy.Pipeline;
 using Edge.Proxy.Redis;
 using Edge.Proxy.ThreatProtection;
 using Edge.Testing;

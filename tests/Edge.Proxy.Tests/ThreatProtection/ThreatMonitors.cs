@@ -5,6 +5,7 @@ using Edge.Proxy.Observability;
 using Edge.Proxy.Pipeline;
 using Edge.Proxy.Redis;
 using Edge.Proxy.ThreatProtection;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -36,5 +37,14 @@ internal static class ThreatMonitors
             audit,
             time ?? TimeProvider.System,
             logger ?? NullLogger<ThreatMonitor>.Instance);
+    }
+
+    /// <summary>What the check before the steps answers a request from <paramref name="ip"/>: the 403 while it is banned, else null.</summary>
+    public static EdgeDenial? Blocked(ThreatMonitor monitor, string ip)
+    {
+        var http = new DefaultHttpContext();
+        var request = new EdgeRequestFeature { RequestId = "r", RouteId = "orders", StartedAt = DateTimeOffset.UnixEpoch, ClientIp = ip };
+        http.Features.Set(request);
+        return monitor.CheckBeforeSteps(http, request);
     }
 }
