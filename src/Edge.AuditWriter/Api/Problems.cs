@@ -1,3 +1,5 @@
+using Edge.AuditWriter.Log;
+
 namespace Edge.AuditWriter.Api;
 
 /// <summary>RFC 9457 problem+json answers with stable codes.</summary>
@@ -28,6 +30,10 @@ internal static class Problems
     public static IResult StoreUnavailable() =>
         Create(StatusCodes.Status503ServiceUnavailable, "store_unavailable", "Audit store unavailable",
             "The writer's store file is no longer at Writer:StorePath; nothing was stored. Restore it and restart the writer.");
+
+    public static IResult StoreWriteFailing(StoreWriteFailure failure) =>
+        Create(StatusCodes.Status503ServiceUnavailable, "store_write_failing", "Audit store refusing writes",
+            $"The store refused the last batch at {failure.At:O} ({failure.Reason}); nothing of it was stored and the edges keep it. Ready again once a batch is stored.");
 
     /// <summary>401 with the <c>WWW-Authenticate</c> challenge RFC 9110 §15.5.2 requires.</summary>
     public static IResult Unauthorized(string code, string detail, string challenge) =>

@@ -58,9 +58,9 @@ public static class WriterApp
         TileEndpoints.Map(app);
         ViewerEndpoints.Map(app);
         // Ready on both roles (a standby serves reads); the role tells a load balancer or the shipper which one ingests.
-        app.MapGet("/readyz", (AuditLog log) => log.StoreInPlace
-            ? Results.Json(new { status = "ready", role = log.IsSequencer ? "sequencer" : "standby" })
-            : Problems.StoreUnavailable());
+        app.MapGet("/readyz", (AuditLog log) => !log.StoreInPlace ? Problems.StoreUnavailable()
+            : log.LastWriteFailure is { } failure ? Problems.StoreWriteFailing(failure)
+            : Results.Json(new { status = "ready", role = log.IsSequencer ? "sequencer" : "standby" }));
         // Counts only (no record content): ingest batches, records and commits; retention runs, pruned records, shredded
         // keys, erased records. The ingest instruments exist from the start, so a scrape before the first batch shows 0.
         app.Services.GetRequiredService<IngestMetrics>();

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Edge.Audit.Checkpoints;
@@ -25,6 +26,7 @@ internal sealed partial class AuditLog : IDisposable
     private readonly SemaphoreSlim _appendLock = new(1, 1);
     private readonly ConcurrentQueue<QueuedAppend> _queuedAppends = new();
     private long _groupCommits;
+    private volatile StoreWriteFailure? _lastWriteFailure;
     private readonly object _treeLock = new();
     private readonly TileHashReader _tiles;
     private TileEdge _edge;
@@ -276,6 +278,7 @@ internal sealed partial class AuditLog : IDisposable
             EnsureStoreInPlace();
             var counts = AppendLocked(group);
             Interlocked.Increment(ref _groupCommits);
+            _lastWriteFailure = null;
             for (var i = 0; i < group.Count; i++)
             {
                 group[i].Completion.TrySetResult(counts[i]);
@@ -293,10 +296,21 @@ internal sealed partial class AuditLog : IDisposable
         }
         catch (Exception exception)
         {
+            if (exception is DbException)
+            {
+                _lastWriteFailure = new StoreWriteFailure(_time.GetUtcNow(), exception.Message);
+            }
+
             group[0].Completion.TrySetException(exception);
         }
 #pragma warning restore CA1031
     }
+
+    /// <summary>
+    /// Set when the store refused the last append (a full disk, an I/O error, a lock held too long by another process),
+    /// cleared by the next append it takes: a writer that acknowledges nothing is not ready, though its file is in place.
+    /// </summary>
+    public StoreWriteFailure? LastWriteFailure => _lastWriteFailure;
 
     /// <summary>Append transactions committed for ingested batches (several batches may share one).</summary>
     internal long GroupCommits => Interlocked.Read(ref _groupCommits);
@@ -1129,6 +1143,9 @@ internal sealed partial class AuditLog : IDisposable
 internal sealed class WriterStandbyException() : Exception("This writer is a standby; another writer sequences the log.");
 
 /// <summary>The store file this writer opened is no longer at its path: nothing may be acknowledged into it.</summary>
+/// <summary>When the store last refused an append, and the store's own words for why.</summary>
+internal sealed record StoreWriteFailure(DateTimeOffset At, string Reason);
+
 internal sealed class StoreFileGoneException(string path) : IOException($"The audit store '{path}' is no longer there (deleted or moved while the writer runs).")
 {
     public string StorePath { get; } = path;

@@ -97,6 +97,34 @@ public sealed class IngestEndpointTests
         await writer.WaitForCheckpointAsync(5);
     }
 
+    [Fact]
+    public async Task Readyz_StoreRefusingAppends_503StoreWriteFailingUntilABatchIsStored()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var client = writer.Client();
+        // A real SQLite refusal of every insert, as a full disk gives: the file stays in place, nothing can be stored.
+        ExecuteOnStore(writer, "CREATE TRIGGER inject_fault BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+
+        using var refused = await writer.IngestAsync([WriterFixture.Leaf("a", "acme")], 1);
+        using var notReady = await client.GetAsync("/readyz");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        // Before, /readyz answered 200 ready while every batch was refused.
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+        Assert.Equal("application/problem+json", notReady.Content.Headers.ContentType!.MediaType);
+        var problem = JsonDocument.Parse(await notReady.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("store_write_failing", problem.GetProperty("code").GetString());
+        Assert.Contains("database or disk is full", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        ExecuteOnStore(writer, "DROP TRIGGER inject_fault");
+        using var stored = await writer.IngestAsync([WriterFixture.Leaf("a", "acme")], 1);
+        using var ready = await client.GetAsync("/readyz");
+
+        Assert.Equal(HttpStatusCode.OK, stored.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal("ready", JsonDocument.Parse(await ready.Content.ReadAsStringAsync()).RootElement.GetProperty("status").GetString());
+    }
+
     [Theory]
     [InlineData("gzip")]
     [InlineData("br")]
