@@ -105,7 +105,7 @@ public static class AuditEventTypes
     /// </summary>
     public const string ResponseIncomplete = "dev.edge.audit.response.incomplete.v1";
 
-    /// <summary>Approval events: <c>requested</c>, <c>approved</c>, <c>rejected</c>, <c>consumed</c>, <c>expired</c>, <c>invalid</c>, <c>mismatch</c>.</summary>
+    /// <summary>Approval events: <c>requested</c>, <c>approved</c>, <c>rejected</c>, <c>consumed</c>, <c>expired</c>, <c>invalid</c>, <c>mismatch</c>, <c>refused</c>.</summary>
     public const string ApprovalRequested = "dev.edge.audit.approval.requested.v1";
     public const string ApprovalApproved = "dev.edge.audit.approval.approved.v1";
     public const string ApprovalRejected = "dev.edge.audit.approval.rejected.v1";
@@ -113,6 +113,7 @@ public static class AuditEventTypes
     public const string ApprovalExpired = "dev.edge.audit.approval.expired.v1";
     public const string ApprovalInvalid = "dev.edge.audit.approval.invalid.v1";
     public const string ApprovalMismatch = "dev.edge.audit.approval.mismatch.v1";
+    public const string ApprovalRefused = "dev.edge.audit.approval.refused.v1";
 
     /// <summary>Written by the audit writer after an erasure; names neither the subject nor its personal fields.</summary>
     public const string SubjectErased = "dev.edge.audit.subject.erased.v1";

@@ -12,7 +12,7 @@ namespace Edge.Proxy.Approvals;
 internal sealed class ApprovalMetrics(EdgeMetrics metrics)
 {
     private readonly Counter<long> _events = metrics.Meter.CreateCounter<long>(
-        "edge.approval.events", description: "Approval events (requested, approved, rejected, consumed, expired, invalid, mismatch) by policy.");
+        "edge.approval.events", description: "Approval events (requested, approved, rejected, consumed, expired, invalid, mismatch, refused) by policy.");
 
     private readonly Counter<long> _notifications = metrics.Meter.CreateCounter<long>(
         "edge.approval.notifications", description: "Approval Notify deliveries by policy and result (delivered, failed, dropped).");
@@ -41,6 +41,7 @@ internal sealed class ApprovalMetrics(EdgeMetrics metrics)
         ApprovalEventKind.Consumed => "consumed",
         ApprovalEventKind.Expired => "expired",
         ApprovalEventKind.Invalid => "invalid",
+        ApprovalEventKind.Refused => "refused",
         _ => "mismatch",
     };
 }

@@ -73,7 +73,7 @@ internal sealed partial class ApprovalsApi(
 
     public async Task ApproveAsync(HttpContext http, string id)
     {
-        if (await SignInAsync(http) is not { } caller || await FindAsync(http, caller, id) is not { } approval)
+        if (await SignInAsync(http) is not { } caller || await FindAsync(http, caller, id, deciding: true) is not { } approval)
         {
             return;
         }
@@ -81,6 +81,7 @@ internal sealed partial class ApprovalsApi(
         var policy = caller.Snapshot.Policies[approval.Policy];
         if (policy.Options.FourEyes && string.Equals(approval.Requester, caller.Principal, StringComparison.Ordinal))
         {
+            await RefusedAsync(approval, caller.Principal, ApprovalCodes.Self);
             await ProblemAsync(http, StatusCodes.Status403Forbidden, ApprovalCodes.Self, "Approval refused",
                 "Under the four-eyes rule the requester cannot approve their own request.");
             return;
@@ -103,7 +104,7 @@ internal sealed partial class ApprovalsApi(
 
     public async Task RejectAsync(HttpContext http, string id)
     {
-        if (await SignInAsync(http) is not { } caller || await FindAsync(http, caller, id) is not { } approval)
+        if (await SignInAsync(http) is not { } caller || await FindAsync(http, caller, id, deciding: true) is not { } approval)
         {
             return;
         }
@@ -137,6 +138,13 @@ internal sealed partial class ApprovalsApi(
     }
 
     /// <summary>Anything else under the prefix: never forwarded to a backend, whatever the routes match.</summary>
+    /// <summary>
+    /// A refused decision on an approval the caller can see is written to the trail before the answer: an attempt to
+    /// approve one's own request, or one the caller's roles do not cover, is what a compliance review looks for.
+    /// </summary>
+    private ValueTask RefusedAsync(ApprovalRequest approval, string approver, string code) =>
+        events.RecordAsync(approval.ToEvent(ApprovalEventKind.Refused, approver) with { Refusal = code });
+
     public static Task NotFoundAsync(HttpContext http) =>
         ProblemAsync(http, StatusCodes.Status404NotFound, "not_found", "Not found", "There is no such approvals endpoint.");
 
@@ -149,6 +157,7 @@ internal sealed partial class ApprovalsApi(
                 await ProblemAsync(http, StatusCodes.Status409Conflict, ApprovalCodes.Expired, "Approval expired", "The request waited longer than the policy's Ttl.");
                 break;
             case DecideOutcome.AlreadyDecided:
+                await RefusedAsync(approval, approver, ApprovalCodes.AlreadyDecided);
                 await ProblemAsync(http, StatusCodes.Status409Conflict, ApprovalCodes.AlreadyDecided, "Already decided", "The request was already approved, rejected or used.");
                 break;
             default:
@@ -157,7 +166,7 @@ internal sealed partial class ApprovalsApi(
         }
     }
 
-    private async Task<ApprovalRequest?> FindAsync(HttpContext http, Caller caller, string id)
+    private async Task<ApprovalRequest?> FindAsync(HttpContext http, Caller caller, string id, bool deciding = false)
     {
         var approval = ApprovalToken.IsId(id) ? await store.GetAsync(id) : null;
         if (approval is null || !string.Equals(approval.Tenant, caller.Tenant, StringComparison.Ordinal) || !caller.Snapshot.Policies.ContainsKey(approval.Policy))
@@ -169,6 +178,11 @@ internal sealed partial class ApprovalsApi(
         if (!caller.Policies.Contains(approval.Policy))
         {
             var policy = caller.Snapshot.Policies[approval.Policy];
+            if (deciding)
+            {
+                await RefusedAsync(approval, caller.Principal, ApprovalCodes.MissingPermission);
+            }
+
             await ProblemAsync(http, StatusCodes.Status403Forbidden, ApprovalCodes.MissingPermission, "Forbidden",
                 $"Deciding this request requires the permission '{policy.Options.ApproverPermission}'.");
             return null;

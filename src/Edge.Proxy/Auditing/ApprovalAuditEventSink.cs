@@ -28,6 +28,7 @@ internal sealed partial class ApprovalAuditEventSink(
         ApprovalEventKind.Consumed => AuditEventTypes.ApprovalConsumed,
         ApprovalEventKind.Expired => AuditEventTypes.ApprovalExpired,
         ApprovalEventKind.Invalid => AuditEventTypes.ApprovalInvalid,
+        ApprovalEventKind.Refused => AuditEventTypes.ApprovalRefused,
         _ => AuditEventTypes.ApprovalMismatch,
     };
 
@@ -47,7 +48,8 @@ internal sealed partial class ApprovalAuditEventSink(
             ["policy"] = approvalEvent.Policy ?? "",
             ["requestHash"] = AuditRequestHash(approvalEvent),
         };
-        var record = events.NewRecord(type, decision, ApprovalStepValidator.StepName, "approval_" + decision, attributes) with
+        var reason = approvalEvent.Refusal ?? "approval_" + decision;
+        var record = events.NewRecord(type, decision, ApprovalStepValidator.StepName, reason, attributes) with
         {
             Tenant = approvalEvent.Tenant,
             Subject = new AuditSubject { Principal = approvalEvent.Actor },

@@ -10,6 +10,12 @@ internal enum ApprovalEventKind
     Expired,
     Invalid,
     Mismatch,
+
+    /// <summary>
+    /// The API refused an approver's decision on an existing approval (their own request under four-eyes, a policy
+    /// their roles do not grant, or one already decided); <see cref="ApprovalEvent.Refusal"/> holds the answer's code.
+    /// </summary>
+    Refused,
 }
 
 /// <summary>
@@ -31,6 +37,9 @@ internal sealed record ApprovalEvent(
 {
     /// <summary>The approval's <see cref="Edge.Proxy.Approvals.ApprovalRequest.AuditKey"/>; empty when there is no approval.</summary>
     public string AuditKey { get; init; } = "";
+
+    /// <summary>For <see cref="ApprovalEventKind.Refused"/>: the problem code the caller got.</summary>
+    public string? Refusal { get; init; }
 }
 
 /// <summary>

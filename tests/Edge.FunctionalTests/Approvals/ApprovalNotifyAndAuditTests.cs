@@ -136,6 +136,43 @@ public sealed class ApprovalNotifyAndAuditTests
     }
 
     [Fact]
+    public async Task Approve_SelfApprovalAndSecondDecision_RefusalsAreAuditedWithTheirCodes()
+    {
+        using var backend = Backend.Start();
+        await using var writer = await WriterFixture.StartAsync();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = writer.BaseAddress.ToString(),
+        });
+
+        var id = await RequestApprovalAsync(edge.Client);
+        using (var self = await edge.Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{id}/approve", AliceKey)))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, self.StatusCode);
+        }
+
+        await ApproveAsync(edge.Client, id);
+        using (var second = await edge.Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{id}/approve", BobKey)))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, second.StatusCode);
+        }
+
+        // Before, both refusals reached only the caller: the trail showed no attempt by the requester to approve their own request.
+        var events = await WaitForApprovalEventsAsync(writer, 3);
+        var principals = await PrincipalsByIdAsync(writer);
+
+        Assert.Equal(
+            new[] { AuditEventTypes.ApprovalRequested, AuditEventTypes.ApprovalRefused, AuditEventTypes.ApprovalApproved, AuditEventTypes.ApprovalRefused },
+            events.Select(e => e.GetProperty("type").GetString()!).ToArray());
+        Assert.Equal("approval_self", events[1].GetProperty("data").GetProperty("reason").GetString());
+        Assert.Equal("refused", events[1].GetProperty("data").GetProperty("decision").GetString());
+        Assert.Equal(id, events[1].GetProperty("data").GetProperty("attributes").GetProperty("approvalId").GetString());
+        Assert.Equal("alice", principals[events[1].GetProperty("id").GetString()!]);
+        Assert.Equal("approval_decided", events[3].GetProperty("data").GetProperty("reason").GetString());
+        Assert.Equal("bob", principals[events[3].GetProperty("id").GetString()!]);
+    }
+
+    [Fact]
     public async Task Erasure_OfTheRequester_NameReadableInNoApprovalRecordExportOrStoreFile()
     {
         using var backend = Backend.Start();
