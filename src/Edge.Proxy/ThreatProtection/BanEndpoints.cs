@@ -314,11 +314,19 @@ internal static class BanEndpoints
         key = written;
         var slash = written.LastIndexOf('/');
         IPAddress? address = null;
-        if (slash <= 0 || slash == written.Length - 1 || written.AsSpan(slash + 1).ContainsAnyExceptInRange('0', '9')
+        if (slash <= 0 || written.AsSpan(slash + 1).ContainsAnyExceptInRange('0', '9')
             || !IPAddress.TryParse(written.AsSpan(0, slash), out address))
         {
             key = CanonicalKey(written);
             return null;
+        }
+
+        // An address and a bare slash is a network with its prefix length left out; stored as a literal key it would
+        // never match a client. (An address, '/' and other text stays literal: a template such as {ip}/{route} renders that.)
+        if (slash == written.Length - 1)
+        {
+            var bitsOf = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+            return $"'key' {written} is not a network of clients: its prefix length is missing (1 to {bitsOf})";
         }
 
         var prefix = int.TryParse(written.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed : -1;

@@ -16,6 +16,7 @@ public sealed class BanEndpointsTests
     [InlineData("2001:DB8::7", "2001_db8__")]
     [InlineData("acme:203.0.113.7", "acme:203.0.113.7")]
     [InlineData("acme/203.0.113.7", "acme/203.0.113.7")] // a template literal may hold '/': not a network
+    [InlineData("203.0.113.7/orders", "203.0.113.7/orders")]
     [InlineData("203.0.113.7", "203.0.113.7")]
     public void ResolveKey_WrittenKey_StoredAsItsCanonicalText(string written, string stored)
     {
@@ -31,6 +32,8 @@ public sealed class BanEndpointsTests
     [InlineData("::/0", "1 to 128")]
     [InlineData("2001:db8::/129", "1 to 128")]
     [InlineData("10.0.0.0/99999999999", "1 to 32")]
+    [InlineData("10.0.0.0/", "prefix length is missing (1 to 32)")] // before: 201, stored as a literal that matched no client
+    [InlineData("2001:db8::/", "prefix length is missing (1 to 128)")]
     public void ResolveKey_NetworkWithImpossiblePrefix_IsAnError(string written, string expected)
     {
         var error = BanEndpoints.ResolveKey(written, out _);
