@@ -27,7 +27,7 @@ public sealed class RateLimitConcurrentReloadTests
         using var backend = Backend.Start();
         string Config(int limit, bool extraRoute) => RateLimitRoutes.Config(
             backend.Url,
-            new Dictionary<string, object> { ["p"] = new { Limit = limit, Window = "01:00:00", Mode = mode == "Lease" ? "Lease" : "Strict" } })
+            new Dictionary<string, object> { ["p"] = new { Limit = limit, Window = "1.00:00:00", Mode = mode == "Lease" ? "Lease" : "Strict" } })
             .Replace("\"Routes\": {", extraRoute ? "\"Routes\": { \"extra\": { \"ClusterId\": \"backend\", \"Match\": { \"Path\": \"/extra/{**rest}\" } }," : "\"Routes\": {", StringComparison.Ordinal);
         await using var edge = await EdgeHost.StartAsync(
             Config(Limit, extraRoute: false),

@@ -173,7 +173,9 @@ public sealed class LoadTestTests
 
         var result = report.Scenarios[0];
         Assert.Equal(1, result.Global.Fail.Count);
-        Assert.Equal(TimeSpan.FromSeconds(1), result.Duration);
-        Assert.Equal(9, result.Global.Ok.Rps);
+        // The load's second, or a little more when a loaded host answered its last ok late (that lateness is measured,
+        // not hidden); never stretched to the failure, which came at least 2.9 s after the start.
+        Assert.InRange(result.Duration, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2.5));
+        Assert.Equal(9 / result.Duration.TotalSeconds, result.Global.Ok.Rps, 9);
     }
 }
