@@ -12,6 +12,9 @@ public static class SimulationParser
     /// <summary>The highest open-model rate a phase may ask for, per scenario.</summary>
     public const int MaxRatePerSecond = 200_000;
 
+    /// <summary>The most closed-model copies a phase may ask for, per scenario.</summary>
+    public const int MaxCopies = 100_000;
+
     public static LoadSimulation Parse(string text)
     {
         var colon = text.IndexOf(':', StringComparison.Ordinal);
@@ -69,6 +72,20 @@ public static class SimulationParser
         {
             throw new FormatException(string.Create(CultureInfo.InvariantCulture,
                 $"'{text}': {perSecond:0.##} invocations per second is more than one edge-load process can start (at most {MaxRatePerSecond}/s); split the load over several processes."));
+        }
+
+        // Every copy is started at once and none is ever turned away: constant:copies=2147483647 died with "Out of
+        // memory." and ramp-constant:copies=100000000 spent minutes starting copies in a one-second phase.
+        var copies = simulation switch
+        {
+            KeepConstantSimulation s => s.Copies,
+            RampingConstantSimulation s => s.Copies,
+            _ => 0,
+        };
+        if (copies > MaxCopies)
+        {
+            throw new FormatException(string.Create(CultureInfo.InvariantCulture,
+                $"'{text}': {copies} copies is more than one edge-load process can run (at most {MaxCopies}); split the load over several processes."));
         }
 
         return simulation;

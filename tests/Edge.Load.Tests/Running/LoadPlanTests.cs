@@ -113,6 +113,21 @@ public sealed class LoadPlanTests
     public void Parse_RateAtTheCeiling_Accepted() =>
         Assert.Equal("inject rate=200000/1s during 1s", SimulationParser.Parse("inject:rate=200000,during=1s").Describe());
 
+    [Theory]
+    [InlineData("constant:copies=2147483647,during=1s", "2147483647 copies")]
+    [InlineData("ramp-constant:copies=100000000,during=1s", "100000000 copies")]
+    public void Parse_CopiesAboveWhatOneProcessCanRun_RefusedWithTheCount(string text, string expected)
+    {
+        var error = Assert.Throws<FormatException>(() => SimulationParser.Parse(text));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        Assert.Contains("at most 100000", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_CopiesAtTheCeiling_Accepted() =>
+        Assert.Equal("keep constant copies=100000 during 1s", SimulationParser.Parse("constant:copies=100000,during=1s").Describe());
+
     [Fact]
     public void Parse_UnknownKind_NamedBeforeMissingKeys()
     {
