@@ -22,7 +22,7 @@ internal static class ReportBuilder
             Count = count,
             Rps = seconds <= 0 ? 0 : count / seconds,
             MinMs = count == 0 ? null : stats.MinMicros / 1000.0,
-            MeanMs = count == 0 ? null : h.GetMean() / 1000.0,
+            MeanMs = count == 0 ? null : stats.MeanMicros / 1000.0,
             MaxMs = count == 0 ? null : h.GetMaxValue() / 1000.0,
             StdDevMs = count == 0 ? null : h.GetStdDeviation() / 1000.0,
             P50Ms = Percentile(h, 50),

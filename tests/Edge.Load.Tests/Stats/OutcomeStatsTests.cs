@@ -33,6 +33,19 @@ public sealed class OutcomeStatsTests
     }
 
     [Fact]
+    public void Outcome_OneResponse_MeanIsTheResponseNotBelowTheMin()
+    {
+        var stats = new OutcomeStats();
+        stats.Record(8_298_175, 0, "200");
+        stats.DrainInterval();
+
+        var report = ReportBuilder.Outcome(stats, seconds: 10);
+
+        Assert.Equal(8298.175, report.MinMs);
+        Assert.Equal(8298.175, report.MeanMs);
+    }
+
+    [Fact]
     public void DrainInterval_CalledRepeatedly_AccumulatesTotalsAcrossIntervals()
     {
         var stats = new OutcomeStats();
