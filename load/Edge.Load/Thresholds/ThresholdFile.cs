@@ -10,7 +10,7 @@ public static class ThresholdFile
 {
     public static IReadOnlyList<Threshold> Load(string path)
     {
-        using var document = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        using var document = Parse(path);
         var root = document.RootElement;
         if (root.ValueKind == JsonValueKind.Object)
         {
@@ -34,13 +34,13 @@ public static class ThresholdFile
                     thresholds.Add(Threshold.Parse(item.GetString()!));
                     break;
                 case JsonValueKind.Object:
-                    var check = TryGetProperty(item, "Check", out var c) ? c.GetString() : null;
+                    var check = OptionalString(path, item, "Check");
                     if (string.IsNullOrWhiteSpace(check))
                     {
                         throw new FormatException($"{path}: every threshold object needs a 'Check' such as \"p99 < 20ms\".");
                     }
 
-                    thresholds.Add(Threshold.Parse(check, OptionalString(item, "Scenario"), OptionalString(item, "Step")));
+                    thresholds.Add(Threshold.Parse(check, OptionalString(path, item, "Scenario"), OptionalString(path, item, "Step")));
                     break;
                 default:
                     throw new FormatException($"{path}: a threshold is a string or an object with 'Check'.");
@@ -50,8 +50,32 @@ public static class ThresholdFile
         return thresholds;
     }
 
-    private static string? OptionalString(JsonElement item, string name) =>
-        TryGetProperty(item, name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+    // JsonException's message named neither the file nor that it is the thresholds file that is broken.
+    private static JsonDocument Parse(string path)
+    {
+        try
+        {
+            return JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        }
+        catch (JsonException ex)
+        {
+            throw new FormatException($"{path}: not valid JSON: {ex.Message}", ex);
+        }
+    }
+
+    // A number where a string belongs ("Check": 5) ended the tool with a stack trace, and a non-string "Scenario" was
+    // dropped, so the check silently applied to every scenario.
+    private static string? OptionalString(string path, JsonElement item, string name)
+    {
+        if (!TryGetProperty(item, name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : throw new FormatException($"{path}: '{name}' must be a string, got {value.ValueKind.ToString().ToLowerInvariant()} {value.GetRawText()}.");
+    }
 
     private static bool TryGetProperty(JsonElement element, string name, out JsonElement value)
     {

@@ -73,6 +73,22 @@ public sealed class ThresholdTests
 
         Assert.Throws<FormatException>(() => ThresholdFile.Load(path));
     }
+
+    [Theory]
+    [InlineData("""{ "Thresholds": [ { "Check": 5 } ] }""", "'Check' must be a string, got number 5")]
+    [InlineData("""{ "Thresholds": [ { "Scenario": 5, "Check": "p99 < 20ms" } ] }""", "'Scenario' must be a string, got number 5")]
+    [InlineData("""{ "Thresholds": [ { "Step": ["a"], "Check": "p99 < 20ms" } ] }""", "'Step' must be a string, got array")]
+    [InlineData("{bad", "not valid JSON")]
+    public void Load_WrongJson_ThrowsFormatExceptionNamingTheFile(string json, string expected)
+    {
+        var path = Path.Combine(TestBackends.TempFolder("thresholds"), "bad.json");
+        File.WriteAllText(path, json);
+
+        var error = Assert.Throws<FormatException>(() => ThresholdFile.Load(path));
+
+        Assert.StartsWith(path + ": ", error.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
 }
 
 public sealed class ThresholdEvaluatorTests
