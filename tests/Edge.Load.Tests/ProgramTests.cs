@@ -9,7 +9,16 @@ namespace Edge.Load.Tests;
 public sealed class ProgramTests
 {
     [Fact]
-    public async Task Main_SigtermMidRun_WritesPartialReportAndExitsInterrupted()
+    public Task Main_SigtermMidRun_WritesPartialReportAndExitsInterrupted() =>
+        // docker stop, timeout(1) and a CI runner cancelling a job send SIGTERM, not Ctrl+C.
+        AssertStoppedWithReportAsync("kill -TERM {0}");
+
+    [Fact]
+    public Task Main_SigtermTwiceInQuickSuccession_StillWritesPartialReportAndExitsInterrupted() =>
+        // timeout(1) signals the tool and then its process group; the second signal used to end the run without a report.
+        AssertStoppedWithReportAsync("kill -TERM {0}; sleep 0.02; kill -TERM {0}");
+
+    private static async Task AssertStoppedWithReportAsync(string killScript)
     {
         using var server = TestBackends.StartWireMock();
         server.Given(Request.Create().WithPath("/").UsingGet()).RespondWith(Response.Create().WithStatusCode(200));
@@ -29,8 +38,7 @@ public sealed class ProgramTests
             await Task.Delay(100);
         }
 
-        // docker stop, timeout(1) and a CI runner cancelling a job send SIGTERM, not Ctrl+C.
-        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        using (var kill = Process.Start("sh", ["-c", string.Format(System.Globalization.CultureInfo.InvariantCulture, killScript, process.Id)]))
         {
             await kill.WaitForExitAsync();
         }
