@@ -246,7 +246,19 @@ public static class CliApp
         };
         var started = System.Diagnostics.Stopwatch.StartNew();
         long written;
-        using (var log = new AuditLog(options, TimeProvider.System, NullLogger<AuditLog>.Instance))
+        AuditLog log;
+        try
+        {
+            log = new AuditLog(options, TimeProvider.System, NullLogger<AuditLog>.Instance);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            // A --store that cannot be opened (a missing folder, a file that is not a store) ended the tool with a stack trace.
+            await stderr.WriteLineAsync("audit-fill: " + ex.Message).ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        using (log)
         {
             written = await AuditDataset.FillAsync(log.Size, records, tenants, principals,
                 batch => log.AppendAsync(batch, CancellationToken.None)).ConfigureAwait(false);
@@ -426,14 +438,24 @@ public static class CliApp
             return ExitCodes.Usage;
         }
 
-        Directory.CreateDirectory(folder);
         using var rsa = System.Security.Cryptography.RSA.Create(2048);
         using var ecdsa = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
-        await WritePrivateAsync(Path.Combine(folder, "rs256.pem"), rsa.ExportPkcs8PrivateKeyPem()).ConfigureAwait(false);
-        await WritePrivateAsync(Path.Combine(folder, "es256.pem"), ecdsa.ExportPkcs8PrivateKeyPem()).ConfigureAwait(false);
-        var jwks = Edge.Testing.Signing.JwtSigningKey.JwksJson(
-            Edge.Testing.Signing.JwtSigningKey.Rs256(rsa, "rs256"), Edge.Testing.Signing.JwtSigningKey.Es256(ecdsa, "es256"));
-        await File.WriteAllTextAsync(Path.Combine(folder, "jwks.json"), jwks).ConfigureAwait(false);
+        try
+        {
+            Directory.CreateDirectory(folder);
+            await WritePrivateAsync(Path.Combine(folder, "rs256.pem"), rsa.ExportPkcs8PrivateKeyPem()).ConfigureAwait(false);
+            await WritePrivateAsync(Path.Combine(folder, "es256.pem"), ecdsa.ExportPkcs8PrivateKeyPem()).ConfigureAwait(false);
+            var jwks = Edge.Testing.Signing.JwtSigningKey.JwksJson(
+                Edge.Testing.Signing.JwtSigningKey.Rs256(rsa, "rs256"), Edge.Testing.Signing.JwtSigningKey.Es256(ecdsa, "es256"));
+            await File.WriteAllTextAsync(Path.Combine(folder, "jwks.json"), jwks).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // An --out that cannot be written ended the tool with a stack trace (exit 134).
+            await stderr.WriteLineAsync($"keys: --out '{folder}' cannot be written: {ex.Message}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
         await stdout.WriteLineAsync("wrote " + Path.Combine(folder, "{rs256.pem,es256.pem,jwks.json}")).ConfigureAwait(false);
         return ExitCodes.Ok;
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Edge.Load.Cli;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
@@ -75,6 +76,23 @@ public sealed class CliAppTests
 
         Assert.Equal(ExitCodes.Usage, exit);
         Assert.Contains("frobnicate", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("keys: --out '{0}' cannot be written", "keys", "--out", "{0}")]
+    [InlineData("audit-fill: Writer:StorePath: '{0}/audit.db' cannot be opened", "audit-fill", "--store", "{0}/audit.db", "--records", "5")]
+    public async Task RunAsync_OutputPathUnderAFile_ReturnsUsageWithoutAStackTrace(string expected, params string[] args)
+    {
+        // A path below a regular file can be neither a folder nor a store, whoever runs the test.
+        var file = Path.Combine(TestBackends.TempFolder("not-a-folder"), "file");
+        File.WriteAllText(file, "x");
+        var under = Path.Combine(file, "sub");
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync([.. args.Select(a => string.Format(CultureInfo.InvariantCulture, a, under))], new StringWriter(), stderr);
+
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.StartsWith(string.Format(CultureInfo.InvariantCulture, expected, under), stderr.ToString(), StringComparison.Ordinal);
     }
 
     [Theory]
