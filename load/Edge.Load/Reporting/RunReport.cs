@@ -110,7 +110,7 @@ public sealed record ScenarioReport
 
     public required IReadOnlyList<TimeSeriesPoint> TimeSeries { get; init; }
 
-    /// <summary>Largest delay between an open-model invocation's intended and actual dispatch; large values mean the generator was the bottleneck.</summary>
+    /// <summary>Largest delay between an open-model invocation's intended send time and its start (the dispatcher's lateness plus the thread pool's queue); large values mean the generator was the bottleneck.</summary>
     public TimeSpan? MaxDispatchLag { get; init; }
 
     /// <summary>Open-model dispatches more than 10 ms late; null, like <see cref="MaxDispatchLag"/>, for a closed model, which has no schedule to be late for.</summary>

@@ -154,6 +154,42 @@ public sealed class LoadTestTests
     }
 
     [Fact]
+    public async Task RunAsync_OpenModelWithTheThreadPoolBusy_DispatchLagIncludesTheQueueWait()
+    {
+        // The first invocation fills the thread pool with work that blocks for a second, so the next invocations wait in
+        // its queue: the dispatcher thread stays on time, the invocations do not, and the generator line must say so.
+        using var gate = new ManualResetEventSlim();
+        var scenario = Scenario.Create("busy-pool", ctx =>
+            {
+                if (ctx.InvocationNumber == 0)
+                {
+                    ThreadPool.GetMinThreads(out var min, out _);
+                    var blockers = Math.Max(min, ThreadPool.ThreadCount) + 100;
+                    for (var i = 0; i < blockers; i++)
+                    {
+                        ThreadPool.UnsafeQueueUserWorkItem(static g => g.Wait(), gate, preferLocal: false);
+                    }
+
+                    new Thread(() =>
+                    {
+                        Thread.Sleep(TimeSpan.FromSeconds(1));
+                        gate.Set();
+                    }) { IsBackground = true }.Start();
+                }
+
+                return Task.FromResult(LoadResponse.Ok("200"));
+            })
+            .WithLoadSimulations(Simulation.Inject(50, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)));
+
+        var report = await LoadTest.RunAsync([scenario], new LoadTestOptions());
+
+        var result = report.Scenarios[0];
+        Assert.True(result.MaxDispatchLag >= TimeSpan.FromMilliseconds(500), $"max dispatch lag {result.MaxDispatchLag} hides the second the invocations queued");
+        Assert.True(result.LateDispatches > 0);
+        Assert.Equal(100, result.Global.Ok.Count);
+    }
+
+    [Fact]
     public async Task RunAsync_FailureArrivingAfterTheLoad_DoesNotStretchTheMeasuredDuration()
     {
         // One request failing 1.5 s after the load ended: the ok responses were served within the load's second.
