@@ -38,7 +38,7 @@ internal sealed class EdgeRequests
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(t => Uri.TryCreate(t, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && Cli.RunArguments.HasNoPath(uri)
                 ? uri
-                : throw new InvalidOperationException($"scenario {init.ScenarioName}: also-targets entry '{t}' is not an http(s) URL with only scheme://host:port."))];
+                : throw new FormatException($"scenario {init.ScenarioName}: also-targets entry '{t}' is not an http(s) URL with only scheme://host:port."))];
         TenantHeader = init.GetParameter("tenant-header", "X-Tenant-ID");
     }
 
@@ -64,7 +64,7 @@ internal sealed class EdgeRequests
 
         if (algorithm is not ("RS256" or "ES256"))
         {
-            throw new InvalidOperationException($"scenario {init.ScenarioName}: alg must be HS256, RS256 or ES256, not '{algorithm}'.");
+            throw new FormatException($"scenario {init.ScenarioName}: alg must be HS256, RS256 or ES256, not '{algorithm}'.");
         }
 
         var pem = LoadSecret.Resolve(init.GetParameter("signing-key", ""), $"scenario {init.ScenarioName}: {algorithm} private key (signing-key=file:/path.pem)");

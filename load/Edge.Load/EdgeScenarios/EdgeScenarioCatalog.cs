@@ -115,7 +115,7 @@ public static class EdgeScenarioCatalog
                 {
                     "jwt" => true,
                     "none" => false,
-                    _ => throw new InvalidOperationException($"scenario tenant-limit: auth must be none or jwt, not '{auth}'."),
+                    _ => throw new FormatException($"scenario tenant-limit: auth must be none or jwt, not '{auth}'."),
                 };
                 if (withToken)
                 {
@@ -150,7 +150,7 @@ public static class EdgeScenarioCatalog
                 webhookWeight = init.GetParameter("webhook-weight", 10);
                 if (plainWeight < 0 || jwtWeight < 0 || webhookWeight < 0 || plainWeight + jwtWeight + webhookWeight == 0)
                 {
-                    throw new InvalidOperationException("scenario mixed: weights must be non-negative and not all zero.");
+                    throw new FormatException("scenario mixed: weights must be non-negative and not all zero.");
                 }
 
                 plainPath = init.GetPath("plain-path", "/");

@@ -155,6 +155,24 @@ public sealed class CliAppTests
         Assert.Contains(expected, stderr.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("plain-get", "also-targets entry 'notaurl' is not an http(s) URL", "also-targets=notaurl")]
+    [InlineData("jwt-rbac", "alg must be HS256, RS256 or ES256, not 'XX'", "alg=XX")]
+    [InlineData("tenant-limit", "auth must be none or jwt, not 'basic'", "auth=basic")]
+    [InlineData("mixed", "weights must be non-negative and not all zero", "plain-weight=-1")]
+    public async Task RunAsync_BadScenarioParameterValue_ReturnsUsageExitCodeNamingIt(string scenario, string expected, string parameter)
+    {
+        // A value no scenario can use is a usage error like keys=many, not "the run could not start" (exit 3).
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync(
+            ["run", "-s", scenario, "-t", "http://127.0.0.1:9", "-p", parameter, "--simulation", "inject:rate=1,during=1s", "-o", TestBackends.TempFolder("bad-param"), "-q"],
+            new StringWriter(), stderr);
+
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.Contains(expected, stderr.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RunAsync_TargetDown_FailsNamingTheScenarioAndTopStatusWithoutPrintingUnmeasuredLatency()
     {
