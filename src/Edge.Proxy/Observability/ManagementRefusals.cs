@@ -15,8 +15,8 @@ internal sealed class ManagementRefusals
     private readonly Counter<long> _refusals;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly LogWindow _hostLog = new();
-    private readonly LogWindow _tokenLog = new();
+    private readonly LogWindow _hostLog = new(LogInterval);
+    private readonly LogWindow _tokenLog = new(LogInterval);
 
     public ManagementRefusals(EdgeMetrics metrics, TimeProvider time, ILogger<ManagementAccess> logger)
     {
@@ -48,27 +48,4 @@ internal sealed class ManagementRefusals
     }
 
     private void Count(string reason) => _refusals.Add(1, new KeyValuePair<string, object?>("reason", reason));
-
-    /// <summary>One log line per interval: the first caller after the interval takes it, with the count skipped meanwhile.</summary>
-    private sealed class LogWindow
-    {
-        private long _nextTimestamp = long.MinValue;
-        private long _skipped;
-
-        public bool TryTake(TimeProvider time, out long skipped)
-        {
-            var now = time.GetTimestamp();
-            var next = Volatile.Read(ref _nextTimestamp);
-            var due = now + (long)(LogInterval.TotalSeconds * time.TimestampFrequency);
-            if (now < next || Interlocked.CompareExchange(ref _nextTimestamp, due, next) != next)
-            {
-                Interlocked.Increment(ref _skipped);
-                skipped = 0;
-                return false;
-            }
-
-            skipped = Interlocked.Exchange(ref _skipped, 0);
-            return true;
-        }
-    }
 }

@@ -7,6 +7,7 @@ using System.Text;
 using Edge.Configuration.RateLimiting;
 using Edge.Configuration.ThreatProtection;
 using Edge.Proxy.Configuration;
+using Edge.Proxy.Observability;
 using Edge.Proxy.Pipeline;
 using Edge.Proxy.Redis;
 using StackExchange.Redis;
@@ -44,6 +45,12 @@ internal sealed partial class ThreatMonitor(
 
     private const int MaxTrackedCounts = 100_000;
 
+    /// <summary>
+    /// At most one 2303 and one 2305 line per rule in this interval: both come once per refusal a client sends (while
+    /// Redis stalls, or once a rule's table is full of made-up keys), so a line each let any client flood the log.
+    /// </summary>
+    public static readonly TimeSpan LogInterval = TimeSpan.FromMinutes(1);
+
     private readonly ConditionalWeakTable<ThreatProtectionOptions, RuleSet> _compiled = new();
     // Copy-on-write: read by every request without a lock, replaced under _write by the rare ban, unban and sync.
     private readonly Lock _write = new();
@@ -56,6 +63,9 @@ internal sealed partial class ThreatMonitor(
 
     // Keys the pseudonym ban log lines carry instead of the ban key (an address or a principal), held in memory only.
     private readonly byte[] _keyIdKey = RandomNumberGenerator.GetBytes(32);
+
+    private readonly ConcurrentDictionary<string, LogWindow> _countFailedLog = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, LogWindow> _countsFullLog = new(StringComparer.Ordinal);
 
     // The bans' epoch in Redis at the last reload (RedisBanStore.EpochKey); null before the first. Written under _write.
     private string? _epoch;
@@ -460,7 +470,11 @@ internal sealed partial class ThreatMonitor(
                     TaskScheduler.Default);
             }
 
-            Log.CountFailed(logger, rule.Name, ex.GetType().Name);
+            if (_countFailedLog.GetOrAdd(rule.Name, static _ => new LogWindow(LogInterval)).TryTake(time, out var unlogged))
+            {
+                Log.CountFailed(logger, rule.Name, ex.GetType().Name, unlogged);
+            }
+
             return null;
         }
     }
@@ -477,7 +491,11 @@ internal sealed partial class ThreatMonitor(
                 PruneCounts(counts, nowTicks, windowTicks);
                 if (counts.Count >= MaxTrackedCounts)
                 {
-                    Log.CountsFull(logger, rule.Name, MaxTrackedCounts);
+                    if (_countsFullLog.GetOrAdd(rule.Name, static _ => new LogWindow(LogInterval)).TryTake(time, out var unlogged))
+                    {
+                        Log.CountsFull(logger, rule.Name, MaxTrackedCounts, unlogged);
+                    }
+
                     return (null, false);
                 }
             }
@@ -704,8 +722,8 @@ internal sealed partial class ThreatMonitor(
         [LoggerMessage(2302, LogLevel.Warning, "Ban of {KeyId} lifted on the management port")]
         public static partial void BanLifted(ILogger logger, string keyId);
 
-        [LoggerMessage(2303, LogLevel.Warning, "Ban rule {Rule}: Redis did not count the event ({Error}); counted in this instance only")]
-        public static partial void CountFailed(ILogger logger, string rule, string error);
+        [LoggerMessage(2303, LogLevel.Warning, "Ban rule {Rule}: Redis did not count the event ({Error}); counted in this instance only; {Unlogged} more of this rule's events were counted here only since the previous such line (at most one a minute per rule)")]
+        public static partial void CountFailed(ILogger logger, string rule, string error, long unlogged);
 
         [LoggerMessage(2304, LogLevel.Warning, "Shared bans could not be reloaded from Redis ({Error}); the last known bans stay in force")]
         public static partial void SyncFailed(ILogger logger, string error);
@@ -716,7 +734,7 @@ internal sealed partial class ThreatMonitor(
         [LoggerMessage(2308, LogLevel.Warning, "Redis had lost the shared bans (restarted empty, flushed or failed over without them); {Count} running bans this instance knew are kept and written back")]
         public static partial void BansLost(ILogger logger, int count);
 
-        [LoggerMessage(2305, LogLevel.Warning, "Ban rule {Rule} tracks {Max} keys in this instance already; a new key of it is not counted until old windows end")]
-        public static partial void CountsFull(ILogger logger, string rule, int max);
+        [LoggerMessage(2305, LogLevel.Warning, "Ban rule {Rule} tracks {Max} keys in this instance already; a new key of it is not counted until old windows end; {Unlogged} more new keys of this rule went uncounted since the previous such line (at most one a minute per rule)")]
+        public static partial void CountsFull(ILogger logger, string rule, int max, long unlogged);
     }
 }

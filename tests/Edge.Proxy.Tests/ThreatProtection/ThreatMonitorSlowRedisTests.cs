@@ -2,10 +2,13 @@ using Edge.Configuration.ThreatProtection;
 using Edge.Proxy.Observability;
 using Edge.Proxy.Pipeline;
 using Edge.Proxy.Redis;
+using Edge.Proxy.Tests.RateLimiting;
 using Edge.Proxy.ThreatProtection;
 using Edge.Testing;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Edge.Proxy.Tests.ThreatProtection;
 
@@ -98,6 +101,37 @@ public sealed class ThreatMonitorSlowRedisTests : IAsyncLifetime
         Assert.NotNull(ThreatMonitors.Blocked(monitor, "203.0.113.82"));
         await Task.Delay(500);
         Assert.Single(audit.BannedKeys);
+    }
+
+    [Fact]
+    public async Task ObserveAsync_RedisStallsWhileRefusalsKeepComing_OneCountFailedWarningPerRulePerMinute()
+    {
+        // Warning 2303 was written for every refusal Redis did not count in time: while Redis stalled, any client
+        // sending bad requests wrote one log line per request.
+        using var redis = new EdgeRedis(_redis.ConnectionString);
+        await redis.ConnectAsync();
+        using var logs = new CapturedLogs();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var monitor = ThreatMonitors.Create(_metrics, redis, new RecordingThreatSink(), new Dictionary<string, ThreatRuleOptions>
+        {
+            ["scan"] = new() { On = ["NotFound"], Key = "{ip}", Threshold = 1000, Window = TimeSpan.FromMinutes(1), BanFor = TimeSpan.FromMinutes(5) },
+        }, time, new LoggerFactory([logs]).CreateLogger<ThreatMonitor>());
+
+        _redis.Pause();
+        for (var i = 0; i < 4; i++)
+        {
+            await monitor.ObserveAsync(Unrouted("203.0.113.90"), EdgeRequestMiddleware.EdgeStepName, NotFound);
+        }
+
+        Assert.Single(logs.Entries, e => e.Id.Id == 2303);
+
+        time.Advance(ThreatMonitor.LogInterval);
+        await monitor.ObserveAsync(Unrouted("203.0.113.90"), EdgeRequestMiddleware.EdgeStepName, NotFound);
+        _redis.Resume();
+
+        var failed = logs.Values.Where(e => e.Id.Id == 2303).ToList();
+        Assert.Equal(2, failed.Count);
+        Assert.Equal(3L, failed[1].Values.Single(v => v.Key == "Unlogged").Value);
     }
 
     private static readonly EdgeDenial NotFound = new(StatusCodes.Status404NotFound, UnroutedRequests.NotFoundCode, "Not found");

@@ -95,6 +95,34 @@ public sealed class ThreatMonitorTests : IDisposable
     }
 
     [Fact]
+    public async Task ObserveAsync_RuleTableFullAndNewKeysKeepComing_OneWarningPerMinuteWithTheCountSkipped()
+    {
+        // Warning 2305 was written for every refusal under a new key once the table was full: a client choosing the
+        // tenant sent one log line per request.
+        using var logs = new CapturedLogs();
+        var monitor = ThreatMonitors.InProcess(
+            _metrics,
+            new Dictionary<string, ThreatRuleOptions> { ["tenant-abuse"] = new() { On = ["Forbidden"], Key = "{tenant}:{ip}", Threshold = 50, Window = TimeSpan.FromMinutes(10) } },
+            _time,
+            new LoggerFactory([logs]).CreateLogger<ThreatMonitor>());
+        var forbidden = new EdgeDenial(StatusCodes.Status403Forbidden, AuthenticationCodes.PermissionDenied, "Forbidden");
+        for (var i = 0; i < 100_000 + 500; i++)
+        {
+            await monitor.ObserveAsync(Request("10.0.0.9", "t" + i), "EdgeRequire", forbidden);
+        }
+
+        Assert.Single(logs.Entries, e => e.Id.Id == 2305);
+
+        _time.Advance(ThreatMonitor.LogInterval);
+        await monitor.ObserveAsync(Request("10.0.0.9", "late"), "EdgeRequire", forbidden);
+
+        var full = logs.Values.Where(e => e.Id.Id == 2305).ToList();
+        Assert.Equal(2, full.Count);
+        Assert.Equal(499L, full[1].Values.Single(v => v.Key == "Unlogged").Value);
+        Assert.Equal("tenant-abuse", full[1].Values.Single(v => v.Key == "Rule").Value);
+    }
+
+    [Fact]
     public async Task CheckBeforeSteps_BanEnded_LetsTheClientThrough()
     {
         var monitor = Monitor(new ThreatRuleOptions { On = ["AuthenticationFailed"], Threshold = 1, BanFor = TimeSpan.FromSeconds(30) });
