@@ -18,9 +18,11 @@ public static class WriterApp
     public static WebApplication Build(string[] args, Action<IServiceCollection>? configureServices = null)
     {
         var builder = Edge.Configuration.HostBuilders.Create(args);
+        // The default before the configuration, as on the edge: set after it, it overrode Serilog:MinimumLevel:Override's
+        // own Microsoft.AspNetCore entry, and ASP.NET Core's logs could not be turned on to investigate the writer.
         builder.Host.UseSerilog((context, logging) => logging
-            .ReadFrom.Configuration(context.Configuration)
             .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
+            .ReadFrom.Configuration(context.Configuration)
             .WriteTo.Console(new RenderedCompactJsonFormatter()));
         builder.Services.Configure<WriterOptions>(builder.Configuration.GetSection("Writer"));
         // A header value with a byte outside ASCII reaches the endpoints (as Latin-1, one char per byte) instead of
