@@ -15,7 +15,7 @@ internal sealed class AuditSpoolHealthCheck(IServiceProvider services, IOptions<
     {
         if (string.IsNullOrEmpty(options.Value.WriterUrl))
         {
-            return Task.FromResult(HealthCheckResult.Healthy("no audit writer configured; records go to the local file"));
+            return Task.FromResult(Embedded(options.Value));
         }
 
         var spool = services.GetRequiredService<SpoolAuditSink>().Spool;
@@ -29,5 +29,23 @@ internal sealed class AuditSpoolHealthCheck(IServiceProvider services, IOptions<
             ? HealthCheckResult.Healthy("audit spool writable")
             : HealthCheckResult.Degraded(
                 $"the audit spool is at its cap ({spool.Metrics.Bytes} of {spool.MaxBytes} bytes, writer not acknowledging); audit-required routes answer 503 audit_unavailable"));
+    }
+
+    /// <summary>
+    /// Without a writer: where the records go. It said "the local file" whatever happened, also while every write to that
+    /// file failed (event 1512) or with no file at all, so a probe read an audit trail that was not being written.
+    /// </summary>
+    private HealthCheckResult Embedded(EdgeAuditOptions audit)
+    {
+        if (string.IsNullOrEmpty(audit.LocalFile))
+        {
+            return HealthCheckResult.Healthy("no audit writer and Edge:Audit:LocalFile empty: records are only logged, at Debug (event 1500)");
+        }
+
+        var file = services.GetRequiredService<LocalFileAuditSink>();
+        return file.WriteFailing
+            ? HealthCheckResult.Degraded(
+                $"no audit writer configured; writing the local audit file {file.FilePath} fails (event 1512): records wait in the queue, retried every second, and beyond its capacity are dropped")
+            : HealthCheckResult.Healthy($"no audit writer configured; records go to the local file {file.FilePath}");
     }
 }

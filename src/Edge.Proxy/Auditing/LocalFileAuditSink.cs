@@ -88,6 +88,9 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
 
     public string FilePath => _path;
 
+    /// <summary>True from a failed write (event 1512) until a write works again (event 1513).</summary>
+    public bool WriteFailing => Volatile.Read(ref _failing);
+
     /// <summary>Records dropped because the queue was full, since start.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
@@ -231,7 +234,7 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
                     // every later record of the edge's life was dropped without another word.
                     if (!_failing)
                     {
-                        _failing = true;
+                        Volatile.Write(ref _failing, true);
                         Log.WriteFailed(_logger, _path, exception);
                     }
 
@@ -302,7 +305,7 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         if (_failing)
         {
             // One line for the outage's end, with what it dropped (not a second one from the drop count below).
-            _failing = false;
+            Volatile.Write(ref _failing, false);
             Log.WriteResumed(_logger, _path, dropped - _droppedReported);
             _droppedReported = dropped;
         }

@@ -5,6 +5,7 @@ using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -199,6 +200,51 @@ public sealed class LocalFileAuditSinkTests : IDisposable
         Assert.Equal(["req-1", "req-2", "req-3", "req-4"], ids);
         Assert.Equal(0, file.FailNextWrites);
         Assert.Equal(0, sink.Dropped);
+    }
+
+    [Fact]
+    public async Task AuditHealthCheck_LocalFileWritesFailing_DegradedNamingTheFileUntilAWriteWorks()
+    {
+        // /readyz said "records go to the local file" while every write to it failed.
+        var path = Path.Combine(_directory, "decisions.ndjson");
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        FullDiskFile? file = null;
+        using var sink = Create(path, capacity: 16, time, TimeSpan.Zero, p => file = new FullDiskFile(p));
+        using var services = new ServiceCollection().AddSingleton(sink).BuildServiceProvider();
+        var check = new AuditSpoolHealthCheck(services, Options.Create(new EdgeAuditOptions { LocalFile = path }));
+        await sink.StartAsync(CancellationToken.None);
+        await sink.RecordAsync(Context(), Request("req-1"));
+        await WaitForLinesAsync(path, 1);
+        var before = await check.CheckHealthAsync(new HealthCheckContext());
+
+        file!.FailNextWrites = 1;
+        await sink.RecordAsync(Context(), Request("req-2"));
+        await WaitUntilAsync(() => sink.WriteFailing);
+        var failing = await check.CheckHealthAsync(new HealthCheckContext());
+
+        await WaitForLinesAsync(path, 2, time, LocalFileAuditSink.RetryInterval);
+        await WaitUntilAsync(() => !sink.WriteFailing);
+        var after = await check.CheckHealthAsync(new HealthCheckContext());
+        await sink.StopAsync(CancellationToken.None);
+
+        Assert.Equal(HealthStatus.Healthy, before.Status);
+        Assert.Contains(path, before.Description, StringComparison.Ordinal);
+        Assert.Equal(HealthStatus.Degraded, failing.Status);
+        Assert.Contains(path, failing.Description, StringComparison.Ordinal);
+        Assert.Contains("1512", failing.Description, StringComparison.Ordinal);
+        Assert.Equal(HealthStatus.Healthy, after.Status);
+    }
+
+    [Fact]
+    public async Task AuditHealthCheck_LocalFileEmpty_SaysRecordsAreOnlyLogged()
+    {
+        using var services = new ServiceCollection().BuildServiceProvider();
+        var check = new AuditSpoolHealthCheck(services, Options.Create(new EdgeAuditOptions { LocalFile = "" }));
+
+        var result = await check.CheckHealthAsync(new HealthCheckContext());
+
+        Assert.Equal(HealthStatus.Healthy, result.Status);
+        Assert.Contains("only logged", result.Description, StringComparison.Ordinal);
     }
 
     [Fact]
