@@ -357,7 +357,20 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         if (!atPath.Exists || atPath.Length != length)
         {
             // Opened before the old handle is let go: if the path cannot be opened now, the write below fails into the retry.
-            var reopened = _open(_path);
+            Stream reopened;
+            try
+            {
+                reopened = _open(_path);
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                // The retry checks the path again. Counted as a check, a retry whose timer fired a hair before the
+                // interval took the old handle, wrote the kept batch into the file rotated away (or deleted), and
+                // logged 1513 "works again" while the path still could not be opened.
+                _rotationCheckedAt = 0;
+                throw;
+            }
+
             await file.DisposeAsync();
             _file = reopened;
             Log.Reopened(_logger, _path);

@@ -275,6 +275,38 @@ public sealed class LocalFileAuditSinkTests : IDisposable
     }
 
     [Fact]
+    public async Task RecordAsync_PathCannotBeOpenedAfterRemoval_KeptBatchWaitsForThePathNotTheOldFile()
+    {
+        // The new file could not be opened after a removal. A retry whose timer fired a millisecond before the rotation
+        // check's second was up took the old handle: the batch went into the deleted file and 1513 said writing worked.
+        var path = Path.Combine(_directory, "decisions.ndjson");
+        var time = new EarlyTimers(DateTimeOffset.UnixEpoch);
+        using var sink = Create(path, capacity: 16, time, TimeSpan.Zero);
+        await sink.StartAsync(CancellationToken.None);
+        await sink.RecordAsync(Context(), Request("req-1"));
+        await WaitForLinesAsync(path, 1);
+
+        File.Delete(path);
+        Directory.CreateDirectory(path);
+        time.Advance(LocalFileAuditSink.RotationCheckInterval);
+        await sink.RecordAsync(Context(), Request("req-2"));
+        await WaitUntilAsync(() => sink.WriteFailing);
+        for (var retry = 0; retry < 5; retry++)
+        {
+            time.Advance(LocalFileAuditSink.RetryInterval - EarlyTimers.Early);
+            await Task.Delay(100);
+        }
+
+        var failingUntilThePathOpens = sink.WriteFailing;
+        Directory.Delete(path);
+        await WaitForLinesAsync(path, 1, time, LocalFileAuditSink.RetryInterval);
+        await sink.StopAsync(CancellationToken.None);
+
+        Assert.True(failingUntilThePathOpens);
+        Assert.Equal(["req-2"], Ids(await ReadLinesAsync(path)));
+    }
+
+    [Fact]
     public async Task RecordAsync_FileCopiedAndTruncated_NextRecordsStartAtTheNewEndWithoutZeroBytes()
     {
         var path = Path.Combine(_directory, "decisions.ndjson");
@@ -304,6 +336,15 @@ public sealed class LocalFileAuditSinkTests : IDisposable
 
     private static List<string?> Ids(List<string> lines) =>
         lines.Select(line => JsonDocument.Parse(line).RootElement.GetProperty("id").GetString()).ToList();
+
+    /// <summary>A fake clock whose timers fire <see cref="Early"/> before their time, as the system's timers may against its stopwatch.</summary>
+    private sealed class EarlyTimers(DateTimeOffset start) : FakeTimeProvider(start)
+    {
+        public static readonly TimeSpan Early = TimeSpan.FromMilliseconds(1);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+            base.CreateTimer(callback, state, dueTime > Early ? dueTime - Early : dueTime, period);
+    }
 
     /// <summary>A real file whose next writes write half their bytes and then fail with "No space left on device".</summary>
     private sealed class FullDiskFile(string path) : FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 0, FileOptions.Asynchronous)
