@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Edge.Audit.Spool;
 using Edge.Proxy.Configuration;
+using Edge.Proxy.Observability;
 using Edge.Proxy.Pipeline;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Model;
@@ -17,6 +18,16 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
 {
     // Room kept free for one record when admitting a request on an audit-required route.
     internal const int AdmissionReserve = 16 * 1024;
+
+    /// <summary>
+    /// At most one 1501 and one 1503 line in this interval: at the cap, or while spool writes fail, every request no route
+    /// takes (any client can send them) lost its record with an Error line of its own, a console write on the request
+    /// path for each; the counters have them all.
+    /// </summary>
+    public static readonly TimeSpan LogInterval = TimeSpan.FromMinutes(1);
+
+    private readonly LogWindow _droppedLog = new(LogInterval);
+    private readonly LogWindow _failedLog = new(LogInterval);
 
     private readonly EdgeHostOptions _host;
     private readonly TimeProvider _time;
@@ -54,7 +65,11 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
         {
             // UnauthorizedAccessException: a segment the edge may not create (EACCES, a spool directory made read-only
             // for its user). It escaped before, and the client got an empty 500 after the backend had acted.
-            Log.SpoolFailed(_logger, request.RequestId, exception);
+            if (_failedLog.TryTake(_time, out var unlogged))
+            {
+                Log.SpoolFailed(_logger, request.RequestId, unlogged, exception);
+            }
+
             appended = false;
         }
         finally
@@ -71,7 +86,11 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
         if (AuditRequirement.IsOptional(context))
         {
             Spool.Metrics.AddDropped();
-            Log.Dropped(_logger, request.RequestId, request.RouteId);
+            if (_droppedLog.TryTake(_time, out var unlogged))
+            {
+                Log.Dropped(_logger, request.RequestId, request.RouteId, unlogged);
+            }
+
             return;
         }
 
@@ -100,14 +119,14 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(1501, LogLevel.Error, "Audit record {RecordId} dropped on optional route {Route}: the spool could not take it (at its cap, or its writes failing)")]
-        public static partial void Dropped(ILogger logger, string recordId, string? route);
+        [LoggerMessage(1501, LogLevel.Error, "Audit record {RecordId} dropped on optional route {Route}: the spool could not take it (at its cap, or its writes failing); {Unlogged} more dropped since the previous such line (at most one a minute; edge_audit_dropped_total counts them all)")]
+        public static partial void Dropped(ILogger logger, string recordId, string? route, long unlogged);
 
         [LoggerMessage(1502, LogLevel.Error, "Request {RecordId} on audit-required route {Route} aborted: its record could not be spooled")]
         public static partial void AbortedUnaudited(ILogger logger, string recordId, string? route);
 
-        [LoggerMessage(1503, LogLevel.Error, "Writing audit record {RecordId} to the spool failed")]
-        public static partial void SpoolFailed(ILogger logger, string recordId, Exception exception);
+        [LoggerMessage(1503, LogLevel.Error, "Writing audit record {RecordId} to the spool failed; {Unlogged} more failed since the previous such line (at most one a minute; edge_audit_spool_write_failures_total counts them all)")]
+        public static partial void SpoolFailed(ILogger logger, string recordId, long unlogged, Exception exception);
 
         [LoggerMessage(1540, LogLevel.Error, "Audit spool segment {Segment} does not read back from offset {Offset} (after sequence {Sequence}); its {Bytes} bytes from there are kept, and shipping stops there until it reads or the segment is moved out with the edge stopped")]
         public static partial void DamagedSegmentKept(ILogger logger, string segment, long offset, long sequence, long bytes);
