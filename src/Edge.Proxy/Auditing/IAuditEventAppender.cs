@@ -10,6 +10,6 @@ internal interface IAuditEventAppender
     /// <summary>Appends one serialised record; false when it was refused because the target is full.</summary>
     ValueTask<bool> TryAppendAsync(byte[] record);
 
-    /// <summary>Counts a refused record, where the target counts drops.</summary>
+    /// <summary>Counts a refused record, where the target counts drops and <see cref="TryAppendAsync"/> did not count it already.</summary>
     void RecordDropped();
 }
