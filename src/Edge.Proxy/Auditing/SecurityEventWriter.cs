@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using Edge.Audit.Records;
 using Edge.Proxy.Configuration;
+using Edge.Proxy.Observability;
 
 namespace Edge.Proxy.Auditing;
 
@@ -10,6 +12,15 @@ namespace Edge.Proxy.Auditing;
 /// </summary>
 internal sealed partial class SecurityEventWriter(IAuditEventAppender? appender, EdgeHostOptions host, TimeProvider time, ILogger<SecurityEventWriter> logger)
 {
+    /// <summary>
+    /// At most one 1505 and one 1507 line per event type in this interval: a client that breaks off downloads makes one
+    /// response.incomplete event per request, and at the spool's cap each wrote an Error line of its own.
+    /// </summary>
+    public static readonly TimeSpan LogInterval = TimeSpan.FromMinutes(1);
+
+    private readonly ConcurrentDictionary<string, LogWindow> _droppedLog = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, LogWindow> _failedLog = new(StringComparer.Ordinal);
+
     public bool IsConfigured => appender is not null;
 
     /// <summary>A record of this instance, stamped now, for an event with no request behind it.</summary>
@@ -48,21 +59,27 @@ internal sealed partial class SecurityEventWriter(IAuditEventAppender? appender,
             if (!await appender.TryAppendAsync(AuditRecordSerializer.Serialize(record)).ConfigureAwait(false))
             {
                 appender.RecordDropped();
-                Log.Dropped(logger, record.Type);
+                if (_droppedLog.GetOrAdd(record.Type, static _ => new LogWindow(LogInterval)).TryTake(time, out var unlogged))
+                {
+                    Log.Dropped(logger, record.Type, unlogged);
+                }
             }
         }
         catch (Exception ex)
         {
-            Log.AppendFailed(logger, record.Type, ex);
+            if (_failedLog.GetOrAdd(record.Type, static _ => new LogWindow(LogInterval)).TryTake(time, out var unlogged))
+            {
+                Log.AppendFailed(logger, record.Type, unlogged, ex);
+            }
         }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(1505, LogLevel.Error, "Audit record for security event {Type} dropped: the audit spool or local queue is full")]
-        public static partial void Dropped(ILogger logger, string type);
+        [LoggerMessage(1505, LogLevel.Error, "Audit record for security event {Type} dropped: the audit spool or local queue is full; {Unlogged} more of this type dropped since the previous such line (at most one a minute per type; edge_audit_dropped_total counts them all)")]
+        public static partial void Dropped(ILogger logger, string type, long unlogged);
 
-        [LoggerMessage(1507, LogLevel.Error, "Audit record for security event {Type} could not be appended")]
-        public static partial void AppendFailed(ILogger logger, string type, Exception exception);
+        [LoggerMessage(1507, LogLevel.Error, "Audit record for security event {Type} could not be appended; {Unlogged} more of this type failed since the previous such line (at most one a minute per type)")]
+        public static partial void AppendFailed(ILogger logger, string type, long unlogged, Exception exception);
     }
 }
