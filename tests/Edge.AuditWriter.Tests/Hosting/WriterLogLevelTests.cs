@@ -3,7 +3,15 @@ using Microsoft.Extensions.Logging;
 
 namespace Edge.AuditWriter.Tests.Hosting;
 
+/// <summary>
+/// Alone: the writer's UseSerilog sets Serilog's static logger, which every writer host in the process then logs through,
+/// so a host another test builds meanwhile would answer for this one.
+/// </summary>
+[CollectionDefinition(nameof(WriterLogLevelTests), DisableParallelization = true)]
+public sealed class WriterLogLevelCollection;
+
 /// <summary>ASP.NET Core's per-request logs are off by default, and Serilog:MinimumLevel:Override turns them on.</summary>
+[Collection(nameof(WriterLogLevelTests))]
 public sealed class WriterLogLevelTests
 {
     private const string RoutingCategory = "Microsoft.AspNetCore.Routing.EndpointMiddleware";
