@@ -62,6 +62,12 @@ internal static class ErasureEndpoint
         {
             return Problems.WriterStandby();
         }
+        catch (StoreFileGoneException)
+        {
+            // Ingest and /readyz already answer this; an erasure answered 200 here was lost with the unlinked file.
+            return Problems.Create(StatusCodes.Status503ServiceUnavailable, "store_unavailable", "Audit store unavailable",
+                "The writer's store file is no longer at Writer:StorePath; nothing was erased. Restore it, restart the writer and repeat the request.");
+        }
 
         metrics.Erased(result.Records);
         if (!result.WalTruncated)

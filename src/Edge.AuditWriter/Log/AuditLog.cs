@@ -366,6 +366,9 @@ internal sealed partial class AuditLog : IDisposable
         try
         {
             EnsureSequencer();
+            // In a store file that is no longer at StorePath the deleted keys and the tombstone would be gone at the next
+            // start (a file restored from a backup), after the caller was told the subject is erased.
+            EnsureStoreInPlace();
             long records;
             // The tombstone's time: records of this subject made (by their own time, the edge's clock) at or before it
             // that arrive later are stored already erased.

@@ -275,6 +275,32 @@ public sealed class ErasureTests
     }
 
     [Fact]
+    public async Task Erase_StoreFileMovedAwayWhileRunning_503StoreUnavailableAndNothingErased()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("e1", "acme", Erased, ErasedIp)], 1)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        var log = writer.Services.GetRequiredService<AuditLog>();
+        var away = writer.StorePath + ".moved";
+
+        // Ingest and /readyz refuse while the file is not at StorePath; the erasure answered 200 into the file that a
+        // restore from backup would then replace, keys and tombstone included.
+        File.Move(writer.StorePath, away);
+        using var refused = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased });
+        File.Move(away, writer.StorePath);
+        var stillReadable = await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}");
+        using var retried = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased });
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("store_unavailable", JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.Single(stillReadable);
+        Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
+        Assert.Equal(1, JsonDocument.Parse(await retried.Content.ReadAsStringAsync()).RootElement.GetProperty("records").GetInt64());
+        Assert.Equal(2, log.Size);
+    }
+
+    [Fact]
     public async Task Erase_WhileAReaderHoldsAnOldSnapshot_Answers503PendingThenCompletesOnRetry()
     {
         await using var writer = await WriterFixture.StartAsync();
