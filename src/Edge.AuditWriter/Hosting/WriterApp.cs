@@ -51,7 +51,7 @@ public static class WriterApp
         // Open the store, check it against its last checkpoint and load keys before listening.
         var writerOptions = app.Services.GetRequiredService<IOptions<WriterOptions>>().Value;
         ValidateIntervals(writerOptions);
-        RetentionService.Validate(writerOptions.Retention);
+        RetentionService.Validate(writerOptions.Retention, app.Configuration.GetSection("Writer:Retention:Tenants"));
         app.Services.GetRequiredService<AuditLog>();
         app.Services.GetRequiredService<CallerAuthenticator>();
         app.Services.GetRequiredService<IngestAuthenticator>();

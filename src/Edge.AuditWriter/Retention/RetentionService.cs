@@ -57,10 +57,26 @@ internal sealed partial class RetentionService(
         }
     }
 
-    /// <summary>Refuses settings that would prune everything at once or never run.</summary>
-    public static void Validate(RetentionOptions retention)
+    /// <summary>
+    /// Refuses settings that would prune everything at once or never run. <paramref name="configuredTenants"/> is the
+    /// <c>Writer:Retention:Tenants</c> section as written, to catch entries the binder left out of
+    /// <see cref="RetentionOptions.Tenants"/>.
+    /// </summary>
+    public static void Validate(RetentionOptions retention, IConfigurationSection configuredTenants)
     {
         ArgumentNullException.ThrowIfNull(retention);
+        ArgumentNullException.ThrowIfNull(configuredTenants);
+        foreach (var entry in configuredTenants.GetChildren())
+        {
+            // The binder drops a dictionary entry whose value does not convert (Tenants:acme=7d) without a word, where
+            // Default=7d stops the start: that tenant then silently followed Default, or was kept forever.
+            if (!retention.Tenants.ContainsKey(entry.Key))
+            {
+                throw new InvalidOperationException(
+                    $"Writer:Retention:Tenants:{entry.Key}: '{entry.Value}' is not a valid TimeSpan (d.hh:mm:ss, e.g. 30.00:00:00 for 30 days).");
+            }
+        }
+
         if (retention.Default is { } keep && keep <= TimeSpan.Zero)
         {
             throw new InvalidOperationException("Writer:Retention:Default must be a positive TimeSpan (absent = keep forever).");

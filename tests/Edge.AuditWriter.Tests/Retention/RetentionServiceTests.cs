@@ -170,6 +170,20 @@ public sealed class RetentionServiceTests
     }
 
     [Theory]
+    [InlineData("7d")]
+    [InlineData("P7D")]
+    [InlineData("30 days")]
+    public async Task Writer_RetentionTenantOverrideNotATimeSpan_RefusesToStart(string value)
+    {
+        var directory = Directory.CreateTempSubdirectory("edge-writer-").FullName;
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => WriterFixture.StartAsync(directory, extraArgs:
+            ["--Writer:Retention:Default=365.00:00:00", $"--Writer:Retention:Tenants:acme={value}", "--Writer:Retention:Tenants:globex=1.00:00:00"]));
+
+        Assert.Equal($"Writer:Retention:Tenants:acme: '{value}' is not a valid TimeSpan (d.hh:mm:ss, e.g. 30.00:00:00 for 30 days).", error.Message);
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Theory]
     [InlineData("--Writer:Retention:Default=-1.00:00:00")]
     [InlineData("--Writer:Retention:Tenants:acme=00:00:00")]
     [InlineData("--Writer:Retention:Interval=00:00:00")]
