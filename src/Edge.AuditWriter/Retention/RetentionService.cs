@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace Edge.AuditWriter.Retention;
 
 /// <summary>
-/// Applies Writer:Retention every <see cref="RetentionOptions.Interval"/> (on the injected <see cref="TimeProvider"/>):
+/// Applies Writer:Retention at start and then every <see cref="RetentionOptions.Interval"/> (on the injected <see cref="TimeProvider"/>):
 /// records past their tenant's retention are pruned to their leaf hash and subject keys no record uses any more are
 /// deleted. Each run appends its own audit record. Without a Default or tenant entry the job does not run.
 /// </summary>
@@ -26,6 +26,10 @@ internal sealed partial class RetentionService(
         using var timer = new PeriodicTimer(retention.Interval, time);
         try
         {
+            // Once at start, then every interval: the timer's first tick comes a whole interval after the start, so a
+            // writer restarted more often than its interval (daily runs, nightly deployments) never pruned anything.
+            await Task.Yield();
+            await RunOnceAsync(retention, stoppingToken).ConfigureAwait(false);
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
                 await RunOnceAsync(retention, stoppingToken).ConfigureAwait(false);

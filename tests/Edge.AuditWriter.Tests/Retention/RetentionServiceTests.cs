@@ -41,6 +41,9 @@ public sealed class RetentionServiceTests
             "--Writer:Retention:Interval=01:00:00",
         ]);
         using var measurements = new WriterMeasurements(writer.Services.GetRequiredService<IMeterFactory>());
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        // The run at start, on the empty store: the records below are ingested after it, so the next run prunes them.
+        await WaitForRetentionRecordsAsync(auditor, clock, 1);
         (await writer.IngestAsync(
         [
             Leaf("old-acme", "acme", TimeSpan.FromDays(40), "olga.old@example.test"),
@@ -48,18 +51,17 @@ public sealed class RetentionServiceTests
             Leaf("old-globex", "globex", TimeSpan.FromDays(2), "gus.globex@example.test"),
             Leaf("new-globex", "globex", TimeSpan.FromHours(1), "gina.globex@example.test"),
         ], 4)).EnsureSuccessStatusCode();
-        await writer.WaitForCheckpointAsync(4);
-        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        await writer.WaitForCheckpointAsync(5);
         var before = (await ErasureTests.RecordsAsync(auditor, "")).ToDictionary(r => r.GetProperty("id").GetString()!);
         var log = writer.Services.GetRequiredService<AuditLog>();
         var olgaKeys = ErasureTests.SubjectKeys(writer.StorePath, log.Keyring.BlindPrincipal("olga.old@example.test"));
 
         clock.Advance(TimeSpan.FromHours(1));
-        var run = await WaitForRetentionRecordsAsync(auditor, clock, 1);
+        var run = await WaitForRetentionRecordsAsync(auditor, clock, 2);
         var after = (await ErasureTests.RecordsAsync(auditor, "")).ToDictionary(r => r.GetProperty("id").GetString()!);
         var olga = await ErasureTests.RecordsAsync(auditor, "principal=olga.old%40example.test");
         var nina = await ErasureTests.RecordsAsync(auditor, "principal=nina.new%40example.test");
-        var note = await writer.WaitForCheckpointAsync(5);
+        var note = await writer.WaitForCheckpointAsync(6);
 
         var attributes = run[0].GetProperty("record").GetProperty("data").GetProperty("attributes");
         Assert.Equal("2", attributes.GetProperty("pruned").GetString());
@@ -92,8 +94,8 @@ public sealed class RetentionServiceTests
         var key = NoteVerifier.Parse(File.ReadAllText(writer.KeyPath + ".pub").Trim());
         var root = SignedNote.Open(note, [key]).Checkpoint!.Root;
         var index = after["old-acme"].GetProperty("index").GetInt64();
-        Assert.True(Rfc9162.VerifyInclusion(index, 5, Convert.FromBase64String(after["old-acme"].GetProperty("leafHash").GetString()!),
-            await ErasureTests.ProofAsync(auditor, $"/audit/proof/inclusion?index={index}&size=5"), root));
+        Assert.True(Rfc9162.VerifyInclusion(index, 6, Convert.FromBase64String(after["old-acme"].GetProperty("leafHash").GetString()!),
+            await ErasureTests.ProofAsync(auditor, $"/audit/proof/inclusion?index={index}&size=6"), root));
         var export = (await auditor.GetStringAsync("/audit/export?format=ndjson")).TrimEnd('\n').Split('\n');
         Assert.Equal(2, export.Count(line => line.StartsWith("{\"pruned\":true,", StringComparison.Ordinal)));
         var offline = LogVerifier.VerifyExport(export.Select(Encoding.UTF8.GetBytes), note, [key]);
@@ -122,11 +124,11 @@ public sealed class RetentionServiceTests
         Assert.Equal(2, csv.Count(row => row.Contains(",(pruned),orders,,,,allow,,", StringComparison.Ordinal)));
         Assert.Contains(csv, row => row.Contains(",nina.new@example.test,", StringComparison.Ordinal));
 
-        // A second run finds nothing new and still writes its record; the metrics count both runs.
+        // A further run finds nothing new and still writes its record; the metrics count all three runs.
         clock.Advance(TimeSpan.FromHours(1));
-        var runs = await WaitForRetentionRecordsAsync(auditor, clock, 2);
+        var runs = await WaitForRetentionRecordsAsync(auditor, clock, 3);
         Assert.Equal("0", runs[0].GetProperty("record").GetProperty("data").GetProperty("attributes").GetProperty("pruned").GetString());
-        Assert.Equal(2, measurements.Sum("edge.audit.retention.runs"));
+        Assert.Equal(3, measurements.Sum("edge.audit.retention.runs"));
         Assert.Equal(2, measurements.Sum("edge.audit.retention.pruned"));
         Assert.Equal(2, measurements.Sum("edge.audit.retention.subjects.shredded"));
         using var anonymous = writer.Client();
@@ -146,14 +148,15 @@ public sealed class RetentionServiceTests
         ]);
         var log = writer.Services.GetRequiredService<AuditLog>();
         var blind = log.Keyring.BlindPrincipal("olga.old@example.test");
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        await WaitForRetentionRecordsAsync(auditor, clock, 1);
         (await writer.IngestAsync([Leaf("old", "acme", TimeSpan.FromDays(40), "olga.old@example.test")], 1)).EnsureSuccessStatusCode();
         var shreddedRow = Assert.Single(ErasureTests.SubjectKeys(writer.StorePath, blind));
         var shreddedKey = log.DataKey(shreddedRow.Id)!;
         var cachedBeforeRetention = log.CachedSubjectKeys;
-        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
 
         clock.Advance(TimeSpan.FromHours(1));
-        var run = await WaitForRetentionRecordsAsync(auditor, clock, 1);
+        var run = await WaitForRetentionRecordsAsync(auditor, clock, 2);
         var afterRetention = ErasureTests.SubjectKeys(writer.StorePath, blind);
         (await writer.IngestAsync([Leaf("fresh", "acme", TimeSpan.FromHours(-1), "olga.old@example.test")], 2)).EnsureSuccessStatusCode();
 
@@ -167,6 +170,32 @@ public sealed class RetentionServiceTests
         Assert.Equal("olga.old@example.test", fresh.GetProperty("record").GetProperty("data").GetProperty("subject").GetProperty("principal").GetString());
         var (_, openedWithShreddedKey) = Edge.AuditWriter.Protection.SubjectProtector.Reveal(Convert.FromBase64String(fresh.GetProperty("leaf").GetString()!), "fresh", shreddedKey);
         Assert.Null(openedWithShreddedKey);
+    }
+
+    [Fact]
+    public async Task Retention_RecordsPastRetentionWhenTheWriterRestarts_PrunedAtStartNotAnIntervalLater()
+    {
+        var clock = new FakeTimeProvider(Start);
+        var directory = Directory.CreateTempSubdirectory("edge-writer-").FullName;
+        var before = await WriterFixture.StartAsync(directory, time: clock);
+        (await before.IngestAsync([Leaf("old", "acme", TimeSpan.FromDays(40), "olga.old@example.test")], 1)).EnsureSuccessStatusCode();
+        await before.WaitForCheckpointAsync(1);
+        // Stopped, not disposed: disposing deletes the directory the restarted writer opens.
+        await before.StopAppAsync();
+
+        // A daily run on a writer restarted every night: the first run came a whole interval after each start, so never.
+        await using var writer = await WriterFixture.StartAsync(directory, time: clock, extraArgs:
+        [
+            "--Writer:Retention:Default=30.00:00:00",
+            "--Writer:Retention:Interval=1.00:00:00",
+        ]);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        var run = Assert.Single(await WaitForRetentionRecordsAsync(auditor, clock, 1));
+        var old = Assert.Single(await ErasureTests.RecordsAsync(auditor, "id=old"));
+
+        Assert.Equal("1", run.GetProperty("record").GetProperty("data").GetProperty("attributes").GetProperty("pruned").GetString());
+        Assert.True(old.GetProperty("pruned").GetBoolean());
     }
 
     [Theory]
