@@ -415,12 +415,12 @@ internal sealed partial class AuditLog : IDisposable
         var pruned = 0L;
         foreach (var (tenant, span) in retention.Tenants)
         {
-            pruned += await PruneAsync(now - span, tenant, [], cancellationToken).ConfigureAwait(false);
+            pruned += await PruneAsync(Cutoff(now, span), tenant, [], cancellationToken).ConfigureAwait(false);
         }
 
         if (retention.Default is { } keep)
         {
-            pruned += await PruneAsync(now - keep, null, retention.Tenants.Keys.ToList(), cancellationToken).ConfigureAwait(false);
+            pruned += await PruneAsync(Cutoff(now, keep), null, retention.Tenants.Keys.ToList(), cancellationToken).ConfigureAwait(false);
         }
 
         await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -480,6 +480,13 @@ internal sealed partial class AuditLog : IDisposable
             return null;
         }
     }
+
+    /// <summary>
+    /// A span reaching back before year 1 (a "keep forever" written as 3650000.00:00:00) threw on the subtraction, so every
+    /// run failed; nothing is that old, so it prunes nothing.
+    /// </summary>
+    private static DateTimeOffset Cutoff(DateTimeOffset now, TimeSpan keep) =>
+        keep >= now - DateTimeOffset.MinValue ? DateTimeOffset.MinValue : now - keep;
 
     private async Task<int> PruneAsync(DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excluded, CancellationToken cancellationToken)
     {

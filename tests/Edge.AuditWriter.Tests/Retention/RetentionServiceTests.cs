@@ -198,6 +198,24 @@ public sealed class RetentionServiceTests
         Assert.True(old.GetProperty("pruned").GetBoolean());
     }
 
+    [Fact]
+    public async Task Retention_SpanReachingBeforeYearOne_RunsAndPrunesNothing()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var writer = await WriterFixture.StartAsync(time: clock, extraArgs:
+        [
+            "--Writer:Retention:Default=3650000.00:00:00",
+            "--Writer:Retention:Interval=01:00:00",
+        ]);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        // Before, now - span threw on every run: each one failed, and nothing recorded that retention ran.
+        var run = Assert.Single(await WaitForRetentionRecordsAsync(auditor, clock, 1));
+
+        Assert.Equal("0", run.GetProperty("record").GetProperty("data").GetProperty("attributes").GetProperty("pruned").GetString());
+        Assert.Equal("3650000.00:00:00", run.GetProperty("record").GetProperty("data").GetProperty("attributes").GetProperty("default").GetString());
+    }
+
     [Theory]
     [InlineData("7d")]
     [InlineData("P7D")]
