@@ -55,6 +55,8 @@ public sealed class RetentionServiceTests
         var before = (await ErasureTests.RecordsAsync(auditor, "")).ToDictionary(r => r.GetProperty("id").GetString()!);
         var log = writer.Services.GetRequiredService<AuditLog>();
         var olgaKeys = ErasureTests.SubjectKeys(writer.StorePath, log.Keyring.BlindPrincipal("olga.old@example.test"));
+        // The start run may have been counted before the listener above existed, or not.
+        var startRunCounted = measurements.Sum("edge.audit.retention.runs");
 
         clock.Advance(TimeSpan.FromHours(1));
         var run = await WaitForRetentionRecordsAsync(auditor, clock, 2);
@@ -124,11 +126,11 @@ public sealed class RetentionServiceTests
         Assert.Equal(2, csv.Count(row => row.Contains(",(pruned),orders,,,,allow,,", StringComparison.Ordinal)));
         Assert.Contains(csv, row => row.Contains(",nina.new@example.test,", StringComparison.Ordinal));
 
-        // A further run finds nothing new and still writes its record; the metrics count all three runs.
+        // A further run finds nothing new and still writes its record; the metrics count both runs after the start.
         clock.Advance(TimeSpan.FromHours(1));
         var runs = await WaitForRetentionRecordsAsync(auditor, clock, 3);
         Assert.Equal("0", runs[0].GetProperty("record").GetProperty("data").GetProperty("attributes").GetProperty("pruned").GetString());
-        Assert.Equal(3, measurements.Sum("edge.audit.retention.runs"));
+        Assert.Equal(startRunCounted + 2, measurements.Sum("edge.audit.retention.runs"));
         Assert.Equal(2, measurements.Sum("edge.audit.retention.pruned"));
         Assert.Equal(2, measurements.Sum("edge.audit.retention.subjects.shredded"));
         using var anonymous = writer.Client();
