@@ -346,7 +346,16 @@ internal static class AuditCommands
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         if (file is not null)
         {
-            await using var target = File.Create(file.FullName);
+            // A CSV holds the principals the writer decrypted, and any export every tenant's paths: created like the store
+            // (0640) rather than with the umask (0644 by default: readable by every user of the machine). An existing
+            // file keeps its mode.
+            var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
+            }
+
+            await using var target = new FileStream(file.FullName, options);
             await body.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
         }
         else

@@ -196,6 +196,28 @@ public sealed class AuditCommandsTests
         Assert.Contains("FAIL", tampered.Output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("csv")]
+    [InlineData("ndjson")]
+    [InlineData("bundle")]
+    public async Task Export_ToANewFile_CreatedReadableByOwnerAndGroupOnly(string format)
+    {
+        await using var writer = await WriterWithRecordsAsync(3);
+        var exportPath = Path.Combine(writer.Directory, "export." + format);
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, WriterFixture.GlobalAuditorKey);
+
+        // The CSV carries decrypted principals; before, the file took the umask (0644 here), readable by every local user.
+        var export = await CliRunner.RunAsync("audit", "export", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName,
+            "--format", format, "--out", exportPath);
+
+        Assert.True(export.ExitCode == 0, export.Error + export.Output);
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(exportPath));
+        }
+    }
+
     [Fact]
     public async Task VerifyExport_LinesAfterTheCheckpointsSize_SaysTheyWereNotChecked()
     {
