@@ -61,6 +61,9 @@ internal sealed partial class RetentionService(
         }
     }
 
+    /// <summary>The longest period <see cref="PeriodicTimer"/> takes: 4,294,967,294 ms, about 49.7 days.</summary>
+    internal static readonly TimeSpan MaxInterval = TimeSpan.FromMilliseconds(uint.MaxValue - 1.0);
+
     /// <summary>
     /// Refuses settings that would prune everything at once or never run. <paramref name="configuredTenants"/> is the
     /// <c>Writer:Retention:Tenants</c> section as written, to catch entries the binder left out of
@@ -104,6 +107,14 @@ internal sealed partial class RetentionService(
         if (retention.Interval <= TimeSpan.Zero)
         {
             throw new InvalidOperationException("Writer:Retention:Interval must be a positive TimeSpan.");
+        }
+
+        // PeriodicTimer refuses more: the retention job then failed once the host had started, which stopped the writer
+        // with exit code 0 (a service manager restarting on failure left it down).
+        if (retention.Interval > MaxInterval)
+        {
+            throw new InvalidOperationException(
+                $"Writer:Retention:Interval must be at most {MaxInterval.ToString("c", System.Globalization.CultureInfo.InvariantCulture)}, not {retention.Interval.ToString("c", System.Globalization.CultureInfo.InvariantCulture)}.");
         }
     }
 

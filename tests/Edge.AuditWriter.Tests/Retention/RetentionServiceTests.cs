@@ -218,6 +218,19 @@ public sealed class RetentionServiceTests
         Assert.Equal("3650000.00:00:00", run.GetProperty("record").GetProperty("data").GetProperty("attributes").GetProperty("default").GetString());
     }
 
+    [Fact]
+    public async Task Writer_RetentionIntervalLongerThanATimerTakes_RefusesToStart()
+    {
+        var directory = Directory.CreateTempSubdirectory("edge-writer-").FullName;
+
+        // Before, the writer started, its retention job threw from PeriodicTimer and the host stopped with exit code 0.
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => WriterFixture.StartAsync(directory, extraArgs:
+            ["--Writer:Retention:Default=30.00:00:00", "--Writer:Retention:Interval=60.00:00:00"]));
+
+        Assert.Equal("Writer:Retention:Interval must be at most 49.17:02:47.2940000, not 60.00:00:00.", error.Message);
+        Directory.Delete(directory, recursive: true);
+    }
+
     [Theory]
     [InlineData("7d")]
     [InlineData("P7D")]
