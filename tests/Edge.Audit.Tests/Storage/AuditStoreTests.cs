@@ -498,6 +498,29 @@ public sealed class AuditStoreTests : IDisposable
         return (long)command.ExecuteScalar()!;
     }
 
+    [Fact]
+    public void PruneBefore_RecordsAroundTheCutoff_OnlyThoseOlderThanItArePruned()
+    {
+        // Retention prunes records "older than" the span: one made exactly at the cutoff keeps its body.
+        var cutoff = new DateTimeOffset(2026, 6, 1, 0, 0, 0, TimeSpan.Zero);
+        using var store = AuditStore.Open(Path.Combine(_directory, "boundary.db"));
+        store.Append(
+        [
+            TimedLeaf("1ms-before", cutoff.AddMilliseconds(-1)),
+            TimedLeaf("half-ms-before", cutoff.AddTicks(-5000)),
+            TimedLeaf("at", cutoff),
+            TimedLeaf("half-ms-after", cutoff.AddTicks(5000)),
+            TimedLeaf("1ms-after", cutoff.AddMilliseconds(1)),
+        ], 0);
+
+        var pruned = store.PruneBefore(cutoff, null, [], 100);
+
+        Assert.Equal(2, pruned);
+        Assert.Equal(
+            ["1ms-after:False", "half-ms-after:False", "at:False", "half-ms-before:True", "1ms-before:True"],
+            store.Query(new RecordQuery { Limit = 10 }).Select(r => $"{r.Id}:{r.Pruned}"));
+    }
+
     private static PendingLeaf TimedLeaf(string id, DateTimeOffset time)
     {
         var bytes = AuditRecordSerializer.Serialize(new AuditRecord { Id = id, Time = time, Instance = "edge-test", Tenant = "acme", Decision = "allow" });
