@@ -431,6 +431,44 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
     }
 
     [Fact]
+    public async Task Erasure_WalBusyThroughTheUi_SaysAppliedButNotCompleteAndShowsTheRecordsErased()
+    {
+        await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
+        using (var ingest = await writer.IngestAsync([WriterFixture.Leaf("p0", "acme", principal: "alice"), WriterFixture.Leaf("p1", "acme", principal: "bob")], 2))
+        {
+            ingest.EnsureSuccessStatusCode();
+        }
+
+        await writer.WaitForCheckpointAsync(2);
+        var (context, page, _, _) = await OpenAsync(writer);
+        await using var _ = context;
+        ILocator PrincipalOf(string id) =>
+            Rows(page).Filter(new() { Has = page.GetByRole(AriaRole.Button, new() { Name = $"View record {id}", Exact = true }) }).Locator("td:nth-child(3)");
+        await SignInAsync(page, EraserKey);
+        await Assertions.Expect(PrincipalOf("p0")).ToHaveTextAsync("alice");
+
+        using (var reader = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={writer.StorePath};Mode=ReadOnly;Pooling=False"))
+        {
+            // A reader holding an old snapshot keeps the WAL from being truncated: the writer answers 503 erasure_pending
+            // after deleting the keys. The page said "Erasure refused", read as nothing having happened.
+            reader.Open();
+            using var transaction = reader.BeginTransaction();
+            using var read = reader.CreateCommand();
+            read.Transaction = transaction;
+            read.CommandText = "SELECT COUNT(*) FROM subjects";
+            read.ExecuteScalar();
+            await page.GetByLabel("Subject principal").FillAsync("alice");
+            await page.GetByLabel("I understand this cannot be undone").CheckAsync();
+            await page.GetByRole(AriaRole.Button, new() { Name = "Erase subject" }).ClickAsync();
+            // The writer tries the truncation for about 10 s before it answers.
+            await Assertions.Expect(page.Locator("#erasure-result")).ToContainTextAsync("Erasure applied but not complete: 503 erasure_pending", new() { Timeout = 60_000 });
+        }
+
+        await Assertions.Expect(PrincipalOf("p0")).ToHaveTextAsync("(erased)");
+        await Assertions.Expect(PrincipalOf("p1")).ToHaveTextAsync("bob");
+    }
+
+    [Fact]
     public async Task Ui_Response_CarriesStrictContentSecurityPolicyAndNoStorage()
     {
         await using var writer = await StartWriterAsync();

@@ -552,7 +552,14 @@
         body: JSON.stringify({ subject }),
       });
       if (!response.ok) {
-        setResult(result, false, 'Erasure refused: ' + await problemText(response));
+        const text = await problemText(response);
+        if (text.startsWith('503 erasure_pending:')) {
+          // Not a refusal: the keys are already deleted and the erasure recorded; only the WAL truncation is left.
+          setResult(result, false, 'Erasure applied but not complete: ' + text);
+          loadPage();
+          return;
+        }
+        setResult(result, false, 'Erasure refused: ' + text);
         return;
       }
       answer = await response.json();
