@@ -1,3 +1,4 @@
+using System.Globalization;
 using Edge.AuditWriter.Api;
 using Edge.AuditWriter.Authorization;
 using Edge.AuditWriter.Ingest;
@@ -84,6 +85,17 @@ public static class WriterApp
         if (options.LeaseInterval <= TimeSpan.Zero)
         {
             throw new InvalidOperationException($"Writer:LeaseInterval must be a positive TimeSpan (default 00:00:01), not {options.LeaseInterval}.");
+        }
+
+        // Both drive a PeriodicTimer, which refuses a longer period once the host has started: CheckpointInterval=60.00:00:00
+        // aborted the writer (exit 134) after it had begun listening.
+        foreach (var (name, interval) in new[] { ("CheckpointInterval", options.CheckpointInterval), ("LeaseInterval", options.LeaseInterval) })
+        {
+            if (interval > RetentionService.MaxInterval)
+            {
+                throw new InvalidOperationException(
+                    $"Writer:{name} must be at most {RetentionService.MaxInterval.ToString("c", CultureInfo.InvariantCulture)}, not {interval.ToString("c", CultureInfo.InvariantCulture)}.");
+            }
         }
 
         if (options.MaxIngestBytes <= 0)
