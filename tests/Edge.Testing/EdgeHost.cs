@@ -142,6 +142,31 @@ public sealed class EdgeHost : IAsyncDisposable
         return app;
     }
 
+    /// <summary>
+    /// Waits (15 s at most) until /readyz's redis check is Healthy: the edge's shared connection answers PING. A Redis
+    /// outage leaves /readyz at 200 (Degraded), so the status code alone does not say so.
+    /// </summary>
+    public async Task WaitUntilRedisConnectedAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            using var ready = JsonDocument.Parse(await Management.GetStringAsync("/readyz"));
+            var redis = ready.RootElement.GetProperty("checks").GetProperty("redis");
+            if (redis.GetProperty("status").GetString() == "Healthy")
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The edge's Redis did not answer within 15 s: {redis.GetProperty("description").GetString()}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
     /// <summary>Rewrites proxy.json the way an editor would (write to a temp file, then rename over).</summary>
     public async Task WriteConfigAsync(string content)
     {

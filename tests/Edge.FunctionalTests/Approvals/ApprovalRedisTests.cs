@@ -109,20 +109,5 @@ public sealed class ApprovalRedisTests(RedisFixture redis) : IClassFixture<Redis
         return (a, b);
     }
 
-    private static async Task WaitUntilReadyAsync(EdgeHost edge)
-    {
-        // /readyz includes a Redis PING, so the shared connection is up before the test starts.
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (true)
-        {
-            using var response = await edge.Management.GetAsync("/readyz");
-            if (response.IsSuccessStatusCode || DateTime.UtcNow > deadline)
-            {
-                Assert.True(response.IsSuccessStatusCode, "the edge did not become ready with Redis");
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-    }
+    private static Task WaitUntilReadyAsync(EdgeHost edge) => edge.WaitUntilRedisConnectedAsync();
 }

@@ -55,20 +55,5 @@ public sealed class WebhookRedisReplayTests(RedisFixture redis) : IClassFixture<
         }
     }
 
-    private static async Task WaitUntilReadyAsync(EdgeHost edge)
-    {
-        // /readyz includes a Redis PING, so the shared connection is up before deliveries race.
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (true)
-        {
-            using var response = await edge.Management.GetAsync("/readyz");
-            if (response.IsSuccessStatusCode || DateTime.UtcNow > deadline)
-            {
-                Assert.True(response.IsSuccessStatusCode, "the edge did not become ready with Redis");
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-    }
+    private static Task WaitUntilReadyAsync(EdgeHost edge) => edge.WaitUntilRedisConnectedAsync();
 }

@@ -163,19 +163,5 @@ public sealed class WebhookSignatureReplayTests(RedisFixture redis) : IClassFixt
         Assert.Equal("replayed_delivery", problem.RootElement.GetProperty("code").GetString());
     }
 
-    private static async Task WaitUntilReadyAsync(EdgeHost edge)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (true)
-        {
-            using var response = await edge.Management.GetAsync("/readyz");
-            if (response.IsSuccessStatusCode || DateTime.UtcNow > deadline)
-            {
-                Assert.True(response.IsSuccessStatusCode, "the edge did not become ready with Redis");
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-    }
+    private static Task WaitUntilReadyAsync(EdgeHost edge) => edge.WaitUntilRedisConnectedAsync();
 }
