@@ -7,6 +7,7 @@ using Edge.AuditWriter.Retention;
 using Edge.AuditWriter.Ui;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using Serilog;
 using Serilog.Formatting.Compact;
 
@@ -41,7 +42,9 @@ public static class WriterApp
         builder.Services.AddSingleton<RetentionMetrics>();
         builder.Services.AddSingleton<IngestMetrics>();
         builder.Services.AddHostedService<RetentionService>();
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(WriterMeter.Name).AddPrometheusExporter());
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("edge-audit-writer", serviceInstanceId: Environment.MachineName))
+            .WithMetrics(metrics => metrics.AddMeter(WriterMeter.Name).AddPrometheusExporter());
         configureServices?.Invoke(builder.Services);
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = Problems.AddRequestContext);
 

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using Serilog;
 using Serilog.Events;
 using Serilog.Formatting.Compact;
@@ -10,6 +11,9 @@ namespace Edge.Proxy.Observability;
 
 internal static class ObservabilityExtensions
 {
+    /// <summary>The OpenTelemetry service name (<c>target_info</c>'s <c>service_name</c> on /metrics).</summary>
+    public const string ServiceName = "edge-proxy";
+
     /// <summary>
     /// <c>Edge:Observability:Activities</c>: true restores ASP.NET Core's hosting Activity and log scope and HttpClient's
     /// child Activity per request (log events written during a request then carry <c>@tr</c>/<c>@sp</c> and the request
@@ -105,7 +109,11 @@ internal static class ObservabilityExtensions
         builder.Services.AddSingleton<EdgeMetrics>();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ManagementPortMatcherPolicy>());
         var allFrameworkMetrics = builder.Configuration.GetValue<bool>(AllFrameworkMetricsKey);
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+        // Named in target_info, as a scrape joins it: the SDK's default is unknown_service:dotnet for the edge and the writer alike.
+        var instance = builder.Configuration["Edge:InstanceId"] is { Length: > 0 } configured ? configured : Environment.MachineName;
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(ServiceName, serviceInstanceId: instance))
+            .WithMetrics(metrics => metrics
             .AddView(instrument => View(instrument, allFrameworkMetrics))
             .AddMeter(EdgeMetrics.MeterName)
             .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Routing")

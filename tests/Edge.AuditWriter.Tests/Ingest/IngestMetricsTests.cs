@@ -33,4 +33,18 @@ public sealed class IngestMetricsTests
         Assert.Contains("edge_audit_ingest_records_total", scrape, StringComparison.Ordinal);
         Assert.Contains("edge_audit_ingest_commits_total", scrape, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Metrics_OpenMetricsScrape_TargetInfoNamesTheWriter()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var anonymous = writer.Client();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        request.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
+
+        using var response = await anonymous.SendAsync(request);
+
+        // Before, unknown_service:dotnet, as the edge's: a scrape could not tell the two apart by target_info.
+        Assert.Matches("target_info\\{[^}]*service_name=\"edge-audit-writer\"", await response.Content.ReadAsStringAsync());
+    }
 }

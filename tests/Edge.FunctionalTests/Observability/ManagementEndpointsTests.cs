@@ -26,6 +26,24 @@ public sealed class ManagementEndpointsTests
     }
 
     [Fact]
+    public async Task Metrics_OpenMetricsScrape_TargetInfoNamesTheEdgeAndItsInstance()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["orders"] = ProxyJson.Route("/orders/{**rest}") }),
+            new Dictionary<string, string?> { ["Edge:InstanceId"] = "edge-eu-1" });
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        request.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
+
+        using var response = await edge.Management.SendAsync(request);
+        var metrics = await response.Content.ReadAsStringAsync();
+
+        // Before, the SDK's default: unknown_service:dotnet, the same for the edge and the writer.
+        Assert.Matches("target_info\\{[^}]*service_name=\"edge-proxy\"", metrics);
+        Assert.Matches("target_info\\{[^}]*service_instance_id=\"edge-eu-1\"", metrics);
+    }
+
+    [Fact]
     public async Task Metrics_Default_RequestDurationsWithoutTheDroppedInstruments()
     {
         using var backend = Backend.Start();
