@@ -17,7 +17,7 @@ internal static class ErasureEndpoint
     private const int MaxBodyBytes = 4096;
     private const int MaxSubjectLength = 1024;
 
-    public static void Map(WebApplication app) => app.MapPost(Path, HandleAsync);
+    public static RouteHandlerBuilder Map(WebApplication app) => app.MapPost(Path, HandleAsync);
 
     private static async Task<IResult> HandleAsync(HttpContext context, AuditLog log, CallerAuthenticator authenticator, RetentionMetrics metrics)
     {

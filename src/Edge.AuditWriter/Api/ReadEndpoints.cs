@@ -20,12 +20,23 @@ internal static class ReadEndpoints
         app.MapGet("/audit/checkpoint", (AuditLog log) => Results.Text(log.LatestCheckpoint.Note, "text/plain; charset=utf-8"));
         app.MapGet("/audit/key", (AuditLog log) =>
             Results.Text(string.Join('\n', log.Verifiers.Select(v => v.ToString())) + "\n", "text/plain; charset=utf-8"));
-        app.MapGet("/audit/session", SessionAsync);
-        app.MapGet("/audit/records", QueryAsync);
-        app.MapGet("/audit/proof/inclusion", InclusionAsync);
-        app.MapGet("/audit/proof/consistency", ConsistencyAsync);
-        app.MapGet("/audit/export", ExportEndpoint.ExportAsync);
-        ErasureEndpoint.Map(app);
+        app.MapGet("/audit/session", SessionAsync).AddEndpointFilter(NoStore);
+        app.MapGet("/audit/records", QueryAsync).AddEndpointFilter(NoStore);
+        app.MapGet("/audit/proof/inclusion", InclusionAsync).AddEndpointFilter(NoStore);
+        app.MapGet("/audit/proof/consistency", ConsistencyAsync).AddEndpointFilter(NoStore);
+        app.MapGet("/audit/export", ExportEndpoint.ExportAsync).AddEndpointFilter(NoStore);
+        ErasureEndpoint.Map(app).AddEndpointFilter(NoStore);
+    }
+
+    /// <summary>
+    /// Answers behind an API key hold records (principals the writer decrypted, in CSV) and may differ per caller: without
+    /// a Cache-Control a shared cache or proxy between a compliance client and the writer could keep and serve them, also
+    /// after an erasure. The viewer already fetched with cache: 'no-store'; other clients did not.
+    /// </summary>
+    private static ValueTask<object?> NoStore(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        context.HttpContext.Response.Headers.CacheControl = "no-store";
+        return next(context);
     }
 
     private static async Task<IResult> QueryAsync(HttpContext context, AuditLog log, CallerAuthenticator authenticator)

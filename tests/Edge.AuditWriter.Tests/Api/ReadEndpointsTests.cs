@@ -38,6 +38,25 @@ public sealed class ReadEndpointsTests
         Assert.Equal(File.ReadAllText(writer.KeyPath + ".pub").Trim(), key.ToString());
     }
 
+    [Theory]
+    [InlineData("/audit/records?limit=5")]
+    [InlineData("/audit/export?format=csv")]
+    [InlineData("/audit/export?format=ndjson")]
+    [InlineData("/audit/session")]
+    [InlineData("/audit/proof/inclusion?index=1&size=4")]
+    [InlineData("/audit/records?decision=denied")] // a refusal too: it names what the caller asked for
+    public async Task ReadEndpoints_BehindAnApiKey_AnsweredNoStore(string path)
+    {
+        await using var writer = await StartWithRecordsAsync(4);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var response = await auditor.GetAsync(path);
+
+        // Before, no Cache-Control: a shared cache between a compliance client and the writer could keep decrypted
+        // principals and serve them, also after the subject's erasure.
+        Assert.True(response.Headers.CacheControl?.NoStore, $"{path}: {(int)response.StatusCode} Cache-Control {response.Headers.CacheControl}");
+    }
+
     [Fact]
     public async Task Records_TenantAuditor_SeesOnlyOwnTenant()
     {
