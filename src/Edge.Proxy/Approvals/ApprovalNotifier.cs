@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Threading.Channels;
+using Edge.Proxy.Observability;
 
 namespace Edge.Proxy.Approvals;
 
@@ -9,6 +10,9 @@ namespace Edge.Proxy.Approvals;
 /// </summary>
 internal sealed partial class ApprovalNotifier(ApprovalMetrics metrics, TimeProvider time, ILogger<ApprovalNotifier> logger) : BackgroundService
 {
+    // At most one 1902 line a minute: while the receiver is slow every new approval finds the queue full.
+    private readonly LogWindow _queueFullLog = new(TimeSpan.FromMinutes(1));
+
     public const int QueueCapacity = 1024;
 
     private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)];
@@ -31,7 +35,10 @@ internal sealed partial class ApprovalNotifier(ApprovalMetrics metrics, TimeProv
         if (!_queue.Writer.TryWrite((policy, request)))
         {
             metrics.Notification(policy.Name, "dropped");
-            Log.QueueFull(logger, policy.Name, request.Id);
+            if (_queueFullLog.TryTake(time, out var unlogged))
+            {
+                Log.QueueFull(logger, policy.Name, request.Id, unlogged);
+            }
         }
     }
 
@@ -126,7 +133,7 @@ internal sealed partial class ApprovalNotifier(ApprovalMetrics metrics, TimeProv
         [LoggerMessage(1901, LogLevel.Warning, "Approval notification for policy {Policy}, approval {ApprovalId}, not delivered: {Failure}")]
         public static partial void DeliveryFailed(ILogger logger, string policy, string approvalId, string failure);
 
-        [LoggerMessage(1902, LogLevel.Warning, "Approval notification for policy {Policy}, approval {ApprovalId}, dropped: the queue is full")]
-        public static partial void QueueFull(ILogger logger, string policy, string approvalId);
+        [LoggerMessage(1902, LogLevel.Warning, "Approval notification for policy {Policy}, approval {ApprovalId}, dropped: the queue is full; {Unlogged} more since the previous such line (at most one a minute)")]
+        public static partial void QueueFull(ILogger logger, string policy, string approvalId, long unlogged);
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Edge.Proxy.Observability;
 using Edge.Proxy.Pipeline;
 using Yarp.ReverseProxy.Transforms;
 
@@ -18,6 +19,10 @@ internal sealed partial class ApprovalStep(
     TimeProvider time,
     ILogger logger) : IEdgeStep
 {
+    // At most one 1903 and one 1907 line a minute per route: each request on the route meets the outage or the full store.
+    private readonly LogWindow _unavailableLog = new(TimeSpan.FromMinutes(1));
+    private readonly LogWindow _fullLog = new(TimeSpan.FromMinutes(1));
+
     public async ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
     {
         var http = context.HttpContext;
@@ -101,7 +106,11 @@ internal sealed partial class ApprovalStep(
         }
         catch (ApprovalStoreFullException ex)
         {
-            Log.StoreFull(logger, routeId, policy.Name, ex.Capacity);
+            if (_fullLog.TryTake(time, out var unlogged))
+            {
+                Log.StoreFull(logger, routeId, policy.Name, ex.Capacity, unlogged);
+            }
+
             return EdgeStepResult.Deny(new EdgeDenial(StatusCodes.Status503ServiceUnavailable, ApprovalCodes.StoreFull, "Approvals full",
                 "The edge holds as many open approvals as it keeps; retry once some are decided or expire.")
             {
@@ -110,7 +119,11 @@ internal sealed partial class ApprovalStep(
         }
         catch (ApprovalStoreUnavailableException ex)
         {
-            Log.StoreUnavailable(logger, routeId, policy.Name, ex.Message);
+            if (_unavailableLog.TryTake(time, out var unlogged))
+            {
+                Log.StoreUnavailable(logger, routeId, policy.Name, ex.Message, unlogged);
+            }
+
             return EdgeStepResult.Deny(new EdgeDenial(StatusCodes.Status503ServiceUnavailable, ApprovalCodes.StoreUnavailable, "Approvals unavailable",
                 "The approval store cannot be reached; retry later.")
             {
@@ -169,10 +182,10 @@ internal sealed partial class ApprovalStep(
         [LoggerMessage(1900, LogLevel.Debug, "Approval on route {Route} refused by policy {Policy}: {Reason}")]
         public static partial void Refused(ILogger logger, string route, string policy, string reason);
 
-        [LoggerMessage(1903, LogLevel.Warning, "Approval store unavailable on route {Route}, policy {Policy}: {Error}")]
-        public static partial void StoreUnavailable(ILogger logger, string route, string policy, string error);
+        [LoggerMessage(1903, LogLevel.Warning, "Approval store unavailable on route {Route}, policy {Policy}: {Error}; {Unlogged} more since the previous such line (at most one a minute per route)")]
+        public static partial void StoreUnavailable(ILogger logger, string route, string policy, string error, long unlogged);
 
-        [LoggerMessage(1907, LogLevel.Warning, "Approval request on route {Route}, policy {Policy} refused: the in-process store holds {Capacity} live approvals (set Edge:Redis for a shared store without this cap, or decide pending ones)")]
-        public static partial void StoreFull(ILogger logger, string route, string policy, int capacity);
+        [LoggerMessage(1907, LogLevel.Warning, "Approval request on route {Route}, policy {Policy} refused: the in-process store holds {Capacity} live approvals (set Edge:Redis for a shared store without this cap, or decide pending ones); {Unlogged} more since the previous such line (at most one a minute per route)")]
+        public static partial void StoreFull(ILogger logger, string route, string policy, int capacity, long unlogged);
     }
 }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Edge.Proxy.Observability;
 using Edge.Proxy.Redis;
 using StackExchange.Redis;
 
@@ -11,6 +12,9 @@ namespace Edge.Proxy.Webhooks;
 /// </summary>
 internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider time, ILogger<WebhookReplayStore> logger)
 {
+    // At most one 1401 line a minute: during a Redis outage every delivery on every webhook route fails its check.
+    private readonly LogWindow _redisFailedLog = new(TimeSpan.FromMinutes(1));
+
     public const string KeyPrefix = "edge:webhook:";
 
     private readonly LocalReplayCache _local = new(time);
@@ -35,7 +39,7 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
-                Log.RedisFailed(logger, policy, ex.GetType().Name);
+                LogRedisFailed(policy, ex);
             }
 
             if (rejectWhenRedisUnavailable)
@@ -79,14 +83,22 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
-                Log.RedisFailed(logger, policy, ex.GetType().Name);
+                LogRedisFailed(policy, ex);
             }
+        }
+    }
+
+    private void LogRedisFailed(string policy, Exception exception)
+    {
+        if (_redisFailedLog.TryTake(time, out var unlogged))
+        {
+            Log.RedisFailed(logger, policy, exception.GetType().Name, unlogged);
         }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(1401, LogLevel.Warning, "Webhook replay check for policy {Policy} could not reach Redis ({Error})")]
-        public static partial void RedisFailed(ILogger logger, string policy, string error);
+        [LoggerMessage(1401, LogLevel.Warning, "Webhook replay check for policy {Policy} could not reach Redis ({Error}); {Unlogged} more since the previous such line (at most one a minute)")]
+        public static partial void RedisFailed(ILogger logger, string policy, string error, long unlogged);
     }
 }
