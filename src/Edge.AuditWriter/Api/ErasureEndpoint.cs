@@ -3,6 +3,7 @@ using System.Text.Json;
 using Edge.AuditWriter.Authorization;
 using Edge.AuditWriter.Log;
 using Edge.AuditWriter.Retention;
+using Edge.Configuration.Tenancy;
 
 namespace Edge.AuditWriter.Api;
 
@@ -36,7 +37,7 @@ internal static class ErasureEndpoint
         if (request is null)
         {
             return Problems.BadRequest("invalid_erasure",
-                $"The body is a JSON object {{\"subject\": \"<principal>\"}} (at most {MaxSubjectLength} characters) or {{\"clientIp\": \"<IP address>\"}}, optionally with \"tenant\".");
+                $"The body is a JSON object {{\"subject\": \"<principal>\"}} (at most {MaxSubjectLength} characters) or {{\"clientIp\": \"<IP address>\"}}, optionally with \"tenant\" (a tenant id: 1 to 64 of A-Z a-z 0-9 . _ -).");
         }
 
         var tenant = request.Tenant;
@@ -130,7 +131,9 @@ internal static class ErasureEndpoint
                 }
             }
 
-            if (tenant is "" || (subject is null) == (clientIp is null))
+            // A tenant the edge could never have written (../../x, a space) erased nothing, answered 200 records: 0 and put
+            // the name into the erasure record; the edge accepts the same characters (TenantId).
+            if ((tenant is not null && !TenantId.IsValid(tenant)) || (subject is null) == (clientIp is null))
             {
                 return null;
             }

@@ -245,6 +245,9 @@ public sealed class ErasureTests
     [InlineData(WriterFixture.GlobalEraserKey, "{\"clientIp\":\"not an address\"}", 400, "invalid_erasure")]
     [InlineData(WriterFixture.GlobalEraserKey, "{\"clientIp\":\"2001:DB8::1\"}", 400, "invalid_erasure")]
     [InlineData(WriterFixture.GlobalEraserKey, "{\"clientIp\":\"192.0.2.7\",\"subject\":\"x\"}", 400, "invalid_erasure")]
+    [InlineData(WriterFixture.GlobalEraserKey, "{\"subject\":\"x\",\"tenant\":\"../../x\"}", 400, "invalid_erasure")] // before: 200 records 0, and the name in the erasure record
+    [InlineData(WriterFixture.GlobalEraserKey, "{\"subject\":\"x\",\"tenant\":\"ac me\"}", 400, "invalid_erasure")]
+    [InlineData(WriterFixture.GlobalEraserKey, "{\"subject\":\"x\",\"tenant\":\"..\"}", 400, "invalid_erasure")]
     public async Task Erase_BadRequestOrCaller_IsRefusedWithProblemAndRecordsNothing(string? apiKey, string body, int status, string code)
     {
         await using var writer = await WriterFixture.StartAsync();
