@@ -196,7 +196,7 @@ internal static class AuditCommands
     private static Command BuildQuery()
     {
         var common = new ApiOptions();
-        var filters = new[] { "tenant", "principal", "route", "decision", "reason", "from", "to", "cursor", "limit" }
+        var filters = new[] { "id", "tenant", "principal", "route", "decision", "reason", "from", "to", "cursor", "limit" }
             .Select(name => new Option<string?>("--" + name) { Description = $"The {name} filter of GET /audit/records" })
             .ToArray();
         var all = new Option<bool>("--all") { Description = "Follow the cursor through every page" };

@@ -390,6 +390,21 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task Query_ById_PrintsThatOneRecord()
+    {
+        await using var writer = await WriterWithRecordsAsync(5);
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, WriterFixture.GlobalAuditorKey);
+
+        // Before, --id was an unknown option (exit 2), though GET /audit/records takes it.
+        var (exitCode, output, error) = await CliRunner.RunAsync("audit", "query", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName, "--id", "r3");
+
+        Assert.True(exitCode == 0, error + output);
+        var record = JsonDocument.Parse(Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries))).RootElement;
+        Assert.Equal("r3", record.GetProperty("id").GetString());
+    }
+
+    [Fact]
     public async Task Verify_ExitCodes_FollowTheDocumentedTable()
     {
         await using var writer = await WriterWithRecordsAsync(25);
