@@ -20,6 +20,10 @@ internal static class BanEndpoints
     public const string OutcomeUnknownCode = "ban_outcome_unknown";
     public const string UnsupportedMediaTypeCode = "unsupported_media_type";
 
+    /// <summary>The list's <c>source</c>: reloaded from Redis just now, or this instance's own copy.</summary>
+    public const string SharedSource = "redis";
+    public const string InstanceSource = "instance";
+
     private const int MaxKeyLength = 512;
     private const int MaxReasonLength = 512;
     private const int MaxBodyBytes = 16 * 1024;
@@ -36,19 +40,26 @@ internal static class BanEndpoints
 
     private static async Task ListAsync(HttpContext http, ThreatMonitor monitor, TimeProvider time)
     {
-        IReadOnlyList<BanEntry> bans;
+        var (bans, source, warning) = await ReadAsync(monitor);
+        var now = time.GetUtcNow();
+        await http.Response.WriteAsJsonAsync(new { bans = bans.Select(b => View(b, now, monitor)), source, warning });
+    }
+
+    /// <summary>
+    /// The shared bans, reloaded from Redis; while Redis cannot be reached, the copy this instance enforces meanwhile,
+    /// marked as such. A 503 there left the operator blind during an outage, the moment a ban's effect matters most.
+    /// </summary>
+    private static async Task<(IReadOnlyList<BanEntry> Bans, string Source, string? Warning)> ReadAsync(ThreatMonitor monitor)
+    {
         try
         {
-            bans = await monitor.ListAsync();
+            return (await monitor.ListAsync(), monitor.IsShared ? SharedSource : InstanceSource, null);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)
         {
-            await StoreUnavailableAsync(http);
-            return;
+            return (monitor.ListEnforced(), InstanceSource,
+                "Redis cannot be reached: these are the bans this instance enforces meanwhile; changes made on other instances since its last reload are not in it.");
         }
-
-        var now = time.GetUtcNow();
-        await http.Response.WriteAsJsonAsync(new { bans = bans.Select(b => View(b, now, monitor)) });
     }
 
     private static async Task AddAsync(HttpContext http, ThreatMonitor monitor, TimeProvider time)
@@ -107,21 +118,12 @@ internal static class BanEndpoints
             return;
         }
 
-        IReadOnlyList<BanEntry> bans;
-        try
-        {
-            bans = await monitor.ListAsync();
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)
-        {
-            await StoreUnavailableAsync(http);
-            return;
-        }
+        var (bans, source, warning) = await ReadAsync(monitor);
 
         // An address inside a banned network is blocked: "is this client banned?" answers with the network's ban.
         var ban = bans.FirstOrDefault(b => string.Equals(b.Key, key, StringComparison.Ordinal))
             ?? CoveringBan(bans, key!);
-        await http.Response.WriteAsJsonAsync(new { key, banned = ban is not null, ban = ban is null ? null : View(ban, time.GetUtcNow(), monitor) });
+        await http.Response.WriteAsJsonAsync(new { key, banned = ban is not null, ban = ban is null ? null : View(ban, time.GetUtcNow(), monitor), source, warning });
     }
 
     private static async Task RemoveAsync(HttpContext http, string? key, ThreatMonitor monitor)

@@ -294,6 +294,15 @@ internal sealed partial class ThreatMonitor(
             await SyncCoreAsync(SharedDatabase()).WaitAsync(ManagementDeadline).ConfigureAwait(false);
         }
 
+        return ListEnforced();
+    }
+
+    /// <summary>True when bans are shared through Redis; false when each instance keeps its own.</summary>
+    public bool IsShared => redis.IsConfigured;
+
+    /// <summary>The running bans this instance enforces now, without reloading the shared ones first.</summary>
+    public IReadOnlyList<BanEntry> ListEnforced()
+    {
         var now = time.GetUtcNow();
         return [.. _bans.Values.Select(b => b.Ban).Where(b => b.IsActive(now)).OrderBy(b => b.Until)];
     }

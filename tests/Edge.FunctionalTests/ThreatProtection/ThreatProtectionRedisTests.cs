@@ -429,6 +429,20 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
             using var problem = JsonDocument.Parse(await added.Content.ReadAsStringAsync());
             // Sent to a paused server, which runs it once resumed: not "unavailable, retry later" but an unknown outcome.
             Assert.Equal("ban_outcome_unknown", problem.RootElement.GetProperty("code").GetString());
+
+            // What the instance enforces meanwhile, marked as its own copy: before, 503 ban_store_unavailable, so during
+            // the outage the operator could not see which bans were in force.
+            using var listed = await _first.Management.GetAsync("/edge/bans");
+            using var looked = await _first.Management.GetAsync($"/edge/bans/{client}");
+            Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
+            var list = JsonDocument.Parse(await listed.Content.ReadAsStringAsync()).RootElement;
+            Assert.Equal("instance", list.GetProperty("source").GetString());
+            Assert.Contains("Redis cannot be reached", list.GetProperty("warning").GetString(), StringComparison.Ordinal);
+            Assert.Contains(list.GetProperty("bans").EnumerateArray(), b => b.GetProperty("key").GetString() == client);
+            Assert.Equal(HttpStatusCode.OK, looked.StatusCode);
+            var one = JsonDocument.Parse(await looked.Content.ReadAsStringAsync()).RootElement;
+            Assert.True(one.GetProperty("banned").GetBoolean());
+            Assert.Equal("instance", one.GetProperty("source").GetString());
         }
         finally
         {
