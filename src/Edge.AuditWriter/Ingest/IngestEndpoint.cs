@@ -9,6 +9,7 @@ using Edge.AuditWriter.Api;
 using Edge.AuditWriter.Hosting;
 using Edge.AuditWriter.Log;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 
 namespace Edge.AuditWriter.Ingest;
 
@@ -61,6 +62,14 @@ internal static partial class IngestEndpoint
         if (!long.TryParse(request.Headers[IngestProtocol.LastSequenceHeader], NumberStyles.None, CultureInfo.InvariantCulture, out var lastSequence))
         {
             return Problems.BadRequest("missing_sequence", $"The {IngestProtocol.LastSequenceHeader} header must carry the batch's last spool sequence.");
+        }
+
+        // The shipper sends application/x-ndjson; a form post or text/plain body was parsed as records all the same.
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType)
+            || !string.Equals(mediaType.MediaType.Value, IngestProtocol.ContentType, StringComparison.OrdinalIgnoreCase))
+        {
+            return Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
+                $"A batch is {IngestProtocol.ContentType}: one record per line.");
         }
 
         if (request.ContentLength > options.Value.MaxIngestBytes)

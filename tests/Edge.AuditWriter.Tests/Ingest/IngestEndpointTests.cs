@@ -328,6 +328,35 @@ public sealed class IngestEndpointTests
         Assert.Equal(0, store.Count());
     }
 
+    [Theory]
+    [InlineData("text/plain", 415)]
+    [InlineData("application/x-www-form-urlencoded", 415)]
+    [InlineData(null, 415)]
+    [InlineData("application/x-ndjson; charset=utf-8", 200)]
+    [InlineData("APPLICATION/X-NDJSON", 200)]
+    public async Task Ingest_ContentType_OnlyNdjsonIsTaken(string? contentType, int status)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var client = writer.Client();
+        using var content = new ByteArrayContent([.. WriterFixture.Leaf("typed", "acme"), (byte)'\n']);
+        if (contentType is not null)
+        {
+            content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, Edge.Audit.Shipping.IngestProtocol.Path) { Content = content };
+        request.Headers.Add(Edge.Audit.Shipping.IngestProtocol.LastSequenceHeader, "1");
+        using var response = await client.SendAsync(request);
+
+        // Before, a text/plain (or form) body was parsed as records and stored like the shipper's.
+        Assert.Equal(status, (int)response.StatusCode);
+        if (status == 415)
+        {
+            Assert.Equal("unsupported_media_type", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+            Assert.Equal(0, writer.Services.GetRequiredService<AuditLog>().Size);
+        }
+    }
+
     [Fact]
     public async Task Ingest_MissingSequenceHeader_Returns400Problem()
     {
