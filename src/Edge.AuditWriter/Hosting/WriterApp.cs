@@ -30,7 +30,7 @@ public static class WriterApp
         // A header value with a byte outside ASCII reaches the endpoints (as Latin-1, one char per byte) instead of
         // Kestrel's bare 400: a key or token with one is answered 401 problem+json like any other wrong one.
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(
-            static options => options.RequestHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1);
+            static options => Edge.Shared.Latin1RequestHeaders.Use(options));
         KestrelRefusalAnswers.AddTo(builder);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new AuditLog(

@@ -38,7 +38,7 @@ internal static class HeaderValues
     public static void AddTo(WebApplicationBuilder builder) =>
         builder.Services.Configure<KestrelServerOptions>(static options =>
         {
-            options.RequestHeaderEncodingSelector = static _ => Encoding.Latin1;
+            Edge.Shared.Latin1RequestHeaders.Use(options);
             options.ResponseHeaderEncodingSelector = static _ => Encoding.Latin1;
         });
 

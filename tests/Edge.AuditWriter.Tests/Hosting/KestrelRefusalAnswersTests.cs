@@ -12,6 +12,8 @@ public sealed class KestrelRefusalAnswersTests
     [InlineData("GET /audit/%00 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "request_line_invalid", null)]
     [InlineData("POST /audit/ingest HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", 400, "request_framing_invalid", "/audit/ingest")]
     [InlineData("GET /audit/records HTTP/1.1\r\n\r\n", 400, "host_invalid", "/audit/records")]
+    [InlineData("POST /audit/ingest HTTP/1.1\r\nHost: x\r\nContent-Length: 000000000000000000000005\r\n\r\nhello", 400, "request_framing_invalid", "/audit/ingest")]
+    [InlineData("POST /audit/ingest HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello", 400, "request_framing_invalid", "/audit/ingest")]
     public async Task AnyPath_RequestKestrelRefuses_ProblemJsonWithCodeAndRequestId(string request, int status, string code, string? instance)
     {
         await using var writer = await WriterFixture.StartAsync();

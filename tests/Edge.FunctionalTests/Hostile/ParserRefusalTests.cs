@@ -28,6 +28,8 @@ public sealed class ParserRefusalTests(HostileEdge fixture) : IClassFixture<Host
         { "two Hosts", "GET /open/kp-twohosts HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400, "host_invalid:host" },
         { "absolute-form authority other than Host", "GET http://other.example/open/kp-absolute HTTP/1.1\r\nHost: x\r\n\r\n", 400, "host_invalid:host" },
         { "repeated Content-Length", "POST /open/kp-cl HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 400, "request_framing_invalid:content_length" },
+        { "Content-Length over 20 digits", "POST /open/kp-cl-long HTTP/1.1\r\nHost: x\r\nContent-Length: 000000000000000000000005\r\n\r\nhello", 400, "request_framing_invalid:content_length" },
+        { "Content-Length with a sign", "POST /open/kp-cl-sign HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello", 400, "request_framing_invalid:content_length" },
         { "unknown final coding", "POST /open/kp-te HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n", 400, "request_framing_invalid:transfer_coding" },
         { "HTTP/1.0 body without a length", "POST /open/kp-http10 HTTP/1.0\r\nHost: x\r\n\r\nhello", 400, "request_framing_invalid:length_required" },
         { "request line over the limit", $"GET /open/kp-{new string('a', 9000)} HTTP/1.1\r\nHost: x\r\n\r\n", 414, "request_line_too_long:limit" },
