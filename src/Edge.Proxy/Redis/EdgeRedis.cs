@@ -79,12 +79,28 @@ internal sealed class EdgeRedis : IDisposable
         }
         catch (RedisConnectionException ex)
         {
-            return ((ex.InnerException as RedisConnectionException) ?? ex).FailureType.ToString();
+            return Classify(ex);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             return ex.GetType().Name;
         }
+    }
+
+    /// <summary>
+    /// The nodes' own failure types: one server's is the inner exception; with several endpoints (a cluster) the client
+    /// wraps each node's in an <see cref="AggregateException"/> and itself says only
+    /// <c>UnableToResolvePhysicalConnection</c>, which hid a refused password behind what reads as a network fault.
+    /// </summary>
+    private static string Classify(RedisConnectionException ex)
+    {
+        var nodes = ex.InnerException switch
+        {
+            RedisConnectionException single => [single.FailureType],
+            AggregateException aggregate => aggregate.InnerExceptions.OfType<RedisConnectionException>().Select(e => e.FailureType).Distinct().Order().ToArray(),
+            _ => Array.Empty<ConnectionFailureType>(),
+        };
+        return nodes.Length == 0 ? ex.FailureType.ToString() : string.Join(", ", nodes);
     }
 
     public void Dispose()

@@ -26,6 +26,29 @@ public sealed class RedisHealthCheckTests
     }
 
     [Fact]
+    public async Task CheckHealthAsync_ClusterRefusesTheCredentials_NamesAuthenticationFailure()
+    {
+        await using var cluster = await RedisCluster.StartAsync();
+        using (var admin = cluster.Connect())
+        {
+            foreach (var node in cluster.Nodes)
+            {
+                await admin.GetServer($"127.0.0.1:{node.Port}").ExecuteAsync("CONFIG", "SET", "requirepass", "the-password-0001");
+            }
+        }
+
+        using var redis = new EdgeRedis(cluster.ConnectionString + ",password=not-the-password-0001");
+        await redis.ConnectAsync();
+
+        var result = await new RedisHealthCheck(redis).CheckHealthAsync(new HealthCheckContext());
+
+        // With several endpoints the client wraps each node's failure in an AggregateException: a cluster refusing the
+        // password read "UnableToResolvePhysicalConnection", which sends an operator looking for a network fault.
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.Equal("Redis is not connected (AuthenticationFailure)", result.Description);
+    }
+
+    [Fact]
     public async Task CheckHealthAsync_NothingListening_NamesTheConnectFailure()
     {
         using var redis = new EdgeRedis($"127.0.0.1:{FreePort.Next()},connectTimeout=500");
