@@ -4,27 +4,35 @@ using StackExchange.Redis;
 namespace Edge.Testing;
 
 /// <summary>
-/// A real 3-master Redis Cluster on free loopback ports (no replicas): three <c>redis-server --cluster-enabled yes</c>
-/// processes joined by <c>redis-cli --cluster create</c>, ready once every node reports <c>cluster_state:ok</c>.
+/// A real 3-master Redis Cluster on free loopback ports (no replicas unless asked for): <c>redis-server --cluster-enabled
+/// yes</c> processes joined by <c>redis-cli --cluster create</c>, ready once every node reports <c>cluster_state:ok</c>
+/// (and, with replicas, each master has its replica attached).
 /// <c>cluster-require-full-coverage no</c>: with one master down (no replica to fail over to) the others keep serving
 /// their own slots instead of refusing every key with CLUSTERDOWN once the node is marked failed.
 /// </summary>
 public sealed class RedisCluster : IAsyncDisposable
 {
-    private RedisCluster(IReadOnlyList<RedisServer> nodes) => Nodes = nodes;
+    private readonly int _replicasPerMaster;
 
+    private RedisCluster(IReadOnlyList<RedisServer> nodes, int replicasPerMaster) => (Nodes, _replicasPerMaster) = (nodes, replicasPerMaster);
+
+    /// <summary>Every node; with replicas, the masters and their replicas as <c>redis-cli --cluster create</c> assigned them.</summary>
     public IReadOnlyList<RedisServer> Nodes { get; }
 
     /// <summary>Every node, as <c>Edge:Redis</c> takes it: the client discovers the slot map from any of them.</summary>
     public string ConnectionString =>
         string.Join(",", Nodes.Select(n => $"127.0.0.1:{n.Port}")) + ",abortConnect=false,connectTimeout=1000,syncTimeout=1000,asyncTimeout=1000";
 
-    public static async Task<RedisCluster> StartAsync()
+    /// <summary>
+    /// Starts the cluster; <paramref name="replicasPerMaster"/> replicas per master make a failover possible (a frozen
+    /// or killed master's replica is promoted <c>cluster-node-timeout</c>, 2 s, later).
+    /// </summary>
+    public static async Task<RedisCluster> StartAsync(int replicasPerMaster = 0)
     {
         var nodes = new List<RedisServer>();
         try
         {
-            for (var i = 0; i < 3; i++)
+            for (var i = 0; i < 3 * (1 + replicasPerMaster); i++)
             {
                 // The bus port is chosen free too: redis's default (port + 10000) may be taken, or beyond 65535.
                 nodes.Add(await RedisServer.StartAsync(null, port =>
@@ -34,7 +42,7 @@ public sealed class RedisCluster : IAsyncDisposable
                 ]));
             }
 
-            var cluster = new RedisCluster(nodes);
+            var cluster = new RedisCluster(nodes, replicasPerMaster);
             await cluster.CreateAsync();
             return cluster;
         }
@@ -65,6 +73,27 @@ public sealed class RedisCluster : IAsyncDisposable
         return Nodes.Single(n => n.Port == port);
     }
 
+    /// <summary>Whether <paramref name="node"/> answers <c>ROLE</c> as a master now (raw, so a frozen node elsewhere cannot hold it up).</summary>
+    public static async Task<bool> IsMasterAsync(RedisServer node) => (await node.RoleAsync()) == "master";
+
+    private async Task<bool> ReplicasAttachedAsync(IServer server)
+    {
+        if (_replicasPerMaster == 0)
+        {
+            return true;
+        }
+
+        // A replica counts once its link to the master is up: before, a failover would find nothing to promote.
+        var role = await server.ExecuteAsync("ROLE");
+        var parts = (RedisResult[])role!;
+        return (string?)parts[0] switch
+        {
+            "master" => ((RedisResult[])parts[2]!).Length == _replicasPerMaster,
+            "slave" => (string?)parts[3] == "connected",
+            _ => false,
+        };
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var node in Nodes)
@@ -89,7 +118,7 @@ public sealed class RedisCluster : IAsyncDisposable
         }
 
         info.ArgumentList.Add("--cluster-replicas");
-        info.ArgumentList.Add("0");
+        info.ArgumentList.Add(_replicasPerMaster.ToString(System.Globalization.CultureInfo.InvariantCulture));
         info.ArgumentList.Add("--cluster-yes");
         using var process = Process.Start(info) ?? throw new InvalidOperationException("redis-cli did not start");
         var output = process.StandardOutput.ReadToEndAsync();
@@ -108,7 +137,7 @@ public sealed class RedisCluster : IAsyncDisposable
             while (true)
             {
                 var state = (string?)await connection.GetServer($"127.0.0.1:{node.Port}").ExecuteAsync("CLUSTER", "INFO");
-                if (state is not null && state.Contains("cluster_state:ok", StringComparison.Ordinal))
+                if (state is not null && state.Contains("cluster_state:ok", StringComparison.Ordinal) && await ReplicasAttachedAsync(connection.GetServer($"127.0.0.1:{node.Port}")))
                 {
                     break;
                 }

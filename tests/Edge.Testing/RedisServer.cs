@@ -189,6 +189,31 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
         throw new TimeoutException($"redis-server on port {Port} did not answer PING within 10 s");
     }
 
+    /// <summary>
+    /// The first element of <c>ROLE</c> (<c>master</c>, <c>slave</c>), on a connection of its own without a client
+    /// library (which would follow the cluster and wait on a frozen node); null when the server does not answer in 1 s.
+    /// </summary>
+    public async Task<string?> RoleAsync()
+    {
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync("127.0.0.1", Port);
+            var stream = client.GetStream();
+            await stream.WriteAsync("ROLE\r\n"u8.ToArray());
+            var buffer = new byte[64];
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            var read = await stream.ReadAsync(buffer, cts.Token);
+            // *3\r\n$6\r\nmaster\r\n… or *5\r\n$5\r\nslave\r\n…
+            var lines = System.Text.Encoding.ASCII.GetString(buffer, 0, read).Split("\r\n");
+            return lines.Length > 2 ? lines[2] : null;
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
     private async Task<bool> PingAsync()
     {
         try

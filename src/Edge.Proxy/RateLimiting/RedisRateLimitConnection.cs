@@ -27,6 +27,9 @@ internal sealed partial class RedisRateLimitConnection
 
     private const int MaxLateWakeUps = 4;
 
+    /// <summary>The shortest time between two slot-map refreshes asked for by failing cluster nodes.</summary>
+    public static readonly TimeSpan SlotMapRefreshInterval = TimeSpan.FromSeconds(1);
+
     private const int MaxReshardAttempts = 3;
 
     private static readonly TimeSpan ReshardRetryPause = TimeSpan.FromMilliseconds(2);
@@ -59,6 +62,8 @@ internal sealed partial class RedisRateLimitConnection
     private IServer? _slotMapSource;
     private volatile bool _standalone;
     private int _watchingRestores;
+    private int _refreshingSlotMap;
+    private long _lastSlotMapRefresh;
 
     /// <summary>
     /// The breaker of the node that owns <paramref name="partition"/>'s hash slot on a Redis Cluster, per the client's
@@ -85,7 +90,7 @@ internal sealed partial class RedisRateLimitConnection
 
     private ClusterConfiguration? SlotMap(IConnectionMultiplexer multiplexer)
     {
-        if (_slotMapSource is { IsConnected: true, ClusterConfiguration: { } cached })
+        if (_slotMapSource is { IsConnected: true, ClusterConfiguration: { } cached } source && !IsFailing(source))
         {
             return cached;
         }
@@ -97,28 +102,45 @@ internal sealed partial class RedisRateLimitConnection
             return null;
         }
 
+        // A source whose node is failing is replaced by a healthy one: a frozen master still counts as connected and
+        // keeps the map from before the failover that replaced it. A node that did not answer the client's last
+        // reconfiguration no longer reports itself as a cluster node; before, meeting it first in the list made every
+        // key of the cluster use the single-server breaker for good.
+        IServer? failing = null;
         foreach (var server in multiplexer.GetServers())
         {
-            if (server.ServerType != ServerType.Cluster)
+            if (server is not { IsConnected: true, ServerType: ServerType.Cluster, ClusterConfiguration: not null })
             {
-                if (server.IsConnected)
-                {
-                    _standalone = true;
-                }
-
-                return null;
+                continue;
             }
 
-            if (server is { IsConnected: true, ClusterConfiguration: { } configuration })
+            if (IsFailing(server))
             {
-                _slotMapSource = server;
-                return configuration;
+                failing ??= server;
+                continue;
             }
+
+            _slotMapSource = server;
+            return server.ClusterConfiguration;
+        }
+
+        if (failing is not null)
+        {
+            _slotMapSource = failing;
+            return failing.ClusterConfiguration;
+        }
+
+        if (_slotMapSource is null && multiplexer.GetServers().Any(server => server is { IsConnected: true, ServerType: not ServerType.Cluster }))
+        {
+            _standalone = true;
+            return null;
         }
 
         // Every node disconnected: the last source still holds the last known map.
         return _slotMapSource?.ClusterConfiguration;
     }
+
+    private bool IsFailing(IServer server) => _nodeBreakers.TryGetValue(server.EndPoint, out var node) && node.Breaker.IsOpen;
 
     private static string Format(EndPoint endpoint) => endpoint switch
     {
@@ -378,6 +400,51 @@ internal sealed partial class RedisRateLimitConnection
             _metrics.Breaker("open", node.Node);
             Log.BreakerOpened(_logger, node.Node, RateLimitMetrics.ReasonTag(reason), node.Breaker.BreakDuration.TotalMilliseconds);
         }
+
+        RefreshSlotMap(node);
+    }
+
+    /// <summary>
+    /// A cluster node failed: asks the cluster for its slot map again, in the background, at most once per
+    /// <see cref="SlotMapRefreshInterval"/> (each failed probe of a node that stays down asks again). A master that went
+    /// silent with its connection still open (frozen, or cut off by a network that drops its packets) is replaced by
+    /// its replica after <c>cluster-node-timeout</c>, but no MOVED comes back from a silent node to tell the client: it
+    /// kept routing the slots there until it declared the socket dead, about 20 s later with its 5 s command timeout,
+    /// and every decision of those keys went to the outage mode while the cluster was healthy again.
+    /// </summary>
+    private void RefreshSlotMap(NodeBreaker node)
+    {
+        // Not only a master's own breaker: while a failed master's slots are unowned (marked failed, no replica promoted
+        // yet) the slot map names no node for them and their keys use the single-server breaker; refreshing only for
+        // node breakers stopped asking right then, before the promotion that the next refresh would have seen.
+        if (_standalone || _slotMapSource is null || _redis.Multiplexer is not { } multiplexer)
+        {
+            return;
+        }
+
+        var now = Stopwatch.GetTimestamp();
+        if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSlotMapRefresh), now) < SlotMapRefreshInterval
+            || Interlocked.CompareExchange(ref _refreshingSlotMap, 1, 0) != 0)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _lastSlotMapRefresh, now);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await multiplexer.ConfigureAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+            {
+                Log.SlotMapRefreshFailed(_logger, ex.GetType().Name);
+            }
+            finally
+            {
+                Volatile.Write(ref _refreshingSlotMap, 0);
+            }
+        });
     }
 
     /// <summary>
@@ -410,6 +477,9 @@ internal sealed partial class RedisRateLimitConnection
 
         [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "Rate limiting: Redis node {Node} unavailable ({Reason}); outage modes apply to its keys, next probe in {BreakMs} ms")]
         public static partial void BreakerOpened(ILogger logger, string node, string reason, double breakMs);
+
+        [LoggerMessage(EventId = 1308, Level = LogLevel.Warning, Message = "Rate limiting: refreshing the Redis Cluster slot map after a node failed did not complete ({ErrorType}); the next failure asks again")]
+        public static partial void SlotMapRefreshFailed(ILogger logger, string errorType);
 
         [LoggerMessage(EventId = 1301, Level = LogLevel.Information, Message = "Rate limiting: Redis node {Node} answered again; shared limiting resumed for its keys")]
         public static partial void BreakerClosed(ILogger logger, string node);
