@@ -148,6 +148,7 @@ internal sealed class RedisApprovalStore(EdgeRedis redis) : IApprovalStore
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
+            redis.RefreshClusterSlotMap();
             throw new ApprovalStoreUnavailableException(ex.GetType().Name, ex);
         }
     }

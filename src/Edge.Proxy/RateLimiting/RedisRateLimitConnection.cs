@@ -27,8 +27,6 @@ internal sealed partial class RedisRateLimitConnection
 
     private const int MaxLateWakeUps = 4;
 
-    /// <summary>The shortest time between two slot-map refreshes asked for by failing cluster nodes.</summary>
-    public static readonly TimeSpan SlotMapRefreshInterval = TimeSpan.FromSeconds(1);
 
     private const int MaxReshardAttempts = 3;
 
@@ -62,8 +60,6 @@ internal sealed partial class RedisRateLimitConnection
     private IServer? _slotMapSource;
     private volatile bool _standalone;
     private int _watchingRestores;
-    private int _refreshingSlotMap;
-    private long _lastSlotMapRefresh;
 
     /// <summary>
     /// The breaker of the node that owns <paramref name="partition"/>'s hash slot on a Redis Cluster, per the client's
@@ -401,50 +397,22 @@ internal sealed partial class RedisRateLimitConnection
             Log.BreakerOpened(_logger, node.Node, RateLimitMetrics.ReasonTag(reason), node.Breaker.BreakDuration.TotalMilliseconds);
         }
 
-        RefreshSlotMap(node);
+        RefreshSlotMap();
     }
 
     /// <summary>
-    /// A cluster node failed: asks the cluster for its slot map again, in the background, at most once per
-    /// <see cref="SlotMapRefreshInterval"/> (each failed probe of a node that stays down asks again). A master that went
-    /// silent with its connection still open (frozen, or cut off by a network that drops its packets) is replaced by
-    /// its replica after <c>cluster-node-timeout</c>, but no MOVED comes back from a silent node to tell the client: it
-    /// kept routing the slots there until it declared the socket dead, about 20 s later with its 5 s command timeout,
-    /// and every decision of those keys went to the outage mode while the cluster was healthy again.
+    /// A cluster key's call failed: the client's slot map may name a master the cluster has replaced
+    /// (<see cref="EdgeRedis.RefreshClusterSlotMap"/>).
     /// </summary>
-    private void RefreshSlotMap(NodeBreaker node)
+    private void RefreshSlotMap()
     {
-        // Not only a master's own breaker: while a failed master's slots are unowned (marked failed, no replica promoted
-        // yet) the slot map names no node for them and their keys use the single-server breaker; refreshing only for
-        // node breakers stopped asking right then, before the promotion that the next refresh would have seen.
-        if (_standalone || _slotMapSource is null || _redis.Multiplexer is not { } multiplexer)
+        // Not only after a master's own breaker failed: while a failed master's slots are unowned (marked failed, no
+        // replica promoted yet) the slot map names no node for them and their keys use the single-server breaker;
+        // refreshing only for node breakers stopped asking right then, before the promotion the next refresh would see.
+        if (!_standalone && _slotMapSource is not null)
         {
-            return;
+            _redis.RefreshClusterSlotMap();
         }
-
-        var now = Stopwatch.GetTimestamp();
-        if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSlotMapRefresh), now) < SlotMapRefreshInterval
-            || Interlocked.CompareExchange(ref _refreshingSlotMap, 1, 0) != 0)
-        {
-            return;
-        }
-
-        Volatile.Write(ref _lastSlotMapRefresh, now);
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                await multiplexer.ConfigureAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
-            {
-                Log.SlotMapRefreshFailed(_logger, ex.GetType().Name);
-            }
-            finally
-            {
-                Volatile.Write(ref _refreshingSlotMap, 0);
-            }
-        });
     }
 
     /// <summary>
@@ -477,9 +445,6 @@ internal sealed partial class RedisRateLimitConnection
 
         [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "Rate limiting: Redis node {Node} unavailable ({Reason}); outage modes apply to its keys, next probe in {BreakMs} ms")]
         public static partial void BreakerOpened(ILogger logger, string node, string reason, double breakMs);
-
-        [LoggerMessage(EventId = 1308, Level = LogLevel.Warning, Message = "Rate limiting: refreshing the Redis Cluster slot map after a node failed did not complete ({ErrorType}); the next failure asks again")]
-        public static partial void SlotMapRefreshFailed(ILogger logger, string errorType);
 
         [LoggerMessage(EventId = 1301, Level = LogLevel.Information, Message = "Rate limiting: Redis node {Node} answered again; shared limiting resumed for its keys")]
         public static partial void BreakerClosed(ILogger logger, string node);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using StackExchange.Redis;
 
 namespace Edge.Proxy.Redis;
@@ -9,13 +10,20 @@ namespace Edge.Proxy.Redis;
 /// node that is down fail at once instead of queueing (<see cref="BacklogPolicy.FailFast"/>): every caller has its
 /// own outage mode, and a queued command would only answer late.
 /// </summary>
-internal sealed class EdgeRedis : IDisposable
+internal sealed partial class EdgeRedis : IDisposable
 {
+    /// <summary>The shortest time between two slot-map refreshes asked for by failing commands.</summary>
+    public static readonly TimeSpan SlotMapRefreshInterval = TimeSpan.FromSeconds(1);
+
     private readonly ConfigurationOptions? _options;
     private readonly Lazy<Task<IConnectionMultiplexer>>? _connection;
+    private readonly ILogger _logger;
+    private int _refreshingSlotMap;
+    private long _lastSlotMapRefresh;
 
-    public EdgeRedis(string? configuration)
+    public EdgeRedis(string? configuration, ILogger<EdgeRedis>? logger = null)
     {
+        _logger = (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         if (string.IsNullOrWhiteSpace(configuration))
         {
             return;
@@ -103,11 +111,60 @@ internal sealed class EdgeRedis : IDisposable
         return nodes.Length == 0 ? ex.FailureType.ToString() : string.Join(", ", nodes);
     }
 
+    /// <summary>
+    /// A command failed or timed out: on a Redis Cluster, asks it for its slot map again, in the background, at most once
+    /// per <see cref="SlotMapRefreshInterval"/> (each later failure asks again). A master that went silent with its
+    /// connection still open (frozen, or cut off by a network that drops its packets) is replaced by its replica after
+    /// <c>cluster-node-timeout</c>, but no MOVED comes back from a silent node to tell the client: it kept routing the
+    /// slots there until it declared the socket dead, about 20 s later with its 5 s command timeout, and rate limits,
+    /// bans and approvals of those slots failed meanwhile although the cluster was healthy again.
+    /// </summary>
+    public void RefreshClusterSlotMap()
+    {
+        if (Multiplexer is not { } multiplexer)
+        {
+            return;
+        }
+
+        var now = Stopwatch.GetTimestamp();
+        if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSlotMapRefresh), now) < SlotMapRefreshInterval
+            || Interlocked.CompareExchange(ref _refreshingSlotMap, 1, 0) != 0)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _lastSlotMapRefresh, now);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                if (multiplexer.GetServers().Any(server => server.ServerType == ServerType.Cluster))
+                {
+                    await multiplexer.ConfigureAsync().ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+            {
+                Log.SlotMapRefreshFailed(_logger, ex.GetType().Name);
+            }
+            finally
+            {
+                Volatile.Write(ref _refreshingSlotMap, 0);
+            }
+        });
+    }
+
     public void Dispose()
     {
         if (_connection is { IsValueCreated: true, Value.IsCompletedSuccessfully: true })
         {
             _connection.Value.Result.Dispose();
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1308, Level = LogLevel.Warning, Message = "Refreshing the Redis Cluster slot map after a failed command did not complete ({ErrorType}); the next failure asks again")]
+        public static partial void SlotMapRefreshFailed(ILogger logger, string errorType);
     }
 }

@@ -6,7 +6,7 @@ internal static class RedisServiceCollectionExtensions
 {
     public static IServiceCollection AddEdgeRedis(this IServiceCollection services, EdgeHostOptions options)
     {
-        services.AddSingleton(new EdgeRedis(options.Redis));
+        services.AddSingleton(provider => new EdgeRedis(options.Redis, provider.GetRequiredService<ILogger<EdgeRedis>>()));
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
         return services;
     }

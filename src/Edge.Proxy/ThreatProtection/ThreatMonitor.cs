@@ -335,6 +335,7 @@ internal sealed partial class ThreatMonitor(
             {
                 // The last replica keeps refusing what it knows until each ban's own end.
                 Log.SyncFailed(logger, ex.GetType().Name);
+                redis.RefreshClusterSlotMap();
             }
         }
 
