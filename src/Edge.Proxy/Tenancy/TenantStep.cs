@@ -11,7 +11,7 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
     public const string MissingCode = "tenant_missing";
     public const string InvalidCode = "tenant_invalid";
 
-    // Never a valid tenant id, so an ambiguous header is refused as tenant_invalid.
+    // Never a valid tenant id, so an ambiguous header or path is refused as tenant_invalid.
     private const string Ambiguous = "\0ambiguous";
 
     private readonly string _source = options.Source.ToString();
@@ -96,8 +96,24 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
 
         // Request.Path is decoded already (all but %2F, which leaves '%' in the segment and is refused). Decoding it
         // again made "/s/%2561cme" the tenant acme while the backend's path said "%61cme".
-        var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        return index < segments.Length ? segments[index] : null;
+        // An empty segment up to the tenant's is ambiguous: segment 1 of "/s//globex/orders" is globex to a backend that
+        // merges slashes and empty to one that does not (skipping empty segments, the edge took globex). segments[0] is
+        // the text before the leading '/'.
+        var segments = path.Split('/');
+        if (index + 1 >= segments.Length)
+        {
+            return null;
+        }
+
+        for (var i = 1; i <= index + 1; i++)
+        {
+            if (segments[i].Length == 0 && i < segments.Length - 1)
+            {
+                return Ambiguous;
+            }
+        }
+
+        return segments[index + 1];
     }
 
     private string Describe() => options.Source switch

@@ -139,6 +139,28 @@ public sealed class TenantStepTests : IAsyncLifetime
         await AssertProblemAsync(response, "tenant_invalid");
     }
 
+    [Theory]
+    [InlineData("/s//globex/orders")]
+    [InlineData("/s//")]
+    public async Task Tenant_EmptySegmentUpToTenantSegment_Returns400TenantInvalid(string path)
+    {
+        // Empty segments were skipped: segment 1 of /s//globex/orders was globex for the edge (its rate-limit bucket, its
+        // audit, a credential bound to globex) while a backend that does not merge slashes reads an empty segment 1.
+        using var response = await _edge.Client.GetAsync(path);
+
+        await AssertProblemAsync(response, "tenant_invalid");
+        Assert.Empty(_backend.Received);
+    }
+
+    [Fact]
+    public async Task Tenant_EmptySegmentAfterTenantSegment_ForwardedInEdgeHeader()
+    {
+        using var response = await _edge.Client.GetAsync("/s/initech//orders");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("initech", Assert.Single(_backend.Received).RequestMessage!.Headers!["X-Edge-Tenant"].Single());
+    }
+
     [Fact]
     public async Task Tenant_InvalidInPath_Returns400TenantInvalid()
     {
