@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.Tenancy;
@@ -11,7 +12,7 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
     public const string MissingCode = "tenant_missing";
     public const string InvalidCode = "tenant_invalid";
 
-    // Never a valid tenant id, so an ambiguous header or path is refused as tenant_invalid.
+    // Never a valid tenant id, so an ambiguous header, path or claim is refused as tenant_invalid.
     private const string Ambiguous = "\0ambiguous";
 
     private readonly string _source = options.Source.ToString();
@@ -74,7 +75,7 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
             case TenantSource.Path:
                 return PathSegment(http.Request.Path.Value, options.Segment!.Value);
             case TenantSource.Claim:
-                return (http.GetIdentity()?.User ?? http.User).FindFirst(options.Name!)?.Value;
+                return SingleClaim(http.GetIdentity()?.User ?? http.User, options.Name!);
             case TenantSource.Static:
                 return options.Value;
             default:
@@ -114,6 +115,23 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
         }
 
         return segments[index + 1];
+    }
+
+    // An array claim is one claim per value: a token naming several tenants names none of them.
+    private static string? SingleClaim(ClaimsPrincipal user, string type)
+    {
+        string? value = null;
+        foreach (var claim in user.FindAll(type))
+        {
+            if (value is not null)
+            {
+                return Ambiguous;
+            }
+
+            value = claim.Value;
+        }
+
+        return value;
     }
 
     private string Describe() => options.Source switch

@@ -32,6 +32,7 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
                     ["tenant-first"] = ProxyJson.Route("/tf/{**rest}", Tenant(), Auth("partner-keys,corp")),
                     ["auth-first"] = ProxyJson.Route("/af/{**rest}", Auth("partner-keys,corp"), Tenant()),
                     ["claim-tenant"] = ProxyJson.Route("/ct/{**rest}", Auth("partner-keys,corp"), new Dictionary<string, string> { ["EdgeTenant"] = "Claim", ["Name"] = "tenant_id" }),
+                    ["claim-org"] = ProxyJson.Route("/co/{**rest}", Auth("partner-keys,corp"), new Dictionary<string, string> { ["EdgeTenant"] = "Claim", ["Name"] = "org", ["Required"] = "false" }),
                     ["anonymous"] = ProxyJson.Route("/anon/{**rest}", Auth("Anonymous")),
                     ["forward"] = ProxyJson.Route("/fw/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "partner-keys,corp", ["ForwardAuthorization"] = "true" }),
                     ["keys-body-limit"] = ProxyJson.Route("/kb/{**rest}", Auth("partner-keys"), new Dictionary<string, string> { ["EdgeRateLimit"] = "by-account" }),
@@ -169,6 +170,31 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("initech", Assert.Single(_backend.Received).RequestMessage!.Headers!["X-Edge-Tenant"].Single());
+    }
+
+    [Fact]
+    public async Task TenantClaimSource_ClaimWithSeveralValues_Returns400TenantInvalid()
+    {
+        // An array claim is one claim per value; the step took the first (acme) while the token names globex too, and a
+        // backend reading the forwarded token may take another. Only the policy's TenantClaim was checked for this.
+        var token = TestTokens.Create(_tokens.Hs256, "dave", new Dictionary<string, object> { ["org"] = new[] { "acme", "globex" } });
+
+        using var response = await SendAsync("/co/1", token: token);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        await JwtAuthenticationTests.AssertProblemAsync(response, "tenant_invalid");
+        Assert.Empty(_backend.Received);
+    }
+
+    [Fact]
+    public async Task TenantClaimSource_ClaimWithOneValue_ForwardedAsEdgeTenant()
+    {
+        var token = TestTokens.Create(_tokens.Hs256, "dave", new Dictionary<string, object> { ["org"] = new[] { "acme" } });
+
+        using var response = await SendAsync("/co/1", token: token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("acme", Assert.Single(_backend.Received).RequestMessage!.Headers!["X-Edge-Tenant"].Single());
     }
 
     [Fact]
