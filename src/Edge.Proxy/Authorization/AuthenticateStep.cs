@@ -12,6 +12,7 @@ internal sealed class AuthenticateStep(
     string routeId,
     AuthenticateStepOptions options,
     (EdgeCredentialValidator Validator, byte[]? SigningKey)[] schemes,
+    string[] credentialHeaders,
     AuthenticationRuntime runtime) : IEdgeStep
 {
     public const string AnonymousMethod = "anonymous";
@@ -36,7 +37,7 @@ internal sealed class AuthenticateStep(
             http.Features.Set<IEdgeIdentityFeature>(new AuthenticationFeature(AnonymousMethod, identity: null));
             if (!options.ForwardAuthorization)
             {
-                StripCredentials(context, schemes, validated: null);
+                StripCredentials(context, validated: null);
             }
 
             return EdgeStepResult.Continue;
@@ -68,7 +69,7 @@ internal sealed class AuthenticateStep(
             return EdgeStepResult.Deny(mismatch);
         }
 
-        StripCredentials(context, schemes, validator);
+        StripCredentials(context, validator);
         return EdgeStepResult.Continue;
     }
 
@@ -89,21 +90,17 @@ internal sealed class AuthenticateStep(
     /// <summary>
     /// Removes the credentials from the forwarded request, a query <c>access_token</c> included; with
     /// <c>ForwardAuthorization</c>, all but the one that was validated. Another listed policy's header (a bearer token sent next to the API key that authenticated) was never
-    /// checked, and a backend reading it would take it for a credential the edge had vouched for.
+    /// checked, and a backend reading it would take it for a credential the edge had vouched for. An anonymous route
+    /// checks none, so it removes <c>Authorization</c> and the header of every configured API key policy.
     /// </summary>
-    private void StripCredentials(EdgeStepContext context, (EdgeCredentialValidator Validator, byte[]? SigningKey)[] all, EdgeCredentialValidator? validated)
+    private void StripCredentials(EdgeStepContext context, EdgeCredentialValidator? validated)
     {
         var keep = options.ForwardAuthorization ? validated?.CredentialHeader : null;
-        if (!string.Equals(keep, "Authorization", StringComparison.OrdinalIgnoreCase))
+        foreach (var header in credentialHeaders)
         {
-            RequestTransform.RemoveHeader(context.Transform, "Authorization");
-        }
-
-        foreach (var (validator, _) in all)
-        {
-            if (!string.Equals(validator.CredentialHeader, keep, StringComparison.OrdinalIgnoreCase))
+            if (!string.Equals(header, keep, StringComparison.OrdinalIgnoreCase))
             {
-                RequestTransform.RemoveHeader(context.Transform, validator.CredentialHeader);
+                RequestTransform.RemoveHeader(context.Transform, header);
             }
         }
 
@@ -111,14 +108,14 @@ internal sealed class AuthenticateStep(
         // the dashed one: an underscore spelling of any credential header is never forwarded, the kept one's included.
         if (context.HttpContext.GetEdgeRequest() is { HasUnderscoreHeaderName: true })
         {
-            RemoveUnderscoreAliases(context, all);
+            RemoveUnderscoreAliases(context);
         }
 
         // Credentials are read from headers only: a query token was never checked, whichever policy validated.
         QueryCredentials.Remove(context.Transform);
     }
 
-    private static void RemoveUnderscoreAliases(EdgeStepContext context, (EdgeCredentialValidator Validator, byte[]? SigningKey)[] all)
+    private void RemoveUnderscoreAliases(EdgeStepContext context)
     {
         List<string>? aliases = null;
         foreach (var header in context.HttpContext.Request.Headers)
@@ -128,9 +125,9 @@ internal sealed class AuthenticateStep(
                 continue;
             }
 
-            foreach (var (validator, _) in all)
+            foreach (var name in credentialHeaders)
             {
-                if (HeaderName.EqualsName(header.Key, validator.CredentialHeader))
+                if (HeaderName.EqualsName(header.Key, name))
                 {
                     (aliases ??= []).Add(header.Key);
                     break;

@@ -36,6 +36,13 @@ internal sealed class AuthenticateStepFactory : IEdgeStepFactory, IEdgeBodyRequi
             .Select(v => (v, sign ? IdentitySignature.ResolveKey(v.Policy.IdentitySigningKey!) : null))
             .ToArray();
 
-        return new AuthenticateStep(context.Route.RouteId, options, schemes, runtime);
+        // An anonymous route validates no credential, so none may reach its backend unless it forwards them all: the
+        // key headers are those of every configured API key policy, not only of listed ones (there are none).
+        var keyHeaders = options.Anonymous
+            ? context.Edge.Authentication.Values.Where(AuthenticationPolicyRules.IsApiKey).Select(p => p.Header)
+            : validators.Select(v => v.CredentialHeader);
+        string[] credentialHeaders = [.. keyHeaders.Prepend("Authorization").Distinct(StringComparer.OrdinalIgnoreCase)];
+
+        return new AuthenticateStep(context.Route.RouteId, options, schemes, credentialHeaders, runtime);
     }
 }

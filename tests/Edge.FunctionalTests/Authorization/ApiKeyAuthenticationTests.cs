@@ -289,6 +289,36 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
         Assert.False(Assert.Single(_backend.Received).RequestMessage!.Headers!.ContainsKey("X-Edge-Principal"));
     }
 
+    [Fact]
+    public async Task Anonymous_ApiKeyHeaders_RemovedBeforeForwarding()
+    {
+        // Authorization was removed but the configured key header and its underscore spelling were forwarded: the
+        // backend got a key the edge never checked on a route that documents removing every credential.
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/anon/1");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "unchecked.token.value");
+        request.Headers.TryAddWithoutValidation("X-Api-Key", "unchecked-key");
+        request.Headers.TryAddWithoutValidation("X_Api_Key", "unchecked-key-2");
+
+        using var response = await _edge.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var headers = Assert.Single(_backend.Received).RequestMessage!.Headers!;
+        Assert.False(headers.ContainsKey("Authorization"));
+        Assert.DoesNotContain(headers.Keys, name => name.Replace('_', '-').Equals("X-Api-Key", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task Anonymous_ForwardAuthorization_ApiKeyHeaderForwarded()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/anon-fw/1");
+        request.Headers.TryAddWithoutValidation("X-Api-Key", "backend-checks-this");
+
+        using var response = await _edge.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("backend-checks-this", Assert.Single(_backend.Received).RequestMessage!.Headers!["X-Api-Key"].Single());
+    }
+
     [Theory]
     [InlineData("/k/1")]
     [InlineData("/fw/1")]
