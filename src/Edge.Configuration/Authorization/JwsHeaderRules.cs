@@ -94,7 +94,9 @@ internal static class JwsHeaderRules
                 return ("malformed", "The token header is not a JSON object.");
             }
         }
-        catch (JsonException)
+        // GetString throws InvalidOperationException, not JsonException, for a string that is not valid UTF-8 (or
+        // escapes a lone surrogate); either is untrusted input that is not a JOSE header.
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             return ("malformed", "The token header is not JSON.");
         }

@@ -12,7 +12,10 @@ namespace Edge.Configuration.Authorization;
 /// </summary>
 internal static class JwtPayloadRules
 {
-    /// <summary>Null when no top-level claim is repeated (or the payload is not JSON, which the parser refuses itself).</summary>
+    /// <summary>
+    /// Null when no top-level claim is repeated and every string is valid text (or the payload is not JSON, which the
+    /// parser refuses itself).
+    /// </summary>
     public static (string Reason, string Detail)? Check(ReadOnlySpan<char> encodedPayload)
     {
         var rented = ArrayPool<byte>.Shared.Rent(Math.Max(Base64Url.GetMaxDecodedLength(encodedPayload.Length), 1));
@@ -23,9 +26,7 @@ internal static class JwtPayloadRules
                 return null;
             }
 
-            return HasDuplicateMember(rented.AsSpan(0, written))
-                ? ("payload_duplicate", "The token names a claim twice.")
-                : null;
+            return CheckJson(rented.AsSpan(0, written));
         }
         finally
         {
@@ -33,33 +34,47 @@ internal static class JwtPayloadRules
         }
     }
 
-    private static bool HasDuplicateMember(ReadOnlySpan<byte> json)
+    private static (string Reason, string Detail)? CheckJson(ReadOnlySpan<byte> json)
     {
         try
         {
             var reader = new Utf8JsonReader(json);
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
-                return false;
+                return null;
             }
 
             var names = new HashSet<string>(StringComparer.Ordinal);
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            while (reader.Read())
             {
-                if (!names.Add(reader.GetString()!))
+                switch (reader.TokenType)
                 {
-                    return true;
-                }
+                    case JsonTokenType.PropertyName when reader.CurrentDepth == 1:
+                        if (!names.Add(reader.GetString()!))
+                        {
+                            return ("payload_duplicate", "The token names a claim twice.");
+                        }
 
-                reader.Read();
-                reader.Skip();
+                        break;
+
+                    // Every string is decoded here, nested ones included: IdentityModel decodes arrays and objects only
+                    // when it builds the claims, after the signature, where invalid UTF-8 (or an escaped lone
+                    // surrogate) threw out of the step as a 500 instead of a 401.
+                    case JsonTokenType.PropertyName or JsonTokenType.String:
+                        _ = reader.GetString();
+                        break;
+                }
             }
 
-            return false;
+            return null;
         }
         catch (JsonException)
         {
-            return false;
+            return null;
+        }
+        catch (InvalidOperationException)
+        {
+            return ("malformed", "The token cannot be parsed.");
         }
     }
 }

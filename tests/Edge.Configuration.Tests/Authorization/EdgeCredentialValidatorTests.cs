@@ -58,6 +58,37 @@ public sealed class EdgeCredentialValidatorTests : IDisposable
     }
 
     [Theory]
+    [InlineData("\"x\\ud800\":1")]
+    [InlineData("\"roles\":[\"\\ud800\"]")]
+    [InlineData("\"ctx\":{\"y\":\"\\ud800\"}")]
+    public async Task AuthenticateAsync_PayloadStringEscapingLoneSurrogate_RefusedAsMalformed(string claim)
+    {
+        // Threw InvalidOperationException out of the step (a 500): the duplicate check decoded the name, and IdentityModel
+        // decodes arrays and objects only when it builds the claims of a token whose signature is valid.
+        var validator = EdgeCredentialValidator.Create("corp", HsPolicy(), _roles);
+
+        var result = await validator.AuthenticateAsync(Request(bearer: RawHs256("{\"sub\":\"alice\"," + claim + ",\"iss\":\"" + Issuer + "\",\"aud\":\"edge\",\"exp\":EXP}")));
+
+        Assert.Equal("token_invalid:malformed", result.FailureReason);
+    }
+
+    [Theory]
+    [InlineData("\"x", "\":1")]
+    [InlineData("\"roles\":[\"", "\"]")]
+    public async Task AuthenticateAsync_PayloadStringNotUtf8_RefusedAsMalformed(string before, string after)
+    {
+        var validator = EdgeCredentialValidator.Create("corp", HsPolicy(), _roles);
+        var start = "{\"sub\":\"alice\",\"iss\":\"" + Issuer + "\",\"aud\":\"edge\",\"exp\":" + DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture) + ",";
+        byte[] payload = [.. Encoding.UTF8.GetBytes(start + before), 0xFF, .. Encoding.UTF8.GetBytes(after + "}")];
+        var signingInput = Base64UrlEncoder.Encode(Encoding.UTF8.GetBytes("{\"alg\":\"HS256\",\"typ\":\"JWT\"}")) + "." + Base64UrlEncoder.Encode(payload);
+        var token = signingInput + "." + Base64UrlEncoder.Encode(HMACSHA256.HashData(Encoding.UTF8.GetBytes(_secret), Encoding.ASCII.GetBytes(signingInput)));
+
+        var result = await validator.AuthenticateAsync(Request(bearer: token));
+
+        Assert.Equal("token_invalid:malformed", result.FailureReason);
+    }
+
+    [Theory]
     [InlineData("scope")]
     [InlineData("scp")]
     public async Task AuthenticateAsync_RoleClaimScopeWithSeveralScopes_EachScopeIsARole(string claim)

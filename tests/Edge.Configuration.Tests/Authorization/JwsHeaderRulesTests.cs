@@ -44,6 +44,26 @@ public sealed class JwsHeaderRulesTests
         Assert.Equal(reason, problem.Value.Reason);
     }
 
+    [Theory]
+    [InlineData("""{"alg":"HS256","k\ud800":1}""")]
+    [InlineData("""{"alg":"HS256","typ":"\ud800"}""")]
+    [InlineData("""{"alg":"HS256","crit":["\ud800"]}""")]
+    public void Check_StringEscapingLoneSurrogate_Malformed(string header)
+    {
+        // GetString threw InvalidOperationException (not JsonException), which escaped the step as a 500.
+        Assert.Equal("malformed", JwsHeaderRules.Check(Encode(header)).GetValueOrDefault().Reason);
+    }
+
+    [Theory]
+    [InlineData("{\"alg\":\"HS256\",\"k", "\":1}")]
+    [InlineData("{\"alg\":\"HS256\",\"typ\":\"", "\"}")]
+    public void Check_StringNotUtf8_Malformed(string before, string after)
+    {
+        byte[] header = [.. Encoding.UTF8.GetBytes(before), 0xFF, .. Encoding.UTF8.GetBytes(after)];
+
+        Assert.Equal("malformed", JwsHeaderRules.Check(Base64UrlEncoder.Encode(header)).GetValueOrDefault().Reason);
+    }
+
     [Fact]
     public void Check_NotBase64Url_Malformed()
     {
