@@ -90,8 +90,8 @@ internal sealed class AuthenticateStep(
     /// <summary>
     /// Removes the credentials from the forwarded request, a query <c>access_token</c> included; with
     /// <c>ForwardAuthorization</c>, all but the one that was validated. Another listed policy's header (a bearer token sent next to the API key that authenticated) was never
-    /// checked, and a backend reading it would take it for a credential the edge had vouched for. An anonymous route
-    /// checks none, so it removes <c>Authorization</c> and the header of every configured API key policy.
+    /// checked, and a backend reading it would take it for a credential the edge had vouched for. So is the header of a
+    /// configured API key policy the route does not list (or any, on an anonymous route).
     /// </summary>
     private void StripCredentials(EdgeStepContext context, EdgeCredentialValidator? validated)
     {

@@ -36,11 +36,9 @@ internal sealed class AuthenticateStepFactory : IEdgeStepFactory, IEdgeBodyRequi
             .Select(v => (v, sign ? IdentitySignature.ResolveKey(v.Policy.IdentitySigningKey!) : null))
             .ToArray();
 
-        // An anonymous route validates no credential, so none may reach its backend unless it forwards them all: the
-        // key headers are those of every configured API key policy, not only of listed ones (there are none).
-        var keyHeaders = options.Anonymous
-            ? context.Edge.Authentication.Values.Where(AuthenticationPolicyRules.IsApiKey).Select(p => p.Header)
-            : validators.Select(v => v.CredentialHeader);
+        // Every configured API key policy's header is a credential, not only the listed ones': a JWT-only or anonymous
+        // route validates none of them, and a backend that also accepts keys would take one for a caller the edge checked.
+        var keyHeaders = context.Edge.Authentication.Values.Where(AuthenticationPolicyRules.IsApiKey).Select(p => p.Header);
         string[] credentialHeaders = [.. keyHeaders.Prepend("Authorization").Distinct(StringComparer.OrdinalIgnoreCase)];
 
         return new AuthenticateStep(context.Route.RouteId, options, schemes, credentialHeaders, runtime);

@@ -33,6 +33,7 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
                     ["auth-first"] = ProxyJson.Route("/af/{**rest}", Auth("partner-keys,corp"), Tenant()),
                     ["claim-tenant"] = ProxyJson.Route("/ct/{**rest}", Auth("partner-keys,corp"), new Dictionary<string, string> { ["EdgeTenant"] = "Claim", ["Name"] = "tenant_id" }),
                     ["claim-org"] = ProxyJson.Route("/co/{**rest}", Auth("partner-keys,corp"), new Dictionary<string, string> { ["EdgeTenant"] = "Claim", ["Name"] = "org", ["Required"] = "false" }),
+                    ["jwt-only"] = ProxyJson.Route("/j/{**rest}", Auth("corp")),
                     ["anonymous"] = ProxyJson.Route("/anon/{**rest}", Auth("Anonymous")),
                     ["forward"] = ProxyJson.Route("/fw/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "partner-keys,corp", ["ForwardAuthorization"] = "true" }),
                     ["keys-body-limit"] = ProxyJson.Route("/kb/{**rest}", Auth("partner-keys"), new Dictionary<string, string> { ["EdgeRateLimit"] = "by-account" }),
@@ -304,6 +305,23 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var headers = Assert.Single(_backend.Received).RequestMessage!.Headers!;
         Assert.False(headers.ContainsKey("Authorization"));
+        Assert.DoesNotContain(headers.Keys, name => name.Replace('_', '-').Equals("X-Api-Key", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task Authenticate_JwtOnlyRoute_ConfiguredApiKeyHeaderRemoved()
+    {
+        // Only the listed policies' headers were removed: a key next to the token reached the backend unchecked.
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/j/1");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TestTokens.Create(_tokens.Hs256, "alice"));
+        request.Headers.TryAddWithoutValidation("X-Api-Key", "unchecked-key");
+        request.Headers.TryAddWithoutValidation("X_Api_Key", "unchecked-key-2");
+
+        using var response = await _edge.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var headers = Assert.Single(_backend.Received).RequestMessage!.Headers!;
+        Assert.Equal("alice", headers["X-Edge-Principal"].Single());
         Assert.DoesNotContain(headers.Keys, name => name.Replace('_', '-').Equals("X-Api-Key", StringComparison.OrdinalIgnoreCase));
     }
 
