@@ -32,7 +32,8 @@ internal static class DecisionRecords
             ClientIp = request.ClientIp,
             AuthMethod = identity?.Method,
             Route = request.RouteId,
-            Destination = proxy?.ProxiedDestination?.Model.Config.Address,
+            // YARP picks the destination before it runs the transforms the steps deny in: a denied request never went there.
+            Destination = request.IsDenied ? null : proxy?.ProxiedDestination?.Model.Config.Address,
             // Empty for a request line Kestrel could not parse (ParserRejections): no method, rather than "".
             Method = context.Request.Method is { Length: > 0 } method ? method : null,
             Path = context.Request.Path.Value,

@@ -73,6 +73,8 @@ public sealed class AuditTrailTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal("EdgeTenant", deniedData.GetProperty("step").GetString());
         Assert.Equal("tenant_missing", deniedData.GetProperty("reason").GetString());
         Assert.Equal(400, deniedData.GetProperty("status").GetInt32());
+        // Before, a denial named the backend it was never sent to, as if it had been forwarded.
+        Assert.False(deniedData.TryGetProperty("destination", out _));
     }
 
     [Fact]
