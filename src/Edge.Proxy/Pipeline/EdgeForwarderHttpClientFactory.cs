@@ -5,7 +5,8 @@ namespace Edge.Proxy.Pipeline;
 /// <summary>
 /// YARP's client for the backends, without HttpClient's diagnostics handler (no <c>ActivityHeadersPropagator</c>): the
 /// trace context goes to the backend through <see cref="TraceContextTransform"/> instead, without a child Activity per
-/// call. Everything else (connection settings, the <c>System.Net.Http</c> meter) is YARP's default.
+/// call. Everything else (connection settings, the <c>System.Net.Http</c> meter) is YARP's default, wrapped in
+/// <see cref="BackendSend.MarkingHandler"/>, which records that a tracked request was handed to the backend.
 /// </summary>
 internal sealed class EdgeForwarderHttpClientFactory(ILogger<ForwarderHttpClientFactory> logger) : ForwarderHttpClientFactory(logger)
 {
@@ -14,4 +15,7 @@ internal sealed class EdgeForwarderHttpClientFactory(ILogger<ForwarderHttpClient
         base.ConfigureHandler(context, handler);
         handler.ActivityHeadersPropagator = null;
     }
+
+    protected override HttpMessageHandler WrapHandler(ForwarderHttpClientContext context, HttpMessageHandler handler) =>
+        new BackendSend.MarkingHandler(base.WrapHandler(context, handler));
 }

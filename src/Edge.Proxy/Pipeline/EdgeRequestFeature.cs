@@ -12,6 +12,7 @@ internal sealed class EdgeRequestFeature
     private HttpContext? _context;
     private IAuditSink? _audit;
     private int _recorded;
+    private int _sentToBackend;
 
     public required string RequestId { get; init; }
 
@@ -39,6 +40,14 @@ internal sealed class EdgeRequestFeature
     public string? ReasonCode { get; private set; }
 
     public bool IsDenied => DecidingStep is not null;
+
+    /// <summary>
+    /// Whether the forwarder handed the request to the backend; known only for requests a step tracks
+    /// (<see cref="BackendSend.Track"/>), false for all others.
+    /// </summary>
+    public bool SentToBackend => Volatile.Read(ref _sentToBackend) != 0;
+
+    internal void MarkSentToBackend() => Volatile.Write(ref _sentToBackend, 1);
 
     /// <summary>Ban rules (by index, up to 64) whose key this request was already checked with; see <c>ThreatMonitor</c>.</summary>
     internal ulong ThreatRulesChecked { get; set; }

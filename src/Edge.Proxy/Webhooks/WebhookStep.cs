@@ -119,6 +119,7 @@ internal sealed partial class WebhookStep(
             if (deliveryId is not null || reservedSignature is not null)
             {
                 request.RegisterCleanup(new UnacceptedDeliveryRelease(replay, new ReplayReservation(policy.Name, deliveryId, reservedSignature)));
+                BackendSend.Track(context.Transform.ProxyRequest, request);
             }
         }
 

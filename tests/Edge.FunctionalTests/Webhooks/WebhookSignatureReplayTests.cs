@@ -63,6 +63,59 @@ public sealed class WebhookSignatureReplayTests(RedisFixture redis) : IClassFixt
     }
 
     [Fact]
+    public async Task GitHub_ClientHangsUpAfterBackendGotDelivery_ReplayStillRefused()
+    {
+        // Before, a client that went away before the answer released the reservation even when the backend already had
+        // the delivery: sending a captured delivery and hanging up each time replayed it to the backend without end.
+        var received = 0;
+        var arrived = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = TcpBackend.Start(async (client, cancellationToken) =>
+        {
+            using (client)
+            {
+                var stream = client.GetStream();
+                var head = await ReadHeadAsync(stream, cancellationToken);
+                if (Interlocked.Increment(ref received) == 1)
+                {
+                    // The backend holds the first delivery (as a slow one would, while acting on it) until the edge lets go.
+                    arrived.TrySetResult(RequestIdOf(head));
+                    while (await stream.ReadAsync(new byte[4096], cancellationToken) > 0)
+                    {
+                    }
+
+                    return;
+                }
+
+                await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"u8.ToArray(), cancellationToken);
+            }
+        });
+        await using var edge = await EdgeHost.StartAsync(WebhookEdgeFixture.CreateProxyJson(backend.Url, (name, value) =>
+        {
+            var path = Path.Combine(_secrets, name);
+            File.WriteAllText(path, value);
+            return "file:" + path;
+        }));
+        var delivery = Delivery(WebhookSchemes.GitHub);
+
+        using (var client = new System.Net.Sockets.TcpClient())
+        {
+            await client.ConnectAsync(IPAddress.Loopback, edge.ProxyPort);
+            var head = $"POST {delivery.Path} HTTP/1.1\r\nHost: x\r\nContent-Length: {delivery.Body.Length}\r\n"
+                + string.Concat(delivery.Headers.Select(h => $"{h.Key}: {h.Value}\r\n")) + "\r\n";
+            byte[] request = [.. System.Text.Encoding.ASCII.GetBytes(head), .. delivery.Body];
+            await client.GetStream().WriteAsync(request);
+            await arrived.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        }
+
+        var hungUp = await edge.LocalAuditDataAsync(await arrived.Task);
+        using var replayed = await edge.Client.SendAsync(delivery.ToRequest());
+
+        Assert.Equal(499, hungUp.GetProperty("status").GetInt32());
+        await AssertReplayAsync(replayed);
+        Assert.Equal(1, Volatile.Read(ref received));
+    }
+
+    [Fact]
     public async Task GitHub_CapturedDeliveryReplayedAtOtherEdgeWithFreshId_RefusedThroughRedisWithoutRawSignature()
     {
         using var backend = Backend.Start();
@@ -162,6 +215,27 @@ public sealed class WebhookSignatureReplayTests(RedisFixture redis) : IClassFixt
         using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Equal("replayed_delivery", problem.RootElement.GetProperty("code").GetString());
     }
+
+    private static async Task<string> ReadHeadAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[65536];
+        var head = "";
+        while (!head.Contains("\r\n\r\n", StringComparison.Ordinal))
+        {
+            var read = await stream.ReadAsync(buffer, cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+
+            head += System.Text.Encoding.Latin1.GetString(buffer, 0, read);
+        }
+
+        return head;
+    }
+
+    private static string RequestIdOf(string head) =>
+        head.Split("\r\n").Single(l => l.StartsWith("X-Request-Id:", StringComparison.OrdinalIgnoreCase))["X-Request-Id:".Length..].Trim();
 
     private static Task WaitUntilReadyAsync(EdgeHost edge) => edge.WaitUntilRedisConnectedAsync();
 }

@@ -1,0 +1,28 @@
+namespace Edge.Proxy.Pipeline;
+
+/// <summary>
+/// Whether a proxied request was handed to the backend. From a client that went away before its answer, the edge cannot
+/// otherwise tell a request the backend never got (a step was still running) from one the backend may have acted on:
+/// a step that undoes its bookkeeping for requests that were not served (a webhook's replay reservation) marks its proxy
+/// request with <see cref="Track"/>, and the forwarder's handler records the send on the request's state.
+/// </summary>
+internal static class BackendSend
+{
+    private static readonly HttpRequestOptionsKey<EdgeRequestFeature> Key = new("Edge.BackendSend");
+
+    public static void Track(HttpRequestMessage proxyRequest, EdgeRequestFeature request) => proxyRequest.Options.Set(Key, request);
+
+    /// <summary>The outermost handler of the forwarder's client: it sees each request before any byte of it is sent.</summary>
+    internal sealed class MarkingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Options.TryGetValue(Key, out var feature))
+            {
+                feature.MarkSentToBackend();
+            }
+
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+}
