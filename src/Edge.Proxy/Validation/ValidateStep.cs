@@ -122,6 +122,11 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
             return UnreadableValue();
         }
 
+        if (HasRoundedNumber(body.Body.Span))
+        {
+            return UnreadableValue();
+        }
+
         var errors = new List<BodyError>();
         try
         {
@@ -423,6 +428,64 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Whether the body holds a number that decimal, which the evaluator reads numbers as, can only hold rounded: more
+    /// significant digits than it keeps (about 28) or a scale past 28 (<c>1e-30</c>). The schema would judge the rounded
+    /// value: <c>0.99999999999999999999999999999</c> passed <c>"type":"integer","minimum":1</c> as 1, while a backend
+    /// reading exact decimals (Java's BigDecimal, Python's Decimal) got a fraction below the minimum. Numbers beyond
+    /// decimal's range are left to the evaluator, which throws on those it checks (<see cref="HasUnreadableValue"/>).
+    /// </summary>
+    internal static bool HasRoundedNumber(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 1024 });
+        while (reader.Read())
+        {
+            if (reader.TokenType != JsonTokenType.Number)
+            {
+                continue;
+            }
+
+            var text = reader.ValueSpan;
+            // At most 28 characters without an exponent are at most 28 digits with a scale below 28: always exact, and
+            // what nearly every number in a body looks like.
+            if ((text.Length <= 28 && text.IndexOfAny((byte)'e', (byte)'E') < 0) || !reader.TryGetDecimal(out var value))
+            {
+                continue;
+            }
+
+            if (Canonical(System.Text.Encoding.ASCII.GetString(text)) != Canonical(value.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>A JSON number's value as its significant digits and power of ten (<c>"120.50"</c> is <c>("1205", -1)</c>, zero <c>("0", 0)</c>).</summary>
+    private static (string Digits, long Exponent) Canonical(string number)
+    {
+        var negative = number.StartsWith('-');
+        var e = number.IndexOfAny(['e', 'E']);
+        var mantissa = (e < 0 ? number : number[..e]).TrimStart('-');
+        var point = mantissa.IndexOf('.', StringComparison.Ordinal);
+        var fraction = point < 0 ? "" : mantissa[(point + 1)..];
+        var digits = ((point < 0 ? mantissa : mantissa[..point]) + fraction).TrimStart('0');
+        if (digits.Length == 0)
+        {
+            return ("0", 0);
+        }
+
+        // An exponent too long for a long is far past decimal's scale: no decimal equals the number.
+        if (!long.TryParse(e < 0 ? "0" : number[(e + 1)..], System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var exponent))
+        {
+            return (digits, long.MinValue);
+        }
+
+        var significant = digits.TrimEnd('0');
+        return ((negative ? "-" : "") + significant, exponent - fraction.Length + (digits.Length - significant.Length));
     }
 
     private EdgeStepResult UnreadableValue() =>

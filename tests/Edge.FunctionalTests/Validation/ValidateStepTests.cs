@@ -118,10 +118,14 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     [InlineData("{\"amount\":1,\"currency\":\"EUR\",\"note\":\"\\ud800\"}")]
     [InlineData("{\"amount\":1,\"currency\":\"EUR\",\"note\":\"a\\udc00b\"}")]
     [InlineData("{\"amount\":1,\"currency\":\"EUR\",\"\\ud800\":1}")]
+    [InlineData("{\"amount\":0.99999999999999999999999999999,\"currency\":\"EUR\"}")]
+    [InlineData("{\"amount\":1.00000000000000000000000000001,\"currency\":\"EUR\"}")]
+    [InlineData("{\"amount\":1e-30,\"currency\":\"EUR\"}")]
     public async Task Post_ValueTheValidatorCannotRead_422UnreadableValue(string body)
     {
         // A number beyond decimal's range or an unpaired surrogate escape made the schema evaluator (or the strict
-        // parse) throw: the client got 500 edge_pipeline_error, or 502 backend_unavailable for a property name.
+        // parse) throw: the client got 500 edge_pipeline_error, or 502 backend_unavailable for a property name. A number
+        // decimal holds only rounded was judged rounded: 0.99999999999999999999999999999 passed "integer, minimum 1" as 1.
         var path = "/orders/unreadable-" + Guid.NewGuid().ToString("N");
 
         using var response = await PostAsync(path, Encoding.UTF8.GetBytes(body));
