@@ -133,6 +133,16 @@ internal sealed class GenericHmacVerifier(GenericHmacSettings settings, IReadOnl
             id = value.Value;
         }
 
+        // The template signs the values joined with ',' ("acme,evil"), which two header lines also give; a backend
+        // reading the first line ("acme") would trust a value the signature never covered alone.
+        foreach (var part in settings.Template)
+        {
+            if (part.Kind == TemplatePartKind.Header && SignatureBytes.Single(headers, part.HeaderName!).IsAmbiguous)
+            {
+                return WebhookVerification.Invalid("header_repeated");
+            }
+        }
+
         signature = header.Value!;
         return null;
     }

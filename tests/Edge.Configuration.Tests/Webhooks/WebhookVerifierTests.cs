@@ -318,6 +318,26 @@ public sealed class WebhookVerifierTests
         Assert.False(result.IsValid);
     }
 
+    [Fact]
+    public void Verify_GenericTemplateHeaderSentTwice_HeaderRepeated()
+    {
+        // Before, the two lines were signed as their join "acme,evil" and the delivery was forwarded: a backend reading
+        // the first line got "acme", a value the signature never covered on its own.
+        var options = new WebhookPolicyOptions
+        {
+            Scheme = "Generic",
+            Secrets = [Secret("in-house")],
+            SignatureHeader = "X-Sig",
+            SignedContent = "{header:X-Tenant}.{body}",
+        };
+        var verifier = WebhookPolicy.TryCreate("p", options, new ConfigErrorList())!.Verifier;
+        var body = "{\"a\":1}"u8.ToArray();
+        var mac = Convert.ToHexStringLower(HMACSHA256.HashData("in-house"u8, [.. "acme,evil."u8, .. body]));
+        var headers = new HeaderDictionary { ["X-Sig"] = mac, ["X-Tenant"] = new(["acme", "evil"]) };
+
+        Assert.Equal("signature_invalid:header_repeated", verifier.Verify(headers, body).Reason);
+    }
+
     private static HeaderDictionary StandardHeaders(string signature) =>
         Headers(("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"), ("webhook-timestamp", "1614265330"), ("webhook-signature", signature));
 
