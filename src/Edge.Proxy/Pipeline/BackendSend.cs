@@ -17,7 +17,8 @@ internal static class BackendSend
     {
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
-            if (request.Options.TryGetValue(Key, out var feature))
+            // A send cancelled before it starts (the client left during the last step) never reaches the backend.
+            if (!cancellationToken.IsCancellationRequested && request.Options.TryGetValue(Key, out var feature))
             {
                 feature.MarkSentToBackend();
             }
