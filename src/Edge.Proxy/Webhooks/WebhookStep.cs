@@ -118,7 +118,9 @@ internal sealed partial class WebhookStep(
 
             if (deliveryId is not null || reservedSignature is not null)
             {
-                request.RegisterCleanup(new UnacceptedDeliveryRelease(replay, new ReplayReservation(policy.Name, deliveryId, reservedSignature)));
+                var release = new UnacceptedDeliveryRelease(replay, new ReplayReservation(policy.Name, deliveryId, reservedSignature));
+                request.RegisterCleanup(release);
+                http.Response.OnStarting(release.ReleaseIfRefusedAsync, http);
                 BackendSend.Track(context.Transform.ProxyRequest, request);
             }
         }

@@ -116,6 +116,51 @@ public sealed class WebhookSignatureReplayTests(RedisFixture redis) : IClassFixt
     }
 
     [Fact]
+    public async Task GitHub_SenderRetriesAsSoonAsBackendErrorStatusArrives_RetryForwarded()
+    {
+        // Before, the reservation was released only once the whole request ended: a sender retrying as soon as it read
+        // the backend's 500 (its body still being relayed) got 409 "already accepted" for a delivery nobody accepted.
+        var received = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = TcpBackend.Start(async (client, cancellationToken) =>
+        {
+            using (client)
+            {
+                var stream = client.GetStream();
+                await ReadHeadAsync(stream, cancellationToken);
+                if (Interlocked.Increment(ref received) == 1)
+                {
+                    // The error's status and part of its body go out at once; the rest only when the test lets go.
+                    await stream.WriteAsync("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 10\r\n\r\nerr"u8.ToArray(), cancellationToken);
+                    await release.Task.WaitAsync(cancellationToken);
+                    await stream.WriteAsync("or-done"u8.ToArray(), cancellationToken);
+                    return;
+                }
+
+                await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"u8.ToArray(), cancellationToken);
+            }
+        });
+        await using var edge = await EdgeHost.StartAsync(WebhookEdgeFixture.CreateProxyJson(backend.Url, (name, value) =>
+        {
+            var path = Path.Combine(_secrets, name);
+            File.WriteAllText(path, value);
+            return "file:" + path;
+        }));
+        var delivery = Delivery(WebhookSchemes.GitHub);
+
+        using var failed = await edge.Client.SendAsync(delivery.ToRequest(), HttpCompletionOption.ResponseHeadersRead);
+        using var retried = await edge.Client.SendAsync(delivery.ToRequest());
+        release.TrySetResult();
+        await failed.Content.ReadAsByteArrayAsync();
+        using var replayed = await edge.Client.SendAsync(delivery.ToRequest());
+
+        Assert.Equal(HttpStatusCode.InternalServerError, failed.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
+        await AssertReplayAsync(replayed);
+        Assert.Equal(2, Volatile.Read(ref received));
+    }
+
+    [Fact]
     public async Task GitHub_CapturedDeliveryReplayedAtOtherEdgeWithFreshId_RefusedThroughRedisWithoutRawSignature()
     {
         using var backend = Backend.Start();
