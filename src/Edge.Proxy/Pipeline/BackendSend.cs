@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Edge.Proxy.Pipeline;
 
 /// <summary>
@@ -8,9 +10,11 @@ namespace Edge.Proxy.Pipeline;
 /// </summary>
 internal static class BackendSend
 {
-    private static readonly HttpRequestOptionsKey<EdgeRequestFeature> Key = new("Edge.BackendSend");
+    // Not HttpRequestMessage.Options: reading it allocates its dictionary, on every proxied request, tracked or not. The
+    // table is read lock-free and holds its keys weakly: a request denied after Track leaves nothing behind.
+    private static readonly ConditionalWeakTable<HttpRequestMessage, EdgeRequestFeature> Tracked = [];
 
-    public static void Track(HttpRequestMessage proxyRequest, EdgeRequestFeature request) => proxyRequest.Options.Set(Key, request);
+    public static void Track(HttpRequestMessage proxyRequest, EdgeRequestFeature request) => Tracked.AddOrUpdate(proxyRequest, request);
 
     /// <summary>The outermost handler of the forwarder's client: it sees each request before any byte of it is sent.</summary>
     internal sealed class MarkingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
@@ -18,7 +22,7 @@ internal static class BackendSend
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             // A send cancelled before it starts (the client left during the last step) never reaches the backend.
-            if (!cancellationToken.IsCancellationRequested && request.Options.TryGetValue(Key, out var feature))
+            if (!cancellationToken.IsCancellationRequested && Tracked.TryGetValue(request, out var feature))
             {
                 feature.MarkSentToBackend();
             }
