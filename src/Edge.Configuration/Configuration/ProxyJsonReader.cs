@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -87,6 +88,20 @@ public sealed class ProxyJsonReader
             return null;
         }
 
+        // A null where the config needs a value (a route, a cluster, a destination, a policy, a list entry) deserializes
+        // without complaint and made a later check throw: the edit was refused as "a bug in the edge", without a location.
+        var nulls = errors.Items.Count;
+        var textReader = new Utf8JsonReader(utf8, TextCheckOptions);
+        using (var tree = JsonDocument.ParseValue(ref textReader))
+        {
+            ReportNulls(tree.RootElement, SerializerOptions.GetTypeInfo(typeof(ProxyJsonDocument)), "", errors);
+        }
+
+        if (errors.Items.Count > nulls)
+        {
+            return null;
+        }
+
         if (document?.ReverseProxy is null)
         {
             errors.Add("ReverseProxy", "the ReverseProxy section is missing");
@@ -115,6 +130,83 @@ public sealed class ProxyJsonReader
         var routes = (document.ReverseProxy.Routes ?? []).Select(r => r.Value with { RouteId = r.Key }).ToList();
         var clusters = (document.ReverseProxy.Clusters ?? []).Select(c => c.Value with { ClusterId = c.Key }).ToList();
         return new ParsedProxyJson(routes, clusters, document.Edge ?? EdgeSection.Empty, hash);
+    }
+
+    private void ReportNulls(JsonElement element, JsonTypeInfo typeInfo, string location, ConfigErrorList errors)
+    {
+        if (element.ValueKind == JsonValueKind.Object && typeInfo.Kind == JsonTypeInfoKind.Object)
+        {
+            foreach (var property in element.EnumerateObject())
+            {
+                // An unknown name is the deserializer's error; a section bound by name (Edge:Roles) may be null: its default.
+                var member = typeInfo.Properties.FirstOrDefault(p => string.Equals(p.Name, property.Name, StringComparison.OrdinalIgnoreCase));
+                var at = Member(location, property.Name);
+                if (member is null)
+                {
+                    continue;
+                }
+
+                if (property.Value.ValueKind != JsonValueKind.Null)
+                {
+                    ReportNulls(property.Value, SerializerOptions.GetTypeInfo(member.PropertyType), at, errors);
+                }
+                else if (!AcceptsNull(member))
+                {
+                    errors.Add(at, $"'{property.Name}' is null; give it a value or leave the property out");
+                }
+            }
+        }
+        else if (element.ValueKind == JsonValueKind.Object && typeInfo.Kind == JsonTypeInfoKind.Dictionary && typeInfo.ElementType is { } valueType)
+        {
+            foreach (var property in element.EnumerateObject())
+            {
+                var at = Member(location, property.Name);
+                if (property.Value.ValueKind == JsonValueKind.Null)
+                {
+                    errors.Add(at, $"'{property.Name}' is null; give it a value or remove the entry");
+                }
+                else
+                {
+                    ReportNulls(property.Value, SerializerOptions.GetTypeInfo(valueType), at, errors);
+                }
+            }
+        }
+        else if (element.ValueKind == JsonValueKind.Array && typeInfo.Kind == JsonTypeInfoKind.Enumerable && typeInfo.ElementType is { } itemType)
+        {
+            var index = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                var at = $"{(location.Length == 0 ? "proxy.json" : location)}[{index++}]";
+                if (item.ValueKind == JsonValueKind.Null)
+                {
+                    errors.Add(at, "null is not an entry; remove it from the list");
+                }
+                else
+                {
+                    ReportNulls(item, SerializerOptions.GetTypeInfo(itemType), at, errors);
+                }
+            }
+        }
+    }
+
+    private static string Member(string location, string name) => location.Length == 0 ? name : location + ":" + name;
+
+    // Null is what an optional member means by absent; a member declared non-nullable (RouteConfig.Match, a policy's
+    // string) is read by checks that assume a value.
+    private static bool AcceptsNull(JsonPropertyInfo member)
+    {
+        if (member.PropertyType.IsValueType)
+        {
+            return Nullable.GetUnderlyingType(member.PropertyType) is not null;
+        }
+
+        var nullability = new NullabilityInfoContext();
+        return member.AttributeProvider switch
+        {
+            PropertyInfo property => nullability.Create(property).WriteState != NullabilityState.NotNull,
+            FieldInfo field => nullability.Create(field).WriteState != NullabilityState.NotNull,
+            _ => true,
+        };
     }
 
     private static void BindSections(JsonTypeInfo typeInfo, EdgeSectionDescriptor[] sections, bool skipUnknownSections)

@@ -232,6 +232,36 @@ public sealed class ProxyConfigFileValidatorTests
         Assert.DoesNotContain("System.", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{ "r": null }""", "", "", "ReverseProxy:Routes:r", "'r' is null")]
+    [InlineData("""{ "r": { "ClusterId": "c", "Match": { "Path": "/x" }, "Transforms": [ null ] } }""", "", "", "ReverseProxy:Routes:r:Transforms[0]", "null is not an entry")]
+    [InlineData("""{ "r": { "ClusterId": "c", "Match": null } }""", "", "", "ReverseProxy:Routes:r:Match", "'Match' is null")]
+    [InlineData("""{}""", """{ "c": null }""", "", "ReverseProxy:Clusters:c", "'c' is null")]
+    [InlineData("""{}""", """{ "c": { "Destinations": { "d": null } } }""", "", "ReverseProxy:Clusters:c:Destinations:d", "'d' is null")]
+    [InlineData("""{}""", "", """{ "Webhooks": { "w": null } }""", "Edge:Webhooks:w", "'w' is null")]
+    [InlineData("""{}""", "", """{ "Authentication": { "a": null } }""", "Edge:Authentication:a", "'a' is null")]
+    [InlineData("""{}""", "", """{ "Validation": { "v": null } }""", "Edge:Validation:v", "'v' is null")]
+    [InlineData("""{}""", "", """{ "Roles": { "Admin": null } }""", "Edge:Roles:Admin", "'Admin' is null")]
+    [InlineData("""{}""", "", """{ "Validation": { "v": { "Query": { "Parameters": { "q": null } } } } }""", "Edge:Validation:v:Query:Parameters:q", "'q' is null")]
+    [InlineData("""{}""", "", """{ "Authentication": { "a": { "Type": "ApiKey", "Header": "X-Api-Key", "Keys": [ null ] } } }""", "Edge:Authentication:a:Keys[0]", "null is not an entry")]
+    public async Task ValidateAsync_NullWhereAValueIsNeeded_ErrorAtItsLocation(string routes, string clusters, string edge, string location, string expected)
+    {
+        // Before: each of these made a check throw NullReferenceException, refused at "proxy.json" as a bug in the edge.
+        var errors = await ValidateTextAsync($$"""
+            { "ReverseProxy": { "Routes": {{routes}}, "Clusters": {{(clusters.Length == 0 ? """{ "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } }""" : clusters)}} }, "Edge": {{(edge.Length == 0 ? "{}" : edge)}} }
+            """);
+
+        AssertSingleError(errors, location, expected);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_NullForAnOptionalMember_MeansAbsent()
+    {
+        var errors = await ValidateOneRouteAsync(route: """ "Metadata": null, "Transforms": null """, cluster: """ "HealthCheck": null, "HttpRequest": null """);
+
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
+    }
+
     /// <summary>One route r1 on one cluster c with one destination d; each argument adds members to that object.</summary>
     private static Task<IReadOnlyList<ConfigError>> ValidateOneRouteAsync(
         string match = """{ "Path": "/x" }""", string route = "", string cluster = "", string destination = "", Action<IServiceCollection>? configureServices = null)
