@@ -28,6 +28,19 @@ public static class BoundedFile
         _ => $"cannot be read: {ex.GetType().Name}",
     };
 
+    /// <summary>
+    /// Why proxy.json could not be read, in the words the edge and <c>edge config validate</c> both use: a folder (or a
+    /// link to one) was reported as "Access to the path is denied", which sent operators to check permissions.
+    /// </summary>
+    public static string DescribeConfigReadFailure(Exception ex, string path) => ex switch
+    {
+        FileTooLargeException => ex.Message,
+        FileNotFoundException or DirectoryNotFoundException => $"the file '{path}' does not exist",
+        UnauthorizedAccessException when Directory.Exists(path) => $"the file '{path}' is a directory, not a file",
+        UnauthorizedAccessException => $"the file '{path}' cannot be read: permission denied for this process's user",
+        _ => $"the file '{path}' cannot be read: {ex.Message}",
+    };
+
     public static byte[] ReadAllBytes(string path, int maxBytes)
     {
         using var stream = Open(path, FileOptions.None);

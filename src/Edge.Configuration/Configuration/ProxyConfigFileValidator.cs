@@ -30,9 +30,7 @@ public static class ProxyConfigFileValidator
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // Worded as the running edge words it (FileProxyConfigProvider), so both say the same about the same file.
-            errors.Add("proxy.json", ex is FileTooLargeException ? ex.Message : ex is FileNotFoundException or DirectoryNotFoundException
-                ? $"the file '{path}' does not exist"
-                : $"the file '{path}' cannot be read: {ex.Message}");
+            errors.Add("proxy.json", BoundedFile.DescribeConfigReadFailure(ex, path));
             return errors.Items;
         }
 

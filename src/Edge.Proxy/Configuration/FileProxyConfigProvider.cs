@@ -306,9 +306,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            errors.Add("proxy.json", ex is FileTooLargeException ? ex.Message : ex is FileNotFoundException or DirectoryNotFoundException
-                ? $"the file '{_options.ProxyConfigPath}' does not exist"
-                : $"the file '{_options.ProxyConfigPath}' cannot be read: {ex.Message}");
+            errors.Add("proxy.json", BoundedFile.DescribeConfigReadFailure(ex, _options.ProxyConfigPath));
             return (null, errors.Items, "missing");
         }
 

@@ -42,6 +42,23 @@ public sealed class ProxyConfigFileValidatorTests
     }
 
     [Fact]
+    public async Task ValidateAsync_ConfigPathIsADirectory_SaysItIsADirectory()
+    {
+        var directory = Directory.CreateTempSubdirectory().FullName;
+        try
+        {
+            var errors = await ProxyConfigFileValidator.ValidateAsync(directory);
+
+            // Before: "cannot be read: Access to the path '…' is denied", which read as a permission problem.
+            AssertSingleError(errors, "proxy.json", $"the file '{directory}' is a directory, not a file");
+        }
+        finally
+        {
+            Directory.Delete(directory);
+        }
+    }
+
+    [Fact]
     public async Task ValidateAsync_CheckThrows_ReportsAnErrorInsteadOfThrowing()
     {
         var errors = await ValidateOneRouteAsync(configureServices: services => services.AddSingleton<IEdgeRouteValidator, ThrowingRouteValidator>());
