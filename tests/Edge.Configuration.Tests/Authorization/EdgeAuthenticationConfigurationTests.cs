@@ -39,4 +39,26 @@ public sealed class EdgeAuthenticationConfigurationTests
 
         Assert.Contains(error.Errors, e => e.Location == "Edge:Authentication:nope");
     }
+
+    [Theory]
+    [InlineData("""{ "ReverseProxy": {}, "Edge": { "Authentication": { "keys": null } } }""", "Edge:Authentication:keys")]
+    [InlineData("""{ "ReverseProxy": {}, "Edge": { "Authentication": { "keys": { "Type": "ApiKey", "Keys": [ null ] } } } }""", "Edge:Authentication:keys:Keys[0]")]
+    [InlineData("""{ "ReverseProxy": {}, "Edge": { "Roles": { "Viewer": null } } }""", "Edge:Roles:Viewer")]
+    public void Load_NullEntry_ThrowsConfigErrorNamingIt(string json, string location)
+    {
+        // Before: NullReferenceException, which the audit writer's read API does not catch as a refused edit (it keeps
+        // the last good credentials only on EdgeConfigException), so each call failed until the file was fixed.
+        var path = Path.GetTempFileName();
+        File.WriteAllText(path, json);
+        try
+        {
+            var error = Assert.Throws<EdgeConfigException>(() => EdgeAuthenticationConfiguration.Load(path));
+
+            Assert.Contains(error.Errors, e => e.Location == location);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
