@@ -53,6 +53,8 @@ public sealed class EdgeConfigValidator(
             }
         }
 
+        RouteOverlap.Validate(candidate.Routes, errors);
+
         foreach (var cluster in candidate.Clusters)
         {
             ClusterSettingsRules.Validate(cluster, $"ReverseProxy:Clusters:{cluster.ClusterId}", errors);

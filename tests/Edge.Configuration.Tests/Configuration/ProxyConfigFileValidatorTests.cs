@@ -271,6 +271,48 @@ public sealed class ProxyConfigFileValidatorTests
         AssertSingleError(errors, location, expected);
     }
 
+    [Theory]
+    [InlineData("""{ "Path": "/a/{**rest}" }""", true)]
+    [InlineData("""{ "Path": "/A/{**other}/" }""", true)]
+    [InlineData("""{ "Path": "/a/{**rest}", "Methods": [ "GET" ] }, "Order": 0""", false)]
+    [InlineData("""{ "Path": "/a/{**rest}" }, "Order": -1""", false)]
+    [InlineData("""{ "Path": "/a/{**rest}", "Hosts": [ "x.example" ] }""", false)]
+    [InlineData("""{ "Path": "/a/{**rest}", "Headers": [ { "Name": "X-V", "Values": [ "2" ] } ] }""", false)]
+    [InlineData("""{ "Path": "/a/{rest:int}" }""", false)]
+    public async Task ValidateAsync_SecondRouteMatchingAlike_RefusedOnlyWhenTheMatcherCannotRankThem(string match, bool refused)
+    {
+        // Each "refused" case answered every shared request with 500 edge_routing_error (AmbiguousMatchException); each
+        // other one was served by one route, as checked on a running edge.
+        var errors = await ValidateTextAsync($$"""
+            { "ReverseProxy": {
+                "Routes": { "a": { "ClusterId": "c", "Match": { "Path": "/a/{**rest}" } }, "b": { "ClusterId": "c", "Match": {{match}} } },
+                "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
+            """);
+
+        if (refused)
+        {
+            AssertSingleError(errors, "ReverseProxy:Routes:b:Match", "matches the same requests as route 'a'");
+        }
+        else
+        {
+            Assert.DoesNotContain(errors, e => !e.IsWarning);
+        }
+    }
+
+    [Fact]
+    public async Task ValidateAsync_RoutesOnSamePathWithOverlappingMethods_Refused()
+    {
+        var errors = await ValidateTextAsync("""
+            { "ReverseProxy": {
+                "Routes": { "a": { "ClusterId": "c", "Match": { "Path": "/a", "Methods": [ "GET", "POST" ] } },
+                            "b": { "ClusterId": "c", "Match": { "Path": "/a", "Methods": [ "post" ] } },
+                            "c": { "ClusterId": "c", "Match": { "Path": "/a", "Methods": [ "DELETE" ] } } },
+                "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
+            """);
+
+        AssertSingleError(errors, "ReverseProxy:Routes:b:Match", "matches the same requests as route 'a'");
+    }
+
     [Fact]
     public async Task ValidateAsync_NullForAnOptionalMember_MeansAbsent()
     {

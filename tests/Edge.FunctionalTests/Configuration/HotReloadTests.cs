@@ -277,6 +277,28 @@ public sealed class HotReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reload_RouteCopiedWithoutChangingItsPath_RefusedAndTheOriginalKeepsServing()
+    {
+        // Before: applied, and ASP.NET Core's matcher threw AmbiguousMatchException for every /first request: 500
+        // edge_routing_error on the route that had served until then.
+        var edit = ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["first"] = ProxyJson.Route("/first/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Static", ["Value"] = "acme" }),
+            ["first-copy"] = ProxyJson.Route("/first/{**path}", new Dictionary<string, string> { ["EdgeTenant"] = "Static", ["Value"] = "other" }),
+        });
+
+        await _edge.WriteConfigAsync(edit);
+
+        Assert.True(await EventuallyAsync(async () => await StateAsync() == "refused-keeping-last-good", TimeSpan.FromSeconds(5)));
+        using var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status"));
+        Assert.StartsWith("1-", status.RootElement.GetProperty("revision").GetString());
+        var error = Assert.Single(status.RootElement.GetProperty("lastError").GetProperty("errors").EnumerateArray());
+        Assert.Equal("ReverseProxy:Routes:first-copy:Match", error.GetProperty("location").GetString());
+        Assert.Contains("same requests as route 'first'", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await _edge.Client.GetAsync("/first/x")).StatusCode);
+    }
+
+    [Fact]
     public async Task Reload_ConfigYarpItselfRefuses_RefusedOldRoutesServeAndTheNextEditApplies()
     {
         // Every check the edge knows runs before YARP sees a config; a config filter that throws is refused by YARP alone,
