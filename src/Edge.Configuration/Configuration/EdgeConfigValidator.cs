@@ -114,6 +114,13 @@ public sealed class EdgeConfigValidator(
             var values = route.Transforms[i];
             if (!EdgeStepValidators.TryGetStepName(values, out var name))
             {
+                // YARP reports such an entry only as "Unknown transform: Name;EdgeTenant" at the route, without saying why.
+                if (values.Keys.Skip(1).FirstOrDefault(k => steps.TryGet(k, out _)) is { } misplaced)
+                {
+                    errors.Add($"ReverseProxy:Routes:{route.RouteId}:Transforms[{i}]:{misplaced}",
+                        $"'{misplaced}' must be the first key of its entry, since the first key names the step; write {{ \"{misplaced}\": …, … }}");
+                }
+
                 continue;
             }
 

@@ -15,8 +15,12 @@ public sealed class EdgeStepValidators(IEnumerable<IEdgeStepValidator> validator
 
     public bool TryGet(string name, [NotNullWhen(true)] out IEdgeStepValidator? validator) => _validators.TryGetValue(name, out validator);
 
+    /// <summary>With the closest step, as an unknown property names the closest one: a misspelt step is the usual cause.</summary>
     public string UnknownStepMessage(string name) =>
-        $"unknown edge step '{name}'; known steps: {string.Join(", ", Names)}";
+        Names.Select(n => (Name: n, Distance: ProxyJsonReader.EditDistance(n, name))).Where(static c => c.Distance <= 2)
+            .OrderBy(static c => c.Distance).Select(static c => c.Name).FirstOrDefault() is { } closest
+            ? $"unknown edge step '{name}'; did you mean '{closest}'? (known steps: {string.Join(", ", Names)})"
+            : $"unknown edge step '{name}'; known steps: {string.Join(", ", Names)}";
 
     /// <summary>An entry is an edge step when its first key starts with "Edge" (YARP keeps the JSON key order).</summary>
     public static bool TryGetStepName(IReadOnlyDictionary<string, string> values, [NotNullWhen(true)] out string? name)

@@ -314,6 +314,24 @@ public sealed class ProxyConfigFileValidatorTests
     }
 
     [Fact]
+    public async Task ValidateAsync_MisspeltStep_NamesTheClosestStep()
+    {
+        var errors = await ValidateOneRouteAsync(route: """ "Transforms": [ { "EdgeRatelimt": "p" } ] """);
+
+        AssertSingleError(errors, "ReverseProxy:Routes:r1:Transforms[0]:EdgeRatelimt", "unknown edge step 'EdgeRatelimt'; did you mean 'EdgeRateLimit'?");
+    }
+
+    [Fact]
+    public async Task ValidateAsync_StepNameNotTheFirstKey_SaysItMustBeFirst()
+    {
+        // Before: only YARP's "Unknown transform: Name;EdgeTenant" at the route.
+        var errors = await ValidateOneRouteAsync(route: """ "Transforms": [ { "Name": "X-Tenant-ID", "EdgeTenant": "Header" } ] """);
+
+        Assert.Contains(errors, e => e.Location == "ReverseProxy:Routes:r1:Transforms[0]:EdgeTenant"
+            && e.Message.StartsWith("'EdgeTenant' must be the first key of its entry", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task ValidateAsync_NullForAnOptionalMember_MeansAbsent()
     {
         var errors = await ValidateOneRouteAsync(route: """ "Metadata": null, "Transforms": null """, cluster: """ "HealthCheck": null, "HttpRequest": null """);
