@@ -122,6 +122,20 @@ public sealed class ProxyJsonReader
             }
         }
 
+        // YARP keys a cluster's destinations case-insensitively too: of "d1" and "D1" it kept the last, and the first
+        // address silently received no traffic.
+        foreach (var (clusterId, cluster) in document.ReverseProxy.Clusters ?? [])
+        {
+            foreach (var group in (cluster.Destinations?.Keys ?? Enumerable.Empty<string>()).GroupBy(static name => name, StringComparer.OrdinalIgnoreCase).Where(static g => g.Count() > 1))
+            {
+                foreach (var name in group.Skip(1))
+                {
+                    errors.Add($"ReverseProxy:Clusters:{clusterId}:Destinations:{name}", $"'{name}' is given twice: destination names are case-insensitive, and '{group.First()}' is already defined");
+                    duplicate = true;
+                }
+            }
+        }
+
         if (duplicate)
         {
             return null;

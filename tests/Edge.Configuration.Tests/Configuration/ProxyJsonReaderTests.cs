@@ -180,6 +180,23 @@ public sealed class ProxyJsonReaderTests
     }
 
     [Fact]
+    public void Parse_DestinationNamesDifferingOnlyInCase_ErrorAtTheSecond()
+    {
+        // Before: accepted, and YARP kept only "D1": the address of "d1" never received a request.
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse("""
+            { "ReverseProxy": { "Clusters": { "c": { "Destinations": {
+                "d1": { "Address": "http://10.0.0.1/" }, "D1": { "Address": "http://10.0.0.2/" }, "d2": { "Address": "http://10.0.0.3/" } } } } } }
+            """u8, errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("ReverseProxy:Clusters:c:Destinations:D1", error.Location);
+        Assert.Contains("'d1' is already defined", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Parse_SectionAbsentOrNull_ReadsItsDefault()
     {
         var errors = new ConfigErrorList();
