@@ -59,6 +59,14 @@ public sealed class ProxyJsonReader
             utf8 = utf8[3..];
         }
 
+        // Windows PowerShell 5's "> proxy.json" and Out-File write UTF-16; the parser's "'0xFF' is an invalid start of a
+        // value" named neither the encoding nor the fix.
+        if (utf8 is [0xFF, 0xFE, ..] or [0xFE, 0xFF, ..] or [not 0, 0, ..] or [0, not 0, ..])
+        {
+            errors.Add("proxy.json", "the file is saved as UTF-16 (or UTF-32), not UTF-8; save it as UTF-8 (in PowerShell: Set-Content -Encoding utf8, or Out-File -Encoding utf8)");
+            return null;
+        }
+
         if (utf8.Trim((byte)' ').Trim("\r\n\t"u8).IsEmpty)
         {
             errors.Add("proxy.json", "the file is empty");

@@ -179,6 +179,25 @@ public sealed class ProxyJsonReaderTests
         Assert.Contains("(line 2,", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("utf-16")]
+    [InlineData("utf-16BE")]
+    [InlineData("utf-16LE")]
+    public void Parse_FileSavedAsUtf16_SaysToSaveItAsUtf8(string encoding)
+    {
+        // Before: "'0xFF' is an invalid start of a value" (or '0x00' further on), naming neither the encoding nor the fix.
+        var text = Encoding.GetEncoding(encoding);
+        byte[] json = [.. (encoding == "utf-16" ? text.GetPreamble() : []), .. text.GetBytes("""{ "ReverseProxy": { "Routes": {} } }""")];
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse(json, errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("proxy.json", error.Location);
+        Assert.StartsWith("the file is saved as UTF-16 (or UTF-32), not UTF-8; save it as UTF-8", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Parse_DestinationNamesDifferingOnlyInCase_ErrorAtTheSecond()
     {
