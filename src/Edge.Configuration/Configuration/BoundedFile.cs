@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Edge.Configuration;
 
 /// <summary>
@@ -22,6 +24,7 @@ public static class BoundedFile
     /// </summary>
     public static string DescribeReadFailure(Exception ex, string path) => ex switch
     {
+        NotAFileException => NotAFileException.Reason,
         FileNotFoundException or DirectoryNotFoundException => "does not exist",
         UnauthorizedAccessException when Directory.Exists(path) => "is a directory, not a file",
         UnauthorizedAccessException => "cannot be read: permission denied for this process's user",
@@ -34,7 +37,7 @@ public static class BoundedFile
     /// </summary>
     public static string DescribeConfigReadFailure(Exception ex, string path) => ex switch
     {
-        FileTooLargeException => ex.Message,
+        FileTooLargeException or NotAFileException => ex.Message,
         FileNotFoundException or DirectoryNotFoundException => $"the file '{path}' does not exist",
         UnauthorizedAccessException when Directory.Exists(path) => $"the file '{path}' is a directory, not a file",
         UnauthorizedAccessException => $"the file '{path}' cannot be read: permission denied for this process's user",
@@ -89,7 +92,54 @@ public static class BoundedFile
     public static string Describe(int bytes) => bytes >= 1024 * 1024 ? $"{bytes / (1024 * 1024)} MiB" : $"{bytes / 1024} KiB";
 
     private static FileStream Open(string path, FileOptions options) =>
-        new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, options);
+        IsPipe(path) ? throw new NotAFileException(path)
+            : new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, options);
+
+    /// <summary>
+    /// Whether the path opens a named pipe or a socket. Opening a FIFO for reading blocks until a writer opens it: a
+    /// <c>file:</c> secret named at one held the reload lock for good (every later edit, the fix included, was never
+    /// applied, with nothing in /edge/status), and each poll of its stamp blocked one more thread. The probe opens it
+    /// without blocking; a pipe is the one kind of file that cannot seek.
+    /// </summary>
+    internal static bool IsPipe(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        var descriptor = Native.Open(path, Native.ReadOnlyNonBlockingCloseOnExec);
+        if (descriptor < 0)
+        {
+            return false; // the real open reports why (missing, a folder, no permission)
+        }
+
+        try
+        {
+            return Native.Seek(descriptor, 0, Native.SeekCurrent) < 0 && Marshal.GetLastPInvokeError() == Native.IllegalSeek;
+        }
+        finally
+        {
+            _ = Native.Close(descriptor);
+        }
+    }
+
+    private static class Native
+    {
+        // O_RDONLY | O_NONBLOCK | O_CLOEXEC, the same on Linux x64 and arm64.
+        public const int ReadOnlyNonBlockingCloseOnExec = 0x800 | 0x80000;
+        public const int SeekCurrent = 1;
+        public const int IllegalSeek = 29; // ESPIPE
+
+        [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+        public static extern int Open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+        [DllImport("libc", EntryPoint = "lseek", SetLastError = true)]
+        public static extern long Seek(int descriptor, long offset, int whence);
+
+        [DllImport("libc", EntryPoint = "close", SetLastError = true)]
+        public static extern int Close(int descriptor);
+    }
 
     // A regular file says its length (one read); a device or pipe says 0 and is read in growing steps up to the cap.
     private static int InitialSize(FileStream stream, int maxBytes)
@@ -125,4 +175,10 @@ public sealed class FileTooLargeException(string path, int maxBytes)
     : IOException($"the file '{path}' is larger than {BoundedFile.Describe(maxBytes)}")
 {
     public int MaxBytes { get; } = maxBytes;
+}
+
+/// <summary>A file a config names is a named pipe or a socket (<see cref="BoundedFile.IsPipe"/>).</summary>
+public sealed class NotAFileException(string path) : IOException($"the file '{path}' {Reason}")
+{
+    public const string Reason = "is a named pipe or socket, not a file";
 }

@@ -14,6 +14,11 @@ public static class FileStamp
     /// <summary>The stamp, or <c>(DateTime.MinValue, -1)</c> when the file cannot be opened (missing, a folder, no permission).</summary>
     public static (DateTime WrittenAt, long Length) Of(string path)
     {
+        if (BoundedFile.IsPipe(path))
+        {
+            return (DateTime.MinValue, -1); // opening it would block until a writer comes
+        }
+
         try
         {
             using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);

@@ -52,6 +52,35 @@ public sealed class SecretReferenceTests
     }
 
     [Fact]
+    public async Task TryResolve_FileIsANamedPipe_SaysSoInsteadOfWaitingForAWriter()
+    {
+        var path = MakeFifo();
+        try
+        {
+            // Before: opening it blocked until some process wrote to the pipe, which held the edge's reload lock for good.
+            var (resolved, error) = await Task.Run(() => (SecretReference.TryResolve("file:" + path, out _, out var e), e)).WaitAsync(TimeSpan.FromSeconds(10));
+
+            Assert.False(resolved);
+            Assert.Equal($"secret file '{path}' is a named pipe or socket, not a file", error);
+            Assert.Equal((DateTime.MinValue, -1L), await Task.Run(() => FileStamp.Of(path)).WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>A named pipe nobody writes to (mkfifo: .NET has no API that makes one).</summary>
+    internal static string MakeFifo()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "edge-fifo-" + Guid.NewGuid().ToString("N"));
+        using var mkfifo = System.Diagnostics.Process.Start("mkfifo", [path]);
+        mkfifo.WaitForExit();
+        Assert.Equal(0, mkfifo.ExitCode);
+        return path;
+    }
+
+    [Fact]
     public void TryResolve_FileMissing_SaysItDoesNotExist()
     {
         var path = Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N"), "secret");

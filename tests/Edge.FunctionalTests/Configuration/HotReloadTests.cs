@@ -455,6 +455,42 @@ public sealed class HotReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reload_SecretFileIsANamedPipe_RefusedAndTheNextEditApplies()
+    {
+        var fifo = Path.Combine(Directory.CreateTempSubdirectory("edge-secret-").FullName, "github-secret");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            await mkfifo.WaitForExitAsync();
+        }
+
+        // Before: reading the pipe waited for a writer while holding the reload lock; this edit was never refused, and
+        // the fix below was never applied either.
+        await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["first"] = ProxyJson.Route("/first/{**rest}"),
+            ["hooks"] = ProxyJson.Route("/hooks/{**rest}", new Dictionary<string, string> { ["EdgeWebhook"] = "github" }),
+        }, new { Webhooks = new { github = new { Scheme = "GitHub", Secrets = new[] { "file:" + fifo } } } }));
+
+        Assert.True(await EventuallyAsync(async () => await StateAsync() == "refused-keeping-last-good", TimeSpan.FromSeconds(5)), "the edit naming a pipe was not refused");
+        using (var status = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/status")))
+        {
+            var error = Assert.Single(status.RootElement.GetProperty("lastError").GetProperty("errors").EnumerateArray());
+            Assert.Equal("Edge:Webhooks:github:Secrets[0]", error.GetProperty("location").GetString());
+            Assert.Contains("is a named pipe or socket, not a file", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+
+        await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+        {
+            ["first"] = ProxyJson.Route("/first/{**rest}"),
+            ["second"] = ProxyJson.Route("/second/{**rest}"),
+        }));
+
+        Assert.True(await EventuallyAsync(async () => (await _edge.Client.GetAsync("/second/x")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(5)),
+            "the edit after the refused one was not applied");
+        File.Delete(fifo);
+    }
+
+    [Fact]
     public async Task Metrics_BadEditLeftThenFixed_LastReloadSuccessfulIsZeroUntilTheFix()
     {
         Assert.Contains("\nedge_config_last_reload_successful", await _edge.Management.GetStringAsync("/metrics"), StringComparison.Ordinal);
