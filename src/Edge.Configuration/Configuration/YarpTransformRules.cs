@@ -6,7 +6,7 @@ namespace Edge.Configuration;
 /// YARP's own header transforms take any header name and value; HttpClient and Kestrel then refuse them on every
 /// request of the route (a name with a space, a value with a line break, a request header value that is not ASCII):
 /// the client got 502, and with a response header transform after the backend had already served the request. Also a
-/// route's <c>MaxRequestBodySize</c> below -1 (500 on every request).
+/// route's <c>MaxRequestBodySize</c> below -1 and any route <c>Timeout</c> (500 on every request).
 /// </summary>
 internal static class YarpTransformRules
 {
@@ -20,6 +20,13 @@ internal static class YarpTransformRules
         if (route.MaxRequestBodySize is < -1)
         {
             errors.Add(location + ":MaxRequestBodySize", $"'{route.MaxRequestBodySize}' is not a size; give bytes, or -1 for no limit");
+        }
+
+        // YARP hands a route's Timeout to ASP.NET Core's request timeout middleware, which the edge's pipeline does not
+        // run; YARP then threw on every request of the route (an empty 500).
+        if (route.Timeout is not null)
+        {
+            errors.Add(location + ":Timeout", "route timeouts are not supported by the edge; bound a slow backend with its cluster's HttpRequest:ActivityTimeout instead");
         }
 
         for (var i = 0; i < (route.Transforms?.Count ?? 0); i++)

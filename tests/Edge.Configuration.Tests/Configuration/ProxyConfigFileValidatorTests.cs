@@ -314,6 +314,23 @@ public sealed class ProxyConfigFileValidatorTests
     }
 
     [Fact]
+    public async Task ValidateAsync_RouteTimeout_RefusedWithTheClusterSettingToUse()
+    {
+        // Before: accepted, and every request on the route answered 500 (YARP: "ensure UseRequestTimeouts() is called").
+        var errors = await ValidateOneRouteAsync(route: """ "Timeout": "00:00:30" """);
+
+        AssertSingleError(errors, "ReverseProxy:Routes:r1:Timeout", "route timeouts are not supported by the edge; bound a slow backend with its cluster's HttpRequest:ActivityTimeout");
+    }
+
+    [Fact]
+    public async Task ValidateAsync_RouteTimeoutPolicyDisable_Accepted()
+    {
+        var errors = await ValidateOneRouteAsync(route: """ "TimeoutPolicy": "Disable" """);
+
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
+    }
+
+    [Fact]
     public async Task ValidateAsync_MisspeltStep_NamesTheClosestStep()
     {
         var errors = await ValidateOneRouteAsync(route: """ "Transforms": [ { "EdgeRatelimt": "p" } ] """);
