@@ -29,6 +29,20 @@ internal static class YarpTransformRules
             errors.Add(location + ":Timeout", "route timeouts are not supported by the edge; bound a slow backend with its cluster's HttpRequest:ActivityTimeout instead");
         }
 
+        // The same for ASP.NET Core's authorization and CORS middleware: "Default" (and for CORS also "Disable") passed
+        // YARP's validation, and the endpoint middleware threw on every request of the route ("contains authorization
+        // metadata, but a middleware was not found"). Named policies are YARP's own error: the edge defines none.
+        if (route.AuthorizationPolicy is { } authorization && string.Equals(authorization, "Default", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add(location + ":AuthorizationPolicy", "ASP.NET Core authorization policies are not supported by the edge; "
+                + "use an EdgeAuthenticate step and EdgeRequire (or leave AuthorizationPolicy out)");
+        }
+
+        if (route.CorsPolicy is { } cors && (string.Equals(cors, "Default", StringComparison.OrdinalIgnoreCase) || string.Equals(cors, "Disable", StringComparison.OrdinalIgnoreCase)))
+        {
+            errors.Add(location + ":CorsPolicy", "CORS policies are not supported by the edge; leave CorsPolicy out and answer CORS in the backend");
+        }
+
         for (var i = 0; i < (route.Transforms?.Count ?? 0); i++)
         {
             var transform = route.Transforms![i];

@@ -322,6 +322,26 @@ public sealed class ProxyConfigFileValidatorTests
         AssertSingleError(errors, "ReverseProxy:Routes:r1:Timeout", "route timeouts are not supported by the edge; bound a slow backend with its cluster's HttpRequest:ActivityTimeout");
     }
 
+    [Theory]
+    [InlineData("AuthorizationPolicy", "Default", "ASP.NET Core authorization policies are not supported by the edge")]
+    [InlineData("CorsPolicy", "Default", "CORS policies are not supported by the edge")]
+    [InlineData("CorsPolicy", "disable", "CORS policies are not supported by the edge")]
+    public async Task ValidateAsync_RoutePolicyWhoseMiddlewareTheEdgeDoesNotRun_Refused(string field, string value, string expected)
+    {
+        // Before: accepted, and every request on the route answered 500 ("contains … metadata, but a middleware was not found").
+        var errors = await ValidateOneRouteAsync(route: $$""" "{{field}}": "{{value}}" """);
+
+        AssertSingleError(errors, "ReverseProxy:Routes:r1:" + field, expected);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_RouteAuthorizationPolicyAnonymous_Accepted()
+    {
+        var errors = await ValidateOneRouteAsync(route: """ "AuthorizationPolicy": "Anonymous" """);
+
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
+    }
+
     [Fact]
     public async Task ValidateAsync_RouteTimeoutPolicyDisable_Accepted()
     {
