@@ -8,8 +8,30 @@ namespace Edge.Configuration;
 /// </summary>
 internal static class ClusterSettingsRules
 {
-    public static void Validate(ClusterConfig cluster, string location, ConfigErrorList errors)
+    /// <returns>False when YARP's own cluster validation must not run: it throws on what was reported here.</returns>
+    public static bool Validate(ClusterConfig cluster, string location, ConfigErrorList errors)
     {
+        // YARP's validator calls Encoding.GetEncoding and only catches ArgumentException: "utf-7" (NotSupportedException)
+        // escaped, and the edit was refused as "a bug in the edge" without a location.
+        var yarpCanValidate = true;
+        foreach (var (field, name) in new[] { ("RequestHeaderEncoding", cluster.HttpClient?.RequestHeaderEncoding), ("ResponseHeaderEncoding", cluster.HttpClient?.ResponseHeaderEncoding) })
+        {
+            if (name is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                _ = System.Text.Encoding.GetEncoding(name);
+            }
+            catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
+            {
+                errors.Add($"{location}:HttpClient:{field}", $"'{name}' is not an encoding the edge can use; give e.g. utf-8 or latin1");
+                yarpCanValidate = false;
+            }
+        }
+
         if (cluster.HttpRequest?.ActivityTimeout is { } timeout && timeout <= TimeSpan.Zero)
         {
             // Negative: ArgumentOutOfRangeException (500) on every request; zero: every request timed out (504).
@@ -53,6 +75,8 @@ internal static class ClusterSettingsRules
                     "not a Host header value (a host name or IP address, optionally with :port from 1 to 65535); every request to this destination failed with 502");
             }
         }
+
+        return yarpCanValidate;
     }
 
     /// <summary>The check HttpClient applies when the forwarder sets the destination's Host (it throws FormatException).</summary>

@@ -57,7 +57,7 @@ public sealed class EdgeConfigValidator(
 
         foreach (var cluster in candidate.Clusters)
         {
-            ClusterSettingsRules.Validate(cluster, $"ReverseProxy:Clusters:{cluster.ClusterId}", errors);
+            var yarpCanValidate = ClusterSettingsRules.Validate(cluster, $"ReverseProxy:Clusters:{cluster.ClusterId}", errors);
             foreach (var (name, destination) in cluster.Destinations ?? new Dictionary<string, DestinationConfig>())
             {
                 var location = $"ReverseProxy:Clusters:{cluster.ClusterId}:Destinations:{name}";
@@ -65,7 +65,7 @@ public sealed class EdgeConfigValidator(
                 ValidateAddress(location + ":Health", destination.Health, errors);
             }
 
-            foreach (var exception in await yarpValidator.ValidateClusterAsync(cluster))
+            foreach (var exception in yarpCanValidate ? await yarpValidator.ValidateClusterAsync(cluster) : [])
             {
                 errors.Add($"ReverseProxy:Clusters:{cluster.ClusterId}", exception.Message);
             }

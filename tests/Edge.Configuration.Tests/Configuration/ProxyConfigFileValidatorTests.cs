@@ -350,6 +350,18 @@ public sealed class ProxyConfigFileValidatorTests
         Assert.DoesNotContain(errors, e => !e.IsWarning);
     }
 
+    [Theory]
+    [InlineData("ResponseHeaderEncoding", "utf-7")]
+    [InlineData("RequestHeaderEncoding", "utf-7")]
+    [InlineData("RequestHeaderEncoding", "no-such-encoding")]
+    public async Task ValidateAsync_HeaderEncodingTheRuntimeRefuses_ErrorAtTheSetting(string field, string value)
+    {
+        // Before, for utf-7: YARP's validator threw NotSupportedException, refused at "proxy.json" as a bug in the edge.
+        var errors = await ValidateOneRouteAsync(cluster: $$""" "HttpClient": { "{{field}}": "{{value}}" } """);
+
+        AssertSingleError(errors, "ReverseProxy:Clusters:c:HttpClient:" + field, $"'{value}' is not an encoding the edge can use");
+    }
+
     [Fact]
     public async Task ValidateAsync_MisspeltStep_NamesTheClosestStep()
     {
