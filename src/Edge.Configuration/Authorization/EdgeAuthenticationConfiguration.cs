@@ -22,7 +22,8 @@ public static class EdgeAuthenticationConfiguration
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            errors.Add("proxy.json", ex is FileTooLargeException ? ex.Message : $"the file '{proxyJsonPath}' cannot be read: {ex.GetType().Name}");
+            // Worded as the edge words it: "cannot be read: UnauthorizedAccessException" did not say the path is a folder.
+            errors.Add("proxy.json", BoundedFile.DescribeConfigReadFailure(ex, proxyJsonPath));
         }
 
         if (edge is not null)

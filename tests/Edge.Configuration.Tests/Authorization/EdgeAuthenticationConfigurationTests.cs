@@ -61,4 +61,20 @@ public sealed class EdgeAuthenticationConfigurationTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void Load_PathIsADirectory_SaysSo()
+    {
+        var directory = Directory.CreateTempSubdirectory().FullName;
+        try
+        {
+            var error = Assert.Throws<EdgeConfigException>(() => EdgeAuthenticationConfiguration.Load(directory));
+
+            Assert.Contains(error.Errors, e => e.Message == $"the file '{directory}' is a directory, not a file");
+        }
+        finally
+        {
+            Directory.Delete(directory);
+        }
+    }
 }
