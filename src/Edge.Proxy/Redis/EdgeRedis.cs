@@ -164,7 +164,7 @@ internal sealed partial class EdgeRedis : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1308, Level = LogLevel.Warning, Message = "Refreshing the Redis Cluster slot map after a failed command did not complete ({ErrorType}); the next failure asks again")]
+        [LoggerMessage(EventId = 1800, Level = LogLevel.Warning, Message = "Refreshing the Redis Cluster slot map after a failed command did not complete ({ErrorType}); the next failure asks again")]
         public static partial void SlotMapRefreshFailed(ILogger logger, string errorType);
     }
 }
