@@ -76,6 +76,35 @@ public sealed class RedisCluster : IAsyncDisposable
     /// <summary>Whether <paramref name="node"/> answers <c>ROLE</c> as a master now (raw, so a frozen node elsewhere cannot hold it up).</summary>
     public static async Task<bool> IsMasterAsync(RedisServer node) => (await node.RoleAsync()) == "master";
 
+    /// <summary>The nodes that answer <c>ROLE</c> as replicas now.</summary>
+    public async Task<IReadOnlyList<RedisServer>> ReplicasAsync()
+    {
+        var replicas = new List<RedisServer>();
+        foreach (var node in Nodes)
+        {
+            if (!await IsMasterAsync(node))
+            {
+                replicas.Add(node);
+            }
+        }
+
+        return replicas;
+    }
+
+    /// <summary>Whether one of <paramref name="replicas"/> answers <c>ROLE</c> as a master now: the cluster promoted it.</summary>
+    public static async Task<bool> AnyPromotedAsync(IEnumerable<RedisServer> replicas)
+    {
+        foreach (var replica in replicas)
+        {
+            if (await IsMasterAsync(replica))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private async Task<bool> ReplicasAttachedAsync(IServer server)
     {
         if (_replicasPerMaster == 0)

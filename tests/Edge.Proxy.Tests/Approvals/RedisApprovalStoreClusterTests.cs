@@ -28,14 +28,7 @@ public sealed class RedisApprovalStoreClusterTests : IAsyncLifetime
         var (_, tokenHash) = ApprovalToken.Create(request.Id);
         Assert.Equal(DecideOutcome.Decided, await store.ApproveAsync(request.Id, "bob", tokenHash, DateTimeOffset.UtcNow, request.ExpiresAt, request.ExpiresAt + Ttl));
         var master = await _cluster.NodeOfAsync(RedisApprovalStore.ApprovalKey(request.Id).ToString());
-        var replicas = new List<RedisServer>();
-        foreach (var node in _cluster.Nodes)
-        {
-            if (!await RedisCluster.IsMasterAsync(node))
-            {
-                replicas.Add(node);
-            }
-        }
+        var replicas = await _cluster.ReplicasAsync();
 
         // The approval reaches the replica (asynchronous replication, on loopback within milliseconds).
         await Task.Delay(500);
@@ -63,13 +56,7 @@ public sealed class RedisApprovalStoreClusterTests : IAsyncLifetime
             var giveUp = DateTime.UtcNow + TimeSpan.FromSeconds(30);
             while (true)
             {
-                var promoted = false;
-                foreach (var replica in replicas)
-                {
-                    promoted |= await RedisCluster.IsMasterAsync(replica);
-                }
-
-                if (promoted)
+                if (await RedisCluster.AnyPromotedAsync(replicas))
                 {
                     break;
                 }

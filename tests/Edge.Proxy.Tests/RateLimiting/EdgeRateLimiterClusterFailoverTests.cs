@@ -29,14 +29,7 @@ public sealed class EdgeRateLimiterClusterFailoverTests : IAsyncLifetime
         var limiter = services.Registry.GetOrCreate(policy);
         Assert.Equal(RateLimitDecisionSource.Redis, (await limiter.DecideAsync("t:frozen", 1, CancellationToken.None)).Source);
         var master = await _cluster.NodeOfAsync(RedisRateLimitScript.KeyOf(policy, "t:frozen"));
-        var replicas = new List<RedisServer>();
-        foreach (var node in _cluster.Nodes)
-        {
-            if (!await RedisCluster.IsMasterAsync(node))
-            {
-                replicas.Add(node);
-            }
-        }
+        var replicas = await _cluster.ReplicasAsync();
 
         master.Pause();
         try
@@ -45,13 +38,7 @@ public sealed class EdgeRateLimiterClusterFailoverTests : IAsyncLifetime
             var decisions = new List<RateLimitDecision>();
             while (true)
             {
-                var promoted = false;
-                foreach (var replica in replicas)
-                {
-                    promoted |= await RedisCluster.IsMasterAsync(replica);
-                }
-
-                if (promoted)
+                if (await RedisCluster.AnyPromotedAsync(replicas))
                 {
                     break;
                 }
