@@ -18,7 +18,7 @@ public sealed class WebhookSignatureReplayTests(RedisFixture redis) : IClassFixt
     public async Task GitHub_CapturedDeliveryWithFreshDeliveryId_RefusedAsReplayInProcess()
     {
         using var backend = Backend.Start();
-        await using var edge = await EdgeHost.StartAsync(ProxyJsonFor(backend));
+        await using var edge = await EdgeHost.StartAsync(ProxyJsonFor(backend.Url));
         var delivery = Delivery(WebhookSchemes.GitHub);
 
         using var first = await edge.Client.SendAsync(delivery.ToRequest());
@@ -33,7 +33,7 @@ public sealed class WebhookSignatureReplayTests(RedisFixture redis) : IClassFixt
     public async Task Generic_NoTimestampSameSignatureTwice_RefusedAsReplayInProcess()
     {
         using var backend = Backend.Start();
-        await using var edge = await EdgeHost.StartAsync(ProxyJsonFor(backend));
+        await using var edge = await EdgeHost.StartAsync(ProxyJsonFor(backend.Url));
         var delivery = Delivery(WebhookSchemes.GenericBase64);
 
         using var first = await edge.Client.SendAsync(delivery.ToRequest());
@@ -50,7 +50,7 @@ public sealed class WebhookSignatureReplayTests(RedisFixture redis) : IClassFixt
     public async Task GitHub_BackendFailedThenReplayWithFreshId_SignatureReleasedSoRetryForwarded()
     {
         using var backend = Backend.Start(status: 500);
-        await using var edge = await EdgeHost.StartAsync(ProxyJsonFor(backend));
+        await using var edge = await EdgeHost.StartAsync(ProxyJsonFor(backend.Url));
         var delivery = Delivery(WebhookSchemes.GitHub);
 
         using var failed = await edge.Client.SendAsync(delivery.ToRequest());
@@ -89,12 +89,7 @@ public sealed class WebhookSignatureReplayTests(RedisFixture redis) : IClassFixt
                 await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"u8.ToArray(), cancellationToken);
             }
         });
-        await using var edge = await EdgeHost.StartAsync(WebhookEdgeFixture.CreateProxyJson(backend.Url, (name, value) =>
-        {
-            var path = Path.Combine(_secrets, name);
-            File.WriteAllText(path, value);
-            return "file:" + path;
-        }));
+        await using var edge = await EdgeHost.StartAsync(ProxyJsonFor(backend.Url));
         var delivery = Delivery(WebhookSchemes.GitHub);
 
         using (var client = new System.Net.Sockets.TcpClient())
@@ -140,12 +135,7 @@ public sealed class WebhookSignatureReplayTests(RedisFixture redis) : IClassFixt
                 await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"u8.ToArray(), cancellationToken);
             }
         });
-        await using var edge = await EdgeHost.StartAsync(WebhookEdgeFixture.CreateProxyJson(backend.Url, (name, value) =>
-        {
-            var path = Path.Combine(_secrets, name);
-            File.WriteAllText(path, value);
-            return "file:" + path;
-        }));
+        await using var edge = await EdgeHost.StartAsync(ProxyJsonFor(backend.Url));
         var delivery = Delivery(WebhookSchemes.GitHub);
 
         using var failed = await edge.Client.SendAsync(delivery.ToRequest(), HttpCompletionOption.ResponseHeadersRead);
@@ -164,7 +154,7 @@ public sealed class WebhookSignatureReplayTests(RedisFixture redis) : IClassFixt
     public async Task GitHub_CapturedDeliveryReplayedAtOtherEdgeWithFreshId_RefusedThroughRedisWithoutRawSignature()
     {
         using var backend = Backend.Start();
-        var json = ProxyJsonFor(backend);
+        var json = ProxyJsonFor(backend.Url);
         var settings = new Dictionary<string, string?> { ["Edge:Redis"] = redis.Server.ConnectionString };
         await using var first = await EdgeHost.StartAsync(json, settings);
         await using var second = await EdgeHost.StartAsync(json, settings);
@@ -247,7 +237,7 @@ public sealed class WebhookSignatureReplayTests(RedisFixture redis) : IClassFixt
         return scheme.Sign(DateTimeOffset.UtcNow.ToUnixTimeSeconds(), id, SchemeUnderTest.Body(id, 1), false);
     }
 
-    private string ProxyJsonFor(Backend backend) => WebhookEdgeFixture.CreateProxyJson(backend.Url, (name, value) =>
+    private string ProxyJsonFor(string backendUrl) => WebhookEdgeFixture.CreateProxyJson(backendUrl, (name, value) =>
     {
         var path = Path.Combine(_secrets, name);
         File.WriteAllText(path, value);
