@@ -21,9 +21,15 @@ internal static class RateLimitHeaders
         if (policy.Headers is RateLimitHeaderStyle.Legacy or RateLimitHeaderStyle.Both)
         {
             headers[Limit] = LimitText(decision.Limit);
+            // A count the decision does not know (an Open or Closed outage) is removed, not left as the backend sent it:
+            // a backend's own X-RateLimit-Remaining beside the edge's limit would contradict it.
             if (decision.Remaining is { } remaining)
             {
                 headers[Remaining] = Format(remaining);
+            }
+            else
+            {
+                headers.Remove(Remaining);
             }
 
             if (decision.ResetAfter is { } resetAfter)
@@ -33,6 +39,10 @@ internal static class RateLimitHeaders
                     : (long)Math.Ceiling((now + resetAfter).ToUnixTimeMilliseconds() / 1000.0);
                 headers[Reset] = Format(reset);
             }
+            else
+            {
+                headers.Remove(Reset);
+            }
         }
 
         if (policy.Headers is RateLimitHeaderStyle.Draft or RateLimitHeaderStyle.Both)
@@ -41,6 +51,10 @@ internal static class RateLimitHeaders
             if (decision.Remaining is { } remaining && decision.ResetAfter is { } resetAfter)
             {
                 headers[Draft] = $"\"{policy.Name}\";r={Format(remaining)};t={Format(CeilSeconds(resetAfter))}";
+            }
+            else
+            {
+                headers.Remove(Draft);
             }
         }
     }

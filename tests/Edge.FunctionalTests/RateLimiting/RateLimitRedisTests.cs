@@ -168,6 +168,44 @@ public sealed class RateLimitRedisTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.All(up, r => Assert.Equal("4", r.Limit));
     }
 
+    [Theory]
+    [InlineData("Open")]
+    [InlineData("Local")]
+    public async Task EdgeRateLimit_RedisDownBackendSendsItsOwnCounts_BackendCountsNeverBesideTheEdgeLimit(string mode)
+    {
+        // A backend that rate-limits on its own: its counts must not pass for the edge's.
+        using var backend = WireMock.Server.WireMockServer.Start();
+        backend.Given(WireMock.RequestBuilders.Request.Create().UsingAnyMethod()).RespondWith(WireMock.ResponseBuilders.Response.Create()
+            .WithStatusCode(200)
+            .WithHeader("X-RateLimit-Remaining", "999")
+            .WithHeader("X-RateLimit-Reset", "1")
+            .WithHeader("RateLimit", "\"backend\";r=999;t=1"));
+        var policy = new { Limit = 5, Window = "00:01:00", Key = "{tenant}", OnRedisUnavailable = mode, Headers = "Both" };
+        await using var edge = await EdgeHost.StartAsync(
+            RateLimitRoutes.Config(backend.Urls[0] + "/", new Dictionary<string, object> { ["p"] = policy }),
+            new Dictionary<string, string?> { ["Edge:Redis"] = _redis.ConnectionString });
+        await edge.WaitUntilRedisConnectedAsync();
+
+        _redis.Kill();
+        using var response = await edge.Client.SendAsync(RateLimitRoutes.Get());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("5", RateLimitRoutes.Header(response, "X-RateLimit-Limit"));
+        Assert.Equal("\"p\";q=5;w=60", RateLimitRoutes.Header(response, "RateLimit-Policy"));
+        if (mode == "Open")
+        {
+            // Redis's count is unknown: only the limit is reported (before: the backend's Remaining 999 beside Limit 5).
+            Assert.Null(RateLimitRoutes.Header(response, "X-RateLimit-Remaining"));
+            Assert.Null(RateLimitRoutes.Header(response, "X-RateLimit-Reset"));
+            Assert.Null(RateLimitRoutes.Header(response, "RateLimit"));
+        }
+        else
+        {
+            Assert.Equal("4", RateLimitRoutes.Header(response, "X-RateLimit-Remaining"));
+            Assert.Equal("\"p\";r=4;t=12", RateLimitRoutes.Header(response, "RateLimit"));
+        }
+    }
+
     /// <summary>Starts an edge and waits until its decisions come from Redis (the connection is made in the background).</summary>
     private async Task<EdgeHost> StartEdgeAsync(object policy)
     {
