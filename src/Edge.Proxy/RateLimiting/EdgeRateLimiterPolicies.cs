@@ -56,7 +56,7 @@ internal sealed class EdgeRateLimiterPolicies(EdgeConfigState state, RateLimiter
             return;
         }
 
-        if (RateLimitOutcome.Apply(context.HttpContext, policy, decision, time.GetUtcNow()) is { } denial)
+        if (RateLimitOutcome.Apply(context.HttpContext, policy, decision, time) is { } denial)
         {
             await decisions.DenyAsync(context.HttpContext, DecidingStep, denial);
         }

@@ -15,9 +15,15 @@ internal static class RateLimitHeaders
     public const string Draft = "RateLimit";
     public const string RetryAfter = "Retry-After";
 
-    /// <summary>Sets the headers of <paramref name="decision"/> on <paramref name="headers"/>.</summary>
-    public static void Write(IHeaderDictionary headers, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset now)
+    /// <summary>
+    /// Sets the headers of <paramref name="decision"/>, taken at <paramref name="decidedAt"/>, on <paramref name="headers"/>
+    /// as the response starts at <paramref name="now"/>.
+    /// </summary>
+    public static void Write(IHeaderDictionary headers, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset decidedAt, DateTimeOffset now)
     {
+        // Deltas count from the response, not the decision: a backend that took 10 s would otherwise be reported as
+        // resetting 10 s later than the epoch X-RateLimit-Reset on the same response says.
+        var resetAfter = decision.ResetAfter is { } after ? after - (now - decidedAt) : (TimeSpan?)null;
         if (policy.Headers is RateLimitHeaderStyle.Legacy or RateLimitHeaderStyle.Both)
         {
             headers[Limit] = LimitText(decision.Limit);
@@ -32,12 +38,11 @@ internal static class RateLimitHeaders
                 headers.Remove(Remaining);
             }
 
-            if (decision.ResetAfter is { } resetAfter)
+            if (resetAfter is { } reset)
             {
-                var reset = policy.ResetFormat == RateLimitResetFormat.Delta
-                    ? CeilSeconds(resetAfter)
-                    : (long)Math.Ceiling((now + resetAfter).ToUnixTimeMilliseconds() / 1000.0);
-                headers[Reset] = Format(reset);
+                headers[Reset] = Format(policy.ResetFormat == RateLimitResetFormat.Delta
+                    ? CeilSeconds(reset)
+                    : (long)Math.Ceiling((decidedAt + decision.ResetAfter!.Value).ToUnixTimeMilliseconds() / 1000.0));
             }
             else
             {
@@ -48,9 +53,9 @@ internal static class RateLimitHeaders
         if (policy.Headers is RateLimitHeaderStyle.Draft or RateLimitHeaderStyle.Both)
         {
             headers[DraftPolicy] = $"\"{policy.Name}\";q={Format(decision.Limit)};w={Format(Math.Max(1, CeilSeconds(policy.Window)))}";
-            if (decision.Remaining is { } remaining && decision.ResetAfter is { } resetAfter)
+            if (decision.Remaining is { } remaining && resetAfter is { } reset)
             {
-                headers[Draft] = $"\"{policy.Name}\";r={Format(remaining)};t={Format(CeilSeconds(resetAfter))}";
+                headers[Draft] = $"\"{policy.Name}\";r={Format(remaining)};t={Format(CeilSeconds(reset))}";
             }
             else
             {

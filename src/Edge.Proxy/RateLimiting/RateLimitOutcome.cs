@@ -18,8 +18,9 @@ internal static class RateLimitOutcome
     /// The route runs more than one rate-limit step: the response then reports the most restrictive decision (see
     /// <see cref="ReportedHeaders"/>) instead of whichever step's headers happened to be written last.
     /// </param>
-    public static EdgeDenial? Apply(HttpContext http, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset now, bool oneOfSeveral = false)
+    public static EdgeDenial? Apply(HttpContext http, RateLimitPolicy policy, in RateLimitDecision decision, TimeProvider time, bool oneOfSeveral = false)
     {
+        var now = time.GetUtcNow();
         http.Features.Set(EdgeRateLimitFeature.For(decision.Outcome, decision.FallbackReasonTag));
         if (oneOfSeveral)
         {
@@ -27,13 +28,13 @@ internal static class RateLimitOutcome
             // policy's count, which would contradict it.
             if (!decision.Admitted || RateLimitHeaders.Any(policy))
             {
-                ReportedHeaders.Offer(http, policy, decision, now);
+                ReportedHeaders.Offer(http, policy, decision, now, time);
             }
         }
         else if (RateLimitHeaders.Any(policy))
         {
             // A reused state object and a static callback: the headers are formatted when the response starts.
-            http.Response.OnStarting(static state => ((PendingHeaders)state).WriteAsync(), PendingHeaders.Rent(http.Response, policy, decision, now));
+            http.Response.OnStarting(static state => ((PendingHeaders)state).WriteAsync(), PendingHeaders.Rent(http.Response, policy, decision, now, time));
         }
 
         return decision.Admitted ? null : Denial(policy.Name, decision);
@@ -73,22 +74,24 @@ internal static class RateLimitOutcome
         private HttpResponse? _response;
         private RateLimitPolicy? _policy;
         private RateLimitDecision _decision;
-        private DateTimeOffset _now;
+        private DateTimeOffset _decidedAt;
+        private TimeProvider? _time;
 
-        public static PendingHeaders Rent(HttpResponse response, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset now)
+        public static PendingHeaders Rent(HttpResponse response, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset decidedAt, TimeProvider time)
         {
             var pending = Interlocked.Exchange(ref s_free[Thread.GetCurrentProcessorId() & (s_free.Length - 1)], null) ?? new PendingHeaders();
             pending._response = response;
             pending._policy = policy;
             pending._decision = decision;
-            pending._now = now;
+            pending._decidedAt = decidedAt;
+            pending._time = time;
             return pending;
         }
 
         public Task WriteAsync()
         {
-            RateLimitHeaders.Write(_response!.Headers, _policy!, _decision, _now);
-            (_response, _policy, _decision) = (null, null, default);
+            RateLimitHeaders.Write(_response!.Headers, _policy!, _decision, _decidedAt, _time!.GetUtcNow());
+            (_response, _policy, _decision, _time) = (null, null, default, null);
             Volatile.Write(ref s_free[Thread.GetCurrentProcessorId() & (s_free.Length - 1)], this);
             return Task.CompletedTask;
         }
@@ -101,32 +104,32 @@ internal static class RateLimitOutcome
     /// after a large one answered 429 with <c>X-RateLimit-Remaining: 96</c> of the large one, and a client could never
     /// see the binding limit coming. Only routes with several steps pay for this object.
     /// </summary>
-    private sealed class ReportedHeaders(HttpResponse response, RateLimitPolicy policy, RateLimitDecision decision, DateTimeOffset now)
+    private sealed class ReportedHeaders(HttpResponse response, RateLimitPolicy policy, RateLimitDecision decision, DateTimeOffset decidedAt, TimeProvider time)
     {
         private RateLimitPolicy _policy = policy;
         private RateLimitDecision _decision = decision;
-        private DateTimeOffset _now = now;
+        private DateTimeOffset _decidedAt = decidedAt;
 
-        public static void Offer(HttpContext http, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset now)
+        public static void Offer(HttpContext http, RateLimitPolicy policy, in RateLimitDecision decision, DateTimeOffset decidedAt, TimeProvider time)
         {
             if (http.Features.Get<ReportedHeaders>() is { } reported)
             {
                 if (MoreRestrictive(decision, reported._decision))
                 {
-                    (reported._policy, reported._decision, reported._now) = (policy, decision, now);
+                    (reported._policy, reported._decision, reported._decidedAt) = (policy, decision, decidedAt);
                 }
 
                 return;
             }
 
-            var created = new ReportedHeaders(http.Response, policy, decision, now);
+            var created = new ReportedHeaders(http.Response, policy, decision, decidedAt, time);
             http.Features.Set(created);
             http.Response.OnStarting(static state => ((ReportedHeaders)state).WriteAsync(), created);
         }
 
         private Task WriteAsync()
         {
-            RateLimitHeaders.Write(response.Headers, _policy, _decision, _now);
+            RateLimitHeaders.Write(response.Headers, _policy, _decision, _decidedAt, time.GetUtcNow());
             return Task.CompletedTask;
         }
 

@@ -26,7 +26,7 @@ internal sealed class RateLimitStep(EdgeRateLimiter limiter, TimeProvider time, 
         Apply(http, await pending);
 
     private EdgeStepResult Apply(HttpContext http, in RateLimitDecision decision) =>
-        RateLimitOutcome.Apply(http, limiter.Policy, decision, time.GetUtcNow(), oneOfSeveral) is { } denial
+        RateLimitOutcome.Apply(http, limiter.Policy, decision, time, oneOfSeveral) is { } denial
             ? EdgeStepResult.Deny(denial)
             : EdgeStepResult.Continue;
 }

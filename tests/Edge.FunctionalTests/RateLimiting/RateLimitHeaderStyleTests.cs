@@ -30,6 +30,49 @@ public sealed class RateLimitHeaderStyleTests
     }
 
     [Theory]
+    [InlineData("Delta", false)]
+    [InlineData("EpochSeconds", false)]
+    [InlineData("Delta", true)]
+    public async Task EdgeRateLimit_BackendAnswersLater_DeltasCountFromTheResponse(string resetFormat, bool twoPolicies)
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-03-01T12:00:00Z"));
+        using var backend = WireMock.Server.WireMockServer.Start();
+        // The backend takes 10 s (on the edge's clock) to answer.
+        backend.Given(WireMock.RequestBuilders.Request.Create().UsingAnyMethod()).RespondWith(WireMock.ResponseBuilders.Response.Create()
+            .WithCallback(_ =>
+            {
+                time.Advance(TimeSpan.FromSeconds(10));
+                return new WireMock.ResponseMessage { StatusCode = 200 };
+            }));
+        var policies = new Dictionary<string, object>
+        {
+            // 1 token per 30 s: after one request the bucket is full again 30 s after the decision.
+            ["p"] = new { Limit = 2, Window = "00:01:00", Headers = "Both", ResetFormat = resetFormat },
+            ["loose"] = new { Limit = 100, Window = "00:01:00", Headers = "Both" },
+        };
+        var steps = new List<Dictionary<string, string>> { new() { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" } };
+        if (twoPolicies)
+        {
+            steps.Add(new() { ["EdgeRateLimit"] = "loose" });
+        }
+
+        steps.Add(new() { ["EdgeRateLimit"] = "p" });
+        var config = ProxyJson.Create(
+            backend.Urls[0] + "/",
+            new Dictionary<string, object> { ["limited"] = ProxyJson.Route("/limited/{**rest}", [.. steps]) },
+            new { RateLimits = policies });
+        await using var edge = await EdgeHost.StartAsync(config, timeProvider: time);
+
+        using var response = await edge.Client.SendAsync(RateLimitRoutes.Get());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        // Sent 10 s after the decision: 20 s to go, as the epoch form (decision time + 30 s) says too. Before: t=30.
+        Assert.Equal("\"p\";r=1;t=20", RateLimitRoutes.Header(response, "RateLimit"));
+        var expectedReset = resetFormat == "Delta" ? "20" : DateTimeOffset.Parse("2026-03-01T12:00:30Z").ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(expectedReset, RateLimitRoutes.Header(response, "X-RateLimit-Reset"));
+    }
+
+    [Theory]
     [InlineData("big", "small", "EdgeRateLimit")]
     [InlineData("small", "big", "EdgeRateLimit")]
     [InlineData("big", "small", "edgeratelimit")]
