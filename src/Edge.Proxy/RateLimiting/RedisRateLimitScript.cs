@@ -18,7 +18,11 @@ namespace Edge.Proxy.RateLimiting;
 /// drop the spent bucket and hand the partition a full one. A GCRA key holds an absolute time, whose TTL stays right.
 /// A token bucket also stores the burst it was written under (<c>b</c>): after an edit of the policy the partition keeps
 /// what it used, not what it had left, so a raised limit gives the difference at once and a lowered one takes it away
-/// (as the in-process buckets do). A GCRA key keeps what it had left (its state is one time, with no burst beside it).
+/// (as the in-process buckets do). A GCRA key does the same: its value is the TAT in microseconds, then after a '.'
+/// the burst (8 digits) and the emission interval in nanoseconds it was written under. Read as one number the value is
+/// still the TAT (an edge of an earlier version reads it so), and a plain TAT written by such an edge is taken as is.
+/// Without them, the TAT's distance from now was read as tokens at the new rate: lengthening the Window gave a spent
+/// partition most of its burst back at once, and shortening it took tokens it had not used.
 /// </summary>
 internal sealed class RedisRateLimitScript
 {
@@ -39,7 +43,16 @@ internal sealed class RedisRateLimitScript
         end
         local available, tat, last, stored
         if alg == 1 then
-          tat = tonumber(redis.call('GET', KEYS[1]) or '') or now
+          local value = redis.call('GET', KEYS[1])
+          tat = tonumber(string.match(value or '', '^%d+') or '') or now
+          local wb, we = string.match(value or '', '^%d+%.(%d%d%d%d%d%d%d%d)(%d+)$')
+          wb = tonumber(wb or '')
+          we = tonumber(we or '')
+          if wb ~= nil and we ~= nil and (wb ~= burst or math.abs(we / 1000 - emission) > 0.001) then
+            we = we / 1000
+            local left = math.max(0, math.min(burst, (wb * we - math.max(0, tat - now)) / we + (burst - wb)))
+            tat = now + (burst - left) * emission
+          end
           available = (burst * emission - math.max(0, tat - now)) / emission
         else
           local state = redis.call('HMGET', KEYS[1], 'tk', 'ts', 'b')
@@ -82,7 +95,7 @@ internal sealed class RedisRateLimitScript
         if total > 0 then
           local ttl = math.ceil(reset / 1000) + 1000
           if alg == 1 then
-            redis.call('SET', KEYS[1], string.format('%.0f', math.ceil(math.max(tat, now) + total * emission)), 'PX', ttl)
+            redis.call('SET', KEYS[1], string.format('%.0f.%08d%.0f', math.ceil(math.max(tat, now) + total * emission), burst, emission * 1000), 'PX', ttl)
           else
             redis.call('HSET', KEYS[1], 'tk', string.format('%.6f', available), 'ts', string.format('%.0f', last), 'b', burst)
             redis.call('PEXPIRE', KEYS[1], ttl)

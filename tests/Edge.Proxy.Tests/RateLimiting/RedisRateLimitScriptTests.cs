@@ -42,6 +42,43 @@ public sealed class RedisRateLimitScriptTests(RedisFixture redis) : IClassFixtur
         Assert.False(await database.KeyExistsAsync(neverAdmitted));
     }
 
+    [Theory]
+    [InlineData("TokenBucket")]
+    [InlineData("Gcra")]
+    public async Task TakeAsync_SpentThenWindowLengthened_KeepsWhatWasUsedNotTheDebtInTime(string algorithm)
+    {
+        var spent = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Algorithm = algorithm, Limit = 100, Window = TimeSpan.FromMinutes(1) }, "lengthened-" + algorithm);
+        var stricter = spent with { Window = TimeSpan.FromHours(1) };
+        var database = _connection.GetDatabase();
+        var now = ServerMicroseconds(await database.ExecuteAsync("TIME"));
+        Assert.Equal(100, (await RedisRateLimitScript.TakeAsync(database, spent, "acme:gus", 100, 100, now)).Granted);
+
+        // Edited at the same instant: nothing is left, and a token comes back after 36 s at 100/h. Before, a GCRA key
+        // read its 60 s to full as the debt at the new rate: 1.7 tokens of 100, so 98 were left at once.
+        var after = await RedisRateLimitScript.TakeAsync(database, stricter, "acme:gus", 100, 1, now);
+
+        Assert.Equal(0, after.Granted);
+        Assert.InRange(after.RetryAfter, TimeSpan.FromSeconds(35), TimeSpan.FromSeconds(36));
+    }
+
+    [Fact]
+    public async Task TakeAsync_GcraKeyOfAnEarlierVersion_PlainTatTakenAsIsAndTheNewValueStillReadsAsTheTat()
+    {
+        var policy = RateLimitTestServices.Policy(new RateLimitPolicyOptions { Algorithm = "Gcra", Limit = 10, Window = TimeSpan.FromHours(1) }, "gcra-compat");
+        var database = _connection.GetDatabase();
+        var key = RedisRateLimitScript.KeyOf(policy, "acme:hal");
+        var now = ServerMicroseconds(await database.ExecuteAsync("TIME"));
+        // 3 of 10 used, as an edge of the earlier version wrote it (the TAT alone).
+        await database.StringSetAsync(key, (now + (3 * 360_000_000L)).ToString(System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromHours(1));
+
+        var result = await RedisRateLimitScript.TakeAsync(database, policy, "acme:hal", 10, 1, now);
+        // What an edge of the earlier version reads from the value now written: tonumber of the whole value.
+        var asNumber = (long)await database.ScriptEvaluateAsync("return tonumber(redis.call('GET', KEYS[1]))", [key]);
+
+        Assert.Equal(7, result.Granted);
+        Assert.Equal(now + (10 * 360_000_000L), asNumber);
+    }
+
     [Fact]
     public async Task TakeAsync_RefusedAfterWindowLengthened_KeyLivesUntilTheBucketIsFullUnderTheNewWindow()
     {
@@ -234,7 +271,9 @@ public sealed class RedisRateLimitScriptTests(RedisFixture redis) : IClassFixtur
     }
 
     private static async Task<long> StoredTimestampAsync(IDatabase database, RedisKey key, string algorithm) =>
-        (long)(algorithm == "Gcra" ? await database.StringGetAsync(key) : await database.HashGetAsync(key, "ts"));
+        algorithm == "Gcra"
+            ? long.Parse(((string)(await database.StringGetAsync(key))!).Split('.')[0], System.Globalization.CultureInfo.InvariantCulture)
+            : (long)await database.HashGetAsync(key, "ts");
 
     [Fact]
     public async Task KeyOf_PartitionIsTheHashTag_TenantsLandInTheirOwnKeysAndSlots()
