@@ -117,6 +117,35 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
         }
     }
 
+    [Fact]
+    public async Task ApproverPage_PathWithBidiOverride_ShowsTheControlCharacterInsteadOfReorderingThePath()
+    {
+        Assertions.SetDefaultExpectTimeout(15_000);
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url));
+        // U+202E (right-to-left override) makes "/payments/<RLO>refsnart" render as "/payments/transfer": the approver
+        // would approve a request to a path other than the one they read.
+        using (var spoof = await edge.Client.SendAsync(Payment(path: "/payments/%E2%80%AErefsnart?to=%E2%80%8F42")))
+        {
+            Assert.Equal((HttpStatusCode)428, spoof.StatusCode);
+        }
+
+        await using var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-GB", TimezoneId = "UTC" });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/_edge/approvals/ui");
+        await SignInAsync(page, BobKey);
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("1 request is waiting.");
+        var shown = await page.Locator("#approvals tbody td.path").TextContentAsync();
+        var approve = page.Locator("#approvals tbody tr").GetByRole(AriaRole.Button, new() { Name = "Approve" });
+        var label = await approve.GetAttributeAsync("aria-label");
+        await approve.ClickAsync();
+
+        await Assertions.Expect(page.Locator("#approvals tbody td.path")).ToHaveCountAsync(0);
+        Assert.Equal("/payments/<U+202E>refsnart?to=%E2%80%8F42", shown);
+        Assert.Equal("Approve POST /payments/<U+202E>refsnart by alice", label);
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Approved POST /payments/<U+202E>refsnart.");
+    }
+
     private static async Task SignInAsync(IPage page, string key)
     {
         await page.GetByLabel("Sent as").SelectOptionAsync("header");

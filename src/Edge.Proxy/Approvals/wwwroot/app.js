@@ -8,8 +8,16 @@
   const $ = (id) => document.getElementById(id);
   const status = $("status");
 
+  // Controls, bidi overrides and other invisible format characters come from the request (a path is percent-decoded):
+  // "/payments/<U+202E>refsnart" would render as "/payments/transfer". Shown as their code point, the approver reads
+  // what will be approved.
+  function shown(text) {
+    return String(text).replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu,
+      (c) => "<U+" + c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0") + ">");
+  }
+
   function say(text, isError) {
-    status.textContent = text;
+    status.textContent = shown(text);
     status.classList.toggle("error", Boolean(isError));
   }
 
@@ -39,7 +47,7 @@
 
   function cell(row, text, className) {
     const td = document.createElement("td");
-    td.textContent = text == null ? "" : String(text);
+    td.textContent = text == null ? "" : shown(text);
     if (className) {
       td.className = className;
     }
@@ -66,13 +74,13 @@
       approve.type = "button";
       approve.className = "approve";
       approve.textContent = "Approve";
-      approve.setAttribute("aria-label", "Approve " + approval.method + " " + approval.path + " by " + approval.requester);
+      approve.setAttribute("aria-label", shown("Approve " + approval.method + " " + approval.path + " by " + approval.requester));
       approve.addEventListener("click", () => decide(approval, "approve"));
       const reject = document.createElement("button");
       reject.type = "button";
       reject.className = "reject";
       reject.textContent = "Reject";
-      reject.setAttribute("aria-label", "Reject " + approval.method + " " + approval.path + " by " + approval.requester);
+      reject.setAttribute("aria-label", shown("Reject " + approval.method + " " + approval.path + " by " + approval.requester));
       reject.addEventListener("click", () => decide(approval, "reject"));
       actions.append(approve, reject);
       body.appendChild(row);
