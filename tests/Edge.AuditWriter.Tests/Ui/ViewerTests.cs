@@ -352,6 +352,36 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
         Assert.Empty(errors);
     }
 
+    [Fact]
+    public async Task Timeline_BidiOverrideAndInvisibleCharacters_ShownAsCodePointsNotRendered()
+    {
+        await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
+        // U+202E makes "/admin/<RLO>1/sredro" render as "/admin/orders/1"; U+200B and a tag character hide inside a principal.
+        var leaf = WriterFixture.Leaf("bidi", "acme", path: "/admin/\u202E1/sredro", principal: "alice\u200B\U000E0041");
+        using (var ingest = await writer.IngestAsync([leaf], 1))
+        {
+            ingest.EnsureSuccessStatusCode();
+        }
+
+        await writer.WaitForCheckpointAsync(1);
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 1 records, newest first");
+        var path = await Rows(page).First.Locator("td.path").TextContentAsync();
+        var principal = await Rows(page).First.Locator("td:nth-child(3)").TextContentAsync();
+        await Rows(page).First.GetByRole(AriaRole.Button).ClickAsync();
+        await Assertions.Expect(page.Locator("#proof-result")).ToHaveClassAsync("ok");
+        var json = JsonNode.Parse((await page.Locator("#detail-json").TextContentAsync())!)!;
+        var shownJson = await page.Locator("#detail-json").TextContentAsync();
+
+        Assert.Equal("/admin/<U+202E>1/sredro", path);
+        Assert.Equal("alice<U+200B><U+E0041>", principal);
+        Assert.Contains("\"/admin/\\u202e1/sredro\"", shownJson, StringComparison.Ordinal);
+        Assert.Equal("/admin/\u202E1/sredro", json["data"]!["path"]!.GetValue<string>());
+        Assert.Empty(errors);
+    }
+
     [Theory]
     [InlineData("erased")]
     [InlineData("approved")]

@@ -95,8 +95,8 @@
     $('app').hidden = false;
     $('sign-out').hidden = false;
     $('who').hidden = false;
-    $('who').textContent = `Signed in as ${session.principal}`
-      + (session.readAllTenants ? ' (all tenants)' : ` (tenant ${session.tenant ?? 'none'} only)`);
+    $('who').textContent = shown(`Signed in as ${session.principal}`
+      + (session.readAllTenants ? ' (all tenants)' : ` (tenant ${session.tenant ?? 'none'} only)`));
     const tenant = $('f-tenant');
     // The API confines a tenant auditor to their tenant; the form shows that instead of offering a choice it would refuse.
     tenant.value = session.readAllTenants ? '' : (session.tenant ?? '');
@@ -252,9 +252,20 @@
     return `(${subject.protection})`;
   }
 
+  // Controls, bidi overrides and other invisible format characters in a path, principal or reason come from the
+  // request: "/admin/<U+202E>1/sredro" would render as "/admin/orders/1". Shown as their code point, the auditor reads
+  // what the record holds.
+  const invisible = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+  const codePoint = (c) => c.codePointAt(0).toString(16).padStart(4, '0');
+  const shown = (text) => String(text).replace(invisible, (c) => '<U+' + codePoint(c).toUpperCase() + '>');
+  // In the record JSON the same characters become JSON escapes, so it still parses to the record; its line breaks are
+  // the indentation (JSON.stringify escapes those inside strings).
+  const shownJson = (text) => text.replace(invisible, (c) => (c === '\n' ? c
+    : Array.from({ length: c.length }, (_, i) => '\\u' + c.charCodeAt(i).toString(16).padStart(4, '0')).join('')));
+
   function cell(row, text, className) {
     const td = document.createElement('td');
-    td.textContent = text === undefined || text === null ? '' : String(text);
+    td.textContent = text === undefined || text === null ? '' : shown(text);
     if (className) {
       td.className = className;
     }
@@ -390,7 +401,7 @@
     const dt = document.createElement('dt');
     dt.textContent = term;
     const dd = document.createElement('dd');
-    dd.textContent = value;
+    dd.textContent = shown(value);
     list.append(dt, dd);
   }
 
@@ -411,7 +422,7 @@
 
     const { bytes } = parseLeaf(record);
     const json = readable(record);
-    $('detail-json').textContent = json ? JSON.stringify(json, null, 2) : '(no record body: pruned)';
+    $('detail-json').textContent = json ? shownJson(JSON.stringify(json, null, 2)) : '(no record body: pruned)';
     fact(facts, 'Record id', record.id);
     fact(facts, 'Index', String(record.index));
     fact(facts, 'Time', timeFormat.format(new Date(record.time)));
