@@ -22,10 +22,10 @@ internal static class ErasureEndpoint
 
     private static async Task<IResult> HandleAsync(HttpContext context, AuditLog log, CallerAuthenticator authenticator, RetentionMetrics metrics)
     {
-        var (caller, challenge) = await authenticator.AuthenticateAsync(context.Request).ConfigureAwait(false);
+        var (caller, refusal) = await authenticator.AuthenticateAsync(context.Request).ConfigureAwait(false);
         if (caller is null)
         {
-            return Problems.Unauthorized("unauthenticated", "Valid auditor credentials are required.", challenge);
+            return refusal!;
         }
 
         if (!caller.CanErase)

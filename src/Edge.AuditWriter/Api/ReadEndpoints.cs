@@ -236,10 +236,10 @@ internal static class ReadEndpoints
 
     internal static async Task<(AuditCaller? Caller, IResult? Denied)> AuthorizeAsync(HttpContext context, CallerAuthenticator authenticator)
     {
-        var (caller, challenge) = await authenticator.AuthenticateAsync(context.Request).ConfigureAwait(false);
+        var (caller, refusal) = await authenticator.AuthenticateAsync(context.Request).ConfigureAwait(false);
         if (caller is null)
         {
-            return (null, Problems.Unauthorized("unauthenticated", "Valid auditor credentials are required.", challenge));
+            return (null, refusal);
         }
 
         return caller.CanRead

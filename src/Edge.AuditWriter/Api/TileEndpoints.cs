@@ -43,10 +43,10 @@ internal static class TileEndpoints
         var isPublic = options.Value.PublicTiles && !address.Entries;
         if (!isPublic)
         {
-            var (caller, challenge) = await authenticator.AuthenticateAsync(context.Request).ConfigureAwait(false);
+            var (caller, refusal) = await authenticator.AuthenticateAsync(context.Request).ConfigureAwait(false);
             if (caller is null)
             {
-                return Problems.Unauthorized("unauthenticated", "Valid auditor credentials are required.", challenge);
+                return refusal!;
             }
 
             if (address.Entries ? !caller.CanReadAllTenants : !(caller.CanRead || caller.CanReadTiles))

@@ -1,3 +1,4 @@
+using Edge.AuditWriter.Api;
 using Edge.AuditWriter.Hosting;
 using Edge.Configuration;
 using Edge.Configuration.Authorization;
@@ -39,20 +40,23 @@ internal sealed partial class CallerAuthenticator
     public const string UnconfiguredChallenge = "Bearer realm=\"edge-audit\"";
 
     /// <summary>
-    /// The caller, or null with the <c>WWW-Authenticate</c> challenge of the configured entry when the request
-    /// carries no valid credentials.
+    /// The caller, or null with the answer to send instead: 401 with the <c>WWW-Authenticate</c> challenge of the
+    /// configured entry when the request carries no valid credentials, 503 when its JWT signing keys cannot be fetched.
     /// </summary>
-    public async Task<(AuditCaller? Caller, string Challenge)> AuthenticateAsync(HttpRequest request)
+    public async Task<(AuditCaller? Caller, IResult? Refusal)> AuthenticateAsync(HttpRequest request)
     {
         if (Current() is not { } validator)
         {
-            return (null, UnconfiguredChallenge);
+            return (null, Unauthenticated(UnconfiguredChallenge));
         }
 
         var result = await validator.AuthenticateAsync(request, request.HttpContext.RequestAborted).ConfigureAwait(false);
         if (!result.Succeeded)
         {
-            return (null, result.Challenge ?? validator.Challenge);
+            // A 401 here told an auditor with a valid token that it was not accepted while the identity provider was down.
+            return (null, result.FailureStatus == StatusCodes.Status503ServiceUnavailable
+                ? Problems.Create(StatusCodes.Status503ServiceUnavailable, result.FailureCode, "Authentication unavailable", result.FailureDetail)
+                : Unauthenticated(result.Challenge ?? validator.Challenge));
         }
 
         var identity = result.Identity;
@@ -62,8 +66,11 @@ internal sealed partial class CallerAuthenticator
             identity.Permissions.Has(AuditCaller.ReadAllPermission),
             identity.Permissions.Has(AuditCaller.ReadPermission),
             identity.Permissions.Has(AuditCaller.ErasePermission),
-            identity.Permissions.Has(AuditCaller.TilesPermission)), validator.Challenge);
+            identity.Permissions.Has(AuditCaller.TilesPermission)), null);
     }
+
+    private static IResult Unauthenticated(string challenge) =>
+        Problems.Unauthorized("unauthenticated", "Valid auditor credentials are required.", challenge);
 
     private EdgeCredentialValidator? Current()
     {

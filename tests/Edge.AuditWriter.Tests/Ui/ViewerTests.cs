@@ -353,6 +353,46 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
     }
 
     [Fact]
+    public async Task SignIn_IdentityProviderKeysUnavailable_SaysSignInFailedNotCredentialsRefused()
+    {
+        // A JWKS address nothing listens on: the writer cannot tell whether any token is valid.
+        var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        await using var writer = await WriterFixture.StartAsync(proxyJson: $$"""
+            {
+              "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/x" } } }, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:9/" } } } } },
+              "Edge": {
+                "Authentication": {
+                  "auditors": { "Type": "Jwt", "Issuer": "https://id.example", "Audience": "edge", "JwksUrl": "http://127.0.0.1:{{port}}/jwks", "RequireHttpsMetadata": false }
+                },
+                "Roles": { "Auditor": [ "audit.read.all" ] }
+              }
+            }
+            """);
+        static string Part(string json) => Convert.ToBase64String(Encoding.UTF8.GetBytes(json)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var token = Part("""{"alg":"RS256","typ":"JWT","kid":"k1"}""") + "." + Part("""{"iss":"https://id.example","aud":"edge","sub":"auditor","exp":4102444800}""") + ".c2ln";
+        using var client = writer.Client();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/audit/records");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var records = await client.SendAsync(request);
+        var problem = JsonNode.Parse(await records.Content.ReadAsStringAsync())!;
+        var (context, page, _, _) = await OpenAsync(writer);
+        await using var _ = context;
+
+        await page.GetByLabel("Bearer token").CheckAsync();
+        await page.GetByLabel("Key or token").FillAsync(token);
+        await page.GetByLabel("Key or token").PressAsync("Enter");
+
+        await Assertions.Expect(page.Locator("#sign-in-error")).ToHaveTextAsync(
+            "Sign-in failed: 503 authentication_unavailable: The token signing keys cannot be fetched; try again later.");
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, records.StatusCode);
+        Assert.Equal("authentication_unavailable", problem["code"]!.GetValue<string>());
+        Assert.True(await page.Locator("#app").IsHiddenAsync());
+    }
+
+    [Fact]
     public async Task Timeline_BidiOverrideAndInvisibleCharacters_ShownAsCodePointsNotRendered()
     {
         await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());

@@ -68,9 +68,11 @@
     }
     if (!response.ok) {
       credential = null;
+      // Only a 403 means the credentials were accepted: a 503 (the identity provider's keys cannot be fetched) or a
+      // 431 (an oversized key) says nothing about them.
       $('sign-in-error').textContent = response.status === 401
         ? 'These credentials were not accepted.'
-        : 'Signed in, but not allowed: ' + await problemText(response);
+        : (response.status === 403 ? 'Signed in, but not allowed: ' : 'Sign-in failed: ') + await problemText(response);
       return;
     }
     session = await response.json();
