@@ -146,6 +146,57 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
         await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Approved POST /payments/<U+202E>refsnart.");
     }
 
+    [Fact]
+    public async Task ApproverPage_SignOut_ForgetsTheListTokenAndCredential()
+    {
+        Assertions.SetDefaultExpectTimeout(15_000);
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url));
+        var approvedId = await RequestApprovalAsync(edge.Client);
+        await RequestApprovalAsync(edge.Client, body: "{\"amount\":9}");
+        await using var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-GB", TimezoneId = "UTC" });
+        var page = await context.NewPageAsync();
+        var decisions = new List<string>();
+        page.Request += (_, request) =>
+        {
+            if (request.Method == "POST")
+            {
+                decisions.Add(request.Url);
+            }
+        };
+        await page.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/_edge/approvals/ui");
+        await SignInAsync(page, BobKey);
+        await page.Locator($"#approvals tbody tr[data-id='{approvedId}']").GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#token-box")).ToBeVisibleAsync();
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Signed out. Enter your credential to see the requests waiting for you.");
+        await Assertions.Expect(page.Locator("#approvals")).ToBeHiddenAsync();
+        await Assertions.Expect(page.Locator("#approvals tbody tr")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.Locator("#token-box")).ToBeHiddenAsync();
+        await Assertions.Expect(page.Locator("#token")).ToHaveTextAsync("");
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Sign out" })).ToBeHiddenAsync();
+        Assert.Single(decisions);
+    }
+
+    [Fact]
+    public async Task ApproverPage_InvalidApiKeyHeaderName_SaysSoNotThatTheEdgeCannotBeReached()
+    {
+        Assertions.SetDefaultExpectTimeout(15_000);
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url));
+        await using var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-GB", TimezoneId = "UTC" });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/_edge/approvals/ui");
+        await page.GetByLabel("API key header").FillAsync("X Api Key");
+
+        await SignInAsync(page, BobKey);
+
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("The API key header name is not a valid HTTP header name.");
+        await Assertions.Expect(page.Locator("#status")).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("error"));
+    }
+
     private static async Task SignInAsync(IPage page, string key)
     {
         await page.GetByLabel("Sent as").SelectOptionAsync("header");

@@ -90,6 +90,10 @@
 
   async function load() {
     const result = await call("GET", "?status=pending");
+    if (credential === null) {
+      // Signed out while the list was loading.
+      return;
+    }
     if (!result.ok) {
       $("approvals").hidden = true;
       say(problemText(result), true);
@@ -97,6 +101,7 @@
     }
     const approvals = result.body.approvals || [];
     render(approvals);
+    $("sign-out").hidden = false;
     say(approvals.length === 1 ? "1 request is waiting." : approvals.length + " requests are waiting.");
   }
 
@@ -130,9 +135,34 @@
     say((action === "approve" ? "Approved " : "Rejected ") + approval.method + " " + approval.path + ".");
   }
 
+  // Without this the credential, and the last token, stayed usable in an unattended tab until it was closed or reloaded.
+  $("sign-out").addEventListener("click", () => {
+    credential = null;
+    $("approvals").querySelector("tbody").replaceChildren();
+    $("approvals").hidden = true;
+    $("token").textContent = "";
+    $("token-expires").textContent = "";
+    $("token-box").hidden = true;
+    $("sign-out").hidden = true;
+    say("Signed out. Enter your credential to see the requests waiting for you.");
+    $("credential").focus();
+  });
+
+  // fetch() refuses a header it cannot send with the same TypeError as a network failure: tell them apart before.
+  const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
   $("sign-in").addEventListener("submit", (event) => {
     event.preventDefault();
-    credential = $("credential").value.trim();
+    const typed = $("credential").value.trim();
+    if ($("scheme").value === "header" && !headerName.test($("key-header").value.trim())) {
+      say("The API key header name is not a valid HTTP header name.", true);
+      return;
+    }
+    if (/[\0\r\n]|[^\0-\xff]/.test(typed)) {
+      say("The credential holds a character an HTTP header cannot carry.", true);
+      return;
+    }
+    credential = typed;
     $("credential").value = "";
     if (credential) {
       load().catch(() => say("The edge cannot be reached.", true));
