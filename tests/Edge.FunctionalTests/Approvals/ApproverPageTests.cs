@@ -197,6 +197,31 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
         await Assertions.Expect(page.Locator("#status")).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("error"));
     }
 
+    [Fact]
+    public async Task ApproverPage_LongRequester_WrapsInsideTheWindowWithTheButtonsOnScreen()
+    {
+        Assertions.SetDefaultExpectTimeout(15_000);
+        using var backend = Backend.Start();
+        // A JWT subject is the identity provider's to choose: the longest principal the edge takes has no space to wrap at.
+        var principal = "svc-" + new string('p', 252);
+        var config = Create(backend.Url);
+        Assert.Contains("\"Principal\": \"alice\"", config, StringComparison.Ordinal);
+        await using var edge = await EdgeHost.StartAsync(config.Replace("\"Principal\": \"alice\"", $"\"Principal\": \"{principal}\"", StringComparison.Ordinal));
+        await RequestApprovalAsync(edge.Client);
+        await using var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-GB", TimezoneId = "UTC", ViewportSize = new() { Width = 1280, Height = 800 } });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/_edge/approvals/ui");
+        await SignInAsync(page, BobKey);
+        await Assertions.Expect(page.Locator("#approvals tbody td.requester")).ToHaveTextAsync(principal);
+
+        var overflow = await page.EvaluateAsync<int>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
+        var reject = await page.GetByRole(AriaRole.Button, new() { Name = "Reject" }).BoundingBoxAsync();
+
+        Assert.True(overflow <= 0, $"the page scrolls sideways by {overflow} px");
+        Assert.NotNull(reject);
+        Assert.True(reject.X + reject.Width <= 1280, $"the Reject button ends at x = {reject.X + reject.Width}, outside the 1280 px window");
+    }
+
     private static async Task SignInAsync(IPage page, string key)
     {
         await page.GetByLabel("Sent as").SelectOptionAsync("header");
