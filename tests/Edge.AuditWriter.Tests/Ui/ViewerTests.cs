@@ -353,6 +353,29 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
     }
 
     [Fact]
+    public async Task SignOut_AfterViewingARecord_LeavesNoRecordOrPrincipalInThePage()
+    {
+        await using var writer = await StartWriterAsync();
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, newest first");
+        await Rows(page).First.GetByRole(AriaRole.Button).ClickAsync();
+        await Assertions.Expect(page.Locator("#proof-result")).ToHaveClassAsync("ok");
+        await page.Locator("#f-principal").FillAsync("user-r229");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#sign-in")).ToBeVisibleAsync();
+
+        // Hidden is not gone: a decrypted principal left in the DOM is readable by the next person at this screen.
+        var text = await page.EvaluateAsync<string>("() => document.body.textContent + [...document.querySelectorAll('input')].map((i) => i.value).join(' ')");
+        Assert.DoesNotContain("user-r", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("compliance", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Leaf hash", text, StringComparison.Ordinal);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public async Task SignIn_IdentityProviderKeysUnavailable_SaysSignInFailedNotCredentialsRefused()
     {
         // A JWKS address nothing listens on: the writer cannot tell whether any token is valid.

@@ -87,8 +87,21 @@
     $('who').hidden = true;
     $('sign-out').hidden = true;
     $('sign-in').hidden = false;
+    // Hidden is not gone: the last record's JSON (with its decrypted principal), the filters and the results stayed in
+    // the page for the next person at this screen.
+    $('who').textContent = '';
     $('records').querySelector('tbody').replaceChildren();
     $('detail').hidden = true;
+    for (const id of ['detail-facts', 'detail-proof']) {
+      $(id).replaceChildren();
+    }
+    for (const id of ['detail-json', 'proof-result', 'signature-result', 'status', 'page-info', 'export-status', 'erasure-result']) {
+      $(id).textContent = '';
+    }
+    $('filters').reset();
+    $('erasure-form').reset();
+    activeFilters = new URLSearchParams();
+    resetPaging();
     $('secret').focus();
   });
 
