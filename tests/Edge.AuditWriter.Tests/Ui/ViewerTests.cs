@@ -376,6 +376,35 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
     }
 
     [Fact]
+    public async Task SignOut_WhileRecordsLoad_TheLateAnswerIsNotRendered()
+    {
+        await using var writer = await StartWriterAsync();
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, newest first");
+        var release = new TaskCompletionSource();
+        await page.RouteAsync("**/audit/records**", async route =>
+        {
+            await release.Task;
+            await route.ContinueAsync();
+        });
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Loading…");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        var finished = page.WaitForRequestFinishedAsync(new() { Predicate = r => r.Url.Contains("/audit/records", StringComparison.Ordinal) });
+        release.SetResult();
+        await finished;
+        // The page parses the answer after the request finished: give it the time it took to render the first page.
+        await page.WaitForTimeoutAsync(1000);
+
+        Assert.Equal(0, await Rows(page).CountAsync());
+        Assert.Equal("", await page.Locator("#page-info").TextContentAsync());
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public async Task SignIn_IdentityProviderKeysUnavailable_SaysSignInFailedNotCredentialsRefused()
     {
         // A JWKS address nothing listens on: the writer cannot tell whether any token is valid.

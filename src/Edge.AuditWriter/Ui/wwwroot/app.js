@@ -102,6 +102,7 @@
     $('erasure-form').reset();
     activeFilters = new URLSearchParams();
     resetPaging();
+    latestLoad++;
     $('secret').focus();
   });
 
@@ -188,7 +189,12 @@
     loadPage();
   });
 
+  // Only the latest load may render: an answer that arrives after sign-out (or after newer filters) is dropped, or it
+  // put the previous caller's records back into the emptied page.
+  let latestLoad = 0;
+
   async function loadPage() {
+    const load = ++latestLoad;
     const params = new URLSearchParams(activeFilters);
     params.set('limit', String(pageSize));
     params.set('order', order);
@@ -200,15 +206,25 @@
     try {
       const response = await api('/audit/records?' + params);
       if (!response.ok) {
-        $('status').textContent = 'The query was refused: ' + await problemText(response);
+        const refusal = await problemText(response);
+        if (load !== latestLoad) {
+          return;
+        }
+        $('status').textContent = 'The query was refused: ' + refusal;
         $('records').querySelector('tbody').replaceChildren();
         return;
       }
       page = await response.json();
     } catch (error) {
+      if (load !== latestLoad) {
+        return;
+      }
       // The rows on screen would otherwise pass for the answer to these filters.
       $('status').textContent = unreachable(error);
       $('records').querySelector('tbody').replaceChildren();
+      return;
+    }
+    if (load !== latestLoad) {
       return;
     }
     cursors[pageIndex + 1] = page.next;
