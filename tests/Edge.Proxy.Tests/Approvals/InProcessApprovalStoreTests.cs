@@ -231,25 +231,5 @@ public sealed class InProcessApprovalStoreTests
         return (request, hash);
     }
 
-    private ApprovalRequest NewRequest()
-    {
-        var id = ApprovalToken.NewId();
-        var now = _time.GetUtcNow();
-        var body = ApprovalFingerprint.BodySha256("{}"u8);
-        return new ApprovalRequest
-        {
-            Id = id,
-            Policy = "payments",
-            Route = "payments",
-            Tenant = "acme",
-            Requester = "alice",
-            Method = "POST",
-            Path = "/payments/" + id,
-            Query = "",
-            BodySha256 = body,
-            RequestHash = ApprovalFingerprint.Compute("payments", "payments", "POST", "/payments/" + id, "", "acme", "alice", body),
-            CreatedAt = now,
-            ExpiresAt = now + Ttl,
-        };
-    }
+    private ApprovalRequest NewRequest() => TestApprovalRequests.Create(_time.GetUtcNow(), Ttl);
 }

@@ -23,7 +23,7 @@ public sealed class RedisApprovalStoreClusterTests : IAsyncLifetime
         using var redis = new EdgeRedis(_cluster.ConnectionString + ",syncTimeout=5000,asyncTimeout=5000");
         await redis.ConnectAsync();
         var store = new RedisApprovalStore(redis);
-        var request = NewRequest(DateTimeOffset.UtcNow);
+        var request = TestApprovalRequests.Create(DateTimeOffset.UtcNow, Ttl);
         await store.CreateAsync(request, request.ExpiresAt + Ttl, DateTimeOffset.UtcNow);
         var (_, tokenHash) = ApprovalToken.Create(request.Id);
         Assert.Equal(DecideOutcome.Decided, await store.ApproveAsync(request.Id, "bob", tokenHash, DateTimeOffset.UtcNow, request.ExpiresAt, request.ExpiresAt + Ttl));
@@ -79,26 +79,5 @@ public sealed class RedisApprovalStoreClusterTests : IAsyncLifetime
         {
             master.Resume();
         }
-    }
-
-    private static ApprovalRequest NewRequest(DateTimeOffset now)
-    {
-        var id = ApprovalToken.NewId();
-        var body = ApprovalFingerprint.BodySha256("{}"u8);
-        return new ApprovalRequest
-        {
-            Id = id,
-            Policy = "payments",
-            Route = "payments",
-            Tenant = "acme",
-            Requester = "alice",
-            Method = "POST",
-            Path = "/payments/" + id,
-            Query = "",
-            BodySha256 = body,
-            RequestHash = ApprovalFingerprint.Compute("payments", "payments", "POST", "/payments/" + id, "", "acme", "alice", body),
-            CreatedAt = now,
-            ExpiresAt = now + Ttl,
-        };
     }
 }
