@@ -34,7 +34,11 @@ internal static class ThreatKeyRenderer
                 SegmentKind.Principal => http.GetIdentity()?.Principal is { } principal ? RateLimitKeyTemplate.Encode(principal) : null,
                 SegmentKind.Ip => ClientIpKey(request),
                 SegmentKind.Route => RateLimitKeyTemplate.Encode(request.RouteId),
-                SegmentKind.Header => RateLimitKeyTemplate.Encode(http.Request.Headers[segment.Argument].FirstOrDefault()),
+                // An absent or empty header is not known either: Encode makes it "~none", one key shared by every client
+                // that does not send the header, so one client's refusals banned them all.
+                SegmentKind.Header => http.Request.Headers[segment.Argument].FirstOrDefault() is { Length: > 0 } value
+                    ? RateLimitKeyTemplate.Encode(value)
+                    : null,
                 _ => null,
             };
             if (part is null)
