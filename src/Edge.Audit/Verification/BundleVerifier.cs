@@ -181,23 +181,39 @@ public static class BundleVerifier
     {
         using var manifest = JsonDocument.Parse(ReadAll(entry));
         var root = manifest.RootElement;
-        if (root.GetProperty("format").GetString() != AuditBundle.Format)
+        // A member missing or of another type is a manifest the format does not allow: report it, never throw out of the verifier.
+        if (root.ValueKind != JsonValueKind.Object
+            || !root.TryGetProperty("format", out var format) || format.ValueKind != JsonValueKind.String
+            || !root.TryGetProperty("treeSize", out var treeSize) || !TryGetInt64Number(treeSize, out var listedSize)
+            || !root.TryGetProperty("records", out var recordsElement) || !TryGetInt64Number(recordsElement, out var listedRecords)
+            || !root.TryGetProperty("chunks", out var chunksElement) || !TryGetInt64Number(chunksElement, out var listedChunks))
+        {
+            return $"{AuditBundle.ManifestEntry} is not {{\"format\":<string>,\"treeSize\":<n>,\"records\":<n>,\"chunks\":<n>}}";
+        }
+
+        if (format.GetString() != AuditBundle.Format)
         {
             return $"{AuditBundle.ManifestEntry}: not a {AuditBundle.Format} bundle";
         }
 
-        if (root.GetProperty("treeSize").GetInt64() != checkpoint.Size)
+        if (listedSize != checkpoint.Size)
         {
             return $"{AuditBundle.ManifestEntry}: treeSize does not match the checkpoint size {checkpoint.Size}";
         }
 
-        if (root.GetProperty("records").GetInt64() != records || root.GetProperty("chunks").GetInt32() != chunks)
+        if (listedRecords != records || listedChunks != chunks)
         {
-            return $"{AuditBundle.ManifestEntry}: it lists {root.GetProperty("records").GetInt64()} records in {root.GetProperty("chunks").GetInt32()} chunks, "
+            return $"{AuditBundle.ManifestEntry}: it lists {listedRecords} records in {listedChunks} chunks, "
                 + $"the bundle holds {records} in {chunks}: records were added or removed";
         }
 
         return null;
+    }
+
+    private static bool TryGetInt64Number(JsonElement element, out long value)
+    {
+        value = 0;
+        return element.ValueKind == JsonValueKind.Number && element.TryGetInt64(out value);
     }
 
     private static string? ReadText(TarReader reader, string name, out BundleReport? failure)

@@ -12,7 +12,7 @@ public sealed class BundleVerifierTests
     private static readonly byte[][] Leaves = [.. Enumerable.Range(0, 3).Select(i => Encoding.UTF8.GetBytes($"{{\"id\":\"r{i}\"}}"))];
 
     /// <summary>A bundle as docs/audit.md lays it out, of a three-record log, with the proofs chunk given by the caller.</summary>
-    private static MemoryStream Bundle(NoteSigner signer, Func<IReadOnlyList<string>, IReadOnlyList<string>> editProofs)
+    private static MemoryStream Bundle(NoteSigner signer, Func<IReadOnlyList<string>, IReadOnlyList<string>> editProofs, string? manifest = null)
     {
         var tree = new MerkleTree();
         foreach (var leaf in Leaves)
@@ -37,7 +37,7 @@ public sealed class BundleVerifierTests
             Add(AuditBundle.KeyEntry, signer.Verifier + "\n");
             Add(AuditBundle.RecordsEntry(0), string.Concat(Leaves.Select(l => Encoding.UTF8.GetString(l) + "\n")));
             Add(AuditBundle.ProofsEntry(0), string.Concat(editProofs(proofs).Select(l => l + "\n")));
-            Add(AuditBundle.ManifestEntry, $"{{\"format\":\"{AuditBundle.Format}\",\"treeSize\":{Leaves.Length},\"records\":{Leaves.Length},\"chunks\":1}}");
+            Add(AuditBundle.ManifestEntry, manifest ?? $"{{\"format\":\"{AuditBundle.Format}\",\"treeSize\":{Leaves.Length},\"records\":{Leaves.Length},\"chunks\":1}}");
         }
 
         stream.Position = 0;
@@ -74,5 +74,26 @@ public sealed class BundleVerifierTests
 
         Assert.False(report.Valid);
         Assert.Equal("proofs/000000.ndjson line 2 is not {\"index\":<n>,\"proof\":[<base64 hash>,…]}", report.Problem);
+    }
+
+    [Theory]
+    [InlineData("{\"treeSize\":3,\"records\":3,\"chunks\":1}")]
+    [InlineData("{\"format\":\"urn:edge:audit:bundle:1\",\"records\":3,\"chunks\":1}")]
+    [InlineData("{\"format\":\"urn:edge:audit:bundle:1\",\"treeSize\":3,\"chunks\":1}")]
+    [InlineData("{\"format\":\"urn:edge:audit:bundle:1\",\"treeSize\":3,\"records\":3}")]
+    [InlineData("{\"format\":\"urn:edge:audit:bundle:1\",\"treeSize\":3,\"records\":3,\"chunks\":1.5}")]
+    [InlineData("{\"format\":1,\"treeSize\":3,\"records\":3,\"chunks\":1}")]
+    [InlineData("[]")]
+    public void Verify_ManifestWithAMemberMissingOrMistyped_FailsNamingTheManifest(string manifest)
+    {
+        // A manifest without "format" (or another member) threw KeyNotFoundException out of the verifier before:
+        // `edge audit verify --bundle` printed a stack trace instead of FAIL.
+        using var signer = NoteSigner.Generate("test.edge/audit");
+        using var bundle = Bundle(signer, proofs => proofs, manifest);
+
+        var report = BundleVerifier.Verify(bundle, [signer.Verifier]);
+
+        Assert.False(report.Valid);
+        Assert.Equal("manifest.json is not {\"format\":<string>,\"treeSize\":<n>,\"records\":<n>,\"chunks\":<n>}", report.Problem);
     }
 }
