@@ -246,7 +246,7 @@ internal static class AuditCommands
             var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
-                console.Error.WriteLine($"error: {(int)response.StatusCode} {body}");
+                console.Error.WriteLine($"error: {HttpFailure(client, response, body)}");
                 return AuditExitCodes.ApiError;
             }
 
@@ -262,6 +262,18 @@ internal static class AuditCommands
         while (all && cursor is not null);
 
         return AuditExitCodes.Verified;
+    }
+
+    /// <summary>
+    /// The status and body of a refused request. A 401 to a client that sent no credentials also says which variable to set:
+    /// an unset EDGE_AUDIT_API_KEY otherwise showed only the writer's "Valid auditor credentials are required".
+    /// </summary>
+    internal static string HttpFailure(HttpClient client, HttpResponseMessage response, string body)
+    {
+        var failure = $"{(int)response.StatusCode} {body}";
+        return response.StatusCode == System.Net.HttpStatusCode.Unauthorized && !client.DefaultRequestHeaders.Any()
+            ? failure + Environment.NewLine + ApiOptions.NoCredentialsHint
+            : failure;
     }
 
     /// <summary>Exit 3 with one line, as <c>prove</c> and <c>consistency</c> do, instead of the runtime's stack trace and 1 (which means "verification failed").</summary>
@@ -339,7 +351,7 @@ internal static class AuditCommands
         using var response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {
-            console.Error.WriteLine($"error: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)}");
+            console.Error.WriteLine($"error: {HttpFailure(client, response, await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false))}");
             return AuditExitCodes.ApiError;
         }
 
@@ -428,6 +440,10 @@ internal static class AuditCommands
         private readonly Option<string?> _apiKeyHeader = new("--api-key-header") { Description = "API key header", DefaultValueFactory = _ => "X-Api-Key" };
         private readonly Option<string> _apiKeyEnv = new("--api-key-env") { Description = "Environment variable holding the API key", DefaultValueFactory = _ => "EDGE_AUDIT_API_KEY" };
         private readonly Option<string> _tokenEnv = new("--token-env") { Description = "Environment variable holding a bearer token", DefaultValueFactory = _ => "EDGE_AUDIT_TOKEN" };
+
+        internal const string NoCredentialsHint =
+            "hint: no credentials were sent: set EDGE_AUDIT_API_KEY (an API key) or EDGE_AUDIT_TOKEN (a bearer token), "
+            + "or name another variable with --api-key-env or --token-env.";
 
         public void AddTo(Command command)
         {

@@ -180,6 +180,6 @@ internal static class AuditProveCommand
     {
         using var response = await client.GetAsync(path, cancellationToken).ConfigureAwait(false);
         var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        return response.IsSuccessStatusCode ? (body, null) : (null, $"{(int)response.StatusCode} {body}");
+        return response.IsSuccessStatusCode ? (body, null) : (null, AuditCommands.HttpFailure(client, response, body));
     }
 }

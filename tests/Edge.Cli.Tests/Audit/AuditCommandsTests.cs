@@ -446,6 +446,28 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task QueryAndExport_NoCredentialsSet_401SaysWhichVariableToSet()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var unset = "EDGE_TEST_UNSET_" + Guid.NewGuid().ToString("N");
+        var wrong = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(wrong, "not-a-key-the-writer-knows");
+        string[] Credentials(string apiKeyEnv) => ["--url", writer.BaseAddress.ToString(), "--api-key-env", apiKeyEnv, "--token-env", unset];
+
+        var query = await CliRunner.RunAsync(["audit", "query", .. Credentials(unset)]);
+        var export = await CliRunner.RunAsync(["audit", "export", .. Credentials(unset)]);
+        var wrongKey = await CliRunner.RunAsync(["audit", "query", .. Credentials(wrong)]);
+
+        Assert.Equal(3, query.ExitCode);
+        Assert.Contains("hint: no credentials were sent: set EDGE_AUDIT_API_KEY", query.Error, StringComparison.Ordinal);
+        Assert.Equal(3, export.ExitCode);
+        Assert.Contains("hint: no credentials were sent", export.Error, StringComparison.Ordinal);
+        Assert.Equal(3, wrongKey.ExitCode);
+        Assert.StartsWith("error: 401 ", wrongKey.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("hint:", wrongKey.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task QueryAndExport_WriterUnreachable_ExitThreeWithOneLineNoStackTrace()
     {
         var url = $"http://127.0.0.1:{Edge.Testing.FreePort.Next()}/";
