@@ -110,6 +110,13 @@ internal static class AuditCommands
                 output.WriteLine($"FAIL: the store cannot be read: {ex.Message}");
                 return AuditExitCodes.VerificationFailed;
             }
+            catch (Exception ex) when (storeFile is null && ex is IOException or UnauthorizedAccessException)
+            {
+                // Nothing was checked (an export over 2 GiB, which File.ReadAllBytes refuses, or an unreadable file):
+                // an input error with one line, not the runtime's stack trace.
+                error.WriteLine($"error: --export {exportFile!.FullName} or --checkpoint {checkpointFile!.FullName} cannot be read: {ex.Message}");
+                return AuditExitCodes.UsageError;
+            }
 
             return Report(report, output);
         });

@@ -352,6 +352,30 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task VerifyExport_FileOver2GiB_UsageErrorWithoutAStackTrace()
+    {
+        // Sparse: no disk space used; File.ReadAllBytes refuses it by its length before reading a byte.
+        var directory = Directory.CreateTempSubdirectory("edge-cli-big-").FullName;
+        var export = Path.Combine(directory, "audit.ndjson");
+        using (var file = File.Create(export))
+        {
+            file.SetLength(3L * 1024 * 1024 * 1024);
+        }
+
+        using var signer = NoteSigner.Generate("test.edge/audit");
+        var checkpoint = Path.Combine(directory, "checkpoint.txt");
+        await File.WriteAllTextAsync(checkpoint, SignedNote.Sign(new Checkpoint(signer.Name, 0, Edge.Audit.Merkle.MerkleHasher.EmptyRoot.ToArray()), [signer]));
+
+        var (exitCode, output, error) = await CliRunner.RunAsync("audit", "verify", "--export", export, "--checkpoint", checkpoint, "--key", signer.Verifier.ToString());
+        Directory.Delete(directory, recursive: true);
+
+        Assert.Equal(2, exitCode);
+        Assert.Equal("", output);
+        Assert.StartsWith($"error: --export {export} or --checkpoint {checkpoint} cannot be read:", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Verify_KeyFileThatDoesNotExist_UsageErrorSaysSo()
     {
         var (exitCode, _, error) = await CliRunner.RunAsync("audit", "verify", "--store", "/nonexistent/audit.db", "--key", "/nonexistent/writer.key.pub");
