@@ -231,7 +231,7 @@ internal static class AuditCommands
             {
                 return await QueryAsync(client, query, cursor, parse.GetValue(all), parse.InvocationConfiguration, cancellationToken).ConfigureAwait(false);
             }
-            catch (HttpRequestException ex)
+            catch (Exception ex) when (ex is HttpRequestException || IsClientTimeout(ex, cancellationToken))
             {
                 return WriterUnreachable(client, ex, parse.InvocationConfiguration.Error);
             }
@@ -286,9 +286,15 @@ internal static class AuditCommands
     /// <summary>Exit 3 with one line, as <c>prove</c> and <c>consistency</c> do, instead of the runtime's stack trace and 1 (which means "verification failed").</summary>
     internal static int WriterUnreachable(HttpClient client, Exception ex, TextWriter error)
     {
-        error.WriteLine($"error: the writer at {client.BaseAddress} cannot be reached: {ex.Message}");
+        error.WriteLine(ex is TaskCanceledException
+            ? $"error: the writer at {client.BaseAddress} did not answer within {client.Timeout.TotalSeconds:0.###} s (--timeout)."
+            : $"error: the writer at {client.BaseAddress} cannot be reached: {ex.Message}");
         return AuditExitCodes.ApiError;
     }
+
+    /// <summary>HttpClient's own timeout, not the user's Ctrl+C: the writer was asked and did not answer in time.</summary>
+    internal static bool IsClientTimeout(Exception ex, CancellationToken cancellationToken) =>
+        ex is TaskCanceledException { InnerException: TimeoutException } && !cancellationToken.IsCancellationRequested;
 
     private static Command BuildExport()
     {
@@ -329,11 +335,11 @@ internal static class AuditCommands
             {
                 return await ExportAsync(client, url, file, parse.InvocationConfiguration, cancellationToken).ConfigureAwait(false);
             }
-            catch (HttpRequestException ex)
+            catch (Exception ex) when (ex is HttpRequestException || IsClientTimeout(ex, cancellationToken))
             {
                 return WriterUnreachable(client, ex, parse.InvocationConfiguration.Error);
             }
-            catch (HttpIOException ex)
+            catch (Exception ex) when (ex is HttpIOException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
                 // The answer broke off: what was written is a truncated export, not one to verify.
                 if (file is not null)
@@ -341,7 +347,9 @@ internal static class AuditCommands
                     File.Delete(file.FullName);
                 }
 
-                parse.InvocationConfiguration.Error.WriteLine($"error: the export from {client.BaseAddress} broke off: {ex.Message}");
+                parse.InvocationConfiguration.Error.WriteLine(ex is OperationCanceledException
+                    ? $"error: the export from {client.BaseAddress} stalled: nothing arrived for {client.Timeout.TotalSeconds:0.###} s (--timeout); the partial export was removed."
+                    : $"error: the export from {client.BaseAddress} broke off: {ex.Message}");
                 return AuditExitCodes.ApiError;
             }
             catch (Exception ex) when (file is not null && ex is IOException or UnauthorizedAccessException)
@@ -358,7 +366,9 @@ internal static class AuditCommands
         using var response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {
-            console.Error.WriteLine($"error: {HttpFailure(client, response, await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false))}");
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            idle.CancelAfter(client.Timeout);
+            console.Error.WriteLine($"error: {HttpFailure(client, response, await response.Content.ReadAsStringAsync(idle.Token).ConfigureAwait(false))}");
             return AuditExitCodes.ApiError;
         }
 
@@ -375,21 +385,40 @@ internal static class AuditCommands
             }
 
             await using var target = new FileStream(file.FullName, options);
-            await body.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+            var buffer = new byte[64 * 1024];
+            int read;
+            while ((read = await ReadWithinAsync(body, buffer, client.Timeout, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            }
         }
         else
         {
-            using var reader = new StreamReader(body, Encoding.UTF8);
-            var writer = console.Output;
-            var buffer = new char[16 * 1024];
+            var decoder = Encoding.UTF8.GetDecoder();
+            var bytes = new byte[16 * 1024];
+            var chars = new char[Encoding.UTF8.GetMaxCharCount(bytes.Length)];
             int read;
-            while ((read = await reader.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            do
             {
-                await writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                read = await ReadWithinAsync(body, bytes, client.Timeout, cancellationToken).ConfigureAwait(false);
+                var decoded = decoder.GetChars(bytes, 0, read, chars, 0, flush: read == 0);
+                await console.Output.WriteAsync(chars.AsMemory(0, decoded), cancellationToken).ConfigureAwait(false);
             }
+            while (read > 0);
         }
 
         return AuditExitCodes.Verified;
+    }
+
+    /// <summary>
+    /// HttpClient.Timeout ends once the headers arrive; a writer that then stops sending would hold the export forever,
+    /// so each read gets the same limit (OperationCanceledException when it passes).
+    /// </summary>
+    private static async Task<int> ReadWithinAsync(Stream body, byte[] buffer, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        idle.CancelAfter(timeout);
+        return await body.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
     }
 
     private static IEnumerable<byte[]> ReadLines(string path)
@@ -447,6 +476,13 @@ internal static class AuditCommands
         private readonly Option<string?> _apiKeyHeader = new("--api-key-header") { Description = "API key header", DefaultValueFactory = _ => "X-Api-Key" };
         private readonly Option<string> _apiKeyEnv = new("--api-key-env") { Description = "Environment variable holding the API key", DefaultValueFactory = _ => "EDGE_AUDIT_API_KEY" };
         private readonly Option<string> _tokenEnv = new("--token-env") { Description = "Environment variable holding a bearer token", DefaultValueFactory = _ => "EDGE_AUDIT_TOKEN" };
+        private readonly Option<double> _timeout = new("--timeout")
+        {
+            Description = "Seconds to wait for the writer's answer to start (and, for an export, between two pieces of it)",
+            DefaultValueFactory = _ => 100,
+        };
+
+        private const int MaxTimeoutSeconds = 86_400;
 
         internal const string NoCredentialsHint =
             "hint: no credentials were sent: set EDGE_AUDIT_API_KEY (an API key) or EDGE_AUDIT_TOKEN (a bearer token), "
@@ -458,6 +494,7 @@ internal static class AuditCommands
             command.Add(_apiKeyHeader);
             command.Add(_apiKeyEnv);
             command.Add(_tokenEnv);
+            command.Add(_timeout);
         }
 
         /// <summary>Null (after writing the reason) when --url is not an absolute http(s) address.</summary>
@@ -469,7 +506,16 @@ internal static class AuditCommands
                 return null;
             }
 
-            var client = new HttpClient { BaseAddress = baseAddress, Timeout = Timeout.InfiniteTimeSpan };
+            // A writer that accepts the connection and never answers (stopped, overloaded, a firewall eating packets) would
+            // otherwise hold a script forever.
+            var seconds = parse.GetValue(_timeout);
+            if (!double.IsFinite(seconds) || seconds <= 0 || seconds > MaxTimeoutSeconds)
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"error: --timeout must be a number of seconds above 0 and at most {MaxTimeoutSeconds}.");
+                return null;
+            }
+
+            var client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(seconds) };
             if (Environment.GetEnvironmentVariable(parse.GetValue(_tokenEnv)!) is { Length: > 0 } token)
             {
                 client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);

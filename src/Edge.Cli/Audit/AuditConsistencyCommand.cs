@@ -48,10 +48,9 @@ internal static class AuditConsistencyCommand
             {
                 return await CheckAsync(client, parse.GetValue(old)!, parse.GetValue(newer), verifiers, output, error, cancellationToken).ConfigureAwait(false);
             }
-            catch (HttpRequestException ex)
+            catch (Exception ex) when (ex is HttpRequestException || AuditCommands.IsClientTimeout(ex, cancellationToken))
             {
-                error.WriteLine($"error: the writer at {client.BaseAddress} cannot be reached: {ex.Message}");
-                return AuditExitCodes.ApiError;
+                return AuditCommands.WriterUnreachable(client, ex, error);
             }
             catch (Exception ex) when (ex is JsonException or FormatException or KeyNotFoundException or InvalidOperationException)
             {

@@ -40,10 +40,9 @@ internal static class AuditProveCommand
             {
                 return await ProveAsync(client, parse.GetValue(id)!, verifiers, output, error, cancellationToken).ConfigureAwait(false);
             }
-            catch (HttpRequestException ex)
+            catch (Exception ex) when (ex is HttpRequestException || AuditCommands.IsClientTimeout(ex, cancellationToken))
             {
-                error.WriteLine($"error: the writer at {client.BaseAddress} cannot be reached: {ex.Message}");
-                return AuditExitCodes.ApiError;
+                return AuditCommands.WriterUnreachable(client, ex, error);
             }
             catch (Exception ex) when (ex is JsonException or FormatException or KeyNotFoundException or InvalidOperationException)
             {

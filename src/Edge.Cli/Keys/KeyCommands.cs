@@ -20,6 +20,14 @@ internal static class KeyCommands
                 return 2;
             }
 
+            // The .pub file is what auditors were given out of band; replacing it silently would make every
+            // checkpoint signed by the old key look forged to whoever reads the new one.
+            if (File.Exists(path + ".pub"))
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"error: {path}.pub exists; refusing to overwrite a verifier key.");
+                return 2;
+            }
+
             NoteSigner signer;
             try
             {
@@ -66,6 +74,7 @@ internal static class KeyCommands
             writer.WriteLine(signer.ToString());
         }
 
-        File.WriteAllText(path + ".pub", signer.Verifier + "\n");
+        using var verifier = new StreamWriter(path + ".pub", System.Text.Encoding.ASCII, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write });
+        verifier.WriteLine(signer.Verifier.ToString());
     }
 }

@@ -509,6 +509,76 @@ public sealed class AuditCommandsTests
         Assert.False(File.Exists(output));
     }
 
+    [Fact]
+    public async Task Commands_WriterAcceptsButNeverAnswers_ExitThreeNamingTheTimeout()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var held = new List<System.Net.Sockets.TcpClient>();
+        using var stop = new CancellationTokenSource();
+        var accepting = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                held.Add(await listener.AcceptTcpClientAsync(stop.Token));
+            }
+        });
+        var url = $"http://127.0.0.1:{((System.Net.IPEndPoint)listener.LocalEndpoint).Port}/";
+        var output = Path.Combine(Path.GetTempPath(), $"edge-export-{Guid.NewGuid():N}.ndjson");
+        using var signer = Edge.Audit.Checkpoints.NoteSigner.Generate("audit.example");
+        var key = signer.Verifier.ToString();
+
+        var query = await CliRunner.RunAsync("audit", "query", "--url", url, "--timeout", "0.5");
+        var export = await CliRunner.RunAsync("audit", "export", "--url", url, "--out", output, "--timeout", "0.5");
+        var prove = await CliRunner.RunAsync("audit", "prove", "--url", url, "--id", "r1", "--key", key, "--timeout", "0.5");
+        var zero = await CliRunner.RunAsync("audit", "query", "--url", url, "--timeout", "0");
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => accepting);
+        held.ForEach(client => client.Dispose());
+
+        foreach (var result in new[] { query, export, prove })
+        {
+            Assert.Equal(3, result.ExitCode);
+            Assert.Equal($"error: the writer at {url} did not answer within 0.5 s (--timeout).", result.Error.Trim());
+        }
+
+        Assert.False(File.Exists(output));
+        Assert.Equal(2, zero.ExitCode);
+        Assert.StartsWith("error: --timeout must be", zero.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Export_WriterStopsSendingMidExport_ExitsThreeAndRemovesThePartialFile()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        using var stop = new CancellationTokenSource();
+        var serving = Task.Run(async () =>
+        {
+            using var client = await listener.AcceptTcpClientAsync(stop.Token);
+            var stream = client.GetStream();
+            var request = new byte[4096];
+            _ = await stream.ReadAsync(request, stop.Token);
+            var head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n";
+            var line = "{\"id\":\"r1\"}\n";
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"{head}{line.Length:x}\r\n{line}\r\n"), stop.Token);
+            await Task.Delay(Timeout.Infinite, stop.Token);
+        });
+        var url = $"http://127.0.0.1:{((System.Net.IPEndPoint)listener.LocalEndpoint).Port}/";
+        var output = Path.Combine(Path.GetTempPath(), $"edge-export-{Guid.NewGuid():N}.ndjson");
+
+        // Long enough for the headers to arrive on a busy machine; the stall after them is endless.
+        var export = await CliRunner.RunAsync("audit", "export", "--url", url, "--out", output, "--timeout", "3");
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => serving);
+
+        Assert.Equal(3, export.ExitCode);
+        Assert.Equal(
+            $"error: the export from {url} stalled: nothing arrived for 3 s (--timeout); the partial export was removed.",
+            export.Error.Trim());
+        Assert.False(File.Exists(output));
+    }
+
     private static void Tamper(string storePath, string sql)
     {
         using var connection = new SqliteConnection($"Data Source={storePath};Pooling=False");

@@ -42,4 +42,21 @@ public sealed class KeyCommandsTests
         Assert.Equal("", output);
         Directory.Delete(directory, recursive: true);
     }
+
+    [Fact]
+    public async Task Generate_VerifierKeyFileAlreadyThere_ExitsTwoAndLeavesBothFilesAlone()
+    {
+        var directory = Directory.CreateTempSubdirectory("edge-cli-keys-").FullName;
+        var path = Path.Combine(directory, "writer.key");
+        await File.WriteAllTextAsync(path + ".pub", "the verifier key auditors already hold\n");
+
+        var (exitCode, output, error) = await CliRunner.RunAsync("keys", "generate", "--name", "audit.example", "--out", path);
+
+        Assert.Equal(2, exitCode);
+        Assert.Equal($"error: {path}.pub exists; refusing to overwrite a verifier key.", error.Trim());
+        Assert.Equal("", output);
+        Assert.False(File.Exists(path));
+        Assert.Equal("the verifier key auditors already hold\n", await File.ReadAllTextAsync(path + ".pub"));
+        Directory.Delete(directory, recursive: true);
+    }
 }
