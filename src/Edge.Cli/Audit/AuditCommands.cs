@@ -193,6 +193,13 @@ internal static class AuditCommands
             error.WriteLine("warning: the checkpoint signature was checked with the key inside the bundle; pass --key with the writer's key obtained out of band to check who signed it.");
         }
 
+        if (report.RecordsChecked == 0)
+        {
+            // A filter that matched nothing (or a wrong tenant) still yields a signed checkpoint; "OK" alone reads as if
+            // records had been checked.
+            error.WriteLine("warning: the bundle holds no records: only the checkpoint's signature was checked.");
+        }
+
         var checkpoint = report.Checkpoint!;
         var prunedNote = report.PrunedRecords == 0 ? "" : $" ({report.PrunedRecords} pruned to their leaf hash: included, content no longer checkable)";
         output.WriteLine($"OK: {report.RecordsChecked} records{prunedNote}, each with an inclusion proof to the signed checkpoint "

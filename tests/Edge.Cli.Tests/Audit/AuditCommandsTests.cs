@@ -280,6 +280,24 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task VerifyBundle_FilterMatchedNoRecord_OkWithAWarningThatOnlyTheCheckpointWasChecked()
+    {
+        await using var writer = await WriterWithRecordsAsync(5);
+        var bundlePath = Path.Combine(writer.Directory, "empty.tar");
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, WriterFixture.AcmeAuditorKey);
+
+        var export = await CliRunner.RunAsync("audit", "export", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName,
+            "--format", "bundle", "--route", "no-such-route", "--out", bundlePath);
+        Assert.True(export.ExitCode == 0, export.Error + export.Output);
+        var verify = await CliRunner.RunAsync("audit", "verify", "--bundle", bundlePath, "--key", KeyFile(writer));
+
+        Assert.Equal(0, verify.ExitCode);
+        Assert.StartsWith("OK: 0 records", verify.Output, StringComparison.Ordinal);
+        Assert.Equal("warning: the bundle holds no records: only the checkpoint's signature was checked.", verify.Error.Trim());
+    }
+
+    [Fact]
     public async Task VerifyExport_CheckpointWithItsSignatureLinesCutOff_FailsWithoutAnUnhandledException()
     {
         // Before, SignedNote.Open threw ArgumentOutOfRangeException here and the command ended in a stack trace.
