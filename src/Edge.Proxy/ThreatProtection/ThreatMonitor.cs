@@ -52,10 +52,14 @@ internal sealed partial class ThreatMonitor(
     public static readonly TimeSpan LogInterval = TimeSpan.FromMinutes(1);
 
     private readonly ConditionalWeakTable<ThreatProtectionOptions, RuleSet> _compiled = new();
-    // Copy-on-write: read by every request without a lock, replaced under _write by the rare ban, unban and sync.
+    // Read by every request without a lock; changed one key at a time under _write. It was a copy-on-write dictionary:
+    // every new ban copied the whole table and parsed every key again, so a storm of bans from made-up keys cost O(n)
+    // per ban under the lock (about 2 ms each at 20,000 bans) and a large-object allocation each.
     private readonly Lock _write = new();
-    private volatile Dictionary<string, KnownBan> _bans = new(StringComparer.Ordinal);
-    // The keys of _bans that are networks (manual bans such as 203.0.113.0/24), parsed once per change; empty almost always.
+    private readonly ConcurrentDictionary<string, KnownBan> _bans = new(StringComparer.Ordinal);
+    // Written under _write: ConcurrentDictionary.IsEmpty takes every lock of the table when it is empty, the common case.
+    private volatile bool _anyBans;
+    // The keys of _bans that are networks (manual bans such as 203.0.113.0/24), copy-on-write; empty almost always.
     private volatile NetworkBan[] _networks = [];
     // One bounded table per rule: a rule whose key holds a part the client chooses ({tenant}, {header:…}) can be filled
     // with made-up keys, and a table shared by all rules then stopped every other rule from counting a new offender.
@@ -78,12 +82,12 @@ internal sealed partial class ThreatMonitor(
     /// </summary>
     public EdgeDenial? CheckBeforeSteps(HttpContext http, EdgeRequestFeature request)
     {
-        var bans = _bans;
-        if (bans.Count == 0)
+        if (!_anyBans)
         {
             return null;
         }
 
+        var bans = _bans;
         var now = time.GetUtcNow();
         if (ThreatKeyRenderer.ClientIpKey(request) is { } ip && Find(bans, ip, now) is { } ban)
         {
@@ -110,11 +114,12 @@ internal sealed partial class ThreatMonitor(
     public EdgeDenial? CheckAfterStep(HttpContext http, EdgeRequestFeature request)
     {
         var late = Rules.Late;
-        var bans = _bans;
-        if (bans.Count == 0 || late.Length == 0)
+        if (!_anyBans || late.Length == 0)
         {
             return null;
         }
+
+        var bans = _bans;
 
         var now = time.GetUtcNow();
         for (var i = 0; i < late.Length; i++)
@@ -381,7 +386,7 @@ internal sealed partial class ThreatMonitor(
                 }
             }
 
-            Publish(next);
+            Replace(next);
         }
 
         if (lost)
@@ -540,7 +545,7 @@ internal sealed partial class ThreatMonitor(
     {
         lock (_write)
         {
-            Publish(new Dictionary<string, KnownBan>(_bans, StringComparer.Ordinal) { [ban.Key] = new KnownBan(ban, shared, time.GetTimestamp()) });
+            Set(ban.Key, new KnownBan(ban, shared, time.GetTimestamp()));
         }
     }
 
@@ -553,9 +558,7 @@ internal sealed partial class ThreatMonitor(
                 return null;
             }
 
-            var next = new Dictionary<string, KnownBan>(_bans, StringComparer.Ordinal);
-            next.Remove(key);
-            Publish(next);
+            Remove(key);
             return known;
         }
     }
@@ -573,31 +576,57 @@ internal sealed partial class ThreatMonitor(
                 return (false, null);
             }
 
-            var next = new Dictionary<string, KnownBan>(_bans, StringComparer.Ordinal);
-            next.Remove(key);
-            Publish(next);
+            Remove(key);
             return known.Ban.IsActive(time.GetUtcNow()) ? (true, known.Ban.Subject) : (false, null);
         }
     }
 
-    // Called under _write. The networks first: a reader that sees the new table finds its networks too, or older ones
-    // whose bans it then looks up in that table.
-    private void Publish(Dictionary<string, KnownBan> next)
+    // Called under _write. A network is listed after its ban is in the table (and unlisted before it leaves), so a reader
+    // that finds the network finds its ban, or finds none once it is lifted.
+    private void Set(string key, KnownBan known)
     {
-        List<NetworkBan>? networks = null;
-        foreach (var key in next.Keys)
+        _bans[key] = known;
+        _anyBans = true;
+        if (BanEntry.TryParseNetwork(key, out var network) && Array.FindIndex(_networks, n => n.Key == key) < 0)
         {
-            if (BanEntry.TryParseNetwork(key, out var network))
+            _networks = [.. _networks, new NetworkBan(network, key)];
+        }
+    }
+
+    // Called under _write.
+    private void Remove(string key)
+    {
+        if (_networks.Length > 0 && Array.FindIndex(_networks, n => n.Key == key) >= 0)
+        {
+            _networks = Array.FindAll(_networks, n => n.Key != key);
+        }
+
+        _bans.TryRemove(key, out _);
+        _anyBans = !_bans.IsEmpty;
+    }
+
+    // Called under _write: the table becomes next, key by key; an unchanged ban keeps its entry (no allocation per
+    // ban per sync).
+    private void Replace(Dictionary<string, KnownBan> next)
+    {
+        foreach (var key in _bans.Keys)
+        {
+            if (!next.ContainsKey(key))
             {
-                (networks ??= []).Add(new NetworkBan(network, key));
+                Remove(key);
             }
         }
 
-        _networks = networks is null ? [] : [.. networks];
-        _bans = next;
+        foreach (var (key, known) in next)
+        {
+            if (!_bans.TryGetValue(key, out var current) || current.Shared != known.Shared || current.Ban != known.Ban)
+            {
+                Set(key, known);
+            }
+        }
     }
 
-    private static BanEntry? FindNetwork(Dictionary<string, KnownBan> bans, NetworkBan[] networks, string? clientIp, DateTimeOffset now)
+    private static BanEntry? FindNetwork(ConcurrentDictionary<string, KnownBan> bans, NetworkBan[] networks, string? clientIp, DateTimeOffset now)
     {
         if (clientIp is null || !IPAddress.TryParse(clientIp, out var address))
         {
@@ -615,7 +644,7 @@ internal sealed partial class ThreatMonitor(
         return null;
     }
 
-    private static BanEntry? Find(Dictionary<string, KnownBan> bans, string key, DateTimeOffset now) =>
+    private static BanEntry? Find(ConcurrentDictionary<string, KnownBan> bans, string key, DateTimeOffset now) =>
         bans.TryGetValue(key, out var known) && known.Ban.IsActive(now) ? known.Ban : null;
 
     private EdgeDenial Block(EdgeRequestFeature request, BanEntry ban, DateTimeOffset now)
@@ -634,9 +663,12 @@ internal sealed partial class ThreatMonitor(
     {
         lock (_write)
         {
-            if (_bans.Values.Any(b => !b.Ban.IsActive(now)))
+            foreach (var (key, known) in _bans)
             {
-                Publish(_bans.Where(b => b.Value.Ban.IsActive(now)).ToDictionary(StringComparer.Ordinal));
+                if (!known.Ban.IsActive(now))
+                {
+                    Remove(key);
+                }
             }
         }
     }
