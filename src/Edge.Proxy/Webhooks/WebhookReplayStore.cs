@@ -36,10 +36,14 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
                     var added = await multiplexer.GetDatabase().StringSetAsync(key, 1, ttl, When.NotExists);
                     return added ? ReplayCheck.First : ReplayCheck.Duplicate;
                 }
+
+                // Once the client has marked a stalled Redis disconnected, calls stop failing and are skipped: without
+                // this line an outage that outlived the first minute left no warning about the refused deliveries.
+                LogRedisFailed(policy, NotConnected);
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
-                LogRedisFailed(policy, ex);
+                LogRedisFailed(policy, ex.GetType().Name);
             }
 
             if (rejectWhenRedisUnavailable)
@@ -80,19 +84,25 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
                 {
                     await multiplexer.GetDatabase().KeyDeleteAsync(key);
                 }
+                else
+                {
+                    LogRedisFailed(policy, NotConnected);
+                }
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
-                LogRedisFailed(policy, ex);
+                LogRedisFailed(policy, ex.GetType().Name);
             }
         }
     }
 
-    private void LogRedisFailed(string policy, Exception exception)
+    private const string NotConnected = "NotConnected";
+
+    private void LogRedisFailed(string policy, string error)
     {
         if (_redisFailedLog.TryTake(time, out var unlogged))
         {
-            Log.RedisFailed(logger, policy, exception.GetType().Name, unlogged);
+            Log.RedisFailed(logger, policy, error, unlogged);
         }
     }
 

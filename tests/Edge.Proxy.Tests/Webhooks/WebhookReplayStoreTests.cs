@@ -43,4 +43,36 @@ public sealed class WebhookReplayStoreTests
         Assert.Equal(2, failed.Count);
         Assert.Equal(3L, failed[1].Values.Single(v => v.Key == "Unlogged").Value);
     }
+
+    [Fact]
+    public async Task TryRegisterAsync_RedisGoneAndMarkedDisconnected_WarnsAtMostOncePerMinute()
+    {
+        // Once the client marked Redis disconnected the check was skipped without a word: deliveries were refused 503
+        // for the whole outage and the replay store's warning never came.
+        await using var server = await RedisServer.StartAsync();
+        using var redis = new EdgeRedis(server.ConnectionString);
+        await redis.ConnectAsync();
+        using var logs = new CapturedLogs();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var store = new WebhookReplayStore(redis, time, new LoggerFactory([logs]).CreateLogger<WebhookReplayStore>());
+
+        server.Kill();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (redis.Multiplexer!.IsConnected && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.False(redis.Multiplexer.IsConnected);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(ReplayCheck.Unavailable, await store.TryRegisterAsync("github", "delivery-" + i, TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
+        }
+
+        var failed = Assert.Single(logs.Values, e => e.Id.Id == 1401);
+        Assert.Equal("NotConnected", failed.Values.Single(v => v.Key == "Error").Value);
+        time.Advance(TimeSpan.FromMinutes(1));
+        await store.TryRegisterAsync("github", "delivery-late", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true);
+        Assert.Equal(2, logs.Values.Count(e => e.Id.Id == 1401));
+    }
 }
