@@ -74,6 +74,15 @@ internal sealed partial class ThreatMonitor(
     // The bans' epoch in Redis at the last reload (RedisBanStore.EpochKey); null before the first. Written under _write.
     private string? _epoch;
 
+    // The version (RedisBanStore.VersionKey) of the last full load and when it ran; under _write. A reload that finds
+    // the same epoch and version skips the bans, except once per FullReloadInterval (a ban changed by an older edge,
+    // or by hand, does not count a version).
+    private string? _loadedVersion;
+    private long _lastFullLoad;
+
+    /// <summary>The longest a reload relies on an unchanged version: the bans are fetched whole at least this often.</summary>
+    public static readonly TimeSpan FullReloadInterval = TimeSpan.FromSeconds(10);
+
     private RuleSet Rules => _compiled.GetValue(state.Serving.Edge.ThreatProtection, RuleSet.Compile);
 
     /// <summary>
@@ -296,7 +305,7 @@ internal sealed partial class ThreatMonitor(
     {
         if (redis.IsConfigured)
         {
-            await SyncCoreAsync(SharedDatabase()).WaitAsync(ManagementDeadline).ConfigureAwait(false);
+            await SyncCoreAsync(SharedDatabase(), full: true).WaitAsync(ManagementDeadline).ConfigureAwait(false);
         }
 
         return ListEnforced();
@@ -347,11 +356,28 @@ internal sealed partial class ThreatMonitor(
         Prune(time.GetUtcNow());
     }
 
-    private async Task SyncCoreAsync(IDatabase database)
+    private async Task SyncCoreAsync(IDatabase database, bool full = false)
     {
         var loadStarted = time.GetTimestamp();
         var now = time.GetUtcNow();
-        var (loaded, epoch) = await RedisBanStore.LoadAsync(database, now, Guid.NewGuid().ToString("N")).ConfigureAwait(false);
+        string? knownEpoch = null, knownVersion = null;
+        lock (_write)
+        {
+            if (!full && _lastFullLoad != 0 && time.GetElapsedTime(_lastFullLoad, loadStarted) < FullReloadInterval)
+            {
+                (knownEpoch, knownVersion) = (_epoch, _loadedVersion);
+            }
+        }
+
+        var (loaded, epoch, version) = await RedisBanStore.LoadAsync(database, now, Guid.NewGuid().ToString("N"), knownEpoch, knownVersion).ConfigureAwait(false);
+        if (loaded is null)
+        {
+            // Nothing changed in Redis since the last full load: what this instance holds beyond it (bans published
+            // since, bans counted during an outage) stays; only ended bans go.
+            Prune(now);
+            return;
+        }
+
         List<BanEntry>? restore = null;
         bool lost;
         lock (_write)
@@ -365,6 +391,8 @@ internal sealed partial class ThreatMonitor(
             if (!lost)
             {
                 _epoch = epoch;
+                _loadedVersion = version;
+                _lastFullLoad = loadStarted;
             }
             var next = new Dictionary<string, KnownBan>(loaded.Count, StringComparer.Ordinal);
             foreach (var ban in loaded)
