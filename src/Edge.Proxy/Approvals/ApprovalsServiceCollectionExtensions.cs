@@ -9,6 +9,7 @@ internal static class ApprovalsServiceCollectionExtensions
     public static IServiceCollection AddEdgeApprovals(this IServiceCollection services)
     {
         services.AddSingleton<IEdgeStepFactory, ApprovalStepFactory>();
+        services.AddSingleton<Yarp.ReverseProxy.Transforms.Builder.ITransformProvider, ApprovalTokenHeaderTransformProvider>();
         // Redis when configured: a token must be consumed once across every instance, so there is no local fallback.
         services.TryAddSingleton<IApprovalStore>(sp => sp.GetRequiredService<EdgeRedis>().IsConfigured
             ? new RedisApprovalStore(sp.GetRequiredService<EdgeRedis>())

@@ -80,6 +80,41 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Request_OnRouteWithoutApprovalStep_TokenHeaderAndItsUnderscoreSpellingNotForwarded()
+    {
+        var id = await RequestApprovalAsync(Client);
+        var token = await ApproveAsync(Client, id);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/orders/7");
+        request.Headers.Add("X-Approval-Token", token);
+        request.Headers.TryAddWithoutValidation("X_Approval_Token", token);
+
+        using var response = await Client.SendAsync(request);
+
+        // The catch-all route has no EdgeApproval step: before, the live token reached its backend as sent.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var forwarded = Assert.Single(_backend.Received).RequestMessage!;
+        Assert.Equal("/orders/7", forwarded.Path);
+        Assert.DoesNotContain(forwarded.Headers!.Keys, name => name.Replace('_', '-').Equals("X-Approval-Token", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(forwarded.Headers!.Values.SelectMany(v => v), value => value.Contains(token, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Retry_WithApprovedTokenAndItsUnderscoreSpelling_NeitherIsForwarded()
+    {
+        var id = await RequestApprovalAsync(Client);
+        var token = await ApproveAsync(Client, id);
+        using var retry = Payment(token: token);
+        retry.Headers.TryAddWithoutValidation("X_Approval_Token", token);
+
+        using var response = await Client.SendAsync(retry);
+
+        // The step removed the header it read; a CGI-style backend reads X_Approval_Token as the same variable.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var forwarded = Assert.Single(_backend.Received).RequestMessage!;
+        Assert.DoesNotContain(forwarded.Headers!.Keys, name => name.Replace('_', '-').Equals("X-Approval-Token", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
     public async Task Approve_CallerWithoutApproverPermission_403MissingPermission()
     {
         var id = await RequestApprovalAsync(Client);

@@ -1,0 +1,54 @@
+using Edge.Proxy.Pipeline;
+using Yarp.ReverseProxy.Transforms;
+
+namespace Edge.Proxy.Approvals;
+
+/// <summary>
+/// Removes every approval policy's token header (<c>Edge:Approvals:*:Header</c>) from the forwarded request, on every
+/// route. A token is a credential of the edge that no backend needs: on a route without an <c>EdgeApproval</c> step it
+/// was forwarded as sent, so a backend (or its logs) received a token another route would still accept. Underscore
+/// spellings (<c>X_Approval_Token</c>) go too: a backend that maps names to CGI variables reads them as the header.
+/// </summary>
+internal sealed class ApprovalTokenHeaderTransform(string[] headers) : RequestTransform
+{
+    public override ValueTask ApplyAsync(RequestTransformContext context)
+    {
+        foreach (var header in headers)
+        {
+            RemoveHeader(context, header);
+        }
+
+        if (context.HttpContext.GetEdgeRequest() is not { HasUnderscoreHeaderName: false })
+        {
+            RemoveUnderscoreAliases(context);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private void RemoveUnderscoreAliases(RequestTransformContext context)
+    {
+        List<string>? aliases = null;
+        foreach (var header in context.HttpContext.Request.Headers)
+        {
+            if (!header.Key.Contains('_', StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            foreach (var name in headers)
+            {
+                if (HeaderName.EqualsName(header.Key, name))
+                {
+                    (aliases ??= []).Add(header.Key);
+                    break;
+                }
+            }
+        }
+
+        foreach (var alias in aliases ?? [])
+        {
+            RemoveHeader(context, alias);
+        }
+    }
+}
