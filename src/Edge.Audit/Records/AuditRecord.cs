@@ -118,9 +118,15 @@ public static class AuditEventTypes
     /// <summary>Written by the audit writer after an erasure; names neither the subject nor its personal fields.</summary>
     public const string SubjectErased = "dev.edge.audit.subject.erased.v1";
 
+    /// <summary>
+    /// Written by the audit writer when it refuses an erasure to a signed-in caller (<c>missing_permission</c>,
+    /// <c>tenant_forbidden</c>); the subject is the caller, never the principal it named.
+    /// </summary>
+    public const string ErasureRefused = "dev.edge.audit.erasure.refused.v1";
+
     /// <summary>Written by the audit writer after each retention run.</summary>
     public const string RetentionApplied = "dev.edge.audit.retention.applied.v1";
 
     /// <summary>Types only the writer may append; an edge sending one is refused.</summary>
-    public static bool IsWriterOnly(string type) => type is SubjectErased or RetentionApplied;
+    public static bool IsWriterOnly(string type) => type is SubjectErased or ErasureRefused or RetentionApplied;
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Edge.Audit.Records;
 using Edge.AuditWriter.Authorization;
 using Edge.AuditWriter.Log;
 using Edge.AuditWriter.Retention;
@@ -30,7 +31,7 @@ internal static class ErasureEndpoint
 
         if (!caller.CanErase)
         {
-            return Problems.Create(StatusCodes.Status403Forbidden, "missing_permission", "Forbidden", "The audit.erase permission is required.");
+            return await RefuseAsync(log, caller, caller.Tenant, "missing_permission", "The audit.erase permission is required.", []).ConfigureAwait(false);
         }
 
         var request = await ReadRequestAsync(context).ConfigureAwait(false);
@@ -41,13 +42,23 @@ internal static class ErasureEndpoint
         }
 
         var tenant = request.Tenant;
+        var attributes = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["scope"] = tenant is null ? "all_tenants" : "tenant",
+            ["subjectKind"] = request.ByClientIp ? "client_ip" : "principal",
+        };
         if (!caller.CanReadAllTenants)
         {
             // Tenant-scoped erasers reach only their own tenant's records, exactly like tenant-scoped readers.
             if (caller.Tenant is null || (tenant is not null && tenant != caller.Tenant))
             {
-                return Problems.Create(StatusCodes.Status403Forbidden, "tenant_forbidden", "Forbidden",
-                    "Without audit.read.all, audit.erase covers only the caller's own tenant.");
+                if (tenant is not null)
+                {
+                    attributes["requestedTenant"] = tenant;
+                }
+
+                return await RefuseAsync(log, caller, caller.Tenant, "tenant_forbidden", "Without audit.read.all, audit.erase covers only the caller's own tenant.", attributes)
+                    .ConfigureAwait(false);
             }
 
             tenant = caller.Tenant;
@@ -81,6 +92,30 @@ internal static class ErasureEndpoint
         return request.ByClientIp
             ? Results.Json(new { clientIp = request.Subject, records = result.Records })
             : Results.Json(new { subject = request.Subject, records = result.Records });
+    }
+
+    /// <summary>
+    /// A 403 to a signed-in caller is recorded before it is answered (<see cref="AuditEventTypes.ErasureRefused"/>), so
+    /// the trail holds every refused attempt exactly as answered. A refusal that cannot be recorded is answered as the
+    /// store's state instead: nothing was erased either way.
+    /// </summary>
+    private static async Task<IResult> RefuseAsync(AuditLog log, AuditCaller caller, string? tenant, string code, string detail, Dictionary<string, string> attributes)
+    {
+        try
+        {
+            await log.RecordErasureRefusedAsync(caller.Principal, tenant, code, StatusCodes.Status403Forbidden, attributes, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (WriterStandbyException)
+        {
+            return Problems.WriterStandby();
+        }
+        catch (StoreFileGoneException)
+        {
+            return Problems.Create(StatusCodes.Status503ServiceUnavailable, "store_unavailable", "Audit store unavailable",
+                "The writer's store file is no longer at Writer:StorePath; nothing was erased. Restore it, restart the writer and repeat the request.");
+        }
+
+        return Problems.Create(StatusCodes.Status403Forbidden, code, "Forbidden", detail);
     }
 
     private static async Task<ErasureRequest?> ReadRequestAsync(HttpContext context)

@@ -403,6 +403,26 @@ internal sealed partial class AuditLog : IDisposable
     }
 
     /// <summary>
+    /// Records an erasure the writer refused to a signed-in caller (<paramref name="reason"/> is the answer's code), before
+    /// the answer goes out: an attempt to erase without the right is what a compliance review looks for. The caller is the
+    /// subject; the principal or address it named is never written.
+    /// </summary>
+    public async Task RecordErasureRefusedAsync(string requestedBy, string? tenant, string reason, int status, IReadOnlyDictionary<string, string> attributes, CancellationToken cancellationToken)
+    {
+        await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            EnsureSequencer();
+            EnsureStoreInPlace();
+            AppendWriterRecord(AuditEventTypes.ErasureRefused, tenant, "refused", "erasure", reason, requestedBy, attributes, status);
+        }
+        finally
+        {
+            _appendLock.Release();
+        }
+    }
+
+    /// <summary>
     /// One retention run: prunes records past their tenant's retention to their leaf hash (in batches, so ingest
     /// is not held up), deletes the data keys no remaining record uses, truncates the WAL and appends a
     /// <see cref="AuditEventTypes.RetentionApplied"/> record.
@@ -537,7 +557,7 @@ internal sealed partial class AuditLog : IDisposable
     }
 
     private void AppendWriterRecord(
-        string type, string? tenant, string decision, string step, string? reason, string? principal, IReadOnlyDictionary<string, string> attributes)
+        string type, string? tenant, string decision, string step, string? reason, string? principal, IReadOnlyDictionary<string, string> attributes, int? status = null)
     {
         var record = new AuditRecord
         {
@@ -549,6 +569,7 @@ internal sealed partial class AuditLog : IDisposable
             Decision = decision,
             Step = step,
             Reason = reason,
+            Status = status,
             Attributes = attributes,
             // The caller who asked is the subject of this record, protected like any other.
             Subject = new AuditSubject { Principal = principal },

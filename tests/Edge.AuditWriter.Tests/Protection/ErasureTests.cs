@@ -232,7 +232,6 @@ public sealed class ErasureTests
 
     [Theory]
     [InlineData(null, "{\"subject\":\"x\"}", 401, "unauthenticated")]
-    [InlineData(WriterFixture.GlobalAuditorKey, "{\"subject\":\"x\"}", 403, "missing_permission")]
     [InlineData(WriterFixture.GlobalEraserKey, "{\"subject\":\"\"}", 400, "invalid_erasure")]
     [InlineData(WriterFixture.GlobalEraserKey, "{\"subject\":42}", 400, "invalid_erasure")]
     [InlineData(WriterFixture.GlobalEraserKey, "{\"subject\":\"x\",\"why\":\"y\"}", 400, "invalid_erasure")]
@@ -260,6 +259,56 @@ public sealed class ErasureTests
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
         Assert.Equal(code, problem.GetProperty("code").GetString());
         Assert.Equal(0, writer.Services.GetRequiredService<AuditLog>().Size);
+    }
+
+    [Fact]
+    public async Task Erase_CallerWithoutErasePermission_403RecordedAsRefusedNamingTheCallerNotTheSubject()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("k1", "acme", Erased, ErasedIp)], 1)).EnsureSuccessStatusCode();
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var response = await auditor.PostAsJsonAsync("/audit/erasure", new { subject = Erased });
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        // Before, the refusal left no trace: an unauthorised attempt to erase is what a compliance review looks for.
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("missing_permission", problem.GetProperty("code").GetString());
+        var refused = Assert.Single(await RecordsAsync(auditor, "decision=refused"));
+        var record = refused.GetProperty("record");
+        var data = record.GetProperty("data");
+        Assert.Equal(AuditEventTypes.ErasureRefused, record.GetProperty("type").GetString());
+        Assert.Equal("erasure", data.GetProperty("step").GetString());
+        Assert.Equal("missing_permission", data.GetProperty("reason").GetString());
+        Assert.Equal(403, data.GetProperty("status").GetInt32());
+        Assert.Equal("compliance", data.GetProperty("subject").GetProperty("principal").GetString());
+        Assert.Equal("ops", refused.GetProperty("tenant").GetString());
+        Assert.DoesNotContain(Erased, Encoding.UTF8.GetString(Convert.FromBase64String(refused.GetProperty("leaf").GetString()!)), StringComparison.Ordinal);
+        Assert.Single(await RecordsAsync(auditor, $"principal={Uri.EscapeDataString(Erased)}"));
+    }
+
+    [Fact]
+    public async Task Erase_OtherTenantByTenantScopedEraser_403RecordedAsRefusedInTheCallersTenant()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("g1", "globex", Erased, ErasedIp)], 1)).EnsureSuccessStatusCode();
+        using var acmeDpo = writer.Client(WriterFixture.AcmeEraserKey);
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+
+        using var response = await acmeDpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased, tenant = "globex" });
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("tenant_forbidden", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        // In the caller's tenant: globex's auditors must not read acme's principal, acme's (and the compliance team) see the attempt.
+        var refused = Assert.Single(await RecordsAsync(acmeDpo, "decision=refused"));
+        Assert.Equal("acme", refused.GetProperty("tenant").GetString());
+        var data = refused.GetProperty("record").GetProperty("data");
+        Assert.Equal("tenant_forbidden", data.GetProperty("reason").GetString());
+        Assert.Equal("acme-dpo", data.GetProperty("subject").GetProperty("principal").GetString());
+        Assert.Equal("globex", data.GetProperty("attributes").GetProperty("requestedTenant").GetString());
+        Assert.Equal("principal", data.GetProperty("attributes").GetProperty("subjectKind").GetString());
+        Assert.Single(await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}"));
     }
 
     [Fact]
