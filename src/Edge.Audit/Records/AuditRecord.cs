@@ -120,7 +120,7 @@ public static class AuditEventTypes
 
     /// <summary>
     /// Written by the audit writer when it refuses an erasure to a signed-in caller (<c>missing_permission</c>,
-    /// <c>tenant_forbidden</c>); the subject is the caller, never the principal it named.
+    /// <c>tenant_forbidden</c>, <c>erasure_self</c>); the subject is the caller, never the principal it named.
     /// </summary>
     public const string ErasureRefused = "dev.edge.audit.erasure.refused.v1";
 

@@ -64,6 +64,15 @@ internal static class ErasureEndpoint
             tenant = caller.Tenant;
         }
 
+        // Four eyes, as for approvals (approval_self): the caller's own records, the erasure records of what it erased
+        // before included (their subject is the caller, their tenant the scope), are the trail of its own actions, so
+        // another eraser must erase them. Principals are compared exactly, as erasure finds them.
+        if (!request.ByClientIp && string.Equals(request.Subject, caller.Principal, StringComparison.Ordinal))
+        {
+            return await RefuseAsync(log, caller, caller.Tenant, "erasure_self",
+                "A caller cannot erase its own records; another holder of audit.erase must make this erasure.", attributes).ConfigureAwait(false);
+        }
+
         ErasureResult result;
         try
         {

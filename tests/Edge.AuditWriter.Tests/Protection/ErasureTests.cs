@@ -311,6 +311,45 @@ public sealed class ErasureTests
         Assert.Single(await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}"));
     }
 
+    [Theory]
+    [InlineData(WriterFixture.GlobalEraserKey, "dpo", null)]
+    [InlineData(WriterFixture.GlobalEraserKey, "dpo", "acme")]
+    [InlineData(WriterFixture.AcmeEraserKey, "acme-dpo", null)]
+    public async Task Erase_OwnPrincipal_403ErasureSelfRecordedAndNothingErased(string key, string principal, string? tenant)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("s1", "acme", principal, ErasedIp), Leaf("s2", "ops", principal, ErasedIp)], 2)).EnsureSuccessStatusCode();
+        using var caller = writer.Client(key);
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        var before = await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(principal)}");
+
+        using var response = tenant is null
+            ? await caller.PostAsJsonAsync("/audit/erasure", new { subject = principal })
+            : await caller.PostAsJsonAsync("/audit/erasure", new { subject = principal, tenant });
+
+        // Before, 200: an eraser could erase the trail of its own actions, its earlier erasures' records included.
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("erasure_self", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.Equal(before.Count, (await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(principal)}")).Count(r => r.GetProperty("record").GetProperty("type").GetString() == AuditEventTypes.Request));
+        Assert.Empty(await RecordsAsync(dpo, "decision=erased"));
+        var refused = Assert.Single(await RecordsAsync(dpo, "decision=refused"));
+        Assert.Equal("erasure_self", refused.GetProperty("record").GetProperty("data").GetProperty("reason").GetString());
+        Assert.Equal(principal, refused.GetProperty("principal").GetString());
+    }
+
+    [Fact]
+    public async Task Erase_OwnPrincipalByAnotherEraser_Erases()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("s1", "acme", "acme-dpo", ErasedIp)], 1)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+
+        using var response = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = "acme-dpo" });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("records").GetInt64());
+    }
+
     [Fact]
     public async Task Erase_UnknownSubject_AnswersZeroRecordsAndIsStillRecorded()
     {
