@@ -49,6 +49,8 @@ internal sealed class ApprovalMetrics(EdgeMetrics metrics)
 /// <summary>What the step and the API report an approval event to: counted here, audited by the sink.</summary>
 internal sealed class ApprovalEvents(IApprovalEventSink sink, ApprovalMetrics metrics)
 {
+    public bool CanRecord => sink.CanRecord;
+
     public ValueTask RecordAsync(ApprovalEvent approvalEvent)
     {
         metrics.Event(approvalEvent.Policy, approvalEvent.Kind);

@@ -78,6 +78,11 @@ internal sealed partial class ApprovalsApi(
             return;
         }
 
+        if (!await CanRecordDecisionAsync(http, events))
+        {
+            return;
+        }
+
         var policy = caller.Snapshot.Policies[approval.Policy];
         if (policy.Options.FourEyes && string.Equals(approval.Requester, caller.Principal, StringComparison.Ordinal))
         {
@@ -109,6 +114,11 @@ internal sealed partial class ApprovalsApi(
             return;
         }
 
+        if (!await CanRecordDecisionAsync(http, events))
+        {
+            return;
+        }
+
         var outcome = await store.RejectAsync(approval.Id, caller.Principal, time.GetUtcNow());
         if (outcome != DecideOutcome.Decided)
         {
@@ -119,6 +129,24 @@ internal sealed partial class ApprovalsApi(
         await events.RecordAsync((approval with { Approver = caller.Principal }).ToEvent(ApprovalEventKind.Rejected, caller.Principal));
         Log.Decided(logger, approval.Id, approval.Policy, "rejected");
         await JsonAsync(http, StatusCodes.Status200OK, new { approvalId = approval.Id, status = "rejected" });
+    }
+
+    /// <summary>
+    /// A decision (or its refusal) is recorded before it is answered. At the audit spool's cap the record was dropped while
+    /// the approver got the token: the trail then showed the request and its use, never who approved it. Refused like an
+    /// audit-required route's request at the same cap, before anything is decided.
+    /// </summary>
+    private static async ValueTask<bool> CanRecordDecisionAsync(HttpContext http, ApprovalEvents events)
+    {
+        if (events.CanRecord)
+        {
+            return true;
+        }
+
+        http.Response.Headers.RetryAfter = "5";
+        await ProblemAsync(http, StatusCodes.Status503ServiceUnavailable, "audit_unavailable", "Audit unavailable",
+            "The audit trail cannot record this decision right now; nothing was decided. Retry later.");
+        return false;
     }
 
     /// <summary>Runs one API call; a store that cannot answer is a 503, never a guess.</summary>

@@ -32,6 +32,8 @@ internal sealed partial class ApprovalAuditEventSink(
         _ => AuditEventTypes.ApprovalMismatch,
     };
 
+    public bool CanRecord => events.HasRoom;
+
     public async ValueTask RecordAsync(ApprovalEvent approvalEvent)
     {
         var type = TypeOf(approvalEvent.Kind);

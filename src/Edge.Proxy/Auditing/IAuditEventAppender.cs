@@ -10,6 +10,12 @@ internal interface IAuditEventAppender
     /// <summary>Appends one serialised record; false when it was refused because the target is full.</summary>
     ValueTask<bool> TryAppendAsync(byte[] record);
 
+    /// <summary>
+    /// Whether a record of an event that must not happen unrecorded (an approver's decision) fits now: the spool keeps
+    /// the reserve it keeps for an audit-required route's request. The local file queues without such a check.
+    /// </summary>
+    bool HasRoomForEvent => true;
+
     /// <summary>Counts a refused record, where the target counts drops and <see cref="TryAppendAsync"/> did not count it already.</summary>
     void RecordDropped();
 }

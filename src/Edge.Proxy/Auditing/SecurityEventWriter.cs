@@ -23,6 +23,9 @@ internal sealed partial class SecurityEventWriter(IAuditEventAppender? appender,
 
     public bool IsConfigured => appender is not null;
 
+    /// <summary>False while the spool is at its cap (less than an admission reserve left) or failing.</summary>
+    public bool HasRoom => appender is null || appender.HasRoomForEvent;
+
     /// <summary>A record of this instance, stamped now, for an event with no request behind it.</summary>
     public AuditRecord NewRecord(string type, string decision, string step, string? reason, Dictionary<string, string> attributes) => new()
     {

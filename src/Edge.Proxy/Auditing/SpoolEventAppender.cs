@@ -7,5 +7,7 @@ internal sealed class SpoolEventAppender(AuditSpool spool) : IAuditEventAppender
 {
     public ValueTask<bool> TryAppendAsync(byte[] record) => spool.TryAppendAsync(record);
 
+    public bool HasRoomForEvent => spool.HasRoomFor(SpoolAuditSink.AdmissionReserve);
+
     public void RecordDropped() => spool.Metrics.AddDropped();
 }

@@ -50,4 +50,7 @@ internal interface IApprovalEventSink
 {
     /// <summary>Completes once the event is durable (or was dropped and logged); never throws.</summary>
     ValueTask RecordAsync(ApprovalEvent approvalEvent);
+
+    /// <summary>Whether an event recorded now would be kept rather than dropped at the audit spool's cap.</summary>
+    bool CanRecord => true;
 }

@@ -115,6 +115,41 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Approve_AuditSpoolAtItsCap_503AuditUnavailableAndNothingDecided()
+    {
+        // The writer address is a closed port: nothing is acknowledged, so the spool fills up.
+        await using var edge = await EdgeHost.StartAsync(Create(_backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = $"http://127.0.0.1:{FreePort.Next()}/",
+            ["Edge:Audit:SpoolMaxBytes"] = "24576",
+            ["Edge:Audit:DrainTimeout"] = "00:00:00.200",
+        });
+        var id = await RequestApprovalAsync(edge.Client);
+        for (var i = 0; i < 200; i++)
+        {
+            using var filler = await edge.Client.GetAsync($"/orders/{i}");
+            if (filler.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                break;
+            }
+        }
+
+        using var approve = await edge.Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{id}/approve", BobKey));
+        var problem = await JsonAsync(approve);
+        using var reject = await edge.Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{id}/reject", BobKey));
+        using var shown = await edge.Client.SendAsync(Api(HttpMethod.Get, $"/_edge/approvals/{id}", BobKey));
+
+        // Before, 200 with a token while the approved record was kept only as long as the reserve lasted, then dropped:
+        // the trail showed the request and its use, never who approved it.
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, approve.StatusCode);
+        Assert.Equal("audit_unavailable", Code(problem));
+        Assert.Equal("5", approve.Headers.RetryAfter?.ToString());
+        Assert.False(problem.TryGetProperty("token", out _));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, reject.StatusCode);
+        Assert.Equal("pending", (await JsonAsync(shown)).GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task Approve_CallerWithoutApproverPermission_403MissingPermission()
     {
         var id = await RequestApprovalAsync(Client);
