@@ -174,7 +174,12 @@ internal sealed class KestrelRefusalWriter(PipeWriter inner) : PipeWriter
     private Answer? _answer;
 
     /// <param name="Headers">Header lines to add, each ending in CRLF (<c>Content-Type</c> and <c>Content-Length</c> are added here).</param>
-    internal sealed record Answer(ReadOnlyMemory<byte> Headers, ReadOnlyMemory<byte> Body, bool IsHead, Task Ready);
+    /// <param name="Sending">
+    /// Awaited before anything goes out, with whether this answer replaces Kestrel's (true) or Kestrel wrote something
+    /// else, passed on unchanged (false): for a connection that opened with the HTTP/2 preface, an HTTP/2 GOAWAY
+    /// (HTTP_1_1_REQUIRED) instead of its 505. A record made before that is known would claim an answer never sent.
+    /// </param>
+    internal sealed record Answer(ReadOnlyMemory<byte> Headers, ReadOnlyMemory<byte> Body, bool IsHead, Func<bool, Task> Sending);
 
     internal void Arm(Answer answer)
     {
@@ -223,7 +228,7 @@ internal sealed class KestrelRefusalWriter(PipeWriter inner) : PipeWriter
 
         try
         {
-            await answer.Ready;
+            await answer.Sending(IsOneHeaderBlock(held.WrittenSpan));
         }
         catch (Exception)
         {
@@ -234,20 +239,26 @@ internal sealed class KestrelRefusalWriter(PipeWriter inner) : PipeWriter
         return await inner.FlushAsync(cancellationToken);
     }
 
+    /// <summary>Whether Kestrel wrote exactly one header block, the only thing <see cref="Rewrite"/> replaces.</summary>
+    internal static bool IsOneHeaderBlock(ReadOnlySpan<byte> kestrel)
+    {
+        var end = kestrel.IndexOf(HeaderEnd);
+        return end >= 0 && end + HeaderEnd.Length == kestrel.Length;
+    }
+
     /// <summary>
     /// Kestrel's status line and headers without its <c>Content-Length: 0</c>, then the answer's headers and body. Bytes
     /// that are not exactly one header block are passed on unchanged.
     /// </summary>
     internal static void Rewrite(ReadOnlySpan<byte> kestrel, Answer answer, IBufferWriter<byte> output)
     {
-        var end = kestrel.IndexOf(HeaderEnd);
-        if (end < 0 || end + HeaderEnd.Length != kestrel.Length)
+        if (!IsOneHeaderBlock(kestrel))
         {
             output.Write(kestrel);
             return;
         }
 
-        var lines = kestrel[..end];
+        var lines = kestrel[..kestrel.IndexOf(HeaderEnd)];
         var first = true;
         foreach (var range in lines.Split("\r\n"u8))
         {

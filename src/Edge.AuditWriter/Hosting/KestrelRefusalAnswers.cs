@@ -66,7 +66,7 @@ internal sealed partial class KestrelRefusalAnswers(ILogger<KestrelRefusalAnswer
             json.WriteEndObject();
         }
 
-        writer.Arm(new KestrelRefusalWriter.Answer(ReadOnlyMemory<byte>.Empty, body.WrittenMemory, HttpMethods.IsHead(parsed.Method), Task.CompletedTask));
+        writer.Arm(new KestrelRefusalWriter.Answer(ReadOnlyMemory<byte>.Empty, body.WrittenMemory, HttpMethods.IsHead(parsed.Method), static _ => Task.CompletedTask));
     }
 
     public void OnError(Exception error)

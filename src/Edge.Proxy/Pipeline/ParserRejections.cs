@@ -19,6 +19,9 @@ internal sealed partial class ParserRejections(
     ClientAddressResolver clientAddresses, EdgeDecisions decisions, IAuditSink audit, EdgeMetrics metrics, TimeProvider time, ILogger<ParserRejections> logger)
     : IObserver<KeyValuePair<string, object?>>
 {
+    /// <summary>The reason of a connection that opened with the HTTP/2 preface, refused with Kestrel's GOAWAY and no HTTP answer.</summary>
+    public const string Http2PriorKnowledgeReason = "http_version_unsupported:http2_prior_knowledge";
+
     public static void AddTo(WebApplicationBuilder builder) =>
         builder.Services.Configure<KestrelServerOptions>(KestrelRefusals.AddWriters);
 
@@ -60,44 +63,65 @@ internal sealed partial class ParserRejections(
         var startedAt = time.GetUtcNow();
         var requestId = RequestIds.NewId(startedAt);
         var path = string.IsNullOrEmpty(parsed.Path) ? null : parsed.Path;
+        var remoteIp = (features[typeof(IHttpConnectionFeature)] as IHttpConnectionFeature)?.RemoteIpAddress;
+        var hasForwardedFor = parsed.Headers.TryGetValue(ForwardingHeaders.XForwardedFor, out var forwardedFor);
+        var method = parsed.Method;
+        var protocol = parsed.Protocol;
+        var status = refusal.Status;
+        var reason = refusal.Reason;
 
         var writer = KestrelRefusals.WriterFor(features, parsed);
-        ArrayBufferWriter<byte>? body = null;
-        if (writer is not null)
+        if (writer is null)
         {
-            body = new ArrayBufferWriter<byte>(256);
-            ProblemDetailsWriter.Write(body, refusal.Status, refusal.Code, refusal.Title, refusal.Detail, path, requestId);
+            _ = ObserveAsync(Record(0, reason));
+            return;
         }
 
-        // What the record is built from: what was parsed before the refusal, on a context of its own (Kestrel's features
-        // are the connection's, reused by its next request).
-        var context = new DefaultHttpContext();
-        context.Request.Method = parsed.Method;
-        context.Request.Path = path is null ? PathString.Empty : new PathString(path);
-        context.Request.Protocol = parsed.Protocol;
-        context.Connection.RemoteIpAddress = (features[typeof(IHttpConnectionFeature)] as IHttpConnectionFeature)?.RemoteIpAddress;
-        if (parsed.Headers.TryGetValue(ForwardingHeaders.XForwardedFor, out var forwardedFor))
+        var body = new ArrayBufferWriter<byte>(256);
+        ProblemDetailsWriter.Write(body, refusal.Status, refusal.Code, refusal.Title, refusal.Detail, path, requestId);
+        var headers = Encoding.ASCII.GetBytes(EdgeRequestMiddleware.RequestIdHeader + ": " + requestId + "\r\n");
+        Func<bool, Task> sending;
+        if (status == StatusCodes.Status505HttpVersionNotsupported)
         {
-            context.Request.Headers[ForwardingHeaders.XForwardedFor] = forwardedFor;
+            // The request line "PRI * HTTP/2.0" opening a connection (h2c with prior knowledge) is a 505 Kestrel answers
+            // with an HTTP/2 GOAWAY (HTTP_1_1_REQUIRED) instead, and the features cannot tell it from "GET / HTTP/2.0":
+            // what went out is known only when Kestrel writes it, so the record waits for that.
+            sending = answered => ObserveAsync(answered ? Record(body.WrittenCount, reason) : Record(0, Http2PriorKnowledgeReason));
+        }
+        else
+        {
+            var recorded = ObserveAsync(Record(body.WrittenCount, reason));
+            sending = _ => recorded;
         }
 
-        context.Response.ContentLength = body?.WrittenCount ?? 0;
-        var request = new EdgeRequestFeature
-        {
-            RequestId = requestId,
-            RouteId = null,
-            StartedAt = startedAt,
-            ClientIp = ClientAddressResolver.Format(context, clientAddresses.Resolve(context)),
-        };
-        context.SetFeature(request);
-        decisions.DenyUnanswered(context, EdgeRequestMiddleware.EdgeStepName, refusal.Status, refusal.Reason);
-        metrics.Request("", "deny", refusal.Status);
+        writer.Arm(new KestrelRefusalWriter.Answer(headers, body.WrittenMemory, HttpMethods.IsHead(method), sending));
 
-        var recorded = ObserveAsync(audit.RecordAsync(context, request));
-        if (writer is not null)
+        // What the record is built from: what was parsed before the refusal, copied at once (Kestrel's features are the
+        // connection's, reused by its next request), on a context of its own.
+        ValueTask Record(int bytesOut, string recordedReason)
         {
-            var headers = Encoding.ASCII.GetBytes(EdgeRequestMiddleware.RequestIdHeader + ": " + requestId + "\r\n");
-            writer.Arm(new KestrelRefusalWriter.Answer(headers, body!.WrittenMemory, HttpMethods.IsHead(parsed.Method), recorded));
+            var context = new DefaultHttpContext();
+            context.Request.Method = method;
+            context.Request.Path = path is null ? PathString.Empty : new PathString(path);
+            context.Request.Protocol = protocol;
+            context.Connection.RemoteIpAddress = remoteIp;
+            if (hasForwardedFor)
+            {
+                context.Request.Headers[ForwardingHeaders.XForwardedFor] = forwardedFor;
+            }
+
+            context.Response.ContentLength = bytesOut;
+            var request = new EdgeRequestFeature
+            {
+                RequestId = requestId,
+                RouteId = null,
+                StartedAt = startedAt,
+                ClientIp = ClientAddressResolver.Format(context, clientAddresses.Resolve(context)),
+            };
+            context.SetFeature(request);
+            decisions.DenyUnanswered(context, EdgeRequestMiddleware.EdgeStepName, status, recordedReason);
+            metrics.Request("", "deny", status);
+            return audit.RecordAsync(context, request);
         }
     }
 

@@ -79,6 +79,10 @@ public class HostileEdge : IAsyncLifetime
     public async Task<JsonElement> AuditDataWhereAsync(Func<JsonElement, bool> match, string what) =>
         (await WaitForRecordAsync(r => r.Route is not null && match(JsonDocument.Parse(r.Leaf).RootElement.GetProperty("data")), what)).GetProperty("data");
 
+    /// <summary>The <c>data</c> object of the first audit record, with or without a route, that <paramref name="match"/> accepts.</summary>
+    public async Task<JsonElement> AnyAuditDataWhereAsync(Func<JsonElement, bool> match, string what) =>
+        (await WaitForRecordAsync(r => JsonDocument.Parse(r.Leaf).RootElement.TryGetProperty("data", out var data) && match(data), what)).GetProperty("data");
+
     private async Task<JsonElement> WaitForRecordAsync(Func<StoredRecord, bool> match, string what)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);

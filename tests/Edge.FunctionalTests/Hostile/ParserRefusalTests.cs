@@ -66,6 +66,28 @@ public sealed class ParserRefusalTests(HostileEdge fixture) : IClassFixture<Host
     }
 
     [Fact]
+    public async Task Http2PriorKnowledge_OnTheHttp1Listener_KestrelsGoAwayAndARecordWithoutAnAnswer()
+    {
+        // h2c with prior knowledge: Kestrel answers the preface's "PRI * HTTP/2.0" line with an HTTP/2 GOAWAY
+        // (HTTP_1_1_REQUIRED), not with its 505. The record said 505 with the problem body's bytes, never sent.
+        byte[] goAway = [0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13];
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", fixture.Edge.ProxyPort);
+        var stream = client.GetStream();
+        await stream.WriteAsync("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray());
+        using var received = new MemoryStream();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await stream.CopyToAsync(received, timeout.Token);
+
+        Assert.Equal(goAway, received.ToArray());
+        var audit = await fixture.AnyAuditDataWhereAsync(
+            d => d.TryGetProperty("reason", out var reason) && reason.GetString() == "http_version_unsupported:http2_prior_knowledge",
+            "the h2c prior-knowledge record");
+        Assert.Equal((505, "deny", "Edge"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("step").GetString()));
+        Assert.Equal(0, audit.TryGetProperty("bytesOut", out var bytesOut) ? bytesOut.GetInt64() : 0);
+    }
+
+    [Fact]
     public async Task ManagementPort_RequestKestrelRefuses_SameProblemJsonAndRecord()
     {
         var response = await RawHttp.SendAsync(fixture.Edge.ManagementPort, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\0b\r\n\r\n");

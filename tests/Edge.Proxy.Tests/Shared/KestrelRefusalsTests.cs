@@ -76,5 +76,5 @@ public sealed class KestrelRefusalsTests
     }
 
     private static KestrelRefusalWriter.Answer Answer(string body, bool isHead) =>
-        new("X-Request-Id: 0123abcd\r\n"u8.ToArray(), Encoding.UTF8.GetBytes(body), isHead, Task.CompletedTask);
+        new("X-Request-Id: 0123abcd\r\n"u8.ToArray(), Encoding.UTF8.GetBytes(body), isHead, static _ => Task.CompletedTask);
 }
