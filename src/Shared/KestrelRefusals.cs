@@ -32,14 +32,25 @@ internal static class KestrelRefusals
     /// the endpoint defaults, so on a TLS endpoint the writer sits outside the encryption and is never armed
     /// (<see cref="WriterFor"/>).
     /// </summary>
-    public static void AddWriters(KestrelServerOptions options) =>
-        options.ConfigureEndpointDefaults(static listen => listen.Use(static next => connection =>
+    public static void AddWriters(KestrelServerOptions options) => AddWriters(options, null);
+
+    /// <param name="options">Kestrel's options.</param>
+    /// <param name="endpointDefaults">
+    /// More endpoint defaults of the host's own: Kestrel keeps one endpoint-defaults action (a second call replaces the
+    /// first), so they run in this one.
+    /// </param>
+    public static void AddWriters(KestrelServerOptions options, Action<ListenOptions>? endpointDefaults) =>
+        options.ConfigureEndpointDefaults(listen =>
         {
-            var writer = new KestrelRefusalWriter(connection.Transport.Output);
-            connection.Features.Set(writer);
-            connection.Transport = new DuplexPipe(connection.Transport.Input, writer);
-            return next(connection);
-        }));
+            endpointDefaults?.Invoke(listen);
+            listen.Use(static next => connection =>
+            {
+                var writer = new KestrelRefusalWriter(connection.Transport.Output);
+                connection.Features.Set(writer);
+                connection.Transport = new DuplexPipe(connection.Transport.Input, writer);
+                return next(connection);
+            });
+        });
 
     /// <summary>
     /// The refusal an event reports, when its answer has not started; false for any other event and for a request whose

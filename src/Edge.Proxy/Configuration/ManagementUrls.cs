@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
 namespace Edge.Proxy.Configuration;
 
 /// <summary>
@@ -26,5 +28,18 @@ internal sealed record ManagementUrls(IReadOnlyList<string> Urls, IReadOnlySet<i
         }
 
         return new ManagementUrls(urls, ports);
+    }
+
+    /// <summary>
+    /// Keeps HTTP/1.1 on the management listener. <c>Kestrel:EndpointDefaults:Protocols=Http2</c>, the way to serve h2c
+    /// on the proxy port, applies to every listener: the management port became HTTP/2-only and answered the HTTP/1.1
+    /// requests of health probes and metric scrapers with 400.
+    /// </summary>
+    public void KeepHttp1(ListenOptions listen)
+    {
+        if (listen.IPEndPoint is { } endpoint && Ports.Contains(endpoint.Port) && !listen.Protocols.HasFlag(HttpProtocols.Http1))
+        {
+            listen.Protocols = listen.Protocols | HttpProtocols.Http1;
+        }
     }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Text;
+using Edge.Proxy.Configuration;
 using Edge.Proxy.Observability;
 using Edge.Shared;
 using Microsoft.AspNetCore.Http.Features;
@@ -23,7 +24,8 @@ internal sealed partial class ParserRejections(
     public const string Http2PriorKnowledgeReason = "http_version_unsupported:http2_prior_knowledge";
 
     public static void AddTo(WebApplicationBuilder builder) =>
-        builder.Services.Configure<KestrelServerOptions>(KestrelRefusals.AddWriters);
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<ManagementUrls>(
+            static (options, management) => KestrelRefusals.AddWriters(options, management.KeepHttp1));
 
     /// <summary>Subscribes to the host's listener for the application's lifetime.</summary>
     public static void Subscribe(WebApplication app)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Edge.Testing;
@@ -27,6 +28,16 @@ public sealed class Http2FramingTests : IAsyncLifetime
     {
         await _edge.DisposeAsync();
         _backend.Dispose();
+    }
+
+    [Fact]
+    public async Task ManagementPort_EndpointDefaultsHttp2_StillAnswersHttp11Probes()
+    {
+        // Kestrel:EndpointDefaults:Protocols=Http2 made the management port HTTP/2-only as well: a Kubernetes httpGet
+        // probe or a Prometheus scrape (HTTP/1.1) got 400 "An HTTP/1.x request was sent to an HTTP/2 only endpoint".
+        using var response = await _edge.Management.GetAsync("/readyz");
+
+        Assert.Equal((HttpStatusCode.OK, new Version(1, 1)), (response.StatusCode, response.Version));
     }
 
     [Fact]
