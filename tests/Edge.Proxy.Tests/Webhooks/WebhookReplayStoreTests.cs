@@ -14,12 +14,8 @@ public sealed class WebhookReplayStoreTests
     {
         // Warning 1401 was written for every delivery whose replay check Redis did not answer: during an outage, one log
         // line per delivery on every webhook route.
-        await using var server = await RedisServer.StartAsync();
-        using var redis = new EdgeRedis(server.ConnectionString);
-        await redis.ConnectAsync();
-        using var logs = new CapturedLogs();
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var store = new WebhookReplayStore(redis, time, new LoggerFactory([logs]).CreateLogger<WebhookReplayStore>());
+        await using var harness = await Harness.StartAsync();
+        var (server, redis, logs, time, store) = (harness.Server, harness.Redis, harness.Logs, harness.Time, harness.Store);
 
         server.Pause();
         try
@@ -49,12 +45,8 @@ public sealed class WebhookReplayStoreTests
     {
         // Once the client marked Redis disconnected the check was skipped without a word: deliveries were refused 503
         // for the whole outage and the replay store's warning never came.
-        await using var server = await RedisServer.StartAsync();
-        using var redis = new EdgeRedis(server.ConnectionString);
-        await redis.ConnectAsync();
-        using var logs = new CapturedLogs();
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var store = new WebhookReplayStore(redis, time, new LoggerFactory([logs]).CreateLogger<WebhookReplayStore>());
+        await using var harness = await Harness.StartAsync();
+        var (server, redis, logs, time, store) = (harness.Server, harness.Redis, harness.Logs, harness.Time, harness.Store);
 
         server.Kill();
         var deadline = DateTime.UtcNow.AddSeconds(30);
@@ -74,5 +66,41 @@ public sealed class WebhookReplayStoreTests
         time.Advance(TimeSpan.FromMinutes(1));
         await store.TryRegisterAsync("github", "delivery-late", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true);
         Assert.Equal(2, logs.Values.Count(e => e.Id.Id == 1401));
+    }
+
+    /// <summary>A replay store on a real redis-server of its own, with captured logs and a clock the test moves.</summary>
+    private sealed class Harness : IAsyncDisposable
+    {
+        private Harness(RedisServer server, EdgeRedis redis)
+        {
+            Server = server;
+            Redis = redis;
+            Store = new WebhookReplayStore(redis, Time, new LoggerFactory([Logs]).CreateLogger<WebhookReplayStore>());
+        }
+
+        public RedisServer Server { get; }
+
+        public EdgeRedis Redis { get; }
+
+        public CapturedLogs Logs { get; } = new();
+
+        public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
+
+        public WebhookReplayStore Store { get; }
+
+        public static async Task<Harness> StartAsync()
+        {
+            var server = await RedisServer.StartAsync();
+            var redis = new EdgeRedis(server.ConnectionString);
+            await redis.ConnectAsync();
+            return new Harness(server, redis);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Logs.Dispose();
+            Redis.Dispose();
+            await Server.DisposeAsync();
+        }
     }
 }
