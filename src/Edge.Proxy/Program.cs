@@ -1,6 +1,5 @@
-using Edge.Audit.Spool;
 using Edge.Configuration;
 using Edge.Proxy;
+using Edge.Proxy.Observability;
 
-// Another edge on this spool directory is an operator's mistake with a one-line cause, like a taken port.
-return await HostSettings.RunAsync(() => EdgeApplication.Create(args).RunAsync(), taken => taken is SpoolInUseException);
+return await HostSettings.RunAsync(() => EdgeApplication.Create(args).RunAsync(), ObservabilityExtensions.HeldElsewhere);

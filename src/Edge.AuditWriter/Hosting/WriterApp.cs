@@ -1,4 +1,5 @@
 using System.Globalization;
+using Edge.Audit.Storage;
 using Edge.AuditWriter.Api;
 using Edge.AuditWriter.Authorization;
 using Edge.AuditWriter.Ingest;
@@ -16,6 +17,9 @@ namespace Edge.AuditWriter.Hosting;
 /// <summary>Builds the writer host; Program and in-process tests share it.</summary>
 public static class WriterApp
 {
+    /// <summary>Another writer on this SQLite store: an operator's mistake with a one-line cause, like a taken port.</summary>
+    public static bool HeldElsewhere(IOException taken) => taken is AuditStoreInUseException;
+
     /// <param name="configureServices">Replaces services after the defaults (tests inject a controllable TimeProvider).</param>
     public static WebApplication Build(string[] args, Action<IServiceCollection>? configureServices = null)
     {
@@ -25,6 +29,7 @@ public static class WriterApp
         builder.Host.UseSerilog((context, logging) => logging
             .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
             .ReadFrom.Configuration(context.Configuration)
+            .Filter.ByExcluding(Edge.Shared.StartupFailureLog.Repeats(HeldElsewhere))
             .WriteTo.Console(new RenderedCompactJsonFormatter()));
         builder.Services.Configure<WriterOptions>(builder.Configuration.GetSection("Writer"));
         // A header value with a byte outside ASCII reaches the endpoints (as Latin-1, one char per byte) instead of

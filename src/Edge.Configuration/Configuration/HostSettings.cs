@@ -62,10 +62,33 @@ public static class HostSettings
     }
 
     /// <summary>
-    /// Runs a host and maps an operator's mistake to exit code 1 with one line on standard error: an invalid proxy.json
-    /// (its errors were logged with their locations), a refused host setting, a port another process holds, or a file
-    /// another process holds (<paramref name="heldElsewhere"/>: the spool directory, the writer's store). Unhandled, these
-    /// printed the runtime's stack trace and aborted with SIGABRT (134). A defect still surfaces with its stack trace.
+    /// An operator's mistake at startup as the one line to print, or null for a defect: an invalid proxy.json (its errors
+    /// were logged with their locations), a refused host setting, a port another process holds, or a file another process
+    /// holds (<paramref name="heldElsewhere"/>: the spool directory, the writer's store).
+    /// </summary>
+    public static string? OneLine(Exception exception, Func<IOException, bool> heldElsewhere) => exception switch
+    {
+        EdgeConfigException invalid => invalid.Message,
+        InvalidOperationException invalid when Names(invalid) => "error: " + invalid.Message,
+        InvalidOperationException unconvertible when UnconvertibleSetting(unconvertible) is { } line => line,
+        IOException taken when heldElsewhere(taken) || taken.InnerException is AddressInUseException => "error: " + taken.Message,
+        _ => null,
+    };
+
+    /// <summary>
+    /// True for the host's own log of a failed start ("Hosting failed to start", event 11 of
+    /// <c>Microsoft.Extensions.Hosting.Internal.Host</c>, with the stack trace) when <see cref="RunAsync"/> prints that
+    /// failure as one line anyway: a second edge on a taken port logged thirty lines of Kestrel's stack before it.
+    /// A defect's start failure keeps that log line.
+    /// </summary>
+    public static bool RepeatsOneLine(string? category, int eventId, Exception? exception, Func<IOException, bool> heldElsewhere) =>
+        eventId == 11 && category == "Microsoft.Extensions.Hosting.Internal.Host" && exception is not null
+        && OneLine(exception, heldElsewhere) is not null;
+
+    /// <summary>
+    /// Runs a host and maps an operator's mistake (<see cref="OneLine"/>) to exit code 1 with one line on standard error.
+    /// Unhandled, these printed the runtime's stack trace and aborted with SIGABRT (134). A defect still surfaces with
+    /// its stack trace.
     /// </summary>
     public static async Task<int> RunAsync(Func<Task> run, Func<IOException, bool> heldElsewhere)
     {
@@ -74,21 +97,9 @@ public static class HostSettings
             await run().ConfigureAwait(false);
             return 0;
         }
-        catch (EdgeConfigException invalid)
-        {
-            await Console.Error.WriteLineAsync(invalid.Message).ConfigureAwait(false);
-        }
-        catch (InvalidOperationException invalid) when (Names(invalid))
-        {
-            await Console.Error.WriteLineAsync("error: " + invalid.Message).ConfigureAwait(false);
-        }
-        catch (InvalidOperationException unconvertible) when (UnconvertibleSetting(unconvertible) is { } line)
+        catch (Exception mistake) when (OneLine(mistake, heldElsewhere) is { } line)
         {
             await Console.Error.WriteLineAsync(line).ConfigureAwait(false);
-        }
-        catch (IOException taken) when (heldElsewhere(taken) || taken.InnerException is AddressInUseException)
-        {
-            await Console.Error.WriteLineAsync(taken.Message).ConfigureAwait(false);
         }
 
         return 1;

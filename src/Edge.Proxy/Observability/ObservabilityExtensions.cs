@@ -89,6 +89,9 @@ internal static class ObservabilityExtensions
         return RuntimeRenames.TryGetValue(instrument.Name, out var name) ? new MetricStreamConfiguration { Name = name } : null;
     }
 
+    /// <summary>Another edge on this spool directory: an operator's mistake with a one-line cause, like a taken port.</summary>
+    public static bool HeldElsewhere(IOException taken) => taken is Edge.Audit.Spool.SpoolInUseException;
+
     public static void AddEdgeObservability(this WebApplicationBuilder builder)
     {
         // ASP.NET Core hosting starts an Activity and a log scope for every request whenever its diagnostics logger is
@@ -103,6 +106,7 @@ internal static class ObservabilityExtensions
             .MinimumLevel.Override("System.Net.Http.HttpClient", LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", hostingDiagnostics)
             .ReadFrom.Configuration(builder.Configuration)
+            .Filter.ByExcluding(Edge.Shared.StartupFailureLog.Repeats(HeldElsewhere))
             .Enrich.FromLogContext()
             .WriteTo.Console(new RenderedCompactJsonFormatter()));
 

@@ -87,6 +87,64 @@ public sealed class HostSettingsStartupTests
         }
     }
 
+    [Theory]
+    [InlineData("Edge.Proxy", "proxy", "error: Failed to bind to address http://127.0.0.1:{taken}: address already in use")]
+    [InlineData("Edge.Proxy", "management", "error: Failed to bind to address http://127.0.0.1:{taken}: address already in use")]
+    [InlineData("Edge.Proxy", "spool", "error: The audit spool directory '{spool}' is in use by another process")]
+    [InlineData("Edge.AuditWriter", "proxy", "error: Failed to bind to address http://127.0.0.1:{taken}: address already in use")]
+    public async Task Main_PortOrSpoolHeldByAnotherProcess_ExitsOneWithOneLineAndNoStackTrace(string project, string held, string expected)
+    {
+        // What a second ./run.sh, or an edge started while another still runs, meets. The host logged the failure with
+        // its stack trace (event 11, "Hosting failed to start") before the one line.
+        var directory = Directory.CreateTempSubdirectory("edge-host-held-").FullName;
+        var spool = Path.Combine(directory, "spool");
+        Directory.CreateDirectory(spool);
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var taken = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        try
+        {
+            using var spoolLock = new FileStream(Path.Combine(spool, ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            var configPath = Path.Combine(directory, "proxy.json");
+            await File.WriteAllTextAsync(configPath, $$"""
+                { "ReverseProxy": {
+                    "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/r/{**rest}" } } },
+                    "Clusters": { "c": { "Destinations": { "d1": { "Address": "http://127.0.0.1:{{FreePort.Next()}}/" } } } } } }
+                """);
+            var proxyPort = held == "proxy" ? taken : FreePort.Next();
+            var managementPort = held == "management" ? taken : FreePort.Next();
+            string[] args = project == "Edge.Proxy"
+                ?
+                [
+                    $"--urls=http://127.0.0.1:{proxyPort}", $"--Edge:ManagementUrls=http://127.0.0.1:{managementPort}",
+                    $"--Edge:ProxyConfigPath={configPath}", $"--Edge:Audit:WriterUrl=http://127.0.0.1:{FreePort.Next()}",
+                    $"--Edge:Audit:SpoolPath={(held == "spool" ? spool : Path.Combine(directory, "own-spool"))}",
+                ]
+                :
+                [
+                    $"--urls=http://127.0.0.1:{proxyPort}", $"--Writer:StorePath={Path.Combine(directory, "audit.db")}",
+                    $"--Writer:KeyPath={Path.Combine(directory, "writer.key")}", $"--Writer:SubjectKeyPath={Path.Combine(directory, "subject.key")}",
+                ];
+            using var process = new ChildProcess(ChildProcess.BuildOutput(project), args);
+
+            process.Start();
+            var exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+            Assert.Equal(1, exitCode);
+            Assert.Contains(
+                expected.Replace("{taken}", taken.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+                    .Replace("{spool}", spool, StringComparison.Ordinal),
+                process.RecentOutput, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", process.RecentOutput, StringComparison.Ordinal);
+            Assert.DoesNotContain("Hosting failed to start", process.RecentOutput, StringComparison.Ordinal);
+        }
+        finally
+        {
+            listener.Stop();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task Main_RefusedProxyJsonWithAWarning_LogsTheWarningAsAWarning()
     {
