@@ -59,6 +59,8 @@ public static class WriterApp
         app.UseStatusCodePages();
         // Open the store, check it against its last checkpoint and load keys before listening.
         var writerOptions = app.Services.GetRequiredService<IOptions<WriterOptions>>().Value;
+        Edge.Configuration.HostSettings.RefuseUnusableUrls(
+            (app.Configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         ValidateIntervals(writerOptions);
         RetentionService.Validate(writerOptions.Retention, app.Configuration.GetSection("Writer:Retention:Tenants"));
         app.Services.GetRequiredService<AuditLog>();

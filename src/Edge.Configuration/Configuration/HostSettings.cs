@@ -1,4 +1,6 @@
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
 
 namespace Edge.Configuration;
 
@@ -12,7 +14,33 @@ public static class HostSettings
     /// </summary>
     public static bool Names(InvalidOperationException exception) =>
         exception.Message.StartsWith("Edge:", StringComparison.Ordinal) || exception.Message.StartsWith("Writer:", StringComparison.Ordinal)
-        || exception.Message.StartsWith("AllowedHosts ", StringComparison.Ordinal);
+        || exception.Message.StartsWith("AllowedHosts ", StringComparison.Ordinal) || exception.Message.StartsWith("urls ", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Refuses a <c>--urls</c> entry Kestrel cannot listen on, before anything starts. Kestrel parses them only when it
+    /// binds: <c>--urls 8080</c> (no scheme) threw a FormatException and <c>http://127.0.0.1:99999</c> an
+    /// ArgumentOutOfRangeException past <see cref="RunAsync"/>, and the process aborted (134) with the runtime's stack.
+    /// </summary>
+    public static void RefuseUnusableUrls(IEnumerable<string> urls)
+    {
+        foreach (var url in urls)
+        {
+            BindingAddress address;
+            try
+            {
+                address = BindingAddress.Parse(url);
+            }
+            catch (FormatException)
+            {
+                throw new InvalidOperationException($"urls entry '{url}' is not a listener URL: give scheme, host and port (e.g. http://127.0.0.1:8080).");
+            }
+
+            if (!address.IsUnixPipe && !address.IsNamedPipe && address.Port is < 0 or > 65535)
+            {
+                throw new InvalidOperationException($"urls entry '{url}' has port {address.Port}; a port is 1-65535 (or 0 for any free one).");
+            }
+        }
+    }
 
     /// <summary>
     /// The configuration binder's refusal of an <c>Edge:</c> or <c>Writer:</c> value of the wrong type
@@ -72,6 +100,10 @@ public static class HostSettings
         InvalidOperationException invalid when Names(invalid) => "error: " + invalid.Message,
         InvalidOperationException unconvertible when UnconvertibleSetting(unconvertible) is { } line => line,
         IOException taken when heldElsewhere(taken) || taken.InnerException is AddressInUseException => "error: " + taken.Message,
+        // Kestrel's bind of an address this host does not have (a copied --urls with another machine's IP), or of a
+        // port below 1024 without the privilege: the socket's own message, without the address, so name the settings.
+        SocketException { SocketErrorCode: SocketError.AddressNotAvailable or SocketError.AccessDenied } refused =>
+            $"error: cannot listen on an address given in --urls (or Edge:ManagementUrls): {refused.Message}; is it an address of this host, and a port this user may bind?",
         _ => null,
     };
 

@@ -18,6 +18,7 @@ internal static class EdgeHostOptionsExtensions
         _ = Pipeline.ClientAddressResolver.ParseTrustedProxies(options.TrustedProxies);
         var proxyUrls = (builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? "http://127.0.0.1:8080")
             .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        HostSettings.RefuseUnusableUrls(proxyUrls);
         Validate(options, managementUrls, proxyUrls);
         builder.WebHost.UseUrls([.. proxyUrls, .. managementUrls.Urls]);
 

@@ -19,7 +19,8 @@ internal sealed record ManagementUrls(IReadOnlyList<string> Urls, IReadOnlySet<i
         foreach (var url in urls)
         {
             var normalized = url.Replace("://*", "://localhost", StringComparison.Ordinal).Replace("://+", "://localhost", StringComparison.Ordinal);
-            if (!Uri.TryCreate(normalized, UriKind.Absolute, out var uri) || uri.Port <= 0)
+            // Uri fills in the scheme's default port: http://127.0.0.1 listened on port 80, which the docs promise is refused.
+            if (!Uri.TryCreate(normalized, UriKind.Absolute, out var uri) || uri.Port <= 0 || !HasExplicitPort(normalized))
             {
                 throw new InvalidOperationException($"Edge:ManagementUrls entry '{url}' must be an absolute URL with an explicit, non-zero port.");
             }
@@ -41,5 +42,14 @@ internal sealed record ManagementUrls(IReadOnlyList<string> Urls, IReadOnlySet<i
         {
             listen.Protocols = listen.Protocols | HttpProtocols.Http1;
         }
+    }
+
+    private static bool HasExplicitPort(string url)
+    {
+        var start = url.IndexOf("://", StringComparison.Ordinal) + 3;
+        var end = url.IndexOfAny(['/', '?', '#'], start);
+        var authority = end < 0 ? url[start..] : url[start..end];
+        var colon = authority.LastIndexOf(':');
+        return colon > authority.LastIndexOf(']') && colon < authority.Length - 1 && authority[(colon + 1)..].All(char.IsAsciiDigit);
     }
 }

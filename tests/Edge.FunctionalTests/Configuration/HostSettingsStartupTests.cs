@@ -46,6 +46,12 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.AuditWriter", "--Writer:AdditionalKeyPaths:0=/nonexistent/old.key", "error: Writer:AdditionalKeyPaths: '/nonexistent/old.key' cannot be read")]
     [InlineData("Edge.AuditWriter", "--Writer:Origin=audit+edge", "error: Writer:Origin must be a non-empty name without spaces")]
     [InlineData("Edge.AuditWriter", "--Writer:CheckpointInterval=soon", "error: Writer:CheckpointInterval: 'soon' is not a valid TimeSpan")]
+    [InlineData("Edge.Proxy", "--urls=18385", "error: urls entry '18385' is not a listener URL")]
+    [InlineData("Edge.Proxy", "--urls=http://127.0.0.1:99999", "error: urls entry 'http://127.0.0.1:99999' has port 99999")]
+    [InlineData("Edge.AuditWriter", "--urls=18385", "error: urls entry '18385' is not a listener URL")]
+    [InlineData("Edge.Proxy", "--urls=http://192.0.2.1:{port}", "error: cannot listen on an address given in --urls (or Edge:ManagementUrls): Cannot assign requested address")]
+    [InlineData("Edge.AuditWriter", "--urls=http://192.0.2.1:{port}", "error: cannot listen on an address given in --urls (or Edge:ManagementUrls): Cannot assign requested address")]
+    [InlineData("Edge.Proxy", "--Edge:ManagementUrls=http://127.0.0.1", "error: Edge:ManagementUrls entry 'http://127.0.0.1' must be an absolute URL with an explicit, non-zero port")]
     public async Task Main_BadHostSetting_ExitsOneNamingTheSettingWithoutStackTrace(string project, string setting, string expected)
     {
         var directory = Directory.CreateTempSubdirectory("edge-host-settings-").FullName;
@@ -80,6 +86,7 @@ public sealed class HostSettingsStartupTests
             Assert.Equal(1, exitCode);
             Assert.Contains(expected, process.RecentOutput, StringComparison.Ordinal);
             Assert.DoesNotContain("Unhandled exception", process.RecentOutput, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", process.RecentOutput, StringComparison.Ordinal);
         }
         finally
         {
