@@ -15,6 +15,8 @@ internal static class ManagementPortFilter
     {
         var ports = app.Services.GetRequiredService<ManagementUrls>().Ports;
         var managementPaths = new Lazy<TemplateMatcher[]>(() => ManagementPathMatchers(app.Services.GetRequiredService<EndpointDataSource>()));
+        var managementMethods = new Lazy<(TemplateMatcher Path, IReadOnlyList<string> Methods)[]>(
+            () => ManagementMethodMatchers(app.Services.GetRequiredService<EndpointDataSource>()));
         var unrouted = app.Services.GetRequiredService<UnroutedRequests>();
         var allowedHosts = app.Services.GetRequiredService<AllowedHosts>();
         var access = app.Services.GetRequiredService<ManagementAccess>();
@@ -62,7 +64,11 @@ internal static class ManagementPortFilter
 
                 if (!isManagementEndpoint)
                 {
-                    return NotFoundAsync(context);
+                    // PUT /edge/bans reached routing's method-rejection endpoint (or a proxy route), which is not a
+                    // management endpoint: it answered 404, as if the documented path did not exist.
+                    return AllowedMethods(managementMethods.Value, context.Request.Path) is { Length: > 0 } allowed
+                        ? ManagementMethodNotAllowedAsync(context, allowed)
+                        : NotFoundAsync(context);
                 }
 
                 if (!access.Authorizes(context.Request, endpoint!, out var presented))
@@ -108,6 +114,37 @@ internal static class ManagementPortFilter
     // The management port's own 404s are not audited: it is the operators' port, not traffic to the backends.
     private static Task NotFoundAsync(HttpContext context) =>
         ProblemDetailsWriter.WriteAsync(context, UnroutedRequests.NotFound);
+
+    // Not audited, like the management port's 404s.
+    private static Task ManagementMethodNotAllowedAsync(HttpContext context, string[] allowed)
+    {
+        context.Response.Headers.Allow = string.Join(", ", allowed);
+        return ProblemDetailsWriter.WriteAsync(context, new EdgeDenial(StatusCodes.Status405MethodNotAllowed, MethodPolicy.ReasonCode,
+            "Method not allowed", $"{context.Request.Method} is not served on this management path."));
+    }
+
+    private static string[] AllowedMethods((TemplateMatcher Path, IReadOnlyList<string> Methods)[] endpoints, PathString path)
+    {
+        var allowed = new List<string>();
+        foreach (var (matcher, methods) in endpoints)
+        {
+            if (matcher.TryMatch(path, new RouteValueDictionary()))
+            {
+                allowed.AddRange(methods.Where(m => !allowed.Contains(m, StringComparer.OrdinalIgnoreCase)));
+            }
+        }
+
+        return [.. allowed];
+    }
+
+    private static (TemplateMatcher, IReadOnlyList<string>)[] ManagementMethodMatchers(EndpointDataSource endpoints) =>
+    [
+        .. endpoints.Endpoints
+            .OfType<RouteEndpoint>()
+            .Where(static route => route.Metadata.GetMetadata<ManagementEndpointMarker>() is not null && route.RoutePattern.RawText is not null)
+            .Select(static route => (new TemplateMatcher(TemplateParser.Parse(route.RoutePattern.RawText!), new RouteValueDictionary()),
+                route.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? (IReadOnlyList<string>)[])),
+    ];
 
     // The rejection endpoint sets the status and the Allow header (the methods the path's routes match); the body is ours.
     private static async Task MethodNotAllowedAsync(HttpContext context, RequestDelegate next, UnroutedRequests unrouted)

@@ -188,6 +188,29 @@ public sealed class ManagementEndpointsTests
         Assert.Single(backend.Received);
     }
 
+    [Theory]
+    [InlineData("PUT", "/edge/bans", "GET, POST")]
+    [InlineData("POST", "/edge/status", "GET")]
+    [InlineData("POST", "/edge/bans/203.0.113.7", "GET, DELETE")]
+    public async Task ManagementEndpoint_WrongMethod_405ProblemWithAllow(string method, string path, string allow)
+    {
+        // A catch-all proxy route too: on the management port it must not turn the answer into a 404 either.
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(backend.Url, new Dictionary<string, object>
+        {
+            ["catch-all"] = ProxyJson.Route("/{**rest}"),
+        }));
+
+        using var response = await edge.Management.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("method_not_allowed", body.RootElement.GetProperty("code").GetString());
+        Assert.StartsWith(allow, string.Join(", ", response.Content.Headers.Allow), StringComparison.Ordinal);
+        Assert.Empty(backend.Received);
+    }
+
     [Fact]
     public async Task Readyz_ConfiguredRedisUp_Healthy()
     {
