@@ -173,6 +173,39 @@ internal sealed partial class ApprovalsApi(
     private ValueTask RefusedAsync(ApprovalRequest approval, string approver, string code) =>
         events.RecordAsync(approval.ToEvent(ApprovalEventKind.Refused, approver) with { Refusal = code });
 
+    /// <summary>
+    /// Anything no endpoint here matched: an endpoint's path with another method (GET …/approve, as a browser's address
+    /// bar sends it) is 405 with <c>Allow</c>, as on the proxy routes; it answered 404 "no such approvals endpoint".
+    /// </summary>
+    public static Task UnmatchedAsync(HttpContext http)
+    {
+        if (AllowedMethods(http.Request.Path) is not { } allow)
+        {
+            return NotFoundAsync(http);
+        }
+
+        http.Response.Headers.Allow = allow;
+        return ProblemAsync(http, StatusCodes.Status405MethodNotAllowed, MethodPolicy.ReasonCode, "Method not allowed",
+            $"This approvals endpoint takes {allow} only.");
+    }
+
+    private static string? AllowedMethods(PathString path)
+    {
+        if (!path.StartsWithSegments(ApprovalFingerprint.ApiPrefix, out var rest))
+        {
+            return null;
+        }
+
+        var segments = (rest.Value ?? "").TrimStart('/').Split('/');
+        return segments switch
+        {
+            [""] or [_] => HttpMethods.Get,
+            ["ui", ..] => HttpMethods.Get,
+            [_, "approve" or "reject"] => HttpMethods.Post,
+            _ => null,
+        };
+    }
+
     public static Task NotFoundAsync(HttpContext http) =>
         ProblemAsync(http, StatusCodes.Status404NotFound, "not_found", "Not found", "There is no such approvals endpoint.");
 

@@ -30,7 +30,7 @@ internal static class ApprovalsEndpoints
         group.MapPost("/{id}/approve", (HttpContext http, string id) => api.GuardAsync(http, () => api.ApproveAsync(http, id)));
         group.MapPost("/{id}/reject", (HttpContext http, string id) => api.GuardAsync(http, () => api.RejectAsync(http, id)));
         group.MapGet("/ui/{file?}", (HttpContext http, string? file) => pages.Serve(http, file) ?? NotFoundResult.Instance);
-        group.Map("/{**rest}", ApprovalsApi.NotFoundAsync);
+        group.Map("/{**rest}", ApprovalsApi.UnmatchedAsync);
 #pragma warning restore ASP0022
     }
 

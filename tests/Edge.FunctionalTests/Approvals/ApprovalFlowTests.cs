@@ -374,9 +374,10 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
 
     [Theory]
     [InlineData("GET", "/_edge/approvals", HttpStatusCode.Unauthorized, "authentication_required")]
-    [InlineData("POST", "/_edge/approvals", HttpStatusCode.NotFound, "not_found")]
+    [InlineData("POST", "/_edge/approvals", HttpStatusCode.MethodNotAllowed, "method_not_allowed")]
+    [InlineData("GET", "/_edge/approvals/0123456789abcdef0123456789abcdef/approve", HttpStatusCode.MethodNotAllowed, "method_not_allowed")]
     [InlineData("GET", "/_edge/approvals/abc/def/ghi", HttpStatusCode.NotFound, "not_found")]
-    [InlineData("DELETE", "/_edge/approvals/0123456789abcdef0123456789abcdef", HttpStatusCode.NotFound, "not_found")]
+    [InlineData("DELETE", "/_edge/approvals/0123456789abcdef0123456789abcdef", HttpStatusCode.MethodNotAllowed, "method_not_allowed")]
     [InlineData("POST", "/_edge/approvals/0123456789abcdef0123456789abcdef/approve", HttpStatusCode.Unauthorized, "authentication_required")]
     [InlineData("GET", "/_edge/approvals/ui/secrets.txt", HttpStatusCode.NotFound, "not_found")]
     public async Task ApprovalsPath_UnderACatchAllRoute_IsAnsweredByTheEdgeAndNeverForwarded(string method, string path, HttpStatusCode status, string code)
@@ -386,6 +387,7 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
 
         Assert.Equal(status, response.StatusCode);
         Assert.Equal(code, Code(await JsonAsync(response)));
+        Assert.Equal(status == HttpStatusCode.MethodNotAllowed, response.Content.Headers.Allow.Count > 0);
         Assert.Equal(HttpStatusCode.OK, elsewhere.StatusCode);
         Assert.DoesNotContain(_backend.Received, e => e.RequestMessage!.Path.StartsWith("/_edge", StringComparison.Ordinal));
     }
