@@ -62,6 +62,14 @@ public static class WriterApp
         Edge.Configuration.HostSettings.RefuseUnusableUrls(
             (app.Configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         ValidateIntervals(writerOptions);
+        // Named without the file that defines it, the entry was ignored: the writer started, and every read call
+        // answered 401 "valid auditor credentials are required" to a key the edge's proxy.json holds.
+        if (!string.IsNullOrEmpty(writerOptions.Authentication) && string.IsNullOrEmpty(writerOptions.ProxyConfigPath))
+        {
+            throw new InvalidOperationException(
+                $"Writer:Authentication names '{writerOptions.Authentication}' but Writer:ProxyConfigPath is not set; set it to the edge's proxy.json, whose Edge:Authentication defines that entry.");
+        }
+
         RetentionService.Validate(writerOptions.Retention, app.Configuration.GetSection("Writer:Retention:Tenants"));
         app.Services.GetRequiredService<AuditLog>();
         app.Services.GetRequiredService<CallerAuthenticator>();

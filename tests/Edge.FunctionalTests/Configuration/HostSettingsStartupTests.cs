@@ -49,6 +49,7 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.Proxy", "--urls=18385", "error: urls entry '18385' is not a listener URL")]
     [InlineData("Edge.Proxy", "--urls=http://127.0.0.1:99999", "error: urls entry 'http://127.0.0.1:99999' has port 99999")]
     [InlineData("Edge.AuditWriter", "--urls=18385", "error: urls entry '18385' is not a listener URL")]
+    [InlineData("Edge.AuditWriter", "--Writer:Authentication=demo-keys", "error: Writer:Authentication names 'demo-keys' but Writer:ProxyConfigPath is not set")]
     [InlineData("Edge.Proxy", "--urls=http://192.0.2.1:{port}", "error: cannot listen on an address given in --urls (or Edge:ManagementUrls): Cannot assign requested address")]
     [InlineData("Edge.AuditWriter", "--urls=http://192.0.2.1:{port}", "error: cannot listen on an address given in --urls (or Edge:ManagementUrls): Cannot assign requested address")]
     [InlineData("Edge.Proxy", "--Edge:ManagementUrls=http://127.0.0.1", "error: Edge:ManagementUrls entry 'http://127.0.0.1' must be an absolute URL with an explicit, non-zero port")]
