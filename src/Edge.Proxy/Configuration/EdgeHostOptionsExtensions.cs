@@ -19,6 +19,7 @@ internal static class EdgeHostOptionsExtensions
         var proxyUrls = (builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? "http://127.0.0.1:8080")
             .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         HostSettings.RefuseUnusableUrls(proxyUrls);
+        RefuseManagementPortsKestrelIgnores(builder.Configuration.GetSection("Kestrel:Endpoints"), managementUrls);
         Validate(options, managementUrls, proxyUrls);
         builder.WebHost.UseUrls([.. proxyUrls, .. managementUrls.Urls]);
 
@@ -27,6 +28,44 @@ internal static class EdgeHostOptionsExtensions
         builder.Services.AddSingleton(managementUrls);
         builder.Services.TryAddSingleton(TimeProvider.System);
         return options;
+    }
+
+    /// <summary>
+    /// With <c>Kestrel:Endpoints</c> set (the usual way to give Kestrel a certificate), Kestrel listens on those endpoints
+    /// only and ignores every URL the edge passes it: the management listener silently did not exist, so /readyz,
+    /// /metrics and the bans API refused connections and probes never saw the edge ready. Each management port must then
+    /// be one of those endpoints too; the edge tells the listeners apart by local port, as always.
+    /// </summary>
+    private static void RefuseManagementPortsKestrelIgnores(IConfigurationSection endpoints, ManagementUrls managementUrls)
+    {
+        var configured = endpoints.GetChildren().ToList();
+        if (configured.Count == 0)
+        {
+            return;
+        }
+
+        var ports = new HashSet<int>();
+        foreach (var endpoint in configured)
+        {
+            try
+            {
+                if (endpoint["Url"] is { Length: > 0 } url)
+                {
+                    ports.Add(BindingAddress.Parse(url).Port);
+                }
+            }
+            catch (FormatException)
+            {
+                // Kestrel reports its own endpoint's bad Url when it binds.
+            }
+        }
+
+        foreach (var port in managementUrls.Ports.Where(p => !ports.Contains(p)).Order())
+        {
+            throw new InvalidOperationException(
+                $"Edge:ManagementUrls port {port} would not listen: Kestrel:Endpoints is set, and Kestrel then listens on those endpoints only, ignoring --urls and Edge:ManagementUrls. "
+                + $"Add the management listener as an endpoint too (e.g. Kestrel:Endpoints:Management:Url=http://127.0.0.1:{port}).");
+        }
     }
 
     private static readonly Dictionary<string, string[]> KnownSettings = new(StringComparer.OrdinalIgnoreCase)

@@ -49,6 +49,7 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.Proxy", "--urls=18385", "error: urls entry '18385' is not a listener URL")]
     [InlineData("Edge.Proxy", "--urls=http://127.0.0.1:99999", "error: urls entry 'http://127.0.0.1:99999' has port 99999")]
     [InlineData("Edge.AuditWriter", "--urls=18385", "error: urls entry '18385' is not a listener URL")]
+    [InlineData("Edge.Proxy", "--Kestrel:Endpoints:Http:Url=http://127.0.0.1:{port}", "would not listen: Kestrel:Endpoints is set")]
     [InlineData("Edge.AuditWriter", "--Writer:Authentication=demo-keys", "error: Writer:Authentication names 'demo-keys' but Writer:ProxyConfigPath is not set")]
     [InlineData("Edge.Proxy", "--urls=http://192.0.2.1:{port}", "error: cannot listen on an address given in --urls (or Edge:ManagementUrls): Cannot assign requested address")]
     [InlineData("Edge.AuditWriter", "--urls=http://192.0.2.1:{port}", "error: cannot listen on an address given in --urls (or Edge:ManagementUrls): Cannot assign requested address")]
@@ -143,7 +144,7 @@ public sealed class HostSettingsStartupTests
                 expected.Replace("{taken}", taken.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
                     .Replace("{spool}", spool, StringComparison.Ordinal),
                 process.RecentOutput, StringComparison.Ordinal);
-            Assert.DoesNotContain("   at ", process.RecentOutput, StringComparison.Ordinal);
+            Assert.False(process.RecentOutput.Contains("   at ", StringComparison.Ordinal), process.RecentOutput);
             Assert.DoesNotContain("Hosting failed to start", process.RecentOutput, StringComparison.Ordinal);
         }
         finally

@@ -137,10 +137,14 @@ public sealed class ParserRefusalTests(HostileEdge fixture) : IClassFixture<Host
         }
 
         var port = FreePort.Next();
+        var managementPort = FreePort.Next();
         await using var edge = await EdgeHost.StartAsync(
             ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["open"] = ProxyJson.Route("/open/{**rest}") }),
             new Dictionary<string, string?>
             {
+                // With Kestrel:Endpoints, Kestrel listens on those only: the management listener is one of them.
+                ["Edge:ManagementUrls"] = $"http://127.0.0.1:{managementPort}",
+                ["Kestrel:Endpoints:Management:Url"] = $"http://127.0.0.1:{managementPort}",
                 ["Kestrel:Endpoints:Tls:Url"] = $"https://127.0.0.1:{port}",
                 ["Kestrel:Endpoints:Tls:Certificate:Path"] = pfx,
                 ["Kestrel:Endpoints:Tls:Certificate:Password"] = "test",
