@@ -243,11 +243,23 @@ internal sealed partial class ThreatMonitor(
         {
             // Redis holds the shared truth: the local replica may still show a ban another instance lifted, or one that
             // ended. The script compares the ban's end with this clock in the same atomic step that removes it.
+            // A ban this instance counted alone while Redis failed is in no store but this table: it is lifted here,
+            // with or without Redis. Before, an operator could not unblock a client wrongly banned during an outage
+            // (503), and once Redis was back the DELETE removed the ban but answered 404 without an audit record.
+            if (redis.Multiplexer is not { IsConnected: true } && IsLocalOnly(key))
+            {
+                return LiftHere(key);
+            }
+
             var database = SharedDatabase();
             var now = time.GetUtcNow();
             try
             {
                 (lifted, subject) = await RedisBanStore.RemoveAsync(database, key, now).WaitAsync(ManagementDeadline).ConfigureAwait(false);
+            }
+            catch (RedisException) when (IsLocalOnly(key))
+            {
+                return LiftHere(key);
             }
             catch (TimeoutException ex)
             {
@@ -264,11 +276,14 @@ internal sealed partial class ThreatMonitor(
                 throw new BanOutcomeUnknownException(ex);
             }
 
-            Forget(key);
+            if (Forget(key) is { Shared: false } local && !lifted && local.Ban.IsActive(now))
+            {
+                (lifted, subject) = (true, local.Ban.Subject);
+            }
         }
         else
         {
-            (lifted, subject) = ForgetRunning(key);
+            return LiftHere(key);
         }
 
         if (lifted)
@@ -278,6 +293,19 @@ internal sealed partial class ThreatMonitor(
 
         return lifted;
     }
+
+    private bool LiftHere(string key)
+    {
+        var (lifted, subject) = ForgetRunning(key);
+        if (lifted)
+        {
+            Lifted(key, subject);
+        }
+
+        return lifted;
+    }
+
+    private bool IsLocalOnly(string key) => _bans.TryGetValue(key, out var known) && !known.Shared;
 
     private void Lifted(string key, BanSubject? subject)
     {

@@ -125,4 +125,54 @@ public sealed class ThreatMonitorUnbanTests : IAsyncLifetime
         Assert.True(await unban);
         Assert.Equal(["10.0.0.25"], _audit.UnbannedKeys);
     }
+
+    [Fact]
+    public async Task UnbanAsync_BanCountedAloneWhileRedisWasDown_LiftedDuringTheOutageAndAfterIt()
+    {
+        // An operator could not unblock a client wrongly banned during an outage (503 ban_store_unavailable), and once
+        // Redis was back the lift removed the ban but answered "not found" without an audit record.
+        using var redis = new EdgeRedis(PatientRedis);
+        await redis.ConnectAsync();
+        var rules = new Dictionary<string, Edge.Configuration.ThreatProtection.ThreatRuleOptions>
+        {
+            ["ip-auth"] = new() { On = ["AuthenticationFailed"], Key = "{ip}", Threshold = 2, Window = TimeSpan.FromMinutes(1), BanFor = TimeSpan.FromMinutes(10) },
+        };
+        var monitor = ThreatMonitors.Create(_metrics, redis, _audit, rules, _time);
+        var badToken = new Edge.Proxy.Pipeline.EdgeDenial(401, Edge.Configuration.Authorization.AuthenticationCodes.TokenInvalid, "Unauthorized");
+
+        _redis.Kill();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (redis.Multiplexer!.IsConnected && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        foreach (var ip in new[] { "10.0.0.26", "10.0.0.26", "10.0.0.27", "10.0.0.27" })
+        {
+            await monitor.ObserveAsync(Request(ip), Edge.Configuration.Authorization.AuthenticateStepValidator.StepName, badToken);
+        }
+
+        Assert.NotNull(ThreatMonitors.Blocked(monitor, "10.0.0.26"));
+        Assert.NotNull(ThreatMonitors.Blocked(monitor, "10.0.0.27"));
+        Assert.True(await monitor.UnbanAsync("10.0.0.26"));
+        Assert.Null(ThreatMonitors.Blocked(monitor, "10.0.0.26"));
+
+        await _redis.RestartAsync();
+        deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!redis.Multiplexer.IsConnected && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(await monitor.UnbanAsync("10.0.0.27"));
+        Assert.Null(ThreatMonitors.Blocked(monitor, "10.0.0.27"));
+        Assert.Equal(["10.0.0.26", "10.0.0.27"], _audit.UnbannedKeys);
+    }
+
+    private static Microsoft.AspNetCore.Http.DefaultHttpContext Request(string ip)
+    {
+        var http = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        http.Features.Set(new Edge.Proxy.Pipeline.EdgeRequestFeature { RequestId = "r", RouteId = "orders", StartedAt = DateTimeOffset.UnixEpoch, ClientIp = ip });
+        return http;
+    }
 }
