@@ -1,6 +1,7 @@
 using Edge.Proxy.Configuration;
 using Edge.Proxy.ThreatProtection;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Edge.Proxy.Observability;
@@ -16,15 +17,17 @@ internal static class ManagementEndpoints
         // One group, so an endpoint added here later is a management endpoint without anyone remembering the marker.
         var management = app.MapGroup("").WithMetadata(ManagementEndpointMarker.Instance);
 
-        management.MapPrometheusScrapingEndpoint("/metrics");
+        // Read-only: the health and scrape endpoints took any method, so DELETE /healthz answered 200 Healthy.
+        var readOnly = new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head]);
+        management.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(readOnly);
 
-        management.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        management.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false }).WithMetadata(readOnly);
 
         management.MapHealthChecks("/readyz", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains("ready"),
             ResponseWriter = WriteHealthAsync,
-        });
+        }).WithMetadata(readOnly);
 
         // What is served and who is banned: behind Edge:ManagementToken when one is set (probes and scrapers above are not).
         var guarded = management.MapGroup("").WithMetadata(ManagementTokenRequired.Instance);

@@ -192,6 +192,9 @@ public sealed class ManagementEndpointsTests
     [InlineData("PUT", "/edge/bans", "GET, POST")]
     [InlineData("POST", "/edge/status", "GET")]
     [InlineData("POST", "/edge/bans/203.0.113.7", "GET, DELETE")]
+    [InlineData("DELETE", "/healthz", "GET, HEAD")]
+    [InlineData("POST", "/readyz", "GET, HEAD")]
+    [InlineData("PUT", "/metrics", "GET, HEAD")]
     public async Task ManagementEndpoint_WrongMethod_405ProblemWithAllow(string method, string path, string allow)
     {
         // A catch-all proxy route too: on the management port it must not turn the answer into a 404 either.
