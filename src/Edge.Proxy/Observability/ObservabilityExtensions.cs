@@ -22,6 +22,9 @@ internal static class ObservabilityExtensions
     /// </summary>
     public const string ActivitiesKey = "Edge:Observability:Activities";
 
+    /// <summary>The category of the health check service's per-check log lines (off unless Serilog:MinimumLevel:Override turns it on).</summary>
+    internal const string HealthChecksCategory = "Microsoft.Extensions.Diagnostics.HealthChecks";
+
     public static bool ActivitiesEnabled(IConfiguration configuration) => configuration.GetValue<bool>(ActivitiesKey);
 
     /// <summary>
@@ -105,6 +108,10 @@ internal static class ObservabilityExtensions
             .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
             .MinimumLevel.Override("System.Net.Http.HttpClient", LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", hostingDiagnostics)
+            // The health check service logs every non-Healthy check of every /readyz call (Warning when Degraded, Error
+            // when Unhealthy): while Redis or the writer was down, each probe, or anyone reaching the management port,
+            // wrote a line. /readyz's body says why, and the edge logs the cause itself (events 1300, 1306, 1512, 16xx).
+            .MinimumLevel.Override(HealthChecksCategory, LevelAlias.Off)
             .ReadFrom.Configuration(builder.Configuration)
             .Filter.ByExcluding(Edge.Shared.StartupFailureLog.Repeats(HeldElsewhere))
             .Enrich.FromLogContext()

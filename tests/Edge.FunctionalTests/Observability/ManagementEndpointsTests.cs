@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using Edge.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Edge.FunctionalTests.Observability;
 
@@ -260,5 +262,24 @@ public sealed class ManagementEndpointsTests
         Assert.Equal("Degraded", redisCheck.GetProperty("status").GetString());
         Assert.Contains("Redis", redisCheck.GetProperty("description").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, (await edge.Management.GetAsync("/healthz")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Readyz_ProbedWhileDegraded_HealthCheckServiceLogsNothing()
+    {
+        // Redis configured but not running: every /readyz is Degraded, and the health check service wrote a Warning line
+        // per probe (200 probes, 200 lines), from anyone who reached the management port.
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}") }),
+            new Dictionary<string, string?> { ["Edge:Redis"] = $"127.0.0.1:{FreePort.Next()},connectTimeout=200" });
+        using var ready = JsonDocument.Parse(await edge.Management.GetStringAsync("/readyz"));
+        Assert.Equal("Degraded", ready.RootElement.GetProperty("status").GetString());
+
+        var logger = edge.Services.GetRequiredService<ILoggerFactory>()
+            .CreateLogger("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService");
+
+        Assert.False(logger.IsEnabled(LogLevel.Warning));
+        Assert.False(logger.IsEnabled(LogLevel.Critical));
     }
 }
