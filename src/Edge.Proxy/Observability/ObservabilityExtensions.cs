@@ -25,6 +25,10 @@ internal static class ObservabilityExtensions
     /// <summary>The category of the health check service's per-check log lines (off unless Serilog:MinimumLevel:Override turns it on).</summary>
     internal const string HealthChecksCategory = "Microsoft.Extensions.Diagnostics.HealthChecks";
 
+    internal const string YarpForwarderCategory = "Yarp.ReverseProxy.Forwarder.HttpForwarder";
+
+    internal const string YarpForwarderMiddlewareCategory = "Yarp.ReverseProxy.Forwarder.ForwarderMiddleware";
+
     public static bool ActivitiesEnabled(IConfiguration configuration) => configuration.GetValue<bool>(ActivitiesKey);
 
     /// <summary>
@@ -104,6 +108,10 @@ internal static class ObservabilityExtensions
             .MinimumLevel.Information()
             // YARP and ASP.NET Core log every proxied request at Information; the audit trail and metrics cover that.
             .MinimumLevel.Override("Yarp", LogEventLevel.Warning)
+            // Both log each failed backend call at Warning (an unreachable backend, no healthy destination), one line with
+            // a stack trace per client request; EdgeRequestMiddleware logs it at most once a minute instead (event 1005).
+            .MinimumLevel.Override(YarpForwarderCategory, LevelAlias.Off)
+            .MinimumLevel.Override(YarpForwarderMiddlewareCategory, LevelAlias.Off)
             .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
             .MinimumLevel.Override("System.Net.Http.HttpClient", LogEventLevel.Warning)

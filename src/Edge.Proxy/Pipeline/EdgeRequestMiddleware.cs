@@ -12,7 +12,7 @@ namespace Edge.Proxy.Pipeline;
 /// headers (only the edge may set them) and untrusted forwarding headers, refuses methods that cannot be forwarded, and
 /// after the steps and the forwarder have run, records the decision.
 /// </summary>
-internal sealed class EdgeRequestMiddleware(
+internal sealed partial class EdgeRequestMiddleware(
     RequestDelegate next,
     EdgeHostOptions options,
     ClientAddressResolver clientAddresses,
@@ -22,8 +22,14 @@ internal sealed class EdgeRequestMiddleware(
     IAuditSink audit,
     BackendPathRouting backendPaths,
     IResponseEventSink responseEvents,
-    TimeProvider time)
+    TimeProvider time,
+    ILogger<EdgeRequestMiddleware> logger)
 {
+    // YARP logged every failed backend call at Warning with its stack trace (its forwarder categories are off by
+    // default, ObservabilityExtensions): a backend down meant one line per client request. The record and
+    // edge_requests_total count each; the log says it at most once a minute.
+    private readonly LogWindow _backendFailedLog = new(TimeSpan.FromMinutes(1));
+
     /// <summary>Recorded as the deciding step when the edge itself refuses a request before any configured step.</summary>
     public const string EdgeStepName = "Edge";
 
@@ -143,6 +149,7 @@ internal sealed class EdgeRequestMiddleware(
                         }
                         else
                         {
+                            LogBackendFailure(routeId, failure);
                             await WriteForwarderProblemAsync(context, failure.Error, failure.Exception);
                         }
                     }
@@ -151,6 +158,7 @@ internal sealed class EdgeRequestMiddleware(
                     else if (failure.Error is ForwarderError.ResponseBodyDestination
                         || (failure.Error is ForwarderError.ResponseBodyCanceled && !context.RequestAborted.IsCancellationRequested))
                     {
+                        LogBackendFailure(routeId, failure);
                         responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString(), byClient: false);
                     }
 
@@ -176,6 +184,14 @@ internal sealed class EdgeRequestMiddleware(
                 metrics.Request(routeId, decision, context.Response.StatusCode);
                 await request.RecordOnceAsync();
             }
+        }
+    }
+
+    private void LogBackendFailure(string routeId, IForwarderErrorFeature failure)
+    {
+        if (logger.IsEnabled(LogLevel.Warning) && _backendFailedLog.TryTake(time, out var unlogged))
+        {
+            Log.BackendFailed(logger, routeId, failure.Error.ToString(), unlogged, failure.Exception);
         }
     }
 
@@ -291,5 +307,11 @@ internal sealed class EdgeRequestMiddleware(
         }
 
         return (underscore, invalidValue);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1005, LogLevel.Warning, "Forwarding on route {Route} failed ({Error}); {Unlogged} more failed since the previous such line (at most one a minute; edge_requests_total and the audit records count them all)")]
+        public static partial void BackendFailed(ILogger logger, string route, string error, long unlogged, Exception? exception);
     }
 }
