@@ -12,6 +12,13 @@ public sealed record SpoolOptions
     public long SegmentBytes { get; init; } = 8L * 1024 * 1024;
 
     /// <summary>
+    /// <see cref="SegmentBytes"/>, at most half of <see cref="MaxBytes"/>: only whole segments are freed, so with a cap
+    /// below the segment size (Edge:Audit:SpoolMaxBytes=200000) the one segment filled to the cap and stayed after the
+    /// writer acknowledged all of it, and audit-required routes answered 503 for good.
+    /// </summary>
+    public long EffectiveSegmentBytes => Math.Max(1, Math.Min(SegmentBytes, MaxBytes / 2));
+
+    /// <summary>
     /// Group commit window: at most one fsync per interval, and an fsync at most this long after the last append.
     /// Null: the default of <see cref="Durability"/> (<see cref="DefaultCommitInterval"/>).
     /// </summary>

@@ -103,7 +103,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
         }
 
         if (_view is not null && current is not null && current.Length + frameBytes <= _mappedBytes
-            && (current.Length == 0 || current.Length + frameBytes <= options.SegmentBytes))
+            && (current.Length == 0 || current.Length + frameBytes <= options.EffectiveSegmentBytes))
         {
             return current;
         }
@@ -147,7 +147,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
         // SIGBUS.
         var handle = File.OpenHandle(
             segment.Path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.None,
-            Math.Max(options.SegmentBytes, segment.Length + frameBytes));
+            Math.Max(options.EffectiveSegmentBytes, segment.Length + frameBytes));
         if (!OperatingSystem.IsWindows())
         {
             // A segment holds records as the edge made them (principals, client addresses) until it is deleted, so
@@ -172,7 +172,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
     private SpoolSegment Map(SpoolSegment segment, int frameBytes)
     {
         var handle = _activeHandle!;
-        _mappedBytes = Math.Max(options.SegmentBytes, segment.Length + frameBytes);
+        _mappedBytes = Math.Max(options.EffectiveSegmentBytes, segment.Length + frameBytes);
         RandomAccess.SetLength(handle, _mappedBytes);
         _map = MemoryMappedFile.CreateFromFile(handle, null, _mappedBytes, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: true);
         _view = _map.CreateViewAccessor(0, _mappedBytes, MemoryMappedFileAccess.ReadWrite);

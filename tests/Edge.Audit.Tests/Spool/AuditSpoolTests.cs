@@ -132,6 +132,25 @@ public sealed class AuditSpoolTests : IDisposable
     }
 
     [Fact]
+    public async Task Acknowledge_CapBelowSegmentSizeAllAcked_AppendsAgain()
+    {
+        var frame = 24 + Record(0).Length;
+        // The edge's Edge:Audit:SpoolMaxBytes below the 8 MiB segment: the one segment reached the cap and was never
+        // freed, however much the writer acknowledged.
+        await using var spool = await AuditSpool.OpenAsync(Options(maxBytes: frame * 12, segmentBytes: 8L * 1024 * 1024));
+        var appended = 0;
+        while (await spool.TryAppendAsync(Record(appended)))
+        {
+            appended++;
+        }
+
+        spool.Acknowledge(appended);
+
+        Assert.True(await spool.TryAppendAsync(Record(appended)));
+        Assert.True(spool.HasRoomFor(Record(0).Length));
+    }
+
+    [Fact]
     public async Task Open_AfterRestart_ReplaysOnlyUnackedRecordsAndContinuesSequence()
     {
         await using (var spool = await AuditSpool.OpenAsync(Options(segmentBytes: 256)))
