@@ -15,6 +15,10 @@ internal sealed partial class UnroutedRequests(
 {
     public const string NotFoundCode = "not_found";
 
+    // While the table cannot be built every request of every client throws: a line with its stack trace each was a
+    // flood anyone could drive.
+    private readonly LogWindow _routingFailedLog = new(TimeSpan.FromMinutes(1));
+
     public static readonly EdgeDenial NotFound = new(StatusCodes.Status404NotFound, NotFoundCode, "Not found", "No route of this edge matches the request.");
 
     // ASP.NET Core builds its route table on the first request after a change, and a value it cannot use throws there,
@@ -24,12 +28,16 @@ internal sealed partial class UnroutedRequests(
         "The edge could not match the request to a route; the edge's log has the cause.");
 
     /// <summary>
-    /// Answers a request whose routing threw (logged as event 1004); on the proxy port audited like a refusal without a
+    /// Answers a request whose routing threw (logged as event 1004, at most once a minute); on the proxy port audited like a refusal without a
     /// route, on the management port (the operators' port, never audited) only answered.
     /// </summary>
     public Task RoutingFailedAsync(HttpContext context, Exception exception, bool audited)
     {
-        Log.RoutingFailed(logger, exception);
+        if (_routingFailedLog.TryTake(time, out var unlogged))
+        {
+            Log.RoutingFailed(logger, unlogged, exception);
+        }
+
         return audited ? AnswerAsync(context, RoutingFailed) : ProblemDetailsWriter.WriteAsync(context, RoutingFailed);
     }
 
@@ -77,7 +85,7 @@ internal sealed partial class UnroutedRequests(
 
     private static partial class Log
     {
-        [LoggerMessage(1004, LogLevel.Error, "Routing a request failed; answered 500 edge_routing_error")]
-        public static partial void RoutingFailed(ILogger logger, Exception exception);
+        [LoggerMessage(1004, LogLevel.Error, "Routing a request failed; answered 500 edge_routing_error; {Unlogged} more failed since the previous such line (at most one a minute)")]
+        public static partial void RoutingFailed(ILogger logger, long unlogged, Exception exception);
     }
 }

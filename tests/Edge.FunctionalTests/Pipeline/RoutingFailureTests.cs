@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Matching;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Edge.FunctionalTests.Pipeline;
 
@@ -36,6 +37,42 @@ public sealed class RoutingFailureTests
         using var management = await edge.Management.GetAsync("/edge/status");
         Assert.Equal(HttpStatusCode.InternalServerError, management.StatusCode);
         Assert.Equal("application/problem+json", management.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Request_RouteTableCannotBeBuiltManyRequests_OneErrorLineNotOnePerRequest()
+    {
+        // Every request of every client throws while the table cannot be built: each wrote event 1004 with its stack trace.
+        var log = Path.Combine(Path.GetTempPath(), $"edge-log-{Guid.NewGuid():N}.txt");
+        var settings = new Dictionary<string, string?>
+        {
+            ["Serilog:WriteTo:9:Name"] = "File",
+            ["Serilog:WriteTo:9:Args:path"] = log,
+            ["Serilog:WriteTo:9:Args:outputTemplate"] = "{SourceContext}|{Level}|{Message:lj}{NewLine}",
+        };
+        using var backend = Backend.Start();
+        try
+        {
+            // Frozen: every request falls in the same minute of the log window.
+            await using (var edge = await EdgeHost.StartAsync(
+                ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}") }),
+                settings, new FakeTimeProvider(DateTimeOffset.UtcNow), builder => builder.Services.AddSingleton<MatcherPolicy, ThrowingMatcherPolicy>()))
+            {
+                for (var i = 0; i < 10; i++)
+                {
+                    using var response = await edge.Client.GetAsync($"/r/{i}");
+                    Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+                }
+            }
+
+            using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var lines = new StreamReader(stream).ReadToEnd().Split('\n');
+            Assert.Single(lines, line => line.StartsWith("Edge.Proxy.Pipeline.UnroutedRequests|Error|", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(log);
+        }
     }
 
     private sealed class ThrowingMatcherPolicy : MatcherPolicy, IEndpointSelectorPolicy
