@@ -28,25 +28,7 @@ internal sealed class ApprovalTokenHeaderTransform(string[] headers) : RequestTr
 
     private void RemoveUnderscoreAliases(RequestTransformContext context)
     {
-        List<string>? aliases = null;
-        foreach (var header in context.HttpContext.Request.Headers)
-        {
-            if (!header.Key.Contains('_', StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            foreach (var name in headers)
-            {
-                if (HeaderName.EqualsName(header.Key, name))
-                {
-                    (aliases ??= []).Add(header.Key);
-                    break;
-                }
-            }
-        }
-
-        foreach (var alias in aliases ?? [])
+        foreach (var alias in HeaderName.UnderscoreAliases(context.HttpContext.Request.Headers, headers) ?? [])
         {
             RemoveHeader(context, alias);
         }

@@ -117,25 +117,7 @@ internal sealed class AuthenticateStep(
 
     private void RemoveUnderscoreAliases(EdgeStepContext context)
     {
-        List<string>? aliases = null;
-        foreach (var header in context.HttpContext.Request.Headers)
-        {
-            if (!header.Key.Contains('_', StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            foreach (var name in credentialHeaders)
-            {
-                if (HeaderName.EqualsName(header.Key, name))
-                {
-                    (aliases ??= []).Add(header.Key);
-                    break;
-                }
-            }
-        }
-
-        foreach (var alias in aliases ?? [])
+        foreach (var alias in HeaderName.UnderscoreAliases(context.HttpContext.Request.Headers, credentialHeaders) ?? [])
         {
             RequestTransform.RemoveHeader(context.Transform, alias);
         }

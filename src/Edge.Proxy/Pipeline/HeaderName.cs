@@ -43,5 +43,32 @@ internal static class HeaderName
         return false;
     }
 
+    /// <summary>
+    /// The names of the request's headers that spell one of <paramref name="names"/> with '_' (X_Api_Key for X-Api-Key);
+    /// null when there are none. Collected first: the caller removes them from the collection being walked.
+    /// </summary>
+    public static List<string>? UnderscoreAliases(IHeaderDictionary headers, string[] names)
+    {
+        List<string>? aliases = null;
+        foreach (var header in headers)
+        {
+            if (!header.Key.Contains('_', StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            foreach (var name in names)
+            {
+                if (EqualsName(header.Key, name))
+                {
+                    (aliases ??= []).Add(header.Key);
+                    break;
+                }
+            }
+        }
+
+        return aliases;
+    }
+
     private static char Fold(char c) => c == '_' ? '-' : char.ToLowerInvariant(c);
 }
