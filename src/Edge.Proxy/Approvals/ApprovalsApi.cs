@@ -144,7 +144,7 @@ internal sealed partial class ApprovalsApi(
         }
 
         http.Response.Headers.RetryAfter = "5";
-        await ProblemAsync(http, StatusCodes.Status503ServiceUnavailable, "audit_unavailable", "Audit unavailable",
+        await ProblemAsync(http, StatusCodes.Status503ServiceUnavailable, EdgeRequestMiddleware.AuditUnavailableCode, "Audit unavailable",
             "The audit trail cannot record this decision right now; nothing was decided. Retry later.");
         return false;
     }

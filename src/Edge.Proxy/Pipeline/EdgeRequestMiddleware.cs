@@ -38,7 +38,10 @@ internal sealed partial class EdgeRequestMiddleware(
     /// <summary>The audited reason of an allowed request whose client went away before any answer (status 499).</summary>
     public const string ClientAbortedCode = "client_aborted";
 
-    private static readonly EdgeDenial AuditUnavailable = new(StatusCodes.Status503ServiceUnavailable, "audit_unavailable",
+    /// <summary>503: the audit trail cannot record the request (or an approver's decision) now; nothing was done.</summary>
+    public const string AuditUnavailableCode = "audit_unavailable";
+
+    private static readonly EdgeDenial AuditUnavailable = new(StatusCodes.Status503ServiceUnavailable, AuditUnavailableCode,
         "Audit unavailable", "The audit trail cannot record this request right now; retry later.");
 
     public async Task InvokeAsync(HttpContext context)
