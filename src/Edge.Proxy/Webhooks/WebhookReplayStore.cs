@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Edge.Proxy.Observability;
@@ -7,7 +8,7 @@ using StackExchange.Redis;
 namespace Edge.Proxy.Webhooks;
 
 /// <summary>
-/// Remembers verified delivery ids. With Redis, an atomic <c>SET key 1 NX PX ttl</c> makes exactly one of several edge
+/// Remembers verified delivery ids. With Redis, an atomic <c>SET key reservation NX PX ttl</c> makes exactly one of several edge
 /// instances accept a delivery; without it, an in-process cache does. A singleton, so the state survives reloads.
 /// </summary>
 internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider time, ILogger<WebhookReplayStore> logger)
@@ -17,7 +18,17 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
 
     public const string KeyPrefix = "edge:webhook:";
 
+    /// <summary>
+    /// How long a replay check waits for Redis. The client's own timeout (5 s by default) held every delivery that long
+    /// while Redis was frozen; a healthy Redis answers in well under a millisecond, and senders retry a 503.
+    /// </summary>
+    public static readonly TimeSpan RedisDeadline = TimeSpan.FromSeconds(1);
+
     private readonly LocalReplayCache _local = new(time);
+
+    // Each reservation's value is this instance's own, so an undo can tell it from another instance's reservation.
+    private readonly string _reservationPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)) + ":";
+    private long _reservations;
 
     /// <summary>Key: prefix, the policy as Redis Cluster hash tag, and a hash of the id (ids are sender-chosen text).</summary>
     public static string Key(string policy, string deliveryId) =>
@@ -26,34 +37,70 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
     public async ValueTask<ReplayCheck> TryRegisterAsync(string policy, string deliveryId, TimeSpan ttl, bool rejectWhenRedisUnavailable)
     {
         var key = Key(policy, deliveryId);
-        if (redis.IsConfigured)
+        if (!redis.IsConfigured)
         {
-            try
-            {
-                // Null until the host's warm-up finished the first connect: treated like a disconnected Redis.
-                if (redis.Multiplexer is { IsConnected: true } multiplexer)
-                {
-                    var added = await multiplexer.GetDatabase().StringSetAsync(key, 1, ttl, When.NotExists);
-                    return added ? ReplayCheck.First : ReplayCheck.Duplicate;
-                }
-
-                // Once the client has marked a stalled Redis disconnected, calls stop failing and are skipped: without
-                // this line an outage that outlived the first minute left no warning about the refused deliveries.
-                LogRedisFailed(policy, NotConnected);
-            }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
-            {
-                LogRedisFailed(policy, ex.GetType().Name);
-            }
-
-            if (rejectWhenRedisUnavailable)
-            {
-                return ReplayCheck.Unavailable;
-            }
+            return _local.TryAdd(key, ttl) ? ReplayCheck.First : ReplayCheck.Duplicate;
         }
 
+        RedisValue reservation = default;
+        try
+        {
+            // Null until the host's warm-up finished the first connect: treated like a disconnected Redis.
+            if (redis.Multiplexer is { IsConnected: true } multiplexer)
+            {
+                reservation = NextReservation();
+                var added = await multiplexer.GetDatabase().StringSetAsync(key, reservation, ttl, When.NotExists)
+                    .WaitAsync(RedisDeadline, time).ConfigureAwait(false);
+                return added ? ReplayCheck.First : ReplayCheck.Duplicate;
+            }
+
+            // Once the client has marked a stalled Redis disconnected, calls stop failing and are skipped: without
+            // this line an outage that outlived the first minute left no warning about the refused deliveries.
+            LogRedisFailed(policy, NotConnected);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogRedisFailed(policy, ex.GetType().Name);
+        }
+
+        if (rejectWhenRedisUnavailable)
+        {
+            if (!reservation.IsNull)
+            {
+                _ = UndoUnansweredReservationAsync(key, reservation);
+            }
+
+            return ReplayCheck.Unavailable;
+        }
+
+        // Accepted by this instance's cache: a reservation Redis still makes late stands for this acceptance.
         return _local.TryAdd(key, ttl) ? ReplayCheck.First : ReplayCheck.Duplicate;
     }
+
+    private RedisValue NextReservation() => _reservationPrefix + Interlocked.Increment(ref _reservations).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// A reservation sent but not answered in time (the deadline here, or the client's own timeout) may still be made
+    /// once Redis wakes; the delivery was refused 503 meanwhile, so left in place it would refuse the sender's retry as a
+    /// replay and the delivery would be lost. Sent at once behind the reservation on the same connection, the undo runs
+    /// after it, and deletes the key only while it holds this reservation (never another instance's).
+    /// </summary>
+    private async Task UndoUnansweredReservationAsync(string key, RedisValue reservation)
+    {
+        try
+        {
+            if (redis.Multiplexer is { } multiplexer)
+            {
+                await multiplexer.GetDatabase().ScriptEvaluateAsync(UndoScript, [key], [reservation]).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            // Redis cannot take the undo either: the reservation, if it was made, expires with its TTL.
+        }
+    }
+
+    private const string UndoScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
     /// <summary>
     /// Forgets a delivery the edge recorded but that was not accepted downstream (backend error, later step denied), so

@@ -68,6 +68,89 @@ public sealed class WebhookReplayStoreTests
         Assert.Equal(2, logs.Values.Count(e => e.Id.Id == 1401));
     }
 
+    [Fact]
+    public async Task TryRegisterAsync_RedisFrozen_AnswersUnavailableAtTheReplayDeadline()
+    {
+        // The check waited for the Redis client's own timeout (5 s by default): a frozen Redis held every delivery that
+        // long. The client here waits a minute, so only the store's deadline can answer.
+        await using var harness = await Harness.StartAsync(",asyncTimeout=60000");
+        harness.Server.Pause();
+        try
+        {
+            var check = harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true).AsTask();
+            harness.Time.Advance(WebhookReplayStore.RedisDeadline);
+
+            Assert.Equal(ReplayCheck.Unavailable, await check.WaitAsync(TimeSpan.FromSeconds(30)));
+        }
+        finally
+        {
+            harness.Server.Resume();
+        }
+    }
+
+    [Fact]
+    public async Task TryRegisterAsync_ReservationLandsAfterTheDeadline_RetryIsNotTakenForAReplay()
+    {
+        // The delivery was refused 503 at the deadline, but Redis still made the reservation once it woke: the sender's
+        // retry was then refused as a replay, and the delivery lost.
+        await using var harness = await Harness.StartAsync(",asyncTimeout=60000");
+        await AssertRetryAcceptedAfterStallAsync(harness, advanceToDeadline: true);
+    }
+
+    [Fact]
+    public async Task TryRegisterAsync_ReservationLandsAfterTheClientTimedOut_RetryIsNotTakenForAReplay()
+    {
+        // The same through the Redis client's own timeout (1 s in this harness): the command stays on the wire.
+        await using var harness = await Harness.StartAsync();
+        await AssertRetryAcceptedAfterStallAsync(harness, advanceToDeadline: false);
+    }
+
+    [Fact]
+    public async Task TryRegisterAsync_AnotherInstanceHoldsTheDelivery_StallOfThisOneLeavesItsReservation()
+    {
+        // The undo of an unanswered reservation deletes only this instance's own: a delivery another instance accepted
+        // stays a replay.
+        await using var harness = await Harness.StartAsync();
+        var other = new WebhookReplayStore(harness.Redis, harness.Time, new LoggerFactory([harness.Logs]).CreateLogger<WebhookReplayStore>());
+        Assert.Equal(ReplayCheck.First, await other.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
+
+        harness.Server.Pause();
+        try
+        {
+            Assert.Equal(ReplayCheck.Unavailable, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
+        }
+        finally
+        {
+            harness.Server.Resume();
+        }
+
+        await harness.Redis.Multiplexer!.GetDatabase().PingAsync();
+        Assert.Equal(ReplayCheck.Duplicate, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
+    }
+
+    private static async Task AssertRetryAcceptedAfterStallAsync(Harness harness, bool advanceToDeadline)
+    {
+        harness.Server.Pause();
+        try
+        {
+            var check = harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true).AsTask();
+            if (advanceToDeadline)
+            {
+                harness.Time.Advance(WebhookReplayStore.RedisDeadline);
+            }
+
+            Assert.Equal(ReplayCheck.Unavailable, await check.WaitAsync(TimeSpan.FromSeconds(30)));
+        }
+        finally
+        {
+            harness.Server.Resume();
+        }
+
+        // Same connection, answered in order: once the PING is back, the late reservation and its undo were answered.
+        await harness.Redis.Multiplexer!.GetDatabase().PingAsync();
+        Assert.Equal(ReplayCheck.First, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
+    }
+
     /// <summary>A replay store on a real redis-server of its own, with captured logs and a clock the test moves.</summary>
     private sealed class Harness : IAsyncDisposable
     {
@@ -88,10 +171,10 @@ public sealed class WebhookReplayStoreTests
 
         public WebhookReplayStore Store { get; }
 
-        public static async Task<Harness> StartAsync()
+        public static async Task<Harness> StartAsync(string clientOptions = "")
         {
             var server = await RedisServer.StartAsync();
-            var redis = new EdgeRedis(server.ConnectionString);
+            var redis = new EdgeRedis(server.ConnectionString + clientOptions);
             await redis.ConnectAsync();
             return new Harness(server, redis);
         }
