@@ -129,7 +129,9 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
             {
                 if (redis.Multiplexer is { IsConnected: true } multiplexer)
                 {
-                    await multiplexer.GetDatabase().KeyDeleteAsync(key);
+                    // Bounded like the check: the release holds a refusal's answer (it runs before the status goes out), and
+                    // a delete still on the wire is made when Redis wakes.
+                    await multiplexer.GetDatabase().KeyDeleteAsync(key).WaitAsync(RedisDeadline, time).ConfigureAwait(false);
                 }
                 else
                 {

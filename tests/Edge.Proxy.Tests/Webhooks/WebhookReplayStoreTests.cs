@@ -128,6 +128,28 @@ public sealed class WebhookReplayStoreTests
         Assert.Equal(ReplayCheck.Duplicate, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
     }
 
+    [Fact]
+    public async Task ReleaseAsync_RedisFrozen_ReturnsAtTheReplayDeadlineAndTheDeleteLandsLater()
+    {
+        // The release runs before a refusal's status goes out: it held the sender's answer for the client's timeout.
+        await using var harness = await Harness.StartAsync(",asyncTimeout=60000");
+        Assert.Equal(ReplayCheck.First, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
+        harness.Server.Pause();
+        try
+        {
+            var release = harness.Store.ReleaseAsync(new ReplayReservation("github", "delivery-1")).AsTask();
+            harness.Time.Advance(WebhookReplayStore.RedisDeadline);
+            await release.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            harness.Server.Resume();
+        }
+
+        await harness.Redis.Multiplexer!.GetDatabase().PingAsync();
+        Assert.Equal(ReplayCheck.First, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
+    }
+
     private static async Task AssertRetryAcceptedAfterStallAsync(Harness harness, bool advanceToDeadline)
     {
         harness.Server.Pause();
