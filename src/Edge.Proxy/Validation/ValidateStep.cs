@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Text.Unicode;
@@ -122,7 +123,9 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
             return UnreadableValue();
         }
 
-        if (HasRoundedNumber(body.Body.Span))
+        // Checked first, so a rounded number a rule refuses gets the same answer whichever way it was rounded.
+        var bracket = BracketRoundedNumbers(body.Body.Span, out var unbracketable);
+        if (unbracketable || (bracket is not null && !IsValidWithNeighbours(schema, bracket)))
         {
             return UnreadableValue();
         }
@@ -431,15 +434,23 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
     }
 
     /// <summary>
-    /// Whether the body holds a number that decimal, which the evaluator reads numbers as, can only hold rounded: more
-    /// significant digits than it keeps (about 28) or a scale past 28 (<c>1e-30</c>). The schema would judge the rounded
-    /// value: <c>0.99999999999999999999999999999</c> passed <c>"type":"integer","minimum":1</c> as 1, while a backend
-    /// reading exact decimals (Java's BigDecimal, Python's Decimal) got a fraction below the minimum. Numbers beyond
-    /// decimal's range are left to the evaluator, which throws on those it checks (<see cref="HasUnreadableValue"/>).
+    /// The body with each number decimal can only hold rounded (more significant digits than it keeps, about 28, or a
+    /// scale past 28: <c>1e-30</c>) replaced by the decimal next to the rounded value on the far side of the exact one;
+    /// null when the body has no such number. The evaluator reads numbers as decimal, so it judges the rounded value:
+    /// <c>0.99999999999999999999999999999</c> passed <c>"type":"integer","minimum":1</c> as 1, while a backend reading
+    /// exact decimals (Java's BigDecimal, Python's Decimal) got a fraction below the minimum. The exact value lies
+    /// between the rounded one and this neighbour, so a body that passes with both (<see cref="IsValidWithNeighbours"/>)
+    /// passes the rules that compare numbers; and a number no rule checks (a reading of <c>1e-30</c> in a free-form
+    /// object) is no reason to refuse the body. <paramref name="unbracketable"/>: a number has no such neighbour (next
+    /// to decimal's limits). Numbers beyond decimal's range are left to the evaluator, which throws on those it checks
+    /// (<see cref="HasUnreadableValue"/>).
     /// </summary>
-    internal static bool HasRoundedNumber(ReadOnlySpan<byte> json)
+    internal static byte[]? BracketRoundedNumbers(ReadOnlySpan<byte> json, out bool unbracketable)
     {
+        unbracketable = false;
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 1024 });
+        ArrayBufferWriter<byte>? bracket = null;
+        var copied = 0;
         while (reader.Read())
         {
             if (reader.TokenType != JsonTokenType.Number)
@@ -455,13 +466,109 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
                 continue;
             }
 
-            if (Canonical(System.Text.Encoding.ASCII.GetString(text)) != Canonical(value.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+            var exact = Canonical(System.Text.Encoding.ASCII.GetString(text));
+            var read = Canonical(value.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (exact == read)
             {
-                return true;
+                continue;
+            }
+
+            if (!TryGetNeighbour(value, above: CompareExact(exact, read) > 0, out var neighbour))
+            {
+                unbracketable = true;
+                return null;
+            }
+
+            bracket ??= new ArrayBufferWriter<byte>(json.Length + 32);
+            var start = (int)reader.TokenStartIndex;
+            bracket.Write(json[copied..start]);
+            bracket.Write(System.Text.Encoding.ASCII.GetBytes(neighbour.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            copied = start + text.Length;
+        }
+
+        if (bracket is null)
+        {
+            return null;
+        }
+
+        bracket.Write(json[copied..]);
+        return bracket.WrittenSpan.ToArray();
+    }
+
+    private bool IsValidWithNeighbours(JsonBodySchema schema, byte[] bracket)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(bracket, _jsonOptions);
+            return schema.Evaluate(document.RootElement, [], maxErrors: 1);
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidOperationException or OverflowException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The decimal one step from <paramref name="value"/> at the finest scale a decimal of its size has.</summary>
+    private static bool TryGetNeighbour(decimal value, bool above, out decimal neighbour)
+    {
+        var magnitude = Math.Abs(value);
+        var scale = 28;
+        // 96 bits of digits: the scale falls by one for each digit left of the point past the first.
+        while (scale > 0 && magnitude > decimal.MaxValue * new decimal(1, 0, 0, false, (byte)scale))
+        {
+            scale--;
+        }
+
+        var step = new decimal(1, 0, 0, false, (byte)scale);
+        try
+        {
+            neighbour = above ? value + step : value - step;
+            return true;
+        }
+        catch (OverflowException)
+        {
+            neighbour = 0;
+            return false;
+        }
+    }
+
+    /// <summary>Orders two numbers given as <see cref="Canonical"/> digits and powers of ten, exactly.</summary>
+    private static int CompareExact((string Digits, long Exponent) left, (string Digits, long Exponent) right)
+    {
+        var leftNegative = left.Digits.StartsWith('-');
+        if (leftNegative != right.Digits.StartsWith('-'))
+        {
+            return leftNegative ? -1 : 1;
+        }
+
+        var magnitude = CompareMagnitude(left.Digits.TrimStart('-'), left.Exponent, right.Digits.TrimStart('-'), right.Exponent);
+        return leftNegative ? -magnitude : magnitude;
+    }
+
+    private static int CompareMagnitude(string left, long leftExponent, string right, long rightExponent)
+    {
+        if (left == "0" || right == "0")
+        {
+            return (left == "0" ? 0 : 1) - (right == "0" ? 0 : 1);
+        }
+
+        // Both without leading or trailing zeros: the number of digits left of the point decides, then the digits.
+        var order = (left.Length + leftExponent).CompareTo(right.Length + rightExponent);
+        if (order != 0)
+        {
+            return order;
+        }
+
+        for (var i = 0; i < Math.Max(left.Length, right.Length); i++)
+        {
+            var difference = (i < left.Length ? left[i] : '0') - (i < right.Length ? right[i] : '0');
+            if (difference != 0)
+            {
+                return difference;
             }
         }
 
-        return false;
+        return 0;
     }
 
     /// <summary>A JSON number's value as its significant digits and power of ten (<c>"120.50"</c> is <c>("1205", -1)</c>, zero <c>("0", 0)</c>).</summary>

@@ -121,6 +121,8 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     [InlineData("{\"amount\":0.99999999999999999999999999999,\"currency\":\"EUR\"}")]
     [InlineData("{\"amount\":1.00000000000000000000000000001,\"currency\":\"EUR\"}")]
     [InlineData("{\"amount\":1e-30,\"currency\":\"EUR\"}")]
+    [InlineData("{\"amount\":-0.00000000000000000000000000001,\"currency\":\"EUR\"}")]
+    [InlineData("{\"amount\":1,\"currency\":\"EUR\",\"items\":[{\"sku\":\"a\",\"qty\":2.00000000000000000000000000001}]}")]
     public async Task Post_ValueTheValidatorCannotRead_422UnreadableValue(string body)
     {
         // A number beyond decimal's range or an unpaired surrogate escape made the schema evaluator (or the strict
@@ -136,6 +138,24 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
         var audit = await fixture.AuditDataAsync(Assert.Single(response.Headers.GetValues("X-Request-Id")));
         Assert.Equal(422, audit.GetProperty("status").GetInt32());
         Assert.Equal("body_invalid:unreadable_value", audit.GetProperty("reason").GetString());
+    }
+
+    [Theory]
+    [InlineData("{\"amount\":1,\"currency\":\"EUR\",\"meta\":{\"reading\":1e-30}}")]
+    [InlineData("{\"amount\":1,\"currency\":\"EUR\",\"meta\":{\"reading\":-4.9e-324,\"ratio\":0.12345678901234567890123456789012}}")]
+    [InlineData("{\"amount\":1,\"currency\":\"EUR\",\"meta\":{\"big\":1234567890.1234567890123456789012345,\"avogadro\":6.02214076e23}}")]
+    [InlineData("{\"amount\":1,\"currency\":\"EUR\",\"meta\":{\"samples\":[1e-30,2e-30,1e-30]}}")]
+    public async Task Post_RoundedNumberNoRuleChecks_ForwardedByteIdentical(string json)
+    {
+        // Any number decimal holds only rounded was refused 422 unreadable_value, even in a free-form object no rule
+        // looks into: a sensor reading of 1e-30 or a double's smallest value cost the client its request.
+        var body = Encoding.UTF8.GetBytes(json);
+        var path = "/orders/rounded-free-" + Guid.NewGuid().ToString("N");
+
+        using var response = await PostAsync(path, body);
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        Assert.Equal(body, fixture.LastForwardedBody(path));
     }
 
     [Fact]
