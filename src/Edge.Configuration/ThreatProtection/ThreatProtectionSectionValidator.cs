@@ -7,6 +7,11 @@ internal sealed class ThreatProtectionSectionValidator : IEdgeSectionValidator
 {
     public void Validate(EdgeSection edge, ConfigErrorList errors)
     {
+        if (edge.ThreatProtection.MaxBans is < 1 or > ThreatProtectionOptions.MaxMaxBans)
+        {
+            errors.Add("Edge:ThreatProtection:MaxBans", $"must be between 1 and {ThreatProtectionOptions.MaxMaxBans} running bans (was {edge.ThreatProtection.MaxBans})");
+        }
+
         if (edge.ThreatProtection.Rules is not { } rules)
         {
             errors.Add("Edge:ThreatProtection:Rules", "must be an object of named rules");

@@ -46,7 +46,7 @@ internal sealed class ThreatAuditEventSink(SecurityEventWriter events)
     }
 
     public void Unbanned(string key, string by, BanSubject? subject) =>
-        Record(AuditEventTypes.ThreatUnbanned, "unbanned", "manual", new Dictionary<string, string> { ["by"] = by }, [new(BanKeyMember, key)], subject);
+        Record(AuditEventTypes.ThreatUnbanned, "unbanned", by == IThreatEventSink.EvictedBy ? "evicted" : "manual", new Dictionary<string, string> { ["by"] = by }, [new(BanKeyMember, key)], subject);
 
     private void Record(
         string type, string decision, string reason, Dictionary<string, string> attributes, List<KeyValuePair<string, string>> details, BanSubject? subject)

@@ -9,6 +9,9 @@ internal interface IThreatEventSink
     /// </summary>
     void Banned(string key, string? rule, DateTimeOffset until, string reason, string by, BanSubject? subject);
 
+    /// <summary>The <c>by</c> of a running ban the table's cap removed to make room (its record's reason is <c>evicted</c>).</summary>
+    public const string EvictedBy = "cap";
+
     /// <summary>A running ban was lifted; <paramref name="subject"/> is the one its ban record had.</summary>
     void Unbanned(string key, string by, BanSubject? subject);
 }

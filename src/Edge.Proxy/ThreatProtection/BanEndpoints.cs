@@ -18,6 +18,7 @@ internal static class BanEndpoints
     public const string NotFoundCode = "ban_not_found";
     public const string StoreUnavailableCode = "ban_store_unavailable";
     public const string OutcomeUnknownCode = "ban_outcome_unknown";
+    public const string TableFullCode = "ban_table_full";
     public const string UnsupportedMediaTypeCode = "unsupported_media_type";
 
     /// <summary>The list's <c>source</c>: reloaded from Redis just now, or this instance's own copy.</summary>
@@ -96,6 +97,13 @@ internal static class BanEndpoints
         catch (BanOutcomeUnknownException)
         {
             await OutcomeUnknownAsync(http, request.Value.Key);
+            return;
+        }
+        catch (BanTableFullException ex)
+        {
+            // A manual ban never evicts another manual ban: an operator's decision is not undone by a later one.
+            await ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status507InsufficientStorage, TableFullCode, "Ban table full",
+                $"The ban table holds {ex.MaxBans} manual bans (Edge:ThreatProtection:MaxBans); lift one, or raise the cap, before adding another.");
             return;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)

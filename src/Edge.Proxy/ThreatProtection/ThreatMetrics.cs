@@ -5,7 +5,10 @@ using Edge.Proxy.Observability;
 
 namespace Edge.Proxy.ThreatProtection;
 
-/// <summary><c>edge_threat_bans_total{rule}</c>, <c>edge_threat_blocked_total{route}</c> and <c>edge_threat_events_total{rule,event}</c>.</summary>
+/// <summary>
+/// <c>edge_threat_bans_total{rule}</c>, <c>edge_threat_blocked_total{route}</c>, <c>edge_threat_events_total{rule,event}</c>, and
+/// the cap's signals: <c>edge_threat_bans_active</c>, <c>edge_threat_bans_evicted_total{rule}</c> and <c>edge_threat_bans_not_kept_total{rule}</c>.
+/// </summary>
 internal sealed class ThreatMetrics
 {
     /// <summary>The <c>rule</c> tag of a ban added on the management port.</summary>
@@ -14,12 +17,21 @@ internal sealed class ThreatMetrics
     private readonly Counter<long> _bans;
     private readonly Counter<long> _blocked;
     private readonly Counter<long> _events;
+    private readonly Counter<long> _evicted;
+    private readonly Counter<long> _notKept;
+    private int _active;
 
     public ThreatMetrics(EdgeMetrics metrics)
     {
         _bans = metrics.Meter.CreateCounter<long>("edge.threat.bans", description: "Bans started, by rule (manual for the management port).");
         _blocked = metrics.Meter.CreateCounter<long>("edge.threat.blocked", description: "Requests refused with client_blocked, by route.");
         _events = metrics.Meter.CreateCounter<long>("edge.threat.events", description: "Denials counted by ban rules, by rule and event.");
+        _evicted = metrics.Meter.CreateCounter<long>("edge.threat.bans.evicted",
+            description: "Running bans removed before their end to make room for a new ban (Edge:ThreatProtection:MaxBans), by the evicted ban's rule.");
+        _notKept = metrics.Meter.CreateCounter<long>("edge.threat.bans.not_kept",
+            description: "New bans not added because the ban table was full of bans the cap keeps first, by rule (manual: refused on the management port).");
+        metrics.Meter.CreateObservableGauge("edge.threat.bans.active", () => Volatile.Read(ref _active),
+            description: "Bans in this instance's table (running, or ended and not yet pruned).");
     }
 
     public void Banned(string? rule)
@@ -45,6 +57,31 @@ internal sealed class ThreatMetrics
             AddCounted(rule, threatEvent);
         }
     }
+
+    public void Evicted(string? rule)
+    {
+        if (_evicted.Enabled)
+        {
+            AddEvicted(rule);
+        }
+    }
+
+    public void NotKept(string? rule)
+    {
+        if (_notKept.Enabled)
+        {
+            AddNotKept(rule);
+        }
+    }
+
+    /// <summary>The table's size now; the gauge reads the last value.</summary>
+    public void Active(int bans) => Volatile.Write(ref _active, bans);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void AddEvicted(string? rule) => _evicted.Add(1, new TagList { { "rule", rule ?? ManualRule } });
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void AddNotKept(string? rule) => _notKept.Add(1, new TagList { { "rule", rule ?? ManualRule } });
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void AddBanned(string? rule) => _bans.Add(1, new TagList { { "rule", rule ?? ManualRule } });

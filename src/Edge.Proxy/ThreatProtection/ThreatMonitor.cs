@@ -59,6 +59,13 @@ internal sealed partial class ThreatMonitor(
     private readonly ConcurrentDictionary<string, KnownBan> _bans = new(StringComparer.Ordinal);
     // Written under _write: ConcurrentDictionary.IsEmpty takes every lock of the table when it is empty, the common case.
     private volatile bool _anyBans;
+    // The keys in _bans, under _write: ConcurrentDictionary.Count takes every lock of the table.
+    private int _count;
+    // The bans the cap may evict (not manual ones), lowest rank first, then soonest end; under _write. A replaced or
+    // removed ban's entry stays until it comes first (then skipped: it is no longer the table's value for its key) or
+    // the queue is rebuilt, so keeping the order costs one O(log n) insert per new ban and nothing per request.
+    private PriorityQueue<KnownBan, (BanRank Rank, DateTimeOffset Until)> _evictable = new();
+    private readonly LogWindow _fullLog = new(LogInterval);
     // The keys of _bans that are networks (manual bans such as 203.0.113.0/24), copy-on-write; empty almost always.
     private volatile NetworkBan[] _networks = [];
     // One bounded table per rule: a rule whose key holds a part the client chooses ({tenant}, {header:…}) can be filled
@@ -169,15 +176,27 @@ internal sealed partial class ThreatMonitor(
     }
 
     /// <param name="subject">Whose ban it is (<see cref="BanSubjects.ForManual"/>); its records are sealed under that subject.</param>
+    /// <exception cref="BanTableFullException">The table is at its cap with manual bans only: nothing was banned.</exception>
     public async Task<BanEntry> BanAsync(string key, TimeSpan duration, string reason, BanSubject? subject = null)
     {
-        var ban = new BanEntry(key, time.GetUtcNow() + duration, Rule: null, reason) { Subject = subject };
+        var now = time.GetUtcNow();
+        var ban = new BanEntry(key, now + duration, Rule: null, reason) { Subject = subject };
         if (redis.IsConfigured)
         {
             var database = SharedDatabase();
             try
             {
-                await RedisBanStore.AddAsync(database, ban).WaitAsync(ManagementDeadline).ConfigureAwait(false);
+                var (added, evicted) = await RedisBanStore.AddAsync(database, ban, Rules.MaxBans, now).WaitAsync(ManagementDeadline).ConfigureAwait(false);
+                if (!added)
+                {
+                    Report(null, notKept: ban);
+                    throw new BanTableFullException(Rules.MaxBans);
+                }
+
+                if (evicted is not null)
+                {
+                    ForgetEvicted(evicted);
+                }
             }
             catch (TimeoutException ex)
             {
@@ -194,7 +213,12 @@ internal sealed partial class ThreatMonitor(
 
     private void Added(BanEntry ban)
     {
-        Learn(ban, shared: redis.IsConfigured);
+        // With Redis the ban is in the shared table, whether or not this replica had room for it.
+        if (!Learn(ban, shared: redis.IsConfigured) && !redis.IsConfigured)
+        {
+            throw new BanTableFullException(Rules.MaxBans);
+        }
+
         metrics.Banned(rule: null);
         audit.Banned(ban.Key, ban.Rule, ban.Until, ban.Reason, by: "management", ban.Subject);
         Log.BanAdded(logger, KeyId(ban.Key), ban.Until);
@@ -406,7 +430,8 @@ internal sealed partial class ThreatMonitor(
             return;
         }
 
-        List<BanEntry>? restore = null;
+        List<(BanEntry, BanRank)>? restore = null;
+        List<Eviction>? evicted = null;
         bool lost;
         lock (_write)
         {
@@ -425,7 +450,7 @@ internal sealed partial class ThreatMonitor(
             var next = new Dictionary<string, KnownBan>(loaded.Count, StringComparer.Ordinal);
             foreach (var ban in loaded)
             {
-                next[ban.Key] = new KnownBan(ban, Shared: true, loadStarted);
+                next[ban.Key] = new KnownBan(ban, Shared: true, loadStarted, Rank(ban));
             }
 
             foreach (var (key, known) in _bans)
@@ -437,20 +462,22 @@ internal sealed partial class ThreatMonitor(
                     next[key] = known;
                     if (lost && known.Shared)
                     {
-                        (restore ??= []).Add(known.Ban);
+                        (restore ??= []).Add((known.Ban, known.Rank));
                     }
                 }
             }
 
-            Replace(next);
+            Replace(next, ref evicted);
         }
+
+        Report(evicted, notKept: null);
 
         if (lost)
         {
             Log.BansLost(logger, restore?.Count ?? 0);
             if (restore is not null)
             {
-                await RedisBanStore.RestoreAsync(database, restore).ConfigureAwait(false);
+                await RedisBanStore.RestoreAsync(database, restore, Rules.MaxBans).ConfigureAwait(false);
             }
 
             lock (_write)
@@ -500,10 +527,20 @@ internal sealed partial class ThreatMonitor(
             return null;
         }
 
-        var count = RedisBanStore.CountAsync(multiplexer.GetDatabase(), rule, key, eventName, now, subject);
+        var count = RedisBanStore.CountAsync(multiplexer.GetDatabase(), rule, key, eventName, now, subject, Rules.MaxBans, Rules.RankOf(rule.Name));
         try
         {
-            var (_, ban, created) = await count.WaitAsync(RedisDeadline).ConfigureAwait(false);
+            var (_, ban, created, evicted, notKept) = await count.WaitAsync(RedisDeadline).ConfigureAwait(false);
+            if (evicted is not null)
+            {
+                ForgetEvicted(evicted);
+            }
+
+            if (notKept)
+            {
+                Report(null, notKept: new BanEntry(key, now + rule.BanFor, rule.Name, eventName));
+            }
+
             if (ban is not null)
             {
                 Learn(ban, shared: true);
@@ -522,6 +559,11 @@ internal sealed partial class ThreatMonitor(
                     {
                         if (t.IsCompletedSuccessfully && t.Result is { Ban: { } late, Created: true })
                         {
+                            if (t.Result.Evicted is { } evictedLate)
+                            {
+                                ForgetEvicted(evictedLate);
+                            }
+
                             // Audited already only when this instance's own count banned the key meanwhile (the
                             // channel may have brought this very ban first: shared, so not that).
                             var audited = _bans.TryGetValue(late.Key, out var known) && !known.Shared && known.Ban.IsActive(time.GetUtcNow());
@@ -584,6 +626,8 @@ internal sealed partial class ThreatMonitor(
 
         // Checked and added under the write lock: two refusals crossing the threshold at once both got past the check
         // before either ban was published, and the client was banned (and audited) twice.
+        List<Eviction>? evicted = null;
+        bool kept;
         lock (_write)
         {
             if (Find(_bans, key, now) is { } running)
@@ -591,17 +635,74 @@ internal sealed partial class ThreatMonitor(
                 return (running, false);
             }
 
-            Learn(ban, shared: false);
+            kept = Set(key, new KnownBan(ban, Shared: false, time.GetTimestamp(), Rules.RankOf(rule.Name)), ref evicted);
         }
 
-        return (ban, true);
+        Report(evicted, notKept: kept ? null : ban);
+        return kept ? (ban, true) : (null, false);
     }
 
-    private void Learn(BanEntry ban, bool shared)
+    /// <summary>Adds (or replaces) the key's ban; false when the table is at its cap with bans ranked above this one.</summary>
+    private bool Learn(BanEntry ban, bool shared)
     {
+        List<Eviction>? evicted = null;
+        bool kept;
         lock (_write)
         {
-            Set(ban.Key, new KnownBan(ban, shared, time.GetTimestamp()));
+            kept = Set(ban.Key, new KnownBan(ban, shared, time.GetTimestamp(), Rank(ban)), ref evicted);
+        }
+
+        Report(evicted, notKept: kept ? null : ban);
+        return kept;
+    }
+
+    private BanRank Rank(BanEntry ban) => ban.Rule is null ? BanRank.Manual : Rules.RankOf(ban.Rule);
+
+    /// <summary>
+    /// A running ban Redis evicted for a ban this instance's count or manual ban added: this instance made the decision,
+    /// so it audits it (every instance drops the ban from the published lift).
+    /// </summary>
+    private void ForgetEvicted(BanEntry evicted)
+    {
+        Forget(evicted.Key);
+        Report([new Eviction(evicted, Audited: true)], notKept: null);
+    }
+
+    /// <summary>
+    /// The cap's decisions, after the lock: each eviction is counted, and audited (a client's ban ended early) when this
+    /// instance's table was the one that held it: its own bans, or a shared one Redis evicted for this instance's ban. A
+    /// replica that drops a shared ban for want of room does not audit it: Redis still has it, and other instances enforce it.
+    /// </summary>
+    private void Report(List<Eviction>? evicted, BanEntry? notKept)
+    {
+        if (evicted is null && notKept is null)
+        {
+            return;
+        }
+
+        foreach (var (ban, audited) in evicted ?? [])
+        {
+            metrics.Evicted(ban.Rule);
+            if (audited)
+            {
+                audit.Unbanned(ban.Key, IThreatEventSink.EvictedBy, ban.Subject ?? BanSubjects.ForManual(ban.Key, principal: null, tenant: null));
+            }
+
+            LogFull(evicted: true);
+        }
+
+        if (notKept is not null)
+        {
+            metrics.NotKept(notKept.Rule);
+            LogFull(evicted: false);
+        }
+    }
+
+    private void LogFull(bool evicted)
+    {
+        if (_fullLog.TryTake(time, out var unlogged))
+        {
+            Log.TableFull(logger, Rules.MaxBans, evicted ? "evicted the running ban it ranks lowest" : "kept no new ban of a lower rank than every ban in it", unlogged);
         }
     }
 
@@ -638,15 +739,70 @@ internal sealed partial class ThreatMonitor(
     }
 
     // Called under _write. A network is listed after its ban is in the table (and unlisted before it leaves), so a reader
-    // that finds the network finds its ban, or finds none once it is lifted.
-    private void Set(string key, KnownBan known)
+    // that finds the network finds its ban, or finds none once it is lifted. A new key beyond the cap first evicts the
+    // ban the cap values least (added to evicted); false when there is none it may evict: the ban is not added.
+    private bool Set(string key, KnownBan known, ref List<Eviction>? evicted)
     {
+        if (!_bans.ContainsKey(key))
+        {
+            if (_count >= Rules.MaxBans && !MakeRoom(known.Rank, ref evicted))
+            {
+                return false;
+            }
+
+            _count++;
+            metrics.Active(_count);
+        }
+
         _bans[key] = known;
         _anyBans = true;
+        if (known.Rank != BanRank.Manual)
+        {
+            _evictable.Enqueue(known, (known.Rank, known.Ban.Until));
+            if (_evictable.Count > 2 * _count + 1024)
+            {
+                _evictable = new(_bans.Values.Where(b => b.Rank != BanRank.Manual).Select(b => (b, (b.Rank, b.Ban.Until))));
+            }
+        }
+
         if (BanEntry.TryParseNetwork(key, out var network) && Array.FindIndex(_networks, n => n.Key == key) < 0)
         {
             _networks = [.. _networks, new NetworkBan(network, key)];
         }
+
+        return true;
+    }
+
+    // Called under _write: removes the first evictable ban of a rank up to the new ban's (an ended one whatever its rank,
+    // without a record: it lifts nothing). Ended bans of a higher rank wait for the once-a-second prune.
+    private bool MakeRoom(BanRank rank, ref List<Eviction>? evicted)
+    {
+        var now = time.GetUtcNow();
+        while (_evictable.TryPeek(out var first, out var order))
+        {
+            if (!_bans.TryGetValue(first.Ban.Key, out var current) || !ReferenceEquals(current, first))
+            {
+                _evictable.Dequeue();
+                continue;
+            }
+
+            var running = first.Ban.IsActive(now);
+            if (running && order.Rank > rank)
+            {
+                return false;
+            }
+
+            _evictable.Dequeue();
+            Remove(first.Ban.Key);
+            if (running)
+            {
+                (evicted ??= []).Add(new Eviction(first.Ban, Audited: !first.Shared));
+            }
+
+            return true;
+        }
+
+        return false;
     }
 
     // Called under _write.
@@ -657,13 +813,18 @@ internal sealed partial class ThreatMonitor(
             _networks = Array.FindAll(_networks, n => n.Key != key);
         }
 
-        _bans.TryRemove(key, out _);
-        _anyBans = !_bans.IsEmpty;
+        if (_bans.TryRemove(key, out _))
+        {
+            _count--;
+            metrics.Active(_count);
+        }
+
+        _anyBans = _count > 0;
     }
 
     // Called under _write: the table becomes next, key by key; an unchanged ban keeps its entry (no allocation per
     // ban per sync).
-    private void Replace(Dictionary<string, KnownBan> next)
+    private void Replace(Dictionary<string, KnownBan> next, ref List<Eviction>? evicted)
     {
         foreach (var key in _bans.Keys)
         {
@@ -677,7 +838,7 @@ internal sealed partial class ThreatMonitor(
         {
             if (!_bans.TryGetValue(key, out var current) || current.Shared != known.Shared || current.Ban != known.Ban)
             {
-                Set(key, known);
+                Set(key, known, ref evicted);
             }
         }
     }
@@ -742,16 +903,24 @@ internal sealed partial class ThreatMonitor(
 
     /// <param name="Shared">Read from (or written to) Redis; a shared ban missing from a later load was lifted elsewhere.</param>
     /// <param name="Learned">When this instance learned it (<see cref="TimeProvider.GetTimestamp"/>).</param>
-    private sealed record KnownBan(BanEntry Ban, bool Shared, long Learned);
+    /// <param name="Rank">What the cap keeps first, by the rules when it was learned.</param>
+    private sealed record KnownBan(BanEntry Ban, bool Shared, long Learned, BanRank Rank);
+
+    /// <param name="Audited">This instance's table was the ban's authority (see <see cref="Report"/>).</param>
+    private readonly record struct Eviction(BanEntry Ban, bool Audited);
 
     private readonly record struct NetworkBan(IPNetwork Network, string Key);
 
     /// <summary>The compiled rules of one config; <see cref="Late"/> are the ones whose key needs a step's result.</summary>
     private sealed class RuleSet
     {
-        private RuleSet(ThreatRule[] all)
+        private readonly Dictionary<string, BanRank> _ranks;
+
+        private RuleSet(ThreatRule[] all, int maxBans)
         {
             All = all;
+            MaxBans = maxBans;
+            _ranks = all.ToDictionary(r => r.Name, r => RankOf(r.Key), StringComparer.Ordinal);
             // A rule keyed on {ip} alone is already covered by the address check before the steps.
             Early = [.. all.Where(r => !r.Key.UsesStepState && r.Key.Segments is not [{ Kind: RateLimitKeyTemplate.SegmentKind.Ip }])];
             Late = [.. all.Where(r => r.Key.UsesStepState)];
@@ -763,11 +932,23 @@ internal sealed partial class ThreatMonitor(
 
         public ThreatRule[] Late { get; }
 
+        /// <summary><c>Edge:ThreatProtection:MaxBans</c>.</summary>
+        public int MaxBans { get; }
+
+        /// <summary>A rule's ban rank; a rule no longer configured ranks lowest (its key may be anything).</summary>
+        public BanRank RankOf(string rule) => _ranks.GetValueOrDefault(rule, BanRank.ClientChosen);
+
+        // {tenant} is what the client names (a header, host or path) before anything verifies it; {principal} is verified.
+        private static BanRank RankOf(RateLimitKeyTemplate key) =>
+            key.Segments.Any(s => s.Kind is RateLimitKeyTemplate.SegmentKind.Header or RateLimitKeyTemplate.SegmentKind.Tenant)
+                ? BanRank.ClientChosen
+                : BanRank.Connection;
+
         public static RuleSet Compile(ThreatProtectionOptions options)
         {
             // The config passed validation before it was applied; an invalid rule here cannot happen, and is skipped.
             var errors = new ConfigErrorList();
-            return new RuleSet([.. options.Rules.Select(r => ThreatRule.TryCreate(r.Key, r.Value, errors)).OfType<ThreatRule>()]);
+            return new RuleSet([.. options.Rules.Select(r => ThreatRule.TryCreate(r.Key, r.Value, errors)).OfType<ThreatRule>()], options.MaxBans);
         }
     }
 
@@ -831,6 +1012,9 @@ internal sealed partial class ThreatMonitor(
 
         [LoggerMessage(2308, LogLevel.Warning, "Redis had lost the shared bans (restarted empty, flushed or failed over without them); {Count} running bans this instance knew are kept and written back")]
         public static partial void BansLost(ILogger logger, int count);
+
+        [LoggerMessage(2310, LogLevel.Warning, "The ban table is at its cap of {Max} bans (Edge:ThreatProtection:MaxBans) and {Action}; {Unlogged} more bans were evicted or not kept since the previous such line (at most one a minute)")]
+        public static partial void TableFull(ILogger logger, int max, string action, long unlogged);
 
         [LoggerMessage(2305, LogLevel.Warning, "Ban rule {Rule} tracks {Max} keys in this instance already; a new key of it is not counted until old windows end; {Unlogged} more new keys of this rule went uncounted since the previous such line (at most one a minute per rule)")]
         public static partial void CountsFull(ILogger logger, string rule, int max, long unlogged);

@@ -69,14 +69,28 @@ public sealed class ThreatProtectionSectionValidatorTests
         Assert.Contains(errors, e => !e.IsWarning && e.Location.StartsWith("Edge:ThreatProtection:Rules:r", StringComparison.Ordinal));
     }
 
-    private static async Task<IReadOnlyList<ConfigError>> ValidateAsync(string rules)
+    [Theory]
+    [InlineData("0", true)]
+    [InlineData("-5", true)]
+    [InlineData("10000001", true)]
+    [InlineData("1", false)]
+    [InlineData("250000", false)]
+    public async Task ValidateAsync_MaxBans_RefusedOutsideOneToTenMillion(string value, bool refused)
+    {
+        var errors = await ValidateAsync("\"r\": { \"On\": \"Forbidden\", \"Threshold\": 5 }", "\"MaxBans\": " + value + ", ");
+
+        Assert.Equal(refused, errors.Any(e => !e.IsWarning && e.Location == "Edge:ThreatProtection:MaxBans" && e.Message.Contains("between 1 and 10000000", StringComparison.Ordinal)));
+        Assert.DoesNotContain(errors, e => !e.IsWarning && e.Location != "Edge:ThreatProtection:MaxBans");
+    }
+
+    private static async Task<IReadOnlyList<ConfigError>> ValidateAsync(string rules, string options = "")
     {
         var path = Path.GetTempFileName();
         await File.WriteAllTextAsync(path, $$"""
             { "ReverseProxy": {
                 "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" } } },
                 "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } },
-              "Edge": { "ThreatProtection": { "Rules": { {{rules}} } } } }
+              "Edge": { "ThreatProtection": { {{options}}"Rules": { {{rules}} } } } }
             """);
         try
         {

@@ -8,6 +8,7 @@ namespace Edge.Proxy.Tests.ThreatProtection;
 public sealed class RedisBanStoreTests : IAsyncLifetime
 {
     private static readonly DateTimeOffset Now = DateTimeOffset.UtcNow;
+    private const int MaxBans = ThreatProtectionOptions.DefaultMaxBans;
     private RedisServer _redis = null!;
 
     public async Task InitializeAsync() => _redis = await RedisServer.StartAsync();
@@ -19,17 +20,17 @@ public sealed class RedisBanStoreTests : IAsyncLifetime
     {
         using var connection = _redis.Connect();
         var database = connection.GetDatabase();
-        await RedisBanStore.AddAsync(database, new BanEntry("198.51.100.1", Now.AddMinutes(10), null, "incident"));
+        await RedisBanStore.AddAsync(database, new BanEntry("198.51.100.1", Now.AddMinutes(10), null, "incident"), MaxBans, Now);
 
         var first = await RedisBanStore.LoadAsync(database, Now, "epoch-a");
         var unchanged = await RedisBanStore.LoadAsync(database, Now, "epoch-b", first.Epoch, first.Version);
         var otherEpoch = await RedisBanStore.LoadAsync(database, Now, "epoch-b", "an epoch Redis lost", first.Version);
 
-        await RedisBanStore.AddAsync(database, new BanEntry("198.51.100.2", Now.AddMinutes(10), null, "incident"));
+        await RedisBanStore.AddAsync(database, new BanEntry("198.51.100.2", Now.AddMinutes(10), null, "incident"), MaxBans, Now);
         var afterAdd = await RedisBanStore.LoadAsync(database, Now, "epoch-b", first.Epoch, first.Version);
 
         var rule = ThreatRule.TryCreate("scan", new ThreatRuleOptions { On = ["NotFound"], Key = "{ip}", Threshold = 1 }, new Edge.Configuration.ConfigErrorList())!;
-        await RedisBanStore.CountAsync(database, rule, "198.51.100.3", "NotFound", Now);
+        await RedisBanStore.CountAsync(database, rule, "198.51.100.3", "NotFound", Now, subject: null, MaxBans, BanRank.Connection);
         var afterCount = await RedisBanStore.LoadAsync(database, Now, "epoch-b", afterAdd.Epoch, afterAdd.Version);
 
         var (lifted, _) = await RedisBanStore.RemoveAsync(database, "198.51.100.1", Now);

@@ -22,13 +22,20 @@ internal static class ThreatMonitors
             new ThreatAuditEventSink(new SecurityEventWriter(null, new EdgeHostOptions(), time, NullLogger<SecurityEventWriter>.Instance)), rules, time, logger);
     }
 
+    /// <summary>A monitor whose ban table holds at most <paramref name="maxBans"/> bans (<c>Edge:ThreatProtection:MaxBans</c>).</summary>
+    public static ThreatMonitor Capped(
+        EdgeMetrics metrics, EdgeRedis redis, IThreatEventSink audit, int maxBans, IReadOnlyDictionary<string, ThreatRuleOptions> rules, TimeProvider? time = null,
+        ILogger<ThreatMonitor>? logger = null) =>
+        Create(metrics, redis, audit, rules, time, logger, maxBans);
+
     /// <summary>A monitor on the given Redis (or none) that reports its ban events to <paramref name="audit"/>.</summary>
     public static ThreatMonitor Create(
         EdgeMetrics metrics, EdgeRedis redis, IThreatEventSink audit, IReadOnlyDictionary<string, ThreatRuleOptions>? rules = null, TimeProvider? time = null,
-        ILogger<ThreatMonitor>? logger = null)
+        ILogger<ThreatMonitor>? logger = null, int maxBans = ThreatProtectionOptions.DefaultMaxBans)
     {
         var state = new EdgeConfigState();
-        var edge = EdgeSection.Empty.With(ThreatProtectionSection.Descriptor, new ThreatProtectionOptions { Rules = rules ?? new Dictionary<string, ThreatRuleOptions>() });
+        var edge = EdgeSection.Empty.With(
+            ThreatProtectionSection.Descriptor, new ThreatProtectionOptions { Rules = rules ?? new Dictionary<string, ThreatRuleOptions>(), MaxBans = maxBans });
         state.Applied(new EdgeProxyConfig([], [], edge, new string('0', 64), 1), [], DateTimeOffset.UtcNow);
         return new ThreatMonitor(
             state,
