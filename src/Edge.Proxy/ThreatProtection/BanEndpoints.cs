@@ -10,7 +10,8 @@ namespace Edge.Proxy.ThreatProtection;
 /// <summary>
 /// <c>GET /edge/bans</c>, <c>POST /edge/bans</c> <c>{"key","for","reason","principal","tenant"}</c>, <c>GET /edge/bans/{key}</c> (is it banned)
 /// and <c>DELETE /edge/bans/{key}</c> on the management port. Bad input answers problem+json 400 <c>ban_invalid</c>; a Redis that cannot take a shared change
-/// answers 503 <c>ban_store_unavailable</c> (a ban only this instance knew would be a ban in name only).
+/// answers 503 <c>ban_store_unavailable</c> (a ban only this instance knew would be a ban in name only); a table at its cap
+/// with manual bans only answers 507 <c>ban_table_full</c>.
 /// </summary>
 internal static class BanEndpoints
 {
