@@ -41,24 +41,24 @@ public sealed class ThreatMonitorCapTests : IDisposable
         var monitor = ThreatMonitors.Capped(_metrics, new EdgeRedis(null), sink, maxBans: 50, Rules, _time);
         for (var i = 0; i < 10; i++)
         {
-            await monitor.ObserveAsync(Request("10.0.0." + i), Step, NotFound);
+            await monitor.ObserveAsync(ThreatMonitors.Request("10.0.0." + i), Step, NotFound);
         }
 
         // A client with a new device header per request (its address left out, so that only scan-device counts it).
         for (var i = 0; i < 500; i++)
         {
             _time.Advance(TimeSpan.FromMilliseconds(1));
-            await monitor.ObserveAsync(Request(null, device: "d" + i), Step, NotFound);
+            await monitor.ObserveAsync(ThreatMonitors.Request(null, device: "d" + i), Step, NotFound);
         }
 
         Assert.Equal(50, monitor.ListEnforced().Count);
         Assert.All(Enumerable.Range(0, 10), i => Assert.NotNull(ThreatMonitors.Blocked(monitor, "10.0.0." + i)));
         // The newest ban always gets in: a flood cannot keep a new offender from being banned.
-        Assert.NotNull(monitor.CheckBeforeSteps(Request(null, device: "d499"), Request(null, device: "d499").GetEdgeRequest()!));
+        Assert.NotNull(ThreatMonitors.Blocked(monitor, null, "d499"));
         // The soonest-ending header bans went first, each audited as a lift by the cap.
         Assert.Equal(Enumerable.Range(0, 460).Select(i => "d" + i), sink.EvictedKeys);
-        Assert.Null(monitor.CheckBeforeSteps(Request(null, device: "d459"), Request(null, device: "d459").GetEdgeRequest()!));
-        Assert.NotNull(monitor.CheckBeforeSteps(Request(null, device: "d460"), Request(null, device: "d460").GetEdgeRequest()!));
+        Assert.Null(ThreatMonitors.Blocked(monitor, null, "d459"));
+        Assert.NotNull(ThreatMonitors.Blocked(monitor, null, "d460"));
     }
 
     [Fact]
@@ -69,15 +69,15 @@ public sealed class ThreatMonitorCapTests : IDisposable
         var monitor = ThreatMonitors.Capped(_metrics, new EdgeRedis(null), sink, maxBans: 3, Rules, _time, new LoggerFactory([logs]).CreateLogger<ThreatMonitor>());
         foreach (var ip in (string[])["10.0.0.1", "10.0.0.2", "10.0.0.3"])
         {
-            await monitor.ObserveAsync(Request(ip), Step, NotFound);
+            await monitor.ObserveAsync(ThreatMonitors.Request(ip), Step, NotFound);
             _time.Advance(TimeSpan.FromSeconds(1));
         }
 
-        await monitor.ObserveAsync(Request(null, device: "d-1"), Step, NotFound);
-        Assert.Null(monitor.CheckBeforeSteps(Request(null, device: "d-1"), Request(null, device: "d-1").GetEdgeRequest()!));
+        await monitor.ObserveAsync(ThreatMonitors.Request(null, device: "d-1"), Step, NotFound);
+        Assert.Null(ThreatMonitors.Blocked(monitor, null, "d-1"));
         Assert.Empty(sink.EvictedKeys);
 
-        await monitor.ObserveAsync(Request("10.0.0.4"), Step, NotFound);
+        await monitor.ObserveAsync(ThreatMonitors.Request("10.0.0.4"), Step, NotFound);
 
         Assert.Equal(["10.0.0.2", "10.0.0.3", "10.0.0.4"], monitor.ListEnforced().Select(b => b.Key));
         Assert.Equal(["10.0.0.1"], sink.EvictedKeys);
@@ -91,7 +91,7 @@ public sealed class ThreatMonitorCapTests : IDisposable
     {
         var sink = new RecordingThreatSink();
         var monitor = ThreatMonitors.Capped(_metrics, new EdgeRedis(null), sink, maxBans: 2, Rules, _time);
-        await monitor.ObserveAsync(Request("10.0.0.1"), Step, NotFound);
+        await monitor.ObserveAsync(ThreatMonitors.Request("10.0.0.1"), Step, NotFound);
         await monitor.BanAsync("10.0.0.8", TimeSpan.FromMinutes(5), "incident");
 
         // A manual ban evicts a rule's ban...
@@ -100,7 +100,7 @@ public sealed class ThreatMonitorCapTests : IDisposable
 
         // ...but never another manual ban, and a rule's ban never evicts one either.
         var full = await Assert.ThrowsAsync<BanTableFullException>(() => monitor.BanAsync("10.0.0.10", TimeSpan.FromMinutes(5), "incident"));
-        await monitor.ObserveAsync(Request("10.0.0.11"), Step, NotFound);
+        await monitor.ObserveAsync(ThreatMonitors.Request("10.0.0.11"), Step, NotFound);
 
         Assert.Equal(2, full.MaxBans);
         Assert.Equal(["10.0.0.8", "10.0.0.9"], monitor.ListEnforced().Select(b => b.Key));
@@ -130,7 +130,7 @@ public sealed class ThreatMonitorCapTests : IDisposable
                 for (var i = 0; i < 1_000; i++)
                 {
                     // Half on a client-chosen key, half on an address: both ranks compete for the same table.
-                    await monitor.ObserveAsync(i % 2 == 0 ? Request(null, device: $"w{w}-{i}") : Request($"10.{w}.{i / 250}.{i % 250}"), Step, NotFound);
+                    await monitor.ObserveAsync(i % 2 == 0 ? ThreatMonitors.Request(null, $"w{w}-{i}") : ThreatMonitors.Request($"10.{w}.{i / 250}.{i % 250}"), Step, NotFound);
                 }
             }))
             .ToArray();
@@ -148,17 +148,5 @@ public sealed class ThreatMonitorCapTests : IDisposable
         Assert.All(table, b => Assert.Equal("scan-ip", b.Rule));
         Assert.Equal(sink.BannedKeys.Count - 100, sink.EvictedKeys.Count);
         Assert.Equal(sink.BannedKeys.Except(sink.EvictedKeys).Order(), table.Select(b => b.Key).Order());
-    }
-
-    private static DefaultHttpContext Request(string? ip, string? device = null)
-    {
-        var http = new DefaultHttpContext();
-        http.Features.Set(new EdgeRequestFeature { RequestId = "r", RouteId = "orders", StartedAt = DateTimeOffset.UnixEpoch, ClientIp = ip });
-        if (device is not null)
-        {
-            http.Request.Headers["X-Device"] = device;
-        }
-
-        return http;
     }
 }

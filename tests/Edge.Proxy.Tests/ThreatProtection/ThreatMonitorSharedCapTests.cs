@@ -36,6 +36,13 @@ public sealed class ThreatMonitorSharedCapTests : IAsyncLifetime
         _redis = await RedisServer.StartAsync();
     }
 
+    private async Task<EdgeRedis> ConnectAsync()
+    {
+        var redis = new EdgeRedis(_redis.ConnectionString);
+        await redis.ConnectAsync();
+        return redis;
+    }
+
     public async Task DisposeAsync()
     {
         await _redis.DisposeAsync();
@@ -45,23 +52,21 @@ public sealed class ThreatMonitorSharedCapTests : IAsyncLifetime
     [Fact]
     public async Task ObserveAsync_HeaderFloodOnOneInstance_RedisHoldsTheCapAddressBansStayEverywhereOnlyTheCounterAudits()
     {
-        using var redisA = new EdgeRedis(_redis.ConnectionString);
-        using var redisB = new EdgeRedis(_redis.ConnectionString);
-        await redisA.ConnectAsync();
-        await redisB.ConnectAsync();
+        using var redisA = await ConnectAsync();
+        using var redisB = await ConnectAsync();
         var sinkA = new RecordingThreatSink();
         var sinkB = new RecordingThreatSink();
         var a = ThreatMonitors.Capped(_metrics, redisA, sinkA, maxBans: 20, Rules, _time);
         var b = ThreatMonitors.Capped(_metrics, redisB, sinkB, maxBans: 20, Rules, _time);
         for (var i = 0; i < 5; i++)
         {
-            await a.ObserveAsync(Request("10.0.0." + i), EdgeRequestMiddleware.EdgeStepName, NotFound);
+            await a.ObserveAsync(ThreatMonitors.Request("10.0.0." + i), EdgeRequestMiddleware.EdgeStepName, NotFound);
         }
 
         for (var i = 0; i < 200; i++)
         {
             _time.Advance(TimeSpan.FromMilliseconds(1));
-            await a.ObserveAsync(Request(null, device: "d" + i), EdgeRequestMiddleware.EdgeStepName, NotFound);
+            await a.ObserveAsync(ThreatMonitors.Request(null, device: "d" + i), EdgeRequestMiddleware.EdgeStepName, NotFound);
         }
 
         await a.SyncAsync();
@@ -78,28 +83,26 @@ public sealed class ThreatMonitorSharedCapTests : IAsyncLifetime
         Assert.All(Enumerable.Range(0, 5), i => Assert.NotNull(ThreatMonitors.Blocked(b, "10.0.0." + i)));
         Assert.Equal(Enumerable.Range(0, 185).Select(i => "d" + i), sinkA.EvictedKeys);
         Assert.Empty(sinkB.UnbannedKeys);
-        Assert.Null(b.CheckBeforeSteps(Request(null, device: "d184"), Request(null, device: "d184").GetEdgeRequest()!));
-        Assert.NotNull(b.CheckBeforeSteps(Request(null, device: "d199"), Request(null, device: "d199").GetEdgeRequest()!));
+        Assert.Null(ThreatMonitors.Blocked(b, null, "d184"));
+        Assert.NotNull(ThreatMonitors.Blocked(b, null, "d199"));
     }
 
     [Fact]
     public async Task BanAsync_SharedTableFullOfManualBans_RefusedEverywhereAndRuleBansNotKept()
     {
-        using var redisA = new EdgeRedis(_redis.ConnectionString);
-        using var redisB = new EdgeRedis(_redis.ConnectionString);
-        await redisA.ConnectAsync();
-        await redisB.ConnectAsync();
+        using var redisA = await ConnectAsync();
+        using var redisB = await ConnectAsync();
         var sinkA = new RecordingThreatSink();
         var a = ThreatMonitors.Capped(_metrics, redisA, sinkA, maxBans: 3, Rules, _time);
         var b = ThreatMonitors.Capped(_metrics, redisB, new RecordingThreatSink(), maxBans: 3, Rules, _time);
-        await a.ObserveAsync(Request("10.0.0.1"), EdgeRequestMiddleware.EdgeStepName, NotFound);
+        await a.ObserveAsync(ThreatMonitors.Request("10.0.0.1"), EdgeRequestMiddleware.EdgeStepName, NotFound);
         for (var i = 0; i < 3; i++)
         {
             await a.BanAsync("10.1.0." + i, TimeSpan.FromMinutes(10), "incident");
         }
 
         await Assert.ThrowsAsync<BanTableFullException>(() => b.BanAsync("10.1.0.9", TimeSpan.FromMinutes(10), "incident"));
-        await b.ObserveAsync(Request("10.0.0.2"), EdgeRequestMiddleware.EdgeStepName, NotFound);
+        await b.ObserveAsync(ThreatMonitors.Request("10.0.0.2"), EdgeRequestMiddleware.EdgeStepName, NotFound);
         await a.SyncAsync();
         await b.SyncAsync();
 
@@ -110,17 +113,5 @@ public sealed class ThreatMonitorSharedCapTests : IAsyncLifetime
         Assert.Null(ThreatMonitors.Blocked(b, "10.0.0.2"));
         Assert.Null(ThreatMonitors.Blocked(b, "10.1.0.9"));
         Assert.NotNull(ThreatMonitors.Blocked(b, "10.1.0.2"));
-    }
-
-    private static DefaultHttpContext Request(string? ip, string? device = null)
-    {
-        var http = new DefaultHttpContext();
-        http.Features.Set(new EdgeRequestFeature { RequestId = "r", RouteId = "orders", StartedAt = DateTimeOffset.UnixEpoch, ClientIp = ip });
-        if (device is not null)
-        {
-            http.Request.Headers["X-Device"] = device;
-        }
-
-        return http;
     }
 }

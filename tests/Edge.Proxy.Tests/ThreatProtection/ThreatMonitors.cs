@@ -46,12 +46,26 @@ internal static class ThreatMonitors
             logger ?? NullLogger<ThreatMonitor>.Instance);
     }
 
-    /// <summary>What the check before the steps answers a request from <paramref name="ip"/>: the 403 while it is banned, else null.</summary>
-    public static EdgeDenial? Blocked(ThreatMonitor monitor, string ip)
+    /// <summary>
+    /// What the check before the steps answers a request from <paramref name="ip"/> (with <c>X-Device</c> =
+    /// <paramref name="device"/> when given): the 403 while it is banned, else null.
+    /// </summary>
+    public static EdgeDenial? Blocked(ThreatMonitor monitor, string? ip, string? device = null)
+    {
+        var http = Request(ip, device);
+        return monitor.CheckBeforeSteps(http, http.GetEdgeRequest()!);
+    }
+
+    /// <summary>A request on route <c>orders</c> from <paramref name="ip"/> (none: no address to key on), with <c>X-Device</c> when given.</summary>
+    public static DefaultHttpContext Request(string? ip, string? device = null)
     {
         var http = new DefaultHttpContext();
-        var request = new EdgeRequestFeature { RequestId = "r", RouteId = "orders", StartedAt = DateTimeOffset.UnixEpoch, ClientIp = ip };
-        http.Features.Set(request);
-        return monitor.CheckBeforeSteps(http, request);
+        http.Features.Set(new EdgeRequestFeature { RequestId = "r", RouteId = "orders", StartedAt = DateTimeOffset.UnixEpoch, ClientIp = ip });
+        if (device is not null)
+        {
+            http.Request.Headers["X-Device"] = device;
+        }
+
+        return http;
     }
 }
