@@ -118,15 +118,5 @@ public sealed class BanCapTests : IAsyncLifetime
     private Task<HttpResponseMessage> AddBanAsync(string key) =>
         _edge.Management.PostAsync("/edge/bans", new StringContent($"{{\"key\":\"{key}\",\"for\":\"00:10:00\",\"reason\":\"incident\"}}", Encoding.UTF8, "application/json"));
 
-    private async Task<HttpResponseMessage> SendAsync(string client, string path, string? device)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, path);
-        request.Headers.TryAddWithoutValidation("X-Forwarded-For", client);
-        if (device is not null)
-        {
-            request.Headers.TryAddWithoutValidation("X-Device", device);
-        }
-
-        return await _edge.Client.SendAsync(request);
-    }
+    private Task<HttpResponseMessage> SendAsync(string client, string path, string? device) => DeviceRequests.SendAsync(_edge, client, path, device);
 }

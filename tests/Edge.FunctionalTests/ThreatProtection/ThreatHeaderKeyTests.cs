@@ -75,15 +75,5 @@ public sealed class ThreatHeaderKeyTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, without.StatusCode);
     }
 
-    private async Task<HttpResponseMessage> SendAsync(string client, string path, string? device)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, path);
-        request.Headers.TryAddWithoutValidation("X-Forwarded-For", client);
-        if (device is not null)
-        {
-            request.Headers.TryAddWithoutValidation("X-Device", device);
-        }
-
-        return await _edge.Client.SendAsync(request);
-    }
+    private Task<HttpResponseMessage> SendAsync(string client, string path, string? device) => DeviceRequests.SendAsync(_edge, client, path, device);
 }
