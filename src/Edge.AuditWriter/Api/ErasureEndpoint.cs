@@ -18,10 +18,12 @@ internal static class ErasureEndpoint
     public const string Path = "/audit/erasure";
     private const int MaxBodyBytes = 4096;
     private const int MaxSubjectLength = 1024;
+    private const string RateLimitedCode = "erasure_rate_limited";
 
     public static RouteHandlerBuilder Map(WebApplication app) => app.MapPost(Path, HandleAsync);
 
-    private static async Task<IResult> HandleAsync(HttpContext context, AuditLog log, CallerAuthenticator authenticator, RetentionMetrics metrics)
+    private static async Task<IResult> HandleAsync(
+        HttpContext context, AuditLog log, CallerAuthenticator authenticator, RetentionMetrics metrics, ErasureRefusalLimiter limiter)
     {
         var (caller, refusal) = await authenticator.AuthenticateAsync(context.Request).ConfigureAwait(false);
         if (caller is null)
@@ -29,9 +31,11 @@ internal static class ErasureEndpoint
             return refusal!;
         }
 
+        var refusals = new Refusals(log, limiter, metrics);
+
         if (!caller.CanErase)
         {
-            return await RefuseAsync(log, caller, caller.Tenant, "missing_permission", "The audit.erase permission is required.", []).ConfigureAwait(false);
+            return await RefuseAsync(refusals, caller, caller.Tenant, "missing_permission", "The audit.erase permission is required.", []).ConfigureAwait(false);
         }
 
         var request = await ReadRequestAsync(context).ConfigureAwait(false);
@@ -57,7 +61,7 @@ internal static class ErasureEndpoint
                     attributes["requestedTenant"] = tenant;
                 }
 
-                return await RefuseAsync(log, caller, caller.Tenant, "tenant_forbidden", "Without audit.read.all, audit.erase covers only the caller's own tenant.", attributes)
+                return await RefuseAsync(refusals, caller, caller.Tenant, "tenant_forbidden", "Without audit.read.all, audit.erase covers only the caller's own tenant.", attributes)
                     .ConfigureAwait(false);
             }
 
@@ -67,10 +71,14 @@ internal static class ErasureEndpoint
         // Four eyes, as for approvals (approval_self): the caller's own records, the erasure records of what it erased
         // before included (their subject is the caller, their tenant the scope), are the trail of its own actions, so
         // another eraser must erase them. Principals are compared exactly, as erasure finds them.
-        if (!request.ByClientIp && string.Equals(request.Subject, caller.Principal, StringComparison.Ordinal))
+        // The address this request comes from is the caller's too: the anonymous records keyed by it (probes, refusals
+        // before sign-in) are likely its own, so erasing them by clientIp is the same self-erasure by another key. By the
+        // connection, never a forwarding header; behind a reverse proxy that is the proxy's address.
+        if (request.ByClientIp ? IsConnectionAddress(context, request.Subject) : string.Equals(request.Subject, caller.Principal, StringComparison.Ordinal))
         {
-            return await RefuseAsync(log, caller, caller.Tenant, "erasure_self",
-                "A caller cannot erase its own records; another holder of audit.erase must make this erasure.", attributes).ConfigureAwait(false);
+            return await RefuseAsync(refusals, caller, caller.Tenant, "erasure_self",
+                "A caller cannot erase its own records (its principal, or the address it connects from); another holder of audit.erase must make this erasure.",
+                attributes).ConfigureAwait(false);
         }
 
         ErasureResult result;
@@ -103,16 +111,38 @@ internal static class ErasureEndpoint
             : Results.Json(new { subject = request.Subject, records = result.Records });
     }
 
+    private static bool IsConnectionAddress(HttpContext context, string clientIp)
+    {
+        if (context.Connection.RemoteIpAddress is not { } remote)
+        {
+            return false;
+        }
+
+        // As the edge writes a client's address: an IPv4 peer on a dual-stack socket as IPv4, without an IPv6 zone.
+        var connection = remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote;
+        return connection.GetAddressBytes().AsSpan().SequenceEqual(IPAddress.Parse(clientIp).GetAddressBytes());
+    }
+
     /// <summary>
     /// A 403 to a signed-in caller is recorded before it is answered (<see cref="AuditEventTypes.ErasureRefused"/>), so
-    /// the trail holds every refused attempt exactly as answered. A refusal that cannot be recorded is answered as the
-    /// store's state instead: nothing was erased either way.
+    /// the trail holds every refused attempt exactly as answered, up to the caller's limit (<see cref="ErasureRefusalLimiter"/>):
+    /// past it the answer is 429, recorded once per window and then counted. A refusal that cannot be recorded is answered
+    /// as the store's state instead: nothing was erased either way.
     /// </summary>
-    private static async Task<IResult> RefuseAsync(AuditLog log, AuditCaller caller, string? tenant, string code, string detail, Dictionary<string, string> attributes)
+    private static async Task<IResult> RefuseAsync(Refusals refusals, AuditCaller caller, string? tenant, string code, string detail, Dictionary<string, string> attributes)
     {
+        var admission = refusals.Limiter.Admit(caller.Principal, out var retryAfter);
+        if (admission == RefusalAdmission.CountOnly)
+        {
+            refusals.Metrics.RefusalUnrecorded();
+            return RateLimited(retryAfter);
+        }
+
+        var limited = admission == RefusalAdmission.RecordLimit;
         try
         {
-            await log.RecordErasureRefusedAsync(caller.Principal, tenant, code, StatusCodes.Status403Forbidden, attributes, CancellationToken.None).ConfigureAwait(false);
+            await refusals.Log.RecordErasureRefusedAsync(caller.Principal, tenant, limited ? RateLimitedCode : code,
+                limited ? StatusCodes.Status429TooManyRequests : StatusCodes.Status403Forbidden, attributes, CancellationToken.None).ConfigureAwait(false);
         }
         catch (WriterStandbyException)
         {
@@ -124,8 +154,14 @@ internal static class ErasureEndpoint
                 "The writer's store file is no longer at Writer:StorePath; nothing was erased. Restore it, restart the writer and repeat the request.");
         }
 
-        return Problems.Create(StatusCodes.Status403Forbidden, code, "Forbidden", detail);
+        return limited ? RateLimited(retryAfter) : Problems.Create(StatusCodes.Status403Forbidden, code, "Forbidden", detail);
     }
+
+    private static IResult RateLimited(TimeSpan retryAfter) => Problems.TooManyRequests(RateLimitedCode,
+        $"More than {ErasureRefusalLimiter.RecordedPerWindow} refused erasure requests by this caller within a minute; nothing was erased. Retry after the time given.",
+        retryAfter);
+
+    private sealed record Refusals(AuditLog Log, ErasureRefusalLimiter Limiter, RetentionMetrics Metrics);
 
     private static async Task<ErasureRequest?> ReadRequestAsync(HttpContext context)
     {

@@ -35,6 +35,11 @@ internal static class Problems
         Create(StatusCodes.Status503ServiceUnavailable, "store_write_failing", "Audit store refusing writes",
             $"The store refused the last batch at {failure.At:O} ({failure.Reason}); nothing of it was stored and the edges keep it. Ready again once a batch is stored.");
 
+    /// <summary>429 with <c>Retry-After</c> (whole seconds, at least 1).</summary>
+    public static IResult TooManyRequests(string code, string detail, TimeSpan retryAfter) =>
+        new RetryAfterResult(Create(StatusCodes.Status429TooManyRequests, code, "Too many requests", detail),
+            Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture));
+
     /// <summary>401 with the <c>WWW-Authenticate</c> challenge RFC 9110 §15.5.2 requires.</summary>
     public static IResult Unauthorized(string code, string detail, string challenge) =>
         new ChallengeResult(Create(StatusCodes.Status401Unauthorized, code, "Unauthorized", detail), challenge);
@@ -70,11 +75,11 @@ internal static class Problems
         }
     }
 
-    private sealed class RetryAfterResult(IResult problem) : IResult
+    private sealed class RetryAfterResult(IResult problem, string seconds = "1") : IResult
     {
         public Task ExecuteAsync(HttpContext httpContext)
         {
-            httpContext.Response.Headers.RetryAfter = "1";
+            httpContext.Response.Headers.RetryAfter = seconds;
             return problem.ExecuteAsync(httpContext);
         }
     }

@@ -45,6 +45,7 @@ public static class WriterApp
         builder.Services.AddHostedService<CheckpointService>();
         builder.Services.AddHostedService<WriterLeaseService>();
         builder.Services.AddSingleton<RetentionMetrics>();
+        builder.Services.AddSingleton<ErasureRefusalLimiter>();
         builder.Services.AddSingleton<IngestMetrics>();
         builder.Services.AddHostedService<RetentionService>();
         builder.Services.AddOpenTelemetry()

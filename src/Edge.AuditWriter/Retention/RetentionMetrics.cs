@@ -5,7 +5,7 @@ namespace Edge.AuditWriter.Retention;
 
 /// <summary>
 /// The writer's data-lifecycle instruments on the <c>Edge.AuditWriter</c> meter: retention runs (by result), records
-/// pruned, subject keys shredded, and records made unreadable by erasure.
+/// pruned, subject keys shredded, records made unreadable by erasure, and refused erasures past the per-caller limit.
 /// </summary>
 internal sealed class RetentionMetrics
 {
@@ -13,6 +13,7 @@ internal sealed class RetentionMetrics
     private readonly Counter<long> _pruned;
     private readonly Counter<long> _shredded;
     private readonly Counter<long> _erased;
+    private readonly Counter<long> _refusalsUnrecorded;
 
     public RetentionMetrics(IMeterFactory meterFactory)
     {
@@ -21,6 +22,8 @@ internal sealed class RetentionMetrics
         _pruned = meter.CreateCounter<long>("edge.audit.retention.pruned", description: "Records pruned to their leaf hash by retention.");
         _shredded = meter.CreateCounter<long>("edge.audit.retention.subjects.shredded", description: "Subject data keys deleted by retention.");
         _erased = meter.CreateCounter<long>("edge.audit.erasure.records", description: "Records whose subject became unreadable by erasure requests.");
+        _refusalsUnrecorded = meter.CreateCounter<long>("edge.audit.erasure.refusals.unrecorded",
+            description: "Refused erasure requests answered 429 past a caller's recorded refusals per minute, counted here instead of recorded one by one.");
     }
 
     public void RunApplied(long pruned, long shredded)
@@ -43,4 +46,6 @@ internal sealed class RetentionMetrics
     }
 
     public void Erased(long records) => _erased.Add(records);
+
+    public void RefusalUnrecorded() => _refusalsUnrecorded.Add(1);
 }

@@ -338,6 +338,104 @@ public sealed class ErasureTests
     }
 
     [Fact]
+    public async Task Erase_CallersOwnConnectionAddress_403ErasureSelfRecordedAndNothingErased()
+    {
+        const string loopback = "127.0.0.2";
+        await using var writer = await WriterFixture.StartAsync();
+        static byte[] Anonymous(string id, string clientIp) => AuditRecordSerializer.Serialize(new AuditRecord
+        {
+            Id = id, Time = DateTimeOffset.UtcNow, Instance = "edge-test", Tenant = "acme", Decision = "deny", Reason = "not_found",
+            Route = "orders", Method = "GET", Path = "/admin", Status = 404, Subject = new AuditSubject { ClientIp = clientIp },
+        });
+        (await writer.IngestAsync([Anonymous("a1", loopback)], 1)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        using var caller = LoopbackClient(writer, loopback, WriterFixture.GlobalEraserKey);
+
+        using var response = await caller.PostAsJsonAsync("/audit/erasure", new { clientIp = loopback });
+
+        // Before, 200: the probes an eraser made from its own machine were its own trail, erased by itself.
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("erasure_self", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.Equal(loopback, Assert.Single(await RecordsAsync(dpo, "id=a1")).GetProperty("record").GetProperty("data").GetProperty("subject").GetProperty("clientIp").GetString());
+        Assert.Empty(await RecordsAsync(dpo, "decision=erased"));
+        var refused = Assert.Single(await RecordsAsync(dpo, "decision=refused")).GetProperty("record").GetProperty("data");
+        Assert.Equal("erasure_self", refused.GetProperty("reason").GetString());
+        Assert.Equal("client_ip", refused.GetProperty("attributes").GetProperty("subjectKind").GetString());
+        Assert.DoesNotContain(loopback, refused.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Erase_ClientIpOtherThanTheCallersConnection_Erases()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var dpo = LoopbackClient(writer, "127.0.0.2", WriterFixture.GlobalEraserKey);
+
+        using var response = await dpo.PostAsJsonAsync("/audit/erasure", new { clientIp = "127.0.0.3" });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    /// <summary>A client whose connection to the writer (on 127.0.0.1) comes from the loopback address <paramref name="source"/>.</summary>
+    private static HttpClient LoopbackClient(WriterFixture writer, string source, string apiKey)
+    {
+        var client = new HttpClient(new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, token) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                socket.Bind(new IPEndPoint(IPAddress.Parse(source), 0));
+                await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, writer.BaseAddress.Port), token);
+                return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+            },
+        })
+        { BaseAddress = writer.BaseAddress };
+        client.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
+        return client;
+    }
+
+    [Fact]
+    public async Task Erase_RefusalsBeyondThePerCallerLimit_429WithRetryAfterOneRecordAndTheRestCounted()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var writer = await WriterFixture.StartAsync(time: clock);
+        using var viewer = writer.Client(WriterFixture.ViewerKey);
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        // The documented bound: ten recorded refusals per caller a minute.
+        const int limit = 10;
+        var answers = new List<HttpResponseMessage>();
+        for (var i = 0; i < limit + 5; i++)
+        {
+            answers.Add(await viewer.PostAsJsonAsync("/audit/erasure", new { subject = Kept }));
+        }
+
+        clock.Advance(TimeSpan.FromMinutes(1));
+        using var afterTheWindow = await viewer.PostAsJsonAsync("/audit/erasure", new { subject = Kept });
+        using var otherCaller = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = "dpo" });
+        var refused = await RecordsAsync(dpo, "decision=refused");
+        var scrape = await writer.Client().GetStringAsync("/metrics");
+
+        // Before, every refusal appended a record: any signed-in caller could grow the tamper-evident log without bound.
+        Assert.All(answers.Take(limit), a => Assert.Equal(HttpStatusCode.Forbidden, a.StatusCode));
+        foreach (var limited in answers.Skip(limit))
+        {
+            Assert.Equal((HttpStatusCode)429, limited.StatusCode);
+            Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
+            Assert.Equal("erasure_rate_limited", JsonDocument.Parse(await limited.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+            Assert.Equal("60", limited.Headers.RetryAfter?.ToString());
+        }
+
+        Assert.Equal(HttpStatusCode.Forbidden, afterTheWindow.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, otherCaller.StatusCode);
+        var byViewer = refused.Where(r => r.GetProperty("principal").GetString() == "viewer").Select(r => r.GetProperty("record").GetProperty("data")).ToList();
+        Assert.Equal(limit + 2, byViewer.Count);
+        var marker = Assert.Single(byViewer, d => d.GetProperty("reason").GetString() == "erasure_rate_limited");
+        Assert.Equal(429, marker.GetProperty("status").GetInt32());
+        Assert.Single(refused, r => r.GetProperty("principal").GetString() == "dpo");
+        Assert.Matches(new System.Text.RegularExpressions.Regex(@"^edge_audit_erasure_refusals_unrecorded_total(\{[^}]*\})? 4( |$)", System.Text.RegularExpressions.RegexOptions.Multiline), scrape);
+        answers.ForEach(a => a.Dispose());
+    }
+
+    [Fact]
     public async Task Erase_OwnPrincipalByAnotherEraser_Erases()
     {
         await using var writer = await WriterFixture.StartAsync();
