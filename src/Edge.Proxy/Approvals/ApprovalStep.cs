@@ -40,6 +40,15 @@ internal sealed partial class ApprovalStep(
             return Fail(StatusCodes.Status500InternalServerError, "edge_pipeline_error", "Edge pipeline error", "The edge pipeline is misconfigured.", "edge_pipeline_error:body_not_buffered");
         }
 
+        if (!events.CanRecord)
+        {
+            // An approval is a four-eyes control only while its trail is complete: at the spool's cap a route whose
+            // audit is optional ran this step and dropped the requested and consumed records. Checked before anything
+            // is opened or consumed, whatever the route's audit mode, like the approvals API's decisions.
+            return Unavailable(EdgeRequestMiddleware.AuditUnavailableCode, "Audit unavailable",
+                "The audit trail cannot record this approval step right now; nothing was opened or consumed. Retry later.", retryAfter: "5");
+        }
+
         var request = http.Request;
         var tenant = http.GetTenant()?.Tenant;
         var query = request.QueryString.Value ?? "";
@@ -111,11 +120,8 @@ internal sealed partial class ApprovalStep(
                 Log.StoreFull(logger, routeId, policy.Name, ex.Capacity, unlogged);
             }
 
-            return EdgeStepResult.Deny(new EdgeDenial(StatusCodes.Status503ServiceUnavailable, ApprovalCodes.StoreFull, "Approvals full",
-                "The edge holds as many open approvals as it keeps; retry once some are decided or expire.")
-            {
-                Headers = new Dictionary<string, string> { ["Retry-After"] = "30" },
-            });
+            return Unavailable(ApprovalCodes.StoreFull, "Approvals full",
+                "The edge holds as many open approvals as it keeps; retry once some are decided or expire.", retryAfter: "30");
         }
         catch (ApprovalStoreUnavailableException ex)
         {
@@ -124,11 +130,7 @@ internal sealed partial class ApprovalStep(
                 Log.StoreUnavailable(logger, routeId, policy.Name, ex.Message, unlogged);
             }
 
-            return EdgeStepResult.Deny(new EdgeDenial(StatusCodes.Status503ServiceUnavailable, ApprovalCodes.StoreUnavailable, "Approvals unavailable",
-                "The approval store cannot be reached; retry later.")
-            {
-                Headers = new Dictionary<string, string> { ["Retry-After"] = "5" },
-            });
+            return Unavailable(ApprovalCodes.StoreUnavailable, "Approvals unavailable", "The approval store cannot be reached; retry later.", retryAfter: "5");
         }
     }
 
@@ -166,6 +168,12 @@ internal sealed partial class ApprovalStep(
         });
 
     public static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    private static EdgeStepResult Unavailable(string code, string title, string detail, string retryAfter) =>
+        EdgeStepResult.Deny(new EdgeDenial(StatusCodes.Status503ServiceUnavailable, code, title, detail)
+        {
+            Headers = new Dictionary<string, string> { ["Retry-After"] = retryAfter },
+        });
 
     private EdgeStepResult Fail(int status, string code, string title, string detail, string reason, string? approvalId = null)
     {

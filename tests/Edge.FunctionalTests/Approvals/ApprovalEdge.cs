@@ -27,15 +27,11 @@ internal static class ApprovalEdge
     public const string Body = "{\"amount\":100,\"to\":\"DE89\"}";
     public const string PaymentPath = "/payments/transfer?to=42";
 
-    public static string Create(string backendUrl, string ttl = "00:15:00", object? notify = null, bool fourEyes = true) => ProxyJson.Create(
+    public static string Create(string backendUrl, string ttl = "00:15:00", object? notify = null, bool fourEyes = true, bool auditOptional = false) => ProxyJson.Create(
         backendUrl,
         new Dictionary<string, object>
         {
-            ["payments"] = ProxyJson.Route(
-                "/payments/{**rest}",
-                new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" },
-                new Dictionary<string, string> { ["EdgeAuthenticate"] = "keys" },
-                new Dictionary<string, string> { ["EdgeApproval"] = "payments" }),
+            ["payments"] = PaymentsRoute(auditOptional),
             ["everything"] = ProxyJson.Route("/{**rest}"),
         },
         new
@@ -62,6 +58,21 @@ internal static class ApprovalEdge
                     : new { ApproverPermission = "payments.approve", Authentication = "keys", Ttl = ttl, FourEyes = fourEyes, Notify = notify },
             },
         });
+
+    private static object PaymentsRoute(bool auditOptional)
+    {
+        var route = (Dictionary<string, object>)ProxyJson.Route(
+            "/payments/{**rest}",
+            new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" },
+            new Dictionary<string, string> { ["EdgeAuthenticate"] = "keys" },
+            new Dictionary<string, string> { ["EdgeApproval"] = "payments" });
+        if (auditOptional)
+        {
+            route["Metadata"] = new Dictionary<string, string> { ["EdgeAudit"] = "Optional" };
+        }
+
+        return route;
+    }
 
     public static HttpRequestMessage Payment(string key = AliceKey, string? token = null, string body = Body, string path = PaymentPath, string tenant = "acme", HttpMethod? method = null)
     {

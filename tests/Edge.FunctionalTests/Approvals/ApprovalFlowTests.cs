@@ -117,22 +117,9 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
     [Fact]
     public async Task Approve_AuditSpoolAtItsCap_503AuditUnavailableAndNothingDecided()
     {
-        // The writer address is a closed port: nothing is acknowledged, so the spool fills up.
-        await using var edge = await EdgeHost.StartAsync(Create(_backend.Url), new Dictionary<string, string?>
-        {
-            ["Edge:Audit:WriterUrl"] = $"http://127.0.0.1:{FreePort.Next()}/",
-            ["Edge:Audit:SpoolMaxBytes"] = "24576",
-            ["Edge:Audit:DrainTimeout"] = "00:00:00.200",
-        });
+        await using var edge = await StartWithUnreachableWriterAsync();
         var id = await RequestApprovalAsync(edge.Client);
-        for (var i = 0; i < 200; i++)
-        {
-            using var filler = await edge.Client.GetAsync($"/orders/{i}");
-            if (filler.StatusCode == HttpStatusCode.ServiceUnavailable)
-            {
-                break;
-            }
-        }
+        await FillSpoolAsync(edge);
 
         using var approve = await edge.Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{id}/approve", BobKey));
         var problem = await JsonAsync(approve);
@@ -147,6 +134,68 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
         Assert.False(problem.TryGetProperty("token", out _));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, reject.StatusCode);
         Assert.Equal("pending", (await JsonAsync(shown)).GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Request_AuditOptionalRouteSpoolAtItsCap_503AuditUnavailableAndNoApprovalOpened()
+    {
+        await using var edge = await StartWithUnreachableWriterAsync(auditOptional: true);
+        await FillSpoolAsync(edge);
+
+        using var response = await edge.Client.SendAsync(Payment());
+        var problem = await JsonAsync(response);
+        using var list = await edge.Client.SendAsync(Api(HttpMethod.Get, "/_edge/approvals?status=all", BobKey));
+
+        // Before, 428 with an approvalId whose requested record was dropped: approvers saw a request the trail never had.
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("audit_unavailable", Code(problem));
+        Assert.Equal("5", response.Headers.RetryAfter?.ToString());
+        Assert.False(problem.TryGetProperty("approvalId", out _));
+        Assert.Equal(0, (await JsonAsync(list)).GetProperty("approvals").GetArrayLength());
+        Assert.DoesNotContain(_backend.Received, entry => entry.RequestMessage!.Path.StartsWith("/payments", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Retry_AuditOptionalRouteSpoolAtItsCap_503AuditUnavailableAndTokenNotConsumed()
+    {
+        await using var edge = await StartWithUnreachableWriterAsync(auditOptional: true);
+        var id = await RequestApprovalAsync(edge.Client);
+        var token = await ApproveAsync(edge.Client, id);
+        await FillSpoolAsync(edge);
+
+        using var retry = await edge.Client.SendAsync(Payment(token: token));
+        var problem = await JsonAsync(retry);
+        using var shown = await edge.Client.SendAsync(Api(HttpMethod.Get, $"/_edge/approvals/{id}", BobKey));
+
+        // Before, forwarded with the consumed record dropped: the trail showed an approval never used.
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, retry.StatusCode);
+        Assert.Equal("audit_unavailable", Code(problem));
+        Assert.DoesNotContain(_backend.Received, entry => entry.RequestMessage!.Path.StartsWith("/payments", StringComparison.Ordinal));
+        Assert.Equal("approved", (await JsonAsync(shown)).GetProperty("status").GetString());
+    }
+
+    /// <summary>An edge whose writer address is a closed port: nothing is acknowledged, so its small spool fills up.</summary>
+    private async Task<EdgeHost> StartWithUnreachableWriterAsync(bool auditOptional = false) =>
+        await EdgeHost.StartAsync(Create(_backend.Url, auditOptional: auditOptional), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = $"http://127.0.0.1:{FreePort.Next()}/",
+            ["Edge:Audit:SpoolMaxBytes"] = "24576",
+            ["Edge:Audit:DrainTimeout"] = "00:00:00.200",
+        });
+
+    /// <summary>Requests on the audit-required catch-all route until the edge refuses them at the spool's cap.</summary>
+    private static async Task FillSpoolAsync(EdgeHost edge)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            using var filler = await edge.Client.GetAsync($"/orders/{i}");
+            if (filler.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                return;
+            }
+        }
+
+        throw new InvalidOperationException("the spool did not reach its cap within 200 requests");
     }
 
     [Fact]
