@@ -5,6 +5,7 @@ using Edge.AuditWriter.Authorization;
 using Edge.AuditWriter.Log;
 using Edge.AuditWriter.Retention;
 using Edge.Configuration.Tenancy;
+using Edge.Shared;
 
 namespace Edge.AuditWriter.Api;
 
@@ -23,7 +24,7 @@ internal static class ErasureEndpoint
     public static RouteHandlerBuilder Map(WebApplication app) => app.MapPost(Path, HandleAsync);
 
     private static async Task<IResult> HandleAsync(
-        HttpContext context, AuditLog log, CallerAuthenticator authenticator, RetentionMetrics metrics, ErasureRefusalLimiter limiter)
+        HttpContext context, AuditLog log, CallerAuthenticator authenticator, RetentionMetrics metrics, RefusalRecordLimiter limiter)
     {
         var (caller, refusal) = await authenticator.AuthenticateAsync(context.Request).ConfigureAwait(false);
         if (caller is null)
@@ -125,7 +126,7 @@ internal static class ErasureEndpoint
 
     /// <summary>
     /// A 403 to a signed-in caller is recorded before it is answered (<see cref="AuditEventTypes.ErasureRefused"/>), so
-    /// the trail holds every refused attempt exactly as answered, up to the caller's limit (<see cref="ErasureRefusalLimiter"/>):
+    /// the trail holds every refused attempt exactly as answered, up to the caller's limit (<see cref="RefusalRecordLimiter"/>):
     /// past it the answer is 429, recorded once per window and then counted. A refusal that cannot be recorded is answered
     /// as the store's state instead: nothing was erased either way.
     /// </summary>
@@ -158,10 +159,10 @@ internal static class ErasureEndpoint
     }
 
     private static IResult RateLimited(TimeSpan retryAfter) => Problems.TooManyRequests(RateLimitedCode,
-        $"More than {ErasureRefusalLimiter.RecordedPerWindow} refused erasure requests by this caller within a minute; nothing was erased. Retry after the time given.",
+        $"More than {RefusalRecordLimiter.RecordedPerWindow} refused erasure requests by this caller within a minute; nothing was erased. Retry after the time given.",
         retryAfter);
 
-    private sealed record Refusals(AuditLog Log, ErasureRefusalLimiter Limiter, RetentionMetrics Metrics);
+    private sealed record Refusals(AuditLog Log, RefusalRecordLimiter Limiter, RetentionMetrics Metrics);
 
     private static async Task<ErasureRequest?> ReadRequestAsync(HttpContext context)
     {

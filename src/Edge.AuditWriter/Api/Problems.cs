@@ -38,7 +38,7 @@ internal static class Problems
     /// <summary>429 with <c>Retry-After</c> (whole seconds, at least 1).</summary>
     public static IResult TooManyRequests(string code, string detail, TimeSpan retryAfter) =>
         new RetryAfterResult(Create(StatusCodes.Status429TooManyRequests, code, "Too many requests", detail),
-            Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Edge.Shared.RefusalRecordLimiter.RetryAfterSeconds(retryAfter));
 
     /// <summary>401 with the <c>WWW-Authenticate</c> challenge RFC 9110 §15.5.2 requires.</summary>
     public static IResult Unauthorized(string code, string detail, string challenge) =>

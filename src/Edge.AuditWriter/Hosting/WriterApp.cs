@@ -45,7 +45,7 @@ public static class WriterApp
         builder.Services.AddHostedService<CheckpointService>();
         builder.Services.AddHostedService<WriterLeaseService>();
         builder.Services.AddSingleton<RetentionMetrics>();
-        builder.Services.AddSingleton<ErasureRefusalLimiter>();
+        builder.Services.AddSingleton<Edge.Shared.RefusalRecordLimiter>();
         builder.Services.AddSingleton<IngestMetrics>();
         builder.Services.AddHostedService<RetentionService>();
         builder.Services.AddOpenTelemetry()

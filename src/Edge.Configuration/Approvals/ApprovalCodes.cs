@@ -30,6 +30,11 @@ public static class ApprovalCodes
     /// <summary>409: the approval was already approved, rejected or used.</summary>
     public const string AlreadyDecided = "approval_decided";
 
+    /// <summary>
+    /// 429: more refused decisions by this caller within a minute than the edge records one by one; nothing was decided.
+    /// </summary>
+    public const string RateLimited = "approval_rate_limited";
+
     /// <summary>503: the shared approval store (Redis) cannot be reached.</summary>
     public const string StoreUnavailable = "approval_store_unavailable";
 

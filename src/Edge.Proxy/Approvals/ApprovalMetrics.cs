@@ -7,12 +7,16 @@ namespace Edge.Proxy.Approvals;
 
 /// <summary>
 /// Approval instruments on the edge meter: <c>edge_approval_events_total{policy,event}</c> (one per audited approval
-/// event) and <c>edge_approval_notifications_total{policy,result}</c> (<c>delivered</c>, <c>failed</c>, <c>dropped</c>).
+/// event), <c>edge_approval_refusals_unrecorded_total{policy}</c> (refused decisions past a caller's limit) and
+/// <c>edge_approval_notifications_total{policy,result}</c> (<c>delivered</c>, <c>failed</c>, <c>dropped</c>).
 /// </summary>
 internal sealed class ApprovalMetrics(EdgeMetrics metrics)
 {
     private readonly Counter<long> _events = metrics.Meter.CreateCounter<long>(
         "edge.approval.events", description: "Approval events (requested, approved, rejected, consumed, expired, invalid, mismatch, refused) by policy.");
+
+    private readonly Counter<long> _refusalsUnrecorded = metrics.Meter.CreateCounter<long>(
+        "edge.approval.refusals.unrecorded", description: "Refused approval decisions answered 429 past a caller's recorded refusals per minute, counted here instead of recorded.");
 
     private readonly Counter<long> _notifications = metrics.Meter.CreateCounter<long>(
         "edge.approval.notifications", description: "Approval Notify deliveries by policy and result (delivered, failed, dropped).");
@@ -22,6 +26,14 @@ internal sealed class ApprovalMetrics(EdgeMetrics metrics)
         if (_events.Enabled)
         {
             _events.Add(1, new TagList { { "policy", policy ?? "" }, { "event", EventTag(kind) } });
+        }
+    }
+
+    public void RefusalUnrecorded(string? policy)
+    {
+        if (_refusalsUnrecorded.Enabled)
+        {
+            _refusalsUnrecorded.Add(1, new TagList { { "policy", policy ?? "" } });
         }
     }
 
@@ -50,6 +62,9 @@ internal sealed class ApprovalMetrics(EdgeMetrics metrics)
 internal sealed class ApprovalEvents(IApprovalEventSink sink, ApprovalMetrics metrics)
 {
     public bool CanRecord => sink.CanRecord;
+
+    /// <summary>A refusal past the caller's limit: counted, not recorded.</summary>
+    public void Unrecorded(string? policy) => metrics.RefusalUnrecorded(policy);
 
     public ValueTask RecordAsync(ApprovalEvent approvalEvent)
     {

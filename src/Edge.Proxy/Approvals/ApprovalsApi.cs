@@ -28,6 +28,9 @@ internal sealed partial class ApprovalsApi(
 
     private readonly ConditionalWeakTable<EdgeSection, Snapshot> _snapshots = new();
 
+    // These calls are no audited requests, so each refusal below was one record per call, without bound.
+    private readonly Edge.Shared.RefusalRecordLimiter _refusals = new(time);
+
     public async Task ListAsync(HttpContext http)
     {
         if (await SignInAsync(http) is not { } caller)
@@ -86,9 +89,12 @@ internal sealed partial class ApprovalsApi(
         var policy = caller.Snapshot.Policies[approval.Policy];
         if (policy.Options.FourEyes && string.Equals(approval.Requester, caller.Principal, StringComparison.Ordinal))
         {
-            await RefusedAsync(approval, caller.Principal, ApprovalCodes.Self);
-            await ProblemAsync(http, StatusCodes.Status403Forbidden, ApprovalCodes.Self, "Approval refused",
-                "Under the four-eyes rule the requester cannot approve their own request.");
+            if (await RefusedAsync(http, approval, caller.Principal, ApprovalCodes.Self))
+            {
+                await ProblemAsync(http, StatusCodes.Status403Forbidden, ApprovalCodes.Self, "Approval refused",
+                    "Under the four-eyes rule the requester cannot approve their own request.");
+            }
+
             return;
         }
 
@@ -170,8 +176,33 @@ internal sealed partial class ApprovalsApi(
     /// A refused decision on an approval the caller can see is written to the trail before the answer: an attempt to
     /// approve one's own request, or one the caller's roles do not cover, is what a compliance review looks for.
     /// </summary>
-    private ValueTask RefusedAsync(ApprovalRequest approval, string approver, string code) =>
-        events.RecordAsync(approval.ToEvent(ApprovalEventKind.Refused, approver) with { Refusal = code });
+    private ValueTask<bool> RefusedAsync(HttpContext http, ApprovalRequest approval, string approver, string code) =>
+        RecordRefusalAsync(http, approval.ToEvent(ApprovalEventKind.Refused, approver) with { Refusal = code });
+
+    /// <summary>
+    /// Records a refused decision, up to the caller's limit (<see cref="Edge.Shared.RefusalRecordLimiter"/>); past it the
+    /// answer is a 429, written here, recorded once per window and then only counted. False when that 429 was written.
+    /// </summary>
+    private async ValueTask<bool> RecordRefusalAsync(HttpContext http, ApprovalEvent refusal)
+    {
+        switch (_refusals.Admit(refusal.Actor ?? "", out var retryAfter))
+        {
+            case Edge.Shared.RefusalAdmission.Record:
+                await events.RecordAsync(refusal);
+                return true;
+            case Edge.Shared.RefusalAdmission.RecordLimit:
+                await events.RecordAsync(refusal with { Kind = ApprovalEventKind.Refused, Refusal = ApprovalCodes.RateLimited });
+                break;
+            default:
+                events.Unrecorded(refusal.Policy);
+                break;
+        }
+
+        http.Response.Headers.RetryAfter = Edge.Shared.RefusalRecordLimiter.RetryAfterSeconds(retryAfter);
+        await ProblemAsync(http, StatusCodes.Status429TooManyRequests, ApprovalCodes.RateLimited, "Too many requests",
+            $"More than {Edge.Shared.RefusalRecordLimiter.RecordedPerWindow} refused decisions by this caller within a minute; nothing was decided. Retry after the time given.");
+        return false;
+    }
 
     /// <summary>
     /// Anything no endpoint here matched: an endpoint's path with another method (GET …/approve, as a browser's address
@@ -214,12 +245,18 @@ internal sealed partial class ApprovalsApi(
         switch (outcome)
         {
             case DecideOutcome.Expired:
-                await events.RecordAsync(approval.ToEvent(ApprovalEventKind.Expired, approver));
-                await ProblemAsync(http, StatusCodes.Status409Conflict, ApprovalCodes.Expired, "Approval expired", "The request waited longer than the policy's Ttl.");
+                if (await RecordRefusalAsync(http, approval.ToEvent(ApprovalEventKind.Expired, approver)))
+                {
+                    await ProblemAsync(http, StatusCodes.Status409Conflict, ApprovalCodes.Expired, "Approval expired", "The request waited longer than the policy's Ttl.");
+                }
+
                 break;
             case DecideOutcome.AlreadyDecided:
-                await RefusedAsync(approval, approver, ApprovalCodes.AlreadyDecided);
-                await ProblemAsync(http, StatusCodes.Status409Conflict, ApprovalCodes.AlreadyDecided, "Already decided", "The request was already approved, rejected or used.");
+                if (await RefusedAsync(http, approval, approver, ApprovalCodes.AlreadyDecided))
+                {
+                    await ProblemAsync(http, StatusCodes.Status409Conflict, ApprovalCodes.AlreadyDecided, "Already decided", "The request was already approved, rejected or used.");
+                }
+
                 break;
             default:
                 await NotFoundApprovalAsync(http);
@@ -239,9 +276,9 @@ internal sealed partial class ApprovalsApi(
         if (!caller.Policies.Contains(approval.Policy))
         {
             var policy = caller.Snapshot.Policies[approval.Policy];
-            if (deciding)
+            if (deciding && !await RefusedAsync(http, approval, caller.Principal, ApprovalCodes.MissingPermission))
             {
-                await RefusedAsync(approval, caller.Principal, ApprovalCodes.MissingPermission);
+                return null;
             }
 
             await ProblemAsync(http, StatusCodes.Status403Forbidden, ApprovalCodes.MissingPermission, "Forbidden",

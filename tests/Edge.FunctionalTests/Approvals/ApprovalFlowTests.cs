@@ -199,6 +199,39 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Approve_RepeatedOnADecidedApproval_429PastTheCallersLimitOneMarkerRecordRestCounted()
+    {
+        var id = await RequestApprovalAsync(Client);
+        await ApproveAsync(Client, id);
+        var answers = new List<HttpResponseMessage>();
+        for (var i = 0; i < 15; i++)
+        {
+            answers.Add(await Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{id}/approve", BobKey)));
+        }
+
+        using var otherCaller = await Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{id}/approve", AliceKey));
+        var metrics = (await _edge.Management.GetStringAsync("/metrics")).Split('\n');
+
+        // Before, each call added an approval.refused record: these calls are no audited requests, so nothing bounded them.
+        Assert.All(answers.Take(10), a => Assert.Equal(HttpStatusCode.Conflict, a.StatusCode));
+        foreach (var limited in answers.Skip(10))
+        {
+            Assert.Equal((HttpStatusCode)429, limited.StatusCode);
+            Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
+            Assert.Equal("approval_rate_limited", Code(await JsonAsync(limited)));
+            Assert.Equal("60", limited.Headers.RetryAfter?.ToString());
+        }
+
+        Assert.Equal(HttpStatusCode.Forbidden, otherCaller.StatusCode);
+        Assert.Contains(metrics, line => line.StartsWith("edge_approval_refusals_unrecorded_total{", StringComparison.Ordinal)
+            && line.Contains("policy=\"payments\"", StringComparison.Ordinal) && line.EndsWith(" 4", StringComparison.Ordinal));
+        // Ten approval_decided, one approval_rate_limited marker, and the other caller's approval_self.
+        Assert.Contains(metrics, line => line.StartsWith("edge_approval_events_total{", StringComparison.Ordinal)
+            && line.Contains("event=\"refused\"", StringComparison.Ordinal) && line.EndsWith(" 12", StringComparison.Ordinal));
+        answers.ForEach(a => a.Dispose());
+    }
+
+    [Fact]
     public async Task Approve_CallerWithoutApproverPermission_403MissingPermission()
     {
         var id = await RequestApprovalAsync(Client);

@@ -1,15 +1,14 @@
-namespace Edge.AuditWriter.Api;
+namespace Edge.Shared;
 
 /// <summary>
-/// Bounds the records refused erasures add to the log: every 403 to a signed-in caller is recorded, and any caller with
-/// a credential (no <c>audit.erase</c> needed) could otherwise grow the tamper-evident log, which is never shrunk but by
-/// retention, by one record per request. Per caller (principal) and fixed window on this writer: the first
-/// <see cref="RecordedPerWindow"/> refusals are recorded and answered as they are; the next one is answered 429 and
-/// recorded once as <c>erasure_rate_limited</c>, marking where the flood began; the rest of the window is answered 429
-/// and only counted. Erasures that are carried out are not limited: they need <c>audit.erase</c>, and each is a record a
-/// compliance review must find.
+/// Bounds the audit records a caller's refusals add. Where every refusal to a signed-in caller is recorded (erasure on
+/// the writer, approval decisions on the edge) and the call itself is no audited request, a caller with any valid
+/// credential could otherwise grow the tamper-evident log, which only ever grows, by one record per request. Per caller
+/// (principal) and fixed window in this process: the first <see cref="RecordedPerWindow"/> refusals are recorded and
+/// answered as they are; the next one is answered 429 and recorded once, marking where the flood began; the rest of
+/// the window is answered 429 and only counted.
 /// </summary>
-internal sealed class ErasureRefusalLimiter(TimeProvider time)
+internal sealed class RefusalRecordLimiter(TimeProvider time)
 {
     public const int RecordedPerWindow = 10;
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
@@ -48,6 +47,10 @@ internal sealed class ErasureRefusalLimiter(TimeProvider time)
         }
     }
 
+    /// <summary>A Retry-After value: whole seconds, at least 1.</summary>
+    public static string RetryAfterSeconds(TimeSpan retryAfter) =>
+        Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     private sealed class CallerWindow(DateTimeOffset start)
     {
         public DateTimeOffset Start { get; } = start;
@@ -61,7 +64,7 @@ internal enum RefusalAdmission
     /// <summary>Recorded and answered as refused.</summary>
     Record,
 
-    /// <summary>The first refusal over the limit: answered 429 and recorded as <c>erasure_rate_limited</c>.</summary>
+    /// <summary>The first refusal over the limit: answered 429 and recorded once as rate limited.</summary>
     RecordLimit,
 
     /// <summary>Answered 429 and counted, not recorded.</summary>
