@@ -6,6 +6,7 @@ using Edge.AuditWriter.Ingest;
 using Edge.AuditWriter.Log;
 using Edge.AuditWriter.Retention;
 using Edge.AuditWriter.Ui;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -84,9 +85,13 @@ public static class WriterApp
             : log.LastWriteFailure is { } failure ? Problems.StoreWriteFailing(failure)
             : Results.Json(new { status = "ready", role = log.IsSequencer ? "sequencer" : "standby" }));
         // Counts only (no record content): ingest batches, records and commits; retention runs, pruned records, shredded
-        // keys, erased records. The ingest instruments exist from the start, so a scrape before the first batch shows 0.
+        // keys, erased records. IngestMetrics records 0 for each ingest counter as it is created, so a scrape before the
+        // first batch shows them at 0: the meter provider (the exporter's listener) is built first, since a measurement
+        // made before any listener is lost.
+        app.Services.GetRequiredService<MeterProvider>();
         app.Services.GetRequiredService<IngestMetrics>();
-        app.MapPrometheusScrapingEndpoint();
+        // Read-only, as the edge's: the scrape endpoint answered any method, DELETE /metrics with the scrape.
+        app.MapPrometheusScrapingEndpoint().WithMetadata(new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head]));
         return app;
     }
 

@@ -22,6 +22,15 @@ internal sealed class IngestMetrics
         _records = meter.CreateCounter<long>("edge.audit.ingest.records", description: "New records stored by ingest (replayed ids are not counted).");
         meter.CreateObservableCounter("edge.audit.ingest.commits", () => log.GroupCommits,
             description: "Append transactions committed for ingest; batches that arrive together share one.");
+
+        // A counter is exported only once it has a measurement: without these, the series appeared with the first batch,
+        // so rate() had nothing to start from and an absent() alert fired on every new writer.
+        foreach (var result in (string[])["stored", "refused", "unavailable"])
+        {
+            _batches.Add(0, new KeyValuePair<string, object?>("result", result));
+        }
+
+        _records.Add(0);
     }
 
     public void Answered(int statusCode)

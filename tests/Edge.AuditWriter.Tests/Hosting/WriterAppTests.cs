@@ -1,0 +1,53 @@
+using System.Net;
+using System.Text.Json;
+
+namespace Edge.AuditWriter.Tests.Hosting;
+
+public sealed class WriterAppTests
+{
+    [Theory]
+    [InlineData("POST")]
+    [InlineData("DELETE")]
+    [InlineData("PUT")]
+    public async Task Metrics_MethodOtherThanGetOrHead_Returns405WithAllow(string method)
+    {
+        // The scrape endpoint took any method: DELETE /metrics answered 200 with the scrape, as the edge's did before.
+        await using var writer = await WriterFixture.StartAsync();
+        using var client = writer.Client();
+
+        using var response = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), "/metrics"));
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal("method_not_allowed", problem.RootElement.GetProperty("code").GetString());
+        Assert.Equal(["GET", "HEAD"], response.Content.Headers.Allow.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Metrics_HeadRequest_Returns200()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var client = writer.Client();
+
+        using var response = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/metrics"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Metrics_ScrapeBeforeAnyBatch_IngestCountersPresentAtZero()
+    {
+        // Absent until the first batch: rate() had no series to start from, and an absent() alert fired on every new writer.
+        await using var writer = await WriterFixture.StartAsync();
+        using var client = writer.Client();
+
+        var scrape = await client.GetStringAsync("/metrics");
+
+        foreach (var result in new[] { "stored", "refused", "unavailable" })
+        {
+            Assert.Matches($"(?m)^edge_audit_ingest_batches_total\\{{[^}}]*result=\"{result}\"[^}}]*\\}} 0( |$)", scrape);
+        }
+
+        Assert.Matches("(?m)^edge_audit_ingest_records_total(\\{[^}]*\\})? 0( |$)", scrape);
+    }
+}
