@@ -1,3 +1,4 @@
+using Edge.Proxy.Observability;
 using Yarp.ReverseProxy.Transforms;
 
 namespace Edge.Proxy.Pipeline;
@@ -7,7 +8,12 @@ namespace Edge.Proxy.Pipeline;
 /// whether a response was set, so a step after a denial must not run. After a step lets a request through, ban rules
 /// keyed on what it found (a tenant, a principal) are checked before the next step runs.
 /// </summary>
-internal sealed partial class EdgeStepTransform(string stepName, IEdgeStep step, EdgeDecisions decisions, IEdgeThreatGate threat, ILogger logger) : RequestTransform
+/// <param name="failedLog">
+/// Event 1001's window, one per step name (<see cref="EdgeStepTransformFactory"/>): a step that throws on every request
+/// wrote an Error line with its stack trace per request. The audit record and the step-decision metric still count each.
+/// </param>
+internal sealed partial class EdgeStepTransform(
+    string stepName, IEdgeStep step, EdgeDecisions decisions, IEdgeThreatGate threat, LogWindow failedLog, TimeProvider time, ILogger logger) : RequestTransform
 {
     private static readonly EdgeDenial PipelineMisconfigured =
         new(StatusCodes.Status500InternalServerError, "edge_pipeline_error", "The edge pipeline is misconfigured.");
@@ -88,7 +94,11 @@ internal sealed partial class EdgeStepTransform(string stepName, IEdgeStep step,
 
     private Task FailAsync(HttpContext http, Exception exception)
     {
-        Log.StepFailed(logger, exception, StepName, http.GetEdgeRequest()?.RouteId);
+        if (logger.IsEnabled(LogLevel.Error) && failedLog.TryTake(time, out var unlogged))
+        {
+            Log.StepFailed(logger, exception, StepName, http.GetEdgeRequest()?.RouteId, unlogged);
+        }
+
         return decisions.DenyAsync(http, StepName, StepFailed);
     }
 
@@ -107,7 +117,7 @@ internal sealed partial class EdgeStepTransform(string stepName, IEdgeStep step,
 
     private static partial class Log
     {
-        [LoggerMessage(1001, LogLevel.Error, "Step {Step} failed on route {Route}; answered 500 edge_pipeline_error")]
-        public static partial void StepFailed(ILogger logger, Exception exception, string step, string? route);
+        [LoggerMessage(1001, LogLevel.Error, "Step {Step} failed on route {Route}; answered 500 edge_pipeline_error; {Unlogged} more failures of this step since the previous such line (at most one a minute; edge_requests_total and the audit records count them all)")]
+        public static partial void StepFailed(ILogger logger, Exception exception, string step, string? route, long unlogged);
     }
 }

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using Edge.Proxy.Configuration;
+using Edge.Proxy.Observability;
 using Yarp.ReverseProxy.Transforms.Builder;
 
 namespace Edge.Proxy.Pipeline;
@@ -13,10 +15,15 @@ internal sealed class EdgeStepTransformFactory(
     EdgeConfigState state,
     EdgeDecisions decisions,
     IEdgeThreatGate threat,
+    TimeProvider time,
     ILogger<EdgeStepTransform> logger,
     ILogger<EdgeBodyBufferingTransform> bodyLogger,
     ILogger<EdgeDestinationPinTransform> pinLogger) : ITransformFactory
 {
+    // Per step name, kept across reloads: a broken step logs once a minute whatever route it runs on, and a reload does
+    // not start its lines again.
+    private readonly ConcurrentDictionary<string, LogWindow> _failedLogs = new(StringComparer.Ordinal);
+
     /// <summary>YARP's route validation of edge steps is the configuration library's (<c>EdgeStepValidationTransformFactory</c>).</summary>
     public bool Validate(TransformRouteValidationContext context, IReadOnlyDictionary<string, string> transformValues) => false;
 
@@ -56,7 +63,8 @@ internal sealed class EdgeStepTransformFactory(
             context.RequestTransforms.Add(new EdgeBodyBufferingTransform(plan, requirement.OnlyForm, decisions, bodyLogger));
         }
 
-        context.RequestTransforms.Add(new EdgeStepTransform(factory.Name, step, decisions, threat, logger));
+        var failedLog = _failedLogs.GetOrAdd(factory.Name, static _ => new LogWindow(TimeSpan.FromMinutes(1)));
+        context.RequestTransforms.Add(new EdgeStepTransform(factory.Name, step, decisions, threat, failedLog, time, logger));
         return true;
     }
 }
