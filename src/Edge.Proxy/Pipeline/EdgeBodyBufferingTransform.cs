@@ -104,6 +104,17 @@ internal sealed partial class EdgeBodyBufferingTransform(EdgeBodyBufferingTransf
         }
         catch (Exception ex) when (IsClientGone(context, ex))
         {
+            if (await KestrelBodyAborts.ClassifyAbortedAsync(context, ex) is { } aborted)
+            {
+                // Kestrel itself refused the body and reset the stream (HTTP/2): no answer can follow, and the client did
+                // not go away. The record says the refusal, with no bytes sent.
+                plan.OnRefused?.Invoke(context, aborted.Reason);
+                Log.BodyRefused(logger, context.GetEdgeRequest()!.RouteId ?? "", aborted.Reason);
+                decisions.DenyUnanswered(context, plan.StepName, aborted.Status, aborted.Reason);
+                context.Response.ContentLength = 0;
+                return;
+            }
+
             // The client went away mid-body: nothing can be answered, but the decision is still audited, with the
             // nginx-style 499 so no record claims a status the client never received.
             decisions.DenyUnanswered(context, plan.StepName, ClientClosedRequest, ClientAbortedReason);

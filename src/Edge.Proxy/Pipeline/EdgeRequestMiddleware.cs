@@ -142,7 +142,16 @@ internal sealed partial class EdgeRequestMiddleware(
                 {
                     if (!context.Response.HasStarted)
                     {
-                        if (context.RequestAborted.IsCancellationRequested
+                        if ((context.RequestAborted.IsCancellationRequested || failure.Error is ForwarderError.RequestBodyClient)
+                            && await KestrelBodyAborts.ClassifyAbortedAsync(context, failure.Exception) is { } aborted)
+                        {
+                            // Kestrel reset the stream over the body it was streaming (HTTP/2): the client got no answer,
+                            // and did not go away either.
+                            context.Response.StatusCode = aborted.Status;
+                            context.Response.ContentLength = 0;
+                            request.AnsweredWith(aborted.Reason);
+                        }
+                        else if (context.RequestAborted.IsCancellationRequested
                             || (failure.Error is ForwarderError.RequestBodyClient && ClientInputEnded(context, failure.Exception)))
                         {
                             // The client went away while the backend was called (waiting for its answer, or mid-upload):

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json;
 using Edge.Testing;
 
 namespace Edge.FunctionalTests.Hostile;
@@ -13,14 +14,30 @@ namespace Edge.FunctionalTests.Hostile;
 /// </summary>
 public sealed class Http2FramingTests : IAsyncLifetime
 {
+    private const string WebhookPath = "/hooks/github";
+
+    /// <summary>A signature that does not verify: the webhook step reads the body before it can tell.</summary>
+    private const string UnverifiedSignature = "sha256=0000000000000000000000000000000000000000000000000000000000000000";
+
+    private const int ProtocolError = 0x1;
+
+    private readonly string _secretVariable = "EDGE_H2_GITHUB_" + Guid.NewGuid().ToString("N");
     private Backend _backend = null!;
     private EdgeHost _edge = null!;
 
     public async Task InitializeAsync()
     {
+        Environment.SetEnvironmentVariable(_secretVariable, "h2-framing-github-secret");
         _backend = Backend.Start();
         _edge = await EdgeHost.StartAsync(
-            ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["open"] = ProxyJson.Route("/open/{**rest}") }),
+            ProxyJson.Create(
+                _backend.Url,
+                new Dictionary<string, object>
+                {
+                    ["open"] = ProxyJson.Route("/open/{**rest}"),
+                    ["github"] = ProxyJson.Route(WebhookPath + "/{**rest}", new Dictionary<string, string> { ["EdgeWebhook"] = "github" }),
+                },
+                new { Webhooks = new Dictionary<string, object> { ["github"] = new { Scheme = "GitHub", Secrets = new[] { "env:" + _secretVariable } } } }),
             new Dictionary<string, string?> { ["Kestrel:EndpointDefaults:Protocols"] = "Http2" });
     }
 
@@ -28,6 +45,7 @@ public sealed class Http2FramingTests : IAsyncLifetime
     {
         await _edge.DisposeAsync();
         _backend.Dispose();
+        Environment.SetEnvironmentVariable(_secretVariable, null);
     }
 
     [Fact]
@@ -79,8 +97,35 @@ public sealed class Http2FramingTests : IAsyncLifetime
         Assert.DoesNotContain(_backend.Received, e => e.RequestMessage?.Path == path);
     }
 
+    [Theory]
+    [InlineData(WebhookPath + "/more", "hello, more than five")]
+    [InlineData(WebhookPath + "/less", "hi")]
+    [InlineData("/open/h2-more", "hello, more than five")]
+    [InlineData("/open/h2-less", "hi")]
+    public async Task Http2_DataDisagreesWithContentLength_StreamResetAndAuditedAsStreamResetNotClientAborted(string path, string body)
+    {
+        // Kestrel resets the stream (RST_STREAM PROTOCOL_ERROR) and aborts the request; the record said 499
+        // client_aborted, as if the client had gone away.
+        var outcome = await ExchangeAsync(
+            [(":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "edge.example"), ("content-length", "5"), ("x-hub-signature-256", UnverifiedSignature)],
+            Encoding.ASCII.GetBytes(body));
+
+        var audit = await _edge.LocalAuditDataWhereAsync(d => d.TryGetProperty("path", out var p) && p.GetString() == path);
+
+        Assert.Equal(new H2Outcome(0, ProtocolError, null), outcome);
+        Assert.Equal((400, (string?)"body_invalid:stream_reset", (long?)0), (audit.GetProperty("status").GetInt32(), Reason(audit), BytesOut(audit)));
+    }
+
+    private static string? Reason(JsonElement audit) => audit.TryGetProperty("reason", out var reason) ? reason.GetString() : null;
+
+    private static long? BytesOut(JsonElement audit) => audit.TryGetProperty("bytesOut", out var bytes) ? bytes.GetInt64() : null;
+
     /// <summary>Sends one request on stream 1 and returns its <c>:status</c> (0 when the stream was reset or the connection closed).</summary>
-    private async Task<int> SendAsync(IReadOnlyList<(string Name, string Value)> headers, byte[]? body)
+    private async Task<int> SendAsync(IReadOnlyList<(string Name, string Value)> headers, byte[]? body) =>
+        (await ExchangeAsync(headers, body)).Status;
+
+    /// <summary>Sends one request on stream 1, its body (if any) as one DATA frame that ends the stream, and returns how the stream ended.</summary>
+    private async Task<H2Outcome> ExchangeAsync(IReadOnlyList<(string Name, string Value)> headers, byte[]? body)
     {
         using var client = new TcpClient();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
@@ -108,42 +153,57 @@ public sealed class Http2FramingTests : IAsyncLifetime
         }
 
         await stream.WriteAsync(request.ToArray(), timeout.Token);
+        return await ReadOutcomeAsync(stream, timeout.Token);
+    }
 
+    private static async Task<H2Outcome> ReadOutcomeAsync(NetworkStream stream, CancellationToken cancellationToken)
+    {
         var header = new byte[9];
         while (true)
         {
             try
             {
-                await stream.ReadExactlyAsync(header, timeout.Token);
+                await stream.ReadExactlyAsync(header, cancellationToken);
             }
             catch (EndOfStreamException)
             {
-                return 0;
+                return new H2Outcome(0, null, null);
             }
 
             var length = (header[0] << 16) | (header[1] << 8) | header[2];
             var type = header[3];
             var streamId = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(5)) & 0x7FFFFFFF;
             var payload = new byte[length];
-            await stream.ReadExactlyAsync(payload, timeout.Token);
-            if ((streamId == 1 && type == 0x3) || type == 0x7)
+            await stream.ReadExactlyAsync(payload, cancellationToken);
+            if (streamId == 1 && type == 0x3)
             {
-                return 0;
+                return new H2Outcome(0, BinaryPrimitives.ReadInt32BigEndian(payload), null);
+            }
+
+            if (type == 0x7)
+            {
+                return new H2Outcome(0, null, BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(4)));
             }
 
             if (streamId == 1 && type == 0x1)
             {
                 // Kestrel sends :status as an indexed field of the HPACK static table (RFC 7541 Appendix A) for these.
-                return payload[0] switch
-                {
-                    0x88 => 200,
-                    0x8C => 400,
-                    0x8D => 404,
-                    _ => throw new InvalidOperationException($"unexpected first header field 0x{payload[0]:x2}"),
-                };
+                return new H2Outcome(
+                    payload[0] switch
+                    {
+                        0x88 => 200,
+                        0x8C => 400,
+                        0x8D => 404,
+                        _ => throw new InvalidOperationException($"unexpected first header field 0x{payload[0]:x2}"),
+                    },
+                    null,
+                    null);
             }
         }
     }
+
+    /// <summary>How stream 1 ended: its <c>:status</c> (0 when none came), or the error code of its RST_STREAM or of a GOAWAY.</summary>
+    private sealed record H2Outcome(int Status, int? Reset, int? GoAway);
 
     private static byte[] Frame(byte type, byte flags, int streamId, byte[] payload)
     {
