@@ -116,6 +116,41 @@ public sealed class Http2FramingTests : IAsyncLifetime
         Assert.Equal((400, (string?)"body_invalid:stream_reset", (long?)0), (audit.GetProperty("status").GetInt32(), Reason(audit), BytesOut(audit)));
     }
 
+    [Theory]
+    [InlineData(WebhookPath + "/client-reset")]
+    [InlineData("/open/h2-client-reset")]
+    public async Task Http2_ClientResetsStreamMidBody_AuditedAsClientAborted(string path)
+    {
+        // The stream-reset check reads the body once more after an abort: a client that cancels its own stream must
+        // still be recorded at once as the client's abort, not held by that read or taken for Kestrel's refusal.
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        await client.ConnectAsync("127.0.0.1", _edge.ProxyPort, timeout.Token);
+        var stream = client.GetStream();
+        var block = new List<byte>();
+        foreach (var (name, value) in new[] { (":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "edge.example"), ("content-length", "100"), ("x-hub-signature-256", UnverifiedSignature) })
+        {
+            block.Add(0x00);
+            block.Add((byte)name.Length);
+            block.AddRange(Encoding.ASCII.GetBytes(name));
+            block.Add((byte)value.Length);
+            block.AddRange(Encoding.Latin1.GetBytes(value));
+        }
+
+        var request = new List<byte>(Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+        request.AddRange(Frame(0x4, 0, 0, []));
+        request.AddRange(Frame(0x1, 0x4, 1, [.. block]));
+        request.AddRange(Frame(0x0, 0, 1, Encoding.ASCII.GetBytes("0123456789")));
+        await stream.WriteAsync(request.ToArray(), timeout.Token);
+        await Task.Delay(200, timeout.Token);
+        await stream.WriteAsync(Frame(0x3, 0, 1, [0, 0, 0, 0x8]), timeout.Token);
+
+        var audit = await _edge.LocalAuditDataWhereAsync(d => d.TryGetProperty("path", out var p) && p.GetString() == path);
+
+        Assert.Equal(499, audit.GetProperty("status").GetInt32());
+        Assert.EndsWith("client_aborted", Reason(audit));
+    }
+
     private static string? Reason(JsonElement audit) => audit.TryGetProperty("reason", out var reason) ? reason.GetString() : null;
 
     private static long? BytesOut(JsonElement audit) => audit.TryGetProperty("bytesOut", out var bytes) ? bytes.GetInt64() : null;
