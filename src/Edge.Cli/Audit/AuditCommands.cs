@@ -101,7 +101,7 @@ internal static class AuditCommands
                 }
                 else
                 {
-                    report = LogVerifier.VerifyExport(ReadLines(exportFile!.FullName), File.ReadAllText(checkpointFile!.FullName), verifiers!);
+                    report = LogVerifier.VerifyExport(ExportLines.Read(exportFile!.FullName), File.ReadAllText(checkpointFile!.FullName), verifiers!);
                 }
             }
             catch (SqliteException ex)
@@ -110,10 +110,14 @@ internal static class AuditCommands
                 output.WriteLine($"FAIL: the store cannot be read: {ex.Message}");
                 return AuditExitCodes.VerificationFailed;
             }
+            catch (InvalidDataException ex) when (storeFile is null)
+            {
+                output.WriteLine($"FAIL: {ex.Message}");
+                return AuditExitCodes.VerificationFailed;
+            }
             catch (Exception ex) when (storeFile is null && ex is IOException or UnauthorizedAccessException)
             {
-                // Nothing was checked (an export over 2 GiB, which File.ReadAllBytes refuses, or an unreadable file):
-                // an input error with one line, not the runtime's stack trace.
+                // Nothing was checked (an unreadable file): an input error with one line, not the runtime's stack trace.
                 error.WriteLine($"error: --export {exportFile!.FullName} or --checkpoint {checkpointFile!.FullName} cannot be read: {ex.Message}");
                 return AuditExitCodes.UsageError;
             }
@@ -426,26 +430,6 @@ internal static class AuditCommands
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         idle.CancelAfter(timeout);
         return await body.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
-    }
-
-    private static IEnumerable<byte[]> ReadLines(string path)
-    {
-        // Split on '\n' only: the leaf bytes are exact and must not be re-encoded.
-        var bytes = File.ReadAllBytes(path);
-        var start = 0;
-        for (var i = 0; i < bytes.Length; i++)
-        {
-            if (bytes[i] == (byte)'\n')
-            {
-                yield return bytes[start..i];
-                start = i + 1;
-            }
-        }
-
-        if (start < bytes.Length)
-        {
-            yield return bytes[start..];
-        }
     }
 
     /// <summary>The required <c>--key</c> of the commands that check the writer's answers against a key they trust.</summary>
