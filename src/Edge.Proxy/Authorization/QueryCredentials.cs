@@ -13,7 +13,7 @@ internal static class QueryCredentials
 {
     private const string Name = "access_token";
 
-    /// <summary>Removes every <c>access_token</c> parameter (any case or escape, and PHP's readings of it) from the forwarded query.</summary>
+    /// <summary>Removes every <c>access_token</c> parameter (any case or escape, and what PHP, Rack and qs read as it) from the forwarded query.</summary>
     public static void Remove(RequestTransformContext transform)
     {
         var query = transform.HttpContext.Request.QueryString.Value;
@@ -59,10 +59,31 @@ internal static class QueryCredentials
     }
 
     /// <summary>
-    /// True for <c>access_token</c> in any case, and for the names PHP reads as it (<c>access.token</c>,
-    /// <c>access token</c>, <c>access[token</c>: PHP turns ' ', '.' and '[' in a parameter name into '_').
+    /// True for every name a backend's parameter parser files under <c>access_token</c>:
+    /// <list type="bullet">
+    /// <item>the name in any case, and as PHP spells it (<c>access.token</c>, <c>access token</c>, <c>access[token</c>:
+    /// PHP turns ' ', '.' and an unclosed '[' in a parameter name into '_');</item>
+    /// <item>its array and hash forms (<c>access_token[]</c>, <c>access_token[0]</c>, <c>access_token[a]</c>), which PHP,
+    /// Rack and qs read as the <c>access_token</c> parameter, and a backend taking the first element takes the token;</item>
+    /// <item>what is left once PHP drops leading spaces and everything from a NUL (it reads names as C strings), and Rack 2
+    /// and qs drop leading brackets and a trailing ']' (<c>[access_token]</c>, <c>access_token]</c>).</item>
+    /// </list>
+    /// A few names no parser reads as the token (<c>access_token[</c>) are removed too; nothing legitimate is called that.
     /// </summary>
     internal static bool IsAccessToken(ReadOnlySpan<char> name)
+    {
+        if (IsSpelling(name))
+        {
+            return true;
+        }
+
+        var nul = name.IndexOf('\0');
+        var trimmed = (nul >= 0 ? name[..nul] : name).TrimStart(" []");
+        var end = trimmed.IndexOfAny('[', ']');
+        return IsSpelling(end >= 0 ? trimmed[..end] : trimmed);
+    }
+
+    private static bool IsSpelling(ReadOnlySpan<char> name)
     {
         if (name.Length != Name.Length)
         {

@@ -233,6 +233,14 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
     [InlineData("access%5Ftoken")]
     [InlineData("access.token")]
     [InlineData("access+token")]
+    [InlineData("access_token%5B%5D")]
+    [InlineData("access_token%5B0%5D")]
+    [InlineData("access_token%5Ba%5D")]
+    [InlineData("access.token%5B%5D")]
+    [InlineData("access_token%5D")]
+    [InlineData("%5Baccess_token%5D")]
+    [InlineData("+access_token")]
+    [InlineData("access_token%00x")]
     public async Task Authenticate_QueryAccessToken_RemovedBeforeForwarding(string name)
     {
         // The key authenticates; a backend that accepts RFC 6750 query tokens would take the forged one for the caller.
@@ -362,6 +370,14 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
     [InlineData("access%5Ftoken")]
     [InlineData("access.token")]
     [InlineData("access+token")]
+    [InlineData("access_token%5B%5D")]
+    [InlineData("access_token%5B0%5D")]
+    [InlineData("access_token%5Ba%5D")]
+    [InlineData("access.token%5B%5D")]
+    [InlineData("access_token%5D")]
+    [InlineData("%5Baccess_token%5D")]
+    [InlineData("+access_token")]
+    [InlineData("access_token%00x")]
     public async Task Authenticate_FormBodyAccessToken_Returns400AndAuditsDeny(string name)
     {
         // RFC 6750 section 2.2: a backend accepting body tokens would take the unchecked one for the caller.

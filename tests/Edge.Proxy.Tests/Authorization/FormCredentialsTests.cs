@@ -15,6 +15,9 @@ public sealed class FormCredentialsTests
     [InlineData(Form, "access+token=abc")]
     [InlineData(Form, "access[token=abc")]
     [InlineData(Form, "access_token")]
+    [InlineData(Form, "access_token%5B%5D=abc")]
+    [InlineData(Form, "a=1&access_token[0]=abc")]
+    [InlineData(Form, "+access_token=abc")]
     [InlineData("APPLICATION/X-WWW-FORM-URLENCODED;charset=utf-8", "access_token=abc")]
     [InlineData(Form, "\uFEFFaccess_token=abc")]
     public void Carries_AccessTokenField_True(string contentType, string body) =>

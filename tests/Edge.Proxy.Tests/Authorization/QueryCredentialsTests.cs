@@ -10,7 +10,26 @@ public sealed class QueryCredentialsTests
     [InlineData("access.token", true)]
     [InlineData("access token", true)]
     [InlineData("access[token", true)]
+    [InlineData("access_token[]", true)] // PHP, Rack and qs: the access_token parameter, as an array
+    [InlineData("access_token[0]", true)]
+    [InlineData("access_token[a]", true)]
+    [InlineData("access_token[][x]", true)]
+    [InlineData("access_token[]junk", true)] // PHP ignores what follows the first ']'
+    [InlineData("access.token[]", true)]
+    [InlineData("ACCESS TOKEN[1]", true)]
+    [InlineData("access_token]", true)] // Rack 2 drops a trailing ']'
+    [InlineData("[access_token]", true)] // Rack 2 and qs drop the brackets round a leading name
+    [InlineData("]]access_token", true)]
+    [InlineData(" access_token", true)] // PHP skips leading spaces
+    [InlineData("  access.token[]", true)]
+    [InlineData("access_token\0x", true)] // PHP reads a name as a C string: it ends at the NUL
     [InlineData("access-token", false)]
+    [InlineData("access[token]", false)] // PHP: $_GET['access']['token']
+    [InlineData("access_tokens[]", false)]
+    [InlineData("access_token_", false)]
+    [InlineData("x[access_token]", false)]
+    [InlineData("xaccess_token", false)]
+    [InlineData("[]", false)]
     [InlineData("access_tokens", false)]
     [InlineData("token", false)]
     [InlineData("", false)]
