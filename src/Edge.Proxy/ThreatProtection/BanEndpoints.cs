@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -30,6 +31,7 @@ internal static class BanEndpoints
     private const int MaxReasonLength = 512;
     private const int MaxBodyBytes = 16 * 1024;
     private static readonly TimeSpan MaxDuration = TimeSpan.FromDays(365);
+    private static readonly SearchValues<char> DigitsAndDots = SearchValues.Create("0123456789.");
 
     public static void MapEdgeBanEndpoints(this IEndpointRouteBuilder management)
     {
@@ -139,20 +141,30 @@ internal static class BanEndpoints
     {
         // Routing leaves an encoded '/' encoded in a route value: DELETE /edge/bans/203.0.113.0%2F24 names the network.
         key = key?.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
-        if ((ValidateKey(key) ?? ResolveKey(key!, out key)) is { } error)
+        if (ValidateKey(key) is { } invalid)
         {
-            await InvalidAsync(http, error);
+            await InvalidAsync(http, invalid);
+            return;
+        }
+
+        // A ban stored under an ambiguous address spelling before those were refused (it never matched a client) can
+        // still be lifted by that spelling; nothing else by such a key.
+        var error = ResolveKey(key!, out var resolved);
+        key = error is null ? resolved : AmbiguousIpv4(key!) is null ? null : key;
+        if (key is null)
+        {
+            await InvalidAsync(http, error!);
             return;
         }
 
         bool removed;
         try
         {
-            removed = await monitor.UnbanAsync(key!);
+            removed = await monitor.UnbanAsync(key);
         }
         catch (BanOutcomeUnknownException)
         {
-            await OutcomeUnknownAsync(http, key!);
+            await OutcomeUnknownAsync(http, key);
             return;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)
@@ -161,10 +173,16 @@ internal static class BanEndpoints
             return;
         }
 
+        if (!removed && error is not null)
+        {
+            await InvalidAsync(http, error);
+            return;
+        }
+
         if (!removed)
         {
             // The address may still be blocked by a banned network: an operator told only "not found" takes the client for unblocked.
-            var covering = await CoveringNetworkAsync(monitor, key!);
+            var covering = await CoveringNetworkAsync(monitor, key);
             await ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status404NotFound, NotFoundCode, "Ban not found", covering is null
                 ? "No running ban has this key: it was never banned, was lifted already, or its ban has ended."
                 : $"No running ban has this key, but the address is inside the banned network {covering} and stays blocked: lift that ban to unblock it.");
@@ -328,8 +346,18 @@ internal static class BanEndpoints
         if (slash <= 0 || written.AsSpan(slash + 1).ContainsAnyExceptInRange('0', '9')
             || !IPAddress.TryParse(written.AsSpan(0, slash), out address))
         {
+            if (AmbiguousIpv4(written) is { } ambiguous)
+            {
+                return ambiguous;
+            }
+
             key = CanonicalKey(written);
             return null;
+        }
+
+        if (AmbiguousIpv4(written[..slash]) is { } ambiguousNetwork)
+        {
+            return ambiguousNetwork;
         }
 
         // An address and a bare slash is a network with its prefix length left out; stored as a literal key it would
@@ -364,6 +392,27 @@ internal static class BanEndpoints
             : bits == 128 && prefix >= 64 ? ClientAddressResolver.IpKey(network.ToString())
             : new IPNetwork(network, prefix).ToString();
         return null;
+    }
+
+    /// <summary>
+    /// An error when <paramref name="written"/> is an IPv4 address in another spelling than the one the edge keys clients
+    /// by (<c>10.0.0.1</c>): leading zeros (<c>010.0.0.1</c> is 8.0.0.1 to inet_aton and to .NET, 10.0.0.1 to most
+    /// readers), fewer parts (<c>10.1</c>), hex (<c>0x0a000001</c>) or a trailing dot. Stored as written, such a ban matched
+    /// no client; read as some parser reads it, it could ban another network than the operator meant. So it is refused,
+    /// not guessed. Text of digits and dots, or text .NET reads as an IPv4 address, is taken for an address; other keys
+    /// (a numeric principal such as <c>12345</c>, <c>acme:10.0.0.1</c>) are not looked at.
+    /// </summary>
+    private static string? AmbiguousIpv4(string written)
+    {
+        var dotted = written.Contains('.', StringComparison.Ordinal) && !written.AsSpan().ContainsAnyExcept(DigitsAndDots);
+        var parsed = IPAddress.TryParse(written, out var address) && address.AddressFamily == AddressFamily.InterNetwork;
+        if (!(dotted || (parsed && written.AsSpan().ContainsAnyExceptInRange('0', '9'))))
+        {
+            return null;
+        }
+
+        return parsed && string.Equals(address!.ToString(), written, StringComparison.Ordinal) ? null
+            : $"'key' {written} is not an IPv4 address as the edge writes client addresses: use four decimal numbers from 0 to 255 without leading zeros, such as 10.0.0.1 (leading zeros, fewer parts, hex and a trailing dot are read differently by different tools, so they are refused)";
     }
 
     private static async Task<string?> CoveringNetworkAsync(ThreatMonitor monitor, string key)

@@ -107,6 +107,40 @@ public sealed class ThreatProtectionInProcessTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("010.0.0.1")]
+    [InlineData("10.1")]
+    [InlineData("0x0a000001")]
+    [InlineData("10.0.0.1.")]
+    public async Task ManualBan_AmbiguousIpv4Spelling_Answers400AndBansNothing(string key)
+    {
+        // Stored as written, such a ban never matched a client (the edge keys 10.0.0.1 as "10.0.0.1"), yet answered 201.
+        using var added = await _edge.Management.PostAsync("/edge/bans",
+            new StringContent($"{{\"key\":\"{key}\",\"for\":\"00:01:00\"}}", System.Text.Encoding.UTF8, "application/json"));
+        using var removed = await _edge.Management.DeleteAsync("/edge/bans/" + key);
+
+        Assert.Equal(HttpStatusCode.BadRequest, added.StatusCode);
+        Assert.Equal("application/problem+json", added.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(await added.Content.ReadAsStringAsync());
+        Assert.Equal("ban_invalid", problem.RootElement.GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, removed.StatusCode);
+        using var list = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/bans"));
+        Assert.Empty(list.RootElement.GetProperty("bans").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task ManualBan_Ipv4MappedAddress_BansTheIpv4Client()
+    {
+        using var added = await _edge.Management.PostAsync("/edge/bans",
+            new StringContent("{\"key\":\"::ffff:203.0.113.30\",\"for\":\"00:01:00\"}", System.Text.Encoding.UTF8, "application/json"));
+
+        using var blocked = await SendAsync("203.0.113.30", "wrong");
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+        using var lifted = await _edge.Management.DeleteAsync("/edge/bans/::ffff:203.0.113.30");
+        Assert.Equal(HttpStatusCode.NoContent, lifted.StatusCode);
+    }
+
+    [Theory]
     [InlineData("text/plain")]
     [InlineData("application/x-www-form-urlencoded")]
     [InlineData("multipart/form-data; boundary=x")]

@@ -18,6 +18,11 @@ public sealed class BanEndpointsTests
     [InlineData("acme/203.0.113.7", "acme/203.0.113.7")] // a template literal may hold '/': not a network
     [InlineData("203.0.113.7/orders", "203.0.113.7/orders")]
     [InlineData("203.0.113.7", "203.0.113.7")]
+    [InlineData("0.0.0.0", "0.0.0.0")]
+    [InlineData("::ffff:10.0.0.1", "10.0.0.1")] // what a dual-stack listener shows is the IPv4 address {ip} renders
+    [InlineData("12345", "12345")] // a numeric principal or tenant key, not an address
+    [InlineData("0xabcdef0123456789abcdef0123456789abcdef01", "0xabcdef0123456789abcdef0123456789abcdef01")]
+    [InlineData("v1.2", "v1.2")]
     public void ResolveKey_WrittenKey_StoredAsItsCanonicalText(string written, string stored)
     {
         var error = BanEndpoints.ResolveKey(written, out var key);
@@ -40,6 +45,25 @@ public sealed class BanEndpointsTests
 
         Assert.NotNull(error);
         Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("010.0.0.1")] // 8.0.0.1 to inet_aton and .NET, 10.0.0.1 to most readers
+    [InlineData("10.0.0.01")]
+    [InlineData("10.1")] // 10.0.0.1 to inet_aton
+    [InlineData("0x0a000001")]
+    [InlineData("0x0a.0.0.1")]
+    [InlineData("167772161.0")]
+    [InlineData("10.0.0.1.")]
+    [InlineData("10.0.0.1.5")]
+    [InlineData("010.0.0.0/8")] // was stored as 8.0.0.0/8
+    [InlineData("10.1/16")]
+    public void ResolveKey_AmbiguousIpv4Spelling_IsAnError(string written)
+    {
+        var error = BanEndpoints.ResolveKey(written, out _);
+
+        Assert.NotNull(error);
+        Assert.Contains("four decimal numbers", error, StringComparison.Ordinal);
     }
 
     [Theory]
