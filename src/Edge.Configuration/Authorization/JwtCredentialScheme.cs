@@ -53,6 +53,10 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             ValidateIssuer = true,
             ValidAudience = policy.Audience,
             ValidateAudience = true,
+            // RFC 7519 4.1.3: aud is compared as a case-sensitive string, as iss already is. IdentityModel ignores a
+            // trailing '/' on aud by default, so a token for "https://api.example/" passed a policy for
+            // "https://api.example" (and the reverse).
+            IgnoreTrailingSlashWhenValidatingAudience = false,
             ValidateLifetime = true,
             RequireExpirationTime = true,
             ClockSkew = policy.ClockSkew,

@@ -111,6 +111,9 @@ public sealed class JwtAuthenticationTests : IAsyncLifetime
         { "/jwks/x", "not-yet-valid", AuthenticationCodes.TokenNotYetValid },
         { "/hs/x", "wrong-audience", AuthenticationCodes.TokenAudienceInvalid },
         { "/jwks/x", "wrong-audience", AuthenticationCodes.TokenAudienceInvalid },
+        { "/hs/x", "audience-trailing-slash", AuthenticationCodes.TokenAudienceInvalid },
+        { "/jwks/x", "audience-trailing-slash", AuthenticationCodes.TokenAudienceInvalid },
+        { "/hs/x", "issuer-trailing-slash", AuthenticationCodes.TokenIssuerInvalid },
         { "/hs/x", "wrong-issuer", AuthenticationCodes.TokenIssuerInvalid },
         { "/oidc/x", "wrong-issuer", AuthenticationCodes.TokenIssuerInvalid },
         { "/hs/x", "alg-none", AuthenticationCodes.TokenInvalid },
@@ -258,7 +261,11 @@ public sealed class JwtAuthenticationTests : IAsyncLifetime
             "expired" => Bearer(TestTokens.Create(signer, notBefore: now.AddHours(-2), expires: now.AddHours(-1))),
             "not-yet-valid" => Bearer(TestTokens.Create(signer, notBefore: now.AddHours(1), expires: now.AddHours(2))),
             "wrong-audience" => Bearer(TestTokens.Create(signer, audience: "someone-else")),
+            // RFC 7519 4.1.3 and 4.1.1: aud and iss compare as case-sensitive strings, a trailing '/' included (IdentityModel
+            // ignores one on aud by default and did here).
+            "audience-trailing-slash" => Bearer(TestTokens.Create(signer, audience: TestTokens.Audience + "/")),
             "wrong-issuer" => Bearer(TestTokens.Create(signer, issuer: "https://evil.test")),
+            "issuer-trailing-slash" => Bearer(TestTokens.Create(signer, issuer: TestTokens.Issuer + "/")),
             "alg-none" => Bearer(TestTokens.CreateUnsigned()),
             "hs-signed-with-rsa-public-key" => Bearer(_tokens.CreateHsSignedWithRsaPublicKey()),
             "rs256-on-hs-policy" => Bearer(TestTokens.Create(_tokens.Rs256)),
