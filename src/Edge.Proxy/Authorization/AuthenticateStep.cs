@@ -26,7 +26,7 @@ internal sealed class AuthenticateStep(
         // Buffered only when form-encoded (AuthenticateStepFactory's body requirement), and not read when an anonymous
         // route forwards every credential.
         if (http.Features.Get<EdgeBodyFeature>() is { } body && !(options.Anonymous && options.ForwardAuthorization)
-            && FormCredentials.Carries(http.Request.ContentType, body.Body.Span))
+            && FormCredentials.Carries(http.Request.ContentType, body))
         {
             runtime.Metrics.Failure(routeId, schemes.Length > 0 ? schemes[0].Validator.PolicyName : AuthenticateStepValidator.AnonymousPolicy, FormCredentials.Code);
             return EdgeStepResult.Deny(FormCredentials.Denial);

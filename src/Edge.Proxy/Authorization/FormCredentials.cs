@@ -18,14 +18,14 @@ internal static class FormCredentials
         "The form body carries an access_token; the edge accepts credentials only in headers. Send it as 'Authorization: Bearer'.");
 
     /// <summary>True when a form body, decoded as a backend may decode it, has an <c>access_token</c> field (any case, escape or PHP spelling).</summary>
-    public static bool Carries(string? contentType, ReadOnlySpan<byte> body)
+    public static bool Carries(string? contentType, EdgeBodyFeature body)
     {
-        if (!FormBody.IsForm(contentType) || body.IsEmpty)
+        if (!FormBody.IsForm(contentType) || body.Body.IsEmpty)
         {
             return false;
         }
 
-        var (bytes, declared) = FormBody.Decode(contentType, body);
+        var (bytes, declared) = body.Form(contentType);
         return HasAccessToken(bytes) || HasAccessToken(declared);
     }
 

@@ -157,7 +157,7 @@ internal sealed partial class EdgeBodyBufferingTransform(EdgeBodyBufferingTransf
         // A form's _method is a DELETE to Rails, Laravel and Symfony, decided here (and by the steps) as a POST; refused
         // as the query's is, by the edge itself, on every route whose body the edge reads.
         if (FormBody.IsForm(context.Request.ContentType)
-            && MethodOverrideParameter.OverridesInForm(context.Request.Method, context.Request.ContentType, body.Body.Span))
+            && MethodOverrideParameter.OverridesInForm(context.Request.Method, context.Request.ContentType, body))
         {
             await decisions.DenyAsync(context, EdgeRequestMiddleware.EdgeStepName, MethodOverrideParameter.FormDenial);
             return;

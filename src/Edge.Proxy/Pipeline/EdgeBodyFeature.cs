@@ -11,11 +11,18 @@ internal sealed class EdgeBodyFeature(ReadOnlyMemory<byte> body) : IDisposable
     private JsonDocument? _document;
     private JsonDocument? _strictDocument;
     private bool _parsed;
+    private FormText? _form;
 
     public ReadOnlyMemory<byte> Body { get; } = body;
 
     /// <summary>The non-empty string or number at <paramref name="pointer"/>; null when absent, not JSON or not a scalar.</summary>
     public string? ReadScalar(string pointer) => JsonPointer.Read(Document, pointer, scalarOnly: true);
+
+    /// <summary>
+    /// The body decoded as form text (<see cref="FormBody.Decode"/>), once per request: the method-override check and
+    /// the credential check read the same body, and each decoding of a form up to the body cap costs a string of its size.
+    /// </summary>
+    public FormText Form(string? contentType) => _form ??= FormBody.Decode(contentType, Body.Span);
 
     /// <summary>A string's value, or any other JSON value's raw text; null when absent, null or not JSON.</summary>
     public string? ReadValue(string pointer) => JsonPointer.Read(Document, pointer, scalarOnly: false);

@@ -20,7 +20,7 @@ internal static class FormBody
     /// The body as text the way backends decode it: as UTF-8 (PHP and Rails read the bytes, whatever the charset), and a
     /// second time with the declared charset when it is another one (ASP.NET Core's form reader decodes with it).
     /// </summary>
-    public static (string Bytes, string? Declared) Decode(string? contentType, ReadOnlySpan<byte> body)
+    public static FormText Decode(string? contentType, ReadOnlySpan<byte> body)
     {
         // A byte order mark is dropped, as ASP.NET Core's reader does: "\uFEFFaccess_token" is its access_token.
         var bytes = Encoding.UTF8.GetString(body).TrimStart('\uFEFF');
@@ -28,9 +28,12 @@ internal static class FormBody
             || declared.CodePage is 65000 or 65001 or 20127 or 28591)
         {
             // Absent, UTF-7 (which ASP.NET Core reads as UTF-8), UTF-8 or an ASCII superset the name test reads alike.
-            return (bytes, null);
+            return new FormText(bytes, null);
         }
 
-        return (bytes, declared.GetString(body).TrimStart('\uFEFF'));
+        return new FormText(bytes, declared.GetString(body).TrimStart('\uFEFF'));
     }
 }
+
+/// <summary>A form body as text: as UTF-8, and with the declared charset when that is another one (<see cref="FormBody.Decode"/>).</summary>
+internal sealed record FormText(string Bytes, string? Declared);

@@ -29,9 +29,9 @@ internal static class MethodOverrideParameter
     public static bool Overrides(string method, QueryString query) => Overrides(method, query.Value);
 
     /// <summary>True when a form body's <c>_method</c> field, as a backend may decode it, names a method other than <paramref name="method"/>.</summary>
-    public static bool OverridesInForm(string method, string? contentType, ReadOnlySpan<byte> body)
+    public static bool OverridesInForm(string method, string? contentType, EdgeBodyFeature body)
     {
-        var (bytes, declared) = FormBody.Decode(contentType, body);
+        var (bytes, declared) = body.Form(contentType);
         return Overrides(method, bytes) || Overrides(method, declared);
     }
 

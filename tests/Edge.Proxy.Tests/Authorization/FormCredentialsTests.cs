@@ -1,5 +1,6 @@
 using System.Text;
 using Edge.Proxy.Authorization;
+using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.Tests.Authorization;
 
@@ -21,7 +22,7 @@ public sealed class FormCredentialsTests
     [InlineData("APPLICATION/X-WWW-FORM-URLENCODED;charset=utf-8", "access_token=abc")]
     [InlineData(Form, "\uFEFFaccess_token=abc")]
     public void Carries_AccessTokenField_True(string contentType, string body) =>
-        Assert.True(FormCredentials.Carries(contentType, Encoding.UTF8.GetBytes(body)));
+        Assert.True(FormCredentials.Carries(contentType, new EdgeBodyFeature(Encoding.UTF8.GetBytes(body))));
 
     [Theory]
     [InlineData("utf-16")]
@@ -32,7 +33,7 @@ public sealed class FormCredentialsTests
         var encoding = Encoding.GetEncoding(charset);
         var body = encoding.GetPreamble().Concat(encoding.GetBytes("access_token=abc")).ToArray();
 
-        Assert.True(FormCredentials.Carries($"{Form}; charset={charset}", body));
+        Assert.True(FormCredentials.Carries($"{Form}; charset={charset}", new EdgeBodyFeature(body)));
     }
 
     [Theory]
@@ -43,5 +44,5 @@ public sealed class FormCredentialsTests
     [InlineData(null, "access_token=abc")]
     [InlineData("multipart/form-data; boundary=x", "access_token=abc")]
     public void Carries_NoAccessTokenFieldOrNotAForm_False(string? contentType, string body) =>
-        Assert.False(FormCredentials.Carries(contentType, Encoding.UTF8.GetBytes(body)));
+        Assert.False(FormCredentials.Carries(contentType, new EdgeBodyFeature(Encoding.UTF8.GetBytes(body))));
 }

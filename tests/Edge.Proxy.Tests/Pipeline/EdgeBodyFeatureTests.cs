@@ -23,6 +23,19 @@ public sealed class EdgeBodyFeatureTests
         Assert.Equal(expected, body.ReadScalar(pointer));
     }
 
+    [Fact]
+    public void Form_ReadByTwoChecks_DecodedOnce()
+    {
+        // The method-override check (body buffering) and the credential check (EdgeAuthenticate) read the same text.
+        using var body = new EdgeBodyFeature(Encoding.Unicode.GetBytes("a=1&_method=POST"));
+        const string contentType = "application/x-www-form-urlencoded; charset=utf-16";
+
+        var first = body.Form(contentType);
+
+        Assert.Same(first, body.Form(contentType));
+        Assert.Equal("a=1&_method=POST", first.Declared);
+    }
+
     [Theory]
     [InlineData("{\"sender\":{\"id\":\"\\ud800\"}}")]
     [InlineData("{\"sender\":{\"id\":\"a\\udfffb\"}}")]

@@ -41,7 +41,7 @@ public sealed class MethodOverrideParameterTests
     [InlineData("application/x-www-form-urlencoded", "a=1&.method=PUT")]
     public void OverridesInForm_AnotherMethodNamed_True(string contentType, string body)
     {
-        Assert.True(MethodOverrideParameter.OverridesInForm("POST", contentType, System.Text.Encoding.UTF8.GetBytes(body)));
+        Assert.True(MethodOverrideParameter.OverridesInForm("POST", contentType, new EdgeBodyFeature(System.Text.Encoding.UTF8.GetBytes(body))));
     }
 
     [Fact]
@@ -51,8 +51,8 @@ public sealed class MethodOverrideParameterTests
         var utf16 = System.Text.Encoding.Unicode.GetBytes("_method=DELETE");
         var ascii = System.Text.Encoding.ASCII.GetBytes("_method=DELETE");
 
-        Assert.True(MethodOverrideParameter.OverridesInForm("POST", "application/x-www-form-urlencoded; charset=utf-16", utf16));
-        Assert.True(MethodOverrideParameter.OverridesInForm("POST", "application/x-www-form-urlencoded; charset=utf-16", ascii));
+        Assert.True(MethodOverrideParameter.OverridesInForm("POST", "application/x-www-form-urlencoded; charset=utf-16", new EdgeBodyFeature(utf16)));
+        Assert.True(MethodOverrideParameter.OverridesInForm("POST", "application/x-www-form-urlencoded; charset=utf-16", new EdgeBodyFeature(ascii)));
     }
 
     [Theory]
@@ -61,6 +61,6 @@ public sealed class MethodOverrideParameterTests
     [InlineData("")]
     public void OverridesInForm_NoOverride_False(string body)
     {
-        Assert.False(MethodOverrideParameter.OverridesInForm("POST", "application/x-www-form-urlencoded", System.Text.Encoding.UTF8.GetBytes(body)));
+        Assert.False(MethodOverrideParameter.OverridesInForm("POST", "application/x-www-form-urlencoded", new EdgeBodyFeature(System.Text.Encoding.UTF8.GetBytes(body))));
     }
 }
