@@ -1,5 +1,4 @@
 using Edge.Proxy.Pipeline;
-using Microsoft.AspNetCore.WebUtilities;
 
 namespace Edge.Proxy.Authorization;
 
@@ -26,24 +25,6 @@ internal static class FormCredentials
         }
 
         var (bytes, declared) = body.Form(contentType);
-        return HasAccessToken(bytes) || HasAccessToken(declared);
-    }
-
-    private static bool HasAccessToken(string? form)
-    {
-        if (string.IsNullOrEmpty(form))
-        {
-            return false;
-        }
-
-        foreach (var pair in new QueryStringEnumerable(form))
-        {
-            if (QueryCredentials.IsAccessToken(pair.DecodeName().Span))
-            {
-                return true;
-            }
-        }
-
-        return false;
+        return QueryCredentials.Carries(bytes) || QueryCredentials.Carries(declared);
     }
 }

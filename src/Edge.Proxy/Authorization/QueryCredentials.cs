@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Primitives;
 using Yarp.ReverseProxy.Transforms;
 
 namespace Edge.Proxy.Authorization;
@@ -19,34 +20,21 @@ internal static class QueryCredentials
         var query = transform.HttpContext.Request.QueryString.Value;
         // Cheap test first: nearly every query has no "token" in it (an escaped name still has its letters escaped, so
         // the decoded test below runs whenever one could be there).
-        if (string.IsNullOrEmpty(query) || !(query.Contains("token", StringComparison.OrdinalIgnoreCase) || query.Contains('%')))
-        {
-            return;
-        }
-
-        var found = false;
-        foreach (var pair in new QueryStringEnumerable(query))
-        {
-            if (IsAccessToken(pair.DecodeName().Span))
-            {
-                found = true;
-                break;
-            }
-        }
-
-        if (!found)
+        if (string.IsNullOrEmpty(query) || !(query.Contains("token", StringComparison.OrdinalIgnoreCase) || query.Contains('%'))
+            || !Carries(query))
         {
             return;
         }
 
         // Only now is the query parsed and rebuilt (YARP re-encodes the other parameters when the collection is
         // touched): a request without a query token is forwarded byte for byte. The names are the collection's own
-        // decoding, which is what YARP writes back.
+        // decoding, which is what YARP writes back. A parameter hiding a token behind ';' (x=1;access_token=...) is
+        // removed whole: the collection splits on '&' only.
         var collection = transform.Query.Collection;
         List<string>? names = null;
-        foreach (var name in collection.Keys)
+        foreach (var (name, values) in collection)
         {
-            if (IsAccessToken(name))
+            if (IsAccessToken(name) || HidesBehindSemicolon(name, values))
             {
                 (names ??= []).Add(name);
             }
@@ -56,6 +44,40 @@ internal static class QueryCredentials
         {
             collection.Remove(name);
         }
+    }
+
+    /// <summary>
+    /// True when query or form text has an <c>access_token</c> parameter (<see cref="IsAccessToken"/>) split at '&amp;',
+    /// or at ';' too, as Rack 2, Python before 3.9.2 and Go before 1.17 split it.
+    /// </summary>
+    internal static bool Carries(string? text) =>
+        !string.IsNullOrEmpty(text) && (HasName(text) || (text.Contains(';', StringComparison.Ordinal) && HasName(text.Replace(';', '&'))));
+
+    private static bool HasName(string text)
+    {
+        foreach (var pair in new QueryStringEnumerable(text))
+        {
+            if (IsAccessToken(pair.DecodeName().Span))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool HidesBehindSemicolon(string name, StringValues values)
+    {
+        foreach (var value in values)
+        {
+            if ((name.Contains(';', StringComparison.Ordinal) || value?.Contains(';', StringComparison.Ordinal) == true)
+                && HasName($"{name}={value}".Replace(';', '&')))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

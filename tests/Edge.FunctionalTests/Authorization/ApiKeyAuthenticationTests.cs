@@ -241,6 +241,7 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
     [InlineData("%5Baccess_token%5D")]
     [InlineData("+access_token")]
     [InlineData("access_token%00x")]
+    [InlineData("x=1;access_token")] // Rack 2, Python before 3.9.2 and Go before 1.17 also split on ';'
     public async Task Authenticate_QueryAccessToken_RemovedBeforeForwarding(string name)
     {
         // The key authenticates; a backend that accepts RFC 6750 query tokens would take the forged one for the caller.
@@ -378,6 +379,7 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
     [InlineData("%5Baccess_token%5D")]
     [InlineData("+access_token")]
     [InlineData("access_token%00x")]
+    [InlineData("x=1;access_token")]
     public async Task Authenticate_FormBodyAccessToken_Returns400AndAuditsDeny(string name)
     {
         // RFC 6750 section 2.2: a backend accepting body tokens would take the unchecked one for the caller.

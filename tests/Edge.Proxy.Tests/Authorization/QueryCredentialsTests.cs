@@ -35,4 +35,14 @@ public sealed class QueryCredentialsTests
     [InlineData("", false)]
     public void IsAccessToken_Name_MatchesWhatBackendsReadAsTheToken(string name, bool expected) =>
         Assert.Equal(expected, QueryCredentials.IsAccessToken(name));
+
+    [Theory]
+    [InlineData("access_token=a", true)]
+    [InlineData("x=1;access_token=a", true)] // Rack 2, Python before 3.9.2 and Go before 1.17 split on ';' too
+    [InlineData("x=1; access_token=a", true)]
+    [InlineData("x=1&y=2;z=3", false)]
+    [InlineData("note=access_token;x", false)]
+    [InlineData("", false)]
+    public void Carries_QueryOrFormText_FindsTheTokenUnderEitherSeparator(string text, bool expected) =>
+        Assert.Equal(expected, QueryCredentials.Carries(text));
 }
