@@ -16,7 +16,7 @@ internal static class FormCredentials
     public static readonly EdgeDenial Denial = new(StatusCodes.Status400BadRequest, Code, "Credential in body",
         "The form body carries an access_token; the edge accepts credentials only in headers. Send it as 'Authorization: Bearer'.");
 
-    /// <summary>True when a form body, decoded as a backend may decode it, has an <c>access_token</c> field (any case, escape or PHP spelling).</summary>
+    /// <summary>True when a form body, decoded as a backend may decode it, has an <c>access_token</c> field (any spelling a backend parser reads as it: <see cref="QueryCredentials.Carries"/>).</summary>
     public static bool Carries(string? contentType, EdgeBodyFeature body)
     {
         if (!FormBody.IsForm(contentType) || body.Body.IsEmpty)
