@@ -1,3 +1,4 @@
+using Edge.Proxy.Pipeline;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Primitives;
 using Yarp.ReverseProxy.Transforms;
@@ -51,7 +52,7 @@ internal static class QueryCredentials
     /// or at ';' too, as Rack 2, Python before 3.9.2 and Go before 1.17 split it.
     /// </summary>
     internal static bool Carries(string? text) =>
-        !string.IsNullOrEmpty(text) && (HasName(text) || (text.Contains(';', StringComparison.Ordinal) && HasName(text.Replace(';', '&'))));
+        !string.IsNullOrEmpty(text) && ParameterNames.Splittings(text).Any(HasName);
 
     private static bool HasName(string text)
     {
@@ -94,15 +95,7 @@ internal static class QueryCredentials
     /// </summary>
     internal static bool IsAccessToken(ReadOnlySpan<char> name)
     {
-        if (IsSpelling(name))
-        {
-            return true;
-        }
-
-        var nul = name.IndexOf('\0');
-        var trimmed = (nul >= 0 ? name[..nul] : name).TrimStart(" []");
-        var end = trimmed.IndexOfAny('[', ']');
-        return IsSpelling(end >= 0 ? trimmed[..end] : trimmed);
+        return IsSpelling(name) || IsSpelling(ParameterNames.BaseName(name));
     }
 
     private static bool IsSpelling(ReadOnlySpan<char> name)

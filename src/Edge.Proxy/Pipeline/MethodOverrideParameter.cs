@@ -44,22 +44,24 @@ internal static class MethodOverrideParameter
             return false;
         }
 
-        // QueryStringEnumerable decodes '+' and percent escapes as the backend's query parser does.
-        foreach (var pair in new QueryStringEnumerable(value))
+        foreach (var text in ParameterNames.Splittings(value))
         {
-            // PHP turns ' ', '.' and '[' in a parameter name into '_': ".method" and "+method" are $_GET['_method'] too.
-            var name = pair.DecodeName().Span;
-            if (name.Length != 7 || name[1..] is not "method" || name[0] is not ('_' or ' ' or '.' or '['))
+            // QueryStringEnumerable decodes '+' and percent escapes as the backend's query parser does.
+            foreach (var pair in new QueryStringEnumerable(text))
             {
-                continue;
-            }
-
-            if (!pair.DecodeValue().Span.Trim().Equals(method, StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
+                var name = pair.DecodeName().Span;
+                if ((IsSpelling(name) || IsSpelling(ParameterNames.BaseName(name)))
+                    && !pair.DecodeValue().Span.Trim().Equals(method, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
             }
         }
 
         return false;
     }
+
+    // PHP turns ' ', '.' and '[' in a parameter name into '_': ".method" and "+method" are $_GET['_method'] too.
+    private static bool IsSpelling(ReadOnlySpan<char> name) =>
+        name.Length == 7 && name[1..] is "method" && name[0] is ('_' or ' ' or '.' or '[');
 }

@@ -17,6 +17,13 @@ public sealed class MethodOverrideParameterTests
     [InlineData("POST", "?_method=")]
     [InlineData("POST", "?_%6Dethod=DELETE")]
     [InlineData("POST", "?_%6d%65%74%68%6f%64=DELETE")]
+    [InlineData("POST", "?+_method=DELETE")]
+    [InlineData("POST", "?%20%20_method=DELETE")]
+    [InlineData("POST", "?x=1;_method=DELETE")]
+    [InlineData("POST", "?_method[]=DELETE")]
+    [InlineData("POST", "?_method%5B0%5D=DELETE")]
+    [InlineData("POST", "?[_method]=DELETE")]
+    [InlineData("POST", "?_method%00x=DELETE")]
     public void Overrides_AnotherMethodNamed_True(string method, string query)
     {
         Assert.True(MethodOverrideParameter.Overrides(method, new QueryString(query)));
@@ -30,6 +37,8 @@ public sealed class MethodOverrideParameterTests
     [InlineData("POST", "?_method=post")]
     [InlineData("DELETE", "?_method=DELETE")]
     [InlineData("GET", "?q=_method")]
+    [InlineData("POST", "?x=1;_method=POST")]
+    [InlineData("POST", "?q=a;b")]
     public void Overrides_NoOverrideOrTheSameMethod_False(string method, string query)
     {
         Assert.False(MethodOverrideParameter.Overrides(method, new QueryString(query)));
@@ -39,6 +48,9 @@ public sealed class MethodOverrideParameterTests
     [InlineData("application/x-www-form-urlencoded", "name=x&_method=DELETE")]
     [InlineData("Application/X-WWW-Form-URLEncoded; charset=utf-8", "_%6Dethod=delete")]
     [InlineData("application/x-www-form-urlencoded", "a=1&.method=PUT")]
+    [InlineData("application/x-www-form-urlencoded", "+_method=DELETE")]
+    [InlineData("application/x-www-form-urlencoded", "x=1;_method=DELETE")]
+    [InlineData("application/x-www-form-urlencoded", "_method[]=DELETE")]
     public void OverridesInForm_AnotherMethodNamed_True(string contentType, string body)
     {
         Assert.True(MethodOverrideParameter.OverridesInForm("POST", contentType, new EdgeBodyFeature(System.Text.Encoding.UTF8.GetBytes(body))));
