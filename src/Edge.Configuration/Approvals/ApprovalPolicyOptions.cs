@@ -18,6 +18,13 @@ public sealed record ApprovalPolicyOptions
     /// <summary>The request header the retry carries the approval token in.</summary>
     public string Header { get; init; } = "X-Approval-Token";
 
+    /// <summary>
+    /// Request headers whose values the approval binds besides method, path, query, body and content headers: a retry
+    /// with other values (or without one the request had) is another request. For backends that take a parameter from a
+    /// header (<c>X-Account-Id</c>, <c>Idempotency-Key</c>). Bound, not shown to approvers, like the body.
+    /// </summary>
+    public IReadOnlyList<string> BindHeaders { get; init; } = [];
+
     /// <summary>The approver must not be the requester (default true).</summary>
     public bool FourEyes { get; init; } = true;
 

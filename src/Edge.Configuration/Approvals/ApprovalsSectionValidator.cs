@@ -26,6 +26,7 @@ internal sealed class ApprovalsSectionValidator(EdgeHostOptions host) : IEdgeSec
             }
 
             ValidateHeader(policy.Header, at + ":Header", errors);
+            ValidateBindHeaders(policy, at + ":BindHeaders", errors);
             if (policy.Notify is { } notify)
             {
                 ValidateNotify(notify, at + ":Notify", errors);
@@ -147,6 +148,39 @@ internal sealed class ApprovalsSectionValidator(EdgeHostOptions host) : IEdgeSec
         else if (string.Equals(header, "Authorization", StringComparison.OrdinalIgnoreCase) || string.Equals(header, "Cookie", StringComparison.OrdinalIgnoreCase))
         {
             errors.Add(at, $"'{header}' carries other credentials; use a header of its own such as X-Approval-Token");
+        }
+    }
+
+    // Not forwarded (hop-by-hop), carried anew on each retry (credentials, the token itself), or already bound.
+    private static readonly HashSet<string> UnbindableHeaders = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Authorization", "Cookie", "Proxy-Authorization", "Connection", "Keep-Alive", "TE", "Trailer", "Transfer-Encoding",
+        "Upgrade", "Proxy-Connection", "Content-Length", "Content-Type", "Content-Encoding", "Host",
+    };
+
+    private void ValidateBindHeaders(ApprovalPolicyOptions policy, string at, ConfigErrorList errors)
+    {
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < policy.BindHeaders.Count; i++)
+        {
+            var header = policy.BindHeaders[i];
+            var entry = $"{at}:{i}";
+            if (string.IsNullOrEmpty(header) || !HttpToken.IsToken(header))
+            {
+                errors.Add(entry, $"'{header}' is not a header name");
+            }
+            else if (UnbindableHeaders.Contains(header) || string.Equals(header, policy.Header, StringComparison.OrdinalIgnoreCase))
+            {
+                errors.Add(entry, $"'{header}' cannot be bound: credentials and the token change on each retry, hop-by-hop headers are not forwarded, and Content-Type and Content-Encoding are always bound");
+            }
+            else if (header.StartsWith(host.IdentityHeaderPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                errors.Add(entry, $"'{header}' starts with the identity prefix '{host.IdentityHeaderPrefix}': the edge sets those itself, and the requester's identity is bound already");
+            }
+            else if (!seen.Add(header))
+            {
+                errors.Add(entry, $"'{header}' is listed twice");
+            }
         }
     }
 

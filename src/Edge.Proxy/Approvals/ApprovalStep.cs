@@ -55,7 +55,7 @@ internal sealed partial class ApprovalStep(
         var path = request.Path.Value ?? "/";
         var bodySha256 = ApprovalFingerprint.BodySha256(body.Body.Span);
         var requestHash = ApprovalFingerprint.Compute(policy.Name, routeId, request.Method, path, query, tenant, requester, bodySha256,
-            ApprovalFingerprint.ContentHeaders(request.Headers));
+            ApprovalFingerprint.ContentHeaders(request.Headers), ApprovalFingerprint.BoundHeaders(request.Headers, policy.Options.BindHeaders));
         var now = time.GetUtcNow();
         try
         {

@@ -33,6 +33,12 @@ public sealed class ApprovalConfigValidationTests
         { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Header": "X-Edge-Approval" }""", "Edge:Approvals:payments:Header", "identity prefix" },
         { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Header": "Authorization" }""", "Edge:Approvals:payments:Header", "other credentials" },
         { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Header": "X Token" }""", "Edge:Approvals:payments:Header", "is not a header name" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "BindHeaders": ["X Account"] }""", "Edge:Approvals:payments:BindHeaders:0", "is not a header name" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "BindHeaders": ["X-Account", "authorization"] }""", "Edge:Approvals:payments:BindHeaders:1", "cannot be bound" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "BindHeaders": ["X-Approval-Token"] }""", "Edge:Approvals:payments:BindHeaders:0", "cannot be bound" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "BindHeaders": ["Transfer-Encoding"] }""", "Edge:Approvals:payments:BindHeaders:0", "cannot be bound" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "BindHeaders": ["X-Edge-Subject"] }""", "Edge:Approvals:payments:BindHeaders:0", "identity prefix" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "BindHeaders": ["X-Account", "x-account"] }""", "Edge:Approvals:payments:BindHeaders:1", "listed twice" },
         { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Notify": { "Url": "ftp://hooks.example/", "Secret": "env:EDGE_APPROVAL_TEST_NOTIFY" } }""", "Edge:Approvals:payments:Notify:Url", "https or http" },
         { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Notify": { "Url": "https://hooks.example/", "Secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" } }""", "Edge:Approvals:payments:Notify:Secret", "inline secrets" },
         { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Notify": { "Url": "https://hooks.example/", "Secret": "env:EDGE_APPROVAL_TEST_UNSET" } }""", "Edge:Approvals:payments:Notify:Secret", "is not set" },
@@ -68,7 +74,7 @@ public sealed class ApprovalConfigValidationTests
     {
         var errors = await ValidateAsync(
             $"[{Auth}, {Tenant}, {Approval}]",
-            """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Ttl": "00:05:00", "Header": "X-Approval", "FourEyes": false, "Notify": { "Url": "https://hooks.example/approvals", "Secret": "env:EDGE_APPROVAL_TEST_NOTIFY" } }""");
+            """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Ttl": "00:05:00", "Header": "X-Approval", "FourEyes": false, "BindHeaders": ["X-Account-Id", "Idempotency-Key"], "Notify": { "Url": "https://hooks.example/approvals", "Secret": "env:EDGE_APPROVAL_TEST_NOTIFY" } }""");
 
         Assert.DoesNotContain(errors, e => !e.IsWarning);
     }

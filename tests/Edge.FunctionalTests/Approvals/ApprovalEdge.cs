@@ -54,10 +54,13 @@ internal static class ApprovalEdge
             Approvals = new Dictionary<string, object>
             {
                 ["payments"] = notify is null
-                    ? new { ApproverPermission = "payments.approve", Authentication = "keys", Ttl = ttl, FourEyes = fourEyes }
-                    : new { ApproverPermission = "payments.approve", Authentication = "keys", Ttl = ttl, FourEyes = fourEyes, Notify = notify },
+                    ? new { ApproverPermission = "payments.approve", Authentication = "keys", Ttl = ttl, FourEyes = fourEyes, BindHeaders = BoundHeaders }
+                    : new { ApproverPermission = "payments.approve", Authentication = "keys", Ttl = ttl, FourEyes = fourEyes, BindHeaders = BoundHeaders, Notify = notify },
             },
         });
+
+    /// <summary>The payments policy's <c>BindHeaders</c>: the backend takes the account to debit from this header.</summary>
+    public static readonly string[] BoundHeaders = ["X-Account-Id"];
 
     private static object PaymentsRoute(bool auditOptional)
     {

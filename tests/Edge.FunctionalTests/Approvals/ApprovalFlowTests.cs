@@ -330,6 +330,46 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Retry_BoundHeaderChangedAddedOrSpelledWithUnderscore_403MismatchWithoutConsumingTheToken()
+    {
+        // Approvals bound no header: a backend that takes the account to debit from X-Account-Id got the approved
+        // payment with another account, or with one added under the '_' spelling a CGI-style backend reads alike.
+        static HttpRequestMessage FromAccount(string? token, params (string Name, string Value)[] headers)
+        {
+            var request = Payment(token: token);
+            foreach (var (name, value) in headers)
+            {
+                request.Headers.TryAddWithoutValidation(name, value);
+            }
+
+            return request;
+        }
+
+        string id;
+        using (var first = await Client.SendAsync(FromAccount(null, ("X-Account-Id", "acct-1"))))
+        {
+            Assert.Equal((HttpStatusCode)428, first.StatusCode);
+            id = (await JsonAsync(first)).GetProperty("approvalId").GetString()!;
+        }
+
+        var token = await ApproveAsync(Client, id);
+        using var otherAccount = await Client.SendAsync(FromAccount(token, ("X-Account-Id", "acct-2")));
+        using var withoutAccount = await Client.SendAsync(FromAccount(token));
+        using var twoAccounts = await Client.SendAsync(FromAccount(token, ("X-Account-Id", "acct-1"), ("X_Account_Id", "acct-2")));
+        using var approved = await Client.SendAsync(FromAccount(token, ("x-account-id", "acct-1")));
+
+        foreach (var refused in new[] { otherAccount, withoutAccount, twoAccounts })
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Equal("approval_mismatch", Code(await JsonAsync(refused)));
+        }
+
+        Assert.Equal(HttpStatusCode.OK, approved.StatusCode);
+        var forwarded = Assert.Single(_backend.Received).RequestMessage!.Headers!;
+        Assert.Equal("acct-1", Assert.Single(forwarded, h => string.Equals(h.Key, "X-Account-Id", StringComparison.OrdinalIgnoreCase)).Value.Single());
+    }
+
+    [Fact]
     public async Task Retry_AfterTokenTtl_403ApprovalExpired()
     {
         var id = await RequestApprovalAsync(Client);
