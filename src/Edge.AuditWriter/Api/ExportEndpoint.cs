@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Edge.Audit.Bundles;
 using Edge.Audit.Storage;
 using Edge.Audit.Verification;
@@ -14,7 +15,7 @@ namespace Edge.AuditWriter.Api;
 /// Rows are written as SQLite yields them (oldest first), so memory stays flat whatever the export size; a bundle
 /// holds at most one chunk of <see cref="AuditBundle.ChunkSize"/> records at a time.
 /// </summary>
-internal static class ExportEndpoint
+internal static partial class ExportEndpoint
 {
     /// <summary>Tells a client (and a spreadsheet user reading the docs) that CSV rows carry no proof.</summary>
     public const string VerifiableHeader = "Edge-Audit-Verifiable";
@@ -129,8 +130,10 @@ internal static class ExportEndpoint
     }
 
     /// <summary>
-    /// RFC 4180 quoting, plus the OWASP CSV-injection defence: a cell a spreadsheet would read as a formula
-    /// (starting with = + - @, tab or carriage return) is prefixed with an apostrophe. Paths and reasons come from clients.
+    /// RFC 4180 quoting, plus the OWASP CSV-injection defence: a cell a spreadsheet would read as a formula gets an
+    /// apostrophe before the formula character (= + - @, tab or carriage return). Paths and reasons come from clients.
+    /// A spreadsheet may start a cell inside ours too: where ';' is the list separator (German, French, Dutch locales)
+    /// it splits "/x;=HYPERLINK(…)" at the ';' and does not see our quotes, a line break starts a row, a tab a TSV cell.
     /// </summary>
     internal static string CsvCell(string? value)
     {
@@ -139,13 +142,13 @@ internal static class ExportEndpoint
             return "";
         }
 
-        if (value[0] is '=' or '+' or '-' or '@' or '\t' or '\r')
-        {
-            value = "'" + value;
-        }
-
+        value = FormulaStart().Replace(value, "'$0");
         return value.AsSpan().IndexOfAny(",\"\n\r") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
     }
+
+    /// <summary>A formula character where a spreadsheet may start a cell: the value's start, or after ; tab or a line break (and quotes).</summary>
+    [GeneratedRegex("(?<=(?:^|[;\t\r\n])\"*)[=+\\-@\t\r]", RegexOptions.CultureInvariant)]
+    private static partial Regex FormulaStart();
 
     private static async Task WriteBundleAsync(Stream body, AuditLog log, StoredCheckpoint checkpoint, RecordQuery query, CancellationToken cancellationToken)
     {

@@ -110,7 +110,7 @@ public sealed class ExportEndpointTests
     public async Task Csv_ClientControlledCells_AreDefusedAndMarkedUnverifiable()
     {
         await using var writer = await StartWithRecordsAsync(3, i => WriterFixture.Leaf($"r{i}", "acme",
-            path: i switch { 0 => "=HYPERLINK(\"http://evil\")", 1 => "+1,2", _ => "/plain" }, principal: i == 2 ? "@admin" : null));
+            path: i switch { 0 => "=HYPERLINK(\"http://evil\")", 1 => "+1,2", _ => "/plain;=HYPERLINK(CHAR(104))" }, principal: i == 2 ? "@admin" : null));
         using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
 
         using var response = await auditor.GetAsync("/audit/export?format=csv");
@@ -120,7 +120,7 @@ public sealed class ExportEndpointTests
         Assert.StartsWith("attachment;", response.Content.Headers.ContentDisposition!.ToString(), StringComparison.Ordinal);
         Assert.Contains(",GET,\"'=HYPERLINK(\"\"http://evil\"\")\",200,", rows[1], StringComparison.Ordinal);
         Assert.Contains(",GET,\"'+1,2\",", rows[2], StringComparison.Ordinal);
-        Assert.Contains(",acme,'@admin,orders,GET,/plain,", rows[3], StringComparison.Ordinal);
+        Assert.Contains(",acme,'@admin,orders,GET,/plain;'=HYPERLINK(CHAR(104)),", rows[3], StringComparison.Ordinal);
     }
 
     [Fact]
@@ -149,6 +149,15 @@ public sealed class ExportEndpointTests
     [InlineData("a,b", "\"a,b\"")]
     [InlineData("plain", "plain")]
     [InlineData(null, "")]
+    // A spreadsheet whose list separator is ';' (German, French, Dutch locales) splits "/x;=..." into a second cell that
+    // starts with '=' however the comma-separated cell was quoted; a line break (inside quotes Excel may not honour)
+    // starts a row, and a tab a TSV cell.
+    [InlineData("/x;=HYPERLINK(CHAR(104))", "/x;'=HYPERLINK(CHAR(104))")]
+    [InlineData("/x;+1", "/x;'+1")]
+    [InlineData("a\t@SUM(1)", "a\t'@SUM(1)")]
+    [InlineData("a\n-1", "\"a\n'-1\"")]
+    [InlineData("/x;\"=1", "\"/x;\"\"'=1\"")]
+    [InlineData("/a-b;c=d", "/a-b;c=d")]
     public void CsvCell_Value_IsQuotedAndDefused(string? value, string expected) =>
         Assert.Equal(expected, ExportEndpoint.CsvCell(value));
 

@@ -474,6 +474,34 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
         Assert.Empty(errors);
     }
 
+    [Fact]
+    public async Task Timeline_RightToLeftLettersInAPath_DrawTheSegmentsInTheOrderTheRecordHolds()
+    {
+        await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
+        // No control character: the Hebrew letters alone make a browser draw "/transfer/<alef>/111/<alef>/222" as
+        // "/transfer/222/<alef>/111/<alef>", so the auditor would read the two accounts swapped.
+        const string path = "/transfer/\u05D0/111/\u05D0/222";
+        var leaf = WriterFixture.Leaf("rtl", "acme", path: path);
+        using (var ingest = await writer.IngestAsync([leaf], 1))
+        {
+            ingest.EnsureSuccessStatusCode();
+        }
+
+        await writer.WaitForCheckpointAsync(1);
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(Rows(page).First.Locator("td.path")).ToHaveTextAsync(path);
+        var rowInOrder = await VisualOrder.IsDrawnBeforeAsync(Rows(page).First.Locator("td.path"), path, "111", "222");
+        await Rows(page).First.GetByRole(AriaRole.Button).ClickAsync();
+        await Assertions.Expect(page.Locator("#proof-result")).ToHaveClassAsync("ok");
+        var jsonInOrder = await VisualOrder.IsDrawnBeforeAsync(page.Locator("#detail-json"), path, "111", "222");
+
+        Assert.True(rowInOrder, "the timeline draws 222 before 111");
+        Assert.True(jsonInOrder, "the record JSON draws 222 before 111");
+        Assert.Empty(errors);
+    }
+
     [Theory]
     [InlineData("erased")]
     [InlineData("approved")]

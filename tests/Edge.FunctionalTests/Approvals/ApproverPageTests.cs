@@ -147,6 +147,30 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
     }
 
     [Fact]
+    public async Task ApproverPage_RightToLeftLettersInAPath_DrawTheSegmentsInTheOrderTheBackendGets()
+    {
+        Assertions.SetDefaultExpectTimeout(15_000);
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url));
+        // No control character: the Hebrew letters alone make a browser draw "/payments/<alef>/111/<alef>/222" as
+        // "/payments/222/<alef>/111/<alef>", so the approver would approve a transfer between the accounts swapped.
+        const string path = "/payments/\u05D0/111/\u05D0/222";
+        using (var spoof = await edge.Client.SendAsync(Payment(path: "/payments/%D7%90/111/%D7%90/222")))
+        {
+            Assert.Equal((HttpStatusCode)428, spoof.StatusCode);
+        }
+
+        await using var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-GB", TimezoneId = "UTC" });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/_edge/approvals/ui");
+        await SignInAsync(page, BobKey);
+        var cell = page.Locator("#approvals tbody td.path");
+        await Assertions.Expect(cell).ToHaveTextAsync(path);
+
+        Assert.True(await VisualOrder.IsDrawnBeforeAsync(cell, path, "111", "222"), "the page draws 222 before 111");
+    }
+
+    [Fact]
     public async Task ApproverPage_SignOut_ForgetsTheListTokenAndCredential()
     {
         Assertions.SetDefaultExpectTimeout(15_000);
