@@ -33,6 +33,16 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
         return writer;
     }
 
+    /// <summary>A writer holding just <paramref name="leaves"/>, covered by its signed checkpoint.</summary>
+    private static async Task<WriterFixture> StartWithRecordsAsync(params byte[][] leaves)
+    {
+        var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
+        using var response = await writer.IngestAsync(leaves, leaves.Length);
+        response.EnsureSuccessStatusCode();
+        await writer.WaitForCheckpointAsync(leaves.Length);
+        return writer;
+    }
+
     private async Task<(IBrowserContext Context, IPage Page, List<string> Errors, List<string> Requests)> OpenAsync(WriterFixture writer, string timezone = "UTC")
     {
         var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { TimezoneId = timezone, Locale = "en-GB", AcceptDownloads = true });
@@ -447,15 +457,8 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
     [Fact]
     public async Task Timeline_BidiOverrideAndInvisibleCharacters_ShownAsCodePointsNotRendered()
     {
-        await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
         // U+202E makes "/admin/<RLO>1/sredro" render as "/admin/orders/1"; U+200B and a tag character hide inside a principal.
-        var leaf = WriterFixture.Leaf("bidi", "acme", path: "/admin/\u202E1/sredro", principal: "alice\u200B\U000E0041");
-        using (var ingest = await writer.IngestAsync([leaf], 1))
-        {
-            ingest.EnsureSuccessStatusCode();
-        }
-
-        await writer.WaitForCheckpointAsync(1);
+        await using var writer = await StartWithRecordsAsync(WriterFixture.Leaf("bidi", "acme", path: "/admin/\u202E1/sredro", principal: "alice\u200B\U000E0041"));
         var (context, page, errors, _) = await OpenAsync(writer);
         await using var _ = context;
         await SignInAsync(page, WriterFixture.GlobalAuditorKey);
@@ -477,17 +480,10 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
     [Fact]
     public async Task Timeline_RightToLeftLettersInAPath_DrawTheSegmentsInTheOrderTheRecordHolds()
     {
-        await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
         // No control character: the Hebrew letters alone make a browser draw "/transfer/<alef>/111/<alef>/222" as
         // "/transfer/222/<alef>/111/<alef>", so the auditor would read the two accounts swapped.
         const string path = "/transfer/\u05D0/111/\u05D0/222";
-        var leaf = WriterFixture.Leaf("rtl", "acme", path: path);
-        using (var ingest = await writer.IngestAsync([leaf], 1))
-        {
-            ingest.EnsureSuccessStatusCode();
-        }
-
-        await writer.WaitForCheckpointAsync(1);
+        await using var writer = await StartWithRecordsAsync(WriterFixture.Leaf("rtl", "acme", path: path));
         var (context, page, errors, _) = await OpenAsync(writer);
         await using var _ = context;
         await SignInAsync(page, WriterFixture.GlobalAuditorKey);

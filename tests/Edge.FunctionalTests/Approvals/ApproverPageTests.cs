@@ -125,16 +125,8 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
         await using var edge = await EdgeHost.StartAsync(Create(backend.Url));
         // U+202E (right-to-left override) makes "/payments/<RLO>refsnart" render as "/payments/transfer": the approver
         // would approve a request to a path other than the one they read.
-        using (var spoof = await edge.Client.SendAsync(Payment(path: "/payments/%E2%80%AErefsnart?to=%E2%80%8F42")))
-        {
-            Assert.Equal((HttpStatusCode)428, spoof.StatusCode);
-        }
-
-        await using var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-GB", TimezoneId = "UTC" });
-        var page = await context.NewPageAsync();
-        await page.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/_edge/approvals/ui");
-        await SignInAsync(page, BobKey);
-        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("1 request is waiting.");
+        var (context, page) = await OpenWithOneRequestAsync(edge, "/payments/%E2%80%AErefsnart?to=%E2%80%8F42");
+        await using var _ = context;
         var shown = await page.Locator("#approvals tbody td.path").TextContentAsync();
         var approve = page.Locator("#approvals tbody tr").GetByRole(AriaRole.Button, new() { Name = "Approve" });
         var label = await approve.GetAttributeAsync("aria-label");
@@ -155,15 +147,8 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
         // No control character: the Hebrew letters alone make a browser draw "/payments/<alef>/111/<alef>/222" as
         // "/payments/222/<alef>/111/<alef>", so the approver would approve a transfer between the accounts swapped.
         const string path = "/payments/\u05D0/111/\u05D0/222";
-        using (var spoof = await edge.Client.SendAsync(Payment(path: "/payments/%D7%90/111/%D7%90/222")))
-        {
-            Assert.Equal((HttpStatusCode)428, spoof.StatusCode);
-        }
-
-        await using var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-GB", TimezoneId = "UTC" });
-        var page = await context.NewPageAsync();
-        await page.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/_edge/approvals/ui");
-        await SignInAsync(page, BobKey);
+        var (context, page) = await OpenWithOneRequestAsync(edge, "/payments/%D7%90/111/%D7%90/222");
+        await using var _ = context;
         var cell = page.Locator("#approvals tbody td.path");
         await Assertions.Expect(cell).ToHaveTextAsync(path);
 
@@ -244,6 +229,22 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
         Assert.True(overflow <= 0, $"the page scrolls sideways by {overflow} px");
         Assert.NotNull(reject);
         Assert.True(reject.X + reject.Width <= 1280, $"the Reject button ends at x = {reject.X + reject.Width}, outside the 1280 px window");
+    }
+
+    /// <summary>Has alice ask for approval of a payment to <paramref name="path"/>, then shows it to bob on the page.</summary>
+    private async Task<(IBrowserContext Context, IPage Page)> OpenWithOneRequestAsync(EdgeHost edge, string path)
+    {
+        using (var request = await edge.Client.SendAsync(Payment(path: path)))
+        {
+            Assert.Equal((HttpStatusCode)428, request.StatusCode);
+        }
+
+        var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-GB", TimezoneId = "UTC" });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/_edge/approvals/ui");
+        await SignInAsync(page, BobKey);
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("1 request is waiting.");
+        return (context, page);
     }
 
     private static async Task SignInAsync(IPage page, string key)
