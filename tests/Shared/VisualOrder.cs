@@ -10,16 +10,20 @@ public static class VisualOrder
 {
     /// <summary>
     /// Whether <paramref name="first"/> is drawn left of <paramref name="second"/>, both looked up inside
-    /// <paramref name="text"/> in the element's single text node.
+    /// <paramref name="text"/>, which one text node of the element holds.
     /// </summary>
     public static Task<bool> IsDrawnBeforeAsync(ILocator element, string text, string first, string second) =>
         element.EvaluateAsync<bool>("""
             (element, [text, first, second]) => {
-              const node = element.firstChild;
-              const start = node.data.indexOf(text);
-              if (start < 0) {
-                throw new Error('text not shown: ' + node.data);
+              const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+              let node = walker.nextNode();
+              while (node && !node.data.includes(text)) {
+                node = walker.nextNode();
               }
+              if (!node) {
+                throw new Error('text not shown in one piece: ' + element.textContent);
+              }
+              const start = node.data.indexOf(text);
               const left = (part) => {
                 const range = document.createRange();
                 const index = start + text.indexOf(part);

@@ -151,8 +151,13 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
         await using var _ = context;
         var cell = page.Locator("#approvals tbody td.path");
         await Assertions.Expect(cell).ToHaveTextAsync(path);
+        var listInOrder = await VisualOrder.IsDrawnBeforeAsync(cell, path, "111", "222");
+        await page.Locator("#approvals tbody tr").GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync($"Approved POST {path}.");
+        var statusInOrder = await VisualOrder.IsDrawnBeforeAsync(page.Locator("#status"), path, "111", "222");
 
-        Assert.True(await VisualOrder.IsDrawnBeforeAsync(cell, path, "111", "222"), "the page draws 222 before 111");
+        Assert.True(listInOrder, "the list draws 222 before 111");
+        Assert.True(statusInOrder, "the message after approving draws 222 before 111");
     }
 
     [Fact]

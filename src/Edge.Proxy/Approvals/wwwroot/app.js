@@ -21,6 +21,15 @@
     status.classList.toggle("error", Boolean(isError));
   }
 
+  // The path in a message is drawn like the list's (see td.path in app.css): in the order of its characters.
+  function sayDecided(approval, action, rest, isError) {
+    const path = document.createElement("span");
+    path.className = "path";
+    path.textContent = shown(approval.path);
+    status.replaceChildren((action === "approve" ? "Approved " : "Rejected ") + shown(approval.method) + " ", path, rest);
+    status.classList.toggle("error", Boolean(isError));
+  }
+
   function headers() {
     const scheme = $("scheme").value;
     if (scheme === "bearer") {
@@ -129,10 +138,10 @@
     try {
       await load();
     } catch {
-      say((action === "approve" ? "Approved " : "Rejected ") + approval.method + " " + approval.path + ", but the list cannot be reloaded: the edge cannot be reached.", true);
+      sayDecided(approval, action, ", but the list cannot be reloaded: the edge cannot be reached.", true);
       return;
     }
-    say((action === "approve" ? "Approved " : "Rejected ") + approval.method + " " + approval.path + ".");
+    sayDecided(approval, action, ".");
   }
 
   // Without this the credential, and the last token, stayed usable in an unattended tab until it was closed or reloaded.
