@@ -57,6 +57,13 @@ public static class WriterApp
 
         var app = builder.Build();
         KestrelRefusalAnswers.Subscribe(app);
+        // Every answer is the writer's own (JSON, CSV, tiles, pages): none may be sniffed into HTML that runs in the
+        // origin of the viewer, whose records hold client-chosen text.
+        app.Use(static (context, next) =>
+        {
+            context.Response.Headers.XContentTypeOptions = "nosniff";
+            return next(context);
+        });
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         // Open the store, check it against its last checkpoint and load keys before listening.

@@ -34,6 +34,23 @@ public sealed class WriterAppTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
+    [Theory]
+    [InlineData("/audit/checkpoint")]
+    [InlineData("/audit/key")]
+    [InlineData("/metrics")]
+    [InlineData("/audit/records")]
+    [InlineData("/no-such-path")]
+    public async Task AnyAnswer_CarriesNosniff(string path)
+    {
+        // JSON, CSV and tile answers went out without it; only the pages had it.
+        await using var writer = await WriterFixture.StartAsync();
+        using var client = writer.Client();
+
+        using var response = await client.GetAsync(path);
+
+        Assert.Equal("nosniff", Assert.Single(response.Headers.GetValues("X-Content-Type-Options")));
+    }
+
     [Fact]
     public async Task Metrics_ScrapeBeforeAnyBatch_IngestCountersPresentAtZero()
     {
