@@ -283,8 +283,8 @@ internal sealed partial class EdgeRequestMiddleware(
         });
 
     /// <summary>
-    /// Removes the headers only the edge may set; returns whether any client header name contains '_' and whether any
-    /// value is not <see cref="HeaderValues.AreValid"/>.
+    /// Removes the headers only the edge may set (forwarding headers in their '_' spelling even from a trusted proxy);
+    /// returns whether any client header name contains '_' and whether any value is not <see cref="HeaderValues.AreValid"/>.
     /// </summary>
     private static (bool Underscore, bool InvalidValue) StripClientHeaders(IHeaderDictionary headers, string identityPrefix, bool stripForwarding)
     {
@@ -294,13 +294,16 @@ internal sealed partial class EdgeRequestMiddleware(
         var invalidValue = false;
         foreach (var header in headers)
         {
-            underscore |= header.Key.Contains('_', StringComparison.Ordinal);
+            var hasUnderscore = header.Key.Contains('_', StringComparison.Ordinal);
+            underscore |= hasUnderscore;
             invalidValue |= !HeaderValues.AreValid(header.Value);
             // '_' counts as '-': backends that map X_Edge_Tenant to X-Edge-Tenant (CGI, some nginx setups) must not see it.
             // X_Request_Id too: the edge sets X-Request-Id (signed into the identity headers), and a CGI-style backend
             // reads both spellings as HTTP_X_REQUEST_ID, so the client's copy could stand in for the edge's.
+            // A trusted proxy writes the '-' spelling; a '_' one it passed on is the original client's, and would sit
+            // beside the edge's X-Real-IP or X-Forwarded-For under the backend's one variable name.
             if (HeaderName.StartsWith(header.Key, identityPrefix)
-                || (stripForwarding && ForwardingHeaders.IsForwardingHeader(header.Key))
+                || ((stripForwarding || hasUnderscore) && ForwardingHeaders.IsForwardingHeader(header.Key))
                 || RoutingOverrideHeaders.IsRoutingOverride(header.Key)
                 || HeaderName.EqualsName(header.Key, RequestIdHeader))
             {

@@ -181,6 +181,26 @@ public sealed class TrustedProxyForwardingTests(TrustedProxyEdge fixture) : ICla
     }
 
     [Fact]
+    public async Task UnderscoreForwardingHeaders_FromTrustedProxy_Stripped()
+    {
+        // A proxy appends to X-Forwarded-For and passes the rest on: the original client's X_Real_IP reached the backend
+        // next to the edge's X-Real-IP, and a PHP, WSGI or Rack backend reads both as HTTP_X_REAL_IP, so the client
+        // chose the address it saw while the audit record and the {ip} key used the resolved one.
+        var response = await RawHttp.SendAsync(
+            fixture.Edge.ProxyPort,
+            "GET /open/underscore HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.50\r\nX_Real_IP: 192.0.2.66\r\n"
+            + "X_Forwarded_For: 192.0.2.67\r\nx_forwarded_proto: https\r\nTrue_Client_IP: 192.0.2.68\r\nX-Forwarded-Port: 8443\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        var headers = ForwardingHeaderTests.ForwardedHeaders(fixture, "/open/underscore");
+        Assert.DoesNotContain(headers.Keys, k => k.Contains('_', StringComparison.Ordinal));
+        Assert.Equal("203.0.113.50, 127.0.0.1", ForwardingHeaderTests.Single(headers, "X-Forwarded-For"));
+        Assert.Equal("203.0.113.50", ForwardingHeaderTests.Single(headers, "X-Real-IP"));
+        Assert.Equal("http", ForwardingHeaderTests.Single(headers, "X-Forwarded-Proto"));
+        Assert.Equal("8443", ForwardingHeaderTests.Single(headers, "X-Forwarded-Port"));
+    }
+
+    [Fact]
     public async Task PerIpRateLimit_BehindTrustedProxy_OneBucketPerForwardedClient()
     {
         async Task<int> SendAsync(string client, string path)
