@@ -37,6 +37,26 @@ internal sealed class AllowedHosts
         return string.IsNullOrEmpty(host) || HostString.MatchesAny(host, _patterns);
     }
 
+    /// <summary>
+    /// True when every host in the request's <c>X-Forwarded-Host</c> (kept only from a trusted proxy) is allowed: a proxy
+    /// that passes on the client's copy would otherwise let it name the host a backend builds links from.
+    /// </summary>
+    public bool AllowsForwardedHost(HttpRequest request)
+    {
+        foreach (var value in request.Headers[ForwardingHeaders.XForwardedHost])
+        {
+            foreach (var host in (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (!HostString.MatchesAny(host, _patterns))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>Parses the setting; fails at start-up on an entry that is not a host name pattern.</summary>
     public static AllowedHosts Parse(string? value)
     {

@@ -21,6 +21,7 @@ internal sealed partial class EdgeRequestMiddleware(
     IEdgeThreatGate threat,
     IAuditSink audit,
     BackendPathRouting backendPaths,
+    AllowedHosts allowedHosts,
     IResponseEventSink responseEvents,
     TimeProvider time,
     ILogger<EdgeRequestMiddleware> logger)
@@ -102,6 +103,12 @@ internal sealed partial class EdgeRequestMiddleware(
             else if (threat.CheckBeforeSteps(context, request) is { } blocked)
             {
                 await decisions.DenyAsync(context, IEdgeThreatGate.StepName, blocked);
+            }
+
+            // Only a trusted proxy's X-Forwarded-Host is left: AllowedHosts, checked on Host before routing, covers it too.
+            else if (client.ViaTrustedProxy && allowedHosts.IsRestricted && !allowedHosts.AllowsForwardedHost(context.Request))
+            {
+                await decisions.DenyAsync(context, EdgeStepName, AllowedHosts.NotAllowed);
             }
 
             // OPTIONS * names no resource: a catch-all route would forward it as OPTIONS /, which the client never sent.

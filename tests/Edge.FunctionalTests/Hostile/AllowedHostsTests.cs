@@ -66,3 +66,56 @@ public sealed class AllowedHostsTests : IAsyncLifetime
     private static Task<RawResponse> SendAsync(int port, string path, string host) =>
         RawHttp.SendAsync(port, $"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
 }
+
+/// <summary>
+/// Behind a trusted proxy the backend builds links from the kept <c>X-Forwarded-Host</c>, so <c>AllowedHosts</c> applies
+/// to it too: a proxy that passes on the client's copy (many load balancers set only <c>X-Forwarded-For</c>) must not
+/// let a client name the host of a password-reset link.
+/// </summary>
+public sealed class AllowedForwardedHostsTests : IAsyncLifetime
+{
+    private Backend _backend = null!;
+    private EdgeHost _edge = null!;
+
+    public async Task InitializeAsync()
+    {
+        _backend = Backend.Start();
+        _edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["shop"] = ProxyJson.Route("/shop/{**rest}") }),
+            new Dictionary<string, string?> { ["AllowedHosts"] = "shop.example;*.api.example", ["Edge:TrustedProxies"] = "127.0.0.1/32" });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _edge.DisposeAsync();
+        _backend.Dispose();
+    }
+
+    [Theory]
+    [InlineData("evil.example")]
+    [InlineData("shop.example, evil.example")]
+    public async Task Request_TrustedProxyForwardedHostNotAllowed_400ProblemAuditedAndNotForwarded(string forwardedHost)
+    {
+        var response = await SendAsync(forwardedHost);
+        var audit = await _edge.LocalAuditDataAsync(response.Header("X-Request-Id")!);
+
+        Assert.Equal((400, "host_not_allowed"), (response.Status, response.ProblemCode()));
+        Assert.Empty(_backend.Received);
+        Assert.Equal((400, "deny", "host_not_allowed"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("reason").GetString()));
+    }
+
+    [Theory]
+    [InlineData("eu.api.example")]
+    [InlineData("SHOP.example:8443")]
+    public async Task Request_TrustedProxyForwardedHostAllowed_ForwardedAsSent(string forwardedHost)
+    {
+        var response = await SendAsync(forwardedHost);
+
+        Assert.Equal(200, response.Status);
+        var forwarded = Assert.Single(_backend.Received).RequestMessage!;
+        Assert.Equal(forwardedHost, forwarded.Headers!["X-Forwarded-Host"].Single());
+    }
+
+    private Task<RawResponse> SendAsync(string forwardedHost) =>
+        RawHttp.SendAsync(_edge.ProxyPort, $"GET /shop/reset HTTP/1.1\r\nHost: shop.example\r\nX-Forwarded-For: 203.0.113.5\r\nX-Forwarded-Host: {forwardedHost}\r\nConnection: close\r\n\r\n");
+}
