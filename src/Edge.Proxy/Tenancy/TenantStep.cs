@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Microsoft.Extensions.Primitives;
 using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.Tenancy;
@@ -65,11 +66,10 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
                 return MayHaveAlias(http) && HeaderName.HasUnderscoreAlias(http.Request.Headers, options.Name!) ? Ambiguous
                     : values.Count == 1 ? values[0] : values.Count == 0 ? null : Ambiguous;
             case TenantSource.Host:
-                var host = http.Request.Host.Host;
-                var dot = host.IndexOf('.', StringComparison.Ordinal);
-                // Host names are case-insensitive (RFC 4343): ACME.api.example.com is acme's host, not another tenant
-                // with its own rate-limit bucket, ban key and audit name.
-                return dot > 0 ? host[..dot].ToLowerInvariant() : null;
+                var tenant = HostTenant(http.Request.Host.Host);
+                // Only a trusted proxy's X-Forwarded-Host is still on the request, and it is forwarded: a backend that
+                // reads the tenant from it must find the one the edge limited, audited and bound the credential by.
+                return ForwardedHostsAgree(http.Request.Headers[ForwardingHeaders.XForwardedHost], tenant) ? tenant : Ambiguous;
             case TenantSource.Path when options.RouteValue is not null:
                 return http.Request.RouteValues.TryGetValue(options.RouteValue, out var routeValue) ? routeValue?.ToString() : null;
             case TenantSource.Path:
@@ -87,6 +87,30 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
     // alias to look for, and no second enumeration of the headers. A configured name with '_' has a '-' alias.
     private bool MayHaveAlias(HttpContext http) =>
         _nameHasUnderscore || http.GetEdgeRequest() is not { HasUnderscoreHeaderName: false };
+
+    // Host names are case-insensitive (RFC 4343): ACME.api.example.com is acme's host, not another tenant with its own
+    // rate-limit bucket, ban key and audit name.
+    private static string? HostTenant(ReadOnlySpan<char> host)
+    {
+        var dot = host.IndexOf('.');
+        return dot > 0 ? host[..dot].ToString().ToLowerInvariant() : null;
+    }
+
+    private static bool ForwardedHostsAgree(StringValues forwardedHosts, string? tenant)
+    {
+        foreach (var value in forwardedHosts)
+        {
+            foreach (var host in (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (HostTenant(host) != tenant)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
 
     private static string? PathSegment(string? path, int index)
     {
