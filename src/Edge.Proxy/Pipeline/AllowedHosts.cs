@@ -38,19 +38,16 @@ internal sealed class AllowedHosts
     }
 
     /// <summary>
-    /// True when every host in the request's <c>X-Forwarded-Host</c> (kept only from a trusted proxy) is allowed: a proxy
-    /// that passes on the client's copy would otherwise let it name the host a backend builds links from.
+    /// True when every host a trusted proxy's <c>X-Forwarded-Host</c> or <c>Forwarded</c> names is allowed: a proxy that
+    /// passes on the client's copy would otherwise let it name the host a backend builds links from.
     /// </summary>
-    public bool AllowsForwardedHost(HttpRequest request)
+    public bool AllowsClaimedHosts(HttpRequest request)
     {
-        foreach (var value in request.Headers[ForwardingHeaders.XForwardedHost])
+        foreach (var host in ForwardingHeaders.ClaimedHosts(request.Headers))
         {
-            foreach (var host in (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            if (!HostString.MatchesAny(host, _patterns))
             {
-                if (!HostString.MatchesAny(host, _patterns))
-                {
-                    return false;
-                }
+                return false;
             }
         }
 

@@ -105,8 +105,9 @@ internal sealed partial class EdgeRequestMiddleware(
                 await decisions.DenyAsync(context, IEdgeThreatGate.StepName, blocked);
             }
 
-            // Only a trusted proxy's X-Forwarded-Host is left: AllowedHosts, checked on Host before routing, covers it too.
-            else if (client.ViaTrustedProxy && allowedHosts.IsRestricted && !allowedHosts.AllowsForwardedHost(context.Request))
+            // Only a trusted proxy's X-Forwarded-Host and Forwarded are left: AllowedHosts, checked on Host before routing,
+            // covers the hosts they name too.
+            else if (client.ViaTrustedProxy && allowedHosts.IsRestricted && !allowedHosts.AllowsClaimedHosts(context.Request))
             {
                 await decisions.DenyAsync(context, EdgeStepName, AllowedHosts.NotAllowed);
             }

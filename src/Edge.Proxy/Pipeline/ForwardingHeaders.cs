@@ -32,6 +32,34 @@ internal static class ForwardingHeaders
         "Front-End-Https", "X-Url-Scheme", "X-Host", "X-Original-Host",
     ];
 
+    /// <summary>
+    /// The hosts a trusted proxy's headers name as the one the client asked for: every <c>X-Forwarded-Host</c> entry
+    /// and every <c>host=</c> of <c>Forwarded</c> (RFC 7239; Spring and other frameworks prefer it), unquoted. From an
+    /// untrusted connection both headers were removed, so there are none.
+    /// </summary>
+    public static IEnumerable<string> ClaimedHosts(IHeaderDictionary headers)
+    {
+        foreach (var value in headers[XForwardedHost])
+        {
+            foreach (var host in (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                yield return host;
+            }
+        }
+
+        foreach (var value in headers[Forwarded])
+        {
+            // A quoted ',' or ';' splits a value here, and what is left of it is no host: refused, never skipped.
+            foreach (var pair in (value ?? "").Split([',', ';'], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (pair.StartsWith("host=", StringComparison.OrdinalIgnoreCase))
+                {
+                    yield return pair.AsSpan(5).Trim().Trim('"').ToString();
+                }
+            }
+        }
+    }
+
     /// <summary>X-Forwarded-* (any), Forwarded, X-Real-IP and the other client-address names, in either spelling.</summary>
     public static bool IsForwardingHeader(string name)
     {

@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using Microsoft.Extensions.Primitives;
 using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.Tenancy;
@@ -67,9 +66,9 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
                     : values.Count == 1 ? values[0] : values.Count == 0 ? null : Ambiguous;
             case TenantSource.Host:
                 var tenant = HostTenant(http.Request.Host.Host);
-                // Only a trusted proxy's X-Forwarded-Host is still on the request, and it is forwarded: a backend that
-                // reads the tenant from it must find the one the edge limited, audited and bound the credential by.
-                return ForwardedHostsAgree(http.Request.Headers[ForwardingHeaders.XForwardedHost], tenant) ? tenant : Ambiguous;
+                // Only a trusted proxy's X-Forwarded-Host and Forwarded are still on the request, and they are forwarded: a
+                // backend that reads the tenant from them must find the one the edge limited, audited and bound the credential by.
+                return ClaimedHostsAgree(http.Request.Headers, tenant) ? tenant : Ambiguous;
             case TenantSource.Path when options.RouteValue is not null:
                 return http.Request.RouteValues.TryGetValue(options.RouteValue, out var routeValue) ? routeValue?.ToString() : null;
             case TenantSource.Path:
@@ -96,16 +95,13 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
         return dot > 0 ? host[..dot].ToString().ToLowerInvariant() : null;
     }
 
-    private static bool ForwardedHostsAgree(StringValues forwardedHosts, string? tenant)
+    private static bool ClaimedHostsAgree(IHeaderDictionary headers, string? tenant)
     {
-        foreach (var value in forwardedHosts)
+        foreach (var host in ForwardingHeaders.ClaimedHosts(headers))
         {
-            foreach (var host in (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            if (HostTenant(host) != tenant)
             {
-                if (HostTenant(host) != tenant)
-                {
-                    return false;
-                }
+                return false;
             }
         }
 

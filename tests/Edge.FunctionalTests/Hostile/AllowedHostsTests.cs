@@ -68,8 +68,8 @@ public sealed class AllowedHostsTests : IAsyncLifetime
 }
 
 /// <summary>
-/// Behind a trusted proxy the backend builds links from the kept <c>X-Forwarded-Host</c>, so <c>AllowedHosts</c> applies
-/// to it too: a proxy that passes on the client's copy (many load balancers set only <c>X-Forwarded-For</c>) must not
+/// Behind a trusted proxy the backend builds links from the kept <c>X-Forwarded-Host</c> or <c>Forwarded</c>, so
+/// <c>AllowedHosts</c> applies to the hosts they name too: a proxy that passes on the client's copy (many load balancers set only <c>X-Forwarded-For</c>) must not
 /// let a client name the host of a password-reset link.
 /// </summary>
 public sealed class AllowedForwardedHostsTests : IAsyncLifetime
@@ -114,6 +114,28 @@ public sealed class AllowedForwardedHostsTests : IAsyncLifetime
         Assert.Equal(200, response.Status);
         var forwarded = Assert.Single(_backend.Received).RequestMessage!;
         Assert.Equal(forwardedHost, forwarded.Headers!["X-Forwarded-Host"].Single());
+    }
+
+    [Theory]
+    [InlineData("for=203.0.113.5;host=evil.example;proto=https")]
+    [InlineData("for=192.0.2.1;host=shop.example, for=203.0.113.5;Host=\"evil.example:443\"")]
+    public async Task Request_TrustedProxyForwardedHeaderHostNotAllowed_400ProblemAndNotForwarded(string forwarded)
+    {
+        // Spring's ForwardedHeaderFilter and other frameworks build links from RFC 7239's host= before X-Forwarded-Host.
+        var response = await RawHttp.SendAsync(_edge.ProxyPort, $"GET /shop/reset HTTP/1.1\r\nHost: shop.example\r\nForwarded: {forwarded}\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal((400, "host_not_allowed"), (response.Status, response.ProblemCode()));
+        Assert.Empty(_backend.Received);
+    }
+
+    [Fact]
+    public async Task Request_TrustedProxyForwardedHeaderHostAllowed_ForwardedAsSent()
+    {
+        const string forwarded = "for=203.0.113.5;host=\"eu.api.example\";proto=https";
+        var response = await RawHttp.SendAsync(_edge.ProxyPort, $"GET /shop/reset HTTP/1.1\r\nHost: shop.example\r\nForwarded: {forwarded}\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal(forwarded, Assert.Single(_backend.Received).RequestMessage!.Headers!["Forwarded"].Single());
     }
 
     private Task<RawResponse> SendAsync(string forwardedHost) =>

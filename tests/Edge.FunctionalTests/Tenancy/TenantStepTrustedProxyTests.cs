@@ -45,6 +45,17 @@ public sealed class TenantStepTrustedProxyTests : IAsyncLifetime
         Assert.Equal((400, "deny", "tenant_invalid"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("reason").GetString()));
     }
 
+    [Fact]
+    public async Task Tenant_HostAndTrustedForwardedHeaderHostDisagree_400TenantInvalidNotForwarded()
+    {
+        var response = await RawHttp.SendAsync(
+            _edge.ProxyPort,
+            "GET /host/x HTTP/1.1\r\nHost: acme.api.example\r\nForwarded: for=203.0.113.5;host=globex.api.example\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal((400, "tenant_invalid"), (response.Status, response.ProblemCode()));
+        Assert.Empty(_backend.Received);
+    }
+
     [Theory]
     [InlineData("acme.api.example")]
     [InlineData("ACME.public.example:8443")]
