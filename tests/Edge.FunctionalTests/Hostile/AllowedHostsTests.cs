@@ -5,7 +5,9 @@ namespace Edge.FunctionalTests.Hostile;
 /// <summary>
 /// <c>AllowedHosts</c> on a real edge: a request naming another host never reaches the backend (where a legacy
 /// application would build links from its <c>X-Forwarded-Host</c>), gets the edge's problem and is audited; the
-/// management port answers any Host (probes send an IP).
+/// management port answers any Host (probes send an IP). The test client is a trusted proxy: behind one the backend builds
+/// links from the kept <c>X-Forwarded-Host</c> or <c>Forwarded</c>, so <c>AllowedHosts</c> applies to the hosts they name
+/// too (many load balancers set only <c>X-Forwarded-For</c> and pass the client's copies on).
 /// </summary>
 public sealed class AllowedHostsTests : IAsyncLifetime
 {
@@ -17,7 +19,7 @@ public sealed class AllowedHostsTests : IAsyncLifetime
         _backend = Backend.Start();
         _edge = await EdgeHost.StartAsync(
             ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["shop"] = ProxyJson.Route("/shop/{**rest}") }),
-            new Dictionary<string, string?> { ["AllowedHosts"] = "shop.example;*.api.example" });
+            new Dictionary<string, string?> { ["AllowedHosts"] = "shop.example;*.api.example", ["Edge:TrustedProxies"] = "127.0.0.1/32" });
     }
 
     public async Task DisposeAsync()
@@ -63,40 +65,12 @@ public sealed class AllowedHostsTests : IAsyncLifetime
         Assert.Equal(200, response.Status);
     }
 
-    private static Task<RawResponse> SendAsync(int port, string path, string host) =>
-        RawHttp.SendAsync(port, $"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-}
-
-/// <summary>
-/// Behind a trusted proxy the backend builds links from the kept <c>X-Forwarded-Host</c> or <c>Forwarded</c>, so
-/// <c>AllowedHosts</c> applies to the hosts they name too: a proxy that passes on the client's copy (many load balancers set only <c>X-Forwarded-For</c>) must not
-/// let a client name the host of a password-reset link.
-/// </summary>
-public sealed class AllowedForwardedHostsTests : IAsyncLifetime
-{
-    private Backend _backend = null!;
-    private EdgeHost _edge = null!;
-
-    public async Task InitializeAsync()
-    {
-        _backend = Backend.Start();
-        _edge = await EdgeHost.StartAsync(
-            ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["shop"] = ProxyJson.Route("/shop/{**rest}") }),
-            new Dictionary<string, string?> { ["AllowedHosts"] = "shop.example;*.api.example", ["Edge:TrustedProxies"] = "127.0.0.1/32" });
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _edge.DisposeAsync();
-        _backend.Dispose();
-    }
-
     [Theory]
     [InlineData("evil.example")]
     [InlineData("shop.example, evil.example")]
     public async Task Request_TrustedProxyForwardedHostNotAllowed_400ProblemAuditedAndNotForwarded(string forwardedHost)
     {
-        var response = await SendAsync(forwardedHost);
+        var response = await SendViaProxyAsync(forwardedHost);
         var audit = await _edge.LocalAuditDataAsync(response.Header("X-Request-Id")!);
 
         Assert.Equal((400, "host_not_allowed"), (response.Status, response.ProblemCode()));
@@ -109,7 +83,7 @@ public sealed class AllowedForwardedHostsTests : IAsyncLifetime
     [InlineData("SHOP.example:8443")]
     public async Task Request_TrustedProxyForwardedHostAllowed_ForwardedAsSent(string forwardedHost)
     {
-        var response = await SendAsync(forwardedHost);
+        var response = await SendViaProxyAsync(forwardedHost);
 
         Assert.Equal(200, response.Status);
         var forwarded = Assert.Single(_backend.Received).RequestMessage!;
@@ -138,6 +112,9 @@ public sealed class AllowedForwardedHostsTests : IAsyncLifetime
         Assert.Equal(forwarded, Assert.Single(_backend.Received).RequestMessage!.Headers!["Forwarded"].Single());
     }
 
-    private Task<RawResponse> SendAsync(string forwardedHost) =>
+    private Task<RawResponse> SendViaProxyAsync(string forwardedHost) =>
         RawHttp.SendAsync(_edge.ProxyPort, $"GET /shop/reset HTTP/1.1\r\nHost: shop.example\r\nX-Forwarded-For: 203.0.113.5\r\nX-Forwarded-Host: {forwardedHost}\r\nConnection: close\r\n\r\n");
+
+    private static Task<RawResponse> SendAsync(int port, string path, string host) =>
+        RawHttp.SendAsync(port, $"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
 }
