@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Edge.FunctionalTests.Hostile;
 using Edge.Testing;
 
