@@ -62,7 +62,17 @@ internal sealed partial class AuditLog : IDisposable
         _logger = logger;
         if (options.Postgres is { } postgres)
         {
-            Store = PostgresAuditStore.Open(ResolveConnectionString(postgres));
+            var connectionString = ResolveConnectionString(postgres);
+            try
+            {
+                Store = PostgresAuditStore.Open(connectionString);
+            }
+            catch (Npgsql.NpgsqlException ex)
+            {
+                // A database down, slow or refusing the login at start was an unhandled exception: the runtime's stack
+                // trace and exit 134. The driver's message names the host or the failure, never the password.
+                throw new InvalidOperationException($"Writer:Postgres: the PostgreSQL store cannot be opened ({ex.Message}); is the database up and reachable, and does the login hold the grants in docs/audit-postgres.md?", ex);
+            }
         }
         else
         {

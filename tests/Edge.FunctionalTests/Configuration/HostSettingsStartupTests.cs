@@ -31,6 +31,7 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.Proxy", "--Edge:Audit:WriterUrl= --Edge:Audit:LocalFile=/proc", "error: Edge:Audit:LocalFile: '/proc' cannot be opened for appending")]
     [InlineData("Edge.Proxy", "--Edge:Audit:WriterUrl=http://127.0.0.1:{port}/ --Edge:Audit:SpoolPath=/proc/version", "error: Edge:Audit:SpoolPath: the spool directory '/proc/version' cannot be used")]
     [InlineData("Edge.AuditWriter", "--Writer:StorePath=/proc/version", "error: Writer:StorePath: '/proc/version' cannot be opened as an audit store")]
+    [InlineData("Edge.AuditWriter", "--Writer:Postgres=Host=127.0.0.1;Port={port};Username=edge;Timeout=2", "error: Writer:Postgres: the PostgreSQL store cannot be opened (Failed to connect to 127.0.0.1:")]
     [InlineData("Edge.Proxy", "--Edge:Audit:WriterUrl= --Edge:Audit:LocalQueueCapacity=0", "error: Edge:Audit:LocalQueueCapacity must be positive")]
     [InlineData("Edge.AuditWriter", "--Writer:CheckpointInterval=00:00:00", "error: Writer:CheckpointInterval must be a positive TimeSpan")]
     [InlineData("Edge.AuditWriter", "--Writer:CheckpointInterval=60.00:00:00", "error: Writer:CheckpointInterval must be at most 49.17:02:47.2940000")]
