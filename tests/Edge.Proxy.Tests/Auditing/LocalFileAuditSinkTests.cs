@@ -184,11 +184,13 @@ public sealed class LocalFileAuditSinkTests : IDisposable
         await WaitForLinesAsync(path, 1);
 
         // The disk fills: each write lands half its bytes, then fails as ENOSPC does.
+        // req-3 only after the first failed write: batched with req-2, half the batch's bytes were all of req-2's line,
+        // which read as a whole line during the outage.
         file!.FailNextWrites = 3;
         await sink.RecordAsync(Context(), Request("req-2"));
-        await sink.RecordAsync(Context(), Request("req-3"));
         await WaitUntilAsync(() => file.FailNextWrites == 2);
         var duringOutage = await ReadLinesAsync(path);
+        await sink.RecordAsync(Context(), Request("req-3"));
 
         // Space returns: the retries (one per second of the sink's clock) land the kept batch.
         await WaitForLinesAsync(path, 3, time, LocalFileAuditSink.RetryInterval);
