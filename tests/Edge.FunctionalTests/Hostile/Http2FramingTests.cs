@@ -127,19 +127,9 @@ public sealed class Http2FramingTests : IAsyncLifetime
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
         await client.ConnectAsync("127.0.0.1", _edge.ProxyPort, timeout.Token);
         var stream = client.GetStream();
-        var block = new List<byte>();
-        foreach (var (name, value) in new[] { (":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "edge.example"), ("content-length", "100"), ("x-hub-signature-256", UnverifiedSignature) })
-        {
-            block.Add(0x00);
-            block.Add((byte)name.Length);
-            block.AddRange(Encoding.ASCII.GetBytes(name));
-            block.Add((byte)value.Length);
-            block.AddRange(Encoding.Latin1.GetBytes(value));
-        }
-
-        var request = new List<byte>(Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
-        request.AddRange(Frame(0x4, 0, 0, []));
-        request.AddRange(Frame(0x1, 0x4, 1, [.. block]));
+        var request = PrefaceAndHeaders(
+            [(":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "edge.example"), ("content-length", "100"), ("x-hub-signature-256", UnverifiedSignature)],
+            endStream: false);
         request.AddRange(Frame(0x0, 0, 1, Encoding.ASCII.GetBytes("0123456789")));
         await stream.WriteAsync(request.ToArray(), timeout.Token);
         await Task.Delay(200, timeout.Token);
@@ -167,6 +157,19 @@ public sealed class Http2FramingTests : IAsyncLifetime
         await client.ConnectAsync("127.0.0.1", _edge.ProxyPort, timeout.Token);
         var stream = client.GetStream();
 
+        var request = PrefaceAndHeaders(headers, endStream: body is null);
+        if (body is not null)
+        {
+            request.AddRange(Frame(0x0, 0x1, 1, body));
+        }
+
+        await stream.WriteAsync(request.ToArray(), timeout.Token);
+        return await ReadOutcomeAsync(stream, timeout.Token);
+    }
+
+    /// <summary>The connection preface, an empty SETTINGS frame and stream 1's HEADERS frame.</summary>
+    private static List<byte> PrefaceAndHeaders(IReadOnlyList<(string Name, string Value)> headers, bool endStream)
+    {
         var block = new List<byte>();
         foreach (var (name, value) in headers)
         {
@@ -181,14 +184,8 @@ public sealed class Http2FramingTests : IAsyncLifetime
 
         var request = new List<byte>(Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
         request.AddRange(Frame(0x4, 0, 0, []));
-        request.AddRange(Frame(0x1, (byte)(0x4 | (body is null ? 0x1 : 0)), 1, [.. block]));
-        if (body is not null)
-        {
-            request.AddRange(Frame(0x0, 0x1, 1, body));
-        }
-
-        await stream.WriteAsync(request.ToArray(), timeout.Token);
-        return await ReadOutcomeAsync(stream, timeout.Token);
+        request.AddRange(Frame(0x1, (byte)(0x4 | (endStream ? 0x1 : 0)), 1, [.. block]));
+        return request;
     }
 
     private static async Task<H2Outcome> ReadOutcomeAsync(NetworkStream stream, CancellationToken cancellationToken)
