@@ -65,15 +65,26 @@ public sealed class RoutingFailureTests
                 }
             }
 
-            using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            var lines = new StreamReader(stream).ReadToEnd().Split('\n');
-            Assert.Single(lines, line => line.StartsWith("Edge.Proxy.Pipeline.UnroutedRequests|Error|", StringComparison.Ordinal));
+            // The file sink may still be writing when the host is gone (a loaded CI host read the file before the line).
+            string[] lines;
+            var deadline = DateTime.UtcNow.AddSeconds(15);
+            do
+            {
+                await Task.Delay(50);
+                using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                lines = new StreamReader(stream).ReadToEnd().Split('\n');
+            }
+            while (!lines.Any(IsRoutingError) && DateTime.UtcNow < deadline);
+
+            Assert.Single(lines, IsRoutingError);
         }
         finally
         {
             File.Delete(log);
         }
     }
+
+    private static bool IsRoutingError(string line) => line.StartsWith("Edge.Proxy.Pipeline.UnroutedRequests|Error|", StringComparison.Ordinal);
 
     private sealed class ThrowingMatcherPolicy : MatcherPolicy, IEndpointSelectorPolicy
     {
