@@ -52,7 +52,7 @@ internal static class QueryCredentials
     /// or at ';' too, as Rack 2, Python before 3.9.2 and Go before 1.17 split it.
     /// </summary>
     internal static bool Carries(string? text) =>
-        !string.IsNullOrEmpty(text) && ParameterNames.Splittings(text).Any(HasName);
+        !string.IsNullOrEmpty(text) && (HasName(text) || ParameterNames.SemicolonSplit(text) is { } split && HasName(split));
 
     private static bool HasName(string text)
     {

@@ -37,6 +37,10 @@ internal static class ForwardingHeaders
     /// and every <c>host=</c> of <c>Forwarded</c> (RFC 7239; Spring and other frameworks prefer it), unquoted. From an
     /// untrusted connection both headers were removed, so there are none.
     /// </summary>
+    /// <summary>Whether <see cref="ClaimedHosts"/> can name any: without either header (every untrusted request), no walk.</summary>
+    public static bool MayClaimHosts(IHeaderDictionary headers) =>
+        headers.ContainsKey(XForwardedHost) || headers.ContainsKey(Forwarded);
+
     public static IEnumerable<string> ClaimedHosts(IHeaderDictionary headers)
     {
         foreach (var value in headers[XForwardedHost])

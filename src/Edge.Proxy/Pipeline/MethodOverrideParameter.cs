@@ -44,17 +44,19 @@ internal static class MethodOverrideParameter
             return false;
         }
 
-        foreach (var text in ParameterNames.Splittings(value))
+        return NamesAnother(method, value) || (ParameterNames.SemicolonSplit(value) is { } split && NamesAnother(method, split));
+    }
+
+    private static bool NamesAnother(string method, string text)
+    {
+        // QueryStringEnumerable decodes '+' and percent escapes as the backend's query parser does.
+        foreach (var pair in new QueryStringEnumerable(text))
         {
-            // QueryStringEnumerable decodes '+' and percent escapes as the backend's query parser does.
-            foreach (var pair in new QueryStringEnumerable(text))
+            var name = pair.DecodeName().Span;
+            if ((IsSpelling(name) || IsSpelling(ParameterNames.BaseName(name)))
+                && !pair.DecodeValue().Span.Trim().Equals(method, StringComparison.OrdinalIgnoreCase))
             {
-                var name = pair.DecodeName().Span;
-                if ((IsSpelling(name) || IsSpelling(ParameterNames.BaseName(name)))
-                    && !pair.DecodeValue().Span.Trim().Equals(method, StringComparison.OrdinalIgnoreCase))
-                {
-                    return true;
-                }
+                return true;
             }
         }
 

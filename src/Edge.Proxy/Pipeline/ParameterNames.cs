@@ -20,15 +20,9 @@ internal static class ParameterNames
     }
 
     /// <summary>
-    /// The text as parsers split it: at '&amp;', and then, when it has a ';', at ';' too, as Rack 2, Python before 3.9.2
-    /// and Go before 1.17 split it (<c>x=1;_method=DELETE</c>).
+    /// The text as the parsers that split at ';' too read it (Rack 2, Python before 3.9.2, Go before 1.17:
+    /// <c>x=1;_method=DELETE</c>), to check besides the text itself; null when it has no ';' (nearly always).
     /// </summary>
-    public static IEnumerable<string> Splittings(string text)
-    {
-        yield return text;
-        if (text.Contains(';', StringComparison.Ordinal))
-        {
-            yield return text.Replace(';', '&');
-        }
-    }
+    public static string? SemicolonSplit(string text) =>
+        text.Contains(';', StringComparison.Ordinal) ? text.Replace(';', '&') : null;
 }

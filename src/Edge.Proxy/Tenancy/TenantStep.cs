@@ -97,6 +97,11 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
 
     private static bool ClaimedHostsAgree(IHeaderDictionary headers, string? tenant)
     {
+        if (!ForwardingHeaders.MayClaimHosts(headers))
+        {
+            return true;
+        }
+
         foreach (var host in ForwardingHeaders.ClaimedHosts(headers))
         {
             if (HostTenant(host) != tenant)
