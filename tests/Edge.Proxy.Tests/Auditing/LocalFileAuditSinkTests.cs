@@ -184,12 +184,19 @@ public sealed class LocalFileAuditSinkTests : IDisposable
         await WaitForLinesAsync(path, 1);
 
         // The disk fills: each write lands half its bytes, then fails as ENOSPC does.
-        // req-3 only after the first failed write: batched with req-2, half the batch's bytes were all of req-2's line,
-        // which read as a whole line during the outage.
+        // req-3 only after the first failed write, so the half-written bytes are part of one line. The sink cuts them
+        // off after the failure returns; the file is read once that is done (a loaded host read it in between and saw
+        // the half line), and never gets a whole line: the retries wait for the fake clock.
         file!.FailNextWrites = 3;
         await sink.RecordAsync(Context(), Request("req-2"));
         await WaitUntilAsync(() => file.FailNextWrites == 2);
         var duringOutage = await ReadLinesAsync(path);
+        for (var attempt = 0; attempt < 200 && duringOutage.Count != 1; attempt++)
+        {
+            await Task.Delay(20);
+            duringOutage = await ReadLinesAsync(path);
+        }
+
         await sink.RecordAsync(Context(), Request("req-3"));
 
         // Space returns: the retries (one per second of the sink's clock) land the kept batch.
