@@ -31,7 +31,9 @@ public static class WriterApp
             .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
             .ReadFrom.Configuration(context.Configuration)
             .Filter.ByExcluding(Edge.Shared.StartupFailureLog.Repeats(HeldElsewhere))
-            .WriteTo.Console(new RenderedCompactJsonFormatter()));
+            .WriteTo.Console(new RenderedCompactJsonFormatter()),
+            // The writer's own logger, not Serilog's process-wide static one (see the edge's AddEdgeObservability).
+            preserveStaticLogger: true);
         builder.Services.Configure<WriterOptions>(builder.Configuration.GetSection("Writer"));
         // A header value with a byte outside ASCII reaches the endpoints (as Latin-1, one char per byte) instead of
         // Kestrel's bare 400: a key or token with one is answered 401 problem+json like any other wrong one.

@@ -123,7 +123,11 @@ internal static class ObservabilityExtensions
             .ReadFrom.Configuration(builder.Configuration)
             .Filter.ByExcluding(Edge.Shared.StartupFailureLog.Repeats(HeldElsewhere))
             .Enrich.FromLogContext()
-            .WriteTo.Console(new RenderedCompactJsonFormatter()));
+            .WriteTo.Console(new RenderedCompactJsonFormatter()),
+            // Left alone, Serilog makes this logger the process's static one and every edge's factory writes through
+            // whichever edge started last (and closes it for all on dispose): an edge hosted beside others, as in tests
+            // or an embedding process, lost its lines to another's sinks.
+            preserveStaticLogger: true);
 
         builder.Services.AddSingleton<EdgeMetrics>();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ManagementPortMatcherPolicy>());

@@ -3,15 +3,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Edge.AuditWriter.Tests.Hosting;
 
-/// <summary>
-/// Alone: the writer's UseSerilog sets Serilog's static logger, which every writer host in the process then logs through,
-/// so a host another test builds meanwhile would answer for this one.
-/// </summary>
-[CollectionDefinition(nameof(WriterLogLevelTests), DisableParallelization = true)]
-public sealed class WriterLogLevelCollection;
-
 /// <summary>ASP.NET Core's per-request logs are off by default, and Serilog:MinimumLevel:Override turns them on.</summary>
-[Collection(nameof(WriterLogLevelTests))]
 public sealed class WriterLogLevelTests
 {
     private const string RoutingCategory = "Microsoft.AspNetCore.Routing.EndpointMiddleware";
@@ -33,5 +25,49 @@ public sealed class WriterLogLevelTests
         await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Serilog:MinimumLevel:Override:Microsoft.AspNetCore=Debug"]);
 
         Assert.True(writer.Services.GetRequiredService<ILoggerFactory>().CreateLogger(RoutingCategory).IsEnabled(LogLevel.Debug));
+    }
+
+    [Fact]
+    public async Task Build_TwoWritersInOneProcess_EachLogsThroughItsOwnSinks()
+    {
+        // UseSerilog made each writer's logger Serilog's static one: every writer in the process wrote through the one
+        // started last, so the first writer's line went to the second's file.
+        var firstLog = Path.Combine(Path.GetTempPath(), $"writer-log-{Guid.NewGuid():N}.txt");
+        var secondLog = Path.Combine(Path.GetTempPath(), $"writer-log-{Guid.NewGuid():N}.txt");
+        try
+        {
+            await using (var first = await WriterFixture.StartAsync(extraArgs: FileLog(firstLog)))
+            {
+                await using (var second = await WriterFixture.StartAsync(extraArgs: FileLog(secondLog)))
+                {
+                    first.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Edge.Test").LogWarning("from the first writer");
+                }
+
+                first.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Edge.Test").LogWarning("after the second writer stopped");
+            }
+
+            var firstLines = ReadShared(firstLog);
+            Assert.Contains("Edge.Test|Warning|from the first writer", firstLines);
+            Assert.Contains("Edge.Test|Warning|after the second writer stopped", firstLines);
+            Assert.DoesNotContain(ReadShared(secondLog), line => line.StartsWith("Edge.Test|", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(firstLog);
+            File.Delete(secondLog);
+        }
+    }
+
+    private static string[] FileLog(string path) =>
+    [
+        "--Serilog:WriteTo:9:Name=File",
+        $"--Serilog:WriteTo:9:Args:path={path}",
+        "--Serilog:WriteTo:9:Args:outputTemplate={SourceContext}|{Level}|{Message:lj}{NewLine}",
+    ];
+
+    private static string[] ReadShared(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return new StreamReader(stream).ReadToEnd().Split('\n', StringSplitOptions.TrimEntries);
     }
 }
