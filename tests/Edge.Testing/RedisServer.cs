@@ -169,6 +169,8 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
         _process.BeginErrorReadLine();
 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        var pings = 0;
+        string? lastFailure = null;
         while (DateTime.UtcNow < deadline)
         {
             if (_process.HasExited)
@@ -178,7 +180,8 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
                     $"redis-server exited with code {_process.ExitCode} on port {Port}: {string.Join(" | ", output)}");
             }
 
-            if (await PingAsync())
+            pings++;
+            if ((lastFailure = await PingAsync()) is null)
             {
                 return;
             }
@@ -186,7 +189,10 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
             await Task.Delay(50);
         }
 
-        throw new TimeoutException($"redis-server on port {Port} did not answer PING within 10 s");
+        // What the wait saw, so a timeout on a loaded CI host says whether the server or the test process was stuck.
+        throw new TimeoutException(
+            $"redis-server on port {Port} did not answer PING within 10 s ({pings} tries, last: {lastFailure}; " +
+            $"thread pool: {ThreadPool.ThreadCount} threads, {ThreadPool.PendingWorkItemCount} queued; output: {string.Join(" | ", output)})");
     }
 
     /// <summary>
@@ -214,7 +220,8 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
         }
     }
 
-    private async Task<bool> PingAsync()
+    /// <summary>Null when the server answered +PONG within a second, otherwise what went wrong.</summary>
+    private async Task<string?> PingAsync()
     {
         try
         {
@@ -225,11 +232,12 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
             var buffer = new byte[16];
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
             var read = await stream.ReadAsync(buffer, cts.Token);
-            return read >= 5 && System.Text.Encoding.ASCII.GetString(buffer, 0, read).StartsWith("+PONG", StringComparison.Ordinal);
+            var answer = System.Text.Encoding.ASCII.GetString(buffer, 0, read);
+            return answer.StartsWith("+PONG", StringComparison.Ordinal) ? null : $"answered '{answer.TrimEnd()}'";
         }
         catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException)
         {
-            return false;
+            return ex.GetType().Name + ": " + ex.Message;
         }
     }
 
