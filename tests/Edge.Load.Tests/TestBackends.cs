@@ -4,7 +4,9 @@ using Edge.Load.BenchHost;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using WireMock.Server;
 using WireMock.Settings;
 
@@ -24,6 +26,18 @@ internal static class TestBackends
     public static async Task<(WebApplication App, Uri Url)> StartBenchBackendAsync()
     {
         var app = BenchBackend.Build(["--urls", "http://127.0.0.1:0"]);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        return (app, new Uri(address));
+    }
+
+    /// <summary>A real Kestrel server on 127.0.0.1:0 that answers every request with <paramref name="handler"/>.</summary>
+    public static async Task<(WebApplication App, Uri Url)> StartKestrelAsync(RequestDelegate handler)
+    {
+        var builder = WebApplication.CreateSlimBuilder(["--urls", "http://127.0.0.1:0"]);
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        app.Run(handler);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         return (app, new Uri(address));

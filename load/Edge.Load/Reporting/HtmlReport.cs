@@ -76,7 +76,7 @@ internal static class HtmlReport
             foreach (var t in report.Thresholds)
             {
                 var actual = t.ActualText;
-                html.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"name\">{E(t.Scenario)}</td><td class=\"name\">{E(t.Step)}</td><td class=\"name\">{E(t.Threshold.Expression)}</td><td>{E(actual)}</td><td>{t.Sample}</td><td class=\"name {(t.Passed ? "pass" : "fail")}\">{(t.Passed ? "passed" : "FAILED")}</td></tr>");
+                html.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"name\">{E(t.Scenario)}</td><td class=\"name\">{E(t.Step)}</td><td class=\"name\">{E(t.Threshold.Label)}</td><td>{E(actual)}</td><td>{t.Sample}</td><td class=\"name {(t.Passed ? "pass" : "fail")}\">{(t.Passed ? "passed" : "FAILED")}</td></tr>");
             }
 
             html.Append("</tbody></table>");

@@ -73,7 +73,7 @@ internal static class MarkdownReport
             foreach (var t in report.Thresholds)
             {
                 var actual = t.ActualText;
-                md.AppendLine(CultureInfo.InvariantCulture, $"| {t.Scenario} | {t.Step} | `{t.Threshold.Expression}` | {actual} | {t.Sample} | {(t.Passed ? "passed" : "FAILED")} |");
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {t.Scenario} | {t.Step} | `{t.Threshold.Expression}`{(t.Threshold.IsDefault ? " (default)" : "")} | {actual} | {t.Sample} | {(t.Passed ? "passed" : "FAILED")} |");
             }
 
             md.AppendLine();

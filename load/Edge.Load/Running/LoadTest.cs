@@ -61,6 +61,7 @@ public static class LoadTest
             var thresholds = scenarios.SelectMany(static s => s.Thresholds.Select(t => t.Scenario is null ? t with { Scenario = s.Name } : t))
                 .Concat(extraThresholds ?? [])
                 .ToList();
+            thresholds.AddRange(scenarios.Where(s => !thresholds.Exists(t => t.ChecksFailuresOf(s.Name))).Select(static s => Threshold.DefaultFailBudget(s.Name)));
             return report with { Thresholds = ThresholdEvaluator.Evaluate(report, thresholds) };
         }
         finally

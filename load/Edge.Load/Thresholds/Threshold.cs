@@ -48,6 +48,24 @@ public sealed partial record Threshold
 
     public required string Expression { get; init; }
 
+    /// <summary>Added by the run, not given: the failure budget of a scenario whose failures no threshold checks.</summary>
+    public bool IsDefault { get; init; }
+
+    /// <summary>The expression as the reports print it, marked when it is the run's default.</summary>
+    public string Label => IsDefault ? Expression + " (default)" : Expression;
+
+    /// <summary>
+    /// The failure budget a scenario gets when no <c>fail%</c> or <c>fail</c> threshold covers its whole-scenario numbers:
+    /// a target answering 500 to every other request passed a run that had no thresholds, because some responses were ok.
+    /// </summary>
+    public static Threshold DefaultFailBudget(string scenario) => Parse("fail% < 1", scenario) with { IsDefault = true };
+
+    /// <summary>Whether this threshold checks the failures of <paramref name="scenario"/> as a whole (step "global").</summary>
+    public bool ChecksFailuresOf(string scenario) =>
+        Metric is ThresholdMetric.FailPercent or ThresholdMetric.FailCount
+        && (Scenario is null || Scenario == scenario)
+        && (Step is null || Step == "global");
+
     /// <summary>Parses <c>[scenario[/step]:] metric op value[unit]</c>.</summary>
     public static Threshold Parse(string text, string? scenario = null, string? step = null)
     {

@@ -49,7 +49,7 @@ internal static class ThresholdEvaluator
                     ActualText = text,
                     Sample = sample,
                     Passed = passed,
-                    Message = string.Create(CultureInfo.InvariantCulture, $"{(passed ? "passed" : "FAILED")}: {threshold.Expression} (actual {text}, over {sample} {(Threshold.IsLatency(threshold.Metric) ? "ok responses" : "requests")})"),
+                    Message = string.Create(CultureInfo.InvariantCulture, $"{(passed ? "passed" : "FAILED")}: {threshold.Label} (actual {text}, over {sample} {(Threshold.IsLatency(threshold.Metric) ? "ok responses" : "requests")})"),
                 });
             }
         }
@@ -99,6 +99,6 @@ internal static class ThresholdEvaluator
         Scenario = scenario,
         Step = step,
         Passed = false,
-        Message = $"FAILED: {threshold.Expression} ({reason})",
+        Message = $"FAILED: {threshold.Label} ({reason})",
     };
 }

@@ -203,6 +203,67 @@ public sealed class CliAppTests
         Assert.Contains("<p id=\"verdict\" class=\"fail\">FAILED: no ok responses (below)</p>", html, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("500", "500")]
+    [InlineData("abort", "http_")]
+    public async Task RunAsync_HalfTheRequestsFailWithoutAThreshold_FailsOnTheDefaultBudget(string failure, string status)
+    {
+        // Every other request answered 500 (or its connection aborted): the run passed (exit 0, "thresholds: none")
+        // because a few ok responses came back, so a CI job that only checks the exit code passed a broken target.
+        var served = 0;
+        var (app, url) = await TestBackends.StartKestrelAsync(context =>
+        {
+            if (Interlocked.Increment(ref served) % 2 == 0)
+            {
+                if (failure == "abort")
+                {
+                    context.Abort();
+                    return Task.CompletedTask;
+                }
+
+                context.Response.StatusCode = 500;
+            }
+
+            return Task.CompletedTask;
+        });
+        await using var _ = app;
+        var folder = TestBackends.TempFolder("half-failed");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync(
+            ["run", "-s", "plain-get", "-t", url.ToString(), "--simulation", "constant:copies=2,during=1s", "-o", folder, "-q"],
+            stdout, stderr);
+
+        Assert.Equal(ExitCodes.ThresholdFailed, exit);
+        Assert.Contains("threshold plain-get/global: FAILED: fail% < 1 (default)", stderr.ToString(), StringComparison.Ordinal);
+        var md = File.ReadAllText(Path.Combine(folder, "report.md"));
+        Assert.Contains("- thresholds: FAILED", md, StringComparison.Ordinal);
+        Assert.Contains("| plain-get | global | `fail% < 1` (default) |", md, StringComparison.Ordinal);
+        Assert.Contains("| global | fail | " + status, md, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_FailThresholdGiven_ReplacesTheDefaultBudget()
+    {
+        // An overload test that expects failures says how many it accepts; the default then does not apply.
+        var served = 0;
+        var (app, url) = await TestBackends.StartKestrelAsync(context =>
+        {
+            context.Response.StatusCode = Interlocked.Increment(ref served) % 2 == 0 ? 503 : 200;
+            return Task.CompletedTask;
+        });
+        await using var _ = app;
+        var folder = TestBackends.TempFolder("budget-given");
+
+        var exit = await CliApp.RunAsync(
+            ["run", "-s", "plain-get", "-t", url.ToString(), "--simulation", "constant:copies=2,during=1s", "-o", folder, "--threshold", "fail% <= 60", "-q"],
+            new StringWriter(), new StringWriter());
+
+        Assert.Equal(ExitCodes.Ok, exit);
+        Assert.DoesNotContain("(default)", File.ReadAllText(Path.Combine(folder, "report.md")), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RunAsync_ClosedModelWithWarmUp_ReportsTheWarmUpRequestsTheTargetServed()
     {
