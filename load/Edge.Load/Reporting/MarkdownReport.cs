@@ -13,9 +13,9 @@ internal static class MarkdownReport
         md.AppendLine(CultureInfo.InvariantCulture, $"# Load test report: {report.Title}");
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"- started: {report.StartedUtc:yyyy-MM-dd HH:mm:ss} UTC, took {report.Duration.TotalSeconds:0.0} s");
-        if (report.Target is not null)
+        if (report.TargetText.Length > 0)
         {
-            md.AppendLine(CultureInfo.InvariantCulture, $"- target: {report.Target}");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- target: {report.TargetText}");
         }
 
         md.AppendLine(CultureInfo.InvariantCulture, $"- machine: {report.Environment.Text}");
@@ -32,6 +32,7 @@ internal static class MarkdownReport
             md.AppendLine(CultureInfo.InvariantCulture, $"## Scenario `{scenario.Name}`");
             md.AppendLine();
             md.AppendLine(CultureInfo.InvariantCulture, $"- simulation: {string.Join(", then ", scenario.Simulations)}");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- parameters: {scenario.ParametersText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s, {scenario.WarmUpRequests} requests; measured: {scenario.DurationText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- rate: {scenario.OfferedText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- generator: {scenario.GeneratorText}");

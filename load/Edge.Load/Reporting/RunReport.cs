@@ -14,6 +14,21 @@ public sealed record RunReport
 
     public string? Target { get; init; }
 
+    /// <summary>How long a request may take before it is a <c>timeout</c> failure; <see cref="Timeout.InfiniteTimeSpan"/> for none.</summary>
+    public TimeSpan? RequestTimeout { get; init; }
+
+    /// <summary>The target and the per-request timeout, as the reports' first lines give them.</summary>
+    public string TargetText
+    {
+        get
+        {
+            var timeout = RequestTimeout is not { } t ? null
+                : t == Timeout.InfiniteTimeSpan ? "no per-request timeout"
+                : string.Create(CultureInfo.InvariantCulture, $"per-request timeout {t.TotalSeconds:0.###} s");
+            return string.Join("; ", new[] { Target, timeout }.Where(static p => p is not null));
+        }
+    }
+
     public required RunEnvironment Environment { get; init; }
 
     public required IReadOnlyList<ScenarioReport> Scenarios { get; init; }
@@ -38,6 +53,12 @@ public sealed record ScenarioReport
 
     /// <summary>The load simulations in order, as text.</summary>
     public required IReadOnlyList<string> Simulations { get; init; }
+
+    /// <summary>The parameters the scenario's init read, "name=value" with "(default)" where none was given.</summary>
+    public IReadOnlyList<string> Parameters { get; init; } = [];
+
+    /// <summary>The parameters line of the reports.</summary>
+    public string ParametersText => Parameters.Count == 0 ? "none" : string.Join(", ", Parameters);
 
     public required TimeSpan WarmUp { get; init; }
 

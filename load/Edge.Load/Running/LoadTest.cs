@@ -29,11 +29,14 @@ public static class LoadTest
         try
         {
             var read = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            var used = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
             foreach (var scenario in scenarios)
             {
                 if (scenario.Init is not null)
                 {
-                    await scenario.Init(new ScenarioInitContext(scenario.Name, client, options.Target, options.Parameters, cancellationToken, read)).ConfigureAwait(false);
+                    var init = new ScenarioInitContext(scenario.Name, client, options.Target, options.Parameters, cancellationToken, read);
+                    await scenario.Init(init).ConfigureAwait(false);
+                    used[scenario.Name] = init.UsedParameters;
                 }
             }
 
@@ -54,8 +57,9 @@ public static class LoadTest
                 StartedUtc = started,
                 Duration = DateTimeOffset.UtcNow - started,
                 Target = options.Target?.ToString(),
+                RequestTimeout = client.Timeout,
                 Environment = environment with { LoadAverageAtEnd = RunEnvironment.LoadAverage() },
-                Scenarios = reports,
+                Scenarios = [.. reports.Select(r => r with { Parameters = used.GetValueOrDefault(r.Name, []) })],
             };
 
             var thresholds = scenarios.SelectMany(static s => s.Thresholds.Select(t => t.Scenario is null ? t with { Scenario = s.Name } : t))

@@ -6,6 +6,7 @@ namespace Edge.Load.Scenarios;
 public sealed class ScenarioInitContext
 {
     private readonly ISet<string>? _read;
+    private readonly SortedDictionary<string, string> _used = new(StringComparer.Ordinal);
 
     internal ScenarioInitContext(string scenarioName, HttpClient httpClient, Uri? target, IReadOnlyDictionary<string, string> parameters, CancellationToken cancellationToken, ISet<string>? read = null)
     {
@@ -28,10 +29,18 @@ public sealed class ScenarioInitContext
 
     public CancellationToken CancellationToken { get; }
 
+    /// <summary>
+    /// Every parameter the init read, with the value it got ("name=value", "(default)" when not given), in name order:
+    /// the reports print them, so a run says which route, tenant and mix it loaded. Secrets are only ever references.
+    /// </summary>
+    public IReadOnlyList<string> UsedParameters => [.. _used.Select(static p => p.Key + "=" + p.Value)];
+
     public string GetParameter(string name, string defaultValue)
     {
         _read?.Add(name);
-        return Parameters.TryGetValue(name, out var value) && value.Length > 0 ? value : defaultValue;
+        var given = Parameters.TryGetValue(name, out var value) && value.Length > 0;
+        _used[name] = given ? value! : defaultValue + " (default)";
+        return given ? value! : defaultValue;
     }
 
     public int GetParameter(string name, int defaultValue)
@@ -39,6 +48,7 @@ public sealed class ScenarioInitContext
         var text = GetParameter(name, "");
         if (text.Length == 0)
         {
+            _used[name] = defaultValue.ToString(CultureInfo.InvariantCulture) + " (default)";
             return defaultValue;
         }
 

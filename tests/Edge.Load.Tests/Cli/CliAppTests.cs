@@ -261,7 +261,9 @@ public sealed class CliAppTests
             new StringWriter(), new StringWriter());
 
         Assert.Equal(ExitCodes.Ok, exit);
-        Assert.DoesNotContain("(default)", File.ReadAllText(Path.Combine(folder, "report.md")), StringComparison.Ordinal);
+        var md = File.ReadAllText(Path.Combine(folder, "report.md"));
+        Assert.Contains("| plain-get | global | `fail% <= 60` |", md, StringComparison.Ordinal);
+        Assert.DoesNotContain("`fail% < 1` (default)", md, StringComparison.Ordinal);
     }
 
     [Fact]

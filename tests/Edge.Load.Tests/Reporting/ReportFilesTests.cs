@@ -81,6 +81,23 @@ public sealed class ReportFilesTests(ReportRunFixture run) : IClassFixture<Repor
     }
 
     [Fact]
+    public void MarkdownReport_AfterRun_RecordsTheParametersAndTheRequestTimeout()
+    {
+        // A report that named only the target could not say which route, tenant or weights were loaded, nor how long a
+        // request could take before it counted as a timeout: two runs with other --param values looked alike.
+        var lines = File.ReadAllLines(Path.Combine(run.Folder, "report.md"));
+
+        Assert.Contains(lines, l => l.StartsWith("- target: http://127.0.0.1:", StringComparison.Ordinal) && l.EndsWith("; per-request timeout 10 s", StringComparison.Ordinal));
+        var parameters = Assert.Single(lines, l => l.StartsWith("- parameters: ", StringComparison.Ordinal));
+        Assert.Contains("plain-weight=1,", parameters, StringComparison.Ordinal);
+        Assert.Contains("webhook-path=/hooks/github (default),", parameters, StringComparison.Ordinal);
+        Assert.Contains("users=16 (default)", parameters, StringComparison.Ordinal);
+        Assert.Contains("key=file:", parameters, StringComparison.Ordinal);
+        Assert.DoesNotContain("a-test-only-hs256-key", parameters, StringComparison.Ordinal);
+        Assert.Contains("plain-weight=1", File.ReadAllText(Path.Combine(run.Folder, "report.html")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task HtmlReport_OpensInHeadlessChromium_WithChartsTablesAndNoNetwork()
     {
         const string chromium = "/usr/bin/chromium";
