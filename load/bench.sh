@@ -68,7 +68,8 @@ the proxy, the backend, Redis and the audit writer, whose figure is µs per reco
 proxy's allocated bytes per request (the edge's /metrics runtime counter, bare YARP's /_bench/allocated-bytes).
 
 Environment: WRITER_ENV="KEY=VALUE ..." starts the audit writer with those variables (named in the report).
-Listens only on free loopback ports from BENCH_PORT_BASE (environment, default 18000) up to about 1,300 above it.
+Listens only on free loopback ports from BENCH_PORT_BASE (environment, default 18000) to 99 above it (a Redis Cluster's
+nodes also open their bus port, 10000 above their own).
 Needs curl, nginx (only for the nginx target; apt-get install -y nginx-light) and redis-server. Every process it
 starts is stopped on exit, Ctrl+C included. Exit codes: 0 done, 1 a run or a preflight failed, 2 usage error.
 
@@ -169,8 +170,8 @@ duration() { # option value allow-zero
   [ "$3" = zero-ok ] || [[ "$2" =~ [1-9] ]] || { echo "bench: $1 must be positive, got '$2'" >&2; exit 2; }
 }
 positive_int --rounds "$ROUNDS"; positive_int --copies "$COPIES"; positive_int --rate "$RATE"
-# Every port the script listens on is a free one at or above PORT_BASE (+100 backend, +200 nginx, +300 bare YARP,
-# +400 Redis, +500 edges, +600 their management, +700 writer), so users sharing a machine can keep to their own range.
+# Every port the script listens on is a free one in PORT_BASE..PORT_BASE+99 (free_port), so users sharing a machine
+# can keep to their own range of 100.
 PORT_BASE=${BENCH_PORT_BASE:-18000}
 [[ "$PORT_BASE" =~ ^[0-9]+$ ]] && [ "$((10#$PORT_BASE))" -ge 1024 ] && [ "$((10#$PORT_BASE))" -le 64000 ] \
   || { echo "bench: BENCH_PORT_BASE must be a port number from 1024 to 64000, got '$PORT_BASE'" >&2; exit 2; }
@@ -249,13 +250,16 @@ trap 'exit 130' INT TERM
 
 log() { echo "bench: $*" >&2; }
 
-# A free loopback port at or above $1 (nothing answers a TCP connect there).
+# Sets the variable named $1 to the next free loopback port (nothing answers a TCP connect there) in
+# PORT_BASE..PORT_BASE+99, above every port handed out before: a whole run fits in a range of 100 ports, and a port
+# handed out but not yet bound is never handed out twice.
+NEXT_PORT=$PORT_BASE
 free_port() {
   local port
-  for port in $(seq "$1" $(( $1 + 500 ))); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+  for ((port = NEXT_PORT; port < PORT_BASE + 100; port++)); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then printf -v "$1" '%s' "$port"; NEXT_PORT=$((port + 1)); return 0; fi
   done
-  fail "no free port in $1..$(( $1 + 500 ))"
+  fail "no free port left in $PORT_BASE..$((PORT_BASE + 99)) (BENCH_PORT_BASE): stop what listens there or choose another base"
 }
 
 # Waits until $url answers with one of the allowed statuses (default any 2xx), failing fast when the process died.
@@ -351,7 +355,7 @@ BENCH_HOST="dotnet load/Edge.Load.BenchHost/bin/Release/net10.0/edge-bench-host.
 $LOAD keys --out "$WORK/keys" >/dev/null || fail "edge-load keys failed"
 
 # The backend: the demo backend's GET /fast, or the bench host's backend (any method and path, plus /jwks.json).
-BACKEND_PORT=$(free_port $(( PORT_BASE + 100 )))
+free_port BACKEND_PORT
 if [ "$BACKEND" = demo ]; then
   build src/Edge.DemoBackend
   BACKEND_NAME="src/Edge.DemoBackend (GET /fast)"
@@ -366,7 +370,7 @@ URL[direct]="http://127.0.0.1:$BACKEND_PORT"
 with_backend_port() { sed "s#http://127.0.0.1:5100/#http://127.0.0.1:$BACKEND_PORT/#" "$1" > "$2"; }
 
 if has_path nginx; then
-  NGINX_PORT=$(free_port $(( PORT_BASE + 200 )))
+  free_port NGINX_PORT
   mkdir -p "$WORK/nginx/tmp"
   cat > "$WORK/nginx/nginx.conf" <<EOF
 daemon off;
@@ -399,7 +403,7 @@ EOF
 fi
 
 if has_path yarp; then
-  YARP_PORT=$(free_port $(( PORT_BASE + 300 )))
+  free_port YARP_PORT
   with_backend_port load/bench/proxy.bare.json "$WORK/proxy.bare.json"
   start yarp "$WORK/yarp.log" $BENCH_HOST yarp --config "$WORK/proxy.bare.json" --urls "http://127.0.0.1:$YARP_PORT"
   wait_http "bare YARP" "http://127.0.0.1:$YARP_PORT/fast" "$LAST_PID" "$WORK/yarp.log"
@@ -407,7 +411,7 @@ if has_path yarp; then
 fi
 if has_path yarp-wks; then
   # The same bare YARP on Workstation GC: a GC mode tried on an edge (env:DOTNET_gcServer=0) has its baseline here.
-  YARP_WKS_PORT=$(free_port $(( PORT_BASE + 350 )))
+  free_port YARP_WKS_PORT
   with_backend_port load/bench/proxy.bare.json "$WORK/proxy.bare-wks.json"
   start yarp-wks "$WORK/yarp-wks.log" env DOTNET_gcServer=0 $BENCH_HOST yarp --config "$WORK/proxy.bare-wks.json" --urls "http://127.0.0.1:$YARP_WKS_PORT"
   wait_http "bare YARP (Workstation GC)" "http://127.0.0.1:$YARP_WKS_PORT/fast" "$LAST_PID" "$WORK/yarp-wks.log"
@@ -423,8 +427,8 @@ declare -A MGMT
 EDGES=0
 start_edge() { # name audit(1|0) [config]
   local name=$1 audit=$2 config=${3:-$WORK/proxy.edge.json} port mgmt
-  port=$(free_port $(( PORT_BASE + 500 + EDGES * 10 )))
-  mgmt=$(free_port $(( PORT_BASE + 600 + EDGES * 10 )))
+  free_port port
+  free_port mgmt
   EDGES=$(( EDGES + 1 ))
   local audit_args=()
   if [ "$audit" = 1 ]; then audit_args=(--Edge:Audit:WriterUrl="http://127.0.0.1:$WRITER_PORT" --Edge:Audit:SpoolPath="$WORK/spool-$name")
@@ -444,7 +448,7 @@ if has_edge; then
   build src/Edge.Proxy
   REDIS_PORTS=()
   for n in $(seq 1 $([ "$REDIS_CLUSTER" -eq 1 ] && echo 3 || echo 1)); do
-    port=$(free_port $(( PORT_BASE + 400 + n * 10 )))
+    free_port port
     cluster_args=()
     if [ "$REDIS_CLUSTER" -eq 1 ]; then
       mkdir -p "$WORK/redis-$port"
@@ -468,7 +472,7 @@ if has_edge; then
   # Audit on: a separate writer process, and the edge spooling every decision to it (as run.sh does).
   if needs_writer; then
     build src/Edge.AuditWriter
-    WRITER_PORT=$(free_port $(( PORT_BASE + 700 )))
+    free_port WRITER_PORT
     # WRITER_ENV="KEY=VALUE ..." runs the writer with those environment variables (e.g. a runtime knob to compare).
     # The store gets a folder of its own, as on a writer host: in $WORK, beside the edges' proxy.json, every WAL write
     # was an inotify event that each edge's config watcher had to read and filter.

@@ -80,6 +80,44 @@ public sealed class BenchScriptTests
         Assert.Equal(expected, stdout.Trim());
     }
 
+    [Fact]
+    public async Task FreePort_SeveralProcesses_StayWithinOneHundredPortsOfTheBaseAndSkipTakenOnes()
+    {
+        // The allocator as bench.sh defines it, run on its own (a whole run takes minutes here). It used to hand out
+        // ports from base+100 to base+1,300, so a user given a range of 100 ports could not run the benchmark in it.
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var takenPort = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        var portBase = takenPort - 1;
+        var lines = File.ReadAllLines(Path.Combine(RepositoryRoot(), "load", "bench.sh"));
+        var first = Array.FindIndex(lines, l => l.StartsWith("NEXT_PORT=", StringComparison.Ordinal));
+        Assert.True(first >= 0, "bench.sh has no NEXT_PORT= line before free_port()");
+        var last = Array.FindIndex(lines, first, l => l == "}");
+        var definition = string.Join('\n', lines[first..(last + 1)]);
+
+        var (exit, stdout) = await RunBashAsync(
+            $"fail() {{ echo \"FAILED: $*\"; exit 1; }}\nPORT_BASE={portBase}\n{definition}\nfree_port a; free_port b; free_port c; echo \"$a $b $c\"");
+
+        Assert.Equal(0, exit);
+        var ports = stdout.Trim().Split(' ').Select(p => int.Parse(p, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(3, ports.Length);
+        Assert.DoesNotContain(takenPort, ports);
+        Assert.Equal(ports.Order(), ports);
+        Assert.Equal(3, ports.Distinct().Count());
+        Assert.All(ports, p => Assert.InRange(p, portBase, portBase + 99));
+    }
+
+    private static async Task<(int Exit, string Stdout)> RunBashAsync(string script)
+    {
+        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(script);
+        using var process = Process.Start(info)!;
+        var stdout = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, stdout);
+    }
+
     private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] args, Dictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
