@@ -255,9 +255,10 @@ log() { echo "bench: $*" >&2; }
 # handed out but not yet bound is never handed out twice.
 NEXT_PORT=$PORT_BASE
 free_port() {
-  local port
-  for ((port = NEXT_PORT; port < PORT_BASE + 100; port++)); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then printf -v "$1" '%s' "$port"; NEXT_PORT=$((port + 1)); return 0; fi
+  # Not "port": printf -v would set this function's own local instead of the caller's variable of that name.
+  local candidate
+  for ((candidate = NEXT_PORT; candidate < PORT_BASE + 100; candidate++)); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then printf -v "$1" '%s' "$candidate"; NEXT_PORT=$((candidate + 1)); return 0; fi
   done
   fail "no free port left in $PORT_BASE..$((PORT_BASE + 99)) (BENCH_PORT_BASE): stop what listens there or choose another base"
 }

@@ -96,7 +96,7 @@ public sealed class BenchScriptTests
         var definition = string.Join('\n', lines[first..(last + 1)]);
 
         var (exit, stdout) = await RunBashAsync(
-            $"fail() {{ echo \"FAILED: $*\"; exit 1; }}\nPORT_BASE={portBase}\n{definition}\nfree_port a; free_port b; free_port c; echo \"$a $b $c\"");
+            $"fail() {{ echo \"FAILED: $*\"; exit 1; }}\nPORT_BASE={portBase}\n{definition}\nfree_port a; free_port port; free_port mgmt; echo \"$a $port $mgmt\"");
 
         Assert.Equal(0, exit);
         var ports = stdout.Trim().Split(' ').Select(p => int.Parse(p, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
