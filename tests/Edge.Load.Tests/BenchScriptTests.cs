@@ -107,6 +107,24 @@ public sealed class BenchScriptTests
         Assert.All(ports, p => Assert.InRange(p, portBase, portBase + 99));
     }
 
+    [Fact]
+    public async Task CommitText_TreeWithUncommittedChanges_SaysSo()
+    {
+        // The report named the commit only, so numbers measured on edited code read as the commit's own.
+        var repository = TestBackends.TempFolder("bench-commit");
+        var definition = File.ReadLines(Path.Combine(RepositoryRoot(), "load", "bench.sh")).SingleOrDefault(l => l.StartsWith("commit_text() {", StringComparison.Ordinal));
+        Assert.NotNull(definition);
+        File.WriteAllText(Path.Combine(repository, "a.txt"), "one");
+        var setup = "git init -q && git add a.txt && git -c user.name=t -c user.email=t@example.com commit -qm one";
+
+        var (_, clean) = await RunBashAsync($"cd '{repository}' && {setup} && {definition}\ncommit_text");
+        var (exit, dirty) = await RunBashAsync($"cd '{repository}' && echo two > a.txt && {definition}\ncommit_text");
+
+        Assert.Equal(0, exit);
+        Assert.Matches("^[0-9a-f]{7,}$", clean.Trim());
+        Assert.Equal(clean.Trim() + " with uncommitted changes", dirty.Trim());
+    }
+
     private static async Task<(int Exit, string Stdout)> RunBashAsync(string script)
     {
         var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true };
