@@ -145,6 +145,13 @@ internal sealed record RunArguments
             throw new FormatException("--simulation: open-model (inject, ramp-inject) and closed-model (constant, ramp-constant) phases cannot be mixed in one run.");
         }
 
+        // ramp-inject:rate=0 (or ramp-constant:copies=0) on its own ramps from 0 to 0: the run sent nothing and then failed
+        // (exit 1, "no requests completed") as if the target had not answered.
+        if (Running.LoadPlan.Create(result.Simulations).Segments.All(static s => s.From == 0 && s.To == 0))
+        {
+            throw new FormatException("--simulation: no phase produces load (every rate or copies count is 0); give one above 0, e.g. inject:rate=100,during=10s.");
+        }
+
         return result;
     }
 }

@@ -131,6 +131,8 @@ public sealed class CliAppTests
     [InlineData("parameter expect=',' names no HTTP status", "--param", "expect=,")]
     [InlineData("--simulation: every phase is a pause", "--simulation", "pause:1s")]
     [InlineData("cannot be mixed", "--simulation", "inject:rate=1,during=1s", "--simulation", "constant:copies=1,during=1s")]
+    [InlineData("--simulation: no phase produces load", "--simulation", "ramp-inject:rate=0,during=1s")]
+    [InlineData("--simulation: no phase produces load", "--simulation", "ramp-constant:copies=0,during=1s", "--simulation", "pause:1s")]
     [InlineData("--scenario 'plain-get' is given twice", "--scenario", "plain-get")]
     [InlineData("Threshold 'jwt-rbac:fail%<1' names scenario 'jwt-rbac', which this run does not select (selected: plain-get)", "--threshold", "jwt-rbac:fail%<1")]
     [InlineData("more than one edge-load process can start", "--simulation", "inject:rate=100000000,during=1s")]
