@@ -13,14 +13,17 @@ namespace Edge.Proxy.Pipeline;
 /// <c>/admin/{**rest}</c> behind an <c>EdgeRequire</c>, the public route took the request and the backend served the
 /// admin page. nginx (<c>merge_slashes</c>, on by default) and many frameworks merge <c>//</c>, and IIS drops a segment's
 /// trailing dots and spaces, so <c>//admin/users</c> and <c>/admin./users</c>, which the edge routes to the catch-all,
-/// are their <c>/admin/users</c> too. Such a path is refused when, read as the backend may read it, another route (or
-/// none) would have taken it; <c>/app/page;jsessionid=1</c> or <c>/projects/group%2Fproject</c> on the route that takes them either way is forwarded.
+/// are their <c>/admin/users</c> too. Spring's <c>trimTokens</c> and <c>strip()</c>-based routers also drop a segment's
+/// leading whitespace, Unicode spaces included (<c>/%20admin/users</c>, <c>/admin%C2%A0/users</c>), and a backend that
+/// decodes the whole target before splitting off the query (Apache <c>mod_rewrite</c>, hand-written routers) ends the
+/// path at the <c>?</c> or <c>#</c> Kestrel decoded from <c>%3F</c> or <c>%23</c>: <c>/admin%3F/users</c> is its
+/// <c>/admin</c>. Such a path is refused when, read as the backend may read it, another route (or none) would have taken it; <c>/app/page;jsessionid=1</c> or <c>/projects/group%2Fproject</c> on the route that takes them either way is forwarded.
 /// </summary>
 /// <remarks>
 /// Routes are compared by <c>Order</c>, then by ASP.NET's inbound precedence of <c>Match.Path</c>, as the edge's router
 /// does; their <c>Hosts</c>, <c>Methods</c>, <c>Headers</c> and <c>QueryParameters</c> are not, which can only make such
 /// a path refused more often, never forwarded to another route's backend path. Only paths holding a <c>;</c>, a
-/// <c>\</c>, a <c>%</c>, a space, <c>//</c> or a segment ending in <c>.</c> are looked at.
+/// <c>\</c>, a <c>%</c>, a space, a <c>?</c> or <c>#</c>, <c>//</c> or a segment ending in <c>.</c> are looked at.
 /// </remarks>
 internal sealed class BackendPathRouting(IProxyStateLookup proxy)
 {
@@ -69,16 +72,20 @@ internal sealed class BackendPathRouting(IProxyStateLookup proxy)
         path.IndexOfAny(Suspicious) >= 0 || path.IndexOf("//", StringComparison.Ordinal) >= 0
         || path.IndexOf("./", StringComparison.Ordinal) >= 0 || path[^1] == '.';
 
-    private static readonly System.Buffers.SearchValues<char> Suspicious = System.Buffers.SearchValues.Create(";\\% ");
+    // The whitespace char.IsWhiteSpace knows outside the control characters, which PathPolicy refuses before this runs.
+    private static readonly System.Buffers.SearchValues<char> Suspicious = System.Buffers.SearchValues.Create(
+        ";\\%?# \u00A0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200A\u2028\u2029\u202F\u205F\u3000");
 
     /// <summary>
-    /// Path parameters removed, <c>\</c>, <c>%2F</c> and <c>%5C</c> read as <c>/</c>, empty segments merged, and a
-    /// segment's trailing dots and spaces removed (a segment of only dots and spaces is kept).
+    /// Path parameters removed, <c>\</c>, <c>%2F</c> and <c>%5C</c> read as <c>/</c>, empty segments merged, a segment's
+    /// leading whitespace and trailing dots and whitespace removed (a segment of only dots and whitespace is kept), and
+    /// everything from a <c>?</c> or <c>#</c> on dropped.
     /// </summary>
     internal static string AsBackendRoutesIt(string path)
     {
         var builder = new System.Text.StringBuilder(path.Length);
         var inParameter = false;
+        var segmentStart = 0;
         for (var i = 0; i < path.Length; i++)
         {
             var c = path[i];
@@ -88,14 +95,21 @@ internal sealed class BackendPathRouting(IProxyStateLookup proxy)
                 (c, i) = ('/', i + 2);
             }
 
+            if (c is '?' or '#')
+            {
+                break;
+            }
+
             if (c is '/' or '\\')
             {
                 inParameter = false;
-                EndSegment(builder);
+                EndSegment(builder, segmentStart);
                 if (builder.Length == 0 || builder[^1] != '/')
                 {
                     builder.Append('/');
                 }
+
+                segmentStart = builder.Length;
             }
             else if (c == ';')
             {
@@ -107,22 +121,30 @@ internal sealed class BackendPathRouting(IProxyStateLookup proxy)
             }
         }
 
-        EndSegment(builder);
+        EndSegment(builder, segmentStart);
         return builder.ToString();
     }
 
-    // Windows (IIS) drops trailing dots and spaces from a name: "admin. " is its "admin".
-    private static void EndSegment(System.Text.StringBuilder builder)
+    // Windows (IIS) drops trailing dots and spaces from a name: "admin. " is its "admin"; String.trim() and strip() drop
+    // whitespace at both ends.
+    private static void EndSegment(System.Text.StringBuilder builder, int start)
     {
         var end = builder.Length;
-        while (end > 0 && builder[end - 1] is '.' or ' ')
+        while (end > start && (builder[end - 1] == '.' || char.IsWhiteSpace(builder[end - 1])))
         {
             end--;
         }
 
-        if (end > 0 && builder[end - 1] != '/')
+        var first = start;
+        while (first < end && char.IsWhiteSpace(builder[first]))
+        {
+            first++;
+        }
+
+        if (first < end)
         {
             builder.Length = end;
+            builder.Remove(start, first - start);
         }
     }
 

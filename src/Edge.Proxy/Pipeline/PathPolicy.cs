@@ -13,22 +13,27 @@ namespace Edge.Proxy.Pipeline;
 /// An absolute-form target (<c>GET http://host/orders/..%2Fsecure/admin</c>) reaches the edge with its <c>%2F</c> decoded
 /// and its <c>..</c> kept (Kestrel takes <c>Uri.LocalPath</c>), and the forwarder's own <c>Uri</c> resolves it: a plain
 /// <c>.</c> or <c>..</c> segment, which Kestrel removes from every origin-form target, is refused too, and so is a NUL,
-/// which Kestrel refuses in an origin-form target (<c>%00</c>) and keeps in an absolute-form one.
+/// which Kestrel refuses in an origin-form target (<c>%00</c>) and keeps in an absolute-form one. The other control
+/// characters (<c>%09</c>, <c>%0A</c>, <c>%0D</c>, <c>%7F</c>, <c>%C2%85</c>, …) Kestrel decodes in either form, and YARP
+/// forwards them: behind a catch-all route, Spring's <c>trimTokens</c> and <c>strip()</c>-based routers read
+/// <c>/admin%09/x</c> as <c>/admin/x</c>, and a regex router's <c>$</c> (Python, Ruby, PCRE) matches before a final
+/// newline, so <c>/admin%0A</c> is its <c>/admin</c>.
 /// </summary>
 /// <remarks>
 /// Only a <c>.</c> or <c>..</c> segment hidden that way is refused: an encoded slash inside a name
 /// (<c>/projects/group%2Fproject</c>) and a path parameter on a name (<c>/app/page;jsessionid=1</c>) are forwarded
-/// unchanged, as before. An overlong encoding is refused wherever it is: it is never valid UTF-8.
+/// unchanged, as before. An overlong encoding is refused wherever it is: it is never valid UTF-8, and so is a control
+/// character: no name needs one.
 /// </remarks>
 internal static class PathPolicy
 {
     public const string ReasonCode = "path_invalid";
 
     public static readonly EdgeDenial Denial = new(StatusCodes.Status400BadRequest, ReasonCode, "Path invalid",
-        "The path holds a '.' or '..' segment (left in an absolute-form target, or behind a backslash, an encoded slash or a ';' path parameter), an overlong UTF-8 escape or a NUL.");
+        "The path holds a '.' or '..' segment (left in an absolute-form target, or behind a backslash, an encoded slash or a ';' path parameter), an overlong UTF-8 escape or a control character (NUL, tab, CR, LF, DEL, ...).");
 
     public static readonly EdgeDenial OtherRouteDenial = new(StatusCodes.Status400BadRequest, ReasonCode, "Path invalid",
-        "Read as a backend may read it (without ';' path parameters, with '\\', %2F or %5C as '/', '//' as '/', without a name's trailing dots and spaces) the path belongs to another route.");
+        "Read as a backend may read it (without ';' path parameters, with '\\', %2F or %5C as '/', '//' as '/', without a name's leading spaces and trailing dots and spaces, ended at a decoded '?' or '#') the path belongs to another route.");
 
     /// <summary>Answered like a request no route takes: the asterisk-form target is about the server, not a route's resource.</summary>
     public static readonly EdgeDenial AsteriskFormDenial = new(StatusCodes.Status404NotFound, UnroutedRequests.NotFoundCode, "Not found",
@@ -42,11 +47,13 @@ internal static class PathPolicy
         string.IsNullOrEmpty(context.Request.Path.Value)
         && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget == "*";
 
-    private static readonly System.Buffers.SearchValues<char> Unusual = System.Buffers.SearchValues.Create("%\\;\0");
+    // '%', '\', ';' and every control character (C0, DEL, C1), which is what char.IsControl tests.
+    private static readonly System.Buffers.SearchValues<char> Unusual = System.Buffers.SearchValues.Create(
+        "%\\;" + string.Concat(Enumerable.Range(0, 0x20).Concat(Enumerable.Range(0x7F, 0x21)).Select(static c => (char)c)));
 
     public static bool HidesDotSegment(string? path)
     {
-        // The common path has no backslash, escape, ';', NUL or segment starting with '.': two vectorised scans. Kestrel removes
+        // The common path has no backslash, escape, ';', control character or segment starting with '.': two vectorised scans. Kestrel removes
         // plain dot segments from an origin-form target, but not from an absolute-form one (GET http://host/a/..%2Fb):
         // there the path is Uri.LocalPath, whose %2F is decoded after Uri resolved the dot segments it saw, so
         // /open/..%2Fkeys arrives as /open/../keys, routes as /open/{**rest}, and the forwarder's Uri resolves it to /keys.
@@ -63,8 +70,8 @@ internal static class PathPolicy
         {
             // Kestrel refuses %00 in an origin-form target; an absolute-form one keeps it as a NUL in the path, and a
             // backend that ends the path there (C strings, old PHP and CGI) would read /admin%00/x, routed here as a name
-            // of the catch-all route, as /admin.
-            if (i < span.Length && (span[i] == '\0' || IsOverlongEscape(span, i)))
+            // of the catch-all route, as /admin. Kestrel decodes the other control characters in both forms.
+            if (i < span.Length && (char.IsControl(span[i]) || IsOverlongEscape(span, i)))
             {
                 return true;
             }

@@ -6,7 +6,10 @@ namespace Edge.FunctionalTests.Hostile;
 /// Behind a catch-all public route, <c>/tenant/{**rest}</c> needs a tenant. Tomcat drops <c>;</c> path parameters before
 /// routing, so <c>/tenant;x/orders</c>, which the edge routes to the catch-all, is Tomcat's <c>/tenant/orders</c>; IIS
 /// reads <c>/tenant\orders</c>, and a backend that decodes <c>%2F</c> reads <c>/tenant%2Forders</c>, the same way; nginx
-/// merges <c>//tenant/orders</c> and IIS drops the dot of <c>/tenant./orders</c>.
+/// merges <c>//tenant/orders</c> and IIS drops the dot of <c>/tenant./orders</c>. Spring's <c>trimTokens</c> and
+/// <c>strip()</c>-based routers read <c>/%20tenant/orders</c> (or a no-break or ideographic space) as <c>/tenant/orders</c>,
+/// and a backend decoding the whole target before splitting off the query (Apache <c>mod_rewrite</c>, hand-written
+/// routers) ends the path at a decoded <c>%3F</c> or <c>%23</c>.
 /// </summary>
 public sealed class BackendPathTests(BackendPathTests.CatchAllEdge fixture) : IClassFixture<BackendPathTests.CatchAllEdge>
 {
@@ -22,6 +25,12 @@ public sealed class BackendPathTests(BackendPathTests.CatchAllEdge fixture) : IC
     [InlineData("/tenant./orders-h")]
     [InlineData("/tenant%20/orders-j")]
     [InlineData("/tenant.")]
+    [InlineData("/%20tenant/orders-l")]
+    [InlineData("/tenant%C2%A0/orders-m")]
+    [InlineData("/%E3%80%80tenant/orders-n")]
+    [InlineData("/tenant%3F/orders-o")]
+    [InlineData("/tenant%3Fx=1")]
+    [InlineData("/tenant%23/orders-p")]
     public async Task BackendReadingHidesAnotherRoutesPath_Answers400PathInvalidAndNeverReachesTheBackend(string path)
     {
         var before = fixture.Backend.Received.Count;
@@ -41,6 +50,7 @@ public sealed class BackendPathTests(BackendPathTests.CatchAllEdge fixture) : IC
     [InlineData("/other/group%2Fproject")]
     [InlineData("/tenant//orders-k")]
     [InlineData("/files/v1.2./x")]
+    [InlineData("/tenant/what%3F")]
     public async Task BackendReadingIsThisRoutesPath_Forwarded(string path)
     {
         var response = await SendAsync(path, "X-Tenant-ID: acme\r\n");

@@ -18,6 +18,13 @@ public sealed class BackendPathRoutingTests
     [InlineData("/admin .. /users", "/admin/users")]
     [InlineData("/v1.2/a", "/v1.2/a")]
     [InlineData("/a/.../b", "/a/.../b")]
+    [InlineData("/ admin/ users", "/admin/users")]
+    [InlineData("/admin\u00a0/x", "/admin/x")]
+    [InlineData("/\u3000admin\u2003/x", "/admin/x")]
+    [InlineData("/a b/c", "/a b/c")]
+    [InlineData("/admin?x/y", "/admin")]
+    [InlineData("/admin#x/y", "/admin")]
+    [InlineData("/files/what?", "/files/what")]
     public void AsBackendRoutesIt_ParametersRemovedAndSlashesRead(string path, string expected) =>
         Assert.Equal(expected, BackendPathRouting.AsBackendRoutesIt(path));
 }

@@ -70,4 +70,14 @@ public sealed class PathPolicyTests
     [InlineData("/orders/%F0%80%80%AE")]
     public void HidesDotSegment_OverlongUtf8Escape_True(string path) =>
         Assert.True(PathPolicy.HidesDotSegment(path));
+
+    [Theory]
+    [InlineData("/open/a\tb")]
+    [InlineData("/admin\n")]
+    [InlineData("/admin\r\n/x")]
+    [InlineData("/a\u001b/b")]
+    [InlineData("/a\u007f")]
+    [InlineData("/a\u0085")]
+    public void HidesDotSegment_ControlCharacter_True(string path) =>
+        Assert.True(PathPolicy.HidesDotSegment(path));
 }
