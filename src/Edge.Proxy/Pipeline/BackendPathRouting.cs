@@ -70,11 +70,14 @@ internal sealed class BackendPathRouting(IProxyStateLookup proxy)
     // Vectorised scans; the common path has none of these.
     private static bool MayReadOtherwise(ReadOnlySpan<char> path) =>
         path.IndexOfAny(Suspicious) >= 0 || path.IndexOf("//", StringComparison.Ordinal) >= 0
-        || path.IndexOf("./", StringComparison.Ordinal) >= 0 || path[^1] == '.';
+        || path.IndexOf("./", StringComparison.Ordinal) >= 0 || path[^1] == '.'
+        || (!System.Text.Ascii.IsValid(path) && path.IndexOfAny(UnicodeSpaces) >= 0);
 
-    // The whitespace char.IsWhiteSpace knows outside the control characters, which PathPolicy refuses before this runs.
-    private static readonly System.Buffers.SearchValues<char> Suspicious = System.Buffers.SearchValues.Create(
-        ";\\%?# \u00A0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200A\u2028\u2029\u202F\u205F\u3000");
+    private static readonly System.Buffers.SearchValues<char> Suspicious = System.Buffers.SearchValues.Create(";\\%?# ");
+
+    // The whitespace char.IsWhiteSpace knows beyond ASCII, but for U+0085, a control character PathPolicy refuses first.
+    private static readonly System.Buffers.SearchValues<char> UnicodeSpaces = System.Buffers.SearchValues.Create(
+        "\u00A0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200A\u2028\u2029\u202F\u205F\u3000");
 
     /// <summary>
     /// Path parameters removed, <c>\</c>, <c>%2F</c> and <c>%5C</c> read as <c>/</c>, empty segments merged, a segment's

@@ -47,18 +47,20 @@ internal static class PathPolicy
         string.IsNullOrEmpty(context.Request.Path.Value)
         && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget == "*";
 
-    // '%', '\', ';' and every control character (C0, DEL, C1), which is what char.IsControl tests.
+    // '%', '\', ';' and the ASCII control characters (C0, DEL): an ASCII-only set keeps the scan vectorised. The C1
+    // controls (U+0080-U+009F), the rest of what char.IsControl tests, are a second range scan.
     private static readonly System.Buffers.SearchValues<char> Unusual = System.Buffers.SearchValues.Create(
-        "%\\;" + string.Concat(Enumerable.Range(0, 0x20).Concat(Enumerable.Range(0x7F, 0x21)).Select(static c => (char)c)));
+        "%\\;\u007F" + string.Concat(Enumerable.Range(0, 0x20).Select(static c => (char)c)));
 
     public static bool HidesDotSegment(string? path)
     {
-        // The common path has no backslash, escape, ';', control character or segment starting with '.': two vectorised scans. Kestrel removes
-        // plain dot segments from an origin-form target, but not from an absolute-form one (GET http://host/a/..%2Fb):
-        // there the path is Uri.LocalPath, whose %2F is decoded after Uri resolved the dot segments it saw, so
-        // /open/..%2Fkeys arrives as /open/../keys, routes as /open/{**rest}, and the forwarder's Uri resolves it to /keys.
+        // The common path has no backslash, escape, ';', control character or segment starting with '.': vectorised scans.
+        // Kestrel removes plain dot segments from an origin-form target, but not from an absolute-form one (GET
+        // http://host/a/..%2Fb): there the path is Uri.LocalPath, whose %2F is decoded after Uri resolved the dot segments
+        // it saw, so /open/..%2Fkeys arrives as /open/../keys, routes as /open/{**rest}, and the forwarder's Uri resolves it to /keys.
         if (string.IsNullOrEmpty(path)
-            || (path.AsSpan().IndexOfAny(Unusual) < 0 && !path.Contains("/.", StringComparison.Ordinal)))
+            || (path.AsSpan().IndexOfAny(Unusual) < 0 && path.AsSpan().IndexOfAnyInRange('\u0080', '\u009F') < 0
+                && !path.Contains("/.", StringComparison.Ordinal)))
         {
             return false;
         }
