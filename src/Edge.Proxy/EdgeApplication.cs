@@ -51,6 +51,8 @@ public static class EdgeApplication
 
         var app = builder.Build();
         ParserRejections.Subscribe(app);
+        // Before routing, so a route's Hosts match the name a backend's virtual hosts read.
+        app.Use(HostTrailingDot.RemoveAsync);
         app.UseEdgeManagementPortFilter(host);
         app.MapEdgeManagementEndpoints(host);
         app.MapEdgeApprovals();
