@@ -12,7 +12,8 @@ namespace Edge.Configuration;
 /// "Could not parse host" for an entry it cannot split (a port that is not a number, an IPv6 literal, a second colon)
 /// on every request once the route table is built, so one bad entry answered every route of the edge with an empty
 /// 500, and a hot reload applied it. Entries that parse but can never equal a request's Host (a space, a path, a
-/// wildcard inside a name) are refused as well, since the route would silently never match.
+/// wildcard inside a name, a trailing dot, which the edge removes from the Host before routing) are refused as well, since
+/// the route would silently never match.
 /// </summary>
 internal static class HostPatterns
 {
@@ -72,6 +73,11 @@ internal static class HostPatterns
         if (name.Contains('*', StringComparison.Ordinal))
         {
             return "has a wildcard that is not a leading '*.' (only a whole first label can be a wildcard)";
+        }
+
+        if (name.EndsWith('.'))
+        {
+            return "ends with a dot, which the edge removes from a request's Host before routing";
         }
 
         // Non-ASCII is how YARP wants an international name written (it refuses punycode): the request's host is

@@ -41,6 +41,8 @@ public sealed class HostPatternsTests
     [InlineData("a.com/x", "character")]
     [InlineData("user@a.com", "character")]
     [InlineData("bü cher.example", "character")]
+    [InlineData("admin.example.", "ends with a dot")]
+    [InlineData("*.example.com.:443", "ends with a dot")]
     public void Explain_EntryThatCanNeverMatch_SaysWhy(string entry, string expected)
     {
         var problem = HostPatterns.Explain(entry);
