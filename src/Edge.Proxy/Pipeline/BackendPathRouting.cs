@@ -17,13 +17,15 @@ namespace Edge.Proxy.Pipeline;
 /// leading whitespace, Unicode spaces included (<c>/%20admin/users</c>, <c>/admin%C2%A0/users</c>), and a backend that
 /// decodes the whole target before splitting off the query (Apache <c>mod_rewrite</c>, hand-written routers) ends the
 /// path at the <c>?</c> or <c>#</c> Kestrel decoded from <c>%3F</c> or <c>%23</c>: <c>/admin%3F/users</c> is its
-/// <c>/admin</c>. Such a path is refused when, read as the backend may read it, another route (or none) would have taken it; <c>/app/page;jsessionid=1</c> or <c>/projects/group%2Fproject</c> on the route that takes them either way is forwarded.
+/// <c>/admin</c>. Windows' best-fit conversion and NFKC-normalising backends read <c>/ａdmin/users</c> and
+/// <c>/admin／users</c> as <c>/admin/users</c>. Such a path is refused when, read as the backend may read it, another route (or none) would have taken it; <c>/app/page;jsessionid=1</c> or <c>/projects/group%2Fproject</c> on the route that takes them either way is forwarded.
 /// </summary>
 /// <remarks>
 /// Routes are compared by <c>Order</c>, then by ASP.NET's inbound precedence of <c>Match.Path</c>, as the edge's router
 /// does; their <c>Hosts</c>, <c>Methods</c>, <c>Headers</c> and <c>QueryParameters</c> are not, which can only make such
 /// a path refused more often, never forwarded to another route's backend path. Only paths holding a <c>;</c>, a
-/// <c>\</c>, a <c>%</c>, a space, a <c>?</c> or <c>#</c>, <c>//</c> or a segment ending in <c>.</c> are looked at.
+/// <c>\</c>, a <c>%</c>, a space, a <c>?</c> or <c>#</c>, <c>//</c>, a segment ending in <c>.</c> or a non-ASCII
+/// character are looked at.
 /// </remarks>
 internal sealed class BackendPathRouting(IProxyStateLookup proxy)
 {
@@ -70,22 +72,20 @@ internal sealed class BackendPathRouting(IProxyStateLookup proxy)
     // Vectorised scans; the common path has none of these.
     private static bool MayReadOtherwise(ReadOnlySpan<char> path) =>
         path.IndexOfAny(Suspicious) >= 0 || path.IndexOf("//", StringComparison.Ordinal) >= 0
-        || path.IndexOf("./", StringComparison.Ordinal) >= 0 || path[^1] == '.'
-        || (!System.Text.Ascii.IsValid(path) && path.IndexOfAny(UnicodeSpaces) >= 0);
+        || path.IndexOf("./", StringComparison.Ordinal) >= 0 || path[^1] == '.' || !System.Text.Ascii.IsValid(path);
 
     private static readonly System.Buffers.SearchValues<char> Suspicious = System.Buffers.SearchValues.Create(";\\%?# ");
-
-    // The whitespace char.IsWhiteSpace knows beyond ASCII, but for U+0085, a control character PathPolicy refuses first.
-    private static readonly System.Buffers.SearchValues<char> UnicodeSpaces = System.Buffers.SearchValues.Create(
-        "\u00A0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200A\u2028\u2029\u202F\u205F\u3000");
 
     /// <summary>
     /// Path parameters removed, <c>\</c>, <c>%2F</c> and <c>%5C</c> read as <c>/</c>, empty segments merged, a segment's
     /// leading whitespace and trailing dots and whitespace removed (a segment of only dots and whitespace is kept), and
-    /// everything from a <c>?</c> or <c>#</c> on dropped.
+    /// everything from a <c>?</c> or <c>#</c> on dropped, after a non-ASCII path is put in its compatibility form
+    /// (<see cref="PathPolicy.CompatibilityForm"/>: fullwidth letters, <c>／</c> and <c>＼</c> read as ASCII, as Windows'
+    /// best-fit conversion and NFKC-normalising backends do).
     /// </summary>
     internal static string AsBackendRoutesIt(string path)
     {
+        path = System.Text.Ascii.IsValid(path) ? path : PathPolicy.CompatibilityForm(path) ?? path;
         var builder = new System.Text.StringBuilder(path.Length);
         var inParameter = false;
         var segmentStart = 0;

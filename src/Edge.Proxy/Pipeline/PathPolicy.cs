@@ -30,10 +30,10 @@ internal static class PathPolicy
     public const string ReasonCode = "path_invalid";
 
     public static readonly EdgeDenial Denial = new(StatusCodes.Status400BadRequest, ReasonCode, "Path invalid",
-        "The path holds a '.' or '..' segment (left in an absolute-form target, or behind a backslash, an encoded slash or a ';' path parameter), an overlong UTF-8 escape or a control character (NUL, tab, CR, LF, DEL, ...).");
+        "The path holds a '.' or '..' segment (left in an absolute-form target, or behind a backslash, an encoded slash or a ';' path parameter), an overlong UTF-8 escape or a control character (NUL, tab, CR, LF, DEL, ...); fullwidth and other compatibility forms of '.', '/' and '\\' count as those.");
 
     public static readonly EdgeDenial OtherRouteDenial = new(StatusCodes.Status400BadRequest, ReasonCode, "Path invalid",
-        "Read as a backend may read it (without ';' path parameters, with '\\', %2F or %5C as '/', '//' as '/', without a name's leading spaces and trailing dots and spaces, ended at a decoded '?' or '#') the path belongs to another route.");
+        "Read as a backend may read it (without ';' path parameters, with '\\', %2F or %5C as '/', '//' as '/', without a name's leading spaces and trailing dots and spaces, ended at a decoded '?' or '#', fullwidth and other compatibility characters read as ASCII) the path belongs to another route.");
 
     /// <summary>Answered like a request no route takes: the asterisk-form target is about the server, not a route's resource.</summary>
     public static readonly EdgeDenial AsteriskFormDenial = new(StatusCodes.Status404NotFound, UnroutedRequests.NotFoundCode, "Not found",
@@ -54,13 +54,59 @@ internal static class PathPolicy
 
     public static bool HidesDotSegment(string? path)
     {
+        // Windows' best-fit conversion (IIS, PHP and CGI on Windows) and backends normalising to NFKC read a fullwidth
+        // '．' as '.', '／' as '/', '＼' as '\' and '‥' as "..": /open/..／keys is their /keys. Kestrel decodes them and
+        // YARP forwards them, so a non-ASCII path is judged in that form too.
+        return !string.IsNullOrEmpty(path)
+            && (Hides(path) || (!System.Text.Ascii.IsValid(path) && CompatibilityForm(path) is { } folded && Hides(folded)));
+    }
+
+    /// <summary>
+    /// <paramref name="path"/> with the characters that Windows' best-fit conversion or NFKC turns into ASCII replaced by
+    /// that ASCII (fullwidth forms, one/two/three dot leaders, small full stop and reverse solidus, division and fraction
+    /// slashes, Kelvin sign, long s, Unicode spaces), or null when it has none. Written out because the edge runs with
+    /// <c>InvariantGlobalization</c>, where <c>string.Normalize</c> leaves non-ASCII text as it is.
+    /// </summary>
+    internal static string? CompatibilityForm(string path)
+    {
+        System.Text.StringBuilder? folded = null;
+        for (var i = 0; i < path.Length; i++)
+        {
+            var c = path[i];
+            var (ascii, count) = c switch
+            {
+                >= '\uFF01' and <= '\uFF5E' => ((char)(c - 0xFEE0), 1),
+                '\u2024' or '\uFE52' => ('.', 1),
+                '\u2025' => ('.', 2),
+                '\u2026' => ('.', 3),
+                '\u2215' or '\u2044' => ('/', 1),
+                '\uFE68' => ('\\', 1),
+                '\u212A' => ('K', 1),
+                '\u017F' => ('s', 1),
+                > '\u007F' when char.IsWhiteSpace(c) => (' ', 1),
+                _ => ('\0', 0),
+            };
+            if (count == 0)
+            {
+                folded?.Append(c);
+                continue;
+            }
+
+            folded ??= new System.Text.StringBuilder(path.Length).Append(path, 0, i);
+            folded.Append(ascii, count);
+        }
+
+        return folded?.ToString();
+    }
+
+    private static bool Hides(string path)
+    {
         // The common path has no backslash, escape, ';', control character or segment starting with '.': vectorised scans.
         // Kestrel removes plain dot segments from an origin-form target, but not from an absolute-form one (GET
         // http://host/a/..%2Fb): there the path is Uri.LocalPath, whose %2F is decoded after Uri resolved the dot segments
         // it saw, so /open/..%2Fkeys arrives as /open/../keys, routes as /open/{**rest}, and the forwarder's Uri resolves it to /keys.
-        if (string.IsNullOrEmpty(path)
-            || (path.AsSpan().IndexOfAny(Unusual) < 0 && path.AsSpan().IndexOfAnyInRange('\u0080', '\u009F') < 0
-                && !path.Contains("/.", StringComparison.Ordinal)))
+        if (path.AsSpan().IndexOfAny(Unusual) < 0 && path.AsSpan().IndexOfAnyInRange('\u0080', '\u009F') < 0
+            && !path.Contains("/.", StringComparison.Ordinal))
         {
             return false;
         }

@@ -9,7 +9,8 @@ namespace Edge.FunctionalTests.Hostile;
 /// merges <c>//tenant/orders</c> and IIS drops the dot of <c>/tenant./orders</c>. Spring's <c>trimTokens</c> and
 /// <c>strip()</c>-based routers read <c>/%20tenant/orders</c> (or a no-break or ideographic space) as <c>/tenant/orders</c>,
 /// and a backend decoding the whole target before splitting off the query (Apache <c>mod_rewrite</c>, hand-written
-/// routers) ends the path at a decoded <c>%3F</c> or <c>%23</c>.
+/// routers) ends the path at a decoded <c>%3F</c> or <c>%23</c>. Windows' best-fit conversion (IIS, PHP and CGI on
+/// Windows) and NFKC-normalising backends read a fullwidth <c>ｔ</c> as <c>t</c> and <c>／</c> as <c>/</c>.
 /// </summary>
 public sealed class BackendPathTests(BackendPathTests.CatchAllEdge fixture) : IClassFixture<BackendPathTests.CatchAllEdge>
 {
@@ -31,6 +32,8 @@ public sealed class BackendPathTests(BackendPathTests.CatchAllEdge fixture) : IC
     [InlineData("/tenant%3F/orders-o")]
     [InlineData("/tenant%3Fx=1")]
     [InlineData("/tenant%23/orders-p")]
+    [InlineData("/%EF%BD%94enant/orders-q")]
+    [InlineData("/tenant%EF%BC%8Forders-r")]
     public async Task BackendReadingHidesAnotherRoutesPath_Answers400PathInvalidAndNeverReachesTheBackend(string path)
     {
         var before = fixture.Backend.Received.Count;

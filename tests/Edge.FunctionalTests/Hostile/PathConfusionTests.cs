@@ -15,6 +15,8 @@ public sealed class PathConfusionTests(HostileEdge fixture) : IClassFixture<Host
     [InlineData("/open/dots-e/..;jsessionid=1/..%3B/keys/x")]
     [InlineData("/open/dots-f/%c0%ae%c0%ae/%c0%ae%c0%ae/keys/x")]
     [InlineData("/open/dots-g/..%25c0%25af..%25c0%25afkeys")]
+    [InlineData("/open/dots-h/..%EF%BC%8F..%EF%BC%8Fkeys")]
+    [InlineData("/open/dots-i/%EF%BC%8E%EF%BC%8E/%E2%80%A5/keys")]
     public async Task DotSegmentBehindBackslashEncodedSlashPathParameterOrOverlongUtf8_Answers400PathInvalidAndAuditsIt(string path)
     {
         var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, $"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");

@@ -25,6 +25,9 @@ public sealed class BackendPathRoutingTests
     [InlineData("/admin?x/y", "/admin")]
     [InlineData("/admin#x/y", "/admin")]
     [InlineData("/files/what?", "/files/what")]
+    [InlineData("/\uFF41dmin/x", "/admin/x")]
+    [InlineData("/admin\uFF0Fx", "/admin/x")]
+    [InlineData("/\u00E9t\u00E9", "/\u00E9t\u00E9")]
     public void AsBackendRoutesIt_ParametersRemovedAndSlashesRead(string path, string expected) =>
         Assert.Equal(expected, BackendPathRouting.AsBackendRoutesIt(path));
 }

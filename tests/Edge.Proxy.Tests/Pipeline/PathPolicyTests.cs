@@ -80,4 +80,19 @@ public sealed class PathPolicyTests
     [InlineData("/a\u0085")]
     public void HidesDotSegment_ControlCharacter_True(string path) =>
         Assert.True(PathPolicy.HidesDotSegment(path));
+
+    [Theory]
+    [InlineData("/orders/..\uFF0Fsecure")]
+    [InlineData("/orders/\uFF0E\uFF0E/secure")]
+    [InlineData("/orders/\u2025/secure")]
+    [InlineData("/orders/..\uFF3Csecure")]
+    public void HidesDotSegment_DotSegmentInCompatibilityForms_True(string path) =>
+        Assert.True(PathPolicy.HidesDotSegment(path));
+
+    [Theory]
+    [InlineData("/files/\u00E9t\u00E9")]
+    [InlineData("/files/\uFF46ull")]
+    [InlineData("/files/a\uFF0Eb")]
+    public void HidesDotSegment_NonAsciiNames_False(string path) =>
+        Assert.False(PathPolicy.HidesDotSegment(path));
 }
