@@ -3,6 +3,7 @@ using Edge.Audit.Records;
 using Edge.Audit.Storage;
 using Edge.AuditWriter.Authorization;
 using Edge.AuditWriter.Log;
+using Edge.Configuration.Tenancy;
 
 namespace Edge.AuditWriter.Api;
 
@@ -195,6 +196,15 @@ internal static class ReadEndpoints
         }
 
         var tenant = (string?)q["tenant"];
+        if (tenant is not null && !TenantId.IsValid(tenant))
+        {
+            // The edge records only tenant ids (it answers 400 tenant_invalid to anything else), so such a filter matched
+            // nothing: "acme " or "acme' OR 1=1--" answered an empty page, read as "nothing happened in that tenant".
+            problem = Problems.BadRequest("invalid_tenant",
+                $"'{Truncate(tenant)}' is not a tenant id: 1 to {TenantId.MaxLength} of A-Z a-z 0-9 . _ - and not dots only.");
+            return false;
+        }
+
         if (!caller.CanReadAllTenants)
         {
             if (caller.Tenant is null || (tenant is not null && tenant != caller.Tenant))

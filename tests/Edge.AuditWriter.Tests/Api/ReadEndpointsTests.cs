@@ -335,6 +335,42 @@ public sealed class ReadEndpointsTests
     }
 
     [Theory]
+    [InlineData("/audit/records?tenant=acme%27%20OR%201%3D1--")]
+    [InlineData("/audit/records?tenant=..%2F..%2Fx")]
+    [InlineData("/audit/records?tenant=acme%20")]
+    [InlineData("/audit/records?tenant=%00")]
+    [InlineData("/audit/records?tenant=%E2%80%AEemca")]
+    [InlineData("/audit/records?tenant=...")]
+    [InlineData("/audit/records?tenant=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")] // 65 characters
+    [InlineData("/audit/export?format=ndjson&tenant=acme%3Bglobex")]
+    [InlineData("/audit/export?format=bundle&tenant=%F0%9F%98%80")]
+    public async Task Records_TenantNotATenantId_IsInvalidTenantProblemNotAnEmptyPage(string url)
+    {
+        await using var writer = await StartWithRecordsAsync(4);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var response = await auditor.GetAsync(url);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("invalid_tenant", problem.GetProperty("code").GetString());
+    }
+
+    [Theory]
+    [InlineData("acme", 2)]
+    [InlineData("a.b_c-D9", 0)]
+    public async Task Records_TenantThatIsATenantId_IsServed(string tenant, int expected)
+    {
+        await using var writer = await StartWithRecordsAsync(4);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var page = JsonDocument.Parse(await auditor.GetStringAsync($"/audit/records?tenant={tenant}"));
+
+        Assert.Equal(expected, page.RootElement.GetProperty("records").GetArrayLength());
+    }
+
+    [Theory]
     [InlineData("allow", 2)]
     [InlineData("deny", 2)]
     [InlineData("erased", 0)]
