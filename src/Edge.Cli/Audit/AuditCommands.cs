@@ -312,7 +312,7 @@ internal static class AuditCommands
         var common = new ApiOptions();
         var format = new Option<string>("--format") { Description = "ndjson, csv or bundle (a tar archive that 'verify --bundle' checks offline)", DefaultValueFactory = _ => "ndjson" };
         format.AcceptOnlyFromAmong("csv", "ndjson", "bundle");
-        var filters = new[] { "from", "to", "tenant", "principal", "route", "decision", "reason" }
+        var filters = new[] { "id", "from", "to", "tenant", "principal", "route", "decision", "reason" }
             .Select(name => new Option<string?>("--" + name) { Description = $"The {name} filter of GET /audit/export (as for /audit/records)" })
             .ToArray();
         var output = new Option<FileInfo?>("--out") { Description = "Write to this file instead of standard output" };
