@@ -141,6 +141,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
         {
             var readBackoff = _options.InitialBackoff;
             var readFailures = 0;
+            var idleDeleted = false;
             while (!stopping.IsCancellationRequested)
             {
                 // One buffer for every post: frames are read from the spool straight into it, and it stays unchanged
@@ -180,9 +181,34 @@ public sealed partial class AuditShipper : IAsyncDisposable
 
                 if (batch.Count == 0)
                 {
-                    await _spool.WaitForDurableAsync(cursor.NextSequence - 1, stopping).ConfigureAwait(false);
+                    if (idleDeleted)
+                    {
+                        await _spool.WaitForDurableAsync(cursor.NextSequence - 1, stopping).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    try
+                    {
+                        await _spool.WaitForDurableAsync(cursor.NextSequence - 1, stopping)
+                            .WaitAsync(_options.IdleSpoolDeleteAfter, _time, stopping).ConfigureAwait(false);
+                    }
+                    catch (TimeoutException)
+                    {
+                        // Idle with everything acknowledged: the records in the active segment are the writer's now, and
+                        // the segment goes rather than keeping them (principals, client addresses) until it fills.
+                        idleDeleted = true;
+                        if (_spool.DeleteAcknowledged())
+                        {
+                            // The cursor still holds the deleted file open; a new one lets it go.
+                            cursor.Dispose();
+                            cursor = _spool.CreateCursor();
+                        }
+                    }
+
                     continue;
                 }
+
+                idleDeleted = false;
 
                 if (!await ShipUntilAcknowledgedAsync(_body.WrittenMemory, batch.LastSequence, canSplit: batch.Count > 1, stopping).ConfigureAwait(false))
                 {

@@ -38,6 +38,13 @@ public sealed record ShipperOptions
 
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long the spool must stay idle, every record acknowledged, before the shipper deletes its active segment
+    /// (<see cref="Spool.AuditSpool.DeleteAcknowledged"/>). Not at every acknowledgement: each deletion costs the next
+    /// append a new segment file (created, its blocks reserved, mapped) on a request's path.
+    /// </summary>
+    public TimeSpan IdleSpoolDeleteAfter { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The pause after every writer failed once in a row; it doubles up to <see cref="MaxBackoff"/>.</summary>
     public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(50);
 

@@ -160,6 +160,18 @@ public sealed class AuditSpool : IAsyncDisposable
         _segments.DeleteCoveredBy(sequence);
     }
 
+    /// <summary>
+    /// Deletes the active segment when the writer acknowledged every record in it, and says whether it did; the next
+    /// append starts a new segment. Whole segments below the ack mark are deleted as it advances, but the active one
+    /// stayed until it filled (8 MiB: days at a low rate), holding principals and client addresses in plaintext after the
+    /// writer held them, and after an erasure of their subject there.
+    /// </summary>
+    public bool DeleteAcknowledged()
+    {
+        ThrowIfNotStarted();
+        return _writer.DeleteActiveIfAcknowledged(AckedSequence);
+    }
+
     /// <summary>Stops accepting appends and waits until everything already appended is durable.</summary>
     public async Task CloseAsync()
     {

@@ -238,6 +238,41 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
         }
     }
 
+    /// <summary>
+    /// Deletes the active segment when it is the only one and holds frames (write path only, every frame in it
+    /// acknowledged); the next append starts a new one. Cut after its last frame first, so a reader still holding the
+    /// file reads to its end and moves on to the next segment.
+    /// </summary>
+    public bool DeleteActive()
+    {
+        SpoolSegment current;
+        lock (_lock)
+        {
+            if (_segments.Count != 1 || _segments[0].Length == 0)
+            {
+                return false;
+            }
+
+            current = _segments[0];
+        }
+
+        Unmap(current);
+        lock (_syncLock)
+        {
+            _activeHandle?.Dispose();
+            _activeHandle = null;
+        }
+
+        lock (_lock)
+        {
+            _segments.Clear();
+            Interlocked.Add(ref _bytes, -current.Length);
+            File.Delete(current.Path);
+        }
+
+        return true;
+    }
+
     /// <summary>The segment that holds <paramref name="sequence"/>, or the oldest one when it lies below them all.</summary>
     public SpoolSegment? Find(long sequence)
     {

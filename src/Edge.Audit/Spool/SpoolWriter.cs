@@ -84,6 +84,15 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     /// Queues one frame. Returns false at once when the size cap would be exceeded or the writer is closed.
     /// The caller has checked the record's length.
     /// </summary>
+    /// <summary>Deletes the active segment when <paramref name="ackedSequence"/> covers every record written; see <see cref="AuditSpool.DeleteAcknowledged"/>.</summary>
+    public bool DeleteActiveIfAcknowledged(long ackedSequence)
+    {
+        lock (_write)
+        {
+            return !_activeClosed && ackedSequence >= _nextSequence - 1 && segments.DeleteActive();
+        }
+    }
+
     public ValueTask<bool> TryAppendAsync(ReadOnlyMemory<byte> record)
     {
         var frameBytes = SpoolFrame.HeaderSize + record.Length;

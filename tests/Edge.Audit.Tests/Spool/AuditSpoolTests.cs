@@ -175,6 +175,38 @@ public sealed class AuditSpoolTests : IDisposable
     }
 
     [Fact]
+    public async Task DeleteAcknowledged_EveryRecordAcknowledged_DeletesTheSegmentAndTheSequenceGoesOn()
+    {
+        await using (var spool = await AuditSpool.OpenAsync(Options()))
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.True(await spool.TryAppendAsync(Record(i)));
+            }
+
+            spool.Acknowledge(2);
+            Assert.False(spool.DeleteAcknowledged());
+            Assert.Single(Directory.GetFiles(_directory, "*.seg"));
+
+            spool.Acknowledge(3);
+            Assert.True(spool.DeleteAcknowledged());
+            Assert.Empty(Directory.GetFiles(_directory, "*.seg"));
+            Assert.Equal(0, spool.Metrics.Bytes);
+            Assert.False(spool.DeleteAcknowledged());
+
+            Assert.True(await spool.TryAppendAsync(Record(3)));
+            using var cursor = spool.CreateCursor();
+            Assert.Equal([4L], spool.Read(cursor, 100, 1 << 20).Select(r => r.Sequence));
+        }
+
+        await using var reopened = await AuditSpool.OpenAsync(Options());
+        using var replay = reopened.CreateCursor();
+        Assert.Equal([4L], reopened.Read(replay, 100, 1 << 20).Select(r => r.Sequence));
+        Assert.True(await reopened.TryAppendAsync(Record(4)));
+        Assert.Equal(5, reopened.DurableSequence);
+    }
+
+    [Fact]
     public async Task Open_TornTailAfterCrash_DropsOnlyTheTornFrame()
     {
         await using (var spool = await AuditSpool.OpenAsync(Options()))

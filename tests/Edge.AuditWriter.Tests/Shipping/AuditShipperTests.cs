@@ -4,6 +4,7 @@ using Edge.Audit.Storage;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Edge.AuditWriter.Tests.Shipping;
 
@@ -46,6 +47,38 @@ public sealed class AuditShipperTests
         Assert.Equal(600, spool.Metrics.Shipped);
         Assert.NotEqual(0, port);
     }
+
+    [Fact]
+    public async Task Shipper_IdleWithEveryRecordAcknowledged_DeletesTheActiveSegmentAndShipsLaterRecords()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var spoolDirectory = Path.Combine(writer.Directory, "spool");
+        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = spoolDirectory });
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var shipper = new AuditShipper(spool,
+            new ShipperOptions { WriterUrl = writer.BaseAddress, ShipInterval = TimeSpan.Zero }, NullLogger.Instance, time: clock);
+        shipper.Start();
+        Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf("idle-1", "acme", principal: "erase-me")));
+        await WaitUntilAsync(() => spool.AckedSequence == 1);
+
+        // Before, the acknowledged record stayed in the active segment, in plaintext, until 8 MiB of later records filled
+        // it (days at a low rate), also after its subject was erased on the writer.
+        await WaitUntilAsync(() =>
+        {
+            clock.Advance(TimeSpan.FromSeconds(10));
+            return !SpoolFilesHold(spoolDirectory, "erase-me");
+        });
+        Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf("idle-2", "acme", principal: "erase-me")));
+        using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await shipper.DrainAsync(drain.Token);
+
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(["idle-1", "idle-2"], store.Export(new RecordQuery()).Select(r => r.Id));
+        Assert.Equal(2, spool.AckedSequence);
+    }
+
+    private static bool SpoolFilesHold(string directory, string text) =>
+        Directory.GetFiles(directory, "*.seg").Any(file => File.ReadAllBytes(file).AsSpan().IndexOf(System.Text.Encoding.UTF8.GetBytes(text)) >= 0);
 
     [Fact]
     public async Task Shipper_TrickleOfRecords_GathersThemForOneShipInterval()
