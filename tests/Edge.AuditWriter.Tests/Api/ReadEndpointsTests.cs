@@ -22,6 +22,19 @@ public sealed class ReadEndpointsTests
         return writer;
     }
 
+    /// <summary>What a global auditor gets for <paramref name="url"/> from a writer holding 4 records: asserted a 400 problem+json.</summary>
+    private static async Task<JsonElement> BadRequestProblemAsync(string url)
+    {
+        await using var writer = await StartWithRecordsAsync(4);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var response = await auditor.GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+    }
+
     [Fact]
     public async Task Checkpoint_AfterIngest_IsSignedByPublishedKey()
     {
@@ -281,14 +294,8 @@ public sealed class ReadEndpointsTests
     [InlineData("/audit/export?format=csv&route=")]
     public async Task Records_EmptyFilter_IsInvalidFilterProblemNotEveryRecord(string url)
     {
-        await using var writer = await StartWithRecordsAsync(4);
-        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        var problem = await BadRequestProblemAsync(url);
 
-        using var response = await auditor.GetAsync(url);
-        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
         Assert.Equal("invalid_filter", problem.GetProperty("code").GetString());
         Assert.Contains("is empty", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
@@ -302,14 +309,8 @@ public sealed class ReadEndpointsTests
     [InlineData("/audit/export?format=bundle&order=desc")]
     public async Task Records_UnknownParameter_IsInvalidFilterProblemNotEveryRecord(string url)
     {
-        await using var writer = await StartWithRecordsAsync(4);
-        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        var problem = await BadRequestProblemAsync(url);
 
-        using var response = await auditor.GetAsync(url);
-        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
         Assert.Equal("invalid_filter", problem.GetProperty("code").GetString());
         Assert.Contains("is not a parameter here", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
@@ -322,14 +323,8 @@ public sealed class ReadEndpointsTests
     [InlineData("/audit/export?format=csv&decision=ALLOW")]
     public async Task Records_UnknownDecision_IsInvalidDecisionProblemNotAnEmptyPage(string url)
     {
-        await using var writer = await StartWithRecordsAsync(4);
-        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        var problem = await BadRequestProblemAsync(url);
 
-        using var response = await auditor.GetAsync(url);
-        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
         Assert.Equal("invalid_decision", problem.GetProperty("code").GetString());
         Assert.Contains("allow, deny", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
@@ -346,14 +341,8 @@ public sealed class ReadEndpointsTests
     [InlineData("/audit/export?format=bundle&tenant=%F0%9F%98%80")]
     public async Task Records_TenantNotATenantId_IsInvalidTenantProblemNotAnEmptyPage(string url)
     {
-        await using var writer = await StartWithRecordsAsync(4);
-        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        var problem = await BadRequestProblemAsync(url);
 
-        using var response = await auditor.GetAsync(url);
-        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
         Assert.Equal("invalid_tenant", problem.GetProperty("code").GetString());
     }
 
