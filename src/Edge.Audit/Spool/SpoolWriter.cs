@@ -80,10 +80,6 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         _loop = Task.Run(WriteLoopAsync);
     }
 
-    /// <summary>
-    /// Queues one frame. Returns false at once when the size cap would be exceeded or the writer is closed.
-    /// The caller has checked the record's length.
-    /// </summary>
     /// <summary>Deletes the active segment when <paramref name="ackedSequence"/> covers every record written; see <see cref="AuditSpool.DeleteAcknowledged"/>.</summary>
     public bool DeleteActiveIfAcknowledged(long ackedSequence)
     {
@@ -93,6 +89,10 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         }
     }
 
+    /// <summary>
+    /// Queues one frame. Returns false at once when the size cap would be exceeded or the writer is closed.
+    /// The caller has checked the record's length.
+    /// </summary>
     public ValueTask<bool> TryAppendAsync(ReadOnlyMemory<byte> record)
     {
         var frameBytes = SpoolFrame.HeaderSize + record.Length;
