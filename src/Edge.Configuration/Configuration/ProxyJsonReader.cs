@@ -31,7 +31,9 @@ public sealed class ProxyJsonReader
             // first, and a policy written twice lost its first half.
             AllowDuplicateProperties = false,
             UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-            Converters = { new JsonStringEnumConverter(), new StringMapConverter(), new DurationConverter() },
+            // Enums by name only: a number that named no member was taken as that number ("VersionPolicy": 9 failed
+            // every request of the cluster with 502, a header "Mode": 77 made its route match nothing).
+            Converters = { new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false), new StringMapConverter(), new DurationConverter() },
             TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { typeInfo => BindSections(typeInfo, registered, skipUnknownSections) } },
         };
         SerializerOptions.MakeReadOnly();
@@ -417,12 +419,17 @@ public sealed class ProxyJsonReader
 
         // A constructed generic (Dictionary`2[System.String,Yarp...RouteConfig]) does not resolve by that name, since its
         // arguments would need their assemblies; its definition does, and says as much (an object, an array).
-        var type = typeof(ProxyJsonReader).Assembly.GetType(name) ?? Type.GetType(name)
+        var type = Resolve(name)
             ?? (name.IndexOf('`', StringComparison.Ordinal) is > 0 and var tick && name.IndexOf('[', tick) is > 0 and var arguments
-                ? Type.GetType(name[..arguments])
+                ? Resolve(name[..arguments])
                 : null);
         return type is not null && Expected(type) is { } expected ? "expected " + expected : message;
     }
+
+    // Type.GetType finds only this assembly's and CoreLib's types: YARP's HeaderMatchMode, HttpVersionPolicy or SameSiteMode
+    // were reported by their .NET names. Every type the document holds is loaded by the time the serializer names it.
+    private static Type? Resolve(string name) => typeof(ProxyJsonReader).Assembly.GetType(name) ?? Type.GetType(name)
+        ?? AppDomain.CurrentDomain.GetAssemblies().Select(assembly => assembly.GetType(name)).FirstOrDefault(type => type is not null);
 
     private static string? Expected(Type type)
     {

@@ -180,6 +180,65 @@ public sealed class ProxyJsonReaderTests
     }
 
     [Theory]
+    // A number that names no member was taken as that number: VersionPolicy 9 failed every request of the cluster with
+    // 502, a header Mode of 77 made the route match nothing (404), SameSite 9 dropped the attribute without a word.
+    [InlineData("""{ "HttpRequest": { "VersionPolicy": 9 } }""", "HttpRequest:VersionPolicy", "RequestVersionOrLower, RequestVersionOrHigher, RequestVersionExact")]
+    [InlineData("""{ "HttpRequest": { "VersionPolicy": 0 } }""", "HttpRequest:VersionPolicy", "RequestVersionOrLower, RequestVersionOrHigher, RequestVersionExact")]
+    [InlineData("""{ "HttpRequest": { "VersionPolicy": "2" } }""", "HttpRequest:VersionPolicy", "RequestVersionOrLower, RequestVersionOrHigher, RequestVersionExact")]
+    [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "SameSite": 9 } } }""", "SessionAffinity:Cookie:SameSite", "None, Lax, Strict, Unspecified")]
+    [InlineData("""{ "HttpClient": { "SslProtocols": 7 } }""", "HttpClient:SslProtocols", "Tls12")]
+    public void Parse_ClusterEnumGivenAsNumber_IsErrorNamingTheMembers(string clusterSettings, string member, string members)
+    {
+        var json = $$"""{ "ReverseProxy": { "Clusters": { "c": { "Destinations": { "d1": { "Address": "http://127.0.0.1:9001/" } }, {{clusterSettings[1..^1]}} } } } }""";
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse(Encoding.UTF8.GetBytes(json), errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("ReverseProxy:Clusters:c:" + member, error.Location);
+        Assert.StartsWith("expected one of ", error.Message, StringComparison.Ordinal);
+        Assert.Contains(members, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("77")]
+    [InlineData("\"Exactly\"")]
+    public void Parse_HeaderMatchModeNotAMember_IsErrorNamingTheModes(string mode)
+    {
+        var json = $$"""{ "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/x", "Headers": [ { "Name": "X-A", "Mode": {{mode}}, "Values": [ "x" ] } ] } } } } }""";
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse(Encoding.UTF8.GetBytes(json), errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("ReverseProxy:Routes:r:Match:Headers[0]:Mode", error.Location);
+        Assert.StartsWith("expected one of ExactHeader, HeaderPrefix, Contains, NotContains, Exists, NotExists", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_EnumsWrittenByName_AreRead()
+    {
+        var json = """
+        { "ReverseProxy": {
+            "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/x", "Headers": [ { "Name": "X-A", "Mode": "exists" } ] } } },
+            "Clusters": { "c": { "Destinations": { "d1": { "Address": "http://127.0.0.1:9001/" } },
+              "HttpRequest": { "VersionPolicy": "RequestVersionExact" }, "HttpClient": { "SslProtocols": "Tls12, Tls13" } } } } }
+        """;
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse(Encoding.UTF8.GetBytes(json), errors);
+
+        Assert.Empty(errors.Errors);
+        Assert.NotNull(parsed);
+        var cluster = Assert.Single(parsed.Clusters);
+        Assert.Equal(System.Net.Http.HttpVersionPolicy.RequestVersionExact, cluster.HttpRequest!.VersionPolicy);
+        Assert.Equal(System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13, cluster.HttpClient!.SslProtocols);
+        Assert.Equal(Yarp.ReverseProxy.Configuration.HeaderMatchMode.Exists, Assert.Single(parsed.Routes).Match.Headers![0].Mode);
+    }
+
+    [Theory]
     [InlineData("utf-16")]
     [InlineData("utf-16BE")]
     [InlineData("utf-16LE")]
