@@ -47,9 +47,10 @@ public sealed class EdgeConfigValidator(
                 routeValidator.Validate(route, candidate.Edge, errors);
             }
 
-            foreach (var exception in await yarpValidator.ValidateRouteAsync(ForYarp(route)))
+            var yarpErrors = await yarpValidator.ValidateRouteAsync(ForYarp(route));
+            if (yarpErrors.Count > 0)
             {
-                errors.Add(location, exception.Message);
+                await AddYarpRouteErrorsAsync(route, location, yarpErrors, errors);
             }
         }
 
@@ -69,6 +70,32 @@ public sealed class EdgeConfigValidator(
             {
                 errors.Add($"ReverseProxy:Clusters:{cluster.ClusterId}", exception.Message);
             }
+        }
+    }
+
+    /// <summary>
+    /// YARP reports a transform it refuses ("Unknown transform: PathPrefx") at the route; each transform alone tells
+    /// which entry it is, so the error names <c>Transforms[i]</c> like the edge's own checks do.
+    /// </summary>
+    private async Task AddYarpRouteErrorsAsync(RouteConfig route, string location, IList<Exception> yarpErrors, ConfigErrorList errors)
+    {
+        var transformOf = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; route.Transforms is not null && i < route.Transforms.Count; i++)
+        {
+            if (EdgeStepValidators.TryGetStepName(route.Transforms[i], out _))
+            {
+                continue;
+            }
+
+            foreach (var exception in await yarpValidator.ValidateRouteAsync(ForYarp(route with { Transforms = [route.Transforms[i]] })))
+            {
+                transformOf.TryAdd(exception.Message, i);
+            }
+        }
+
+        foreach (var exception in yarpErrors)
+        {
+            errors.Add(transformOf.TryGetValue(exception.Message, out var index) ? $"{location}:Transforms[{index}]" : location, exception.Message);
         }
     }
 

@@ -46,7 +46,10 @@ public sealed class DocExamplesTests
             var text = document.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
             await File.WriteAllTextAsync(path, text);
 
-            var found = await ProxyConfigFileValidator.ValidateAsync(path);
+            // A policy fragment completed into a file without routes gets the CLI's no-routes warning; not the example's own.
+            var found = (await ProxyConfigFileValidator.ValidateAsync(path))
+                .Where(e => !(e.IsWarning && e.Location == "ReverseProxy:Routes" && !example.Text.Contains("\"Routes\"", StringComparison.Ordinal)))
+                .ToList();
             var errors = found.Where(e => !e.IsWarning).ToList();
             var warnings = found.Where(e => e.IsWarning).ToList();
 

@@ -388,6 +388,34 @@ public sealed class ProxyConfigFileValidatorTests
         Assert.DoesNotContain(errors, e => !e.IsWarning);
     }
 
+    [Theory]
+    // Before: at "ReverseProxy:Routes:r1" only, which left the operator to find the entry among the route's transforms.
+    [InlineData("""{ "PathPrefx": "/v1" }""", "Unknown transform: PathPrefx")]
+    [InlineData("""{ "PathPrefix": "/v1", "Extra": "x" }""", "more parameters than expected")]
+    [InlineData("""{ "X-Forwarded": "Sett" }""", "Unexpected value for X-Forwarded: Sett")]
+    public async Task ValidateAsync_YarpTransformItRefuses_ReportedAtThatTransform(string transform, string expected)
+    {
+        var errors = await ValidateOneRouteAsync(route: $$"""
+            "Transforms": [ { "EdgeTenant": "Static", "Value": "acme" }, { "PathRemovePrefix": "/api" }, {{transform}} ]
+            """);
+
+        AssertSingleError(errors, "ReverseProxy:Routes:r1:Transforms[2]", expected);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_NoRoutes_WarnsThatARunningEdgeRefusesIt()
+    {
+        // A running edge that serves routes refuses this file on reload; the check said "valid" and nothing else.
+        var errors = await ValidateTextAsync("""
+            { "ReverseProxy": { "Routes": {}, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
+            """);
+
+        var warning = Assert.Single(errors);
+        Assert.True(warning.IsWarning);
+        Assert.Equal("ReverseProxy:Routes", warning.Location);
+        Assert.Contains("refuses it on reload", warning.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>One route r1 on one cluster c with one destination d; each argument adds members to that object.</summary>
     private static Task<IReadOnlyList<ConfigError>> ValidateOneRouteAsync(
         string match = """{ "Path": "/x" }""", string route = "", string cluster = "", string destination = "", Action<IServiceCollection>? configureServices = null)
