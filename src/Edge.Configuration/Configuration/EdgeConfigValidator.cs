@@ -59,6 +59,7 @@ public sealed class EdgeConfigValidator(
         foreach (var cluster in candidate.Clusters)
         {
             var yarpCanValidate = ClusterSettingsRules.Validate(cluster, $"ReverseProxy:Clusters:{cluster.ClusterId}", errors);
+            WarnWithoutDestinations(cluster, candidate.Routes, errors);
             foreach (var (name, destination) in cluster.Destinations ?? new Dictionary<string, DestinationConfig>())
             {
                 var location = $"ReverseProxy:Clusters:{cluster.ClusterId}:Destinations:{name}";
@@ -70,6 +71,25 @@ public sealed class EdgeConfigValidator(
             {
                 errors.Add($"ReverseProxy:Clusters:{cluster.ClusterId}", exception.Message);
             }
+        }
+    }
+
+    /// <summary>
+    /// YARP serves a cluster without destinations, and every request of its routes answers 503: a warning, not a refusal,
+    /// since emptying a cluster can be meant (taking a backend out), but said in the log, on /edge/status and by the CLI.
+    /// </summary>
+    private static void WarnWithoutDestinations(ClusterConfig cluster, IReadOnlyList<RouteConfig> routes, ConfigErrorList errors)
+    {
+        if (cluster.Destinations is { Count: > 0 })
+        {
+            return;
+        }
+
+        var users = routes.Where(r => string.Equals(r.ClusterId, cluster.ClusterId, StringComparison.OrdinalIgnoreCase)).Select(r => r.RouteId).ToList();
+        if (users.Count > 0)
+        {
+            errors.AddWarning($"ReverseProxy:Clusters:{cluster.ClusterId}:Destinations",
+                $"the cluster has no destinations: every request of route {string.Join(", ", users)} answers 503");
         }
     }
 

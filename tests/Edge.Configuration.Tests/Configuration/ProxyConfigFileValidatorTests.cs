@@ -402,6 +402,27 @@ public sealed class ProxyConfigFileValidatorTests
         AssertSingleError(errors, "ReverseProxy:Routes:r1:Transforms[2]", expected);
     }
 
+    [Theory]
+    // Before: no word, and every request of the route answered 503 once the edit was applied.
+    [InlineData(""" "Destinations": {} """)]
+    [InlineData(""" "Destinations": null """)]
+    [InlineData("")]
+    public async Task ValidateAsync_ClusterWithoutDestinationsThatARouteUses_WarnsNamingTheRoutes(string destinations)
+    {
+        var errors = await ValidateTextAsync($$"""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "empty", "Match": { "Path": "/x" } }, "r2": { "ClusterId": "EMPTY", "Match": { "Path": "/y" } },
+                            "r3": { "ClusterId": "c", "Match": { "Path": "/z" } } },
+                "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } }, "empty": { {{destinations}} },
+                              "unused": { "Destinations": {} } } } }
+            """);
+
+        var warning = Assert.Single(errors);
+        Assert.True(warning.IsWarning);
+        Assert.Equal("ReverseProxy:Clusters:empty:Destinations", warning.Location);
+        Assert.Equal("the cluster has no destinations: every request of route r1, r2 answers 503", warning.Message);
+    }
+
     [Fact]
     public async Task ValidateAsync_NoRoutes_WarnsThatARunningEdgeRefusesIt()
     {

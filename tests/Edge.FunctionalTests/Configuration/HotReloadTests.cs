@@ -54,6 +54,7 @@ public sealed class HotReloadTests : IAsyncLifetime
     [InlineData("zero-routes")]
     [InlineData("missing-cluster")]
     [InlineData("unknown-option")]
+    [InlineData("enum-as-number")]
     public async Task Reload_BadEdit_RefusedAndOldRoutesKeepServing(string edit)
     {
         var content = edit switch
@@ -72,6 +73,8 @@ public sealed class HotReloadTests : IAsyncLifetime
             "zero-routes" => ProxyJson.Create(_backend.Url, new Dictionary<string, object>()),
             "missing-cluster" => _original.Replace("\"ClusterId\": \"backend\"", "\"ClusterId\": \"nowhere\"", StringComparison.Ordinal),
             "unknown-option" => _original.Replace("\"Match\"", "\"Matsh\"", StringComparison.Ordinal),
+            // Before, applied: every request of the cluster then failed with 502.
+            "enum-as-number" => _original.Replace("\"Destinations\": {", "\"HttpRequest\": { \"VersionPolicy\": 9 }, \"Destinations\": {", StringComparison.Ordinal),
             _ => throw new ArgumentOutOfRangeException(nameof(edit)),
         };
 
