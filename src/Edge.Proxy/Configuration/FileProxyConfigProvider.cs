@@ -205,6 +205,12 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
                 // refusal no longer describes the file.
                 _state.Unchanged(_time.GetUtcNow());
                 _metrics.SetConfigLastReloadSuccessful(true);
+                if (refused)
+                {
+                    // Else the log's last word was the refusal, though the status and the metric had cleared.
+                    Log.RefusalOver(_logger, _options.ProxyConfigPath, _state.Serving.RevisionId);
+                }
+
                 return false;
             }
 
@@ -484,5 +490,8 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
 
         [LoggerMessage(1608, LogLevel.Error, "Validating proxy.json threw; the edit is refused")]
         public static partial void ValidationThrew(ILogger logger, Exception exception);
+
+        [LoggerMessage(1609, LogLevel.Information, "proxy.json {Path} is back to the serving revision {Revision}; the refused edit is over")]
+        public static partial void RefusalOver(ILogger logger, string path, string revision);
     }
 }
