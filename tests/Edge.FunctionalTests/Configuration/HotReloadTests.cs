@@ -382,16 +382,10 @@ public sealed class HotReloadTests : IAsyncLifetime
     {
         // The log said "Refused edit … still serving revision 1" and then nothing once the file was put back, so whoever
         // reads the log could not tell the refusal was over.
-        var log = Path.Combine(Path.GetTempPath(), $"edge-log-{Guid.NewGuid():N}.txt");
-        var settings = new Dictionary<string, string?>
-        {
-            ["Serilog:WriteTo:9:Name"] = "File",
-            ["Serilog:WriteTo:9:Args:path"] = log,
-            ["Serilog:WriteTo:9:Args:outputTemplate"] = "{SourceContext}|{Level}|{Message:lj}{NewLine}",
-        };
+        var log = LogFile.NewPath();
         try
         {
-            await using var edge = await EdgeHost.StartAsync(_original, settings);
+            await using var edge = await EdgeHost.StartAsync(_original, LogFile.Settings(log));
             string revision;
             using (var status = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/status")))
             {
@@ -399,30 +393,19 @@ public sealed class HotReloadTests : IAsyncLifetime
             }
 
             await edge.WriteConfigAsync("{ not json");
-            Assert.True(await EventuallyAsync(async () => await LogAsync(log) is var lines && lines.Any(l => l.Contains("Refused edit", StringComparison.Ordinal)), TimeSpan.FromSeconds(10)));
+            Assert.True(await EventuallyAsync(async () => await LogFile.ReadLinesAsync(log) is var lines && lines.Any(l => l.Contains("Refused edit", StringComparison.Ordinal)), TimeSpan.FromSeconds(10)));
 
             await edge.WriteConfigAsync(_original);
 
-            Assert.True(await EventuallyAsync(async () => (await LogAsync(log)).Any(l => l.StartsWith(
+            Assert.True(await EventuallyAsync(async () => (await LogFile.ReadLinesAsync(log)).Any(l => l.StartsWith(
                 "Edge.Proxy.Configuration.FileProxyConfigProvider|Information|proxy.json", StringComparison.Ordinal)
                 && l.EndsWith($"is back to the serving revision {revision}; the refused edit is over", StringComparison.Ordinal)), TimeSpan.FromSeconds(10)),
-                "no log line said the refusal was over:\n" + string.Join('\n', await LogAsync(log)));
+                "no log line said the refusal was over:\n" + string.Join('\n', await LogFile.ReadLinesAsync(log)));
         }
         finally
         {
             File.Delete(log);
         }
-    }
-
-    private static async Task<string[]> LogAsync(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return [];
-        }
-
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        return (await new StreamReader(stream).ReadToEndAsync()).Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
     }
 
     [Fact]

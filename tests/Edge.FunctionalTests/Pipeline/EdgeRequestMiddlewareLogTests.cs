@@ -11,13 +11,8 @@ public sealed class EdgeRequestMiddlewareLogTests
     {
         // YARP logged each failed backend call at Warning with its stack trace: 322 requests to a route whose backend was
         // down wrote 322 lines. Serilog writes to a file here (the console is shared by every test of the process).
-        var log = Path.Combine(Path.GetTempPath(), $"edge-log-{Guid.NewGuid():N}.txt");
-        var settings = new Dictionary<string, string?>
-        {
-            ["Serilog:WriteTo:9:Name"] = "File",
-            ["Serilog:WriteTo:9:Args:path"] = log,
-            ["Serilog:WriteTo:9:Args:outputTemplate"] = "{SourceContext}|{Level}|{Message:lj}{NewLine}",
-        };
+        var log = LogFile.NewPath();
+        var settings = LogFile.Settings(log);
         // Frozen: every request falls in the same minute of the log window.
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         try

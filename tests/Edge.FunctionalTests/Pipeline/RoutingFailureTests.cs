@@ -43,13 +43,8 @@ public sealed class RoutingFailureTests
     public async Task Request_RouteTableCannotBeBuiltManyRequests_OneErrorLineNotOnePerRequest()
     {
         // Every request of every client throws while the table cannot be built: each wrote event 1004 with its stack trace.
-        var log = Path.Combine(Path.GetTempPath(), $"edge-log-{Guid.NewGuid():N}.txt");
-        var settings = new Dictionary<string, string?>
-        {
-            ["Serilog:WriteTo:9:Name"] = "File",
-            ["Serilog:WriteTo:9:Args:path"] = log,
-            ["Serilog:WriteTo:9:Args:outputTemplate"] = "{SourceContext}|{Level}|{Message:lj}{NewLine}",
-        };
+        var log = LogFile.NewPath();
+        var settings = LogFile.Settings(log);
         using var backend = Backend.Start();
         try
         {
