@@ -11,15 +11,15 @@ public sealed class ObservabilityExtensionsTests
     {
         // Serilog's static logger was each edge's logger: every edge in the process wrote through the one started last,
         // and disposing any edge closed it for all (lines of one test's edge landed in another test's file or nowhere).
-        var firstLog = Path.Combine(Path.GetTempPath(), $"edge-log-{Guid.NewGuid():N}.txt");
-        var secondLog = Path.Combine(Path.GetTempPath(), $"edge-log-{Guid.NewGuid():N}.txt");
+        var firstLog = LogFile.NewPath();
+        var secondLog = LogFile.NewPath();
         using var backend = Backend.Start();
         var config = ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}") });
         try
         {
-            await using (var first = await EdgeHost.StartAsync(config, FileLog(firstLog)))
+            await using (var first = await EdgeHost.StartAsync(config, LogFile.Settings(firstLog)))
             {
-                await using (var second = await EdgeHost.StartAsync(config, FileLog(secondLog)))
+                await using (var second = await EdgeHost.StartAsync(config, LogFile.Settings(secondLog)))
                 {
                     first.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Edge.Test").LogWarning("from the first edge");
                 }
@@ -27,10 +27,10 @@ public sealed class ObservabilityExtensionsTests
                 first.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Edge.Test").LogWarning("after the second edge stopped");
             }
 
-            var firstLines = ReadShared(firstLog);
+            var firstLines = await LogFile.ReadLinesAsync(firstLog);
             Assert.Contains("Edge.Test|Warning|from the first edge", firstLines);
             Assert.Contains("Edge.Test|Warning|after the second edge stopped", firstLines);
-            Assert.DoesNotContain(ReadShared(secondLog), line => line.StartsWith("Edge.Test|", StringComparison.Ordinal));
+            Assert.DoesNotContain(await LogFile.ReadLinesAsync(secondLog), line => line.StartsWith("Edge.Test|", StringComparison.Ordinal));
         }
         finally
         {
@@ -38,17 +38,4 @@ public sealed class ObservabilityExtensionsTests
             File.Delete(secondLog);
         }
     }
-
-    private static string[] ReadShared(string path)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        return new StreamReader(stream).ReadToEnd().Split('\n', StringSplitOptions.TrimEntries);
-    }
-
-    private static Dictionary<string, string?> FileLog(string path) => new()
-    {
-        ["Serilog:WriteTo:9:Name"] = "File",
-        ["Serilog:WriteTo:9:Args:path"] = path,
-        ["Serilog:WriteTo:9:Args:outputTemplate"] = "{SourceContext}|{Level}|{Message:lj}{NewLine}",
-    };
 }
