@@ -187,28 +187,36 @@ public sealed class WriterFailoverTests(PostgresFixture postgres, ITestOutputHel
         return await client.SendAsync(request);
     }
 
-    /// <summary>Polls a writer's /readyz until it reports <paramref name="role"/> (sequencer or standby); 30 s at most.</summary>
+    /// <summary>
+    /// Polls a writer's /readyz until it reports <paramref name="role"/> (sequencer or standby); 60 s at most, as a
+    /// writer child process on a CI host at load 20 and more took over 30 s to get there.
+    /// </summary>
     internal static async Task WaitForRoleAsync(HttpClient client, string writer, string role, ChildProcess process)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var lastSeen = "no answer";
         while (DateTime.UtcNow < deadline)
         {
             try
             {
-                var ready = JsonDocument.Parse(await client.GetStringAsync($"{writer}/readyz")).RootElement;
+                var answer = await client.GetStringAsync($"{writer}/readyz");
+                var ready = JsonDocument.Parse(answer).RootElement;
                 if (ready.GetProperty("role").GetString() == role)
                 {
                     return;
                 }
+
+                lastSeen = answer;
             }
             catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
             {
+                lastSeen = exception.GetType().Name + ": " + exception.Message;
             }
 
             await Task.Delay(50);
         }
 
-        throw new TimeoutException($"the writer at {writer} did not become {role}.\n{process.RecentOutput}");
+        throw new TimeoutException($"the writer at {writer} did not become {role}; last /readyz: {lastSeen}\n{process.RecentOutput}");
     }
 
     private static async Task<string> WaitForCheckpointAsync(HttpClient client, int port, long size)

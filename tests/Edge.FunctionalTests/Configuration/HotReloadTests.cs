@@ -531,12 +531,12 @@ public sealed class HotReloadTests : IAsyncLifetime
         Assert.Equal(1, LastReloadSuccessful());
 
         await _edge.WriteConfigAsync("{ not json");
-        Assert.True(await EventuallyAsync(() => Task.FromResult(LastReloadSuccessful() == 0), TimeSpan.FromSeconds(3)), "not 0 while refused");
+        Assert.True(await EventuallyAsync(() => Task.FromResult(LastReloadSuccessful() == 0), TimeSpan.FromSeconds(10)), "not 0 while refused");
         await Task.Delay(1500);
         Assert.Equal(0, LastReloadSuccessful());
 
         await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["fixed"] = ProxyJson.Route("/fixed/{**rest}") }));
-        Assert.True(await EventuallyAsync(() => Task.FromResult(LastReloadSuccessful() == 1), TimeSpan.FromSeconds(3)), "not 1 after the fix");
+        Assert.True(await EventuallyAsync(() => Task.FromResult(LastReloadSuccessful() == 1), TimeSpan.FromSeconds(10)), "not 1 after the fix");
 
         // This edge's own gauge: the tests run many edges in one process, and the exporter's series has no tag that
         // tells them apart (one edge per process in production), so /metrics could show another edge's value.
