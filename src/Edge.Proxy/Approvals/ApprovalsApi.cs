@@ -206,18 +206,34 @@ internal sealed partial class ApprovalsApi(
 
     /// <summary>
     /// Anything no endpoint here matched: an endpoint's path with another method (GET …/approve, as a browser's address
-    /// bar sends it) is 405 with <c>Allow</c>, as on the proxy routes; it answered 404 "no such approvals endpoint".
+    /// bar sends it) is 405 with <c>Allow</c>, as on the proxy routes; any other path 404 <c>not_found</c>. Both are
+    /// answered as a request no route takes (<see cref="UnroutedRequests"/>): an edge request id, an audit record, the
+    /// ban check, and a 404 counts as the <c>NotFound</c> event. Before, they were answered outside that gate, so a
+    /// scanner walked this prefix uncounted and unrecorded, and a banned client was still answered here.
     /// </summary>
-    public static Task UnmatchedAsync(HttpContext http)
+    public static Task UnmatchedAsync(HttpContext http, UnroutedRequests unrouted)
     {
         if (AllowedMethods(http.Request.Path) is not { } allow)
         {
-            return NotFoundAsync(http);
+            return NoSuchEndpointAsync(http, unrouted);
         }
 
-        http.Response.Headers.Allow = allow;
-        return ProblemAsync(http, StatusCodes.Status405MethodNotAllowed, MethodPolicy.ReasonCode, "Method not allowed",
-            $"This approvals endpoint takes {allow} only.");
+        http.Response.Headers.CacheControl = "no-store";
+        return unrouted.AnswerAsync(http, new EdgeDenial(StatusCodes.Status405MethodNotAllowed, MethodPolicy.ReasonCode, "Method not allowed",
+            $"This approvals endpoint takes {allow} only.")
+        {
+            Headers = new Dictionary<string, string> { ["Allow"] = allow },
+        });
+    }
+
+    private static readonly EdgeDenial NoSuchEndpoint =
+        new(StatusCodes.Status404NotFound, UnroutedRequests.NotFoundCode, "Not found", "There is no such approvals endpoint.");
+
+    /// <summary>A path under the prefix that no endpoint has (also a file the approver page lacks), as <see cref="UnmatchedAsync"/> answers it.</summary>
+    public static Task NoSuchEndpointAsync(HttpContext http, UnroutedRequests unrouted)
+    {
+        http.Response.Headers.CacheControl = "no-store";
+        return unrouted.AnswerAsync(http, NoSuchEndpoint);
     }
 
     private static string? AllowedMethods(PathString path)
@@ -237,7 +253,7 @@ internal sealed partial class ApprovalsApi(
         };
     }
 
-    public static Task NotFoundAsync(HttpContext http) =>
+    private static Task NotFoundAsync(HttpContext http) =>
         ProblemAsync(http, StatusCodes.Status404NotFound, "not_found", "Not found", "There is no such approvals endpoint.");
 
     private async Task DecisionRefusedAsync(HttpContext http, ApprovalRequest approval, DecideOutcome outcome, string approver)

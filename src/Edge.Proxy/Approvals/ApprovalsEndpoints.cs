@@ -19,6 +19,7 @@ internal static class ApprovalsEndpoints
     public static void MapEdgeApprovals(this WebApplication app)
     {
         var api = app.Services.GetRequiredService<ApprovalsApi>();
+        var unrouted = app.Services.GetRequiredService<Edge.Proxy.Pipeline.UnroutedRequests>();
         var pages = EmbeddedPages.Load(typeof(ApprovalsEndpoints).Assembly, "approvals-ui/", UiPath, ContentSecurityPolicy);
         var group = app.MapGroup(ApprovalFingerprint.ApiPrefix).WithOrder(int.MinValue);
 
@@ -29,16 +30,14 @@ internal static class ApprovalsEndpoints
         group.MapGet("/{id}", (HttpContext http, string id) => api.GuardAsync(http, () => api.GetAsync(http, id)));
         group.MapPost("/{id}/approve", (HttpContext http, string id) => api.GuardAsync(http, () => api.ApproveAsync(http, id)));
         group.MapPost("/{id}/reject", (HttpContext http, string id) => api.GuardAsync(http, () => api.RejectAsync(http, id)));
-        group.MapGet("/ui/{file?}", (HttpContext http, string? file) => pages.Serve(http, file) ?? NotFoundResult.Instance);
-        group.Map("/{**rest}", ApprovalsApi.UnmatchedAsync);
+        group.MapGet("/ui/{file?}", (HttpContext http, string? file) => pages.Serve(http, file) ?? new UnmatchedResult(unrouted));
+        group.Map("/{**rest}", (HttpContext http) => ApprovalsApi.UnmatchedAsync(http, unrouted));
 #pragma warning restore ASP0022
     }
 
-    /// <summary>A file the page does not have: the same problem+json 404 as any other unknown path under the prefix.</summary>
-    private sealed class NotFoundResult : IResult
+    /// <summary>A file the page does not have: the same 404 as any other unknown path under the prefix.</summary>
+    private sealed class UnmatchedResult(Edge.Proxy.Pipeline.UnroutedRequests unrouted) : IResult
     {
-        public static readonly NotFoundResult Instance = new();
-
-        public Task ExecuteAsync(HttpContext httpContext) => ApprovalsApi.NotFoundAsync(httpContext);
+        public Task ExecuteAsync(HttpContext httpContext) => ApprovalsApi.NoSuchEndpointAsync(httpContext, unrouted);
     }
 }

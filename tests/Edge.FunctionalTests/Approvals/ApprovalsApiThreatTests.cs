@@ -54,4 +54,44 @@ public sealed class ApprovalsApiThreatTests
         Assert.Equal("127.0.0.1", ban.GetProperty("key").GetString());
         Assert.Equal("guessing", ban.GetProperty("rule").GetString());
     }
+
+    [Fact]
+    public async Task Unmatched_PathsScannedUnderPrefix_CountNotFoundAndBannedClientGetsClientBlocked()
+    {
+        using var backend = Backend.Start();
+        var config = JsonNode.Parse(ApprovalEdge.Create(backend.Url))!;
+        config["Edge"]!["ThreatProtection"] = JsonSerializer.SerializeToNode(new
+        {
+            Rules = new Dictionary<string, object>
+            {
+                ["scan"] = new { On = new[] { "NotFound" }, Key = "{ip}", Threshold = 3, Window = "00:01:00", BanFor = "00:05:00" },
+            },
+        });
+        await using var edge = await EdgeHost.StartAsync(config.ToJsonString());
+
+        // Before, anything under /_edge/approvals that no endpoint took was answered 404 outside the edge's gate: no
+        // request id, no ban check, no count, so a scanner walked this prefix unseen and a banned client was still answered.
+        for (var i = 0; i < 3; i++)
+        {
+            using var missing = await edge.Client.GetAsync("/_edge/approvals/admin/.env" + i);
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+            Assert.Equal("not_found", ApprovalEdge.Code(await ApprovalEdge.JsonAsync(missing)));
+            Assert.True(missing.Headers.Contains("X-Request-Id"));
+        }
+
+        using var blocked = await edge.Client.GetAsync("/_edge/approvals/admin/.env");
+        using var blockedMethod = await edge.Client.GetAsync("/_edge/approvals/some-id/approve");
+
+        Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+        Assert.Equal("client_blocked", ApprovalEdge.Code(await ApprovalEdge.JsonAsync(blocked)));
+        Assert.True(blocked.Headers.Contains("Retry-After"));
+        Assert.Equal(HttpStatusCode.Forbidden, blockedMethod.StatusCode);
+        Assert.Equal("client_blocked", ApprovalEdge.Code(await ApprovalEdge.JsonAsync(blockedMethod)));
+        using var list = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/bans"));
+        var ban = Assert.Single(list.RootElement.GetProperty("bans").EnumerateArray());
+        Assert.Equal("scan", ban.GetProperty("rule").GetString());
+        var record = await edge.LocalAuditDataAsync(blocked.Headers.GetValues("X-Request-Id").Single());
+        Assert.Equal(403, record.GetProperty("status").GetInt32());
+        Assert.Equal("client_blocked:scan", record.GetProperty("reason").GetString());
+    }
 }
