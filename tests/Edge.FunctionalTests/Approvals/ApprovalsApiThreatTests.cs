@@ -12,15 +12,7 @@ public sealed class ApprovalsApiThreatTests
     public async Task SignIn_RepeatedBadKeys_BansClientAndRefusesValidKeyWithClientBlocked()
     {
         using var backend = Backend.Start();
-        var config = JsonNode.Parse(ApprovalEdge.Create(backend.Url))!;
-        config["Edge"]!["ThreatProtection"] = JsonSerializer.SerializeToNode(new
-        {
-            Rules = new Dictionary<string, object>
-            {
-                ["guessing"] = new { On = new[] { "AuthenticationFailed" }, Key = "{ip}", Threshold = 3, Window = "00:01:00", BanFor = "00:05:00" },
-            },
-        });
-        await using var edge = await EdgeHost.StartAsync(config.ToJsonString());
+        await using var edge = await StartWithRuleAsync(backend.Url, "guessing", "AuthenticationFailed");
 
         // A caller that presents no credential guessed nothing: these do not count.
         for (var i = 0; i < 4; i++)
@@ -44,13 +36,8 @@ public sealed class ApprovalsApiThreatTests
         using var blocked = await edge.Client.SendAsync(ApprovalEdge.Api(HttpMethod.Get, "/_edge/approvals", ApprovalEdge.BobKey));
         using var blockedRoute = await edge.Client.SendAsync(ApprovalEdge.Payment());
 
-        Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
-        Assert.Equal("client_blocked", ApprovalEdge.Code(await ApprovalEdge.JsonAsync(blocked)));
-        Assert.True(blocked.Headers.Contains("Retry-After"));
-        Assert.Equal(HttpStatusCode.Forbidden, blockedRoute.StatusCode);
-        Assert.Equal("client_blocked", ApprovalEdge.Code(await ApprovalEdge.JsonAsync(blockedRoute)));
-        using var list = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/bans"));
-        var ban = Assert.Single(list.RootElement.GetProperty("bans").EnumerateArray());
+        await AssertClientBlockedAsync(blocked, blockedRoute);
+        var ban = await SingleBanAsync(edge);
         Assert.Equal("127.0.0.1", ban.GetProperty("key").GetString());
         Assert.Equal("guessing", ban.GetProperty("rule").GetString());
     }
@@ -59,15 +46,7 @@ public sealed class ApprovalsApiThreatTests
     public async Task Unmatched_PathsScannedUnderPrefix_CountNotFoundAndBannedClientGetsClientBlocked()
     {
         using var backend = Backend.Start();
-        var config = JsonNode.Parse(ApprovalEdge.Create(backend.Url))!;
-        config["Edge"]!["ThreatProtection"] = JsonSerializer.SerializeToNode(new
-        {
-            Rules = new Dictionary<string, object>
-            {
-                ["scan"] = new { On = new[] { "NotFound" }, Key = "{ip}", Threshold = 3, Window = "00:01:00", BanFor = "00:05:00" },
-            },
-        });
-        await using var edge = await EdgeHost.StartAsync(config.ToJsonString());
+        await using var edge = await StartWithRuleAsync(backend.Url, "scan", "NotFound");
 
         // Before, anything under /_edge/approvals that no endpoint took was answered 404 outside the edge's gate: no
         // request id, no ban check, no count, so a scanner walked this prefix unseen and a banned client was still answered.
@@ -82,16 +61,40 @@ public sealed class ApprovalsApiThreatTests
         using var blocked = await edge.Client.GetAsync("/_edge/approvals/admin/.env");
         using var blockedMethod = await edge.Client.GetAsync("/_edge/approvals/some-id/approve");
 
-        Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
-        Assert.Equal("client_blocked", ApprovalEdge.Code(await ApprovalEdge.JsonAsync(blocked)));
-        Assert.True(blocked.Headers.Contains("Retry-After"));
-        Assert.Equal(HttpStatusCode.Forbidden, blockedMethod.StatusCode);
-        Assert.Equal("client_blocked", ApprovalEdge.Code(await ApprovalEdge.JsonAsync(blockedMethod)));
-        using var list = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/bans"));
-        var ban = Assert.Single(list.RootElement.GetProperty("bans").EnumerateArray());
-        Assert.Equal("scan", ban.GetProperty("rule").GetString());
+        await AssertClientBlockedAsync(blocked, blockedMethod);
+        Assert.Equal("scan", (await SingleBanAsync(edge)).GetProperty("rule").GetString());
         var record = await edge.LocalAuditDataAsync(blocked.Headers.GetValues("X-Request-Id").Single());
         Assert.Equal(403, record.GetProperty("status").GetInt32());
         Assert.Equal("client_blocked:scan", record.GetProperty("reason").GetString());
+    }
+
+    /// <summary>The approval edge with one ban rule keyed on <c>{ip}</c> that bans at the third <paramref name="on"/> event.</summary>
+    private static Task<EdgeHost> StartWithRuleAsync(string backendUrl, string rule, string on)
+    {
+        var config = JsonNode.Parse(ApprovalEdge.Create(backendUrl))!;
+        config["Edge"]!["ThreatProtection"] = JsonSerializer.SerializeToNode(new
+        {
+            Rules = new Dictionary<string, object>
+            {
+                [rule] = new { On = new[] { on }, Key = "{ip}", Threshold = 3, Window = "00:01:00", BanFor = "00:05:00" },
+            },
+        });
+        return EdgeHost.StartAsync(config.ToJsonString());
+    }
+
+    private static async Task AssertClientBlockedAsync(params HttpResponseMessage[] responses)
+    {
+        foreach (var response in responses)
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            Assert.Equal("client_blocked", ApprovalEdge.Code(await ApprovalEdge.JsonAsync(response)));
+            Assert.True(response.Headers.Contains("Retry-After"));
+        }
+    }
+
+    private static async Task<JsonElement> SingleBanAsync(EdgeHost edge)
+    {
+        using var list = JsonDocument.Parse(await edge.Management.GetStringAsync("/edge/bans"));
+        return Assert.Single(list.RootElement.GetProperty("bans").EnumerateArray()).Clone();
     }
 }
