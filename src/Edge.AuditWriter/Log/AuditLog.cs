@@ -125,6 +125,10 @@ internal sealed partial class AuditLog : IDisposable
             _isSequencer = Store is not PostgresAuditStore;
             var empty = MerkleHasher.EmptyRoot.ToArray();
             _latest = latest ?? (_isSequencer ? SignAndStore(0, empty) : Sign(0, empty));
+            if (_isSequencer)
+            {
+                _sequencing.TrySetResult();
+            }
         }
         catch
         {
@@ -157,6 +161,13 @@ internal sealed partial class AuditLog : IDisposable
 
     /// <summary>True while this writer appends and signs (always with SQLite; with PostgreSQL while it holds the lease).</summary>
     public bool IsSequencer => Volatile.Read(ref _isSequencer);
+
+    /// <summary>Completed while this writer sequences; replaced by a pending one when it steps down.</summary>
+    private TaskCompletionSource _sequencing = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once this writer sequences (at once for SQLite, and for a PostgreSQL writer holding the lease).</summary>
+    public Task WhenSequencerAsync(CancellationToken cancellationToken) =>
+        IsSequencer ? Task.CompletedTask : Volatile.Read(ref _sequencing).Task.WaitAsync(cancellationToken);
 
     public SubjectKeyring Keyring { get; }
 
@@ -1120,6 +1131,7 @@ internal sealed partial class AuditLog : IDisposable
 
             Volatile.Write(ref _latest, latest ?? SignAndStore(0, MerkleHasher.EmptyRoot.ToArray()));
             Volatile.Write(ref _isSequencer, true);
+            Volatile.Read(ref _sequencing).TrySetResult();
             Log.BecameSequencer(_logger, Size, _latest.Size);
         }
         finally
@@ -1135,6 +1147,7 @@ internal sealed partial class AuditLog : IDisposable
         _subjectKeys.Clear();
         if (Interlocked.Exchange(ref _isSequencer, false))
         {
+            Volatile.Write(ref _sequencing, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             Log.BecameStandby(_logger, reason);
         }
     }

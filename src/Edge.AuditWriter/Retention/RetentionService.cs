@@ -42,14 +42,16 @@ internal sealed partial class RetentionService(
 
     private async Task RunOnceAsync(RetentionOptions retention, CancellationToken cancellationToken)
     {
-        if (!log.IsSequencer)
-        {
-            // The sequencer applies retention for every writer of a shared store.
-            return;
-        }
-
         try
         {
+            // The sequencer applies retention for every writer of a shared store. A standby keeps the run it is due and
+            // applies it once it sequences: a PostgreSQL writer starts as a standby when another holds the lease, and its
+            // run then came an interval later, so two writers restarted in turn more often than that never applied it.
+            while (!log.IsSequencer)
+            {
+                await log.WhenSequencerAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             var result = await log.ApplyRetentionAsync(retention, cancellationToken).ConfigureAwait(false);
             metrics.RunApplied(result.Pruned, result.SubjectsShredded);
             Log.Applied(logger, result.Pruned, result.SubjectsShredded);
