@@ -7,6 +7,7 @@ using Edge.Audit.Records;
 using Edge.Audit.Storage;
 using Edge.Audit.Verification;
 using Edge.AuditWriter.Tests.Protection;
+using Edge.AuditWriter.Tests.Retention;
 using Edge.Testing;
 using Microsoft.Extensions.Time.Testing;
 
@@ -18,7 +19,7 @@ namespace Edge.AuditWriter.Tests.Log;
 /// </summary>
 public sealed class StoreParityTests(PostgresFixture postgres) : IClassFixture<PostgresFixture>
 {
-    private static readonly DateTimeOffset Start = new(2026, 6, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset Start = RetentionServiceTests.Start;
 
     public const string Sqlite = "sqlite";
     public const string Postgres = "postgres";
@@ -57,38 +58,15 @@ public sealed class StoreParityTests(PostgresFixture postgres) : IClassFixture<P
         throw new TimeoutException("The writer did not become the sequencer.");
     }
 
-    private static byte[] Leaf(string id, string tenant, TimeSpan age, string principal, string clientIp = "192.0.2.44") =>
-        AuditRecordSerializer.Serialize(new AuditRecord
-        {
-            Id = id,
-            Time = Start - age,
-            Instance = "edge-test",
-            Tenant = tenant,
-            Decision = "allow",
-            Route = "orders",
-            Method = "GET",
-            Path = "/orders/7",
-            Status = 200,
-            Subject = new AuditSubject { Principal = principal, ClientIp = clientIp },
-        });
-
-    private static async Task<List<JsonElement>> RetentionRunsAsync(HttpClient auditor, FakeTimeProvider clock, int count)
+    /// <summary>Olga's only record is past a 30-day retention, Nina's is not.</summary>
+    private static async Task IngestOldAndNewAsync(WriterFixture writer)
     {
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            var runs = (await ErasureTests.RecordsAsync(auditor, "decision=applied"))
-                .Where(r => r.GetProperty("record").GetProperty("type").GetString() == AuditEventTypes.RetentionApplied).ToList();
-            if (runs.Count >= count)
-            {
-                return runs;
-            }
-
-            // Far less than any retention interval here: only the writer's short waits (WAL truncation retry) move on.
-            clock.Advance(TimeSpan.FromMilliseconds(50));
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"No {count} retention records.");
+        (await writer.IngestAsync(
+        [
+            RetentionServiceTests.Leaf("old", "acme", TimeSpan.FromDays(40), "olga.old@example.test"),
+            RetentionServiceTests.Leaf("new", "acme", TimeSpan.FromDays(2), "nina.new@example.test"),
+        ], 2)).EnsureSuccessStatusCode();
+        await writer.WaitForCheckpointAsync(2);
     }
 
     private static byte[] Request(string id, string tenant, TimeSpan age, string principal, string clientIp, string route = "orders", string? reason = null) =>
@@ -311,18 +289,13 @@ public sealed class StoreParityTests(PostgresFixture postgres) : IClassFixture<P
         var engine = await NewEngineAsync(name);
         var clock = new FakeTimeProvider(Start);
         var before = await StartAsync(engine, clock);
-        (await before.IngestAsync(
-        [
-            Leaf("old", "acme", TimeSpan.FromDays(40), "olga.old@example.test"),
-            Leaf("new", "acme", TimeSpan.FromDays(2), "nina.new@example.test"),
-        ], 2)).EnsureSuccessStatusCode();
-        await before.WaitForCheckpointAsync(2);
+        await IngestOldAndNewAsync(before);
         await before.StopAppAsync();
 
         // A daily run on a writer restarted every night: a run skipped at start comes a whole interval later, so never.
         await using var writer = await StartAsync(engine, clock, "--Writer:Retention:Default=30.00:00:00", "--Writer:Retention:Interval=1.00:00:00");
         using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
-        var run = Assert.Single(await RetentionRunsAsync(auditor, clock, 1));
+        var run = Assert.Single(await RetentionServiceTests.WaitForRetentionRecordsAsync(auditor, clock, 1));
         var old = Assert.Single(await ErasureTests.RecordsAsync(auditor, "id=old"));
         var nina = Assert.Single(await ErasureTests.RecordsAsync(auditor, "id=new"));
 
@@ -342,12 +315,7 @@ public sealed class StoreParityTests(PostgresFixture postgres) : IClassFixture<P
         var engine = await NewEngineAsync(Postgres);
         var clock = new FakeTimeProvider(Start);
         var leader = await StartAsync(engine, clock);
-        (await leader.IngestAsync(
-        [
-            Leaf("old", "acme", TimeSpan.FromDays(40), "olga.old@example.test"),
-            Leaf("new", "acme", TimeSpan.FromDays(2), "nina.new@example.test"),
-        ], 2)).EnsureSuccessStatusCode();
-        await leader.WaitForCheckpointAsync(2);
+        await IngestOldAndNewAsync(leader);
         // A standby skips the run at its start: only the sequencer applies retention to the shared store.
         await using var standby = await WriterFixture.StartAsync(time: clock, extraArgs:
         [
@@ -363,7 +331,7 @@ public sealed class StoreParityTests(PostgresFixture postgres) : IClassFixture<P
         // Rolling restarts: the standby takes over. Before, its first run came an interval after its start, so a pair of
         // writers restarted in turn more often than the interval never applied retention.
         await leader.StopAppAsync();
-        var run = Assert.Single(await RetentionRunsAsync(auditor, clock, 1));
+        var run = Assert.Single(await RetentionServiceTests.WaitForRetentionRecordsAsync(auditor, clock, 1));
         var old = Assert.Single(await ErasureTests.RecordsAsync(auditor, "id=old"));
 
         Assert.Equal("1", run.GetProperty("record").GetProperty("data").GetProperty("attributes").GetProperty("pruned").GetString());

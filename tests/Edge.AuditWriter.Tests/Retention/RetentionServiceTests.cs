@@ -15,9 +15,9 @@ namespace Edge.AuditWriter.Tests.Retention;
 
 public sealed class RetentionServiceTests
 {
-    private static readonly DateTimeOffset Start = new(2026, 6, 1, 0, 0, 0, TimeSpan.Zero);
+    internal static readonly DateTimeOffset Start = new(2026, 6, 1, 0, 0, 0, TimeSpan.Zero);
 
-    private static byte[] Leaf(string id, string tenant, TimeSpan age, string principal) =>
+    internal static byte[] Leaf(string id, string tenant, TimeSpan age, string principal) =>
         AuditRecordSerializer.Serialize(new AuditRecord
         {
             Id = id,
@@ -286,7 +286,7 @@ public sealed class RetentionServiceTests
         Assert.Equal("old@example.test", record.GetProperty("principal").GetString());
     }
 
-    private static async Task<List<JsonElement>> WaitForRetentionRecordsAsync(HttpClient client, FakeTimeProvider clock, int count)
+    internal static async Task<List<JsonElement>> WaitForRetentionRecordsAsync(HttpClient client, FakeTimeProvider clock, int count)
     {
         for (var attempt = 0; attempt < 100; attempt++)
         {
