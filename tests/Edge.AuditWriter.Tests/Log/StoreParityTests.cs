@@ -339,4 +339,59 @@ public sealed class StoreParityTests(PostgresFixture postgres) : IClassFixture<P
         Assert.Equal("nina.new@example.test", Assert.Single(await ErasureTests.RecordsAsync(auditor, "id=new")).GetProperty("principal").GetString());
         Directory.Delete(engine.Directory, recursive: true);
     }
+
+    [Theory]
+    [InlineData(Sqlite)]
+    [InlineData(Postgres)]
+    public async Task Retention_DefaultAndTenantOverride_ExpiredSubjectsUnreadableAndTreeVerifiesOnEveryEngine(string name)
+    {
+        var engine = await NewEngineAsync(name);
+        var clock = new FakeTimeProvider(Start);
+        await using var writer = await StartAsync(engine, clock,
+            "--Writer:Retention:Default=30.00:00:00", "--Writer:Retention:Tenants:globex=1.00:00:00", "--Writer:Retention:Interval=01:00:00");
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        await RetentionServiceTests.WaitForRetentionRecordsAsync(auditor, clock, 1);
+        (await writer.IngestAsync(
+        [
+            RetentionServiceTests.Leaf("old-acme", "acme", TimeSpan.FromDays(40), "olga.old@example.test"),
+            RetentionServiceTests.Leaf("new-acme", "acme", TimeSpan.FromDays(2), "nina.new@example.test"),
+            RetentionServiceTests.Leaf("old-globex", "globex", TimeSpan.FromDays(2), "gus.globex@example.test"),
+            RetentionServiceTests.Leaf("new-globex", "globex", TimeSpan.FromHours(1), "gina.globex@example.test"),
+        ], 4)).EnsureSuccessStatusCode();
+        await writer.WaitForCheckpointAsync(5);
+
+        clock.Advance(TimeSpan.FromHours(1));
+        var run = (await RetentionServiceTests.WaitForRetentionRecordsAsync(auditor, clock, 2))[0];
+        var note = await writer.WaitForCheckpointAsync(6);
+        var records = (await ErasureTests.RecordsAsync(auditor, "")).ToDictionary(r => r.GetProperty("id").GetString()!);
+        var exports = await auditor.GetStringAsync("/audit/export?format=ndjson") + await auditor.GetStringAsync("/audit/export?format=csv");
+        var key = NoteVerifier.Parse(File.ReadAllText(writer.KeyPath + ".pub").Trim());
+        var root = SignedNote.Open(note, [key]).Checkpoint!.Root;
+
+        var attributes = run.GetProperty("record").GetProperty("data").GetProperty("attributes");
+        Assert.Equal("2", attributes.GetProperty("pruned").GetString());
+        Assert.Equal("2", attributes.GetProperty("subjectsShredded").GetString());
+        foreach (var (id, principal) in new[] { ("old-acme", "olga.old@example.test"), ("old-globex", "gus.globex@example.test") })
+        {
+            Assert.Equal(JsonValueKind.Null, records[id].GetProperty("principal").ValueKind);
+            Assert.Empty(await ErasureTests.RecordsAsync(auditor, "principal=" + Uri.EscapeDataString(principal)));
+            Assert.DoesNotContain(principal, exports, StringComparison.Ordinal);
+            var index = records[id].GetProperty("index").GetInt64();
+            Assert.True(Rfc9162.VerifyInclusion(index, 6, Convert.FromBase64String(records[id].GetProperty("leafHash").GetString()!),
+                await ErasureTests.ProofAsync(auditor, $"/audit/proof/inclusion?index={index}&size=6"), root));
+        }
+
+        Assert.Equal("nina.new@example.test", records["new-acme"].GetProperty("principal").GetString());
+        Assert.Equal("gina.globex@example.test", records["new-globex"].GetProperty("principal").GetString());
+        using (var store = engine.OpenReadOnly(writer.StorePath))
+        {
+            var report = LogVerifier.VerifyStore(store, [key]);
+            Assert.True(report.Valid, report.Problem);
+        }
+
+        // A further run finds nothing more on either engine.
+        clock.Advance(TimeSpan.FromHours(1));
+        var next = (await RetentionServiceTests.WaitForRetentionRecordsAsync(auditor, clock, 3))[0];
+        Assert.Equal("0", next.GetProperty("record").GetProperty("data").GetProperty("attributes").GetProperty("pruned").GetString());
+    }
 }
