@@ -83,6 +83,32 @@ public sealed class EdgeHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>
+    /// The current value of this edge's own observable gauge <paramref name="instrumentName"/> (null when it has none):
+    /// the tests run many edges in one process, and the exporter's series has no tag that tells them apart (one edge
+    /// per process in production), so /metrics can show another edge's value.
+    /// </summary>
+    public long? ReadOwnGauge(string instrumentName)
+    {
+        var factory = Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        long? value = null;
+        using var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Name == instrumentName)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, measurement, _, _) => value = measurement);
+        listener.SetMeasurementEventCallback<int>((_, measurement, _, _) => value = measurement);
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return value;
+    }
+
     /// <summary>Starts an edge serving <paramref name="proxyJson"/>. Extra host settings are passed as <c>--key=value</c>.</summary>
     public static async Task<EdgeHost> StartAsync(
         string proxyJson, IDictionary<string, string?>? settings = null, TimeProvider? timeProvider = null, Action<WebApplicationBuilder>? configure = null)

@@ -538,27 +538,7 @@ public sealed class HotReloadTests : IAsyncLifetime
         await _edge.WriteConfigAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["fixed"] = ProxyJson.Route("/fixed/{**rest}") }));
         Assert.True(await EventuallyAsync(() => Task.FromResult(LastReloadSuccessful() == 1), TimeSpan.FromSeconds(10)), "not 1 after the fix");
 
-        // This edge's own gauge: the tests run many edges in one process, and the exporter's series has no tag that
-        // tells them apart (one edge per process in production), so /metrics could show another edge's value.
-        long? LastReloadSuccessful()
-        {
-            var factory = _edge.Services.GetRequiredService<IMeterFactory>();
-            long? value = null;
-            using var listener = new MeterListener
-            {
-                InstrumentPublished = (instrument, l) =>
-                {
-                    if (ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Name == "edge.config.last_reload_successful")
-                    {
-                        l.EnableMeasurementEvents(instrument);
-                    }
-                },
-            };
-            listener.SetMeasurementEventCallback<long>((_, measurement, _, _) => value = measurement);
-            listener.Start();
-            listener.RecordObservableInstruments();
-            return value;
-        }
+        long? LastReloadSuccessful() => _edge.ReadOwnGauge("edge.config.last_reload_successful");
     }
 
     [Fact]
