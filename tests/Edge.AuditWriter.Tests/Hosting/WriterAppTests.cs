@@ -3,6 +3,14 @@ using System.Text.Json;
 
 namespace Edge.AuditWriter.Tests.Hosting;
 
+/// <summary>
+/// Alone: a writer's exporter reads every live meter of the writer's name in the process, so while other tests' writers
+/// run, its /metrics can show their counts (a scrape of a fresh writer read another writer's stored batches).
+/// </summary>
+[CollectionDefinition(nameof(WriterAppTests), DisableParallelization = true)]
+public sealed class WriterAppCollection;
+
+[Collection(nameof(WriterAppTests))]
 public sealed class WriterAppTests
 {
     [Theory]
