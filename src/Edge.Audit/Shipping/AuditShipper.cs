@@ -375,14 +375,16 @@ public sealed partial class AuditShipper : IAsyncDisposable
                 ? PostAttempt.Acknowledged(value)
                 : PostAttempt.Failed(WriterFailure.Refused, "The writer's answer has no 'acked' sequence.");
         }
-        catch (JsonException exception) when (!stopping.IsCancellationRequested)
+        catch (JsonException exception)
         {
             return PostAttempt.Failed(WriterFailure.Refused, $"The writer's answer is not JSON: {exception.Message}");
         }
-        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or IOException
-                                          && !stopping.IsCancellationRequested)
+        catch (Exception exception) when (exception is HttpRequestException or IOException
+                                          || exception is TaskCanceledException && !stopping.IsCancellationRequested)
         {
-            // Refused connection, reset, or no answer within RequestTimeout.
+            // Refused connection, reset, or no answer within RequestTimeout. A transport failure is one also when the stop
+            // came in between it and this filter: let through, it ended the loop and the edge with SIGABRT (134) when a
+            // start failed (a taken port) while the first batch met a writer not yet up. The next wait sees the stop.
             return PostAttempt.Failed(WriterFailure.Transport, exception.Message);
         }
     }

@@ -293,6 +293,33 @@ public sealed class AuditShipperTests
         Assert.Equal(0, spool.AckedSequence);
     }
 
+    [Fact]
+    public async Task DisposeAsync_TransportFailureSurfacesAfterTheStop_EndsQuietlyAndKeepsTheRecord()
+    {
+        // An edge whose start failed (a taken port) while its first batch met a writer not yet up: the refused connection
+        // surfaced just after the host's disposal asked the loop to stop, escaped the shipper and aborted the edge (134).
+        var directory = Directory.CreateTempSubdirectory("edge-shipper-stop-").FullName;
+        try
+        {
+            await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = directory });
+            var handler = new FailsAsTheStopArrives();
+            var shipper = new AuditShipper(spool,
+                new ShipperOptions { WriterUrl = new Uri("http://127.0.0.1:9/"), ShipInterval = TimeSpan.Zero }, NullLogger.Instance, handler);
+            shipper.Start();
+            Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf("kept", "acme")));
+            await handler.Sending.WaitAsync(TimeSpan.FromSeconds(30));
+
+            await shipper.DisposeAsync();
+
+            Assert.Equal(0, spool.AckedSequence);
+            Assert.Equal(1, spool.DurableSequence);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     private sealed class EventLogger : ILogger
     {
         private readonly ConcurrentQueue<int> _events = new();
@@ -324,6 +351,26 @@ public sealed class AuditShipperTests
         {
             Interlocked.Increment(ref _count);
             return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    /// <summary>A connection that fails (reset) only once the caller has cancelled: the order the edge's disposal met.</summary>
+    private sealed class FailsAsTheStopArrives : HttpMessageHandler
+    {
+        private readonly TaskCompletionSource _sending = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Sending => _sending.Task;
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            await using (cancellationToken.Register(() => stopped.TrySetResult()))
+            {
+                _sending.TrySetResult();
+                await stopped.Task;
+            }
+
+            throw new IOException("Connection reset by peer");
         }
     }
 }

@@ -140,7 +140,7 @@ public sealed class HostSettingsStartupTests
             process.Start();
             var exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
 
-            Assert.Equal(1, exitCode);
+            Assert.True(exitCode == 1, $"exit code {exitCode}, output:\n{process.RecentOutput}");
             Assert.Contains(
                 expected.Replace("{taken}", taken.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
                     .Replace("{spool}", spool, StringComparison.Ordinal),
