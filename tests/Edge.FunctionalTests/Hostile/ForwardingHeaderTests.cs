@@ -91,11 +91,11 @@ public sealed class ForwardingHeaderTests(HostileEdge fixture) : IClassFixture<H
         var response = await RawHttp.SendAsync(
             fixture.Edge.ProxyPort,
             "GET /open/override HTTP/1.1\r\nHost: x\r\nX-Original-URL: /admin/delete\r\nx-rewrite-url: /admin\r\n"
-            + "X-HTTP-Method-Override: DELETE\r\nX_HTTP_Method: PUT\r\nX-Method-Override: PATCH\r\nX-Override-Note: kept\r\nConnection: close\r\n\r\n");
+            + "X-Original-URI: /admin/keys\r\nx_envoy_original_path: /admin\r\nX-HTTP-Method-Override: DELETE\r\nX_HTTP_Method: PUT\r\nX-Method-Override: PATCH\r\nX-Override-Note: kept\r\nConnection: close\r\n\r\n");
 
         Assert.Equal(200, response.Status);
         var headers = ForwardedHeaders(fixture, "/open/override");
-        string[] removed = ["X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"];
+        string[] removed = ["X-Original-URL", "X-Rewrite-URL", "X-Original-URI", "X-Envoy-Original-Path", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"];
         Assert.DoesNotContain(headers.Keys, k => removed.Contains(k.Replace('_', '-'), StringComparer.OrdinalIgnoreCase));
         Assert.Equal("kept", Single(headers, "X-Override-Note"));
     }
