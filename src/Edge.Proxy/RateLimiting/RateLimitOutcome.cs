@@ -49,7 +49,7 @@ internal static class RateLimitOutcome
             return new EdgeDenial(StatusCodes.Status503ServiceUnavailable, UnavailableCode, "Rate limit unavailable",
                 "The rate limit of this route cannot be checked right now; retry later.")
             {
-                Reason = "rate_limit_redis_unavailable",
+                Reason = UnavailableCode + ":redis_unavailable",
                 Headers = retryHeaders,
             };
         }
@@ -57,7 +57,8 @@ internal static class RateLimitOutcome
         return new EdgeDenial(StatusCodes.Status429TooManyRequests, LimitedCode, "Too many requests",
             $"Rate limit {policyName} is exhausted; retry after {retryAfter} s.")
         {
-            Reason = decision.IsFallback ? "rate_limited_local_fallback" : LimitedCode,
+            // Code first, like every reason: the record says which answer the client got, then why.
+            Reason = decision.IsFallback ? LimitedCode + ":local_fallback" : LimitedCode,
             Headers = retryHeaders,
         };
     }

@@ -129,6 +129,15 @@ public sealed class RateLimitRedisTests(ITestOutputHelper output) : IAsyncLifeti
                 break;
         }
 
+        // The record says what the client got: its reason is the problem code, then why the outage mode answered
+        // (it was rate_limited_local_fallback and rate_limit_redis_unavailable, neither a code any client saw).
+        foreach (var refused in during.Where(r => r.Code is not null))
+        {
+            var data = await edge.LocalAuditDataAsync(refused.RequestId!);
+            Assert.Equal((int)refused.Status, data.GetProperty("status").GetInt32());
+            Assert.StartsWith(refused.Code + ":", data.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        }
+
         // Recovery: the breaker probes again and the shared bucket answers (u1 has 3 of 4 left in Redis).
         var recovered = await RateLimitRoutes.WaitUntilAsync(
             () => SendAsync(edge, "u1"),
@@ -283,8 +292,9 @@ public sealed class RateLimitRedisTests(ITestOutputHelper output) : IAsyncLifeti
             RateLimitRoutes.Header(response, "X-RateLimit-Limit"),
             RateLimitRoutes.Header(response, "X-RateLimit-Remaining"),
             RateLimitRoutes.Header(response, "Retry-After"),
-            code);
+            code,
+            RateLimitRoutes.Header(response, "X-Request-Id"));
     }
 
-    private sealed record Observed(HttpStatusCode Status, string? Limit, string? Remaining, string? RetryAfter, string? Code);
+    private sealed record Observed(HttpStatusCode Status, string? Limit, string? Remaining, string? RetryAfter, string? Code, string? RequestId);
 }
