@@ -27,7 +27,8 @@ namespace Edge.Testing.Docs;
 /// <item>top-level <c>Edge</c> keeps its sections; <c>Routes</c> and <c>Clusters</c> go under <c>ReverseProxy</c>;
 /// <c>Transforms</c> becomes the transforms of a route <c>example</c> (cluster <c>example</c>) on <c>/example/{**rest}</c>;
 /// a member whose value has a <c>ClusterId</c> is a route; any other member is an <c>Edge</c> section;</item>
-/// <item>every cluster and named policy its steps reference but it does not define gets the smallest entry of its kind
+/// <item>a fragment without routes gets the route <c>example</c> without steps (a file without routes is refused);
+/// every cluster and named policy its steps reference but it does not define gets the smallest entry of its kind
 /// (<see cref="FillReferences"/>; an added Authentication policy takes the API key <see cref="FilledApiKey"/>), and
 /// permissions its steps and approvals need but no role grants go to a role <see cref="FilledRole"/>;</item>
 /// <item>secrets: <c>env:NAME</c> becomes <c>env:EDGE_DOCS_EXAMPLE_NAME</c>, set in this process; an absolute
@@ -223,6 +224,16 @@ internal static class DocExamples
     private static void FillReferences(JsonObject reverseProxy, JsonObject edge)
     {
         var routes = Routes(reverseProxy);
+        if (routes.Count == 0)
+        {
+            // A fragment of policies alone: an edge refuses a file without routes, so it gets the plain example route.
+            routes[ExampleRouteId] = new JsonObject
+            {
+                ["ClusterId"] = ExampleRouteId,
+                ["Match"] = new JsonObject { ["Path"] = "/" + ExampleRouteId + "/{**rest}" },
+            };
+        }
+
         var permissions = new List<string>();
         var clusters = reverseProxy["Clusters"] as JsonObject ?? new JsonObject();
         reverseProxy["Clusters"] = clusters;

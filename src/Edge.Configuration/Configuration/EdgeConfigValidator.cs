@@ -14,6 +14,14 @@ public sealed class EdgeConfigValidator(
 {
     public async Task ValidateAsync(ParsedProxyJson candidate, ConfigErrorList errors)
     {
+        if (candidate.Routes.Count == 0)
+        {
+            // Refused at start, on reload and by edge config validate alike: the verdict on a file may not depend on what
+            // the edge happens to serve (before, the check said valid, a starting edge served it, and a running one
+            // refused it). A route-less file is what an empty template list or the wrong mounted file looks like.
+            errors.Add("ReverseProxy:Routes", "no routes: an edge without routes answers every request with 404; define at least one route (to take every route out of service, stop the edge)");
+        }
+
         foreach (var validator in sectionValidators)
         {
             validator.Validate(candidate.Edge, errors);

@@ -54,13 +54,6 @@ public static class ProxyConfigFileValidator
             var parsed = provider.GetRequiredService<ProxyJsonReader>().Parse(bytes, errors);
             if (parsed is not null)
             {
-                if (parsed.Routes.Count == 0)
-                {
-                    // The one rule that depends on what is serving (FileProxyConfigProvider): said here, or "valid" was
-                    // the verdict on a file the running edge refuses.
-                    errors.AddWarning("ReverseProxy:Routes", "no routes: an edge starts with this file, but one that serves routes refuses it on reload (it would remove every route)");
-                }
-
                 await provider.GetRequiredService<EdgeConfigValidator>().ValidateAsync(parsed, errors);
             }
         }

@@ -341,11 +341,6 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
             return (null, errors.Items, hash);
         }
 
-        if (parsed.Routes.Count == 0 && previous is { Routes.Count: > 0 })
-        {
-            errors.Add("ReverseProxy:Routes", "the edit removes every route; refusing an empty config while routes are serving");
-        }
-
         await _validator.ValidateAsync(parsed, errors);
         var edgeJson = JsonSerializer.SerializeToUtf8Bytes(parsed.Edge, _reader.SerializerOptions);
         // Also for a refused candidate: a secret file it missed, once created, is then applied without touching proxy.json.

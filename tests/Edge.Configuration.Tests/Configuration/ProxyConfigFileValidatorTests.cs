@@ -180,7 +180,7 @@ public sealed class ProxyConfigFileValidatorTests
     public async Task ValidateAsync_WrongValueType_MessageSaysWhatIsExpectedNotTheDotNetType(string policy, string location, string expected)
     {
         var errors = await ValidateTextAsync($$"""
-        { "ReverseProxy": { "Routes": {}, "Clusters": {} },
+        { "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/x" } } }, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } },
           "Edge": { "RateLimits": { "p": { {{policy}} } } } }
         """);
 
@@ -199,7 +199,7 @@ public sealed class ProxyConfigFileValidatorTests
     {
         // .NET reads "30" as 30 days: a ban rule's BanFor of "30", meant as seconds, banned every offender for a month.
         var errors = await ValidateTextAsync($$"""
-        { "ReverseProxy": { "Routes": {}, "Clusters": {} },
+        { "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/x" } } }, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } },
           "Edge": { {{section}} } }
         """);
 
@@ -226,7 +226,7 @@ public sealed class ProxyConfigFileValidatorTests
     public async Task ValidateAsync_DurationWithColons_Accepted(string window)
     {
         var errors = await ValidateTextAsync($$"""
-        { "ReverseProxy": { "Routes": {}, "Clusters": {} },
+        { "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/x" } } }, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } },
           "Edge": { "RateLimits": { "p": { "Limit": 5, "Window": "{{window}}" } } } }
         """);
 
@@ -239,7 +239,7 @@ public sealed class ProxyConfigFileValidatorTests
     public async Task ValidateAsync_WrongCollectionShape_MessageSaysArrayOrObjectNotTheDotNetType(string section, string location, string expected)
     {
         var errors = await ValidateTextAsync($$"""
-        { "ReverseProxy": { "Routes": {}, "Clusters": {} },
+        { "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/x" } } }, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } },
           "Edge": { {{section}} } }
         """);
 
@@ -423,18 +423,21 @@ public sealed class ProxyConfigFileValidatorTests
         Assert.Equal("the cluster has no destinations: every request of route r1, r2 answers 503", warning.Message);
     }
 
-    [Fact]
-    public async Task ValidateAsync_NoRoutes_WarnsThatARunningEdgeRefusesIt()
+    [Theory]
+    [InlineData("\"Routes\": {}, ")]
+    [InlineData("\"Routes\": null, ")]
+    [InlineData("")]
+    public async Task ValidateAsync_NoRoutes_RefusedAsTheEdgeRefusesItAtStartAndOnReload(string routes)
     {
-        // A running edge that serves routes refuses this file on reload; the check said "valid" and nothing else.
-        var errors = await ValidateTextAsync("""
-            { "ReverseProxy": { "Routes": {}, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
+        // Before, a warning and exit 0: a starting edge served the file and a running one refused it on reload.
+        var errors = await ValidateTextAsync($$"""
+            { "ReverseProxy": { {{routes}}"Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
             """);
 
-        var warning = Assert.Single(errors);
-        Assert.True(warning.IsWarning);
-        Assert.Equal("ReverseProxy:Routes", warning.Location);
-        Assert.Contains("refuses it on reload", warning.Message, StringComparison.Ordinal);
+        var error = Assert.Single(errors);
+        Assert.False(error.IsWarning);
+        Assert.Equal("ReverseProxy:Routes", error.Location);
+        Assert.StartsWith("no routes: an edge without routes answers every request with 404", error.Message, StringComparison.Ordinal);
     }
 
     /// <summary>One route r1 on one cluster c with one destination d; each argument adds members to that object.</summary>
