@@ -34,6 +34,7 @@ public sealed class ConfigVerdictParityTests
         File,
         Directory,
         Missing,
+        Fifo,
         ConfigMap,
     }
 
@@ -94,8 +95,13 @@ public sealed class ConfigVerdictParityTests
         ["secret-inline"] = Text(false, WithWebhookSecret("an-inline-webhook-secret-value-0123456789")),
         ["path-is-directory"] = new(Layout.Directory, false),
         ["file-deleted"] = new(Layout.Missing, false),
+        ["path-is-named-pipe"] = new(Layout.Fifo, false),
+        ["over-size-cap"] = new(Layout.File, false, _ => [.. Encoding.UTF8.GetBytes(Valid), .. Enumerable.Repeat((byte)' ', BoundedFile.MaxConfigBytes)]),
+        ["utf16-big-endian"] = new(Layout.File, false, _ => [0xFE, 0xFF, .. Encoding.BigEndianUnicode.GetBytes(Valid)]),
         ["configmap-swap-valid"] = new(Layout.ConfigMap, true, _ => Encoding.UTF8.GetBytes(Valid)),
         ["configmap-swap-broken"] = new(Layout.ConfigMap, false, _ => Encoding.UTF8.GetBytes(Valid[..^3])),
+        // A version folder without the file: ..data then leads nowhere.
+        ["configmap-swap-file-missing"] = new(Layout.ConfigMap, false),
     };
 
     public static TheoryData<string> Files() => [.. Corpus.Keys.Order(StringComparer.Ordinal)];
@@ -152,19 +158,26 @@ public sealed class ConfigVerdictParityTests
             case Layout.Directory:
                 Directory.CreateDirectory(path);
                 break;
+            case Layout.Fifo:
+                MakeFifo(path);
+                break;
             case Layout.ConfigMap:
-                return ConfigMap(directory, @case.Content!(directory));
+                return ConfigMap(directory, @case.Content?.Invoke(directory));
         }
 
         return path;
     }
 
     /// <summary>A ConfigMap volume as the kubelet lays it out: proxy.json -> ..data/proxy.json, ..data -> a versioned folder.</summary>
-    private static string ConfigMap(string mount, byte[] content)
+    private static string ConfigMap(string mount, byte[]? content)
     {
         var version = "..v" + Directory.GetDirectories(mount, "..v*").Length;
         Directory.CreateDirectory(Path.Combine(mount, version));
-        File.WriteAllBytes(Path.Combine(mount, version, "proxy.json"), content);
+        if (content is not null)
+        {
+            File.WriteAllBytes(Path.Combine(mount, version, "proxy.json"), content);
+        }
+
         var data = Path.Combine(mount, "..data");
         if (!Path.Exists(data))
         {
@@ -181,6 +194,13 @@ public sealed class ConfigVerdictParityTests
         }
 
         return Path.Combine(mount, "proxy.json");
+    }
+
+    private static void MakeFifo(string path)
+    {
+        using var mkfifo = Process.Start("mkfifo", [path]);
+        mkfifo.WaitForExit();
+        Assert.Equal(0, mkfifo.ExitCode);
     }
 
     private static async Task<Verdict> ValidateWithCliAsync(string path)
@@ -251,8 +271,12 @@ public sealed class ConfigVerdictParityTests
             case Layout.Missing:
                 File.Delete(path);
                 break;
+            case Layout.Fifo:
+                File.Delete(path);
+                MakeFifo(path);
+                break;
             case Layout.ConfigMap:
-                ConfigMap(directory, @case.Content!(directory));
+                ConfigMap(directory, @case.Content?.Invoke(directory));
                 break;
         }
 
