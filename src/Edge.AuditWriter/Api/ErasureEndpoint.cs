@@ -39,6 +39,15 @@ internal static class ErasureEndpoint
             return await RefuseAsync(refusals, caller, caller.Tenant, "missing_permission", "The audit.erase permission is required.", []).ConfigureAwait(false);
         }
 
+        // The body is JSON: a form post or text/plain body was read as JSON all the same and erased. Like a 400 it is not
+        // recorded (nothing about the subject was asked in a form the writer reads); missing_permission, decided before
+        // the body is looked at, still is.
+        if (!context.Request.HasJsonContentType())
+        {
+            return Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
+                "An erasure request is application/json: {\"subject\": \"<principal>\"} or {\"clientIp\": \"<IP address>\"}.");
+        }
+
         var request = await ReadRequestAsync(context).ConfigureAwait(false);
         if (request is null)
         {

@@ -261,6 +261,47 @@ public sealed class ErasureTests
         Assert.Equal(0, writer.Services.GetRequiredService<AuditLog>().Size);
     }
 
+    [Theory]
+    [InlineData("text/plain")]
+    [InlineData("application/x-www-form-urlencoded")]
+    [InlineData("multipart/form-data; boundary=x")]
+    [InlineData(null)]
+    public async Task Erase_BodyNotDeclaredJson_Is415AndErasesNothing(string? contentType)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("k1", "acme", Erased, ErasedIp)], 1)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        using var body = new ByteArrayContent(Encoding.UTF8.GetBytes($"{{\"subject\":\"{Erased}\"}}"));
+        if (contentType is not null)
+        {
+            body.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        }
+
+        using var response = await dpo.PostAsync("/audit/erasure", body);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        // Before, the body was read as JSON whatever it declared: 200 and the subject erased.
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("unsupported_media_type", problem.GetProperty("code").GetString());
+        Assert.Equal(Erased, Assert.Single(await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}")).GetProperty("principal").GetString());
+        Assert.Equal(1, writer.Services.GetRequiredService<AuditLog>().Size);
+    }
+
+    [Fact]
+    public async Task Erase_JsonWithCharset_IsAccepted()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("k1", "acme", Erased, ErasedIp)], 1)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+
+        using var response = await dpo.PostAsync("/audit/erasure", new StringContent($"{{\"subject\":\"{Erased}\"}}", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json; charset=utf-8", response.RequestMessage!.Content!.Headers.ContentType!.ToString());
+        Assert.Empty(await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}"));
+    }
+
     [Fact]
     public async Task Erase_CallerWithoutErasePermission_403RecordedAsRefusedNamingTheCallerNotTheSubject()
     {
