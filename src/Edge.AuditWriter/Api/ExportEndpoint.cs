@@ -31,14 +31,15 @@ internal static partial class ExportEndpoint
         var format = context.Request.Query["format"].ToString();
         RecordQuery? query = null;
         IResult? problem = denied;
-        if (problem is null && format is not ("csv" or "ndjson" or "bundle"))
-        {
-            problem = Problems.BadRequest("invalid_format", "format is ndjson, csv or bundle.");
-        }
-
+        // Parameters first: a repeated format (format=csv&format=ndjson) is "given twice", not an unknown format "csv,ndjson".
         if (problem is null && !ReadEndpoints.TryBuildQuery(context.Request.Query, caller!, ExportParameters, out query, out problem))
         {
             query = null;
+        }
+
+        if (problem is null && format is not ("csv" or "ndjson" or "bundle"))
+        {
+            problem = Problems.BadParameter("invalid_format", "format", "format is ndjson, csv or bundle.");
         }
 
         if (problem is not null)
@@ -48,7 +49,8 @@ internal static partial class ExportEndpoint
         }
 
         // v2 records have no plaintext principal column: a principal filter goes through the keyed blind index.
-        query = ReadEndpoints.WithBlindIndex(query!, log);
+        var window = TimeWindow.Of(query!);
+        query = window.Widen(ReadEndpoints.WithBlindIndex(query!, log));
         var response = context.Response;
         var stamp = log.LatestCheckpoint.Size.ToString(CultureInfo.InvariantCulture);
         switch (format)
@@ -57,19 +59,19 @@ internal static partial class ExportEndpoint
                 response.ContentType = "text/csv; charset=utf-8";
                 response.Headers[VerifiableHeader] = "false";
                 response.Headers.ContentDisposition = $"attachment; filename=\"audit-{stamp}.csv\"";
-                await WriteCsvAsync(response.Body, log, log.Store.Export(query), context.RequestAborted).ConfigureAwait(false);
+                await WriteCsvAsync(response.Body, log, log.Store.Export(query).Where(window.Contains), context.RequestAborted).ConfigureAwait(false);
                 break;
             case "ndjson":
                 response.ContentType = "application/x-ndjson";
                 response.Headers.ContentDisposition = $"attachment; filename=\"audit-{stamp}.ndjson\"";
-                await WriteNdjsonAsync(response.Body, log.Store.Export(query), context.RequestAborted).ConfigureAwait(false);
+                await WriteNdjsonAsync(response.Body, log.Store.Export(query).Where(window.Contains), context.RequestAborted).ConfigureAwait(false);
                 break;
             default:
                 // The bundle is pinned to one signed checkpoint: records appended after it are not covered, so not included.
                 var checkpoint = log.LatestCheckpoint;
                 response.ContentType = AuditBundle.ContentType;
                 response.Headers.ContentDisposition = $"attachment; filename=\"audit-{checkpoint.Size.ToString(CultureInfo.InvariantCulture)}.tar\"";
-                await WriteBundleAsync(response.Body, log, checkpoint, query with { Before = checkpoint.Size }, context.RequestAborted).ConfigureAwait(false);
+                await WriteBundleAsync(response.Body, log, checkpoint, log.Store.Export(query with { Before = checkpoint.Size }).Where(window.Contains), context.RequestAborted).ConfigureAwait(false);
                 break;
         }
     }
@@ -109,7 +111,7 @@ internal static partial class ExportEndpoint
             row.Clear()
                 .Append(record.Index.ToString(CultureInfo.InvariantCulture)).Append(',')
                 .Append(CsvCell(record.Id)).Append(',')
-                .Append(record.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)).Append(',')
+                .Append(RecordTime.Format(data.Time ?? record.Time)).Append(',')
                 .Append(CsvCell(record.Tenant)).Append(',')
                 .Append(CsvCell(view.DisplayPrincipal(record))).Append(',')
                 .Append(CsvCell(record.Route)).Append(',')
@@ -150,7 +152,7 @@ internal static partial class ExportEndpoint
     [GeneratedRegex("(?<=(?:^|[;\t\r\n])\"*)[=+\\-@\t\r]", RegexOptions.CultureInvariant)]
     private static partial Regex FormulaStart();
 
-    private static async Task WriteBundleAsync(Stream body, AuditLog log, StoredCheckpoint checkpoint, RecordQuery query, CancellationToken cancellationToken)
+    private static async Task WriteBundleAsync(Stream body, AuditLog log, StoredCheckpoint checkpoint, IEnumerable<StoredRecord> selected, CancellationToken cancellationToken)
     {
         var modified = DateTimeOffset.UnixEpoch;
         var tar = new TarWriter(body, TarEntryFormat.Ustar, leaveOpen: true);
@@ -193,7 +195,7 @@ internal static partial class ExportEndpoint
                     inChunk = 0;
                 }
 
-                foreach (var record in log.Store.Export(query))
+                foreach (var record in selected)
                 {
                     records.Write(ExportLine(record));
                     records.WriteByte((byte)'\n');

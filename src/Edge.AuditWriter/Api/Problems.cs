@@ -15,6 +15,19 @@ internal static class Problems
 
     public static IResult BadRequest(string code, string detail) => Create(StatusCodes.Status400BadRequest, code, "Bad audit request", detail);
 
+    /// <summary>A 400 about one query parameter, named in <c>errors</c> as the edge's own problems name one (<c>{"parameter","detail"}</c>).</summary>
+    public static IResult BadParameter(string code, string parameter, string detail) =>
+        Results.Problem(
+            statusCode: StatusCodes.Status400BadRequest,
+            title: "Bad audit request",
+            detail: detail,
+            type: "urn:edge:problem:" + code,
+            extensions: new Dictionary<string, object?>
+            {
+                ["code"] = code,
+                ["errors"] = new[] { new Dictionary<string, string> { ["parameter"] = parameter, ["detail"] = detail } },
+            });
+
     /// <summary>
     /// 503 <c>writer_standby</c> with <c>Retry-After: 1</c>: another writer of the shared store sequences; nothing was stored,
     /// so the sender moves to the next writer URL (or retries here after a failover).

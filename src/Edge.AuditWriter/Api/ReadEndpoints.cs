@@ -16,11 +16,16 @@ internal static class ReadEndpoints
     /// <summary>What <c>/audit/records</c> takes besides the filters.</summary>
     internal static readonly string[] PageParameters = ["order", "cursor", "limit"];
 
+    private static readonly string[] InclusionParameters = ["index", "size"];
+    private static readonly string[] ConsistencyParameters = ["from", "to"];
+
     public static void Map(WebApplication app)
     {
-        app.MapGet("/audit/checkpoint", (AuditLog log) => Results.Text(log.LatestCheckpoint.Note, "text/plain; charset=utf-8"));
-        app.MapGet("/audit/key", (AuditLog log) =>
-            Results.Text(string.Join('\n', log.Verifiers.Select(v => v.ToString())) + "\n", "text/plain; charset=utf-8"));
+        app.MapGet("/audit/checkpoint", (HttpContext context, AuditLog log) =>
+            RefuseParameters(context.Request.Query, []) ?? Results.Text(log.LatestCheckpoint.Note, "text/plain; charset=utf-8"));
+        app.MapGet("/audit/key", (HttpContext context, AuditLog log) =>
+            RefuseParameters(context.Request.Query, [])
+            ?? Results.Text(string.Join('\n', log.Verifiers.Select(v => v.ToString())) + "\n", "text/plain; charset=utf-8"));
         app.MapGet("/audit/session", SessionAsync).AddEndpointFilter(NoStore);
         app.MapGet("/audit/records", QueryAsync).AddEndpointFilter(NoStore);
         app.MapGet("/audit/proof/inclusion", InclusionAsync).AddEndpointFilter(NoStore);
@@ -78,13 +83,23 @@ internal static class ReadEndpoints
         }
 
         var ascending = order == "asc";
-        var records = log.Store.Query(WithBlindIndex(query!, log) with
+        var window = TimeWindow.Of(query!);
+        var stored = window.Widen(WithBlindIndex(query!, log)) with { Ascending = ascending, Limit = limit };
+        var records = new List<StoredRecord>(Math.Min(limit, 128));
+        while (true)
         {
-            Before = ascending ? null : cursor,
-            After = ascending ? cursor : null,
-            Ascending = ascending,
-            Limit = limit,
-        });
+            // The store answers whole milliseconds of a window: a record of a bound's millisecond outside it is dropped, and
+            // the page is filled from the rows after the last one read, so a full page still ends with a cursor.
+            var page = log.Store.Query(stored with { Before = ascending ? null : cursor, After = ascending ? cursor : null });
+            records.AddRange(page.Where(window.Contains).Take(limit - records.Count));
+            if (page.Count < limit || records.Count == limit)
+            {
+                break;
+            }
+
+            cursor = page[^1].Index;
+        }
+
         using var view = new RecordView(log);
         return Results.Json(new
         {
@@ -97,9 +112,9 @@ internal static class ReadEndpoints
     private static async Task<IResult> SessionAsync(HttpContext context, CallerAuthenticator authenticator)
     {
         var (caller, denied) = await AuthorizeAsync(context, authenticator).ConfigureAwait(false);
-        if (denied is not null)
+        if ((denied ?? RefuseParameters(context.Request.Query, [])) is { } problem)
         {
-            return denied;
+            return problem;
         }
 
         return Results.Json(new
@@ -114,9 +129,9 @@ internal static class ReadEndpoints
     private static async Task<IResult> InclusionAsync(HttpContext context, AuditLog log, CallerAuthenticator authenticator)
     {
         var (caller, denied) = await AuthorizeAsync(context, authenticator).ConfigureAwait(false);
-        if (denied is not null)
+        if ((denied ?? RefuseParameters(context.Request.Query, InclusionParameters)) is { } problem)
         {
-            return denied;
+            return problem;
         }
 
         var size = log.Size;
@@ -138,9 +153,9 @@ internal static class ReadEndpoints
     private static async Task<IResult> ConsistencyAsync(HttpContext context, AuditLog log, CallerAuthenticator authenticator)
     {
         var (_, denied) = await AuthorizeAsync(context, authenticator).ConfigureAwait(false);
-        if (denied is not null)
+        if ((denied ?? RefuseParameters(context.Request.Query, ConsistencyParameters)) is { } problem)
         {
-            return denied;
+            return problem;
         }
 
         var size = log.Size;
@@ -161,20 +176,9 @@ internal static class ReadEndpoints
         query = null;
         problem = null;
 
-        // A misspelt filter (tenat=acme, decison=deny) was ignored, so the answer (and an export handed on as "acme's
-        // records") held every record the caller may read. Names match without case, as the query collection reads them.
-        if (q.Keys.FirstOrDefault(name => !Filters.Contains(name, StringComparer.OrdinalIgnoreCase) && !otherParameters.Contains(name, StringComparer.OrdinalIgnoreCase)) is { } unknown)
+        if (RefuseParameters(q, [.. Filters, .. otherParameters]) is { } refused)
         {
-            problem = Problems.BadRequest("invalid_filter",
-                $"'{Truncate(unknown)}' is not a parameter here; the filters are {string.Join(", ", Filters)}, besides {string.Join(", ", otherParameters)}.");
-            return false;
-        }
-
-        // A repeated filter reached the store as "t1,t2", which matches nothing: an empty answer that looked like
-        // "no records for t1 or t2".
-        if (Filters.FirstOrDefault(name => q[name].Count > 1) is { } repeated)
-        {
-            problem = Problems.BadRequest("invalid_filter", $"{repeated} is given twice; each filter takes one value (query once per value).");
+            problem = refused;
             return false;
         }
 
@@ -182,7 +186,7 @@ internal static class ReadEndpoints
         // record the caller may read, as a misspelt one did. Past this and the check above, a filter is absent or one value.
         if (Filters.FirstOrDefault(name => q.ContainsKey(name) && string.IsNullOrEmpty(q[name])) is { } empty)
         {
-            problem = Problems.BadRequest("invalid_filter", $"{empty} is empty; leave a filter out to not filter by it.");
+            problem = Problems.BadParameter("invalid_filter", empty, $"{empty} is empty; leave a filter out to not filter by it.");
             return false;
         }
 
@@ -242,6 +246,32 @@ internal static class ReadEndpoints
             To = to,
         };
         return true;
+    }
+
+    /// <summary>
+    /// Every read endpoint refuses a parameter it does not take, or one given twice, with <c>400 invalid_filter</c> naming
+    /// it in <c>errors</c>. A misspelt filter (tenat=acme) was ignored, so the answer (and an export handed on as "acme's
+    /// records") held every record the caller may read; a repeated one reached the store as "t1,t2", which matches
+    /// nothing; on the proofs an unknown parameter was ignored and a repeated one answered a range error naming none.
+    /// Names match without case, as the query collection reads them.
+    /// </summary>
+    internal static IResult? RefuseParameters(IQueryCollection q, IReadOnlyCollection<string> known)
+    {
+        foreach (var (name, values) in q)
+        {
+            if (!known.Contains(name, StringComparer.OrdinalIgnoreCase))
+            {
+                var takes = known.Count == 0 ? "this endpoint takes none" : "it takes " + string.Join(", ", known);
+                return Problems.BadParameter("invalid_filter", Truncate(name), $"'{Truncate(name)}' is not a parameter here; {takes}.");
+            }
+
+            if (values.Count > 1)
+            {
+                return Problems.BadParameter("invalid_filter", name, $"{name} is given twice; each parameter takes one value (query once per value).");
+            }
+        }
+
+        return null;
     }
 
     internal static async Task<(AuditCaller? Caller, IResult? Denied)> AuthorizeAsync(HttpContext context, CallerAuthenticator authenticator)

@@ -1,6 +1,6 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using Edge.Audit.Records;
 using Edge.Audit.Storage;
 using Edge.AuditWriter.Log;
 using Edge.AuditWriter.Protection;
@@ -24,7 +24,8 @@ internal sealed class RecordView(AuditLog log) : IDisposable
         {
             index = record.Index,
             id = record.Id,
-            time = record.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
+            // The record's own time (the store keeps milliseconds), so it can be given back as from/to exactly.
+            time = RecordTime.Format(view?["time"] is JsonValue value && value.TryGetValue<string>(out var text) && Rfc3339.TryParseDateTime(text, out var exact) ? exact : record.Time),
             tenant = record.Tenant,
             principal,
             route = record.Route,

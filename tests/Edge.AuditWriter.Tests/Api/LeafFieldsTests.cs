@@ -5,11 +5,11 @@ namespace Edge.AuditWriter.Tests.Api;
 public sealed class LeafFieldsTests
 {
     [Fact]
-    public void Read_RequestRecord_ReturnsMethodPathStatusAndStep()
+    public void Read_RequestRecord_ReturnsMethodPathStatusStepAndExactTime()
     {
-        var fields = LeafFields.Read("""{"data":{"method":"GET","path":"/a","status":403,"step":"EdgeRequire"}}"""u8.ToArray());
+        var fields = LeafFields.Read("""{"time":"2026-12-06T10:00:00.1234567+01:00","data":{"method":"GET","path":"/a","status":403,"step":"EdgeRequire"}}"""u8.ToArray());
 
-        Assert.Equal(new LeafFields("GET", "/a", 403, "EdgeRequire"), fields);
+        Assert.Equal(new LeafFields("GET", "/a", 403, "EdgeRequire", new DateTimeOffset(2026, 12, 6, 9, 0, 0, TimeSpan.Zero).AddTicks(1_234_567)), fields);
     }
 
     [Theory]

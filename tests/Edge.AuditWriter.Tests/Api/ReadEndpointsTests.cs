@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Edge.Audit.Checkpoints;
 using Edge.Audit.Merkle;
+using Edge.Audit.Records;
 using Edge.Audit.Verification;
 
 namespace Edge.AuditWriter.Tests.Api;
@@ -531,6 +532,84 @@ public sealed class ReadEndpointsTests
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("Bearer realm=\"edge-audit\"", Assert.Single(response.Headers.WwwAuthenticate).ToString());
+    }
+
+    [Theory]
+    [InlineData("/audit/proof/inclusion?index=1&size=4&tenant=acme", "tenant")] // before: 200, the proof, tenant ignored
+    [InlineData("/audit/proof/inclusion?index=1&size=4&size=3", "size")] // before: invalid_proof_range naming nothing
+    [InlineData("/audit/proof/consistency?from=1&to=4&format=csv", "format")]
+    [InlineData("/audit/proof/consistency?from=1&from=2&to=4", "from")]
+    [InlineData("/audit/checkpoint?size=2", "size")] // before: the latest checkpoint, as if it were of size 2
+    [InlineData("/audit/key?id=1", "id")]
+    [InlineData("/audit/session?tenant=globex", "tenant")]
+    [InlineData("/audit/records?limit=1&limit=2", "limit")] // before: invalid_limit
+    [InlineData("/audit/records?order=asc&order=desc", "order")]
+    [InlineData("/audit/export?format=csv&format=ndjson", "format")] // before: invalid_format, as if "csv,ndjson" were one
+    [InlineData("/audit/records?tenat=acme", "tenat")]
+    [InlineData("/audit/records?tenant=", "tenant")]
+    public async Task ReadEndpoints_UnknownRepeatedOrEmptyParameter_InvalidFilterNamingItInErrors(string url, string parameter)
+    {
+        var problem = await BadRequestProblemAsync(url);
+
+        Assert.Equal("invalid_filter", problem.GetProperty("code").GetString());
+        var error = Assert.Single(problem.GetProperty("errors").EnumerateArray());
+        Assert.Equal(parameter, error.GetProperty("parameter").GetString());
+    }
+
+    [Fact]
+    public async Task Records_SubMillisecondBounds_DecidedByTheRecordsOwnTime()
+    {
+        // Three records within one millisecond and one in the next: the store indexes milliseconds, the records carry 100 ns.
+        var start = new DateTimeOffset(2026, 12, 6, 10, 0, 0, TimeSpan.Zero).AddTicks(1_230_000);
+        string[] times = ["2026-12-06T10:00:00.1230000Z", "2026-12-06T10:00:00.1234567Z", "2026-12-06T10:00:00.1239999Z", "2026-12-06T10:00:00.1240000Z"];
+        await using var writer = await WriterFixture.StartAsync();
+        var leaves = times.Select((t, i) => AuditRecordSerializer.Serialize(new AuditRecord
+        {
+            Id = $"t{i}",
+            Time = DateTimeOffset.Parse(t, CultureInfo.InvariantCulture),
+            Instance = "edge-test",
+            Tenant = "acme",
+            Decision = "allow",
+            Route = "orders",
+            Method = "GET",
+            Path = "/orders/1",
+            Status = 200,
+            Subject = new AuditSubject { Principal = "p" + i, ClientIp = "127.0.0.1" },
+        })).ToList();
+        (await writer.IngestAsync(leaves, 4)).EnsureSuccessStatusCode();
+        await writer.WaitForCheckpointAsync(4);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        // Every time is given as the list shows it: before, it showed 10:00:00.1230000Z for all three of the first.
+        var shown = (await IdsAsync("/audit/records?order=asc", "time")).ToList();
+        Assert.Equal(times, shown);
+
+        // Before, both bounds were cut to the millisecond: from=.1234567 listed t0, to=.1234567 and to=.1239999 left out t1.
+        Assert.Equal(["t1", "t2", "t3"], await IdsAsync($"/audit/records?order=asc&from={times[1]}"));
+        Assert.Equal(["t0"], await IdsAsync($"/audit/records?order=asc&to={times[1]}"));
+        Assert.Equal(["t1"], await IdsAsync($"/audit/records?order=asc&from={times[1]}&to={times[2]}"));
+        Assert.Equal(["t0", "t1"], await IdsAsync($"/audit/records?order=asc&to={times[2]}"));
+        Assert.Equal(["t2"], await IdsAsync($"/audit/records?from={times[2]}&to={times[3]}"));
+        Assert.Empty(await IdsAsync($"/audit/records?from={times[1]}&to={times[1]}"));
+
+        // A page that ends inside the bound's millisecond still pages on with its cursor.
+        var first = JsonDocument.Parse(await auditor.GetStringAsync($"/audit/records?order=asc&limit=1&from=2026-12-06T10:00:00.1230001Z")).RootElement;
+        var next = first.GetProperty("next").GetString();
+        Assert.Equal("t1", first.GetProperty("records")[0].GetProperty("id").GetString());
+        Assert.Equal(["t2"], await IdsAsync($"/audit/records?order=asc&limit=1&from=2026-12-06T10:00:00.1230001Z&cursor={next}"));
+        Assert.Equal(["t2"], await IdsAsync($"/audit/records?limit=1&to={times[3]}"));
+
+        // Exports take the same window and show the same time.
+        var csv = (await auditor.GetStringAsync($"/audit/export?format=csv&from={times[1]}&to={times[2]}")).TrimEnd('\n').Split('\n');
+        Assert.Equal(2, csv.Length);
+        Assert.StartsWith($"1,t1,{times[1]},", csv[1], StringComparison.Ordinal);
+        var ndjson = (await auditor.GetStringAsync($"/audit/export?format=ndjson&from={times[2]}&to={times[3]}")).TrimEnd('\n').Split('\n');
+        Assert.Equal("t2", JsonDocument.Parse(Assert.Single(ndjson)).RootElement.GetProperty("id").GetString());
+        Assert.Equal(start.AddTicks(9_999), DateTimeOffset.Parse(times[2], CultureInfo.InvariantCulture));
+
+        async Task<string[]> IdsAsync(string url, string field = "id") =>
+            JsonDocument.Parse(await auditor.GetStringAsync(url)).RootElement.GetProperty("records").EnumerateArray()
+                .Select(r => r.GetProperty(field).GetString()!).ToArray();
     }
 
     private static async Task<List<string>> ProofAsync(HttpClient client, string url) =>
