@@ -62,13 +62,14 @@ internal static class ReadEndpoints
         var limit = 100;
         if (q.ContainsKey("limit") && (!int.TryParse(q["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > MaxLimit))
         {
-            return Problems.BadRequest("invalid_limit", $"limit is 1 to {MaxLimit}.");
+            return Problems.BadParameter("invalid_limit", "limit", $"limit is 1 to {MaxLimit}.");
         }
 
-        var order = q["order"].ToString();
-        if (order is not ("" or "desc" or "asc"))
+        // order= (a script's unset variable) is refused like an empty filter, limit= or cursor=, not read as the default.
+        var order = q.ContainsKey("order") ? q["order"].ToString() : "desc";
+        if (order is not ("desc" or "asc"))
         {
-            return Problems.BadRequest("invalid_order", "order is desc (newest first, the default) or asc (oldest first).");
+            return Problems.BadParameter("invalid_order", "order", "order is desc (newest first, the default) or asc (oldest first).");
         }
 
         long? cursor = null;
@@ -76,7 +77,7 @@ internal static class ReadEndpoints
         {
             if (!long.TryParse(q["cursor"], NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
             {
-                return Problems.BadRequest("invalid_cursor", "cursor is the 'next' value of a previous page.");
+                return Problems.BadParameter("invalid_cursor", "cursor", "cursor is the 'next' value of a previous page.");
             }
 
             cursor = parsed;

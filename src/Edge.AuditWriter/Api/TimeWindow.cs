@@ -16,8 +16,18 @@ internal readonly record struct TimeWindow(DateTimeOffset? From, DateTimeOffset?
     public static TimeWindow Of(RecordQuery query) => new(query.From, query.To);
 
     /// <summary>The query the store runs: <c>to</c> rounded up to its next millisecond (the store cuts <c>from</c> down itself).</summary>
-    public RecordQuery Widen(RecordQuery query) =>
-        To is { } to && SubMillisecond(to) != 0 ? query with { To = to.AddTicks(TimeSpan.TicksPerMillisecond - SubMillisecond(to)) } : query;
+    public RecordQuery Widen(RecordQuery query)
+    {
+        if (To is not { } to || SubMillisecond(to) == 0)
+        {
+            return query;
+        }
+
+        // In UTC: 23:59:59.9995+14:00 on 9999-12-31 has no next millisecond in its own offset. The calendar's last
+        // millisecond has none at all; the store then gets no upper bound and the exact check alone applies it.
+        var up = TimeSpan.TicksPerMillisecond - SubMillisecond(to);
+        return query with { To = to.UtcTicks <= DateTimeOffset.MaxValue.UtcTicks - up ? to.ToUniversalTime().AddTicks(up) : null };
+    }
 
     /// <summary>Whether a record the widened query returned is in the window; only a bound's own millisecond needs its exact time.</summary>
     public bool Contains(StoredRecord record)

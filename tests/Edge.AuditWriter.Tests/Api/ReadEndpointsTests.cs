@@ -556,6 +556,21 @@ public sealed class ReadEndpointsTests
         Assert.Equal(parameter, error.GetProperty("parameter").GetString());
     }
 
+    [Theory]
+    [InlineData("/audit/records?order=", "invalid_order", "order")] // before: 200, newest first, as if order were left out
+    [InlineData("/audit/records?order=ASC", "invalid_order", "order")]
+    [InlineData("/audit/records?limit=", "invalid_limit", "limit")]
+    [InlineData("/audit/records?limit=99999999999", "invalid_limit", "limit")]
+    [InlineData("/audit/records?cursor=-1", "invalid_cursor", "cursor")]
+    [InlineData("/audit/records?cursor=", "invalid_cursor", "cursor")]
+    public async Task Records_BadPageParameter_ProblemNamingIt(string url, string code, string parameter)
+    {
+        var problem = await BadRequestProblemAsync(url);
+
+        Assert.Equal(code, problem.GetProperty("code").GetString());
+        Assert.Equal(parameter, Assert.Single(problem.GetProperty("errors").EnumerateArray()).GetProperty("parameter").GetString());
+    }
+
     [Fact]
     public async Task Records_SubMillisecondBounds_DecidedByTheRecordsOwnTime()
     {
@@ -610,6 +625,26 @@ public sealed class ReadEndpointsTests
         async Task<string[]> IdsAsync(string url, string field = "id") =>
             JsonDocument.Parse(await auditor.GetStringAsync(url)).RootElement.GetProperty("records").EnumerateArray()
                 .Select(r => r.GetProperty(field).GetString()!).ToArray();
+    }
+
+    [Theory]
+    [InlineData("/audit/records?to=9999-12-31T23:59:59.9999999Z")]
+    [InlineData("/audit/records?to=9999-12-31T23:59:59.9995%2B14:00")]
+    [InlineData("/audit/export?format=csv&to=9999-12-31T23:59:59.9999999Z")]
+    [InlineData("/audit/export?format=ndjson&from=2026-01-01T00:00:00.5Z&to=9999-12-31T23:59:59.9999999Z")]
+    public async Task Records_SubMillisecondBoundAtTheCalendarsEnd_ServesEveryRecordNotA500(string url)
+    {
+        await using var writer = await StartWithRecordsAsync(4);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var response = await auditor.GetAsync(url);
+        var body = await response.Content.ReadAsStringAsync();
+
+        // The store's bound is the next millisecond, and the last one of year 9999 has none.
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode} {body}");
+        Assert.Equal(4, url.Contains("export", StringComparison.Ordinal)
+            ? body.TrimEnd('\n').Split('\n').Count(line => !line.StartsWith("index,", StringComparison.Ordinal))
+            : JsonDocument.Parse(body).RootElement.GetProperty("records").GetArrayLength());
     }
 
     private static async Task<List<string>> ProofAsync(HttpClient client, string url) =>
