@@ -6,6 +6,7 @@ using Edge.AuditWriter.Log;
 using Edge.AuditWriter.Retention;
 using Edge.Configuration.Tenancy;
 using Edge.Shared;
+using Microsoft.Net.Http.Headers;
 
 namespace Edge.AuditWriter.Api;
 
@@ -42,10 +43,10 @@ internal static class ErasureEndpoint
         // The body is JSON: a form post or text/plain body was read as JSON all the same and erased. Like a 400 it is not
         // recorded (nothing about the subject was asked in a form the writer reads); missing_permission, decided before
         // the body is looked at, still is.
-        if (!context.Request.HasJsonContentType())
+        if (!context.Request.HasJsonContentType() || !DeclaresUtf8OrNoCharset(context.Request.ContentType))
         {
             return Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
-                "An erasure request is application/json: {\"subject\": \"<principal>\"} or {\"clientIp\": \"<IP address>\"}.");
+                "An erasure request is application/json in UTF-8: {\"subject\": \"<principal>\"} or {\"clientIp\": \"<IP address>\"}.");
         }
 
         var request = await ReadRequestAsync(context).ConfigureAwait(false);
@@ -120,6 +121,11 @@ internal static class ErasureEndpoint
             ? Results.Json(new { clientIp = request.Subject, records = result.Records })
             : Results.Json(new { subject = request.Subject, records = result.Records });
     }
+
+    /// <summary>The body is read as UTF-8 (RFC 8259): another declared charset would name a different subject than the bytes spell.</summary>
+    private static bool DeclaresUtf8OrNoCharset(string? contentType) =>
+        MediaTypeHeaderValue.TryParse(contentType, out var mediaType)
+        && (mediaType.Charset.Length == 0 || HeaderUtilities.RemoveQuotes(mediaType.Charset).Equals("utf-8", StringComparison.OrdinalIgnoreCase));
 
     private static bool IsConnectionAddress(HttpContext context, string clientIp)
     {

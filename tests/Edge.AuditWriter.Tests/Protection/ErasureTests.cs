@@ -265,6 +265,8 @@ public sealed class ErasureTests
     [InlineData("text/plain")]
     [InlineData("application/x-www-form-urlencoded")]
     [InlineData("multipart/form-data; boundary=x")]
+    [InlineData("application/json; charset=utf-16")] // read as UTF-8 all the same before
+    [InlineData("application/json; charset=iso-8859-1")]
     [InlineData(null)]
     public async Task Erase_BodyNotDeclaredJson_Is415AndErasesNothing(string? contentType)
     {
