@@ -120,11 +120,12 @@ public sealed class WriterFixture : IAsyncDisposable
         return client;
     }
 
-    public static byte[] Leaf(string id, string tenant, string decision = "allow", string route = "orders", string path = "/orders/1", string? principal = null) =>
+    public static byte[] Leaf(
+        string id, string tenant, string decision = "allow", string route = "orders", string path = "/orders/1", string? principal = null, DateTimeOffset? time = null) =>
         AuditRecordSerializer.Serialize(new AuditRecord
         {
             Id = id,
-            Time = DateTimeOffset.UtcNow,
+            Time = time ?? DateTimeOffset.UtcNow,
             Instance = "edge-test",
             Tenant = tenant,
             Decision = decision,

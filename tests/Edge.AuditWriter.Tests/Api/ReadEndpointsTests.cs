@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using Edge.Audit.Checkpoints;
 using Edge.Audit.Merkle;
-using Edge.Audit.Records;
 using Edge.Audit.Verification;
 
 namespace Edge.AuditWriter.Tests.Api;
@@ -578,19 +577,7 @@ public sealed class ReadEndpointsTests
         var start = new DateTimeOffset(2026, 12, 6, 10, 0, 0, TimeSpan.Zero).AddTicks(1_230_000);
         string[] times = ["2026-12-06T10:00:00.1230000Z", "2026-12-06T10:00:00.1234567Z", "2026-12-06T10:00:00.1239999Z", "2026-12-06T10:00:00.1240000Z"];
         await using var writer = await WriterFixture.StartAsync();
-        var leaves = times.Select((t, i) => AuditRecordSerializer.Serialize(new AuditRecord
-        {
-            Id = $"t{i}",
-            Time = DateTimeOffset.Parse(t, CultureInfo.InvariantCulture),
-            Instance = "edge-test",
-            Tenant = "acme",
-            Decision = "allow",
-            Route = "orders",
-            Method = "GET",
-            Path = "/orders/1",
-            Status = 200,
-            Subject = new AuditSubject { Principal = "p" + i, ClientIp = "127.0.0.1" },
-        })).ToList();
+        var leaves = times.Select((t, i) => WriterFixture.Leaf($"t{i}", "acme", time: DateTimeOffset.Parse(t, CultureInfo.InvariantCulture))).ToList();
         (await writer.IngestAsync(leaves, 4)).EnsureSuccessStatusCode();
         await writer.WaitForCheckpointAsync(4);
         using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
