@@ -30,14 +30,30 @@ internal static class ApprovalsEndpoints
         group.MapGet("/{id}", (HttpContext http, string id) => api.GuardAsync(http, () => api.GetAsync(http, id)));
         group.MapPost("/{id}/approve", (HttpContext http, string id) => api.GuardAsync(http, () => api.ApproveAsync(http, id)));
         group.MapPost("/{id}/reject", (HttpContext http, string id) => api.GuardAsync(http, () => api.RejectAsync(http, id)));
-        group.MapGet("/ui/{file?}", (HttpContext http, string? file) => pages.Serve(http, file) ?? new UnmatchedResult(unrouted));
+        group.MapGet("/ui/{file?}", (HttpContext http, string? file) => ServePageAsync(http, file, pages, unrouted));
         group.Map("/{**rest}", (HttpContext http) => ApprovalsApi.UnmatchedAsync(http, unrouted));
 #pragma warning restore ASP0022
     }
 
-    /// <summary>A file the page does not have: the same 404 as any other unknown path under the prefix.</summary>
-    private sealed class UnmatchedResult(Edge.Proxy.Pipeline.UnroutedRequests unrouted) : IResult
+    /// <summary>
+    /// The page's files pass the gate of a request no route takes first (a banned client gets 403 <c>client_blocked</c>,
+    /// recorded); a file the page does not have is the same 404 as any other unknown path under the prefix.
+    /// </summary>
+    private static async Task ServePageAsync(HttpContext http, string? file, EmbeddedPages pages, Edge.Proxy.Pipeline.UnroutedRequests unrouted)
     {
-        public Task ExecuteAsync(HttpContext httpContext) => ApprovalsApi.NoSuchEndpointAsync(httpContext, unrouted);
+        http.Response.Headers.CacheControl = "no-store";
+        if (await unrouted.RefusedAsync(http))
+        {
+            return;
+        }
+
+        if (pages.Serve(http, file) is { } page)
+        {
+            await page.ExecuteAsync(http);
+        }
+        else
+        {
+            await ApprovalsApi.NoSuchEndpointAsync(http, unrouted);
+        }
     }
 }

@@ -41,7 +41,31 @@ internal sealed partial class UnroutedRequests(
         return audited ? AnswerAsync(context, RoutingFailed) : ProblemDetailsWriter.WriteAsync(context, RoutingFailed);
     }
 
-    public async Task AnswerAsync(HttpContext context, EdgeDenial denial)
+    public Task AnswerAsync(HttpContext context, EdgeDenial denial)
+    {
+        var request = Begin(context);
+        var (step, refusal) = Gate(context, request) ?? (EdgeRequestMiddleware.EdgeStepName, denial);
+        return DenyAsync(context, request, step, refusal);
+    }
+
+    /// <summary>
+    /// The same gate for an answer the edge serves itself without a route (the approver page's files): true when the
+    /// request was refused, answered and recorded as <see cref="AnswerAsync"/> does; false when it may be served, and
+    /// then nothing is recorded. Before, those files were served to a banned client, the one answer of the edge it still got.
+    /// </summary>
+    public async Task<bool> RefusedAsync(HttpContext context)
+    {
+        var request = Begin(context);
+        if (Gate(context, request) is not var (step, refusal))
+        {
+            return false;
+        }
+
+        await DenyAsync(context, request, step, refusal);
+        return true;
+    }
+
+    private EdgeRequestFeature Begin(HttpContext context)
     {
         var startedAt = time.GetUtcNow();
         var request = new EdgeRequestFeature
@@ -54,27 +78,32 @@ internal sealed partial class UnroutedRequests(
         context.SetFeature(request);
         context.TraceIdentifier = request.RequestId;
         context.Response.Headers[EdgeRequestMiddleware.RequestIdHeader] = request.RequestId;
+        return request;
+    }
+
+    /// <summary>Refused for its framing first, as on a route: the answer and the record say what was wrong with it.</summary>
+    private (string Step, EdgeDenial Denial)? Gate(HttpContext context, EdgeRequestFeature request)
+    {
+        if (RequestFraming.Check(context.Request) is { } framing)
+        {
+            return (EdgeRequestMiddleware.EdgeStepName, framing);
+        }
+
+        if (HeaderValues.Check(context.Request.Headers) is { } header)
+        {
+            return (EdgeRequestMiddleware.EdgeStepName, header);
+        }
+
+        return threat.CheckBeforeSteps(context, request) is { } blocked ? (IEdgeThreatGate.StepName, blocked) : null;
+    }
+
+    private async Task DenyAsync(HttpContext context, EdgeRequestFeature request, string step, EdgeDenial denial)
+    {
         request.BindRecording(context, audit);
         context.Response.OnStarting(static state => ((EdgeRequestFeature)state).RecordOnceAsync(), request);
         try
         {
-            // Refused for its framing first, as on a route: the answer and the record say what was wrong with it.
-            if (RequestFraming.Check(context.Request) is { } framing)
-            {
-                await decisions.DenyAsync(context, EdgeRequestMiddleware.EdgeStepName, framing);
-            }
-            else if (HeaderValues.Check(context.Request.Headers) is { } header)
-            {
-                await decisions.DenyAsync(context, EdgeRequestMiddleware.EdgeStepName, header);
-            }
-            else if (threat.CheckBeforeSteps(context, request) is { } blocked)
-            {
-                await decisions.DenyAsync(context, IEdgeThreatGate.StepName, blocked);
-            }
-            else
-            {
-                await decisions.DenyAsync(context, EdgeRequestMiddleware.EdgeStepName, denial);
-            }
+            await decisions.DenyAsync(context, step, denial);
         }
         finally
         {

@@ -68,6 +68,35 @@ public sealed class ApprovalsApiThreatTests
         Assert.Equal("client_blocked:scan", record.GetProperty("reason").GetString());
     }
 
+    [Fact]
+    public async Task Page_BannedClient_GetsClientBlockedRecordedForEveryFile()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await StartWithRuleAsync(backend.Url, "scan", "NotFound");
+        using (var served = await edge.Client.GetAsync("/_edge/approvals/ui/app.js"))
+        {
+            Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var missing = await edge.Client.GetAsync("/_edge/approvals/admin/.env" + i);
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        }
+
+        // Before, the page's files (and the redirect to its index) were the one answer a banned client still got.
+        using var index = await edge.Client.GetAsync("/_edge/approvals/ui/");
+        using var script = await edge.Client.GetAsync("/_edge/approvals/ui/app.js");
+        using var redirect = await edge.Client.GetAsync("/_edge/approvals/ui");
+        using var missingFile = await edge.Client.GetAsync("/_edge/approvals/ui/nothing.js");
+
+        await AssertClientBlockedAsync(index, script, redirect, missingFile);
+        Assert.Equal("no-store", index.Headers.CacheControl?.ToString());
+        var record = await edge.LocalAuditDataAsync(script.Headers.GetValues("X-Request-Id").Single());
+        Assert.Equal(403, record.GetProperty("status").GetInt32());
+        Assert.Equal("client_blocked:scan", record.GetProperty("reason").GetString());
+    }
+
     /// <summary>The approval edge with one ban rule keyed on <c>{ip}</c> that bans at the third <paramref name="on"/> event.</summary>
     private static Task<EdgeHost> StartWithRuleAsync(string backendUrl, string rule, string on)
     {
