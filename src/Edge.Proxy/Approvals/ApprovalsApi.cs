@@ -357,6 +357,22 @@ internal sealed partial class ApprovalsApi(
         }
 
         var identity = result.Identity;
+
+        // The bans keyed on who signed in ({principal}, {tenant}:{ip}) hold here as right after a route's EdgeAuthenticate:
+        // before, only the keys known before sign-in were checked, so a principal banned on every route still listed,
+        // approved and rejected here.
+        http.Features.Set<IEdgeIdentityFeature>(new ApproverIdentity(identity));
+        if (identity.Tenant is { } tenant)
+        {
+            http.SetFeature(new EdgeTenantFeature(tenant, ApproverIdentity.TenantSource));
+        }
+
+        if (threat.CheckAfterStep(http, request) is { } banned)
+        {
+            await ProblemDetailsWriter.WriteAsync(http, banned);
+            return null;
+        }
+
         var entitled = snapshot.Policies.Values
             .Where(p => p.AuthenticationPolicies.Contains(identity.Policy, StringComparer.Ordinal) && identity.Permissions.Has(p.Options.ApproverPermission))
             .Select(p => p.Name)
@@ -431,6 +447,17 @@ internal sealed partial class ApprovalsApi(
         http.Response.StatusCode = status;
         http.Response.Headers.CacheControl = "no-store";
         return http.Response.WriteAsJsonAsync(value, http.RequestAborted);
+    }
+
+    /// <summary>The signed-in approver as the ban rules' keys read it; the approvals API has no <c>EdgeAuthenticate</c> step to set it.</summary>
+    private sealed class ApproverIdentity(EdgeIdentity identity) : IEdgeIdentityFeature
+    {
+        /// <summary>The tenant's source as ban keys see it: the credential the approver signed in with, never a header.</summary>
+        public const string TenantSource = "Credential";
+
+        public string Method => identity.Method;
+
+        public EdgeIdentity? Identity => identity;
     }
 
     private sealed record Snapshot(IReadOnlyDictionary<string, ApprovalPolicy> Policies, EdgeCredentialValidator[] Validators, string Challenge);

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -97,15 +98,46 @@ public sealed class ApprovalsApiThreatTests
         Assert.Equal("client_blocked:scan", record.GetProperty("reason").GetString());
     }
 
+    [Theory]
+    [InlineData("{principal}", "bob")]
+    [InlineData("{tenant}:{ip}", "acme:127.0.0.1")]
+    public async Task SignIn_ApproverBannedByAKeyAfterAuthentication_403ClientBlockedAndNothingDecided(string ruleKey, string banned)
+    {
+        using var backend = Backend.Start();
+        await using var edge = await StartWithRuleAsync(backend.Url, "abuse", "Forbidden", ruleKey);
+        var id = await ApprovalEdge.RequestApprovalAsync(edge.Client);
+        using (var ban = await edge.Management.PostAsJsonAsync("/edge/bans", new { key = banned, @for = "00:05:00", reason = "test" }))
+        {
+            Assert.Equal(HttpStatusCode.Created, ban.StatusCode);
+        }
+
+        // Before, a principal banned on every route still listed, approved and rejected here: the API checked only the
+        // keys known before sign-in ({ip}), never those of the signed-in approver, as a route does right after EdgeAuthenticate.
+        using var list = await edge.Client.SendAsync(ApprovalEdge.Api(HttpMethod.Get, "/_edge/approvals", ApprovalEdge.BobKey));
+        using var approve = await edge.Client.SendAsync(ApprovalEdge.Api(HttpMethod.Post, $"/_edge/approvals/{id}/approve", ApprovalEdge.BobKey));
+        using var reject = await edge.Client.SendAsync(ApprovalEdge.Api(HttpMethod.Post, $"/_edge/approvals/{id}/reject", ApprovalEdge.BobKey));
+        using var otherTenant = await edge.Client.SendAsync(ApprovalEdge.Api(HttpMethod.Get, "/_edge/approvals", ApprovalEdge.GretaKey));
+
+        await AssertClientBlockedAsync(list, approve, reject);
+        Assert.Equal(HttpStatusCode.OK, otherTenant.StatusCode);
+        using (var unban = await edge.Management.DeleteAsync("/edge/bans/" + banned))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, unban.StatusCode);
+        }
+
+        using var shown = await edge.Client.SendAsync(ApprovalEdge.Api(HttpMethod.Get, $"/_edge/approvals/{id}", ApprovalEdge.BobKey));
+        Assert.Equal("pending", (await ApprovalEdge.JsonAsync(shown)).GetProperty("status").GetString());
+    }
+
     /// <summary>The approval edge with one ban rule keyed on <c>{ip}</c> that bans at the third <paramref name="on"/> event.</summary>
-    private static Task<EdgeHost> StartWithRuleAsync(string backendUrl, string rule, string on)
+    private static Task<EdgeHost> StartWithRuleAsync(string backendUrl, string rule, string on, string key = "{ip}")
     {
         var config = JsonNode.Parse(ApprovalEdge.Create(backendUrl))!;
         config["Edge"]!["ThreatProtection"] = JsonSerializer.SerializeToNode(new
         {
             Rules = new Dictionary<string, object>
             {
-                [rule] = new { On = new[] { on }, Key = "{ip}", Threshold = 3, Window = "00:01:00", BanFor = "00:05:00" },
+                [rule] = new { On = new[] { on }, Key = key, Threshold = 3, Window = "00:01:00", BanFor = "00:05:00" },
             },
         });
         return EdgeHost.StartAsync(config.ToJsonString());
