@@ -322,9 +322,11 @@ internal sealed partial class ApprovalsApi(
         http.Features.Set(request);
         http.TraceIdentifier = request.RequestId;
         http.Response.Headers[EdgeRequestMiddleware.RequestIdHeader] = request.RequestId;
-        if (threat.CheckBeforeSteps(http, request) is { } blocked)
+        // Framing two parsers could read differently and control characters are refused here as on every route and on a
+        // path no route takes, before the ban check: before, the API answered them, a token included.
+        if ((RequestFraming.Check(http.Request) ?? HeaderValues.Check(http.Request.Headers) ?? threat.CheckBeforeSteps(http, request)) is { } refused)
         {
-            await ProblemDetailsWriter.WriteAsync(http, blocked);
+            await ProblemDetailsWriter.WriteAsync(http, refused);
             return null;
         }
 

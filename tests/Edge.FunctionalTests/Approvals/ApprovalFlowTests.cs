@@ -477,6 +477,24 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
         Assert.NotEqual(first, other);
     }
 
+    [Theory]
+    [InlineData("GET /_edge/approvals", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "request_framing_invalid")]
+    [InlineData("POST /_edge/approvals/{id}/approve", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "request_framing_invalid")]
+    [InlineData("POST /_edge/approvals/{id}/approve", "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", "request_framing_invalid")]
+    [InlineData("POST /_edge/approvals/{id}/approve", "X-Note: a\u0001b\r\nContent-Length: 0\r\n\r\n", "header_invalid")]
+    public async Task Api_AmbiguousFramingOrControlCharacter_400LikeEveryAnswerOfTheProxyPortAndNothingDecided(string requestLine, string rest, string code)
+    {
+        var id = await RequestApprovalAsync(Client);
+
+        // Before, the API answered these (200, a token) where a route and a path no route takes refuse them.
+        var response = await Hostile.RawHttp.SendAsync(_edge.ProxyPort,
+            $"{requestLine.Replace("{id}", id, StringComparison.Ordinal)} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {BobKey}\r\n{rest}");
+
+        Assert.Equal((400, code), (response.Status, response.ProblemCode()));
+        using var shown = await Client.SendAsync(Api(HttpMethod.Get, $"/_edge/approvals/{id}", BobKey));
+        Assert.Equal("pending", (await JsonAsync(shown)).GetProperty("status").GetString());
+    }
+
     [Fact]
     public async Task ParallelRetries_OneToken_ForwardExactlyOneRequest()
     {
