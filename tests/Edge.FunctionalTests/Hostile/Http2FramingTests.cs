@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -18,8 +17,6 @@ public sealed class Http2FramingTests : IAsyncLifetime
 
     /// <summary>A signature that does not verify: the webhook step reads the body before it can tell.</summary>
     private const string UnverifiedSignature = "sha256=0000000000000000000000000000000000000000000000000000000000000000";
-
-    private const int ProtocolError = 0x1;
 
     private readonly string _secretVariable = "EDGE_H2_GITHUB_" + Guid.NewGuid().ToString("N");
     private Backend _backend = null!;
@@ -106,13 +103,14 @@ public sealed class Http2FramingTests : IAsyncLifetime
     {
         // Kestrel resets the stream (RST_STREAM PROTOCOL_ERROR) and aborts the request; the record said 499
         // client_aborted, as if the client had gone away.
-        var outcome = await ExchangeAsync(
+        var outcome = await RawHttp2.ExchangeAsync(
+            _edge.ProxyPort,
             [(":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "edge.example"), ("content-length", "5"), ("x-hub-signature-256", UnverifiedSignature)],
             Encoding.ASCII.GetBytes(body));
 
         var audit = await _edge.LocalAuditDataWhereAsync(d => d.TryGetProperty("path", out var p) && p.GetString() == path);
 
-        Assert.Equal(new H2Outcome(0, ProtocolError, null), outcome);
+        Assert.Equal(new H2Outcome(0, RawHttp2.ProtocolError, null), outcome);
         Assert.Equal((400, (string?)"body_invalid:stream_reset", (long?)0), (audit.GetProperty("status").GetInt32(), Reason(audit), BytesOut(audit)));
     }
 
@@ -127,13 +125,13 @@ public sealed class Http2FramingTests : IAsyncLifetime
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
         await client.ConnectAsync("127.0.0.1", _edge.ProxyPort, timeout.Token);
         var stream = client.GetStream();
-        var request = PrefaceAndHeaders(
+        var request = RawHttp2.PrefaceAndHeaders(
             [(":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "edge.example"), ("content-length", "100"), ("x-hub-signature-256", UnverifiedSignature)],
             endStream: false);
-        request.AddRange(Frame(0x0, 0, 1, Encoding.ASCII.GetBytes("0123456789")));
+        request.AddRange(RawHttp2.Frame(RawHttp2.Data, 0, 1, Encoding.ASCII.GetBytes("0123456789")));
         await stream.WriteAsync(request.ToArray(), timeout.Token);
         await Task.Delay(200, timeout.Token);
-        await stream.WriteAsync(Frame(0x3, 0, 1, [0, 0, 0, 0x8]), timeout.Token);
+        await stream.WriteAsync(RawHttp2.Frame(RawHttp2.RstStream, 0, 1, [0, 0, 0, RawHttp2.Cancel]), timeout.Token);
 
         var audit = await _edge.LocalAuditDataWhereAsync(d => d.TryGetProperty("path", out var p) && p.GetString() == path);
 
@@ -147,106 +145,5 @@ public sealed class Http2FramingTests : IAsyncLifetime
 
     /// <summary>Sends one request on stream 1 and returns its <c>:status</c> (0 when the stream was reset or the connection closed).</summary>
     private async Task<int> SendAsync(IReadOnlyList<(string Name, string Value)> headers, byte[]? body) =>
-        (await ExchangeAsync(headers, body)).Status;
-
-    /// <summary>Sends one request on stream 1, its body (if any) as one DATA frame that ends the stream, and returns how the stream ended.</summary>
-    private async Task<H2Outcome> ExchangeAsync(IReadOnlyList<(string Name, string Value)> headers, byte[]? body)
-    {
-        using var client = new TcpClient();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        await client.ConnectAsync("127.0.0.1", _edge.ProxyPort, timeout.Token);
-        var stream = client.GetStream();
-
-        var request = PrefaceAndHeaders(headers, endStream: body is null);
-        if (body is not null)
-        {
-            request.AddRange(Frame(0x0, 0x1, 1, body));
-        }
-
-        await stream.WriteAsync(request.ToArray(), timeout.Token);
-        return await ReadOutcomeAsync(stream, timeout.Token);
-    }
-
-    /// <summary>The connection preface, an empty SETTINGS frame and stream 1's HEADERS frame.</summary>
-    private static List<byte> PrefaceAndHeaders(IReadOnlyList<(string Name, string Value)> headers, bool endStream)
-    {
-        var block = new List<byte>();
-        foreach (var (name, value) in headers)
-        {
-            // HPACK literal field without indexing, new name, no Huffman coding (RFC 7541 §6.2.2).
-            block.Add(0x00);
-            block.Add((byte)name.Length);
-            block.AddRange(Encoding.ASCII.GetBytes(name));
-            // Latin-1: one byte per char, so a test can send any byte in a value.
-            block.Add((byte)value.Length);
-            block.AddRange(Encoding.Latin1.GetBytes(value));
-        }
-
-        var request = new List<byte>(Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
-        request.AddRange(Frame(0x4, 0, 0, []));
-        request.AddRange(Frame(0x1, (byte)(0x4 | (endStream ? 0x1 : 0)), 1, [.. block]));
-        return request;
-    }
-
-    private static async Task<H2Outcome> ReadOutcomeAsync(NetworkStream stream, CancellationToken cancellationToken)
-    {
-        var header = new byte[9];
-        while (true)
-        {
-            try
-            {
-                await stream.ReadExactlyAsync(header, cancellationToken);
-            }
-            catch (EndOfStreamException)
-            {
-                return new H2Outcome(0, null, null);
-            }
-
-            var length = (header[0] << 16) | (header[1] << 8) | header[2];
-            var type = header[3];
-            var streamId = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(5)) & 0x7FFFFFFF;
-            var payload = new byte[length];
-            await stream.ReadExactlyAsync(payload, cancellationToken);
-            if (streamId == 1 && type == 0x3)
-            {
-                return new H2Outcome(0, BinaryPrimitives.ReadInt32BigEndian(payload), null);
-            }
-
-            if (type == 0x7)
-            {
-                return new H2Outcome(0, null, BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(4)));
-            }
-
-            if (streamId == 1 && type == 0x1)
-            {
-                // Kestrel sends :status as an indexed field of the HPACK static table (RFC 7541 Appendix A) for these.
-                return new H2Outcome(
-                    payload[0] switch
-                    {
-                        0x88 => 200,
-                        0x8C => 400,
-                        0x8D => 404,
-                        _ => throw new InvalidOperationException($"unexpected first header field 0x{payload[0]:x2}"),
-                    },
-                    null,
-                    null);
-            }
-        }
-    }
-
-    /// <summary>How stream 1 ended: its <c>:status</c> (0 when none came), or the error code of its RST_STREAM or of a GOAWAY.</summary>
-    private sealed record H2Outcome(int Status, int? Reset, int? GoAway);
-
-    private static byte[] Frame(byte type, byte flags, int streamId, byte[] payload)
-    {
-        var frame = new byte[9 + payload.Length];
-        frame[0] = (byte)(payload.Length >> 16);
-        frame[1] = (byte)(payload.Length >> 8);
-        frame[2] = (byte)payload.Length;
-        frame[3] = type;
-        frame[4] = flags;
-        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(5), streamId);
-        payload.CopyTo(frame, 9);
-        return frame;
-    }
+        (await RawHttp2.ExchangeAsync(_edge.ProxyPort, headers, body)).Status;
 }
