@@ -40,7 +40,7 @@ internal sealed partial class EdgeBodyBufferingTransform(EdgeBodyBufferingTransf
 
     // Kestrel's text for RequestRejectionReason.UnexpectedEndOfRequestContent (the reason itself is internal; ASP.NET
     // Core does not localize Kestrel's messages).
-    private const string UnexpectedEndOfRequestContent = "Unexpected end of request content.";
+    internal const string UnexpectedEndOfRequestContent = "Unexpected end of request content.";
 
     public override ValueTask ApplyAsync(RequestTransformContext context)
     {

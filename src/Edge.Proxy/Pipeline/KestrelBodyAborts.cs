@@ -1,30 +1,44 @@
 namespace Edge.Proxy.Pipeline;
 
 /// <summary>
-/// A request body Kestrel itself refused by resetting its HTTP/2 stream (RST_STREAM PROTOCOL_ERROR): DATA frames that
-/// disagree with <c>content-length</c>, or another stream error. Kestrel aborts the request, so <c>RequestAborted</c>
-/// alone made it look like a client that went away (499 <c>client_aborted</c>). The record keeps the status of the
-/// refusal with <c>bytesOut</c> 0 and a reason that says no HTTP answer went out, as for h2c prior knowledge
+/// A request body Kestrel itself refused while the request was aborted, so <c>RequestAborted</c> alone made it look like
+/// a client that went away (499 <c>client_aborted</c>): an HTTP/2 stream Kestrel reset (RST_STREAM PROTOCOL_ERROR: DATA
+/// frames that disagree with <c>content-length</c>, or another stream error), or an HTTP/2 connection Kestrel ended
+/// because a body arrived slower than <c>MinRequestBodyDataRate</c> (GOAWAY). The record keeps the status of the refusal
+/// with <c>bytesOut</c> 0 and a reason that says no HTTP answer went out, as for h2c prior knowledge
 /// (<see cref="ParserRejections.Http2PriorKnowledgeReason"/>).
 /// </summary>
 internal static class KestrelBodyAborts
 {
     public const string StreamResetReason = EdgeBodyBufferingTransform.BodyInvalidCode + ":stream_reset";
+    public const string ConnectionClosedTimeoutReason = EdgeBodyBufferingTransform.BodyTimeoutCode + ":connection_closed";
 
-    // Kestrel's HTTP/2 stream error, internal to Kestrel: the body read fails with an IOException around it.
-    private const string Http2StreamError = "Microsoft.AspNetCore.Server.Kestrel.Core.Internal.Http2.Http2StreamErrorException";
+    // Kestrel's HTTP/2 stream error, internal to Kestrel: the body read fails with an IOException around it. Kestrel exposes
+    // no public error code for a stream it reset (IHttpResetFeature only sends one); KestrelBodyAbortsTests fails when the
+    // type is renamed, so the classification cannot fall back to client_aborted unnoticed.
+    internal const string Http2StreamErrorTypeName = "Microsoft.AspNetCore.Server.Kestrel.Core.Internal.Http2.Http2StreamErrorException";
+
+    // Kestrel's text for RequestRejectionReason.RequestBodyTimeout (CoreStrings.BadRequest_RequestBodyTimeout; ASP.NET Core
+    // does not localize Kestrel's messages), the reason it aborts an HTTP/2 connection with. Checked by KestrelBodyAbortsTests.
+    internal const string RequestBodyTimeoutMessage = "Reading the request body timed out due to data arriving too slowly. See MinRequestBodyDataRate.";
 
     /// <summary>
     /// The status and reason to record for a body read that failed with <paramref name="exception"/> on an aborted
-    /// request; null when Kestrel did not reset the stream. A read given a token Kestrel cancelled (<c>RequestAborted</c>,
-    /// or the forwarder's linked to it) fails with a bare cancellation that does not say why; by then Kestrel has poisoned
-    /// the request body with its reason, so one more read throws that at once.
+    /// request; null when Kestrel neither reset the stream nor ended the connection over the body's rate. A read given a
+    /// token Kestrel cancelled (<c>RequestAborted</c>, or the forwarder's linked to it) fails with a bare cancellation that
+    /// does not say why; by then Kestrel has poisoned the request body with its reason, so one more read throws that at once.
     /// </summary>
     public static async ValueTask<(int Status, string Reason)?> ClassifyAbortedAsync(HttpContext context, Exception? exception)
     {
         if (IsStreamReset(exception))
         {
             return (StatusCodes.Status400BadRequest, StreamResetReason);
+        }
+
+        // Set before Kestrel aborts any stream of the connection, so it does not race the body read's failure.
+        if (context.Features.Get<KestrelConnectionAbort>()?.Reason is { Message: RequestBodyTimeoutMessage })
+        {
+            return (StatusCodes.Status408RequestTimeout, ConnectionClosedTimeoutReason);
         }
 
         if (!context.RequestAborted.IsCancellationRequested || !HttpProtocol.IsHttp2(context.Request.Protocol))
@@ -51,6 +65,6 @@ internal static class KestrelBodyAborts
     {
         null => false,
         AggregateException all => all.InnerExceptions.Any(IsStreamReset),
-        _ => string.Equals(exception.GetType().FullName, Http2StreamError, StringComparison.Ordinal) || IsStreamReset(exception.InnerException),
+        _ => string.Equals(exception.GetType().FullName, Http2StreamErrorTypeName, StringComparison.Ordinal) || IsStreamReset(exception.InnerException),
     };
 }

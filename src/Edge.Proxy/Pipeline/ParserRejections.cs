@@ -25,7 +25,12 @@ internal sealed partial class ParserRejections(
 
     public static void AddTo(WebApplicationBuilder builder) =>
         builder.Services.AddOptions<KestrelServerOptions>().Configure<ManagementUrls>(
-            static (options, management) => KestrelRefusals.AddWriters(options, management.KeepHttp1));
+            static (options, management) => KestrelRefusals.AddWriters(options, listen =>
+            {
+                management.KeepHttp1(listen);
+                // Kestrel keeps one endpoint-defaults action, so the body-timeout signal is added in this one too.
+                KestrelConnectionAbort.Use(listen);
+            }));
 
     /// <summary>Subscribes to the host's listener for the application's lifetime.</summary>
     public static void Subscribe(WebApplication app)

@@ -36,6 +36,19 @@ public sealed class MalformedFramingTests(HostileEdge fixture) : IClassFixture<H
         Assert.Equal("body_invalid:malformed_framing", audit.GetProperty("reason").GetString());
     }
 
+    [Theory]
+    [MemberData(nameof(MalformedBodies))]
+    public async Task StreamingRoute_MalformedChunkedBody_Returns400BodyInvalidAndAuditsTheSame(string name, string framing)
+    {
+        // Read by the forwarder, not the edge: Kestrel reports some of these as a plain IOException, which must still get
+        // an answer on the live connection, not a 499 or a 502 backend_unavailable.
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, $"POST /open/malformed-chunks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{framing}");
+
+        Assert.True((response.Status, response.ProblemCode()) == (400, "body_invalid"), $"{name}: got {response.Status} {response.ProblemCode()}");
+        var audit = await fixture.AuditDataAsync(response.Header("X-Request-Id")!);
+        Assert.Equal((400, "body_invalid"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("reason").GetString()));
+    }
+
     [Fact]
     public async Task WebhookRoute_BodyTrickledBelowKestrelsMinimumRate_Returns408BodyTimeoutAndAuditsIt()
     {

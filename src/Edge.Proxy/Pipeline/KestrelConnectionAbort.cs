@@ -1,0 +1,55 @@
+using System.IO.Pipelines;
+using System.Net;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Edge.Proxy.Pipeline;
+
+/// <summary>
+/// The connection as Kestrel's HTTP layer sees it, keeping the first reason Kestrel gave when it aborted the connection
+/// itself. An HTTP/2 body slower than <c>MinRequestBodyDataRate</c> ends the whole connection; whether the streams on it
+/// then fail with that reason or with a bare "connection faulted" is a race inside Kestrel, so the request would look
+/// like a client that went away. <see cref="ConnectionContext.Abort(ConnectionAbortedException)"/> is the one place
+/// Kestrel states its reason before any stream is aborted; the request finds it as a connection feature.
+/// </summary>
+internal sealed class KestrelConnectionAbort(ConnectionContext inner) : ConnectionContext
+{
+    private ConnectionAbortedException? _reason;
+
+    /// <summary>The first reason the connection was aborted with, by Kestrel or the application; null while it is not.</summary>
+    public ConnectionAbortedException? Reason => Volatile.Read(ref _reason);
+
+    /// <summary>Puts the recorder between the connection and the rest of the endpoint's middleware (Kestrel's HTTP layer last).</summary>
+    public static void Use(ListenOptions listen) =>
+        listen.Use(static next => connection =>
+        {
+            var recorder = new KestrelConnectionAbort(connection);
+            connection.Features.Set(recorder);
+            return next(recorder);
+        });
+
+    public override string ConnectionId { get => inner.ConnectionId; set => inner.ConnectionId = value; }
+
+    public override IFeatureCollection Features => inner.Features;
+
+    public override IDictionary<object, object?> Items { get => inner.Items; set => inner.Items = value; }
+
+    public override IDuplexPipe Transport { get => inner.Transport; set => inner.Transport = value; }
+
+    public override CancellationToken ConnectionClosed { get => inner.ConnectionClosed; set => inner.ConnectionClosed = value; }
+
+    public override EndPoint? LocalEndPoint { get => inner.LocalEndPoint; set => inner.LocalEndPoint = value; }
+
+    public override EndPoint? RemoteEndPoint { get => inner.RemoteEndPoint; set => inner.RemoteEndPoint = value; }
+
+    public override void Abort(ConnectionAbortedException abortReason)
+    {
+        Interlocked.CompareExchange(ref _reason, abortReason, null);
+        inner.Abort(abortReason);
+    }
+
+    public override void Abort() => inner.Abort();
+
+    public override ValueTask DisposeAsync() => inner.DisposeAsync();
+}

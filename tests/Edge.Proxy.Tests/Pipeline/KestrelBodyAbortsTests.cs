@@ -1,0 +1,35 @@
+using System.Reflection;
+using Edge.Proxy.Pipeline;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Edge.Proxy.Tests.Pipeline;
+
+/// <summary>
+/// Kestrel reports a body it refused on an aborted request through internals only (an exception type, fixed English
+/// messages). The edge matches them by name; when a Kestrel update renames one, these fail, instead of every such request
+/// quietly being recorded as a client that went away (499 client_aborted).
+/// </summary>
+public sealed class KestrelBodyAbortsTests
+{
+    private static readonly Assembly Kestrel = typeof(KestrelServerOptions).Assembly;
+
+    [Fact]
+    public void Http2StreamErrorTypeName_NamesKestrelsStreamErrorException()
+    {
+        var type = Kestrel.GetType(KestrelBodyAborts.Http2StreamErrorTypeName);
+
+        Assert.True(type is not null && typeof(Exception).IsAssignableFrom(type), $"Kestrel has no exception type {KestrelBodyAborts.Http2StreamErrorTypeName}");
+    }
+
+    [Theory]
+    [InlineData("BadRequest_RequestBodyTimeout", KestrelBodyAborts.RequestBodyTimeoutMessage)]
+    [InlineData("BadRequest_UnexpectedEndOfRequestContent", EdgeBodyBufferingTransform.UnexpectedEndOfRequestContent)]
+    public void MatchedMessages_AreKestrelsOwnText(string resource, string matched)
+    {
+        var text = Kestrel.GetType("Microsoft.AspNetCore.Server.Kestrel.Core.CoreStrings")
+            ?.GetProperty(resource, BindingFlags.Static | BindingFlags.NonPublic)
+            ?.GetValue(null);
+
+        Assert.Equal(matched, text);
+    }
+}
