@@ -3,13 +3,16 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Edge.Testing;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Edge.FunctionalTests.Hostile;
 
 /// <summary>
 /// HTTP/2 (h2c with prior knowledge, enabled here with <c>Kestrel:EndpointDefaults:Protocols=Http2</c>; the edge's default
 /// cleartext endpoint speaks only HTTP/1.1) sent as raw frames, since HttpClient derives <c>:authority</c> from Host and
-/// never sends connection-specific headers.
+/// never sends connection-specific headers. Kestrel's <c>MinRequestBodyDataRate</c> grace is shortened to 2 s so a trickled
+/// body is refused sooner; the webhook's body cap is 1000 bytes.
 /// </summary>
 public sealed class Http2FramingTests : IAsyncLifetime
 {
@@ -34,8 +37,10 @@ public sealed class Http2FramingTests : IAsyncLifetime
                     ["open"] = ProxyJson.Route("/open/{**rest}"),
                     ["github"] = ProxyJson.Route(WebhookPath + "/{**rest}", new Dictionary<string, string> { ["EdgeWebhook"] = "github" }),
                 },
-                new { Webhooks = new Dictionary<string, object> { ["github"] = new { Scheme = "GitHub", Secrets = new[] { "env:" + _secretVariable } } } }),
-            new Dictionary<string, string?> { ["Kestrel:EndpointDefaults:Protocols"] = "Http2" });
+                new { Webhooks = new Dictionary<string, object> { ["github"] = new { Scheme = "GitHub", Secrets = new[] { "env:" + _secretVariable }, MaxBodyBytes = 1000 } } }),
+            new Dictionary<string, string?> { ["Kestrel:EndpointDefaults:Protocols"] = "Http2" },
+            configure: builder => builder.WebHost.ConfigureKestrel(kestrel =>
+                kestrel.Limits.MinRequestBodyDataRate = new MinDataRate(240, TimeSpan.FromSeconds(2))));
     }
 
     public async Task DisposeAsync()
@@ -108,7 +113,7 @@ public sealed class Http2FramingTests : IAsyncLifetime
             [(":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "edge.example"), ("content-length", "5"), ("x-hub-signature-256", UnverifiedSignature)],
             Encoding.ASCII.GetBytes(body));
 
-        var audit = await _edge.LocalAuditDataWhereAsync(d => d.TryGetProperty("path", out var p) && p.GetString() == path);
+        var audit = await AuditAsync(path);
 
         Assert.Equal(new H2Outcome(0, RawHttp2.ProtocolError, null), outcome);
         Assert.Equal((400, (string?)"body_invalid:stream_reset", (long?)0), (audit.GetProperty("status").GetInt32(), Reason(audit), BytesOut(audit)));
@@ -133,11 +138,73 @@ public sealed class Http2FramingTests : IAsyncLifetime
         await Task.Delay(200, timeout.Token);
         await stream.WriteAsync(RawHttp2.Frame(RawHttp2.RstStream, 0, 1, [0, 0, 0, RawHttp2.Cancel]), timeout.Token);
 
-        var audit = await _edge.LocalAuditDataWhereAsync(d => d.TryGetProperty("path", out var p) && p.GetString() == path);
+        var audit = await AuditAsync(path);
 
         Assert.Equal(499, audit.GetProperty("status").GetInt32());
         Assert.EndsWith("client_aborted", Reason(audit));
     }
+
+    [Theory]
+    [InlineData(WebhookPath + "/slow")]
+    [InlineData("/open/h2-slow")]
+    public async Task Http2_BodyTrickledBelowKestrelsMinimumRate_AuditedAsBodyTimeoutNotClientAborted(string path)
+    {
+        // Kestrel ends the whole connection (GOAWAY INTERNAL_ERROR, no answer on the stream) and aborts the request; the
+        // record said 499 client_aborted, though the client was still sending.
+        var outcome = await RawHttp2.TrickleAsync(_edge.ProxyPort, Headers(path, contentLength: null), "0123456789"u8.ToArray(), TimeSpan.FromMilliseconds(500));
+
+        var audit = await AuditAsync(path);
+
+        Assert.Equal(0, outcome.Status);
+        Assert.Equal((408, "body_timeout:connection_closed", 0L), (audit.GetProperty("status").GetInt32(), Reason(audit), BytesOut(audit)));
+    }
+
+    [Theory]
+    [InlineData(WebhookPath + "/open-stream")]
+    [InlineData("/open/h2-open-stream")]
+    public async Task Http2_WholeContentLengthSentWithoutEndStream_AuditedAsBodyTimeoutNotClientAborted(string path)
+    {
+        // Every declared byte came, but the stream was never ended: the body is never complete, and Kestrel ends the
+        // connection once the body's rate falls under its minimum.
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await client.ConnectAsync("127.0.0.1", _edge.ProxyPort, timeout.Token);
+        var stream = client.GetStream();
+        var request = RawHttp2.PrefaceAndHeaders(Headers(path, contentLength: 10), endStream: false);
+        request.AddRange(RawHttp2.Frame(RawHttp2.Data, 0, 1, "0123456789"u8.ToArray()));
+        await stream.WriteAsync(request.ToArray(), timeout.Token);
+
+        var outcome = await RawHttp2.ReadOutcomeAsync(stream, timeout.Token);
+        var audit = await AuditAsync(path);
+
+        Assert.Equal(0, outcome.Status);
+        Assert.Equal((408, "body_timeout:connection_closed", 0L), (audit.GetProperty("status").GetInt32(), Reason(audit), BytesOut(audit)));
+    }
+
+    [Fact]
+    public async Task Http2_BodyOverTheCapStreamedSlowly_Answers413AndAuditsTheSame()
+    {
+        // 300 bytes every 500 ms, above Kestrel's minimum rate, without a content-length: the webhook's 1000-byte cap is
+        // passed while the stream is still open, so the answer goes out on it.
+        var path = WebhookPath + "/over-cap";
+
+        var outcome = await RawHttp2.TrickleAsync(_edge.ProxyPort, Headers(path, contentLength: null), new byte[300], TimeSpan.FromMilliseconds(500));
+        var audit = await AuditAsync(path);
+
+        Assert.Equal((413, "body_too_large"), (outcome.Status, outcome.ProblemCode()));
+        Assert.Equal((413, "body_too_large:streamed"), (audit.GetProperty("status").GetInt32(), Reason(audit)));
+        Assert.DoesNotContain(_backend.Received, e => e.RequestMessage?.Path == path);
+    }
+
+    private static IReadOnlyList<(string Name, string Value)> Headers(string path, long? contentLength) =>
+    [
+        (":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "edge.example"),
+        .. contentLength is { } length ? [("content-length", length.ToString(System.Globalization.CultureInfo.InvariantCulture))] : Array.Empty<(string, string)>(),
+        ("x-hub-signature-256", UnverifiedSignature),
+    ];
+
+    private Task<JsonElement> AuditAsync(string path) =>
+        _edge.LocalAuditDataWhereAsync(d => d.TryGetProperty("path", out var p) && p.GetString() == path);
 
     private static string? Reason(JsonElement audit) => audit.TryGetProperty("reason", out var reason) ? reason.GetString() : null;
 
