@@ -120,23 +120,32 @@ public sealed class Http2FramingTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData(WebhookPath + "/client-reset")]
-    [InlineData("/open/h2-client-reset")]
-    public async Task Http2_ClientResetsStreamMidBody_AuditedAsClientAborted(string path)
+    [InlineData(WebhookPath + "/client-reset", false)]
+    [InlineData("/open/h2-client-reset", false)]
+    [InlineData(WebhookPath + "/client-close", true)]
+    [InlineData("/open/h2-client-close", true)]
+    public async Task Http2_ClientResetsStreamOrClosesConnectionMidBody_AuditedAsClientAborted(string path, bool closeConnection)
     {
         // The stream-reset check reads the body once more after an abort: a client that cancels its own stream must
-        // still be recorded at once as the client's abort, not held by that read or taken for Kestrel's refusal.
+        // still be recorded at once as the client's abort, not held by that read or taken for Kestrel's refusal. A
+        // connection the client closes is aborted by Kestrel too, with a reason that is not the body timeout's.
         using var client = new TcpClient();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
         await client.ConnectAsync("127.0.0.1", _edge.ProxyPort, timeout.Token);
         var stream = client.GetStream();
-        var request = RawHttp2.PrefaceAndHeaders(
-            [(":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "edge.example"), ("content-length", "100"), ("x-hub-signature-256", UnverifiedSignature)],
-            endStream: false);
+        var request = RawHttp2.PrefaceAndHeaders(Headers(path, contentLength: 100), endStream: false);
         request.AddRange(RawHttp2.Frame(RawHttp2.Data, 0, 1, Encoding.ASCII.GetBytes("0123456789")));
         await stream.WriteAsync(request.ToArray(), timeout.Token);
         await Task.Delay(200, timeout.Token);
-        await stream.WriteAsync(RawHttp2.Frame(RawHttp2.RstStream, 0, 1, [0, 0, 0, RawHttp2.Cancel]), timeout.Token);
+        if (closeConnection)
+        {
+            client.Client.LingerState = new LingerOption(true, 0);
+            client.Close();
+        }
+        else
+        {
+            await stream.WriteAsync(RawHttp2.Frame(RawHttp2.RstStream, 0, 1, [0, 0, 0, RawHttp2.Cancel]), timeout.Token);
+        }
 
         var audit = await AuditAsync(path);
 
