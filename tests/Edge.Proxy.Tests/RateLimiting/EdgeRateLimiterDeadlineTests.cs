@@ -41,8 +41,10 @@ public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
         // Every answer 150 ms late but none missing: a starved redis-server is healthy. With one call in flight no other
         // answer can show progress, and the old rule gave up every call after the 100 ms deadline (503s in Closed).
         await using var relay = SlowReplyRelay.Start(_redis.Port, TimeSpan.FromMilliseconds(150));
-        using var services = await ClosedBehindAsync(relay);
-        var limiter = services.Registry.Find("slow")!;
+        using var services = new RateLimitTestServices(SlowConnectionString(relay));
+        await services.WaitForRedisAsync();
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 1_000_000, Window = TimeSpan.FromHours(1), OnRedisUnavailable = "Closed" }, "slow"));
 
         var decisions = new List<RateLimitDecision>();
         for (var i = 0; i < 10; i++)
@@ -60,8 +62,10 @@ public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
     public async Task DecideAsync_RedisRepliesDelayedThenPaused_FallsBackAsNoAnswerBeforeTheCeiling()
     {
         await using var relay = SlowReplyRelay.Start(_redis.Port, TimeSpan.FromMilliseconds(150));
-        using var services = await ClosedBehindAsync(relay);
-        var limiter = services.Registry.Find("slow")!;
+        using var services = new RateLimitTestServices(SlowConnectionString(relay));
+        await services.WaitForRedisAsync();
+        var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 1_000_000, Window = TimeSpan.FromHours(1), OnRedisUnavailable = "Closed" }, "slow-then-frozen"));
         Assert.Equal(RateLimitDecisionSource.Redis, (await limiter.DecideAsync("t:a", 1, CancellationToken.None)).Source);
 
         _redis.Pause();
@@ -80,18 +84,9 @@ public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
         }
     }
 
-    /// <summary>
-    /// Services connected through <paramref name="relay"/> (connecting takes a few round trips, each late; the
-    /// fixture's 1 s asyncTimeout still bounds every call), with a Closed policy "slow" at the default deadline.
-    /// </summary>
-    private static async Task<RateLimitTestServices> ClosedBehindAsync(SlowReplyRelay relay)
-    {
-        var services = new RateLimitTestServices($"127.0.0.1:{relay.Port},abortConnect=false,connectTimeout=5000,syncTimeout=1000,asyncTimeout=1000");
-        await services.WaitForRedisAsync();
-        services.Registry.GetOrCreate(RateLimitTestServices.Policy(
-            new RateLimitPolicyOptions { Limit = 1_000_000, Window = TimeSpan.FromHours(1), OnRedisUnavailable = "Closed" }, "slow"));
-        return services;
-    }
+    // Connecting takes a few round trips, each 150 ms late; the fixture's 1 s asyncTimeout still bounds every call.
+    private static string SlowConnectionString(SlowReplyRelay relay) =>
+        $"127.0.0.1:{relay.Port},abortConnect=false,connectTimeout=5000,syncTimeout=1000,asyncTimeout=1000";
 
     [Fact]
     public async Task DecideAsync_ConcurrentOnOneHotKey_CoalescedAndExact()
