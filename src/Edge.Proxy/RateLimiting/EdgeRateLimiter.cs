@@ -695,27 +695,8 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                 var waited = await _redis.AwaitAnswerAsync(node, call, watch, sentAt, Policy.DecisionDeadline).ConfigureAwait(false);
                 if (waited != RateLimitFallbackReason.None)
                 {
-                    // The call may still finish or fail later; observe it so it never surfaces as unobserved. An
-                    // answer that comes after all is the silence this node needs on this host (the next calls wait
-                    // that long), and Redis is not down: an open breaker probes again at once.
-                    _ = call.ContinueWith(
-                        static (t, state) =>
-                        {
-                            var (late, lateSentAt) = ((NodeBreaker, long))state!;
-                            if (t.IsCompletedSuccessfully)
-                            {
-                                late.Answered(lateSentAt);
-                                late.Breaker.ProbeNow();
-                            }
-                            else
-                            {
-                                _ = t.Exception;
-                            }
-                        },
-                        (node, sentAt),
-                        CancellationToken.None,
-                        TaskContinuationOptions.ExecuteSynchronously,
-                        TaskScheduler.Default);
+                    // The call may still finish or fail later; observe it so it never surfaces as unobserved.
+                    _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                     _metrics.RedisCall(Policy, "timeout");
                     _redis.OnFailure(node, isProbe, Policy, waited, error: null);
                     return (null, waited);
@@ -728,7 +709,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                 var result = await call.ConfigureAwait(false);
                 if (direct)
                 {
-                    node.Answered(sentAt);
+                    node.Answered();
                 }
 
                 _metrics.RedisCall(Policy, "ok");
@@ -748,7 +729,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
 
             if (direct && failure is RedisServerException)
             {
-                node.Answered(sentAt);
+                node.Answered();
             }
 
             var reason = failure switch

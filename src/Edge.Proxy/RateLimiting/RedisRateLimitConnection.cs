@@ -27,11 +27,6 @@ internal sealed partial class RedisRateLimitConnection
 
     private const int MaxLateWakeUps = 4;
 
-    /// <summary>
-    /// The most a node's recent silences can stretch the silence a call tolerates: half the <see cref="BusyCeiling"/>,
-    /// so a server frozen after a slow spell still falls back as <c>no_answer</c> well before the ceiling.
-    /// </summary>
-    private static readonly long MaxLearnedSilence = (long)(BusyCeiling.TotalSeconds / 2 * Stopwatch.Frequency);
 
     private const int MaxReshardAttempts = 3;
 
@@ -212,16 +207,14 @@ internal sealed partial class RedisRateLimitConnection
 
         var clientTime = Clock.IsEnabled ? await Clock.NowAsync(database).ConfigureAwait(false) : null;
         values = clientTime is null && values is not null ? values : RedisRateLimitScript.Values(policy, requests, clientTime);
-        var sentAt = 0L;
         while (true)
         {
             try
             {
-                sentAt = Stopwatch.GetTimestamp();
                 var command = RedisRateLimitScript.EvaluateAsync(database, keys, values, withSource);
                 watch?.Sent(command);
                 var result = await command.ConfigureAwait(false);
-                node.Answered(sentAt);
+                node.Answered();
                 return result;
             }
             catch (RedisServerException ex) when (!withSource && RedisRateLimitScript.IsNoScript(ex))
@@ -235,7 +228,7 @@ internal sealed partial class RedisRateLimitConnection
             }
             catch (RedisServerException ex) when (clientTime is null && RedisClientClock.IsTimeRefusal(ex.Message))
             {
-                node.Answered(sentAt);
+                node.Answered();
                 Clock.Enable();
                 clientTime = await Clock.NowAsync(database).ConfigureAwait(false);
                 values = RedisRateLimitScript.Values(policy, requests, clientTime);
@@ -243,7 +236,7 @@ internal sealed partial class RedisRateLimitConnection
             }
             catch (RedisServerException)
             {
-                node.Answered(sentAt);
+                node.Answered();
                 throw;
             }
         }
@@ -311,15 +304,6 @@ internal sealed partial class RedisRateLimitConnection
     /// given up then, however long its continuation waits. While there is progress the wait goes on, up to
     /// <see cref="BusyCeiling"/>. On a cluster, progress counts on the call's own node only: answers from healthy
     /// nodes say nothing about a frozen one.
-    /// <para>
-    /// The silence tolerated is the deadline, or twice the longest silence the node recently ended with an answer
-    /// (<see cref="NodeBreaker.LongestRecentSilence"/>), whichever is longer, at most <see cref="MaxLearnedSilence"/>.
-    /// A redis-server starved of CPU is silent towards everyone while it is not scheduled: on the 2-core test host at
-    /// load average 22-33 such gaps lasted up to 222 ms, longer than the default deadline, and answers to other calls
-    /// could not show progress because there were none; in Closed mode each call given up in such a gap was a 503
-    /// while Redis was healthy. A node that answers slowly but keeps answering has shown its gaps (a call given up still
-    /// reports its late answer); one that was never slow falls back after the deadline as before.
-    /// </para>
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RateLimitFallbackReason> AwaitAnswerAsync(NodeBreaker node, Task call, RedisCommandWatch watch, long sentAt, TimeSpan deadline)
@@ -362,7 +346,7 @@ internal sealed partial class RedisRateLimitConnection
                 {
                     silentSince = now;
                 }
-                else if (now - silentSince >= Math.Max(deadlineTicks, Math.Min(2 * node.LongestRecentSilence(now), MaxLearnedSilence)))
+                else if (now - silentSince >= deadlineTicks)
                 {
                     return RateLimitFallbackReason.NoAnswer;
                 }
@@ -473,21 +457,7 @@ internal sealed partial class RedisRateLimitConnection
 /// </summary>
 internal sealed class NodeBreaker(string node, RedisCircuitBreaker breaker)
 {
-    /// <summary>
-    /// How fast a long silence that ended in an answer is forgotten (halved every minute). A starved host stays starved
-    /// for minutes, with 0-3 gaps over 100 ms per 20 s; with a 10 s half-life the lesson of one gap was gone before
-    /// the next one (measured: 16 <c>no_answer</c> in one 20 s Closed run).
-    /// </summary>
-    private static readonly double SilenceHalfLife = Stopwatch.Frequency * 60.0;
-
-    // Shorter silences are the common case and would only matter to deadlines under 20 ms; skipping them keeps the
-    // common answer to one exchange, without the lock.
-    private static readonly long NoticeableSilence = Stopwatch.Frequency / 100;
-
-    private readonly Lock _silenceLock = new();
     private long _lastAnswer;
-    private long _longestSilence;
-    private long _longestSilenceAt;
 
     public string Node { get; } = node;
 
@@ -495,38 +465,5 @@ internal sealed class NodeBreaker(string node, RedisCircuitBreaker breaker)
 
     public long LastAnswer => Volatile.Read(ref _lastAnswer);
 
-    /// <summary>Progress only (an answer whose send time is not known here); no silence is measured.</summary>
     public void Answered() => Volatile.Write(ref _lastAnswer, Stopwatch.GetTimestamp());
-
-    /// <summary>
-    /// Redis answered a call sent at <paramref name="sentAt"/>: progress, and a measure of how long the node stayed
-    /// silent towards a waiting call before answering (since the later of the send and the node's previous answer).
-    /// </summary>
-    public void Answered(long sentAt)
-    {
-        var now = Stopwatch.GetTimestamp();
-        var silence = now - Math.Max(Interlocked.Exchange(ref _lastAnswer, now), sentAt);
-        if (silence > NoticeableSilence)
-        {
-            lock (_silenceLock)
-            {
-                if (silence >= LongestSilenceLocked(now))
-                {
-                    (_longestSilence, _longestSilenceAt) = (silence, now);
-                }
-            }
-        }
-    }
-
-    /// <summary>The longest silence that ended in an answer, decayed by its age (Stopwatch ticks; 0 when none).</summary>
-    public long LongestRecentSilence(long now)
-    {
-        lock (_silenceLock)
-        {
-            return LongestSilenceLocked(now);
-        }
-    }
-
-    private long LongestSilenceLocked(long now) =>
-        _longestSilence == 0 ? 0 : (long)(_longestSilence * Math.Pow(0.5, Math.Max(0, now - _longestSilenceAt) / SilenceHalfLife));
 }
