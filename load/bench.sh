@@ -668,6 +668,9 @@ fails() { awk -v p="$1" '$2==p { s += $8 } END { print s + 0 }' "$WORK/samples.t
 fallback_count() { awk -v p="$1" '$2==p { d += $9; f += $11 } END { if (d == 0) print "-"; else print f + 0 }' "$WORK/samples.txt"; }
 per_decision() { awk -v p="$1" '$2==p { d += $9; c += $10 } END { if (d == 0) print "-"; else printf "%.3f", c / d }' "$WORK/samples.txt"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "" || b == "nan" || a == "nan" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+# Each round's own throughput ratio (this row's and the baseline's max RPS of the same round), rounds in order: the median
+# alone read 0.59 for a row whose rounds read 0.66, 0.59 and 0.86 (session 33), which a reader must see to trust it.
+round_ratios() { awk -v p="$1" -v b="$2" '$3 == "max" && ($2 == p || $2 == b) { v[$1 SUBSEP $2] = $4; if ($1 + 0 > n) n = $1 + 0 } END { for (i = 1; i <= n; i++) { k = ((i SUBSEP b) in v && (i SUBSEP p) in v && v[i SUBSEP b] + 0 > 0) ? sprintf("%.2f", v[i SUBSEP p] / v[i SUBSEP b]) : "n/a"; out = out (i > 1 ? " / " : "") k } print (n == 0 ? "n/a" : out) }' "$3"; }
 diff_ms() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan") print "n/a"; else printf "%+.3f", a - b }'; }
 # A smoke run's seconds on a busy host judge nothing: its table said "met" for a ratio no real run had reached.
 verdict() { awk -v v="$1" -v t="$2" -v op="$3" -v smoke="$SMOKE" 'BEGIN { if (v == "n/a") print "not measured"; else if (smoke == 1) print "not judged (smoke run)"; else if ((op == ">=" && v + 0 >= t + 0) || (op == "<=" && v + 0 <= t + 0)) print "met"; else print "NOT met" }'; }
@@ -689,12 +692,12 @@ BASE=${ROW_LABEL[0]}
   done
   if [ -n "${WRITER_ENV:-}" ] && needs_writer; then echo "- the audit writer ran with environment \`$WRITER_ENV\`"; fi
   if has_path edge || has_path edge-noaudit; then echo "- edge: \`$EDGE_CONFIG\` on Redis ($([ "$REDIS_CLUSTER" -eq 1 ] && echo "a 3-master Redis Cluster, ${#REDIS_PORTS[@]} redis-server processes" || echo "one redis-server") on loopback), $EDGE_COUNT edge instance(s)$([ "$EDGE_COUNT" -eq 2 ] && echo " (requests alternate between them; decisions, fallbacks summed)"); \`edge\`: audit writer $(has_path edge && [ "${NO_AUDIT:-0}" != 1 ] && echo "on (separate Edge.AuditWriter process, spool on local disk)" || echo "off (shipped default: decisions go to a buffered local NDJSON file)")$(has_path edge-noaudit && echo "; \`edge-noaudit\`: the same edge without an audit writer"); extra arguments: ${EDGE_ARGS[*]:-none}"; fi
-  echo "- values are medians over rounds; the order of rows rotates every round; ratios are to the first row, \`$BASE\`, from the same run"
+  echo "- values are medians over rounds; the order of rows rotates every round; ratios are to the first row, \`$BASE\`, from the same run (\"ratio per round\": each round's own, rounds in order)"
   echo
-  echo "| target | max RPS | ratio to $BASE | p50 ms at max | p99 ms at max | p50 ms at $RATE/s | p99 ms at $RATE/s | p99 added at $RATE/s (ms) | failed requests | Redis calls per rate-limit decision | rate-limit fallbacks |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| target | max RPS | ratio to $BASE | ratio per round | p50 ms at max | p99 ms at max | p50 ms at $RATE/s | p99 ms at $RATE/s | p99 added at $RATE/s (ms) | failed requests | Redis calls per rate-limit decision | rate-limit fallbacks |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for label in "${ROW_LABEL[@]}"; do
-    echo "| $label | $(stat "$label" max 4) | $(ratio "$(stat "$label" max 4)" "$(stat "$BASE" max 4)") | $(stat "$label" max 5) | $(stat "$label" max 6) | $(stat "$label" rate 5) | $(stat "$label" rate 6) | $([ "$label" = "$BASE" ] && echo "-" || diff_ms "$(stat "$label" rate 6)" "$(stat "$BASE" rate 6)") | $(fails "$label") | $(per_decision "$label") | $(fallback_count "$label") |"
+    echo "| $label | $(stat "$label" max 4) | $(ratio "$(stat "$label" max 4)" "$(stat "$BASE" max 4)") | $(round_ratios "$label" "$BASE" "$WORK/samples.txt") | $(stat "$label" max 5) | $(stat "$label" max 6) | $(stat "$label" rate 5) | $(stat "$label" rate 6) | $([ "$label" = "$BASE" ] && echo "-" || diff_ms "$(stat "$label" rate 6)" "$(stat "$BASE" rate 6)") | $(fails "$label") | $(per_decision "$label") | $(fallback_count "$label") |"
   done
   echo
   echo "CPU per request at the fixed rate ($RATE/s; utime + stime from /proc/PID/stat over the warm-up and the measured phase, divided by the requests sent in both; 1 clock tick = $((1000000 / HZ)) µs): the proxy (the backend for \`direct\`; nginx counts master and workers), the backend, Redis (edge rows), and the audit writer per record (edges that ship to it; one record per request). Allocated bytes per request: the proxy process's GC counter over the same phase (bare YARP and edges; the added column is over \`$BASE\`)."

@@ -81,6 +81,40 @@ public sealed class BenchScriptTests
     }
 
     [Fact]
+    public async Task RoundRatios_ThreeRounds_EachRoundsOwnRatioInOrderAndNaWhereARoundLacksAValue()
+    {
+        // The report's per-round ratio column, as bench.sh defines it, on raw samples (round target mode rps ...): the
+        // median alone hid a row whose rounds read 0.66, 0.59 and 0.86.
+        var samples = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllLinesAsync(samples,
+            [
+                "1 yarp max 24000 1 3", "1 edge max 15840 1 4", "1 edge rate 999 0.2 1",
+                "2 edge max 16800 1 4", "2 yarp max 28000 1 3",
+                "3 yarp max 30000 1 3",
+            ]);
+            var definition = File.ReadLines(Path.Combine(RepositoryRoot(), "load", "bench.sh")).Single(l => l.StartsWith("round_ratios() {", StringComparison.Ordinal));
+            var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true };
+            info.ArgumentList.Add("-c");
+            info.ArgumentList.Add($"{definition}\nround_ratios edge yarp \"$1\"; round_ratios yarp yarp \"$1\"");
+            info.ArgumentList.Add("bench");
+            info.ArgumentList.Add(samples);
+
+            using var process = Process.Start(info)!;
+            var stdout = await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync();
+
+            Assert.Equal(0, process.ExitCode);
+            Assert.Equal(["0.66 / 0.60 / n/a", "1.00 / 1.00 / 1.00"], stdout.TrimEnd().Split('\n'));
+        }
+        finally
+        {
+            File.Delete(samples);
+        }
+    }
+
+    [Fact]
     public async Task FreePort_SeveralProcesses_StayWithinOneHundredPortsOfTheBaseAndSkipTakenOnes()
     {
         // The allocator as bench.sh defines it, run on its own (a whole run takes minutes here). It used to hand out
