@@ -324,7 +324,7 @@ internal sealed partial class ApprovalsApi(
         http.Response.Headers[EdgeRequestMiddleware.RequestIdHeader] = request.RequestId;
         // Framing two parsers could read differently and control characters are refused here as on every route and on a
         // path no route takes, before the ban check: before, the API answered them, a token included.
-        if ((RequestFraming.Check(http.Request) ?? HeaderValues.Check(http.Request.Headers) ?? threat.CheckBeforeSteps(http, request)) is { } refused)
+        if (UnroutedRequests.Gate(http, request, threat) is { Denial: var refused })
         {
             await ProblemDetailsWriter.WriteAsync(http, refused);
             return null;

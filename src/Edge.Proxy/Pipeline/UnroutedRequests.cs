@@ -44,7 +44,7 @@ internal sealed partial class UnroutedRequests(
     public Task AnswerAsync(HttpContext context, EdgeDenial denial)
     {
         var request = Begin(context);
-        var (step, refusal) = Gate(context, request) ?? (EdgeRequestMiddleware.EdgeStepName, denial);
+        var (step, refusal) = Gate(context, request, threat) ?? (EdgeRequestMiddleware.EdgeStepName, denial);
         return DenyAsync(context, request, step, refusal);
     }
 
@@ -56,7 +56,7 @@ internal sealed partial class UnroutedRequests(
     public async Task<bool> RefusedAsync(HttpContext context)
     {
         var request = Begin(context);
-        if (Gate(context, request) is not var (step, refusal))
+        if (Gate(context, request, threat) is not var (step, refusal))
         {
             return false;
         }
@@ -81,8 +81,12 @@ internal sealed partial class UnroutedRequests(
         return request;
     }
 
-    /// <summary>Refused for its framing first, as on a route: the answer and the record say what was wrong with it.</summary>
-    private (string Step, EdgeDenial Denial)? Gate(HttpContext context, EdgeRequestFeature request)
+    /// <summary>
+    /// What every answer of the proxy port that no route's pipeline gives (an unrouted path, the approver page, the
+    /// approvals API) checks first: framing, header values, then bans. Refused for its framing first, as on a route: the
+    /// answer and the record say what was wrong with it.
+    /// </summary>
+    internal static (string Step, EdgeDenial Denial)? Gate(HttpContext context, EdgeRequestFeature request, IEdgeThreatGate threat)
     {
         if (RequestFraming.Check(context.Request) is { } framing)
         {
