@@ -112,6 +112,12 @@ internal sealed partial class EdgeRequestMiddleware(
                 await decisions.DenyAsync(context, EdgeStepName, AllowedHosts.NotAllowed);
             }
 
+            // A fragment would reach the backend changed (dropped or escaped): refused rather than rewritten.
+            else if (PathPolicy.HasFragment(context))
+            {
+                await decisions.DenyAsync(context, EdgeStepName, PathPolicy.FragmentDenial);
+            }
+
             // OPTIONS * names no resource: a catch-all route would forward it as OPTIONS /, which the client never sent.
             else if (PathPolicy.IsAsteriskForm(context))
             {

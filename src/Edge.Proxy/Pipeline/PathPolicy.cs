@@ -42,6 +42,22 @@ internal static class PathPolicy
         Reason = UnroutedRequests.NotFoundCode + ":asterisk_form",
     };
 
+    /// <summary>
+    /// A '#' in the request target: a fragment stays with the client (RFC 9110 section 4.2.4) and no request-target
+    /// form holds one (RFC 9112 section 3.2). Kestrel and YARP do not refuse it, they change it: an absolute-form path
+    /// loses it, every other '#' reaches the backend as %23, so the backend would serve a target the client never sent.
+    /// Refused as Envoy does by default.
+    /// </summary>
+    public static readonly EdgeDenial FragmentDenial = new(StatusCodes.Status400BadRequest, "request_line_invalid", "Request line invalid",
+        "The request target holds a '#'. A fragment is never sent to a server; send the target without it, or escape a literal '#' as %23.")
+    {
+        Reason = "request_line_invalid:fragment",
+    };
+
+    public static bool HasFragment(HttpContext context) =>
+        context.Features[typeof(Microsoft.AspNetCore.Http.Features.IHttpRequestFeature)] is Microsoft.AspNetCore.Http.Features.IHttpRequestFeature request
+        && request.RawTarget.Contains('#');
+
     /// <summary><c>OPTIONS *</c>: Kestrel gives it an empty path (every other target's path starts with '/').</summary>
     public static bool IsAsteriskForm(HttpContext context) =>
         string.IsNullOrEmpty(context.Request.Path.Value)
