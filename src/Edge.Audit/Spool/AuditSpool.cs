@@ -85,16 +85,19 @@ public sealed class AuditSpool : IAsyncDisposable
     /// Appends one record. Returns false at once when the size cap would be exceeded (or the spool is closed);
     /// otherwise completes with true once the record is written (<see cref="SpoolDurability.ProcessCrash"/>) or fsynced
     /// (<see cref="SpoolDurability.PowerLoss"/>). An append before <see cref="StartAsync"/> starts the spool and waits for it.
+    /// <paramref name="admitted"/>: the caller found room (<see cref="HasRoomFor"/>) before it acted on what the record
+    /// describes, so the record is written even past the cap: the cap can be exceeded by the records of requests in flight
+    /// when it was reached, which would otherwise be lost after the backend served them.
     /// </summary>
     /// <remarks>The result is a recycled completion: await it once (or call <c>AsTask()</c> once), as with any pooled ValueTask.</remarks>
-    public ValueTask<bool> TryAppendAsync(ReadOnlyMemory<byte> record)
+    public ValueTask<bool> TryAppendAsync(ReadOnlyMemory<byte> record, bool admitted = false)
     {
         if (record.Length == 0 || record.Length > SpoolFrame.MaxPayload)
         {
             throw new ArgumentOutOfRangeException(nameof(record), record.Length, "A spooled record is 1 byte to 16 MiB.");
         }
 
-        return _started ? _writer.TryAppendAsync(record) : new ValueTask<bool>(AppendOnceStartedAsync(record));
+        return _started ? _writer.TryAppendAsync(record, admitted) : new ValueTask<bool>(AppendOnceStartedAsync(record, admitted));
     }
 
     /// <summary>
@@ -225,7 +228,7 @@ public sealed class AuditSpool : IAsyncDisposable
         _started = true;
     }
 
-    private async Task<bool> AppendOnceStartedAsync(ReadOnlyMemory<byte> record)
+    private async Task<bool> AppendOnceStartedAsync(ReadOnlyMemory<byte> record, bool admitted)
     {
         if (_writer.IsClosed)
         {
@@ -242,7 +245,7 @@ public sealed class AuditSpool : IAsyncDisposable
             return false;
         }
 
-        return await _writer.TryAppendAsync(record).ConfigureAwait(false);
+        return await _writer.TryAppendAsync(record, admitted).ConfigureAwait(false);
     }
 
     private void ThrowIfNotStarted()

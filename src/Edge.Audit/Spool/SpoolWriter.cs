@@ -90,14 +90,14 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     }
 
     /// <summary>
-    /// Queues one frame. Returns false at once when the size cap would be exceeded or the writer is closed.
-    /// The caller has checked the record's length.
+    /// Queues one frame. Returns false at once when the size cap would be exceeded (unless <paramref name="admitted"/>)
+    /// or the writer is closed. The caller has checked the record's length.
     /// </summary>
-    public ValueTask<bool> TryAppendAsync(ReadOnlyMemory<byte> record)
+    public ValueTask<bool> TryAppendAsync(ReadOnlyMemory<byte> record, bool admitted = false)
     {
         var frameBytes = SpoolFrame.HeaderSize + record.Length;
         var reserved = Interlocked.Add(ref _reservedBytes, frameBytes);
-        if (_closed || segments.Bytes + reserved > options.MaxBytes)
+        if (_closed || (!admitted && segments.Bytes + reserved > options.MaxBytes))
         {
             Interlocked.Add(ref _reservedBytes, -frameBytes);
             return new ValueTask<bool>(false);

@@ -51,7 +51,18 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
 
     public AuditSpool Spool { get; }
 
-    public bool CanAdmit(HttpContext context) => Spool.HasRoomFor(AdmissionReserve) || AuditRequirement.IsOptional(context);
+    public bool CanAdmit(HttpContext context, EdgeRequestFeature request)
+    {
+        // Room now is room for the record later: requests admitted together near the cap may take the spool past it by
+        // their records, rather than be served and then aborted with their records lost.
+        if (Spool.HasRoomFor(AdmissionReserve))
+        {
+            request.RecordAdmitted = true;
+            return true;
+        }
+
+        return AuditRequirement.IsOptional(context);
+    }
 
     public async ValueTask RecordAsync(HttpContext context, EdgeRequestFeature request)
     {
@@ -59,7 +70,7 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
         bool appended;
         try
         {
-            appended = await Spool.TryAppendAsync(leaf);
+            appended = await Spool.TryAppendAsync(leaf, request.RecordAdmitted);
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
@@ -94,7 +105,7 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
             return;
         }
 
-        // Admitted, but the spool filled up meanwhile: the client must not get an unaudited answer.
+        // Admitted, but the spool closed or its writes failed meanwhile: the client must not get an unaudited answer.
         Log.AbortedUnaudited(_logger, request.RequestId, request.RouteId);
         context.Abort();
     }

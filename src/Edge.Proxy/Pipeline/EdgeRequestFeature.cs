@@ -49,6 +49,9 @@ internal sealed class EdgeRequestFeature
 
     internal void MarkSentToBackend() => Volatile.Write(ref _sentToBackend, 1);
 
+    /// <summary>The audit sink had room for this request's record when it was admitted (<see cref="IAuditSink.CanAdmit"/>).</summary>
+    internal bool RecordAdmitted { get; set; }
+
     /// <summary>Ban rules (by index, up to 64) whose key this request was already checked with; see <c>ThreatMonitor</c>.</summary>
     internal ulong ThreatRulesChecked { get; set; }
 

@@ -71,7 +71,7 @@ internal sealed partial class EdgeRequestMiddleware(
 
         // No per-request log scope: it would cost an AsyncLocal push on every request. Log lines written during a
         // request carry the trace id (Activity), and so does the audit record.
-        if (!audit.CanAdmit(context))
+        if (!audit.CanAdmit(context, request))
         {
             // An audit-required route never runs unaudited: refuse before any step or backend call.
             await decisions.DenyAsync(context, EdgeStepName, AuditUnavailable);

@@ -8,9 +8,10 @@ internal interface IAuditSink
 {
     /// <summary>
     /// Called before any step runs. False means the record could not be written, so the route must not run:
-    /// the request is answered 503 (audit-required routes only; optional routes are always admitted).
+    /// the request is answered 503 (audit-required routes only; optional routes are always admitted). A sink that
+    /// found room marks <see cref="EdgeRequestFeature.RecordAdmitted"/>, and then keeps the record whatever came in between.
     /// </summary>
-    bool CanAdmit(HttpContext context) => true;
+    bool CanAdmit(HttpContext context, EdgeRequestFeature request) => true;
 
     /// <summary>
     /// Called exactly once per request, when the response starts (before the client can see it) or, when no

@@ -151,6 +151,25 @@ public sealed class AuditSpoolTests : IDisposable
     }
 
     [Fact]
+    public async Task TryAppendAsync_AdmittedAtTheCap_WrittenPastItWhileOthersAreRefused()
+    {
+        var frame = 24 + Record(0).Length;
+        await using var spool = await AuditSpool.OpenAsync(Options(maxBytes: frame * 4, segmentBytes: frame * 2));
+        var appended = 0;
+        while (await spool.TryAppendAsync(Record(appended)))
+        {
+            appended++;
+        }
+
+        // A request admitted while there was room: its record is kept, past the cap, after other appends were refused.
+        Assert.True(await spool.TryAppendAsync(Record(appended), admitted: true));
+        Assert.False(await spool.TryAppendAsync(Record(appended + 1)));
+        Assert.False(spool.HasRoomFor(Record(0).Length));
+        using var cursor = spool.CreateCursor();
+        Assert.Equal(appended + 1, spool.Read(cursor, 1000, 1 << 20).Count);
+    }
+
+    [Fact]
     public async Task Open_AfterRestart_ReplaysOnlyUnackedRecordsAndContinuesSequence()
     {
         await using (var spool = await AuditSpool.OpenAsync(Options(segmentBytes: 256)))

@@ -116,6 +116,57 @@ public sealed class AuditTrailTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task SpoolReachingItsCap_ManyConcurrentRequests_EveryServedRequestAnsweredAndRecorded()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Config(backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = $"http://127.0.0.1:{FreePort.Next()}/",
+            ["Edge:Audit:SpoolMaxBytes"] = "65536",
+            ["Edge:Audit:DrainTimeout"] = "00:00:00.200",
+        });
+        // A slow backend keeps every client's request in flight at once, so whole waves are admitted together.
+        backend.Server.Given(WireMock.RequestBuilders.Request.Create().UsingAnyMethod()).AtPriority(0)
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithStatusCode(200).WithDelay(TimeSpan.FromMilliseconds(200)));
+        var spool = edge.Services.GetRequiredService<SpoolAuditSink>().Spool;
+        var recordsBefore = spool.DurableSequence;
+
+        // Each client sends until the edge refuses it: many requests are admitted together near the cap. Before, an
+        // admitted request whose record no longer fit was aborted after the backend had served it, and its record lost.
+        var served = 0;
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await Task.WhenAll(Enumerable.Range(0, 128).Select(async _ =>
+        {
+            while (true)
+            {
+                try
+                {
+                    using var response = await SendRequiredAsync(edge);
+                    if (response.StatusCode != HttpStatusCode.OK)
+                    {
+                        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+                        return;
+                    }
+
+                    Interlocked.Increment(ref served);
+                }
+                catch (HttpRequestException exception)
+                {
+                    failures.Enqueue(exception.Message);
+                    return;
+                }
+            }
+        }));
+        await edge.DisposeAsync();
+
+        Assert.Empty(failures);
+        Assert.Equal(served, backend.Received.Count);
+        Assert.True(served > 0);
+        // Every served request's record is in the spool (a refusal's record may be dropped at the cap; it served nothing).
+        Assert.True(spool.DurableSequence - recordsBefore >= served, $"{spool.DurableSequence - recordsBefore} records for {served} served requests");
+    }
+
+    [Fact]
     public async Task SpoolWriteFailing_RequiredRouteAnswers503WithoutCallingTheBackendAndRecoversOnceItWrites()
     {
         using var backend = Backend.Start();
