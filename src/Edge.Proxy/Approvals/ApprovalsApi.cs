@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Edge.Proxy.Authorization;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
 
@@ -12,19 +14,24 @@ namespace Edge.Proxy.Approvals;
 /// <c>ApproverPermission</c>. Approvals of another tenant do not exist for the caller (404).
 /// The API is no proxied request, so it takes the pipeline's threat gate itself: a banned client is refused before
 /// sign-in, and a refused credential counts towards the ban rules exactly as on a route's <c>EdgeAuthenticate</c> step.
+/// Every answer is one request record (route <see cref="ApiRouteId"/>) written as a request no route takes is
+/// (<see cref="UnroutedRequests.AnswerRecordedAsync"/>), and every refusal is decided through <see cref="EdgeDecisions"/>.
 /// </summary>
 internal sealed partial class ApprovalsApi(
     EdgeConfigState state,
     IApprovalStore store,
     ApprovalEvents events,
     SigningKeyCache keys,
-    ClientAddressResolver clientAddresses,
+    UnroutedRequests unrouted,
+    EdgeDecisions decisions,
     IEdgeThreatGate threat,
     TimeProvider time,
     ILogger<ApprovalsApi> logger)
 {
     /// <summary>The route name ban metrics and rule keys with <c>{route}</c> see for an approvals API call.</summary>
     public const string ApiRouteId = "_edge/approvals";
+
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
     private readonly ConditionalWeakTable<EdgeSection, Snapshot> _snapshots = new();
 
@@ -81,7 +88,7 @@ internal sealed partial class ApprovalsApi(
             return;
         }
 
-        if (!await CanRecordDecisionAsync(http, events))
+        if (!await CanRecordDecisionAsync(http))
         {
             return;
         }
@@ -120,7 +127,7 @@ internal sealed partial class ApprovalsApi(
             return;
         }
 
-        if (!await CanRecordDecisionAsync(http, events))
+        if (!await CanRecordDecisionAsync(http))
         {
             return;
         }
@@ -142,7 +149,7 @@ internal sealed partial class ApprovalsApi(
     /// the approver got the token: the trail then showed the request and its use, never who approved it. Refused like an
     /// audit-required route's request at the same cap, before anything is decided.
     /// </summary>
-    private static async ValueTask<bool> CanRecordDecisionAsync(HttpContext http, ApprovalEvents events)
+    private async ValueTask<bool> CanRecordDecisionAsync(HttpContext http)
     {
         if (events.CanRecord)
         {
@@ -155,23 +162,34 @@ internal sealed partial class ApprovalsApi(
         return false;
     }
 
-    /// <summary>Runs one API call; a store that cannot answer is a 503, never a guess.</summary>
-    public async Task GuardAsync(HttpContext http, Func<Task> call)
+    /// <summary>
+    /// Runs one API call as one audited request; a store that cannot answer is a 503, never a guess. Without an approval
+    /// policy the API does not exist: its paths are answered as any other path no endpoint has.
+    /// </summary>
+    public Task GuardAsync(HttpContext http, Func<Task> call)
     {
-        try
+        if (_snapshots.GetValue(state.Serving.Edge, CreateSnapshot).Validators.Length == 0)
         {
-            await call();
+            return NoSuchEndpointAsync(http, unrouted);
         }
-        catch (ApprovalStoreUnavailableException ex) when (!http.Response.HasStarted)
+
+        var request = unrouted.Begin(http, ApiRouteId);
+        return unrouted.AnswerRecordedAsync(http, request, async () =>
         {
-            Log.StoreUnavailable(logger, ex.Message);
-            http.Response.Headers.RetryAfter = "5";
-            await ProblemAsync(http, StatusCodes.Status503ServiceUnavailable, ApprovalCodes.StoreUnavailable, "Approvals unavailable",
-                "The approval store cannot be reached; retry later.");
-        }
+            try
+            {
+                await call();
+            }
+            catch (ApprovalStoreUnavailableException ex) when (!http.Response.HasStarted)
+            {
+                Log.StoreUnavailable(logger, ex.Message);
+                http.Response.Headers.RetryAfter = "5";
+                await ProblemAsync(http, StatusCodes.Status503ServiceUnavailable, ApprovalCodes.StoreUnavailable, "Approvals unavailable",
+                    "The approval store cannot be reached; retry later.");
+            }
+        });
     }
 
-    /// <summary>Anything else under the prefix: never forwarded to a backend, whatever the routes match.</summary>
     /// <summary>
     /// A refused decision on an approval the caller can see is written to the trail before the answer: an attempt to
     /// approve one's own request, or one the caller's roles do not cover, is what a compliance review looks for.
@@ -253,9 +271,6 @@ internal sealed partial class ApprovalsApi(
         };
     }
 
-    private static Task NotFoundAsync(HttpContext http) =>
-        ProblemAsync(http, StatusCodes.Status404NotFound, "not_found", "Not found", "There is no such approvals endpoint.");
-
     private async Task DecisionRefusedAsync(HttpContext http, ApprovalRequest approval, DecideOutcome outcome, string approver)
     {
         switch (outcome)
@@ -308,40 +323,29 @@ internal sealed partial class ApprovalsApi(
     /// <summary>Authenticates the caller; on failure the answer is written and null returned.</summary>
     private async Task<Caller?> SignInAsync(HttpContext http)
     {
-        http.Response.Headers.CacheControl = "no-store";
-        // Not a proxied request and not audited as one, but its answers carry an edge request id like every other
-        // answer (problem+json requestId, X-Request-Id, log lines), not Kestrel's connection-based trace id.
-        var startedAt = time.GetUtcNow();
-        var request = new EdgeRequestFeature
-        {
-            RequestId = RequestIds.NewId(startedAt),
-            RouteId = ApiRouteId,
-            StartedAt = startedAt,
-            ClientIp = clientAddresses.Resolve(http).Ip?.ToString(),
-        };
-        http.Features.Set(request);
-        http.TraceIdentifier = request.RequestId;
-        http.Response.Headers[EdgeRequestMiddleware.RequestIdHeader] = request.RequestId;
+        var request = http.GetEdgeRequest() ?? throw new InvalidOperationException("An approvals API call runs inside GuardAsync.");
+
         // Framing two parsers could read differently and control characters are refused here as on every route and on a
         // path no route takes, before the ban check: before, the API answered them, a token included.
-        if (UnroutedRequests.Gate(http, request, threat) is { Denial: var refused })
+        if (UnroutedRequests.Gate(http, request, threat) is var (step, refused))
         {
-            await ProblemDetailsWriter.WriteAsync(http, refused);
+            await decisions.DenyAsync(http, step, refused);
             return null;
         }
 
         var snapshot = _snapshots.GetValue(state.Serving.Edge, CreateSnapshot);
         if (snapshot.Validators.Length == 0)
         {
-            await NotFoundAsync(http);
+            // The config changed since GuardAsync looked: no policy is left to sign in with.
+            await decisions.DenyAsync(http, EdgeRequestMiddleware.EdgeStepName, NoSuchEndpoint);
             return null;
         }
 
         var chosen = Array.Find(snapshot.Validators, v => v.HasCredential(http.Request));
         if (chosen is null)
         {
-            await ProblemAsync(http, StatusCodes.Status401Unauthorized, AuthenticationCodes.AuthenticationRequired, "Unauthorized",
-                "Authentication is required.", snapshot.Challenge);
+            await decisions.DenyAsync(http, AuthenticateStepValidator.StepName, AuthenticateStep.Refusal(StatusCodes.Status401Unauthorized,
+                AuthenticationCodes.AuthenticationRequired, AuthenticationCodes.AuthenticationRequired, "Authentication is required.", snapshot.Challenge));
             return null;
         }
 
@@ -349,12 +353,12 @@ internal sealed partial class ApprovalsApi(
         if (!result.Succeeded)
         {
             Log.SignInRefused(logger, result.FailureReason);
-            var title = result.FailureStatus == StatusCodes.Status401Unauthorized ? "Unauthorized" : "Authentication unavailable";
-            var detail = result.FailureDetail ?? "Authentication failed.";
 
-            // Counted before the answer, as EdgeDecisions does: a ban this failure starts holds for the next request.
-            await threat.ObserveAsync(http, AuthenticateStepValidator.StepName, new EdgeDenial(result.FailureStatus, result.FailureCode, title, detail));
-            await ProblemAsync(http, result.FailureStatus, result.FailureCode, title, detail, result.Challenge);
+            // Answered, recorded and counted towards the ban rules as a route's EdgeAuthenticate refusal: the record names
+            // the kind of credential refused, never an unverified principal.
+            http.Features.Set<IEdgeIdentityFeature>(new AuthenticationFeature(chosen.Method, identity: null));
+            await decisions.DenyAsync(http, AuthenticateStepValidator.StepName, AuthenticateStep.Refusal(result.FailureStatus, result.FailureCode,
+                result.FailureReason, result.FailureDetail ?? "Authentication failed.", result.Challenge));
             return null;
         }
 
@@ -371,7 +375,7 @@ internal sealed partial class ApprovalsApi(
 
         if (threat.CheckAfterStep(http, request) is { } banned)
         {
-            await ProblemDetailsWriter.WriteAsync(http, banned);
+            await decisions.DenyAsync(http, IEdgeThreatGate.StepName, banned);
             return null;
         }
 
@@ -430,25 +434,22 @@ internal sealed partial class ApprovalsApi(
         approvalUrl = a.Url,
     };
 
-    private static Task NotFoundApprovalAsync(HttpContext http) =>
+    private Task NotFoundApprovalAsync(HttpContext http) =>
         ProblemAsync(http, StatusCodes.Status404NotFound, ApprovalCodes.NotFound, "Not found", "There is no such approval for the caller's tenant.");
 
-    private static Task ProblemAsync(HttpContext http, int status, string code, string title, string detail, string? challenge = null)
-    {
-        http.Response.Headers.CacheControl = "no-store";
-        if (challenge is not null)
-        {
-            http.Response.Headers.WWWAuthenticate = challenge;
-        }
+    /// <summary>A refusal of the API itself (step <c>EdgeApproval</c>): answered, recorded and counted as every denial.</summary>
+    private Task ProblemAsync(HttpContext http, int status, string code, string title, string detail) =>
+        decisions.DenyAsync(http, ApprovalStepValidator.StepName, new EdgeDenial(status, code, title, detail));
 
-        return ProblemDetailsWriter.WriteAsync(http, status, code, title, detail);
-    }
-
+    /// <summary>With its length, so the request record's <c>bytesOut</c> says what the client got (a chunked answer has none).</summary>
     private static Task JsonAsync(HttpContext http, int status, object value)
     {
+        var body = JsonSerializer.SerializeToUtf8Bytes(value, value.GetType(), JsonOptions);
         http.Response.StatusCode = status;
         http.Response.Headers.CacheControl = "no-store";
-        return http.Response.WriteAsJsonAsync(value, http.RequestAborted);
+        http.Response.ContentType = "application/json; charset=utf-8";
+        http.Response.ContentLength = body.Length;
+        return http.Response.Body.WriteAsync(body, http.RequestAborted).AsTask();
     }
 
     /// <summary>The signed-in approver as the ban rules' keys read it; the approvals API has no <c>EdgeAuthenticate</c> step to set it.</summary>

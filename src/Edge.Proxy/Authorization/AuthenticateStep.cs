@@ -123,7 +123,11 @@ internal sealed class AuthenticateStep(
         }
     }
 
-    private static EdgeStepResult Deny(int status, string code, string reason, string detail, string challenge)
+    private static EdgeStepResult Deny(int status, string code, string reason, string detail, string challenge) =>
+        EdgeStepResult.Deny(Refusal(status, code, reason, detail, challenge));
+
+    /// <summary>A refused sign-in as this step answers it; the approvals API's sign-in answers the same.</summary>
+    internal static EdgeDenial Refusal(int status, string code, string reason, string detail, string challenge)
     {
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["WWW-Authenticate"] = challenge };
         if (status == StatusCodes.Status503ServiceUnavailable)
@@ -132,6 +136,6 @@ internal sealed class AuthenticateStep(
         }
 
         var title = status == StatusCodes.Status503ServiceUnavailable ? "Authentication unavailable" : "Unauthorized";
-        return EdgeStepResult.Deny(new EdgeDenial(status, code, title, detail) { Reason = reason, Headers = headers });
+        return new EdgeDenial(status, code, title, detail) { Reason = reason, Headers = headers };
     }
 }

@@ -65,13 +65,18 @@ internal sealed partial class UnroutedRequests(
         return true;
     }
 
-    private EdgeRequestFeature Begin(HttpContext context)
+    /// <summary>
+    /// Gives a proxy-port request that no YARP route takes its edge state: a request id (header, problem+json, record)
+    /// and the client address. <paramref name="routeId"/> names the edge's own endpoint (the approvals API) in the record,
+    /// metrics and ban keys; null for a request nothing takes.
+    /// </summary>
+    public EdgeRequestFeature Begin(HttpContext context, string? routeId = null)
     {
         var startedAt = time.GetUtcNow();
         var request = new EdgeRequestFeature
         {
             RequestId = RequestIds.NewId(startedAt),
-            RouteId = null,
+            RouteId = routeId,
             StartedAt = startedAt,
             ClientIp = ClientAddressResolver.Format(context, clientAddresses.Resolve(context)),
         };
@@ -101,17 +106,32 @@ internal sealed partial class UnroutedRequests(
         return threat.CheckBeforeSteps(context, request) is { } blocked ? (IEdgeThreatGate.StepName, blocked) : null;
     }
 
-    private async Task DenyAsync(HttpContext context, EdgeRequestFeature request, string step, EdgeDenial denial)
+    private Task DenyAsync(HttpContext context, EdgeRequestFeature request, string step, EdgeDenial denial) =>
+        AnswerRecordedAsync(context, request, () => decisions.DenyAsync(context, step, denial));
+
+    /// <summary>
+    /// Runs <paramref name="answer"/> (which decides through <see cref="EdgeDecisions"/>) and records what the client got
+    /// as one request record: when the response starts, or at the end when it never started. The same record, sink and
+    /// request metric as a routed request's (<see cref="EdgeRequestMiddleware"/>), best effort like every record here.
+    /// </summary>
+    public async Task AnswerRecordedAsync(HttpContext context, EdgeRequestFeature request, Func<Task> answer)
     {
         request.BindRecording(context, audit);
         context.Response.OnStarting(static state => ((EdgeRequestFeature)state).RecordOnceAsync(), request);
         try
         {
-            await decisions.DenyAsync(context, step, denial);
+            await answer();
+        }
+        catch when (!context.Response.HasStarted)
+        {
+            // Kestrel answers an exception that escapes with an empty 500: the record must not say the 200 still set.
+            context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+            context.Response.ContentLength = 0;
+            throw;
         }
         finally
         {
-            metrics.Request("", "deny", context.Response.StatusCode);
+            metrics.Request(request.RouteId ?? "", request.IsDenied ? "deny" : "allow", context.Response.StatusCode);
             await request.RecordOnceAsync();
         }
     }

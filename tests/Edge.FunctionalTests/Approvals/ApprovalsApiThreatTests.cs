@@ -41,6 +41,11 @@ public sealed class ApprovalsApiThreatTests
         var ban = await SingleBanAsync(edge);
         Assert.Equal("127.0.0.1", ban.GetProperty("key").GetString());
         Assert.Equal("guessing", ban.GetProperty("rule").GetString());
+
+        // Before, the API's own 403 was the one client_blocked answer of the edge with no record.
+        var record = await edge.LocalAuditDataAsync(blocked.Headers.GetValues("X-Request-Id").Single());
+        Assert.Equal((403, "deny", "threat", "client_blocked:guessing", "_edge/approvals"), (record.GetProperty("status").GetInt32(),
+            record.GetProperty("decision").GetString(), record.GetProperty("step").GetString(), record.GetProperty("reason").GetString(), record.GetProperty("route").GetString()));
     }
 
     [Fact]
