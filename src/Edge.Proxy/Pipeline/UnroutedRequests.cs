@@ -122,13 +122,6 @@ internal sealed partial class UnroutedRequests(
         {
             await answer();
         }
-        catch when (!context.Response.HasStarted)
-        {
-            // Kestrel answers an exception that escapes with an empty 500: the record must not say the 200 still set.
-            context.Response.StatusCode = StatusCodes.Status500InternalServerError;
-            context.Response.ContentLength = 0;
-            throw;
-        }
         finally
         {
             metrics.Request(request.RouteId ?? "", request.IsDenied ? "deny" : "allow", context.Response.StatusCode);
