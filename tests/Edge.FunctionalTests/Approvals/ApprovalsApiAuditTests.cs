@@ -1,7 +1,10 @@
 using System.Text;
 using System.Text.Json;
+using Edge.FunctionalTests.Authorization;
 using Edge.FunctionalTests.Hostile;
 using Edge.Testing;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
 using static Edge.FunctionalTests.Approvals.ApprovalEdge;
 
 namespace Edge.FunctionalTests.Approvals;
@@ -79,6 +82,38 @@ public sealed class ApprovalsApiAuditTests : IAsyncLifetime
         Assert.Equal(("allow", null, null, "bob"), Summary(listedRecord));
     }
 
+    [Fact]
+    public async Task SignIn_JwksWithoutKeys_503WithRetryAfterRecordedAsOnARoute()
+    {
+        using var tokens = new TestTokens();
+        using var idp = IdentityProvider.Start(tokens);
+        idp.Server.Given(Request.Create().WithPath("/jwks").UsingGet())
+            .AtPriority(0)
+            .RespondWith(Response.Create().WithHeader("Content-Type", "application/json").WithBody("""{"keys":[]}"""));
+        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(
+            _backend.Url,
+            new Dictionary<string, object> { ["everything"] = ProxyJson.Route("/{**rest}") },
+            new
+            {
+                Authentication = new Dictionary<string, object>
+                {
+                    ["corp"] = new { Type = "Jwt", Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, JwksUrl = idp.JwksUrl, RequireHttpsMetadata = false },
+                },
+                Roles = new Dictionary<string, string[]> { ["Approver"] = ["payments.approve"] },
+                Approvals = new Dictionary<string, object> { ["payments"] = new { ApproverPermission = "payments.approve", Authentication = "corp" } },
+            }));
+
+        // The client is not at fault and should come back: a route's EdgeAuthenticate says when, the API said nothing.
+        var response = await RawHttp.SendAsync(edge.ProxyPort,
+            $"GET /_edge/approvals HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TestTokens.Create(tokens.Rs256)}\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal((503, "authentication_unavailable", "5"), (response.Status, response.ProblemCode(), response.Header("Retry-After")));
+        Assert.NotNull(response.Header("WWW-Authenticate"));
+        var record = await SingleRequestRecordAsync(edge, response);
+        Assert.Equal(("deny", "EdgeAuthenticate", "authentication_unavailable:keys_unavailable"),
+            (record.GetProperty("decision").GetString(), record.GetProperty("step").GetString(), record.GetProperty("reason").GetString()));
+    }
+
     private static (string?, string?, string?, string?) Summary(JsonElement record) => (
         record.GetProperty("decision").GetString(),
         record.TryGetProperty("step", out var step) ? step.GetString() : null,
@@ -92,11 +127,13 @@ public sealed class ApprovalsApiAuditTests : IAsyncLifetime
     /// The one request record of <paramref name="response"/> (by its <c>X-Request-Id</c>), after checking it says the
     /// status and body length the client read; fails when the file has none or more than one.
     /// </summary>
-    private async Task<JsonElement> SingleRequestRecordAsync(RawResponse response)
+    private Task<JsonElement> SingleRequestRecordAsync(RawResponse response) => SingleRequestRecordAsync(_edge, response);
+
+    private static async Task<JsonElement> SingleRequestRecordAsync(EdgeHost edge, RawResponse response)
     {
         var id = response.Header("X-Request-Id") ?? throw new InvalidOperationException("the answer has no X-Request-Id");
-        var data = await _edge.LocalAuditDataAsync(id);
-        var lines = await File.ReadAllLinesAsync(Path.Combine(_edge.Directory, "audit-decisions.ndjson"));
+        var data = await edge.LocalAuditDataAsync(id);
+        var lines = await File.ReadAllLinesAsync(Path.Combine(edge.Directory, "audit-decisions.ndjson"));
         var requestRecords = lines
             .Where(l => l.Contains(id, StringComparison.Ordinal))
             .Select(l => JsonDocument.Parse(l).RootElement)
