@@ -114,6 +114,22 @@ public sealed class ApprovalsApiAuditTests : IAsyncLifetime
             (record.GetProperty("decision").GetString(), record.GetProperty("step").GetString(), record.GetProperty("reason").GetString()));
     }
 
+    [Fact]
+    public async Task List_RedisDown_503StoreUnavailableRecorded()
+    {
+        await using var server = await RedisServer.StartAsync();
+        await using var edge = await EdgeHost.StartAsync(Create(_backend.Url), new Dictionary<string, string?> { ["Edge:Redis"] = server.ConnectionString });
+        await edge.WaitUntilRedisConnectedAsync();
+        server.Kill();
+
+        var response = await RawHttp.SendAsync(edge.ProxyPort,
+            $"GET /_edge/approvals HTTP/1.1\r\nHost: x\r\nX-Api-Key: {BobKey}\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal((503, "approval_store_unavailable", "5"), (response.Status, response.ProblemCode(), response.Header("Retry-After")));
+        var record = await SingleRequestRecordAsync(edge, response);
+        Assert.Equal(("deny", "EdgeApproval", "approval_store_unavailable", "bob"), Summary(record));
+    }
+
     private static (string?, string?, string?, string?) Summary(JsonElement record) => (
         record.GetProperty("decision").GetString(),
         record.TryGetProperty("step", out var step) ? step.GetString() : null,
