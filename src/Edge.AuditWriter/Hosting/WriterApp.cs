@@ -70,8 +70,9 @@ public static class WriterApp
         app.UseStatusCodePages();
         // Open the store, check it against its last checkpoint and load keys before listening.
         var writerOptions = app.Services.GetRequiredService<IOptions<WriterOptions>>().Value;
-        Edge.Configuration.HostSettings.RefuseUnusableUrls(
-            (app.Configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        var urls = (app.Configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Edge.Configuration.HostSettings.RefuseUnusableUrls(urls);
+        Edge.Configuration.KestrelCertificates.RefuseUnusable(app.Configuration, urls, app.Environment.ContentRootPath, TimeProvider.System.GetUtcNow());
         ValidateIntervals(writerOptions);
         // Named without the file that defines it, the entry was ignored: the writer started, and every read call
         // answered 401 "valid auditor credentials are required" to a key the edge's proxy.json holds.

@@ -10,11 +10,13 @@ public static class HostSettings
     /// <summary>
     /// True when the exception is a refused setting: every check of the edge's and the writer's host settings throws an
     /// <see cref="InvalidOperationException"/> whose message starts with the setting's name (<c>Edge:…</c>,
-    /// <c>Writer:…</c>, or ASP.NET Core's <c>AllowedHosts</c>). Anything else keeps its stack trace.
+    /// <c>Writer:…</c>, ASP.NET Core's <c>AllowedHosts</c>, or Kestrel's certificate settings, <c>Kestrel:…</c>). Anything
+    /// else keeps its stack trace.
     /// </summary>
     public static bool Names(InvalidOperationException exception) =>
         exception.Message.StartsWith("Edge:", StringComparison.Ordinal) || exception.Message.StartsWith("Writer:", StringComparison.Ordinal)
-        || exception.Message.StartsWith("AllowedHosts ", StringComparison.Ordinal) || exception.Message.StartsWith("urls ", StringComparison.Ordinal);
+        || exception.Message.StartsWith("AllowedHosts ", StringComparison.Ordinal) || exception.Message.StartsWith("urls ", StringComparison.Ordinal)
+        || exception.Message.StartsWith("Kestrel:", StringComparison.Ordinal);
 
     /// <summary>
     /// Refuses a <c>--urls</c> entry Kestrel cannot listen on, before anything starts. Kestrel parses them only when it

@@ -21,6 +21,7 @@ internal static class EdgeHostOptionsExtensions
         HostSettings.RefuseUnusableUrls(proxyUrls);
         RefuseManagementPortsKestrelIgnores(builder.Configuration.GetSection("Kestrel:Endpoints"), managementUrls);
         Validate(options, managementUrls, proxyUrls);
+        KestrelCertificates.RefuseUnusable(builder.Configuration, proxyUrls, builder.Environment.ContentRootPath, TimeProvider.System.GetUtcNow());
         builder.WebHost.UseUrls([.. proxyUrls, .. managementUrls.Urls]);
 
         builder.Services.AddSingleton(Options.Create(options));
