@@ -14,14 +14,21 @@ public sealed class EdgeHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private EdgeHost(WebApplication app, string directory, string configPath, int proxyPort, int managementPort)
+    private EdgeHost(WebApplication app, string directory, string configPath, int proxyPort, int managementPort, EdgeTls? tls)
     {
         _app = app;
         Directory = directory;
         ConfigPath = configPath;
         ProxyPort = proxyPort;
         ManagementPort = managementPort;
-        Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{proxyPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        // The test made the certificate itself; the client trusts whatever the edge presents.
+        Client = tls is null
+            ? new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{proxyPort}"), Timeout = TimeSpan.FromSeconds(30) }
+            : new HttpClient(new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = static (_, _, _, _) => true } })
+            {
+                BaseAddress = new Uri($"https://localhost:{proxyPort}"),
+                Timeout = TimeSpan.FromSeconds(30),
+            };
         Management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{managementPort}"), Timeout = TimeSpan.FromSeconds(30) };
     }
 
@@ -109,9 +116,15 @@ public sealed class EdgeHost : IAsyncDisposable
         return value;
     }
 
-    /// <summary>Starts an edge serving <paramref name="proxyJson"/>. Extra host settings are passed as <c>--key=value</c>.</summary>
+    /// <summary>
+    /// Starts an edge serving <paramref name="proxyJson"/>. Extra host settings are passed as <c>--key=value</c>. With
+    /// <paramref name="tls"/> the proxy port is an HTTPS endpoint as docs/configuration.md sets one up
+    /// (<c>Kestrel:Endpoints:Proxy</c> with the certificate, <c>Kestrel:Endpoints:Management</c> for the management port),
+    /// and <see cref="Client"/> speaks HTTPS.
+    /// </summary>
     public static async Task<EdgeHost> StartAsync(
-        string proxyJson, IDictionary<string, string?>? settings = null, TimeProvider? timeProvider = null, Action<WebApplicationBuilder>? configure = null)
+        string proxyJson, IDictionary<string, string?>? settings = null, TimeProvider? timeProvider = null, Action<WebApplicationBuilder>? configure = null,
+        EdgeTls? tls = null)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("edge-test-").FullName;
         var configPath = Path.Combine(directory, "proxy.json");
@@ -122,11 +135,11 @@ public sealed class EdgeHost : IAsyncDisposable
         {
             var proxyPort = FreePort.Next();
             var managementPort = FreePort.Next();
-            var app = Build(directory, configPath, proxyPort, managementPort, settings, timeProvider, configure);
+            var app = Build(directory, configPath, proxyPort, managementPort, settings, timeProvider, configure, tls);
             try
             {
                 await app.StartAsync();
-                return new EdgeHost(app, directory, configPath, proxyPort, managementPort);
+                return new EdgeHost(app, directory, configPath, proxyPort, managementPort, tls);
             }
             catch (IOException ex) when (attempt < 5 && ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
             {
@@ -139,7 +152,7 @@ public sealed class EdgeHost : IAsyncDisposable
 
     private static WebApplication Build(
         string directory, string configPath, int proxyPort, int managementPort, IDictionary<string, string?>? settings, TimeProvider? timeProvider,
-        Action<WebApplicationBuilder>? configure)
+        Action<WebApplicationBuilder>? configure, EdgeTls? tls)
     {
         var args = new List<string>
         {
@@ -150,6 +163,14 @@ public sealed class EdgeHost : IAsyncDisposable
             $"--Edge:Audit:SpoolPath={Path.Combine(directory, "spool")}",
             $"--Edge:Audit:LocalFile={Path.Combine(directory, "audit-decisions.ndjson")}",
         };
+        if (tls is not null)
+        {
+            args.Add($"--Kestrel:Endpoints:Proxy:Url=https://127.0.0.1:{proxyPort}");
+            args.Add($"--Kestrel:Endpoints:Proxy:Certificate:Path={tls.PfxPath}");
+            args.Add($"--Kestrel:Endpoints:Proxy:Certificate:Password={tls.Password}");
+            args.Add($"--Kestrel:Endpoints:Management:Url=http://127.0.0.1:{managementPort}");
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             args.Add($"--{key}={value}");
@@ -216,3 +237,6 @@ public sealed class EdgeHost : IAsyncDisposable
         }
     }
 }
+
+/// <summary>An HTTPS proxy endpoint: the .pfx holding the certificate and its key, and the file's password.</summary>
+public sealed record EdgeTls(string PfxPath, string Password);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
@@ -24,7 +25,7 @@ public sealed record H2Outcome(int Status, int? Reset, int? GoAway, string? Body
 }
 
 /// <summary>
-/// HTTP/2 (h2c with prior knowledge) written as raw frames on stream 1, since HttpClient derives <c>:authority</c> from
+/// HTTP/2 (h2c with prior knowledge, or h2 chosen by ALPN over TLS with <c>tls</c>) written as raw frames on stream 1, since HttpClient derives <c>:authority</c> from
 /// Host, never sends connection-specific headers, and cannot send DATA that disagrees with <c>content-length</c>, leave
 /// a stream open, or trickle its body.
 /// </summary>
@@ -38,12 +39,11 @@ public static class RawHttp2
     public const int Cancel = 0x8;
 
     /// <summary>Sends one request on stream 1, its body (if any) as one DATA frame that ends the stream, and returns how the stream ended.</summary>
-    public static async Task<H2Outcome> ExchangeAsync(int port, IReadOnlyList<(string Name, string Value)> headers, byte[]? body)
+    public static async Task<H2Outcome> ExchangeAsync(int port, IReadOnlyList<(string Name, string Value)> headers, byte[]? body, bool tls = false)
     {
         using var client = new TcpClient();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        await client.ConnectAsync("127.0.0.1", port, timeout.Token);
-        var stream = client.GetStream();
+        await using var stream = await ConnectAsync(client, port, tls, timeout.Token);
 
         var request = PrefaceAndHeaders(headers, endStream: body is null);
         if (body is not null)
@@ -60,12 +60,11 @@ public static class RawHttp2
     /// ending the stream), until the server sends anything or closes, and returns how the stream ended: a body arriving
     /// too slowly.
     /// </summary>
-    public static async Task<H2Outcome> TrickleAsync(int port, IReadOnlyList<(string Name, string Value)> headers, byte[] trickle, TimeSpan pause)
+    public static async Task<H2Outcome> TrickleAsync(int port, IReadOnlyList<(string Name, string Value)> headers, byte[] trickle, TimeSpan pause, bool tls = false)
     {
         using var client = new TcpClient();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await client.ConnectAsync("127.0.0.1", port, timeout.Token);
-        var stream = client.GetStream();
+        await using var stream = await ConnectAsync(client, port, tls, timeout.Token);
         await stream.WriteAsync(PrefaceAndHeaders(headers, endStream: false).ToArray(), timeout.Token);
 
         // The server's SETTINGS (and its ACK, WINDOW_UPDATEs) arrive at once; what matters is what comes after them.
@@ -84,6 +83,26 @@ public static class RawHttp2
         }
 
         return await reading;
+    }
+
+    /// <summary>
+    /// The connection's stream: the socket's, or with <paramref name="tls"/> a TLS session that offered only <c>h2</c> by
+    /// ALPN (the test's own self-signed certificate is accepted).
+    /// </summary>
+    public static async Task<Stream> ConnectAsync(TcpClient client, int port, bool tls, CancellationToken cancellationToken)
+    {
+        await client.ConnectAsync("127.0.0.1", port, cancellationToken);
+        if (!tls)
+        {
+            return client.GetStream();
+        }
+
+        var secure = new SslStream(client.GetStream(), leaveInnerStreamOpen: false, static (_, _, _, _) => true);
+        await secure.AuthenticateAsClientAsync(
+            new SslClientAuthenticationOptions { TargetHost = "localhost", ApplicationProtocols = [SslApplicationProtocol.Http2] }, cancellationToken);
+        return secure.NegotiatedApplicationProtocol == SslApplicationProtocol.Http2
+            ? secure
+            : throw new InvalidOperationException($"ALPN chose '{secure.NegotiatedApplicationProtocol}', not h2");
     }
 
     /// <summary>The connection preface, an empty SETTINGS frame and stream 1's HEADERS frame.</summary>
@@ -107,7 +126,7 @@ public static class RawHttp2
         return request;
     }
 
-    public static async Task<H2Outcome> ReadOutcomeAsync(NetworkStream stream, CancellationToken cancellationToken)
+    public static async Task<H2Outcome> ReadOutcomeAsync(Stream stream, CancellationToken cancellationToken)
     {
         var header = new byte[9];
         var status = 0;
