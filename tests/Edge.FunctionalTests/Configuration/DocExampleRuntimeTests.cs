@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Edge.Testing;
 using Edge.Testing.Docs;
+using Microsoft.Extensions.Configuration;
 
 namespace Edge.FunctionalTests.Configuration;
 
@@ -187,6 +188,40 @@ public sealed class DocExampleRuntimeTests
             Headers = { { "X-Tenant-ID", "acme" } },
             Content = new StringContent(json, Encoding.UTF8, "application/json"),
         };
+
+    [Fact]
+    public async Task Start_DeploymentPageTlsSettings_Http2AndHttp11ByAlpnAndManagementOverPlainHttp()
+    {
+        // The appsettings.json of "TLS at the edge", with the test's own certificate files and free ports in place of
+        // the page's paths and ports.
+        var example = DocExamples.Find("docs/deployment.md", "\"KeyPath\"");
+        var directory = Directory.CreateTempSubdirectory("edge-docs-tls-").FullName;
+        using var certificate = TestCertificate.Create();
+        var https = FreePort.Next();
+        var management = FreePort.Next();
+        var text = example.Text
+            .Replace("/etc/edge/tls/tls.crt", certificate.WriteCertificatePem(directory), StringComparison.Ordinal)
+            .Replace("/etc/edge/tls/tls.key", certificate.WriteKeyPem(directory), StringComparison.Ordinal)
+            .Replace("https://0.0.0.0:8443", $"https://127.0.0.1:{https}", StringComparison.Ordinal)
+            .Replace("http://127.0.0.1:9901", $"http://127.0.0.1:{management}", StringComparison.Ordinal);
+        using var stream = new MemoryStream(Encoding.UTF8.GetBytes(text));
+        var settings = new ConfigurationBuilder().AddJsonStream(stream).Build()
+            .AsEnumerable().Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value);
+        settings["Edge:ManagementUrls"] = $"http://127.0.0.1:{management}";
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["all"] = ProxyJson.Route("/{**rest}") }), settings);
+        using var client = new HttpClient(new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = static (_, _, _, _) => true } });
+        using var probes = new HttpClient();
+
+        using var h2 = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"https://localhost:{https}/x") { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact });
+        using var h1 = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"https://localhost:{https}/x") { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionExact });
+        using var ready = await probes.GetAsync($"http://127.0.0.1:{management}/readyz");
+
+        Assert.Equal((HttpStatusCode.OK, HttpVersion.Version20), (h2.StatusCode, h2.Version));
+        Assert.Equal((HttpStatusCode.OK, HttpVersion.Version11), (h1.StatusCode, h1.Version));
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Directory.Delete(directory, recursive: true);
+    }
 
     private static async Task<Run> StartAsync(DocExample example, Action<JsonObject>? amend = null)
     {
