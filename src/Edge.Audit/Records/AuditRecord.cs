@@ -30,6 +30,9 @@ public sealed record AuditRecord
 
     public string? Method { get; init; }
 
+    /// <summary>The scheme of the client's connection to the edge, <c>http</c> or <c>https</c> (where the edge terminated TLS).</summary>
+    public string? Scheme { get; init; }
+
     /// <summary>The request path without the query string.</summary>
     public string? Path { get; init; }
 

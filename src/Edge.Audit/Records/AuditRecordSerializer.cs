@@ -144,6 +144,7 @@ public static class AuditRecordSerializer
         WriteOptional(json, s_route, record.Route);
         WriteOptional(json, s_destination, record.Destination);
         WriteOptional(json, s_method, record.Method);
+        WriteOptional(json, s_scheme, record.Scheme);
         WriteOptional(json, s_path, record.Path);
         if (record.Status is { } status)
         {
@@ -276,6 +277,8 @@ public readonly struct AuditRecordFields
 
     public string? Method { get; init; }
 
+    public string? Scheme { get; init; }
+
     public string? Path { get; init; }
 
     public int? Status { get; init; }
@@ -323,6 +326,7 @@ public readonly struct AuditRecordFields
             Route = record.Route,
             Destination = record.Destination,
             Method = record.Method,
+            Scheme = record.Scheme,
             Path = record.Path,
             Status = record.Status,
             Decision = record.Decision,

@@ -36,6 +36,8 @@ internal static class DecisionRecords
             Destination = request.IsDenied ? null : proxy?.ProxiedDestination?.Model.Config.Address,
             // Empty for a request line Kestrel could not parse (ParserRejections): no method, rather than "".
             Method = context.Request.Method is { Length: > 0 } method ? method : null,
+            // The connection's scheme (https where Kestrel terminated TLS), never a client's X-Forwarded-Proto.
+            Scheme = context.Request.Scheme,
             Path = context.Request.Path.Value,
             Status = status,
             Decision = request.IsDenied ? "deny" : "allow",

@@ -74,6 +74,7 @@ internal sealed partial class ParserRejections(
         var hasForwardedFor = parsed.Headers.TryGetValue(ForwardingHeaders.XForwardedFor, out var forwardedFor);
         var method = parsed.Method;
         var protocol = parsed.Protocol;
+        var scheme = parsed.Scheme;
         var status = refusal.Status;
         var reason = refusal.Reason;
 
@@ -111,6 +112,7 @@ internal sealed partial class ParserRejections(
             context.Request.Method = method;
             context.Request.Path = path is null ? PathString.Empty : new PathString(path);
             context.Request.Protocol = protocol;
+            context.Request.Scheme = scheme;
             context.Connection.RemoteIpAddress = remoteIp;
             if (hasForwardedFor)
             {

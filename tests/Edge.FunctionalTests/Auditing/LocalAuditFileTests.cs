@@ -48,6 +48,7 @@ public sealed class LocalAuditFileTests
         Assert.Equal("deny", data.GetProperty("decision").GetString());
         Assert.Equal(400, data.GetProperty("status").GetInt32());
         Assert.Equal("orders", data.GetProperty("route").GetString());
+        Assert.Equal("http", data.GetProperty("scheme").GetString());
     }
 
     [Fact]

@@ -67,7 +67,7 @@ public sealed class TlsEndpointTests : IAsyncLifetime
         var forwarded = _backend.Received.Single(e => e.RequestMessage?.Path == path).RequestMessage!;
         Assert.Equal("https", forwarded.Headers!["X-Forwarded-Proto"].Single());
         Assert.Equal("127.0.0.1", forwarded.Headers!["X-Forwarded-For"].Single());
-        Assert.Equal((200, "allow", "127.0.0.1"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), ClientIp(audit)));
+        Assert.Equal((200, "allow", "127.0.0.1", "https"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), ClientIp(audit), Scheme(audit)));
     }
 
     [Theory]
@@ -88,7 +88,7 @@ public sealed class TlsEndpointTests : IAsyncLifetime
         Assert.Equal((status, new Version(2, 0), "application/problem+json"), (response.StatusCode, response.Version, response.Content.Headers.ContentType?.MediaType));
         using var problem = JsonDocument.Parse(body);
         Assert.Equal(code, problem.RootElement.GetProperty("code").GetString());
-        Assert.Equal(((int)status, "deny", (long)Encoding.UTF8.GetByteCount(body)), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), BytesOut(audit)));
+        Assert.Equal(((int)status, "deny", (long)Encoding.UTF8.GetByteCount(body), "https"), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), BytesOut(audit), Scheme(audit)));
     }
 
     [Fact]
@@ -99,7 +99,7 @@ public sealed class TlsEndpointTests : IAsyncLifetime
         var audit = await AuditAsync("/open/bad-header");
 
         Assert.StartsWith("HTTP/1.1 400 ", answer, StringComparison.Ordinal);
-        Assert.Equal((400, "header_invalid:syntax", 0L), (audit.GetProperty("status").GetInt32(), Reason(audit), BytesOut(audit)));
+        Assert.Equal((400, "header_invalid:syntax", 0L, "https"), (audit.GetProperty("status").GetInt32(), Reason(audit), BytesOut(audit), Scheme(audit)));
     }
 
     [Fact]
@@ -109,7 +109,7 @@ public sealed class TlsEndpointTests : IAsyncLifetime
         var audit = await AuditAsync("/open/never-finished");
 
         Assert.StartsWith("HTTP/1.1 408 ", answer, StringComparison.Ordinal);
-        Assert.Equal((408, "request_timeout:headers", 0L), (audit.GetProperty("status").GetInt32(), Reason(audit), BytesOut(audit)));
+        Assert.Equal((408, "request_timeout:headers", 0L, "https"), (audit.GetProperty("status").GetInt32(), Reason(audit), BytesOut(audit), Scheme(audit)));
     }
 
     [Theory]
@@ -121,7 +121,7 @@ public sealed class TlsEndpointTests : IAsyncLifetime
         var audit = await AuditAsync(path);
 
         Assert.Equal(0, outcome.Status);
-        Assert.Equal((408, "body_timeout:connection_closed", 0L, decision), (audit.GetProperty("status").GetInt32(), Reason(audit), BytesOut(audit), audit.GetProperty("decision").GetString()));
+        Assert.Equal((408, "body_timeout:connection_closed", 0L, decision, "https"), (audit.GetProperty("status").GetInt32(), Reason(audit), BytesOut(audit), audit.GetProperty("decision").GetString(), Scheme(audit)));
     }
 
     [Fact]
@@ -269,6 +269,8 @@ public sealed class TlsEndpointTests : IAsyncLifetime
 
     private static string? ClientIp(JsonElement audit) =>
         audit.TryGetProperty("subject", out var subject) && subject.TryGetProperty("clientIp", out var ip) ? ip.GetString() : null;
+
+    private static string? Scheme(JsonElement audit) => audit.TryGetProperty("scheme", out var scheme) ? scheme.GetString() : null;
 
     private static string? Reason(JsonElement audit) => audit.TryGetProperty("reason", out var reason) ? reason.GetString() : null;
 
