@@ -62,39 +62,51 @@ public sealed class HostSettingsStartupTests
         string[] settings = setting.Replace("{port}", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal).Split(' ');
         try
         {
-            var configPath = Path.Combine(directory, "proxy.json");
-            await File.WriteAllTextAsync(configPath, $$"""
-                { "ReverseProxy": {
-                    "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/r/{**rest}" } } },
-                    "Clusters": { "c": { "Destinations": { "d1": { "Address": "http://127.0.0.1:{{FreePort.Next()}}/" } } } } } }
-                """);
-            string[] args = project == "Edge.Proxy"
-                ?
-                [
-                    $"--urls=http://127.0.0.1:{FreePort.Next()}", $"--Edge:ManagementUrls=http://127.0.0.1:{FreePort.Next()}",
-                    $"--Edge:ProxyConfigPath={configPath}", $"--Edge:Audit:SpoolPath={Path.Combine(directory, "spool")}",
-                    $"--Edge:Audit:WriterUrl=http://127.0.0.1:{FreePort.Next()}", .. settings,
-                ]
-                :
-                [
-                    $"--urls=http://127.0.0.1:{FreePort.Next()}", $"--Writer:StorePath={Path.Combine(directory, "audit.db")}",
-                    $"--Writer:KeyPath={Path.Combine(directory, "writer.key")}", $"--Writer:SubjectKeyPath={Path.Combine(directory, "subject.key")}",
-                    .. settings,
-                ];
-            using var process = new ChildProcess(ChildProcess.BuildOutput(project), args);
+            var output = await RunRefusedAsync(project, directory, settings);
 
-            process.Start();
-            var exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
-
-            Assert.Equal(1, exitCode);
-            Assert.Contains(expected, process.RecentOutput, StringComparison.Ordinal);
-            Assert.DoesNotContain("Unhandled exception", process.RecentOutput, StringComparison.Ordinal);
-            Assert.DoesNotContain("   at ", process.RecentOutput, StringComparison.Ordinal);
+            Assert.Contains(expected, output, StringComparison.Ordinal);
         }
         finally
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Starts the built <paramref name="project"/> (Edge.Proxy or Edge.AuditWriter) on free ports with its files in
+    /// <paramref name="directory"/> and <paramref name="settings"/> last, which override the defaults; asserts it exits 1
+    /// without a stack trace and returns what it printed.
+    /// </summary>
+    internal static async Task<string> RunRefusedAsync(string project, string directory, IReadOnlyList<string> settings)
+    {
+        var configPath = Path.Combine(directory, "proxy.json");
+        await File.WriteAllTextAsync(configPath, $$"""
+            { "ReverseProxy": {
+                "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/r/{**rest}" } } },
+                "Clusters": { "c": { "Destinations": { "d1": { "Address": "http://127.0.0.1:{{FreePort.Next()}}/" } } } } } }
+            """);
+        string[] args = project == "Edge.Proxy"
+            ?
+            [
+                $"--urls=http://127.0.0.1:{FreePort.Next()}", $"--Edge:ManagementUrls=http://127.0.0.1:{FreePort.Next()}",
+                $"--Edge:ProxyConfigPath={configPath}", $"--Edge:Audit:SpoolPath={Path.Combine(directory, "spool")}",
+                $"--Edge:Audit:WriterUrl=http://127.0.0.1:{FreePort.Next()}", .. settings,
+            ]
+            :
+            [
+                $"--urls=http://127.0.0.1:{FreePort.Next()}", $"--Writer:StorePath={Path.Combine(directory, "audit.db")}",
+                $"--Writer:KeyPath={Path.Combine(directory, "writer.key")}", $"--Writer:SubjectKeyPath={Path.Combine(directory, "subject.key")}",
+                .. settings,
+            ];
+        using var process = new ChildProcess(ChildProcess.BuildOutput(project), args);
+
+        process.Start();
+        var exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(1, exitCode);
+        Assert.DoesNotContain("Unhandled exception", process.RecentOutput, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", process.RecentOutput, StringComparison.Ordinal);
+        return process.RecentOutput;
     }
 
     [Theory]

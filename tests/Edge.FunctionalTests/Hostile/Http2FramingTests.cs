@@ -5,6 +5,7 @@ using System.Text.Json;
 using Edge.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using static Edge.FunctionalTests.Hostile.AuditData;
 
 namespace Edge.FunctionalTests.Hostile;
 
@@ -16,10 +17,10 @@ namespace Edge.FunctionalTests.Hostile;
 /// </summary>
 public sealed class Http2FramingTests : IAsyncLifetime
 {
-    private const string WebhookPath = "/hooks/github";
+    internal const string WebhookPath = "/hooks/github";
 
     /// <summary>A signature that does not verify: the webhook step reads the body before it can tell.</summary>
-    private const string UnverifiedSignature = "sha256=0000000000000000000000000000000000000000000000000000000000000000";
+    internal const string UnverifiedSignature = "sha256=0000000000000000000000000000000000000000000000000000000000000000";
 
     private readonly string _secretVariable = "EDGE_H2_GITHUB_" + Guid.NewGuid().ToString("N");
     private Backend _backend = null!;
@@ -214,10 +215,6 @@ public sealed class Http2FramingTests : IAsyncLifetime
 
     private Task<JsonElement> AuditAsync(string path) =>
         _edge.LocalAuditDataWhereAsync(d => d.TryGetProperty("path", out var p) && p.GetString() == path);
-
-    private static string? Reason(JsonElement audit) => audit.TryGetProperty("reason", out var reason) ? reason.GetString() : null;
-
-    private static long? BytesOut(JsonElement audit) => audit.TryGetProperty("bytesOut", out var bytes) ? bytes.GetInt64() : null;
 
     /// <summary>Sends one request on stream 1 and returns its <c>:status</c> (0 when the stream was reset or the connection closed).</summary>
     private async Task<int> SendAsync(IReadOnlyList<(string Name, string Value)> headers, byte[]? body) =>

@@ -7,6 +7,7 @@ using System.Text.Json;
 using Edge.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using static Edge.FunctionalTests.Hostile.AuditData;
 
 namespace Edge.FunctionalTests.Hostile;
 
@@ -18,9 +19,9 @@ namespace Edge.FunctionalTests.Hostile;
 /// </summary>
 public sealed class TlsEndpointTests : IAsyncLifetime
 {
-    private const string WebhookPath = "/hooks/github";
+    private const string WebhookPath = Http2FramingTests.WebhookPath;
     private const string Password = "tls-endpoint-test-password";
-    private const string UnverifiedSignature = "sha256=0000000000000000000000000000000000000000000000000000000000000000";
+    private const string UnverifiedSignature = Http2FramingTests.UnverifiedSignature;
 
     private readonly string _secretVariable = "EDGE_TLS_GITHUB_" + Guid.NewGuid().ToString("N");
     private readonly string _certificateDirectory = Directory.CreateTempSubdirectory("edge-tls-").FullName;
@@ -266,13 +267,4 @@ public sealed class TlsEndpointTests : IAsyncLifetime
 
     private Task<JsonElement> AuditAsync(string path) =>
         _edge.LocalAuditDataWhereAsync(d => d.TryGetProperty("path", out var p) && p.GetString() == path);
-
-    private static string? ClientIp(JsonElement audit) =>
-        audit.TryGetProperty("subject", out var subject) && subject.TryGetProperty("clientIp", out var ip) ? ip.GetString() : null;
-
-    private static string? Scheme(JsonElement audit) => audit.TryGetProperty("scheme", out var scheme) ? scheme.GetString() : null;
-
-    private static string? Reason(JsonElement audit) => audit.TryGetProperty("reason", out var reason) ? reason.GetString() : null;
-
-    private static long? BytesOut(JsonElement audit) => audit.TryGetProperty("bytesOut", out var bytes) ? bytes.GetInt64() : null;
 }
