@@ -31,7 +31,10 @@ public sealed class EdgeStepValidationContext(RouteConfig route, int transformIn
         {
             if (!string.Equals(key, stepName, StringComparison.OrdinalIgnoreCase) && !knownKeys.Contains(key, StringComparer.OrdinalIgnoreCase))
             {
-                AddError(key, $"unknown option '{key}' for {stepName}; known options: {(knownKeys.Length == 0 ? "(none)" : string.Join(", ", knownKeys))}");
+                AddError(key, knownKeys.Length == 0 ? $"unknown option '{key}' for {stepName}; known options: (none)"
+                    : ProxyJsonReader.Closest(knownKeys, key) is { } closest
+                    ? $"unknown option '{key}' for {stepName}; did you mean '{closest}'? (known options: {string.Join(", ", knownKeys)})"
+                    : $"unknown option '{key}' for {stepName}; known options: {string.Join(", ", knownKeys)}");
             }
         }
     }

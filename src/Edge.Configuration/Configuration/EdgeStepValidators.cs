@@ -17,8 +17,7 @@ public sealed class EdgeStepValidators(IEnumerable<IEdgeStepValidator> validator
 
     /// <summary>With the closest step, as an unknown property names the closest one: a misspelt step is the usual cause.</summary>
     public string UnknownStepMessage(string name) =>
-        Names.Select(n => (Name: n, Distance: ProxyJsonReader.EditDistance(n, name))).Where(static c => c.Distance <= 2)
-            .OrderBy(static c => c.Distance).Select(static c => c.Name).FirstOrDefault() is { } closest
+        ProxyJsonReader.Closest(Names, name) is { } closest
             ? $"unknown edge step '{name}'; did you mean '{closest}'? (known steps: {string.Join(", ", Names)})"
             : $"unknown edge step '{name}'; known steps: {string.Join(", ", Names)}";
 

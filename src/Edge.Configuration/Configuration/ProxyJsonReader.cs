@@ -364,12 +364,15 @@ public sealed class ProxyJsonReader
             return $"unknown property '{name}': this object takes no properties";
         }
 
-        var closest = known.Select(k => (Name: k, Distance: EditDistance(k, name))).Where(static c => c.Distance <= 2)
-            .OrderBy(static c => c.Distance).Select(static c => c.Name).FirstOrDefault();
-        return closest is not null
+        return Closest(known, name) is { } closest
             ? $"unknown property '{name}'; did you mean '{closest}'? (known here: {string.Join(", ", known)})"
             : $"unknown property '{name}' (known here: {string.Join(", ", known)})";
     }
+
+    /// <summary>The known name a misspelt one most likely meant (at most two edits away), for "did you mean" hints.</summary>
+    internal static string? Closest(IEnumerable<string> known, string name) =>
+        known.Select(k => (Name: k, Distance: EditDistance(k, name))).Where(static c => c.Distance <= 2)
+            .OrderBy(static c => c.Distance).Select(static c => c.Name).FirstOrDefault();
 
     /// <summary>Case-insensitive Levenshtein distance, for "did you mean" hints (also on the edge's host settings).</summary>
     internal static int EditDistance(string a, string b)

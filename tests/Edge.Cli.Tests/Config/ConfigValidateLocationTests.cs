@@ -74,4 +74,31 @@ public sealed class ConfigValidateLocationTests
             File.Delete(path);
         }
     }
+
+    [Theory]
+    [InlineData("Requird", "did you mean 'Required'?")]
+    [InlineData("nme", "did you mean 'Name'?")]
+    public async Task Validate_MisspeltStepOption_ErrorAtTheOptionNamingTheClosestOne(string option, string hint)
+    {
+        // README: a broken edit is "logged with the route and field"; a misspelt property elsewhere names the closest
+        // known one, and a misspelt step option must too (before: only the list of every option).
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, $$"""
+            { "ReverseProxy": {
+                "Routes": { "orders": { "ClusterId": "legacy", "Match": { "Path": "/orders/{**rest}" },
+                  "Transforms": [ { "EdgeTenant": "Header", "Name": "X-Tenant-ID", "{{option}}": "true" } ] } },
+                "Clusters": { "legacy": { "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } } } } }
+            """);
+        try
+        {
+            var (exitCode, _, error) = await CliRunner.RunAsync("config", "validate", path);
+
+            Assert.Equal(1, exitCode);
+            Assert.Contains($"error at ReverseProxy:Routes:orders:Transforms[0]:{option}: unknown option '{option}' for EdgeTenant; {hint} (known options: Name, RouteValue, Segment, Value, Required)", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
