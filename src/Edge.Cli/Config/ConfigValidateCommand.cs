@@ -1,9 +1,10 @@
 using System.CommandLine;
 using Edge.Configuration;
+using Edge.Configuration.Authorization;
 
 namespace Edge.Cli.Config;
 
-/// <summary><c>edge config validate [path] [--env-file file] [--identity-header-prefix prefix]</c>: the running edge's own load-time validation, offline.</summary>
+/// <summary><c>edge config validate [path] [--env-file file] [--identity-header-prefix prefix] [--writer entry]</c>: the running edge's own load-time validation, offline.</summary>
 internal static class ConfigValidateCommand
 {
     public static Command Create()
@@ -17,7 +18,12 @@ internal static class ConfigValidateCommand
         {
             Description = "The edge's Edge:IdentityHeaderPrefix, when it is not X-Edge- (default: the environment variable Edge__IdentityHeaderPrefix, as the edge reads it, else X-Edge-)",
         };
-        var command = new Command("validate", "Validate proxy.json with the same rules the edge applies on load and hot reload.") { path, envFile, identityPrefix };
+        var writer = new Option<string?>("--writer")
+        {
+            Description = "Check the file as the audit writer reads it (Writer:ProxyConfigPath) for this Writer:Authentication entry: only Edge:Authentication and Edge:Roles, no routes needed",
+            HelpName = "entry",
+        };
+        var command = new Command("validate", "Validate proxy.json with the same rules the edge applies on load and hot reload.") { path, envFile, identityPrefix, writer };
         command.SetAction(async (parse, cancellation) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -38,7 +44,23 @@ internal static class ConfigValidateCommand
                 return 2;
             }
 
-            var problems = await ValidateWithVariablesAsync(file, variables, prefix).ConfigureAwait(false);
+            var writerEntry = parse.GetValue(writer);
+            if (writerEntry is not null && string.IsNullOrWhiteSpace(writerEntry))
+            {
+                error.WriteLine("error: --writer names no entry; give the Writer:Authentication value the audit writer starts with (e.g. --writer auditors)");
+                return 2;
+            }
+
+            IReadOnlyList<string> writerEntries = [];
+            var problems = await ValidateWithVariablesAsync(variables, writerEntry is null
+                ? async () =>
+                {
+                    var found = await ProxyConfigFileValidator.ValidateAsync(file, prefix).ConfigureAwait(false);
+                    // Read while the env file's values are set: the entries' own secret references must resolve.
+                    writerEntries = found.Any(static p => !p.IsWarning && p.Location == "ReverseProxy:Routes") ? WriterEntries(file) : [];
+                    return found;
+                }
+                : () => Task.FromResult(EdgeAuthenticationConfiguration.Check(file, writerEntry))).ConfigureAwait(false);
             foreach (var problem in problems)
             {
                 (problem.IsWarning ? output : error).WriteLine(problem.ToString());
@@ -50,10 +72,31 @@ internal static class ConfigValidateCommand
                 error.WriteLine("hint: export the variables named above, or pass them with --env-file <file> (for the demo: --env-file config/.env.example)");
             }
 
-            output.WriteLine(errors == 0 ? $"{file}: valid" : $"{file}: {errors} error(s)");
+            // The route-less file of Writer:ProxyConfigPath is refused as an edge's config; say how to check it for the writer.
+            if (writerEntries is [var first, ..])
+            {
+                error.WriteLine($"hint: a file only for the audit writer (Writer:ProxyConfigPath): check it with --writer <Writer:Authentication entry>, e.g. --writer {first}");
+            }
+
+            output.WriteLine(errors > 0 ? $"{file}: {errors} error(s)"
+                : writerEntry is null ? $"{file}: valid"
+                : $"{file}: valid for the audit writer (Writer:Authentication={writerEntry}); it reads only that Edge:Authentication entry and Edge:Roles, so routes were not checked");
             return errors == 0 ? 0 : 1;
         });
         return command;
+    }
+
+    /// <summary>The Edge:Authentication entries of a file the edge refused, or none when even those cannot be read.</summary>
+    private static IReadOnlyList<string> WriterEntries(string file)
+    {
+        try
+        {
+            return EdgeAuthenticationConfiguration.Load(file).Authentication.Keys.Order(StringComparer.Ordinal).ToList();
+        }
+        catch (Exception ex) when (ex is EdgeConfigException or IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
     }
 
     /// <summary>
@@ -61,7 +104,7 @@ internal static class ConfigValidateCommand
     /// the duration of the check and the previous values restored afterwards (the CLI process is short-lived; tests
     /// run it in-process).
     /// </summary>
-    private static async Task<IReadOnlyList<ConfigError>> ValidateWithVariablesAsync(string file, Dictionary<string, string> variables, string? identityHeaderPrefix)
+    private static async Task<IReadOnlyList<ConfigError>> ValidateWithVariablesAsync(Dictionary<string, string> variables, Func<Task<IReadOnlyList<ConfigError>>> validate)
     {
         var previous = variables.Keys.ToDictionary(name => name, Environment.GetEnvironmentVariable, StringComparer.Ordinal);
         try
@@ -71,7 +114,7 @@ internal static class ConfigValidateCommand
                 Environment.SetEnvironmentVariable(name, value);
             }
 
-            return await ProxyConfigFileValidator.ValidateAsync(file, identityHeaderPrefix).ConfigureAwait(false);
+            return await validate().ConfigureAwait(false);
         }
         finally
         {

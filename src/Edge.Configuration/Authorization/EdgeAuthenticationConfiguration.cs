@@ -45,9 +45,28 @@ public static class EdgeAuthenticationConfiguration
         var edge = Load(proxyJsonPath);
         if (!edge.Authentication.TryGetValue(policyName, out var policy))
         {
-            throw new EdgeConfigException(proxyJsonPath, [new ConfigError($"Edge:Authentication:{policyName}", "no such authentication policy")]);
+            var defined = edge.Authentication.Keys.Order(StringComparer.Ordinal).ToList();
+            throw new EdgeConfigException(proxyJsonPath, [new ConfigError($"Edge:Authentication:{policyName}",
+                "no such authentication policy; " + (defined.Count == 0 ? "the file defines none" : "defined: " + string.Join(", ", defined)))]);
         }
 
         return EdgeCredentialValidator.Create(policyName, policy, edge.Roles);
+    }
+
+    /// <summary>
+    /// What a host reading only this entry (the audit writer at start, <c>edge config validate --writer</c>) refuses in
+    /// the file: the errors <see cref="CreateValidator"/> throws, or none. Routes and the other sections are not read.
+    /// </summary>
+    public static IReadOnlyList<ConfigError> Check(string proxyJsonPath, string policyName)
+    {
+        try
+        {
+            CreateValidator(proxyJsonPath, policyName);
+            return [];
+        }
+        catch (EdgeConfigException ex)
+        {
+            return ex.Errors;
+        }
     }
 }
