@@ -42,14 +42,15 @@ public sealed class ConfigValidateCommandTests
     }
 
     [Fact]
-    public async Task Validate_ShippedProxyJsonWithExampleEnvFile_ExitsZero()
+    public async Task Validate_ShippedProxyJsonWithExampleEnvFile_ExitsZeroWithoutWarnings()
     {
-        // The command in docs/configuration.md, as written, from the repository root.
+        // The command in docs/configuration.md, as written, from the repository root. The demo is what a new user starts
+        // first: a warning on the untouched file (every ./run.sh logged one) teaches them to ignore warnings.
         var (exitCode, output, error) = await CliRunner.RunAsync("config", "validate", Path.Combine(RepositoryRoot, "proxy.json"),
             "--env-file", Path.Combine(RepositoryRoot, "config", ".env.example"));
 
         Assert.True(exitCode == 0, error + output);
-        Assert.EndsWith("proxy.json: valid", output.TrimEnd(), StringComparison.Ordinal);
+        Assert.Equal("proxy.json: valid", output.Trim().Replace(Path.Combine(RepositoryRoot, "proxy.json"), "proxy.json", StringComparison.Ordinal));
         Assert.DoesNotContain("demo-hs256-key-change-me", output + error, StringComparison.Ordinal);
     }
 
