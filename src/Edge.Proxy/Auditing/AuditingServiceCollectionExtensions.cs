@@ -116,6 +116,14 @@ internal static class AuditingServiceCollectionExtensions
         /// </summary>
         private static void Validate(EdgeAuditOptions options, bool writerConfigured)
         {
+            // The token is only ever sent to a writer: set without one, the edge started in embedded mode and kept every
+            // record on its own disk, while the operator who provisioned the token expected them in the writer.
+            if (!writerConfigured && !string.IsNullOrEmpty(options.IngestToken))
+            {
+                throw new InvalidOperationException(
+                    "Edge:Audit:IngestToken is set but Edge:Audit:WriterUrl is not: the token is sent only to an audit writer, and without one the records stay on this edge (Edge:Audit:LocalFile); set Edge:Audit:WriterUrl, or remove Edge:Audit:IngestToken.");
+            }
+
             if (writerConfigured && options.SpoolMaxBytes <= 0)
             {
                 throw new InvalidOperationException($"Edge:Audit:SpoolMaxBytes must be positive (default 268435456), not {options.SpoolMaxBytes}.");

@@ -13,6 +13,8 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.Proxy", "--AllowedHosts=https://shop.example", "error: AllowedHosts entry 'https://shop.example' is not a host name")]
     [InlineData("Edge.Proxy", "--Edge:Audit:IngestToken=env:" + UnsetVariable, "error: Edge:Audit:IngestToken: environment variable '" + UnsetVariable + "' is not set or empty")]
     [InlineData("Edge.AuditWriter", "--Writer:IngestToken=env:" + UnsetVariable, "error: Writer:IngestToken: environment variable '" + UnsetVariable + "' is not set or empty")]
+    [InlineData("Edge.Proxy", "--Edge:Audit:WriterUrl= --Edge:Audit:IngestToken=env:" + UnsetVariable, "error: Edge:Audit:IngestToken is set but Edge:Audit:WriterUrl is not")]
+    [InlineData("Edge.Proxy", "--Edge:Audit:WriterUrl= --Edge:Audit:IngestToken=file:/etc/hostname", "error: Edge:Audit:IngestToken is set but Edge:Audit:WriterUrl is not")]
     [InlineData("Edge.Proxy", "--Edge:Observability:AllFrameworkMetrics=yes", "error: Edge:Observability:AllFrameworkMetrics: 'yes' is not a valid Boolean (true or false)")]
     [InlineData("Edge.Proxy", "--Edge:ConfigPollInterval=500ms", "error: Edge:ConfigPollInterval: '500ms' is not a valid TimeSpan")]
     [InlineData("Edge.Proxy", "--Edge:ConfigPollInterval=-00:00:01", "error: Edge:ConfigPollInterval must be positive")]
