@@ -231,9 +231,10 @@ internal sealed partial class ApprovalsApi(
     /// </summary>
     public static Task UnmatchedAsync(HttpContext http, UnroutedRequests unrouted)
     {
-        if (AllowedMethods(http.Request.Path) is not { } allow)
+        if (AllowedMethods(http.Request.Path, out var idMissing) is not { } allow)
         {
-            return NoSuchEndpointAsync(http, unrouted);
+            http.Response.Headers.CacheControl = "no-store";
+            return unrouted.AnswerAsync(http, idMissing ? IdMissing : NoSuchEndpoint);
         }
 
         http.Response.Headers.CacheControl = "no-store";
@@ -247,6 +248,9 @@ internal sealed partial class ApprovalsApi(
     private static readonly EdgeDenial NoSuchEndpoint =
         new(StatusCodes.Status404NotFound, UnroutedRequests.NotFoundCode, "Not found", "There is no such approvals endpoint.");
 
+    private static readonly EdgeDenial IdMissing = new(StatusCodes.Status404NotFound, UnroutedRequests.NotFoundCode, "Not found",
+        "The approval id is missing from the path: /_edge/approvals/{id}/approve or /reject.");
+
     /// <summary>A path under the prefix that no endpoint has (also a file the approver page lacks), as <see cref="UnmatchedAsync"/> answers it.</summary>
     public static Task NoSuchEndpointAsync(HttpContext http, UnroutedRequests unrouted)
     {
@@ -254,19 +258,24 @@ internal sealed partial class ApprovalsApi(
         return unrouted.AnswerAsync(http, NoSuchEndpoint);
     }
 
-    private static string? AllowedMethods(PathString path)
+    private static string? AllowedMethods(PathString path, out bool idMissing)
     {
+        idMissing = false;
         if (!path.StartsWithSegments(ApprovalFingerprint.ApiPrefix, out var rest))
         {
             return null;
         }
 
-        var segments = (rest.Value ?? "").TrimStart('/').Split('/');
+        // One leading slash only: trimming them all read "//approve" (an empty id) as the approval "approve", and a POST
+        // there was told the endpoint takes GET.
+        var value = rest.Value ?? "";
+        var segments = (value.StartsWith('/') ? value[1..] : value).Split('/');
+        idMissing = segments is ["", "approve" or "reject"];
         return segments switch
         {
             [""] or [_] => HttpMethods.Get,
             ["ui", ..] => HttpMethods.Get,
-            [_, "approve" or "reject"] => HttpMethods.Post,
+            [{ Length: > 0 }, "approve" or "reject"] => HttpMethods.Post,
             _ => null,
         };
     }

@@ -529,6 +529,8 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
     [InlineData("DELETE", "/_edge/approvals/0123456789abcdef0123456789abcdef", HttpStatusCode.MethodNotAllowed, "method_not_allowed")]
     [InlineData("POST", "/_edge/approvals/0123456789abcdef0123456789abcdef/approve", HttpStatusCode.Unauthorized, "authentication_required")]
     [InlineData("GET", "/_edge/approvals/ui/secrets.txt", HttpStatusCode.NotFound, "not_found")]
+    [InlineData("POST", "/_edge/approvals//approve", HttpStatusCode.NotFound, "not_found")]
+    [InlineData("POST", "/_edge/approvals//reject", HttpStatusCode.NotFound, "not_found")]
     public async Task ApprovalsPath_UnderACatchAllRoute_IsAnsweredByTheEdgeAndNeverForwarded(string method, string path, HttpStatusCode status, string code)
     {
         using var response = await Client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
@@ -539,6 +541,19 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
         Assert.Equal(status == HttpStatusCode.MethodNotAllowed, response.Content.Headers.Allow.Count > 0);
         Assert.Equal(HttpStatusCode.OK, elsewhere.StatusCode);
         Assert.DoesNotContain(_backend.Received, e => e.RequestMessage!.Path.StartsWith("/_edge", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Approve_EmptyIdInPath_404NamingTheMissingIdNot405()
+    {
+        // approvals.md's "<approvalId>" left empty by a shell variable: the answer was 405 "takes GET only", as if the
+        // approve endpoint took GET, because the empty segment was skipped and "approve" read as an approval id.
+        using var response = await Client.SendAsync(Api(HttpMethod.Post, "/_edge/approvals//approve", BobKey));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Empty(response.Content.Headers.Allow);
+        Assert.Equal("The approval id is missing from the path: /_edge/approvals/{id}/approve or /reject.",
+            (await JsonAsync(response)).GetProperty("detail").GetString());
     }
 
     [Fact]
