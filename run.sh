@@ -19,6 +19,8 @@ for port in 5100 9902 8080 9901; do
   fi
 done
 
+# dotnet build answers Ctrl+C with exit code 1, as a failed build: say it was stopped instead of "build failed".
+trap 'echo "stopped during the build; nothing was started" >&2; exit 130' INT TERM
 for project in src/Edge.DemoBackend src/Edge.AuditWriter src/Edge.Proxy; do
   echo "building ${project#src/} (Release; the first build takes a minute) …" >&2
   dotnet build "$project" -c Release -v q -nologo >/dev/null || { echo "build of $project failed; run: dotnet build $project" >&2; exit 1; }
