@@ -72,21 +72,27 @@ internal sealed record RateLimitPolicy
         var headers = ParseEnum<RateLimitHeaderStyle>(options.Headers, location + ":Headers", errors);
         var reset = ParseEnum<RateLimitResetFormat>(options.ResetFormat, location + ":ResetFormat", errors);
 
-        if (options.Limit is < 1 or > MaxLimit)
+        if (options.Limit is null)
+        {
+            errors.Add(location + ":Limit", $"is required: the requests allowed per Window, 1 to {MaxLimit}");
+        }
+        else if (options.Limit is < 1 or > MaxLimit)
         {
             errors.Add(location + ":Limit", $"must be between 1 and {MaxLimit} (was {options.Limit})");
         }
+
+        var limit = options.Limit ?? 0;
 
         if (options.Window < TimeSpan.FromMilliseconds(1) || options.Window > TimeSpan.FromDays(1))
         {
             errors.Add(location + ":Window", $"must be between 00:00:00.001 and 1.00:00:00 (was {options.Window})");
         }
-        else if (options.Limit >= 1 && options.Window.Ticks / (double)options.Limit < 10)
+        else if (limit >= 1 && options.Window.Ticks / (double)limit < 10)
         {
             errors.Add(location + ":Limit", "Limit per Window is finer than one request per microsecond; use a longer Window");
         }
 
-        var burst = options.Burst ?? options.Limit;
+        var burst = options.Burst ?? limit;
         if (options.Burst is not null && burst is < 1 or > MaxLimit)
         {
             errors.Add(location + ":Burst", $"must be between 1 and {MaxLimit} (was {burst})");
@@ -132,7 +138,7 @@ internal sealed record RateLimitPolicy
         {
             Name = name,
             Algorithm = algorithm,
-            Limit = options.Limit,
+            Limit = limit,
             Window = options.Window,
             Burst = burst,
             Key = key,

@@ -9,8 +9,8 @@ internal sealed record RateLimitPolicyOptions
     /// <summary><c>TokenBucket</c> (default) or <c>Gcra</c>. Both admit the same traffic; they store different state.</summary>
     public string Algorithm { get; init; } = "TokenBucket";
 
-    /// <summary>Requests allowed per <see cref="Window"/> (the refill rate is Limit / Window).</summary>
-    public int Limit { get; init; }
+    /// <summary>Requests allowed per <see cref="Window"/> (the refill rate is Limit / Window); required (null: left out).</summary>
+    public int? Limit { get; init; }
 
     public TimeSpan Window { get; init; } = TimeSpan.FromMinutes(1);
 

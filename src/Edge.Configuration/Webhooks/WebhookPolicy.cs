@@ -78,7 +78,10 @@ internal sealed class WebhookPolicy
         var before = errors.Errors.Count();
         if (!Enum.TryParse<WebhookScheme>(options.Scheme, ignoreCase: true, out var scheme) || int.TryParse(options.Scheme, out _))
         {
-            errors.Add(location + ":Scheme", $"unknown scheme '{options.Scheme}'; use {string.Join(", ", Enum.GetNames<WebhookScheme>())}");
+            var schemes = string.Join(", ", Enum.GetNames<WebhookScheme>());
+            errors.Add(location + ":Scheme", string.IsNullOrWhiteSpace(options.Scheme)
+                ? $"is required: one of {schemes}"
+                : $"unknown scheme '{options.Scheme}'; use {schemes}");
             return null;
         }
 
