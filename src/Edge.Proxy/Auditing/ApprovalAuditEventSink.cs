@@ -59,8 +59,17 @@ internal sealed partial class ApprovalAuditEventSink(
             Method = approvalEvent.Method,
             Path = approvalEvent.Path,
         };
-        await events.AppendAsync(record);
+        await events.AppendAsync(record, admitted: IsCheckedDecision(approvalEvent.Kind));
     }
+
+    /// <summary>
+    /// The events the approval step and the approvals API check <see cref="CanRecord"/> for before they happen (an
+    /// approval opened, approved, rejected or consumed): kept even if the spool reached its cap between that check and
+    /// this record, or an approver could hold a token the trail does not show. Attempts (invalid, mismatched, expired,
+    /// refused) are not checked first and stay under the cap.
+    /// </summary>
+    private static bool IsCheckedDecision(ApprovalEventKind kind) =>
+        kind is ApprovalEventKind.Requested or ApprovalEventKind.Approved or ApprovalEventKind.Rejected or ApprovalEventKind.Consumed;
 
     /// <summary>
     /// HMAC-SHA256 of the request hash under the approval's secret audit key: equal across one approval's records (a

@@ -7,8 +7,11 @@ namespace Edge.Proxy.Auditing;
 /// </summary>
 internal interface IAuditEventAppender
 {
-    /// <summary>Appends one serialised record; false when it was refused because the target is full.</summary>
-    ValueTask<bool> TryAppendAsync(byte[] record);
+    /// <summary>
+    /// Appends one serialised record; false when it was refused because the target is full. <paramref name="admitted"/>:
+    /// the caller found room (<see cref="HasRoomForEvent"/>) before it acted, so the record is kept even past the cap.
+    /// </summary>
+    ValueTask<bool> TryAppendAsync(byte[] record, bool admitted = false);
 
     /// <summary>
     /// Whether a record of an event that must not happen unrecorded (an approver's decision) fits now: the spool keeps

@@ -100,7 +100,7 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask<bool> TryAppendAsync(byte[] record) => ValueTask.FromResult(Append(record));
+    public ValueTask<bool> TryAppendAsync(byte[] record, bool admitted = false) => ValueTask.FromResult(Append(record));
 
     /// <summary>
     /// Nothing to count: <see cref="TryAppendAsync"/> counted the refusal already. Counted here too, each security event

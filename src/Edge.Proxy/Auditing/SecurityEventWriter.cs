@@ -49,8 +49,12 @@ internal sealed partial class SecurityEventWriter(IAuditEventAppender? appender,
         }
     }
 
-    /// <summary>Completes once the record is appended (with a writer: durable in the spool).</summary>
-    public async ValueTask AppendAsync(AuditRecord record)
+    /// <summary>
+    /// Completes once the record is appended (with a writer: durable in the spool). <paramref name="admitted"/>: the
+    /// caller checked <see cref="HasRoom"/> before the event happened, so the record is kept even if the spool reached its
+    /// cap since.
+    /// </summary>
+    public async ValueTask AppendAsync(AuditRecord record, bool admitted = false)
     {
         if (appender is null)
         {
@@ -59,7 +63,7 @@ internal sealed partial class SecurityEventWriter(IAuditEventAppender? appender,
 
         try
         {
-            if (!await appender.TryAppendAsync(AuditRecordSerializer.Serialize(record)).ConfigureAwait(false))
+            if (!await appender.TryAppendAsync(AuditRecordSerializer.Serialize(record), admitted).ConfigureAwait(false))
             {
                 appender.RecordDropped();
                 if (_droppedLog.GetOrAdd(record.Type, static _ => new LogWindow(LogInterval)).TryTake(time, out var unlogged))
