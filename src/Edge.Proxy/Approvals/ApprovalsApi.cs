@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
-using Edge.Proxy.Authorization;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
 
@@ -353,7 +352,7 @@ internal sealed partial class ApprovalsApi(
         var chosen = Array.Find(snapshot.Validators, v => v.HasCredential(http.Request));
         if (chosen is null)
         {
-            await decisions.DenyAsync(http, AuthenticateStepValidator.StepName, AuthenticateStep.Refusal(StatusCodes.Status401Unauthorized,
+            await decisions.DenyAsync(http, AuthenticateStepValidator.StepName, AuthenticationRefusal.Create(StatusCodes.Status401Unauthorized,
                 AuthenticationCodes.AuthenticationRequired, AuthenticationCodes.AuthenticationRequired, "Authentication is required.", snapshot.Challenge));
             return null;
         }
@@ -365,8 +364,8 @@ internal sealed partial class ApprovalsApi(
 
             // Answered, recorded and counted towards the ban rules as a route's EdgeAuthenticate refusal: the record names
             // the kind of credential refused, never an unverified principal.
-            http.Features.Set<IEdgeIdentityFeature>(new AuthenticationFeature(chosen.Method, identity: null));
-            await decisions.DenyAsync(http, AuthenticateStepValidator.StepName, AuthenticateStep.Refusal(result.FailureStatus, result.FailureCode,
+            http.Features.Set<IEdgeIdentityFeature>(new RefusedCredentialFeature(chosen.Method));
+            await decisions.DenyAsync(http, AuthenticateStepValidator.StepName, AuthenticationRefusal.Create(result.FailureStatus, result.FailureCode,
                 result.FailureReason, result.FailureDetail ?? "Authentication failed.", result.Challenge));
             return null;
         }

@@ -124,18 +124,5 @@ internal sealed class AuthenticateStep(
     }
 
     private static EdgeStepResult Deny(int status, string code, string reason, string detail, string challenge) =>
-        EdgeStepResult.Deny(Refusal(status, code, reason, detail, challenge));
-
-    /// <summary>A refused sign-in as this step answers it; the approvals API's sign-in answers the same.</summary>
-    internal static EdgeDenial Refusal(int status, string code, string reason, string detail, string challenge)
-    {
-        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["WWW-Authenticate"] = challenge };
-        if (status == StatusCodes.Status503ServiceUnavailable)
-        {
-            headers["Retry-After"] = "5";
-        }
-
-        var title = status == StatusCodes.Status503ServiceUnavailable ? "Authentication unavailable" : "Unauthorized";
-        return new EdgeDenial(status, code, title, detail) { Reason = reason, Headers = headers };
-    }
+        EdgeStepResult.Deny(AuthenticationRefusal.Create(status, code, reason, detail, challenge));
 }
