@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Edge.Audit.Checkpoints;
+using Edge.Audit.Records;
 using Edge.Audit.Verification;
 using Edge.AuditWriter.Hosting;
 using Edge.AuditWriter.Log;
@@ -612,6 +613,142 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
 
         await Assertions.Expect(PrincipalOf("p0")).ToHaveTextAsync("(erased)");
         await Assertions.Expect(PrincipalOf("p1")).ToHaveTextAsync("bob");
+    }
+
+    [Fact]
+    public async Task Timeline_HostileFieldsInEveryShownColumn_ShowAsTextAndRunNoScript()
+    {
+        // Every column and the record JSON show fields the client or the configuration put there: markup, a closing script
+        // tag, a javascript: URL, a zero-width space and a right-to-left override in each of them must stay text.
+        const string img = "<img src=x onerror=\"document.title='owned'\">";
+        const string script = "</script><script>document.title='owned'</script>";
+        var leaf = AuditRecordSerializer.Serialize(new AuditRecord
+        {
+            Id = "hostile",
+            Time = DateTimeOffset.UtcNow,
+            Instance = "edge-test",
+            Tenant = "acme",
+            Decision = "deny",
+            Route = "orders" + img,
+            Method = "GET" + script,
+            Path = "/orders/" + img + "?next=javascript:document.title='owned'",
+            Status = 403,
+            Step = "EdgeAuthorize" + img,
+            Reason = "javascript:document.title='owned'\u200B\u202E" + script,
+            Destination = "javascript:document.title='owned'",
+            Attributes = new Dictionary<string, string> { ["user-agent"] = img + script },
+            Subject = new AuditSubject { Principal = "javascript:document.title='owned'" + img + "\u200B", ClientIp = "127.0.0.1" },
+        });
+        await using var writer = await StartWithRecordsAsync(leaf);
+        var (context, page, errors, requests) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 1 records, newest first");
+        var cells = await Rows(page).First.Locator("td").AllTextContentsAsync();
+        await Rows(page).First.GetByRole(AriaRole.Button).ClickAsync();
+        await Assertions.Expect(page.Locator("#proof-result")).ToHaveClassAsync("ok");
+        var json = JsonNode.Parse((await page.Locator("#detail-json").TextContentAsync())!)!;
+
+        Assert.Equal("javascript:document.title='owned'" + img + "<U+200B>", cells[2]);
+        Assert.Equal("orders" + img, cells[3]);
+        Assert.Equal("GET" + script, cells[4]);
+        Assert.Equal("/orders/" + img + "?next=javascript:document.title='owned'", cells[5]);
+        Assert.Equal("EdgeAuthorize" + img, cells[8]);
+        Assert.Equal("javascript:document.title='owned'<U+200B><U+202E>" + script, cells[9]);
+        Assert.Equal(img + script, json["data"]!["attributes"]!["user-agent"]!.GetValue<string>());
+        Assert.Equal(0, await page.Locator("main img, main script, main a").CountAsync());
+        Assert.Equal("Edge audit viewer", await page.TitleAsync());
+        Assert.Empty(errors);
+        // An <img src=x> that became an element would have fetched /ui/x.
+        Assert.All(requests, url => Assert.DoesNotContain("/ui/x", url, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task SignIn_AfterBrowsing_KeyOnlyInMemoryNotInStorageCookiesUrlOrPage()
+    {
+        await using var writer = await StartWriterAsync();
+        var (context, page, _, requests) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, newest first");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Next page" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 2: 100 records, newest first");
+        await Rows(page).First.GetByRole(AriaRole.Button).ClickAsync();
+        await Assertions.Expect(page.Locator("#proof-result")).ToHaveClassAsync("ok");
+
+        var stored = await page.EvaluateAsync<string>(
+            "() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), document.cookie, history.length])");
+        var html = await page.ContentAsync();
+
+        Assert.Equal("[[],[],\"\",2]", stored);
+        Assert.Empty(await context.CookiesAsync());
+        Assert.Equal(new Uri(writer.BaseAddress, "/ui/").AbsoluteUri, page.Url);
+        Assert.Equal("", await page.Locator("#secret").InputValueAsync());
+        Assert.DoesNotContain(WriterFixture.GlobalAuditorKey, html, StringComparison.Ordinal);
+        Assert.All(requests, url => Assert.DoesNotContain(WriterFixture.GlobalAuditorKey, url, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task SignIn_BeforeTheScriptRuns_FormDoesNotSendTheKeyInTheUrl()
+    {
+        // Without app.js (not loaded yet, or blocked) Enter submits the form natively: a GET would put the key in the URL,
+        // the history and the writer's access log. form-action 'none' keeps it on the page.
+        await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
+        await using var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { JavaScriptEnabled = false });
+        var page = await context.NewPageAsync();
+        var requests = new List<string>();
+        page.Request += (_, request) => requests.Add(request.Url);
+        await page.GotoAsync(new Uri(writer.BaseAddress, "/ui/").AbsoluteUri);
+
+        var refusal = await page.RunAndWaitForConsoleMessageAsync(
+            async () =>
+            {
+                await page.GetByLabel("Key or token").FillAsync(WriterFixture.GlobalAuditorKey);
+                await page.Keyboard.PressAsync("Enter");
+            },
+            new() { Predicate = message => message.Text.Contains("form-action", StringComparison.Ordinal) });
+
+        Assert.Contains("violates the following Content Security Policy directive", refusal.Text, StringComparison.Ordinal);
+        Assert.Equal(new Uri(writer.BaseAddress, "/ui/").AbsoluteUri, page.Url);
+        Assert.All(requests, url => Assert.DoesNotContain(WriterFixture.GlobalAuditorKey, url, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task SignIn_InvalidApiKeyHeaderName_SaysSoNotThatTheWriterCannotBeReached()
+    {
+        await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await page.GetByLabel("API key header").FillAsync("X Api Key");
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#sign-in-error")).ToHaveTextAsync("The API key header name is not a valid HTTP header name.");
+        await page.GetByLabel("API key header").FillAsync("X-Api-Key");
+        await SignInAsync(page, "key-\u00E9t\u00E9-\u20AC");
+        await Assertions.Expect(page.Locator("#sign-in-error")).ToHaveTextAsync("The key or token holds a character an HTTP header cannot carry.");
+
+        Assert.True(await page.Locator("#app").IsHiddenAsync());
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task Filters_RefusedByTheApi_ShowTheProblemAndNoCaptionOrNextPageOfTheOldAnswer()
+    {
+        await using var writer = await StartWriterAsync();
+        var (context, page, _, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, newest first");
+
+        await page.GetByLabel("From", new() { Exact = true }).FillAsync("2026-11-02T00:00:01");
+        await page.GetByLabel("To", new() { Exact = true }).FillAsync("2026-11-01T00:00:01");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync(
+            "The query was refused: 400 invalid_time_range: from is after to: from is the inclusive start of the window, to its exclusive end.");
+        Assert.Equal(0, await Rows(page).CountAsync());
+        Assert.Equal("", await page.Locator("#page-info").TextContentAsync());
+        Assert.True(await page.GetByRole(AriaRole.Button, new() { Name = "Next page" }).IsDisabledAsync());
+        Assert.True(await page.GetByRole(AriaRole.Button, new() { Name = "Previous page" }).IsDisabledAsync());
     }
 
     [Fact]

@@ -49,6 +49,8 @@
     }
   }
 
+  const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
   // ---- Sign-in ----------------------------------------------------------------------------------------------
 
   $('sign-in-form').addEventListener('submit', async (event) => {
@@ -56,7 +58,17 @@
     const form = event.target;
     const kind = form.elements.kind.value;
     const header = form.elements.header.value.trim() || 'X-Api-Key';
-    credential = { kind, header, secret: form.elements.secret.value };
+    const secret = form.elements.secret.value;
+    // fetch() refuses a header it cannot send with the same TypeError as a network failure: tell them apart before.
+    if (kind === 'apikey' && !headerName.test(header)) {
+      $('sign-in-error').textContent = 'The API key header name is not a valid HTTP header name.';
+      return;
+    }
+    if (/[\0\r\n]|[^\0-\xff]/.test(secret)) {
+      $('sign-in-error').textContent = 'The key or token holds a character an HTTP header cannot carry.';
+      return;
+    }
+    credential = { kind, header, secret };
     $('sign-in-error').textContent = '';
     let response;
     try {
@@ -210,8 +222,7 @@
         if (load !== latestLoad) {
           return;
         }
-        $('status').textContent = 'The query was refused: ' + refusal;
-        $('records').querySelector('tbody').replaceChildren();
+        showNoPage('The query was refused: ' + refusal);
         return;
       }
       page = await response.json();
@@ -219,9 +230,7 @@
       if (load !== latestLoad) {
         return;
       }
-      // The rows on screen would otherwise pass for the answer to these filters.
-      $('status').textContent = unreachable(error);
-      $('records').querySelector('tbody').replaceChildren();
+      showNoPage(unreachable(error));
       return;
     }
     if (load !== latestLoad) {
@@ -234,6 +243,16 @@
     $('next-page').disabled = page.next === null;
     $('page-info').textContent = `Page ${pageIndex + 1}: ${page.records.length} records, ${order === 'desc' ? 'newest' : 'oldest'} first`;
     $('status').textContent = page.records.length === 0 ? 'No records match these filters.' : '';
+  }
+
+  // The rows on screen, their caption ("Page 1: 100 records") and an enabled Next page would otherwise pass for the
+  // answer to these filters; Next would also ask for a page after one that never came.
+  function showNoPage(text) {
+    $('status').textContent = text;
+    $('records').querySelector('tbody').replaceChildren();
+    $('page-info').textContent = '';
+    $('next-page').disabled = true;
+    $('prev-page').disabled = pageIndex === 0;
   }
 
   // ---- Rendering --------------------------------------------------------------------------------------------
