@@ -67,6 +67,10 @@ internal sealed class EmbeddedPages
         headers.ContentSecurityPolicy = _contentSecurityPolicy;
         headers.XContentTypeOptions = "nosniff";
         headers.XFrameOptions = "DENY";
+        // frame-ancestors keeps the page out of frames, but window.open gave a script of the same origin (on the proxy
+        // listener that is every backend behind the edge) a handle to its DOM: the list, the token, the credential typed.
+        // An opener without this same policy now gets a handle to a closed window.
+        headers["Cross-Origin-Opener-Policy"] = "same-origin";
         headers["Referrer-Policy"] = "no-referrer";
         headers.CacheControl = "no-cache";
         return Results.Bytes(asset.Content, asset.ContentType);

@@ -777,6 +777,42 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
         Assert.DoesNotContain("https://", html, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/ui/")]
+    [InlineData("/ui/app.js")]
+    [InlineData("/ui/app.css")]
+    [InlineData("/ui/favicon.svg")]
+    public async Task Ui_PageAndEachAsset_CarryTheFramingSniffingReferrerAndOpenerHeaders(string path)
+    {
+        await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
+        using var client = writer.Client();
+
+        using var response = await client.GetAsync(path);
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(ViewerEndpoints.ContentSecurityPolicy, response.Headers.GetValues("Content-Security-Policy").Single());
+        Assert.Equal("DENY", response.Headers.GetValues("X-Frame-Options").Single());
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal("no-referrer", response.Headers.GetValues("Referrer-Policy").Single());
+        Assert.Equal("same-origin", response.Headers.GetValues("Cross-Origin-Opener-Policy").Single());
+        Assert.Equal("no-cache", response.Headers.CacheControl?.ToString());
+    }
+
+    [Fact]
+    public async Task Ui_FramedByAnotherPage_IsNotRendered()
+    {
+        await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
+        await using var context = await chromium.Browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+
+        await page.SetContentAsync($"<iframe id=\"viewer\" src=\"{new Uri(writer.BaseAddress, "/ui/").AbsoluteUri}\" onload=\"document.title='loaded'\"></iframe>");
+        await Assertions.Expect(page).ToHaveTitleAsync("loaded");
+        var frame = await (await page.QuerySelectorAsync("#viewer"))!.ContentFrameAsync();
+
+        Assert.NotNull(frame);
+        Assert.Equal(0, await frame.Locator("#sign-in-form").CountAsync());
+    }
+
     private static string ProxyJson() => $$"""
         {
           "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/x" } } }, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:9/" } } } } },

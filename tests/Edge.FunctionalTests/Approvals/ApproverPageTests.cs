@@ -236,6 +236,43 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
         Assert.True(reject.X + reject.Width <= 1280, $"the Reject button ends at x = {reject.X + reject.Width}, outside the 1280 px window");
     }
 
+    [Fact]
+    public async Task ApproverPage_OpenedByABackendPageOnTheSameOrigin_IsNotReachableFromItsScript()
+    {
+        // The page is served on the proxy listener, so every backend behind the edge shares its origin. A script of one
+        // of them (an XSS in any proxied app) that opens the page held a same-origin handle to it: it could read the
+        // list and the approval token, or listen to the approver typing their credential.
+        Assertions.SetDefaultExpectTimeout(15_000);
+        using var backend = Backend.Start();
+        backend.Server.Given(WireMock.RequestBuilders.Request.Create().WithPath("/portal").UsingGet())
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithHeader("Content-Type", "text/html").WithBody("""
+                <!doctype html><title>portal</title>
+                <button id="open">Open approvals</button>
+                <script>
+                  let approvals = null;
+                  document.getElementById('open').addEventListener('click', () => { approvals = window.open('/_edge/approvals/ui/'); });
+                  window.probe = () => {
+                    if (approvals === null || approvals.closed) { return 'no handle'; }
+                    try { return 'read: ' + approvals.document.getElementById('status').textContent; } catch (e) { return 'blocked: ' + e.name; }
+                  };
+                </script>
+                """));
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url));
+        await RequestApprovalAsync(edge.Client);
+        await using var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-GB", TimezoneId = "UTC" });
+        var portal = await context.NewPageAsync();
+        await portal.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/portal");
+        var approvals = await context.RunAndWaitForPageAsync(() => portal.GetByRole(AriaRole.Button, new() { Name = "Open approvals" }).ClickAsync());
+        await SignInAsync(approvals, BobKey);
+        await Assertions.Expect(approvals.Locator("#status")).ToHaveTextAsync("1 request is waiting.");
+
+        var seen = await portal.EvaluateAsync<string>("() => window.probe()");
+        var response = await approvals.ReloadAsync();
+
+        Assert.Equal("no handle", seen);
+        Assert.Equal("same-origin", await response!.HeaderValueAsync("cross-origin-opener-policy"));
+    }
+
     /// <summary>Has alice ask for approval of a payment to <paramref name="path"/>, then shows it to bob on the page.</summary>
     private async Task<(IBrowserContext Context, IPage Page)> OpenWithOneRequestAsync(EdgeHost edge, string path)
     {
