@@ -15,16 +15,21 @@ internal sealed class EmbeddedPages
     private readonly FrozenDictionary<string, (byte[] Content, string ContentType)> _files;
     private readonly string _basePath;
     private readonly string _contentSecurityPolicy;
+    private readonly string _cacheControl;
 
-    private EmbeddedPages(FrozenDictionary<string, (byte[] Content, string ContentType)> files, string basePath, string contentSecurityPolicy)
+    private EmbeddedPages(FrozenDictionary<string, (byte[] Content, string ContentType)> files, string basePath, string contentSecurityPolicy, string cacheControl)
     {
         _files = files;
         _basePath = basePath;
         _contentSecurityPolicy = contentSecurityPolicy;
+        _cacheControl = cacheControl;
     }
 
-    /// <summary>The resources named <paramref name="resourcePrefix"/>* of <paramref name="assembly"/>, served under <paramref name="basePath"/>.</summary>
-    public static EmbeddedPages Load(Assembly assembly, string resourcePrefix, string basePath, string contentSecurityPolicy)
+    /// <summary>
+    /// The resources named <paramref name="resourcePrefix"/>* of <paramref name="assembly"/>, served under
+    /// <paramref name="basePath"/> with <paramref name="cacheControl"/>: the host's, as the rest of its answers under that path.
+    /// </summary>
+    public static EmbeddedPages Load(Assembly assembly, string resourcePrefix, string basePath, string contentSecurityPolicy, string cacheControl)
     {
         var files = new Dictionary<string, (byte[], string)>(StringComparer.Ordinal);
         foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith(resourcePrefix, StringComparison.Ordinal)))
@@ -43,7 +48,7 @@ internal sealed class EmbeddedPages
             });
         }
 
-        return new EmbeddedPages(files.ToFrozenDictionary(StringComparer.Ordinal), basePath.TrimEnd('/') + "/", contentSecurityPolicy);
+        return new EmbeddedPages(files.ToFrozenDictionary(StringComparer.Ordinal), basePath.TrimEnd('/') + "/", contentSecurityPolicy, cacheControl);
     }
 
     /// <summary>
@@ -72,7 +77,7 @@ internal sealed class EmbeddedPages
         // An opener without this same policy now gets a handle to a closed window.
         headers["Cross-Origin-Opener-Policy"] = "same-origin";
         headers["Referrer-Policy"] = "no-referrer";
-        headers.CacheControl = "no-cache";
+        headers.CacheControl = _cacheControl;
         return Results.Bytes(asset.Content, asset.ContentType);
     }
 }

@@ -20,7 +20,7 @@ internal static class ApprovalsEndpoints
     {
         var api = app.Services.GetRequiredService<ApprovalsApi>();
         var unrouted = app.Services.GetRequiredService<Edge.Proxy.Pipeline.UnroutedRequests>();
-        var pages = EmbeddedPages.Load(typeof(ApprovalsEndpoints).Assembly, "approvals-ui/", UiPath, ContentSecurityPolicy);
+        var pages = EmbeddedPages.Load(typeof(ApprovalsEndpoints).Assembly, "approvals-ui/", UiPath, ContentSecurityPolicy, "no-store");
         var group = app.MapGroup(ApprovalFingerprint.ApiPrefix).WithOrder(int.MinValue);
 
         // Routing precedence decides the overlaps the analyzer reports: the literal /ui beats {id}, and {id} beats the

@@ -273,6 +273,28 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
         Assert.Equal("same-origin", await response!.HeaderValueAsync("cross-origin-opener-policy"));
     }
 
+    [Theory]
+    [InlineData("/_edge/approvals/ui/")]
+    [InlineData("/_edge/approvals/ui/app.js")]
+    [InlineData("/_edge/approvals/ui/app.css")]
+    [InlineData("/_edge/approvals/ui/favicon.svg")]
+    public async Task ApproverPage_PageAndEachAsset_CarryNoStoreAndTheFramingSniffingReferrerAndOpenerHeaders(string path)
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url));
+
+        using var response = await edge.Client.GetAsync(path);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        // "Every answer has Cache-Control: no-store" (approvals.md); the page's files were sent no-cache.
+        Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
+        Assert.Equal("DENY", response.Headers.GetValues("X-Frame-Options").Single());
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal("no-referrer", response.Headers.GetValues("Referrer-Policy").Single());
+        Assert.Equal("same-origin", response.Headers.GetValues("Cross-Origin-Opener-Policy").Single());
+        Assert.StartsWith("default-src 'none'; script-src 'self';", response.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+    }
+
     /// <summary>Has alice ask for approval of a payment to <paramref name="path"/>, then shows it to bob on the page.</summary>
     private async Task<(IBrowserContext Context, IPage Page)> OpenWithOneRequestAsync(EdgeHost edge, string path)
     {
