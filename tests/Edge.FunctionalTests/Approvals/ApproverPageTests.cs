@@ -273,6 +273,45 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
         Assert.Equal("same-origin", await response!.HeaderValueAsync("cross-origin-opener-policy"));
     }
 
+    [Fact]
+    public async Task ApproverPage_HostileRequesterPathAndQuery_ShowAsTextAndRunNoScript()
+    {
+        // The requester is the identity provider's subject, the path and query are the client's: markup, a closing script
+        // tag, a javascript: URL and a zero-width space in them must stay text in the list, the labels and the message.
+        Assertions.SetDefaultExpectTimeout(15_000);
+        // An API key's principal is visible ASCII without spaces: '/' separates the attributes instead.
+        const string requester = "<img/src=x/onerror=document.title='owned'>";
+        using var backend = Backend.Start();
+        var config = Create(backend.Url);
+        Assert.Contains("\"Principal\": \"alice\"", config, StringComparison.Ordinal);
+        await using var edge = await EdgeHost.StartAsync(config.Replace("\"Principal\": \"alice\"", $"\"Principal\": \"{requester}\"", StringComparison.Ordinal));
+        var errors = new List<string>();
+        var requests = new List<string>();
+        var (context, page) = await OpenWithOneRequestAsync(edge,
+            "/payments/%3C/script%3E%3Cscript%3Edocument.title='owned'%3C/script%3E%E2%80%8B?next=javascript:document.title='owned'&x=%3Cimg%20src=x%20onerror=alert(1)%3E");
+        await using var _ = context;
+        page.PageError += (_, error) => errors.Add(error);
+        page.Dialog += (_, dialog) => errors.Add("dialog: " + dialog.Message);
+        page.Request += (_, request) => requests.Add(request.Url);
+        var row = page.Locator("#approvals tbody tr");
+        var requesterShown = await row.Locator("td.requester").TextContentAsync();
+        var pathShown = await row.Locator("td.path").TextContentAsync();
+        var label = await row.GetByRole(AriaRole.Button, new() { Name = "Approve" }).GetAttributeAsync("aria-label");
+        await row.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+        // The message follows the list reload that comes after the token is shown.
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^Approved "));
+        var status = await page.Locator("#status").TextContentAsync();
+
+        Assert.Equal(requester, requesterShown);
+        Assert.Equal("/payments/</script><script>document.title='owned'</script><U+200B>?next=javascript:document.title='owned'&x=%3Cimg%20src=x%20onerror=alert(1)%3E", pathShown);
+        Assert.Equal("Approve POST /payments/</script><script>document.title='owned'</script><U+200B> by " + requester, label);
+        Assert.Equal("Approved POST /payments/</script><script>document.title='owned'</script><U+200B>.", status);
+        Assert.Equal(0, await page.Locator("main img, main script, main a").CountAsync());
+        Assert.Equal("Edge approvals", await page.TitleAsync());
+        Assert.Empty(errors);
+        Assert.All(requests, url => Assert.StartsWith($"http://127.0.0.1:{edge.ProxyPort}/_edge/approvals", url, StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("/_edge/approvals/ui/")]
     [InlineData("/_edge/approvals/ui/app.js")]
