@@ -18,11 +18,3 @@ internal static class AuthenticationRefusal
         return new EdgeDenial(status, code, title, detail) { Reason = reason, Headers = headers };
     }
 }
-
-/// <summary>A credential of <see cref="Method"/> was presented and refused: the record names its kind, never a principal.</summary>
-internal sealed class RefusedCredentialFeature(string method) : IEdgeIdentityFeature
-{
-    public string Method { get; } = method;
-
-    public EdgeIdentity? Identity => null;
-}

@@ -4,11 +4,14 @@ using Edge.Testing;
 namespace Edge.FunctionalTests.Pipeline;
 
 /// <summary>
-/// A '#' in the request target was forwarded changed: dropped from an absolute-form path, escaped as %23 everywhere
-/// else (the backend read <c>?a=1#f</c> as <c>a=1%23f</c>). No target form holds a fragment, so it is refused with
-/// 400 <c>request_line_invalid</c> and not forwarded, as Envoy does.
+/// Request targets the forwarder would have sent the backend changed, behind a catch-all route.
+/// <c>OPTIONS *</c> asks about the server in general, not about a resource: it was forwarded as <c>OPTIONS /</c>, a
+/// request for the backend's root the client never sent; like a request no route takes, it is answered 404
+/// <c>not_found</c> and not forwarded. A '#' was forwarded changed: dropped from an absolute-form path, escaped as %23
+/// everywhere else (the backend read <c>?a=1#f</c> as <c>a=1%23f</c>). No target form holds a fragment, so it is
+/// refused with 400 <c>request_line_invalid</c> and not forwarded, as Envoy does.
 /// </summary>
-public sealed class FragmentTargetTests : IAsyncLifetime
+public sealed class RequestTargetFormTests : IAsyncLifetime
 {
     private RawHttpBackend _backend = null!;
     private EdgeHost _edge = null!;
@@ -25,6 +28,29 @@ public sealed class FragmentTargetTests : IAsyncLifetime
     {
         await _edge.DisposeAsync();
         await _backend.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task OptionsAsterisk_CatchAllRoute_404NotForwarded()
+    {
+        var response = await RawHttp.SendAsync(_edge.ProxyPort, "OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(404, response.Status);
+        Assert.Equal("not_found", response.ProblemCode());
+        Assert.Empty(_backend.Received);
+        var id = response.Header("X-Request-Id")!;
+        var record = (await Configuration.ConcurrentReloadTests.AuditRecordsAsync(_edge, new HashSet<string> { id }))[id];
+        Assert.Equal((404, "deny", "not_found:asterisk_form"),
+            (record.GetProperty("status").GetInt32(), record.GetProperty("decision").GetString(), record.GetProperty("reason").GetString()));
+    }
+
+    [Fact]
+    public async Task OptionsRoot_CatchAllRoute_Forwarded()
+    {
+        var response = await RawHttp.SendAsync(_edge.ProxyPort, "OPTIONS / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal(("OPTIONS", "/"), Assert.Single(_backend.Received) is var r ? (r.Method, r.Target) : default);
     }
 
     [Theory]
