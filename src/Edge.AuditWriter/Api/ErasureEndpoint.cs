@@ -40,6 +40,13 @@ internal static class ErasureEndpoint
             return await RefuseAsync(refusals, caller, caller.Tenant, "missing_permission", "The audit.erase permission is required.", []).ConfigureAwait(false);
         }
 
+        // Everything an erasure takes is in its body. A query parameter was ignored: ?tenant=acme erased the subject in
+        // every tenant, irreversibly; refused as the read endpoints refuse one they do not take (a 400, not recorded).
+        if (ReadEndpoints.RefuseParameters(context.Request.Query, []) is { } parameter)
+        {
+            return parameter;
+        }
+
         // The body is JSON: a form post or text/plain body was read as JSON all the same and erased. Like a 400 it is not
         // recorded (nothing about the subject was asked in a form the writer reads); missing_permission, decided before
         // the body is looked at, still is.

@@ -58,7 +58,10 @@ internal sealed class RecordView(AuditLog log) : IDisposable
 
         // A subject that opened (protection still names the cipher) and has no principal is an unauthenticated
         // request: its principal cell is empty, not the cipher's name.
-        return view?["data"]?["subject"]?["protection"] is JsonValue protection && protection.TryGetValue<string>(out var kind)
+        // Pattern matching, not the node indexers: CloudEvents data may be any JSON value ("x", [1]), and a JsonValue's
+        // or JsonArray's string indexer throws, which ended a CSV export (already answered 200) at that record.
+        return view?["data"] is JsonObject data && data["subject"] is JsonObject subject
+            && subject["protection"] is JsonValue protection && protection.TryGetValue<string>(out var kind)
             && kind is not ("none" or SubjectProtector.Algorithm)
             ? "(" + kind + ")"
             : null;

@@ -143,6 +143,35 @@ public sealed class ExportEndpointTests
         Assert.Contains(",acme,alice,orders,GET,/orders/1,200,allow,", rows[2], StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Csv_RecordWhoseDataIsNotAnObject_EveryRowIsWritten()
+    {
+        // CloudEvents lets data be any JSON value and ingest takes it; a sender with the ingest token chose these.
+        static byte[] Event(string id, string data) => Encoding.UTF8.GetBytes(
+            $"{{\"specversion\":\"1.0\",\"id\":\"{id}\",\"source\":\"edge://e1\",\"type\":\"edge.request\",\"time\":\"2026-12-06T10:00:00Z\",\"tenant\":\"acme\",\"data\":{data}}}");
+        await using var writer = await StartWithRecordsAsync(5, i => i switch
+        {
+            0 => WriterFixture.Leaf("first", "acme", principal: "alice"),
+            1 => Event("text", "\"x\""),
+            2 => Event("array", "[1,2]"),
+            3 => Event("number", "5"),
+            _ => WriterFixture.Leaf("last", "acme", principal: "bob"),
+        });
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var response = await auditor.GetAsync("/audit/export?format=csv");
+        var rows = (await response.Content.ReadAsStringAsync()).TrimEnd('\n').Split('\n');
+
+        // Before, the first such record threw while its principal cell was written: the answer, already 200, ended after
+        // the rows before it, so a compliance export silently lacked every later record.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(6, rows.Length);
+        Assert.StartsWith("1,text,2026-12-06T10:00:00.0000000Z,acme,,,,,,,,,", rows[2], StringComparison.Ordinal);
+        Assert.StartsWith("2,array,", rows[3], StringComparison.Ordinal);
+        Assert.StartsWith("3,number,", rows[4], StringComparison.Ordinal);
+        Assert.Contains(",acme,bob,orders,GET,", rows[5], StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("=1+1", "'=1+1")]
     [InlineData("-2", "'-2")]

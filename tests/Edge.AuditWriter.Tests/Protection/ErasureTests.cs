@@ -290,6 +290,27 @@ public sealed class ErasureTests
         Assert.Equal(1, writer.Services.GetRequiredService<AuditLog>().Size);
     }
 
+    [Theory]
+    [InlineData("?tenant=acme")] // before: ignored, so the subject was erased in every tenant (globex too)
+    [InlineData("?subject=someone.else%40example.test")]
+    [InlineData("?dryRun=true")]
+    public async Task Erase_QueryParameter_Is400InvalidFilterAndErasesNothing(string query)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("a1", "acme", Erased, ErasedIp), Leaf("g1", "globex", Erased, ErasedIp)], 2)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+
+        using var response = await dpo.PostAsJsonAsync("/audit/erasure" + query, new { subject = Erased });
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("invalid_filter", problem.GetProperty("code").GetString());
+        Assert.Equal(query[1..query.IndexOf('=', StringComparison.Ordinal)], problem.GetProperty("errors")[0].GetProperty("parameter").GetString());
+        Assert.Equal(2, (await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}")).Count);
+        Assert.Equal(2, writer.Services.GetRequiredService<AuditLog>().Size);
+    }
+
     [Fact]
     public async Task Erase_JsonWithCharset_IsAccepted()
     {
