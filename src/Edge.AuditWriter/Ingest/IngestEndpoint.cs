@@ -8,6 +8,7 @@ using Edge.Audit.Storage;
 using Edge.AuditWriter.Api;
 using Edge.AuditWriter.Hosting;
 using Edge.AuditWriter.Log;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
@@ -98,6 +99,15 @@ internal static partial class IngestEndpoint
         // doubling allocated about twice the batch on the large-object heap per request, and the kernel zeroed each
         // fresh page (6% of the writer's CPU in perf).
         var limit = options.Value.MaxIngestBytes;
+        // Kestrel's own body limit (30,000,000 bytes) sat below the default cap: a batch between them threw from the read
+        // and was answered 500, which the edge retries unchanged. The read below stops after limit + 1 bytes; a compressed
+        // body may be a little larger than what it expands to (incompressible data), but not without bound (empty gzip
+        // members expand to nothing).
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+        {
+            bodyLimit.MaxRequestBodySize = source == request.Body ? limit + 1L : 2L * limit + 65_536;
+        }
+
         byte[] buffer;
         int length;
         await using (source.ConfigureAwait(false))
@@ -111,6 +121,12 @@ internal static partial class IngestEndpoint
             catch (InvalidDataException)
             {
                 return Problems.BadRequest("invalid_encoding", "The body is not valid for its Content-Encoding.");
+            }
+            catch (BadHttpRequestException tooLarge) when (tooLarge.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                // A compressed body whose raw bytes outgrow the cap while it decompresses to less.
+                return Problems.Create(StatusCodes.Status413PayloadTooLarge, "batch_too_large", "Batch too large",
+                    $"At most {limit} bytes per batch, and a compressed body at most twice that.");
             }
         }
 

@@ -180,6 +180,54 @@ public sealed class IngestEndpointTests
         Assert.Equal(stored, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Ingest_BatchAboveKestrelsDefaultBodyLimitButWithinMaxIngestBytes_IsStored(bool chunked)
+    {
+        // The default Writer:MaxIngestBytes (32 MiB) is above Kestrel's own default body limit (30,000,000 bytes).
+        await using var writer = await WriterFixture.StartAsync();
+        var path = "/" + new string('p', 60_000);
+        var body = Ndjson(Enumerable.Range(0, 510).Select(i => WriterFixture.Leaf($"big{i}", "acme", path: path)));
+        Assert.InRange(body.Length, 30_000_001, 32 * 1024 * 1024);
+        using var client = writer.Client();
+        using HttpContent content = chunked ? new StreamContent(new NonSeekableStream(body)) : new ByteArrayContent(body);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(Edge.Audit.Shipping.IngestProtocol.ContentType);
+        using var request = new HttpRequestMessage(HttpMethod.Post, Edge.Audit.Shipping.IngestProtocol.Path) { Content = content };
+        request.Headers.TransferEncodingChunked = chunked;
+        request.Headers.Add(Edge.Audit.Shipping.IngestProtocol.LastSequenceHeader, "510");
+
+        using var response = await client.SendAsync(request);
+
+        // Before, Kestrel's limit threw from the body read: 500 internal_error, which the edge's shipper retries as it is,
+        // for ever, where a 413 would have made it send smaller batches.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(510, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
+    }
+
+    [Fact]
+    public async Task Ingest_CompressedBodyOfEmptyMembersPastTwiceTheCap_Returns413ProblemNotA500()
+    {
+        // Empty gzip members expand to nothing, so the decompressed cap alone never ends such a body.
+        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxIngestBytes=1000"]);
+        byte[] member = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]; // RFC 1952, no data
+        var body = Enumerable.Repeat(member, 3_500).SelectMany(m => m).ToArray();
+        Assert.True(body.Length > 2 * 1000 + 65_536);
+        using var client = writer.Client();
+        using var content = new StreamContent(new NonSeekableStream(body));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(Edge.Audit.Shipping.IngestProtocol.ContentType);
+        content.Headers.ContentEncoding.Add("gzip");
+        using var request = new HttpRequestMessage(HttpMethod.Post, Edge.Audit.Shipping.IngestProtocol.Path) { Content = content };
+        request.Headers.TransferEncodingChunked = true;
+        request.Headers.Add(Edge.Audit.Shipping.IngestProtocol.LastSequenceHeader, "1");
+
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("batch_too_large", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+    }
+
     /// <summary>A body whose length the client cannot know up front, so it is sent chunked.</summary>
     private sealed class NonSeekableStream(byte[] bytes) : MemoryStream(bytes)
     {
