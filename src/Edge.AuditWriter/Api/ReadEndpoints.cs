@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using Edge.Audit.Records;
 using Edge.Audit.Storage;
 using Edge.AuditWriter.Authorization;
@@ -17,6 +18,13 @@ internal static class ReadEndpoints
     internal static readonly string[] PageParameters = ["order", "cursor", "limit"];
 
     private static readonly string[] InclusionParameters = ["index", "size"];
+
+    /// <summary>
+    /// A page holds each record three levels down (answer, records, record), and ingest takes a leaf up to 64 levels
+    /// deep (its JSON reader's limit): at the serializer's default depth of 64, one deep record made every page with it
+    /// a 500. Room for the page's own levels on top of the deepest leaf.
+    /// </summary>
+    private static readonly JsonSerializerOptions PageJson = new(JsonSerializerDefaults.Web) { MaxDepth = 64 + 8 };
     private static readonly string[] ConsistencyParameters = ["from", "to"];
 
     public static void Map(WebApplication app)
@@ -106,7 +114,7 @@ internal static class ReadEndpoints
         {
             records = records.Select(view.ToJson).ToList(),
             next = records.Count == limit ? records[^1].Index.ToString(CultureInfo.InvariantCulture) : null,
-        });
+        }, PageJson);
     }
 
     /// <summary>Who the credentials belong to and what they may do, so a client (the viewer) can shape its UI; the API still decides.</summary>

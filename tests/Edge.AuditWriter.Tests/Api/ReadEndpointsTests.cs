@@ -36,6 +36,29 @@ public sealed class ReadEndpointsTests
     }
 
     [Fact]
+    public async Task Records_RecordNestedAsDeepAsIngestTakes_IsListedNotA500()
+    {
+        // 64 levels, the most ingest's JSON reader takes: the root object, data, and 62 arrays inside it.
+        const int arrays = 62;
+        var deep = Encoding.UTF8.GetBytes(
+            "{\"specversion\":\"1.0\",\"id\":\"deep\",\"source\":\"edge://e1\",\"type\":\"edge.request\",\"time\":\"2026-12-06T10:00:00Z\","
+            + "\"tenant\":\"acme\",\"data\":{\"x\":" + new string('[', arrays) + new string(']', arrays) + "}}");
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([WriterFixture.Leaf("plain", "acme"), deep], 2)).EnsureSuccessStatusCode();
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        using var response = await auditor.GetAsync("/audit/records");
+        var body = await response.Content.ReadAsStringAsync();
+
+        // Before, the page was 500 internal_error: its records sit three levels down in the answer, past the serializer's
+        // default depth of 64, so the newest page (and the viewer's first) failed for every auditor after one such record.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var records = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 128 }).RootElement.GetProperty("records");
+        Assert.Equal(["deep", "plain"], records.EnumerateArray().Select(r => r.GetProperty("id").GetString()));
+        Assert.Equal(JsonValueKind.Array, records[0].GetProperty("record").GetProperty("data").GetProperty("x").ValueKind);
+    }
+
+    [Fact]
     public async Task Checkpoint_AfterIngest_IsSignedByPublishedKey()
     {
         await using var writer = await StartWithRecordsAsync(10);
