@@ -101,11 +101,10 @@ internal static partial class IngestEndpoint
         var limit = options.Value.MaxIngestBytes;
         // Kestrel's own body limit (30,000,000 bytes) sat below the default cap: a batch between them threw from the read
         // and was answered 500, which the edge retries unchanged. The read below stops after limit + 1 bytes; a compressed
-        // body may be a little larger than what it expands to (incompressible data), but not without bound (empty gzip
-        // members expand to nothing).
+        // body gets the cap a declared Content-Length has above (empty gzip members expand to nothing, without end).
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
         {
-            bodyLimit.MaxRequestBodySize = source == request.Body ? limit + 1L : 2L * limit + 65_536;
+            bodyLimit.MaxRequestBodySize = limit + 1L;
         }
 
         byte[] buffer;
@@ -126,7 +125,7 @@ internal static partial class IngestEndpoint
             {
                 // A compressed body whose raw bytes outgrow the cap while it decompresses to less.
                 return Problems.Create(StatusCodes.Status413PayloadTooLarge, "batch_too_large", "Batch too large",
-                    $"At most {limit} bytes per batch, and a compressed body at most twice that.");
+                    $"At most {limit} bytes per batch, compressed or not.");
             }
         }
 

@@ -206,13 +206,12 @@ public sealed class IngestEndpointTests
     }
 
     [Fact]
-    public async Task Ingest_CompressedBodyOfEmptyMembersPastTwiceTheCap_Returns413ProblemNotA500()
+    public async Task Ingest_CompressedBodyOfEmptyMembersPastTheCap_Returns413Problem()
     {
         // Empty gzip members expand to nothing, so the decompressed cap alone never ends such a body.
         await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxIngestBytes=1000"]);
         byte[] member = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]; // RFC 1952, no data
         var body = Enumerable.Repeat(member, 3_500).SelectMany(m => m).ToArray();
-        Assert.True(body.Length > 2 * 1000 + 65_536);
         using var client = writer.Client();
         using var content = new StreamContent(new NonSeekableStream(body));
         content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(Edge.Audit.Shipping.IngestProtocol.ContentType);
