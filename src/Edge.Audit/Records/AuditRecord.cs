@@ -88,6 +88,12 @@ public static class AuditDecisions
     ];
 
     public static bool IsKnown(string decision) => All.Contains(decision, StringComparer.Ordinal);
+
+    /// <summary>
+    /// The decision only the writer's own records carry (<see cref="AuditEventTypes.SubjectErased"/>): compliance reviews
+    /// read <c>decision=erased</c> as the list of erasures, so an edge sending it is refused, like a writer-only type.
+    /// </summary>
+    public static bool IsWriterOnly(string? decision) => decision == "erased";
 }
 
 public static class AuditEventTypes

@@ -271,9 +271,9 @@ internal static class LeafReader
             return null;
         }
 
-        if (AuditEventTypes.IsWriterOnly(fields.Type))
+        if (AuditEventTypes.IsWriterOnly(fields.Type) || AuditDecisions.IsWriterOnly(fields.Decision))
         {
-            error = "this record type is written by the audit writer itself.";
+            error = "this record type (or decision erased) is written by the audit writer itself.";
             return null;
         }
 

@@ -51,9 +51,10 @@ internal static class DocumentLeafParser
                 return null;
             }
 
-            if (AuditEventTypes.IsWriterOnly(GetString(root, "type")!))
+            if (AuditEventTypes.IsWriterOnly(GetString(root, "type")!)
+                || (root.TryGetProperty("data", out var written) && written.ValueKind == JsonValueKind.Object && AuditDecisions.IsWriterOnly(GetString(written, "decision"))))
             {
-                error = "this record type is written by the audit writer itself.";
+                error = "this record type (or decision erased) is written by the audit writer itself.";
                 return null;
             }
 

@@ -270,6 +270,8 @@ public sealed class LeafSummaryTests
             """{"specversion":"1.0","id":"r1","source":"s","type":"t","time":"2026-12-04T10:00:00Z","data":{"subject":{"protection":"aes","principal":"p"}}}""",
             """{"specversion":"1.0","id":"r1","source":"s","type":"t","time":"2026-12-04T10:00:00Z","data":{"subject":{"protection":7,"principal":7,"clientIp":null,"other":true}}}""",
             """{"specversion":"1.0","id":"r1","source":"s","type":"t","time":"2026-12-04T10:00:00Z","data":{"subject":{}},"x":{"data":{"route":"no"}}}""",
+            """{"specversion":"1.0","id":"r1","source":"s","type":"t","time":"2026-12-04T10:00:00Z","data":{"decision":"eras\u0065d"}}""",
+            """{"specversion":"1.0","id":"r1","source":"s","type":"t","time":"2026-12-04T10:00:00Z","data":{"x":{"decision":"erased"}},"decision":"erased"}""",
             """{"specversion":"1.0","id":"r1","source":"","type":"t","time":"2026-12-04T10:00:00Z"}""",
             """{"specversion":"1.0","id":"r1","source":"s","type":"","time":"2026-12-04T10:00:00Z"}""",
             """{"specversion":"1.0","id":"r1","source":"s","type":"t","time":"2026-12-04"}""",

@@ -338,6 +338,24 @@ public sealed class IngestEndpointTests
     }
 
     [Fact]
+    public async Task Ingest_RecordWithTheErasedDecision_Returns400InvalidRecordAndStoresNothing()
+    {
+        // Only the writer's own subject.erased record says "erased"; under another type a sender's record was committed
+        // and listed among the erasures (decision=erased) that compliance reviews read, naming whatever eraser it chose.
+        await using var writer = await WriterFixture.StartAsync();
+        var forged = WriterFixture.Leaf("forged", "acme", decision: "erased", principal: "dpo");
+
+        using var response = await writer.IngestAsync([WriterFixture.Leaf("ok", "acme"), forged], 2);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("invalid_record", problem.GetProperty("code").GetString());
+        Assert.StartsWith("Line 2: ", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(0, store.Count());
+    }
+
+    [Fact]
     public async Task Ingest_InvalidRecord_Returns400ProblemAndStoresNothing()
     {
         await using var writer = await WriterFixture.StartAsync();
