@@ -327,14 +327,7 @@ public sealed class IngestEndpointTests
         var withCr = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(leaf).Replace(",\"id\":", ",\r\"id\":", StringComparison.Ordinal));
         Assert.NotEqual(leaf, withCr);
 
-        using var response = await writer.IngestAsync([WriterFixture.Leaf("ok", "acme"), withCr], 2);
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-        Assert.Equal("invalid_record", problem.GetProperty("code").GetString());
-        Assert.StartsWith("Line 2: a carriage return", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
-        using var store = AuditStore.OpenReadOnly(writer.StorePath);
-        Assert.Equal(0, store.Count());
+        await AssertSecondLineRefusedAsync(writer, withCr, "Line 2: a carriage return");
     }
 
     [Fact]
@@ -345,12 +338,18 @@ public sealed class IngestEndpointTests
         await using var writer = await WriterFixture.StartAsync();
         var forged = WriterFixture.Leaf("forged", "acme", decision: "erased", principal: "dpo");
 
-        using var response = await writer.IngestAsync([WriterFixture.Leaf("ok", "acme"), forged], 2);
+        await AssertSecondLineRefusedAsync(writer, forged, "Line 2: this record type (or decision erased)");
+    }
+
+    /// <summary>Sends a good record and then <paramref name="refused"/>: 400 invalid_record about line 2, nothing stored.</summary>
+    private static async Task AssertSecondLineRefusedAsync(WriterFixture writer, byte[] refused, string detailStart)
+    {
+        using var response = await writer.IngestAsync([WriterFixture.Leaf("ok", "acme"), refused], 2);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal("invalid_record", problem.GetProperty("code").GetString());
-        Assert.StartsWith("Line 2: ", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith(detailStart, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         using var store = AuditStore.OpenReadOnly(writer.StorePath);
         Assert.Equal(0, store.Count());
     }
