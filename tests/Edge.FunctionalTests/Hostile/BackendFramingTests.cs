@@ -1,0 +1,120 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Text;
+using Edge.Testing;
+
+namespace Edge.FunctionalTests.Hostile;
+
+/// <summary>
+/// A legacy backend whose response framing is ambiguous or does not belong to the request: a <c>101</c> to a request that
+/// asked for no upgrade, <c>Content-Length</c> beside <c>Transfer-Encoding</c>, bytes after its body. The backend keeps
+/// its connections open, so the edge's pool may reuse one for the next client: what a client gets must be its own
+/// answer, and what the edge could not vouch for is a <c>502 backend_response_invalid</c> whose record says so.
+/// </summary>
+public sealed class BackendFramingTests : RawBackendEdgeTests
+{
+    private const string Smuggled = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!";
+
+    private readonly ConcurrentQueue<(int Connection, string Target)> _received = new();
+    private readonly ConcurrentBag<string> _extraSent = [];
+    private int _connections;
+
+    [Theory]
+    // Kestrel sent the 101 on (it cannot switch a request that asked for no upgrade), and the client's connection then
+    // answered nothing more; the record said 101 allowed.
+    [InlineData("/legacy/unasked-101")]
+    // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length, and a backend that sent both may have framed its body by
+    // either; nginx answers such a response with 502.
+    [InlineData("/legacy/length-and-chunked")]
+    [InlineData("/legacy/length-and-unknown-coding")]
+    public async Task BackendFramingTheEdgeCannotVouchFor_Returns502AndTheConnectionServesTheNextRequest(string path)
+    {
+        var responses = await RawHttp.SendPipelinedAsync(Edge.ProxyPort,
+            $"GET {path} HTTP/1.1\r\nHost: x\r\n\r\nGET /legacy/next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(2, responses.Count);
+        Assert.Equal((502, "backend_response_invalid"), (responses[0].Status, responses[0].ProblemCode()));
+        Assert.Equal((200, "fine"), (responses[1].Status, responses[1].Body));
+        var record = await Edge.LocalAuditDataAsync(responses[0].Header("X-Request-Id")!);
+        Assert.Equal((502, "allow", "backend_response_invalid"), (record.GetProperty("status").GetInt32(),
+            record.GetProperty("decision").GetString(), record.GetProperty("reason").GetString()));
+        Assert.Equal(responses[0].Body.Length, record.GetProperty("bytesOut").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("/legacy/extra-at-once")]
+    [InlineData("/legacy/extra-later")]
+    public async Task BackendSendsBytesAfterItsBody_NextClientOnThePooledConnectionGetsItsOwnAnswer(string path)
+    {
+        var first = await RawHttp.SendAsync(Edge.ProxyPort, $"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        // The late bytes arrive while the connection waits in the pool.
+        await WaitUntilAsync(() => _extraSent.Contains(path));
+        var second = await RawHttp.SendAsync(Edge.ProxyPort, "GET /legacy/next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal((200, "ok"), (first.Status, first.Body));
+        Assert.Equal((200, "fine"), (second.Status, second.Body));
+        var firstConnection = _received.Single(r => r.Target == path).Connection;
+        Assert.DoesNotContain(_received, r => r.Connection == firstConnection && r.Target == "/legacy/next");
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!condition())
+        {
+            await Task.Delay(20, timeout.Token);
+        }
+
+        // Give the edge's idle connection the chance to see the bytes (the assertion holds either way: it must never serve them).
+        await Task.Delay(100, timeout.Token);
+    }
+
+    protected override async Task AnswerAsync(TcpClient client, CancellationToken cancellationToken)
+    {
+        var connection = Interlocked.Increment(ref _connections);
+        using (client)
+        {
+            try
+            {
+                var stream = client.GetStream();
+                var buffer = new byte[16384];
+                while (true)
+                {
+                    var read = await stream.ReadAsync(buffer, cancellationToken);
+                    if (read == 0)
+                    {
+                        return;
+                    }
+
+                    var target = Encoding.Latin1.GetString(buffer, 0, read).Split(' ')[1];
+                    _received.Enqueue((connection, target));
+                    var answer = target switch
+                    {
+                        "/legacy/unasked-101" => "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nTUNNEL",
+                        "/legacy/length-and-chunked" => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                        "/legacy/length-and-unknown-coding" => "HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\nContent-Length: 2\r\n\r\nok",
+                        "/legacy/extra-at-once" => "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" + Smuggled,
+                        "/legacy/extra-later" => "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                        _ => "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfine",
+                    };
+                    await stream.WriteAsync(Encoding.ASCII.GetBytes(answer), cancellationToken);
+                    await stream.FlushAsync(cancellationToken);
+                    if (target == "/legacy/extra-later")
+                    {
+                        await Task.Delay(50, cancellationToken);
+                        await stream.WriteAsync(Encoding.ASCII.GetBytes(Smuggled), cancellationToken);
+                    }
+
+                    if (target.StartsWith("/legacy/extra-", StringComparison.Ordinal))
+                    {
+                        _extraSent.Add(target);
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or SocketException)
+            {
+                // The edge closed the connection.
+            }
+        }
+    }
+}
