@@ -29,9 +29,11 @@ public sealed class BodyAfterHeaderStepsTests(HostileEdge fixture) : IClassFixtu
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task NoCredential_UnreadBodyHoldsARequest_NextRequestParsedAfterTheBody(bool chunked)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task NoCredential_UnreadBodyHoldsARequest_NextRequestParsedAfterTheBody(bool chunked, bool expectContinue)
     {
         // The 401 is decided on the headers and the body is never read by the edge: Kestrel must still skip it by its
         // framing, so a request written inside it is never parsed, and the next request on the connection is the real one.
@@ -42,7 +44,7 @@ public sealed class BodyAfterHeaderStepsTests(HostileEdge fixture) : IClassFixtu
             : $"Content-Length: {smuggled.Length}\r\n\r\n{smuggled}";
 
         var responses = await RawHttp.SendPipelinedAsync(fixture.Edge.ProxyPort,
-            $"POST {HostileEdge.SignedKeysPath}unread HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{framing}"
+            $"POST {HostileEdge.SignedKeysPath}unread HTTP/1.1\r\nHost: x\r\n{(expectContinue ? "Expect: 100-continue\r\n" : "")}Content-Type: application/json\r\n{framing}"
             + "GET /tenant/after-unread-body HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 
         Assert.Equal([(401, "authentication_required"), (400, "tenant_missing")], responses.Select(r => (r.Status, r.ProblemCode())));
@@ -93,6 +95,46 @@ public sealed class BodyAfterHeaderStepsTests(HostileEdge fixture) : IClassFixtu
         Assert.Equal((401, "deny", "EdgeWebhook", "signature_missing:header_absent"),
             (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("step").GetString(), audit.GetProperty("reason").GetString()));
         Assert.Equal("signature_missing:header_absent", audit.GetProperty("signature").GetProperty("result").GetString());
+    }
+
+    [Theory]
+    [InlineData(true, 200, null)]
+    [InlineData(false, 401, "signature_invalid")]
+    public async Task ValidKeyWithSignature_Expect100Continue_100ThenTheBodyIsReadAndJudged(bool validSignature, int status, string? code)
+    {
+        // The client sends its body only after the 100: the edge must ask for it once the header steps passed, then judge it.
+        var path = HostileEdge.SignedKeysPath + "continue-" + Guid.NewGuid().ToString("N");
+        var next = "/open/after-continue-" + Guid.NewGuid().ToString("N");
+        // A body of its own: GitHub signs no timestamp, so the same signed body twice is a replay (409).
+        var body = Encoding.UTF8.GetBytes($"{{\"action\":\"opened\",\"id\":\"{Guid.NewGuid():N}\"}}");
+        var signature = validSignature ? HostileEdge.GitHubSignature(body) : "sha256=" + new string('0', 64);
+        using var client = new System.Net.Sockets.TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        await client.ConnectAsync("127.0.0.1", fixture.Edge.ProxyPort, timeout.Token);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST {path} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {HostileEdge.ViewerKey}\r\nExpect: 100-continue\r\nContent-Type: application/json\r\n"
+            + $"X-GitHub-Event: push\r\nX-GitHub-Delivery: {Guid.NewGuid()}\r\nX-Hub-Signature-256: {signature}\r\nContent-Length: {body.Length}\r\n\r\n"), timeout.Token);
+        var interim = new byte[25];
+        await stream.ReadExactlyAsync(interim, timeout.Token);
+        await stream.WriteAsync(body, timeout.Token);
+        using var rest = new MemoryStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {next} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), timeout.Token);
+        await stream.CopyToAsync(rest, timeout.Token);
+        var answers = Encoding.ASCII.GetString(rest.ToArray());
+
+        Assert.Equal("HTTP/1.1 100 Continue\r\n\r\n", Encoding.ASCII.GetString(interim));
+        Assert.StartsWith($"HTTP/1.1 {status} ", answers, StringComparison.Ordinal);
+        Assert.Equal(code is null ? 1 : 0, fixture.BackendCalls(path));
+        if (code is not null)
+        {
+            Assert.Contains($"\"code\":\"{code}\"", answers, StringComparison.Ordinal);
+        }
+
+        // The connection stayed in step: the request after the body got its own answer.
+        Assert.Equal(2, answers.Split("HTTP/1.1 ").Length - 1);
+        Assert.Contains("HTTP/1.1 200 ", answers[answers.LastIndexOf("HTTP/1.1 ", StringComparison.Ordinal)..], StringComparison.Ordinal);
+        Assert.Equal(1, fixture.BackendCalls(next));
     }
 
     [Fact]
