@@ -16,7 +16,10 @@ internal static class BackendSend
 
     public static void Track(HttpRequestMessage proxyRequest, EdgeRequestFeature request) => Tracked.AddOrUpdate(proxyRequest, request);
 
-    /// <summary>The outermost handler of the forwarder's client: it sees each request before any byte of it is sent.</summary>
+    /// <summary>
+    /// The outermost handler of the forwarder's client: it sees each request before any byte of it is sent, and each
+    /// response before the forwarder does (<see cref="BackendResponseFraming"/>).
+    /// </summary>
     internal sealed class MarkingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
     {
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -27,7 +30,8 @@ internal static class BackendSend
                 feature.MarkSentToBackend();
             }
 
-            return base.SendAsync(request, cancellationToken);
+            var slot = BackendResponseFraming.Track();
+            return BackendResponseFraming.SendCheckedAsync(request, base.SendAsync(request, cancellationToken), slot);
         }
     }
 }

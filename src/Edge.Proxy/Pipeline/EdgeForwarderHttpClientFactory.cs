@@ -6,7 +6,8 @@ namespace Edge.Proxy.Pipeline;
 /// YARP's client for the backends, without HttpClient's diagnostics handler (no <c>ActivityHeadersPropagator</c>): the
 /// trace context goes to the backend through <see cref="TraceContextTransform"/> instead, without a child Activity per
 /// call. Everything else (connection settings, the <c>System.Net.Http</c> meter) is YARP's default, wrapped in
-/// <see cref="BackendSend.MarkingHandler"/>, which records that a tracked request was handed to the backend.
+/// <see cref="BackendSend.MarkingHandler"/>, which records that a tracked request was handed to the backend, and with
+/// connections <see cref="BackendResponseFraming"/> can close when a response's framing cannot be trusted.
 /// </summary>
 internal sealed class EdgeForwarderHttpClientFactory(ILogger<ForwarderHttpClientFactory> logger) : ForwarderHttpClientFactory(logger)
 {
@@ -14,6 +15,7 @@ internal sealed class EdgeForwarderHttpClientFactory(ILogger<ForwarderHttpClient
     {
         base.ConfigureHandler(context, handler);
         handler.ActivityHeadersPropagator = null;
+        handler.ConnectCallback = BackendResponseFraming.ConnectAsync;
     }
 
     protected override HttpMessageHandler WrapHandler(ForwarderHttpClientContext context, HttpMessageHandler handler) =>

@@ -5,8 +5,8 @@ namespace Edge.Proxy.Pipeline;
 
 /// <summary>
 /// Installs <see cref="ForwardingHeadersTransform"/> on every route in place of YARP's default forwarders, and
-/// <see cref="TraceContextTransform"/> and <see cref="EncodedSlashTransform"/> after the route's own transforms, and <see cref="BackendResponseFraming"/>
-/// and <see cref="BackendResponseHeadersTransform"/> on every response.
+/// <see cref="TraceContextTransform"/> and <see cref="EncodedSlashTransform"/> after the route's own transforms, and <see cref="BackendResponseHeadersTransform"/>
+/// on every response.
 /// </summary>
 internal sealed class ForwardingHeadersTransformProvider : ITransformProvider
 {
@@ -27,7 +27,6 @@ internal sealed class ForwardingHeadersTransformProvider : ITransformProvider
         context.RequestTransforms.Add(ForwardingHeadersTransform.Instance);
         context.RequestTransforms.Add(_traceContext);
         context.RequestTransforms.Add(EncodedSlashTransform.Instance);
-        context.ResponseTransforms.Add(BackendResponseFraming.Instance);
         context.ResponseTransforms.Add(BackendResponseHeadersTransform.Instance);
     }
 }

@@ -39,6 +39,9 @@ public sealed class BackendFramingTests : RawBackendEdgeTests
         Assert.Equal((502, "allow", "backend_response_invalid"), (record.GetProperty("status").GetInt32(),
             record.GetProperty("decision").GetString(), record.GetProperty("reason").GetString()));
         Assert.Equal(responses[0].Body.Length, record.GetProperty("bytesOut").GetInt32());
+        // The backend's connection is not reused: whatever else it held never becomes another answer.
+        var refused = _received.Single(r => r.Target == path).Connection;
+        Assert.DoesNotContain(_received, r => r.Connection == refused && r.Target == "/legacy/next");
     }
 
     [Theory]
