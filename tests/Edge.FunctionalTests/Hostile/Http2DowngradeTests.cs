@@ -85,7 +85,7 @@ public sealed class Http2DowngradeTests : IAsyncLifetime
         var request = RawHttp2.PrefaceAndHeaders([(":method", "POST"), (":scheme", "http"), (":path", "/open/trailers"), (":authority", "edge.example")], endStream: false);
         request.AddRange(RawHttp2.Frame(RawHttp2.Data, 0, 1, "hello"u8.ToArray()));
         request.AddRange(RawHttp2.Frame(0x1, 0x4 | RawHttp2.EndStream, 1,
-            Block([("x-edge-tenant", "evil"), ("content-length", "100"), ("x-t", "0\r\n\r\nGET /open/smuggled HTTP/1.1")])));
+            RawHttp2.HeaderBlock([("x-edge-tenant", "evil"), ("content-length", "100"), ("x-t", "0\r\n\r\nGET /open/smuggled HTTP/1.1")])));
         await stream.WriteAsync(request.ToArray(), timeout.Token);
         var outcome = await RawHttp2.ReadOutcomeAsync(stream, timeout.Token);
         var after = await RawHttp2.ExchangeAsync(_edge.ProxyPort, Request(":path", "/open/after"), null);
@@ -113,22 +113,6 @@ public sealed class Http2DowngradeTests : IAsyncLifetime
         }
 
         return headers;
-    }
-
-    /// <summary>A header block of literal fields without indexing (RFC 7541 §6.2.2), as <see cref="RawHttp2.PrefaceAndHeaders"/> writes.</summary>
-    private static byte[] Block(IEnumerable<(string Name, string Value)> fields)
-    {
-        var block = new List<byte>();
-        foreach (var (name, value) in fields)
-        {
-            block.Add(0x00);
-            block.Add((byte)name.Length);
-            block.AddRange(Encoding.ASCII.GetBytes(name));
-            block.Add((byte)value.Length);
-            block.AddRange(Encoding.Latin1.GetBytes(value));
-        }
-
-        return [.. block];
     }
 
     private async Task AnswerAsync(TcpClient client, CancellationToken cancellationToken)

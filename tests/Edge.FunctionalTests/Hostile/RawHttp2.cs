@@ -108,22 +108,28 @@ public static class RawHttp2
     /// <summary>The connection preface, an empty SETTINGS frame and stream 1's HEADERS frame.</summary>
     public static List<byte> PrefaceAndHeaders(IReadOnlyList<(string Name, string Value)> headers, bool endStream)
     {
+        var request = new List<byte>(Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+        request.AddRange(Frame(0x4, 0, 0, []));
+        request.AddRange(Frame(0x1, (byte)(0x4 | (endStream ? EndStream : 0)), 1, HeaderBlock(headers)));
+        return request;
+    }
+
+    /// <summary>A header block for a HEADERS frame (the request's, or trailers).</summary>
+    public static byte[] HeaderBlock(IEnumerable<(string Name, string Value)> headers)
+    {
         var block = new List<byte>();
         foreach (var (name, value) in headers)
         {
             // HPACK literal field without indexing, new name, no Huffman coding (RFC 7541 §6.2.2).
             block.Add(0x00);
             block.Add((byte)name.Length);
-            block.AddRange(Encoding.ASCII.GetBytes(name));
-            // Latin-1: one byte per char, so a test can send any byte in a value.
+            // Latin-1: one byte per char, so a test can send any byte in a name or value.
+            block.AddRange(Encoding.Latin1.GetBytes(name));
             block.Add((byte)value.Length);
             block.AddRange(Encoding.Latin1.GetBytes(value));
         }
 
-        var request = new List<byte>(Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
-        request.AddRange(Frame(0x4, 0, 0, []));
-        request.AddRange(Frame(0x1, (byte)(0x4 | (endStream ? EndStream : 0)), 1, [.. block]));
-        return request;
+        return [.. block];
     }
 
     public static async Task<H2Outcome> ReadOutcomeAsync(Stream stream, CancellationToken cancellationToken)
