@@ -27,6 +27,8 @@ public sealed class BackendFramingTests : RawBackendEdgeTests
     // either; nginx answers such a response with 502.
     [InlineData("/legacy/length-and-chunked")]
     [InlineData("/legacy/length-and-unknown-coding")]
+    // Two lengths that disagree: HttpClient refuses the head itself.
+    [InlineData("/legacy/two-lengths")]
     public async Task BackendFramingTheEdgeCannotVouchFor_Returns502AndTheConnectionServesTheNextRequest(string path)
     {
         var responses = await RawHttp.SendPipelinedAsync(Edge.ProxyPort,
@@ -42,6 +44,16 @@ public sealed class BackendFramingTests : RawBackendEdgeTests
         // The backend's connection is not reused: whatever else it held never becomes another answer.
         var refused = _received.Single(r => r.Target == path).Connection;
         Assert.DoesNotContain(_received, r => r.Connection == refused && r.Target == "/legacy/next");
+    }
+
+    [Fact]
+    public async Task BackendSendsAStormOfInterimResponses_ClientGetsOnlyTheFinalAnswer()
+    {
+        var response = await RawHttp.SendAsync(Edge.ProxyPort, "GET /legacy/interim-storm HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal((200, "ok"), (response.Status, response.Body));
+        var record = await Edge.LocalAuditDataAsync(response.Header("X-Request-Id")!);
+        Assert.Equal((200, 2), (record.GetProperty("status").GetInt32(), record.GetProperty("bytesOut").GetInt32()));
     }
 
     [Theory]
@@ -96,6 +108,8 @@ public sealed class BackendFramingTests : RawBackendEdgeTests
                         "/legacy/unasked-101" => "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nTUNNEL",
                         "/legacy/length-and-chunked" => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
                         "/legacy/length-and-unknown-coding" => "HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\nContent-Length: 2\r\n\r\nok",
+                        "/legacy/two-lengths" => "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\nokxyz",
+                        "/legacy/interim-storm" => string.Concat(Enumerable.Repeat("HTTP/1.1 102 Processing\r\n\r\n", 2000)) + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
                         "/legacy/extra-at-once" => "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" + Smuggled,
                         "/legacy/extra-later" => "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
                         _ => "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfine",
