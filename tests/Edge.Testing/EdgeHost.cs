@@ -222,6 +222,12 @@ public sealed class EdgeHost : IAsyncDisposable
         File.Move(temp, ConfigPath, overwrite: true);
     }
 
+    /// <summary>
+    /// Stops the edge gracefully, as SIGTERM does (Kestrel drains within <c>HostOptions.ShutdownTimeout</c>, then the
+    /// audit sinks drain), and keeps its directory, so the test can read what the stopped edge wrote.
+    /// </summary>
+    public Task StopAsync() => _app.StopAsync();
+
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();

@@ -29,6 +29,9 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
     /// <summary>How often, at most, the loop checks whether the file at the path was rotated away before it writes a batch.</summary>
     internal static readonly TimeSpan RotationCheckInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long a stopping host waits for the records still queued to reach the file.</summary>
+    internal static readonly TimeSpan FinalWriteTimeout = TimeSpan.FromSeconds(5);
+
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly string _path;
@@ -139,7 +142,17 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
         }
 
         await _stopping.CancelAsync();
-        await _loop.WaitAsync(cancellationToken);
+        try
+        {
+            // Not the host's token: a shutdown whose drain window ran out (Kestrel then cut off the requests still in
+            // flight) arrives with it already fired, and the records of exactly those requests, queued last, were left
+            // unwritten while the host stopped. The final write is local; it gets a bound of its own.
+            await _loop.WaitAsync(FinalWriteTimeout, _time);
+        }
+        catch (TimeoutException)
+        {
+            Log.FinalWriteIncomplete(_logger, _path, FinalWriteTimeout);
+        }
     }
 
     // _wake is not disposed: a record appended while the host shuts down may still release it (SemaphoreSlim holds no
@@ -429,5 +442,8 @@ internal sealed partial class LocalFileAuditSink : IHostedService, IAuditSink, I
 
         [LoggerMessage(1514, LogLevel.Information, "The audit file {Path} was rotated away (renamed or removed); writing to a new file at that path")]
         public static partial void Reopened(ILogger logger, string path);
+
+        [LoggerMessage(1515, LogLevel.Error, "The audit records still queued for {Path} were not written within {Timeout} of the shutdown; they are lost")]
+        public static partial void FinalWriteIncomplete(ILogger logger, string path, TimeSpan timeout);
     }
 }

@@ -5,7 +5,8 @@ using Edge.Proxy.Pipeline;
 namespace Edge.Proxy.Auditing;
 
 /// <summary>
-/// A response the backend broke off mid-body, or the client left before its end, becomes a record of its own: the
+/// A response the backend broke off mid-body, or whose client's side ended before it (the client left, the shutdown's
+/// drain window ended, Kestrel gave up on a client reading too slowly), becomes a record of its own: the
 /// request's record was made durable when the response started, before the break, so it says the status the client got
 /// but not that the body was cut short.
 /// </summary>
@@ -13,10 +14,7 @@ internal sealed class ResponseAuditEventSink(SecurityEventWriter events) : IResp
 {
     public const string ReasonCode = "backend_response_incomplete";
 
-    /// <summary>The reason when the client went away mid-body: the backend's answer was fine, the client did not take all of it.</summary>
-    public const string ClientAbortedReasonCode = "client_aborted";
-
-    public void Incomplete(EdgeRequestFeature request, int status, string error, bool byClient)
+    public void Incomplete(EdgeRequestFeature request, int status, string error, string? clientSideReason)
     {
         if (!events.IsConfigured)
         {
@@ -24,7 +22,7 @@ internal sealed class ResponseAuditEventSink(SecurityEventWriter events) : IResp
         }
 
         var record = events.NewRecord(AuditEventTypes.ResponseIncomplete, "incomplete", EdgeRequestMiddleware.EdgeStepName,
-            byClient ? ClientAbortedReasonCode : ReasonCode,
+            clientSideReason ?? ReasonCode,
             new Dictionary<string, string>
             {
                 ["requestId"] = request.RequestId,

@@ -23,6 +23,7 @@ internal sealed partial class EdgeRequestMiddleware(
     BackendPathRouting backendPaths,
     AllowedHosts allowedHosts,
     IResponseEventSink responseEvents,
+    ServerAborts serverAborts,
     TimeProvider time,
     ILogger<EdgeRequestMiddleware> logger)
 {
@@ -185,14 +186,15 @@ internal sealed partial class EdgeRequestMiddleware(
                         || (failure.Error is ForwarderError.ResponseBodyCanceled && !context.RequestAborted.IsCancellationRequested))
                     {
                         LogBackendFailure(routeId, failure);
-                        responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString(), byClient: false);
+                        responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString(), clientSideReason: null);
                     }
 
-                    // The client left mid-body (a cancelled download, a closed event stream): it got the status and part
-                    // of the body, which the request's record (its bytesOut is the declared length) cannot say.
+                    // The client left mid-body (a cancelled download, a closed event stream), or the edge ended its
+                    // connection (shutdown, a reader slower than MinResponseDataRate): it got the status and part of the
+                    // body, which the request's record (its bytesOut is the declared length) cannot say.
                     else if (failure.Error is ForwarderError.ResponseBodyClient or ForwarderError.ResponseBodyCanceled)
                     {
-                        responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString(), byClient: true);
+                        responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString(), serverAborts.IncompleteReason(context));
                     }
                 }
             }
@@ -206,6 +208,7 @@ internal sealed partial class EdgeRequestMiddleware(
             finally
             {
                 // A failing cleanup must not cost the request its audit record.
+                serverAborts.ReclassifyUnanswered(context, request);
                 var decision = request.IsDenied ? "deny" : "allow";
                 metrics.Request(routeId, decision, context.Response.StatusCode);
                 await request.RecordOnceAsync();

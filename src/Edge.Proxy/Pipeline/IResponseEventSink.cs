@@ -5,7 +5,9 @@ internal interface IResponseEventSink
 {
     /// <summary>
     /// The body of a response the client had already started to receive was cut short: by the backend
-    /// (<paramref name="byClient"/> false), or by the client going away before the end.
+    /// (<paramref name="clientSideReason"/> null), or on the client's side of the edge, with the reason it ended there
+    /// (<see cref="EdgeRequestMiddleware.ClientAbortedCode"/>, <see cref="ServerAborts.ServerShutdownCode"/>,
+    /// <see cref="ServerAborts.ResponseTimeoutCode"/>).
     /// </summary>
-    void Incomplete(EdgeRequestFeature request, int status, string error, bool byClient);
+    void Incomplete(EdgeRequestFeature request, int status, string error, string? clientSideReason);
 }

@@ -16,6 +16,8 @@ internal static class PipelineExtensions
         services.AddSingleton<UnroutedRequests>();
         services.AddSingleton<ParserRejections>();
         services.AddSingleton<BackendPathRouting>();
+        services.AddSingleton<ServerAborts>();
+        services.AddHostedService(sp => sp.GetRequiredService<ServerAborts>());
         services.AddSingleton<ITransformProvider, ForwardingHeadersTransformProvider>();
         // Before AddReverseProxy, whose TryAdd then keeps this one.
         services.AddSingleton<IForwarderHttpClientFactory, EdgeForwarderHttpClientFactory>();

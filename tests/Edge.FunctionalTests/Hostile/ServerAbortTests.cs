@@ -1,0 +1,322 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Edge.Testing;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Edge.FunctionalTests.Hostile;
+
+/// <summary>
+/// Requests the server cut off, not the client: a graceful shutdown whose drain window ends with the request still in
+/// flight, and a client reading the response slower than Kestrel's <c>MinResponseDataRate</c>. Each was recorded as
+/// the client's abort (<c>499 client_aborted</c>). Every test stops its own edge and reads the records the stopped edge
+/// left in its local file, so they also show the record is written before the process would exit.
+/// </summary>
+public sealed class ServerAbortTests : IAsyncLifetime
+{
+    private const string IncompleteType = "dev.edge.audit.response.incomplete.v1";
+
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<string>> _arrived = new();
+    private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TcpBackend _backend;
+    private EdgeHost? _edge;
+
+    public ServerAbortTests() => _backend = TcpBackend.Start(AnswerAsync);
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_edge is not null)
+        {
+            await _edge.DisposeAsync();
+        }
+
+        await _backend.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Shutdown_RequestStillWaitingWhenDrainWindowEnds_AuditedAs503ServerShutdownWithNothingSent()
+    {
+        var edge = await StartEdgeAsync(shutdownTimeout: TimeSpan.FromSeconds(1));
+        using var client = await SendAsync(edge, "GET /legacy/hold HTTP/1.1\r\nHost: x\r\nX-Tenant-ID: acme\r\n\r\n");
+        var requestId = await ArrivedAsync("/legacy/hold");
+
+        var stopping = edge.StopAsync();
+        var received = await ReadToEndAsync(client);
+        await stopping;
+        var audit = await edge.LocalAuditDataAsync(requestId);
+
+        Assert.Empty(received);
+        Assert.Equal((503, "allow", "server_shutdown", 0L), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), Reason(audit), BytesOut(audit)));
+    }
+
+    [Fact]
+    public async Task Shutdown_Http2RequestStillWaitingWhenDrainWindowEnds_AuditedAs503ServerShutdown()
+    {
+        var edge = await StartEdgeAsync(shutdownTimeout: TimeSpan.FromSeconds(1), http2: true);
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var stream = await RawHttp2.ConnectAsync(client, edge.ProxyPort, tls: false, timeout.Token);
+        await stream.WriteAsync(RawHttp2.PrefaceAndHeaders(
+            [(":method", "GET"), (":scheme", "http"), (":path", "/legacy/hold-h2"), (":authority", "x"), ("x-tenant-id", "acme")], endStream: true).ToArray(), timeout.Token);
+        var requestId = await ArrivedAsync("/legacy/hold-h2");
+
+        var stopping = edge.StopAsync();
+        var outcome = await RawHttp2.ReadOutcomeAsync(stream, timeout.Token);
+        await stopping;
+        var audit = await edge.LocalAuditDataAsync(requestId);
+
+        // Kestrel's GOAWAY when the shutdown starts, then the connection ends with no answer on the stream.
+        Assert.Equal(0, outcome.Status);
+        Assert.Equal((503, "server_shutdown", 0L), (audit.GetProperty("status").GetInt32(), Reason(audit), BytesOut(audit)));
+    }
+
+    [Fact]
+    public async Task Shutdown_RequestAnsweredWithinDrainWindow_ClientGetsTheAnswerAndRecordSaysIt()
+    {
+        var edge = await StartEdgeAsync(shutdownTimeout: TimeSpan.FromSeconds(30));
+        using var client = await SendAsync(edge, "GET /legacy/released HTTP/1.1\r\nHost: x\r\nX-Tenant-ID: acme\r\n\r\n");
+        var requestId = await ArrivedAsync("/legacy/released");
+
+        var stopping = edge.StopAsync();
+        // The backend answers once the shutdown has begun, well within its drain window.
+        await WaitAsync(edge.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+        _release.SetResult();
+        var received = Encoding.ASCII.GetString(await ReadToEndAsync(client));
+        await stopping;
+        var audit = await edge.LocalAuditDataAsync(requestId);
+
+        Assert.StartsWith("HTTP/1.1 200 ", received, StringComparison.Ordinal);
+        Assert.EndsWith("\r\n\r\ndone!", received, StringComparison.Ordinal);
+        Assert.Equal((200, "allow", (string?)null), (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), Reason(audit)));
+    }
+
+    [Fact]
+    public async Task Shutdown_ClientLeavesWithinDrainWindow_StillAuditedAs499ClientAborted()
+    {
+        var edge = await StartEdgeAsync(shutdownTimeout: TimeSpan.FromSeconds(30));
+        var client = await SendAsync(edge, "GET /legacy/hold-left HTTP/1.1\r\nHost: x\r\nX-Tenant-ID: acme\r\n\r\n");
+        var requestId = await ArrivedAsync("/legacy/hold-left");
+
+        var stopping = edge.StopAsync();
+        await WaitAsync(edge.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+        // The client gives up during the drain window: its abort, not the edge's.
+        client.Dispose();
+        await stopping;
+        var audit = await edge.LocalAuditDataAsync(requestId);
+
+        Assert.Equal((499, "client_aborted"), (audit.GetProperty("status").GetInt32(), Reason(audit)));
+    }
+
+    [Fact]
+    public async Task Shutdown_ResponseBodyStillStreamingWhenDrainWindowEnds_IncompleteRecordSaysServerShutdown()
+    {
+        var edge = await StartEdgeAsync(shutdownTimeout: TimeSpan.FromSeconds(1));
+        using var client = await SendAsync(edge, "GET /legacy/stream HTTP/1.1\r\nHost: x\r\nX-Tenant-ID: acme\r\n\r\n");
+        var (status, requestId) = await ReadHeadAsync(client);
+
+        var stopping = edge.StopAsync();
+        var body = await ReadToEndAsync(client);
+        await stopping;
+        var request = await edge.LocalAuditDataAsync(requestId);
+        var incomplete = await IncompleteRecordAsync(edge, requestId);
+
+        Assert.Equal((200, 200), (status, request.GetProperty("status").GetInt32()));
+        Assert.InRange(body.Length, 0, 999_999);
+        Assert.Equal(("incomplete", "server_shutdown"), (incomplete.GetProperty("decision").GetString(), Reason(incomplete)));
+    }
+
+    [Fact]
+    public async Task SlowReader_BelowMinResponseDataRate_IncompleteRecordSaysResponseTimeoutNotClientAborted()
+    {
+        // The default (240 bytes/s after 5 s) would take minutes to fill with the forwarder's 64 KiB writes.
+        var edge = await StartEdgeAsync(shutdownTimeout: TimeSpan.FromSeconds(5),
+            kestrel: limits => limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: 1_000_000, gracePeriod: TimeSpan.FromSeconds(2)));
+        using var client = await SendAsync(edge, "GET /legacy/flood HTTP/1.1\r\nHost: x\r\nX-Tenant-ID: acme\r\n\r\n");
+        var (status, requestId) = await ReadHeadAsync(client);
+
+        // The client reads nothing more and keeps its connection open: Kestrel gives up on it.
+        var incomplete = await IncompleteRecordAsync(edge, requestId);
+        var body = await ReadToEndAsync(client);
+        var request = await edge.LocalAuditDataAsync(requestId);
+
+        Assert.Equal((200, 200), (status, request.GetProperty("status").GetInt32()));
+        Assert.InRange(body.Length, 0, FloodLength - 1);
+        Assert.Equal(("incomplete", "response_timeout"), (incomplete.GetProperty("decision").GetString(), Reason(incomplete)));
+    }
+
+    private const long FloodLength = 1L << 32;
+
+    private async Task<EdgeHost> StartEdgeAsync(TimeSpan shutdownTimeout, bool http2 = false, Action<KestrelServerLimits>? kestrel = null)
+    {
+        var settings = http2 ? new Dictionary<string, string?> { ["Kestrel:EndpointDefaults:Protocols"] = "Http2" } : null;
+        _edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(_backend.Url, new Dictionary<string, object>
+            {
+                ["legacy"] = ProxyJson.Route("/legacy/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" }),
+            }),
+            settings,
+            configure: builder =>
+            {
+                builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = shutdownTimeout);
+                if (kestrel is not null)
+                {
+                    builder.WebHost.ConfigureKestrel(options => kestrel(options.Limits));
+                }
+            });
+        return _edge;
+    }
+
+    private static async Task<TcpClient> SendAsync(EdgeHost edge, string request)
+    {
+        var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, edge.ProxyPort);
+        await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(request));
+        return client;
+    }
+
+    private Task<string> ArrivedAsync(string path) =>
+        _arrived.GetOrAdd(path, _ => new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously)).Task.WaitAsync(TimeSpan.FromSeconds(15));
+
+    private static Task WaitAsync(CancellationToken token)
+    {
+        var fired = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        token.Register(() => fired.TrySetResult());
+        return fired.Task.WaitAsync(TimeSpan.FromSeconds(15));
+    }
+
+    /// <summary>Reads the response head byte by byte (so no body byte is taken), returning its status and request id.</summary>
+    private static async Task<(int Status, string RequestId)> ReadHeadAsync(TcpClient client)
+    {
+        var stream = client.GetStream();
+        var head = new StringBuilder();
+        var one = new byte[1];
+        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+        {
+            Assert.Equal(1, await stream.ReadAsync(one).AsTask().WaitAsync(TimeSpan.FromSeconds(15)));
+            head.Append((char)one[0]);
+        }
+
+        var text = head.ToString();
+        var requestId = text.Split("\r\n").Single(l => l.StartsWith("X-Request-Id:", StringComparison.OrdinalIgnoreCase))["X-Request-Id:".Length..].Trim();
+        return (int.Parse(text.AsSpan(9, 3), CultureInfo.InvariantCulture), requestId);
+    }
+
+    /// <summary>Everything the client receives until the edge closes or resets the connection.</summary>
+    private static async Task<byte[]> ReadToEndAsync(TcpClient client)
+    {
+        var received = new MemoryStream();
+        var buffer = new byte[65536];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            int read;
+            while ((read = await client.GetStream().ReadAsync(buffer, timeout.Token)) > 0)
+            {
+                received.Write(buffer, 0, read);
+            }
+        }
+        catch (IOException)
+        {
+            // A reset: what came before it is what the client got.
+        }
+
+        return received.ToArray();
+    }
+
+    private static async Task<JsonElement> IncompleteRecordAsync(EdgeHost edge, string requestId)
+    {
+        var path = Path.Combine(edge.Directory, "audit-decisions.ndjson");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (File.Exists(path))
+            {
+                await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                using var reader = new StreamReader(file);
+                while (await reader.ReadLineAsync() is { } line)
+                {
+                    if (!line.EndsWith('}') || !line.Contains(IncompleteType, StringComparison.Ordinal) || !line.Contains(requestId, StringComparison.Ordinal))
+                    {
+                        continue;
+                    }
+
+                    using var record = JsonDocument.Parse(line);
+                    return record.RootElement.GetProperty("data").Clone();
+                }
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"no incomplete-response record for {requestId} within 30 s");
+    }
+
+    private static string? Reason(JsonElement data) => data.TryGetProperty("reason", out var reason) ? reason.GetString() : null;
+
+    private static long? BytesOut(JsonElement data) => data.TryGetProperty("bytesOut", out var bytes) ? bytes.GetInt64() : null;
+
+    /// <summary>
+    /// Reads the request head and reports its request id, then: never answers (<c>hold</c>), answers once the test
+    /// releases it (<c>released</c>), starts a long body and stalls (<c>stream</c>), or sends a body as fast as the edge
+    /// takes it (<c>flood</c>).
+    /// </summary>
+    private async Task AnswerAsync(TcpClient connection, CancellationToken cancellationToken)
+    {
+        using (connection)
+        {
+            var stream = connection.GetStream();
+            var buffer = new byte[65536];
+            var head = "";
+            try
+            {
+                while (!head.Contains("\r\n\r\n", StringComparison.Ordinal))
+                {
+                    var read = await stream.ReadAsync(buffer, cancellationToken);
+                    if (read == 0)
+                    {
+                        return;
+                    }
+
+                    head += Encoding.Latin1.GetString(buffer, 0, read);
+                }
+
+                var path = head[(head.IndexOf(' ', StringComparison.Ordinal) + 1)..head.IndexOf(" HTTP/", StringComparison.Ordinal)];
+                var requestId = head.Split("\r\n").Single(l => l.StartsWith("X-Request-Id:", StringComparison.OrdinalIgnoreCase))["X-Request-Id:".Length..].Trim();
+                _arrived.GetOrAdd(path, _ => new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(requestId);
+                switch (path)
+                {
+                    case "/legacy/released":
+                        await _release.Task.WaitAsync(cancellationToken);
+                        await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\ndone!"u8.ToArray(), cancellationToken);
+                        break;
+                    case "/legacy/stream":
+                        await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n"u8.ToArray(), cancellationToken);
+                        await stream.WriteAsync(new byte[1000], cancellationToken);
+                        break;
+                    case "/legacy/flood":
+                        await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {FloodLength}\r\n\r\n"), cancellationToken);
+                        while (true)
+                        {
+                            await stream.WriteAsync(buffer, cancellationToken);
+                        }
+                }
+
+                // Drain whatever else comes until the edge gives up on this connection.
+                while (await stream.ReadAsync(buffer, cancellationToken) > 0)
+                {
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException)
+            {
+            }
+        }
+    }
+}
