@@ -25,11 +25,16 @@ public sealed class ServerAbortTests : IAsyncLifetime
     private readonly ConcurrentDictionary<string, TaskCompletionSource<string>> _arrived = new();
     private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TcpBackend _backend;
+    private readonly string _secretVariable = "EDGE_SERVER_ABORT_GITHUB_" + Guid.NewGuid().ToString("N");
     private EdgeHost? _edge;
 
     public ServerAbortTests() => _backend = TcpBackend.Start(AnswerAsync);
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public Task InitializeAsync()
+    {
+        Environment.SetEnvironmentVariable(_secretVariable, "server-abort-github-secret");
+        return Task.CompletedTask;
+    }
 
     public async Task DisposeAsync()
     {
@@ -39,6 +44,7 @@ public sealed class ServerAbortTests : IAsyncLifetime
         }
 
         await _backend.DisposeAsync();
+        Environment.SetEnvironmentVariable(_secretVariable, null);
     }
 
     [Fact]
@@ -76,6 +82,26 @@ public sealed class ServerAbortTests : IAsyncLifetime
         // Kestrel's GOAWAY when the shutdown starts, then the connection ends with no answer on the stream.
         Assert.Equal(0, outcome.Status);
         Assert.Equal((503, "server_shutdown", 0L), (audit.GetProperty("status").GetInt32(), Reason(audit), BytesOut(audit)));
+    }
+
+    [Fact]
+    public async Task Shutdown_BodyStillArrivingOnBodyReadingRoute_DenyByThatStepAuditedAs503ServerShutdown()
+    {
+        var edge = await StartEdgeAsync(shutdownTimeout: TimeSpan.FromSeconds(1));
+        using var client = await SendAsync(edge,
+            "POST /hooks/github HTTP/1.1\r\nHost: x\r\nX-Hub-Signature-256: sha256=" + new string('0', 64) + "\r\nContent-Length: 500\r\nExpect: 100-continue\r\n\r\n");
+        // Kestrel sends 100 Continue when the webhook step starts buffering the body; the client sends part of it.
+        Assert.Equal(100, (await ReadHeadAsync(client)).Status);
+        await client.GetStream().WriteAsync("{\"partial\":"u8.ToArray());
+
+        var stopping = edge.StopAsync();
+        var received = await ReadToEndAsync(client);
+        await stopping;
+        var audit = await edge.LocalAuditDataWhereAsync(d => d.TryGetProperty("path", out var p) && p.GetString() == "/hooks/github");
+
+        Assert.Empty(received);
+        Assert.Equal((503, "deny", "EdgeWebhook", "server_shutdown", 0L),
+            (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("step").GetString(), Reason(audit), BytesOut(audit)));
     }
 
     [Fact]
@@ -158,10 +184,14 @@ public sealed class ServerAbortTests : IAsyncLifetime
     {
         var settings = http2 ? new Dictionary<string, string?> { ["Kestrel:EndpointDefaults:Protocols"] = "Http2" } : null;
         _edge = await EdgeHost.StartAsync(
-            ProxyJson.Create(_backend.Url, new Dictionary<string, object>
-            {
-                ["legacy"] = ProxyJson.Route("/legacy/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" }),
-            }),
+            ProxyJson.Create(
+                _backend.Url,
+                new Dictionary<string, object>
+                {
+                    ["legacy"] = ProxyJson.Route("/legacy/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" }),
+                    ["github"] = ProxyJson.Route("/hooks/github", new Dictionary<string, string> { ["EdgeWebhook"] = "github" }),
+                },
+                new { Webhooks = new Dictionary<string, object> { ["github"] = new { Scheme = "GitHub", Secrets = new[] { "env:" + _secretVariable } } } }),
             settings,
             configure: builder =>
             {
@@ -192,7 +222,7 @@ public sealed class ServerAbortTests : IAsyncLifetime
         return fired.Task.WaitAsync(TimeSpan.FromSeconds(15));
     }
 
-    /// <summary>Reads the response head byte by byte (so no body byte is taken), returning its status and request id.</summary>
+    /// <summary>Reads a response head byte by byte (so no body byte is taken), returning its status and request id (none on a 100 Continue).</summary>
     private static async Task<(int Status, string RequestId)> ReadHeadAsync(TcpClient client)
     {
         var stream = client.GetStream();
@@ -205,8 +235,8 @@ public sealed class ServerAbortTests : IAsyncLifetime
         }
 
         var text = head.ToString();
-        var requestId = text.Split("\r\n").Single(l => l.StartsWith("X-Request-Id:", StringComparison.OrdinalIgnoreCase))["X-Request-Id:".Length..].Trim();
-        return (int.Parse(text.AsSpan(9, 3), CultureInfo.InvariantCulture), requestId);
+        var requestId = text.Split("\r\n").SingleOrDefault(l => l.StartsWith("X-Request-Id:", StringComparison.OrdinalIgnoreCase))?["X-Request-Id:".Length..].Trim();
+        return (int.Parse(text.AsSpan(9, 3), CultureInfo.InvariantCulture), requestId ?? "");
     }
 
     /// <summary>Everything the client receives until the edge closes or resets the connection.</summary>
