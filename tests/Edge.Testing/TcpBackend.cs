@@ -28,6 +28,30 @@ public sealed class TcpBackend : IAsyncDisposable
         return backend;
     }
 
+    /// <summary>
+    /// Reads a request head the edge forwarded, returning its path and the <c>X-Request-Id</c> the edge gave it; null
+    /// when the edge closed the connection first.
+    /// </summary>
+    public static async Task<(string Path, string RequestId)?> ReadRequestHeadAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[4096];
+        var head = "";
+        while (!head.Contains("\r\n\r\n", StringComparison.Ordinal))
+        {
+            var read = await stream.ReadAsync(buffer, cancellationToken);
+            if (read == 0)
+            {
+                return null;
+            }
+
+            head += System.Text.Encoding.Latin1.GetString(buffer, 0, read);
+        }
+
+        var path = head[(head.IndexOf(' ', StringComparison.Ordinal) + 1)..head.IndexOf(" HTTP/", StringComparison.Ordinal)];
+        var requestId = head.Split("\r\n").Single(l => l.StartsWith("X-Request-Id:", StringComparison.OrdinalIgnoreCase))["X-Request-Id:".Length..].Trim();
+        return (path, requestId);
+    }
+
     private async Task AcceptAsync(CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)

@@ -185,14 +185,16 @@ internal sealed partial class EdgeBodyBufferingTransform(EdgeBodyBufferingTransf
 
     /// <summary>
     /// True when the client is gone and nothing written would reach it: Kestrel aborted the request, the connection was
-    /// reset, or the connection's input ended before the body did (FIN or RST mid-body; Kestrel closes the connection
-    /// then, and it reports that before <c>RequestAborted</c> fires, so the token alone would race). Anything else Kestrel
-    /// throws while reading a body is broken framing on a live connection, and gets an answer.
+    /// reset or aborted (a shutdown past its drain window aborts the transport, and the read fails with that reason
+    /// before <c>RequestAborted</c> fires: it was answered 400 on a dead connection and recorded as if sent), or the
+    /// connection's input ended before the body did (FIN or RST mid-body; Kestrel closes the connection then, and it
+    /// reports that before <c>RequestAborted</c> fires, so the token alone would race). Anything else Kestrel throws while
+    /// reading a body is broken framing on a live connection, and gets an answer.
     /// </summary>
     internal static bool IsClientGone(HttpContext context, Exception exception) =>
         context.RequestAborted.IsCancellationRequested
-        || exception is ConnectionResetException
-        || exception.InnerException is ConnectionResetException
+        || exception is ConnectionResetException or ConnectionAbortedException
+        || exception.InnerException is ConnectionResetException or ConnectionAbortedException
         || (exception is BadHttpRequestException && string.Equals(exception.Message, UnexpectedEndOfRequestContent, StringComparison.Ordinal));
 
     /// <summary>Reads the whole body; returns a length of -1 as soon as it exceeds <paramref name="cap"/>.</summary>

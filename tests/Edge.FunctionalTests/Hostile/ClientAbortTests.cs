@@ -131,22 +131,15 @@ public sealed class ClientAbortTests : IAsyncLifetime
         {
             var stream = client.GetStream();
             var buffer = new byte[65536];
-            var head = "";
             try
             {
-                while (!head.Contains("\r\n\r\n", StringComparison.Ordinal))
+                if (await TcpBackend.ReadRequestHeadAsync(stream, cancellationToken) is not { } head)
                 {
-                    var read = await stream.ReadAsync(buffer, cancellationToken);
-                    if (read == 0)
-                    {
-                        return;
-                    }
-
-                    head += Encoding.Latin1.GetString(buffer, 0, read);
+                    return;
                 }
 
-                var path = head[(head.IndexOf(' ', StringComparison.Ordinal) + 1)..head.IndexOf(" HTTP/", StringComparison.Ordinal)];
-                var requestId = head.Split("\r\n").Single(l => l.StartsWith("X-Request-Id:", StringComparison.OrdinalIgnoreCase))["X-Request-Id:".Length..].Trim();
+                var (path, requestId) = head;
+
                 _arrived.GetOrAdd(path, _ => new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(requestId);
                 if (path == "/legacy/download")
                 {

@@ -20,8 +20,6 @@ namespace Edge.FunctionalTests.Hostile;
 /// </summary>
 public sealed class ServerAbortTests : IAsyncLifetime
 {
-    private const string IncompleteType = "dev.edge.audit.response.incomplete.v1";
-
     private readonly ConcurrentDictionary<string, TaskCompletionSource<string>> _arrived = new();
     private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TcpBackend _backend;
@@ -261,33 +259,10 @@ public sealed class ServerAbortTests : IAsyncLifetime
         return received.ToArray();
     }
 
-    private static async Task<JsonElement> IncompleteRecordAsync(EdgeHost edge, string requestId)
-    {
-        var path = Path.Combine(edge.Directory, "audit-decisions.ndjson");
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (File.Exists(path))
-            {
-                await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                using var reader = new StreamReader(file);
-                while (await reader.ReadLineAsync() is { } line)
-                {
-                    if (!line.EndsWith('}') || !line.Contains(IncompleteType, StringComparison.Ordinal) || !line.Contains(requestId, StringComparison.Ordinal))
-                    {
-                        continue;
-                    }
-
-                    using var record = JsonDocument.Parse(line);
-                    return record.RootElement.GetProperty("data").Clone();
-                }
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"no incomplete-response record for {requestId} within 30 s");
-    }
+    /// <summary>The incomplete-response record (<c>dev.edge.audit.response.incomplete.v1</c>) naming <paramref name="requestId"/>.</summary>
+    private static Task<JsonElement> IncompleteRecordAsync(EdgeHost edge, string requestId) =>
+        edge.LocalAuditDataWhereAsync(data => data.TryGetProperty("attributes", out var attributes)
+            && attributes.TryGetProperty("requestId", out var named) && named.GetString() == requestId);
 
     private static string? Reason(JsonElement data) => data.TryGetProperty("reason", out var reason) ? reason.GetString() : null;
 
@@ -304,22 +279,15 @@ public sealed class ServerAbortTests : IAsyncLifetime
         {
             var stream = connection.GetStream();
             var buffer = new byte[65536];
-            var head = "";
             try
             {
-                while (!head.Contains("\r\n\r\n", StringComparison.Ordinal))
+                if (await TcpBackend.ReadRequestHeadAsync(stream, cancellationToken) is not { } head)
                 {
-                    var read = await stream.ReadAsync(buffer, cancellationToken);
-                    if (read == 0)
-                    {
-                        return;
-                    }
-
-                    head += Encoding.Latin1.GetString(buffer, 0, read);
+                    return;
                 }
 
-                var path = head[(head.IndexOf(' ', StringComparison.Ordinal) + 1)..head.IndexOf(" HTTP/", StringComparison.Ordinal)];
-                var requestId = head.Split("\r\n").Single(l => l.StartsWith("X-Request-Id:", StringComparison.OrdinalIgnoreCase))["X-Request-Id:".Length..].Trim();
+                var (path, requestId) = head;
+
                 _arrived.GetOrAdd(path, _ => new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(requestId);
                 switch (path)
                 {
