@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -15,13 +14,12 @@ namespace Edge.FunctionalTests.Hostile;
 /// </summary>
 public sealed class ClientAbortTests : IAsyncLifetime
 {
-    private TcpBackend _backend = null!;
-    private readonly ConcurrentDictionary<string, TaskCompletionSource<string>> _arrived = new();
+    private HoldingBackend _backend = null!;
     private EdgeHost _edge = null!;
 
     public async Task InitializeAsync()
     {
-        _backend = TcpBackend.Start(HoldAsync);
+        _backend = new HoldingBackend(AnswerAsync);
         _edge = await EdgeHost.StartAsync(ProxyJson.Create(_backend.Url, new Dictionary<string, object>
         {
             ["legacy"] = ProxyJson.Route("/legacy/{**rest}", new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" }),
@@ -40,16 +38,16 @@ public sealed class ClientAbortTests : IAsyncLifetime
     [InlineData("upload", "POST /legacy/upload HTTP/1.1\r\nHost: x\r\nX-Tenant-ID: acme\r\nContent-Length: 100000\r\n\r\npart of the body")]
     public async Task ClientClosesWhileBackendIsCalled_AuditedAs499ClientAbortedNotA400(string name, string request)
     {
-        var arrived = _arrived.GetOrAdd("/legacy/" + name, _ => new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var arrived = _backend.ArrivedAsync("/legacy/" + name);
         using (var client = new TcpClient())
         {
             await client.ConnectAsync(IPAddress.Loopback, _edge.ProxyPort);
             await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(request));
             // The steps have run and the backend holds the request; then the client gives up.
-            await arrived.Task.WaitAsync(TimeSpan.FromSeconds(15));
+            await arrived;
         }
 
-        var audit = await _edge.LocalAuditDataAsync(await arrived.Task);
+        var audit = await _edge.LocalAuditDataAsync(await arrived);
 
         var reason = audit.TryGetProperty("reason", out var value) ? value.GetString() : null;
 
@@ -121,42 +119,15 @@ public sealed class ClientAbortTests : IAsyncLifetime
         throw new TimeoutException($"no incomplete-response record for {requestId} within 15 s");
     }
 
-    /// <summary>
-    /// Reads the request head, reports its request id, and never answers (a legacy backend busy for minutes), or for a
-    /// download never finishes its body.
-    /// </summary>
-    private async Task HoldAsync(TcpClient client, CancellationToken cancellationToken)
+    /// <summary>Never answers (a legacy backend busy for minutes), or for a download never finishes its body.</summary>
+    private static async Task AnswerAsync(string path, NetworkStream stream, CancellationToken cancellationToken)
     {
-        using (client)
+        if (path == "/legacy/download")
         {
-            var stream = client.GetStream();
-            var buffer = new byte[65536];
-            try
-            {
-                if (await TcpBackend.ReadRequestHeadAsync(stream, cancellationToken) is not { } head)
-                {
-                    return;
-                }
-
-                var (path, requestId) = head;
-
-                _arrived.GetOrAdd(path, _ => new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(requestId);
-                if (path == "/legacy/download")
-                {
-                    // A large file whose first part goes out at once; the rest would follow slowly.
-                    await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n"u8.ToArray(), cancellationToken);
-                    await stream.WriteAsync(new byte[1000], cancellationToken);
-                    await stream.FlushAsync(cancellationToken);
-                }
-
-                // Drain whatever else comes until the edge gives up on this connection.
-                while (await stream.ReadAsync(buffer, cancellationToken) > 0)
-                {
-                }
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or IOException)
-            {
-            }
+            // A large file whose first part goes out at once; the rest would follow slowly.
+            await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n"u8.ToArray(), cancellationToken);
+            await stream.WriteAsync(new byte[1000], cancellationToken);
+            await stream.FlushAsync(cancellationToken);
         }
     }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -20,13 +19,12 @@ namespace Edge.FunctionalTests.Hostile;
 /// </summary>
 public sealed class ServerAbortTests : IAsyncLifetime
 {
-    private readonly ConcurrentDictionary<string, TaskCompletionSource<string>> _arrived = new();
     private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TcpBackend _backend;
+    private readonly HoldingBackend _backend;
     private readonly string _secretVariable = "EDGE_SERVER_ABORT_GITHUB_" + Guid.NewGuid().ToString("N");
     private EdgeHost? _edge;
 
-    public ServerAbortTests() => _backend = TcpBackend.Start(AnswerAsync);
+    public ServerAbortTests() => _backend = new HoldingBackend(AnswerAsync);
 
     public Task InitializeAsync()
     {
@@ -210,8 +208,7 @@ public sealed class ServerAbortTests : IAsyncLifetime
         return client;
     }
 
-    private Task<string> ArrivedAsync(string path) =>
-        _arrived.GetOrAdd(path, _ => new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously)).Task.WaitAsync(TimeSpan.FromSeconds(15));
+    private Task<string> ArrivedAsync(string path) => _backend.ArrivedAsync(path);
 
     private static Task WaitAsync(CancellationToken token)
     {
@@ -269,52 +266,28 @@ public sealed class ServerAbortTests : IAsyncLifetime
     private static long? BytesOut(JsonElement data) => data.TryGetProperty("bytesOut", out var bytes) ? bytes.GetInt64() : null;
 
     /// <summary>
-    /// Reads the request head and reports its request id, then: never answers (<c>hold</c>), answers once the test
-    /// releases it (<c>released</c>), starts a long body and stalls (<c>stream</c>), or sends a body as fast as the edge
-    /// takes it (<c>flood</c>).
+    /// Never answers (<c>hold</c>), answers once the test releases it (<c>released</c>), starts a long body and stalls
+    /// (<c>stream</c>), or sends a body as fast as the edge takes it (<c>flood</c>).
     /// </summary>
-    private async Task AnswerAsync(TcpClient connection, CancellationToken cancellationToken)
+    private async Task AnswerAsync(string path, NetworkStream stream, CancellationToken cancellationToken)
     {
-        using (connection)
+        switch (path)
         {
-            var stream = connection.GetStream();
-            var buffer = new byte[65536];
-            try
-            {
-                if (await TcpBackend.ReadRequestHeadAsync(stream, cancellationToken) is not { } head)
+            case "/legacy/released":
+                await _release.Task.WaitAsync(cancellationToken);
+                await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\ndone!"u8.ToArray(), cancellationToken);
+                break;
+            case "/legacy/stream":
+                await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n"u8.ToArray(), cancellationToken);
+                await stream.WriteAsync(new byte[1000], cancellationToken);
+                break;
+            case "/legacy/flood":
+                await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {FloodLength}\r\n\r\n"), cancellationToken);
+                var chunk = new byte[65536];
+                while (true)
                 {
-                    return;
+                    await stream.WriteAsync(chunk, cancellationToken);
                 }
-
-                var (path, requestId) = head;
-
-                _arrived.GetOrAdd(path, _ => new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(requestId);
-                switch (path)
-                {
-                    case "/legacy/released":
-                        await _release.Task.WaitAsync(cancellationToken);
-                        await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\ndone!"u8.ToArray(), cancellationToken);
-                        break;
-                    case "/legacy/stream":
-                        await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n"u8.ToArray(), cancellationToken);
-                        await stream.WriteAsync(new byte[1000], cancellationToken);
-                        break;
-                    case "/legacy/flood":
-                        await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {FloodLength}\r\n\r\n"), cancellationToken);
-                        while (true)
-                        {
-                            await stream.WriteAsync(buffer, cancellationToken);
-                        }
-                }
-
-                // Drain whatever else comes until the edge gives up on this connection.
-                while (await stream.ReadAsync(buffer, cancellationToken) > 0)
-                {
-                }
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or IOException)
-            {
-            }
         }
     }
 }
