@@ -60,6 +60,50 @@ public sealed class ServerAbortTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Shutdown_WithWriter_RecordOfTheRequestItCutOffIsSpooledAndShippedAfterRestart()
+    {
+        // Past the drain window the host's stop token has fired, so the shipper's drain cannot ship; the record must be
+        // in the spool by then, and reach the writer from the next edge on the same spool.
+        var token = "EDGE_SERVER_ABORT_INGEST_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(token, "server-abort-ingest-token-0123456789");
+        await using var writer = await Edge.AuditWriter.Tests.WriterFixture.StartAsync(extraArgs: [$"--Writer:IngestToken=env:{token}"]);
+        var spool = Directory.CreateTempSubdirectory("edge-spool-").FullName;
+        var settings = new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = writer.BaseAddress.ToString(),
+            ["Edge:Audit:IngestToken"] = $"env:{token}",
+            ["Edge:Audit:SpoolPath"] = spool,
+        };
+        try
+        {
+            var edge = await StartEdgeAsync(shutdownTimeout: TimeSpan.FromSeconds(1), settings: settings);
+            using var client = await SendAsync(edge, "GET /legacy/hold-spooled HTTP/1.1\r\nHost: x\r\nX-Tenant-ID: acme\r\n\r\n");
+            var requestId = await ArrivedAsync("/legacy/hold-spooled");
+            await edge.StopAsync();
+            // Disposed before the restart: the spool is one edge's at a time.
+            await edge.DisposeAsync();
+            _edge = null;
+
+            await StartEdgeAsync(shutdownTimeout: TimeSpan.FromSeconds(1), settings: settings);
+            var stored = await StoredAsync(writer, requestId);
+            using var leaf = JsonDocument.Parse(stored.Leaf);
+
+            Assert.Equal(("server_shutdown", 503), (stored.Reason, leaf.RootElement.GetProperty("data").GetProperty("status").GetInt32()));
+        }
+        finally
+        {
+            if (_edge is not null)
+            {
+                await _edge.DisposeAsync();
+                _edge = null;
+            }
+
+            Environment.SetEnvironmentVariable(token, null);
+            Directory.Delete(spool, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Shutdown_Http2RequestStillWaitingWhenDrainWindowEnds_AuditedAs503ServerShutdown()
     {
         var edge = await StartEdgeAsync(shutdownTimeout: TimeSpan.FromSeconds(1), http2: true);
@@ -176,10 +220,36 @@ public sealed class ServerAbortTests : IAsyncLifetime
 
     private const long FloodLength = 1L << 32;
 
-    private async Task<EdgeHost> StartEdgeAsync(TimeSpan shutdownTimeout, bool http2 = false, Action<KestrelServerLimits>? kestrel = null)
+    private static async Task<Edge.Audit.Storage.StoredRecord> StoredAsync(Edge.AuditWriter.Tests.WriterFixture writer, string requestId)
     {
-        var settings = http2 ? new Dictionary<string, string?> { ["Kestrel:EndpointDefaults:Protocols"] = "Http2" } : null;
-        _edge = await EdgeHost.StartAsync(
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (File.Exists(writer.StorePath))
+            {
+                using var store = Edge.Audit.Storage.AuditStore.OpenReadOnly(writer.StorePath);
+                if (store.Export(new Edge.Audit.Storage.RecordQuery()).FirstOrDefault(r => r.Id == requestId) is { } record)
+                {
+                    return record;
+                }
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"the writer did not store {requestId} within 15 s");
+    }
+
+    private async Task<EdgeHost> StartEdgeAsync(
+        TimeSpan shutdownTimeout, bool http2 = false, Action<KestrelServerLimits>? kestrel = null, IDictionary<string, string?>? settings = null)
+    {
+        settings = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>());
+        if (http2)
+        {
+            settings["Kestrel:EndpointDefaults:Protocols"] = "Http2";
+        }
+
+        var edge = await EdgeHost.StartAsync(
             ProxyJson.Create(
                 _backend.Url,
                 new Dictionary<string, object>
@@ -197,7 +267,8 @@ public sealed class ServerAbortTests : IAsyncLifetime
                     builder.WebHost.ConfigureKestrel(options => kestrel(options.Limits));
                 }
             });
-        return _edge;
+        _edge ??= edge;
+        return edge;
     }
 
     private static async Task<TcpClient> SendAsync(EdgeHost edge, string request)
