@@ -218,6 +218,29 @@ public sealed class ServerAbortTests : IAsyncLifetime
         Assert.Equal(("incomplete", "response_timeout"), (incomplete.GetProperty("decision").GetString(), Reason(incomplete)));
     }
 
+    [Fact]
+    public async Task SlowReader_Http2BelowMinResponseDataRate_IncompleteRecordSaysResponseTimeout()
+    {
+        var edge = await StartEdgeAsync(shutdownTimeout: TimeSpan.FromSeconds(5), http2: true,
+            kestrel: limits => limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: 1_000_000, gracePeriod: TimeSpan.FromSeconds(2)));
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var stream = await RawHttp2.ConnectAsync(client, edge.ProxyPort, tls: false, timeout.Token);
+        var request = RawHttp2.PrefaceAndHeaders(
+            [(":method", "GET"), (":scheme", "http"), (":path", "/legacy/flood-h2"), (":authority", "x"), ("x-tenant-id", "acme")], endStream: true);
+        // Flow control is not what stops the body: the client grants the largest windows, then reads nothing.
+        request.AddRange(RawHttp2.Frame(0x4, 0, 0, [0x00, 0x04, 0x7F, 0xFF, 0xFF, 0xFF]));
+        request.AddRange(RawHttp2.Frame(0x8, 0, 0, [0x7F, 0xFF, 0x00, 0x00]));
+        await stream.WriteAsync(request.ToArray(), timeout.Token);
+        var requestId = await ArrivedAsync("/legacy/flood-h2");
+
+        var incomplete = await IncompleteRecordAsync(edge, requestId);
+        var audited = await edge.LocalAuditDataAsync(requestId);
+
+        Assert.Equal(200, audited.GetProperty("status").GetInt32());
+        Assert.Equal(("incomplete", "response_timeout"), (incomplete.GetProperty("decision").GetString(), Reason(incomplete)));
+    }
+
     private const long FloodLength = 1L << 32;
 
     private static async Task<Edge.Audit.Storage.StoredRecord> StoredAsync(Edge.AuditWriter.Tests.WriterFixture writer, string requestId)
@@ -352,7 +375,7 @@ public sealed class ServerAbortTests : IAsyncLifetime
                 await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n"u8.ToArray(), cancellationToken);
                 await stream.WriteAsync(new byte[1000], cancellationToken);
                 break;
-            case "/legacy/flood":
+            case "/legacy/flood" or "/legacy/flood-h2":
                 await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {FloodLength}\r\n\r\n"), cancellationToken);
                 var chunk = new byte[65536];
                 while (true)
