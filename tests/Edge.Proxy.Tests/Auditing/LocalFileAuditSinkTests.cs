@@ -40,6 +40,24 @@ public sealed class LocalFileAuditSinkTests : IDisposable
     }
 
     [Fact]
+    public async Task StopAsync_HostShutdownTimeoutAlreadySpent_StillWritesTheQueuedRecords()
+    {
+        // A shutdown whose drain window ran out (Kestrel then cut off the requests in flight) stops the sink with the
+        // host's token already fired; the records of those requests are the last ones queued. Before, the stop gave up at
+        // once (throwing) and left them unwritten.
+        var path = Path.Combine(_directory, "decisions.ndjson");
+        using var sink = Create(path, capacity: 16);
+        await sink.StartAsync(CancellationToken.None);
+        Assert.True(sink.RecordAsync(Context(), Request("req-cut-off")).IsCompletedSuccessfully);
+
+        await sink.StopAsync(new CancellationToken(canceled: true));
+
+        var line = Assert.Single(await File.ReadAllLinesAsync(path));
+        using var record = JsonDocument.Parse(line);
+        Assert.Equal("req-cut-off", record.RootElement.GetProperty("id").GetString());
+    }
+
+    [Fact]
     public async Task StartAsync_NewFile_ReadableByUserAndGroupOnly()
     {
         var path = Path.Combine(_directory, "decisions.ndjson");
