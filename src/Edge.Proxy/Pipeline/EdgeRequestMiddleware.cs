@@ -207,7 +207,8 @@ internal sealed partial class EdgeRequestMiddleware(
             }
             finally
             {
-                // A failing cleanup must not cost the request its audit record.
+                // A failing cleanup must not cost the request its audit record. A shutdown's abort looks like the
+                // client's until here: the record says whose it was.
                 serverAborts.ReclassifyUnanswered(context, request);
                 var decision = request.IsDenied ? "deny" : "allow";
                 metrics.Request(routeId, decision, context.Response.StatusCode);
