@@ -5,6 +5,7 @@ using Edge.Audit.Storage;
 using Edge.AuditWriter.Authorization;
 using Edge.AuditWriter.Log;
 using Edge.Configuration.Tenancy;
+using Microsoft.AspNetCore.Routing;
 
 namespace Edge.AuditWriter.Api;
 
@@ -27,13 +28,21 @@ internal static class ReadEndpoints
     private static readonly JsonSerializerOptions PageJson = new(JsonSerializerDefaults.Web) { MaxDepth = 64 + 8 };
     private static readonly string[] ConsistencyParameters = ["from", "to"];
 
+    /// <summary>
+    /// For what a monitor or a witness polls (the checkpoints, the key, tiles, /readyz, /metrics, the viewer's files):
+    /// MapGet takes GET alone, so <c>curl -I</c> or an uptime check's HEAD got 405 from a writer that was serving.
+    /// </summary>
+    internal static readonly HttpMethodMetadata GetOrHead = new([HttpMethods.Get, HttpMethods.Head]);
+
     public static void Map(WebApplication app)
     {
         app.MapGet("/audit/checkpoint", (HttpContext context, AuditLog log) =>
-            RefuseParameters(context.Request.Query, []) ?? Results.Text(log.LatestCheckpoint.Note, "text/plain; charset=utf-8"));
+            RefuseParameters(context.Request.Query, []) ?? Results.Text(log.LatestCheckpoint.Note, "text/plain; charset=utf-8"))
+            .WithMetadata(GetOrHead);
         app.MapGet("/audit/key", (HttpContext context, AuditLog log) =>
             RefuseParameters(context.Request.Query, [])
-            ?? Results.Text(string.Join('\n', log.Verifiers.Select(v => v.ToString())) + "\n", "text/plain; charset=utf-8"));
+            ?? Results.Text(string.Join('\n', log.Verifiers.Select(v => v.ToString())) + "\n", "text/plain; charset=utf-8"))
+            .WithMetadata(GetOrHead);
         app.MapGet("/audit/session", SessionAsync).AddEndpointFilter(NoStore);
         app.MapGet("/audit/records", QueryAsync).AddEndpointFilter(NoStore);
         app.MapGet("/audit/proof/inclusion", InclusionAsync).AddEndpointFilter(NoStore);

@@ -27,8 +27,8 @@ internal static class TileEndpoints
         {
             context.Response.Headers.CacheControl = "no-cache";
             return Results.Text(log.LatestCheckpoint.Note, "text/plain; charset=utf-8");
-        });
-        app.MapGet("/tile/{**path}", TileAsync);
+        }).WithMetadata(ReadEndpoints.GetOrHead);
+        app.MapGet("/tile/{**path}", TileAsync).WithMetadata(ReadEndpoints.GetOrHead);
     }
 
     private static async Task<IResult> TileAsync(

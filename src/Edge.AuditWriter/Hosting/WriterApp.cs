@@ -93,7 +93,8 @@ public static class WriterApp
         // Ready on both roles (a standby serves reads); the role tells a load balancer or the shipper which one ingests.
         app.MapGet("/readyz", (AuditLog log) => !log.StoreInPlace ? Problems.StoreUnavailable()
             : log.LastWriteFailure is { } failure ? Problems.StoreWriteFailing(failure)
-            : Results.Json(new { status = "ready", role = log.IsSequencer ? "sequencer" : "standby" }));
+            : Results.Json(new { status = "ready", role = log.IsSequencer ? "sequencer" : "standby" }))
+            .WithMetadata(ReadEndpoints.GetOrHead);
         // Counts only (no record content): ingest batches, records and commits; retention runs, pruned records, shredded
         // keys, erased records. IngestMetrics records 0 for each ingest counter as it is created, so a scrape before the
         // first batch shows them at 0: the meter provider (the exporter's listener) is built first, since a measurement
@@ -101,7 +102,7 @@ public static class WriterApp
         app.Services.GetRequiredService<MeterProvider>();
         app.Services.GetRequiredService<IngestMetrics>();
         // Read-only, as the edge's: the scrape endpoint answered any method, DELETE /metrics with the scrape.
-        app.MapPrometheusScrapingEndpoint().WithMetadata(new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head]));
+        app.MapPrometheusScrapingEndpoint().WithMetadata(ReadEndpoints.GetOrHead);
         return app;
     }
 

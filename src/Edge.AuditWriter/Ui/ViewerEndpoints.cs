@@ -17,6 +17,7 @@ internal static class ViewerEndpoints
     {
         var pages = EmbeddedPages.Load(typeof(ViewerEndpoints).Assembly, "ui/", "/ui/", ContentSecurityPolicy, "no-cache");
         app.MapGet("/ui/{file?}", (HttpContext context, string? file) =>
-            pages.Serve(context, file) ?? Problems.Create(StatusCodes.Status404NotFound, "not_found", "Not found", "The audit viewer has no such file."));
+            pages.Serve(context, file) ?? Problems.Create(StatusCodes.Status404NotFound, "not_found", "Not found", "The audit viewer has no such file."))
+            .WithMetadata(ReadEndpoints.GetOrHead);
     }
 }

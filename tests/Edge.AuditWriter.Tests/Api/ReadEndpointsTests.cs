@@ -35,6 +35,43 @@ public sealed class ReadEndpointsTests
         return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
     }
 
+    [Theory]
+    [InlineData("/checkpoint")]
+    [InlineData("/audit/checkpoint")]
+    [InlineData("/audit/key")]
+    [InlineData("/tile/0/000.p/4")]
+    [InlineData("/readyz")]
+    [InlineData("/ui/")]
+    public async Task Head_WhatMonitorsAndWitnessesPoll_Returns200LikeGetWithoutABody(string path)
+    {
+        // MapGet took GET alone: curl -I or an uptime check's HEAD got 405 from a writer that was serving.
+        await using var writer = await StartWithRecordsAsync(4);
+        using var witness = writer.Client(WriterFixture.WitnessKey);
+        using var get = await witness.GetAsync(path);
+
+        using var head = await witness.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal(get.Content.Headers.ContentType, head.Content.Headers.ContentType);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+    }
+
+    [Theory]
+    [InlineData("/audit/checkpoint")]
+    [InlineData("/tile/0/000.p/4")]
+    [InlineData("/readyz")]
+    public async Task Delete_ReadOnlyEndpoint_Returns405AllowingGetAndHead(string path)
+    {
+        await using var writer = await StartWithRecordsAsync(4);
+        using var witness = writer.Client(WriterFixture.WitnessKey);
+
+        using var response = await witness.SendAsync(new HttpRequestMessage(HttpMethod.Delete, path));
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal(["GET", "HEAD"], response.Content.Headers.Allow.Order(StringComparer.Ordinal));
+    }
+
     [Fact]
     public async Task Records_RecordNestedAsDeepAsIngestTakes_IsListedNotA500()
     {
