@@ -374,6 +374,7 @@ public sealed partial class AuditStore : IAuditStore
         /// <summary>True when a record with this id is stored (or was added earlier in this batch).</summary>
         public bool Contains(string recordId)
         {
+            InsertQueued();
             _store._exists.Parameters[0].Value = recordId;
             return _store._exists.ExecuteScalar() is not null;
         }
@@ -391,6 +392,7 @@ public sealed partial class AuditStore : IAuditStore
                 return stored;
             }
 
+            InsertQueued();
             var query = _store._storedOf;
             query.Parameters[0].Value = System.Text.Json.JsonSerializer.Serialize(recordIds, StoreJsonContext.Default.IReadOnlyCollectionString);
             using var reader = query.ExecuteReader();
@@ -399,6 +401,7 @@ public sealed partial class AuditStore : IAuditStore
                 stored.Add(reader.GetString(0));
             }
 
+            NoteAbsent(recordIds, stored);
             return stored;
         }
 
@@ -476,22 +479,37 @@ public sealed partial class AuditStore : IAuditStore
         public bool Add(PendingLeaf leaf)
         {
             ArgumentNullException.ThrowIfNull(leaf);
-            var summary = leaf.Summary;
+            if (TryQueue(leaf))
+            {
+                return true;
+            }
+
+            InsertQueued();
+            if (!InsertRecord(_nextIndex, leaf))
+            {
+                return false;
+            }
+
+            if (leaf.SubjectId is { } subject)
+            {
+                InsertLink(_nextIndex, subject);
+                _links++;
+            }
+
+            _appended.Add(leaf.Hash);
+            _nextIndex++;
+            return true;
+        }
+
+        /// <summary>One record alone; false when its id is stored already.</summary>
+        private bool InsertRecord(long index, PendingLeaf leaf)
+        {
             var db = _store._writer.Handle!;
             var insert = _store.RawInsert;
             int rc;
             try
             {
-                Check(raw.sqlite3_bind_int64(insert, 1, _nextIndex), db);
-                BindText(insert, 2, summary.Id, db);
-                Check(raw.sqlite3_bind_int64(insert, 3, summary.Time.ToUnixTimeMilliseconds()), db);
-                BindText(insert, 4, summary.Tenant, db);
-                BindText(insert, 5, summary.Principal, db);
-                BindText(insert, 6, summary.Route, db);
-                BindText(insert, 7, summary.Decision, db);
-                BindText(insert, 8, summary.Reason, db);
-                Check(raw.sqlite3_bind_blob(insert, 9, leaf.Bytes), db);
-                Check(raw.sqlite3_bind_blob(insert, 10, leaf.Hash), db);
+                BindRecord(insert, 0, index, leaf, db);
                 rc = raw.sqlite3_step(insert);
             }
             finally
@@ -504,41 +522,35 @@ public sealed partial class AuditStore : IAuditStore
                 SqliteException.ThrowExceptionForRC(rc, db);
             }
 
-            if (raw.sqlite3_changes(db) != 1)
+            return raw.sqlite3_changes(db) == 1;
+        }
+
+        private void InsertLink(long index, long subject)
+        {
+            var db = _store._writer.Handle!;
+            var link = _store.RawLink;
+            int rc;
+            try
             {
-                return false;
+                Check(raw.sqlite3_bind_int64(link, 1, index), db);
+                Check(raw.sqlite3_bind_int64(link, 2, subject), db);
+                rc = raw.sqlite3_step(link);
+            }
+            finally
+            {
+                raw.sqlite3_reset(link);
             }
 
-            if (leaf.SubjectId is { } subject)
+            if (rc != raw.SQLITE_DONE)
             {
-                var link = _store.RawLink;
-                try
-                {
-                    Check(raw.sqlite3_bind_int64(link, 1, _nextIndex), db);
-                    Check(raw.sqlite3_bind_int64(link, 2, subject), db);
-                    rc = raw.sqlite3_step(link);
-                }
-                finally
-                {
-                    raw.sqlite3_reset(link);
-                }
-
-                if (rc != raw.SQLITE_DONE)
-                {
-                    SqliteException.ThrowExceptionForRC(rc, db);
-                }
-
-                _links++;
+                SqliteException.ThrowExceptionForRC(rc, db);
             }
-
-            _appended.Add(leaf.Hash);
-            _nextIndex++;
-            return true;
         }
 
         /// <summary>Makes the batch durable (synchronous=FULL: the WAL is fsynced before this returns).</summary>
         public void Commit()
         {
+            InsertQueued();
             var recent = _store._recentLinks + _links;
             if (recent >= _store.RecentLinksMergeAt)
             {
@@ -980,6 +992,7 @@ public sealed partial class AuditStore : IAuditStore
     {
         _rawInsert?.Dispose();
         _rawLink?.Dispose();
+        DisposeRowStatements();
         _rawSelectSubject?.Dispose();
         _rawErasedAt?.Dispose();
         _exists.Dispose();

@@ -499,6 +499,109 @@ public sealed class AuditStoreTests : IDisposable
     }
 
     [Fact]
+    public void Add_IdsStoredOfFoundAbsent_StoresTheSameRowsAndLinksAsAddingOneAtATime()
+    {
+        // Ids StoredOf found absent go in by the multi-row insert; the rows must be those the one-row insert stores.
+        var chunked = AuditStore.Open(Path.Combine(_directory, "chunked.db"));
+        var single = AuditStore.Open(Path.Combine(_directory, "single.db"));
+        using (chunked)
+        using (single)
+        {
+            var (alice, bob) = CreateAliceAndBob(chunked);
+            var (singleAlice, singleBob) = CreateAliceAndBob(single);
+            Assert.Equal((alice.Id, bob.Id), (singleAlice.Id, singleBob.Id));
+            var storedBefore = Leaf("stored-before");
+            chunked.Append([storedBefore], 0);
+            single.Append([storedBefore], 0);
+
+            // 2.5 times the rows of one insert: two full inserts and a remainder; every third record has no subject,
+            // so the links fill their inserts at other records than the rows do.
+            var leaves = Enumerable.Range(0, (AuditStore.RowsPerInsert * 5 / 2) + 1).Select(i =>
+            {
+                var leaf = i % 5 == 0 ? TimedLeaf($"r{i}", DateTimeOffset.UtcNow.AddSeconds(-i)) : Leaf($"r{i}", tenant: i % 2 == 0 ? "acme" : "globex");
+                return leaf with { SubjectId = i % 3 == 0 ? null : i % 2 == 0 ? alice.Id : bob.Id };
+            }).ToList();
+            leaves.Insert(7, storedBefore);
+            leaves.Insert(40, leaves[4]);
+
+            bool[] added;
+            IReadOnlyList<byte[]> appended;
+            using (var batch = chunked.BeginAppend(1))
+            {
+                var stored = batch.StoredOf(leaves.Select(l => l.Summary.Id).ToList());
+                Assert.Equal(["stored-before"], stored);
+                added = leaves.Select(batch.Add).ToArray();
+                Assert.True(batch.Contains("r4"));
+                batch.Commit();
+                appended = batch.Appended;
+            }
+
+            var reference = single.Append(leaves, 1);
+
+            Assert.Equal(leaves.Count - 2, added.Count(a => a));
+            Assert.False(added[7]);
+            Assert.False(added[40]);
+            Assert.Equal(reference, appended);
+            Assert.Equal(Rows(single.Path, "SELECT * FROM records ORDER BY idx"), Rows(chunked.Path, "SELECT * FROM records ORDER BY idx"));
+            Assert.Equal(Rows(single.Path, "SELECT * FROM recent_record_subjects ORDER BY idx"), Rows(chunked.Path, "SELECT * FROM recent_record_subjects ORDER BY idx"));
+            Assert.Equal(leaves.Count(l => l.SubjectId is not null) - 1, Rows(chunked.Path, "SELECT * FROM recent_record_subjects").Count);
+        }
+    }
+
+    [Fact]
+    public void Add_QueuedRecordsWithAStaleIndex_ThrowsAndStoresNoneOfTheBatch()
+    {
+        using var store = AuditStore.Open(Path.Combine(_directory, "audit.db"));
+        store.Append([Leaf("a")], 0);
+        var leaves = Enumerable.Range(0, AuditStore.RowsPerInsert).Select(i => Leaf($"b{i}")).ToList();
+
+        // A stale next index: the first queued record collides with the stored one inside the multi-row insert, which
+        // must not skip it silently (that would shift every later record's index away from its leaf hash).
+        var failure = Assert.Throws<SqliteException>(() =>
+        {
+            using var stale = store.BeginAppend(0);
+            Assert.Empty(stale.StoredOf(leaves.Select(l => l.Summary.Id).ToList()));
+            foreach (var leaf in leaves)
+            {
+                stale.Add(leaf);
+            }
+
+            stale.Commit();
+        });
+
+        Assert.Equal(19, failure.SqliteErrorCode); // SQLITE_CONSTRAINT
+        Assert.Equal(["a"], store.Query(new RecordQuery()).Select(r => r.Id));
+
+        // The same records at the right index go in.
+        using (var batch = store.BeginAppend(1))
+        {
+            Assert.Empty(batch.StoredOf(leaves.Select(l => l.Summary.Id).ToList()));
+            Assert.All(leaves, leaf => Assert.True(batch.Add(leaf)));
+            batch.Commit();
+        }
+
+        Assert.Equal(Enumerable.Range(1, leaves.Count).Select(i => (long)i), store.Query(new RecordQuery { Ascending = true, Limit = 100 }).Skip(1).Select(r => r.Index));
+    }
+
+    private static List<string> Rows(string path, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        using var reader = command.ExecuteReader();
+        var rows = new List<string>();
+        while (reader.Read())
+        {
+            var values = new object[reader.FieldCount];
+            reader.GetValues(values);
+            rows.Add(string.Join("|", values.Select(v => v is byte[] bytes ? Convert.ToHexString(bytes) : Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture))));
+        }
+
+        return rows;
+    }
+
+    [Fact]
     public void PruneBefore_RecordsAroundTheCutoff_OnlyThoseOlderThanItArePruned()
     {
         // Retention prunes records "older than" the span: one made exactly at the cutoff keeps its body.
