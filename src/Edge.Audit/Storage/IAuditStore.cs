@@ -102,7 +102,9 @@ public interface IAuditAppendBatch : IDisposable
     /// <summary>
     /// Adds a record at the next index; false (and no index used) when its id was added earlier in this batch. Check
     /// <see cref="StoredOf"/> first: SQLite also answers false for an id stored before, PostgreSQL writes the batch at
-    /// commit, where an id stored before fails the whole batch (nothing is stored twice either way).
+    /// commit, where an id stored before fails the whole batch (nothing is stored twice either way). SQLite holds the
+    /// records <see cref="StoredOf"/> found absent for a multi-row insert, so either store may throw for a record at a
+    /// later call or at <see cref="Commit"/>; the batch is then rolled back as a whole.
     /// </summary>
     bool Add(PendingLeaf leaf);
 
