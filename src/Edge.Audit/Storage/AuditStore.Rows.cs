@@ -1,7 +1,5 @@
-using System.Buffers;
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -46,38 +44,10 @@ public sealed partial class AuditStore
         return sql.ToString();
     }
 
-    private sqlite3_stmt? _rawStoredOf;
-
-    // The batch's ids as one JSON array, written as UTF-8 into a buffer kept across batches: serialised to a string,
-    // 2,000 ids were a string on the large-object heap per batch (and a UTF-8 copy of it), which only a gen2 collection
-    // frees.
-    private readonly ArrayBufferWriter<byte> _idsJson = new(64 * 1024);
-    private Utf8JsonWriter? _idsWriter;
-
-    private sqlite3_stmt RawStoredOf => _rawStoredOf ??= PrepareRaw("SELECT record_id FROM records WHERE record_id IN (SELECT value FROM json_each(?1))");
-
-    private ReadOnlySpan<byte> IdsAsJson(IReadOnlyCollection<string> recordIds)
-    {
-        _idsJson.ResetWrittenCount();
-        var writer = _idsWriter ??= new Utf8JsonWriter(_idsJson);
-        writer.Reset(_idsJson);
-        writer.WriteStartArray();
-        foreach (var id in recordIds)
-        {
-            writer.WriteStringValue(id);
-        }
-
-        writer.WriteEndArray();
-        writer.Flush();
-        return _idsJson.WrittenSpan;
-    }
-
     private void DisposeRowStatements()
     {
         _rawInsertRows?.Dispose();
         _rawLinkRows?.Dispose();
-        _rawStoredOf?.Dispose();
-        _idsWriter?.Dispose();
     }
 
     public sealed partial class AppendBatch

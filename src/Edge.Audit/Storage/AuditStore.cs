@@ -96,6 +96,7 @@ public sealed partial class AuditStore : IAuditStore
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
     private readonly SqliteCommand _exists;
+    private readonly SqliteCommand _storedOf;
     private readonly SqliteCommand _insertSubject;
 
     // The two per-record statements, bound through SQLitePCL directly and prepared once (on the first append, so a
@@ -157,6 +158,7 @@ public sealed partial class AuditStore : IAuditStore
         // and 11-26% fewer bytes written per record). The WAL then grows to about 40 MB before it is folded in; erasure still truncates it at once.
         Execute(_writer, $"PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint={WalAutoCheckpointPages}; PRAGMA busy_timeout=5000; PRAGMA cache_size=-65536; PRAGMA secure_delete=ON;");
         _exists = Prepared("SELECT 1 FROM records WHERE record_id = $id", "$id");
+        _storedOf = Prepared("SELECT record_id FROM records WHERE record_id IN (SELECT value FROM json_each($ids))", "$ids");
         _insertSubject = Prepared(
             "INSERT INTO subjects (blind, tenant, wrapped_key, created_ms) VALUES ($blind, $tenant, $key, $now) RETURNING id",
             "$blind", "$tenant", "$key", "$now");
@@ -257,7 +259,7 @@ public sealed partial class AuditStore : IAuditStore
         Check(raw.sqlite3_bind_text(statement, index, utf8[..length]), db);
     }
 
-    private IEnumerable<SqliteCommand> BatchCommands => [_exists, _insertSubject];
+    private IEnumerable<SqliteCommand> BatchCommands => [_exists, _storedOf, _insertSubject];
 
     private SqliteCommand Prepared(string sql, params string[] parameters)
     {
@@ -391,25 +393,12 @@ public sealed partial class AuditStore : IAuditStore
             }
 
             InsertQueued();
-            var db = _store._writer.Handle!;
-            var select = _store.RawStoredOf;
-            try
+            var query = _store._storedOf;
+            query.Parameters[0].Value = System.Text.Json.JsonSerializer.Serialize(recordIds, StoreJsonContext.Default.IReadOnlyCollectionString);
+            using var reader = query.ExecuteReader();
+            while (reader.Read())
             {
-                Check(raw.sqlite3_bind_text(select, 1, _store.IdsAsJson(recordIds)), db);
-                int rc;
-                while ((rc = raw.sqlite3_step(select)) == raw.SQLITE_ROW)
-                {
-                    stored.Add(raw.sqlite3_column_text(select, 0).utf8_to_string());
-                }
-
-                if (rc != raw.SQLITE_DONE)
-                {
-                    SqliteException.ThrowExceptionForRC(rc, db);
-                }
-            }
-            finally
-            {
-                raw.sqlite3_reset(select);
+                stored.Add(reader.GetString(0));
             }
 
             NoteAbsent(recordIds, stored);
@@ -1007,7 +996,11 @@ public sealed partial class AuditStore : IAuditStore
         _rawSelectSubject?.Dispose();
         _rawErasedAt?.Dispose();
         _exists.Dispose();
+        _storedOf.Dispose();
         _insertSubject.Dispose();
         _writer.Dispose();
     }
 }
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyCollection<string>))]
+internal sealed partial class StoreJsonContext : System.Text.Json.Serialization.JsonSerializerContext;
