@@ -79,12 +79,13 @@ internal static partial class IngestEndpoint
         }
 
         Stream source;
-        switch (request.Headers.ContentEncoding.ToString())
+        // Content codings are case-insensitive, and x-gzip is gzip (RFC 9110 §8.4.1): GZIP was refused 415.
+        switch (request.Headers.ContentEncoding.ToString().ToLowerInvariant())
         {
             case "" or "identity":
                 source = request.Body;
                 break;
-            case "gzip":
+            case "gzip" or "x-gzip":
                 source = new GZipStream(request.Body, CompressionMode.Decompress, leaveOpen: true);
                 break;
             case "br":

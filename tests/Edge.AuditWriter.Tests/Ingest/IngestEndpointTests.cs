@@ -128,6 +128,9 @@ public sealed class IngestEndpointTests
     [Theory]
     [InlineData("gzip")]
     [InlineData("br")]
+    [InlineData("GZIP")] // codings are case-insensitive (RFC 9110 §8.4.1): was 415
+    [InlineData("Br")]
+    [InlineData("x-gzip")] // the same as gzip (RFC 9110 §8.4.1.3): was 415
     public async Task Ingest_CompressedBatch_IsStoredLikeAPlainOne(string encoding)
     {
         await using var writer = await WriterFixture.StartAsync();
@@ -252,7 +255,7 @@ public sealed class IngestEndpointTests
     private static byte[] Compress(byte[] body, string encoding)
     {
         using var output = new MemoryStream();
-        using (Stream compressor = encoding == "gzip"
+        using (Stream compressor = encoding.ToLowerInvariant() is "gzip" or "x-gzip"
                    ? new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Fastest)
                    : new System.IO.Compression.BrotliStream(output, System.IO.Compression.CompressionLevel.Fastest))
         {
