@@ -80,7 +80,7 @@ public static class AuditDecisions
 {
     public static readonly IReadOnlyList<string> All =
     [
-        "allow", "deny", "incomplete",
+        "allow", "deny", "incomplete", "closed",
         "applied", "refused", "rotated",
         "banned", "unbanned",
         "requested", "approved", "rejected", "consumed", "expired", "invalid", "mismatch",
@@ -113,6 +113,13 @@ public static class AuditEventTypes
     /// when the response started) says the status the client got; this one, naming it in <c>requestId</c>, says the body did not all arrive.
     /// </summary>
     public const string ResponseIncomplete = "dev.edge.audit.response.incomplete.v1";
+
+    /// <summary>
+    /// An upgraded connection (a WebSocket) ended: the request's record (written at the switch) says 101, or 200 on an
+    /// HTTP/2 extended CONNECT; this one, naming it in <c>requestId</c>, says the bytes relayed each way, how long the
+    /// tunnel lasted and how it ended.
+    /// </summary>
+    public const string TunnelClosed = "dev.edge.audit.tunnel.closed.v1";
 
     /// <summary>Approval events: <c>requested</c>, <c>approved</c>, <c>rejected</c>, <c>consumed</c>, <c>expired</c>, <c>invalid</c>, <c>mismatch</c>, <c>refused</c>.</summary>
     public const string ApprovalRequested = "dev.edge.audit.approval.requested.v1";

@@ -8,7 +8,8 @@ namespace Edge.Proxy.Auditing;
 /// A response the backend broke off mid-body, or whose client's side ended before it (the client left, the shutdown's
 /// drain window ended, Kestrel gave up on a client reading too slowly), becomes a record of its own: the
 /// request's record was made durable when the response started, before the break, so it says the status the client got
-/// but not that the body was cut short.
+/// but not that the body was cut short. So does the end of an upgraded connection's relay, for the same reason: its
+/// request's record says the switch, with no byte of what was relayed after it.
 /// </summary>
 internal sealed class ResponseAuditEventSink(SecurityEventWriter events) : IResponseEventSink
 {
@@ -31,5 +32,35 @@ internal sealed class ResponseAuditEventSink(SecurityEventWriter events) : IResp
                 ["error"] = error,
             });
         events.Append(record with { Route = request.RouteId });
+    }
+
+    public ValueTask TunnelClosedAsync(HttpContext context, EdgeRequestFeature request, TunnelEnd end)
+    {
+        if (!events.IsConfigured)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var attributes = new Dictionary<string, string>
+        {
+            ["requestId"] = request.RequestId,
+            ["route"] = request.RouteId ?? "",
+            ["durationMs"] = ((long)end.Duration.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
+        };
+        if (end.Error is { } error)
+        {
+            attributes["error"] = error;
+        }
+
+        var record = events.NewRecord(AuditEventTypes.TunnelClosed, "closed", EdgeRequestMiddleware.EdgeStepName, end.Reason, attributes);
+        return events.AppendAsync(record with
+        {
+            Route = request.RouteId,
+            Tenant = context.GetTenant()?.Tenant,
+            // Personal, as in the request's record: in the subject, which the writer seals per principal.
+            Subject = context.GetIdentity()?.Principal is { } principal ? new AuditSubject { Principal = principal } : AuditSubject.Empty,
+            BytesIn = end.BytesFromClient,
+            BytesOut = end.BytesToClient,
+        });
     }
 }

@@ -84,6 +84,7 @@ internal sealed partial class EdgeRequestMiddleware(
         // The state overload with a static callback: no closure or delegate per request.
         request.BindRecording(context, audit);
         context.Response.OnStarting(static state => ((EdgeRequestFeature)state).RecordOnceAsync(), request);
+        UpgradeTunnel? tunnel = null;
         try
         {
             // Framing two parsers may read differently is refused before anything reads or forwards the body; one
@@ -152,6 +153,7 @@ internal sealed partial class EdgeRequestMiddleware(
             }
             else
             {
+                tunnel = UpgradeTunnel.TryInstall(context, time);
                 await next(context);
                 if (context.Features[typeof(IForwarderErrorFeature)] is IForwarderErrorFeature { Error: not ForwarderError.None } failure)
                 {
@@ -213,6 +215,10 @@ internal sealed partial class EdgeRequestMiddleware(
                 var decision = request.IsDenied ? "deny" : "allow";
                 metrics.Request(routeId, decision, context.Response.StatusCode);
                 await request.RecordOnceAsync();
+                if (tunnel is { IsOpen: true })
+                {
+                    await responseEvents.TunnelClosedAsync(context, request, tunnel.End(context, serverAborts.DrainEnded));
+                }
             }
         }
     }

@@ -10,4 +10,10 @@ internal interface IResponseEventSink
     /// <see cref="ServerAborts.ResponseTimeoutCode"/>).
     /// </summary>
     void Incomplete(EdgeRequestFeature request, int status, string error, string? clientSideReason);
+
+    /// <summary>
+    /// An upgraded connection's relay ended (<see cref="UpgradeTunnel"/>). Completes once the record is appended, so a
+    /// tunnel the shutdown ended has its record before the request does.
+    /// </summary>
+    ValueTask TunnelClosedAsync(HttpContext context, EdgeRequestFeature request, TunnelEnd end);
 }
