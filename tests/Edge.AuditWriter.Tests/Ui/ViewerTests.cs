@@ -504,7 +504,8 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
     [InlineData("approved")]
     [InlineData("banned")]
     [InlineData("incomplete")]
-    public async Task Filters_DecisionOfAWriterApprovalBanOrIncompleteRecord_CanBeChosen(string decision)
+    [InlineData("closed")]
+    public async Task Filters_DecisionOfAWriterApprovalBanIncompleteOrTunnelRecord_CanBeChosen(string decision)
     {
         await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
         // Ingest refuses "erased" from a sender: the writer's own erasure record carries it (an unknown subject is recorded too).
