@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Edge.Testing;
 using Microsoft.AspNetCore.Builder;
@@ -139,6 +140,21 @@ public sealed class TunnelAuditTests : IAsyncLifetime
         var record = await TunnelRecordAsync(edge, requestId);
 
         Assert.Equal("server_shutdown", AuditData.Reason(record));
+        Assert.Equal((PingFrameBytes, PongFrameBytes), (record.GetProperty("bytesIn").GetInt64(), AuditData.BytesOut(record)));
+    }
+
+    [Fact]
+    public async Task Upgrade_NoByteEitherWayForTheActivityTimeout_TunnelRecordSaysActivityTimeout()
+    {
+        var edge = await StartEdgeAsync(activityTimeout: "00:00:01");
+        using var client = new TcpClient();
+        var requestId = await OpenTunnelAsync(edge, client, "/ws/hold");
+
+        await ReadToEndAsync(client);
+        var record = await TunnelRecordAsync(edge, requestId);
+
+        Assert.Equal("activity_timeout", AuditData.Reason(record));
+        Assert.Equal("UpgradeActivityTimeout", record.GetProperty("attributes").GetProperty("error").GetString());
         Assert.Equal((PingFrameBytes, PongFrameBytes), (record.GetProperty("bytesIn").GetInt64(), AuditData.BytesOut(record)));
     }
 
@@ -283,28 +299,34 @@ public sealed class TunnelAuditTests : IAsyncLifetime
         return records;
     }
 
-    private async Task<EdgeHost> StartEdgeAsync(TimeSpan? shutdownTimeout = null, IDictionary<string, string?>? settings = null)
+    private async Task<EdgeHost> StartEdgeAsync(TimeSpan? shutdownTimeout = null, IDictionary<string, string?>? settings = null, string? activityTimeout = null)
     {
-        var edge = await EdgeHost.StartAsync(
-            ProxyJson.Create(
-                _backendUrl,
-                new Dictionary<string, object>
+        var proxyJson = JsonNode.Parse(ProxyJson.Create(
+            _backendUrl,
+            new Dictionary<string, object>
+            {
+                ["ws"] = ProxyJson.Route("/ws/{**rest}",
+                    new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" },
+                    new Dictionary<string, string> { ["EdgeAuthenticate"] = "partner-keys" }),
+            },
+            new
+            {
+                Authentication = new Dictionary<string, object>
                 {
-                    ["ws"] = ProxyJson.Route("/ws/{**rest}",
-                        new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" },
-                        new Dictionary<string, string> { ["EdgeAuthenticate"] = "partner-keys" }),
-                },
-                new
-                {
-                    Authentication = new Dictionary<string, object>
+                    ["partner-keys"] = new
                     {
-                        ["partner-keys"] = new
-                        {
-                            Type = "ApiKey",
-                            Keys = new object[] { new { Sha256 = HostileEdge.Sha256Hex(ApiKey), Principal = "ws-client", Tenant = "acme" } },
-                        },
+                        Type = "ApiKey",
+                        Keys = new object[] { new { Sha256 = HostileEdge.Sha256Hex(ApiKey), Principal = "ws-client", Tenant = "acme" } },
                     },
-                }),
+                },
+            }))!;
+        if (activityTimeout is not null)
+        {
+            proxyJson["ReverseProxy"]!["Clusters"]!["backend"]!["HttpRequest"] = new JsonObject { ["ActivityTimeout"] = activityTimeout };
+        }
+
+        var edge = await EdgeHost.StartAsync(
+            proxyJson.ToJsonString(),
             settings,
             configure: shutdownTimeout is { } timeout ? builder => builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = timeout) : null);
         _edges.Add(edge);
