@@ -42,23 +42,23 @@ internal sealed class UpgradeTunnel : IHttpUpgradeFeature, IHttpExtendedConnectF
     {
         if (HttpMethods.IsConnect(context.Request.Method))
         {
-            if (context.Features.Get<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true } connect)
+            if (context.GetFeature<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true } connect)
             {
                 return null;
             }
 
             var tunnel = new UpgradeTunnel(null, connect, time);
-            context.Features.Set<IHttpExtendedConnectFeature>(tunnel);
+            context.SetFeature<IHttpExtendedConnectFeature>(tunnel);
             return tunnel;
         }
 
-        if (context.Features.Get<IHttpUpgradeFeature>() is not { IsUpgradableRequest: true } upgrade)
+        if (context.GetFeature<IHttpUpgradeFeature>() is not { IsUpgradableRequest: true } upgrade)
         {
             return null;
         }
 
         var upgraded = new UpgradeTunnel(upgrade, null, time);
-        context.Features.Set<IHttpUpgradeFeature>(upgraded);
+        context.SetFeature<IHttpUpgradeFeature>(upgraded);
         return upgraded;
     }
 
