@@ -228,8 +228,13 @@ public sealed class AuditShipperTests
         await WaitUntilAsync(() => spool.AckedSequence == 2 && logger.Has(1535));
 
         // Before, the start cut the segment at the damage, and the records after it in that segment were never shipped.
-        bytes[at] ^= 0xFF;
-        await File.WriteAllBytesAsync(segment, bytes);
+        // The byte is mended in place: rewriting the file truncates it first, and a shipper reading in that moment saw
+        // the segment end early and went on to the next one (the test's own race, not a disk's).
+        await using (var file = new FileStream(segment, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        {
+            file.Position = at;
+            file.WriteByte((byte)(bytes[at] ^ 0xFF));
+        }
         await WaitUntilAsync(() => spool.AckedSequence == 60);
         using var store = AuditStore.OpenReadOnly(writer.StorePath);
         Assert.Equal(Enumerable.Range(0, 60).Select(i => $"d{i:D2}"), store.Export(new RecordQuery()).Select(r => r.Id).Order());
