@@ -80,6 +80,33 @@ public sealed class BenchScriptTests
         Assert.Equal(expected, stdout.Trim());
     }
 
+    [Theory]
+    [InlineData("1000", "6000", "1000", "5")]
+    [InlineData("1000", "1000", "1000", "-")] // a scrape that did not advance: was 0 bytes per request
+    [InlineData("1000", "900", "1000", "-")]
+    [InlineData("", "6000", "1000", "-")]
+    [InlineData("1000", "6000", "0", "-")]
+    public async Task AllocPerRequest_CounterReadings_BytesPerRequestOrDashWhenNotMeasured(string before, string after, string requests, string expected)
+    {
+        // The report's allocation column, as bench.sh defines it, run on its own: one run's edge row read 0 bytes per
+        // request (-3,801 over bare YARP) when its counter answered the same value before and after.
+        var definition = File.ReadLines(Path.Combine(RepositoryRoot(), "load", "bench.sh")).Single(l => l.StartsWith("alloc_per_request() {", StringComparison.Ordinal));
+        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add($"{definition}\nalloc_per_request \"$1\" \"$2\" \"$3\"");
+        info.ArgumentList.Add("bench");
+        info.ArgumentList.Add(before);
+        info.ArgumentList.Add(after);
+        info.ArgumentList.Add(requests);
+
+        using var process = Process.Start(info)!;
+        var stdout = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+
+        Assert.Equal(0, process.ExitCode);
+        Assert.Equal(expected, stdout.Trim());
+    }
+
     [Fact]
     public async Task RoundRatios_ThreeRounds_EachRoundsOwnRatioInOrderAndNaWhereARoundLacksAValue()
     {
