@@ -91,19 +91,9 @@ public sealed class BenchScriptTests
         // The report's allocation column, as bench.sh defines it, run on its own: one run's edge row read 0 bytes per
         // request (-3,801 over bare YARP) when its counter answered the same value before and after.
         var definition = File.ReadLines(Path.Combine(RepositoryRoot(), "load", "bench.sh")).Single(l => l.StartsWith("alloc_per_request() {", StringComparison.Ordinal));
-        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true };
-        info.ArgumentList.Add("-c");
-        info.ArgumentList.Add($"{definition}\nalloc_per_request \"$1\" \"$2\" \"$3\"");
-        info.ArgumentList.Add("bench");
-        info.ArgumentList.Add(before);
-        info.ArgumentList.Add(after);
-        info.ArgumentList.Add(requests);
+        var (exit, stdout) = await RunBashAsync($"{definition}\nalloc_per_request '{before}' '{after}' '{requests}'");
 
-        using var process = Process.Start(info)!;
-        var stdout = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-
-        Assert.Equal(0, process.ExitCode);
+        Assert.Equal(0, exit);
         Assert.Equal(expected, stdout.Trim());
     }
 
