@@ -589,6 +589,10 @@ allocated() { # target
 uses_writer() { { [ "$1" = edge ] && needs_writer && [ "${NO_AUDIT:-0}" != 1 ]; } || [ "${TARGET_WRITER[$1]:-0}" = 1 ]; }
 # Bytes per request between two readings of a since-start allocation counter: "-" when a reading is missing or did not
 # advance. One edge's scrape once answered the same value 10 s apart, and the row read 0 bytes per request (-3,801 added).
+# A likely cause: under Server GC with DATAS (the .NET default), the runtime sums only the heaps active at the moment and
+# never reports less than its highest reading, so a heap count that shrank between rounds holds the counter still until
+# the remaining heaps catch up (dotnet/runtime#131069, fixed after 10.0.12). A heap count that grew back within one
+# reading overstates it the same way, which this check cannot see: compare with `edge-load request-alloc`.
 alloc_per_request() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { if (a == "" || b == "" || n + 0 == 0 || b + 0 <= a + 0) print "-"; else printf "%.0f\n", (b - a) / n }'; }
 per_request() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { if (n + 0 == 0) print "-"; else printf "%.1f", t * 1e6 / hz / n }'; }
 # Requests the target served during one edge-load run: ok and failed, plus the uncounted warm-up (warmup_requests, the
@@ -622,7 +626,7 @@ measure() { # round row mode
     if [[ "$target" == edge* ]]; then cr=$(per_request $((tr1 - tr0)) "$n"); fi
     if uses_writer "$target"; then cw=$(per_request $((tw1 - tw0)) "$n"); fi
     al=$(alloc_per_request "$a0" "$a1" "$n")
-    if [ "$al" = - ] && [ -n "$a0" ] && [ -n "$a1" ]; then log "warning: $label's allocation counter read $a0 before and $a1 after round $round's $mode run; not counted"; fi
+    if [ "$al" = - ] && [ -n "$a0" ] && [ -n "$a1" ]; then log "warning: $label's allocation counter read $a0 before and $a1 after round $round's $mode run; not counted (a Server GC heap count change holds that counter still)"; fi
     cpu="$cp $cb $cr $cw $al"
   else
     # At saturation, where the fixed-rate figures' idle overhead (thread-pool spinning, timers) no longer dominates: the
