@@ -12,6 +12,9 @@ public sealed class EdgeConfigValidator(
     IEnumerable<IEdgeSectionValidator> sectionValidators,
     IEnumerable<IEdgeRouteValidator> routeValidators)
 {
+    /// <summary>The route metadata keys the edge reads.</summary>
+    private static readonly string[] RouteMetadataKeys = ["EdgeAudit", MethodPolicy.AllowTraceMetadataKey];
+
     public async Task ValidateAsync(ParsedProxyJson candidate, ConfigErrorList errors)
     {
         if (candidate.Routes.Count == 0)
@@ -47,6 +50,7 @@ public sealed class EdgeConfigValidator(
                 errors.Add(location + ":Metadata:EdgeAudit", $"'{audit}' is not valid; use Required or Optional");
             }
 
+            ValidateMetadataKeys(route, location, errors);
             MethodPolicy.Validate(route, location, errors);
             YarpTransformRules.Validate(route, route.ClusterId is null ? null : clusters.GetValueOrDefault(route.ClusterId), location, errors);
             ValidateSteps(route, candidate.Edge, errors);
@@ -154,6 +158,35 @@ public sealed class EdgeConfigValidator(
         }
 
         return route;
+    }
+
+    /// <summary>
+    /// Route metadata is free-form to YARP, so a step written there (next to <c>EdgeAudit</c>, which does belong there)
+    /// used to pass and protect nothing. A step name is an error; any other <c>Edge…</c> key the edge does not read is a
+    /// warning, since other middleware may own keys of that shape.
+    /// </summary>
+    private void ValidateMetadataKeys(RouteConfig route, string location, ConfigErrorList errors)
+    {
+        if (route.Metadata is null)
+        {
+            return;
+        }
+
+        foreach (var (key, value) in route.Metadata)
+        {
+            if (steps.TryGet(key, out _))
+            {
+                errors.Add($"{location}:Metadata:{key}",
+                    $"'{key}' is an edge step, not route metadata: as metadata it does nothing; list it in the route's Transforms, e.g. \"Transforms\": [ {{ \"{key}\": \"{value}\" }} ]");
+            }
+            else if (key.StartsWith("Edge", StringComparison.OrdinalIgnoreCase) && !RouteMetadataKeys.Contains(key, StringComparer.OrdinalIgnoreCase))
+            {
+                var known = string.Join(", ", RouteMetadataKeys);
+                errors.AddWarning($"{location}:Metadata:{key}", ProxyJsonReader.Closest(RouteMetadataKeys, key) is { } closest
+                    ? $"'{key}' is not route metadata the edge reads; did you mean '{closest}'? (it reads {known})"
+                    : $"'{key}' is not route metadata the edge reads (it reads {known}); ignored");
+            }
+        }
     }
 
     private void ValidateSteps(RouteConfig route, EdgeSection edge, ConfigErrorList errors)

@@ -380,6 +380,40 @@ public sealed class ProxyConfigFileValidatorTests
             && e.Message.StartsWith("'EdgeTenant' must be the first key of its entry", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("EdgeRateLimit", "per-tenant")]
+    [InlineData("EdgeAuthenticate", "corp-jwt")]
+    [InlineData("edgerequire", "orders.write")]
+    public async Task ValidateAsync_StepNamedInRouteMetadata_ErrorSaysItBelongsInTransforms(string key, string value)
+    {
+        // Before: valid, and the route served with no such step: metadata is free-form to YARP, so a step written there
+        // (a common slip, since EdgeAudit does belong there) protected nothing and nothing said so.
+        var errors = await ValidateOneRouteAsync(route: $$""" "Metadata": { "{{key}}": "{{value}}" } """);
+
+        AssertSingleError(errors, $"ReverseProxy:Routes:r1:Metadata:{key}", $"'{key}' is an edge step, not route metadata: as metadata it does nothing; list it in the route's Transforms");
+    }
+
+    [Theory]
+    [InlineData("EdgeAudits", "did you mean 'EdgeAudit'?")]
+    [InlineData("EdgeAllowTrac", "did you mean 'EdgeAllowTrace'?")]
+    public async Task ValidateAsync_UnknownEdgeMetadataKey_WarnsWithTheClosestKnownKey(string key, string expected)
+    {
+        var errors = await ValidateOneRouteAsync(route: $$""" "Metadata": { "{{key}}": "true" } """);
+
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
+        var warning = Assert.Single(errors, e => e.Location == $"ReverseProxy:Routes:r1:Metadata:{key}");
+        Assert.True(warning.IsWarning);
+        Assert.Contains(expected, warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_KnownAndForeignMetadataKeys_NoFinding()
+    {
+        var errors = await ValidateOneRouteAsync(route: """ "Metadata": { "EdgeAudit": "Optional", "EdgeAllowTrace": "false", "team": "payments" } """);
+
+        Assert.DoesNotContain(errors, e => e.Location.Contains(":Metadata", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task ValidateAsync_NullForAnOptionalMember_MeansAbsent()
     {
