@@ -9,7 +9,8 @@ internal interface IAuditEventAppender
 {
     /// <summary>
     /// Appends one serialised record; false when it was refused because the target is full. <paramref name="admitted"/>:
-    /// the caller found room (<see cref="HasRoomForEvent"/>) before it acted, so the record is kept even past the cap.
+    /// the caller found room (<see cref="HasRoomForEvent"/>, or the admission check of the request the record completes)
+    /// before it acted, so the record is kept even past the cap.
     /// </summary>
     ValueTask<bool> TryAppendAsync(byte[] record, bool admitted = false);
 

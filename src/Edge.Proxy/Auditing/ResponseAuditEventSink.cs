@@ -10,6 +10,9 @@ namespace Edge.Proxy.Auditing;
 /// request's record was made durable when the response started, before the break, so it says the status the client got
 /// but not that the body was cut short. So does the end of an upgraded connection's relay, for the same reason: its
 /// request's record says the switch, with no byte of what was relayed after it.
+/// Both are kept past the spool's cap exactly when their request's record was (<see cref="EdgeRequestFeature.RecordAdmitted"/>):
+/// they complete a record the trail already holds, and a long-lived tunnel or stream outlasts the moment the cap was
+/// checked, when its client could still be refused.
 /// </summary>
 internal sealed class ResponseAuditEventSink(SecurityEventWriter events) : IResponseEventSink
 {
@@ -31,7 +34,7 @@ internal sealed class ResponseAuditEventSink(SecurityEventWriter events) : IResp
                 ["status"] = status.ToString(CultureInfo.InvariantCulture),
                 ["error"] = error,
             });
-        events.Append(record with { Route = request.RouteId });
+        events.Append(record with { Route = request.RouteId }, admitted: request.RecordAdmitted);
     }
 
     public ValueTask TunnelClosedAsync(HttpContext context, EdgeRequestFeature request, TunnelEnd end)
@@ -61,6 +64,6 @@ internal sealed class ResponseAuditEventSink(SecurityEventWriter events) : IResp
             Subject = context.GetIdentity()?.Principal is { } principal ? new AuditSubject { Principal = principal } : AuditSubject.Empty,
             BytesIn = end.BytesFromClient,
             BytesOut = end.BytesToClient,
-        });
+        }, admitted: request.RecordAdmitted);
     }
 }

@@ -39,10 +39,10 @@ internal sealed partial class SecurityEventWriter(IAuditEventAppender? appender,
         Attributes = attributes,
     };
 
-    /// <summary>Enqueues without waiting for the append; records keep the order of the calls.</summary>
-    public void Append(AuditRecord record)
+    /// <summary>Enqueues without waiting for the append; records keep the order of the calls. <paramref name="admitted"/>: as in <see cref="AppendAsync"/>.</summary>
+    public void Append(AuditRecord record, bool admitted = false)
     {
-        var append = AppendAsync(record);
+        var append = AppendAsync(record, admitted);
         if (!append.IsCompletedSuccessfully)
         {
             _ = append.AsTask();
@@ -51,8 +51,8 @@ internal sealed partial class SecurityEventWriter(IAuditEventAppender? appender,
 
     /// <summary>
     /// Completes once the record is appended (with a writer: durable in the spool). <paramref name="admitted"/>: the
-    /// caller checked <see cref="HasRoom"/> before the event happened, so the record is kept even if the spool reached its
-    /// cap since.
+    /// caller checked <see cref="HasRoom"/> before the event happened, or the event ends a request admitted at the cap
+    /// check, so the record is kept even if the spool reached its cap since.
     /// </summary>
     public async ValueTask AppendAsync(AuditRecord record, bool admitted = false)
     {

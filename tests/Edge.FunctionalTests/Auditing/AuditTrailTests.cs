@@ -5,6 +5,9 @@ using Edge.Audit.Storage;
 using Edge.AuditWriter.Tests;
 using Edge.Proxy.Auditing;
 using Edge.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Edge.FunctionalTests.Auditing;
@@ -164,6 +167,60 @@ public sealed class AuditTrailTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(served > 0);
         // Every served request's record is in the spool (a refusal's record may be dropped at the cap; it served nothing).
         Assert.True(spool.DurableSequence - recordsBefore >= served, $"{spool.DurableSequence - recordsBefore} records for {served} served requests");
+    }
+
+    [Fact]
+    public async Task SpoolReachingItsCapWhileTheBodyStreams_BackendBreaksOff_IncompleteRecordStillSpooledNotDropped()
+    {
+        var breakOff = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = await StartBreakingBackendAsync(breakOff.Task);
+        await using var edge = await EdgeHost.StartAsync(Config(backend.Urls.Single() + "/"), SpoolAtCap.Settings(32 * 1024));
+        var spool = SpoolAtCap.Spool(edge);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/orders/report");
+        request.Headers.Add("X-Tenant-ID", "acme");
+        using var response = await edge.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var requestId = response.Headers.GetValues("X-Request-Id").Single();
+
+        await SpoolAtCap.FillAsync(edge, "/optional/");
+        using var refused = await SendRequiredAsync(edge);
+        var (recordsBefore, droppedBefore) = (spool.DurableSequence, spool.Metrics.Dropped);
+        breakOff.SetResult();
+        var body = await response.Content.ReadAsStreamAsync();
+        await Assert.ThrowsAnyAsync<IOException>(() => body.CopyToAsync(Stream.Null));
+        await SpoolAtCap.WaitForAppendOrDropAsync(spool, recordsBefore, droppedBefore);
+
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.ServiceUnavailable), (response.StatusCode, refused.StatusCode));
+        // Before, the record that the body was cut was refused at the cap: the trail said 200 with the whole body.
+        Assert.Equal(droppedBefore, spool.Metrics.Dropped);
+        var record = Assert.Single(SpoolAtCap.Records(spool), r => r.GetProperty("type").GetString() == Edge.Audit.Records.AuditEventTypes.ResponseIncomplete).GetProperty("data");
+        Assert.Equal(("backend_response_incomplete", requestId), (record.GetProperty("reason").GetString(), record.GetProperty("attributes").GetProperty("requestId").GetString()));
+    }
+
+    /// <summary>
+    /// Answers <c>/orders/report</c> 200 with a declared 100000-byte body, sends its first 1000 bytes, and breaks the
+    /// connection off when <paramref name="breakOff"/> completes; any other path "ok".
+    /// </summary>
+    private static async Task<WebApplication> StartBreakingBackendAsync(Task breakOff)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        app.Run(async context =>
+        {
+            if (context.Request.Path != "/orders/report")
+            {
+                await context.Response.WriteAsync("ok");
+                return;
+            }
+
+            context.Response.ContentLength = 100_000;
+            await context.Response.Body.WriteAsync(new byte[1000]);
+            await context.Response.Body.FlushAsync();
+            await breakOff.WaitAsync(context.RequestAborted);
+            context.Abort();
+        });
+        await app.StartAsync();
+        return app;
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Edge.FunctionalTests.Auditing;
 using Edge.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -179,6 +180,34 @@ public sealed class TunnelAuditTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Upgrade_SpoolReachesItsCapWhileTheTunnelIsOpen_TunnelRecordStillSpooledNotDropped()
+    {
+        var edge = await StartEdgeAsync(settings: SpoolAtCap.Settings(32 * 1024));
+        var spool = SpoolAtCap.Spool(edge);
+        string requestId;
+        using (var client = new TcpClient())
+        {
+            requestId = await OpenTunnelAsync(edge, client, "/ws/hold");
+            await SpoolAtCap.FillAsync(edge, "/ws-optional/");
+            using var refused = await SendAsync(edge, "/ws/plain");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            var (recordsBefore, droppedBefore) = (spool.DurableSequence, spool.Metrics.Dropped);
+
+            client.Close();
+            await SpoolAtCap.WaitForAppendOrDropAsync(spool, recordsBefore, droppedBefore);
+
+            // Before, the tunnel's end was refused at the cap like an unadmitted request's record: the trail had the
+            // switch (101) and nothing of what crossed the tunnel, and no client could be refused any more for it.
+            Assert.Equal(droppedBefore, spool.Metrics.Dropped);
+        }
+
+        var record = Assert.Single(SpoolAtCap.Records(spool), r => r.GetProperty("type").GetString() == "dev.edge.audit.tunnel.closed.v1"
+            && r.GetProperty("data").GetProperty("attributes").GetProperty("requestId").GetString() == requestId).GetProperty("data");
+        Assert.Equal("client_closed", AuditData.Reason(record));
+        Assert.Equal((PingFrameBytes, PongFrameBytes), (record.GetProperty("bytesIn").GetInt64(), AuditData.BytesOut(record)));
+    }
+
+    [Fact]
     public async Task NotUpgraded_PlainRequestRefusedUpgradeAndUpgradeTheBackendDidNotSwitch_NoTunnelRecord()
     {
         var edge = await StartEdgeAsync();
@@ -235,6 +264,14 @@ public sealed class TunnelAuditTests : IAsyncLifetime
         await stream.ReadExactlyAsync(pong, timeout.Token);
         Assert.Equal("pong!", Encoding.ASCII.GetString(pong, 2, 5));
         return head.ToString().Split("\r\n").Single(l => l.StartsWith("X-Request-Id:", StringComparison.OrdinalIgnoreCase))["X-Request-Id:".Length..].Trim();
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(EdgeHost edge, string path)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Add("X-Tenant-ID", "acme");
+        request.Headers.Add("X-Api-Key", ApiKey);
+        return await edge.Client.SendAsync(request);
     }
 
     /// <summary>How many more bytes the client receives until the edge closes or resets its connection.</summary>
@@ -297,6 +334,13 @@ public sealed class TunnelAuditTests : IAsyncLifetime
                 ["ws"] = ProxyJson.Route("/ws/{**rest}",
                     new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID" },
                     new Dictionary<string, string> { ["EdgeAuthenticate"] = "partner-keys" }),
+                // Plain requests whose records may be dropped at the spool's cap: they fill it in the cap test.
+                ["ws-optional"] = new Dictionary<string, object>
+                {
+                    ["ClusterId"] = "backend",
+                    ["Match"] = new { Path = "/ws-optional/{**rest}" },
+                    ["Metadata"] = new Dictionary<string, string> { ["EdgeAudit"] = "Optional" },
+                },
             },
             new
             {

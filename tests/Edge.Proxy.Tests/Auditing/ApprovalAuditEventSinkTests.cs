@@ -63,7 +63,7 @@ public sealed class ApprovalAuditEventSinkTests : IAsyncDisposable
     private static ApprovalEvent Event(ApprovalEventKind kind) =>
         new(kind, "apr_1", "payments", "payments", "acme", "hash", "alice", "bob", "bob", "POST", "/payments/1") { Refusal = kind == ApprovalEventKind.Refused ? "approval_self" : null };
 
-    private static async Task FillToTheCapAsync(AuditSpool spool)
+    internal static async Task FillToTheCapAsync(AuditSpool spool)
     {
         var filler = new byte[200];
         Array.Fill(filler, (byte)'x');
