@@ -43,6 +43,9 @@ public sealed class AuditSpool : IAsyncDisposable
     /// <summary>Segments the start found damaged (empty when every frame read back, or before the start).</summary>
     public IReadOnlyList<SpoolDamage> RecoveryDamage { get; private set; } = [];
 
+    /// <summary>Records the start found missing between segments (empty when none, or before the start); shipped past.</summary>
+    public IReadOnlyList<SpoolGap> RecoveryGaps { get; private set; } = [];
+
     /// <summary>The configured size cap.</summary>
     public long MaxBytes => _options.MaxBytes;
 
@@ -214,8 +217,11 @@ public sealed class AuditSpool : IAsyncDisposable
         try
         {
             var damage = new List<SpoolDamage>();
-            var last = await SpoolRecovery.RecoverAsync(_options, _ackMark, _segments, _backlog, CancellationToken.None, damage).ConfigureAwait(false);
+            var gaps = new List<SpoolGap>();
+            var last = await SpoolRecovery.RecoverAsync(_options, _ackMark, _segments, _backlog, CancellationToken.None, damage, gaps)
+                .ConfigureAwait(false);
             RecoveryDamage = damage;
+            RecoveryGaps = gaps;
             _writer.Start(last);
         }
         catch

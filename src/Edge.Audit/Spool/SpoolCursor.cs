@@ -27,6 +27,12 @@ public sealed class SpoolCursor : IDisposable
     /// <summary>The segment read now was found damaged at start: its frames' checksums are checked.</summary>
     internal bool SegmentDamaged => _segment?.Damaged == true;
 
+    /// <summary>
+    /// At the first frame of a segment the start found after a gap (<see cref="SpoolSegment.MissingFrom"/>), reached from
+    /// the gap's start or above: the records in between were gone before the edge started, and are read past.
+    /// </summary>
+    internal bool AtGapFoundAtStart => Offset == 0 && _segment is { MissingFrom: > 0 } segment && NextSequence >= segment.MissingFrom;
+
     public void Dispose() => Close();
 
     internal int ReadAt(long offset, Span<byte> destination)

@@ -72,7 +72,9 @@ internal sealed class SpoolReader(SpoolSegmentSet segments)
 
     /// <summary>
     /// Moves the cursor onto the next durable frame above its sequence (skipping frames below it, crossing segments)
-    /// and returns its header; false at the tail. The cursor's offset is left at the frame's start.
+    /// and returns its header; false at the tail. The cursor's offset is left at the frame's start. Throws
+    /// <see cref="InvalidDataException"/> at a frame that does not read back and at a gap in the sequence that the start
+    /// did not find (<see cref="SpoolSegment.MissingFrom"/>), leaving the cursor before it.
     /// </summary>
     private bool TryNextFrame(SpoolCursor cursor, long durableSequence, out int length, out long sequence, out long unixMs, out uint checksum)
     {
@@ -83,9 +85,18 @@ internal sealed class SpoolReader(SpoolSegmentSet segments)
         checksum = 0;
         while (cursor.NextSequence <= durableSequence)
         {
-            if (cursor.Handle is null && !cursor.Seek(segments.Find(cursor.NextSequence)))
+            if (cursor.Handle is null)
             {
-                return false;
+                var segment = segments.Find(cursor.NextSequence);
+                if (segment is null)
+                {
+                    return false;
+                }
+
+                if (!cursor.Seek(segment))
+                {
+                    throw Missing(segment, cursor);
+                }
             }
 
             if (cursor.ReadAt(cursor.Offset, header) < SpoolFrame.HeaderSize)
@@ -100,7 +111,7 @@ internal sealed class SpoolReader(SpoolSegmentSet segments)
                 cursor.Close();
                 if (!cursor.Seek(nextSegment))
                 {
-                    return false;
+                    throw Missing(nextSegment, cursor);
                 }
 
                 continue;
@@ -109,6 +120,17 @@ internal sealed class SpoolReader(SpoolSegmentSet segments)
             if (!SpoolFrame.TryReadHeader(header, out length, out sequence, out unixMs, out checksum))
             {
                 throw new InvalidDataException($"Corrupt spool frame in segment {cursor.SegmentFirst} at offset {cursor.Offset}.");
+            }
+
+            // Sequences are written without a gap, so a frame above the next one expected means records are missing: the
+            // segment before this one ended early (cut or replaced from outside while the edge runs) or frames went
+            // missing inside one. Moving on would acknowledge the missing records past, with no trace of them. Only a gap
+            // the start already found is read past (an operator moved a damaged segment out with the edge stopped).
+            if (sequence > cursor.NextSequence && !cursor.AtGapFoundAtStart)
+            {
+                throw new InvalidDataException(
+                    $"Spool frame {sequence} in segment {cursor.SegmentFirst} at offset {cursor.Offset} follows a gap: sequence {cursor.NextSequence} was " +
+                    $"expected (the segment before it ended early, or frames are missing in it); records {cursor.NextSequence} to {sequence - 1} are not in the spool.");
             }
 
             if (sequence > durableSequence)
@@ -127,6 +149,14 @@ internal sealed class SpoolReader(SpoolSegmentSet segments)
 
         return false;
     }
+
+    /// <summary>
+    /// A listed segment whose file is gone. The spool deletes only segments the writer acknowledged, which the cursor is
+    /// past, so this one was moved or deleted from outside while the edge runs, with records in it never shipped. Before,
+    /// the reader answered "nothing more" for good, and shipping stopped without a log line.
+    /// </summary>
+    private static InvalidDataException Missing(SpoolSegment segment, SpoolCursor cursor) =>
+        new($"Spool segment {segment.FirstSequence} is missing from the spool directory ({segment.Path}): sequence {cursor.NextSequence} was expected next.");
 
     /// <summary>Copies the payload of the frame at the cursor's offset and moves the cursor past it.</summary>
     private static void ReadPayload(SpoolCursor cursor, long sequence, long unixMs, uint checksum, Span<byte> destination)

@@ -12,22 +12,44 @@ internal static class SpoolRecovery
     private const int WindowBytes = 256 * 1024;
 
     /// <summary>Returns the last sequence found on disk (or the ack mark when the segments hold nothing newer).</summary>
+    /// <remarks>
+    /// A segment whose first frame lies above the sequence the ack mark and the segments before it lead to starts after a
+    /// gap: reported in <paramref name="gaps"/> and marked (<see cref="SpoolSegment.MissingFrom"/>), nothing cut or
+    /// deleted. The records in it were gone before this start (a segment moved out or cut with the edge stopped, the
+    /// documented way to give up a damaged segment's records, or a power cut), so the reader goes on past it; a gap that
+    /// appears later, while the edge runs, stops shipping at it.
+    /// </remarks>
     public static async Task<long> RecoverAsync(
         SpoolOptions options, SpoolAckMark ackMark, SpoolSegmentSet segments, SpoolBacklog backlog, CancellationToken cancellationToken,
-        List<SpoolDamage>? damage = null)
+        List<SpoolDamage>? damage = null, List<SpoolGap>? gaps = null)
     {
         CreateDirectory(options.Directory);
         var acked = await ackMark.LoadAsync(cancellationToken).ConfigureAwait(false);
         var last = acked;
         var window = new byte[WindowBytes];
         var files = SpoolSegmentSet.ListFiles(options.Directory);
+        // The sequence the next frame should have; unknown after a segment kept damaged (its frames past the damage do
+        // not read back, so where it ends is not known).
+        long? expected = acked + 1;
         for (var i = 0; i < files.Count; i++)
         {
             var (path, first) = files[i];
-            var (validLength, lastInSegment, damaged) = await RecoverSegmentAsync(
+            var (validLength, firstInSegment, lastInSegment, damaged) = await RecoverSegmentAsync(
                 path, acked, backlog, window, cancellationToken, isLast: i == files.Count - 1, damage).ConfigureAwait(false);
             last = Math.Max(last, lastInSegment);
-            segments.AddRecovered(new SpoolSegment(first, path, validLength) { Damaged = damaged });
+            long missingFrom = 0;
+            if (firstInSegment > 0)
+            {
+                if (firstInSegment > expected)
+                {
+                    missingFrom = expected.Value;
+                    gaps?.Add(new SpoolGap(path, missingFrom, firstInSegment));
+                }
+
+                expected = damaged ? null : Math.Max(expected ?? 0, lastInSegment + 1);
+            }
+
+            segments.AddRecovered(new SpoolSegment(first, path, validLength) { Damaged = damaged, MissingFrom = missingFrom });
         }
 
         segments.DeleteCoveredBy(acked);
@@ -49,7 +71,7 @@ internal static class SpoolRecovery
         }
     }
 
-    /// <summary>Checks one segment; truncates it after its last valid frame and returns that length and the last sequence.</summary>
+    /// <summary>Checks one segment; truncates it after its last valid frame and returns that length and its first and last sequences (0 when it holds none).</summary>
     /// <remarks>
     /// Only the last segment can end in a torn write (the one being written when the process or the machine stopped):
     /// there, whatever follows the last frame that reads back is cut. An earlier segment was cut after its last frame
@@ -59,7 +81,7 @@ internal static class SpoolRecovery
     /// without a word, and every record after the damage was lost. An earlier segment's tail of zeros only (its cut not
     /// yet on disk when the power went) is cut as before.
     /// </remarks>
-    internal static async Task<(long ValidLength, long LastSequence, bool Damaged)> RecoverSegmentAsync(
+    internal static async Task<(long ValidLength, long FirstSequence, long LastSequence, bool Damaged)> RecoverSegmentAsync(
         string path, long acked, SpoolBacklog backlog, byte[] window, CancellationToken cancellationToken, bool isLast = true,
         List<SpoolDamage>? damage = null)
     {
@@ -67,6 +89,7 @@ internal static class SpoolRecovery
         var reader = new WindowedReader(handle, window);
         var length = RandomAccess.GetLength(handle);
         long offset = 0;
+        long first = 0;
         long last = 0;
         while (offset + SpoolFrame.HeaderSize <= length)
         {
@@ -90,6 +113,11 @@ internal static class SpoolRecovery
                 backlog.Add(sequence, unixMs);
             }
 
+            if (first == 0)
+            {
+                first = sequence;
+            }
+
             last = Math.Max(last, sequence);
             offset += frameBytes;
         }
@@ -100,7 +128,7 @@ internal static class SpoolRecovery
             if (!isLast && !zerosOnly && await HasFrameAfterAsync(handle, offset, length, last, cancellationToken).ConfigureAwait(false))
             {
                 damage?.Add(new SpoolDamage(path, offset, length - offset, last, Kept: true));
-                return (length, last, true);
+                return (length, first, last, true);
             }
 
             // Anything after the last valid frame of the last segment, or of an earlier one when no frame follows it, is a
@@ -114,7 +142,7 @@ internal static class SpoolRecovery
             RandomAccess.SetLength(handle, offset);
         }
 
-        return (offset, last, false);
+        return (offset, first, last, false);
     }
 
     /// <summary>

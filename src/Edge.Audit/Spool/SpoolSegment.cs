@@ -15,4 +15,11 @@ internal sealed class SpoolSegment(long firstSequence, string path, long length)
     /// read, so the damaged frame stops shipping instead of reaching the writer.
     /// </summary>
     public bool Damaged { get; init; }
+
+    /// <summary>
+    /// Recovery found no record from this sequence up to the segment's first frame (0: none missing). The gap was already
+    /// there when the edge started (a segment moved out or cut while it was stopped), so the reader enters this segment
+    /// from any sequence at or above it; a gap that appears while the edge runs is not accepted.
+    /// </summary>
+    public long MissingFrom { get; init; }
 }

@@ -124,6 +124,11 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
                 Log.DamagedTailCut(_logger, damage.Segment, damage.Offset, damage.AfterSequence, damage.Bytes);
             }
         }
+
+        foreach (var gap in Spool.RecoveryGaps)
+        {
+            Log.GapAtStart(_logger, gap.Segment, gap.FoundSequence, gap.ExpectedSequence, gap.FoundSequence - gap.ExpectedSequence);
+        }
     }
 
     public ValueTask DisposeAsync() => Spool.DisposeAsync();
@@ -144,5 +149,8 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
 
         [LoggerMessage(1541, LogLevel.Warning, "Audit spool segment {Segment} had {Bytes} bytes after sequence {Sequence} (offset {Offset}) that were neither frames nor the zeros a crash leaves; cut as a torn write")]
         public static partial void DamagedTailCut(ILogger logger, string segment, long offset, long sequence, long bytes);
+
+        [LoggerMessage(1543, LogLevel.Error, "Audit spool segment {Segment} starts at sequence {Found}, but sequence {Expected} was expected: the {Missing} records in between are not in the spool (a segment moved out or cut while the edge was stopped, or a power cut); shipping goes on past them")]
+        public static partial void GapAtStart(ILogger logger, string segment, long found, long expected, long missing);
     }
 }

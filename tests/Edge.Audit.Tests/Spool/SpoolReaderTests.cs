@@ -125,6 +125,76 @@ public sealed class SpoolReaderTests : IDisposable
         Assert.Throws<InvalidDataException>(() => reader.ReadBatch(cursor, durableSequence: 3, maxRecords: 100, maxBytes: 1 << 20, new ArrayBufferWriter<byte>()));
     }
 
+    [Fact]
+    public void ReadBatch_NextSegmentStartsAboveTheCursor_ReturnsTheRecordsBeforeTheGapThenThrowsAtIt()
+    {
+        // Records 4 and 5 are gone: the first segment ended early (cut from outside while the edge runs). Before, the
+        // reader moved on to record 6, and the shipper acknowledged 4 and 5 past without a word.
+        var reader = new SpoolReader(Segments((1, 3), (6, 8)));
+        using var cursor = new SpoolCursor(1);
+        var body = new ArrayBufferWriter<byte>();
+
+        var batch = reader.ReadBatch(cursor, durableSequence: 8, maxRecords: 100, maxBytes: 1 << 20, body);
+
+        Assert.Equal(new SpoolBatch(3, 3), batch);
+        var gap = Assert.Throws<InvalidDataException>(() => reader.ReadBatch(cursor, durableSequence: 8, maxRecords: 100, maxBytes: 1 << 20, body));
+        Assert.Contains("Spool frame 6 in segment 6 at offset 0 follows a gap: sequence 4 was expected", gap.Message, StringComparison.Ordinal);
+        Assert.Equal(4, cursor.NextSequence);
+    }
+
+    [Fact]
+    public void ReadBatch_GapTheStartFound_ReadsPastIt()
+    {
+        // A segment moved out while the edge was stopped: the start marked the next one, and its records ship.
+        var set = new SpoolSegmentSet(_directory.Options());
+        var before = _directory.WriteSegment(1, 3);
+        var after = _directory.WriteSegment(6, 8);
+        set.AddRecovered(new SpoolSegment(1, before, new FileInfo(before).Length));
+        set.AddRecovered(new SpoolSegment(6, after, new FileInfo(after).Length) { MissingFrom = 4 });
+        using var cursor = new SpoolCursor(1);
+
+        var read = new SpoolReader(set).Read(cursor, durableSequence: 8, maxRecords: 100, maxBytes: 1 << 20);
+
+        Assert.Equal([1L, 2, 3, 6, 7, 8], read.Select(r => r.Sequence));
+    }
+
+    [Fact]
+    public void ReadBatch_SegmentBeforeAGapTheStartFoundEndsEarlier_ThrowsAtTheNewGap()
+    {
+        // The start found 4 and 5 missing; record 3 went missing since (the first segment cut while the edge runs).
+        var set = new SpoolSegmentSet(_directory.Options());
+        var before = _directory.WriteSegment(1, 3);
+        var after = _directory.WriteSegment(6, 8);
+        set.AddRecovered(new SpoolSegment(1, before, new FileInfo(before).Length));
+        set.AddRecovered(new SpoolSegment(6, after, new FileInfo(after).Length) { MissingFrom = 4 });
+        using (var file = new FileStream(before, FileMode.Open, FileAccess.Write))
+        {
+            file.SetLength(SpoolTestDirectory.FrameBytes(1) + SpoolTestDirectory.FrameBytes(2));
+        }
+
+        var reader = new SpoolReader(set);
+        using var cursor = new SpoolCursor(1);
+
+        Assert.Equal(new SpoolBatch(2, 2), reader.ReadBatch(cursor, durableSequence: 8, maxRecords: 100, maxBytes: 1 << 20, new ArrayBufferWriter<byte>()));
+        var gap = Assert.Throws<InvalidDataException>(() => reader.ReadBatch(cursor, durableSequence: 8, maxRecords: 100, maxBytes: 1 << 20, new ArrayBufferWriter<byte>()));
+        Assert.Contains("sequence 3 was expected", gap.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadBatch_NextSegmentsFileRemovedWhileRunning_ThrowsThereInsteadOfWaitingAtTheTail()
+    {
+        // Before, the reader answered "nothing more" for good: shipping stopped without a log line.
+        var set = Segments((1, 3), (4, 6), (7, 9));
+        File.Delete(SpoolSegmentSet.PathFor(_directory.Path, 4));
+        var reader = new SpoolReader(set);
+        using var cursor = new SpoolCursor(1);
+
+        Assert.Equal(new SpoolBatch(3, 3), reader.ReadBatch(cursor, durableSequence: 9, maxRecords: 100, maxBytes: 1 << 20, new ArrayBufferWriter<byte>()));
+        var missing = Assert.Throws<InvalidDataException>(() => reader.ReadBatch(cursor, durableSequence: 9, maxRecords: 100, maxBytes: 1 << 20, new ArrayBufferWriter<byte>()));
+        Assert.Contains("Spool segment 4 is missing", missing.Message, StringComparison.Ordinal);
+        Assert.Equal(4, cursor.NextSequence);
+    }
+
     private SpoolSegmentSet Segments(params (long First, long Last)[] ranges)
     {
         var set = new SpoolSegmentSet(_directory.Options());

@@ -241,6 +241,92 @@ public sealed class AuditShipperTests
     }
 
     [Fact]
+    public async Task Shipper_EarlierSegmentCutWhileTheEdgeRuns_StopsAtTheGapAndShipsOnOnceItIsMended()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var spoolDirectory = Path.Combine(writer.Directory, "spool");
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = spoolDirectory, SegmentBytes = 4 * 1024 }, clock);
+        var leaves = Enumerable.Range(0, 60).Select(i => WriterFixture.Leaf($"g{i:D2}", "acme")).ToList();
+        foreach (var leaf in leaves)
+        {
+            Assert.True(await spool.TryAppendAsync(leaf));
+        }
+
+        // The first segment (no longer the one written) is cut after its fifth record by something other than the edge:
+        // a frame boundary, so every frame left reads back and only the sequence shows records missing.
+        var segments = Directory.GetFiles(spoolDirectory, "*.seg").Order().ToList();
+        Assert.True(segments.Count > 2);
+        var cut = leaves.Take(5).Sum(l => FrameHeaderBytes + l.Length);
+        var removed = (await File.ReadAllBytesAsync(segments[0]))[cut..];
+        Assert.NotEmpty(removed);
+        await using (var file = new FileStream(segments[0], FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        {
+            file.SetLength(cut);
+        }
+
+        var logger = new EventLogger();
+        await using var shipper = new AuditShipper(spool,
+            new ShipperOptions { WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100) },
+            logger);
+        shipper.Start();
+
+        // Before, the reader went on to the next segment: records from the sixth on were acknowledged past the missing
+        // ones, which were lost without a log line.
+        await WaitUntilAsync(() => logger.Has(1535) || spool.AckedSequence > 5);
+        Assert.Equal(5, spool.AckedSequence);
+        Assert.Contains(logger.Exceptions, e => e.Contains("sequence 6 was expected", StringComparison.Ordinal));
+        clock.Advance(TimeSpan.FromMinutes(5));
+        Assert.True(spool.Metrics.OldestUnackedAge >= TimeSpan.FromMinutes(5));
+
+        await using (var file = new FileStream(segments[0], FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        {
+            file.Position = cut;
+            await file.WriteAsync(removed);
+        }
+
+        await WaitUntilAsync(() => spool.AckedSequence == 60 && logger.Has(1536));
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(Enumerable.Range(0, 60).Select(i => $"g{i:D2}"), store.Export(new RecordQuery()).Select(r => r.Id).Order());
+    }
+
+    [Fact]
+    public async Task Shipper_SegmentMovedOutWhileTheEdgeWasStopped_ReportsTheGapAtStartAndShipsEveryOtherRecord()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var spoolDirectory = Path.Combine(writer.Directory, "spool");
+        var options = new SpoolOptions { Directory = spoolDirectory, SegmentBytes = 4 * 1024 };
+        await using (var first = await AuditSpool.OpenAsync(options))
+        {
+            for (var i = 0; i < 60; i++)
+            {
+                Assert.True(await first.TryAppendAsync(WriterFixture.Leaf($"m{i:D2}", "acme")));
+            }
+        }
+
+        // The operator gives up the second segment's records: moved out of the spool directory with the edge stopped.
+        var segments = Directory.GetFiles(spoolDirectory, "*.seg").Order().ToList();
+        Assert.True(segments.Count > 2);
+        var movedFrom = long.Parse(Path.GetFileNameWithoutExtension(segments[1]), System.Globalization.CultureInfo.InvariantCulture);
+        var nextFrom = long.Parse(Path.GetFileNameWithoutExtension(segments[2]), System.Globalization.CultureInfo.InvariantCulture);
+        File.Move(segments[1], Path.Combine(writer.Directory, "moved-out.seg"));
+
+        await using var spool = await AuditSpool.OpenAsync(options);
+        Assert.Equal(new SpoolGap(segments[2], movedFrom, nextFrom), Assert.Single(spool.RecoveryGaps));
+        var logger = new EventLogger();
+        await using var shipper = new AuditShipper(spool,
+            new ShipperOptions { WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100) },
+            logger);
+        shipper.Start();
+
+        await WaitUntilAsync(() => spool.AckedSequence == 60);
+        Assert.False(logger.Has(1535));
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        var kept = Enumerable.Range(0, 60).Where(i => i + 1 < movedFrom || i + 1 >= nextFrom).Select(i => $"m{i:D2}");
+        Assert.Equal(kept, store.Export(new RecordQuery()).Select(r => r.Id).Order());
+    }
+
+    [Fact]
     public async Task Shipper_WriterRefusesBatchAsTooLarge_SendsTheSameRecordsInSmallerBatches()
     {
         // A writer whose Writer:MaxIngestBytes is below the edge's batch size (2 MiB by default).
@@ -329,10 +415,13 @@ public sealed class AuditShipperTests
     {
         private readonly ConcurrentQueue<int> _events = new();
         private readonly ConcurrentQueue<string> _messages = new();
+        private readonly ConcurrentQueue<string> _exceptions = new();
 
         public bool Has(int eventId) => _events.Contains(eventId);
 
         public IReadOnlyCollection<string> Messages => _messages;
+
+        public IReadOnlyCollection<string> Exceptions => _exceptions;
 
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
@@ -342,6 +431,11 @@ public sealed class AuditShipperTests
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             _messages.Enqueue(formatter(state, exception));
+            if (exception is not null)
+            {
+                _exceptions.Enqueue(exception.Message);
+            }
+
             _events.Enqueue(eventId.Id);
         }
     }
