@@ -253,18 +253,7 @@ public sealed class AuditShipperTests
             Assert.True(await spool.TryAppendAsync(leaf));
         }
 
-        // The first segment (no longer the one written) is cut after its fifth record by something other than the edge:
-        // a frame boundary, so every frame left reads back and only the sequence shows records missing.
-        var segments = Directory.GetFiles(spoolDirectory, "*.seg").Order().ToList();
-        Assert.True(segments.Count > 2);
-        var cut = leaves.Take(5).Sum(l => FrameHeaderBytes + l.Length);
-        var removed = (await File.ReadAllBytesAsync(segments[0]))[cut..];
-        Assert.NotEmpty(removed);
-        await using (var file = new FileStream(segments[0], FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
-        {
-            file.SetLength(cut);
-        }
-
+        var (segment, cut, removed) = await CutFirstSegmentAfterFiveRecordsAsync(spoolDirectory, leaves);
         var logger = new EventLogger();
         await using var shipper = new AuditShipper(spool,
             new ShipperOptions { WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100) },
@@ -279,7 +268,7 @@ public sealed class AuditShipperTests
         clock.Advance(TimeSpan.FromMinutes(5));
         Assert.True(spool.Metrics.OldestUnackedAge >= TimeSpan.FromMinutes(5));
 
-        await using (var file = new FileStream(segments[0], FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        await using (var file = new FileStream(segment, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
         {
             file.Position = cut;
             await file.WriteAsync(removed);
@@ -288,6 +277,67 @@ public sealed class AuditShipperTests
         await WaitUntilAsync(() => spool.AckedSequence == 60 && logger.Has(1536));
         using var store = AuditStore.OpenReadOnly(writer.StorePath);
         Assert.Equal(Enumerable.Range(0, 60).Select(i => $"g{i:D2}"), store.Export(new RecordQuery()).Select(r => r.Id).Order());
+    }
+
+    [Fact]
+    public async Task Shipper_RestartedWhileStoppedAtAGap_TheStartReportsItAndShipsTheRecordsAfterIt()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var spoolDirectory = Path.Combine(writer.Directory, "spool");
+        var options = new SpoolOptions { Directory = spoolDirectory, SegmentBytes = 4 * 1024 };
+        var leaves = Enumerable.Range(0, 60).Select(i => WriterFixture.Leaf($"r{i:D2}", "acme")).ToList();
+        var shipperOptions = new ShipperOptions
+        {
+            WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100),
+        };
+        long nextSegment;
+        await using (var first = await AuditSpool.OpenAsync(options))
+        {
+            foreach (var leaf in leaves)
+            {
+                Assert.True(await first.TryAppendAsync(leaf));
+            }
+
+            await CutFirstSegmentAfterFiveRecordsAsync(spoolDirectory, leaves);
+            nextSegment = long.Parse(Path.GetFileNameWithoutExtension(Directory.GetFiles(spoolDirectory, "*.seg").Order().ElementAt(1)), System.Globalization.CultureInfo.InvariantCulture);
+            var logger = new EventLogger();
+            await using var stalled = new AuditShipper(first, shipperOptions, logger);
+            stalled.Start();
+            await WaitUntilAsync(() => logger.Has(1535));
+            Assert.Equal(5, first.AckedSequence);
+        }
+
+        // The restart is the operator's call: the records missing are given up, logged by the start, and the rest ship.
+        await using var spool = await AuditSpool.OpenAsync(options);
+        Assert.Equal(new SpoolGap(SpoolSegmentPath(spoolDirectory, nextSegment), 6, nextSegment), Assert.Single(spool.RecoveryGaps));
+        await using var shipper = new AuditShipper(spool, shipperOptions, NullLogger.Instance);
+        shipper.Start();
+        await WaitUntilAsync(() => spool.AckedSequence == 60);
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        var kept = Enumerable.Range(0, 60).Where(i => i < 5 || i + 1 >= nextSegment).Select(i => $"r{i:D2}");
+        Assert.Equal(kept, store.Export(new RecordQuery()).Select(r => r.Id).Order());
+    }
+
+    private static string SpoolSegmentPath(string directory, long first) =>
+        Path.Combine(directory, first.ToString("D20", System.Globalization.CultureInfo.InvariantCulture) + ".seg");
+
+    /// <summary>
+    /// Cuts the first segment (no longer the one written) after its fifth record, as something other than the edge may:
+    /// at a frame boundary, so every frame left reads back and only the sequence shows records missing.
+    /// </summary>
+    private static async Task<(string Segment, int Cut, byte[] Removed)> CutFirstSegmentAfterFiveRecordsAsync(string spoolDirectory, List<byte[]> leaves)
+    {
+        var segments = Directory.GetFiles(spoolDirectory, "*.seg").Order().ToList();
+        Assert.True(segments.Count > 2);
+        var cut = leaves.Take(5).Sum(l => FrameHeaderBytes + l.Length);
+        var removed = (await File.ReadAllBytesAsync(segments[0]))[cut..];
+        Assert.NotEmpty(removed);
+        await using (var file = new FileStream(segments[0], FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        {
+            file.SetLength(cut);
+        }
+
+        return (segments[0], cut, removed);
     }
 
     [Fact]
