@@ -161,8 +161,9 @@ public sealed class AuditSpool : IAsyncDisposable
         }
 
         _ackMark.Persist(sequence);
-        _backlog.ReleaseThrough(sequence);
-        Metrics.AddShipped(sequence - previous);
+        // The records released, not the distance between the marks: records missing at a gap the start read past
+        // (SpoolGap) were never shipped.
+        Metrics.AddShipped(_backlog.ReleaseThrough(sequence));
         _segments.DeleteCoveredBy(sequence);
     }
 

@@ -31,14 +31,17 @@ internal sealed class SpoolBacklog(TimeProvider time)
         }
     }
 
-    public void ReleaseThrough(long sequence)
+    /// <summary>Drops the entries up to <paramref name="sequence"/> and returns how many there were.</summary>
+    public int ReleaseThrough(long sequence)
     {
+        var released = 0;
         lock (_gate)
         {
             while (_count > 0 && _ring[_head].Sequence <= sequence)
             {
                 _head = (_head + 1) % _ring.Length;
                 _count--;
+                released++;
             }
 
             // After a long writer outage the ring was large: give the memory back once the backlog has drained.
@@ -47,6 +50,8 @@ internal sealed class SpoolBacklog(TimeProvider time)
                 Resize(_ring.Length / 2);
             }
         }
+
+        return released;
     }
 
     public double OldestAgeSeconds()
