@@ -146,11 +146,7 @@ public sealed class SpoolReaderTests : IDisposable
     public void ReadBatch_GapTheStartFound_ReadsPastIt()
     {
         // A segment moved out while the edge was stopped: the start marked the next one, and its records ship.
-        var set = new SpoolSegmentSet(_directory.Options());
-        var before = _directory.WriteSegment(1, 3);
-        var after = _directory.WriteSegment(6, 8);
-        set.AddRecovered(new SpoolSegment(1, before, new FileInfo(before).Length));
-        set.AddRecovered(new SpoolSegment(6, after, new FileInfo(after).Length) { MissingFrom = 4 });
+        var set = SegmentsWithFourAndFiveMissingAtStart();
         using var cursor = new SpoolCursor(1);
 
         var read = new SpoolReader(set).Read(cursor, durableSequence: 8, maxRecords: 100, maxBytes: 1 << 20);
@@ -162,12 +158,8 @@ public sealed class SpoolReaderTests : IDisposable
     public void ReadBatch_SegmentBeforeAGapTheStartFoundEndsEarlier_ThrowsAtTheNewGap()
     {
         // The start found 4 and 5 missing; record 3 went missing since (the first segment cut while the edge runs).
-        var set = new SpoolSegmentSet(_directory.Options());
-        var before = _directory.WriteSegment(1, 3);
-        var after = _directory.WriteSegment(6, 8);
-        set.AddRecovered(new SpoolSegment(1, before, new FileInfo(before).Length));
-        set.AddRecovered(new SpoolSegment(6, after, new FileInfo(after).Length) { MissingFrom = 4 });
-        using (var file = new FileStream(before, FileMode.Open, FileAccess.Write))
+        var set = SegmentsWithFourAndFiveMissingAtStart();
+        using (var file = new FileStream(SpoolSegmentSet.PathFor(_directory.Path, 1), FileMode.Open, FileAccess.Write))
         {
             file.SetLength(SpoolTestDirectory.FrameBytes(1) + SpoolTestDirectory.FrameBytes(2));
         }
@@ -193,6 +185,17 @@ public sealed class SpoolReaderTests : IDisposable
         var missing = Assert.Throws<InvalidDataException>(() => reader.ReadBatch(cursor, durableSequence: 9, maxRecords: 100, maxBytes: 1 << 20, new ArrayBufferWriter<byte>()));
         Assert.Contains("Spool segment 4 is missing", missing.Message, StringComparison.Ordinal);
         Assert.Equal(4, cursor.NextSequence);
+    }
+
+    /// <summary>Records 1..3 and 6..8, as the start recovers them when the segment holding 4 and 5 was moved out.</summary>
+    private SpoolSegmentSet SegmentsWithFourAndFiveMissingAtStart()
+    {
+        var set = new SpoolSegmentSet(_directory.Options());
+        var before = _directory.WriteSegment(1, 3);
+        var after = _directory.WriteSegment(6, 8);
+        set.AddRecovered(new SpoolSegment(1, before, new FileInfo(before).Length));
+        set.AddRecovered(new SpoolSegment(6, after, new FileInfo(after).Length) { MissingFrom = 4 });
+        return set;
     }
 
     private SpoolSegmentSet Segments(params (long First, long Last)[] ranges)
