@@ -38,15 +38,19 @@ internal static class SpoolRecovery
                 path, acked, backlog, window, cancellationToken, isLast: i == files.Count - 1, damage).ConfigureAwait(false);
             last = Math.Max(last, lastInSegment);
             long missingFrom = 0;
-            if (firstInSegment > 0)
+            if (firstInSegment > expected)
             {
-                if (firstInSegment > expected)
-                {
-                    missingFrom = expected.Value;
-                    gaps?.Add(new SpoolGap(path, missingFrom, firstInSegment));
-                }
+                missingFrom = expected.Value;
+                gaps?.Add(new SpoolGap(path, missingFrom, firstInSegment));
+            }
 
-                expected = damaged ? null : Math.Max(expected ?? 0, lastInSegment + 1);
+            if (damaged)
+            {
+                expected = null;
+            }
+            else if (firstInSegment > 0)
+            {
+                expected = Math.Max(expected ?? 0, lastInSegment + 1);
             }
 
             segments.AddRecovered(new SpoolSegment(first, path, validLength) { Damaged = damaged, MissingFrom = missingFrom });

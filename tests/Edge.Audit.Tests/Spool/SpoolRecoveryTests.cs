@@ -139,6 +139,27 @@ public sealed class SpoolRecoveryTests : IDisposable
     }
 
     [Fact]
+    public async Task RecoverAsync_SegmentKeptDamagedFromItsFirstFrame_ReportsNoGapAfterIt()
+    {
+        // Where a segment kept damaged ends is not known: the segment after it is no gap.
+        _directory.WriteSegment(1, 3);
+        var damaged = _directory.WriteSegment(4, 6);
+        _directory.WriteSegment(7, 9);
+        var bytes = await File.ReadAllBytesAsync(damaged);
+        bytes[SpoolFrame.HeaderSize + 3] ^= 0xFF;
+        await File.WriteAllBytesAsync(damaged, bytes);
+        var damage = new List<SpoolDamage>();
+        var gaps = new List<SpoolGap>();
+
+        await SpoolRecovery.RecoverAsync(
+            _directory.Options(), new SpoolAckMark(_directory.Path), new SpoolSegmentSet(_directory.Options()), new SpoolBacklog(_time),
+            CancellationToken.None, damage, gaps);
+
+        Assert.True(Assert.Single(damage).Kept);
+        Assert.Empty(gaps);
+    }
+
+    [Fact]
     public async Task RecoverAsync_FirstSegmentAboveTheAckMark_ReportsTheGapFromTheAckMark()
     {
         new SpoolAckMark(_directory.Path).Persist(2);
