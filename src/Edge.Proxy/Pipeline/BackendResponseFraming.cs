@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Net.Http.Headers;
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Transforms.Builder;
 
 namespace Edge.Proxy.Pipeline;
 
@@ -16,15 +19,22 @@ namespace Edge.Proxy.Pipeline;
 /// body is what the edge would read as the next answer on that connection. nginx answers such a response with 502.</item>
 /// </list>
 /// Refusing is not enough: HttpClient drains or has already read the body by the framing it chose and puts the connection
-/// back in its pool. So every backend connection is a <see cref="Connection"/>, and the send that got such an answer
-/// closes the one it wrote to. The refusal is an <see cref="HttpRequestException"/> with
-/// <see cref="HttpRequestError.InvalidResponse"/>, which <see cref="EdgeRequestMiddleware"/> answers as
-/// <c>502 backend_response_invalid</c> and records.
+/// back in its pool. So every backend connection is a <see cref="Connection"/>, which notes itself on the request
+/// (<see cref="EdgeRequestFeature.BackendConnection"/>) whose send writes to it, and the check closes the one the refused
+/// response came on. The check runs in <see cref="Transformer"/>, in the forwarder's own await of the response, before
+/// its headers are copied; the refusal is an <see cref="HttpRequestException"/> with
+/// <see cref="HttpRequestError.InvalidResponse"/>, which YARP reports as a response-header error and
+/// <see cref="EdgeRequestMiddleware"/> answers as <c>502 backend_response_invalid</c> and records.
 /// </summary>
 internal static class BackendResponseFraming
 {
-    // The connection the current send wrote to: set by Connection.WriteAsync in the send's own flow, read after it.
-    private static readonly AsyncLocal<SendSlot?> Sending = new();
+    // The request whose flow is running: Connection.WriteAsync runs in the flow of the send that writes, so a pooled
+    // connection notes itself on the request using it now, never on the one that opened it or on a concurrent one. Set
+    // once per request by EdgeRequestMiddleware, to the feature that request already has (no slot object per request).
+    private static readonly AsyncLocal<EdgeRequestFeature?> Sending = new();
+
+    /// <summary>Makes <paramref name="request"/> the one the backend connections written in this flow note themselves on.</summary>
+    public static void Track(EdgeRequestFeature request) => Sending.Value = request;
 
     /// <summary>SocketsHttpHandler's default connect (one dual-mode socket, no Nagle), returning a stream the edge can close.</summary>
     public static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
@@ -42,31 +52,27 @@ internal static class BackendResponseFraming
         }
     }
 
-    /// <summary>Sends through <paramref name="send"/>; a response refused here closes its connection and throws.</summary>
-    public static async Task<HttpResponseMessage> SendCheckedAsync(HttpRequestMessage request, Task<HttpResponseMessage> send, SendSlot slot)
+    /// <summary>Throws for a response refused here, after closing the connection it came on.</summary>
+    public static void Check(HttpContext context, HttpResponseMessage? response)
     {
-        var response = await send;
-        if (response.Version.Major != 1 || Refusal(request, response) is not { } reason)
+        // HTTP/2 and 3 frame every response themselves, and their connections carry other requests' streams.
+        if (response is null || response.Version.Major != 1 || Refusal(response) is not { } reason)
         {
-            return response;
+            return;
         }
 
-        slot.Connection?.Dispose();
-        response.Dispose();
+        Refuse(context, reason);
+    }
+
+    private static void Refuse(HttpContext context, string reason)
+    {
+        context.GetEdgeRequest()?.BackendConnection?.Dispose();
         throw new HttpRequestException(HttpRequestError.InvalidResponse, reason);
     }
 
-    /// <summary>Starts tracking the connection the current send writes to.</summary>
-    public static SendSlot Track()
+    private static string? Refusal(HttpResponseMessage response)
     {
-        var slot = new SendSlot();
-        Sending.Value = slot;
-        return slot;
-    }
-
-    private static string? Refusal(HttpRequestMessage request, HttpResponseMessage response)
-    {
-        if (response.StatusCode == HttpStatusCode.SwitchingProtocols && request.Headers.Upgrade.Count == 0)
+        if (response.StatusCode == HttpStatusCode.SwitchingProtocols && response.RequestMessage?.Headers.Upgrade.Count is null or 0)
         {
             return "The backend switched protocols on a request that asked for no upgrade.";
         }
@@ -76,23 +82,69 @@ internal static class BackendResponseFraming
             : null;
     }
 
-    /// <summary>Holds the connection one send wrote to.</summary>
-    internal sealed class SendSlot
-    {
-        public Connection? Connection { get; set; }
-    }
-
-    /// <summary>A backend connection that tells the send writing to it which connection it is.</summary>
+    /// <summary>A backend connection that tells the request writing to it which connection it is.</summary>
     internal sealed class Connection(Socket socket) : NetworkStream(socket, ownsSocket: true)
     {
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            if (Sending.Value is { } sending)
+            if (Sending.Value is { } request)
             {
-                sending.Connection = this;
+                request.BackendConnection = this;
             }
 
             return base.WriteAsync(buffer, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// A route's transformer with the check in front of its response step: the forwarder awaits that step anyway, so the
+    /// check adds no async step of its own, and it runs before any header is copied (a header Kestrel refuses fails the
+    /// copy, and the response would then be disposed, its connection pooled, before a response transform could close it).
+    /// </summary>
+    internal sealed class Transformer(HttpTransformer inner) : HttpTransformer
+    {
+#pragma warning disable CS0672, CS0618 // The obsolete overloads go to the inner transformer's, as YARP's own transformer does.
+        public override ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix) =>
+            inner.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix);
+
+        public override ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse) =>
+            TransformResponseAsync(httpContext, proxyResponse, CancellationToken.None);
+
+        public override ValueTask TransformResponseTrailersAsync(HttpContext httpContext, HttpResponseMessage proxyResponse) =>
+            inner.TransformResponseTrailersAsync(httpContext, proxyResponse);
+#pragma warning restore CS0672, CS0618
+
+        public override ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken) =>
+            inner.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+
+        public override ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+        {
+            Check(httpContext, proxyResponse);
+            return inner.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        }
+
+        public override ValueTask TransformResponseTrailersAsync(HttpContext httpContext, HttpResponseMessage proxyResponse, CancellationToken cancellationToken) =>
+            inner.TransformResponseTrailersAsync(httpContext, proxyResponse, cancellationToken);
+    }
+
+    /// <summary>YARP's transform builder, with every route's transformer wrapped in <see cref="Transformer"/>.</summary>
+    internal sealed class TransformBuilder(ITransformBuilder inner) : ITransformBuilder
+    {
+        public IReadOnlyList<Exception> ValidateRoute(RouteConfig route) => inner.ValidateRoute(route);
+
+        public IReadOnlyList<Exception> ValidateCluster(ClusterConfig cluster) => inner.ValidateCluster(cluster);
+
+        public HttpTransformer Build(RouteConfig route, ClusterConfig? cluster) => new Transformer(inner.Build(route, cluster));
+
+        public HttpTransformer Create(Action<TransformBuilderContext> action) => new Transformer(inner.Create(action));
+
+        /// <summary>Wraps the builder AddReverseProxy registered; call after it.</summary>
+        public static void Decorate(IServiceCollection services)
+        {
+            var yarp = services.LastOrDefault(d => d.ServiceType == typeof(ITransformBuilder) && d.ImplementationType is not null)
+                ?? throw new InvalidOperationException("AddReverseProxy must register its transform builder before the edge wraps it.");
+            services.Remove(yarp);
+            services.AddSingleton<ITransformBuilder>(sp => new TransformBuilder((ITransformBuilder)ActivatorUtilities.CreateInstance(sp, yarp.ImplementationType!)));
         }
     }
 }

@@ -17,8 +17,7 @@ internal static class BackendSend
     public static void Track(HttpRequestMessage proxyRequest, EdgeRequestFeature request) => Tracked.AddOrUpdate(proxyRequest, request);
 
     /// <summary>
-    /// The outermost handler of the forwarder's client: it sees each request before any byte of it is sent, and each
-    /// response before the forwarder does (<see cref="BackendResponseFraming"/>).
+    /// The outermost handler of the forwarder's client: it sees each request before any byte of it is sent.
     /// </summary>
     internal sealed class MarkingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
     {
@@ -30,8 +29,7 @@ internal static class BackendSend
                 feature.MarkSentToBackend();
             }
 
-            var slot = BackendResponseFraming.Track();
-            return BackendResponseFraming.SendCheckedAsync(request, base.SendAsync(request, cancellationToken), slot);
+            return base.SendAsync(request, cancellationToken);
         }
     }
 }

@@ -7,7 +7,8 @@ namespace Edge.Proxy.Pipeline;
 /// trace context goes to the backend through <see cref="TraceContextTransform"/> instead, without a child Activity per
 /// call. Everything else (connection settings, the <c>System.Net.Http</c> meter) is YARP's default, wrapped in
 /// <see cref="BackendSend.MarkingHandler"/>, which records that a tracked request was handed to the backend, and with
-/// connections <see cref="BackendResponseFraming"/> can close when a response's framing cannot be trusted.
+/// connections <see cref="BackendResponseFraming"/> can close when a response's framing cannot be trusted (the check
+/// itself is in the route's transformer, <see cref="BackendResponseFraming.Transformer"/>).
 /// </summary>
 internal sealed class EdgeForwarderHttpClientFactory(ILogger<ForwarderHttpClientFactory> logger) : ForwarderHttpClientFactory(logger)
 {

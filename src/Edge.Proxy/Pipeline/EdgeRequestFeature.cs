@@ -49,6 +49,12 @@ internal sealed class EdgeRequestFeature
 
     internal void MarkSentToBackend() => Volatile.Write(ref _sentToBackend, 1);
 
+    /// <summary>
+    /// The HTTP/1.x backend connection this request's send last wrote to, so a response refused for its framing closes
+    /// the connection it came on (<see cref="BackendResponseFraming"/>); null before the send.
+    /// </summary>
+    internal BackendResponseFraming.Connection? BackendConnection { get; set; }
+
     /// <summary>The audit sink had room for this request's record when it was admitted (<see cref="IAuditSink.CanAdmit"/>).</summary>
     internal bool RecordAdmitted { get; set; }
 

@@ -154,6 +154,7 @@ internal sealed partial class EdgeRequestMiddleware(
             else
             {
                 tunnel = UpgradeTunnel.TryInstall(context, time);
+                BackendResponseFraming.Track(request);
                 await next(context);
                 if (context.Features[typeof(IForwarderErrorFeature)] is IForwarderErrorFeature { Error: not ForwarderError.None } failure)
                 {

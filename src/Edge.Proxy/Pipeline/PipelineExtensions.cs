@@ -32,6 +32,8 @@ internal static class PipelineExtensions
         services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<FileProxyConfigProvider>());
         services.AddHostedService(sp => sp.GetRequiredService<FileProxyConfigProvider>());
         services.AddEdgeConfigurationValidation();
+        // After AddReverseProxy (in AddEdgeConfigurationValidation): every route's transformer checks backend framing first.
+        BackendResponseFraming.TransformBuilder.Decorate(services);
         return services;
     }
 }

@@ -17,6 +17,8 @@ public sealed class BackendFramingTests : RawBackendEdgeTests
 
     private readonly ConcurrentQueue<(int Connection, string Target)> _received = new();
     private readonly ConcurrentBag<string> _extraSent = [];
+    private readonly TaskCompletionSource _heldArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _releaseHeld = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _connections;
 
     [Theory]
@@ -27,6 +29,9 @@ public sealed class BackendFramingTests : RawBackendEdgeTests
     // either; nginx answers such a response with 502.
     [InlineData("/legacy/length-and-chunked")]
     [InlineData("/legacy/length-and-unknown-coding")]
+    // A header Kestrel will not write beside the ambiguous framing: the header copy would fail too, but the framing is
+    // checked first, so the connection is still closed rather than drained back into the pool.
+    [InlineData("/legacy/length-and-chunked-ctl")]
     // Two lengths that disagree: HttpClient refuses the head itself.
     [InlineData("/legacy/two-lengths")]
     public async Task BackendFramingTheEdgeCannotVouchFor_Returns502AndTheConnectionServesTheNextRequest(string path)
@@ -44,6 +49,36 @@ public sealed class BackendFramingTests : RawBackendEdgeTests
         // The backend's connection is not reused: whatever else it held never becomes another answer.
         var refused = _received.Single(r => r.Target == path).Connection;
         Assert.DoesNotContain(_received, r => r.Connection == refused && r.Target == "/legacy/next");
+    }
+
+    [Fact]
+    public async Task RefusedFramingWhileAnotherRequestWritesToItsOwnConnection_OnlyTheRefusedConnectionIsClosed()
+    {
+        // The refused request writes first; the held one writes to a second connection after it, before the refused
+        // answer arrives. The connection to close is the one the refused answer came on, not the one written last.
+        var refused = RawHttp.SendAsync(Edge.ProxyPort, "GET /legacy/length-and-chunked-after-held HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        await WaitUntilReceivedAsync("/legacy/length-and-chunked-after-held");
+        var held = RawHttp.SendAsync(Edge.ProxyPort, "GET /legacy/held HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        var refusedResponse = await refused;
+        _releaseHeld.SetResult();
+        var heldResponse = await held;
+        var next = await RawHttp.SendAsync(Edge.ProxyPort, "GET /legacy/next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal((502, "backend_response_invalid"), (refusedResponse.Status, refusedResponse.ProblemCode()));
+        Assert.Equal((200, "ok"), (heldResponse.Status, heldResponse.Body));
+        Assert.Equal((200, "fine"), (next.Status, next.Body));
+        // The held request's connection went back to the pool and carried the next request; the refused one did not.
+        var heldConnection = _received.Single(r => r.Target == "/legacy/held").Connection;
+        Assert.Equal(heldConnection, _received.Single(r => r.Target == "/legacy/next").Connection);
+    }
+
+    private async Task WaitUntilReceivedAsync(string target)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!_received.Any(r => r.Target == target))
+        {
+            await Task.Delay(20, timeout.Token);
+        }
     }
 
     [Fact]
@@ -103,10 +138,23 @@ public sealed class BackendFramingTests : RawBackendEdgeTests
 
                     var target = Encoding.Latin1.GetString(buffer, 0, read).Split(' ')[1];
                     _received.Enqueue((connection, target));
+                    if (target == "/legacy/length-and-chunked-after-held")
+                    {
+                        await _heldArrived.Task.WaitAsync(cancellationToken);
+                    }
+                    else if (target == "/legacy/held")
+                    {
+                        _heldArrived.TrySetResult();
+                        await _releaseHeld.Task.WaitAsync(cancellationToken);
+                    }
+
                     var answer = target switch
                     {
                         "/legacy/unasked-101" => "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nTUNNEL",
                         "/legacy/length-and-chunked" => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                        "/legacy/length-and-chunked-ctl" => "HTTP/1.1 200 OK\r\nX-Back: a\u0001b\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                        "/legacy/length-and-chunked-after-held" => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                        "/legacy/held" => "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
                         "/legacy/length-and-unknown-coding" => "HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\nContent-Length: 2\r\n\r\nok",
                         "/legacy/two-lengths" => "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\nokxyz",
                         "/legacy/interim-storm" => string.Concat(Enumerable.Repeat("HTTP/1.1 102 Processing\r\n\r\n", 2000)) + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
