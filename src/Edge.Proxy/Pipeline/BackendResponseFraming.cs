@@ -55,7 +55,9 @@ internal static class BackendResponseFraming
     /// <summary>Throws for a response refused here, after closing the connection it came on.</summary>
     public static void Check(HttpContext context, HttpResponseMessage? response)
     {
-        // HTTP/2 and 3 frame every response themselves, and their connections carry other requests' streams.
+        // HTTP/2 and 3 frame every response themselves, and their connections carry other requests' streams: such a
+        // connection is never closed here (it notes itself only with its preface, written in the opening request's flow;
+        // its write loop runs without any request's flow).
         if (response is null || response.Version.Major != 1 || Refusal(response) is not { } reason)
         {
             return;
