@@ -133,6 +133,7 @@ internal static class LeafReader
 
                     case JsonTokenType.StartObject:
                     case JsonTokenType.StartArray:
+                        fields.NoteNotString(pending, reader.TokenType);
                         if (reader.TokenType == JsonTokenType.StartObject)
                         {
                             names.Push();
@@ -191,6 +192,7 @@ internal static class LeafReader
                         break;
 
                     case JsonTokenType.String:
+                        fields.NoteNotString(pending, reader.TokenType);
                         if (!IsText(ref reader, names))
                         {
                             badText = true;
@@ -208,6 +210,7 @@ internal static class LeafReader
                         break;
 
                     default:
+                        fields.NoteNotString(pending, reader.TokenType);
                         if (pending is Member.DataSchema or Member.Subject)
                         {
                             fields.SetRange(pending, (int)reader.TokenStartIndex, reader.ValueSpan.Length);
@@ -285,6 +288,29 @@ internal static class LeafReader
             return null;
         }
 
+        // A tenant the leaf holds but the index cannot (a number, an array) would read differently to each; the writer checks
+        // the string is a tenant id.
+        if (fields.TenantNotString)
+        {
+            error = "tenant must be a string, a tenant id.";
+            return null;
+        }
+
+        // The writer seals the subject's string members and commits nothing else of it: any other value (a number, an
+        // object, null), a subject that is not an object, or members without a principal or client IP to key them were
+        // dropped from the committed leaf while the sender was told its record was stored.
+        if (fields.SubjectNotSealable)
+        {
+            error = "data.subject must be an object whose members are strings: the writer seals them and would drop anything else.";
+            return null;
+        }
+
+        if (fields.SubjectIsObject && fields.Details is not null && fields.Principal is null && fields.ClientIp is null)
+        {
+            error = "data.subject has members besides protection but no principal or clientIp to seal them under.";
+            return null;
+        }
+
         error = null;
         var principal = fields.SubjectIsObject ? fields.Principal : null;
         var summary = new LeafSummary(fields.Id, time, fields.Tenant, principal, fields.Route, fields.Decision, fields.Reason);
@@ -350,6 +376,23 @@ internal static class LeafReader
         public string? ClientIp;
         public string? DetailName;
         public List<KeyValuePair<string, string>>? Details;
+        public bool TenantNotString;
+        public bool SubjectNotSealable;
+
+        /// <summary>Notes a <c>tenant</c> or <c>data.subject</c> member whose value is not a string, or a subject that is not an object.</summary>
+        public void NoteNotString(Member member, JsonTokenType token)
+        {
+            switch (member)
+            {
+                case Member.Tenant when token != JsonTokenType.String:
+                    TenantNotString = true;
+                    break;
+                case Member.Subject when token != JsonTokenType.StartObject:
+                case Member.Protection or Member.Principal or Member.ClientIp or Member.SubjectDetail when token != JsonTokenType.String:
+                    SubjectNotSealable = true;
+                    break;
+            }
+        }
 
         public void SetRange(Member member, int start, int length)
         {

@@ -50,13 +50,21 @@ internal static class ErasureEndpoint
         // The body is JSON: a form post or text/plain body was read as JSON all the same and erased. Like a 400 it is not
         // recorded (nothing about the subject was asked in a form the writer reads); missing_permission, decided before
         // the body is looked at, still is.
-        if (!context.Request.HasJsonContentType() || !DeclaresUtf8OrNoCharset(context.Request.ContentType))
+        if (!context.Request.HasJsonContentType()
+            || !MediaTypeHeaderValue.TryParse(context.Request.ContentType, out var mediaType) || !RequestCharset.IsUtf8OrAbsent(mediaType))
         {
             return Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
                 "An erasure request is application/json in UTF-8: {\"subject\": \"<principal>\"} or {\"clientIp\": \"<IP address>\"}.");
         }
 
-        var request = await ReadRequestAsync(context).ConfigureAwait(false);
+        var (request, tooLarge) = await ReadRequestAsync(context).ConfigureAwait(false);
+        if (tooLarge)
+        {
+            // A 400 said the JSON was wrong when only its size was.
+            return Problems.Create(StatusCodes.Status413PayloadTooLarge, "body_too_large", "Body too large",
+                $"An erasure request is at most {MaxBodyBytes} bytes.");
+        }
+
         if (request is null)
         {
             return Problems.BadRequest("invalid_erasure",
@@ -129,11 +137,6 @@ internal static class ErasureEndpoint
             : Results.Json(new { subject = request.Subject, records = result.Records });
     }
 
-    /// <summary>The body is read as UTF-8 (RFC 8259): another declared charset would name a different subject than the bytes spell.</summary>
-    private static bool DeclaresUtf8OrNoCharset(string? contentType) =>
-        MediaTypeHeaderValue.TryParse(contentType, out var mediaType)
-        && (mediaType.Charset.Length == 0 || HeaderUtilities.RemoveQuotes(mediaType.Charset).Equals("utf-8", StringComparison.OrdinalIgnoreCase));
-
     private static bool IsConnectionAddress(HttpContext context, string clientIp)
     {
         if (context.Connection.RemoteIpAddress is not { } remote)
@@ -186,11 +189,12 @@ internal static class ErasureEndpoint
 
     private sealed record Refusals(AuditLog Log, RefusalRecordLimiter Limiter, RetentionMetrics Metrics);
 
-    private static async Task<ErasureRequest?> ReadRequestAsync(HttpContext context)
+    /// <summary>The request, or null when the body is not one; <c>TooLarge</c> when it is over <see cref="MaxBodyBytes"/>.</summary>
+    private static async Task<(ErasureRequest? Request, bool TooLarge)> ReadRequestAsync(HttpContext context)
     {
         if (context.Request.ContentLength > MaxBodyBytes)
         {
-            return null;
+            return (null, true);
         }
 
         using var buffer = new MemoryStream();
@@ -201,15 +205,20 @@ internal static class ErasureEndpoint
         {
             if (buffer.Length + read > MaxBodyBytes)
             {
-                return null;
+                return (null, true);
             }
 
             buffer.Write(chunk, 0, read);
         }
 
+        return (Parse(buffer.ToArray()), false);
+    }
+
+    private static ErasureRequest? Parse(byte[] body)
+    {
         try
         {
-            using var document = JsonDocument.Parse(buffer.ToArray(), new JsonDocumentOptions { AllowDuplicateProperties = false });
+            using var document = JsonDocument.Parse(body, new JsonDocumentOptions { AllowDuplicateProperties = false });
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {

@@ -138,6 +138,11 @@ public static class WriterApp
             throw new InvalidOperationException($"Writer:MaxIngestBytes must be positive (default 33554432), not {options.MaxIngestBytes}.");
         }
 
+        if (options.MaxRecordBytes <= 0)
+        {
+            throw new InvalidOperationException($"Writer:MaxRecordBytes must be positive (default 1048576), not {options.MaxRecordBytes}.");
+        }
+
         // The origin is the checkpoint's first line and the signing key's name (C2SP tlog-checkpoint, signed-note): an
         // empty one or one with a space crashed the start with a FormatException from key generation.
         if (!Edge.Audit.Checkpoints.NoteSigner.IsValidName(options.Origin) || options.Origin.Any(char.IsControl))

@@ -51,6 +51,14 @@ public sealed record WriterOptions
     public int MaxIngestBytes { get; init; } = 32 * 1024 * 1024;
 
     /// <summary>
+    /// The largest record ingest takes (Writer:MaxRecordBytes), as sent. A page of the read API holds up to 1,000 records,
+    /// so without it a few batches of 30 MB records made one page tens of gigabytes. The edge's records are far smaller
+    /// (docs/audit.md: a few KiB at most, about 40 KiB when its paths and principals are at Kestrel's limits), and one
+    /// over the cap stops its edge's shipping at it, so keep it well above those.
+    /// </summary>
+    public int MaxRecordBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>
     /// How many subjects (principal or client IP, per tenant) keep their unwrapped data key in the writer's memory
     /// between batches (Writer:SubjectKeyCacheSize), least recently used evicted; about 300 bytes each (196 measured,
     /// plus the principal and tenant strings). 0 turns the cache off. Erasure, retention and a lease takeover clear it.

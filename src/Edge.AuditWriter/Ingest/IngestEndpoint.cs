@@ -8,6 +8,7 @@ using Edge.Audit.Storage;
 using Edge.AuditWriter.Api;
 using Edge.AuditWriter.Hosting;
 using Edge.AuditWriter.Log;
+using Edge.Configuration.Tenancy;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -65,12 +66,14 @@ internal static partial class IngestEndpoint
             return Problems.BadRequest("missing_sequence", $"The {IngestProtocol.LastSequenceHeader} header must carry the batch's last spool sequence.");
         }
 
-        // The shipper sends application/x-ndjson; a form post or text/plain body was parsed as records all the same.
+        // The shipper sends application/x-ndjson without a charset; a form post or text/plain body was parsed as records
+        // all the same, and so was one declared in another charset (read as UTF-8, as the erasure endpoint refuses to).
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType)
-            || !string.Equals(mediaType.MediaType.Value, IngestProtocol.ContentType, StringComparison.OrdinalIgnoreCase))
+            || !string.Equals(mediaType.MediaType.Value, IngestProtocol.ContentType, StringComparison.OrdinalIgnoreCase)
+            || !RequestCharset.IsUtf8OrAbsent(mediaType))
         {
             return Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
-                $"A batch is {IngestProtocol.ContentType}: one record per line.");
+                $"A batch is {IngestProtocol.ContentType} in UTF-8: one record per line.");
         }
 
         if (request.ContentLength > options.Value.MaxIngestBytes)
@@ -139,6 +142,7 @@ internal static partial class IngestEndpoint
                     $"At most {limit} bytes per batch, after decompression.");
             }
 
+            var maxRecord = options.Value.MaxRecordBytes;
             leaves = new List<PendingLeaf>(Math.Max(16, length / 512));
             ReadOnlyMemory<byte> body = buffer.AsMemory(0, length);
             var line = 0;
@@ -151,6 +155,13 @@ internal static partial class IngestEndpoint
                 if (leaf.Length == 0)
                 {
                     continue;
+                }
+
+                // 413 as for the batch: the shipper then sends the records before it in smaller batches, and this one alone.
+                if (leaf.Length > maxRecord)
+                {
+                    return Problems.Create(StatusCodes.Status413PayloadTooLarge, "record_too_large", "Record too large",
+                        $"Line {line}: a record of {leaf.Length} bytes; at most {maxRecord} bytes per record (Writer:MaxRecordBytes).");
                 }
 
                 // A raw CR can only be whitespace between JSON tokens (a JSON string escapes it). Committed, it would end a
@@ -167,6 +178,14 @@ internal static partial class IngestEndpoint
                 if (summary is null)
                 {
                     return Problems.BadRequest("invalid_record", $"Line {line}: {error}");
+                }
+
+                // Stored, a record under another tenant name is out of reach: tenant= takes tenant ids only, so do
+                // tenant-scoped callers' credentials and Writer:Retention:Tenants. The edge validates every tenant it records.
+                if (summary.Tenant is not null && !TenantId.IsValid(summary.Tenant))
+                {
+                    return Problems.BadRequest("invalid_record",
+                        $"Line {line}: tenant must be a tenant id: 1 to {TenantId.MaxLength} of A-Z a-z 0-9 . _ - and not dots only.");
                 }
 
                 leaves.Add(new PendingLeaf(bytes, summary) { Layout = layout });

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Edge.Audit.Storage;
 using Edge.AuditWriter.Log;
 using Microsoft.Data.Sqlite;
@@ -344,6 +345,136 @@ public sealed class IngestEndpointTests
         await AssertSecondLineRefusedAsync(writer, forged, "Line 2: this record type (or decision erased)");
     }
 
+    [Theory]
+    [InlineData("\"../../x\"")]
+    [InlineData("\"acme:corp\"")]
+    [InlineData("\"ac me\"")]
+    [InlineData("\"..\"")]
+    [InlineData("\"\"")]
+    [InlineData("\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"")] // 65 characters
+    [InlineData("42")]
+    [InlineData("null")]
+    [InlineData("[\"acme\"]")]
+    public async Task Ingest_RecordWhoseTenantIsNotATenantId_Returns400InvalidRecordAndStoresNothing(string tenantJson)
+    {
+        // Before: stored, indexed under a tenant no reader filter (tenant= takes tenant ids only), no tenant-scoped
+        // auditor or eraser and no Writer:Retention:Tenants entry can name; a non-string tenant was indexed as none while
+        // the leaf said otherwise.
+        await using var writer = await WriterFixture.StartAsync();
+        var leaf = WithMember(WriterFixture.Leaf("bad", "acme"), "\"tenant\":\"acme\"", "\"tenant\":" + tenantJson);
+
+        await AssertSecondLineRefusedAsync(writer, leaf, "Line 2: tenant ");
+    }
+
+    [Theory]
+    [InlineData(null)] // no tenant step on the route: the record has no tenant member
+    [InlineData("acme")]
+    [InlineData("Acme.EU_west-1")]
+    [InlineData("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")] // 64 characters, the longest the edge takes
+    public async Task Ingest_RecordWithATenantTheEdgeCanWrite_IsStored(string? tenant)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+
+        using var response = await writer.IngestAsync([WriterFixture.Leaf("t1", tenant!)], 1);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, writer.Services.GetRequiredService<AuditLog>().Size);
+    }
+
+    [Theory]
+    [InlineData("\"banKey\":5")]
+    [InlineData("\"banKey\":{\"key\":\"203.0.113.7\"}")]
+    [InlineData("\"banKey\":null")]
+    [InlineData("\"banKey\":[\"203.0.113.7\"]")]
+    [InlineData("\"banKey\":true")]
+    public async Task Ingest_SubjectMemberThatIsNotAString_Returns400InvalidRecordAndStoresNothing(string member)
+    {
+        // Only string members are sealed with the subject: before, any other member was dropped from the committed leaf
+        // (and from what the read API shows) while the edge was told its record was stored.
+        await using var writer = await WriterFixture.StartAsync();
+        var leaf = WithMember(WriterFixture.Leaf("detail", "acme"), "\"clientIp\":\"127.0.0.1\"", "\"clientIp\":\"127.0.0.1\"," + member);
+
+        await AssertSecondLineRefusedAsync(writer, leaf, "Line 2: data.subject");
+    }
+
+    [Theory]
+    [InlineData("\"principal\":5,\"clientIp\":\"127.0.0.1\"")]
+    [InlineData("\"principal\":\"bob\",\"clientIp\":[\"127.0.0.1\"]")]
+    [InlineData("\"banKey\":\"203.0.113.7\"")] // a detail without a principal or client IP has no key to be sealed under
+    public async Task Ingest_SubjectTheWriterCannotSealWhole_Returns400InvalidRecordAndStoresNothing(string members)
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var leaf = WithMember(WriterFixture.Leaf("whole", "acme", principal: "bob"), "\"principal\":\"bob\",\"clientIp\":\"127.0.0.1\"", members);
+
+        await AssertSecondLineRefusedAsync(writer, leaf, "Line 2: data.subject");
+    }
+
+    [Fact]
+    public async Task Ingest_SubjectThatIsNotAnObject_Returns400InvalidRecordAndStoresNothing()
+    {
+        // Before: replaced by {"protection":"none"}, so the principal it named was dropped from the committed leaf.
+        await using var writer = await WriterFixture.StartAsync();
+        var leaf = Encoding.UTF8.GetBytes(Regex.Replace(Encoding.UTF8.GetString(WriterFixture.Leaf("flat", "acme", principal: "bob")), "\"subject\":\\{[^}]*\\}", "\"subject\":\"bob\""));
+
+        await AssertSecondLineRefusedAsync(writer, leaf, "Line 2: data.subject");
+    }
+
+    [Fact]
+    public async Task Ingest_SubjectWithStringDetails_IsStoredAndReadBackWithThem()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var leaf = WithMember(WriterFixture.Leaf("ban", "acme"), "\"clientIp\":\"127.0.0.1\"", "\"clientIp\":\"127.0.0.1\",\"banKey\":\"127.0.0.1\"");
+
+        using var response = await writer.IngestAsync([leaf], 1);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        var record = JsonDocument.Parse(await auditor.GetStringAsync("/audit/records")).RootElement.GetProperty("records")[0];
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("127.0.0.1", record.GetProperty("record").GetProperty("data").GetProperty("subject").GetProperty("banKey").GetString());
+    }
+
+    [Fact]
+    public async Task Ingest_RecordOverMaxRecordBytes_Returns413RecordTooLargeAndStoresNothing()
+    {
+        // Before: no per-record cap, only the batch's; a few records of 30 MB each were stored, and one page of
+        // /audit/records?limit=1000 would have had to hold them all.
+        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxRecordBytes=4096"]);
+        var fits = WriterFixture.Leaf("fits", "acme", path: "/" + new string('p', 3000));
+        var over = WriterFixture.Leaf("over", "acme", path: "/" + new string('p', 4096));
+        Assert.InRange(fits.Length, 3000, 4096);
+
+        using var response = await writer.IngestAsync([fits, over], 2);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("record_too_large", problem.GetProperty("code").GetString());
+        Assert.StartsWith("Line 2: ", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, writer.Services.GetRequiredService<AuditLog>().Size);
+        using var alone = await writer.IngestAsync([fits], 1);
+        Assert.Equal(HttpStatusCode.OK, alone.StatusCode);
+    }
+
+    [Fact]
+    public async Task Ingest_RecordOverTheDefaultCap_Returns413RecordTooLarge()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var over = WriterFixture.Leaf("over", "acme", path: "/" + new string('p', 1024 * 1024));
+
+        using var response = await writer.IngestAsync([over], 1);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("record_too_large", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.Equal(0, writer.Services.GetRequiredService<AuditLog>().Size);
+    }
+
+    private static byte[] WithMember(byte[] leaf, string from, string to)
+    {
+        var text = Encoding.UTF8.GetString(leaf);
+        Assert.Contains(from, text, StringComparison.Ordinal);
+        return Encoding.UTF8.GetBytes(text.Replace(from, to, StringComparison.Ordinal));
+    }
+
     /// <summary>Sends a good record and then <paramref name="refused"/>: 400 invalid_record about line 2, nothing stored.</summary>
     private static async Task AssertSecondLineRefusedAsync(WriterFixture writer, byte[] refused, string detailStart)
     {
@@ -401,6 +532,10 @@ public sealed class IngestEndpointTests
     [InlineData(null, 415)]
     [InlineData("application/x-ndjson; charset=utf-8", 200)]
     [InlineData("APPLICATION/X-NDJSON", 200)]
+    [InlineData("application/x-ndjson; charset=UTF-8", 200)]
+    [InlineData("application/x-ndjson; charset=\"utf-8\"", 200)]
+    [InlineData("application/x-ndjson; charset=iso-8859-1", 415)] // before: 200, the bytes read as UTF-8 whatever they were
+    [InlineData("application/x-ndjson; charset=utf-16", 415)]
     public async Task Ingest_ContentType_OnlyNdjsonIsTaken(string? contentType, int status)
     {
         await using var writer = await WriterFixture.StartAsync();

@@ -311,6 +311,46 @@ public sealed class ErasureTests
         Assert.Equal(2, writer.Services.GetRequiredService<AuditLog>().Size);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Erase_BodyOver4KiB_Is413BodyTooLargeAndErasesNothing(bool chunked)
+    {
+        // Before: 400 invalid_erasure, as if the JSON were wrong, and the limit was written nowhere.
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("k1", "acme", Erased, ErasedIp)], 1)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        var bytes = Encoding.UTF8.GetBytes($"{{\"subject\":\"{Erased}\"{new string(' ', 4096)}}}");
+        using HttpContent body = chunked ? new StreamContent(new MemoryStream(bytes)) : new ByteArrayContent(bytes);
+        body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/audit/erasure") { Content = body };
+        request.Headers.TransferEncodingChunked = chunked;
+
+        using var response = await dpo.SendAsync(request);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("body_too_large", problem.GetProperty("code").GetString());
+        Assert.Equal(Erased, Assert.Single(await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}")).GetProperty("principal").GetString());
+        Assert.Equal(1, writer.Services.GetRequiredService<AuditLog>().Size);
+    }
+
+    [Fact]
+    public async Task Erase_BodyOfExactly4KiB_IsRead()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("k1", "acme", Erased, ErasedIp)], 1)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        var json = $"{{\"subject\":\"{Erased}\"}}";
+        var bytes = Encoding.UTF8.GetBytes(json[..^1] + new string(' ', 4096 - json.Length) + "}");
+        Assert.Equal(4096, bytes.Length);
+
+        using var response = await dpo.PostAsync("/audit/erasure", new ByteArrayContent(bytes) { Headers = { ContentType = new("application/json") } });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
     [Fact]
     public async Task Erase_JsonWithCharset_IsAccepted()
     {
