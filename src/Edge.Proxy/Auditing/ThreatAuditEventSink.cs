@@ -68,9 +68,18 @@ internal sealed class ThreatAuditEventSink(SecurityEventWriter events)
             return;
         }
 
+        // A manual ban stored by an edge before POST /edge/bans checked its tenant may name one that is no tenant id. The
+        // writer refuses such a record, and shipping would stop at it for good: it keeps the name as an attribute instead.
+        var tenant = subject.Tenant;
+        if (tenant is not null && !TenantId.IsValid(tenant))
+        {
+            attributes["banTenant"] = tenant;
+            tenant = null;
+        }
+
         events.Append(events.NewRecord(type, decision, IEdgeThreatGate.StepName, reason, attributes) with
         {
-            Tenant = subject.Tenant,
+            Tenant = tenant,
             Subject = new AuditSubject { Principal = subject.Principal, ClientIp = subject.ClientIp, Details = details },
         });
     }

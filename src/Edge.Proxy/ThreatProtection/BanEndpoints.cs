@@ -286,9 +286,16 @@ internal static class BanEndpoints
             return (null, $"'reason' must be at most {MaxReasonLength} characters without control characters");
         }
 
-        if ((ValidateName("principal", principal) ?? ValidateName("tenant", tenant)) is { } nameError)
+        if (ValidateName("principal", principal) is { } nameError)
         {
             return (null, nameError);
+        }
+
+        // The tenant goes into the ban's records as their tenant, and the audit writer refuses a record whose tenant is not a
+        // tenant id: shipping would stop at it for good, as at any refused record.
+        if (tenant is not null && !TenantId.IsValid(tenant))
+        {
+            return (null, $"'tenant' must be a tenant id: 1 to {TenantId.MaxLength} of A-Z a-z 0-9 . _ - and not dots only");
         }
 
         return (new ManualBan(key!, parsed, string.IsNullOrWhiteSpace(reason) ? "manual" : reason, principal, tenant), null);

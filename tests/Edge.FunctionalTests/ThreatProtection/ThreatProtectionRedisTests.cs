@@ -313,6 +313,9 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"principal\":\"a b\"}")]
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"principal\":7}")]
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"tenant\":\"\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"principal\":\"a\",\"tenant\":\"acme:corp\"}")] // before: 201, and its records a tenant the writer refuses
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"principal\":\"a\",\"tenant\":\"../x\"}")]
+    [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"principal\":\"a\",\"tenant\":\"..\"}")]
     [InlineData("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\",\"principal\":\"a\",\"principal\":\"b\"}")]
     [InlineData("{\"key\":\"198.51.100.9/33\",\"for\":\"00:10:00\"}")]
     [InlineData("{\"key\":\"0.0.0.0/0\",\"for\":\"00:10:00\"}")]
@@ -329,6 +332,37 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
         Assert.Equal("ban_invalid", problem.RootElement.GetProperty("code").GetString());
         using var list = JsonDocument.Parse(await _first.Management.GetStringAsync("/edge/bans"));
         Assert.DoesNotContain(list.RootElement.GetProperty("bans").EnumerateArray(), b => b.GetProperty("key").GetString() == "198.51.100.9");
+    }
+
+    [Fact]
+    public async Task LiftBan_StoredByAnOlderEdgeWithATenantThatIsNoTenantId_RecordShipsWithTheNameAsAnAttribute()
+    {
+        const string client = "198.51.100.31";
+        const string later = "198.51.100.32";
+        using (var added = await _second.Management.PostAsJsonAsync("/edge/bans", new { key = client, @for = "00:10:00", reason = "old edge", principal = "oscar", tenant = "acme" }))
+        {
+            Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        }
+
+        // An edge before POST /edge/bans checked the tenant stored whatever it was given ("acme:corp").
+        await using var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
+        var database = connection.GetDatabase();
+        var info = (string?)await database.HashGetAsync("edge:threat:{bans}:info", client);
+        Assert.Contains("\"Tenant\":\"acme\"", info, StringComparison.Ordinal);
+        await database.HashSetAsync("edge:threat:{bans}:info", client, info!.Replace("\"Tenant\":\"acme\"", "\"Tenant\":\"acme:corp\"", StringComparison.Ordinal));
+
+        using var lifted = await _second.Management.DeleteAsync("/edge/bans/" + Uri.EscapeDataString(client));
+        using var next = await _second.Management.PostAsJsonAsync("/edge/bans", new { key = later, @for = "00:10:00", principal = "olga", tenant = "acme" });
+
+        // The writer refuses a record whose tenant is no tenant id: had the lift carried it, this edge's shipping would have
+        // stopped there for good, and the later ban would never arrive.
+        Assert.Equal(HttpStatusCode.NoContent, lifted.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, next.StatusCode);
+        var records = await WaitForRecordsAsync(rs => OfType(rs, AuditEventTypes.ThreatBanned).Any(r => BanKey(r) == later));
+        var unban = Assert.Single(OfType(records, AuditEventTypes.ThreatUnbanned), r => BanKey(r) == client);
+        Assert.False(unban.TryGetProperty("tenant", out _));
+        Assert.Equal("acme:corp", Attribute(unban, "banTenant"));
+        Assert.Equal("oscar", Subject(unban).GetProperty("principal").GetString());
     }
 
     [Fact]
