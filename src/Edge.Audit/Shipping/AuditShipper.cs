@@ -212,8 +212,10 @@ public sealed partial class AuditShipper : IAsyncDisposable
 
                 if (!await ShipUntilAcknowledgedAsync(_body.WrittenMemory, batch.LastSequence, canSplit: batch.Count > 1, stopping).ConfigureAwait(false))
                 {
-                    // Too large for the writer: the same records again, in batches half this size (at least one record).
-                    _batchBytes = Math.Max(1, _body.WrittenCount / 2);
+                    // Too large for the writer: the same records again, in batches half this size (at least one record). Half
+                    // of the cap, too: a read takes the record that crosses the cap, so half of what was sent could be the
+                    // same batch again, sent without a pause for ever (a large record behind smaller ones).
+                    _batchBytes = Math.Max(1, Math.Min(_batchBytes, _body.WrittenCount) / 2);
                     Log.BatchTooLarge(_logger, CurrentWriter, _body.WrittenCount, batch.Count, _batchBytes);
                     cursor.Dispose();
                     cursor = _spool.CreateCursor();
@@ -363,8 +365,10 @@ public sealed partial class AuditShipper : IAsyncDisposable
                 // A 4xx is about the request or its token; the next writer would most likely answer the same. Its problem
                 // code (ingest_unauthenticated, ingest_local_only) is what tells the operator which setting is missing.
                 var code = await ReadProblemCodeAsync(response, stopping).ConfigureAwait(false);
+                // A record over the writer's record cap is too large in any batch: splitting would shrink every later batch
+                // to one record (and hammer the writer while doing it), so it is retried unchanged like any other 4xx.
                 return PostAttempt.Failed(
-                    status == (int)HttpStatusCode.RequestEntityTooLarge ? WriterFailure.TooLarge : WriterFailure.Refused,
+                    status == (int)HttpStatusCode.RequestEntityTooLarge && code != IngestProtocol.RecordTooLargeCode ? WriterFailure.TooLarge : WriterFailure.Refused,
                     code is null ? $"The writer answered {status}." : $"The writer answered {status} {code}.");
             }
 
@@ -456,7 +460,10 @@ public sealed partial class AuditShipper : IAsyncDisposable
         /// <summary>A 4xx or an answer that is not an acknowledgement: retried on the same writer after a pause.</summary>
         Refused,
 
-        /// <summary>413: the batch is over the writer's Writer:MaxIngestBytes; sent again in smaller batches (one record: as Refused).</summary>
+        /// <summary>
+        /// 413 other than <see cref="IngestProtocol.RecordTooLargeCode"/>: the batch is over the writer's Writer:MaxIngestBytes;
+        /// sent again in smaller batches (one record: as Refused).
+        /// </summary>
         TooLarge,
     }
 

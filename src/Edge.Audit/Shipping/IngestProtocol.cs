@@ -9,4 +9,10 @@ public static class IngestProtocol
 
     /// <summary>The spool sequence of the batch's last record; the writer echoes it as the cumulative ack.</summary>
     public const string LastSequenceHeader = "Edge-Audit-Last-Sequence";
+
+    /// <summary>
+    /// The <c>code</c> of the writer's 413 for one record over Writer:MaxRecordBytes. Smaller batches cannot help it (the
+    /// batch's own cap, <c>batch_too_large</c>, can), so the shipper sends the same batch again after its backoff.
+    /// </summary>
+    public const string RecordTooLargeCode = "record_too_large";
 }

@@ -53,8 +53,8 @@ public sealed record WriterOptions
     /// <summary>
     /// The largest record ingest takes (Writer:MaxRecordBytes), as sent. A page of the read API holds up to 1,000 records,
     /// so without it a few batches of 30 MB records made one page tens of gigabytes. The edge's records are far smaller
-    /// (docs/audit.md: a few KiB at most, about 40 KiB when its paths and principals are at Kestrel's limits), and one
-    /// over the cap stops its edge's shipping at it, so keep it well above those.
+    /// (about 17 KB measured for a path at Kestrel's 8 KiB request-line limit, docs/audit.md), and one over the cap stops
+    /// its edge's shipping at it, so the default stays well above them.
     /// </summary>
     public int MaxRecordBytes { get; init; } = 1024 * 1024;
 

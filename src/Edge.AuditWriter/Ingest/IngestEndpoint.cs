@@ -157,10 +157,10 @@ internal static partial class IngestEndpoint
                     continue;
                 }
 
-                // 413 as for the batch: the shipper then sends the records before it in smaller batches, and this one alone.
+                // 413 as for the batch; the code tells the shipper that smaller batches would not help.
                 if (leaf.Length > maxRecord)
                 {
-                    return Problems.Create(StatusCodes.Status413PayloadTooLarge, "record_too_large", "Record too large",
+                    return Problems.Create(StatusCodes.Status413PayloadTooLarge, IngestProtocol.RecordTooLargeCode, "Record too large",
                         $"Line {line}: a record of {leaf.Length} bytes; at most {maxRecord} bytes per record (Writer:MaxRecordBytes).");
                 }
 

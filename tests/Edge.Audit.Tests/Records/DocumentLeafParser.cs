@@ -59,12 +59,18 @@ internal static class DocumentLeafParser
             }
 
             string? route = null, decision = null, reason = null, principal = null;
+            JsonElement? subjectValue = null;
             if (root.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Object)
             {
                 route = GetString(data, "route");
                 decision = GetString(data, "decision");
                 reason = GetString(data, "reason");
-                if (data.TryGetProperty("subject", out var subject) && subject.ValueKind == JsonValueKind.Object)
+                if (data.TryGetProperty("subject", out var subject))
+                {
+                    subjectValue = subject;
+                }
+
+                if (subject.ValueKind == JsonValueKind.Object)
                 {
                     if (GetString(subject, "protection") is not (null or "none"))
                     {
@@ -73,6 +79,28 @@ internal static class DocumentLeafParser
                     }
 
                     principal = GetString(subject, "principal");
+                }
+            }
+
+            if (root.TryGetProperty("tenant", out var tenant) && tenant.ValueKind != JsonValueKind.String)
+            {
+                error = "tenant must be a string, a tenant id.";
+                return null;
+            }
+
+            if (subjectValue is { } sealedSubject)
+            {
+                if (sealedSubject.ValueKind != JsonValueKind.Object || sealedSubject.EnumerateObject().Any(m => m.Value.ValueKind != JsonValueKind.String))
+                {
+                    error = "data.subject must be an object whose members are strings: the writer seals them and would drop anything else.";
+                    return null;
+                }
+
+                if (sealedSubject.EnumerateObject().Any(m => m.Name is not ("protection" or "principal" or "clientIp"))
+                    && principal is null && GetString(sealedSubject, "clientIp") is null)
+                {
+                    error = "data.subject has members besides protection but no principal or clientIp to seal them under.";
+                    return null;
                 }
             }
 

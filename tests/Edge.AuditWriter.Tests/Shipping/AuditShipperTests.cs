@@ -402,6 +402,64 @@ public sealed class AuditShipperTests
         Assert.Equal(Enumerable.Range(0, 100).Select(i => $"big{i:D3}"), store.Export(new RecordQuery()).Select(r => r.Id).Order());
     }
 
+    [Fact]
+    public async Task Shipper_RecordOverTheWritersRecordCap_RetriesTheSameBatchAfterItsBackoffNamingTheCode()
+    {
+        // Writer:MaxRecordBytes below a record of this edge's: no batch can hold it, so the batch is not split (each split
+        // read took the record again with the ones before it, and the halved size came back the same: the same 413
+        // without a pause, for ever) but sent again after the backoff, whole, until the writer's cap is raised.
+        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxRecordBytes=4096"]);
+        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = Path.Combine(writer.Directory, "spool") });
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf($"before{i}", "acme")));
+        }
+
+        Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf("huge", "acme", path: "/" + new string('p', 5000))));
+        var logger = new EventLogger();
+        using var counting = new CountingHandler(new SocketsHttpHandler());
+        await using var shipper = new AuditShipper(spool,
+            new ShipperOptions { WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100) },
+            logger, counting);
+
+        shipper.Start();
+        await WaitUntilAsync(() => logger.Messages.Count(m => m.Contains("The writer answered 413 record_too_large.", StringComparison.Ordinal)) >= 1 && counting.Count >= 3);
+
+        Assert.False(logger.Has(1542));
+        Assert.Equal(0, spool.AckedSequence);
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(0, store.Count());
+    }
+
+    [Fact]
+    public async Task Shipper_BatchTooLargeOnlyWithTheRecordThatCrossesHalfItsSize_ShrinksUntilItShipsEveryRecord()
+    {
+        // Three small records and one of about 3 KB under a 4,096-byte batch cap: the batch holds all four (4.4 KB), and half
+        // of it (2.2 KB) still read all four, since a read takes the record that crosses its cap. Before, that same batch
+        // went back to the writer at once, without a pause, for ever.
+        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxIngestBytes=4096"]);
+        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = Path.Combine(writer.Directory, "spool") });
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf($"small{i}", "acme")));
+        }
+
+        var large = WriterFixture.Leaf("large", "acme", path: "/" + new string('p', 2600));
+        Assert.InRange(large.Length, 2500, 4000);
+        Assert.True(await spool.TryAppendAsync(large));
+        var logger = new EventLogger();
+        await using var shipper = new AuditShipper(spool,
+            new ShipperOptions { WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100) },
+            logger);
+
+        shipper.Start();
+        await WaitUntilAsync(() => spool.AckedSequence == 4);
+
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(["large", "small0", "small1", "small2"], store.Export(new RecordQuery()).Select(r => r.Id).Order());
+        Assert.True(logger.Has(1542));
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -41,6 +41,7 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.AuditWriter", "--Writer:Retention:Default=30.00:00:00 --Writer:Retention:Interval=60.00:00:00", "error: Writer:Retention:Interval must be at most 49.17:02:47.2940000")]
     [InlineData("Edge.AuditWriter", "--Writer:Retention:Default=365.00:00:00 --Writer:Retention:Tenants:acme=7d", "error: Writer:Retention:Tenants:acme: '7d' is not a valid TimeSpan")]
     [InlineData("Edge.AuditWriter", "--Writer:MaxIngestBytes=0", "error: Writer:MaxIngestBytes must be positive")]
+    [InlineData("Edge.AuditWriter", "--Writer:MaxRecordBytes=0", "error: Writer:MaxRecordBytes must be positive")]
     [InlineData("Edge.AuditWriter", "--Writer:Origin=", "error: Writer:Origin must be a non-empty name without spaces")]
     [InlineData("Edge.AuditWriter", "--Writer:KeyPath=/dev/null", "error: Writer:KeyPath: '/dev/null' is not a checkpoint signing key")]
     [InlineData("Edge.AuditWriter", "--Writer:SubjectKeyPath=/dev/null", "error: Writer:SubjectKeyPath: the subject key at '/dev/null' must be 32 bytes")]
