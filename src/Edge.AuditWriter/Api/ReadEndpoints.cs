@@ -13,6 +13,13 @@ namespace Edge.AuditWriter.Api;
 internal static class ReadEndpoints
 {
     private const int MaxLimit = 1000;
+
+    /// <summary>
+    /// The leaf bytes one page of <c>/audit/records</c> holds at most (a record larger than this alone gets a page of its
+    /// own): at Writer:MaxRecordBytes, 1,000 records made a page of about 1 GB (each leaf in base64 and parsed), which the
+    /// viewer in a browser or a script had to hold. Clients already follow <c>next</c>, so a page stops early with it.
+    /// </summary>
+    internal const int MaxPageLeafBytes = 8 * 1024 * 1024;
     private static readonly string[] Filters = ["id", "tenant", "principal", "route", "decision", "reason", "from", "to"];
 
     /// <summary>What <c>/audit/records</c> takes besides the filters.</summary>
@@ -104,13 +111,31 @@ internal static class ReadEndpoints
         var window = TimeWindow.Of(query!);
         var stored = window.Widen(WithBlindIndex(query!, log)) with { Ascending = ascending, Limit = limit };
         var records = new List<StoredRecord>(Math.Min(limit, 128));
+        var leafBytes = 0L;
+        var overBudget = false;
         while (true)
         {
             // The store answers whole milliseconds of a window: a record of a bound's millisecond outside it is dropped, and
             // the page is filled from the rows after the last one read, so a full page still ends with a cursor.
             var page = log.Store.Query(stored with { Before = ascending ? null : cursor, After = ascending ? cursor : null });
-            records.AddRange(page.Where(window.Contains).Take(limit - records.Count));
-            if (page.Count < limit || records.Count == limit)
+            foreach (var record in page.Where(window.Contains))
+            {
+                // The cursor is the last record served, so the record that did not fit opens the next page.
+                if (records.Count > 0 && leafBytes + record.Leaf.Length > MaxPageLeafBytes)
+                {
+                    overBudget = true;
+                    break;
+                }
+
+                records.Add(record);
+                leafBytes += record.Leaf.Length;
+                if (records.Count == limit)
+                {
+                    break;
+                }
+            }
+
+            if (overBudget || page.Count < limit || records.Count == limit)
             {
                 break;
             }
@@ -122,7 +147,7 @@ internal static class ReadEndpoints
         return Results.Json(new
         {
             records = records.Select(view.ToJson).ToList(),
-            next = records.Count == limit ? records[^1].Index.ToString(CultureInfo.InvariantCulture) : null,
+            next = overBudget || records.Count == limit ? records[^1].Index.ToString(CultureInfo.InvariantCulture) : null,
         }, PageJson);
     }
 
