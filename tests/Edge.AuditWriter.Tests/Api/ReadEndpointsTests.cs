@@ -484,16 +484,11 @@ public sealed class ReadEndpointsTests
     {
         // Five records of 3.5 MiB (17.5 MiB of leaves, one batch under Writer:MaxIngestBytes) with the record cap raised to 4 MiB.
         const int recordBytes = 3_500_000;
-        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxRecordBytes=4194304"]);
         var leaves = Enumerable.Range(0, 5)
             .Select(i => WriterFixture.Leaf($"big{i}", "acme", path: "/orders/" + new string((char)('a' + i), recordBytes)))
             .ToList();
-        (await writer.IngestAsync(leaves, 5)).EnsureSuccessStatusCode();
-        await writer.WaitForCheckpointAsync(5);
-        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
 
-        var descending = await AllPagesAsync(auditor, "/audit/records?limit=1000");
-        var ascending = await AllPagesAsync(auditor, "/audit/records?limit=1000&order=asc");
+        var (descending, ascending) = await PagesBothWaysAsync(4 * 1024 * 1024, leaves, "limit=1000");
 
         // Before, the first page held all five (17.5 MiB of leaves, about 45 MB of JSON with their base64 and parsed copies)
         // and no next: with Writer:MaxRecordBytes at 1 MiB, a page of 1,000 could reach about 1 GB.
@@ -509,29 +504,38 @@ public sealed class ReadEndpointsTests
     public async Task Records_OneRecordOverThePageBudget_IsServedAloneWithNext()
     {
         // A record over the 8 MiB page budget (Writer:MaxRecordBytes raised to 10 MiB) still gets a page of its own.
-        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxRecordBytes=10485760"]);
         var leaves = new[] { "/orders/" + new string('a', 9_000_000), "/orders/1", "/orders/" + new string('b', 9_000_000) }
             .Select((path, i) => WriterFixture.Leaf($"r{i}", "acme", path: path))
             .ToList();
-        (await writer.IngestAsync(leaves, 3)).EnsureSuccessStatusCode();
-        await writer.WaitForCheckpointAsync(3);
-        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
 
-        var descending = await AllPagesAsync(auditor, "/audit/records");
-        var ascending = await AllPagesAsync(auditor, "/audit/records?order=asc");
+        var (descending, ascending) = await PagesBothWaysAsync(10 * 1024 * 1024, leaves, "limit=100");
 
         Assert.Equal([[2L], [1L], [0L]], descending.Select(page => page.Select(r => r.GetProperty("index").GetInt64()).ToArray()));
         Assert.Equal([[0L], [1L], [2L]], ascending.Select(page => page.Select(r => r.GetProperty("index").GetInt64()).ToArray()));
     }
 
-    /// <summary>Every page <paramref name="url"/> and its <c>next</c> cursors lead to, as a client pages through them.</summary>
+    /// <summary>
+    /// The pages a global auditor reads newest first and oldest first, following <c>next</c>, from a writer that took
+    /// <paramref name="leaves"/> (in one batch) under a record cap of <paramref name="maxRecordBytes"/>.
+    /// </summary>
+    private static async Task<(List<JsonElement[]> Descending, List<JsonElement[]> Ascending)> PagesBothWaysAsync(
+        int maxRecordBytes, IReadOnlyList<byte[]> leaves, string query)
+    {
+        await using var writer = await WriterFixture.StartAsync(extraArgs: [$"--Writer:MaxRecordBytes={maxRecordBytes}"]);
+        (await writer.IngestAsync(leaves, leaves.Count)).EnsureSuccessStatusCode();
+        await writer.WaitForCheckpointAsync(leaves.Count);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        return (await AllPagesAsync(auditor, $"/audit/records?{query}"), await AllPagesAsync(auditor, $"/audit/records?{query}&order=asc"));
+    }
+
+    /// <summary>Every page <paramref name="url"/> (which has a query) and its <c>next</c> cursors lead to, as a client pages through them.</summary>
     private static async Task<List<JsonElement[]>> AllPagesAsync(HttpClient client, string url)
     {
         var pages = new List<JsonElement[]>();
         string? cursor = null;
         do
         {
-            var page = JsonDocument.Parse(await client.GetStringAsync(cursor is null ? url : $"{url}{(url.Contains('?', StringComparison.Ordinal) ? '&' : '?')}cursor={cursor}")).RootElement;
+            var page = JsonDocument.Parse(await client.GetStringAsync(cursor is null ? url : $"{url}&cursor={cursor}")).RootElement;
             pages.Add([.. page.GetProperty("records").EnumerateArray().Select(r => r.Clone())]);
             cursor = page.GetProperty("next").ValueKind == JsonValueKind.Null ? null : page.GetProperty("next").GetString();
         }
