@@ -35,8 +35,12 @@ internal static class KestrelBodyAborts
             return (StatusCodes.Status400BadRequest, StreamResetReason);
         }
 
-        // Set before Kestrel aborts any stream of the connection, so it does not race the body read's failure.
-        if (context.Features.Get<KestrelConnectionAbort>()?.Reason is { Message: RequestBodyTimeoutMessage })
+        // Kestrel's HTTP/2 end reason is set before its GOAWAY goes out, so neither the client's close on it nor the
+        // streams' abort can come first; the abort's reason is kept for a connection whose end reason was already taken.
+        // Over HTTP/1.1 Kestrel answers the same timeout with a 408 the client gets, which YARP's status already says.
+        if (context.Features.Get<KestrelConnectionAbort>() is { } connection
+            && ((HttpProtocol.IsHttp2(context.Request.Protocol) && connection.EndReason is KestrelEndReason.MinRequestBodyDataRate)
+                || connection.Reason is { Message: RequestBodyTimeoutMessage }))
         {
             return (StatusCodes.Status408RequestTimeout, ConnectionClosedTimeoutReason);
         }

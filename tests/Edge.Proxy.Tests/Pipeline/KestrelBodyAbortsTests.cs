@@ -21,6 +21,17 @@ public sealed class KestrelBodyAbortsTests
         Assert.True(type is not null && typeof(Exception).IsAssignableFrom(type), $"Kestrel has no exception type {KestrelBodyAborts.Http2StreamErrorTypeName}");
     }
 
+    [Fact]
+    public void KestrelEndReason_NamesKestrelsConnectionEndReasonAndItsFeature()
+    {
+        var context = KestrelEndReason.FeatureType?.GetProperty("MetricsContext")?.PropertyType;
+        var reason = context?.GetProperty("ConnectionEndReason")?.PropertyType;
+
+        Assert.True(KestrelEndReason.FeatureType is { IsInterface: true }, $"Kestrel has no feature {KestrelEndReason.FeatureTypeName}");
+        var values = Nullable.GetUnderlyingType(reason!) is { IsEnum: true } endReason ? Enum.GetNames(endReason) : [];
+        Assert.Contains(KestrelEndReason.MinRequestBodyDataRate, values);
+    }
+
     [Theory]
     [InlineData("BadRequest_RequestBodyTimeout", KestrelBodyAborts.RequestBodyTimeoutMessage)]
     [InlineData("BadRequest_UnexpectedEndOfRequestContent", EdgeBodyBufferingTransform.UnexpectedEndOfRequestContent)]

@@ -1,0 +1,142 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Edge.FunctionalTests.Hostile;
+using Edge.Proxy.Pipeline;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Edge.FunctionalTests.Pipeline;
+
+/// <summary>
+/// The classification of an HTTP/2 body on a connection Kestrel ended, on a real Kestrel whose timeout thread is held
+/// where a loaded host can preempt it: after Kestrel wrote its GOAWAY and before it passed its reason to the connection.
+/// The client closes on the GOAWAY meanwhile, and Kestrel aborts the stream as a faulted connection.
+/// </summary>
+public sealed class KestrelBodyAbortsTests
+{
+    private static readonly IReadOnlyList<(string Name, string Value)> Headers =
+        [(":method", "POST"), (":scheme", "http"), (":path", "/upload"), (":authority", "edge.example")];
+
+    [Fact]
+    public async Task ClassifyAbortedAsync_BodyTimeoutWhoseReasonArrivesAfterTheStreamsAbort_BodyTimeout()
+    {
+        await using var server = await HeldAbortServer.StartAsync();
+
+        var outcome = await RawHttp2.TrickleAsync(server.Port, Headers, "0123456789"u8.ToArray(), TimeSpan.FromMilliseconds(500));
+        var classified = await server.Classified;
+
+        Assert.Equal(RawHttp2.InternalError, outcome.GoAway);
+        Assert.Equal((StatusCodes.Status408RequestTimeout, KestrelBodyAborts.ConnectionClosedTimeoutReason), classified);
+    }
+
+    [Fact]
+    public async Task ClassifyAbortedAsync_ClientClosesConnectionMidBody_NotClassified()
+    {
+        await using var server = await HeldAbortServer.StartAsync();
+
+        using (var client = new TcpClient())
+        {
+            await client.ConnectAsync(IPAddress.Loopback, server.Port);
+            var request = RawHttp2.PrefaceAndHeaders(Headers, endStream: false);
+            request.AddRange(RawHttp2.Frame(RawHttp2.Data, 0, 1, "0123456789"u8.ToArray()));
+            await client.GetStream().WriteAsync(request.ToArray());
+            await server.Reading;
+        }
+
+        Assert.Null(await server.Classified);
+    }
+
+    /// <summary>
+    /// An h2c endpoint with the edge's abort recorder, whose requests read their body and classify how it failed. Kestrel's
+    /// reason reaches the recorder only once the request was classified.
+    /// </summary>
+    private sealed class HeldAbortServer : IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+        private readonly TaskCompletionSource<(int Status, string Reason)?> _classified = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _reading = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        private HeldAbortServer()
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.ConfigureKestrel(options =>
+            {
+                options.Limits.MinRequestBodyDataRate = new MinDataRate(240, TimeSpan.FromSeconds(2));
+                options.Listen(IPAddress.Loopback, 0, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http2;
+                    KestrelConnectionAbort.Use(listen);
+                    listen.Use(next => connection => next(new HeldAbort(connection, _classified.Task)));
+                });
+            });
+            _app = builder.Build();
+            _app.Run(async context =>
+            {
+                Exception? failure = null;
+                try
+                {
+                    var buffer = new byte[64];
+                    while (await context.Request.Body.ReadAsync(buffer, context.RequestAborted) > 0)
+                    {
+                        _reading.TrySetResult();
+                    }
+                }
+                catch (Exception ex)
+                {
+                    failure = ex;
+                }
+
+                _classified.TrySetResult(await KestrelBodyAborts.ClassifyAbortedAsync(context, failure));
+            });
+        }
+
+        public int Port => new Uri(_app.Urls.First()).Port;
+
+        public Task<(int Status, string Reason)?> Classified => _classified.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        public Task Reading => _reading.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        public static async Task<HeldAbortServer> StartAsync()
+        {
+            var server = new HeldAbortServer();
+            await server._app.StartAsync();
+            return server;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _classified.TrySetResult(null);
+            await _app.DisposeAsync();
+        }
+    }
+
+    /// <summary>Passes Kestrel's abort of the connection on only once <paramref name="release"/> completed.</summary>
+    private sealed class HeldAbort(ConnectionContext inner, Task release) : ConnectionContext
+    {
+        public override string ConnectionId { get => inner.ConnectionId; set => inner.ConnectionId = value; }
+
+        public override IFeatureCollection Features => inner.Features;
+
+        public override IDictionary<object, object?> Items { get => inner.Items; set => inner.Items = value; }
+
+        public override IDuplexPipe Transport { get => inner.Transport; set => inner.Transport = value; }
+
+        public override CancellationToken ConnectionClosed { get => inner.ConnectionClosed; set => inner.ConnectionClosed = value; }
+
+        public override EndPoint? LocalEndPoint { get => inner.LocalEndPoint; set => inner.LocalEndPoint = value; }
+
+        public override EndPoint? RemoteEndPoint { get => inner.RemoteEndPoint; set => inner.RemoteEndPoint = value; }
+
+        public override void Abort(ConnectionAbortedException abortReason) =>
+            release.ContinueWith(_ => inner.Abort(abortReason), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+
+        public override void Abort() => inner.Abort();
+
+        public override ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+}
