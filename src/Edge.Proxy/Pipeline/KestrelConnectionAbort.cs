@@ -1,7 +1,4 @@
-using System.IO.Pipelines;
-using System.Net;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Edge.Proxy.Pipeline;
@@ -12,7 +9,7 @@ namespace Edge.Proxy.Pipeline;
 /// then fail with that reason or with a bare "connection faulted" is a race inside Kestrel, so the request would look
 /// like a client that went away. The request finds the recorder as a connection feature.
 /// </summary>
-internal sealed class KestrelConnectionAbort(ConnectionContext inner) : ConnectionContext
+internal sealed class KestrelConnectionAbort(ConnectionContext inner) : ForwardingConnectionContext(inner)
 {
     private ConnectionAbortedException? _reason;
 
@@ -26,7 +23,7 @@ internal sealed class KestrelConnectionAbort(ConnectionContext inner) : Connecti
     /// that wakes the read loop, aborts the streams before the reason arrives, and the client's close then takes the
     /// frame writer's one abort, so the reason never does. The end reason keeps the first, and is set before both.
     /// </summary>
-    public string? EndReason => KestrelEndReason.Read(inner.Features);
+    public string? EndReason => KestrelEndReason.Read(Inner.Features);
 
     /// <summary>Puts the recorder between the connection and the rest of the endpoint's middleware (Kestrel's HTTP layer last).</summary>
     public static void Use(ListenOptions listen) =>
@@ -37,27 +34,9 @@ internal sealed class KestrelConnectionAbort(ConnectionContext inner) : Connecti
             return next(recorder);
         });
 
-    public override string ConnectionId { get => inner.ConnectionId; set => inner.ConnectionId = value; }
-
-    public override IFeatureCollection Features => inner.Features;
-
-    public override IDictionary<object, object?> Items { get => inner.Items; set => inner.Items = value; }
-
-    public override IDuplexPipe Transport { get => inner.Transport; set => inner.Transport = value; }
-
-    public override CancellationToken ConnectionClosed { get => inner.ConnectionClosed; set => inner.ConnectionClosed = value; }
-
-    public override EndPoint? LocalEndPoint { get => inner.LocalEndPoint; set => inner.LocalEndPoint = value; }
-
-    public override EndPoint? RemoteEndPoint { get => inner.RemoteEndPoint; set => inner.RemoteEndPoint = value; }
-
     public override void Abort(ConnectionAbortedException abortReason)
     {
         Interlocked.CompareExchange(ref _reason, abortReason, null);
-        inner.Abort(abortReason);
+        base.Abort(abortReason);
     }
-
-    public override void Abort() => inner.Abort();
-
-    public override ValueTask DisposeAsync() => inner.DisposeAsync();
 }

@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Edge.FunctionalTests.Hostile;
@@ -7,7 +6,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Edge.FunctionalTests.Pipeline;
@@ -116,27 +114,9 @@ public sealed class KestrelBodyAbortsTests
     }
 
     /// <summary>Passes Kestrel's abort of the connection on only once <paramref name="release"/> completed.</summary>
-    private sealed class HeldAbort(ConnectionContext inner, Task release) : ConnectionContext
+    private sealed class HeldAbort(ConnectionContext inner, Task release) : ForwardingConnectionContext(inner)
     {
-        public override string ConnectionId { get => inner.ConnectionId; set => inner.ConnectionId = value; }
-
-        public override IFeatureCollection Features => inner.Features;
-
-        public override IDictionary<object, object?> Items { get => inner.Items; set => inner.Items = value; }
-
-        public override IDuplexPipe Transport { get => inner.Transport; set => inner.Transport = value; }
-
-        public override CancellationToken ConnectionClosed { get => inner.ConnectionClosed; set => inner.ConnectionClosed = value; }
-
-        public override EndPoint? LocalEndPoint { get => inner.LocalEndPoint; set => inner.LocalEndPoint = value; }
-
-        public override EndPoint? RemoteEndPoint { get => inner.RemoteEndPoint; set => inner.RemoteEndPoint = value; }
-
         public override void Abort(ConnectionAbortedException abortReason) =>
-            release.ContinueWith(_ => inner.Abort(abortReason), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-
-        public override void Abort() => inner.Abort();
-
-        public override ValueTask DisposeAsync() => inner.DisposeAsync();
+            release.ContinueWith(_ => Inner.Abort(abortReason), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
     }
 }
