@@ -79,14 +79,17 @@ public sealed class SpoolReaderTests : IDisposable
         var reader = new SpoolReader(Segments((1, 200)));
         using var cursor = new SpoolCursor(1);
         var body = new ArrayBufferWriter<byte>(1 << 20);
+        // The first record opens the segment's handle: a one-time cost per segment (and, when this is the process's first
+        // file open, the runtime's own first-use allocations; CI once saw 3,872 bytes), not the per-record cost measured here.
+        Assert.Equal(1, reader.ReadBatch(cursor, durableSequence: 200, maxRecords: 1, maxBytes: 1 << 20, body).Count);
 
         var before = GC.GetAllocatedBytesForCurrentThread();
         var batch = reader.ReadBatch(cursor, durableSequence: 200, maxRecords: 1000, maxBytes: 1 << 20, body);
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
-        Assert.Equal(200, batch.Count);
-        // Read copied every record into an array of its own (200 × ~50 bytes here, ~1.2 KB per request in the edge).
-        Assert.True(allocated < 1024, $"{allocated} bytes allocated for 200 records");
+        Assert.Equal(199, batch.Count);
+        // Read copied every record into an array of its own (199 × ~50 bytes here, ~1.2 KB per request in the edge).
+        Assert.True(allocated < 1024, $"{allocated} bytes allocated for 199 records");
     }
 
     [Fact]
