@@ -49,13 +49,12 @@ internal sealed partial class EdgeRequestMiddleware(
     public async Task InvokeAsync(HttpContext context)
     {
         var route = context.GetProxyFeature().Route.Config;
-        var routeId = route.RouteId;
         var client = clientAddresses.Resolve(context);
         var startedAt = time.GetUtcNow();
         var request = new EdgeRequestFeature
         {
             RequestId = RequestIds.NewId(startedAt),
-            RouteId = routeId,
+            RouteId = route.RouteId,
             StartedAt = startedAt,
             ClientIp = ClientAddressResolver.Format(context, client),
         };
@@ -76,7 +75,7 @@ internal sealed partial class EdgeRequestMiddleware(
         {
             // An audit-required route never runs unaudited: refuse before any step or backend call.
             await decisions.DenyAsync(context, EdgeStepName, AuditUnavailable);
-            metrics.Request(routeId, "deny", StatusCodes.Status503ServiceUnavailable);
+            metrics.Request(request.RouteId ?? string.Empty, "deny", StatusCodes.Status503ServiceUnavailable);
             return;
         }
 
@@ -158,73 +157,92 @@ internal sealed partial class EdgeRequestMiddleware(
                 await next(context);
                 if (context.Features[typeof(IForwarderErrorFeature)] is IForwarderErrorFeature { Error: not ForwarderError.None } failure)
                 {
-                    if (!context.Response.HasStarted)
-                    {
-                        if ((context.RequestAborted.IsCancellationRequested || failure.Error is ForwarderError.RequestBodyClient)
-                            && await KestrelBodyAborts.ClassifyAbortedAsync(context, failure.Exception) is { } aborted)
-                        {
-                            // Kestrel reset the stream over the body it was streaming (HTTP/2): the client got no answer,
-                            // and did not go away either.
-                            context.Response.StatusCode = aborted.Status;
-                            context.Response.ContentLength = 0;
-                            request.AnsweredWith(aborted.Reason);
-                        }
-                        else if (context.RequestAborted.IsCancellationRequested
-                            || (failure.Error is ForwarderError.RequestBodyClient && ClientInputEnded(context, failure.Exception)))
-                        {
-                            // The client went away while the backend was called (waiting for its answer, or mid-upload):
-                            // nothing is sent, so the record must not keep the 400/502 YARP set for an answer nobody gets.
-                            context.Response.StatusCode = EdgeBodyBufferingTransform.ClientClosedRequest;
-                            request.AnsweredWith(ClientAbortedCode);
-                        }
-                        else
-                        {
-                            LogBackendFailure(routeId, failure);
-                            await WriteForwarderProblemAsync(context, failure.Error, failure.Exception);
-                        }
-                    }
-
-                    // The record went out with the status when the response started; the break comes after it.
-                    else if (failure.Error is ForwarderError.ResponseBodyDestination
-                        || (failure.Error is ForwarderError.ResponseBodyCanceled && !context.RequestAborted.IsCancellationRequested))
-                    {
-                        LogBackendFailure(routeId, failure);
-                        responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString(), clientSideReason: null);
-                    }
-
-                    // The client left mid-body (a cancelled download, a closed event stream), or the edge ended its
-                    // connection (shutdown, a reader slower than MinResponseDataRate): it got the status and part of the
-                    // body, which the request's record (its bytesOut is the declared length) cannot say.
-                    else if (failure.Error is ForwarderError.ResponseBodyClient or ForwarderError.ResponseBodyCanceled)
-                    {
-                        responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString(), serverAborts.IncompleteReason(context));
-                    }
+                    await OnForwarderFailedAsync(context, request, failure);
                 }
             }
         }
         finally
         {
-            try
+            await FinishAsync(context, request, tunnel);
+        }
+    }
+
+    /// <summary>
+    /// The request's cleanup, then its metric and record whatever the cleanup did, then a tunnel's end. A method of its
+    /// own: it usually completes synchronously, and its try/finally and awaiters are then not in the request's state machine.
+    /// </summary>
+    private async Task FinishAsync(HttpContext context, EdgeRequestFeature request, UpgradeTunnel? tunnel)
+    {
+        try
+        {
+            await request.CleanupAsync(context);
+        }
+        finally
+        {
+            // A failing cleanup must not cost the request its audit record. A shutdown's abort looks like the
+            // client's until here: the record says whose it was.
+            serverAborts.ReclassifyUnanswered(context, request);
+            var decision = request.IsDenied ? "deny" : "allow";
+            metrics.Request(request.RouteId ?? string.Empty, decision, context.Response.StatusCode);
+            await request.RecordOnceAsync();
+            if (tunnel is { IsOpen: true })
             {
-                await request.CleanupAsync(context);
-            }
-            finally
-            {
-                // A failing cleanup must not cost the request its audit record. A shutdown's abort looks like the
-                // client's until here: the record says whose it was.
-                serverAborts.ReclassifyUnanswered(context, request);
-                var decision = request.IsDenied ? "deny" : "allow";
-                metrics.Request(routeId, decision, context.Response.StatusCode);
-                await request.RecordOnceAsync();
-                if (tunnel is { IsOpen: true })
-                {
-                    await responseEvents.TunnelClosedAsync(context, request, tunnel.End(context, serverAborts.DrainEnded));
-                }
+                await responseEvents.TunnelClosedAsync(context, request, tunnel.End(context, serverAborts.DrainEnded));
             }
         }
     }
 
-    private void LogBackendFailure(string routeId, IForwarderErrorFeature failure)
+    /// <summary>
+    /// What the client got when the forwarder failed: a problem+json answer, nothing (it went away, or Kestrel reset the
+    /// stream), or the status and part of a body. A method of its own so that its locals and awaiters are not in every
+    /// request's state machine.
+    /// </summary>
+    private async Task OnForwarderFailedAsync(HttpContext context, EdgeRequestFeature request, IForwarderErrorFeature failure)
+    {
+        if (!context.Response.HasStarted)
+        {
+            if ((context.RequestAborted.IsCancellationRequested || failure.Error is ForwarderError.RequestBodyClient)
+                && await KestrelBodyAborts.ClassifyAbortedAsync(context, failure.Exception) is { } aborted)
+            {
+                // Kestrel reset the stream over the body it was streaming (HTTP/2): the client got no answer,
+                // and did not go away either.
+                context.Response.StatusCode = aborted.Status;
+                context.Response.ContentLength = 0;
+                request.AnsweredWith(aborted.Reason);
+            }
+            else if (context.RequestAborted.IsCancellationRequested
+                || (failure.Error is ForwarderError.RequestBodyClient && ClientInputEnded(context, failure.Exception)))
+            {
+                // The client went away while the backend was called (waiting for its answer, or mid-upload):
+                // nothing is sent, so the record must not keep the 400/502 YARP set for an answer nobody gets.
+                context.Response.StatusCode = EdgeBodyBufferingTransform.ClientClosedRequest;
+                request.AnsweredWith(ClientAbortedCode);
+            }
+            else
+            {
+                LogBackendFailure(request.RouteId, failure);
+                await WriteForwarderProblemAsync(context, failure.Error, failure.Exception);
+            }
+        }
+
+        // The record went out with the status when the response started; the break comes after it.
+        else if (failure.Error is ForwarderError.ResponseBodyDestination
+            || (failure.Error is ForwarderError.ResponseBodyCanceled && !context.RequestAborted.IsCancellationRequested))
+        {
+            LogBackendFailure(request.RouteId, failure);
+            responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString(), clientSideReason: null);
+        }
+
+        // The client left mid-body (a cancelled download, a closed event stream), or the edge ended its
+        // connection (shutdown, a reader slower than MinResponseDataRate): it got the status and part of the
+        // body, which the request's record (its bytesOut is the declared length) cannot say.
+        else if (failure.Error is ForwarderError.ResponseBodyClient or ForwarderError.ResponseBodyCanceled)
+        {
+            responseEvents.Incomplete(request, context.Response.StatusCode, failure.Error.ToString(), serverAborts.IncompleteReason(context));
+        }
+    }
+
+    private void LogBackendFailure(string? routeId, IForwarderErrorFeature failure)
     {
         if (logger.IsEnabled(LogLevel.Warning) && _backendFailedLog.TryTake(time, out var unlogged))
         {
@@ -352,6 +370,6 @@ internal sealed partial class EdgeRequestMiddleware(
     private static partial class Log
     {
         [LoggerMessage(1005, LogLevel.Warning, "Forwarding on route {Route} failed ({Error}); {Unlogged} more failed since the previous such line (at most one a minute; edge_requests_total and the audit records count them all)")]
-        public static partial void BackendFailed(ILogger logger, string route, string error, long unlogged, Exception? exception);
+        public static partial void BackendFailed(ILogger logger, string? route, string error, long unlogged, Exception? exception);
     }
 }

@@ -52,6 +52,25 @@ public sealed class BackendFramingTests : RawBackendEdgeTests
     }
 
     [Fact]
+    public async Task BackendFramingRefusedOnAKeepAliveClientsLaterRequest_TheConnectionItCameOnIsClosed()
+    {
+        // The refused request is the client's second, on the backend connection its first request used and returned to
+        // the pool: the connection must be noted on the request sending on it now, not on the one that used it before.
+        var responses = await RawHttp.SendPipelinedAsync(Edge.ProxyPort,
+            "GET /legacy/next HTTP/1.1\r\nHost: x\r\n\r\nGET /legacy/length-and-chunked HTTP/1.1\r\nHost: x\r\n\r\n"
+            + "GET /legacy/next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal([(200, "fine"), (502, ""), (200, "fine")], responses.Select(r => (r.Status, r.Status == 502 ? "" : r.Body)));
+        Assert.Equal("backend_response_invalid", responses[1].ProblemCode());
+        var refused = _received.Single(r => r.Target == "/legacy/length-and-chunked").Connection;
+        var next = _received.Where(r => r.Target == "/legacy/next").Select(r => r.Connection).ToList();
+        // The first request's connection carried the refused one, and did not carry the third.
+        Assert.Equal(2, next.Count);
+        Assert.Equal(refused, next[0]);
+        Assert.NotEqual(refused, next[1]);
+    }
+
+    [Fact]
     public async Task RefusedFramingWhileAnotherRequestWritesToItsOwnConnection_OnlyTheRefusedConnectionIsClosed()
     {
         // The refused request writes first; the held one writes to a second connection after it, before the refused
