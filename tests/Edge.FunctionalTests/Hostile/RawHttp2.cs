@@ -132,6 +132,26 @@ public static class RawHttp2
         return [.. block];
     }
 
+    /// <summary>
+    /// Reads frames until the server acknowledges the client's SETTINGS: Kestrel has then read what was sent with it (the
+    /// preface, SETTINGS and what followed in the same write) off the socket, so a reset the client sends next cannot
+    /// discard the request unseen.
+    /// </summary>
+    public static async Task ReadUntilSettingsAckAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        var header = new byte[9];
+        while (true)
+        {
+            await stream.ReadExactlyAsync(header, cancellationToken);
+            var payload = new byte[(header[0] << 16) | (header[1] << 8) | header[2]];
+            await stream.ReadExactlyAsync(payload, cancellationToken);
+            if (header[3] == 0x4 && (header[4] & 0x1) != 0)
+            {
+                return;
+            }
+        }
+    }
+
     public static async Task<H2Outcome> ReadOutcomeAsync(Stream stream, CancellationToken cancellationToken)
     {
         var header = new byte[9];
