@@ -180,7 +180,11 @@ public static class AuditRecordSerializer
             json.WriteNumber(s_latencyMs, Math.Round(latency, 3));
         }
 
-        WriteOptional(json, s_traceId, record.TraceId);
+        if (record.TraceId is { } traceId)
+        {
+            json.WriteString(s_traceId, traceId.Span);
+        }
+
         if (record.BodyHash is { } bodyHash)
         {
             json.WriteStartObject(s_bodyHash);
@@ -303,7 +307,8 @@ public readonly struct AuditRecordFields
 
     public double? LatencyMs { get; init; }
 
-    public string? TraceId { get; init; }
+    /// <summary>A slice, not a string: the edge's trace id is part of the request's <c>traceparent</c>.</summary>
+    public ReadOnlyMemory<char>? TraceId { get; init; }
 
     public BodyHash? BodyHash { get; init; }
 
@@ -339,7 +344,7 @@ public readonly struct AuditRecordFields
             BytesIn = record.BytesIn,
             BytesOut = record.BytesOut,
             LatencyMs = record.LatencyMs,
-            TraceId = record.TraceId,
+            TraceId = record.TraceId?.AsMemory(),
             BodyHash = record.BodyHash,
             Attributes = record.Attributes,
         };

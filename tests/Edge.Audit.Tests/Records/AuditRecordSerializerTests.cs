@@ -73,6 +73,36 @@ public sealed class AuditRecordSerializerTests
     }
 
     [Fact]
+    public void Serialize_TraceIdAsSliceOfALongerString_SameBytesAsTheString()
+    {
+        // The edge passes its trace id as a slice of the request's traceparent; the leaf must be the one a string gives.
+        var record = Sample();
+        var fromRecord = AuditRecordSerializer.Serialize(record);
+        var traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        var fields = AuditRecordFields.From(record with { TraceId = null });
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+
+        AuditRecordSerializer.Serialize(fields with { TraceId = traceParent.AsMemory(3, 32) }, output);
+
+        Assert.Equal(Encoding.UTF8.GetString(fromRecord), Encoding.UTF8.GetString(output.WrittenSpan));
+    }
+
+    [Theory]
+    [InlineData(null, false)]
+    [InlineData("", true)]
+    public void Serialize_TraceIdNullOrEmpty_OmittedOrWrittenEmpty(string? traceId, bool written)
+    {
+        using var json = JsonDocument.Parse(AuditRecordSerializer.Serialize(Sample() with { TraceId = traceId }));
+
+        var data = json.RootElement.GetProperty("data");
+        Assert.Equal(written, data.TryGetProperty("traceId", out var value));
+        if (written)
+        {
+            Assert.Equal("", value.GetString());
+        }
+    }
+
+    [Fact]
     public void Serialize_TwoOutputsOnOneThread_EachGetsItsOwnCompleteRecord()
     {
         var first = new System.Buffers.ArrayBufferWriter<byte>();

@@ -11,13 +11,14 @@ public sealed class EdgeTraceContextTests
     {
         var trace = EdgeTraceContext.Start(Incoming, out var traceParent);
 
-        Assert.Equal("0af7651916cd43dd8448eb211c80319c", trace.TraceId.ToHexString());
+        Assert.Equal("0af7651916cd43dd8448eb211c80319c", trace.TraceId.ToString());
+        Assert.Same(traceParent, trace.TraceParent);
         Assert.Equal(EdgeTraceContext.TraceParentLength, traceParent.Length);
         Assert.StartsWith("00-0af7651916cd43dd8448eb211c80319c-", traceParent, StringComparison.Ordinal);
         Assert.EndsWith("-01", traceParent, StringComparison.Ordinal);
         Assert.NotEqual("b7ad6b7169203331", traceParent.Substring(36, 16));
         Assert.True(EdgeTraceContext.TryParse(traceParent, out var sent, out var flags));
-        Assert.Equal(trace.TraceId, sent);
+        Assert.Equal(trace.TraceId.ToString(), sent.ToString());
         Assert.Equal(1, flags);
     }
 
@@ -27,9 +28,11 @@ public sealed class EdgeTraceContextTests
         var first = EdgeTraceContext.Start(null, out var firstParent);
         var second = EdgeTraceContext.Start(null, out _);
 
-        Assert.NotEqual(first.TraceId, second.TraceId);
+        Assert.NotEqual(first.TraceId.ToString(), second.TraceId.ToString());
+        Assert.NotEqual(first.TraceParent.Substring(36, 16), second.TraceParent.Substring(36, 16));
         Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-00$", firstParent);
-        Assert.Equal(first.TraceId.ToHexString(), firstParent.Substring(3, 32));
+        Assert.True(EdgeTraceContext.TryParse(firstParent, out _, out _));
+        Assert.Equal(first.TraceId.ToString(), firstParent.Substring(3, 32));
     }
 
     [Theory]
@@ -51,7 +54,7 @@ public sealed class EdgeTraceContextTests
     {
         Assert.True(EdgeTraceContext.TryParse("cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-future", out var traceId, out var flags));
 
-        Assert.Equal("0af7651916cd43dd8448eb211c80319c", traceId.ToHexString());
+        Assert.Equal("0af7651916cd43dd8448eb211c80319c", traceId.ToString());
         Assert.Equal(1, flags);
     }
 
@@ -60,7 +63,26 @@ public sealed class EdgeTraceContextTests
     {
         var trace = EdgeTraceContext.Start("00-00000000000000000000000000000000-b7ad6b7169203331-01", out var traceParent);
 
-        Assert.NotEqual("00000000000000000000000000000000", trace.TraceId.ToHexString());
+        Assert.NotEqual("00000000000000000000000000000000", trace.TraceId.ToString());
+        Assert.True(EdgeTraceContext.TryParse(traceParent, out _, out _));
         Assert.EndsWith("-00", traceParent, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Start_ManyNewTraces_EveryHeaderValidAndEveryIdDistinct()
+    {
+        var traceIds = new HashSet<string>(StringComparer.Ordinal);
+        var parentIds = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < 2000; i++)
+        {
+            var trace = EdgeTraceContext.Start(i % 2 == 0 ? null : Incoming, out var traceParent);
+
+            Assert.True(EdgeTraceContext.TryParse(traceParent, out _, out _), traceParent);
+            Assert.True(parentIds.Add(traceParent.Substring(36, 16)), traceParent);
+            if (i % 2 == 0)
+            {
+                Assert.True(traceIds.Add(trace.TraceId.ToString()), traceParent);
+            }
+        }
     }
 }
