@@ -48,8 +48,9 @@ internal sealed record RequestAllocationRow(string Target, string Description, i
 /// <summary>
 /// Bytes allocated per request by a real Kestrel proxy, in process: a raw keep-alive client (no allocation of its own)
 /// sends sequential GETs to a target, and <see cref="GC.GetTotalAllocatedBytes(bool)"/> (every thread, precise) is read
-/// before and after each round. The backend is a minimal Kestrel app in the same process; the <c>direct</c> target
-/// (client to backend) measures it alone, and the report subtracts it to give the proxy's own bytes per request.
+/// before and after each round. The backend (<see cref="RawHttpBackend"/>, in the same process) allocates nothing per
+/// request whatever headers it is sent; the <c>direct</c> target (client to backend) measures the harness alone, and the
+/// report subtracts it to give the proxy's own bytes per request.
 /// Targets: bare YARP (the same route, nothing else), the edge with the <c>EdgeTenant</c> step on shipped defaults
 /// (decisions to the local NDJSON file), the full strict pipeline (as the lease one below, the limiter in strict mode), and the full lease pipeline (tenant, JWT HS256 + RBAC, the lease limiter on a
 /// real redis-server, every decision spooled and shipped to a real audit writer in its own process, so the
@@ -68,7 +69,7 @@ internal static class RequestAllocationBench
         var rows = new List<RequestAllocationRow>();
         try
         {
-            await using var backend = await StartAsync(BuildBackend).ConfigureAwait(false);
+            await using var backend = RawHttpBackend.Start("""{"ok":true,"service":"bench-backend"}"""u8);
             var needsRedis = options.Targets.Any(static t => t.StartsWith("edge-", StringComparison.Ordinal));
             await using var redis = needsRedis ? await RedisServer.StartAsync().ConfigureAwait(false) : null;
             await using var writer = options.Targets.Any(static t => t is "edge-lease" or "edge-strict") ? await AuditWriterProcess.StartAsync(directory, cancellationToken).ConfigureAwait(false) : null;
@@ -237,22 +238,6 @@ internal static class RequestAllocationBench
           }
         }
         """;
-
-    private static WebApplication BuildBackend(int port)
-    {
-        var body = """{"ok":true,"service":"bench-backend"}"""u8.ToArray();
-        var builder = WebApplication.CreateSlimBuilder([$"--urls=http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}"]);
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        app.Run(context =>
-        {
-            context.Response.StatusCode = StatusCodes.Status200OK;
-            context.Response.ContentType = "application/json";
-            context.Response.ContentLength = body.Length;
-            return context.Response.Body.WriteAsync(body, context.RequestAborted).AsTask();
-        });
-        return app;
-    }
 
     private static WebApplication BuildBareYarp(int port, string directory, int backendPort)
     {

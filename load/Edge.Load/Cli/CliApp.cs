@@ -127,7 +127,9 @@ public static class CliApp
     public const string RequestAllocUsage = """
         Usage: edge-load request-alloc [--smoke] [--targets direct,yarp,edge-tenant,edge-lease,edge-strict] [--warmup 2000]
                                        [--requests 2000] [--rounds 5] [--types N] [--out FILE]
-          Starts, in this process, a minimal Kestrel backend and one target at a time on real Kestrel listeners: bare
+          Starts, in this process, a raw HTTP/1.1 backend that allocates nothing per request (so the headers a proxy
+          forwards cost the backend nothing here, as with a backend in its own process) and one target at a time on
+          real Kestrel listeners: bare
           YARP (the same route, nothing else), the edge with the EdgeTenant step on shipped defaults, and the full lease
           pipeline (tenant, JWT HS256 + RBAC, the lease limiter on a redis-server it starts, the spool shipped to a real
           audit writer in its own process). A raw keep-alive client that allocates nothing per request sends --warmup
