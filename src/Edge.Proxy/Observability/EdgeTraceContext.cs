@@ -67,8 +67,7 @@ internal sealed class EdgeTraceContext
     {
         if (!TryParse(incoming, out _, out var flags))
         {
-            incoming = null;
-            flags = 0;
+            incoming = null; // flags are 00 then
         }
 
         traceParent = string.Create(TraceParentLength, (incoming, flags), static (span, state) =>
