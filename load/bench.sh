@@ -251,6 +251,9 @@ trap 'exit 130' INT TERM
 log() { echo "bench: $*" >&2; }
 # The commit measured, and whether the tree had changes on top of it: a report of uncommitted code named only the commit.
 commit_text() { local c; c=$(git rev-parse --short HEAD 2>/dev/null) || { echo '?'; return 0; }; if [ -n "$(git status --porcelain 2>/dev/null)" ]; then echo "$c with uncommitted changes"; else echo "$c"; fi; }
+# Before anything is written: read when the report was, the report itself (and the fallback log beside it, when
+# --out is inside the repository) made every run's tree read "with uncommitted changes".
+COMMIT_MEASURED=$(commit_text)
 
 # Sets the variable named $1 to the next free loopback port (nothing answers a TCP connect there) in
 # PORT_BASE..PORT_BASE+99, above every port handed out before: a whole run fits in a range of 100 ports, and a port
@@ -340,7 +343,7 @@ if [ "$DECISIONS_ONLY" -eq 1 ]; then
   run_decisions "$WORK/decisions.md"
   keep_fallback_lines
   {
-    echo "- command: \`load/bench.sh $ARGS\`; commit $(commit_text); load average before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+    echo "- command: \`load/bench.sh $ARGS\`; commit $COMMIT_MEASURED; load average before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
     echo "- rate-limit warnings (failed calls with their reason, breaker transitions): $(wc -l < "$FALLBACK_LOG") line(s) in \`$FALLBACK_LOG\`"
     echo
     cat "$WORK/decisions.md"
@@ -700,7 +703,7 @@ BASE=${ROW_LABEL[0]}
   echo
   if [ "$SMOKE" -eq 1 ]; then echo "**Smoke run** (a few seconds; numbers are not meaningful)."; echo; fi
   echo "- command: \`load/bench.sh $ARGS\` with targets $PATHS, $ROUNDS round(s), $DURATION per measurement, $WARMUP uncounted warm-up each, $([ "$WARM_ROUND" = 0 ] && echo "no uncounted warm-up pass before round 1" || echo "after one uncounted $WARM_ROUND closed-model pass per row before round 1")"
-  echo "- date: $RUN_STARTED to $(date -u '+%H:%M UTC'); commit $(commit_text); $(nproc) CPU cores shared by the load generator, the backend and every proxy; load average before the run: $LOAD_BEFORE"
+  echo "- date: $RUN_STARTED to $(date -u '+%H:%M UTC'); commit $COMMIT_MEASURED; $(nproc) CPU cores shared by the load generator, the backend and every proxy; load average before the run: $LOAD_BEFORE"
   echo "- backend: $BACKEND_NAME; load: edge-load scenario \`$SCENARIO\` with ${PARAMS[*]:-no extra parameters}; routes: ${ROUTES[*]}"
   echo "- throughput: closed model, $COPIES copies (\`constant:copies=$COPIES,during=$DURATION\`); latency: open model at $RATE/s (\`inject:rate=$RATE,during=$DURATION\`), measured from the intended send time"
   if has_path nginx; then echo "- nginx: $(nginx -v 2>&1 | sed 's/nginx version: //'), worker_processes auto, upstream keepalive 256, access_log off"; fi
