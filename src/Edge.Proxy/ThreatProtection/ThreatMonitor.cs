@@ -522,8 +522,16 @@ internal sealed partial class ThreatMonitor(
     /// <summary>The shared count, or null when Redis is not configured or did not answer (the count is then kept here).</summary>
     private async ValueTask<(BanEntry? Ban, bool Created)?> CountSharedAsync(ThreatRule rule, string key, string eventName, DateTimeOffset now, BanSubject subject)
     {
-        if (!redis.IsConfigured || redis.Multiplexer is not { IsConnected: true } multiplexer)
+        if (!redis.IsConfigured)
         {
+            return null;
+        }
+
+        if (redis.Multiplexer is not { IsConnected: true } multiplexer)
+        {
+            // Counted here only, as after a stall: before, this path was silent, so the same outage logged 2303 while
+            // the client library still called the connection up and nothing once it had given up on it.
+            CountedHereOnly(rule, "NotConnected");
             return null;
         }
 
@@ -583,12 +591,17 @@ internal sealed partial class ThreatMonitor(
                     TaskScheduler.Default);
             }
 
-            if (_countFailedLog.GetOrAdd(rule.Name, static _ => new LogWindow(LogInterval)).TryTake(time, out var unlogged))
-            {
-                Log.CountFailed(logger, rule.Name, ex.GetType().Name, unlogged);
-            }
-
+            CountedHereOnly(rule, ex.GetType().Name);
             return null;
+        }
+    }
+
+    /// <summary>Warning 2303, at most once a minute per rule: the rule's events are counted in this instance only.</summary>
+    private void CountedHereOnly(ThreatRule rule, string error)
+    {
+        if (_countFailedLog.GetOrAdd(rule.Name, static _ => new LogWindow(LogInterval)).TryTake(time, out var unlogged))
+        {
+            Log.CountFailed(logger, rule.Name, error, unlogged);
         }
     }
 

@@ -134,6 +134,45 @@ public sealed class ThreatMonitorSlowRedisTests : IAsyncLifetime
         Assert.Equal(3L, failed[1].Values.Single(v => v.Key == "Unlogged").Value);
     }
 
+    [Fact]
+    public async Task ObserveAsync_RedisConnectionLost_CountedHereWithOneCountFailedWarningPerRulePerMinute()
+    {
+        // The same outage was silent once the client library had given the connection up (and logged 2303 while it still
+        // called it connected): the stalled-Redis test above failed on a slow host when the connection dropped mid-test.
+        using var redis = new EdgeRedis(_redis.ConnectionString);
+        await redis.ConnectAsync();
+        using var logs = new CapturedLogs();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var monitor = ThreatMonitors.Create(_metrics, redis, new RecordingThreatSink(), new Dictionary<string, ThreatRuleOptions>
+        {
+            ["scan"] = new() { On = ["NotFound"], Key = "{ip}", Threshold = 3, Window = TimeSpan.FromMinutes(1), BanFor = TimeSpan.FromMinutes(5) },
+        }, time, new LoggerFactory([logs]).CreateLogger<ThreatMonitor>());
+
+        _redis.Kill();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (redis.Multiplexer!.IsConnected && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.False(redis.Multiplexer.IsConnected);
+        for (var i = 0; i < 3; i++)
+        {
+            await monitor.ObserveAsync(Unrouted("203.0.113.91"), EdgeRequestMiddleware.EdgeStepName, NotFound);
+        }
+
+        var failed = Assert.Single(logs.Values, e => e.Id.Id == 2303);
+        Assert.Equal("NotConnected", failed.Values.Single(v => v.Key == "Error").Value);
+        Assert.NotNull(ThreatMonitors.Blocked(monitor, "203.0.113.91"));
+
+        time.Advance(ThreatMonitor.LogInterval);
+        await monitor.ObserveAsync(Unrouted("203.0.113.92"), EdgeRequestMiddleware.EdgeStepName, NotFound);
+
+        var lines = logs.Values.Where(e => e.Id.Id == 2303).ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.Equal(2L, lines[1].Values.Single(v => v.Key == "Unlogged").Value);
+    }
+
     private static readonly EdgeDenial NotFound = new(StatusCodes.Status404NotFound, UnroutedRequests.NotFoundCode, "Not found");
 
     private static DefaultHttpContext Unrouted(string ip)
