@@ -195,6 +195,41 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
     }
 
     [Fact]
+    public async Task ApproverPage_SignedOutBeforeTheDecisionIsAnswered_TokenAndMessageStayOffTheScreen()
+    {
+        // decide() wrote the token and "Approved …" when the answer came, even after the approver had signed out: the
+        // token was back on an unattended tab's screen (and the sign-out test failed when its click fell in that gap).
+        Assertions.SetDefaultExpectTimeout(15_000);
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url));
+        var approvedId = await RequestApprovalAsync(edge.Client);
+        await using var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-GB", TimezoneId = "UTC" });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/_edge/approvals/ui");
+        await SignInAsync(page, BobKey);
+        var signedOut = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await page.RouteAsync("**/approve", async route =>
+        {
+            await signedOut.Task;
+            await route.ContinueAsync();
+        });
+
+        await page.Locator($"#approvals tbody tr[data-id='{approvedId}']").GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Signed out. Enter your credential to see the requests waiting for you.");
+        var answered = page.WaitForResponseAsync("**/approve");
+        signedOut.SetResult();
+        Assert.True((await answered).Ok);
+        // Lets the page's own continuation of that answer run before the screen is read.
+        await page.EvaluateAsync("() => new Promise(resolve => setTimeout(resolve, 300))");
+
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Signed out. Enter your credential to see the requests waiting for you.");
+        await Assertions.Expect(page.Locator("#token-box")).ToBeHiddenAsync();
+        await Assertions.Expect(page.Locator("#token")).ToHaveTextAsync("");
+        await Assertions.Expect(page.Locator("#approvals")).ToBeHiddenAsync();
+    }
+
+    [Fact]
     public async Task ApproverPage_InvalidApiKeyHeaderName_SaysSoNotThatTheEdgeCannotBeReached()
     {
         Assertions.SetDefaultExpectTimeout(15_000);

@@ -4,6 +4,9 @@
 (() => {
   const api = "/_edge/approvals";
   let credential = null;
+  // Bumped by every sign-out: an answer that arrives for an earlier session is dropped, or a decision answered after the
+  // approver signed out put its message, and the approval token, back on the screen of an unattended tab.
+  let session = 0;
 
   const $ = (id) => document.getElementById(id);
   const status = $("status");
@@ -98,8 +101,9 @@
   }
 
   async function load() {
+    const mine = session;
     const result = await call("GET", "?status=pending");
-    if (credential === null) {
+    if (credential === null || session !== mine) {
       // Signed out while the list was loading.
       return;
     }
@@ -116,12 +120,19 @@
 
   async function decide(approval, action) {
     const done = action === "approve" ? "approved" : "rejected";
+    const mine = session;
     let result;
     try {
       result = await call("POST", "/" + encodeURIComponent(approval.id) + "/" + action);
     } catch {
+      if (session !== mine) {
+        return;
+      }
       // The decision may or may not have reached the edge; only the list, loaded again, can tell.
       say("The edge cannot be reached. Load the list again to see whether the request was " + done + ".", true);
+      return;
+    }
+    if (session !== mine) {
       return;
     }
     if (!result.ok) {
@@ -138,15 +149,20 @@
     try {
       await load();
     } catch {
-      sayDecided(approval, action, ", but the list cannot be reloaded: the edge cannot be reached.", true);
+      if (session === mine) {
+        sayDecided(approval, action, ", but the list cannot be reloaded: the edge cannot be reached.", true);
+      }
       return;
     }
-    sayDecided(approval, action, ".");
+    if (session === mine) {
+      sayDecided(approval, action, ".");
+    }
   }
 
   // Without this the credential, and the last token, stayed usable in an unattended tab until it was closed or reloaded.
   $("sign-out").addEventListener("click", () => {
     credential = null;
+    session++;
     $("approvals").querySelector("tbody").replaceChildren();
     $("approvals").hidden = true;
     $("token").textContent = "";
