@@ -44,7 +44,10 @@ public sealed class RawHttpBackendTests
             withHeaders = Math.Min(withHeaders, await BytesPerRequestAsync(loaded));
         }
 
-        Assert.True(withHeaders - withoutHeaders < 16, $"{withHeaders:F0} B per request with 12 headers against {withoutHeaders:F0} without");
+        // A backend that turned the 12 headers into strings would allocate about 2 KB more per request (names of ~20 and
+        // values of ~45 characters); the process-wide counter also sees whatever else the test host allocates meanwhile,
+        // which once added 40 B per request to one side on a loaded CI host (the bound was 16 B then).
+        Assert.True(withHeaders - withoutHeaders < 256, $"{withHeaders:F0} B per request with 12 headers against {withoutHeaders:F0} without");
     }
 
     [Fact]
