@@ -202,11 +202,8 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
         Assertions.SetDefaultExpectTimeout(15_000);
         using var backend = Backend.Start();
         await using var edge = await EdgeHost.StartAsync(Create(backend.Url));
-        var approvedId = await RequestApprovalAsync(edge.Client);
-        await using var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-GB", TimezoneId = "UTC" });
-        var page = await context.NewPageAsync();
-        await page.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/_edge/approvals/ui");
-        await SignInAsync(page, BobKey);
+        var (context, page) = await OpenWithOneRequestAsync(edge, "/payments/transfer");
+        await using var _ = context;
         var signedOut = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await page.RouteAsync("**/approve", async route =>
         {
@@ -214,7 +211,7 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
             await route.ContinueAsync();
         });
 
-        await page.Locator($"#approvals tbody tr[data-id='{approvedId}']").GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+        await page.Locator("#approvals tbody tr").GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
         await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Signed out. Enter your credential to see the requests waiting for you.");
         var answered = page.WaitForResponseAsync("**/approve");
