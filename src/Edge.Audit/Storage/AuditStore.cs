@@ -806,7 +806,7 @@ public sealed partial class AuditStore : IAuditStore
         ArgumentNullException.ThrowIfNull(query);
         using var connection = OpenReader();
         using var command = PageCommand(connection, query);
-        return ReadRecords(command).ToList();
+        return RecordPages.Take(ReadRecords(command), query);
     }
 
     /// <summary>SQLite's plan for the page <see cref="Query"/> runs, one line per step (tests pin that filters use indexes).</summary>

@@ -699,7 +699,7 @@ public sealed partial class PostgresAuditStore : IAuditStore
         var order = query.Ascending ? "ASC" : "DESC";
         command.CommandText = $"{SelectRecords}{where} ORDER BY r.idx {order} LIMIT @limit";
         command.Parameters.AddWithValue("limit", query.Limit);
-        return ReadRecords(command).ToList();
+        return RecordPages.Take(ReadRecords(command), query);
     }
 
     public IEnumerable<StoredRecord> Export(RecordQuery query)

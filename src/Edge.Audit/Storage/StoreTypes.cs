@@ -66,4 +66,32 @@ public sealed record RecordQuery
     /// <summary>Oldest first (by index, which follows arrival time) instead of newest first.</summary>
     public bool Ascending { get; init; }
     public int Limit { get; init; } = 100;
+
+    /// <summary>
+    /// Stops reading rows once their leaves add up to more than this many bytes (the row that crosses it is the last one
+    /// returned), so a page of large records never loads <see cref="Limit"/> of them; null reads up to <see cref="Limit"/>.
+    /// A page cut this way can hold fewer than <see cref="Limit"/> rows while more match.
+    /// </summary>
+    public long? MaxLeafBytes { get; init; }
+}
+
+internal static class RecordPages
+{
+    /// <summary>The rows up to <see cref="RecordQuery.MaxLeafBytes"/> (see there), read lazily from <paramref name="rows"/>.</summary>
+    public static List<StoredRecord> Take(IEnumerable<StoredRecord> rows, RecordQuery query)
+    {
+        var page = new List<StoredRecord>(Math.Min(query.Limit, 128));
+        var leafBytes = 0L;
+        foreach (var row in rows)
+        {
+            page.Add(row);
+            leafBytes += row.Leaf.Length;
+            if (leafBytes > query.MaxLeafBytes)
+            {
+                break;
+            }
+        }
+
+        return page;
+    }
 }

@@ -117,7 +117,21 @@ internal static class ReadEndpoints
         {
             // The store answers whole milliseconds of a window: a record of a bound's millisecond outside it is dropped, and
             // the page is filled from the rows after the last one read, so a full page still ends with a cursor.
-            var page = log.Store.Query(stored with { Before = ascending ? null : cursor, After = ascending ? cursor : null });
+            // The store stops reading at the budget left too: it loaded up to limit rows (about 1 GB at Writer:MaxRecordBytes)
+            // before this loop looked at their size.
+            var budgetLeft = MaxPageLeafBytes - leafBytes;
+            var page = log.Store.Query(stored with
+            {
+                Before = ascending ? null : cursor,
+                After = ascending ? cursor : null,
+                MaxLeafBytes = budgetLeft,
+            });
+            var pageLeafBytes = 0L;
+            foreach (var record in page)
+            {
+                pageLeafBytes += record.Leaf.Length;
+            }
+
             foreach (var record in page.Where(window.Contains))
             {
                 // The cursor is the last record served, so the record that did not fit opens the next page.
@@ -135,7 +149,10 @@ internal static class ReadEndpoints
                 }
             }
 
-            if (overBudget || page.Count < limit || records.Count == limit)
+            // A short page is the end of the matches unless the store stopped it at the budget: then the record that crossed
+            // it was a first record served alone, or one of a bound's millisecond the window dropped.
+            var stoppedAtBudget = page.Count > 0 && pageLeafBytes > budgetLeft;
+            if (overBudget || records.Count == limit || (page.Count < limit && !stoppedAtBudget))
             {
                 break;
             }

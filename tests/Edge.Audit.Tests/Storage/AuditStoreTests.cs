@@ -164,6 +164,23 @@ public sealed class AuditStoreTests : IDisposable
     }
 
     [Fact]
+    public void Query_MaxLeafBytes_StopsAfterTheRowThatCrossesIt()
+    {
+        using var store = AuditStore.Open(Path.Combine(_directory, "audit.db"));
+        var leaves = Enumerable.Range(0, 10).Select(i => Leaf($"r{i}")).ToList();
+        store.Append(leaves, 0);
+        var leafBytes = leaves[0].Bytes.Length;
+
+        var cut = store.Query(new RecordQuery { Limit = 10, MaxLeafBytes = (leafBytes * 5 / 2) + 1 });
+        var ascending = store.Query(new RecordQuery { Limit = 10, Ascending = true, MaxLeafBytes = 0 });
+        var unbounded = store.Query(new RecordQuery { Limit = 10 });
+
+        Assert.Equal([9L, 8, 7], cut.Select(r => r.Index));
+        Assert.Equal([0L], ascending.Select(r => r.Index));
+        Assert.Equal(10, unbounded.Count);
+    }
+
+    [Fact]
     public void Query_TimeWindowsWithOutOfOrderTimes_MatchAReferenceFilterWhicheverPlanIsChosen()
     {
         // Times mostly rise with the index but jump back now and then (a late edge), so index order is not time order.

@@ -130,6 +130,29 @@ public sealed class PostgresAuditStoreTests(PostgresFixture postgres) : IClassFi
     }
 
     [Fact]
+    public async Task Query_MaxLeafBytes_StopsAfterTheRowThatCrossesIt()
+    {
+        var database = await NewDatabaseAsync();
+        using var store = OpenAsSequencer(postgres.Server.ConnectionString(database));
+        var leaves = Enumerable.Range(0, 10).Select(i => AuditStoreTests.Leaf($"r{i}")).ToList();
+        using (var batch = store.BeginAppend(0))
+        {
+            Assert.All(leaves, leaf => Assert.True(batch.Add(leaf)));
+            batch.Commit();
+        }
+
+        var leafBytes = leaves[0].Bytes.Length;
+
+        var cut = store.Query(new RecordQuery { Limit = 10, MaxLeafBytes = (leafBytes * 5 / 2) + 1 });
+        var ascending = store.Query(new RecordQuery { Limit = 10, Ascending = true, MaxLeafBytes = 0 });
+        var unbounded = store.Query(new RecordQuery { Limit = 10 });
+
+        Assert.Equal([9L, 8, 7], cut.Select(r => r.Index));
+        Assert.Equal([0L], ascending.Select(r => r.Index));
+        Assert.Equal(10, unbounded.Count);
+    }
+
+    [Fact]
     public async Task BeginAppend_StaleNextIndex_IsFenced()
     {
         var database = await NewDatabaseAsync();
