@@ -87,6 +87,14 @@ public sealed class ProxyJsonReader
         {
             document = JsonSerializer.Deserialize<ProxyJsonDocument>(utf8, SerializerOptions);
         }
+        catch (JsonException ex) when (EndsTooEarly(ex))
+        {
+            // The parser names the object it was in when the text ran out (the last section of the file), which reads as
+            // that section being wrong.
+            var line = ex.LineNumber is { } l ? $" (line {l + 1}, byte {ex.BytePositionInLine + 1})" : "";
+            errors.Add("proxy.json", "the file ends before its JSON does: an object or array is still open (a closing '}' or ']' is missing, or the file was cut off)" + line);
+            return null;
+        }
         catch (JsonException ex)
         {
             var where = LocationOf(ex.Path);
@@ -460,6 +468,11 @@ public sealed class ProxyJsonReader
     private static bool Implements(Type type, Type genericDefinition) =>
         (type.IsGenericType && type.GetGenericTypeDefinition() == genericDefinition)
         || type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == genericDefinition);
+
+    // Utf8JsonReader's words when the text runs out inside an object or array, or before a value.
+    private static bool EndsTooEarly(JsonException exception) =>
+        exception.Message.Contains("end of the JSON payload", StringComparison.Ordinal)
+        || exception.Message.Contains("end of data", StringComparison.Ordinal);
 
     // System.Text.Json appends "Path: $.x | LineNumber: n | BytePositionInLine: m." which we report in our own words.
     private static string StripPathSuffix(string message)

@@ -68,6 +68,33 @@ public sealed class ProxyJsonReaderTests
     }
 
     [Theory]
+    [InlineData(0.99)]
+    [InlineData(0.9)]
+    [InlineData(0.5)]
+    [InlineData(0.1)]
+    public void Parse_FileCutOff_SaysTheFileEndsEarlyNotThatItsLastSectionIsWrong(double kept)
+    {
+        var json = """
+        {
+          "ReverseProxy": {
+            "Routes": { "orders": { "ClusterId": "legacy", "Match": { "Path": "/orders/{**rest}" } } },
+            "Clusters": { "legacy": { "Destinations": { "d1": { "Address": "http://127.0.0.1:9001/" } } } }
+          },
+          "Edge": { "Roles": { "Viewer": [ "orders.read" ] } }
+        }
+        """;
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse(Encoding.UTF8.GetBytes(json[..(int)(json.Length * kept)]), errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Items);
+        Assert.Equal("proxy.json", error.Location);
+        Assert.StartsWith("the file ends before its JSON does", error.Message, StringComparison.Ordinal);
+        Assert.Contains("(line ", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData(new byte[] { 0xFF }, 4)]
     [InlineData(new byte[] { 0xED, 0xA0, 0x80 }, 4)]
     [InlineData(new byte[] { (byte)'\\', (byte)'u', (byte)'d', (byte)'8', (byte)'0', (byte)'0' }, 4)]
