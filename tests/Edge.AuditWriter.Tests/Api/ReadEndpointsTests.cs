@@ -514,6 +514,29 @@ public sealed class ReadEndpointsTests
         Assert.Equal([[0L], [1L], [2L]], ascending.Select(page => page.Select(r => r.GetProperty("index").GetInt64()).ToArray()));
     }
 
+    [Fact]
+    public async Task Records_RecordOverTheBudgetOutsideTheWindowsFirstMillisecond_LaterRecordsStillListed()
+    {
+        // The store stops reading at the page budget and cuts 'from' to its millisecond: the oldest record, 9 MB and
+        // 0.3 ms before 'from' in the same millisecond, is the page the store returns, and the window drops it. Before,
+        // that short page read as the end of the matches: no records and no next, with two records in the window.
+        var start = new DateTimeOffset(2026, 12, 7, 10, 0, 0, TimeSpan.Zero);
+        var leaves = new[]
+        {
+            WriterFixture.Leaf("early", "acme", path: "/orders/" + new string('a', 9_000_000), time: start.AddTicks(2_000)),
+            WriterFixture.Leaf("in1", "acme", time: start.AddTicks(6_000)),
+            WriterFixture.Leaf("in2", "acme", time: start.AddMilliseconds(1)),
+        };
+        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxRecordBytes=10485760"]);
+        (await writer.IngestAsync(leaves, leaves.Length)).EnsureSuccessStatusCode();
+        await writer.WaitForCheckpointAsync(leaves.Length);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+
+        var pages = await AllPagesAsync(auditor, "/audit/records?order=asc&from=2026-12-07T10:00:00.0005Z");
+
+        Assert.Equal(["in1", "in2"], pages.SelectMany(page => page).Select(r => r.GetProperty("id").GetString()));
+    }
+
     /// <summary>
     /// The pages a global auditor reads newest first and oldest first, following <c>next</c>, from a writer that took
     /// <paramref name="leaves"/> (in one batch) under a record cap of <paramref name="maxRecordBytes"/>.
