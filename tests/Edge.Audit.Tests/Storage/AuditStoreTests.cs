@@ -169,8 +169,13 @@ public sealed class AuditStoreTests : IDisposable
         using var store = AuditStore.Open(Path.Combine(_directory, "audit.db"));
         var leaves = Enumerable.Range(0, 10).Select(i => Leaf($"r{i}")).ToList();
         store.Append(leaves, 0);
-        var leafBytes = leaves[0].Bytes.Length;
 
+        AssertQueriesStopAfterTheRowThatCrossesMaxLeafBytes(store, leaves[0].Bytes.Length);
+    }
+
+    /// <summary>For a store holding ten leaves of about <paramref name="leafBytes"/> each (indexes 0-9), either store type.</summary>
+    internal static void AssertQueriesStopAfterTheRowThatCrossesMaxLeafBytes(IAuditStore store, int leafBytes)
+    {
         var cut = store.Query(new RecordQuery { Limit = 10, MaxLeafBytes = (leafBytes * 5 / 2) + 1 });
         var ascending = store.Query(new RecordQuery { Limit = 10, Ascending = true, MaxLeafBytes = 0 });
         var unbounded = store.Query(new RecordQuery { Limit = 10 });

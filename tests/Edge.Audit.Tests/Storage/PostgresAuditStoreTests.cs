@@ -141,15 +141,7 @@ public sealed class PostgresAuditStoreTests(PostgresFixture postgres) : IClassFi
             batch.Commit();
         }
 
-        var leafBytes = leaves[0].Bytes.Length;
-
-        var cut = store.Query(new RecordQuery { Limit = 10, MaxLeafBytes = (leafBytes * 5 / 2) + 1 });
-        var ascending = store.Query(new RecordQuery { Limit = 10, Ascending = true, MaxLeafBytes = 0 });
-        var unbounded = store.Query(new RecordQuery { Limit = 10 });
-
-        Assert.Equal([9L, 8, 7], cut.Select(r => r.Index));
-        Assert.Equal([0L], ascending.Select(r => r.Index));
-        Assert.Equal(10, unbounded.Count);
+        AuditStoreTests.AssertQueriesStopAfterTheRowThatCrossesMaxLeafBytes(store, leaves[0].Bytes.Length);
     }
 
     [Fact]
