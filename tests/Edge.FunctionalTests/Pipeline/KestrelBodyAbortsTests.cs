@@ -23,13 +23,27 @@ public sealed class KestrelBodyAbortsTests
     [Fact]
     public async Task ClassifyAbortedAsync_BodyTimeoutWhoseReasonArrivesAfterTheStreamsAbort_BodyTimeout()
     {
-        await using var server = await HeldAbortServer.StartAsync();
+        // The scenario needs the client to see the GOAWAY. Kestrel's frame writer aborts its output right after writing it
+        // (Http2FrameWriter.Abort: the connection's abort, then the output's), so a frame not yet handed to the socket can
+        // be dropped; in a parallel test run the client once saw the connection end without it (session 40's CI), did not
+        // close on it, and that is another scenario. Only a run where the client saw it is judged, and every such run is.
+        var outcomes = new List<H2Outcome>();
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            await using var server = await HeldAbortServer.StartAsync();
 
-        var outcome = await RawHttp2.TrickleAsync(server.Port, Headers, "0123456789"u8.ToArray(), TimeSpan.FromMilliseconds(500));
-        var classified = await server.Classified;
+            var outcome = await RawHttp2.TrickleAsync(server.Port, Headers, "0123456789"u8.ToArray(), TimeSpan.FromMilliseconds(500));
+            var classified = await server.Classified;
 
-        Assert.Equal(RawHttp2.InternalError, outcome.GoAway);
-        Assert.Equal((StatusCodes.Status408RequestTimeout, KestrelBodyAborts.ConnectionClosedTimeoutReason), classified);
+            outcomes.Add(outcome);
+            if (outcome.GoAway == RawHttp2.InternalError)
+            {
+                Assert.Equal((StatusCodes.Status408RequestTimeout, KestrelBodyAborts.ConnectionClosedTimeoutReason), classified);
+                return;
+            }
+        }
+
+        Assert.Fail($"the client never saw Kestrel's GOAWAY in {outcomes.Count} runs: {string.Join(", ", outcomes)}");
     }
 
     [Fact]
