@@ -469,10 +469,11 @@ public sealed class ProxyJsonReader
         (type.IsGenericType && type.GetGenericTypeDefinition() == genericDefinition)
         || type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == genericDefinition);
 
-    // Utf8JsonReader's words when the text runs out inside an object or array, or before a value.
+    // Utf8JsonReader's words when the text runs out inside an object, array, string or comment, or before a value; not
+    // its "invalid after a single JSON value. Expected end of data." for text after the document.
     private static bool EndsTooEarly(JsonException exception) =>
-        exception.Message.Contains("end of the JSON payload", StringComparison.Ordinal)
-        || exception.Message.Contains("end of data", StringComparison.Ordinal);
+        exception.Message.Contains("at the end of the JSON payload", StringComparison.Ordinal)
+        || exception.Message.Contains("reached end of data", StringComparison.Ordinal);
 
     // System.Text.Json appends "Path: $.x | LineNumber: n | BytePositionInLine: m." which we report in our own words.
     private static string StripPathSuffix(string message)

@@ -94,6 +94,19 @@ public sealed class ProxyJsonReaderTests
         Assert.Contains("(line ", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Parse_TextAfterTheDocument_IsNotReportedAsACutOffFile()
+    {
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse("{ \"ReverseProxy\": {} } }"u8, errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Items);
+        Assert.DoesNotContain("the file ends before", error.Message, StringComparison.Ordinal);
+        Assert.Contains("(line 1, byte", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(new byte[] { 0xFF }, 4)]
     [InlineData(new byte[] { 0xED, 0xA0, 0x80 }, 4)]
