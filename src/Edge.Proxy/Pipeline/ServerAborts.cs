@@ -20,14 +20,17 @@ internal sealed class ServerAborts : IHostedLifecycleService
     // Kestrel's messages are not localized). Checked by ServerAbortsTests, so a rename cannot fall back to client_aborted unnoticed.
     internal const string ResponseDataRateMessage = "The connection was timed out by the server because the response was not read by the client at the specified minimum data rate.";
 
-    private int _drainEnded;
-    private CancellationTokenRegistration _drain;
+    // The host's stop token, once stopping began. Read, not registered on: Kestrel registers on it after StoppingAsync,
+    // and a token runs its callbacks last registered first, so Kestrel's abort of the connections still serving (and
+    // the records of the requests it cut off) came before a flag our callback set, and those requests were recorded as
+    // their clients' aborts. The token reads cancelled before any callback runs.
+    private CancellationToken _stop;
 
     /// <summary>
     /// Whether the host's stop token fired: the token Kestrel waits on for in-flight requests before it aborts their
     /// connections. Before it fires, a request that ends aborted was ended by its client, even during a shutdown.
     /// </summary>
-    public bool DrainEnded => Volatile.Read(ref _drainEnded) != 0;
+    public bool DrainEnded => _stop.IsCancellationRequested;
 
     /// <summary>
     /// A request recorded as its client's abort (499, nothing sent) that the shutdown cut off instead: 503 with
@@ -61,15 +64,11 @@ internal sealed class ServerAborts : IHostedLifecycleService
     public Task StoppingAsync(CancellationToken cancellationToken)
     {
         // The same token the host passes on to Kestrel's stop: it fires when the drain window ends.
-        _drain = cancellationToken.UnsafeRegister(static state => Volatile.Write(ref ((ServerAborts)state!)._drainEnded, 1), this);
+        _stop = cancellationToken;
         return Task.CompletedTask;
     }
 
-    public Task StoppedAsync(CancellationToken cancellationToken)
-    {
-        _drain.Dispose();
-        return Task.CompletedTask;
-    }
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
