@@ -91,14 +91,13 @@ public sealed class ProxyJsonReader
         {
             // The parser names the object it was in when the text ran out (the last section of the file), which reads as
             // that section being wrong.
-            var line = ex.LineNumber is { } l ? $" (line {l + 1}, byte {ex.BytePositionInLine + 1})" : "";
-            errors.Add("proxy.json", "the file ends before its JSON does: an object or array is still open (a closing '}' or ']' is missing, or the file was cut off)" + line);
+            errors.Add("proxy.json", "the file ends before its JSON does: an object or array is still open (a closing '}' or ']' is missing, or the file was cut off)" + PositionOf(ex));
             return null;
         }
         catch (JsonException ex)
         {
             var where = LocationOf(ex.Path);
-            var line = ex.LineNumber is { } l ? $" (line {l + 1}, byte {ex.BytePositionInLine + 1})" : "";
+            var line = PositionOf(ex);
             var message = ex.Message.StartsWith("Duplicate propert", StringComparison.Ordinal)
                 ? $"'{where[(where.LastIndexOf(':') + 1)..]}' is given twice in the same object (names are case-insensitive); keep one"
                 : ExplainUnknownProperty(StripPathSuffix(ex.Message)) ?? Explain(StripPathSuffix(ex.Message));
@@ -468,6 +467,10 @@ public sealed class ProxyJsonReader
     private static bool Implements(Type type, Type genericDefinition) =>
         (type.IsGenericType && type.GetGenericTypeDefinition() == genericDefinition)
         || type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == genericDefinition);
+
+    // Where the reader stopped, one-based as editors count: " (line 3, byte 7)", or nothing when it does not say.
+    private static string PositionOf(JsonException exception) =>
+        exception.LineNumber is { } line ? $" (line {line + 1}, byte {exception.BytePositionInLine + 1})" : "";
 
     // Utf8JsonReader's words when the text runs out inside an object, array, string or comment, or before a value; not
     // its "invalid after a single JSON value. Expected end of data." for text after the document.
