@@ -12,12 +12,15 @@ env_file=config/.env
 set -a; . "$env_file"; set +a
 # A port already taken would make one process fail to bind, and a stale edge still answering on 9901 would even make
 # the readiness check below pass for a demo that is not running: say which port is busy before starting anything.
-for port in 5100 9902 8080 9901; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    echo "port $port on 127.0.0.1 is already in use (an earlier ./run.sh still running? see: ss -ltnp 'sport = :$port'); stop it and retry" >&2
-    exit 1
-  fi
-done
+check_ports() {
+  for port in 5100 9902 8080 9901; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "port $port on 127.0.0.1 is already in use (an earlier ./run.sh still running? see: ss -ltnp 'sport = :$port'); stop it and retry" >&2
+      exit 1
+    fi
+  done
+}
+check_ports
 
 # dotnet build answers Ctrl+C with exit code 1, as a failed build: say it was stopped instead of "build failed".
 trap 'echo "stopped during the build; nothing was started" >&2; exit 130' INT TERM
@@ -25,6 +28,9 @@ for project in src/Edge.DemoBackend src/Edge.AuditWriter src/Edge.Proxy; do
   echo "building ${project#src/} (Release; the first build takes a minute) …" >&2
   dotnet build "$project" -c Release -v q -nologo >/dev/null || { echo "build of $project failed; run: dotnet build $project" >&2; exit 1; }
 done
+
+# Again after the builds: a second ./run.sh started during this one's build found the ports free above.
+check_ports
 
 pids=()
 cleanup() {
@@ -50,17 +56,25 @@ dotnet src/Edge.Proxy/bin/Release/net10.0/Edge.Proxy.dll --urls http://127.0.0.1
   ${EDGE_AUDIT_INGEST_TOKEN:+--Edge:Audit:IngestToken=env:EDGE_AUDIT_INGEST_TOKEN} "$@" &
 pids+=($!)
 
+all_running() {
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || { echo "a process exited during start-up; its log is above" >&2; return 1; }
+  done
+}
+
 # Ready means the edge says so on /readyz (config loaded); until then the URLs would only refuse connections.
 echo "starting: demo backend, audit writer, edge …" >&2
 ready=
 for _ in $(seq 1 300); do
   if curl -fsS -o /dev/null --max-time 1 http://127.0.0.1:9901/readyz 2>/dev/null; then ready=1; break; fi
-  for pid in "${pids[@]}"; do
-    kill -0 "$pid" 2>/dev/null || { echo "a process exited during start-up; its log is above" >&2; exit 1; }
-  done
+  all_running || exit 1
   sleep 0.2
 done
 if [ -z "$ready" ]; then echo "the edge did not answer http://127.0.0.1:9901/readyz within 60 s; its log is above" >&2; exit 1; fi
+# The answer could still be another demo's that took a port in the instant between the check above and the start: a
+# process of ours that could not bind exits within a second, so look once more before saying ready.
+sleep 1
+all_running || exit 1
 
 echo "ready: edge http://127.0.0.1:8080  management http://127.0.0.1:9901  audit writer http://127.0.0.1:9902  demo backend http://127.0.0.1:5100 (Ctrl+C stops all)" >&2
 wait -n "${pids[@]}"

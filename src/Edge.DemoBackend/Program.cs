@@ -31,4 +31,14 @@ app.Map("/{**path}", async (HttpContext context) =>
     });
 });
 
-app.Run();
+try
+{
+    await app.RunAsync();
+    return 0;
+}
+catch (IOException taken) when (taken.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+{
+    // A second ./run.sh, or another service on the port: one line, as the edge and the writer print, not Kestrel's stack.
+    Console.Error.WriteLine("error: " + taken.Message);
+    return 1;
+}

@@ -117,9 +117,10 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.Proxy", "management", "error: Failed to bind to address http://127.0.0.1:{taken}: address already in use")]
     [InlineData("Edge.Proxy", "spool", "error: The audit spool directory '{spool}' is in use by another process")]
     [InlineData("Edge.AuditWriter", "proxy", "error: Failed to bind to address http://127.0.0.1:{taken}: address already in use")]
+    [InlineData("Edge.DemoBackend", "proxy", "error: Failed to bind to address http://127.0.0.1:{taken}: address already in use")]
     public async Task Main_PortOrSpoolHeldByAnotherProcess_ExitsOneWithOneLineAndNoStackTrace(string project, string held, string expected)
     {
-        // What a second ./run.sh, or an edge started while another still runs, meets. The host logged the failure with
+        // What a second ./run.sh (its demo backend starts first), or an edge started while another still runs, meets. The host logged the failure with
         // its stack trace (event 11, "Hosting failed to start") before the one line.
         var directory = Directory.CreateTempSubdirectory("edge-host-held-").FullName;
         var spool = Path.Combine(directory, "spool");
@@ -138,18 +139,21 @@ public sealed class HostSettingsStartupTests
                 """);
             var proxyPort = held == "proxy" ? taken : FreePort.Next();
             var managementPort = held == "management" ? taken : FreePort.Next();
-            string[] args = project == "Edge.Proxy"
-                ?
+            string[] args = project switch
+            {
+                "Edge.Proxy" =>
                 [
                     $"--urls=http://127.0.0.1:{proxyPort}", $"--Edge:ManagementUrls=http://127.0.0.1:{managementPort}",
                     $"--Edge:ProxyConfigPath={configPath}", $"--Edge:Audit:WriterUrl=http://127.0.0.1:{FreePort.Next()}",
                     $"--Edge:Audit:SpoolPath={(held == "spool" ? spool : Path.Combine(directory, "own-spool"))}",
-                ]
-                :
+                ],
+                "Edge.AuditWriter" =>
                 [
                     $"--urls=http://127.0.0.1:{proxyPort}", $"--Writer:StorePath={Path.Combine(directory, "audit.db")}",
                     $"--Writer:KeyPath={Path.Combine(directory, "writer.key")}", $"--Writer:SubjectKeyPath={Path.Combine(directory, "subject.key")}",
-                ];
+                ],
+                _ => [$"--urls=http://127.0.0.1:{proxyPort}"],
+            };
             using var process = new ChildProcess(ChildProcess.BuildOutput(project), args);
 
             process.Start();
