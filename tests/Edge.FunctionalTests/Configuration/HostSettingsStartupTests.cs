@@ -120,8 +120,8 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.DemoBackend", "proxy", "error: Failed to bind to address http://127.0.0.1:{taken}: address already in use")]
     public async Task Main_PortOrSpoolHeldByAnotherProcess_ExitsOneWithOneLineAndNoStackTrace(string project, string held, string expected)
     {
-        // What a second ./run.sh (its demo backend starts first), or an edge started while another still runs, meets. The host logged the failure with
-        // its stack trace (event 11, "Hosting failed to start") before the one line.
+        // What a second ./run.sh (its demo backend starts first), or an edge started while another still runs, meets.
+        // The host logged the failure with its stack trace (event 11, "Hosting failed to start") before the one line.
         var directory = Directory.CreateTempSubdirectory("edge-host-held-").FullName;
         var spool = Path.Combine(directory, "spool");
         Directory.CreateDirectory(spool);
