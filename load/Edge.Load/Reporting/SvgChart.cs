@@ -13,17 +13,20 @@ internal static class SvgChart
     private const int Right = 20;
     private const int Top = 30;
     private const int Bottom = 40;
+    private const double XTolerance = 0.02;
 
     public sealed record Series(string Name, string Color, IReadOnlyList<(double X, double Y)> Points);
 
     public static string Render(string id, string title, string xLabel, string yLabel, IReadOnlyList<Series> series)
     {
         var all = series.SelectMany(static s => s.Points).ToList();
-        var maxX = NiceCeiling(all.Count == 0 ? 1 : all.Max(static p => p.X));
+        // A run's last sample is taken a few milliseconds after its nominal end (10.004 s of a 10 s run): read exactly,
+        // that doubled the time axis to 20 s and left half the chart empty. Up to 2% past a round end stays on it.
+        var maxX = NiceCeiling(all.Count == 0 ? 1 : all.Max(static p => p.X), XTolerance);
         var maxY = NiceCeiling(all.Count == 0 ? 1 : all.Max(static p => p.Y));
         var plotWidth = Width - Left - Right;
         var plotHeight = Height - Top - Bottom;
-        double Px(double x) => Left + (x / maxX * plotWidth);
+        double Px(double x) => Left + (Math.Min(x, maxX) / maxX * plotWidth);
         double Py(double y) => Top + plotHeight - (y / maxY * plotHeight);
 
         var svg = new StringBuilder();
@@ -62,17 +65,17 @@ internal static class SvgChart
         return svg.ToString();
     }
 
-    private static double NiceCeiling(double value)
+    internal static double NiceCeiling(double value, double tolerance = 0)
     {
         if (value <= 0)
         {
             return 1;
         }
 
-        var magnitude = Math.Pow(10, Math.Floor(Math.Log10(value)));
+        var magnitude = Math.Pow(10, Math.Floor(Math.Log10(value / (1 + tolerance))));
         foreach (var step in new[] { 1, 2, 2.5, 5, 10 })
         {
-            if (step * magnitude >= value)
+            if (step * magnitude * (1 + tolerance) >= value)
             {
                 return step * magnitude;
             }

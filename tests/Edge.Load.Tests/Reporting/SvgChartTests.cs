@@ -1,0 +1,42 @@
+using System.Text.RegularExpressions;
+using Edge.Load.Reporting;
+
+namespace Edge.Load.Tests.Reporting;
+
+public sealed partial class SvgChartTests
+{
+    [Theory]
+    [InlineData(10.004, 0.02, 10)]
+    [InlineData(10.2, 0.02, 10)]
+    [InlineData(10.3, 0.02, 20)]
+    [InlineData(9.9, 0.02, 10)]
+    [InlineData(1.0, 0.02, 1)]
+    [InlineData(0.5, 0.02, 0.5)]
+    [InlineData(42, 0.02, 50)]
+    [InlineData(10.004, 0, 20)]
+    [InlineData(250, 0, 250)]
+    public void NiceCeiling_Value_RoundsUpToOneTwoTwoAndAHalfOrFiveTimesAPowerOfTen(double value, double tolerance, double expected)
+    {
+        Assert.Equal(expected, SvgChart.NiceCeiling(value, tolerance), precision: 9);
+    }
+
+    [Fact]
+    public void Render_LastSampleMillisecondsPastARoundEnd_TimeAxisEndsAtTheRoundEnd()
+    {
+        // A 10 s run's samples: the last one is taken a few milliseconds after the run's end.
+        var points = Enumerable.Range(1, 9).Select(static s => ((double)s, 100.0)).Append((10.004, 100.0)).ToList();
+
+        var svg = SvgChart.Render("rps-0", "RPS over time", "seconds", "requests/s", [new SvgChart.Series("ok", "#2ca02c", points)]);
+
+        var xTicks = XTick().Matches(svg).Select(static m => m.Groups[1].Value).ToList();
+        Assert.Equal(["0", "2.5", "5", "7.5", "10"], xTicks);
+        var lastX = double.Parse(Points().Match(svg).Groups[1].Value.Split(' ')[^1].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(700, lastX); // the plot's right edge (width 720 less the 20 px margin), not its middle
+    }
+
+    [GeneratedRegex("<text x=\"[0-9.]+\" y=\"236\" text-anchor=\"middle\" class=\"tick\">([^<]+)</text>")]
+    private static partial Regex XTick();
+
+    [GeneratedRegex("points=\"([^\"]+)\"")]
+    private static partial Regex Points();
+}
