@@ -27,7 +27,14 @@ public sealed class RateLimitConcurrentReloadTests
         using var backend = Backend.Start();
         string Config(int limit, bool extraRoute) => RateLimitRoutes.Config(
             backend.Url,
-            new Dictionary<string, object> { ["p"] = new { Limit = limit, Window = "1.00:00:00", Mode = mode == "Lease" ? "Lease" : "Strict" } })
+            // Exactness is Redis's: a decision Redis leaves unanswered past the deadline goes to the local fallback, which
+            // admits on its own. A starved CI host once kept Redis silent past the default 100 ms, and the fallback's
+            // admissions (X-RateLimit-Limit 700 at the default LocalShare of 1) read as Redis over-admitting. A long
+            // deadline keeps a busy-but-healthy Redis deciding; half the limit locally makes any fallback show.
+            new Dictionary<string, object>
+            {
+                ["p"] = new { Limit = limit, Window = "1.00:00:00", Mode = mode == "Lease" ? "Lease" : "Strict", DecisionDeadline = "00:00:10", LocalShare = 0.5 },
+            })
             .Replace("\"Routes\": {", extraRoute ? "\"Routes\": { \"extra\": { \"ClusterId\": \"backend\", \"Match\": { \"Path\": \"/extra/{**rest}\" } }," : "\"Routes\": {", StringComparison.Ordinal);
         await using var edge = await EdgeHost.StartAsync(
             Config(Limit, extraRoute: false),
