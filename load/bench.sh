@@ -60,6 +60,10 @@ Options (after a preset, they override it):
                        tables to the same report
   --decisions-arg ARG  an extra argument for edge-load ratelimit, repeatable (e.g. --decisions-arg --redis
                        --decisions-arg single)
+  --cross-check wrk    also drive every row with wrk (-t1, the same connections and duration) right after its
+                       edge-load throughput run, and add a table of wrk's max RPS, ratios and each generator's own CPU
+                       per request: a heavier generator leaves the proxies less of the shared cores, which narrows the
+                       ratios. One fixed GET per row, so scenarios plain-get and jwt-rbac (HS256) only; needs wrk
   --out FILE           where the results go
   -h, --help           this text
 
@@ -98,6 +102,7 @@ REDIS_CLUSTER=0
 DECISIONS=0
 DECISIONS_ONLY=0
 DECISION_ARGS=()
+CROSS_CHECK=""
 EDGE_ARGS=()
 PARAMS=()
 ROUTES=()
@@ -154,6 +159,7 @@ while [ $# -gt 0 ]; do
     --redis-cluster) REDIS_CLUSTER=1 ;;
     --decisions) DECISIONS=1 ;;
     --decisions-arg) need "$@"; DECISION_ARGS+=("$2"); shift ;;
+    --cross-check) need "$@"; CROSS_CHECK=$2; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -161,6 +167,11 @@ while [ $# -gt 0 ]; do
 done
 case "$BACKEND" in demo|bench) ;; *) echo "bench: --backend must be demo or bench" >&2; exit 2 ;; esac
 case "$EDGE_COUNT" in 1|2) ;; *) echo "bench: --edges must be 1 or 2" >&2; exit 2 ;; esac
+case "$CROSS_CHECK" in
+  "") ;;
+  wrk) case "$SCENARIO" in plain-get|jwt-rbac) ;; *) echo "bench: --cross-check wrk sends one fixed GET per row: scenario plain-get or jwt-rbac, not $SCENARIO" >&2; exit 2 ;; esac ;;
+  *) echo "bench: --cross-check must be wrk, got '$CROSS_CHECK'" >&2; exit 2 ;;
+esac
 # Checked before anything is built or started: '--rounds 0' used to run no round and still write a table of empty
 # medians over load/RESULTS.md, and '--rate abc' failed only after minutes of building and warming up.
 positive_int() { [[ "$2" =~ ^[0-9]+$ ]] && [ "$((10#$2))" -gt 0 ] || { echo "bench: $1 must be a positive integer, got '$2'" >&2; exit 2; }; }
@@ -295,6 +306,7 @@ start() { # name logfile command...
 }
 
 command -v curl >/dev/null || fail "curl is missing (apt-get install -y curl)"
+if [ -n "$CROSS_CHECK" ]; then command -v wrk >/dev/null || fail "wrk is missing: apt-get update && apt-get install -y wrk (or drop --cross-check)"; fi
 if has_path nginx; then command -v nginx >/dev/null || fail "nginx is missing: apt-get update && apt-get install -y nginx-light (or drop it: --paths direct,yarp,edge)"; fi
 if has_edge; then
   command -v redis-server >/dev/null || fail "redis-server is missing: apt-get update && apt-get install -y redis-server"
@@ -602,6 +614,58 @@ per_request() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { if (n + 0 == 0) pri
 # 17th column). The closed model's warm-up used to be estimated at the measured rate, which a cold process does not reach.
 served() { awk -F, '$2=="global" { n += $4; if ($3 == "ok") w = $17 } END { printf "%.0f\n", n + w }' "$1/report.csv"; }
 
+# CPU time (clock ticks) of this script's finished children (cutime + cstime): read around one foreground run, it is
+# that run's own, the load generator's.
+child_ticks() { sed 's/^.*) //' "/proc/$$/stat" | awk '{ print $14 + $15 }'; }
+# A duration as whole seconds for wrk (which takes 2s, 2m, 2h only), rounded up: 500ms -> 1, 00:01:30 -> 90, 0s -> 0.
+whole_seconds() { awk -v d="$1" 'BEGIN { if (d ~ /:/) { n = split(d, p, ":"); v = p[1] * 3600 + p[2] * 60 + p[3] } else if (d ~ /us$/) v = d / 1e6; else if (d ~ /ms$/) v = d / 1e3; else if (d ~ /m$/) v = d * 60; else if (d ~ /h$/) v = d * 3600; else v = d + 0; s = int(v); if (s < v) s++; print s }'; }
+# wrk's summary of one run: requests per second, non-2xx/3xx responses and socket errors (connect, read, write and
+# timeout summed), "-" for a value wrk did not print.
+wrk_summary() { awk '/^Requests\/sec:/ { rps = $2 } /Non-2xx or 3xx responses:/ { bad = $NF } /Socket errors:/ { gsub(/,/, ""); err = $4 + $6 + $8 + $10 } END { print (rps == "" ? "-" : rps), bad + 0, err + 0 }' "$1"; }
+# The headers of a row's one fixed request for wrk, one per line: the tenant header, and for jwt-rbac a bearer token
+# minted with the row's issuer, audience, tenant and roles. Fails for a row wrk cannot send alike (RS256/ES256 tokens,
+# rotating rate-limit keys).
+wrk_headers() { # row
+  local -a args
+  mapfile -t args < <(row_args "$1")
+  local i kv tenant="" header=X-Tenant-ID iss=https://id.example aud=edge roles=Agent alg=HS256 keys=0 key=env:EDGE_JWT_HS256_KEY
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    [ "${args[$i]}" = --param ] || continue
+    kv=${args[$((i + 1))]}
+    case "${kv%%=*}" in
+      tenant) tenant=${kv#*=} ;; tenant-header) header=${kv#*=} ;; iss) iss=${kv#*=} ;; aud) aud=${kv#*=} ;;
+      roles) roles=${kv#*=} ;; alg) alg=${kv#*=} ;; keys) keys=${kv#*=} ;; key) key=${kv#*=} ;;
+    esac
+  done
+  [ "$alg" = HS256 ] && [ "$keys" = 0 ] || return 1
+  [ -z "$tenant" ] || echo "$header: $tenant"
+  if [ "$SCENARIO" = jwt-rbac ]; then
+    echo "Authorization: Bearer $($LOAD token --key "$key" --tenant "${tenant:-acme}" --roles "$roles" --iss "$iss" --aud "$aud")"
+  fi
+}
+# The cross-check of one row's throughput: wrk, one thread, the same connections and duration as edge-load's closed
+# model, after an uncounted run of the warm-up's length. Appends "round label wrk rps non2xx errors cpu-us/request".
+measure_wrk() { # round row
+  local round=$1 row=$2 label=${ROW_LABEL[$2]} spec path h g0 g1 out="$WORK/reports/r$1-$2-wrk.txt"
+  spec=${ROW_ROUTE[$row]#*=}; path=${spec%%,*}
+  local headers=() lines
+  if ! wrk_headers "$row" > "$out.headers"; then echo "$round $label wrk - - - -" >> "$WORK/generators.txt"; return; fi
+  mapfile -t lines < "$out.headers"
+  for h in "${lines[@]}"; do headers+=(-H "$h"); done
+  if [ "$(whole_seconds "$WARMUP")" -gt 0 ]; then
+    wrk -t1 -c"$COPIES" -d"$(whole_seconds "$WARMUP")s" "${headers[@]}" "${URL[${ROW_TARGET[$row]}]}$path" > /dev/null 2>&1
+  fi
+  g0=$(child_ticks)
+  wrk -t1 -c"$COPIES" -d"$(whole_seconds "$DURATION")s" "${headers[@]}" "${URL[${ROW_TARGET[$row]}]}$path" > "$out" 2>&1 \
+    || { cat "$out" >&2; fail "wrk failed against $label"; }
+  g1=$(child_ticks)
+  read -r rps bad err < <(wrk_summary "$out")
+  local n
+  n=$(awk '/requests in/ { print $1 }' "$out")
+  echo "$round $label wrk $rps $bad $err $(per_request $((g1 - g0)) "${n:-0}")" >> "$WORK/generators.txt"
+  log "round $round $label wrk: rps=$rps non-2xx=$bad socket-errors=$err wrk-cpu-us/req=$(tail -n 1 "$WORK/generators.txt" | awk '{ print $7 }')"
+}
+
 # One measurement: mode "max" (closed model, $COPIES copies: throughput) or "rate" (open model, $RATE/s: latency; also
 # CPU per request of every process and the proxy's allocated bytes per request).
 measure() { # round row mode
@@ -614,9 +678,15 @@ measure() { # round row mode
   if [[ "$target" == edge* ]]; then d0=$(decisions "$target"); c0=$(redis_calls); f0=$(fallbacks "$target"); fi
   if [ "$mode" = rate ]; then a0=$(allocated "$target"); fi
   tp0=$(ticks "$role"); tb0=$(ticks backend); tr0=$(ticks redis); tw0=$(ticks writer)
+  local g0 g1
+  g0=$(child_ticks)
   $LOAD run "${args[@]}" --simulation "$sim" --warmup "$WARMUP" --report-folder "$folder" --quiet >"$folder.log" 2>&1 \
     || { explain_row "$row" "$folder" "round $round $mode"; fail "edge-load failed against $label ($mode)"; }
+  g1=$(child_ticks)
   tp1=$(ticks "$role"); tb1=$(ticks backend); tr1=$(ticks redis); tw1=$(ticks writer)
+  if [ "$mode" = max ] && [ -n "$CROSS_CHECK" ]; then
+    echo "$round $label edge-load $(awk -F, '$2=="global" && $3=="ok" { print $5 }' "$folder/report.csv") - - $(per_request $((g1 - g0)) "$(served "$folder")")" >> "$WORK/generators.txt"
+  fi
   if [ "$mode" = rate ]; then a1=$(allocated "$target"); fi
   if [[ "$target" == edge* ]]; then d1=$(decisions "$target"); c1=$(redis_calls); f1=$(fallbacks "$target"); fi
   local cpu="- - - - -"
@@ -649,6 +719,7 @@ measure() { # round row mode
 }
 
 : > "$WORK/samples.txt"
+: > "$WORK/generators.txt"
 : > "$WORK/loadavg.txt"
 if [ "$WARM_ROUND" != 0 ]; then
   for i in "${!ROW_LABEL[@]}"; do
@@ -665,6 +736,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for k in $(seq 0 $(( n - 1 ))); do
     row=$(( (k + round - 1) % n ))
     measure "$round" "$row" max
+    if [ -n "$CROSS_CHECK" ]; then measure_wrk "$round" "$row"; fi
     measure "$round" "$row" rate
   done
   echo "load average after round $round: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$WORK/loadavg.txt"
@@ -672,6 +744,8 @@ done
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 stat() { awk -v p="$1" -v m="$2" -v c="$3" '$2==p && $3==m { print $c }' "$WORK/samples.txt" | median; }
+# The median of a cross-check column (generator wrk or edge-load) for one row: "-" when never measured.
+gen_stat() { awk -v g="$1" -v p="$2" -v c="$3" '$2 == p && $3 == g && $c != "-" && $c != "" { print $c }' "$WORK/generators.txt" | median | sed 's/^nan$/-/'; }
 # The median of a column that is "-" where it does not apply (CPU and allocation columns): "-" when never measured.
 stat_opt() { awk -v p="$1" -v c="$2" -v m="${3:-rate}" '$2==p && $3==m && $c != "-" && $c != "" { print $c }' "$WORK/samples.txt" | median | sed 's/^nan$/-/'; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == "" || b == "") print "-"; else printf "%+.0f", a - b }'; }
@@ -763,11 +837,27 @@ BASE=${ROW_LABEL[0]}
     fi
     echo
   fi
+  if [ -n "$CROSS_CHECK" ]; then
+    G="$WORK/generators.txt"
+    awk '$3 == "wrk" { $3 = "max"; print }' "$G" > "$WORK/generators-wrk.txt"
+    awk '$3 == "edge-load" { $3 = "max"; print }' "$G" > "$WORK/generators-edge-load.txt"
+    echo "**Cross-check with wrk.** Right after each row's edge-load throughput run, \`wrk -t1 -c$COPIES -d$(whole_seconds "$DURATION")s\` sent that row's request as one fixed request (the same path and tenant header$([ "$SCENARIO" = jwt-rbac ] && echo ", and one HS256 token with the same claims where edge-load rotates its users' tokens")), after an uncounted run of $WARMUP. Both generators share the cores with the processes they measure, so the one that spends more CPU per request leaves the proxies less and narrows the ratios between rows: read the two ratio columns side by side. Generator CPU: the generator process's utime + stime over its measured run, per request it completed (edge-load's includes its start-up and warm-up, each .NET process's own)."
+    echo
+    echo "| target | wrk max RPS | ratio to $BASE | ratio per round | edge-load max RPS | ratio to $BASE | wrk non-2xx / socket errors | wrk CPU µs/request | edge-load CPU µs/request |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    wrk_base=$(gen_stat wrk "$BASE" 4); el_base=$(gen_stat edge-load "$BASE" 4)
+    for label in "${ROW_LABEL[@]}"; do
+      wr=$(gen_stat wrk "$label" 4); er=$(gen_stat edge-load "$label" 4)
+      echo "| $label | $wr | $(ratio "$wr" "$wrk_base" | sed 's#^n/a$#-#') | $(round_ratios "$label" "$BASE" "$WORK/generators-wrk.txt") | $er | $(ratio "$er" "$el_base" | sed 's#^n/a$#-#') | $(awk -v p="$label" '$2 == p && $3 == "wrk" && $4 != "-" { b += $5; e += $6; n++ } END { print (n ? b " / " e : "-") }' "$G") | $(gen_stat wrk "$label" 7) | $(gen_stat edge-load "$label" 7) |"
+    done
+    echo
+  fi
   echo "Raw samples (round target mode rps p50 p99 ok fail rate-limit-decisions redis-script-calls rate-limit-fallbacks proxy-cpu-us backend-cpu-us redis-cpu-us writer-cpu-us proxy-alloc-bytes, the last five per request (max rows: proxy and writer only); decisions and calls include the warm-up; load average after each round below):"
   echo
   echo '```'
   cat "$WORK/samples.txt"
   cat "$WORK/loadavg.txt"
+  if [ -n "$CROSS_CHECK" ]; then echo "cross-check samples (round target generator rps non-2xx socket-errors generator-cpu-us/request):"; cat "$WORK/generators.txt"; fi
   echo '```'
 } > "$OUT"
 if [ "$DECISIONS" -eq 1 ]; then

@@ -36,6 +36,9 @@ public sealed class BenchScriptTests
     [InlineData("--warm-round", "0s")]
     [InlineData("--edge-target", "old=load/bench/proxy.full.json,bin:/nonexistent/Edge.Proxy.dll")]
     [InlineData("--edge-target", "old=load/bench/proxy.full.json,bin:")]
+    [InlineData("--cross-check", "ab")]
+    [InlineData("--cross-check")]
+    [InlineData("--preset", "webhooks", "--cross-check", "wrk")]
     public async Task Main_BadUsage_ExitsTwoWithAMessage(params string[] args)
     {
         var (exit, _, stderr) = await RunAsync(args);
@@ -104,6 +107,64 @@ public sealed class BenchScriptTests
         finally
         {
             File.Delete(samples);
+        }
+    }
+
+    [Theory]
+    [InlineData("10s", "10")]
+    [InlineData("500ms", "1")]
+    [InlineData("2.5s", "3")]
+    [InlineData("2m", "120")]
+    [InlineData("1h", "3600")]
+    [InlineData("00:01:30", "90")]
+    [InlineData("0s", "0")]
+    [InlineData("250us", "1")]
+    public async Task WholeSeconds_Durations_RoundedUpToTheSecondsWrkTakes(string duration, string expected)
+    {
+        // wrk's -d takes whole seconds, minutes or hours; bench.sh's durations also come in ms, us and hh:mm:ss.
+        var definition = File.ReadLines(Path.Combine(RepositoryRoot(), "load", "bench.sh")).Single(l => l.StartsWith("whole_seconds() {", StringComparison.Ordinal));
+        var (exit, stdout) = await RunBashAsync($"{definition}\nwhole_seconds '{duration}'");
+
+        Assert.Equal(0, exit);
+        Assert.Equal(expected, stdout.Trim());
+    }
+
+    [Fact]
+    public async Task WrkSummary_WrkOutput_RequestsPerSecondNon2xxAndSocketErrorsSummed()
+    {
+        // The cross-check counts only what was served: a row whose answers were refusals or dropped connections must show
+        // them beside its RPS, which wrk counts as requests all the same.
+        var output = Path.GetTempFileName();
+        var clean = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(output, """
+                Running 10s test @ http://127.0.0.1:18003/fast
+                  1 threads and 32 connections
+                  Thread Stats   Avg      Stdev     Max   +/- Stdev
+                    Latency     1.41ms  708.87us  18.16ms   87.05%
+                    Req/Sec    22.97k     1.54k   25.31k    79.00%
+                  228633 requests in 10.00s, 40.34MB read
+                  Socket errors: connect 1, read 2, write 3, timeout 4
+                  Non-2xx or 3xx responses: 17
+                Requests/sec:  22860.07
+                Transfer/sec:      4.03MB
+                """);
+            await File.WriteAllTextAsync(clean, """
+                Running 10s test @ http://127.0.0.1:18003/fast
+                  228633 requests in 10.00s, 40.34MB read
+                Requests/sec:  22860.07
+                """);
+            var definition = File.ReadLines(Path.Combine(RepositoryRoot(), "load", "bench.sh")).Single(l => l.StartsWith("wrk_summary() {", StringComparison.Ordinal));
+            var (exit, stdout) = await RunBashAsync($"{definition}\nwrk_summary '{output}'\nwrk_summary '{clean}'\nwrk_summary /dev/null");
+
+            Assert.Equal(0, exit);
+            Assert.Equal(["22860.07 17 10", "22860.07 0 0", "- 0 0"], stdout.TrimEnd().Split('\n'));
+        }
+        finally
+        {
+            File.Delete(output);
+            File.Delete(clean);
         }
     }
 
