@@ -60,10 +60,12 @@ Options (after a preset, they override it):
                        tables to the same report
   --decisions-arg ARG  an extra argument for edge-load ratelimit, repeatable (e.g. --decisions-arg --redis
                        --decisions-arg single)
-  --cross-check wrk    also drive every row with wrk (-t1, the same connections and duration) right after its
+  --cross-check wrk|none
+                       wrk: also drive every row with wrk (-t1, the same connections and duration) right after its
                        edge-load throughput run, and add a table of wrk's max RPS, ratios and each generator's own CPU
                        per request: a heavier generator leaves the proxies less of the shared cores, which narrows the
-                       ratios. One fixed GET per row, so scenarios plain-get and jwt-rbac (HS256) only; needs wrk
+                       ratios. One fixed GET per row, so scenarios plain-get and jwt-rbac (HS256) only; needs wrk.
+                       Default: wrk for the proxies preset when wrk is installed (not with --smoke), none otherwise
   --out FILE           where the results go
   -h, --help           this text
 
@@ -102,7 +104,7 @@ REDIS_CLUSTER=0
 DECISIONS=0
 DECISIONS_ONLY=0
 DECISION_ARGS=()
-CROSS_CHECK=""
+CROSS_CHECK=none
 EDGE_ARGS=()
 PARAMS=()
 ROUTES=()
@@ -116,7 +118,8 @@ EDGE_TARGETS=()
 case "$PRESET" in
   proxies)   PATHS="yarp,direct,nginx,edge-tenant,edge-lease,edge-strict"; SCENARIO=jwt-rbac; EDGE_CONFIG=load/bench/proxy.full.json; BACKEND=demo
              PARAMS=(tenant=acme roles=Agent); ROUTES=("fast=/fast")
-             EDGE_TARGETS=("tenant=load/bench/proxy.tenant.json" "lease=load/bench/proxy.full-lease.json,writer" "strict=load/bench/proxy.full.json,writer") ;;
+             EDGE_TARGETS=("tenant=load/bench/proxy.tenant.json" "lease=load/bench/proxy.full-lease.json,writer" "strict=load/bench/proxy.full.json,writer")
+             CROSS_CHECK=auto ;;
   classic)   PATHS="direct,nginx,yarp,edge"; SCENARIO=jwt-rbac; EDGE_CONFIG=load/bench/proxy.full.json; BACKEND=demo
              PARAMS=(tenant=acme roles=Agent); ROUTES=("fast=/fast") ;;
   audit)     PATHS="edge-noaudit,edge"; SCENARIO=plain-get; EDGE_CONFIG=load/bench/proxy.tenant.json; BACKEND=demo
@@ -167,10 +170,16 @@ while [ $# -gt 0 ]; do
 done
 case "$BACKEND" in demo|bench) ;; *) echo "bench: --backend must be demo or bench" >&2; exit 2 ;; esac
 case "$EDGE_COUNT" in 1|2) ;; *) echo "bench: --edges must be 1 or 2" >&2; exit 2 ;; esac
+# The proxies preset (the README's headline) adds wrk's reading when wrk is installed, except in a smoke run; an explicit
+# --cross-check wrk needs it.
+if [ "$CROSS_CHECK" = auto ]; then
+  if [ "$SMOKE" -eq 0 ] && command -v wrk >/dev/null && [[ "$SCENARIO" == @(plain-get|jwt-rbac) ]]; then CROSS_CHECK=wrk; else CROSS_CHECK=none; fi
+  [ "$SMOKE" -eq 1 ] || [ "$CROSS_CHECK" = wrk ] || command -v wrk >/dev/null || echo "bench: wrk is not installed, so this run has no cross-check with a second generator (apt-get install -y wrk)" >&2
+fi
 case "$CROSS_CHECK" in
-  "") ;;
+  none) CROSS_CHECK="" ;;
   wrk) case "$SCENARIO" in plain-get|jwt-rbac) ;; *) echo "bench: --cross-check wrk sends one fixed GET per row: scenario plain-get or jwt-rbac, not $SCENARIO" >&2; exit 2 ;; esac ;;
-  *) echo "bench: --cross-check must be wrk, got '$CROSS_CHECK'" >&2; exit 2 ;;
+  *) echo "bench: --cross-check must be wrk or none, got '$CROSS_CHECK'" >&2; exit 2 ;;
 esac
 # Checked before anything is built or started: '--rounds 0' used to run no round and still write a table of empty
 # medians over load/RESULTS.md, and '--rate abc' failed only after minutes of building and warming up.
