@@ -73,7 +73,7 @@ public sealed class BenchScriptTests
     {
         // The report's verdict, as bench.sh defines it, run on its own (a whole run takes minutes here): it was judged on
         // the medians, and read "NOT met" for a row two of whose three rounds met the target, and "met" in a smoke run.
-        var definition = File.ReadLines(Path.Combine(RepositoryRoot(), "load", "bench.sh")).Single(l => l.StartsWith("round_verdict() {", StringComparison.Ordinal));
+        var definition = Definition("round_verdict");
         var (exit, stdout) = await RunBashAsync($"SMOKE={smoke}\n{definition}\nround_verdict '{target}' '{op}' '{values}'");
 
         Assert.Equal(0, exit);
@@ -96,7 +96,7 @@ public sealed class BenchScriptTests
                 "2 yarp max 20000 1 4 1 0 0 0 0 45 - - - -", "2 yarp rate 999 0.3 2.100 1 0 0 0 0 390 260 - - 3860",
                 "3 yarp max 18000 1 4 1 0 0 0 0 45 - - - -",
             ]);
-            var definition = File.ReadLines(Path.Combine(RepositoryRoot(), "load", "bench.sh")).Single(l => l.StartsWith("round_values() {", StringComparison.Ordinal));
+            var definition = Definition("round_values");
             var (exit, stdout) = await RunBashAsync(
                 $"{definition}\nS='{samples}'\nround_values ratio edge yarp 4 max - \"$S\"\nround_values added edge yarp 6 rate %+.3f \"$S\"\n" +
                 "round_values added edge yarp 16 rate %+.0f \"$S\"\nround_values value edge yarp 15 rate - \"$S\"\nround_values value other yarp 15 rate - \"$S\"");
@@ -122,7 +122,7 @@ public sealed class BenchScriptTests
     public async Task WholeSeconds_Durations_RoundedUpToTheSecondsWrkTakes(string duration, string expected)
     {
         // wrk's -d takes whole seconds, minutes or hours; bench.sh's durations also come in ms, us and hh:mm:ss.
-        var definition = File.ReadLines(Path.Combine(RepositoryRoot(), "load", "bench.sh")).Single(l => l.StartsWith("whole_seconds() {", StringComparison.Ordinal));
+        var definition = Definition("whole_seconds");
         var (exit, stdout) = await RunBashAsync($"{definition}\nwhole_seconds '{duration}'");
 
         Assert.Equal(0, exit);
@@ -155,7 +155,7 @@ public sealed class BenchScriptTests
                   228633 requests in 10.00s, 40.34MB read
                 Requests/sec:  22860.07
                 """);
-            var definition = File.ReadLines(Path.Combine(RepositoryRoot(), "load", "bench.sh")).Single(l => l.StartsWith("wrk_summary() {", StringComparison.Ordinal));
+            var definition = Definition("wrk_summary");
             var (exit, stdout) = await RunBashAsync($"{definition}\nwrk_summary '{output}'\nwrk_summary '{clean}'\nwrk_summary /dev/null");
 
             Assert.Equal(0, exit);
@@ -178,7 +178,7 @@ public sealed class BenchScriptTests
     {
         // The report's allocation column, as bench.sh defines it, run on its own: one run's edge row read 0 bytes per
         // request (-3,801 over bare YARP) when its counter answered the same value before and after.
-        var definition = File.ReadLines(Path.Combine(RepositoryRoot(), "load", "bench.sh")).Single(l => l.StartsWith("alloc_per_request() {", StringComparison.Ordinal));
+        var definition = Definition("alloc_per_request");
         var (exit, stdout) = await RunBashAsync($"{definition}\nalloc_per_request '{before}' '{after}' '{requests}'");
 
         Assert.Equal(0, exit);
@@ -199,7 +199,7 @@ public sealed class BenchScriptTests
                 "2 edge max 16800 1 4", "2 yarp max 28000 1 3",
                 "3 yarp max 30000 1 3",
             ]);
-            var definition = File.ReadLines(Path.Combine(RepositoryRoot(), "load", "bench.sh")).Single(l => l.StartsWith("round_ratios() {", StringComparison.Ordinal));
+            var definition = Definition("round_ratios");
             var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true };
             info.ArgumentList.Add("-c");
             info.ArgumentList.Add($"{definition}\nround_ratios edge yarp \"$1\"; round_ratios yarp yarp \"$1\"");
@@ -263,6 +263,10 @@ public sealed class BenchScriptTests
         Assert.Matches("^[0-9a-f]{7,}$", clean.Trim());
         Assert.Equal(clean.Trim() + " with uncommitted changes", dirty.Trim());
     }
+
+    /// <summary>One function of bench.sh, whose definition is one line, to run on its own.</summary>
+    private static string Definition(string function) =>
+        File.ReadLines(Path.Combine(RepositoryRoot(), "load", "bench.sh")).Single(l => l.StartsWith(function + "() {", StringComparison.Ordinal));
 
     private static async Task<(int Exit, string Stdout)> RunBashAsync(string script)
     {
