@@ -668,8 +668,8 @@ measure_wrk() { # round row
   wrk -t1 -c"$COPIES" -d"$(whole_seconds "$DURATION")s" "${headers[@]}" "${URL[${ROW_TARGET[$row]}]}$path" > "$out" 2>&1 \
     || { cat "$out" >&2; fail "wrk failed against $label"; }
   g1=$(child_ticks)
+  local rps bad err n
   read -r rps bad err < <(wrk_summary "$out")
-  local n
   n=$(awk '/requests in/ { print $1 }' "$out")
   echo "$round $label wrk $rps $bad $err $(per_request $((g1 - g0)) "${n:-0}")" >> "$WORK/generators.txt"
   log "round $round $label wrk: rps=$rps non-2xx=$bad socket-errors=$err wrk-cpu-us/req=$(tail -n 1 "$WORK/generators.txt" | awk '{ print $7 }')"
