@@ -76,7 +76,8 @@ proxy's allocated bytes per request (the edge's /metrics runtime counter, bare Y
 Environment: WRITER_ENV="KEY=VALUE ..." starts the audit writer with those variables (named in the report).
 Listens only on free loopback ports from BENCH_PORT_BASE (environment, default 18000) to 99 above it (a Redis Cluster's
 nodes also open their bus port, 10000 above their own).
-Needs curl, nginx (only for the nginx target; apt-get install -y nginx-light) and redis-server. Every process it
+Needs curl, nginx (only for the nginx target; apt-get install -y nginx-light), redis-server, and wrk for the
+cross-check (apt-get install -y wrk; without it the proxies preset runs edge-load alone). Every process it
 starts is stopped on exit, Ctrl+C included. Exit codes: 0 done, 1 a run or a preflight failed, 2 usage error.
 
 Examples:
