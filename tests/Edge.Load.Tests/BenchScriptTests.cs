@@ -251,8 +251,7 @@ public sealed class BenchScriptTests
     {
         // The report named the commit only, so numbers measured on edited code read as the commit's own.
         var repository = TestBackends.TempFolder("bench-commit");
-        var definition = File.ReadLines(Path.Combine(RepositoryRoot(), "load", "bench.sh")).SingleOrDefault(l => l.StartsWith("commit_text() {", StringComparison.Ordinal));
-        Assert.NotNull(definition);
+        var definition = Definition("commit_text");
         File.WriteAllText(Path.Combine(repository, "a.txt"), "one");
         var setup = "git init -q && git add a.txt && git -c user.name=t -c user.email=t@example.com commit -qm one";
 
