@@ -294,9 +294,11 @@ public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
         while (decision.IsFallback && restarted.Elapsed < TimeSpan.FromSeconds(10));
         restarted.Stop();
 
-        // Reconnect attempts every 250 ms (EdgeRedis) and the breaker's 500 ms probe interval bound the gap.
+        // Reconnect attempts every 250 ms (EdgeRedis) and the breaker's 500 ms probe interval bound the gap at about 0.75 s
+        // plus scheduling; a loaded CI host measured 1.28 s (session 42), so the bound is 2 s. It checks that limiting
+        // resumes promptly, not those two settings: without them the client still resumed within 1 s on an idle host.
         Assert.Equal(RateLimitDecisionSource.Redis, decision.Source);
-        Assert.True(restarted.Elapsed < TimeSpan.FromSeconds(1), $"shared limiting resumed {restarted.Elapsed.TotalMilliseconds:F0} ms after redis-server answered PING");
+        Assert.True(restarted.Elapsed < TimeSpan.FromSeconds(2), $"shared limiting resumed {restarted.Elapsed.TotalMilliseconds:F0} ms after redis-server answered PING");
     }
 
     [Fact]
