@@ -43,11 +43,24 @@ public sealed class PostgresServer : IAsyncDisposable
 
     public static async Task<PostgresServer> StartAsync()
     {
+        const int Attempts = 5;
         var binaries = FindBinaries();
-        var directory = Directory.CreateTempSubdirectory("edge-postgres-").FullName;
-        var server = new PostgresServer(directory, binaries, FreePort.Next());
-        await server.InitAndStartAsync();
-        return server;
+        for (var attempt = 1; ; attempt++)
+        {
+            var directory = Directory.CreateTempSubdirectory("edge-postgres-").FullName;
+            var server = new PostgresServer(directory, binaries, FreePort.Next());
+            try
+            {
+                await server.InitAndStartAsync();
+                return server;
+            }
+            catch (InvalidOperationException ex) when (attempt < Attempts && ex.Message.Contains("Address already in use", StringComparison.Ordinal))
+            {
+                // Another process bound the port between FreePort and pg_ctl (a CI run once failed a whole class on it);
+                // a new port, as RedisServer does.
+                await server.DisposeAsync();
+            }
+        }
     }
 
     public static string FindBinaries()
