@@ -91,9 +91,8 @@ public sealed class EdgeHost : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>
-    /// The current value of this edge's own observable gauge <paramref name="instrumentName"/> (null when it has none):
-    /// the tests run many edges in one process, and the exporter's series has no tag that tells them apart (one edge
-    /// per process in production), so /metrics can show another edge's value.
+    /// The current value of this edge's own observable gauge <paramref name="instrumentName"/> (null when it has none),
+    /// read from its meter rather than a scrape, which the exporter caches for 300 ms.
     /// </summary>
     public long? ReadOwnGauge(string instrumentName)
     {

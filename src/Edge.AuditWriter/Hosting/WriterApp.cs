@@ -6,6 +6,7 @@ using Edge.AuditWriter.Ingest;
 using Edge.AuditWriter.Log;
 using Edge.AuditWriter.Retention;
 using Edge.AuditWriter.Ui;
+using Edge.Shared;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
@@ -53,7 +54,7 @@ public static class WriterApp
         builder.Services.AddHostedService<RetentionService>();
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("edge-audit-writer", serviceInstanceId: Environment.MachineName))
-            .WithMetrics(metrics => metrics.AddMeter(WriterMeter.Name).AddPrometheusExporter());
+            .WithMetrics(metrics => metrics.AddOwnMetersView().AddMeter(WriterMeter.Name).AddPrometheusExporter());
         configureServices?.Invoke(builder.Services);
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = Problems.AddRequestContext);
 

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
+using Edge.Shared;
 using OpenTelemetry.Resources;
 using Serilog;
 using Serilog.Events;
@@ -137,7 +138,7 @@ internal static class ObservabilityExtensions
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(ServiceName, serviceInstanceId: instance))
             .WithMetrics(metrics => metrics
-            .AddView(instrument => View(instrument, allFrameworkMetrics))
+            .AddOwnMetersView(instrument => View(instrument, allFrameworkMetrics))
             .AddMeter(EdgeMetrics.MeterName)
             .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Routing")
             // YARP forwards through SocketsHttpHandler, whose meter reports backend request duration and connections.

@@ -3,14 +3,6 @@ using System.Text.Json;
 
 namespace Edge.AuditWriter.Tests.Hosting;
 
-/// <summary>
-/// Alone: a writer's exporter reads every live meter of the writer's name in the process, so while other tests' writers
-/// run, its /metrics can show their counts (a scrape of a fresh writer read another writer's stored batches).
-/// </summary>
-[CollectionDefinition(nameof(WriterAppTests), DisableParallelization = true)]
-public sealed class WriterAppCollection;
-
-[Collection(nameof(WriterAppTests))]
 public sealed class WriterAppTests
 {
     [Theory]
@@ -74,5 +66,20 @@ public sealed class WriterAppTests
         }
 
         Assert.Matches("(?m)^edge_audit_ingest_records_total(\\{[^}]*\\})? 0( |$)", scrape);
+    }
+
+    [Fact]
+    public async Task Metrics_TwoWritersInOneProcess_EachScrapesOnlyItsOwnCounts()
+    {
+        // Meters are process-wide and the SDK took every meter of the writer's name: a fresh writer's scrape read another
+        // writer's stored batches, and these tests had to run alone.
+        await using var first = await WriterFixture.StartAsync();
+        await using var second = await WriterFixture.StartAsync();
+        Assert.Equal(HttpStatusCode.OK, (await first.IngestAsync([.. Enumerable.Range(0, 3).Select(i => WriterFixture.Leaf($"own{i}", "acme"))], 3)).StatusCode);
+        using var firstClient = first.Client();
+        using var secondClient = second.Client();
+
+        Assert.Matches("(?m)^edge_audit_ingest_records_total(\\{[^}]*\\})? 3( |$)", await firstClient.GetStringAsync("/metrics"));
+        Assert.Matches("(?m)^edge_audit_ingest_records_total(\\{[^}]*\\})? 0( |$)", await secondClient.GetStringAsync("/metrics"));
     }
 }

@@ -7,15 +7,6 @@ using static Edge.FunctionalTests.Approvals.ApprovalEdge;
 namespace Edge.FunctionalTests.Approvals;
 
 /// <summary>One edge without Redis (the in-process store), on a controllable clock.</summary>
-/// <summary>
-/// Runs alone: these tests read counters from /metrics, and OpenTelemetry's exporter subscribes to meters by name, so
-/// another class's edge running at the same time (ApprovalHttp2Tests' races refuse nine approvals each on the same
-/// policy) showed up in this edge's series (a clean-clone CI run read more refused events than this test made).
-/// </summary>
-[CollectionDefinition(nameof(ApprovalFlowTests), DisableParallelization = true)]
-public sealed class ApprovalFlowCollection;
-
-[Collection(nameof(ApprovalFlowTests))]
 public sealed class ApprovalFlowTests : IAsyncLifetime
 {
     private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
