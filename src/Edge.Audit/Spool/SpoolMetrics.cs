@@ -27,7 +27,7 @@ public sealed class SpoolMetrics : IDisposable
         _meter.CreateObservableCounter("edge.audit.dropped", () => Dropped,
             description: "Audit records lost because the spool was at its cap (optional routes and security events).");
         _meter.CreateObservableCounter("edge.audit.spool.write.failures", writeFailures,
-            description: "Appends to the audit spool that failed (a full disk, a removed spool directory); audit-required routes answer 503 meanwhile.");
+            description: "Writes and fsyncs of the audit spool that failed (a full disk, a removed spool directory, a disk error); audit-required routes answer 503 while writes fail.");
     }
 
     private Func<long> BytesProvider { get; }

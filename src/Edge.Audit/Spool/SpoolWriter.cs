@@ -57,7 +57,7 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
     /// <summary>The last failed write while writes keep failing; null once one works again.</summary>
     public SpoolWriteFailure? WriteFailure => _writeFailing ? _writeFailure : null;
 
-    /// <summary>Writes that failed since start.</summary>
+    /// <summary>Writes and fsyncs that failed since start.</summary>
     public long WriteFailures => Interlocked.Read(ref _writeFailures);
 
     /// <summary>Starts the loop; the next frame gets <paramref name="lastSequence"/> + 1.</summary>
@@ -166,10 +166,7 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
             // Not written: its room goes back under the cap, or every failed append (a full disk) would keep some
             // reserved and the spool would refuse everything for good once the cap's worth had failed.
             Interlocked.Add(ref _reservedBytes, -frameBytes);
-            Interlocked.Increment(ref _writeFailures);
-            _writeFailure = new SpoolWriteFailure(time.GetUtcNow(), exception.Message);
-            Interlocked.Exchange(ref _lastWriteFailure, time.GetTimestamp());
-            _writeFailing = true;
+            RecordWriteFailure(exception);
             throw;
         }
 
@@ -181,6 +178,15 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         backlog.Add(_nextSequence, now);
         _nextSequence++;
         Interlocked.Add(ref _reservedBytes, -frameBytes);
+    }
+
+    /// <summary>Counts the failure and, until a write works again, refuses appends but one probe a second.</summary>
+    private void RecordWriteFailure(Exception exception)
+    {
+        Interlocked.Increment(ref _writeFailures);
+        _writeFailure = new SpoolWriteFailure(time.GetUtcNow(), exception.Message);
+        Interlocked.Exchange(ref _lastWriteFailure, time.GetTimestamp());
+        _writeFailing = true;
     }
 
     /// <summary>True when an append of <paramref name="bytes"/> would fit under the cap right now.</summary>
@@ -278,7 +284,18 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
                         WriteFrame(pending.Payload.Span, header, now);
                     }
 
-                    segments.SyncToDisk();
+                    try
+                    {
+                        segments.SyncToDisk();
+                    }
+                    catch (Exception exception)
+                    {
+                        // These appends were promised the fsync: failing them is a failed write like a full disk's, which
+                        // the metric and /readyz showed before only when the frame itself could not be written.
+                        RecordWriteFailure(exception);
+                        throw;
+                    }
+
                     lastSync = time.GetTimestamp();
                     Complete(batch, first);
                 }
@@ -371,9 +388,16 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         {
             segments.SyncToDisk();
         }
-        catch (Exception exception) when (exception is IOException or ObjectDisposedException)
+        catch (IOException)
         {
-            // Nothing waits for this fsync: the next one (at the latest the one at close) tries again.
+            // Nothing waits for this fsync, and the frames stay readable in the page cache for the shipper: counted, so
+            // a disk that cannot take them shows, but appends go on (only PowerLoss promises the fsync). The next one, at
+            // the latest the one at close, tries again.
+            Interlocked.Increment(ref _writeFailures);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed meanwhile: the close fsynced everything.
         }
 
         Interlocked.Exchange(ref _syncPending, 0);

@@ -262,6 +262,62 @@ public sealed class SpoolWriterTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task TryAppendAsync_PowerLossFsyncFails_FailsTheAppendsCountsItAndRefusesUntilAnFsyncWorks()
+    {
+        // An fsync answered EIO (the disk failed writeback): the frames are written but not durable, and PowerLoss
+        // promised durable. The appends failed before, but neither the failure count nor /readyz's WriteFailure moved.
+        var (writer, segments) = Start(_directory.Options() with { Durability = SpoolDurability.PowerLoss, CommitInterval = TimeSpan.Zero });
+        var failFsync = 1;
+        segments.SyncStarting = () =>
+        {
+            if (Volatile.Read(ref failFsync) == 1)
+            {
+                throw new IOException("Input/output error");
+            }
+        };
+
+        await Assert.ThrowsAnyAsync<IOException>(async () => await writer.TryAppendAsync(SpoolTestDirectory.Record(1)).AsTask().WaitAsync(Patience));
+
+        Assert.Equal(1, writer.WriteFailures);
+        Assert.Equal("Input/output error", writer.WriteFailure?.Message);
+        Assert.False(writer.HasRoomFor(SpoolTestDirectory.Record(2).Length));
+
+        Volatile.Write(ref failFsync, 0);
+        _time.Advance(SpoolWriter.FailureProbeInterval);
+        Assert.True(writer.HasRoomFor(SpoolTestDirectory.Record(2).Length));
+        Assert.True(await writer.TryAppendAsync(SpoolTestDirectory.Record(2)).AsTask().WaitAsync(Patience));
+        Assert.Null(writer.WriteFailure);
+        Assert.Equal(1, writer.WriteFailures);
+    }
+
+    [Fact]
+    public async Task TryAppendAsync_ProcessCrashFsyncFails_CountsItAndKeepsAppending()
+    {
+        // Nothing waits for this fsync and the frames stay in the page cache for the shipper: the failure was silent.
+        var (writer, segments) = Start(_directory.Options() with { CommitInterval = TimeSpan.Zero });
+        var failedFsyncs = 0;
+        segments.SyncStarting = () =>
+        {
+            Interlocked.Increment(ref failedFsyncs);
+            throw new IOException("Input/output error");
+        };
+
+        Assert.True(await writer.TryAppendAsync(SpoolTestDirectory.Record(1)).AsTask().WaitAsync(Patience));
+        var deadline = DateTime.UtcNow + Patience;
+        while (writer.WriteFailures == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(writer.WriteFailures >= 1);
+        Assert.True(writer.WriteFailures <= Volatile.Read(ref failedFsyncs));
+        Assert.Null(writer.WriteFailure);
+        Assert.True(writer.HasRoomFor(SpoolTestDirectory.Record(2).Length));
+        Assert.True(await writer.TryAppendAsync(SpoolTestDirectory.Record(2)).AsTask().WaitAsync(Patience));
+        Assert.Equal(2, writer.DurableSequence);
+    }
+
+    [Fact]
     public async Task CloseAsync_WithQueuedAppends_WritesThemAllThenRefusesMore()
     {
         var (writer, _) = Start(_directory.Options());
