@@ -30,6 +30,6 @@ internal static class OwnMeters
         return builder;
     }
 
-    public static bool IsAnotherHosts(Instrument instrument, IMeterFactory own) =>
+    private static bool IsAnotherHosts(Instrument instrument, IMeterFactory own) =>
         instrument.Meter.Scope is IMeterFactory scope && !ReferenceEquals(scope, own);
 }

@@ -1,8 +1,8 @@
 using System.Diagnostics.Metrics;
+using Edge.Shared;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
-using Edge.Shared;
 using OpenTelemetry.Resources;
 using Serilog;
 using Serilog.Events;
