@@ -69,6 +69,7 @@ public sealed partial class AlertRulesTests
         Assert.Contains("edge_ratelimit_fallbacks_total", referenced);
         Assert.Contains("edge_audit_oldest_unacked_seconds", referenced);
         Assert.Contains("edge_audit_dropped_total", referenced);
+        Assert.Contains("edge_audit_spool_write_failures_total", referenced);
         Assert.All(referenced, name => Assert.True(exported.Contains(name), $"{name} is queried but the edge exports no such series"));
     }
 
