@@ -3,6 +3,10 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Edge.Audit.Spool;
+using Edge.AuditWriter.Hosting;
+using Edge.AuditWriter.Ingest;
+using Edge.AuditWriter.Retention;
+using Edge.AuditWriter.Tests;
 using Edge.Proxy.Authorization;
 using Edge.Proxy.Observability;
 using Edge.Proxy.RateLimiting;
@@ -13,7 +17,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Edge.FunctionalTests.Observability;
 
-/// <summary>config/prometheus-alerts.yml and config/grafana-dashboard.json query only what a running edge exports.</summary>
+/// <summary>config/prometheus-alerts.yml and config/grafana-dashboard.json query only what a running edge or audit writer exports.</summary>
 public sealed partial class AlertRulesTests
 {
     private const string Promtool = "/usr/bin/promtool";
@@ -49,7 +53,11 @@ public sealed partial class AlertRulesTests
                 ["Edge:Audit:WriterUrl"] = $"http://127.0.0.1:{FreePort.Next()}/",
                 ["Edge:Audit:DrainTimeout"] = "00:00:00.200",
             });
+        await using var writer = await WriterFixture.StartAsync();
+        _ = writer.Services.GetRequiredService<RetentionMetrics>();
+        _ = writer.Services.GetRequiredService<IngestMetrics>();
         var exported = ExportedNames(edge.Services);
+        exported.UnionWith(InstrumentNames(WriterMeter.Name));
         var config = Path.Combine(RepositoryRoot(), "config");
         var alerts = await File.ReadAllTextAsync(Path.Combine(config, "prometheus-alerts.yml"));
         using var dashboard = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(config, "grafana-dashboard.json")));
@@ -70,22 +78,29 @@ public sealed partial class AlertRulesTests
         Assert.Contains("edge_audit_oldest_unacked_seconds", referenced);
         Assert.Contains("edge_audit_dropped_total", referenced);
         Assert.Contains("edge_audit_spool_write_failures_total", referenced);
-        Assert.All(referenced, name => Assert.True(exported.Contains(name), $"{name} is queried but the edge exports no such series"));
+        Assert.Contains("edge_audit_retention_runs_total", referenced);
+        Assert.All(referenced, name => Assert.True(exported.Contains(name), $"{name} is queried but neither the edge nor the writer exports such a series"));
     }
 
-    /// <summary>The Prometheus names of the Edge.Proxy instruments, once every capability's metrics exist.</summary>
+    /// <summary>The Prometheus names of the edge's instruments, once every capability's metrics exist.</summary>
     private static HashSet<string> ExportedNames(IServiceProvider services)
     {
         _ = services.GetRequiredService<ThreatMetrics>();
         _ = services.GetRequiredService<WebhookMetrics>();
         _ = services.GetRequiredService<RateLimitMetrics>();
         _ = services.GetRequiredService<AuthenticationMetrics>();
+        return InstrumentNames(EdgeMetrics.MeterName, SpoolMetrics.MeterName);
+    }
+
+    /// <summary>The Prometheus names of the live instruments of <paramref name="meters"/>.</summary>
+    private static HashSet<string> InstrumentNames(params string[] meters)
+    {
         var names = new HashSet<string>(StringComparer.Ordinal);
         using var listener = new MeterListener
         {
             InstrumentPublished = (instrument, _) =>
             {
-                if (instrument.Meter.Name is not (EdgeMetrics.MeterName or SpoolMetrics.MeterName))
+                if (!meters.Contains(instrument.Meter.Name))
                 {
                     return;
                 }
