@@ -184,7 +184,11 @@ public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
     [InlineData("Lease")]
     public async Task DecideAsync_RedisPausedWhileAProbeWaits_OtherDecisionsOnTheKeyAnsweredAtOnce(string mode)
     {
-        using var services = new RateLimitTestServices(_redis.ConnectionString);
+        // The probe must find the paused server still connected. The fixture's asyncTimeout of 1 s makes the client
+        // declare the socket dead after 4 s without reads (its dead-socket check), and on a starved CI host opening the
+        // breaker and waiting out its break took that long: the probe then answered Disconnected at once, with nothing
+        // to wait for. The last asyncTimeout in the string wins.
+        using var services = new RateLimitTestServices(_redis.ConnectionString + ",asyncTimeout=30000");
         await services.WaitForRedisAsync();
         var deadline = TimeSpan.FromMilliseconds(500);
         var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
