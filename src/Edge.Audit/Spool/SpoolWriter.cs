@@ -273,47 +273,31 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
             // Held only for the synchronous write of this batch, never across an await.
             lock (_write)
             {
-                var attempted = 0;
-                try
+                var first = _nextSequence;
+                var written = WriteBatch(batch, header, out var writeFailure);
+                if (written > 0)
                 {
-                    var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-                    var first = _nextSequence;
-                    foreach (var pending in batch)
-                    {
-                        attempted++;
-                        WriteFrame(pending.Payload.Span, header, now);
-                    }
-
                     try
                     {
                         segments.SyncToDisk();
                     }
+#pragma warning disable CA1031 // A failed fsync must fail the waiting appends, not the loop.
                     catch (Exception exception)
+#pragma warning restore CA1031
                     {
-                        // These appends were promised the fsync: failing them is a failed write like a full disk's, which
-                        // the metric and /readyz showed before only when the frame itself could not be written.
+                        // These appends were promised the fsync: failing them is a failed write like a full disk's,
+                        // which the metric and /readyz showed before only when the frame itself could not be written.
                         RecordWriteFailure(exception);
-                        throw;
+                        Complete(batch, written: 0, first, exception);
+                        continue;
                     }
 
                     lastSync = time.GetTimestamp();
-                    Complete(batch, first);
                 }
-#pragma warning disable CA1031 // A failed write or fsync must fail the waiting appends, not the loop.
-                catch (Exception exception)
-#pragma warning restore CA1031
-                {
-                    // The frames after the one that failed were never tried: their room is free again too.
-                    for (var i = attempted; i < batch.Count; i++)
-                    {
-                        Interlocked.Add(ref _reservedBytes, -(SpoolFrame.HeaderSize + batch[i].Payload.Length));
-                    }
 
-                    foreach (var pending in batch)
-                    {
-                        pending.SetException(exception);
-                    }
-                }
+                // The frames written before a failed one are in the spool and will ship: their appends succeed, so what
+                // the trail holds is what their clients get. Failing them too (as before) aborted those clients.
+                Complete(batch, written, first, writeFailure);
             }
         }
 
@@ -408,12 +392,58 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         }
     }
 
-    private void Complete(List<PendingAppend> batch, long first)
+    /// <summary>
+    /// Writes the batch's frames in order and returns how many were written. At the first that fails, stops: the frames
+    /// after it are not tried, and their room under the cap is freed (<see cref="WriteFrame"/> frees the failed one's).
+    /// </summary>
+    private int WriteBatch(List<PendingAppend> batch, byte[] header, out Exception? failure)
     {
-        Published(first);
-        foreach (var pending in batch)
+        failure = null;
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        for (var i = 0; i < batch.Count; i++)
         {
-            pending.SetResult(true);
+            try
+            {
+                WriteFrame(batch[i].Payload.Span, header, now);
+            }
+#pragma warning disable CA1031 // A failed write must fail the waiting appends, not the loop.
+            catch (Exception exception)
+#pragma warning restore CA1031
+            {
+                failure = exception;
+                for (var rest = i + 1; rest < batch.Count; rest++)
+                {
+                    Interlocked.Add(ref _reservedBytes, -(SpoolFrame.HeaderSize + batch[rest].Payload.Length));
+                }
+
+                return i;
+            }
+        }
+
+        return batch.Count;
+    }
+
+    /// <summary>
+    /// Completes the first <paramref name="written"/> appends, publishing their frames, and fails the rest with
+    /// <paramref name="failure"/>.
+    /// </summary>
+    private void Complete(List<PendingAppend> batch, int written, long first, Exception? failure)
+    {
+        if (written > 0)
+        {
+            Published(first);
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (i < written)
+            {
+                batch[i].SetResult(true);
+            }
+            else
+            {
+                batch[i].SetException(failure!);
+            }
         }
 
         // Completed appends go back to their pool once awaited: nothing here may touch them again.

@@ -262,6 +262,43 @@ public sealed class SpoolWriterTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task TryAppendAsync_PowerLossBatchWhoseRollFails_CompletesTheFramesWrittenBeforeItAndFailsTheRest()
+    {
+        // A segment holds two frames. Record 1 fills half of the first; one batch then brings records 2 to 5: record 2
+        // fits, record 3 needs a new segment, which cannot be created (as a full disk fails the open that reserves its
+        // blocks). Record 2's frame is in the spool and would ship with the next batch: its append failing told a
+        // required route to abort a client whose record the trail then holds as answered.
+        var options = _directory.Options(segmentBytes: 2 * SpoolTestDirectory.FrameBytes(1)) with { Durability = SpoolDurability.PowerLoss, CommitInterval = TimeSpan.FromSeconds(1) };
+        var (writer, _) = Start(options);
+        var append = writer.TryAppendAsync(SpoolTestDirectory.Record(1)).AsTask();
+        await AdvanceOneIntervalAtATimeUntilAsync(append, TimeSpan.FromSeconds(1));
+        Assert.True(await append);
+        Directory.CreateDirectory(SpoolSegmentSet.PathFor(_directory.Path, 3));
+
+        var batch = Enumerable.Range(2, 4).Select(i => writer.TryAppendAsync(SpoolTestDirectory.Record(i)).AsTask()).ToList();
+        await AdvanceOneIntervalAtATimeUntilAsync(Task.WhenAll(batch).ContinueWith(_ => { }, TaskScheduler.Default), TimeSpan.FromSeconds(1));
+
+        Assert.True(await batch[0]);
+        foreach (var failed in batch.Skip(1))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => failed);
+        }
+
+        Assert.Equal(2, writer.DurableSequence);
+        Assert.Equal(1, writer.WriteFailures);
+
+        // Once the segment can be created, the next record follows record 2 without a gap, and the cap holds no room for
+        // the records that failed.
+        Directory.Delete(SpoolSegmentSet.PathFor(_directory.Path, 3));
+        _time.Advance(SpoolWriter.FailureProbeInterval);
+        var next = writer.TryAppendAsync(SpoolTestDirectory.Record(6)).AsTask();
+        await AdvanceOneIntervalAtATimeUntilAsync(next, TimeSpan.FromSeconds(1));
+        Assert.True(await next);
+        Assert.Equal(3, writer.DurableSequence);
+        Assert.True(writer.IsUnderCap((int)(options.MaxBytes - (3 * SpoolTestDirectory.FrameBytes(1)) - SpoolFrame.HeaderSize)));
+    }
+
+    [Fact]
     public async Task TryAppendAsync_PowerLossFsyncFails_FailsTheAppendsCountsItAndRefusesUntilAnFsyncWorks()
     {
         // An fsync answered EIO (the disk failed writeback): the frames are written but not durable, and PowerLoss
