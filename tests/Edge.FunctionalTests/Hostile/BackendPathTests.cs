@@ -34,6 +34,12 @@ public sealed class BackendPathTests(BackendPathTests.CatchAllEdge fixture) : IC
     [InlineData("/tenant%23/orders-p")]
     [InlineData("/%EF%BD%94enant/orders-q")]
     [InlineData("/tenant%EF%BC%8Forders-r")]
+    // The dotless and dotted i: Python's re.IGNORECASE and Java's equalsIgnoreCase match them to i, as they match the
+    // Kelvin sign and the long s to k and s; ASP.NET Core's router does not.
+    [InlineData("/adm%C4%B1n/orders-s")]
+    [InlineData("/ADM%C4%B0N/orders-t")]
+    [InlineData("/%E2%84%AAeys/orders-u")]
+    [InlineData("/%C5%BFecrets/orders-v")]
     public async Task BackendReadingHidesAnotherRoutesPath_Answers400PathInvalidAndNeverReachesTheBackend(string path)
     {
         var before = fixture.Backend.Received.Count;
@@ -79,6 +85,9 @@ public sealed class BackendPathTests(BackendPathTests.CatchAllEdge fixture) : IC
             {
                 ["everything"] = ProxyJson.Route("/{**rest}"),
                 ["tenant"] = ProxyJson.Route("/tenant/{**rest}", tenant),
+                ["admin"] = ProxyJson.Route("/admin/{**rest}", tenant),
+                ["keys"] = ProxyJson.Route("/keys/{**rest}", tenant),
+                ["secrets"] = ProxyJson.Route("/secrets/{**rest}", tenant),
             }));
         }
 
