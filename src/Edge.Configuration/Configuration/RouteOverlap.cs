@@ -48,7 +48,7 @@ internal static class RouteOverlap
         || (a is { Count: > 0 } && b is { Count: > 0 } && a.Intersect(b, StringComparer.OrdinalIgnoreCase).Any());
 
     /// <summary>What the matcher ranks a route by, besides methods and hosts; null when the path does not parse (YARP's error).</summary>
-    private static string? KeyOf(RouteConfig route)
+    internal static string? KeyOf(RouteConfig route)
     {
         RoutePattern pattern;
         try

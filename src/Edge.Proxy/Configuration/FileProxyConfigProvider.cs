@@ -370,7 +370,7 @@ internal sealed partial class FileProxyConfigProvider : IProxyConfigProvider, IH
                 (c.Destinations ?? new Dictionary<string, Yarp.ReverseProxy.Configuration.DestinationConfig>())
                     .OrderBy(d => d.Key, StringComparer.OrdinalIgnoreCase).Select(d => d.Key + "=" + d.Value.Address)))))[..16],
             StringComparer.OrdinalIgnoreCase);
-        var routes = parsed.Routes.Select(_validator.ForYarp).Select(r => r with
+        var routes = HeadWithGet.Apply([.. parsed.Routes.Select(_validator.ForYarp)]).Select(r => r with
         {
             Metadata = new Dictionary<string, string>(r.Metadata ?? new Dictionary<string, string>(), StringComparer.OrdinalIgnoreCase)
             {

@@ -155,7 +155,22 @@ internal sealed class BackendPathRouting(IProxyStateLookup proxy)
     {
         public static ParsedRoute Of(RouteConfig config)
         {
-            var template = TemplateParser.Parse(config.Match.Path ?? "/{**any}");
+            var path = config.Match.Path ?? "/{**any}";
+            var template = TemplateParser.Parse(path);
+            // The request path is compared in its compatibility form, so the route's is too: a route whose own path holds
+            // such a character (a Turkish 'ı') must still take its own requests. The routing precedence stays the
+            // route's own; a folded path that no longer parses (a constraint's pattern changed) keeps the route's.
+            if (!System.Text.Ascii.IsValid(path) && PathPolicy.CompatibilityForm(path) is { } folded)
+            {
+                try
+                {
+                    return new ParsedRoute(new TemplateMatcher(TemplateParser.Parse(folded), new RouteValueDictionary()), RoutePrecedence.ComputeInbound(template));
+                }
+                catch (ArgumentException)
+                {
+                }
+            }
+
             return new ParsedRoute(new TemplateMatcher(template, new RouteValueDictionary()), RoutePrecedence.ComputeInbound(template));
         }
     }

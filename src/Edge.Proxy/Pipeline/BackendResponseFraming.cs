@@ -14,6 +14,10 @@ namespace Edge.Proxy.Pipeline;
 /// <item>a <c>101 Switching Protocols</c> to a request that asked for no upgrade. Kestrel cannot switch such a request, so
 /// the client got a bare <c>101</c> that switched nothing and its connection answered nothing more (a client or a proxy in
 /// front of the edge that believed it would read every later byte as a tunnel), while the record said 101 allowed;</item>
+/// <item>a <c>101</c> to a WebSocket upgrade without the <c>Sec-WebSocket-Accept</c> of the request's key: no WebSocket
+/// server answers so, and after the switch the edge relays every byte unread, so a backend that is no WebSocket server
+/// (a status taken from a parameter, a broken handler) let the client send raw requests for any of its paths past the
+/// steps (WebSocket smuggling);</item>
 /// <item><c>Transfer-Encoding</c> beside <c>Content-Length</c>. RFC 9112 §6.3 makes the coding win, but a backend that
 /// sends both may have framed its body by the length (a reflected header, a broken filter), and then the rest of that
 /// body is what the edge would read as the next answer on that connection. nginx answers such a response with 502.</item>
@@ -28,6 +32,12 @@ namespace Edge.Proxy.Pipeline;
 /// </summary>
 internal static class BackendResponseFraming
 {
+    private const string WebSocketKey = "Sec-WebSocket-Key";
+    private const string WebSocketAccept = "Sec-WebSocket-Accept";
+
+    // RFC 6455 section 1.3: the GUID a server appends to the key before hashing it into Sec-WebSocket-Accept.
+    private const string WebSocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
     // The request whose flow is running: Connection.WriteAsync runs in the flow of the send that writes, so a pooled
     // connection notes itself on the request using it now, never on the one that opened it or on a concurrent one. Set
     // once per request by EdgeRequestMiddleware, to the feature that request already has (no slot object per request).
@@ -74,14 +84,53 @@ internal static class BackendResponseFraming
 
     private static string? Refusal(HttpResponseMessage response)
     {
-        if (response.StatusCode == HttpStatusCode.SwitchingProtocols && response.RequestMessage?.Headers.Upgrade.Count is null or 0)
+        if (response.StatusCode == HttpStatusCode.SwitchingProtocols)
         {
-            return "The backend switched protocols on a request that asked for no upgrade.";
+            if (response.RequestMessage?.Headers.Upgrade.Count is null or 0)
+            {
+                return "The backend switched protocols on a request that asked for no upgrade.";
+            }
+
+            if (IsWebSocketUpgrade(response.RequestMessage) && !AcceptsWebSocketKey(response.RequestMessage, response))
+            {
+                return "The backend answered a WebSocket upgrade with 101 but without the Sec-WebSocket-Accept of its key.";
+            }
         }
 
         return response.Headers.NonValidated.Contains(HeaderNames.TransferEncoding) && response.Content.Headers.NonValidated.Contains(HeaderNames.ContentLength)
             ? "The backend sent both Transfer-Encoding and Content-Length."
             : null;
+    }
+
+    private static bool IsWebSocketUpgrade(HttpRequestMessage request)
+    {
+        foreach (var protocol in request.Headers.Upgrade)
+        {
+            if (string.Equals(protocol.Name, "websocket", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Whether the 101 carries exactly one <c>Sec-WebSocket-Accept</c>, the one RFC 6455 section 4.2.2 derives from the
+    /// key the request sent. A WebSocket server always sends it; a backend that is none (a status taken from a parameter,
+    /// a broken handler) does not, and the edge would then relay raw requests for any of its paths past the steps.
+    /// </summary>
+    private static bool AcceptsWebSocketKey(HttpRequestMessage request, HttpResponseMessage response)
+    {
+        if (!request.Headers.NonValidated.TryGetValues(WebSocketKey, out var keys) || keys.Count != 1
+            || !response.Headers.NonValidated.TryGetValues(WebSocketAccept, out var accepts) || accepts.Count != 1)
+        {
+            return false;
+        }
+
+        var expected = Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(
+            System.Text.Encoding.ASCII.GetBytes(keys.ToString().Trim() + WebSocketGuid)));
+        return string.Equals(accepts.ToString().Trim(), expected, StringComparison.Ordinal);
     }
 
     /// <summary>A backend connection that tells the request writing to it which connection it is.</summary>

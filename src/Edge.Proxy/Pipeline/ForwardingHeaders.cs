@@ -22,7 +22,11 @@ internal static class ForwardingHeaders
     /// <c>Fastly-Client-IP</c>), load balancers and the request-ip libraries (<c>X-Client-IP</c>,
     /// <c>X-Cluster-Client-IP</c>, <c>X-Forwarded</c>, <c>Forwarded-For</c>, <c>X-Originating-IP</c>,
     /// <c>X-Remote-IP</c>, <c>X-Remote-Addr</c>, <c>X-ProxyUser-Ip</c>), Outlook Web Access and IIS
-    /// (<c>Front-End-Https</c>, <c>X-Url-Scheme</c>), and host overrides (<c>X-Host</c>, <c>X-Original-Host</c>).
+    /// (<c>Front-End-Https</c>, <c>X-Url-Scheme</c>), host overrides (<c>X-Host</c>, <c>X-Original-Host</c>), and
+    /// WebLogic's proxy plug-in headers, which WebLogic itself trusts when the plug-in is enabled (<c>WL-Proxy-Client-IP</c>
+    /// for <c>getRemoteAddr()</c>, <c>WL-Proxy-SSL</c> for <c>isSecure()</c>, <c>WL-Proxy-Client-Cert</c> as the client's
+    /// certificate) with the names Java's usual client-IP helper reads (<c>Proxy-Client-IP</c>, and <c>HTTP_CLIENT_IP</c>
+    /// and <c>HTTP_X_FORWARDED_FOR</c> as header names).
     /// A direct client's copy would let it choose the address an IP allow-list or a backend log sees.
     /// </summary>
     private static readonly string[] OtherNames =
@@ -30,6 +34,7 @@ internal static class ForwardingHeaders
         "Client-IP", "True-Client-IP", "CF-Connecting-IP", "Fastly-Client-IP", "X-Client-IP", "X-Cluster-Client-IP",
         "X-Forwarded", "Forwarded-For", "X-Originating-IP", "X-Remote-IP", "X-Remote-Addr", "X-ProxyUser-Ip",
         "Front-End-Https", "X-Url-Scheme", "X-Host", "X-Original-Host",
+        "WL-Proxy-Client-IP", "Proxy-Client-IP", "WL-Proxy-SSL", "WL-Proxy-Client-Cert", "HTTP-Client-IP", "HTTP-X-Forwarded-For",
     ];
 
     /// <summary>

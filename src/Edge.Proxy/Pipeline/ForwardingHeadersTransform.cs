@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Transforms;
 
 namespace Edge.Proxy.Pipeline;
@@ -15,6 +16,16 @@ internal sealed class ForwardingHeadersTransform : RequestTransform
     public override ValueTask ApplyAsync(RequestTransformContext context)
     {
         var http = context.HttpContext;
+
+        // An empty Host (HTTP/1.1 allows one for a target without an authority) was copied to the proxy request as an
+        // empty Host field, and YARP's host transform replaces only a non-empty one, so HttpClient wrote the
+        // destination's Host line next to it: two Host fields, which the backend must refuse or reads either way.
+        // Without it, the backend gets the destination's Host (its configured Host, else the address), as for any request.
+        if (!http.Request.Host.HasValue)
+        {
+            context.ProxyRequest.Headers.Remove(HeaderNames.Host);
+        }
+
         var request = http.GetEdgeRequest();
         var forwardedFor = TakeHeader(context, ForwardingHeaders.XForwardedFor);
         string? remote;

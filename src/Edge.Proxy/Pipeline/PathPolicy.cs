@@ -81,7 +81,10 @@ internal static class PathPolicy
     /// <paramref name="path"/> with the characters that Windows' best-fit conversion or NFKC turns into ASCII replaced by
     /// that ASCII (fullwidth forms, one/two/three dot leaders, small full stop and reverse solidus, division and fraction
     /// slashes, Kelvin sign, long s, Unicode spaces), or null when it has none. Written out because the edge runs with
-    /// <c>InvariantGlobalization</c>, where <c>string.Normalize</c> leaves non-ASCII text as it is.
+    /// <c>InvariantGlobalization</c>, where <c>string.Normalize</c> leaves non-ASCII text as it is. The dotless
+    /// <c>ı</c> and dotted <c>İ</c> are no compatibility forms, but a case-insensitive backend matches them to <c>i</c>
+    /// as it matches the Kelvin sign and the long s to <c>k</c> and <c>s</c> (Python's <c>re.IGNORECASE</c>, Java's
+    /// <c>equalsIgnoreCase</c>): <c>/admın/users</c> is their <c>/admin/users</c>. .NET's own comparisons do not.
     /// </summary>
     internal static string? CompatibilityForm(string path)
     {
@@ -99,6 +102,8 @@ internal static class PathPolicy
                 '\uFE68' => ('\\', 1),
                 '\u212A' => ('K', 1),
                 '\u017F' => ('s', 1),
+                '\u0131' => ('i', 1),
+                '\u0130' => ('I', 1),
                 > '\u007F' when char.IsWhiteSpace(c) => (' ', 1),
                 _ => ('\0', 0),
             };

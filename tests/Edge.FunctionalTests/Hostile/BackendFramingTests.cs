@@ -51,6 +51,50 @@ public sealed class BackendFramingTests : RawBackendEdgeTests
         Assert.DoesNotContain(_received, r => r.Connection == refused && r.Target == "/legacy/next");
     }
 
+    [Theory]
+    // A backend that is no WebSocket server (a status taken from a parameter, a broken handler) answered the upgrade
+    // with a 101 but not the handshake's Sec-WebSocket-Accept: the edge relayed every later byte to it unread, so the
+    // client sent raw requests for any path of that backend past the edge's steps, identity headers and audit.
+    [InlineData("/legacy/ws-101-no-accept")]
+    [InlineData("/legacy/ws-101-wrong-accept")]
+    [InlineData("/legacy/ws-101-two-accepts")]
+    public async Task WebSocketUpgradeAnsweredWith101WithoutItsAccept_Returns502AndNothingIsTunnelled(string path)
+    {
+        var responses = await RawHttp.SendPipelinedAsync(Edge.ProxyPort,
+            $"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\nGET /legacy/next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(2, responses.Count);
+        Assert.Equal((502, "backend_response_invalid"), (responses[0].Status, responses[0].ProblemCode()));
+        Assert.Equal((200, "fine"), (responses[1].Status, responses[1].Body));
+        var record = await Edge.LocalAuditDataAsync(responses[0].Header("X-Request-Id")!);
+        Assert.Equal((502, "allow", "backend_response_invalid"), (record.GetProperty("status").GetInt32(),
+            record.GetProperty("decision").GetString(), record.GetProperty("reason").GetString()));
+        // The pipelined request is the edge's to answer, on a new backend connection, never a tunnelled one.
+        var refused = _received.Single(r => r.Target == path).Connection;
+        Assert.DoesNotContain(_received, r => r.Connection == refused && r.Target == "/legacy/next");
+    }
+
+    [Fact]
+    public async Task WebSocketUpgradeAnsweredWithItsAccept_Switched()
+    {
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        await client.ConnectAsync("127.0.0.1", Edge.ProxyPort, timeout.Token);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("GET /legacy/ws-101-good HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"), timeout.Token);
+        var head = new StringBuilder();
+        var one = new byte[1];
+        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal) && await stream.ReadAsync(one, timeout.Token) == 1)
+        {
+            head.Append((char)one[0]);
+        }
+
+        Assert.StartsWith("HTTP/1.1 101 ", head.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", head.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task BackendFramingRefusedOnAKeepAliveClientsLaterRequest_TheConnectionItCameOnIsClosed()
     {
@@ -170,6 +214,10 @@ public sealed class BackendFramingTests : RawBackendEdgeTests
                     var answer = target switch
                     {
                         "/legacy/unasked-101" => "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nTUNNEL",
+                        "/legacy/ws-101-no-accept" => "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+                        "/legacy/ws-101-wrong-accept" => "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n",
+                        "/legacy/ws-101-two-accepts" => "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n",
+                        "/legacy/ws-101-good" => "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
                         "/legacy/length-and-chunked" => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
                         "/legacy/length-and-chunked-ctl" => "HTTP/1.1 200 OK\r\nX-Back: a\u0001b\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
                         "/legacy/length-and-chunked-after-held" => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",

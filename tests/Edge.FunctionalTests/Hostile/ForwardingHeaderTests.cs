@@ -56,6 +56,28 @@ public sealed class ForwardingHeaderTests(HostileEdge fixture) : IClassFixture<H
     }
 
     [Fact]
+    public async Task WebLogicAndJavaClientAddressHeaders_UntrustedClient_Stripped()
+    {
+        // WebLogic with its proxy plug-in enabled answers getRemoteAddr() from WL-Proxy-Client-IP and isSecure() from
+        // WL-Proxy-SSL, and with client-cert proxying authenticates the certificate in WL-Proxy-Client-Cert; Java's
+        // usual client-IP helper reads Proxy-Client-IP, WL-Proxy-Client-IP, HTTP_CLIENT_IP and HTTP_X_FORWARDED_FOR as
+        // header names. These were forwarded, so a direct client chose its address, scheme or certificate there.
+        string[] names =
+        [
+            "WL-Proxy-Client-IP", "Proxy-Client-IP", "WL-Proxy-SSL", "WL-Proxy-Client-Cert", "HTTP_CLIENT_IP",
+            "HTTP_X_FORWARDED_FOR", "wl_proxy_client_ip",
+        ];
+        var spoofs = string.Concat(names.Select(n => $"{n}: {(n.EndsWith("SSL", StringComparison.Ordinal) ? "true" : "10.0.0.1")}\r\n"));
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, $"GET /open/weblogic HTTP/1.1\r\nHost: x\r\n{spoofs}X-Client-Note: kept\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        var headers = ForwardedHeaders(fixture, "/open/weblogic");
+        Assert.DoesNotContain(headers.Keys, k => names.Any(n => n.Replace('_', '-').Equals(k.Replace('_', '-'), StringComparison.OrdinalIgnoreCase)));
+        Assert.Equal("kept", Single(headers, "X-Client-Note"));
+        Assert.Equal("127.0.0.1", Single(headers, "X-Real-IP"));
+    }
+
+    [Fact]
     public async Task IdentityHeaders_UnderscoreAndMixedSpelling_Stripped()
     {
         var response = await RawHttp.SendAsync(

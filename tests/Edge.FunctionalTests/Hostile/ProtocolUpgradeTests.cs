@@ -246,7 +246,11 @@ public sealed class ProtocolUpgradeTests(ProtocolUpgradeTests.UpgradeEdge fixtur
                         return;
                     }
 
-                    await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n{upgrade}\r\n\r\n"), _stop.Token);
+                    // A WebSocket server answers with the accept of the request's key (RFC 6455 section 4.2.2); SPDY has none.
+                    var key = head.Split("\r\n").FirstOrDefault(l => l.StartsWith("Sec-WebSocket-Key:", StringComparison.OrdinalIgnoreCase))?.Split(':', 2)[1].Trim();
+                    var accept = key is null ? "" : "\r\nSec-WebSocket-Accept: " + Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(
+                        Encoding.ASCII.GetBytes(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
+                    await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n{upgrade}{accept}\r\n\r\n"), _stop.Token);
                     var buffer = new byte[4096];
                     int read;
                     while ((read = await stream.ReadAsync(buffer, _stop.Token)) > 0)

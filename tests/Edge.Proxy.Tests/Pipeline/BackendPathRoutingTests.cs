@@ -28,6 +28,9 @@ public sealed class BackendPathRoutingTests
     [InlineData("/\uFF41dmin/x", "/admin/x")]
     [InlineData("/admin\uFF0Fx", "/admin/x")]
     [InlineData("/\u00E9t\u00E9", "/\u00E9t\u00E9")]
+    [InlineData("/adm\u0131n/x", "/admin/x")]
+    [InlineData("/ADM\u0130N/x", "/ADMIN/x")]
+    [InlineData("/\u212Aeys/\u017Fecrets", "/Keys/secrets")]
     public void AsBackendRoutesIt_ParametersRemovedAndSlashesRead(string path, string expected) =>
         Assert.Equal(expected, BackendPathRouting.AsBackendRoutesIt(path));
 }
