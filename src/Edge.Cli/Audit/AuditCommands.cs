@@ -268,7 +268,7 @@ internal static class AuditCommands
                 return AuditExitCodes.ApiError;
             }
 
-            using var page = JsonDocument.Parse(body);
+            using var page = JsonDocument.Parse(body, PageJson);
             foreach (var record in page.RootElement.GetProperty("records").EnumerateArray())
             {
                 console.Output.WriteLine(record.GetRawText());
@@ -281,6 +281,13 @@ internal static class AuditCommands
 
         return AuditExitCodes.Verified;
     }
+
+    /// <summary>
+    /// A page of <c>/audit/records</c> holds each record three levels down (answer, records, record), and ingest takes a
+    /// leaf up to 64 levels deep: read at the default depth of 64, one such record made <c>query</c> exit 3 and <c>prove</c>
+    /// report a record the writer stored and serves as FAIL. Room for the page's own levels, as the writer writes it.
+    /// </summary>
+    internal static readonly JsonDocumentOptions PageJson = new() { MaxDepth = 64 + 8 };
 
     /// <summary>
     /// The status and body of a refused request. A 401 to a client that sent no credentials also says which variable to set:

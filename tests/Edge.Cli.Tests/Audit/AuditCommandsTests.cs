@@ -433,6 +433,32 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task Query_RecordNestedAsDeepAsIngestTakes_PrintsItAndExitsZero()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([WriterFixture.Leaf("plain", "acme"), DeepLeaf("deep")], 2)).EnsureSuccessStatusCode();
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, WriterFixture.GlobalAuditorKey);
+
+        var (exitCode, output, error) = await CliRunner.RunAsync("audit", "query", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName, "--all");
+
+        // Before, exit 3 "the writer's answer is not a page of records": the page holds each record three levels down, past
+        // the JSON reader's default depth of 64, though the writer stored and served the record.
+        Assert.True(exitCode == 0, error + output);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["deep", "plain"], lines.Select(l => JsonDocument.Parse(l, new JsonDocumentOptions { MaxDepth = 128 }).RootElement.GetProperty("id").GetString()));
+    }
+
+    /// <summary>A record 64 levels deep, the most ingest's JSON reader takes: the root object, data, and 62 arrays inside it.</summary>
+    internal static byte[] DeepLeaf(string id)
+    {
+        const int arrays = 62;
+        return System.Text.Encoding.UTF8.GetBytes(
+            "{\"specversion\":\"1.0\",\"id\":\"" + id + "\",\"source\":\"edge://e1\",\"type\":\"edge.request\",\"time\":\"2026-12-06T10:00:00Z\","
+            + "\"tenant\":\"acme\",\"data\":{\"x\":" + new string('[', arrays) + new string(']', arrays) + "}}");
+    }
+
+    [Fact]
     public async Task Query_ById_PrintsThatOneRecord()
     {
         await using var writer = await WriterWithRecordsAsync(5);
