@@ -506,24 +506,53 @@ internal static class AuditCommands
 
             // A writer that accepts the connection and never answers (stopped, overloaded, a firewall eating packets) would
             // otherwise hold a script forever.
+            // Below one tick (1e-8) the span is zero, which HttpClient refuses with an exception: a stack trace and exit 1.
             var seconds = parse.GetValue(_timeout);
-            if (!double.IsFinite(seconds) || seconds <= 0 || seconds > MaxTimeoutSeconds)
+            if (!double.IsFinite(seconds) || seconds <= 0 || seconds > MaxTimeoutSeconds || TimeSpan.FromSeconds(seconds) <= TimeSpan.Zero)
             {
                 parse.InvocationConfiguration.Error.WriteLine($"error: --timeout must be a number of seconds above 0 and at most {MaxTimeoutSeconds}.");
                 return null;
             }
 
+            // HttpClient throws on a header name that is not a token and on a line break in a value (a stack trace and exit 1,
+            // which prove and consistency use for "verification failed"), and refuses non-ASCII only when sending, reported
+            // as "the writer cannot be reached". A key file saved with CRLF and read with $(cat …) keeps its CR.
+            var header = parse.GetValue(_apiKeyHeader) ?? "X-Api-Key";
+            var tokenEnv = parse.GetValue(_tokenEnv)!;
+            var apiKeyEnv = parse.GetValue(_apiKeyEnv)!;
+            var token = Environment.GetEnvironmentVariable(tokenEnv) is { Length: > 0 } bearer ? bearer : null;
+            var apiKey = token is null && Environment.GetEnvironmentVariable(apiKeyEnv) is { Length: > 0 } key ? key : null;
+            if (apiKey is not null && !IsHeaderName(header))
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"error: --api-key-header '{header}' is not an HTTP header name.");
+                return null;
+            }
+
+            if ((token ?? apiKey) is { } credential && !IsHeaderValue(credential))
+            {
+                parse.InvocationConfiguration.Error.WriteLine(
+                    $"error: the credential in {(token is null ? apiKeyEnv : tokenEnv)} holds a character an HTTP header cannot carry (a line break, a control character or non-ASCII); nothing was sent.");
+                return null;
+            }
+
             var client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(seconds) };
-            if (Environment.GetEnvironmentVariable(parse.GetValue(_tokenEnv)!) is { Length: > 0 } token)
+            if (token is not null)
             {
                 client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
             }
-            else if (Environment.GetEnvironmentVariable(parse.GetValue(_apiKeyEnv)!) is { Length: > 0 } apiKey)
+            else if (apiKey is not null)
             {
-                client.DefaultRequestHeaders.Add(parse.GetValue(_apiKeyHeader) ?? "X-Api-Key", apiKey);
+                client.DefaultRequestHeaders.Add(header, apiKey);
             }
 
             return client;
         }
+
+        /// <summary>An RFC 9110 token: what HttpClient takes as a header name.</summary>
+        private static bool IsHeaderName(string name) =>
+            name.Length > 0 && name.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal));
+
+        /// <summary>Visible ASCII, spaces and tabs: what HttpClient sends in a header value.</summary>
+        private static bool IsHeaderValue(string value) => value.All(c => c == '\t' || c is >= ' ' and <= '~');
     }
 }

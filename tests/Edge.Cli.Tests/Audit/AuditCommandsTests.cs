@@ -492,6 +492,67 @@ public sealed class AuditCommandsTests
         Assert.StartsWith("OK: 1 records", verify.Output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("EDGE_AUDIT_API_KEY", "demo-key\r", "query")] // a key file saved with CRLF, read with $(cat key.txt)
+    [InlineData("EDGE_AUDIT_API_KEY", "demo\nkey", "prove")]
+    [InlineData("EDGE_AUDIT_TOKEN", "eyJ.a.b\r", "export")]
+    [InlineData("EDGE_AUDIT_API_KEY", "d\u00e9mo-key", "consistency")]
+    public async Task Commands_CredentialAHeaderCannotCarry_ExitTwoNamingTheVariableNotTheValue(string variable, string value, string command)
+    {
+        var envName = "EDGE_TEST_CRED_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, value);
+        using var signer = NoteSigner.Generate("test.edge/audit");
+        var checkpoint = Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N") + ".txt");
+        await File.WriteAllTextAsync(checkpoint, "test.edge/audit\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n");
+        string[] credential = [variable == "EDGE_AUDIT_TOKEN" ? "--token-env" : "--api-key-env", envName];
+        string[] rest = command switch
+        {
+            "query" => ["--limit", "1"],
+            "prove" => ["--id", "r1", "--key", signer.Verifier.ToString()],
+            "export" => ["--format", "csv", "--out", Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N") + ".csv")],
+            _ => ["--old", checkpoint, "--key", signer.Verifier.ToString()],
+        };
+
+        var (exitCode, _, error) = await CliRunner.RunAsync(["audit", command, "--url", "http://127.0.0.1:9/", .. credential, .. rest]);
+
+        // Before: a stack trace and exit 1 (for prove and consistency "verification failed") for a line break, or exit 3
+        // "the writer cannot be reached" for a non-ASCII character, though nothing was sent.
+        Assert.Equal(2, exitCode);
+        Assert.DoesNotContain("Unhandled exception", error, StringComparison.Ordinal);
+        Assert.Contains($"error: the credential in {envName} holds a character an HTTP header cannot carry", error, StringComparison.Ordinal);
+        Assert.DoesNotContain(value.Trim(), error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("X Api Key")]
+    [InlineData("Bad:Name")]
+    [InlineData("")]
+    public async Task Query_ApiKeyHeaderNotAHeaderName_ExitsTwoWithOneLine(string header)
+    {
+        var envName = "EDGE_TEST_CRED_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, "demo-key");
+
+        var (exitCode, _, error) = await CliRunner.RunAsync("audit", "query", "--url", "http://127.0.0.1:9/", "--api-key-env", envName, "--api-key-header", header);
+
+        // Before: "Unhandled exception: System.FormatException: The header name 'X Api Key' has an invalid format." and exit 1.
+        Assert.Equal(2, exitCode);
+        Assert.DoesNotContain("Unhandled exception", error, StringComparison.Ordinal);
+        Assert.Contains("error: --api-key-header", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("1e-8")]
+    [InlineData("0.00000001")]
+    public async Task Query_TimeoutBelowOneTick_ExitsTwoWithOneLine(string timeout)
+    {
+        var (exitCode, _, error) = await CliRunner.RunAsync("audit", "query", "--url", "http://127.0.0.1:9/", "--timeout", timeout);
+
+        // Before: above 0, so accepted, then TimeSpan.FromSeconds made it zero and HttpClient threw (a stack trace, exit 1).
+        Assert.Equal(2, exitCode);
+        Assert.DoesNotContain("Unhandled exception", error, StringComparison.Ordinal);
+        Assert.Contains("error: --timeout must be", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Verify_ExitCodes_FollowTheDocumentedTable()
     {
