@@ -16,6 +16,10 @@
   let cursors = [null];
   let pageIndex = 0;
   let activeFilters = new URLSearchParams();
+  // Bumped by every sign-out. An export, an erasure or a proof check answered after it is dropped: the load of records has
+  // its own counter (latestLoad), but an erasure's answer wrote the erased subject back into the emptied page and an
+  // export saved the signed-out caller's records (a CSV holds the principals the writer decrypted) to this screen.
+  let signedIn = 0;
 
   // ---- API access -------------------------------------------------------------------------------------------
 
@@ -115,6 +119,7 @@
     activeFilters = new URLSearchParams();
     resetPaging();
     latestLoad++;
+    signedIn++;
     $('secret').focus();
   });
 
@@ -558,6 +563,7 @@
   }
 
   async function exportAs(format) {
+    const mine = signedIn;
     const status = $('export-status');
     // The buttons export "with the current filters": what the form shows, also when it was edited without applying it
     // (before, a tenant typed but not applied exported every tenant's records). The timeline follows, so both agree.
@@ -575,12 +581,20 @@
     try {
       response = await api('/audit/export?' + params);
       if (!response.ok) {
-        status.textContent = 'The export was refused: ' + await problemText(response);
+        const refusal = await problemText(response);
+        if (mine === signedIn) {
+          status.textContent = 'The export was refused: ' + refusal;
+        }
         return;
       }
       blob = await response.blob();
     } catch (error) {
-      status.textContent = unreachable(error);
+      if (mine === signedIn) {
+        status.textContent = unreachable(error);
+      }
+      return;
+    }
+    if (mine !== signedIn) {
       return;
     }
     const disposition = response.headers.get('Content-Disposition') || '';
@@ -601,6 +615,7 @@
 
   $('erasure-form').addEventListener('submit', async (event) => {
     event.preventDefault();
+    const mine = signedIn;
     const subject = $('erase-subject').value.trim();
     const result = $('erasure-result');
     result.className = '';
@@ -614,6 +629,9 @@
       });
       if (!response.ok) {
         const text = await problemText(response);
+        if (mine !== signedIn) {
+          return;
+        }
         if (text.startsWith('503 erasure_pending:')) {
           // Not a refusal: the keys are already deleted and the erasure recorded; only the WAL truncation is left.
           setResult(result, false, 'Erasure applied but not complete: ' + text);
@@ -626,7 +644,12 @@
       answer = await response.json();
     } catch (error) {
       // The erasure may or may not have been applied: the audit log's erasure records tell.
-      setResult(result, false, unreachable(error) + '. Reload the records to see whether the erasure was applied.');
+      if (mine === signedIn) {
+        setResult(result, false, unreachable(error) + '. Reload the records to see whether the erasure was applied.');
+      }
+      return;
+    }
+    if (mine !== signedIn) {
       return;
     }
     setResult(result, true, `Erased: ${answer.records} records of ${answer.subject} no longer show the subject.`);
