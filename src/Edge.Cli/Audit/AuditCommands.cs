@@ -136,6 +136,18 @@ internal static class AuditCommands
             return AuditExitCodes.UsageError;
         }
 
+        // A typo in the option is a usage error (nothing was connected to or checked), not a log that failed verification;
+        // Npgsql's message names the key or position, never a value such as a password.
+        try
+        {
+            _ = new Npgsql.NpgsqlConnectionStringBuilder(connection);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException)
+        {
+            error.WriteLine($"error: --postgres is not a usable connection string: {ex.Message}");
+            return AuditExitCodes.UsageError;
+        }
+
         VerificationReport report;
         try
         {

@@ -524,6 +524,24 @@ public sealed class AuditCommandsTests
     }
 
     [Theory]
+    [InlineData("garbage")]
+    [InlineData("Hostx=db;Password=pw-in-a-typo")]
+    [InlineData("Host=db;Timeout=abc")]
+    public async Task VerifyPostgres_ConnectionStringThatDoesNotParse_ExitsTwoNotVerificationFailed(string connection)
+    {
+        using var signer = NoteSigner.Generate("test.edge/audit");
+
+        var (exitCode, output, error) = await CliRunner.RunAsync("audit", "verify", "--postgres", connection, "--key", signer.Verifier.ToString());
+
+        // Before: "FAIL: the store cannot be read: Format of the initialization string …" and exit 1, the code that says the
+        // log must not be trusted, for a typo in the option: nothing was connected to or checked.
+        Assert.Equal(2, exitCode);
+        Assert.DoesNotContain("FAIL", output, StringComparison.Ordinal);
+        Assert.Contains("error: --postgres is not a usable connection string", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("pw-in-a-typo", error + output, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("X Api Key")]
     [InlineData("Bad:Name")]
     [InlineData("")]
