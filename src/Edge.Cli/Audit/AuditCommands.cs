@@ -101,7 +101,7 @@ internal static class AuditCommands
                 }
                 else
                 {
-                    report = LogVerifier.VerifyExport(ExportLines.Read(exportFile!.FullName), File.ReadAllText(checkpointFile!.FullName), verifiers!);
+                    report = LogVerifier.VerifyExport(ExportLines.Read(exportFile!.FullName), CheckpointText(File.ReadAllText(checkpointFile!.FullName)), verifiers!);
                 }
             }
             catch (SqliteException ex)
@@ -293,6 +293,14 @@ internal static class AuditCommands
 
         return AuditExitCodes.Verified;
     }
+
+    /// <summary>
+    /// A saved checkpoint note with its line breaks as LF, the only form it is signed in. Kept in a repository, git's
+    /// core.autocrlf (or a Windows editor) writes CRLF, and the note read as is had "no signature block": verify and
+    /// consistency answered FAIL, exit 1, for a checkpoint that was not altered. A note never holds a CR (the origin
+    /// cannot), so turning CRLF back into LF can only give the bytes that were signed, never make a forgery verify.
+    /// </summary>
+    internal static string CheckpointText(string saved) => saved.Replace("\r\n", "\n", StringComparison.Ordinal);
 
     /// <summary>
     /// A page of <c>/audit/records</c> holds each record three levels down (answer, records, record), and ingest takes a

@@ -166,6 +166,29 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task VerifyExport_CheckpointSavedWithCrlfLineEndings_Verifies()
+    {
+        await using var writer = await WriterWithRecordsAsync(5);
+        var exportPath = Path.Combine(writer.Directory, "export.ndjson");
+        var checkpointPath = Path.Combine(writer.Directory, "checkpoint.txt");
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, WriterFixture.GlobalAuditorKey);
+        using (var client = writer.Client())
+        {
+            // What git's core.autocrlf (or a Windows editor) makes of a checkpoint kept beside an export.
+            await File.WriteAllTextAsync(checkpointPath, (await client.GetStringAsync("/audit/checkpoint")).Replace("\n", "\r\n", StringComparison.Ordinal));
+        }
+
+        var export = await CliRunner.RunAsync("audit", "export", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName, "--format", "ndjson", "--out", exportPath);
+        var verify = await CliRunner.RunAsync("audit", "verify", "--export", exportPath, "--checkpoint", checkpointPath, "--key", KeyFile(writer));
+
+        // Before: "FAIL: checkpoint: malformed_note: The note has no signature block." and exit 1.
+        Assert.Equal(0, export.ExitCode);
+        Assert.True(verify.ExitCode == 0, verify.Error + verify.Output);
+        Assert.StartsWith("OK: 5 records, 1 checkpoints", verify.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ExportThenVerifyOffline_SavedCheckpointAndKey_RoundTrips()
     {
         await using var writer = await WriterWithRecordsAsync(75);
