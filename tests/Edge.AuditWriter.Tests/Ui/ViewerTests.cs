@@ -456,6 +456,38 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
     }
 
     [Fact]
+    public async Task SignOut_WhileAProofIsChecked_TheLateAnswerPutsNothingOfTheRecordBack()
+    {
+        await using var writer = await StartWriterAsync();
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, newest first");
+        var release = new TaskCompletionSource();
+        await page.RouteAsync("**/audit/proof/inclusion**", async route =>
+        {
+            await release.Task;
+            await route.ContinueAsync();
+        });
+        await Rows(page).First.GetByRole(AriaRole.Button).ClickAsync();
+        await Assertions.Expect(page.Locator("#proof-result")).ToHaveTextAsync("Checking the inclusion proof…");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        var finished = page.WaitForRequestFinishedAsync(new() { Predicate = r => r.Url.Contains("/audit/proof/inclusion", StringComparison.Ordinal) });
+        release.SetResult();
+        await finished;
+        await page.WaitForTimeoutAsync(1000);
+
+        // Before, the late proof filled the emptied record view again: its proof hashes, "Root matches …" and the
+        // checkpoint's signature line, for the next person at this screen.
+        Assert.Equal("", await page.Locator("#proof-result").TextContentAsync());
+        Assert.Equal("", await page.Locator("#signature-result").TextContentAsync());
+        Assert.Equal(0, await page.Locator("#detail-proof li").CountAsync());
+        Assert.Equal(0, await page.Locator("#detail-facts dt").CountAsync());
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public async Task SignOut_WhileAnExportDownloads_TheLateAnswerIsNotSavedOrAnnounced()
     {
         await using var writer = await StartWriterAsync();

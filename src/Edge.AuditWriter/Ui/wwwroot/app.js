@@ -461,6 +461,8 @@
   }
 
   async function showRecord(record) {
+    const mine = signedIn;
+    const live = () => mine === signedIn;
     const detail = $('detail');
     const facts = $('detail-facts');
     const proofList = $('detail-proof');
@@ -485,6 +487,9 @@
     let leafHash;
     if (bytes) {
       leafHash = await hashLeaf(bytes);
+      if (!live()) {
+        return;
+      }
       fact(facts, 'Leaf hash (SHA-256 of 0x00 ‖ record)', hex(leafHash));
     } else {
       leafHash = record.leafHash ? decodeBase64(record.leafHash) : null;
@@ -496,14 +501,20 @@
     }
 
     try {
-      await checkProof(record, bytes, leafHash, facts, proofList, proofResult, signatureResult);
+      await checkProof(record, bytes, leafHash, facts, proofList, proofResult, signatureResult, live);
     } catch (error) {
-      setResult(proofResult, false, unreachable(error));
+      if (live()) {
+        setResult(proofResult, false, unreachable(error));
+      }
     }
   }
 
-  async function checkProof(record, bytes, leafHash, facts, proofList, proofResult, signatureResult) {
+  // live() turns false at sign-out: a proof answered after it would fill the emptied record view again.
+  async function checkProof(record, bytes, leafHash, facts, proofList, proofResult, signatureResult, live) {
     const note = parseNote(await (await fetch('/audit/checkpoint', { cache: 'no-store', credentials: 'omit' })).text());
+    if (!live()) {
+      return;
+    }
     if (!note) {
       setResult(proofResult, false, 'The checkpoint could not be read.');
       return;
@@ -516,14 +527,22 @@
 
     const response = await api(`/audit/proof/inclusion?index=${record.index}&size=${note.size}`);
     if (!response.ok) {
-      setResult(proofResult, false, 'The proof was refused: ' + await problemText(response));
+      const refusal = await problemText(response);
+      if (live()) {
+        setResult(proofResult, false, 'The proof was refused: ' + refusal);
+      }
       return;
     }
     let proof;
     try {
       proof = (await response.json()).proof.map(decodeBase64);
     } catch {
-      setResult(proofResult, false, 'MISMATCH: the proof response is not a list of hashes.');
+      if (live()) {
+        setResult(proofResult, false, 'MISMATCH: the proof response is not a list of hashes.');
+      }
+      return;
+    }
+    if (!live()) {
       return;
     }
     proofList.replaceChildren(...proof.map((hash) => {
@@ -532,6 +551,9 @@
       return item;
     }));
     const root = await rootFromProof(record.index, note.size, leafHash, proof);
+    if (!live()) {
+      return;
+    }
     const matches = root !== null && hex(root) === hex(note.root);
     setResult(proofResult, matches, matches
       ? (bytes
@@ -542,12 +564,17 @@
     try {
       const keysText = await (await fetch('/audit/key', { cache: 'no-store', credentials: 'omit' })).text();
       const signer = await verifySignature(note, keysText);
+      if (!live()) {
+        return;
+      }
       setResult(signatureResult, signer !== null, signer
         ? `Checkpoint signature valid (Ed25519, key ${signer} as published by this writer at /audit/key; compare it with the key you were given).`
         : 'Checkpoint signature NOT valid for the key this writer publishes.');
     } catch (error) {
-      signatureResult.className = '';
-      signatureResult.textContent = 'This browser cannot check Ed25519 signatures (' + error.message + '); only the root was checked.';
+      if (live()) {
+        signatureResult.className = '';
+        signatureResult.textContent = 'This browser cannot check Ed25519 signatures (' + error.message + '); only the root was checked.';
+      }
     }
   }
 
