@@ -88,8 +88,12 @@ internal static class Problems
         }
     }
 
-    private sealed class RetryAfterResult(IResult problem, string seconds = "1") : IResult
+    // Both wrappers pass on the status of the problem they wrap: ingest counts its answers by it (IngestMetrics), and a
+    // wrapper that hid it was counted as 200, so a 401 or a standby's 503 read as a batch stored.
+    private sealed class RetryAfterResult(IResult problem, string seconds = "1") : IResult, IStatusCodeHttpResult
     {
+        public int? StatusCode => (problem as IStatusCodeHttpResult)?.StatusCode;
+
         public Task ExecuteAsync(HttpContext httpContext)
         {
             httpContext.Response.Headers.RetryAfter = seconds;
@@ -97,8 +101,10 @@ internal static class Problems
         }
     }
 
-    private sealed class ChallengeResult(IResult problem, string challenge) : IResult
+    private sealed class ChallengeResult(IResult problem, string challenge) : IResult, IStatusCodeHttpResult
     {
+        public int? StatusCode => (problem as IStatusCodeHttpResult)?.StatusCode;
+
         public Task ExecuteAsync(HttpContext httpContext)
         {
             httpContext.Response.Headers.WWWAuthenticate = challenge;

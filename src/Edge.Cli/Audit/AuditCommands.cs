@@ -101,7 +101,7 @@ internal static class AuditCommands
                 }
                 else
                 {
-                    report = LogVerifier.VerifyExport(ExportLines.Read(exportFile!.FullName), File.ReadAllText(checkpointFile!.FullName), verifiers!);
+                    report = LogVerifier.VerifyExport(ExportLines.Read(exportFile!.FullName), CheckpointText(File.ReadAllText(checkpointFile!.FullName)), verifiers!);
                 }
             }
             catch (SqliteException ex)
@@ -133,6 +133,18 @@ internal static class AuditCommands
             && !Edge.Configuration.SecretReference.TryResolve(connection, out connection, out var referenceError))
         {
             error.WriteLine($"error: --postgres: {referenceError}");
+            return AuditExitCodes.UsageError;
+        }
+
+        // A typo in the option is a usage error (nothing was connected to or checked), not a log that failed verification;
+        // Npgsql's message names the key or position, never a value such as a password.
+        try
+        {
+            _ = new Npgsql.NpgsqlConnectionStringBuilder(connection);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException)
+        {
+            error.WriteLine($"error: --postgres is not a usable connection string: {ex.Message}");
             return AuditExitCodes.UsageError;
         }
 
@@ -268,7 +280,7 @@ internal static class AuditCommands
                 return AuditExitCodes.ApiError;
             }
 
-            using var page = JsonDocument.Parse(body);
+            using var page = JsonDocument.Parse(body, PageJson);
             foreach (var record in page.RootElement.GetProperty("records").EnumerateArray())
             {
                 console.Output.WriteLine(record.GetRawText());
@@ -281,6 +293,21 @@ internal static class AuditCommands
 
         return AuditExitCodes.Verified;
     }
+
+    /// <summary>
+    /// A saved checkpoint note with its line breaks as LF, the only form it is signed in. Kept in a repository, git's
+    /// core.autocrlf (or a Windows editor) writes CRLF, and the note read as is had "no signature block": verify and
+    /// consistency answered FAIL, exit 1, for a checkpoint that was not altered. A note never holds a CR (the origin
+    /// cannot), so turning CRLF back into LF can only give the bytes that were signed, never make a forgery verify.
+    /// </summary>
+    internal static string CheckpointText(string saved) => saved.Replace("\r\n", "\n", StringComparison.Ordinal);
+
+    /// <summary>
+    /// A page of <c>/audit/records</c> holds each record three levels down (answer, records, record), and ingest takes a
+    /// leaf up to 64 levels deep: read at the default depth of 64, one such record made <c>query</c> exit 3 and <c>prove</c>
+    /// report a record the writer stored and serves as FAIL. Room for the page's own levels, as the writer writes it.
+    /// </summary>
+    internal static readonly JsonDocumentOptions PageJson = new() { MaxDepth = 64 + 8 };
 
     /// <summary>
     /// The status and body of a refused request. A 401 to a client that sent no credentials also says which variable to set:
@@ -499,24 +526,53 @@ internal static class AuditCommands
 
             // A writer that accepts the connection and never answers (stopped, overloaded, a firewall eating packets) would
             // otherwise hold a script forever.
+            // Below one tick (1e-8) the span is zero, which HttpClient refuses with an exception: a stack trace and exit 1.
             var seconds = parse.GetValue(_timeout);
-            if (!double.IsFinite(seconds) || seconds <= 0 || seconds > MaxTimeoutSeconds)
+            if (!double.IsFinite(seconds) || seconds <= 0 || seconds > MaxTimeoutSeconds || TimeSpan.FromSeconds(seconds) <= TimeSpan.Zero)
             {
                 parse.InvocationConfiguration.Error.WriteLine($"error: --timeout must be a number of seconds above 0 and at most {MaxTimeoutSeconds}.");
                 return null;
             }
 
+            // HttpClient throws on a header name that is not a token and on a line break in a value (a stack trace and exit 1,
+            // which prove and consistency use for "verification failed"), and refuses non-ASCII only when sending, reported
+            // as "the writer cannot be reached". A key file saved with CRLF and read with $(cat …) keeps its CR.
+            var header = parse.GetValue(_apiKeyHeader) ?? "X-Api-Key";
+            var tokenEnv = parse.GetValue(_tokenEnv)!;
+            var apiKeyEnv = parse.GetValue(_apiKeyEnv)!;
+            var token = Environment.GetEnvironmentVariable(tokenEnv) is { Length: > 0 } bearer ? bearer : null;
+            var apiKey = token is null && Environment.GetEnvironmentVariable(apiKeyEnv) is { Length: > 0 } key ? key : null;
+            if (apiKey is not null && !IsHeaderName(header))
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"error: --api-key-header '{header}' is not an HTTP header name.");
+                return null;
+            }
+
+            if ((token ?? apiKey) is { } credential && !IsHeaderValue(credential))
+            {
+                parse.InvocationConfiguration.Error.WriteLine(
+                    $"error: the credential in {(token is null ? apiKeyEnv : tokenEnv)} holds a character an HTTP header cannot carry (a line break, a control character or non-ASCII); nothing was sent.");
+                return null;
+            }
+
             var client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(seconds) };
-            if (Environment.GetEnvironmentVariable(parse.GetValue(_tokenEnv)!) is { Length: > 0 } token)
+            if (token is not null)
             {
                 client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
             }
-            else if (Environment.GetEnvironmentVariable(parse.GetValue(_apiKeyEnv)!) is { Length: > 0 } apiKey)
+            else if (apiKey is not null)
             {
-                client.DefaultRequestHeaders.Add(parse.GetValue(_apiKeyHeader) ?? "X-Api-Key", apiKey);
+                client.DefaultRequestHeaders.Add(header, apiKey);
             }
 
             return client;
         }
+
+        /// <summary>An RFC 9110 token: what HttpClient takes as a header name.</summary>
+        private static bool IsHeaderName(string name) =>
+            name.Length > 0 && name.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal));
+
+        /// <summary>Visible ASCII, spaces and tabs: what HttpClient sends in a header value.</summary>
+        private static bool IsHeaderValue(string value) => value.All(c => c == '\t' || c is >= ' ' and <= '~');
     }
 }

@@ -65,7 +65,7 @@ internal static class AuditConsistencyCommand
         HttpClient client, FileInfo oldFile, FileInfo? newFile, IReadOnlyCollection<NoteVerifier> verifiers, TextWriter output, TextWriter error,
         CancellationToken cancellationToken)
     {
-        var older = SignedNote.Open(await File.ReadAllTextAsync(oldFile.FullName, cancellationToken).ConfigureAwait(false), verifiers);
+        var older = SignedNote.Open(AuditCommands.CheckpointText(await File.ReadAllTextAsync(oldFile.FullName, cancellationToken).ConfigureAwait(false)), verifiers);
         if (!older.Valid)
         {
             output.WriteLine($"FAIL: old checkpoint: {older.ErrorCode}: {older.Error}");
@@ -75,7 +75,7 @@ internal static class AuditConsistencyCommand
         string newNote;
         if (newFile is not null)
         {
-            newNote = await File.ReadAllTextAsync(newFile.FullName, cancellationToken).ConfigureAwait(false);
+            newNote = AuditCommands.CheckpointText(await File.ReadAllTextAsync(newFile.FullName, cancellationToken).ConfigureAwait(false));
         }
         else
         {

@@ -82,7 +82,7 @@ internal static class AuditProveCommand
             return AuditExitCodes.ApiError;
         }
 
-        using var records = JsonDocument.Parse(recordsBody);
+        using var records = JsonDocument.Parse(recordsBody, AuditCommands.PageJson);
         var matches = records.RootElement.GetProperty("records");
         if (matches.GetArrayLength() == 0)
         {

@@ -55,8 +55,9 @@ internal sealed partial class ApprovalsApi(
             }
         }
 
-        var filter = http.Request.Query["status"].ToString();
-        filter = filter.Length == 0 ? "pending" : filter;
+        // Absent is the default; given empty (status= from a script whose variable was unset) it is refused like any value
+        // not listed: read as pending, the answer held the pending requests where the script asked for another status.
+        var filter = http.Request.Query.ContainsKey("status") ? http.Request.Query["status"].ToString() : "pending";
         if (filter is not ("pending" or "approved" or "rejected" or "consumed" or "expired" or "all"))
         {
             await ProblemAsync(http, StatusCodes.Status400BadRequest, "status_invalid", "Status invalid",

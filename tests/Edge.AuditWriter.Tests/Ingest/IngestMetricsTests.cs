@@ -35,6 +35,25 @@ public sealed class IngestMetricsTests
     }
 
     [Fact]
+    public async Task Ingest_WithoutOrWithAWrongToken_CountedAsRefusedNotStored()
+    {
+        var variable = "EDGE_TEST_INGEST_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(variable, "ingest-token-0123456789");
+        await using var writer = await WriterFixture.StartAsync(extraArgs: [$"--Writer:IngestToken=env:{variable}"]);
+        using var measurements = new WriterMeasurements(writer.Services.GetRequiredService<IMeterFactory>());
+
+        using var missing = await writer.IngestAsync([WriterFixture.Leaf("a", "acme")], 1);
+        using var wrong = await writer.IngestAsync([WriterFixture.Leaf("a", "acme")], 1, token: "ingest-token-0123456780");
+
+        // A 401 (its WWW-Authenticate wrapper) was counted as stored: a flood of unauthenticated posts read as batches stored.
+        Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Equal(0, measurements.Sum("edge.audit.ingest.batches", "stored"));
+        Assert.Equal(2, measurements.Sum("edge.audit.ingest.batches", "refused"));
+        Assert.Equal(0, measurements.Sum("edge.audit.ingest.records"));
+    }
+
+    [Fact]
     public async Task Metrics_OpenMetricsScrape_TargetInfoNamesTheWriter()
     {
         await using var writer = await WriterFixture.StartAsync();

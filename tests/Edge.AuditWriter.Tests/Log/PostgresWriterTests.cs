@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -142,6 +143,24 @@ public sealed class PostgresWriterTests(PostgresFixture postgres) : IClassFixtur
         Assert.Contains("/orders/7", everything, StringComparison.Ordinal);
         Assert.DoesNotContain(Erased, everything, StringComparison.Ordinal);
         Assert.DoesNotContain(Kept, everything, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ingest_OnStandby_CountedAsUnavailableNotStored()
+    {
+        var store = await NewStoreAsync();
+        await using var leader = await StartWriterAsync(store);
+        await WaitForRoleAsync(leader, "sequencer", TimeSpan.FromSeconds(10));
+        await using var standby = await StartWriterAsync(store, sharingKeysWith: leader);
+        using var measurements = new WriterMeasurements(standby.Services.GetRequiredService<IMeterFactory>());
+
+        using var refused = await standby.IngestAsync([WriterFixture.Leaf("c", "acme")], 3);
+
+        // writer_standby (its Retry-After wrapper) was counted as stored, so a standby's dashboard showed it storing every
+        // batch the edges sent it, and nothing in "unavailable".
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal(0, measurements.Sum("edge.audit.ingest.batches", "stored"));
+        Assert.Equal(1, measurements.Sum("edge.audit.ingest.batches", "unavailable"));
     }
 
     [Fact]

@@ -416,6 +416,110 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
     }
 
     [Fact]
+    public async Task SignOut_WhileAnErasureIsAnswered_TheLateAnswerPutsNoSubjectOrMessageBack()
+    {
+        await using var writer = await WriterFixture.StartAsync(proxyJson: ProxyJson());
+        using (var ingest = await writer.IngestAsync([WriterFixture.Leaf("e0", "acme", principal: "alice"), WriterFixture.Leaf("e1", "acme", principal: "bob")], 2))
+        {
+            ingest.EnsureSuccessStatusCode();
+        }
+
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, EraserKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 2 records, newest first");
+        var release = new TaskCompletionSource();
+        await page.RouteAsync("**/audit/erasure", async route =>
+        {
+            await release.Task;
+            await route.ContinueAsync();
+        });
+        await page.GetByLabel("Subject principal").FillAsync("alice");
+        await page.GetByLabel("I understand this cannot be undone").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Erase subject" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#erasure-result")).ToHaveTextAsync("Erasing…");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        var finished = page.WaitForRequestFinishedAsync(new() { Predicate = r => r.Url.Contains("/audit/erasure", StringComparison.Ordinal) });
+        release.SetResult();
+        await finished;
+        await page.WaitForTimeoutAsync(1000);
+
+        // Before, the answer wrote "Erased: 1 records of alice …" back into the emptied page (hidden is not gone: the next
+        // person at this screen read the subject just erased) and reloaded the timeline without a credential, which put
+        // "The writer could not be reached: Cannot read properties of null" under the sign-in form.
+        var text = await page.EvaluateAsync<string>("() => document.body.textContent + [...document.querySelectorAll('input')].map((i) => i.value).join(' ')");
+        Assert.DoesNotContain("alice", text, StringComparison.Ordinal);
+        Assert.Equal("", await page.Locator("#erasure-result").TextContentAsync());
+        Assert.Equal("", await page.Locator("#status").TextContentAsync());
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task SignOut_WhileAProofIsChecked_TheLateAnswerPutsNothingOfTheRecordBack()
+    {
+        await using var writer = await StartWriterAsync();
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, newest first");
+        var release = new TaskCompletionSource();
+        await page.RouteAsync("**/audit/proof/inclusion**", async route =>
+        {
+            await release.Task;
+            await route.ContinueAsync();
+        });
+        await Rows(page).First.GetByRole(AriaRole.Button).ClickAsync();
+        await Assertions.Expect(page.Locator("#proof-result")).ToHaveTextAsync("Checking the inclusion proof…");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        var finished = page.WaitForRequestFinishedAsync(new() { Predicate = r => r.Url.Contains("/audit/proof/inclusion", StringComparison.Ordinal) });
+        release.SetResult();
+        await finished;
+        await page.WaitForTimeoutAsync(1000);
+
+        // Before, the late proof filled the emptied record view again: its proof hashes, "Root matches …" and the
+        // checkpoint's signature line, for the next person at this screen.
+        Assert.Equal("", await page.Locator("#proof-result").TextContentAsync());
+        Assert.Equal("", await page.Locator("#signature-result").TextContentAsync());
+        Assert.Equal(0, await page.Locator("#detail-proof li").CountAsync());
+        Assert.Equal(0, await page.Locator("#detail-facts dt").CountAsync());
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task SignOut_WhileAnExportDownloads_TheLateAnswerIsNotSavedOrAnnounced()
+    {
+        await using var writer = await StartWriterAsync();
+        var (context, page, errors, _) = await OpenAsync(writer);
+        await using var _ = context;
+        var downloads = new List<string>();
+        page.Download += (_, download) => downloads.Add(download.SuggestedFilename);
+        await SignInAsync(page, WriterFixture.GlobalAuditorKey);
+        await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, newest first");
+        var release = new TaskCompletionSource();
+        await page.RouteAsync("**/audit/export**", async route =>
+        {
+            await release.Task;
+            await route.ContinueAsync();
+        });
+        await page.GetByRole(AriaRole.Button, new() { Name = "Export CSV" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#export-status")).ToHaveTextAsync("Exporting csv…");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        var finished = page.WaitForRequestFinishedAsync(new() { Predicate = r => r.Url.Contains("/audit/export", StringComparison.Ordinal) });
+        release.SetResult();
+        await finished;
+        await page.WaitForTimeoutAsync(1000);
+
+        // Before, the CSV (with the principals the writer decrypted for the signed-out caller) was saved to this screen's
+        // downloads after the sign-out, and "Downloaded audit-230.csv" written back into the emptied page.
+        Assert.Empty(downloads);
+        Assert.Equal("", await page.Locator("#export-status").TextContentAsync());
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public async Task SignIn_IdentityProviderKeysUnavailable_SaysSignInFailedNotCredentialsRefused()
     {
         // A JWKS address nothing listens on: the writer cannot tell whether any token is valid.

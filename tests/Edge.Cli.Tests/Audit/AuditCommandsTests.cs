@@ -166,6 +166,29 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task VerifyExport_CheckpointSavedWithCrlfLineEndings_Verifies()
+    {
+        await using var writer = await WriterWithRecordsAsync(5);
+        var exportPath = Path.Combine(writer.Directory, "export.ndjson");
+        var checkpointPath = Path.Combine(writer.Directory, "checkpoint.txt");
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, WriterFixture.GlobalAuditorKey);
+        using (var client = writer.Client())
+        {
+            // What git's core.autocrlf (or a Windows editor) makes of a checkpoint kept beside an export.
+            await File.WriteAllTextAsync(checkpointPath, (await client.GetStringAsync("/audit/checkpoint")).Replace("\n", "\r\n", StringComparison.Ordinal));
+        }
+
+        var export = await CliRunner.RunAsync("audit", "export", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName, "--format", "ndjson", "--out", exportPath);
+        var verify = await CliRunner.RunAsync("audit", "verify", "--export", exportPath, "--checkpoint", checkpointPath, "--key", KeyFile(writer));
+
+        // Before: "FAIL: checkpoint: malformed_note: The note has no signature block." and exit 1.
+        Assert.Equal(0, export.ExitCode);
+        Assert.True(verify.ExitCode == 0, verify.Error + verify.Output);
+        Assert.StartsWith("OK: 5 records, 1 checkpoints", verify.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ExportThenVerifyOffline_SavedCheckpointAndKey_RoundTrips()
     {
         await using var writer = await WriterWithRecordsAsync(75);
@@ -433,6 +456,32 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task Query_RecordNestedAsDeepAsIngestTakes_PrintsItAndExitsZero()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([WriterFixture.Leaf("plain", "acme"), DeepLeaf("deep")], 2)).EnsureSuccessStatusCode();
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, WriterFixture.GlobalAuditorKey);
+
+        var (exitCode, output, error) = await CliRunner.RunAsync("audit", "query", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName, "--all");
+
+        // Before, exit 3 "the writer's answer is not a page of records": the page holds each record three levels down, past
+        // the JSON reader's default depth of 64, though the writer stored and served the record.
+        Assert.True(exitCode == 0, error + output);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["deep", "plain"], lines.Select(l => JsonDocument.Parse(l, new JsonDocumentOptions { MaxDepth = 128 }).RootElement.GetProperty("id").GetString()));
+    }
+
+    /// <summary>A record 64 levels deep, the most ingest's JSON reader takes: the root object, data, and 62 arrays inside it.</summary>
+    internal static byte[] DeepLeaf(string id)
+    {
+        const int arrays = 62;
+        return System.Text.Encoding.UTF8.GetBytes(
+            "{\"specversion\":\"1.0\",\"id\":\"" + id + "\",\"source\":\"edge://e1\",\"type\":\"edge.request\",\"time\":\"2026-12-06T10:00:00Z\","
+            + "\"tenant\":\"acme\",\"data\":{\"x\":" + new string('[', arrays) + new string(']', arrays) + "}}");
+    }
+
+    [Fact]
     public async Task Query_ById_PrintsThatOneRecord()
     {
         await using var writer = await WriterWithRecordsAsync(5);
@@ -464,6 +513,85 @@ public sealed class AuditCommandsTests
         Assert.True(export.ExitCode == 0, export.Error + export.Output);
         Assert.True(verify.ExitCode == 0, verify.Error + verify.Output);
         Assert.StartsWith("OK: 1 records", verify.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("EDGE_AUDIT_API_KEY", "demo-key\r", "query")] // a key file saved with CRLF, read with $(cat key.txt)
+    [InlineData("EDGE_AUDIT_API_KEY", "demo\nkey", "prove")]
+    [InlineData("EDGE_AUDIT_TOKEN", "eyJ.a.b\r", "export")]
+    [InlineData("EDGE_AUDIT_API_KEY", "d\u00e9mo-key", "consistency")]
+    public async Task Commands_CredentialAHeaderCannotCarry_ExitTwoNamingTheVariableNotTheValue(string variable, string value, string command)
+    {
+        var envName = "EDGE_TEST_CRED_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, value);
+        using var signer = NoteSigner.Generate("test.edge/audit");
+        var checkpoint = Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N") + ".txt");
+        await File.WriteAllTextAsync(checkpoint, "test.edge/audit\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n");
+        string[] credential = [variable == "EDGE_AUDIT_TOKEN" ? "--token-env" : "--api-key-env", envName];
+        string[] rest = command switch
+        {
+            "query" => ["--limit", "1"],
+            "prove" => ["--id", "r1", "--key", signer.Verifier.ToString()],
+            "export" => ["--format", "csv", "--out", Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N") + ".csv")],
+            _ => ["--old", checkpoint, "--key", signer.Verifier.ToString()],
+        };
+
+        var (exitCode, _, error) = await CliRunner.RunAsync(["audit", command, "--url", "http://127.0.0.1:9/", .. credential, .. rest]);
+
+        // Before: a stack trace and exit 1 (for prove and consistency "verification failed") for a line break, or exit 3
+        // "the writer cannot be reached" for a non-ASCII character, though nothing was sent.
+        Assert.Equal(2, exitCode);
+        Assert.DoesNotContain("Unhandled exception", error, StringComparison.Ordinal);
+        Assert.Contains($"error: the credential in {envName} holds a character an HTTP header cannot carry", error, StringComparison.Ordinal);
+        Assert.DoesNotContain(value.Trim(), error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("garbage")]
+    [InlineData("Hostx=db;Password=pw-in-a-typo")]
+    [InlineData("Host=db;Timeout=abc")]
+    public async Task VerifyPostgres_ConnectionStringThatDoesNotParse_ExitsTwoNotVerificationFailed(string connection)
+    {
+        using var signer = NoteSigner.Generate("test.edge/audit");
+
+        var (exitCode, output, error) = await CliRunner.RunAsync("audit", "verify", "--postgres", connection, "--key", signer.Verifier.ToString());
+
+        // Before: "FAIL: the store cannot be read: Format of the initialization string …" and exit 1, the code that says the
+        // log must not be trusted, for a typo in the option: nothing was connected to or checked.
+        Assert.Equal(2, exitCode);
+        Assert.DoesNotContain("FAIL", output, StringComparison.Ordinal);
+        Assert.Contains("error: --postgres is not a usable connection string", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("pw-in-a-typo", error + output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("X Api Key")]
+    [InlineData("Bad:Name")]
+    [InlineData("")]
+    public async Task Query_ApiKeyHeaderNotAHeaderName_ExitsTwoWithOneLine(string header)
+    {
+        var envName = "EDGE_TEST_CRED_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, "demo-key");
+
+        var (exitCode, _, error) = await CliRunner.RunAsync("audit", "query", "--url", "http://127.0.0.1:9/", "--api-key-env", envName, "--api-key-header", header);
+
+        // Before: "Unhandled exception: System.FormatException: The header name 'X Api Key' has an invalid format." and exit 1.
+        Assert.Equal(2, exitCode);
+        Assert.DoesNotContain("Unhandled exception", error, StringComparison.Ordinal);
+        Assert.Contains("error: --api-key-header", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("1e-8")]
+    [InlineData("0.00000001")]
+    public async Task Query_TimeoutBelowOneTick_ExitsTwoWithOneLine(string timeout)
+    {
+        var (exitCode, _, error) = await CliRunner.RunAsync("audit", "query", "--url", "http://127.0.0.1:9/", "--timeout", timeout);
+
+        // Before: above 0, so accepted, then TimeSpan.FromSeconds made it zero and HttpClient threw (a stack trace, exit 1).
+        Assert.Equal(2, exitCode);
+        Assert.DoesNotContain("Unhandled exception", error, StringComparison.Ordinal);
+        Assert.Contains("error: --timeout must be", error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -49,6 +49,24 @@ public sealed class AuditConsistencyCommandTests
     }
 
     [Fact]
+    public async Task Consistency_SavedCheckpointWithCrlfLineEndings_ExitsZero()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        await IngestAsync(writer, 0, 21);
+        var old = await SaveCheckpointAsync(writer, "old.txt");
+        // What git's core.autocrlf (or a Windows editor) makes of a checkpoint kept in a repository.
+        await File.WriteAllTextAsync(old, (await File.ReadAllTextAsync(old)).Replace("\n", "\r\n", StringComparison.Ordinal));
+        await IngestAsync(writer, 21, 30);
+
+        var result = await RunAsync(writer, "--old", old);
+
+        // Before: "FAIL: old checkpoint: malformed_note: The note has no signature block." and exit 1 ("the log must not be
+        // trusted") for a checkpoint whose signed text a CR before each line break had hidden, not changed.
+        Assert.True(result.ExitCode == 0, result.Error + result.Output);
+        Assert.Contains("OK: the signed log of size 51 extends the signed log of size 21", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Consistency_ForkedCheckpointSignedWithTheWritersKey_ExitsOne()
     {
         // What a writer (or whoever holds its key) that rewrote history would show: a signed root at size 21 that the

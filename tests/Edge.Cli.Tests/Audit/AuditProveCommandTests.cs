@@ -47,6 +47,21 @@ public sealed class AuditProveCommandTests
     }
 
     [Fact]
+    public async Task Prove_RecordNestedAsDeepAsIngestTakes_ExitsZero()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([WriterFixture.Leaf("plain", "acme"), AuditCommandsTests.DeepLeaf("deep")], 2)).EnsureSuccessStatusCode();
+        await writer.WaitForCheckpointAsync(2);
+
+        var (exitCode, output, error) = await ProveAsync(writer.BaseAddress, WriterFixture.GlobalAuditorKey, "deep", writer.KeyPath + ".pub");
+
+        // Before, exit 1 "FAIL: the writer's answer is malformed" (the log must not be trusted) for a record the writer
+        // stored, served and `verify --store` verified: the page's depth was past the JSON reader's default of 64.
+        Assert.True(exitCode == 0, error + output);
+        Assert.Contains("OK: record deep (index 1) is included in the signed checkpoint of size 2", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Prove_PrunedRecord_ProvesItsLeafHashAndSaysTheContentIsGone()
     {
         await using var writer = await WriterWithRecordsAsync(21);

@@ -16,6 +16,10 @@
   let cursors = [null];
   let pageIndex = 0;
   let activeFilters = new URLSearchParams();
+  // Bumped by every sign-out. An export, an erasure or a proof check answered after it is dropped: the load of records has
+  // its own counter (latestLoad), but an erasure's answer wrote the erased subject back into the emptied page and an
+  // export saved the signed-out caller's records (a CSV holds the principals the writer decrypted) to this screen.
+  let signedIn = 0;
 
   // ---- API access -------------------------------------------------------------------------------------------
 
@@ -115,6 +119,7 @@
     activeFilters = new URLSearchParams();
     resetPaging();
     latestLoad++;
+    signedIn++;
     $('secret').focus();
   });
 
@@ -456,6 +461,8 @@
   }
 
   async function showRecord(record) {
+    const mine = signedIn;
+    const live = () => mine === signedIn;
     const detail = $('detail');
     const facts = $('detail-facts');
     const proofList = $('detail-proof');
@@ -480,6 +487,9 @@
     let leafHash;
     if (bytes) {
       leafHash = await hashLeaf(bytes);
+      if (!live()) {
+        return;
+      }
       fact(facts, 'Leaf hash (SHA-256 of 0x00 ‖ record)', hex(leafHash));
     } else {
       leafHash = record.leafHash ? decodeBase64(record.leafHash) : null;
@@ -491,14 +501,20 @@
     }
 
     try {
-      await checkProof(record, bytes, leafHash, facts, proofList, proofResult, signatureResult);
+      await checkProof(record, bytes, leafHash, facts, proofList, proofResult, signatureResult, live);
     } catch (error) {
-      setResult(proofResult, false, unreachable(error));
+      if (live()) {
+        setResult(proofResult, false, unreachable(error));
+      }
     }
   }
 
-  async function checkProof(record, bytes, leafHash, facts, proofList, proofResult, signatureResult) {
+  // live() turns false at sign-out: a proof answered after it would fill the emptied record view again.
+  async function checkProof(record, bytes, leafHash, facts, proofList, proofResult, signatureResult, live) {
     const note = parseNote(await (await fetch('/audit/checkpoint', { cache: 'no-store', credentials: 'omit' })).text());
+    if (!live()) {
+      return;
+    }
     if (!note) {
       setResult(proofResult, false, 'The checkpoint could not be read.');
       return;
@@ -511,14 +527,22 @@
 
     const response = await api(`/audit/proof/inclusion?index=${record.index}&size=${note.size}`);
     if (!response.ok) {
-      setResult(proofResult, false, 'The proof was refused: ' + await problemText(response));
+      const refusal = await problemText(response);
+      if (live()) {
+        setResult(proofResult, false, 'The proof was refused: ' + refusal);
+      }
       return;
     }
     let proof;
     try {
       proof = (await response.json()).proof.map(decodeBase64);
     } catch {
-      setResult(proofResult, false, 'MISMATCH: the proof response is not a list of hashes.');
+      if (live()) {
+        setResult(proofResult, false, 'MISMATCH: the proof response is not a list of hashes.');
+      }
+      return;
+    }
+    if (!live()) {
       return;
     }
     proofList.replaceChildren(...proof.map((hash) => {
@@ -527,6 +551,9 @@
       return item;
     }));
     const root = await rootFromProof(record.index, note.size, leafHash, proof);
+    if (!live()) {
+      return;
+    }
     const matches = root !== null && hex(root) === hex(note.root);
     setResult(proofResult, matches, matches
       ? (bytes
@@ -537,12 +564,17 @@
     try {
       const keysText = await (await fetch('/audit/key', { cache: 'no-store', credentials: 'omit' })).text();
       const signer = await verifySignature(note, keysText);
+      if (!live()) {
+        return;
+      }
       setResult(signatureResult, signer !== null, signer
         ? `Checkpoint signature valid (Ed25519, key ${signer} as published by this writer at /audit/key; compare it with the key you were given).`
         : 'Checkpoint signature NOT valid for the key this writer publishes.');
     } catch (error) {
-      signatureResult.className = '';
-      signatureResult.textContent = 'This browser cannot check Ed25519 signatures (' + error.message + '); only the root was checked.';
+      if (live()) {
+        signatureResult.className = '';
+        signatureResult.textContent = 'This browser cannot check Ed25519 signatures (' + error.message + '); only the root was checked.';
+      }
     }
   }
 
@@ -558,6 +590,7 @@
   }
 
   async function exportAs(format) {
+    const mine = signedIn;
     const status = $('export-status');
     // The buttons export "with the current filters": what the form shows, also when it was edited without applying it
     // (before, a tenant typed but not applied exported every tenant's records). The timeline follows, so both agree.
@@ -575,12 +608,20 @@
     try {
       response = await api('/audit/export?' + params);
       if (!response.ok) {
-        status.textContent = 'The export was refused: ' + await problemText(response);
+        const refusal = await problemText(response);
+        if (mine === signedIn) {
+          status.textContent = 'The export was refused: ' + refusal;
+        }
         return;
       }
       blob = await response.blob();
     } catch (error) {
-      status.textContent = unreachable(error);
+      if (mine === signedIn) {
+        status.textContent = unreachable(error);
+      }
+      return;
+    }
+    if (mine !== signedIn) {
       return;
     }
     const disposition = response.headers.get('Content-Disposition') || '';
@@ -601,6 +642,7 @@
 
   $('erasure-form').addEventListener('submit', async (event) => {
     event.preventDefault();
+    const mine = signedIn;
     const subject = $('erase-subject').value.trim();
     const result = $('erasure-result');
     result.className = '';
@@ -614,6 +656,9 @@
       });
       if (!response.ok) {
         const text = await problemText(response);
+        if (mine !== signedIn) {
+          return;
+        }
         if (text.startsWith('503 erasure_pending:')) {
           // Not a refusal: the keys are already deleted and the erasure recorded; only the WAL truncation is left.
           setResult(result, false, 'Erasure applied but not complete: ' + text);
@@ -626,7 +671,12 @@
       answer = await response.json();
     } catch (error) {
       // The erasure may or may not have been applied: the audit log's erasure records tell.
-      setResult(result, false, unreachable(error) + '. Reload the records to see whether the erasure was applied.');
+      if (mine === signedIn) {
+        setResult(result, false, unreachable(error) + '. Reload the records to see whether the erasure was applied.');
+      }
+      return;
+    }
+    if (mine !== signedIn) {
       return;
     }
     setResult(result, true, `Erased: ${answer.records} records of ${answer.subject} no longer show the subject.`);
