@@ -84,9 +84,11 @@ public static class WriterApp
         }
 
         RetentionService.Validate(writerOptions.Retention, app.Configuration.GetSection("Writer:Retention:Tenants"));
-        app.Services.GetRequiredService<AuditLog>();
+        // The credentials first: a writer refused for one must not have created its store and keys (a new signing key on
+        // a fresh host is a new log identity beside the intended one).
         app.Services.GetRequiredService<CallerAuthenticator>();
         app.Services.GetRequiredService<IngestAuthenticator>();
+        app.Services.GetRequiredService<AuditLog>();
         IngestEndpoint.Map(app);
         ReadEndpoints.Map(app);
         TileEndpoints.Map(app);

@@ -75,6 +75,27 @@ public sealed class HostSettingsStartupTests
         }
     }
 
+    [Theory]
+    [InlineData("--Writer:IngestToken=env:" + UnsetVariable)]
+    [InlineData("--Writer:IngestToken=literal-ingest-token")]
+    [InlineData("--Writer:Authentication=auditors --Writer:ProxyConfigPath=/nonexistent/proxy.json")]
+    public async Task Main_WriterRefusesAnAuthenticationSetting_CreatesNoStoreAndNoKeys(string setting)
+    {
+        // A writer that will not start must leave nothing behind: before, it created its store and both keys first, so a
+        // typo in a secret reference on a fresh host left a new signing key (a new log identity) beside the intended one.
+        var directory = Directory.CreateTempSubdirectory("edge-host-settings-").FullName;
+        try
+        {
+            await RunRefusedAsync("Edge.AuditWriter", directory, setting.Split(' '));
+
+            Assert.Equal(["proxy.json"], Directory.GetFileSystemEntries(directory).Select(Path.GetFileName));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     /// <summary>
     /// Starts the built <paramref name="project"/> (Edge.Proxy or Edge.AuditWriter) on free ports with its files in
     /// <paramref name="directory"/> and <paramref name="settings"/> last, which override the defaults; asserts it exits 1
