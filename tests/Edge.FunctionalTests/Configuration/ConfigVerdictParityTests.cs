@@ -84,6 +84,9 @@ public sealed class ConfigVerdictParityTests
         ["cluster-http-version-unknown"] = Text(false, WithCluster("""{ "HttpRequest": { "Version": "9.9" }, "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""")),
         ["cluster-affinity-cookie-negative-expiry"] = Text(false, WithCluster("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Expiration": "-00:00:01" } }, "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""")),
         ["cluster-health-path-without-slash"] = Text(false, WithCluster("""{ "HealthCheck": { "Active": { "Enabled": true, "Path": "health" } }, "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""")),
+        ["validation-query-parameter-twice-case"] = Text(false, WithRoute(
+            """{ "ClusterId": "backend", "Match": { "Path": "/orders/{**rest}" }, "Transforms": [ { "EdgeValidate": "q" } ] }""",
+            """{ "Validation": { "q": { "Query": { "Parameters": { "dryRun": { "Pattern": "true|false" }, "DRYRUN": { "MaxLength": 100 } } } } } }""")),
         ["match-hosts-only"] = Text(true, WithRoute("""{ "ClusterId": "backend", "Match": { "Hosts": [ "api.example.com" ] } }""")),
         ["invalid-path-pattern"] = Text(false, WithRoute("""{ "ClusterId": "backend", "Match": { "Path": "/orders/{id" } }""")),
         ["invalid-regex-constraint"] = Text(false, WithRoute("""{ "ClusterId": "backend", "Match": { "Path": "/orders/{id:regex(([a-z)}" } }""")),
