@@ -118,6 +118,48 @@ public sealed class ProxyConfigFileValidatorTests
     }
 
     [Theory]
+    // YARP appends the request's path and query to the address as text: after a '#' the whole request path became a
+    // fragment HttpClient never sends (every request of the cluster reached /app), after a '?' it became part of the query.
+    [InlineData("Address", "http://127.0.0.1:1/app#main", "a fragment")]
+    [InlineData("Address", "http://127.0.0.1:1/app#", "a fragment")]
+    [InlineData("Address", "http://127.0.0.1:1/app?tenant=acme", "a query")]
+    [InlineData("Address", "http://127.0.0.1:1/?", "a query")]
+    [InlineData("Health", "http://127.0.0.1:1/?probe=1", "a query")]
+    // HttpClient drops a user name and password in the URL without sending them, and they are an inline secret.
+    [InlineData("Address", "http://svc:hunter2@127.0.0.1:1/", "a user name or password")]
+    [InlineData("Address", "https://svc@backend.internal/", "a user name or password")]
+    [InlineData("Health", "http://svc:hunter2@127.0.0.1:1/", "a user name or password")]
+    public async Task ValidateAsync_DestinationAddressWithQueryFragmentOrUserInfo_ErrorAtTheAddress(string field, string address, string expected)
+    {
+        var destination = field == "Address"
+            ? $$"""{ "Address": "{{address}}" }"""
+            : $$"""{ "Address": "http://127.0.0.1:1/", "Health": "{{address}}" }""";
+
+        var errors = await ValidateTextAsync($$"""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" } } },
+                "Clusters": { "c": { "Destinations": { "d": {{destination}} } } } } }
+            """);
+
+        AssertSingleError(errors, "ReverseProxy:Clusters:c:Destinations:d:" + field, expected);
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:1/app/")]
+    [InlineData("http://[::1]:1/")]
+    [InlineData("https://backend.internal/a%20b/")]
+    public async Task ValidateAsync_DestinationAddressWithPath_Accepted(string address)
+    {
+        var errors = await ValidateTextAsync($$"""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" } } },
+                "Clusters": { "c": { "Destinations": { "d": { "Address": "{{address}}" } } } } } }
+            """);
+
+        Assert.Empty(errors);
+    }
+
+    [Theory]
     [InlineData("""{ "MaxRequestBodySize": -5 }""", "MaxRequestBodySize", "is not a size")]
     [InlineData("""{ "Transforms": [ { "RequestHeader": "X A", "Set": "x" } ] }""", "Transforms[0]:RequestHeader", "not a header name")]
     [InlineData("""{ "Transforms": [ { "RequestHeaderRemove": "X:A" } ] }""", "Transforms[0]:RequestHeaderRemove", "not a header name")]

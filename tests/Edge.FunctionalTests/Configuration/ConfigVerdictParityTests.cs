@@ -84,6 +84,9 @@ public sealed class ConfigVerdictParityTests
         ["cluster-http-version-unknown"] = Text(false, WithCluster("""{ "HttpRequest": { "Version": "9.9" }, "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""")),
         ["cluster-affinity-cookie-negative-expiry"] = Text(false, WithCluster("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Expiration": "-00:00:01" } }, "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""")),
         ["cluster-health-path-without-slash"] = Text(false, WithCluster("""{ "HealthCheck": { "Active": { "Enabled": true, "Path": "health" } }, "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""")),
+        ["cluster-address-with-fragment"] = Text(false, WithCluster("""{ "Destinations": { "d1": { "Address": "http://127.0.0.1:9/app#main" } } }""")),
+        ["cluster-address-with-query"] = Text(false, WithCluster("""{ "Destinations": { "d1": { "Address": "http://127.0.0.1:9/app?tenant=acme" } } }""")),
+        ["cluster-address-with-userinfo"] = Text(false, WithCluster("""{ "Destinations": { "d1": { "Address": "http://svc:hunter2@127.0.0.1:9/" } } }""")),
         ["validation-query-parameter-twice-case"] = Text(false, WithRoute(
             """{ "ClusterId": "backend", "Match": { "Path": "/orders/{**rest}" }, "Transforms": [ { "EdgeValidate": "q" } ] }""",
             """{ "Validation": { "q": { "Query": { "Parameters": { "dryRun": { "Pattern": "true|false" }, "DRYRUN": { "MaxLength": 100 } } } } } }""")),
