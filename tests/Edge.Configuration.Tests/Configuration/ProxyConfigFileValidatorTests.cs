@@ -99,6 +99,14 @@ public sealed class ProxyConfigFileValidatorTests
     [InlineData("""{ "HttpRequest": { "ActivityTimeout": "00:00:00" } }""", "HttpRequest:ActivityTimeout", "is not positive")]
     [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "my key" } }""", "SessionAffinity:AffinityKeyName", "not a cookie or header name")]
     [InlineData("""{ "SessionAffinity": { "Enabled": true, "Policy": "CustomHeader", "AffinityKeyName": "X-Affinity:" } }""", "SessionAffinity:AffinityKeyName", "not a cookie or header name")]
+    // Kestrel refuses a control character in Set-Cookie after the backend served the request (502 for every request of
+    // the cluster); a ';' or space ends the attribute and writes the rest as other attributes.
+    [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Domain": "shop.example\r\nX-Injected: 1" } } }""", "SessionAffinity:Cookie:Domain", "not a cookie domain")]
+    [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Domain": "shop.example; secure" } } }""", "SessionAffinity:Cookie:Domain", "not a cookie domain")]
+    [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Domain": "bücher.example" } } }""", "SessionAffinity:Cookie:Domain", "not a cookie domain")]
+    [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Path": "/shop\u0000" } } }""", "SessionAffinity:Cookie:Path", "not a cookie path")]
+    [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Path": "/shop;domain=evil.example" } } }""", "SessionAffinity:Cookie:Path", "not a cookie path")]
+    [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Path": "shop" } } }""", "SessionAffinity:Cookie:Path", "not a cookie path")]
     [InlineData("""{ "HttpClient": { "WebProxy": { "Address": "proxy.internal:3128" } } }""", "HttpClient:WebProxy:Address", "not an absolute proxy URL")]
     [InlineData("""{ "HttpClient": { "WebProxy": { "Address": "/relative" } } }""", "HttpClient:WebProxy:Address", "not an absolute proxy URL")]
     [InlineData("""{ "HealthCheck": { "Active": { "Enabled": true, "Path": "healthz" } } }""", "HealthCheck:Active:Path", "must start with '/'")]
@@ -142,6 +150,20 @@ public sealed class ProxyConfigFileValidatorTests
             """);
 
         AssertSingleError(errors, "ReverseProxy:Clusters:c:Destinations:d:" + field, expected);
+    }
+
+    [Theory]
+    [InlineData("Domain", "shop.example")]
+    [InlineData("Domain", ".shop.example")]
+    [InlineData("Path", "/")]
+    [InlineData("Path", "/shop/cart")]
+    public async Task ValidateAsync_AffinityCookieDomainOrPath_Accepted(string field, string value)
+    {
+        var errors = await ValidateOneRouteAsync(cluster: $$"""
+            "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "{{field}}": "{{value}}" } }
+            """);
+
+        Assert.Empty(errors);
     }
 
     [Theory]

@@ -83,6 +83,7 @@ public sealed class ConfigVerdictParityTests
         ["cluster-web-proxy-relative"] = Text(false, WithCluster("""{ "HttpClient": { "WebProxy": { "Address": "proxy.internal" } }, "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""")),
         ["cluster-http-version-unknown"] = Text(false, WithCluster("""{ "HttpRequest": { "Version": "9.9" }, "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""")),
         ["cluster-affinity-cookie-negative-expiry"] = Text(false, WithCluster("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Expiration": "-00:00:01" } }, "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""")),
+        ["cluster-affinity-cookie-domain-control-character"] = Text(false, WithCluster("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Domain": "shop.example\r\nX-Injected: 1" } }, "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""")),
         ["cluster-health-path-without-slash"] = Text(false, WithCluster("""{ "HealthCheck": { "Active": { "Enabled": true, "Path": "health" } }, "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""")),
         ["cluster-address-with-fragment"] = Text(false, WithCluster("""{ "Destinations": { "d1": { "Address": "http://127.0.0.1:9/app#main" } } }""")),
         ["cluster-address-with-query"] = Text(false, WithCluster("""{ "Destinations": { "d1": { "Address": "http://127.0.0.1:9/app?tenant=acme" } } }""")),
