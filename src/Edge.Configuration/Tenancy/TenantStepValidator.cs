@@ -40,7 +40,7 @@ internal sealed class TenantStepValidator : IEdgeStepValidator
         field = StepName;
         error = "";
         var sourceText = values[StepName];
-        if (!Enum.TryParse<TenantSource>(sourceText, ignoreCase: true, out var source) || int.TryParse(sourceText, out _))
+        if (!EnumName.TryParse<TenantSource>(sourceText, out var source))
         {
             error = $"unknown tenant source '{sourceText}'; use Header, Host, Path, Claim or Static";
             return false;

@@ -153,6 +153,33 @@ public sealed class ProxyConfigFileValidatorTests
     }
 
     [Theory]
+    // Enum.TryParse reads "A, B" as the two members OR-ed together: a third member or none. "Host, Path" read the tenant
+    // from a claim, "Meta, Telegram" verified Stripe signatures, "Local, Open" admitted every request in a Redis outage,
+    // and "Stripe, Slack" named no scheme: the check passed it and the running edge refused it without a reason.
+    [InlineData("""{ "EdgeTenant": "Host, Path", "Name": "tenant" }""", "", "ReverseProxy:Routes:r1:Transforms[0]:EdgeTenant", "unknown tenant source")]
+    [InlineData("""{ "EdgeTenant": "Path,Static", "Value": "acme", "Segment": "0" }""", "", "ReverseProxy:Routes:r1:Transforms[0]:EdgeTenant", "unknown tenant source")]
+    [InlineData("""{ "EdgeAuthenticate": "k" }, { "EdgeRequire": "orders.read", "Mode": "Any, All" }""",
+        """ "Authentication": { "k": { "Type": "ApiKey", "Header": "X-Api-Key", "Keys": [ { "Sha256": "5856358efd838b03c993d5c3db192dc3826153f2daaaf69e8d58744fb8e5d808", "Principal": "p", "Roles": [ "R" ] } ] } }, "Roles": { "R": [ "orders.read" ] } """,
+        "ReverseProxy:Routes:r1:Transforms[1]:Mode", "is not Any or All")]
+    [InlineData("""{ "EdgeWebhook": "w" }""", """ "Webhooks": { "w": { "Scheme": "Stripe, Slack", "Secrets": [ "env:EDGE_TEST_TWO_NAMES_SECRET" ] } } """, "Edge:Webhooks:w:Scheme", "unknown scheme")]
+    [InlineData("""{ "EdgeWebhook": "w" }""", """ "Webhooks": { "w": { "Scheme": "Meta, Telegram", "Secrets": [ "env:EDGE_TEST_TWO_NAMES_SECRET" ] } } """, "Edge:Webhooks:w:Scheme", "unknown scheme")]
+    [InlineData("""{ "EdgeRateLimit": "p" }""", """ "RateLimits": { "p": { "Limit": 5, "Window": "00:01:00", "Key": "{ip}", "OnRedisUnavailable": "Local, Open" } } """, "Edge:RateLimits:p:OnRedisUnavailable", "is not valid")]
+    [InlineData("""{ "EdgeRateLimit": "p" }""", """ "RateLimits": { "p": { "Algorithm": "TokenBucket, Gcra", "Limit": 5, "Window": "00:01:00", "Key": "{ip}" } } """, "Edge:RateLimits:p:Algorithm", "is not valid")]
+    [InlineData("""{ "EdgeTenant": "Static", "Value": "acme" }""", """ "ThreatProtection": { "Rules": { "t": { "On": "AuthenticationFailed, SignatureInvalid", "Key": "{ip}", "Threshold": 5, "Window": "00:01:00", "BanFor": "00:01:00" } } } """, "Edge:ThreatProtection:Rules:t:On", "unknown event")]
+    public async Task ValidateAsync_EdgeNameGivenAsTwoNames_ErrorAtItsLocation(string transform, string edge, string location, string expected)
+    {
+        Environment.SetEnvironmentVariable("EDGE_TEST_TWO_NAMES_SECRET", "a-webhook-secret-of-enough-length-0123456789");
+        var errors = await ValidateTextAsync($$"""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x/{**rest}" }, "Transforms": [ {{transform}} ] } },
+                "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } },
+              "Edge": { {{edge}} } }
+            """);
+
+        AssertSingleError(errors, location, expected);
+    }
+
+    [Theory]
     [InlineData("Domain", "shop.example")]
     [InlineData("Domain", ".shop.example")]
     [InlineData("Path", "/")]

@@ -91,6 +91,11 @@ public sealed class ConfigVerdictParityTests
         ["validation-query-parameter-twice-case"] = Text(false, WithRoute(
             """{ "ClusterId": "backend", "Match": { "Path": "/orders/{**rest}" }, "Transforms": [ { "EdgeValidate": "q" } ] }""",
             """{ "Validation": { "q": { "Query": { "Parameters": { "dryRun": { "Pattern": "true|false" }, "DRYRUN": { "MaxLength": 100 } } } } } }""")),
+        ["header-mode-two-names"] = Text(false, WithRoute("""{ "ClusterId": "backend", "Match": { "Path": "/o/{**r}", "Headers": [ { "Name": "X-Beta", "Mode": "HeaderPrefix, Contains", "Values": [ "yes" ] } ] } }""")),
+        // Stripe | Slack names no scheme: the check passed it, a running edge refused it ("YARP refused the config: ").
+        ["webhook-scheme-two-names"] = new(Layout.File, false, directory => Encoding.UTF8.GetBytes(WithRoute(
+            """{ "ClusterId": "backend", "Match": { "Path": "/orders/{**rest}" }, "Transforms": [ { "EdgeWebhook": "gh" } ] }""",
+            $$"""{ "Webhooks": { "gh": { "Scheme": "Stripe, Slack", "Secrets": [ "file:{{SecretFile(directory)}}" ] } } }"""))),
         ["match-hosts-only"] = Text(true, WithRoute("""{ "ClusterId": "backend", "Match": { "Hosts": [ "api.example.com" ] } }""")),
         ["invalid-path-pattern"] = Text(false, WithRoute("""{ "ClusterId": "backend", "Match": { "Path": "/orders/{id" } }""")),
         ["invalid-regex-constraint"] = Text(false, WithRoute("""{ "ClusterId": "backend", "Match": { "Path": "/orders/{id:regex(([a-z)}" } }""")),
