@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Routing.Patterns;
 
 namespace Edge.Configuration.Tenancy;
 
@@ -26,11 +27,26 @@ internal sealed class TenantStepValidator : IEdgeStepValidator
 
         if (options.Source == TenantSource.Path && options.RouteValue is { } routeValue
             && context.Route.Match.Path is { } pattern
-            && !pattern.Contains("{" + routeValue, StringComparison.OrdinalIgnoreCase)
-            && !pattern.Contains("{**" + routeValue, StringComparison.OrdinalIgnoreCase)
-            && !pattern.Contains("{*" + routeValue, StringComparison.OrdinalIgnoreCase))
+            && ParameterNames(pattern) is { } names
+            && !names.Contains(routeValue, StringComparer.OrdinalIgnoreCase))
         {
-            context.AddError("RouteValue", $"route value '{routeValue}' does not appear in the route's Match.Path '{pattern}'");
+            // The text of the path was searched for "{" + RouteValue: "ten" passed for /t/{tenant}/…, and every request
+            // of the route was refused tenant_missing, since the router has no value by that name.
+            context.AddError("RouteValue", $"route value '{routeValue}' is not a parameter of the route's Match.Path '{pattern}'"
+                + (names.Count == 0 ? "" : $" (its parameters: {string.Join(", ", names)})"));
+        }
+    }
+
+    // Null when the path does not parse: that is Match.Path's own error, reported there.
+    private static IReadOnlyList<string>? ParameterNames(string pattern)
+    {
+        try
+        {
+            return [.. RoutePatternFactory.Parse(pattern).Parameters.Select(static p => p.Name)];
+        }
+        catch (RoutePatternException)
+        {
+            return null;
         }
     }
 

@@ -180,6 +180,33 @@ public sealed class ProxyConfigFileValidatorTests
     }
 
     [Theory]
+    // The check looked for "{" + RouteValue in the path: "ten" passed for /t/{tenant}/…, and every request of the route
+    // was refused tenant_missing, since the router has no value "ten".
+    [InlineData("/t/{tenant}/{**rest}", "ten", false)]
+    [InlineData("/t/{tenant}/{**rest}", "t", false)]
+    [InlineData("/t/{tenantId}/{**rest}", "tenant", false)]
+    [InlineData("/t/{tenant}/{**rest}", "tenant", true)]
+    [InlineData("/t/{Tenant}/{**rest}", "tenant", true)]
+    [InlineData("/t/{tenant:regex(^[a-z]+$)}/{**rest}", "tenant", true)]
+    [InlineData("/t/{tenant?}", "tenant", true)]
+    [InlineData("/t/{**tenant}", "tenant", true)]
+    public async Task ValidateAsync_TenantRouteValue_MustBeAParameterOfThePath(string path, string routeValue, bool accepted)
+    {
+        var errors = await ValidateOneRouteAsync(match: $$"""{ "Path": "{{path}}" }""", route: $$"""
+            "Transforms": [ { "EdgeTenant": "Path", "RouteValue": "{{routeValue}}" } ]
+            """);
+
+        if (accepted)
+        {
+            Assert.Empty(errors);
+        }
+        else
+        {
+            AssertSingleError(errors, "ReverseProxy:Routes:r1:Transforms[0]:RouteValue", $"route value '{routeValue}' is not a parameter of the route's Match.Path");
+        }
+    }
+
+    [Theory]
     [InlineData("Domain", "shop.example")]
     [InlineData("Domain", ".shop.example")]
     [InlineData("Path", "/")]
