@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Routing.Patterns;
 namespace Edge.Configuration.Tenancy;
 
 /// <summary>Validates <c>EdgeTenant</c> step options.</summary>
-internal sealed class TenantStepValidator : IEdgeStepValidator
+internal sealed class TenantStepValidator(EdgeHostOptions host) : IEdgeStepValidator
 {
     public const string StepName = "EdgeTenant";
 
@@ -18,6 +18,13 @@ internal sealed class TenantStepValidator : IEdgeStepValidator
         {
             context.AddError(field, error);
             return;
+        }
+
+        // The edge removes every client header under its identity prefix ('_' counting as '-') before any step runs: a
+        // tenant header named under it never reached the step, and every request of the route was refused tenant_missing.
+        if (options.Source == TenantSource.Header && UnderPrefix(options.Name!, host.IdentityHeaderPrefix))
+        {
+            context.AddError("Name", $"'{options.Name}' is removed from every request before the steps run (client headers starting with the identity prefix '{host.IdentityHeaderPrefix}', '_' counting as '-', belong to the edge); read the tenant from another header");
         }
 
         if (options.Source == TenantSource.Claim && !context.PrecedingSteps.Contains("EdgeAuthenticate", StringComparer.OrdinalIgnoreCase))
@@ -36,6 +43,9 @@ internal sealed class TenantStepValidator : IEdgeStepValidator
                 + (names.Count == 0 ? "" : $" (its parameters: {string.Join(", ", names)})"));
         }
     }
+
+    private static bool UnderPrefix(string name, string prefix) =>
+        name.Length >= prefix.Length && name.AsSpan(0, prefix.Length).ToString().Replace('_', '-').Equals(prefix.Replace('_', '-'), StringComparison.OrdinalIgnoreCase);
 
     // Null when the path does not parse: that is Match.Path's own error, reported there.
     private static IReadOnlyList<string>? ParameterNames(string pattern)

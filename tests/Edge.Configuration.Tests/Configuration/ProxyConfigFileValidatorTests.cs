@@ -207,6 +207,57 @@ public sealed class ProxyConfigFileValidatorTests
     }
 
     [Theory]
+    // The edge removes every client header under its identity prefix ('_' counting as '-') before any step runs, so a
+    // tenant header named under it never reached the step: every request of the route was refused tenant_missing.
+    [InlineData(null, "X-Edge-Customer")]
+    [InlineData(null, "x_edge_customer")]
+    [InlineData("X-Tenant-", "X-Tenant-ID")]
+    [InlineData("X-Tenant-", "X_Tenant_ID")]
+    public async Task ValidateAsync_TenantHeaderUnderTheIdentityPrefix_ErrorAtItsName(string? identityHeaderPrefix, string name)
+    {
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, $$"""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" }, "Transforms": [ { "EdgeTenant": "Header", "Name": "{{name}}" } ] } },
+                "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } },
+              "Edge": { "Tenancy": { "ForwardHeader": "{{identityHeaderPrefix ?? "X-Edge-"}}Tenant-Out" } } }
+            """);
+        try
+        {
+            var errors = await ProxyConfigFileValidator.ValidateAsync(path, identityHeaderPrefix);
+
+            AssertSingleError(errors, "ReverseProxy:Routes:r1:Transforms[0]:Name", "removed from every request");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData(null, "X-Tenant-ID")]
+    [InlineData(null, "X-Edgy-Tenant")]
+    [InlineData("X-Tenant-", "X-Edge-Tenant")]
+    public async Task ValidateAsync_TenantHeaderOutsideTheIdentityPrefix_Accepted(string? identityHeaderPrefix, string name)
+    {
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, $$"""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" }, "Transforms": [ { "EdgeTenant": "Header", "Name": "{{name}}" } ] } },
+                "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } },
+              "Edge": { "Tenancy": { "ForwardHeader": "{{identityHeaderPrefix ?? "X-Edge-"}}Tenant-Out" } } }
+            """);
+        try
+        {
+            Assert.Empty(await ProxyConfigFileValidator.ValidateAsync(path, identityHeaderPrefix));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
     [InlineData("Domain", "shop.example")]
     [InlineData("Domain", ".shop.example")]
     [InlineData("Path", "/")]
