@@ -258,6 +258,32 @@ public sealed class ProxyConfigFileValidatorTests
     }
 
     [Theory]
+    // YARP binds PathPattern from the route's values; one the route's Match.Path does not have made the binding fail,
+    // and every request of the route reached the backend as "/".
+    [InlineData("/orders/{**rest}", "/api/{id}/{**rest}", false)]
+    [InlineData("/orders/{order}", "/api/{orderId}", false)]
+    [InlineData("/orders/{id}/{**rest}", "/api/{id}/{**rest}", true)]
+    [InlineData("/orders/{ID}", "/api/{id}", true)]
+    [InlineData("/orders/{**rest}", "/api/{**rest}", true)]
+    [InlineData("/orders/{**rest}", "/api/{page?}", true)]
+    [InlineData("/orders", "/api/static", true)]
+    public async Task ValidateAsync_PathPatternValue_MustBeAParameterOfThePath(string path, string pathPattern, bool accepted)
+    {
+        var errors = await ValidateOneRouteAsync(match: $$"""{ "Path": "{{path}}" }""", route: $$"""
+            "Transforms": [ { "PathPattern": "{{pathPattern}}" } ]
+            """);
+
+        if (accepted)
+        {
+            Assert.Empty(errors);
+        }
+        else
+        {
+            AssertSingleError(errors, "ReverseProxy:Routes:r1:Transforms[0]:PathPattern", "is not a parameter of the route's Match.Path");
+        }
+    }
+
+    [Theory]
     [InlineData("Domain", "shop.example")]
     [InlineData("Domain", ".shop.example")]
     [InlineData("Path", "/")]
