@@ -48,6 +48,19 @@ internal static class YarpTransformRules
         {
             var transform = route.Transforms![i];
             var at = $"{location}:Transforms[{i}]";
+            // HttpMethod's constructor threw when YARP built the transform: the check passed the file, and a running edge
+            // refused it at ReverseProxy without naming the route.
+            if (transform.TryGetValue("HttpMethodChange", out var fromMethod))
+            {
+                foreach (var (key, method) in new[] { ("HttpMethodChange", fromMethod), ("Set", transform.GetValueOrDefault("Set")) })
+                {
+                    if (method is not null && !HttpToken.IsToken(method))
+                    {
+                        errors.Add($"{at}:{key}", "not an HTTP method (a token such as GET or POST: letters, digits and !#$%&'*+-.^_`|~, no spaces)");
+                    }
+                }
+            }
+
             if (transform.TryGetValue("PathPattern", out var pathPattern) && MissingRouteValue(pathPattern, route.Match?.Path) is { } missing)
             {
                 // YARP binds the pattern from the route's values: without this one the binding failed, and every request of

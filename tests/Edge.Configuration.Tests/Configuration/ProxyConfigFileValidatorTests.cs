@@ -321,6 +321,10 @@ public sealed class ProxyConfigFileValidatorTests
     [InlineData("""{ "Transforms": [ { "ResponseHeader": "X-A", "Set": "a\nb" } ] }""", "Transforms[0]:Set", "control character")]
     [InlineData("""{ "Transforms": [ { "RequestHeader": "X-A", "Append": "a\u0000b" } ] }""", "Transforms[0]:Append", "control character")]
     [InlineData("""{ "Transforms": [ { "RequestHeader": "X-A", "Set": "é" } ] }""", "Transforms[0]:Set", "is not ASCII")]
+    // HttpMethod's constructor throws when YARP builds the transform: the check passed it, a running edge refused it at
+    // ReverseProxy with no route named.
+    [InlineData("""{ "Transforms": [ { "HttpMethodChange": "GET", "Set": "BAD METHOD" } ] }""", "Transforms[0]:Set", "not an HTTP method")]
+    [InlineData("""{ "Transforms": [ { "HttpMethodChange": "GE T", "Set": "POST" } ] }""", "Transforms[0]:HttpMethodChange", "not an HTTP method")]
     public async Task ValidateAsync_RouteSettingThatFailsEveryRequest_ReportsIt(string settings, string field, string expected)
     {
         var errors = await ValidateOneRouteAsync(route: settings.Trim()[1..^1]);

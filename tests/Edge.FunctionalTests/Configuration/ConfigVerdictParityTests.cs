@@ -96,6 +96,7 @@ public sealed class ConfigVerdictParityTests
         ["webhook-scheme-two-names"] = new(Layout.File, false, directory => Encoding.UTF8.GetBytes(WithRoute(
             """{ "ClusterId": "backend", "Match": { "Path": "/orders/{**rest}" }, "Transforms": [ { "EdgeWebhook": "gh" } ] }""",
             $$"""{ "Webhooks": { "gh": { "Scheme": "Stripe, Slack", "Secrets": [ "file:{{SecretFile(directory)}}" ] } } }"""))),
+        ["method-change-not-a-method"] = Text(false, WithRoute("""{ "ClusterId": "backend", "Match": { "Path": "/o/{**r}" }, "Transforms": [ { "HttpMethodChange": "GET", "Set": "BAD METHOD" } ] }""")),
         ["match-hosts-only"] = Text(true, WithRoute("""{ "ClusterId": "backend", "Match": { "Hosts": [ "api.example.com" ] } }""")),
         ["invalid-path-pattern"] = Text(false, WithRoute("""{ "ClusterId": "backend", "Match": { "Path": "/orders/{id" } }""")),
         ["invalid-regex-constraint"] = Text(false, WithRoute("""{ "ClusterId": "backend", "Match": { "Path": "/orders/{id:regex(([a-z)}" } }""")),
