@@ -150,6 +150,12 @@ internal static class AuthenticationPolicyRules
             {
                 errors.Add($"{at}:{field}", $"'{url}' is not an absolute http(s) URL");
             }
+            else if (uri.UserInfo.Length > 0)
+            {
+                // HttpClient never sends them (a provider that needs them refused every key fetch, and so every token),
+                // and a password in proxy.json is an inline secret. The value is not repeated: it holds them.
+                errors.Add($"{at}:{field}", "the URL has a user name or password ('user:password@'): HttpClient never sends them, and a secret in proxy.json must be an env: or file: reference; remove it");
+            }
             else if (uri.Scheme == Uri.UriSchemeHttp && policy.RequireHttpsMetadata)
             {
                 errors.Add($"{at}:{field}", "must be https (set RequireHttpsMetadata to false only for a loopback test identity provider)");

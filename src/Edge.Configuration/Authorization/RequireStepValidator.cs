@@ -43,7 +43,7 @@ internal sealed class RequireStepValidator : IEdgeStepValidator
             return false;
         }
 
-        if (values.TryGetValue("Mode", out var modeText) && (!Enum.TryParse(modeText, ignoreCase: true, out mode) || int.TryParse(modeText, out _)))
+        if (values.TryGetValue("Mode", out var modeText) && !EnumName.TryParse(modeText, out mode))
         {
             field = "Mode";
             error = $"'{modeText}' is not Any or All";

@@ -45,6 +45,24 @@ internal static class ClusterSettingsRules
                 "not a cookie or header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or separators); every request on the cluster failed with 502");
         }
 
+        // YARP writes these into the affinity cookie's Set-Cookie as they are: Kestrel refused a control character or a
+        // byte outside ASCII after the backend had served the request (502 for every request of the cluster), and a ';'
+        // ended the attribute, so the rest was written as attributes of its own.
+        if (cluster.SessionAffinity is { Enabled: true, Cookie: { } cookie })
+        {
+            if (cookie.Domain is { Length: > 0 } domain && !IsCookieDomain(domain))
+            {
+                errors.Add(location + ":SessionAffinity:Cookie:Domain",
+                    "not a cookie domain (a host name of ASCII letters, digits, '-' and '.', e.g. shop.example; an international name in its xn-- form)");
+            }
+
+            if (cookie.Path is { Length: > 0 } cookiePath && !IsCookiePath(cookiePath))
+            {
+                errors.Add(location + ":SessionAffinity:Cookie:Path",
+                    "not a cookie path (starts with '/', printable ASCII without ';'), e.g. /shop");
+            }
+        }
+
         // YARP builds the probe URI from PathString and QueryString, which throw without the leading character: every
         // probe failed, was logged as an error each interval, and marked the destinations unhealthy.
         if (cluster.HealthCheck?.Active is { Enabled: true } active)
@@ -93,4 +111,11 @@ internal static class ClusterSettingsRules
             return false;
         }
     }
+
+    private static bool IsCookieDomain(string domain) =>
+        domain.TrimStart('.') is { Length: > 0 } name && name.All(static c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_');
+
+    // RFC 6265 path-value: any CHAR but controls and ';'. Without the leading '/' a browser uses the response's own
+    // directory instead, and the affinity held only below it.
+    private static bool IsCookiePath(string path) => path[0] == '/' && path.All(static c => c is >= ' ' and <= '~' and not ';');
 }

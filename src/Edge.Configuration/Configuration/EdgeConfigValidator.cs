@@ -146,6 +146,24 @@ public sealed class EdgeConfigValidator(
         if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
         {
             errors.Add(location, "not an absolute http:// or https:// URL with a host, e.g. http://10.0.3.7:8080/");
+            return;
+        }
+
+        // YARP appends each request's path and query to the address as text. After a '#' they became a fragment, which
+        // HttpClient never sends: every request of the cluster reached the address's own path. After a '?' they became
+        // part of the query, and the backend saw the address's path for every request.
+        if (address.IndexOfAny(['?', '#']) is var start and >= 0)
+        {
+            errors.Add(location, address[start] == '#'
+                ? "the URL has a fragment ('#'): YARP appends each request's path to the address, which then went into the fragment and was never sent; remove it"
+                : "the URL has a query ('?'): YARP appends each request's path and query to the address, which then went into the query; remove it (a query for health probes goes in HealthCheck:Active:Query)");
+        }
+
+        // HttpClient sends no credentials from a URL: they were dropped without a word. A password here would also be an
+        // inline secret in proxy.json. The value is not repeated in the error, as it holds them.
+        if (uri.UserInfo.Length > 0)
+        {
+            errors.Add(location, "the URL has a user name or password ('user:password@'): HttpClient never sends them, and a secret in proxy.json must be an env: or file: reference; remove it");
         }
     }
 

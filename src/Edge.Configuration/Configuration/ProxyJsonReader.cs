@@ -31,9 +31,10 @@ public sealed class ProxyJsonReader
             // first, and a policy written twice lost its first half.
             AllowDuplicateProperties = false,
             UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-            // Enums by name only: a number that named no member was taken as that number ("VersionPolicy": 9 failed
-            // every request of the cluster with 502, a header "Mode": 77 made its route match nothing).
-            Converters = { new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false), new StringMapConverter(), new DurationConverter() },
+            // Enums by name only, one name unless the enum is [Flags]: a number that named no member was taken as that number
+            // ("VersionPolicy": 9 failed every request of the cluster with 502, a header "Mode": 77 made its route match
+            // nothing), and "HeaderPrefix, Contains" as their OR (NotContains).
+            Converters = { new EnumNameConverter(), new StringMapConverter(), new DurationConverter() },
             TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { typeInfo => BindSections(typeInfo, registered, skipUnknownSections) } },
         };
         SerializerOptions.MakeReadOnly();

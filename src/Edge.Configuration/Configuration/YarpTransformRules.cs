@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Routing.Patterns;
 using Yarp.ReverseProxy.Configuration;
 
 namespace Edge.Configuration;
@@ -47,6 +48,26 @@ internal static class YarpTransformRules
         {
             var transform = route.Transforms![i];
             var at = $"{location}:Transforms[{i}]";
+            // HttpMethod's constructor threw when YARP built the transform: the check passed the file, and a running edge
+            // refused it at ReverseProxy without naming the route.
+            if (transform.TryGetValue("HttpMethodChange", out var fromMethod))
+            {
+                foreach (var (key, method) in new[] { ("HttpMethodChange", fromMethod), ("Set", transform.GetValueOrDefault("Set")) })
+                {
+                    if (method is not null && !HttpToken.IsToken(method))
+                    {
+                        errors.Add($"{at}:{key}", "not an HTTP method (a token such as GET or POST: letters, digits and !#$%&'*+-.^_`|~, no spaces)");
+                    }
+                }
+            }
+
+            if (transform.TryGetValue("PathPattern", out var pathPattern) && MissingRouteValue(pathPattern, route.Match?.Path) is { } missing)
+            {
+                // YARP binds the pattern from the route's values: without this one the binding failed, and every request of
+                // the route reached the backend as "/".
+                errors.Add($"{at}:PathPattern", $"'{{{missing}}}' is not a parameter of the route's Match.Path '{route.Match?.Path}'; name one of its parameters, or make it optional ({{{missing}?}})");
+            }
+
             foreach (var key in HeaderNameKeys)
             {
                 if (transform.TryGetValue(key, out var name) && !HttpToken.IsToken(name))
@@ -89,6 +110,22 @@ internal static class YarpTransformRules
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>The first required value of a PathPattern the route's path does not supply; null when all are there, or
+    /// when either pattern does not parse (YARP's own error, or Match.Path's).</summary>
+    private static string? MissingRouteValue(string pathPattern, string? routePath)
+    {
+        try
+        {
+            var supplied = routePath is null ? [] : RoutePatternFactory.Parse(routePath).Parameters.Select(static p => p.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            return RoutePatternFactory.Parse(pathPattern).Parameters
+                .FirstOrDefault(p => !p.IsOptional && !p.IsCatchAll && !supplied.Contains(p.Name))?.Name;
+        }
+        catch (RoutePatternException)
+        {
+            return null;
         }
     }
 }

@@ -157,7 +157,7 @@ internal sealed record RateLimitPolicy
     private static T ParseEnum<T>(string? text, string location, ConfigErrorList errors)
         where T : struct, Enum
     {
-        if (text is not null && !int.TryParse(text, out _) && Enum.TryParse<T>(text, ignoreCase: true, out var value))
+        if (EnumName.TryParse<T>(text, out var value))
         {
             return value;
         }

@@ -1,8 +1,9 @@
+using Microsoft.AspNetCore.Routing.Patterns;
 
 namespace Edge.Configuration.Tenancy;
 
 /// <summary>Validates <c>EdgeTenant</c> step options.</summary>
-internal sealed class TenantStepValidator : IEdgeStepValidator
+internal sealed class TenantStepValidator(EdgeHostOptions host) : IEdgeStepValidator
 {
     public const string StepName = "EdgeTenant";
 
@@ -19,6 +20,13 @@ internal sealed class TenantStepValidator : IEdgeStepValidator
             return;
         }
 
+        // The edge removes every client header under its identity prefix ('_' counting as '-') before any step runs: a
+        // tenant header named under it never reached the step, and every request of the route was refused tenant_missing.
+        if (options.Source == TenantSource.Header && UnderPrefix(options.Name!, host.IdentityHeaderPrefix))
+        {
+            context.AddError("Name", $"'{options.Name}' is removed from every request before the steps run (client headers starting with the identity prefix '{host.IdentityHeaderPrefix}', '_' counting as '-', belong to the edge); read the tenant from another header");
+        }
+
         if (options.Source == TenantSource.Claim && !context.PrecedingSteps.Contains("EdgeAuthenticate", StringComparer.OrdinalIgnoreCase))
         {
             context.AddError(StepName, "the Claim source needs an EdgeAuthenticate step listed before EdgeTenant");
@@ -26,11 +34,29 @@ internal sealed class TenantStepValidator : IEdgeStepValidator
 
         if (options.Source == TenantSource.Path && options.RouteValue is { } routeValue
             && context.Route.Match.Path is { } pattern
-            && !pattern.Contains("{" + routeValue, StringComparison.OrdinalIgnoreCase)
-            && !pattern.Contains("{**" + routeValue, StringComparison.OrdinalIgnoreCase)
-            && !pattern.Contains("{*" + routeValue, StringComparison.OrdinalIgnoreCase))
+            && ParameterNames(pattern) is { } names
+            && !names.Contains(routeValue, StringComparer.OrdinalIgnoreCase))
         {
-            context.AddError("RouteValue", $"route value '{routeValue}' does not appear in the route's Match.Path '{pattern}'");
+            // The text of the path was searched for "{" + RouteValue: "ten" passed for /t/{tenant}/…, and every request
+            // of the route was refused tenant_missing, since the router has no value by that name.
+            context.AddError("RouteValue", $"route value '{routeValue}' is not a parameter of the route's Match.Path '{pattern}'"
+                + (names.Count == 0 ? "" : $" (its parameters: {string.Join(", ", names)})"));
+        }
+    }
+
+    private static bool UnderPrefix(string name, string prefix) =>
+        name.Length >= prefix.Length && name.AsSpan(0, prefix.Length).ToString().Replace('_', '-').Equals(prefix.Replace('_', '-'), StringComparison.OrdinalIgnoreCase);
+
+    // Null when the path does not parse: that is Match.Path's own error, reported there.
+    private static IReadOnlyList<string>? ParameterNames(string pattern)
+    {
+        try
+        {
+            return [.. RoutePatternFactory.Parse(pattern).Parameters.Select(static p => p.Name)];
+        }
+        catch (RoutePatternException)
+        {
+            return null;
         }
     }
 
@@ -40,7 +66,7 @@ internal sealed class TenantStepValidator : IEdgeStepValidator
         field = StepName;
         error = "";
         var sourceText = values[StepName];
-        if (!Enum.TryParse<TenantSource>(sourceText, ignoreCase: true, out var source) || int.TryParse(sourceText, out _))
+        if (!EnumName.TryParse<TenantSource>(sourceText, out var source))
         {
             error = $"unknown tenant source '{sourceText}'; use Header, Host, Path, Claim or Static";
             return false;

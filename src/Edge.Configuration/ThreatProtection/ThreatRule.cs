@@ -56,7 +56,7 @@ internal sealed class ThreatRule
             foreach (var eventName in options.On)
             {
                 // Exact names only: a number or a differently spelt name must not silently count something else.
-                if (!Enum.TryParse<ThreatEvent>(eventName, ignoreCase: true, out var parsed) || !Enum.IsDefined(parsed) || int.TryParse(eventName, out _))
+                if (!EnumName.TryParse<ThreatEvent>(eventName, out var parsed))
                 {
                     errors.Add(location + ":On", $"unknown event '{eventName}'; use " + string.Join(", ", Enum.GetNames<ThreatEvent>()));
                     valid = false;

@@ -194,6 +194,14 @@ internal sealed class QueryRules
                 continue;
             }
 
+            // Names compare case-insensitively (the rules apply to PAGE as to page), so a second entry in another case
+            // replaced the first: the first rule's Pattern or Required was silently gone.
+            if (parameters.Keys.FirstOrDefault(known => string.Equals(known, name, StringComparison.OrdinalIgnoreCase)) is { } first)
+            {
+                errors.Add(where, $"'{name}' is given twice: query parameter names are case-insensitive, and '{first}' is already defined; keep one");
+                continue;
+            }
+
             if (rule.MaxLength is < 0)
             {
                 errors.Add(where + ":MaxLength", "must be 0 or more");

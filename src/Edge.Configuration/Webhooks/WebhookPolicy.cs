@@ -76,7 +76,7 @@ internal sealed class WebhookPolicy
     {
         var location = $"Edge:Webhooks:{name}";
         var before = errors.Errors.Count();
-        if (!Enum.TryParse<WebhookScheme>(options.Scheme, ignoreCase: true, out var scheme) || int.TryParse(options.Scheme, out _))
+        if (!EnumName.TryParse<WebhookScheme>(options.Scheme, out var scheme))
         {
             var schemes = string.Join(", ", Enum.GetNames<WebhookScheme>());
             errors.Add(location + ":Scheme", string.IsNullOrWhiteSpace(options.Scheme)

@@ -24,6 +24,8 @@ public sealed class AuthenticationPolicyRulesTests
         { "inline-secret", "Edge:Authentication:p:SigningKey" },
         { "two-key-sources", "Edge:Authentication:p" },
         { "http-jwks", "Edge:Authentication:p:JwksUrl" },
+        { "jwks-userinfo", "Edge:Authentication:p:JwksUrl" },
+        { "authority-userinfo", "Edge:Authentication:p:Authority" },
         { "no-audience", "Edge:Authentication:p:Audience" },
         { "no-issuer", "Edge:Authentication:p:Issuer" },
         { "skew-too-large", "Edge:Authentication:p:ClockSkew" },
@@ -50,6 +52,9 @@ public sealed class AuthenticationPolicyRulesTests
             "inline-secret" => hs with { SigningKey = "my-inline-secret-that-is-long-enough-0123" },
             "two-key-sources" => hs with { JwksUrl = "https://id.test/jwks" },
             "http-jwks" => rs with { JwksUrl = "http://id.test/jwks" },
+            // HttpClient never sends the user name and password of a URL, and a password in proxy.json is an inline secret.
+            "jwks-userinfo" => rs with { JwksUrl = "https://svc:hunter2@id.test/jwks" },
+            "authority-userinfo" => rs with { JwksUrl = null, Authority = "https://svc:hunter2@id.test" },
             "no-audience" => rs with { Audience = null },
             "no-issuer" => rs with { Issuer = null },
             "skew-too-large" => rs with { ClockSkew = TimeSpan.FromMinutes(10) },

@@ -99,6 +99,14 @@ public sealed class ProxyConfigFileValidatorTests
     [InlineData("""{ "HttpRequest": { "ActivityTimeout": "00:00:00" } }""", "HttpRequest:ActivityTimeout", "is not positive")]
     [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "my key" } }""", "SessionAffinity:AffinityKeyName", "not a cookie or header name")]
     [InlineData("""{ "SessionAffinity": { "Enabled": true, "Policy": "CustomHeader", "AffinityKeyName": "X-Affinity:" } }""", "SessionAffinity:AffinityKeyName", "not a cookie or header name")]
+    // Kestrel refuses a control character in Set-Cookie after the backend served the request (502 for every request of
+    // the cluster); a ';' or space ends the attribute and writes the rest as other attributes.
+    [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Domain": "shop.example\r\nX-Injected: 1" } } }""", "SessionAffinity:Cookie:Domain", "not a cookie domain")]
+    [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Domain": "shop.example; secure" } } }""", "SessionAffinity:Cookie:Domain", "not a cookie domain")]
+    [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Domain": "bücher.example" } } }""", "SessionAffinity:Cookie:Domain", "not a cookie domain")]
+    [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Path": "/shop\u0000" } } }""", "SessionAffinity:Cookie:Path", "not a cookie path")]
+    [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Path": "/shop;domain=evil.example" } } }""", "SessionAffinity:Cookie:Path", "not a cookie path")]
+    [InlineData("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Path": "shop" } } }""", "SessionAffinity:Cookie:Path", "not a cookie path")]
     [InlineData("""{ "HttpClient": { "WebProxy": { "Address": "proxy.internal:3128" } } }""", "HttpClient:WebProxy:Address", "not an absolute proxy URL")]
     [InlineData("""{ "HttpClient": { "WebProxy": { "Address": "/relative" } } }""", "HttpClient:WebProxy:Address", "not an absolute proxy URL")]
     [InlineData("""{ "HealthCheck": { "Active": { "Enabled": true, "Path": "healthz" } } }""", "HealthCheck:Active:Path", "must start with '/'")]
@@ -118,6 +126,193 @@ public sealed class ProxyConfigFileValidatorTests
     }
 
     [Theory]
+    // YARP appends the request's path and query to the address as text: after a '#' the whole request path became a
+    // fragment HttpClient never sends (every request of the cluster reached /app), after a '?' it became part of the query.
+    [InlineData("Address", "http://127.0.0.1:1/app#main", "a fragment")]
+    [InlineData("Address", "http://127.0.0.1:1/app#", "a fragment")]
+    [InlineData("Address", "http://127.0.0.1:1/app?tenant=acme", "a query")]
+    [InlineData("Address", "http://127.0.0.1:1/?", "a query")]
+    [InlineData("Health", "http://127.0.0.1:1/?probe=1", "a query")]
+    // HttpClient drops a user name and password in the URL without sending them, and they are an inline secret.
+    [InlineData("Address", "http://svc:hunter2@127.0.0.1:1/", "a user name or password")]
+    [InlineData("Address", "https://svc@backend.internal/", "a user name or password")]
+    [InlineData("Health", "http://svc:hunter2@127.0.0.1:1/", "a user name or password")]
+    public async Task ValidateAsync_DestinationAddressWithQueryFragmentOrUserInfo_ErrorAtTheAddress(string field, string address, string expected)
+    {
+        var destination = field == "Address"
+            ? $$"""{ "Address": "{{address}}" }"""
+            : $$"""{ "Address": "http://127.0.0.1:1/", "Health": "{{address}}" }""";
+
+        var errors = await ValidateTextAsync($$"""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" } } },
+                "Clusters": { "c": { "Destinations": { "d": {{destination}} } } } } }
+            """);
+
+        AssertSingleError(errors, "ReverseProxy:Clusters:c:Destinations:d:" + field, expected);
+    }
+
+    [Theory]
+    // Enum.TryParse reads "A, B" as the two members OR-ed together: a third member or none. "Host, Path" read the tenant
+    // from a claim, "Meta, Telegram" verified Stripe signatures, "Local, Open" admitted every request in a Redis outage,
+    // and "Stripe, Slack" named no scheme: the check passed it and the running edge refused it without a reason.
+    [InlineData("""{ "EdgeTenant": "Host, Path", "Name": "tenant" }""", "", "ReverseProxy:Routes:r1:Transforms[0]:EdgeTenant", "unknown tenant source")]
+    [InlineData("""{ "EdgeTenant": "Path,Static", "Value": "acme", "Segment": "0" }""", "", "ReverseProxy:Routes:r1:Transforms[0]:EdgeTenant", "unknown tenant source")]
+    [InlineData("""{ "EdgeAuthenticate": "k" }, { "EdgeRequire": "orders.read", "Mode": "Any, All" }""",
+        """ "Authentication": { "k": { "Type": "ApiKey", "Header": "X-Api-Key", "Keys": [ { "Sha256": "5856358efd838b03c993d5c3db192dc3826153f2daaaf69e8d58744fb8e5d808", "Principal": "p", "Roles": [ "R" ] } ] } }, "Roles": { "R": [ "orders.read" ] } """,
+        "ReverseProxy:Routes:r1:Transforms[1]:Mode", "is not Any or All")]
+    [InlineData("""{ "EdgeWebhook": "w" }""", """ "Webhooks": { "w": { "Scheme": "Stripe, Slack", "Secrets": [ "env:EDGE_TEST_TWO_NAMES_SECRET" ] } } """, "Edge:Webhooks:w:Scheme", "unknown scheme")]
+    [InlineData("""{ "EdgeWebhook": "w" }""", """ "Webhooks": { "w": { "Scheme": "Meta, Telegram", "Secrets": [ "env:EDGE_TEST_TWO_NAMES_SECRET" ] } } """, "Edge:Webhooks:w:Scheme", "unknown scheme")]
+    [InlineData("""{ "EdgeRateLimit": "p" }""", """ "RateLimits": { "p": { "Limit": 5, "Window": "00:01:00", "Key": "{ip}", "OnRedisUnavailable": "Local, Open" } } """, "Edge:RateLimits:p:OnRedisUnavailable", "is not valid")]
+    [InlineData("""{ "EdgeRateLimit": "p" }""", """ "RateLimits": { "p": { "Algorithm": "TokenBucket, Gcra", "Limit": 5, "Window": "00:01:00", "Key": "{ip}" } } """, "Edge:RateLimits:p:Algorithm", "is not valid")]
+    [InlineData("""{ "EdgeTenant": "Static", "Value": "acme" }""", """ "ThreatProtection": { "Rules": { "t": { "On": "AuthenticationFailed, SignatureInvalid", "Key": "{ip}", "Threshold": 5, "Window": "00:01:00", "BanFor": "00:01:00" } } } """, "Edge:ThreatProtection:Rules:t:On", "unknown event")]
+    public async Task ValidateAsync_EdgeNameGivenAsTwoNames_ErrorAtItsLocation(string transform, string edge, string location, string expected)
+    {
+        Environment.SetEnvironmentVariable("EDGE_TEST_TWO_NAMES_SECRET", "a-webhook-secret-of-enough-length-0123456789");
+        var errors = await ValidateTextAsync($$"""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x/{**rest}" }, "Transforms": [ {{transform}} ] } },
+                "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } },
+              "Edge": { {{edge}} } }
+            """);
+
+        AssertSingleError(errors, location, expected);
+    }
+
+    [Theory]
+    // The check looked for "{" + RouteValue in the path: "ten" passed for /t/{tenant}/…, and every request of the route
+    // was refused tenant_missing, since the router has no value "ten".
+    [InlineData("/t/{tenant}/{**rest}", "ten", false)]
+    [InlineData("/t/{tenant}/{**rest}", "t", false)]
+    [InlineData("/t/{tenantId}/{**rest}", "tenant", false)]
+    [InlineData("/t/{tenant}/{**rest}", "tenant", true)]
+    [InlineData("/t/{Tenant}/{**rest}", "tenant", true)]
+    [InlineData("/t/{tenant:regex(^[a-z]+$)}/{**rest}", "tenant", true)]
+    [InlineData("/t/{tenant?}", "tenant", true)]
+    [InlineData("/t/{**tenant}", "tenant", true)]
+    public async Task ValidateAsync_TenantRouteValue_MustBeAParameterOfThePath(string path, string routeValue, bool accepted)
+    {
+        var errors = await ValidateOneRouteAsync(match: $$"""{ "Path": "{{path}}" }""", route: $$"""
+            "Transforms": [ { "EdgeTenant": "Path", "RouteValue": "{{routeValue}}" } ]
+            """);
+
+        if (accepted)
+        {
+            Assert.Empty(errors);
+        }
+        else
+        {
+            AssertSingleError(errors, "ReverseProxy:Routes:r1:Transforms[0]:RouteValue", $"route value '{routeValue}' is not a parameter of the route's Match.Path");
+        }
+    }
+
+    [Theory]
+    // The edge removes every client header under its identity prefix ('_' counting as '-') before any step runs, so a
+    // tenant header named under it never reached the step: every request of the route was refused tenant_missing.
+    [InlineData(null, "X-Edge-Customer")]
+    [InlineData(null, "x_edge_customer")]
+    [InlineData("X-Tenant-", "X-Tenant-ID")]
+    [InlineData("X-Tenant-", "X_Tenant_ID")]
+    public async Task ValidateAsync_TenantHeaderUnderTheIdentityPrefix_ErrorAtItsName(string? identityHeaderPrefix, string name)
+    {
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, $$"""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" }, "Transforms": [ { "EdgeTenant": "Header", "Name": "{{name}}" } ] } },
+                "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } },
+              "Edge": { "Tenancy": { "ForwardHeader": "{{identityHeaderPrefix ?? "X-Edge-"}}Tenant-Out" } } }
+            """);
+        try
+        {
+            var errors = await ProxyConfigFileValidator.ValidateAsync(path, identityHeaderPrefix);
+
+            AssertSingleError(errors, "ReverseProxy:Routes:r1:Transforms[0]:Name", "removed from every request");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData(null, "X-Tenant-ID")]
+    [InlineData(null, "X-Edgy-Tenant")]
+    [InlineData("X-Tenant-", "X-Edge-Tenant")]
+    public async Task ValidateAsync_TenantHeaderOutsideTheIdentityPrefix_Accepted(string? identityHeaderPrefix, string name)
+    {
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, $$"""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" }, "Transforms": [ { "EdgeTenant": "Header", "Name": "{{name}}" } ] } },
+                "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } },
+              "Edge": { "Tenancy": { "ForwardHeader": "{{identityHeaderPrefix ?? "X-Edge-"}}Tenant-Out" } } }
+            """);
+        try
+        {
+            Assert.Empty(await ProxyConfigFileValidator.ValidateAsync(path, identityHeaderPrefix));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    // YARP binds PathPattern from the route's values; one the route's Match.Path does not have made the binding fail,
+    // and every request of the route reached the backend as "/".
+    [InlineData("/orders/{**rest}", "/api/{id}/{**rest}", false)]
+    [InlineData("/orders/{order}", "/api/{orderId}", false)]
+    [InlineData("/orders/{id}/{**rest}", "/api/{id}/{**rest}", true)]
+    [InlineData("/orders/{ID}", "/api/{id}", true)]
+    [InlineData("/orders/{**rest}", "/api/{**rest}", true)]
+    [InlineData("/orders/{**rest}", "/api/{page?}", true)]
+    [InlineData("/orders", "/api/static", true)]
+    public async Task ValidateAsync_PathPatternValue_MustBeAParameterOfThePath(string path, string pathPattern, bool accepted)
+    {
+        var errors = await ValidateOneRouteAsync(match: $$"""{ "Path": "{{path}}" }""", route: $$"""
+            "Transforms": [ { "PathPattern": "{{pathPattern}}" } ]
+            """);
+
+        if (accepted)
+        {
+            Assert.Empty(errors);
+        }
+        else
+        {
+            AssertSingleError(errors, "ReverseProxy:Routes:r1:Transforms[0]:PathPattern", "is not a parameter of the route's Match.Path");
+        }
+    }
+
+    [Theory]
+    [InlineData("Domain", "shop.example")]
+    [InlineData("Domain", ".shop.example")]
+    [InlineData("Path", "/")]
+    [InlineData("Path", "/shop/cart")]
+    public async Task ValidateAsync_AffinityCookieDomainOrPath_Accepted(string field, string value)
+    {
+        var errors = await ValidateOneRouteAsync(cluster: $$"""
+            "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "{{field}}": "{{value}}" } }
+            """);
+
+        Assert.Empty(errors);
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:1/app/")]
+    [InlineData("http://[::1]:1/")]
+    [InlineData("https://backend.internal/a%20b/")]
+    public async Task ValidateAsync_DestinationAddressWithPath_Accepted(string address)
+    {
+        var errors = await ValidateTextAsync($$"""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" } } },
+                "Clusters": { "c": { "Destinations": { "d": { "Address": "{{address}}" } } } } } }
+            """);
+
+        Assert.Empty(errors);
+    }
+
+    [Theory]
     [InlineData("""{ "MaxRequestBodySize": -5 }""", "MaxRequestBodySize", "is not a size")]
     [InlineData("""{ "Transforms": [ { "RequestHeader": "X A", "Set": "x" } ] }""", "Transforms[0]:RequestHeader", "not a header name")]
     [InlineData("""{ "Transforms": [ { "RequestHeaderRemove": "X:A" } ] }""", "Transforms[0]:RequestHeaderRemove", "not a header name")]
@@ -126,6 +321,10 @@ public sealed class ProxyConfigFileValidatorTests
     [InlineData("""{ "Transforms": [ { "ResponseHeader": "X-A", "Set": "a\nb" } ] }""", "Transforms[0]:Set", "control character")]
     [InlineData("""{ "Transforms": [ { "RequestHeader": "X-A", "Append": "a\u0000b" } ] }""", "Transforms[0]:Append", "control character")]
     [InlineData("""{ "Transforms": [ { "RequestHeader": "X-A", "Set": "é" } ] }""", "Transforms[0]:Set", "is not ASCII")]
+    // HttpMethod's constructor throws when YARP builds the transform: the check passed it, a running edge refused it at
+    // ReverseProxy with no route named.
+    [InlineData("""{ "Transforms": [ { "HttpMethodChange": "GET", "Set": "BAD METHOD" } ] }""", "Transforms[0]:Set", "not an HTTP method")]
+    [InlineData("""{ "Transforms": [ { "HttpMethodChange": "GE T", "Set": "POST" } ] }""", "Transforms[0]:HttpMethodChange", "not an HTTP method")]
     public async Task ValidateAsync_RouteSettingThatFailsEveryRequest_ReportsIt(string settings, string field, string expected)
     {
         var errors = await ValidateOneRouteAsync(route: settings.Trim()[1..^1]);

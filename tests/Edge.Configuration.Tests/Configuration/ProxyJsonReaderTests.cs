@@ -257,6 +257,43 @@ public sealed class ProxyJsonReaderTests
         Assert.StartsWith("expected one of ExactHeader, HeaderPrefix, Contains, NotContains, Exists, NotExists", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    // The converter read "A, B" as the two members OR-ed together, which is a third member or none: "HeaderPrefix,
+    // Contains" is NotContains (the route matched exactly the requests without the value), "RequestVersionOrLower,
+    // RequestVersionOrHigher" is RequestVersionOrHigher.
+    [InlineData("""{ "Path": "/x", "Headers": [ { "Name": "X-A", "Mode": "HeaderPrefix, Contains", "Values": [ "x" ] } ] }""", "Match:Headers[0]:Mode", "ExactHeader, HeaderPrefix")]
+    [InlineData("""{ "Path": "/x", "QueryParameters": [ { "Name": "a", "Mode": "Exact,Contains", "Values": [ "x" ] } ] }""", "Match:QueryParameters[0]:Mode", "Exact, Contains")]
+    public void Parse_RouteEnumGivenAsTwoNames_IsErrorNamingTheMembers(string match, string member, string members)
+    {
+        var json = $$"""{ "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": {{match}} } } } }""";
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse(Encoding.UTF8.GetBytes(json), errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("ReverseProxy:Routes:r:" + member, error.Location);
+        Assert.StartsWith("expected one of ", error.Message, StringComparison.Ordinal);
+        Assert.Contains(members, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_ClusterEnumGivenAsTwoNames_IsErrorButFlagsTakeSeveral()
+    {
+        var json = """
+            { "ReverseProxy": { "Clusters": { "c": { "Destinations": { "d1": { "Address": "http://127.0.0.1:9001/" } },
+              "HttpRequest": { "VersionPolicy": "RequestVersionOrLower, RequestVersionOrHigher" }, "HttpClient": { "SslProtocols": "Tls12, Tls13" } } } } }
+            """;
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse(Encoding.UTF8.GetBytes(json), errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("ReverseProxy:Clusters:c:HttpRequest:VersionPolicy", error.Location);
+        Assert.StartsWith("expected one of RequestVersionOrLower, RequestVersionOrHigher, RequestVersionExact", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Parse_EnumsWrittenByName_AreRead()
     {

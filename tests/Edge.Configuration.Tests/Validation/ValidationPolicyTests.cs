@@ -172,6 +172,29 @@ public sealed class ValidationPolicyTests : IDisposable
         Assert.Contains("Edge:Validation:p:Query:Parameters:page:MaxLength", locations);
     }
 
+    [Fact]
+    public void TryCreate_QueryParameterGivenTwiceInAnotherCase_ErrorInsteadOfDroppingTheFirstRule()
+    {
+        // The rules compare names case-insensitively, so the later entry replaced the earlier one: the Pattern on
+        // dryRun was silently gone and ?dryRun=anything passed.
+        var policy = Create(new ValidationPolicyOptions
+        {
+            Query = new()
+            {
+                Parameters = new Dictionary<string, QueryParameterOptions>
+                {
+                    ["dryRun"] = new() { Pattern = "true|false" },
+                    ["DRYRUN"] = new() { MaxLength = 100 },
+                },
+            },
+        }, out var errors);
+
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("Edge:Validation:p:Query:Parameters:DRYRUN", error.Location);
+        Assert.Contains("'dryRun' is already defined", error.Message, StringComparison.Ordinal);
+        Assert.Null(policy);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(257)]

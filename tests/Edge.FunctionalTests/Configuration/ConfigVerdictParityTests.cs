@@ -83,7 +83,20 @@ public sealed class ConfigVerdictParityTests
         ["cluster-web-proxy-relative"] = Text(false, WithCluster("""{ "HttpClient": { "WebProxy": { "Address": "proxy.internal" } }, "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""")),
         ["cluster-http-version-unknown"] = Text(false, WithCluster("""{ "HttpRequest": { "Version": "9.9" }, "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""")),
         ["cluster-affinity-cookie-negative-expiry"] = Text(false, WithCluster("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Expiration": "-00:00:01" } }, "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""")),
+        ["cluster-affinity-cookie-domain-control-character"] = Text(false, WithCluster("""{ "SessionAffinity": { "Enabled": true, "AffinityKeyName": "k", "Cookie": { "Domain": "shop.example\r\nX-Injected: 1" } }, "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""")),
         ["cluster-health-path-without-slash"] = Text(false, WithCluster("""{ "HealthCheck": { "Active": { "Enabled": true, "Path": "health" } }, "Destinations": { "d1": { "Address": "http://127.0.0.1:9/" } } }""")),
+        ["cluster-address-with-fragment"] = Text(false, WithCluster("""{ "Destinations": { "d1": { "Address": "http://127.0.0.1:9/app#main" } } }""")),
+        ["cluster-address-with-query"] = Text(false, WithCluster("""{ "Destinations": { "d1": { "Address": "http://127.0.0.1:9/app?tenant=acme" } } }""")),
+        ["cluster-address-with-userinfo"] = Text(false, WithCluster("""{ "Destinations": { "d1": { "Address": "http://svc:hunter2@127.0.0.1:9/" } } }""")),
+        ["validation-query-parameter-twice-case"] = Text(false, WithRoute(
+            """{ "ClusterId": "backend", "Match": { "Path": "/orders/{**rest}" }, "Transforms": [ { "EdgeValidate": "q" } ] }""",
+            """{ "Validation": { "q": { "Query": { "Parameters": { "dryRun": { "Pattern": "true|false" }, "DRYRUN": { "MaxLength": 100 } } } } } }""")),
+        ["header-mode-two-names"] = Text(false, WithRoute("""{ "ClusterId": "backend", "Match": { "Path": "/o/{**r}", "Headers": [ { "Name": "X-Beta", "Mode": "HeaderPrefix, Contains", "Values": [ "yes" ] } ] } }""")),
+        // Stripe | Slack names no scheme: the check passed it, a running edge refused it ("YARP refused the config: ").
+        ["webhook-scheme-two-names"] = new(Layout.File, false, directory => Encoding.UTF8.GetBytes(WithRoute(
+            """{ "ClusterId": "backend", "Match": { "Path": "/orders/{**rest}" }, "Transforms": [ { "EdgeWebhook": "gh" } ] }""",
+            $$"""{ "Webhooks": { "gh": { "Scheme": "Stripe, Slack", "Secrets": [ "file:{{SecretFile(directory)}}" ] } } }"""))),
+        ["method-change-not-a-method"] = Text(false, WithRoute("""{ "ClusterId": "backend", "Match": { "Path": "/o/{**r}" }, "Transforms": [ { "HttpMethodChange": "GET", "Set": "BAD METHOD" } ] }""")),
         ["match-hosts-only"] = Text(true, WithRoute("""{ "ClusterId": "backend", "Match": { "Hosts": [ "api.example.com" ] } }""")),
         ["invalid-path-pattern"] = Text(false, WithRoute("""{ "ClusterId": "backend", "Match": { "Path": "/orders/{id" } }""")),
         ["invalid-regex-constraint"] = Text(false, WithRoute("""{ "ClusterId": "backend", "Match": { "Path": "/orders/{id:regex(([a-z)}" } }""")),
