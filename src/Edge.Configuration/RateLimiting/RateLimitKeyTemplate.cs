@@ -6,8 +6,9 @@ namespace Edge.Configuration.RateLimiting;
 
 /// <summary>
 /// A parsed partition key template such as <c>{tenant}:{principal}</c>. Resolved values that are not short and made of
-/// <c>[A-Za-z0-9._@-]</c> are replaced by a hash, so a value can never contain <c>:</c>, <c>{</c> or <c>}</c>: the
-/// resolved key is unambiguous and the Redis hash tag cannot be broken by client input.
+/// <c>[A-Za-z0-9._@-]</c> are replaced by a hash, so a value can never contain <c>:</c>, <c>{</c> or <c>}</c>; and two
+/// placeholders must be separated by literal text containing <c>:</c>: the resolved key is unambiguous (no two different
+/// sets of values make the same key) and the Redis hash tag cannot be broken by client input.
 /// </summary>
 internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
 {
@@ -68,6 +69,10 @@ internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
 
         var segments = new List<Segment>();
         var position = 0;
+        // The placeholder before this one and whether a ':' came since: a value never holds ':', but it may hold every
+        // other literal character, so only a ':' tells where one value ends and the next begins.
+        string? previous = null;
+        var separated = false;
         while (position < text.Length)
         {
             var open = text.IndexOf('{', position);
@@ -81,6 +86,7 @@ internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
                     return null;
                 }
 
+                separated |= literal.Contains(':', StringComparison.Ordinal);
                 segments.Add(new Segment(SegmentKind.Literal, literal));
             }
 
@@ -103,6 +109,17 @@ internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
                 return null;
             }
 
+            var current = text[open..(close + 1)];
+            if (previous is not null && !separated)
+            {
+                // "{tenant}-{principal}": tenant "acme-eu" with principal "bob" and tenant "acme" with principal "eu-bob"
+                // would resolve to one partition, and two tenants (or two clients) would share a bucket.
+                error = $"{previous} and {current} must be separated by text containing ':' (values may contain '.', '_', '-' and '@', so without it two different pairs of values can make the same key); e.g. {previous}:{current}";
+                return null;
+            }
+
+            previous = current;
+            separated = false;
             segments.Add(segment);
             position = close + 1;
         }

@@ -698,7 +698,7 @@ internal sealed class EdgeRateLimiter : PartitionedRateLimiter<string>
                     // The call may still finish or fail later; observe it so it never surfaces as unobserved.
                     _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                     _metrics.RedisCall(Policy, "timeout");
-                    _redis.OnFailure(node, isProbe, Policy, waited, error: null);
+                    _redis.OnGivenUp(node, isProbe, Policy, waited, call, sentAt);
                     return (null, waited);
                 }
             }

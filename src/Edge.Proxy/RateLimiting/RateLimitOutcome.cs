@@ -21,7 +21,14 @@ internal static class RateLimitOutcome
     public static EdgeDenial? Apply(HttpContext http, RateLimitPolicy policy, in RateLimitDecision decision, TimeProvider time, bool oneOfSeveral = false)
     {
         var now = time.GetUtcNow();
-        http.Features.Set(EdgeRateLimitFeature.For(decision.Outcome, decision.FallbackReasonTag));
+        // Several decisions on one request (several steps, or a route's RateLimiterPolicy and a step): a refusal is the
+        // answer and is audited as such; an admission does not replace an earlier one the outage mode made, or a
+        // request admitted without a policy's shared count (even Open, unbounded) was audited as "allowed" by Redis.
+        if (!decision.Admitted || decision.IsFallback || http.Features.Get<EdgeRateLimitFeature>() is not { FallbackReason: not null })
+        {
+            http.Features.Set(EdgeRateLimitFeature.For(decision.Outcome, decision.FallbackReasonTag));
+        }
+
         if (oneOfSeveral)
         {
             // A policy with Headers None stays hidden while it admits; when it refuses, the 429 carries no other

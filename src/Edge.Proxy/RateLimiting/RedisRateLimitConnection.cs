@@ -20,6 +20,12 @@ internal sealed partial class RedisRateLimitConnection
     public static readonly TimeSpan MinFailureSpan = TimeSpan.FromMilliseconds(50);
 
     /// <summary>
+    /// How long a node must stay silent on a call for the call to count as a failure of the node (the default
+    /// <c>DecisionDeadline</c>). A policy may give up sooner; its breaker verdict waits until then.
+    /// </summary>
+    public static readonly TimeSpan NodeSilence = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
     /// The longest a decision waits while Redis keeps answering other commands (the edge or Redis is busy, not down):
     /// Kong's Redis timeout. Past it the decision falls back with reason <c>overloaded</c>.
     /// </summary>
@@ -391,14 +397,71 @@ internal sealed partial class RedisRateLimitConnection
             Log.CallFailed(_logger, policy.Name, node.Node, RateLimitMetrics.ReasonTag(reason), error?.GetType().Name ?? "none", ErrorKind(error), policy.OnRedisUnavailable);
         }
 
+        CountFailure(node, isProbe, reason, error);
+    }
+
+    /// <summary>
+    /// A call was given up at its policy's deadline (<paramref name="reason"/> <c>no_answer</c>, or <c>overloaded</c> at
+    /// the ceiling): its decisions get the outage mode now, and it is logged like any failed call. The breaker, shared by
+    /// every policy of the node, judges the node rather than the policy: a silence shorter than
+    /// <see cref="NodeSilence"/> counts as a failure only if the call is still unanswered once it has lasted that long,
+    /// and as a success if Redis answers it meanwhile. A policy with a deadline of a few milliseconds gave up on a
+    /// healthy node's short stalls, opened the breaker and kept its probes failing, so every other policy of the node
+    /// was answered by its outage mode (503 <c>breaker_open</c> in <c>Closed</c> mode) although its own deadline was
+    /// never missed.
+    /// </summary>
+    public void OnGivenUp(NodeBreaker node, bool isProbe, RateLimitPolicy policy, RateLimitFallbackReason reason, Task call, long sentAt)
+    {
+        var judgeIn = NodeSilence - Stopwatch.GetElapsedTime(sentAt);
+        if (judgeIn <= TimeSpan.Zero)
+        {
+            OnFailure(node, isProbe, policy, reason, error: null);
+            return;
+        }
+
+        if (_logger.IsEnabled(LogLevel.Warning))
+        {
+            Log.CallFailed(_logger, policy.Name, node.Node, RateLimitMetrics.ReasonTag(reason), "none", ErrorKind(null), policy.OnRedisUnavailable);
+        }
+
+        _ = JudgeGivenUpAsync(node, isProbe, reason, call, judgeIn);
+    }
+
+    private async Task JudgeGivenUpAsync(NodeBreaker node, bool isProbe, RateLimitFallbackReason reason, Task call, TimeSpan judgeIn)
+    {
+        await call.WaitAsync(judgeIn).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        // Answered, even with a server error: the node is alive. A connection failure or no answer at all is an outage.
+        if (call.IsCompleted && call.Exception?.InnerException is not (RedisConnectionException or ObjectDisposedException or TimeoutException))
+        {
+            node.Answered();
+            OnSuccess(node, isProbe);
+        }
+        else
+        {
+            CountFailure(node, isProbe, reason, call.Exception?.InnerException);
+        }
+    }
+
+    private void CountFailure(NodeBreaker node, bool isProbe, RateLimitFallbackReason reason, Exception? error)
+    {
         if (node.Breaker.OnFailure(isProbe))
         {
             _metrics.Breaker("open", node.Node);
             Log.BreakerOpened(_logger, node.Node, RateLimitMetrics.ReasonTag(reason), node.Breaker.BreakDuration.TotalMilliseconds);
         }
 
-        RefreshSlotMap();
+        if (error is RedisServerException server && IsReadOnly(server))
+        {
+            _redis.RefreshAfterReadOnly();
+        }
+        else
+        {
+            RefreshSlotMap();
+        }
     }
+
+    /// <summary>The server is a replica now (it was demoted after the client chose it as the primary).</summary>
+    private static bool IsReadOnly(RedisServerException error) => error.Message.StartsWith("READONLY", StringComparison.Ordinal);
 
     /// <summary>
     /// A cluster key's call failed: the client's slot map may name a master the cluster has replaced

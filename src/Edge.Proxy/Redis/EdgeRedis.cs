@@ -119,7 +119,18 @@ internal sealed partial class EdgeRedis : IDisposable
     /// slots there until it declared the socket dead, about 20 s later with its 5 s command timeout, and rate limits,
     /// bans and approvals of those slots failed meanwhile although the cluster was healthy again.
     /// </summary>
-    public void RefreshClusterSlotMap()
+    public void RefreshClusterSlotMap() => RefreshTopology(demoted: false);
+
+    /// <summary>
+    /// A server answered a write with <c>READONLY</c>: it was a primary and is a replica now (a failover, a manual
+    /// <c>REPLICAOF</c>, a managed service swapping roles). Asks the client to check every configured server's role
+    /// again, in the background and at most once per <see cref="SlotMapRefreshInterval"/> like a slot-map refresh
+    /// (shared with it). Without it the client kept sending writes to the demoted server until its own role check, every
+    /// <c>ConfigCheckSeconds</c> (60 s): a minute of outage mode for rate limits while the promoted primary was healthy.
+    /// </summary>
+    public void RefreshAfterReadOnly() => RefreshTopology(demoted: true);
+
+    private void RefreshTopology(bool demoted)
     {
         if (Multiplexer is not { } multiplexer)
         {
@@ -138,7 +149,7 @@ internal sealed partial class EdgeRedis : IDisposable
         {
             try
             {
-                if (multiplexer.GetServers().Any(server => server.ServerType == ServerType.Cluster))
+                if (demoted || multiplexer.GetServers().Any(server => server.ServerType == ServerType.Cluster))
                 {
                     await multiplexer.ConfigureAsync().ConfigureAwait(false);
                 }
@@ -164,7 +175,7 @@ internal sealed partial class EdgeRedis : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1800, Level = LogLevel.Warning, Message = "Refreshing the Redis Cluster slot map after a failed command did not complete ({ErrorType}); the next failure asks again")]
+        [LoggerMessage(EventId = 1800, Level = LogLevel.Warning, Message = "Refreshing the Redis topology (the cluster slot map, or the servers' roles after READONLY) after a failed command did not complete ({ErrorType}); the next failure asks again")]
         public static partial void SlotMapRefreshFailed(ILogger logger, string errorType);
     }
 }

@@ -71,6 +71,42 @@ public sealed class RateLimitPolicyTests
         Assert.Equal(message, error.Message);
     }
 
+    [Theory]
+    [InlineData("{tenant}-{principal}", "{tenant}", "{principal}")]
+    [InlineData("{tenant}.{header:X-User}", "{tenant}", "{header:X-User}")]
+    [InlineData("{ip}{route}", "{ip}", "{route}")]
+    [InlineData("{tenant}:{principal}_{route}", "{principal}", "{route}")]
+    public void TryCreate_PlaceholdersNotSeparatedByColon_RejectedAsAmbiguous(string key, string left, string right)
+    {
+        // Values may contain '.', '_', '-' and '@': with "{tenant}-{principal}" tenant "acme-eu" and principal "bob"
+        // resolve to the same partition as tenant "acme" and principal "eu-bob", so two tenants would share a bucket.
+        var errors = new ConfigErrorList();
+
+        var policy = RateLimitPolicy.TryCreate("p", new RateLimitPolicyOptions { Limit = 100, Key = key }, errors);
+
+        Assert.Null(policy);
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("Edge:RateLimits:p:Key", error.Location);
+        Assert.Equal(
+            $"{left} and {right} must be separated by text containing ':' (values may contain '.', '_', '-' and '@', so without it two different pairs of values can make the same key); e.g. {left}:{right}",
+            error.Message);
+    }
+
+    [Theory]
+    [InlineData("{tenant}:{principal}")]
+    [InlineData("{tenant}-x:{principal}")]
+    [InlineData("scan:{ip}")]
+    [InlineData("{route}:v1.{ip}")]
+    public void TryCreate_PlaceholdersSeparatedByColon_Accepted(string key)
+    {
+        var errors = new ConfigErrorList();
+
+        var policy = RateLimitPolicy.TryCreate("p", new RateLimitPolicyOptions { Limit = 100, Key = key }, errors);
+
+        Assert.False(errors.HasErrors, string.Join("; ", errors.Items));
+        Assert.NotNull(policy);
+    }
+
     [Fact]
     public void TryCreate_NameWithBrace_Rejected()
     {

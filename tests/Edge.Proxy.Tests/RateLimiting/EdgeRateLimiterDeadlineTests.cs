@@ -36,6 +36,40 @@ public sealed class EdgeRateLimiterDeadlineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DecideAsync_OtherPolicysShortDeadlineMissedOnStalls_BreakerStaysClosedForThisPolicy()
+    {
+        using var services = new RateLimitTestServices(_redis.ConnectionString);
+        await services.WaitForRedisAsync();
+        // One policy accepts 5 ms of silence, the other (default) 100 ms; both Closed. The breaker is the node's, shared.
+        var quick = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 1_000_000, Window = TimeSpan.FromHours(1), DecisionDeadline = TimeSpan.FromMilliseconds(5), OnRedisUnavailable = "Open" }, "quick"));
+        var patient = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
+            new RateLimitPolicyOptions { Limit = 1_000_000, Window = TimeSpan.FromHours(1), OnRedisUnavailable = "Closed" }, "patient"));
+        Assert.Equal(RateLimitDecisionSource.Redis, (await patient.DecideAsync("t:p", 1, CancellationToken.None)).Source);
+
+        // Short stalls of a healthy server (a busy host deschedules redis-server for a few ms): each time the quick
+        // policy gives up at its own 5 ms deadline, and Redis answers its call right after.
+        for (var i = 0; i < 4; i++)
+        {
+            _redis.Pause();
+            var missed = await quick.DecideAsync("t:q" + i, 1, CancellationToken.None);
+            _redis.Resume();
+            Assert.True(missed.IsFallback);
+            await Task.Delay(30);
+        }
+
+        // The node answered every one of those calls within milliseconds: it is not down. The patient policy's own
+        // deadline was never missed, and it must not be refused with 503 breaker_open because another policy chose
+        // a deadline shorter than the node's stalls.
+        await Task.Delay(200);
+        var decision = await patient.DecideAsync("t:p", 1, CancellationToken.None);
+
+        Assert.Equal(RateLimitFallbackReason.None, decision.FallbackReason);
+        Assert.Equal(RateLimitDecisionSource.Redis, decision.Source);
+        Assert.False(services.Connection.Breaker.Breaker.IsOpen);
+    }
+
+    [Fact]
     public async Task DecideAsync_ConcurrentOnOneHotKey_CoalescedAndExact()
     {
         using var services = new RateLimitTestServices(_redis.ConnectionString);
