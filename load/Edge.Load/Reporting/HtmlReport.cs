@@ -30,9 +30,10 @@ internal static class HtmlReport
 
         html.Append("</p>");
         html.Append(CultureInfo.InvariantCulture, $"<p class=\"machine\">Machine: {E(report.Environment.Text)}.</p>");
-        var verdict = report.WithoutOk.Count > 0 ? "FAILED: no ok responses (below)"
+        var verdict = report.Interrupted ? "INTERRUPTED: " + RunReport.InterruptedText
+            : report.WithoutOk.Count > 0 ? "FAILED: no ok responses (below)"
             : report.Thresholds.Count == 0 ? "no thresholds" : report.AllThresholdsPassed ? "all thresholds passed" : "thresholds FAILED";
-        html.Append(CultureInfo.InvariantCulture, $"<p id=\"verdict\" class=\"{(report.Passed ? "pass" : "fail")}\">{verdict}</p>");
+        html.Append(CultureInfo.InvariantCulture, $"<p id=\"verdict\" class=\"{(report.Passed ? "pass" : "fail")}\">{E(verdict)}</p>");
         foreach (var reason in report.WithoutOk)
         {
             html.Append(CultureInfo.InvariantCulture, $"<p class=\"fail without-ok\">FAILED: {E(reason)}</p>");

@@ -43,8 +43,17 @@ public sealed record RunReport
     /// </summary>
     public IReadOnlyList<string> WithoutOk => [.. Scenarios.SelectMany(static s => s.WithoutOk)];
 
-    /// <summary>Every threshold passed and every scenario and step got ok responses: what a CI gate should check.</summary>
-    public bool Passed => AllThresholdsPassed && WithoutOk.Count == 0;
+    /// <summary>
+    /// Stopped before its end (Ctrl+C, SIGTERM): the reports and thresholds cover only the part that ran, which is not the
+    /// run that was asked for, so it does not pass whatever its thresholds say (the CLI exits 130).
+    /// </summary>
+    public bool Interrupted => Scenarios.Any(static s => s.Cancelled);
+
+    /// <summary>The reports' line for a stopped run.</summary>
+    public const string InterruptedText = "stopped before the end; the numbers and thresholds cover only the part that ran, and requests in flight at the stop are failures with status 'cancelled'";
+
+    /// <summary>Not stopped, every threshold passed and every scenario and step got ok responses: what a CI gate should check.</summary>
+    public bool Passed => !Interrupted && AllThresholdsPassed && WithoutOk.Count == 0;
 }
 
 public sealed record ScenarioReport

@@ -337,6 +337,29 @@ public sealed class CliAppTests
     }
 
     [Fact]
+    public async Task RunAsync_StoppedMidRun_ReportVerdictSaysInterruptedNotPassed()
+    {
+        // The run exits 130, yet its report.md said "thresholds: all passed" and report.html showed a green "all
+        // thresholds passed": a stopped run's report, opened later as a CI artifact, read as a passed gate, with only
+        // "(cancelled)" in the measured line to say otherwise.
+        using var server = TestBackends.StartWireMock();
+        server.Given(Request.Create().WithPath("/").UsingGet()).RespondWith(Response.Create().WithStatusCode(200));
+        var folder = TestBackends.TempFolder("stopped-verdict");
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1.5));
+
+        var exit = await CliApp.RunAsync(
+            ["run", "-s", "plain-get", "-t", server.Url!, "--simulation", "inject:rate=20,during=30s", "-o", folder, "--threshold", "fail% < 50", "-q"],
+            new StringWriter(), new StringWriter(), stop.Token);
+
+        Assert.Equal(ExitCodes.Interrupted, exit);
+        var md = File.ReadAllLines(Path.Combine(folder, "report.md"));
+        Assert.DoesNotContain("- thresholds: all passed", md);
+        Assert.Contains(md, l => l.StartsWith("- INTERRUPTED: ", StringComparison.Ordinal));
+        var html = File.ReadAllText(Path.Combine(folder, "report.html"));
+        Assert.Contains("<p id=\"verdict\" class=\"fail\">INTERRUPTED", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RunAsync_NoTarget_ReturnsUsageExitCode()
     {
         var stderr = new StringWriter();
