@@ -51,7 +51,14 @@ internal static class SvgChart
         var legendX = Width - Right - (series.Count * 110);
         foreach (var (s, index) in series.Select(static (s, i) => (s, i)))
         {
-            if (s.Points.Count > 0)
+            if (s.Points.Count == 1)
+            {
+                // A polyline of one point has no length and draws nothing: a run shorter than the sample interval has
+                // one point per series, and its charts were empty.
+                var (x, y) = s.Points[0];
+                svg.Append(CultureInfo.InvariantCulture, $"<circle class=\"series\" data-series=\"{Encode(s.Name)}\" fill=\"{s.Color}\" cx=\"{Px(x):0.#}\" cy=\"{Py(y):0.#}\" r=\"3\"/>");
+            }
+            else if (s.Points.Count > 1)
             {
                 var points = string.Join(' ', s.Points.Select(p => string.Create(CultureInfo.InvariantCulture, $"{Px(p.X):0.#},{Py(p.Y):0.#}")));
                 svg.Append(CultureInfo.InvariantCulture, $"<polyline class=\"series\" data-series=\"{Encode(s.Name)}\" fill=\"none\" stroke=\"{s.Color}\" stroke-width=\"2\" points=\"{points}\"/>");
