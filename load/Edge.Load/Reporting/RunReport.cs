@@ -146,9 +146,21 @@ public sealed record ScenarioReport
     /// <summary>Open-model dispatches more than 10 ms late; null, like <see cref="MaxDispatchLag"/>, for a closed model, which has no schedule to be late for.</summary>
     public long? LateDispatches { get; init; }
 
+    /// <summary>
+    /// From this share of late dispatches on (more than 10 ms after their intended time) the reports say the generator fell
+    /// behind: the late ones are then enough to move the p99, and their lateness is in the latencies charged to the target.
+    /// </summary>
+    public const double LateDispatchShare = 0.01;
+
+    /// <summary>Open model: at least <see cref="LateDispatchShare"/> of the invocations sent started more than 10 ms late.</summary>
+    public bool GeneratorFellBehind => LateDispatches is { } late && Sent > 0 && late >= Sent * LateDispatchShare;
+
     /// <summary>The generator line of the reports.</summary>
     public string GeneratorText => MaxDispatchLag is { } lag
         ? string.Create(CultureInfo.InvariantCulture, $"max dispatch lag {lag.TotalMilliseconds:0.###} ms, {LateDispatches} dispatches more than 10 ms late")
+            + (GeneratorFellBehind
+                ? string.Create(CultureInfo.InvariantCulture, $" ({100.0 * LateDispatches / Sent:0.0}% of {Sent} sent): the generator fell behind, and the latencies include its lag")
+                : "")
         : "closed model, no send schedule (dispatch lag applies to inject phases only)";
 
     public StepReport Global => Steps[0];
