@@ -42,6 +42,7 @@ internal static class MarkdownReport
             md.AppendLine(CultureInfo.InvariantCulture, $"- warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s, {scenario.WarmUpRequests} requests; measured: {scenario.DurationText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- rate: {scenario.OfferedText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- generator: {scenario.GeneratorText}");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- latency: {scenario.LatencyText}");
             md.AppendLine();
             md.AppendLine(StatsHeader);
             md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");

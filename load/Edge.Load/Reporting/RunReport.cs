@@ -147,6 +147,14 @@ public sealed record ScenarioReport
     public long? LateDispatches { get; init; }
 
     /// <summary>
+    /// What the latencies are measured from. A closed model's read like an open model's unless the report says so: its
+    /// copies send nothing while they wait, so a 3 s stall showed in two requests and a p75 of 45 ms (coordinated omission).
+    /// </summary>
+    public string LatencyText => Scheduled is null
+        ? "from each request's own start (closed model): a copy waiting on a slow response sends nothing meanwhile, so a stall shows in the few requests it held, not in those it kept from being sent (coordinated omission); measure latency with an inject phase"
+        : "from each request's intended send time (open model): waits for the target, a connection or the generator are in the numbers";
+
+    /// <summary>
     /// From this share of late dispatches on (more than 10 ms after their intended time) the reports say the generator fell
     /// behind: the late ones are then enough to move the p99, and their lateness is in the latencies charged to the target.
     /// </summary>

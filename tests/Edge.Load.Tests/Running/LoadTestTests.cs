@@ -142,6 +142,25 @@ public sealed class LoadTestTests
     }
 
     [Fact]
+    public async Task RunAsync_ClosedAndOpenModel_ReportsSayWhatTheLatencyIsMeasuredFrom()
+    {
+        // Against a backend paused for 3 s, two closed-model copies reported p75 45 ms and only two slow requests: the
+        // copies sent nothing while they waited. The report did not say that its latencies were from each request's own
+        // start (coordinated omission), so it read like the open model's numbers, which count from the intended send time.
+        var closed = Scenario.Create("closed", _ => Task.FromResult(LoadResponse.Ok("200")))
+            .WithLoadSimulations(Simulation.KeepConstant(1, TimeSpan.FromMilliseconds(200)));
+        var open = Scenario.Create("open", _ => Task.FromResult(LoadResponse.Ok("200")))
+            .WithLoadSimulations(Simulation.Inject(10, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(200)));
+
+        var report = await LoadTest.RunAsync([closed, open], new LoadTestOptions());
+
+        var md = Edge.Load.Reporting.MarkdownReport.Render(report);
+        Assert.Contains("- latency: from each request's own start (closed model): ", md, StringComparison.Ordinal);
+        Assert.Contains("- latency: from each request's intended send time (open model)", md, StringComparison.Ordinal);
+        Assert.Contains("Latency: from each request's own start (closed model)", System.Net.WebUtility.HtmlDecode(Edge.Load.Reporting.HtmlReport.Render(report)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RunAsync_OpenModel_ReportsTheDispatchLag()
     {
         var scenario = Scenario.Create("open", _ => Task.FromResult(LoadResponse.Ok("200")))
