@@ -91,7 +91,9 @@ internal static class SvgChart
         return 10 * magnitude;
     }
 
-    private static string Tick(double value) => value.ToString(value >= 100 ? "0" : value >= 10 ? "0.#" : "0.##", CultureInfo.InvariantCulture);
+    // Ticks are quarters of a nice ceiling (1, 2, 2.5 or 5 times a power of ten), so four significant digits print each
+    // exactly: "0.##" labelled 0.025 as 0.03 and 1.875 as 1.88. From 1000 on, whole numbers (G4 would turn 18750 into 1.875E+04).
+    private static string Tick(double value) => value.ToString(value >= 1000 ? "0" : "G4", CultureInfo.InvariantCulture);
 
     private static string Encode(string text) => WebUtility.HtmlEncode(text);
 }

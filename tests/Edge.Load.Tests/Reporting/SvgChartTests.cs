@@ -35,6 +35,20 @@ public sealed partial class SvgChartTests
     }
 
     [Fact]
+    public void Render_AxisEndingAtTwoAndAHalf_TickLabelsAreTheGridValuesNotRoundedOnes()
+    {
+        // A 0.076 s run's time axis ends at 0.1: its ticks were labelled 0.03 and 0.08 at 0.025 and 0.075, and a y axis
+        // ending at 2.5 labelled 1.875 as 1.88.
+        var svg = SvgChart.Render("latency-0", "Latency over time (ok responses)", "seconds", "ms", [new SvgChart.Series("p99", "#ff7f0e", [(0.02, 1.0), (0.076, 2.4)])]);
+
+        Assert.Equal(["0", "0.025", "0.05", "0.075", "0.1"], XTick().Matches(svg).Select(static m => m.Groups[1].Value));
+        Assert.Equal(["0", "0.625", "1.25", "1.875", "2.5"], YTick().Matches(svg).Select(static m => m.Groups[1].Value));
+    }
+
+    [GeneratedRegex("<text x=\"54\" y=\"[0-9.]+\" text-anchor=\"end\" class=\"tick\">([^<]+)</text>")]
+    private static partial Regex YTick();
+
+    [Fact]
     public void Render_SeriesWithOnePoint_DrawsAVisibleMarker()
     {
         // A run shorter than the sample interval (inject:rate=1,during=1s) has one time-series point: a polyline of one
