@@ -17,10 +17,15 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
         var plan = LoadPlan.Create(scenario.Simulations);
         var warmUp = LoadPlan.WarmUp(scenario.Simulations, scenario.WarmUp);
         var warmUpStats = new ScenarioStats();
+        var warmedUp = TimeSpan.Zero;
         if (warmUp is not null)
         {
             progress.Line($"{scenario.Name}: warm-up {DurationParser.Format(scenario.WarmUp)} (not counted)");
+            var warmUpStarted = Stopwatch.GetTimestamp();
             await DriveAsync(warmUp, warmUpStats, cancellationToken).ConfigureAwait(false);
+
+            // Stopped during the warm-up, the report gave the warm-up asked for ("5 s, 55 requests" after one second).
+            warmedUp = cancellationToken.IsCancellationRequested ? Stopwatch.GetElapsedTime(warmUpStarted) : scenario.WarmUp;
         }
 
         var stats = new ScenarioStats();
@@ -47,7 +52,7 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
         {
             Name = scenario.Name,
             Simulations = [.. scenario.Simulations.Select(static s => s.Describe())],
-            WarmUp = warmUp is null ? TimeSpan.Zero : scenario.WarmUp,
+            WarmUp = warmedUp,
             WarmUpRequests = warmUpStats.Global.Ok.Count + warmUpStats.Global.Fail.Count,
             Duration = measured,
             LoadDuration = plan.Duration,

@@ -161,6 +161,22 @@ public sealed class LoadTestTests
     }
 
     [Fact]
+    public async Task RunAsync_StoppedDuringTheWarmUp_ReportsTheWarmUpThatRanNotTheOneAsked()
+    {
+        // Ctrl+C one second into a 5 s warm-up: the report said "warm-up (not counted): 5 s, 55 requests".
+        var scenario = Scenario.Create("warm", _ => Task.FromResult(LoadResponse.Ok("200")))
+            .WithWarmUp(TimeSpan.FromSeconds(30))
+            .WithLoadSimulations(Simulation.Inject(10, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)));
+        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+
+        var report = await LoadTest.RunAsync([scenario], new LoadTestOptions(), cancellationToken: stop.Token);
+
+        var result = report.Scenarios[0];
+        Assert.True(result.Cancelled);
+        Assert.InRange(result.WarmUp, TimeSpan.FromTicks(1), TimeSpan.FromSeconds(29));
+    }
+
+    [Fact]
     public async Task RunAsync_OpenModel_ReportsTheDispatchLag()
     {
         var scenario = Scenario.Create("open", _ => Task.FromResult(LoadResponse.Ok("200")))
