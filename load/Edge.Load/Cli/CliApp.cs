@@ -595,6 +595,12 @@ public static class CliApp
                 // Not a failure by itself (an open model above capacity is a legitimate test), but never a silent one.
                 await stderr.WriteLineAsync($"warning: {scenario.Name}: {scenario.OfferedText}").ConfigureAwait(false);
             }
+
+            if (scenario.GeneratorFellBehind)
+            {
+                // The tool itself was a bottleneck: its lateness is in every latency figure, so they overstate the target's.
+                await stderr.WriteLineAsync($"warning: {scenario.Name}: {scenario.GeneratorText}; lower the rate or split the load over several processes").ConfigureAwait(false);
+            }
         }
 
         foreach (var threshold in report.Thresholds)

@@ -30,6 +30,12 @@ internal sealed record RunArguments
     /// <summary>A base URL whose path is "/" with no query or fragment: what the scenarios' absolute paths are resolved against.</summary>
     internal static bool HasNoPath(Uri uri) => uri.AbsolutePath == "/" && uri.Query.Length == 0 && uri.Fragment.Length == 0;
 
+    /// <summary>A duration option's value; the error names the option ("'1x' is not a duration" did not say which one).</summary>
+    private static TimeSpan Duration(string option, string value) =>
+        DurationParser.TryParse(value, out var duration)
+            ? duration
+            : throw new FormatException($"{option} '{value}' is not a duration (use e.g. 500ms, 10s, 2m, 1h or 00:00:10).");
+
     public static RunArguments Parse(IReadOnlyList<string> args)
     {
         var result = new RunArguments();
@@ -69,7 +75,7 @@ internal sealed record RunArguments
                     result.Simulations.Add(SimulationParser.Parse(Value()));
                     break;
                 case "--warmup" or "--warm-up":
-                    result.WarmUp = DurationParser.Parse(Value());
+                    result.WarmUp = Duration(name, Value());
                     break;
                 case "--report-folder" or "-o":
                     result.ReportFolder = Value();
@@ -78,7 +84,17 @@ internal sealed record RunArguments
                     result.Thresholds.Add(Threshold.Parse(Value()));
                     break;
                 case "--thresholds-file":
-                    result.Thresholds.AddRange(ThresholdFile.Load(Value()));
+                    var file = Value();
+                    try
+                    {
+                        result.Thresholds.AddRange(ThresholdFile.Load(file));
+                    }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                    {
+                        // "Could not find file '/x'." did not say which option named the file.
+                        throw new FormatException($"--thresholds-file '{file}' cannot be read: {ex.Message}", ex);
+                    }
+
                     break;
                 case "--param" or "-p":
                     var pair = Value();
@@ -91,7 +107,7 @@ internal sealed record RunArguments
                     result.Parameters[pair[..eq]] = pair[(eq + 1)..];
                     break;
                 case "--timeout":
-                    result.Timeout = DurationParser.Parse(Value());
+                    result.Timeout = Duration(name, Value());
                     if (result.Timeout <= TimeSpan.Zero)
                     {
                         throw new FormatException("--timeout must be positive.");

@@ -30,9 +30,10 @@ internal static class HtmlReport
 
         html.Append("</p>");
         html.Append(CultureInfo.InvariantCulture, $"<p class=\"machine\">Machine: {E(report.Environment.Text)}.</p>");
-        var verdict = report.WithoutOk.Count > 0 ? "FAILED: no ok responses (below)"
+        var verdict = report.Interrupted ? "INTERRUPTED: " + RunReport.InterruptedText
+            : report.WithoutOk.Count > 0 ? "FAILED: no ok responses (below)"
             : report.Thresholds.Count == 0 ? "no thresholds" : report.AllThresholdsPassed ? "all thresholds passed" : "thresholds FAILED";
-        html.Append(CultureInfo.InvariantCulture, $"<p id=\"verdict\" class=\"{(report.Passed ? "pass" : "fail")}\">{verdict}</p>");
+        html.Append(CultureInfo.InvariantCulture, $"<p id=\"verdict\" class=\"{(report.Passed ? "pass" : "fail")}\">{E(verdict)}</p>");
         foreach (var reason in report.WithoutOk)
         {
             html.Append(CultureInfo.InvariantCulture, $"<p class=\"fail without-ok\">FAILED: {E(reason)}</p>");
@@ -43,6 +44,7 @@ internal static class HtmlReport
         {
             html.Append(CultureInfo.InvariantCulture, $"<section class=\"scenario\" data-scenario=\"{E(scenario.Name)}\"><h2>Scenario {E(scenario.Name)}</h2>");
             html.Append(CultureInfo.InvariantCulture, $"<p>Simulation: {E(string.Join(", then ", scenario.Simulations))}. Warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s, {scenario.WarmUpRequests} requests. Measured: {E(scenario.DurationText)}. Generator: {E(scenario.GeneratorText)}.</p>");
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"latency\">Latency: {E(scenario.LatencyText)}.</p>");
             html.Append(CultureInfo.InvariantCulture, $"<p class=\"parameters\">Parameters: {E(scenario.ParametersText)}.</p>");
             html.Append(CultureInfo.InvariantCulture, $"<p class=\"rate{(scenario.OfferedRateMissed ? " fail" : "")}\">Rate: {E(scenario.OfferedText)}.</p>");
             html.Append("<table class=\"stats\"><thead><tr><th class=\"name\">step</th><th class=\"name\">outcome</th><th>count</th><th>RPS</th><th>min ms</th><th>mean ms</th><th>max ms</th><th>stddev ms</th><th>p50 ms</th><th>p75 ms</th><th>p95 ms</th><th>p99 ms</th><th>bytes</th><th class=\"name\">status codes</th></tr></thead><tbody>");

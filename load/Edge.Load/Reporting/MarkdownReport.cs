@@ -19,7 +19,13 @@ internal static class MarkdownReport
         }
 
         md.AppendLine(CultureInfo.InvariantCulture, $"- machine: {report.Environment.Text}");
-        md.AppendLine(CultureInfo.InvariantCulture, $"- thresholds: {(report.Thresholds.Count == 0 ? "none" : report.AllThresholdsPassed ? "all passed" : "FAILED")}");
+        if (report.Interrupted)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"- INTERRUPTED: {RunReport.InterruptedText}");
+        }
+
+        var thresholds = report.Thresholds.Count == 0 ? "none" : report.AllThresholdsPassed ? "all passed" : "FAILED";
+        md.AppendLine(CultureInfo.InvariantCulture, $"- thresholds: {(report.Interrupted && report.AllThresholdsPassed ? thresholds + " on the part that ran (not a pass: the run was stopped)" : thresholds)}");
         foreach (var reason in report.WithoutOk)
         {
             md.AppendLine(CultureInfo.InvariantCulture, $"- FAILED: {reason}");
@@ -36,6 +42,7 @@ internal static class MarkdownReport
             md.AppendLine(CultureInfo.InvariantCulture, $"- warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s, {scenario.WarmUpRequests} requests; measured: {scenario.DurationText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- rate: {scenario.OfferedText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- generator: {scenario.GeneratorText}");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- latency: {scenario.LatencyText}");
             md.AppendLine();
             md.AppendLine(StatsHeader);
             md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");

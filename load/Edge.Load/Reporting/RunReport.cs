@@ -43,8 +43,17 @@ public sealed record RunReport
     /// </summary>
     public IReadOnlyList<string> WithoutOk => [.. Scenarios.SelectMany(static s => s.WithoutOk)];
 
-    /// <summary>Every threshold passed and every scenario and step got ok responses: what a CI gate should check.</summary>
-    public bool Passed => AllThresholdsPassed && WithoutOk.Count == 0;
+    /// <summary>
+    /// Stopped before its end (Ctrl+C, SIGTERM): the reports and thresholds cover only the part that ran, which is not the
+    /// run that was asked for, so it does not pass whatever its thresholds say (the CLI exits 130).
+    /// </summary>
+    public bool Interrupted => Scenarios.Any(static s => s.Cancelled);
+
+    /// <summary>The reports' line for a stopped run.</summary>
+    public const string InterruptedText = "stopped before the end; the numbers and thresholds cover only the part that ran, and requests in flight at the stop are failures with status 'cancelled'";
+
+    /// <summary>Not stopped, every threshold passed and every scenario and step got ok responses: what a CI gate should check.</summary>
+    public bool Passed => !Interrupted && AllThresholdsPassed && WithoutOk.Count == 0;
 }
 
 public sealed record ScenarioReport
@@ -137,9 +146,29 @@ public sealed record ScenarioReport
     /// <summary>Open-model dispatches more than 10 ms late; null, like <see cref="MaxDispatchLag"/>, for a closed model, which has no schedule to be late for.</summary>
     public long? LateDispatches { get; init; }
 
+    /// <summary>
+    /// What the latencies are measured from. A closed model's read like an open model's unless the report says so: its
+    /// copies send nothing while they wait, so a 3 s stall showed in two requests and a p75 of 45 ms (coordinated omission).
+    /// </summary>
+    public string LatencyText => Scheduled is null
+        ? "from each request's own start (closed model): a copy waiting on a slow response sends nothing meanwhile, so a stall shows in the few requests it held, not in those it kept from being sent (coordinated omission); measure latency with an inject phase"
+        : "from each request's intended send time (open model): waits for the target, a connection or the generator are in the numbers";
+
+    /// <summary>
+    /// From this share of late dispatches on (more than 10 ms after their intended time) the reports say the generator fell
+    /// behind: the late ones are then enough to move the p99, and their lateness is in the latencies charged to the target.
+    /// </summary>
+    public const double LateDispatchShare = 0.01;
+
+    /// <summary>Open model: at least <see cref="LateDispatchShare"/> of the invocations sent started more than 10 ms late.</summary>
+    public bool GeneratorFellBehind => LateDispatches is { } late && Sent > 0 && late >= Sent * LateDispatchShare;
+
     /// <summary>The generator line of the reports.</summary>
     public string GeneratorText => MaxDispatchLag is { } lag
         ? string.Create(CultureInfo.InvariantCulture, $"max dispatch lag {lag.TotalMilliseconds:0.###} ms, {LateDispatches} dispatches more than 10 ms late")
+            + (GeneratorFellBehind
+                ? string.Create(CultureInfo.InvariantCulture, $" ({100.0 * LateDispatches / Sent:0.0}% of {Sent} sent): the generator fell behind, and the latencies include its lag")
+                : "")
         : "closed model, no send schedule (dispatch lag applies to inject phases only)";
 
     public StepReport Global => Steps[0];

@@ -51,7 +51,14 @@ internal static class SvgChart
         var legendX = Width - Right - (series.Count * 110);
         foreach (var (s, index) in series.Select(static (s, i) => (s, i)))
         {
-            if (s.Points.Count > 0)
+            if (s.Points.Count == 1)
+            {
+                // A polyline of one point has no length and draws nothing: a run shorter than the sample interval has
+                // one point per series, and its charts were empty.
+                var (x, y) = s.Points[0];
+                svg.Append(CultureInfo.InvariantCulture, $"<circle class=\"series\" data-series=\"{Encode(s.Name)}\" fill=\"{s.Color}\" cx=\"{Px(x):0.#}\" cy=\"{Py(y):0.#}\" r=\"3\"/>");
+            }
+            else if (s.Points.Count > 1)
             {
                 var points = string.Join(' ', s.Points.Select(p => string.Create(CultureInfo.InvariantCulture, $"{Px(p.X):0.#},{Py(p.Y):0.#}")));
                 svg.Append(CultureInfo.InvariantCulture, $"<polyline class=\"series\" data-series=\"{Encode(s.Name)}\" fill=\"none\" stroke=\"{s.Color}\" stroke-width=\"2\" points=\"{points}\"/>");
@@ -84,7 +91,9 @@ internal static class SvgChart
         return 10 * magnitude;
     }
 
-    private static string Tick(double value) => value.ToString(value >= 100 ? "0" : value >= 10 ? "0.#" : "0.##", CultureInfo.InvariantCulture);
+    // Ticks are quarters of a nice ceiling (1, 2, 2.5 or 5 times a power of ten), so four significant digits print each
+    // exactly: "0.##" labelled 0.025 as 0.03 and 1.875 as 1.88. From 1000 on, whole numbers (G4 would turn 18750 into 1.875E+04).
+    private static string Tick(double value) => value.ToString(value >= 1000 ? "0" : "G4", CultureInfo.InvariantCulture);
 
     private static string Encode(string text) => WebUtility.HtmlEncode(text);
 }

@@ -77,15 +77,17 @@ internal static class ThresholdEvaluator
     };
 
     /// <summary>
-    /// The value with its unit, rounded, unless rounding would make it print as the limit itself: "fail% &lt; 1" passed
-    /// with "actual 1%" (0.9999%) and "rps &gt; 100" failed with "actual 100" (99.96), which reads as a wrong verdict.
+    /// The value with its unit, rounded, unless rounding would make it print as the limit itself or on the limit's other
+    /// side: "fail% &lt; 1" passed with "actual 1%" (0.9999%), "rps &gt; 100" failed with "actual 100" (99.96) and
+    /// "rps &gt; 99.97" failed with "actual 100" (99.96), which read as wrong verdicts.
     /// </summary>
     internal static string Format(Threshold threshold, double value)
     {
         var metric = threshold.Metric;
         var unit = Threshold.IsLatency(metric) ? "ms" : metric == ThresholdMetric.FailPercent ? "%" : "";
         var text = value.ToString(Threshold.IsLatency(metric) || metric == ThresholdMetric.FailPercent ? "0.###" : "0.#", CultureInfo.InvariantCulture);
-        if (value != threshold.Value && double.Parse(text, CultureInfo.InvariantCulture) == threshold.Value)
+        var rounded = double.Parse(text, CultureInfo.InvariantCulture);
+        if ((value != threshold.Value && rounded == threshold.Value) || threshold.IsSatisfiedBy(rounded) != threshold.IsSatisfiedBy(value))
         {
             text = value.ToString("R", CultureInfo.InvariantCulture);
         }

@@ -119,6 +119,9 @@ public sealed class CliAppTests
     [InlineData("--target 'http://127.0.0.1:9/?x=1' has a path", "--target", "http://127.0.0.1:9/?x=1")]
     [InlineData("'99999999999h' is not a duration", "--warmup", "99999999999h")]
     [InlineData("'1e400s' is not a duration", "--warmup", "1e400s")]
+    [InlineData("--warmup '1x' is not a duration", "--warmup", "1x")]
+    [InlineData("--timeout '10' is not a duration", "--timeout", "10")]
+    [InlineData("--thresholds-file '/nonexistent/thresholds.json' cannot be read", "--thresholds-file", "/nonexistent/thresholds.json")]
     [InlineData("'99999999999h' is not a duration", "--simulation", "inject:rate=1,during=99999999999h")]
     [InlineData("unknown key 'foo'", "--simulation", "inject:rate=1,during=1s,foo=2")]
     [InlineData("unknown key 'interval'", "--simulation", "constant:copies=1,interval=1s,during=1s")]
@@ -334,6 +337,29 @@ public sealed class CliAppTests
         Assert.Equal(ExitCodes.Interrupted, exit);
         Assert.Contains("interrupted", stderr.ToString(), StringComparison.Ordinal);
         Assert.Contains("(cancelled)", File.ReadAllText(Path.Combine(folder, "report.md")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_StoppedMidRun_ReportVerdictSaysInterruptedNotPassed()
+    {
+        // The run exits 130, yet its report.md said "thresholds: all passed" and report.html showed a green "all
+        // thresholds passed": a stopped run's report, opened later as a CI artifact, read as a passed gate, with only
+        // "(cancelled)" in the measured line to say otherwise.
+        using var server = TestBackends.StartWireMock();
+        server.Given(Request.Create().WithPath("/").UsingGet()).RespondWith(Response.Create().WithStatusCode(200));
+        var folder = TestBackends.TempFolder("stopped-verdict");
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1.5));
+
+        var exit = await CliApp.RunAsync(
+            ["run", "-s", "plain-get", "-t", server.Url!, "--simulation", "inject:rate=20,during=30s", "-o", folder, "--threshold", "fail% < 50", "-q"],
+            new StringWriter(), new StringWriter(), stop.Token);
+
+        Assert.Equal(ExitCodes.Interrupted, exit);
+        var md = File.ReadAllLines(Path.Combine(folder, "report.md"));
+        Assert.DoesNotContain("- thresholds: all passed", md);
+        Assert.Contains(md, l => l.StartsWith("- INTERRUPTED: ", StringComparison.Ordinal));
+        var html = File.ReadAllText(Path.Combine(folder, "report.html"));
+        Assert.Contains("<p id=\"verdict\" class=\"fail\">INTERRUPTED", html, StringComparison.Ordinal);
     }
 
     [Fact]

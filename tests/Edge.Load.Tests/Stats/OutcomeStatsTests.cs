@@ -46,6 +46,23 @@ public sealed class OutcomeStatsTests
     }
 
     [Fact]
+    public void Outcome_ResponseSlowerThanTenMinutes_IsNotReportedAsTenMinutes()
+    {
+        // --timeout takes up to 24h, but the histogram stopped at 10 min and every slower latency was clamped to it: a
+        // response after 20 min read max = mean = 600000 ms.
+        var stats = new OutcomeStats();
+        var twentyMinutes = (long)TimeSpan.FromMinutes(20).TotalMicroseconds;
+        stats.Record(twentyMinutes, 0, "200");
+        stats.DrainInterval();
+
+        var report = ReportBuilder.Outcome(stats, seconds: 1800);
+
+        AssertClose(20 * 60_000, report.MaxMs);
+        AssertClose(20 * 60_000, report.P99Ms);
+        Assert.Equal(20 * 60_000, report.MeanMs);
+    }
+
+    [Fact]
     public void DrainInterval_CalledRepeatedly_AccumulatesTotalsAcrossIntervals()
     {
         var stats = new OutcomeStats();

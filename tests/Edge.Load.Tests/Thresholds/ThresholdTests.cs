@@ -135,6 +135,21 @@ public sealed class ThresholdEvaluatorTests
         Assert.Equal("99.96", result.ActualText);
     }
 
+    [Fact]
+    public void Evaluate_RpsRoundingPastTheLimit_PrintsEnoughDigitsNotToContradictTheVerdict()
+    {
+        // 99.96 rounded to 0.# is "100": "FAILED: rps > 99.97 (actual 100)" reads as a wrong verdict, as "actual 100"
+        // beside "rps > 100" did before; only a rounding onto the limit itself was caught.
+        var run = Run(okCount: 100, failCount: 0, p99: 1);
+        var step = run.Scenarios[0].Steps[0];
+        run = run with { Scenarios = [run.Scenarios[0] with { Steps = [step with { Ok = step.Ok with { Rps = 99.96 } }] }] };
+
+        var result = Assert.Single(ThresholdEvaluator.Evaluate(run, [Threshold.Parse("rps > 99.97")]));
+
+        Assert.False(result.Passed);
+        Assert.Equal("99.96", result.ActualText);
+    }
+
     private static RunReport Run(long okCount, long failCount, double p99) => new()
     {
         Title = "t",
