@@ -148,7 +148,7 @@ internal sealed class RedisApprovalStore(EdgeRedis redis) : IApprovalStore
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            redis.RefreshClusterSlotMap();
+            redis.RefreshAfterFailure(ex);
             throw new ApprovalStoreUnavailableException(ex.GetType().Name, ex);
         }
     }

@@ -450,7 +450,7 @@ internal sealed partial class RedisRateLimitConnection
             Log.BreakerOpened(_logger, node.Node, RateLimitMetrics.ReasonTag(reason), node.Breaker.BreakDuration.TotalMilliseconds);
         }
 
-        if (error is RedisServerException server && IsReadOnly(server))
+        if (EdgeRedis.IsReadOnly(error))
         {
             _redis.RefreshAfterReadOnly();
         }
@@ -459,9 +459,6 @@ internal sealed partial class RedisRateLimitConnection
             RefreshSlotMap();
         }
     }
-
-    /// <summary>The server is a replica now (it was demoted after the client chose it as the primary).</summary>
-    private static bool IsReadOnly(RedisServerException error) => error.Message.StartsWith("READONLY", StringComparison.Ordinal);
 
     /// <summary>
     /// A cluster key's call failed: the client's slot map may name a master the cluster has replaced

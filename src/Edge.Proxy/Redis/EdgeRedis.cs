@@ -130,6 +130,35 @@ internal sealed partial class EdgeRedis : IDisposable
     /// </summary>
     public void RefreshAfterReadOnly() => RefreshTopology(demoted: true);
 
+    /// <summary>
+    /// A command failed with <paramref name="error"/>: refreshes what the failure says may be stale, the servers' roles
+    /// after <c>READONLY</c> (<see cref="RefreshAfterReadOnly"/>), else the cluster slot map
+    /// (<see cref="RefreshClusterSlotMap"/>). Every Redis user of the edge calls it: the role check on READONLY was only
+    /// the rate limiter's, so after a primary/replica swap approvals, webhook replay checks and ban counts failed for
+    /// the client's own role check interval (60 s) while the promoted primary was healthy.
+    /// </summary>
+    public void RefreshAfterFailure(Exception? error)
+    {
+        if (IsReadOnly(error))
+        {
+            RefreshAfterReadOnly();
+        }
+        else
+        {
+            RefreshClusterSlotMap();
+        }
+    }
+
+    /// <summary>
+    /// The server refused a write as a replica (it was demoted after the client chose it as the primary): <c>READONLY</c>,
+    /// or inside a transaction <c>EXECABORT</c>, which is all the client reports of a write refused while queued (the
+    /// edge's own transactions hold no command a server refuses otherwise, except when out of memory, where a role
+    /// check costs nothing more than the throttled refresh).
+    /// </summary>
+    public static bool IsReadOnly(Exception? error) =>
+        error is RedisServerException server
+        && (server.Message.StartsWith("READONLY", StringComparison.Ordinal) || server.Message.StartsWith("EXECABORT", StringComparison.Ordinal));
+
     private void RefreshTopology(bool demoted)
     {
         if (Multiplexer is not { } multiplexer)

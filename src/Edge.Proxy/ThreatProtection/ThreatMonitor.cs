@@ -401,7 +401,7 @@ internal sealed partial class ThreatMonitor(
             {
                 // The last replica keeps refusing what it knows until each ban's own end.
                 Log.SyncFailed(logger, ex.GetType().Name);
-                redis.RefreshClusterSlotMap();
+                redis.RefreshAfterFailure(ex);
             }
         }
 
@@ -558,6 +558,7 @@ internal sealed partial class ThreatMonitor(
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
+            redis.RefreshAfterFailure(ex);
             if (!count.IsCompleted)
             {
                 // Redis may still run the count: when it starts the ban, every instance learns it from the channel, so it

@@ -61,6 +61,7 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             LogRedisFailed(policy, ex.GetType().Name);
+            redis.RefreshAfterFailure(ex);
         }
 
         if (rejectWhenRedisUnavailable)
