@@ -200,47 +200,23 @@ public sealed class EdgeRateLimiterRedisTests(RedisFixture redis) : IClassFixtur
     {
         // Edge:Redis names a primary and its replica (no cluster). An operator or a managed service swaps their roles: the
         // old primary answers every write with READONLY while the promoted replica is healthy.
-        await using var primary = await RedisServer.StartAsync();
-        await using var replica = await RedisServer.StartAsync(extraArguments: ["--replicaof", "127.0.0.1", primary.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        using (var admin = replica.Connect())
-        {
-            await WaitForAsync(async () => ((string?)await admin.GetDatabase().ExecuteAsync("INFO", "replication"))!.Contains("master_link_status:up", StringComparison.Ordinal));
-        }
-
-        using var services = new RateLimitTestServices($"127.0.0.1:{primary.Port},127.0.0.1:{replica.Port},abortConnect=false,connectTimeout=1000,syncTimeout=1000,asyncTimeout=1000");
+        await using var redis = await RedisReplicaPair.StartAsync();
+        using var services = new RateLimitTestServices(redis.ConnectionString);
         await services.WaitForRedisAsync();
         var limiter = services.Registry.GetOrCreate(RateLimitTestServices.Policy(
             new RateLimitPolicyOptions { Limit = 1000, Window = TimeSpan.FromMinutes(1), OnRedisUnavailable = "Closed", DecisionDeadline = TimeSpan.FromSeconds(2) }, "promoted"));
         Assert.Equal(RateLimitDecisionSource.Redis, (await limiter.DecideAsync("t:p", 1, CancellationToken.None)).Source);
 
-        using (var admin = replica.Connect())
-        {
-            await admin.GetDatabase().ExecuteAsync("REPLICAOF", "NO", "ONE");
-        }
-
-        using (var admin = primary.Connect())
-        {
-            await admin.GetDatabase().ExecuteAsync("REPLICAOF", "127.0.0.1", replica.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        }
+        await redis.SwapRolesAsync();
 
         // The client checks its servers' roles by itself only every ConfigCheckSeconds (60 s): until then every decision
         // failed with READONLY and the outage mode answered although the new primary was healthy.
         RateLimitDecision last = default;
-        await WaitForAsync(async () =>
+        await RedisReplicaPair.WaitForAsync(async () =>
         {
             last = await limiter.DecideAsync("t:p", 1, CancellationToken.None);
             return last is { Source: RateLimitDecisionSource.Redis, Admitted: true };
         });
         Assert.False(last.IsFallback);
-    }
-
-    private static async Task WaitForAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 15 s");
-            await Task.Delay(100);
-        }
     }
 }

@@ -179,41 +179,17 @@ public sealed class WebhookReplayStoreTests
         // Edge:Redis names a primary and its replica, whose roles are then swapped: the old primary answers READONLY. The
         // client checks the roles by itself only every 60 s, and until then every delivery of a policy that rejects when
         // Redis is unavailable was refused, while the promoted primary was healthy.
-        await using var primary = await RedisServer.StartAsync();
-        await using var replica = await RedisServer.StartAsync(extraArguments: ["--replicaof", "127.0.0.1", primary.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        using (var admin = replica.Connect())
-        {
-            await WaitForAsync(async () => ((string?)await admin.GetDatabase().ExecuteAsync("INFO", "replication"))!.Contains("master_link_status:up", StringComparison.Ordinal));
-        }
-
-        using var redis = new EdgeRedis($"127.0.0.1:{primary.Port},127.0.0.1:{replica.Port},abortConnect=false,connectTimeout=1000,syncTimeout=1000,asyncTimeout=1000");
+        await using var pair = await RedisReplicaPair.StartAsync();
+        using var redis = new EdgeRedis(pair.ConnectionString);
         await redis.ConnectAsync();
         var store = new WebhookReplayStore(redis, TimeProvider.System, new LoggerFactory([new CapturedLogs()]).CreateLogger<WebhookReplayStore>());
         Assert.Equal(ReplayCheck.First, await store.TryRegisterAsync("github", "delivery-0", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
 
-        using (var admin = replica.Connect())
-        {
-            await admin.GetDatabase().ExecuteAsync("REPLICAOF", "NO", "ONE");
-        }
-
-        using (var admin = primary.Connect())
-        {
-            await admin.GetDatabase().ExecuteAsync("REPLICAOF", "127.0.0.1", replica.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        }
+        await pair.SwapRolesAsync();
 
         var delivery = 0;
-        await WaitForAsync(async () =>
+        await RedisReplicaPair.WaitForAsync(async () =>
             await store.TryRegisterAsync("github", "delivery-" + ++delivery, TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true) == ReplayCheck.First);
-    }
-
-    private static async Task WaitForAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 15 s");
-            await Task.Delay(100);
-        }
     }
 
     /// <summary>A replay store on a real redis-server of its own, with captured logs and a clock the test moves.</summary>
