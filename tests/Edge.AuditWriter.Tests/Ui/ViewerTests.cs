@@ -394,21 +394,11 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
         await using var _ = context;
         await SignInAsync(page, WriterFixture.GlobalAuditorKey);
         await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, newest first");
-        var release = new TaskCompletionSource();
-        await page.RouteAsync("**/audit/records**", async route =>
-        {
-            await release.Task;
-            await route.ContinueAsync();
-        });
+        var release = await HoldRequestsAsync(page, "**/audit/records**");
         await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
         await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Loading…");
 
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
-        var finished = page.WaitForRequestFinishedAsync(new() { Predicate = r => r.Url.Contains("/audit/records", StringComparison.Ordinal) });
-        release.SetResult();
-        await finished;
-        // The page parses the answer after the request finished: give it the time it took to render the first page.
-        await page.WaitForTimeoutAsync(1000);
+        await SignOutThenAnswerAsync(page, release, "/audit/records");
 
         Assert.Equal(0, await Rows(page).CountAsync());
         Assert.Equal("", await page.Locator("#page-info").TextContentAsync());
@@ -428,22 +418,13 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
         await using var _ = context;
         await SignInAsync(page, EraserKey);
         await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 2 records, newest first");
-        var release = new TaskCompletionSource();
-        await page.RouteAsync("**/audit/erasure", async route =>
-        {
-            await release.Task;
-            await route.ContinueAsync();
-        });
+        var release = await HoldRequestsAsync(page, "**/audit/erasure");
         await page.GetByLabel("Subject principal").FillAsync("alice");
         await page.GetByLabel("I understand this cannot be undone").CheckAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Erase subject" }).ClickAsync();
         await Assertions.Expect(page.Locator("#erasure-result")).ToHaveTextAsync("Erasing…");
 
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
-        var finished = page.WaitForRequestFinishedAsync(new() { Predicate = r => r.Url.Contains("/audit/erasure", StringComparison.Ordinal) });
-        release.SetResult();
-        await finished;
-        await page.WaitForTimeoutAsync(1000);
+        await SignOutThenAnswerAsync(page, release, "/audit/erasure");
 
         // Before, the answer wrote "Erased: 1 records of alice …" back into the emptied page (hidden is not gone: the next
         // person at this screen read the subject just erased) and reloaded the timeline without a credential, which put
@@ -463,20 +444,11 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
         await using var _ = context;
         await SignInAsync(page, WriterFixture.GlobalAuditorKey);
         await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, newest first");
-        var release = new TaskCompletionSource();
-        await page.RouteAsync("**/audit/proof/inclusion**", async route =>
-        {
-            await release.Task;
-            await route.ContinueAsync();
-        });
+        var release = await HoldRequestsAsync(page, "**/audit/proof/inclusion**");
         await Rows(page).First.GetByRole(AriaRole.Button).ClickAsync();
         await Assertions.Expect(page.Locator("#proof-result")).ToHaveTextAsync("Checking the inclusion proof…");
 
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
-        var finished = page.WaitForRequestFinishedAsync(new() { Predicate = r => r.Url.Contains("/audit/proof/inclusion", StringComparison.Ordinal) });
-        release.SetResult();
-        await finished;
-        await page.WaitForTimeoutAsync(1000);
+        await SignOutThenAnswerAsync(page, release, "/audit/proof/inclusion");
 
         // Before, the late proof filled the emptied record view again: its proof hashes, "Root matches …" and the
         // checkpoint's signature line, for the next person at this screen.
@@ -497,20 +469,11 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
         page.Download += (_, download) => downloads.Add(download.SuggestedFilename);
         await SignInAsync(page, WriterFixture.GlobalAuditorKey);
         await Assertions.Expect(page.Locator("#page-info")).ToHaveTextAsync("Page 1: 100 records, newest first");
-        var release = new TaskCompletionSource();
-        await page.RouteAsync("**/audit/export**", async route =>
-        {
-            await release.Task;
-            await route.ContinueAsync();
-        });
+        var release = await HoldRequestsAsync(page, "**/audit/export**");
         await page.GetByRole(AriaRole.Button, new() { Name = "Export CSV" }).ClickAsync();
         await Assertions.Expect(page.Locator("#export-status")).ToHaveTextAsync("Exporting csv…");
 
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
-        var finished = page.WaitForRequestFinishedAsync(new() { Predicate = r => r.Url.Contains("/audit/export", StringComparison.Ordinal) });
-        release.SetResult();
-        await finished;
-        await page.WaitForTimeoutAsync(1000);
+        await SignOutThenAnswerAsync(page, release, "/audit/export");
 
         // Before, the CSV (with the principals the writer decrypted for the signed-out caller) was saved to this screen's
         // downloads after the sign-out, and "Downloaded audit-230.csv" written back into the emptied page.
@@ -943,4 +906,29 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
         """;
 
     private static string Sha(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    /// <summary>Holds every request of the page matching <paramref name="glob"/> until the returned source is set.</summary>
+    private static async Task<TaskCompletionSource> HoldRequestsAsync(IPage page, string glob)
+    {
+        var release = new TaskCompletionSource();
+        await page.RouteAsync(glob, async route =>
+        {
+            await release.Task;
+            await route.ContinueAsync();
+        });
+        return release;
+    }
+
+    /// <summary>
+    /// Signs out while a held request waits, then lets it be answered. The page parses the answer after the request
+    /// finished: it is given the time it took to render the first page.
+    /// </summary>
+    private static async Task SignOutThenAnswerAsync(IPage page, TaskCompletionSource release, string urlPart)
+    {
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        var finished = page.WaitForRequestFinishedAsync(new() { Predicate = r => r.Url.Contains(urlPart, StringComparison.Ordinal) });
+        release.SetResult();
+        await finished;
+        await page.WaitForTimeoutAsync(1000);
+    }
 }
