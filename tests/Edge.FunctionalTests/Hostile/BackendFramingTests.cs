@@ -39,16 +39,8 @@ public sealed class BackendFramingTests : RawBackendEdgeTests
         var responses = await RawHttp.SendPipelinedAsync(Edge.ProxyPort,
             $"GET {path} HTTP/1.1\r\nHost: x\r\n\r\nGET /legacy/next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 
-        Assert.Equal(2, responses.Count);
-        Assert.Equal((502, "backend_response_invalid"), (responses[0].Status, responses[0].ProblemCode()));
-        Assert.Equal((200, "fine"), (responses[1].Status, responses[1].Body));
-        var record = await Edge.LocalAuditDataAsync(responses[0].Header("X-Request-Id")!);
-        Assert.Equal((502, "allow", "backend_response_invalid"), (record.GetProperty("status").GetInt32(),
-            record.GetProperty("decision").GetString(), record.GetProperty("reason").GetString()));
+        var record = await AssertRefusedAndNextServedOnAnotherConnectionAsync(responses, path);
         Assert.Equal(responses[0].Body.Length, record.GetProperty("bytesOut").GetInt32());
-        // The backend's connection is not reused: whatever else it held never becomes another answer.
-        var refused = _received.Single(r => r.Target == path).Connection;
-        Assert.DoesNotContain(_received, r => r.Connection == refused && r.Target == "/legacy/next");
     }
 
     [Theory]
@@ -64,15 +56,7 @@ public sealed class BackendFramingTests : RawBackendEdgeTests
             $"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\nGET /legacy/next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 
-        Assert.Equal(2, responses.Count);
-        Assert.Equal((502, "backend_response_invalid"), (responses[0].Status, responses[0].ProblemCode()));
-        Assert.Equal((200, "fine"), (responses[1].Status, responses[1].Body));
-        var record = await Edge.LocalAuditDataAsync(responses[0].Header("X-Request-Id")!);
-        Assert.Equal((502, "allow", "backend_response_invalid"), (record.GetProperty("status").GetInt32(),
-            record.GetProperty("decision").GetString(), record.GetProperty("reason").GetString()));
-        // The pipelined request is the edge's to answer, on a new backend connection, never a tunnelled one.
-        var refused = _received.Single(r => r.Target == path).Connection;
-        Assert.DoesNotContain(_received, r => r.Connection == refused && r.Target == "/legacy/next");
+        await AssertRefusedAndNextServedOnAnotherConnectionAsync(responses, path);
     }
 
     [Fact]
@@ -248,5 +232,23 @@ public sealed class BackendFramingTests : RawBackendEdgeTests
                 // The edge closed the connection.
             }
         }
+    }
+
+    /// <summary>
+    /// The first answer is 502 <c>backend_response_invalid</c>, audited as sent; the pipelined <c>/legacy/next</c> after it
+    /// is served, never on the refused backend connection: whatever else that connection held (or a tunnel) never becomes
+    /// another answer. Returns the first answer's audit record.
+    /// </summary>
+    private async Task<System.Text.Json.JsonElement> AssertRefusedAndNextServedOnAnotherConnectionAsync(IReadOnlyList<RawResponse> responses, string path)
+    {
+        Assert.Equal(2, responses.Count);
+        Assert.Equal((502, "backend_response_invalid"), (responses[0].Status, responses[0].ProblemCode()));
+        Assert.Equal((200, "fine"), (responses[1].Status, responses[1].Body));
+        var record = await Edge.LocalAuditDataAsync(responses[0].Header("X-Request-Id")!);
+        Assert.Equal((502, "allow", "backend_response_invalid"), (record.GetProperty("status").GetInt32(),
+            record.GetProperty("decision").GetString(), record.GetProperty("reason").GetString()));
+        var refused = _received.Single(r => r.Target == path).Connection;
+        Assert.DoesNotContain(_received, r => r.Connection == refused && r.Target == "/legacy/next");
+        return record;
     }
 }
