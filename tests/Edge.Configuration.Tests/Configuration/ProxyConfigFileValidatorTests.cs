@@ -196,14 +196,7 @@ public sealed class ProxyConfigFileValidatorTests
             "Transforms": [ { "EdgeTenant": "Path", "RouteValue": "{{routeValue}}" } ]
             """);
 
-        if (accepted)
-        {
-            Assert.Empty(errors);
-        }
-        else
-        {
-            AssertSingleError(errors, "ReverseProxy:Routes:r1:Transforms[0]:RouteValue", $"route value '{routeValue}' is not a parameter of the route's Match.Path");
-        }
+        AssertAcceptedOrSingleError(errors, accepted, "ReverseProxy:Routes:r1:Transforms[0]:RouteValue", $"route value '{routeValue}' is not a parameter of the route's Match.Path");
     }
 
     [Theory]
@@ -273,14 +266,7 @@ public sealed class ProxyConfigFileValidatorTests
             "Transforms": [ { "PathPattern": "{{pathPattern}}" } ]
             """);
 
-        if (accepted)
-        {
-            Assert.Empty(errors);
-        }
-        else
-        {
-            AssertSingleError(errors, "ReverseProxy:Routes:r1:Transforms[0]:PathPattern", "is not a parameter of the route's Match.Path");
-        }
+        AssertAcceptedOrSingleError(errors, accepted, "ReverseProxy:Routes:r1:Transforms[0]:PathPattern", "is not a parameter of the route's Match.Path");
     }
 
     [Theory]
@@ -690,6 +676,18 @@ public sealed class ProxyConfigFileValidatorTests
         var error = Assert.Single(errors, e => !e.IsWarning);
         Assert.Equal(location, error.Location);
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    private static void AssertAcceptedOrSingleError(IReadOnlyList<ConfigError> errors, bool accepted, string location, string expected)
+    {
+        if (accepted)
+        {
+            Assert.Empty(errors);
+        }
+        else
+        {
+            AssertSingleError(errors, location, expected);
+        }
     }
 
     private static async Task<IReadOnlyList<ConfigError>> ValidateTextAsync(string json, Action<IServiceCollection>? configureServices = null)
