@@ -132,6 +132,13 @@ internal static class EdgeHostOptionsExtensions
             throw new InvalidOperationException("Edge:IdentityHeaderPrefix is empty; it names the headers the edge owns (default X-Edge-), and every client header would be removed.");
         }
 
+        // It names this instance in every audit record (source edge://<id>) and log line; an unset variable behind
+        // Edge__InstanceId=$POD_NAME gave records no origin, and a space or control character broke the source URI.
+        if (options.InstanceId.Length == 0 || options.InstanceId.Any(static c => char.IsWhiteSpace(c) || char.IsControl(c)))
+        {
+            throw new InvalidOperationException("Edge:InstanceId must be a non-empty name without spaces or control characters (default: the machine name); it names this instance in audit records and logs.");
+        }
+
         if (!string.IsNullOrWhiteSpace(options.Redis))
         {
             ConfigurationOptions redis;

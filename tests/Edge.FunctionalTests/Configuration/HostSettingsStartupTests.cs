@@ -23,6 +23,8 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.Proxy", "--Edge:ManagementToken=env:" + UnsetVariable, "error: Edge:ManagementToken: environment variable '" + UnsetVariable + "' is not set or empty")]
     [InlineData("Edge.Proxy", "--Edge:ManagementHosts=http://edge-admin.internal", "error: Edge:ManagementHosts entry 'http://edge-admin.internal' is not a host name")]
     [InlineData("Edge.Proxy", "--Edge:IdentityHeaderPrefix=", "error: Edge:IdentityHeaderPrefix is empty")]
+    [InlineData("Edge.Proxy", "--Edge:InstanceId=", "error: Edge:InstanceId must be a non-empty name without spaces")]
+    [InlineData("Edge.Proxy", "--Edge:InstanceId=edge\u00a0one", "error: Edge:InstanceId must be a non-empty name without spaces")]
     [InlineData("Edge.Proxy", "--urls=http://127.0.0.1:{port} --Edge:ManagementUrls=http://127.0.0.1:{port}", "error: Edge:ManagementUrls uses port")]
     [InlineData("Edge.Proxy", "--Edge:Reids=127.0.0.1:6379", "error: Edge:Reids is not a host setting; did you mean Edge:Redis?")]
     [InlineData("Edge.Proxy", "--Edge:Audit:ShipIntervall=00:00:01", "error: Edge:Audit:ShipIntervall is not a host setting; did you mean Edge:Audit:ShipInterval?")]
