@@ -63,7 +63,7 @@ public static class EdgeApplication
     /// <summary>
     /// The request path of an edge route, in order: <see cref="EdgeTraceContext"/> (trace id and traceparent when the
     /// request has no Activity, i.e. unless <c>Edge:Observability:Activities</c> is on), <see cref="EdgeRequestMiddleware"/> (id, identity-header stripping,
-    /// the ban check, method refusal, audit at the end), ASP.NET Core's rate limiter for routes with a <c>RateLimiterPolicy</c>,
+    /// the ban check, method refusal, audit at the end), <see cref="RoutePolicyRateLimitingMiddleware"/> for routes with a <c>RateLimiterPolicy</c>,
     /// YARP's own middleware, then the forwarder, whose request transforms run the ordered edge steps
     /// (<see cref="EdgeStepTransform"/>, with <see cref="EdgeBodyBufferingTransform"/> before the first that reads the body)
     /// before the backend is called.
@@ -77,13 +77,13 @@ public static class EdgeApplication
 
             pipeline.UseMiddleware<EdgeRequestMiddleware>();
 
-            // ASP.NET Core's limiter for routes with a RateLimiterPolicy: inside the proxy pipeline (routing has run)
-            // so a refusal has its request id and is audited; before any step, so a refused body is never read. Bodies
-            // are buffered by EdgeBodyBufferingTransform, among the request transforms, before the first step that reads one.
-            pipeline.UseRateLimiter();
+            // Routes with a RateLimiterPolicy: inside the proxy pipeline (routing has run) so every decision has its
+            // request id and is audited; before any step, so a refused body is never read. Bodies are buffered by
+            // EdgeBodyBufferingTransform, among the request transforms, before the first step that reads one.
+            pipeline.UseMiddleware<RoutePolicyRateLimitingMiddleware>();
             pipeline.UseSessionAffinity();
             pipeline.UseLoadBalancing();
             pipeline.UsePassiveHealthChecks();
-        }).ConfigureEndpoints(app.Services.GetRequiredService<EdgeRateLimiterPolicies>().Apply);
+        }).ConfigureEndpoints(EdgeRateLimiterPolicies.Apply);
     }
 }

@@ -4,8 +4,8 @@ using Microsoft.AspNetCore.RateLimiting;
 namespace Edge.Proxy.RateLimiting;
 
 /// <summary>
-/// One <c>Edge:RateLimits</c> policy as an ASP.NET Core rate limiter policy. The edge host attaches it to routes itself
-/// (<see cref="EdgeRateLimiterPolicies.Apply"/>); a plain ASP.NET Core app registers it with
+/// One <c>Edge:RateLimits</c> policy as an ASP.NET Core rate limiter policy, for a plain ASP.NET Core app (the edge host
+/// runs a route's <c>RateLimiterPolicy</c> itself, <see cref="RoutePolicyRateLimitingMiddleware"/>), which registers it with
 /// <c>services.AddRateLimiter(o => o.AddEdgePolicy("per-ip"))</c> and <c>app.UseRateLimiter()</c>. That middleware runs
 /// before the edge steps, so <c>{tenant}</c> and <c>{principal}</c> are only known when the request already carries them;
 /// headers are written on refusals only (the middleware does not expose the lease of an admitted request).

@@ -17,7 +17,10 @@ internal sealed class RateLimitStepFactory(RateLimiterRegistry registry, TimePro
             ?? throw new InvalidOperationException($"rate-limit policy '{name}' is invalid: {string.Join("; ", errors.Errors)}");
         var rateLimitSteps = context.Route.Transforms?.Count(transform =>
             EdgeStepRegistry.TryGetStepName(transform, out var step) && string.Equals(step, StepName, StringComparison.OrdinalIgnoreCase)) ?? 0;
-        return new RateLimitStep(registry.GetOrCreate(policy), time, oneOfSeveral: rateLimitSteps > 1);
+        // A route's RateLimiterPolicy decides on the same response (RoutePolicyRateLimitingMiddleware).
+        var routePolicy = context.Route.Metadata?.ContainsKey(EdgeRouteRateLimiterPolicy.MetadataKey) == true
+            || EdgeRouteRateLimiterPolicy.IsEdgePolicyName(context.Route.RateLimiterPolicy);
+        return new RateLimitStep(registry.GetOrCreate(policy), time, oneOfSeveral: rateLimitSteps > 1 || routePolicy);
     }
 
     /// <summary>A <c>{body:/pointer}</c> key reads the body, under whatever cap the route's other steps set.</summary>

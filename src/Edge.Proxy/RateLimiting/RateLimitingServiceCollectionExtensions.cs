@@ -17,10 +17,6 @@ internal static class RateLimitingServiceCollectionExtensions
         services.TryAddSingleton<EdgeDecisions>();
         services.AddSingleton<RateLimitStepFactory>();
         services.AddSingleton<IEdgeStepFactory>(sp => sp.GetRequiredService<RateLimitStepFactory>());
-
-        // Routes' RateLimiterPolicy: the Edge policy objects are attached per endpoint (EdgeRateLimiterPolicies),
-        // so nothing is registered by name; a refusal's status and body come from the policy's OnRejected.
-        services.AddRateLimiter(options => options.RejectionStatusCode = StatusCodes.Status429TooManyRequests);
         return services;
     }
 }

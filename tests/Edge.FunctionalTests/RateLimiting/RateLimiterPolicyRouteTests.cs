@@ -93,6 +93,53 @@ public sealed class RateLimiterPolicyRouteTests
     }
 
     [Fact]
+    public async Task RateLimiterPolicy_RequestAdmitted_ResponseCarriesHeadersAndAuditRecordsTheOutcome()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Config(backend.Url, "per-ip", PerIp(2)));
+
+        using var admitted = await edge.Client.GetAsync("/public/x");
+
+        Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);
+        Assert.Equal("2", RateLimitRoutes.Header(admitted, "X-RateLimit-Limit"));
+        Assert.Equal("1", RateLimitRoutes.Header(admitted, "X-RateLimit-Remaining"));
+        var audit = await edge.LocalAuditDataAsync(RateLimitRoutes.Header(admitted, "X-Request-Id")!);
+        Assert.Equal("allowed", audit.GetProperty("rateLimit").GetString());
+    }
+
+    [Fact]
+    public async Task RateLimiterPolicy_RouteAlsoHasEdgeRateLimitStep_ResponseReportsTheBindingPolicy()
+    {
+        using var backend = Backend.Start();
+        var policies = new Dictionary<string, object>
+        {
+            ["per-ip"] = new { Limit = 100, Window = "01:00:00", Key = "{ip}" },
+            ["small"] = new { Limit = 3, Window = "01:00:00", Key = "{route}" },
+        };
+        var config = ProxyJson.Create(
+            backend.Url,
+            new Dictionary<string, object>
+            {
+                ["public"] = new Dictionary<string, object>
+                {
+                    ["ClusterId"] = "backend",
+                    ["Match"] = new { Path = "/public/{**rest}" },
+                    ["RateLimiterPolicy"] = "per-ip",
+                    ["Transforms"] = new object[] { new Dictionary<string, string> { ["EdgeRateLimit"] = "small" } },
+                },
+            },
+            new { RateLimits = policies });
+        await using var edge = await EdgeHost.StartAsync(config);
+
+        using var response = await edge.Client.GetAsync("/public/x");
+
+        // The step's policy has fewer tokens left, so it binds, whichever decided first.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("3", RateLimitRoutes.Header(response, "X-RateLimit-Limit"));
+        Assert.Equal("2", RateLimitRoutes.Header(response, "X-RateLimit-Remaining"));
+    }
+
+    [Fact]
     public async Task Start_RateLimiterPolicyNotInEdgeRateLimits_RefusedWithRouteLocation()
     {
         using var backend = Backend.Start();
