@@ -50,6 +50,22 @@ public sealed class WebhookVerifierTests
         Assert.Equal(valid ? 1614265330 : null, result.Timestamp);
     }
 
+    [Theory]
+    [InlineData("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA=", 7, true)]
+    [InlineData("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA=", 8, false)]
+    [InlineData("v2,AAAA", 500, true)]
+    public void Verify_StandardWebhooksLongSignatureList_RefusedBeyondEightEntriesOfSupportedVersions(string filler, int fillers, bool valid)
+    {
+        // Each entry of a supported version costs a pass over the body (an Ed25519 check hashes it per entry): a header
+        // of hundreds of entries turned one unsigned request into hundreds of body hashes.
+        var verifier = Policy("StandardWebhooks", StandardSecret).Verifier;
+        var signature = string.Join(' ', Enumerable.Repeat(filler, fillers)) + " v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+        var result = verifier.Verify(StandardHeaders(signature), StandardPayload);
+
+        Assert.Equal(valid ? null : "signature_invalid:too_many_signatures", result.Reason);
+    }
+
     [Fact]
     public void Verify_StandardWebhooksV1aPublishedVector_Valid()
     {
