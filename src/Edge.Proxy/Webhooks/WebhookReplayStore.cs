@@ -33,6 +33,10 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
     private readonly ConcurrentDictionary<string, RedisValue> _acceptedLocally = new(StringComparer.Ordinal);
     private int _writingBack;
 
+    // Set after each addition, cleared by a write-back before it lists them: every check reads it, and an empty
+    // ConcurrentDictionary's IsEmpty takes all of its locks.
+    private volatile bool _mayHaveLocalAcceptances;
+
     // Each reservation's value is this instance's own, so an undo can tell it from another instance's reservation.
     private readonly string _reservationPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)) + ":";
     private long _reservations;
@@ -56,7 +60,7 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
             if (redis.Multiplexer is { IsConnected: true } multiplexer)
             {
                 var database = multiplexer.GetDatabase();
-                if (!_acceptedLocally.IsEmpty && Interlocked.CompareExchange(ref _writingBack, 1, 0) == 0)
+                if (_mayHaveLocalAcceptances && Interlocked.CompareExchange(ref _writingBack, 1, 0) == 0)
                 {
                     // Sent ahead on the same connection (before its first await): a replay of one of them is answered from
                     // Redis below. One write-back at a time, so a slow Redis is not sent the list again with every check.
@@ -97,6 +101,7 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
         }
 
         _acceptedLocally[key] = reservation.IsNull ? NextReservation() : reservation;
+        _mayHaveLocalAcceptances = true;
         return ReplayCheck.First;
     }
 
@@ -108,6 +113,7 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
     {
         try
         {
+            _mayHaveLocalAcceptances = false;
             var writes = new List<(KeyValuePair<string, RedisValue> Entry, Task<bool> Write)>();
             foreach (var entry in _acceptedLocally)
             {
@@ -131,6 +137,7 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
                 catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
                 {
                     // Still listed: written back with a later check.
+                    _mayHaveLocalAcceptances = true;
                 }
             }
         }
