@@ -14,6 +14,13 @@ namespace Edge.Configuration.Webhooks;
 /// </summary>
 internal sealed class StandardWebhooksVerifier(IReadOnlyList<byte[]> hmacKeys, IReadOnlyList<PublicKey> publicKeys) : IWebhookVerifier
 {
+    /// <summary>
+    /// The most entries of a version the policy verifies that one list may carry. A sender lists one per active key, so a
+    /// rotation needs two or three; every <c>v1a</c> entry costs a pass over the body, and the request's header limit alone
+    /// let one unsigned request ask for hundreds.
+    /// </summary>
+    public const int MaxSignatures = 8;
+
     public IReadOnlyList<string> SignedHeaders { get; } =
         ["webhook-id", "webhook-timestamp", "webhook-signature", "svix-id", "svix-timestamp", "svix-signature"];
 
@@ -56,41 +63,50 @@ internal sealed class StandardWebhooksVerifier(IReadOnlyList<byte[]> hmacKeys, I
             return WebhookVerification.Invalid("timestamp_malformed");
         }
 
+        var entries = signature.Value!.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var supported = 0;
+        foreach (var entry in entries)
+        {
+            supported += IsSupported(Version(entry)) ? 1 : 0;
+        }
+
+        if (supported > MaxSignatures)
+        {
+            return WebhookVerification.Invalid("too_many_signatures");
+        }
+
         var signedPrefix = Encoding.UTF8.GetBytes(id.Value + "." + timestampHeader.Value + ".");
         byte[]? signedContent = null;
-        var supported = 0;
-        Span<byte> expected = stackalloc byte[32];
+        // Each key's HMAC is computed once, however many v1 entries the list repeats.
+        byte[][]? expectedMacs = null;
         Span<byte> given = stackalloc byte[64];
-        foreach (var entry in signature.Value!.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var entry in entries)
         {
-            var comma = entry.IndexOf(',', StringComparison.Ordinal);
-            if (comma <= 0)
+            var version = Version(entry);
+            if (!IsSupported(version))
             {
                 continue;
             }
 
-            var version = entry.AsSpan(0, comma);
-            var encoded = entry.AsSpan(comma + 1);
-            if (version.SequenceEqual("v1") && hmacKeys.Count > 0)
+            var encoded = entry.AsSpan(version.Length + 1);
+            if (version.SequenceEqual("v1"))
             {
-                supported++;
                 if (!SignatureBytes.TryDecodeBase64(encoded, given, out var length) || length != 32)
                 {
                     continue;
                 }
 
-                foreach (var key in hmacKeys)
+                expectedMacs ??= Macs(signedPrefix, body);
+                foreach (var expected in expectedMacs)
                 {
-                    SignatureBytes.Hmac(HashAlgorithmName.SHA256, key, signedPrefix, body, expected);
                     if (SignatureBytes.FixedTimeEquals(expected, given[..32]))
                     {
                         return WebhookVerification.Valid(timestamp, id.Value);
                     }
                 }
             }
-            else if (version.SequenceEqual("v1a") && publicKeys.Count > 0)
+            else
             {
-                supported++;
                 if (!SignatureBytes.TryDecodeBase64(encoded, given, out var length) || length != 64)
                 {
                     continue;
@@ -108,6 +124,25 @@ internal sealed class StandardWebhooksVerifier(IReadOnlyList<byte[]> hmacKeys, I
         }
 
         return WebhookVerification.Invalid(supported == 0 ? "no_supported_signature" : "mismatch");
+    }
+
+    /// <summary>The version before an entry's comma (<c>v1</c>, <c>v1a</c>); empty when it has none.</summary>
+    private static ReadOnlySpan<char> Version(string entry) => entry.IndexOf(',', StringComparison.Ordinal) is > 0 and var comma ? entry.AsSpan(0, comma) : [];
+
+    /// <summary>An entry of a version this policy has a key for.</summary>
+    private bool IsSupported(ReadOnlySpan<char> version) =>
+        (version.SequenceEqual("v1") && hmacKeys.Count > 0) || (version.SequenceEqual("v1a") && publicKeys.Count > 0);
+
+    private byte[][] Macs(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> body)
+    {
+        var macs = new byte[hmacKeys.Count][];
+        for (var i = 0; i < macs.Length; i++)
+        {
+            macs[i] = new byte[32];
+            SignatureBytes.Hmac(HashAlgorithmName.SHA256, hmacKeys[i], prefix, body, macs[i]);
+        }
+
+        return macs;
     }
 
     /// <summary>True when the twin of a verified header is present with another value (or more than once).</summary>

@@ -13,6 +13,14 @@ internal sealed class WebhookPolicy
     private const string StandardSecretPrefix = "whsec_";
     private const string StandardPublicKeyPrefix = "whpk_";
 
+    /// <summary>
+    /// The shortest HMAC secret or Telegram token accepted: 128 bits. RFC 2104 discourages HMAC keys shorter than the hash
+    /// output, and every provider-issued secret is longer (Slack and Meta 32 hex characters, Stripe <c>whsec_</c> and 32 more,
+    /// Standard Webhooks 24 bytes and up); a short one is found offline from a single signed delivery, or guessed online as a
+    /// Telegram token.
+    /// </summary>
+    public const int MinSecretBytes = 16;
+
     private WebhookPolicy(string name, WebhookScheme scheme, WebhookPolicyOptions options, IWebhookVerifier verifier, IReadOnlyList<string> verifyTokens)
     {
         Name = name;
@@ -139,13 +147,14 @@ internal sealed class WebhookPolicy
             }
         }
 
-        var secrets = ResolveAll(options.Secrets, location + ":Secrets", errors);
+        // Standard Webhooks keys are decoded and checked by their own rules (whsec_ 24-64 bytes, whpk_ a public key).
+        var secrets = ResolveAll(options.Secrets, location + ":Secrets", errors, scheme == WebhookScheme.StandardWebhooks ? 0 : MinSecretBytes);
         if (options.Secrets.Count == 0)
         {
             errors.Add(location + ":Secrets", "at least one secret reference (env:NAME or file:/path) is required");
         }
 
-        var verifyTokens = ResolveAll(options.VerifyTokens, location + ":VerifyTokens", errors);
+        var verifyTokens = ResolveAll(options.VerifyTokens, location + ":VerifyTokens", errors, minBytes: 0);
         var verifier = CreateVerifier(scheme, options, secrets, location, errors);
         if (verifier is null || errors.Errors.Count() > before)
         {
@@ -155,13 +164,18 @@ internal sealed class WebhookPolicy
         return new WebhookPolicy(name, scheme, options, verifier, verifyTokens);
     }
 
-    private static List<string> ResolveAll(IReadOnlyList<string> references, string location, ConfigErrorList errors)
+    private static List<string> ResolveAll(IReadOnlyList<string> references, string location, ConfigErrorList errors, int minBytes)
     {
         var values = new List<string>(references.Count);
         for (var i = 0; i < references.Count; i++)
         {
             if (SecretReference.TryResolve(references[i], out var value, out var error))
             {
+                if (Encoding.UTF8.GetByteCount(value) < minBytes)
+                {
+                    errors.Add($"{location}[{i}]", $"is shorter than {minBytes} bytes, short enough to be guessed: use a random value such as the output of 'openssl rand -hex 32'");
+                }
+
                 values.Add(value);
             }
             else
@@ -192,7 +206,7 @@ internal sealed class WebhookPolicy
                 {
                     if (!TelegramVerifier.IsValidToken(secrets[i]))
                     {
-                        errors.Add($"{location}:Secrets[{i}]", "a Telegram secret token is 1-256 characters of A-Z, a-z, 0-9, '_' and '-'");
+                        errors.Add($"{location}:Secrets[{i}]", "a Telegram secret token is at most 256 characters of A-Z, a-z, 0-9, '_' and '-'");
                     }
                 }
 

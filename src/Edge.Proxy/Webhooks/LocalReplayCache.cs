@@ -52,6 +52,14 @@ internal sealed class LocalReplayCache(TimeProvider time, int capacity = LocalRe
 
     public void Remove(string key) => _expiries.TryRemove(key, out _);
 
+    /// <summary>How long the key is still held; false when it is absent or expired.</summary>
+    public bool TryGetRemaining(string key, out TimeSpan remaining)
+    {
+        var now = time.GetUtcNow().UtcTicks;
+        remaining = _expiries.TryGetValue(key, out var expires) && expires > now ? TimeSpan.FromTicks(expires - now) : TimeSpan.Zero;
+        return remaining > TimeSpan.Zero;
+    }
+
     private void Trim(long now)
     {
         lock (_trimLock)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -26,6 +27,16 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
 
     private readonly LocalReplayCache _local = new(time);
 
+    // Deliveries accepted in the local cache while Redis was configured but unreachable (OnRedisUnavailable: Local), with
+    // the reservation value each was given: written to Redis once it answers again, or the cache alone remembered them
+    // and a replay after the outage was accepted on every instance, this one included.
+    private readonly ConcurrentDictionary<string, RedisValue> _acceptedLocally = new(StringComparer.Ordinal);
+    private int _writingBack;
+
+    // Set after each addition, cleared by a write-back before it lists them: every check reads it, and an empty
+    // ConcurrentDictionary's IsEmpty takes all of its locks.
+    private volatile bool _mayHaveLocalAcceptances;
+
     // Each reservation's value is this instance's own, so an undo can tell it from another instance's reservation.
     private readonly string _reservationPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)) + ":";
     private long _reservations;
@@ -48,8 +59,16 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
             // Null until the host's warm-up finished the first connect: treated like a disconnected Redis.
             if (redis.Multiplexer is { IsConnected: true } multiplexer)
             {
+                var database = multiplexer.GetDatabase();
+                if (_mayHaveLocalAcceptances && Interlocked.CompareExchange(ref _writingBack, 1, 0) == 0)
+                {
+                    // Sent ahead on the same connection (before its first await): a replay of one of them is answered from
+                    // Redis below. One write-back at a time, so a slow Redis is not sent the list again with every check.
+                    _ = WriteBackLocalAcceptancesAsync(database);
+                }
+
                 reservation = NextReservation();
-                var added = await multiplexer.GetDatabase().StringSetAsync(key, reservation, ttl, When.NotExists)
+                var added = await database.StringSetAsync(key, reservation, ttl, When.NotExists)
                     .WaitAsync(RedisDeadline, time).ConfigureAwait(false);
                 return added ? ReplayCheck.First : ReplayCheck.Duplicate;
             }
@@ -74,8 +93,58 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
             return ReplayCheck.Unavailable;
         }
 
-        // Accepted by this instance's cache: a reservation Redis still makes late stands for this acceptance.
-        return _local.TryAdd(key, ttl) ? ReplayCheck.First : ReplayCheck.Duplicate;
+        // Accepted by this instance's cache: a reservation Redis still makes late stands for this acceptance, and the
+        // write-back sends the same value.
+        if (!_local.TryAdd(key, ttl))
+        {
+            return ReplayCheck.Duplicate;
+        }
+
+        _acceptedLocally[key] = reservation.IsNull ? NextReservation() : reservation;
+        _mayHaveLocalAcceptances = true;
+        return ReplayCheck.First;
+    }
+
+    /// <summary>
+    /// Records in Redis, for what is left of their TTL, the deliveries this instance accepted on its own while Redis was
+    /// unreachable. <c>NX</c>: a key another instance holds (it accepted the delivery too, during the outage) stays.
+    /// </summary>
+    private async Task WriteBackLocalAcceptancesAsync(IDatabase database)
+    {
+        try
+        {
+            _mayHaveLocalAcceptances = false;
+            var writes = new List<(KeyValuePair<string, RedisValue> Entry, Task<bool> Write)>();
+            foreach (var entry in _acceptedLocally)
+            {
+                if (_local.TryGetRemaining(entry.Key, out var remaining))
+                {
+                    writes.Add((entry, database.StringSetAsync(entry.Key, entry.Value, remaining, When.NotExists)));
+                }
+                else
+                {
+                    _acceptedLocally.TryRemove(entry);
+                }
+            }
+
+            foreach (var (entry, write) in writes)
+            {
+                try
+                {
+                    await write.ConfigureAwait(false);
+                    _acceptedLocally.TryRemove(entry);
+                }
+                catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+                {
+                    // Still listed: written back with a later check.
+                    _mayHaveLocalAcceptances = true;
+                }
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _writingBack, 0);
+        }
     }
 
     private RedisValue NextReservation() => _reservationPrefix + Interlocked.Increment(ref _reservations).ToString(CultureInfo.InvariantCulture);
@@ -124,6 +193,7 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
     {
         var key = Key(policy, deliveryId);
         _local.Remove(key);
+        var acceptedLocally = _acceptedLocally.TryRemove(key, out var reservation);
         if (redis.IsConfigured)
         {
             try
@@ -131,8 +201,11 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
                 if (redis.Multiplexer is { IsConnected: true } multiplexer)
                 {
                     // Bounded like the check: the release holds a refusal's answer (it runs before the status goes out), and
-                    // a delete still on the wire is made when Redis wakes.
-                    await multiplexer.GetDatabase().KeyDeleteAsync(key).WaitAsync(RedisDeadline, time).ConfigureAwait(false);
+                    // a delete still on the wire is made when Redis wakes. A delivery accepted during an outage may be held
+                    // in Redis by another instance that accepted it too: only this instance's own reservation is deleted.
+                    var database = multiplexer.GetDatabase();
+                    Task delete = acceptedLocally ? database.ScriptEvaluateAsync(UndoScript, [key], [reservation]) : database.KeyDeleteAsync(key);
+                    await delete.WaitAsync(RedisDeadline, time).ConfigureAwait(false);
                 }
                 else
                 {

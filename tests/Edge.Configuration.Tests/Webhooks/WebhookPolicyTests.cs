@@ -89,6 +89,40 @@ public sealed class WebhookPolicyTests
         Assert.Contains(errors.Errors, e => e.Location == "Edge:Webhooks:p:Secrets[0]");
     }
 
+    [Theory]
+    [InlineData("GitHub", "7", false)]
+    [InlineData("GitHub", "fifteen-bytes-0", false)]
+    [InlineData("GitHub", "sixteen-bytes-01", true)]
+    [InlineData("Meta", "7", false)]
+    [InlineData("Slack", "7", false)]
+    [InlineData("Stripe", "whsec_7", false)]
+    [InlineData("Telegram", "7", false)]
+    [InlineData("Telegram", "sixteen-bytes-01", true)]
+    [InlineData("Generic", "7", false)]
+    public void TryCreate_SecretShorterThanSixteenBytes_ErrorAtItsIndexWithoutValue(string scheme, string secret, bool valid)
+    {
+        // One captured delivery (or the backend's log of its signature header) lets anyone try every 1-byte key offline;
+        // a short Telegram token is guessed online.
+        var variable = "EDGE_TEST_WEBHOOK_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(variable, secret);
+        var options = new WebhookPolicyOptions
+        {
+            Scheme = scheme,
+            Secrets = ["env:" + SecretVariable, "env:" + variable],
+            SignatureHeader = scheme == "Generic" ? "X-Sig" : null,
+        };
+
+        var policy = Create(options, out var errors);
+
+        Assert.Equal(valid, policy is not null);
+        if (!valid)
+        {
+            var error = Assert.Single(errors.Errors);
+            Assert.Equal("Edge:Webhooks:p:Secrets[1]", error.Location);
+            Assert.DoesNotContain(secret, error.Message, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void TryCreate_TelegramTokenWithForbiddenCharacters_Error()
     {

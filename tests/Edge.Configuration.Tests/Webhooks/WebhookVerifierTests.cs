@@ -50,6 +50,22 @@ public sealed class WebhookVerifierTests
         Assert.Equal(valid ? 1614265330 : null, result.Timestamp);
     }
 
+    [Theory]
+    [InlineData("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA=", 7, true)]
+    [InlineData("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA=", 8, false)]
+    [InlineData("v2,AAAA", 500, true)]
+    public void Verify_StandardWebhooksLongSignatureList_RefusedBeyondEightEntriesOfSupportedVersions(string filler, int fillers, bool valid)
+    {
+        // Each entry of a supported version costs a pass over the body (an Ed25519 check hashes it per entry): a header
+        // of hundreds of entries turned one unsigned request into hundreds of body hashes.
+        var verifier = Policy("StandardWebhooks", StandardSecret).Verifier;
+        var signature = string.Join(' ', Enumerable.Repeat(filler, fillers)) + " v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+        var result = verifier.Verify(StandardHeaders(signature), StandardPayload);
+
+        Assert.Equal(valid ? null : "signature_invalid:too_many_signatures", result.Reason);
+    }
+
     [Fact]
     public void Verify_StandardWebhooksV1aPublishedVector_Valid()
     {
@@ -143,7 +159,7 @@ public sealed class WebhookVerifierTests
     [InlineData("garbage", "signature_invalid:malformed_header")]
     public void Verify_StripeMalformedHeader_PreciseReason(string header, string reason)
     {
-        var verifier = Policy("Stripe", "whsec_x").Verifier;
+        var verifier = Policy("Stripe", "whsec_stripeTestSecret0123").Verifier;
 
         Assert.Equal(reason, verifier.Verify(Headers(("Stripe-Signature", header)), "{}"u8).Reason);
     }
@@ -151,10 +167,10 @@ public sealed class WebhookVerifierTests
     [Fact]
     public void Verify_TelegramToken_ConstantTimeEquality()
     {
-        var verifier = Policy("Telegram", "tg_token-1").Verifier;
+        var verifier = Policy("Telegram", "tg_secret-token-0001").Verifier;
 
-        Assert.True(verifier.Verify(Headers(("X-Telegram-Bot-Api-Secret-Token", "tg_token-1")), "{}"u8).IsValid);
-        Assert.Equal("signature_invalid:mismatch", verifier.Verify(Headers(("X-Telegram-Bot-Api-Secret-Token", "tg_token-2")), "{}"u8).Reason);
+        Assert.True(verifier.Verify(Headers(("X-Telegram-Bot-Api-Secret-Token", "tg_secret-token-0001")), "{}"u8).IsValid);
+        Assert.Equal("signature_invalid:mismatch", verifier.Verify(Headers(("X-Telegram-Bot-Api-Secret-Token", "tg_secret-token-0002")), "{}"u8).Reason);
         Assert.Equal("signature_missing:header_absent", verifier.Verify(Headers(), "{}"u8).Reason);
     }
 
@@ -164,7 +180,7 @@ public sealed class WebhookVerifierTests
         var options = new WebhookPolicyOptions
         {
             Scheme = "Generic",
-            Secrets = [Secret("in-house")],
+            Secrets = [Secret("in-house-secret-0123")],
             SignatureHeader = "X-Sig",
             SignaturePrefix = "sha512=",
             Algorithm = "HmacSha512",
@@ -175,7 +191,7 @@ public sealed class WebhookVerifierTests
         };
         var verifier = WebhookPolicy.TryCreate("p", options, new ConfigErrorList())!.Verifier;
         var body = "{\"a\":1}"u8.ToArray();
-        var mac = Convert.ToBase64String(HMACSHA512.HashData("in-house"u8, [.. "id-9.1700000000.acme."u8, .. body]));
+        var mac = Convert.ToBase64String(HMACSHA512.HashData("in-house-secret-0123"u8, [.. "id-9.1700000000.acme."u8, .. body]));
 
         var valid = verifier.Verify(Headers(("X-Sig", "sha512=" + mac), ("X-Ts", "1700000000"), ("X-Id", "id-9"), ("X-Tenant", "acme")), body);
         var otherTenant = verifier.Verify(Headers(("X-Sig", "sha512=" + mac), ("X-Ts", "1700000000"), ("X-Id", "id-9"), ("X-Tenant", "globex")), body);
@@ -188,7 +204,7 @@ public sealed class WebhookVerifierTests
     [Fact]
     public void Verify_HeaderSentTwice_Invalid()
     {
-        var verifier = Policy("GitHub", "s").Verifier;
+        var verifier = Policy("GitHub", "a-webhook-secret-0123").Verifier;
         var headers = new HeaderDictionary { ["X-Hub-Signature-256"] = new(["sha256=00", "sha256=11"]) };
 
         Assert.Equal("signature_invalid:header_repeated", verifier.Verify(headers, "x"u8).Reason);
@@ -220,10 +236,10 @@ public sealed class WebhookVerifierTests
         var verifier = scheme == "Generic"
             ? WebhookPolicy.TryCreate("p", new WebhookPolicyOptions
             {
-                Scheme = "Generic", Secrets = [Secret("s")], SignatureHeader = "X-Sig", SignaturePrefix = "sha256=",
+                Scheme = "Generic", Secrets = [Secret("a-webhook-secret-0123")], SignatureHeader = "X-Sig", SignaturePrefix = "sha256=",
                 SignedContent = "{id}.{timestamp}.{body}", TimestampHeader = "X-Ts", IdHeader = "X-Id",
             }, new ConfigErrorList())!.Verifier
-            : Policy(scheme, scheme == "StandardWebhooks" ? StandardSecret : "s").Verifier;
+            : Policy(scheme, scheme == "StandardWebhooks" ? StandardSecret : "a-webhook-secret-0123").Verifier;
         (string Name, string[] Values)[] candidates = scheme switch
         {
             "GitHub" or "Meta" => [("X-Hub-Signature-256", ["sha256=" + new string('0', 64)]), ("X-GitHub-Delivery", ["d-1"])],
@@ -326,13 +342,13 @@ public sealed class WebhookVerifierTests
         var options = new WebhookPolicyOptions
         {
             Scheme = "Generic",
-            Secrets = [Secret("in-house")],
+            Secrets = [Secret("in-house-secret-0123")],
             SignatureHeader = "X-Sig",
             SignedContent = "{header:X-Tenant}.{body}",
         };
         var verifier = WebhookPolicy.TryCreate("p", options, new ConfigErrorList())!.Verifier;
         var body = "{\"a\":1}"u8.ToArray();
-        var mac = Convert.ToHexStringLower(HMACSHA256.HashData("in-house"u8, [.. "acme,evil."u8, .. body]));
+        var mac = Convert.ToHexStringLower(HMACSHA256.HashData("in-house-secret-0123"u8, [.. "acme,evil."u8, .. body]));
         var headers = new HeaderDictionary { ["X-Sig"] = mac, ["X-Tenant"] = new(["acme", "evil"]) };
 
         Assert.Equal("signature_invalid:header_repeated", verifier.Verify(headers, body).Reason);

@@ -63,6 +63,25 @@ public sealed class WebhookRotationTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, await SendAsync(OldSecret));
     }
 
+    [Fact]
+    public async Task Reload_SecretShorterThanSixteenBytes_RefusedAndOldConfigKeepsServing()
+    {
+        // A 1-byte secret is found from one signed delivery in at most 256 tries; the edit is refused, not served.
+        await _edge.WriteConfigAsync(Config(File("short", "k"), File("new", NewSecret)));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        string status;
+        do
+        {
+            await Task.Delay(100);
+            status = await _edge.Management.GetStringAsync("/edge/status");
+        }
+        while (!status.Contains("shorter than 16 bytes", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+
+        Assert.Contains("Edge:Webhooks:rotating:Secrets[0]", status, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, await SendAsync("k"));
+        Assert.Equal(HttpStatusCode.OK, await SendAsync(OldSecret));
+    }
+
     private async Task<HttpStatusCode> SendAsync(string secret)
     {
         var body = WebhookSigner.Utf8($"{{\"n\": \"{Guid.NewGuid()}\"}}");

@@ -129,6 +129,60 @@ public sealed class WebhookReplayStoreTests
     }
 
     [Fact]
+    public async Task TryRegisterAsync_DeliveryAcceptedLocallyDuringOutage_ReplayAfterRedisReturnsIsDuplicateOnEveryInstance()
+    {
+        // OnRedisUnavailable: Local kept an outage's acceptances in this instance's cache only, and once Redis answered
+        // again only Redis was asked: a delivery accepted during the outage was accepted a second time, on any instance,
+        // for the rest of its ReplayTtl (24 h for GitHub).
+        await using var harness = await Harness.StartAsync();
+        var other = new WebhookReplayStore(harness.Redis, harness.Time, new LoggerFactory([harness.Logs]).CreateLogger<WebhookReplayStore>());
+        harness.Server.Kill();
+        await WaitForAsync(() => !harness.Redis.Multiplexer!.IsConnected);
+        Assert.Equal(ReplayCheck.First, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
+
+        await harness.Server.RestartAsync();
+        await WaitForAsync(() => harness.Redis.Multiplexer!.IsConnected);
+        Assert.Equal(ReplayCheck.First, await harness.Store.TryRegisterAsync("github", "delivery-2", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
+
+        Assert.Equal(ReplayCheck.Duplicate, await other.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
+        Assert.Equal(ReplayCheck.Duplicate, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
+    }
+
+    [Fact]
+    public async Task ReleaseAsync_DeliveryAcceptedLocallyDuringOutage_NotWrittenBackAndOtherInstancesReservationKept()
+    {
+        // Released deliveries (refused downstream) are not written to Redis once it is back, and a release deletes only
+        // this instance's own reservation: it deleted the key whoever held it, here the acceptance of another instance.
+        await using var harness = await Harness.StartAsync();
+        var other = new WebhookReplayStore(harness.Redis, harness.Time, new LoggerFactory([harness.Logs]).CreateLogger<WebhookReplayStore>());
+        harness.Server.Kill();
+        await WaitForAsync(() => !harness.Redis.Multiplexer!.IsConnected);
+        Assert.Equal(ReplayCheck.First, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
+        Assert.Equal(ReplayCheck.First, await harness.Store.TryRegisterAsync("github", "delivery-2", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
+        Assert.Equal(ReplayCheck.First, await other.TryRegisterAsync("github", "delivery-2", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
+        await harness.Store.ReleaseAsync(new ReplayReservation("github", "delivery-1"));
+
+        await harness.Server.RestartAsync();
+        await WaitForAsync(() => harness.Redis.Multiplexer!.IsConnected);
+        Assert.Equal(ReplayCheck.First, await other.TryRegisterAsync("github", "delivery-3", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
+        await harness.Store.ReleaseAsync(new ReplayReservation("github", "delivery-2"));
+
+        Assert.Equal(ReplayCheck.Duplicate, await harness.Store.TryRegisterAsync("github", "delivery-2", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
+        Assert.Equal(ReplayCheck.First, await other.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(condition());
+    }
+
+    [Fact]
     public async Task ReleaseAsync_RedisFrozen_ReturnsAtTheReplayDeadlineAndTheDeleteLandsLater()
     {
         // The release runs before a refusal's status goes out: it held the sender's answer for the client's timeout.
