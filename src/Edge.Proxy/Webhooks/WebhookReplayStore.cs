@@ -37,6 +37,11 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
     // ConcurrentDictionary's IsEmpty takes all of its locks.
     private volatile bool _mayHaveLocalAcceptances;
 
+    // Every this many local acceptances, those the local cache dropped leave the list too (it is at most about the
+    // cache's capacity plus this many).
+    private const int LocalAcceptancePruneEvery = 4096;
+    private long _localAcceptances;
+
     // Each reservation's value is this instance's own, so an undo can tell it from another instance's reservation.
     private readonly string _reservationPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)) + ":";
     private long _reservations;
@@ -102,7 +107,27 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
 
         _acceptedLocally[key] = reservation.IsNull ? NextReservation() : reservation;
         _mayHaveLocalAcceptances = true;
+        if (Interlocked.Increment(ref _localAcceptances) % LocalAcceptancePruneEvery == 0)
+        {
+            PruneLocalAcceptances();
+        }
+
         return ReplayCheck.First;
+    }
+
+    /// <summary>
+    /// Drops the listed acceptances the local cache no longer holds (expired, or trimmed at its capacity): a long outage
+    /// with deliveries coming in would otherwise grow the list without bound, since only a write-back empties it.
+    /// </summary>
+    private void PruneLocalAcceptances()
+    {
+        foreach (var entry in _acceptedLocally)
+        {
+            if (!_local.TryGetRemaining(entry.Key, out _))
+            {
+                _acceptedLocally.TryRemove(entry);
+            }
+        }
     }
 
     /// <summary>
