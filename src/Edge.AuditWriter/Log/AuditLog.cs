@@ -113,6 +113,14 @@ internal sealed partial class AuditLog : IDisposable
                 ? options.SubjectKeyCacheSize
                 : throw new InvalidOperationException("Writer:SubjectKeyCacheSize must be 0 (off) or more."));
             _edge = CatchUpTiles(Store, time, logger);
+            // An erasure answered 503 erasure_pending (a reader held an old snapshot), or one cut off by a stop before its
+            // truncation, left the deleted keys in the WAL's old frames, which SQLite reuses but never shortens, and a
+            // restart kept them there until someone repeated the request. Nothing else reads the store before it listens.
+            if (Store is AuditStore && !Store.TruncateWal())
+            {
+                Log.WalNotTruncatedAtStart(logger);
+            }
+
             _tiles = new TileHashReader(ReadTile);
             var latest = CatchUp() ?? Store.LatestCheckpoint();
             if (latest is not null)
@@ -1197,6 +1205,9 @@ internal sealed partial class AuditLog : IDisposable
 
         [LoggerMessage(2131, LogLevel.Warning, "The WAL could not be truncated after an erasure or retention run (readers kept it busy); deleted bytes may remain in it until the next run")]
         public static partial void WalNotTruncated(ILogger logger);
+
+        [LoggerMessage(2137, LogLevel.Warning, "The WAL could not be truncated at start (a reader such as edge audit verify kept it busy); bytes deleted by an erasure or retention run before the stop may remain in it until the next run")]
+        public static partial void WalNotTruncatedAtStart(ILogger logger);
 
         [LoggerMessage(2134, LogLevel.Warning, "Building the tiles of {Records} records once (the store's tiles stop at {Tiled}); the writer starts serving when done")]
         public static partial void BuildingTiles(ILogger logger, long records, long tiled);

@@ -670,6 +670,37 @@ public sealed class ErasureTests
         Assert.True(LogVerifier.VerifyStore(verify, writer.Services.GetRequiredService<AuditLog>().Verifiers).Valid);
     }
 
+    [Fact]
+    public async Task Erase_PendingThenWriterRestartedWithoutARepeat_StoreFilesHoldNoTrace()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("e1", "acme", Erased, ErasedIp), Leaf("k1", "acme", Kept, KeptIp)], 2)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        var log = writer.Services.GetRequiredService<AuditLog>();
+        var wrapped = SubjectKeys(writer.StorePath, log.Keyring.BlindPrincipal(Erased)).Select(k => ("wrapped key", k.Wrapped)).ToList();
+
+        HttpResponseMessage pending;
+        using (var reader = new SqliteConnection($"Data Source={writer.StorePath};Mode=ReadOnly;Pooling=False"))
+        {
+            // The erasure cannot truncate the WAL under this snapshot (503 erasure_pending), and the writer stops before
+            // anyone repeats it: a restart, a deployment, or a crash while the deleted key is still in the WAL.
+            reader.Open();
+            using var transaction = reader.BeginTransaction();
+            using var read = reader.CreateCommand();
+            read.Transaction = transaction;
+            read.CommandText = "SELECT COUNT(*) FROM subjects";
+            read.ExecuteScalar();
+            pending = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased });
+            await writer.StopAppAsync();
+        }
+
+        await writer.StartAppAsync();
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, pending.StatusCode);
+        Assert.Empty(StoreScan.Find(writer.Directory, wrapped.Concat(StoreScan.Encodings("principal", Erased))));
+        pending.Dispose();
+    }
+
     private static (long Tombstones, long ErasureRecords) TombstonesAndErasureRecords(string storePath)
     {
         using var connection = new SqliteConnection($"Data Source={storePath};Mode=ReadOnly;Pooling=False");
