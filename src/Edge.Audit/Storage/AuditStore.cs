@@ -445,6 +445,13 @@ public sealed partial class AuditStore : IAuditStore
             return new StoredSubject((long)insert.ExecuteScalar()!, wrapped);
         }
 
+        /// <summary>As <see cref="AuditStore.EraseSubject(byte[], string?, string?, DateTimeOffset)"/>, in this batch's transaction.</summary>
+        public long EraseSubject(byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt)
+        {
+            InsertQueued();
+            return _store.EraseSubject(_transaction, blind, principal, tenant, erasedAt);
+        }
+
         /// <summary>The time of the newest erasure of this subject in this tenant (or in every tenant); null when never erased.</summary>
         public DateTimeOffset? ErasedAt(byte[] blind, string tenant)
         {
@@ -637,6 +644,15 @@ public sealed partial class AuditStore : IAuditStore
     public long EraseSubject(byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt)
     {
         using var transaction = _writer.BeginTransaction();
+        var count = EraseSubject(transaction, blind, principal, tenant, erasedAt);
+        transaction.Commit();
+        return count;
+    }
+
+    private long EraseSubject(SqliteTransaction transaction, byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt)
+    {
+        // Before the commit: a rolled-back erasure leaves this set one blind too many, which only costs a tombstone lookup.
+        _erasedBlinds.Add(blind.ToArray());
         using (var tombstone = _writer.CreateCommand())
         {
             tombstone.Transaction = transaction;
@@ -690,8 +706,6 @@ public sealed partial class AuditStore : IAuditStore
             count += command.ExecuteNonQuery();
         }
 
-        transaction.Commit();
-        _erasedBlinds.Add(blind.ToArray());
         return count;
     }
 

@@ -96,6 +96,12 @@ public interface IAuditAppendBatch : IDisposable
     /// </summary>
     DateTimeOffset? ErasedAt(byte[] blind, string tenant);
 
+    /// <summary>
+    /// <see cref="IAuditStore.EraseSubject"/> inside this transaction, so that the record of the erasure commits with it:
+    /// done in a transaction of its own, a writer stopped between the two left a subject erased with no record of it.
+    /// </summary>
+    long EraseSubject(byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt);
+
     /// <summary>The subject row for this blind index and tenant, created (inside this transaction) when absent.</summary>
     StoredSubject GetOrCreateSubject(byte[] blind, string tenant, Func<byte[]> createWrappedKey, DateTimeOffset now);
 

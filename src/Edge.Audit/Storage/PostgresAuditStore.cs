@@ -345,6 +345,15 @@ public sealed partial class PostgresAuditStore : IAuditStore
             return erasedMs == NeverErased ? null : DateTimeOffset.FromUnixTimeMilliseconds(erasedMs);
         }
 
+        public long EraseSubject(byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt)
+        {
+            // The caches may now hold what only this transaction saw; they are cleared again once it ends either way.
+            _erased = true;
+            return _store.EraseSubject(_connection, _transaction, blind, tenant, erasedAt);
+        }
+
+        private bool _erased;
+
         public StoredSubject GetOrCreateSubject(byte[] blind, string tenant, Func<byte[]> createWrappedKey, DateTimeOffset now)
         {
             ArgumentNullException.ThrowIfNull(createWrappedKey);
@@ -476,6 +485,11 @@ public sealed partial class PostgresAuditStore : IAuditStore
 
             _transaction.Dispose();
             _connection.Dispose();
+            if (_erased)
+            {
+                _store._subjects.Clear();
+                _store._erasures.Clear();
+            }
         }
     }
 
@@ -561,10 +575,17 @@ public sealed partial class PostgresAuditStore : IAuditStore
     /// </summary>
     public long EraseSubject(byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt)
     {
-        _subjects.Clear();
-        _erasures.Clear();
         using var connection = _dataSource.OpenConnection();
         using var transaction = connection.BeginTransaction();
+        var count = EraseSubject(connection, transaction, blind, tenant, erasedAt);
+        transaction.Commit();
+        return count;
+    }
+
+    private long EraseSubject(NpgsqlConnection connection, NpgsqlTransaction transaction, byte[] blind, string? tenant, DateTimeOffset erasedAt)
+    {
+        _subjects.Clear();
+        _erasures.Clear();
         var tenantClause = tenant is null ? "" : " AND tenant = @tenant";
         using var command = new NpgsqlCommand(
             $"""
@@ -580,9 +601,7 @@ public sealed partial class PostgresAuditStore : IAuditStore
             command.Parameters.AddWithValue("tenant", tenant);
         }
 
-        var count = (long)command.ExecuteScalar()!;
-        transaction.Commit();
-        return count;
+        return (long)command.ExecuteScalar()!;
     }
 
     /// <summary>

@@ -10,11 +10,18 @@ namespace Edge.AuditWriter.Api;
 /// <summary>
 /// What readers see of stored records: the committed leaf (for proofs), its hash, whether it was pruned, and the
 /// record with its subject decrypted, or marked <c>{"protection":"erased"}</c> once its key is gone.
-/// One instance per request; it caches the data keys it unwrapped and wipes them on dispose.
+/// One instance per request; it caches the data keys it unwrapped, at most <c>keyCapacity</c> of them (a CSV export
+/// reads every record through one view, and anonymous requests have a subject per client address), and wipes them when
+/// it drops them and on dispose.
 /// </summary>
-internal sealed class RecordView(AuditLog log) : IDisposable
+internal sealed class RecordView(AuditLog log, int keyCapacity = RecordView.DefaultKeyCapacity) : IDisposable
 {
+    /// <summary>About 100 bytes each: a few MB at most, where an export over millions of subjects held them all.</summary>
+    public const int DefaultKeyCapacity = 16_384;
+
     private readonly Dictionary<long, byte[]?> _keys = [];
+
+    internal int CachedKeys => _keys.Count;
 
     public object ToJson(StoredRecord record)
     {
@@ -83,6 +90,13 @@ internal sealed class RecordView(AuditLog log) : IDisposable
     {
         if (!_keys.TryGetValue(subjectId, out var key))
         {
+            if (_keys.Count >= keyCapacity)
+            {
+                // Records come in index order, where a subject's records cluster in time: starting afresh costs one unwrap
+                // per subject still to come, not per record.
+                Clear();
+            }
+
             key = log.DataKey(subjectId);
             _keys[subjectId] = key;
         }
@@ -90,7 +104,7 @@ internal sealed class RecordView(AuditLog log) : IDisposable
         return key;
     }
 
-    public void Dispose()
+    private void Clear()
     {
         foreach (var key in _keys.Values)
         {
@@ -102,4 +116,6 @@ internal sealed class RecordView(AuditLog log) : IDisposable
 
         _keys.Clear();
     }
+
+    public void Dispose() => Clear();
 }

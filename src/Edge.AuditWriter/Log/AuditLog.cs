@@ -113,6 +113,14 @@ internal sealed partial class AuditLog : IDisposable
                 ? options.SubjectKeyCacheSize
                 : throw new InvalidOperationException("Writer:SubjectKeyCacheSize must be 0 (off) or more."));
             _edge = CatchUpTiles(Store, time, logger);
+            // An erasure answered 503 erasure_pending (a reader held an old snapshot), or one cut off by a stop before its
+            // truncation, left the deleted keys in the WAL's old frames, which SQLite reuses but never shortens, and a
+            // restart kept them there until someone repeated the request. Nothing else reads the store before it listens.
+            if (Store is AuditStore && !Store.TruncateWal())
+            {
+                Log.WalNotTruncatedAtStart(logger);
+            }
+
             _tiles = new TileHashReader(ReadTile);
             var latest = CatchUp() ?? Store.LatestCheckpoint();
             if (latest is not null)
@@ -390,15 +398,27 @@ internal sealed partial class AuditLog : IDisposable
             // In a store file that is no longer at StorePath the deleted keys and the tombstone would be gone at the next
             // start (a file restored from a backup), after the caller was told the subject is erased.
             EnsureStoreInPlace();
-            long records;
+            var records = 0L;
             // The tombstone's time: records of this subject made (by their own time, the edge's clock) at or before it
             // that arrive later are stored already erased.
             var erasedAt = _time.GetUtcNow();
+            var blind = byClientIp ? Keyring.BlindClientIp(subject) : Keyring.BlindPrincipal(subject);
             try
             {
-                records = byClientIp
-                    ? Store.EraseSubject(Keyring.BlindClientIp(subject), null, tenant, erasedAt)
-                    : Store.EraseSubject(Keyring.BlindPrincipal(subject), subject, tenant, erasedAt);
+                // The keys go and the record of it is appended in one transaction: in two, a writer stopped in between (the
+                // WAL truncation below waits up to 10 s for a long export) left the subject erased with no record of who
+                // erased it or how many records it took, and a repeated request then recorded "records": 0.
+                AppendLocked([], batch =>
+                {
+                    records = batch.EraseSubject(blind, byClientIp ? null : subject, tenant, erasedAt);
+                    return WriterLeaf(AuditEventTypes.SubjectErased, tenant, "erased", "erasure", "erasure_request", requestedBy,
+                        new Dictionary<string, string>(StringComparer.Ordinal)
+                        {
+                            ["records"] = records.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                            ["scope"] = tenant is null ? "all_tenants" : "tenant",
+                            ["subjectKind"] = byClientIp ? "client_ip" : "principal",
+                        });
+                });
             }
             finally
             {
@@ -407,13 +427,6 @@ internal sealed partial class AuditLog : IDisposable
             }
 
             var truncated = await TruncateWalAsync(cancellationToken).ConfigureAwait(false);
-            AppendWriterRecord(AuditEventTypes.SubjectErased, tenant, "erased", "erasure", "erasure_request", requestedBy,
-                new Dictionary<string, string>(StringComparer.Ordinal)
-                {
-                    ["records"] = records.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    ["scope"] = tenant is null ? "all_tenants" : "tenant",
-                    ["subjectKind"] = byClientIp ? "client_ip" : "principal",
-                });
             Log.Erased(_logger, records, tenant ?? "*");
             return new ErasureResult(records, truncated);
         }
@@ -578,6 +591,10 @@ internal sealed partial class AuditLog : IDisposable
     }
 
     private void AppendWriterRecord(
+        string type, string? tenant, string decision, string step, string? reason, string? principal, IReadOnlyDictionary<string, string> attributes, int? status = null) =>
+        AppendLocked([new QueuedAppend([WriterLeaf(type, tenant, decision, step, reason, principal, attributes, status)])]);
+
+    private PendingLeaf WriterLeaf(
         string type, string? tenant, string decision, string step, string? reason, string? principal, IReadOnlyDictionary<string, string> attributes, int? status = null)
     {
         var record = new AuditRecord
@@ -596,7 +613,7 @@ internal sealed partial class AuditLog : IDisposable
             Subject = new AuditSubject { Principal = principal },
         };
         var summary = new LeafSummary(record.Id, record.Time, tenant, principal, null, decision, reason);
-        AppendLocked([new QueuedAppend([new PendingLeaf(AuditRecordSerializer.Serialize(record), summary)])]);
+        return new PendingLeaf(AuditRecordSerializer.Serialize(record), summary);
     }
 
     /// <summary>
@@ -605,8 +622,10 @@ internal sealed partial class AuditLog : IDisposable
     /// tree grows only after the commit. Any failure rolls the whole batch back; the sender retries it and, ingest being
     /// idempotent by record id, nothing is stored twice.
     /// </summary>
+    /// <param name="batches">The queued appends.</param>
+    /// <param name="first">Work done in the batch's transaction before its records (an erasure), whose own record it returns.</param>
     /// <returns>For each of <paramref name="batches"/>, how many of its records were new.</returns>
-    private int[] AppendLocked(List<QueuedAppend> batches)
+    private int[] AppendLocked(List<QueuedAppend> batches, Func<IAuditAppendBatch, PendingLeaf>? first = null)
     {
         TileEdge edge;
         lock (_treeLock)
@@ -626,6 +645,11 @@ internal sealed partial class AuditLog : IDisposable
         {
             using (var batch = BeginFencedAppend(next))
             {
+                if (first is not null)
+                {
+                    batch.Add(Protect(first(batch), batch, keys, erased));
+                }
+
                 var seen = new HashSet<string>(StringComparer.Ordinal);
                 var ids = new List<string>();
                 foreach (var queued in batches)
@@ -1181,6 +1205,9 @@ internal sealed partial class AuditLog : IDisposable
 
         [LoggerMessage(2131, LogLevel.Warning, "The WAL could not be truncated after an erasure or retention run (readers kept it busy); deleted bytes may remain in it until the next run")]
         public static partial void WalNotTruncated(ILogger logger);
+
+        [LoggerMessage(2137, LogLevel.Warning, "The WAL could not be truncated at start (a reader such as edge audit verify kept it busy); bytes deleted by an erasure or retention run before the stop may remain in it until the next run")]
+        public static partial void WalNotTruncatedAtStart(ILogger logger);
 
         [LoggerMessage(2134, LogLevel.Warning, "Building the tiles of {Records} records once (the store's tiles stop at {Tiled}); the writer starts serving when done")]
         public static partial void BuildingTiles(ILogger logger, long records, long tiled);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text.Json;
 using Edge.Audit.Checkpoints;
 using Edge.Audit.Merkle;
@@ -108,6 +109,20 @@ internal static class AuditConsistencyCommand
         {
             output.WriteLine($"FAIL: the new checkpoint (size {to.Size}) is smaller than the old one (size {from.Size}): the log lost records, or --old and --new are swapped");
             return AuditExitCodes.VerificationFailed;
+        }
+
+        if (from.Size == to.Size)
+        {
+            // Two signed roots of one size decide it alone: a writer rolled back below that size (or one that stopped
+            // answering) turned proof of a fork into "the writer refused" (exit 3) when the proof was asked of it.
+            if (!CryptographicOperations.FixedTimeEquals(from.Root, to.Root))
+            {
+                output.WriteLine($"FAIL: two signed checkpoints of size {to.Size} with different roots: the log forked (the same size was signed for two histories)");
+                return AuditExitCodes.VerificationFailed;
+            }
+
+            output.WriteLine($"OK: the two signed checkpoints of size {to.Size} have the same root");
+            return AuditExitCodes.Verified;
         }
 
         var path = string.Create(CultureInfo.InvariantCulture, $"/audit/proof/consistency?from={from.Size}&to={to.Size}");

@@ -631,6 +631,88 @@ public sealed class ErasureTests
     }
 
     [Fact]
+    public async Task Erase_WhileTheWalCannotBeTruncated_TombstoneAndErasureRecordCommitTogether()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("e1", "acme", Erased, ErasedIp), Leaf("k1", "acme", Kept, KeptIp)], 2)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+
+        (long Tombstones, long ErasureRecords) committed;
+        Task<HttpResponseMessage> erasure;
+        using (var reader = new SqliteConnection($"Data Source={writer.StorePath};Mode=ReadOnly;Pooling=False"))
+        {
+            // A reader's old snapshot keeps the WAL from being truncated: the erasure waits there, as behind a long export.
+            reader.Open();
+            using var transaction = reader.BeginTransaction();
+            using var read = reader.CreateCommand();
+            read.Transaction = transaction;
+            read.CommandText = "SELECT COUNT(*) FROM subjects";
+            read.ExecuteScalar();
+            erasure = dpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased });
+
+            // What a writer stopped at any moment from here on leaves behind: one snapshot of both tables, taken as soon as
+            // the erasure's tombstone is committed.
+            do
+            {
+                await Task.Delay(20);
+                committed = TombstonesAndErasureRecords(writer.StorePath);
+            }
+            while (committed.Tombstones == 0 && !erasure.IsCompleted);
+        }
+
+        // 200, or 503 erasure_pending when the snapshot outlived the truncation's wait: either way the erasure is recorded.
+        using var answer = await erasure;
+
+        Assert.Equal((1L, 1L), committed);
+        Assert.Contains(answer.StatusCode, new[] { HttpStatusCode.OK, HttpStatusCode.ServiceUnavailable });
+        Assert.Equal((1L, 1L), TombstonesAndErasureRecords(writer.StorePath));
+        using var verify = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.True(LogVerifier.VerifyStore(verify, writer.Services.GetRequiredService<AuditLog>().Verifiers).Valid);
+    }
+
+    [Fact]
+    public async Task Erase_PendingThenWriterRestartedWithoutARepeat_StoreFilesHoldNoTrace()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("e1", "acme", Erased, ErasedIp), Leaf("k1", "acme", Kept, KeptIp)], 2)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        var log = writer.Services.GetRequiredService<AuditLog>();
+        var wrapped = SubjectKeys(writer.StorePath, log.Keyring.BlindPrincipal(Erased)).Select(k => ("wrapped key", k.Wrapped)).ToList();
+
+        HttpResponseMessage pending;
+        using (var reader = new SqliteConnection($"Data Source={writer.StorePath};Mode=ReadOnly;Pooling=False"))
+        {
+            // The erasure cannot truncate the WAL under this snapshot (503 erasure_pending), and the writer stops before
+            // anyone repeats it: a restart, a deployment, or a crash while the deleted key is still in the WAL.
+            reader.Open();
+            using var transaction = reader.BeginTransaction();
+            using var read = reader.CreateCommand();
+            read.Transaction = transaction;
+            read.CommandText = "SELECT COUNT(*) FROM subjects";
+            read.ExecuteScalar();
+            pending = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased });
+            await writer.StopAppAsync();
+        }
+
+        await writer.StartAppAsync();
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, pending.StatusCode);
+        Assert.Empty(StoreScan.Find(writer.Directory, wrapped.Concat(StoreScan.Encodings("principal", Erased))));
+        pending.Dispose();
+    }
+
+    private static (long Tombstones, long ErasureRecords) TombstonesAndErasureRecords(string storePath)
+    {
+        using var connection = new SqliteConnection($"Data Source={storePath};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT (SELECT COUNT(*) FROM erasures), (SELECT COUNT(*) FROM records WHERE decision = 'erased')";
+        using var row = command.ExecuteReader();
+        row.Read();
+        return (row.GetInt64(0), row.GetInt64(1));
+    }
+
+    [Fact]
     public async Task Ingest_KeyCacheOff_LaterBatchFindsTheStoredSubjectAndBothRecordsOpen()
     {
         await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:SubjectKeyCacheSize=0"]);

@@ -86,6 +86,28 @@ public sealed class AuditConsistencyCommandTests
     }
 
     [Fact]
+    public async Task Consistency_TwoSignedCheckpointsOfOneSizeWithDifferentRoots_ExitsOneWhateverTheWriterHolds()
+    {
+        // A writer that signed two trees of size 60 and was then rolled back below 60: the two notes alone prove the fork,
+        // and the writer cannot be asked for a proof up to 60 (it answers 400 invalid_proof_range).
+        await using var writer = await WriterFixture.StartAsync();
+        await IngestAsync(writer, 0, 51);
+        using var signer = NoteSigner.Parse(await File.ReadAllTextAsync(writer.KeyPath));
+        var first = Path.Combine(writer.Directory, "first.txt");
+        var second = Path.Combine(writer.Directory, "second.txt");
+        await File.WriteAllTextAsync(first, SignedNote.Sign(new Checkpoint(signer.Name, 60, SHA256.HashData("one history"u8)), [signer]));
+        await File.WriteAllTextAsync(second, SignedNote.Sign(new Checkpoint(signer.Name, 60, SHA256.HashData("another history"u8)), [signer]));
+
+        var forked = await RunAsync(writer, "--old", first, "--new", second);
+        var same = await RunAsync(writer, "--old", first, "--new", first);
+
+        Assert.True(forked.ExitCode == 1, forked.Error + forked.Output);
+        Assert.Contains("FAIL: two signed checkpoints of size 60 with different roots", forked.Output, StringComparison.Ordinal);
+        Assert.True(same.ExitCode == 0, same.Error + same.Output);
+        Assert.Contains("OK: the two signed checkpoints of size 60 have the same root", same.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Consistency_NewSmallerThanOldOrUnsignedOrMissing_FailsWithTheDocumentedExitCodes()
     {
         await using var writer = await WriterFixture.StartAsync();
