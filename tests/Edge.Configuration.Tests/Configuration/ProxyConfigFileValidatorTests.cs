@@ -547,6 +547,31 @@ public sealed class ProxyConfigFileValidatorTests
         AssertSingleError(errors, "ReverseProxy:Clusters:c:HttpClient:" + field, $"'{value}' is not an encoding the edge can use");
     }
 
+    [Theory]
+    [InlineData(""" "LoadBalancingPolicy": "RoundRobbin" """, "LoadBalancingPolicy", "'RoundRobbin' is not a load-balancing policy; did you mean 'RoundRobin'? (known: FirstAlphabetical, LeastRequests, PowerOfTwoChoices, Random, RoundRobin)")]
+    [InlineData(""" "SessionAffinity": { "Enabled": true, "Policy": "Cookies", "AffinityKeyName": "a" } """, "SessionAffinity:Policy", "'Cookies' is not a session affinity policy; did you mean 'Cookie'? (known: ")]
+    [InlineData(""" "SessionAffinity": { "Enabled": true, "FailurePolicy": "Redistrbute", "AffinityKeyName": "a" } """, "SessionAffinity:FailurePolicy", "'Redistrbute' is not an affinity failure policy; did you mean 'Redistribute'? (known: ")]
+    [InlineData(""" "HealthCheck": { "Active": { "Enabled": true, "Policy": "ConsecutiveFailure" } } """, "HealthCheck:Active:Policy", "'ConsecutiveFailure' is not an active health check policy; did you mean 'ConsecutiveFailures'? (known: ")]
+    [InlineData(""" "HealthCheck": { "Passive": { "Enabled": true, "Policy": "Whatever" } } """, "HealthCheck:Passive:Policy", "'Whatever' is not a passive health check policy (known: ")]
+    [InlineData(""" "HealthCheck": { "AvailableDestinationsPolicy": "HealthyOrPanik" } """, "HealthCheck:AvailableDestinationsPolicy", "'HealthyOrPanik' is not an available destinations policy; did you mean 'HealthyOrPanic'? (known: ")]
+    public async Task ValidateAsync_UnknownClusterPolicyName_ErrorAtTheSettingWithTheNames(string cluster, string field, string expected)
+    {
+        // Before: YARP's "No matching ILoadBalancingPolicy found for the load balancing policy 'RoundRobbin' set on the
+        // cluster 'c'." at the cluster, naming an interface instead of the setting and none of the names it takes.
+        var errors = await ValidateOneRouteAsync(cluster: cluster);
+
+        AssertSingleError(errors, "ReverseProxy:Clusters:c:" + field, expected);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_ClusterPolicyNamesInAnotherCase_Accepted()
+    {
+        // YARP looks the names up case-insensitively; so does the check.
+        var errors = await ValidateOneRouteAsync(cluster: """ "LoadBalancingPolicy": "roundrobin", "HealthCheck": { "Active": { "Enabled": true, "Policy": "consecutivefailures" } } """);
+
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
+    }
+
     [Fact]
     public async Task ValidateAsync_MisspeltStep_NamesTheClosestStep()
     {
