@@ -10,7 +10,13 @@ internal static class EdgeHostOptionsExtensions
     {
         var options = builder.Configuration.GetSection(EdgeHostOptions.SectionName).Get<EdgeHostOptions>() ?? new EdgeHostOptions();
         // Relative to the working directory, like --urls and every other path an operator passes on the command line.
-        options = options with { ProxyConfigPath = Path.GetFullPath(options.ProxyConfigPath) };
+        // An empty instance name (a template's variable rendered empty) counts as unset, as it does for the metrics'
+        // service instance: records said "instance":"" and no record told which edge decided it.
+        options = options with
+        {
+            ProxyConfigPath = Path.GetFullPath(options.ProxyConfigPath),
+            InstanceId = string.IsNullOrWhiteSpace(options.InstanceId) ? Environment.MachineName : options.InstanceId,
+        };
 
         RefuseUnknownSettings(builder.Configuration.GetSection(EdgeHostOptions.SectionName));
         var managementUrls = ManagementUrls.Parse(options.ManagementUrls);
