@@ -74,6 +74,12 @@ public static class HostSettings
         }
 
         var type = exception.Message[(typeStart + "type '".Length)..].TrimEnd('.', '\'');
+        // An enum setting (Edge:Audit:SpoolDurability) said "is not a valid SpoolDurability": a type, not what to write.
+        if (AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetType(type)).FirstOrDefault(static t => t is { IsEnum: true }) is { } names)
+        {
+            return $"error: {key}: '{ValueOf(exception.Message)}' is not one of {string.Join(", ", Enum.GetNames(names))}";
+        }
+
         type = type[(type.LastIndexOf('.') + 1)..];
         var example = type switch
         {
