@@ -110,9 +110,7 @@ internal static class EdgeHostOptionsExtensions
                     throw new InvalidOperationException($"{path} is no longer read; ban rules in proxy.json's Edge:ThreatProtection replace it (docs/threat-protection.md).");
                 }
 
-                var closest = known.MinBy(k => ProxyJsonReader.EditDistance(k, child.Key))!;
-                var hint = ProxyJsonReader.EditDistance(closest, child.Key) <= 2 ? $"; did you mean {section.Path}:{closest}?" : "";
-                throw new InvalidOperationException($"{path} is not a host setting{hint} (known here: {string.Join(", ", known.Order(StringComparer.Ordinal))})");
+                throw new InvalidOperationException(HostSettings.UnknownSetting(section, child.Key, known));
             }
         }
     }
