@@ -41,7 +41,7 @@ public sealed class EdgeConfigValidator(
             }
             else if (!clusters.ContainsKey(route.ClusterId))
             {
-                errors.Add(location + ":ClusterId", $"cluster '{route.ClusterId}' is not defined in ReverseProxy:Clusters");
+                errors.Add(location + ":ClusterId", $"cluster '{route.ClusterId}' is not defined in ReverseProxy:Clusters; defined: {DefinedNames.List(clusters.Keys)}");
             }
 
             if (route.Metadata?.TryGetValue("EdgeAudit", out var audit) == true

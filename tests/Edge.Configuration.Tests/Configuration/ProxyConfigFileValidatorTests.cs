@@ -572,6 +572,41 @@ public sealed class ProxyConfigFileValidatorTests
         Assert.DoesNotContain(errors, e => !e.IsWarning);
     }
 
+    [Theory]
+    [InlineData("""{ "EdgeValidate": "order-creat" }""", "EdgeValidate", "validation policy 'order-creat' is not defined in Edge:Validation; defined: order-create")]
+    [InlineData("""{ "EdgeWebhook": "gh" }""", "EdgeWebhook", "webhook policy 'gh' is not defined in Edge:Webhooks; defined: github")]
+    [InlineData("""{ "EdgeApproval": "payment" }""", "EdgeApproval", "approval policy 'payment' is not defined in Edge:Approvals; defined: payments")]
+    [InlineData("""{ "EdgeAuthenticate": "keys" }""", "EdgeAuthenticate", "authentication policy 'keys' is not defined in Edge:Authentication; defined: partner-keys (or use 'Anonymous')")]
+    public async Task ValidateAsync_StepNamesMissingPolicy_ListsTheDefinedOnes(string step, string field, string expected)
+    {
+        // As EdgeRateLimit's did already: a typo ("order-creat") is seen at once next to the names that exist.
+        var errors = await ValidateTextAsync($$"""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" }, "Transforms": [ {{step}} ] } },
+                "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } },
+              "Edge": {
+                "Validation": { "order-create": { "MaxBodyBytes": 1000 } },
+                "Webhooks": { "github": { "Scheme": "GitHub", "Secrets": [ "env:EDGE_TEST_SURELY_NOT_SET_7e2a" ] } },
+                "Approvals": { "payments": { "ApproverPermission": "p", "Authentication": "partner-keys" } },
+                "Authentication": { "partner-keys": { "Type": "ApiKey", "Keys": [ { "Sha256": "{{new string('a', 64)}}", "Principal": "a" } ] } },
+                "Roles": { "R": [ "p" ] } } }
+            """);
+
+        Assert.Contains(errors, e => e.Location == "ReverseProxy:Routes:r1:Transforms[0]:" + field && e.Message == expected);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_RouteNamesMissingCluster_ListsTheDefinedOnes()
+    {
+        var errors = await ValidateTextAsync("""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "legacy-order", "Match": { "Path": "/x" } } },
+                "Clusters": { "legacy-orders": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
+            """);
+
+        AssertSingleError(errors, "ReverseProxy:Routes:r1:ClusterId", "cluster 'legacy-order' is not defined in ReverseProxy:Clusters; defined: legacy-orders");
+    }
+
     [Fact]
     public async Task ValidateAsync_MisspeltStep_NamesTheClosestStep()
     {
