@@ -51,6 +51,7 @@ public static class EdgeConfigurationServiceCollectionExtensions
 
         services.AddSingleton<IEdgeRouteValidator, RouteMatchValidator>();
         services.TryAddSingleton<EdgeStepValidators>();
+        services.AddSingleton<ClusterPolicyNames>();
         services.AddSingleton<EdgeConfigValidator>();
         services.AddSingleton<ITransformFactory, EdgeStepValidationTransformFactory>();
         services.AddRouting();

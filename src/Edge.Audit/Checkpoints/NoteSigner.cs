@@ -10,7 +10,7 @@ namespace Edge.Audit.Checkpoints;
 /// </summary>
 public sealed class NoteSigner : IDisposable
 {
-    private const string Prefix = "PRIVATE+KEY+";
+    internal const string Prefix = "PRIVATE+KEY+";
     private readonly Key _key;
 
     private NoteSigner(string name, Key key)

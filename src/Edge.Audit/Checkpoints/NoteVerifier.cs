@@ -43,9 +43,20 @@ public sealed class NoteVerifier
         return verifier!;
     }
 
+    /// <summary>True for a signer key (<c>PRIVATE+KEY+…</c>), which a verifier key's place must never take.</summary>
+    public static bool IsSignerKey(string text) => text.TrimStart().StartsWith(NoteSigner.Prefix, StringComparison.Ordinal);
+
     public static bool TryParse(string verifierKey, out NoteVerifier? verifier, out string? error)
     {
         verifier = null;
+        if (IsSignerKey(verifierKey))
+        {
+            // The writer keeps writer.key beside writer.key.pub: taking one for the other said only that the key id
+            // ("KEY") was not hex.
+            error = "this is the writer's signing key, not a verifier key; pass the verifier key (the writer writes it next to the signing key, as <KeyPath>.pub) and keep the signing key on the writer host.";
+            return false;
+        }
+
         var parts = verifierKey.Trim().Split('+', 3);
         if (parts.Length != 3 || !NoteKeyId.IsValidName(parts[0]))
         {

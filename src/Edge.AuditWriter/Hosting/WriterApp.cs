@@ -69,6 +69,10 @@ public static class WriterApp
         });
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        // A misspelt setting was ignored: Writer:Retention:Defualt kept every body forever, Writer:Autentication left
+        // every auditor with 401, and the writer started as if both were set.
+        Edge.Configuration.HostSettings.RefuseUnknownSettings(app.Configuration.GetSection("Writer"), SettingNames<WriterOptions>());
+        Edge.Configuration.HostSettings.RefuseUnknownSettings(app.Configuration.GetSection("Writer:Retention"), SettingNames<RetentionOptions>());
         // Open the store, check it against its last checkpoint and load keys before listening.
         var writerOptions = app.Services.GetRequiredService<IOptions<WriterOptions>>().Value;
         var urls = (app.Configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -108,6 +112,8 @@ public static class WriterApp
         app.MapPrometheusScrapingEndpoint().WithMetadata(ReadEndpoints.GetOrHead);
         return app;
     }
+
+    private static string[] SettingNames<TOptions>() => [.. typeof(TOptions).GetProperties().Where(static p => p.CanWrite).Select(static p => p.Name)];
 
     /// <summary>
     /// A zero or negative interval reached PeriodicTimer only once the host started its services, and aborted the

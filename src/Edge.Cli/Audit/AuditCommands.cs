@@ -476,7 +476,11 @@ internal static class AuditCommands
             if (!NoteVerifier.TryParse(line, out var verifier, out error))
             {
                 // A mistyped key file path read as an inline key said only how a key is written, not that the file is missing.
-                error = isFile ? $"{keyOrFile}: {error}" : $"--key '{keyOrFile}' is neither an existing file nor a verifier key. {error}";
+                // A signing key given inline is not repeated: the error lands in terminals and CI logs.
+                error = isFile && NoteVerifier.IsSignerKey(line) ? $"{keyOrFile}: this is the writer's signing key, not a verifier key; pass {keyOrFile}.pub (keep the signing key on the writer host)."
+                    : isFile ? $"{keyOrFile}: {error}"
+                    : NoteVerifier.IsSignerKey(line) ? $"--key is the writer's signing key, not a verifier key; pass the verifier key (<KeyPath>.pub on the writer host). Treat the signing key as exposed: it was on a command line."
+                    : $"--key '{keyOrFile}' is neither an existing file nor a verifier key. {error}";
                 return false;
             }
 

@@ -19,7 +19,7 @@ internal sealed class ApprovalStepValidator : IEdgeStepValidator
         var policy = values[StepName];
         if (!context.Edge.Approvals.ContainsKey(policy))
         {
-            context.AddError(StepName, $"approval policy '{policy}' is not defined in Edge:Approvals");
+            context.AddError(StepName, $"approval policy '{policy}' is not defined in Edge:Approvals; defined: {DefinedNames.List(context.Edge.Approvals.Keys)}");
         }
 
         if (context.PrecedingSteps.Contains(StepName, StringComparer.OrdinalIgnoreCase))

@@ -52,7 +52,7 @@ internal sealed class ApprovalsSectionValidator(EdgeHostOptions host) : IEdgeSec
     {
         if (!SecretReference.IsReference(reference) || !SecretReference.TryResolve(reference, out var secret, out error))
         {
-            error = SecretReference.IsReference(reference) ? SecretResolveError(reference) : "inline secrets are not allowed; use env:NAME or file:/path";
+            error = SecretReference.IsReference(reference) ? SecretResolveError(reference) : SecretReference.NotAReference(reference);
             return null;
         }
 

@@ -29,7 +29,7 @@ internal sealed class AuthenticateStepValidator : IEdgeStepValidator
         {
             if (!context.Edge.Authentication.TryGetValue(name, out var policy))
             {
-                context.AddError(StepName, $"authentication policy '{name}' is not defined in Edge:Authentication (or use '{AnonymousPolicy}')");
+                context.AddError(StepName, $"authentication policy '{name}' is not defined in Edge:Authentication; defined: {DefinedNames.List(context.Edge.Authentication.Keys)} (or use '{AnonymousPolicy}')");
             }
             else if (options.SignIdentity == true && policy.IdentitySigningKey is null)
             {

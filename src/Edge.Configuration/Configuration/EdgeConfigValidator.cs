@@ -10,7 +10,8 @@ public sealed class EdgeConfigValidator(
     IConfigValidator yarpValidator,
     EdgeStepValidators steps,
     IEnumerable<IEdgeSectionValidator> sectionValidators,
-    IEnumerable<IEdgeRouteValidator> routeValidators)
+    IEnumerable<IEdgeRouteValidator> routeValidators,
+    ClusterPolicyNames clusterPolicyNames)
 {
     /// <summary>The route metadata keys the edge reads.</summary>
     private static readonly string[] RouteMetadataKeys = ["EdgeAudit", MethodPolicy.AllowTraceMetadataKey];
@@ -40,7 +41,7 @@ public sealed class EdgeConfigValidator(
             }
             else if (!clusters.ContainsKey(route.ClusterId))
             {
-                errors.Add(location + ":ClusterId", $"cluster '{route.ClusterId}' is not defined in ReverseProxy:Clusters");
+                errors.Add(location + ":ClusterId", $"cluster '{route.ClusterId}' is not defined in ReverseProxy:Clusters; defined: {DefinedNames.List(clusters.Keys)}");
             }
 
             if (route.Metadata?.TryGetValue("EdgeAudit", out var audit) == true
@@ -71,6 +72,7 @@ public sealed class EdgeConfigValidator(
         foreach (var cluster in candidate.Clusters)
         {
             var yarpCanValidate = ClusterSettingsRules.Validate(cluster, $"ReverseProxy:Clusters:{cluster.ClusterId}", errors);
+            var policyNameRefused = clusterPolicyNames.Validate(cluster, $"ReverseProxy:Clusters:{cluster.ClusterId}", errors);
             WarnWithoutDestinations(cluster, candidate.Routes, errors);
             foreach (var (name, destination) in cluster.Destinations ?? new Dictionary<string, DestinationConfig>())
             {
@@ -81,6 +83,11 @@ public sealed class EdgeConfigValidator(
 
             foreach (var exception in yarpCanValidate ? await yarpValidator.ValidateClusterAsync(cluster) : [])
             {
+                if (policyNameRefused && exception.Message.StartsWith(ClusterPolicyNames.YarpMessagePrefix, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
                 errors.Add($"ReverseProxy:Clusters:{cluster.ClusterId}", exception.Message);
             }
         }

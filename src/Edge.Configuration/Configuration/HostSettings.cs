@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 
 namespace Edge.Configuration;
 
@@ -17,6 +18,30 @@ public static class HostSettings
         exception.Message.StartsWith("Edge:", StringComparison.Ordinal) || exception.Message.StartsWith("Writer:", StringComparison.Ordinal)
         || exception.Message.StartsWith("AllowedHosts ", StringComparison.Ordinal) || exception.Message.StartsWith("urls ", StringComparison.Ordinal)
         || exception.Message.StartsWith("Kestrel:", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Refuses a key directly under <paramref name="section"/> that is not one of <paramref name="known"/> (any case, as
+    /// the binder reads them): a misspelt setting was ignored like any unused key, and the host started without it.
+    /// </summary>
+    public static void RefuseUnknownSettings(IConfigurationSection section, IReadOnlyCollection<string> known)
+    {
+        foreach (var child in section.GetChildren())
+        {
+            if (!known.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
+            {
+                throw new InvalidOperationException(UnknownSetting(section, child.Key, known));
+            }
+        }
+    }
+
+    /// <summary>The one line for a name that is not a setting of <paramref name="section"/>, with the closest one.</summary>
+    public static string UnknownSetting(IConfigurationSection section, string key, IEnumerable<string> known)
+    {
+        var names = known.Order(StringComparer.Ordinal).ToList();
+        var closest = names.MinBy(k => ProxyJsonReader.EditDistance(k, key));
+        var hint = closest is not null && ProxyJsonReader.EditDistance(closest, key) <= 2 ? $"; did you mean {section.Path}:{closest}?" : "";
+        return $"{section.Path}:{key} is not a host setting{hint} (known here: {string.Join(", ", names)})";
+    }
 
     /// <summary>
     /// Refuses a <c>--urls</c> entry Kestrel cannot listen on, before anything starts. Kestrel parses them only when it
@@ -74,6 +99,12 @@ public static class HostSettings
         }
 
         var type = exception.Message[(typeStart + "type '".Length)..].TrimEnd('.', '\'');
+        // An enum setting (Edge:Audit:SpoolDurability) said "is not a valid SpoolDurability": a type, not what to write.
+        if (AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetType(type)).FirstOrDefault(static t => t is { IsEnum: true }) is { } names)
+        {
+            return $"error: {key}: '{ValueOf(exception.Message)}' is not one of {string.Join(", ", Enum.GetNames(names))}";
+        }
+
         type = type[(type.LastIndexOf('.') + 1)..];
         var example = type switch
         {

@@ -22,6 +22,7 @@ public sealed class ProxyJsonReader
     private ProxyJsonReader(IEnumerable<EdgeSectionDescriptor> sections, bool skipUnknownSections)
     {
         var registered = sections.ToArray();
+        _sectionNames = [.. registered.Select(static s => s.Name)];
         SerializerOptions = new JsonSerializerOptions
         {
             PropertyNameCaseInsensitive = true,
@@ -39,6 +40,8 @@ public sealed class ProxyJsonReader
         };
         SerializerOptions.MakeReadOnly();
     }
+
+    private readonly string[] _sectionNames;
 
     // The same leniency as SerializerOptions (comments, trailing commas), so the text check reads what the serializer reads.
     private static readonly JsonReaderOptions TextCheckOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
@@ -356,6 +359,20 @@ public sealed class ProxyJsonReader
         {
             return $"unknown property '{name}': Edge:{host} is a host setting, not part of proxy.json; set it in appsettings.json, "
                 + $"as the environment variable Edge__{host} or on the command line (--Edge:{host}=…)";
+        }
+
+        // One level too high: YARP's Routes and Clusters without their ReverseProxy object, or an Edge section without Edge.
+        if (typeName == typeof(ProxyJsonDocument).FullName)
+        {
+            if (string.Equals(name, "Routes", StringComparison.OrdinalIgnoreCase) || string.Equals(name, "Clusters", StringComparison.OrdinalIgnoreCase))
+            {
+                return $"unknown property '{name}': it goes inside ReverseProxy ({{ \"ReverseProxy\": {{ \"Routes\": …, \"Clusters\": … }}, \"Edge\": … }})";
+            }
+
+            if (_sectionNames.FirstOrDefault(n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase)) is { } section)
+            {
+                return $"unknown property '{name}': it goes inside Edge ({{ \"ReverseProxy\": …, \"Edge\": {{ \"{section}\": … }} }})";
+            }
         }
 
         // The type may live in any assembly that registered a section (a policy's options type) or in YARP.

@@ -66,7 +66,22 @@ public static class SecretReference
         }
 
         // Also for host settings (Writer:IngestToken, Edge:ManagementToken): not only proxy.json holds secret references.
-        error = "inline secrets are not allowed; use env:NAME or file:/path";
+        error = NotAReference(reference);
         return false;
+    }
+
+    /// <summary>Why a value that is no reference is refused; never repeats the value, which may be the secret itself.</summary>
+    public static string NotAReference(string value)
+    {
+        // "ENV:NAME" was told "use env:NAME or file:/path" by a user who believed they had: the prefixes are case-sensitive.
+        foreach (var prefix in (ReadOnlySpan<string>)["env:", "file:"])
+        {
+            if (value.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            {
+                return $"'{value[..prefix.Length]}' is not a secret reference: write the prefix in lower case, env:NAME or file:/path (anything else is taken as an inline secret, which is not allowed)";
+            }
+        }
+
+        return "inline secrets are not allowed; use env:NAME or file:/path";
     }
 }

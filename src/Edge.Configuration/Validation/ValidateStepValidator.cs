@@ -13,7 +13,7 @@ internal sealed class ValidateStepValidator : IEdgeStepValidator
         var policy = values[StepName];
         if (!context.Edge.Validation.ContainsKey(policy))
         {
-            context.AddError(StepName, $"validation policy '{policy}' is not defined in Edge:Validation");
+            context.AddError(StepName, $"validation policy '{policy}' is not defined in Edge:Validation; defined: {DefinedNames.List(context.Edge.Validation.Keys)}");
         }
 
         if (context.PrecedingSteps.Contains(StepName, StringComparer.OrdinalIgnoreCase))

@@ -14,7 +14,7 @@ internal sealed class WebhookStepValidator : IEdgeStepValidator
         var policy = values[StepName];
         if (!context.Edge.Webhooks.ContainsKey(policy))
         {
-            context.AddError(StepName, $"webhook policy '{policy}' is not defined in Edge:Webhooks");
+            context.AddError(StepName, $"webhook policy '{policy}' is not defined in Edge:Webhooks; defined: {DefinedNames.List(context.Edge.Webhooks.Keys)}");
         }
 
         if (context.PrecedingSteps.Contains(StepName, StringComparer.OrdinalIgnoreCase))

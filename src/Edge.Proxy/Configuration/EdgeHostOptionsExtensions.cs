@@ -10,7 +10,13 @@ internal static class EdgeHostOptionsExtensions
     {
         var options = builder.Configuration.GetSection(EdgeHostOptions.SectionName).Get<EdgeHostOptions>() ?? new EdgeHostOptions();
         // Relative to the working directory, like --urls and every other path an operator passes on the command line.
-        options = options with { ProxyConfigPath = Path.GetFullPath(options.ProxyConfigPath) };
+        // An empty instance name (a template's variable rendered empty) counts as unset, as it does for the metrics'
+        // service instance: records said "instance":"" and no record told which edge decided it.
+        options = options with
+        {
+            ProxyConfigPath = Path.GetFullPath(options.ProxyConfigPath),
+            InstanceId = string.IsNullOrWhiteSpace(options.InstanceId) ? Environment.MachineName : options.InstanceId,
+        };
 
         RefuseUnknownSettings(builder.Configuration.GetSection(EdgeHostOptions.SectionName));
         var managementUrls = ManagementUrls.Parse(options.ManagementUrls);
@@ -104,9 +110,7 @@ internal static class EdgeHostOptionsExtensions
                     throw new InvalidOperationException($"{path} is no longer read; ban rules in proxy.json's Edge:ThreatProtection replace it (docs/threat-protection.md).");
                 }
 
-                var closest = known.MinBy(k => ProxyJsonReader.EditDistance(k, child.Key))!;
-                var hint = ProxyJsonReader.EditDistance(closest, child.Key) <= 2 ? $"; did you mean {section.Path}:{closest}?" : "";
-                throw new InvalidOperationException($"{path} is not a host setting{hint} (known here: {string.Join(", ", known.Order(StringComparer.Ordinal))})");
+                throw new InvalidOperationException(HostSettings.UnknownSetting(section, child.Key, known));
             }
         }
     }
@@ -132,11 +136,11 @@ internal static class EdgeHostOptionsExtensions
             throw new InvalidOperationException("Edge:IdentityHeaderPrefix is empty; it names the headers the edge owns (default X-Edge-), and every client header would be removed.");
         }
 
-        // It names this instance in every audit record (source edge://<id>) and log line; an unset variable behind
-        // Edge__InstanceId=$POD_NAME gave records no origin, and a space or control character broke the source URI.
-        if (options.InstanceId.Length == 0 || options.InstanceId.Any(static c => char.IsWhiteSpace(c) || char.IsControl(c)))
+        // It names this instance in every audit record (source edge://<id>) and log line: a space or control character
+        // inside it broke the source URI (empty or blank is the machine name, above).
+        if (options.InstanceId.Any(static c => char.IsWhiteSpace(c) || char.IsControl(c)))
         {
-            throw new InvalidOperationException("Edge:InstanceId must be a non-empty name without spaces or control characters (default: the machine name); it names this instance in audit records and logs.");
+            throw new InvalidOperationException("Edge:InstanceId must be a name without spaces or control characters (default: the machine name); it names this instance in audit records and logs.");
         }
 
         if (!string.IsNullOrWhiteSpace(options.Redis))

@@ -134,7 +134,7 @@ internal static class ObservabilityExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ManagementPortMatcherPolicy>());
         var allFrameworkMetrics = builder.Configuration.GetValue<bool>(AllFrameworkMetricsKey);
         // Named in target_info, as a scrape joins it: the SDK's default is unknown_service:dotnet for the edge and the writer alike.
-        var instance = builder.Configuration["Edge:InstanceId"] is { Length: > 0 } configured ? configured : Environment.MachineName;
+        var instance = builder.Configuration["Edge:InstanceId"] is { } configured && !string.IsNullOrWhiteSpace(configured) ? configured : Environment.MachineName;
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(ServiceName, serviceInstanceId: instance))
             .WithMetrics(metrics => metrics

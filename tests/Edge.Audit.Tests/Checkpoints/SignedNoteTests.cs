@@ -99,6 +99,15 @@ public sealed class SignedNoteTests
         Assert.Contains("key id", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void TryParse_SignerKey_SaysItIsTheSigningKey()
+    {
+        using var signer = NoteSigner.Generate("edge.example/audit");
+
+        Assert.False(NoteVerifier.TryParse(signer.ToString(), out _, out var error));
+        Assert.StartsWith("this is the writer's signing key, not a verifier key", error, StringComparison.Ordinal);
+    }
+
     // Known answers computed by an independent Python verifier written from C2SP signed-note/tlog-checkpoint and
     // RFC 9162 only (Python 'cryptography' Ed25519): seed 00 01 .. 1f, the tree of the reference's first 7 leaves.
     private const string KatPrivateKey = "PRIVATE+KEY+example.com/edge-kat+e9b71f5d+AQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f";

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.Json;
+using Edge.AuditWriter.Hosting;
+using Microsoft.Data.Sqlite;
 
 namespace Edge.AuditWriter.Tests.Hosting;
 
@@ -49,6 +51,62 @@ public sealed class WriterAppTests
         using var response = await client.GetAsync(path);
 
         Assert.Equal("nosniff", Assert.Single(response.Headers.GetValues("X-Content-Type-Options")));
+    }
+
+    [Theory]
+    [InlineData("--Writer:Autentication=auditors", "Writer:Autentication is not a host setting; did you mean Writer:Authentication?")]
+    [InlineData("--Writer:Retention:Defualt=30.00:00:00", "Writer:Retention:Defualt is not a host setting; did you mean Writer:Retention:Default?")]
+    [InlineData("--Writer:IngestTokn=env:EDGE_TOKEN", "Writer:IngestTokn is not a host setting; did you mean Writer:IngestToken?")]
+    public void Build_MisspeltWriterSetting_RefusedNamingTheClosest(string setting, string expected)
+    {
+        // Before: ignored like any unused key. A misspelt Retention:Default kept every record's body forever, a misspelt
+        // Authentication left the read API answering 401 to every auditor, and the writer started as if all was set.
+        var directory = Directory.CreateTempSubdirectory("edge-writer-settings-").FullName;
+        try
+        {
+            var refused = Assert.Throws<InvalidOperationException>(() => WriterApp.Build(
+            [
+                "--urls", "http://127.0.0.1:0",
+                $"--Writer:StorePath={Path.Combine(directory, "audit.db")}",
+                $"--Writer:KeyPath={Path.Combine(directory, "writer.key")}",
+                $"--Writer:SubjectKeyPath={Path.Combine(directory, "subject.key")}",
+                setting,
+            ]));
+
+            Assert.StartsWith(expected, refused.Message, StringComparison.Ordinal);
+            Assert.True(Edge.Configuration.HostSettings.Names(refused));
+            Assert.False(File.Exists(Path.Combine(directory, "writer.key")));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Build_RetentionTenantsAndAdditionalKeys_AreKnownSettings()
+    {
+        var directory = Directory.CreateTempSubdirectory("edge-writer-settings-").FullName;
+        try
+        {
+            using var app = WriterApp.Build(
+            [
+                "--urls", "http://127.0.0.1:0",
+                $"--Writer:StorePath={Path.Combine(directory, "audit.db")}",
+                $"--Writer:KeyPath={Path.Combine(directory, "writer.key")}",
+                $"--Writer:SubjectKeyPath={Path.Combine(directory, "subject.key")}",
+                "--Writer:Retention:Default=30.00:00:00",
+                "--Writer:Retention:Tenants:acme=7.00:00:00",
+                "--writer:publictiles=true",
+            ]);
+
+            Assert.True(File.Exists(Path.Combine(directory, "writer.key")));
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [Fact]

@@ -427,6 +427,36 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task Verify_SigningKeyFileAsKey_UsageErrorNamesItsPubFile()
+    {
+        // The writer keeps writer.key and writer.key.pub side by side; passing the first said only "The key id must be 8
+        // hex digits.", which sent users looking for a broken key.
+        var directory = Directory.CreateTempSubdirectory("edge-cli-signer-").FullName;
+        using var signer = NoteSigner.Generate("test.edge/audit");
+        var keyPath = Path.Combine(directory, "writer.key");
+        await File.WriteAllTextAsync(keyPath, signer.ToString());
+
+        var (exitCode, _, error) = await CliRunner.RunAsync("audit", "verify", "--store", "/nonexistent/audit.db", "--key", keyPath);
+        Directory.Delete(directory, recursive: true);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"{keyPath}: this is the writer's signing key, not a verifier key; pass {keyPath}.pub", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_SigningKeyGivenInline_ErrorDoesNotRepeatIt()
+    {
+        using var signer = NoteSigner.Generate("test.edge/audit");
+        var secret = signer.ToString();
+
+        var (exitCode, output, error) = await CliRunner.RunAsync("audit", "verify", "--store", "/nonexistent/audit.db", "--key", secret);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("--key is the writer's signing key, not a verifier key", error, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret.Split('+')[^1], error + output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Verify_NoKeyWithoutBundle_IsUsageError()
     {
         var (exitCode, _, error) = await CliRunner.RunAsync("audit", "verify", "--store", "/nonexistent/audit.db");

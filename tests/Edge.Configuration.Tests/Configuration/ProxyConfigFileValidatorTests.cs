@@ -547,6 +547,66 @@ public sealed class ProxyConfigFileValidatorTests
         AssertSingleError(errors, "ReverseProxy:Clusters:c:HttpClient:" + field, $"'{value}' is not an encoding the edge can use");
     }
 
+    [Theory]
+    [InlineData(""" "LoadBalancingPolicy": "RoundRobbin" """, "LoadBalancingPolicy", "'RoundRobbin' is not a load-balancing policy; did you mean 'RoundRobin'? (known: FirstAlphabetical, LeastRequests, PowerOfTwoChoices, Random, RoundRobin)")]
+    [InlineData(""" "SessionAffinity": { "Enabled": true, "Policy": "Cookies", "AffinityKeyName": "a" } """, "SessionAffinity:Policy", "'Cookies' is not a session affinity policy; did you mean 'Cookie'? (known: ")]
+    [InlineData(""" "SessionAffinity": { "Enabled": true, "FailurePolicy": "Redistrbute", "AffinityKeyName": "a" } """, "SessionAffinity:FailurePolicy", "'Redistrbute' is not an affinity failure policy; did you mean 'Redistribute'? (known: ")]
+    [InlineData(""" "HealthCheck": { "Active": { "Enabled": true, "Policy": "ConsecutiveFailure" } } """, "HealthCheck:Active:Policy", "'ConsecutiveFailure' is not an active health check policy; did you mean 'ConsecutiveFailures'? (known: ")]
+    [InlineData(""" "HealthCheck": { "Passive": { "Enabled": true, "Policy": "Whatever" } } """, "HealthCheck:Passive:Policy", "'Whatever' is not a passive health check policy (known: ")]
+    [InlineData(""" "HealthCheck": { "AvailableDestinationsPolicy": "HealthyOrPanik" } """, "HealthCheck:AvailableDestinationsPolicy", "'HealthyOrPanik' is not an available destinations policy; did you mean 'HealthyOrPanic'? (known: ")]
+    public async Task ValidateAsync_UnknownClusterPolicyName_ErrorAtTheSettingWithTheNames(string cluster, string field, string expected)
+    {
+        // Before: YARP's "No matching ILoadBalancingPolicy found for the load balancing policy 'RoundRobbin' set on the
+        // cluster 'c'." at the cluster, naming an interface instead of the setting and none of the names it takes.
+        var errors = await ValidateOneRouteAsync(cluster: cluster);
+
+        AssertSingleError(errors, "ReverseProxy:Clusters:c:" + field, expected);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_ClusterPolicyNamesInAnotherCase_Accepted()
+    {
+        // YARP looks the names up case-insensitively; so does the check.
+        var errors = await ValidateOneRouteAsync(cluster: """ "LoadBalancingPolicy": "roundrobin", "HealthCheck": { "Active": { "Enabled": true, "Policy": "consecutivefailures" } } """);
+
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
+    }
+
+    [Theory]
+    [InlineData("""{ "EdgeValidate": "order-creat" }""", "EdgeValidate", "validation policy 'order-creat' is not defined in Edge:Validation; defined: order-create")]
+    [InlineData("""{ "EdgeWebhook": "gh" }""", "EdgeWebhook", "webhook policy 'gh' is not defined in Edge:Webhooks; defined: github")]
+    [InlineData("""{ "EdgeApproval": "payment" }""", "EdgeApproval", "approval policy 'payment' is not defined in Edge:Approvals; defined: payments")]
+    [InlineData("""{ "EdgeAuthenticate": "keys" }""", "EdgeAuthenticate", "authentication policy 'keys' is not defined in Edge:Authentication; defined: partner-keys (or use 'Anonymous')")]
+    public async Task ValidateAsync_StepNamesMissingPolicy_ListsTheDefinedOnes(string step, string field, string expected)
+    {
+        // As EdgeRateLimit's did already: a typo ("order-creat") is seen at once next to the names that exist.
+        var errors = await ValidateTextAsync($$"""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "c", "Match": { "Path": "/x" }, "Transforms": [ {{step}} ] } },
+                "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } },
+              "Edge": {
+                "Validation": { "order-create": { "MaxBodyBytes": 1000 } },
+                "Webhooks": { "github": { "Scheme": "GitHub", "Secrets": [ "env:EDGE_TEST_SURELY_NOT_SET_7e2a" ] } },
+                "Approvals": { "payments": { "ApproverPermission": "p", "Authentication": "partner-keys" } },
+                "Authentication": { "partner-keys": { "Type": "ApiKey", "Keys": [ { "Sha256": "{{new string('a', 64)}}", "Principal": "a" } ] } },
+                "Roles": { "R": [ "p" ] } } }
+            """);
+
+        Assert.Contains(errors, e => e.Location == "ReverseProxy:Routes:r1:Transforms[0]:" + field && e.Message == expected);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_RouteNamesMissingCluster_ListsTheDefinedOnes()
+    {
+        var errors = await ValidateTextAsync("""
+            { "ReverseProxy": {
+                "Routes": { "r1": { "ClusterId": "legacy-order", "Match": { "Path": "/x" } } },
+                "Clusters": { "legacy-orders": { "Destinations": { "d": { "Address": "http://127.0.0.1:1/" } } } } } }
+            """);
+
+        AssertSingleError(errors, "ReverseProxy:Routes:r1:ClusterId", "cluster 'legacy-order' is not defined in ReverseProxy:Clusters; defined: legacy-orders");
+    }
+
     [Fact]
     public async Task ValidateAsync_MisspeltStep_NamesTheClosestStep()
     {

@@ -180,6 +180,35 @@ public sealed class ProxyJsonReaderTests
         Assert.Contains($"Edge__{setting}", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Routes")]
+    [InlineData("clusters")]
+    public void Parse_RoutesOrClustersAtTheTop_SaysTheyGoInsideReverseProxy(string written)
+    {
+        // Before: "unknown property 'Routes' (known here: Edge, ReverseProxy)", to someone who left out the wrapper.
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse(Encoding.UTF8.GetBytes($$"""{ "{{written}}": {} }"""), errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal(written, error.Location);
+        Assert.StartsWith($"unknown property '{written}': it goes inside ReverseProxy", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_EdgeSectionAtTheTop_SaysItGoesInsideEdge()
+    {
+        var errors = new ConfigErrorList();
+
+        var parsed = Reader.Parse("""{ "ReverseProxy": {}, "RateLimits": {} }"""u8, errors);
+
+        Assert.Null(parsed);
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("RateLimits", error.Location);
+        Assert.StartsWith("unknown property 'RateLimits': it goes inside Edge", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Parse_MisspeltPolicyOption_SuggestsTheClosestName()
     {

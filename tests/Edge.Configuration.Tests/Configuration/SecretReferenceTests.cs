@@ -113,6 +113,18 @@ public sealed class SecretReferenceTests
     }
 
     [Theory]
+    [InlineData("ENV:GITHUB_WEBHOOK_SECRET", "ENV:")]
+    [InlineData("Env:GITHUB_WEBHOOK_SECRET", "Env:")]
+    [InlineData("File:/run/secrets/github", "File:")]
+    public void TryResolve_PrefixNotLowerCase_SaysToWriteItInLowerCase(string reference, string prefix)
+    {
+        // Before: "inline secrets are not allowed; use env:NAME or file:/path", to someone who believed they had.
+        Assert.False(SecretReference.TryResolve(reference, out _, out var error));
+
+        Assert.Equal($"'{prefix}' is not a secret reference: write the prefix in lower case, env:NAME or file:/path (anything else is taken as an inline secret, which is not allowed)", error);
+    }
+
+    [Theory]
     [InlineData("plain-inline-secret")]
     [InlineData("env:EDGE_TEST_SURELY_NOT_SET_5d1c")]
     [InlineData("file:/nonexistent/edge/secret")]

@@ -23,11 +23,13 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.Proxy", "--Edge:ManagementToken=env:" + UnsetVariable, "error: Edge:ManagementToken: environment variable '" + UnsetVariable + "' is not set or empty")]
     [InlineData("Edge.Proxy", "--Edge:ManagementHosts=http://edge-admin.internal", "error: Edge:ManagementHosts entry 'http://edge-admin.internal' is not a host name")]
     [InlineData("Edge.Proxy", "--Edge:IdentityHeaderPrefix=", "error: Edge:IdentityHeaderPrefix is empty")]
-    [InlineData("Edge.Proxy", "--Edge:InstanceId=", "error: Edge:InstanceId must be a non-empty name without spaces")]
-    [InlineData("Edge.Proxy", "--Edge:InstanceId=edge\u00a0one", "error: Edge:InstanceId must be a non-empty name without spaces")]
+    [InlineData("Edge.Proxy", "--Edge:InstanceId=edge\u00a0one", "error: Edge:InstanceId must be a name without spaces")]
     [InlineData("Edge.Proxy", "--urls=http://127.0.0.1:{port} --Edge:ManagementUrls=http://127.0.0.1:{port}", "error: Edge:ManagementUrls uses port")]
     [InlineData("Edge.Proxy", "--Edge:Reids=127.0.0.1:6379", "error: Edge:Reids is not a host setting; did you mean Edge:Redis?")]
     [InlineData("Edge.Proxy", "--Edge:Audit:ShipIntervall=00:00:01", "error: Edge:Audit:ShipIntervall is not a host setting; did you mean Edge:Audit:ShipInterval?")]
+    [InlineData("Edge.AuditWriter", "--Writer:Retention:Defualt=30.00:00:00", "error: Writer:Retention:Defualt is not a host setting; did you mean Writer:Retention:Default?")]
+    [InlineData("Edge.AuditWriter", "--Writer:Autentication=auditors", "error: Writer:Autentication is not a host setting; did you mean Writer:Authentication?")]
+    [InlineData("Edge.Proxy", "--Edge:Audit:SpoolDurability=Power", "error: Edge:Audit:SpoolDurability: 'Power' is not one of ProcessCrash, PowerLoss")]
     [InlineData("Edge.Proxy", "--Edge:RateLimits:p:Limit=5", "error: Edge:RateLimits belongs in proxy.json's Edge object")]
     [InlineData("Edge.Proxy", "--Edge:Audit:SpoolMaxBytes=0", "error: Edge:Audit:SpoolMaxBytes must be positive")]
     [InlineData("Edge.Proxy", "--Edge:Audit:SpoolCommitInterval=-00:00:00.100", "error: Edge:Audit:SpoolCommitInterval must not be negative")]
@@ -81,6 +83,7 @@ public sealed class HostSettingsStartupTests
     [InlineData("--Writer:IngestToken=env:" + UnsetVariable)]
     [InlineData("--Writer:IngestToken=literal-ingest-token")]
     [InlineData("--Writer:Authentication=auditors --Writer:ProxyConfigPath=/nonexistent/proxy.json")]
+    [InlineData("--Writer:Retention:Defualt=30.00:00:00")]
     public async Task Main_WriterRefusesAnAuthenticationSetting_CreatesNoStoreAndNoKeys(string setting)
     {
         // A writer that will not start must leave nothing behind: before, it created its store and both keys first, so a
