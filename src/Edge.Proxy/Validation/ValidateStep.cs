@@ -223,12 +223,13 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
     /// <summary>
     /// The rule of the parameter a backend reads <paramref name="name"/> as, when that is another name: PHP turns
     /// <c>page[]</c> and <c>page[x]</c> into <c>$_GET['page']</c> and <c>user.id</c> or <c>user id</c> into
-    /// <c>user_id</c>; Rails and Express read <c>page[]</c> as <c>page</c> too. Unknown names are allowed by default,
-    /// so without this <c>?page[]=x</c> passed the rule for <c>page</c> by not being called <c>page</c>.
+    /// <c>user_id</c>; Rails and Express read <c>page[]</c> as <c>page</c> too; PHP and other C-string readers end a name
+    /// at its first NUL (<c>page%00junk</c> is <c>page</c>). Unknown names are allowed by default, so without this
+    /// <c>?page[]=x</c> passed the rule for <c>page</c> by not being called <c>page</c>.
     /// </summary>
     private static QueryParameterRule? BackendAlias(string name, QueryRules rules)
     {
-        if (name.AsSpan().IndexOfAny("[. ") < 0)
+        if (name.AsSpan().IndexOfAny("[. \0") < 0)
         {
             return null;
         }
@@ -245,9 +246,16 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
         return null;
     }
 
-    /// <summary>A parameter name as PHP stores it: cut at a '[' that has a ']' after it, leading spaces dropped, ' ' '.' and a lone '[' as '_'.</summary>
+    /// <summary>A parameter name as PHP stores it: cut at its first NUL and at a '[' that has a ']' after it, leading spaces dropped, ' ' '.' and a lone '[' as '_'.</summary>
     private static string AliasOf(string name)
     {
+        // PHP decodes the name and then reads it as a C string (php_url_decode, then strlen).
+        var nul = name.IndexOf('\0', StringComparison.Ordinal);
+        if (nul >= 0)
+        {
+            name = name[..nul];
+        }
+
         var open = name.IndexOf('[', StringComparison.Ordinal);
         if (open >= 0 && name.IndexOf(']', open) > open)
         {

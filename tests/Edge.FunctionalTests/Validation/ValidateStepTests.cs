@@ -445,10 +445,13 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     [InlineData("?user.id=1%20OR%201=1", "user.id")]
     [InlineData("?user%20id=x", "user id")]
     [InlineData("?USER.ID=x", "USER.ID")]
+    [InlineData("?page%00=x", "page\0")]
+    [InlineData("?page%00junk=x", "page\0junk")]
+    [InlineData("?user.id%00[=x", "user.id\0[")]
     public async Task Get_UnknownAllowed_NameABackendReadsAsARuledParameter_422(string query, string parameter)
     {
-        // PHP reads page[] as page and user.id as user_id (Rails and Express read page[] as page): with unknown
-        // names allowed, these skipped the rule of the parameter the backend got.
+        // PHP reads page[] as page and user.id as user_id (Rails and Express read page[] as page), and a name up to its
+        // first NUL (page%00junk is page): with unknown names allowed, these skipped the rule of the parameter the backend got.
         var path = "/open-search/" + Guid.NewGuid().ToString("N");
 
         using var response = await fixture.Edge.Client.GetAsync(path + query);
