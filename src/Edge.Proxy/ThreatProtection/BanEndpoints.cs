@@ -91,6 +91,14 @@ internal static class BanEndpoints
             return;
         }
 
+        // Stored, such a ban would match no request: 201 Created, and the client it was meant for kept being served.
+        if (!monitor.CanBlock(request.Value.Key))
+        {
+            var keys = string.Join(", ", monitor.RuleKeys.Prepend("{ip}").Distinct(StringComparer.Ordinal));
+            await InvalidAsync(http, $"'key' {request.Value.Key} is no client address or network, and no rule of Edge:ThreatProtection:Rules renders it: a ban of it would block no one (a ban names {keys} as rendered, or a network such as 203.0.113.0/24)");
+            return;
+        }
+
         BanEntry ban;
         try
         {
