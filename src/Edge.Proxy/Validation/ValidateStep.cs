@@ -12,7 +12,7 @@ namespace Edge.Proxy.Validation;
 /// nesting depth and JSON Schema. The body is the one buffered by <see cref="EdgeBodyBufferingTransform"/> (which also
 /// enforces the policy's <c>MaxBodyBytes</c>); it is parsed at most once and forwarded unchanged.
 /// </summary>
-internal sealed partial class ValidateStep(ValidationPolicy policy, string routeId, ILogger logger) : IEdgeStep
+internal sealed partial class ValidateStep(ValidationPolicy policy, string routeId, TimeProvider time, ILogger logger) : IEdgeStep
 {
     /// <summary>The most errors one answer lists; a body can break a rule in every array item.</summary>
     public const int MaxErrors = 20;
@@ -162,6 +162,7 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
     {
         var errors = new List<EdgeProblemError>();
         string? firstReason = null;
+        var patterns = new PatternBudget(time);
         void Add(string reason, string parameter, string detail)
         {
             firstReason ??= reason;
@@ -173,6 +174,11 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
 
         foreach (var (name, rule) in rules.Parameters)
         {
+            if (patterns.Spent)
+            {
+                break;
+            }
+
             if (!query.TryGetValue(name, out var values))
             {
                 if (rule.Required)
@@ -183,7 +189,7 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
                 continue;
             }
 
-            if (CheckValues(values, rule) is { } broken)
+            if (CheckValues(values, rule, patterns) is { } broken)
             {
                 Add(broken.Reason, name, broken.Detail);
             }
@@ -191,6 +197,11 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
 
         foreach (var name in query.Keys)
         {
+            if (patterns.Spent)
+            {
+                break;
+            }
+
             if (rules.Parameters.ContainsKey(name))
             {
                 continue;
@@ -201,7 +212,7 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
             {
                 Add("unknown", echoed, "parameter not allowed");
             }
-            else if (BackendAlias(name, rules) is { } aliased && CheckValues(query[name], aliased) is { } broken)
+            else if (BackendAlias(name, rules) is { } aliased && CheckValues(query[name], aliased, patterns) is { } broken)
             {
                 Add(broken.Reason, echoed, broken.Detail);
             }
@@ -276,7 +287,7 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
         return count;
     }
 
-    private static (string Reason, string Detail)? CheckValues(StringValues values, QueryParameterRule rule)
+    private static (string Reason, string Detail)? CheckValues(StringValues values, QueryParameterRule rule, PatternBudget patterns)
     {
         foreach (var value in values)
         {
@@ -289,22 +300,55 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
 
             if (rule.Pattern is { } pattern)
             {
-                try
-                {
-                    if (!pattern.IsMatch(text))
-                    {
-                        return ("pattern", "does not match the required pattern");
-                    }
-                }
-                catch (RegexMatchTimeoutException)
+                if (!patterns.TryRun(pattern, text, out var matched))
                 {
                     // A value that keeps the pattern busy this long is refused rather than waited for.
                     return ("pattern_timeout", "does not match the required pattern");
+                }
+
+                if (!matched)
+                {
+                    return ("pattern", "does not match the required pattern");
                 }
             }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The time one request's query values may keep patterns busy in all: <see cref="ValidationPolicy.PatternTimeout"/>.
+    /// Each run has that timeout too, but a request may name a ruled parameter many times over (<c>slow[0]</c> ...
+    /// <c>slow[199]</c> are all <c>slow</c> to PHP, each checked by its rule): 200 values at the timeout each kept the edge
+    /// busy for 20 s per 7 KB request. Once the budget is spent (a run timed out, or many slow runs added up), checking stops.
+    /// </summary>
+    private sealed class PatternBudget(TimeProvider time)
+    {
+        private readonly long _started = time.GetTimestamp();
+
+        public bool Spent { get; private set; }
+
+        /// <summary>Runs <paramref name="pattern"/>; false (and spent) when the budget was used up before or during the run.</summary>
+        public bool TryRun(Regex pattern, string text, out bool matched)
+        {
+            matched = false;
+            if (Spent || time.GetElapsedTime(_started) >= ValidationPolicy.PatternTimeout)
+            {
+                Spent = true;
+                return false;
+            }
+
+            try
+            {
+                matched = pattern.IsMatch(text);
+                return true;
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                Spent = true;
+                return false;
+            }
+        }
     }
 
     private static bool HasContentCoding(StringValues contentEncoding)

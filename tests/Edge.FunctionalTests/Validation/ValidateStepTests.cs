@@ -502,6 +502,24 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Get_ManyNamesABackendReadsAsASlowParameter_CheckingStopsAtTheFirstTimeout()
+    {
+        // slow[0] ... slow[29] are all "slow" to PHP, so each value is checked by its pattern: each ran to the 100 ms
+        // timeout, and one request of 7 KB (200 such names) kept the edge busy for 20 s.
+        var path = "/open-search/" + Guid.NewGuid().ToString("N");
+        var query = string.Join("&", Enumerable.Range(0, 30).Select(i => $"slow[{i}]={new string('a', 40)}"));
+
+        using var response = await fixture.Edge.Client.GetAsync(path + "?" + query);
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "query_invalid");
+        var error = Assert.Single(problem.GetProperty("errors").EnumerateArray());
+        Assert.Equal("slow[0]", error.GetProperty("parameter").GetString());
+        Assert.Equal(0, fixture.BackendCalls(path));
+        var audit = await fixture.AuditDataAsync(Assert.Single(response.Headers.GetValues("X-Request-Id")));
+        Assert.Equal("query_invalid:pattern_timeout", audit.GetProperty("reason").GetString());
+    }
+
+    [Fact]
     public async Task Get_QueryValueNeverEchoed()
     {
         using var response = await fixture.Edge.Client.GetAsync("/search/x?q=shoes&page=SECRET123");
