@@ -31,7 +31,7 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
     public ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
     {
         var http = context.HttpContext;
-        if (policy.Query is { } query && CheckQuery(http.Request.Query, query) is { } queryDenial)
+        if (policy.Query is { } query && CheckQuery(http.Request.Query, http.Request.QueryString.Value, query) is { } queryDenial)
         {
             return ValueTask.FromResult(queryDenial);
         }
@@ -158,7 +158,7 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
         return Deny(BodyInvalidDenial("schema", errors.Select(e => new EdgeProblemError(e.Detail) { Pointer = e.Pointer }).ToList()));
     }
 
-    private EdgeStepResult? CheckQuery(IQueryCollection query, QueryRules rules)
+    private EdgeStepResult? CheckQuery(IQueryCollection query, string? rawQuery, QueryRules rules)
     {
         var errors = new List<EdgeProblemError>();
         string? firstReason = null;
@@ -215,6 +215,40 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
             else if (BackendAlias(name, rules) is { } aliased && CheckValues(query[name], aliased, patterns) is { } broken)
             {
                 Add(broken.Reason, echoed, broken.Detail);
+            }
+        }
+
+        // Rack 2 (Rails up to 7.0) and Python before 3.9.2 also split the query at ';': ?q=x;page=abc is page=abc to them,
+        // while the edge saw one parameter q with the value x;page=abc, and page's rule never ran. Each piece after a ';'
+        // is checked as the parameter those backends read (the piece before it is a prefix of the value checked above).
+        if (rawQuery is not null && rawQuery.Contains(';', StringComparison.Ordinal))
+        {
+            foreach (var segment in rawQuery.TrimStart('?').Split('&'))
+            {
+                var pieces = segment.Split(';');
+                for (var i = 1; i < pieces.Length && !patterns.Spent; i++)
+                {
+                    var equals = pieces[i].IndexOf('=', StringComparison.Ordinal);
+                    var name = DecodeQueryPart(equals < 0 ? pieces[i] : pieces[i][..equals]);
+                    if (name.Length == 0)
+                    {
+                        continue;
+                    }
+
+                    var echoed = name.Length > MaxEchoedParameterLength ? name[..MaxEchoedParameterLength] + "…" : name;
+                    var rule = rules.Parameters.TryGetValue(name, out var named) ? named : BackendAlias(name, rules);
+                    if (rule is not null)
+                    {
+                        if (CheckValues(equals < 0 ? "" : DecodeQueryPart(pieces[i][(equals + 1)..]), rule, patterns) is { } broken)
+                        {
+                            Add(broken.Reason, echoed, broken.Detail);
+                        }
+                    }
+                    else if (!rules.AllowUnknown)
+                    {
+                        Add("unknown", echoed, "parameter not allowed");
+                    }
+                }
             }
         }
 
@@ -275,6 +309,9 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
 
         return name.TrimStart(' ').Replace(' ', '_').Replace('.', '_').Replace('[', '_');
     }
+
+    /// <summary>A query name or value decoded as ASP.NET decodes <c>Request.Query</c> ('+' is a space).</summary>
+    private static string DecodeQueryPart(string part) => Uri.UnescapeDataString(part.Replace('+', ' '));
 
     private static int ScalarCount(string text)
     {

@@ -409,6 +409,8 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     [InlineData("?q=shoes&sort=ascdesc", "sort", "does not match the required pattern", "pattern")]
     [InlineData("?q=aaaaaaaaaaaaaaaaaaaaa", "q", "must be at most 20 characters long", "max_length")]
     [InlineData("?q=shoes&debug=1", "debug", "parameter not allowed", "unknown")]
+    [InlineData("?q=shoes;page=1234", "page", "does not match the required pattern", "pattern")] // page=1234 to Rack 2 and older Python
+    [InlineData("?q=shoes;debug=1", "debug", "parameter not allowed", "unknown")]
     public async Task Get_QueryBreaksRule_422QueryInvalid(string query, string parameter, string detail, string reason)
     {
         var path = "/search/" + Guid.NewGuid().ToString("N");
@@ -448,10 +450,13 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     [InlineData("?page%00=x", "page\0")]
     [InlineData("?page%00junk=x", "page\0junk")]
     [InlineData("?user.id%00[=x", "user.id\0[")]
+    [InlineData("?other=x;page=abc", "page")] // Rack 2 (Rails up to 7.0) and Python before 3.9.2 split the query at ';' too
+    [InlineData("?other=x;%20page[]=abc", " page[]")]
     public async Task Get_UnknownAllowed_NameABackendReadsAsARuledParameter_422(string query, string parameter)
     {
         // PHP reads page[] as page and user.id as user_id (Rails and Express read page[] as page), and a name up to its
-        // first NUL (page%00junk is page): with unknown names allowed, these skipped the rule of the parameter the backend got.
+        // first NUL (page%00junk is page); Rack 2 and older Python read x;page=abc as a parameter page: with unknown names
+        // allowed, these skipped the rule of the parameter the backend got.
         var path = "/open-search/" + Guid.NewGuid().ToString("N");
 
         using var response = await fixture.Edge.Client.GetAsync(path + query);
@@ -466,6 +471,8 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     [Theory]
     [InlineData("?page[]=12&user.id=7")]
     [InlineData("?other[]=x&other.name=y&pager=z")]
+    [InlineData("?other=x;page=12")]
+    [InlineData("?other=a;b;;c=d")]
     public async Task Get_UnknownAllowed_AliasesWithValidValuesOrOtherNames_Forwarded(string query)
     {
         using var response = await fixture.Edge.Client.GetAsync("/open-search/ok" + query);
