@@ -91,6 +91,14 @@ internal static class BanEndpoints
             return;
         }
 
+        // Stored, such a ban would match no request: 201 Created, and the client it was meant for kept being served.
+        if (!monitor.CanBlock(request.Value.Key))
+        {
+            var keys = string.Join(", ", monitor.RuleKeys.Prepend("{ip}").Distinct(StringComparer.Ordinal));
+            await InvalidAsync(http, $"'key' {request.Value.Key} is no client address or network, and no rule of Edge:ThreatProtection:Rules renders it: a ban of it would block no one (a ban names {keys} as rendered, or a network such as 203.0.113.0/24)");
+            return;
+        }
+
         BanEntry ban;
         try
         {
@@ -111,7 +119,7 @@ internal static class BanEndpoints
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)
         {
-            await StoreUnavailableAsync(http);
+            await StoreUnavailableAsync(http, ex);
             return;
         }
 
@@ -169,7 +177,7 @@ internal static class BanEndpoints
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or BanStoreUnavailableException)
         {
-            await StoreUnavailableAsync(http);
+            await StoreUnavailableAsync(http, ex);
             return;
         }
 
@@ -481,10 +489,22 @@ internal static class BanEndpoints
             $"Redis did not answer in time: the change was sent and may still take effect on every instance (it is audited if it does). Check GET /edge/bans/{Uri.EscapeDataString(key)} before retrying.");
     }
 
-    private static Task StoreUnavailableAsync(HttpContext http)
+    private static Task StoreUnavailableAsync(HttpContext http, Exception error)
     {
         http.Response.Headers.RetryAfter = "5";
-        return ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, StoreUnavailableCode, "Ban store unavailable",
-            "Redis cannot be reached, so the change would not reach the other instances; retry later.");
+        // Redis answered and refused the write (out of memory, a replica, a script error): "cannot be reached" sent an
+        // operator to the network while Redis said what was wrong. Its first line names the cause, never a key.
+        var detail = error is RedisServerException refused
+            ? $"Redis refused the change ({FirstLine(refused.Message)}), so no instance has it; retry once Redis takes writes again."
+            : "Redis cannot be reached, so the change would not reach the other instances; retry later.";
+        return ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, StoreUnavailableCode, "Ban store unavailable", detail);
+    }
+
+    private static string FirstLine(string message)
+    {
+        var line = message.AsSpan();
+        var end = line.IndexOfAny('\r', '\n');
+        line = end < 0 ? line : line[..end];
+        return line.Length > 200 ? string.Concat(line[..200], "…") : line.ToString();
     }
 }

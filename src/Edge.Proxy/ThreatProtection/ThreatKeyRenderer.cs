@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 using Edge.Configuration.RateLimiting;
 using Edge.Proxy.Pipeline;
 using SegmentKind = Edge.Configuration.RateLimiting.RateLimitKeyTemplate.SegmentKind;
@@ -15,6 +16,31 @@ internal static class ThreatKeyRenderer
     /// <summary>The client address as <c>{ip}</c> renders it: an IPv6 client as its /64 (<see cref="ClientAddressResolver.IpKey"/>).</summary>
     public static string? ClientIpKey(EdgeRequestFeature request) =>
         request.ClientIp is { } ip ? ClientAddressResolver.IpKey(ip) : null;
+
+    // A value as RateLimitKeyTemplate.Encode writes it (as is, or a '~' hash or marker); an address as {ip} renders it.
+    private const string ValuePart = "(?:[A-Za-z0-9._@-]{1,64}|~[A-Za-z0-9_-]+)";
+    private const string IpPart = @"(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-f_]*__)";
+
+    /// <summary>
+    /// Whether some request could render <paramref name="key"/> with <paramref name="template"/>: its literals as
+    /// written, each value as the renderer encodes it, <c>{ip}</c> as an address.
+    /// </summary>
+    public static bool CanRender(RateLimitKeyTemplate template, string key)
+    {
+        var pattern = new StringBuilder(@"\A");
+        foreach (var segment in template.Segments)
+        {
+            pattern.Append(segment.Kind switch
+            {
+                SegmentKind.Literal => Regex.Escape(segment.Argument),
+                SegmentKind.Ip => IpPart,
+                _ => ValuePart,
+            });
+        }
+
+        pattern.Append(@"\z");
+        return Regex.IsMatch(key, pattern.ToString(), RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
+    }
 
     public static string? Render(RateLimitKeyTemplate template, HttpContext http, EdgeRequestFeature request)
     {

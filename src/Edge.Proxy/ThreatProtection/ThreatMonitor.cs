@@ -363,6 +363,18 @@ internal sealed partial class ThreatMonitor(
         return ListEnforced();
     }
 
+    /// <summary>
+    /// Whether a ban of <paramref name="key"/> can block anyone: an address or a network (checked for every client before
+    /// any step), or a key one of the served rules renders. A manual ban blocks the requests whose rendered key equals it.
+    /// </summary>
+    public bool CanBlock(string key) =>
+        BanSubjects.AddressOf(key) is not null
+        || BanEntry.TryParseNetwork(key, out _)
+        || Rules.All.Any(rule => ThreatKeyRenderer.CanRender(rule.Key, key));
+
+    /// <summary>The served rules' key templates, for an answer that says which keys a ban can name.</summary>
+    public IReadOnlyList<string> RuleKeys => [.. Rules.All.Select(rule => rule.Key.Text).Distinct(StringComparer.Ordinal)];
+
     /// <summary>True when bans are shared through Redis; false when each instance keeps its own.</summary>
     public bool IsShared => redis.IsConfigured;
 

@@ -12,7 +12,7 @@ namespace Edge.Proxy.Validation;
 /// nesting depth and JSON Schema. The body is the one buffered by <see cref="EdgeBodyBufferingTransform"/> (which also
 /// enforces the policy's <c>MaxBodyBytes</c>); it is parsed at most once and forwarded unchanged.
 /// </summary>
-internal sealed partial class ValidateStep(ValidationPolicy policy, string routeId, ILogger logger) : IEdgeStep
+internal sealed partial class ValidateStep(ValidationPolicy policy, string routeId, TimeProvider time, ILogger logger) : IEdgeStep
 {
     /// <summary>The most errors one answer lists; a body can break a rule in every array item.</summary>
     public const int MaxErrors = 20;
@@ -31,7 +31,7 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
     public ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
     {
         var http = context.HttpContext;
-        if (policy.Query is { } query && CheckQuery(http.Request.Query, query) is { } queryDenial)
+        if (policy.Query is { } query && CheckQuery(http.Request.Query, http.Request.QueryString.Value, query) is { } queryDenial)
         {
             return ValueTask.FromResult(queryDenial);
         }
@@ -158,10 +158,11 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
         return Deny(BodyInvalidDenial("schema", errors.Select(e => new EdgeProblemError(e.Detail) { Pointer = e.Pointer }).ToList()));
     }
 
-    private EdgeStepResult? CheckQuery(IQueryCollection query, QueryRules rules)
+    private EdgeStepResult? CheckQuery(IQueryCollection query, string? rawQuery, QueryRules rules)
     {
         var errors = new List<EdgeProblemError>();
         string? firstReason = null;
+        var patterns = new PatternBudget(time);
         void Add(string reason, string parameter, string detail)
         {
             firstReason ??= reason;
@@ -173,6 +174,11 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
 
         foreach (var (name, rule) in rules.Parameters)
         {
+            if (patterns.Spent)
+            {
+                break;
+            }
+
             if (!query.TryGetValue(name, out var values))
             {
                 if (rule.Required)
@@ -183,7 +189,7 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
                 continue;
             }
 
-            if (CheckValues(values, rule) is { } broken)
+            if (CheckValues(values, rule, patterns) is { } broken)
             {
                 Add(broken.Reason, name, broken.Detail);
             }
@@ -191,6 +197,11 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
 
         foreach (var name in query.Keys)
         {
+            if (patterns.Spent)
+            {
+                break;
+            }
+
             if (rules.Parameters.ContainsKey(name))
             {
                 continue;
@@ -201,9 +212,43 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
             {
                 Add("unknown", echoed, "parameter not allowed");
             }
-            else if (BackendAlias(name, rules) is { } aliased && CheckValues(query[name], aliased) is { } broken)
+            else if (BackendAlias(name, rules) is { } aliased && CheckValues(query[name], aliased, patterns) is { } broken)
             {
                 Add(broken.Reason, echoed, broken.Detail);
+            }
+        }
+
+        // Rack 2 (Rails up to 7.0) and Python before 3.9.2 also split the query at ';': ?q=x;page=abc is page=abc to them,
+        // while the edge saw one parameter q with the value x;page=abc, and page's rule never ran. Each piece after a ';'
+        // is checked as the parameter those backends read (the piece before it is a prefix of the value checked above).
+        if (rawQuery is not null && rawQuery.Contains(';', StringComparison.Ordinal))
+        {
+            foreach (var segment in rawQuery.TrimStart('?').Split('&'))
+            {
+                var pieces = segment.Split(';');
+                for (var i = 1; i < pieces.Length && !patterns.Spent; i++)
+                {
+                    var equals = pieces[i].IndexOf('=', StringComparison.Ordinal);
+                    var name = DecodeQueryPart(equals < 0 ? pieces[i] : pieces[i][..equals]);
+                    if (name.Length == 0)
+                    {
+                        continue;
+                    }
+
+                    var echoed = name.Length > MaxEchoedParameterLength ? name[..MaxEchoedParameterLength] + "…" : name;
+                    var rule = rules.Parameters.TryGetValue(name, out var named) ? named : BackendAlias(name, rules);
+                    if (rule is not null)
+                    {
+                        if (CheckValues(equals < 0 ? "" : DecodeQueryPart(pieces[i][(equals + 1)..]), rule, patterns) is { } broken)
+                        {
+                            Add(broken.Reason, echoed, broken.Detail);
+                        }
+                    }
+                    else if (!rules.AllowUnknown)
+                    {
+                        Add("unknown", echoed, "parameter not allowed");
+                    }
+                }
             }
         }
 
@@ -223,12 +268,13 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
     /// <summary>
     /// The rule of the parameter a backend reads <paramref name="name"/> as, when that is another name: PHP turns
     /// <c>page[]</c> and <c>page[x]</c> into <c>$_GET['page']</c> and <c>user.id</c> or <c>user id</c> into
-    /// <c>user_id</c>; Rails and Express read <c>page[]</c> as <c>page</c> too. Unknown names are allowed by default,
-    /// so without this <c>?page[]=x</c> passed the rule for <c>page</c> by not being called <c>page</c>.
+    /// <c>user_id</c>; Rails and Express read <c>page[]</c> as <c>page</c> too; PHP and other C-string readers end a name
+    /// at its first NUL (<c>page%00junk</c> is <c>page</c>). Unknown names are allowed by default, so without this
+    /// <c>?page[]=x</c> passed the rule for <c>page</c> by not being called <c>page</c>.
     /// </summary>
     private static QueryParameterRule? BackendAlias(string name, QueryRules rules)
     {
-        if (name.AsSpan().IndexOfAny("[. ") < 0)
+        if (name.AsSpan().IndexOfAny("[. \0") < 0)
         {
             return null;
         }
@@ -245,9 +291,16 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
         return null;
     }
 
-    /// <summary>A parameter name as PHP stores it: cut at a '[' that has a ']' after it, leading spaces dropped, ' ' '.' and a lone '[' as '_'.</summary>
+    /// <summary>A parameter name as PHP stores it: cut at its first NUL and at a '[' that has a ']' after it, leading spaces dropped, ' ' '.' and a lone '[' as '_'.</summary>
     private static string AliasOf(string name)
     {
+        // PHP decodes the name and then reads it as a C string (php_url_decode, then strlen).
+        var nul = name.IndexOf('\0', StringComparison.Ordinal);
+        if (nul >= 0)
+        {
+            name = name[..nul];
+        }
+
         var open = name.IndexOf('[', StringComparison.Ordinal);
         if (open >= 0 && name.IndexOf(']', open) > open)
         {
@@ -256,6 +309,9 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
 
         return name.TrimStart(' ').Replace(' ', '_').Replace('.', '_').Replace('[', '_');
     }
+
+    /// <summary>A query name or value decoded as ASP.NET decodes <c>Request.Query</c> ('+' is a space).</summary>
+    private static string DecodeQueryPart(string part) => Uri.UnescapeDataString(part.Replace('+', ' '));
 
     private static int ScalarCount(string text)
     {
@@ -268,7 +324,7 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
         return count;
     }
 
-    private static (string Reason, string Detail)? CheckValues(StringValues values, QueryParameterRule rule)
+    private static (string Reason, string Detail)? CheckValues(StringValues values, QueryParameterRule rule, PatternBudget patterns)
     {
         foreach (var value in values)
         {
@@ -281,22 +337,55 @@ internal sealed partial class ValidateStep(ValidationPolicy policy, string route
 
             if (rule.Pattern is { } pattern)
             {
-                try
-                {
-                    if (!pattern.IsMatch(text))
-                    {
-                        return ("pattern", "does not match the required pattern");
-                    }
-                }
-                catch (RegexMatchTimeoutException)
+                if (!patterns.TryRun(pattern, text, out var matched))
                 {
                     // A value that keeps the pattern busy this long is refused rather than waited for.
                     return ("pattern_timeout", "does not match the required pattern");
+                }
+
+                if (!matched)
+                {
+                    return ("pattern", "does not match the required pattern");
                 }
             }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The time one request's query values may keep patterns busy in all: <see cref="ValidationPolicy.PatternTimeout"/>.
+    /// Each run has that timeout too, but a request may name a ruled parameter many times over (<c>slow[0]</c> ...
+    /// <c>slow[199]</c> are all <c>slow</c> to PHP, each checked by its rule): 200 values at the timeout each kept the edge
+    /// busy for 20 s per 7 KB request. Once the budget is spent (a run timed out, or many slow runs added up), checking stops.
+    /// </summary>
+    private sealed class PatternBudget(TimeProvider time)
+    {
+        private readonly long _started = time.GetTimestamp();
+
+        public bool Spent { get; private set; }
+
+        /// <summary>Runs <paramref name="pattern"/>; false (and spent) when the budget was used up before or during the run.</summary>
+        public bool TryRun(Regex pattern, string text, out bool matched)
+        {
+            matched = false;
+            if (Spent || time.GetElapsedTime(_started) >= ValidationPolicy.PatternTimeout)
+            {
+                Spent = true;
+                return false;
+            }
+
+            try
+            {
+                matched = pattern.IsMatch(text);
+                return true;
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                Spent = true;
+                return false;
+            }
+        }
     }
 
     private static bool HasContentCoding(StringValues contentEncoding)

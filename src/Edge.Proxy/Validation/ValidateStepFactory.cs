@@ -12,7 +12,7 @@ internal sealed class ValidateStepFactory(ValidationPolicyCache cache, EdgeHostO
     public IEdgeStep Create(EdgeStepBuildContext context, IReadOnlyDictionary<string, string> values)
     {
         var policy = GetPolicy(context.Edge, values[StepName]);
-        return new ValidateStep(policy, context.Route.RouteId, context.Services.GetRequiredService<ILogger<ValidateStep>>());
+        return new ValidateStep(policy, context.Route.RouteId, context.Services.GetRequiredService<TimeProvider>(), context.Services.GetRequiredService<ILogger<ValidateStep>>());
     }
 
     /// <summary>A policy that checks the body needs it buffered under its own cap; a query-only policy leaves the body streaming.</summary>

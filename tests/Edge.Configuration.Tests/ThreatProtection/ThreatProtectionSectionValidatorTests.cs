@@ -61,6 +61,36 @@ public sealed class ThreatProtectionSectionValidatorTests
         Assert.Empty(errors);
     }
 
+    [Theory]
+    [InlineData("\"AuthenticationFailed\"", "{principal}", "AuthenticationFailed is never counted")]
+    [InlineData("\"AuthenticationFailed\"", "{tenant}:{principal}", "AuthenticationFailed is never counted")]
+    [InlineData("\"NotFound\"", "{tenant}:{ip}", "NotFound is never counted")]
+    [InlineData("\"NotFound\"", "{principal}", "NotFound is never counted")]
+    [InlineData("[\"AuthenticationFailed\", \"NotFound\"]", "{principal}", "NotFound is never counted")]
+    public async Task ValidateAsync_KeyNeverKnownForAnyOfTheRulesEvents_IsAnError(string on, string key, string message)
+    {
+        // Accepted before, and the rule never banned anyone: a refused credential names no verified principal, and a
+        // request no route takes has no tenant or principal, so the key was never known when the event was counted.
+        var errors = await ValidateAsync("\"r\": { \"On\": " + on + ", \"Key\": \"" + key + "\", \"Threshold\": 5 }");
+
+        var error = Assert.Single(errors, e => !e.IsWarning);
+        Assert.Equal("Edge:ThreatProtection:Rules:r:Key", error.Location);
+        Assert.Contains("would never ban anyone", error.Message, StringComparison.Ordinal);
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_KeyNeverKnownForOneOfTheRulesEvents_WarnsNamingIt()
+    {
+        var errors = await ValidateAsync("\"r\": { \"On\": [\"AuthenticationFailed\", \"Forbidden\"], \"Key\": \"{principal}\", \"Threshold\": 5 }");
+
+        var warning = Assert.Single(errors);
+        Assert.True(warning.IsWarning);
+        Assert.Equal("Edge:ThreatProtection:Rules:r:Key", warning.Location);
+        Assert.Contains("AuthenticationFailed is never counted", warning.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Forbidden", warning.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ValidateAsync_MisspeltOption_IsAnError()
     {

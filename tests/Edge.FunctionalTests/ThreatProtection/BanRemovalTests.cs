@@ -40,6 +40,29 @@ public sealed class BanRemovalTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AddBan_RedisOutOfMemory_Answers503SayingRedisRefusedIt()
+    {
+        await AddBanAsync("203.0.113.62", "00:10:00");
+        using (var admin = _redis.Connect())
+        {
+            await admin.GetServers()[0].ConfigSetAsync("maxmemory", "1");
+        }
+
+        // Redis answered, refusing the write: the answer said it "cannot be reached", which sends an operator to the network.
+        using var added = await _edge.Management.PostAsync("/edge/bans",
+            new StringContent("{\"key\":\"203.0.113.63\",\"for\":\"00:10:00\"}", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, added.StatusCode);
+        using var problem = JsonDocument.Parse(await added.Content.ReadAsStringAsync());
+        Assert.Equal("ban_store_unavailable", problem.RootElement.GetProperty("code").GetString());
+        var detail = problem.RootElement.GetProperty("detail").GetString();
+        Assert.Contains("Redis refused the change (OOM command not allowed", detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("cannot be reached", detail, StringComparison.Ordinal);
+        using var list = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/bans"));
+        Assert.Equal(["203.0.113.62"], list.RootElement.GetProperty("bans").EnumerateArray().Select(b => b.GetProperty("key").GetString()));
+    }
+
+    [Fact]
     public async Task DeleteBan_JustEnded_Answers404BanNotFoundAndIsNotAudited()
     {
         await AddBanAsync("203.0.113.60", "00:00:00.500");

@@ -107,6 +107,39 @@ public sealed class ThreatProtectionInProcessTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("alice")] // a principal, while no rule is keyed on {principal}
+    [InlineData("acme:203.0.113.21")] // {tenant}:{ip}, while no rule has that key
+    [InlineData("scan:alice")] // the scanning rule's literal, without an address after it
+    [InlineData("1.2.3.4:80")] // an address with a port, as some logs write it
+    public async Task ManualBan_KeyNoRuleRendersAndNoAddress_Answers400AndBansNothing(string key)
+    {
+        // A manual ban blocks the requests whose rendered key equals it: such a key is rendered for no request, yet the
+        // ban answered 201 Created and blocked no one.
+        using var added = await _edge.Management.PostAsync("/edge/bans",
+            new StringContent($"{{\"key\":\"{key}\",\"for\":\"00:01:00\"}}", System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, added.StatusCode);
+        using var problem = JsonDocument.Parse(await added.Content.ReadAsStringAsync());
+        Assert.Equal("ban_invalid", problem.RootElement.GetProperty("code").GetString());
+        Assert.Contains("{ip}, scan:{ip}", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        using var list = JsonDocument.Parse(await _edge.Management.GetStringAsync("/edge/bans"));
+        Assert.Empty(list.RootElement.GetProperty("bans").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task ManualBan_KeyARuleRenders_BlocksThatClient()
+    {
+        using var added = await _edge.Management.PostAsync("/edge/bans",
+            new StringContent("{\"key\":\"scan:203.0.113.21\",\"for\":\"00:01:00\"}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+
+        using var blocked = await SendAsync("203.0.113.21", "wrong");
+        using var neighbour = await SendAsync("203.0.113.22", "wrong");
+        Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, neighbour.StatusCode);
+    }
+
+    [Theory]
     [InlineData("010.0.0.1")]
     [InlineData("10.1")]
     [InlineData("0x0a000001")]

@@ -409,6 +409,8 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     [InlineData("?q=shoes&sort=ascdesc", "sort", "does not match the required pattern", "pattern")]
     [InlineData("?q=aaaaaaaaaaaaaaaaaaaaa", "q", "must be at most 20 characters long", "max_length")]
     [InlineData("?q=shoes&debug=1", "debug", "parameter not allowed", "unknown")]
+    [InlineData("?q=shoes;page=1234", "page", "does not match the required pattern", "pattern")] // page=1234 to Rack 2 and older Python
+    [InlineData("?q=shoes;debug=1", "debug", "parameter not allowed", "unknown")]
     public async Task Get_QueryBreaksRule_422QueryInvalid(string query, string parameter, string detail, string reason)
     {
         var path = "/search/" + Guid.NewGuid().ToString("N");
@@ -445,10 +447,16 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     [InlineData("?user.id=1%20OR%201=1", "user.id")]
     [InlineData("?user%20id=x", "user id")]
     [InlineData("?USER.ID=x", "USER.ID")]
+    [InlineData("?page%00=x", "page\0")]
+    [InlineData("?page%00junk=x", "page\0junk")]
+    [InlineData("?user.id%00[=x", "user.id\0[")]
+    [InlineData("?other=x;page=abc", "page")] // Rack 2 (Rails up to 7.0) and Python before 3.9.2 split the query at ';' too
+    [InlineData("?other=x;%20page[]=abc", " page[]")]
     public async Task Get_UnknownAllowed_NameABackendReadsAsARuledParameter_422(string query, string parameter)
     {
-        // PHP reads page[] as page and user.id as user_id (Rails and Express read page[] as page): with unknown
-        // names allowed, these skipped the rule of the parameter the backend got.
+        // PHP reads page[] as page and user.id as user_id (Rails and Express read page[] as page), and a name up to its
+        // first NUL (page%00junk is page); Rack 2 and older Python read x;page=abc as a parameter page: with unknown names
+        // allowed, these skipped the rule of the parameter the backend got.
         var path = "/open-search/" + Guid.NewGuid().ToString("N");
 
         using var response = await fixture.Edge.Client.GetAsync(path + query);
@@ -463,6 +471,8 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
     [Theory]
     [InlineData("?page[]=12&user.id=7")]
     [InlineData("?other[]=x&other.name=y&pager=z")]
+    [InlineData("?other=x;page=12")]
+    [InlineData("?other=a;b;;c=d")]
     public async Task Get_UnknownAllowed_AliasesWithValidValuesOrOtherNames_Forwarded(string query)
     {
         using var response = await fixture.Edge.Client.GetAsync("/open-search/ok" + query);
@@ -494,6 +504,24 @@ public sealed class ValidateStepTests(ValidationEdgeFixture fixture) : IClassFix
 
         await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "query_invalid");
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(5), $"took {started.Elapsed}");
+        var audit = await fixture.AuditDataAsync(Assert.Single(response.Headers.GetValues("X-Request-Id")));
+        Assert.Equal("query_invalid:pattern_timeout", audit.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task Get_ManyNamesABackendReadsAsASlowParameter_CheckingStopsAtTheFirstTimeout()
+    {
+        // slow[0] ... slow[29] are all "slow" to PHP, so each value is checked by its pattern: each ran to the 100 ms
+        // timeout, and one request of 7 KB (200 such names) kept the edge busy for 20 s.
+        var path = "/open-search/" + Guid.NewGuid().ToString("N");
+        var query = string.Join("&", Enumerable.Range(0, 30).Select(i => $"slow[{i}]={new string('a', 40)}"));
+
+        using var response = await fixture.Edge.Client.GetAsync(path + "?" + query);
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "query_invalid");
+        var error = Assert.Single(problem.GetProperty("errors").EnumerateArray());
+        Assert.Equal("slow[0]", error.GetProperty("parameter").GetString());
+        Assert.Equal(0, fixture.BackendCalls(path));
         var audit = await fixture.AuditDataAsync(Assert.Single(response.Headers.GetValues("X-Request-Id")));
         Assert.Equal("query_invalid:pattern_timeout", audit.GetProperty("reason").GetString());
     }

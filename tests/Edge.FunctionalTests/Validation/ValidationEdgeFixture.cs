@@ -120,6 +120,7 @@ public sealed class ValidationEdgeFixture : IAsyncLifetime
                         {
                             ["page"] = new { Pattern = "[0-9]{1,3}" },
                             ["user_id"] = new { Pattern = "[0-9]+" },
+                            ["slow"] = new { Pattern = "(a+)+b" },
                         },
                     },
                 },
