@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Frozen;
 using System.Security.Claims;
 using System.Text;
@@ -25,6 +26,8 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
     private const string BearerPrefix = "Bearer ";
 
     private static readonly JsonWebTokenHandler Handler = new() { MapInboundClaims = false };
+
+    private static readonly SearchValues<char> TokenCharacters = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.");
 
     private readonly string _policyName;
     private readonly AuthenticationPolicyOptions _policy;
@@ -127,6 +130,13 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
         if (token.IsEmpty || token.Count('.') != 2)
         {
             return Invalid("malformed", "The token is not a signed JWT.");
+        }
+
+        // RFC 7515 §2: base64url without padding. The decoders also take '=' and skip whitespace, so "sig=" or "s ig"
+        // was another spelling of the same token: a second cache key, and a "new" token to a backend that remembers them.
+        if (token.ContainsAnyExcept(TokenCharacters))
+        {
+            return Invalid("malformed", "The token is not base64url without padding.");
         }
 
         var headerEnd = token.IndexOf('.');

@@ -89,6 +89,24 @@ public sealed class EdgeCredentialValidatorTests : IDisposable
     }
 
     [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task AuthenticateAsync_SegmentWithBase64Padding_RefusedAsMalformed(int padded)
+    {
+        // RFC 7515 §2: base64url without '='. A padded signature is another spelling of the same token, so it passed as
+        // a second cache key and a second "unique" token to a backend that remembers tokens by their text.
+        var validator = EdgeCredentialValidator.Create("corp", HsPolicy(), _roles);
+        var exp = DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var unpadded = await validator.AuthenticateAsync(Request(bearer: PaddedHs256(exp, padded: -1)));
+
+        var result = await validator.AuthenticateAsync(Request(bearer: PaddedHs256(exp, padded)));
+
+        Assert.True(unpadded.Succeeded);
+        Assert.Equal("token_invalid:malformed", result.FailureReason);
+    }
+
+    [Theory]
     [InlineData("scope")]
     [InlineData("scp")]
     public async Task AuthenticateAsync_RoleClaimScopeWithSeveralScopes_EachScopeIsARole(string claim)
@@ -206,6 +224,20 @@ public sealed class EdgeCredentialValidatorTests : IDisposable
         static string Encode(string json) => Base64UrlEncoder.Encode(Encoding.UTF8.GetBytes(json));
         var signingInput = Encode("{\"alg\":\"HS256\",\"typ\":\"JWT\"}") + "." + Encode(payload.Replace("EXP", DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
         return signingInput + "." + Base64UrlEncoder.Encode(HMACSHA256.HashData(Encoding.UTF8.GetBytes(_secret), Encoding.ASCII.GetBytes(signingInput)));
+    }
+
+    /// <summary>An HS256 token whose segment number <paramref name="padded"/> (none for -1) keeps its '=' padding.</summary>
+    private string PaddedHs256(string exp, int padded)
+    {
+        // Header and payload lengths are not multiples of 3, so each segment has padding to keep.
+        string Encode(byte[] bytes, int segment)
+        {
+            var base64 = Convert.ToBase64String(bytes).Replace('+', '-').Replace('/', '_');
+            return segment == padded ? base64 : base64.TrimEnd('=');
+        }
+
+        var signingInput = Encode("{\"alg\":\"HS256\",\"kid\":\"k\"}"u8.ToArray(), 0) + "." + Encode(Encoding.UTF8.GetBytes("{\"sub\":\"alice\",\"iss\":\"" + Issuer + "\",\"aud\":\"edge\",\"exp\":" + exp + ",\"x\":12}"), 1);
+        return signingInput + "." + Encode(HMACSHA256.HashData(Encoding.UTF8.GetBytes(_secret), Encoding.ASCII.GetBytes(signingInput)), 2);
     }
 
     private static string Unsigned()
