@@ -107,6 +107,25 @@ public sealed class EdgeCredentialValidatorTests : IDisposable
     }
 
     [Theory]
+    [InlineData("exp", "\"EXP\"")]
+    [InlineData("nbf", "\"1\"")]
+    [InlineData("iat", "\"1\"")]
+    [InlineData("exp", "[EXP]")]
+    [InlineData("exp", "true")]
+    [InlineData("nbf", "null")]
+    public async Task AuthenticateAsync_TimeClaimNotANumber_RefusedAsMalformed(string claim, string value)
+    {
+        // RFC 7519 §2: a NumericDate is a JSON number. IdentityModel also reads a string holding digits, so a token with
+        // "exp":"9999999999" passed, and a backend reading the forwarded token may read no exp (or fail) at all.
+        var validator = EdgeCredentialValidator.Create("corp", HsPolicy(), _roles);
+        var exp = claim == "exp" ? string.Empty : ",\"exp\":EXP";
+
+        var result = await validator.AuthenticateAsync(Request(bearer: RawHs256("{\"sub\":\"alice\",\"iss\":\"" + Issuer + "\",\"aud\":\"edge\",\"" + claim + "\":" + value + exp + "}")));
+
+        Assert.Equal("token_invalid:malformed", result.FailureReason);
+    }
+
+    [Theory]
     [InlineData("scope")]
     [InlineData("scp")]
     public async Task AuthenticateAsync_RoleClaimScopeWithSeveralScopes_EachScopeIsARole(string claim)
