@@ -187,9 +187,11 @@ internal static class AuthenticationPolicyRules
         {
             errors.Add(at + ":Header", $"'{policy.Header}' is not a header name");
         }
-        else if (policy.Header.StartsWith(identityHeaderPrefix, StringComparison.OrdinalIgnoreCase) || string.Equals(policy.Header, "Authorization", StringComparison.OrdinalIgnoreCase))
+        // '_' counts as '-' as when the edge strips client headers: X_Edge_Key never reached the step, and every request
+        // of the route was refused authentication_required.
+        else if (IdentityHeaderPrefix.Covers(identityHeaderPrefix, policy.Header) || string.Equals(policy.Header, "Authorization", StringComparison.OrdinalIgnoreCase))
         {
-            errors.Add(at + ":Header", $"'{policy.Header}' cannot carry API keys (identity headers starting with '{identityHeaderPrefix}' are removed; Authorization belongs to bearer tokens)");
+            errors.Add(at + ":Header", $"'{policy.Header}' cannot carry API keys (identity headers starting with '{identityHeaderPrefix}', '_' counting as '-', are removed; Authorization belongs to bearer tokens)");
         }
 
         if (policy.Keys.Count == 0)

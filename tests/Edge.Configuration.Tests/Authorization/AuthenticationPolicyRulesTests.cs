@@ -70,6 +70,22 @@ public sealed class AuthenticationPolicyRulesTests
         Assert.Contains(errors.Errors, e => e.Location == location);
     }
 
+    [Theory]
+    [InlineData("X_Edge_Key", "X-Edge-")]
+    [InlineData("x_edge-Key", "X-Edge-")]
+    [InlineData("X-Corp-Key", "X_Corp_")]
+    public void Validate_ApiKeyHeaderUnderIdentityPrefixWithUnderscores_ReportsHeader(string header, string prefix)
+    {
+        // The edge removes client headers under the prefix with '_' counting as '-' (a CGI-style backend reads both as
+        // one), so the key never reached the step and every request of the route was refused authentication_required.
+        var policy = new AuthenticationPolicyOptions { Type = "ApiKey", Header = header, Keys = [new ApiKeyEntry { Sha256 = new string('a', 64), Principal = "p" }] };
+        var errors = new ConfigErrorList();
+
+        AuthenticationPolicyRules.Validate("p", policy, errors, prefix);
+
+        Assert.Contains(errors.Errors, e => e.Location == "Edge:Authentication:p:Header");
+    }
+
     [Fact]
     public void Validate_ValidPolicies_NoErrors()
     {
