@@ -223,9 +223,11 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             return Invalid("principal_invalid", $"The token's {_policy.PrincipalClaim} claim is missing or not printable ASCII of at most {CredentialText.MaxPrincipalLength} characters.");
         }
 
-        // An array claim becomes one claim per value; a token naming several tenants is not bound to one of them.
+        // An array claim becomes one claim per value; a token naming several tenants is not bound to one of them, and one
+        // naming none ("tenant_id": [], a multi-valued attribute of a user without tenants) to none: it has no claim
+        // value, and passed as an unbound token that may name any tenant.
         var tenant = Single(identity, _policy.TenantClaim, out var tenantRepeated);
-        if (tenantRepeated || (tenant is not null && !TenantId.IsValid(tenant)))
+        if (tenantRepeated || (tenant is null ? HasPayloadMember(jwt, _policy.TenantClaim) : !TenantId.IsValid(tenant)))
         {
             return Invalid("tenant_claim_invalid", $"The token's {_policy.TenantClaim} claim is not a valid tenant id.", principal);
         }
@@ -368,6 +370,19 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
         }
 
         return value;
+    }
+
+    private static bool HasPayloadMember(JsonWebToken jwt, string claim)
+    {
+        try
+        {
+            return jwt.TryGetPayloadValue<object>(claim, out _);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Present, but in a shape the reader cannot give back: it is there.
+            return true;
+        }
     }
 
     private static string? TryGetClaim(JsonWebToken jwt, string claim)
