@@ -193,6 +193,12 @@ internal static class AuthenticationPolicyRules
         {
             errors.Add(at + ":Header", $"'{policy.Header}' cannot carry API keys (identity headers starting with '{identityHeaderPrefix}', '_' counting as '-', are removed; Authorization belongs to bearer tokens)");
         }
+        else if (policy.Header.Contains('_', StringComparison.Ordinal))
+        {
+            // Underscore spellings of credential headers are removed before forwarding (the validated one too), and a
+            // CGI-style backend reads the client's dashed spelling, which the edge never checked, as this header.
+            errors.Add(at + ":Header", $"'{policy.Header}' has '_': PHP, WSGI and Rack read it and its '-' spelling as one header, and the edge removes underscore spellings of credential headers; use '{policy.Header.Replace('_', '-')}'");
+        }
 
         if (policy.Keys.Count == 0)
         {

@@ -86,6 +86,22 @@ public sealed class AuthenticationPolicyRulesTests
         Assert.Contains(errors.Errors, e => e.Location == "Edge:Authentication:p:Header");
     }
 
+    [Theory]
+    [InlineData("X_Api_Key")]
+    [InlineData("api_key")]
+    public void Validate_ApiKeyHeaderWithUnderscore_ReportsHeader(string header)
+    {
+        // The edge removes every underscore spelling of a credential header before forwarding, the validated one
+        // included, and left the client's dashed X-Api-Key, which a CGI-style backend reads as the same header: the
+        // backend got an unchecked key in place of the one the edge checked.
+        var policy = new AuthenticationPolicyOptions { Type = "ApiKey", Header = header, Keys = [new ApiKeyEntry { Sha256 = new string('a', 64), Principal = "p" }] };
+        var errors = new ConfigErrorList();
+
+        AuthenticationPolicyRules.Validate("p", policy, errors);
+
+        Assert.Contains(errors.Errors, e => e.Location == "Edge:Authentication:p:Header");
+    }
+
     [Fact]
     public void Validate_ValidPolicies_NoErrors()
     {
