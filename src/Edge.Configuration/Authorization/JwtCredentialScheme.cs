@@ -27,6 +27,9 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
 
     private static readonly JsonWebTokenHandler Handler = new() { MapInboundClaims = false };
 
+    private static readonly SearchValues<char> DescriptionCharacters = SearchValues.Create(
+        string.Concat(Enumerable.Range(0x20, 0x7F - 0x20).Where(c => c is not ('"' or '\\')).Select(c => (char)c)));
+
     private static readonly SearchValues<char> TokenCharacters = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.");
 
     private readonly string _policyName;
@@ -351,7 +354,27 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
         EdgeAuthenticationResult.Fail(AuthenticationCodes.TokenInvalid, AuthenticationCodes.TokenInvalid + ":" + reason, detail, BearerError(detail), claimed);
 
     // RFC 6750 section 3: error="invalid_token" for every token problem.
-    private string BearerError(string description) => $"{Challenge}, error=\"invalid_token\", error_description=\"{description}\"";
+    private string BearerError(string description) => $"{Challenge}, error=\"invalid_token\", error_description=\"{ChallengeText(description)}\"";
+
+    /// <summary>
+    /// The description with every character RFC 6750 §3 does not allow in <c>error_description</c> (a '"', a backslash, anything
+    /// outside printable ASCII) as '?': details name the policy's claims, and a '"' in one ended the quoted string.
+    /// </summary>
+    private static string ChallengeText(string text)
+    {
+        if (!text.AsSpan().ContainsAnyExcept(DescriptionCharacters))
+        {
+            return text;
+        }
+
+        return string.Create(text.Length, text, static (span, source) =>
+        {
+            for (var i = 0; i < source.Length; i++)
+            {
+                span[i] = DescriptionCharacters.Contains(source[i]) ? source[i] : '?';
+            }
+        });
+    }
 
     /// <summary>The claim's value when the token carries it once; <paramref name="repeated"/> when it carries several.</summary>
     private static string? Single(ClaimsIdentity identity, string type, out bool repeated)

@@ -126,6 +126,22 @@ public sealed class EdgeCredentialValidatorTests : IDisposable
     }
 
     [Theory]
+    [InlineData("usuário")]
+    [InlineData("user\"name")]
+    [InlineData("user\\name")]
+    public async Task AuthenticateAsync_PrincipalClaimNameOutsideChallengeCharacters_ChallengeStaysRfc6750(string claim)
+    {
+        // RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E. The claim's name went in as written, so a '"'
+        // ended the quoted string early (HttpClient could not parse the challenge) and a non-ASCII name left ASCII.
+        var validator = EdgeCredentialValidator.Create("corp", HsPolicy() with { PrincipalClaim = claim }, _roles);
+
+        var result = await validator.AuthenticateAsync(Request(bearer: Token(new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(_secret)), "HS256"))));
+
+        Assert.Equal("token_invalid:principal_invalid", result.FailureReason);
+        Assert.Matches("^Bearer realm=\"edge\", error=\"invalid_token\", error_description=\"[\\x20\\x21\\x23-\\x5B\\x5D-\\x7E]+\"$", result.Challenge);
+    }
+
+    [Theory]
     [InlineData("scope")]
     [InlineData("scp")]
     public async Task AuthenticateAsync_RoleClaimScopeWithSeveralScopes_EachScopeIsARole(string claim)
