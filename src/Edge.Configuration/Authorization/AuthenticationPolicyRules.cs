@@ -183,9 +183,9 @@ internal static class AuthenticationPolicyRules
             errors.Add(at, "SigningKey, JwksUrl, Authority and Algorithms belong to a Jwt policy");
         }
 
-        if (string.IsNullOrWhiteSpace(policy.Header) || policy.Header.Any(c => c is <= ' ' or >= (char)127 or ':'))
+        if (!HttpToken.IsToken(policy.Header))
         {
-            errors.Add(at + ":Header", $"'{policy.Header}' is not a header name");
+            errors.Add(at + ":Header", $"'{policy.Header}' is not a header name ({HttpToken.NameRule})");
         }
         // '_' counts as '-' as when the edge strips client headers: X_Edge_Key never reached the step, and every request
         // of the route was refused authentication_required.

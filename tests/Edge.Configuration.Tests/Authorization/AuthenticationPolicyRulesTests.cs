@@ -102,6 +102,23 @@ public sealed class AuthenticationPolicyRulesTests
         Assert.Contains(errors.Errors, e => e.Location == "Edge:Authentication:p:Header");
     }
 
+    [Theory]
+    [InlineData("X-Api-Key,")]
+    [InlineData("X-Api(Key)")]
+    [InlineData("X-\"Key\"")]
+    [InlineData("X-Api/Key")]
+    public void Validate_ApiKeyHeaderNotAToken_ReportsHeader(string header)
+    {
+        // RFC 9110 §5.1: a field name is a token. Such a name was accepted, though no conforming client can send it
+        // (HttpClient refuses to), so every request of its routes was refused authentication_required.
+        var policy = new AuthenticationPolicyOptions { Type = "ApiKey", Header = header, Keys = [new ApiKeyEntry { Sha256 = new string('a', 64), Principal = "p" }] };
+        var errors = new ConfigErrorList();
+
+        AuthenticationPolicyRules.Validate("p", policy, errors);
+
+        Assert.Contains(errors.Errors, e => e.Location == "Edge:Authentication:p:Header");
+    }
+
     [Fact]
     public void Validate_ValidPolicies_NoErrors()
     {
