@@ -183,13 +183,21 @@ internal static class AuthenticationPolicyRules
             errors.Add(at, "SigningKey, JwksUrl, Authority and Algorithms belong to a Jwt policy");
         }
 
-        if (string.IsNullOrWhiteSpace(policy.Header) || policy.Header.Any(c => c is <= ' ' or >= (char)127 or ':'))
+        if (!HttpToken.IsToken(policy.Header))
         {
-            errors.Add(at + ":Header", $"'{policy.Header}' is not a header name");
+            errors.Add(at + ":Header", $"'{policy.Header}' is not a header name ({HttpToken.NameRule})");
         }
-        else if (policy.Header.StartsWith(identityHeaderPrefix, StringComparison.OrdinalIgnoreCase) || string.Equals(policy.Header, "Authorization", StringComparison.OrdinalIgnoreCase))
+        // '_' counts as '-' as when the edge strips client headers: X_Edge_Key never reached the step, and every request
+        // of the route was refused authentication_required.
+        else if (IdentityHeaderPrefix.Covers(identityHeaderPrefix, policy.Header) || string.Equals(policy.Header, "Authorization", StringComparison.OrdinalIgnoreCase))
         {
-            errors.Add(at + ":Header", $"'{policy.Header}' cannot carry API keys (identity headers starting with '{identityHeaderPrefix}' are removed; Authorization belongs to bearer tokens)");
+            errors.Add(at + ":Header", $"'{policy.Header}' cannot carry API keys (identity headers starting with '{identityHeaderPrefix}', '_' counting as '-', are removed; Authorization belongs to bearer tokens)");
+        }
+        else if (policy.Header.Contains('_', StringComparison.Ordinal))
+        {
+            // Underscore spellings of credential headers are removed before forwarding (the validated one too), and a
+            // CGI-style backend reads the client's dashed spelling, which the edge never checked, as this header.
+            errors.Add(at + ":Header", $"'{policy.Header}' has '_': PHP, WSGI and Rack read it and its '-' spelling as one header, and the edge removes underscore spellings of credential headers; use '{policy.Header.Replace('_', '-')}'");
         }
 
         if (policy.Keys.Count == 0)

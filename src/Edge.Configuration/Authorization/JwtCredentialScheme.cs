@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Frozen;
 using System.Security.Claims;
 using System.Text;
@@ -25,6 +26,11 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
     private const string BearerPrefix = "Bearer ";
 
     private static readonly JsonWebTokenHandler Handler = new() { MapInboundClaims = false };
+
+    private static readonly SearchValues<char> DescriptionCharacters = SearchValues.Create(
+        string.Concat(Enumerable.Range(0x20, 0x7F - 0x20).Where(c => c is not ('"' or '\\')).Select(c => (char)c)));
+
+    private static readonly SearchValues<char> TokenCharacters = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.");
 
     private readonly string _policyName;
     private readonly AuthenticationPolicyOptions _policy;
@@ -129,6 +135,13 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             return Invalid("malformed", "The token is not a signed JWT.");
         }
 
+        // RFC 7515 §2: base64url without padding. The decoders also take '=' and skip whitespace, so "sig=" or "s ig"
+        // was another spelling of the same token: a second cache key, and a "new" token to a backend that remembers them.
+        if (token.ContainsAnyExcept(TokenCharacters))
+        {
+            return Invalid("malformed", "The token is not base64url without padding.");
+        }
+
         var headerEnd = token.IndexOf('.');
         if (JwsHeaderRules.Check(token[..headerEnd]) is { } headerProblem)
         {
@@ -213,9 +226,11 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
             return Invalid("principal_invalid", $"The token's {_policy.PrincipalClaim} claim is missing or not printable ASCII of at most {CredentialText.MaxPrincipalLength} characters.");
         }
 
-        // An array claim becomes one claim per value; a token naming several tenants is not bound to one of them.
+        // An array claim becomes one claim per value; a token naming several tenants is not bound to one of them, and one
+        // naming none ("tenant_id": [], a multi-valued attribute of a user without tenants) to none: it has no claim
+        // value, and passed as an unbound token that may name any tenant.
         var tenant = Single(identity, _policy.TenantClaim, out var tenantRepeated);
-        if (tenantRepeated || (tenant is not null && !TenantId.IsValid(tenant)))
+        if (tenantRepeated || (tenant is null ? HasPayloadMember(jwt, _policy.TenantClaim) : !TenantId.IsValid(tenant)))
         {
             return Invalid("tenant_claim_invalid", $"The token's {_policy.TenantClaim} claim is not a valid tenant id.", principal);
         }
@@ -339,7 +354,27 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
         EdgeAuthenticationResult.Fail(AuthenticationCodes.TokenInvalid, AuthenticationCodes.TokenInvalid + ":" + reason, detail, BearerError(detail), claimed);
 
     // RFC 6750 section 3: error="invalid_token" for every token problem.
-    private string BearerError(string description) => $"{Challenge}, error=\"invalid_token\", error_description=\"{description}\"";
+    private string BearerError(string description) => $"{Challenge}, error=\"invalid_token\", error_description=\"{ChallengeText(description)}\"";
+
+    /// <summary>
+    /// The description with every character RFC 6750 §3 does not allow in <c>error_description</c> (a '"', a backslash, anything
+    /// outside printable ASCII) as '?': details name the policy's claims, and a '"' in one ended the quoted string.
+    /// </summary>
+    private static string ChallengeText(string text)
+    {
+        if (!text.AsSpan().ContainsAnyExcept(DescriptionCharacters))
+        {
+            return text;
+        }
+
+        return string.Create(text.Length, text, static (span, source) =>
+        {
+            for (var i = 0; i < source.Length; i++)
+            {
+                span[i] = DescriptionCharacters.Contains(source[i]) ? source[i] : '?';
+            }
+        });
+    }
 
     /// <summary>The claim's value when the token carries it once; <paramref name="repeated"/> when it carries several.</summary>
     private static string? Single(ClaimsIdentity identity, string type, out bool repeated)
@@ -358,6 +393,19 @@ internal sealed class JwtCredentialScheme : ICredentialScheme
         }
 
         return value;
+    }
+
+    private static bool HasPayloadMember(JsonWebToken jwt, string claim)
+    {
+        try
+        {
+            return jwt.TryGetPayloadValue<object>(claim, out _);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Present, but in a shape the reader cannot give back: it is there.
+            return true;
+        }
     }
 
     private static string? TryGetClaim(JsonWebToken jwt, string claim)

@@ -13,8 +13,8 @@ namespace Edge.Configuration.Authorization;
 internal static class JwtPayloadRules
 {
     /// <summary>
-    /// Null when no top-level claim is repeated and every string is valid text (or the payload is not JSON, which the
-    /// parser refuses itself).
+    /// Null when no top-level claim is repeated, <c>exp</c>, <c>nbf</c> and <c>iat</c> are numbers and every string is
+    /// valid text (or the payload is not JSON, which the parser refuses itself).
     /// </summary>
     public static (string Reason, string Detail)? Check(ReadOnlySpan<char> encodedPayload)
     {
@@ -50,9 +50,17 @@ internal static class JwtPayloadRules
                 switch (reader.TokenType)
                 {
                     case JsonTokenType.PropertyName when reader.CurrentDepth == 1:
-                        if (!names.Add(reader.GetString()!))
+                        var name = reader.GetString()!;
+                        if (!names.Add(name))
                         {
                             return ("payload_duplicate", "The token names a claim twice.");
+                        }
+
+                        // RFC 7519 §2: a NumericDate is a JSON number. IdentityModel also reads digits in a string, so
+                        // "exp":"9999999999" passed, where a backend reading the forwarded token sees no number at all.
+                        if (name is "exp" or "nbf" or "iat" && (!reader.Read() || reader.TokenType != JsonTokenType.Number))
+                        {
+                            return ("malformed", "The token's exp, nbf and iat must be JSON numbers.");
                         }
 
                         break;

@@ -16,9 +16,17 @@ public sealed class SigningKeyCache : IDisposable
 
     private readonly ConcurrentDictionary<string, SigningKeySource> _sources = new(StringComparer.Ordinal);
     private readonly HttpClient _http;
+    private readonly Action<string, Exception>? _fetchFailed;
 
     public SigningKeyCache()
+        : this(fetchFailed: null)
     {
+    }
+
+    /// <param name="fetchFailed">Told the address and the error of every failed key fetch (the edge logs it).</param>
+    internal SigningKeyCache(Action<string, Exception>? fetchFailed)
+    {
+        _fetchFailed = fetchFailed;
         _http = new HttpClient(new Edge.Shared.OutgoingCallTagHandler("jwks", new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }))
         {
             Timeout = TimeSpan.FromSeconds(10),
@@ -45,7 +53,8 @@ public sealed class SigningKeyCache : IDisposable
                 new HttpDocumentRetriever(_http) { RequireHttps = policy.RequireHttpsMetadata },
                 policy.KeyRefreshInterval,
                 policy.KeyRefreshMinimumInterval,
-                TimeProvider.System);
+                TimeProvider.System,
+                _fetchFailed);
         });
     }
 

@@ -24,6 +24,7 @@ internal sealed class SigningKeySource
     private readonly TimeSpan _refreshInterval;
     private readonly TimeSpan _minimumInterval;
     private readonly TimeProvider _time;
+    private readonly Action<string, Exception>? _fetchFailed;
     private readonly Lock _gate = new();
     private KeyState? _state;
     private DateTimeOffset _lastAttempt = DateTimeOffset.MinValue;
@@ -36,7 +37,8 @@ internal sealed class SigningKeySource
         IDocumentRetriever documents,
         TimeSpan refreshInterval,
         TimeSpan minimumInterval,
-        TimeProvider time)
+        TimeProvider time,
+        Action<string, Exception>? fetchFailed = null)
     {
         _address = address;
         _retriever = retriever;
@@ -44,6 +46,7 @@ internal sealed class SigningKeySource
         _refreshInterval = refreshInterval;
         _minimumInterval = minimumInterval;
         _time = time;
+        _fetchFailed = fetchFailed;
     }
 
     /// <summary>The current keys; waits only when none were fetched yet.</summary>
@@ -117,8 +120,10 @@ internal sealed class SigningKeySource
         }
         catch (Exception ex)
         {
-            // A remote document: whatever the fetch or the parser throws, the last good keys keep serving.
+            // A remote document: whatever the fetch or the parser throws, the last good keys keep serving. Reported, or
+            // keys going stale (or a 503 before any were fetched) said nowhere which fetch failed or why.
             Volatile.Write(ref _lastFailure, ex);
+            _fetchFailed?.Invoke(_address, ex);
             return null;
         }
     }

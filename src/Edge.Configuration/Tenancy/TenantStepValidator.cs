@@ -22,7 +22,7 @@ internal sealed class TenantStepValidator(EdgeHostOptions host) : IEdgeStepValid
 
         // The edge removes every client header under its identity prefix ('_' counting as '-') before any step runs: a
         // tenant header named under it never reached the step, and every request of the route was refused tenant_missing.
-        if (options.Source == TenantSource.Header && UnderPrefix(options.Name!, host.IdentityHeaderPrefix))
+        if (options.Source == TenantSource.Header && IdentityHeaderPrefix.Covers(host.IdentityHeaderPrefix, options.Name!))
         {
             context.AddError("Name", $"'{options.Name}' is removed from every request before the steps run (client headers starting with the identity prefix '{host.IdentityHeaderPrefix}', '_' counting as '-', belong to the edge); read the tenant from another header");
         }
@@ -43,9 +43,6 @@ internal sealed class TenantStepValidator(EdgeHostOptions host) : IEdgeStepValid
                 + (names.Count == 0 ? "" : $" (its parameters: {string.Join(", ", names)})"));
         }
     }
-
-    private static bool UnderPrefix(string name, string prefix) =>
-        name.Length >= prefix.Length && name.AsSpan(0, prefix.Length).ToString().Replace('_', '-').Equals(prefix.Replace('_', '-'), StringComparison.OrdinalIgnoreCase);
 
     // Null when the path does not parse: that is Match.Path's own error, reported there.
     private static IReadOnlyList<string>? ParameterNames(string pattern)

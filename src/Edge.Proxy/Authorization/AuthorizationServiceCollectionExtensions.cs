@@ -15,7 +15,8 @@ internal static class AuthorizationServiceCollectionExtensions
         services.AddSingleton<ITransformProvider, IdentityHeadersTransformProvider>();
 
         // Resolved only when steps are built (never by offline validation, which has no host configuration).
-        services.AddSingleton<SigningKeyCache>();
+        services.AddSingleton<SigningKeyFetchLog>();
+        services.AddSingleton(sp => new SigningKeyCache(sp.GetRequiredService<SigningKeyFetchLog>().Failed));
         services.AddSingleton<AuthenticationMetrics>();
         services.AddSingleton<AuthenticationRuntime>();
         return services;

@@ -70,6 +70,55 @@ public sealed class AuthenticationPolicyRulesTests
         Assert.Contains(errors.Errors, e => e.Location == location);
     }
 
+    [Theory]
+    [InlineData("X_Edge_Key", "X-Edge-")]
+    [InlineData("x_edge-Key", "X-Edge-")]
+    [InlineData("X-Corp-Key", "X_Corp_")]
+    public void Validate_ApiKeyHeaderUnderIdentityPrefixWithUnderscores_ReportsHeader(string header, string prefix)
+    {
+        // The edge removes client headers under the prefix with '_' counting as '-' (a CGI-style backend reads both as
+        // one), so the key never reached the step and every request of the route was refused authentication_required.
+        var policy = new AuthenticationPolicyOptions { Type = "ApiKey", Header = header, Keys = [new ApiKeyEntry { Sha256 = new string('a', 64), Principal = "p" }] };
+        var errors = new ConfigErrorList();
+
+        AuthenticationPolicyRules.Validate("p", policy, errors, prefix);
+
+        Assert.Contains(errors.Errors, e => e.Location == "Edge:Authentication:p:Header");
+    }
+
+    [Theory]
+    [InlineData("X_Api_Key")]
+    [InlineData("api_key")]
+    public void Validate_ApiKeyHeaderWithUnderscore_ReportsHeader(string header)
+    {
+        // The edge removes every underscore spelling of a credential header before forwarding, the validated one
+        // included, and left the client's dashed X-Api-Key, which a CGI-style backend reads as the same header: the
+        // backend got an unchecked key in place of the one the edge checked.
+        var policy = new AuthenticationPolicyOptions { Type = "ApiKey", Header = header, Keys = [new ApiKeyEntry { Sha256 = new string('a', 64), Principal = "p" }] };
+        var errors = new ConfigErrorList();
+
+        AuthenticationPolicyRules.Validate("p", policy, errors);
+
+        Assert.Contains(errors.Errors, e => e.Location == "Edge:Authentication:p:Header");
+    }
+
+    [Theory]
+    [InlineData("X-Api-Key,")]
+    [InlineData("X-Api(Key)")]
+    [InlineData("X-\"Key\"")]
+    [InlineData("X-Api/Key")]
+    public void Validate_ApiKeyHeaderNotAToken_ReportsHeader(string header)
+    {
+        // RFC 9110 §5.1: a field name is a token. Such a name was accepted, though no conforming client can send it
+        // (HttpClient refuses to), so every request of its routes was refused authentication_required.
+        var policy = new AuthenticationPolicyOptions { Type = "ApiKey", Header = header, Keys = [new ApiKeyEntry { Sha256 = new string('a', 64), Principal = "p" }] };
+        var errors = new ConfigErrorList();
+
+        AuthenticationPolicyRules.Validate("p", policy, errors);
+
+        Assert.Contains(errors.Errors, e => e.Location == "Edge:Authentication:p:Header");
+    }
+
     [Fact]
     public void Validate_ValidPolicies_NoErrors()
     {

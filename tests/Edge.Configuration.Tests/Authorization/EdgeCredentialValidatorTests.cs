@@ -89,6 +89,59 @@ public sealed class EdgeCredentialValidatorTests : IDisposable
     }
 
     [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task AuthenticateAsync_SegmentWithBase64Padding_RefusedAsMalformed(int padded)
+    {
+        // RFC 7515 §2: base64url without '='. A padded signature is another spelling of the same token, so it passed as
+        // a second cache key and a second "unique" token to a backend that remembers tokens by their text.
+        var validator = EdgeCredentialValidator.Create("corp", HsPolicy(), _roles);
+        var exp = DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var unpadded = await validator.AuthenticateAsync(Request(bearer: PaddedHs256(exp, padded: -1)));
+
+        var result = await validator.AuthenticateAsync(Request(bearer: PaddedHs256(exp, padded)));
+
+        Assert.True(unpadded.Succeeded);
+        Assert.Equal("token_invalid:malformed", result.FailureReason);
+    }
+
+    [Theory]
+    [InlineData("exp", "\"EXP\"")]
+    [InlineData("nbf", "\"1\"")]
+    [InlineData("iat", "\"1\"")]
+    [InlineData("exp", "[EXP]")]
+    [InlineData("exp", "true")]
+    [InlineData("nbf", "null")]
+    public async Task AuthenticateAsync_TimeClaimNotANumber_RefusedAsMalformed(string claim, string value)
+    {
+        // RFC 7519 §2: a NumericDate is a JSON number. IdentityModel also reads a string holding digits, so a token with
+        // "exp":"9999999999" passed, and a backend reading the forwarded token may read no exp (or fail) at all.
+        var validator = EdgeCredentialValidator.Create("corp", HsPolicy(), _roles);
+        var exp = claim == "exp" ? string.Empty : ",\"exp\":EXP";
+
+        var result = await validator.AuthenticateAsync(Request(bearer: RawHs256("{\"sub\":\"alice\",\"iss\":\"" + Issuer + "\",\"aud\":\"edge\",\"" + claim + "\":" + value + exp + "}")));
+
+        Assert.Equal("token_invalid:malformed", result.FailureReason);
+    }
+
+    [Theory]
+    [InlineData("usuário")]
+    [InlineData("user\"name")]
+    [InlineData("user\\name")]
+    public async Task AuthenticateAsync_PrincipalClaimNameOutsideChallengeCharacters_ChallengeStaysRfc6750(string claim)
+    {
+        // RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E. The claim's name went in as written, so a '"'
+        // ended the quoted string early (HttpClient could not parse the challenge) and a non-ASCII name left ASCII.
+        var validator = EdgeCredentialValidator.Create("corp", HsPolicy() with { PrincipalClaim = claim }, _roles);
+
+        var result = await validator.AuthenticateAsync(Request(bearer: Token(new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(_secret)), "HS256"))));
+
+        Assert.Equal("token_invalid:principal_invalid", result.FailureReason);
+        Assert.Matches("^Bearer realm=\"edge\", error=\"invalid_token\", error_description=\"[\\x20\\x21\\x23-\\x5B\\x5D-\\x7E]+\"$", result.Challenge);
+    }
+
+    [Theory]
     [InlineData("scope")]
     [InlineData("scp")]
     public async Task AuthenticateAsync_RoleClaimScopeWithSeveralScopes_EachScopeIsARole(string claim)
@@ -206,6 +259,20 @@ public sealed class EdgeCredentialValidatorTests : IDisposable
         static string Encode(string json) => Base64UrlEncoder.Encode(Encoding.UTF8.GetBytes(json));
         var signingInput = Encode("{\"alg\":\"HS256\",\"typ\":\"JWT\"}") + "." + Encode(payload.Replace("EXP", DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
         return signingInput + "." + Base64UrlEncoder.Encode(HMACSHA256.HashData(Encoding.UTF8.GetBytes(_secret), Encoding.ASCII.GetBytes(signingInput)));
+    }
+
+    /// <summary>An HS256 token whose segment number <paramref name="padded"/> (none for -1) keeps its '=' padding.</summary>
+    private string PaddedHs256(string exp, int padded)
+    {
+        // Header and payload lengths are not multiples of 3, so each segment has padding to keep.
+        string Encode(byte[] bytes, int segment)
+        {
+            var base64 = Convert.ToBase64String(bytes).Replace('+', '-').Replace('/', '_');
+            return segment == padded ? base64 : base64.TrimEnd('=');
+        }
+
+        var signingInput = Encode("{\"alg\":\"HS256\",\"kid\":\"k\"}"u8.ToArray(), 0) + "." + Encode(Encoding.UTF8.GetBytes("{\"sub\":\"alice\",\"iss\":\"" + Issuer + "\",\"aud\":\"edge\",\"exp\":" + exp + ",\"x\":12}"), 1);
+        return signingInput + "." + Encode(HMACSHA256.HashData(Encoding.UTF8.GetBytes(_secret), Encoding.ASCII.GetBytes(signingInput)), 2);
     }
 
     private static string Unsigned()

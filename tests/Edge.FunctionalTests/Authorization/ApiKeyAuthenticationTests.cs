@@ -127,6 +127,22 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
         Assert.Empty(_backend.Received);
     }
 
+    [Theory]
+    [InlineData("/tf/1")]
+    [InlineData("/af/1")]
+    public async Task TenantBinding_TokenTenantClaimEmptyArray_Returns401NotUnbound(string path)
+    {
+        // A token listing no tenant is bound to none, not unbound: "tenant_id": [] (an identity provider's multi-valued
+        // attribute for a user without tenants) was read as no claim, and the token was served for any tenant it named.
+        var token = TestTokens.Create(_tokens.Hs256, "carol", new Dictionary<string, object> { ["tenant_id"] = Array.Empty<string>() });
+
+        using var response = await SendAsync(path, token: token, tenant: "globex");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        await JwtAuthenticationTests.AssertProblemAsync(response, AuthenticationCodes.TokenInvalid);
+        Assert.Empty(_backend.Received);
+    }
+
     [Fact]
     public async Task TenantBinding_TokenWithoutTenantClaim_IsUnboundAndMayNameAnyTenant()
     {

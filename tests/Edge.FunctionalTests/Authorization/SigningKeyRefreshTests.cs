@@ -214,17 +214,49 @@ public sealed class SigningKeyRefreshTests
     }
 
     /// <summary>An edge whose route <c>/r/</c> takes JWTs signed by the identity provider's JWKS.</summary>
-    private static Task<EdgeHost> StartEdgeAsync(Backend backend, IdentityProvider idp, string keyRefreshMinimumInterval) =>
-        EdgeHost.StartAsync(ProxyJson.Create(
-            backend.Url,
-            new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "corp" }) },
-            new
+    [Fact]
+    public async Task Jwks_FetchFails_WarningNamesTheAddressAndWhy()
+    {
+        // The 503 (or, later, the last good keys serving on) was all an operator saw: nothing said which fetch failed or why.
+        using var first = new TestTokens();
+        using var idp = IdentityProvider.Start(first);
+        idp.Server.Given(Request.Create().WithPath("/jwks").UsingGet())
+            .AtPriority(0)
+            .RespondWith(Response.Create().WithHeader("Content-Type", "application/json").WithBody("""{"keys":[]}"""));
+        using var backend = Backend.Start();
+        var log = LogFile.NewPath();
+        try
+        {
+            await using (var edge = await StartEdgeAsync(backend, idp, "00:00:01", LogFile.Settings(log)))
             {
-                Authentication = new Dictionary<string, object>
+                using var response = await SendAsync(edge, TestTokens.Create(first.Rs256));
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            }
+
+            var warning = Assert.Single(await LogFile.ReadLinesAsync(log), line => line.StartsWith("Edge.Proxy.Authorization.", StringComparison.Ordinal));
+            Assert.Contains("|Warning|", warning, StringComparison.Ordinal);
+            Assert.Contains(idp.JwksUrl, warning, StringComparison.Ordinal);
+            Assert.Contains("holds no usable signing key", warning, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(log);
+        }
+    }
+
+    private static Task<EdgeHost> StartEdgeAsync(Backend backend, IdentityProvider idp, string keyRefreshMinimumInterval, Dictionary<string, string?>? settings = null) =>
+        EdgeHost.StartAsync(
+            ProxyJson.Create(
+                backend.Url,
+                new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r/{**rest}", new Dictionary<string, string> { ["EdgeAuthenticate"] = "corp" }) },
+                new
                 {
-                    ["corp"] = new { Type = "Jwt", Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, JwksUrl = idp.JwksUrl, RequireHttpsMetadata = false, KeyRefreshMinimumInterval = keyRefreshMinimumInterval },
-                },
-            }));
+                    Authentication = new Dictionary<string, object>
+                    {
+                        ["corp"] = new { Type = "Jwt", Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, JwksUrl = idp.JwksUrl, RequireHttpsMetadata = false, KeyRefreshMinimumInterval = keyRefreshMinimumInterval },
+                    },
+                }),
+            settings);
 
     private static Task<HttpResponseMessage> SendAsync(EdgeHost edge, string token)
     {
