@@ -139,7 +139,11 @@ internal sealed class ClientAddressResolver
         {
             if (IPNetwork.TryParse(entry, out var network))
             {
-                networks.Add(network);
+                // Clients are compared as IPv4 (Normalize): ::ffff:10.0.0.0/104 written for a dual-stack listener matched
+                // no one, and the proxy's forwarding headers were dropped as a client's.
+                networks.Add(network.BaseAddress.IsIPv4MappedToIPv6 && network.PrefixLength >= 96
+                    ? new IPNetwork(network.BaseAddress.MapToIPv4(), network.PrefixLength - 96)
+                    : network);
             }
             else if (IPAddress.TryParse(entry, out var single))
             {

@@ -19,6 +19,8 @@ public sealed class ClientAddressResolverTests
     [InlineData("10.0.0.0/8", "10.0.0.2", "198.51.100.1:4711", "198.51.100.1", true)]
     [InlineData("10.0.0.0/8", "10.0.0.2", "", "10.0.0.2", true)]
     [InlineData("10.0.0.5; 2001:db8::/32", "::ffff:10.0.0.5", "[2001:db8::1]:80, 198.51.100.7", "198.51.100.7", true)]
+    [InlineData("::ffff:10.0.0.0/104", "10.0.0.2", "198.51.100.1", "198.51.100.1", true)]
+    [InlineData("::ffff:10.0.0.5/128", "::ffff:10.0.0.5", "198.51.100.1", "198.51.100.1", true)]
     public void Resolve_ForwardedForChain_RightmostUntrustedHopIsClient(string trusted, string remote, string forwardedFor, string expected, bool viaProxy)
     {
         var resolver = new ClientAddressResolver(new EdgeHostOptions { TrustedProxies = trusted });
