@@ -85,8 +85,7 @@ internal sealed partial class ApprovalStep(
                 return Fail(StatusCodes.Status403Forbidden, ApprovalCodes.Invalid, "Approval invalid", "The approval token is malformed.", ApprovalCodes.Invalid + ":malformed");
             }
 
-            var outcome = await store.ConsumeAsync(id, tokenHash, requestHash, now);
-            var approval = await store.GetAsync(id);
+            var (outcome, approval) = await store.ConsumeAsync(id, tokenHash, requestHash, now);
             var kind = outcome switch
             {
                 ConsumeOutcome.Consumed => ApprovalEventKind.Consumed,

@@ -20,18 +20,32 @@ internal sealed class RedisApprovalStore(EdgeRedis redis) : IApprovalStore
 
     private const int MaxListed = 500;
 
+    // Answers the outcome followed by the approval's fields (ARGV[4] on, as HMGET reads them after the change): the
+    // audit record of a consumed token needs them, and a second command after the consume could fail with the token
+    // already used up.
     private const string ConsumeScript = """
+        local function answer(outcome)
+          local fields = redis.call('HMGET', KEYS[1], unpack(ARGV, 4))
+          table.insert(fields, 1, outcome)
+          return fields
+        end
         local a = redis.call('HMGET', KEYS[1], 'status', 'tokenHash', 'tokenExpiresAt', 'requestHash')
         local status = a[1]
-        if not status then return 'invalid' end
-        if a[2] ~= ARGV[1] or status == 'pending' or status == 'consumed' then return 'invalid' end
-        if status == 'rejected' then return 'rejected' end
+        if not status then return {'invalid'} end
+        if a[2] ~= ARGV[1] or status == 'pending' or status == 'consumed' then return answer('invalid') end
+        if status == 'rejected' then return answer('rejected') end
         local expires = tonumber(a[3])
-        if expires == nil or expires <= tonumber(ARGV[3]) then return 'expired' end
-        if a[4] ~= ARGV[2] then return 'mismatch' end
+        if expires == nil or expires <= tonumber(ARGV[3]) then return answer('expired') end
+        if a[4] ~= ARGV[2] then return answer('mismatch') end
         redis.call('HSET', KEYS[1], 'status', 'consumed')
-        return 'consumed'
+        return answer('consumed')
         """;
+
+    private static readonly RedisValue[] FieldNames =
+    [
+        "id", "policy", "route", "tenant", "requester", "method", "path", "query", "bodySha256", "requestHash", "auditKey",
+        "createdAt", "expiresAt", "status", "approver", "decidedAt", "tokenHash", "tokenExpiresAt",
+    ];
 
     private const string ApproveScript = """
         local a = redis.call('HMGET', KEYS[1], 'status', 'expiresAt')
@@ -121,10 +135,16 @@ internal sealed class RedisApprovalStore(EdgeRedis redis) : IApprovalStore
         return ToDecideOutcome(result);
     }
 
-    public async ValueTask<ConsumeOutcome> ConsumeAsync(string id, string tokenHash, string requestHash, DateTimeOffset now)
+    public async ValueTask<(ConsumeOutcome Outcome, ApprovalRequest? Approval)> ConsumeAsync(string id, string tokenHash, string requestHash, DateTimeOffset now)
     {
-        var result = await RunAsync(async db => (string?)await db.ScriptEvaluateAsync(ConsumeScript, [ApprovalKey(id)], [tokenHash, requestHash, Ms(now)]));
-        return result switch
+        var answer = await RunAsync(async db => (RedisValue[]?)await db.ScriptEvaluateAsync(ConsumeScript, [ApprovalKey(id)],
+            [tokenHash, requestHash, Ms(now), .. FieldNames]));
+        if (answer is not [var result, .. var values])
+        {
+            return (ConsumeOutcome.Invalid, null);
+        }
+
+        var outcome = (string?)result switch
         {
             "consumed" => ConsumeOutcome.Consumed,
             "rejected" => ConsumeOutcome.Rejected,
@@ -132,6 +152,10 @@ internal sealed class RedisApprovalStore(EdgeRedis redis) : IApprovalStore
             "mismatch" => ConsumeOutcome.Mismatch,
             _ => ConsumeOutcome.Invalid,
         };
+        var fields = values.Length == FieldNames.Length
+            ? FieldNames.Zip(values).Where(f => !f.Second.IsNull).Select(f => new HashEntry(f.First, f.Second)).ToArray()
+            : [];
+        return (outcome, FromFields(fields));
     }
 
     private async Task<T> RunAsync<T>(Func<IDatabase, Task<T>> operation)
