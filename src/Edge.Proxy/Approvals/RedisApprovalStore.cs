@@ -18,7 +18,8 @@ internal sealed class RedisApprovalStore(EdgeRedis redis) : IApprovalStore
     // are dropped from it when listed.
     private static readonly TimeSpan IndexRetention = TimeSpan.FromDays(8);
 
-    private const int MaxListed = 500;
+    // Reads of a listed tenant's approvals sent at once: a tenant with thousands of them does not queue them all together.
+    private const int ReadsInFlight = 500;
 
     // Answers the outcome followed by the approval's fields (ARGV[4] on, as HMGET reads them after the change): the
     // audit record of a consumed token needs them, and a second command after the consume could fail with the token
@@ -103,20 +104,31 @@ internal sealed class RedisApprovalStore(EdgeRedis redis) : IApprovalStore
     public async ValueTask<IReadOnlyList<ApprovalRequest>> ListAsync(string? tenant) =>
         await RunAsync<IReadOnlyList<ApprovalRequest>>(async db =>
         {
+            // The whole index, as the in-process store lists every approval it keeps: reading only the newest ids and
+            // filtering afterwards hid a request still pending behind as many newer decided ones.
             var index = TenantKey(tenant);
-            var ids = await db.SortedSetRangeByRankAsync(index, 0, MaxListed - 1, Order.Descending);
-            var reads = ids.Select(id => db.HashGetAllAsync(ApprovalKey(id.ToString()))).ToArray();
+            var ids = await db.SortedSetRangeByRankAsync(index, 0, -1, Order.Descending);
             var found = new List<ApprovalRequest>(ids.Length);
-            for (var i = 0; i < ids.Length; i++)
+            var gone = new List<RedisValue>();
+            foreach (var chunk in ids.Chunk(ReadsInFlight))
             {
-                if (FromFields(await reads[i]) is { } request && string.Equals(request.Tenant, tenant, StringComparison.Ordinal))
+                var reads = chunk.Select(id => db.HashGetAllAsync(ApprovalKey(id.ToString()))).ToArray();
+                for (var i = 0; i < chunk.Length; i++)
                 {
-                    found.Add(request);
+                    if (FromFields(await reads[i]) is { } request && string.Equals(request.Tenant, tenant, StringComparison.Ordinal))
+                    {
+                        found.Add(request);
+                    }
+                    else
+                    {
+                        gone.Add(chunk[i]);
+                    }
                 }
-                else
-                {
-                    await db.SortedSetRemoveAsync(index, ids[i]);
-                }
+            }
+
+            if (gone.Count > 0)
+            {
+                await db.SortedSetRemoveAsync(index, [.. gone]);
             }
 
             return found;
