@@ -15,8 +15,10 @@ internal sealed class RedisApprovalStore(EdgeRedis redis) : IApprovalStore
     public const string KeyPrefix = "edge:approval:";
 
     // How long a tenant's index of approval ids is kept after the last new approval; ids of approvals that are gone
-    // are dropped from it when listed.
-    private static readonly TimeSpan IndexRetention = TimeSpan.FromDays(8);
+    // are dropped from it when listed. It outlives every approval it lists: one waits up to Ttl, its token is usable a
+    // Ttl more and it is kept a Ttl past that. Kept for less (8 days), a late-approved token under a 7-day Ttl left every
+    // list while it could still be used, so no approver found it to revoke.
+    private static readonly TimeSpan IndexRetention = (3 * ApprovalsSectionValidator.MaxTtl) + TimeSpan.FromDays(1);
 
     // Reads of a listed tenant's approvals sent at once: a tenant with thousands of them does not queue them all together.
     private const int ReadsInFlight = 500;

@@ -35,4 +35,31 @@ public sealed class RedisApprovalStoreTests(RedisFixture server) : IClassFixture
         Assert.Equal(waiting.Id, listed[^1].Id);
         Assert.Equal(ApprovalStatus.Pending, listed[^1].Status);
     }
+
+    [Fact]
+    public async Task ApproveAsync_LongestTtlApprovedLate_TenantIndexKeptAsLongAsTheApproval()
+    {
+        // Under the longest Ttl (7 days) a request approved at the end of its wait holds a usable token for 7 more days and
+        // is kept 7 days past that. The tenant's index, which the list reads, was kept 8 days after the tenant's last new
+        // request: with none since, the approved, unused token left every list (status=approved included) while it could
+        // still be used, so no approver found it to revoke.
+        using var redis = new EdgeRedis(server.Server.ConnectionString + ",syncTimeout=5000,asyncTimeout=5000");
+        await redis.ConnectAsync();
+        var store = new RedisApprovalStore(redis);
+        var ttl = TimeSpan.FromDays(7);
+        var now = DateTimeOffset.UtcNow;
+        var request = TestApprovalRequests.Create(now - ttl + TimeSpan.FromMinutes(1), ttl) with { Tenant = "t" + ApprovalToken.NewId()[..12] };
+        await store.CreateAsync(request, request.ExpiresAt + ttl, request.CreatedAt);
+        var (_, tokenHash) = ApprovalToken.Create(request.Id);
+        Assert.Equal(DecideOutcome.Decided, await store.ApproveAsync(request.Id, "bob", tokenHash, now, now + ttl, now + ttl + ttl));
+
+        using var connection = server.Server.Connect();
+        var db = connection.GetDatabase();
+        var approvalKept = await db.KeyTimeToLiveAsync(RedisApprovalStore.ApprovalKey(request.Id));
+        var indexKept = await db.KeyTimeToLiveAsync($"edge:approvals:tenant:{{{request.Tenant}}}");
+
+        Assert.NotNull(approvalKept);
+        Assert.NotNull(indexKept);
+        Assert.True(indexKept >= approvalKept, $"index kept {indexKept}, approval kept {approvalKept}");
+    }
 }
