@@ -85,8 +85,7 @@ internal sealed partial class ApprovalStep(
                 return Fail(StatusCodes.Status403Forbidden, ApprovalCodes.Invalid, "Approval invalid", "The approval token is malformed.", ApprovalCodes.Invalid + ":malformed");
             }
 
-            var outcome = await store.ConsumeAsync(id, tokenHash, requestHash, now);
-            var approval = await store.GetAsync(id);
+            var (outcome, approval) = await store.ConsumeAsync(id, tokenHash, requestHash, now);
             var kind = outcome switch
             {
                 ConsumeOutcome.Consumed => ApprovalEventKind.Consumed,
@@ -97,9 +96,11 @@ internal sealed partial class ApprovalStep(
             };
             if (kind is { } eventKind)
             {
-                // Mismatch and invalid name the request that was presented, not the approved one.
+                // Mismatch and invalid name the request that was presented, not the approved one: its tenant and route
+                // too, or a principal of another tenant trying the token was recorded under the approval's tenant, out of
+                // reach of an erasure in its own.
                 await events.RecordAsync(approval is not null && outcome != ConsumeOutcome.Invalid
-                    ? approval.ToEvent(eventKind, requester) with { RequestHash = requestHash, Method = request.Method, Path = path }
+                    ? approval.ToEvent(eventKind, requester) with { RequestHash = requestHash, Route = routeId, Tenant = tenant, Method = request.Method, Path = path }
                     : new ApprovalEvent(eventKind, id, policy.Name, routeId, tenant, requestHash, requester, null, requester, request.Method, path));
             }
 

@@ -46,8 +46,12 @@ internal interface IApprovalStore
     /// <summary>Rejects a pending request, or revokes the token of an approved one that was not used yet.</summary>
     ValueTask<DecideOutcome> RejectAsync(string id, string approver, DateTimeOffset now);
 
-    /// <summary>Checks the token against the approved request and consumes it, atomically; a mismatch consumes nothing.</summary>
-    ValueTask<ConsumeOutcome> ConsumeAsync(string id, string tokenHash, string requestHash, DateTimeOffset now);
+    /// <summary>
+    /// Checks the token against the approved request and consumes it, atomically; a mismatch consumes nothing. Returns the
+    /// approval as that same operation left it (null when unknown): a second read after a consume could fail (Redis failing
+    /// over) with the token already used up.
+    /// </summary>
+    ValueTask<(ConsumeOutcome Outcome, ApprovalRequest? Approval)> ConsumeAsync(string id, string tokenHash, string requestHash, DateTimeOffset now);
 }
 
 /// <summary>The shared store (Redis) cannot answer; the caller answers 503 rather than decide without it.</summary>

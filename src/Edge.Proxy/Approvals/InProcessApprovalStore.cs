@@ -121,11 +121,11 @@ internal sealed class InProcessApprovalStore(int capacity = InProcessApprovalSto
         }
     }
 
-    public ValueTask<ConsumeOutcome> ConsumeAsync(string id, string tokenHash, string requestHash, DateTimeOffset now)
+    public ValueTask<(ConsumeOutcome Outcome, ApprovalRequest? Approval)> ConsumeAsync(string id, string tokenHash, string requestHash, DateTimeOffset now)
     {
         if (!_entries.TryGetValue(id, out var entry))
         {
-            return ValueTask.FromResult(ConsumeOutcome.Invalid);
+            return ValueTask.FromResult<(ConsumeOutcome, ApprovalRequest?)>((ConsumeOutcome.Invalid, null));
         }
 
         lock (entry.Gate)
@@ -137,7 +137,7 @@ internal sealed class InProcessApprovalStore(int capacity = InProcessApprovalSto
                 Interlocked.Increment(ref _settledSinceTrim);
             }
 
-            return ValueTask.FromResult(outcome);
+            return ValueTask.FromResult<(ConsumeOutcome, ApprovalRequest?)>((outcome, entry.Request));
         }
     }
 

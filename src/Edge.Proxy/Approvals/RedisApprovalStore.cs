@@ -15,23 +15,40 @@ internal sealed class RedisApprovalStore(EdgeRedis redis) : IApprovalStore
     public const string KeyPrefix = "edge:approval:";
 
     // How long a tenant's index of approval ids is kept after the last new approval; ids of approvals that are gone
-    // are dropped from it when listed.
-    private static readonly TimeSpan IndexRetention = TimeSpan.FromDays(8);
+    // are dropped from it when listed. It outlives every approval it lists: one waits up to Ttl, its token is usable a
+    // Ttl more and it is kept a Ttl past that. Kept for less (8 days), a late-approved token under a 7-day Ttl left every
+    // list while it could still be used, so no approver found it to revoke.
+    private static readonly TimeSpan IndexRetention = (3 * ApprovalsSectionValidator.MaxTtl) + TimeSpan.FromDays(1);
 
-    private const int MaxListed = 500;
+    // Reads of a listed tenant's approvals sent at once: a tenant with thousands of them does not queue them all together.
+    private const int ReadsInFlight = 500;
 
+    // Answers the outcome followed by the approval's fields (ARGV[4] on, as HMGET reads them after the change): the
+    // audit record of a consumed token needs them, and a second command after the consume could fail with the token
+    // already used up.
     private const string ConsumeScript = """
+        local function answer(outcome)
+          local fields = redis.call('HMGET', KEYS[1], unpack(ARGV, 4))
+          table.insert(fields, 1, outcome)
+          return fields
+        end
         local a = redis.call('HMGET', KEYS[1], 'status', 'tokenHash', 'tokenExpiresAt', 'requestHash')
         local status = a[1]
-        if not status then return 'invalid' end
-        if a[2] ~= ARGV[1] or status == 'pending' or status == 'consumed' then return 'invalid' end
-        if status == 'rejected' then return 'rejected' end
+        if not status then return {'invalid'} end
+        if a[2] ~= ARGV[1] or status == 'pending' or status == 'consumed' then return answer('invalid') end
+        if status == 'rejected' then return answer('rejected') end
         local expires = tonumber(a[3])
-        if expires == nil or expires <= tonumber(ARGV[3]) then return 'expired' end
-        if a[4] ~= ARGV[2] then return 'mismatch' end
+        if expires == nil or expires <= tonumber(ARGV[3]) then return answer('expired') end
+        if a[4] ~= ARGV[2] then return answer('mismatch') end
         redis.call('HSET', KEYS[1], 'status', 'consumed')
-        return 'consumed'
+        return answer('consumed')
         """;
+
+    private static readonly RedisValue[] FieldNames =
+    [
+        "id", "policy", "route", "tenant", "requester", "method", "path", "query", "bodySha256", "requestHash", "auditKey",
+        "createdAt", "expiresAt", "status", "approver", "decidedAt", "tokenHash", "tokenExpiresAt",
+    ];
 
     private const string ApproveScript = """
         local a = redis.call('HMGET', KEYS[1], 'status', 'expiresAt')
@@ -89,20 +106,31 @@ internal sealed class RedisApprovalStore(EdgeRedis redis) : IApprovalStore
     public async ValueTask<IReadOnlyList<ApprovalRequest>> ListAsync(string? tenant) =>
         await RunAsync<IReadOnlyList<ApprovalRequest>>(async db =>
         {
+            // The whole index, as the in-process store lists every approval it keeps: reading only the newest ids and
+            // filtering afterwards hid a request still pending behind as many newer decided ones.
             var index = TenantKey(tenant);
-            var ids = await db.SortedSetRangeByRankAsync(index, 0, MaxListed - 1, Order.Descending);
-            var reads = ids.Select(id => db.HashGetAllAsync(ApprovalKey(id.ToString()))).ToArray();
+            var ids = await db.SortedSetRangeByRankAsync(index, 0, -1, Order.Descending);
             var found = new List<ApprovalRequest>(ids.Length);
-            for (var i = 0; i < ids.Length; i++)
+            var gone = new List<RedisValue>();
+            foreach (var chunk in ids.Chunk(ReadsInFlight))
             {
-                if (FromFields(await reads[i]) is { } request && string.Equals(request.Tenant, tenant, StringComparison.Ordinal))
+                var reads = chunk.Select(id => db.HashGetAllAsync(ApprovalKey(id.ToString()))).ToArray();
+                for (var i = 0; i < chunk.Length; i++)
                 {
-                    found.Add(request);
+                    if (FromFields(await reads[i]) is { } request && string.Equals(request.Tenant, tenant, StringComparison.Ordinal))
+                    {
+                        found.Add(request);
+                    }
+                    else
+                    {
+                        gone.Add(chunk[i]);
+                    }
                 }
-                else
-                {
-                    await db.SortedSetRemoveAsync(index, ids[i]);
-                }
+            }
+
+            if (gone.Count > 0)
+            {
+                await db.SortedSetRemoveAsync(index, [.. gone]);
             }
 
             return found;
@@ -121,10 +149,16 @@ internal sealed class RedisApprovalStore(EdgeRedis redis) : IApprovalStore
         return ToDecideOutcome(result);
     }
 
-    public async ValueTask<ConsumeOutcome> ConsumeAsync(string id, string tokenHash, string requestHash, DateTimeOffset now)
+    public async ValueTask<(ConsumeOutcome Outcome, ApprovalRequest? Approval)> ConsumeAsync(string id, string tokenHash, string requestHash, DateTimeOffset now)
     {
-        var result = await RunAsync(async db => (string?)await db.ScriptEvaluateAsync(ConsumeScript, [ApprovalKey(id)], [tokenHash, requestHash, Ms(now)]));
-        return result switch
+        var answer = await RunAsync(async db => (RedisValue[]?)await db.ScriptEvaluateAsync(ConsumeScript, [ApprovalKey(id)],
+            [tokenHash, requestHash, Ms(now), .. FieldNames]));
+        if (answer is not [var result, .. var values])
+        {
+            return (ConsumeOutcome.Invalid, null);
+        }
+
+        var outcome = (string?)result switch
         {
             "consumed" => ConsumeOutcome.Consumed,
             "rejected" => ConsumeOutcome.Rejected,
@@ -132,6 +166,10 @@ internal sealed class RedisApprovalStore(EdgeRedis redis) : IApprovalStore
             "mismatch" => ConsumeOutcome.Mismatch,
             _ => ConsumeOutcome.Invalid,
         };
+        var fields = values.Length == FieldNames.Length
+            ? FieldNames.Zip(values).Where(f => !f.Second.IsNull).Select(f => new HashEntry(f.First, f.Second)).ToArray()
+            : [];
+        return (outcome, FromFields(fields));
     }
 
     private async Task<T> RunAsync<T>(Func<IDatabase, Task<T>> operation)

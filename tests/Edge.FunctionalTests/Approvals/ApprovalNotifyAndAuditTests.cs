@@ -85,6 +85,32 @@ public sealed class ApprovalNotifyAndAuditTests
     }
 
     [Fact]
+    public async Task Retry_TokenPresentedInAnotherTenant_MismatchRecordNamesTheTenantItWasPresentedIn()
+    {
+        // The mismatch record names the presented request, but it kept the approval's tenant: a globex principal trying
+        // acme's token was recorded under acme, where acme's auditors read globex's principal and an erasure of that
+        // principal in globex never reached it.
+        using var backend = Backend.Start();
+        await using var writer = await WriterFixture.StartAsync();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = writer.BaseAddress.ToString(),
+            ["Edge:InstanceId"] = "edge-approvals",
+        });
+        var id = await RequestApprovalAsync(edge.Client);
+        var token = await ApproveAsync(edge.Client, id);
+
+        using var stolen = await edge.Client.SendAsync(Payment(key: GretaKey, token: token, tenant: "globex"));
+
+        Assert.Equal(HttpStatusCode.Forbidden, stolen.StatusCode);
+        Assert.Equal("approval_mismatch", Code(await JsonAsync(stolen)));
+        var mismatch = Assert.Single(await WaitForApprovalEventsAsync(writer, 2), e => e.GetProperty("type").GetString() == AuditEventTypes.ApprovalMismatch);
+        Assert.Equal(id, mismatch.GetProperty("data").GetProperty("attributes").GetProperty("approvalId").GetString());
+        Assert.Equal("globex", mismatch.GetProperty("tenant").GetString());
+        Assert.Equal("greta", (await PrincipalsByIdAsync(writer))[mismatch.GetProperty("id").GetString()!]);
+    }
+
+    [Fact]
     public async Task Flow_AuditWriter_StoresApprovalEventsInOrderWithWhoApprovedWhat()
     {
         using var backend = Backend.Start();

@@ -99,6 +99,34 @@ public sealed class ApprovalRedisTests(RedisFixture redis) : IClassFixture<Redis
         Assert.Empty(backend.Received);
     }
 
+    [Fact]
+    public async Task Retry_RedisRefusesTheReadAfterTheConsume_ForwardedAndConsumedRecorded()
+    {
+        // The token was checked and consumed in one script, then the approval was read back in a second command for the
+        // audit record. A Redis failing between the two (a failover, a timeout) answered 503 "retry later" for a token
+        // already used up: the approved request was never forwarded, its retry was approval_invalid, and no consumed
+        // record was written. A real server whose user may no longer run HGETALL makes that second command fail.
+        using var backend = Backend.Start();
+        await using var server = await RedisServer.StartAsync();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url), new Dictionary<string, string?> { ["Edge:Redis"] = server.ConnectionString });
+        await WaitUntilReadyAsync(edge);
+        var id = await RequestApprovalAsync(edge.Client);
+        var token = await ApproveAsync(edge.Client, id);
+        using (var admin = server.Connect())
+        {
+            await admin.GetDatabase().ExecuteAsync("ACL", "SETUSER", "default", "-hgetall");
+        }
+
+        using var retry = await edge.Client.SendAsync(Payment(token: token));
+
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Single(backend.Received);
+        var consumed = await edge.LocalAuditDataWhereAsync(data => data.TryGetProperty("step", out var step) && step.GetString() == "EdgeApproval"
+            && data.GetProperty("decision").GetString() == "consumed");
+        Assert.Equal(id, consumed.GetProperty("attributes").GetProperty("approvalId").GetString());
+        Assert.Equal("payments", consumed.GetProperty("route").GetString());
+    }
+
     private async Task<(EdgeHost A, EdgeHost B)> StartPairAsync(string json)
     {
         var settings = new Dictionary<string, string?> { ["Edge:Redis"] = redis.Server.ConnectionString };

@@ -15,8 +15,8 @@ public sealed class InProcessApprovalStoreTests
     {
         var (request, hash) = await CreateApprovedAsync();
 
-        var first = await _store.ConsumeAsync(request.Id, hash, request.RequestHash, _time.GetUtcNow());
-        var second = await _store.ConsumeAsync(request.Id, hash, request.RequestHash, _time.GetUtcNow());
+        var first = (await _store.ConsumeAsync(request.Id, hash, request.RequestHash, _time.GetUtcNow())).Outcome;
+        var second = (await _store.ConsumeAsync(request.Id, hash, request.RequestHash, _time.GetUtcNow())).Outcome;
 
         Assert.Equal(ConsumeOutcome.Consumed, first);
         Assert.Equal(ConsumeOutcome.Invalid, second);
@@ -28,8 +28,8 @@ public sealed class InProcessApprovalStoreTests
     {
         var (request, hash) = await CreateApprovedAsync();
 
-        var mismatch = await _store.ConsumeAsync(request.Id, hash, new string('f', 64), _time.GetUtcNow());
-        var consumed = await _store.ConsumeAsync(request.Id, hash, request.RequestHash, _time.GetUtcNow());
+        var mismatch = (await _store.ConsumeAsync(request.Id, hash, new string('f', 64), _time.GetUtcNow())).Outcome;
+        var consumed = (await _store.ConsumeAsync(request.Id, hash, request.RequestHash, _time.GetUtcNow())).Outcome;
 
         Assert.Equal(ConsumeOutcome.Mismatch, mismatch);
         Assert.Equal(ConsumeOutcome.Consumed, consumed);
@@ -40,7 +40,7 @@ public sealed class InProcessApprovalStoreTests
     {
         var (request, _) = await CreateApprovedAsync();
 
-        var outcome = await _store.ConsumeAsync(request.Id, new string('0', 64), new string('f', 64), _time.GetUtcNow());
+        var outcome = (await _store.ConsumeAsync(request.Id, new string('0', 64), new string('f', 64), _time.GetUtcNow())).Outcome;
 
         Assert.Equal(ConsumeOutcome.Invalid, outcome);
         Assert.Equal(ApprovalStatus.Approved, (await _store.GetAsync(request.Id))!.Status);
@@ -52,7 +52,7 @@ public sealed class InProcessApprovalStoreTests
         var (request, hash) = await CreateApprovedAsync();
 
         _time.Advance(Ttl);
-        var outcome = await _store.ConsumeAsync(request.Id, hash, request.RequestHash, _time.GetUtcNow());
+        var outcome = (await _store.ConsumeAsync(request.Id, hash, request.RequestHash, _time.GetUtcNow())).Outcome;
 
         Assert.Equal(ConsumeOutcome.Expired, outcome);
     }
@@ -76,7 +76,7 @@ public sealed class InProcessApprovalStoreTests
         var (request, hash) = await CreateApprovedAsync();
 
         var reject = await _store.RejectAsync(request.Id, "carol", _time.GetUtcNow());
-        var consume = await _store.ConsumeAsync(request.Id, hash, request.RequestHash, _time.GetUtcNow());
+        var consume = (await _store.ConsumeAsync(request.Id, hash, request.RequestHash, _time.GetUtcNow())).Outcome;
         var rejectAgain = await _store.RejectAsync(request.Id, "carol", _time.GetUtcNow());
 
         Assert.Equal(DecideOutcome.Decided, reject);
@@ -101,7 +101,7 @@ public sealed class InProcessApprovalStoreTests
         var (request, hash) = await CreateApprovedAsync();
 
         var outcomes = await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(async () =>
-            await _store.ConsumeAsync(request.Id, hash, request.RequestHash, _time.GetUtcNow()))));
+            (await _store.ConsumeAsync(request.Id, hash, request.RequestHash, _time.GetUtcNow())).Outcome)));
 
         Assert.Equal(1, outcomes.Count(o => o == ConsumeOutcome.Consumed));
         Assert.Equal(63, outcomes.Count(o => o == ConsumeOutcome.Invalid));
@@ -166,7 +166,7 @@ public sealed class InProcessApprovalStoreTests
             await Assert.ThrowsAsync<ApprovalStoreFullException>(async () => await store.CreateAsync(flood, flood.ExpiresAt + Ttl, now));
         }
 
-        Assert.Equal(ConsumeOutcome.Consumed, await store.ConsumeAsync(approved.Id, tokenHash, approved.RequestHash, now));
+        Assert.Equal(ConsumeOutcome.Consumed, (await store.ConsumeAsync(approved.Id, tokenHash, approved.RequestHash, now)).Outcome);
         foreach (var request in pending)
         {
             Assert.Equal(ApprovalStatus.Pending, (await store.GetAsync(request.Id))!.Status);
@@ -190,7 +190,7 @@ public sealed class InProcessApprovalStoreTests
 
         var refused = NewRequest();
         await Assert.ThrowsAsync<ApprovalStoreFullException>(async () => await store.CreateAsync(refused, refused.ExpiresAt + Ttl, now));
-        Assert.Equal(ConsumeOutcome.Consumed, await store.ConsumeAsync(used.Id, tokenHash, used.RequestHash, now));
+        Assert.Equal(ConsumeOutcome.Consumed, (await store.ConsumeAsync(used.Id, tokenHash, used.RequestHash, now)).Outcome);
         var next = NewRequest();
         await store.CreateAsync(next, next.ExpiresAt + Ttl, now);
 
