@@ -141,9 +141,9 @@ internal sealed class ApprovalsSectionValidator(EdgeHostOptions host) : IEdgeSec
         {
             errors.Add(at, $"'{header}' is not a header name");
         }
-        else if (header.StartsWith(host.IdentityHeaderPrefix, StringComparison.OrdinalIgnoreCase))
+        else if (IdentityHeaderPrefix.Covers(host.IdentityHeaderPrefix, header))
         {
-            errors.Add(at, $"'{header}' starts with the identity prefix '{host.IdentityHeaderPrefix}', whose client-sent copies the edge removes");
+            errors.Add(at, $"'{header}' starts with the identity prefix '{host.IdentityHeaderPrefix}' ('_' counting as '-'), whose client-sent copies the edge removes");
         }
         else if (string.Equals(header, "Authorization", StringComparison.OrdinalIgnoreCase) || string.Equals(header, "Cookie", StringComparison.OrdinalIgnoreCase))
         {
@@ -173,9 +173,9 @@ internal sealed class ApprovalsSectionValidator(EdgeHostOptions host) : IEdgeSec
             {
                 errors.Add(entry, $"'{header}' cannot be bound: credentials and the token change on each retry, hop-by-hop headers are not forwarded, and Content-Type and Content-Encoding are always bound");
             }
-            else if (header.StartsWith(host.IdentityHeaderPrefix, StringComparison.OrdinalIgnoreCase))
+            else if (IdentityHeaderPrefix.Covers(host.IdentityHeaderPrefix, header))
             {
-                errors.Add(entry, $"'{header}' starts with the identity prefix '{host.IdentityHeaderPrefix}': the edge sets those itself, and the requester's identity is bound already");
+                errors.Add(entry, $"'{header}' starts with the identity prefix '{host.IdentityHeaderPrefix}' ('_' counting as '-'): the edge sets those itself, and the requester's identity is bound already");
             }
             else if (!seen.Add(header))
             {
