@@ -33,5 +33,17 @@ internal sealed class ApprovalStepValidator : IEdgeStepValidator
         }
 
         AuthorizationStepRules.RequireAuthenticationBefore(context, StepName);
+
+        // The token is used up when this step passes: a later step's refusal (a rate limit) wasted it, and the audit said
+        // "consumed" for a request that was never forwarded.
+        var transforms = context.Route.Transforms!;
+        for (var i = context.TransformIndex + 1; i < transforms.Count; i++)
+        {
+            if (EdgeStepValidators.TryGetStepName(transforms[i], out var later) && !string.Equals(later, StepName, StringComparison.OrdinalIgnoreCase))
+            {
+                context.AddError(StepName, $"EdgeApproval must be the route's last step ({later} follows it): the approval token is used up when EdgeApproval passes, so a refusal by {later} would waste it while the audit records it as consumed");
+                break;
+            }
+        }
     }
 }

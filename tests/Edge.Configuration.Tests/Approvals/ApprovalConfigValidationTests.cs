@@ -18,6 +18,7 @@ public sealed class ApprovalConfigValidationTests
         { $$"""[{{Tenant}}, {{Auth}}, { "EdgeApproval": "missing" }]""", "ReverseProxy:Routes:r:Transforms[2]:EdgeApproval" },
         { $$"""[{{Tenant}}, {{Auth}}, { "EdgeApproval": "payments", "Ttl": "00:01:00" }]""", "ReverseProxy:Routes:r:Transforms[2]:Ttl" },
         { $"[{Tenant}, {Auth}, {Approval}, {Approval}]", "ReverseProxy:Routes:r:Transforms[3]:EdgeApproval" },
+        { $$"""[{{Tenant}}, {{Auth}}, {{Approval}}, { "EdgeRateLimit": "per-user" }]""", "ReverseProxy:Routes:r:Transforms[2]:EdgeApproval" },
     };
 
     public static TheoryData<string, string, string> InvalidPolicies() => new()
