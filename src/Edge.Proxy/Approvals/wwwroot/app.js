@@ -176,8 +176,23 @@
   // fetch() refuses a header it cannot send with the same TypeError as a network failure: tell them apart before.
   const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+  // The page shares its origin with every backend, so a service worker one of them registered with a scope covering this
+  // path ("/", as a progressive web app at the root does) received every request of the page, the credential included,
+  // and could keep the list and the token in its caches. A page such a worker controls takes no credential.
+  const worker = () => Boolean(navigator.serviceWorker && navigator.serviceWorker.controller);
+  const workerText = "A service worker of this origin, installed by an application behind the edge, sees every request of this page: "
+    + "the credential is not taken. Remove that worker (the browser's site settings), or ask the operator to keep it off this path.";
+  if (worker()) {
+    say(workerText, true);
+  }
+
   $("sign-in").addEventListener("submit", (event) => {
     event.preventDefault();
+    if (worker()) {
+      $("credential").value = "";
+      say(workerText, true);
+      return;
+    }
     const typed = $("credential").value.trim();
     if ($("scheme").value === "header" && !headerName.test($("key-header").value.trim())) {
       say("The API key header name is not a valid HTTP header name.", true);
