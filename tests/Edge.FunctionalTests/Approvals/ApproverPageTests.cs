@@ -244,6 +244,24 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
     }
 
     [Fact]
+    public async Task ApproverPage_HeaderNameEditedAfterSignIn_DecisionIsSentWithTheCredentialAsSignedIn()
+    {
+        // The sign-in form stays on screen. The header name was read again at every call, so a name edited after sign-in
+        // (here one fetch() cannot send) failed the decision as "The edge cannot be reached." before anything was sent.
+        Assertions.SetDefaultExpectTimeout(15_000);
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url));
+        var (context, page) = await OpenWithOneRequestAsync(edge, PaymentPath);
+        await using var _ = context;
+
+        await page.GetByLabel("API key header").FillAsync("X Api Key");
+        await page.Locator("#approvals tbody tr").GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Approved POST /payments/transfer.");
+        await Assertions.Expect(page.Locator("#token")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("\\."));
+    }
+
+    [Fact]
     public async Task ApproverPage_LongRequester_WrapsInsideTheWindowWithTheButtonsOnScreen()
     {
         Assertions.SetDefaultExpectTimeout(15_000);

@@ -33,12 +33,13 @@
     status.classList.toggle("error", Boolean(isError));
   }
 
+  // As signed in: the form stays on screen, and read at each call an edit made after sign-in (another header name, or
+  // one fetch() cannot send) changed how a decision was sent, or failed it as "The edge cannot be reached."
   function headers() {
-    const scheme = $("scheme").value;
-    if (scheme === "bearer") {
-      return { Authorization: "Bearer " + credential };
+    if (credential.scheme === "bearer") {
+      return { Authorization: "Bearer " + credential.value };
     }
-    return { [$("key-header").value.trim()]: credential };
+    return { [credential.header]: credential.value };
   }
 
   async function call(method, path) {
@@ -202,7 +203,7 @@
       say("The credential holds a character an HTTP header cannot carry.", true);
       return;
     }
-    credential = typed;
+    credential = typed ? { scheme: $("scheme").value, header: $("key-header").value.trim(), value: typed } : null;
     $("credential").value = "";
     if (credential) {
       load().catch(() => say("The edge cannot be reached.", true));
