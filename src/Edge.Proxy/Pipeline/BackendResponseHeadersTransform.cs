@@ -162,6 +162,15 @@ internal sealed class BackendResponseHeadersTransform : ResponseTransform
         var sameOrigin = string.Equals(uri.Scheme, destination.Scheme, StringComparison.OrdinalIgnoreCase)
             && (string.Equals(uri.Authority, destination.Authority, StringComparison.OrdinalIgnoreCase)
                 || (sentHost is not null && string.Equals(uri.Authority, sentHost, StringComparison.OrdinalIgnoreCase)));
-        return sameOrigin ? uri.PathAndQuery + uri.Fragment : null;
+        if (!sameOrigin)
+        {
+            return null;
+        }
+
+        // A path whose first segment is empty (http://10.0.3.7:8080//evil.example/x, or /\evil.example, which Uri reads as
+        // //) is a path on the backend's origin; cut to //evil.example/x it became a network-path reference, a redirect to
+        // another site. "/." keeps it this origin's path, as the URL Standard serialises such a path.
+        var relative = uri.PathAndQuery + uri.Fragment;
+        return relative.StartsWith("//", StringComparison.Ordinal) ? "/." + relative : relative;
     }
 }

