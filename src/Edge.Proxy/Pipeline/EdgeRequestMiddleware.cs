@@ -146,9 +146,9 @@ internal sealed partial class EdgeRequestMiddleware(
                 await decisions.DenyAsync(context, EdgeStepName, MethodOverrideParameter.Denial);
             }
 
-            // HTTP/2 extended CONNECT (RFC 8441) is a WebSocket handshake, which YARP forwards; plain CONNECT is not.
-            else if (MethodPolicy.IsRefused(context.Request.Method, route)
-                && context.Features.Get<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true })
+            // HTTP/2 extended CONNECT (RFC 8441) for a WebSocket is a handshake YARP forwards; plain CONNECT, and an
+            // extended CONNECT for any other :protocol (YARP would send it on as a plain CONNECT), is not.
+            else if (MethodPolicy.IsRefused(context.Request.Method, route) && !IsWebSocketConnect(context))
             {
                 await RefuseMethodAsync(context, route);
             }
@@ -319,6 +319,12 @@ internal sealed partial class EdgeRequestMiddleware(
         return exception is not null
             && (EdgeBodyBufferingTransform.IsClientGone(context, exception) || ClientInputEnded(context, exception.InnerException));
     }
+
+    private static bool IsWebSocketConnect(HttpContext context) =>
+        context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } connect
+        && string.Equals(connect.Protocol, WebSocketProtocol, StringComparison.OrdinalIgnoreCase);
+
+    private const string WebSocketProtocol = "websocket";
 
     private Task RefuseMethodAsync(HttpContext context, RouteConfig route) =>
         decisions.DenyAsync(context, EdgeStepName, new EdgeDenial(StatusCodes.Status405MethodNotAllowed, MethodPolicy.ReasonCode,

@@ -21,7 +21,7 @@ internal static class HeaderValues
     public const string ReasonCode = "header_invalid";
 
     public static readonly EdgeDenial Denial = new(StatusCodes.Status400BadRequest, ReasonCode, "Header invalid",
-        "Request header values may hold visible ASCII characters, spaces and tabs only; send other text encoded (RFC 8187 or percent-encoding).")
+        "Request header values may hold visible ASCII characters, spaces and tabs only, and neither start nor end with a space or tab; send other text encoded (RFC 8187 or percent-encoding).")
     {
         Reason = ReasonCode + ":character",
     };
@@ -42,17 +42,20 @@ internal static class HeaderValues
             options.ResponseHeaderEncodingSelector = static _ => Encoding.Latin1;
         });
 
-    /// <summary>True when every value holds only characters a field value allows (vectorised; one scan per value).</summary>
+    /// <summary>
+    /// True when every value holds only characters a field value allows (vectorised; one scan per value) and does not
+    /// start or end with a space or tab.
+    /// </summary>
     public static bool AreValid(StringValues values)
     {
         if (values.Count == 1)
         {
-            return !values[0].AsSpan().ContainsAnyExcept(Allowed);
+            return IsValid(values[0]);
         }
 
         foreach (var value in values)
         {
-            if (value.AsSpan().ContainsAnyExcept(Allowed))
+            if (!IsValid(value))
             {
                 return false;
             }
@@ -60,6 +63,11 @@ internal static class HeaderValues
 
         return true;
     }
+
+    // HTTP/1.1's parser strips the whitespace around a value; HPACK and QPACK carry it, and RFC 9113 §8.2.1 makes such a
+    // request malformed. Left in, a step reads " key" where the backend's HTTP/1.1 parser reads "key".
+    private static bool IsValid(string? value) =>
+        value is not { Length: > 0 } text || (!text.AsSpan().ContainsAnyExcept(Allowed) && text[0] is not (' ' or '\t') && text[^1] is not (' ' or '\t'));
 
     /// <summary>The refusal for a request with a header value that is not <see cref="AreValid"/>, or null.</summary>
     public static EdgeDenial? Check(IHeaderDictionary headers)

@@ -73,6 +73,30 @@ public sealed class Http2ExtendedConnectTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("connect-udp")]
+    [InlineData("h2c")]
+    [InlineData("webtransport")]
+    public async Task ExtendedConnect_ProtocolOtherThanWebSocket_Returns405AndNothingForwarded(string protocol)
+    {
+        // YARP tunnels only a WebSocket: any other :protocol was sent on as a plain CONNECT, which HttpClient could not
+        // send to the backend, so the client got 502 backend_unavailable, audited as allow and counted against the
+        // backend (passive health checks), for a request no backend saw.
+        var path = "/keys/" + protocol + "-" + Guid.NewGuid().ToString("N");
+        List<(string Name, string Value)> headers =
+        [
+            (":method", "CONNECT"), (":protocol", protocol), (":scheme", "http"), (":path", path), (":authority", "edge.example"),
+            ("x-api-key", ApiKey),
+        ];
+
+        var (status, problemCode) = await RefusalAsync(headers);
+
+        Assert.Equal((405, "method_not_allowed"), (status, problemCode));
+        Assert.DoesNotContain(_heads, h => h.Contains(path, StringComparison.Ordinal));
+        var record = await _edge.LocalAuditDataWhereAsync(r => r.TryGetProperty("path", out var p) && p.GetString() == path);
+        Assert.Equal((405, "deny", "Edge"), (record.GetProperty("status").GetInt32(), record.GetProperty("decision").GetString(), record.GetProperty("step").GetString()));
+    }
+
     private async Task<(int Status, string? Code)> RefusalAsync(List<(string Name, string Value)> headers)
     {
         var outcome = await RawHttp2.ExchangeAsync(_edge.ProxyPort, headers, []);

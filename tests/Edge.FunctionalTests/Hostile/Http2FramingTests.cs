@@ -101,6 +101,27 @@ public sealed class Http2FramingTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("lead-space", " probe")]
+    [InlineData("trail-space", "probe ")]
+    [InlineData("lead-tab", "\tprobe")]
+    [InlineData("trail-tab", "probe\t")]
+    public async Task Http2_HeaderValueWithLeadingOrTrailingWhitespace_Returns400AndForwardsNothing(string name, string value)
+    {
+        // Malformed in HTTP/2 (RFC 9113 §8.2.1), where no parser strips it as HTTP/1.1's does: a step read " key" as
+        // another value than the backend's parser ("key"), so a {header:…} rate-limit key counted one client in as many
+        // buckets as it had ways to pad the value.
+        var path = "/open/h2-ws-" + name;
+        var outcome = await RawHttp2.ExchangeAsync(
+            _edge.ProxyPort, [(":method", "GET"), (":scheme", "http"), (":path", path), (":authority", "edge.example"), ("x-note", value)], null);
+
+        var audit = await AuditAsync(path);
+
+        Assert.Equal((400, "header_invalid"), (outcome.Status, outcome.ProblemCode()));
+        Assert.Equal((400, (string?)"header_invalid:character"), (audit.GetProperty("status").GetInt32(), Reason(audit)));
+        Assert.DoesNotContain(_backend.Received, e => e.RequestMessage?.Path == path);
+    }
+
+    [Theory]
     [InlineData(WebhookPath + "/more", "hello, more than five")]
     [InlineData(WebhookPath + "/less", "hi")]
     [InlineData("/open/h2-more", "hello, more than five")]

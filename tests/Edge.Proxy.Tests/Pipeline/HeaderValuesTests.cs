@@ -11,7 +11,7 @@ public sealed class HeaderValuesTests
     {
         var visible = string.Concat(Enumerable.Range(0x20, 0x7E - 0x20 + 1).Select(c => (char)c));
 
-        Assert.True(HeaderValues.AreValid(new StringValues("\t" + visible)));
+        Assert.True(HeaderValues.AreValid(new StringValues("a\t" + visible)));
         Assert.True(HeaderValues.AreValid(StringValues.Empty));
         Assert.True(HeaderValues.AreValid(new StringValues(["a", "b\tc"])));
     }
@@ -22,6 +22,18 @@ public sealed class HeaderValuesTests
         var refused = Enumerable.Range(0, 0x20).Where(c => c != '\t').Concat([0x7F]).Concat(Enumerable.Range(0x80, 0x80)).Concat([0x2615]);
 
         Assert.All(refused, c => Assert.False(HeaderValues.AreValid(new StringValues($"ok{(char)c}ok")), $"U+{c:X4}"));
+    }
+
+    [Theory]
+    [InlineData(" a")]
+    [InlineData("a ")]
+    [InlineData("\ta")]
+    [InlineData("a\t")]
+    [InlineData(" ")]
+    public void AreValid_LeadingOrTrailingSpaceOrTab_False(string value)
+    {
+        Assert.False(HeaderValues.AreValid(new StringValues(value)));
+        Assert.False(HeaderValues.AreValid(new StringValues(["fine", value])));
     }
 
     [Fact]
