@@ -32,6 +32,9 @@ public static class WriterApp
             .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
             .ReadFrom.Configuration(context.Configuration)
             .Filter.ByExcluding(Edge.Shared.StartupFailureLog.Repeats(HeldElsewhere))
+            // Whatever levels the configuration sets: no query string or refused request bytes in framework lines.
+            .Filter.ByExcluding(Edge.Shared.RequestContentLog.QuotesRefusedRequest)
+            .Enrich.With<Edge.Shared.RequestContentLog>()
             .WriteTo.Console(new RenderedCompactJsonFormatter()),
             // The writer's own logger, not Serilog's process-wide static one (see the edge's AddEdgeObservability).
             preserveStaticLogger: true);

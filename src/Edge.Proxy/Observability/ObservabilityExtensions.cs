@@ -123,6 +123,9 @@ internal static class ObservabilityExtensions
             .MinimumLevel.Override(HealthChecksCategory, LevelAlias.Off)
             .ReadFrom.Configuration(builder.Configuration)
             .Filter.ByExcluding(Edge.Shared.StartupFailureLog.Repeats(HeldElsewhere))
+            // Whatever levels the configuration sets: no query string or refused request bytes in framework lines.
+            .Filter.ByExcluding(Edge.Shared.RequestContentLog.QuotesRefusedRequest)
+            .Enrich.With<Edge.Shared.RequestContentLog>()
             .Enrich.FromLogContext()
             .WriteTo.Console(new RenderedCompactJsonFormatter()),
             // Left alone, Serilog makes this logger the process's static one and every edge's factory writes through

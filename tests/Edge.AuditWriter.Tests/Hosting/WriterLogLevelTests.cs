@@ -58,6 +58,42 @@ public sealed class WriterLogLevelTests
         }
     }
 
+    [Fact]
+    public async Task Build_EveryCategoryVerbose_LogsNoQueryStringOrRefusedRequestBytes()
+    {
+        // With ASP.NET Core turned up, the request lines held the query string and Kestrel's Debug line quoted a refused
+        // header line, key value included: never a secret in the logs, at any level.
+        const string secret = "WRITERSECRET0123456789";
+        var log = Path.Combine(Path.GetTempPath(), $"writer-log-{Guid.NewGuid():N}.txt");
+        try
+        {
+            await using (var writer = await WriterFixture.StartAsync(extraArgs:
+            [
+                .. FileLog(log), "--Serilog:MinimumLevel:Default=Verbose", "--Serilog:MinimumLevel:Override:Microsoft.AspNetCore=Verbose",
+            ]))
+            {
+                using var client = writer.Client();
+                using var response = await client.GetAsync($"/audit/records?api_key={secret}");
+                Assert.Equal(System.Net.HttpStatusCode.Unauthorized, response.StatusCode);
+
+                using var tcp = new System.Net.Sockets.TcpClient();
+                await tcp.ConnectAsync(System.Net.IPAddress.Loopback, writer.BaseAddress.Port);
+                var stream = tcp.GetStream();
+                await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"GET /audit/records HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key : {secret}\r\n\r\n"));
+                using var reader = new StreamReader(stream, System.Text.Encoding.ASCII);
+                Assert.StartsWith("HTTP/1.1 400", await reader.ReadLineAsync() ?? "", StringComparison.Ordinal);
+            }
+
+            var lines = ReadShared(log);
+            Assert.Contains(lines, line => line.StartsWith("Microsoft.AspNetCore.Hosting.Diagnostics|", StringComparison.Ordinal) && line.Contains("/audit/records", StringComparison.Ordinal));
+            Assert.DoesNotContain(lines, line => line.Contains(secret, StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(log);
+        }
+    }
+
     private static string[] FileLog(string path) =>
     [
         "--Serilog:WriteTo:9:Name=File",
