@@ -81,7 +81,8 @@ public sealed class TenantStepTests : IAsyncLifetime
     [Theory]
     [InlineData("10.0.0.1")]
     [InlineData("192.168.7.20:8443")]
-    public async Task Tenant_HostIsIPv4Address_Returns400TenantMissing(string host)
+    [InlineData("[::ffff:10.0.0.1]:8443")]
+    public async Task Tenant_HostIsIPAddress_Returns400TenantMissing(string host)
     {
         // An address has no sub-domain: the request was forwarded as tenant "10" (its first octet), with that tenant's
         // rate-limit bucket and audit name.
