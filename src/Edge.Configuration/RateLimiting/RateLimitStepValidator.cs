@@ -43,9 +43,20 @@ internal sealed class RateLimitStepValidator : IEdgeStepValidator
             context.AddWarning(StepName, $"policy '{name}' keys on {{principal}} but no EdgeAuthenticate step runs before it: every caller shares the anonymous partition");
         }
 
+        var tenantBefore = context.PrecedingSteps.Contains("EdgeTenant", StringComparer.OrdinalIgnoreCase);
+
+        // A later EdgeTenant step that finds a tenant replaces the one this step limited by (part of every partition):
+        // Static acme, this step, then an optional Header counted every request as acme and served one naming globex
+        // as globex, limited by no bucket of its own.
+        if (tenantBefore && TenantStepFollows(context))
+        {
+            context.AddError(StepName, $"an EdgeTenant step listed after it can replace the tenant policy '{name}' limited this request by (the tenant is part of " +
+                "every partition), so a request would be limited as one tenant and served as another; list every EdgeTenant step before EdgeRateLimit");
+        }
+
         // The tenant is set only by EdgeTenant; listed after this step, every request is limited as tenant ~none,
         // so one tenant's traffic spends every other tenant's quota.
-        if (key.Text.Contains("{tenant}", StringComparison.OrdinalIgnoreCase) && !context.PrecedingSteps.Contains("EdgeTenant", StringComparer.OrdinalIgnoreCase))
+        if (key.Text.Contains("{tenant}", StringComparison.OrdinalIgnoreCase) && !tenantBefore)
         {
             if (TenantStepFollows(context))
             {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Claims;
 using Edge.Proxy.Pipeline;
 
@@ -14,6 +15,8 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
 
     // Never a valid tenant id, so an ambiguous header, path or claim is refused as tenant_invalid.
     private const string Ambiguous = "\0ambiguous";
+
+    private static readonly SearchValues<char> DigitsAndDots = SearchValues.Create("0123456789.");
 
     private readonly string _source = options.Source.ToString();
     private readonly bool _nameHasUnderscore = options.Name?.Contains('_', StringComparison.Ordinal) == true;
@@ -88,11 +91,13 @@ internal sealed class TenantStep(TenantStepOptions options, string forwardHeader
         _nameHasUnderscore || http.GetEdgeRequest() is not { HasUnderscoreHeaderName: false };
 
     // Host names are case-insensitive (RFC 4343): ACME.api.example.com is acme's host, not another tenant with its own
-    // rate-limit bucket, ban key and audit name.
+    // rate-limit bucket, ban key and audit name. An IP address has no sub-domain (no DNS name is digits and dots
+    // only: a top-level domain is never all-numeric; an IPv6 literal is bracketed), so 10.0.0.1 names no tenant rather
+    // than tenant "10", and [::ffff:10.0.0.1] none rather than an invalid one (a refusal on a route whose tenant is optional).
     private static string? HostTenant(ReadOnlySpan<char> host)
     {
         var dot = host.IndexOf('.');
-        return dot > 0 ? host[..dot].ToString().ToLowerInvariant() : null;
+        return dot > 0 && host[0] != '[' && host.ContainsAnyExcept(DigitsAndDots) ? host[..dot].ToString().ToLowerInvariant() : null;
     }
 
     private static bool ClaimedHostsAgree(IHeaderDictionary headers, string? tenant)

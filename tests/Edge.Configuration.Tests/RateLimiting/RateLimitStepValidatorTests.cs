@@ -93,6 +93,28 @@ public sealed class RateLimitStepValidatorTests
         Assert.Empty(errors.Items);
     }
 
+    [Theory]
+    [InlineData("per-tenant")]
+    [InlineData("per-ip")]
+    public void Validate_EdgeTenantBeforeAndAfter_ErrorSaysTheTenantWouldChangeAfterLimiting(string policy)
+    {
+        // Static default, then a request may name another tenant: the step limited every request as acme while the one
+        // naming globex was forwarded, audited and bound as globex, which no bucket of its own ever limited.
+        var transforms = new[]
+        {
+            new Dictionary<string, string> { ["EdgeTenant"] = "Static", ["Value"] = "acme" },
+            new Dictionary<string, string> { ["EdgeRateLimit"] = policy },
+            new Dictionary<string, string> { ["EdgeTenant"] = "Header", ["Name"] = "X-Tenant-ID", ["Required"] = "false" },
+        };
+
+        var errors = ValidateOnRoute(transforms, 1, ["EdgeTenant"]);
+
+        var error = Assert.Single(errors.Errors);
+        Assert.Equal("ReverseProxy:Routes:r:Transforms[1]:EdgeRateLimit", error.Location);
+        Assert.Equal($"an EdgeTenant step listed after it can replace the tenant policy '{policy}' limited this request by (the tenant is part of " +
+            "every partition), so a request would be limited as one tenant and served as another; list every EdgeTenant step before EdgeRateLimit", error.Message);
+    }
+
     private static ConfigErrorList Validate(Dictionary<string, string> values, string[] preceding)
     {
         var errors = new ConfigErrorList();

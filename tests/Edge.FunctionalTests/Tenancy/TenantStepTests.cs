@@ -78,6 +78,23 @@ public sealed class TenantStepTests : IAsyncLifetime
         Assert.Equal("umbrella", Assert.Single(_backend.Received).RequestMessage!.Headers!["X-Edge-Tenant"].Single());
     }
 
+    [Theory]
+    [InlineData("10.0.0.1")]
+    [InlineData("192.168.7.20:8443")]
+    [InlineData("[::ffff:10.0.0.1]:8443")]
+    public async Task Tenant_HostIsIPAddress_Returns400TenantMissing(string host)
+    {
+        // An address has no sub-domain: the request was forwarded as tenant "10" (its first octet), with that tenant's
+        // rate-limit bucket and audit name.
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/host/x");
+        request.Headers.Host = host;
+
+        using var response = await _edge.Client.SendAsync(request);
+
+        await AssertProblemAsync(response, "tenant_missing");
+        Assert.Empty(_backend.Received);
+    }
+
     [Fact]
     public async Task Tenant_MissingWhenRequired_Returns400TenantMissing()
     {
