@@ -604,15 +604,9 @@ public sealed class ErasureTests
         var wrapped = SubjectKeys(writer.StorePath, log.Keyring.BlindPrincipal(Erased)).Select(k => ("wrapped key", k.Wrapped)).ToList();
 
         HttpResponseMessage pending;
-        using (var reader = new SqliteConnection($"Data Source={writer.StorePath};Mode=ReadOnly;Pooling=False"))
+        using (new OldSnapshot(writer.StorePath))
         {
             // A read transaction that has read keeps its snapshot, which the WAL must not be truncated under.
-            reader.Open();
-            using var transaction = reader.BeginTransaction();
-            using var read = reader.CreateCommand();
-            read.Transaction = transaction;
-            read.CommandText = "SELECT COUNT(*) FROM subjects";
-            read.ExecuteScalar();
             pending = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased });
         }
 
@@ -639,15 +633,9 @@ public sealed class ErasureTests
 
         (long Tombstones, long ErasureRecords) committed;
         Task<HttpResponseMessage> erasure;
-        using (var reader = new SqliteConnection($"Data Source={writer.StorePath};Mode=ReadOnly;Pooling=False"))
+        using (new OldSnapshot(writer.StorePath))
         {
             // A reader's old snapshot keeps the WAL from being truncated: the erasure waits there, as behind a long export.
-            reader.Open();
-            using var transaction = reader.BeginTransaction();
-            using var read = reader.CreateCommand();
-            read.Transaction = transaction;
-            read.CommandText = "SELECT COUNT(*) FROM subjects";
-            read.ExecuteScalar();
             erasure = dpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased });
 
             // What a writer stopped at any moment from here on leaves behind: one snapshot of both tables, taken as soon as
@@ -680,16 +668,10 @@ public sealed class ErasureTests
         var wrapped = SubjectKeys(writer.StorePath, log.Keyring.BlindPrincipal(Erased)).Select(k => ("wrapped key", k.Wrapped)).ToList();
 
         HttpResponseMessage pending;
-        using (var reader = new SqliteConnection($"Data Source={writer.StorePath};Mode=ReadOnly;Pooling=False"))
+        using (new OldSnapshot(writer.StorePath))
         {
             // The erasure cannot truncate the WAL under this snapshot (503 erasure_pending), and the writer stops before
             // anyone repeats it: a restart, a deployment, or a crash while the deleted key is still in the WAL.
-            reader.Open();
-            using var transaction = reader.BeginTransaction();
-            using var read = reader.CreateCommand();
-            read.Transaction = transaction;
-            read.CommandText = "SELECT COUNT(*) FROM subjects";
-            read.ExecuteScalar();
             pending = await dpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased });
             await writer.StopAppAsync();
         }

@@ -670,16 +670,10 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
         await SignInAsync(page, EraserKey);
         await Assertions.Expect(PrincipalOf("p0")).ToHaveTextAsync("alice");
 
-        using (var reader = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={writer.StorePath};Mode=ReadOnly;Pooling=False"))
+        using (new Protection.OldSnapshot(writer.StorePath))
         {
             // A reader holding an old snapshot keeps the WAL from being truncated: the writer answers 503 erasure_pending
             // after deleting the keys. The page said "Erasure refused", read as nothing having happened.
-            reader.Open();
-            using var transaction = reader.BeginTransaction();
-            using var read = reader.CreateCommand();
-            read.Transaction = transaction;
-            read.CommandText = "SELECT COUNT(*) FROM subjects";
-            read.ExecuteScalar();
             await page.GetByLabel("Subject principal").FillAsync("alice");
             await page.GetByLabel("I understand this cannot be undone").CheckAsync();
             await page.GetByRole(AriaRole.Button, new() { Name = "Erase subject" }).ClickAsync();
