@@ -172,9 +172,7 @@ public sealed class SigningKeyRefreshTests
     {
         using var first = new TestTokens();
         using var idp = IdentityProvider.Start(first);
-        idp.Server.Given(Request.Create().WithPath("/jwks").UsingGet())
-            .AtPriority(0)
-            .RespondWith(Response.Create().WithHeader("Content-Type", "application/json").WithBody("""{"keys":[]}"""));
+        ServeEmptyKeySet(idp);
         using var backend = Backend.Start();
         await using var edge = await StartEdgeAsync(backend, idp, "00:00:01");
 
@@ -213,16 +211,13 @@ public sealed class SigningKeyRefreshTests
         Assert.Empty(backend.Received);
     }
 
-    /// <summary>An edge whose route <c>/r/</c> takes JWTs signed by the identity provider's JWKS.</summary>
     [Fact]
     public async Task Jwks_FetchFails_WarningNamesTheAddressAndWhy()
     {
         // The 503 (or, later, the last good keys serving on) was all an operator saw: nothing said which fetch failed or why.
         using var first = new TestTokens();
         using var idp = IdentityProvider.Start(first);
-        idp.Server.Given(Request.Create().WithPath("/jwks").UsingGet())
-            .AtPriority(0)
-            .RespondWith(Response.Create().WithHeader("Content-Type", "application/json").WithBody("""{"keys":[]}"""));
+        ServeEmptyKeySet(idp);
         using var backend = Backend.Start();
         var log = LogFile.NewPath();
         try
@@ -244,6 +239,13 @@ public sealed class SigningKeyRefreshTests
         }
     }
 
+    /// <summary>The identity provider's JWKS answers an empty key set, ahead of its own.</summary>
+    private static void ServeEmptyKeySet(IdentityProvider idp) =>
+        idp.Server.Given(Request.Create().WithPath("/jwks").UsingGet())
+            .AtPriority(0)
+            .RespondWith(Response.Create().WithHeader("Content-Type", "application/json").WithBody("""{"keys":[]}"""));
+
+    /// <summary>An edge whose route <c>/r/</c> takes JWTs signed by the identity provider's JWKS.</summary>
     private static Task<EdgeHost> StartEdgeAsync(Backend backend, IdentityProvider idp, string keyRefreshMinimumInterval, Dictionary<string, string?>? settings = null) =>
         EdgeHost.StartAsync(
             ProxyJson.Create(
