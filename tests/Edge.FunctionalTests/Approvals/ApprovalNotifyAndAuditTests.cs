@@ -92,11 +92,7 @@ public sealed class ApprovalNotifyAndAuditTests
         // principal in globex never reached it.
         using var backend = Backend.Start();
         await using var writer = await WriterFixture.StartAsync();
-        await using var edge = await EdgeHost.StartAsync(Create(backend.Url), new Dictionary<string, string?>
-        {
-            ["Edge:Audit:WriterUrl"] = writer.BaseAddress.ToString(),
-            ["Edge:InstanceId"] = "edge-approvals",
-        });
+        await using var edge = await StartShippingToAsync(backend, writer);
         var id = await RequestApprovalAsync(edge.Client);
         var token = await ApproveAsync(edge.Client, id);
 
@@ -115,11 +111,7 @@ public sealed class ApprovalNotifyAndAuditTests
     {
         using var backend = Backend.Start();
         await using var writer = await WriterFixture.StartAsync();
-        await using var edge = await EdgeHost.StartAsync(Create(backend.Url), new Dictionary<string, string?>
-        {
-            ["Edge:Audit:WriterUrl"] = writer.BaseAddress.ToString(),
-            ["Edge:InstanceId"] = "edge-approvals",
-        });
+        await using var edge = await StartShippingToAsync(backend, writer);
 
         var id = await RequestApprovalAsync(edge.Client);
         var token = await ApproveAsync(edge.Client, id);
@@ -320,4 +312,12 @@ public sealed class ApprovalNotifyAndAuditTests
 
         throw new TimeoutException("The writer did not receive the approval events within 10 s.");
     }
+
+    /// <summary>The approvals edge, shipping its records to <paramref name="writer"/>.</summary>
+    private static Task<EdgeHost> StartShippingToAsync(Backend backend, WriterFixture writer) =>
+        EdgeHost.StartAsync(Create(backend.Url), new Dictionary<string, string?>
+        {
+            ["Edge:Audit:WriterUrl"] = writer.BaseAddress.ToString(),
+            ["Edge:InstanceId"] = "edge-approvals",
+        });
 }
