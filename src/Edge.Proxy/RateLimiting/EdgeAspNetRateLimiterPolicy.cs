@@ -8,11 +8,10 @@ namespace Edge.Proxy.RateLimiting;
 /// runs a route's <c>RateLimiterPolicy</c> itself, <see cref="RoutePolicyRateLimitingMiddleware"/>), which registers it with
 /// <c>services.AddRateLimiter(o => o.AddEdgePolicy("per-ip"))</c> and <c>app.UseRateLimiter()</c>. That middleware runs
 /// before the edge steps, so <c>{tenant}</c> and <c>{principal}</c> are only known when the request already carries them;
-/// headers are written on refusals only (the middleware does not expose the lease of an admitted request).
+/// headers are written on refusals only (the middleware does not expose the lease of an admitted request). Registered
+/// before the container is built, it takes the policies singleton from the request's services.
 /// </summary>
-/// <param name="policies">The host's singleton; null when registered through <c>RateLimiterOptions</c>, where the
-/// container is not built yet, so it is taken from the request's services.</param>
-internal sealed class EdgeAspNetRateLimiterPolicy(string edgePolicyName, EdgeRateLimiterPolicies? policies) : IRateLimiterPolicy<EdgeRateLimitPartition>
+internal sealed class EdgeAspNetRateLimiterPolicy(string edgePolicyName) : IRateLimiterPolicy<EdgeRateLimitPartition>
 {
     public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected =>
         (context, _) => Policies(context.HttpContext).RejectAsync(edgePolicyName, context);
@@ -20,6 +19,6 @@ internal sealed class EdgeAspNetRateLimiterPolicy(string edgePolicyName, EdgeRat
     public RateLimitPartition<EdgeRateLimitPartition> GetPartition(HttpContext httpContext) =>
         Policies(httpContext).GetPartition(edgePolicyName, httpContext);
 
-    private EdgeRateLimiterPolicies Policies(HttpContext context) =>
-        policies ?? context.RequestServices.GetRequiredService<EdgeRateLimiterPolicies>();
+    private static EdgeRateLimiterPolicies Policies(HttpContext context) =>
+        context.RequestServices.GetRequiredService<EdgeRateLimiterPolicies>();
 }
