@@ -4,6 +4,15 @@ using StackExchange.Redis;
 
 namespace Edge.Proxy.Tests.RateLimiting;
 
+/// <summary>
+/// Alone: the deadline tests read how late their own wake-ups come, and a pool busy with the tests beside them made
+/// every wake-up late, so an unanswered command ran into the busy ceiling (<c>overloaded</c>) before it could be
+/// called silent.
+/// </summary>
+[CollectionDefinition(nameof(RedisRateLimitConnectionTests), DisableParallelization = true)]
+public sealed class RedisRateLimitConnectionCollection;
+
+[Collection(nameof(RedisRateLimitConnectionTests))]
 public sealed class RedisRateLimitConnectionTests
 {
     [Theory]
