@@ -94,7 +94,7 @@ internal sealed partial class ApprovalsApi(
         }
 
         var policy = caller.Snapshot.Policies[approval.Policy];
-        if (policy.Options.FourEyes && string.Equals(approval.Requester, caller.Principal, StringComparison.Ordinal))
+        if (policy.Options.FourEyes && SamePerson(approval.Requester, caller.Principal))
         {
             if (await RefusedAsync(http, approval, caller.Principal, ApprovalCodes.Self))
             {
@@ -414,6 +414,14 @@ internal sealed partial class ApprovalsApi(
             .ToArray();
         return new Snapshot(policies, validators, string.Join(", ", validators.Select(v => v.Challenge)));
     }
+
+    /// <summary>
+    /// Whether two principals may be one person, for the four-eyes rule: compared without regard to case (Unicode simple
+    /// case folding, also under invariant globalization). A person with an API key named "Alice" and a JWT whose subject
+    /// is "alice" approved their own request under an ordinal comparison. Erring this way only ever asks for another approver.
+    /// </summary>
+    internal static bool SamePerson(string requester, string approver) =>
+        string.Equals(requester, approver, StringComparison.OrdinalIgnoreCase);
 
     private static string EffectiveStatus(ApprovalRequest approval, DateTimeOffset now) => approval.Status switch
     {

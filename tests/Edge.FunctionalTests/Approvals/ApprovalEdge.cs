@@ -24,6 +24,9 @@ internal static class ApprovalEdge
     /// <summary>globex approver.</summary>
     public const string GretaKey = "key-greta-globex-approver-0004";
 
+    /// <summary>acme approver whose principal is alice's in another case (a second credential of the same person).</summary>
+    public const string AliceOtherCaseKey = "key-alice-acme-approver-0005";
+
     public const string Body = "{\"amount\":100,\"to\":\"DE89\"}";
     public const string PaymentPath = "/payments/transfer?to=42";
 
@@ -47,6 +50,7 @@ internal static class ApprovalEdge
                         new { Sha256 = Sha256Hex(BobKey), Principal = "bob", Tenant = "acme", Roles = new[] { "Approver" } },
                         new { Sha256 = Sha256Hex(CarolKey), Principal = "carol", Tenant = "acme", Roles = new[] { "Payer" } },
                         new { Sha256 = Sha256Hex(GretaKey), Principal = "greta", Tenant = "globex", Roles = new[] { "Approver" } },
+                        new { Sha256 = Sha256Hex(AliceOtherCaseKey), Principal = "Alice", Tenant = "acme", Roles = new[] { "Approver" } },
                     },
                 },
             },

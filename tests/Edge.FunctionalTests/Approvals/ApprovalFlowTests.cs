@@ -265,6 +265,21 @@ public sealed class ApprovalFlowTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Approve_ByTheRequesterUnderAnotherCaseOfTheirPrincipal_403ApprovalSelf()
+    {
+        var id = await RequestApprovalAsync(Client);
+
+        using var approve = await Client.SendAsync(Api(HttpMethod.Post, $"/_edge/approvals/{id}/approve", AliceOtherCaseKey));
+        using var shown = await Client.SendAsync(Api(HttpMethod.Get, $"/_edge/approvals/{id}", BobKey));
+
+        // "Alice" and "alice" are one person to most identity providers and directories; before, the second credential
+        // approved the first one's request under the four-eyes rule.
+        Assert.Equal(HttpStatusCode.Forbidden, approve.StatusCode);
+        Assert.Equal("approval_self", Code(await JsonAsync(approve)));
+        Assert.Equal("pending", (await JsonAsync(shown)).GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task Approve_ByTheRequesterUnderFourEyes_403ApprovalSelf()
     {
         var id = await RequestApprovalAsync(Client);
