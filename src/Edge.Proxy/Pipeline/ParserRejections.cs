@@ -94,7 +94,12 @@ internal sealed partial class ParserRejections(
             // The request line "PRI * HTTP/2.0" opening a connection (h2c with prior knowledge) is a 505 Kestrel answers
             // with an HTTP/2 GOAWAY (HTTP_1_1_REQUIRED) instead, and the features cannot tell it from "GET / HTTP/2.0":
             // what went out is known only when Kestrel writes it, so the record waits for that.
-            sending = answered => ObserveAsync(answered ? Record(body.WrittenCount, reason) : Record(0, Http2PriorKnowledgeReason));
+            // Recorded and counted as 400, as nginx logs the same bytes: the client spoke a protocol this listener does not,
+            // like any other line Kestrel cannot parse. As a 505 it was a 5xx any client could add to
+            // edge_requests_total at will, and the 5xx alert fired on an edge that had failed nobody.
+            sending = answered => ObserveAsync(answered
+                ? Record(body.WrittenCount, reason)
+                : Record(0, Http2PriorKnowledgeReason, StatusCodes.Status400BadRequest));
         }
         else
         {
@@ -106,8 +111,9 @@ internal sealed partial class ParserRejections(
 
         // What the record is built from: what was parsed before the refusal, copied at once (Kestrel's features are the
         // connection's, reused by its next request), on a context of its own.
-        ValueTask Record(int bytesOut, string recordedReason)
+        ValueTask Record(int bytesOut, string recordedReason, int? recordedStatus = null)
         {
+            var recorded = recordedStatus ?? status;
             var context = new DefaultHttpContext();
             context.Request.Method = method;
             context.Request.Path = path is null ? PathString.Empty : new PathString(path);
@@ -128,8 +134,8 @@ internal sealed partial class ParserRejections(
                 ClientIp = ClientAddressResolver.Format(context, clientAddresses.Resolve(context)),
             };
             context.SetFeature(request);
-            decisions.DenyUnanswered(context, EdgeRequestMiddleware.EdgeStepName, status, recordedReason);
-            metrics.Request("", "deny", status);
+            decisions.DenyUnanswered(context, EdgeRequestMiddleware.EdgeStepName, recorded, recordedReason);
+            metrics.Request("", "deny", recorded);
             return audit.RecordAsync(context, request);
         }
     }
