@@ -67,6 +67,18 @@ internal sealed class RateLimitStepValidator : IEdgeStepValidator
                 context.AddWarning(StepName, $"policy '{name}' keys on {{tenant}} but the route has no EdgeTenant step: every caller shares one bucket");
             }
         }
+        else if (!tenantBefore && TenantStepFollows(context))
+        {
+            // Any other key: the partition's tenant prefix is ~none for every request, so the tenants of one address (one
+            // principal, one header value) share a bucket. A limit before the tenant is known may be meant; it is said.
+            var parts = string.Join(", ", key.Segments.Where(s => s.Kind != RateLimitKeyTemplate.SegmentKind.Literal)
+                .Select(s => s.Kind == RateLimitKeyTemplate.SegmentKind.Header ? $"{{header:{s.Argument}}}"
+                    : s.Kind == RateLimitKeyTemplate.SegmentKind.Body ? $"{{body:{s.Argument}}}"
+                    : "{" + s.Kind.ToString().ToLowerInvariant() + "}"));
+            context.AddWarning(StepName, $"policy '{name}' runs before the route's EdgeTenant step, so the tenant is not part of its partitions: every tenant shares " +
+                $"each {(parts.Length == 0 ? "" : parts + " ")}bucket; list EdgeTenant before EdgeRateLimit to limit each tenant separately, or use the route's RateLimiterPolicy " +
+                "for a limit meant to apply before the tenant is known");
+        }
     }
 
     private static bool TenantStepFollows(EdgeStepValidationContext context)

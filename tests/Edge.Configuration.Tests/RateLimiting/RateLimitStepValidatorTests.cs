@@ -84,9 +84,25 @@ public sealed class RateLimitStepValidatorTests
     }
 
     [Fact]
-    public void Validate_IpKeyWithEdgeTenantListedAfter_NoErrorOrWarning()
+    public void Validate_IpKeyWithEdgeTenantListedAfter_WarnsThatTenantsShareTheBucket()
     {
         var transforms = new[] { new Dictionary<string, string> { ["EdgeRateLimit"] = "per-ip" }, new Dictionary<string, string> { ["EdgeTenant"] = "Static", ["Value"] = "acme" } };
+
+        var errors = ValidateOnRoute(transforms, 0, []);
+
+        // The partition's tenant part is ~none for every request: the doc said tenants never share a bucket.
+        Assert.False(errors.HasErrors);
+        var warning = Assert.Single(errors.Warnings);
+        Assert.Equal("ReverseProxy:Routes:r:Transforms[0]:EdgeRateLimit", warning.Location);
+        Assert.Equal("policy 'per-ip' runs before the route's EdgeTenant step, so the tenant is not part of its partitions: every tenant shares " +
+            "each {ip} bucket; list EdgeTenant before EdgeRateLimit to limit each tenant separately, or use the route's RateLimiterPolicy for a limit " +
+            "meant to apply before the tenant is known", warning.Message);
+    }
+
+    [Fact]
+    public void Validate_IpKeyOnRouteWithoutEdgeTenant_NoErrorOrWarning()
+    {
+        var transforms = new[] { new Dictionary<string, string> { ["EdgeRateLimit"] = "per-ip" } };
 
         var errors = ValidateOnRoute(transforms, 0, []);
 
