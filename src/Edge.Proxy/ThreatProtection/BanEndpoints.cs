@@ -456,7 +456,7 @@ internal static class BanEndpoints
         }
 
         var address = IPAddress.Parse(text);
-        return bans.FirstOrDefault(b => BanEntry.TryParseNetwork(b.Key, out var network) && network.Contains(address));
+        return bans.FirstOrDefault(b => BanEntry.TryParseNetwork(b.Key, out var network) && BanEntry.Covers(network, address));
     }
 
     private static string? ValidateKey(string? key) =>

@@ -793,7 +793,7 @@ internal sealed partial class ThreatMonitor(
 
         if (BanEntry.TryParseNetwork(key, out var network) && Array.FindIndex(_networks, n => n.Key == key) < 0)
         {
-            _networks = [.. _networks, new NetworkBan(network, key)];
+            _networks = [.. _networks, new NetworkBan(network, BanEntry.Ipv4Part(network), key)];
         }
 
         return true;
@@ -878,7 +878,8 @@ internal sealed partial class ThreatMonitor(
 
         foreach (var network in networks)
         {
-            if (network.Network.Contains(address) && Find(bans, network.Key, now) is { } ban)
+            // An IPv4 client is also the IPv4-mapped address inside an IPv6 network (computed once, when the ban was learnt).
+            if ((network.Network.Contains(address) || (network.Ipv4 is { } ipv4 && ipv4.Contains(address))) && Find(bans, network.Key, now) is { } ban)
             {
                 return ban;
             }
@@ -935,7 +936,7 @@ internal sealed partial class ThreatMonitor(
     /// <param name="Audited">This instance's table was the ban's authority (see <see cref="Report"/>).</param>
     private readonly record struct Eviction(BanEntry Ban, bool Audited);
 
-    private readonly record struct NetworkBan(IPNetwork Network, string Key);
+    private readonly record struct NetworkBan(IPNetwork Network, IPNetwork? Ipv4, string Key);
 
     /// <summary>The compiled rules of one config; <see cref="Late"/> are the ones whose key needs a step's result.</summary>
     private sealed class RuleSet
