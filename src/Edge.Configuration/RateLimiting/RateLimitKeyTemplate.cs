@@ -33,6 +33,7 @@ internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
         ContainsTenant = segments.Any(s => s.Kind == SegmentKind.Tenant);
         UsesBody = segments.Any(s => s.Kind == SegmentKind.Body);
         UsesStepState = segments.Any(s => s.Kind is SegmentKind.Tenant or SegmentKind.Principal or SegmentKind.Body);
+        HeaderNames = [.. segments.Where(s => s.Kind == SegmentKind.Header).Select(s => s.Argument).Distinct(StringComparer.OrdinalIgnoreCase)];
     }
 
     public string Text { get; }
@@ -43,6 +44,9 @@ internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
     public bool ContainsTenant { get; }
 
     public bool UsesBody { get; }
+
+    /// <summary>The headers the key reads (<c>{header:Name}</c>), each once; empty for most keys. An array: indexed per request.</summary>
+    public string[] HeaderNames { get; }
 
     /// <summary>True when a part ({tenant}, {principal}, {body:...}) is only known once the edge steps have run.</summary>
     public bool UsesStepState { get; }
@@ -134,6 +138,13 @@ internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
     public override int GetHashCode() => StringComparer.Ordinal.GetHashCode(Text);
 
     public override string ToString() => Text;
+
+    /// <summary>
+    /// The tenant as partitions and ban keys hold it: in lower case, so <c>Acme</c> and <c>acme</c> share one bucket and one
+    /// ban (a header, path or claim tenant is taken as sent, and many backends read it without regard to case).
+    /// Allocates only when the tenant has an upper-case letter.
+    /// </summary>
+    internal static string EncodeTenant(string? tenant) => Encode(tenant?.ToLowerInvariant());
 
     internal static string Encode(string? value)
     {

@@ -47,6 +47,11 @@ internal sealed class EdgeRateLimiterPolicies(EdgeConfigState state, RateLimiter
         }
 
         var policy = Compile(route.PolicyName, options);
+        if (KeyHeaders.Repeated(http, policy.Key.HeaderNames) is { } repeated)
+        {
+            return ValueTask.FromResult<EdgeDenial?>(KeyHeaders.Denial(repeated));
+        }
+
         var limiter = registry.GetOrCreate(policy);
         var pending = limiter.DecideAsync(policy.Key.Resolve(http), 1, http.RequestAborted);
         return pending.IsCompletedSuccessfully

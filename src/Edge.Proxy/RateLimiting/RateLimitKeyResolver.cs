@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Edge.Proxy.Pipeline;
+using Microsoft.Extensions.Primitives;
 using SegmentKind = Edge.Configuration.RateLimiting.RateLimitKeyTemplate.SegmentKind;
 
 namespace Edge.Proxy.RateLimiting;
@@ -16,7 +17,7 @@ internal static class RateLimitKeyResolver
         var builder = new DefaultInterpolatedStringHandler(0, 0, null, stackalloc char[256]);
         if (!key.ContainsTenant)
         {
-            builder.AppendLiteral(RateLimitKeyTemplate.Encode(tenant));
+            AppendTenant(ref builder, tenant);
             builder.AppendLiteral(":");
         }
 
@@ -25,16 +26,21 @@ internal static class RateLimitKeyResolver
         for (var i = 0; i < segments.Count; i++)
         {
             var segment = segments[i];
+            if (segment.Kind == SegmentKind.Tenant)
+            {
+                AppendTenant(ref builder, tenant);
+                continue;
+            }
+
             builder.AppendLiteral(segment.Kind switch
             {
                 SegmentKind.Literal => segment.Argument,
-                SegmentKind.Tenant => RateLimitKeyTemplate.Encode(tenant),
                 SegmentKind.Principal => RateLimitKeyTemplate.Encode(http.GetIdentity()?.Principal),
                 // An IPv6 client counts by its /64, as ban rules do: one subscriber holds all of its addresses.
                 SegmentKind.Ip => request?.ClientIp is { } ip ? ClientAddressResolver.IpKey(ip) : RateLimitKeyTemplate.Encode(null),
                 // Outside an edge route (a plain ASP.NET Core app using the policy) the endpoint names the route.
                 SegmentKind.Route => RateLimitKeyTemplate.Encode(request?.RouteId ?? http.GetEndpoint()?.DisplayName),
-                SegmentKind.Header => RateLimitKeyTemplate.Encode(FirstValue(http.Request.Headers[segment.Argument])),
+                SegmentKind.Header => RateLimitKeyTemplate.Encode(HeaderValue(http.Request.Headers[segment.Argument])),
                 SegmentKind.Body => http.GetBody() is { } body ? RateLimitKeyTemplate.Encode(body.ReadValue(segment.Argument)) : RateLimitKeyTemplate.UnverifiedBody,
                 _ => throw new InvalidOperationException("unknown segment"),
             });
@@ -43,5 +49,27 @@ internal static class RateLimitKeyResolver
         return builder.ToStringAndClear();
     }
 
-    private static string? FirstValue(Microsoft.Extensions.Primitives.StringValues values) => values.Count == 0 ? null : values[0];
+    // A tenant id is at most 64 characters of [A-Za-z0-9._-] (TenantId), so it is lower-cased on the stack and used as is;
+    // anything else goes through the encoder. Acme and acme are one partition (RateLimitKeyTemplate.EncodeTenant).
+    private static void AppendTenant(ref DefaultInterpolatedStringHandler builder, string? tenant)
+    {
+        if (tenant is null || !TenantId.IsValid(tenant))
+        {
+            builder.AppendLiteral(RateLimitKeyTemplate.EncodeTenant(tenant));
+            return;
+        }
+
+        Span<char> lower = stackalloc char[TenantId.MaxLength];
+        var written = tenant.AsSpan().ToLowerInvariant(lower);
+        builder.AppendFormatted((ReadOnlySpan<char>)lower[..written]);
+    }
+
+    // Outside the edge's steps nothing refuses a repeated key header (KeyHeaders), so it is keyed by all of its values: the
+    // first alone let a client pick its bucket by sending another copy before it.
+    private static string? HeaderValue(StringValues values) => values.Count switch
+    {
+        0 => null,
+        1 => values[0],
+        _ => values.ToString(),
+    };
 }

@@ -12,6 +12,12 @@ internal sealed class RateLimitStep(EdgeRateLimiter limiter, TimeProvider time, 
 {
     public ValueTask<EdgeStepResult> InvokeAsync(EdgeStepContext context)
     {
+        // Refused before a token is spent: no copy of a repeated key header may choose the bucket.
+        if (KeyHeaders.Repeated(context.HttpContext, limiter.Policy.Key.HeaderNames) is { } repeated)
+        {
+            return ValueTask.FromResult(EdgeStepResult.Deny(KeyHeaders.Denial(repeated)));
+        }
+
         var partition = limiter.Policy.Key.Resolve(context.HttpContext);
         var pending = limiter.DecideAsync(partition, 1, context.RequestAborted);
         // A lease token or a cached refusal decides synchronously: no async state machine for the common case.

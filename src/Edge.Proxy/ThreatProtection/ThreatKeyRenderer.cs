@@ -19,6 +19,9 @@ internal static class ThreatKeyRenderer
 
     // A value as RateLimitKeyTemplate.Encode writes it (as is, or a '~' hash or marker); an address as {ip} renders it.
     private const string ValuePart = "(?:[A-Za-z0-9._@-]{1,64}|~[A-Za-z0-9_-]+)";
+    // A tenant as the renderer writes it: in lower case (RateLimitKeyTemplate.EncodeTenant), so a manual ban of Acme:… is
+    // refused as one no request can render instead of being stored to match nobody.
+    private const string TenantPart = "(?:[a-z0-9._-]{1,64}|~[A-Za-z0-9_-]+)";
     private const string IpPart = @"(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-f_]*__)";
 
     /// <summary>
@@ -34,6 +37,7 @@ internal static class ThreatKeyRenderer
             {
                 SegmentKind.Literal => Regex.Escape(segment.Argument),
                 SegmentKind.Ip => IpPart,
+                SegmentKind.Tenant => TenantPart,
                 _ => ValuePart,
             });
         }
@@ -56,13 +60,15 @@ internal static class ThreatKeyRenderer
             var part = segment.Kind switch
             {
                 SegmentKind.Literal => segment.Argument,
-                SegmentKind.Tenant => http.GetTenant()?.Tenant is { } tenant ? RateLimitKeyTemplate.Encode(tenant) : null,
+                // In lower case, as a rate-limit partition holds it: a tenant banned as acme is not served as Acme.
+                SegmentKind.Tenant => http.GetTenant()?.Tenant is { } tenant ? RateLimitKeyTemplate.EncodeTenant(tenant) : null,
                 SegmentKind.Principal => http.GetIdentity()?.Principal is { } principal ? RateLimitKeyTemplate.Encode(principal) : null,
                 SegmentKind.Ip => ClientIpKey(request),
                 SegmentKind.Route => RateLimitKeyTemplate.Encode(request.RouteId),
                 // An absent or empty header is not known either: Encode makes it "~none", one key shared by every client
                 // that does not send the header, so one client's refusals banned them all.
-                SegmentKind.Header => http.Request.Headers[segment.Argument].FirstOrDefault() is { Length: > 0 } value
+                // A repeated one never gets here (CheckBeforeSteps refuses it); read whole, it could not pick a copy anyway.
+                SegmentKind.Header => http.Request.Headers[segment.Argument] is { Count: > 0 } values && values.ToString() is { Length: > 0 } value
                     ? RateLimitKeyTemplate.Encode(value)
                     : null,
                 _ => null,

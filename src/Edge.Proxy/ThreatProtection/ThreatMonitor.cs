@@ -98,6 +98,12 @@ internal sealed partial class ThreatMonitor(
     /// </summary>
     public EdgeDenial? CheckBeforeSteps(HttpContext http, EdgeRequestFeature request)
     {
+        // Whether or not anything is banned yet: a key header sent twice is neither counted nor checked by one copy.
+        if (Rules.HeaderNames is { Length: > 0 } keyHeaders && KeyHeaders.Repeated(http, keyHeaders) is { } repeated)
+        {
+            return KeyHeaders.Denial(repeated);
+        }
+
         if (!_anyBans)
         {
             return null;
@@ -951,7 +957,11 @@ internal sealed partial class ThreatMonitor(
             // A rule keyed on {ip} alone is already covered by the address check before the steps.
             Early = [.. all.Where(r => !r.Key.UsesStepState && r.Key.Segments is not [{ Kind: RateLimitKeyTemplate.SegmentKind.Ip }])];
             Late = [.. all.Where(r => r.Key.UsesStepState)];
+            HeaderNames = [.. all.SelectMany(r => r.Key.HeaderNames).Distinct(StringComparer.OrdinalIgnoreCase)];
         }
+
+        /// <summary>Every header a rule's key reads (<c>{header:Name}</c>); usually none.</summary>
+        public string[] HeaderNames { get; }
 
         public ThreatRule[] All { get; }
 

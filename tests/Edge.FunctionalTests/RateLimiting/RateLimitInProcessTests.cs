@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Edge.FunctionalTests.Hostile;
 using Edge.Testing;
 using Microsoft.Extensions.Time.Testing;
 
@@ -54,6 +55,44 @@ public sealed class RateLimitInProcessTests : IAsyncLifetime
         Assert.Equal("rate_limited", problem.RootElement.GetProperty("code").GetString());
         Assert.Equal(429, problem.RootElement.GetProperty("status").GetInt32());
         Assert.Equal("urn:edge:problem:rate_limited", problem.RootElement.GetProperty("type").GetString());
+    }
+
+    [Theory]
+    [InlineData("X-User: fresh-1\r\nX-User: carol")]
+    [InlineData("X-User: fresh-2\r\nX_User: carol")]
+    public async Task EdgeRateLimit_KeyHeaderSentTwice_400HeaderRepeatedNotForwarded(string users)
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            (await _edge.Client.SendAsync(RateLimitRoutes.Get(user: "carol"))).Dispose();
+        }
+
+        var forwarded = _backend.Received.Count;
+
+        // Before, the first copy chose the bucket: a spent client picked a fresh one for each request.
+        var response = await RawHttp.SendAsync(_edge.ProxyPort,
+            $"GET /limited/x HTTP/1.1\r\nHost: x\r\nX-Tenant-ID: acme\r\n{users}\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(400, response.Status);
+        Assert.Equal("application/problem+json", response.Header("Content-Type"));
+        Assert.Equal("header_repeated", response.ProblemCode());
+        Assert.Equal(forwarded, _backend.Received.Count);
+    }
+
+    [Fact]
+    public async Task EdgeRateLimit_TenantInAnotherCase_SameBucketAndForwardedAsSent()
+    {
+        using var first = await _edge.Client.SendAsync(RateLimitRoutes.Get(tenant: "acme", user: "dave"));
+        using var second = await _edge.Client.SendAsync(RateLimitRoutes.Get(tenant: "Acme", user: "dave"));
+        using var third = await _edge.Client.SendAsync(RateLimitRoutes.Get(tenant: "ACME", user: "dave"));
+        using var fourth = await _edge.Client.SendAsync(RateLimitRoutes.Get(tenant: "aCmE", user: "dave"));
+
+        // Before, each spelling had a bucket of its own: a client spent acme's quota, then went on as Acme.
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests],
+            new[] { first, second, third, fourth }.Select(r => r.StatusCode));
+        Assert.Equal("0", RateLimitRoutes.Header(third, "X-RateLimit-Remaining"));
+        // The tenant itself is the request's, as sent: only the partition ignores its case.
+        Assert.Equal(["acme", "Acme", "ACME"], _backend.Received.Select(e => e.RequestMessage!.Headers!.Single(h => h.Key.Equals("X-Edge-Tenant", StringComparison.OrdinalIgnoreCase)).Value.Single()));
     }
 
     [Fact]

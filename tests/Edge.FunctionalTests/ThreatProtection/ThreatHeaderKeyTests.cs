@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Edge.FunctionalTests.Hostile;
 using Edge.Testing;
 
 namespace Edge.FunctionalTests.ThreatProtection;
@@ -73,6 +74,40 @@ public sealed class ThreatHeaderKeyTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
         Assert.Equal(HttpStatusCode.OK, other.StatusCode);
         Assert.Equal(HttpStatusCode.OK, without.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("X-Device: d-9\r\nX-Device: d-3")]
+    [InlineData("X-Device: d-9\r\nX_Device: d-3")] // one variable to a CGI-style backend (HTTP_X_DEVICE)
+    public async Task HeaderKeyedRule_KeyHeaderSentTwice_400HeaderRepeatedNotForwarded(string devices)
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            using var probe = await SendAsync("203.0.113.11", "/.git/" + i, device: "d-3");
+            Assert.Equal(HttpStatusCode.NotFound, probe.StatusCode);
+        }
+
+        var forwarded = _backend.Received.Count;
+
+        // Before, the rule read the first copy (d-9, not banned) and the banned device was served; a backend reading
+        // the last copy, or both, saw d-3.
+        var response = await RawHttp.SendAsync(_edge.ProxyPort,
+            $"GET /open/twice HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 198.51.100.11\r\n{devices}\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(400, response.Status);
+        Assert.Equal("application/problem+json", response.Header("Content-Type"));
+        Assert.Equal("header_repeated", response.ProblemCode());
+        Assert.Equal(forwarded, _backend.Received.Count);
+    }
+
+    [Fact]
+    public async Task HeaderKeyedRule_KeyHeaderSentOnce_ServedAsBefore()
+    {
+        var response = await RawHttp.SendAsync(_edge.ProxyPort,
+            "GET /open/once HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 198.51.100.12\r\nX-Device: d-7, d-8\r\nConnection: close\r\n\r\n");
+
+        // One field line with a list in it is one value, forwarded as it is and keyed whole.
+        Assert.Equal(200, response.Status);
     }
 
     private Task<HttpResponseMessage> SendAsync(string client, string path, string? device) => DeviceRequests.SendAsync(_edge, client, path, device);

@@ -30,6 +30,36 @@ public sealed class RateLimitKeyTemplateTests
         Assert.Equal("globex:10.0.0.1", template.Resolve(httpB));
     }
 
+    [Theory]
+    [InlineData("{tenant}:{principal}")]
+    [InlineData("{principal}")] // the tenant prefix
+    public void Resolve_TenantInAnotherCase_SamePartition(string text)
+    {
+        var template = Template(text);
+
+        // A header, path or claim tenant is taken as sent: "Acme" got a bucket of its own beside acme's.
+        Assert.Equal(template.Resolve(Request(tenant: "acme", principal: "alice")), template.Resolve(Request(tenant: "ACME", principal: "alice")));
+        Assert.Equal(template.Resolve(Request(tenant: "acme", principal: "alice")), template.Resolve(Request(tenant: "Acme", principal: "alice")));
+        Assert.StartsWith("acme:", template.Resolve(Request(tenant: "AcMe", principal: "alice")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Resolve_RepeatedKeyHeader_KeyedByAllItsValues()
+    {
+        // Outside the edge's step (a plain ASP.NET Core app using the policy) nothing refuses the request: the first copy
+        // alone let a client pick its bucket.
+        var first = Request(tenant: "acme");
+        first.Request.Headers["X-Client"] = "c-1";
+        var repeated = Request(tenant: "acme");
+        repeated.Request.Headers["X-Client"] = new Microsoft.Extensions.Primitives.StringValues(["c-1", "c-2"]);
+        var other = Request(tenant: "acme");
+        other.Request.Headers["X-Client"] = new Microsoft.Extensions.Primitives.StringValues(["c-1", "c-3"]);
+        var template = Template("{tenant}:{header:X-Client}");
+
+        Assert.NotEqual(template.Resolve(first), template.Resolve(repeated));
+        Assert.NotEqual(template.Resolve(repeated), template.Resolve(other));
+    }
+
     [Fact]
     public void Resolve_IPv6_ItsSlash64WithColonsReplaced()
     {
@@ -102,11 +132,14 @@ public sealed class RateLimitKeyTemplateTests
         Assert.Equal("acme:~none", Template("{tenant}:{body:/sender/id}").Resolve(http));
     }
 
-    [Fact]
-    public void Resolve_TenantAndPrincipal_AllocatesOnlyTheKey()
+    [Theory]
+    [InlineData("acme", "{tenant}:{principal}")]
+    [InlineData("Acme", "{tenant}:{principal}")] // lower-cased on the stack
+    [InlineData("Acme", "{principal}")]
+    public void Resolve_TenantAndPrincipal_AllocatesOnlyTheKey(string tenant, string text)
     {
-        var http = Request(tenant: "acme", principal: "alice");
-        var template = Template("{tenant}:{principal}");
+        var http = Request(tenant: tenant, principal: "alice");
+        var template = Template(text);
         template.Resolve(http);
 
         var before = GC.GetAllocatedBytesForCurrentThread();
