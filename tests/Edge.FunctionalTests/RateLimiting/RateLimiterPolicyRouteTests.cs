@@ -55,6 +55,27 @@ public sealed class RateLimiterPolicyRouteTests
     }
 
     [Fact]
+    public async Task RateLimiterPolicy_KeyHeaderSentTwice_400HeaderRepeatedNotForwarded()
+    {
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(Config(backend.Url, "per-device",
+            new Dictionary<string, object> { ["per-device"] = new { Limit = 1, Window = "01:00:00", Key = "{header:X-Device}" } }));
+        using (var first = new HttpRequestMessage(HttpMethod.Get, "/public/x"))
+        {
+            first.Headers.Add("X-Device", "d-1");
+            (await edge.Client.SendAsync(first)).Dispose();
+        }
+
+        // Before, the first copy chose the bucket: d-1, spent, went on as a fresh d-2 with its own copy behind.
+        var response = await Hostile.RawHttp.SendAsync(edge.ProxyPort,
+            "GET /public/x HTTP/1.1\r\nHost: x\r\nX-Device: d-2\r\nX-Device: d-1\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(400, response.Status);
+        Assert.Equal("header_repeated", response.ProblemCode());
+        Assert.Single(backend.Received);
+    }
+
+    [Fact]
     public async Task RateLimiterPolicy_EdgePolicyOnRoute_AdmitsLimitThen429ProblemWithRetryAfter()
     {
         using var backend = Backend.Start();
