@@ -19,6 +19,11 @@ internal sealed partial class WebhookStep(
 {
     private const int MaxChallengeLength = 256;
 
+    private static readonly long UnixEpochTicks = DateTime.UnixEpoch.Ticks;
+
+    // A timestamp has at most 12 digits; beyond year 9999 it is simply in the future (and its ticks would overflow).
+    private static readonly long MaxUnixSeconds = (DateTime.MaxValue.Ticks - UnixEpochTicks) / TimeSpan.TicksPerSecond;
+
     private readonly string _scheme = policy.Scheme.ToString();
 
     // A configured name with '_' (a Generic SignatureHeader) has a '-' alias the request middleware does not flag.
@@ -74,11 +79,14 @@ internal sealed partial class WebhookStep(
 
         if (policy.HasTimestamp && outcome.Timestamp is { } timestamp)
         {
-            var now = time.GetUtcNow().ToUnixTimeSeconds();
-            var tolerance = (long)policy.Options.Tolerance.TotalSeconds;
-            if (timestamp < now - tolerance || timestamp > now + tolerance)
+            // To the tick: truncated to whole seconds, the window spanned up to 2 × Tolerance + 1 s, longer than a
+            // ReplayTtl just over 2 × Tolerance remembers the id.
+            var now = time.GetUtcNow().UtcTicks;
+            var signed = UnixEpochTicks + (Math.Min(timestamp, MaxUnixSeconds) * TimeSpan.TicksPerSecond);
+            var tolerance = policy.Options.Tolerance.Ticks;
+            if (signed < now - tolerance || signed > now + tolerance)
             {
-                var reason = WebhookCodes.TimestampOutOfWindow + (timestamp < now ? ":too_old" : ":in_future");
+                var reason = WebhookCodes.TimestampOutOfWindow + (signed < now ? ":too_old" : ":in_future");
                 return Fail(http, StatusCodes.Status401Unauthorized, WebhookCodes.TimestampOutOfWindow, "Timestamp out of window", reason);
             }
         }
