@@ -42,6 +42,30 @@ public sealed class WebhookInFlightTests(RedisFixture redis) : IClassFixture<Red
     }
 
     [Fact]
+    public async Task ReplayStatus200_FirstAttemptTimesOutAtBackend_DuplicateInFlightThenRetryForwarded()
+    {
+        await using var backend = GatedBackend.Start();
+        var document = System.Text.Json.Nodes.JsonNode.Parse(ProxyJsonFor(backend.Url))!;
+        document["ReverseProxy"]!["Clusters"]!["backend"]!["HttpRequest"] = new System.Text.Json.Nodes.JsonObject { ["ActivityTimeout"] = "00:00:02" };
+        await using var edge = await EdgeHost.StartAsync(document.ToJsonString());
+        var delivery = Delivery();
+
+        var first = edge.Client.SendAsync(delivery.ToRequest());
+        await backend.FirstArrived.WaitAsync(TimeSpan.FromSeconds(30));
+        using var duplicate = await edge.Client.SendAsync(delivery.ToRequest());
+        using var timedOut = await first;
+        using var retried = await edge.Client.SendAsync(delivery.ToRequest());
+        using var replayed = await edge.Client.SendAsync(delivery.ToRequest());
+
+        await AssertInFlightAsync(edge, duplicate, "delivery_in_flight");
+        Assert.Equal(HttpStatusCode.GatewayTimeout, timedOut.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
+        Assert.Equal("backend-ok", await retried.Content.ReadAsStringAsync());
+        await AssertReplayAsync(edge, replayed);
+        Assert.Equal(2, backend.Received);
+    }
+
+    [Fact]
     public async Task ReplayStatus200_DuplicateAtOtherEdgeWhileFirstAttemptAtBackend_409InFlightThenReplayStatusOnceAccepted()
     {
         await using var backend = GatedBackend.Start();
