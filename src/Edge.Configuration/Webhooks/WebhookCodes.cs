@@ -7,6 +7,7 @@ internal static class WebhookCodes
     public const string SignatureInvalid = "signature_invalid";
     public const string TimestampOutOfWindow = "timestamp_out_of_window";
     public const string ReplayedDelivery = "replayed_delivery";
+    public const string DeliveryInFlight = "delivery_in_flight";
     public const string DeliveryIdMissing = "delivery_id_missing";
     public const string ReplayStoreUnavailable = "replay_store_unavailable";
     public const string SubscribeVerified = "subscribe_verified";

@@ -24,6 +24,9 @@ internal sealed partial class EdgeBodyBufferingTransform(EdgeBodyBufferingTransf
 {
     private const int InitialBufferSize = 16 * 1024;
 
+    // Below the large object heap's 85,000 bytes: most webhook and JSON bodies fit at once, and a short-lived buffer dies young.
+    private const int MaxUpFrontBufferSize = 64 * 1024;
+
     private static readonly EdgeDenial UpgradeRefused = new(StatusCodes.Status400BadRequest, UpgradeRefusedCode, "Upgrade refused",
         "This route checks request bodies, so the edge does not switch protocols (WebSocket, SPDY) on it.");
 
@@ -202,7 +205,11 @@ internal sealed partial class EdgeBodyBufferingTransform(EdgeBodyBufferingTransf
     {
         // One byte beyond the cap is enough to tell "too large" without holding more than the cap.
         var limit = (int)Math.Min(cap + 1, int.MaxValue);
-        var size = context.Request.ContentLength is { } declared ? (int)Math.Min(declared + 1, limit) : Math.Min(InitialBufferSize, limit);
+        // The declared length is the client's word: allocated up front, a few header bytes declaring the cap held that much
+        // memory per request while no body came. Past the first bytes the buffer grows only as the body arrives, and ends
+        // at the declared size when the client told the truth.
+        var expected = context.Request.ContentLength is { } declared ? (int)Math.Min(declared + 1, limit) : limit;
+        var size = Math.Min(expected, context.Request.ContentLength is null ? InitialBufferSize : MaxUpFrontBufferSize);
         // Every byte is overwritten by the read before it is used, so zeroing the (often large) buffer first is wasted work.
         var buffer = GC.AllocateUninitializedArray<byte>(Math.Max(size, 1));
         var total = 0;
@@ -216,7 +223,13 @@ internal sealed partial class EdgeBodyBufferingTransform(EdgeBodyBufferingTransf
                     return (buffer, -1);
                 }
 
-                Array.Resize(ref buffer, (int)Math.Min((long)buffer.Length * 2, limit));
+                var grown = (long)buffer.Length * 2;
+                if (buffer.Length < expected)
+                {
+                    grown = Math.Min(grown, expected);
+                }
+
+                Array.Resize(ref buffer, (int)Math.Min(grown, limit));
             }
 
             var read = await body.ReadAsync(buffer.AsMemory(total), activity);

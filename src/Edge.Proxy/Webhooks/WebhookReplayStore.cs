@@ -28,9 +28,10 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
     private readonly LocalReplayCache _local = new(time);
 
     // Deliveries accepted in the local cache while Redis was configured but unreachable (OnRedisUnavailable: Local), with
-    // the reservation value each was given: written to Redis once it answers again, or the cache alone remembered them
-    // and a replay after the outage was accepted on every instance, this one included.
-    private readonly ConcurrentDictionary<string, RedisValue> _acceptedLocally = new(StringComparer.Ordinal);
+    // the reservation value each was given (marked accepted once its first attempt was): written to Redis once it answers
+    // again, or the cache alone remembered them and a replay after the outage was accepted on every instance, this one
+    // included.
+    private readonly ConcurrentDictionary<string, string> _acceptedLocally = new(StringComparer.Ordinal);
     private int _writingBack;
 
     // Set after each addition, cleared by a write-back before it lists them: every check reads it, and an empty
@@ -43,22 +44,23 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
     private long _localAcceptances;
 
     // Each reservation's value is this instance's own, so an undo can tell it from another instance's reservation.
-    private readonly string _reservationPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)) + ":";
+    private readonly string _reservationPrefix = ":" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)) + ":";
     private long _reservations;
 
     /// <summary>Key: prefix, the policy as Redis Cluster hash tag, and a hash of the id (ids are sender-chosen text).</summary>
     public static string Key(string policy, string deliveryId) =>
         KeyPrefix + "{" + policy + "}:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(deliveryId)));
 
-    public async ValueTask<ReplayCheck> TryRegisterAsync(string policy, string deliveryId, TimeSpan ttl, bool rejectWhenRedisUnavailable)
+    public async ValueTask<ReplayRegistration> TryRegisterAsync(string policy, string deliveryId, TimeSpan ttl, bool rejectWhenRedisUnavailable)
     {
         var key = Key(policy, deliveryId);
+        var hold = new ReplayHold(key, NextReservation());
         if (!redis.IsConfigured)
         {
-            return _local.TryAdd(key, ttl) ? ReplayCheck.First : ReplayCheck.Duplicate;
+            return _local.TryAdd(key, ttl, hold.Value, out var held) ? new(ReplayCheck.First, hold) : Seen(held);
         }
 
-        RedisValue reservation = default;
+        var sent = false;
         try
         {
             // Null until the host's warm-up finished the first connect: treated like a disconnected Redis.
@@ -72,10 +74,17 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
                     _ = WriteBackLocalAcceptancesAsync(database);
                 }
 
-                reservation = NextReservation();
-                var added = await database.StringSetAsync(key, reservation, ttl, When.NotExists)
+                sent = true;
+                if (await database.StringSetAsync(key, hold.Value, ttl, When.NotExists).WaitAsync(RedisDeadline, time).ConfigureAwait(false))
+                {
+                    return new(ReplayCheck.First, hold);
+                }
+
+                // Seen before: whether its first attempt was accepted is in the value. Read and, should the key have gone
+                // meanwhile (released by a failed first attempt, or expired), reserved in one step.
+                var existing = await database.ScriptEvaluateAsync(ClaimScript, [key], [hold.Value, (long)ttl.TotalMilliseconds])
                     .WaitAsync(RedisDeadline, time).ConfigureAwait(false);
-                return added ? ReplayCheck.First : ReplayCheck.Duplicate;
+                return existing.IsNull ? new(ReplayCheck.First, hold) : Seen((string?)existing);
             }
 
             // Once the client has marked a stalled Redis disconnected, calls stop failing and are skipped: without
@@ -90,30 +99,93 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
 
         if (rejectWhenRedisUnavailable)
         {
-            if (!reservation.IsNull)
+            if (sent)
             {
-                _ = UndoUnansweredReservationAsync(key, reservation);
+                _ = UndoUnansweredReservationAsync(key, hold.Value);
             }
 
-            return ReplayCheck.Unavailable;
+            return new(ReplayCheck.Unavailable);
         }
 
         // Accepted by this instance's cache: a reservation Redis still makes late stands for this acceptance, and the
         // write-back sends the same value.
-        if (!_local.TryAdd(key, ttl))
+        if (!_local.TryAdd(key, ttl, hold.Value, out var cached))
         {
-            return ReplayCheck.Duplicate;
+            return Seen(cached);
         }
 
-        _acceptedLocally[key] = reservation.IsNull ? NextReservation() : reservation;
+        _acceptedLocally[key] = hold.Value;
         _mayHaveLocalAcceptances = true;
         if (Interlocked.Increment(ref _localAcceptances) % LocalAcceptancePruneEvery == 0)
         {
             PruneLocalAcceptances();
         }
 
-        return ReplayCheck.First;
+        return new(ReplayCheck.First, hold);
     }
+
+    private static ReplayRegistration Seen(string? value) =>
+        new(value is not null && ReplayHold.IsAccepted(value) ? ReplayCheck.Duplicate : ReplayCheck.InFlight);
+
+    // The key's value, or (nil) when it had none and now holds ARGV[1] for ARGV[2] ms.
+    private const string ClaimScript =
+        "local v = redis.call('GET', KEYS[1]) if v then return v end redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return false";
+
+    /// <summary>
+    /// Records that the first attempt of a reserved delivery was accepted (answered below 400), so a duplicate from now
+    /// on, on any instance, gets <c>ReplayStatus</c> rather than 409 <c>delivery_in_flight</c>. Runs before that answer's
+    /// status goes out, bounded like the check: a mark Redis does not take leaves the delivery in flight until its TTL,
+    /// which refuses duplicates all the same.
+    /// </summary>
+    public async ValueTask MarkAcceptedAsync(ReplayReservation reservation)
+    {
+        if (reservation.Delivery is { } delivery)
+        {
+            await MarkAcceptedAsync(reservation.Policy, delivery);
+        }
+
+        if (reservation.Signature is { } signature)
+        {
+            await MarkAcceptedAsync(reservation.Policy, signature);
+        }
+    }
+
+    private async ValueTask MarkAcceptedAsync(string policy, ReplayHold hold)
+    {
+        var accepted = hold.AcceptedValue;
+        _local.TryReplace(hold.Key, hold.Value, accepted);
+        if (_acceptedLocally.TryUpdate(hold.Key, accepted, hold.Value))
+        {
+            // Written back already or not, the write-back sends the accepted value (over the in-flight one).
+            _mayHaveLocalAcceptances = true;
+        }
+
+        if (!redis.IsConfigured)
+        {
+            return;
+        }
+
+        try
+        {
+            if (redis.Multiplexer is { IsConnected: true } multiplexer)
+            {
+                await multiplexer.GetDatabase().ScriptEvaluateAsync(MarkScript, [hold.Key], [hold.Value])
+                    .WaitAsync(RedisDeadline, time).ConfigureAwait(false);
+            }
+            else
+            {
+                LogRedisFailed(policy, NotConnected);
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogRedisFailed(policy, ex.GetType().Name);
+        }
+    }
+
+    // SETRANGE keeps the key's TTL (and needs no Redis 6 KEEPTTL): only the state character changes.
+    private const string MarkScript =
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SETRANGE', KEYS[1], 0, 'A') end return 0";
 
     /// <summary>
     /// Drops the listed acceptances the local cache no longer holds (expired, or trimmed at its capacity): a long outage
@@ -123,7 +195,7 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
     {
         foreach (var entry in _acceptedLocally)
         {
-            if (!_local.TryGetRemaining(entry.Key, out _))
+            if (!_local.TryGetRemaining(entry.Key, out _, out _))
             {
                 _acceptedLocally.TryRemove(entry);
             }
@@ -139,12 +211,13 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
         try
         {
             _mayHaveLocalAcceptances = false;
-            var writes = new List<(KeyValuePair<string, RedisValue> Entry, Task<bool> Write)>();
+            var writes = new List<(KeyValuePair<string, string> Entry, Task<RedisResult> Write)>();
             foreach (var entry in _acceptedLocally)
             {
-                if (_local.TryGetRemaining(entry.Key, out var remaining))
+                if (_local.TryGetRemaining(entry.Key, out var remaining, out _))
                 {
-                    writes.Add((entry, database.StringSetAsync(entry.Key, entry.Value, remaining, When.NotExists)));
+                    var inFlight = ReplayHold.InFlightValue(entry.Value[1..]);
+                    writes.Add((entry, database.ScriptEvaluateAsync(WriteBackScript, [entry.Key], [entry.Value, inFlight, (long)Math.Ceiling(remaining.TotalMilliseconds)])));
                 }
                 else
                 {
@@ -157,7 +230,12 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
                 try
                 {
                     await write.ConfigureAwait(false);
-                    _acceptedLocally.TryRemove(entry);
+                    if (!_acceptedLocally.TryRemove(entry) && !_acceptedLocally.ContainsKey(entry.Key)
+                        && !(_local.TryGetRemaining(entry.Key, out _, out var held) && held is not null && held[1..] == entry.Value[1..]))
+                    {
+                        // Released while the write was on its way, and the release's delete may have reached Redis first.
+                        await database.ScriptEvaluateAsync(UndoScript, [entry.Key], [entry.Value]).ConfigureAwait(false);
+                    }
                 }
                 catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
                 {
@@ -172,7 +250,12 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
         }
     }
 
-    private RedisValue NextReservation() => _reservationPrefix + Interlocked.Increment(ref _reservations).ToString(CultureInfo.InvariantCulture);
+    // Written when absent, or over this instance's in-flight value of the same reservation (it was written back before its
+    // first attempt was accepted): never over another instance's reservation, and never back from accepted to in flight.
+    private const string WriteBackScript =
+        "local v = redis.call('GET', KEYS[1]) if not v or v == ARGV[2] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) return 1 end return 0";
+
+    private string NextReservation() => ReplayHold.InFlightValue(_reservationPrefix + Interlocked.Increment(ref _reservations).ToString(CultureInfo.InvariantCulture));
 
     /// <summary>
     /// A reservation sent but not answered in time (the deadline here, or the client's own timeout) may still be made
@@ -180,7 +263,7 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
     /// replay and the delivery would be lost. Sent at once behind the reservation on the same connection, the undo runs
     /// after it, and deletes the key only while it holds this reservation (never another instance's).
     /// </summary>
-    private async Task UndoUnansweredReservationAsync(string key, RedisValue reservation)
+    private async Task UndoUnansweredReservationAsync(string key, string reservation)
     {
         try
         {
@@ -203,22 +286,21 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
     /// </summary>
     public async ValueTask ReleaseAsync(ReplayReservation reservation)
     {
-        if (reservation.DeliveryId is { } deliveryId)
+        if (reservation.Delivery is { } delivery)
         {
-            await ReleaseAsync(reservation.Policy, deliveryId);
+            await ReleaseAsync(reservation.Policy, delivery);
         }
 
-        if (reservation.SignatureId is { } signatureId)
+        if (reservation.Signature is { } signature)
         {
-            await ReleaseAsync(reservation.Policy, signatureId);
+            await ReleaseAsync(reservation.Policy, signature);
         }
     }
 
-    private async ValueTask ReleaseAsync(string policy, string deliveryId)
+    private async ValueTask ReleaseAsync(string policy, ReplayHold hold)
     {
-        var key = Key(policy, deliveryId);
-        _local.Remove(key);
-        var acceptedLocally = _acceptedLocally.TryRemove(key, out var reservation);
+        _local.Remove(hold.Key, hold.Value);
+        _acceptedLocally.TryRemove(new KeyValuePair<string, string>(hold.Key, hold.Value));
         if (redis.IsConfigured)
         {
             try
@@ -226,11 +308,11 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
                 if (redis.Multiplexer is { IsConnected: true } multiplexer)
                 {
                     // Bounded like the check: the release holds a refusal's answer (it runs before the status goes out), and
-                    // a delete still on the wire is made when Redis wakes. A delivery accepted during an outage may be held
-                    // in Redis by another instance that accepted it too: only this instance's own reservation is deleted.
-                    var database = multiplexer.GetDatabase();
-                    Task delete = acceptedLocally ? database.ScriptEvaluateAsync(UndoScript, [key], [reservation]) : database.KeyDeleteAsync(key);
-                    await delete.WaitAsync(RedisDeadline, time).ConfigureAwait(false);
+                    // a delete still on the wire is made when Redis wakes. Only this request's own reservation is deleted:
+                    // once its TTL ran out the key may be another request's, on this instance or another, and a delivery
+                    // accepted during an outage may be held by another instance that accepted it too.
+                    await multiplexer.GetDatabase().ScriptEvaluateAsync(UndoScript, [hold.Key], [hold.Value])
+                        .WaitAsync(RedisDeadline, time).ConfigureAwait(false);
                 }
                 else
                 {

@@ -19,6 +19,11 @@ internal sealed partial class WebhookStep(
 {
     private const int MaxChallengeLength = 256;
 
+    private static readonly long UnixEpochTicks = DateTime.UnixEpoch.Ticks;
+
+    // A timestamp has at most 12 digits; beyond year 9999 it is simply in the future (and its ticks would overflow).
+    private static readonly long MaxUnixSeconds = (DateTime.MaxValue.Ticks - UnixEpochTicks) / TimeSpan.TicksPerSecond;
+
     private readonly string _scheme = policy.Scheme.ToString();
 
     // A configured name with '_' (a Generic SignatureHeader) has a '-' alias the request middleware does not flag.
@@ -74,11 +79,14 @@ internal sealed partial class WebhookStep(
 
         if (policy.HasTimestamp && outcome.Timestamp is { } timestamp)
         {
-            var now = time.GetUtcNow().ToUnixTimeSeconds();
-            var tolerance = (long)policy.Options.Tolerance.TotalSeconds;
-            if (timestamp < now - tolerance || timestamp > now + tolerance)
+            // To the tick: truncated to whole seconds, the window spanned up to 2 × Tolerance + 1 s, longer than a
+            // ReplayTtl just over 2 × Tolerance remembers the id.
+            var now = time.GetUtcNow().UtcTicks;
+            var signed = UnixEpochTicks + (Math.Min(timestamp, MaxUnixSeconds) * TimeSpan.TicksPerSecond);
+            var tolerance = policy.Options.Tolerance.Ticks;
+            if (signed < now - tolerance || signed > now + tolerance)
             {
-                var reason = WebhookCodes.TimestampOutOfWindow + (timestamp < now ? ":too_old" : ":in_future");
+                var reason = WebhookCodes.TimestampOutOfWindow + (signed < now ? ":too_old" : ":in_future");
                 return Fail(http, StatusCodes.Status401Unauthorized, WebhookCodes.TimestampOutOfWindow, "Timestamp out of window", reason);
             }
         }
@@ -92,35 +100,43 @@ internal sealed partial class WebhookStep(
             }
 
             var reject = string.Equals(policy.Options.OnRedisUnavailable, "Reject", StringComparison.OrdinalIgnoreCase);
-            if (deliveryId is not null && await RegisterAsync(http, deliveryId, reject, WebhookCodes.ReplayedDelivery) is { } replayed)
+            ReplayHold? deliveryHold = null;
+            if (deliveryId is not null)
             {
-                return replayed;
+                var registration = await replay.TryRegisterAsync(policy.Name, deliveryId, policy.ReplayTtl, reject);
+                if (Refusal(http, registration.Check, string.Empty) is { } replayed)
+                {
+                    return replayed;
+                }
+
+                deliveryHold = registration.Hold;
             }
 
             // The signature is reserved too unless the signed content holds both a timestamp and the delivery id (GitHub,
             // Generic leaving either out): an unsigned id or timestamp can be changed by whoever captured the delivery,
             // the signature cannot.
-            string? reservedSignature = null;
+            ReplayHold? signatureHold = null;
             if (policy.ReservesSignature && outcome.SignatureId is { } signatureId && signatureId != deliveryId)
             {
-                if (await RegisterAsync(http, signatureId, reject, WebhookCodes.ReplayedDelivery + ":signature") is { } refused)
+                var registration = await replay.TryRegisterAsync(policy.Name, signatureId, policy.ReplayTtl, reject);
+                if (Refusal(http, registration.Check, ":signature") is { } refused)
                 {
-                    if (deliveryId is not null)
+                    if (deliveryHold is not null)
                     {
-                        await replay.ReleaseAsync(new ReplayReservation(policy.Name, deliveryId));
+                        await replay.ReleaseAsync(new ReplayReservation(policy.Name, deliveryHold));
                     }
 
                     return refused;
                 }
 
-                reservedSignature = signatureId;
+                signatureHold = registration.Hold;
             }
 
-            if (deliveryId is not null || reservedSignature is not null)
+            if (deliveryHold is not null || signatureHold is not null)
             {
-                var release = new UnacceptedDeliveryRelease(replay, new ReplayReservation(policy.Name, deliveryId, reservedSignature));
+                var release = new UnacceptedDeliveryRelease(replay, new ReplayReservation(policy.Name, deliveryHold, signatureHold));
                 request.RegisterCleanup(release);
-                http.Response.OnStarting(release.ReleaseIfRefusedAsync, http);
+                http.Response.OnStarting(release.SettleOnStartingAsync, http);
                 BackendSend.Track(context.Transform.ProxyRequest, request);
             }
         }
@@ -150,14 +166,15 @@ internal sealed partial class WebhookStep(
         return false;
     }
 
-    /// <summary>Records <paramref name="id"/> as first seen; returns the denial when it was seen before or cannot be checked.</summary>
-    private async ValueTask<EdgeStepResult?> RegisterAsync(HttpContext http, string id, bool rejectWhenRedisUnavailable, string duplicateReason) =>
-        await replay.TryRegisterAsync(policy.Name, id, policy.ReplayTtl, rejectWhenRedisUnavailable) switch
-        {
-            ReplayCheck.Duplicate => Fail(http, policy.Options.ReplayStatus, WebhookCodes.ReplayedDelivery, "Replayed delivery", duplicateReason),
-            ReplayCheck.Unavailable => Fail(http, StatusCodes.Status503ServiceUnavailable, WebhookCodes.ReplayStoreUnavailable, "Replay check unavailable", WebhookCodes.ReplayStoreUnavailable, UnavailableRetryAfter),
-            _ => null,
-        };
+    /// <summary>The denial for an id seen before or that cannot be checked; null when this request now holds it.</summary>
+    private EdgeStepResult? Refusal(HttpContext http, ReplayCheck check, string reasonSuffix) => check switch
+    {
+        ReplayCheck.Duplicate => Fail(http, policy.Options.ReplayStatus, WebhookCodes.ReplayedDelivery, "Replayed delivery", WebhookCodes.ReplayedDelivery + reasonSuffix),
+        // Not ReplayStatus: the first attempt may still fail, and a sender told 2xx now would never retry the lost delivery.
+        ReplayCheck.InFlight => Fail(http, StatusCodes.Status409Conflict, WebhookCodes.DeliveryInFlight, "Delivery in flight", WebhookCodes.DeliveryInFlight + reasonSuffix, InFlightRetryAfter),
+        ReplayCheck.Unavailable => Fail(http, StatusCodes.Status503ServiceUnavailable, WebhookCodes.ReplayStoreUnavailable, "Replay check unavailable", WebhookCodes.ReplayStoreUnavailable, UnavailableRetryAfter),
+        _ => null,
+    };
 
     private EdgeStepResult AnswerSubscribeHandshake(EdgeStepContext context)
     {
@@ -205,6 +222,9 @@ internal sealed partial class WebhookStep(
     // Like the edge's other store-unavailable 503s (approvals, bans): a sender's retry policy may honour it.
     private static readonly Dictionary<string, string> UnavailableRetryAfter = new() { ["Retry-After"] = "5" };
 
+    // The first attempt's answer (or its release) usually comes within seconds; a sender's own backoff may be longer.
+    private static readonly Dictionary<string, string> InFlightRetryAfter = new() { ["Retry-After"] = "5" };
+
     private EdgeStepResult Fail(HttpContext http, int status, string code, string title, string reason, IReadOnlyDictionary<string, string>? headers = null)
     {
         http.Features.Set(new EdgeSignatureFeature(_scheme, reason));
@@ -220,6 +240,7 @@ internal sealed partial class WebhookStep(
         WebhookCodes.SignatureInvalid => $"The {_scheme} signature does not verify.",
         WebhookCodes.TimestampOutOfWindow => $"The signed timestamp is more than {(long)policy.Options.Tolerance.TotalSeconds} s away from the edge's clock.",
         WebhookCodes.ReplayedDelivery => "This delivery was already accepted.",
+        WebhookCodes.DeliveryInFlight => "An earlier attempt of this delivery has not been answered yet; retry later.",
         WebhookCodes.DeliveryIdMissing => "The delivery carries no id, so it cannot be checked for replay.",
         WebhookCodes.ReplayStoreUnavailable => "The replay check is unavailable; retry later.",
         WebhookCodes.SubscribeRejected => "The subscription request is not verified.",

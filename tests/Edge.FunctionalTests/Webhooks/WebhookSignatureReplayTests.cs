@@ -106,7 +106,10 @@ public sealed class WebhookSignatureReplayTests(RedisFixture redis) : IClassFixt
         using var replayed = await edge.Client.SendAsync(delivery.ToRequest());
 
         Assert.Equal(499, hungUp.GetProperty("status").GetInt32());
-        await AssertReplayAsync(replayed);
+        // Neither released nor accepted: nothing says whether the backend acted on it, so it stays in flight.
+        Assert.Equal(HttpStatusCode.Conflict, replayed.StatusCode);
+        using var problem = JsonDocument.Parse(await replayed.Content.ReadAsStringAsync());
+        Assert.Equal("delivery_in_flight", problem.RootElement.GetProperty("code").GetString());
         Assert.Equal(1, Volatile.Read(ref received));
     }
 

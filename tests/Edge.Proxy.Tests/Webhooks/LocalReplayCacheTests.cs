@@ -10,8 +10,8 @@ public sealed class LocalReplayCacheTests
     {
         var cache = new LocalReplayCache(new FakeTimeProvider());
 
-        Assert.True(cache.TryAdd("a", TimeSpan.FromMinutes(5)));
-        Assert.False(cache.TryAdd("a", TimeSpan.FromMinutes(5)));
+        Assert.True(cache.TryAdd("a", TimeSpan.FromMinutes(5), "P1", out _));
+        Assert.False(cache.TryAdd("a", TimeSpan.FromMinutes(5), "P1", out _));
     }
 
     [Fact]
@@ -19,12 +19,12 @@ public sealed class LocalReplayCacheTests
     {
         var time = new FakeTimeProvider();
         var cache = new LocalReplayCache(time);
-        cache.TryAdd("a", TimeSpan.FromMinutes(5));
+        cache.TryAdd("a", TimeSpan.FromMinutes(5), "P1", out _);
 
         time.Advance(TimeSpan.FromMinutes(4));
-        Assert.False(cache.TryAdd("a", TimeSpan.FromMinutes(5)));
+        Assert.False(cache.TryAdd("a", TimeSpan.FromMinutes(5), "P1", out _));
         time.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromTicks(1));
-        Assert.True(cache.TryAdd("a", TimeSpan.FromMinutes(5)));
+        Assert.True(cache.TryAdd("a", TimeSpan.FromMinutes(5), "P1", out _));
     }
 
     [Fact]
@@ -36,11 +36,11 @@ public sealed class LocalReplayCacheTests
         for (var i = 0; i < 1000; i++)
         {
             time.Advance(TimeSpan.FromMilliseconds(1));
-            Assert.True(cache.TryAdd("k" + i, TimeSpan.FromHours(1)));
+            Assert.True(cache.TryAdd("k" + i, TimeSpan.FromHours(1), "P1", out _));
         }
 
         Assert.True(cache.Count <= 100);
-        Assert.False(cache.TryAdd("k999", TimeSpan.FromHours(1)));
+        Assert.False(cache.TryAdd("k999", TimeSpan.FromHours(1), "P1", out _));
     }
 
     [Fact]
@@ -52,7 +52,7 @@ public sealed class LocalReplayCacheTests
         var attempts = Enumerable.Range(0, 32).Select(_ => Task.Run(() =>
         {
             start.Wait();
-            return cache.TryAdd("same", TimeSpan.FromMinutes(5));
+            return cache.TryAdd("same", TimeSpan.FromMinutes(5), "P1", out string? existing);
         })).ToList();
         start.Set();
 
@@ -63,10 +63,40 @@ public sealed class LocalReplayCacheTests
     public void Remove_ReleasedKey_AcceptedAgain()
     {
         var cache = new LocalReplayCache(new FakeTimeProvider());
-        cache.TryAdd("a", TimeSpan.FromMinutes(5));
+        cache.TryAdd("a", TimeSpan.FromMinutes(5), "P1", out _);
 
-        cache.Remove("a");
+        cache.Remove("a", "P1");
 
-        Assert.True(cache.TryAdd("a", TimeSpan.FromMinutes(5)));
+        Assert.True(cache.TryAdd("a", TimeSpan.FromMinutes(5), "P1", out _));
+    }
+
+    [Fact]
+    public void Remove_KeyHeldWithAnotherValue_Kept()
+    {
+        // The release of a request whose entry expired must not drop the entry another request took meanwhile.
+        var time = new FakeTimeProvider();
+        var cache = new LocalReplayCache(time);
+        cache.TryAdd("a", TimeSpan.FromMinutes(5), "P1", out _);
+        time.Advance(TimeSpan.FromMinutes(6));
+        Assert.True(cache.TryAdd("a", TimeSpan.FromMinutes(5), "P2", out _));
+
+        cache.Remove("a", "P1");
+
+        Assert.False(cache.TryAdd("a", TimeSpan.FromMinutes(5), "P3", out var existing));
+        Assert.Equal("P2", existing);
+    }
+
+    [Fact]
+    public void TryReplace_HeldValue_ReplacedAndExpiryKept()
+    {
+        var time = new FakeTimeProvider();
+        var cache = new LocalReplayCache(time);
+        cache.TryAdd("a", TimeSpan.FromMinutes(5), "P1", out _);
+
+        Assert.False(cache.TryReplace("a", "P0", "A0"));
+        Assert.True(cache.TryReplace("a", "P1", "A1"));
+
+        Assert.True(cache.TryGetRemaining("a", out var remaining, out var value));
+        Assert.Equal(("A1", TimeSpan.FromMinutes(5)), (value, remaining));
     }
 }

@@ -22,7 +22,7 @@ public sealed class WebhookReplayStoreTests
         {
             for (var i = 0; i < 4; i++)
             {
-                Assert.Equal(ReplayCheck.Unavailable, await store.TryRegisterAsync("github", "delivery-" + i, TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
+                Assert.Equal(ReplayCheck.Unavailable, (await store.TryRegisterAsync("github", "delivery-" + i, TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true)).Check);
             }
 
             Assert.Single(logs.Entries, e => e.Id.Id == 1401);
@@ -58,7 +58,7 @@ public sealed class WebhookReplayStoreTests
         Assert.False(redis.Multiplexer.IsConnected);
         for (var i = 0; i < 3; i++)
         {
-            Assert.Equal(ReplayCheck.Unavailable, await store.TryRegisterAsync("github", "delivery-" + i, TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
+            Assert.Equal(ReplayCheck.Unavailable, (await store.TryRegisterAsync("github", "delivery-" + i, TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true)).Check);
         }
 
         var failed = Assert.Single(logs.Values, e => e.Id.Id == 1401);
@@ -80,7 +80,7 @@ public sealed class WebhookReplayStoreTests
             var check = harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true).AsTask();
             harness.Time.Advance(WebhookReplayStore.RedisDeadline);
 
-            Assert.Equal(ReplayCheck.Unavailable, await check.WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Equal(ReplayCheck.Unavailable, (await check.WaitAsync(TimeSpan.FromSeconds(30))).Check);
         }
         finally
         {
@@ -112,12 +112,12 @@ public sealed class WebhookReplayStoreTests
         // stays a replay.
         await using var harness = await Harness.StartAsync();
         var other = new WebhookReplayStore(harness.Redis, harness.Time, new LoggerFactory([harness.Logs]).CreateLogger<WebhookReplayStore>());
-        Assert.Equal(ReplayCheck.First, await other.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
+        await AcceptAsync(other, "delivery-1", reject: true);
 
         harness.Server.Pause();
         try
         {
-            Assert.Equal(ReplayCheck.Unavailable, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
+            Assert.Equal(ReplayCheck.Unavailable, (await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true)).Check);
         }
         finally
         {
@@ -125,7 +125,7 @@ public sealed class WebhookReplayStoreTests
         }
 
         await harness.Redis.Multiplexer!.GetDatabase().PingAsync();
-        Assert.Equal(ReplayCheck.Duplicate, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
+        Assert.Equal(ReplayCheck.Duplicate, (await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true)).Check);
     }
 
     [Fact]
@@ -138,14 +138,93 @@ public sealed class WebhookReplayStoreTests
         var other = new WebhookReplayStore(harness.Redis, harness.Time, new LoggerFactory([harness.Logs]).CreateLogger<WebhookReplayStore>());
         harness.Server.Kill();
         await WaitForAsync(() => !harness.Redis.Multiplexer!.IsConnected);
-        Assert.Equal(ReplayCheck.First, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
+        await AcceptAsync(harness.Store, "delivery-1", reject: false);
 
         await harness.Server.RestartAsync();
         await WaitForAsync(() => harness.Redis.Multiplexer!.IsConnected);
-        Assert.Equal(ReplayCheck.First, await harness.Store.TryRegisterAsync("github", "delivery-2", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
+        Assert.Equal(ReplayCheck.First, (await harness.Store.TryRegisterAsync("github", "delivery-2", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false)).Check);
 
-        Assert.Equal(ReplayCheck.Duplicate, await other.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
-        Assert.Equal(ReplayCheck.Duplicate, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
+        Assert.Equal(ReplayCheck.Duplicate, (await other.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false)).Check);
+        Assert.Equal(ReplayCheck.Duplicate, (await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false)).Check);
+    }
+
+    [Fact]
+    public async Task TryRegisterAsync_DeliveryStillInFlightLocallyWhenRedisReturns_InFlightOnEveryInstanceUntilAccepted()
+    {
+        // A duplicate of a delivery whose first attempt was still at the backend got ReplayStatus: with a 2xx there, the
+        // sender was told a delivery succeeded that then failed. The write-back carries the state: in flight stays in
+        // flight on every instance, and the acceptance marked later reaches Redis over it.
+        await using var harness = await Harness.StartAsync();
+        var other = new WebhookReplayStore(harness.Redis, harness.Time, new LoggerFactory([harness.Logs]).CreateLogger<WebhookReplayStore>());
+        harness.Server.Kill();
+        await WaitForAsync(() => !harness.Redis.Multiplexer!.IsConnected);
+        var held = await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false);
+        Assert.Equal(ReplayCheck.First, held.Check);
+        Assert.Equal(ReplayCheck.InFlight, (await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false)).Check);
+
+        await harness.Server.RestartAsync();
+        await WaitForAsync(() => harness.Redis.Multiplexer!.IsConnected);
+        Assert.Equal(ReplayCheck.First, (await harness.Store.TryRegisterAsync("github", "delivery-2", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false)).Check);
+        var inFlight = (await other.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false)).Check;
+        await harness.Store.MarkAcceptedAsync(new ReplayReservation("github", held.Hold));
+
+        Assert.Equal(ReplayCheck.InFlight, inFlight);
+        Assert.Equal(ReplayCheck.Duplicate, (await other.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false)).Check);
+        Assert.Equal(ReplayCheck.Duplicate, (await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false)).Check);
+    }
+
+    [Fact]
+    public async Task MarkAcceptedAsync_DuringOutageBeforeTheWriteBack_AcceptedStateWrittenBackToRedis()
+    {
+        await using var harness = await Harness.StartAsync();
+        var other = new WebhookReplayStore(harness.Redis, harness.Time, new LoggerFactory([harness.Logs]).CreateLogger<WebhookReplayStore>());
+        harness.Server.Kill();
+        await WaitForAsync(() => !harness.Redis.Multiplexer!.IsConnected);
+        var accepted = await AcceptAsync(harness.Store, "delivery-1", reject: false);
+        var inFlight = await harness.Store.TryRegisterAsync("github", "delivery-2", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false);
+
+        await harness.Server.RestartAsync();
+        await WaitForAsync(() => harness.Redis.Multiplexer!.IsConnected);
+        Assert.Equal(ReplayCheck.First, (await harness.Store.TryRegisterAsync("github", "delivery-3", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false)).Check);
+
+        var database = harness.Redis.Multiplexer!.GetDatabase();
+        Assert.Equal(accepted.AcceptedValue, (string?)await database.StringGetAsync(accepted.Key));
+        Assert.Equal(inFlight.Hold!.Value, (string?)await database.StringGetAsync(inFlight.Hold.Key));
+        Assert.Equal(ReplayCheck.Duplicate, (await other.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false)).Check);
+        Assert.Equal(ReplayCheck.InFlight, (await other.TryRegisterAsync("github", "delivery-2", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false)).Check);
+    }
+
+    [Fact]
+    public async Task ReleaseAsync_ReservationExpiredAndTakenByAnotherInstance_OtherInstancesReservationKept()
+    {
+        // A release deleted the key whoever held it: once a slow first attempt outlived its TTL and another instance had
+        // reserved the delivery's retry, the failed first attempt deleted that reservation, and a replay went through.
+        await using var harness = await Harness.StartAsync();
+        var other = new WebhookReplayStore(harness.Redis, harness.Time, new LoggerFactory([harness.Logs]).CreateLogger<WebhookReplayStore>());
+        var slow = await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true);
+        await harness.Redis.Multiplexer!.GetDatabase().KeyDeleteAsync(slow.Hold!.Key);
+        await AcceptAsync(other, "delivery-1", reject: true);
+
+        await harness.Store.ReleaseAsync(new ReplayReservation("github", slow.Hold));
+
+        Assert.Equal(ReplayCheck.Duplicate, (await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true)).Check);
+    }
+
+    [Fact]
+    public async Task TryRegisterAsync_NoRedisFirstAttemptInFlightThenAcceptedOrReleased_InFlightDuplicateOrFirst()
+    {
+        using var redis = new EdgeRedis(null);
+        var store = new WebhookReplayStore(redis, new FakeTimeProvider(), new LoggerFactory([new CapturedLogs()]).CreateLogger<WebhookReplayStore>());
+        var accepted = await store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true);
+        var released = await store.TryRegisterAsync("github", "delivery-2", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true);
+
+        var inFlight = (await store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true)).Check;
+        await store.MarkAcceptedAsync(new ReplayReservation("github", accepted.Hold));
+        await store.ReleaseAsync(new ReplayReservation("github", released.Hold));
+
+        Assert.Equal(ReplayCheck.InFlight, inFlight);
+        Assert.Equal(ReplayCheck.Duplicate, (await store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true)).Check);
+        Assert.Equal(ReplayCheck.First, (await store.TryRegisterAsync("github", "delivery-2", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true)).Check);
     }
 
     [Fact]
@@ -157,18 +236,27 @@ public sealed class WebhookReplayStoreTests
         var other = new WebhookReplayStore(harness.Redis, harness.Time, new LoggerFactory([harness.Logs]).CreateLogger<WebhookReplayStore>());
         harness.Server.Kill();
         await WaitForAsync(() => !harness.Redis.Multiplexer!.IsConnected);
-        Assert.Equal(ReplayCheck.First, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
-        Assert.Equal(ReplayCheck.First, await harness.Store.TryRegisterAsync("github", "delivery-2", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
-        Assert.Equal(ReplayCheck.First, await other.TryRegisterAsync("github", "delivery-2", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
-        await harness.Store.ReleaseAsync(new ReplayReservation("github", "delivery-1"));
+        var first = await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false);
+        var second = await harness.Store.TryRegisterAsync("github", "delivery-2", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false);
+        await AcceptAsync(other, "delivery-2", reject: false);
+        await harness.Store.ReleaseAsync(new ReplayReservation("github", first.Hold));
 
         await harness.Server.RestartAsync();
         await WaitForAsync(() => harness.Redis.Multiplexer!.IsConnected);
-        Assert.Equal(ReplayCheck.First, await other.TryRegisterAsync("github", "delivery-3", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
-        await harness.Store.ReleaseAsync(new ReplayReservation("github", "delivery-2"));
+        Assert.Equal(ReplayCheck.First, (await other.TryRegisterAsync("github", "delivery-3", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false)).Check);
+        await harness.Store.ReleaseAsync(new ReplayReservation("github", second.Hold));
 
-        Assert.Equal(ReplayCheck.Duplicate, await harness.Store.TryRegisterAsync("github", "delivery-2", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
-        Assert.Equal(ReplayCheck.First, await other.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false));
+        Assert.Equal(ReplayCheck.Duplicate, (await harness.Store.TryRegisterAsync("github", "delivery-2", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false)).Check);
+        Assert.Equal(ReplayCheck.First, (await other.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: false)).Check);
+    }
+
+    /// <summary>Registers a delivery as first seen and marks its first attempt accepted, as an answered 2xx does.</summary>
+    private static async Task<ReplayHold> AcceptAsync(WebhookReplayStore store, string deliveryId, bool reject)
+    {
+        var registration = await store.TryRegisterAsync("github", deliveryId, TimeSpan.FromMinutes(5), reject);
+        Assert.Equal(ReplayCheck.First, registration.Check);
+        await store.MarkAcceptedAsync(new ReplayReservation("github", registration.Hold));
+        return registration.Hold!;
     }
 
     private static async Task WaitForAsync(Func<bool> condition)
@@ -187,11 +275,12 @@ public sealed class WebhookReplayStoreTests
     {
         // The release runs before a refusal's status goes out: it held the sender's answer for the client's timeout.
         await using var harness = await Harness.StartAsync(",asyncTimeout=60000");
-        Assert.Equal(ReplayCheck.First, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
+        var held = await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true);
+        Assert.Equal(ReplayCheck.First, held.Check);
         harness.Server.Pause();
         try
         {
-            var release = harness.Store.ReleaseAsync(new ReplayReservation("github", "delivery-1")).AsTask();
+            var release = harness.Store.ReleaseAsync(new ReplayReservation("github", held.Hold)).AsTask();
             harness.Time.Advance(WebhookReplayStore.RedisDeadline);
             await release.WaitAsync(TimeSpan.FromSeconds(30));
         }
@@ -201,7 +290,7 @@ public sealed class WebhookReplayStoreTests
         }
 
         await harness.Redis.Multiplexer!.GetDatabase().PingAsync();
-        Assert.Equal(ReplayCheck.First, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
+        Assert.Equal(ReplayCheck.First, (await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true)).Check);
     }
 
     private static async Task AssertRetryAcceptedAfterStallAsync(Harness harness, bool advanceToDeadline)
@@ -215,7 +304,7 @@ public sealed class WebhookReplayStoreTests
                 harness.Time.Advance(WebhookReplayStore.RedisDeadline);
             }
 
-            Assert.Equal(ReplayCheck.Unavailable, await check.WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Equal(ReplayCheck.Unavailable, (await check.WaitAsync(TimeSpan.FromSeconds(30))).Check);
         }
         finally
         {
@@ -224,7 +313,7 @@ public sealed class WebhookReplayStoreTests
 
         // Same connection, answered in order: once the PING is back, the late reservation and its undo were answered.
         await harness.Redis.Multiplexer!.GetDatabase().PingAsync();
-        Assert.Equal(ReplayCheck.First, await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
+        Assert.Equal(ReplayCheck.First, (await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true)).Check);
     }
 
     [Fact]
@@ -237,13 +326,13 @@ public sealed class WebhookReplayStoreTests
         using var redis = new EdgeRedis(pair.ConnectionString);
         await redis.ConnectAsync();
         var store = new WebhookReplayStore(redis, TimeProvider.System, new LoggerFactory([new CapturedLogs()]).CreateLogger<WebhookReplayStore>());
-        Assert.Equal(ReplayCheck.First, await store.TryRegisterAsync("github", "delivery-0", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true));
+        Assert.Equal(ReplayCheck.First, (await store.TryRegisterAsync("github", "delivery-0", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true)).Check);
 
         await pair.SwapRolesAsync();
 
         var delivery = 0;
         await RedisReplicaPair.WaitForAsync(async () =>
-            await store.TryRegisterAsync("github", "delivery-" + ++delivery, TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true) == ReplayCheck.First);
+            (await store.TryRegisterAsync("github", "delivery-" + ++delivery, TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true)).Check == ReplayCheck.First);
     }
 
     /// <summary>A replay store on a real redis-server of its own, with captured logs and a clock the test moves.</summary>
