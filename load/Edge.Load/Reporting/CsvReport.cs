@@ -29,12 +29,12 @@ internal static class CsvReport
                 {
                     string[] cells =
                     [
-                        scenario.Name, step.Name, outcome, Formatting.Count(stats.Count), Formatting.Number(stats.Rps),
+                        scenario.Name, step.Name, outcome, Formatting.Count(stats.Count), Formatting.Full(stats.Rps),
                         Formatting.CsvMs(stats.MinMs), Formatting.CsvMs(stats.MeanMs), Formatting.CsvMs(stats.MaxMs), Formatting.CsvMs(stats.StdDevMs),
                         Formatting.CsvMs(stats.P50Ms), Formatting.CsvMs(stats.P75Ms), Formatting.CsvMs(stats.P95Ms), Formatting.CsvMs(stats.P99Ms),
                         Formatting.Count(stats.Bytes), scenario.Duration.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture), simulation,
                         Formatting.Count(scenario.WarmUpRequests),
-                        scenario.OfferedRps is { } offered ? Formatting.Number(offered) : "", Formatting.Count(scenario.Sent),
+                        scenario.OfferedRps is { } offered ? Formatting.Full(offered) : "", Formatting.Count(scenario.Sent),
                     ];
                     csv.AppendLine(string.Join(',', cells.Select(Escape)));
                 }

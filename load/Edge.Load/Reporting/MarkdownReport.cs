@@ -41,6 +41,7 @@ internal static class MarkdownReport
             md.AppendLine(CultureInfo.InvariantCulture, $"- parameters: {scenario.ParametersText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s, {scenario.WarmUpRequests} requests; measured: {scenario.DurationText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- rate: {scenario.OfferedText}");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- protocol: {scenario.ProtocolText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- generator: {scenario.GeneratorText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- latency: {scenario.LatencyText}");
             md.AppendLine();
@@ -51,7 +52,7 @@ internal static class MarkdownReport
                 foreach (var (outcome, s) in new[] { ("ok", step.Ok), ("fail", step.Fail) })
                 {
                     md.AppendLine(CultureInfo.InvariantCulture,
-                        $"| {step.Name} | {outcome} | {s.Count} | {Formatting.Number(s.Rps)} | {Formatting.Ms(s.MinMs)} | {Formatting.Ms(s.MeanMs)} | {Formatting.Ms(s.MaxMs)} | {Formatting.Ms(s.StdDevMs)} | {Formatting.Ms(s.P50Ms)} | {Formatting.Ms(s.P75Ms)} | {Formatting.Ms(s.P95Ms)} | {Formatting.Ms(s.P99Ms)} | {s.Bytes} |");
+                        $"| {step.Name} | {outcome} | {s.Count} | {Formatting.Rate(s.Rps)} | {Formatting.Ms(s.MinMs)} | {Formatting.Ms(s.MeanMs)} | {Formatting.Ms(s.MaxMs)} | {Formatting.Ms(s.StdDevMs)} | {Formatting.Ms(s.P50Ms)} | {Formatting.Ms(s.P75Ms)} | {Formatting.Ms(s.P95Ms)} | {Formatting.Ms(s.P99Ms)} | {s.Bytes} |");
                 }
             }
 

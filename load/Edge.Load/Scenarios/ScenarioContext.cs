@@ -12,6 +12,8 @@ public sealed class ScenarioContext
     // the first step hid what the whole invocation shows (a late dispatch, a queued work item): a threshold on
     // "mixed/webhook: p99" then read lower than the same requests' global p99. 0 once taken, and in the closed model.
     private long _firstStepFrom;
+    private long _stepBytes;
+    private int _stepsRun;
 
     internal ScenarioContext(string scenarioName, long invocationNumber, ScenarioStats stats, CancellationToken cancellationToken, long intendedTimestamp = 0)
     {
@@ -48,6 +50,14 @@ public sealed class ScenarioContext
         }
 
         _stats.CompletedStep(name, response, Stopwatch.GetTimestamp() - started);
+        Interlocked.Add(ref _stepBytes, response.SizeBytes);
+        Interlocked.Increment(ref _stepsRun);
         return response;
     }
+
+    /// <summary>How many sub-steps this invocation ran; the whole invocation's bytes and HTTP versions are then theirs.</summary>
+    internal int StepsRun => Volatile.Read(ref _stepsRun);
+
+    /// <summary>Bytes of every sub-step this invocation ran, ok or failed.</summary>
+    internal long StepBytes => Interlocked.Read(ref _stepBytes);
 }

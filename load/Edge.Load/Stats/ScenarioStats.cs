@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Edge.Load.Reporting;
 using Edge.Load.Scenarios;
 
@@ -14,6 +15,7 @@ internal sealed class ScenarioStats
     private readonly ConcurrentDictionary<string, StepStats> _steps = new(StringComparer.Ordinal);
     private static readonly Response Unfinished = Response.Fail("unfinished", message: "still in flight when the run ended");
 
+    private readonly ConcurrentDictionary<Version, StrongBox<long>> _versions = new();
     private readonly List<TimeSeriesPoint> _series = [];
     private readonly Lock _completion = new();
     private bool _closed;
@@ -57,13 +59,18 @@ internal sealed class ScenarioStats
     }
 
     /// <summary>Records a whole invocation's outcome and leaves the in-flight count, unless the run was already closed.</summary>
-    public void Completed(Response response, long elapsedTicks)
+    public void Completed(Response response, long elapsedTicks, bool countVersion = true)
     {
         lock (_completion)
         {
             if (!_closed)
             {
                 Global.Record(response, elapsedTicks);
+                if (countVersion)
+                {
+                    CountVersion(response);
+                }
+
                 if (response.IsOk)
                 {
                     _lastOkTimestamp = Stopwatch.GetTimestamp();
@@ -87,6 +94,7 @@ internal sealed class ScenarioStats
             if (!_closed)
             {
                 step.Record(response, elapsedTicks);
+                CountVersion(response);
             }
         }
     }
@@ -111,6 +119,21 @@ internal sealed class ScenarioStats
             return unfinished;
         }
     }
+
+    private void CountVersion(Response response)
+    {
+        if (response.Version is { } version)
+        {
+            Interlocked.Increment(ref _versions.GetOrAdd(version, static _ => new StrongBox<long>()).Value);
+        }
+    }
+
+    /// <summary>
+    /// HTTP responses by the version they came back on: each sub-step's, or the invocation's own when it ran no sub-steps.
+    /// Most first.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<Version, long>> Versions() =>
+        [.. _versions.Select(static p => KeyValuePair.Create(p.Key, Interlocked.Read(ref p.Value.Value))).OrderByDescending(static p => p.Value).ThenByDescending(static p => p.Key)];
 
     /// <summary>When the last ok response was recorded (a <see cref="Stopwatch"/> timestamp; 0 before the first).</summary>
     public long LastOkTimestamp
