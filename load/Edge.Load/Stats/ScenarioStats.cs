@@ -26,6 +26,11 @@ internal sealed class ScenarioStats
     private long _lastOkTimestamp;
     private double _lastSampleSeconds;
 
+    // The last point's own histograms, so a short final tail can be folded into it exactly.
+    private readonly HdrHistogram.HistogramBase _pointOk = OutcomeStats.NewHistogram();
+    private readonly HdrHistogram.HistogramBase _pointFail = OutcomeStats.NewHistogram();
+    private double _pointStartSeconds;
+
     public StepStats Global { get; } = new(GlobalStepName);
 
     public long InFlight => Interlocked.Read(ref _inFlight);
@@ -168,8 +173,10 @@ internal sealed class ScenarioStats
     }
 
     /// <summary>
-    /// Drains every recorder into its total and appends one time-series point, unless the interval since the last point
-    /// is shorter than <paramref name="minPointSeconds"/> (a tail that short would chart as a spike). Called from one sampling loop only.
+    /// Drains every recorder into its total and appends one time-series point. An interval shorter than
+    /// <paramref name="minPointSeconds"/> (the final tail) is folded into the last point instead, which then covers both:
+    /// as a point of its own it charted as a spike, and left out, the series no longer added up to the totals. Called from
+    /// one sampling loop only.
     /// </summary>
     public TimeSeriesPoint Sample(double elapsedSeconds, double minPointSeconds = 0)
     {
@@ -181,26 +188,36 @@ internal sealed class ScenarioStats
             step.Fail.DrainInterval();
         }
 
-        var seconds = Math.Max(elapsedSeconds - _lastSampleSeconds, 1e-9);
-        var appendPoint = seconds >= minPointSeconds || _series.Count < 2; // a chart needs two points
+        var interval = Math.Max(elapsedSeconds - _lastSampleSeconds, 1e-9);
+        var newPoint = interval >= minPointSeconds || _series.Count < 2; // a chart needs two points
+        if (newPoint)
+        {
+            _pointOk.Reset();
+            _pointFail.Reset();
+            _pointStartSeconds = _lastSampleSeconds;
+        }
+        else
+        {
+            _series.RemoveAt(_series.Count - 1);
+        }
+
+        _pointOk.Add(ok);
+        _pointFail.Add(fail);
         _lastSampleSeconds = elapsedSeconds;
+        var seconds = Math.Max(elapsedSeconds - _pointStartSeconds, 1e-9);
         var point = new TimeSeriesPoint
         {
             ElapsedSeconds = elapsedSeconds,
-            OkCount = ok.TotalCount,
-            FailCount = fail.TotalCount,
-            OkRps = ok.TotalCount / seconds,
-            FailRps = fail.TotalCount / seconds,
-            P50Ms = ok.TotalCount == 0 ? null : ok.GetValueAtPercentile(50) / 1000.0,
-            P99Ms = ok.TotalCount == 0 ? null : ok.GetValueAtPercentile(99) / 1000.0,
-            MaxMs = ok.TotalCount == 0 ? null : HdrHistogram.HistogramExtensions.GetMaxValue(ok) / 1000.0,
+            OkCount = _pointOk.TotalCount,
+            FailCount = _pointFail.TotalCount,
+            OkRps = _pointOk.TotalCount / seconds,
+            FailRps = _pointFail.TotalCount / seconds,
+            P50Ms = _pointOk.TotalCount == 0 ? null : _pointOk.GetValueAtPercentile(50) / 1000.0,
+            P99Ms = _pointOk.TotalCount == 0 ? null : _pointOk.GetValueAtPercentile(99) / 1000.0,
+            MaxMs = _pointOk.TotalCount == 0 ? null : HdrHistogram.HistogramExtensions.GetMaxValue(_pointOk) / 1000.0,
             InFlight = InFlight,
         };
-        if (appendPoint)
-        {
-            _series.Add(point);
-        }
-
+        _series.Add(point);
         return point;
     }
 }
