@@ -36,9 +36,16 @@ public static class HttpStep
                 ? new Response { IsOk = true, StatusCode = code, SizeBytes = sent + received.Value, Version = version }
                 : new Response { IsOk = false, StatusCode = code, SizeBytes = sent + received.Value, Version = version, Message = "unexpected status" };
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
-            return new Response { IsOk = false, StatusCode = "timeout", SizeBytes = sent + received.Value, Version = version };
+            // The run's own token is the stop (Ctrl+C): 'cancelled', as the runner labels an invocation cut off by it.
+            var status = cancellationToken.IsCancellationRequested ? "cancelled" : "timeout";
+            return new Response { IsOk = false, StatusCode = status, SizeBytes = sent + received.Value, Version = version };
+        }
+        catch (HttpRequestException ex) when (ex.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
+        {
+            // No connection, so the request body never left: counting it reported bytes for a target that was down.
+            return new Response { IsOk = false, StatusCode = Label(ex.HttpRequestError, ex), SizeBytes = 0, Message = ex.Message };
         }
         catch (HttpRequestException ex)
         {

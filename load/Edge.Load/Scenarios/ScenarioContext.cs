@@ -44,6 +44,11 @@ public sealed class ScenarioContext
         {
             response = await run().ConfigureAwait(false);
         }
+        catch (OperationCanceledException ex) when (CancellationToken.IsCancellationRequested)
+        {
+            // The run was stopped (Ctrl+C): like every request in flight then, 'cancelled'; 'exception' means the scenario threw.
+            response = Response.Fail("cancelled", message: ex.GetType().Name);
+        }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             response = Response.Fail("exception", message: ex.GetType().Name);

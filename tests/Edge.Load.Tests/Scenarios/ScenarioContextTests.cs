@@ -71,4 +71,26 @@ public sealed class ScenarioContextTests
         Assert.Equal(result.Steps.Skip(1).Sum(static s => s.Ok.Bytes + s.Fail.Bytes), result.Global.Ok.Bytes + result.Global.Fail.Bytes);
         Assert.Equal((5 * 110) + (5 * 100), result.Global.Fail.Bytes);
     }
+
+    [Fact]
+    public async Task Step_RunStoppedDuringTheStep_IsCancelledNotException()
+    {
+        // Ctrl+C: the docs say requests in flight are 'cancelled' failures, and 'exception' means the scenario code threw;
+        // a sub-step cut off by the stop was labelled 'exception', in the step row and, returned, in the global row.
+        var stats = new ScenarioStats();
+        using var stop = new CancellationTokenSource();
+        var context = new ScenarioContext("s", 0, stats, stop.Token);
+
+        var response = await context.Step("cut", async () =>
+        {
+            await stop.CancelAsync();
+            stop.Token.ThrowIfCancellationRequested();
+            return Response.Ok("200");
+        });
+
+        Assert.Equal("cancelled", response.StatusCode);
+        var cut = stats.Step("cut").Fail;
+        cut.DrainInterval();
+        Assert.Equal("cancelled", Assert.Single(cut.StatusCodes()).Key);
+    }
 }
