@@ -45,7 +45,7 @@ public static class CliApp
           constant:copies=50,during=10s                closed model, fixed number of looping copies
           ramp-constant:copies=100,during=30s          closed model, copies ramp from the previous phase
           pause:5s                                     no load
-        Thresholds: [scenario[/step]:] metric op value, metric one of p50 p75 p95 p99 mean min max stddev (ms),
+        Thresholds: [scenario[/step]:] metric op value, metric one of p50 p75 p95 p99 p999 mean min max stddev (ms),
           rps, fail%, fail, ok, requests. Example: --threshold "p99 < 20ms" --threshold "jwt-rbac:fail% < 1"
           A scenario without a fail% or fail threshold gets "fail% < 1" (default): 1% failed requests fail the run.
         Exit codes: 0 ok, 1 a threshold failed or a scenario or step got no ok response, 2 usage error, 3 run failed, 130 stopped by Ctrl+C (reports written for the part that ran).

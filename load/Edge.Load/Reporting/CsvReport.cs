@@ -12,6 +12,9 @@ internal static class CsvReport
     [
         "scenario", "step", "outcome", "count", "rps", "min_ms", "mean_ms", "max_ms", "stddev_ms",
         "p50_ms", "p75_ms", "p95_ms", "p99_ms", "bytes", "duration_s", "simulation", "warmup_requests", "offered_rps", "sent",
+
+        // Added after the others, so scripts that read columns by position (bench.sh) keep working.
+        "p999_ms",
     ];
 
     public static readonly string[] StatusColumns = ["scenario", "step", "outcome", "status_code", "count"];
@@ -35,6 +38,7 @@ internal static class CsvReport
                         Formatting.Count(stats.Bytes), scenario.Duration.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture), simulation,
                         Formatting.Count(scenario.WarmUpRequests),
                         scenario.OfferedRps is { } offered ? Formatting.Full(offered) : "", Formatting.Count(scenario.Sent),
+                        Formatting.CsvMs(stats.P999Ms),
                     ];
                     csv.AppendLine(string.Join(',', cells.Select(Escape)));
                 }

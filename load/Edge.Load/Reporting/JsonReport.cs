@@ -155,6 +155,7 @@ internal static class JsonReport
         Number(json, "p75Ms", outcome.P75Ms);
         Number(json, "p95Ms", outcome.P95Ms);
         Number(json, "p99Ms", outcome.P99Ms);
+        Number(json, "p999Ms", outcome.P999Ms);
         json.WriteNumber("bytes", outcome.Bytes);
         json.WriteStartObject("statusCodes");
         foreach (var code in outcome.StatusCodes)

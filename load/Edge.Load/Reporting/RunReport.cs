@@ -253,6 +253,9 @@ public sealed record OutcomeReport
 
     public required double? P99Ms { get; init; }
 
+    /// <summary>p99.9: the tail a p99 hides (one request in a thousand); meaningful from a few thousand ok responses on.</summary>
+    public double? P999Ms { get; init; }
+
     public required long Bytes { get; init; }
 
     public required IReadOnlyList<StatusCodeCount> StatusCodes { get; init; }

@@ -198,7 +198,7 @@ public sealed class CliAppTests
         Assert.DoesNotContain("p50=", stdout.ToString(), StringComparison.Ordinal);
 
         var md = File.ReadAllLines(Path.Combine(folder, "report.md"));
-        Assert.Contains("| global | ok | 0 | 0 | - | - | - | - | - | - | - | - | 0 |", md);
+        Assert.Contains("| global | ok | 0 | 0 | - | - | - | - | - | - | - | - | - | 0 |", md);
         Assert.Contains(md, l => l.StartsWith("- FAILED: plain-get: no ok responses", StringComparison.Ordinal));
         var csvOk = File.ReadAllLines(Path.Combine(folder, "report.csv")).Single(l => l.StartsWith("plain-get,global,ok,", StringComparison.Ordinal)).Split(',');
         Assert.All(csvOk[5..13], cell => Assert.Equal("", cell));

@@ -31,7 +31,7 @@ public sealed class RateFormattingTests
         var md = MarkdownReport.Render(report);
         var html = HtmlReport.Render(report);
 
-        Assert.Contains("| global | ok | 1 | 0.333 |", md, StringComparison.Ordinal);
+        Assert.Contains("| global | ok | 1 | 0.333 | 12.346 | 12.346 | 12.346 | 0.000 | 12.346 | 12.346 | 12.346 | 12.346 | 12.346 | 42 |", md, StringComparison.Ordinal);
         Assert.Contains("- rate: offered 0.333/s (1 scheduled, 1 sent); served 0.333 ok/s, 100.0% of the offered rate", md, StringComparison.Ordinal);
         Assert.Contains("<td>1</td><td>0.333</td>", html, StringComparison.Ordinal);
         Assert.Contains("offered 0.333/s", html, StringComparison.Ordinal);
@@ -62,6 +62,7 @@ public sealed class RateFormattingTests
         var fail = global.GetProperty("fail");
         Assert.Equal(1.0 / 3, ok.GetProperty("rps").GetDouble());
         Assert.Equal(12.3456789, ok.GetProperty("p99Ms").GetDouble());
+        Assert.Equal(12.3456789, ok.GetProperty("p999Ms").GetDouble());
         Assert.Equal(JsonValueKind.Null, fail.GetProperty("p99Ms").ValueKind);
         Assert.Equal(global.GetProperty("requests").GetInt64(), ok.GetProperty("count").GetInt64() + fail.GetProperty("count").GetInt64());
         Assert.Equal(scenario.GetProperty("sent").GetInt64(), global.GetProperty("requests").GetInt64());

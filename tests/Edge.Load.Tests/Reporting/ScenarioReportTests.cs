@@ -73,6 +73,7 @@ public sealed class ScenarioReportTests
         P75Ms = p99,
         P95Ms = p99,
         P99Ms = p99,
+        P999Ms = p99,
         Bytes = 0,
         StatusCodes = [],
     };
