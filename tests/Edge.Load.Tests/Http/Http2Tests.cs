@@ -59,6 +59,24 @@ public sealed class Http2Tests
         Assert.Contains("- protocol: HTTP/1.1 requested; responses: HTTP/1.1: 10", File.ReadAllLines(Path.Combine(folder, "report.md")));
     }
 
+    [Fact]
+    public async Task RunCommand_Http2AgainstAnHttp11OnlyServer_FailsNamingTheProtocolError()
+    {
+        // h2c with prior knowledge has no fallback: a cleartext server that speaks only HTTP/1.1 cannot answer it, and
+        // the run must say so rather than pass or blame the target's availability.
+        var seen = new ConcurrentBag<string>();
+        var (app, url) = await StartAsync(HttpProtocols.Http1, tls: false, seen);
+        await using var _ = app;
+        var stderr = new StringWriter();
+
+        var exit = await CliApp.RunAsync(
+            ["run", "--scenario", "plain-get", "--target", url.ToString(), "--param", "path=/x", "--http2",
+             "--simulation", "inject:rate=5,during=1s", "--report-folder", TestBackends.TempFolder("h2c-to-h1"), "--quiet"], new StringWriter(), stderr);
+
+        Assert.Equal(ExitCodes.ThresholdFailed, exit);
+        Assert.Contains("plain-get: no ok responses (5 failed, most often http_httpprotocolerror: 5)", stderr.ToString(), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(HttpProtocols.Http1AndHttp2, "HTTP/2: 10", "")]
     [InlineData(HttpProtocols.Http1, "HTTP/1.1: 10", "; 10 on another version than asked")]
