@@ -12,7 +12,13 @@ internal static class JsonReport
     public static string Render(RunReport report)
     {
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions
+        {
+            Indented = true,
+
+            // A file for jq and scripts, never embedded in html: "1.0.0+abc" rather than "1.0.0\u002Babc".
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        }))
         {
             json.WriteStartObject();
             json.WriteString("title", report.Title);

@@ -222,7 +222,9 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
 
     private async Task CopyLoopAsync(ScenarioStats stats, Func<long> nextInvocation, CancellationToken stop, CancellationToken abort)
     {
-        while (!stop.IsCancellationRequested)
+        // The run's own token too: on a stop it is cancelled before the callbacks that cancel each copy's linked token run,
+        // and meanwhile a copy started invocations that failed at once as 'cancelled', counted as sent, and looped.
+        while (!stop.IsCancellationRequested && !abort.IsCancellationRequested)
         {
             stats.Started();
             await InvokeAsync(stats, Stopwatch.GetTimestamp(), nextInvocation(), abort).ConfigureAwait(false);
