@@ -695,7 +695,7 @@ measure() { # round row mode
   g1=$(child_ticks)
   tp1=$(ticks "$role"); tb1=$(ticks backend); tr1=$(ticks redis); tw1=$(ticks writer)
   if [ "$mode" = max ] && [ -n "$CROSS_CHECK" ]; then
-    echo "$round $label edge-load $(awk -F, '$2=="global" && $3=="ok" { print $5 }' "$folder/report.csv") - - $(per_request $((g1 - g0)) "$(served "$folder")")" >> "$WORK/generators.txt"
+    echo "$round $label edge-load $(awk -F, '$2=="global" && $3=="ok" { printf "%.1f\n", $5 }' "$folder/report.csv") - - $(per_request $((g1 - g0)) "$(served "$folder")")" >> "$WORK/generators.txt"
   fi
   if [ "$mode" = rate ]; then a1=$(allocated "$target"); fi
   if [[ "$target" == edge* ]]; then d1=$(decisions "$target"); c1=$(redis_calls); f1=$(fallbacks "$target"); fi
@@ -722,7 +722,7 @@ measure() { # round row mode
   fi
   # scenario,step,outcome,count,rps,min,mean,max,stddev,p50,p75,p95,p99,...
   awk -F, -v r="$round" -v p="$label" -v m="$mode" -v d=$((d1 - d0)) -v c=$((c1 - c0)) -v f=$((f1 - f0)) '
-    $2=="global" && $3=="ok"   { ok=$4; rps=$5; p50=$10; p99=$13 }
+    $2=="global" && $3=="ok"   { ok=$4; rps=sprintf("%.1f", $5); p50=$10; p99=$13 }
     $2=="global" && $3=="fail" { fail=$4 }
     END { print r, p, m, rps, p50, p99, ok, fail + 0, d, c, f }' "$folder/report.csv" | sed "s/\$/ $cpu/" >> "$WORK/samples.txt"
   log "round $round $label $mode: $(tail -n 1 "$WORK/samples.txt" | awk '{printf "rps=%s p50=%sms p99=%sms ok=%s fail=%s decisions=%s redis-calls=%s fallbacks=%s cpu-us/req proxy=%s backend=%s redis=%s writer=%s alloc-B/req=%s", $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16}')"

@@ -24,6 +24,9 @@ internal sealed record RunArguments
 
     public bool Quiet { get; set; }
 
+    /// <summary>--http2: every request asks for HTTP/2 (h2c with prior knowledge on http://, ALPN on https://).</summary>
+    public bool Http2 { get; set; }
+
     /// <summary>A per-request timeout longer than a day is a typo, and the HTTP stack cannot take one above ~24.8 days.</summary>
     internal static readonly TimeSpan MaxTimeout = TimeSpan.FromHours(24);
 
@@ -123,6 +126,9 @@ internal sealed record RunArguments
                     break;
                 case "--quiet" or "-q":
                     result.Quiet = true;
+                    break;
+                case "--http2":
+                    result.Http2 = true;
                     break;
                 default:
                     throw new FormatException($"Unknown option '{name}'. Run 'edge-load help'.");

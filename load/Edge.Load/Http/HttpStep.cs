@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Edge.Load.Scenarios;
 
 namespace Edge.Load.Http;
@@ -21,29 +22,40 @@ public static class HttpStep
             timeout.CancelAfter(client.Timeout);
         }
 
+        // Bytes received so far, so a request that fails mid-body (timeout, reset) still reports what it moved.
+        var received = new StrongBox<long>();
+        Version? version = null;
         try
         {
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-            var received = await DrainAsync(response.Content, timeout.Token).ConfigureAwait(false);
+            version = response.Version;
+            await DrainAsync(response.Content, received, timeout.Token).ConfigureAwait(false);
             var status = (int)response.StatusCode;
             var code = status is >= 0 and < 600 ? StatusText[status] : status.ToString(CultureInfo.InvariantCulture);
             return expectedStatuses.Contains(status)
-                ? Response.Ok(code, sent + received)
-                : Response.Fail(code, sent + received, "unexpected status");
+                ? new Response { IsOk = true, StatusCode = code, SizeBytes = sent + received.Value, Version = version }
+                : new Response { IsOk = false, StatusCode = code, SizeBytes = sent + received.Value, Version = version, Message = "unexpected status" };
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
-            return Response.Fail("timeout", sent);
+            // The run's own token is the stop (Ctrl+C): 'cancelled', as the runner labels an invocation cut off by it.
+            var status = cancellationToken.IsCancellationRequested ? "cancelled" : "timeout";
+            return new Response { IsOk = false, StatusCode = status, SizeBytes = sent + received.Value, Version = version };
+        }
+        catch (HttpRequestException ex) when (ex.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
+        {
+            // No connection, so the request body never left: counting it reported bytes for a target that was down.
+            return new Response { IsOk = false, StatusCode = Label(ex.HttpRequestError, ex), SizeBytes = 0, Message = ex.Message };
         }
         catch (HttpRequestException ex)
         {
-            return Response.Fail(Label(ex.HttpRequestError, ex), sent, ex.Message);
+            return new Response { IsOk = false, StatusCode = Label(ex.HttpRequestError, ex), SizeBytes = sent + received.Value, Version = version, Message = ex.Message };
         }
         catch (IOException ex)
         {
             // The body broke off after the headers (a reset, or fewer bytes than Content-Length): a transport failure,
             // labelled like one instead of as a bug in the scenario ("exception").
-            return Response.Fail(Label(ex is HttpIOException io ? io.HttpRequestError : HttpRequestError.Unknown, ex), sent, ex.Message);
+            return new Response { IsOk = false, StatusCode = Label(ex is HttpIOException io ? io.HttpRequestError : HttpRequestError.Unknown, ex), SizeBytes = sent + received.Value, Version = version, Message = ex.Message };
         }
         finally
         {
@@ -70,7 +82,7 @@ public static class HttpStep
         return "http_error";
     }
 
-    private static async Task<long> DrainAsync(HttpContent content, CancellationToken cancellationToken)
+    private static async Task DrainAsync(HttpContent content, StrongBox<long> received, CancellationToken cancellationToken)
     {
         var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
@@ -78,14 +90,11 @@ public static class HttpStep
             var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
             try
             {
-                long total = 0;
                 int read;
                 while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
                 {
-                    total += read;
+                    received.Value += read;
                 }
-
-                return total;
             }
             finally
             {

@@ -12,6 +12,9 @@ internal static class CsvReport
     [
         "scenario", "step", "outcome", "count", "rps", "min_ms", "mean_ms", "max_ms", "stddev_ms",
         "p50_ms", "p75_ms", "p95_ms", "p99_ms", "bytes", "duration_s", "simulation", "warmup_requests", "offered_rps", "sent",
+
+        // Added after the others, so scripts that read columns by position (bench.sh) keep working.
+        "p999_ms",
     ];
 
     public static readonly string[] StatusColumns = ["scenario", "step", "outcome", "status_code", "count"];
@@ -29,12 +32,13 @@ internal static class CsvReport
                 {
                     string[] cells =
                     [
-                        scenario.Name, step.Name, outcome, Formatting.Count(stats.Count), Formatting.Number(stats.Rps),
+                        scenario.Name, step.Name, outcome, Formatting.Count(stats.Count), Formatting.Full(stats.Rps),
                         Formatting.CsvMs(stats.MinMs), Formatting.CsvMs(stats.MeanMs), Formatting.CsvMs(stats.MaxMs), Formatting.CsvMs(stats.StdDevMs),
                         Formatting.CsvMs(stats.P50Ms), Formatting.CsvMs(stats.P75Ms), Formatting.CsvMs(stats.P95Ms), Formatting.CsvMs(stats.P99Ms),
                         Formatting.Count(stats.Bytes), scenario.Duration.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture), simulation,
                         Formatting.Count(scenario.WarmUpRequests),
-                        scenario.OfferedRps is { } offered ? Formatting.Number(offered) : "", Formatting.Count(scenario.Sent),
+                        scenario.OfferedRps is { } offered ? Formatting.Full(offered) : "", Formatting.Count(scenario.Sent),
+                        Formatting.CsvMs(stats.P999Ms),
                     ];
                     csv.AppendLine(string.Join(',', cells.Select(Escape)));
                 }

@@ -47,13 +47,14 @@ internal static class HtmlReport
             html.Append(CultureInfo.InvariantCulture, $"<p class=\"latency\">Latency: {E(scenario.LatencyText)}.</p>");
             html.Append(CultureInfo.InvariantCulture, $"<p class=\"parameters\">Parameters: {E(scenario.ParametersText)}.</p>");
             html.Append(CultureInfo.InvariantCulture, $"<p class=\"rate{(scenario.OfferedRateMissed ? " fail" : "")}\">Rate: {E(scenario.OfferedText)}.</p>");
-            html.Append("<table class=\"stats\"><thead><tr><th class=\"name\">step</th><th class=\"name\">outcome</th><th>count</th><th>RPS</th><th>min ms</th><th>mean ms</th><th>max ms</th><th>stddev ms</th><th>p50 ms</th><th>p75 ms</th><th>p95 ms</th><th>p99 ms</th><th>bytes</th><th class=\"name\">status codes</th></tr></thead><tbody>");
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"protocol{(scenario.OtherProtocolResponses > 0 ? " fail" : "")}\">Protocol: {E(scenario.ProtocolText)}.</p>");
+            html.Append("<table class=\"stats\"><thead><tr><th class=\"name\">step</th><th class=\"name\">outcome</th><th>count</th><th>RPS</th><th>min ms</th><th>mean ms</th><th>max ms</th><th>stddev ms</th><th>p50 ms</th><th>p75 ms</th><th>p95 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>bytes</th><th class=\"name\">status codes</th></tr></thead><tbody>");
             foreach (var step in scenario.Steps)
             {
                 foreach (var (outcome, s) in new[] { ("ok", step.Ok), ("fail", step.Fail) })
                 {
                     html.Append(CultureInfo.InvariantCulture,
-                        $"<tr class=\"{(outcome == "fail" && s.Count > 0 ? "fail" : outcome + "-outcome")}\"><td class=\"name\">{E(step.Name)}</td><td class=\"name\">{outcome}</td><td>{s.Count}</td><td>{Formatting.Number(s.Rps)}</td><td>{Formatting.Ms(s.MinMs)}</td><td>{Formatting.Ms(s.MeanMs)}</td><td>{Formatting.Ms(s.MaxMs)}</td><td>{Formatting.Ms(s.StdDevMs)}</td><td>{Formatting.Ms(s.P50Ms)}</td><td>{Formatting.Ms(s.P75Ms)}</td><td>{Formatting.Ms(s.P95Ms)}</td><td>{Formatting.Ms(s.P99Ms)}</td><td title=\"{s.Bytes} B\">{E(Formatting.Bytes(s.Bytes))}</td><td class=\"name\">{E(Formatting.StatusCodes(s.StatusCodes))}</td></tr>");
+                        $"<tr class=\"{(outcome == "fail" && s.Count > 0 ? "fail" : outcome + "-outcome")}\"><td class=\"name\">{E(step.Name)}</td><td class=\"name\">{outcome}</td><td>{s.Count}</td><td>{Formatting.Rate(s.Rps)}</td><td>{Formatting.Ms(s.MinMs)}</td><td>{Formatting.Ms(s.MeanMs)}</td><td>{Formatting.Ms(s.MaxMs)}</td><td>{Formatting.Ms(s.StdDevMs)}</td><td>{Formatting.Ms(s.P50Ms)}</td><td>{Formatting.Ms(s.P75Ms)}</td><td>{Formatting.Ms(s.P95Ms)}</td><td>{Formatting.Ms(s.P99Ms)}</td><td>{Formatting.Ms(s.P999Ms)}</td><td title=\"{s.Bytes} B\">{E(Formatting.Bytes(s.Bytes))}</td><td class=\"name\">{E(Formatting.StatusCodes(s.StatusCodes))}</td></tr>");
                 }
             }
 

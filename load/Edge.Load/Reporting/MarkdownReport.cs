@@ -5,7 +5,7 @@ namespace Edge.Load.Reporting;
 
 internal static class MarkdownReport
 {
-    public const string StatsHeader = "| step | outcome | count | RPS | min ms | mean ms | max ms | stddev ms | p50 ms | p75 ms | p95 ms | p99 ms | bytes |";
+    public const string StatsHeader = "| step | outcome | count | RPS | min ms | mean ms | max ms | stddev ms | p50 ms | p75 ms | p95 ms | p99 ms | p99.9 ms | bytes |";
 
     public static string Render(RunReport report)
     {
@@ -41,17 +41,18 @@ internal static class MarkdownReport
             md.AppendLine(CultureInfo.InvariantCulture, $"- parameters: {scenario.ParametersText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- warm-up (not counted): {scenario.WarmUp.TotalSeconds:0.###} s, {scenario.WarmUpRequests} requests; measured: {scenario.DurationText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- rate: {scenario.OfferedText}");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- protocol: {scenario.ProtocolText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- generator: {scenario.GeneratorText}");
             md.AppendLine(CultureInfo.InvariantCulture, $"- latency: {scenario.LatencyText}");
             md.AppendLine();
             md.AppendLine(StatsHeader);
-            md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var step in scenario.Steps)
             {
                 foreach (var (outcome, s) in new[] { ("ok", step.Ok), ("fail", step.Fail) })
                 {
                     md.AppendLine(CultureInfo.InvariantCulture,
-                        $"| {step.Name} | {outcome} | {s.Count} | {Formatting.Number(s.Rps)} | {Formatting.Ms(s.MinMs)} | {Formatting.Ms(s.MeanMs)} | {Formatting.Ms(s.MaxMs)} | {Formatting.Ms(s.StdDevMs)} | {Formatting.Ms(s.P50Ms)} | {Formatting.Ms(s.P75Ms)} | {Formatting.Ms(s.P95Ms)} | {Formatting.Ms(s.P99Ms)} | {s.Bytes} |");
+                        $"| {step.Name} | {outcome} | {s.Count} | {Formatting.Rate(s.Rps)} | {Formatting.Ms(s.MinMs)} | {Formatting.Ms(s.MeanMs)} | {Formatting.Ms(s.MaxMs)} | {Formatting.Ms(s.StdDevMs)} | {Formatting.Ms(s.P50Ms)} | {Formatting.Ms(s.P75Ms)} | {Formatting.Ms(s.P95Ms)} | {Formatting.Ms(s.P99Ms)} | {Formatting.Ms(s.P999Ms)} | {s.Bytes} |");
                 }
             }
 

@@ -1,6 +1,6 @@
 namespace Edge.Load.Reporting;
 
-/// <summary>Writes report.md, report.html, report.csv and status-codes.csv into one folder.</summary>
+/// <summary>Writes report.md, report.html, report.csv, report.json and status-codes.csv into one folder.</summary>
 public static class ReportWriter
 {
     public static IReadOnlyList<string> WriteAll(RunReport report, string folder)
@@ -11,6 +11,7 @@ public static class ReportWriter
             ("report.md", MarkdownReport.Render(report)),
             ("report.html", HtmlReport.Render(report)),
             ("report.csv", CsvReport.Render(report)),
+            ("report.json", JsonReport.Render(report)),
             ("status-codes.csv", CsvReport.RenderStatusCodes(report)),
         };
         var written = new List<string>(files.Length);

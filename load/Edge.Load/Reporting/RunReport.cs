@@ -128,10 +128,34 @@ public sealed record ScenarioReport
             }
 
             var text = string.Create(CultureInfo.InvariantCulture,
-                $"offered {offered:0.0}/s ({Scheduled} scheduled, {Sent} sent); served {Global.Ok.Rps:0.0} ok/s, {share * 100:0.0}% of the offered rate");
+                $"offered {Formatting.Rate(offered)}/s ({Scheduled} scheduled, {Sent} sent); served {Formatting.Rate(Global.Ok.Rps)} ok/s, {share * 100:0.0}% of the offered rate");
             return OfferedRateMissed
                 ? text + string.Create(CultureInfo.InvariantCulture, $": offered rate NOT achieved ({(1 - share) * 100:0.0}% short)")
                 : text;
+        }
+    }
+
+    /// <summary>The HTTP version every request asked for: "HTTP/1.1", or "HTTP/2" with <c>--http2</c>.</summary>
+    public string RequestedProtocol { get; init; } = ProtocolNames.Http11;
+
+    /// <summary>How HTTP/2 was asked for ("h2c, prior knowledge" or ALPN); null for HTTP/1.1.</summary>
+    public string? ProtocolNegotiation { get; init; }
+
+    /// <summary>Responses by the HTTP version they came back on (every sub-step's, or the invocation's when it has none), most first.</summary>
+    public IReadOnlyList<ProtocolCount> Protocols { get; init; } = [];
+
+    /// <summary>Responses that came back on another version than <see cref="RequestedProtocol"/> (an https server without h2 answers HTTP/1.1).</summary>
+    public long OtherProtocolResponses => Protocols.Where(p => p.Protocol != RequestedProtocol).Sum(static p => p.Count);
+
+    /// <summary>The protocol line of the reports: what was asked for and what the responses came back on.</summary>
+    public string ProtocolText
+    {
+        get
+        {
+            var asked = ProtocolNegotiation is null ? RequestedProtocol + " requested" : $"{RequestedProtocol} requested ({ProtocolNegotiation})";
+            var responses = Protocols.Count == 0 ? "none with an HTTP version" : string.Join(", ", Protocols.Select(static p => string.Create(CultureInfo.InvariantCulture, $"{p.Protocol}: {p.Count}")));
+            var other = OtherProtocolResponses;
+            return $"{asked}; responses: {responses}" + (other > 0 ? string.Create(CultureInfo.InvariantCulture, $"; {other} on another version than asked") : "");
         }
     }
 
@@ -229,12 +253,31 @@ public sealed record OutcomeReport
 
     public required double? P99Ms { get; init; }
 
+    /// <summary>p99.9: the tail a p99 hides (one request in a thousand); meaningful from a few thousand ok responses on.</summary>
+    public double? P999Ms { get; init; }
+
     public required long Bytes { get; init; }
 
     public required IReadOnlyList<StatusCodeCount> StatusCodes { get; init; }
 }
 
 public sealed record StatusCodeCount(string StatusCode, long Count);
+
+public sealed record ProtocolCount(string Protocol, long Count);
+
+/// <summary>HTTP versions as the reports name them.</summary>
+public static class ProtocolNames
+{
+    public const string Http11 = "HTTP/1.1";
+
+    public const string Http2 = "HTTP/2";
+
+    public static string Of(Version version) => version.Major switch
+    {
+        1 => "HTTP/1." + version.Minor.ToString(CultureInfo.InvariantCulture),
+        _ => "HTTP/" + version.Major.ToString(CultureInfo.InvariantCulture),
+    };
+}
 
 public sealed record TimeSeriesPoint
 {

@@ -25,7 +25,7 @@ public static class LoadTest
         ThreadPool.SetMinThreads(Math.Max(workers, Environment.ProcessorCount * 8), Math.Max(io, Environment.ProcessorCount * 8));
 
         var ownsClient = options.HttpClient is null;
-        var client = options.HttpClient ?? LoadHttpClient.Create(options.RequestTimeout);
+        var client = options.HttpClient ?? LoadHttpClient.Create(options.RequestTimeout, options.Http2);
         try
         {
             var read = new HashSet<string>(StringComparer.OrdinalIgnoreCase);

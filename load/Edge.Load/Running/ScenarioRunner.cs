@@ -63,6 +63,12 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
             Scheduled = plan.Model == LoadModel.Open ? plan.ScheduledInvocations : null,
             MaxDispatchLag = plan.Model == LoadModel.Open ? stats.MaxDispatchLag : null,
             LateDispatches = plan.Model == LoadModel.Open ? stats.LateDispatches : null,
+            RequestedProtocol = options.Http2 ? ProtocolNames.Http2 : ProtocolNames.Http11,
+            ProtocolNegotiation = !options.Http2 ? null
+                : options.Target?.Scheme == Uri.UriSchemeHttps ? "ALPN, HTTP/1.1 if the server does not offer h2"
+                : options.Target?.Scheme == Uri.UriSchemeHttp ? "h2c, prior knowledge"
+                : "h2c with prior knowledge on http://, ALPN on https://",
+            Protocols = [.. stats.Versions().Select(static p => new ProtocolCount(ProtocolNames.Of(p.Key), p.Value))],
         };
     }
 
@@ -216,7 +222,9 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
 
     private async Task CopyLoopAsync(ScenarioStats stats, Func<long> nextInvocation, CancellationToken stop, CancellationToken abort)
     {
-        while (!stop.IsCancellationRequested)
+        // The run's own token too: on a stop it is cancelled before the callbacks that cancel each copy's linked token run,
+        // and meanwhile a copy started invocations that failed at once as 'cancelled', counted as sent, and looped.
+        while (!stop.IsCancellationRequested && !abort.IsCancellationRequested)
         {
             stats.Started();
             await InvokeAsync(stats, Stopwatch.GetTimestamp(), nextInvocation(), abort).ConfigureAwait(false);
@@ -225,18 +233,27 @@ internal sealed class ScenarioRunner(ScenarioDefinition scenario, LoadTestOption
 
     private async Task InvokeAsync(ScenarioStats stats, long measureFrom, long invocation, CancellationToken cancellationToken, bool open = false)
     {
+        var context = new ScenarioContext(scenario.Name, invocation, stats, cancellationToken, open ? measureFrom : 0);
         Response response;
         try
         {
-            response = await scenario.Run(new ScenarioContext(scenario.Name, invocation, stats, cancellationToken, open ? measureFrom : 0)).ConfigureAwait(false);
+            response = await scenario.Run(context).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             response = Response.Fail(ex is OperationCanceledException ? "cancelled" : "exception", message: ex.GetType().Name);
         }
 
+        // An invocation of several steps moved all of their bytes, not only the returned step's, and one that threw after
+        // a step moved that step's: the global row's bytes then add up to the steps'.
+        var steps = context.StepsRun;
+        if (steps > 0 && response.SizeBytes != context.StepBytes)
+        {
+            response = response with { SizeBytes = context.StepBytes };
+        }
+
         // Recorded as it leaves the in-flight count: the final sample is taken once nothing is in flight.
-        stats.Completed(response, Stopwatch.GetTimestamp() - measureFrom);
+        stats.Completed(response, Stopwatch.GetTimestamp() - measureFrom, countVersion: steps == 0);
     }
 
     private async Task DrainAsync(ScenarioStats stats)

@@ -12,6 +12,9 @@ public sealed record Response
     /// <summary>Bytes transferred (request body plus response body).</summary>
     public long SizeBytes { get; init; }
 
+    /// <summary>The HTTP version the response came back on; null when there was no response (or the step is not HTTP).</summary>
+    public Version? Version { get; init; }
+
     /// <summary>Optional short reason for a failure; never a whole body.</summary>
     public string? Message { get; init; }
 

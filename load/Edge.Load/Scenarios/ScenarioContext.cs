@@ -12,6 +12,8 @@ public sealed class ScenarioContext
     // the first step hid what the whole invocation shows (a late dispatch, a queued work item): a threshold on
     // "mixed/webhook: p99" then read lower than the same requests' global p99. 0 once taken, and in the closed model.
     private long _firstStepFrom;
+    private long _stepBytes;
+    private int _stepsRun;
 
     internal ScenarioContext(string scenarioName, long invocationNumber, ScenarioStats stats, CancellationToken cancellationToken, long intendedTimestamp = 0)
     {
@@ -42,12 +44,25 @@ public sealed class ScenarioContext
         {
             response = await run().ConfigureAwait(false);
         }
+        catch (OperationCanceledException ex) when (CancellationToken.IsCancellationRequested)
+        {
+            // The run was stopped (Ctrl+C): like every request in flight then, 'cancelled'; 'exception' means the scenario threw.
+            response = Response.Fail("cancelled", message: ex.GetType().Name);
+        }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             response = Response.Fail("exception", message: ex.GetType().Name);
         }
 
         _stats.CompletedStep(name, response, Stopwatch.GetTimestamp() - started);
+        Interlocked.Add(ref _stepBytes, response.SizeBytes);
+        Interlocked.Increment(ref _stepsRun);
         return response;
     }
+
+    /// <summary>How many sub-steps this invocation ran; the whole invocation's bytes and HTTP versions are then theirs.</summary>
+    internal int StepsRun => Volatile.Read(ref _stepsRun);
+
+    /// <summary>Bytes of every sub-step this invocation ran, ok or failed.</summary>
+    internal long StepBytes => Interlocked.Read(ref _stepBytes);
 }

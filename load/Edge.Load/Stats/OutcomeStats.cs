@@ -19,15 +19,17 @@ internal sealed class OutcomeStats
     // and an uncontended lock costs tens of nanoseconds, far below one HTTP round trip.
     private readonly Lock _lock = new();
     private readonly ConcurrentDictionary<string, StrongBox<long>> _statusCodes = new(StringComparer.Ordinal);
-    private HistogramBase _interval = new LongHistogram(1, HighestTrackableMicros, SignificantDigits);
-    private HistogramBase _spare = new LongHistogram(1, HighestTrackableMicros, SignificantDigits);
+    private HistogramBase _interval = NewHistogram();
+    private HistogramBase _spare = NewHistogram();
     private long _count;
     private long _bytes;
     private long _minMicros = long.MaxValue;
     private long _sumMicros;
 
     /// <summary>Everything drained so far; only touched by the sampling thread.</summary>
-    internal HistogramBase Total { get; } = new LongHistogram(1, HighestTrackableMicros, SignificantDigits);
+    internal HistogramBase Total { get; } = NewHistogram();
+
+    internal static HistogramBase NewHistogram() => new LongHistogram(1, HighestTrackableMicros, SignificantDigits);
 
     internal long Count => Interlocked.Read(ref _count);
 

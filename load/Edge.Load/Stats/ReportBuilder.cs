@@ -29,6 +29,7 @@ internal static class ReportBuilder
             P75Ms = Percentile(h, 75),
             P95Ms = Percentile(h, 95),
             P99Ms = Percentile(h, 99),
+            P999Ms = Percentile(h, 99.9),
             Bytes = stats.Bytes,
             StatusCodes = [.. stats.StatusCodes().Select(static p => new StatusCodeCount(p.Key, p.Value))],
         };

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Edge.Load.Reporting;
 using Edge.Load.Scenarios;
 
@@ -14,6 +15,7 @@ internal sealed class ScenarioStats
     private readonly ConcurrentDictionary<string, StepStats> _steps = new(StringComparer.Ordinal);
     private static readonly Response Unfinished = Response.Fail("unfinished", message: "still in flight when the run ended");
 
+    private readonly ConcurrentDictionary<Version, StrongBox<long>> _versions = new();
     private readonly List<TimeSeriesPoint> _series = [];
     private readonly Lock _completion = new();
     private bool _closed;
@@ -23,6 +25,11 @@ internal sealed class ScenarioStats
     private long _lateDispatches;
     private long _lastOkTimestamp;
     private double _lastSampleSeconds;
+
+    // The last point's own histograms, so a short final tail can be folded into it exactly.
+    private readonly HdrHistogram.HistogramBase _pointOk = OutcomeStats.NewHistogram();
+    private readonly HdrHistogram.HistogramBase _pointFail = OutcomeStats.NewHistogram();
+    private double _pointStartSeconds;
 
     public StepStats Global { get; } = new(GlobalStepName);
 
@@ -57,13 +64,18 @@ internal sealed class ScenarioStats
     }
 
     /// <summary>Records a whole invocation's outcome and leaves the in-flight count, unless the run was already closed.</summary>
-    public void Completed(Response response, long elapsedTicks)
+    public void Completed(Response response, long elapsedTicks, bool countVersion = true)
     {
         lock (_completion)
         {
             if (!_closed)
             {
                 Global.Record(response, elapsedTicks);
+                if (countVersion)
+                {
+                    CountVersion(response);
+                }
+
                 if (response.IsOk)
                 {
                     _lastOkTimestamp = Stopwatch.GetTimestamp();
@@ -87,6 +99,7 @@ internal sealed class ScenarioStats
             if (!_closed)
             {
                 step.Record(response, elapsedTicks);
+                CountVersion(response);
             }
         }
     }
@@ -111,6 +124,21 @@ internal sealed class ScenarioStats
             return unfinished;
         }
     }
+
+    private void CountVersion(Response response)
+    {
+        if (response.Version is { } version)
+        {
+            Interlocked.Increment(ref _versions.GetOrAdd(version, static _ => new StrongBox<long>()).Value);
+        }
+    }
+
+    /// <summary>
+    /// HTTP responses by the version they came back on: each sub-step's, or the invocation's own when it ran no sub-steps.
+    /// Most first.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<Version, long>> Versions() =>
+        [.. _versions.Select(static p => KeyValuePair.Create(p.Key, Interlocked.Read(ref p.Value.Value))).OrderByDescending(static p => p.Value).ThenByDescending(static p => p.Key)];
 
     /// <summary>When the last ok response was recorded (a <see cref="Stopwatch"/> timestamp; 0 before the first).</summary>
     public long LastOkTimestamp
@@ -145,8 +173,10 @@ internal sealed class ScenarioStats
     }
 
     /// <summary>
-    /// Drains every recorder into its total and appends one time-series point, unless the interval since the last point
-    /// is shorter than <paramref name="minPointSeconds"/> (a tail that short would chart as a spike). Called from one sampling loop only.
+    /// Drains every recorder into its total and appends one time-series point. An interval shorter than
+    /// <paramref name="minPointSeconds"/> (the final tail) is folded into the last point instead, which then covers both:
+    /// as a point of its own it charted as a spike, and left out, the series no longer added up to the totals. Called from
+    /// one sampling loop only.
     /// </summary>
     public TimeSeriesPoint Sample(double elapsedSeconds, double minPointSeconds = 0)
     {
@@ -158,26 +188,36 @@ internal sealed class ScenarioStats
             step.Fail.DrainInterval();
         }
 
-        var seconds = Math.Max(elapsedSeconds - _lastSampleSeconds, 1e-9);
-        var appendPoint = seconds >= minPointSeconds || _series.Count < 2; // a chart needs two points
+        var interval = Math.Max(elapsedSeconds - _lastSampleSeconds, 1e-9);
+        var newPoint = interval >= minPointSeconds || _series.Count < 2; // a chart needs two points
+        if (newPoint)
+        {
+            _pointOk.Reset();
+            _pointFail.Reset();
+            _pointStartSeconds = _lastSampleSeconds;
+        }
+        else
+        {
+            _series.RemoveAt(_series.Count - 1);
+        }
+
+        _pointOk.Add(ok);
+        _pointFail.Add(fail);
         _lastSampleSeconds = elapsedSeconds;
+        var seconds = Math.Max(elapsedSeconds - _pointStartSeconds, 1e-9);
         var point = new TimeSeriesPoint
         {
             ElapsedSeconds = elapsedSeconds,
-            OkCount = ok.TotalCount,
-            FailCount = fail.TotalCount,
-            OkRps = ok.TotalCount / seconds,
-            FailRps = fail.TotalCount / seconds,
-            P50Ms = ok.TotalCount == 0 ? null : ok.GetValueAtPercentile(50) / 1000.0,
-            P99Ms = ok.TotalCount == 0 ? null : ok.GetValueAtPercentile(99) / 1000.0,
-            MaxMs = ok.TotalCount == 0 ? null : HdrHistogram.HistogramExtensions.GetMaxValue(ok) / 1000.0,
+            OkCount = _pointOk.TotalCount,
+            FailCount = _pointFail.TotalCount,
+            OkRps = _pointOk.TotalCount / seconds,
+            FailRps = _pointFail.TotalCount / seconds,
+            P50Ms = _pointOk.TotalCount == 0 ? null : _pointOk.GetValueAtPercentile(50) / 1000.0,
+            P99Ms = _pointOk.TotalCount == 0 ? null : _pointOk.GetValueAtPercentile(99) / 1000.0,
+            MaxMs = _pointOk.TotalCount == 0 ? null : HdrHistogram.HistogramExtensions.GetMaxValue(_pointOk) / 1000.0,
             InFlight = InFlight,
         };
-        if (appendPoint)
-        {
-            _series.Add(point);
-        }
-
+        _series.Add(point);
         return point;
     }
 }

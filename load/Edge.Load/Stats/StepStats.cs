@@ -14,7 +14,9 @@ internal sealed class StepStats(string name)
 
     public void Record(Response response, long elapsedTicks)
     {
-        var micros = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
+        // In 128 bits: ticks are nanoseconds on Linux, and ticks * 1_000_000 overflowed a long past about 2.56 h, well
+        // inside the 24 h a --timeout allows, turning a slow response into a 1 µs one.
+        var micros = (long)((Int128)elapsedTicks * 1_000_000 / Stopwatch.Frequency);
         (response.IsOk ? Ok : Fail).Record(micros, response.SizeBytes, response.StatusCode);
     }
 }

@@ -19,6 +19,7 @@ public enum ThresholdMetric
     FailCount,
     OkCount,
     Requests,
+    P999,
 }
 
 public enum ThresholdOperator
@@ -90,6 +91,7 @@ public sealed partial record Threshold
             "p75" => ThresholdMetric.P75,
             "p95" => ThresholdMetric.P95,
             "p99" => ThresholdMetric.P99,
+            "p999" => ThresholdMetric.P999,
             "mean" => ThresholdMetric.Mean,
             "min" => ThresholdMetric.Min,
             "max" => ThresholdMetric.Max,
@@ -99,7 +101,7 @@ public sealed partial record Threshold
             "fail" or "fails" => ThresholdMetric.FailCount,
             "ok" => ThresholdMetric.OkCount,
             "requests" => ThresholdMetric.Requests,
-            _ => throw new FormatException($"Threshold '{text}': unknown metric '{metricText}' (p50, p75, p95, p99, mean, min, max, stddev, rps, fail%, fail, ok, requests)."),
+            _ => throw new FormatException($"Threshold '{text}': unknown metric '{metricText}' (p50, p75, p95, p99, p999, mean, min, max, stddev, rps, fail%, fail, ok, requests)."),
         };
 
         var op = match.Groups["op"].Value switch
@@ -133,7 +135,7 @@ public sealed partial record Threshold
     }
 
     public static bool IsLatency(ThresholdMetric metric) => metric is ThresholdMetric.P50 or ThresholdMetric.P75 or ThresholdMetric.P95
-        or ThresholdMetric.P99 or ThresholdMetric.Mean or ThresholdMetric.Min or ThresholdMetric.Max or ThresholdMetric.StdDev;
+        or ThresholdMetric.P99 or ThresholdMetric.P999 or ThresholdMetric.Mean or ThresholdMetric.Min or ThresholdMetric.Max or ThresholdMetric.StdDev;
 
     public bool IsSatisfiedBy(double actual) => Operator switch
     {

@@ -69,6 +69,7 @@ internal static class ThresholdEvaluator
         ThresholdMetric.P75 => step.Ok.P75Ms,
         ThresholdMetric.P95 => step.Ok.P95Ms,
         ThresholdMetric.P99 => step.Ok.P99Ms,
+        ThresholdMetric.P999 => step.Ok.P999Ms,
         ThresholdMetric.Mean => step.Ok.MeanMs,
         ThresholdMetric.Min => step.Ok.MinMs,
         ThresholdMetric.Max => step.Ok.MaxMs,

@@ -198,12 +198,12 @@ public sealed class CliAppTests
         Assert.DoesNotContain("p50=", stdout.ToString(), StringComparison.Ordinal);
 
         var md = File.ReadAllLines(Path.Combine(folder, "report.md"));
-        Assert.Contains("| global | ok | 0 | 0.0 | - | - | - | - | - | - | - | - | 0 |", md);
+        Assert.Contains("| global | ok | 0 | 0 | - | - | - | - | - | - | - | - | - | 0 |", md);
         Assert.Contains(md, l => l.StartsWith("- FAILED: plain-get: no ok responses", StringComparison.Ordinal));
         var csvOk = File.ReadAllLines(Path.Combine(folder, "report.csv")).Single(l => l.StartsWith("plain-get,global,ok,", StringComparison.Ordinal)).Split(',');
         Assert.All(csvOk[5..13], cell => Assert.Equal("", cell));
         var html = File.ReadAllText(Path.Combine(folder, "report.html"));
-        Assert.Contains("<td class=\"name\">ok</td><td>0</td><td>0.0</td><td>-</td>", html, StringComparison.Ordinal);
+        Assert.Contains("<td class=\"name\">ok</td><td>0</td><td>0</td><td>-</td>", html, StringComparison.Ordinal);
         Assert.Contains("FAILED: plain-get: no ok responses", html, StringComparison.Ordinal);
         Assert.Contains("<p id=\"verdict\" class=\"fail\">FAILED: no ok responses (below)</p>", html, StringComparison.Ordinal);
     }
@@ -360,6 +360,18 @@ public sealed class CliAppTests
         Assert.Contains(md, l => l.StartsWith("- INTERRUPTED: ", StringComparison.Ordinal));
         var html = File.ReadAllText(Path.Combine(folder, "report.html"));
         Assert.Contains("<p id=\"verdict\" class=\"fail\">INTERRUPTED", html, StringComparison.Ordinal);
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "report.json")));
+        Assert.True(json.RootElement.GetProperty("interrupted").GetBoolean());
+        Assert.False(json.RootElement.GetProperty("passed").GetBoolean());
+        var scenario = json.RootElement.GetProperty("scenarios")[0];
+        Assert.True(scenario.GetProperty("cancelled").GetBoolean());
+        var global = scenario.GetProperty("steps")[0];
+        Assert.Equal(scenario.GetProperty("sent").GetInt64(), global.GetProperty("requests").GetInt64());
+        foreach (var outcome in new[] { "ok", "fail" })
+        {
+            var o = global.GetProperty(outcome);
+            Assert.Equal(o.GetProperty("count").GetInt64(), o.GetProperty("statusCodes").EnumerateObject().Sum(static c => c.Value.GetInt64()));
+        }
     }
 
     [Fact]

@@ -41,13 +41,42 @@ public sealed class ReportFilesTests(ReportRunFixture run) : IClassFixture<Repor
 
         // What was offered and what was sent, on every row, and every request sent is in exactly one of ok or fail.
         var globalFail = rows.Single(r => r[1] == "global" && r[2] == "fail");
-        Assert.All(rows, r => Assert.Equal("40.0", r[17]));
+        Assert.All(rows, r => Assert.Equal("40", r[17]));
         Assert.Equal(long.Parse(globalOk[18], CultureInfo.InvariantCulture), long.Parse(globalOk[3], CultureInfo.InvariantCulture) + long.Parse(globalFail[3], CultureInfo.InvariantCulture));
         Assert.Equal(80, long.Parse(globalOk[18], CultureInfo.InvariantCulture));
 
         var status = File.ReadAllLines(Path.Combine(run.Folder, "status-codes.csv"));
         Assert.Equal(string.Join(',', CsvReport.StatusColumns), status[0]);
         Assert.Contains("mixed,global,ok,200," + globalOk[3], status);
+    }
+
+    [Fact]
+    public void JsonReport_AfterRun_HasTheSameCountsAsTheCsvAndStepsThatAddUp()
+    {
+        Assert.Equal(0, run.ExitCode);
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(run.Folder, "report.json")));
+        var csv = File.ReadAllLines(Path.Combine(run.Folder, "report.csv")).Skip(1).Select(l => l.Split(',')).ToList();
+
+        var scenario = json.RootElement.GetProperty("scenarios")[0];
+        Assert.Equal("mixed", scenario.GetProperty("name").GetString());
+        Assert.Equal(40, scenario.GetProperty("offeredRps").GetDouble());
+        Assert.Equal("HTTP/1.1", scenario.GetProperty("protocol").GetProperty("requested").GetString());
+        var steps = scenario.GetProperty("steps").EnumerateArray().ToList();
+        Assert.Equal(["global", "jwt-rbac", "plain-get", "webhook"], steps.Select(static s => s.GetProperty("name").GetString()));
+        foreach (var step in steps)
+        {
+            foreach (var outcome in new[] { "ok", "fail" })
+            {
+                var row = csv.Single(r => r[1] == step.GetProperty("name").GetString() && r[2] == outcome);
+                Assert.Equal(long.Parse(row[3], CultureInfo.InvariantCulture), step.GetProperty(outcome).GetProperty("count").GetInt64());
+                Assert.Equal(long.Parse(row[13], CultureInfo.InvariantCulture), step.GetProperty(outcome).GetProperty("bytes").GetInt64());
+            }
+        }
+
+        long Sum(string outcome, string field) => steps.Skip(1).Sum(s => s.GetProperty(outcome).GetProperty(field).GetInt64());
+        Assert.Equal(steps[0].GetProperty("ok").GetProperty("count").GetInt64(), Sum("ok", "count"));
+        Assert.Equal(steps[0].GetProperty("ok").GetProperty("bytes").GetInt64(), Sum("ok", "bytes"));
+        Assert.Equal(scenario.GetProperty("sent").GetInt64(), steps[0].GetProperty("requests").GetInt64());
     }
 
     [Fact]
@@ -77,7 +106,7 @@ public sealed class ReportFilesTests(ReportRunFixture run) : IClassFixture<Repor
         Assert.Contains("; edge-load ", machine, StringComparison.Ordinal);
         Assert.Contains("load average ", machine, StringComparison.Ordinal);
         Assert.Matches(@"^- started: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC, took ", lines.Single(l => l.StartsWith("- started: ", StringComparison.Ordinal)));
-        Assert.Contains(lines, l => l.StartsWith("- rate: offered 40.0/s (80 scheduled, 80 sent); served ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("- rate: offered 40/s (80 scheduled, 80 sent); served ", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -127,7 +156,7 @@ public sealed class ReportFilesTests(ReportRunFixture run) : IClassFixture<Repor
         Assert.Equal("Load test report: " + Path.GetFileName(run.Folder), await page.TitleAsync());
         Assert.Equal("all thresholds passed", await page.Locator("#verdict").InnerTextAsync());
         Assert.StartsWith("Machine: host " + Environment.MachineName, await page.Locator("p.machine").InnerTextAsync(), StringComparison.Ordinal);
-        Assert.StartsWith("Rate: offered 40.0/s (80 scheduled, 80 sent)", await page.Locator("p.rate").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("Rate: offered 40/s (80 scheduled, 80 sent)", await page.Locator("p.rate").InnerTextAsync(), StringComparison.Ordinal);
         Assert.Equal(["mixed", "global", "fail% < 1", "0%", "80", "passed"], await page.Locator("table.thresholds tbody tr td").AllInnerTextsAsync());
         Assert.Equal(8, await page.Locator("table.stats tbody tr").CountAsync());
         foreach (var chart in new[] { "#latency-0", "#rps-0" })

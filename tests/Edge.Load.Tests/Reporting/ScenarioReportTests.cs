@@ -5,9 +5,9 @@ namespace Edge.Load.Tests.Reporting;
 public sealed class ScenarioReportTests
 {
     [Theory]
-    [InlineData(95, false, "offered 100.0/s (1000 scheduled, 1000 sent); served 95.0 ok/s, 95.0% of the offered rate")]
-    [InlineData(94.9, true, "offered 100.0/s (1000 scheduled, 1000 sent); served 94.9 ok/s, 94.9% of the offered rate: offered rate NOT achieved (5.1% short)")]
-    [InlineData(0, true, "offered 100.0/s (1000 scheduled, 1000 sent); served 0.0 ok/s, 0.0% of the offered rate: offered rate NOT achieved (100.0% short)")]
+    [InlineData(95, false, "offered 100/s (1000 scheduled, 1000 sent); served 95 ok/s, 95.0% of the offered rate")]
+    [InlineData(94.9, true, "offered 100/s (1000 scheduled, 1000 sent); served 94.9 ok/s, 94.9% of the offered rate: offered rate NOT achieved (5.1% short)")]
+    [InlineData(0, true, "offered 100/s (1000 scheduled, 1000 sent); served 0 ok/s, 0.0% of the offered rate: offered rate NOT achieved (100.0% short)")]
     public void OfferedText_OpenModel_SaysWhetherTheOfferedRateWasAchievedAtTheDocumentedShare(double okRps, bool missed, string expected)
     {
         var report = Report(scheduled: 1000, okRps);
@@ -73,6 +73,7 @@ public sealed class ScenarioReportTests
         P75Ms = p99,
         P95Ms = p99,
         P99Ms = p99,
+        P999Ms = p99,
         Bytes = 0,
         StatusCodes = [],
     };

@@ -93,7 +93,7 @@ public sealed class LatencyAccuracyTests
         var share = result.AchievedShareOfOffered!.Value;
         var line = Assert.Single(MarkdownReport.Render(report).Split('\n'), l => l.StartsWith("- rate: ", StringComparison.Ordinal));
         Assert.Equal(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"- rate: offered 100.0/s (200 scheduled, 200 sent); served {result.Global.Ok.Rps:0.0} ok/s, {share * 100:0.0}% of the offered rate: offered rate NOT achieved ({(1 - share) * 100:0.0}% short)"), line.TrimEnd('\r'));
+            $"- rate: offered 100/s (200 scheduled, 200 sent); served {Edge.Load.Reporting.Formatting.Rate(result.Global.Ok.Rps)} ok/s, {share * 100:0.0}% of the offered rate: offered rate NOT achieved ({(1 - share) * 100:0.0}% short)"), line.TrimEnd('\r'));
     }
 
     private static async Task<OutcomeReport> RunAsync(DelayBackend backend, LoadSimulation simulation)

@@ -161,6 +161,36 @@ public sealed class LoadTestTests
     }
 
     [Fact]
+    public async Task RunAsync_ClosedModelStopped_StartsNoInvocationAfterTheStop()
+    {
+        // Ctrl+C on 4 copies reported 30 'cancelled' failures and counted them as sent: while the stop's callbacks ran,
+        // each copy saw only its own (not yet cancelled) token, started invocations that failed at once, and looped. Only
+        // what was in flight at the stop, at most one per copy, may be 'cancelled'.
+        const int copies = 2;
+        var slowCallback = 0;
+        var scenario = Scenario.Create("closed", async ctx =>
+            {
+                if (Interlocked.Exchange(ref slowCallback, 1) == 0)
+                {
+                    // Runs first among the stop's callbacks (the newest registration), holding the others back a while.
+                    ctx.CancellationToken.Register(static () => Thread.Sleep(300));
+                }
+
+                await Task.Delay(5, ctx.CancellationToken);
+                return LoadResponse.Ok("200");
+            })
+            .WithLoadSimulations(Simulation.KeepConstant(copies, TimeSpan.FromSeconds(30)));
+        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(700));
+
+        var report = await LoadTest.RunAsync([scenario], new LoadTestOptions(), cancellationToken: stop.Token);
+
+        var result = report.Scenarios[0];
+        Assert.True(result.Cancelled);
+        Assert.InRange(result.Global.Fail.Count, 0, copies);
+        Assert.Equal(result.Sent, result.Global.Requests);
+    }
+
+    [Fact]
     public async Task RunAsync_StoppedDuringTheWarmUp_ReportsTheWarmUpThatRanNotTheOneAsked()
     {
         // Ctrl+C one second into a 5 s warm-up: the report said "warm-up (not counted): 5 s, 55 requests".

@@ -7,6 +7,7 @@ public sealed class ThresholdTests
 {
     [Theory]
     [InlineData("p99 < 20ms", ThresholdMetric.P99, ThresholdOperator.LessThan, 20)]
+    [InlineData("p999 < 50ms", ThresholdMetric.P999, ThresholdOperator.LessThan, 50)]
     [InlineData("p50<=1.5ms", ThresholdMetric.P50, ThresholdOperator.LessOrEqual, 1.5)]
     [InlineData("max < 2s", ThresholdMetric.Max, ThresholdOperator.LessThan, 2000)]
     [InlineData("mean < 500us", ThresholdMetric.Mean, ThresholdOperator.LessThan, 0.5)]
