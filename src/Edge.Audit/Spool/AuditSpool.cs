@@ -273,6 +273,7 @@ public sealed class AuditSpool : IAsyncDisposable
                 .ConfigureAwait(false);
             RecoveryDamage = damage;
             RecoveryGaps = gaps;
+            Metrics.AddLost(gaps.Sum(g => g.FoundSequence - g.ExpectedSequence));
             _writer.Start(last);
         }
         catch
