@@ -128,6 +128,13 @@ public static class AuditEventTypes
     /// </summary>
     public const string SpoolRecordsLost = "dev.edge.audit.spool.lost.v1";
 
+    /// <summary>
+    /// A writer refused one of this edge's records as a record (<c>record_too_large</c>, <c>invalid_record</c>), and the
+    /// edge set it aside in its spool's quarantine folder to ship the records after it: the writer's log says which record
+    /// it does not hold (<c>recordId</c>, <c>recordType</c>, <c>sequence</c>, <c>writer</c>, <c>file</c>; reason the code).
+    /// </summary>
+    public const string RecordQuarantined = "dev.edge.audit.record.quarantined.v1";
+
     /// <summary>Approval events: <c>requested</c>, <c>approved</c>, <c>rejected</c>, <c>consumed</c>, <c>expired</c>, <c>invalid</c>, <c>mismatch</c>, <c>refused</c>.</summary>
     public const string ApprovalRequested = "dev.edge.audit.approval.requested.v1";
     public const string ApprovalApproved = "dev.edge.audit.approval.approved.v1";

@@ -303,7 +303,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
             {
                 return Shipped.RecordRefused;
             }
-            else if (attempt.Failure is WriterFailure.RecordRefused && TryQuarantine(body, last, _writerLabels[current], attempt.Detail, ref failures))
+            else if (attempt.Failure is WriterFailure.RecordRefused && TryQuarantine(body, last, _writerLabels[current], attempt, ref failures))
             {
                 return Shipped.Quarantined;
             }
@@ -347,14 +347,18 @@ public sealed partial class AuditShipper : IAsyncDisposable
     /// after the backoff, as any 4xx) when the quarantine is full or cannot be written; <paramref name="failures"/> counts
     /// the attempt then, so its log line comes on the first and every 50th.
     /// </summary>
-    private bool TryQuarantine(ReadOnlyMemory<byte> body, long sequence, string writer, string reason, ref int failures)
+    private bool TryQuarantine(ReadOnlyMemory<byte> body, long sequence, string writer, PostAttempt attempt, ref int failures)
     {
+        var reason = attempt.Detail;
         try
         {
             // The body is the record and its newline.
-            if (_spool.Quarantine(sequence, body.Span[..^1]) is { } path)
+            var record = body[..^1];
+            if (_spool.Quarantine(sequence, record.Span) is { } path)
             {
                 Log.Quarantined(_logger, writer, sequence, reason, path);
+                var (id, type) = IdAndType(record.Span);
+                _options.Quarantined?.Invoke(new QuarantinedRecord(sequence, id, type, attempt.Code ?? "", writer, path));
                 return true;
             }
 
@@ -374,6 +378,50 @@ public sealed partial class AuditShipper : IAsyncDisposable
         }
 
         return false;
+    }
+
+    /// <summary>The top-level <c>id</c> and <c>type</c> of a record, each null when missing or when it does not read as JSON.</summary>
+    private static (string? Id, string? Type) IdAndType(ReadOnlySpan<byte> record)
+    {
+        string? id = null;
+        string? type = null;
+        try
+        {
+            var reader = new Utf8JsonReader(record);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return (null, null);
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isId = reader.ValueTextEquals("id"u8);
+                var isType = reader.ValueTextEquals("type"u8);
+                reader.Read();
+                if ((isId || isType) && reader.TokenType == JsonTokenType.String)
+                {
+                    var value = reader.GetString();
+                    if (isId)
+                    {
+                        id = value;
+                    }
+                    else
+                    {
+                        type = value;
+                    }
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+        }
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException)
+        {
+            // Not JSON (an invalid record) past what was read: what was found is kept.
+        }
+
+        return (id, type);
     }
 
     /// <summary>
@@ -448,7 +496,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
                               || status == (int)HttpStatusCode.BadRequest && code == IngestProtocol.InvalidRecordCode
                     ? WriterFailure.RecordRefused
                     : status == (int)HttpStatusCode.RequestEntityTooLarge ? WriterFailure.TooLarge : WriterFailure.Refused;
-                return PostAttempt.Failed(failure, code is null ? $"The writer answered {status}." : $"The writer answered {status} {code}.");
+                return PostAttempt.Failed(failure, code is null ? $"The writer answered {status}." : $"The writer answered {status} {code}.", code);
             }
 
             await using var stream = await response.Content.ReadAsStreamAsync(stopping).ConfigureAwait(false);
@@ -560,11 +608,11 @@ public sealed partial class AuditShipper : IAsyncDisposable
         Quarantined,
     }
 
-    private readonly record struct PostAttempt(long Acked, WriterFailure? Failure, string Detail)
+    private readonly record struct PostAttempt(long Acked, WriterFailure? Failure, string Detail, string? Code = null)
     {
         public static PostAttempt Acknowledged(long acked) => new(acked, null, "");
 
-        public static PostAttempt Failed(WriterFailure failure, string detail) => new(0, failure, detail);
+        public static PostAttempt Failed(WriterFailure failure, string detail, string? code = null) => new(0, failure, detail, code);
     }
 
     // Logged under the edge's Auditing range (1500-1599): the shipper runs inside the edge.

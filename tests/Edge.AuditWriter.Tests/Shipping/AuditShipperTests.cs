@@ -1,3 +1,4 @@
+using Edge.Audit.Records;
 using Edge.Audit.Shipping;
 using Edge.Audit.Spool;
 using Edge.Audit.Storage;
@@ -424,8 +425,13 @@ public sealed class AuditShipperTests
         }
 
         var logger = new EventLogger();
+        var told = new ConcurrentQueue<QuarantinedRecord>();
         await using var shipper = new AuditShipper(spool,
-            new ShipperOptions { WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100) },
+            new ShipperOptions
+            {
+                WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100),
+                Quarantined = told.Enqueue,
+            },
             logger);
 
         shipper.Start();
@@ -444,6 +450,8 @@ public sealed class AuditShipperTests
         byte[] expected = [.. huge, (byte)'\n'];
         Assert.Equal(expected, await File.ReadAllBytesAsync(kept));
         Assert.False(logger.Has(1542));
+        // What the edge puts in the trail about it: the record's id, type and sequence, the writer's code and the file.
+        Assert.Equal(new QuarantinedRecord(11, "huge", AuditEventTypes.Request, "record_too_large", "http://127.0.0.1:" + writer.BaseAddress.Port, kept), Assert.Single(told));
     }
 
     [Fact]
