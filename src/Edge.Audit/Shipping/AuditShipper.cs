@@ -303,7 +303,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
             {
                 return Shipped.RecordRefused;
             }
-            else if (attempt.Failure is WriterFailure.RecordRefused && TryQuarantine(body, last, _writerLabels[current], attempt, ref failures))
+            else if (attempt.Failure is WriterFailure.RecordRefused && TryQuarantine(body, last, _writerLabels[current], attempt, failures + 1))
             {
                 return Shipped.Quarantined;
             }
@@ -344,10 +344,10 @@ public sealed partial class AuditShipper : IAsyncDisposable
     /// <summary>
     /// Sets aside the one record of <paramref name="body"/> (<see cref="AuditSpool.Quarantine"/>) that the writer refused as
     /// a record: no later batch gets past it otherwise, and the spool fills up to its cap. False (the batch is then retried
-    /// after the backoff, as any 4xx) when the quarantine is full or cannot be written; <paramref name="failures"/> counts
-    /// the attempt then, so its log line comes on the first and every 50th.
+    /// after the backoff, as any 4xx, and counted there) when the quarantine is full or cannot be written; its log line comes
+    /// on the first and every 50th of <paramref name="attempts"/>.
     /// </summary>
-    private bool TryQuarantine(ReadOnlyMemory<byte> body, long sequence, string writer, PostAttempt attempt, ref int failures)
+    private bool TryQuarantine(ReadOnlyMemory<byte> body, long sequence, string writer, PostAttempt attempt, int attempts)
     {
         var reason = attempt.Detail;
         try
@@ -362,18 +362,16 @@ public sealed partial class AuditShipper : IAsyncDisposable
                 return true;
             }
 
-            failures++;
-            if (failures == 1 || failures % 50 == 0)
+            if (attempts == 1 || attempts % 50 == 0)
             {
-                Log.QuarantineFull(_logger, writer, sequence, reason, _spool.QuarantineDirectory, failures);
+                Log.QuarantineFull(_logger, writer, sequence, reason, _spool.QuarantineDirectory, attempts);
             }
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
-            failures++;
-            if (failures == 1 || failures % 50 == 0)
+            if (attempts == 1 || attempts % 50 == 0)
             {
-                Log.QuarantineFailed(_logger, writer, sequence, reason, failures, exception);
+                Log.QuarantineFailed(_logger, writer, sequence, reason, attempts, exception);
             }
         }
 

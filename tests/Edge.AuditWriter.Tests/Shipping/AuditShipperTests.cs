@@ -455,6 +455,34 @@ public sealed class AuditShipperTests
     }
 
     [Fact]
+    public async Task Shipper_RefusedRecordLargerThanTheQuarantineHolds_ShipsTheRecordsBeforeItAndWaitsThere()
+    {
+        // The quarantine holds a quarter of the spool's cap (here 8 KiB of 32 KiB): a writer refusing records cannot move
+        // more than that out of the spool. Past it, shipping waits at the record, as it did before there was a quarantine.
+        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxRecordBytes=4096"]);
+        var spoolDirectory = Path.Combine(writer.Directory, "spool");
+        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = spoolDirectory, MaxBytes = 32 * 1024 });
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf($"before{i}", "acme")));
+        }
+
+        Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf("huge", "acme", path: "/" + new string('p', 9000))));
+        Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf("after", "acme")));
+        var logger = new EventLogger();
+        await using var shipper = new AuditShipper(spool,
+            new ShipperOptions { WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100) },
+            logger);
+
+        shipper.Start();
+        await WaitUntilAsync(() => logger.Has(1545));
+
+        Assert.Equal(3, spool.AckedSequence);
+        Assert.Equal(0, spool.Metrics.Quarantined);
+        Assert.Empty(Directory.GetFiles(Path.Combine(spoolDirectory, "quarantine")));
+    }
+
+    [Fact]
     public async Task Shipper_WriterRefusesOneRecordOfABatchAsInvalid_QuarantinesOnlyThatRecord()
     {
         // A record this writer refuses (a tenant it does not take, as an older edge wrote for a manual ban) in the middle of
