@@ -121,6 +121,20 @@ public static class AuditEventTypes
     /// </summary>
     public const string TunnelClosed = "dev.edge.audit.tunnel.closed.v1";
 
+    /// <summary>
+    /// The spool's start found records of this edge missing (a gap between segments: one moved out or cut with the edge
+    /// stopped, a restart while shipping waited at such a gap, a power cut) and ships past them: the trail says which
+    /// sequences it will never hold (<c>expectedSequence</c> up to <c>foundSequence</c>, <c>missing</c>, <c>segment</c>).
+    /// </summary>
+    public const string SpoolRecordsLost = "dev.edge.audit.spool.lost.v1";
+
+    /// <summary>
+    /// A writer refused one of this edge's records as a record (<c>record_too_large</c>, <c>invalid_record</c>), and the
+    /// edge set it aside in its spool's quarantine folder to ship the records after it: the writer's log says which record
+    /// it does not hold (<c>recordId</c>, <c>recordType</c>, <c>sequence</c>, <c>writer</c>, <c>file</c>; reason the code).
+    /// </summary>
+    public const string RecordQuarantined = "dev.edge.audit.record.quarantined.v1";
+
     /// <summary>Approval events: <c>requested</c>, <c>approved</c>, <c>rejected</c>, <c>consumed</c>, <c>expired</c>, <c>invalid</c>, <c>mismatch</c>, <c>refused</c>.</summary>
     public const string ApprovalRequested = "dev.edge.audit.approval.requested.v1";
     public const string ApprovalApproved = "dev.edge.audit.approval.approved.v1";

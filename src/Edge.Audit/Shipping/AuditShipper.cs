@@ -38,6 +38,10 @@ public sealed partial class AuditShipper : IAsyncDisposable
     // Lowered when a writer refuses a batch as too large (Writer:MaxIngestBytes below the edge's batch size): before,
     // the same batch was sent again forever and nothing was shipped until one of the two settings changed.
     private int _batchBytes;
+    // Lowered while a writer refuses a batch over one of its records (record_too_large, invalid_record): halved until the
+    // refused record goes alone and is quarantined; back to MaxBatchRecords once the records of the refused batch shipped.
+    private int _batchRecords;
+    private long _narrowedThrough;
     private Task? _loop;
 
     public AuditShipper(
@@ -54,6 +58,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
         }
 
         _batchBytes = options.MaxBatchBytes;
+        _batchRecords = options.MaxBatchRecords;
         _writers = [.. options.WriterUrls];
         _writerLabels = [.. _writers.Select(Label)];
         _metrics = new ShipperMetrics(_writerLabels, () => Volatile.Read(ref _current), meterFactory);
@@ -150,7 +155,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
                 SpoolBatch batch;
                 try
                 {
-                    batch = _spool.ReadBatch(cursor, _options.MaxBatchRecords, _batchBytes, _body);
+                    batch = _spool.ReadBatch(cursor, _batchRecords, _batchBytes, _body);
                 }
                 catch (Exception exception) when (exception is InvalidDataException or IOException or UnauthorizedAccessException)
                 {
@@ -210,7 +215,30 @@ public sealed partial class AuditShipper : IAsyncDisposable
 
                 idleDeleted = false;
 
-                if (!await ShipUntilAcknowledgedAsync(_body.WrittenMemory, batch.LastSequence, canSplit: batch.Count > 1, stopping).ConfigureAwait(false))
+                var readLimit = _batchRecords;
+                var shipped = await ShipUntilAcknowledgedAsync(_body.WrittenMemory, batch.LastSequence, batch.Count, stopping).ConfigureAwait(false);
+                if (shipped == Shipped.RecordRefused)
+                {
+                    // The refused record is somewhere in this batch: the same records again in batches half this long, so
+                    // the ones before it ship and it ends up alone (about 11 posts for a batch of 2,000).
+                    _batchRecords = Math.Max(1, batch.Count / 2);
+                    _narrowedThrough = Math.Max(_narrowedThrough, batch.LastSequence);
+                    cursor.Dispose();
+                    cursor = _spool.CreateCursor();
+                    continue;
+                }
+
+                if (_batchRecords < _options.MaxBatchRecords && _spool.AckedSequence >= _narrowedThrough)
+                {
+                    _batchRecords = _options.MaxBatchRecords;
+                }
+
+                if (shipped == Shipped.Quarantined)
+                {
+                    continue;
+                }
+
+                if (shipped == Shipped.TooLarge)
                 {
                     // Too large for the writer: the same records again, in batches half this size (at least one record). Half
                     // of the cap, too: a read takes the record that crosses the cap, so half of what was sent could be the
@@ -222,7 +250,8 @@ public sealed partial class AuditShipper : IAsyncDisposable
                     continue;
                 }
 
-                if (batch.Count < _options.MaxBatchRecords && _options.ShipInterval > TimeSpan.Zero)
+                // A batch cut short by the narrowing above is not a drained spool: no pause after it.
+                if (batch.Count < readLimit && _options.ShipInterval > TimeSpan.Zero)
                 {
                     await Task.Delay(_options.ShipInterval, _time, stopping).ConfigureAwait(false);
                 }
@@ -234,9 +263,14 @@ public sealed partial class AuditShipper : IAsyncDisposable
         }
     }
 
-    /// <summary>False when the writer refused the batch as too large and it holds more than one record (<paramref name="canSplit"/>).</summary>
-    private async Task<bool> ShipUntilAcknowledgedAsync(ReadOnlyMemory<byte> body, long last, bool canSplit, CancellationToken stopping)
+    /// <summary>
+    /// <see cref="Shipped.TooLarge"/> when the writer refused the batch as too large and it holds more than one record;
+    /// <see cref="Shipped.RecordRefused"/> when it refused one of the batch's records and the batch holds more than one;
+    /// <see cref="Shipped.Quarantined"/> when it refused the batch's only record and that record was set aside.
+    /// </summary>
+    private async Task<Shipped> ShipUntilAcknowledgedAsync(ReadOnlyMemory<byte> body, long last, int count, CancellationToken stopping)
     {
+        var canSplit = count > 1;
         var backoff = _options.InitialBackoff;
         var failures = 0;
         // Writers that failed one after the other since the last pause; a pause comes only when each had its turn.
@@ -256,14 +290,22 @@ public sealed partial class AuditShipper : IAsyncDisposable
                         Log.Reconnected(_logger, _writerLabels[current], failures);
                     }
 
-                    return true;
+                    return Shipped.Acknowledged;
                 }
 
                 Log.ShortAck(_logger, _writerLabels[current], attempt.Acked, last);
             }
             else if (attempt.Failure is WriterFailure.TooLarge && canSplit)
             {
-                return false;
+                return Shipped.TooLarge;
+            }
+            else if (attempt.Failure is WriterFailure.RecordRefused && canSplit)
+            {
+                return Shipped.RecordRefused;
+            }
+            else if (attempt.Failure is WriterFailure.RecordRefused && TryQuarantine(body, last, _writerLabels[current], attempt, failures + 1))
+            {
+                return Shipped.Quarantined;
             }
             else
             {
@@ -273,7 +315,7 @@ public sealed partial class AuditShipper : IAsyncDisposable
                     Log.ShipFailed(_logger, _writerLabels[current], failures, attempt.Detail);
                 }
 
-                if (attempt.Failure is not (WriterFailure.Refused or WriterFailure.TooLarge) && _writers.Length > 1)
+                if (attempt.Failure is not (WriterFailure.Refused or WriterFailure.TooLarge or WriterFailure.RecordRefused) && _writers.Length > 1)
                 {
                     var next = (current + 1) % _writers.Length;
                     Volatile.Write(ref _current, next);
@@ -297,6 +339,87 @@ public sealed partial class AuditShipper : IAsyncDisposable
             await Task.Delay(backoff * jitter, _time, stopping).ConfigureAwait(false);
             backoff = Doubled(backoff);
         }
+    }
+
+    /// <summary>
+    /// Sets aside the one record of <paramref name="body"/> (<see cref="AuditSpool.Quarantine"/>) that the writer refused as
+    /// a record: no later batch gets past it otherwise, and the spool fills up to its cap. False (the batch is then retried
+    /// after the backoff, as any 4xx, and counted there) when the quarantine is full or cannot be written; its log line comes
+    /// on the first and every 50th of <paramref name="attempts"/>.
+    /// </summary>
+    private bool TryQuarantine(ReadOnlyMemory<byte> body, long sequence, string writer, PostAttempt attempt, int attempts)
+    {
+        var reason = attempt.Detail;
+        try
+        {
+            // The body is the record and its newline.
+            var record = body[..^1];
+            if (_spool.Quarantine(sequence, record.Span) is { } path)
+            {
+                Log.Quarantined(_logger, writer, sequence, reason, path);
+                var (id, type) = IdAndType(record.Span);
+                _options.Quarantined?.Invoke(new QuarantinedRecord(sequence, id, type, attempt.Code ?? "", writer, path));
+                return true;
+            }
+
+            if (attempts == 1 || attempts % 50 == 0)
+            {
+                Log.QuarantineFull(_logger, writer, sequence, reason, _spool.QuarantineDirectory, attempts);
+            }
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            if (attempts == 1 || attempts % 50 == 0)
+            {
+                Log.QuarantineFailed(_logger, writer, sequence, reason, attempts, exception);
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The top-level <c>id</c> and <c>type</c> of a record, each null when missing or when it does not read as JSON.</summary>
+    private static (string? Id, string? Type) IdAndType(ReadOnlySpan<byte> record)
+    {
+        string? id = null;
+        string? type = null;
+        try
+        {
+            var reader = new Utf8JsonReader(record);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return (null, null);
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isId = reader.ValueTextEquals("id"u8);
+                var isType = reader.ValueTextEquals("type"u8);
+                reader.Read();
+                if ((isId || isType) && reader.TokenType == JsonTokenType.String)
+                {
+                    var value = reader.GetString();
+                    if (isId)
+                    {
+                        id = value;
+                    }
+                    else
+                    {
+                        type = value;
+                    }
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+        }
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException)
+        {
+            // Not JSON (an invalid record) past what was read: what was found is kept.
+        }
+
+        return (id, type);
     }
 
     /// <summary>
@@ -365,11 +488,13 @@ public sealed partial class AuditShipper : IAsyncDisposable
                 // A 4xx is about the request or its token; the next writer would most likely answer the same. Its problem
                 // code (ingest_unauthenticated, ingest_local_only) is what tells the operator which setting is missing.
                 var code = await ReadProblemCodeAsync(response, stopping).ConfigureAwait(false);
-                // A record over the writer's record cap is too large in any batch: splitting would shrink every later batch
-                // to one record (and hammer the writer while doing it), so it is retried unchanged like any other 4xx.
-                return PostAttempt.Failed(
-                    status == (int)HttpStatusCode.RequestEntityTooLarge && code != IngestProtocol.RecordTooLargeCode ? WriterFailure.TooLarge : WriterFailure.Refused,
-                    code is null ? $"The writer answered {status}." : $"The writer answered {status} {code}.");
+                // A record over the writer's record cap is too large in any batch, and an invalid record is invalid in any
+                // batch: the batch is narrowed down to that record, which is then quarantined (RecordRefused).
+                var failure = status == (int)HttpStatusCode.RequestEntityTooLarge && code == IngestProtocol.RecordTooLargeCode
+                              || status == (int)HttpStatusCode.BadRequest && code == IngestProtocol.InvalidRecordCode
+                    ? WriterFailure.RecordRefused
+                    : status == (int)HttpStatusCode.RequestEntityTooLarge ? WriterFailure.TooLarge : WriterFailure.Refused;
+                return PostAttempt.Failed(failure, code is null ? $"The writer answered {status}." : $"The writer answered {status} {code}.", code);
             }
 
             await using var stream = await response.Content.ReadAsStreamAsync(stopping).ConfigureAwait(false);
@@ -465,13 +590,27 @@ public sealed partial class AuditShipper : IAsyncDisposable
         /// sent again in smaller batches (one record: as Refused).
         /// </summary>
         TooLarge,
+
+        /// <summary>
+        /// 413 <see cref="IngestProtocol.RecordTooLargeCode"/> or 400 <see cref="IngestProtocol.InvalidRecordCode"/>: one of
+        /// the batch's records, which no batch gets past; narrowed down to it, and it is quarantined.
+        /// </summary>
+        RecordRefused,
     }
 
-    private readonly record struct PostAttempt(long Acked, WriterFailure? Failure, string Detail)
+    private enum Shipped
+    {
+        Acknowledged,
+        TooLarge,
+        RecordRefused,
+        Quarantined,
+    }
+
+    private readonly record struct PostAttempt(long Acked, WriterFailure? Failure, string Detail, string? Code = null)
     {
         public static PostAttempt Acknowledged(long acked) => new(acked, null, "");
 
-        public static PostAttempt Failed(WriterFailure failure, string detail) => new(0, failure, detail);
+        public static PostAttempt Failed(WriterFailure failure, string detail, string? code = null) => new(0, failure, detail, code);
     }
 
     // Logged under the edge's Auditing range (1500-1599): the shipper runs inside the edge.
@@ -506,6 +645,15 @@ public sealed partial class AuditShipper : IAsyncDisposable
 
         [LoggerMessage(1542, LogLevel.Warning, "Audit writer {Writer} refused a batch of {Bytes} bytes ({Records} records) as too large; batches are now at most {Limit} bytes")]
         public static partial void BatchTooLarge(ILogger logger, string writer, int bytes, int records, int limit);
+
+        [LoggerMessage(1544, LogLevel.Error, "Audit writer {Writer} refused the record at spool sequence {Sequence} ({Reason}); it is kept in {Path} instead of the writer's log, and shipping goes on past it (edge_audit_quarantined_total)")]
+        public static partial void Quarantined(ILogger logger, string writer, long sequence, string reason, string path);
+
+        [LoggerMessage(1545, LogLevel.Error, "Audit writer {Writer} refused the record at spool sequence {Sequence} ({Reason}), and the quarantine {Directory} is full ({Failures} attempts so far); nothing is shipped past it until the writer takes it or the quarantine has room")]
+        public static partial void QuarantineFull(ILogger logger, string writer, long sequence, string reason, string directory, int failures);
+
+        [LoggerMessage(1546, LogLevel.Error, "Audit writer {Writer} refused the record at spool sequence {Sequence} ({Reason}), and it cannot be quarantined ({Failures} attempts so far); nothing is shipped past it until it can")]
+        public static partial void QuarantineFailed(ILogger logger, string writer, long sequence, string reason, int failures, Exception exception);
 
         [LoggerMessage(1539, LogLevel.Critical, "The audit shipping loop failed; it starts again from the acknowledged sequence {Sequence}")]
         public static partial void LoopFailed(ILogger logger, long sequence, Exception exception);

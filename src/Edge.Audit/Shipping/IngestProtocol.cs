@@ -12,7 +12,10 @@ public static class IngestProtocol
 
     /// <summary>
     /// The <c>code</c> of the writer's 413 for one record over Writer:MaxRecordBytes. Smaller batches cannot help it (the
-    /// batch's own cap, <c>batch_too_large</c>, can), so the shipper sends the same batch again after its backoff.
+    /// batch's own cap, <c>batch_too_large</c>, can), so the shipper narrows the batch down to that record and quarantines it.
     /// </summary>
     public const string RecordTooLargeCode = "record_too_large";
+
+    /// <summary>The <c>code</c> of the writer's 400 for a record it does not take (its line named in the detail).</summary>
+    public const string InvalidRecordCode = "invalid_record";
 }

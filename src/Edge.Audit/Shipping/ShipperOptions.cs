@@ -49,4 +49,10 @@ public sealed record ShipperOptions
     public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(50);
 
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Told of each record set aside after a writer refused it, once it is in the quarantine folder and the ack mark is
+    /// past it (the edge appends an audit record of it, so the writer's log says what it does not hold).
+    /// </summary>
+    public Action<QuarantinedRecord>? Quarantined { get; init; }
 }

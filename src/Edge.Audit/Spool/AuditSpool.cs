@@ -167,6 +167,56 @@ public sealed class AuditSpool : IAsyncDisposable
         _segments.DeleteCoveredBy(sequence);
     }
 
+    /// <summary>The folder, inside the spool directory, that holds the records writers refused.</summary>
+    public string QuarantineDirectory => Path.Combine(_options.Directory, QuarantineFolder);
+
+    internal const string QuarantineFolder = "quarantine";
+
+    /// <summary>
+    /// Sets aside the next record to ship, which a writer refused as a record (too large for it, or invalid to it), so the
+    /// records after it can ship: writes it to <c>quarantine/&lt;sequence&gt;.ndjson</c> (the record, then a newline, as it
+    /// would have been posted; fsynced, private to the edge's user), then moves the ack mark past it. Returns the file's
+    /// path, or null when the folder is at <see cref="SpoolOptions.MaxQuarantineBytes"/> (nothing written, nothing
+    /// acknowledged). Throws, acknowledging nothing, when the file cannot be written.
+    /// </summary>
+    public string? Quarantine(long sequence, ReadOnlySpan<byte> record)
+    {
+        ThrowIfNotStarted();
+        if (sequence != AckedSequence + 1 || sequence > DurableSequence)
+        {
+            throw new ArgumentOutOfRangeException(nameof(sequence), sequence, "Only the next record to ship can be quarantined.");
+        }
+
+        var directory = QuarantineDirectory;
+        SpoolRecovery.CreateDirectory(directory);
+        var held = new DirectoryInfo(directory).EnumerateFiles().Sum(f => f.Length);
+        if (held + record.Length + 1 > _options.MaxQuarantineBytes)
+        {
+            return null;
+        }
+
+        var path = Path.Combine(directory, sequence.ToString("D20", System.Globalization.CultureInfo.InvariantCulture) + ".ndjson");
+        var temp = path + ".tmp";
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using (var stream = new FileStream(temp, options))
+        {
+            stream.Write(record);
+            stream.WriteByte((byte)'\n');
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, path, overwrite: true);
+        _ackMark.Persist(sequence);
+        Metrics.AddQuarantined(_backlog.ReleaseThrough(sequence));
+        _segments.DeleteCoveredBy(sequence);
+        return path;
+    }
+
     /// <summary>
     /// Deletes the active segment when the writer acknowledged every record in it, and says whether it did; the next
     /// append starts a new segment. Whole segments below the ack mark are deleted as it advances, but the active one
@@ -223,6 +273,7 @@ public sealed class AuditSpool : IAsyncDisposable
                 .ConfigureAwait(false);
             RecoveryDamage = damage;
             RecoveryGaps = gaps;
+            Metrics.AddLost(gaps.Sum(g => g.FoundSequence - g.ExpectedSequence));
             _writer.Start(last);
         }
         catch

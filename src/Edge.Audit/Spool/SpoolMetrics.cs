@@ -4,7 +4,8 @@ namespace Edge.Audit.Spool;
 
 /// <summary>
 /// Spool counters, readable directly and published on the <c>Edge.Audit</c> meter
-/// (Prometheus names: edge_audit_spool_bytes, edge_audit_oldest_unacked_seconds, edge_audit_shipped_total, edge_audit_dropped_total).
+/// (Prometheus names: edge_audit_spool_bytes, edge_audit_oldest_unacked_seconds, edge_audit_shipped_total, edge_audit_dropped_total,
+/// edge_audit_quarantined_total, edge_audit_spool_lost_total).
 /// </summary>
 public sealed class SpoolMetrics : IDisposable
 {
@@ -13,6 +14,8 @@ public sealed class SpoolMetrics : IDisposable
     private readonly Meter _meter;
     private long _droppedTotal;
     private long _shippedTotal;
+    private long _quarantinedTotal;
+    private long _lostTotal;
 
     internal SpoolMetrics(Func<long> bytes, Func<double> oldestUnackedSeconds, Func<long> writeFailures, IMeterFactory? meterFactory)
     {
@@ -26,6 +29,10 @@ public sealed class SpoolMetrics : IDisposable
         _meter.CreateObservableCounter("edge.audit.shipped", () => Shipped, description: "Audit records acknowledged by the writer.");
         _meter.CreateObservableCounter("edge.audit.dropped", () => Dropped,
             description: "Audit records lost because the spool was at its cap (optional routes and security events).");
+        _meter.CreateObservableCounter("edge.audit.quarantined", () => Quarantined,
+            description: "Audit records a writer refused as a record (record_too_large, invalid_record), kept in the spool's quarantine folder instead of shipped.");
+        _meter.CreateObservableCounter("edge.audit.spool.lost", () => Lost,
+            description: "Audit records the spool's start found missing (a gap between segments) and shipped past; their loss is an audit record of its own (dev.edge.audit.spool.lost.v1).");
         _meter.CreateObservableCounter("edge.audit.spool.write.failures", writeFailures,
             description: "Writes and fsyncs of the audit spool that failed (a full disk, a removed spool directory, a disk error); audit-required routes answer 503 while writes fail.");
     }
@@ -42,9 +49,24 @@ public sealed class SpoolMetrics : IDisposable
 
     public long Dropped => Interlocked.Read(ref _droppedTotal);
 
+    public long Quarantined => Interlocked.Read(ref _quarantinedTotal);
+
+    /// <summary>Records the start found missing at gaps (<see cref="AuditSpool.RecoveryGaps"/>).</summary>
+    public long Lost => Interlocked.Read(ref _lostTotal);
+
     internal void AddShipped(long count)
     {
         Interlocked.Add(ref _shippedTotal, count);
+    }
+
+    internal void AddLost(long count)
+    {
+        Interlocked.Add(ref _lostTotal, count);
+    }
+
+    internal void AddQuarantined(long count)
+    {
+        Interlocked.Add(ref _quarantinedTotal, count);
     }
 
     /// <summary>A drop that the caller accounts for (an optional route ran unaudited).</summary>

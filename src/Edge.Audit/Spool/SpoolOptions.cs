@@ -27,6 +27,13 @@ public sealed record SpoolOptions
     /// <summary><see cref="CommitInterval"/>, or the default of <see cref="Durability"/> when it is not set.</summary>
     public TimeSpan EffectiveCommitInterval => CommitInterval ?? DefaultCommitInterval(Durability);
 
+    /// <summary>
+    /// Bytes the quarantine folder may hold (records a writer refused, kept beside the spool): a quarter of
+    /// <see cref="MaxBytes"/>. Past it a refused record is no longer set aside, and shipping waits at it as it did before
+    /// there was a quarantine, so a writer that refuses everything cannot move the spool's records out from under its cap.
+    /// </summary>
+    public long MaxQuarantineBytes => MaxBytes / 4;
+
     /// <summary>When an append completes; see <see cref="SpoolDurability"/>.</summary>
     public SpoolDurability Durability { get; init; } = SpoolDurability.ProcessCrash;
 

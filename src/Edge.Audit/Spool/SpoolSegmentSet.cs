@@ -21,6 +21,8 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
     private readonly object _syncLock = new();
     private readonly List<SafeFileHandle> _retired = [];
     private SafeFileHandle? _activeHandle;
+    private string? _activePath;
+    private volatile bool _rollRequested;
     private MemoryMappedFile? _map;
     private MemoryMappedViewAccessor? _view;
     private long _mappedBytes;
@@ -103,7 +105,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
         }
 
         if (_view is not null && current is not null && current.Length + frameBytes <= _mappedBytes
-            && (current.Length == 0 || current.Length + frameBytes <= options.EffectiveSegmentBytes))
+            && (current.Length == 0 || current.Length + frameBytes <= options.EffectiveSegmentBytes) && !_rollRequested)
         {
             return current;
         }
@@ -117,6 +119,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
             {
                 _retired.Add(_activeHandle!);
                 _activeHandle = null;
+                _activePath = null;
             }
 
             // An empty segment and a frame larger than its mapping: the segment is created again below, with blocks
@@ -164,9 +167,35 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
             }
 
             _activeHandle = handle;
+            _activePath = segment.Path;
         }
 
-        return Map(segment, frameBytes);
+        var mapped = Map(segment, frameBytes);
+        _rollRequested = false;
+        return mapped;
+    }
+
+    /// <summary>
+    /// True when the active segment's file is no longer in the spool directory (the directory removed or replaced, the
+    /// file deleted while the edge runs); the next write then starts a new segment (<see cref="ActiveFor"/>). Frames
+    /// copied into the mapping of a removed file succeed and reach nothing that outlives the process: before, appends went
+    /// on there until the segment filled, and the records not yet shipped were gone at the next restart without a trace.
+    /// One <c>stat</c>, called after each fsync, never on an append.
+    /// </summary>
+    public bool ActiveFileGone(out string? path)
+    {
+        lock (_syncLock)
+        {
+            path = _activeHandle is { IsClosed: false } ? _activePath : null;
+        }
+
+        if (path is null || File.Exists(path))
+        {
+            return false;
+        }
+
+        _rollRequested = true;
+        return true;
     }
 
     private SpoolSegment Map(SpoolSegment segment, int frameBytes)
@@ -235,6 +264,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
         {
             _activeHandle?.Dispose();
             _activeHandle = null;
+            _activePath = null;
         }
     }
 
@@ -261,6 +291,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
         {
             _activeHandle?.Dispose();
             _activeHandle = null;
+            _activePath = null;
         }
 
         lock (_lock)

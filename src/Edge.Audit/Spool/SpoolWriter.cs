@@ -280,6 +280,7 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
                     try
                     {
                         segments.SyncToDisk();
+                        ThrowIfActiveFileGone();
                     }
 #pragma warning disable CA1031 // A failed fsync must fail the waiting appends, not the loop.
                     catch (Exception exception)
@@ -348,6 +349,15 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         }
     }
 
+    /// <summary>Throws when the active segment's file left the spool directory (<see cref="SpoolSegmentSet.ActiveFileGone"/>).</summary>
+    private void ThrowIfActiveFileGone()
+    {
+        if (segments.ActiveFileGone(out var path))
+        {
+            throw new SpoolSegmentGoneException(path!);
+        }
+    }
+
     /// <summary>The fsync thread: one <see cref="SyncNow"/> per request (at most one is outstanding, see <see cref="_syncPending"/>).</summary>
     private void SyncThread()
     {
@@ -371,6 +381,13 @@ internal sealed class SpoolWriter(SpoolOptions options, SpoolSegmentSet segments
         try
         {
             segments.SyncToDisk();
+            ThrowIfActiveFileGone();
+        }
+        catch (SpoolSegmentGoneException exception)
+        {
+            // Unlike a failed fsync, nothing written to that file from now on can ship after a restart: a failed write,
+            // so admission refuses audit-required requests (but one probe a second) until a new segment can be created.
+            RecordWriteFailure(exception);
         }
         catch (IOException)
         {

@@ -1,13 +1,16 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using Edge.Audit.Records;
 using Edge.Audit.Shipping;
 using Edge.Proxy.Configuration;
-using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
 
 namespace Edge.Proxy.Auditing;
 
 /// <summary>Runs the shipper from the spool to the writer; on shutdown, drains what is spooled (bounded by DrainTimeout).</summary>
 internal sealed partial class AuditShippingService(
-    SpoolAuditSink sink, IOptions<EdgeAuditOptions> options, TimeProvider time, IMeterFactory meterFactory, ILogger<AuditShipper> logger)
+    SpoolAuditSink sink, SecurityEventWriter events, IOptions<EdgeAuditOptions> options, TimeProvider time, IMeterFactory meterFactory,
+    ILogger<AuditShipper> logger)
     : IHostedService, IAsyncDisposable
 {
     private AuditShipper? _shipper;
@@ -28,8 +31,31 @@ internal sealed partial class AuditShippingService(
             WriterUrls = writers,
             IngestToken = token,
             ShipInterval = options.Value.ShipInterval,
+            Quarantined = RecordQuarantine,
         }, logger, handler: null, time, meterFactory);
         _shipper.Start();
+    }
+
+    /// <summary>
+    /// The record set aside is in neither the spool nor the writer's log any more: a record of the quarantine goes in its
+    /// place (kept past the cap, as the record it stands for was), so the trail says what it lacks. Not for a quarantined
+    /// record of a quarantine, which a writer refusing every record would otherwise turn into one more per record.
+    /// </summary>
+    private void RecordQuarantine(QuarantinedRecord quarantined)
+    {
+        if (quarantined.RecordType == AuditEventTypes.RecordQuarantined)
+        {
+            return;
+        }
+
+        events.Append(events.NewRecord(AuditEventTypes.RecordQuarantined, "quarantined", "spool", quarantined.Code is { Length: > 0 } code ? code : null, new Dictionary<string, string>
+        {
+            ["recordId"] = quarantined.RecordId ?? "",
+            ["recordType"] = quarantined.RecordType ?? "",
+            ["sequence"] = quarantined.Sequence.ToString(CultureInfo.InvariantCulture),
+            ["writer"] = quarantined.Writer,
+            ["file"] = Path.GetFileName(quarantined.Path),
+        }), admitted: true);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

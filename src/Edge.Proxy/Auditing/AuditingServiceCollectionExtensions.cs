@@ -88,6 +88,7 @@ internal static class AuditingServiceCollectionExtensions
             }
 
             sink.LogRecoveryDamage();
+            sink.RecordRecoveryGaps(services.GetRequiredService<SecurityEventWriter>());
         }
 
         public Task StartAsync(CancellationToken cancellationToken)

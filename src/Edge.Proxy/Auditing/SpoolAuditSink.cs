@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Globalization;
+using Edge.Audit.Records;
 using Edge.Audit.Spool;
 using Edge.Proxy.Configuration;
 using Edge.Proxy.Observability;
@@ -128,6 +130,25 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
         foreach (var gap in Spool.RecoveryGaps)
         {
             Log.GapAtStart(_logger, gap.Segment, gap.FoundSequence, gap.ExpectedSequence, gap.FoundSequence - gap.ExpectedSequence);
+        }
+    }
+
+    /// <summary>
+    /// Appends one <see cref="AuditEventTypes.SpoolRecordsLost"/> record per gap the spool's start found, so the writer's
+    /// log says which of this edge's sequences it will never hold: the start ships past a gap, and before, only log line
+    /// 1543 said so. Kept past the cap (<c>admitted</c>): the loss is known only now, and no request waits for it.
+    /// </summary>
+    public void RecordRecoveryGaps(SecurityEventWriter events)
+    {
+        foreach (var gap in Spool.RecoveryGaps)
+        {
+            events.Append(events.NewRecord(AuditEventTypes.SpoolRecordsLost, "lost", "spool", "spool_gap", new Dictionary<string, string>
+            {
+                ["segment"] = Path.GetFileName(gap.Segment),
+                ["expectedSequence"] = gap.ExpectedSequence.ToString(CultureInfo.InvariantCulture),
+                ["foundSequence"] = gap.FoundSequence.ToString(CultureInfo.InvariantCulture),
+                ["missing"] = (gap.FoundSequence - gap.ExpectedSequence).ToString(CultureInfo.InvariantCulture),
+            }), admitted: true);
         }
     }
 

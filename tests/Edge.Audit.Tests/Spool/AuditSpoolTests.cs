@@ -367,5 +367,47 @@ public sealed class AuditSpoolTests : IDisposable
         await killed.DisposeAsync();
     }
 
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
+    [Theory]
+    [InlineData(SpoolDurability.ProcessCrash)]
+    [InlineData(SpoolDurability.PowerLoss)]
+    public async Task TryAppendAsync_SpoolDirectoryRemovedWhileTheSegmentHasRoom_FailsAppendsUntilTheDirectoryIsBack(SpoolDurability durability)
+    {
+        await using var spool = await AuditSpool.OpenAsync(Options() with { Durability = durability, CommitInterval = TimeSpan.FromMilliseconds(5) });
+        Assert.True(await spool.TryAppendAsync(Record(1)));
+
+        // The active segment has room for hundreds more frames: before, they went on into the removed (unlinked) file,
+        // every append succeeded and the spool said it was writable, and the records not yet shipped were gone at the
+        // next restart without a trace. The removal is seen at the next fsync.
+        Directory.Delete(_directory, recursive: true);
+        Exception? failure = null;
+        for (var i = 2; failure is null && i < 500; i++)
+        {
+            try
+            {
+                await spool.TryAppendAsync(Record(i));
+                await Task.Delay(10);
+            }
+            catch (IOException exception)
+            {
+                failure = exception;
+            }
+        }
+
+        Assert.NotNull(failure);
+        Assert.NotNull(spool.WriteFailure);
+
+        // With the directory back (an operator's mkdir), the next append starts a segment there and writes work again.
+        Directory.CreateDirectory(_directory);
+        Assert.True(await spool.TryAppendAsync(Record(1000)));
+        Assert.Null(spool.WriteFailure);
+        Assert.Single(Directory.GetFiles(_directory, "*.seg"));
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
 }

@@ -1,3 +1,4 @@
+using Edge.Audit.Records;
 using Edge.Audit.Shipping;
 using Edge.Audit.Spool;
 using Edge.Audit.Storage;
@@ -403,32 +404,146 @@ public sealed class AuditShipperTests
     }
 
     [Fact]
-    public async Task Shipper_RecordOverTheWritersRecordCap_RetriesTheSameBatchAfterItsBackoffNamingTheCode()
+    public async Task Shipper_RecordOverTheWritersRecordCap_QuarantinesItAndShipsEveryOtherRecordInOrder()
     {
-        // Writer:MaxRecordBytes below a record of this edge's: no batch can hold it, so the batch is not split (each split
-        // read took the record again with the ones before it, and the halved size came back the same: the same 413
-        // without a pause, for ever) but sent again after the backoff, whole, until the writer's cap is raised.
+        // Writer:MaxRecordBytes below a record of this edge's: no batch can hold it. Before, the same batch was sent again
+        // after each backoff without end, nothing after the record shipped, and the spool filled up to its cap (503 on
+        // every audit-required route). Now the record is kept on the edge, counted and logged, and shipping goes on.
         await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxRecordBytes=4096"]);
-        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = Path.Combine(writer.Directory, "spool") });
+        var spoolDirectory = Path.Combine(writer.Directory, "spool");
+        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = spoolDirectory });
         for (var i = 0; i < 10; i++)
         {
             Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf($"before{i}", "acme")));
         }
 
-        Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf("huge", "acme", path: "/" + new string('p', 5000))));
+        var huge = WriterFixture.Leaf("huge", "acme", path: "/" + new string('p', 5000));
+        Assert.True(await spool.TryAppendAsync(huge));
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf($"after{i}", "acme")));
+        }
+
         var logger = new EventLogger();
-        using var counting = new CountingHandler(new SocketsHttpHandler());
+        var told = new ConcurrentQueue<QuarantinedRecord>();
         await using var shipper = new AuditShipper(spool,
-            new ShipperOptions { WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100) },
-            logger, counting);
+            new ShipperOptions
+            {
+                WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100),
+                Quarantined = told.Enqueue,
+            },
+            logger);
 
         shipper.Start();
-        await WaitUntilAsync(() => logger.Messages.Count(m => m.Contains("The writer answered 413 record_too_large.", StringComparison.Ordinal)) >= 1 && counting.Count >= 3);
+        await WaitUntilAsync(() => spool.AckedSequence == 21);
 
-        Assert.False(logger.Has(1542));
-        Assert.Equal(0, spool.AckedSequence);
         using var store = AuditStore.OpenReadOnly(writer.StorePath);
-        Assert.Equal(0, store.Count());
+        // In spool order: the writer's log keeps the order the edge wrote them in, without the refused record.
+        Assert.Equal(
+            Enumerable.Range(0, 10).Select(i => $"before{i}").Concat(Enumerable.Range(0, 10).Select(i => $"after{i}")),
+            store.Export(new RecordQuery()).Select(r => r.Id));
+        Assert.Equal(1, spool.Metrics.Quarantined);
+        Assert.Equal(20, spool.Metrics.Shipped);
+        Assert.True(logger.Has(1544));
+        Assert.Contains(logger.Messages, m => m.Contains("record_too_large", StringComparison.Ordinal) && m.Contains("sequence 11", StringComparison.Ordinal));
+        var kept = Path.Combine(spoolDirectory, "quarantine", "00000000000000000011.ndjson");
+        byte[] expected = [.. huge, (byte)'\n'];
+        Assert.Equal(expected, await File.ReadAllBytesAsync(kept));
+        Assert.False(logger.Has(1542));
+        // What the edge puts in the trail about it: the record's id, type and sequence, the writer's code and the file.
+        Assert.Equal(new QuarantinedRecord(11, "huge", AuditEventTypes.Request, "record_too_large", "http://127.0.0.1:" + writer.BaseAddress.Port, kept), Assert.Single(told));
+    }
+
+    [Fact]
+    public async Task Shipper_RefusedRecordLargerThanTheQuarantineHolds_ShipsTheRecordsBeforeItAndWaitsThere()
+    {
+        // The quarantine holds a quarter of the spool's cap (here 8 KiB of 32 KiB): a writer refusing records cannot move
+        // more than that out of the spool. Past it, shipping waits at the record, as it did before there was a quarantine.
+        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxRecordBytes=4096"]);
+        var spoolDirectory = Path.Combine(writer.Directory, "spool");
+        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = spoolDirectory, MaxBytes = 32 * 1024 });
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf($"before{i}", "acme")));
+        }
+
+        Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf("huge", "acme", path: "/" + new string('p', 9000))));
+        Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf("after", "acme")));
+        var logger = new EventLogger();
+        await using var shipper = new AuditShipper(spool,
+            new ShipperOptions { WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100) },
+            logger);
+
+        shipper.Start();
+        await WaitUntilAsync(() => logger.Has(1545));
+
+        Assert.Equal(3, spool.AckedSequence);
+        Assert.Equal(0, spool.Metrics.Quarantined);
+        Assert.Empty(Directory.GetFiles(Path.Combine(spoolDirectory, "quarantine")));
+    }
+
+    [Fact]
+    public async Task Shipper_WriterRefusesOneRecordOfABatchAsInvalid_QuarantinesOnlyThatRecord()
+    {
+        // A record this writer refuses (a tenant it does not take, as an older edge wrote for a manual ban) in the middle of
+        // a batch of 2,000: the whole batch is refused, so the shipper halves it until the refused record goes alone.
+        await using var writer = await WriterFixture.StartAsync();
+        var spoolDirectory = Path.Combine(writer.Directory, "spool");
+        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = spoolDirectory });
+        for (var i = 0; i < 300; i++)
+        {
+            Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf($"r{i:D3}", i == 137 ? "acme:corp" : "acme")));
+        }
+
+        var logger = new EventLogger();
+        await using var shipper = new AuditShipper(spool,
+            new ShipperOptions { WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100) },
+            logger);
+
+        shipper.Start();
+        await WaitUntilAsync(() => spool.AckedSequence == 300);
+
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        Assert.Equal(Enumerable.Range(0, 300).Where(i => i != 137).Select(i => $"r{i:D3}"), store.Export(new RecordQuery()).Select(r => r.Id));
+        Assert.Equal(1, spool.Metrics.Quarantined);
+        Assert.Equal(["00000000000000000138.ndjson"], Directory.GetFiles(Path.Combine(spoolDirectory, "quarantine")).Select(Path.GetFileName));
+        Assert.Contains(logger.Messages, m => m.Contains("invalid_record", StringComparison.Ordinal));
+
+        // The next records go in full batches again.
+        for (var i = 300; i < 310; i++)
+        {
+            Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf($"r{i:D3}", "acme")));
+        }
+
+        await WaitUntilAsync(() => spool.AckedSequence == 310);
+        Assert.Equal(1, spool.Metrics.Quarantined);
+    }
+
+    [Fact]
+    public async Task Shipper_WriterRefusesTheToken_QuarantinesNothing()
+    {
+        // A refusal about the request, not a record (a wrong token): every batch would be refused alike, so nothing is
+        // quarantined and the batch waits for the setting to be fixed.
+        var variable = "EDGE_TEST_INGEST_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(variable, "ingest-token-0123456789");
+        await using var writer = await WriterFixture.StartAsync(extraArgs: [$"--Writer:IngestToken=env:{variable}"]);
+        var spoolDirectory = Path.Combine(writer.Directory, "spool");
+        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = spoolDirectory });
+        Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf("one", "acme")));
+        var logger = new EventLogger();
+        using var posts = new CountingHandler(new SocketsHttpHandler());
+        await using var shipper = new AuditShipper(spool,
+            new ShipperOptions { WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(40) },
+            logger, posts);
+
+        shipper.Start();
+        await WaitUntilAsync(() => posts.Count >= 5);
+
+        Assert.Contains(logger.Messages, m => m.Contains("401 ingest_unauthenticated", StringComparison.Ordinal));
+
+        Assert.Equal(0, spool.AckedSequence);
+        Assert.Equal(0, spool.Metrics.Quarantined);
+        Assert.False(Directory.Exists(Path.Combine(spoolDirectory, "quarantine")));
     }
 
     [Fact]

@@ -78,6 +78,8 @@ public sealed partial class AlertRulesTests
         Assert.Contains("edge_audit_oldest_unacked_seconds", referenced);
         Assert.Contains("edge_audit_dropped_total", referenced);
         Assert.Contains("edge_audit_spool_write_failures_total", referenced);
+        Assert.Contains("edge_audit_quarantined_total", referenced);
+        Assert.Contains("edge_audit_spool_lost_total", referenced);
         Assert.Contains("edge_audit_retention_runs_total", referenced);
         Assert.All(referenced, name => Assert.True(exported.Contains(name), $"{name} is queried but neither the edge nor the writer exports such a series"));
     }
