@@ -19,6 +19,7 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.Proxy", "--Edge:ConfigPollInterval=500ms", "error: Edge:ConfigPollInterval: '500ms' is not a valid TimeSpan")]
     [InlineData("Edge.Proxy", "--Edge:ConfigPollInterval=-00:00:01", "error: Edge:ConfigPollInterval must be positive")]
     [InlineData("Edge.Proxy", "--Edge:Redis=,", "error: Edge:Redis names no endpoint")]
+    [InlineData("Edge.Proxy", "--Edge:Redis=127.0.0.1:6379,password=inline-secret", "error: Edge:Redis holds a password inline (password=…); give the whole configuration string as a secret reference")]
     [InlineData("Edge.Proxy", "--Edge:ManagementToken=literal-token-0123456789", "error: Edge:ManagementToken must be a secret reference, env:NAME or file:/path, not the token itself")]
     [InlineData("Edge.Proxy", "--Edge:ManagementToken=env:" + UnsetVariable, "error: Edge:ManagementToken: environment variable '" + UnsetVariable + "' is not set or empty")]
     [InlineData("Edge.Proxy", "--Edge:ManagementHosts=http://edge-admin.internal", "error: Edge:ManagementHosts entry 'http://edge-admin.internal' is not a host name")]
