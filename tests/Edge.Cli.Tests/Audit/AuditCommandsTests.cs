@@ -594,6 +594,25 @@ public sealed class AuditCommandsTests
         Assert.DoesNotContain("pw-in-a-typo", error + output, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The writer refuses <c>Writer:Postgres</c> with an inline password; the CLI took one on its command line, where every
+    /// user of the machine reads it (<c>ps</c>, shell history). The same rule now: a reference, or no password.
+    /// </summary>
+    [Theory]
+    [InlineData("Host=127.0.0.1;Port=1;Username=edge;Password=hunter2-inline")]
+    [InlineData("Host=127.0.0.1;Port=1;Username=edge;PWD=hunter2-inline")]
+    public async Task VerifyPostgres_InlinePassword_ExitsTwoWithoutTheSecret(string connection)
+    {
+        using var signer = NoteSigner.Generate("test.edge/audit");
+
+        var (exitCode, output, error) = await CliRunner.RunAsync("audit", "verify", "--postgres", connection, "--key", signer.Verifier.ToString());
+
+        Assert.Equal(2, exitCode);
+        Assert.DoesNotContain("FAIL", output, StringComparison.Ordinal);
+        Assert.Contains("error: --postgres holds a password inline; give the connection string as env:NAME or file:/path", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", error + output, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("X Api Key")]
     [InlineData("Bad:Name")]
