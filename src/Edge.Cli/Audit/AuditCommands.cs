@@ -536,6 +536,14 @@ internal static class AuditCommands
                 return null;
             }
 
+            // HttpClient sends no credentials from a URL, and the URL is repeated in the "cannot be reached" line.
+            if (baseAddress.UserInfo.Length > 0)
+            {
+                parse.InvocationConfiguration.Error.WriteLine(
+                    $"error: --url must not carry a user name or password ('user:password@'); give the credential in {parse.GetValue(_tokenEnv)} or {parse.GetValue(_apiKeyEnv)}.");
+                return null;
+            }
+
             // A writer that accepts the connection and never answers (stopped, overloaded, a firewall eating packets) would
             // otherwise hold a script forever.
             // Below one tick (1e-8) the span is zero, which HttpClient refuses with an exception: a stack trace and exit 1.

@@ -724,6 +724,26 @@ public sealed class AuditCommandsTests
         Assert.False(File.Exists(output));
     }
 
+    /// <summary>
+    /// HttpClient sends no credentials from a URL, and the CLI repeated the URL, password included, in its
+    /// "cannot be reached" line (and it sat on the command line). Refused before anything is sent.
+    /// </summary>
+    [Theory]
+    [InlineData("query")]
+    [InlineData("export")]
+    public async Task Commands_UrlWithUserInfo_ExitTwoWithoutThePassword(string command)
+    {
+        var url = $"http://auditor:hunter2-inline@127.0.0.1:{Edge.Testing.FreePort.Next()}/";
+        var output = Path.Combine(Path.GetTempPath(), $"edge-export-{Guid.NewGuid():N}.ndjson");
+        string[] rest = command == "export" ? ["--format", "ndjson", "--out", output] : ["--decision", "deny"];
+
+        var (exitCode, stdout, error) = await CliRunner.RunAsync(["audit", command, "--url", url, .. rest]);
+
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith("error: --url must not carry a user name or password", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", error + stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Commands_WriterAcceptsButNeverAnswers_ExitThreeNamingTheTimeout()
     {
