@@ -103,6 +103,31 @@ public sealed class HostSettingsStartupTests
     }
 
     /// <summary>
+    /// appsettings.json with two names in one object that differ only in case: configuration keys are case-insensitive,
+    /// so one would be lost. The JSON provider refuses the file, and both hosts ended with the runtime's stack trace and
+    /// exit 134 (checked by hand on 2026-12-07) instead of one line naming the file and the key.
+    /// </summary>
+    [Theory]
+    [InlineData("Edge.Proxy")]
+    [InlineData("Edge.AuditWriter")]
+    public async Task Main_SettingsFileNamesDifferingInCase_ExitsOneNamingTheFileAndKey(string project)
+    {
+        var directory = Directory.CreateTempSubdirectory("edge-host-settings-case-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(directory, "appsettings.json"), """{ "Serilog": { "MinimumLevel": { "Default": "Information", "default": "Debug" } } }""");
+
+            var output = await RunRefusedAsync(project, directory, [$"--contentRoot={directory}"]);
+
+            Assert.Contains("appsettings.json: A duplicate key 'Serilog:MinimumLevel:default' was found.", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>
     /// Starts the built <paramref name="project"/> (Edge.Proxy or Edge.AuditWriter) on free ports with its files in
     /// <paramref name="directory"/> and <paramref name="settings"/> last, which override the defaults; asserts it exits 1
     /// without a stack trace and returns what it printed.
