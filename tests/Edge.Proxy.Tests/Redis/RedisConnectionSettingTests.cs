@@ -29,7 +29,8 @@ public sealed class RedisConnectionSettingTests
     [Theory]
     [InlineData("redis://edge:hunter2-inline@127.0.0.1:6379")]
     [InlineData("rediss://:hunter2-inline@127.0.0.1:6379/0")]
-    public async Task Create_RedisUriWithCredentials_RefusedWithoutTheSecret(string configured)
+    [InlineData("127.0.0.1:6379,pasword=hunter2-inline")]
+    public async Task Create_RedisUriWithCredentialsOrMisspeltPassword_RefusedWithoutTheSecret(string configured)
     {
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => CreateAsync(configured));
 
