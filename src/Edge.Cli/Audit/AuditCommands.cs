@@ -129,8 +129,8 @@ internal static class AuditCommands
 
     private static int VerifyPostgres(string connection, IReadOnlyCollection<NoteVerifier> verifiers, TextWriter output, TextWriter error)
     {
-        if (Edge.Configuration.SecretReference.IsReference(connection)
-            && !Edge.Configuration.SecretReference.TryResolve(connection, out connection, out var referenceError))
+        var inline = !Edge.Configuration.SecretReference.IsReference(connection);
+        if (!inline && !Edge.Configuration.SecretReference.TryResolve(connection, out connection, out var referenceError))
         {
             error.WriteLine($"error: --postgres: {referenceError}");
             return AuditExitCodes.UsageError;
@@ -138,13 +138,21 @@ internal static class AuditCommands
 
         // A typo in the option is a usage error (nothing was connected to or checked), not a log that failed verification;
         // Npgsql's message names the key or position, never a value such as a password.
+        Npgsql.NpgsqlConnectionStringBuilder parsed;
         try
         {
-            _ = new Npgsql.NpgsqlConnectionStringBuilder(connection);
+            parsed = new Npgsql.NpgsqlConnectionStringBuilder(connection);
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException)
         {
             error.WriteLine($"error: --postgres is not a usable connection string: {ex.Message}");
+            return AuditExitCodes.UsageError;
+        }
+
+        // As Writer:Postgres: a password on the command line is read by every user of the machine (ps, shell history).
+        if (inline && !string.IsNullOrEmpty(parsed.Password))
+        {
+            error.WriteLine("error: --postgres holds a password inline; give the connection string as env:NAME or file:/path (or the password in PGPASSWORD or a Passfile)");
             return AuditExitCodes.UsageError;
         }
 
@@ -525,6 +533,14 @@ internal static class AuditCommands
             if (!Uri.TryCreate(parse.GetValue(_url), UriKind.Absolute, out var baseAddress) || baseAddress.Scheme is not ("http" or "https"))
             {
                 parse.InvocationConfiguration.Error.WriteLine("error: --url must be an absolute http(s) address.");
+                return null;
+            }
+
+            // HttpClient sends no credentials from a URL, and the URL is repeated in the "cannot be reached" line.
+            if (baseAddress.UserInfo.Length > 0)
+            {
+                parse.InvocationConfiguration.Error.WriteLine(
+                    $"error: --url must not carry a user name or password ('user:password@'); give the credential in {parse.GetValue(_tokenEnv)} or {parse.GetValue(_apiKeyEnv)}.");
                 return null;
             }
 

@@ -149,6 +149,10 @@ internal sealed class ApprovalsSectionValidator(EdgeHostOptions host) : IEdgeSec
         {
             errors.Add(at, $"'{header}' carries other credentials; use a header of its own such as X-Approval-Token");
         }
+        else if (EdgeOwnedHeaders.WhyOwned(header) is { } owned)
+        {
+            errors.Add(at, $"{owned}; use a header of its own such as X-Approval-Token");
+        }
     }
 
     // Not forwarded (hop-by-hop), carried anew on each retry (credentials, the token itself), or already bound.
@@ -177,6 +181,11 @@ internal sealed class ApprovalsSectionValidator(EdgeHostOptions host) : IEdgeSec
             {
                 errors.Add(entry, $"'{header}' starts with the identity prefix '{host.IdentityHeaderPrefix}' ('_' counting as '-'): the edge sets those itself, and the requester's identity is bound already");
             }
+            else if (EdgeOwnedHeaders.WhyOwned(header) is { } owned)
+            {
+                // X-Request-Id differs on every retry, so an approval bound to it could never be used.
+                errors.Add(entry, $"{owned}; it cannot be bound");
+            }
             else if (!seen.Add(header))
             {
                 errors.Add(entry, $"'{header}' is listed twice");
@@ -186,9 +195,14 @@ internal sealed class ApprovalsSectionValidator(EdgeHostOptions host) : IEdgeSec
 
     private static void ValidateNotify(ApprovalNotifyOptions notify, string at, ConfigErrorList errors)
     {
-        if (!Uri.TryCreate(notify.Url, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttps && url.Scheme != Uri.UriSchemeHttp) || !string.IsNullOrEmpty(url.UserInfo))
+        // The URL is repeated without its user info: a password written there went to the log and /edge/status.
+        if (!Uri.TryCreate(notify.Url, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttps && url.Scheme != Uri.UriSchemeHttp))
         {
-            errors.Add(at + ":Url", $"'{notify.Url}' is not an absolute https or http URL without user info");
+            errors.Add(at + ":Url", $"'{UrlText.WithoutUserInfo(notify.Url)}' is not an absolute https or http URL");
+        }
+        else if (!string.IsNullOrEmpty(url.UserInfo))
+        {
+            errors.Add(at + ":Url", "the URL has a user name or password ('user:password@'): HttpClient never sends them, and a secret in proxy.json must be an env: or file: reference; remove it");
         }
 
         if (ResolveNotifyKey(notify.Secret, out var error) is null)

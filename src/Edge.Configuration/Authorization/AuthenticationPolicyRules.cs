@@ -148,7 +148,7 @@ internal static class AuthenticationPolicyRules
 
             if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
             {
-                errors.Add($"{at}:{field}", $"'{url}' is not an absolute http(s) URL");
+                errors.Add($"{at}:{field}", $"'{UrlText.WithoutUserInfo(url)}' is not an absolute http(s) URL");
             }
             else if (uri.UserInfo.Length > 0)
             {
@@ -192,6 +192,10 @@ internal static class AuthenticationPolicyRules
         else if (IdentityHeaderPrefix.Covers(identityHeaderPrefix, policy.Header) || string.Equals(policy.Header, "Authorization", StringComparison.OrdinalIgnoreCase))
         {
             errors.Add(at + ":Header", $"'{policy.Header}' cannot carry API keys (identity headers starting with '{identityHeaderPrefix}', '_' counting as '-', are removed; Authorization belongs to bearer tokens)");
+        }
+        else if (EdgeOwnedHeaders.WhyOwned(policy.Header) is { } owned)
+        {
+            errors.Add(at + ":Header", $"{owned}; an API key needs a header of its own such as X-Api-Key");
         }
         else if (policy.Header.Contains('_', StringComparison.Ordinal))
         {

@@ -130,6 +130,7 @@ public static class HostSettings
     public static string? OneLine(Exception exception, Func<IOException, bool> heldElsewhere) => exception switch
     {
         EdgeConfigException invalid => invalid.Message,
+        InvalidDataException unreadable when SettingsFile(unreadable) is { } line => line,
         InvalidOperationException invalid when Names(invalid) => "error: " + invalid.Message,
         InvalidOperationException unconvertible when UnconvertibleSetting(unconvertible) is { } line => line,
         IOException taken when heldElsewhere(taken) || taken.InnerException is AddressInUseException => "error: " + taken.Message,
@@ -139,6 +140,28 @@ public static class HostSettings
             $"error: cannot listen on an address given in --urls (or Edge:ManagementUrls): {refused.Message}; is it an address of this host, and a port this user may bind?",
         _ => null,
     };
+
+    /// <summary>
+    /// A settings file (appsettings.json) the JSON configuration provider refused, as one line naming the file: keys that
+    /// differ only in case (<c>"Redis"</c> and <c>"redis"</c>: configuration keys are case-insensitive, and one would be
+    /// lost) or text that is not JSON. Unhandled, it printed the runtime's stack trace and aborted (134). The provider's
+    /// messages name the key or the position, never a value.
+    /// </summary>
+    private static string? SettingsFile(InvalidDataException exception)
+    {
+        const string prefix = "Failed to load configuration from file '";
+        if (!exception.Message.StartsWith(prefix, StringComparison.Ordinal) || exception.InnerException is not FormatException reason)
+        {
+            return null;
+        }
+
+        var end = exception.Message.LastIndexOf('\'');
+        var file = end > prefix.Length ? exception.Message[prefix.Length..end] : "settings file";
+        var detail = reason.Message.Contains("duplicate key", StringComparison.OrdinalIgnoreCase)
+            ? $"{reason.Message} Setting names are compared without case, so two names that differ only in case are one setting; keep one."
+            : reason.InnerException is { } parser ? $"{reason.Message} {parser.Message}" : reason.Message;
+        return $"error: {file}: {detail}";
+    }
 
     /// <summary>
     /// True for the host's own log of a failed start ("Hosting failed to start", event 11 of

@@ -25,7 +25,7 @@ public static class KestrelCertificates
         var hasDefault = defaultCertificate.GetChildren().Any();
         if (hasDefault)
         {
-            Check(defaultCertificate, contentRoot, now);
+            Check(configuration, defaultCertificate, contentRoot, now);
         }
 
         var endpoints = kestrel.GetSection("Endpoints").GetChildren().ToList();
@@ -35,7 +35,7 @@ public static class KestrelCertificates
             var sni = endpoint.GetSection("Sni").GetChildren().ToList();
             if (certificate.GetChildren().Any())
             {
-                Check(certificate, contentRoot, now);
+                Check(configuration, certificate, contentRoot, now);
             }
             else if (IsHttps(endpoint["Url"]) && !hasDefault && sni.Count == 0)
             {
@@ -47,7 +47,7 @@ public static class KestrelCertificates
             {
                 if (name.GetSection("Certificate") is var sniCertificate && sniCertificate.GetChildren().Any())
                 {
-                    Check(sniCertificate, contentRoot, now);
+                    Check(configuration, sniCertificate, contentRoot, now);
                 }
             }
         }
@@ -62,7 +62,7 @@ public static class KestrelCertificates
 
     private static bool IsHttps(string? url) => url is not null && url.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
 
-    private static void Check(IConfigurationSection section, string contentRoot, DateTimeOffset now)
+    private static void Check(IConfiguration configuration, IConfigurationSection section, string contentRoot, DateTimeOffset now)
     {
         var path = section["Path"];
         var subject = section["Subject"];
@@ -84,6 +84,7 @@ public static class KestrelCertificates
         var certificatePath = Existing(section, "Path", path, contentRoot);
         var keyPath = section["KeyPath"] is { Length: > 0 } key ? Existing(section, "KeyPath", key, contentRoot) : null;
         var password = section["Password"];
+        RefusePasswordInFile(configuration, section);
         X509Certificate2 certificate;
         try
         {
@@ -112,6 +113,27 @@ public static class KestrelCertificates
                 throw new InvalidOperationException(
                     $"{section.Path}: the certificate in '{certificatePath}' ({certificate.Subject}) expired on {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm:ss} UTC; every client would refuse it.");
             }
+        }
+    }
+
+    /// <summary>
+    /// A .pfx or key password comes from the environment (deployment.md), never from a settings file, which is copied,
+    /// committed and read by whoever reads the config; it was used from appsettings.json without a word. The message
+    /// names the file and the variable to use, never the password.
+    /// </summary>
+    private static void RefusePasswordInFile(IConfiguration configuration, IConfigurationSection section)
+    {
+        var key = section.Path + ":Password";
+        if (configuration is not IConfigurationRoot root || string.IsNullOrEmpty(configuration[key]))
+        {
+            return;
+        }
+
+        // The last provider that has the key is the one whose value is used.
+        if (root.Providers.LastOrDefault(p => p.TryGet(key, out _)) is FileConfigurationProvider file)
+        {
+            throw new InvalidOperationException(
+                $"{key} is written in {file.Source.Path}, where a secret may not be; set it in the environment instead ({key.Replace(":", "__", StringComparison.Ordinal)}=…) and remove it from the file.");
         }
     }
 

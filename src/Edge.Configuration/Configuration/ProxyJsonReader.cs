@@ -116,6 +116,16 @@ public sealed class ProxyJsonReader
         using (var tree = JsonDocument.ParseValue(ref textReader))
         {
             ReportNulls(tree.RootElement, SerializerOptions.GetTypeInfo(typeof(ProxyJsonDocument)), "", errors);
+            if (tree.RootElement.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var top in tree.RootElement.EnumerateObject())
+                {
+                    if (string.Equals(top.Name, "Edge", StringComparison.OrdinalIgnoreCase))
+                    {
+                        ReportCaseDuplicates(top.Value, top.Name, errors);
+                    }
+                }
+            }
         }
 
         if (errors.Items.Count > nulls)
@@ -220,6 +230,39 @@ public sealed class ProxyJsonReader
                 {
                     ReportNulls(item, SerializerOptions.GetTypeInfo(itemType), at, errors);
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Policy, rule and role names (the <c>Edge</c> section's dictionaries) that differ only in case: the deserializer
+    /// refuses a property written twice in any case, but kept <c>"p"</c> and <c>"P"</c> as two policies, so a reference
+    /// picked one by its case, and a role written twice in different case counted twice. Names in proxy.json are
+    /// case-insensitive, as YARP's route and cluster ids and .NET configuration keys are: the later one is an error.
+    /// </summary>
+    private static void ReportCaseDuplicates(JsonElement element, string location, ConfigErrorList errors)
+    {
+        if (element.ValueKind == JsonValueKind.Object)
+        {
+            var seen = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var property in element.EnumerateObject())
+            {
+                var at = Member(location, property.Name);
+                if (!seen.TryAdd(property.Name, property.Name))
+                {
+                    errors.Add(at, $"'{property.Name}' is given twice in the same object: names are case-insensitive, and '{seen[property.Name]}' is already defined; keep one");
+                    continue;
+                }
+
+                ReportCaseDuplicates(property.Value, at, errors);
+            }
+        }
+        else if (element.ValueKind == JsonValueKind.Array)
+        {
+            var index = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                ReportCaseDuplicates(item, $"{location}[{index++}]", errors);
             }
         }
     }

@@ -179,6 +179,11 @@ internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
                 return new Segment(SegmentKind.Ip, "");
             case "route" when argument is null:
                 return new Segment(SegmentKind.Route, "");
+            case "header" when HttpToken.IsToken(argument) && EdgeOwnedHeaders.WhyOwned(argument!) is { } owned:
+                // X-Request-Id gave every request a bucket of its own (no limit at all); a removed header put every
+                // client into one.
+                error = $"{owned}; key by {{ip}} for the client's address";
+                return null;
             case "header" when HttpToken.IsToken(argument):
                 return new Segment(SegmentKind.Header, argument!);
             case "header" when !string.IsNullOrWhiteSpace(argument):

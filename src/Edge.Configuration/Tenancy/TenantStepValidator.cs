@@ -26,6 +26,11 @@ internal sealed class TenantStepValidator(EdgeHostOptions host) : IEdgeStepValid
         {
             context.AddError("Name", $"'{options.Name}' is removed from every request before the steps run (client headers starting with the identity prefix '{host.IdentityHeaderPrefix}', '_' counting as '-', belong to the edge); read the tenant from another header");
         }
+        else if (options.Source == TenantSource.Header && EdgeOwnedHeaders.WhyOwned(options.Name!) is { } owned)
+        {
+            // X-Request-Id made every request a tenant of its own (and per-tenant limits and quotas counted nothing).
+            context.AddError("Name", $"{owned}; read the tenant from another header");
+        }
 
         if (options.Source == TenantSource.Claim && !context.PrecedingSteps.Contains("EdgeAuthenticate", StringComparer.OrdinalIgnoreCase))
         {

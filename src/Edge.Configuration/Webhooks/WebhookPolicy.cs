@@ -275,6 +275,12 @@ internal sealed class WebhookPolicy
                 errors.Add($"{location}:{field}", $"'{header}' is not a header name ({HttpToken.NameRule})");
                 badHeader = true;
             }
+            else if (header is not null && EdgeOwnedHeaders.WhyOwned(header) is { } owned)
+            {
+                // IdHeader X-Request-Id gave every delivery a new id: a replayed delivery was never recognised.
+                errors.Add($"{location}:{field}", $"{owned}; name the header the sender sets");
+                badHeader = true;
+            }
         }
 
         if (badHeader)

@@ -33,7 +33,7 @@ internal static class AuditWriterUrls
     {
         if (!Uri.TryCreate(entry, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
         {
-            throw new InvalidOperationException($"Edge:Audit:WriterUrl entry '{entry}' must be an absolute http:// or https:// URL such as http://127.0.0.1:9902.");
+            throw new InvalidOperationException($"Edge:Audit:WriterUrl entry '{UrlText.WithoutUserInfo(entry)}' must be an absolute http:// or https:// URL such as http://127.0.0.1:9902.");
         }
 
         // The writer URL is logged and exported as a metric label; the ingest token has its own secret reference.

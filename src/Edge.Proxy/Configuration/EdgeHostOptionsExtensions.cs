@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 
 namespace Edge.Proxy.Configuration;
 
@@ -120,7 +119,7 @@ internal static class EdgeHostOptionsExtensions
 
     /// <summary>
     /// The host settings whose mistakes would otherwise surface later as a defect's stack trace (a negative poll
-    /// interval in the timer, an endpoint-less Redis string in the connect) or as a misleading message (Kestrel's
+    /// interval in the timer, an endpoint-less Redis string in the connect, a Redis password written inline) or as a misleading message (Kestrel's
     /// "address already in use" for a management port that is also a proxy port, which no other process holds).
     /// </summary>
     private static void Validate(EdgeHostOptions options, ManagementUrls managementUrls, IEnumerable<string> proxyUrls)
@@ -143,24 +142,7 @@ internal static class EdgeHostOptionsExtensions
             throw new InvalidOperationException("Edge:InstanceId must be a name without spaces or control characters (default: the machine name); it names this instance in audit records and logs.");
         }
 
-        if (!string.IsNullOrWhiteSpace(options.Redis))
-        {
-            ConfigurationOptions redis;
-            try
-            {
-                redis = ConfigurationOptions.Parse(options.Redis);
-            }
-            catch (ArgumentException invalid)
-            {
-                // The message names the keyword, never the string, which may hold a password.
-                throw new InvalidOperationException($"Edge:Redis is not a StackExchange.Redis configuration string: {invalid.Message}");
-            }
-
-            if (redis.EndPoints.Count == 0)
-            {
-                throw new InvalidOperationException("Edge:Redis names no endpoint; set host:port (e.g. 10.0.0.5:6379), several separated by commas for a cluster.");
-            }
-        }
+        _ = Redis.RedisConnectionSetting.Resolve(options.Redis);
 
         // The management endpoints are told apart by the local port alone, so no proxy listener may share one.
         foreach (var url in proxyUrls)

@@ -37,7 +37,7 @@ internal sealed partial class EdgeRequestMiddleware(
     /// <summary>Recorded as the deciding step when the edge itself refuses a request before any configured step.</summary>
     public const string EdgeStepName = "Edge";
 
-    public const string RequestIdHeader = "X-Request-Id";
+    public const string RequestIdHeader = EdgeOwnedHeaders.RequestId;
 
     /// <summary>The audited reason of an allowed request whose client went away before any answer (status 499).</summary>
     public const string ClientAbortedCode = "client_aborted";

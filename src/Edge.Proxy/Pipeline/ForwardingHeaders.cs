@@ -29,13 +29,8 @@ internal static class ForwardingHeaders
     /// and <c>HTTP_X_FORWARDED_FOR</c> as header names).
     /// A direct client's copy would let it choose the address an IP allow-list or a backend log sees.
     /// </summary>
-    private static readonly string[] OtherNames =
-    [
-        "Client-IP", "True-Client-IP", "CF-Connecting-IP", "Fastly-Client-IP", "X-Client-IP", "X-Cluster-Client-IP",
-        "X-Forwarded", "Forwarded-For", "X-Originating-IP", "X-Remote-IP", "X-Remote-Addr", "X-ProxyUser-Ip",
-        "Front-End-Https", "X-Url-Scheme", "X-Host", "X-Original-Host",
-        "WL-Proxy-Client-IP", "Proxy-Client-IP", "WL-Proxy-SSL", "WL-Proxy-Client-Cert", "HTTP-Client-IP", "HTTP-X-Forwarded-For",
-    ];
+    // One list with the config checks (EdgeOwnedHeaders), which refuse a step that would read one of these.
+    private static readonly string[] OtherNames = EdgeOwnedHeaders.OtherForwardingNames;
 
     /// <summary>
     /// The hosts a trusted proxy's headers name as the one the client asked for: every <c>X-Forwarded-Host</c> entry

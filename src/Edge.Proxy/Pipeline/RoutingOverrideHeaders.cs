@@ -12,11 +12,8 @@ namespace Edge.Proxy.Pipeline;
 /// </summary>
 internal static class RoutingOverrideHeaders
 {
-    private static readonly string[] Names =
-    [
-        "X-Original-URL", "X-Rewrite-URL", "X-Original-URI", "X-Envoy-Original-Path", "X-HTTP-Method-Override", "X-HTTP-Method",
-        "X-Method-Override",
-    ];
+    // One list with the config checks (EdgeOwnedHeaders), which refuse a step that would read one of these.
+    private static readonly string[] Names = EdgeOwnedHeaders.RoutingOverrideNames;
 
     public static bool IsRoutingOverride(string name)
     {

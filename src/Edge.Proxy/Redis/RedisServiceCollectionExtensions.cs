@@ -6,7 +6,9 @@ internal static class RedisServiceCollectionExtensions
 {
     public static IServiceCollection AddEdgeRedis(this IServiceCollection services, EdgeHostOptions options)
     {
-        services.AddSingleton(provider => new EdgeRedis(options.Redis, provider.GetRequiredService<ILogger<EdgeRedis>>()));
+        // Resolved once at start, as every host setting: a rotated env: or file: Redis string needs a restart.
+        var configuration = RedisConnectionSetting.Resolve(options.Redis);
+        services.AddSingleton(provider => new EdgeRedis(configuration, provider.GetRequiredService<ILogger<EdgeRedis>>()));
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
         return services;
     }

@@ -594,6 +594,25 @@ public sealed class AuditCommandsTests
         Assert.DoesNotContain("pw-in-a-typo", error + output, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The writer refuses <c>Writer:Postgres</c> with an inline password; the CLI took one on its command line, where every
+    /// user of the machine reads it (<c>ps</c>, shell history). The same rule now: a reference, or no password.
+    /// </summary>
+    [Theory]
+    [InlineData("Host=127.0.0.1;Port=1;Username=edge;Password=hunter2-inline")]
+    [InlineData("Host=127.0.0.1;Port=1;Username=edge;PWD=hunter2-inline")]
+    public async Task VerifyPostgres_InlinePassword_ExitsTwoWithoutTheSecret(string connection)
+    {
+        using var signer = NoteSigner.Generate("test.edge/audit");
+
+        var (exitCode, output, error) = await CliRunner.RunAsync("audit", "verify", "--postgres", connection, "--key", signer.Verifier.ToString());
+
+        Assert.Equal(2, exitCode);
+        Assert.DoesNotContain("FAIL", output, StringComparison.Ordinal);
+        Assert.Contains("error: --postgres holds a password inline; give the connection string as env:NAME or file:/path", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", error + output, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("X Api Key")]
     [InlineData("Bad:Name")]
@@ -703,6 +722,26 @@ public sealed class AuditCommandsTests
         Assert.StartsWith($"error: the writer at {url} cannot be reached: ", export.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", export.Error, StringComparison.Ordinal);
         Assert.False(File.Exists(output));
+    }
+
+    /// <summary>
+    /// HttpClient sends no credentials from a URL, and the CLI repeated the URL, password included, in its
+    /// "cannot be reached" line (and it sat on the command line). Refused before anything is sent.
+    /// </summary>
+    [Theory]
+    [InlineData("query")]
+    [InlineData("export")]
+    public async Task Commands_UrlWithUserInfo_ExitTwoWithoutThePassword(string command)
+    {
+        var url = $"http://auditor:hunter2-inline@127.0.0.1:{Edge.Testing.FreePort.Next()}/";
+        var output = Path.Combine(Path.GetTempPath(), $"edge-export-{Guid.NewGuid():N}.ndjson");
+        string[] rest = command == "export" ? ["--format", "ndjson", "--out", output] : ["--decision", "deny"];
+
+        var (exitCode, stdout, error) = await CliRunner.RunAsync(["audit", command, "--url", url, .. rest]);
+
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith("error: --url must not carry a user name or password", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", error + stdout, StringComparison.Ordinal);
     }
 
     [Fact]

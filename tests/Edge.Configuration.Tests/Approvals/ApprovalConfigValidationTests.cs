@@ -35,6 +35,10 @@ public sealed class ApprovalConfigValidationTests
         { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Header": "X_Edge_Approval" }""", "Edge:Approvals:payments:Header", "identity prefix" },
         { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Header": "Authorization" }""", "Edge:Approvals:payments:Header", "other credentials" },
         { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Header": "X Token" }""", "Edge:Approvals:payments:Header", "is not a header name" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Header": "X-Request-Id" }""", "Edge:Approvals:payments:Header", "'X-Request-Id' is set by the edge" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Header": "X-Forwarded-For" }""", "Edge:Approvals:payments:Header", "'X-Forwarded-For' is a forwarding header the edge" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "BindHeaders": ["X-Request-Id"] }""", "Edge:Approvals:payments:BindHeaders:0", "'X-Request-Id' is set by the edge" },
+        { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "BindHeaders": ["X-HTTP-Method-Override"] }""", "Edge:Approvals:payments:BindHeaders:0", "'X-HTTP-Method-Override' is removed by the edge" },
         { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "BindHeaders": ["X Account"] }""", "Edge:Approvals:payments:BindHeaders:0", "is not a header name" },
         { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "BindHeaders": ["X-Account", "authorization"] }""", "Edge:Approvals:payments:BindHeaders:1", "cannot be bound" },
         { """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "BindHeaders": ["X-Approval-Token"] }""", "Edge:Approvals:payments:BindHeaders:0", "cannot be bound" },
@@ -70,6 +74,19 @@ public sealed class ApprovalConfigValidationTests
         var errors = await ValidateAsync($"[{Tenant}, {Auth}, {Approval}]", policy);
 
         Assert.Contains(errors, e => !e.IsWarning && e.Location == location && e.Message.Contains(message, StringComparison.Ordinal));
+    }
+
+    /// <summary>The error repeated the URL, so a password written into it went to the log, /edge/status and CI output.</summary>
+    [Theory]
+    [InlineData("https://bot:hunter2-inline@hooks.example/approvals")]
+    [InlineData("ftp://bot:hunter2-inline@hooks.example/approvals")]
+    public async Task Validate_NotifyUrlWithCredentials_RefusedWithoutThem(string url)
+    {
+        var errors = await ValidateAsync($"[{Tenant}, {Auth}, {Approval}]", $$"""{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Notify": { "Url": "{{url}}", "Secret": "env:EDGE_APPROVAL_TEST_NOTIFY" } }""");
+
+        var error = Assert.Single(errors, e => !e.IsWarning);
+        Assert.Equal("Edge:Approvals:payments:Notify:Url", error.Location);
+        Assert.DoesNotContain("hunter2", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -30,6 +30,45 @@ public sealed class KestrelCertificatesTests : IDisposable
         KestrelCertificates.RefuseUnusable(settings, ["https://127.0.0.1:8443"], _directory, DateTimeOffset.UtcNow);
     }
 
+    /// <summary>
+    /// deployment.md says the .pfx password comes from the environment, never the file; a Password written into
+    /// appsettings.json (copied, committed, readable by whoever reads the config) was used without a word.
+    /// </summary>
+    [Fact]
+    public void RefuseUnusable_PfxPasswordInSettingsFile_RefusedWithoutThePassword()
+    {
+        var pfx = _certificate.WritePfx(_directory, "hunter2-pfx");
+        var file = Path.Combine(_directory, "appsettings.json");
+        File.WriteAllText(file, $$"""{ "Kestrel": { "Certificates": { "Default": { "Path": "{{pfx}}", "Password": "hunter2-pfx" } } } }""");
+        var settings = new ConfigurationBuilder().AddJsonFile(file).Build();
+
+        var refused = Assert.Throws<InvalidOperationException>(() => KestrelCertificates.RefuseUnusable(settings, ["https://127.0.0.1:8443"], _directory, DateTimeOffset.UtcNow));
+
+        Assert.StartsWith("Kestrel:Certificates:Default:Password is written in ", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("Kestrel__Certificates__Default__Password", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RefuseUnusable_PfxPathInSettingsFilePasswordFromEnvironment_Accepted()
+    {
+        var pfx = _certificate.WritePfx(_directory, "pw-from-env");
+        var file = Path.Combine(_directory, "appsettings.json");
+        File.WriteAllText(file, $$"""{ "Kestrel": { "Certificates": { "Default": { "Path": "{{pfx}}" } } } }""");
+        var prefix = "EDGE_TEST_" + Guid.NewGuid().ToString("N") + "_";
+        Environment.SetEnvironmentVariable(prefix + "Kestrel__Certificates__Default__Password", "pw-from-env");
+        try
+        {
+            var settings = new ConfigurationBuilder().AddJsonFile(file).AddEnvironmentVariables(prefix).Build();
+
+            KestrelCertificates.RefuseUnusable(settings, ["https://127.0.0.1:8443"], _directory, DateTimeOffset.UtcNow);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(prefix + "Kestrel__Certificates__Default__Password", null);
+        }
+    }
+
     [Fact]
     public void RefuseUnusable_PlainHttpOnly_Accepted()
     {

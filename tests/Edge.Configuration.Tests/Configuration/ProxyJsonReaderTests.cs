@@ -475,6 +475,9 @@ public sealed class ProxyJsonReaderTests
     [InlineData("{ \"ReverseProxy\": { \"Routes\": { \"a\": { \"ClusterId\": \"c\", \"clusterId\": \"d\" } } } }", "ReverseProxy:Routes:a")]
     [InlineData("{ \"ReverseProxy\": {}, \"ReverseProxy\": {} }", "ReverseProxy")]
     [InlineData("{ \"ReverseProxy\": {}, \"Edge\": { \"Roles\": { \"Viewer\": [], \"Viewer\": [ \"x\" ] } } }", "Edge:Roles:Viewer")]
+    [InlineData("{ \"ReverseProxy\": {}, \"Edge\": { \"Roles\": { \"Viewer\": [], \"viewer\": [ \"x\" ] } } }", "Edge:Roles:viewer")]
+    [InlineData("{ \"ReverseProxy\": {}, \"Edge\": { \"RateLimits\": { \"p\": { \"Limit\": 1 }, \"P\": { \"Limit\": 100 } } } }", "Edge:RateLimits:P")]
+    [InlineData("{ \"ReverseProxy\": {}, \"Edge\": { \"Authentication\": { \"keys\": { \"Type\": \"ApiKey\" }, \"KEYS\": { \"Type\": \"ApiKey\" } } } }", "Edge:Authentication:KEYS")]
     public void Parse_DuplicateNameInOneObject_IsErrorAtTheDuplicate(string json, string expectedLocation)
     {
         var errors = new ConfigErrorList();

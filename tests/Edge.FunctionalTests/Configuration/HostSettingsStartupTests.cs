@@ -19,6 +19,7 @@ public sealed class HostSettingsStartupTests
     [InlineData("Edge.Proxy", "--Edge:ConfigPollInterval=500ms", "error: Edge:ConfigPollInterval: '500ms' is not a valid TimeSpan")]
     [InlineData("Edge.Proxy", "--Edge:ConfigPollInterval=-00:00:01", "error: Edge:ConfigPollInterval must be positive")]
     [InlineData("Edge.Proxy", "--Edge:Redis=,", "error: Edge:Redis names no endpoint")]
+    [InlineData("Edge.Proxy", "--Edge:Redis=127.0.0.1:6379,password=inline-secret", "error: Edge:Redis holds a password inline (password=…); give the whole configuration string as a secret reference")]
     [InlineData("Edge.Proxy", "--Edge:ManagementToken=literal-token-0123456789", "error: Edge:ManagementToken must be a secret reference, env:NAME or file:/path, not the token itself")]
     [InlineData("Edge.Proxy", "--Edge:ManagementToken=env:" + UnsetVariable, "error: Edge:ManagementToken: environment variable '" + UnsetVariable + "' is not set or empty")]
     [InlineData("Edge.Proxy", "--Edge:ManagementHosts=http://edge-admin.internal", "error: Edge:ManagementHosts entry 'http://edge-admin.internal' is not a host name")]
@@ -94,6 +95,31 @@ public sealed class HostSettingsStartupTests
             await RunRefusedAsync("Edge.AuditWriter", directory, setting.Split(' '));
 
             Assert.Equal(["proxy.json"], Directory.GetFileSystemEntries(directory).Select(Path.GetFileName));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// appsettings.json with two names in one object that differ only in case: configuration keys are case-insensitive,
+    /// so one would be lost. The JSON provider refuses the file, and both hosts ended with the runtime's stack trace and
+    /// exit 134 (checked by hand on 2026-12-07) instead of one line naming the file and the key.
+    /// </summary>
+    [Theory]
+    [InlineData("Edge.Proxy")]
+    [InlineData("Edge.AuditWriter")]
+    public async Task Main_SettingsFileNamesDifferingInCase_ExitsOneNamingTheFileAndKey(string project)
+    {
+        var directory = Directory.CreateTempSubdirectory("edge-host-settings-case-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(directory, "appsettings.json"), """{ "Serilog": { "MinimumLevel": { "Default": "Information", "default": "Debug" } } }""");
+
+            var output = await RunRefusedAsync(project, directory, [$"--contentRoot={directory}"]);
+
+            Assert.Contains("appsettings.json: A duplicate key 'Serilog:MinimumLevel:default' was found.", output, StringComparison.Ordinal);
         }
         finally
         {
