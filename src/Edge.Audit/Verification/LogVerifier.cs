@@ -76,6 +76,7 @@ public static class LogVerifier
         var checkedCheckpoints = 0;
         var pruned = 0L;
         var beyond = 0L;
+        var coverage = new PruneCoverage.Tracker();
 
         VerificationReport? CheckBoundary()
         {
@@ -118,6 +119,7 @@ public static class LogVerifier
             if (leaf.Bytes.Length == 0)
             {
                 pruned++;
+                coverage.Pruned(leaf.Index);
             }
             else if (!ReferenceEquals(leaf.StoredHash, NoStoredHash) && !hash.AsSpan().SequenceEqual(leaf.StoredHash))
             {
@@ -127,6 +129,11 @@ public static class LogVerifier
             {
                 return VerificationReport.Failure(range.Size, checkedCheckpoints, leaf.Index,
                     $"record {leaf.Index}: its stored {column} column does not match its leaf: the store was edited outside the writer (searches, tenant confinement and listings read that column)");
+            }
+
+            if (leaf.Bytes.Length > 0)
+            {
+                coverage.Record(leaf.Index, leaf.Bytes);
             }
 
             range.AppendLeafHash(hash);
@@ -159,7 +166,18 @@ public static class LogVerifier
                 $"a checkpoint covers {checkpoints[next].Size} records but only {range.Size} are present");
         }
 
-        return new VerificationReport(true, range.Size, checkedCheckpoints, null, null) { PrunedRecords = pruned, UncheckedRecords = beyond };
+        // The leaf hash vouches for a pruned record's inclusion, not for why its body is gone: only a record the writer
+        // committed with the prune says it was retention or erasure, and not someone emptying the row in the store.
+        if (coverage.FirstUncovered() is { } uncovered)
+        {
+            return VerificationReport.Failure(range.Size, checkedCheckpoints, uncovered,
+                $"record {uncovered} is pruned, but no retention or erasure record names it: it was pruned outside the writer (by hand in the store, or by a tool), not by policy");
+        }
+
+        return new VerificationReport(true, range.Size, checkedCheckpoints, null, null)
+        {
+            PrunedRecords = pruned, UncheckedRecords = beyond, UnattributedPrunedRecords = coverage.Unattributed,
+        };
     }
 
     /// <summary>
@@ -305,6 +323,12 @@ public sealed record VerificationReport(bool Valid, long RecordsChecked, int Che
 {
     /// <summary>Records present only as their leaf hash (pruned by retention or erasure).</summary>
     public long PrunedRecords { get; init; }
+
+    /// <summary>
+    /// Pruned records older than the last retention or erasure record of a writer that named no indices (before
+    /// per-batch retention records): accepted, since such a writer recorded only counts, but not attributed to a record.
+    /// </summary>
+    public long UnattributedPrunedRecords { get; init; }
 
     /// <summary>Export lines after the checkpoint's size: no signed root covers them, so nothing about them was checked.</summary>
     public long UncheckedRecords { get; init; }
