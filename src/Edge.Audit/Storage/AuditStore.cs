@@ -796,6 +796,8 @@ public sealed partial class AuditStore : IAuditStore
         return new PruneStep(pruned.Count, pruned);
     }
 
+    public IReadOnlyList<(long SubjectId, long LastIndex)> SubjectsWithoutKey() => [];
+
     /// <summary>Deletes the data keys no remaining record uses (their records were all pruned). Returns how many.</summary>
     public int DeleteUnusedSubjects()
     {

@@ -59,6 +59,12 @@ public interface IAuditStore : IDisposable
     /// </summary>
     int PruneBefore(DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excludedTenants, int limit);
 
+    /// <summary>
+    /// Subjects whose records keep their id while their data key is gone, with the newest such record's index: PostgreSQL
+    /// (a record's subject id stays). SQLite drops the links with the key, so it has none to report.
+    /// </summary>
+    IReadOnlyList<(long SubjectId, long LastIndex)> SubjectsWithoutKey();
+
     /// <summary>Data keys deleted by retention since the last call (SQLite: keys no remaining record uses are deleted now).</summary>
     int DeleteUnusedSubjects();
 

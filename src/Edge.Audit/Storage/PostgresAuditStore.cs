@@ -349,7 +349,7 @@ public sealed partial class PostgresAuditStore : IAuditStore
         {
             // The caches may now hold what only this transaction saw; they are cleared again once it ends either way.
             _erased = true;
-            return new ErasureStep(_store.EraseSubject(_connection, _transaction, blind, tenant, erasedAt), []);
+            return _store.EraseSubject(_connection, _transaction, blind, tenant, erasedAt);
         }
 
         public PruneStep PruneBefore(DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excludedTenants, int limit)
@@ -588,12 +588,12 @@ public sealed partial class PostgresAuditStore : IAuditStore
     {
         using var connection = _dataSource.OpenConnection();
         using var transaction = connection.BeginTransaction();
-        var count = EraseSubject(connection, transaction, blind, tenant, erasedAt);
+        var step = EraseSubject(connection, transaction, blind, tenant, erasedAt);
         transaction.Commit();
-        return count;
+        return step.Records;
     }
 
-    private long EraseSubject(NpgsqlConnection connection, NpgsqlTransaction transaction, byte[] blind, string? tenant, DateTimeOffset erasedAt)
+    private ErasureStep EraseSubject(NpgsqlConnection connection, NpgsqlTransaction transaction, byte[] blind, string? tenant, DateTimeOffset erasedAt)
     {
         _subjects.Clear();
         _erasures.Clear();
@@ -602,7 +602,8 @@ public sealed partial class PostgresAuditStore : IAuditStore
             $"""
             WITH erased AS (DELETE FROM audit_subjects WHERE blind = @blind{tenantClause} RETURNING id),
             tombstone AS (INSERT INTO audit_erasures (blind, tenant, erased_ms) VALUES (@blind, @scope, @erased))
-            SELECT COUNT(*) FROM audit_records WHERE subject_id IN (SELECT id FROM erased)
+            SELECT (SELECT COUNT(*) FROM audit_records WHERE subject_id IN (SELECT id FROM erased)),
+                   COALESCE((SELECT array_agg(id ORDER BY id) FROM erased), ARRAY[]::bigint[])
             """, connection, transaction);
         command.Parameters.AddWithValue("blind", blind);
         command.Parameters.Add(new NpgsqlParameter("scope", NpgsqlDbType.Text) { Value = (object?)tenant ?? DBNull.Value });
@@ -612,7 +613,11 @@ public sealed partial class PostgresAuditStore : IAuditStore
             command.Parameters.AddWithValue("tenant", tenant);
         }
 
-        return (long)command.ExecuteScalar()!;
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        // The erased subjects' ids go into the erasure's record: on this engine a record keeps its subject id after its key
+        // is gone, and a verifier holds every keyless subject against the records that say who deleted its key.
+        return new ErasureStep(reader.GetInt64(0), []) { DeletedSubjects = reader.GetFieldValue<long[]>(1) };
     }
 
     /// <summary>
@@ -677,6 +682,20 @@ public sealed partial class PostgresAuditStore : IAuditStore
     }
 
     public int DeleteUnusedSubjects() => Interlocked.Exchange(ref _shreddedSinceLastCall, 0);
+
+    public IReadOnlyList<(long SubjectId, long LastIndex)> SubjectsWithoutKey()
+    {
+        using var command = _dataSource.CreateCommand(
+            "SELECT r.subject_id, MAX(r.idx) FROM audit_records r WHERE r.subject_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM audit_subjects s WHERE s.id = r.subject_id) GROUP BY r.subject_id ORDER BY r.subject_id");
+        using var reader = command.ExecuteReader();
+        var result = new List<(long, long)>();
+        while (reader.Read())
+        {
+            result.Add((reader.GetInt64(0), reader.GetInt64(1)));
+        }
+
+        return result;
+    }
 
     /// <summary>
     /// VACUUMs the key table when this role owns it, so deleted keys leave its live pages at once; a runtime role does not own

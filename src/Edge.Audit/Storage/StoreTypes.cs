@@ -104,4 +104,8 @@ internal static class RecordPages
 public sealed record PruneStep(int Records, IReadOnlyList<long> Deleted);
 
 /// <summary>An erasure inside an append transaction: records made unreadable, and the v1 records it pruned (ascending).</summary>
-public sealed record ErasureStep(long Records, IReadOnlyList<long> PrunedIndices);
+public sealed record ErasureStep(long Records, IReadOnlyList<long> PrunedIndices)
+{
+    /// <summary>PostgreSQL: the ids of the subjects whose data keys it deleted (their records keep the id); empty on SQLite.</summary>
+    public IReadOnlyList<long> DeletedSubjects { get; init; } = [];
+}

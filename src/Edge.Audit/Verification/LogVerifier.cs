@@ -42,7 +42,8 @@ public static class LogVerifier
         // The leaves are read in one snapshot and the tiles after them, so a writer appending meanwhile (a live store) has
         // widened the last partial tiles, or filled them: they then hold more hashes than the records read, and were
         // reported as not matching (exit 1, "the log must not be trusted") on every verify of a store in use.
-        return VerifyLeaves(store.ReadLeaves(), checkpoints, storedTiles: store.HasTiles() ? store.ReadTile : null, storeSize: store.Count);
+        return VerifyLeaves(store.ReadLeaves(), checkpoints, storedTiles: store.HasTiles() ? store.ReadTile : null, storeSize: store.Count,
+            keyless: store.SubjectsWithoutKey);
     }
 
     /// <summary>Offline: leaves in index order (e.g. an NDJSON export from index 0) against one signed checkpoint.</summary>
@@ -68,7 +69,7 @@ public static class LogVerifier
 
     private static VerificationReport VerifyLeaves(
         IEnumerable<StoredLeaf> leaves, List<(long Size, byte[] Root)> checkpoints, bool stopAtLastCheckpoint = false,
-        Func<int, long, Tile?>? storedTiles = null, Func<long>? storeSize = null)
+        Func<int, long, Tile?>? storedTiles = null, Func<long>? storeSize = null, Func<IReadOnlyList<(long SubjectId, long LastIndex)>>? keyless = null)
     {
         var range = new CompactRange();
         var tiles = storedTiles is null ? null : new TileEdge();
@@ -77,6 +78,9 @@ public static class LogVerifier
         var pruned = 0L;
         var beyond = 0L;
         var coverage = new PruneCoverage.Tracker();
+        // Before the leaves: a key shredded after this read is not in the list, and one shredded before it committed with
+        // its record, which the leaves read next then hold. Read after them, a live store failed for a key shredded between.
+        var keylessSubjects = keyless?.Invoke();
 
         VerificationReport? CheckBoundary()
         {
@@ -172,6 +176,14 @@ public static class LogVerifier
         {
             return VerificationReport.Failure(range.Size, checkedCheckpoints, uncovered,
                 $"record {uncovered} is pruned, but no retention or erasure record names it: it was pruned outside the writer (by hand in the store, or by a tool), not by policy");
+        }
+
+        // PostgreSQL never prunes a body: retention and erasure delete data keys, and a record keeps its subject id. A key
+        // deleted in the database by hand made records unreadable as retention does, with nothing to say it was not.
+        if (keylessSubjects is not null && coverage.FirstUnexplainedKeyless(keylessSubjects) is { } subject)
+        {
+            return VerificationReport.Failure(range.Size, checkedCheckpoints, subject.LastIndex,
+                $"subject {subject.SubjectId} (records up to index {subject.LastIndex}) has no data key, but no retention or erasure record names it: its key was deleted outside the writer (by hand in the database, or by a tool), not by policy");
         }
 
         return new VerificationReport(true, range.Size, checkedCheckpoints, null, null)

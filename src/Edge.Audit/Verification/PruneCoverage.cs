@@ -20,6 +20,12 @@ public static class PruneCoverage
     /// <summary>Attribute of a covering record: the indices it pruned, as ascending ranges.</summary>
     public const string IndicesAttribute = "prunedIndices";
 
+    /// <summary>Attribute of a PostgreSQL retention batch record: the ids of the subjects whose data keys it shredded, as ranges.</summary>
+    public const string ShreddedSubjectsAttribute = "shreddedSubjects";
+
+    /// <summary>Attribute of a PostgreSQL erasure record: the ids of the subjects whose data keys it deleted, as ranges.</summary>
+    public const string ErasedSubjectsAttribute = "erasedSubjects";
+
     /// <summary>Attribute of a retention run's closing record: how many batch records the run wrote (absent before them).</summary>
     public const string BatchesAttribute = "batches";
 
@@ -109,6 +115,7 @@ public static class PruneCoverage
     {
         private readonly List<long> _pruned = [];
         private readonly List<(long Start, long End)> _covered = [];
+        private readonly List<(long Start, long End)> _coveredSubjects = [];
         private long _legacyBefore = -1;
 
         /// <summary>A record present only as its leaf hash.</summary>
@@ -144,16 +151,22 @@ public static class PruneCoverage
                 var attributes = data.TryGetProperty("attributes", out var a) && a.ValueKind == JsonValueKind.Object ? a : default;
                 string? Attribute(string name) => attributes.ValueKind == JsonValueKind.Object && attributes.TryGetProperty(name, out var value)
                     && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-                if (Attribute(IndicesAttribute) is { } indices)
+                // Malformed ranges cover nothing: what they would name then shows up as uncovered.
+                var named = false;
+                foreach (var (name, target) in new[] { (IndicesAttribute, _covered), (ShreddedSubjectsAttribute, _coveredSubjects), (ErasedSubjectsAttribute, _coveredSubjects) })
                 {
-                    // Malformed ranges cover nothing: the records they would name then show up as uncovered.
-                    var parsed = new List<(long, long)>();
-                    if (TryParse(indices, parsed))
+                    if (Attribute(name) is { } ranges)
                     {
-                        _covered.AddRange(parsed);
+                        named = true;
+                        var parsed = new List<(long, long)>();
+                        if (TryParse(ranges, parsed))
+                        {
+                            target.AddRange(parsed);
+                        }
                     }
                 }
-                else if (isRetention ? Attribute(BatchesAttribute) is null : Attribute(PrunedAttribute) is null)
+
+                if (!named && (isRetention ? Attribute(BatchesAttribute) is null : Attribute(PrunedAttribute) is null))
                 {
                     _legacyBefore = index;
                 }
@@ -165,6 +178,33 @@ public static class PruneCoverage
 
         /// <summary>Pruned records an earlier writer pruned before it wrote per-batch records (older than its last such record).</summary>
         public long Unattributed { get; private set; }
+
+        /// <summary>
+        /// The first subject (PostgreSQL: records keep their subject id after its key is gone) whose key no retention
+        /// batch or erasure record says it deleted, or null. One whose newest record precedes an earlier writer's last
+        /// record that named nothing counts as <see cref="Unattributed"/>.
+        /// </summary>
+        public (long SubjectId, long LastIndex)? FirstUnexplainedKeyless(IReadOnlyList<(long SubjectId, long LastIndex)> keyless)
+        {
+            ArgumentNullException.ThrowIfNull(keyless);
+            foreach (var subject in keyless)
+            {
+                if (_coveredSubjects.Any(r => r.Start <= subject.SubjectId && subject.SubjectId <= r.End))
+                {
+                    continue;
+                }
+
+                if (subject.LastIndex < _legacyBefore)
+                {
+                    Unattributed++;
+                    continue;
+                }
+
+                return subject;
+            }
+
+            return null;
+        }
 
         /// <summary>The first pruned index no record covers, or null when every one is covered.</summary>
         public long? FirstUncovered()

@@ -420,10 +420,16 @@ internal sealed partial class AuditLog : IDisposable
                         ["subjectKind"] = byClientIp ? "client_ip" : "principal",
                         [PruneCoverage.PrunedAttribute] = step.PrunedIndices.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     };
-                    // v1 records it pruned are named here, so a verifier can tell them from records pruned by hand.
+                    // v1 records it pruned (SQLite) and subjects whose keys it deleted (PostgreSQL, where records keep
+                    // the subject id) are named here, so a verifier can tell them from deletions by hand.
                     if (step.PrunedIndices.Count > 0)
                     {
                         attributes[PruneCoverage.IndicesAttribute] = PruneCoverage.Format(step.PrunedIndices);
+                    }
+
+                    if (step.DeletedSubjects.Count > 0)
+                    {
+                        attributes[PruneCoverage.ErasedSubjectsAttribute] = PruneCoverage.Format(step.DeletedSubjects);
                     }
 
                     return WriterLeaf(AuditEventTypes.SubjectErased, tenant, "erased", "erasure", "erasure_request", requestedBy, attributes);
@@ -596,7 +602,7 @@ internal sealed partial class AuditLog : IDisposable
                         ["cutoff"] = cutoff.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
                         ["scope"] = tenant is null ? "default" : "tenant",
                     };
-                    attributes[postgres ? ShreddedSubjectsAttribute : PruneCoverage.IndicesAttribute] = PruneCoverage.Format(step.Deleted);
+                    attributes[postgres ? PruneCoverage.ShreddedSubjectsAttribute : PruneCoverage.IndicesAttribute] = PruneCoverage.Format(step.Deleted);
                     return WriterLeaf(AuditEventTypes.RetentionApplied, tenant, "pruned", "retention", null, null, attributes);
                 });
             }
@@ -619,9 +625,6 @@ internal sealed partial class AuditLog : IDisposable
             }
         }
     }
-
-    /// <summary>A PostgreSQL retention batch record's attribute: the ids of the subjects whose data keys it shredded, as ranges.</summary>
-    public const string ShreddedSubjectsAttribute = "shreddedSubjects";
 
     /// <summary>
     /// checkpoint(TRUNCATE) waits for readers through the connection's busy timeout (5 s) and fails if one still holds an
