@@ -112,6 +112,11 @@ public static class LogVerifier
                 // Counted, not checked: reported as "OK: N records" alone, a file with more lines (a forged record
                 // appended, or one newer than the checkpoint) read as wholly verified.
                 beyond++;
+                if (leaf.Bytes.Length > 0)
+                {
+                    coverage.RecordUnchecked(leaf.Index, leaf.Bytes);
+                }
+
                 continue;
             }
 
@@ -189,6 +194,7 @@ public static class LogVerifier
         return new VerificationReport(true, range.Size, checkedCheckpoints, null, null)
         {
             PrunedRecords = pruned, UncheckedRecords = beyond, UnattributedPrunedRecords = coverage.Unattributed,
+            PrunedNamedOnlyAfterCheckpoint = coverage.NamedOnlyUnchecked,
         };
     }
 
@@ -341,6 +347,12 @@ public sealed record VerificationReport(bool Valid, long RecordsChecked, int Che
     /// per-batch retention records): accepted, since such a writer recorded only counts, but not attributed to a record.
     /// </summary>
     public long UnattributedPrunedRecords { get; init; }
+
+    /// <summary>
+    /// Pruned records of an export named only by a retention or erasure line after the checkpoint's size: that line is not
+    /// checked (no signed root covers it), so verify against a newer checkpoint to check why they were pruned.
+    /// </summary>
+    public long PrunedNamedOnlyAfterCheckpoint { get; init; }
 
     /// <summary>Export lines after the checkpoint's size: no signed root covers them, so nothing about them was checked.</summary>
     public long UncheckedRecords { get; init; }

@@ -121,6 +121,24 @@ public static class PruneCoverage
         /// <summary>A record present only as its leaf hash.</summary>
         public void Pruned(long index) => _pruned.Add(index);
 
+        private readonly List<(long Start, long End)> _coveredUnchecked = [];
+
+        /// <summary>
+        /// An export line after the checkpoint's size: no signed root covers it, so the indices it names are counted in
+        /// <see cref="NamedOnlyUnchecked"/> rather than trusted. A retention batch always comes after the records it
+        /// prunes, so an export read against a checkpoint fetched just before it holds such lines.
+        /// </summary>
+        public void RecordUnchecked(long index, ReadOnlySpan<byte> leaf)
+        {
+            var covered = _covered.Count;
+            Record(index, leaf);
+            _coveredUnchecked.AddRange(_covered.Skip(covered));
+            _covered.RemoveRange(covered, _covered.Count - covered);
+        }
+
+        /// <summary>Pruned records named only by a line after the checkpoint's size (not checked).</summary>
+        public long NamedOnlyUnchecked { get; private set; }
+
         /// <summary>A record with its bytes: if it is a writer record that names pruned indices, they are covered.</summary>
         public void Record(long index, ReadOnlySpan<byte> leaf)
         {
@@ -212,6 +230,7 @@ public static class PruneCoverage
             _covered.Sort();
             var c = 0;
             Unattributed = 0;
+            NamedOnlyUnchecked = 0;
             foreach (var index in _pruned)
             {
                 while (c < _covered.Count && _covered[c].End < index)
@@ -233,6 +252,12 @@ public static class PruneCoverage
                 if (index < _legacyBefore)
                 {
                     Unattributed++;
+                    continue;
+                }
+
+                if (_coveredUnchecked.Any(r => r.Start <= index && index <= r.End))
+                {
+                    NamedOnlyUnchecked++;
                     continue;
                 }
 

@@ -174,6 +174,9 @@ internal static class AuditCommands
                     + (report.UnattributedPrunedRecords == 0
                         ? ""
                         : $", except {report.UnattributedPrunedRecords} pruned by an earlier writer whose records named no indices")
+                    + (report.PrunedNamedOnlyAfterCheckpoint == 0
+                        ? ""
+                        : $"; {report.PrunedNamedOnlyAfterCheckpoint} named only by lines after the checkpoint's size, NOT checked: verify with a later checkpoint")
                     + $"), {report.CheckpointsChecked} checkpoints verified")
                 + (report.UncheckedRecords == 0
                     ? ""

@@ -85,6 +85,22 @@ public sealed class PruneCoverageTests
     }
 
     [Fact]
+    public void FirstUncovered_PruneNamedOnlyByALineAfterTheCheckpoint_CountedAsUncheckedNotTrusted()
+    {
+        // An export read against a checkpoint fetched just before a retention batch: the batch line lies past the
+        // checkpoint's size. It is not checked, so it is counted apart; without it the prune is uncovered.
+        var tracker = new PruneCoverage.Tracker();
+        tracker.Pruned(0);
+        tracker.RecordUnchecked(5, WriterRecord(AuditEventTypes.RetentionApplied, "pruned", new() { ["prunedIndices"] = "0", ["pruned"] = "1" }));
+        var without = new PruneCoverage.Tracker();
+        without.Pruned(0);
+
+        Assert.Null(tracker.FirstUncovered());
+        Assert.Equal(1, tracker.NamedOnlyUnchecked);
+        Assert.Equal(0, without.FirstUncovered());
+    }
+
+    [Fact]
     public void FirstUncovered_EveryPruneNamedByBatchOrErasureRecords_Null()
     {
         var tracker = new PruneCoverage.Tracker();
