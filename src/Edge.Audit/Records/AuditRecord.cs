@@ -84,16 +84,17 @@ public static class AuditDecisions
         "applied", "refused", "rotated",
         "banned", "unbanned",
         "requested", "approved", "rejected", "consumed", "expired", "invalid", "mismatch",
-        "erased",
+        "erased", "pruned",
     ];
 
     public static bool IsKnown(string decision) => All.Contains(decision, StringComparer.Ordinal);
 
     /// <summary>
-    /// The decision only the writer's own records carry (<see cref="AuditEventTypes.SubjectErased"/>): compliance reviews
-    /// read <c>decision=erased</c> as the list of erasures, so an edge sending it is refused, like a writer-only type.
+    /// The decisions only the writer's own records carry (<see cref="AuditEventTypes.SubjectErased"/>, and a retention
+    /// batch's <see cref="AuditEventTypes.RetentionApplied"/>): compliance reviews read <c>decision=erased</c> as the list of
+    /// erasures and <c>decision=pruned</c> as the list of prunes, so an edge sending either is refused, like a writer-only type.
     /// </summary>
-    public static bool IsWriterOnly(string? decision) => decision == "erased";
+    public static bool IsWriterOnly(string? decision) => decision is "erased" or "pruned";
 }
 
 public static class AuditEventTypes

@@ -276,7 +276,7 @@ internal static class LeafReader
 
         if (AuditEventTypes.IsWriterOnly(fields.Type) || AuditDecisions.IsWriterOnly(fields.Decision))
         {
-            error = "this record type (or decision erased) is written by the audit writer itself.";
+            error = "this record type (or decision erased or pruned) is written by the audit writer itself.";
             return null;
         }
 

@@ -446,10 +446,17 @@ public sealed partial class AuditStore : IAuditStore
         }
 
         /// <summary>As <see cref="AuditStore.EraseSubject(byte[], string?, string?, DateTimeOffset)"/>, in this batch's transaction.</summary>
-        public long EraseSubject(byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt)
+        public ErasureStep EraseSubject(byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt)
         {
             InsertQueued();
             return _store.EraseSubject(_transaction, blind, principal, tenant, erasedAt);
+        }
+
+        /// <summary>As <see cref="AuditStore.PruneBefore"/>, in this batch's transaction.</summary>
+        public PruneStep PruneBefore(DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excludedTenants, int limit)
+        {
+            InsertQueued();
+            return _store.PruneBefore(_transaction, cutoff, tenant, excludedTenants, limit);
         }
 
         /// <summary>The time of the newest erasure of this subject in this tenant (or in every tenant); null when never erased.</summary>
@@ -644,12 +651,12 @@ public sealed partial class AuditStore : IAuditStore
     public long EraseSubject(byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt)
     {
         using var transaction = _writer.BeginTransaction();
-        var count = EraseSubject(transaction, blind, principal, tenant, erasedAt);
+        var step = EraseSubject(transaction, blind, principal, tenant, erasedAt);
         transaction.Commit();
-        return count;
+        return step.Records;
     }
 
-    private long EraseSubject(SqliteTransaction transaction, byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt)
+    private ErasureStep EraseSubject(SqliteTransaction transaction, byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt)
     {
         // Before the commit: a rolled-back erasure leaves this set one blind too many, which only costs a tombstone lookup.
         _erasedBlinds.Add(blind.ToArray());
@@ -692,21 +699,32 @@ public sealed partial class AuditStore : IAuditStore
 
         // v1 records hold the principal in the leaf itself: the only way to erase it is to prune the leaf. A client IP
         // (principal null) has no plaintext column to find v1 records by: only v2 subjects keyed by it are reached.
+        var pruned = new List<long>();
         if (principal is not null)
         {
             using var command = _writer.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = $"UPDATE records SET leaf = X'', principal = NULL WHERE principal = $principal{tenantClause}";
+            // The indices go into the erasure's record, which commits with this: every pruned record is named by one.
+            command.CommandText = $"UPDATE records SET leaf = X'', principal = NULL WHERE principal = $principal{tenantClause} RETURNING idx";
             command.Parameters.AddWithValue("$principal", principal);
             if (tenant is not null)
             {
                 command.Parameters.AddWithValue("$tenant", tenant);
             }
 
-            count += command.ExecuteNonQuery();
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    pruned.Add(reader.GetInt64(0));
+                }
+            }
+
+            pruned.Sort();
+            count += pruned.Count;
         }
 
-        return count;
+        return new ErasureStep(count, pruned);
     }
 
     /// <summary>
@@ -716,8 +734,18 @@ public sealed partial class AuditStore : IAuditStore
     /// </summary>
     public int PruneBefore(DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excludedTenants, int limit)
     {
-        ArgumentNullException.ThrowIfNull(excludedTenants);
         using var transaction = _writer.BeginTransaction();
+        var step = PruneBefore(transaction, cutoff, tenant, excludedTenants, limit);
+        transaction.Commit();
+        return step.Records;
+    }
+
+    private static readonly byte[] s_keepRetention = Verification.PruneCoverage.WriterMarker(AuditEventTypes.RetentionApplied);
+    private static readonly byte[] s_keepErasure = Verification.PruneCoverage.WriterMarker(AuditEventTypes.SubjectErased);
+
+    private PruneStep PruneBefore(SqliteTransaction transaction, DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excludedTenants, int limit)
+    {
+        ArgumentNullException.ThrowIfNull(excludedTenants);
         using var command = _writer.CreateCommand();
         command.Transaction = transaction;
         string tenantClause;
@@ -739,19 +767,36 @@ public sealed partial class AuditStore : IAuditStore
 
         command.Parameters.AddWithValue("$cutoff", cutoff.ToUnixTimeMilliseconds());
         command.Parameters.AddWithValue("$limit", limit);
+        command.Parameters.AddWithValue("$keepRetention", s_keepRetention);
+        command.Parameters.AddWithValue("$keepErasure", s_keepErasure);
+        command.Parameters.AddWithValue("$indices", Verification.PruneCoverage.IndicesMember);
+        // The writer's records that name pruned indices are never pruned: each is what explains an earlier prune to a
+        // verifier. Oldest first, so a batch names few ranges.
         command.CommandText = $"""
             CREATE TEMP TABLE IF NOT EXISTS prune_batch (idx INTEGER PRIMARY KEY);
             DELETE FROM prune_batch;
-            INSERT INTO prune_batch SELECT idx FROM records WHERE time_ms < $cutoff AND length(leaf) > 0{tenantClause} LIMIT $limit;
+            INSERT INTO prune_batch SELECT idx FROM records WHERE time_ms < $cutoff AND length(leaf) > 0{tenantClause}
+                AND NOT (substr(leaf, {Verification.PruneCoverage.WriterMarkerOffset}, {s_keepRetention.Length}) = $keepRetention AND instr(leaf, $indices) > 0)
+                AND NOT (substr(leaf, {Verification.PruneCoverage.WriterMarkerOffset}, {s_keepErasure.Length}) = $keepErasure AND instr(leaf, $indices) > 0)
+                ORDER BY idx LIMIT $limit;
             UPDATE records SET leaf = X'', principal = NULL WHERE idx IN (SELECT idx FROM prune_batch);
             DELETE FROM record_subjects WHERE idx IN (SELECT idx FROM prune_batch);
             DELETE FROM recent_record_subjects WHERE idx IN (SELECT idx FROM prune_batch);
-            SELECT COUNT(*) FROM prune_batch;
+            SELECT idx FROM prune_batch ORDER BY idx;
             """;
-        var pruned = (int)(long)command.ExecuteScalar()!;
-        transaction.Commit();
-        return pruned;
+        var pruned = new List<long>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                pruned.Add(reader.GetInt64(0));
+            }
+        }
+
+        return new PruneStep(pruned.Count, pruned);
     }
+
+    public IReadOnlyList<(long SubjectId, long LastIndex)> SubjectsWithoutKey() => [];
 
     /// <summary>Deletes the data keys no remaining record uses (their records were all pruned). Returns how many.</summary>
     public int DeleteUnusedSubjects()

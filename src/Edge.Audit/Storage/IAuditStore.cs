@@ -59,6 +59,12 @@ public interface IAuditStore : IDisposable
     /// </summary>
     int PruneBefore(DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excludedTenants, int limit);
 
+    /// <summary>
+    /// Subjects whose records keep their id while their data key is gone, with the newest such record's index: PostgreSQL
+    /// (a record's subject id stays). SQLite drops the links with the key, so it has none to report.
+    /// </summary>
+    IReadOnlyList<(long SubjectId, long LastIndex)> SubjectsWithoutKey();
+
     /// <summary>Data keys deleted by retention since the last call (SQLite: keys no remaining record uses are deleted now).</summary>
     int DeleteUnusedSubjects();
 
@@ -100,7 +106,15 @@ public interface IAuditAppendBatch : IDisposable
     /// <see cref="IAuditStore.EraseSubject"/> inside this transaction, so that the record of the erasure commits with it:
     /// done in a transaction of its own, a writer stopped between the two left a subject erased with no record of it.
     /// </summary>
-    long EraseSubject(byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt);
+    ErasureStep EraseSubject(byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt);
+
+    /// <summary>
+    /// <see cref="IAuditStore.PruneBefore"/> inside this transaction, so that the record naming what it pruned commits with it:
+    /// in a transaction of its own, a writer killed before its record left records pruned that no record explains, which a
+    /// verifier cannot tell from records pruned by hand. SQLite never prunes a writer record that names pruned indices
+    /// (<see cref="Verification.PruneCoverage"/>), so every earlier prune stays explained.
+    /// </summary>
+    PruneStep PruneBefore(DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excludedTenants, int limit);
 
     /// <summary>The subject row for this blind index and tenant, created (inside this transaction) when absent.</summary>
     StoredSubject GetOrCreateSubject(byte[] blind, string tenant, Func<byte[]> createWrappedKey, DateTimeOffset now);

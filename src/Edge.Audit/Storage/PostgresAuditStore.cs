@@ -345,12 +345,22 @@ public sealed partial class PostgresAuditStore : IAuditStore
             return erasedMs == NeverErased ? null : DateTimeOffset.FromUnixTimeMilliseconds(erasedMs);
         }
 
-        public long EraseSubject(byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt)
+        public ErasureStep EraseSubject(byte[] blind, string? principal, string? tenant, DateTimeOffset erasedAt)
         {
             // The caches may now hold what only this transaction saw; they are cleared again once it ends either way.
             _erased = true;
             return _store.EraseSubject(_connection, _transaction, blind, tenant, erasedAt);
         }
+
+        public PruneStep PruneBefore(DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excludedTenants, int limit)
+        {
+            _erased = true;
+            var step = _store.PruneBefore(_connection, _transaction, cutoff, tenant, excludedTenants, limit);
+            _shredded += step.Deleted.Count;
+            return step;
+        }
+
+        private int _shredded;
 
         private bool _erased;
 
@@ -449,6 +459,7 @@ public sealed partial class PostgresAuditStore : IAuditStore
 
             _transaction.Commit();
             _done = true;
+            Interlocked.Add(ref _store._shreddedSinceLastCall, _shredded);
             foreach (var (key, subject) in _pendingSubjects)
             {
                 _store.CacheSubject(key, subject);
@@ -577,12 +588,12 @@ public sealed partial class PostgresAuditStore : IAuditStore
     {
         using var connection = _dataSource.OpenConnection();
         using var transaction = connection.BeginTransaction();
-        var count = EraseSubject(connection, transaction, blind, tenant, erasedAt);
+        var step = EraseSubject(connection, transaction, blind, tenant, erasedAt);
         transaction.Commit();
-        return count;
+        return step.Records;
     }
 
-    private long EraseSubject(NpgsqlConnection connection, NpgsqlTransaction transaction, byte[] blind, string? tenant, DateTimeOffset erasedAt)
+    private ErasureStep EraseSubject(NpgsqlConnection connection, NpgsqlTransaction transaction, byte[] blind, string? tenant, DateTimeOffset erasedAt)
     {
         _subjects.Clear();
         _erasures.Clear();
@@ -591,7 +602,8 @@ public sealed partial class PostgresAuditStore : IAuditStore
             $"""
             WITH erased AS (DELETE FROM audit_subjects WHERE blind = @blind{tenantClause} RETURNING id),
             tombstone AS (INSERT INTO audit_erasures (blind, tenant, erased_ms) VALUES (@blind, @scope, @erased))
-            SELECT COUNT(*) FROM audit_records WHERE subject_id IN (SELECT id FROM erased)
+            SELECT (SELECT COUNT(*) FROM audit_records WHERE subject_id IN (SELECT id FROM erased)),
+                   COALESCE((SELECT array_agg(id ORDER BY id) FROM erased), ARRAY[]::bigint[])
             """, connection, transaction);
         command.Parameters.AddWithValue("blind", blind);
         command.Parameters.Add(new NpgsqlParameter("scope", NpgsqlDbType.Text) { Value = (object?)tenant ?? DBNull.Value });
@@ -601,7 +613,11 @@ public sealed partial class PostgresAuditStore : IAuditStore
             command.Parameters.AddWithValue("tenant", tenant);
         }
 
-        return (long)command.ExecuteScalar()!;
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        // The erased subjects' ids go into the erasure's record: on this engine a record keeps its subject id after its key
+        // is gone, and a verifier holds every keyless subject against the records that say who deleted its key.
+        return new ErasureStep(reader.GetInt64(0), []) { DeletedSubjects = reader.GetFieldValue<long[]>(1) };
     }
 
     /// <summary>
@@ -611,11 +627,20 @@ public sealed partial class PostgresAuditStore : IAuditStore
     /// </summary>
     public int PruneBefore(DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excludedTenants, int limit)
     {
+        using var connection = _dataSource.OpenConnection();
+        using var transaction = connection.BeginTransaction();
+        var step = PruneBefore(connection, transaction, cutoff, tenant, excludedTenants, limit);
+        transaction.Commit();
+        Interlocked.Add(ref _shreddedSinceLastCall, step.Deleted.Count);
+        return step.Records;
+    }
+
+    private PruneStep PruneBefore(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excludedTenants, int limit)
+    {
         ArgumentNullException.ThrowIfNull(excludedTenants);
         _subjects.Clear();
         _erasures.Clear();
-        using var connection = _dataSource.OpenConnection();
-        using var transaction = connection.BeginTransaction();
         using var command = new NpgsqlCommand { Connection = connection, Transaction = transaction };
         string tenantClause;
         if (tenant is not null)
@@ -636,27 +661,41 @@ public sealed partial class PostgresAuditStore : IAuditStore
                 SELECT s.id FROM audit_subjects s
                 WHERE {tenantClause}
                   AND NOT EXISTS (SELECT 1 FROM audit_records r WHERE r.subject_id = s.id AND r.time_ms >= @cutoff)
+                ORDER BY s.id
                 LIMIT @limit),
             shredded AS (DELETE FROM audit_subjects WHERE id IN (SELECT id FROM expired) RETURNING id)
-            SELECT (SELECT COUNT(*) FROM shredded), (SELECT COUNT(*) FROM audit_records WHERE subject_id IN (SELECT id FROM shredded))
+            SELECT COALESCE((SELECT array_agg(id ORDER BY id) FROM shredded), ARRAY[]::bigint[]),
+                   (SELECT COUNT(*) FROM audit_records WHERE subject_id IN (SELECT id FROM shredded))
             """;
-        int subjects;
+        long[] subjects;
         long records;
         using (var reader = command.ExecuteReader())
         {
             reader.Read();
-            subjects = (int)reader.GetInt64(0);
+            subjects = reader.GetFieldValue<long[]>(0);
             records = reader.GetInt64(1);
         }
 
-        transaction.Commit();
-        _shreddedSinceLastCall += subjects;
         // Each shredded subject has at least one record, so a full batch of subjects reports at least `limit` records and
         // the caller asks again.
-        return (int)Math.Min(records, int.MaxValue);
+        return new PruneStep((int)Math.Min(records, int.MaxValue), subjects);
     }
 
     public int DeleteUnusedSubjects() => Interlocked.Exchange(ref _shreddedSinceLastCall, 0);
+
+    public IReadOnlyList<(long SubjectId, long LastIndex)> SubjectsWithoutKey()
+    {
+        using var command = _dataSource.CreateCommand(
+            "SELECT r.subject_id, MAX(r.idx) FROM audit_records r WHERE r.subject_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM audit_subjects s WHERE s.id = r.subject_id) GROUP BY r.subject_id ORDER BY r.subject_id");
+        using var reader = command.ExecuteReader();
+        var result = new List<(long, long)>();
+        while (reader.Read())
+        {
+            result.Add((reader.GetInt64(0), reader.GetInt64(1)));
+        }
+
+        return result;
+    }
 
     /// <summary>
     /// VACUUMs the key table when this role owns it, so deleted keys leave its live pages at once; a runtime role does not own

@@ -95,3 +95,17 @@ internal static class RecordPages
         return page;
     }
 }
+
+/// <summary>
+/// One retention step inside an append transaction: <see cref="Records"/> made unreadable, and what it deleted, ascending:
+/// on SQLite the indices of the records pruned to their leaf hash, on PostgreSQL the ids of the subjects whose data keys
+/// were shredded (bodies are never pruned there).
+/// </summary>
+public sealed record PruneStep(int Records, IReadOnlyList<long> Deleted);
+
+/// <summary>An erasure inside an append transaction: records made unreadable, and the v1 records it pruned (ascending).</summary>
+public sealed record ErasureStep(long Records, IReadOnlyList<long> PrunedIndices)
+{
+    /// <summary>PostgreSQL: the ids of the subjects whose data keys it deleted (their records keep the id); empty on SQLite.</summary>
+    public IReadOnlyList<long> DeletedSubjects { get; init; } = [];
+}

@@ -42,7 +42,8 @@ public static class LogVerifier
         // The leaves are read in one snapshot and the tiles after them, so a writer appending meanwhile (a live store) has
         // widened the last partial tiles, or filled them: they then hold more hashes than the records read, and were
         // reported as not matching (exit 1, "the log must not be trusted") on every verify of a store in use.
-        return VerifyLeaves(store.ReadLeaves(), checkpoints, storedTiles: store.HasTiles() ? store.ReadTile : null, storeSize: store.Count);
+        return VerifyLeaves(store.ReadLeaves(), checkpoints, storedTiles: store.HasTiles() ? store.ReadTile : null, storeSize: store.Count,
+            keyless: store.SubjectsWithoutKey);
     }
 
     /// <summary>Offline: leaves in index order (e.g. an NDJSON export from index 0) against one signed checkpoint.</summary>
@@ -68,7 +69,7 @@ public static class LogVerifier
 
     private static VerificationReport VerifyLeaves(
         IEnumerable<StoredLeaf> leaves, List<(long Size, byte[] Root)> checkpoints, bool stopAtLastCheckpoint = false,
-        Func<int, long, Tile?>? storedTiles = null, Func<long>? storeSize = null)
+        Func<int, long, Tile?>? storedTiles = null, Func<long>? storeSize = null, Func<IReadOnlyList<(long SubjectId, long LastIndex)>>? keyless = null)
     {
         var range = new CompactRange();
         var tiles = storedTiles is null ? null : new TileEdge();
@@ -76,6 +77,10 @@ public static class LogVerifier
         var checkedCheckpoints = 0;
         var pruned = 0L;
         var beyond = 0L;
+        var coverage = new PruneCoverage.Tracker();
+        // Before the leaves: a key shredded after this read is not in the list, and one shredded before it committed with
+        // its record, which the leaves read next then hold. Read after them, a live store failed for a key shredded between.
+        var keylessSubjects = keyless?.Invoke();
 
         VerificationReport? CheckBoundary()
         {
@@ -107,6 +112,11 @@ public static class LogVerifier
                 // Counted, not checked: reported as "OK: N records" alone, a file with more lines (a forged record
                 // appended, or one newer than the checkpoint) read as wholly verified.
                 beyond++;
+                if (leaf.Bytes.Length > 0)
+                {
+                    coverage.RecordUnchecked(leaf.Index, leaf.Bytes);
+                }
+
                 continue;
             }
 
@@ -118,6 +128,7 @@ public static class LogVerifier
             if (leaf.Bytes.Length == 0)
             {
                 pruned++;
+                coverage.Pruned(leaf.Index);
             }
             else if (!ReferenceEquals(leaf.StoredHash, NoStoredHash) && !hash.AsSpan().SequenceEqual(leaf.StoredHash))
             {
@@ -127,6 +138,11 @@ public static class LogVerifier
             {
                 return VerificationReport.Failure(range.Size, checkedCheckpoints, leaf.Index,
                     $"record {leaf.Index}: its stored {column} column does not match its leaf: the store was edited outside the writer (searches, tenant confinement and listings read that column)");
+            }
+
+            if (leaf.Bytes.Length > 0)
+            {
+                coverage.Record(leaf.Index, leaf.Bytes);
             }
 
             range.AppendLeafHash(hash);
@@ -159,7 +175,27 @@ public static class LogVerifier
                 $"a checkpoint covers {checkpoints[next].Size} records but only {range.Size} are present");
         }
 
-        return new VerificationReport(true, range.Size, checkedCheckpoints, null, null) { PrunedRecords = pruned, UncheckedRecords = beyond };
+        // The leaf hash vouches for a pruned record's inclusion, not for why its body is gone: only a record the writer
+        // committed with the prune says it was retention or erasure, and not someone emptying the row in the store.
+        if (coverage.FirstUncovered() is { } uncovered)
+        {
+            return VerificationReport.Failure(range.Size, checkedCheckpoints, uncovered,
+                $"record {uncovered} is pruned, but no retention or erasure record names it: it was pruned outside the writer (by hand in the store, or by a tool), not by policy");
+        }
+
+        // PostgreSQL never prunes a body: retention and erasure delete data keys, and a record keeps its subject id. A key
+        // deleted in the database by hand made records unreadable as retention does, with nothing to say it was not.
+        if (keylessSubjects is not null && coverage.FirstUnexplainedKeyless(keylessSubjects) is { } subject)
+        {
+            return VerificationReport.Failure(range.Size, checkedCheckpoints, subject.LastIndex,
+                $"subject {subject.SubjectId} (records up to index {subject.LastIndex}) has no data key, but no retention or erasure record names it: its key was deleted outside the writer (by hand in the database, or by a tool), not by policy");
+        }
+
+        return new VerificationReport(true, range.Size, checkedCheckpoints, null, null)
+        {
+            PrunedRecords = pruned, UncheckedRecords = beyond, UnattributedPrunedRecords = coverage.Unattributed,
+            PrunedNamedOnlyAfterCheckpoint = coverage.NamedOnlyUnchecked,
+        };
     }
 
     /// <summary>
@@ -305,6 +341,18 @@ public sealed record VerificationReport(bool Valid, long RecordsChecked, int Che
 {
     /// <summary>Records present only as their leaf hash (pruned by retention or erasure).</summary>
     public long PrunedRecords { get; init; }
+
+    /// <summary>
+    /// Pruned records older than the last retention or erasure record of a writer that named no indices (before
+    /// per-batch retention records): accepted, since such a writer recorded only counts, but not attributed to a record.
+    /// </summary>
+    public long UnattributedPrunedRecords { get; init; }
+
+    /// <summary>
+    /// Pruned records of an export named only by a retention or erasure line after the checkpoint's size: that line is not
+    /// checked (no signed root covers it), so verify against a newer checkpoint to check why they were pruned.
+    /// </summary>
+    public long PrunedNamedOnlyAfterCheckpoint { get; init; }
 
     /// <summary>Export lines after the checkpoint's size: no signed root covers them, so nothing about them was checked.</summary>
     public long UncheckedRecords { get; init; }

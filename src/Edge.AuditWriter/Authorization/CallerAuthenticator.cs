@@ -14,16 +14,20 @@ namespace Edge.AuditWriter.Authorization;
 /// proxy.json is re-read when its size or write time changes (checked per call, a stat), as the edge reloads it: a key
 /// removed there must stop reading and erasing here too. An edit the validator refuses keeps the last good entry.
 /// </remarks>
-internal sealed partial class CallerAuthenticator
+internal sealed partial class CallerAuthenticator : IDisposable
 {
     private readonly string? _path;
     private readonly string? _policy;
     private readonly ILogger<CallerAuthenticator> _logger;
+    private readonly SigningKeyCache _keys;
     private Loaded? _loaded;
 
     public CallerAuthenticator(IOptions<WriterOptions> options, ILogger<CallerAuthenticator> logger)
     {
         _logger = logger;
+        // Kept across reloads of proxy.json, as the edge keeps its cache: fetched keys must not be. Every failed fetch is
+        // logged, as the edge logs it (event 1200): a 503 authentication_unavailable otherwise had no cause in the log.
+        _keys = new SigningKeyCache((address, error) => Log.SigningKeyFetchFailed(_logger, address, error.GetType().Name, error.Message));
         var writer = options.Value;
         if (string.IsNullOrEmpty(writer.ProxyConfigPath) || string.IsNullOrEmpty(writer.Authentication))
         {
@@ -33,7 +37,7 @@ internal sealed partial class CallerAuthenticator
         _path = Path.GetFullPath(writer.ProxyConfigPath);
         _policy = writer.Authentication;
         var stamp = Stamp(_path);
-        _loaded = new Loaded(EdgeAuthenticationConfiguration.CreateValidator(_path, _policy), stamp);
+        _loaded = new Loaded(EdgeAuthenticationConfiguration.CreateValidator(_path, _policy, _keys), stamp);
     }
 
     /// <summary>Sent on 401 when no Writer:Authentication entry is configured: nothing can succeed, but RFC 9110 requires a challenge.</summary>
@@ -88,7 +92,7 @@ internal sealed partial class CallerAuthenticator
 
         try
         {
-            var reloaded = new Loaded(EdgeAuthenticationConfiguration.CreateValidator(_path, _policy), stamp);
+            var reloaded = new Loaded(EdgeAuthenticationConfiguration.CreateValidator(_path, _policy, _keys), stamp);
             Volatile.Write(ref _loaded, reloaded);
             Log.Reloaded(_logger, _path);
             return reloaded.Validator;
@@ -107,6 +111,8 @@ internal sealed partial class CallerAuthenticator
 
     private sealed record Loaded(EdgeCredentialValidator Validator, (DateTime WrittenAt, long Length) Stamp);
 
+    public void Dispose() => _keys.Dispose();
+
     private static partial class Log
     {
         [LoggerMessage(2170, LogLevel.Information, "Read-API credentials reloaded from {Path}")]
@@ -114,5 +120,9 @@ internal sealed partial class CallerAuthenticator
 
         [LoggerMessage(2171, LogLevel.Warning, "Read-API credentials not reloaded from {Path}; the previous ones stay in force: {Reason}")]
         public static partial void ReloadRefused(ILogger logger, string path, string reason);
+
+        // The address and the error's message only: a fetch carries no token, and its stack says nothing about the answer.
+        [LoggerMessage(2172, LogLevel.Warning, "Signing keys at {Address} could not be fetched ({ErrorType}: {Error}); the last good keys keep serving, and until any are fetched read-API tokens are answered 503 authentication_unavailable")]
+        public static partial void SigningKeyFetchFailed(ILogger logger, string address, string errorType, string error);
     }
 }

@@ -22,9 +22,15 @@ public static class WriterApp
     /// <summary>Another writer on this SQLite store: an operator's mistake with a one-line cause, like a taken port.</summary>
     public static bool HeldElsewhere(IOException taken) => taken is AuditStoreInUseException;
 
+    /// <summary>Kestrel's switch that refuses a bare LF as an HTTP/1.x line end (the edge sets the same one).</summary>
+    internal const string StrictLineEndsSwitch = "Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators";
+
     /// <param name="configureServices">Replaces services after the defaults (tests inject a controllable TimeProvider).</param>
     public static WebApplication Build(string[] args, Action<IServiceCollection>? configureServices = null)
     {
+        // As on the edge (EdgeApplication): Kestrel accepts a bare LF as an HTTP/1.x line end by default since .NET 7, so
+        // "Host: x<LF>X-A: 1" was two headers here where a proxy in front may forward one. Refused instead (400, closed).
+        AppContext.SetSwitch(StrictLineEndsSwitch, true);
         var builder = Edge.Configuration.HostBuilders.Create(args);
         // The default before the configuration, as on the edge: set after it, it overrode Serilog:MinimumLevel:Override's
         // own Microsoft.AspNetCore entry, and ASP.NET Core's logs could not be turned on to investigate the writer.

@@ -7,6 +7,7 @@ using Edge.Audit.Merkle;
 using Edge.Audit.Records;
 using Edge.Audit.Storage;
 using Edge.Audit.Tiles;
+using Edge.Audit.Verification;
 using Edge.AuditWriter.Hosting;
 using Edge.AuditWriter.Protection;
 
@@ -410,14 +411,28 @@ internal sealed partial class AuditLog : IDisposable
                 // erased it or how many records it took, and a repeated request then recorded "records": 0.
                 AppendLocked([], batch =>
                 {
-                    records = batch.EraseSubject(blind, byClientIp ? null : subject, tenant, erasedAt);
-                    return WriterLeaf(AuditEventTypes.SubjectErased, tenant, "erased", "erasure", "erasure_request", requestedBy,
-                        new Dictionary<string, string>(StringComparer.Ordinal)
-                        {
-                            ["records"] = records.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                            ["scope"] = tenant is null ? "all_tenants" : "tenant",
-                            ["subjectKind"] = byClientIp ? "client_ip" : "principal",
-                        });
+                    var step = batch.EraseSubject(blind, byClientIp ? null : subject, tenant, erasedAt);
+                    records = step.Records;
+                    var attributes = new Dictionary<string, string>(StringComparer.Ordinal)
+                    {
+                        ["records"] = records.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        ["scope"] = tenant is null ? "all_tenants" : "tenant",
+                        ["subjectKind"] = byClientIp ? "client_ip" : "principal",
+                        [PruneCoverage.PrunedAttribute] = step.PrunedIndices.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    };
+                    // v1 records it pruned (SQLite) and subjects whose keys it deleted (PostgreSQL, where records keep
+                    // the subject id) are named here, so a verifier can tell them from deletions by hand.
+                    if (step.PrunedIndices.Count > 0)
+                    {
+                        attributes[PruneCoverage.IndicesAttribute] = PruneCoverage.Format(step.PrunedIndices);
+                    }
+
+                    if (step.DeletedSubjects.Count > 0)
+                    {
+                        attributes[PruneCoverage.ErasedSubjectsAttribute] = PruneCoverage.Format(step.DeletedSubjects);
+                    }
+
+                    return WriterLeaf(AuditEventTypes.SubjectErased, tenant, "erased", "erasure", "erasure_request", requestedBy, attributes);
                 });
             }
             finally
@@ -457,24 +472,43 @@ internal sealed partial class AuditLog : IDisposable
     }
 
     /// <summary>
-    /// One retention run: prunes records past their tenant's retention to their leaf hash (in batches, so ingest
-    /// is not held up), deletes the data keys no remaining record uses, truncates the WAL and appends a
-    /// <see cref="AuditEventTypes.RetentionApplied"/> record.
+    /// One retention run: prunes records past their tenant's retention to their leaf hash in batches (so ingest is not held
+    /// up), each batch committing with a <see cref="AuditEventTypes.RetentionApplied"/> record (decision <c>pruned</c>)
+    /// that names what it pruned, so a run cut off at any point leaves no prune unexplained; then deletes the data keys no
+    /// remaining record uses, truncates the WAL and appends the run's closing record (decision <c>applied</c>).
     /// </summary>
     public async Task<RetentionResult> ApplyRetentionAsync(RetentionOptions retention, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(retention);
         EnsureSequencer();
         var now = _time.GetUtcNow();
-        var pruned = 0L;
+        var policy = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["default"] = retention.Default?.ToString("c", System.Globalization.CultureInfo.InvariantCulture) ?? "forever",
+            ["tenantOverrides"] = retention.Tenants.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+
+        // The span each override applied, not only how many there were: an override shortened to prune a tenant's
+        // records early left the same record as before, so the trail could not show which policy took them.
         foreach (var (tenant, span) in retention.Tenants)
         {
-            pruned += await PruneAsync(Cutoff(now, span), tenant, [], cancellationToken).ConfigureAwait(false);
+            policy[TenantRetentionAttributePrefix + tenant] = span.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        var pruned = 0L;
+        var batches = 0;
+        foreach (var (tenant, span) in retention.Tenants)
+        {
+            var (records, written) = await PruneAsync(Cutoff(now, span), tenant, [], policy, cancellationToken).ConfigureAwait(false);
+            pruned += records;
+            batches += written;
         }
 
         if (retention.Default is { } keep)
         {
-            pruned += await PruneAsync(Cutoff(now, keep), null, retention.Tenants.Keys.ToList(), cancellationToken).ConfigureAwait(false);
+            var (records, written) = await PruneAsync(Cutoff(now, keep), null, retention.Tenants.Keys.ToList(), policy, cancellationToken).ConfigureAwait(false);
+            pruned += records;
+            batches += written;
         }
 
         await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -492,21 +526,12 @@ internal sealed partial class AuditLog : IDisposable
             }
 
             var truncated = await TruncateWalAsync(cancellationToken).ConfigureAwait(false);
-            var attributes = new Dictionary<string, string>(StringComparer.Ordinal)
+            var attributes = new Dictionary<string, string>(policy, StringComparer.Ordinal)
             {
                 ["pruned"] = pruned.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["subjectsShredded"] = shredded.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["default"] = retention.Default?.ToString("c", System.Globalization.CultureInfo.InvariantCulture) ?? "forever",
-                ["tenantOverrides"] = retention.Tenants.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                [PruneCoverage.BatchesAttribute] = batches.ToString(System.Globalization.CultureInfo.InvariantCulture),
             };
-
-            // The span each override applied, not only how many there were: an override shortened to prune a tenant's
-            // records early left the same record as before, so the trail could not show which policy took them.
-            foreach (var (tenant, span) in retention.Tenants)
-            {
-                attributes[TenantRetentionAttributePrefix + tenant] = span.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
-            }
-
             AppendWriterRecord(AuditEventTypes.RetentionApplied, null, "applied", "retention", null, null, attributes);
             return new RetentionResult(pruned, shredded, truncated);
         }
@@ -542,17 +567,44 @@ internal sealed partial class AuditLog : IDisposable
     private static DateTimeOffset Cutoff(DateTimeOffset now, TimeSpan keep) =>
         keep >= now - DateTimeOffset.MinValue ? DateTimeOffset.MinValue : now - keep;
 
-    private async Task<int> PruneAsync(DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excluded, CancellationToken cancellationToken)
+    /// <summary>
+    /// Prunes in batches, each in one append transaction with the record that names what it pruned (SQLite: the record
+    /// indices; PostgreSQL: the ids of the subjects whose keys it shredded). Returns the records pruned and the batch records written.
+    /// </summary>
+    private async Task<(long Records, int Batches)> PruneAsync(
+        DateTimeOffset cutoff, string? tenant, IReadOnlyCollection<string> excluded, IReadOnlyDictionary<string, string> policy, CancellationToken cancellationToken)
     {
-        var total = 0;
+        var total = 0L;
+        var batches = 0;
+        var postgres = Store is PostgresAuditStore;
         while (true)
         {
-            int pruned;
+            var pruned = 0;
+            var written = false;
             await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
                 EnsureSequencer();
-                pruned = Store.PruneBefore(cutoff, tenant, excluded, PruneBatch);
+                AppendLocked([], batch =>
+                {
+                    var step = batch.PruneBefore(cutoff, tenant, excluded, PruneBatch);
+                    pruned = step.Records;
+                    if (step.Deleted.Count == 0)
+                    {
+                        return null;
+                    }
+
+                    written = true;
+
+                    var attributes = new Dictionary<string, string>(policy, StringComparer.Ordinal)
+                    {
+                        ["pruned"] = step.Records.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        ["cutoff"] = cutoff.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+                        ["scope"] = tenant is null ? "default" : "tenant",
+                    };
+                    attributes[postgres ? PruneCoverage.ShreddedSubjectsAttribute : PruneCoverage.IndicesAttribute] = PruneCoverage.Format(step.Deleted);
+                    return WriterLeaf(AuditEventTypes.RetentionApplied, tenant, "pruned", "retention", null, null, attributes);
+                });
             }
             finally
             {
@@ -562,9 +614,14 @@ internal sealed partial class AuditLog : IDisposable
             }
 
             total += pruned;
+            if (written)
+            {
+                batches++;
+            }
+
             if (pruned < PruneBatch)
             {
-                return total;
+                return (total, batches);
             }
         }
     }
@@ -625,7 +682,7 @@ internal sealed partial class AuditLog : IDisposable
     /// <param name="batches">The queued appends.</param>
     /// <param name="first">Work done in the batch's transaction before its records (an erasure), whose own record it returns.</param>
     /// <returns>For each of <paramref name="batches"/>, how many of its records were new.</returns>
-    private int[] AppendLocked(List<QueuedAppend> batches, Func<IAuditAppendBatch, PendingLeaf>? first = null)
+    private int[] AppendLocked(List<QueuedAppend> batches, Func<IAuditAppendBatch, PendingLeaf?>? first = null)
     {
         TileEdge edge;
         lock (_treeLock)
@@ -645,9 +702,9 @@ internal sealed partial class AuditLog : IDisposable
         {
             using (var batch = BeginFencedAppend(next))
             {
-                if (first is not null)
+                if (first?.Invoke(batch) is { } own)
                 {
-                    batch.Add(Protect(first(batch), batch, keys, erased));
+                    batch.Add(Protect(own, batch, keys, erased));
                 }
 
                 var seen = new HashSet<string>(StringComparer.Ordinal);

@@ -8,7 +8,8 @@ namespace Edge.AuditWriter.Retention;
 /// <summary>
 /// Applies Writer:Retention at start and then every <see cref="RetentionOptions.Interval"/> (on the injected <see cref="TimeProvider"/>):
 /// records past their tenant's retention are pruned to their leaf hash and subject keys no record uses any more are
-/// deleted. Each run appends its own audit record. Without a Default or tenant entry the job does not run.
+/// deleted. Each prune batch commits with an audit record naming what it pruned, and each run ends with its own record.
+/// Without a Default or tenant entry the job does not run.
 /// </summary>
 internal sealed partial class RetentionService(
     AuditLog log, IOptions<WriterOptions> options, RetentionMetrics metrics, TimeProvider time, ILogger<RetentionService> logger)

@@ -178,7 +178,14 @@ internal static class AuditCommands
         {
             output.WriteLine((report.PrunedRecords == 0
                 ? $"OK: {report.RecordsChecked} records, {report.CheckpointsChecked} checkpoints verified"
-                : $"OK: {report.RecordsChecked} records ({report.PrunedRecords} pruned to their leaf hash: included, content no longer checkable), {report.CheckpointsChecked} checkpoints verified")
+                : $"OK: {report.RecordsChecked} records ({report.PrunedRecords} pruned to their leaf hash: included, content no longer checkable; each named by the retention or erasure record that pruned it"
+                    + (report.UnattributedPrunedRecords == 0
+                        ? ""
+                        : $", except {report.UnattributedPrunedRecords} pruned by an earlier writer whose records named no indices")
+                    + (report.PrunedNamedOnlyAfterCheckpoint == 0
+                        ? ""
+                        : $"; {report.PrunedNamedOnlyAfterCheckpoint} named only by lines after the checkpoint's size, NOT checked: verify with a later checkpoint")
+                    + $"), {report.CheckpointsChecked} checkpoints verified")
                 + (report.UncheckedRecords == 0
                     ? ""
                     : $"; {report.UncheckedRecords} further lines after the checkpoint's size NOT checked (no signed root covers them: verify them with a later checkpoint)"));

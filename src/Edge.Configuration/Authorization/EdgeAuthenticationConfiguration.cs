@@ -40,7 +40,11 @@ public static class EdgeAuthenticationConfiguration
     }
 
     /// <summary>A validator for one named entry of the file; throws <see cref="EdgeConfigException"/> when the file or entry is unusable.</summary>
-    public static EdgeCredentialValidator CreateValidator(string proxyJsonPath, string policyName)
+    public static EdgeCredentialValidator CreateValidator(string proxyJsonPath, string policyName) =>
+        CreateValidator(proxyJsonPath, policyName, SigningKeyCache.Shared);
+
+    /// <summary>As <see cref="CreateValidator(string, string)"/>, fetching JWT signing keys through <paramref name="keys"/>.</summary>
+    public static EdgeCredentialValidator CreateValidator(string proxyJsonPath, string policyName, SigningKeyCache keys)
     {
         var edge = Load(proxyJsonPath);
         if (!edge.Authentication.TryGetValue(policyName, out var policy))
@@ -50,7 +54,7 @@ public static class EdgeAuthenticationConfiguration
                 "no such authentication policy; " + (defined.Count == 0 ? "the file defines none" : "defined: " + string.Join(", ", defined)))]);
         }
 
-        return EdgeCredentialValidator.Create(policyName, policy, edge.Roles);
+        return EdgeCredentialValidator.Create(policyName, policy, new EdgePermissionResolver(edge.Roles), keys);
     }
 
     /// <summary>

@@ -23,8 +23,8 @@ public sealed class SigningKeyCache : IDisposable
     {
     }
 
-    /// <param name="fetchFailed">Told the address and the error of every failed key fetch (the edge logs it).</param>
-    internal SigningKeyCache(Action<string, Exception>? fetchFailed)
+    /// <param name="fetchFailed">Told the address and the error of every failed key fetch (the edge and the audit writer log it).</param>
+    public SigningKeyCache(Action<string, Exception>? fetchFailed)
     {
         _fetchFailed = fetchFailed;
         _http = new HttpClient(new Edge.Shared.OutgoingCallTagHandler("jwks", new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }))

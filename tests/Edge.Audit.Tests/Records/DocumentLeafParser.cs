@@ -54,7 +54,7 @@ internal static class DocumentLeafParser
             if (AuditEventTypes.IsWriterOnly(GetString(root, "type")!)
                 || (root.TryGetProperty("data", out var written) && written.ValueKind == JsonValueKind.Object && AuditDecisions.IsWriterOnly(GetString(written, "decision"))))
             {
-                error = "this record type (or decision erased) is written by the audit writer itself.";
+                error = "this record type (or decision erased or pruned) is written by the audit writer itself.";
                 return null;
             }
 

@@ -13,6 +13,62 @@ public sealed class CallerAuthenticatorTests
     private const string SigningKey = "writer-test-hs256-signing-key-0123456789abcdef";
 
     [Fact]
+    public async Task Records_SigningKeysCannotBeFetched_FetchFailureLoggedWithItsAddressNeverTheToken()
+    {
+        // The edge logs every failed JWKS fetch (event 1200); the writer answered 503 authentication_unavailable and
+        // logged nothing, so an operator saw auditors refused with no cause in the writer's log.
+        var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        var log = Path.Combine(Path.GetTempPath(), $"writer-log-{Guid.NewGuid():N}.txt");
+        const string signature = "U0VDUkVUU0lHTkFUVVJF";
+        static string Part(string json) => Convert.ToBase64String(Encoding.UTF8.GetBytes(json)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var token = Part("""{"alg":"RS256","typ":"JWT","kid":"k1"}""") + "." + Part("""{"iss":"https://id.example","aud":"edge","sub":"auditor","exp":4102444800}""") + "." + signature;
+        HttpStatusCode status;
+        try
+        {
+            await using (var writer = await WriterFixture.StartAsync(
+                proxyJson: $$"""
+                    {
+                      "ReverseProxy": { "Routes": {}, "Clusters": {} },
+                      "Edge": {
+                        "Authentication": {
+                          "auditors": { "Type": "Jwt", "Issuer": "https://id.example", "Audience": "edge", "JwksUrl": "http://127.0.0.1:{{port}}/jwks", "RequireHttpsMetadata": false }
+                        },
+                        "Roles": { "Auditor": [ "audit.read.all" ] }
+                      }
+                    }
+                    """,
+                extraArgs: ["--Serilog:WriteTo:9:Name=File", $"--Serilog:WriteTo:9:Args:path={log}", "--Serilog:WriteTo:9:Args:outputTemplate={EventId}|{Level}|{Message:lj}{NewLine}"]))
+            {
+                using var client = writer.Client();
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/audit/records");
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+                using var response = await client.SendAsync(request);
+                status = response.StatusCode;
+            }
+
+            string[] lines;
+            using (var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+            {
+                lines = new StreamReader(stream).ReadToEnd().Split('\n', StringSplitOptions.TrimEntries);
+            }
+
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+            var fetch = lines.FirstOrDefault(line => line.Contains("could not be fetched", StringComparison.Ordinal));
+            Assert.NotNull(fetch);
+            Assert.StartsWith("{ Id: 2172, Name: \"SigningKeyFetchFailed\" }|Warning|", fetch, StringComparison.Ordinal);
+            Assert.Contains($"http://127.0.0.1:{port}/jwks", fetch, StringComparison.Ordinal);
+            Assert.DoesNotContain(lines, line => line.Contains(signature, StringComparison.Ordinal) || line.Contains(token[..20], StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(log);
+        }
+    }
+
+    [Fact]
     public async Task Records_KeyRemovedFromProxyJsonWhileRunning_RefusedWithoutRestart()
     {
         await using var writer = await WriterFixture.StartAsync();

@@ -14,6 +14,10 @@ public sealed class KestrelRefusalAnswersTests
     [InlineData("GET /audit/records HTTP/1.1\r\n\r\n", 400, "host_invalid", "/audit/records")]
     [InlineData("POST /audit/ingest HTTP/1.1\r\nHost: x\r\nContent-Length: 000000000000000000000005\r\n\r\nhello", 400, "request_framing_invalid", "/audit/ingest")]
     [InlineData("POST /audit/ingest HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello", 400, "request_framing_invalid", "/audit/ingest")]
+    // A bare LF ending a header line or the request line: the edge refuses it (Kestrel's strict line ends); the writer
+    // read "Host: x<LF>X-A: 1" as two headers and served the request, where a proxy in front may have seen one.
+    [InlineData("GET /audit/checkpoint HTTP/1.1\r\nHost: x\nX-A: 1\r\n\r\n", 400, "header_invalid", "/audit/checkpoint")]
+    [InlineData("GET /audit/checkpoint HTTP/1.1\nHost: x\r\n\r\n", 400, "request_line_invalid", null)]
     public async Task AnyPath_RequestKestrelRefuses_ProblemJsonWithCodeAndRequestId(string request, int status, string code, string? instance)
     {
         await using var writer = await WriterFixture.StartAsync();

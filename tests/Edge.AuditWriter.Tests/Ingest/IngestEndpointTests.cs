@@ -334,15 +334,18 @@ public sealed class IngestEndpointTests
         await AssertSecondLineRefusedAsync(writer, withCr, "Line 2: a carriage return");
     }
 
-    [Fact]
-    public async Task Ingest_RecordWithTheErasedDecision_Returns400InvalidRecordAndStoresNothing()
+    [Theory]
+    [InlineData("erased")]
+    [InlineData("pruned")]
+    public async Task Ingest_RecordWithAWriterOnlyDecision_Returns400InvalidRecordAndStoresNothing(string decision)
     {
-        // Only the writer's own subject.erased record says "erased"; under another type a sender's record was committed
-        // and listed among the erasures (decision=erased) that compliance reviews read, naming whatever eraser it chose.
+        // Only the writer's own subject.erased record says "erased", and only its retention batches say "pruned"; under
+        // another type a sender's record was committed and listed among the erasures (decision=erased) or prunes that
+        // compliance reviews read, naming whatever it chose.
         await using var writer = await WriterFixture.StartAsync();
-        var forged = WriterFixture.Leaf("forged", "acme", decision: "erased", principal: "dpo");
+        var forged = WriterFixture.Leaf("forged", "acme", decision: decision, principal: "dpo");
 
-        await AssertSecondLineRefusedAsync(writer, forged, "Line 2: this record type (or decision erased)");
+        await AssertSecondLineRefusedAsync(writer, forged, "Line 2: this record type (or decision erased or pruned)");
     }
 
     [Theory]

@@ -146,6 +146,45 @@ public sealed class PostgresWriterTests(PostgresFixture postgres) : IClassFixtur
     }
 
     [Fact]
+    public async Task VerifyStore_SubjectKeyDeletedByHandInTheDatabase_FailsNamingItWhileAnErasedOnePasses()
+    {
+        var store = await NewStoreAsync();
+        await using var writer = await StartWriterAsync(store);
+        await WaitForRoleAsync(writer, "sequencer", TimeSpan.FromSeconds(10));
+        (await writer.IngestAsync(Enumerable.Range(0, 4).Select(i => ErasureTests.Leaf($"r{i}", "acme", i % 2 == 0 ? Erased : Kept, "198.51.100.23")), 4))
+            .EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+        (await dpo.PostAsJsonAsync("/audit/erasure", new { subject = Erased })).EnsureSuccessStatusCode();
+        var erasure = Assert.Single(await ErasureTests.RecordsAsync(dpo, "decision=erased")).GetProperty("record").GetProperty("data").GetProperty("attributes");
+        var key = NoteVerifier.Parse(File.ReadAllText(writer.KeyPath + ".pub").Trim());
+        VerificationReport erased;
+        using (var opened = PostgresAuditStore.OpenReadOnly(store))
+        {
+            erased = LogVerifier.VerifyStore(opened, [key]);
+        }
+
+        // Kim's key deleted in psql (the owner may; the runtime role may too): Kim's records unreadable, as retention leaves
+        // them, with no record saying so. Before, verify --postgres reported OK.
+        long kimSubject;
+        await using (var connection = new NpgsqlConnection(store))
+        {
+            await connection.OpenAsync();
+            await using var delete = new NpgsqlCommand(
+                "DELETE FROM audit_subjects WHERE id = (SELECT subject_id FROM audit_records WHERE record_id = 'r1') RETURNING id", connection);
+            kimSubject = (long)(await delete.ExecuteScalarAsync())!;
+        }
+
+        using var tampered = PostgresAuditStore.OpenReadOnly(store);
+        var report = LogVerifier.VerifyStore(tampered, [key]);
+
+        Assert.Matches("^[0-9]+$", erasure.GetProperty("erasedSubjects").GetString()!);
+        Assert.True(erased.Valid, erased.Problem);
+        Assert.False(report.Valid);
+        Assert.Equal(3, report.FirstBadIndex);
+        Assert.Contains($"subject {kimSubject} (records up to index 3) has no data key, but no retention or erasure record names it", report.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Ingest_OnStandby_CountedAsUnavailableNotStored()
     {
         var store = await NewStoreAsync();

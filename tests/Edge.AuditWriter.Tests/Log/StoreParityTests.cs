@@ -362,7 +362,8 @@ public sealed class StoreParityTests(PostgresFixture postgres) : IClassFixture<P
 
         clock.Advance(TimeSpan.FromHours(1));
         var run = (await RetentionServiceTests.WaitForRetentionRecordsAsync(auditor, clock, 2))[0];
-        var note = await writer.WaitForCheckpointAsync(6);
+        // The start run's record, four records, one batch record per tenant scope (globex, then the default) and the run's record.
+        var note = await writer.WaitForCheckpointAsync(8);
         var records = (await ErasureTests.RecordsAsync(auditor, "")).ToDictionary(r => r.GetProperty("id").GetString()!);
         var exports = await auditor.GetStringAsync("/audit/export?format=ndjson") + await auditor.GetStringAsync("/audit/export?format=csv");
         var key = NoteVerifier.Parse(File.ReadAllText(writer.KeyPath + ".pub").Trim());
@@ -371,14 +372,34 @@ public sealed class StoreParityTests(PostgresFixture postgres) : IClassFixture<P
         var attributes = run.GetProperty("record").GetProperty("data").GetProperty("attributes");
         Assert.Equal("2", attributes.GetProperty("pruned").GetString());
         Assert.Equal("2", attributes.GetProperty("subjectsShredded").GetString());
+        Assert.Equal("2", attributes.GetProperty("batches").GetString());
+        // One record per batch, committed with it, naming what it deleted: record indices on SQLite, subject ids on PostgreSQL.
+        var batches = (await ErasureTests.RecordsAsync(auditor, "decision=pruned")).ToDictionary(r => r.GetProperty("tenant").GetString() ?? "default");
+        Assert.Equal(["default", "globex"], batches.Keys.Order());
+        foreach (var (scope, batch) in batches)
+        {
+            var named = batch.GetProperty("record").GetProperty("data").GetProperty("attributes");
+            Assert.Equal("1", named.GetProperty("pruned").GetString());
+            Assert.Equal(scope == "globex" ? "tenant" : "default", named.GetProperty("scope").GetString());
+            if (name == Sqlite)
+            {
+                Assert.Equal(records[scope == "globex" ? "old-globex" : "old-acme"].GetProperty("index").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    named.GetProperty("prunedIndices").GetString());
+            }
+            else
+            {
+                Assert.Matches("^[0-9]+$", named.GetProperty("shreddedSubjects").GetString()!);
+            }
+        }
+
         foreach (var (id, principal) in new[] { ("old-acme", "olga.old@example.test"), ("old-globex", "gus.globex@example.test") })
         {
             Assert.Equal(JsonValueKind.Null, records[id].GetProperty("principal").ValueKind);
             Assert.Empty(await ErasureTests.RecordsAsync(auditor, "principal=" + Uri.EscapeDataString(principal)));
             Assert.DoesNotContain(principal, exports, StringComparison.Ordinal);
             var index = records[id].GetProperty("index").GetInt64();
-            Assert.True(Rfc9162.VerifyInclusion(index, 6, Convert.FromBase64String(records[id].GetProperty("leafHash").GetString()!),
-                await ErasureTests.ProofAsync(auditor, $"/audit/proof/inclusion?index={index}&size=6"), root));
+            Assert.True(Rfc9162.VerifyInclusion(index, 8, Convert.FromBase64String(records[id].GetProperty("leafHash").GetString()!),
+                await ErasureTests.ProofAsync(auditor, $"/audit/proof/inclusion?index={index}&size=8"), root));
         }
 
         Assert.Equal("nina.new@example.test", records["new-acme"].GetProperty("principal").GetString());

@@ -47,6 +47,9 @@ public sealed class V1StoreTests
         var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
         var bob = await ErasureTests.RecordsAsync(dpo, "principal=legacy-bob");
         var v1Erased = Assert.Single(await ErasureTests.RecordsAsync(dpo, "id=v1-0"));
+        var erasure = Assert.Single(await ErasureTests.RecordsAsync(dpo, "decision=erased")).GetProperty("record").GetProperty("data").GetProperty("attributes");
+        var prunedIndices = (await ErasureTests.RecordsAsync(dpo, "")).Where(r => r.GetProperty("pruned").GetBoolean())
+            .Select(r => r.GetProperty("index").GetInt64()).Order().ToList();
         var after = await writer.WaitForCheckpointAsync(11);
         var newKey = NoteVerifier.Parse(File.ReadAllText(writer.KeyPath + ".pub").Trim());
         using var anonymous = writer.Client();
@@ -64,6 +67,10 @@ public sealed class V1StoreTests
         Assert.Equal(4, aliceBefore.Count(r => r.GetProperty("record").GetProperty("dataschema").GetString() == "urn:edge:audit:record:1"));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(5, answer.GetProperty("records").GetInt64());
+        // The erasure's record names the v1 records it pruned, so verify tells them from records pruned by hand.
+        Assert.Equal(4, prunedIndices.Count);
+        Assert.Equal("4", erasure.GetProperty("pruned").GetString());
+        Assert.Equal(Edge.Audit.Verification.PruneCoverage.Format(prunedIndices), erasure.GetProperty("prunedIndices").GetString());
         // v1 records carry the principal inside the leaf, so erasure prunes them to their leaf hash.
         Assert.True(v1Erased.GetProperty("pruned").GetBoolean());
         Assert.Equal(JsonValueKind.Null, v1Erased.GetProperty("leaf").ValueKind);

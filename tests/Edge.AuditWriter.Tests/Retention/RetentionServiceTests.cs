@@ -63,7 +63,8 @@ public sealed class RetentionServiceTests
         var after = (await ErasureTests.RecordsAsync(auditor, "")).ToDictionary(r => r.GetProperty("id").GetString()!);
         var olga = await ErasureTests.RecordsAsync(auditor, "principal=olga.old%40example.test");
         var nina = await ErasureTests.RecordsAsync(auditor, "principal=nina.new%40example.test");
-        var note = await writer.WaitForCheckpointAsync(6);
+        // The start run's record, four records, one batch record per tenant scope (globex, then the default) and the run's record.
+        var note = await writer.WaitForCheckpointAsync(8);
 
         var attributes = run[0].GetProperty("record").GetProperty("data").GetProperty("attributes");
         Assert.Equal("2", attributes.GetProperty("pruned").GetString());
@@ -96,8 +97,8 @@ public sealed class RetentionServiceTests
         var key = NoteVerifier.Parse(File.ReadAllText(writer.KeyPath + ".pub").Trim());
         var root = SignedNote.Open(note, [key]).Checkpoint!.Root;
         var index = after["old-acme"].GetProperty("index").GetInt64();
-        Assert.True(Rfc9162.VerifyInclusion(index, 6, Convert.FromBase64String(after["old-acme"].GetProperty("leafHash").GetString()!),
-            await ErasureTests.ProofAsync(auditor, $"/audit/proof/inclusion?index={index}&size=6"), root));
+        Assert.True(Rfc9162.VerifyInclusion(index, 8, Convert.FromBase64String(after["old-acme"].GetProperty("leafHash").GetString()!),
+            await ErasureTests.ProofAsync(auditor, $"/audit/proof/inclusion?index={index}&size=8"), root));
         var export = (await auditor.GetStringAsync("/audit/export?format=ndjson")).TrimEnd('\n').Split('\n');
         Assert.Equal(2, export.Count(line => line.StartsWith("{\"pruned\":true,", StringComparison.Ordinal)));
         var offline = LogVerifier.VerifyExport(export.Select(Encoding.UTF8.GetBytes), note, [key]);
@@ -137,6 +138,94 @@ public sealed class RetentionServiceTests
         var scrape = await anonymous.GetStringAsync("/metrics");
         Assert.Contains("edge_audit_retention_runs_total", scrape, StringComparison.Ordinal);
         Assert.Contains("edge_audit_retention_pruned_total", scrape, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Retention_BatchRecordsOlderThanRetention_KeptSoEveryEarlierPruneStaysNamed()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var writer = await WriterFixture.StartAsync(time: clock, extraArgs:
+        [
+            "--Writer:Retention:Default=30.00:00:00",
+            "--Writer:Retention:Interval=01:00:00",
+        ]);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        await WaitForRetentionRecordsAsync(auditor, clock, 1);
+        (await writer.IngestAsync([Leaf("old", "acme", TimeSpan.FromDays(40), "olga.old@example.test")], 1)).EnsureSuccessStatusCode();
+        clock.Advance(TimeSpan.FromHours(1));
+        await WaitForRetentionRecordsAsync(auditor, clock, 2);
+        var batch = Assert.Single(await ErasureTests.RecordsAsync(auditor, "decision=pruned"));
+        var batchIndex = batch.GetProperty("index").GetInt64();
+        var attributes = batch.GetProperty("record").GetProperty("data").GetProperty("attributes");
+
+        // A month on, the batch record and the runs' own records are past retention too.
+        clock.Advance(TimeSpan.FromDays(31));
+        List<JsonElement> records;
+        var attempt = 0;
+        while (!(records = await ErasureTests.RecordsAsync(auditor, "")).Any(r => r.GetProperty("index").GetInt64() == 0 && r.GetProperty("pruned").GetBoolean()))
+        {
+            Assert.True(++attempt < 100, "the first run's record was not pruned within 10 s");
+            clock.Advance(TimeSpan.FromMilliseconds(50));
+            await Task.Delay(100);
+        }
+
+        var key = NoteVerifier.Parse(File.ReadAllText(writer.KeyPath + ".pub").Trim());
+        await writer.StopAppAsync();
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        var report = LogVerifier.VerifyStore(store, [key]);
+
+        Assert.Equal(AuditEventTypes.RetentionApplied, batch.GetProperty("record").GetProperty("type").GetString());
+        Assert.Equal("1", attributes.GetProperty("pruned").GetString());
+        Assert.Equal("1", attributes.GetProperty("prunedIndices").GetString());
+        Assert.Equal("default", attributes.GetProperty("scope").GetString());
+        // The record naming the first prune keeps its body; the runs' closing records name nothing and were pruned.
+        Assert.False(records.Single(r => r.GetProperty("index").GetInt64() == batchIndex).GetProperty("pruned").GetBoolean());
+        Assert.True(records.Single(r => r.GetProperty("index").GetInt64() == batchIndex + 1).GetProperty("pruned").GetBoolean());
+        Assert.True(report.Valid, report.Problem);
+        Assert.Equal(3, report.PrunedRecords);
+    }
+
+    [Fact]
+    public async Task VerifyStore_RecordPrunedByHandBesideOnesPrunedByRetention_FailsNamingIt()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var writer = await WriterFixture.StartAsync(time: clock, extraArgs:
+        [
+            "--Writer:Retention:Default=30.00:00:00",
+            "--Writer:Retention:Interval=01:00:00",
+        ]);
+        using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
+        await WaitForRetentionRecordsAsync(auditor, clock, 1);
+        (await writer.IngestAsync(
+        [
+            Leaf("old", "acme", TimeSpan.FromDays(40), "olga.old@example.test"),
+            Leaf("new", "acme", TimeSpan.FromDays(2), "nina.new@example.test"),
+        ], 2)).EnsureSuccessStatusCode();
+        clock.Advance(TimeSpan.FromHours(1));
+        await WaitForRetentionRecordsAsync(auditor, clock, 2);
+        var key = NoteVerifier.Parse(File.ReadAllText(writer.KeyPath + ".pub").Trim());
+        await writer.StopAppAsync();
+        using (var before = AuditStore.OpenReadOnly(writer.StorePath))
+        {
+            var intact = LogVerifier.VerifyStore(before, [key]);
+            Assert.True(intact.Valid, intact.Problem);
+        }
+
+        // "new" (index 2) emptied as retention empties a record, in sqlite3, with the store's triggers in place.
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={writer.StorePath};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE records SET leaf = X'', principal = NULL WHERE record_id = 'new'";
+            Assert.Equal(1, command.ExecuteNonQuery());
+        }
+
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        var report = LogVerifier.VerifyStore(store, [key]);
+
+        Assert.False(report.Valid);
+        Assert.Equal(2, report.FirstBadIndex);
+        Assert.Contains("record 2 is pruned, but no retention or erasure record names it", report.Problem, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -52,17 +52,38 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
-    public async Task Verify_RecordPrunedToItsLeafHash_ReportsOkAndCountsIt()
+    public async Task Verify_RecordPrunedByHandInTheStore_FailsNamingIt()
     {
         await using var writer = await WriterWithRecordsAsync(25);
         await writer.StopAppAsync();
-        // Retention and erasure of v1 records prune like this; the store's trigger allows nothing else.
+        // Exactly what retention does to a record, and what the store's trigger allows; but no retention record names it.
+        // Before, this verified as "OK: 25 records (2 pruned …)": a deletion by hand read as one by policy.
         Tamper(writer.StorePath, "UPDATE records SET leaf = X'', principal = NULL WHERE idx IN (3, 4);");
 
         var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
 
+        Assert.Equal(1, exitCode);
+        Assert.Contains("FAIL: first bad index 3: record 3 is pruned, but no retention or erasure record names it", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_RecordsPrunedByRetention_ReportsOkAndCountsThem()
+    {
+        var directory = Directory.CreateTempSubdirectory("edge-writer-").FullName;
+        var old = DateTimeOffset.UtcNow.AddDays(-40);
+        var filler = await WriterFixture.StartAsync(directory);
+        (await filler.IngestAsync(Enumerable.Range(0, 5).Select(i => WriterFixture.Leaf($"old{i}", "acme", time: old)), 5)).EnsureSuccessStatusCode();
+        (await filler.IngestAsync([WriterFixture.Leaf("new", "acme")], 6)).EnsureSuccessStatusCode();
+        await filler.StopAppAsync();
+        await using var writer = await WriterFixture.StartAsync(directory, extraArgs: ["--Writer:Retention:Default=30.00:00:00"]);
+        // The run at start: one batch record, then the run's own record.
+        await writer.WaitForCheckpointAsync(8);
+        await writer.StopAppAsync();
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+
         Assert.Equal(0, exitCode);
-        Assert.StartsWith("OK: 25 records (2 pruned to their leaf hash", output, StringComparison.Ordinal);
+        Assert.StartsWith("OK: 8 records (5 pruned to their leaf hash: included, content no longer checkable; each named by the retention or erasure record that pruned it)", output, StringComparison.Ordinal);
     }
 
     [Fact]
