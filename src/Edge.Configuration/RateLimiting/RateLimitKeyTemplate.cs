@@ -146,6 +146,19 @@ internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
     /// </summary>
     internal static string EncodeTenant(string? tenant) => Encode(tenant?.ToLowerInvariant());
 
+    /// <summary>
+    /// The principal as partitions and ban keys hold it: in lower case, as four-eyes compares principals, so an API key's
+    /// <c>Alice</c> and a JWT's subject <c>alice</c> share one bucket and one ban. The identity itself stays as sent.
+    /// </summary>
+    internal static string EncodePrincipal(string? principal) => Encode(principal?.ToLowerInvariant());
+
+    /// <summary>True when <see cref="Encode"/> would keep <paramref name="value"/> as it is (short, of safe characters).</summary>
+    internal static bool IsKeptAsIs(ReadOnlySpan<char> value) =>
+        value.Length is > 0 and <= MaxSafeLength && !value.ContainsAnyExcept(SafeValueChars);
+
+    /// <summary>The longest value <see cref="Encode"/> keeps as it is.</summary>
+    internal const int MaxKeptLength = MaxSafeLength;
+
     internal static string Encode(string? value)
     {
         if (string.IsNullOrEmpty(value))

@@ -32,10 +32,15 @@ internal static class RateLimitKeyResolver
                 continue;
             }
 
+            if (segment.Kind == SegmentKind.Principal)
+            {
+                AppendPrincipal(ref builder, http.GetIdentity()?.Principal);
+                continue;
+            }
+
             builder.AppendLiteral(segment.Kind switch
             {
                 SegmentKind.Literal => segment.Argument,
-                SegmentKind.Principal => RateLimitKeyTemplate.Encode(http.GetIdentity()?.Principal),
                 // An IPv6 client counts by its /64, as ban rules do: one subscriber holds all of its addresses.
                 SegmentKind.Ip => request?.ClientIp is { } ip ? ClientAddressResolver.IpKey(ip) : RateLimitKeyTemplate.Encode(null),
                 // Outside an edge route (a plain ASP.NET Core app using the policy) the endpoint names the route.
@@ -62,6 +67,28 @@ internal static class RateLimitKeyResolver
         Span<char> lower = stackalloc char[TenantId.MaxLength];
         var written = tenant.AsSpan().ToLowerInvariant(lower);
         builder.AppendFormatted((ReadOnlySpan<char>)lower[..written]);
+    }
+
+    // Alice and alice are one partition (RateLimitKeyTemplate.EncodePrincipal); a short principal of safe characters is
+    // lower-cased on the stack, so Resolve still allocates only the key.
+    private static void AppendPrincipal(ref DefaultInterpolatedStringHandler builder, string? principal)
+    {
+        if (principal is null || principal.Length > RateLimitKeyTemplate.MaxKeptLength)
+        {
+            builder.AppendLiteral(RateLimitKeyTemplate.EncodePrincipal(principal));
+            return;
+        }
+
+        Span<char> lower = stackalloc char[RateLimitKeyTemplate.MaxKeptLength];
+        var written = principal.AsSpan().ToLowerInvariant(lower);
+        if (RateLimitKeyTemplate.IsKeptAsIs(lower[..written]))
+        {
+            builder.AppendFormatted((ReadOnlySpan<char>)lower[..written]);
+        }
+        else
+        {
+            builder.AppendLiteral(RateLimitKeyTemplate.EncodePrincipal(principal));
+        }
     }
 
     // Outside the edge's steps nothing refuses a repeated key header (KeyHeaders), so it is keyed by all of its values: the

@@ -78,6 +78,15 @@ internal static class BanEndpoints
             return;
         }
 
+        // JSON is UTF-8 (RFC 8259 section 8.1) and the body is read as such whatever the charset says: a UTF-16 ban got
+        // "not valid JSON". Refused by its charset, the client is told what to send.
+        if (!IsUtf8OrUnlabelled(http.Request.ContentType))
+        {
+            await ProblemDetailsWriter.WriteAsync(http, StatusCodes.Status415UnsupportedMediaType, UnsupportedMediaTypeCode, "Unsupported media type",
+                "A ban is JSON in UTF-8: send Content-Type: application/json without a charset, or with charset=utf-8.");
+            return;
+        }
+
         if (http.Request.ContentLength > MaxBodyBytes)
         {
             await InvalidAsync(http, $"the body exceeds {MaxBodyBytes} bytes");
@@ -234,11 +243,18 @@ internal static class BanEndpoints
             }
             catch (InvalidOperationException)
             {
-                // A name or string with an unpaired surrogate escape ("\ud800") is valid JSON syntax but no text.
-                return (null, "a name or string in the body holds an unpaired surrogate escape");
+                // A name or string with an unpaired surrogate escape ("\ud800"), or with bytes that are no UTF-8, is valid
+                // JSON syntax but no text.
+                return (null, "a name or string in the body is no text: it holds bytes that are not UTF-8, or an unpaired surrogate escape");
             }
         }
     }
+
+    private static bool IsUtf8OrUnlabelled(string? contentType) =>
+        !Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var type)
+        || type.Charset is not { HasValue: true } charset
+        || Microsoft.Net.Http.Headers.HeaderUtilities.RemoveQuotes(charset) is var name
+            && (name.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || name.Equals("utf8", StringComparison.OrdinalIgnoreCase));
 
     private static (ManualBan? Request, string? Error) Read(JsonElement root)
     {

@@ -335,6 +335,54 @@ public sealed class ThreatProtectionRedisTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AddBan_BodyNotUtf8_400SaysSoAndBansNothing()
+    {
+        // "\xff\xfe" inside a string is JSON syntax over bytes that are no UTF-8: the detail blamed a surrogate escape the body did not hold.
+        using var content = new ByteArrayContent([.. "{\"key\":\""u8, 0xFF, 0xFE, .. "\",\"for\":\"00:10:00\"}"u8]);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var response = await _first.Management.PostAsync("/edge/bans", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("ban_invalid", problem.RootElement.GetProperty("code").GetString());
+        Assert.Contains("UTF-8", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("utf-16")]
+    [InlineData("iso-8859-1")]
+    public async Task AddBan_CharsetOtherThanUtf8_415AndBansNothing(string charset)
+    {
+        // The body was read as UTF-8 whatever the charset said: a UTF-16 ban got "not valid JSON", a Latin-1 reason "an
+        // unpaired surrogate escape". Refused by its charset, the client is told what to send.
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes("{\"key\":\"198.51.100.9\",\"for\":\"00:10:00\"}"));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = charset };
+        using var response = await _first.Management.PostAsync("/edge/bans", content);
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("unsupported_media_type", problem.RootElement.GetProperty("code").GetString());
+        using var list = JsonDocument.Parse(await _first.Management.GetStringAsync("/edge/bans"));
+        Assert.DoesNotContain(list.RootElement.GetProperty("bans").EnumerateArray(), b => b.GetProperty("key").GetString() == "198.51.100.9");
+    }
+
+    [Theory]
+    [InlineData("utf-8", "198.51.100.71")]
+    [InlineData("UTF-8", "198.51.100.72")]
+    [InlineData("\"utf-8\"", "198.51.100.73")]
+    public async Task AddBan_Utf8Charset_Created(string charset, string key)
+    {
+        using var content = new StringContent($"{{\"key\":\"{key}\",\"for\":\"00:10:00\"}}");
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse($"application/json; charset={charset}");
+        using var response = await _first.Management.PostAsync("/edge/bans", content);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        (await _first.Management.DeleteAsync($"/edge/bans/{key}")).Dispose();
+    }
+
+    [Fact]
     public async Task LiftBan_StoredByAnOlderEdgeWithATenantThatIsNoTenantId_RecordShipsWithTheNameAsAnAttribute()
     {
         const string client = "198.51.100.31";

@@ -43,6 +43,22 @@ public sealed class RateLimitKeyTemplateTests
         Assert.StartsWith("acme:", template.Resolve(Request(tenant: "AcMe", principal: "alice")), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("{tenant}:{principal}")]
+    [InlineData("{principal}")]
+    public void Resolve_PrincipalInAnotherCase_SamePartition(string text)
+    {
+        var template = Template(text);
+
+        // An API key's principal "Alice" and a JWT's subject "alice" had a bucket each, while four-eyes (and most identity
+        // providers) take them for one person: a caller that can authenticate in either spelling doubled its quota.
+        Assert.Equal(template.Resolve(Request(tenant: "acme", principal: "alice")), template.Resolve(Request(tenant: "acme", principal: "Alice")));
+        Assert.Equal(template.Resolve(Request(tenant: "acme", principal: "alice")), template.Resolve(Request(tenant: "acme", principal: "ALICE")));
+        Assert.Equal("acme:alice@x.example", template.Resolve(Request(tenant: "Acme", principal: "Alice@X.example")));
+        // A principal the encoder hashes (too long, or with other characters) is hashed in lower case too.
+        Assert.Equal(template.Resolve(Request(tenant: "acme", principal: "CN=Alice, O=Example")), template.Resolve(Request(tenant: "acme", principal: "cn=alice, o=example")));
+    }
+
     [Fact]
     public void Resolve_RepeatedKeyHeader_KeyedByAllItsValues()
     {
@@ -136,9 +152,16 @@ public sealed class RateLimitKeyTemplateTests
     [InlineData("acme", "{tenant}:{principal}")]
     [InlineData("Acme", "{tenant}:{principal}")] // lower-cased on the stack
     [InlineData("Acme", "{principal}")]
-    public void Resolve_TenantAndPrincipal_AllocatesOnlyTheKey(string tenant, string text)
+    public void Resolve_TenantAndPrincipal_AllocatesOnlyTheKey(string tenant, string text) => AssertAllocatesOnlyTheKey(tenant, "alice", text);
+
+    [Theory]
+    [InlineData("{tenant}:{principal}")] // lower-cased on the stack
+    [InlineData("{principal}")]
+    public void Resolve_PrincipalInUpperCase_AllocatesOnlyTheKey(string text) => AssertAllocatesOnlyTheKey("Acme", "Alice", text);
+
+    private static void AssertAllocatesOnlyTheKey(string tenant, string principal, string text)
     {
-        var http = Request(tenant: tenant, principal: "alice");
+        var http = Request(tenant: tenant, principal: principal);
         var template = Template(text);
         template.Resolve(http);
 

@@ -32,4 +32,35 @@ public sealed class ThreatKeyRendererTests
 
         Assert.Equal(renderable, ThreatKeyRenderer.CanRender(template, key));
     }
+
+    [Theory]
+    [InlineData("alice")]
+    [InlineData("Alice")]
+    [InlineData("ALICE")]
+    public void Render_PrincipalInAnyCase_OneBanKey(string principal)
+    {
+        var http = new DefaultHttpContext();
+        var request = new EdgeRequestFeature { RequestId = "r", RouteId = "orders", StartedAt = DateTimeOffset.UnixEpoch, ClientIp = "203.0.113.7" };
+        http.Features.Set(request);
+        var identity = new Edge.Configuration.Authorization.EdgeIdentity
+        {
+            Principal = principal, Roles = [], Permissions = Edge.Configuration.Authorization.EdgePermissionSet.None, Method = "jwt", Policy = "p",
+            User = new System.Security.Claims.ClaimsPrincipal(),
+        };
+        http.Features.Set<IEdgeIdentityFeature>(new Edge.Proxy.Authorization.AuthenticationFeature(identity.Method, identity));
+        var template = RateLimitKeyTemplate.TryParse("{principal}", out var error) ?? throw new InvalidOperationException(error);
+
+        // Before, a principal banned as alice came back as Alice (an API key's principal beside a JWT's subject) and was served.
+        Assert.Equal("alice", ThreatKeyRenderer.Render(template, http, request));
+    }
+
+    [Theory]
+    [InlineData("alice@x.example", true)]
+    [InlineData("Alice@x.example", false)] // no request renders it: a manual ban stored so matched no one
+    public void CanRender_PrincipalKey_OnlyInLowerCase(string key, bool renderable)
+    {
+        var template = RateLimitKeyTemplate.TryParse("{principal}", out var error) ?? throw new InvalidOperationException(error);
+
+        Assert.Equal(renderable, ThreatKeyRenderer.CanRender(template, key));
+    }
 }
