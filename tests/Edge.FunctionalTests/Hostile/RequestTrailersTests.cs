@@ -127,6 +127,26 @@ public sealed class RequestTrailersTests(HostileEdge fixture) : IClassFixture<Ho
             (audit.GetProperty("status").GetInt32(), audit.GetProperty("decision").GetString(), audit.GetProperty("reason").GetString()));
     }
 
+    [Theory]
+    [InlineData(HostileEdge.WebhookPath)]
+    [InlineData("/open/bad-trailers-pipelined")]
+    public async Task AnyRoute_RefusedTrailerThenAPipelinedRequest_OnlyTheRefusalAndNothingSmuggled(string path)
+    {
+        // After a trailer section Kestrel could not parse, the bytes that follow are not a request the edge may serve.
+        const string after = "/open/after-refused-trailer";
+        var calls = fixture.BackendCalls(after);
+
+        var responses = await RawHttp.SendPipelinedAsync(
+            fixture.Edge.ProxyPort,
+            $"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{HostileEdge.UnverifiedSignatureHeader}Transfer-Encoding: chunked\r\n\r\n"
+            + $"2\r\n{{}}\r\n0\r\nX-Nul: a\0b\r\n\r\nGET {after} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        var refusal = responses[0];
+        Assert.True((refusal.Status, refusal.ProblemCode()) == (400, "body_invalid"), $"got {refusal.Status} {refusal.Body}");
+        Assert.Single(responses);
+        Assert.Equal(calls, fixture.BackendCalls(after));
+    }
+
     private static void AssertNoTrailerReached(IDictionary<string, WireMock.Types.WireMockList<string>> headers)
     {
         Assert.DoesNotContain(headers.Keys, name => name.Equals("X-Edge-Principal", StringComparison.OrdinalIgnoreCase));
