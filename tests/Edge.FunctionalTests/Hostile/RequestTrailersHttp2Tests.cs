@@ -99,6 +99,51 @@ public sealed class RequestTrailersHttp2Tests : IAsyncLifetime
         AssertNothingForgedReached(Assert.Single(_received));
     }
 
+    [Theory]
+    [InlineData(":path", "/tenant/other")]
+    [InlineData("X-Upper", "1")]
+    [InlineData("x-nul", "a\0b")]
+    [InlineData("connection", "close")]
+    public async Task Http2Client_TrailingHeadersKestrelRefuses_GoAwayNothingAnsweredAndTheRecordSaysNoBytesSent(string name, string value)
+    {
+        // Kestrel ends the whole connection (GOAWAY PROTOCOL_ERROR, RFC 9113 §8.1, §8.2): no HTTP answer can go out.
+        var edge = await StartEdgeAsync("Http2");
+        var path = "/tenant/h2-bad-trailer";
+        var outcome = await SendWithTrailersAsync(edge, path, [(name, value)]);
+        var audit = await edge.LocalAuditDataWhereAsync(d => d.TryGetProperty("path", out var p) && p.GetString() == path);
+
+        Assert.Equal((0, RawHttp2.ProtocolError), (outcome.Status, outcome.GoAway));
+        Assert.Empty(_received);
+        Assert.NotEqual(200, audit.GetProperty("status").GetInt32());
+        Assert.True(AuditData.BytesOut(audit) is null or 0, $"bytesOut {AuditData.BytesOut(audit)}");
+    }
+
+    [Fact]
+    public async Task Http2Client_TrailerValueWithCrLf_AcceptedByKestrelAndNeverForwarded()
+    {
+        // Kestrel refuses a CR or LF in an HTTP/2 header value but not in a trailer's; the forwarder drops trailers.
+        var edge = await StartEdgeAsync("Http2");
+        var outcome = await SendWithTrailersAsync(edge, "/tenant/h2-crlf-trailer", [("x-crlf", "a\r\nx-injected: 1")]);
+
+        Assert.Equal(200, outcome.Status);
+        var received = Assert.Single(_received);
+        Assert.Equal(("hello", ""), (received.Body, received.Trailers));
+        Assert.DoesNotContain("injected", received.Headers, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static async Task<H2Outcome> SendWithTrailersAsync(EdgeHost edge, string path, IEnumerable<(string Name, string Value)> trailers)
+    {
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        await using var stream = await RawHttp2.ConnectAsync(client, edge.ProxyPort, false, timeout.Token);
+        var request = RawHttp2.PrefaceAndHeaders(
+            [(":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "edge.example"), ("x-tenant-id", "acme")], endStream: false);
+        request.AddRange(RawHttp2.Frame(RawHttp2.Data, 0, 1, "hello"u8.ToArray()));
+        request.AddRange(RawHttp2.Frame(0x1, 0x4 | RawHttp2.EndStream, 1, RawHttp2.HeaderBlock(trailers)));
+        await stream.WriteAsync(request.ToArray(), timeout.Token);
+        return await RawHttp2.ReadOutcomeAsync(stream, timeout.Token);
+    }
+
     private static void AssertNothingForgedReached((string Path, string Headers, string Trailers, string Body) received)
     {
         Assert.Equal("hello", received.Body);
