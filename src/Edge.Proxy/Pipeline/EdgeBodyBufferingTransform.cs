@@ -135,10 +135,13 @@ internal sealed partial class EdgeBodyBufferingTransform(EdgeBodyBufferingTransf
             });
             return;
         }
-        catch (Exception ex) when (ex is BadHttpRequestException or IOException or OperationCanceledException)
+        catch (Exception ex) when (ex is BadHttpRequestException or IOException or OperationCanceledException or InvalidOperationException)
         {
             // Kestrel reports broken framing (bad chunk size, body shorter than Content-Length) as BadHttpRequestException
-            // or, for some inputs, as a plain IOException, while the connection is still there to receive an answer.
+            // or, for some inputs, as a plain IOException, while the connection is still there to receive an answer. A
+            // chunked trailer with a NUL in its value fails the trailer's string decoding with an InvalidOperationException
+            // (the header parser turns the same into a 400; the body reader does not): left to YARP, a 502
+            // backend_unavailable for a backend never called.
             await DenyAsync(context, new EdgeDenial(StatusCodes.Status400BadRequest, BodyInvalidCode, "Body invalid", "The request body is malformed.")
             {
                 Reason = MalformedFramingReason,
