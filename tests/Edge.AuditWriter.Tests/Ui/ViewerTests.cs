@@ -186,12 +186,13 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
         using var auditor = writer.Client(WriterFixture.GlobalAuditorKey);
         var leafHashBeforePruning = (await ErasureTests.RecordsAsync(auditor, "tenant=globex"))
             .Single(r => r.GetProperty("id").GetString() == "r229").GetProperty("leafHash").GetString()!;
-        // Retention for globex (odd records) only, so r229 loses its body and r228 keeps it; the run appends its own record.
+        // Retention for globex (odd records) only, so r229 loses its body and r228 keeps it; the run appends two records:
+        // its one prune batch's, and its own.
         var log = writer.Services.GetRequiredService<AuditLog>();
         var retention = await log.ApplyRetentionAsync(
             new RetentionOptions { Tenants = new Dictionary<string, TimeSpan>(StringComparer.Ordinal) { ["globex"] = TimeSpan.FromTicks(1) } },
             CancellationToken.None);
-        await writer.WaitForCheckpointAsync(RecordCount + 1);
+        await writer.WaitForCheckpointAsync(RecordCount + 2);
         var (context, page, errors, _) = await OpenAsync(writer);
         await using var _ = context;
         // The leaf hash of a pruned record comes from the writer; a writer reporting a different one (here for r227) must not be proven.
@@ -225,7 +226,7 @@ public sealed class ViewerTests(SystemChromium chromium) : IClassFixture<SystemC
         Assert.Equal("(no record body: pruned)", prunedJson);
         Assert.Contains("Leaf hash (reported by the writer; the body was pruned)", prunedFacts, StringComparison.Ordinal);
         Assert.Contains(Convert.ToHexStringLower(Convert.FromBase64String(leafHashBeforePruning)), prunedFacts, StringComparison.Ordinal);
-        // 231 = 128 + 64 + 32 + 4 + 2 + 1: leaf 229's path is 228, 230, then [224,228), [192,224), [128,192), [0,128).
+        // 232 = 128 + 64 + 32 + 8: leaf 229's path is 228, [230,232), [224,228), then [192,224), [128,192), [0,128).
         Assert.Equal(6, prunedProofItems);
         Assert.Equal("bad", tamperedClass);
         Assert.Empty(errors);
