@@ -80,6 +80,41 @@ internal sealed class ApprovalsSectionValidator(EdgeHostOptions host) : IEdgeSec
         return key;
     }
 
+    /// <summary>
+    /// The Notify URL, given inline or as an <c>env:</c>/<c>file:</c> reference (a chat webhook's URL often is its secret,
+    /// as Slack's <c>/services/…</c> path is); null with <paramref name="error"/> when it is not an absolute http(s) URL
+    /// without user info. An error repeats an inline URL without its user info, and a referenced one not at all.
+    /// </summary>
+    public static Uri? ResolveNotifyUrl(string configured, out string error)
+    {
+        var text = configured;
+        var shown = $"'{UrlText.WithoutUserInfo(configured)}'";
+        if (SecretReference.IsReference(configured))
+        {
+            if (!SecretReference.TryResolve(configured, out text, out error))
+            {
+                return null;
+            }
+
+            shown = $"the value of '{configured}'";
+        }
+
+        if (!Uri.TryCreate(text.Trim(), UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttps && url.Scheme != Uri.UriSchemeHttp))
+        {
+            error = $"{shown} is not an absolute https or http URL";
+            return null;
+        }
+
+        if (!string.IsNullOrEmpty(url.UserInfo))
+        {
+            error = "the URL has a user name or password ('user:password@'): HttpClient never sends them, and a secret in proxy.json must be an env: or file: reference; remove it";
+            return null;
+        }
+
+        error = "";
+        return url;
+    }
+
     private static string SecretResolveError(string reference)
     {
         SecretReference.TryResolve(reference, out _, out var error);
@@ -195,14 +230,9 @@ internal sealed class ApprovalsSectionValidator(EdgeHostOptions host) : IEdgeSec
 
     private static void ValidateNotify(ApprovalNotifyOptions notify, string at, ConfigErrorList errors)
     {
-        // The URL is repeated without its user info: a password written there went to the log and /edge/status.
-        if (!Uri.TryCreate(notify.Url, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttps && url.Scheme != Uri.UriSchemeHttp))
+        if (ResolveNotifyUrl(notify.Url, out var urlError) is null)
         {
-            errors.Add(at + ":Url", $"'{UrlText.WithoutUserInfo(notify.Url)}' is not an absolute https or http URL");
-        }
-        else if (!string.IsNullOrEmpty(url.UserInfo))
-        {
-            errors.Add(at + ":Url", "the URL has a user name or password ('user:password@'): HttpClient never sends them, and a secret in proxy.json must be an env: or file: reference; remove it");
+            errors.Add(at + ":Url", urlError);
         }
 
         if (ResolveNotifyKey(notify.Secret, out var error) is null)

@@ -9,7 +9,8 @@ internal sealed record ApprovalPolicy(string Name, ApprovalPolicyOptions Options
         byte[]? key = null;
         if (options.Notify is { } notify)
         {
-            url = new Uri(notify.Url, UriKind.Absolute);
+            url = ApprovalsSectionValidator.ResolveNotifyUrl(notify.Url, out var urlError)
+                ?? throw new InvalidOperationException($"Edge:Approvals:{name}:Notify:Url: {urlError}");
             key = ApprovalsSectionValidator.ResolveNotifyKey(notify.Secret, out var error)
                 ?? throw new InvalidOperationException($"Edge:Approvals:{name}:Notify:Secret: {error}");
         }

@@ -56,6 +56,29 @@ public sealed class ApprovalConfigValidationTests
     {
         Environment.SetEnvironmentVariable("EDGE_APPROVAL_TEST_NOTIFY", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
         Environment.SetEnvironmentVariable("EDGE_APPROVAL_TEST_NOT_WHSEC", "plain-text-secret-that-is-long-enough");
+        Environment.SetEnvironmentVariable("EDGE_APPROVAL_TEST_NOTIFY_URL", "https://hooks.example/services/T0/B0/hunter2-path-secret");
+        Environment.SetEnvironmentVariable("EDGE_APPROVAL_TEST_NOTIFY_NOT_URL", "hooks.example/services/hunter2-path-secret");
+    }
+
+    [Fact]
+    public async Task Validate_NotifyUrlAsEnvReference_Accepted()
+    {
+        var errors = await ValidateAsync($"[{Tenant}, {Auth}, {Approval}]", """{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Notify": { "Url": "env:EDGE_APPROVAL_TEST_NOTIFY_URL", "Secret": "env:EDGE_APPROVAL_TEST_NOTIFY" } }""");
+
+        Assert.DoesNotContain(errors, e => !e.IsWarning);
+    }
+
+    [Theory]
+    [InlineData("env:EDGE_APPROVAL_TEST_NOTIFY_NOT_URL", "is not an absolute https or http URL")]
+    [InlineData("env:EDGE_APPROVAL_TEST_NOTIFY_URL_UNSET", "is not set")]
+    public async Task Validate_NotifyUrlReferenceNotUsable_RefusedWithoutItsValue(string reference, string expected)
+    {
+        var errors = await ValidateAsync($"[{Tenant}, {Auth}, {Approval}]", $$"""{ "ApproverPermission": "payments.approve", "Authentication": "keys", "Notify": { "Url": "{{reference}}", "Secret": "env:EDGE_APPROVAL_TEST_NOTIFY" } }""");
+
+        var error = Assert.Single(errors, e => !e.IsWarning);
+        Assert.Equal("Edge:Approvals:payments:Notify:Url", error.Location);
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -63,6 +63,33 @@ public sealed class ApprovalNotifyAndAuditTests
     }
 
     [Fact]
+    public async Task NewApproval_NotifyUrlAsEnvReference_DeliveredToTheUrlItNames()
+    {
+        using var backend = Backend.Start();
+        using var receiver = WireMockServer.Start();
+        receiver.Given(Request.Create().UsingPost()).RespondWith(Response.Create().WithStatusCode(204));
+        var secret = "EDGE_TEST_NOTIFY_" + Guid.NewGuid().ToString("N");
+        var url = "EDGE_TEST_NOTIFY_URL_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(secret, NotifySecret);
+        // A chat webhook's URL is its secret (Slack's /services/… path): kept out of proxy.json like the signing secret.
+        Environment.SetEnvironmentVariable(url, receiver.Urls[0] + "/services/T0/B0/path-secret\n");
+        try
+        {
+            await using var edge = await EdgeHost.StartAsync(Create(backend.Url, notify: new { Url = "env:" + url, Secret = "env:" + secret }));
+
+            await RequestApprovalAsync(edge.Client);
+            var delivery = await WaitForSingleAsync(receiver);
+
+            Assert.Equal("/services/T0/B0/path-secret", delivery.Path);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(secret, null);
+            Environment.SetEnvironmentVariable(url, null);
+        }
+    }
+
+    [Fact]
     public async Task NewApproval_NotifyUrlDown_RequestStillAnswered428()
     {
         using var backend = Backend.Start();
