@@ -171,8 +171,8 @@ internal sealed partial class WebhookStep(
     {
         ReplayCheck.Duplicate => Fail(http, policy.Options.ReplayStatus, WebhookCodes.ReplayedDelivery, "Replayed delivery", WebhookCodes.ReplayedDelivery + reasonSuffix),
         // Not ReplayStatus: the first attempt may still fail, and a sender told 2xx now would never retry the lost delivery.
-        ReplayCheck.InFlight => Fail(http, StatusCodes.Status409Conflict, WebhookCodes.DeliveryInFlight, "Delivery in flight", WebhookCodes.DeliveryInFlight + reasonSuffix, InFlightRetryAfter),
-        ReplayCheck.Unavailable => Fail(http, StatusCodes.Status503ServiceUnavailable, WebhookCodes.ReplayStoreUnavailable, "Replay check unavailable", WebhookCodes.ReplayStoreUnavailable, UnavailableRetryAfter),
+        ReplayCheck.InFlight => Fail(http, StatusCodes.Status409Conflict, WebhookCodes.DeliveryInFlight, "Delivery in flight", WebhookCodes.DeliveryInFlight + reasonSuffix, RetryLaterHeaders),
+        ReplayCheck.Unavailable => Fail(http, StatusCodes.Status503ServiceUnavailable, WebhookCodes.ReplayStoreUnavailable, "Replay check unavailable", WebhookCodes.ReplayStoreUnavailable, RetryLaterHeaders),
         _ => null,
     };
 
@@ -219,11 +219,10 @@ internal sealed partial class WebhookStep(
     private static bool IsSafeChallenge(string? challenge) =>
         challenge is { Length: > 0 and <= MaxChallengeLength } && challenge.All(c => c is > ' ' and < '\x7f' and not '<' and not '>' and not '&' and not '"' and not '\'');
 
-    // Like the edge's other store-unavailable 503s (approvals, bans): a sender's retry policy may honour it.
-    private static readonly Dictionary<string, string> UnavailableRetryAfter = new() { ["Retry-After"] = "5" };
-
-    // The first attempt's answer (or its release) usually comes within seconds; a sender's own backoff may be longer.
-    private static readonly Dictionary<string, string> InFlightRetryAfter = new() { ["Retry-After"] = "5" };
+    // Both retryable refusals (in flight, store unavailable) say when to come back, like the edge's other
+    // store-unavailable 503s (approvals, bans): the first attempt's answer (or its release) usually comes within
+    // seconds, and a sender's retry policy may honour it. A sender's own backoff may be longer.
+    private static readonly IReadOnlyDictionary<string, string> RetryLaterHeaders = new Dictionary<string, string> { ["Retry-After"] = "5" };
 
     private EdgeStepResult Fail(HttpContext http, int status, string code, string title, string reason, IReadOnlyDictionary<string, string>? headers = null)
     {
