@@ -140,21 +140,40 @@ internal sealed class RateLimitKeyTemplate : IEquatable<RateLimitKeyTemplate>
     public override string ToString() => Text;
 
     /// <summary>
-    /// The tenant as partitions and ban keys hold it: in lower case, so <c>Acme</c> and <c>acme</c> share one bucket and one
-    /// ban (a header, path or claim tenant is taken as sent, and many backends read it without regard to case).
-    /// Allocates only when the tenant has an upper-case letter.
+    /// A tenant or principal as partitions and ban keys hold it: in lower case, then encoded. A tenant is taken as sent
+    /// (header, path or claim) and many backends read it without regard to case, so <c>Acme</c> and <c>acme</c> share one
+    /// bucket and one ban; a principal as four-eyes compares it, so an API key's <c>Alice</c> and a JWT's subject
+    /// <c>alice</c> do too. The identity itself stays as sent. Allocates only when the value has an upper-case letter
+    /// or is hashed.
     /// </summary>
-    internal static string EncodeTenant(string? tenant) => Encode(tenant?.ToLowerInvariant());
+    internal static string EncodeLowerCase(string? value)
+    {
+        Span<char> lower = stackalloc char[MaxSafeLength];
+        var written = LowerCaseKeptAsIs(value, lower);
+        if (written < 0)
+        {
+            return Encode(value?.ToLowerInvariant());
+        }
+
+        return lower[..written].SequenceEqual(value) ? value! : new string(lower[..written]);
+    }
 
     /// <summary>
-    /// The principal as partitions and ban keys hold it: in lower case, as four-eyes compares principals, so an API key's
-    /// <c>Alice</c> and a JWT's subject <c>alice</c> share one bucket and one ban. The identity itself stays as sent.
+    /// The one place tenants and principals are lower-cased: writes <paramref name="value"/> in lower case to
+    /// <paramref name="destination"/> (at least <see cref="MaxKeptLength"/> long) and returns its length when
+    /// <see cref="Encode"/> keeps it as is; -1 when it is missing or hashed (<see cref="EncodeLowerCase"/> gives it then).
+    /// A span, so a per-request key is built without a lower-cased copy on the heap.
     /// </summary>
-    internal static string EncodePrincipal(string? principal) => Encode(principal?.ToLowerInvariant());
+    internal static int LowerCaseKeptAsIs(ReadOnlySpan<char> value, Span<char> destination)
+    {
+        if (value.Length is 0 or > MaxSafeLength)
+        {
+            return -1;
+        }
 
-    /// <summary>True when <see cref="Encode"/> would keep <paramref name="value"/> as it is (short, of safe characters).</summary>
-    internal static bool IsKeptAsIs(ReadOnlySpan<char> value) =>
-        value.Length is > 0 and <= MaxSafeLength && !value.ContainsAnyExcept(SafeValueChars);
+        var written = value.ToLowerInvariant(destination);
+        return written > 0 && !destination[..written].ContainsAnyExcept(SafeValueChars) ? written : -1;
+    }
 
     /// <summary>The longest value <see cref="Encode"/> keeps as it is.</summary>
     internal const int MaxKeptLength = MaxSafeLength;

@@ -17,7 +17,7 @@ internal static class RateLimitKeyResolver
         var builder = new DefaultInterpolatedStringHandler(0, 0, null, stackalloc char[256]);
         if (!key.ContainsTenant)
         {
-            AppendTenant(ref builder, tenant);
+            AppendLowerCase(ref builder, tenant);
             builder.AppendLiteral(":");
         }
 
@@ -28,13 +28,13 @@ internal static class RateLimitKeyResolver
             var segment = segments[i];
             if (segment.Kind == SegmentKind.Tenant)
             {
-                AppendTenant(ref builder, tenant);
+                AppendLowerCase(ref builder, tenant);
                 continue;
             }
 
             if (segment.Kind == SegmentKind.Principal)
             {
-                AppendPrincipal(ref builder, http.GetIdentity()?.Principal);
+                AppendLowerCase(ref builder, http.GetIdentity()?.Principal);
                 continue;
             }
 
@@ -54,41 +54,19 @@ internal static class RateLimitKeyResolver
         return builder.ToStringAndClear();
     }
 
-    // A tenant id is at most 64 characters of [A-Za-z0-9._-] (TenantId), so it is lower-cased on the stack and used as is;
-    // anything else goes through the encoder. Acme and acme are one partition (RateLimitKeyTemplate.EncodeTenant).
-    private static void AppendTenant(ref DefaultInterpolatedStringHandler builder, string? tenant)
+    // Acme and acme, Alice and alice are one partition (RateLimitKeyTemplate.EncodeLowerCase). A value kept as is (every
+    // tenant id, most principals) is lower-cased on the stack, so Resolve still allocates only the key.
+    private static void AppendLowerCase(ref DefaultInterpolatedStringHandler builder, string? value)
     {
-        if (tenant is null || !TenantId.IsValid(tenant))
-        {
-            builder.AppendLiteral(RateLimitKeyTemplate.EncodeTenant(tenant));
-            return;
-        }
-
-        Span<char> lower = stackalloc char[TenantId.MaxLength];
-        var written = tenant.AsSpan().ToLowerInvariant(lower);
-        builder.AppendFormatted((ReadOnlySpan<char>)lower[..written]);
-    }
-
-    // Alice and alice are one partition (RateLimitKeyTemplate.EncodePrincipal); a short principal of safe characters is
-    // lower-cased on the stack, so Resolve still allocates only the key.
-    private static void AppendPrincipal(ref DefaultInterpolatedStringHandler builder, string? principal)
-    {
-        if (principal is null || principal.Length > RateLimitKeyTemplate.MaxKeptLength)
-        {
-            builder.AppendLiteral(RateLimitKeyTemplate.EncodePrincipal(principal));
-            return;
-        }
-
         Span<char> lower = stackalloc char[RateLimitKeyTemplate.MaxKeptLength];
-        var written = principal.AsSpan().ToLowerInvariant(lower);
-        if (RateLimitKeyTemplate.IsKeptAsIs(lower[..written]))
+        var written = RateLimitKeyTemplate.LowerCaseKeptAsIs(value, lower);
+        if (written < 0)
         {
-            builder.AppendFormatted((ReadOnlySpan<char>)lower[..written]);
+            builder.AppendLiteral(RateLimitKeyTemplate.EncodeLowerCase(value));
+            return;
         }
-        else
-        {
-            builder.AppendLiteral(RateLimitKeyTemplate.EncodePrincipal(principal));
-        }
+
+        builder.AppendFormatted((ReadOnlySpan<char>)lower[..written]);
     }
 
     // Outside the edge's steps nothing refuses a repeated key header (KeyHeaders), so it is keyed by all of its values: the

@@ -19,10 +19,10 @@ internal static class ThreatKeyRenderer
 
     // A value as RateLimitKeyTemplate.Encode writes it (as is, or a '~' hash or marker); an address as {ip} renders it.
     private const string ValuePart = "(?:[A-Za-z0-9._@-]{1,64}|~[A-Za-z0-9_-]+)";
-    // A tenant as the renderer writes it: in lower case (RateLimitKeyTemplate.EncodeTenant), so a manual ban of Acme:… is
+    // A tenant as the renderer writes it: in lower case (RateLimitKeyTemplate.EncodeLowerCase), so a manual ban of Acme:… is
     // refused as one no request can render instead of being stored to match nobody.
     private const string TenantPart = "(?:[a-z0-9._-]{1,64}|~[A-Za-z0-9_-]+)";
-    // A principal likewise (RateLimitKeyTemplate.EncodePrincipal): a manual ban of Alice is refused, as no request renders it.
+    // A principal likewise (RateLimitKeyTemplate.EncodeLowerCase): a manual ban of Alice is refused, as no request renders it.
     private const string PrincipalPart = "(?:[a-z0-9._@-]{1,64}|~[A-Za-z0-9_-]+)";
     private const string IpPart = @"(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-f_]*__)";
 
@@ -64,9 +64,9 @@ internal static class ThreatKeyRenderer
             {
                 SegmentKind.Literal => segment.Argument,
                 // In lower case, as a rate-limit partition holds it: a tenant banned as acme is not served as Acme.
-                SegmentKind.Tenant => http.GetTenant()?.Tenant is { } tenant ? RateLimitKeyTemplate.EncodeTenant(tenant) : null,
+                SegmentKind.Tenant => http.GetTenant()?.Tenant is { } tenant ? RateLimitKeyTemplate.EncodeLowerCase(tenant) : null,
                 // In lower case too: four-eyes takes Alice and alice for one person, so a ban of one is a ban of the other.
-                SegmentKind.Principal => http.GetIdentity()?.Principal is { } principal ? RateLimitKeyTemplate.EncodePrincipal(principal) : null,
+                SegmentKind.Principal => http.GetIdentity()?.Principal is { } principal ? RateLimitKeyTemplate.EncodeLowerCase(principal) : null,
                 SegmentKind.Ip => ClientIpKey(request),
                 SegmentKind.Route => RateLimitKeyTemplate.Encode(request.RouteId),
                 // An absent or empty header is not known either: Encode makes it "~none", one key shared by every client
