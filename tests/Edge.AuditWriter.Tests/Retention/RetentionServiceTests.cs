@@ -310,14 +310,10 @@ public sealed class RetentionServiceTests
     [Fact]
     public async Task Writer_RetentionIntervalLongerThanATimerTakes_RefusesToStart()
     {
-        var directory = Directory.CreateTempSubdirectory("edge-writer-").FullName;
-
         // Before, the writer started, its retention job threw from PeriodicTimer and the host stopped with exit code 0.
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => WriterFixture.StartAsync(directory, extraArgs:
-            ["--Writer:Retention:Default=30.00:00:00", "--Writer:Retention:Interval=60.00:00:00"]));
+        var error = await RefusedStartAsync("--Writer:Retention:Default=30.00:00:00", "--Writer:Retention:Interval=60.00:00:00");
 
-        Assert.Equal("Writer:Retention:Interval must be at most 49.17:02:47.2940000, not 60.00:00:00.", error.Message);
-        Directory.Delete(directory, recursive: true);
+        Assert.Equal("Writer:Retention:Interval must be at most 49.17:02:47.2940000, not 60.00:00:00.", error);
     }
 
     [Theory]
@@ -326,12 +322,9 @@ public sealed class RetentionServiceTests
     [InlineData("30 days")]
     public async Task Writer_RetentionTenantOverrideNotATimeSpan_RefusesToStart(string value)
     {
-        var directory = Directory.CreateTempSubdirectory("edge-writer-").FullName;
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => WriterFixture.StartAsync(directory, extraArgs:
-            ["--Writer:Retention:Default=365.00:00:00", $"--Writer:Retention:Tenants:acme={value}", "--Writer:Retention:Tenants:globex=1.00:00:00"]));
+        var error = await RefusedStartAsync("--Writer:Retention:Default=365.00:00:00", $"--Writer:Retention:Tenants:acme={value}", "--Writer:Retention:Tenants:globex=1.00:00:00");
 
-        Assert.Equal($"Writer:Retention:Tenants:acme: '{value}' is not a valid TimeSpan (d.hh:mm:ss, e.g. 30.00:00:00 for 30 days).", error.Message);
-        Directory.Delete(directory, recursive: true);
+        Assert.Equal($"Writer:Retention:Tenants:acme: '{value}' is not a valid TimeSpan (d.hh:mm:ss, e.g. 30.00:00:00 for 30 days).", error);
     }
 
     [Theory]
@@ -340,11 +333,9 @@ public sealed class RetentionServiceTests
     [InlineData("--Writer:Retention:Interval=00:00:00")]
     public async Task Writer_NonPositiveRetention_RefusesToStart(string setting)
     {
-        var directory = Directory.CreateTempSubdirectory("edge-writer-").FullName;
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => WriterFixture.StartAsync(directory, extraArgs: ["--Writer:Retention:Default=1.00:00:00", setting]));
+        var error = await RefusedStartAsync("--Writer:Retention:Default=1.00:00:00", setting);
 
-        Assert.Contains("Writer:Retention", error.Message, StringComparison.Ordinal);
-        Directory.Delete(directory, recursive: true);
+        Assert.Contains("Writer:Retention", error, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -352,11 +343,9 @@ public sealed class RetentionServiceTests
     [InlineData("--Writer:Retention:Tenants:..=1.00:00:00")]
     public async Task Writer_RetentionForATenantIdNoRecordCanCarry_RefusesToStart(string setting)
     {
-        var directory = Directory.CreateTempSubdirectory("edge-writer-").FullName;
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => WriterFixture.StartAsync(directory, extraArgs: [setting]));
+        var error = await RefusedStartAsync(setting);
 
-        Assert.Contains("is not a tenant id", error.Message, StringComparison.Ordinal);
-        Directory.Delete(directory, recursive: true);
+        Assert.Contains("is not a tenant id", error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -373,6 +362,21 @@ public sealed class RetentionServiceTests
 
         Assert.False(record.GetProperty("pruned").GetBoolean());
         Assert.Equal("old@example.test", record.GetProperty("principal").GetString());
+    }
+
+    /// <summary>The message of the writer's refusal to start with <paramref name="args"/>; its directory is removed after.</summary>
+    private static async Task<string> RefusedStartAsync(params string[] args)
+    {
+        var directory = Directory.CreateTempSubdirectory("edge-writer-").FullName;
+        try
+        {
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => WriterFixture.StartAsync(directory, extraArgs: args));
+            return error.Message;
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     internal static async Task<List<JsonElement>> WaitForRetentionRecordsAsync(HttpClient client, FakeTimeProvider clock, int count)

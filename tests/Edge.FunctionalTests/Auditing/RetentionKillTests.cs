@@ -115,30 +115,21 @@ public sealed class RetentionKillTests(PostgresFixture postgres) : IClassFixture
         Directory.Delete(directory, recursive: true);
     }
 
-    private static async Task<long> LogSizeAsync(string storePath, string? connectionString)
-    {
-        if (connectionString is null)
-        {
-            if (!File.Exists(storePath))
-            {
-                return 0;
-            }
-
-            await using var sqlite = new SqliteConnection($"Data Source={storePath};Mode=ReadOnly;Pooling=False");
-            await sqlite.OpenAsync();
-            await using var command = sqlite.CreateCommand();
-            command.CommandText = "SELECT COALESCE(MAX(idx) + 1, 0) FROM records";
-            return (long)(await command.ExecuteScalarAsync())!;
-        }
-
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var pg = new NpgsqlCommand("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_records", connection);
-        return (long)(await pg.ExecuteScalarAsync())!;
-    }
+    private static Task<long> LogSizeAsync(string storePath, string? connectionString) => CountAsync(
+        storePath,
+        connectionString,
+        "SELECT COALESCE(MAX(idx) + 1, 0) FROM records",
+        "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_records");
 
     /// <summary>SQLite: records pruned to their leaf hash; PostgreSQL: records whose subject key is gone.</summary>
-    private static async Task<long> UnreadableAsync(string storePath, string? connectionString)
+    private static Task<long> UnreadableAsync(string storePath, string? connectionString) => CountAsync(
+        storePath,
+        connectionString,
+        "SELECT COUNT(*) FROM records WHERE length(leaf) = 0",
+        "SELECT COUNT(*) FROM audit_records r WHERE r.subject_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM audit_subjects s WHERE s.id = r.subject_id)");
+
+    /// <summary>One count from the store, read-only; 0 while a SQLite store is not created yet.</summary>
+    private static async Task<long> CountAsync(string storePath, string? connectionString, string sqliteQuery, string postgresQuery)
     {
         if (connectionString is null)
         {
@@ -150,14 +141,13 @@ public sealed class RetentionKillTests(PostgresFixture postgres) : IClassFixture
             await using var sqlite = new SqliteConnection($"Data Source={storePath};Mode=ReadOnly;Pooling=False");
             await sqlite.OpenAsync();
             await using var command = sqlite.CreateCommand();
-            command.CommandText = "SELECT COUNT(*) FROM records WHERE length(leaf) = 0";
+            command.CommandText = sqliteQuery;
             return (long)(await command.ExecuteScalarAsync())!;
         }
 
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
-        await using var pg = new NpgsqlCommand(
-            "SELECT COUNT(*) FROM audit_records r WHERE r.subject_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM audit_subjects s WHERE s.id = r.subject_id)", connection);
+        await using var pg = new NpgsqlCommand(postgresQuery, connection);
         return (long)(await pg.ExecuteScalarAsync())!;
     }
 

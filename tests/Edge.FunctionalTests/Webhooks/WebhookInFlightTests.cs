@@ -69,12 +69,8 @@ public sealed class WebhookInFlightTests(RedisFixture redis) : IClassFixture<Red
     public async Task ReplayStatus200_DuplicateAtOtherEdgeWhileFirstAttemptAtBackend_409InFlightThenReplayStatusOnceAccepted()
     {
         await using var backend = GatedBackend.Start();
-        var json = ProxyJsonFor(backend.Url);
-        var settings = new Dictionary<string, string?> { ["Edge:Redis"] = redis.Server.ConnectionString };
-        await using var first = await EdgeHost.StartAsync(json, settings);
-        await using var second = await EdgeHost.StartAsync(json, settings);
-        await first.WaitUntilRedisConnectedAsync();
-        await second.WaitUntilRedisConnectedAsync();
+        await using var edges = await StartTwoEdgesAsync(backend);
+        var (first, second) = (edges.First, edges.Second);
         var delivery = Delivery();
 
         var accepted = first.Client.SendAsync(delivery.ToRequest());
@@ -96,12 +92,8 @@ public sealed class WebhookInFlightTests(RedisFixture redis) : IClassFixture<Red
     public async Task ReplayStatus200_FirstAttemptFailsAtOneEdge_RetryAtOtherEdgeForwarded()
     {
         await using var backend = GatedBackend.Start();
-        var json = ProxyJsonFor(backend.Url);
-        var settings = new Dictionary<string, string?> { ["Edge:Redis"] = redis.Server.ConnectionString };
-        await using var first = await EdgeHost.StartAsync(json, settings);
-        await using var second = await EdgeHost.StartAsync(json, settings);
-        await first.WaitUntilRedisConnectedAsync();
-        await second.WaitUntilRedisConnectedAsync();
+        await using var edges = await StartTwoEdgesAsync(backend);
+        var (first, second) = (edges.First, edges.Second);
         var delivery = Delivery();
 
         var attempt = first.Client.SendAsync(delivery.ToRequest());
@@ -138,6 +130,37 @@ public sealed class WebhookInFlightTests(RedisFixture redis) : IClassFixture<Red
             record.GetProperty("reason").GetString()));
     }
 
+    /// <summary>Two edges sharing one Redis (so one replay store) in front of <paramref name="backend"/>, both connected to it.</summary>
+    private async Task<EdgePair> StartTwoEdgesAsync(GatedBackend backend)
+    {
+        var json = ProxyJsonFor(backend.Url);
+        var settings = new Dictionary<string, string?> { ["Edge:Redis"] = redis.Server.ConnectionString };
+        var first = await EdgeHost.StartAsync(json, settings);
+        EdgeHost second;
+        try
+        {
+            second = await EdgeHost.StartAsync(json, settings);
+        }
+        catch
+        {
+            await first.DisposeAsync();
+            throw;
+        }
+
+        var edges = new EdgePair(first, second);
+        try
+        {
+            await first.WaitUntilRedisConnectedAsync();
+            await second.WaitUntilRedisConnectedAsync();
+            return edges;
+        }
+        catch
+        {
+            await edges.DisposeAsync();
+            throw;
+        }
+    }
+
     private static Delivery Delivery()
     {
         var id = Guid.NewGuid().ToString();
@@ -152,6 +175,19 @@ public sealed class WebhookInFlightTests(RedisFixture redis) : IClassFixture<Red
             backendUrl,
             new Dictionary<string, object> { ["github"] = ProxyJson.Route("/hooks/github", new Dictionary<string, string> { ["EdgeWebhook"] = "github" }) },
             new { Webhooks = new Dictionary<string, object> { ["github"] = new { Scheme = "GitHub", Secrets = new[] { "file:" + _secret }, ReplayStatus = 200 } } });
+    }
+
+    private sealed class EdgePair(EdgeHost first, EdgeHost second) : IAsyncDisposable
+    {
+        public EdgeHost First => first;
+
+        public EdgeHost Second => second;
+
+        public async ValueTask DisposeAsync()
+        {
+            await second.DisposeAsync();
+            await first.DisposeAsync();
+        }
     }
 
     /// <summary>A WireMock backend that holds the first request it gets until the test says how to answer it; later ones get 200.</summary>
