@@ -139,15 +139,13 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
     /// </summary>
     public async ValueTask MarkAcceptedAsync(ReplayReservation reservation)
     {
-        if (reservation.Delivery is { } delivery)
-        {
-            await MarkAcceptedAsync(reservation.Policy, delivery);
-        }
-
-        if (reservation.Signature is { } signature)
-        {
-            await MarkAcceptedAsync(reservation.Policy, signature);
-        }
+        // Both marks go out before either is awaited, so a delivery holding two keys (GitHub's id and signature) waits one
+        // round trip for its status, not two in a row. Each is still a check-and-set of this request's own value on its own
+        // key: neither depends on the other's outcome, and each bounds its own wait by the deadline.
+        var delivery = reservation.Delivery is { } deliveryHold ? MarkAcceptedAsync(reservation.Policy, deliveryHold) : default;
+        var signature = reservation.Signature is { } signatureHold ? MarkAcceptedAsync(reservation.Policy, signatureHold) : default;
+        await delivery;
+        await signature;
     }
 
     private async ValueTask MarkAcceptedAsync(string policy, ReplayHold hold)
@@ -286,15 +284,11 @@ internal sealed partial class WebhookReplayStore(EdgeRedis redis, TimeProvider t
     /// </summary>
     public async ValueTask ReleaseAsync(ReplayReservation reservation)
     {
-        if (reservation.Delivery is { } delivery)
-        {
-            await ReleaseAsync(reservation.Policy, delivery);
-        }
-
-        if (reservation.Signature is { } signature)
-        {
-            await ReleaseAsync(reservation.Policy, signature);
-        }
+        // Sent together for one round trip, as the accepted marks are; each still deletes only this request's own value.
+        var delivery = reservation.Delivery is { } deliveryHold ? ReleaseAsync(reservation.Policy, deliveryHold) : default;
+        var signature = reservation.Signature is { } signatureHold ? ReleaseAsync(reservation.Policy, signatureHold) : default;
+        await delivery;
+        await signature;
     }
 
     private async ValueTask ReleaseAsync(string policy, ReplayHold hold)

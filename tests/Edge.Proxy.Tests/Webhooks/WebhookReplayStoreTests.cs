@@ -293,6 +293,37 @@ public sealed class WebhookReplayStoreTests
         Assert.Equal(ReplayCheck.First, (await harness.Store.TryRegisterAsync("github", "delivery-1", TimeSpan.FromMinutes(5), rejectWhenRedisUnavailable: true)).Check);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task MarkAcceptedOrReleaseAsync_RedisFrozenWithIdAndSignatureHeld_BothReturnAtOneDeadlineAndLandLater(bool accepted)
+    {
+        // A GitHub delivery holds two keys, its id and its signature. Written one after the other, the second write waited
+        // for the first's round trip: with Redis frozen, the sender's answer waited two deadlines instead of one.
+        await using var harness = await Harness.StartAsync(",asyncTimeout=60000");
+        var ttl = TimeSpan.FromMinutes(5);
+        var delivery = await harness.Store.TryRegisterAsync("github", "delivery-1", ttl, rejectWhenRedisUnavailable: true);
+        var signature = await harness.Store.TryRegisterAsync("github", "signature-1", ttl, rejectWhenRedisUnavailable: true);
+        var reservation = new ReplayReservation("github", delivery.Hold, signature.Hold);
+        harness.Server.Pause();
+        try
+        {
+            var settle = (accepted ? harness.Store.MarkAcceptedAsync(reservation) : harness.Store.ReleaseAsync(reservation)).AsTask();
+            harness.Time.Advance(WebhookReplayStore.RedisDeadline);
+            await settle.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            harness.Server.Resume();
+        }
+
+        // Both writes were on the wire and land once Redis wakes: each key accepted (a duplicate) or released (a retry is first).
+        await harness.Redis.Multiplexer!.GetDatabase().PingAsync();
+        var expected = accepted ? ReplayCheck.Duplicate : ReplayCheck.First;
+        Assert.Equal(expected, (await harness.Store.TryRegisterAsync("github", "delivery-1", ttl, rejectWhenRedisUnavailable: true)).Check);
+        Assert.Equal(expected, (await harness.Store.TryRegisterAsync("github", "signature-1", ttl, rejectWhenRedisUnavailable: true)).Check);
+    }
+
     private static async Task AssertRetryAcceptedAfterStallAsync(Harness harness, bool advanceToDeadline)
     {
         harness.Server.Pause();
