@@ -138,10 +138,11 @@ internal sealed partial class EdgeBodyBufferingTransform(EdgeBodyBufferingTransf
         catch (Exception ex) when (ex is BadHttpRequestException or IOException or OperationCanceledException or InvalidOperationException)
         {
             // Kestrel reports broken framing (bad chunk size, body shorter than Content-Length) as BadHttpRequestException
-            // or, for some inputs, as a plain IOException, while the connection is still there to receive an answer. A
-            // chunked trailer with a NUL in its value fails the trailer's string decoding with an InvalidOperationException
-            // (the header parser turns the same into a 400; the body reader does not): left to YARP, a 502
-            // backend_unavailable for a backend never called.
+            // or, for some inputs, as a plain IOException, while the connection is still there to receive an answer.
+            // InvalidOperationException is a client fault too: Kestrel decodes a chunked body's trailers as it reads the
+            // body (HttpProtocol.OnTrailer), and a NUL in a value throws it there; Http1Connection makes the same a 400 only
+            // while parsing the request's headers, so the body read throws it bare. Left to YARP, it was a 502
+            // backend_unavailable for a backend never called (RequestTrailersTests, "trailer with a NUL").
             await DenyAsync(context, new EdgeDenial(StatusCodes.Status400BadRequest, BodyInvalidCode, "Body invalid", "The request body is malformed.")
             {
                 Reason = MalformedFramingReason,
