@@ -51,6 +51,7 @@ public static class EdgeApplication
 
         var app = builder.Build();
         ParserRejections.Subscribe(app);
+        SettingsFileLog.Subscribe(app);
         // Before routing, so a route's Hosts match the name a backend's virtual hosts read.
         app.Use(HostTrailingDot.RemoveAsync);
         app.UseEdgeManagementPortFilter(host);

@@ -3,13 +3,20 @@ using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.WebUtilities;
 
 namespace Edge.Shared;
 
-/// <summary>What Kestrel's parser refused, as the stable code a client branches on and the reason a record keeps.</summary>
+/// <summary>
+/// What Kestrel's parser refused, as the stable code a client branches on and the reason a record keeps. <see cref="Status"/>
+/// is the status of the edge's answer; <see cref="KestrelStatus"/> the one Kestrel writes, which a connection whose
+/// answer cannot be replaced (TLS terminated by Kestrel) still gets.
+/// </summary>
 internal readonly record struct KestrelRefusal(int Status, string Code, string Kind, string Title, string Detail)
 {
     public string Reason => Code + ":" + Kind;
+
+    public int KestrelStatus { get; init; } = Status;
 }
 
 /// <summary>
@@ -113,7 +120,14 @@ internal static class KestrelRefusals
                 "This server speaks HTTP/1.0, HTTP/1.1 and HTTP/2."),
             _ => ("request_invalid", "parser", "Request invalid", "The request could not be parsed."),
         };
-        return new KestrelRefusal(status, code, kind, title, detail);
+
+        // A request line whose version Kestrel does not parse ("HTTP/1.2", "HTTP/2.0" on an HTTP/1.x connection) is the
+        // client's protocol error, answered 400 like every other line Kestrel cannot parse (Envoy answers it 400 too, and
+        // RFC 9112 §2.3 has a server read an unknown 1.x minor version as 1.1 rather than refuse it with 505, which RFC 9110
+        // §15.6.6 keeps for a major version). As a 505 it was a 5xx in the answer, the record and edge_requests_total
+        // that any client could send at will, and the edge's 5xx alert fired on an edge that had failed nobody.
+        var answered = status == StatusCodes.Status505HttpVersionNotsupported ? StatusCodes.Status400BadRequest : status;
+        return new KestrelRefusal(answered, code, kind, title, detail) { KestrelStatus = status };
     }
 
     private static (string Code, string Kind, string Title, string Detail) Classify400(string message)
@@ -190,7 +204,10 @@ internal sealed class KestrelRefusalWriter(PipeWriter inner) : PipeWriter
     /// else, passed on unchanged (false): for a connection that opened with the HTTP/2 preface, an HTTP/2 GOAWAY
     /// (HTTP_1_1_REQUIRED) instead of its 505. A record made before that is known would claim an answer never sent.
     /// </param>
-    internal sealed record Answer(ReadOnlyMemory<byte> Headers, ReadOnlyMemory<byte> Body, bool IsHead, Func<bool, Task> Sending);
+    /// <param name="Status">
+    /// The answer's status when it differs from the one in Kestrel's status line, which is then replaced; null keeps Kestrel's.
+    /// </param>
+    internal sealed record Answer(ReadOnlyMemory<byte> Headers, ReadOnlyMemory<byte> Body, bool IsHead, Func<bool, Task> Sending, int? Status = null);
 
     internal void Arm(Answer answer)
     {
@@ -276,6 +293,15 @@ internal sealed class KestrelRefusalWriter(PipeWriter inner) : PipeWriter
             var line = lines[range];
             if (!first && line.StartsWith("Content-Length:"u8))
             {
+                continue;
+            }
+
+            if (first && answer.Status is { } status)
+            {
+                // Kestrel writes HTTP/1.1 on every HTTP/1.x answer.
+                output.Write(System.Text.Encoding.ASCII.GetBytes(
+                    "HTTP/1.1 " + status.ToString(System.Globalization.CultureInfo.InvariantCulture) + " " + ReasonPhrases.GetReasonPhrase(status) + "\r\n"));
+                first = false;
                 continue;
             }
 

@@ -66,7 +66,8 @@ internal sealed partial class KestrelRefusalAnswers(ILogger<KestrelRefusalAnswer
             json.WriteEndObject();
         }
 
-        writer.Arm(new KestrelRefusalWriter.Answer(ReadOnlyMemory<byte>.Empty, body.WrittenMemory, HttpMethods.IsHead(parsed.Method), static _ => Task.CompletedTask));
+        writer.Arm(new KestrelRefusalWriter.Answer(ReadOnlyMemory<byte>.Empty, body.WrittenMemory, HttpMethods.IsHead(parsed.Method), static _ => Task.CompletedTask,
+            refusal.Status == refusal.KestrelStatus ? null : refusal.Status));
     }
 
     public void OnError(Exception error)

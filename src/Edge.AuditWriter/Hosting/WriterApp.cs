@@ -69,6 +69,7 @@ public static class WriterApp
 
         var app = builder.Build();
         KestrelRefusalAnswers.Subscribe(app);
+        WriterSettingsFileLog.Subscribe(app);
         // Every answer is the writer's own (JSON, CSV, tiles, pages): none may be sniffed into HTML that runs in the
         // origin of the viewer, whose records hold client-chosen text.
         app.Use(static (context, next) =>

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
 
 namespace Edge.Configuration;
@@ -31,10 +32,14 @@ public static class HostBuilders
             .Build()[ReloadSetting];
         if (chosen is not null)
         {
-            return WebApplication.CreateBuilder(args);
+            var chosenBuilder = WebApplication.CreateBuilder(args);
+            chosenBuilder.Services.AddSingleton(new SettingsFileErrors());
+            return chosenBuilder;
         }
 
+        var errors = new SettingsFileErrors();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [NoContentRootWatcher, .. args] });
+        builder.Services.AddSingleton(errors);
         IConfigurationBuilder configuration = builder.Configuration;
         var root = builder.Environment.ContentRootPath;
         for (var i = 0; i < configuration.Sources.Count; i++)
@@ -42,7 +47,7 @@ public static class HostBuilders
             if (configuration.Sources[i] is JsonConfigurationSource { ReloadOnChange: false, Path: { } path } json
                 && (path == "appsettings.json" || path == $"appsettings.{builder.Environment.EnvironmentName}.json"))
             {
-                configuration.Sources[i] = new PolledJsonConfigurationSource(root) { Path = path, Optional = json.Optional };
+                configuration.Sources[i] = new PolledJsonConfigurationSource(root, errors) { Path = path, Optional = json.Optional };
             }
         }
 
@@ -52,19 +57,60 @@ public static class HostBuilders
     /// <summary>
     /// A JSON file source whose every provider polls the file through a file provider of its own, disposed with it (the
     /// configuration rebuilds every provider when a source is replaced, so a shared one would be disposed under the next).
+    /// A file that cannot be parsed when the host is built stops it, as before; one edited into an unparsable state while
+    /// the host runs keeps the settings last read from it and is reported to <paramref name="errors"/>. The framework's
+    /// provider emptied the file's settings instead (each fell back to its default, a log level or Kestrel's endpoints
+    /// included) and threw on the poller's thread, where nothing reported it.
     /// </summary>
-    internal sealed class PolledJsonConfigurationSource(string root) : JsonConfigurationSource
+    internal sealed class PolledJsonConfigurationSource(string root, SettingsFileErrors errors) : JsonConfigurationSource
     {
-        public override IConfigurationProvider Build(IConfigurationBuilder builder) => new Provider(new JsonConfigurationSource
-        {
-            FileProvider = new PhysicalFileProvider(root) { UsePollingFileWatcher = true, UseActivePolling = true },
-            Path = Path ?? throw new InvalidOperationException("A polled settings file needs a path."),
-            Optional = Optional,
-            ReloadOnChange = true,
-        });
+        public override IConfigurationProvider Build(IConfigurationBuilder builder) => new Provider(
+            new JsonConfigurationSource
+            {
+                FileProvider = new PhysicalFileProvider(root) { UsePollingFileWatcher = true, UseActivePolling = true },
+                Path = Path ?? throw new InvalidOperationException("A polled settings file needs a path."),
+                Optional = Optional,
+                ReloadOnChange = true,
+            },
+            System.IO.Path.Combine(root, Path),
+            errors);
 
-        private sealed class Provider(JsonConfigurationSource source) : JsonConfigurationProvider(source)
+        private sealed class Provider(JsonConfigurationSource source, string file, SettingsFileErrors errors) : JsonConfigurationProvider(source)
         {
+            // Set once the first load (when the host is built) has run: every later load is a reload after an edit.
+            private bool _built;
+
+            public override void Load()
+            {
+                try
+                {
+                    base.Load();
+                }
+                finally
+                {
+                    _built = true;
+                }
+            }
+
+            public override void Load(Stream stream)
+            {
+                if (!_built)
+                {
+                    base.Load(stream);
+                    return;
+                }
+
+                try
+                {
+                    // Data is replaced only by a whole parse; a failed one leaves the last good settings in place.
+                    base.Load(stream);
+                }
+                catch (FormatException exception)
+                {
+                    errors.Report(file, Describe(exception));
+                }
+            }
+
             protected override void Dispose(bool disposing)
             {
                 base.Dispose(disposing);
@@ -73,6 +119,11 @@ public static class HostBuilders
                     (Source.FileProvider as IDisposable)?.Dispose();
                 }
             }
+
+            // The JSON reader's message names the line and byte ("... LineNumber: 3 | BytePositionInLine: 7."); a duplicate
+            // key's names the key. Neither quotes a value.
+            private static string Describe(FormatException exception) =>
+                exception.InnerException is { } inner ? exception.Message + " " + inner.Message : exception.Message;
         }
     }
 }

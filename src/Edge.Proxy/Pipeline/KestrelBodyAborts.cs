@@ -4,7 +4,8 @@ namespace Edge.Proxy.Pipeline;
 /// A request body Kestrel itself refused while the request was aborted, so <c>RequestAborted</c> alone made it look like
 /// a client that went away (499 <c>client_aborted</c>): an HTTP/2 stream Kestrel reset (RST_STREAM PROTOCOL_ERROR: DATA
 /// frames that disagree with <c>content-length</c>, or another stream error), or an HTTP/2 connection Kestrel ended
-/// because a body arrived slower than <c>MinRequestBodyDataRate</c> (GOAWAY). The record keeps the status of the refusal
+/// because a body arrived slower than <c>MinRequestBodyDataRate</c> (GOAWAY) or over trailing HEADERS it refused (GOAWAY
+/// PROTOCOL_ERROR). The record keeps the status of the refusal
 /// with <c>bytesOut</c> 0 and a reason that says no HTTP answer went out, as for h2c prior knowledge
 /// (<see cref="ParserRejections.Http2PriorKnowledgeReason"/>).
 /// </summary>
@@ -12,6 +13,12 @@ internal static class KestrelBodyAborts
 {
     public const string StreamResetReason = EdgeBodyBufferingTransform.BodyInvalidCode + ":stream_reset";
     public const string ConnectionClosedTimeoutReason = EdgeBodyBufferingTransform.BodyTimeoutCode + ":connection_closed";
+
+    /// <summary>
+    /// An HTTP/2 connection Kestrel ended (GOAWAY PROTOCOL_ERROR) over trailing HEADERS it refused while the body was read:
+    /// the client gets no HTTP answer, and did not go away either.
+    /// </summary>
+    public const string ConnectionClosedInvalidReason = EdgeBodyBufferingTransform.BodyInvalidCode + ":connection_closed";
 
     // Kestrel's HTTP/2 stream error, internal to Kestrel: the body read fails with an IOException around it. Kestrel exposes
     // no public error code for a stream it reset (IHttpResetFeature only sends one); KestrelBodyAbortsTests fails when the
@@ -43,6 +50,15 @@ internal static class KestrelBodyAborts
                 || connection.Reason is { Message: RequestBodyTimeoutMessage }))
         {
             return (StatusCodes.Status408RequestTimeout, ConnectionClosedTimeoutReason);
+        }
+
+        // Trailing HEADERS Kestrel refused end the whole HTTP/2 connection (a connection error, not a stream reset: RFC 9113
+        // §8.1 lets it, and Kestrel cannot keep its HPACK state otherwise); the streams on it fail like a client's close.
+        // The end reason is set before the GOAWAY is written and before the streams are aborted.
+        if (HttpProtocol.IsHttp2(context.Request.Protocol)
+            && context.Features.Get<KestrelConnectionAbort>() is { EndReason: KestrelEndReason.InvalidRequestHeaders })
+        {
+            return (StatusCodes.Status400BadRequest, ConnectionClosedInvalidReason);
         }
 
         if (!context.RequestAborted.IsCancellationRequested || !HttpProtocol.IsHttp2(context.Request.Protocol))

@@ -16,6 +16,12 @@ internal static class KestrelEndReason
     /// <summary>The <c>ConnectionEndReason</c> of a connection Kestrel ended over a body slower than <c>MinRequestBodyDataRate</c>.</summary>
     internal const string MinRequestBodyDataRate = "MinRequestBodyDataRate";
 
+    /// <summary>
+    /// The <c>ConnectionEndReason</c> of an HTTP/2 connection Kestrel ended (GOAWAY PROTOCOL_ERROR) over a header or trailer
+    /// block it refused: a pseudo-header, an upper-case name, a connection-specific field or a NUL in trailing HEADERS.
+    /// </summary>
+    internal const string InvalidRequestHeaders = "InvalidRequestHeaders";
+
     internal static readonly Type? FeatureType = typeof(Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions).Assembly.GetType(FeatureTypeName);
 
     private static readonly PropertyInfo? MetricsContext = FeatureType?.GetProperty("MetricsContext");

@@ -81,7 +81,8 @@ internal sealed partial class ParserRejections(
         var writer = KestrelRefusals.WriterFor(features, parsed);
         if (writer is null)
         {
-            _ = ObserveAsync(Record(0, reason));
+            // Kestrel's own answer goes out as it wrote it: the record says its status.
+            _ = ObserveAsync(Record(0, reason, refusal.KestrelStatus));
             return;
         }
 
@@ -89,14 +90,13 @@ internal sealed partial class ParserRejections(
         ProblemDetailsWriter.Write(body, refusal.Status, refusal.Code, refusal.Title, refusal.Detail, path, requestId);
         var headers = Encoding.ASCII.GetBytes(EdgeRequestMiddleware.RequestIdHeader + ": " + requestId + "\r\n");
         Func<bool, Task> sending;
-        if (status == StatusCodes.Status505HttpVersionNotsupported)
+        if (refusal.KestrelStatus == StatusCodes.Status505HttpVersionNotsupported)
         {
             // The request line "PRI * HTTP/2.0" opening a connection (h2c with prior knowledge) is a 505 Kestrel answers
             // with an HTTP/2 GOAWAY (HTTP_1_1_REQUIRED) instead, and the features cannot tell it from "GET / HTTP/2.0":
             // what went out is known only when Kestrel writes it, so the record waits for that.
             // Recorded and counted as 400, as nginx logs the same bytes: the client spoke a protocol this listener does not,
-            // like any other line Kestrel cannot parse. As a 505 it was a 5xx any client could add to
-            // edge_requests_total at will, and the 5xx alert fired on an edge that had failed nobody.
+            // like any other line Kestrel cannot parse, and like the 400 any other unknown version gets (KestrelRefusals.Classify).
             sending = answered => ObserveAsync(answered
                 ? Record(body.WrittenCount, reason)
                 : Record(0, Http2PriorKnowledgeReason, StatusCodes.Status400BadRequest));
@@ -107,7 +107,8 @@ internal sealed partial class ParserRejections(
             sending = _ => recorded;
         }
 
-        writer.Arm(new KestrelRefusalWriter.Answer(headers, body.WrittenMemory, HttpMethods.IsHead(method), sending));
+        writer.Arm(new KestrelRefusalWriter.Answer(headers, body.WrittenMemory, HttpMethods.IsHead(method), sending,
+            status == refusal.KestrelStatus ? null : status));
 
         // What the record is built from: what was parsed before the refusal, copied at once (Kestrel's features are the
         // connection's, reused by its next request), on a context of its own.

@@ -18,6 +18,8 @@ public sealed class KestrelRefusalAnswersTests
     // read "Host: x<LF>X-A: 1" as two headers and served the request, where a proxy in front may have seen one.
     [InlineData("GET /audit/checkpoint HTTP/1.1\r\nHost: x\nX-A: 1\r\n\r\n", 400, "header_invalid", "/audit/checkpoint")]
     [InlineData("GET /audit/checkpoint HTTP/1.1\nHost: x\r\n\r\n", 400, "request_line_invalid", null)]
+    // An unknown version is the client's protocol error: Kestrel's 505 status line is rewritten to the problem's 400.
+    [InlineData("GET /audit/checkpoint HTTP/1.2\r\nHost: x\r\n\r\n", 400, "http_version_unsupported", null)]
     public async Task AnyPath_RequestKestrelRefuses_ProblemJsonWithCodeAndRequestId(string request, int status, string code, string? instance)
     {
         await using var writer = await WriterFixture.StartAsync();

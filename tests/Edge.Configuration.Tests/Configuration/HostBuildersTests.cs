@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 
@@ -80,6 +81,39 @@ public sealed class HostBuildersTests : IDisposable
         }
 
         Assert.Equal("after", app.Configuration["Probe"]);
+    }
+
+    [Fact]
+    public async Task Create_AppSettingsBrokenWhileRunning_KeepsTheLastGoodSettingsAndReportsTheFileAndError()
+    {
+        // An edit that left appsettings.json invalid was dropped without a word, and the file's settings with it: every
+        // value it set (a log level, Kestrel's endpoints) fell back to its default until the next good edit.
+        var file = Path.Combine(_contentRoot, "appsettings.json");
+        await File.WriteAllTextAsync(file, """{ "Probe": "before" }""");
+        await using var app = HostBuilders.Create([$"--contentRoot={_contentRoot}"]).Build();
+        var errors = app.Services.GetRequiredService<SettingsFileErrors>();
+        var reported = new TaskCompletionSource<(string File, string Error)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        errors.Subscribe((path, error) => reported.TrySetResult((path, error)));
+
+        await File.WriteAllTextAsync(file, """{ "Probe": "after", """);
+        File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddSeconds(1));
+
+        // Polled every 4 s: give it a few polls.
+        var (path, error) = await reported.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(file, path);
+        Assert.Contains("LineNumber: 0", error, StringComparison.Ordinal);
+        Assert.Equal("before", app.Configuration["Probe"]);
+
+        // The next good edit is read as before.
+        await File.WriteAllTextAsync(file, """{ "Probe": "fixed" }""");
+        File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddSeconds(2));
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (app.Configuration["Probe"] != "fixed" && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Equal("fixed", app.Configuration["Probe"]);
     }
 
     public void Dispose() => Directory.Delete(_contentRoot, recursive: true);

@@ -34,7 +34,8 @@ public sealed class ParserRefusalTests(HostileEdge fixture) : IClassFixture<Host
         { "HTTP/1.0 body without a length", "POST /open/kp-http10 HTTP/1.0\r\nHost: x\r\n\r\nhello", 400, "request_framing_invalid:length_required" },
         { "request line over the limit", $"GET /open/kp-{new string('a', 9000)} HTTP/1.1\r\nHost: x\r\n\r\n", 414, "request_line_too_long:limit" },
         { "header block over the limit", $"GET /open/kp-big HTTP/1.1\r\nHost: x\r\nX-A: {new string('a', 33000)}\r\n\r\n", 431, "headers_too_large:size" },
-        { "unknown HTTP version", "GET /open/kp-version HTTP/1.2\r\nHost: x\r\n\r\n", 505, "http_version_unsupported:version" },
+        { "unknown HTTP version", "GET /open/kp-version HTTP/1.2\r\nHost: x\r\n\r\n", 400, "http_version_unsupported:version" },
+        { "HTTP/2.0 on an HTTP/1.x request line", "GET /open/kp-version2 HTTP/2.0\r\nHost: x\r\n\r\n", 400, "http_version_unsupported:version" },
     };
 
     [Theory]
@@ -98,6 +99,28 @@ public sealed class ParserRefusalTests(HostileEdge fixture) : IClassFixture<Host
         }
 
         Assert.True(clientErrors > clientErrorsBefore, "the preface is counted as a client error");
+        Assert.Equal(serverErrorsBefore, await RequestsAsync("5xx"));
+    }
+
+    [Fact]
+    public async Task UnknownHttpVersion_CountedAsAClientErrorWithoutARoute_NotAsA5xx()
+    {
+        // Kestrel's 505 for "HTTP/1.2" was answered, recorded and counted as a 5xx on route "": any client raised the
+        // edge's 5xx rate (and the EdgeBackendErrors alert) at will with a request line no backend ever saw.
+        var serverErrorsBefore = await RequestsAsync("5xx");
+        var clientErrorsBefore = await RequestsAsync("4xx");
+
+        var response = await RawHttp.SendAsync(fixture.Edge.ProxyPort, "GET /open/kp-version-metric HTTP/1.2\r\nHost: x\r\n\r\n");
+
+        Assert.Equal((400, "http_version_unsupported"), (response.Status, response.ProblemCode()));
+        var clientErrors = clientErrorsBefore;
+        for (var i = 0; i < 100 && clientErrors == clientErrorsBefore; i++)
+        {
+            await Task.Delay(100);
+            clientErrors = await RequestsAsync("4xx");
+        }
+
+        Assert.True(clientErrors > clientErrorsBefore, "the unknown version is counted as a client error");
         Assert.Equal(serverErrorsBefore, await RequestsAsync("5xx"));
     }
 

@@ -30,6 +30,7 @@ public sealed class KestrelBodyAbortsTests
         Assert.True(KestrelEndReason.FeatureType is { IsInterface: true }, $"Kestrel has no feature {KestrelEndReason.FeatureTypeName}");
         var values = Nullable.GetUnderlyingType(reason!) is { IsEnum: true } endReason ? Enum.GetNames(endReason) : [];
         Assert.Contains(KestrelEndReason.MinRequestBodyDataRate, values);
+        Assert.Contains(KestrelEndReason.InvalidRequestHeaders, values);
     }
 
     [Theory]

@@ -27,7 +27,6 @@ public sealed class KestrelRefusalsTests
     [InlineData(414, "Request line too long.", "request_line_too_long", "request_line_too_long:limit")]
     [InlineData(431, "Request headers too long.", "headers_too_large", "headers_too_large:size")]
     [InlineData(431, "Request contains too many headers.", "headers_too_large", "headers_too_large:count")]
-    [InlineData(505, "Unrecognized HTTP version: 'HTTP/9.9'", "http_version_unsupported", "http_version_unsupported:version")]
     [InlineData(418, "Bad request.", "request_invalid", "request_invalid:parser")]
     public void Classify_KestrelRefusal_StableCodeReasonAndTheSameStatus(int status, string message, string code, string reason)
     {
@@ -35,6 +34,30 @@ public sealed class KestrelRefusalsTests
 
         Assert.Equal((status, code, reason), (refusal.Status, refusal.Code, refusal.Reason));
         Assert.DoesNotContain(message, refusal.Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Unrecognized HTTP version: 'HTTP/1.2'")]
+    [InlineData("Unrecognized HTTP version: 'HTTP/9.9'")]
+    public void Classify_UnsupportedHttpVersion_AClient400WithItsOwnCode(string message)
+    {
+        // Kestrel's 505 is a client's protocol error (a version string no HTTP/1.x listener parses), not a server error:
+        // answered and counted as a 5xx, any client raised the edge's 5xx rate at will.
+        var refusal = KestrelRefusals.Classify(505, message);
+
+        Assert.Equal((400, "http_version_unsupported", "http_version_unsupported:version"), (refusal.Status, refusal.Code, refusal.Reason));
+        Assert.Equal(505, refusal.KestrelStatus);
+    }
+
+    [Fact]
+    public void Rewrite_AnswerWithAnotherStatusThanKestrels_ReplacesTheStatusLine()
+    {
+        const string kestrel = "HTTP/1.1 505 HTTP Version Not Supported\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        var output = new ArrayBufferWriter<byte>();
+
+        KestrelRefusalWriter.Rewrite(Encoding.ASCII.GetBytes(kestrel), Answer("{}", isHead: false) with { Status = 400 }, output);
+
+        Assert.StartsWith("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n", Encoding.ASCII.GetString(output.WrittenSpan), StringComparison.Ordinal);
     }
 
     [Fact]
