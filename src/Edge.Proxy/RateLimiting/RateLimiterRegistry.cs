@@ -13,6 +13,9 @@ internal sealed class RateLimiterRegistry(RedisRateLimitConnection redis, RateLi
 
     public bool UsesRedis => redis.IsConfigured;
 
+    /// <summary>How many limiters are kept.</summary>
+    internal int Count => _limiters.Count;
+
     public EdgeRateLimiter GetOrCreate(RateLimitPolicy policy)
     {
         while (true)
