@@ -90,6 +90,9 @@ internal sealed partial class ThreatMonitor(
     /// <summary>The longest a reload relies on an unchanged version: the bans are fetched whole at least this often.</summary>
     public static readonly TimeSpan FullReloadInterval = TimeSpan.FromSeconds(10);
 
+    /// <summary>How many rules have counts kept.</summary>
+    internal int CountedRules => _counts.Count;
+
     private RuleSet Rules => _compiled.GetValue(state.Serving.Edge.ThreatProtection, RuleSet.Compile);
 
     /// <summary>

@@ -118,6 +118,93 @@ public sealed class ReloadUnderLoadTests
         Assert.Equal(1, edge.Services.GetRequiredService<RateLimiterRegistry>().Count);
     }
 
+    [Fact]
+    public async Task Reload_AuthenticateStepAddedAndRemovedUnderLoad_EveryRequestDecidedByOneConfigAndAuditedAsAnswered()
+    {
+        // The route gains and loses an EdgeAuthenticate step (and its rate-limit policy changes) four times each way while
+        // clients without a key send: each answer is the old config's (200) or the new one's (401), never a 5xx, and
+        // each audit record names the route and the step that decided.
+        using var backend = Backend.Start();
+        string Config(bool authenticate, int limit) => ProxyJson.Create(
+            backend.Url,
+            new Dictionary<string, object>
+            {
+                ["r"] = ProxyJson.Route("/r/{**rest}", authenticate
+                    ? [Tenant("acme"), new Dictionary<string, string> { ["EdgeAuthenticate"] = "keys" }, new Dictionary<string, string> { ["EdgeRateLimit"] = "p" }]
+                    : [Tenant("acme"), new Dictionary<string, string> { ["EdgeRateLimit"] = "p" }]),
+            },
+            new
+            {
+                RateLimits = new Dictionary<string, object> { ["p"] = new { Limit = limit, Window = "00:01:00" } },
+                Authentication = new Dictionary<string, object>
+                {
+                    ["keys"] = new
+                    {
+                        Type = "ApiKey",
+                        Header = "X-Api-Key",
+                        Keys = new object[] { new { Sha256 = Convert.ToHexStringLower(SHA256.HashData("reload-test-key-0001"u8)), Principal = "p1", Tenant = "acme" } },
+                    },
+                },
+            });
+
+        await using var edge = await EdgeHost.StartAsync(Config(authenticate: false, limit: 1_000_000));
+        var responses = new ConcurrentBag<(HttpStatusCode Status, string? Code, string RequestId)>();
+        using var cancel = new CancellationTokenSource();
+        var load = Enumerable.Range(0, Clients).Select(_ => Task.Run(async () =>
+        {
+            using var client = new HttpClient { BaseAddress = edge.Client.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+            var n = 0;
+            while (!cancel.IsCancellationRequested || n++ < 2)
+            {
+                using var response = await client.GetAsync("/r/x", CancellationToken.None);
+                string? code = null;
+                if (response.Content.Headers.ContentType?.MediaType == "application/problem+json")
+                {
+                    using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(CancellationToken.None));
+                    code = problem.RootElement.GetProperty("code").GetString();
+                }
+
+                responses.Add((response.StatusCode, code, Assert.Single(response.Headers.GetValues("X-Request-Id"))));
+            }
+        })).ToList();
+
+        for (var revision = 2; revision <= 9; revision++)
+        {
+            await edge.WriteConfigAsync(Config(authenticate: revision % 2 == 0, limit: 1_000_000 - revision));
+            await ConcurrentReloadTests.WaitForRevisionAsync(edge, revision);
+            await Task.Delay(100);
+        }
+
+        await cancel.CancelAsync();
+        await Task.WhenAll(load);
+        var all = responses.ToList();
+        Assert.All(all, r => Assert.True(
+            r.Status == HttpStatusCode.OK || (r.Status == HttpStatusCode.Unauthorized && r.Code == "authentication_required"), $"{(int)r.Status} {r.Code}"));
+        Assert.Contains(all, r => r.Status == HttpStatusCode.OK);
+        Assert.Contains(all, r => r.Status == HttpStatusCode.Unauthorized);
+
+        var records = await ConcurrentReloadTests.AuditRecordsAsync(edge, all.Select(r => r.RequestId).ToHashSet());
+        Assert.Equal(all.Count, records.Count);
+        Assert.All(all, r =>
+        {
+            var record = records[r.RequestId];
+            Assert.Equal((int)r.Status, record.GetProperty("status").GetInt32());
+            Assert.Equal("r", record.GetProperty("route").GetString());
+            Assert.Equal(r.Status == HttpStatusCode.OK ? "allow" : "deny", record.GetProperty("decision").GetString());
+            if (r.Status == HttpStatusCode.Unauthorized)
+            {
+                Assert.Equal("EdgeAuthenticate", record.GetProperty("step").GetString());
+            }
+        });
+
+        // Only requests the edge let through reached the backend.
+        var allowed = all.Where(r => r.Status == HttpStatusCode.OK).Select(r => r.RequestId).ToHashSet();
+        Assert.All(backend.Received, e => Assert.Contains(
+            e.RequestMessage!.Headers!.First(h => string.Equals(h.Key, "X-Request-Id", StringComparison.OrdinalIgnoreCase)).Value[0], allowed));
+    }
+
+    private static Dictionary<string, string> Tenant(string value) => new() { ["EdgeTenant"] = "Static", ["Value"] = value };
+
     private static List<Task> StartLoad(EdgeHost edge, ConcurrentBag<(HttpStatusCode Status, string? Code)> responses, CancellationToken stop) =>
         Enumerable.Range(0, Clients).Select(_ => Task.Run(async () =>
         {
