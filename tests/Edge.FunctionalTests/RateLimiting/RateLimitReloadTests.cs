@@ -101,7 +101,8 @@ public sealed class RateLimitReloadTests
             Assert.Equal(HttpStatusCode.OK, last.StatusCode);
         }
 
-        Assert.Equal(1, registry.Count);
+        // The status names a revision as soon as YARP serves it; the limiters are dropped just after, by the same reload.
+        await RateLimitRoutes.WaitUntilAsync(() => Task.FromResult(registry.Count), count => count == 1, "one limiter left");
         Assert.NotNull(registry.Find("p4"));
     }
 }

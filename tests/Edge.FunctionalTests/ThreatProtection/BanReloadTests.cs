@@ -82,6 +82,7 @@ public sealed class BanReloadTests
             Assert.Equal(HttpStatusCode.NotFound, last.StatusCode);
         }
 
-        Assert.Equal(1, monitor.CountedRules);
+        // The status names a revision as soon as YARP serves it; the counts are dropped just after, by the same reload.
+        await RateLimiting.RateLimitRoutes.WaitUntilAsync(() => Task.FromResult(monitor.CountedRules), count => count == 1, "one rule's counts left");
     }
 }
