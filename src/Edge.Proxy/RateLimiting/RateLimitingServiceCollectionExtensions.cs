@@ -12,6 +12,7 @@ internal static class RateLimitingServiceCollectionExtensions
         services.AddSingleton<RedisRateLimitConnection>();
         services.AddHostedService<RateLimitRedisWarmup>();
         services.AddSingleton<RateLimiterRegistry>();
+        services.AddSingleton<IConfigEventSink>(sp => sp.GetRequiredService<RateLimiterRegistry>());
         services.AddSingleton<EdgeRateLimiterPolicies>();
         // The route policy records refusals like a step; TryAdd because a plain ASP.NET Core app may use it without the edge pipeline.
         services.TryAddSingleton<EdgeDecisions>();

@@ -26,7 +26,7 @@ internal sealed partial class ThreatMonitor(
     ThreatMetrics metrics,
     IThreatEventSink audit,
     TimeProvider time,
-    ILogger<ThreatMonitor> logger) : IEdgeThreatGate
+    ILogger<ThreatMonitor> logger) : IEdgeThreatGate, IConfigEventSink
 {
     public const string StepName = IEdgeThreatGate.StepName;
     public const string BlockedCode = "client_blocked";
@@ -89,6 +89,36 @@ internal sealed partial class ThreatMonitor(
 
     /// <summary>The longest a reload relies on an unchanged version: the bans are fetched whole at least this often.</summary>
     public static readonly TimeSpan FullReloadInterval = TimeSpan.FromSeconds(10);
+
+    /// <summary>How many rules have counts kept.</summary>
+    internal int CountedRules => _counts.Count;
+
+    /// <summary>
+    /// Once YARP serves <paramref name="current"/>: the counts of rules it no longer has are dropped (a renamed rule counts
+    /// afresh), else every rule ever removed kept up to 100,000 counted keys for the life of the process. Its bans stay.
+    /// </summary>
+    public void ConfigApplied(string revisionId, string contentHash, EdgeSection? previous, EdgeSection current)
+    {
+        var names = new HashSet<string>(current.ThreatProtection.Rules?.Keys ?? [], StringComparer.OrdinalIgnoreCase);
+        KeepOnly(_counts, names);
+        KeepOnly(_countFailedLog, names);
+        KeepOnly(_countsFullLog, names);
+    }
+
+    public void ConfigRefused(IReadOnlyList<ConfigError> errors)
+    {
+    }
+
+    private static void KeepOnly<T>(ConcurrentDictionary<string, T> byRule, HashSet<string> rules)
+    {
+        foreach (var rule in byRule.Keys)
+        {
+            if (!rules.Contains(rule))
+            {
+                byRule.TryRemove(rule, out _);
+            }
+        }
+    }
 
     private RuleSet Rules => _compiled.GetValue(state.Serving.Edge.ThreatProtection, RuleSet.Compile);
 

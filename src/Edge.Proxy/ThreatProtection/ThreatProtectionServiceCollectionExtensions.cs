@@ -1,3 +1,4 @@
+using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.ThreatProtection;
@@ -10,6 +11,7 @@ internal static class ThreatProtectionServiceCollectionExtensions
         services.AddSingleton<ThreatMetrics>();
         services.AddSingleton<ThreatMonitor>();
         services.AddSingleton<IEdgeThreatGate>(sp => sp.GetRequiredService<ThreatMonitor>());
+        services.AddSingleton<IConfigEventSink>(sp => sp.GetRequiredService<ThreatMonitor>());
         services.AddHostedService<BanSynchronizer>();
         return services;
     }

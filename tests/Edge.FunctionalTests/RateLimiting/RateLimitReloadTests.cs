@@ -1,5 +1,7 @@
 using System.Net;
+using Edge.Proxy.RateLimiting;
 using Edge.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Edge.FunctionalTests.RateLimiting;
 
@@ -74,5 +76,33 @@ public sealed class RateLimitReloadTests
             r => r.StatusCode == HttpStatusCode.OK,
             "algorithm edit starts a fresh bucket");
         Assert.Equal("0", RateLimitRoutes.Header(afterAlgorithm, "X-RateLimit-Remaining"));
+    }
+
+    [Fact]
+    public async Task EdgeRateLimit_PolicyRenamedByEdits_OnlyTheServingPolicyKeepsALimiter()
+    {
+        // A policy removed from proxy.json must not keep its limiter and every bucket it filled for the life of the process.
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(RateLimitRoutes.Config(backend.Url, new Dictionary<string, object> { ["p0"] = new { Limit = 5, Window = "01:00:00" } }, policy: "p0"));
+        var registry = edge.Services.GetRequiredService<RateLimiterRegistry>();
+        for (var i = 1; i <= 4; i++)
+        {
+            using (var response = await edge.Client.SendAsync(RateLimitRoutes.Get()))
+            {
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+
+            await edge.WriteConfigAsync(RateLimitRoutes.Config(backend.Url, new Dictionary<string, object> { [$"p{i}"] = new { Limit = 5, Window = "01:00:00" } }, policy: $"p{i}"));
+            await Configuration.ConcurrentReloadTests.WaitForRevisionAsync(edge, i + 1);
+        }
+
+        using (var last = await edge.Client.SendAsync(RateLimitRoutes.Get()))
+        {
+            Assert.Equal(HttpStatusCode.OK, last.StatusCode);
+        }
+
+        // The status names a revision as soon as YARP serves it; the limiters are dropped just after, by the same reload.
+        await RateLimitRoutes.WaitUntilAsync(() => Task.FromResult(registry.Count), count => count == 1, "one limiter left");
+        Assert.NotNull(registry.Find("p4"));
     }
 }

@@ -1,6 +1,8 @@
 using System.Net;
 using Edge.FunctionalTests.Configuration;
+using Edge.Proxy.ThreatProtection;
 using Edge.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Edge.FunctionalTests.ThreatProtection;
 
@@ -50,5 +52,37 @@ public sealed class BanReloadTests
         using var stillBanned = await edge.Client.GetAsync("/kept/x");
         Assert.Equal(HttpStatusCode.Forbidden, stillBanned.StatusCode);
         Assert.Contains("client_blocked", await stillBanned.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reload_RuleRenamed_TheRemovedRulesCountsAreDropped()
+    {
+        // A rule removed from proxy.json must not keep its counts (up to 100,000 keys each) for the life of the process.
+        using var backend = Backend.Start();
+        string Config(string rule) => ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["kept"] = ProxyJson.Route("/kept/{**rest}") }, new
+        {
+            ThreatProtection = new { Rules = new Dictionary<string, object> { [rule] = new { On = "NotFound", Key = "{ip}", Threshold = 1000, Window = "01:00:00", BanFor = "01:00:00" } } },
+        });
+
+        await using var edge = await EdgeHost.StartAsync(Config("scan0"));
+        var monitor = edge.Services.GetRequiredService<ThreatMonitor>();
+        for (var i = 1; i <= 4; i++)
+        {
+            using (var notFound = await edge.Client.GetAsync("/nope"))
+            {
+                Assert.Equal(HttpStatusCode.NotFound, notFound.StatusCode);
+            }
+
+            await edge.WriteConfigAsync(Config($"scan{i}"));
+            await ConcurrentReloadTests.WaitForRevisionAsync(edge, i + 1);
+        }
+
+        using (var last = await edge.Client.GetAsync("/nope"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, last.StatusCode);
+        }
+
+        // The status names a revision as soon as YARP serves it; the counts are dropped just after, by the same reload.
+        await RateLimiting.RateLimitRoutes.WaitUntilAsync(() => Task.FromResult(monitor.CountedRules), count => count == 1, "one rule's counts left");
     }
 }
