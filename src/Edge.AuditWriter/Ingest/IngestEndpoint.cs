@@ -198,8 +198,10 @@ internal static partial class IngestEndpoint
 
         try
         {
-            // Not bound to RequestAborted: once started, the commit completes even if the edge gave up waiting.
-            metrics.Stored(await log.AppendAsync(leaves, CancellationToken.None).ConfigureAwait(false));
+            // Bound to RequestAborted only while the batch waits behind other commits: an edge that gave up (its request
+            // timed out while the store stalled) sends the batch again, so a waiting copy is dropped rather than held for
+            // a commit nobody waits for. Once a commit took it, it completes whether or not the edge still waits.
+            metrics.Stored(await log.AppendAsync(leaves, context.RequestAborted).ConfigureAwait(false));
         }
         catch (WriterStandbyException)
         {

@@ -27,6 +27,7 @@ internal sealed partial class AuditLog : IDisposable
     private readonly SemaphoreSlim _appendLock = new(1, 1);
     private readonly ConcurrentQueue<QueuedAppend> _queuedAppends = new();
     private long _groupCommits;
+    private int _waitingAppends;
     private volatile StoreWriteFailure? _lastWriteFailure;
     private readonly object _treeLock = new();
     private readonly TileHashReader _tiles;
@@ -263,14 +264,34 @@ internal sealed partial class AuditLog : IDisposable
     /// while another commits are committed together in one transaction by whichever caller takes the lock next (group
     /// commit): each commit costs the store about the same whatever its size (the tail page of every distinct tenant,
     /// route and decision in the indexes, the tiles, one fsync), so several edges shipping small batches share it.
-    /// Each caller still returns only once its own records are durable. A cancelled wait may still be committed by the
-    /// next caller; ingest is idempotent by record id, so the sender's retry stores nothing twice.
+    /// Each caller still returns only once its own records are durable. A caller cancelled while its batch waits drops
+    /// the batch (nothing of it is stored, and it is not held for the next commit); once a commit took it, the commit
+    /// completes and the caller gets its result. The sender retries a batch it got no answer for, and ingest is
+    /// idempotent by record id.
     /// </summary>
     public async Task<int> AppendAsync(IReadOnlyList<PendingLeaf> leaves, CancellationToken cancellationToken)
     {
         var queued = new QueuedAppend(leaves, ProtectAhead(leaves));
+        Interlocked.Increment(ref _waitingAppends);
         _queuedAppends.Enqueue(queued);
-        await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // An edge whose request timed out sends the batch again: a wait kept queued here was one more copy of the
+            // batch held (and committed for nobody) per timeout, for as long as the store stalled.
+            if (queued.TryAbandon())
+            {
+                Interlocked.Decrement(ref _waitingAppends);
+                throw;
+            }
+
+            // A commit run by another caller took it already: its outcome is this caller's.
+            return await queued.Completion.Task.ConfigureAwait(false);
+        }
+
         try
         {
             // Queued before this caller took the lock, so draining in order reaches it.
@@ -293,11 +314,20 @@ internal sealed partial class AuditLog : IDisposable
         var records = 0;
         while (records < MaxGroupRecords && _queuedAppends.TryDequeue(out var next))
         {
+            if (!next.TryTake())
+            {
+                continue;
+            }
+
+            Interlocked.Decrement(ref _waitingAppends);
             group.Add(next);
             records += next.Leaves.Count;
         }
 
-        CommitGroup(group);
+        if (group.Count > 0)
+        {
+            CommitGroup(group);
+        }
     }
 
     private void CommitGroup(List<QueuedAppend> group)
@@ -345,8 +375,8 @@ internal sealed partial class AuditLog : IDisposable
     /// <summary>Append transactions committed for ingested batches (several batches may share one).</summary>
     internal long GroupCommits => Interlocked.Read(ref _groupCommits);
 
-    /// <summary>Batches waiting for the append lock.</summary>
-    internal int QueuedAppends => _queuedAppends.Count;
+    /// <summary>Batches waiting for the append lock (not those whose callers gave up).</summary>
+    internal int QueuedAppends => Volatile.Read(ref _waitingAppends);
 
     /// <summary>Holds the append lock until disposed, so tests can queue batches behind a commit.</summary>
     internal async Task<IDisposable> HoldAppendsAsync()
@@ -370,11 +400,33 @@ internal sealed partial class AuditLog : IDisposable
 
     private sealed class QueuedAppend(IReadOnlyList<PendingLeaf> leaves, ProtectedAhead? protectedAhead = null)
     {
-        public IReadOnlyList<PendingLeaf> Leaves { get; } = leaves;
+        private const int Waiting = 0;
+        private const int Taken = 1;
+        private const int Abandoned = 2;
+        private int _state;
 
-        public ProtectedAhead? ProtectedAhead { get; } = protectedAhead;
+        public IReadOnlyList<PendingLeaf> Leaves { get; private set; } = leaves;
+
+        public ProtectedAhead? ProtectedAhead { get; private set; } = protectedAhead;
 
         public TaskCompletionSource<int> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>A commit takes the batch; false when its caller gave up first.</summary>
+        public bool TryTake() => Interlocked.CompareExchange(ref _state, Taken, Waiting) == Waiting;
+
+        /// <summary>The caller gives up; false when a commit took the batch first. Lets the records go at once.</summary>
+        public bool TryAbandon()
+        {
+            if (Interlocked.CompareExchange(ref _state, Abandoned, Waiting) != Waiting)
+            {
+                return false;
+            }
+
+            // The queue keeps this entry until the next commit passes it; the records need not wait that long.
+            Leaves = [];
+            ProtectedAhead = null;
+            return true;
+        }
     }
 
     /// <summary>

@@ -99,6 +99,38 @@ public sealed class IngestEndpointTests
     }
 
     [Fact]
+    public async Task Ingest_EdgeGivesUpWhileTheStoreStalls_ItsBatchIsNotKeptQueuedAndTheRetryStoresIt()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var log = writer.Services.GetRequiredService<AuditLog>();
+        var batch = Enumerable.Range(0, 20).Select(i => WriterFixture.Leaf($"stalled{i}", "acme")).ToList();
+
+        using (await log.HoldAppendsAsync())
+        {
+            // The store stalls (a slow fsync, a lock held elsewhere): the edge's request times out and the connection
+            // closes, as the shipper's RequestTimeout does. Before, the batch stayed queued in the writer for a commit
+            // nobody waited for, one more copy per timeout, for as long as the stall lasted.
+            using var impatient = new HttpClient { BaseAddress = writer.BaseAddress, Timeout = TimeSpan.FromMilliseconds(500) };
+            using var content = new ByteArrayContent(batch.SelectMany(l => l.Append((byte)'\n')).ToArray());
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(Edge.Audit.Shipping.IngestProtocol.ContentType);
+            content.Headers.Add(Edge.Audit.Shipping.IngestProtocol.LastSequenceHeader, "20");
+            await Assert.ThrowsAnyAsync<TaskCanceledException>(() => impatient.PostAsync(Edge.Audit.Shipping.IngestProtocol.Path, content));
+
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            while (log.QueuedAppends > 0)
+            {
+                await Task.Delay(20, deadline.Token);
+            }
+        }
+
+        using var retry = await writer.IngestAsync(batch, 20);
+
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Equal(20, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
+        Assert.Equal(batch.Select((_, i) => $"stalled{i}"), StoredIds(writer));
+    }
+
+    [Fact]
     public async Task Readyz_StoreRefusingAppends_503StoreWriteFailingUntilABatchIsStored()
     {
         await using var writer = await WriterFixture.StartAsync();

@@ -93,5 +93,31 @@ public sealed class AuditLogGroupCommitTests : IDisposable
         Assert.Equal(batches * perBatch, log.Size);
     }
 
+    [Fact]
+    public async Task AppendAsync_CallerGivesUpWhileQueued_ItsBatchIsDroppedNotCommittedByTheNextCaller()
+    {
+        using var log = new AuditLog(Options, TimeProvider.System, NullLogger<AuditLog>.Instance);
+        using var givenUp = new CancellationTokenSource();
+
+        Task<int> abandoned;
+        Task<int> kept;
+        using (await log.HoldAppendsAsync())
+        {
+            // A slow store: an edge's request times out while its batch waits, and the edge sends the batch again. Before,
+            // every such wait stayed queued with its records (and their sealed copies) and was committed later anyway, so
+            // a store stalled for minutes made the writer's memory grow by one batch per edge per timeout.
+            abandoned = log.AppendAsync(Leaves("a", 0, 3), givenUp.Token);
+            kept = log.AppendAsync(Leaves("b", 0, 2), CancellationToken.None);
+            await WaitForQueuedAsync(log, 2);
+            await givenUp.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+            Assert.Equal(1, log.QueuedAppends);
+        }
+
+        Assert.Equal(2, await kept);
+        Assert.Equal(2, log.Size);
+        Assert.Equal(0, log.QueuedAppends);
+    }
+
     public void Dispose() => _store.Dispose();
 }
