@@ -22,6 +22,12 @@ namespace Edge.AuditWriter.Ingest;
 /// </summary>
 internal static partial class IngestEndpoint
 {
+    /// <summary>The body arrived slower than Kestrel's MinRequestBodyDataRate (408); the edge's code for the same.</summary>
+    public const string BodyTimeoutCode = "body_timeout";
+
+    /// <summary>The body's framing broke while it was read (a bad chunk); the edge's code for the same.</summary>
+    public const string BodyInvalidCode = "body_invalid";
+
     public static void Map(WebApplication app) => app.MapPost(IngestProtocol.Path, HandleCountedAsync);
 
     private static async Task<IResult> HandleCountedAsync(
@@ -130,6 +136,17 @@ internal static partial class IngestEndpoint
                 // A compressed body whose raw bytes outgrow the cap while it decompresses to less.
                 return Problems.Create(StatusCodes.Status413PayloadTooLarge, "batch_too_large", "Batch too large",
                     $"At most {limit} bytes per batch, compressed or not.");
+            }
+            catch (BadHttpRequestException slow) when (slow.StatusCode == StatusCodes.Status408RequestTimeout && !context.RequestAborted.IsCancellationRequested)
+            {
+                // Kestrel's MinRequestBodyDataRate (a slowloris, a stalled sender): was 500 internal_error with a stack
+                // trace, counted as an unavailable writer. The edge's code for the same refusal.
+                return Problems.Create(StatusCodes.Status408RequestTimeout, BodyTimeoutCode, "Body timeout", "The batch arrived too slowly.");
+            }
+            catch (BadHttpRequestException) when (!context.RequestAborted.IsCancellationRequested)
+            {
+                // Broken framing Kestrel finds while the body is read (a bad chunk size): the request's fault, not the writer's.
+                return Problems.BadRequest(BodyInvalidCode, "The request body is malformed.");
             }
         }
 

@@ -131,6 +131,77 @@ public sealed class IngestEndpointTests
     }
 
     [Fact]
+    public async Task Ingest_BodyArrivingSlowerThanKestrelsMinimumRate_Returns408BodyTimeoutNot500()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+
+        // A slowloris (or a stalled edge): the headers, one byte of the body, then nothing. Kestrel's MinRequestBodyDataRate
+        // (240 bytes/s after a 5 s grace) ends the read; before, that surfaced as 500 internal_error with an Error and a
+        // stack trace in the writer's log, counted as an unavailable writer.
+        var (head, body) = await RawAsync(writer, "POST /audit/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\n"
+            + "Edge-Audit-Last-Sequence: 1\r\nContent-Length: 1000\r\n\r\n{");
+
+        Assert.StartsWith("HTTP/1.1 408 ", head, StringComparison.Ordinal);
+        Assert.Contains("\r\nContent-Type: application/problem+json", head, StringComparison.Ordinal);
+        Assert.Equal("body_timeout", JsonDocument.Parse(body).RootElement.GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Ingest_MalformedChunkedBody_Returns400BodyInvalidNot500()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+
+        var (head, body) = await RawAsync(writer, "POST /audit/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\n"
+            + "Edge-Audit-Last-Sequence: 1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 400 ", head, StringComparison.Ordinal);
+        Assert.Equal("body_invalid", JsonDocument.Parse(body).RootElement.GetProperty("code").GetString());
+        Assert.Equal(0, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
+    }
+
+    private static async Task<(string Head, string Body)> RawAsync(WriterFixture writer, string request)
+    {
+        using var client = new System.Net.Sockets.TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await client.ConnectAsync("127.0.0.1", writer.BaseAddress.Port, timeout.Token);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.Latin1.GetBytes(request), timeout.Token);
+        using var received = new MemoryStream();
+        var chunk = new byte[4096];
+        int read;
+        // Up to the end of the answer: Content-Length, or the last chunk of a chunked one.
+        while ((read = await stream.ReadAsync(chunk, timeout.Token)) > 0)
+        {
+            received.Write(chunk, 0, read);
+            var text = Encoding.ASCII.GetString(received.ToArray());
+            var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            if (end > 0 && IsComplete(text[..end], text[(end + 4)..]))
+            {
+                break;
+            }
+        }
+
+        var all = Encoding.ASCII.GetString(received.ToArray());
+        var headEnd = all.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        Assert.True(headEnd > 0, $"no answer: {all}");
+        var head = all[..headEnd];
+        var rest = all[(headEnd + 4)..];
+        if (head.Contains("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase))
+        {
+            var size = rest.IndexOf("\r\n", StringComparison.Ordinal);
+            rest = rest.Substring(size + 2, Convert.ToInt32(rest[..size], 16));
+        }
+
+        return (head, rest);
+    }
+
+    private static bool IsComplete(string head, string rest)
+    {
+        var length = Regex.Match(head, "(?im)^Content-Length: *([0-9]+)");
+        return length.Success ? rest.Length >= int.Parse(length.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : rest.EndsWith("0\r\n\r\n", StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Readyz_StoreRefusingAppends_503StoreWriteFailingUntilABatchIsStored()
     {
         await using var writer = await WriterFixture.StartAsync();
