@@ -22,12 +22,6 @@ namespace Edge.AuditWriter.Ingest;
 /// </summary>
 internal static partial class IngestEndpoint
 {
-    /// <summary>The body arrived slower than Kestrel's MinRequestBodyDataRate (408); the edge's code for the same.</summary>
-    public const string BodyTimeoutCode = "body_timeout";
-
-    /// <summary>The body's framing broke while it was read (a bad chunk); the edge's code for the same.</summary>
-    public const string BodyInvalidCode = "body_invalid";
-
     public static void Map(WebApplication app) => app.MapPost(IngestProtocol.Path, HandleCountedAsync);
 
     private static async Task<IResult> HandleCountedAsync(
@@ -137,16 +131,10 @@ internal static partial class IngestEndpoint
                 return Problems.Create(StatusCodes.Status413PayloadTooLarge, "batch_too_large", "Batch too large",
                     $"At most {limit} bytes per batch, compressed or not.");
             }
-            catch (BadHttpRequestException slow) when (slow.StatusCode == StatusCodes.Status408RequestTimeout && !context.RequestAborted.IsCancellationRequested)
+            catch (BadHttpRequestException unreadable) when (!context.RequestAborted.IsCancellationRequested)
             {
-                // Kestrel's MinRequestBodyDataRate (a slowloris, a stalled sender): was 500 internal_error with a stack
-                // trace, counted as an unavailable writer. The edge's code for the same refusal.
-                return Problems.Create(StatusCodes.Status408RequestTimeout, BodyTimeoutCode, "Body timeout", "The batch arrived too slowly.");
-            }
-            catch (BadHttpRequestException) when (!context.RequestAborted.IsCancellationRequested)
-            {
-                // Broken framing Kestrel finds while the body is read (a bad chunk size): the request's fault, not the writer's.
-                return Problems.BadRequest(BodyInvalidCode, "The request body is malformed.");
+                // A slowloris or stalled sender (MinRequestBodyDataRate), or a bad chunk: the request's fault, not the writer's.
+                return Problems.BodyUnreadable(unreadable);
             }
         }
 

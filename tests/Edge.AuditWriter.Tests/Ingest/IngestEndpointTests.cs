@@ -159,7 +159,8 @@ public sealed class IngestEndpointTests
         Assert.Equal(0, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
     }
 
-    private static async Task<(string Head, string Body)> RawAsync(WriterFixture writer, string request)
+    /// <summary>Sends raw bytes (framing no HttpClient would send) and reads one answer, the connection left open.</summary>
+    internal static async Task<(string Head, string Body)> RawAsync(WriterFixture writer, string request)
     {
         using var client = new System.Net.Sockets.TcpClient();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
