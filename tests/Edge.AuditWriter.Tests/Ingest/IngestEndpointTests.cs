@@ -230,6 +230,46 @@ public sealed class IngestEndpointTests
         Assert.Equal("ready", JsonDocument.Parse(await ready.Content.ReadAsStringAsync()).RootElement.GetProperty("status").GetString());
     }
 
+    [Fact]
+    public async Task Ingest_StoreWriteLockedByAnotherProcess_503IngestFailedAfterTheBusyTimeoutNotAfterTheEdgeGaveUp()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var client = writer.Client();
+        // Another process holds the store's write lock (sqlite3 with an open transaction, a backup tool). The documented
+        // busy timeout is 5 s; Microsoft.Data.Sqlite retried every SQLITE_BUSY on top of it for its own 30 s command
+        // timeout, so the writer answered nothing for 30 s and more: the edge's request (RequestTimeout 10 s) timed out,
+        // /readyz said ready, and the writer logged nothing. 20 s here is well past 5 s and well short of 30 s.
+        using var holder = new SqliteConnection($"Data Source={writer.StorePath};Pooling=False");
+        holder.Open();
+        using (var begin = holder.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE";
+            begin.ExecuteNonQuery();
+        }
+
+        using var edge = new HttpClient { BaseAddress = writer.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+        using var content = new ByteArrayContent(WriterFixture.Leaf("locked", "acme").Append((byte)'\n').ToArray());
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(Edge.Audit.Shipping.IngestProtocol.ContentType);
+        content.Headers.Add(Edge.Audit.Shipping.IngestProtocol.LastSequenceHeader, "1");
+        using var refused = await edge.PostAsync(Edge.Audit.Shipping.IngestProtocol.Path, content);
+        using var notReady = await client.GetAsync("/readyz");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("ingest_failed", JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+        Assert.Equal("store_write_failing", JsonDocument.Parse(await notReady.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+
+        using (var rollback = holder.CreateCommand())
+        {
+            rollback.CommandText = "ROLLBACK";
+            rollback.ExecuteNonQuery();
+        }
+
+        using var stored = await writer.IngestAsync([WriterFixture.Leaf("locked", "acme")], 1);
+        Assert.Equal(HttpStatusCode.OK, stored.StatusCode);
+        Assert.Equal(["locked"], StoredIds(writer));
+    }
+
     [Theory]
     [InlineData("gzip")]
     [InlineData("br")]
