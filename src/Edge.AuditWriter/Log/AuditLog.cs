@@ -27,6 +27,7 @@ internal sealed partial class AuditLog : IDisposable
     private readonly SemaphoreSlim _appendLock = new(1, 1);
     private readonly ConcurrentQueue<QueuedAppend> _queuedAppends = new();
     private long _groupCommits;
+    private long _failedCommits;
     private int _waitingAppends;
     private volatile StoreWriteFailure? _lastWriteFailure;
     private readonly object _treeLock = new();
@@ -345,8 +346,9 @@ internal sealed partial class AuditLog : IDisposable
             }
         }
 #pragma warning disable CA1031 // Handed to the callers whose batches failed; none of the group is stored.
-        catch (Exception) when (group.Count > 1)
+        catch (Exception exception) when (group.Count > 1 && !HeldElsewhere(exception))
         {
+            Interlocked.Increment(ref _failedCommits);
             // The group was rolled back as a whole. Each batch alone, so one that cannot be stored fails only its own
             // request, not the batches that happened to arrive with it.
             foreach (var queued in group)
@@ -356,21 +358,34 @@ internal sealed partial class AuditLog : IDisposable
         }
         catch (Exception exception)
         {
+            // One batch alone, or a lock another process holds: no batch caused that, and each retry alone would wait one
+            // more busy timeout (three edges answered after 10, 15 and 20 s, past their request timeout).
+            Interlocked.Increment(ref _failedCommits);
             if (exception is DbException)
             {
                 _lastWriteFailure = new StoreWriteFailure(_time.GetUtcNow(), exception.Message);
             }
 
-            group[0].Completion.TrySetException(exception);
+            foreach (var queued in group)
+            {
+                queued.Completion.TrySetException(exception);
+            }
         }
 #pragma warning restore CA1031
     }
+
+    /// <summary>SQLite's SQLITE_BUSY or SQLITE_LOCKED: another connection or process holds the store's lock.</summary>
+    private static bool HeldElsewhere(Exception exception) =>
+        exception is Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 5 or 6 };
 
     /// <summary>
     /// Set when the store refused the last append (a full disk, an I/O error, a lock held too long by another process),
     /// cleared by the next append it takes: a writer that acknowledges nothing is not ready, though its file is in place.
     /// </summary>
     public StoreWriteFailure? LastWriteFailure => _lastWriteFailure;
+
+    /// <summary>Append transactions for ingested batches that failed (a group's and each retry of one of its batches).</summary>
+    internal long FailedCommits => Interlocked.Read(ref _failedCommits);
 
     /// <summary>Append transactions committed for ingested batches (several batches may share one).</summary>
     internal long GroupCommits => Interlocked.Read(ref _groupCommits);
