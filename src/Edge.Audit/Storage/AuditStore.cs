@@ -132,6 +132,9 @@ public sealed partial class AuditStore : IAuditStore
     // A store opened read-only that no writer with recent_record_subjects has opened yet: readers see it as empty.
     private readonly bool _noRecentLinksTable;
 
+    /// <summary>How long a statement waits for a lock another connection or process holds before it fails.</summary>
+    internal const int BusyTimeoutSeconds = 5;
+
     private AuditStore(string path, bool readOnly)
     {
         Path = path;
@@ -140,6 +143,10 @@ public sealed partial class AuditStore : IAuditStore
             DataSource = path,
             Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
             Pooling = true,
+            // Microsoft.Data.Sqlite retries a statement that stays SQLITE_BUSY until this many seconds passed (its own
+            // default is 30), on top of busy_timeout below: a lock another process held made an ingest batch wait more
+            // than 30 s, past the edge's request timeout, with /readyz ready and nothing logged. The two now agree.
+            DefaultTimeout = BusyTimeoutSeconds,
         }.ToString();
         _writer = new SqliteConnection(_connectionString);
         _writer.Open();
@@ -156,7 +163,7 @@ public sealed partial class AuditStore : IAuditStore
         // indexes) were written to the database again after nearly every batch. At 10,000 pages a page is copied once
         // however many batches changed it since the last copy (measured in load/results/audit.md: 4-14% less writer CPU
         // and 11-26% fewer bytes written per record). The WAL then grows to about 40 MB before it is folded in; erasure still truncates it at once.
-        Execute(_writer, $"PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint={WalAutoCheckpointPages}; PRAGMA busy_timeout=5000; PRAGMA cache_size=-65536; PRAGMA secure_delete=ON;");
+        Execute(_writer, $"PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint={WalAutoCheckpointPages}; PRAGMA busy_timeout={BusyTimeoutSeconds * 1000}; PRAGMA cache_size=-65536; PRAGMA secure_delete=ON;");
         _exists = Prepared("SELECT 1 FROM records WHERE record_id = $id", "$id");
         _storedOf = Prepared("SELECT record_id FROM records WHERE record_id IN (SELECT value FROM json_each($ids))", "$ids");
         _insertSubject = Prepared(

@@ -57,7 +57,18 @@ internal static class ErasureEndpoint
                 "An erasure request is application/json in UTF-8: {\"subject\": \"<principal>\"} or {\"clientIp\": \"<IP address>\"}.");
         }
 
-        var (request, tooLarge) = await ReadRequestAsync(context).ConfigureAwait(false);
+        ErasureRequest? request;
+        bool tooLarge;
+        try
+        {
+            (request, tooLarge) = await ReadRequestAsync(context).ConfigureAwait(false);
+        }
+        catch (BadHttpRequestException unreadable) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            // A body slower than MinRequestBodyDataRate or a bad chunk, not recorded, as a 400 about the JSON is not.
+            return Problems.BodyUnreadable(unreadable);
+        }
+
         if (tooLarge)
         {
             // A 400 said the JSON was wrong when only its size was.

@@ -15,6 +15,16 @@ internal static class Problems
 
     public static IResult BadRequest(string code, string detail) => Create(StatusCodes.Status400BadRequest, code, "Bad audit request", detail);
 
+    /// <summary>
+    /// What a failed body read answers (Kestrel's <see cref="BadHttpRequestException"/>): 408 <c>body_timeout</c> for a body
+    /// slower than MinRequestBodyDataRate (a slowloris, a stalled sender), 400 <c>body_invalid</c> for broken framing (a bad
+    /// chunk size). Both were 500 internal_error with a stack trace in the log. The edge's codes for the same refusals.
+    /// </summary>
+    public static IResult BodyUnreadable(BadHttpRequestException failure) =>
+        failure.StatusCode == StatusCodes.Status408RequestTimeout
+            ? Create(StatusCodes.Status408RequestTimeout, "body_timeout", "Body timeout", "The request body arrived too slowly.")
+            : BadRequest("body_invalid", "The request body is malformed.");
+
     /// <summary>A 400 about one query parameter, named in <c>errors</c> as the edge's own problems name one (<c>{"parameter","detail"}</c>).</summary>
     public static IResult BadParameter(string code, string parameter, string detail) =>
         Results.Problem(

@@ -131,6 +131,11 @@ internal static partial class IngestEndpoint
                 return Problems.Create(StatusCodes.Status413PayloadTooLarge, "batch_too_large", "Batch too large",
                     $"At most {limit} bytes per batch, compressed or not.");
             }
+            catch (BadHttpRequestException unreadable) when (!context.RequestAborted.IsCancellationRequested)
+            {
+                // A slowloris or stalled sender (MinRequestBodyDataRate), or a bad chunk: the request's fault, not the writer's.
+                return Problems.BodyUnreadable(unreadable);
+            }
         }
 
         List<PendingLeaf> leaves;
@@ -198,8 +203,10 @@ internal static partial class IngestEndpoint
 
         try
         {
-            // Not bound to RequestAborted: once started, the commit completes even if the edge gave up waiting.
-            metrics.Stored(await log.AppendAsync(leaves, CancellationToken.None).ConfigureAwait(false));
+            // Bound to RequestAborted only while the batch waits behind other commits: an edge that gave up (its request
+            // timed out while the store stalled) sends the batch again, so a waiting copy is dropped rather than held for
+            // a commit nobody waits for. Once a commit took it, it completes whether or not the edge still waits.
+            metrics.Stored(await log.AppendAsync(leaves, context.RequestAborted).ConfigureAwait(false));
         }
         catch (WriterStandbyException)
         {

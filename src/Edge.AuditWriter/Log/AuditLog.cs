@@ -27,6 +27,8 @@ internal sealed partial class AuditLog : IDisposable
     private readonly SemaphoreSlim _appendLock = new(1, 1);
     private readonly ConcurrentQueue<QueuedAppend> _queuedAppends = new();
     private long _groupCommits;
+    private long _failedCommits;
+    private int _waitingAppends;
     private volatile StoreWriteFailure? _lastWriteFailure;
     private readonly object _treeLock = new();
     private readonly TileHashReader _tiles;
@@ -263,14 +265,34 @@ internal sealed partial class AuditLog : IDisposable
     /// while another commits are committed together in one transaction by whichever caller takes the lock next (group
     /// commit): each commit costs the store about the same whatever its size (the tail page of every distinct tenant,
     /// route and decision in the indexes, the tiles, one fsync), so several edges shipping small batches share it.
-    /// Each caller still returns only once its own records are durable. A cancelled wait may still be committed by the
-    /// next caller; ingest is idempotent by record id, so the sender's retry stores nothing twice.
+    /// Each caller still returns only once its own records are durable. A caller cancelled while its batch waits drops
+    /// the batch (nothing of it is stored, and it is not held for the next commit); once a commit took it, the commit
+    /// completes and the caller gets its result. The sender retries a batch it got no answer for, and ingest is
+    /// idempotent by record id.
     /// </summary>
     public async Task<int> AppendAsync(IReadOnlyList<PendingLeaf> leaves, CancellationToken cancellationToken)
     {
         var queued = new QueuedAppend(leaves, ProtectAhead(leaves));
+        Interlocked.Increment(ref _waitingAppends);
         _queuedAppends.Enqueue(queued);
-        await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // An edge whose request timed out sends the batch again: a wait kept queued here was one more copy of the
+            // batch held (and committed for nobody) per timeout, for as long as the store stalled.
+            if (queued.TryAbandon())
+            {
+                Interlocked.Decrement(ref _waitingAppends);
+                throw;
+            }
+
+            // A commit run by another caller took it already: its outcome is this caller's.
+            return await queued.Completion.Task.ConfigureAwait(false);
+        }
+
         try
         {
             // Queued before this caller took the lock, so draining in order reaches it.
@@ -293,11 +315,20 @@ internal sealed partial class AuditLog : IDisposable
         var records = 0;
         while (records < MaxGroupRecords && _queuedAppends.TryDequeue(out var next))
         {
+            if (!next.TryTake())
+            {
+                continue;
+            }
+
+            Interlocked.Decrement(ref _waitingAppends);
             group.Add(next);
             records += next.Leaves.Count;
         }
 
-        CommitGroup(group);
+        if (group.Count > 0)
+        {
+            CommitGroup(group);
+        }
     }
 
     private void CommitGroup(List<QueuedAppend> group)
@@ -315,8 +346,9 @@ internal sealed partial class AuditLog : IDisposable
             }
         }
 #pragma warning disable CA1031 // Handed to the callers whose batches failed; none of the group is stored.
-        catch (Exception) when (group.Count > 1)
+        catch (Exception exception) when (group.Count > 1 && !HeldElsewhere(exception))
         {
+            Interlocked.Increment(ref _failedCommits);
             // The group was rolled back as a whole. Each batch alone, so one that cannot be stored fails only its own
             // request, not the batches that happened to arrive with it.
             foreach (var queued in group)
@@ -326,15 +358,25 @@ internal sealed partial class AuditLog : IDisposable
         }
         catch (Exception exception)
         {
+            // One batch alone, or a lock another process holds: no batch caused that, and each retry alone would wait one
+            // more busy timeout (three edges answered after 10, 15 and 20 s, past their request timeout).
+            Interlocked.Increment(ref _failedCommits);
             if (exception is DbException)
             {
                 _lastWriteFailure = new StoreWriteFailure(_time.GetUtcNow(), exception.Message);
             }
 
-            group[0].Completion.TrySetException(exception);
+            foreach (var queued in group)
+            {
+                queued.Completion.TrySetException(exception);
+            }
         }
 #pragma warning restore CA1031
     }
+
+    /// <summary>SQLite's SQLITE_BUSY or SQLITE_LOCKED: another connection or process holds the store's lock.</summary>
+    private static bool HeldElsewhere(Exception exception) =>
+        exception is Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 5 or 6 };
 
     /// <summary>
     /// Set when the store refused the last append (a full disk, an I/O error, a lock held too long by another process),
@@ -342,11 +384,14 @@ internal sealed partial class AuditLog : IDisposable
     /// </summary>
     public StoreWriteFailure? LastWriteFailure => _lastWriteFailure;
 
+    /// <summary>Append transactions for ingested batches that failed (a group's and each retry of one of its batches).</summary>
+    internal long FailedCommits => Interlocked.Read(ref _failedCommits);
+
     /// <summary>Append transactions committed for ingested batches (several batches may share one).</summary>
     internal long GroupCommits => Interlocked.Read(ref _groupCommits);
 
-    /// <summary>Batches waiting for the append lock.</summary>
-    internal int QueuedAppends => _queuedAppends.Count;
+    /// <summary>Batches waiting for the append lock (not those whose callers gave up).</summary>
+    internal int QueuedAppends => Volatile.Read(ref _waitingAppends);
 
     /// <summary>Holds the append lock until disposed, so tests can queue batches behind a commit.</summary>
     internal async Task<IDisposable> HoldAppendsAsync()
@@ -370,11 +415,33 @@ internal sealed partial class AuditLog : IDisposable
 
     private sealed class QueuedAppend(IReadOnlyList<PendingLeaf> leaves, ProtectedAhead? protectedAhead = null)
     {
-        public IReadOnlyList<PendingLeaf> Leaves { get; } = leaves;
+        private const int Waiting = 0;
+        private const int Taken = 1;
+        private const int Abandoned = 2;
+        private int _state;
 
-        public ProtectedAhead? ProtectedAhead { get; } = protectedAhead;
+        public IReadOnlyList<PendingLeaf> Leaves { get; private set; } = leaves;
+
+        public ProtectedAhead? ProtectedAhead { get; private set; } = protectedAhead;
 
         public TaskCompletionSource<int> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>A commit takes the batch; false when its caller gave up first.</summary>
+        public bool TryTake() => Interlocked.CompareExchange(ref _state, Taken, Waiting) == Waiting;
+
+        /// <summary>The caller gives up; false when a commit took the batch first. Lets the records go at once.</summary>
+        public bool TryAbandon()
+        {
+            if (Interlocked.CompareExchange(ref _state, Abandoned, Waiting) != Waiting)
+            {
+                return false;
+            }
+
+            // The queue keeps this entry until the next commit passes it; the records need not wait that long.
+            Leaves = [];
+            ProtectedAhead = null;
+            return true;
+        }
     }
 
     /// <summary>

@@ -99,6 +99,110 @@ public sealed class IngestEndpointTests
     }
 
     [Fact]
+    public async Task Ingest_EdgeGivesUpWhileTheStoreStalls_ItsBatchIsNotKeptQueuedAndTheRetryStoresIt()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        var log = writer.Services.GetRequiredService<AuditLog>();
+        var batch = Enumerable.Range(0, 20).Select(i => WriterFixture.Leaf($"stalled{i}", "acme")).ToList();
+
+        using (await log.HoldAppendsAsync())
+        {
+            // The store stalls (a slow fsync, a lock held elsewhere): the edge's request times out and the connection
+            // closes, as the shipper's RequestTimeout does. Before, the batch stayed queued in the writer for a commit
+            // nobody waited for, one more copy per timeout, for as long as the stall lasted.
+            using var impatient = new HttpClient { BaseAddress = writer.BaseAddress, Timeout = TimeSpan.FromMilliseconds(500) };
+            using var content = new ByteArrayContent(batch.SelectMany(l => l.Append((byte)'\n')).ToArray());
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(Edge.Audit.Shipping.IngestProtocol.ContentType);
+            content.Headers.Add(Edge.Audit.Shipping.IngestProtocol.LastSequenceHeader, "20");
+            await Assert.ThrowsAnyAsync<TaskCanceledException>(() => impatient.PostAsync(Edge.Audit.Shipping.IngestProtocol.Path, content));
+
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            while (log.QueuedAppends > 0)
+            {
+                await Task.Delay(20, deadline.Token);
+            }
+        }
+
+        using var retry = await writer.IngestAsync(batch, 20);
+
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Equal(20, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
+        Assert.Equal(batch.Select((_, i) => $"stalled{i}"), StoredIds(writer));
+    }
+
+    [Fact]
+    public async Task Ingest_BodyArrivingSlowerThanKestrelsMinimumRate_Returns408BodyTimeoutNot500()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+
+        // A slowloris (or a stalled edge): the headers, one byte of the body, then nothing. Kestrel's MinRequestBodyDataRate
+        // (240 bytes/s after a 5 s grace) ends the read; before, that surfaced as 500 internal_error with an Error and a
+        // stack trace in the writer's log, counted as an unavailable writer.
+        var (head, body) = await RawAsync(writer, "POST /audit/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\n"
+            + "Edge-Audit-Last-Sequence: 1\r\nContent-Length: 1000\r\n\r\n{");
+
+        Assert.StartsWith("HTTP/1.1 408 ", head, StringComparison.Ordinal);
+        Assert.Contains("\r\nContent-Type: application/problem+json", head, StringComparison.Ordinal);
+        Assert.Equal("body_timeout", JsonDocument.Parse(body).RootElement.GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Ingest_MalformedChunkedBody_Returns400BodyInvalidNot500()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+
+        var (head, body) = await RawAsync(writer, "POST /audit/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\n"
+            + "Edge-Audit-Last-Sequence: 1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 400 ", head, StringComparison.Ordinal);
+        Assert.Equal("body_invalid", JsonDocument.Parse(body).RootElement.GetProperty("code").GetString());
+        Assert.Equal(0, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
+    }
+
+    /// <summary>Sends raw bytes (framing no HttpClient would send) and reads one answer, the connection left open.</summary>
+    internal static async Task<(string Head, string Body)> RawAsync(WriterFixture writer, string request)
+    {
+        using var client = new System.Net.Sockets.TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await client.ConnectAsync("127.0.0.1", writer.BaseAddress.Port, timeout.Token);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.Latin1.GetBytes(request), timeout.Token);
+        using var received = new MemoryStream();
+        var chunk = new byte[4096];
+        int read;
+        // Up to the end of the answer: Content-Length, or the last chunk of a chunked one.
+        while ((read = await stream.ReadAsync(chunk, timeout.Token)) > 0)
+        {
+            received.Write(chunk, 0, read);
+            var text = Encoding.ASCII.GetString(received.ToArray());
+            var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            if (end > 0 && IsComplete(text[..end], text[(end + 4)..]))
+            {
+                break;
+            }
+        }
+
+        var all = Encoding.ASCII.GetString(received.ToArray());
+        var headEnd = all.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        Assert.True(headEnd > 0, $"no answer: {all}");
+        var head = all[..headEnd];
+        var rest = all[(headEnd + 4)..];
+        if (head.Contains("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase))
+        {
+            var size = rest.IndexOf("\r\n", StringComparison.Ordinal);
+            rest = rest.Substring(size + 2, Convert.ToInt32(rest[..size], 16));
+        }
+
+        return (head, rest);
+    }
+
+    private static bool IsComplete(string head, string rest)
+    {
+        var length = Regex.Match(head, "(?im)^Content-Length: *([0-9]+)");
+        return length.Success ? rest.Length >= int.Parse(length.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : rest.EndsWith("0\r\n\r\n", StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Readyz_StoreRefusingAppends_503StoreWriteFailingUntilABatchIsStored()
     {
         await using var writer = await WriterFixture.StartAsync();
@@ -124,6 +228,46 @@ public sealed class IngestEndpointTests
         Assert.Equal(HttpStatusCode.OK, stored.StatusCode);
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         Assert.Equal("ready", JsonDocument.Parse(await ready.Content.ReadAsStringAsync()).RootElement.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Ingest_StoreWriteLockedByAnotherProcess_503IngestFailedAfterTheBusyTimeoutNotAfterTheEdgeGaveUp()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var client = writer.Client();
+        // Another process holds the store's write lock (sqlite3 with an open transaction, a backup tool). The documented
+        // busy timeout is 5 s; Microsoft.Data.Sqlite retried every SQLITE_BUSY on top of it for its own 30 s command
+        // timeout, so the writer answered nothing for 30 s and more: the edge's request (RequestTimeout 10 s) timed out,
+        // /readyz said ready, and the writer logged nothing. 20 s here is well past 5 s and well short of 30 s.
+        using var holder = new SqliteConnection($"Data Source={writer.StorePath};Pooling=False");
+        holder.Open();
+        using (var begin = holder.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE";
+            begin.ExecuteNonQuery();
+        }
+
+        using var edge = new HttpClient { BaseAddress = writer.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+        using var content = new ByteArrayContent(WriterFixture.Leaf("locked", "acme").Append((byte)'\n').ToArray());
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(Edge.Audit.Shipping.IngestProtocol.ContentType);
+        content.Headers.Add(Edge.Audit.Shipping.IngestProtocol.LastSequenceHeader, "1");
+        using var refused = await edge.PostAsync(Edge.Audit.Shipping.IngestProtocol.Path, content);
+        using var notReady = await client.GetAsync("/readyz");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("ingest_failed", JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+        Assert.Equal("store_write_failing", JsonDocument.Parse(await notReady.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+
+        using (var rollback = holder.CreateCommand())
+        {
+            rollback.CommandText = "ROLLBACK";
+            rollback.ExecuteNonQuery();
+        }
+
+        using var stored = await writer.IngestAsync([WriterFixture.Leaf("locked", "acme")], 1);
+        Assert.Equal(HttpStatusCode.OK, stored.StatusCode);
+        Assert.Equal(["locked"], StoredIds(writer));
     }
 
     [Theory]

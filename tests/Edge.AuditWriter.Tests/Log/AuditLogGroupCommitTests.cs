@@ -93,5 +93,64 @@ public sealed class AuditLogGroupCommitTests : IDisposable
         Assert.Equal(batches * perBatch, log.Size);
     }
 
+    [Fact]
+    public async Task AppendAsync_CallerGivesUpWhileQueued_ItsBatchIsDroppedNotCommittedByTheNextCaller()
+    {
+        using var log = new AuditLog(Options, TimeProvider.System, NullLogger<AuditLog>.Instance);
+        using var givenUp = new CancellationTokenSource();
+
+        Task<int> abandoned;
+        Task<int> kept;
+        using (await log.HoldAppendsAsync())
+        {
+            // A slow store: an edge's request times out while its batch waits, and the edge sends the batch again. Before,
+            // every such wait stayed queued with its records (and their sealed copies) and was committed later anyway, so
+            // a store stalled for minutes made the writer's memory grow by one batch per edge per timeout.
+            abandoned = log.AppendAsync(Leaves("a", 0, 3), givenUp.Token);
+            kept = log.AppendAsync(Leaves("b", 0, 2), CancellationToken.None);
+            await WaitForQueuedAsync(log, 2);
+            await givenUp.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+            Assert.Equal(1, log.QueuedAppends);
+        }
+
+        Assert.Equal(2, await kept);
+        Assert.Equal(2, log.Size);
+        Assert.Equal(0, log.QueuedAppends);
+    }
+
+    [Fact]
+    public async Task AppendAsync_GroupFailsBecauseAnotherProcessHoldsTheStoreLock_EveryBatchFailsAtOnceWithoutRetryingEachAlone()
+    {
+        using var log = new AuditLog(Options, TimeProvider.System, NullLogger<AuditLog>.Instance);
+        using var holder = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Options.StorePath};Pooling=False");
+        holder.Open();
+        using (var begin = holder.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE";
+            begin.ExecuteNonQuery();
+        }
+
+        Task<int>[] appends;
+        using (await log.HoldAppendsAsync())
+        {
+            appends = [log.AppendAsync(Leaves("a", 0, 2), CancellationToken.None), log.AppendAsync(Leaves("b", 0, 2), CancellationToken.None),
+                log.AppendAsync(Leaves("c", 0, 2), CancellationToken.None)];
+            await WaitForQueuedAsync(log, 3);
+        }
+
+        // One transaction tried, one busy timeout. Before, the group's failure was followed by each batch alone, one more
+        // busy timeout each: three edges waited 10, 15 and 20 s (past their 10 s request timeout) for a lock no batch of
+        // theirs caused, and a batch retried after the lock went was stored for an edge that had given up.
+        foreach (var append in appends)
+        {
+            var busy = await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => append);
+            Assert.Equal(5, busy.SqliteErrorCode); // SQLITE_BUSY
+        }
+
+        Assert.Equal(1, log.FailedCommits);
+        Assert.Equal(0, log.Size);
+    }
+
     public void Dispose() => _store.Dispose();
 }

@@ -317,6 +317,23 @@ public sealed class ErasureTests
         Assert.Equal(2, writer.Services.GetRequiredService<AuditLog>().Size);
     }
 
+    [Fact]
+    public async Task Erase_MalformedChunkedBody_Is400BodyInvalidNot500AndErasesNothing()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        (await writer.IngestAsync([Leaf("k1", "acme", Erased, ErasedIp)], 1)).EnsureSuccessStatusCode();
+        using var dpo = writer.Client(WriterFixture.GlobalEraserKey);
+
+        // Before: Kestrel's framing error from the body read surfaced as 500 internal_error with a stack trace.
+        var (head, body) = await Ingest.IngestEndpointTests.RawAsync(writer, "POST /audit/erasure HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + $"X-Api-Key: {WriterFixture.GlobalEraserKey}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 400 ", head, StringComparison.Ordinal);
+        Assert.Equal("body_invalid", JsonDocument.Parse(body).RootElement.GetProperty("code").GetString());
+        Assert.Equal(Erased, Assert.Single(await RecordsAsync(dpo, $"principal={Uri.EscapeDataString(Erased)}")).GetProperty("principal").GetString());
+        Assert.Equal(1, writer.Services.GetRequiredService<AuditLog>().Size);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -50,6 +50,84 @@ public sealed class AuditShipperTests
     }
 
     [Fact]
+    public async Task Shipper_ThreeEdgesStreamingWhileTheWriterRestarts_EachRecordOnceInEachEdgesOrderAndTheLogVerifies()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        const int edges = 3;
+        const int perEdge = 400;
+        var spools = new List<AuditSpool>();
+        var shippers = new List<AuditShipper>();
+        try
+        {
+            for (var e = 0; e < edges; e++)
+            {
+                var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = Path.Combine(writer.Directory, $"spool{e}"), SegmentBytes = 16 * 1024 });
+                spools.Add(spool);
+                var shipper = new AuditShipper(spool,
+                    new ShipperOptions { WriterUrl = writer.BaseAddress, MaxBatchRecords = 25, ShipInterval = TimeSpan.Zero, InitialBackoff = TimeSpan.FromMilliseconds(20) },
+                    NullLogger.Instance);
+                shippers.Add(shipper);
+                shipper.Start();
+            }
+
+            // Each edge appends while the others do; the writer stops (its pending batches fail or go unanswered) and
+            // starts again half-way, and every edge resends from its ack mark.
+            async Task EdgeAsync(int e, int from, int to)
+            {
+                for (var i = from; i < to; i++)
+                {
+                    Assert.True(await spools[e].TryAppendAsync(WriterFixture.Leaf($"e{e}-{i:D4}", "acme")));
+                    if (i % 20 == 0)
+                    {
+                        await Task.Yield();
+                    }
+                }
+            }
+
+            await Task.WhenAll(Enumerable.Range(0, edges).Select(e => EdgeAsync(e, 0, perEdge / 2)));
+            await writer.StopAppAsync();
+            await Task.WhenAll(Enumerable.Range(0, edges).Select(e => EdgeAsync(e, perEdge / 2, perEdge * 3 / 4)));
+            await writer.StartAppAsync();
+            await Task.WhenAll(Enumerable.Range(0, edges).Select(e => EdgeAsync(e, perEdge * 3 / 4, perEdge)));
+            using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            foreach (var shipper in shippers)
+            {
+                await shipper.DrainAsync(drain.Token);
+            }
+
+            await writer.WaitForCheckpointAsync(edges * perEdge);
+        }
+        finally
+        {
+            foreach (var shipper in shippers)
+            {
+                await shipper.DisposeAsync();
+            }
+
+            foreach (var spool in spools)
+            {
+                await spool.DisposeAsync();
+            }
+        }
+
+        using var store = AuditStore.OpenReadOnly(writer.StorePath);
+        var ids = store.Export(new RecordQuery()).Select(r => r.Id).ToList();
+        Assert.Equal(edges * perEdge, ids.Distinct().Count());
+        Assert.Equal(edges * perEdge, ids.Count);
+        for (var e = 0; e < edges; e++)
+        {
+            // In the log's index order, each edge's records come in the order its spool took them.
+            var prefix = $"e{e}-";
+            Assert.Equal(Enumerable.Range(0, perEdge).Select(i => $"{prefix}{i:D4}"), ids.Where(id => id.StartsWith(prefix, StringComparison.Ordinal)));
+        }
+
+        var report = Edge.Audit.Verification.LogVerifier.VerifyStore(store,
+            [Edge.Audit.Checkpoints.NoteVerifier.Parse(await File.ReadAllTextAsync(writer.KeyPath + ".pub"))]);
+        Assert.True(report.Valid, report.Problem);
+        Assert.Equal(edges * perEdge, report.RecordsChecked);
+    }
+
+    [Fact]
     public async Task Shipper_IdleWithEveryRecordAcknowledged_DeletesTheActiveSegmentAndShipsLaterRecords()
     {
         await using var writer = await WriterFixture.StartAsync();
