@@ -15,6 +15,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
 
     private readonly object _lock = new();
     private readonly List<SpoolSegment> _segments = [];
+    private readonly List<(long From, long Through)> _lost = [];
 
     // Held while an fsync runs and while the write path hands a file handle over, so the syncer never fsyncs a handle
     // that is being disposed. The write path takes it only when it rolls to a new segment or closes.
@@ -58,6 +59,35 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
             .Select(path => (Path: path, FirstSequence: long.Parse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture)))
             .OrderBy(f => f.FirstSequence)
             .ToList();
+
+    /// <summary>
+    /// Records the start found missing (sequence ranges, both ends included; reported as <see cref="SpoolGap"/>): the
+    /// reader moves on past them. Only recovery adds to it, before the reader runs.
+    /// </summary>
+    public void AddKnownLost(long from, long through)
+    {
+        lock (_lock)
+        {
+            _lost.Add((from, through));
+        }
+    }
+
+    /// <summary>True when every sequence from <paramref name="from"/> to <paramref name="through"/> is in one range the start found missing.</summary>
+    public bool IsKnownLost(long from, long through)
+    {
+        lock (_lock)
+        {
+            foreach (var (start, end) in _lost)
+            {
+                if (start <= from && through <= end)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
 
     /// <summary>Adds a segment found by recovery (in order), counting its bytes.</summary>
     public void AddRecovered(SpoolSegment segment)
@@ -304,6 +334,18 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
         return true;
     }
 
+    /// <summary>True when the file of a listed segment is not in the spool directory.</summary>
+    public bool AnyFileMissing()
+    {
+        List<string> paths;
+        lock (_lock)
+        {
+            paths = [.. _segments.Select(s => s.Path)];
+        }
+
+        return paths.Exists(path => !File.Exists(path));
+    }
+
     /// <summary>The segment that holds <paramref name="sequence"/>, or the oldest one when it lies below them all.</summary>
     public SpoolSegment? Find(long sequence)
     {
@@ -347,17 +389,18 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
     }
 
     /// <summary>
-    /// Deletes a lone empty segment whose name does not match the next sequence to write: appending to it would break
-    /// the rule that a segment's name is the sequence of its first frame.
+    /// Deletes an empty last segment whose name does not match the next sequence to write: appending to it would break
+    /// the rule that a segment's name is the sequence of its first frame (a lone one after everything was acknowledged,
+    /// or one whose only frames were a torn tail, whose sequences are not given out again).
     /// </summary>
     public void DeleteMisnamedEmpty(long nextSequence)
     {
         lock (_lock)
         {
-            if (_segments.Count == 1 && _segments[0].Length == 0 && _segments[0].FirstSequence != nextSequence)
+            if (_segments.Count > 0 && _segments[^1].Length == 0 && _segments[^1].FirstSequence != nextSequence)
             {
-                File.Delete(_segments[0].Path);
-                _segments.Clear();
+                File.Delete(_segments[^1].Path);
+                _segments.RemoveAt(_segments.Count - 1);
             }
         }
     }
