@@ -53,10 +53,16 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
     public static string PathFor(string directory, long firstSequence) =>
         Path.Combine(directory, firstSequence.ToString("D20", CultureInfo.InvariantCulture) + SegmentSuffix);
 
-    /// <summary>The segment files in the spool directory, ordered by first sequence.</summary>
+    /// <summary>
+    /// The segment files in the spool directory, ordered by first sequence. A file whose name is not a sequence (an
+    /// operator's <c>damaged-…seg</c> beside them) is not a segment and is left alone: it stopped the start with a
+    /// FormatException.
+    /// </summary>
     public static List<(string Path, long FirstSequence)> ListFiles(string directory) =>
         Directory.GetFiles(directory, "*" + SegmentSuffix)
-            .Select(path => (Path: path, FirstSequence: long.Parse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture)))
+            .Select(path => (Path: path, Named: long.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture, out var first) && first > 0, FirstSequence: first))
+            .Where(f => f.Named)
+            .Select(f => (f.Path, f.FirstSequence))
             .OrderBy(f => f.FirstSequence)
             .ToList();
 

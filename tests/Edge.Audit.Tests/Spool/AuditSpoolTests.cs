@@ -409,6 +409,70 @@ public sealed class AuditSpoolTests : IDisposable
         await killed.DisposeAsync();
     }
 
+    [Fact]
+    public async Task Open_EarlierSegmentTruncatedToZeroBytes_ReportsItsRecordsLostAndReadsTheRest()
+    {
+        await using (var spool = await AuditSpool.OpenAsync(Options(segmentBytes: 512)))
+        {
+            for (var i = 1; i <= 40; i++)
+            {
+                Assert.True(await spool.TryAppendAsync(Record(i)));
+            }
+        }
+
+        var segments = Directory.GetFiles(_directory, "*.seg").Order().ToList();
+        Assert.True(segments.Count > 2);
+        File.WriteAllBytes(segments[1], []);
+        var from = long.Parse(Path.GetFileNameWithoutExtension(segments[1]), System.Globalization.CultureInfo.InvariantCulture);
+        var next = long.Parse(Path.GetFileNameWithoutExtension(segments[2]), System.Globalization.CultureInfo.InvariantCulture);
+
+        await using var reopened = await AuditSpool.OpenAsync(Options(segmentBytes: 512));
+        using var cursor = reopened.CreateCursor();
+
+        Assert.Equal(new SpoolGap(segments[2], from, next), Assert.Single(reopened.RecoveryGaps));
+        Assert.Equal(
+            Enumerable.Range(1, 40).Where(i => i < from || i >= next).Select(i => (long)i),
+            reopened.Read(cursor, 100, 1 << 20).Select(r => r.Sequence));
+    }
+
+    [Fact]
+    public async Task Open_SegmentReplacedByADirectory_ReportsItsRecordsLostAndReadsTheRest()
+    {
+        await using (var spool = await AuditSpool.OpenAsync(Options(segmentBytes: 512)))
+        {
+            for (var i = 1; i <= 40; i++)
+            {
+                Assert.True(await spool.TryAppendAsync(Record(i)));
+            }
+        }
+
+        var segments = Directory.GetFiles(_directory, "*.seg").Order().ToList();
+        File.Delete(segments[1]);
+        Directory.CreateDirectory(segments[1]);
+
+        await using var reopened = await AuditSpool.OpenAsync(Options(segmentBytes: 512));
+        using var cursor = reopened.CreateCursor();
+
+        Assert.Single(reopened.RecoveryGaps);
+        Assert.True(reopened.Read(cursor, 100, 1 << 20).Count > 20);
+    }
+
+    [Fact]
+    public async Task Open_StrayFileNamedLikeASegment_StartsAndReadsTheRecords()
+    {
+        await using (var spool = await AuditSpool.OpenAsync(Options()))
+        {
+            Assert.True(await spool.TryAppendAsync(Record(1)));
+        }
+
+        File.WriteAllText(Path.Combine(_directory, "notes.seg"), "not a segment");
+
+        await using var reopened = await AuditSpool.OpenAsync(Options());
+        using var cursor = reopened.CreateCursor();
+
+        Assert.Single(reopened.Read(cursor, 100, 1 << 20));
+    }
+
     [Theory]
     [InlineData(SpoolDurability.ProcessCrash)]
     [InlineData(SpoolDurability.PowerLoss)]
