@@ -278,6 +278,7 @@ public sealed class AuditSpool : IAsyncDisposable
             var gaps = new List<SpoolGap>();
             var last = await SpoolRecovery.RecoverAsync(_options, _ackMark, _segments, _backlog, CancellationToken.None, damage, gaps)
                 .ConfigureAwait(false);
+            _ackMark.EnsureFile();
             RecoveryDamage = damage;
             RecoveryGaps = gaps;
             Metrics.AddLost(gaps.Sum(g => g.FoundSequence - g.ExpectedSequence));

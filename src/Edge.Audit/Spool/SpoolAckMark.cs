@@ -32,6 +32,28 @@ internal sealed class SpoolAckMark(string directory)
         return sequence;
     }
 
+    /// <summary>
+    /// Writes the mark file when there is none yet, so that a later <see cref="Persist"/> can always fall back to
+    /// overwriting it in place: on a disk that filled up before the first acknowledgement, that one failed for good.
+    /// Best effort: a start on a full disk goes on without it.
+    /// </summary>
+    public void EnsureFile()
+    {
+        if (File.Exists(_path))
+        {
+            return;
+        }
+
+        try
+        {
+            Persist(Sequence);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            // The first acknowledgement tries again.
+        }
+    }
+
     /// <summary>Persists <paramref name="sequence"/> durably, then makes it the current mark.</summary>
     public void Persist(long sequence)
     {

@@ -20,7 +20,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
     // Held while an fsync runs and while the write path hands a file handle over, so the syncer never fsyncs a handle
     // that is being disposed. The write path takes it only when it rolls to a new segment or closes.
     private readonly object _syncLock = new();
-    private readonly List<SafeFileHandle> _retired = [];
+    private readonly List<(SafeFileHandle Handle, string? Path)> _retired = [];
     private SafeFileHandle? _activeHandle;
     private string? _activePath;
     private volatile bool _rollRequested;
@@ -153,7 +153,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
             Unmap(current);
             lock (_syncLock)
             {
-                _retired.Add(_activeHandle!);
+                _retired.Add((_activeHandle!, _activePath));
                 _activeHandle = null;
                 _activePath = null;
             }
@@ -199,7 +199,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
             // A handle left by an earlier attempt that failed after opening it: the next fsync syncs and closes it.
             if (_activeHandle is { } left)
             {
-                _retired.Add(left);
+                _retired.Add((left, _activePath));
             }
 
             _activeHandle = handle;
@@ -267,7 +267,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
         SyncStarting?.Invoke();
         lock (_syncLock)
         {
-            foreach (var retired in _retired)
+            foreach (var (retired, _) in _retired)
             {
                 RandomAccess.FlushToDisk(retired);
                 retired.Dispose();
@@ -381,6 +381,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
     /// <summary>Deletes the segments that lie wholly at or below <paramref name="ackedSequence"/>; the last one always stays.</summary>
     public void DeleteCoveredBy(long ackedSequence)
     {
+        List<string>? deleted = null;
         lock (_lock)
         {
             // A segment's last sequence is one below the next segment's first; the active (last) one stays.
@@ -390,7 +391,30 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
                 _segments.RemoveAt(0);
                 Interlocked.Add(ref _bytes, -segment.Length);
                 File.Delete(segment.Path);
+                (deleted ??= []).Add(segment.Path);
             }
+        }
+
+        if (deleted is null)
+        {
+            return;
+        }
+
+        // A segment rolled over since the last fsync is still open, waiting for it; a deleted file held open keeps its
+        // blocks. Appends that fail (a full disk) schedule no fsync, so the room the acknowledgement freed never came
+        // back and the spool refused records until a restart. A deleted file needs no fsync.
+        lock (_syncLock)
+        {
+            _retired.RemoveAll(retired =>
+            {
+                if (retired.Path is null || !deleted.Contains(retired.Path))
+                {
+                    return false;
+                }
+
+                retired.Handle.Dispose();
+                return true;
+            });
         }
     }
 

@@ -293,6 +293,43 @@ public sealed class AuditSpoolTests : IDisposable
     }
 
     [Fact]
+    public async Task Acknowledge_SegmentsRolledSinceTheLastFsync_HoldsNoDeletedFileOpen()
+    {
+        // The fake clock never reaches the commit interval: no fsync runs, as when every append after the rolls failed.
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var spool = await AuditSpool.OpenAsync(Options(segmentBytes: 512), clock);
+        for (var i = 1; i <= 40; i++)
+        {
+            Assert.True(await spool.TryAppendAsync(Record(i)));
+        }
+
+        Assert.True(Directory.GetFiles(_directory, "*.seg").Length > 2);
+
+        spool.Acknowledge(spool.DurableSequence);
+
+        // A deleted file held open keeps its blocks: on a full disk, the room the acknowledgement freed never came back.
+        var held = Directory.GetFiles("/proc/self/fd")
+            .Select(fd => new FileInfo(fd).LinkTarget)
+            .Where(target => target is not null && target.StartsWith(_directory, StringComparison.Ordinal) && target.EndsWith("(deleted)", StringComparison.Ordinal))
+            .ToList();
+        Assert.Empty(held);
+    }
+
+    [Fact]
+    public async Task OpenAsync_NewDirectory_WritesTheAckMarkSoALaterPersistCanOverwriteIt()
+    {
+        await using var spool = await AuditSpool.OpenAsync(Options());
+        Assert.True(await spool.TryAppendAsync(Record(1)));
+        // The disk filled before the first acknowledgement: no temp file can be created for the mark. Before, with no
+        // mark file to overwrite, every persist failed and no segment was ever deleted to give the disk room back.
+        Directory.CreateDirectory(Path.Combine(_directory, "acked.tmp"));
+
+        spool.Acknowledge(1);
+
+        Assert.Equal(1, spool.AckedSequence);
+    }
+
+    [Fact]
     public async Task Metrics_UnackedRecord_ReportsAgeAndBytes()
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);

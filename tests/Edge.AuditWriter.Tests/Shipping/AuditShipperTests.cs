@@ -171,6 +171,10 @@ public sealed class AuditShipperTests
         // fail as a full disk, a read-only or a removed spool directory do, even for root.
         var blocker = Path.Combine(spoolDirectory, "acked.tmp");
         Directory.CreateDirectory(blocker);
+        // And the mark itself, which a persist otherwise overwrites in place when its temp file cannot be created.
+        var markBlocker = Path.Combine(spoolDirectory, "acked");
+        File.Delete(markBlocker);
+        Directory.CreateDirectory(markBlocker);
         var logger = new EventLogger();
         await using var shipper = new AuditShipper(spool,
             new ShipperOptions { WriterUrl = writer.BaseAddress, InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100) },
@@ -185,6 +189,7 @@ public sealed class AuditShipperTests
         Assert.Equal(0, spool.AckedSequence);
 
         Directory.Delete(blocker);
+        Directory.Delete(markBlocker);
         for (var i = 10; i < 20; i++)
         {
             Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf($"m{i}", "acme")));
