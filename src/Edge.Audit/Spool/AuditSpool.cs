@@ -115,6 +115,13 @@ public sealed class AuditSpool : IAsyncDisposable
     /// <summary>The last failed write while writes keep failing (a full disk, a removed directory); null when they work.</summary>
     public SpoolWriteFailure? WriteFailure => _writer.WriteFailure;
 
+    /// <summary>
+    /// True when a segment file of the spool is no longer in its directory (the directory removed or replaced, or the file
+    /// deleted, while the edge runs): the records in it not yet acknowledged are then only in files this process holds
+    /// open, and gone once it exits.
+    /// </summary>
+    public bool SegmentFilesGone() => _segments.AnyFileMissing();
+
     /// <summary>Completes when records after <paramref name="sequence"/> are durable (or the spool closes).</summary>
     public Task WaitForDurableAsync(long sequence, CancellationToken cancellationToken) => _writer.WaitForDurableAsync(sequence, cancellationToken);
 
@@ -271,6 +278,7 @@ public sealed class AuditSpool : IAsyncDisposable
             var gaps = new List<SpoolGap>();
             var last = await SpoolRecovery.RecoverAsync(_options, _ackMark, _segments, _backlog, CancellationToken.None, damage, gaps)
                 .ConfigureAwait(false);
+            _ackMark.EnsureFile();
             RecoveryDamage = damage;
             RecoveryGaps = gaps;
             Metrics.AddLost(gaps.Sum(g => g.FoundSequence - g.ExpectedSequence));

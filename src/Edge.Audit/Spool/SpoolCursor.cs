@@ -28,10 +28,27 @@ public sealed class SpoolCursor : IDisposable
     internal bool SegmentDamaged => _segment?.Damaged == true;
 
     /// <summary>
-    /// At the first frame of a segment the start found after a gap (<see cref="SpoolSegment.MissingFrom"/>), reached from
-    /// the gap's start or above: the records in between were gone before the edge started, and are read past.
+    /// Moves the offset past a damaged range the start found in this segment (<see cref="SpoolSegment.Skips"/>) when one
+    /// starts at it; false when none does.
     /// </summary>
-    internal bool AtGapFoundAtStart => Offset == 0 && _segment is { MissingFrom: > 0 } segment && NextSequence >= segment.MissingFrom;
+    internal bool SkipDamaged()
+    {
+        if (_segment is not { Damaged: true } segment)
+        {
+            return false;
+        }
+
+        foreach (var skip in segment.Skips)
+        {
+            if (skip.Offset == Offset)
+            {
+                Offset = skip.End;
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     public void Dispose() => Close();
 

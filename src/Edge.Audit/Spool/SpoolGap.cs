@@ -1,8 +1,9 @@
 namespace Edge.Audit.Spool;
 
 /// <summary>
-/// A gap the start found between the ack mark or one segment's last frame and the next segment's first frame:
-/// <paramref name="Segment"/> starts at <paramref name="FoundSequence"/>, and no record from
-/// <paramref name="ExpectedSequence"/> up to it is in the spool. Shipping goes on past it: see <see cref="SpoolSegment.MissingFrom"/>.
+/// Records the start found missing: in <paramref name="Segment"/>, where a frame with <paramref name="FoundSequence"/>
+/// (or, after a torn tail, the next record written) follows, no record from <paramref name="ExpectedSequence"/> up to it
+/// is in the spool (a segment moved out or cut while the edge was stopped, damaged frames, a torn tail). Shipping goes
+/// on past it: see <see cref="SpoolSegmentSet.IsKnownLost"/>.
 /// </summary>
 public sealed record SpoolGap(string Segment, long ExpectedSequence, long FoundSequence);

@@ -32,7 +32,7 @@ public sealed class SpoolMetrics : IDisposable
         _meter.CreateObservableCounter("edge.audit.quarantined", () => Quarantined,
             description: "Audit records a writer refused as a record (record_too_large, invalid_record), kept in the spool's quarantine folder instead of shipped.");
         _meter.CreateObservableCounter("edge.audit.spool.lost", () => Lost,
-            description: "Audit records the spool's start found missing (a gap between segments) and shipped past; their loss is an audit record of its own (dev.edge.audit.spool.lost.v1).");
+            description: "Audit records the spool's start found missing (a gap between segments, damaged frames, a torn tail) and shipped past; their loss is an audit record of its own (dev.edge.audit.spool.lost.v1).");
         _meter.CreateObservableCounter("edge.audit.spool.write.failures", writeFailures,
             description: "Writes and fsyncs of the audit spool that failed (a full disk, a removed spool directory, a disk error); audit-required routes answer 503 while writes fail.");
     }
@@ -51,7 +51,7 @@ public sealed class SpoolMetrics : IDisposable
 
     public long Quarantined => Interlocked.Read(ref _quarantinedTotal);
 
-    /// <summary>Records the start found missing at gaps (<see cref="AuditSpool.RecoveryGaps"/>).</summary>
+    /// <summary>Records the start found missing: gaps, damaged frames, a torn tail (<see cref="AuditSpool.RecoveryGaps"/>).</summary>
     public long Lost => Interlocked.Read(ref _lostTotal);
 
     internal void AddShipped(long count)

@@ -74,7 +74,8 @@ internal sealed class SpoolReader(SpoolSegmentSet segments)
     /// Moves the cursor onto the next durable frame above its sequence (skipping frames below it, crossing segments)
     /// and returns its header; false at the tail. The cursor's offset is left at the frame's start. Throws
     /// <see cref="InvalidDataException"/> at a frame that does not read back and at a gap in the sequence that the start
-    /// did not find (<see cref="SpoolSegment.MissingFrom"/>), leaving the cursor before it.
+    /// did not find (<see cref="SpoolSegmentSet.IsKnownLost"/>), leaving the cursor before it. Damaged ranges the start
+    /// found (<see cref="SpoolSegment.Skips"/>) are jumped over.
     /// </summary>
     private bool TryNextFrame(SpoolCursor cursor, long durableSequence, out int length, out long sequence, out long unixMs, out uint checksum)
     {
@@ -97,6 +98,11 @@ internal sealed class SpoolReader(SpoolSegmentSet segments)
                 {
                     throw Missing(segment, cursor);
                 }
+            }
+
+            if (cursor.SkipDamaged())
+            {
+                continue;
             }
 
             if (cursor.ReadAt(cursor.Offset, header) < SpoolFrame.HeaderSize)
@@ -124,9 +130,10 @@ internal sealed class SpoolReader(SpoolSegmentSet segments)
 
             // Sequences are written without a gap, so a frame above the next one expected means records are missing: the
             // segment before this one ended early (cut or replaced from outside while the edge runs) or frames went
-            // missing inside one. Moving on would acknowledge the missing records past, with no trace of them. Only a gap
-            // the start already found is read past (an operator moved a damaged segment out with the edge stopped).
-            if (sequence > cursor.NextSequence && !cursor.AtGapFoundAtStart)
+            // missing inside one. Moving on would acknowledge the missing records past, with no trace of them. Only records
+            // the start already found missing, and reported as lost, are read past (damaged frames, a segment moved out
+            // with the edge stopped, a torn tail).
+            if (sequence > cursor.NextSequence && !segments.IsKnownLost(cursor.NextSequence, sequence - 1))
             {
                 throw new InvalidDataException(
                     $"Spool frame {sequence} in segment {cursor.SegmentFirst} at offset {cursor.Offset} follows a gap: sequence {cursor.NextSequence} was " +

@@ -4,20 +4,26 @@ namespace Edge.Audit.Spool;
 
 /// <summary>
 /// Rebuilds a spool's state from its directory at start: loads the ack mark, scans every segment frame by frame,
-/// cuts a torn tail off at the last valid frame, and deletes segments the writer already acknowledged.
+/// skips damaged frames to the next frame that reads back, cuts a torn tail off at the last valid frame, reports the
+/// records missing (<see cref="SpoolGap"/>), and deletes segments the writer already acknowledged.
 /// </summary>
 internal static class SpoolRecovery
 {
     // Frames are checked in a read-ahead window rather than with two reads each.
     private const int WindowBytes = 256 * 1024;
 
-    /// <summary>Returns the last sequence found on disk (or the ack mark when the segments hold nothing newer).</summary>
+    // The smallest frame: a header and a payload of one byte. A damaged range of n bytes held at most n / MinFrameBytes frames.
+    private const int MinFrameBytes = SpoolFrame.HeaderSize + 1;
+
+    /// <summary>Returns the last sequence found on disk or known lost (or the ack mark when the segments hold nothing newer).</summary>
     /// <remarks>
-    /// A segment whose first frame lies above the sequence the ack mark and the segments before it lead to starts after a
-    /// gap: reported in <paramref name="gaps"/> and marked (<see cref="SpoolSegment.MissingFrom"/>), nothing cut or
-    /// deleted. The records in it were gone before this start (a segment moved out or cut with the edge stopped, the
-    /// documented way to give up a damaged segment's records, or a power cut), so the reader goes on past it; a gap that
-    /// appears later, while the edge runs, stops shipping at it.
+    /// Every record above the ack mark that the segments should hold and do not is reported in <paramref name="gaps"/>
+    /// and accepted by the reader (<see cref="SpoolSegmentSet.IsKnownLost"/>), nothing cut or deleted for it: a segment
+    /// that starts above the sequence the ones before it lead to (a segment moved out or cut with the edge stopped, the
+    /// ack mark file removed, a power cut that took the unsynced end of a segment after the next one started), frames that
+    /// do not read back between frames that do (a flipped bit, a failing disk: <see cref="SpoolSegment.Skips"/>), and a
+    /// torn tail in the last segment (a power cut: its sequences are not given out again). Before, a damaged frame in an
+    /// earlier segment stopped shipping there for good, and the records in a torn tail left no trace.
     /// </remarks>
     public static async Task<long> RecoverAsync(
         SpoolOptions options, SpoolAckMark ackMark, SpoolSegmentSet segments, SpoolBacklog backlog, CancellationToken cancellationToken,
@@ -25,37 +31,18 @@ internal static class SpoolRecovery
     {
         CreateDirectory(options.Directory);
         var acked = await ackMark.LoadAsync(cancellationToken).ConfigureAwait(false);
-        var last = acked;
         var window = new byte[WindowBytes];
         var files = SpoolSegmentSet.ListFiles(options.Directory);
-        // The sequence the next frame should have; unknown after a segment kept damaged (its frames past the damage do
-        // not read back, so where it ends is not known).
-        long? expected = acked + 1;
+        var sequences = new SequenceTracker(acked, segments, gaps);
         for (var i = 0; i < files.Count; i++)
         {
             var (path, first) = files[i];
-            var (validLength, firstInSegment, lastInSegment, damaged) = await RecoverSegmentAsync(
-                path, acked, backlog, window, cancellationToken, isLast: i == files.Count - 1, damage).ConfigureAwait(false);
-            last = Math.Max(last, lastInSegment);
-            long missingFrom = 0;
-            if (firstInSegment > expected)
-            {
-                missingFrom = expected.Value;
-                gaps?.Add(new SpoolGap(path, missingFrom, firstInSegment));
-            }
-
-            if (damaged)
-            {
-                expected = null;
-            }
-            else if (firstInSegment > 0)
-            {
-                expected = Math.Max(expected ?? 0, lastInSegment + 1);
-            }
-
-            segments.AddRecovered(new SpoolSegment(first, path, validLength) { Damaged = damaged, MissingFrom = missingFrom });
+            var (validLength, skips) = await RecoverSegmentAsync(
+                path, first, acked, backlog, window, sequences, cancellationToken, isLast: i == files.Count - 1, damage).ConfigureAwait(false);
+            segments.AddRecovered(new SpoolSegment(first, path, validLength) { Skips = skips });
         }
 
+        var last = sequences.Expected - 1;
         segments.DeleteCoveredBy(acked);
         segments.DeleteMisnamedEmpty(last + 1);
         return last;
@@ -75,101 +62,231 @@ internal static class SpoolRecovery
         }
     }
 
-    /// <summary>Checks one segment; truncates it after its last valid frame and returns that length and its first and last sequences (0 when it holds none).</summary>
+    /// <summary>
+    /// Checks one segment: skips damaged ranges to the next frame that reads back, truncates it after its last valid
+    /// frame, and returns that length and the ranges skipped.
+    /// </summary>
     /// <remarks>
-    /// Only the last segment can end in a torn write (the one being written when the process or the machine stopped):
-    /// there, whatever follows the last frame that reads back is cut. An earlier segment was cut after its last frame
-    /// and fsynced when the next one started, so a frame in it that does not read back is damage (a flipped bit, a
-    /// failing disk), and the frames after it are records clients got answers for: it is kept whole, reported, and the
-    /// shipper stops at the damaged frame as it does for damage found while running. Before, the segment was cut there
-    /// without a word, and every record after the damage was lost. An earlier segment's tail of zeros only (its cut not
-    /// yet on disk when the power went) is cut as before.
+    /// A frame that does not read back with one that does after it is damage: the bytes stay (the segment goes once the
+    /// writer acknowledged past it), the reader jumps over them, and the records they held are reported lost. What
+    /// follows the last frame that reads back is a torn write (or the zeros of a mapping) and is cut; in the last segment
+    /// the records it held are reported lost too (in an earlier one, the next segment's first frame says how many).
+    /// Nothing is read into memory beyond one window and one frame (at most <see cref="SpoolFrame.MaxPayload"/>),
+    /// whatever the file's size or its length fields say.
     /// </remarks>
-    internal static async Task<(long ValidLength, long FirstSequence, long LastSequence, bool Damaged)> RecoverSegmentAsync(
-        string path, long acked, SpoolBacklog backlog, byte[] window, CancellationToken cancellationToken, bool isLast = true,
-        List<SpoolDamage>? damage = null)
+    private static async Task<(long ValidLength, List<SpoolSkip> Skips)> RecoverSegmentAsync(
+        string path, long named, long acked, SpoolBacklog backlog, byte[] window, SequenceTracker sequences, CancellationToken cancellationToken,
+        bool isLast, List<SpoolDamage>? damage)
     {
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
         var reader = new WindowedReader(handle, window);
         var length = RandomAccess.GetLength(handle);
+        var skips = new List<SpoolSkip>();
+        byte[]? scan = null;
         long offset = 0;
-        long first = 0;
         long last = 0;
         while (offset + SpoolFrame.HeaderSize <= length)
         {
-            var header = await reader.ReadAsync(offset, SpoolFrame.HeaderSize, cancellationToken).ConfigureAwait(false);
-            if (header.Length < SpoolFrame.HeaderSize
-                || !SpoolFrame.TryReadHeader(header.Span, out var payloadLength, out var sequence, out var unixMs, out var checksum)
-                || offset + SpoolFrame.HeaderSize + payloadLength > length)
+            var frame = await TryReadFrameAsync(reader, offset, length, cancellationToken).ConfigureAwait(false);
+            if (frame is { } found)
+            {
+                Accept(found.Sequence, found.UnixMs);
+                offset += found.Bytes;
+                continue;
+            }
+
+            // The segment's name is the sequence of its first frame, so a damaged first frame still says where it starts.
+            var floor = last > 0 ? last : named - 1;
+            scan ??= new byte[WindowBytes];
+            var next = await FindFrameAsync(handle, reader, scan, offset + 1, offset, length, floor, verify: true, cancellationToken).ConfigureAwait(false);
+            if (next is not { } resync)
             {
                 break;
             }
 
-            var frameBytes = SpoolFrame.HeaderSize + payloadLength;
-            var frame = await reader.ReadAsync(offset, frameBytes, cancellationToken).ConfigureAwait(false);
-            if (frame.Length < frameBytes || SpoolFrame.Checksum(frame.Span[4..20], frame.Span[SpoolFrame.HeaderSize..]) != checksum)
-            {
-                break;
-            }
-
-            if (sequence > acked)
-            {
-                backlog.Add(sequence, unixMs);
-            }
-
-            if (first == 0)
-            {
-                first = sequence;
-            }
-
-            last = Math.Max(last, sequence);
-            offset += frameBytes;
+            damage?.Add(new SpoolDamage(path, offset, resync.Offset - offset, last, Kept: true));
+            skips.Add(new SpoolSkip(offset, resync.Offset));
+            offset = resync.Offset;
         }
 
         if (offset < length)
         {
-            var zerosOnly = await IsZerosAsync(handle, offset, length, window, cancellationToken).ConfigureAwait(false);
-            if (!isLast && !zerosOnly && await HasFrameAfterAsync(handle, offset, length, last, cancellationToken).ConfigureAwait(false))
-            {
-                damage?.Add(new SpoolDamage(path, offset, length - offset, last, Kept: true));
-                return (length, first, last, true);
-            }
-
-            // Anything after the last valid frame of the last segment, or of an earlier one when no frame follows it, is a
-            // write torn by a crash (with the shipped durability, a power cut's: kill -9 leaves the page cache whole, and
-            // the tail is the reserved zeros).
-            if (!zerosOnly)
+            // Anything after the last valid frame is a write torn by a crash (with the shipped durability, a power cut's:
+            // kill -9 leaves the page cache whole, and the tail is the reserved zeros).
+            if (!await IsZerosAsync(handle, offset, length, window, cancellationToken).ConfigureAwait(false))
             {
                 damage?.Add(new SpoolDamage(path, offset, length - offset, last, Kept: false));
+                if (isLast)
+                {
+                    // A frame was being written there (its append may have completed: its client answered). The headers
+                    // that still read say how many; one at least.
+                    var floor = last > 0 ? last : named - 1;
+                    scan ??= new byte[WindowBytes];
+                    var torn = await FindFrameAsync(handle, reader, scan, offset, offset, length, floor, verify: false, cancellationToken, highest: true)
+                        .ConfigureAwait(false);
+                    sequences.Lost(path, floor + 1, Math.Max(floor + 1, torn?.Sequence ?? 0));
+                }
             }
 
             RandomAccess.SetLength(handle, offset);
         }
 
-        return (offset, first, last, false);
+        return (offset, skips);
+
+        void Accept(long sequence, long unixMs)
+        {
+            if (sequence > acked)
+            {
+                backlog.Add(sequence, unixMs);
+            }
+
+            sequences.Saw(path, sequence);
+            last = Math.Max(last, sequence);
+        }
+    }
+
+    /// <summary>The frame at <paramref name="offset"/> when it reads back whole (header, length within the file, checksum).</summary>
+    private static async Task<(long Sequence, long UnixMs, int Bytes)?> TryReadFrameAsync(
+        WindowedReader reader, long offset, long length, CancellationToken cancellationToken)
+    {
+        var header = await reader.ReadAsync(offset, SpoolFrame.HeaderSize, cancellationToken).ConfigureAwait(false);
+        if (header.Length < SpoolFrame.HeaderSize
+            || !SpoolFrame.TryReadHeader(header.Span, out var payloadLength, out var sequence, out var unixMs, out var checksum)
+            || offset + SpoolFrame.HeaderSize + payloadLength > length)
+        {
+            return null;
+        }
+
+        var frameBytes = SpoolFrame.HeaderSize + payloadLength;
+        var frame = await reader.ReadAsync(offset, frameBytes, cancellationToken).ConfigureAwait(false);
+        return frame.Length == frameBytes && SpoolFrame.Checksum(frame.Span[4..20], frame.Span[SpoolFrame.HeaderSize..]) == checksum
+            ? (sequence, unixMs, frameBytes)
+            : null;
     }
 
     /// <summary>
-    /// True when a frame that reads back (checksum included) starts somewhere after <paramref name="from"/>: what lies
-    /// before it is damage, not a torn tail. Read only for a segment found damaged, so only then does it cost a pass.
+    /// The first frame from <paramref name="from"/> on whose header is plausible after damage that starts at
+    /// <paramref name="damageStart"/> (a sequence above <paramref name="floor"/>, and no more records skipped than the
+    /// damaged bytes could hold) and, with <paramref name="verify"/>, that reads back whole; with <paramref name="highest"/>,
+    /// the plausible header with the highest sequence instead. Reads the file a window at a time, jumping over runs of zeros.
     /// </summary>
-    private static async Task<bool> HasFrameAfterAsync(SafeFileHandle handle, long from, long to, long lastSequence, CancellationToken cancellationToken)
+    private static async Task<(long Offset, long Sequence)?> FindFrameAsync(
+        SafeFileHandle handle, WindowedReader reader, byte[] scan, long from, long damageStart, long length, long floor, bool verify,
+        CancellationToken cancellationToken, bool highest = false)
     {
-        var rest = new byte[to - from];
-        var read = await RandomAccess.ReadAsync(handle, rest, from, cancellationToken).ConfigureAwait(false);
-        for (var at = 1; at + SpoolFrame.HeaderSize <= read; at++)
+        (long Offset, long Sequence)? best = null;
+        var chunkStart = from;
+        while (chunkStart + SpoolFrame.HeaderSize <= length)
         {
-            var header = rest.AsSpan(at, SpoolFrame.HeaderSize);
-            if (SpoolFrame.TryReadHeader(header, out var payloadLength, out var sequence, out _, out var checksum)
-                && sequence > lastSequence && sequence - lastSequence <= read
-                && at + SpoolFrame.HeaderSize + (long)payloadLength <= read
-                && SpoolFrame.Checksum(header[4..20], rest.AsSpan(at + SpoolFrame.HeaderSize, payloadLength)) == checksum)
+            var read = await RandomAccess.ReadAsync(handle, scan.AsMemory(0, (int)Math.Min(scan.Length, length - chunkStart)), chunkStart, cancellationToken)
+                .ConfigureAwait(false);
+            if (read < SpoolFrame.HeaderSize)
+            {
+                break;
+            }
+
+            var index = 0;
+            while (NextPlausibleHeader(scan.AsSpan(0, read), ref index, chunkStart, damageStart, length, floor, out var sequence))
+            {
+                var at = chunkStart + index;
+                if (!verify || await TryReadFrameAsync(reader, at, length, cancellationToken).ConfigureAwait(false) is { } frame && frame.Sequence == sequence)
+                {
+                    if (!highest)
+                    {
+                        return (at, sequence);
+                    }
+
+                    if (best is null || sequence > best.Value.Sequence)
+                    {
+                        best = (at, sequence);
+                    }
+                }
+
+                index++;
+            }
+
+            // Every start up to here was tried; a header may begin in the last HeaderSize - 1 bytes of this window.
+            chunkStart += read - SpoolFrame.HeaderSize + 1;
+        }
+
+        return best;
+    }
+
+    /// <summary>Moves <paramref name="index"/> to the next start in <paramref name="chunk"/> whose header is plausible; false when none is.</summary>
+    private static bool NextPlausibleHeader(
+        ReadOnlySpan<byte> chunk, ref int index, long chunkStart, long damageStart, long length, long floor, out long sequence)
+    {
+        sequence = 0;
+        var lastStart = chunk.Length - SpoolFrame.HeaderSize;
+        while (index <= lastStart)
+        {
+            // A header's sequence (bytes 4 to 11) is never 0: across zeros (a sparse or reserved tail), jump to the first
+            // start whose sequence bytes reach the next non-zero byte.
+            if (!chunk.Slice(index + 4, 8).ContainsAnyExcept((byte)0))
+            {
+                var nonZero = chunk[(index + 12)..].IndexOfAnyExcept((byte)0);
+                if (nonZero < 0)
+                {
+                    index = lastStart + 1;
+                    return false;
+                }
+
+                index = Math.Max(index + 1, index + 12 + nonZero - 11);
+                continue;
+            }
+
+            var at = chunkStart + index;
+            if (SpoolFrame.TryReadHeader(chunk.Slice(index, SpoolFrame.HeaderSize), out var payloadLength, out sequence, out _, out _)
+                && sequence > floor
+                && sequence - floor - 1 <= (at - damageStart) / MinFrameBytes
+                && at + SpoolFrame.HeaderSize + (long)payloadLength <= length + (long)SpoolFrame.MaxPayload)
             {
                 return true;
             }
+
+            index++;
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// The sequence the next frame should have, over every segment in order, and the records found missing on the way:
+    /// reported, and accepted by the reader.
+    /// </summary>
+    private sealed class SequenceTracker(long acked, SpoolSegmentSet segments, List<SpoolGap>? gaps)
+    {
+        public long Expected { get; private set; } = acked + 1;
+
+        /// <summary>A frame that reads back, in <paramref name="segment"/>.</summary>
+        public void Saw(string segment, long sequence)
+        {
+            if (sequence > Expected)
+            {
+                Report(segment, Expected, sequence);
+            }
+
+            Expected = Math.Max(Expected, sequence + 1);
+        }
+
+        /// <summary>Records from <paramref name="from"/> to <paramref name="through"/> were written and did not survive.</summary>
+        public void Lost(string segment, long from, long through)
+        {
+            if (through < Expected)
+            {
+                // Acknowledged before the crash: the writer holds them.
+                return;
+            }
+
+            Report(segment, Math.Max(from, Expected), through + 1);
+            Expected = through + 1;
+        }
+
+        private void Report(string segment, long expected, long found)
+        {
+            gaps?.Add(new SpoolGap(segment, expected, found));
+            segments.AddKnownLost(expected, found - 1);
+        }
     }
 
     private static async Task<bool> IsZerosAsync(SafeFileHandle handle, long from, long to, byte[] window, CancellationToken cancellationToken)

@@ -11,15 +11,17 @@ internal sealed class SpoolSegment(long firstSequence, string path, long length)
     public long Length = length;
 
     /// <summary>
-    /// Found damaged at start and kept whole (<see cref="SpoolRecovery"/>): its frames' checksums are checked as they are
-    /// read, so the damaged frame stops shipping instead of reaching the writer.
+    /// Byte ranges the start found damaged between frames that read back (<see cref="SpoolRecovery"/>), in offset order:
+    /// the reader jumps over them. The records they held are reported as lost (<see cref="SpoolGap"/>).
     /// </summary>
-    public bool Damaged { get; init; }
+    public IReadOnlyList<SpoolSkip> Skips { get; init; } = [];
 
     /// <summary>
-    /// Recovery found no record from this sequence up to the segment's first frame (0: none missing). The gap was already
-    /// there when the edge started (a segment moved out or cut while it was stopped), so the reader enters this segment
-    /// from any sequence at or above it; a gap that appears while the edge runs is not accepted.
+    /// Found damaged at start (<see cref="Skips"/>): its frames' checksums are checked again as they are read, as the disk
+    /// under it may be failing.
     /// </summary>
-    public long MissingFrom { get; init; }
+    public bool Damaged => Skips.Count > 0;
 }
+
+/// <summary>Damaged bytes from <paramref name="Offset"/> up to <paramref name="End"/>, where the next frame that reads back starts.</summary>
+internal readonly record struct SpoolSkip(long Offset, long End);

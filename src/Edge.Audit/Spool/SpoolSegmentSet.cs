@@ -15,11 +15,12 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
 
     private readonly object _lock = new();
     private readonly List<SpoolSegment> _segments = [];
+    private readonly List<(long From, long Through)> _lost = [];
 
     // Held while an fsync runs and while the write path hands a file handle over, so the syncer never fsyncs a handle
     // that is being disposed. The write path takes it only when it rolls to a new segment or closes.
     private readonly object _syncLock = new();
-    private readonly List<SafeFileHandle> _retired = [];
+    private readonly List<(SafeFileHandle Handle, string? Path)> _retired = [];
     private SafeFileHandle? _activeHandle;
     private string? _activePath;
     private volatile bool _rollRequested;
@@ -52,12 +53,47 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
     public static string PathFor(string directory, long firstSequence) =>
         Path.Combine(directory, firstSequence.ToString("D20", CultureInfo.InvariantCulture) + SegmentSuffix);
 
-    /// <summary>The segment files in the spool directory, ordered by first sequence.</summary>
+    /// <summary>
+    /// The segment files in the spool directory, ordered by first sequence. A file whose name is not a sequence (an
+    /// operator's <c>damaged-…seg</c> beside them) is not a segment and is left alone: it stopped the start with a
+    /// FormatException.
+    /// </summary>
     public static List<(string Path, long FirstSequence)> ListFiles(string directory) =>
         Directory.GetFiles(directory, "*" + SegmentSuffix)
-            .Select(path => (Path: path, FirstSequence: long.Parse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture)))
+            .Select(path => (Path: path, Named: long.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture, out var first) && first > 0, FirstSequence: first))
+            .Where(f => f.Named)
+            .Select(f => (f.Path, f.FirstSequence))
             .OrderBy(f => f.FirstSequence)
             .ToList();
+
+    /// <summary>
+    /// Records the start found missing (sequence ranges, both ends included; reported as <see cref="SpoolGap"/>): the
+    /// reader moves on past them. Only recovery adds to it, before the reader runs.
+    /// </summary>
+    public void AddKnownLost(long from, long through)
+    {
+        lock (_lock)
+        {
+            _lost.Add((from, through));
+        }
+    }
+
+    /// <summary>True when every sequence from <paramref name="from"/> to <paramref name="through"/> is in one range the start found missing.</summary>
+    public bool IsKnownLost(long from, long through)
+    {
+        lock (_lock)
+        {
+            foreach (var (start, end) in _lost)
+            {
+                if (start <= from && through <= end)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
 
     /// <summary>Adds a segment found by recovery (in order), counting its bytes.</summary>
     public void AddRecovered(SpoolSegment segment)
@@ -117,7 +153,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
             Unmap(current);
             lock (_syncLock)
             {
-                _retired.Add(_activeHandle!);
+                _retired.Add((_activeHandle!, _activePath));
                 _activeHandle = null;
                 _activePath = null;
             }
@@ -163,7 +199,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
             // A handle left by an earlier attempt that failed after opening it: the next fsync syncs and closes it.
             if (_activeHandle is { } left)
             {
-                _retired.Add(left);
+                _retired.Add((left, _activePath));
             }
 
             _activeHandle = handle;
@@ -231,7 +267,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
         SyncStarting?.Invoke();
         lock (_syncLock)
         {
-            foreach (var retired in _retired)
+            foreach (var (retired, _) in _retired)
             {
                 RandomAccess.FlushToDisk(retired);
                 retired.Dispose();
@@ -304,6 +340,18 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
         return true;
     }
 
+    /// <summary>True when the file of a listed segment is not in the spool directory.</summary>
+    public bool AnyFileMissing()
+    {
+        List<string> paths;
+        lock (_lock)
+        {
+            paths = [.. _segments.Select(s => s.Path)];
+        }
+
+        return paths.Exists(path => !File.Exists(path));
+    }
+
     /// <summary>The segment that holds <paramref name="sequence"/>, or the oldest one when it lies below them all.</summary>
     public SpoolSegment? Find(long sequence)
     {
@@ -333,6 +381,7 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
     /// <summary>Deletes the segments that lie wholly at or below <paramref name="ackedSequence"/>; the last one always stays.</summary>
     public void DeleteCoveredBy(long ackedSequence)
     {
+        List<string>? deleted = null;
         lock (_lock)
         {
             // A segment's last sequence is one below the next segment's first; the active (last) one stays.
@@ -342,22 +391,46 @@ internal sealed class SpoolSegmentSet(SpoolOptions options)
                 _segments.RemoveAt(0);
                 Interlocked.Add(ref _bytes, -segment.Length);
                 File.Delete(segment.Path);
+                (deleted ??= []).Add(segment.Path);
             }
+        }
+
+        if (deleted is null)
+        {
+            return;
+        }
+
+        // A segment rolled over since the last fsync is still open, waiting for it; a deleted file held open keeps its
+        // blocks. Appends that fail (a full disk) schedule no fsync, so the room the acknowledgement freed never came
+        // back and the spool refused records until a restart. A deleted file needs no fsync.
+        lock (_syncLock)
+        {
+            _retired.RemoveAll(retired =>
+            {
+                if (retired.Path is null || !deleted.Contains(retired.Path))
+                {
+                    return false;
+                }
+
+                retired.Handle.Dispose();
+                return true;
+            });
         }
     }
 
     /// <summary>
-    /// Deletes a lone empty segment whose name does not match the next sequence to write: appending to it would break
-    /// the rule that a segment's name is the sequence of its first frame.
+    /// Deletes an empty last segment whose name does not match the next sequence to write: appending to it would break
+    /// the rule that a segment's name is the sequence of its first frame (a lone one after everything was acknowledged,
+    /// or one whose only frames were a torn tail, whose sequences are not given out again).
     /// </summary>
     public void DeleteMisnamedEmpty(long nextSequence)
     {
         lock (_lock)
         {
-            if (_segments.Count == 1 && _segments[0].Length == 0 && _segments[0].FirstSequence != nextSequence)
+            if (_segments.Count > 0 && _segments[^1].Length == 0 && _segments[^1].FirstSequence != nextSequence)
             {
-                File.Delete(_segments[0].Path);
-                _segments.Clear();
+                File.Delete(_segments[^1].Path);
+                _segments.RemoveAt(_segments.Count - 1);
             }
         }
     }

@@ -73,8 +73,18 @@ internal sealed partial class AuditShippingService(
         }
         catch (OperationCanceledException)
         {
-            // What is left stays durable in the spool and is shipped after the next start.
-            Log.DrainIncomplete(logger, sink.Spool.DurableSequence - sink.Spool.AckedSequence);
+            var pending = sink.Spool.DurableSequence - sink.Spool.AckedSequence;
+            if (sink.Spool.SegmentFilesGone())
+            {
+                // The spool directory was removed or replaced while the edge ran: the records are only in files this
+                // process still holds open. Before, 1504 said they stay in the spool.
+                Log.DrainIncompleteSpoolGone(logger, pending, sink.Spool.Directory);
+            }
+            else
+            {
+                // What is left stays durable in the spool and is shipped after the next start.
+                Log.DrainIncomplete(logger, pending);
+            }
         }
     }
 
@@ -90,5 +100,8 @@ internal sealed partial class AuditShippingService(
     {
         [LoggerMessage(1504, LogLevel.Warning, "Shutdown before the audit writer acknowledged {Pending} spooled records; they stay in the spool")]
         public static partial void DrainIncomplete(ILogger logger, long pending);
+
+        [LoggerMessage(1547, LogLevel.Error, "Shutdown before the audit writer acknowledged {Pending} spooled records, and the audit spool directory {Directory} no longer holds them: it was removed or replaced while the edge ran, so these records are lost when this process exits and the writer's log will not have them. Count them as lost, find what removed the directory and keep Edge:Audit:SpoolPath out of its reach; the next start creates an empty spool there")]
+        public static partial void DrainIncompleteSpoolGone(ILogger logger, long pending, string directory);
     }
 }

@@ -165,13 +165,13 @@ internal sealed partial class SpoolAuditSink : IAuditSink, IAsyncDisposable
         [LoggerMessage(1503, LogLevel.Error, "Writing audit record {RecordId} to the spool failed; {Unlogged} more failed since the previous such line (at most one a minute; edge_audit_spool_write_failures_total counts them all)")]
         public static partial void SpoolFailed(ILogger logger, string recordId, long unlogged, Exception exception);
 
-        [LoggerMessage(1540, LogLevel.Error, "Audit spool segment {Segment} does not read back from offset {Offset} (after sequence {Sequence}); its {Bytes} bytes from there are kept, and shipping stops there until it reads or the segment is moved out with the edge stopped")]
+        [LoggerMessage(1540, LogLevel.Error, "Audit spool segment {Segment} does not read back from offset {Offset} (after sequence {Sequence}) for {Bytes} bytes: they stay in the segment and are skipped, and shipping goes on at the next frame that reads back; the records they held are reported lost (event 1543)")]
         public static partial void DamagedSegmentKept(ILogger logger, string segment, long offset, long sequence, long bytes);
 
-        [LoggerMessage(1541, LogLevel.Warning, "Audit spool segment {Segment} had {Bytes} bytes after sequence {Sequence} (offset {Offset}) that were neither frames nor the zeros a crash leaves; cut as a torn write")]
+        [LoggerMessage(1541, LogLevel.Warning, "Audit spool segment {Segment} had {Bytes} bytes after sequence {Sequence} (offset {Offset}) that were neither frames nor the zeros a crash leaves; cut as a torn write (records it held are reported lost, event 1543)")]
         public static partial void DamagedTailCut(ILogger logger, string segment, long offset, long sequence, long bytes);
 
-        [LoggerMessage(1543, LogLevel.Error, "Audit spool segment {Segment} starts at sequence {Found}, but sequence {Expected} was expected: the {Missing} records in between are not in the spool (a segment moved out or cut while the edge was stopped, or a power cut); shipping goes on past them")]
+        [LoggerMessage(1543, LogLevel.Error, "Audit spool segment {Segment}: sequence {Expected} was expected, and the next record there is {Found}: the {Missing} records in between are not in the spool (damaged or torn frames, a segment moved out or cut while the edge was stopped, or a power cut); shipping goes on past them")]
         public static partial void GapAtStart(ILogger logger, string segment, long found, long expected, long missing);
     }
 }

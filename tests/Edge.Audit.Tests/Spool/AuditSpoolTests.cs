@@ -246,8 +246,87 @@ public sealed class AuditSpoolTests : IDisposable
         using var cursor = reopened.CreateCursor();
 
         Assert.Equal(5, reopened.Read(cursor, 100, 1 << 20).Count);
+        // Record 6 was being written when the machine stopped: its loss is reported, and its sequence is not given to
+        // the next record (before, the next append took 6 again and the loss left no trace).
+        Assert.Equal(new SpoolGap(segment, 6, 7), Assert.Single(reopened.RecoveryGaps));
+        Assert.Equal(1, reopened.Metrics.Lost);
         Assert.True(await reopened.TryAppendAsync(Record(5)));
-        Assert.Equal(6, reopened.Read(cursor, 100, 1 << 20).Single().Sequence);
+        Assert.True(await reopened.TryAppendAsync(Record(6)));
+        Assert.Equal([7L, 8], reopened.Read(cursor, 100, 1 << 20).Select(r => r.Sequence));
+    }
+
+    [Fact]
+    public async Task Open_DamagedFrameInAnEarlierSegment_ReadsEveryOtherRecordAndCountsTheLoss()
+    {
+        await using (var spool = await AuditSpool.OpenAsync(Options(segmentBytes: 512)))
+        {
+            for (var i = 1; i <= 40; i++)
+            {
+                Assert.True(await spool.TryAppendAsync(Record(i)));
+            }
+        }
+
+        var segments = Directory.GetFiles(_directory, "*.seg").Order().ToList();
+        Assert.True(segments.Count > 2);
+        var frame = 24 + Record(1).Length;
+        var bytes = await File.ReadAllBytesAsync(segments[0]);
+        // Garbage over the third frame's header, a length field of 0x7FFFFFFF among it.
+        bytes.AsSpan(2 * frame, 16).Fill(0xFF);
+        bytes[2 * frame + 3] = 0x7F;
+        await File.WriteAllBytesAsync(segments[0], bytes);
+
+        await using var reopened = await AuditSpool.OpenAsync(Options(segmentBytes: 512));
+        using var cursor = reopened.CreateCursor();
+        var read = new List<SpooledRecord>();
+        for (var batch = reopened.Read(cursor, 7, 1 << 20); batch.Count > 0; batch = reopened.Read(cursor, 7, 1 << 20))
+        {
+            read.AddRange(batch);
+        }
+
+        // Before, the reader stopped at record 3 for good, and 37 answered records never shipped.
+        Assert.Equal(Enumerable.Range(1, 40).Where(i => i != 3).Select(i => (long)i), read.Select(r => r.Sequence));
+        Assert.Equal(Record(4), read[2].Payload);
+        Assert.Equal(new SpoolGap(segments[0], 3, 4), Assert.Single(reopened.RecoveryGaps));
+        Assert.Equal(1, reopened.Metrics.Lost);
+        Assert.True(await reopened.TryAppendAsync(Record(41)));
+        Assert.Equal(41, reopened.Read(cursor, 100, 1 << 20).Single().Sequence);
+    }
+
+    [Fact]
+    public async Task Acknowledge_SegmentsRolledSinceTheLastFsync_HoldsNoDeletedFileOpen()
+    {
+        // The fake clock never reaches the commit interval: no fsync runs, as when every append after the rolls failed.
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var spool = await AuditSpool.OpenAsync(Options(segmentBytes: 512), clock);
+        for (var i = 1; i <= 40; i++)
+        {
+            Assert.True(await spool.TryAppendAsync(Record(i)));
+        }
+
+        Assert.True(Directory.GetFiles(_directory, "*.seg").Length > 2);
+
+        spool.Acknowledge(spool.DurableSequence);
+
+        // A deleted file held open keeps its blocks: on a full disk, the room the acknowledgement freed never came back.
+        var held = Directory.GetFiles("/proc/self/fd")
+            .Select(fd => new FileInfo(fd).LinkTarget)
+            .Where(target => target is not null && target.StartsWith(_directory, StringComparison.Ordinal) && target.EndsWith("(deleted)", StringComparison.Ordinal))
+            .ToList();
+        Assert.Empty(held);
+    }
+
+    [Fact]
+    public async Task OpenAsync_NewDirectory_WritesTheAckMarkSoALaterPersistCanOverwriteIt()
+    {
+        await using var spool = await AuditSpool.OpenAsync(Options());
+        Assert.True(await spool.TryAppendAsync(Record(1)));
+        // The disk filled before the first acknowledgement: no temp file can be created for the mark. Before, with no
+        // mark file to overwrite, every persist failed and no segment was ever deleted to give the disk room back.
+        Directory.CreateDirectory(Path.Combine(_directory, "acked.tmp"));
+
+        spool.Acknowledge(1);
+
+        Assert.Equal(1, spool.AckedSequence);
     }
 
     [Fact]
@@ -365,6 +444,70 @@ public sealed class AuditSpoolTests : IDisposable
         }
 
         await killed.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Open_EarlierSegmentTruncatedToZeroBytes_ReportsItsRecordsLostAndReadsTheRest()
+    {
+        await using (var spool = await AuditSpool.OpenAsync(Options(segmentBytes: 512)))
+        {
+            for (var i = 1; i <= 40; i++)
+            {
+                Assert.True(await spool.TryAppendAsync(Record(i)));
+            }
+        }
+
+        var segments = Directory.GetFiles(_directory, "*.seg").Order().ToList();
+        Assert.True(segments.Count > 2);
+        File.WriteAllBytes(segments[1], []);
+        var from = long.Parse(Path.GetFileNameWithoutExtension(segments[1]), System.Globalization.CultureInfo.InvariantCulture);
+        var next = long.Parse(Path.GetFileNameWithoutExtension(segments[2]), System.Globalization.CultureInfo.InvariantCulture);
+
+        await using var reopened = await AuditSpool.OpenAsync(Options(segmentBytes: 512));
+        using var cursor = reopened.CreateCursor();
+
+        Assert.Equal(new SpoolGap(segments[2], from, next), Assert.Single(reopened.RecoveryGaps));
+        Assert.Equal(
+            Enumerable.Range(1, 40).Where(i => i < from || i >= next).Select(i => (long)i),
+            reopened.Read(cursor, 100, 1 << 20).Select(r => r.Sequence));
+    }
+
+    [Fact]
+    public async Task Open_SegmentReplacedByADirectory_ReportsItsRecordsLostAndReadsTheRest()
+    {
+        await using (var spool = await AuditSpool.OpenAsync(Options(segmentBytes: 512)))
+        {
+            for (var i = 1; i <= 40; i++)
+            {
+                Assert.True(await spool.TryAppendAsync(Record(i)));
+            }
+        }
+
+        var segments = Directory.GetFiles(_directory, "*.seg").Order().ToList();
+        File.Delete(segments[1]);
+        Directory.CreateDirectory(segments[1]);
+
+        await using var reopened = await AuditSpool.OpenAsync(Options(segmentBytes: 512));
+        using var cursor = reopened.CreateCursor();
+
+        Assert.Single(reopened.RecoveryGaps);
+        Assert.True(reopened.Read(cursor, 100, 1 << 20).Count > 20);
+    }
+
+    [Fact]
+    public async Task Open_StrayFileNamedLikeASegment_StartsAndReadsTheRecords()
+    {
+        await using (var spool = await AuditSpool.OpenAsync(Options()))
+        {
+            Assert.True(await spool.TryAppendAsync(Record(1)));
+        }
+
+        File.WriteAllText(Path.Combine(_directory, "notes.seg"), "not a segment");
+
+        await using var reopened = await AuditSpool.OpenAsync(Options());
+        using var cursor = reopened.CreateCursor();
+
+        Assert.Single(reopened.Read(cursor, 100, 1 << 20));
     }
 
     [Theory]

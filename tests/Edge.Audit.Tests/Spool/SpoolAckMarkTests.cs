@@ -46,5 +46,21 @@ public sealed class SpoolAckMarkTests : IDisposable
         Assert.Equal(0, await new SpoolAckMark(_directory.Path).LoadAsync(CancellationToken.None));
     }
 
+    [Fact]
+    public async Task Persist_NoRoomForTheTempFile_OverwritesTheMarkInPlace()
+    {
+        var mark = new SpoolAckMark(_directory.Path);
+        mark.Persist(5);
+        // A full disk has no block for the temp file (a directory in its place fails its creation the same way, even for
+        // root). Before, every persist failed: the mark never moved, so no acknowledged segment was ever deleted and the
+        // full disk never got room back, with the spool refusing every record until an operator freed space.
+        Directory.CreateDirectory(Path.Combine(_directory.Path, SpoolAckMark.FileName + ".tmp"));
+
+        mark.Persist(9);
+
+        Assert.Equal(9, mark.Sequence);
+        Assert.Equal(9, await new SpoolAckMark(_directory.Path).LoadAsync(CancellationToken.None));
+    }
+
     public void Dispose() => _directory.Dispose();
 }

@@ -197,7 +197,8 @@ public sealed class SpoolReaderTests : IDisposable
         var before = _directory.WriteSegment(1, 3);
         var after = _directory.WriteSegment(6, 8);
         set.AddRecovered(new SpoolSegment(1, before, new FileInfo(before).Length));
-        set.AddRecovered(new SpoolSegment(6, after, new FileInfo(after).Length) { MissingFrom = 4 });
+        set.AddRecovered(new SpoolSegment(6, after, new FileInfo(after).Length));
+        set.AddKnownLost(4, 5);
         return set;
     }
 

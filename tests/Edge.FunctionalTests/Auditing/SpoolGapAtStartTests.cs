@@ -71,8 +71,58 @@ public sealed class SpoolGapAtStartTests
         Assert.EndsWith(" " + (nextFrom - movedFrom).ToString(CultureInfo.InvariantCulture), metric, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task EdgeStart_DamagedFrameInAnEarlierSegment_RecordsTheLossAndShipsEveryOtherRecord()
+    {
+        using var backend = Backend.Start();
+        await using var writer = await WriterFixture.StartAsync();
+        var spoolDirectory = Path.Combine(writer.Directory, "edge-spool");
+        var leaves = Enumerable.Range(0, 60).Select(i => WriterFixture.Leaf($"d{i:D2}", "acme")).ToList();
+        await using (var earlier = await AuditSpool.OpenAsync(new SpoolOptions { Directory = spoolDirectory, SegmentBytes = 4 * 1024 }))
+        {
+            foreach (var leaf in leaves)
+            {
+                Assert.True(await earlier.TryAppendAsync(leaf));
+            }
+        }
+
+        // A byte of the third record flipped on disk while the edge was stopped. Before, shipping stopped at it for good
+        // and the 57 records after it never reached the writer.
+        var segments = Directory.GetFiles(spoolDirectory, "*.seg").Order().ToList();
+        Assert.True(segments.Count > 1);
+        var bytes = await File.ReadAllBytesAsync(segments[0]);
+        bytes[leaves.Take(2).Sum(l => 24 + l.Length) + 24 + 10] ^= 0xFF;
+        await File.WriteAllBytesAsync(segments[0], bytes);
+
+        await using var edge = await EdgeHost.StartAsync(ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r") }),
+            new Dictionary<string, string?>
+            {
+                ["Edge:Audit:WriterUrl"] = writer.BaseAddress.ToString(),
+                ["Edge:Audit:SpoolPath"] = spoolDirectory,
+                ["Edge:Audit:ShipInterval"] = "00:00:00",
+                ["Edge:InstanceId"] = "edge-damage",
+            });
+
+        List<AuditRecordView> stored = [];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!stored.Any(r => r.Type == AuditEventTypes.SpoolRecordsLost) || stored.Count(r => r.Id.StartsWith('d')) < 59)
+        {
+            await Task.Delay(50, timeout.Token);
+            using var store = AuditStore.OpenReadOnly(writer.StorePath);
+            stored = [.. store.Export(new RecordQuery()).Select(r => AuditRecordView.Parse(r.Leaf))];
+        }
+
+        Assert.Equal(Enumerable.Range(0, 60).Where(i => i != 2).Select(i => $"d{i:D2}"), stored.Where(r => r.Id.StartsWith('d')).Select(r => r.Id).Order());
+        var lost = Assert.Single(stored, r => r.Type == AuditEventTypes.SpoolRecordsLost);
+        Assert.Equal("spool_gap", lost.Reason);
+        Assert.Equal("3", lost.Attributes["expectedSequence"]);
+        Assert.Equal("4", lost.Attributes["foundSequence"]);
+        Assert.Equal("1", lost.Attributes["missing"]);
+        Assert.Equal(Path.GetFileName(segments[0]), lost.Attributes["segment"]);
+    }
+
     /// <summary>The members of a stored leaf this test reads.</summary>
-    private sealed record AuditRecordView(string Type, string? Decision, string? Reason, Dictionary<string, string> Attributes)
+    private sealed record AuditRecordView(string Id, string Type, string? Decision, string? Reason, Dictionary<string, string> Attributes)
     {
         public static AuditRecordView Parse(byte[] leaf)
         {
@@ -83,6 +133,7 @@ public sealed class SpoolGapAtStartTests
                 ? a.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "")
                 : [];
             return new AuditRecordView(
+                root.GetProperty("id").GetString()!,
                 root.GetProperty("type").GetString()!,
                 data.TryGetProperty("decision", out var d) ? d.GetString() : null,
                 data.TryGetProperty("reason", out var r) ? r.GetString() : null,
