@@ -171,6 +171,25 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
+    public async Task Verify_RecordRewrittenAsTextInSqlite_ReportsThatIndex()
+    {
+        await using var writer = await WriterWithRecordsAsync(100);
+        await writer.StopAppAsync();
+        // sqlite3's replace() on a BLOB returns TEXT: the most natural edit by hand. verify threw InvalidCastException
+        // ("Unhandled exception", a stack trace) instead of naming the record.
+        Tamper(writer.StorePath, """
+            DROP TRIGGER records_prune_only;
+            UPDATE records SET leaf = replace(leaf, '"decision":"allow"', '"decision":"allaw"') WHERE idx = 42;
+            """);
+
+        var (exitCode, output, error) = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("FAIL: first bad index 42: record 42 does not match the leaf hash recorded when it was appended", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", output + error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Verify_ForgedCheckpointInStore_IsRejected()
     {
         await using var writer = await WriterWithRecordsAsync(50);
