@@ -105,6 +105,22 @@ public static class LogVerifier
             return emptyFailure;
         }
 
+        // The level-0 tiles hold every leaf hash at its index, written with the record: a row moved, or rewritten with its
+        // stored hash, is found at its index. Without them only the covering checkpoint's interval could be named.
+        Tile? level0 = null;
+        var level0Index = -1L;
+        ReadOnlySpan<byte> StoredLeafHash(long index)
+        {
+            if (index >> Tile.Height != level0Index)
+            {
+                level0Index = index >> Tile.Height;
+                level0 = storedTiles!(0, level0Index);
+            }
+
+            var position = (int)(index & (Tile.FullWidth - 1));
+            return level0 is null || position >= level0.Width ? default : level0.Hash(position);
+        }
+
         foreach (var (leaf, hash) in HashInParallel(leaves))
         {
             if (stopAtLastCheckpoint && next == checkpoints.Count)
@@ -140,6 +156,13 @@ public static class LogVerifier
                     $"record {leaf.Index}: its stored {column} column does not match its leaf: the store was edited outside the writer (searches, tenant confinement and listings read that column)");
             }
 
+            if (storedTiles is not null && StoredLeafHash(leaf.Index) is { IsEmpty: false } tileHash && !tileHash.SequenceEqual(hash))
+            {
+                return VerificationReport.Failure(range.Size, checkedCheckpoints, leaf.Index,
+                    $"the stored {TilePath.Format(new TileAddress(false, 0, leaf.Index >> Tile.Height, Tile.FullWidth))} does not match the records it covers at index {leaf.Index}: "
+                    + $"record {leaf.Index} is not the leaf the tile holds there (a record altered with its stored hash, moved or replaced, or the tile altered)");
+            }
+
             if (leaf.Bytes.Length > 0)
             {
                 coverage.Record(leaf.Index, leaf.Bytes);
@@ -162,17 +185,19 @@ public static class LogVerifier
             }
         }
 
+        // Before the partial tiles: a record deleted at the end left them wider than the records, reported as a tile that
+        // does not match "from index 0" instead of the missing index.
+        if (next < checkpoints.Count)
+        {
+            return VerificationReport.Failure(range.Size, checkedCheckpoints, range.Size,
+                $"a checkpoint covers {checkpoints[next].Size} records but only {range.Size} are present");
+        }
+
         var verifiedSize = range.Size;
         if (tiles is not null
             && CheckTiles(tiles.PartialTiles(), storedTiles!, range.Size, checkedCheckpoints, grew: () => storeSize?.Invoke() > verifiedSize) is { } partialFailure)
         {
             return partialFailure;
-        }
-
-        if (next < checkpoints.Count)
-        {
-            return VerificationReport.Failure(range.Size, checkedCheckpoints, range.Size,
-                $"a checkpoint covers {checkpoints[next].Size} records but only {range.Size} are present");
         }
 
         // The leaf hash vouches for a pruned record's inclusion, not for why its body is gone: only a record the writer
