@@ -88,6 +88,14 @@ public static class LogVerifier
             {
                 if (!range.Root().AsSpan().SequenceEqual(checkpoints[next].Root))
                 {
+                    // An export's lines carry no stored hash or index: "first bad index 0" named a record that was intact.
+                    if (stopAtLastCheckpoint)
+                    {
+                        return VerificationReport.Failure(range.Size, checkedCheckpoints, null,
+                            $"the {range.Size} lines up to the checkpoint's size do not lead to its signed root (size {range.Size}): a line was altered, added, removed or reordered; "
+                            + "an NDJSON export carries no per-record proof, so one signed root cannot say which: export a bundle of the same records (each proven on its own) to find it");
+                    }
+
                     var previous = next == 0 ? 0 : checkpoints[next - 1].Size;
                     return VerificationReport.Failure(range.Size, checkedCheckpoints, previous,
                         $"the root at size {range.Size} does not match its signed checkpoint: a record in [{previous}, {range.Size}) was altered");
@@ -189,8 +197,11 @@ public static class LogVerifier
         // does not match "from index 0" instead of the missing index.
         if (next < checkpoints.Count)
         {
-            return VerificationReport.Failure(range.Size, checkedCheckpoints, range.Size,
-                $"a checkpoint covers {checkpoints[next].Size} records but only {range.Size} are present");
+            return stopAtLastCheckpoint
+                ? VerificationReport.Failure(range.Size, checkedCheckpoints, null,
+                    $"the checkpoint covers {checkpoints[next].Size} records but the export holds only {range.Size} lines: a line was removed or the export was cut short")
+                : VerificationReport.Failure(range.Size, checkedCheckpoints, range.Size,
+                    $"a checkpoint covers {checkpoints[next].Size} records but only {range.Size} are present");
         }
 
         var verifiedSize = range.Size;

@@ -329,6 +329,34 @@ public sealed class AuditCommandsTests
         Assert.Contains("FAIL", tampered.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task VerifyExport_LineAlteredOrRemoved_FailsWithoutNamingARecordThatIsIntact()
+    {
+        await using var writer = await WriterWithRecordsAsync(25);
+        var exportPath = Path.Combine(writer.Directory, "export.ndjson");
+        var checkpointPath = Path.Combine(writer.Directory, "checkpoint.txt");
+        using (var anonymous = writer.Client())
+        using (var auditor = writer.Client(WriterFixture.GlobalAuditorKey))
+        {
+            await File.WriteAllTextAsync(checkpointPath, await anonymous.GetStringAsync("/audit/checkpoint"));
+            await File.WriteAllTextAsync(exportPath, await auditor.GetStringAsync("/audit/export?format=ndjson"));
+        }
+
+        var lines = await File.ReadAllLinesAsync(exportPath);
+        await File.WriteAllLinesAsync(exportPath, lines.Select((line, i) => i == 10 ? line.Replace("acme", "acne", StringComparison.Ordinal) : line));
+        var altered = await CliRunner.RunAsync("audit", "verify", "--export", exportPath, "--checkpoint", checkpointPath, "--key", KeyFile(writer));
+        await File.WriteAllLinesAsync(exportPath, lines.Where((_, i) => i != 10));
+        var removed = await CliRunner.RunAsync("audit", "verify", "--export", exportPath, "--checkpoint", checkpointPath, "--key", KeyFile(writer));
+
+        // Before: "first bad index 0: …" and "first bad index 24: …", though records 0 and 24 were intact and line 11 was
+        // the one changed. One signed root cannot tell which line is wrong; the answer must not name an intact record.
+        Assert.Equal(1, altered.ExitCode);
+        Assert.StartsWith("FAIL: the 25 lines up to the checkpoint's size do not lead to its signed root (size 25): a line was altered, added, removed or reordered", altered.Output, StringComparison.Ordinal);
+        Assert.Contains("export a bundle", altered.Output, StringComparison.Ordinal);
+        Assert.Equal(1, removed.ExitCode);
+        Assert.StartsWith("FAIL: the checkpoint covers 25 records but the export holds only 24 lines: a line was removed or the export was cut short", removed.Output, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("csv")]
     [InlineData("ndjson")]
