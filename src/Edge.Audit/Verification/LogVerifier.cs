@@ -92,8 +92,9 @@ public static class LogVerifier
                     if (stopAtLastCheckpoint)
                     {
                         return VerificationReport.Failure(range.Size, checkedCheckpoints, null,
-                            $"the {range.Size} lines up to the checkpoint's size do not lead to its signed root (size {range.Size}): a line was altered, added, removed or reordered; "
-                            + "an NDJSON export carries no per-record proof, so one signed root cannot say which: export a bundle of the same records (each proven on its own) to find it");
+                            $"the {range.Size} lines up to the checkpoint's size do not lead to its signed root (size {range.Size}): a line was altered, added, removed or reordered, "
+                            + "or the export is filtered (only an unfiltered export from index 0 verifies this way); an NDJSON export carries no per-record proof, "
+                            + "so one signed root cannot say which line: export a bundle of the same records (each proven on its own) to find it");
                     }
 
                     var previous = next == 0 ? 0 : checkpoints[next - 1].Size;
@@ -199,7 +200,7 @@ public static class LogVerifier
         {
             return stopAtLastCheckpoint
                 ? VerificationReport.Failure(range.Size, checkedCheckpoints, null,
-                    $"the checkpoint covers {checkpoints[next].Size} records but the export holds only {range.Size} lines: a line was removed or the export was cut short")
+                    $"the checkpoint covers {checkpoints[next].Size} records but the export holds only {range.Size} lines: a line was removed, the export was cut short, or it is filtered (only an unfiltered export from index 0 verifies this way; verify a selection as a bundle)")
                 : VerificationReport.Failure(range.Size, checkedCheckpoints, range.Size,
                     $"a checkpoint covers {checkpoints[next].Size} records but only {range.Size} are present");
         }
