@@ -440,6 +440,31 @@ public sealed class AuditCommandsTests
         Assert.Equal(2, noOut.ExitCode);
     }
 
+    [Theory]
+    [InlineData("ndjson")]
+    [InlineData("csv")]
+    [InlineData("bundle")]
+    public async Task Export_FilterMatchesNoRecord_WarnsThatTheExportIsEmpty(string format)
+    {
+        await using var writer = await WriterWithRecordsAsync(5);
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, WriterFixture.GlobalAuditorKey);
+        var emptyPath = Path.Combine(writer.Directory, "empty." + format);
+        var fullPath = Path.Combine(writer.Directory, "full." + format);
+
+        // A tenant no record has (a typo, or the wrong customer) and a window with no traffic look the same: nothing matched.
+        var empty = await CliRunner.RunAsync("audit", "export", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName,
+            "--format", format, "--tenant", "no-such-tenant", "--out", emptyPath);
+        var full = await CliRunner.RunAsync("audit", "export", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName,
+            "--format", format, "--tenant", "acme", "--out", fullPath);
+
+        // Before, an empty export exited 0 without a word, read as "exported" by whoever ran it.
+        Assert.Equal(0, empty.ExitCode);
+        Assert.Equal("warning: the export holds no records: none that these credentials may read matched the filters.", empty.Error.Trim());
+        Assert.Equal(0, full.ExitCode);
+        Assert.Equal("", full.Error);
+    }
+
     [Fact]
     public async Task VerifyBundle_FilterMatchedNoRecord_OkWithAWarningThatOnlyTheCheckpointWasChecked()
     {
