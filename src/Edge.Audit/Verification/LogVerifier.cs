@@ -130,6 +130,10 @@ public static class LogVerifier
             return level0 is null || position >= level0.Width ? default : level0.Hash(position);
         }
 
+        // The full level-0 tile just read for its leaves is the one the full-tile check compares: read once, not twice.
+        Tile? FullTileRead(int level, long index) =>
+            level == 0 && index == level0Index && level0 is { IsFull: true } ? level0 : storedTiles!(level, index);
+
         foreach (var (leaf, hash) in HashInParallel(leaves))
         {
             if (stopAtLastCheckpoint && next == checkpoints.Count)
@@ -187,7 +191,7 @@ public static class LogVerifier
             {
                 tiles.AppendLeafHash(hash);
                 // A tile completes only when the size is a multiple of 256; the partials are compared at the end.
-                if (tiles.Size % Tile.FullWidth == 0 && CheckTiles(tiles.TakeChanges().FullTiles, storedTiles!, range.Size, checkedCheckpoints) is { } tileFailure)
+                if (tiles.Size % Tile.FullWidth == 0 && CheckTiles(tiles.TakeChanges().FullTiles, FullTileRead, range.Size, checkedCheckpoints) is { } tileFailure)
                 {
                     return tileFailure;
                 }
