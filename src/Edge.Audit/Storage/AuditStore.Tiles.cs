@@ -89,7 +89,7 @@ public sealed partial class AuditStore
         var leaves = new List<byte[]>(count);
         while (reader.Read())
         {
-            leaves.Add((byte[])reader[0]);
+            leaves.Add(Blob(reader, 0));
         }
 
         return leaves;

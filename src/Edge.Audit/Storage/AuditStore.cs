@@ -615,7 +615,7 @@ public sealed partial class AuditStore : IAuditStore
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            yield return (byte[])reader[0];
+            yield return Blob(reader, 0);
         }
     }
 
@@ -628,7 +628,7 @@ public sealed partial class AuditStore : IAuditStore
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            yield return new StoredLeaf(reader.GetInt64(0), (byte[])reader[1], (byte[])reader[2])
+            yield return new StoredLeaf(reader.GetInt64(0), Blob(reader, 1), Blob(reader, 2))
             {
                 Columns = new StoredColumns(reader.GetString(3), reader.GetInt64(4), NullableString(reader, 5), NullableString(reader, 6),
                     NullableString(reader, 7), NullableString(reader, 8), HasPrincipal: true, NullableString(reader, 9)),
@@ -637,6 +637,13 @@ public sealed partial class AuditStore : IAuditStore
     }
 
     private static string? NullableString(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    /// <summary>
+    /// A leaf or hash column as bytes whatever its storage class. sqlite3's replace() on a BLOB stores TEXT, so a record
+    /// edited by hand that way made (byte[])reader[n] throw: verify crashed instead of naming the record, the API
+    /// answered 500. Read as the bytes SQLite holds, the edit is a leaf that no longer matches its hash.
+    /// </summary>
+    internal static byte[] Blob(SqliteDataReader reader, int ordinal) => reader.GetFieldValue<byte[]>(ordinal);
 
     /// <summary>The wrapped data key of a subject, or null once it was erased.</summary>
     public StoredSubjectKey? SubjectKey(long subjectId)
@@ -1027,8 +1034,8 @@ public sealed partial class AuditStore : IAuditStore
                 reader.IsDBNull(5) ? null : reader.GetString(5),
                 reader.IsDBNull(6) ? null : reader.GetString(6),
                 reader.IsDBNull(7) ? null : reader.GetString(7),
-                (byte[])reader[8],
-                (byte[])reader[9],
+                Blob(reader, 8),
+                Blob(reader, 9),
                 reader.IsDBNull(10) ? null : reader.GetInt64(10));
         }
     }

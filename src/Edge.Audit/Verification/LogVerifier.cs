@@ -88,6 +88,15 @@ public static class LogVerifier
             {
                 if (!range.Root().AsSpan().SequenceEqual(checkpoints[next].Root))
                 {
+                    // An export's lines carry no stored hash or index: "first bad index 0" named a record that was intact.
+                    if (stopAtLastCheckpoint)
+                    {
+                        return VerificationReport.Failure(range.Size, checkedCheckpoints, null,
+                            $"the {range.Size} lines up to the checkpoint's size do not lead to its signed root (size {range.Size}): a line was altered, added, removed or reordered, "
+                            + "or the export is filtered (only an unfiltered export from index 0 verifies this way); an NDJSON export carries no per-record proof, "
+                            + "so one signed root cannot say which line: export a bundle of the same records (each proven on its own) to find it");
+                    }
+
                     var previous = next == 0 ? 0 : checkpoints[next - 1].Size;
                     return VerificationReport.Failure(range.Size, checkedCheckpoints, previous,
                         $"the root at size {range.Size} does not match its signed checkpoint: a record in [{previous}, {range.Size}) was altered");
@@ -104,6 +113,26 @@ public static class LogVerifier
         {
             return emptyFailure;
         }
+
+        // The level-0 tiles hold every leaf hash at its index, written with the record: a row moved, or rewritten with its
+        // stored hash, is found at its index. Without them only the covering checkpoint's interval could be named.
+        Tile? level0 = null;
+        var level0Index = -1L;
+        ReadOnlySpan<byte> StoredLeafHash(long index)
+        {
+            if (index >> Tile.Height != level0Index)
+            {
+                level0Index = index >> Tile.Height;
+                level0 = storedTiles!(0, level0Index);
+            }
+
+            var position = (int)(index & (Tile.FullWidth - 1));
+            return level0 is null || position >= level0.Width ? default : level0.Hash(position);
+        }
+
+        // The full level-0 tile just read for its leaves is the one the full-tile check compares: read once, not twice.
+        Tile? FullTileRead(int level, long index) =>
+            level == 0 && index == level0Index && level0 is { IsFull: true } ? level0 : storedTiles!(level, index);
 
         foreach (var (leaf, hash) in HashInParallel(leaves))
         {
@@ -140,6 +169,13 @@ public static class LogVerifier
                     $"record {leaf.Index}: its stored {column} column does not match its leaf: the store was edited outside the writer (searches, tenant confinement and listings read that column)");
             }
 
+            if (storedTiles is not null && StoredLeafHash(leaf.Index) is { IsEmpty: false } tileHash && !tileHash.SequenceEqual(hash))
+            {
+                return VerificationReport.Failure(range.Size, checkedCheckpoints, leaf.Index,
+                    $"the stored {TilePath.Format(new TileAddress(false, 0, leaf.Index >> Tile.Height, Tile.FullWidth))} does not match the records it covers at index {leaf.Index}: "
+                    + $"record {leaf.Index} is not the leaf the tile holds there (a record altered with its stored hash, moved or replaced, or the tile altered)");
+            }
+
             if (leaf.Bytes.Length > 0)
             {
                 coverage.Record(leaf.Index, leaf.Bytes);
@@ -155,11 +191,22 @@ public static class LogVerifier
             {
                 tiles.AppendLeafHash(hash);
                 // A tile completes only when the size is a multiple of 256; the partials are compared at the end.
-                if (tiles.Size % Tile.FullWidth == 0 && CheckTiles(tiles.TakeChanges().FullTiles, storedTiles!, range.Size, checkedCheckpoints) is { } tileFailure)
+                if (tiles.Size % Tile.FullWidth == 0 && CheckTiles(tiles.TakeChanges().FullTiles, FullTileRead, range.Size, checkedCheckpoints) is { } tileFailure)
                 {
                     return tileFailure;
                 }
             }
+        }
+
+        // Before the partial tiles: a record deleted at the end left them wider than the records, reported as a tile that
+        // does not match "from index 0" instead of the missing index.
+        if (next < checkpoints.Count)
+        {
+            return stopAtLastCheckpoint
+                ? VerificationReport.Failure(range.Size, checkedCheckpoints, null,
+                    $"the checkpoint covers {checkpoints[next].Size} records but the export holds only {range.Size} lines: a line was removed, the export was cut short, or it is filtered (only an unfiltered export from index 0 verifies this way; verify a selection as a bundle)")
+                : VerificationReport.Failure(range.Size, checkedCheckpoints, range.Size,
+                    $"a checkpoint covers {checkpoints[next].Size} records but only {range.Size} are present");
         }
 
         var verifiedSize = range.Size;
@@ -167,12 +214,6 @@ public static class LogVerifier
             && CheckTiles(tiles.PartialTiles(), storedTiles!, range.Size, checkedCheckpoints, grew: () => storeSize?.Invoke() > verifiedSize) is { } partialFailure)
         {
             return partialFailure;
-        }
-
-        if (next < checkpoints.Count)
-        {
-            return VerificationReport.Failure(range.Size, checkedCheckpoints, range.Size,
-                $"a checkpoint covers {checkpoints[next].Size} records but only {range.Size} are present");
         }
 
         // The leaf hash vouches for a pruned record's inclusion, not for why its body is gone: only a record the writer

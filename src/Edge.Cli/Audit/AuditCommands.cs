@@ -386,7 +386,7 @@ internal static class AuditCommands
             var file = parse.GetValue(output);
             try
             {
-                return await ExportAsync(client, url, file, parse.InvocationConfiguration, cancellationToken).ConfigureAwait(false);
+                return await ExportAsync(client, url, parse.GetValue(format)!, file, parse.InvocationConfiguration, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is HttpRequestException || IsClientTimeout(ex, cancellationToken))
             {
@@ -414,7 +414,7 @@ internal static class AuditCommands
         return command;
     }
 
-    private static async Task<int> ExportAsync(HttpClient client, string url, FileInfo? file, InvocationConfiguration console, CancellationToken cancellationToken)
+    private static async Task<int> ExportAsync(HttpClient client, string url, string format, FileInfo? file, InvocationConfiguration console, CancellationToken cancellationToken)
     {
         using var response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
@@ -426,6 +426,8 @@ internal static class AuditCommands
         }
 
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        var lines = 0L;
+        bool empty;
         if (file is not null)
         {
             // A CSV holds the principals the writer decrypted, and any export every tenant's paths: created like the store
@@ -437,13 +439,18 @@ internal static class AuditCommands
                 options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
             }
 
-            await using var target = new FileStream(file.FullName, options);
-            var buffer = new byte[64 * 1024];
-            int read;
-            while ((read = await ReadWithinAsync(body, buffer, client.Timeout, cancellationToken).ConfigureAwait(false)) > 0)
+            await using (var target = new FileStream(file.FullName, options))
             {
-                await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                var buffer = new byte[64 * 1024];
+                int read;
+                while ((read = await ReadWithinAsync(body, buffer, client.Timeout, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    lines += buffer.AsSpan(0, read).Count((byte)'\n');
+                    await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                }
             }
+
+            empty = format == "bundle" ? BundleIsEmpty(file) : EmptyText(format, lines);
         }
         else
         {
@@ -454,13 +461,49 @@ internal static class AuditCommands
             do
             {
                 read = await ReadWithinAsync(body, bytes, client.Timeout, cancellationToken).ConfigureAwait(false);
+                lines += bytes.AsSpan(0, read).Count((byte)'\n');
                 var decoded = decoder.GetChars(bytes, 0, read, chars, 0, flush: read == 0);
                 await console.Output.WriteAsync(chars.AsMemory(0, decoded), cancellationToken).ConfigureAwait(false);
             }
             while (read > 0);
+            empty = EmptyText(format, lines);
+        }
+
+        if (empty)
+        {
+            // A tenant no record has (a typo, the wrong customer) and a window without traffic both answer 200 with nothing:
+            // said nowhere, an empty file read as "exported". Not an error: no record may be the true answer.
+            console.Error.WriteLine("warning: the export holds no records: none that these credentials may read matched the filters.");
         }
 
         return AuditExitCodes.Verified;
+    }
+
+    /// <summary>An NDJSON export is one line per record; a CSV the header line and one or more lines per record.</summary>
+    private static bool EmptyText(string format, long lines) => lines <= (format == "csv" ? 1 : 0);
+
+    /// <summary>A bundle holds checkpoint.txt and key.txt, then its first records chunk, or manifest.json when it has none.</summary>
+    private static bool BundleIsEmpty(FileInfo file)
+    {
+        try
+        {
+            using var stream = file.OpenRead();
+            using var reader = new System.Formats.Tar.TarReader(stream);
+            for (var entry = 0; entry < 2; entry++)
+            {
+                if (reader.GetNextEntry() is null)
+                {
+                    return false;
+                }
+            }
+
+            return reader.GetNextEntry()?.Name == Edge.Audit.Bundles.AuditBundle.ManifestEntry;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException)
+        {
+            // Not readable as a bundle: verify --bundle says what is wrong with it; this is only a hint.
+            return false;
+        }
     }
 
     /// <summary>

@@ -12,7 +12,9 @@ public sealed class BundleVerifierTests
     private static readonly byte[][] Leaves = [.. Enumerable.Range(0, 3).Select(i => Encoding.UTF8.GetBytes($"{{\"id\":\"r{i}\"}}"))];
 
     /// <summary>A bundle as docs/audit.md lays it out, of a three-record log, with the proofs chunk given by the caller.</summary>
-    private static MemoryStream Bundle(NoteSigner signer, Func<IReadOnlyList<string>, IReadOnlyList<string>> editProofs, string? manifest = null)
+    private static MemoryStream Bundle(
+        NoteSigner signer, Func<IReadOnlyList<string>, IReadOnlyList<string>> editProofs, string? manifest = null,
+        Func<IReadOnlyList<string>, IReadOnlyList<string>>? editRecords = null)
     {
         var tree = new MerkleTree();
         foreach (var leaf in Leaves)
@@ -35,7 +37,8 @@ public sealed class BundleVerifierTests
 
             Add(AuditBundle.CheckpointEntry, note);
             Add(AuditBundle.KeyEntry, signer.Verifier + "\n");
-            Add(AuditBundle.RecordsEntry(0), string.Concat(Leaves.Select(l => Encoding.UTF8.GetString(l) + "\n")));
+            var records = Leaves.Select(l => Encoding.UTF8.GetString(l)).ToList();
+            Add(AuditBundle.RecordsEntry(0), string.Concat((editRecords ?? (r => r))(records).Select(l => l + "\n")));
             Add(AuditBundle.ProofsEntry(0), string.Concat(editProofs(proofs).Select(l => l + "\n")));
             Add(AuditBundle.ManifestEntry, manifest ?? $"{{\"format\":\"{AuditBundle.Format}\",\"treeSize\":{Leaves.Length},\"records\":{Leaves.Length},\"chunks\":1}}");
         }
@@ -54,6 +57,32 @@ public sealed class BundleVerifierTests
 
         Assert.True(report.Valid, report.Problem);
         Assert.Equal(3, report.RecordsChecked);
+    }
+
+    [Fact]
+    public void Verify_RecordLineRemovedItsProofKept_NamesTheRemovedIndex()
+    {
+        // Before: "chunk 0 has 2 records but 3 proofs", with no index. Each line is held against the proof beside it first.
+        using var signer = NoteSigner.Generate("test.edge/audit");
+        using var bundle = Bundle(signer, proofs => proofs, editRecords: records => [records[0], records[2]]);
+
+        var report = BundleVerifier.Verify(bundle, [signer.Verifier]);
+
+        Assert.False(report.Valid);
+        Assert.Equal(1, report.FirstBadIndex);
+        Assert.StartsWith("record 1: its bytes and inclusion proof do not lead to the signed root of size 3", report.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Verify_RecordLineAddedAtTheEnd_FailsOnTheCounts()
+    {
+        using var signer = NoteSigner.Generate("test.edge/audit");
+        using var bundle = Bundle(signer, proofs => proofs, editRecords: records => [.. records, records[2]]);
+
+        var report = BundleVerifier.Verify(bundle, [signer.Verifier]);
+
+        Assert.False(report.Valid);
+        Assert.Equal("chunk 0 has 4 records but 3 proofs", report.Problem);
     }
 
     [Theory]

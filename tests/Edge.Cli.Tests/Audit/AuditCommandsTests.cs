@@ -87,7 +87,7 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
-    public async Task Verify_PrunedRecordWithForgedLeafHash_FailsAtTheCoveringCheckpoint()
+    public async Task Verify_PrunedRecordWithForgedLeafHash_ReportsThatIndexFromTheTiles()
     {
         await using var writer = await WriterWithRecordsAsync(25);
         await writer.StopAppAsync();
@@ -98,7 +98,8 @@ public sealed class AuditCommandsTests
 
         Assert.Contains("append-only", refused.Message, StringComparison.Ordinal);
         Assert.Equal(1, exitCode);
-        Assert.Contains("does not match its signed checkpoint", output, StringComparison.Ordinal);
+        // The level-0 tile still holds the hash the writer appended at index 3.
+        Assert.Contains("first bad index 3:", output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -141,7 +142,7 @@ public sealed class AuditCommandsTests
     }
 
     [Fact]
-    public async Task Verify_RecordAndItsStoredHashBothRewritten_FailsAtTheCoveringCheckpoint()
+    public async Task Verify_RecordItsStoredHashAndTilesRewritten_FailsAtTheCoveringCheckpoint()
     {
         await using var writer = await WriterWithRecordsAsync(100);
         await writer.StopAppAsync();
@@ -156,7 +157,11 @@ public sealed class AuditCommandsTests
             var forged = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(leaf).Replace("\"decision\":\"allow\"", "\"decision\":\"allaw\"", StringComparison.Ordinal));
             Assert.NotEqual(leaf, forged);
             using var write = connection.CreateCommand();
-            write.CommandText = "DROP TRIGGER records_prune_only; UPDATE records SET leaf = $leaf, leaf_hash = $hash, decision = 'allaw' WHERE idx = 60;";
+            // Without the tiles (a store whose tiles are not built yet looks the same) nothing holds the hash at index 60.
+            write.CommandText = """
+                DROP TRIGGER records_prune_only; UPDATE records SET leaf = $leaf, leaf_hash = $hash, decision = 'allaw' WHERE idx = 60;
+                DROP TRIGGER tiles_no_delete; DELETE FROM tiles; DELETE FROM partial_tiles;
+                """;
             write.Parameters.AddWithValue("$leaf", forged);
             write.Parameters.AddWithValue("$hash", Edge.Audit.Merkle.MerkleHasher.HashLeaf(forged));
             write.ExecuteNonQuery();
@@ -168,6 +173,90 @@ public sealed class AuditCommandsTests
         Assert.Equal(1, exitCode);
         Assert.Contains("first bad index 50", output, StringComparison.Ordinal);
         Assert.Contains("[50, 75)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_RecordRewrittenAsTextInSqlite_ReportsThatIndex()
+    {
+        await using var writer = await WriterWithRecordsAsync(100);
+        await writer.StopAppAsync();
+        // sqlite3's replace() on a BLOB returns TEXT: the most natural edit by hand. verify threw InvalidCastException
+        // ("Unhandled exception", a stack trace) instead of naming the record.
+        Tamper(writer.StorePath, """
+            DROP TRIGGER records_prune_only;
+            UPDATE records SET leaf = replace(leaf, '"decision":"allow"', '"decision":"allaw"') WHERE idx = 42;
+            """);
+
+        var (exitCode, output, error) = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("FAIL: first bad index 42: record 42 does not match the leaf hash recorded when it was appended", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", output + error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_TwoRecordsSwappedInSqlite_ReportsTheFirstMovedIndex()
+    {
+        await using var writer = await WriterWithRecordsAsync(100);
+        await writer.StopAppAsync();
+        // Whole rows moved, stored hashes and columns with them: each row is self-consistent, only their order is wrong.
+        // Before, verify said "first bad index 50: … a record in [50, 75) was altered".
+        Tamper(writer.StorePath, """
+            DROP TRIGGER records_prune_only;
+            UPDATE records SET idx = -1 WHERE idx = 60; UPDATE records SET idx = 60 WHERE idx = 61; UPDATE records SET idx = 61 WHERE idx = -1;
+            """);
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("FAIL: first bad index 60: the stored tile/0/000 does not match the records it covers at index 60: record 60 is not the leaf the tile holds there", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_RecordAndItsStoredHashBothRewritten_ReportsThatIndexFromTheTiles()
+    {
+        await using var writer = await WriterWithRecordsAsync(100);
+        await writer.StopAppAsync();
+        var forged = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(ReadLeaf(writer.StorePath, 60)).Replace("\"decision\":\"allow\"", "\"decision\":\"allaw\"", StringComparison.Ordinal));
+        using (var connection = new SqliteConnection($"Data Source={writer.StorePath};Pooling=False"))
+        {
+            connection.Open();
+            using var write = connection.CreateCommand();
+            write.CommandText = "DROP TRIGGER records_prune_only; UPDATE records SET leaf = $leaf, leaf_hash = $hash, decision = 'allaw' WHERE idx = 60;";
+            write.Parameters.AddWithValue("$leaf", forged);
+            write.Parameters.AddWithValue("$hash", Edge.Audit.Merkle.MerkleHasher.HashLeaf(forged));
+            write.ExecuteNonQuery();
+        }
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+
+        // Before: the interval of the covering checkpoint, "first bad index 50 … [50, 75)".
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("FAIL: first bad index 60: the stored tile/0/000 does not match the records it covers at index 60", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_LastRecordDeletedFromSqlite_ReportsItMissing()
+    {
+        await using var writer = await WriterWithRecordsAsync(100);
+        await writer.StopAppAsync();
+        Tamper(writer.StorePath, "DROP TRIGGER records_no_delete; DELETE FROM records WHERE idx = 99;");
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("audit", "verify", "--store", writer.StorePath, "--key", KeyFile(writer));
+
+        // Before: "first bad index 0: the stored tile/0/000 does not match the records it covers (from index 0)".
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("FAIL: first bad index 99: a checkpoint covers 100 records but only 99 are present", output, StringComparison.Ordinal);
+    }
+
+    private static byte[] ReadLeaf(string storePath, long index)
+    {
+        using var connection = new SqliteConnection($"Data Source={storePath};Pooling=False");
+        connection.Open();
+        using var read = connection.CreateCommand();
+        read.CommandText = "SELECT leaf FROM records WHERE idx = $idx";
+        read.Parameters.AddWithValue("$idx", index);
+        return (byte[])read.ExecuteScalar()!;
     }
 
     [Fact]
@@ -238,6 +327,34 @@ public sealed class AuditCommandsTests
         Assert.StartsWith("OK: 75 records, 1 checkpoints", verify.Output, StringComparison.Ordinal);
         Assert.Equal(1, tampered.ExitCode);
         Assert.Contains("FAIL", tampered.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task VerifyExport_LineAlteredOrRemoved_FailsWithoutNamingARecordThatIsIntact()
+    {
+        await using var writer = await WriterWithRecordsAsync(25);
+        var exportPath = Path.Combine(writer.Directory, "export.ndjson");
+        var checkpointPath = Path.Combine(writer.Directory, "checkpoint.txt");
+        using (var anonymous = writer.Client())
+        using (var auditor = writer.Client(WriterFixture.GlobalAuditorKey))
+        {
+            await File.WriteAllTextAsync(checkpointPath, await anonymous.GetStringAsync("/audit/checkpoint"));
+            await File.WriteAllTextAsync(exportPath, await auditor.GetStringAsync("/audit/export?format=ndjson"));
+        }
+
+        var lines = await File.ReadAllLinesAsync(exportPath);
+        await File.WriteAllLinesAsync(exportPath, lines.Select((line, i) => i == 10 ? line.Replace("acme", "acne", StringComparison.Ordinal) : line));
+        var altered = await CliRunner.RunAsync("audit", "verify", "--export", exportPath, "--checkpoint", checkpointPath, "--key", KeyFile(writer));
+        await File.WriteAllLinesAsync(exportPath, lines.Where((_, i) => i != 10));
+        var removed = await CliRunner.RunAsync("audit", "verify", "--export", exportPath, "--checkpoint", checkpointPath, "--key", KeyFile(writer));
+
+        // Before: "first bad index 0: …" and "first bad index 24: …", though records 0 and 24 were intact and line 11 was
+        // the one changed. One signed root cannot tell which line is wrong; the answer must not name an intact record.
+        Assert.Equal(1, altered.ExitCode);
+        Assert.StartsWith("FAIL: the 25 lines up to the checkpoint's size do not lead to its signed root (size 25): a line was altered, added, removed or reordered, or the export is filtered", altered.Output, StringComparison.Ordinal);
+        Assert.Contains("export a bundle", altered.Output, StringComparison.Ordinal);
+        Assert.Equal(1, removed.ExitCode);
+        Assert.StartsWith("FAIL: the checkpoint covers 25 records but the export holds only 24 lines: a line was removed, the export was cut short, or it is filtered", removed.Output, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -321,6 +438,31 @@ public sealed class AuditCommandsTests
         Assert.StartsWith("FAIL: first bad index 0: record 0:", altered.Output, StringComparison.Ordinal);
         Assert.Equal(2, missing.ExitCode);
         Assert.Equal(2, noOut.ExitCode);
+    }
+
+    [Theory]
+    [InlineData("ndjson")]
+    [InlineData("csv")]
+    [InlineData("bundle")]
+    public async Task Export_FilterMatchesNoRecord_WarnsThatTheExportIsEmpty(string format)
+    {
+        await using var writer = await WriterWithRecordsAsync(5);
+        var envName = "EDGE_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(envName, WriterFixture.GlobalAuditorKey);
+        var emptyPath = Path.Combine(writer.Directory, "empty." + format);
+        var fullPath = Path.Combine(writer.Directory, "full." + format);
+
+        // A tenant no record has (a typo, or the wrong customer) and a window with no traffic look the same: nothing matched.
+        var empty = await CliRunner.RunAsync("audit", "export", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName,
+            "--format", format, "--tenant", "no-such-tenant", "--out", emptyPath);
+        var full = await CliRunner.RunAsync("audit", "export", "--url", writer.BaseAddress.ToString(), "--api-key-env", envName,
+            "--format", format, "--tenant", "acme", "--out", fullPath);
+
+        // Before, an empty export exited 0 without a word, read as "exported" by whoever ran it.
+        Assert.Equal(0, empty.ExitCode);
+        Assert.Equal("warning: the export holds no records: none that these credentials may read matched the filters.", empty.Error.Trim());
+        Assert.Equal(0, full.ExitCode);
+        Assert.Equal("", full.Error);
     }
 
     [Fact]
