@@ -161,6 +161,15 @@ internal sealed class ClientAddressResolver
 
     private static bool TryParseHop(string text, out IPAddress address)
     {
+        // A zone (fe80::1%eth0, %3) names an interface of the host that wrote the hop, the proxy's, not one of the edge's:
+        // kept, the audit record and X-Real-IP named the client with a zone the edge's host may not have.
+        var zone = text.IndexOf('%', StringComparison.Ordinal);
+        if (zone >= 0 && text.Contains(':', StringComparison.Ordinal))
+        {
+            var end = text.IndexOf(']', zone);
+            text = end < 0 ? text[..zone] : string.Concat(text.AsSpan(0, zone), text.AsSpan(end));
+        }
+
         if (IPAddress.TryParse(text, out var parsed) || (IPEndPoint.TryParse(text, out var endPoint) && (parsed = endPoint.Address) is not null))
         {
             address = Normalize(parsed)!;
