@@ -184,3 +184,49 @@ public sealed class TrustedProxyClientAddressTests : IAsyncLifetime
 
     private static string Single(Dictionary<string, WireMockList<string>> headers, string name) => string.Join(", ", headers[name]);
 }
+
+/// <summary>
+/// A dual-stack proxy listener (<c>[::]</c>), where an IPv4 client's connection address is <c>::ffff:127.0.0.1</c>:
+/// the IPv4 range in <c>Edge:TrustedProxies</c> and an IPv4 ban still hold it, and the client is recorded as IPv4.
+/// </summary>
+public sealed class DualStackClientAddressTests : IAsyncLifetime
+{
+    private readonly int _dualStackPort = FreePort.Next();
+    private Backend _backend = null!;
+    private EdgeHost _edge = null!;
+
+    public async Task InitializeAsync()
+    {
+        _backend = Backend.Start();
+        _edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(_backend.Url, new Dictionary<string, object> { ["open"] = ProxyJson.Route("/open/{**rest}") }),
+            new Dictionary<string, string?> { ["Edge:TrustedProxies"] = "127.0.0.0/8", ["urls"] = $"http://[::]:{_dualStackPort}" });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _edge.DisposeAsync();
+        _backend.Dispose();
+    }
+
+    [Fact]
+    public async Task MappedConnectionAddress_Ipv4TrustedRangeAndBan_ApplyAndClientRecordedAsIpv4()
+    {
+        var forwarded = await RawHttp.SendAsync(_dualStackPort, "GET /open/mapped-forwarded HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 198.51.100.61\r\nConnection: close\r\n\r\n");
+        var direct = await RawHttp.SendAsync(_dualStackPort, "GET /open/mapped-direct HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        using var added = await _edge.Management.PostAsync("/edge/bans",
+            new StringContent("{\"key\":\"127.0.0.0/8\",\"for\":\"00:10:00\",\"reason\":\"test\"}", Encoding.UTF8, "application/json"));
+        var banned = await RawHttp.SendAsync(_dualStackPort, "GET /open/mapped-banned HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal((200, 200, HttpStatusCode.Created), (forwarded.Status, direct.Status, added.StatusCode));
+        Assert.Equal((403, "client_blocked"), (banned.Status, banned.ProblemCode()));
+        var forwardedAudit = await _edge.LocalAuditDataAsync(forwarded.Header("X-Request-Id")!);
+        var directAudit = await _edge.LocalAuditDataAsync(direct.Header("X-Request-Id")!);
+        Assert.Equal("198.51.100.61", forwardedAudit.GetProperty("subject").GetProperty("clientIp").GetString());
+        Assert.Equal("127.0.0.1", directAudit.GetProperty("subject").GetProperty("clientIp").GetString());
+        var headers = _backend.Received.Last(e => e.RequestMessage?.Path == "/open/mapped-forwarded").RequestMessage!.Headers!;
+        Assert.Equal("198.51.100.61, 127.0.0.1", string.Join(", ", headers["X-Forwarded-For"]));
+        var directHeaders = _backend.Received.Last(e => e.RequestMessage?.Path == "/open/mapped-direct").RequestMessage!.Headers!;
+        Assert.Equal("127.0.0.1", string.Join(", ", directHeaders["X-Forwarded-For"]));
+    }
+}
