@@ -91,6 +91,26 @@ public sealed class ClientAddressResolverTests
     }
 
     [Fact]
+    public void Resolve_ThousandsOfClientEntriesLeftOfTheClient_NoneOfThemAllocated()
+    {
+        // A client behind a trusted proxy filled its X-Forwarded-For up to Kestrel's header limit: the whole list was split
+        // into one string per entry on every request (about 100 KB here), to read the one hop the proxy appended.
+        var prepended = string.Join(",", Enumerable.Range(0, 2000).Select(i => $"192.0.{i / 250}.{i % 250 + 1}"));
+        var resolver = new ClientAddressResolver(new EdgeHostOptions { TrustedProxies = "127.0.0.0/8" });
+        var context = new DefaultHttpContext();
+        context.Connection.RemoteIpAddress = IPAddress.Loopback;
+        context.Request.Headers["X-Forwarded-For"] = prepended + ", 198.51.100.1";
+        resolver.Resolve(context);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var client = resolver.Resolve(context);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal("198.51.100.1", client.Ip?.ToString());
+        Assert.InRange(allocated, 0, 1024);
+    }
+
+    [Fact]
     public void Resolve_TrustedProxySendsOnlyForwardedHeader_ClientIsTheProxy()
     {
         // As nginx's real_ip and Envoy: only X-Forwarded-For names the client; RFC 7239 Forwarded is passed on, never read.
