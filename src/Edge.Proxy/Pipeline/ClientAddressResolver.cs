@@ -33,10 +33,20 @@ internal sealed class ClientAddressResolver
         var forwardedFor = context.Request.Headers[ForwardingHeaders.XForwardedFor];
         for (var v = forwardedFor.Count - 1; v >= 0; v--)
         {
-            var entries = (forwardedFor[v] ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-            for (var e = entries.Length - 1; e >= 0; e--)
+            // From the right, entry by entry: only the hops up to the client are read, and what a client put left of its
+            // proxy's hop (thousands of entries, up to Kestrel's header limit) was split into a string each per request.
+            var rest = (forwardedFor[v] ?? "").AsSpan();
+            while (!rest.IsEmpty)
             {
-                if (!TryParseHop(entries[e], out var hop))
+                var comma = rest.LastIndexOf(',');
+                var entry = rest[(comma + 1)..].Trim();
+                rest = comma < 0 ? [] : rest[..comma];
+                if (entry.IsEmpty)
+                {
+                    continue;
+                }
+
+                if (!TryParseHop(entry, out var hop))
                 {
                     // A hop nobody can vouch for ends the chain: the last address a trusted proxy reported is used.
                     return new ClientAddress(client, ViaTrustedProxy: true);
@@ -159,17 +169,44 @@ internal sealed class ClientAddressResolver
         return [.. networks];
     }
 
-    private static bool TryParseHop(string text, out IPAddress address)
+    private static bool TryParseHop(ReadOnlySpan<char> text, out IPAddress address)
     {
-        if (IPAddress.TryParse(text, out var parsed) || (IPEndPoint.TryParse(text, out var endPoint) && (parsed = endPoint.Address) is not null))
+        address = IPAddress.None;
+        if (text.Length > MaxHopLength)
+        {
+            return false;
+        }
+
+        // A zone (fe80::1%eth0, %3) names an interface of the host that wrote the hop, the proxy's, not one of the edge's:
+        // kept, the audit record and X-Real-IP named the client with a zone the edge's host may not have.
+        Span<char> withoutZone = stackalloc char[MaxHopLength];
+        scoped ReadOnlySpan<char> hop = text;
+        var zone = text.IndexOf('%');
+        if (zone >= 0 && text.Contains(':'))
+        {
+            text[..zone].CopyTo(withoutZone);
+            var length = zone;
+            var end = text[zone..].IndexOf(']');
+            if (end >= 0)
+            {
+                text[(zone + end)..].CopyTo(withoutZone[zone..]);
+                length += text.Length - zone - end;
+            }
+
+            hop = withoutZone[..length];
+        }
+
+        if (IPAddress.TryParse(hop, out var parsed) || (IPEndPoint.TryParse(hop, out var endPoint) && (parsed = endPoint.Address) is not null))
         {
             address = Normalize(parsed)!;
             return true;
         }
 
-        address = IPAddress.None;
         return false;
     }
+
+    /// <summary>Longer than any address with a port and a zone ("[" + 45 + "%" + an interface name + "]:65535"): no hop.</summary>
+    private const int MaxHopLength = 128;
 }
 
 /// <summary>The resolved client address, and whether it was taken from a trusted proxy's <c>X-Forwarded-For</c>.</summary>

@@ -38,6 +38,100 @@ public sealed class ClientAddressResolverTests
     }
 
     [Theory]
+    [InlineData("fe80::1%ens-not-here", "fe80::1")]
+    [InlineData("fe80::1%lo", "fe80::1")]
+    [InlineData("[fe80::1%ens-not-here]:4711", "fe80::1")]
+    [InlineData("[2001:db8::7%3]:4711", "2001:db8::7")]
+    [InlineData("198.51.100.1, fe80::9%eth-x", "fe80::9")]
+    public void Resolve_ForwardedHopWithZoneId_ClientIsTheAddressWithoutTheProxysZone(string forwardedFor, string expected)
+    {
+        // A zone names an interface of the host that wrote it (the proxy's), not one of the edge's: a number, or a name this
+        // host also has, was kept and the audit record and X-Real-IP said fe80::1%1.
+        var client = Resolve("127.0.0.0/8", "127.0.0.1", [forwardedFor]);
+
+        Assert.Equal((expected, true), (client.Ip?.ToString(), client.ViaTrustedProxy));
+    }
+
+    [Theory]
+    [InlineData("unknown")]
+    [InlineData("_hidden")]
+    [InlineData("\"[2001:db8::1]:80\"")]
+    [InlineData("203.0.113.9;proto=https")]
+    public void Resolve_RightmostHopUnreadable_ClientIsTheTrustedConnection(string forwardedFor)
+    {
+        // As nginx's real_ip: a hop no one can vouch for ends the chain at the last address a trusted party reported.
+        var client = Resolve("127.0.0.0/8", "127.0.0.1", ["198.51.100.66, " + forwardedFor]);
+
+        Assert.Equal(("127.0.0.1", true), (client.Ip?.ToString(), client.ViaTrustedProxy));
+    }
+
+    [Theory]
+    [InlineData("203.0.113.66|198.51.100.1")]
+    [InlineData("203.0.113.66, 198.51.100.1")]
+    [InlineData("  203.0.113.66 ,, 198.51.100.1 ,  ")]
+    [InlineData("203.0.113.66|198.51.100.1, 10.0.0.3|127.0.0.1")]
+    [InlineData("10.0.0.1, ::ffff:198.51.100.1, ::ffff:10.0.0.3")]
+    [InlineData("198.51.100.1:51000")]
+    public void Resolve_ClientPrependedEntriesAndHeaders_RightmostUntrustedStillWins(string headerLines)
+    {
+        // One header line each between the '|'.
+        var client = Resolve("127.0.0.0/8, 10.0.0.0/8", "::ffff:127.0.0.1", headerLines.Split('|'));
+
+        Assert.Equal(("198.51.100.1", true), (client.Ip?.ToString(), client.ViaTrustedProxy));
+    }
+
+    [Fact]
+    public void Resolve_ThousandsOfClientEntries_RightmostUntrustedStillWins()
+    {
+        var prepended = string.Join(", ", Enumerable.Range(0, 5000).Select(i => $"10.{i / 256 % 256}.{i % 256}.1"));
+
+        var client = Resolve("127.0.0.0/8", "127.0.0.1", [prepended + ", 198.51.100.1"]);
+
+        Assert.Equal(("198.51.100.1", true), (client.Ip?.ToString(), client.ViaTrustedProxy));
+    }
+
+    [Fact]
+    public void Resolve_ThousandsOfClientEntriesLeftOfTheClient_NoneOfThemAllocated()
+    {
+        // A client behind a trusted proxy filled its X-Forwarded-For up to Kestrel's header limit: the whole list was split
+        // into one string per entry on every request (about 100 KB here), to read the one hop the proxy appended.
+        var prepended = string.Join(",", Enumerable.Range(0, 2000).Select(i => $"192.0.{i / 250}.{i % 250 + 1}"));
+        var resolver = new ClientAddressResolver(new EdgeHostOptions { TrustedProxies = "127.0.0.0/8" });
+        var context = new DefaultHttpContext();
+        context.Connection.RemoteIpAddress = IPAddress.Loopback;
+        context.Request.Headers["X-Forwarded-For"] = prepended + ", 198.51.100.1";
+        resolver.Resolve(context);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var client = resolver.Resolve(context);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal("198.51.100.1", client.Ip?.ToString());
+        Assert.InRange(allocated, 0, 1024);
+    }
+
+    [Fact]
+    public void Resolve_TrustedProxySendsOnlyForwardedHeader_ClientIsTheProxy()
+    {
+        // As nginx's real_ip and Envoy: only X-Forwarded-For names the client; RFC 7239 Forwarded is passed on, never read.
+        var context = new DefaultHttpContext();
+        context.Connection.RemoteIpAddress = IPAddress.Loopback;
+        context.Request.Headers["Forwarded"] = "for=198.51.100.1;proto=https";
+
+        var client = new ClientAddressResolver(new EdgeHostOptions { TrustedProxies = "127.0.0.0/8" }).Resolve(context);
+
+        Assert.Equal(("127.0.0.1", true), (client.Ip?.ToString(), client.ViaTrustedProxy));
+    }
+
+    private static ClientAddress Resolve(string trusted, string remote, string[] forwardedFor)
+    {
+        var context = new DefaultHttpContext();
+        context.Connection.RemoteIpAddress = IPAddress.Parse(remote);
+        context.Request.Headers["X-Forwarded-For"] = forwardedFor;
+        return new ClientAddressResolver(new EdgeHostOptions { TrustedProxies = trusted }).Resolve(context);
+    }
+
+    [Theory]
     [InlineData("10.0.0.0/33")]
     [InlineData("proxy.internal")]
     [InlineData("10.0.0.0/8, nonsense")]
