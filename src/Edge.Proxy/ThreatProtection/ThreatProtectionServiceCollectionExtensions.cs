@@ -1,3 +1,4 @@
+using Edge.Proxy.Configuration;
 using Edge.Proxy.Pipeline;
 
 namespace Edge.Proxy.ThreatProtection;
@@ -8,6 +9,7 @@ internal static class ThreatProtectionServiceCollectionExtensions
     public static IServiceCollection AddEdgeThreatProtection(this IServiceCollection services)
     {
         services.AddSingleton<ThreatMetrics>();
+        services.AddSingleton<IConfigEventSink, ThreatRuleSeries>();
         services.AddSingleton<ThreatMonitor>();
         services.AddSingleton<IEdgeThreatGate>(sp => sp.GetRequiredService<ThreatMonitor>());
         services.AddHostedService<BanSynchronizer>();
