@@ -113,11 +113,12 @@ public static class WriterApp
             : Results.Json(new { status = "ready", role = log.IsSequencer ? "sequencer" : "standby" }))
             .WithMetadata(ReadEndpoints.GetOrHead);
         // Counts only (no record content): ingest batches, records and commits; retention runs, pruned records, shredded
-        // keys, erased records. IngestMetrics records 0 for each ingest counter as it is created, so a scrape before the
-        // first batch shows them at 0: the meter provider (the exporter's listener) is built first, since a measurement
+        // keys, erased records. IngestMetrics and RetentionMetrics record 0 for each counter as they are created, so a scrape
+        // before the first batch or retention run shows them at 0: the meter provider (the exporter's listener) is built first, since a measurement
         // made before any listener is lost.
         app.Services.GetRequiredService<MeterProvider>();
         app.Services.GetRequiredService<IngestMetrics>();
+        app.Services.GetRequiredService<RetentionMetrics>();
         // Read-only, as the edge's: the scrape endpoint answered any method, DELETE /metrics with the scrape.
         app.MapPrometheusScrapingEndpoint().WithMetadata(ReadEndpoints.GetOrHead);
         return app;

@@ -24,6 +24,18 @@ internal sealed class RetentionMetrics
         _erased = meter.CreateCounter<long>("edge.audit.erasure.records", description: "Records whose subject became unreadable by erasure requests.");
         _refusalsUnrecorded = meter.CreateCounter<long>("edge.audit.erasure.refusals.unrecorded",
             description: "Refused erasure requests answered 429 past a caller's recorded refusals per minute, counted here instead of recorded one by one.");
+
+        // A counter is exported only once it has a measurement: the failed series appeared at 1 with the first failed run,
+        // increase() saw no rise from nothing, and EdgeAuditRetentionFailing stayed silent for that run.
+        foreach (var result in (string[])["applied", "failed"])
+        {
+            _runs.Add(0, new KeyValuePair<string, object?>("result", result));
+        }
+
+        _pruned.Add(0);
+        _shredded.Add(0);
+        _erased.Add(0);
+        _refusalsUnrecorded.Add(0);
     }
 
     public void RunApplied(long pruned, long shredded)

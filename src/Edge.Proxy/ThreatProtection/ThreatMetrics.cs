@@ -34,6 +34,26 @@ internal sealed class ThreatMetrics
             description: "Bans in this instance's table (running, or ended and not yet pruned).");
     }
 
+    /// <summary>
+    /// Exports the ban counters of <paramref name="rules"/> and of manual bans at 0 (adding 0 to a series that exists changes nothing). A
+    /// counter is exported only once it has a measurement: a rule's series appeared at its first scrape's count, and
+    /// increase() over it, which the alerts read, was 0 for a flood that filled the table within one scrape interval.
+    /// </summary>
+    public void Declare(IEnumerable<string> rules)
+    {
+        // Made here rather than in the constructor: a measurement taken before the exporter listens is lost, and the
+        // config provider that reports the applied config is built before the exporter.
+        _bans.Add(0, new TagList { { "rule", ManualRule } });
+        _notKept.Add(0, new TagList { { "rule", ManualRule } });
+        foreach (var rule in rules)
+        {
+            var tags = new TagList { { "rule", rule } };
+            _bans.Add(0, tags);
+            _evicted.Add(0, tags);
+            _notKept.Add(0, tags);
+        }
+    }
+
     public void Banned(string? rule)
     {
         if (_bans.Enabled)

@@ -127,6 +127,27 @@ public sealed class WriterAppTests
     }
 
     [Fact]
+    public async Task Metrics_ScrapeBeforeAnyRetentionRun_RetentionCountersPresentAtZero()
+    {
+        // Absent until the first run: the failed series appeared at 1 with the first failure, increase() over it was 0, and
+        // EdgeAuditRetentionFailing did not fire for a writer whose only failed run was that one.
+        await using var writer = await WriterFixture.StartAsync();
+        using var client = writer.Client();
+
+        var scrape = await client.GetStringAsync("/metrics");
+
+        foreach (var result in new[] { "applied", "failed" })
+        {
+            Assert.Matches($"(?m)^edge_audit_retention_runs_total\\{{[^}}]*result=\"{result}\"[^}}]*\\}} 0( |$)", scrape);
+        }
+
+        foreach (var counter in new[] { "edge_audit_retention_pruned_total", "edge_audit_retention_subjects_shredded_total", "edge_audit_erasure_records_total", "edge_audit_erasure_refusals_unrecorded_total" })
+        {
+            Assert.Matches($"(?m)^{counter}(\\{{[^}}]*\\}})? 0( |$)", scrape);
+        }
+    }
+
+    [Fact]
     public async Task Metrics_TwoWritersInOneProcess_EachScrapesOnlyItsOwnCounts()
     {
         // Meters are process-wide and the SDK took every meter of the writer's name: a fresh writer's scrape read another

@@ -84,6 +84,43 @@ public sealed partial class AlertRulesTests
         Assert.All(referenced, name => Assert.True(exported.Contains(name), $"{name} is queried but neither the edge nor the writer exports such a series"));
     }
 
+    [Fact]
+    public async Task Alerts_IncreaseOfACounter_ExportedAtZeroBeforeItsFirstEvent()
+    {
+        // increase() sees no rise in a series that first appears at N: an alert over a counter whose series is exported
+        // only from its first event stayed silent for a burst inside one scrape interval, and for a writer's one failed run.
+        using var backend = Backend.Start();
+        await using var edge = await EdgeHost.StartAsync(
+            ProxyJson.Create(
+                backend.Url,
+                new Dictionary<string, object> { ["r"] = ProxyJson.Route("/r") },
+                new
+                {
+                    ThreatProtection = new
+                    {
+                        Rules = new Dictionary<string, object>
+                        {
+                            ["scan"] = new { On = "NotFound", Key = "{ip}", Threshold = 5, Window = "00:10:00", BanFor = "00:05:00" },
+                        },
+                    },
+                }),
+            new Dictionary<string, string?>
+            {
+                ["Edge:Audit:WriterUrl"] = $"http://127.0.0.1:{FreePort.Next()}/",
+                ["Edge:Audit:DrainTimeout"] = "00:00:00.200",
+            });
+        await using var writer = await WriterFixture.StartAsync();
+        using var writerClient = writer.Client();
+        var scrapes = await edge.Management.GetStringAsync("/metrics") + "\n" + await writerClient.GetStringAsync("/metrics");
+        var alerts = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "config", "prometheus-alerts.yml"));
+
+        var increased = IncreasedCounter().Matches(alerts).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
+
+        Assert.Contains("edge_threat_bans_evicted_total", increased);
+        Assert.Contains("edge_audit_retention_runs_total", increased);
+        Assert.All(increased, name => Assert.Matches($"(?m)^{name}(\\{{[^}}]*\\}})? 0( |$)", scrapes));
+    }
+
     /// <summary>The Prometheus names of the edge's instruments, once every capability's metrics exist.</summary>
     private static HashSet<string> ExportedNames(IServiceProvider services)
     {
@@ -140,6 +177,9 @@ public sealed partial class AlertRulesTests
 
         return directory?.FullName ?? throw new InvalidOperationException("Edge.sln not found above " + AppContext.BaseDirectory);
     }
+
+    [GeneratedRegex(@"\bincrease\((edge_[a-z0-9_]+)")]
+    private static partial Regex IncreasedCounter();
 
     [GeneratedRegex(@"\bedge_[a-z0-9_]+\b")]
     private static partial Regex EdgeMetricName();
