@@ -170,6 +170,10 @@ internal sealed partial class RedisRateLimitConnection
         if (multiplexer is not null && Interlocked.Exchange(ref _watchingRestores, 1) == 0)
         {
             multiplexer.ConnectionRestored += (_, e) => OnConnectionRestored(e.EndPoint);
+            // The client follows a MOVED on its own and updates only its routing, not the slot map of CLUSTER NODES that
+            // BreakerFor reads: after a resharding every key of a moved slot kept the old master's breaker (the old
+            // master's outage sent those keys, served by a healthy node, to the outage mode) until a call failed.
+            multiplexer.HashSlotMoved += (_, _) => _redis.RefreshClusterSlotMap();
         }
 
         if (multiplexer is not { IsConnected: true })

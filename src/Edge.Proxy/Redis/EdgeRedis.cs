@@ -20,6 +20,8 @@ internal sealed partial class EdgeRedis : IDisposable
     private readonly ILogger _logger;
     private int _refreshingSlotMap;
     private long _lastSlotMapRefresh;
+    // A refresh asked for while one ran or within the interval, due once allowed: 1 pending, 2 for a demoted server.
+    private int _pendingRefresh;
 
     public EdgeRedis(string? configuration, ILogger<EdgeRedis>? logger = null)
     {
@@ -167,9 +169,17 @@ internal sealed partial class EdgeRedis : IDisposable
         }
 
         var now = Stopwatch.GetTimestamp();
-        if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSlotMapRefresh), now) < SlotMapRefreshInterval
-            || Interlocked.CompareExchange(ref _refreshingSlotMap, 1, 0) != 0)
+        var wait = SlotMapRefreshInterval - Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSlotMapRefresh), now);
+        if (wait > TimeSpan.Zero || Interlocked.CompareExchange(ref _refreshingSlotMap, 1, 0) != 0)
         {
+            // Not dropped but due later: a refresh asked for after a followed MOVED has no later MOVED to ask again (the
+            // client routes the slot right from then on), and one asked for while a refresh runs may come after the
+            // map that refresh reads. Dropped, the slot map stayed stale until some command failed.
+            if ((Interlocked.Or(ref _pendingRefresh, demoted ? 3 : 1) & 1) == 0)
+            {
+                _ = RefreshLaterAsync(wait > TimeSpan.Zero ? wait : SlotMapRefreshInterval);
+            }
+
             return;
         }
 
@@ -192,6 +202,13 @@ internal sealed partial class EdgeRedis : IDisposable
                 Volatile.Write(ref _refreshingSlotMap, 0);
             }
         });
+    }
+
+    private async Task RefreshLaterAsync(TimeSpan wait)
+    {
+        await Task.Delay(wait).ConfigureAwait(false);
+        var pending = Interlocked.Exchange(ref _pendingRefresh, 0);
+        RefreshTopology(demoted: (pending & 2) != 0);
     }
 
     public void Dispose()
