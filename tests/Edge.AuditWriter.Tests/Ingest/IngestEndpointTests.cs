@@ -186,6 +186,8 @@ public sealed class IngestEndpointTests
         await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxConcurrentIngests=3"]);
         var gate = writer.Services.GetRequiredService<Edge.AuditWriter.Ingest.IngestGate>();
         var senders = new List<System.Net.Sockets.TcpClient>();
+        using var stopTrickle = new CancellationTokenSource();
+        var trickles = new List<Task>();
         try
         {
             // Three senders that announce 32 MB and trickle it: each would hold a buffer of that size while it reads.
@@ -196,6 +198,18 @@ public sealed class IngestEndpointTests
                 await sender.ConnectAsync("127.0.0.1", writer.BaseAddress.Port);
                 await sender.GetStream().WriteAsync(Encoding.Latin1.GetBytes("POST /audit/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                     + "Content-Type: application/x-ndjson\r\nEdge-Audit-Last-Sequence: 1\r\nContent-Length: 33000000\r\n\r\n{"));
+                // Faster than Kestrel's minimum body data rate (240 bytes/s after 5 s), which would end the read with 408.
+                var stream = sender.GetStream();
+                trickles.Add(Task.Run(async () =>
+                {
+                    var spaces = new byte[1000];
+                    spaces.AsSpan().Fill((byte)' ');
+                    while (!stopTrickle.IsCancellationRequested)
+                    {
+                        await stream.WriteAsync(spaces, stopTrickle.Token);
+                        await Task.Delay(200, stopTrickle.Token);
+                    }
+                }));
             }
 
             using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
@@ -214,6 +228,12 @@ public sealed class IngestEndpointTests
         }
         finally
         {
+            await stopTrickle.CancelAsync();
+            foreach (var trickle in trickles)
+            {
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => trickle);
+            }
+
             foreach (var sender in senders)
             {
                 sender.Dispose();
