@@ -12,7 +12,7 @@ namespace Edge.Audit.Shipping;
 /// <summary>
 /// Streams the spool to a writer: one batch in flight, each batch retried until a writer acknowledges it (cumulatively,
 /// after its durable commit); only then the spool's ack mark advances. With several writers the shipper stays on the
-/// current one and moves to the next on a transport failure, a 5xx or a <c>writer_standby</c> answer, re-sending the same
+/// current one and moves to the next on a transport failure, a 5xx (but <c>ingest_busy</c>) or a <c>writer_standby</c> answer, re-sending the same
 /// batch (writers ignore a record id they already hold); it pauses with backoff only after every writer failed in a row.
 /// </summary>
 public sealed partial class AuditShipper : IAsyncDisposable
@@ -315,7 +315,9 @@ public sealed partial class AuditShipper : IAsyncDisposable
                     Log.ShipFailed(_logger, _writerLabels[current], failures, attempt.Detail);
                 }
 
-                if (attempt.Failure is not (WriterFailure.Refused or WriterFailure.TooLarge or WriterFailure.RecordRefused) && _writers.Length > 1)
+                // A busy writer is the sequencer: the others would answer standby, so the batch waits for this one.
+                if (attempt.Failure is not (WriterFailure.Refused or WriterFailure.TooLarge or WriterFailure.RecordRefused or WriterFailure.Busy)
+                    && _writers.Length > 1)
                 {
                     var next = (current + 1) % _writers.Length;
                     Volatile.Write(ref _current, next);
@@ -478,9 +480,13 @@ public sealed partial class AuditShipper : IAsyncDisposable
             var status = (int)response.StatusCode;
             if (status >= 500)
             {
-                return await IsStandbyAsync(response, stopping).ConfigureAwait(false)
-                    ? PostAttempt.Failed(WriterFailure.Standby, $"The writer answered {status} {StandbyCode}.")
-                    : PostAttempt.Failed(WriterFailure.ServerError, $"The writer answered {status}.");
+                var code = status == (int)HttpStatusCode.ServiceUnavailable ? await ReadProblemCodeAsync(response, stopping).ConfigureAwait(false) : null;
+                return code switch
+                {
+                    StandbyCode => PostAttempt.Failed(WriterFailure.Standby, $"The writer answered {status} {StandbyCode}."),
+                    IngestProtocol.BusyCode => PostAttempt.Failed(WriterFailure.Busy, $"The writer answered {status} {IngestProtocol.BusyCode}.", code),
+                    _ => PostAttempt.Failed(WriterFailure.ServerError, code is null ? $"The writer answered {status}." : $"The writer answered {status} {code}.", code),
+                };
             }
 
             if (!response.IsSuccessStatusCode)
@@ -517,11 +523,6 @@ public sealed partial class AuditShipper : IAsyncDisposable
             return PostAttempt.Failed(WriterFailure.Transport, exception.Message);
         }
     }
-
-    /// <summary>True for the standby writer's answer: 503 problem+json with <c>"code": "writer_standby"</c>.</summary>
-    private static async Task<bool> IsStandbyAsync(HttpResponseMessage response, CancellationToken stopping) =>
-        response.StatusCode == HttpStatusCode.ServiceUnavailable
-        && await ReadProblemCodeAsync(response, stopping).ConfigureAwait(false) == StandbyCode;
 
     /// <summary>The <c>code</c> of a problem+json answer (at most <see cref="MaxProblemBytes"/> read), or null.</summary>
     private static async Task<string?> ReadProblemCodeAsync(HttpResponseMessage response, CancellationToken stopping)
@@ -581,6 +582,12 @@ public sealed partial class AuditShipper : IAsyncDisposable
 
         /// <summary>503 problem+json <c>writer_standby</c>: the writer is up but another one is the sequencer.</summary>
         Standby,
+
+        /// <summary>
+        /// 503 problem+json <see cref="IngestProtocol.BusyCode"/>: the sequencer holds as many batches as it takes at once;
+        /// retried on the same writer after a pause, as <see cref="Refused"/>.
+        /// </summary>
+        Busy,
 
         /// <summary>A 4xx or an answer that is not an acknowledgement: retried on the same writer after a pause.</summary>
         Refused,

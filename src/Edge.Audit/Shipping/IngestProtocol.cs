@@ -16,6 +16,12 @@ public static class IngestProtocol
     /// </summary>
     public const string RecordTooLargeCode = "record_too_large";
 
+    /// <summary>
+    /// The <c>code</c> of the writer's 503 when it holds Writer:MaxConcurrentIngests batches already: the writer is the
+    /// sequencer and only busy, so the shipper sends the same batch to it again after its backoff instead of moving on.
+    /// </summary>
+    public const string BusyCode = "ingest_busy";
+
     /// <summary>The <c>code</c> of the writer's 400 for a record it does not take (its line named in the detail).</summary>
     public const string InvalidRecordCode = "invalid_record";
 }

@@ -139,7 +139,7 @@ internal static class ErasureEndpoint
         if (!result.WalTruncated)
         {
             // The count goes into the detail: the retry finds the keys already gone and answers 0.
-            return Problems.Create(StatusCodes.Status503ServiceUnavailable, "erasure_pending", "Erasure not yet complete",
+            return Problems.RetryLater("erasure_pending", "Erasure not yet complete",
                 $"The subject's keys are deleted ({result.Records} records erased), but the write-ahead log could not be truncated yet; repeat the request.");
         }
 

@@ -46,6 +46,18 @@ internal static class Problems
         new RetryAfterResult(Create(StatusCodes.Status503ServiceUnavailable, "writer_standby", "Writer on standby",
             "This audit writer is a standby; another writer sequences the log. Nothing was stored; send the batch to the sequencer."));
 
+    /// <summary>A 503 to repeat: with <c>Retry-After: 1</c>, as <see cref="WriterStandby"/>.</summary>
+    public static IResult RetryLater(string code, string title, string detail) =>
+        new RetryAfterResult(Create(StatusCodes.Status503ServiceUnavailable, code, title, detail));
+
+    /// <summary>
+    /// 503 <c>ingest_busy</c> with <c>Retry-After: 1</c>: Writer:MaxConcurrentIngests batches are held already; nothing was
+    /// read or stored. The edge's shipper retries the batch on the same writer after its backoff.
+    /// </summary>
+    public static IResult IngestBusy(int max) =>
+        RetryLater("ingest_busy", "Writer busy",
+            $"The writer holds {max} batches already (Writer:MaxConcurrentIngests); nothing of this one was read or stored. Send it again shortly.");
+
     /// <summary>
     /// 503 <c>store_unavailable</c>: the SQLite file this writer opened was deleted or moved away while it runs; nothing is
     /// stored or acknowledged (a 5xx: the edge's shipper moves to its next writer URL or retries).

@@ -60,6 +60,7 @@ public static class WriterApp
         builder.Services.AddSingleton<RetentionMetrics>();
         builder.Services.AddSingleton<Edge.Shared.RefusalRecordLimiter>();
         builder.Services.AddSingleton<IngestMetrics>();
+        builder.Services.AddSingleton<IngestGate>();
         builder.Services.AddHostedService<RetentionService>();
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("edge-audit-writer", serviceInstanceId: Environment.MachineName))
@@ -156,6 +157,11 @@ public static class WriterApp
         if (options.MaxIngestBytes <= 0)
         {
             throw new InvalidOperationException($"Writer:MaxIngestBytes must be positive (default 33554432), not {options.MaxIngestBytes}.");
+        }
+
+        if (options.MaxConcurrentIngests <= 0)
+        {
+            throw new InvalidOperationException($"Writer:MaxConcurrentIngests must be positive (default 16), not {options.MaxConcurrentIngests}.");
         }
 
         if (options.MaxRecordBytes <= 0)

@@ -51,6 +51,14 @@ public sealed record WriterOptions
     public int MaxIngestBytes { get; init; } = 32 * 1024 * 1024;
 
     /// <summary>
+    /// How many ingest batches the writer holds at once, being read, parsed or waiting for their commit
+    /// (Writer:MaxConcurrentIngests); one more is answered 503 <c>ingest_busy</c> with <c>Retry-After</c> before its body is
+    /// read. Each edge sends one batch at a time, so this is how many edges can post at the same moment. A bound on the
+    /// writer's memory for batches: about this many times Writer:MaxIngestBytes, twice over (body and parsed records).
+    /// </summary>
+    public int MaxConcurrentIngests { get; init; } = 16;
+
+    /// <summary>
     /// The largest record ingest takes (Writer:MaxRecordBytes), as sent. A page of the read API holds up to 1,000 records,
     /// so without it a few batches of 30 MB records made one page tens of gigabytes. The edge's records are far smaller
     /// (about 17 KB measured for a path at Kestrel's 8 KiB request-line limit, docs/audit.md), and one over the cap stops

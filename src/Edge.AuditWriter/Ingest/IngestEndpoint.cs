@@ -25,12 +25,13 @@ internal static partial class IngestEndpoint
     public static void Map(WebApplication app) => app.MapPost(IngestProtocol.Path, HandleCountedAsync);
 
     private static async Task<IResult> HandleCountedAsync(
-        HttpContext context, AuditLog log, IOptions<WriterOptions> options, IngestAuthenticator authenticator, IngestMetrics metrics, ILogger<AuditLog> logger)
+        HttpContext context, AuditLog log, IOptions<WriterOptions> options, IngestAuthenticator authenticator, IngestGate gate, IngestMetrics metrics,
+        ILogger<AuditLog> logger)
     {
         IResult result;
         try
         {
-            result = await HandleAsync(context, log, options, authenticator, metrics, logger).ConfigureAwait(false);
+            result = await HandleAsync(context, log, options, authenticator, gate, metrics, logger).ConfigureAwait(false);
         }
         catch (Exception) when (!context.RequestAborted.IsCancellationRequested)
         {
@@ -44,7 +45,8 @@ internal static partial class IngestEndpoint
     }
 
     private static async Task<IResult> HandleAsync(
-        HttpContext context, AuditLog log, IOptions<WriterOptions> options, IngestAuthenticator authenticator, IngestMetrics metrics, ILogger<AuditLog> logger)
+        HttpContext context, AuditLog log, IOptions<WriterOptions> options, IngestAuthenticator authenticator, IngestGate gate, IngestMetrics metrics,
+        ILogger<AuditLog> logger)
     {
         var request = context.Request;
         if (!authenticator.IsAllowed(context))
@@ -79,6 +81,15 @@ internal static partial class IngestEndpoint
         if (request.ContentLength > options.Value.MaxIngestBytes)
         {
             return Problems.Create(StatusCodes.Status413PayloadTooLarge, "batch_too_large", "Batch too large", $"At most {options.Value.MaxIngestBytes} bytes per batch.");
+        }
+
+        // Taken before the body is read and held until the batch's commit answers: the body, its parsed records and the
+        // queued append are what the bound is for. Cheap refusals above need no slot.
+        using var slot = gate.TryEnter();
+        if (slot is null)
+        {
+            metrics.Busy();
+            return Problems.IngestBusy(options.Value.MaxConcurrentIngests);
         }
 
         Stream source;
@@ -206,7 +217,8 @@ internal static partial class IngestEndpoint
             // Bound to RequestAborted only while the batch waits behind other commits: an edge that gave up (its request
             // timed out while the store stalled) sends the batch again, so a waiting copy is dropped rather than held for
             // a commit nobody waits for. Once a commit took it, it completes whether or not the edge still waits.
-            metrics.Stored(await log.AppendAsync(leaves, context.RequestAborted).ConfigureAwait(false));
+            var stored = await log.AppendAsync(leaves, context.RequestAborted).ConfigureAwait(false);
+            metrics.Stored(stored, leaves.Count - stored);
         }
         catch (WriterStandbyException)
         {

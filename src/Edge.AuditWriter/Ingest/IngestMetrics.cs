@@ -13,6 +13,8 @@ internal sealed class IngestMetrics
 {
     private readonly Counter<long> _batches;
     private readonly Counter<long> _records;
+    private readonly Counter<long> _duplicates;
+    private readonly Counter<long> _busy;
 
     public IngestMetrics(IMeterFactory meterFactory, AuditLog log)
     {
@@ -20,6 +22,10 @@ internal sealed class IngestMetrics
         _batches = meter.CreateCounter<long>("edge.audit.ingest.batches",
             description: "Ingest requests by result (stored; refused: a 4xx answer; unavailable: a 5xx answer, to be retried).");
         _records = meter.CreateCounter<long>("edge.audit.ingest.records", description: "New records stored by ingest (replayed ids are not counted).");
+        _duplicates = meter.CreateCounter<long>("edge.audit.ingest.duplicates",
+            description: "Records acknowledged but not stored because a stored record (or an earlier line of the batch) has their id: a shipper's retry, or another record reusing an id.");
+        _busy = meter.CreateCounter<long>("edge.audit.ingest.busy",
+            description: "Ingest requests answered 503 ingest_busy (Writer:MaxConcurrentIngests batches held already); also counted as unavailable batches.");
         meter.CreateObservableCounter("edge.audit.ingest.commits", () => log.GroupCommits,
             description: "Append transactions committed for ingest; batches that arrive together share one.");
 
@@ -31,6 +37,8 @@ internal sealed class IngestMetrics
         }
 
         _records.Add(0);
+        _duplicates.Add(0);
+        _busy.Add(0);
     }
 
     public void Answered(int statusCode)
@@ -42,5 +50,14 @@ internal sealed class IngestMetrics
         }
     }
 
-    public void Stored(int records) => _records.Add(records);
+    public void Stored(int records, int duplicates)
+    {
+        _records.Add(records);
+        if (duplicates > 0)
+        {
+            _duplicates.Add(duplicates);
+        }
+    }
+
+    public void Busy() => _busy.Add(1);
 }

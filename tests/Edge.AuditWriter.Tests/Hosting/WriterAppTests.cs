@@ -83,6 +83,32 @@ public sealed class WriterAppTests
         }
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-1")]
+    public void Build_MaxConcurrentIngestsNotPositive_RefusedNamingTheSetting(string value)
+    {
+        // No slot at all would answer every batch 503 ingest_busy, and the edges would retry it for ever.
+        var directory = Directory.CreateTempSubdirectory("edge-writer-settings-").FullName;
+        try
+        {
+            var refused = Assert.Throws<InvalidOperationException>(() => WriterApp.Build(
+            [
+                "--urls", "http://127.0.0.1:0",
+                $"--Writer:StorePath={Path.Combine(directory, "audit.db")}",
+                $"--Writer:KeyPath={Path.Combine(directory, "writer.key")}",
+                $"--Writer:SubjectKeyPath={Path.Combine(directory, "subject.key")}",
+                $"--Writer:MaxConcurrentIngests={value}",
+            ]));
+
+            Assert.Equal($"Writer:MaxConcurrentIngests must be positive (default 16), not {value}.", refused.Message);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     [Fact]
     public void Build_RetentionTenantsAndAdditionalKeys_AreKnownSettings()
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -128,6 +129,128 @@ public sealed class IngestEndpointTests
         Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
         Assert.Equal(20, ScalarOnStore(writer, "SELECT COUNT(*) FROM records"));
         Assert.Equal(batch.Select((_, i) => $"stalled{i}"), StoredIds(writer));
+    }
+
+    [Fact]
+    public async Task Ingest_MoreBatchesQueuedThanMaxConcurrentIngests_ExtraAnswered503IngestBusyAndTheQueuedOnesStored()
+    {
+        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxConcurrentIngests=2"]);
+        var log = writer.Services.GetRequiredService<AuditLog>();
+        using var measurements = new WriterMeasurements(writer.Services.GetRequiredService<IMeterFactory>());
+        Task<HttpResponseMessage> first, second;
+        HttpResponseMessage extra;
+        using (await log.HoldAppendsAsync())
+        {
+            // The store stalls while edges keep posting: each queued batch is held in memory, parsed, until its commit.
+            first = writer.IngestAsync([WriterFixture.Leaf("q1", "acme")], 1);
+            second = writer.IngestAsync([WriterFixture.Leaf("q2", "acme")], 1);
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            while (log.QueuedAppends < 2)
+            {
+                await Task.Delay(20, deadline.Token);
+            }
+
+            // Before, the third was queued too (and the hundredth): the writer's memory had no bound but the senders'.
+            using var hang = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            using var client = writer.Client();
+            using var content = new ByteArrayContent([.. WriterFixture.Leaf("q3", "acme"), (byte)'\n']);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(Edge.Audit.Shipping.IngestProtocol.ContentType);
+            content.Headers.Add(Edge.Audit.Shipping.IngestProtocol.LastSequenceHeader, "1");
+            extra = await client.PostAsync(Edge.Audit.Shipping.IngestProtocol.Path, content, hang.Token);
+        }
+
+        using var stored1 = await first;
+        using var stored2 = await second;
+        using (extra)
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, extra.StatusCode);
+            Assert.Equal("application/problem+json", extra.Content.Headers.ContentType!.MediaType);
+            Assert.Equal("ingest_busy", JsonDocument.Parse(await extra.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+            Assert.Equal(TimeSpan.FromSeconds(1), extra.Headers.RetryAfter?.Delta);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, stored1.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, stored2.StatusCode);
+        Assert.Equal(["q1", "q2"], StoredIds(writer).Order());
+        Assert.Equal(1, measurements.Sum("edge.audit.ingest.batches", "unavailable"));
+        Assert.Equal(1, measurements.Sum("edge.audit.ingest.busy"));
+
+        // The slots are free again once the held batches are answered.
+        using var later = await writer.IngestAsync([WriterFixture.Leaf("q3", "acme")], 1);
+        Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+    }
+
+    [Fact]
+    public async Task Ingest_MoreSlowBodiesThanMaxConcurrentIngests_ExtraAnswered503IngestBusyAndSlotsFreedWhenSendersLeave()
+    {
+        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxConcurrentIngests=3"]);
+        var gate = writer.Services.GetRequiredService<Edge.AuditWriter.Ingest.IngestGate>();
+        var senders = new List<System.Net.Sockets.TcpClient>();
+        using var stopTrickle = new CancellationTokenSource();
+        var trickles = new List<Task>();
+        try
+        {
+            // Three senders that announce 32 MB and trickle it: each would hold a buffer of that size while it reads.
+            for (var i = 0; i < 3; i++)
+            {
+                var sender = new System.Net.Sockets.TcpClient();
+                senders.Add(sender);
+                await sender.ConnectAsync("127.0.0.1", writer.BaseAddress.Port);
+                await sender.GetStream().WriteAsync(Encoding.Latin1.GetBytes("POST /audit/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    + "Content-Type: application/x-ndjson\r\nEdge-Audit-Last-Sequence: 1\r\nContent-Length: 33000000\r\n\r\n{"));
+                // Faster than Kestrel's minimum body data rate (240 bytes/s after 5 s), which would end the read with 408.
+                var stream = sender.GetStream();
+                trickles.Add(Task.Run(async () =>
+                {
+                    var spaces = new byte[1000];
+                    spaces.AsSpan().Fill((byte)' ');
+                    while (!stopTrickle.IsCancellationRequested)
+                    {
+                        await stream.WriteAsync(spaces, stopTrickle.Token);
+                        await Task.Delay(200, stopTrickle.Token);
+                    }
+                }));
+            }
+
+            using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+            {
+                while (gate.Active < 3)
+                {
+                    await Task.Delay(20, deadline.Token);
+                }
+            }
+
+            using var extra = await writer.IngestAsync([WriterFixture.Leaf("s1", "acme")], 1);
+
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, extra.StatusCode);
+            Assert.Equal("ingest_busy", JsonDocument.Parse(await extra.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+            Assert.Equal(TimeSpan.FromSeconds(1), extra.Headers.RetryAfter?.Delta);
+        }
+        finally
+        {
+            await stopTrickle.CancelAsync();
+            foreach (var trickle in trickles)
+            {
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => trickle);
+            }
+
+            foreach (var sender in senders)
+            {
+                sender.Dispose();
+            }
+        }
+
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            while (gate.Active > 0)
+            {
+                await Task.Delay(20, deadline.Token);
+            }
+        }
+
+        using var stored = await writer.IngestAsync([WriterFixture.Leaf("s1", "acme")], 1);
+        Assert.Equal(HttpStatusCode.OK, stored.StatusCode);
+        Assert.Equal(["s1"], StoredIds(writer));
     }
 
     [Fact]

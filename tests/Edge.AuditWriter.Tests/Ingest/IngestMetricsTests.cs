@@ -35,6 +35,26 @@ public sealed class IngestMetricsTests
     }
 
     [Fact]
+    public async Task Ingest_RecordsReusingStoredIds_CountedAsDuplicates()
+    {
+        await using var writer = await WriterFixture.StartAsync();
+        using var measurements = new WriterMeasurements(writer.Services.GetRequiredService<IMeterFactory>());
+        var first = Enumerable.Range(0, 3).Select(i => WriterFixture.Leaf($"dup{i}", "acme")).ToList();
+
+        Assert.Equal(HttpStatusCode.OK, (await writer.IngestAsync(first, 3)).StatusCode);
+        // A shipper's retry (same records) and a different record under a stored id (another tenant): both acknowledged,
+        // neither stored; before, nothing told an operator that ids were being replayed.
+        Assert.Equal(HttpStatusCode.OK, (await writer.IngestAsync([first[0], WriterFixture.Leaf("dup3", "acme")], 4)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await writer.IngestAsync([WriterFixture.Leaf("dup1", "globex")], 5)).StatusCode);
+
+        Assert.Equal(4, measurements.Sum("edge.audit.ingest.records"));
+        Assert.Equal(2, measurements.Sum("edge.audit.ingest.duplicates"));
+
+        using var anonymous = writer.Client();
+        Assert.Contains("edge_audit_ingest_duplicates_total", await anonymous.GetStringAsync("/metrics"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Ingest_WithoutOrWithAWrongToken_CountedAsRefusedNotStored()
     {
         var variable = "EDGE_TEST_INGEST_" + Guid.NewGuid().ToString("N");

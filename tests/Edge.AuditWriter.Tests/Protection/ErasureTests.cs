@@ -632,6 +632,8 @@ public sealed class ErasureTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, pending.StatusCode);
         var problem = JsonDocument.Parse(await pending.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal("erasure_pending", problem.GetProperty("code").GetString());
+        // As the writer's other 503s: a client (the viewer, a script) learns when to repeat the request.
+        Assert.Equal(TimeSpan.FromSeconds(1), pending.Headers.RetryAfter?.Delta);
         // The retry answers 0 (the keys are gone already): the first answer is the only one to say how many.
         Assert.Contains("(1 records erased)", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, retry.StatusCode);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using System.Net;
 using Edge.Audit.Shipping;
 using Edge.Audit.Spool;
 using Edge.Audit.Storage;
@@ -48,6 +49,45 @@ public sealed class AuditShipperFailoverTests
         Assert.Equal([($"http://{standbyUrl.Authority}", "standby")], meters.Failovers);
         Assert.Equal(1, meters.Current()[writerLabel]);
         Assert.Equal(0, meters.Current()[$"http://{standbyUrl.Authority}"]);
+    }
+
+    [Fact]
+    public async Task Shipper_WriterAnswersIngestBusy_RetriesTheSameWriterWithoutFailoverAndEveryRecordLandsOnce()
+    {
+        using var standby = StandbyWriter();
+        await using var writer = await WriterFixture.StartAsync(extraArgs: ["--Writer:MaxConcurrentIngests=1"]);
+        using var measurements = new WriterMeasurements(writer.Services.GetRequiredService<IMeterFactory>());
+        var log = writer.Services.GetRequiredService<Edge.AuditWriter.Log.AuditLog>();
+        await using var spool = await AuditSpool.OpenAsync(new SpoolOptions { Directory = Path.Combine(writer.Directory, "spool") });
+        await using var shipper = new AuditShipper(spool,
+            new ShipperOptions { WriterUrls = [writer.BaseAddress, new Uri(standby.Urls[0])], MaxBatchRecords = 50, ShipInterval = TimeSpan.Zero },
+            NullLogger.Instance);
+
+        Task<HttpResponseMessage> other;
+        using (await log.HoldAppendsAsync())
+        {
+            // Another edge's batch holds the writer's only ingest slot while the store stalls.
+            other = writer.IngestAsync([WriterFixture.Leaf("other", "acme")], 1);
+            await WaitUntilAsync(() => log.QueuedAppends == 1);
+            shipper.Start();
+            for (var i = 0; i < 120; i++)
+            {
+                Assert.True(await spool.TryAppendAsync(WriterFixture.Leaf($"busy{i}", "acme")));
+            }
+
+            await WaitUntilAsync(() => measurements.Sum("edge.audit.ingest.busy") >= 2);
+        }
+
+        using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await shipper.DrainAsync(drain.Token);
+        using var otherAnswer = await other;
+
+        // A busy writer is the sequencer, only busy: moving on would only meet a standby (or a writer as busy).
+        Assert.Equal(HttpStatusCode.OK, otherAnswer.StatusCode);
+        Assert.Equal(0, shipper.Failovers);
+        Assert.Empty(standby.LogEntries);
+        Assert.Equal(120, spool.AckedSequence);
+        Assert.Equal(Enumerable.Range(0, 120).Select(i => $"busy{i}").Append("other").Order(), StoredIds(writer.StorePath).Order());
     }
 
     [Fact]
