@@ -54,7 +54,7 @@ internal sealed class RateLimiterRegistry(RedisRateLimitConnection redis, RateLi
     /// </summary>
     public void ConfigApplied(string revisionId, string contentHash, EdgeSection? previous, EdgeSection current)
     {
-        var names = new HashSet<string>(current.RateLimits.Keys, StringComparer.OrdinalIgnoreCase);
+        var names = new HashSet<string>(current.RateLimits.Keys, StringComparer.Ordinal);
         foreach (var name in _limiters.Keys)
         {
             if (!names.Contains(name))

@@ -99,7 +99,7 @@ internal sealed partial class ThreatMonitor(
     /// </summary>
     public void ConfigApplied(string revisionId, string contentHash, EdgeSection? previous, EdgeSection current)
     {
-        var names = new HashSet<string>(current.ThreatProtection.Rules?.Keys ?? [], StringComparer.OrdinalIgnoreCase);
+        var names = new HashSet<string>(current.ThreatProtection.Rules?.Keys ?? [], StringComparer.Ordinal);
         KeepOnly(_counts, names);
         KeepOnly(_countFailedLog, names);
         KeepOnly(_countsFullLog, names);

@@ -78,12 +78,16 @@ public sealed class RateLimitReloadTests
         Assert.Equal("0", RateLimitRoutes.Header(afterAlgorithm, "X-RateLimit-Remaining"));
     }
 
-    [Fact]
-    public async Task EdgeRateLimit_PolicyRenamedByEdits_OnlyTheServingPolicyKeepsALimiter()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task EdgeRateLimit_PolicyRenamedByEdits_OnlyTheServingPolicyKeepsALimiter(bool inLetterCaseOnly)
     {
-        // A policy removed from proxy.json must not keep its limiter and every bucket it filled for the life of the process.
+        // A policy removed from proxy.json must not keep its limiter and every bucket it filled for the life of the process,
+        // also when it was renamed in letter case only (the limiters are kept by the exact name).
+        string Name(int edit) => inLetterCaseOnly ? (edit % 2 == 0 ? "tenant" : "Tenant") : $"p{edit}";
         using var backend = Backend.Start();
-        await using var edge = await EdgeHost.StartAsync(RateLimitRoutes.Config(backend.Url, new Dictionary<string, object> { ["p0"] = new { Limit = 5, Window = "01:00:00" } }, policy: "p0"));
+        await using var edge = await EdgeHost.StartAsync(RateLimitRoutes.Config(backend.Url, new Dictionary<string, object> { [Name(0)] = new { Limit = 5, Window = "01:00:00" } }, policy: Name(0)));
         var registry = edge.Services.GetRequiredService<RateLimiterRegistry>();
         for (var i = 1; i <= 4; i++)
         {
@@ -92,7 +96,7 @@ public sealed class RateLimitReloadTests
                 Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             }
 
-            await edge.WriteConfigAsync(RateLimitRoutes.Config(backend.Url, new Dictionary<string, object> { [$"p{i}"] = new { Limit = 5, Window = "01:00:00" } }, policy: $"p{i}"));
+            await edge.WriteConfigAsync(RateLimitRoutes.Config(backend.Url, new Dictionary<string, object> { [Name(i)] = new { Limit = 5, Window = "01:00:00" } }, policy: Name(i)));
             await Configuration.ConcurrentReloadTests.WaitForRevisionAsync(edge, i + 1);
         }
 
@@ -103,6 +107,6 @@ public sealed class RateLimitReloadTests
 
         // The status names a revision as soon as YARP serves it; the limiters are dropped just after, by the same reload.
         await RateLimitRoutes.WaitUntilAsync(() => Task.FromResult(registry.Count), count => count == 1, "one limiter left");
-        Assert.NotNull(registry.Find("p4"));
+        Assert.NotNull(registry.Find(Name(4)));
     }
 }

@@ -54,17 +54,21 @@ public sealed class BanReloadTests
         Assert.Contains("client_blocked", await stillBanned.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Reload_RuleRenamed_TheRemovedRulesCountsAreDropped()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Reload_RuleRenamed_TheRemovedRulesCountsAreDropped(bool inLetterCaseOnly)
     {
-        // A rule removed from proxy.json must not keep its counts (up to 100,000 keys each) for the life of the process.
+        // A rule removed from proxy.json must not keep its counts (up to 100,000 keys each) for the life of the process,
+        // also when it was renamed in letter case only (the counts are kept by the exact name).
+        string Name(int edit) => inLetterCaseOnly ? (edit % 2 == 0 ? "scan" : "Scan") : $"scan{edit}";
         using var backend = Backend.Start();
         string Config(string rule) => ProxyJson.Create(backend.Url, new Dictionary<string, object> { ["kept"] = ProxyJson.Route("/kept/{**rest}") }, new
         {
             ThreatProtection = new { Rules = new Dictionary<string, object> { [rule] = new { On = "NotFound", Key = "{ip}", Threshold = 1000, Window = "01:00:00", BanFor = "01:00:00" } } },
         });
 
-        await using var edge = await EdgeHost.StartAsync(Config("scan0"));
+        await using var edge = await EdgeHost.StartAsync(Config(Name(0)));
         var monitor = edge.Services.GetRequiredService<ThreatMonitor>();
         for (var i = 1; i <= 4; i++)
         {
@@ -73,7 +77,7 @@ public sealed class BanReloadTests
                 Assert.Equal(HttpStatusCode.NotFound, notFound.StatusCode);
             }
 
-            await edge.WriteConfigAsync(Config($"scan{i}"));
+            await edge.WriteConfigAsync(Config(Name(i)));
             await ConcurrentReloadTests.WaitForRevisionAsync(edge, i + 1);
         }
 
