@@ -96,6 +96,8 @@ internal sealed partial class ThreatMonitor(
     /// <summary>
     /// Once YARP serves <paramref name="current"/>: the counts of rules it no longer has are dropped (a renamed rule counts
     /// afresh), else every rule ever removed kept up to 100,000 counted keys for the life of the process. Its bans stay.
+    /// Each rule's ban counters start at 0 (<see cref="ThreatMetrics.Declare"/>), so the first scrape after a rule is
+    /// added already has the series the alerts' increase() needs; a removed rule's series keep their last value.
     /// </summary>
     public void ConfigApplied(string revisionId, string contentHash, EdgeSection? previous, EdgeSection current)
     {
@@ -103,6 +105,7 @@ internal sealed partial class ThreatMonitor(
         KeepOnly(_counts, names);
         KeepOnly(_countFailedLog, names);
         KeepOnly(_countsFullLog, names);
+        metrics.Declare(names);
     }
 
     public void ConfigRefused(IReadOnlyList<ConfigError> errors)

@@ -9,7 +9,6 @@ internal static class ThreatProtectionServiceCollectionExtensions
     public static IServiceCollection AddEdgeThreatProtection(this IServiceCollection services)
     {
         services.AddSingleton<ThreatMetrics>();
-        services.AddSingleton<IConfigEventSink, ThreatRuleSeries>();
         services.AddSingleton<ThreatMonitor>();
         services.AddSingleton<IEdgeThreatGate>(sp => sp.GetRequiredService<ThreatMonitor>());
         services.AddSingleton<IConfigEventSink>(sp => sp.GetRequiredService<ThreatMonitor>());
