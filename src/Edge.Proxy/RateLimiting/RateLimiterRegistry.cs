@@ -54,14 +54,7 @@ internal sealed class RateLimiterRegistry(RedisRateLimitConnection redis, RateLi
     /// </summary>
     public void ConfigApplied(string revisionId, string contentHash, EdgeSection? previous, EdgeSection current)
     {
-        var names = new HashSet<string>(current.RateLimits.Keys, StringComparer.Ordinal);
-        foreach (var name in _limiters.Keys)
-        {
-            if (!names.Contains(name))
-            {
-                _limiters.TryRemove(name, out _);
-            }
-        }
+        ConfiguredNames.KeepOnly(_limiters, new HashSet<string>(current.RateLimits.Keys, StringComparer.Ordinal));
     }
 
     public void ConfigRefused(IReadOnlyList<ConfigError> errors)

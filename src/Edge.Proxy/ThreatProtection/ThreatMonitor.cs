@@ -102,25 +102,14 @@ internal sealed partial class ThreatMonitor(
     public void ConfigApplied(string revisionId, string contentHash, EdgeSection? previous, EdgeSection current)
     {
         var names = new HashSet<string>(current.ThreatProtection.Rules?.Keys ?? [], StringComparer.Ordinal);
-        KeepOnly(_counts, names);
-        KeepOnly(_countFailedLog, names);
-        KeepOnly(_countsFullLog, names);
+        ConfiguredNames.KeepOnly(_counts, names);
+        ConfiguredNames.KeepOnly(_countFailedLog, names);
+        ConfiguredNames.KeepOnly(_countsFullLog, names);
         metrics.Declare(names);
     }
 
     public void ConfigRefused(IReadOnlyList<ConfigError> errors)
     {
-    }
-
-    private static void KeepOnly<T>(ConcurrentDictionary<string, T> byRule, HashSet<string> rules)
-    {
-        foreach (var rule in byRule.Keys)
-        {
-            if (!rules.Contains(rule))
-            {
-                byRule.TryRemove(rule, out _);
-            }
-        }
     }
 
     private RuleSet Rules => _compiled.GetValue(state.Serving.Edge.ThreatProtection, RuleSet.Compile);
